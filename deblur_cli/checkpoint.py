@@ -1,0 +1,100 @@
+"""Reading and writing weight files: safetensors with the config in the metadata, legacy .pth safely.
+
+Weights are data: nothing here builds a model or runs code from a file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from deblur_cli.errors import WeightsError
+
+ARCH_KEY = "architecture"
+CONFIG_KEY = "config"
+
+
+def save_checkpoint(
+    state_dict: dict[str, torch.Tensor],
+    path: str | Path,
+    *,
+    architecture: str,
+    config: dict,
+    extra: dict[str, str] | None = None,
+    dtype: torch.dtype | None = None,
+) -> None:
+    """Write `state_dict` as safetensors; metadata holds the architecture name and its config as JSON."""
+    tensors = {}
+    for key, value in state_dict.items():
+        value = value.detach().to("cpu")
+        if dtype is not None and value.is_floating_point():
+            value = value.to(dtype)
+        tensors[key] = value.contiguous()
+    metadata = {ARCH_KEY: architecture, CONFIG_KEY: json.dumps(config, sort_keys=True)}
+    metadata.update(extra or {})
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    tmp.replace(path)
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The string metadata of a safetensors file ({} if it has none)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception as e:  # safetensors raises its own error types across versions
+        raise WeightsError(f"cannot read weights file {path}: {e}") from None
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Load (state_dict, metadata) from .safetensors, or from a legacy .pth/.pt via weights_only=True.
+
+    A legacy file in BasicSR layout ({"params": ...} or {"params_ema": ...}) is unwrapped, EMA
+    preferred, and a DataParallel `module.` prefix is stripped. Metadata is {} for .pth files.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    if path.suffix == ".safetensors":
+        try:
+            state = load_file(str(path))
+        except Exception as e:  # safetensors raises its own error types across versions
+            raise WeightsError(f"cannot read weights file {path}: {e}") from None
+        return state, read_metadata(path)
+    if path.suffix in (".pth", ".pt", ".ckpt", ".bin"):
+        try:
+            raw = torch.load(str(path), map_location="cpu", weights_only=True)
+        except Exception as e:  # weights_only refuses pickled code; any failure means: not usable weights
+            raise WeightsError(
+                f"cannot load {path} as plain tensors: {str(e).splitlines()[0]}",
+                hint="only state dicts of tensors are accepted; convert other files to safetensors",
+            ) from None
+        return _unwrap_legacy(raw, path), {}
+    raise WeightsError(f"unknown weights format: {path.name}", hint="use .safetensors or .pth")
+
+
+def _unwrap_legacy(raw: object, path: Path) -> dict[str, torch.Tensor]:
+    if isinstance(raw, dict):
+        for key in ("params_ema", "params", "state_dict"):
+            if isinstance(raw.get(key), dict):
+                raw = raw[key]
+                break
+    if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
+        raise WeightsError(f"{path.name} does not hold a state dict of tensors")
+    prefix = "module."
+    return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in raw.items()}
+
+
+def config_from_metadata(metadata: dict[str, str], architecture: str) -> dict | None:
+    """The config dict stored by save_checkpoint, or None if the file has none for `architecture`."""
+    if metadata.get(ARCH_KEY) != architecture or CONFIG_KEY not in metadata:
+        return None
+    try:
+        return json.loads(metadata[CONFIG_KEY])
+    except json.JSONDecodeError:
+        raise WeightsError(f"corrupt config metadata in weights for {architecture}") from None

@@ -1,0 +1,12 @@
+"""Command-line interface. The only package that imports typer or rich."""
+
+from __future__ import annotations
+
+from deblur_cli.cli.app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

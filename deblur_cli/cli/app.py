@@ -1,0 +1,88 @@
+"""The Typer app, shared option types, and the one error boundary every command runs inside."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from typing import Callable, Iterator
+
+import typer
+from rich.console import Console
+
+from deblur_cli import __version__
+from deblur_cli.errors import DeblurError
+
+DEBUG_ENV = "DEBLUR_DEBUG"
+
+app = typer.Typer(
+    name="deblur",
+    help="Remove motion blur from video.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+out = Console()  # results
+err = Console(stderr=True)  # progress, warnings, errors
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"deblur {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Remove motion blur from video."""
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr."""
+    err.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+
+@contextlib.contextmanager
+def error_boundary() -> Iterator[None]:
+    """Turn domain errors into one line on stderr (plus a hint) and an exit code; never a traceback
+    unless DEBLUR_DEBUG is set. Ctrl-C exits with 130."""
+    debug = bool(os.environ.get(DEBUG_ENV))
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except DeblurError as e:
+        if debug:
+            raise
+        err.print(f"[red]error:[/] {e}", highlight=False)
+        if e.hint:
+            err.print(f"[dim]hint:[/] {e.hint}", highlight=False)
+        raise typer.Exit(e.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/]")
+        raise typer.Exit(130) from None
+    except Exception as e:  # the last line of defence: still one line, never a traceback
+        if debug:
+            raise
+        err.print(f"[red]internal error:[/] {type(e).__name__}: {e}", highlight=False)
+        err.print(f"[dim]hint:[/] set {DEBUG_ENV}=1 for the traceback and report it", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def command(*args, **kwargs) -> Callable[[Callable], Callable]:
+    """Like app.command(), with the body inside the error boundary."""
+
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def guarded(*a, **k):
+            with error_boundary():
+                return fn(*a, **k)
+
+        return app.command(*args, **kwargs)(guarded)
+
+    return decorate

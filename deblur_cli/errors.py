@@ -1,0 +1,35 @@
+"""Domain errors. The CLI turns each into one line on stderr plus an optional hint, exit code 1."""
+
+from __future__ import annotations
+
+
+class DeblurError(Exception):
+    """Base of every error a user can cause; `hint` says what to do about it."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+class InputError(DeblurError):
+    """The input cannot be read: missing, not media, no video, corrupt."""
+
+
+class OutputError(DeblurError):
+    """The output cannot be written: exists, same as input, unwritable, disk full."""
+
+
+class WeightsError(DeblurError):
+    """Weights missing, unverifiable or incompatible with the architecture."""
+
+
+class ModelError(DeblurError):
+    """A model was asked for something it cannot do (unknown name, too many frames...)."""
+
+
+class UsageError(DeblurError):
+    """Options that do not fit together."""
+
+    exit_code = 2
