@@ -17,6 +17,7 @@ class Restorer(Protocol):
     multiple: int  # H and W must be multiples of this (the pipeline pads, once)
     max_frames: int | None  # longest window the model accepts, None = any
     device: torch.device
+    bytes_per_pixel: float  # working memory per pixel per frame of a window, for automatic tile sizes
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor: ...
 
