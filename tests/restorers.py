@@ -1,0 +1,37 @@
+"""Stand-in restorers for pipeline tests (not user-facing models)."""
+
+from __future__ import annotations
+
+import torch
+
+
+class IdentityRestorer:
+    """Returns its input: split → restore → stitch must then reproduce the input exactly."""
+
+    multiple = 16
+    max_frames = None
+    device = torch.device("cpu")
+    bytes_per_pixel = 64.0
+
+    def __init__(self):
+        self.calls: list[tuple[int, ...]] = []
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        assert frames.ndim == 4 and frames.shape[1] == 3
+        assert frames.shape[-2] % self.multiple == 0 and frames.shape[-1] % self.multiple == 0
+        self.calls.append(tuple(frames.shape))
+        return frames.clone()
+
+
+class FailingRestorer(IdentityRestorer):
+    """Raises after `after` windows: a run that dies part-way."""
+
+    def __init__(self, after: int, error: BaseException):
+        super().__init__()
+        self.after = after
+        self.error = error
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        if len(self.calls) >= self.after:
+            raise self.error
+        return super().__call__(frames)
