@@ -1,0 +1,118 @@
+"""Smooth random motions: a hand-held camera path and rigid foreground layers moving on their own.
+
+Time `t` is measured in frame periods (frame i of a clip is exposed around t = i - (T - 1) / 2), so one
+path spans a whole clip and consecutive frames share one continuous motion. Distances are in pixels of
+the virtual full frame the training crop is cut from.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CameraPath:
+    """Pose of a hand-held camera as a function of time: drift, rotation, zoom, perspective, shake."""
+
+    velocity: tuple[float, float]  # px per frame period: the deliberate pan
+    accel: tuple[float, float]  # px per frame period squared: pans speed up and slow down
+    angular_velocity: float  # rad per frame period, about the frame centre
+    zoom_rate: float  # log-scale change per frame period (push-in > 0)
+    perspective: tuple[float, float]  # keystone terms on radius-normalised coordinates
+    perspective_rate: tuple[float, float]  # their change per frame period (the camera yaws/pitches)
+    shake_freq: tuple[float, ...]  # cycles per frame period of each hand-shake component
+    shake_amp: tuple[tuple[float, float, float], ...]  # (x px, y px, rotation rad) amplitude per component
+    shake_phase: tuple[tuple[float, float, float], ...]  # radians, per component and axis
+
+    def homographies(self, times: np.ndarray, radius: float) -> np.ndarray:
+        """(N, 3, 3) float64 maps from centred frame pixels (x, y, 1) to centred world pixels at `times`.
+
+        `radius` is the half-diagonal of the virtual frame: perspective terms are given per unit radius
+        so that their strength does not depend on the frame size.
+        """
+        t = np.asarray(times, dtype=np.float64)
+        shake = np.zeros((t.size, 3))
+        for f, amp, phase in zip(self.shake_freq, self.shake_amp, self.shake_phase):
+            shake += np.asarray(amp) * np.sin(2 * math.pi * f * t[:, None] + np.asarray(phase))
+        cx = self.velocity[0] * t + 0.5 * self.accel[0] * t**2 + shake[:, 0]
+        cy = self.velocity[1] * t + 0.5 * self.accel[1] * t**2 + shake[:, 1]
+        theta = self.angular_velocity * t + shake[:, 2]
+        scale = np.exp(self.zoom_rate * t)
+        px = (self.perspective[0] + self.perspective_rate[0] * t) / radius
+        py = (self.perspective[1] + self.perspective_rate[1] * t) / radius
+        cos, sin = np.cos(theta) * scale, np.sin(theta) * scale
+        h = np.zeros((t.size, 3, 3))
+        # world = translate(c) . rotate-scale . keystone, applied to (x, y, 1)
+        h[:, 0, 0], h[:, 0, 1], h[:, 0, 2] = cos, -sin, cx
+        h[:, 1, 0], h[:, 1, 1], h[:, 1, 2] = sin, cos, cy
+        h[:, 2, 0], h[:, 2, 1], h[:, 2, 2] = px, py, 1.0
+        return h
+
+
+@dataclass(frozen=True)
+class LayerPath:
+    """A rigid foreground object crossing the frame: position and angle as functions of time."""
+
+    centre: tuple[float, float]  # crop pixels, position at t = 0
+    velocity: tuple[float, float]  # crop px per frame period
+    accel: tuple[float, float]  # crop px per frame period squared
+    angle: float  # rad at t = 0
+    angular_velocity: float  # rad per frame period
+
+    def inverse_affines(self, times: np.ndarray) -> np.ndarray:
+        """(N, 2, 3) float64 maps from crop pixels (x, y, 1) to layer pixels relative to its centre."""
+        t = np.asarray(times, dtype=np.float64)
+        cx = self.centre[0] + self.velocity[0] * t + 0.5 * self.accel[0] * t**2
+        cy = self.centre[1] + self.velocity[1] * t + 0.5 * self.accel[1] * t**2
+        a = self.angle + self.angular_velocity * t
+        cos, sin = np.cos(a), np.sin(a)
+        m = np.zeros((t.size, 2, 3))
+        # rotate by -a about the moving centre
+        m[:, 0, 0], m[:, 0, 1], m[:, 0, 2] = cos, sin, -(cos * cx + sin * cy)
+        m[:, 1, 0], m[:, 1, 1], m[:, 1, 2] = -sin, cos, sin * cx - cos * cy
+        return m
+
+
+def random_camera_path(rng: np.random.Generator) -> CameraPath:
+    """A hand-held camera: usually a pan between 2 and 30 px per frame, sometimes almost still,
+    with shake whose amplitude falls as 1/f over 0.05 to 0.5 cycles per frame (1.5 to 15 Hz at 30 fps)."""
+    still = rng.random() < 0.15
+    speed = rng.uniform(0.0, 1.0) if still else math.exp(rng.uniform(math.log(2.0), math.log(30.0)))
+    direction = rng.uniform(0, 2 * math.pi)
+    accel = rng.normal(0.0, 0.15 * speed + 0.2, size=2)
+    components = int(rng.integers(3, 7))
+    freq = np.exp(rng.uniform(math.log(0.05), math.log(0.5), size=components))
+    shake_px = 0.0 if still else math.exp(rng.uniform(math.log(0.3), math.log(6.0)))
+    shake_rad = 0.0 if still else math.exp(rng.uniform(math.log(2e-4), math.log(4e-3)))
+    # 1/f amplitudes, normalised so the strongest component has the drawn amplitude
+    weight = freq.min() / freq
+    amp = [(shake_px * w * rng.uniform(0.3, 1), shake_px * w * rng.uniform(0.3, 1), shake_rad * w) for w in weight]
+    phase = [tuple(rng.uniform(0, 2 * math.pi, size=3)) for _ in range(components)]
+    return CameraPath(
+        velocity=(speed * math.cos(direction), speed * math.sin(direction)),
+        accel=(float(accel[0]), float(accel[1])),
+        angular_velocity=float(rng.normal(0.0, 0.004)),
+        zoom_rate=float(rng.normal(0.0, 0.008)),
+        perspective=tuple(rng.uniform(-0.04, 0.04, size=2)),
+        perspective_rate=tuple(rng.normal(0.0, 0.004, size=2)),
+        shake_freq=tuple(float(f) for f in freq),
+        shake_amp=tuple(amp),
+        shake_phase=phase,
+    )
+
+
+def random_layer_path(rng: np.random.Generator, size: tuple[int, int]) -> LayerPath:
+    """An object that starts somewhere in the crop of `size` (W, H) and moves up to 25 px per frame."""
+    w, h = size
+    speed = math.exp(rng.uniform(math.log(1.0), math.log(25.0)))
+    direction = rng.uniform(0, 2 * math.pi)
+    return LayerPath(
+        centre=(float(rng.uniform(0.1, 0.9) * w), float(rng.uniform(0.1, 0.9) * h)),
+        velocity=(speed * math.cos(direction), speed * math.sin(direction)),
+        accel=tuple(float(a) for a in rng.normal(0.0, 0.1 * speed, size=2)),
+        angle=float(rng.uniform(0, 2 * math.pi)),
+        angular_velocity=float(rng.normal(0.0, 0.03)),
+    )

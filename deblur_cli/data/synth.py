@@ -1,0 +1,308 @@
+"""Motion-blurred clips with their sharp targets, GoPro-style: average many sub-frames in linear light.
+
+One clip: a sharp scene seen through a hand-held camera path (`motion.CameraPath`) with rigid foreground
+layers moving over it (occlusion included). Frame i is the mean of n sub-frames rendered across its
+exposure; its target is the scene at the exposure centre. Then sensor noise, JPEG-like block quantisation
+and 8-bit rounding. Everything is drawn from one seed, so a clip is reproducible bit for bit on one machine.
+
+Compression is a torch reimplementation of what JPEG/H.264 intra coding does to an image (4:2:0 chroma,
+8x8 DCT, quantisation by a scaled table) rather than a real codec: training must run without PyAV,
+and an encoder round trip per frame would cost more than rendering the clip.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+from deblur_cli.data.motion import CameraPath, LayerPath, random_camera_path, random_layer_path
+from deblur_cli.data.photos import procedural_scene, random_crop
+
+REFERENCE_FRAME = (640, 360)  # a crop is cut from a virtual frame at least this big, so rotation and
+# zoom blur vary across it as they would in a full frame
+MIN_SUBFRAMES, MAX_SUBFRAMES = 7, 25
+SUBFRAME_SPACING = 1.0  # px of travel between sub-frames; coarser spacing shows ghost copies, not blur
+
+
+def synthesize_clip(
+    seed: int,
+    *,
+    frames: int,
+    size: tuple[int, int],
+    photo: np.ndarray | None = None,
+    layer_photos: Sequence[np.ndarray] = (),
+    max_layers: int = 2,
+    degrade: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A (blurred, sharp) pair of clips, each (T, 3, H, W) float32 in [0, 1], for `size` (W, H).
+
+    photo: the background scene, (h, w, 3) uint8 or float in [0, 1] sRGB; None draws a procedural one.
+    layer_photos: where foreground objects are cut from; empty means procedural textures.
+    max_layers: at most this many moving foreground objects (0 gives camera shake only).
+    degrade: add sensor noise, compression and 8-bit rounding to the blurred clip.
+    Deterministic for a given seed and inputs.
+    """
+    if frames < 1 or size[0] < 8 or size[1] < 8:
+        raise ValueError(f"need frames >= 1 and a size of at least 8x8, got {frames} and {size}")
+    rng = np.random.default_rng(seed)
+    w, h = size
+    vw, vh = max(w, REFERENCE_FRAME[0]), max(h, REFERENCE_FRAME[1])
+    offset = (float(rng.uniform(0, vw - w)), float(rng.uniform(0, vh - h)))
+    camera = random_camera_path(rng)
+    exposure = float(rng.uniform(0.3, 1.0))  # fraction of the frame period the shutter is open
+    layers = [random_layer_path(rng, size) for _ in range(_layer_count(rng, max_layers))]
+    centres = np.arange(frames) - (frames - 1) / 2
+    n = _subframe_count(camera, layers, centres, exposure, size, offset, (vw, vh))
+    # sub-frame times of every frame, then the exposure centres (the sharp targets)
+    phases = np.linspace(-exposure / 2, exposure / 2, n)
+    times = np.concatenate([(centres[:, None] + phases[None, :]).ravel(), centres])
+
+    background = _Background(rng, camera, times, size, offset, (vw, vh), photo)
+    textures = [_layer_texture(rng, size, layer_photos) for _ in layers]
+    renders = torch.empty(times.size, 3, h, w)
+    for start in range(0, times.size, n):  # bounded memory at large sizes
+        chunk = times[start : start + n]
+        img = background.render(chunk)
+        for path, (texture, alpha) in zip(layers, textures):
+            img = _composite(img, path, texture, alpha, chunk)
+        renders[start : start + n] = img
+    blurred = rearrange(renders[: frames * n], "(t n) c h w -> t n c h w", n=n).mean(dim=1)
+    sharp = renders[frames * n :]
+    if degrade:
+        generator = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
+        blurred = _sensor_noise(blurred, rng, generator)
+    blurred, sharp = linear_to_srgb(blurred), linear_to_srgb(sharp)
+    if degrade:
+        if rng.random() < 0.7:
+            blurred = jpeg_like(blurred, quality=int(rng.integers(45, 96)))
+        blurred = torch.round(blurred * 255) / 255
+    return blurred.contiguous(), sharp.contiguous()
+
+
+def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
+    """IEC 61966-2-1 decoding; x in [0, 1]."""
+    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
+    """IEC 61966-2-1 encoding, clamped to [0, 1]."""
+    x = x.clamp(0.0, 1.0)
+    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
+
+
+def _layer_count(rng: np.random.Generator, max_layers: int) -> int:
+    drawn = int(rng.choice([0, 1, 2], p=[0.4, 0.35, 0.25]))
+    return min(drawn, max_layers)
+
+
+def _pixel_grid(size: tuple[int, int]) -> torch.Tensor:
+    """(H, W, 3) float64 homogeneous pixel-centre coordinates of a (W, H) crop."""
+    w, h = size
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64) + 0.5, torch.arange(w, dtype=torch.float64) + 0.5, indexing="ij")
+    return torch.stack([xs, ys, torch.ones_like(xs)], dim=-1)
+
+
+def _subframe_count(
+    camera: CameraPath,
+    layers: list[LayerPath],
+    centres: np.ndarray,
+    exposure: float,
+    size: tuple[int, int],
+    offset: tuple[float, float],
+    virtual: tuple[int, int],
+) -> int:
+    """Enough sub-frames that the fastest point moves about SUBFRAME_SPACING px between two of them."""
+    w, h = size
+    probe = np.linspace(-exposure / 2, exposure / 2, 9)
+    times = (centres[:, None] + probe[None, :]).ravel()
+    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], dtype=np.float64)
+    corners[:, 0] += offset[0] - virtual[0] / 2
+    corners[:, 1] += offset[1] - virtual[1] / 2
+    world = np.einsum("nij,kj->nki", camera.homographies(times, math.hypot(*virtual) / 2), corners)
+    world = world[..., :2] / world[..., 2:]
+    world = world.reshape(len(centres), len(probe), 4, 2)
+    travel = np.linalg.norm(np.diff(world, axis=1), axis=-1).sum(axis=1).max()
+    for layer in layers:
+        m = layer.inverse_affines(times).reshape(len(centres), len(probe), 2, 3)
+        centre_path = -np.einsum("ftji,ftj->fti", m[..., :2], m[..., 2])  # inverse of a rotation is its transpose
+        travel = max(travel, np.linalg.norm(np.diff(centre_path, axis=1), axis=-1).sum(axis=1).max())
+    return int(np.clip(math.ceil(travel / SUBFRAME_SPACING) + 1, MIN_SUBFRAMES, MAX_SUBFRAMES))
+
+
+class _Background:
+    """The camera's view of the scene, in linear light, at any time of the clip."""
+
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        camera: CameraPath,
+        times: np.ndarray,
+        size: tuple[int, int],
+        offset: tuple[float, float],
+        virtual: tuple[int, int],
+        photo: np.ndarray | None,
+    ):
+        w, h = size
+        self.camera, self.radius = camera, math.hypot(*virtual) / 2
+        self.grid = _pixel_grid(size)
+        self.grid[..., 0] += offset[0] - virtual[0] / 2
+        self.grid[..., 1] += offset[1] - virtual[1] / 2
+        # where the crop's corners travel in the world decides how much scene is needed
+        corners = self.grid[[0, 0, -1, -1], [0, -1, 0, -1]].numpy()
+        world = np.einsum("nij,kj->nki", camera.homographies(times, self.radius), corners)
+        world = (world[..., :2] / world[..., 2:]).reshape(-1, 2)
+        lo, hi = world.min(axis=0), world.max(axis=0)
+        span = hi - lo
+        if photo is None:
+            self.scale = 1.0
+            scene_size = (int(math.ceil(span[0])) + 4, int(math.ceil(span[1])) + 4)
+            scene = procedural_scene(rng, scene_size)
+            origin = np.array([2.0, 2.0])
+        else:
+            scene = photo.astype(np.float32) / 255 if photo.dtype == np.uint8 else photo.astype(np.float32)
+            ph, pw = scene.shape[:2]
+            # source pixels per frame pixel: >= 1 keeps targets sharp; less only if the photo is too small
+            self.scale = float(min(rng.uniform(1.0, 1.4), (pw - 4) / span[0], (ph - 4) / span[1]))
+            slack = np.maximum(np.array([pw, ph]) - 4 - self.scale * span, 0.0)
+            origin = 2.0 + rng.uniform(0, 1, size=2) * slack
+        self.lo, self.origin = lo, origin
+        scene = torch.from_numpy(np.ascontiguousarray(scene[..., :3]))
+        self.scene = srgb_to_linear(rearrange(scene, "h w c -> 1 c h w").clamp(0, 1))
+
+    def render(self, times: np.ndarray) -> torch.Tensor:
+        """(N, 3, H, W) linear-light views at `times`."""
+        hom = torch.from_numpy(self.camera.homographies(times, self.radius))
+        world = torch.einsum("nij,hwj->nhwi", hom, self.grid)
+        world = world[..., :2] / world[..., 2:]
+        src = (world - torch.from_numpy(self.lo)) * self.scale + torch.from_numpy(self.origin)
+        return _sample(self.scene, src, "reflection")
+
+
+def _sample(image: torch.Tensor, coords: torch.Tensor, padding: str) -> torch.Tensor:
+    """Bilinear samples of image (1, C, Hs, Ws) at pixel coordinates (N, H, W, 2) -> (N, C, H, W).
+
+    All N views go through one grid_sample call as one tall grid, so the image is never copied N times.
+    """
+    n, h, w, _ = coords.shape
+    hs, ws = image.shape[-2:]
+    size = torch.tensor([ws, hs], dtype=coords.dtype)
+    grid = (2 * coords / size - 1).to(torch.float32)
+    grid = rearrange(grid, "n h w k -> 1 (n h) w k")
+    out = F.grid_sample(image, grid, mode="bilinear", padding_mode=padding, align_corners=False)
+    return rearrange(out, "1 c (n h) w -> n c h w", n=n)
+
+
+def _layer_texture(
+    rng: np.random.Generator, size: tuple[int, int], layer_photos: Sequence[np.ndarray]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A foreground object: linear texture (1, 3, h, w) and soft alpha (1, 1, h, w)."""
+    short = min(size)
+    a = rng.uniform(0.15, 0.4) * short
+    b = a * math.exp(rng.uniform(-0.5, 0.5))
+    lw, lh = int(2 * a) + 4, int(2 * b) + 4
+    if layer_photos:
+        photo = layer_photos[int(rng.integers(0, len(layer_photos)))]
+        texture = random_crop(rng, photo, (lw, lh))
+        texture = texture.astype(np.float32) / 255 if texture.dtype == np.uint8 else texture.astype(np.float32)
+        texture = np.pad(texture, ((0, lh - texture.shape[0]), (0, lw - texture.shape[1]), (0, 0)), mode="reflect")
+    else:
+        texture = procedural_scene(rng, (lw, lh))
+    ys, xs = np.mgrid[0:lh, 0:lw].astype(np.float64) + 0.5
+    u, v = xs - lw / 2, ys - lh / 2
+    power = rng.uniform(1.5, 6.0)  # superellipse: from diamond-ish blobs to rounded boxes
+    phi = np.arctan2(v, u)
+    wobble = 1.0 + sum(rng.uniform(-0.08, 0.08) * np.cos(k * phi + rng.uniform(0, 2 * math.pi)) for k in (2, 3, 5))
+    rho = (np.abs(u / a) ** power + np.abs(v / b) ** power) ** (1 / power) / wobble
+    alpha = np.clip((1.0 - rho) * min(a, b) + 0.5, 0.0, 1.0).astype(np.float32)
+    texture = srgb_to_linear(rearrange(torch.from_numpy(np.ascontiguousarray(texture)), "h w c -> 1 c h w").clamp(0, 1))
+    return texture, torch.from_numpy(alpha)[None, None]
+
+
+def _composite(
+    img: torch.Tensor, path: LayerPath, texture: torch.Tensor, alpha: torch.Tensor, times: np.ndarray
+) -> torch.Tensor:
+    """Paint a moving layer over img (N, 3, H, W) at `times`; later layers occlude earlier ones."""
+    n, _, h, w = img.shape
+    m = torch.from_numpy(path.inverse_affines(times))
+    local = torch.einsum("nij,hwj->nhwi", m, _pixel_grid((w, h)))
+    lh, lw = texture.shape[-2:]
+    local = local + torch.tensor([lw / 2, lh / 2], dtype=local.dtype)
+    both = torch.cat([texture, alpha], dim=1)
+    sampled = _sample(both, local, "zeros")
+    a = sampled[:, 3:]
+    return img * (1 - a) + sampled[:, :3] * a
+
+
+def _sensor_noise(x: torch.Tensor, rng: np.random.Generator, generator: torch.Generator) -> torch.Tensor:
+    """Heteroscedastic Gaussian noise in linear light: shot noise grows with signal, read noise does not."""
+    shot = math.exp(rng.uniform(math.log(1e-4), math.log(3e-3)))
+    read = math.exp(rng.uniform(math.log(1e-6), math.log(1e-4)))
+    std = torch.sqrt(shot * x.clamp_min(0) + read)
+    return x + std * torch.randn(x.shape, generator=generator)
+
+
+# ITU-T T.81 Annex K example tables (luminance, chrominance), the usual basis of JPEG quality settings.
+_LUMA_TABLE = torch.tensor([
+    [16, 11, 10, 16, 24, 40, 51, 61], [12, 12, 14, 19, 26, 58, 60, 55],
+    [14, 13, 16, 24, 40, 57, 69, 56], [14, 17, 22, 29, 51, 87, 80, 62],
+    [18, 22, 37, 56, 68, 109, 103, 77], [24, 35, 55, 64, 81, 104, 113, 92],
+    [49, 64, 78, 87, 103, 121, 120, 101], [72, 92, 95, 98, 112, 100, 103, 99],
+], dtype=torch.float32)  # fmt: skip
+_CHROMA_TABLE = torch.full((8, 8), 99.0)
+_CHROMA_TABLE[:4, :4] = torch.tensor([[17, 18, 24, 47], [18, 21, 26, 66], [24, 26, 56, 99], [47, 66, 99, 99]])
+
+
+def _dct_matrix() -> torch.Tensor:
+    k = torch.arange(8, dtype=torch.float64)
+    d = torch.cos((2 * k[None, :] + 1) * k[:, None] * math.pi / 16) * math.sqrt(2 / 8)
+    d[0] /= math.sqrt(2)
+    return d.float()
+
+
+_DCT = _dct_matrix()
+
+
+def jpeg_like(x: torch.Tensor, quality: int) -> torch.Tensor:
+    """Block-DCT quantisation of x (T, 3, H, W) sRGB in [0, 1] at a JPEG quality in 1..100.
+
+    4:2:0 chroma, 8x8 DCT, coefficients rounded to the scaled Annex K tables; returns the same shape.
+    """
+    t, _, h, w = x.shape
+    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+    tables = [((table * scale + 50) // 100).clamp(1, 255) for table in (_LUMA_TABLE, _CHROMA_TABLE)]
+    ycc = _rgb_to_ycbcr(x * 255)
+    luma = ycc[:, :1]
+    chroma = F.avg_pool2d(F.pad(ycc[:, 1:], (0, w % 2, 0, h % 2), mode="replicate"), 2)
+    luma = _quantise_blocks(luma, tables[0])
+    chroma = _quantise_blocks(chroma, tables[1])
+    chroma = F.interpolate(chroma, scale_factor=2, mode="bilinear", align_corners=False)[..., :h, :w]
+    return (_ycbcr_to_rgb(torch.cat([luma, chroma], dim=1)) / 255).clamp(0, 1)
+
+
+def _quantise_blocks(plane: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    h, w = plane.shape[-2:]
+    padded = F.pad(plane - 128, (0, -w % 8, 0, -h % 8), mode="replicate")
+    blocks = rearrange(padded, "t c (hb y) (wb x) -> t c hb wb y x", y=8, x=8)
+    coeff = _DCT @ blocks @ _DCT.T
+    coeff = torch.round(coeff / table) * table
+    blocks = _DCT.T @ coeff @ _DCT
+    out = rearrange(blocks, "t c hb wb y x -> t c (hb y) (wb x)")
+    return out[..., :h, :w] + 128
+
+
+def _rgb_to_ycbcr(x: torch.Tensor) -> torch.Tensor:
+    r, g, b = x.unbind(dim=1)
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    cb = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
+    cr = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b
+    return torch.stack([y, cb, cr], dim=1)
+
+
+def _ycbcr_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    y, cb, cr = x[:, 0], x[:, 1] - 128, x[:, 2] - 128
+    return torch.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], dim=1)

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+import torch
+
+from deblur_cli.data.synth import jpeg_like, linear_to_srgb, srgb_to_linear, synthesize_clip
+
+
+def _gradient_energy(x: torch.Tensor) -> float:
+    return float((x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean())
+
+
+def test_clip_contract_and_determinism():
+    blurred, sharp = synthesize_clip(3, frames=4, size=(40, 24))
+    assert blurred.shape == sharp.shape == (4, 3, 24, 40)
+    assert blurred.dtype == sharp.dtype == torch.float32
+    assert 0 <= blurred.min() and blurred.max() <= 1 and 0 <= sharp.min() and sharp.max() <= 1
+    again = synthesize_clip(3, frames=4, size=(40, 24))
+    assert torch.equal(again[0], blurred) and torch.equal(again[1], sharp)
+    other = synthesize_clip(4, frames=4, size=(40, 24))
+    assert not torch.equal(other[1], sharp)
+
+
+def test_blurred_input_is_8_bit():
+    blurred, _ = synthesize_clip(0, frames=2, size=(32, 32))
+    assert torch.equal(torch.round(blurred * 255), blurred * 255)
+
+
+def test_blur_removes_detail_across_many_clips():
+    # without noise and compression, averaging along a motion can only lose gradient energy (or keep it
+    # for a still camera): over several seeds the blurred clip must be clearly softer
+    ratios = []
+    for seed in range(6):
+        blurred, sharp = synthesize_clip(seed, frames=3, size=(48, 48), degrade=False)
+        ratios.append(_gradient_energy(blurred) / _gradient_energy(sharp))
+    assert max(ratios) <= 1.02
+    assert np.mean(ratios) < 0.9
+
+
+def test_consecutive_sharp_frames_follow_one_motion():
+    # neighbouring targets differ (the camera moves) but are far closer to each other than to a
+    # different clip's frames
+    _, sharp = synthesize_clip(11, frames=3, size=(48, 48), degrade=False, max_layers=0)
+    _, other = synthesize_clip(12, frames=3, size=(48, 48), degrade=False, max_layers=0)
+    near = (sharp[1] - sharp[0]).abs().mean()
+    far = (sharp[1] - other[1]).abs().mean()
+    assert near < far
+
+
+def test_photo_background_is_used():
+    photo = np.zeros((300, 400, 3), np.uint8)
+    photo[..., 1] = 200  # a flat green photo stays flat green under any motion
+    _, sharp = synthesize_clip(1, frames=2, size=(32, 32), photo=photo, max_layers=0)
+    expected = torch.tensor([0.0, 200 / 255, 0.0])[None, :, None, None]
+    torch.testing.assert_close(sharp, expected.expand_as(sharp), atol=1e-4, rtol=0)
+
+
+def test_srgb_round_trip():
+    x = torch.linspace(0, 1, 101)
+    torch.testing.assert_close(linear_to_srgb(srgb_to_linear(x)), x, atol=1e-5, rtol=0)
+    # 50% sRGB grey is about 21.4% linear light: the reason blur is averaged in linear space
+    assert abs(float(srgb_to_linear(torch.tensor(0.5))) - 0.2140) < 1e-3
+
+
+@pytest.mark.parametrize("size", [(16, 16), (21, 13)])
+def test_jpeg_like_quality_orders_the_error(size):
+    torch.manual_seed(0)
+    grey = torch.rand(1, 1, size[1], size[0]).expand(1, 3, -1, -1)  # no colour: 4:2:0 chroma loses nothing
+    x = torch.nn.functional.avg_pool2d(grey, 3, stride=1, padding=1)  # some structure, as in images
+    errors = [float((jpeg_like(x, q) - x).abs().mean()) for q in (98, 75, 20)]
+    assert jpeg_like(x, 75).shape == x.shape
+    assert errors[0] < errors[1] < errors[2]
+    assert errors[0] < 0.02
