@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -99,12 +100,19 @@ def list_photos(cache: str | Path) -> list[Path]:
     return sorted(Path(cache).rglob("*.npy"))
 
 
-def is_validation(path: str | Path, fraction: float = 0.15) -> bool:
-    """Whether a whole photo belongs to the held-out split; stable across machines and runs.
+def scene_group(path: str | Path) -> str:
+    """The scene a photo shows: views of one scene share a name up to a numbered or lettered suffix
+    (aloeL / aloeR / aloeGT, graf1 / graf3, ela_original / ela_modified)."""
+    return re.sub(r"(_?\d+|L|R|GT|A|B|N|_original|_modified)$", "", Path(path).stem)
 
-    The split is by a hash of the file name, so crops of one photo never land on both sides.
+
+def is_validation(path: str | Path, fraction: float = 0.15) -> bool:
+    """Whether a photo belongs to the held-out split; stable across machines and runs.
+
+    The split is by a hash of the scene group, so neither crops of one photo nor two views of one
+    scene land on both sides.
     """
-    digest = hashlib.sha256(Path(path).name.encode()).digest()
+    digest = hashlib.sha256(scene_group(path).encode()).digest()
     return int.from_bytes(digest[:4], "big") / 2**32 < fraction
 
 

@@ -1,0 +1,186 @@
+"""Sharp training photos installed from package registries into a local cache, licences recorded.
+
+`fetch_sources(cache)` downloads Debian packages (`apt-get download`, unpacked with `dpkg-deb -x`, never
+installed), decodes the chosen images once, shrinks them so their long side is at most `LONG_SIDE` (which
+also sharpens them per pixel) and stores each as an `.npy` array that training reads without a codec.
+`manifest.json` lists every photo with its package, version, original path, licence and checksum, and
+each package's Debian copyright file is kept beside it.
+
+Decoding uses PyAV, imported only here: training itself needs no video or image codec.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from deblur_cli.data.photos import scene_group
+from deblur_cli.errors import DeblurError, InputError
+
+LONG_SIDE = 1280  # px; a 640x360 frame plus a clip's worth of motion still fits inside
+MIN_SIDE = 200  # px; smaller images give too little room for motion
+
+
+@dataclass(frozen=True)
+class DebSource:
+    """Images inside one Debian package."""
+
+    package: str  # Debian package name
+    include: tuple[str, ...]  # fnmatch patterns of paths inside the package
+    exclude: tuple[str, ...]  # patterns of paths to leave out (patterns, drawings, defocused macros)
+    licence: str  # summary; the package's copyright file has the per-file details
+    name_part: int = -1  # which component of the path names the photo (-1: the file name)
+
+
+SOURCES = {
+    "lomiri": DebSource(
+        "lomiri-wallpapers-16.04",
+        ("usr/share/backgrounds/*.jpg",),
+        ("*analogpattern*", "*umang*"),
+        "CC-BY-4.0 / CC-BY-SA-4.0 / CC0-1.0 per file (see copyright)",
+    ),
+    "plasma": DebSource(
+        "plasma-workspace-wallpapers",
+        tuple(
+            f"usr/share/wallpapers/{name}/contents/images/2560x1600.jpg"
+            for name in ("BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow",
+                         "FallenLeaf", "Grey", "OneStandsOut", "Path", "summer_1am")
+        ),  # fmt: skip
+        (),
+        "LGPL-3 / GPL-2+ (see copyright)",
+        name_part=3,  # usr/share/wallpapers/<name>/contents/images/2560x1600.jpg
+    ),
+    "opencv": DebSource(
+        "opencv-doc",
+        ("usr/share/doc/opencv-doc/examples/data/*.jpg", "usr/share/doc/opencv-doc/examples/data/*.png"),
+        ("*lena*", "*mask*", "*_motion*", "*_defocus*", "*left*", "*right*", "*chessboard*", "*pattern*",
+         "*[Ll]ogo*", "gradient*", "ml.png", "digits*"),
+        "Apache-2.0 / BSD-3-Clause (see copyright)",
+    ),
+}
+
+ProgressFn = Callable[[str], None]
+
+
+def fetch_sources(
+    cache: str | Path, *, names: tuple[str, ...] | None = None, progress: ProgressFn | None = None
+) -> list[dict]:
+    """Install the photo sources `names` (default: all of SOURCES) under `cache`; returns the manifest.
+
+    Idempotent: packages already downloaded and photos already converted are reused.
+    """
+    cache = Path(cache)
+    names = tuple(SOURCES) if names is None else names
+    unknown = [n for n in names if n not in SOURCES]
+    if unknown:
+        raise InputError(f"unknown photo source {unknown[0]!r}", hint=f"choose from {', '.join(SOURCES)}")
+    entries = []
+    for name in names:
+        source = SOURCES[name]
+        if progress:
+            progress(f"{name}: {source.package}")
+        deb = _download_deb(source.package, cache / "debs")
+        root = cache / "extract" / source.package
+        if not root.is_dir():
+            root.parent.mkdir(parents=True, exist_ok=True)
+            _run(["dpkg-deb", "-x", str(deb), str(root) + ".tmp"])
+            Path(str(root) + ".tmp").replace(root)
+        copyright_file = _keep_copyright(root, source.package, cache / "licences")
+        for image in _matching(root, source):
+            rel = image.relative_to(root)
+            stem = image.stem if source.name_part == -1 else rel.parts[source.name_part]
+            target = cache / "photos" / name / (stem + ".npy")
+            if not target.exists():
+                photo = _decode_shrunk(image)
+                if min(photo.shape[:2]) < MIN_SIDE:
+                    continue
+                _save_npy(photo, target)
+            shape = np.load(target, mmap_mode="r").shape
+            entries.append({
+                "photo": str(target.relative_to(cache)),
+                "source": name,
+                "package": source.package,
+                "version": deb.name.split("_")[1].replace("%3a", ":"),
+                "original": "/" + str(rel),
+                "group": scene_group(target),
+                "sha256": hashlib.sha256(image.read_bytes()).hexdigest(),
+                "size": [shape[1], shape[0]],
+                "licence": source.licence,
+                "copyright": str(copyright_file.relative_to(cache)),
+            })  # fmt: skip
+    manifest = cache / "manifest.json"
+    tmp = manifest.with_name(manifest.name + ".tmp")
+    tmp.write_text(json.dumps(entries, indent=1))
+    tmp.replace(manifest)
+    return entries
+
+
+def _run(cmd: list[str], cwd: Path | None = None) -> None:
+    try:
+        subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise DeblurError(f"{cmd[0]} is not available", hint="photo sources need a Debian-based system with apt") from None
+    except subprocess.CalledProcessError as e:
+        last = (e.stderr or e.stdout or "").strip().splitlines()[-1:] or ["failed"]
+        raise DeblurError(f"{' '.join(cmd[:2])} failed: {last[0]}", hint="check the access to the Debian mirror") from None
+
+
+def _download_deb(package: str, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    found = sorted(folder.glob(f"{package}_*.deb"))
+    if not found:
+        _run(["apt-get", "download", package], cwd=folder)
+        found = sorted(folder.glob(f"{package}_*.deb"))
+    if not found:
+        raise DeblurError(f"apt-get download {package} left no .deb file", hint="run `apt-get update` first")
+    return found[-1]
+
+
+def _keep_copyright(root: Path, package: str, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{package}.copyright"
+    source = root / "usr/share/doc" / package / "copyright"
+    if source.is_file():
+        shutil.copyfile(source, target)
+    return target
+
+
+def _matching(root: Path, source: DebSource) -> list[Path]:
+    found = []
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        if path.is_file() and any(fnmatch.fnmatch(rel, p) for p in source.include):
+            if not any(fnmatch.fnmatch(path.name, p) for p in source.exclude):
+                found.append(path)
+    return found
+
+
+def _decode_shrunk(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 sRGB, area-averaged so the long side is at most LONG_SIDE."""
+    import av  # only the one-time conversion needs a codec
+
+    try:
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0))
+    except (av.FFmpegError, StopIteration) as e:
+        raise InputError(f"cannot decode {path}: {e}") from None
+    factor = max(frame.width, frame.height) / LONG_SIDE
+    if factor > 1:
+        width, height = round(frame.width / factor), round(frame.height / factor)
+        frame = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
+    return frame.to_ndarray(format="rgb24")
+
+
+def _save_npy(photo: np.ndarray, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.stem + ".tmp.npy")
+    np.save(tmp, np.ascontiguousarray(photo))
+    tmp.replace(target)
