@@ -1,0 +1,185 @@
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deblur_cli.errors import ModelError, UsageError
+from deblur_cli.windows import blend_weights, plan_windows, ramp, stitch_windows
+
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
+
+
+@st.composite
+def plans(draw, max_frames=40, max_window=10):
+    window = draw(st.integers(1, max_window))
+    overlap = draw(st.integers(0, window - 1))
+    return draw(st.integers(0, max_frames)), window, overlap
+
+
+def numbered(n, size=(2, 3)):
+    """n frames (3, H, W) whose every value is the frame's index, so a restorer can tell which it got."""
+    return [torch.full((3, *size), float(i)) for i in range(n)]
+
+
+class Recorder:
+    """A frame source that counts how far it has been pulled."""
+
+    def __init__(self, frames):
+        self.frames, self.pulled = frames, 0
+
+    def __iter__(self):
+        for frame in self.frames:
+            self.pulled += 1
+            yield frame
+
+
+def test_plan_windows_golden():
+    assert plan_windows(10, 4, 1) == [(0, 4), (3, 7), (6, 10)]
+    assert plan_windows(11, 4, 1) == [(0, 4), (3, 7), (6, 10), (7, 11)]  # last shifted back to full length
+    assert plan_windows(12, 4, 0) == [(0, 4), (4, 8), (8, 12)]
+    assert plan_windows(3, 4, 1) == [(0, 3)]
+    assert plan_windows(4, 4, 3) == [(0, 4)]
+    assert plan_windows(0, 4, 1) == []
+
+
+@SETTINGS
+@given(plans())
+def test_plan_windows_cover_with_full_windows(plan):
+    n, window, overlap = plan
+    spans = plan_windows(n, window, overlap)
+    covered = sorted({f for start, stop in spans for f in range(start, stop)})
+    assert covered == list(range(n))
+    assert all(stop - start == min(window, n) for start, stop in spans)
+    for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
+        assert a0 < b0 and a1 < b1 and a1 - b0 >= overlap
+
+
+@SETTINGS
+@given(plans())
+def test_identity_round_trip_streams_every_frame_once(plan):
+    n, window, overlap = plan
+    frames = [torch.rand(3, 2, 3, generator=torch.Generator().manual_seed(i)) for i in range(n)]
+    source = Recorder(frames)
+    out = []
+    for frame in stitch_windows(source, lambda x: x, window=window, overlap=overlap):
+        out.append(frame)
+        # Bounded memory: never more than one window read beyond what has been handed out.
+        assert source.pulled - len(out) <= window
+    assert len(out) == n
+    for got, want in zip(out, frames):
+        # Not bit-exact in overlaps: sum(w_i * x) / sum(w_i) rounds in float32.
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
+
+
+@SETTINGS
+@given(plans())
+def test_restorer_sees_the_planned_full_windows(plan):
+    n, window, overlap = plan
+    seen = []
+
+    def restore(x):
+        seen.append(tuple(int(v) for v in x[:, 0, 0, 0]))
+        return x
+
+    out = list(stitch_windows(iter(numbered(n)), restore, window=window, overlap=overlap))
+    assert seen == [tuple(range(start, stop)) for start, stop in plan_windows(n, window, overlap)]
+    assert [round(f[0, 0, 0].item()) for f in out] == list(range(n))  # in order, each once
+
+
+def stitched_constants(n, window, overlap, value=float):
+    """The stitched output of a restorer that ignores its input and returns value(k) for window k."""
+    calls = []
+
+    def restore(x):
+        calls.append(x)
+        return torch.full_like(x, value(len(calls) - 1))
+
+    out = stitch_windows(iter(numbered(n)), restore, window=window, overlap=overlap)
+    return torch.tensor([f[0, 0, 0].item() for f in out])
+
+
+@SETTINGS
+@given(plans(max_frames=60))
+def test_blend_weights_are_positive_and_sum_to_one(plan):
+    n, window, overlap = plan
+    values = stitched_constants(n, window, overlap)
+    spans = plan_windows(n, window, overlap)
+    for f, value in enumerate(values.tolist()):
+        ids = [k for k, (start, stop) in enumerate(spans) if start <= f < stop]
+        # A weighted mean of the covering windows' numbers: with weights summing to one it lies in
+        # their range, and strictly inside when several windows cover the frame (every weight > 0).
+        if len(ids) == 1:
+            assert value == ids[0]
+        else:
+            assert min(ids) < value < max(ids)
+
+
+def flicker(k):
+    return float(k % 2)  # every window one away from its neighbours: the worst seam
+
+
+@SETTINGS
+@given(plans(max_frames=60))
+def test_windows_fade_into_each_other(plan):
+    n, window, overlap = plan
+    values = stitched_constants(n, window, overlap, value=flicker)
+    jumps = (values[1:] - values[:-1]).abs()
+    if len(jumps) == 0:
+        return
+    # A raised cosine over L >= overlap frames moves by at most sin(pi / (2 (L + 1))) from one
+    # frame to the next, where a cut jumps by 1; with 3+ windows on a frame the mean moves less.
+    assert jumps.max() <= math.sin(math.pi / (2 * (overlap + 1))) + 1e-6
+
+
+def test_a_cut_would_fail_the_smoothness_bound():
+    values = stitched_constants(16, 8, 0, value=flicker)
+    assert (values[1:] - values[:-1]).abs().max() == 1
+    values = stitched_constants(16, 8, 1, value=flicker)
+    assert (values[1:] - values[:-1]).abs().max() == 0.5  # one shared frame: half of each
+
+
+def test_ramp_is_complementary_and_positive():
+    for length in range(1, 9):
+        r = ramp(length)
+        assert (r > 0).all() and (r < 1).all()
+        torch.testing.assert_close(r + r.flip(0), torch.ones(length), rtol=0, atol=1e-7)
+    assert blend_weights(5, 0, 0).tolist() == [1.0] * 5
+
+
+def test_blends_in_float32_and_keeps_the_input_dtype():
+    frames = [torch.full((3, 2, 2), 0.5 + i / 64, dtype=torch.float16) for i in range(9)]
+    dtypes = []
+
+    def restore(x):
+        dtypes.append(x.dtype)
+        return x.to(torch.bfloat16)
+
+    out = list(stitch_windows(iter(frames), restore, window=4, overlap=2))
+    assert dtypes == [torch.float16] * len(dtypes)
+    assert {f.dtype for f in out} == {torch.float16}
+    for got, want in zip(out, frames):
+        torch.testing.assert_close(got, want, rtol=0, atol=4e-3)  # bf16's rounding, not the blend's
+
+
+def test_short_video_is_one_window_of_its_own_length():
+    seen = []
+    out = list(stitch_windows(iter(numbered(3)), lambda x: seen.append(len(x)) or x, window=8, overlap=2))
+    assert seen == [3] and len(out) == 3
+
+
+def test_empty_stream_calls_nothing():
+    assert list(stitch_windows(iter([]), lambda x: pytest.fail("called"), window=4, overlap=1)) == []
+
+
+@pytest.mark.parametrize("window,overlap", [(0, 0), (4, -1), (4, 4), (4, 7)])
+def test_bad_window_is_a_usage_error_before_reading(window, overlap):
+    with pytest.raises(UsageError) as info:
+        stitch_windows(iter(numbered(5)), lambda x: x, window=window, overlap=overlap)  # not iterated
+    assert info.value.hint and info.value.exit_code == 2
+
+
+def test_a_restorer_returning_another_shape_is_a_model_error():
+    with pytest.raises(ModelError, match="shape"):
+        list(stitch_windows(iter(numbered(5)), lambda x: x[:-1], window=4, overlap=1))
