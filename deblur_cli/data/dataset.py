@@ -1,0 +1,125 @@
+"""Torch datasets of synthetic clips, drawn on the fly from cached photos (or procedural scenes).
+
+The train/validation split is by whole scene (`photos.is_validation`): no crop of a held-out photo is
+ever trained on. Clip k of a stream has a seed derived from (seed, k) alone, so a resumed run continues
+the same stream, and DDP ranks and loader workers take disjoint, interleaved indices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, IterableDataset, get_worker_info
+
+from deblur_cli.data.photos import is_validation, list_photos, load_photo
+from deblur_cli.data.synth import synthesize_clip
+
+PROCEDURAL_SHARE = 0.2  # of training clips: crisp synthetic edges complement photos' soft backgrounds
+
+
+def split_photos(cache: str | Path | None) -> tuple[list[Path], list[Path]]:
+    """(train, validation) photo paths of a source cache; both empty when there is no cache."""
+    photos = list_photos(cache) if cache else []
+    return [p for p in photos if not is_validation(p)], [p for p in photos if is_validation(p)]
+
+
+def clip_seed(seed: int, index: int) -> int:
+    """The synthesis seed of clip `index` of the stream `seed`."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+class _PhotoPool:
+    """Photos opened lazily (memory-mapped), so each loader worker holds only what it touches."""
+
+    def __init__(self, paths: Sequence[Path]):
+        self.paths = list(paths)
+        self._open: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if i not in self._open:
+            load_photo(self.paths[i])  # validates the file once
+            self._open[i] = np.load(self.paths[i], mmap_mode="r")
+        return self._open[i]
+
+
+def make_clip(
+    seed: int, pool: _PhotoPool, *, frames: int, size: tuple[int, int], procedural_share: float, max_layers: int = 2
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One (blurred, sharp) clip, (T, 3, H, W) each: background and layers drawn from `pool` by `seed`."""
+    rng = np.random.default_rng(seed)
+    photo, layers = None, []
+    if len(pool) and rng.random() >= procedural_share:
+        picks = rng.choice(len(pool), size=min(3, len(pool)), replace=False)
+        photo, layers = pool[int(picks[0])], [pool[int(i)] for i in picks[1:]]
+    return synthesize_clip(
+        int(rng.integers(0, 2**62)), frames=frames, size=size, photo=photo, layer_photos=layers, max_layers=max_layers
+    )
+
+
+class TrainClips(IterableDataset):
+    """An endless stream of (blurred, sharp) training clips, (T, 3, crop, crop) float32 in [0, 1]."""
+
+    def __init__(
+        self,
+        photos: Sequence[Path],
+        *,
+        frames: int,
+        crop: int,
+        seed: int,
+        start: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
+        self.pool = _PhotoPool(photos)
+        self.frames, self.crop, self.seed = frames, crop, seed
+        self.start, self.rank, self.world_size = start, rank, world_size
+        # with no photos at all every clip is procedural
+        self.procedural_share = PROCEDURAL_SHARE if photos else 1.0
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        info = get_worker_info()
+        workers, worker = (info.num_workers, info.id) if info else (1, 0)
+        # this rank's j-th clip is global clip j * world_size + rank; workers take every workers-th j,
+        # and the loader's round-robin over workers hands them out in order j = start, start + 1, ...
+        j = self.start + worker
+        while True:
+            yield make_clip(
+                clip_seed(self.seed, j * self.world_size + self.rank),
+                self.pool,
+                frames=self.frames,
+                size=(self.crop, self.crop),
+                procedural_share=self.procedural_share,
+            )
+            j += workers
+
+
+class FixedClips(Dataset):
+    """A fixed, reproducible set of clips (validation): clip i always comes from the same seed."""
+
+    def __init__(
+        self, photos: Sequence[Path], *, count: int, frames: int, size: tuple[int, int], seed: int, max_layers: int = 2
+    ):
+        self.pool = _PhotoPool(photos)
+        self.count, self.frames, self.size, self.seed, self.max_layers = count, frames, size, seed, max_layers
+        self.procedural_share = 0.0 if photos else 1.0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not 0 <= i < self.count:
+            raise IndexError(i)
+        return make_clip(
+            clip_seed(self.seed, i),
+            self.pool,
+            frames=self.frames,
+            size=self.size,
+            procedural_share=self.procedural_share,
+            max_layers=self.max_layers,
+        )

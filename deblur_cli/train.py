@@ -1,0 +1,331 @@
+"""The training loop: synthetic clips on the fly, AdamW with warm-up and cosine decay, gradient clipping,
+EMA weights, mixed precision on GPU, resumable checkpoints, held-out validation, a CSV log, and DDP when
+launched by torchrun (WORLD_SIZE set).
+
+A model plugs in through a `Task`: how to build it, its loss, how it restores a clip for validation,
+and how its weights are exported for inference.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import math
+import os
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+from torch.utils.data import DataLoader
+
+from deblur_cli.data.dataset import FixedClips, TrainClips, split_photos
+from deblur_cli.errors import ModelError, UsageError
+from deblur_cli.metrics.psnr import psnr
+from deblur_cli.metrics.ssim import ssim
+
+CHECKPOINT = "last.pt"  # full training state, for --resume
+LOG = "log.csv"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run; stored in every checkpoint."""
+
+    model: str = "dstnet-s"  # a name in TASKS
+    crop: int = 128  # px, square training crops
+    frames: int = 5  # frames per training clip
+    batch: int = 4  # clips per step and process
+    steps: int = 20000  # optimiser steps in the whole run (the cosine schedule spans them)
+    lr: float = 2e-4  # peak learning rate
+    min_lr: float = 1e-6  # learning rate at the end of the cosine
+    warmup: int = 300  # steps of linear warm-up
+    weight_decay: float = 1e-4  # AdamW, on weights of 2+ dims only
+    grad_clip: float = 0.5  # max global gradient norm (dynamic filters diverge without it)
+    ema: float = 0.999  # EMA decay of the weights used for validation and export
+    fft_weight: float = 0.1  # weight of the L1 loss on 2-D spectra (DSTNet's recipe)
+    seed: int = 0  # data stream and initialisation
+    sources: str | None = None  # photo cache (deblur synth --fetch); None: procedural scenes only
+    workers: int = 0  # data-loader processes (0: synthesise in the training process)
+    val_every: int = 500  # steps between validations
+    val_clips: int = 8  # held-out clips per validation
+    val_size: tuple[int, int] = (256, 256)  # (W, H) of validation clips
+    save_every: int = 200  # steps between checkpoints
+    amp: bool = True  # mixed precision where a GPU is used
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the loop reports to its callback after a step (and after each validation)."""
+
+    step: int
+    steps: int
+    loss: float
+    lr: float
+    seconds_per_step: float
+    validation: dict[str, float] | None = None  # psnr_in, psnr, ssim_in, ssim when just validated
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class Task:
+    """How one model family trains, validates and exports."""
+
+    build: Callable[[], nn.Module]  # a freshly initialised model
+    loss: Callable[[nn.Module, torch.Tensor, torch.Tensor, TrainConfig, torch.Generator], torch.Tensor]
+    restore: Callable[[nn.Module, torch.Tensor], torch.Tensor]  # (B, T, 3, H, W) -> same, for validation
+    export: Callable[[nn.Module, Path], None]  # half-precision inference weights
+    multiple: int = 1  # validation sizes must be multiples of this
+    extra: dict = field(default_factory=dict)
+
+
+def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Mean sqrt((x - y)² + eps²): L1 that stays smooth at zero."""
+    return torch.sqrt((x - y).square() + eps * eps).mean()
+
+
+def fft_l1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean L1 distance between the 2-D spectra (real and imaginary parts) of x and y, (..., H, W)."""
+    fx, fy = torch.fft.rfft2(x.float()), torch.fft.rfft2(y.float())
+    return (torch.view_as_real(fx) - torch.view_as_real(fy)).abs().mean()
+
+
+def _dstnet_task(variant: str) -> Task:
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet
+
+    config = DSTNET_VARIANTS[variant]
+
+    def loss(model, blurred, sharp, cfg, generator):
+        out = model(blurred)
+        return charbonnier(out, sharp) + cfg.fft_weight * fft_l1(out, sharp)
+
+    return Task(
+        build=lambda: DSTNet(config),
+        loss=loss,
+        restore=lambda model, blurred: model(blurred),
+        export=lambda model, path: save_dstnet(model, path, dtype=torch.float16),
+        multiple=getattr(DSTNet, "multiple", 1),
+    )
+
+
+TASKS: dict[str, Callable[[], Task]] = {
+    "dstnet": lambda: _dstnet_task("dstnet"),
+    "dstnet-s": lambda: _dstnet_task("dstnet-s"),
+}
+
+
+def get_task(name: str) -> Task:
+    """The Task of a model name in TASKS."""
+    if name not in TASKS:
+        raise ModelError(f"cannot train {name!r}", hint=f"trainable models: {', '.join(TASKS)}")
+    try:
+        return TASKS[name]()
+    except ImportError as e:
+        raise ModelError(f"model {name!r} is not available in this build: {e}") from None
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """Linear warm-up to `lr`, then cosine decay to `min_lr` at `steps`."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = min((step - config.warmup) / max(config.steps - config.warmup, 1), 1.0)
+    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+class _Distributed:
+    """The process group when torchrun launched us (WORLD_SIZE set), else a single process."""
+
+    def __init__(self, device: torch.device):
+        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        # torchrun sets WORLD_SIZE even for one process; the group is then real, only smaller
+        self.active = "WORLD_SIZE" in os.environ and not dist.is_initialized()
+        if self.active:
+            dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        self.main = self.rank == 0
+
+    def close(self) -> None:
+        if self.active:
+            dist.destroy_process_group()
+
+
+def _device() -> torch.device:
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        return torch.device("cuda", local)
+    return torch.device("cpu")
+
+
+def train(
+    config: TrainConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    until: int | None = None,
+    callback: ProgressCallback | None = None,
+    task: Task | None = None,
+) -> dict[str, float]:
+    """Train `config.model` into `out_dir`; returns the last validation figures.
+
+    out_dir receives `last.pt` (full state, every `save_every` steps and at the end), `log.csv`, and
+    `<model>.safetensors` (EMA weights in float16, at every checkpoint). With `resume`, training
+    continues from `last.pt` with the stored config's schedule (`steps` may be raised). `until` stops
+    early, after that many steps in all, with state saved: a long run split into resumable pieces.
+    `task` replaces the TASKS entry (tests use a tiny stand-in model).
+    """
+    out_dir = Path(out_dir)
+    device = _device()
+    ddp = _Distributed(device)
+    try:
+        return _train(config, out_dir, resume, until, callback, task or get_task(config.model), device, ddp)
+    finally:
+        ddp.close()
+
+
+def _train(config, out_dir, resume, until, callback, task, device, ddp) -> dict[str, float]:
+    if config.crop % task.multiple or any(s % task.multiple for s in config.val_size):
+        raise UsageError(f"crop and validation sizes must be multiples of {task.multiple}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    model = task.build().to(device)
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (decay if p.ndim >= 2 else no_decay).append(p)
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr,
+        betas=(0.9, 0.99),
+    )
+    step = 0
+    ckpt_path = out_dir / CHECKPOINT
+    if resume:
+        step, config = _load_state(ckpt_path, config, model, ema, optimizer)
+    train_model = nn.parallel.DistributedDataParallel(model) if ddp.active else model
+
+    amp = config.amp and device.type == "cuda"
+    half = torch.bfloat16 if amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=amp and half == torch.float16)
+    autocast = (lambda: torch.autocast("cuda", dtype=half)) if amp else nullcontext
+
+    train_photos, val_photos = split_photos(config.sources)
+    stream = TrainClips(
+        train_photos, frames=config.frames, crop=config.crop, seed=config.seed,
+        start=step * config.batch, rank=ddp.rank, world_size=ddp.world_size,
+    )  # fmt: skip
+    loader = iter(DataLoader(stream, batch_size=config.batch, num_workers=config.workers, pin_memory=amp))
+    val_set = FixedClips(val_photos, count=config.val_clips, frames=config.frames, size=config.val_size, seed=1)
+    generator = torch.Generator(device).manual_seed(config.seed * 1000 + ddp.rank + step)
+
+    last_val: dict[str, float] = {}
+    timer, timed = time.perf_counter(), 0
+    stop = config.steps if until is None else min(until, config.steps)
+    while step < stop:
+        blurred, sharp = (x.to(device, non_blocking=True) for x in next(loader))
+        lr = lr_at(step, config)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        with autocast():
+            loss = task.loss(train_model, blurred, sharp, config, generator)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        _update_ema(ema, model, config.ema, step)
+        step += 1
+        timed += 1
+        loss = float(loss.detach())
+        seconds = (time.perf_counter() - timer) / timed
+        validation = None
+        if ddp.main and (step % config.val_every == 0 or step == stop):
+            validation = last_val = validate(task, ema, val_set, device)
+        if ddp.main:
+            _log(out_dir / LOG, step, loss, lr, seconds, validation)
+            if callback:
+                callback(Progress(step, config.steps, loss, lr, seconds, validation))
+            if step % config.save_every == 0 or step == stop:
+                _save_state(ckpt_path, step, config, model, ema, optimizer)
+                task.export(ema, out_dir / f"{config.model}.safetensors")
+        if step % 50 == 0:  # a rolling window, so the figure follows the current speed
+            timer, timed = time.perf_counter(), 0
+    return last_val
+
+
+@torch.no_grad()
+def _update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int) -> None:
+    # a shorter memory early on, or the first thousand steps of random weights dominate for long
+    d = min(decay, (1 + step) / (10 + step))
+    for e, p in zip(ema.parameters(), model.parameters()):
+        e.lerp_(p.detach(), 1 - d)
+    for e, b in zip(ema.buffers(), model.buffers()):
+        e.copy_(b)
+
+
+@torch.no_grad()
+def validate(task: Task, model: nn.Module, clips: FixedClips, device: torch.device) -> dict[str, float]:
+    """Mean PSNR/SSIM over all frames of `clips`: of the blurred input and of the model's output."""
+    sums = {"psnr_in": 0.0, "psnr": 0.0, "ssim_in": 0.0, "ssim": 0.0}
+    count = 0
+    for i in range(len(clips)):
+        blurred, sharp = clips[i]
+        restored = task.restore(model, blurred[None].to(device))[0].float().clamp(0, 1).cpu()
+        sums["psnr_in"] += float(psnr(blurred, sharp).sum())
+        sums["psnr"] += float(psnr(restored, sharp).sum())
+        sums["ssim_in"] += float(ssim(blurred, sharp).sum())
+        sums["ssim"] += float(ssim(restored, sharp).sum())
+        count += blurred.shape[0]
+    return {k: v / max(count, 1) for k, v in sums.items()}
+
+
+def _log(path: Path, step: int, loss: float, lr: float, seconds: float, validation: dict | None) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.writer(f)
+        if new:
+            writer.writerow(["step", "loss", "lr", "seconds_per_step", "psnr_in", "psnr", "ssim_in", "ssim"])
+        v = validation or {}
+        writer.writerow(
+            [step, f"{loss:.6f}", f"{lr:.3e}", f"{seconds:.3f}"]
+            + [f"{v[k]:.4f}" if k in v else "" for k in ("psnr_in", "psnr", "ssim_in", "ssim")]
+        )
+
+
+def _save_state(path: Path, step: int, config: TrainConfig, model, ema, optimizer) -> None:
+    state = {
+        "step": step,
+        "config": asdict(config),
+        "model": model.state_dict(),
+        "ema": ema.state_dict(),
+        "optimizer": optimizer.state_dict(),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def _load_state(path: Path, config: TrainConfig, model, ema, optimizer) -> tuple[int, TrainConfig]:
+    if not path.is_file():
+        raise UsageError(f"nothing to resume: {path} does not exist", hint="drop --resume to start a new run")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    stored = state["config"]
+    if stored["model"] != config.model:
+        raise UsageError(f"{path} trains {stored['model']}, not {config.model}")
+    model.load_state_dict(state["model"])
+    ema.load_state_dict(state["ema"])
+    optimizer.load_state_dict(state["optimizer"])
+    # the run keeps its schedule and data; only its length and the bookkeeping intervals may change
+    keep = {k: v for k, v in stored.items() if k not in ("steps", "val_every", "save_every", "workers", "sources")}
+    keep["val_size"] = tuple(keep["val_size"])
+    return int(state["step"]), TrainConfig(**{**asdict(config), **keep})

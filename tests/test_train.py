@@ -1,0 +1,115 @@
+import csv
+import socket
+
+import pytest
+import torch
+from einops import rearrange
+from torch import nn
+
+from deblur_cli.checkpoint import read_checkpoint, save_checkpoint
+from deblur_cli.errors import ModelError, UsageError
+from deblur_cli.train import Task, TrainConfig, charbonnier, fft_l1, get_task, lr_at, train
+
+
+class TinyRestorer(nn.Module):
+    """A stand-in for DSTNet: (B, T, 3, H, W) -> same, a residual 3x3 convolution per frame."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x):
+        b = x.shape[0]
+        y = rearrange(x, "b t c h w -> (b t) c h w")
+        y = y + self.conv(y)
+        return rearrange(y, "(b t) c h w -> b t c h w", b=b)
+
+
+def _tiny_task() -> Task:
+    def loss(model, blurred, sharp, cfg, generator):
+        out = model(blurred)
+        return charbonnier(out, sharp) + cfg.fft_weight * fft_l1(out, sharp)
+
+    return Task(
+        build=TinyRestorer,
+        loss=loss,
+        restore=lambda model, blurred: model(blurred),
+        export=lambda model, path: save_checkpoint(
+            model.state_dict(), path, architecture="tiny", config={}, dtype=torch.float16
+        ),
+    )
+
+
+CONFIG = TrainConfig(
+    model="tiny", crop=16, frames=2, batch=2, steps=6, warmup=2, lr=1e-3,
+    val_every=3, val_clips=1, val_size=(16, 16), save_every=2,
+)  # fmt: skip
+
+
+def test_lr_schedule_warms_up_then_decays_to_min():
+    cfg = TrainConfig(lr=1e-3, min_lr=1e-5, warmup=10, steps=110)
+    assert lr_at(0, cfg) == pytest.approx(1e-4)
+    assert lr_at(9, cfg) == pytest.approx(1e-3)
+    assert lr_at(60, cfg) == pytest.approx((1e-3 + 1e-5) / 2)  # half way through the cosine
+    assert lr_at(110, cfg) == pytest.approx(1e-5)
+
+
+def test_fft_loss_sees_what_charbonnier_cannot_tell_apart():
+    x = torch.zeros(1, 8, 8)
+    y = x.clone()
+    y[0, 0, 0] = 1.0
+    assert fft_l1(x, x) == 0
+    assert fft_l1(x, y) > 0
+    assert charbonnier(x, x) == pytest.approx(1e-3)
+
+
+def test_training_writes_log_checkpoint_and_weights(tmp_path):
+    seen = []
+    result = train(CONFIG, tmp_path, callback=seen.append, task=_tiny_task())
+    assert [p.step for p in seen] == [1, 2, 3, 4, 5, 6]
+    assert [p.step for p in seen if p.validation] == [3, 6]
+    assert set(result) == {"psnr_in", "psnr", "ssim_in", "ssim"}
+    rows = list(csv.DictReader((tmp_path / "log.csv").open()))
+    assert len(rows) == 6 and rows[5]["psnr"] != "" and rows[4]["psnr"] == ""
+    state, meta = read_checkpoint(tmp_path / "tiny.safetensors")
+    assert meta["architecture"] == "tiny" and state["conv.weight"].dtype == torch.float16
+
+
+def test_resume_continues_exactly(tmp_path):
+    whole = tmp_path / "whole"
+    train(CONFIG, whole, task=_tiny_task())
+    parts = tmp_path / "parts"
+    train(CONFIG, parts, until=4, task=_tiny_task())
+    assert torch.load(parts / "last.pt", weights_only=True)["step"] == 4
+    train(CONFIG, parts, resume=True, task=_tiny_task())
+    a = torch.load(whole / "last.pt", weights_only=True)
+    b = torch.load(parts / "last.pt", weights_only=True)
+    assert a["step"] == b["step"] == 6
+    for key in a["model"]:
+        torch.testing.assert_close(a["model"][key], b["model"][key], rtol=0, atol=0)
+        torch.testing.assert_close(a["ema"][key], b["ema"][key], rtol=0, atol=0)
+
+
+def test_resume_without_checkpoint_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError):
+        train(CONFIG, tmp_path, resume=True, task=_tiny_task())
+
+
+def test_unknown_model_is_a_model_error():
+    with pytest.raises(ModelError):
+        get_task("resnet")
+
+
+def test_one_process_ddp_group(tmp_path, monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for key, value in {"WORLD_SIZE": "1", "RANK": "0", "LOCAL_RANK": "0",
+                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    cfg = TrainConfig(**{**CONFIG.__dict__, "steps": 2, "val_every": 2})
+    result = train(cfg, tmp_path, task=_tiny_task())
+    assert not torch.distributed.is_initialized()  # the group is closed again
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert not any(k.startswith("module.") for k in state["model"])  # saved unwrapped
+    assert result["psnr"] > 0
