@@ -1,0 +1,109 @@
+"""Resolving --device, --precision and --seed into what torch needs."""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from deblur_cli.errors import UsageError
+
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def resolve_device(spec: str) -> torch.device:
+    """"auto" (CUDA, else MPS, else CPU), "cpu", "cuda", "cuda:N" or "mps" -> a usable torch.device.
+
+    A device that is missing or an index out of range is a UsageError saying why, not a crash later.
+    """
+    match = re.fullmatch(r"(auto|cpu|mps|cuda)(?::(\d+))?", spec.strip().lower())
+    if match is None or (match[2] is not None and match[1] != "cuda"):
+        raise UsageError(f"unknown device {spec!r}", hint="use one of " + ", ".join(DEVICES))
+    kind, index = match[1], int(match[2] or 0)
+    if kind == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", 0)
+        return torch.device("mps") if torch.backends.mps.is_available() else torch.device("cpu")
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(
+                "CUDA was requested but is not available",
+                hint="install a CUDA build of PyTorch (https://pytorch.org/get-started), or use --device cpu"
+                if not torch.backends.cuda.is_built()
+                else "no CUDA GPU is visible: check the driver (nvidia-smi) and CUDA_VISIBLE_DEVICES, or use --device cpu",
+            )
+        count = torch.cuda.device_count()
+        if index >= count:
+            raise UsageError(
+                f"there is no CUDA device {index}: {count} visible",
+                hint=f"use --device cuda:0{f' to cuda:{count - 1}' if count > 1 else ''}",
+            )
+        return torch.device("cuda", index)
+    if kind == "mps":
+        if not torch.backends.mps.is_available():
+            raise UsageError(
+                "MPS (Apple GPU) was requested but is not available",
+                hint="MPS needs macOS 12.3+ on Apple silicon and a PyTorch build with MPS; use --device cpu",
+            )
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """"auto", "fp32", "fp16" or "bf16" -> the dtype to run the model in on `device`.
+
+    auto: bf16 on CUDA GPUs with native bf16 (fp32's range, so no overflow), else fp16;
+    fp32 on CPU and MPS, where half precision brings little speed and some kernels are missing.
+    fp16 on the CPU is refused: many CPU kernels lack it or run slower than fp32.
+    bf16 is refused where the device cannot run it natively (CUDA before Ampere, MPS before macOS 14).
+    """
+    name = precision.strip().lower()
+    device = torch.device(device)
+    if name == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if _cuda_native_bf16(device) else torch.float16
+        return torch.float32
+    if name not in PRECISIONS:
+        raise UsageError(f"unknown precision {precision!r}", hint="use one of auto, " + ", ".join(PRECISIONS))
+    dtype = PRECISIONS[name]
+    if dtype == torch.float16 and device.type == "cpu":
+        raise UsageError(
+            "fp16 is not supported on the CPU: many kernels lack it and the rest run slower than fp32",
+            hint="use --precision fp32 (or bf16 on CPUs with AVX-512 BF16 or AMX)",
+        )
+    if dtype == torch.bfloat16 and device.type == "cuda" and not _cuda_native_bf16(device):
+        raise UsageError(
+            "this GPU has no native bf16 (it needs compute capability 8.0, Ampere, or newer)",
+            hint="use --precision fp16 (or auto)",
+        )
+    if dtype == torch.bfloat16 and device.type == "mps" and not _mps_runs_bf16():
+        raise UsageError("bf16 on MPS needs macOS 14 or later", hint="use --precision fp16 (or auto)")
+    return dtype
+
+
+def _cuda_native_bf16(device: torch.device) -> bool:
+    # torch.cuda.is_bf16_supported() asks about the current device and counts slow emulation.
+    return bool(torch.version.hip) or torch.cuda.get_device_properties(device).major >= 8
+
+
+def _mps_runs_bf16() -> bool:
+    # PyTorch exposes no capability flag for this; a tiny op is the reliable test.
+    try:
+        (torch.ones(1, dtype=torch.bfloat16, device="mps") * 2).cpu()
+    except (RuntimeError, TypeError):
+        return False
+    return True
+
+
+def seed_everything(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator | None:
+    """Seed torch's global RNGs (CPU and every GPU) and return a generator on `device` seeded the
+    same, for samplers that take `generator=`. None leaves everything unseeded and returns None.
+
+    The same seed gives the same noise on the same device and PyTorch version; bit-identical
+    outputs on a GPU also need deterministic kernels, which this does not force.
+    """
+    if seed is None:
+        return None
+    torch.manual_seed(seed)
+    return torch.Generator(device=device).manual_seed(seed)

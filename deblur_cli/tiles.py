@@ -1,0 +1,204 @@
+"""Spatial tiles: pad frames to the model's multiple once, restore them whole or in feathered tiles.
+
+A frame too big for the device is cut into square tiles that overlap; inside an overlap each
+pixel is a weighted mean of the tiles covering it, the weights fading across the overlap
+(raised cosine, as between temporal windows) so that no tile edge shows.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from deblur_cli.errors import ModelError, UsageError
+from deblur_cli.windows import blend_weights, plan_windows
+
+# What restore_tiled keeps for the whole frame besides the model: a float32 sum and a weight sum.
+_ACCUMULATOR_BYTES_PER_PIXEL_FRAME = 3 * 4
+_OOM_ERRORS = tuple({torch.cuda.OutOfMemoryError, getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)})
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad x (..., H, W) at the bottom and right so H and W are multiples of `multiple`.
+
+    Reflects the image into the padding (no hard edge for the model to restore), or repeats the
+    last row/column where the image is too small to reflect. Returns (padded, (H, W)); `crop_to`
+    with that size undoes it.
+    """
+    if multiple < 1:
+        raise UsageError(f"the padding multiple must be at least 1, got {multiple}")
+    height, width = x.shape[-2:]
+    pad_h, pad_w = _round_up(height, multiple) - height, _round_up(width, multiple) - width
+    if pad_h or pad_w:
+        flat = x.reshape(1, -1, height, width)  # F.pad pads the last two dims of a 4D tensor
+        flat = F.pad(flat, (0, pad_w, 0, 0), mode="reflect" if pad_w < width else "replicate")
+        flat = F.pad(flat, (0, 0, 0, pad_h), mode="reflect" if pad_h < height else "replicate")
+        x = flat.reshape(*x.shape[:-2], height + pad_h, width + pad_w)
+    return x, (height, width)
+
+
+def crop_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Undo `pad_to_multiple`: x (..., H', W') -> (..., H, W) with (H, W) = size."""
+    return x[..., : size[0], : size[1]]
+
+
+def _spans(length: int, tile: int, overlap: int, multiple: int) -> list[tuple[int, int]]:
+    # Plan in units of `multiple` so every tile starts and ends on one: both length and tile are
+    # multiples, and the overlap is rounded up so it is never less than asked.
+    units = plan_windows(length // multiple, tile // multiple, -(-overlap // multiple))
+    return [(start * multiple, stop * multiple) for start, stop in units]
+
+
+def _weights(spans: list[tuple[int, int]]) -> list[torch.Tensor]:
+    # Fade each tile in over what it shares with the one before, out over what it shares with the next.
+    bounds = [0] + [stop for _, stop in spans[:-1]]
+    nexts = [start for start, _ in spans[1:]] + [spans[-1][1]]
+    return [
+        blend_weights(stop - start, max(prev_stop - start, 0), max(stop - next_start, 0))
+        for (start, stop), prev_stop, next_start in zip(spans, bounds, nexts)
+    ]
+
+
+def restore_tiled(
+    frames: torch.Tensor,
+    restore: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    multiple: int,
+    tile: int | None,
+    overlap: int = 32,
+) -> torch.Tensor:
+    """Restore frames (T, 3, H, W) whole or tile by tile; returns the same shape and dtype.
+
+    `restore` only ever sees inputs whose H and W are multiples of `multiple`: the frames are
+    padded once here and cropped back once at the end. tile None restores the whole frame.
+    Otherwise tiles are tile x tile pixels (rounded down to the multiple), shifted inward at the
+    right and bottom edges so all are full size, overlapping by at least `overlap` pixels; a
+    tile larger than the frame covers it whole along that side.
+    """
+    if frames.dim() != 4:
+        raise ValueError(f"expected frames of shape (T, C, H, W), got {tuple(frames.shape)}")
+    padded, size = pad_to_multiple(frames, multiple)
+    if tile is None:
+        return crop_to(_checked(restore, padded), size)
+
+    tile = tile // multiple * multiple
+    if tile < multiple:
+        raise UsageError(f"tiles must be at least {multiple} pixels for this model", hint=f"use --tile {multiple} or more")
+    if not 0 <= overlap <= tile - multiple:
+        raise UsageError(
+            f"a tile overlap of {overlap} px leaves no room between {tile}-px tiles (they move in steps of {multiple})",
+            hint=f"use a larger --tile or an overlap of at most {tile - multiple} px",
+        )
+    height, width = padded.shape[-2:]
+    rows, cols = _spans(height, tile, overlap, multiple), _spans(width, tile, overlap, multiple)
+    total = weight = None
+    for (top, bottom), row_weight in zip(rows, _weights(rows)):
+        for (left, right), col_weight in zip(cols, _weights(cols)):
+            out = _checked(restore, padded[..., top:bottom, left:right])
+            if total is None:
+                total = torch.zeros(padded.shape, dtype=torch.float32, device=out.device)
+                weight = torch.zeros((height, width), dtype=torch.float32, device=out.device)
+            w = torch.outer(row_weight, col_weight).to(out.device)
+            total[..., top:bottom, left:right] += out.to(torch.float32) * w
+            weight[top:bottom, left:right] += w
+    return crop_to(total / weight, size).to(frames.dtype)
+
+
+def _checked(restore: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    out = restore(x)
+    if out.shape != x.shape:
+        raise ModelError(
+            f"the model returned shape {tuple(out.shape)} for an input of shape {tuple(x.shape)}",
+            hint="a restorer must return frames of the shape it was given",
+        )
+    return out
+
+
+def auto_tile_size(
+    height: int, width: int, frames: int, *, bytes_per_pixel_frame: float, free_bytes: int, multiple: int
+) -> int | None:
+    """The largest square tile (a multiple of `multiple`) whose working memory fits in `free_bytes`.
+
+    bytes_per_pixel_frame: the model's peak working memory per pixel per frame of a window.
+    Returns None when the whole (padded) frame fits. Tiling keeps a float32 sum of the whole
+    window, which is charged first. Never less than `multiple`; if even that does not fit, the
+    out-of-memory retry has the last word. `free_bytes` is the budget: leave a margin before
+    passing it.
+    """
+    padded_pixels = _round_up(height, multiple) * _round_up(width, multiple)
+    if padded_pixels * frames * bytes_per_pixel_frame <= free_bytes:
+        return None
+    budget = free_bytes - padded_pixels * (frames * _ACCUMULATOR_BYTES_PER_PIXEL_FRAME + 4)
+    side = math.isqrt(max(int(budget / (frames * bytes_per_pixel_frame)), 0))
+    return max(side // multiple * multiple, multiple)
+
+
+def free_memory(device: torch.device) -> int:
+    """Bytes a new allocation on `device` can use now.
+
+    CUDA: free device memory plus what PyTorch's cache holds unused. CPU and MPS (whose memory
+    is the system's): MemAvailable from /proc/meminfo, else available pages from sysconf, else
+    half the physical memory (macOS reports no available count).
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    page = os.sysconf("SC_PAGE_SIZE")
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * page
+    except (ValueError, OSError):
+        return os.sysconf("SC_PHYS_PAGES") * page // 2
+
+
+def restore_tiled_with_retry(
+    frames: torch.Tensor,
+    restore: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    multiple: int,
+    tile: int | None,
+    overlap: int,
+    min_tile: int = 64,
+    on_retry: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """`restore_tiled`, retrying with tiles half the size whenever CUDA runs out of memory.
+
+    From the whole frame the first retry uses half its padded larger side. The overlap shrinks
+    with the tile when it would leave no room. Below `min_tile` it gives up with a ModelError.
+    on_retry(tile) is called before each retry, so the caller can keep the smaller tile for the
+    next windows and tell the user.
+    """
+    longest = _round_up(max(frames.shape[-2:]), multiple)
+    while True:
+        try:
+            return restore_tiled(frames, restore, multiple=multiple, tile=tile, overlap=overlap)
+        except _OOM_ERRORS:
+            failed = tile
+        # Out of the except block, so the traceback no longer pins the failed attempt's tensors.
+        if torch.cuda.is_initialized():
+            torch.cuda.empty_cache()
+        tile = min(failed or longest, longest) // 2 // multiple * multiple
+        if tile < max(min_tile, multiple):
+            where = f"{failed}-px tiles" if failed else "the whole frame"
+            raise ModelError(
+                f"out of GPU memory even with {where}",
+                hint=f"try a smaller --window, --precision fp16, or --tile below {min_tile} (at some cost in quality)",
+            )
+        overlap = min(overlap, tile - multiple)
+        if on_retry is not None:
+            on_retry(tile)
