@@ -70,3 +70,18 @@ def test_jpeg_like_quality_orders_the_error(size):
     assert jpeg_like(x, 75).shape == x.shape
     assert errors[0] < errors[1] < errors[2]
     assert errors[0] < 0.02
+
+
+def test_synth_command_writes_pairs(tmp_path):
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.synth  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    result = CliRunner().invoke(app, ["synth", str(tmp_path / "ds"), "--clips", "2", "--frames", "3", "--size", "32x24"])
+    assert result.exit_code == 0, result.output
+    for clip in ("clip_0000", "clip_0001"):
+        for kind in ("blurred", "sharp"):
+            assert sorted(p.name for p in (tmp_path / "ds" / clip / kind).iterdir()) == ["0000.png", "0001.png", "0002.png"]
+    bad = CliRunner().invoke(app, ["synth", str(tmp_path / "x"), "--size", "big"])
+    assert bad.exit_code == 2 and "--size" in bad.output

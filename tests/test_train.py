@@ -113,3 +113,14 @@ def test_one_process_ddp_group(tmp_path, monkeypatch):
     state = torch.load(tmp_path / "last.pt", weights_only=True)
     assert not any(k.startswith("module.") for k in state["model"])  # saved unwrapped
     assert result["psnr"] > 0
+
+
+def test_train_command_rejects_unknown_model(tmp_path):
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    result = CliRunner().invoke(app, ["train", "--model", "resnet", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "cannot train 'resnet'" in result.output

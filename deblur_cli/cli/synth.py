@@ -1,0 +1,65 @@
+"""`deblur synth`: install the photo sources, and write synthetic blurred/sharp datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from deblur_cli.cli.app import command, err, out
+from deblur_cli.errors import UsageError
+
+
+def _size(value: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--size must look like 640x360, got {value!r}") from None
+    if w < 8 or h < 8:
+        raise UsageError("--size must be at least 8x8")
+    return w, h
+
+
+@command("synth")
+def synth(
+    output: Annotated[Optional[Path], typer.Argument(help="Dataset folder to write (clip_NNNN/blurred|sharp/*.png).")] = None,
+    sources: Annotated[
+        Optional[Path], typer.Option("--sources", help="Photo cache folder [procedural scenes when not given].")
+    ] = None,
+    fetch: Annotated[
+        bool, typer.Option("--fetch", help="First install the photo sources into --sources (apt-get download).")
+    ] = False,
+    clips: Annotated[int, typer.Option("--clips", min=1, help="Number of clips.")] = 10,
+    frames: Annotated[int, typer.Option("--frames", min=1, help="Frames per clip.")] = 7,
+    size: Annotated[str, typer.Option("--size", help="Frame size, WxH.")] = "640x360",
+    split: Annotated[str, typer.Option("--split", help="train or val: which photos the clips come from.")] = "val",
+    seed: Annotated[int, typer.Option("--seed", help="Seed: the same seed writes the same clips.")] = 0,
+    shake_only: Annotated[bool, typer.Option("--shake-only", help="Camera motion only, no moving objects.")] = False,
+) -> None:
+    """Write blurred/sharp clip pairs: [bold]deblur synth data/val --sources cache --fetch[/]."""
+    if split not in ("train", "val"):
+        raise UsageError(f"--split must be train or val, got {split!r}")
+    if fetch:
+        if sources is None:
+            raise UsageError("--fetch needs --sources, the folder to install the photos into")
+        from deblur_cli.data.sources import fetch_sources
+
+        manifest = fetch_sources(sources, progress=lambda line: err.print(f"installing {line}", highlight=False))
+        out.print(f"{len(manifest)} photos in {sources} (licences: {sources / 'manifest.json'})", highlight=False)
+    elif sources is not None and not sources.is_dir():
+        raise UsageError(f"--sources {sources} is not a folder", hint="add --fetch to install the photos there")
+    if output is None:
+        if not fetch:
+            raise UsageError("nothing to do", hint="give an output folder, or --fetch --sources DIR")
+        return
+    from deblur_cli.data.writer import write_dataset
+
+    def report(done: int, total: int) -> None:
+        err.print(f"clip {done}/{total}", highlight=False)
+
+    write_dataset(
+        output, clips=clips, frames=frames, size=_size(size), sources=sources, split=split, seed=seed,
+        max_layers=0 if shake_only else 2, progress=report,
+    )  # fmt: skip
+    out.print(str(output))

@@ -1,0 +1,81 @@
+"""`deblur train`: train a model on synthetic motion blur."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from deblur_cli.cli.app import command, err, out
+from deblur_cli.errors import UsageError
+from deblur_cli.train import TASKS, Progress, TrainConfig, train
+
+DEFAULTS = TrainConfig()
+
+
+def _size(value: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--val-size must look like 256x256, got {value!r}") from None
+    return w, h
+
+
+@command("train")
+def train_command(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoint, log.csv, exported weights.")],
+    model: Annotated[str, typer.Option("--model", "-m", help=f"Model to train: {', '.join(TASKS)}.")] = DEFAULTS.model,
+    sources: Annotated[
+        Optional[Path], typer.Option("--sources", help="Photo cache from `deblur synth --fetch` [procedural scenes].")
+    ] = None,
+    crop: Annotated[int, typer.Option("--crop", min=16, help="Training crop side in pixels.")] = DEFAULTS.crop,
+    frames: Annotated[int, typer.Option("--frames", min=1, help="Frames per training clip.")] = DEFAULTS.frames,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Clips per step (per GPU under torchrun).")] = DEFAULTS.batch,
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Length of the whole run in steps.")] = DEFAULTS.steps,
+    until: Annotated[
+        Optional[int], typer.Option("--until", min=1, help="Stop after this many steps in all (resume later).")
+    ] = None,
+    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Peak learning rate.")] = DEFAULTS.lr,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Warm-up steps.")] = DEFAULTS.warmup,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the data stream and initialisation.")] = DEFAULTS.seed,
+    workers: Annotated[int, typer.Option("--workers", min=0, help="Data-loader processes.")] = DEFAULTS.workers,
+    val_every: Annotated[int, typer.Option("--val-every", min=1, help="Steps between validations.")] = DEFAULTS.val_every,
+    val_size: Annotated[str, typer.Option("--val-size", help="Validation clip size, WxH.")] = "256x256",
+    save_every: Annotated[int, typer.Option("--save-every", min=1, help="Steps between checkpoints.")] = DEFAULTS.save_every,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch [all].")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only validation lines.")] = False,
+) -> None:
+    """Train on clips synthesised on the fly: [bold]deblur train -m dstnet-s --sources cache -o runs/s[/]."""
+    if sources is not None and not sources.is_dir():
+        raise UsageError(f"--sources {sources} is not a folder", hint="create it with `deblur synth --fetch`")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    config = TrainConfig(
+        model=model, crop=crop, frames=frames, batch=batch, steps=steps, lr=lr, warmup=warmup, seed=seed,
+        sources=str(sources) if sources else None, workers=workers, val_every=val_every,
+        val_size=_size(val_size), save_every=save_every,
+    )  # fmt: skip
+
+    def report(p: Progress) -> None:
+        if p.validation:
+            v = p.validation
+            err.print(
+                f"step {p.step}/{p.steps}  val PSNR {v['psnr']:.2f} dB (input {v['psnr_in']:.2f})  "
+                f"SSIM {v['ssim']:.4f} (input {v['ssim_in']:.4f})",
+                highlight=False,
+            )
+        elif not quiet and (p.step % 10 == 0 or p.step == 1):
+            err.print(f"step {p.step}/{p.steps}  loss {p.loss:.4f}  lr {p.lr:.2e}  {p.seconds_per_step:.2f} s/step", highlight=False)
+
+    result = train(config, out_dir, resume=resume, until=until, callback=report)
+    out.print(str(out_dir / f"{model}.safetensors"))
+    if result:
+        out.print(
+            f"PSNR {result['psnr']:.2f} dB (input {result['psnr_in']:.2f}), "
+            f"SSIM {result['ssim']:.4f} (input {result['ssim_in']:.4f})",
+            highlight=False,
+        )

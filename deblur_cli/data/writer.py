@@ -1,0 +1,69 @@
+"""Write synthetic clips to disk as a dataset: `clip_0000/blurred/0000.png`, `clip_0000/sharp/0000.png`.
+
+The layout matches what GoPro-style deblurring datasets use, so other tools can train on it too.
+PNG encoding uses PyAV, imported only here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from deblur_cli.data.dataset import FixedClips, split_photos
+from deblur_cli.errors import OutputError
+
+
+def write_dataset(
+    out: str | Path,
+    *,
+    clips: int,
+    frames: int,
+    size: tuple[int, int],
+    sources: str | Path | None,
+    split: str,
+    seed: int,
+    max_layers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Write `clips` clips of `frames` frames at `size` (W, H) from the `split` ("train" or "val") photos
+    of `sources` (procedural scenes when None) into `out`; returns `out`. Existing clips are replaced."""
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be train or val, got {split!r}")
+    out = Path(out)
+    train_photos, val_photos = split_photos(sources)
+    dataset = FixedClips(
+        train_photos if split == "train" else val_photos,
+        count=clips, frames=frames, size=size, seed=seed, max_layers=max_layers,
+    )  # fmt: skip
+    for i in range(clips):
+        blurred, sharp = dataset[i]
+        for name, clip in (("blurred", blurred), ("sharp", sharp)):
+            folder = out / f"clip_{i:04d}" / name
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise OutputError(f"cannot create {folder}: {e.strerror}") from None
+            for t, frame in enumerate(clip):
+                _write_png(frame, folder / f"{t:04d}.png")
+        if progress:
+            progress(i + 1, clips)
+    return out
+
+
+def _write_png(frame: torch.Tensor, path: Path) -> None:
+    """frame: (3, H, W) float in [0, 1]; written atomically as 8-bit RGB PNG."""
+    import av
+
+    array = (frame.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    codec = av.CodecContext.create("png", "w")
+    codec.width, codec.height, codec.pix_fmt = array.shape[1], array.shape[0], "rgb24"
+    packets = codec.encode(av.VideoFrame.from_ndarray(array, format="rgb24")) + codec.encode(None)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    try:
+        tmp.write_bytes(b"".join(bytes(p) for p in packets))
+        tmp.replace(path)
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror}") from None
