@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from deblur_cli.cli import synth, train  # noqa: F401 - each module registers its commands
 from deblur_cli.cli.app import app
 
 __all__ = ["app", "main"]
