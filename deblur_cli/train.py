@@ -273,6 +273,45 @@ def _update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int) -> No
         e.copy_(b)
 
 
+def evaluate(
+    out_dir: str | Path,
+    *,
+    size: tuple[int, int] = (640, 360),
+    clips: int = 8,
+    frames: int = 5,
+    shake_only: bool = True,
+    sources: str | Path | None = None,
+    sample: str | Path | None = None,
+    task: Task | None = None,
+) -> dict[str, float]:
+    """Validate the EMA weights of the run in `out_dir` on `clips` held-out clips of `size` (W, H).
+
+    The clips come from the validation photos of `sources` (the run's own cache when None) and, with
+    `shake_only`, have camera motion but no moving objects. `sample` writes a PNG of the middle frame
+    of the first clip: blurred input | restored | sharp, side by side.
+    """
+    state = torch.load(Path(out_dir) / CHECKPOINT, map_location="cpu", weights_only=True)
+    config = state["config"]
+    task = task or get_task(config["model"])
+    if any(s % task.multiple for s in size):
+        raise UsageError(f"evaluation size must be a multiple of {task.multiple}")
+    model = task.build()
+    model.load_state_dict(state["ema"])
+    model.eval()
+    _, val_photos = split_photos(sources or config["sources"])
+    clip_set = FixedClips(val_photos, count=clips, frames=frames, size=size, seed=2, max_layers=0 if shake_only else 2)
+    result = validate(task, model, clip_set, torch.device("cpu"))
+    if sample:
+        from deblur_cli.data.writer import write_png
+
+        blurred, sharp = clip_set[0]
+        with torch.no_grad():
+            restored = task.restore(model, blurred[None])[0].clamp(0, 1)
+        mid = frames // 2
+        write_png(torch.cat([blurred[mid], restored[mid], sharp[mid]], dim=-1), sample)
+    return result
+
+
 @torch.no_grad()
 def validate(task: Task, model: nn.Module, clips: FixedClips, device: torch.device) -> dict[str, float]:
     """Mean PSNR/SSIM over all frames of `clips`: of the blurred input and of the model's output."""

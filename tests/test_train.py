@@ -124,3 +124,12 @@ def test_train_command_rejects_unknown_model(tmp_path):
     result = CliRunner().invoke(app, ["train", "--model", "resnet", "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "cannot train 'resnet'" in result.output
+
+
+def test_evaluate_reads_the_run_and_writes_a_sample(tmp_path):
+    from deblur_cli.train import evaluate
+
+    train(TrainConfig(**{**CONFIG.__dict__, "steps": 2}), tmp_path, task=_tiny_task())
+    figures = evaluate(tmp_path, size=(24, 16), clips=1, frames=3, sample=tmp_path / "s.png", task=_tiny_task())
+    assert figures["psnr_in"] > 10 and figures["ssim_in"] <= 1
+    assert (tmp_path / "s.png").stat().st_size > 0

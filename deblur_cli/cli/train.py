@@ -9,7 +9,7 @@ import typer
 
 from deblur_cli.cli.app import command, err, out
 from deblur_cli.errors import UsageError
-from deblur_cli.train import TASKS, Progress, TrainConfig, train
+from deblur_cli.train import TASKS, Progress, TrainConfig, evaluate, train
 
 DEFAULTS = TrainConfig()
 
@@ -46,6 +46,14 @@ def train_command(
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch [all].")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only validation lines.")] = False,
+    evaluate_only: Annotated[
+        bool, typer.Option("--evaluate", help="Only validate the run's EMA weights on held-out clips of --val-size.")
+    ] = False,
+    val_clips: Annotated[int, typer.Option("--val-clips", min=1, help="Held-out clips per validation.")] = DEFAULTS.val_clips,
+    shake_only: Annotated[bool, typer.Option("--shake-only", help="With --evaluate: camera shake, no moving objects.")] = False,
+    sample: Annotated[
+        Optional[Path], typer.Option("--sample", help="With --evaluate: write input | output | sharp as a PNG.")
+    ] = None,
 ) -> None:
     """Train on clips synthesised on the fly: [bold]deblur train -m dstnet-s --sources cache -o runs/s[/]."""
     if sources is not None and not sources.is_dir():
@@ -54,10 +62,17 @@ def train_command(
         import torch
 
         torch.set_num_threads(threads)
+    if evaluate_only:
+        figures = evaluate(
+            out_dir, size=_size(val_size), clips=val_clips, frames=frames, shake_only=shake_only,
+            sources=sources, sample=sample,
+        )  # fmt: skip
+        _print_figures(figures)
+        return
     config = TrainConfig(
         model=model, crop=crop, frames=frames, batch=batch, steps=steps, lr=lr, warmup=warmup, seed=seed,
         sources=str(sources) if sources else None, workers=workers, val_every=val_every,
-        val_size=_size(val_size), save_every=save_every,
+        val_size=_size(val_size), val_clips=val_clips, save_every=save_every,
     )  # fmt: skip
 
     def report(p: Progress) -> None:
@@ -74,8 +89,12 @@ def train_command(
     result = train(config, out_dir, resume=resume, until=until, callback=report)
     out.print(str(out_dir / f"{model}.safetensors"))
     if result:
-        out.print(
-            f"PSNR {result['psnr']:.2f} dB (input {result['psnr_in']:.2f}), "
-            f"SSIM {result['ssim']:.4f} (input {result['ssim_in']:.4f})",
-            highlight=False,
-        )
+        _print_figures(result)
+
+
+def _print_figures(v: dict[str, float]) -> None:
+    out.print(
+        f"PSNR {v['psnr']:.2f} dB (input {v['psnr_in']:.2f}, gain {v['psnr'] - v['psnr_in']:+.2f})  "
+        f"SSIM {v['ssim']:.4f} (input {v['ssim_in']:.4f})",
+        highlight=False,
+    )

@@ -47,16 +47,17 @@ def write_dataset(
             except OSError as e:
                 raise OutputError(f"cannot create {folder}: {e.strerror}") from None
             for t, frame in enumerate(clip):
-                _write_png(frame, folder / f"{t:04d}.png")
+                write_png(frame, folder / f"{t:04d}.png")
         if progress:
             progress(i + 1, clips)
     return out
 
 
-def _write_png(frame: torch.Tensor, path: Path) -> None:
+def write_png(frame: torch.Tensor, path: str | Path) -> None:
     """frame: (3, H, W) float in [0, 1]; written atomically as 8-bit RGB PNG."""
     import av
 
+    path = Path(path)
     array = (frame.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
     codec = av.CodecContext.create("png", "w")
     codec.width, codec.height, codec.pix_fmt = array.shape[1], array.shape[0], "rgb24"
