@@ -19,6 +19,7 @@ from deblur_cli.windows import blend_weights, plan_windows
 
 # What restore_tiled keeps for the whole frame besides the model: a float32 sum and a weight sum.
 _ACCUMULATOR_BYTES_PER_PIXEL_FRAME = 3 * 4
+# Newer torch raises a device-generic torch.OutOfMemoryError (torch.cuda's name is an alias of it).
 _OOM_ERRORS = tuple({torch.cuda.OutOfMemoryError, getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)})
 
 
@@ -34,7 +35,7 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
     with that size undoes it.
     """
     if multiple < 1:
-        raise UsageError(f"the padding multiple must be at least 1, got {multiple}")
+        raise ValueError(f"the padding multiple must be at least 1, got {multiple}")
     height, width = x.shape[-2:]
     pad_h, pad_w = _round_up(height, multiple) - height, _round_up(width, multiple) - width
     if pad_h or pad_w:
@@ -59,11 +60,11 @@ def _spans(length: int, tile: int, overlap: int, multiple: int) -> list[tuple[in
 
 def _weights(spans: list[tuple[int, int]]) -> list[torch.Tensor]:
     # Fade each tile in over what it shares with the one before, out over what it shares with the next.
-    bounds = [0] + [stop for _, stop in spans[:-1]]
-    nexts = [start for start, _ in spans[1:]] + [spans[-1][1]]
+    prev_stops = [0] + [stop for _, stop in spans[:-1]]
+    next_starts = [start for start, _ in spans[1:]] + [spans[-1][1]]
     return [
-        blend_weights(stop - start, max(prev_stop - start, 0), max(stop - next_start, 0))
-        for (start, stop), prev_stop, next_start in zip(spans, bounds, nexts)
+        blend_weights(stop - start, prev_stop - start, stop - next_start)
+        for (start, stop), prev_stop, next_start in zip(spans, prev_stops, next_starts)
     ]
 
 
