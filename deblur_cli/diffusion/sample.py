@@ -1,0 +1,60 @@
+"""Restoring a window with the diffusion model: pad, run DDIM `samples` times, average (SA-K), crop."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from deblur_cli.diffusion.ddim import ddim_timesteps, gaussian_like, sample_ddim
+from deblur_cli.diffusion.schedule import DiffusionConfig, Schedule
+from deblur_cli.diffusion.space import base_of, condition_input, from_model_space, x0_bounds
+
+
+@torch.no_grad()
+def sample(
+    model: Callable[[Tensor, Tensor, Tensor], Tensor],
+    cond: Tensor,
+    *,
+    steps: int,
+    eta: float = 0.0,
+    generator: torch.Generator | None = None,
+    samples: int = 1,
+    callback: Callable[[int, int], None] | None = None,
+    spacing: str = "trailing",
+    diffusion: DiffusionConfig = DiffusionConfig(),
+) -> Tensor:
+    """Sharp frames for the condition `cond`.
+
+    cond: (B, F, 3, H, W) float in [0, 1], any H and W: the blurry frames, or a restored estimate
+    when diffusion.condition is "residual". The model is called as model(x_t, cond, t) in cond's
+    dtype (for bf16, keep cond float32 and call this under torch.autocast); if it has a `multiple`
+    attribute, H and W are padded up to it here (edge replication) and cropped back.
+    steps: DDIM steps, 1..T; eta: 0 = deterministic; generator: the source of every random draw;
+    samples: K independent samples averaged in pixel space (the paper's SA-K); callback(done, total)
+    after every step of every sample. Returns (B, F, 3, H, W) in [0, 1], cond's dtype and device.
+    """
+    if cond.ndim != 5 or cond.shape[2] != 3:
+        raise ValueError(f"condition must be (B, F, 3, H, W), got {tuple(cond.shape)}")
+    if samples < 1:
+        raise ValueError(f"samples must be ≥ 1, got {samples}")
+    schedule = Schedule.from_config(diffusion)
+    timesteps = ddim_timesteps(steps, schedule.num_train, spacing=spacing)
+    h, w = cond.shape[-2:]
+    m = getattr(model, "multiple", 1)
+    padded = F.pad(cond, (0, -w % m, 0, -h % m, 0, 0), mode="replicate")
+    base = base_of(padded, diffusion)
+    net_cond = condition_input(padded)
+    total = samples * steps
+
+    result = torch.zeros_like(padded)
+    for k in range(samples):
+        progress = None if callback is None else (lambda i, _n, k=k: callback(k * steps + i, total))
+        x0 = sample_ddim(
+            model, gaussian_like(padded, generator), net_cond, timesteps, schedule,
+            eta=eta, generator=generator, clip=x0_bounds(base), callback=progress,
+        )
+        result += from_model_space(x0, base).clamp(0.0, 1.0)
+    return (result / samples)[..., :h, :w]

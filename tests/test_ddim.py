@@ -1,0 +1,182 @@
+"""DDIM timesteps, the sampler's exactness with an oracle model, seeding, SA-K averaging, the loss."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from deblur_cli.diffusion import SPACINGS, DiffusionConfig, Schedule, ddim_timesteps, diffusion_loss, sample, sample_ddim
+from deblur_cli.diffusion.space import base_of, to_model_space
+from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
+
+STEP_COUNTS = [1, 2, 5, 50, 1000]
+
+
+class Oracle:
+    """Knows the clean x0 (model space) and answers with the exact v or ε for any x_t."""
+
+    def __init__(self, x0: torch.Tensor, schedule: Schedule, multiple: int = 1):
+        self.x0, self.schedule, self.multiple = x0, schedule, multiple
+        self.calls = 0
+        self.noises = []  # the ε each visited x_t implies, in order
+
+    def __call__(self, x_t, cond, t):
+        self.calls += 1
+        a = self.schedule.alpha_bar(t, x_t)
+        noise = (x_t - a.sqrt() * self.x0) / (1.0 - a).sqrt()  # DDPM eq. 4 solved for ε
+        self.noises.append(noise)
+        return self.schedule.target(self.x0, noise, a)
+
+
+def test_leading_golden():
+    assert ddim_timesteps(5).tolist() == [801, 601, 401, 201, 1]
+
+
+def test_other_spacings_golden():
+    assert ddim_timesteps(5, spacing="trailing").tolist() == [999, 799, 599, 399, 199]
+    assert ddim_timesteps(5, spacing="linspace").tolist() == [999, 749, 500, 250, 0]
+    assert ddim_timesteps(1, spacing="trailing").tolist() == [999]
+
+
+@pytest.mark.parametrize("spacing", SPACINGS)
+@pytest.mark.parametrize("steps", [1, 3, 7, 333, 999, 1000])
+def test_timesteps_distinct_decreasing_in_range(spacing, steps):
+    t = ddim_timesteps(steps, spacing=spacing)
+    assert t.dtype == torch.int64 and len(t) == steps
+    assert (t[:-1] > t[1:]).all() and 0 <= int(t.min()) and int(t.max()) <= 999
+
+
+def test_leading_offset_keeps_below_t():
+    assert ddim_timesteps(1000).tolist() == list(range(999, -1, -1))
+
+
+@pytest.mark.parametrize("steps, spacing", [(0, "leading"), (1001, "leading"), (5, "uniform")])
+def test_timesteps_reject_bad_arguments(steps, spacing):
+    with pytest.raises(ValueError):
+        ddim_timesteps(steps, spacing=spacing)
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v"])
+@pytest.mark.parametrize("spacing", SPACINGS)
+@pytest.mark.parametrize("steps", STEP_COUNTS)
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+def test_oracle_returns_x0(prediction, spacing, steps, eta):
+    schedule = Schedule.from_config(DiffusionConfig(prediction=prediction))
+    gen = torch.Generator().manual_seed(steps)
+    x0 = torch.rand(2, 3, 3, 4, 5, generator=gen, dtype=torch.float64) * 2 - 1
+    noise = torch.randn(x0.shape, generator=gen, dtype=torch.float64)
+    oracle = Oracle(x0, schedule)
+    timesteps = ddim_timesteps(steps, spacing=spacing)
+    out = sample_ddim(oracle, noise, torch.zeros_like(x0), timesteps, schedule, eta=eta, generator=gen)
+    assert oracle.calls == steps
+    torch.testing.assert_close(out, x0, atol=1e-5, rtol=0)
+
+
+def test_deterministic_steps_keep_the_noise():
+    """η = 0 with an exact x̂0 walks x_t = √ᾱ·x0 + √(1−ᾱ)·ε with one fixed ε (DDIM eq. 12, σ = 0)."""
+    schedule = Schedule.from_config()
+    x0 = torch.rand(1, 2, 3, 4, 4, dtype=torch.float64)
+    noise = torch.randn(x0.shape, dtype=torch.float64)
+    oracle = Oracle(x0, schedule)
+    a_first = schedule.alphas_cumprod[999]
+    x_first = a_first.sqrt() * x0 + (1 - a_first).sqrt() * noise
+    sample_ddim(oracle, x_first, x0, ddim_timesteps(6, spacing="trailing"), schedule)
+    assert len(oracle.noises) == 6
+    for implied in oracle.noises:
+        torch.testing.assert_close(implied, noise, atol=1e-9, rtol=0)
+
+
+def test_stochastic_step_matches_eq16():
+    """η = 1: the ε implied after one step correlates with the previous one by √(1 − σ²/(1 − ᾱ_prev)),
+    σ from DDIM eq. (16), and keeps unit variance."""
+    schedule = Schedule.from_config()
+    gen = torch.Generator().manual_seed(0)
+    x0 = torch.zeros(1, 1, 1, 200, 200, dtype=torch.float64)
+    noise = torch.randn(x0.shape, generator=gen, dtype=torch.float64)
+    oracle = Oracle(x0, schedule)
+    timesteps = torch.tensor([900, 300])
+    sample_ddim(oracle, noise, x0, timesteps, schedule, eta=1.0, generator=gen)
+    a_t, a_prev = schedule.alphas_cumprod[900], schedule.alphas_cumprod[300]
+    sigma2 = (1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)
+    first, second = oracle.noises[0].flatten(), oracle.noises[1].flatten()
+    assert abs(second.std() - 1.0) < 0.02
+    assert abs(torch.corrcoef(torch.stack([first, second]))[0, 1] - (1 - sigma2 / (1 - a_prev)).sqrt()) < 0.02
+
+
+@pytest.mark.parametrize("condition", ["blurry", "residual"])
+def test_sample_pads_crops_and_maps_pixels(condition):
+    """Through sample(): odd sizes, padding to the model's multiple, pixel ↔ model space, K = 2."""
+    diffusion = DiffusionConfig(condition=condition)
+    gen = torch.Generator().manual_seed(0)
+    sharp = torch.rand(1, 2, 3, 5, 7, generator=gen, dtype=torch.float64)
+    cond = torch.rand(1, 2, 3, 5, 7, generator=gen, dtype=torch.float64)
+    pad = lambda x: F.pad(x, (0, 1, 0, 3, 0, 0), mode="replicate")  # to 8×8, as sample() pads
+    x0 = to_model_space(pad(sharp), base_of(pad(cond), diffusion))
+    oracle = Oracle(x0, Schedule.from_config(diffusion), multiple=4)
+    out = sample(oracle, cond, steps=4, eta=0.5, generator=gen, samples=2, diffusion=diffusion)
+    assert out.shape == sharp.shape and out.dtype == torch.float64
+    torch.testing.assert_close(out, sharp, atol=1e-5, rtol=0)
+
+
+def small_model() -> WTSAUNet:
+    torch.manual_seed(0)
+    config = WTSAConfig(channels=(8, 16), blocks_per_stage=1, windows=(2,), heads=(1, 1), max_frames=3, time_dim=16, groups=4)
+    model = WTSAUNet(config).eval()
+    torch.nn.init.normal_(model.head.weight, std=0.1)  # the zero-initialised head would make every output 0
+    return model
+
+
+def run(model, seed: int, eta: float, samples: int = 1, generator: torch.Generator | None = None):
+    cond = torch.rand(1, 2, 3, 6, 6, generator=torch.Generator().manual_seed(123))
+    gen = generator if generator is not None else torch.Generator().manual_seed(seed)
+    return sample(model, cond, steps=3, eta=eta, generator=gen, samples=samples)
+
+
+def test_same_seed_same_output():
+    model = small_model()
+    for eta in (0.0, 1.0):
+        assert torch.equal(run(model, 7, eta), run(model, 7, eta))
+
+
+def test_seeds_and_eta_change_the_output():
+    model = small_model()
+    assert not torch.allclose(run(model, 1, 1.0), run(model, 2, 1.0))
+    assert not torch.allclose(run(model, 1, 0.0), run(model, 1, 1.0))
+
+
+def test_samples_are_averaged():
+    """SA-K: K samples from one generator equal the mean of K single samples drawn in turn."""
+    model = small_model()
+    gen = torch.Generator().manual_seed(5)
+    first, second = run(model, 0, 1.0, generator=gen), run(model, 0, 1.0, generator=gen)
+    torch.testing.assert_close(run(model, 5, 1.0, samples=2), (first + second) / 2)
+
+
+def test_output_range_and_callback():
+    model = small_model()
+    seen = []
+    cond = torch.rand(1, 3, 3, 5, 6)
+    out = sample(model, cond, steps=3, samples=2, generator=torch.Generator().manual_seed(0),
+                 callback=lambda done, total: seen.append((done, total)))
+    assert out.shape == cond.shape and 0 <= out.min() and out.max() <= 1
+    assert seen == [(i, 6) for i in range(1, 7)]
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v"])
+@pytest.mark.parametrize("condition", ["blurry", "residual"])
+def test_loss_is_zero_for_the_oracle(prediction, condition):
+    diffusion = DiffusionConfig(prediction=prediction, condition=condition)
+    gen = torch.Generator().manual_seed(0)
+    sharp = torch.rand(3, 2, 3, 4, 4, generator=gen, dtype=torch.float64)
+    cond = torch.rand(3, 2, 3, 4, 4, generator=gen, dtype=torch.float64)
+    oracle = Oracle(to_model_space(sharp, base_of(cond, diffusion)), Schedule.from_config(diffusion))
+    loss = diffusion_loss(oracle, sharp, cond, diffusion=diffusion, generator=gen)
+    assert loss.ndim == 0 and loss.item() < 1e-12
+
+
+def test_loss_is_seeded():
+    model = small_model()
+    sharp, cond = torch.rand(2, 2, 3, 4, 4), torch.rand(2, 2, 3, 4, 4)
+    losses = [diffusion_loss(model, sharp, cond, generator=torch.Generator().manual_seed(s)).item() for s in (3, 3, 4)]
+    assert losses[0] == losses[1] != losses[2]

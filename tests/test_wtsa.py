@@ -1,0 +1,173 @@
+"""The WTSA UNet: window bookkeeping, attention locality, shapes, frame limits, weight files."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from deblur_cli.checkpoint import save_checkpoint
+from deblur_cli.diffusion import DiffusionConfig, diffusion_loss
+from deblur_cli.errors import WeightsError
+from deblur_cli.models.wtsa_attention import WTSA, WindowAttention, relative_position_index, window_partition, window_unpartition
+from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet
+from deblur_cli.wtsa_weights import load_wtsa, save_wtsa
+
+TINY = WTSAConfig(channels=(8, 16), blocks_per_stage=1, windows=(3, 2), heads=(1, 2), max_frames=4, time_dim=16, groups=4)
+
+
+def tiny_model(seed: int = 0) -> WTSAUNet:
+    torch.manual_seed(seed)
+    model = WTSAUNet(TINY).eval()
+    # The head starts at zero (the model outputs 0 whatever its input); give it weights so the tests see the whole path.
+    torch.nn.init.normal_(model.head.weight, std=0.1)
+    return model
+
+
+@pytest.mark.parametrize("m, h, w", [(2, 4, 6), (3, 6, 9), (4, 8, 4)])
+def test_window_partition_roundtrip(m, h, w):
+    x = torch.randn(2, 3, h, w, 5)
+    windows = window_partition(x, m)
+    assert windows.shape == (2 * (h // m) * (w // m), 3 * m * m, 5)
+    assert torch.equal(window_unpartition(windows, m, 2, h, w), x)
+
+
+def test_window_partition_token_order():
+    """Window (b, row, col) holds token f·m² + i·m + j = x[b, f, row·m + i, col·m + j]."""
+    m, h, w = 2, 4, 6
+    x = torch.randn(2, 3, h, w, 5)
+    windows = window_partition(x, m)
+    b, row, col, f, i, j = 1, 1, 2, 2, 1, 0
+    index = (b * (h // m) + row) * (w // m) + col
+    assert torch.equal(windows[index, f * m * m + i * m + j], x[b, f, row * m + i, col * m + j])
+
+
+def test_relative_position_index_m2():
+    # tokens (0,0) (0,1) (1,0) (1,1); index = (Δi + 1)·3 + (Δj + 1)
+    expected = torch.tensor([[4, 3, 1, 0], [5, 4, 2, 1], [7, 6, 4, 3], [8, 7, 5, 4]])
+    assert torch.equal(relative_position_index(2), expected)
+
+
+def test_bias_repeats_over_frame_pairs():
+    attn = WindowAttention(dim=8, heads=2, window=2)
+    bias = attn.bias(frames=3)
+    assert bias.shape == (2, 12, 12)
+    table, index = attn.bias_table, relative_position_index(2)
+    for f1, f2, p, q, head in [(0, 0, 0, 3, 0), (1, 2, 1, 2, 1), (2, 0, 3, 0, 1)]:
+        assert bias[head, f1 * 4 + p, f2 * 4 + q] == table[index[p, q], head]
+
+
+def _module_change(h: int, w: int, changed: tuple[int, int, int], window: int = 2):
+    """Output change of one WTSA module when one input token (frame, row, col) changes."""
+    torch.manual_seed(0)
+    module = WTSA(dim=8, heads=2, window=window, mlp_ratio=2.0).eval()
+    x = torch.randn(1, 3, h, w, 8)
+    y = x.clone()
+    y[(0, *changed)] = torch.randn(8)  # a new vector, not a shift: LayerNorm would cancel a constant
+    with torch.no_grad():
+        return (module(y) - module(x)).abs().sum(dim=-1)[0]  # (F, H, W)
+
+
+def test_wtsa_mixes_frames_within_a_window():
+    diff = _module_change(4, 4, changed=(0, 0, 0))
+    assert diff[2, 1, 1] > 1e-4  # another frame, another pixel, same window
+
+
+@pytest.mark.parametrize("h, w", [(4, 4), (5, 7)])  # 5×7 exercises the padding to the window size
+def test_wtsa_respects_windows(h, w):
+    diff = _module_change(h, w, changed=(1, 0, 0))
+    assert diff[:, :2, :2].amax() > 1e-4
+    outside = diff.clone()
+    outside[:, :2, :2] = 0
+    assert outside.amax() == 0
+
+
+@pytest.mark.parametrize("frames", [1, 2, 3, 4])
+@pytest.mark.parametrize("h, w", [(6, 10), (2, 14)])
+def test_unet_shapes(frames, h, w):
+    model = tiny_model()
+    x = torch.randn(2, frames, 3, h, w)
+    with torch.no_grad():
+        out = model(x, torch.rand_like(x), torch.tensor([0, 999]))
+    assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+def test_unet_rejects_too_many_frames():
+    model = tiny_model()
+    x = torch.randn(1, 5, 3, 4, 4)
+    with pytest.raises(ValueError, match="5 frames per window exceed .* 4"):
+        model(x, x, torch.tensor([1]))
+
+
+def test_unet_rejects_size_off_multiple():
+    model = tiny_model()
+    x = torch.randn(1, 2, 3, 5, 4)
+    with pytest.raises(ValueError, match="multiple of 2"):
+        model(x, x, torch.tensor([1]))
+
+
+def test_unet_frames_interact():
+    """Changing frame 0 of the condition changes the prediction for frame 2."""
+    model = tiny_model()
+    x = torch.randn(1, 3, 3, 8, 8)
+    cond = torch.rand_like(x)
+    changed = cond.clone()
+    changed[:, 0] = torch.rand_like(changed[:, 0])
+    t = torch.tensor([500])
+    with torch.no_grad():
+        assert (model(x, cond, t)[:, 2] - model(x, changed, t)[:, 2]).abs().amax() > 1e-5
+
+
+def test_variants_build():
+    assert WTSA_VARIANTS["wtsa"].channels == (64, 128, 256)
+    assert WTSA_VARIANTS["wtsa"].windows == (6, 4, 3, 2)
+    small = sum(p.numel() for p in WTSAUNet(WTSA_VARIANTS["wtsa-s"]).parameters())
+    full = sum(p.numel() for p in WTSAUNet(WTSA_VARIANTS["wtsa"]).parameters())
+    assert small < full
+
+
+def test_loss_trains_tiny_model():
+    """A few Adam steps on one fixed clip, timestep and noise lower the loss."""
+    model = WTSAUNet(TINY)
+    torch.manual_seed(1)
+    sharp, blurry = torch.rand(1, 2, 3, 8, 8), torch.rand(1, 2, 3, 8, 8)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(15):
+        loss = diffusion_loss(model, sharp, blurry, generator=torch.Generator().manual_seed(0))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def test_weights_roundtrip(tmp_path):
+    model = tiny_model()
+    diffusion = DiffusionConfig(prediction="eps", condition="residual")
+    path = tmp_path / "tiny.safetensors"
+    save_wtsa(model, path, diffusion=diffusion)
+    loaded, loaded_diffusion = load_wtsa(path)
+    assert loaded.config == TINY and loaded_diffusion == diffusion
+    x = torch.randn(1, 2, 3, 6, 6)
+    t = torch.tensor([10])
+    with torch.no_grad():
+        assert torch.equal(loaded(x, x, t), model(x, x, t))
+
+
+def test_weights_without_metadata_need_a_variant(tmp_path):
+    path = tmp_path / "legacy.pth"
+    model = WTSAUNet(WTSA_VARIANTS["wtsa-s"])
+    torch.save({"params": model.state_dict()}, path)
+    with pytest.raises(WeightsError, match="no WTSA config"):
+        load_wtsa(path)
+    loaded, _ = load_wtsa(path, variant="wtsa-s")
+    assert loaded.config == WTSA_VARIANTS["wtsa-s"]
+
+
+def test_weights_of_another_shape_are_refused(tmp_path):
+    path = tmp_path / "other.safetensors"
+    model = tiny_model()
+    config = {"model": {**TINY.__dict__, "channels": [16, 32]}, "diffusion": DiffusionConfig().__dict__}
+    save_checkpoint(model.state_dict(), path, architecture="wtsa", config=config)
+    with pytest.raises(WeightsError, match="does not fit"):
+        load_wtsa(path)
