@@ -163,6 +163,22 @@ def test_output_range_and_callback():
     assert seen == [(i, 6) for i in range(1, 7)]
 
 
+def test_bf16_model_keeps_a_float32_sampler():
+    """A bf16 model gets bf16 inputs; the sampler state stays float32 and the result comes back in bf16."""
+    model = small_model().to(torch.bfloat16)
+    seen = []
+    cond = torch.rand(1, 2, 3, 6, 6).to(torch.bfloat16)
+
+    def spy(x_t, c, t):
+        seen.append((x_t.dtype, c.dtype))
+        return model(x_t, c, t)
+
+    spy.multiple = model.multiple
+    out = sample(spy, cond, steps=2, generator=torch.Generator().manual_seed(0))
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out.float()).all()
+    assert seen == [(torch.bfloat16, torch.bfloat16)] * 2
+
+
 @pytest.mark.parametrize("prediction", ["eps", "v"])
 @pytest.mark.parametrize("condition", ["blurry", "residual"])
 def test_loss_is_zero_for_the_oracle(prediction, condition):

@@ -30,8 +30,9 @@ def sample(
 
     cond: (B, F, 3, H, W) float in [0, 1], any H and W: the blurry frames, or a restored estimate
     when diffusion.condition is "residual". The model is called as model(x_t, cond, t) in cond's
-    dtype (for bf16, keep cond float32 and call this under torch.autocast); if it has a `multiple`
-    attribute, H and W are padded up to it here (edge replication) and cropped back.
+    dtype (so a bf16 model takes bf16 cond), while the sampler's own arithmetic runs in at least
+    float32; if the model has a `multiple` attribute, H and W are padded up to it here (edge
+    replication) and cropped back.
     steps: DDIM steps, 1..T; eta: 0 = deterministic; generator: the source of every random draw;
     samples: K independent samples averaged in pixel space (the paper's SA-K); callback(done, total)
     after every step of every sample. Returns (B, F, 3, H, W) in [0, 1], cond's dtype and device.
@@ -44,17 +45,22 @@ def sample(
     timesteps = ddim_timesteps(steps, schedule.num_train, spacing=spacing)
     h, w = cond.shape[-2:]
     m = getattr(model, "multiple", 1)
-    padded = F.pad(cond, (0, -w % m, 0, -h % m, 0, 0), mode="replicate")
+    # ᾱ near 1 and small step differences vanish in half precision: keep the sampler in float32+.
+    work = torch.promote_types(cond.dtype, torch.float32)
+    padded = F.pad(cond.to(work), (0, -w % m, 0, -h % m, 0, 0), mode="replicate")
     base = base_of(padded, diffusion)
-    net_cond = condition_input(padded)
+    net_cond = condition_input(padded).to(cond.dtype)
     total = samples * steps
+
+    def net(x_t: Tensor, c: Tensor, t: Tensor) -> Tensor:
+        return model(x_t.to(cond.dtype), c, t)
 
     result = torch.zeros_like(padded)
     for k in range(samples):
         progress = None if callback is None else (lambda i, _n, k=k: callback(k * steps + i, total))
         x0 = sample_ddim(
-            model, gaussian_like(padded, generator), net_cond, timesteps, schedule,
+            net, gaussian_like(padded, generator), net_cond, timesteps, schedule,
             eta=eta, generator=generator, clip=x0_bounds(base), callback=progress,
         )
         result += from_model_space(x0, base).clamp(0.0, 1.0)
-    return (result / samples)[..., :h, :w]
+    return (result / samples)[..., :h, :w].to(cond.dtype)

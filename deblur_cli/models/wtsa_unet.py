@@ -149,7 +149,7 @@ class WTSAUNet(nn.Module):
         if t.shape != (b,):
             raise ValueError(f"timesteps must have shape ({b},), got {tuple(t.shape)}")
 
-        temb = self.time_mlp(timestep_embedding(t, self.config.channels[0]))
+        temb = self.time_mlp(timestep_embedding(t, self.config.channels[0]).to(x_t.dtype))
         temb = repeat(temb, "b d -> (b f) d", f=f)
         x = self.stem(rearrange(torch.cat([x_t, cond], dim=2), "b f c h w -> (b f) c h w"))
 
