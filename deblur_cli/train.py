@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -25,6 +25,7 @@ from einops import rearrange
 from torch import nn
 from torch.utils.data import DataLoader
 
+from deblur_cli.checkpoint import save_checkpoint
 from deblur_cli.data.dataset import FixedClips, TrainClips, split_photos
 from deblur_cli.errors import ModelError, UsageError
 from deblur_cli.metrics.psnr import psnr
@@ -84,7 +85,6 @@ class Task:
     restore: Callable[[nn.Module, torch.Tensor], torch.Tensor]  # (B, T, 3, H, W) -> same, for validation
     export: Callable[[nn.Module, Path], None]  # half-precision inference weights
     multiple: int = 1  # validation sizes must be multiples of this
-    extra: dict = field(default_factory=dict)
 
 
 def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
@@ -99,8 +99,7 @@ def fft_l1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def _dstnet_task(variant: str) -> Task:
-    from deblur_cli.dstnet_weights import save_dstnet
-    from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet
+    from deblur_cli.models.dstnet import DSTNET_VARIANTS, MULTIPLE, DSTNet
 
     config = DSTNET_VARIANTS[variant]
 
@@ -108,12 +107,18 @@ def _dstnet_task(variant: str) -> Task:
         out = model(blurred)
         return charbonnier(out, sharp) + cfg.fft_weight * fft_l1(out, sharp)
 
+    def export(model, path):
+        save_checkpoint(
+            model.state_dict(), path, architecture="dstnet", config=asdict(config),
+            extra={"variant": variant}, dtype=torch.float16,
+        )  # fmt: skip
+
     return Task(
         build=lambda: DSTNet(config),
         loss=loss,
         restore=lambda model, blurred: model(blurred),
-        export=lambda model, path: save_dstnet(model, path, dtype=torch.float16),
-        multiple=getattr(DSTNet, "multiple", 1),
+        export=export,
+        multiple=MULTIPLE,
     )
 
 
