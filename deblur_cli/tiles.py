@@ -108,7 +108,7 @@ def restore_tiled(
                 total = torch.zeros(padded.shape, dtype=torch.float32, device=out.device)
                 weight = torch.zeros((height, width), dtype=torch.float32, device=out.device)
             w = torch.outer(row_weight, col_weight).to(out.device)
-            total[..., top:bottom, left:right] += out.to(torch.float32) * w
+            total[..., top:bottom, left:right].addcmul_(out.to(torch.float32), w)
             weight[top:bottom, left:right] += w
     return crop_to(total / weight, size).to(frames.dtype)
 

@@ -46,8 +46,8 @@ def plan_windows(num_frames: int, window: int, overlap: int) -> list[tuple[int, 
 def ramp(length: int) -> torch.Tensor:
     """Raised-cosine fade-in over `length` samples, float32, strictly between 0 and 1.
 
-    ramp(n) + ramp(n).flip(0) == 1, so a fade-in laid over the mirrored fade-out of the
-    neighbour sums to one everywhere in their overlap.
+    ramp(n) + ramp(n).flip(0) == 1 (to float32 rounding), so a fade-in laid over the mirrored
+    fade-out of the neighbour sums to one everywhere in their overlap.
     """
     steps = torch.arange(1, length + 1, dtype=torch.float64) * (math.pi / (length + 1))
     return ((1 - torch.cos(steps)) / 2).to(torch.float32)
@@ -90,10 +90,10 @@ class _Blend:
             if k < 0:  # emitted while this window was open; its weight there was final already
                 continue
             if k == len(self.sums):
-                self.sums.append(frame * weight)
+                self.sums.append(frame if weight == 1.0 else frame * weight)
                 self.weights.append(weight)
             else:
-                self.sums[k] = self.sums[k] + frame * weight
+                self.sums[k] = torch.add(self.sums[k], frame, alpha=weight)
                 self.weights[k] += weight
 
     def pop(self, open_window: _Restored | None) -> torch.Tensor:
@@ -101,12 +101,13 @@ class _Blend:
         weight on every frame before the next window's start."""
         index = self.first
         self.first += 1
-        total, weight = (self.sums.popleft(), self.weights.popleft()) if self.sums else (0.0, 0.0)
+        total, weight = (self.sums.popleft(), self.weights.popleft()) if self.sums else (None, 0.0)
         if open_window is not None and open_window.start <= index < open_window.stop:
-            w = open_window.fade_in[index - open_window.start]
-            total = total + open_window.frames[index - open_window.start] * w
+            w, frame = open_window.fade_in[index - open_window.start], open_window.frames[index - open_window.start]
+            total = (frame if w == 1.0 else frame * w) if total is None else torch.add(total, frame, alpha=w)
             weight += w
-        return total / weight
+        # Most frames come from one window at weight 1: they pass through untouched.
+        return total if weight == 1.0 else total / weight
 
 
 def stitch_windows(
