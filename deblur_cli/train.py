@@ -122,9 +122,40 @@ def _dstnet_task(variant: str) -> Task:
     )
 
 
+VALIDATION_DDIM_STEPS = 10  # validation tracks progress; `deblur run` samples with 20 by default
+
+
+def _wtsa_task(variant: str) -> Task:
+    from deblur_cli.diffusion.loss import diffusion_loss
+    from deblur_cli.diffusion.sample import sample
+    from deblur_cli.diffusion.schedule import DiffusionConfig
+    from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAUNet
+    from deblur_cli.wtsa_weights import save_wtsa
+
+    config, diffusion = WTSA_VARIANTS[variant], DiffusionConfig()
+
+    def restore(model, blurred):
+        generator = torch.Generator(blurred.device).manual_seed(0)
+        return sample(model, blurred, steps=VALIDATION_DDIM_STEPS, generator=generator, diffusion=diffusion)
+
+    return Task(
+        build=lambda: WTSAUNet(config),
+        loss=lambda model, blurred, sharp, cfg, generator: diffusion_loss(
+            model, sharp, blurred, diffusion=diffusion, generator=generator
+        ),
+        restore=restore,
+        export=lambda model, path: save_wtsa(
+            model, path, diffusion=diffusion, extra={"variant": variant}, dtype=torch.float16
+        ),
+        multiple=2 ** (len(config.channels) - 1),  # as WTSAUNet.multiple: one halving per stage after the first
+    )
+
+
 TASKS: dict[str, Callable[[], Task]] = {
     "dstnet": lambda: _dstnet_task("dstnet"),
     "dstnet-s": lambda: _dstnet_task("dstnet-s"),
+    "wtsa": lambda: _wtsa_task("wtsa"),
+    "wtsa-s": lambda: _wtsa_task("wtsa-s"),
 }
 
 
