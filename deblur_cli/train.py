@@ -25,7 +25,6 @@ from einops import rearrange
 from torch import nn
 from torch.utils.data import DataLoader
 
-from deblur_cli.checkpoint import save_checkpoint
 from deblur_cli.data.dataset import FixedClips, TrainClips, split_photos
 from deblur_cli.errors import ModelError, UsageError
 from deblur_cli.metrics.psnr import psnr
@@ -99,6 +98,7 @@ def fft_l1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def _dstnet_task(variant: str) -> Task:
+    from deblur_cli.dstnet_weights import save_dstnet
     from deblur_cli.models.dstnet import DSTNET_VARIANTS, MULTIPLE, DSTNet
 
     config = DSTNET_VARIANTS[variant]
@@ -107,17 +107,11 @@ def _dstnet_task(variant: str) -> Task:
         out = model(blurred)
         return charbonnier(out, sharp) + cfg.fft_weight * fft_l1(out, sharp)
 
-    def export(model, path):
-        save_checkpoint(
-            model.state_dict(), path, architecture="dstnet", config=asdict(config),
-            extra={"variant": variant}, dtype=torch.float16,
-        )  # fmt: skip
-
     return Task(
         build=lambda: DSTNet(config),
         loss=loss,
         restore=lambda model, blurred: model(blurred),
-        export=export,
+        export=lambda model, path: save_dstnet(model, path, extra_metadata={"variant": variant}, half=True),
         multiple=MULTIPLE,
     )
 
