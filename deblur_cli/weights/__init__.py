@@ -1,0 +1,18 @@
+"""Weights: the weights.toml registry, downloads (Hub and pinned URLs), verification, cache and resolution."""
+
+from deblur_cli.weights.cache import cache_root, cached_file, status
+from deblur_cli.weights.download import download
+from deblur_cli.weights.registry import Registry, WeightsEntry, load_registry
+from deblur_cli.weights.resolve import ResolvedWeights, resolve_weights
+
+__all__ = [
+    "Registry",
+    "ResolvedWeights",
+    "WeightsEntry",
+    "cache_root",
+    "cached_file",
+    "download",
+    "load_registry",
+    "resolve_weights",
+    "status",
+]

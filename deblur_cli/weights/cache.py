@@ -1,0 +1,158 @@
+"""Where weights live on this machine, and whether an entry's file is there and usable.
+
+Layout of the deblur cache (see docs/weights.md):
+
+    <cache>/weights/<entry>/<filename>                a verified download (kept when it is already safetensors)
+    <cache>/weights/<entry>/<entry>.safetensors       a legacy checkpoint converted once
+    <cache>/weights/<entry>/<file>.verified           stamp: the checksum the file was verified against
+    <cache>/hub/                                      Hub downloads, only when the cache folder was chosen explicitly
+
+A stamp is written after verification (and conversion), so a cached file is checked once, not at every
+run; a stamp for another checksum (weights.toml changed) makes the file stale. Files in the Hugging Face
+cache and in the package carry no stamp (we do not own those folders): they are hashed at each lookup.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+
+from deblur_cli.errors import WeightsError
+from deblur_cli.weights import hub
+from deblur_cli.weights.registry import BundledSource, HubSource, WeightsEntry
+from deblur_cli.weights.verify import Checksum, mismatch
+
+CACHE_ENV = "DEBLUR_CACHE"
+STAMP_SUFFIX = ".verified"
+
+
+def cache_root(cache_dir: str | Path | None = None) -> Path:
+    """The deblur cache: `cache_dir` > $DEBLUR_CACHE > $XDG_CACHE_HOME/deblur > ~/.cache/deblur (not created)."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "deblur"
+
+
+def hub_cache(cache_dir: str | Path | None = None) -> Path | None:
+    """Where Hub files go: inside the deblur cache when it was chosen explicitly (`cache_dir` or $DEBLUR_CACHE),
+    else the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub); None leaves the choice to huggingface_hub.
+
+    The environment is read at call time: huggingface_hub reads it only when first imported.
+    """
+    if cache_dir is not None or os.environ.get(CACHE_ENV):
+        return cache_root(cache_dir) / "hub"
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    return None
+
+
+def entry_dir(entry: WeightsEntry, cache_dir: str | Path | None = None) -> Path:
+    """The entry's own folder in the deblur cache."""
+    return cache_root(cache_dir) / "weights" / entry.name
+
+
+def download_path(entry: WeightsEntry, cache_dir: str | Path | None = None) -> Path:
+    """Where a URL download of the entry is kept once verified."""
+    return entry_dir(entry, cache_dir) / entry.source.filename
+
+
+def converted_path(entry: WeightsEntry, cache_dir: str | Path | None = None) -> Path:
+    """Where the safetensors conversion of a legacy checkpoint is kept."""
+    return entry_dir(entry, cache_dir) / f"{entry.name}.safetensors"
+
+
+def write_stamp(path: Path, checksum: Checksum) -> None:
+    """Record that `path` was made from a source verified against `checksum` (atomically)."""
+    stamp = path.with_name(path.name + STAMP_SUFFIX)
+    tmp = stamp.with_name(stamp.name + ".tmp")
+    tmp.write_text(json.dumps({"checksum": str(checksum), "size": path.stat().st_size}), encoding="utf-8")
+    tmp.replace(stamp)
+
+
+def _stamped(path: Path, checksum: Checksum) -> bool:
+    stamp = path.with_name(path.name + STAMP_SUFFIX)
+    try:
+        recorded = json.loads(stamp.read_text(encoding="utf-8"))
+        return recorded == {"checksum": str(checksum), "size": path.stat().st_size}
+    except (OSError, ValueError):
+        return False
+
+
+def package_root() -> Path:
+    """The folder of the installed deblur_cli package (bundled paths are relative to it)."""
+    return Path(str(resources.files("deblur_cli")))
+
+
+def bundled_path(entry: WeightsEntry) -> Path:
+    """Where a bundled entry's file is (or would be) in the installed package."""
+    assert isinstance(entry.source, BundledSource)
+    return package_root() / entry.source.path
+
+
+def bundled_file(entry: WeightsEntry) -> Path:
+    """The bundled file of `entry`, checked against its checksum; WeightsError if absent, unpinned or damaged."""
+    path = bundled_path(entry)
+    if not path.is_file():
+        raise WeightsError(
+            f"bundled weights {entry.name!r} are not part of this installation",
+            hint="pass a weights file with --weights FILE (see `deblur models`)",
+        )
+    if entry.checksum is None:
+        raise WeightsError(
+            f"bundled weights {entry.name!r} have no checksum in weights.toml",
+            hint="maintainers: pin the file with `python -m deblur_cli.weights.pin FILE`",
+        )
+    problem = mismatch(path, entry.checksum, entry.size)
+    if problem is not None:
+        raise WeightsError(f"bundled weights {entry.name!r}: {path.name} {problem}", hint="reinstall deblur")
+    return path
+
+
+def cached_file(entry: WeightsEntry, cache_dir: str | Path | None = None) -> Path | None:
+    """The entry's usable file if it was downloaded (and converted) before, else None; never downloads.
+
+    A Hub file that fails its checksum is deleted and raises WeightsError.
+    """
+    if isinstance(entry.source, BundledSource):
+        return None
+    assert entry.checksum is not None  # required for downloadable entries by the registry
+    ours = converted_path(entry, cache_dir) if entry.needs_conversion else download_path(entry, cache_dir)
+    if ours.is_file() and _stamped(ours, entry.checksum):
+        return ours
+    if isinstance(entry.source, HubSource) and not entry.needs_conversion:
+        path = hub.find_cached(entry.source, cache_dir=hub_cache(cache_dir))
+        if path is not None:
+            problem = mismatch(path, entry.checksum, entry.size)
+            if problem is not None:
+                hub.delete_cached(path)
+                raise WeightsError(
+                    f"{entry.name}: cached Hub file {problem}; it was deleted",
+                    hint=f"run `deblur download-weights {entry.name}` to fetch it again",
+                )
+            return path
+    return None
+
+
+def status(entry: WeightsEntry, cache_dir: str | Path | None = None) -> str:
+    """'bundled', 'cached', 'missing', or 'unpinned' (a bundled file present but without a checksum).
+
+    Cheap: no file is hashed, so a damaged file still shows as present until it is used.
+    """
+    if isinstance(entry.source, BundledSource):
+        if not bundled_path(entry).is_file():
+            return "missing"
+        return "bundled" if entry.checksum is not None else "unpinned"
+    ours = converted_path(entry, cache_dir) if entry.needs_conversion else download_path(entry, cache_dir)
+    if ours.is_file() and _stamped(ours, entry.checksum):
+        return "cached"
+    hub_file = isinstance(entry.source, HubSource) and not entry.needs_conversion
+    if hub_file and hub.find_cached(entry.source, cache_dir=hub_cache(cache_dir)) is not None:
+        return "cached"
+    return "missing"

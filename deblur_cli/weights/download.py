@@ -1,0 +1,99 @@
+"""Fetching one registry entry into the cache: download, verify before first use, convert legacy checkpoints."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from deblur_cli.errors import WeightsError
+from deblur_cli.weights import cache, hub, urls
+from deblur_cli.weights.convert import convert_checkpoint
+from deblur_cli.weights.registry import BundledSource, HubSource, UrlSource, WeightsEntry
+from deblur_cli.weights.verify import mismatch
+
+ProgressFn = Callable[[int, int], None]
+"""Called as progress(done_bytes, total_bytes); total is 0 while unknown."""
+
+MAX_UNSIZED_BYTES = 2 << 30  # cap for a download whose size weights.toml does not state
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def offline_from_env() -> bool:
+    """True when HF_HUB_OFFLINE asks for no network access (read now, not at import)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
+
+
+def download(
+    entry: WeightsEntry,
+    cache_dir: str | Path | None = None,
+    *,
+    force: bool = False,
+    progress: ProgressFn | None = None,
+) -> Path:
+    """Make `entry` available locally and return the file to load (always safetensors).
+
+    Without `force`, a cached file is returned with no request. Otherwise the source is fetched
+    (a URL resumes its .part file), checked against the entry's size and checksum before any use
+    (a mismatch deletes it and raises WeightsError), and a legacy checkpoint is converted once.
+    A bundled entry needs no download: its checked package file is returned.
+    """
+    if isinstance(entry.source, BundledSource):
+        return cache.bundled_file(entry)
+    if not force:
+        found = cache.cached_file(entry, cache_dir)
+        if found is not None:
+            return found
+    if offline_from_env():
+        raise WeightsError(
+            f"{entry.name}: not downloaded, and HF_HUB_OFFLINE is set", hint="unset HF_HUB_OFFLINE to download"
+        )
+    if isinstance(entry.source, UrlSource):
+        source_file = _fetch_url(entry, entry.source, cache_dir, force=force, progress=progress)
+    else:
+        source_file = _fetch_hub(entry, entry.source, cache_dir, force=force, progress=progress)
+    if not entry.needs_conversion:
+        return source_file
+    target = cache.converted_path(entry, cache_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    convert_checkpoint(source_file, target, entry)
+    cache.write_stamp(target, entry.checksum)
+    if isinstance(entry.source, UrlSource):
+        source_file.unlink()  # ours, and no longer needed; a Hub file stays in the Hub cache
+    return target
+
+
+def _fetch_url(
+    entry: WeightsEntry, source: UrlSource, cache_dir: str | Path | None, *, force: bool, progress: ProgressFn | None
+) -> Path:
+    target = cache.download_path(entry, cache_dir)
+    if force:
+        urls.part_path(target).unlink(missing_ok=True)
+    part = urls.fetch(
+        source.url, target, label=entry.name, size=entry.size, limit=MAX_UNSIZED_BYTES, progress=progress
+    )
+    problem = mismatch(part, entry.checksum, entry.size)
+    if problem is not None:
+        part.unlink()
+        raise WeightsError(
+            f"{entry.name}: the downloaded file {problem}; it was deleted",
+            hint="try again; if it repeats, the source changed and must not be used",
+        )
+    part.replace(target)  # only a verified file ever has the final name
+    if not entry.needs_conversion:
+        cache.write_stamp(target, entry.checksum)
+    return target
+
+
+def _fetch_hub(
+    entry: WeightsEntry, source: HubSource, cache_dir: str | Path | None, *, force: bool, progress: ProgressFn | None
+) -> Path:
+    path = hub.fetch(source, label=entry.name, cache_dir=cache.hub_cache(cache_dir), force=force, progress=progress)
+    problem = mismatch(path, entry.checksum, entry.size)
+    if problem is not None:
+        hub.delete_cached(path)
+        raise WeightsError(
+            f"{entry.name}: the downloaded file {problem}; it was deleted",
+            hint="try again; if it repeats, the source changed and must not be used",
+        )
+    return path

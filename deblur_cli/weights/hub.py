@@ -1,0 +1,127 @@
+"""Files from the Hugging Face Hub, through huggingface_hub's own cache and download code.
+
+huggingface_hub reads HF_ENDPOINT, HF_HUB_CACHE and HF_HUB_OFFLINE once, when it is first imported, but
+HF_TOKEN at each call. We read the first three at call time ourselves (see cache.hub_cache and
+download.offline_from_env) and pass them as arguments, so a variable set after import still counts.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from deblur_cli.errors import WeightsError
+from deblur_cli.weights.registry import HubSource
+
+ProgressFn = Callable[[int, int], None]
+
+
+def fetch(
+    source: HubSource,
+    *,
+    label: str,
+    cache_dir: Path | None,
+    force: bool = False,
+    progress: ProgressFn | None = None,
+) -> Path:
+    """Download `source` into the Hub cache (no request when the pinned commit is cached) and return its path.
+
+    The file is not verified here: the caller checks it against weights.toml.
+    """
+    from huggingface_hub import hf_hub_download
+
+    kwargs = {}
+    if progress is not None and _accepts_tqdm_class():
+        kwargs["tqdm_class"] = _progress_bar_class(progress)
+    try:
+        path = hf_hub_download(
+            source.repo_id,
+            source.filename,
+            revision=source.revision,
+            cache_dir=cache_dir,
+            endpoint=os.environ.get("HF_ENDPOINT") or None,
+            force_download=force,
+            **kwargs,
+        )
+    except Exception as e:  # huggingface_hub's error types vary across versions; all mean "not fetched"
+        raise _weights_error(e, source, label) from None
+    return Path(path)
+
+
+def find_cached(source: HubSource, *, cache_dir: Path | None) -> Path | None:
+    """The cached file of `source` at its pinned commit, or None; makes no request."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.utils import LocalEntryNotFoundError
+
+    try:
+        path = hf_hub_download(
+            source.repo_id, source.filename, revision=source.revision, cache_dir=cache_dir, local_files_only=True
+        )
+    except LocalEntryNotFoundError:
+        return None
+    return Path(path)
+
+
+def delete_cached(path: Path) -> None:
+    """Remove a file from the Hub cache: its snapshot link and the blob behind it."""
+    blob = path.resolve()
+    path.unlink(missing_ok=True)
+    blob.unlink(missing_ok=True)
+
+
+def _weights_error(e: Exception, source: HubSource, label: str) -> WeightsError:
+    from huggingface_hub.utils import (
+        EntryNotFoundError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    where = f"{source.repo_id}@{source.revision[:12]}/{source.filename}"
+    if isinstance(e, LocalEntryNotFoundError):  # offline, or the Hub unreachable, and not cached
+        return WeightsError(
+            f"{label}: cannot reach the Hugging Face Hub for {where}",
+            hint="check the connection (and HF_ENDPOINT, HF_HUB_OFFLINE), or pass a local file with --weights",
+        )
+    if isinstance(e, (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError)):
+        return WeightsError(
+            f"{label}: {where} was not found on the Hub ({type(e).__name__})",
+            hint="a private or gated repository needs HF_TOKEN; otherwise weights.toml points to a missing file",
+        )
+    first_line = (str(e).strip().splitlines() or [""])[0]
+    return WeightsError(f"{label}: Hub download of {where} failed: {type(e).__name__}: {first_line}")
+
+
+@functools.lru_cache(maxsize=1)
+def _accepts_tqdm_class() -> bool:
+    from huggingface_hub import hf_hub_download
+
+    return "tqdm_class" in inspect.signature(hf_hub_download).parameters
+
+
+def _progress_bar_class(progress: ProgressFn) -> type:
+    """A stand-in for the tqdm class huggingface_hub instantiates per file: it forwards bytes to `progress`."""
+
+    class _Bar:
+        def __init__(self, *args, total: int | None = None, initial: int = 0, **kwargs):
+            self.n = initial
+            self.total = total or 0
+            progress(self.n, self.total)
+
+        def update(self, n: int = 1) -> None:
+            self.n += n
+            progress(self.n, self.total)
+
+        def close(self) -> None:
+            pass
+
+        def __enter__(self) -> _Bar:
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.close()
+
+    return _Bar

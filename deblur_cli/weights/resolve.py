@@ -1,0 +1,90 @@
+"""Which weights file `deblur run --model NAME` loads: --weights > cache > bundled > download."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from deblur_cli.errors import WeightsError
+from deblur_cli.weights import cache
+from deblur_cli.weights.download import ProgressFn, offline_from_env
+from deblur_cli.weights.download import download as download_entry
+from deblur_cli.weights.registry import BundledSource, Registry, WeightsEntry, load_registry
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    """The file to load, and the registry entry it comes from."""
+
+    path: Path  # .safetensors, or whatever file the user named with --weights
+    entry: WeightsEntry | None  # None for a user's own file
+
+
+def resolve_weights(
+    model: str,
+    *,
+    weights: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    offline: bool | None = None,
+    download: bool = True,
+    progress: ProgressFn | None = None,
+    registry: Registry | None = None,
+) -> ResolvedWeights:
+    """Find the weights for model `model` ("dstnet", "dstnet-s", "wtsa", "wtsa-s").
+
+    1. `weights`: an existing file is used as is; otherwise it may name a registry entry of the
+       model's architecture (`--weights dstnet-dvd`), which then goes through steps 2-4 alone.
+    2. the model's registry entries (weights.toml [defaults], preferred first) already in the cache;
+    3. its bundled entries;
+    4. a download of its first downloadable entry, unless `offline` (None: HF_HUB_OFFLINE decides)
+       or not `download`. `progress(done_bytes, total_bytes)` follows that download.
+    Nothing found: WeightsError naming the `deblur download-weights` command that fetches it.
+    `registry` defaults to the packaged weights.toml.
+    """
+    registry = registry or load_registry()
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if path.is_file():
+            return ResolvedWeights(path, None)
+        if path.exists():
+            raise WeightsError(f"--weights {weights}: not a file")
+        entry = registry.entries.get(str(weights))
+        if entry is None:
+            raise WeightsError(
+                f"--weights {weights}: no such file, and no registry entry of that name",
+                hint="give a weights file, or a name from `deblur models`",
+            )
+        architecture = registry.candidates(model)[0].architecture
+        if entry.architecture != architecture:
+            raise WeightsError(
+                f"--weights {weights}: {entry.architecture} weights cannot load into model {model} ({architecture})"
+            )
+        candidates: tuple[WeightsEntry, ...] = (entry,)
+    else:
+        candidates = registry.candidates(model)
+
+    for entry in candidates:
+        found = cache.cached_file(entry, cache_dir)
+        if found is not None:
+            return ResolvedWeights(found, entry)
+    bundled = [e for e in candidates if isinstance(e.source, BundledSource)]
+    for entry in bundled:
+        if cache.status(entry) == "bundled":
+            return ResolvedWeights(cache.bundled_file(entry), entry)
+
+    downloadable = [e for e in candidates if not isinstance(e.source, BundledSource)]
+    if not downloadable:
+        names = ", ".join(f"{e.name}: {cache.status(e)}" for e in bundled)
+        raise WeightsError(
+            f"no usable weights for model {model} in this installation (bundled {names})",
+            hint="pass a weights file with --weights FILE",
+        )
+    entry = downloadable[0]
+    offline = offline_from_env() if offline is None else offline
+    if offline or not download:
+        why = "offline" if offline else "downloads disabled"
+        raise WeightsError(
+            f"weights {entry.name!r} for model {model} are not downloaded ({why})",
+            hint=f"run `deblur download-weights {entry.name}` when online, or pass a local file with --weights",
+        )
+    return ResolvedWeights(download_entry(entry, cache_dir, progress=progress), entry)

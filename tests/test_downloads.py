@@ -1,0 +1,434 @@
+"""Downloads against a real HTTP server on 127.0.0.1 (tests/http_server.py): plain URLs with resume, the Hub
+through huggingface_hub, verification, conversion, offline mode, resolution order and the CLI commands."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import socket
+
+import pytest
+from http_server import LocalServer, git_blob_id
+from typer.testing import CliRunner
+
+from deblur_cli.errors import WeightsError
+from deblur_cli.weights import cache, download, resolve_weights, status
+from deblur_cli.weights import registry as registry_module
+from deblur_cli.weights.registry import parse_registry
+
+COMMIT = "c0ffee" + "0" * 34
+CONTENT = bytes(range(256)) * 1200  # 307,200 bytes: several read chunks
+
+
+@pytest.fixture
+def server():
+    s = LocalServer()
+    yield s
+    s.close()
+
+
+@pytest.fixture(autouse=True)
+def env(monkeypatch, tmp_path):
+    """No user settings leak in; huggingface_hub's once-per-process telemetry request stays off the network."""
+    for name in ("DEBLUR_CACHE", "HF_HUB_OFFLINE", "HF_ENDPOINT", "HF_TOKEN", "HF_HOME", "HF_HUB_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_TELEMETRY", True)
+
+
+def entry(name="w", *, url=None, hub=None, content=CONTENT, checksum=None, size=True, extra=""):
+    """A registry entry for `content` served from `url` or the Hub (`hub` = (repo_id, filename))."""
+    checksum = checksum or f"sha256:{hashlib.sha256(content).hexdigest()}"
+    if url is not None:
+        source = f'source = "url"\nurl = "{url}"\n'
+    else:
+        source = f'source = "hf"\nrepo_id = "{hub[0]}"\nfilename = "{hub[1]}"\nrevision = "{COMMIT}"\n'
+    text = (
+        f'[{name}]\ndescription = "test"\narchitecture = "dstnet"\n{source}checksum = "{checksum}"\n'
+        + (f"size = {len(content)}\n" if size else "")
+        + f'licence = "MIT"\ntraining_data = "none"\n{extra}'
+    )
+    return parse_registry(text).entry(name)
+
+
+def test_first_download_is_verified_and_cached(server, tmp_path):
+    e = entry(url=server.add_file("w.safetensors", CONTENT))
+    seen = []
+    path = download(e, tmp_path, progress=lambda done, total: seen.append((done, total)))
+    assert path == tmp_path / "weights" / "w" / "w.safetensors"
+    assert path.read_bytes() == CONTENT
+    assert seen[-1] == (len(CONTENT), len(CONTENT)) and len(seen) > 1
+    assert len(server.requests("GET")) == 1
+    assert sorted(p.name for p in path.parent.iterdir()) == ["w.safetensors", "w.safetensors.verified"]
+
+
+def test_second_call_makes_no_request(server, tmp_path):
+    e = entry(url=server.add_file("w.safetensors", CONTENT))
+    first = download(e, tmp_path)
+    assert download(e, tmp_path) == first
+    assert resolve_weights("dstnet", weights="w", cache_dir=tmp_path, registry=_registry_of(e)).path == first
+    assert len(server.requests()) == 1
+    assert status(e, tmp_path) == "cached"
+
+
+def test_git_blob_id_verifies_a_download_without_a_stated_size(server, tmp_path):
+    url = server.add_file("w.safetensors", CONTENT)
+    e = entry(url=url, checksum=f"git-blob-sha1:{git_blob_id(CONTENT)}", size=False)
+    assert download(e, tmp_path).read_bytes() == CONTENT
+
+
+def test_checksum_mismatch_deletes_the_file(server, tmp_path):
+    e = entry(url=server.add_file("w.safetensors", CONTENT), checksum="sha256:" + "0" * 64)
+    with pytest.raises(WeightsError, match="w: the downloaded file has sha256 .* expected 0{64}; it was deleted"):
+        download(e, tmp_path)
+    assert list((tmp_path / "weights" / "w").iterdir()) == []
+    assert status(e, tmp_path) == "missing"
+
+
+def test_a_size_mismatch_stops_before_the_body(server, tmp_path):
+    e = entry(url=server.add_file("w.safetensors", CONTENT + b"x"))  # size states len(CONTENT)
+    with pytest.raises(WeightsError, match=f"offers {len(CONTENT) + 1} bytes, weights.toml expects {len(CONTENT)}"):
+        download(e, tmp_path)
+    assert list((tmp_path / "weights" / "w").iterdir()) == []
+
+
+def test_a_dropped_connection_resumes_with_a_range_request(server, tmp_path):
+    url = server.add_file("w.safetensors", CONTENT)
+    server.cut(url, 100_000)
+    path = download(entry(url=url), tmp_path)
+    assert path.read_bytes() == CONTENT
+    gets = server.requests("GET")
+    assert [g.headers.get("range") for g in gets] == [None, "bytes=100000-"]
+
+
+def test_an_interrupted_download_is_resumed_by_the_next_call(server, tmp_path):
+    url = server.add_file("w.safetensors", CONTENT)
+    server.cut(url, 1000, 2000, 3000)  # every try of the first call drops
+    e = entry(url=url)
+    with pytest.raises(WeightsError, match="w: download interrupted .*6000 of 307200 bytes") as info:
+        download(e, tmp_path)
+    assert "resumes" in info.value.hint
+    part = tmp_path / "weights" / "w" / "w.safetensors.part"
+    assert part.read_bytes() == CONTENT[:6000]
+    assert status(e, tmp_path) == "missing"
+
+    assert download(e, tmp_path).read_bytes() == CONTENT
+    assert server.requests("GET")[-1].headers["range"] == "bytes=6000-"
+    assert not part.exists()
+
+
+def test_resume_follows_redirects_and_finishes_a_complete_partial_file(server, tmp_path):
+    server.add_file("w.safetensors", CONTENT)
+    server.cut("/files/w.safetensors", 50_000)
+    e = entry(url=f"{server.endpoint}/redirect/w.safetensors")
+    assert download(e, tmp_path).read_bytes() == CONTENT
+    gets = [(g.path, g.headers.get("range")) for g in server.requests("GET")]
+    assert gets == [
+        ("/redirect/w.safetensors", None),
+        ("/files/w.safetensors", None),
+        ("/redirect/w.safetensors", "bytes=50000-"),
+        ("/files/w.safetensors", "bytes=50000-"),
+    ]
+    # a whole file left as .part (stopped before its rename): the server answers 416, nothing is fetched again
+    e2 = entry("w2", url=server.add_file("w2.safetensors", CONTENT))
+    part = tmp_path / "weights" / "w2" / "w2.safetensors.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(CONTENT)
+    assert download(e2, tmp_path).read_bytes() == CONTENT
+    assert server.requests("GET")[-1].headers["range"] == f"bytes={len(CONTENT)}-"
+
+
+def test_a_corrupt_partial_file_fails_verification_and_is_deleted(server, tmp_path):
+    e = entry(url=server.add_file("w.safetensors", CONTENT))
+    part = tmp_path / "weights" / "w" / "w.safetensors.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"\xff" * 5000)
+    with pytest.raises(WeightsError, match="it was deleted"):
+        download(e, tmp_path)
+    assert server.requests("GET")[0].headers["range"] == "bytes=5000-"
+    assert not part.exists()
+    assert download(e, tmp_path).read_bytes() == CONTENT  # the next call starts afresh
+
+
+def test_404_is_one_clear_line(server, tmp_path):
+    with pytest.raises(WeightsError, match=r"w: http://127\.0\.0\.1:\d+/files/gone answered HTTP 404") as info:
+        download(entry(url=f"{server.endpoint}/files/gone"), tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_server_down_is_one_clear_line(tmp_path):
+    with socket.socket() as s:  # a port that nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(WeightsError, match=f"w: cannot reach 127.0.0.1:{port}: Connection refused") as info:
+        download(entry(url=f"http://127.0.0.1:{port}/w.safetensors"), tmp_path)
+    assert "\n" not in str(info.value)
+
+
+# --- the Hub, through huggingface_hub -------------------------------------------------------------------
+
+
+@pytest.fixture
+def hub(server, monkeypatch):
+    """The test server as the Hub endpoint, set after huggingface_hub was imported (as a user's shell would)."""
+    monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+    return server
+
+
+@pytest.mark.parametrize("lfs", [True, False])
+def test_hub_first_download_then_no_request(hub, tmp_path, lfs):
+    hub.add_hub_file("me/models", COMMIT, "sub/w.safetensors", CONTENT, lfs=lfs)
+    e = entry(hub=("me/models", "sub/w.safetensors"))
+    seen = []
+    path = download(e, tmp_path, progress=lambda done, total: seen.append((done, total)))
+    assert path.read_bytes() == CONTENT
+    assert path.is_relative_to(tmp_path / "hub")  # an explicit cache folder holds the Hub files too
+    assert seen[-1] == (len(CONTENT), len(CONTENT))
+    expected = [("main", "HEAD"), ("cdn" if lfs else "main", "GET")]
+    assert [(r.server, r.method) for r in hub.requests()] == expected
+
+    assert download(e, tmp_path) == path
+    assert resolve_weights("dstnet", weights="w", cache_dir=tmp_path, registry=_registry_of(e)).path == path
+    assert len(hub.requests()) == 2
+    assert status(e, tmp_path) == "cached"
+
+
+def test_hub_token_goes_to_the_hub_only(hub, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+    hub.add_hub_file("me/private", COMMIT, "w.safetensors", CONTENT)
+    download(entry(hub=("me/private", "w.safetensors")), tmp_path)
+    head, get = hub.requests()
+    assert head.headers["authorization"] == "Bearer hf_test_token"
+    assert get.server == "cdn" and "authorization" not in get.headers
+
+
+def test_hub_cache_follows_hf_hub_cache(hub, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    hub.add_hub_file("me/models", COMMIT, "w.safetensors", CONTENT)
+    path = download(entry(hub=("me/models", "w.safetensors")))  # no explicit deblur cache
+    assert path.is_relative_to(tmp_path / "hf" / "models--me--models" / "snapshots" / COMMIT)
+
+
+def test_hub_404_and_checksum_mismatch(hub, tmp_path):
+    hub.add_hub_file("me/models", COMMIT, "w.safetensors", CONTENT)
+    with pytest.raises(WeightsError, match=r"me/models@c0ffee000000/nope.safetensors was not found on the Hub"):
+        download(entry(hub=("me/models", "nope.safetensors")), tmp_path)
+    bad = entry(hub=("me/models", "w.safetensors"), checksum="sha256:" + "0" * 64)
+    with pytest.raises(WeightsError, match="it was deleted"):
+        download(bad, tmp_path)
+    assert not [p for p in (tmp_path / "hub").rglob("*") if p.is_file() and p.stat().st_size == len(CONTENT)]
+    assert status(bad, tmp_path) == "missing"
+
+
+# --- offline ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["url", "hub"])
+def test_offline_uses_the_cache_and_never_the_network(hub, tmp_path, monkeypatch, kind):
+    hub.add_hub_file("me/models", COMMIT, "w.safetensors", CONTENT)
+    if kind == "url":
+        e = entry(url=hub.add_file("w.safetensors", CONTENT))
+    else:
+        e = entry(hub=("me/models", "w.safetensors"))
+    registry = _registry_of(e)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(WeightsError, match="'w' for model dstnet are not downloaded \\(offline\\)") as info:
+        resolve_weights("dstnet", cache_dir=tmp_path, registry=registry)
+    assert "deblur download-weights w" in info.value.hint
+    with pytest.raises(WeightsError, match="HF_HUB_OFFLINE is set"):
+        download(e, tmp_path)
+    assert hub.requests() == []
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    path = download(e, tmp_path)
+    requests = len(hub.requests())
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert resolve_weights("dstnet", cache_dir=tmp_path, registry=registry).path == path
+    assert download(e, tmp_path) == path
+    assert len(hub.requests()) == requests
+
+
+# --- conversion of official .pth files -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def official_pth():
+    """An official-layout DSTNet checkpoint (BasicSR {"params": ...}), small: feat 8, 1 block."""
+    torch = pytest.importorskip("torch")
+    from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+
+    buffer = io.BytesIO()
+    torch.save({"params": DSTNet(DSTNetConfig(feat=8, blocks=1)).state_dict()}, buffer)
+    return buffer.getvalue()
+
+
+def test_official_pth_is_converted_once_to_safetensors(server, tmp_path, official_pth):
+    from deblur_cli.checkpoint import read_metadata
+    from deblur_cli.dstnet_weights import load_dstnet
+
+    url = server.add_file("GOPRO.pth", official_pth)
+    e = entry(url=url, content=official_pth, checksum=f"git-blob-sha1:{git_blob_id(official_pth)}", size=False,
+              extra="config = { feat = 8, blocks = 1 }\n")
+    path = download(e, tmp_path)
+    assert path == tmp_path / "weights" / "w" / "w.safetensors"
+    metadata = read_metadata(path)
+    assert metadata["architecture"] == "dstnet"
+    assert json.loads(metadata["config"]) == {"feat": 8, "blocks": 1}
+    assert metadata["source_checksum"] == f"git-blob-sha1:{git_blob_id(official_pth)}"
+    assert not (path.parent / "GOPRO.pth").exists()  # only the safetensors stays
+    assert load_dstnet(path).config.feat == 8
+    assert download(e, tmp_path) == path and len(server.requests()) == 1
+
+
+def test_conversion_refuses_a_config_that_contradicts_weights_toml(server, tmp_path, official_pth):
+    url = server.add_file("GOPRO.pth", official_pth)
+    e = entry(url=url, content=official_pth, extra="config = { feat = 64, blocks = 15 }\n")
+    with pytest.raises(WeightsError, match="the checkpoint has feat=8, weights.toml says 64"):
+        download(e, tmp_path)
+    assert status(e, tmp_path) == "missing"
+
+
+# --- resolution order ------------------------------------------------------------------------------------
+
+
+def _registry_of(*entries, defaults=None):
+    """A Registry holding `entries`, with model "dstnet" defaulting to them in order."""
+    from types import MappingProxyType
+
+    return registry_module.Registry(
+        MappingProxyType({e.name: e for e in entries}),
+        MappingProxyType(defaults or {"dstnet": tuple(e.name for e in entries)}),
+    )
+
+
+@pytest.fixture
+def bundled(tmp_path, monkeypatch):
+    """A package folder holding weights/bundled/b.safetensors, and its pinned entry."""
+    root = tmp_path / "package"
+    file = root / "weights" / "bundled" / "b.safetensors"
+    file.parent.mkdir(parents=True)
+    file.write_bytes(b"bundled weights")
+    monkeypatch.setattr(cache, "package_root", lambda: root)
+    text = (
+        '[b]\ndescription = "d"\narchitecture = "dstnet"\nsource = "bundled"\npath = "weights/bundled/b.safetensors"\n'
+        f'checksum = "sha256:{hashlib.sha256(b"bundled weights").hexdigest()}"\nlicence = "MIT"\ntraining_data = "t"\n'
+    )
+    return parse_registry(text).entry("b"), file
+
+
+def test_resolution_order_weights_then_cache_then_bundled_then_download(server, tmp_path, bundled):
+    b, bundled_file = bundled
+    w = entry(url=server.add_file("w.safetensors", CONTENT))
+    registry = _registry_of(w, b)
+    cache_dir = tmp_path / "cache"
+
+    own = tmp_path / "mine.safetensors"
+    own.write_bytes(b"x")
+    assert resolve_weights("dstnet", weights=own, cache_dir=cache_dir, registry=registry).path == own
+    # nothing cached: the bundled file wins over a download
+    resolved = resolve_weights("dstnet", cache_dir=cache_dir, registry=registry)
+    assert (resolved.path, resolved.entry) == (bundled_file, b)
+    assert server.requests() == []
+    # once downloaded, the cached entry (listed first) wins
+    download(w, cache_dir)
+    assert resolve_weights("dstnet", cache_dir=cache_dir, registry=registry).entry is w
+    # without a bundled entry, resolution downloads
+    only_url = _registry_of(entry("v", url=server.add_file("v.safetensors", CONTENT)))
+    assert resolve_weights("dstnet", cache_dir=cache_dir, registry=only_url).path.read_bytes() == CONTENT
+    with pytest.raises(WeightsError, match="downloads disabled"):
+        resolve_weights("dstnet", cache_dir=tmp_path / "empty", registry=only_url, download=False)
+
+
+def test_weights_by_entry_name_must_fit_the_model(tmp_path, bundled):
+    b, bundled_file = bundled
+    registry = _registry_of(b, defaults={"dstnet": ("b",), "wtsa": ("b",)})
+    assert resolve_weights("dstnet", weights="b", registry=registry).path == bundled_file
+    with pytest.raises(WeightsError, match="no such file, and no registry entry of that name"):
+        resolve_weights("dstnet", weights=tmp_path / "nothing.safetensors", registry=registry)
+    with pytest.raises(WeightsError, match="not a file"):
+        resolve_weights("dstnet", weights=tmp_path, registry=registry)
+
+
+def test_bundled_files_are_checked(bundled):
+    b, bundled_file = bundled
+    assert cache.bundled_file(b) == bundled_file and status(b) == "bundled"
+    bundled_file.write_bytes(b"damaged weights")
+    with pytest.raises(WeightsError, match="bundled weights 'b': b.safetensors has sha256") as info:
+        resolve_weights("dstnet", registry=_registry_of(b))
+    assert info.value.hint == "reinstall deblur"
+    bundled_file.unlink()
+    assert status(b) == "missing"
+    with pytest.raises(WeightsError, match=r"no usable weights for model dstnet .*\(bundled b: missing\)"):
+        resolve_weights("dstnet", registry=_registry_of(b))
+
+
+def test_unpinned_bundled_files_are_never_used(bundled):
+    unpinned = parse_registry(
+        '[b]\ndescription = "d"\narchitecture = "dstnet"\nsource = "bundled"\npath = "weights/bundled/b.safetensors"\n'
+        'licence = "MIT"\ntraining_data = "t"\n'
+    ).entry("b")
+    assert status(unpinned) == "unpinned"
+    with pytest.raises(WeightsError, match="b: unpinned"):
+        resolve_weights("dstnet", registry=_registry_of(unpinned))
+
+
+# --- CLI ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(monkeypatch, server, bundled):
+    """The CLI app, with the registry replaced by one that points at the test server."""
+    import deblur_cli.cli.weights  # noqa: F401 - registers the commands if cli/__init__ does not yet
+    from deblur_cli.cli import app
+
+    b, _ = bundled
+    w = entry(url=server.add_file("w.safetensors", CONTENT))
+    gone = entry("gone", url=f"{server.endpoint}/files/gone")
+    registry = _registry_of(w, gone, b, defaults={"dstnet": ("w",), "dstnet-s": ("b",)})
+    monkeypatch.setattr(registry_module, "_packaged_registry", lambda: registry)
+
+    def invoke(*args):
+        return CliRunner().invoke(app, list(args))
+
+    return invoke
+
+
+def test_cli_models_table_and_json(cli, tmp_path):
+    result = cli("models", "--cache-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[1]: line for line in result.output.splitlines() if line.startswith("│")}
+    assert "missing" in rows["w"] and "bundled" in rows["b"] and "307.2 KB" in rows["w"]
+
+    assert cli("download-weights", "w", "--cache-dir", str(tmp_path)).exit_code == 0
+    listed = json.loads(cli("models", "--json", "--cache-dir", str(tmp_path)).stdout)
+    assert {row["name"]: row["status"] for row in listed} == {"w": "cached", "gone": "missing", "b": "bundled"}
+    assert listed[0]["default_for"] == ["dstnet"] and listed[0]["size"] == len(CONTENT)
+
+
+def test_cli_download_weights(cli, server, tmp_path):
+    result = cli("download-weights", "w", "--cache-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "weights" / "w" / "w.safetensors"
+    assert result.stdout == f"{path}\n"
+    assert "w: downloaded and verified" in result.stderr
+    again = cli("download-weights", "w", "--cache-dir", str(tmp_path))
+    assert "w: already cached" in again.stderr and len(server.requests()) == 1
+    forced = cli("download-weights", "w", "--cache-dir", str(tmp_path), "--force")
+    assert forced.exit_code == 0 and len(server.requests()) == 2
+
+
+def test_cli_download_errors(cli, tmp_path):
+    one = cli("download-weights", "gone", "--cache-dir", str(tmp_path))
+    assert one.exit_code == 1
+    assert one.stderr.splitlines()[0].startswith("error: gone: http://127.0.0.1:")
+    every = cli("download-weights", "--all", "--cache-dir", str(tmp_path))
+    assert every.exit_code == 1
+    assert every.stdout == f"{tmp_path / 'weights' / 'w' / 'w.safetensors'}\n"
+    assert "error: 1 of 2 downloads failed: gone" in every.stderr
+    unknown = cli("download-weights", "nope")
+    assert unknown.exit_code == 1 and "unknown weights 'nope'" in unknown.stderr
+    assert cli("download-weights").exit_code == 2
+    assert cli("download-weights", "w", "--all").exit_code == 2
