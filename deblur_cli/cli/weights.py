@@ -1,0 +1,146 @@
+"""`deblur models` and `deblur download-weights`: list the known weights, fetch them into the cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from deblur_cli.cli.app import command, err, out
+from deblur_cli.errors import DeblurError, UsageError, WeightsError
+from deblur_cli.weights import WeightsEntry, download, load_registry, status
+from deblur_cli.weights.cache import cache_root
+from deblur_cli.weights.registry import BundledSource, HubSource, UrlSource
+
+CacheDirOpt = Annotated[
+    Optional[Path],
+    typer.Option("--cache-dir", help="Weights cache [$DEBLUR_CACHE, else $XDG_CACHE_HOME/deblur or ~/.cache/deblur]."),
+]
+_STATUS_STYLE = {"bundled": "green", "cached": "green", "missing": "yellow", "unpinned": "red"}
+
+
+@command("models")
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the registry as JSON on stdout.")] = False,
+    cache_dir: CacheDirOpt = None,
+) -> None:
+    """List the known weights and whether each is bundled, cached or missing."""
+    registry = load_registry()
+    rows = [(entry, status(entry, cache_dir), registry.models_using(entry.name)) for entry in registry.entries.values()]
+    if as_json:
+        out.print_json(json.dumps([_as_dict(entry, state, used_by) for entry, state, used_by in rows]))
+        return
+    table = Table(title=f"weights (cache: {cache_root(cache_dir)})", title_justify="left")
+    for column in ("name", "model", "architecture", "size", "source", "licence", "status"):
+        table.add_column(column, no_wrap=column in ("name", "status"))
+    for entry, state, used_by in rows:
+        table.add_row(
+            entry.name,
+            ", ".join(used_by),
+            entry.architecture,
+            _human_size(entry.size),
+            entry.source.kind,
+            entry.licence,
+            f"[{_STATUS_STYLE[state]}]{state}[/]",
+        )
+    out.print(table)
+
+
+@command("download-weights")
+def download_weights(
+    names: Annotated[
+        Optional[list[str]],
+        typer.Argument(metavar="NAME...", help="Weights to fetch, by name (see `deblur models`).", show_default=False),
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Fetch every downloadable entry.")] = False,
+    cache_dir: CacheDirOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Download again even when cached.")] = False,
+) -> None:
+    """Download weights into the cache, verify them, and convert official .pth files to safetensors."""
+    registry = load_registry()
+    if all_ and names:
+        raise UsageError("give weights names or --all, not both")
+    if all_:
+        entries = [e for e in registry.entries.values() if not isinstance(e.source, BundledSource)]
+    elif names:
+        entries = [registry.entry(name) for name in dict.fromkeys(names)]
+    else:
+        raise UsageError("name the weights to download, or pass --all", hint="`deblur models` lists them")
+
+    failed = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,  # bars only for a person watching; logs get the result lines
+    ) as bar:
+        for entry in entries:
+            task = bar.add_task(entry.name, total=None)
+
+            def progress(done: int, total: int, task=task) -> None:
+                bar.update(task, completed=done, total=total or None)
+
+            was = status(entry, cache_dir)
+            try:
+                path = download(entry, cache_dir, force=force, progress=progress)
+            except DeblurError as e:
+                if len(entries) == 1:
+                    raise
+                failed.append(entry.name)
+                bar.console.print(f"[red]error:[/] {e}", highlight=False)
+                continue
+            finally:
+                bar.remove_task(task)
+            note = "already cached" if was in ("cached", "bundled") and not force else "downloaded and verified"
+            bar.console.print(f"{entry.name}: {note}", highlight=False)
+            out.print(str(path), highlight=False, soft_wrap=True)
+    if failed:
+        raise WeightsError(
+            f"{len(failed)} of {len(entries)} downloads failed: {', '.join(failed)}",
+            hint="run the command again for those names to see each error with its hint",
+        )
+
+
+def _as_dict(entry: WeightsEntry, state: str, used_by: tuple[str, ...]) -> dict:
+    return {
+        "name": entry.name,
+        "description": entry.description,
+        "default_for": list(used_by),
+        "architecture": entry.architecture,
+        "config": dict(entry.config),
+        "source": entry.source.kind,
+        "location": _location(entry),
+        "checksum": None if entry.checksum is None else str(entry.checksum),
+        "size": entry.size,
+        "licence": entry.licence,
+        "training_data": entry.training_data,
+        "quality": None if entry.quality is None else vars(entry.quality),
+        "status": state,
+    }
+
+
+def _location(entry: WeightsEntry) -> str:
+    source = entry.source
+    if isinstance(source, UrlSource):
+        return source.url
+    if isinstance(source, HubSource):
+        return f"{source.repo_id}@{source.revision}/{source.filename}"
+    return source.path
+
+
+def _human_size(size: int | None) -> str:
+    if size is None:
+        return "unknown"
+    for unit in ("B", "KB", "MB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
