@@ -1,0 +1,25 @@
+"""Video in and out: decode any FFmpeg-readable video or image sequence into RGB frames, encode frames back.
+
+Streaming both ways (one frame in memory at a time), atomic outputs, audio and subtitles carried over.
+Imports only PyAV, NumPy and the standard library.
+"""
+
+from deblur_cli.video_io.encoding import EncodeOptions
+from deblur_cli.video_io.images import IMAGE_SUFFIXES
+from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
+from deblur_cli.video_io.sinks import FrameSink, is_frame_directory, open_sink
+from deblur_cli.video_io.sources import FrameSource, describe, open_source
+
+__all__ = [
+    "DEFAULT_FPS",
+    "IMAGE_SUFFIXES",
+    "EncodeOptions",
+    "Frame",
+    "FrameSink",
+    "FrameSource",
+    "VideoInfo",
+    "describe",
+    "is_frame_directory",
+    "open_sink",
+    "open_source",
+]

@@ -1,0 +1,105 @@
+"""Atomic outputs: write under a hidden temporary name in the target directory, rename into place at the end.
+
+A reader never sees a half-written file under the final name, and an aborted run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Callable, Iterator
+
+import av
+
+from deblur_cli.errors import DeblurError, OutputError
+
+
+def temp_name(final: Path) -> Path:
+    """A fresh hidden name beside `final` with the same suffix (FFmpeg picks the container from it)."""
+    return final.with_name(f".{final.stem}.deblur-{secrets.token_hex(4)}{final.suffix}")
+
+
+def reserve_file(final: Path) -> Path:
+    """Create an empty temporary file beside `final` and return its path; OutputError if the directory is
+    missing or not writable. The file gets the usual permissions (0666 less the umask)."""
+    while True:
+        temp = temp_name(final)
+        try:
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return temp
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise output_error(final, e) from None
+
+
+def reserve_dir(final: Path) -> Path:
+    """Create an empty temporary directory beside `final`, as `reserve_file` does for files."""
+    while True:
+        temp = temp_name(final)
+        try:
+            os.mkdir(temp)
+            return temp
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise output_error(final, e) from None
+
+
+def commit(temp: Path, final: Path) -> None:
+    """Move the finished temporary file or directory to its final name (an empty directory there is replaced)."""
+    try:
+        if temp.is_dir() and final.is_dir():
+            final.rmdir()  # only an empty directory; the caller checked before writing
+        os.replace(temp, final)
+    except OSError as e:
+        discard(temp)
+        raise output_error(final, e) from None
+
+
+def discard(temp: Path) -> None:
+    """Remove a temporary file or directory; missing is fine."""
+    if temp.is_dir():
+        shutil.rmtree(temp, ignore_errors=True)
+    else:
+        try:
+            temp.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def output_error(path: Path, error: BaseException) -> OutputError:
+    """An OutputError naming the cause in words a user can act on (disk full, permissions, missing folder)."""
+    code = getattr(error, "errno", None)
+    where = path.parent if str(path.parent) else Path(".")
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return OutputError(f"disk full while writing {path}", hint="free some space or write the output elsewhere")
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return OutputError(f"cannot write to {where}: permission denied", hint="choose a directory you can write to")
+    if code == errno.ENOENT:
+        return OutputError(f"cannot write {path}: directory {where} does not exist", hint="create it first")
+    if code == errno.ENOTDIR:
+        return OutputError(f"cannot write {path}: {where} is not a directory", hint="check the output path")
+    reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    return OutputError(f"cannot write {path}: {reason}", hint="check the output path and the free space")
+
+
+@contextlib.contextmanager
+def cleanup_on_error(path: Path, abort: Callable[[], None]) -> Iterator[None]:
+    """Call `abort` (which removes the temporary output) on any exception, Ctrl-C included; FFmpeg and OS
+    errors are raised as OutputError about `path`."""
+    try:
+        yield
+    except DeblurError:
+        abort()
+        raise
+    except (av.FFmpegError, OSError) as e:
+        abort()
+        raise output_error(path, e) from None
+    except BaseException:
+        abort()
+        raise

@@ -1,0 +1,181 @@
+"""Choosing the video encoder: FFmpeg encoder name, pixel format and options for an output and an input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import av
+
+from deblur_cli.errors import OutputError
+
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """What the user asked of the video encoder; `resolve_encoder` turns it into concrete settings."""
+
+    codec: str | None = None  # encoder name or alias ("x264", "ffv1", "x264-lossless"); None = from the suffix
+    crf: int | None = 18  # constant-quality level, lower is better; None = the encoder's own default
+    preset: str = "medium"  # x264 speed preset name, mapped onto the other encoders' speed settings
+    pix_fmt: str | None = None  # output pixel format; None = chosen from the input's bit depth and size
+    audio: bool = True  # carry the source's audio; False leaves it out on purpose
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """A named encoder variant: which FFmpeg encoder, its preferred pixel formats, how options map."""
+
+    name: str  # FFmpeg encoder for 8-bit input
+    formats: tuple[str, ...]  # pixel formats for 8-bit input, best first
+    deep_formats: tuple[str, ...]  # pixel formats for input above 8 bits, best first
+    options: Callable[[EncodeOptions], dict[str, str]] = lambda options: {}  # EncodeOptions -> encoder options
+    deep_name: str | None = None  # a different FFmpeg encoder for input above 8 bits, if needed
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """Concrete settings for one output's video stream."""
+
+    encoder: str  # FFmpeg encoder name
+    pix_fmt: str  # pixel format fed to the encoder
+    options: dict[str, str] = field(default_factory=dict)  # FFmpeg encoder options
+
+
+_YUV8 = ("yuv420p", "yuv444p", "yuvj420p", "yuvj444p", "gbrp", "rgb24", "bgr0")
+_YUV_DEEP = ("yuv420p10le", "yuv444p10le", "yuv420p12le", "yuv444p12le", "gbrp10le", "gbrp12le", "gbrp16le")
+
+
+def _crf(o: EncodeOptions) -> dict[str, str]:
+    return {} if o.crf is None else {"crf": str(o.crf)}
+
+
+def _x264(o: EncodeOptions) -> dict[str, str]:
+    return {"preset": o.preset, **_crf(o)}
+
+
+def _x265(o: EncodeOptions) -> dict[str, str]:
+    return {**_x264(o), "x265-params": "log-level=error"}  # x265 otherwise writes its banner to stderr
+
+
+_VP9_CPU_USED = dict(zip(PRESETS, (8, 7, 6, 5, 4, 3, 2, 1, 0, 0)))
+_SVT_PRESET = dict(zip(PRESETS, (12, 11, 10, 9, 8, 6, 5, 4, 3, 2)))
+
+
+def _vp9(o: EncodeOptions) -> dict[str, str]:
+    # constant quality needs the bitrate target off; row-mt lets libvpx use every core
+    return {"cpu-used": str(_VP9_CPU_USED[o.preset]), "deadline": "good", "row-mt": "1", "b": "0", **_crf(o)}
+
+
+def _svtav1(o: EncodeOptions) -> dict[str, str]:
+    return {"preset": str(_SVT_PRESET[o.preset]), **_crf(o)}
+
+
+ENCODERS: dict[str, Encoder] = {
+    "libx264": Encoder("libx264", _YUV8, _YUV_DEEP, _x264),
+    "libx265": Encoder("libx265", _YUV8, _YUV_DEEP, _x265),
+    "libvpx-vp9": Encoder("libvpx-vp9", _YUV8, _YUV_DEEP, _vp9),
+    "libsvtav1": Encoder("libsvtav1", ("yuv420p",), ("yuv420p10le",), _svtav1),
+    # lossless choices for evaluation: FFV1 stores our RGB arrays bit-exactly; x264 at qp 0 in RGB does too
+    # for 8-bit input and keeps 10-bit input in 4:4:4 YUV (exact up to the RGB/YUV rounding)
+    "ffv1": Encoder("ffv1", ("bgr0",), ("rgb48le", "gbrp16le"), lambda o: {"level": "3"}),
+    "x264-lossless": Encoder(
+        "libx264rgb", ("rgb24", "bgr24"), ("yuv444p10le",), lambda o: {"preset": o.preset, "qp": "0"}, "libx264"
+    ),
+    # Motion JPEG stores full-range YUV ("yuvj"); the writer tags the range to match
+    "mjpeg": Encoder("mjpeg", ("yuvj420p", "yuvj444p"), ("yuvj420p", "yuvj444p")),
+    "prores_ks": Encoder("prores_ks", ("yuv422p10le", "yuv444p10le"), ("yuv422p10le", "yuv444p10le")),
+}
+ALIASES = {
+    "h264": "libx264",
+    "x264": "libx264",
+    "hevc": "libx265",
+    "h265": "libx265",
+    "x265": "libx265",
+    "vp9": "libvpx-vp9",
+    "av1": "libsvtav1",
+    "svtav1": "libsvtav1",
+    "prores": "prores_ks",
+}
+CODEC_FOR_SUFFIX = {
+    ".mp4": "libx264",
+    ".m4v": "libx264",
+    ".mov": "libx264",
+    ".mkv": "libx264",
+    ".avi": "libx264",
+    ".webm": "libvpx-vp9",
+}
+
+
+def resolve_encoder(options: EncodeOptions, suffix: str, bit_depth: int, width: int, height: int) -> Encoding:
+    """Concrete encoder settings for an output file with this suffix and frames of this depth and size.
+
+    Raises OutputError for an unknown codec, preset or pixel format, or a pixel format that cannot hold the
+    frame size (4:2:0 needs even sides; the size is never changed behind the user's back).
+    """
+    name = options.codec or CODEC_FOR_SUFFIX.get(suffix.lower(), "libx264")
+    name = ALIASES.get(name, name)
+    variant = ENCODERS.get(name) or _generic(name)
+    if options.preset not in PRESETS:
+        raise OutputError(f"unknown preset '{options.preset}'", hint=f"choose one of: {', '.join(PRESETS)}")
+    deep = bit_depth > 8
+    encoder = variant.deep_name if deep and variant.deep_name else variant.name
+    supported = _supported_formats(encoder)
+    if options.pix_fmt:
+        pix_fmt = _check_pix_fmt(options.pix_fmt, encoder, supported, width, height)
+    else:
+        preferred = (variant.deep_formats + variant.formats) if deep else variant.formats
+        pix_fmt = _pick_pix_fmt(preferred, encoder, supported, width, height)
+    return Encoding(encoder=encoder, pix_fmt=pix_fmt, options=variant.options(options))
+
+
+def _generic(name: str) -> Encoder:
+    try:
+        codec = av.codec.Codec(name, "w")
+    except (av.FFmpegError, ValueError):
+        codec = None
+    if codec is None or codec.type != "video":
+        known = ", ".join(sorted(set(ENCODERS) | set(ALIASES)))
+        raise OutputError(f"unknown video codec '{name}'", hint=f"use one of {known}, or any FFmpeg video encoder")
+    return Encoder(name, _YUV8, _YUV_DEEP)
+
+
+def _supported_formats(encoder: str) -> set[str] | None:
+    formats = av.codec.Codec(encoder, "w").video_formats
+    return {f.name for f in formats} if formats else None
+
+
+def _fits(pix_fmt: str, width: int, height: int) -> bool:
+    """Whether the format's chroma planes can cover a frame of this size without changing it."""
+    fmt = av.VideoFormat(pix_fmt)
+    return (width % 2 == 0 or fmt.chroma_width(width) == width) and (
+        height % 2 == 0 or fmt.chroma_height(height) == height
+    )
+
+
+def _pick_pix_fmt(preferred, encoder: str, supported: set[str] | None, width: int, height: int) -> str:
+    for pix_fmt in preferred:
+        if (supported is None or pix_fmt in supported) and _fits(pix_fmt, width, height):
+            return pix_fmt
+    raise OutputError(
+        f"{encoder} cannot encode a {width}x{height} video without changing its size",
+        hint="odd sizes need a codec with 4:4:4 or RGB formats: libx264, libx265, vp9 or ffv1",
+    )
+
+
+def _check_pix_fmt(pix_fmt: str, encoder: str, supported: set[str] | None, width: int, height: int) -> str:
+    try:
+        av.VideoFormat(pix_fmt)
+    except ValueError:
+        raise OutputError(f"unknown pixel format '{pix_fmt}'", hint="e.g. yuv420p, yuv444p, yuv420p10le") from None
+    if supported is not None and pix_fmt not in supported:
+        raise OutputError(
+            f"{encoder} cannot encode pixel format {pix_fmt}", hint=f"it accepts: {', '.join(sorted(supported))}"
+        )
+    if not _fits(pix_fmt, width, height):
+        raise OutputError(
+            f"pixel format {pix_fmt} halves the colour resolution and cannot hold the odd size {width}x{height}",
+            hint="use a 4:4:4 format such as yuv444p, or leave --pix-fmt out",
+        )
+    return pix_fmt

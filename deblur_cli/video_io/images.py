@@ -1,0 +1,117 @@
+"""Image files as a frame sequence: a directory, a glob pattern, or one image as a one-frame video."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import av
+import numpy as np
+
+from deblur_cli.errors import InputError
+from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of, color_of, normalize_rotation
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+_SEQUENCE_HINT = "a frame sequence is a folder of .png, .jpg or .tif files named so they sort in order (frame_0001.png ...)"
+
+
+def is_image(path: str | os.PathLike) -> bool:
+    """Whether the name has an image suffix this module reads."""
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def is_glob(text: str) -> bool:
+    """Whether a path argument is a glob pattern rather than a name."""
+    return any(c in text for c in "*?[")
+
+
+def natural_key(path: Path) -> list:
+    """Sort key that orders frame_2 before frame_10."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def list_images(location: str | os.PathLike) -> list[Path]:
+    """The image files of a directory or glob pattern, in natural order; hidden files are skipped.
+
+    Raises InputError when nothing matches.
+    """
+    text = os.fspath(location)
+    if os.path.isdir(text):
+        candidates = [p for p in Path(text).iterdir() if p.is_file()]
+        where = f"directory {text}"
+    else:
+        candidates = [Path(p) for p in glob.glob(text) if os.path.isfile(p)]
+        where = f"files matching {text}"
+    images = sorted((p for p in candidates if is_image(p) and not p.name.startswith(".")), key=natural_key)
+    if not images:
+        raise InputError(f"no images in {where}", hint=_SEQUENCE_HINT)
+    return images
+
+
+class ImageSequenceSource:
+    """Images decoded one at a time as frames of one video; all must share the first image's size (checked
+    as each is read, so an odd one raises InputError when iteration reaches it).
+
+    Frames come as (H, W, 3) RGB arrays at the first image's depth: uint8 for 8-bit images, uint16 on the
+    full 16-bit scale for deeper ones (a later image of another depth is converted). Frames carry no
+    timestamps (`pts` is None) and the info has no frame rate.
+    """
+
+    def __init__(self, paths: Sequence[Path]):
+        if not paths:
+            raise InputError("no images to read", hint=_SEQUENCE_HINT)
+        self.paths = list(paths)
+        first, codec = _read(self.paths[0])
+        self._first = first
+        self.info = VideoInfo(
+            width=first.width,
+            height=first.height,
+            fps=None,
+            time_base=None,
+            frame_count=len(self.paths),
+            bit_depth=bit_depth_of(first.format),
+            rotation=normalize_rotation(first.rotation),
+            color=color_of(first),
+            codec=codec,
+            pix_fmt=first.format.name,
+        )
+        self._format = array_format(self.info.dtype)
+
+    def __iter__(self) -> Iterator[Frame]:
+        for index, path in enumerate(self.paths):
+            frame = self._first if index == 0 else _read(path)[0]
+            self._first = None
+            if (frame.width, frame.height) != (self.info.width, self.info.height):
+                raise InputError(
+                    f"{path} is {frame.width}x{frame.height}, but the sequence started with "
+                    f"{self.paths[0].name} at {self.info.width}x{self.info.height}",
+                    hint="all images of a sequence must have the same size",
+                )
+            yield Frame(image=np.ascontiguousarray(frame.to_ndarray(format=self._format)), pts=None, index=index)
+
+    def close(self) -> None:
+        self._first = None
+
+    def __enter__(self) -> ImageSequenceSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _read(path: Path) -> tuple[av.VideoFrame, str]:
+    """The image's only frame and its codec name."""
+    try:
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0), None)
+            codec = container.streams.video[0].codec_context.name
+    except PermissionError:
+        raise InputError(f"{path}: permission denied", hint="check the file's permissions") from None
+    except (av.FFmpegError, IndexError):
+        frame = None
+    if frame is None:
+        raise InputError(f"{path} is not an image FFmpeg can read", hint="the file is damaged or not an image")
+    return frame, codec

@@ -1,0 +1,80 @@
+"""What a frame source tells the rest of the program: `VideoInfo` for the stream, `Frame` for each picture."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+DEFAULT_FPS = Fraction(25)  # rate given to image sequences, which carry no timing of their own
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """A source's video stream as frames are delivered: stored orientation, RGB arrays."""
+
+    width: int  # frame width in pixels as stored, before the display rotation
+    height: int  # frame height in pixels as stored
+    fps: Fraction | None  # average frame rate; None for images (writers then use DEFAULT_FPS)
+    time_base: Fraction | None  # seconds per unit of Frame.pts; None when frames carry no timestamps
+    frame_count: int | None  # best estimate of the number of frames, for progress; None if unknown
+    bit_depth: int  # bits per channel in the source: 8 gives uint8 arrays, more gives uint16 arrays
+    rotation: int = 0  # counter-clockwise degrees (0, 90, 180, 270) a player turns stored frames for display
+    color: dict[str, int] = field(default_factory=dict)  # FFmpeg enums: primaries, transfer, matrix, range
+    codec: str | None = None  # decoder name, e.g. "h264", "png"
+    pix_fmt: str | None = None  # pixel format of the decoded source, e.g. "yuv420p10le"
+    container: str | None = None  # demuxer name, e.g. "matroska,webm"; None for image files
+    has_audio: bool = False  # the source holds at least one audio stream
+    has_subtitles: bool = False  # the source holds at least one subtitle stream
+    sample_aspect_ratio: Fraction | None = None  # pixel width / height for anamorphic video; None = square
+    duration: float | None = None  # seconds of video, if the container says
+
+    @property
+    def dtype(self) -> type[np.unsignedinteger]:
+        """The dtype of Frame.image: uint8 for 8-bit sources, uint16 (full 16-bit scale) above."""
+        return np.uint8 if self.bit_depth <= 8 else np.uint16
+
+    @property
+    def rate(self) -> Fraction:
+        """The frame rate a writer should use: `fps`, or DEFAULT_FPS for sources without timing."""
+        return self.fps or DEFAULT_FPS
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(width, height) as a player shows the video, after the rotation."""
+        return (self.height, self.width) if self.rotation in (90, 270) else (self.width, self.height)
+
+
+@dataclass
+class Frame:
+    """One decoded picture."""
+
+    image: np.ndarray  # (H, W, 3) RGB, uint8 or uint16 as VideoInfo.dtype, C-contiguous, stored orientation
+    pts: int | None  # presentation time in VideoInfo.time_base units; None for image sequences
+    index: int  # position in the source, from 0
+
+
+def array_format(dtype: np.dtype | type) -> str:
+    """The FFmpeg pixel format matching an RGB array of this dtype."""
+    return "rgb24" if np.dtype(dtype) == np.uint8 else "rgb48le"
+
+
+def bit_depth_of(pix_fmt) -> int:
+    """Bits per channel of an FFmpeg pixel format (a PyAV VideoFormat), capped at 16."""
+    return min(max(component.bits for component in pix_fmt.components), 16)
+
+
+def color_of(frame) -> dict[str, int]:
+    """The colour description of a decoded PyAV frame, as FFmpeg enum values."""
+    return {
+        "primaries": int(frame.color_primaries),
+        "transfer": int(frame.color_trc),
+        "matrix": int(frame.colorspace),
+        "range": int(frame.color_range),
+    }
+
+
+def normalize_rotation(degrees: float) -> int:
+    """A display-matrix angle in [-180, 180] as one of 0, 90, 180, 270."""
+    return int(round(degrees / 90.0)) * 90 % 360

@@ -1,0 +1,176 @@
+"""Carrying a source's audio and subtitle streams into an output while its video is re-encoded."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from deblur_cli.errors import InputError
+
+# Container-level tags that describe the old file rather than its content.
+_STALE_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}
+_STREAM_TAGS = ("language", "title", "handler_name")
+_STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+
+
+class _Copy:
+    """Packets go to the output unchanged."""
+
+    def __init__(self, output_stream):
+        self.output_stream = output_stream
+
+    def packets(self, packet):
+        packet.stream = self.output_stream
+        return [packet]
+
+    def flush(self):
+        return []
+
+
+class _Reencode:
+    """Packets are decoded and encoded again for a container that cannot hold the original codec."""
+
+    def __init__(self, input_stream, output_stream):
+        self.input_stream = input_stream
+        self.output_stream = output_stream
+
+    def packets(self, packet):
+        return [p for frame in self.input_stream.decode(packet) for p in self.output_stream.encode(frame)]
+
+    def flush(self):
+        tail = [p for frame in self.input_stream.decode(None) for p in self.output_stream.encode(frame)]
+        return tail + self.output_stream.encode(None)
+
+
+class Passthrough:
+    """The audio and subtitle streams of `source`, muxed into `output` in time order with its video.
+
+    The source is opened a second time and read only as far as the video written so far (`feed_until`), so
+    the muxer interleaves the streams and memory stays bounded. Audio is copied without re-encoding when the
+    output container can hold its codec, otherwise re-encoded (Opus for WebM, AAC elsewhere); a subtitle
+    stream the container cannot hold is left out. Each such change adds a line to `warnings`. Attachments
+    and data streams (timecode tracks) are not carried. Streams must be added before the first packet is
+    muxed, so construct this right after the video stream.
+    """
+
+    def __init__(self, source: str | Path, output, *, audio: bool, warnings: list[str]):
+        try:
+            self._input = av.open(str(source), metadata_errors="ignore")
+        except av.FFmpegError as e:
+            raise InputError(f"cannot reopen {source} to copy its audio: {e.strerror}") from None
+        self._output = output
+        self._suffix = Path(output.name).suffix or output.format.name
+        self._routes: dict[int, _Copy | _Reencode] = {}
+        wanted = [s for s in self._input.streams if s.type == "subtitle" or (audio and s.type == "audio")]
+        samples = _first_packets(source, [s.index for s in wanted])
+        for stream in wanted:
+            fits = _accepts(output.format.name, stream, samples.get(stream.index))
+            if stream.type == "audio":
+                route = self._audio_route(stream, fits, warnings)
+            else:
+                route = self._subtitle_route(stream, fits, warnings)
+            if route is not None:
+                _copy_tags(stream, route.output_stream)
+                self._routes[stream.index] = route
+        output.metadata.update({k: v for k, v in self._input.metadata.items() if k not in _STALE_TAGS})
+        streams = [self._input.streams[i] for i in self._routes]
+        self._packets = self._input.demux(streams) if streams else iter(())
+        self._pending = None
+
+    def _audio_route(self, stream, fits: bool, warnings: list[str]):
+        name = _codec_name(stream)
+        if fits:
+            return _Copy(self._output.add_stream_from_template(stream))
+        target = "libopus" if self._output.format.name == "webm" else "aac"
+        if stream.codec_context is None:
+            warnings.append(f"audio stream #{stream.index} ({name}) cannot be stored in {self._suffix} and cannot "
+                            "be decoded for re-encoding; it was left out")
+            return None
+        rates = av.codec.Codec(target, "w").audio_rates
+        rate = stream.sample_rate if not rates or stream.sample_rate in rates else 48000
+        layout = stream.layout.name
+        if layout.endswith("channels"):  # unlabelled ("2 channels"), which encoders and muxers refuse
+            layout = _STANDARD_LAYOUTS.get(stream.layout.nb_channels, "stereo")
+        output_stream = self._output.add_stream(target, rate=rate, layout=layout)
+        output_stream.time_base = Fraction(1, rate)
+        warnings.append(
+            f"audio stream #{stream.index} ({name}) cannot be stored in {self._suffix}; re-encoded to "
+            f"{output_stream.codec_context.name}"
+        )
+        return _Reencode(stream, output_stream)
+
+    def _subtitle_route(self, stream, fits: bool, warnings: list[str]):
+        if fits:
+            return _Copy(self._output.add_stream_from_template(stream))
+        warnings.append(
+            f"subtitle stream #{stream.index} ({_codec_name(stream)}) cannot be stored in {self._suffix}; it was "
+            "left out (an output of the input's container type keeps it)"
+        )
+        return None
+
+    def feed_until(self, seconds: float) -> None:
+        """Mux every source packet whose decode time is at or before `seconds`."""
+        while True:
+            packet = self._pending or next(self._packets, None)
+            if packet is None:
+                return
+            if packet.dts is not None and float(packet.dts * packet.time_base) > seconds:
+                self._pending = packet
+                return
+            self._pending = None
+            if packet.dts is None:  # flush markers carry no data
+                continue
+            self._output.mux(self._routes[packet.stream.index].packets(packet))
+
+    def finish(self) -> None:
+        """Mux the rest of the source's streams, flush re-encoders, close the source."""
+        self.feed_until(math.inf)
+        for route in self._routes.values():
+            self._output.mux(route.flush())
+        self.close()
+
+    def close(self) -> None:
+        self._input.close()
+
+
+def _first_packets(source: str | Path, indices: list[int], limit: int = 1000) -> dict[int, av.Packet]:
+    """The first non-empty packet of each listed stream, read from a separate opening of the source."""
+    found: dict[int, av.Packet] = {}
+    if not indices:
+        return found
+    with contextlib.suppress(av.FFmpegError), av.open(str(source), metadata_errors="ignore") as container:
+        for count, packet in enumerate(container.demux([container.streams[i] for i in indices])):
+            if packet.size and packet.stream.index not in found:
+                found[packet.stream.index] = packet
+            if len(found) == len(indices) or count >= limit:
+                break
+    return found  # a stream without a sample is probed by its header alone
+
+
+def _accepts(format_name: str, stream, sample: av.Packet | None) -> bool:
+    """Whether a container of this format can hold a copy of `stream`, found by muxing its first packet into
+    a file in memory (FFmpeg's codec query says yes to pairs the muxer then refuses, such as PCM audio
+    without a labelled channel layout in MP4)."""
+    with contextlib.suppress(av.FFmpegError, ValueError):
+        with av.open(io.BytesIO(), "w", format=format_name) as probe:
+            copy = probe.add_stream_from_template(stream)
+            probe.start_encoding()
+            if sample is not None:
+                sample.stream = copy
+                probe.mux(sample)
+        return True
+    return False
+
+
+def _codec_name(stream) -> str:
+    return stream.codec_context.name if stream.codec_context is not None else "unknown codec"
+
+
+def _copy_tags(source, target) -> None:
+    target.metadata.update({k: v for k, v in source.metadata.items() if k in _STREAM_TAGS})
+    target.disposition = source.disposition

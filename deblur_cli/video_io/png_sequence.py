@@ -1,0 +1,86 @@
+"""Writing frames as a directory of PNG files (frame_000001.png, ...), atomically."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import av
+import numpy as np
+
+from deblur_cli.errors import OutputError
+from deblur_cli.video_io import atomic
+from deblur_cli.video_io.info import Frame, VideoInfo, array_format
+
+FRAME_NAME = "frame_{:06d}.png"  # numbered from 1
+
+
+class PngSequenceSink:
+    """Frames written as PNG files into a directory that appears under its final name only when finished.
+
+    8-bit input gives 8-bit PNGs, deeper input 16-bit PNGs. Frames are turned to display orientation (a PNG
+    has no rotation tag). Timestamps, audio and subtitles cannot be stored; `warnings` says so when the
+    source had audio or subtitles. An existing empty directory is replaced; a non-empty one is refused.
+    """
+
+    def __init__(self, path: str | os.PathLike, info: VideoInfo):
+        self.path = Path(path)
+        self.info = info
+        self.warnings: list[str] = []
+        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+            raise OutputError(
+                f"{self.path} already exists and is not an empty directory",
+                hint="choose a new directory name for the PNG frames, or empty it first",
+            )
+        if info.has_audio:
+            self.warnings.append("a PNG sequence cannot hold audio; the source's audio was not written")
+        if info.has_subtitles:
+            self.warnings.append("a PNG sequence cannot hold subtitles; the source's subtitles were not written")
+        self._turns = info.rotation // 90  # np.rot90 turns counter-clockwise, as the display matrix does
+        self._deep = info.bit_depth > 8
+        width, height = info.display_size
+        self._encoder = av.CodecContext.create("png", "w")
+        self._encoder.width, self._encoder.height = width, height
+        self._encoder.pix_fmt = "rgb48be" if self._deep else "rgb24"
+        self._written = 0
+        self._closed = False
+        self._temp = atomic.reserve_dir(self.path)
+
+    def write(self, frame: Frame | np.ndarray, pts: int | None = None) -> None:
+        """Write one frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation, or a Frame.
+        `pts` is accepted for symmetry with video outputs and not stored."""
+        image = frame.image if isinstance(frame, Frame) else frame
+        expected = (self.info.height, self.info.width, 3)
+        if image.shape != expected or image.dtype not in (np.uint8, np.uint16):
+            raise ValueError(f"expected an {expected} uint8 or uint16 RGB array, got {image.shape} {image.dtype}")
+        with atomic.cleanup_on_error(self.path, self.abort):
+            upright = np.ascontiguousarray(np.rot90(image, self._turns)) if self._turns else image
+            picture = av.VideoFrame.from_ndarray(upright, format=array_format(image.dtype))
+            picture = picture.reformat(format=self._encoder.pix_fmt)
+            for packet in self._encoder.encode(picture):
+                self._written += 1
+                (self._temp / FRAME_NAME.format(self._written)).write_bytes(bytes(packet))
+
+    def finish(self) -> None:
+        """Rename the finished directory into place."""
+        if self._closed:
+            return
+        if not self._written:
+            self.abort()
+            raise OutputError(f"no frames were written to {self.path}", hint="the input produced no frames")
+        self._closed = True
+        atomic.commit(self._temp, self.path)
+
+    def abort(self) -> None:
+        """Delete the temporary directory; the final name is never touched. Safe to call twice."""
+        self._closed = True
+        atomic.discard(self._temp)
+
+    def __enter__(self) -> PngSequenceSink:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.finish()
+        else:
+            self.abort()

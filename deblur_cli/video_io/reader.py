@@ -1,0 +1,223 @@
+"""Decoding a video file into RGB frames, streaming, with clear errors for files that are not what they seem."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from deblur_cli.errors import InputError
+from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of, color_of, normalize_rotation
+
+# Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
+# and FFmpeg guesses presentation times from decode order, so frames get pts from their index instead.
+_CONSTANT_RATE_CONTAINERS = {"avi"}
+
+_DAMAGED_HINT = "the frames before the damage were read; re-copy the file, or cut it before the damaged part"
+
+
+class VideoFileSource:
+    """Frames of the first video stream of a media file, decoded lazily (one frame in memory at a time).
+
+    Iterate once; each item is a `Frame` with an (H, W, 3) RGB array (uint8 for 8-bit video, uint16 on the
+    full 16-bit scale above) in stored orientation. A stream whose frame size changes part-way is scaled to its
+    first size. Raises InputError at open for unreadable files, and while iterating at the point where a
+    damaged or truncated stream stops, after yielding every good frame.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._container = _open(self.path)
+        try:
+            self._stream = _video_stream(self._container, self.path)
+            self._stream.thread_type = "AUTO"
+            self._frames = self._decode()
+            first = next(self._frames, None)
+            if first is None:
+                raise InputError(
+                    f"{self.path}: the video stream has no decodable frames",
+                    hint="the file is empty or damaged; check that it plays in a media player",
+                )
+        except BaseException:
+            self._container.close()
+            raise
+        self._first = first
+        self.info = _describe(self._container, self._stream, first)
+        self._format = array_format(self.info.dtype)
+        self._step = _frame_step(self.info)
+        self._index_timestamps = self._container.format.name in _CONSTANT_RATE_CONTAINERS
+
+    def __iter__(self) -> Iterator[Frame]:
+        frames, self._frames = self._frames, iter(())
+        if self._first is not None:
+            frames = _chain(self._first, frames)
+            self._first = None
+        last = None
+        for index, frame in enumerate(frames):
+            pts = self._pts(frame, index, last)
+            last = pts
+            image = frame.to_ndarray(format=self._format, width=self.info.width, height=self.info.height)
+            yield Frame(image=np.ascontiguousarray(image), pts=pts, index=index)
+
+    def _pts(self, frame: av.VideoFrame, index: int, last: int | None) -> int | None:
+        # Timestamps must rise strictly for any encoder downstream; a missing or backward stamp is replaced
+        # by the previous one plus one nominal frame.
+        if self._index_timestamps:
+            return index * self._step
+        if frame.pts is not None and (last is None or frame.pts > last):
+            return frame.pts
+        return 0 if last is None else last + self._step
+
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        stream = self._stream
+        packets, decoded, end = 0, 0, None
+        try:
+            for packet in self._container.demux(stream):
+                if packet.size:  # the last, empty packet only asks the decoder to flush
+                    packets += 1
+                    if packet.pts is not None:
+                        stop = (packet.pts + (packet.duration or 0)) * packet.time_base
+                        end = stop if end is None else max(end, stop)
+                for frame in stream.decode(packet):
+                    decoded += 1
+                    yield frame
+        except av.FFmpegError as e:
+            raise InputError(
+                f"{self.path}: the video stream is corrupt after {decoded} good frames ({_reason(e)})",
+                hint=_DAMAGED_HINT,
+            ) from None
+        _check_complete(self.path, stream, packets, decoded, end)
+
+    def close(self) -> None:
+        self._frames = iter(())
+        self._first = None
+        self._container.close()
+
+    def __enter__(self) -> VideoFileSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def _reason(error: av.FFmpegError) -> str:
+    return error.strerror or type(error).__name__
+
+
+def _open(path: Path):
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except PermissionError:
+        raise InputError(f"{path}: permission denied", hint="check the file's permissions") from None
+    except av.FFmpegError as e:
+        if _looks_like_mp4_without_index(path):
+            raise InputError(
+                f"{path} is an MP4/MOV file without its index (moov atom): it was cut short or is still being written",
+                hint="re-copy or re-download the file; a recording stopped by a crash or a full card cannot be read",
+            ) from None
+        raise InputError(
+            f"{path} is not a video or image file FFmpeg can read ({_reason(e)})",
+            hint="check that the file plays in a media player",
+        ) from None
+
+
+def _looks_like_mp4_without_index(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(8)
+    return head[4:8] in (b"ftyp", b"wide", b"mdat")  # the boxes an MP4/MOV starts with
+
+
+def _video_stream(container, path: Path):
+    # Cover art in audio files is a one-picture "video" stream flagged as an attached picture, not video.
+    videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not videos:
+        audio = ", ".join(s.codec_context.name for s in container.streams.audio if s.codec_context)
+        what = f"only audio: {audio}" if audio else "no audio either"
+        raise InputError(
+            f"{path} has no video stream ({what})", hint="deblur needs a video file, an image or a folder of images"
+        )
+    stream = videos[0]
+    if stream.codec_context is None:  # FFmpeg knows no decoder for it, so PyAV cannot even name it
+        raise InputError(
+            f"{path}: no decoder for its video codec",
+            hint="the FFmpeg inside PyAV cannot decode it; convert the file to H.264 or FFV1 first",
+        )
+    return stream
+
+
+def _describe(container, stream, first: av.VideoFrame) -> VideoInfo:
+    fps = stream.average_rate or stream.guessed_rate
+    duration = _stream_duration(stream)
+    frame_count = stream.frames or (round(duration * fps) if duration and fps else None)
+    if container.format.name in _CONSTANT_RATE_CONTAINERS and fps:
+        time_base = 1 / Fraction(fps)
+    else:
+        time_base = stream.time_base
+    return VideoInfo(
+        width=first.width,
+        height=first.height,
+        fps=Fraction(fps) if fps else None,
+        time_base=time_base,
+        frame_count=frame_count or None,
+        bit_depth=bit_depth_of(first.format),
+        rotation=normalize_rotation(first.rotation),
+        color=color_of(first),
+        codec=stream.codec_context.name,
+        pix_fmt=first.format.name,
+        container=container.format.name,
+        has_audio=bool(container.streams.audio),
+        has_subtitles=bool(container.streams.subtitles),
+        sample_aspect_ratio=stream.sample_aspect_ratio or None,
+        duration=duration,
+    )
+
+
+def _stream_duration(stream) -> float | None:
+    """Seconds of video by the container's own account: the stream's duration, or Matroska's DURATION tag."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    tag = stream.metadata.get("DURATION")
+    if tag:
+        try:
+            hours, minutes, seconds = tag.split(":")
+            return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        except ValueError:
+            return None
+    return None
+
+
+def _frame_step(info: VideoInfo) -> int:
+    """Timestamp units per frame at the nominal rate (at least 1)."""
+    if not info.fps or not info.time_base:
+        return 1
+    return max(1, round(1 / (info.fps * info.time_base)))
+
+
+def _check_complete(path: Path, stream, packets: int, decoded: int, end: Fraction | None) -> None:
+    """Raise if the demuxer stopped before the end the container announced (a truncated or damaged file)."""
+    expected = stream.frames  # from the index (MP4, MOV, AVI); 0 when the container keeps no count
+    if expected and packets < expected:
+        raise InputError(
+            f"{path}: the video stream ends early: {decoded} good frames of {expected} (truncated or damaged file)",
+            hint=_DAMAGED_HINT,
+        )
+    duration = None if expected else _stream_duration(stream)
+    if duration is None or end is None:
+        return
+    fps = float(stream.average_rate or stream.guessed_rate or 25)
+    slack = max(3 / fps, 0.1)  # the last frame's duration is often not stored
+    if float(end) < duration - slack:
+        raise InputError(
+            f"{path}: the video stream ends early: {decoded} good frames, {float(end):.2f} s of {duration:.2f} s "
+            "(truncated or damaged file)",
+            hint=_DAMAGED_HINT,
+        )

@@ -1,0 +1,67 @@
+"""Opening an output for frames: a video file (container from the suffix) or a directory of PNG frames."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from deblur_cli.errors import OutputError
+from deblur_cli.video_io.encoding import EncodeOptions
+from deblur_cli.video_io.images import is_image
+from deblur_cli.video_io.info import Frame, VideoInfo
+from deblur_cli.video_io.png_sequence import PngSequenceSink
+from deblur_cli.video_io.writer import VideoFileSink
+
+
+class FrameSink(Protocol):
+    """Takes frames in order; `finish` publishes the output under its final name, `abort` removes it.
+
+    As a context manager it finishes on a clean exit and aborts on any exception (Ctrl-C included).
+    `warnings` lists what could not be carried over as it was (re-encoded audio, dropped subtitles ...).
+    """
+
+    path: Path
+    warnings: list[str]
+
+    def write(self, frame: Frame | np.ndarray, pts: int | None = None) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+    def __enter__(self) -> FrameSink: ...
+
+    def __exit__(self, exc_type, exc, tb) -> None: ...
+
+
+def is_frame_directory(path: str | os.PathLike) -> bool:
+    """Whether an output path means a PNG sequence: an existing directory, a trailing slash, or no suffix."""
+    text = os.fspath(path)
+    return text.endswith(("/", os.sep)) or os.path.isdir(text) or not Path(text).suffix
+
+
+def open_sink(
+    path: str | os.PathLike,
+    info: VideoInfo,
+    options: EncodeOptions = EncodeOptions(),
+    *,
+    source: str | os.PathLike | None = None,
+) -> FrameSink:
+    """Open an output for frames shaped like `info` (stored orientation, its dtype).
+
+    A video file gets its container from the suffix and the audio and subtitles of `source` (a media file;
+    ignored for image inputs). A directory path gets 16-bit PNGs for deep input, 8-bit otherwise.
+    Raises OutputError for an unusable path, codec or pixel format before anything is written.
+    """
+    if is_frame_directory(path):
+        if options.codec not in (None, "png"):
+            raise OutputError(
+                f"{os.fspath(path)} is a directory, which holds PNG frames, not {options.codec} video",
+                hint="give the output a video suffix such as .mp4 or .mkv",
+            )
+        return PngSequenceSink(path, info)
+    carry = source is not None and os.path.isfile(source) and not is_image(source)
+    return VideoFileSink(path, info, options, source=source if carry else None)

@@ -1,0 +1,197 @@
+"""Encoding RGB frames into a video file, with the source's timing, rotation, colour, audio and subtitles."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import av
+import numpy as np
+
+from deblur_cli.errors import OutputError
+from deblur_cli.video_io import atomic
+from deblur_cli.video_io.encoding import EncodeOptions, resolve_encoder
+from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of
+from deblur_cli.video_io.passthrough import Passthrough
+
+# Containers that store a display matrix (MP4/MOV track matrix, Matroska projection).
+_ROTATING_FORMATS = {"mp4", "mov", "matroska", "webm", "ipod"}
+# FFmpeg colorspace (AVColorSpace) -> the swscale matrix name PyAV's reformat takes for the RGB -> YUV step.
+_SWS_MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "SMPTE170M", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
+_RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream stores RGB (or GBR) planes, no YUV matrix
+_FULL_RANGE = 2  # AVCOL_RANGE_JPEG
+
+
+class VideoFileSink:
+    """Frames encoded into a video file written under a temporary name and renamed into place by `finish`.
+
+    The output keeps the input's frame rate, time base (where the container allows), per-frame timestamps,
+    size, display rotation, sample aspect ratio and colour tags. With `source`, its audio and subtitle
+    streams are carried over (see Passthrough); `warnings` lists anything that could not be kept as it was.
+    Every failure raises OutputError after removing the temporary file.
+    """
+
+    def __init__(self, path: str | os.PathLike, info: VideoInfo, options: EncodeOptions, *, source=None):
+        self.path = Path(path)
+        self.info = info
+        self.warnings: list[str] = []
+        encoding = resolve_encoder(options, self.path.suffix, info.bit_depth, info.width, info.height)
+        self._pix_fmt = encoding.pix_fmt
+        depth = bit_depth_of(av.VideoFormat(encoding.pix_fmt))
+        if depth < info.bit_depth:
+            self.warnings.append(
+                f"{encoding.encoder} here cannot store more than {depth} bits per channel; the {info.bit_depth}-bit "
+                f"input is written as {encoding.pix_fmt} (choose libx264, libx265 or ffv1 to keep the depth)"
+            )
+        self._time_base = info.time_base or 1 / info.rate
+        self._step = max(1, round(1 / (info.rate * self._time_base)))
+        self._last_pts: int | None = None
+        self._written = 0
+        self._container = None
+        self._passthrough = None
+        self._closed = False
+        self._temp = atomic.reserve_file(self.path)
+        with atomic.cleanup_on_error(self.path, self.abort):
+            try:
+                self._container = av.open(str(self._temp), "w")
+            except ValueError:
+                raise OutputError(
+                    f"cannot tell the video format of {self.path.name} from its suffix",
+                    hint="use .mp4, .mkv, .mov, .webm or .avi, or a directory for PNG frames",
+                ) from None
+            self._stream = self._add_video(encoding)
+            if source is not None:
+                self._passthrough = Passthrough(source, self._container, audio=options.audio, warnings=self.warnings)
+            self._start(encoding)
+
+    def _start(self, encoding) -> None:
+        """Open the encoders and write the header now, so bad settings fail before any frame is decoded."""
+        try:
+            self._container.start_encoding()
+        except ValueError as e:  # FFmpeg's EINVAL: the encoder refused its settings
+            raise OutputError(
+                f"the {encoding.encoder} encoder refused its settings ({getattr(e, 'strerror', None) or e})",
+                hint="check the codec, --crf, --preset and --pix-fmt options",
+            ) from None
+
+    def _add_video(self, encoding):
+        container, info = self._container, self.info
+        try:
+            stream = container.add_stream(encoding.encoder, rate=info.rate, options=encoding.options)
+        except ValueError:
+            raise OutputError(
+                f"the {self.path.suffix or container.format.name} container cannot hold {encoding.encoder} video",
+                hint="use .mkv, which holds almost any codec",
+            ) from None
+        stream.width, stream.height, stream.pix_fmt = info.width, info.height, encoding.pix_fmt
+        stream.time_base = self._time_base
+        stream.codec_context.time_base = self._time_base
+        stream.thread_type = "AUTO"
+        if info.sample_aspect_ratio:
+            stream.sample_aspect_ratio = info.sample_aspect_ratio
+        rgb = av.VideoFormat(encoding.pix_fmt).is_rgb
+        color = info.color
+        self._matrix = None if rgb else _SWS_MATRIX.get(color.get("matrix", 2))
+        if encoding.pix_fmt.startswith("yuvj"):  # JPEG-style formats are full range by definition
+            self._range = _FULL_RANGE
+        else:
+            self._range = None if rgb else color.get("range") or None
+        context = stream.codec_context
+        context.color_primaries = color.get("primaries", context.color_primaries)
+        context.color_trc = color.get("transfer", context.color_trc)
+        context.colorspace = _RGB_MATRIX if rgb else color.get("matrix", context.colorspace)
+        if self._range is not None:
+            context.color_range = self._range
+        if info.rotation:
+            if container.format.name in _ROTATING_FORMATS:
+                stream.set_display_rotation(info.rotation)
+            else:
+                self.warnings.append(
+                    f"the {self.path.suffix} container cannot record the display rotation ({info.rotation}°); "
+                    "players will show the frames unrotated (choose .mp4 or .mkv to keep it)"
+                )
+        return stream
+
+    def write(self, frame: Frame | np.ndarray, pts: int | None = None) -> None:
+        """Encode one frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation, or a Frame.
+
+        `pts` is in the info's time base (a Frame brings its own); None continues at the nominal rate. A
+        timestamp that does not rise is moved one tick past the previous one, since encoders require it.
+        """
+        if isinstance(frame, Frame):
+            frame, pts = frame.image, frame.pts if pts is None else pts
+        _check_image(frame, self.info)
+        with atomic.cleanup_on_error(self.path, self.abort):
+            picture = self._convert(np.ascontiguousarray(frame))
+            picture.pts = self._next_pts(pts)
+            picture.time_base = self._time_base
+            self._mux(self._stream.encode(picture))
+            self._written += 1
+
+    def _convert(self, image: np.ndarray) -> av.VideoFrame:
+        """The encoder's pixel format, converted by swscale straight from the caller's array (no copy first)."""
+        fmt = array_format(image.dtype)
+        view = av.VideoFrame.from_numpy_buffer(image, format=fmt)
+        picture = view.reformat(format=self._pix_fmt, dst_colorspace=self._matrix, dst_color_range=self._range)
+        if picture is view:  # nothing to convert: copy, since the encoder may hold on to the frame
+            picture = av.VideoFrame.from_ndarray(image, format=fmt)
+        return picture
+
+    def _next_pts(self, pts: int | None) -> int:
+        last = self._last_pts
+        if pts is None:
+            pts = 0 if last is None else last + self._step
+        elif last is not None and pts <= last:
+            pts = last + 1
+        self._last_pts = pts
+        return pts
+
+    def _mux(self, packets) -> None:
+        for packet in packets:
+            if self._passthrough is not None and packet.dts is not None:
+                self._passthrough.feed_until(float(packet.dts * packet.time_base))
+            self._container.mux(packet)
+
+    def finish(self) -> None:
+        """Flush the encoders, carry the rest of the audio, close, and rename the file into place."""
+        if self._closed:
+            return
+        if not self._written:
+            self.abort()
+            raise OutputError(f"no frames were written to {self.path}", hint="the input produced no frames")
+        with atomic.cleanup_on_error(self.path, self.abort):
+            self._mux(self._stream.encode(None))
+            if self._passthrough is not None:
+                self._passthrough.finish()
+            self._container.close()
+            self._closed = True
+            atomic.commit(self._temp, self.path)
+
+    def abort(self) -> None:
+        """Stop and delete the temporary file; the final name is never touched. Safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            if self._passthrough is not None:
+                with contextlib.suppress(Exception):
+                    self._passthrough.close()
+            if self._container is not None:
+                with contextlib.suppress(Exception):
+                    self._container.close()
+        atomic.discard(self._temp)
+
+    def __enter__(self) -> VideoFileSink:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.finish()
+        else:
+            self.abort()
+
+
+def _check_image(image: np.ndarray, info: VideoInfo) -> None:
+    expected = (info.height, info.width, 3)
+    if image.shape != expected or image.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"expected an {expected} uint8 or uint16 RGB array, got {image.shape} {image.dtype}")
+

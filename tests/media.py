@@ -1,0 +1,267 @@
+"""Synthetic test media made with PyAV: videos in any container, audio, subtitles, image files, broken files.
+
+Tests generate everything they need in a temporary directory; the repository holds no binary fixtures.
+Sizes and lengths stay tiny (e.g. 64x48, a few frames) so that every file is made in milliseconds.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+VIDEO_CODEC_FOR_SUFFIX = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".avi": "libx264", ".webm": "libvpx-vp9"}
+SUBTITLE_CODEC_FOR_SUFFIX = {".mp4": "mov_text", ".mov": "mov_text", ".mkv": "subrip", ".webm": "webvtt"}
+IMAGE_CODECS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".jpg": "mjpeg", ".jpeg": "mjpeg"}
+
+
+def pattern(index: int, width: int, height: int, *, bit_depth: int = 8) -> np.ndarray:
+    """A deterministic RGB test frame: (H, W, 3) uint8 for bit_depth 8, else uint16 on the full 16-bit scale.
+
+    Smooth gradients (which lossy codecs keep close) plus a bright square that moves with `index`, so every frame
+    differs from its neighbours and a reordered or repeated frame is detectable.
+    """
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    red = x / max(width - 1, 1)
+    green = y / max(height - 1, 1)
+    blue = 0.5 + 0.25 * np.sin((x + y) / 6.0 + index * 0.7)
+    image = np.stack([red, green, blue], axis=-1) * 0.8 + 0.1
+    side = max(min(width, height) // 4, 2)
+    left = (index * 3) % max(width - side, 1)
+    top = (index * 2) % max(height - side, 1)
+    image[top : top + side, left : left + side] = 0.95
+    peak = 255 if bit_depth == 8 else 65535
+    return np.ascontiguousarray(np.round(image * peak).astype(np.uint8 if bit_depth == 8 else np.uint16))
+
+
+def _default_pix_fmt(width: int, height: int, bit_depth: int) -> str:
+    base = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+    return base if bit_depth == 8 else base + "10le"
+
+
+def make_video(
+    path: str | Path,
+    *,
+    frames: int = 10,
+    size: tuple[int, int] = (64, 48),
+    fps: int | Fraction = 25,
+    codec: str | None = None,
+    pix_fmt: str | None = None,
+    bit_depth: int = 8,
+    pts: list[int] | None = None,
+    time_base: Fraction | None = None,
+    rotation: int = 0,
+    audio: str | None = None,
+    audio_seconds: float | None = None,
+    subtitles: str | bool | None = None,
+    color: dict[str, int] | None = None,
+) -> Path:
+    """Write a small video of `pattern` frames and return its path.
+
+    size: (width, height). pts: explicit per-frame timestamps in `time_base` units (VFR); by default frame i has
+    timestamp i / fps. rotation: counter-clockwise display rotation in degrees, stored as a display matrix.
+    audio: an audio encoder name ("aac", "libopus", "pcm_s16le", "libmp3lame", "flac") for a 440 Hz stereo tone
+    lasting `audio_seconds` (default: the video's length). subtitles: True for the container's usual text codec,
+    or a codec name; two cues are written. color: {"primaries", "transfer", "matrix", "range"} FFmpeg enum values
+    tagged on the stream; the YUV conversion uses that matrix and range.
+    """
+    path = Path(path)
+    width, height = size
+    codec = codec or VIDEO_CODEC_FOR_SUFFIX[path.suffix]
+    pix_fmt = pix_fmt or _default_pix_fmt(width, height, bit_depth)
+    rate = Fraction(fps)
+    time_base = time_base or 1 / rate
+    if pts is None:
+        pts = [int(i / rate / time_base) for i in range(frames)]
+    with av.open(str(path), "w") as container:
+        quiet = {"x265-params": "log-level=error"} if codec == "libx265" else {}  # x265 prints a banner otherwise
+        video = container.add_stream(codec, rate=rate, options=quiet)
+        video.width, video.height, video.pix_fmt = width, height, pix_fmt
+        video.time_base = time_base
+        video.codec_context.time_base = time_base
+        if rotation:
+            video.set_display_rotation(rotation)
+        if color:
+            _tag_color(video, color)
+        sound = _add_audio(container, audio) if audio else None
+        subtitle_codec = subtitles if isinstance(subtitles, str) else SUBTITLE_CODEC_FOR_SUFFIX.get(path.suffix)
+        subtitle = _add_subtitles(container, subtitle_codec) if subtitles else None
+        duration = float(pts[-1] * time_base + 1 / rate) if pts else 0.0
+        for index, stamp in enumerate(pts):
+            frame = av.VideoFrame.from_ndarray(
+                pattern(index, width, height, bit_depth=bit_depth), format="rgb24" if bit_depth == 8 else "rgb48le"
+            )
+            frame = frame.reformat(
+                format=pix_fmt,
+                dst_colorspace=(color or {}).get("matrix"),
+                dst_color_range=(color or {}).get("range"),
+            )
+            frame.pts, frame.time_base = stamp, time_base
+            container.mux(video.encode(frame))
+        container.mux(video.encode())
+        container.start_encoding()  # writes the header even when there were no frames
+        if sound is not None:
+            _write_tone(container, sound, audio_seconds if audio_seconds is not None else duration)
+        if subtitle is not None:
+            _write_cues(container, subtitle, subtitle_codec, duration)
+    return path
+
+
+def _tag_color(video, color: dict[str, int]) -> None:
+    context = video.codec_context
+    context.color_primaries = color.get("primaries", context.color_primaries)
+    context.color_trc = color.get("transfer", context.color_trc)
+    context.colorspace = color.get("matrix", context.colorspace)
+    context.color_range = color.get("range", context.color_range)
+
+
+def _add_audio(container, codec: str):
+    rate = 48000
+    stream = container.add_stream(codec, rate=rate, layout="stereo")
+    stream.time_base = Fraction(1, rate)
+    return stream
+
+
+def _write_tone(container, stream, seconds: float) -> None:
+    rate = stream.codec_context.sample_rate
+    total = int(round(seconds * rate))
+    chunk = 1024
+    for start in range(0, total, chunk):
+        count = min(chunk, total - start)
+        t = (np.arange(start, start + count) / rate).astype(np.float32)
+        tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp", layout="stereo")
+        frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode())
+
+
+def _add_subtitles(container, codec: str):
+    stream = container.add_mux_stream(codec)
+    stream.time_base = Fraction(1, 1000)
+    return stream
+
+
+def _write_cues(container, stream, codec: str, seconds: float) -> None:
+    half = int(seconds * 500)
+    for index, text in enumerate(["first cue", "second cue"]):
+        payload = text.encode()
+        if codec == "mov_text":
+            payload = len(payload).to_bytes(2, "big") + payload  # tx3g samples carry a 16-bit length prefix
+        packet = av.Packet(payload)
+        packet.stream = stream
+        packet.pts = packet.dts = index * half
+        packet.duration = half
+        packet.time_base = Fraction(1, 1000)
+        container.mux(packet)
+
+
+def make_audio_only(path: str | Path, *, codec: str = "aac", seconds: float = 0.5) -> Path:
+    """An audio file without any video stream (e.g. song.m4a, song.mp3)."""
+    path = Path(path)
+    with av.open(str(path), "w") as container:
+        _write_tone(container, _add_audio(container, codec), seconds)
+    return path
+
+
+def write_image(path: str | Path, image: np.ndarray) -> Path:
+    """Write one (H, W, 3) RGB image; the format follows the suffix (.png, .tif/.tiff, .jpg/.jpeg).
+
+    uint8 arrays give 8-bit files; uint16 arrays give 16-bit PNG/TIFF (JPEG has no 16-bit form).
+    """
+    path = Path(path)
+    codec = IMAGE_CODECS[path.suffix.lower()]
+    deep = image.dtype == np.uint16
+    if deep and codec == "mjpeg":
+        raise ValueError("JPEG cannot hold 16-bit images")
+    frame = av.VideoFrame.from_ndarray(image, format="rgb48le" if deep else "rgb24")
+    target = {"png": "rgb48be" if deep else "rgb24", "tiff": "rgb48le" if deep else "rgb24", "mjpeg": "yuvj444p"}
+    context = av.CodecContext.create(codec, "w")
+    context.width, context.height, context.pix_fmt = frame.width, frame.height, target[codec]
+    context.time_base = Fraction(1, 25)
+    frame = frame.reformat(format=target[codec], dst_color_range=2 if codec == "mjpeg" else None)
+    data = b"".join(bytes(p) for p in context.encode(frame) + context.encode(None))
+    path.write_bytes(data)
+    return path
+
+
+def make_images(
+    directory: str | Path,
+    *,
+    count: int = 5,
+    size: tuple[int, int] = (64, 48),
+    suffix: str = ".png",
+    bit_depth: int = 8,
+    name: str = "img_{:03d}",
+    start: int = 1,
+) -> list[Path]:
+    """Write `count` pattern images named name.format(start + i) + suffix into `directory` (created)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    width, height = size
+    return [
+        write_image(directory / (name.format(start + i) + suffix), pattern(i, width, height, bit_depth=bit_depth))
+        for i in range(count)
+    ]
+
+
+def truncate(path: str | Path, keep: float, target: str | Path | None = None) -> Path:
+    """Copy the first `keep` fraction of a file's bytes to `target` (default: next to it, prefixed "cut-")."""
+    path = Path(path)
+    data = path.read_bytes()
+    target = Path(target) if target else path.with_name("cut-" + path.name)
+    target.write_bytes(data[: int(len(data) * keep)])
+    return target
+
+
+def damage(path: str | Path, start: float, length: int, target: str | Path | None = None) -> Path:
+    """Copy a file with `length` bytes from fraction `start` on overwritten by a fixed noise pattern."""
+    path = Path(path)
+    data = bytearray(path.read_bytes())
+    offset = int(len(data) * start)
+    noise = np.random.default_rng(0).integers(0, 256, length, dtype=np.uint8).tobytes()
+    data[offset : offset + length] = noise[: len(data) - offset]
+    target = Path(target) if target else path.with_name("bad-" + path.name)
+    target.write_bytes(bytes(data))
+    return target
+
+
+def drop_keyframes(path: str | Path, target: str | Path) -> Path:
+    """Remux the video stream without its keyframes: a file whose stream has packets but no decodable frame."""
+    target = Path(target)
+    with av.open(str(path)) as source, av.open(str(target), "w") as output:
+        stream = output.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(video=0):
+            if packet.dts is not None and not packet.is_keyframe:
+                packet.stream = stream
+                output.mux(packet)
+    return target
+
+
+def make_undecodable(path: str | Path, *, frames: int = 3) -> Path:
+    """A Matroska file whose video codec (AVS2) this FFmpeg build has no decoder for."""
+    path = Path(path)
+    with av.open(str(path), "w") as container:
+        stream = container.add_mux_stream("avs2", width=64, height=48)
+        stream.time_base = Fraction(1, 25)
+        for index in range(frames):
+            packet = av.Packet(b"\x00\x00\x01\xb0" + bytes(60))
+            packet.stream, packet.pts, packet.dts, packet.time_base = stream, index, index, Fraction(1, 25)
+            container.mux(packet)
+    return path
+
+
+def read_frames(path: str | Path, *, format: str = "rgb24") -> list[np.ndarray]:
+    """Every frame of the first video stream as an (H, W, 3) array, decoded with PyAV directly (independent of
+    deblur_cli.video_io, so round-trip checks do not use the code under test on both sides)."""
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format=format) for frame in container.decode(video=0)]
+
+
+def read_video_pts(path: str | Path) -> tuple[list[int], Fraction]:
+    """(pts of each decoded frame in presentation order, stream time base), decoded with PyAV directly."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [frame.pts for frame in container.decode(stream)], stream.time_base

@@ -1,0 +1,658 @@
+"""video_io: decode and encode round trips reopened with PyAV directly, lossless identity, bad inputs and
+outputs with their messages, atomic outputs. All media is generated tiny by tests/media.py."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+import media
+from deblur_cli.errors import InputError, OutputError
+from deblur_cli.video_io import (
+    DEFAULT_FPS,
+    EncodeOptions,
+    Frame,
+    VideoInfo,
+    atomic,
+    describe,
+    open_sink,
+    open_source,
+)
+
+
+def convert(source, target, **options) -> tuple[VideoInfo, list[np.ndarray], list[str]]:
+    """Decode `source` and encode it to `target` unchanged; (input info, input frames, sink warnings)."""
+    with open_source(source) as frames:
+        images = []
+        with open_sink(target, frames.info, EncodeOptions(**options), source=source) as sink:
+            for frame in frames:
+                images.append(frame.image)
+                sink.write(frame)
+    return frames.info, images, sink.warnings
+
+
+def decode(path) -> list[np.ndarray]:
+    with open_source(path) as frames:
+        return [frame.image for frame in frames]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB of two RGB arrays, each scaled by its dtype's peak."""
+    a, b = (x.astype(np.float64) / (255.0 if x.dtype == np.uint8 else 65535.0) for x in (a, b))
+    return float(10 * np.log10(1.0 / max(np.mean((a - b) ** 2), 1e-12)))
+
+
+def stream_info(path, kind: str):
+    """(codec name, stream) of the first stream of a kind, read back with PyAV; None if there is none."""
+    container = av.open(str(path))
+    streams = [s for s in container.streams if s.type == kind]
+    return container, (streams[0] if streams else None)
+
+
+def packets(path, kind: str) -> list[tuple[float, bytes]]:
+    """(time, payload) of every packet of the first stream of a kind; MP4's empty filler cues left out."""
+    with av.open(str(path)) as container:
+        streams = [s for s in container.streams if s.type == kind]
+        return [
+            (float(p.pts * p.time_base), bytes(p))
+            for p in container.demux(streams[0])
+            if p.size and bytes(p) != b"\x00\x00"
+        ]
+
+
+def audio_seconds(path) -> float:
+    with av.open(str(path)) as container:
+        return sum(frame.samples / frame.sample_rate for frame in container.decode(audio=0))
+
+
+def leftovers(directory: Path, keep: set[str]) -> list[str]:
+    return sorted(name for name in os.listdir(directory) if name not in keep)
+
+
+# --- decoding ------------------------------------------------------------------------------------------------
+
+CODECS = {
+    "h264.mp4": {},
+    "hevc.mkv": {"codec": "libx265"},
+    "vp9.webm": {},
+    "av1.mkv": {"codec": "libsvtav1", "size": (64, 64)},
+    "prores.mov": {"codec": "prores_ks", "pix_fmt": "yuv422p10le"},
+    "mjpeg.avi": {"codec": "mjpeg", "pix_fmt": "yuvj420p"},
+    "ffv1.mkv": {"codec": "ffv1", "pix_fmt": "bgr0"},
+}
+
+
+@pytest.mark.parametrize("name", CODECS)
+def test_decodes_common_codecs_to_rgb_frames(tmp_path, name):
+    path = media.make_video(tmp_path / name, frames=6, **CODECS[name])
+    with open_source(path) as source:
+        frames = list(source)
+    info = source.info
+    width, height = CODECS[name].get("size", (64, 48))
+    assert (info.width, info.height) == (width, height)
+    assert [f.index for f in frames] == list(range(6))
+    for frame in frames:
+        assert frame.image.shape == (height, width, 3) and frame.image.flags.c_contiguous
+        assert frame.image.dtype == info.dtype
+    scale = 8 if info.bit_depth == 8 else 16
+    worst = min(psnr(f.image, media.pattern(f.index, width, height, bit_depth=scale)) for f in frames)
+    assert worst > 26, f"{name}: decoded frames differ from what was encoded ({worst:.1f} dB)"
+
+
+def test_describe_reports_stream_properties(tmp_path):
+    path = media.make_video(tmp_path / "a.mp4", frames=12, audio="aac")
+    info = describe(path)
+    assert (info.width, info.height, info.fps, info.frame_count) == (64, 48, Fraction(25), 12)
+    assert info.time_base == Fraction(1, 12800)
+    assert (info.bit_depth, info.dtype, info.rotation, info.codec) == (8, np.uint8, 0, "h264")
+    assert info.has_audio and not info.has_subtitles
+    assert "mp4" in info.container
+
+
+def test_ten_bit_video_decodes_to_uint16_on_the_full_scale(tmp_path):
+    path = media.make_video(tmp_path / "ten.mkv", frames=4, bit_depth=10)
+    with open_source(path) as source:
+        frames = list(source)
+    assert source.info.bit_depth == 10 and source.info.pix_fmt == "yuv420p10le"
+    assert frames[0].image.dtype == np.uint16
+    assert frames[0].image.max() > 60000  # the pattern peaks at 95% of full scale
+    assert psnr(frames[1].image, media.pattern(1, 64, 48, bit_depth=16)) > 30
+
+
+def test_avi_timestamps_follow_the_frame_index(tmp_path):
+    # AVI keeps no presentation times; FFmpeg's guesses for B-frames come out of order, so index them
+    path = media.make_video(tmp_path / "b.avi", frames=10)
+    with open_source(path) as source:
+        stamps = [f.pts for f in source]
+    assert source.info.time_base == Fraction(1, 25)
+    assert stamps == list(range(10))
+
+
+# --- round trips ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source_name, target_name",
+    [("a.mp4", "b.mp4"), ("a.mov", "b.mov"), ("a.mkv", "b.mkv"), ("a.webm", "b.webm"), ("a.mkv", "b.mp4")],
+)
+def test_round_trip_keeps_count_rate_time_base_and_timestamps(tmp_path, source_name, target_name):
+    source = media.make_video(tmp_path / source_name, frames=12, fps=Fraction(30000, 1001))
+    convert(source, tmp_path / target_name)
+    stamps_in, base_in = media.read_video_pts(source)
+    stamps_out, base_out = media.read_video_pts(tmp_path / target_name)
+    assert len(stamps_out) == 12
+    assert [p * base_out for p in stamps_out] == [p * base_in for p in stamps_in]
+    container, stream = stream_info(tmp_path / target_name, "video")
+    with container:
+        rate = stream.average_rate
+    if Path(source_name).suffix == Path(target_name).suffix:
+        assert base_out == base_in and rate == Fraction(30000, 1001)
+    else:  # MP4 derives its rate from the durations, which Matroska rounded to milliseconds
+        assert float(rate) == pytest.approx(30000 / 1001, rel=1e-3)
+
+
+def test_avi_round_trip_keeps_count_and_rate(tmp_path):
+    source = media.make_video(tmp_path / "a.avi", frames=10)
+    convert(source, tmp_path / "b.avi")
+    with open_source(tmp_path / "b.avi") as result:
+        assert [f.pts for f in result] == list(range(10))
+    assert result.info.fps == 25
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_variable_frame_rate_timestamps_survive(tmp_path, suffix):
+    stamps = [0, 40, 50, 120, 130, 300, 310, 500]
+    source = media.make_video(tmp_path / f"vfr{suffix}", frames=8, pts=stamps, time_base=Fraction(1, 1000))
+    convert(source, tmp_path / f"out{suffix}")
+    out, base = media.read_video_pts(tmp_path / f"out{suffix}")
+    assert [p * base for p in out] == [Fraction(s, 1000) for s in stamps]
+
+
+@pytest.mark.parametrize("target, codec", [("o.mp4", None), ("o.webm", None), ("o.mkv", "ffv1"), ("o.mov", "prores")])
+def test_odd_size_gives_the_same_odd_size(tmp_path, target, codec):
+    source = media.make_video(tmp_path / "odd.mkv", frames=4, size=(67, 45))
+    _, images, _ = convert(source, tmp_path / target, codec=codec)
+    result = decode(tmp_path / target)
+    assert result[0].shape == (45, 67, 3) and len(result) == 4
+    assert min(psnr(a, b) for a, b in zip(images, result)) > 30
+
+
+@pytest.mark.parametrize("suffix, degrees", [(".mp4", 90), (".mp4", 270), (".mov", 180), (".mkv", 90), (".webm", 90)])
+def test_rotation_is_read_and_carried(tmp_path, suffix, degrees):
+    source = media.make_video(tmp_path / f"r{suffix}", frames=3, rotation=degrees)
+    info, _, warnings = convert(source, tmp_path / f"out{suffix}")
+    assert info.rotation == degrees and (info.width, info.height) == (64, 48)
+    assert warnings == []
+    with av.open(str(tmp_path / f"out{suffix}")) as container:
+        frame = next(container.decode(video=0))
+    assert (frame.width, frame.height) == (64, 48)  # frames stay stored; the display matrix turns them
+    assert frame.rotation % 360 == degrees
+
+
+def test_rotation_into_avi_warns(tmp_path):
+    source = media.make_video(tmp_path / "r.mp4", frames=3, rotation=90)
+    _, _, warnings = convert(source, tmp_path / "out.avi")
+    assert any("cannot record the display rotation (90°)" in w for w in warnings)
+
+
+def test_ten_bit_input_stays_ten_bit(tmp_path):
+    source = media.make_video(tmp_path / "ten.mkv", frames=4, bit_depth=10)
+    _, images, warnings = convert(source, tmp_path / "out.mp4")
+    assert warnings == []
+    assert describe(tmp_path / "out.mp4").pix_fmt == "yuv420p10le"
+    assert min(psnr(a, b) for a, b in zip(images, decode(tmp_path / "out.mp4"))) > 35
+
+
+def test_ten_bit_into_an_eight_bit_encoder_warns(tmp_path):
+    source = media.make_video(tmp_path / "ten.mkv", frames=3, bit_depth=10)
+    _, _, warnings = convert(source, tmp_path / "out.mkv", codec="mpeg4")
+    assert describe(tmp_path / "out.mkv").bit_depth == 8
+    assert any("cannot store more than 8 bits" in w for w in warnings)
+
+
+def test_color_description_is_copied(tmp_path):
+    bt709 = {"primaries": 1, "transfer": 1, "matrix": 1, "range": 1}
+    source = media.make_video(tmp_path / "c.mp4", frames=3, color=bt709)
+    info, images, _ = convert(source, tmp_path / "out.mkv")
+    assert info.color == bt709
+    assert describe(tmp_path / "out.mkv").color == bt709
+    # the RGB -> YUV step used the same BT.709 matrix as decoding, so colours come back unshifted
+    assert min(psnr(a, b) for a, b in zip(images, decode(tmp_path / "out.mkv"))) > 35
+
+
+@pytest.mark.parametrize(
+    "source_name, audio, target_name",
+    [("a.mp4", "aac", "b.mp4"), ("a.mp4", "aac", "b.mkv"), ("a.mkv", "libopus", "b.webm"), ("a.mov", "aac", "b.mov")],
+)
+def test_audio_is_copied_without_reencoding(tmp_path, source_name, audio, target_name):
+    source = media.make_video(tmp_path / source_name, frames=25, audio=audio)
+    _, _, warnings = convert(source, tmp_path / target_name)
+    assert warnings == []
+    assert [data for _, data in packets(tmp_path / target_name, "audio")] == [
+        data for _, data in packets(source, "audio")
+    ]
+    # MP4 trims the AAC encoder's priming frame through an edit list, which Matroska cannot express
+    priming = 1024 / 48000 if Path(source_name).suffix != Path(target_name).suffix else 0
+    assert abs(audio_seconds(tmp_path / target_name) - audio_seconds(source)) <= priming + 1e-6
+
+
+@pytest.mark.parametrize(
+    "source_name, audio, target_name, codec",
+    [("a.mp4", "aac", "b.webm", "opus"), ("a.mkv", "pcm_s16le", "b.mp4", "aac"), ("a.mkv", "libopus", "b.avi", "aac")],
+)
+def test_audio_the_container_cannot_hold_is_reencoded_with_a_warning(tmp_path, source_name, audio, target_name, codec):
+    source = media.make_video(tmp_path / source_name, frames=25, audio=audio)
+    _, _, warnings = convert(source, tmp_path / target_name)
+    assert len(warnings) == 1 and "re-encoded to" in warnings[0] and f"({audio.removeprefix('lib')})" in warnings[0]
+    container, stream = stream_info(tmp_path / target_name, "audio")
+    with container:
+        assert stream.codec_context.name == codec
+    assert abs(audio_seconds(tmp_path / target_name) - audio_seconds(source)) < 0.05
+
+
+def test_no_audio_option_leaves_audio_out(tmp_path):
+    source = media.make_video(tmp_path / "a.mp4", frames=5, audio="aac")
+    convert(source, tmp_path / "b.mp4", audio=False)
+    container, stream = stream_info(tmp_path / "b.mp4", "audio")
+    with container:
+        assert stream is None
+
+
+def test_audio_longer_than_the_video_is_not_taken_for_truncation(tmp_path):
+    source = media.make_video(tmp_path / "a.mkv", frames=10, audio="aac", audio_seconds=2.0)
+    convert(source, tmp_path / "b.mkv")
+    assert len(decode(tmp_path / "b.mkv")) == 10
+    assert audio_seconds(tmp_path / "b.mkv") == pytest.approx(audio_seconds(source))
+
+
+@pytest.mark.parametrize("source_name, target_name", [("a.mkv", "b.mkv"), ("a.mp4", "b.mov"), ("a.webm", "b.webm")])
+def test_subtitles_are_copied(tmp_path, source_name, target_name):
+    source = media.make_video(tmp_path / source_name, frames=10, subtitles=True)
+    _, _, warnings = convert(source, tmp_path / target_name)
+    assert warnings == []
+    assert packets(tmp_path / target_name, "subtitle") == packets(source, "subtitle")
+
+
+def test_subtitles_the_container_cannot_hold_are_reported(tmp_path):
+    source = media.make_video(tmp_path / "a.mkv", frames=10, subtitles=True)
+    _, _, warnings = convert(source, tmp_path / "b.mp4")
+    assert warnings == ["subtitle stream #1 (srt) cannot be stored in .mp4; it was left out "
+                        "(an output of the input's container type keeps it)"]
+
+
+# --- lossless identity ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("codec, target", [("ffv1", "o.mkv"), ("x264-lossless", "o.mp4")])
+def test_lossless_codecs_give_back_the_same_pixels(tmp_path, codec, target):
+    source = media.make_video(tmp_path / "a.mp4", frames=6)
+    _, images, _ = convert(source, tmp_path / target, codec=codec)
+    result = decode(tmp_path / target)
+    assert len(result) == 6
+    for a, b in zip(images, result):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_lossless_ten_bit(tmp_path):
+    source = media.make_video(tmp_path / "ten.mkv", frames=4, bit_depth=10)
+    _, images, _ = convert(source, tmp_path / "ffv1.mkv", codec="ffv1")
+    for a, b in zip(images, decode(tmp_path / "ffv1.mkv")):
+        np.testing.assert_array_equal(a, b)  # FFV1 stores the 16-bit RGB arrays themselves
+    convert(source, tmp_path / "x264.mkv", codec="x264-lossless")
+    # libx264 has no deep RGB mode, so 10-bit goes through lossless yuv444p10le: only the RGB -> YUV -> RGB
+    # rounding at 10 bits remains, under 2 steps of 10-bit (2 * 64 on the 16-bit scale)
+    worst = max(int(np.abs(a.astype(int) - b).max()) for a, b in zip(images, decode(tmp_path / "x264.mkv")))
+    assert worst < 128
+
+
+def test_default_h264_is_close_to_the_input(tmp_path):
+    source = media.make_video(tmp_path / "a.mkv", frames=6)
+    _, images, _ = convert(source, tmp_path / "o.mp4")
+    assert describe(tmp_path / "o.mp4").pix_fmt == "yuv420p"
+    assert min(psnr(a, b) for a, b in zip(images, decode(tmp_path / "o.mp4"))) > 35
+
+
+# --- image sequences -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix, depth", [(".png", 8), (".png", 16), (".tif", 8), (".tiff", 16)])
+def test_image_directory_reads_exact_frames(tmp_path, suffix, depth):
+    media.make_images(tmp_path / "seq", count=4, suffix=suffix, bit_depth=depth)
+    with open_source(tmp_path / "seq") as source:
+        frames = list(source)
+    info = source.info
+    assert (info.bit_depth, info.fps, info.time_base, info.frame_count) == (depth, None, None, 4)
+    for frame in frames:
+        assert frame.pts is None
+        np.testing.assert_array_equal(frame.image, media.pattern(frame.index, 64, 48, bit_depth=depth))
+
+
+def test_jpeg_directory_reads_close_frames(tmp_path):
+    media.make_images(tmp_path / "seq", count=3, suffix=".jpg")
+    frames = decode(tmp_path / "seq")
+    assert len(frames) == 3 and frames[0].dtype == np.uint8
+    assert min(psnr(f, media.pattern(i, 64, 48)) for i, f in enumerate(frames)) > 30
+
+
+def test_glob_pattern_natural_order_and_other_files_ignored(tmp_path):
+    directory = tmp_path / "seq"
+    media.make_images(directory, count=11, name="img_{}")  # img_1 ... img_11, unpadded
+    (directory / "notes.txt").write_text("not a frame")
+    media.write_image(directory / ".hidden.png", media.pattern(99, 64, 48))
+    media.write_image(directory / "cover.jpg", media.pattern(98, 64, 48))
+    for location in (directory / "*.png", directory / "img_*"):
+        frames = decode(location)
+        assert len(frames) == 11
+        for index, image in enumerate(frames):
+            np.testing.assert_array_equal(image, media.pattern(index, 64, 48))  # img_2 before img_10
+    assert len(decode(directory)) == 12  # the directory includes the JPEG, not the text or hidden file
+
+
+def test_single_image_is_a_one_frame_video(tmp_path):
+    path = media.write_image(tmp_path / "still.png", media.pattern(3, 64, 48))
+    frames = decode(path)
+    assert len(frames) == 1
+    np.testing.assert_array_equal(frames[0], media.pattern(3, 64, 48))
+
+
+@pytest.mark.parametrize("depth, pix_fmt", [(8, "rgb24"), (16, "rgb48be")])
+def test_png_sequence_output_is_exact(tmp_path, depth, pix_fmt):
+    media.make_images(tmp_path / "seq", count=3, bit_depth=depth)
+    _, images, warnings = convert(tmp_path / "seq", tmp_path / "out")
+    assert warnings == []
+    names = sorted(os.listdir(tmp_path / "out"))
+    assert names == ["frame_000001.png", "frame_000002.png", "frame_000003.png"]
+    with av.open(str(tmp_path / "out" / names[0])) as container:
+        assert next(container.decode(video=0)).format.name == pix_fmt
+    for a, b in zip(images, decode(tmp_path / "out")):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_png_sequence_from_ten_bit_video_is_sixteen_bit(tmp_path):
+    source = media.make_video(tmp_path / "ten.mkv", frames=2, bit_depth=10)
+    _, images, _ = convert(source, str(tmp_path / "frames") + "/")
+    assert describe(tmp_path / "frames").bit_depth == 16
+    for a, b in zip(images, decode(tmp_path / "frames")):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_png_sequence_is_turned_to_display_orientation(tmp_path):
+    source = media.make_video(tmp_path / "r.mp4", frames=2, rotation=90)
+    (tmp_path / "upright").mkdir()  # an existing empty directory is a PNG target too
+    _, images, _ = convert(source, tmp_path / "upright")
+    result = decode(tmp_path / "upright")
+    assert result[0].shape == (64, 48, 3)
+    np.testing.assert_array_equal(result[0], np.rot90(images[0]))  # counter-clockwise, as the display matrix
+
+
+def test_png_sequence_reports_the_audio_it_cannot_hold(tmp_path):
+    source = media.make_video(tmp_path / "a.mp4", frames=2, audio="aac")
+    _, _, warnings = convert(source, tmp_path / "out")
+    assert warnings == ["a PNG sequence cannot hold audio; the source's audio was not written"]
+
+
+def test_image_sequence_encodes_at_the_default_rate(tmp_path):
+    media.make_images(tmp_path / "seq", count=5)
+    convert(tmp_path / "seq", tmp_path / "out.mp4")
+    stamps, base = media.read_video_pts(tmp_path / "out.mp4")
+    assert [p * base for p in stamps] == [Fraction(i) / DEFAULT_FPS for i in range(5)]
+
+
+def test_sink_accepts_bare_arrays_and_continues_timestamps(tmp_path):
+    info = VideoInfo(width=64, height=48, fps=Fraction(10), time_base=Fraction(1, 10), frame_count=3, bit_depth=8)
+    with open_sink(tmp_path / "o.mkv", info, EncodeOptions(codec="ffv1")) as sink:
+        for i in range(3):
+            sink.write(media.pattern(i, 64, 48))
+        sink.write(Frame(media.pattern(3, 64, 48), pts=2, index=3))  # not rising: moved one tick on
+    stamps, base = media.read_video_pts(tmp_path / "o.mkv")
+    assert [p * base for p in stamps] == [Fraction(i, 10) for i in range(4)]
+
+
+# --- bad inputs ----------------------------------------------------------------------------------------------
+
+
+def read_all(path) -> int:
+    """Decode everything, returning how many frames came before an error (re-raised with the count attached)."""
+    count = 0
+    try:
+        with open_source(path) as source:
+            for _ in source:
+                count += 1
+    except InputError as e:
+        e.frames_before = count
+        raise
+    return count
+
+
+def test_missing_path(tmp_path):
+    with pytest.raises(InputError, match=r"nope\.mp4: no such file or directory") as e:
+        open_source(tmp_path / "nope.mp4")
+    assert "check the path" in e.value.hint
+
+
+def test_not_a_media_file(tmp_path):
+    (tmp_path / "notes.mp4").write_text("just text")
+    with pytest.raises(InputError, match=r"notes\.mp4 is not a video or image file FFmpeg can read"):
+        open_source(tmp_path / "notes.mp4")
+
+
+@pytest.mark.parametrize("name, codec, shown", [("a.m4a", "aac", "aac"), ("a.mp3", "libmp3lame", "mp3")])
+def test_audio_only_file(tmp_path, name, codec, shown):
+    path = media.make_audio_only(tmp_path / name, codec=codec)
+    with pytest.raises(InputError, match=rf"{name} has no video stream \(only audio: {shown}"):
+        open_source(path)
+
+
+def test_zero_decodable_frames(tmp_path):
+    path = media.drop_keyframes(media.make_video(tmp_path / "a.mkv", frames=8), tmp_path / "nokey.mkv")
+    with pytest.raises(InputError, match=r"nokey\.mkv: the video stream has no decodable frames"):
+        open_source(path)
+
+
+def test_truncated_matroska_yields_the_good_frames_then_says_how_many(tmp_path):
+    path = media.truncate(media.make_video(tmp_path / "a.mkv", frames=30), 0.5)
+    with pytest.raises(InputError, match=r"ends early: (\d+) good frames, [\d.]+ s of 1\.20 s") as e:
+        read_all(path)
+    good = int(e.value.args[0].split("ends early: ")[1].split()[0])
+    assert 5 < good < 30 and e.value.frames_before == good
+    assert "truncated or damaged" in str(e.value)
+
+
+def test_truncated_mp4_with_index_at_the_front(tmp_path):
+    source = media.make_video(tmp_path / "a.mp4", frames=30)
+    faststart = tmp_path / "fs.mp4"
+    with av.open(str(source)) as src, av.open(str(faststart), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(video=0):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    with pytest.raises(InputError, match=r"ends early: \d+ good frames of 30") as e:
+        read_all(media.truncate(faststart, 0.6))
+    assert 0 < e.value.frames_before < 30
+
+
+def test_mp4_cut_before_its_index(tmp_path):
+    path = media.truncate(media.make_video(tmp_path / "a.mp4", frames=10), 0.7)
+    with pytest.raises(InputError, match=r"MP4/MOV file without its index \(moov atom\)"):
+        open_source(path)
+
+
+def test_damaged_webm(tmp_path):
+    path = media.damage(media.make_video(tmp_path / "a.webm", frames=30), 0.3, 200)
+    with pytest.raises(InputError, match=r"ends early: \d+ good frames"):
+        read_all(path)
+
+
+def test_empty_image_directory(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("no images here")
+    with pytest.raises(InputError, match=r"no images in directory .*empty") as e:
+        open_source(tmp_path / "empty")
+    assert ".png" in e.value.hint
+
+
+def test_glob_without_matches(tmp_path):
+    with pytest.raises(InputError, match=r"no images in files matching .*\*\.png"):
+        open_source(tmp_path / "*.png")
+
+
+def test_mixed_image_sizes_name_the_first_odd_file(tmp_path):
+    media.make_images(tmp_path / "seq", count=3)
+    media.write_image(tmp_path / "seq" / "img_002.png", media.pattern(1, 32, 32))
+    media.write_image(tmp_path / "seq" / "img_003.png", media.pattern(2, 40, 40))
+    with pytest.raises(InputError, match=r"img_002\.png is 32x32, but the sequence started with img_001\.png at 64x48"):
+        read_all(tmp_path / "seq")
+
+
+def test_unreadable_image_in_a_sequence_is_named(tmp_path):
+    media.make_images(tmp_path / "seq", count=3)
+    (tmp_path / "seq" / "img_002.png").write_bytes(b"\x89PNG broken")
+    with pytest.raises(InputError, match=r"img_002\.png is not an image FFmpeg can read") as e:
+        read_all(tmp_path / "seq")
+    assert e.value.frames_before == 1
+
+
+def test_unknown_video_codec(tmp_path):
+    path = media.make_undecodable(tmp_path / "avs2.mkv")
+    with pytest.raises(InputError, match=r"avs2\.mkv: no decoder for its video codec"):
+        open_source(path)
+
+
+# --- bad outputs ---------------------------------------------------------------------------------------------
+
+INFO = VideoInfo(width=64, height=48, fps=Fraction(25), time_base=Fraction(1, 25), frame_count=2, bit_depth=8)
+
+
+@pytest.mark.parametrize(
+    "target, options, message",
+    [
+        ("o.mp4", {"codec": "nope"}, r"unknown video codec 'nope'"),
+        ("o.webm", {"codec": "libx264"}, r"the \.webm container cannot hold libx264 video"),
+        ("o.mp4", {"pix_fmt": "bogus"}, r"unknown pixel format 'bogus'"),
+        ("o.mp4", {"pix_fmt": "yuv422p10le", "codec": "mjpeg"}, r"mjpeg cannot encode pixel format yuv422p10le"),
+        ("o.mp4", {"preset": "warp"}, r"unknown preset 'warp'"),
+        ("o.xyz", {}, r"cannot tell the video format of o\.xyz from its suffix"),
+        ("dir/", {"codec": "libx264"}, r"is a directory, which holds PNG frames, not libx264 video"),
+    ],
+)
+def test_bad_output_settings(tmp_path, target, options, message):
+    with pytest.raises(OutputError, match=message):
+        open_sink(tmp_path / target if not target.endswith("/") else str(tmp_path / target), INFO,
+                  EncodeOptions(**options))
+    assert os.listdir(tmp_path) == []
+
+
+def test_odd_size_with_a_subsampled_pixel_format_is_refused(tmp_path):
+    odd = VideoInfo(width=67, height=45, fps=Fraction(25), time_base=Fraction(1, 25), frame_count=1, bit_depth=8)
+    with pytest.raises(OutputError, match=r"yuv420p .* cannot hold the odd size 67x45") as e:
+        open_sink(tmp_path / "o.mp4", odd, EncodeOptions(pix_fmt="yuv420p"))
+    assert "yuv444p" in e.value.hint
+    with pytest.raises(OutputError, match=r"libsvtav1 cannot encode a 67x45 video without changing its size"):
+        open_sink(tmp_path / "o.mkv", odd, EncodeOptions(codec="av1"))
+
+
+def test_missing_output_directory(tmp_path):
+    with pytest.raises(OutputError, match=r"directory .*missing does not exist"):
+        open_sink(tmp_path / "missing" / "o.mp4", INFO)
+
+
+def test_output_directory_that_is_a_file(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match=r"file is not a directory"):
+        open_sink(tmp_path / "file" / "o.mp4", INFO)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through directory permissions")
+def test_unwritable_output_directory(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(OutputError, match=r"cannot write to .*locked: permission denied"):
+        open_sink(locked / "o.mp4", INFO)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")
+def test_disk_full_is_reported_and_cleaned_up(tmp_path, monkeypatch):
+    # the temporary output is a link to /dev/full, where every write fails with ENOSPC as on a full disk
+    link = tmp_path / ".o.deblur-full.mp4"
+
+    def reserve_full(final):
+        link.symlink_to("/dev/full")
+        return link
+
+    monkeypatch.setattr(atomic, "reserve_file", reserve_full)
+    noise = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    with pytest.raises(OutputError, match=r"disk full while writing .*o\.mp4") as e:
+        with open_sink(tmp_path / "o.mp4", INFO) as sink:
+            for _ in range(200):
+                sink.write(noise)
+    assert "free some space" in e.value.hint
+    assert os.listdir(tmp_path) == []
+
+
+def test_png_output_into_a_non_empty_directory_is_refused(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+    with pytest.raises(OutputError, match=r"out already exists and is not an empty directory"):
+        open_sink(tmp_path / "out", INFO)
+    assert os.listdir(tmp_path / "out") == ["keep.txt"]
+
+
+# --- atomic outputs ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["o.mp4", "frames"])
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_abort_leaves_nothing_behind(tmp_path, target, error):
+    source = media.make_video(tmp_path / "a.mkv", frames=6, audio="aac")
+    before = set(os.listdir(tmp_path))
+    with pytest.raises(error):
+        with open_source(source) as frames, open_sink(tmp_path / target, frames.info, source=source) as sink:
+            for frame in frames:
+                sink.write(frame)
+                if frame.index == 3:
+                    assert len(leftovers(tmp_path, before)) == 1  # the temporary output, beside the target
+                    assert not (tmp_path / target).exists()
+                    raise error()
+    assert leftovers(tmp_path, before) == []
+
+
+def test_failed_input_aborts_the_output(tmp_path):
+    source = media.truncate(media.make_video(tmp_path / "a.mkv", frames=30), 0.5)
+    before = set(os.listdir(tmp_path))
+    with pytest.raises(InputError):
+        with open_source(source) as frames, open_sink(tmp_path / "o.mp4", frames.info, source=source) as sink:
+            for frame in frames:
+                sink.write(frame)
+    assert leftovers(tmp_path, before) == []
+
+
+def test_finishing_without_frames_is_an_error_and_leaves_nothing(tmp_path):
+    with pytest.raises(OutputError, match=r"no frames were written"):
+        with open_sink(tmp_path / "o.mp4", INFO):
+            pass
+    assert os.listdir(tmp_path) == []
+
+
+def test_output_appears_only_when_finished_with_usual_permissions(tmp_path):
+    sink = open_sink(tmp_path / "o.mkv", INFO, EncodeOptions(codec="ffv1"))
+    sink.write(media.pattern(0, 64, 48))
+    assert not (tmp_path / "o.mkv").exists()
+    sink.finish()
+    assert os.listdir(tmp_path) == ["o.mkv"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "o.mkv").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_the_library_prints_nothing(tmp_path, capfd):
+    source = media.make_video(tmp_path / "ten.mkv", frames=3, bit_depth=10, codec="libx265", audio="aac")
+    capfd.readouterr()
+    convert(source, tmp_path / "o.mkv", codec="libx265")
+    convert(source, tmp_path / "o.webm")
+    assert capfd.readouterr() == ("", "")
