@@ -1,0 +1,12 @@
+"""Image and video quality metrics for `deblur bench`.
+
+Full-reference: `psnr`, `ssim` (RGB, per image), `temporal_error` (per clip), `LPIPS` (local
+weights only) and ColorVideoVDP (when installed). No-reference: `niqe`. Definitions: docs/bench.md.
+"""
+
+from deblur_cli.metrics.niqe import niqe
+from deblur_cli.metrics.psnr import psnr
+from deblur_cli.metrics.ssim import ssim
+from deblur_cli.metrics.temporal import temporal_error
+
+__all__ = ["niqe", "psnr", "ssim", "temporal_error"]

@@ -1,0 +1,56 @@
+"""Structural similarity (Wang et al. 2004) with the usual Gaussian window."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+from deblur_cli.metrics.checks import check_pair
+
+WINDOW = 11  # Gaussian window side, in pixels
+SIGMA = 1.5  # its standard deviation
+K1, K2 = 0.01, 0.03  # stabilising constants of the luminance and contrast-structure terms
+
+
+def gaussian_window(size: int = WINDOW, sigma: float = SIGMA, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """The normalised 1-D Gaussian (size,), centred on the middle tap."""
+    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    return (g / g.sum()).to(dtype)
+
+
+def _blur(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Separable 'valid' Gaussian filter of x (N, C, H, W), each channel alone."""
+    channels = x.shape[1]
+    x = F.conv2d(x, g.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    return F.conv2d(x, g.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+
+
+def ssim(output: torch.Tensor, reference: torch.Tensor, *, data_range: float = 1.0) -> torch.Tensor:
+    """Mean SSIM of each image, computed per RGB channel and averaged over channels.
+
+    Gaussian window 11x11, sigma 1.5, K1 = 0.01, K2 = 0.03, population (not sample) statistics; the
+    map is averaged over the positions where the window lies wholly inside the image (no padding),
+    as in Wang et al.'s reference code and skimage's structural_similarity with gaussian_weights.
+
+    output, reference: (..., C, H, W) float of one shape in [0, data_range], H and W >= 11.
+    Returns a float tensor of the leading shape (...), 1 for identical images.
+    """
+    check_pair(output, reference)
+    if min(output.shape[-2:]) < WINDOW:
+        raise ValueError(f"SSIM needs images of at least {WINDOW}x{WINDOW} pixels, got {tuple(output.shape[-2:])}")
+    lead = output.shape[:-3]
+    # float32 keeps E[x²] - E[x]² accurate to ~1e-6 for values in [0, 1]; float64 inputs stay float64
+    dtype = torch.promote_types(output.dtype, torch.float32)
+    x = rearrange(output.to(dtype), "... c h w -> (...) c h w")
+    y = rearrange(reference.to(dtype), "... c h w -> (...) c h w")
+    g = gaussian_window(dtype=dtype).to(x.device)
+    c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
+
+    mu_x, mu_y = _blur(x, g), _blur(y, g)
+    var_x = _blur(x * x, g) - mu_x**2
+    var_y = _blur(y * y, g) - mu_y**2
+    cov_xy = _blur(x * y, g) - mu_x * mu_y
+    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    return ssim_map.mean(dim=(-3, -2, -1)).reshape(lead)
