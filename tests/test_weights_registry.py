@@ -143,6 +143,7 @@ def test_invalid_entries_are_refused_naming_the_field(fields, message):
     "text, message",
     [
         ('[Bad-Name]\nx = 1\n', "names are lowercase"),
+        ('["../up"]\nx = 1\n', "names are lowercase"),  # an entry name is a cache folder name
         ('x = 1\n', "expected a table"),
         ("[defaults]\ndstnet = \"nope\"\n", "no entry named 'nope'"),
         ("[defaults]\ndstnet = []\n", "non-empty list"),
