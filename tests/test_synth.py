@@ -85,3 +85,45 @@ def test_synth_command_writes_pairs(tmp_path):
             assert sorted(p.name for p in (tmp_path / "ds" / clip / kind).iterdir()) == ["0000.png", "0001.png", "0002.png"]
     bad = CliRunner().invoke(app, ["synth", str(tmp_path / "x"), "--size", "big"])
     assert bad.exit_code == 2 and "--size" in bad.output
+
+
+def _photo_cache(tmp_path, names, size=(96, 64)):
+    rng = np.random.default_rng(0)
+    for name in names:
+        np.save(tmp_path / f"{name}.npy", rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8))
+    return tmp_path
+
+
+def test_views_of_one_scene_share_a_split(tmp_path):
+    from deblur_cli.data.dataset import split_photos
+
+    names = [f"scene{i}{view}" for i in range(30) for view in ("L", "R", "GT")]
+    train, val = split_photos(_photo_cache(tmp_path, names, size=(8, 8)))
+    assert val and train
+    held = {p.stem[:-2] if p.stem.endswith("GT") else p.stem[:-1] for p in val}
+    assert not any((p.stem[:-2] if p.stem.endswith("GT") else p.stem[:-1]) in held for p in train)
+
+
+def test_stream_resumes_and_ranks_draw_disjoint_clips(tmp_path):
+    from deblur_cli.data.dataset import TrainClips
+
+    photos = sorted(_photo_cache(tmp_path, ["a", "b", "c"]).glob("*.npy"))
+    def take(n, **kw):
+        stream = iter(TrainClips(photos, frames=2, crop=16, seed=5, **kw))
+        return [next(stream)[1] for _ in range(n)]
+
+    single = take(4)
+    assert torch.equal(take(2, start=2)[0], single[2])  # resume at clip 2
+    rank0, rank1 = take(2, world_size=2, rank=0), take(2, world_size=2, rank=1)
+    assert torch.equal(rank0[0], single[0]) and torch.equal(rank1[0], single[1])
+    assert torch.equal(rank0[1], single[2]) and torch.equal(rank1[1], single[3])
+
+
+def test_photos_too_small_for_the_clip_are_not_used(tmp_path):
+    from deblur_cli.data.dataset import FixedClips
+
+    photos = sorted(_photo_cache(tmp_path, ["small"], size=(40, 30)).glob("*.npy"))
+    assert len(FixedClips(photos, count=1, frames=1, size=(32, 24), seed=0).pool) == 1
+    big = FixedClips(photos, count=1, frames=1, size=(64, 48), seed=0)
+    assert len(big.pool) == 0 and big.procedural_share == 1.0
+    assert big[0][0].shape == (1, 3, 48, 64)

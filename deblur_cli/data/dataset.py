@@ -18,6 +18,7 @@ from deblur_cli.data.photos import is_validation, list_photos, load_photo
 from deblur_cli.data.synth import synthesize_clip
 
 PROCEDURAL_SHARE = 0.2  # of training clips: crisp synthetic edges complement photos' soft backgrounds
+ROOM = 1.2  # a photo must be this many times the clip size each way, or it is magnified and mirrored
 
 
 def split_photos(cache: str | Path | None) -> tuple[list[Path], list[Path]]:
@@ -32,10 +33,11 @@ def clip_seed(seed: int, index: int) -> int:
 
 
 class _PhotoPool:
-    """Photos opened lazily (memory-mapped), so each loader worker holds only what it touches."""
+    """Photos big enough for clips of `size` (W, H), opened lazily (memory-mapped) so that each loader
+    worker holds only what it touches."""
 
-    def __init__(self, paths: Sequence[Path]):
-        self.paths = list(paths)
+    def __init__(self, paths: Sequence[Path], size: tuple[int, int]):
+        self.paths = [p for p in paths if _fits(p, size)]
         self._open: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -46,6 +48,11 @@ class _PhotoPool:
             load_photo(self.paths[i])  # validates the file once
             self._open[i] = np.load(self.paths[i], mmap_mode="r")
         return self._open[i]
+
+
+def _fits(path: Path, size: tuple[int, int]) -> bool:
+    h, w = np.load(path, mmap_mode="r").shape[:2]
+    return w >= ROOM * size[0] and h >= ROOM * size[1]
 
 
 def make_clip(
@@ -76,11 +83,11 @@ class TrainClips(IterableDataset):
         rank: int = 0,
         world_size: int = 1,
     ):
-        self.pool = _PhotoPool(photos)
+        self.pool = _PhotoPool(photos, (crop, crop))
         self.frames, self.crop, self.seed = frames, crop, seed
         self.start, self.rank, self.world_size = start, rank, world_size
         # with no photos at all every clip is procedural
-        self.procedural_share = PROCEDURAL_SHARE if photos else 1.0
+        self.procedural_share = PROCEDURAL_SHARE if len(self.pool) else 1.0
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         info = get_worker_info()
@@ -105,9 +112,9 @@ class FixedClips(Dataset):
     def __init__(
         self, photos: Sequence[Path], *, count: int, frames: int, size: tuple[int, int], seed: int, max_layers: int = 2
     ):
-        self.pool = _PhotoPool(photos)
+        self.pool = _PhotoPool(photos, size)
         self.count, self.frames, self.size, self.seed, self.max_layers = count, frames, size, seed, max_layers
-        self.procedural_share = 0.0 if photos else 1.0
+        self.procedural_share = 0.0 if len(self.pool) else 1.0
 
     def __len__(self) -> int:
         return self.count
