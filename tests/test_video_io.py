@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 
-import media
+from tests import media
 from deblur_cli.errors import InputError, OutputError
 from deblur_cli.video_io import (
     DEFAULT_FPS,
