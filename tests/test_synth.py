@@ -127,3 +127,37 @@ def test_photos_too_small_for_the_clip_are_not_used(tmp_path):
     big = FixedClips(photos, count=1, frames=1, size=(64, 48), seed=0)
     assert len(big.pool) == 0 and big.procedural_share == 1.0
     assert big[0][0].shape == (1, 3, 48, 64)
+
+
+@pytest.mark.skipif(__import__("shutil").which("dpkg-deb") is None, reason="needs dpkg-deb")
+def test_fetch_sources_unpacks_converts_and_records_licences(tmp_path):
+    import json
+    import subprocess
+
+    from deblur_cli.data.sources import LONG_SIDE, fetch_sources
+    from deblur_cli.data.writer import write_png
+
+    # a stand-in for the Debian package, already "downloaded": no network needed
+    root = tmp_path / "pkg"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN/control").write_text(
+        "Package: lomiri-wallpapers-16.04\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@t>\nDescription: t\n"
+    )
+    images = root / "usr/share/backgrounds"
+    images.mkdir(parents=True)
+    write_png(torch.rand(3, 300, 1600), images / "wide_by_someone.jpg")  # PNG data; FFmpeg probes content
+    write_png(torch.rand(3, 300, 400), images / "analogpattern_by_x.jpg")  # excluded by name
+    (root / "usr/share/doc/lomiri-wallpapers-16.04").mkdir(parents=True)
+    (root / "usr/share/doc/lomiri-wallpapers-16.04/copyright").write_text("Files: *\nLicense: CC0-1.0\n")
+    cache = tmp_path / "cache"
+    (cache / "debs").mkdir(parents=True)
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root),
+                    str(cache / "debs/lomiri-wallpapers-16.04_1.0_all.deb")], check=True, capture_output=True)  # fmt: skip
+
+    entries = fetch_sources(cache, names=("lomiri",))
+    assert [e["original"] for e in entries] == ["/usr/share/backgrounds/wide_by_someone.jpg"]
+    entry = entries[0]
+    assert entry["version"] == "1.0" and entry["size"] == [LONG_SIDE, 240]
+    assert np.load(cache / entry["photo"]).shape == (240, LONG_SIDE, 3)
+    assert "CC0-1.0" in (cache / entry["copyright"]).read_text()
+    assert json.loads((cache / "manifest.json").read_text()) == entries
