@@ -1,0 +1,356 @@
+"""Speed and quality of restorers on one clip: the library behind `deblur bench`.
+
+Each model restores the clip as `deblur run` would (temporal windows with overlap, padding to the
+model's multiple), minus decoding and encoding. Speed comes from a burn-in stage and then a timed
+stage with the device synchronised around the timer. Quality is measured on the output of the
+first timed run, after rounding to 8 bits as a video file would store it. Metric definitions:
+docs/bench.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import torch
+
+from deblur_cli.errors import InputError, UsageError
+from deblur_cli.metrics import niqe, psnr, ssim, temporal_error
+from deblur_cli.metrics.niqe import BLOCK, MIN_BLOCKS, applicable
+from deblur_cli.pipeline import to_tensor
+from deblur_cli.restorer import Restorer
+from deblur_cli.tiles import restore_tiled
+from deblur_cli.video_io import DEFAULT_FPS, open_source
+from deblur_cli.windows import stitch_windows
+
+ClipMetric = Callable[[torch.Tensor, torch.Tensor], float]
+"""A full-reference metric over clips: (output, reference), each (T, 3, H, W) float in [0, 1]."""
+
+BenchProgress = Callable[[int, int, str], None]
+"""Called as progress(done, total, label) before each restorer run and once at the end (label "")."""
+
+
+@dataclass(frozen=True)
+class BenchModel:
+    """One model to benchmark."""
+
+    name: str  # label in the table, the JSON and the plot
+    build: Callable[[int, int], Restorer]  # build(steps, samples) -> a ready restorer
+    diffusion: bool  # True: one row per steps x samples; False: one row, steps and samples unused
+    window: int | None = None  # frames per temporal window; None: the whole clip
+    overlap: int = 0  # frames shared by consecutive windows
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What to sweep and how to time it."""
+
+    steps: tuple[int, ...] = (1, 5, 10, 20, 50)  # DDIM step counts (diffusion models only)
+    samples: tuple[int, ...] = (1,)  # samples averaged per output (diffusion models only)
+    warmup: int = 1  # untimed runs over the clip before timing (allocator, autotuning, caches)
+    repeat: int = 2  # timed runs over the clip; the median is reported
+
+
+@dataclass(frozen=True)
+class Clip:
+    """The benchmark input."""
+
+    blurred: torch.Tensor  # (T, 3, H, W) float in [0, 1], what the models restore
+    reference: torch.Tensor | None  # the sharp ground truth, same shape; None: no-reference metrics only
+    fps: float  # frame rate, for the video metrics that model time
+    source: str  # where it came from, for the report
+
+
+@dataclass
+class BenchRow:
+    """One model x steps x samples; None where a figure does not apply or was not measured."""
+
+    model: str
+    steps: int | None = None
+    samples: int | None = None
+    sec_per_frame: float | None = None  # median timed run / frames
+    fps: float | None = None  # 1 / sec_per_frame
+    peak_memory_mib: float | None = None  # see BenchReport.memory
+    psnr: float | None = None  # dB, RGB, mean over frames; higher is better
+    ssim: float | None = None  # RGB, mean over frames; higher is better
+    niqe: float | None = None  # mean over frames; lower is better
+    temporal: float | None = None  # flicker beyond the reference, 8-bit levels; lower is better
+    extra: dict[str, float] = field(default_factory=dict)  # optional metrics (lpips, cvvdp)
+
+
+@dataclass
+class BenchReport:
+    """Everything `deblur bench` shows and writes."""
+
+    source: str
+    frames: int
+    width: int
+    height: int
+    device: str
+    memory: str  # what peak_memory_mib measures
+    rows: list[BenchRow]
+    notes: list[str]  # what was left out and why
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict; non-finite numbers become None."""
+        return _finite(asdict(self))
+
+
+def synthetic_clip(seed: int, frames: int, size: tuple[int, int]) -> Clip:
+    """The built-in benchmark clip: blur synthesised over procedural scenes with known sharp frames,
+    the same for the same (seed, frames, size) on every machine."""
+    from deblur_cli.data.synth import synthesize_clip
+
+    blurred, sharp = synthesize_clip(seed, frames=frames, size=size)
+    return Clip(blurred, sharp, float(DEFAULT_FPS), f"synthetic clip, seed {seed}")
+
+
+def load_clip(
+    source: str | os.PathLike, reference: str | os.PathLike | None, frames: int, size: tuple[int, int] | None = None
+) -> Clip:
+    """The first `frames` frames of `source` (and of `reference`, its sharp ground truth, if given),
+    centre-cropped to size (W, H) when given. InputError when the files cannot be read, are shorter
+    than `frames` or differ in size; UsageError when the crop is larger than the frames."""
+    blurred, fps = _read_frames(source, frames)
+    sharp = None
+    if reference is not None:
+        sharp, _ = _read_frames(reference, frames)
+        if sharp.shape != blurred.shape:
+            raise InputError(
+                f"{reference} has frames of {sharp.shape[-1]}x{sharp.shape[-2]}, "
+                f"{source} of {blurred.shape[-1]}x{blurred.shape[-2]}",
+                hint="the reference must be the sharp version of the same clip",
+            )
+    if size is not None:
+        blurred = _centre_crop(blurred, size)
+        sharp = None if sharp is None else _centre_crop(sharp, size)
+    return Clip(blurred, sharp, fps, os.fspath(source))
+
+
+def _read_frames(path: str | os.PathLike, count: int) -> tuple[torch.Tensor, float]:
+    with open_source(path) as source:
+        fps = float(source.info.fps or DEFAULT_FPS)
+        frames = []
+        for frame in source:
+            frames.append(to_tensor(frame, torch.device("cpu")))
+            if len(frames) == count:
+                break
+    if len(frames) < count:
+        raise InputError(f"{path} has {len(frames)} frames, fewer than the {count} asked for", hint="lower --frames")
+    return torch.stack(frames), fps
+
+
+def _centre_crop(clip: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    width, height = size
+    full_h, full_w = clip.shape[-2:]
+    if width > full_w or height > full_h:
+        raise UsageError(f"--size {width}x{height} is larger than the frames ({full_w}x{full_h})")
+    top, left = (full_h - height) // 2, (full_w - width) // 2
+    return clip[..., top : top + height, left : left + width]
+
+
+def run_bench(
+    clip: Clip,
+    models: Sequence[BenchModel],
+    options: BenchOptions = BenchOptions(),
+    *,
+    extra_metrics: Mapping[str, ClipMetric] = {},
+    notes: Sequence[str] = (),
+    progress: BenchProgress | None = None,
+) -> BenchReport:
+    """Benchmark `models` on `clip`: an "input" row (the blurred clip itself, quality only), then one
+    row per non-diffusion model and one per diffusion model x steps x samples, in that order.
+
+    extra_metrics: further full-reference metrics by name, reported in BenchRow.extra.
+    notes: caller's notes to carry into the report (e.g. why LPIPS is absent).
+    """
+    _check(clip, options)
+    frames, _, height, width = clip.blurred.shape
+    report_notes = list(notes) + _metric_notes(clip)
+    runs = [(m, s, n) for m in models for s, n in (_sweep(options) if m.diffusion else [(None, None)])]
+    total = len(runs) * (options.warmup + options.repeat)
+    done = 0
+    rows = [_quality(BenchRow("input"), clip.blurred, clip, extra_metrics)]
+    devices: set[torch.device] = set()
+
+    for model, steps, samples in runs:
+        restorer = model.build(steps or 1, samples or 1)
+        devices.add(restorer.device)
+        label = model.name if steps is None else f"{model.name} steps={steps} samples={samples}"
+
+        def tick() -> None:
+            nonlocal done
+            if progress is not None:
+                progress(done, total, label)
+            done += 1
+
+        output, seconds, peak = _time(restorer, clip.blurred, model, options, tick)
+        row = BenchRow(model.name, steps, samples, seconds / frames, frames / seconds, peak)
+        rows.append(_quality(row, output, clip, extra_metrics))
+        del restorer, output
+    if progress is not None:
+        progress(total, total, "")
+
+    memory = _memory_kind(devices)
+    if memory.startswith("process"):
+        report_notes.append(
+            "peak memory on the CPU is the process's peak resident set so far: it never goes down, "
+            "so each row shows the largest of it and the rows before"
+        )
+    device = ", ".join(sorted({str(d) for d in devices})) or "none"
+    return BenchReport(clip.source, frames, width, height, device, memory, rows, report_notes)
+
+
+def write_json(report: BenchReport, path: str | os.PathLike) -> None:
+    """Write the report as JSON (UTF-8, indented), atomically: a temporary file, then a rename."""
+    text = json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"
+    write_atomic(Path(path), text.encode("utf-8"))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` under a temporary name in the same folder, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def restore_clip(restorer: Restorer, frames: torch.Tensor, window: int | None, overlap: int) -> torch.Tensor:
+    """Restore frames (T, 3, H, W) on the restorer's device as `deblur run` does, without tiling:
+    temporal windows blended over their overlap, each padded to the model's multiple.
+    Returns (T, 3, H, W) on the restorer's device."""
+    count = frames.shape[0]
+    window = min(window or count, restorer.max_frames or count, count)
+    overlap = min(overlap, window - 1)
+
+    def restore(chunk: torch.Tensor) -> torch.Tensor:
+        return restore_tiled(chunk, restorer, multiple=restorer.multiple, tile=None)
+
+    return torch.stack(list(stitch_windows(frames.unbind(0), restore, window=window, overlap=overlap)))
+
+
+def _check(clip: Clip, options: BenchOptions) -> None:
+    shape = tuple(clip.blurred.shape)
+    if clip.blurred.dim() != 4 or shape[1] != 3 or shape[0] < 1:
+        raise ValueError(f"expected a clip (T, 3, H, W) with T >= 1, got {shape}")
+    if clip.reference is not None and tuple(clip.reference.shape) != shape:
+        raise ValueError(f"the reference {tuple(clip.reference.shape)} differs from the clip {shape}")
+    if options.warmup < 0 or options.repeat < 1:
+        raise ValueError(f"need warmup >= 0 and repeat >= 1, got {options.warmup} and {options.repeat}")
+    if not options.steps or not options.samples or min(options.steps + options.samples) < 1:
+        raise ValueError(f"steps and samples must be positive, got {options.steps} and {options.samples}")
+
+
+def _sweep(options: BenchOptions) -> list[tuple[int, int]]:
+    return [(steps, samples) for steps in options.steps for samples in options.samples]
+
+
+def _metric_notes(clip: Clip) -> list[str]:
+    notes = []
+    frames, _, height, width = clip.blurred.shape
+    if clip.reference is None:
+        notes.append("no reference clip: PSNR, SSIM, the temporal error and other full-reference metrics left out")
+    elif frames < 2:
+        notes.append("one frame: the temporal error needs two or more")
+    if not applicable(height, width):
+        notes.append(f"NIQE left out: frames of {width}x{height} hold fewer than {MIN_BLOCKS} {BLOCK}x{BLOCK} blocks")
+    return notes
+
+
+def _sync(device: torch.device) -> None:
+    """Wait for the device's queued work, so the timer sees it finished."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def _time(
+    restorer: Restorer, frames: torch.Tensor, model: BenchModel, options: BenchOptions, tick: Callable[[], None]
+) -> tuple[torch.Tensor, float, float | None]:
+    """(output of the first timed run on the CPU, median seconds per run, peak memory in MiB)."""
+    device = restorer.device
+    frames = frames.to(device)
+    for _ in range(options.warmup):
+        tick()
+        restore_clip(restorer, frames, model.window, model.overlap)
+    _sync(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    output, seconds = None, []
+    for _ in range(options.repeat):
+        tick()
+        start = time.perf_counter()
+        result = restore_clip(restorer, frames, model.window, model.overlap)
+        _sync(device)
+        seconds.append(time.perf_counter() - start)
+        if output is None:
+            output = result.float().cpu()
+        del result
+    return output, statistics.median(seconds), _peak_memory_mib(device)
+
+
+def _peak_memory_mib(device: torch.device) -> float | None:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    if device.type == "cpu":
+        try:
+            import resource
+        except ImportError:  # Windows
+            return None
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
+    return None
+
+
+def _memory_kind(devices: set[torch.device]) -> str:
+    kinds = {d.type for d in devices}
+    if kinds == {"cuda"}:
+        return "CUDA memory allocated by torch, peak over the timed runs"
+    if kinds == {"cpu"}:
+        return "process peak resident set size (whole process, since it started)"
+    return "CUDA: peak allocated over the timed runs; CPU: process peak RSS; other devices: not measured"
+
+
+def _to_8bit(x: torch.Tensor) -> torch.Tensor:
+    return (x.float().clamp(0, 1) * 255).round() / 255
+
+
+def _quality(row: BenchRow, output: torch.Tensor, clip: Clip, extra_metrics: Mapping[str, ClipMetric]) -> BenchRow:
+    """Fill the quality fields of `row` from `output` (T, 3, H, W) on the CPU."""
+    output = _to_8bit(output.cpu())
+    frames, _, height, width = output.shape
+    if applicable(height, width):
+        row.niqe = statistics.fmean(niqe(frame) for frame in output)
+    if clip.reference is None:
+        return row
+    reference = _to_8bit(clip.reference.cpu())
+    row.psnr = float(psnr(output, reference).mean())
+    if min(height, width) >= 11:
+        row.ssim = float(ssim(output, reference).mean())
+    if frames >= 2:
+        row.temporal = temporal_error(output, reference)
+    row.extra = {name: float(metric(output, reference)) for name, metric in extra_metrics.items()}
+    return row
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

@@ -1,0 +1,191 @@
+"""`deblur bench`: speed and quality against DDIM steps and samples, as a table, JSON and a plot."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from deblur_cli.bench import (
+    BenchModel,
+    BenchOptions,
+    BenchReport,
+    load_clip,
+    run_bench,
+    synthetic_clip,
+    write_json,
+)
+from deblur_cli.cli.app import command, err, out
+from deblur_cli.cli.options import DeviceOpt, PrecisionOpt, parse_size
+from deblur_cli.devices import resolve_device
+from deblur_cli.errors import UsageError
+from deblur_cli.metrics.cvvdp import load_cvvdp
+from deblur_cli.metrics.lpips import load_lpips, lpips_clip
+from deblur_cli.plot import write_plot
+from deblur_cli.restorers import DEFAULT_MODEL, MODELS, build_restorer, model_spec
+
+DEFAULT_MODELS = [DEFAULT_MODEL, "wtsa-s"]
+
+
+def _positive_ints(option: str, value: str) -> tuple[int, ...]:
+    try:
+        numbers = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise UsageError(f"{option} takes comma-separated whole numbers like 1,5,10, got {value!r}") from None
+    if min(numbers) < 1:
+        raise UsageError(f"{option} values must be at least 1, got {value!r}")
+    return tuple(dict.fromkeys(numbers))  # drop repeats, keep the order
+
+
+@command("bench")
+def bench(
+    model: Annotated[
+        Optional[list[str]],
+        typer.Option("--model", "-m", help=f"Model to benchmark, repeatable: {', '.join(MODELS)}. Default: {' and '.join(DEFAULT_MODELS)}."),
+    ] = None,
+    steps: Annotated[str, typer.Option("--steps", help="DDIM step counts to sweep (diffusion models).")] = "1,5,10,20,50",
+    samples: Annotated[str, typer.Option("--samples", help="Sample counts to sweep (diffusion models).")] = "1",
+    input_path: Annotated[Optional[Path], typer.Option("--input", help="Blurred clip (default: the built-in synthetic clip).")] = None,
+    reference: Annotated[
+        Optional[Path], typer.Option("--reference", help="Sharp ground truth of --input, for PSNR, SSIM and the rest.")
+    ] = None,
+    frames: Annotated[int, typer.Option("--frames", min=1, help="Frames to benchmark.")] = 8,
+    size: Annotated[
+        Optional[str], typer.Option("--size", help="WxH: the built-in clip's size (default 640x384), or a centre crop of --input.")
+    ] = None,
+    weights: Annotated[
+        Optional[list[str]],
+        typer.Option("--weights", help="MODEL=FILE: weights for one of the models, repeatable (default: the cache or the bundled file)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the built-in clip and of the samplers.")] = 0,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed runs before timing.")] = BenchOptions.warmup,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, help="Timed runs; the median is reported.")] = BenchOptions.repeat,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON here.")] = None,
+    plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG of PSNR and NIQE against speed here.")] = None,
+    lpips_weights: Annotated[
+        Optional[list[Path]],
+        typer.Option("--lpips-weights", help="Local LPIPS AlexNet weights, repeatable (see docs/bench.md)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Measure speed and quality per model, step count and sample count: [bold]deblur bench --steps 1,5,20[/]."""
+    options = BenchOptions(_positive_ints("--steps", steps), _positive_ints("--samples", samples), warmup, repeat)
+    names = list(dict.fromkeys(model or DEFAULT_MODELS))
+    specs = {name: model_spec(name) for name in names}  # unknown names fail here, before any work
+    if reference is not None and input_path is None:
+        raise UsageError("--reference needs --input", hint="give the blurred clip with --input")
+    crop = parse_size(size) if size else None
+    weight_files = _weight_files(weights or [], names)
+
+    if input_path is None:
+        clip = synthetic_clip(seed, frames, crop or (640, 384))
+    else:
+        clip = load_clip(input_path, reference, frames, crop)
+
+    notes, extra = [], {}
+    torch_device = resolve_device(device)
+    if clip.reference is not None:
+        if lpips_weights:
+            extra["lpips"] = functools.partial(lpips_clip, load_lpips(lpips_weights, torch_device))
+        else:
+            notes.append("LPIPS left out: it needs AlexNet weights on disk (--lpips-weights)")
+        cvvdp = load_cvvdp(torch_device)
+        if cvvdp is not None:
+            extra["cvvdp"] = functools.partial(_with_fps, cvvdp, clip.fps)
+        else:
+            notes.append("ColorVideoVDP left out: the cvvdp package is not installed")
+
+    contenders = [
+        BenchModel(
+            name,
+            functools.partial(
+                _build, name, weights=weight_files.get(name), device=device, precision=precision, seed=seed
+            ),
+            diffusion=spec.architecture == "wtsa",
+            window=spec.window,
+            overlap=spec.overlap,
+        )
+        for name, spec in specs.items()
+    ]
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("bench", total=None)
+
+        def progress(done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, total=total, description=label or "done")
+
+        report = run_bench(clip, contenders, options, extra_metrics=extra, notes=notes, progress=progress)
+
+    out.print(_table(report))
+    for note in report.notes:
+        err.print(f"[dim]note:[/] {note}", highlight=False)
+    if json_path is not None:
+        write_json(report, json_path)
+        err.print(f"wrote {json_path}", highlight=False)
+    if plot_path is not None:
+        write_plot(report, plot_path)
+        err.print(f"wrote {plot_path}", highlight=False)
+
+
+def _weight_files(pairs: list[str], names: list[str]) -> dict[str, Path]:
+    files = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not path:
+            raise UsageError(f"--weights takes MODEL=FILE, got {pair!r}", hint="e.g. --weights dstnet-s=my.safetensors")
+        if name not in names:
+            raise UsageError(f"--weights names {name!r}, which is not benchmarked", hint=f"add --model {name}")
+        files[name] = Path(path)
+    return files
+
+
+def _build(name: str, steps: int, samples: int, **kwargs):
+    return build_restorer(name, steps=steps, samples=samples, **kwargs)
+
+
+def _with_fps(metric, fps: float, output, reference) -> float:
+    return metric(output, reference, fps)
+
+
+def _table(report: BenchReport) -> Table:
+    extras = list(dict.fromkeys(key for row in report.rows for key in row.extra))
+    table = Table(
+        title=f"{report.source}: {report.frames} frames {report.width}x{report.height} on {report.device}",
+        caption=f"memory: {report.memory}",
+    )
+    for heading in ("model", "steps", "samples", "s/frame", "fps", "peak MiB", "PSNR ↑", "SSIM ↑", "NIQE ↓", "flicker ↓"):
+        table.add_column(heading, justify="left" if heading == "model" else "right", no_wrap=heading == "model")
+    for key in extras:
+        table.add_column(f"{key.upper()} {'↑' if key == 'cvvdp' else '↓'}", justify="right")
+    for row in report.rows:
+        cells = [
+            row.model,
+            _cell(row.steps, "{}"),
+            _cell(row.samples, "{}"),
+            _cell(row.sec_per_frame, "{:.4g}"),
+            _cell(row.fps, "{:.3g}"),
+            _cell(row.peak_memory_mib, "{:.0f}"),
+            _cell(row.psnr, "{:.2f}"),
+            _cell(row.ssim, "{:.4f}"),
+            _cell(row.niqe, "{:.3f}"),
+            _cell(row.temporal, "{:.3f}"),
+        ]
+        table.add_row(*cells, *(_cell(row.extra.get(key), "{:.4f}") for key in extras))
+    return table
+
+
+def _cell(value, fmt: str) -> str:
+    return "–" if value is None else fmt.format(value)

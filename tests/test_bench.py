@@ -1,0 +1,185 @@
+"""The benchmark end to end on tiny clips, with stand-in restorers: rows, timing fields, JSON, PNG, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import av
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import deblur_cli.cli.bench as bench_cli
+from deblur_cli.bench import BenchModel, BenchOptions, Clip, load_clip, restore_clip, run_bench, synthetic_clip, write_json
+from deblur_cli.cli.app import app
+from deblur_cli.errors import InputError, UsageError
+from deblur_cli.plot import HEIGHT, WIDTH, write_plot
+from media import make_images
+from restorers import IdentityRestorer
+
+
+class NoisyStandIn(IdentityRestorer):
+    """A diffusion stand-in: its input plus seeded noise that shrinks with more steps and more samples,
+    so its fidelity must rise along both sweeps."""
+
+    def __init__(self, steps: int, samples: int):
+        super().__init__()
+        self.steps, self.samples = steps, samples
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        super().__call__(frames)
+        generator = torch.Generator().manual_seed(0)
+        noise = torch.randn((self.samples, *frames.shape), generator=generator).mean(0)
+        return (frames + noise * 0.2 / self.steps).clamp(0, 1)
+
+
+def tiny_models(built: list | None = None) -> list[BenchModel]:
+    def standin(steps: int, samples: int) -> NoisyStandIn:
+        restorer = NoisyStandIn(steps, samples)
+        if built is not None:
+            built.append(restorer)
+        return restorer
+
+    return [
+        BenchModel("identity", lambda steps, samples: IdentityRestorer(), diffusion=False),
+        BenchModel("standin", standin, diffusion=True, window=2, overlap=1),
+    ]
+
+
+@pytest.fixture(scope="module")
+def tiny_clip() -> Clip:
+    return synthetic_clip(0, 3, (64, 48))
+
+
+def test_bench_end_to_end_writes_json_and_a_png(tiny_clip, tmp_path):
+    built: list[NoisyStandIn] = []
+    calls = []
+    options = BenchOptions(steps=(1, 4), samples=(1, 3), warmup=1, repeat=2)
+    report = run_bench(tiny_clip, tiny_models(built), options, progress=lambda *a: calls.append(a))
+
+    labels = [(r.model, r.steps, r.samples) for r in report.rows]
+    assert labels == [
+        ("input", None, None),
+        ("identity", None, None),
+        ("standin", 1, 1),
+        ("standin", 1, 3),
+        ("standin", 4, 1),
+        ("standin", 4, 3),
+    ]
+    source, identity, *standin = report.rows
+    assert source.sec_per_frame is None and source.psnr is not None and source.temporal is not None
+    # the identity's output is the input, so its quality is the input's
+    assert (identity.psnr, identity.ssim, identity.temporal) == (source.psnr, source.ssim, source.temporal)
+    psnr = {(r.steps, r.samples): r.psnr for r in standin}
+    assert psnr[(4, 1)] > psnr[(1, 1)] and psnr[(1, 3)] > psnr[(1, 1)] and psnr[(4, 3)] > psnr[(4, 1)]
+    for row in report.rows[1:]:
+        assert row.sec_per_frame > 0 and row.fps == pytest.approx(1 / row.sec_per_frame)
+        assert row.peak_memory_mib is None or row.peak_memory_mib > 0
+    # 1 warm-up + 2 timed runs, each over windows of 2 frames with 1 shared: (0, 2) and (1, 3)
+    assert all(r.calls == [(2, 3, 48, 64)] * 6 for r in built)
+    assert calls[-1] == (4 * 3 + 3, 4 * 3 + 3, "") and len(calls) == 5 * 3 + 1
+    assert report.frames == 3 and (report.width, report.height) == (64, 48) and report.device == "cpu"
+    assert any("NIQE left out" in note for note in report.notes) and all(r.niqe is None for r in report.rows)
+
+    write_json(report, tmp_path / "bench.json")
+    write_plot(report, tmp_path / "bench.png")
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert [row["model"] for row in data["rows"]] == [label[0] for label in labels]
+    assert data["rows"][2]["psnr"] == pytest.approx(psnr[(1, 1)]) and data["frames"] == 3
+    with av.open(str(tmp_path / "bench.png")) as container:
+        image = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert image.shape == (HEIGHT, WIDTH, 3)
+    blue = np.all(np.abs(image.astype(int) - (0, 114, 178)) < 8, axis=-1)  # the first series' colour
+    assert blue.sum() > 100 and (image == 255).all(axis=-1).mean() > 0.5
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+
+
+def test_restore_clip_windows_and_pads_like_a_run():
+    clip = torch.rand(5, 3, 30, 40, generator=torch.Generator().manual_seed(0))
+    restorer = IdentityRestorer()
+    restored = restore_clip(restorer, clip, window=3, overlap=1)
+    assert torch.allclose(restored, clip, atol=1e-6)
+    assert restorer.calls == [(3, 3, 32, 48)] * 2  # windows (0, 3) and (2, 5), padded to multiples of 16
+
+
+def test_identical_clips_give_infinite_psnr_written_as_null(tmp_path):
+    frames = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    clip = Clip(frames, frames.clone(), 25.0, "test")
+    report = run_bench(clip, [], BenchOptions())
+    assert math.isinf(report.rows[0].psnr) and report.rows[0].temporal == 0
+    write_json(report, tmp_path / "r.json")
+    assert json.loads((tmp_path / "r.json").read_text())["rows"][0]["psnr"] is None
+
+
+def test_extra_metrics_and_no_reference_clips():
+    frames = torch.rand(2, 3, 96, 192, generator=torch.Generator().manual_seed(2))
+    mae = {"mae": lambda output, reference: float((output - reference).abs().mean())}
+    with_reference = run_bench(Clip(frames, frames * 0.5, 25.0, "t"), tiny_models()[:1], extra_metrics=mae)
+    assert with_reference.rows[1].extra["mae"] == pytest.approx(float((frames - frames * 0.5).abs().mean()), abs=3e-3)
+    assert with_reference.rows[1].niqe is not None and with_reference.rows[1].niqe == with_reference.rows[0].niqe
+
+    without = run_bench(Clip(frames, None, 25.0, "t"), tiny_models()[:1], extra_metrics=mae, notes=["mine"])
+    assert all(r.psnr is None and r.ssim is None and r.temporal is None and r.extra == {} for r in without.rows)
+    assert without.rows[0].niqe is not None
+    assert without.notes[0] == "mine" and any("no reference clip" in note for note in without.notes)
+
+
+def test_bad_options_are_refused(tiny_clip):
+    with pytest.raises(ValueError, match="repeat"):
+        run_bench(tiny_clip, [], BenchOptions(repeat=0))
+    with pytest.raises(ValueError, match="positive"):
+        run_bench(tiny_clip, [], BenchOptions(steps=(0,)))
+
+
+def test_load_clip_reads_and_crops_pairs(tmp_path):
+    make_images(tmp_path / "blurred", count=4, size=(64, 48))
+    make_images(tmp_path / "sharp", count=4, size=(64, 48))
+    make_images(tmp_path / "small", count=4, size=(32, 32))
+    clip = load_clip(tmp_path / "blurred", tmp_path / "sharp", frames=3, size=(32, 16))
+    assert clip.blurred.shape == (3, 3, 16, 32) and clip.reference.shape == (3, 3, 16, 32) and clip.fps == 25.0
+    assert torch.equal(clip.blurred, clip.reference)  # make_images wrote the same pattern in both
+    with pytest.raises(InputError, match="fewer than"):
+        load_clip(tmp_path / "blurred", None, frames=5)
+    with pytest.raises(InputError, match="has frames of 32x32"):
+        load_clip(tmp_path / "blurred", tmp_path / "small", frames=2)
+    with pytest.raises(UsageError, match="larger than the frames"):
+        load_clip(tmp_path / "blurred", None, frames=2, size=(65, 48))
+
+
+@pytest.fixture
+def stand_in_models(monkeypatch):
+    """`deblur bench` with the named models replaced by stand-ins: no weights needed."""
+
+    def build(name, *, steps, samples, **kwargs):
+        return IdentityRestorer() if name == "dstnet-s" else NoisyStandIn(steps, samples)
+
+    monkeypatch.setattr(bench_cli, "build_restorer", build)
+
+
+def test_cli_prints_a_table_and_writes_json_and_plot(stand_in_models, tmp_path):
+    args = ["bench", "-m", "dstnet-s", "-m", "wtsa-s", "--steps", "1,2", "--size", "64x48", "--frames", "3"]
+    args += ["--warmup", "0", "--repeat", "1", "--json", str(tmp_path / "b.json"), "--plot", str(tmp_path / "b.png")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "wtsa-s" in result.stdout and "dstnet-s" in result.stdout and "PSNR" in result.stdout
+    assert "LPIPS left out" in result.stderr
+    rows = json.loads((tmp_path / "b.json").read_text())["rows"]
+    assert [(r["model"], r["steps"]) for r in rows] == [("input", None), ("dstnet-s", None), ("wtsa-s", 1), ("wtsa-s", 2)]
+    assert (tmp_path / "b.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["-m", "nope"], 1, "unknown model"),
+        (["--reference", "x.mp4"], 2, "--reference needs --input"),
+        (["--steps", "1,a"], 2, "comma-separated"),
+        (["--samples", "0"], 2, "at least 1"),
+        (["--weights", "wtsa=w.safetensors"], 2, "not benchmarked"),
+    ],
+)
+def test_cli_refuses_bad_options(stand_in_models, args, code, message):
+    result = CliRunner().invoke(app, ["bench", *args])
+    assert result.exit_code == code and message in result.stderr
