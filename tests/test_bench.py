@@ -16,8 +16,8 @@ from deblur_cli.bench import BenchModel, BenchOptions, Clip, load_clip, restore_
 from deblur_cli.cli.app import app
 from deblur_cli.errors import InputError, UsageError
 from deblur_cli.plot import HEIGHT, WIDTH, write_plot
-from media import make_images
-from restorers import IdentityRestorer
+from tests.media import make_images
+from tests.restorers import IdentityRestorer
 
 
 class NoisyStandIn(IdentityRestorer):
