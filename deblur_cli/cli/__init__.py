@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from deblur_cli.cli import synth, train  # noqa: F401 - each module registers its commands
+# Each module registers its commands; `deblur --help` lists them in this order.
+from deblur_cli.cli import run  # noqa: F401, I001
+from deblur_cli.cli import demo  # noqa: F401
+from deblur_cli.cli import weights  # noqa: F401
+from deblur_cli.cli import synth, train  # noqa: F401
 from deblur_cli.cli.app import app
 
 __all__ = ["app", "main"]

@@ -44,7 +44,7 @@ def _root(
 
 def warn(message: str) -> None:
     """One warning line on stderr."""
-    err.print(f"[yellow]warning:[/] {message}", highlight=False)
+    err.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -59,9 +59,9 @@ def error_boundary() -> Iterator[None]:
     except DeblurError as e:
         if debug:
             raise
-        err.print(f"[red]error:[/] {e}", highlight=False)
+        err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
         if e.hint:
-            err.print(f"[dim]hint:[/] {e.hint}", highlight=False)
+            err.print(f"[dim]hint:[/] {e.hint}", highlight=False, soft_wrap=True)
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
         err.print("[red]interrupted[/]")
@@ -69,8 +69,8 @@ def error_boundary() -> Iterator[None]:
     except Exception as e:  # the last line of defence: still one line, never a traceback
         if debug:
             raise
-        err.print(f"[red]internal error:[/] {type(e).__name__}: {e}", highlight=False)
-        err.print(f"[dim]hint:[/] set {DEBUG_ENV}=1 for the traceback and report it", highlight=False)
+        err.print(f"[red]internal error:[/] {type(e).__name__}: {e}", highlight=False, soft_wrap=True)
+        err.print(f"[dim]hint:[/] set {DEBUG_ENV}=1 for the traceback and report it", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 

@@ -1,0 +1,70 @@
+"""Typed option aliases shared by commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from deblur_cli.errors import UsageError
+from deblur_cli.pipeline import WindowOptions
+from deblur_cli.restorers import DEFAULT_MODEL, MODELS, model_spec
+
+ModelOpt = Annotated[
+    str, typer.Option("--model", "-m", help=f"Model: {', '.join(MODELS)}. Default: {DEFAULT_MODEL} (bundled).")
+]
+WeightsOpt = Annotated[
+    Optional[Path], typer.Option("--weights", help="Weights file (.safetensors, or an official DSTNet .pth).")
+]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
+PrecisionOpt = Annotated[str, typer.Option("--precision", help="auto, fp32, fp16 or bf16.")]
+StepsOpt = Annotated[int, typer.Option("--steps", min=1, max=1000, help="DDIM sampling steps (diffusion models).")]
+EtaOpt = Annotated[float, typer.Option("--eta", min=0.0, help="DDIM noise: 0 = deterministic (diffusion models).")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed: same seed, same output.")]
+SamplesOpt = Annotated[int, typer.Option("--samples", min=1, help="Average this many samples (diffusion models).")]
+WindowOpt = Annotated[Optional[int], typer.Option("--window", min=1, help="Frames restored together [model default].")]
+OverlapOpt = Annotated[
+    Optional[int], typer.Option("--overlap", min=0, help="Frames shared by consecutive windows [model default].")
+]
+TileOpt = Annotated[
+    str, typer.Option("--tile", help="Spatial tile side in pixels, 0 for whole frames, or auto (from free memory).")
+]
+TileOverlapOpt = Annotated[int, typer.Option("--tile-overlap", min=0, help="Pixels shared by neighbouring tiles.")]
+
+
+def window_options(model: str, window: int | None, overlap: int | None, tile: str, tile_overlap: int) -> WindowOptions:
+    """WindowOptions from the command line, with the model's defaults where an option is not given."""
+    spec = model_spec(model)
+    windows = WindowOptions(
+        window=window or spec.window,
+        overlap=spec.overlap if overlap is None else overlap,
+        tile=_tile(tile),
+        tile_overlap=tile_overlap,
+    )
+    if windows.overlap >= windows.window:
+        raise UsageError(f"--overlap ({windows.overlap}) must be smaller than --window ({windows.window})")
+    return windows
+
+
+def _tile(value: str) -> int | str | None:
+    if value == "auto":
+        return "auto"
+    try:
+        side = int(value)
+    except ValueError:
+        raise UsageError(f"--tile must be auto, 0 or a number of pixels, got {value!r}") from None
+    if side < 0:
+        raise UsageError("--tile must not be negative")
+    return side or None
+
+
+def parse_size(value: str) -> tuple[int, int]:
+    """"640x360" → (640, 360)."""
+    try:
+        width, height = (int(part) for part in value.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"size must be WIDTHxHEIGHT, like 640x360; got {value!r}") from None
+    if width < 1 or height < 1:
+        raise UsageError(f"size must be positive, got {value!r}")
+    return width, height

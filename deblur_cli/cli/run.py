@@ -1,0 +1,125 @@
+"""`deblur run`: restore videos, image sequences or images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from deblur_cli.cli.app import command, err, out, warn
+from deblur_cli.cli.options import (
+    DeviceOpt,
+    EtaOpt,
+    ModelOpt,
+    OverlapOpt,
+    PrecisionOpt,
+    SamplesOpt,
+    SeedOpt,
+    StepsOpt,
+    TileOpt,
+    TileOverlapOpt,
+    WeightsOpt,
+    WindowOpt,
+    window_options,
+)
+from deblur_cli.pipeline import deblur_video, plan_outputs
+from deblur_cli.restorers import DEFAULT_MODEL, build_restorer
+from deblur_cli.video_io import EncodeOptions
+
+@command("run")
+def run(
+    inputs: Annotated[list[Path], typer.Argument(help="Videos, image folders, globs ('frames/*.png') or images.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output file; a folder for several inputs.")],
+    model: ModelOpt = DEFAULT_MODEL,
+    weights: WeightsOpt = None,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    steps: StepsOpt = 20,
+    eta: EtaOpt = 0.0,
+    seed: SeedOpt = 0,
+    samples: SamplesOpt = 1,
+    window: WindowOpt = None,
+    overlap: OverlapOpt = None,
+    tile: TileOpt = "auto",
+    tile_overlap: TileOverlapOpt = 32,
+    codec: Annotated[Optional[str], typer.Option(help="Video codec (libx264, libx265, libvpx-vp9, ffv1, x264-lossless...).")] = None,
+    crf: Annotated[int, typer.Option(min=0, max=63, help="Quality for x264/x265/vp9: lower is better.")] = 18,
+    preset: Annotated[str, typer.Option(help="Encoder speed preset (x264/x265).")] = "medium",
+    pix_fmt: Annotated[Optional[str], typer.Option("--pix-fmt", help="Output pixel format [from the input].")] = None,
+    no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop audio and subtitle streams.")] = False,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing output.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
+    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Weights cache folder.")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Never download weights.")] = False,
+) -> None:
+    """Remove motion blur: [bold]deblur run input.mp4 -o output.mp4[/]."""
+    windows = window_options(model, window, overlap, tile, tile_overlap)
+    encode = EncodeOptions(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=not no_audio)
+    jobs = plan_outputs(inputs, output)
+    if jobs[0][1] != output:  # several inputs: -o names the folder they go to
+        output.mkdir(parents=True, exist_ok=True)
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[fps]:.1f} fps"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet or not err.is_terminal,
+        transient=True,
+    ) as bar:
+        restorer = build_restorer(
+            model,
+            weights=weights,
+            device=device,
+            precision=precision,
+            steps=steps,
+            eta=eta,
+            seed=seed,
+            samples=samples,
+            cache_dir=cache_dir,
+            offline=offline or None,
+        )
+        results = []
+        for source, target in jobs:
+            task = bar.add_task(source.name, total=None, fps=0.0)
+            started = bar.get_time()
+
+            def progress(done: int, total: int | None, task=task, started=started) -> None:
+                elapsed = bar.get_time() - started
+                bar.update(task, completed=done, total=total, fps=done / elapsed if elapsed > 0 else 0.0)
+
+            result = deblur_video(source, target, restorer, windows=windows, encode=encode, force=force, progress=progress)
+            bar.remove_task(task)
+            for message in result.warnings:
+                warn(message)
+            results.append(result)
+            if not as_json and not quiet:
+                err.print(
+                    f"[green]done[/] {result.output}: {result.frames} frames {result.width}x{result.height} "
+                    f"in {result.seconds:.1f} s ({result.fps:.2f} fps, {model} on {restorer.device})",
+                    highlight=False,
+                )
+    if as_json:
+        payload = [
+            {
+                "input": r.input,
+                "output": r.output,
+                "frames": r.frames,
+                "width": r.width,
+                "height": r.height,
+                "seconds": round(r.seconds, 3),
+                "fps": round(r.fps, 3),
+                "model": model,
+                "device": str(restorer.device),
+                "warnings": r.warnings,
+            }
+            for r in results
+        ]
+        out.print_json(json.dumps(payload if len(payload) > 1 else payload[0]))

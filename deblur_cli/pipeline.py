@@ -1,0 +1,265 @@
+"""The one orchestrator: decode → windows → tiles → restorer → stitch → encode.
+
+Decoding and encoding run in their own threads, joined to the model by bounded queues, so a GPU never
+waits for I/O and memory holds about one window whatever the video's length.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from deblur_cli.errors import OutputError, UsageError
+from deblur_cli.restorer import Restorer
+from deblur_cli.tiles import auto_tile_size, free_memory, restore_tiled_with_retry
+from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, open_sink, open_source
+from deblur_cli.windows import stitch_windows
+
+ProgressFn = Callable[[int, int | None], None]  # (frames done, total or None)
+
+
+@dataclass(frozen=True)
+class WindowOptions:
+    window: int = 8  # frames restored together
+    overlap: int = 2  # frames shared by consecutive windows, blended
+    tile: int | str | None = "auto"  # spatial tile side in pixels; None = whole frame; "auto" = from free memory
+    tile_overlap: int = 32  # pixels shared by neighbouring tiles, feathered
+
+
+@dataclass
+class RunResult:
+    """What one run did; `warnings` holds what the user must hear (e.g. an audio stream re-encoded)."""
+
+    input: str
+    output: str
+    frames: int
+    seconds: float
+    width: int
+    height: int
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def check_output_path(source: str | os.PathLike, output: str | os.PathLike, *, force: bool) -> None:
+    """Refuse output == input and an existing output unless `force`; fail early on an unwritable directory."""
+    out = Path(output)
+    src = Path(source)
+    same = out.resolve() == src.resolve() or (src.exists() and out.exists() and os.path.samefile(src, out))
+    if same:
+        raise UsageError(f"output is the input: {out}", hint="choose another output path; the input is never modified")
+    if out.exists() and not force:
+        if not (out.is_dir() and not any(out.iterdir())):
+            raise OutputError(f"output exists: {out}", hint="pass --force to replace it")
+    parent = out.parent if out.suffix or not out.is_dir() else out
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write to {parent}", hint="choose a writable output directory")
+
+
+def to_tensor(frame: Frame, device: torch.device) -> torch.Tensor:
+    """(H, W, 3) uint8/uint16 → (3, H, W) float32 in [0, 1] on `device`."""
+    image = frame.image
+    scale = 255.0 if image.dtype == np.uint8 else 65535.0
+    t = torch.from_numpy(image.astype(np.float32) if image.dtype == np.uint16 else image)
+    t = t.to(device, non_blocking=True).permute(2, 0, 1).float().div_(scale)
+    return t
+
+
+def to_image(frame: torch.Tensor, bit_depth: int) -> np.ndarray:
+    """(3, H, W) float in [0, 1] → (H, W, 3) uint8 (bit_depth 8) or uint16, rounded."""
+    if bit_depth <= 8:
+        t = frame.clamp(0, 1).mul(255).round_().to(torch.uint8)
+        return np.ascontiguousarray(t.permute(1, 2, 0).cpu().numpy())
+    t = frame.float().clamp(0, 1).mul(65535).round_().to(torch.int32)
+    return np.ascontiguousarray(t.permute(1, 2, 0).cpu().numpy().astype(np.uint16))
+
+
+_DONE = object()
+
+
+class _Failure:
+    """A worker thread's exception, carried through a queue to the main thread."""
+
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+def _put(q: queue.Queue, item: object, stop: threading.Event) -> bool:
+    """Put with a timeout loop so a stopped pipeline never blocks forever; False if stopped."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _decode_worker(source, frames_q: queue.Queue, stop: threading.Event) -> None:
+    try:
+        for frame in source:
+            if not _put(frames_q, frame, stop):
+                return
+        _put(frames_q, _DONE, stop)
+    except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
+        _put(frames_q, _Failure(e), stop)
+
+
+def _encode_worker(sink, out_q: queue.Queue, stop: threading.Event, errors: list[BaseException]) -> None:
+    try:
+        while True:
+            item = out_q.get()
+            if item is _DONE:
+                return
+            image, pts = item
+            sink.write(image, pts)
+    except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
+        errors.append(e)
+        stop.set()
+
+
+def deblur_video(
+    source_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    restorer: Restorer,
+    *,
+    windows: WindowOptions = WindowOptions(),
+    encode: EncodeOptions = EncodeOptions(),
+    force: bool = False,
+    progress: ProgressFn | None = None,
+) -> RunResult:
+    """Restore every frame of `source_path` with `restorer` and write `output_path`.
+
+    The output keeps the input's frame count, size, frame rate, timestamps, rotation, colour metadata
+    and audio/subtitle streams. It is written under a temporary name and renamed at the end; on any
+    error or Ctrl-C nothing is left under the final name. The input is never modified.
+    """
+    check_output_path(source_path, output_path, force=force)
+    if restorer.max_frames is not None and windows.window > restorer.max_frames:
+        raise UsageError(
+            f"--window {windows.window} is longer than this model accepts ({restorer.max_frames} frames)",
+            hint=f"use --window {restorer.max_frames} or less",
+        )
+    started = time.perf_counter()
+    stop = threading.Event()
+    frames_q: queue.Queue = queue.Queue(maxsize=windows.window + 2)
+    out_q: queue.Queue = queue.Queue(maxsize=windows.window + 2)
+    encode_errors: list[BaseException] = []
+    retries: list[int] = []
+    done = 0
+
+    with open_source(source_path) as source:
+        info: VideoInfo = source.info
+        total = info.frame_count
+        pts_fifo: collections.deque[int | None] = collections.deque()
+        decoder = threading.Thread(target=_decode_worker, args=(source, frames_q, stop), daemon=True)
+
+        def decoded() -> Iterator[torch.Tensor]:
+            while True:
+                item = frames_q.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, _Failure):
+                    raise item.error
+                pts_fifo.append(item.pts)
+                yield to_tensor(item, restorer.device)
+
+        tile = windows.tile
+        if tile == "auto":
+            tile = auto_tile_size(
+                info.height,
+                info.width,
+                windows.window,
+                bytes_per_pixel_frame=restorer.bytes_per_pixel,
+                free_bytes=int(0.8 * free_memory(restorer.device)),  # headroom for the allocator and I/O
+                multiple=restorer.multiple,
+            )
+
+        def smaller_tile(side: int) -> None:
+            nonlocal tile  # later windows start from the size that fitted
+            tile = side
+            retries.append(side)
+
+        def restore(window: torch.Tensor) -> torch.Tensor:
+            return restore_tiled_with_retry(
+                window, restorer, multiple=restorer.multiple, tile=tile, overlap=windows.tile_overlap, on_retry=smaller_tile
+            )
+
+        with open_sink(output_path, info, encode, source=source_path) as sink:
+            encoder = threading.Thread(target=_encode_worker, args=(sink, out_q, stop, encode_errors), daemon=True)
+            decoder.start()
+            encoder.start()
+            try:
+                with torch.inference_mode():
+                    for restored in stitch_windows(decoded(), restore, window=windows.window, overlap=windows.overlap):
+                        if encode_errors:
+                            raise encode_errors[0]
+                        item = (to_image(restored, info.bit_depth), pts_fifo.popleft())
+                        if not _put(out_q, item, stop):
+                            raise encode_errors[0]
+                        done += 1
+                        if progress is not None:
+                            progress(done, total)
+                _put(out_q, _DONE, stop)
+                encoder.join()
+                if encode_errors:
+                    raise encode_errors[0]
+            finally:
+                stop.set()
+                decoder.join(timeout=5)
+                encoder.join(timeout=5)
+    warnings = list(sink.warnings)
+    if retries:
+        warnings.append(f"out of device memory: restored in tiles of {retries[-1]} px (set --tile to skip the retries)")
+    return RunResult(
+        input=str(source_path),
+        output=str(output_path),
+        frames=done,
+        seconds=time.perf_counter() - started,
+        width=info.width,
+        height=info.height,
+        warnings=warnings,
+    )
+
+
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".flv", ".wmv", ".y4m"}
+
+
+def plan_outputs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
+    """Pair each input with its output path.
+
+    One input: `output` is the output (a path without a video suffix means a PNG sequence folder).
+    Several inputs, or a folder of videos: `output` is a folder; each result keeps its input's file name.
+    A folder that holds images and no videos is one input (an image sequence).
+    """
+    expanded: list[Path] = []
+    batch = len(inputs) > 1
+    for path in inputs:
+        videos = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES) if path.is_dir() else []
+        if videos:
+            expanded.extend(videos)
+            batch = True
+        else:
+            expanded.append(path)
+    if not batch:
+        return [(expanded[0], output)]
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"-o {output} must be a folder when there are several inputs")
+    names = [p.name for p in expanded]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise UsageError(f"two inputs are both named {duplicate!r}; their outputs would collide in {output}")
+    return [(p, output / p.name) for p in expanded]

@@ -1,0 +1,140 @@
+"""Build a Restorer (see restorer.py) from a model name, weights and device options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+import torch
+
+from deblur_cli.devices import resolve_device, resolve_dtype
+from deblur_cli.errors import ModelError, UsageError
+from deblur_cli.restorer import ProgressFn, Restorer
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    architecture: str  # "dstnet" or "wtsa"
+    window: int  # default frames per temporal window
+    overlap: int  # default frames shared by consecutive windows
+    summary: str  # one line for `deblur --help` and docs
+
+
+MODELS: dict[str, ModelSpec] = {
+    "dstnet": ModelSpec("dstnet", 10, 2, "DSTNet, official size (64 features, 15 blocks): fast, deterministic"),
+    "dstnet-s": ModelSpec("dstnet", 10, 2, "DSTNet small: the practical default on a CPU"),
+    "wtsa": ModelSpec("wtsa", 6, 2, "WTSA video diffusion, the paper's size: sharper texture, needs a GPU"),
+    "wtsa-s": ModelSpec("wtsa", 6, 2, "WTSA video diffusion, small: samples on a CPU, slowly"),
+}
+DEFAULT_MODEL = "dstnet-s"
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The spec of a model name; ModelError listing the known names otherwise."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ModelError(f"unknown model {name!r}", hint=f"choose one of: {', '.join(MODELS)}") from None
+
+
+class DSTNetRestorer:
+    """Runs a DSTNet over a window; deterministic."""
+
+    multiple = 16
+    max_frames = None
+
+    def __init__(self, model: torch.nn.Module, device: torch.device, dtype: torch.dtype):
+        self.model = model.to(device=device, dtype=dtype).eval()
+        self.device = device
+        self.dtype = dtype
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        """frames: (T, 3, H, W) float in [0, 1], H and W multiples of 16; returns the same shape."""
+        with torch.inference_mode():
+            out = self.model(frames.to(self.dtype).unsqueeze(0)).squeeze(0)
+        return out.clamp_(0, 1).to(frames.dtype)
+
+
+class DiffusionRestorer:
+    """Samples a WTSA diffusion model with DDIM, conditioned on the blurry window."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        device: torch.device,
+        dtype: torch.dtype,
+        *,
+        steps: int,
+        eta: float,
+        samples: int,
+        seed: int | None,
+        on_step: ProgressFn | None = None,
+    ):
+        self.model = model.to(device=device, dtype=dtype).eval()
+        self.device = device
+        self.dtype = dtype
+        self.multiple = model.multiple
+        self.max_frames = model.config.max_frames
+        self.steps, self.eta, self.samples = steps, eta, samples
+        self.on_step = on_step
+        # One generator for the whole run: windows are restored in order, so a seed fixes the output.
+        self.generator = torch.Generator(device=device)
+        self.generator.manual_seed(seed if seed is not None else torch.seed())
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        """frames: (T, 3, H, W) float in [0, 1]; returns the same shape (the mean of `samples` samples)."""
+        from deblur_cli.diffusion import sample
+
+        with torch.inference_mode():
+            out = sample(
+                self.model,
+                frames.to(self.dtype).unsqueeze(0),
+                steps=self.steps,
+                eta=self.eta,
+                generator=self.generator,
+                samples=self.samples,
+                callback=self.on_step,
+            ).squeeze(0)
+        return out.clamp_(0, 1).to(frames.dtype)
+
+
+def build_restorer(
+    name: str,
+    *,
+    weights: str | Path | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    steps: int = 20,
+    eta: float = 0.0,
+    seed: int | None = 0,
+    samples: int = 1,
+    cache_dir: Path | None = None,
+    offline: bool | None = None,
+    on_step: ProgressFn | None = None,
+) -> Restorer:
+    """A ready Restorer for model `name` ("dstnet", "dstnet-s", "wtsa", "wtsa-s").
+
+    Weights come from `weights` if given, else the cache, the bundled files, or a download
+    (see weights/resolve.py). `steps`, `eta`, `samples` and `seed` apply to diffusion models.
+    """
+    spec = model_spec(name)
+    if not 1 <= steps <= 1000:
+        raise UsageError(f"--steps must be between 1 and 1000, got {steps}")
+    if samples < 1:
+        raise UsageError(f"--samples must be at least 1, got {samples}")
+    if eta < 0:
+        raise UsageError(f"--eta must be >= 0, got {eta}")
+    torch_device = resolve_device(device)
+    dtype = resolve_dtype(precision, torch_device)
+    from deblur_cli.weights import resolve_weights
+
+    path = resolve_weights(name, weights=weights, cache_dir=cache_dir, offline=offline).path
+    if spec.architecture == "dstnet":
+        from deblur_cli.dstnet_weights import load_dstnet
+
+        return DSTNetRestorer(load_dstnet(path), torch_device, dtype)
+    from deblur_cli.wtsa_weights import load_wtsa
+
+    return DiffusionRestorer(
+        load_wtsa(path), torch_device, dtype, steps=steps, eta=eta, samples=samples, seed=seed, on_step=on_step
+    )
+

@@ -1,0 +1,233 @@
+"""`deblur run` end to end through Typer's CliRunner, with a stand-in identity restorer."""
+
+from __future__ import annotations
+
+import json
+import os
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from deblur_cli.cli import app
+from deblur_cli.cli import run as run_module
+from tests import media
+from tests.restorers import FailingRestorer, IdentityRestorer
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def identity(monkeypatch):
+    """`deblur run` builds this restorer whatever --model says."""
+    restorer = IdentityRestorer()
+    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: restorer)
+    return restorer
+
+
+def deblur(*args: str):
+    return runner.invoke(app, ["run", *map(str, args)])
+
+
+def leftovers(folder) -> list[str]:
+    """Files a run left behind besides the ones the test made."""
+    return sorted(p.name for p in folder.iterdir() if ".deblur" in p.name or p.name.startswith("out"))
+
+
+def test_round_trip_keeps_frames_rate_timestamps_size_and_audio(tmp_path, identity):
+    source = media.make_video(tmp_path / "in.mp4", frames=23, size=(67, 45), audio="aac", fps=30)
+    result = deblur(source, "-o", tmp_path / "out.mp4", "--window", 5, "--overlap", 2, "--quiet")
+    assert result.exit_code == 0, result.output
+    frames_in, frames_out = media.read_frames(source), media.read_frames(tmp_path / "out.mp4")
+    assert len(frames_out) == 23
+    assert frames_out[0].shape == (45, 67, 3)
+    assert media.read_video_pts(tmp_path / "out.mp4") == media.read_video_pts(source)
+    # identity restorer + a lossy re-encode of a tiny odd-sized clip: close to its own input frame, far from others
+    def error(a, b):
+        return np.abs(a.astype(int) - b.astype(int)).mean()
+
+    for i, out in enumerate(frames_out):
+        assert error(out, frames_in[i]) < 6
+        assert all(error(out, frames_in[j]) > 2 * error(out, frames_in[i]) for j in (i - 1, i + 1) if 0 <= j < 23)
+    import av
+
+    with av.open(str(source)) as a, av.open(str(tmp_path / "out.mp4")) as b:
+        assert b.streams.video[0].average_rate == Fraction(30)
+        assert b.streams.audio[0].codec_context.name == "aac"
+        assert abs(float(b.streams.audio[0].duration * b.streams.audio[0].time_base)
+                   - float(a.streams.audio[0].duration * a.streams.audio[0].time_base)) < 0.05
+    assert all(shape[0] == 5 for shape in identity.calls)
+
+
+def test_lossless_round_trip_is_exact_for_every_window_setting(tmp_path, identity):
+    source = media.make_video(tmp_path / "in.mkv", frames=11, size=(40, 30), codec="ffv1", pix_fmt="yuv444p")
+    expected = media.read_frames(source)
+    for window, overlap in [(1, 0), (3, 1), (4, 3), (20, 5)]:
+        target = tmp_path / f"out{window}-{overlap}.mkv"
+        result = deblur(source, "-o", target, "--codec", "ffv1", "--window", window, "--overlap", overlap, "-q")
+        assert result.exit_code == 0, result.output
+        got = media.read_frames(target)
+        assert len(got) == len(expected)
+        assert all(np.array_equal(a, b) for a, b in zip(expected, got)), (window, overlap)
+
+
+def test_variable_frame_rate_timestamps_are_kept(tmp_path, identity):
+    pts = [0, 1, 3, 4, 9, 10, 17]
+    source = media.make_video(tmp_path / "vfr.mkv", frames=len(pts), pts=pts, time_base=Fraction(1, 30), fps=30)
+    assert deblur(source, "-o", tmp_path / "out.mkv", "-q").exit_code == 0
+    assert media.read_video_pts(tmp_path / "out.mkv")[0] == media.read_video_pts(source)[0]
+
+
+def test_ten_bit_stays_ten_bit(tmp_path, identity):
+    source = media.make_video(tmp_path / "in.mkv", frames=4, bit_depth=10, codec="libx265")
+    assert deblur(source, "-o", tmp_path / "out.mkv", "-q").exit_code == 0
+    import av
+
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        assert "10" in c.streams.video[0].codec_context.pix_fmt
+
+
+def test_rotation_is_carried(tmp_path, identity):
+    source = media.make_video(tmp_path / "in.mp4", frames=3, rotation=90)
+    assert deblur(source, "-o", tmp_path / "out.mp4", "-q").exit_code == 0
+    from deblur_cli.video_io import describe
+
+    assert describe(tmp_path / "out.mp4").rotation == 90
+
+
+def test_image_sequence_in_and_out(tmp_path, identity):
+    media.make_images(tmp_path / "frames", count=6, size=(33, 21))
+    result = deblur(tmp_path / "frames", "-o", tmp_path / "restored", "-q")
+    assert result.exit_code == 0, result.output
+    written = sorted((tmp_path / "restored").iterdir())
+    assert len(written) == 6 and all(p.suffix == ".png" for p in written)
+    assert media.read_frames(written[0])[0].shape == (21, 33, 3)
+
+
+def test_several_inputs_go_into_a_folder(tmp_path, identity):
+    a = media.make_video(tmp_path / "a.mp4", frames=3)
+    b = media.make_video(tmp_path / "b.mkv", frames=4)
+    result = runner.invoke(app, ["run", str(a), str(b), "-o", str(tmp_path / "outdir"), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert [s["frames"] for s in summary] == [3, 4]
+    assert sorted(p.name for p in (tmp_path / "outdir").iterdir()) == ["a.mp4", "b.mkv"]
+
+
+def test_json_summary_is_the_only_stdout(tmp_path, identity):
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    result = deblur(source, "-o", tmp_path / "out.mp4", "--json")
+    assert result.exit_code == 0
+    summary = json.loads(result.stdout)
+    assert summary["frames"] == 3 and summary["output"].endswith("out.mp4")
+
+
+def test_existing_output_is_refused_without_force(tmp_path, identity):
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    (tmp_path / "out.mp4").write_bytes(b"precious")
+    result = deblur(source, "-o", tmp_path / "out.mp4")
+    assert result.exit_code == 1
+    assert "output exists" in result.stderr and "--force" in result.stderr
+    assert (tmp_path / "out.mp4").read_bytes() == b"precious"
+    assert deblur(source, "-o", tmp_path / "out.mp4", "--force", "-q").exit_code == 0
+    assert len(media.read_frames(tmp_path / "out.mp4")) == 3
+
+
+def test_output_equal_to_input_is_refused(tmp_path, identity):
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    before = source.read_bytes()
+    result = deblur(source, "-o", tmp_path / "." / "in.mp4", "--force")
+    assert result.exit_code == 2
+    assert "output is the input" in result.stderr
+    assert source.read_bytes() == before
+
+
+BAD_INPUTS = {
+    "missing": (lambda d: d / "nope.mp4", "no such file"),
+    "not media": (lambda d: _write(d / "notes.mp4", b"just text"), "is not a video or image file"),
+    "audio only": (lambda d: media.make_audio_only(d / "song.m4a"), "has no video stream"),
+    "no frames": (
+        lambda d: media.drop_keyframes(media.make_video(d / "a.mkv", frames=8), d / "nokey.mkv"),
+        "no decodable frames",
+    ),
+    "truncated": (lambda d: media.truncate(media.make_video(d / "a.mkv", frames=30), 0.5), "good frames"),
+    "empty folder": (lambda d: _mkdir(d / "empty"), "no images"),
+    "mixed sizes": (lambda d: _mixed_sizes(d / "mixed"), "img_002.png"),
+    "unknown codec": (lambda d: media.make_undecodable(d / "avs2.mkv"), "avs2"),
+}
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+def _mkdir(path):
+    path.mkdir()
+    return path
+
+
+def _mixed_sizes(folder):
+    media.make_images(folder, count=1, size=(32, 24))
+    media.make_images(folder, count=1, size=(40, 24), start=2)
+    return folder
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_gives_one_line_and_leaves_nothing(tmp_path, identity, case):
+    make, message = BAD_INPUTS[case]
+    source = make(tmp_path)
+    result = deblur(source, "-o", tmp_path / "out.mp4")
+    assert result.exit_code == 1, result.output
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("error:") and message in first, result.stderr
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out.mp4").exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_unwritable_output_folder(tmp_path, identity):
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    blocker = _write(tmp_path / "file", b"x")
+    result = deblur(source, "-o", blocker / "out.mp4")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error:") and "Traceback" not in result.output
+
+
+def test_failure_part_way_leaves_no_output(tmp_path, monkeypatch):
+    source = media.make_video(tmp_path / "in.mp4", frames=20)
+    restorer = FailingRestorer(after=2, error=RuntimeError("boom"))
+    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: restorer)
+    result = deblur(source, "-o", tmp_path / "out.mp4", "--window", 4, "--overlap", 1)
+    assert result.exit_code == 1
+    assert "internal error: RuntimeError: boom" in result.stderr and "DEBLUR_DEBUG" in result.stderr
+    assert os.listdir(tmp_path) == ["in.mp4"]
+
+
+def test_ctrl_c_exits_130_and_leaves_no_output(tmp_path, monkeypatch):
+    source = media.make_video(tmp_path / "in.mp4", frames=20)
+    restorer = FailingRestorer(after=1, error=KeyboardInterrupt())
+    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: restorer)
+    result = deblur(source, "-o", tmp_path / "out.mp4", "--window", 4, "--overlap", 1)
+    assert result.exit_code == 130
+    assert os.listdir(tmp_path) == ["in.mp4"]
+
+
+def test_bad_option_combinations_are_usage_errors(tmp_path, identity):
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    result = deblur(source, "-o", tmp_path / "out.mp4", "--window", 4, "--overlap", 4)
+    assert result.exit_code == 2 and "--overlap (4) must be smaller than --window (4)" in result.stderr
+    result = deblur(source, "-o", tmp_path / "out.mp4", "--tile", "big")
+    assert result.exit_code == 2 and "--tile must be auto" in result.stderr
+    result = deblur(source, "-o", tmp_path / "out.mp4", "--model", "nope")
+    assert result.exit_code == 1 and "unknown model 'nope'" in result.stderr
+
+
+def test_version_and_help():
+    from deblur_cli import __version__
+
+    assert runner.invoke(app, ["--version"]).stdout.strip() == f"deblur {__version__}"
+    help_text = runner.invoke(app, ["run", "--help"]).stdout
+    for option in ("--model", "--window", "--overlap", "--tile", "--steps", "--device", "--precision", "--force"):
+        assert option in help_text
