@@ -158,11 +158,20 @@ def _write_cues(container, stream, codec: str, seconds: float) -> None:
         container.mux(packet)
 
 
-def make_audio_only(path: str | Path, *, codec: str = "aac", seconds: float = 0.5) -> Path:
-    """An audio file without any video stream (e.g. song.m4a, song.mp3)."""
+def make_audio_only(path: str | Path, *, codec: str = "aac", seconds: float = 0.5, cover: bool = False) -> Path:
+    """An audio file without a real video stream (e.g. song.m4a, song.mp3). cover=True adds cover art: a
+    one-picture PNG stream flagged as an attached picture, as in tagged MP3s."""
     path = Path(path)
     with av.open(str(path), "w") as container:
-        _write_tone(container, _add_audio(container, codec), seconds)
+        stream = _add_audio(container, codec)
+        if cover:
+            art = container.add_stream("png", rate=1)
+            art.width, art.height, art.pix_fmt = 64, 48, "rgb24"
+            art.disposition = av.stream.Disposition.attached_pic
+            picture = av.VideoFrame.from_ndarray(pattern(0, 64, 48), format="rgb24")
+            picture.pts = 0
+            container.mux(art.encode(picture) + art.encode())
+        _write_tone(container, stream, seconds)
     return path
 
 

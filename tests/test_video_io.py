@@ -441,9 +441,12 @@ def test_not_a_media_file(tmp_path):
         open_source(tmp_path / "notes.mp4")
 
 
-@pytest.mark.parametrize("name, codec, shown", [("a.m4a", "aac", "aac"), ("a.mp3", "libmp3lame", "mp3")])
-def test_audio_only_file(tmp_path, name, codec, shown):
-    path = media.make_audio_only(tmp_path / name, codec=codec)
+@pytest.mark.parametrize(
+    "name, codec, cover, shown",
+    [("a.m4a", "aac", False, "aac"), ("a.mp3", "libmp3lame", False, "mp3"), ("a.mp3", "libmp3lame", True, "mp3")],
+)
+def test_audio_only_file(tmp_path, name, codec, cover, shown):
+    path = media.make_audio_only(tmp_path / name, codec=codec, cover=cover)  # cover art is no video
     with pytest.raises(InputError, match=rf"{name} has no video stream \(only audio: {shown}"):
         open_source(path)
 
@@ -648,6 +651,18 @@ def test_output_appears_only_when_finished_with_usual_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "o.mkv").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("target", ["o.mkv", "frames"])
+def test_an_aborted_output_refuses_more_frames(tmp_path, target):
+    sink = open_sink(tmp_path / target, INFO, EncodeOptions(codec="ffv1" if target.endswith(".mkv") else None))
+    sink.write(media.pattern(0, 64, 48))
+    sink.abort()
+    with pytest.raises(OutputError, match=r"was already aborted"):
+        sink.write(media.pattern(1, 64, 48))
+    with pytest.raises(OutputError, match=r"was already aborted"):
+        sink.finish()
+    assert os.listdir(tmp_path) == []
 
 
 def test_the_library_prints_nothing(tmp_path, capfd):

@@ -103,3 +103,9 @@ def cleanup_on_error(path: Path, abort: Callable[[], None]) -> Iterator[None]:
     except BaseException:
         abort()
         raise
+
+
+def check_open(state: str, path: Path) -> None:
+    """OutputError for a write or finish after the output was finished or aborted (e.g. by an earlier error)."""
+    if state != "open":
+        raise OutputError(f"{path} was already {state}", hint="an output takes frames until it is finished or aborted")

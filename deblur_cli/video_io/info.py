@@ -78,3 +78,10 @@ def color_of(frame) -> dict[str, int]:
 def normalize_rotation(degrees: float) -> int:
     """A display-matrix angle in [-180, 180] as one of 0, 90, 180, 270."""
     return int(round(degrees / 90.0)) * 90 % 360
+
+
+def check_image(image: np.ndarray, info: VideoInfo) -> None:
+    """ValueError unless `image` is an RGB frame of the info's stored size, uint8 or uint16."""
+    expected = (info.height, info.width, 3)
+    if image.shape != expected or image.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"expected an {expected} uint8 or uint16 RGB array, got {image.shape} {image.dtype}")

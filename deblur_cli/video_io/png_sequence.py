@@ -10,7 +10,7 @@ import numpy as np
 
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
-from deblur_cli.video_io.info import Frame, VideoInfo, array_format
+from deblur_cli.video_io.info import Frame, VideoInfo, array_format, check_image
 
 FRAME_NAME = "frame_{:06d}.png"  # numbered from 1
 
@@ -47,16 +47,15 @@ class PngSequenceSink:
         self._encoder.thread_type = "FRAME"
         self._received = 0  # frames given to the encoder
         self._written = 0  # PNG files saved
-        self._closed = False
+        self._state = "open"  # then "finished" or "aborted"
         self._temp = atomic.reserve_dir(self.path)
 
     def write(self, frame: Frame | np.ndarray, pts: int | None = None) -> None:
         """Write one frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation, or a Frame.
         `pts` is accepted for symmetry with video outputs and not stored."""
         image = frame.image if isinstance(frame, Frame) else frame
-        expected = (self.info.height, self.info.width, 3)
-        if image.shape != expected or image.dtype not in (np.uint8, np.uint16):
-            raise ValueError(f"expected an {expected} uint8 or uint16 RGB array, got {image.shape} {image.dtype}")
+        check_image(image, self.info)
+        atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
             upright = np.ascontiguousarray(np.rot90(image, self._turns)) if self._turns else image
             picture = av.VideoFrame.from_ndarray(upright, format=array_format(image.dtype))
@@ -71,20 +70,21 @@ class PngSequenceSink:
 
     def finish(self) -> None:
         """Rename the finished directory into place."""
-        if self._closed:
-            return
+        atomic.check_open(self._state, self.path)
         if not self._received:
             self.abort()
             raise OutputError(f"no frames were written to {self.path}", hint="the input produced no frames")
         with atomic.cleanup_on_error(self.path, self.abort):
             self._save(self._encoder.encode(None))
-            self._closed = True
             atomic.commit(self._temp, self.path)
+            self._state = "finished"
 
     def abort(self) -> None:
-        """Delete the temporary directory; the final name is never touched. Safe to call twice."""
-        self._closed = True
-        atomic.discard(self._temp)
+        """Delete the temporary directory; the final name is never touched. Does nothing once finished or
+        aborted."""
+        if self._state == "open":
+            self._state = "aborted"
+            atomic.discard(self._temp)
 
     def __enter__(self) -> PngSequenceSink:
         return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -54,7 +55,7 @@ class VideoFileSource:
     def __iter__(self) -> Iterator[Frame]:
         frames, self._frames = self._frames, iter(())
         if self._first is not None:
-            frames = _chain(self._first, frames)
+            frames = itertools.chain([self._first], frames)
             self._first = None
         last = None
         for index, frame in enumerate(frames):
@@ -63,7 +64,7 @@ class VideoFileSource:
             image = frame.to_ndarray(format=self._format, width=self.info.width, height=self.info.height)
             yield Frame(image=np.ascontiguousarray(image), pts=pts, index=index)
 
-    def _pts(self, frame: av.VideoFrame, index: int, last: int | None) -> int | None:
+    def _pts(self, frame: av.VideoFrame, index: int, last: int | None) -> int:
         # Timestamps must rise strictly for any encoder downstream; a missing or backward stamp is replaced
         # by the previous one plus one nominal frame.
         if self._index_timestamps:
@@ -102,11 +103,6 @@ class VideoFileSource:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest
 
 
 def _reason(error: av.FFmpegError) -> str:

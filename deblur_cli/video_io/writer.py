@@ -12,7 +12,7 @@ import numpy as np
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions, resolve_encoder
-from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of
+from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of, check_image
 from deblur_cli.video_io.passthrough import Passthrough
 
 # Containers that store a display matrix (MP4/MOV track matrix, Matroska projection).
@@ -50,7 +50,7 @@ class VideoFileSink:
         self._written = 0
         self._container = None
         self._passthrough = None
-        self._closed = False
+        self._state = "open"  # then "finished" or "aborted"
         self._temp = atomic.reserve_file(self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
             try:
@@ -90,19 +90,7 @@ class VideoFileSink:
         stream.thread_type = "AUTO"
         if info.sample_aspect_ratio:
             stream.sample_aspect_ratio = info.sample_aspect_ratio
-        rgb = av.VideoFormat(encoding.pix_fmt).is_rgb
-        color = info.color
-        self._matrix = None if rgb else _SWS_MATRIX.get(color.get("matrix", 2))
-        if encoding.pix_fmt.startswith("yuvj"):  # JPEG-style formats are full range by definition
-            self._range = _FULL_RANGE
-        else:
-            self._range = None if rgb else color.get("range") or None
-        context = stream.codec_context
-        context.color_primaries = color.get("primaries", context.color_primaries)
-        context.color_trc = color.get("transfer", context.color_trc)
-        context.colorspace = _RGB_MATRIX if rgb else color.get("matrix", context.colorspace)
-        if self._range is not None:
-            context.color_range = self._range
+        self._tag_color(stream.codec_context, encoding.pix_fmt)
         if info.rotation:
             if container.format.name in _ROTATING_FORMATS:
                 stream.set_display_rotation(info.rotation)
@@ -113,6 +101,21 @@ class VideoFileSink:
                 )
         return stream
 
+    def _tag_color(self, context, pix_fmt: str) -> None:
+        """Copy the source's colour description to the stream, and pick the matrix and range that the
+        RGB -> YUV conversion must use so that the tags describe the pixels."""
+        color, rgb = self.info.color, av.VideoFormat(pix_fmt).is_rgb
+        self._matrix = None if rgb else _SWS_MATRIX.get(color.get("matrix", 2))
+        if pix_fmt.startswith("yuvj"):  # JPEG-style formats are full range by definition
+            self._range = _FULL_RANGE
+        else:
+            self._range = None if rgb else color.get("range") or None
+        context.color_primaries = color.get("primaries", context.color_primaries)
+        context.color_trc = color.get("transfer", context.color_trc)
+        context.colorspace = _RGB_MATRIX if rgb else color.get("matrix", context.colorspace)
+        if self._range is not None:
+            context.color_range = self._range
+
     def write(self, frame: Frame | np.ndarray, pts: int | None = None) -> None:
         """Encode one frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation, or a Frame.
 
@@ -121,7 +124,8 @@ class VideoFileSink:
         """
         if isinstance(frame, Frame):
             frame, pts = frame.image, frame.pts if pts is None else pts
-        _check_image(frame, self.info)
+        check_image(frame, self.info)
+        atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
             picture = self._convert(np.ascontiguousarray(frame))
             picture.pts = self._next_pts(pts)
@@ -155,8 +159,7 @@ class VideoFileSink:
 
     def finish(self) -> None:
         """Flush the encoders, carry the rest of the audio, close, and rename the file into place."""
-        if self._closed:
-            return
+        atomic.check_open(self._state, self.path)
         if not self._written:
             self.abort()
             raise OutputError(f"no frames were written to {self.path}", hint="the input produced no frames")
@@ -165,20 +168,21 @@ class VideoFileSink:
             if self._passthrough is not None:
                 self._passthrough.finish()
             self._container.close()
-            self._closed = True
             atomic.commit(self._temp, self.path)
+            self._state = "finished"
 
     def abort(self) -> None:
-        """Stop and delete the temporary file; the final name is never touched. Safe to call twice."""
-        if not self._closed:
-            self._closed = True
+        """Stop and delete the temporary file; the final name is never touched. Does nothing once finished or
+        aborted."""
+        if self._state == "open":
+            self._state = "aborted"
             if self._passthrough is not None:
                 with contextlib.suppress(Exception):
                     self._passthrough.close()
             if self._container is not None:
                 with contextlib.suppress(Exception):
                     self._container.close()
-        atomic.discard(self._temp)
+            atomic.discard(self._temp)
 
     def __enter__(self) -> VideoFileSink:
         return self
@@ -188,10 +192,4 @@ class VideoFileSink:
             self.finish()
         else:
             self.abort()
-
-
-def _check_image(image: np.ndarray, info: VideoInfo) -> None:
-    expected = (info.height, info.width, 3)
-    if image.shape != expected or image.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"expected an {expected} uint8 or uint16 RGB array, got {image.shape} {image.dtype}")
 
