@@ -32,6 +32,7 @@ class Encoder:
     deep_formats: tuple[str, ...]  # pixel formats for input above 8 bits, best first
     options: Callable[[EncodeOptions], dict[str, str]] = lambda options: {}  # EncodeOptions -> encoder options
     deep_name: str | None = None  # a different FFmpeg encoder for input above 8 bits, if needed
+    env: dict[str, str] = field(default_factory=dict)  # defaults for variables the encoder library reads
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Encoding:
     encoder: str  # FFmpeg encoder name
     pix_fmt: str  # pixel format fed to the encoder
     options: dict[str, str] = field(default_factory=dict)  # FFmpeg encoder options
+    env: dict[str, str] = field(default_factory=dict)  # environment defaults to set before opening it
 
 
 _YUV8 = ("yuv420p", "yuv444p", "yuvj420p", "yuvj444p", "gbrp", "rgb24", "bgr0")
@@ -76,7 +78,8 @@ ENCODERS: dict[str, Encoder] = {
     "libx264": Encoder("libx264", _YUV8, _YUV_DEEP, _x264),
     "libx265": Encoder("libx265", _YUV8, _YUV_DEEP, _x265),
     "libvpx-vp9": Encoder("libvpx-vp9", _YUV8, _YUV_DEEP, _vp9),
-    "libsvtav1": Encoder("libsvtav1", ("yuv420p",), ("yuv420p10le",), _svtav1),
+    # SVT-AV1 logs to stderr by itself; SVT_LOG=1 keeps it to errors
+    "libsvtav1": Encoder("libsvtav1", ("yuv420p",), ("yuv420p10le",), _svtav1, env={"SVT_LOG": "1"}),
     # lossless choices for evaluation: FFV1 stores our RGB arrays bit-exactly; x264 at qp 0 in RGB does too
     # for 8-bit input and keeps 10-bit input in 4:4:4 YUV (exact up to the RGB/YUV rounding)
     "ffv1": Encoder("ffv1", ("bgr0",), ("rgb48le", "gbrp16le"), lambda o: {"level": "3"}),
@@ -127,7 +130,7 @@ def resolve_encoder(options: EncodeOptions, suffix: str, bit_depth: int, width: 
     else:
         preferred = (variant.deep_formats + variant.formats) if deep else variant.formats
         pix_fmt = _pick_pix_fmt(preferred, encoder, supported, width, height)
-    return Encoding(encoder=encoder, pix_fmt=pix_fmt, options=variant.options(options))
+    return Encoding(encoder=encoder, pix_fmt=pix_fmt, options=variant.options(options), env=variant.env)
 
 
 def _generic(name: str) -> Encoder:

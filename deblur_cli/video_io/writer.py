@@ -77,6 +77,8 @@ class VideoFileSink:
 
     def _add_video(self, encoding):
         container, info = self._container, self.info
+        for name, value in encoding.env.items():
+            os.environ.setdefault(name, value)  # a value the user set wins
         try:
             stream = container.add_stream(encoding.encoder, rate=info.rate, options=encoding.options)
         except ValueError:
