@@ -12,7 +12,13 @@ from pathlib import Path
 import av
 import numpy as np
 
-VIDEO_CODEC_FOR_SUFFIX = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".avi": "libx264", ".webm": "libvpx-vp9"}
+VIDEO_CODEC_FOR_SUFFIX = {
+    ".mp4": "libx264",
+    ".mov": "libx264",
+    ".mkv": "libx264",
+    ".avi": "libx264",
+    ".webm": "libvpx-vp9",
+}
 SUBTITLE_CODEC_FOR_SUFFIX = {".mp4": "mov_text", ".mov": "mov_text", ".mkv": "subrip", ".webm": "webvtt"}
 IMAGE_CODECS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".jpg": "mjpeg", ".jpeg": "mjpeg"}
 
@@ -126,7 +132,7 @@ def _add_audio(container, codec: str):
 
 def _write_tone(container, stream, seconds: float) -> None:
     rate = stream.codec_context.sample_rate
-    total = int(round(seconds * rate))
+    total = round(seconds * rate)
     chunk = 1024
     for start in range(0, total, chunk):
         count = min(chunk, total - start)

@@ -10,8 +10,8 @@ import errno
 import os
 import secrets
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import av
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import glob
 import os
 import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import av
 import numpy as np
@@ -15,7 +15,7 @@ from deblur_cli.errors import InputError
 from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of, color_of, normalize_rotation
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-_SEQUENCE_HINT = "a frame sequence is a folder of .png, .jpg or .tif files named so they sort in order (frame_0001.png ...)"
+_SEQUENCE_HINT = "a frame sequence is a folder of .png, .jpg or .tif files that sort in order (frame_0001.png ...)"
 
 
 def is_image(path: str | os.PathLike) -> bool:
@@ -30,7 +30,7 @@ def is_glob(text: str) -> bool:
 
 def natural_key(path: Path) -> list:
     """Sort key that orders frame_2 before frame_10."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", str(path))]
 
 
 def list_images(location: str | os.PathLike) -> list[Path]:

@@ -77,7 +77,7 @@ def color_of(frame) -> dict[str, int]:
 
 def normalize_rotation(degrees: float) -> int:
     """A display-matrix angle in [-180, 180] as one of 0, 90, 180, 270."""
-    return int(round(degrees / 90.0)) * 90 % 360
+    return round(degrees / 90.0) * 90 % 360
 
 
 def check_image(image: np.ndarray, info: VideoInfo) -> None:

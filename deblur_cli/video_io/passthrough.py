@@ -62,7 +62,10 @@ class Passthrough:
         try:
             self._input = av.open(str(source), metadata_errors="ignore")
         except av.FFmpegError as e:
-            raise InputError(f"cannot reopen {source} to copy its audio: {e.strerror}") from None
+            raise InputError(
+                f"cannot reopen {source} to copy its audio and subtitles ({e.strerror})",
+                hint="the input changed or vanished while it was being read; run again, or pass --no-audio",
+            ) from None
         self._output = output
         self._suffix = Path(output.name).suffix or output.format.name
         self._routes: dict[int, _Copy | _Reencode] = {}
@@ -88,8 +91,10 @@ class Passthrough:
             return _Copy(self._output.add_stream_from_template(stream))
         target = "libopus" if self._output.format.name == "webm" else "aac"
         if stream.codec_context is None:
-            warnings.append(f"audio stream #{stream.index} ({name}) cannot be stored in {self._suffix} and cannot "
-                            "be decoded for re-encoding; it was left out")
+            warnings.append(
+                f"audio stream #{stream.index} ({name}) cannot be stored in {self._suffix} and cannot be decoded "
+                "for re-encoding; it was left out"
+            )
             return None
         rates = av.codec.Codec(target, "w").audio_rates
         rate = stream.sample_rate if not rates or stream.sample_rate in rates else 48000

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
 
 import av
 import numpy as np

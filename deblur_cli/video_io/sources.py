@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 from deblur_cli.errors import InputError
 from deblur_cli.video_io.images import ImageSequenceSource, is_glob, is_image, list_images
