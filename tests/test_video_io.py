@@ -210,6 +210,14 @@ def test_ten_bit_input_stays_ten_bit(tmp_path):
     assert min(psnr(a, b) for a, b in zip(images, decode(tmp_path / "out.mp4"))) > 35
 
 
+def test_hevc_in_mp4_is_tagged_for_apple_players(tmp_path):
+    source = media.make_video(tmp_path / "a.mkv", frames=3)
+    convert(source, tmp_path / "o.mp4", codec="hevc")
+    container, stream = stream_info(tmp_path / "o.mp4", "video")
+    with container:
+        assert (stream.codec_context.name, stream.codec_context.codec_tag) == ("hevc", "hvc1")
+
+
 def test_ten_bit_into_an_eight_bit_encoder_warns(tmp_path):
     source = media.make_video(tmp_path / "ten.mkv", frames=3, bit_depth=10)
     _, _, warnings = convert(source, tmp_path / "out.mkv", codec="mpeg4")

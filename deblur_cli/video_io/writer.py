@@ -17,6 +17,7 @@ from deblur_cli.video_io.passthrough import Passthrough
 
 # Containers that store a display matrix (MP4/MOV track matrix, Matroska projection).
 _ROTATING_FORMATS = {"mp4", "mov", "matroska", "webm", "ipod"}
+_APPLE_FORMATS = {"mp4", "mov", "ipod"}
 # FFmpeg colorspace (AVColorSpace) -> the swscale matrix name PyAV's reformat takes for the RGB -> YUV step.
 _SWS_MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "SMPTE170M", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
 _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream stores RGB (or GBR) planes, no YUV matrix
@@ -90,6 +91,8 @@ class VideoFileSink:
         stream.time_base = self._time_base
         stream.codec_context.time_base = self._time_base
         stream.thread_type = "AUTO"
+        if encoding.encoder == "libx265" and container.format.name in _APPLE_FORMATS:
+            stream.codec_context.codec_tag = "hvc1"  # QuickTime and iOS refuse HEVC tagged "hev1"
         if info.sample_aspect_ratio:
             stream.sample_aspect_ratio = info.sample_aspect_ratio
         self._tag_color(stream.codec_context, encoding.pix_fmt)
