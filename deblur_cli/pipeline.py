@@ -70,21 +70,22 @@ def check_output_path(source: str | os.PathLike, output: str | os.PathLike, *, f
 
 
 def to_tensor(frame: Frame, device: torch.device) -> torch.Tensor:
-    """(H, W, 3) uint8/uint16 → (3, H, W) float32 in [0, 1] on `device`."""
+    """(H, W, 3) uint8/uint16 → (3, H, W) float32 in [0, 1] on `device` (a channels-last view: one pass, no copy)."""
     image = frame.image
-    scale = 255.0 if image.dtype == np.uint8 else 65535.0
-    t = torch.from_numpy(image.astype(np.float32) if image.dtype == np.uint16 else image)
-    t = t.to(device, non_blocking=True).permute(2, 0, 1).float().div_(scale)
-    return t
+    scale = 1 / 255 if image.dtype == np.uint8 else 1 / 65535
+    if image.dtype == np.uint16:  # torch's uint16 support is partial: convert in NumPy
+        image = image.astype(np.float32)
+    t = torch.from_numpy(image).to(device, non_blocking=True)
+    return t.to(torch.float32).mul_(scale).permute(2, 0, 1)
 
 
 def to_image(frame: torch.Tensor, bit_depth: int) -> np.ndarray:
-    """(3, H, W) float in [0, 1] → (H, W, 3) uint8 (bit_depth 8) or uint16, rounded."""
-    if bit_depth <= 8:
-        t = frame.clamp(0, 1).mul(255).round_().to(torch.uint8)
-        return np.ascontiguousarray(t.permute(1, 2, 0).cpu().numpy())
-    t = frame.float().clamp(0, 1).mul(65535).round_().to(torch.int32)
-    return np.ascontiguousarray(t.permute(1, 2, 0).cpu().numpy().astype(np.uint16))
+    """(3, H, W) float in [0, 1] → (H, W, 3) uint8 (bit_depth 8) or uint16, rounded to nearest."""
+    peak = 255 if bit_depth <= 8 else 65535
+    # +0.5 then truncation rounds to nearest; the clamp keeps out-of-range model outputs from wrapping around
+    t = frame.float().mul(peak).add_(0.5).clamp_(0, peak).to(torch.uint8 if peak == 255 else torch.int32)
+    image = t.permute(1, 2, 0).cpu().numpy()
+    return np.ascontiguousarray(image if peak == 255 else image.astype(np.uint16))
 
 
 _DONE = object()
