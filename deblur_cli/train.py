@@ -241,6 +241,7 @@ def _train(config, out_dir, resume, until, callback, task, device, ddp) -> dict[
     ckpt_path = out_dir / CHECKPOINT
     if resume:
         step, config = _load_state(ckpt_path, config, model, ema, optimizer)
+        _truncate_log(out_dir / LOG, step)
     train_model = nn.parallel.DistributedDataParallel(model) if ddp.active else model
 
     amp = config.amp and device.type == "cuda"
@@ -369,6 +370,19 @@ def _log(path: Path, step: int, loss: float, lr: float, seconds: float, validati
             [step, f"{loss:.6f}", f"{lr:.3e}", f"{seconds:.3f}"]
             + [f"{v[k]:.4f}" if k in v else "" for k in ("psnr_in", "psnr", "ssim_in", "ssim")]
         )
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop the rows of steps after `step`: they were logged by a run stopped before its next checkpoint."""
+    if not path.exists():
+        return
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    kept = rows[:1] + [row for row in rows[1:] if int(row[0]) <= step]
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        csv.writer(f).writerows(kept)
+    tmp.replace(path)
 
 
 def _save_state(path: Path, step: int, config: TrainConfig, model, ema, optimizer) -> None:

@@ -81,7 +81,11 @@ def test_resume_continues_exactly(tmp_path):
     parts = tmp_path / "parts"
     train(CONFIG, parts, until=4, task=_tiny_task())
     assert torch.load(parts / "last.pt", weights_only=True)["step"] == 4
+    with (parts / "log.csv").open("a") as f:  # as a run killed after step 5, before its next checkpoint
+        f.write("5,0.1,1e-4,1.0,,,,\n")
     train(CONFIG, parts, resume=True, task=_tiny_task())
+    steps = [int(row["step"]) for row in csv.DictReader((parts / "log.csv").open())]
+    assert steps == [1, 2, 3, 4, 5, 6]
     a = torch.load(whole / "last.pt", weights_only=True)
     b = torch.load(parts / "last.pt", weights_only=True)
     assert a["step"] == b["step"] == 6
