@@ -29,6 +29,7 @@ from deblur_cli.data.dataset import FixedClips, TrainClips, split_photos
 from deblur_cli.errors import ModelError, UsageError
 from deblur_cli.metrics.psnr import psnr
 from deblur_cli.metrics.ssim import ssim
+from deblur_cli.tiles import crop_to, pad_to_multiple
 
 CHECKPOINT = "last.pt"  # full training state, for --resume
 LOG = "log.csv"
@@ -83,7 +84,7 @@ class Task:
     loss: Callable[[nn.Module, torch.Tensor, torch.Tensor, TrainConfig, torch.Generator], torch.Tensor]
     restore: Callable[[nn.Module, torch.Tensor], torch.Tensor]  # (B, T, 3, H, W) -> same, for validation
     export: Callable[[nn.Module, Path], None]  # half-precision inference weights
-    multiple: int = 1  # validation sizes must be multiples of this
+    multiple: int = 1  # crops must be multiples of this; validation clips are padded to it
 
 
 def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
@@ -223,8 +224,8 @@ def train(
 
 
 def _train(config, out_dir, resume, until, callback, task, device, ddp) -> dict[str, float]:
-    if config.crop % task.multiple or any(s % task.multiple for s in config.val_size):
-        raise UsageError(f"crop and validation sizes must be multiples of {task.multiple}")
+    if config.crop % task.multiple:
+        raise UsageError(f"--crop must be a multiple of {task.multiple} for {config.model}")
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     model = task.build().to(device)
@@ -324,8 +325,6 @@ def evaluate(
     state = torch.load(Path(out_dir) / CHECKPOINT, map_location="cpu", weights_only=True)
     config = state["config"]
     task = task or get_task(config["model"])
-    if any(s % task.multiple for s in size):
-        raise UsageError(f"evaluation size must be a multiple of {task.multiple}")
     model = task.build()
     model.load_state_dict(state["ema"])
     model.eval()
@@ -336,8 +335,7 @@ def evaluate(
         from deblur_cli.data.writer import write_png
 
         blurred, sharp = clip_set[0]
-        with torch.no_grad():
-            restored = task.restore(model, blurred[None])[0].clamp(0, 1)
+        restored = _restore(task, model, blurred, torch.device("cpu"))
         mid = frames // 2
         write_png(torch.cat([blurred[mid], restored[mid], sharp[mid]], dim=-1), sample)
     return result
@@ -350,13 +348,20 @@ def validate(task: Task, model: nn.Module, clips: FixedClips, device: torch.devi
     count = 0
     for i in range(len(clips)):
         blurred, sharp = clips[i]
-        restored = task.restore(model, blurred[None].to(device))[0].float().clamp(0, 1).cpu()
+        restored = _restore(task, model, blurred, device)
         sums["psnr_in"] += float(psnr(blurred, sharp).sum())
         sums["psnr"] += float(psnr(restored, sharp).sum())
         sums["ssim_in"] += float(ssim(blurred, sharp).sum())
         sums["ssim"] += float(ssim(restored, sharp).sum())
         count += blurred.shape[0]
     return {k: v / max(count, 1) for k, v in sums.items()}
+
+
+@torch.no_grad()
+def _restore(task: Task, model: nn.Module, clip: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """clip (T, 3, H, W) of any size -> restored (T, 3, H, W) in [0, 1] on the CPU; pads once for the model."""
+    padded, size = pad_to_multiple(clip[None].to(device), task.multiple)
+    return crop_to(task.restore(model, padded), size)[0].float().clamp(0, 1).cpu()
 
 
 def _log(path: Path, step: int, loss: float, lr: float, seconds: float, validation: dict | None) -> None:
