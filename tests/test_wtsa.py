@@ -50,10 +50,10 @@ def test_relative_position_index_m2():
 def test_bias_repeats_over_frame_pairs():
     attn = WindowAttention(dim=8, heads=2, window=2)
     bias = attn.bias(frames=3)
-    assert bias.shape == (2, 12, 12)
+    assert bias.shape == (1, 2, 12, 12)
     table, index = attn.bias_table, relative_position_index(2)
     for f1, f2, p, q, head in [(0, 0, 0, 3, 0), (1, 2, 1, 2, 1), (2, 0, 3, 0, 1)]:
-        assert bias[head, f1 * 4 + p, f2 * 4 + q] == table[index[p, q], head]
+        assert bias[0, head, f1 * 4 + p, f2 * 4 + q] == table[index[p, q], head]
 
 
 def _module_change(h: int, w: int, changed: tuple[int, int, int], window: int = 2):

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 # Fused CUDA attention kernels put the batch on a grid axis limited to 65535 blocks.
 _MAX_WINDOWS_PER_CALL = 2**15
 # Off CUDA, attention scores are materialised: bound them to this many elements per call.
-_SCORE_BUDGET = 2**24
+_SCORE_BUDGET = 2**26
 
 
 def window_partition(x: Tensor, m: int) -> Tensor:
@@ -61,9 +61,10 @@ class WindowAttention(nn.Module):
         self.register_buffer("bias_index", relative_position_index(window), persistent=False)
 
     def bias(self, frames: int) -> Tensor:
-        """(heads, F·M², F·M²): B_img repeated over all frame pairs (paper eq. 4)."""
+        """(1, heads, F·M², F·M²): B_img repeated over all frame pairs (paper eq. 4). Four dimensions,
+        batch broadcast, is the mask layout the fused CPU and GPU kernels accept."""
         b_img = self.bias_table[self.bias_index]  # (M², M², heads)
-        return repeat(b_img, "p q h -> h (f1 p) (f2 q)", f1=frames, f2=frames)
+        return repeat(b_img, "p q h -> 1 h (f1 p) (f2 q)", f1=frames, f2=frames)
 
     def forward(self, x: Tensor) -> Tensor:
         """x: (B, F, H, W, C), any H and W; returns the same shape.
@@ -73,7 +74,8 @@ class WindowAttention(nn.Module):
         """
         b, f, h, w, _ = x.shape
         m = self.window
-        x = F.pad(x, (0, 0, 0, -w % m, 0, -h % m))
+        if h % m or w % m:
+            x = F.pad(x, (0, 0, 0, -w % m, 0, -h % m))
         tokens = window_partition(x, m)
         bias = self.bias(f)
         n = tokens.shape[1]
@@ -81,7 +83,9 @@ class WindowAttention(nn.Module):
             chunk = _MAX_WINDOWS_PER_CALL
         else:
             chunk = max(1, _SCORE_BUDGET // (self.heads * n * n))
-        out = torch.cat([self._attend(part, bias) for part in tokens.split(chunk)])
+        out = torch.empty_like(tokens)  # filled chunk by chunk: no second full-size copy from a concatenation
+        for start in range(0, len(tokens), chunk):
+            out[start : start + chunk] = self._attend(tokens[start : start + chunk], bias)
         out = window_unpartition(out, m, b, x.shape[2], x.shape[3])
         return out[:, :, :h, :w]
 

@@ -69,9 +69,11 @@ class ResBlock(nn.Module):
 
     def forward(self, x: Tensor, temb: Tensor) -> Tensor:
         """x: (N, C_in, H, W); temb: (N, time_dim); returns (N, C_out, H, W)."""
-        h = self.conv1(F.silu(self.norm1(x)))
-        h = h + rearrange(self.time(F.silu(temb)), "n c -> n c 1 1")
-        h = self.conv2(F.silu(self.norm2(h)))
+        # In place where autograd allows it (GroupNorm and conv keep their inputs, not their outputs):
+        # at 720p each full-size temporary saved is hundreds of MB.
+        h = self.conv1(F.silu(self.norm1(x), inplace=True))
+        h += rearrange(self.time(F.silu(temb)), "n c -> n c 1 1")
+        h = self.conv2(F.silu(self.norm2(h), inplace=True))
         return self.skip(x) + h
 
 
@@ -152,6 +154,9 @@ class WTSAUNet(nn.Module):
         temb = self.time_mlp(timestep_embedding(t, self.config.channels[0]).to(x_t.dtype))
         temb = repeat(temb, "b d -> (b f) d", f=f)
         x = self.stem(rearrange(torch.cat([x_t, cond], dim=2), "b f c h w -> (b f) c h w"))
+        # Channels-last memory makes the convolutions' (b f) c h w and the attention's b f h w c
+        # two views of one buffer, so no copy is needed between them.
+        x = x.contiguous(memory_format=torch.channels_last)
 
         skips = []
         for s, blocks in enumerate(self.encoder):
@@ -167,4 +172,4 @@ class WTSAUNet(nn.Module):
                 x = block(x, temb, f)
 
         x = self.head(F.silu(self.head_norm(x)))
-        return rearrange(x, "(b f) c h w -> b f c h w", b=b)
+        return rearrange(x, "(b f) c h w -> b f c h w", b=b).contiguous()
