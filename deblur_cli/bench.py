@@ -238,7 +238,8 @@ def restore_clip(restorer: Restorer, frames: torch.Tensor, window: int | None, o
     def restore(chunk: torch.Tensor) -> torch.Tensor:
         return restore_tiled(chunk, restorer, multiple=restorer.multiple, tile=None)
 
-    return torch.stack(list(stitch_windows(frames.unbind(0), restore, window=window, overlap=overlap)))
+    with torch.inference_mode():  # as in `deblur run`: no autograd bookkeeping in the timings
+        return torch.stack(list(stitch_windows(frames.unbind(0), restore, window=window, overlap=overlap)))
 
 
 def _check(clip: Clip, options: BenchOptions) -> None:

@@ -73,7 +73,8 @@ def write_plot(report: BenchReport, path: str | os.PathLike) -> None:
 def render(report: BenchReport) -> np.ndarray:
     """The plot as an RGB image (HEIGHT, WIDTH, 3) uint8."""
     canvas = _Canvas(WIDTH * _SS, HEIGHT * _SS)
-    title = f"deblur bench: quality against speed ({report.width}x{report.height}, {report.frames} frames, {report.device})"
+    clip = f"{report.width}x{report.height}, {report.frames} frames, {report.device}"
+    title = f"deblur bench: quality against speed ({clip})"
     canvas.text(WIDTH // 2, 14, title, _BLACK, anchor="center")
     series = _series(report.rows)
     _legend(canvas, series, y=40)
@@ -175,11 +176,14 @@ def _log_ticks(lo: float, hi: float) -> list[float]:
 
 
 def _linear_ticks(lo: float, hi: float) -> tuple[float, float, list[float]]:
-    """A padded range and about five ticks at a 1-2-5 spacing."""
+    """A range around [lo, hi] with a 5 % margin (not below 0 for non-negative data) and about five
+    ticks at a 1-2-5 spacing."""
     span = hi - lo if hi > lo else max(abs(hi), 1.0) * 0.1
     step = 10 ** math.floor(math.log10(span / 5))
     step = next(s * step for s in (1, 2, 5, 10) if span / (s * step) <= 6)
-    lo_tick, hi_tick = math.floor(lo / step - 0.5) * step, math.ceil(hi / step + 0.5) * step
+    low = lo - 0.05 * span
+    low = max(low, 0.0) if lo >= 0 else low
+    lo_tick, hi_tick = math.floor(low / step) * step, math.ceil((hi + 0.05 * span) / step) * step
     ticks = [lo_tick + i * step for i in range(round((hi_tick - lo_tick) / step) + 1)]
     return lo_tick, hi_tick, ticks
 

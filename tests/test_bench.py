@@ -12,7 +12,16 @@ import torch
 from typer.testing import CliRunner
 
 import deblur_cli.cli.bench as bench_cli
-from deblur_cli.bench import BenchModel, BenchOptions, Clip, load_clip, restore_clip, run_bench, synthetic_clip, write_json
+from deblur_cli.bench import (
+    BenchModel,
+    BenchOptions,
+    Clip,
+    load_clip,
+    restore_clip,
+    run_bench,
+    synthetic_clip,
+    write_json,
+)
 from deblur_cli.cli.app import app
 from deblur_cli.errors import InputError, UsageError
 from deblur_cli.plot import HEIGHT, WIDTH, write_plot
@@ -166,7 +175,8 @@ def test_cli_prints_a_table_and_writes_json_and_plot(stand_in_models, tmp_path):
     assert "wtsa-s" in result.stdout and "dstnet-s" in result.stdout and "PSNR" in result.stdout
     assert "LPIPS left out" in result.stderr
     rows = json.loads((tmp_path / "b.json").read_text())["rows"]
-    assert [(r["model"], r["steps"]) for r in rows] == [("input", None), ("dstnet-s", None), ("wtsa-s", 1), ("wtsa-s", 2)]
+    expected = [("input", None), ("dstnet-s", None), ("wtsa-s", 1), ("wtsa-s", 2)]
+    assert [(r["model"], r["steps"]) for r in rows] == expected
     assert (tmp_path / "b.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 

@@ -117,7 +117,8 @@ def scipy_niqe(rgb: np.ndarray) -> float:
         # imresize(image, 0.5) as MATLAB builds it: weights per output pixel from the antialiased cubic
         def cubic(x):
             x = np.abs(x)
-            return np.where(x <= 1, 1.5 * x**3 - 2.5 * x**2 + 1, np.where(x <= 2, -0.5 * x**3 + 2.5 * x**2 - 4 * x + 2, 0))
+            far = np.where(x <= 2, -0.5 * x**3 + 2.5 * x**2 - 4 * x + 2, 0)
+            return np.where(x <= 1, 1.5 * x**3 - 2.5 * x**2 + 1, far)
 
         def matrix(n):
             m = np.zeros((n // 2, n))

@@ -45,29 +45,43 @@ def _positive_ints(option: str, value: str) -> tuple[int, ...]:
 def bench(
     model: Annotated[
         Optional[list[str]],
-        typer.Option("--model", "-m", help=f"Model to benchmark, repeatable: {', '.join(MODELS)}. Default: {' and '.join(DEFAULT_MODELS)}."),
+        typer.Option(
+            "--model",
+            "-m",
+            help=f"Model to benchmark, repeatable: {', '.join(MODELS)}. Default: {' and '.join(DEFAULT_MODELS)}.",
+        ),
     ] = None,
-    steps: Annotated[str, typer.Option("--steps", help="DDIM step counts to sweep (diffusion models).")] = "1,5,10,20,50",
+    steps: Annotated[
+        str, typer.Option("--steps", help="DDIM step counts to sweep (diffusion models).")
+    ] = "1,5,10,20,50",
     samples: Annotated[str, typer.Option("--samples", help="Sample counts to sweep (diffusion models).")] = "1",
-    input_path: Annotated[Optional[Path], typer.Option("--input", help="Blurred clip (default: the built-in synthetic clip).")] = None,
+    input_path: Annotated[
+        Optional[Path], typer.Option("--input", help="Blurred clip (default: the built-in synthetic clip).")
+    ] = None,
     reference: Annotated[
         Optional[Path], typer.Option("--reference", help="Sharp ground truth of --input, for PSNR, SSIM and the rest.")
     ] = None,
     frames: Annotated[int, typer.Option("--frames", min=1, help="Frames to benchmark.")] = 8,
     size: Annotated[
-        Optional[str], typer.Option("--size", help="WxH: the built-in clip's size (default 640x384), or a centre crop of --input.")
+        Optional[str],
+        typer.Option("--size", help="WxH: the built-in clip's size (default 640x384), or a centre crop of --input."),
     ] = None,
     weights: Annotated[
         Optional[list[str]],
-        typer.Option("--weights", help="MODEL=FILE: weights for one of the models, repeatable (default: the cache or the bundled file)."),
+        typer.Option(
+            "--weights",
+            help="MODEL=FILE: weights for one of the models, repeatable (default: the cache or the bundled file).",
+        ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the built-in clip and of the samplers.")] = 0,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
-    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed runs before timing.")] = BenchOptions.warmup,
-    repeat: Annotated[int, typer.Option("--repeat", min=1, help="Timed runs; the median is reported.")] = BenchOptions.repeat,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed runs before timing.")] = 1,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, help="Timed runs; the median is reported.")] = 2,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON here.")] = None,
-    plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG of PSNR and NIQE against speed here.")] = None,
+    plot_path: Annotated[
+        Optional[Path], typer.Option("--plot", help="Write a PNG of PSNR and NIQE against speed here.")
+    ] = None,
     lpips_weights: Annotated[
         Optional[list[Path]],
         typer.Option("--lpips-weights", help="Local LPIPS AlexNet weights, repeatable (see docs/bench.md)."),
@@ -166,8 +180,10 @@ def _table(report: BenchReport) -> Table:
         title=f"{report.source}: {report.frames} frames {report.width}x{report.height} on {report.device}",
         caption=f"memory: {report.memory}",
     )
-    for heading in ("model", "steps", "samples", "s/frame", "fps", "peak MiB", "PSNR ↑", "SSIM ↑", "NIQE ↓", "flicker ↓"):
-        table.add_column(heading, justify="left" if heading == "model" else "right", no_wrap=heading == "model")
+    headings = ("model", "steps", "samples", "s/frame", "fps", "peak MiB", "PSNR ↑", "SSIM ↑", "NIQE ↓", "flicker ↓")
+    for heading in headings:
+        first = heading == "model"
+        table.add_column(heading, justify="left" if first else "right", no_wrap=first)
     for key in extras:
         table.add_column(f"{key.upper()} {'↑' if key == 'cvvdp' else '↓'}", justify="right")
     for row in report.rows:

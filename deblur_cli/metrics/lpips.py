@@ -23,7 +23,13 @@ from deblur_cli.errors import WeightsError
 
 # AlexNet's five convolutions up to each ReLU that LPIPS taps: (index in torchvision's
 # `features`, in channels, out channels, kernel, stride, padding).
-_CONVS = ((0, 3, 64, 11, 4, 2), (3, 64, 192, 5, 1, 2), (6, 192, 384, 3, 1, 1), (8, 384, 256, 3, 1, 1), (10, 256, 256, 3, 1, 1))
+_CONVS = (
+    (0, 3, 64, 11, 4, 2),
+    (3, 64, 192, 5, 1, 2),
+    (6, 192, 384, 3, 1, 1),
+    (8, 384, 256, 3, 1, 1),
+    (10, 256, 256, 3, 1, 1),
+)
 _POOL_BEFORE = (False, True, True, False, False)  # a 3x3/2 max-pool precedes convolutions 2 and 3
 # The input normalisation LPIPS was trained with, on images scaled to [-1, 1].
 _SHIFT = (-0.030, -0.088, -0.188)
@@ -110,7 +116,9 @@ def _read(path: Path) -> dict[str, torch.Tensor]:
         else:
             raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise WeightsError(f"cannot read LPIPS weights {path}: {e}", hint="give a .safetensors or .pth state dict") from None
+        raise WeightsError(
+            f"cannot read LPIPS weights {path}: {e}", hint="give a .safetensors or .pth state dict"
+        ) from None
     if not isinstance(raw, dict):
         raise WeightsError(f"{path} holds no state dict", hint="give a .safetensors or .pth state dict")
     state = {}
