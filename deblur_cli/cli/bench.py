@@ -180,7 +180,8 @@ def _table(report: BenchReport) -> Table:
         title=f"{report.source}: {report.frames} frames {report.width}x{report.height} on {report.device}",
         caption=f"memory: {report.memory}",
     )
-    headings = ("model", "steps", "samples", "s/frame", "fps", "peak MiB", "PSNR ↑", "SSIM ↑", "NIQE ↓", "flicker ↓")
+    headings = ("model", "steps", "samples", "s/frame", "fps", "peak MiB")
+    headings += ("PSNR ↑", "SSIM ↑", "NIQE ↓", "flicker ↓")
     for heading in headings:
         first = heading == "model"
         table.add_column(heading, justify="left" if first else "right", no_wrap=first)
@@ -192,7 +193,7 @@ def _table(report: BenchReport) -> Table:
             _cell(row.steps, "{}"),
             _cell(row.samples, "{}"),
             _cell(row.sec_per_frame, "{:.4g}"),
-            _cell(row.fps, "{:.3g}"),
+            _cell(row.fps, "{:.0f}" if (row.fps or 0) >= 100 else "{:.3g}"),
             _cell(row.peak_memory_mib, "{:.0f}"),
             _cell(row.psnr, "{:.2f}"),
             _cell(row.ssim, "{:.4f}"),
