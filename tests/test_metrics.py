@@ -15,12 +15,10 @@ from deblur_cli.metrics.cvvdp import load_cvvdp
 from deblur_cli.metrics.lpips import LPIPS, load_lpips, lpips_clip
 from deblur_cli.metrics.niqe import applicable, luma, niqe_luma, pristine_model
 
-skimage_data = pytest.importorskip("skimage.data")
-
 
 def photo(name: str, box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
     """A bundled scikit-image photo as (3, H, W) float64 in [0, 1], optionally cropped to (top, left, h, w)."""
-    image = getattr(skimage_data, name)()
+    image = getattr(pytest.importorskip("skimage.data"), name)()
     if box is not None:
         top, left, h, w = box
         image = image[top : top + h, left : left + w]
@@ -51,8 +49,15 @@ def test_psnr_rejects_mismatched_shapes():
 # ---- SSIM ----
 
 
+def pattern(height: int, width: int, shift: float = 0.0) -> torch.Tensor:
+    """A smooth colour pattern (3, H, W) float64 in [0, 1] that needs no data files."""
+    rows, cols = torch.arange(height, dtype=torch.float64), torch.arange(width, dtype=torch.float64)
+    y, x = torch.meshgrid(rows, cols, indexing="ij")
+    return torch.stack([(torch.sin((x + shift) / 5 + c) * torch.cos(y / 7 - c) + 1) / 2 for c in (0.0, 1.0, 2.0)])
+
+
 def test_ssim_of_identical_images_is_one():
-    image = photo("astronaut", (100, 100, 64, 80))
+    image = pattern(64, 80)
     assert ssim(image, image).item() == pytest.approx(1.0, abs=1e-12)
 
 
@@ -80,7 +85,7 @@ def test_ssim_matches_scikit_image_and_falls_with_noise(dtype):
 
 
 def test_ssim_is_per_image():
-    a = photo("chelsea", (0, 0, 32, 32))
+    a = pattern(32, 32)
     stacked = ssim(torch.stack([a, a, 1 - a]), torch.stack([a, a, a]))
     assert stacked.shape == (3,) and stacked[0] == stacked[1] == 1 and stacked[2] < 0.5
 
@@ -246,8 +251,8 @@ def test_lpips_loads_both_layouts_and_is_zero_only_for_identical_images(tmp_path
 
     full = load_lpips([tmp_path / "lpips_alex_full.pth"])
     split = load_lpips([tmp_path / "alexnet.safetensors", tmp_path / "alex.pth"])
-    a = photo("chelsea", (0, 0, 64, 64)).float()
-    b = photo("chelsea", (10, 10, 64, 64)).float()
+    a = pattern(64, 64).float()
+    b = pattern(64, 64, shift=3.0).float()
     clip_a, clip_b = torch.stack([a, b]), torch.stack([b, b])
     assert lpips_clip(full, clip_a, clip_a) == 0
     distance = lpips_clip(full, clip_a, clip_b)
