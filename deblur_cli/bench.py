@@ -162,7 +162,7 @@ def run_bench(
     models: Sequence[BenchModel],
     options: BenchOptions = BenchOptions(),
     *,
-    extra_metrics: Mapping[str, ClipMetric] = {},
+    extra_metrics: Mapping[str, ClipMetric] | None = None,
     notes: Sequence[str] = (),
     progress: BenchProgress | None = None,
 ) -> BenchReport:
@@ -173,6 +173,7 @@ def run_bench(
     notes: caller's notes to carry into the report (e.g. why LPIPS is absent).
     """
     _check(clip, options)
+    extra_metrics = extra_metrics or {}
     frames, _, height, width = clip.blurred.shape
     report_notes = list(notes) + _metric_notes(clip)
     runs = [(m, s, n) for m in models for s, n in (_sweep(options) if m.diffusion else [(None, None)])]
@@ -199,14 +200,13 @@ def run_bench(
     if progress is not None:
         progress(total, total, "")
 
-    memory = _memory_kind(devices)
-    if memory.startswith("process"):
+    if any(d.type == "cpu" for d in devices):
         report_notes.append(
             "peak memory on the CPU is the process's peak resident set so far: it never goes down, "
             "so each row shows the largest of it and the rows before"
         )
     device = ", ".join(sorted({str(d) for d in devices})) or "none"
-    return BenchReport(clip.source, frames, width, height, device, memory, rows, report_notes)
+    return BenchReport(clip.source, frames, width, height, device, _memory_kind(devices), rows, report_notes)
 
 
 def write_json(report: BenchReport, path: str | os.PathLike) -> None:
