@@ -413,7 +413,9 @@ def _load_state(path: Path, config: TrainConfig, model, ema, optimizer) -> tuple
     model.load_state_dict(state["model"])
     ema.load_state_dict(state["ema"])
     optimizer.load_state_dict(state["optimizer"])
-    # the run keeps its schedule and data; only its length and the bookkeeping intervals may change
-    keep = {k: v for k, v in stored.items() if k not in ("steps", "val_every", "save_every", "workers", "sources")}
+    # the run keeps its schedule and data; its length, the bookkeeping and the EMA (which does not
+    # feed back into training) may change
+    free = ("steps", "val_every", "save_every", "workers", "sources", "ema")
+    keep = {k: v for k, v in stored.items() if k not in free}
     keep["val_size"] = tuple(keep["val_size"])
     return int(state["step"]), TrainConfig(**{**asdict(config), **keep})

@@ -38,6 +38,9 @@ def train_command(
     ] = None,
     lr: Annotated[float, typer.Option("--lr", min=0.0, help="Peak learning rate.")] = DEFAULTS.lr,
     warmup: Annotated[int, typer.Option("--warmup", min=0, help="Warm-up steps.")] = DEFAULTS.warmup,
+    ema: Annotated[
+        float, typer.Option("--ema", min=0.0, max=1.0, help="EMA decay of the exported weights (short runs: lower).")
+    ] = DEFAULTS.ema,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the data stream and initialisation.")] = DEFAULTS.seed,
     workers: Annotated[int, typer.Option("--workers", min=0, help="Data-loader processes.")] = DEFAULTS.workers,
     val_every: Annotated[int, typer.Option("--val-every", min=1, help="Steps between validations.")] = DEFAULTS.val_every,
@@ -70,7 +73,7 @@ def train_command(
         _print_figures(figures)
         return
     config = TrainConfig(
-        model=model, crop=crop, frames=frames, batch=batch, steps=steps, lr=lr, warmup=warmup, seed=seed,
+        model=model, crop=crop, frames=frames, batch=batch, steps=steps, lr=lr, warmup=warmup, ema=ema, seed=seed,
         sources=str(sources) if sources else None, workers=workers, val_every=val_every,
         val_size=_size(val_size), val_clips=val_clips, save_every=save_every,
     )  # fmt: skip
