@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from deblur_cli.devices import resolve_device, resolve_dtype
+from deblur_cli.diffusion import DiffusionConfig, sample
 from deblur_cli.errors import ModelError, UsageError
 from deblur_cli.restorer import ProgressFn, Restorer
 
@@ -51,7 +52,7 @@ class DSTNetRestorer:
         """frames: (T, 3, H, W) float in [0, 1], H and W multiples of 16; returns the same shape."""
         with torch.inference_mode():
             out = self.model(frames.to(self.dtype).unsqueeze(0)).squeeze(0)
-        return out.clamp_(0, 1).to(frames.dtype)
+            return out.clamp_(0, 1).to(frames.dtype)
 
 
 class DiffusionRestorer:
@@ -60,6 +61,7 @@ class DiffusionRestorer:
     def __init__(
         self,
         model: torch.nn.Module,
+        diffusion: DiffusionConfig,
         device: torch.device,
         dtype: torch.dtype,
         *,
@@ -70,10 +72,11 @@ class DiffusionRestorer:
         on_step: ProgressFn | None = None,
     ):
         self.model = model.to(device=device, dtype=dtype).eval()
+        self.diffusion = diffusion
         self.device = device
         self.dtype = dtype
         self.multiple = model.multiple
-        self.max_frames = model.config.max_frames
+        self.max_frames = model.max_frames
         self.steps, self.eta, self.samples = steps, eta, samples
         self.on_step = on_step
         # One generator for the whole run: windows are restored in order, so a seed fixes the output.
@@ -82,8 +85,6 @@ class DiffusionRestorer:
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         """frames: (T, 3, H, W) float in [0, 1]; returns the same shape (the mean of `samples` samples)."""
-        from deblur_cli.diffusion import sample
-
         with torch.inference_mode():
             out = sample(
                 self.model,
@@ -93,8 +94,9 @@ class DiffusionRestorer:
                 generator=self.generator,
                 samples=self.samples,
                 callback=self.on_step,
+                diffusion=self.diffusion,
             ).squeeze(0)
-        return out.clamp_(0, 1).to(frames.dtype)
+            return out.clamp_(0, 1).to(frames.dtype)
 
 
 def build_restorer(
@@ -134,7 +136,8 @@ def build_restorer(
         return DSTNetRestorer(load_dstnet(path), torch_device, dtype)
     from deblur_cli.wtsa_weights import load_wtsa
 
+    model, diffusion = load_wtsa(path)
     return DiffusionRestorer(
-        load_wtsa(path), torch_device, dtype, steps=steps, eta=eta, samples=samples, seed=seed, on_step=on_step
+        model, diffusion, torch_device, dtype, steps=steps, eta=eta, samples=samples, seed=seed, on_step=on_step
     )
 

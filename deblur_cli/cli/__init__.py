@@ -6,6 +6,7 @@ from __future__ import annotations
 from deblur_cli.cli import run  # noqa: F401, I001
 from deblur_cli.cli import demo  # noqa: F401
 from deblur_cli.cli import weights  # noqa: F401
+from deblur_cli.cli import bench  # noqa: F401
 from deblur_cli.cli import synth, train  # noqa: F401
 from deblur_cli.cli.app import app
 
