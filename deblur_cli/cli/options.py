@@ -9,10 +9,10 @@ import typer
 
 from deblur_cli.errors import UsageError
 from deblur_cli.pipeline import WindowOptions
-from deblur_cli.restorers import DEFAULT_MODEL, MODELS, model_spec
+from deblur_cli.restorers import MODELS, model_spec
 
 ModelOpt = Annotated[
-    str, typer.Option("--model", "-m", help=f"Model: {', '.join(MODELS)}. Default: {DEFAULT_MODEL} (bundled).")
+    str, typer.Option("--model", "-m", help=f"Model: {', '.join(MODELS)}.")
 ]
 WeightsOpt = Annotated[
     Optional[Path], typer.Option("--weights", help="Weights file (.safetensors, or an official DSTNet .pth).")
@@ -23,9 +23,9 @@ StepsOpt = Annotated[int, typer.Option("--steps", min=1, max=1000, help="DDIM sa
 EtaOpt = Annotated[float, typer.Option("--eta", min=0.0, help="DDIM noise: 0 = deterministic (diffusion models).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed: same seed, same output.")]
 SamplesOpt = Annotated[int, typer.Option("--samples", min=1, help="Average this many samples (diffusion models).")]
-WindowOpt = Annotated[Optional[int], typer.Option("--window", min=1, help="Frames restored together [model default].")]
+WindowOpt = Annotated[Optional[int], typer.Option("--window", min=1, help="Frames restored together (default: the model's).")]
 OverlapOpt = Annotated[
-    Optional[int], typer.Option("--overlap", min=0, help="Frames shared by consecutive windows [model default].")
+    Optional[int], typer.Option("--overlap", min=0, help="Frames shared by consecutive windows (default: the model's).")
 ]
 TileOpt = Annotated[
     str, typer.Option("--tile", help="Spatial tile side in pixels, 0 for whole frames, or auto (from free memory).")
