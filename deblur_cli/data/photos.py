@@ -89,7 +89,8 @@ def load_photo(path: str | Path) -> np.ndarray:
     try:
         photo = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
-        raise InputError(f"cannot read cached photo {path}: {e}", hint="rebuild the cache with `deblur synth --fetch`") from None
+        hint = "rebuild the cache with `deblur synth --fetch`"
+        raise InputError(f"cannot read cached photo {path}: {e}", hint=hint) from None
     if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
         raise InputError(f"cached photo {path} is not (H, W, 3) uint8")
     return photo

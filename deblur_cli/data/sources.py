@@ -127,10 +127,12 @@ def _run(cmd: list[str], cwd: Path | None = None) -> None:
     try:
         subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True)
     except FileNotFoundError:
-        raise DeblurError(f"{cmd[0]} is not available", hint="photo sources need a Debian-based system with apt") from None
+        hint = "photo sources need a Debian-based system with apt"
+        raise DeblurError(f"{cmd[0]} is not available", hint=hint) from None
     except subprocess.CalledProcessError as e:
         last = (e.stderr or e.stdout or "").strip().splitlines()[-1:] or ["failed"]
-        raise DeblurError(f"{' '.join(cmd[:2])} failed: {last[0]}", hint="check the access to the Debian mirror") from None
+        hint = "check the access to the Debian mirror"
+        raise DeblurError(f"{' '.join(cmd[:2])} failed: {last[0]}", hint=hint) from None
 
 
 def _download_deb(package: str, folder: Path) -> Path:

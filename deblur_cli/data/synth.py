@@ -103,7 +103,8 @@ def _layer_count(rng: np.random.Generator, max_layers: int) -> int:
 def _pixel_grid(size: tuple[int, int]) -> torch.Tensor:
     """(H, W, 3) float64 homogeneous pixel-centre coordinates of a (W, H) crop."""
     w, h = size
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64) + 0.5, torch.arange(w, dtype=torch.float64) + 0.5, indexing="ij")
+    rows, cols = torch.arange(h, dtype=torch.float64) + 0.5, torch.arange(w, dtype=torch.float64) + 0.5
+    ys, xs = torch.meshgrid(rows, cols, indexing="ij")
     return torch.stack([xs, ys, torch.ones_like(xs)], dim=-1)
 
 
