@@ -1,0 +1,88 @@
+"""DSTNet weights: build a model from an official-layout state dict or our safetensors, and save one.
+
+The official release (github.com/xuboming8/DSTNet) ships BasicSR .pth files; ours are safetensors with
+`architecture = "dstnet"` and the config in the metadata. Both hold the same key names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import torch
+
+from deblur_cli.checkpoint import config_from_metadata, read_checkpoint, save_checkpoint
+from deblur_cli.errors import WeightsError
+from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+
+ARCHITECTURE = "dstnet"
+_FIRST_CONV = "feat_extractor.weight"
+_TRUNK_BLOCK = re.compile(r"forward_propagation\.resblock_bcakward2d\.main\.0\.(\d+)\.conv1\.weight")
+_LARGE_LAYOUT_KEY = "up.weight"  # only in the official large model (GOPRO_Large.pth)
+
+
+def config_from_state_dict(state: dict[str, torch.Tensor]) -> DSTNetConfig:
+    """The config an official-layout state dict was made for: feat from the first conv, blocks from the trunk."""
+    if _LARGE_LAYOUT_KEY in state:
+        raise WeightsError(
+            "these are weights of the large DSTNet layout (GOPRO_Large.pth), which is not supported",
+            hint="use the GOPRO, DVD or BSD checkpoint",
+        )
+    first = state.get(_FIRST_CONV)
+    if first is None or first.ndim != 5 or first.shape[1:] != (3, 1, 3, 3):
+        raise WeightsError(
+            f"not DSTNet weights: no {_FIRST_CONV} of shape (feat, 3, 1, 3, 3)",
+            hint="pass a DSTNet checkpoint (official .pth or our .safetensors)",
+        )
+    indices = sorted(int(m.group(1)) for key in state if (m := _TRUNK_BLOCK.fullmatch(key)))
+    if not indices or indices != list(range(len(indices))):
+        raise WeightsError(
+            "not DSTNet weights: the propagation residual blocks are missing or not numbered 0..n-1",
+            hint="pass a DSTNet checkpoint (official .pth or our .safetensors)",
+        )
+    return DSTNetConfig(feat=first.shape[0], blocks=len(indices))
+
+
+def _config_from_metadata(metadata: dict[str, str]) -> DSTNetConfig | None:
+    stored = config_from_metadata(metadata, ARCHITECTURE)
+    if stored is None:
+        return None
+    known = {field.name for field in fields(DSTNetConfig)}
+    if not isinstance(stored, dict) or not set(stored) <= known:
+        raise WeightsError(f"DSTNet config in the weights metadata has unknown fields: {stored}")
+    return DSTNetConfig(**stored)
+
+
+def load_dstnet(path: str | Path) -> DSTNet:
+    """A DSTNet in eval mode on the CPU, float32, from .pth (official/BasicSR) or .safetensors weights.
+
+    The config comes from the file's metadata when it has one, else from the tensor shapes; loading
+    is strict. WeightsError if the file is unreadable or does not fit the architecture.
+    """
+    state, metadata = read_checkpoint(path)
+    config = _config_from_metadata(metadata) or config_from_state_dict(state)
+    model = DSTNet(config)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        detail = " ".join(str(e).split())
+        raise WeightsError(
+            f"{Path(path).name} does not fit DSTNet(feat={config.feat}, blocks={config.blocks}): {detail[:300]}",
+            hint="the file must hold a complete DSTNet state dict with the official key names",
+        ) from None
+    return model.eval()
+
+
+def save_dstnet(
+    model: DSTNet, path: str | Path, *, extra_metadata: dict[str, str] | None = None, half: bool = False
+) -> None:
+    """Write the model's state dict as safetensors (float16 if `half`) with its config in the metadata."""
+    save_checkpoint(
+        model.state_dict(),
+        path,
+        architecture=ARCHITECTURE,
+        config=asdict(model.config),
+        extra=extra_metadata,
+        dtype=torch.float16 if half else None,
+    )

@@ -1,0 +1,1 @@
+"""Network architectures: configs, named variants and modules. Imports torch and einops only."""

@@ -1,0 +1,65 @@
+"""Dynamic 3x3 filters: depthwise convolutions whose kernels are predicted from the features they filter.
+
+Both run in plain PyTorch on any device and float dtype. The per-pixel filter never materialises the
+nine-fold kernel tensor or an unfolded copy of its input: it upsamples one kernel tap at a time and
+adds it as a shifted multiply-add, so its memory is about twice that of its input.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor
+
+_TAPS = [(i, j) for i in range(3) for j in range(3) if (i, j) != (1, 1)]  # all but the centre
+
+
+def channel_filter_3x3(x: Tensor, kernels: Tensor, bias: Tensor | None = None) -> Tensor:
+    """One 3x3 kernel per sample and channel, zero padding.
+
+    x: (N, C, H, W); kernels: (N, C, 3, 3); bias: (C,) or None. Returns (N, C, H, W):
+    out[n, c] = conv(x[n, c], kernels[n, c]) + bias[c] (cross-correlation, as nn.Conv2d).
+    """
+    channels = x.shape[1]
+    # split(1) keeps each sample's strides, so channels-last input gives channels-last output.
+    filtered = [
+        F.conv2d(sample, kernel.unsqueeze(1), bias, padding=1, groups=channels)
+        for sample, kernel in zip(x.split(1), kernels)
+    ]
+    return filtered[0] if len(filtered) == 1 else torch.cat(filtered)
+
+
+def pixel_filter_3x3(x: Tensor, kernels_low: Tensor, scale: int) -> Tensor:
+    """One 3x3 kernel per sample, channel and pixel, predicted at 1/scale resolution.
+
+    x: (N, C, H, W); kernels_low: (N, 9C, H/scale, W/scale), channel 9c + 3i + j holding tap (i, j)
+    of channel c. With K the bilinear upsampling (align_corners=False) of kernels_low by `scale`:
+
+        out[n, c, y, x] = sum_{i,j} K[n, 9c + 3i + j, y, x] * x[n, c, y + i - 1, x + j - 1]
+
+    with x zero outside the image. Returns (N, C, H, W) in x's dtype, channels-last.
+    """
+    n, c, h, w = x.shape
+    if kernels_low.shape != (n, 9 * c, h // scale, w // scale) or h % scale or w % scale:
+        raise ValueError(f"kernels {tuple(kernels_low.shape)} do not fit features {tuple(x.shape)} at scale {scale}")
+    taps_low = rearrange(kernels_low, "n (c i j) h w -> i j n c h w", i=3, j=3)
+    records_graph = torch.is_grad_enabled() and (x.requires_grad or kernels_low.requires_grad)
+    x = x.contiguous(memory_format=torch.channels_last)
+    # Without autograd one buffer serves all nine taps; a fresh tensor per tap costs page faults.
+    buffer = None if records_graph else torch.empty_like(x)
+
+    def upsampled(i: int, j: int) -> Tensor:
+        tap = taps_low[i, j].contiguous(memory_format=torch.channels_last)
+        if buffer is None:
+            return F.interpolate(tap, scale_factor=scale, mode="bilinear", align_corners=False)
+        return torch.ops.aten.upsample_bilinear2d.out(tap, [h, w], False, float(scale), float(scale), out=buffer)
+
+    out = x * upsampled(1, 1)
+    for i, j in _TAPS:
+        dy, dx = i - 1, j - 1
+        rows_out, cols_out = slice(max(0, -dy), h - max(0, dy)), slice(max(0, -dx), w - max(0, dx))
+        rows_in, cols_in = slice(max(0, dy), h - max(0, -dy)), slice(max(0, dx), w - max(0, -dx))
+        kernel = upsampled(i, j)
+        out[:, :, rows_out, cols_out].addcmul_(x[:, :, rows_in, cols_in], kernel[:, :, rows_out, cols_out])
+    return out

@@ -1,0 +1,313 @@
+"""DSTNet: equivalence with the official model, checkpoint compatibility, the dynamic filters, odd inputs.
+
+tests/data/dstnet/ holds the reference data described in docs/dstnet.md: the official key list with
+shapes, and random official-layout weights (feat 16, 3 blocks, float64) with an input window and the
+output the official forward pass gives for it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from deblur_cli.checkpoint import read_metadata
+from deblur_cli.dstnet_weights import config_from_state_dict, load_dstnet, save_dstnet
+from deblur_cli.errors import WeightsError
+from deblur_cli.models.dstnet import CWGDN, DSTNET_VARIANTS, DSTNet, DSTNetConfig
+from deblur_cli.models.dynamic_filter import channel_filter_3x3, pixel_filter_3x3
+from deblur_cli.models.wavelet import HaarWavelet, analysis_kernel, haar_filters, synthesis_conv_kernel
+
+DATA = Path(__file__).parent / "data" / "dstnet"
+OFFICIAL_TENSORS = 292
+OFFICIAL_NUMBERS = 7_450_819
+HAAR_NUMBERS = 4 * 64 * 2 * 2
+
+
+def _model(config: DSTNetConfig, seed: int = 0, dtype: torch.dtype = torch.float32) -> DSTNet:
+    torch.manual_seed(seed)
+    return DSTNet(config).to(dtype).eval()
+
+
+def _frames(*shape: int, seed: int = 1, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    return torch.rand(*shape, generator=torch.Generator().manual_seed(seed)).to(dtype)
+
+
+@pytest.fixture(scope="module")
+def golden() -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    weights = load_file(DATA / "golden_dstnet_f16_b3_weights.safetensors")
+    io = load_file(DATA / "golden_dstnet_f16_b3_io.safetensors")
+    return weights, io
+
+
+@pytest.fixture(scope="module")
+def golden_model(golden) -> DSTNet:
+    weights, _ = golden
+    model = DSTNet(config_from_state_dict(weights)).double().eval()
+    model.load_state_dict(weights, strict=True)
+    return model
+
+
+# Equivalence with the official model
+
+
+def test_golden_output_matches_official_in_float64(golden, golden_model):
+    _, io = golden
+    assert golden_model.config == DSTNetConfig(feat=16, blocks=3)
+    with torch.inference_mode():
+        out = golden_model(io["input"])
+    assert out.shape == io["output"].shape
+    assert (out - io["output"]).abs().max().item() < 1e-8
+
+
+def test_autograd_path_gives_the_same_output_and_gradients_flow(golden, golden_model):
+    _, io = golden
+    x = io["input"][:, :3, :, :32, :48].clone()
+    with torch.inference_mode():
+        fast = golden_model(x)
+    x.requires_grad_()
+    slow = golden_model(x)
+    assert (slow.detach() - fast).abs().max().item() < 1e-12
+    slow.square().mean().backward()
+    named = dict(golden_model.named_parameters())
+    for name in (
+        "feat_extractor.weight",
+        "recons.weight",
+        "x_wave_1_conv1.weight",
+        "x_wave_2_conv2.bias",
+        "transformer_scale4.4.0.ffn.kerner_conv_channel.tokernel.weight",
+        "backward_propagation.kernel_conv_pixel.tokernel.weight",
+        "forward_propagation.resblock_bcakward2d.main.0.2.conv2.weight",
+    ):
+        grad = named[name].grad
+        assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0, name
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    golden_model.zero_grad(set_to_none=True)
+
+
+def _official_state(seed: int = 0) -> dict[str, torch.Tensor]:
+    shapes = json.loads((DATA / "official_state_dict_shapes_64_15.json").read_text())
+    generator = torch.Generator().manual_seed(seed)
+    state = {key: torch.randn(shape, generator=generator) for key, shape in shapes.items()}
+    state["wave.haar_weights"] = haar_filters(64)
+    return state
+
+
+def test_official_key_list_loads_strictly_into_the_default_config():
+    state = _official_state()
+    assert len(state) == OFFICIAL_TENSORS
+    assert sum(v.numel() for v in state.values()) == OFFICIAL_NUMBERS
+    assert config_from_state_dict(state) == DSTNetConfig() == DSTNET_VARIANTS["dstnet"]
+    model = DSTNet(DSTNetConfig())
+    model.load_state_dict(state, strict=True)
+    ours = model.state_dict()
+    assert {k: tuple(v.shape) for k, v in ours.items()} == {k: tuple(v.shape) for k, v in state.items()}
+    assert sum(v.numel() for v in ours.values()) == OFFICIAL_NUMBERS
+    # The Haar filter bank is a buffer: part of the state dict, not a trainable parameter.
+    assert sum(p.numel() for p in model.parameters()) == OFFICIAL_NUMBERS - HAAR_NUMBERS
+
+
+def test_a_filter_bank_other_than_haar_is_refused():
+    model = DSTNet(DSTNetConfig(feat=8, blocks=1))
+    state = model.state_dict()
+    state["wave.haar_weights"] = -state["wave.haar_weights"]
+    with pytest.raises(RuntimeError, match="haar_weights"):
+        model.load_state_dict(state)
+
+
+# Weight files
+
+
+def test_official_pth_with_module_prefix_loads(tmp_path):
+    source = _model(DSTNetConfig(feat=8, blocks=2))
+    path = tmp_path / "GOPRO.pth"
+    torch.save({"params": {f"module.{k}": v for k, v in source.state_dict().items()}}, path)
+    model = load_dstnet(path)
+    assert model.config == DSTNetConfig(feat=8, blocks=2)
+    assert not model.training
+    for key, value in source.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+
+
+def test_safetensors_round_trip_in_half_precision_keeps_the_config(tmp_path):
+    source = _model(DSTNetConfig(feat=8, blocks=2))
+    path = tmp_path / "dstnet-s.safetensors"
+    save_dstnet(source, path, extra_metadata={"trained_on": "synthetic"}, half=True)
+    metadata = read_metadata(path)
+    assert metadata["architecture"] == "dstnet"
+    assert json.loads(metadata["config"]) == {"feat": 8, "blocks": 2}
+    assert metadata["trained_on"] == "synthetic"
+    assert all(t.dtype == torch.float16 for t in load_file(path).values())
+    model = load_dstnet(path)
+    assert model.config == source.config
+    for key, value in source.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value.half().float()), key
+
+
+def test_config_comes_from_shapes_when_a_file_has_no_metadata(tmp_path):
+    source = _model(DSTNetConfig(feat=24, blocks=4))
+    assert config_from_state_dict(source.state_dict()) == DSTNetConfig(feat=24, blocks=4)
+    path = tmp_path / "plain.safetensors"
+    save_file(source.state_dict(), str(path))
+    assert load_dstnet(path).config == DSTNetConfig(feat=24, blocks=4)
+
+
+def test_weights_of_another_layout_are_refused_with_a_clear_error(tmp_path):
+    with pytest.raises(WeightsError, match="not DSTNet weights"):
+        config_from_state_dict({"conv.weight": torch.zeros(4, 3, 3, 3)})
+    large = dict(_model(DSTNetConfig(feat=8, blocks=1)).state_dict(), **{"up.weight": torch.zeros(12, 8, 1, 1)})
+    with pytest.raises(WeightsError, match="large DSTNet layout"):
+        config_from_state_dict(large)
+    truncated = _model(DSTNetConfig(feat=8, blocks=2)).state_dict()
+    del truncated["backward_propagation.conv3.bias"]
+    path = tmp_path / "truncated.safetensors"
+    save_file(truncated, str(path))
+    with pytest.raises(WeightsError, match="does not fit DSTNet"):
+        load_dstnet(path)
+
+
+# Inputs
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 3, 40, 48), (1, 2, 3, 48, 40), (1, 2, 4, 32, 32), (2, 3, 32, 32), (1, 0, 3, 32, 32)])
+def test_unsupported_shapes_raise_value_error(shape):
+    with pytest.raises(ValueError):
+        _model(DSTNetConfig(feat=8, blocks=1))(torch.zeros(shape))
+
+
+def test_one_frame_and_a_batch_of_two():
+    model = _model(DSTNetConfig(feat=8, blocks=1))
+    x = _frames(2, 1, 3, 32, 48)
+    with torch.inference_mode():
+        out = model(x)
+        single = model(x[1:])
+    assert out.shape == x.shape and out.is_contiguous()
+    assert torch.isfinite(out).all()
+    assert torch.allclose(out[1:], single, atol=1e-6)  # batch entries are independent
+
+
+def test_long_window_propagates_both_ways():
+    model = _model(DSTNetConfig(feat=8, blocks=1))
+    x = _frames(1, 12, 3, 32, 32)
+    changed_last, changed_first = x.clone(), x.clone()
+    changed_last[:, -1] = 1 - changed_last[:, -1]
+    changed_first[:, 0] = 1 - changed_first[:, 0]
+    with torch.inference_mode():
+        out, out_last, out_first = model(x), model(changed_last), model(changed_first)
+    assert out.shape == x.shape
+    assert (out_last[:, 0] - out[:, 0]).abs().max() > 0  # backward propagation reaches the first frame
+    assert (out_first[:, -1] - out[:, -1]).abs().max() > 0  # forward propagation reaches the last
+
+
+@pytest.mark.parametrize(("dtype", "max_error"), [(torch.bfloat16, 0.05), (torch.float16, 0.02)])
+def test_half_precisions_stay_close_to_float32(dtype, max_error):
+    model = _model(DSTNetConfig(feat=16, blocks=2))
+    x = _frames(1, 3, 3, 32, 48)
+    with torch.inference_mode():
+        reference = model(x)
+        try:
+            out = model.to(dtype)(x.to(dtype))
+        except (RuntimeError, NotImplementedError) as e:  # a torch build without CPU kernels for this dtype
+            assert "not implemented" in str(e).lower()
+            pytest.skip(f"{dtype} not supported on this CPU build: {e}")
+    assert out.dtype == dtype
+    error = (out.float() - reference).abs()
+    assert error.max().item() < max_error
+    assert error.mean().item() < max_error / 10
+
+
+# Building blocks
+
+
+def _direct_pixel_filter(x: torch.Tensor, kernels_low: torch.Tensor, scale: int) -> torch.Tensor:
+    """out[n, c, y, x] = sum_{i,j} K[n, c, i, j, y, x] * in[n, c, y + i - 1, x + j - 1], zero outside."""
+    n, c, h, w = x.shape
+    kernels = F.interpolate(kernels_low, scale_factor=scale, mode="bilinear", align_corners=False)
+    kernels = kernels.view(n, c, 3, 3, h, w)
+    padded = F.pad(x, (1, 1, 1, 1))
+    out = torch.zeros_like(x)
+    for i in range(3):
+        for j in range(3):
+            out += kernels[:, :, i, j] * padded[:, :, i : i + h, j : j + w]
+    return out
+
+
+def test_pixel_filter_matches_its_direct_formula():
+    x = _frames(2, 5, 16, 24, seed=2, dtype=torch.float64)
+    kernels_low = torch.randn(2, 45, 2, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    expected = _direct_pixel_filter(x, kernels_low, 8)
+    with torch.inference_mode():
+        fast = pixel_filter_3x3(x, kernels_low, 8)
+    graph = pixel_filter_3x3(x.clone().requires_grad_(), kernels_low, 8)
+    assert (fast - expected).abs().max().item() < 1e-12
+    assert (graph.detach() - expected).abs().max().item() < 1e-12
+    with torch.inference_mode():
+        low_precision = pixel_filter_3x3(x.bfloat16(), kernels_low.bfloat16(), 8)
+    assert (low_precision.double() - expected).abs().max().item() < 0.05 * expected.abs().max().item()
+    with pytest.raises(ValueError):
+        pixel_filter_3x3(x, kernels_low[:, :9], 8)
+
+
+def test_channel_filter_matches_its_direct_formula():
+    x = _frames(2, 4, 6, 7, seed=4, dtype=torch.float64)
+    kernels = torch.randn(2, 4, 3, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    bias = torch.randn(4, dtype=torch.float64)
+    padded = F.pad(x, (1, 1, 1, 1))
+    expected = bias.view(1, 4, 1, 1) + sum(
+        kernels[:, :, i, j, None, None] * padded[:, :, i : i + 6, j : j + 7] for i in range(3) for j in range(3)
+    )
+    assert (channel_filter_3x3(x, kernels, bias) - expected).abs().max().item() < 1e-12
+
+
+def test_haar_split_matches_the_official_filter_bank_and_merge_inverts_it():
+    channels = 3
+    wavelet = HaarWavelet(channels).double()
+    x = _frames(2, channels, 8, 10, seed=6, dtype=torch.float64)
+    low, details = wavelet.split(x)
+    # The official transform: grouped stride-2 conv with the bank / 4, then band-major channels.
+    bands = F.conv2d(x, haar_filters(channels).double(), stride=2, groups=channels) / 4
+    bands = bands.unflatten(1, (channels, 4)).transpose(1, 2).flatten(1, 2)
+    assert torch.allclose(torch.cat([low, details], dim=1), bands, atol=1e-14)
+    assert torch.allclose(F.conv2d(x, analysis_kernel(channels, torch.float64, x.device), stride=2), bands, atol=1e-14)
+    with torch.inference_mode():
+        merged = wavelet.merge(low, details)
+    assert torch.allclose(merged, x, atol=1e-14)
+    assert torch.allclose(wavelet.merge(low.requires_grad_(), details).detach(), x, atol=1e-14)
+
+
+def test_synthesis_conv_kernel_equals_merge_then_conv():
+    wavelet = HaarWavelet(4).double()
+    low, details = _frames(1, 4, 5, 6, seed=7, dtype=torch.float64), _frames(1, 12, 5, 6, seed=8, dtype=torch.float64)
+    weight = torch.randn(3, 4, 3, 3, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    expected = F.conv2d(wavelet.merge(low, details), weight, padding=1)
+    phases = F.conv2d(torch.cat([low, details], dim=1), synthesis_conv_kernel(weight), padding=1)
+    assert torch.allclose(F.pixel_shuffle(phases, 2), expected, atol=1e-12)
+
+
+def _reference_cwgdn(block: CWGDN, x: torch.Tensor) -> torch.Tensor:
+    """The block over a whole (B, T, C, h, w) window with 3D convolutions, as the official code computes it."""
+    b = x.shape[0]
+    normed = F.layer_norm(x.movedim(2, -1), (x.shape[2],), block.norm2.body.weight, block.norm2.body.bias, 1e-5)
+    hidden = F.conv3d(normed.movedim(-1, 1), block.ffn.project_in.weight, padding=(1, 0, 0))  # b c t h w
+    value, gate = hidden.chunk(2, dim=1)
+    frames = value.transpose(1, 2).flatten(0, 1)
+    filtered = block.ffn.kerner_conv_channel(frames).unflatten(0, (b, -1)).transpose(1, 2)
+    out = F.conv3d(filtered * gate, block.ffn.project_out.weight, padding=(1, 0, 0))
+    return x + out.transpose(1, 2)
+
+
+@pytest.mark.parametrize("count", [1, 2, 5])
+def test_streamed_cwgdn_block_equals_the_whole_window_computation(count):
+    torch.manual_seed(10)
+    block = CWGDN(8).double()
+    x = _frames(1, count, 8, 8, 12, seed=11, dtype=torch.float64)
+    frames = [f.contiguous(memory_format=torch.channels_last) for f in x.unbind(1)]
+    with torch.inference_mode():
+        block.run(frames)
+        expected = _reference_cwgdn(block, x)
+    assert math.isclose((torch.stack(frames, 1) - expected).abs().max().item(), 0, abs_tol=1e-12)
