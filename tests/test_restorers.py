@@ -1,0 +1,92 @@
+"""build_restorer: model names, weights files, the restorer contract, seeds."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from deblur_cli.diffusion import DiffusionConfig
+from deblur_cli.dstnet_weights import save_dstnet
+from deblur_cli.errors import ModelError, UsageError, WeightsError
+from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
+from deblur_cli.restorers import build_restorer
+from deblur_cli.wtsa_weights import save_wtsa
+
+TINY_WTSA = WTSAConfig(channels=(8, 16), blocks_per_stage=1, windows=(2,), heads=(1, 2), time_dim=16, max_frames=4)
+
+
+@pytest.fixture
+def dstnet_file(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "tiny-dstnet.safetensors"
+    save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), path)
+    return path
+
+
+@pytest.fixture
+def wtsa_file(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "tiny-wtsa.safetensors"
+    save_wtsa(WTSAUNet(TINY_WTSA), path, diffusion=DiffusionConfig())
+    return path
+
+
+def frames(t: int = 3, h: int = 32, w: int = 48) -> torch.Tensor:
+    return torch.rand(t, 3, h, w, generator=torch.Generator().manual_seed(1))
+
+
+def test_dstnet_restorer_keeps_the_contract_and_is_deterministic(dstnet_file):
+    restorer = build_restorer("dstnet", weights=dstnet_file, device="cpu")
+    assert restorer.multiple == 16 and restorer.max_frames is None and restorer.device == torch.device("cpu")
+    x = frames()
+    y = restorer(x)
+    assert y.shape == x.shape and y.dtype == x.dtype
+    assert 0 <= y.min() and y.max() <= 1
+    assert torch.equal(y, restorer(x))
+
+
+def test_diffusion_restorer_same_seed_same_output(wtsa_file):
+    x = frames(t=4, h=16, w=16)
+    a = build_restorer("wtsa-s", weights=wtsa_file, device="cpu", steps=3, eta=1.0, seed=7)
+    b = build_restorer("wtsa-s", weights=wtsa_file, device="cpu", steps=3, eta=1.0, seed=7)
+    c = build_restorer("wtsa-s", weights=wtsa_file, device="cpu", steps=3, eta=1.0, seed=8)
+    ya, yb, yc = a(x), b(x), c(x)
+    assert ya.shape == x.shape and 0 <= ya.min() and ya.max() <= 1
+    assert torch.equal(ya, yb)
+    assert not torch.equal(ya, yc)
+    assert a.max_frames == 4
+
+
+def test_diffusion_restorer_reports_every_step(wtsa_file):
+    seen = []
+    restorer = build_restorer(
+        "wtsa-s", weights=wtsa_file, device="cpu", steps=4, samples=2, on_step=lambda d, t: seen.append((d, t))
+    )
+    restorer(frames(t=2, h=16, w=16))
+    assert seen == [(i, 8) for i in range(1, 9)]
+
+
+def test_weights_of_the_wrong_architecture_are_refused(dstnet_file):
+    with pytest.raises(WeightsError):
+        build_restorer("wtsa-s", weights=dstnet_file, device="cpu")
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"steps": 0}, UsageError, "--steps must be between 1 and 1000"),
+        ({"steps": 1001}, UsageError, "--steps must be between 1 and 1000"),
+        ({"samples": 0}, UsageError, "--samples must be at least 1"),
+        ({"eta": -1.0}, UsageError, "--eta must be >= 0"),
+    ],
+)
+def test_bad_sampling_options(dstnet_file, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        build_restorer("wtsa-s", weights=dstnet_file, device="cpu", **kwargs)
+
+
+def test_unknown_model_lists_the_known_ones():
+    with pytest.raises(ModelError) as e:
+        build_restorer("dstnet-xl")
+    assert "dstnet-s" in e.value.hint and "wtsa" in e.value.hint
