@@ -50,10 +50,10 @@ def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     try:
         model.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
+    except RuntimeError as e:  # torch puts a title line, then one line per mismatch; the first says enough
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
         raise WeightsError(
-            f"{Path(path).name} does not fit the WTSA model {model_config}: {first}",
+            f"{Path(path).name} does not fit the WTSA model its config describes: {lines[min(1, len(lines) - 1)]}",
             hint="the file belongs to another architecture or variant",
         ) from None
     return model.eval(), diffusion

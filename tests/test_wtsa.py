@@ -105,6 +105,20 @@ def test_unet_rejects_size_off_multiple():
         model(x, x, torch.tensor([1]))
 
 
+def test_bf16_forward_close_to_fp32():
+    """The half-precision path (bias mask cast to the query dtype, embedding in the model's dtype)."""
+    model = tiny_model()
+    for p in model.parameters():  # leave the zero-initialised branches: exercise every layer
+        p.data.add_(torch.randn(p.shape) * 0.05)
+    x = torch.randn(1, 3, 3, 8, 12)
+    cond, t = torch.rand_like(x), torch.tensor([300])
+    with torch.no_grad():
+        reference = model(x, cond, t)
+        half = model.to(torch.bfloat16)(x.bfloat16(), cond.bfloat16(), t)
+    assert half.dtype == torch.bfloat16
+    assert (half.float() - reference).abs().amax() < 0.05 * reference.abs().amax()
+
+
 def test_unet_frames_interact():
     """Changing frame 0 of the condition changes the prediction for frame 2."""
     model = tiny_model()

@@ -18,7 +18,7 @@ def ddim_timesteps(steps: int, num_train: int = 1000, *, spacing: str = "leading
 
     - "leading": k·(T // steps) + offset for k = 0..steps−1 (DDIM's original choice); offset is
       lowered where needed so the last timestep stays below T. 5 of 1000 → [801, 601, 401, 201, 1].
-    - "trailing": round(T − k·T/steps) − 1; always starts at T − 1, the level nearest pure noise.
+    - "trailing": round((k + 1)·T/steps) − 1; always starts at T − 1, the level nearest pure noise.
       5 of 1000 → [999, 799, 599, 399, 199].
     - "linspace": round(linspace(0, T − 1, steps)); both ends pinned. 5 of 1000 → [999, 749, 500, 250, 0].
     `offset` applies to "leading" only; the other spacings fix their end points.
