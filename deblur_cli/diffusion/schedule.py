@@ -34,7 +34,7 @@ class DiffusionConfig:
             raise ValueError("need T ≥ 1 and 0 < beta_start ≤ beta_end < 1")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # a tensor field: compare schedules by their config
 class Schedule:
     """ᾱ for every training timestep plus the parameterisation; build with Schedule.from_config."""
 
