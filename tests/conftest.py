@@ -1,10 +1,8 @@
-import os
-
 import pytest
 import torch
 
-# Two cores are shared by the whole test run; more threads only add contention.
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# Test tensors are tiny: one thread avoids the thread-pool overhead that dominates them.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
