@@ -74,12 +74,15 @@ class TemporalConv(nn.Conv3d):
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__(in_channels, out_channels, (3, 1, 1), padding=(1, 0, 0), bias=False)
 
-    def gather(self, prev: Tensor | None, cur: Tensor, nxt: Tensor | None, rows: slice = slice(None)) -> Tensor:
-        """The output frame between prev, cur and nxt (B, C_in, h, w); `rows` picks output channels."""
+    def gather(self, prev: Tensor | None, cur: Tensor, nxt: Tensor | None, chunks: int = 1) -> list[Tensor]:
+        """The output frame between prev, cur and nxt (B, C_in, h, w), as `chunks` equal channel groups.
+
+        Each group comes from its own conv, so each is dense in memory (unlike slices of one output).
+        """
         present = [(tap, frame) for tap, frame in enumerate((prev, cur, nxt)) if frame is not None]
         frames = torch.cat([frame for _, frame in present], dim=1) if len(present) > 1 else cur
-        weight = torch.cat([self.weight[rows, :, tap] for tap, _ in present], dim=1)
-        return F.conv2d(frames, weight)
+        weight = torch.cat([self.weight[:, :, tap] for tap, _ in present], dim=1)
+        return [F.conv2d(frames, part) for part in weight.chunk(chunks)]
 
     def scatter(self, x: Tensor) -> Tensor:
         """(B, C_in, h, w) -> (B, 3 * C_out, h, w): channel block k holds W_k x."""
@@ -153,9 +156,7 @@ class GatedDynamicFFN(nn.Module):
 
     def gated(self, prev: Tensor | None, cur: Tensor, nxt: Tensor | None) -> Tensor:
         """Hidden features of the frame between prev, cur and nxt (B, C, h, w): (B, 4C, h, w)."""
-        # Two half projections rather than one and a split, so both halves are dense in memory.
-        value = self.project_in.gather(prev, cur, nxt, rows=slice(0, self.hidden))
-        gate = self.project_in.gather(prev, cur, nxt, rows=slice(self.hidden, None))
+        value, gate = self.project_in.gather(prev, cur, nxt, chunks=2)
         return self.kerner_conv_channel(value).mul_(gate)
 
 
@@ -325,22 +326,22 @@ class DSTNet(nn.Module):
         work = torch.promote_types(dtype, torch.float32)
         feat = self.config.feat
         haar = analysis_kernel(feat, work, self.wave.haar_weights.device)
-        low_filter, detail_filters = (haar[:feat], None), haar[feat:]
+        low_band, detail_filters = (haar[:feat], None), haar[feat:]
 
         def refined_details(conv: nn.Conv2d) -> tuple[Tensor, Tensor]:
             weight = torch.einsum("om,mihw->oihw", _dense_weight(conv).to(work), detail_filters)
             return weight, conv.bias.to(work)
 
         features = (self.feat_extractor.kernel.to(work), self.feat_extractor.bias.to(work))
-        level1_low = _compose(features, low_filter, stride=1)
-        output = (synthesis_conv_kernel(self.recons.kernel.to(work)), self.recons.bias.to(work).repeat_interleave(4))
-        kernels = _CompositeKernels(
-            level2_low=_compose(level1_low, low_filter, stride=2),
-            level2_details=_compose(level1_low, refined_details(self.x_wave_2_conv1), stride=2),
-            level1_details=_compose(features, refined_details(self.x_wave_1_conv1), stride=1),
-            output=output,
-        )
-        return _CompositeKernels(*[(w.to(dtype), b.to(dtype)) for w, b in vars(kernels).values()])
+        level1_low = _compose(features, low_band, stride=1)
+        recons = (synthesis_conv_kernel(self.recons.kernel.to(work)), self.recons.bias.to(work).repeat_interleave(4))
+        parts = {
+            "level2_low": _compose(level1_low, low_band, stride=2),
+            "level2_details": _compose(level1_low, refined_details(self.x_wave_2_conv1), stride=2),
+            "level1_details": _compose(features, refined_details(self.x_wave_1_conv1), stride=1),
+            "output": recons,
+        }
+        return _CompositeKernels(**{name: (w.to(dtype), b.to(dtype)) for name, (w, b) in parts.items()})
 
     def forward(self, x: Tensor) -> Tensor:
         """x: (B, T, 3, H, W) float in [0, 1], T >= 1, H and W multiples of 16, the parameters' dtype.

@@ -1,0 +1,104 @@
+"""Speed and memory of a DSTNet variant on this machine: seconds per frame and peak RSS.
+
+    python benchmarks/bench_dstnet.py --variant dstnet --size 1280x720 --frames 4 --warmup 1 --repeat 2
+
+Weights are random (speed does not depend on their values). A burn-in stage runs first, then the
+timed stage; the device is synchronised around the timer. Before timing, a small window is run
+through the inference path and through the autograd-friendly path (no buffer reuse, no out=) and
+in float64, and the largest differences are printed, so a faster path cannot silently drift.
+On a CPU shared with other work, wall time overstates the cost; the process CPU time (summed over
+threads) is printed beside it. On Linux, THP_MEM_ALLOC_ENABLE=1 in the environment lets PyTorch
+back large CPU tensors with huge pages, which saves page-fault time on fresh 720p feature maps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+
+import torch
+
+from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, height = (int(v) for v in text.lower().split("x"))
+    return width, height
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def check_paths(model: DSTNet, device: torch.device, dtype: torch.dtype) -> tuple[float, float]:
+    """Max |difference| of the inference path vs the autograd path, and vs float64, on a small window."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, 3, 64, 96, generator=generator)
+    with torch.inference_mode():
+        fast = model(x.to(device, dtype)).float().cpu()
+    graph_input = x.to(device, dtype).requires_grad_()
+    with torch.enable_grad():
+        graph = model(graph_input).detach().float().cpu()
+    reference = DSTNet(model.config).to(torch.float64)
+    reference.load_state_dict(model.state_dict())
+    with torch.inference_mode():
+        exact = reference(x.to(torch.float64)).float()
+    return (fast - graph).abs().max().item(), (fast - exact).abs().max().item()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variant", choices=sorted(DSTNET_VARIANTS), default="dstnet")
+    parser.add_argument("--size", type=_size, default=(1280, 720), help="WIDTHxHEIGHT, multiples of 16")
+    parser.add_argument("--frames", type=int, default=4, help="frames per window")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed windows first")
+    parser.add_argument("--repeat", type=int, default=2, help="timed windows")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
+    parser.add_argument("--no-check", action="store_true", help="skip the path-equivalence check")
+    args = parser.parse_args(argv)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device, dtype = torch.device(args.device), getattr(torch, args.dtype)
+    torch.manual_seed(0)
+    model = DSTNet(DSTNET_VARIANTS[args.variant]).to(device, dtype).eval()
+    width, height = args.size
+    print(
+        f"{args.variant}: {DSTNET_VARIANTS[args.variant]}, {width}x{height}, {args.frames} frames/window, "
+        f"{args.dtype} on {device}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    )
+    if not args.no_check:
+        vs_graph, vs_float64 = check_paths(model, device, dtype)
+        print(f"check (64x96, 3 frames): max|inference - autograd path| = {vs_graph:.2e}, max|{args.dtype} - float64| = {vs_float64:.2e}")
+
+    x = torch.rand(1, args.frames, 3, height, width, generator=torch.Generator().manual_seed(1)).to(device, dtype)
+    with torch.inference_mode():
+        for _ in range(args.warmup):
+            model(x)
+        _sync(device)
+        wall, cpu = [], []
+        for _ in range(args.repeat):
+            start, start_cpu = time.perf_counter(), time.process_time()
+            model(x)
+            _sync(device)
+            wall.append((time.perf_counter() - start) / args.frames)
+            cpu.append((time.process_time() - start_cpu) / args.frames)
+    peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(
+        f"s/frame: best {min(wall):.3f}, mean {sum(wall) / len(wall):.3f} over {args.repeat} windows "
+        f"(process CPU s/frame, all threads: {min(cpu):.3f}); peak RSS {peak_rss_mib:.0f} MiB"
+    )
+    if device.type == "cuda":
+        print(f"peak CUDA memory {torch.cuda.max_memory_allocated(device) / 2**20:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
