@@ -9,7 +9,7 @@ import json
 import socket
 
 import pytest
-from http_server import LocalServer, git_blob_id
+from tests.http_server import LocalServer, git_blob_id
 from typer.testing import CliRunner
 
 from deblur_cli.errors import WeightsError
