@@ -70,13 +70,14 @@ def check_output_path(source: str | os.PathLike, output: str | os.PathLike, *, f
 
 
 def to_tensor(frame: Frame, device: torch.device) -> torch.Tensor:
-    """(H, W, 3) uint8/uint16 → (3, H, W) float32 in [0, 1] on `device` (a channels-last view: one pass, no copy)."""
+    """(H, W, 3) uint8/uint16 → contiguous (3, H, W) float32 in [0, 1] on `device`."""
     image = frame.image
     scale = 1 / 255 if image.dtype == np.uint8 else 1 / 65535
     if image.dtype == np.uint16:  # torch's uint16 support is partial: convert in NumPy
         image = image.astype(np.float32)
-    t = torch.from_numpy(image).to(device, non_blocking=True)
-    return t.to(torch.float32).mul_(scale).permute(2, 0, 1)
+    t = torch.from_numpy(image).to(device, non_blocking=True).permute(2, 0, 1)
+    # one strided pass converts and makes planes contiguous, so stacking windows is a plain copy
+    return t.to(torch.float32, memory_format=torch.contiguous_format).mul_(scale)
 
 
 def to_image(frame: torch.Tensor, bit_depth: int) -> np.ndarray:
@@ -109,24 +110,28 @@ def _put(q: queue.Queue, item: object, stop: threading.Event) -> bool:
     return False
 
 
-def _decode_worker(source, frames_q: queue.Queue, stop: threading.Event) -> None:
+def _decode_worker(source, device: torch.device, frames_q: queue.Queue, stop: threading.Event) -> None:
+    """Decode and convert to tensors off the main thread (torch releases the GIL while converting)."""
     try:
         for frame in source:
-            if not _put(frames_q, frame, stop):
+            if not _put(frames_q, (to_tensor(frame, device), frame.pts), stop):
                 return
         _put(frames_q, _DONE, stop)
     except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
         _put(frames_q, _Failure(e), stop)
 
 
-def _encode_worker(sink, out_q: queue.Queue, stop: threading.Event, errors: list[BaseException]) -> None:
+def _encode_worker(
+    sink, bit_depth: int, out_q: queue.Queue, stop: threading.Event, errors: list[BaseException]
+) -> None:
+    """Convert back to arrays and encode off the main thread."""
     try:
         while True:
             item = out_q.get()
             if item is _DONE:
                 return
-            image, pts = item
-            sink.write(image, pts)
+            frame, pts = item
+            sink.write(to_image(frame, bit_depth), pts)
     except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
         errors.append(e)
         stop.set()
@@ -166,7 +171,7 @@ def deblur_video(
         info: VideoInfo = source.info
         total = info.frame_count
         pts_fifo: collections.deque[int | None] = collections.deque()
-        decoder = threading.Thread(target=_decode_worker, args=(source, frames_q, stop), daemon=True)
+        decoder = threading.Thread(target=_decode_worker, args=(source, restorer.device, frames_q, stop), daemon=True)
 
         def decoded() -> Iterator[torch.Tensor]:
             while True:
@@ -175,8 +180,9 @@ def deblur_video(
                     return
                 if isinstance(item, _Failure):
                     raise item.error
-                pts_fifo.append(item.pts)
-                yield to_tensor(item, restorer.device)
+                frame, pts = item
+                pts_fifo.append(pts)
+                yield frame
 
         tile = windows.tile
         if tile == "auto":
@@ -200,7 +206,9 @@ def deblur_video(
             )
 
         with open_sink(output_path, info, encode, source=source_path) as sink:
-            encoder = threading.Thread(target=_encode_worker, args=(sink, out_q, stop, encode_errors), daemon=True)
+            encoder = threading.Thread(
+                target=_encode_worker, args=(sink, info.bit_depth, out_q, stop, encode_errors), daemon=True
+            )
             decoder.start()
             encoder.start()
             try:
@@ -208,8 +216,7 @@ def deblur_video(
                     for restored in stitch_windows(decoded(), restore, window=windows.window, overlap=windows.overlap):
                         if encode_errors:
                             raise encode_errors[0]
-                        item = (to_image(restored, info.bit_depth), pts_fifo.popleft())
-                        if not _put(out_q, item, stop):
+                        if not _put(out_q, (restored, pts_fifo.popleft()), stop):
                             raise encode_errors[0]
                         done += 1
                         if progress is not None:
