@@ -76,7 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.no_check:
         vs_graph, vs_float64 = check_paths(model, device, dtype)
-        print(f"check (64x96, 3 frames): max|inference - autograd path| = {vs_graph:.2e}, max|{args.dtype} - float64| = {vs_float64:.2e}")
+        print(
+            f"check (64x96, 3 frames): max|inference - autograd path| = {vs_graph:.2e}, "
+            f"max|{args.dtype} - float64| = {vs_float64:.2e}"
+        )
 
     x = torch.rand(1, args.frames, 3, height, width, generator=torch.Generator().manual_seed(1)).to(device, dtype)
     with torch.inference_mode():

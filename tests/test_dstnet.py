@@ -171,7 +171,9 @@ def test_weights_of_another_layout_are_refused_with_a_clear_error(tmp_path):
 # Inputs
 
 
-@pytest.mark.parametrize("shape", [(1, 2, 3, 40, 48), (1, 2, 3, 48, 40), (1, 2, 4, 32, 32), (2, 3, 32, 32), (1, 0, 3, 32, 32)])
+@pytest.mark.parametrize(
+    "shape", [(1, 2, 3, 40, 48), (1, 2, 3, 48, 40), (1, 2, 4, 32, 32), (2, 3, 32, 32), (1, 0, 3, 32, 32)]
+)
 def test_unsupported_shapes_raise_value_error(shape):
     with pytest.raises(ValueError):
         _model(DSTNetConfig(feat=8, blocks=1))(torch.zeros(shape))

@@ -1,7 +1,7 @@
 """DSTNet: deep discriminative spatial and temporal network for video deblurring (Pan et al., CVPR 2023).
 
 Our implementation of the paper's architecture, with the official release's parameter names and
-shapes so its checkpoints load unchanged (see docs/dstnet.md for the mapping). Data flow per window:
+shapes so its checkpoints load unchanged (docs/dstnet.md maps the names). Data flow per window:
 
     frames -> 3x3 conv -> Haar (level 1) --low--> Haar (level 2) --low--> 5 CWGDN blocks (temporal)
                               |                       '--details--> 1x1 convs
@@ -10,10 +10,11 @@ shapes so its checkpoints load unchanged (see docs/dstnet.md for the mapping). D
                               '--details--> 1x1 convs
              output = 3x3 conv(inverse Haar(propagated, level-1 details)) + frames
 
-Only what the recurrence needs is held across frames: the level-2 bands (1/4 of a level-1 feature
-map in size per frame) until backward propagation consumes them, then the backward states until
-forward propagation does. Full-resolution features live one frame at a time; the level-1 details
-are recomputed from the input frame at the end rather than kept.
+The linear stretches (frame to the first 1x1 convs, inverse Haar to the output) run as composite
+convolutions (`DSTNet._composite_kernels`), so no full-resolution feature map is ever built. Across
+the window only what the recurrence needs is held: the level-2 bands of each frame until backward
+propagation consumes them, then the backward states until forward propagation does; the level-1
+details are recomputed from the input frame at the end rather than kept.
 """
 
 from __future__ import annotations
