@@ -25,6 +25,7 @@ from einops import rearrange
 from torch import nn
 from torch.utils.data import DataLoader
 
+from deblur_cli.checkpoint import read_checkpoint
 from deblur_cli.data.dataset import FixedClips, TrainClips, split_photos
 from deblur_cli.errors import ModelError, UsageError
 from deblur_cli.metrics.psnr import psnr
@@ -314,10 +315,12 @@ def evaluate(
     shake_only: bool = True,
     sources: str | Path | None = None,
     sample: str | Path | None = None,
+    weights: str | Path | None = None,
     task: Task | None = None,
 ) -> dict[str, float]:
     """Validate the EMA weights of the run in `out_dir` on `clips` held-out clips of `size` (W, H).
 
+    `weights` evaluates that weights file of the run's model instead (e.g. the float16 export).
     The clips come from the validation photos of `sources` (the run's own cache when None) and, with
     `shake_only`, have camera motion but no moving objects. `sample` writes a PNG of the middle frame
     of the first clip: blurred input | restored | sharp, side by side.
@@ -326,7 +329,8 @@ def evaluate(
     config = state["config"]
     task = task or get_task(config["model"])
     model = task.build()
-    model.load_state_dict(state["ema"])
+    tensors = state["ema"] if weights is None else read_checkpoint(weights)[0]
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
     model.eval()
     _, val_photos = split_photos(sources or config["sources"])
     clip_set = FixedClips(val_photos, count=clips, frames=frames, size=size, seed=2, max_layers=0 if shake_only else 2)

@@ -57,6 +57,9 @@ def train_command(
     sample: Annotated[
         Optional[Path], typer.Option("--sample", help="With --evaluate: write input | output | sharp as a PNG.")
     ] = None,
+    weights: Annotated[
+        Optional[Path], typer.Option("--weights", help="With --evaluate: this weights file instead of the run's EMA.")
+    ] = None,
 ) -> None:
     """Train on clips synthesised on the fly: [bold]deblur train -m dstnet-s --sources cache -o runs/s[/]."""
     if sources is not None and not sources.is_dir():
@@ -68,7 +71,7 @@ def train_command(
     if evaluate_only:
         figures = evaluate(
             out_dir, size=_size(val_size), clips=val_clips, frames=frames, shake_only=shake_only,
-            sources=sources, sample=sample,
+            sources=sources, sample=sample, weights=weights,
         )  # fmt: skip
         _print_figures(figures)
         return
