@@ -67,13 +67,20 @@ def run(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[fps]:.1f} fps"),
+        TextColumn("{task.fields[fps]:.2f} fps"),
+        TextColumn("{task.fields[detail]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
         disable=quiet or not err.is_terminal,
         transient=True,
     ) as bar:
+        current: list = []  # the task being restored, for the sampler's step callback
+
+        def on_step(done: int, total: int) -> None:
+            if current:
+                bar.update(current[0], detail=f"DDIM step {done}/{total}")
+
         restorer = build_restorer(
             model,
             weights=weights,
@@ -85,10 +92,12 @@ def run(
             samples=samples,
             cache_dir=cache_dir,
             offline=offline or None,
+            on_step=on_step,
         )
         results = []
         for source, target in jobs:
-            task = bar.add_task(source.name, total=None, fps=0.0)
+            task = bar.add_task(source.name, total=None, fps=0.0, detail="")
+            current[:] = [task]
             started = bar.get_time()
 
             def progress(done: int, total: int | None, task=task, started=started) -> None:
