@@ -22,11 +22,12 @@ from deblur_cli.bench import (
 from deblur_cli.cli.app import command, err, out
 from deblur_cli.cli.options import DeviceOpt, PrecisionOpt, parse_size
 from deblur_cli.devices import resolve_device
-from deblur_cli.errors import UsageError
+from deblur_cli.errors import UsageError, WeightsError
 from deblur_cli.metrics.cvvdp import load_cvvdp
 from deblur_cli.metrics.lpips import load_lpips, lpips_clip
 from deblur_cli.plot import write_plot
 from deblur_cli.restorers import DEFAULT_MODEL, MODELS, build_restorer, model_spec
+from deblur_cli.weights import has_local_weights
 
 DEFAULT_MODELS = [DEFAULT_MODEL, "wtsa-s"]
 
@@ -48,7 +49,7 @@ def bench(
         typer.Option(
             "--model",
             "-m",
-            help=f"Model to benchmark, repeatable: {', '.join(MODELS)}. Default: {' and '.join(DEFAULT_MODELS)}.",
+            help=f"Model to benchmark, repeatable: {', '.join(MODELS)}. Default: those of {', '.join(DEFAULT_MODELS)} with weights here.",
         ),
     ] = None,
     steps: Annotated[
@@ -90,19 +91,26 @@ def bench(
 ) -> None:
     """Measure speed and quality per model, step count and sample count: [bold]deblur bench --steps 1,5,20[/]."""
     options = BenchOptions(_positive_ints("--steps", steps), _positive_ints("--samples", samples), warmup, repeat)
-    names = list(dict.fromkeys(model or DEFAULT_MODELS))
-    specs = {name: model_spec(name) for name in names}  # unknown names fail here, before any work
     if reference is not None and input_path is None:
         raise UsageError("--reference needs --input", hint="give the blurred clip with --input")
     crop = parse_size(size) if size else None
-    weight_files = _weight_files(weights or [], names)
+    candidates = list(dict.fromkeys(model or DEFAULT_MODELS))
+    specs = {name: model_spec(name) for name in candidates}  # unknown names fail here, before any work
+    weight_files = _weight_files(weights or [], candidates)
+    notes = []
+    if not model:  # the defaults that can run here without a download; say which were left out
+        runnable = [name for name in candidates if name in weight_files or has_local_weights(name)]
+        notes += [f"{name} left out: no bundled or cached weights" for name in candidates if name not in runnable]
+        if not runnable:
+            raise WeightsError("no default model has weights here", hint="see `deblur models`, or pass --model and --weights")
+        specs = {name: specs[name] for name in runnable}
 
     if input_path is None:
         clip = synthetic_clip(seed, frames, crop or (640, 384))
     else:
         clip = load_clip(input_path, reference, frames, crop)
 
-    notes, extra = [], {}
+    extra = {}
     torch_device = resolve_device(device)
     if clip.reference is not None:
         if lpips_weights:

@@ -3,7 +3,7 @@
 from deblur_cli.weights.cache import cache_root, cached_file, status
 from deblur_cli.weights.download import download
 from deblur_cli.weights.registry import Registry, WeightsEntry, load_registry
-from deblur_cli.weights.resolve import ResolvedWeights, resolve_weights
+from deblur_cli.weights.resolve import ResolvedWeights, has_local_weights, resolve_weights
 
 __all__ = [
     "Registry",
@@ -12,6 +12,7 @@ __all__ = [
     "cache_root",
     "cached_file",
     "download",
+    "has_local_weights",
     "load_registry",
     "resolve_weights",
     "status",

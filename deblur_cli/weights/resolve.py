@@ -88,3 +88,11 @@ def resolve_weights(
             hint=f"run `deblur download-weights {entry.name}` when online, or pass a local file with --weights",
         )
     return ResolvedWeights(download_entry(entry, cache_dir, progress=progress), entry)
+
+
+def has_local_weights(model: str, cache_dir: str | Path | None = None, registry: Registry | None = None) -> bool:
+    """Whether model `model` can run without a download: a pinned bundled file or a cached one exists."""
+    registry = registry or load_registry()
+    if model not in registry.defaults:
+        return False
+    return any(cache.status(entry, cache_dir) in ("bundled", "cached") for entry in registry.candidates(model))
