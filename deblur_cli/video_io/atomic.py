@@ -109,3 +109,17 @@ def check_open(state: str, path: Path) -> None:
     """OutputError for a write or finish after the output was finished or aborted (e.g. by an earlier error)."""
     if state != "open":
         raise OutputError(f"{path} was already {state}", hint="an output takes frames until it is finished or aborted")
+
+
+class FinishOrAbort:
+    """Context-manager half of a sink: calls the subclass's `finish()` on a clean exit and its `abort()` on any
+    exception (Ctrl-C included)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.finish()
+        else:
+            self.abort()

@@ -15,7 +15,7 @@ from deblur_cli.video_io.info import Frame, VideoInfo, array_format, check_image
 FRAME_NAME = "frame_{:06d}.png"  # numbered from 1
 
 
-class PngSequenceSink:
+class PngSequenceSink(atomic.FinishOrAbort):
     """Frames written as PNG files into a directory that appears under its final name only when finished.
 
     8-bit input gives 8-bit PNGs, deeper input 16-bit PNGs. Frames are turned to display orientation (a PNG
@@ -85,12 +85,3 @@ class PngSequenceSink:
         if self._state == "open":
             self._state = "aborted"
             atomic.discard(self._temp)
-
-    def __enter__(self) -> PngSequenceSink:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.finish()
-        else:
-            self.abort()

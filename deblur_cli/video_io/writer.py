@@ -24,7 +24,7 @@ _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream stores RGB (or GBR) planes, no YUV 
 _FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 
 
-class VideoFileSink:
+class VideoFileSink(atomic.FinishOrAbort):
     """Frames encoded into a video file written under a temporary name and renamed into place by `finish`.
 
     The output keeps the input's frame rate, time base (where the container allows), per-frame timestamps,
@@ -188,13 +188,4 @@ class VideoFileSink:
                 with contextlib.suppress(Exception):
                     self._container.close()
             atomic.discard(self._temp)
-
-    def __enter__(self) -> VideoFileSink:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.finish()
-        else:
-            self.abort()
 
