@@ -188,4 +188,3 @@ class VideoFileSink(atomic.FinishOrAbort):
                 with contextlib.suppress(Exception):
                     self._container.close()
             atomic.discard(self._temp)
-
