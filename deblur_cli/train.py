@@ -60,6 +60,7 @@ class TrainConfig:
     val_size: tuple[int, int] = (256, 256)  # (W, H) of validation clips
     save_every: int = 200  # steps between checkpoints
     amp: bool = True  # mixed precision where a GPU is used
+    init: str | None = None  # weights file to start from (fine-tuning); None: random initialisation
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,9 @@ def _train(config, out_dir, resume, until, callback, task, device, ddp) -> dict[
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     model = task.build().to(device)
+    if config.init and not resume:
+        state, _ = read_checkpoint(config.init)
+        model.load_state_dict(state, strict=True)  # copy_ casts a float16 file to the model's dtype
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     decay, no_decay = [], []
     for p in model.parameters():

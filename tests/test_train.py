@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import socket
 
 import pytest
@@ -92,6 +93,18 @@ def test_resume_continues_exactly(tmp_path):
     for key in a["model"]:
         torch.testing.assert_close(a["model"][key], b["model"][key], rtol=0, atol=0)
         torch.testing.assert_close(a["ema"][key], b["ema"][key], rtol=0, atol=0)
+
+
+def test_init_starts_from_given_weights(tmp_path):
+    start = TinyRestorer()
+    with torch.no_grad():
+        start.conv.weight.fill_(0.25)
+    save_checkpoint(start.state_dict(), tmp_path / "start.safetensors", architecture="tiny", config={})
+    seen = []
+    config = dataclasses.replace(CONFIG, steps=1, lr=0.0, init=str(tmp_path / "start.safetensors"))
+    train(config, tmp_path / "run", task=_tiny_task(), callback=seen.append)
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert torch.equal(state["model"]["conv.weight"], torch.full((3, 3, 3, 3), 0.25))  # lr 0: unchanged
 
 
 def test_resume_without_checkpoint_is_a_usage_error(tmp_path):

@@ -27,7 +27,7 @@ def train_command(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoint, log.csv, exported weights.")],
     model: Annotated[str, typer.Option("--model", "-m", help=f"Model to train: {', '.join(TASKS)}.")] = DEFAULTS.model,
     sources: Annotated[
-        Optional[Path], typer.Option("--sources", help="Photo cache from `deblur synth --fetch` [procedural scenes].")
+        Optional[Path], typer.Option("--sources", help="Photo cache from `deblur synth --fetch` (default: procedural scenes).")
     ] = None,
     crop: Annotated[int, typer.Option("--crop", min=16, help="Training crop side in pixels.")] = DEFAULTS.crop,
     frames: Annotated[int, typer.Option("--frames", min=1, help="Frames per training clip.")] = DEFAULTS.frames,
@@ -46,8 +46,11 @@ def train_command(
     val_every: Annotated[int, typer.Option("--val-every", min=1, help="Steps between validations.")] = DEFAULTS.val_every,
     val_size: Annotated[str, typer.Option("--val-size", help="Validation clip size, WxH.")] = "256x256",
     save_every: Annotated[int, typer.Option("--save-every", min=1, help="Steps between checkpoints.")] = DEFAULTS.save_every,
-    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch [all].")] = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch (default: all).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
+    init: Annotated[
+        Optional[Path], typer.Option("--init", help="Start from these weights (fine-tuning) instead of random ones.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only validation lines.")] = False,
     evaluate_only: Annotated[
         bool, typer.Option("--evaluate", help="Only validate the run's EMA weights on held-out clips of --val-size.")
@@ -78,7 +81,7 @@ def train_command(
     config = TrainConfig(
         model=model, crop=crop, frames=frames, batch=batch, steps=steps, lr=lr, warmup=warmup, ema=ema, seed=seed,
         sources=str(sources) if sources else None, workers=workers, val_every=val_every,
-        val_size=_size(val_size), val_clips=val_clips, save_every=save_every,
+        val_size=_size(val_size), val_clips=val_clips, save_every=save_every, init=str(init) if init else None,
     )  # fmt: skip
 
     def report(p: Progress) -> None:
