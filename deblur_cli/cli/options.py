@@ -59,12 +59,12 @@ def _tile(value: str) -> int | str | None:
     return side or None
 
 
-def parse_size(value: str) -> tuple[int, int]:
-    """"640x360" → (640, 360)."""
+def parse_size(value: str, option: str = "--size", *, minimum: int = 1) -> tuple[int, int]:
+    """"640x360" → (640, 360); a UsageError naming `option` otherwise."""
     try:
         width, height = (int(part) for part in value.lower().split("x"))
     except ValueError:
-        raise UsageError(f"size must be WIDTHxHEIGHT, like 640x360; got {value!r}") from None
-    if width < 1 or height < 1:
-        raise UsageError(f"size must be positive, got {value!r}")
+        raise UsageError(f"{option} must be WIDTHxHEIGHT, like 640x360; got {value!r}") from None
+    if width < minimum or height < minimum:
+        raise UsageError(f"{option} must be at least {minimum}x{minimum}, got {value!r}")
     return width, height

@@ -8,24 +8,15 @@ from typing import Annotated, Optional
 import typer
 
 from deblur_cli.cli.app import command, err, out
+from deblur_cli.cli.options import parse_size
 from deblur_cli.errors import UsageError
-
-
-def _size(value: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in value.lower().split("x"))
-    except ValueError:
-        raise UsageError(f"--size must look like 640x360, got {value!r}") from None
-    if w < 8 or h < 8:
-        raise UsageError("--size must be at least 8x8")
-    return w, h
 
 
 @command("synth")
 def synth(
     output: Annotated[Optional[Path], typer.Argument(help="Dataset folder to write (clip_NNNN/blurred|sharp/*.png).")] = None,
     sources: Annotated[
-        Optional[Path], typer.Option("--sources", help="Photo cache folder [procedural scenes when not given].")
+        Optional[Path], typer.Option("--sources", help="Photo cache folder (default: procedural scenes).")
     ] = None,
     fetch: Annotated[
         bool, typer.Option("--fetch", help="First install the photo sources into --sources (apt-get download).")
@@ -59,7 +50,7 @@ def synth(
         err.print(f"clip {done}/{total}", highlight=False)
 
     write_dataset(
-        output, clips=clips, frames=frames, size=_size(size), sources=sources, split=split, seed=seed,
+        output, clips=clips, frames=frames, size=parse_size(size, minimum=8), sources=sources, split=split, seed=seed,
         max_layers=0 if shake_only else 2, progress=report,
     )  # fmt: skip
     out.print(str(output))

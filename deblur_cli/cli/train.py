@@ -8,18 +8,11 @@ from typing import Annotated, Optional
 import typer
 
 from deblur_cli.cli.app import command, err, out
+from deblur_cli.cli.options import parse_size
 from deblur_cli.errors import UsageError
 from deblur_cli.train import TASKS, Progress, TrainConfig, evaluate, train
 
 DEFAULTS = TrainConfig()
-
-
-def _size(value: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in value.lower().split("x"))
-    except ValueError:
-        raise UsageError(f"--val-size must look like 256x256, got {value!r}") from None
-    return w, h
 
 
 @command("train")
@@ -73,7 +66,7 @@ def train_command(
         torch.set_num_threads(threads)
     if evaluate_only:
         figures = evaluate(
-            out_dir, size=_size(val_size), clips=val_clips, frames=frames, shake_only=shake_only,
+            out_dir, size=parse_size(val_size, "--val-size"), clips=val_clips, frames=frames, shake_only=shake_only,
             sources=sources, sample=sample, weights=weights,
         )  # fmt: skip
         _print_figures(figures)
@@ -81,7 +74,7 @@ def train_command(
     config = TrainConfig(
         model=model, crop=crop, frames=frames, batch=batch, steps=steps, lr=lr, warmup=warmup, ema=ema, seed=seed,
         sources=str(sources) if sources else None, workers=workers, val_every=val_every,
-        val_size=_size(val_size), val_clips=val_clips, save_every=save_every, init=str(init) if init else None,
+        val_size=parse_size(val_size, "--val-size"), val_clips=val_clips, save_every=save_every, init=str(init) if init else None,
     )  # fmt: skip
 
     def report(p: Progress) -> None:
