@@ -27,8 +27,8 @@ class DemoResult:
     restored: Path  # the model's output
     frames: int
     seconds: float  # time spent in deblur_video
-    psnr_blurry: float  # dB, input against ground truth
-    psnr_restored: float  # dB, output against ground truth
+    psnr_blurry: float  # dB, input against ground truth, mean over frames
+    psnr_restored: float  # dB, output against ground truth, mean over frames
 
 
 def write_clip(path: Path, frames: torch.Tensor) -> None:
@@ -76,6 +76,6 @@ def run_demo(
         restored=paths["deblurred"],
         frames=result.frames,
         seconds=result.seconds,
-        psnr_blurry=float(psnr(read_clip(paths["blurry"]), truth)),
-        psnr_restored=float(psnr(read_clip(paths["deblurred"]), truth)),
+        psnr_blurry=float(psnr(read_clip(paths["blurry"]), truth).mean()),
+        psnr_restored=float(psnr(read_clip(paths["deblurred"]), truth).mean()),
     )

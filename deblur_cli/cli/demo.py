@@ -62,5 +62,6 @@ def demo(
         f"PSNR {result.psnr_blurry:.2f} dB (blurry) -> {result.psnr_restored:.2f} dB (deblurred), "
         f"gain {result.psnr_restored - result.psnr_blurry:+.2f} dB",
         highlight=False,
+        soft_wrap=True,
     )
-    out.print(f"files: {result.blurry}  {result.restored}  {result.sharp}", highlight=False)
+    out.print(f"files: {result.blurry}  {result.restored}  {result.sharp}", highlight=False, soft_wrap=True)
