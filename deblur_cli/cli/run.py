@@ -25,9 +25,9 @@ from deblur_cli.cli.options import (
     WindowOpt,
     window_options,
 )
-from deblur_cli.pipeline import deblur_video, plan_outputs
+from deblur_cli.pipeline import check_output_path, deblur_video, plan_outputs
 from deblur_cli.restorers import DEFAULT_MODEL, build_restorer
-from deblur_cli.video_io import EncodeOptions
+from deblur_cli.video_io import EncodeOptions, describe
 
 @command("run")
 def run(
@@ -60,6 +60,9 @@ def run(
     windows = window_options(model, window, overlap, tile, tile_overlap)
     encode = EncodeOptions(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=not no_audio)
     jobs = plan_outputs(inputs, output)
+    for source, target in jobs:  # bad inputs and outputs fail before the model loads
+        describe(source)
+        check_output_path(source, target, force=force)
     if jobs[0][1] != output:  # several inputs: -o names the folder they go to
         output.mkdir(parents=True, exist_ok=True)
 
