@@ -29,6 +29,7 @@ from deblur_cli.pipeline import check_output_path, deblur_video, plan_outputs
 from deblur_cli.restorers import DEFAULT_MODEL, build_restorer
 from deblur_cli.video_io import EncodeOptions, describe
 
+
 @command("run")
 def run(
     inputs: Annotated[list[Path], typer.Argument(help="Videos, image folders, globs ('frames/*.png') or images.")],
@@ -117,6 +118,7 @@ def run(
                     f"[green]done[/] {result.output}: {result.frames} frames {result.width}x{result.height} "
                     f"in {result.seconds:.1f} s ({result.fps:.2f} fps, {model} on {restorer.device})",
                     highlight=False,
+                    soft_wrap=True,
                 )
     if as_json:
         payload = [
