@@ -112,8 +112,24 @@ def check_open(state: str, path: Path) -> None:
 
 
 class FinishOrAbort:
-    """Context-manager half of a sink: calls the subclass's `finish()` on a clean exit and its `abort()` on any
-    exception (Ctrl-C included)."""
+    """The life cycle every sink shares: frames go to a temporary output; `finish()` completes it and renames
+    it into place, `abort()` removes it. As a context manager: finish on a clean exit, abort on any exception
+    (Ctrl-C included).
+
+    Subclasses set `path`, `_temp`, `_state` ("open", "finished", "aborted") and `_frames` (frames taken),
+    and define `_complete()` (flush and close the temporary output) and `abort()`.
+    """
+
+    def finish(self) -> None:
+        """Complete the temporary output and rename it into place; an output without frames is an error."""
+        check_open(self._state, self.path)
+        if not self._frames:
+            self.abort()
+            raise OutputError(f"no frames were written to {self.path}", hint="the input produced no frames")
+        with cleanup_on_error(self.path, self.abort):
+            self._complete()
+            commit(self._temp, self.path)
+            self._state = "finished"
 
     def __enter__(self):
         return self

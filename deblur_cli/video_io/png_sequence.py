@@ -45,7 +45,7 @@ class PngSequenceSink(atomic.FinishOrAbort):
         # zlib level 1: six times faster than the default for files about a fifth larger; frames in parallel
         self._encoder.options = {"compression_level": "1"}
         self._encoder.thread_type = "FRAME"
-        self._received = 0  # frames given to the encoder
+        self._frames = 0  # frames given to the encoder
         self._written = 0  # PNG files saved
         self._state = "open"  # then "finished" or "aborted"
         self._temp = atomic.reserve_dir(self.path)
@@ -61,23 +61,16 @@ class PngSequenceSink(atomic.FinishOrAbort):
             picture = av.VideoFrame.from_ndarray(upright, format=array_format(image.dtype))
             picture = picture.reformat(format=self._encoder.pix_fmt)
             self._save(self._encoder.encode(picture))
-            self._received += 1
+            self._frames += 1
 
     def _save(self, packets) -> None:
         for packet in packets:  # each packet is a complete PNG file, in frame order
             self._written += 1
             (self._temp / FRAME_NAME.format(self._written)).write_bytes(bytes(packet))
 
-    def finish(self) -> None:
-        """Rename the finished directory into place."""
-        atomic.check_open(self._state, self.path)
-        if not self._received:
-            self.abort()
-            raise OutputError(f"no frames were written to {self.path}", hint="the input produced no frames")
-        with atomic.cleanup_on_error(self.path, self.abort):
-            self._save(self._encoder.encode(None))
-            atomic.commit(self._temp, self.path)
-            self._state = "finished"
+    def _complete(self) -> None:
+        """Save the frames the encoder still holds."""
+        self._save(self._encoder.encode(None))
 
     def abort(self) -> None:
         """Delete the temporary directory; the final name is never touched. Does nothing once finished or

@@ -48,7 +48,7 @@ class VideoFileSink(atomic.FinishOrAbort):
         self._time_base = info.time_base or 1 / info.rate
         self._step = max(1, round(1 / (info.rate * self._time_base)))
         self._last_pts: int | None = None
-        self._written = 0
+        self._frames = 0
         self._container = None
         self._passthrough = None
         self._state = "open"  # then "finished" or "aborted"
@@ -136,7 +136,7 @@ class VideoFileSink(atomic.FinishOrAbort):
             picture.pts = self._next_pts(pts)
             picture.time_base = self._time_base
             self._mux(self._stream.encode(picture))
-            self._written += 1
+            self._frames += 1
 
     def _convert(self, image: np.ndarray) -> av.VideoFrame:
         """The encoder's pixel format, converted by swscale straight from the caller's array (no copy first)."""
@@ -162,19 +162,12 @@ class VideoFileSink(atomic.FinishOrAbort):
                 self._passthrough.feed_until(float(packet.dts * packet.time_base))
             self._container.mux(packet)
 
-    def finish(self) -> None:
-        """Flush the encoders, carry the rest of the audio, close, and rename the file into place."""
-        atomic.check_open(self._state, self.path)
-        if not self._written:
-            self.abort()
-            raise OutputError(f"no frames were written to {self.path}", hint="the input produced no frames")
-        with atomic.cleanup_on_error(self.path, self.abort):
-            self._mux(self._stream.encode(None))
-            if self._passthrough is not None:
-                self._passthrough.finish()
-            self._container.close()
-            atomic.commit(self._temp, self.path)
-            self._state = "finished"
+    def _complete(self) -> None:
+        """Flush the encoders, carry the rest of the audio, and close."""
+        self._mux(self._stream.encode(None))
+        if self._passthrough is not None:
+            self._passthrough.finish()
+        self._container.close()
 
     def abort(self) -> None:
         """Stop and delete the temporary file; the final name is never touched. Does nothing once finished or
