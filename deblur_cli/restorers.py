@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import torch
 
-from deblur_cli.devices import resolve_device, resolve_dtype
+from deblur_cli.devices import resolve_device, resolve_dtype, seed_everything
 from deblur_cli.diffusion import DiffusionConfig, sample
 from deblur_cli.errors import ModelError, UsageError
 from deblur_cli.restorer import ProgressFn, Restorer
@@ -85,8 +85,7 @@ class DiffusionRestorer:
         self.steps, self.eta, self.samples = steps, eta, samples
         self.on_step = on_step
         # One generator for the whole run: windows are restored in order, so a seed fixes the output.
-        self.generator = torch.Generator(device=device)
-        self.generator.manual_seed(seed if seed is not None else torch.seed())
+        self.generator = seed_everything(seed, device)
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         """frames: (T, 3, H, W) float in [0, 1]; returns the same shape (the mean of `samples` samples)."""
