@@ -8,12 +8,13 @@ from pathlib import Path
 
 import torch
 
+from deblur_cli.bench import load_clip
 from deblur_cli.data.synth import synthesize_clip
 from deblur_cli.errors import OutputError
 from deblur_cli.metrics import psnr
-from deblur_cli.pipeline import ProgressFn, WindowOptions, deblur_video, to_image, to_tensor
+from deblur_cli.pipeline import ProgressFn, WindowOptions, deblur_video, to_image
 from deblur_cli.restorer import Restorer
-from deblur_cli.video_io import EncodeOptions, VideoInfo, open_sink, open_source
+from deblur_cli.video_io import EncodeOptions, VideoInfo, open_sink
 
 FPS = Fraction(25)
 # Near-lossless, so the demo measures the model, not the codec.
@@ -40,12 +41,6 @@ def write_clip(path: Path, frames: torch.Tensor) -> None:
             sink.write(to_image(frame, 8), index)
 
 
-def read_clip(path: Path) -> torch.Tensor:
-    """Decode a whole (short) clip to (T, 3, H, W) float in [0, 1]."""
-    with open_source(path) as source:
-        return torch.stack([to_tensor(frame, torch.device("cpu")) for frame in source])
-
-
 def run_demo(
     folder: Path,
     restorer: Restorer,
@@ -69,13 +64,14 @@ def run_demo(
     result = deblur_video(
         paths["blurry"], paths["deblurred"], restorer, windows=windows, encode=_CLIP_ENCODING, force=True, progress=progress
     )
-    truth = read_clip(paths["sharp"])
+    scored = load_clip(paths["blurry"], paths["sharp"], frames)
+    restored = load_clip(paths["deblurred"], None, frames).blurred
     return DemoResult(
         blurry=paths["blurry"],
         sharp=paths["sharp"],
         restored=paths["deblurred"],
         frames=result.frames,
         seconds=result.seconds,
-        psnr_blurry=float(psnr(read_clip(paths["blurry"]), truth).mean()),
-        psnr_restored=float(psnr(read_clip(paths["deblurred"]), truth).mean()),
+        psnr_blurry=float(psnr(scored.blurred, scored.reference).mean()),
+        psnr_restored=float(psnr(restored, scored.reference).mean()),
     )
