@@ -1,5 +1,5 @@
 """The training loop: synthetic clips on the fly, AdamW with warm-up and cosine decay, gradient clipping,
-EMA weights, mixed precision on GPU, resumable checkpoints, held-out validation, a CSV log, and DDP when
+EMA weights, mixed precision (bf16 on GPU, optionally on CPU), resumable checkpoints, held-out validation, a CSV log, and DDP when
 launched by torchrun (WORLD_SIZE set).
 
 A model plugs in through a `Task`: how to build it, its loss, how it restores a clip for validation,
@@ -59,7 +59,7 @@ class TrainConfig:
     val_clips: int = 8  # held-out clips per validation
     val_size: tuple[int, int] = (256, 256)  # (W, H) of validation clips
     save_every: int = 200  # steps between checkpoints
-    amp: bool = True  # mixed precision where a GPU is used
+    precision: str = "auto"  # auto: bf16 (else fp16) autocast on CUDA, fp32 on CPU; or fp32, bf16, fp16
     init: str | None = None  # weights file to start from (fine-tuning); None: random initialisation
 
 
@@ -228,6 +228,7 @@ def train(
 def _train(config, out_dir, resume, until, callback, task, device, ddp) -> dict[str, float]:
     if config.crop % task.multiple:
         raise UsageError(f"--crop must be a multiple of {task.multiple} for {config.model}")
+    half = autocast_dtype(config.precision, device)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     model = task.build().to(device)
@@ -250,17 +251,15 @@ def _train(config, out_dir, resume, until, callback, task, device, ddp) -> dict[
         _truncate_log(out_dir / LOG, step)
     train_model = nn.parallel.DistributedDataParallel(model) if ddp.active else model
 
-    amp = config.amp and device.type == "cuda"
-    half = torch.bfloat16 if amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=amp and half == torch.float16)
-    autocast = (lambda: torch.autocast("cuda", dtype=half)) if amp else nullcontext
+    scaler = torch.amp.GradScaler("cuda", enabled=half == torch.float16)
+    autocast = (lambda: torch.autocast(device.type, dtype=half)) if half else nullcontext
 
     train_photos, val_photos = split_photos(config.sources)
     stream = TrainClips(
         train_photos, frames=config.frames, crop=config.crop, seed=config.seed,
         start=step * config.batch, rank=ddp.rank, world_size=ddp.world_size,
     )  # fmt: skip
-    loader = iter(DataLoader(stream, batch_size=config.batch, num_workers=config.workers, pin_memory=amp))
+    loader = iter(DataLoader(stream, batch_size=config.batch, num_workers=config.workers, pin_memory=device.type == "cuda"))
     val_set = FixedClips(val_photos, count=config.val_clips, frames=config.frames, size=config.val_size, seed=1)
     generator = torch.Generator(device).manual_seed(config.seed * 1000 + ddp.rank + step)
 
@@ -298,6 +297,26 @@ def _train(config, out_dir, resume, until, callback, task, device, ddp) -> dict[
         if step % 50 == 0:  # a rolling window, so the figure follows the current speed
             timer, timed = time.perf_counter(), 0
     return last_val
+
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of a run, or None for plain float32.
+
+    "auto" is bf16 on CUDA (fp16 with loss scaling on GPUs without bf16) and fp32 on CPU, where bf16
+    pays only on processors with bf16 instructions (AVX512-BF16, AMX): ask for it there with "bf16".
+    """
+    if precision not in PRECISIONS:
+        raise UsageError(f"unknown precision {precision!r}", hint=f"choose one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if precision == "fp16" and device.type != "cuda":
+        raise UsageError("fp16 training needs a CUDA GPU", hint="use --precision bf16 or fp32 on a CPU")
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 @torch.no_grad()
@@ -415,7 +434,9 @@ def _load_state(path: Path, config: TrainConfig, model, ema, optimizer) -> tuple
     if not path.is_file():
         raise UsageError(f"nothing to resume: {path} does not exist", hint="drop --resume to start a new run")
     state = torch.load(path, map_location="cpu", weights_only=True)
-    stored = state["config"]
+    stored = dict(state["config"])
+    if "amp" in stored:  # runs from before `precision`: amp meant bf16/fp16 on CUDA only, i.e. "auto"
+        stored["precision"] = "auto" if stored.pop("amp") else "fp32"
     if stored["model"] != config.model:
         raise UsageError(f"{path} trains {stored['model']}, not {config.model}")
     model.load_state_dict(state["model"])
@@ -423,7 +444,7 @@ def _load_state(path: Path, config: TrainConfig, model, ema, optimizer) -> tuple
     optimizer.load_state_dict(state["optimizer"])
     # the run keeps its schedule and data; its length, the bookkeeping and the EMA (which does not
     # feed back into training) may change
-    free = ("steps", "val_every", "save_every", "workers", "sources", "ema")
+    free = ("steps", "val_every", "save_every", "workers", "sources", "ema", "precision")
     keep = {k: v for k, v in stored.items() if k not in free}
     keep["val_size"] = tuple(keep["val_size"])
     return int(state["step"]), TrainConfig(**{**asdict(config), **keep})

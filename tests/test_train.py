@@ -107,6 +107,39 @@ def test_init_starts_from_given_weights(tmp_path):
     assert torch.equal(state["model"]["conv.weight"], torch.full((3, 3, 3, 3), 0.25))  # lr 0: unchanged
 
 
+def test_bf16_precision_runs_the_loss_under_cpu_autocast(tmp_path):
+    seen = []
+    task = _tiny_task()
+
+    def loss(model, blurred, sharp, cfg, generator):
+        seen.append(model.conv(blurred[:, 0]).dtype)  # a convolution runs in the autocast dtype
+        return charbonnier(model(blurred).float(), sharp)
+
+    task = dataclasses.replace(task, loss=loss)
+    train(dataclasses.replace(CONFIG, steps=2, precision="bf16"), tmp_path / "bf16", task=task)
+    train(dataclasses.replace(CONFIG, steps=2, precision="auto"), tmp_path / "auto", task=task)
+    assert seen == [torch.bfloat16] * 2 + [torch.float32] * 2  # auto is fp32 on a CPU
+    state = torch.load(tmp_path / "bf16" / "last.pt", weights_only=True)
+    assert state["model"]["conv.weight"].dtype == torch.float32  # master weights stay float32
+
+
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
+def test_precisions_a_cpu_cannot_train_in_are_usage_errors(tmp_path, precision):
+    with pytest.raises(UsageError):
+        train(dataclasses.replace(CONFIG, precision=precision), tmp_path, task=_tiny_task())
+    assert not tmp_path.joinpath("last.pt").exists()
+
+
+def test_resume_reads_runs_saved_before_precision_existed(tmp_path):
+    train(dataclasses.replace(CONFIG, steps=4), tmp_path, until=2, task=_tiny_task())
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    del state["config"]["precision"]
+    state["config"]["amp"] = True  # how runs stored their mixed-precision setting before
+    torch.save(state, tmp_path / "last.pt")
+    train(dataclasses.replace(CONFIG, steps=4), tmp_path, resume=True, task=_tiny_task())
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["config"]["precision"] == "auto"
+
+
 def test_resume_without_checkpoint_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError):
         train(CONFIG, tmp_path, resume=True, task=_tiny_task())

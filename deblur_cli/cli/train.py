@@ -10,7 +10,7 @@ import typer
 from deblur_cli.cli.app import command, err, out
 from deblur_cli.cli.options import parse_size
 from deblur_cli.errors import UsageError
-from deblur_cli.train import TASKS, Progress, TrainConfig, evaluate, train
+from deblur_cli.train import PRECISIONS, TASKS, Progress, TrainConfig, evaluate, train
 
 DEFAULTS = TrainConfig()
 
@@ -39,6 +39,13 @@ def train_command(
     val_every: Annotated[int, typer.Option("--val-every", min=1, help="Steps between validations.")] = DEFAULTS.val_every,
     val_size: Annotated[str, typer.Option("--val-size", help="Validation clip size, WxH.")] = "256x256",
     save_every: Annotated[int, typer.Option("--save-every", min=1, help="Steps between checkpoints.")] = DEFAULTS.save_every,
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision",
+            help=f"Autocast: {', '.join(PRECISIONS)} (auto: bf16 on a GPU, fp32 on a CPU; bf16 pays on CPUs with AVX512-BF16/AMX).",
+        ),
+    ] = DEFAULTS.precision,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch (default: all).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
     init: Annotated[
@@ -74,7 +81,7 @@ def train_command(
     config = TrainConfig(
         model=model, crop=crop, frames=frames, batch=batch, steps=steps, lr=lr, warmup=warmup, ema=ema, seed=seed,
         sources=str(sources) if sources else None, workers=workers, val_every=val_every,
-        val_size=parse_size(val_size, "--val-size"), val_clips=val_clips, save_every=save_every, init=str(init) if init else None,
+        val_size=parse_size(val_size, "--val-size"), val_clips=val_clips, save_every=save_every, precision=precision, init=str(init) if init else None,
     )  # fmt: skip
 
     def report(p: Progress) -> None:
