@@ -27,6 +27,8 @@ REFERENCE_FRAME = (640, 360)  # a crop is cut from a virtual frame at least this
 # zoom blur vary across it as they would in a full frame
 MIN_SUBFRAMES, MAX_SUBFRAMES = 7, 25
 SUBFRAME_SPACING = 1.0  # px of travel between sub-frames; coarser spacing shows ghost copies, not blur
+CLEAN_SHARE = 0.1  # clips left without noise and compression (8-bit rounding only), so that clean
+# footage stays clean: a model that only ever saw degraded input "restores" clean input too
 
 
 def synthesize_clip(
@@ -44,7 +46,8 @@ def synthesize_clip(
     photo: the background scene, (h, w, 3) uint8 or float in [0, 1] sRGB; None draws a procedural one.
     layer_photos: where foreground objects are cut from; empty means procedural textures.
     max_layers: at most this many moving foreground objects (0 gives camera shake only).
-    degrade: add sensor noise, compression and 8-bit rounding to the blurred clip.
+    degrade: add sensor noise and compression (except in CLEAN_SHARE of clips) and 8-bit rounding to the
+        blurred clip.
     Deterministic for a given seed and inputs.
     """
     if frames < 1 or size[0] < 8 or size[1] < 8:
@@ -73,12 +76,13 @@ def synthesize_clip(
         renders[start : start + n] = img
     blurred = rearrange(renders[: frames * n], "(t n) c h w -> t n c h w", n=n).mean(dim=1)
     sharp = renders[frames * n :]
-    if degrade:
+    noisy = degrade and rng.random() >= CLEAN_SHARE
+    if noisy:
         generator = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
         blurred = _sensor_noise(blurred, rng, generator)
     blurred, sharp = linear_to_srgb(blurred), linear_to_srgb(sharp)
     if degrade:
-        if rng.random() < 0.7:
+        if noisy and rng.random() < 0.7:
             blurred = jpeg_like(blurred, quality=int(rng.integers(45, 96)))
         blurred = torch.round(blurred * 255) / 255
     return blurred.contiguous(), sharp.contiguous()
