@@ -26,7 +26,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from deblur_cli.checkpoint import read_checkpoint
-from deblur_cli.data.dataset import FixedClips, TrainClips, split_photos
+from deblur_cli.data.dataset import FixedClips, TrainClips, split_photos, split_videos
 from deblur_cli.errors import ModelError, UsageError
 from deblur_cli.metrics.psnr import psnr
 from deblur_cli.metrics.ssim import ssim
@@ -255,9 +255,10 @@ def _train(config, out_dir, resume, until, callback, task, device, ddp) -> dict[
     autocast = (lambda: torch.autocast(device.type, dtype=half)) if half else nullcontext
 
     train_photos, val_photos = split_photos(config.sources)
+    train_videos, _ = split_videos(config.sources)
     stream = TrainClips(
         train_photos, frames=config.frames, crop=config.crop, seed=config.seed,
-        start=step * config.batch, rank=ddp.rank, world_size=ddp.world_size,
+        start=step * config.batch, rank=ddp.rank, world_size=ddp.world_size, videos=train_videos,
     )  # fmt: skip
     loader = iter(DataLoader(stream, batch_size=config.batch, num_workers=config.workers, pin_memory=device.type == "cuda"))
     val_set = FixedClips(val_photos, count=config.val_clips, frames=config.frames, size=config.val_size, seed=1)

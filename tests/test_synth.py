@@ -154,7 +154,7 @@ def test_fetch_sources_unpacks_converts_and_records_licences(tmp_path):
     subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root),
                     str(cache / "debs/lomiri-wallpapers-16.04_1.0_all.deb")], check=True, capture_output=True)  # fmt: skip
 
-    entries = fetch_sources(cache, names=("lomiri",))
+    entries = fetch_sources(cache, names=("lomiri",), videos=())
     assert [e["original"] for e in entries] == ["/usr/share/backgrounds/wide_by_someone.jpg"]
     entry = entries[0]
     assert entry["version"] == "1.0" and entry["size"] == [LONG_SIDE, 240]

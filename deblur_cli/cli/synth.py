@@ -19,7 +19,7 @@ def synth(
         Optional[Path], typer.Option("--sources", help="Photo cache folder (default: procedural scenes).")
     ] = None,
     fetch: Annotated[
-        bool, typer.Option("--fetch", help="First install the photo sources into --sources (apt-get download).")
+        bool, typer.Option("--fetch", help="First install the photo and video sources into --sources (apt-get download, pip download).")
     ] = False,
     clips: Annotated[int, typer.Option("--clips", min=1, help="Number of clips.")] = 10,
     frames: Annotated[int, typer.Option("--frames", min=1, help="Frames per clip.")] = 7,
@@ -37,7 +37,8 @@ def synth(
         from deblur_cli.data.sources import fetch_sources
 
         manifest = fetch_sources(sources, progress=lambda line: err.print(f"installing {line}", highlight=False))
-        out.print(f"{len(manifest)} photos in {sources} (licences: {sources / 'manifest.json'})", highlight=False)
+        photos, videos = sum("photo" in e for e in manifest), sum("video" in e for e in manifest)
+        out.print(f"{photos} photos and {videos} videos in {sources} (licences: {sources / 'manifest.json'})", highlight=False)
     elif sources is not None and not sources.is_dir():
         raise UsageError(f"--sources {sources} is not a folder", hint="add --fetch to install the photos there")
     if output is None:

@@ -1,7 +1,8 @@
-"""Torch datasets of synthetic clips, drawn on the fly from cached photos (or procedural scenes).
+"""Torch datasets of synthetic clips, drawn on the fly from cached photos (or procedural scenes) and,
+when the cache has them, real videos.
 
-The train/validation split is by whole scene (`photos.is_validation`): no crop of a held-out photo is
-ever trained on. Clip k of a stream has a seed derived from (seed, k) alone, so a resumed run continues
+The train/validation split is by whole scene (`photos.is_validation`) and whole video
+(HELD_OUT_VIDEOS): no crop of a held-out photo or frame of a held-out video is ever trained on. Clip k of a stream has a seed derived from (seed, k) alone, so a resumed run continues
 the same stream, and DDP ranks and loader workers take disjoint, interleaved indices.
 """
 
@@ -16,8 +17,13 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from deblur_cli.data.photos import is_validation, list_photos, load_photo
 from deblur_cli.data.synth import synthesize_clip
+from deblur_cli.data.video_blur import fits as video_fits
+from deblur_cli.data.video_blur import synthesize_video_clip
+from deblur_cli.data.videos import VideoFrames, list_videos, load_video
 
 PROCEDURAL_SHARE = 0.2  # of training clips: crisp synthetic edges complement photos' soft backgrounds
+VIDEO_SHARE = 0.15  # of training clips, when videos are cached: real scenes and real object motion
+HELD_OUT_VIDEOS = frozenset({"tree"})  # whole videos kept for validation
 ROOM = 1.2  # a photo must be this many times the clip size each way, or it is magnified and mirrored
 
 
@@ -25,6 +31,12 @@ def split_photos(cache: str | Path | None) -> tuple[list[Path], list[Path]]:
     """(train, validation) photo paths of a source cache; both empty when there is no cache."""
     photos = list_photos(cache) if cache else []
     return [p for p in photos if not is_validation(p)], [p for p in photos if is_validation(p)]
+
+
+def split_videos(cache: str | Path | None) -> tuple[list[Path], list[Path]]:
+    """(train, validation) prepared video folders of a source cache; both empty without any."""
+    videos = list_videos(cache) if cache else []
+    return [v for v in videos if v.name not in HELD_OUT_VIDEOS], [v for v in videos if v.name in HELD_OUT_VIDEOS]
 
 
 def clip_seed(seed: int, index: int) -> int:
@@ -50,16 +62,38 @@ class _PhotoPool:
         return self._open[i]
 
 
+class _VideoPool:
+    """Prepared videos that hold clips of `frames` frames of `size` (W, H), memory-mapped."""
+
+    def __init__(self, folders: Sequence[Path], frames: int, size: tuple[int, int]):
+        videos = [load_video(f) for f in folders]
+        self.videos: list[VideoFrames] = [v for v in videos if video_fits(v, frames, size)]
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+
 def _fits(path: Path, size: tuple[int, int]) -> bool:
     h, w = np.load(path, mmap_mode="r").shape[:2]
     return w >= ROOM * size[0] and h >= ROOM * size[1]
 
 
 def make_clip(
-    seed: int, pool: _PhotoPool, *, frames: int, size: tuple[int, int], procedural_share: float, max_layers: int = 2
+    seed: int,
+    pool: _PhotoPool,
+    *,
+    frames: int,
+    size: tuple[int, int],
+    procedural_share: float,
+    max_layers: int = 2,
+    videos: _VideoPool | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One (blurred, sharp) clip, (T, 3, H, W) each: background and layers drawn from `pool` by `seed`."""
+    """One (blurred, sharp) clip, (T, 3, H, W) each, drawn by `seed`: from one of `videos` in VIDEO_SHARE
+    of clips when there are any, else a background and layers from `pool`."""
     rng = np.random.default_rng(seed)
+    if videos and rng.random() < VIDEO_SHARE:
+        video = videos.videos[int(rng.integers(len(videos)))]
+        return synthesize_video_clip(int(rng.integers(0, 2**62)), video, frames=frames, size=size)
     photo, layers = None, []
     if len(pool) and rng.random() >= procedural_share:
         picks = rng.choice(len(pool), size=min(3, len(pool)), replace=False)
@@ -82,8 +116,10 @@ class TrainClips(IterableDataset):
         start: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        videos: Sequence[Path] = (),
     ):
         self.pool = _PhotoPool(photos, (crop, crop))
+        self.videos = _VideoPool(videos, frames, (crop, crop))
         self.frames, self.crop, self.seed = frames, crop, seed
         self.start, self.rank, self.world_size = start, rank, world_size
         # with no photos at all every clip is procedural
@@ -102,6 +138,7 @@ class TrainClips(IterableDataset):
                 frames=self.frames,
                 size=(self.crop, self.crop),
                 procedural_share=self.procedural_share,
+                videos=self.videos,
             )
             j += workers
 

