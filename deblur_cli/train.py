@@ -23,10 +23,10 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from deblur_cli.checkpoint import read_checkpoint
-from deblur_cli.data.dataset import FixedClips, TrainClips, split_photos, split_videos
+from deblur_cli.data.dataset import FixedClips, SharpInputClips, TrainClips, split_photos, split_videos
 from deblur_cli.errors import ModelError, UsageError
 from deblur_cli.metrics.psnr import psnr
 from deblur_cli.metrics.ssim import ssim
@@ -337,6 +337,7 @@ def evaluate(
     clips: int = 8,
     frames: int = 5,
     shake_only: bool = True,
+    sharp_input: bool = False,
     sources: str | Path | None = None,
     sample: str | Path | None = None,
     weights: str | Path | None = None,
@@ -346,7 +347,8 @@ def evaluate(
 
     `weights` evaluates that weights file of the run's model instead (e.g. the float16 export).
     The clips come from the validation photos of `sources` (the run's own cache when None) and, with
-    `shake_only`, have camera motion but no moving objects. `sample` writes a PNG of the middle frame
+    `shake_only`, have camera motion but no moving objects. With `sharp_input` the model is fed the sharp
+    clips themselves (8-bit): how much it changes footage that needs no deblurring. `sample` writes a PNG of the middle frame
     of the first clip: blurred input | restored | sharp, side by side.
     """
     state = torch.load(Path(out_dir) / CHECKPOINT, map_location="cpu", weights_only=True)
@@ -358,6 +360,8 @@ def evaluate(
     model.eval()
     _, val_photos = split_photos(sources or config["sources"])
     clip_set = FixedClips(val_photos, count=clips, frames=frames, size=size, seed=2, max_layers=0 if shake_only else 2)
+    if sharp_input:
+        clip_set = SharpInputClips(clip_set)
     result = validate(task, model, clip_set, torch.device("cpu"))
     if sample:
         from deblur_cli.data.writer import write_png
@@ -370,7 +374,7 @@ def evaluate(
 
 
 @torch.no_grad()
-def validate(task: Task, model: nn.Module, clips: FixedClips, device: torch.device) -> dict[str, float]:
+def validate(task: Task, model: nn.Module, clips: Dataset, device: torch.device) -> dict[str, float]:
     """Mean PSNR/SSIM over all frames of `clips`: of the blurred input and of the model's output."""
     sums = {"psnr_in": 0.0, "psnr": 0.0, "ssim_in": 0.0, "ssim": 0.0}
     count = 0

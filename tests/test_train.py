@@ -183,3 +183,17 @@ def test_evaluate_reads_the_run_and_writes_a_sample(tmp_path):
     figures = evaluate(tmp_path, size=(24, 16), clips=1, frames=3, sample=tmp_path / "s.png", task=_tiny_task())
     assert figures["psnr_in"] > 10 and figures["ssim_in"] <= 1
     assert (tmp_path / "s.png").stat().st_size > 0
+
+
+def test_sharp_input_evaluation_feeds_the_targets(tmp_path):
+    from deblur_cli.train import evaluate
+
+    train(dataclasses.replace(CONFIG, steps=1, lr=0.0), tmp_path, task=_tiny_task())
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    for key in state["ema"]:
+        state["ema"][key].zero_()  # the tiny model becomes the identity: output = input
+    torch.save(state, tmp_path / "last.pt")
+    figures = evaluate(tmp_path, size=(24, 16), clips=2, frames=3, sharp_input=True, task=_tiny_task())
+    assert figures["psnr_in"] > 55 and figures["psnr"] == figures["psnr_in"]  # 8-bit rounding only
+    blurred = evaluate(tmp_path, size=(24, 16), clips=2, frames=3, task=_tiny_task())
+    assert blurred["psnr_in"] < figures["psnr_in"] - 10

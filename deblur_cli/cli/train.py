@@ -57,6 +57,10 @@ def train_command(
     ] = False,
     val_clips: Annotated[int, typer.Option("--val-clips", min=1, help="Held-out clips per validation.")] = DEFAULTS.val_clips,
     shake_only: Annotated[bool, typer.Option("--shake-only", help="With --evaluate: camera shake, no moving objects.")] = False,
+    sharp_input: Annotated[
+        bool,
+        typer.Option("--sharp-input", help="With --evaluate: feed the sharp clips (how much a model alters sharp footage)."),
+    ] = False,
     sample: Annotated[
         Optional[Path], typer.Option("--sample", help="With --evaluate: write input | output | sharp as a PNG.")
     ] = None,
@@ -74,7 +78,7 @@ def train_command(
     if evaluate_only:
         figures = evaluate(
             out_dir, size=parse_size(val_size, "--val-size"), clips=val_clips, frames=frames, shake_only=shake_only,
-            sources=sources, sample=sample, weights=weights,
+            sharp_input=sharp_input, sources=sources, sample=sample, weights=weights,
         )  # fmt: skip
         _print_figures(figures)
         return

@@ -167,3 +167,18 @@ class FixedClips(Dataset):
             procedural_share=self.procedural_share,
             max_layers=self.max_layers,
         )
+
+
+class SharpInputClips(Dataset):
+    """`clips` with the sharp clip, rounded to 8 bits, as the input: what a model does to footage that
+    needs no deblurring (an ideal model returns it unchanged)."""
+
+    def __init__(self, clips: Dataset):
+        self.clips = clips
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        _, sharp = self.clips[i]
+        return torch.round(sharp * 255) / 255, sharp
