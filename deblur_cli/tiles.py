@@ -21,6 +21,13 @@ from deblur_cli.windows import blend_weights, plan_windows
 _ACCUMULATOR_BYTES_PER_PIXEL_FRAME = 3 * 4
 # Newer torch raises a device-generic torch.OutOfMemoryError (torch.cuda's name is an alias of it).
 _OOM_ERRORS = tuple({torch.cuda.OutOfMemoryError, getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)})
+# Older torch reports the MPS and CPU allocators' failures as plain RuntimeErrors with these messages.
+_OOM_MESSAGES = ("MPS backend out of memory", "DefaultCPUAllocator: can't allocate memory")
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether `error` is an allocation failure on any device (CUDA, MPS, CPU)."""
+    return isinstance(error, _OOM_ERRORS) or any(m in str(error) for m in _OOM_MESSAGES)
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -177,7 +184,7 @@ def restore_tiled_with_retry(
     min_tile: int = 64,
     on_retry: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
-    """`restore_tiled`, retrying with tiles half the size whenever CUDA runs out of memory.
+    """`restore_tiled`, retrying with tiles half the size whenever the device runs out of memory.
 
     From the whole frame the first retry uses half its padded larger side. The overlap shrinks
     with the tile when it would leave no room. Below `min_tile` it gives up with a ModelError.
@@ -188,16 +195,20 @@ def restore_tiled_with_retry(
     while True:
         try:
             return restore_tiled(frames, restore, multiple=multiple, tile=tile, overlap=overlap)
-        except _OOM_ERRORS:
+        except RuntimeError as e:  # torch's OutOfMemoryError is a RuntimeError too
+            if not is_out_of_memory(e):
+                raise
             failed = tile
         # Out of the except block, so the traceback no longer pins the failed attempt's tensors.
         if torch.cuda.is_initialized():
             torch.cuda.empty_cache()
+        if frames.device.type == "mps":
+            torch.mps.empty_cache()
         tile = min(failed or longest, longest) // 2 // multiple * multiple
         if tile < max(min_tile, multiple):
             where = f"{failed}-px tiles" if failed else "the whole frame"
             raise ModelError(
-                f"out of GPU memory even with {where}",
+                f"out of {frames.device.type} memory even with {where}",
                 hint=f"try a smaller --window, --precision fp16, or --tile below {min_tile} (at some cost in quality)",
             )
         overlap = min(overlap, tile - multiple)

@@ -238,6 +238,27 @@ def test_retry_gives_up_below_min_tile_with_a_hint():
     assert "96-px tiles" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError("MPS backend out of memory (MPS allocated: 17.00 GB, other allocations: 1.20 GB)"),
+        RuntimeError("[enforce fail at alloc_cpu.cpp:121] DefaultCPUAllocator: can't allocate memory: you tried"),
+    ],
+)
+def test_mps_and_cpu_allocation_failures_are_retried_too(error):
+    shapes = []
+
+    def restore(x):
+        shapes.append(tuple(x.shape[-2:]))
+        if max(x.shape[-2:]) > 100:
+            raise error
+        return x
+
+    y = restore_tiled_with_retry(image(1, 200, 200), restore, multiple=16, tile=None, overlap=16)
+    torch.testing.assert_close(y, image(1, 200, 200), rtol=0, atol=1e-6)
+    assert shapes[0] == (208, 208) and set(shapes[1:]) == {(96, 96)}  # the whole frame, then 96-px tiles
+
+
 def test_other_errors_are_not_retried():
     def broken(x):
         raise RuntimeError("not memory")
