@@ -432,3 +432,45 @@ def test_cli_download_errors(cli, tmp_path):
     assert unknown.exit_code == 1 and "unknown weights 'nope'" in unknown.stderr
     assert cli("download-weights").exit_code == 2
     assert cli("download-weights", "w", "--all").exit_code == 2
+
+
+def test_exclusive_lock_makes_a_second_holder_wait(tmp_path):
+    import threading
+
+    from deblur_cli.weights.lock import exclusive
+
+    waited, order = threading.Event(), []
+
+    def second():
+        with exclusive(tmp_path / "x.lock", on_wait=waited.set):
+            order.append("second")
+
+    with exclusive(tmp_path / "x.lock"):
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert waited.wait(timeout=30)  # it found the lock taken
+        order.append("first")
+    thread.join(timeout=30)
+    assert order == ["first", "second"]
+
+
+def test_a_download_waiting_for_another_finds_the_file_cached(server, tmp_path, monkeypatch):
+    import threading
+
+    import importlib
+
+    download_module = importlib.import_module("deblur_cli.weights.download")
+    from deblur_cli.weights.lock import exclusive
+
+    e = entry(url=server.add_file("w.safetensors", CONTENT))
+    waiting = threading.Event()
+    monkeypatch.setattr(download_module, "exclusive", lambda path: exclusive(path, on_wait=waiting.set))
+    result = []
+    with exclusive(cache.lock_path(e, tmp_path)):  # another process is fetching the entry
+        thread = threading.Thread(target=lambda: result.append(download(e, tmp_path)))
+        thread.start()
+        assert waiting.wait(timeout=30)
+        mine = download_module._download_unlocked(e, tmp_path, force=False, progress=None)
+    thread.join(timeout=30)
+    assert result == [mine] and mine.read_bytes() == CONTENT
+    assert len(server.requests("GET")) == 1  # the waiting one did not fetch it again

@@ -6,6 +6,7 @@ Layout of the deblur cache (see docs/weights.md):
     <cache>/weights/<entry>/<entry>.safetensors       a legacy checkpoint converted once
     <cache>/weights/<entry>/<file>.verified           stamp: the checksum the file was verified against
     <cache>/hub/                                      Hub downloads, only when the cache folder was chosen explicitly
+    <cache>/locks/<entry>.lock                        taken while the entry is fetched (see lock.py)
 
 A stamp is written after verification (and conversion), so a cached file is checked once, not at every
 run; a stamp for another checksum (weights.toml changed) makes the file stale. Files in the Hugging Face
@@ -61,6 +62,11 @@ def entry_dir(entry: WeightsEntry, cache_dir: str | Path | None = None) -> Path:
 def download_path(entry: WeightsEntry, cache_dir: str | Path | None = None) -> Path:
     """Where a URL download of the entry is kept once verified."""
     return entry_dir(entry, cache_dir) / entry.source.filename
+
+
+def lock_path(entry: WeightsEntry, cache_dir: str | Path | None = None) -> Path:
+    """The lock file held while the entry is downloaded or converted."""
+    return cache_root(cache_dir) / "locks" / f"{entry.name}.lock"
 
 
 def converted_path(entry: WeightsEntry, cache_dir: str | Path | None = None) -> Path:

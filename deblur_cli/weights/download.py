@@ -9,6 +9,7 @@ from pathlib import Path
 from deblur_cli.errors import WeightsError
 from deblur_cli.weights import cache, hub, urls
 from deblur_cli.weights.convert import convert_checkpoint
+from deblur_cli.weights.lock import exclusive
 from deblur_cli.weights.registry import BundledSource, HubSource, UrlSource, WeightsEntry
 from deblur_cli.weights.verify import mismatch
 
@@ -36,7 +37,8 @@ def download(
     Without `force`, a cached file is returned with no request. Otherwise the source is fetched
     (a URL resumes its .part file), checked against the entry's size and checksum before any use
     (a mismatch deletes it and raises WeightsError), and a legacy checkpoint is converted once.
-    A bundled entry needs no download: its checked package file is returned.
+    A bundled entry needs no download: its checked package file is returned. Processes fetching one
+    entry at once take turns (`lock.exclusive`): the later ones find it cached.
     """
     if isinstance(entry.source, BundledSource):
         return cache.bundled_file(entry)
@@ -44,6 +46,17 @@ def download(
         found = cache.cached_file(entry, cache_dir)
         if found is not None:
             return found
+    with exclusive(cache.lock_path(entry, cache_dir)):
+        if not force:  # another process may have fetched it while this one waited
+            found = cache.cached_file(entry, cache_dir)
+            if found is not None:
+                return found
+        return _download_unlocked(entry, cache_dir, force=force, progress=progress)
+
+
+def _download_unlocked(
+    entry: WeightsEntry, cache_dir: str | Path | None, *, force: bool, progress: ProgressFn | None
+) -> Path:
     if offline_from_env():
         raise WeightsError(
             f"{entry.name}: not downloaded, and HF_HUB_OFFLINE is set", hint="unset HF_HUB_OFFLINE to download"
