@@ -26,7 +26,14 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from deblur_cli.checkpoint import read_checkpoint
-from deblur_cli.data.dataset import FixedClips, SharpInputClips, TrainClips, split_photos, split_videos
+from deblur_cli.data.dataset import (
+    FixedClips,
+    FixedVideoClips,
+    SharpInputClips,
+    TrainClips,
+    split_photos,
+    split_videos,
+)
 from deblur_cli.errors import ModelError, UsageError
 from deblur_cli.metrics.psnr import psnr
 from deblur_cli.metrics.ssim import ssim
@@ -338,6 +345,7 @@ def evaluate(
     frames: int = 5,
     shake_only: bool = True,
     sharp_input: bool = False,
+    videos: bool = False,
     sources: str | Path | None = None,
     sample: str | Path | None = None,
     weights: str | Path | None = None,
@@ -348,7 +356,8 @@ def evaluate(
     `weights` evaluates that weights file of the run's model instead (e.g. the float16 export).
     The clips come from the validation photos of `sources` (the run's own cache when None) and, with
     `shake_only`, have camera motion but no moving objects. With `sharp_input` the model is fed the sharp
-    clips themselves (8-bit): how much it changes footage that needs no deblurring. `sample` writes a PNG of the middle frame
+    clips themselves (8-bit): how much it changes footage that needs no deblurring. With `videos` the
+    clips come from the held-out real videos instead of photos. `sample` writes a PNG of the middle frame
     of the first clip: blurred input | restored | sharp, side by side.
     """
     state = torch.load(Path(out_dir) / CHECKPOINT, map_location="cpu", weights_only=True)
@@ -358,8 +367,13 @@ def evaluate(
     tensors = state["ema"] if weights is None else read_checkpoint(weights)[0]
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
     model.eval()
-    _, val_photos = split_photos(sources or config["sources"])
-    clip_set = FixedClips(val_photos, count=clips, frames=frames, size=size, seed=2, max_layers=0 if shake_only else 2)
+    if videos:
+        _, val_videos = split_videos(sources or config["sources"])
+        clip_set = FixedVideoClips(val_videos, count=clips, frames=frames, size=size, seed=2)
+    else:
+        _, val_photos = split_photos(sources or config["sources"])
+        layers = 0 if shake_only else 2
+        clip_set = FixedClips(val_photos, count=clips, frames=frames, size=size, seed=2, max_layers=layers)
     if sharp_input:
         clip_set = SharpInputClips(clip_set)
     result = validate(task, model, clip_set, torch.device("cpu"))

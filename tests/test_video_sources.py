@@ -1,5 +1,6 @@
 """Real-video training sources: frames and DIS flows prepared once, blur rendered along the flow."""
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -190,3 +191,33 @@ def test_training_stream_draws_clips_from_cached_videos(tmp_path, monkeypatch):
         assert sharp.shape == (3, 3, 32, 32)
         assert torch.allclose(sharp, sharp[:, :, :1, :1].expand_as(sharp), atol=1e-5)  # flat frames of the video
         assert {int(v) for v in (sharp[:, 0, 0, 0] * 255).round()} <= set(levels.tolist())
+
+
+def test_synth_command_writes_clips_from_videos_and_refuses_sizes_none_holds(tmp_path):
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.synth  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    cache = tmp_path / "cache"
+    prepare_video(write_video(tmp_path / "a.mkv", moving(8)), cache / "videos/street")
+    prepare_video(write_video(tmp_path / "b.mkv", moving(8, seed=3)), cache / "videos/tree")  # held out
+    args = ["synth", str(tmp_path / "ds"), "--sources", str(cache), "--videos", "--clips", "2", "--frames", "3"]
+    result = CliRunner().invoke(app, [*args, "--size", "48x32", "--split", "train"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "ds/clip_0001/sharp").iterdir()) == ["0000.png", "0001.png", "0002.png"]
+    too_big = CliRunner().invoke(app, [*args, "--size", "640x360"])
+    assert too_big.exit_code == 1 and "no video holds clips of 3 frames at 640x360" in too_big.output
+    assert "Traceback" not in too_big.output
+
+
+def test_evaluate_on_the_held_out_video(tmp_path):
+    from tests.test_train import CONFIG, _tiny_task
+
+    from deblur_cli.train import evaluate, train
+
+    cache = tmp_path / "cache"
+    prepare_video(write_video(tmp_path / "b.mkv", moving(8, seed=3)), cache / "videos/tree")
+    train(dataclasses.replace(CONFIG, steps=1), tmp_path / "run", task=_tiny_task())
+    figures = evaluate(tmp_path / "run", size=(48, 32), clips=2, frames=3, videos=True, sources=cache, task=_tiny_task())
+    assert 20 < figures["psnr_in"] < 60 and 0 < figures["ssim"] <= 1

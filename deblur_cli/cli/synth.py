@@ -27,6 +27,9 @@ def synth(
     split: Annotated[str, typer.Option("--split", help="train or val: which photos the clips come from.")] = "val",
     seed: Annotated[int, typer.Option("--seed", help="Seed: the same seed writes the same clips.")] = 0,
     shake_only: Annotated[bool, typer.Option("--shake-only", help="Camera motion only, no moving objects.")] = False,
+    videos: Annotated[
+        bool, typer.Option("--videos", help="Clips from the split's real videos (in --sources) instead of photos.")
+    ] = False,
 ) -> None:
     """Write blurred/sharp clip pairs: [bold]deblur synth data/val --sources cache --fetch[/]."""
     if split not in ("train", "val"):
@@ -41,6 +44,8 @@ def synth(
         out.print(f"{photos} photos and {videos} videos in {sources} (licences: {sources / 'manifest.json'})", highlight=False)
     elif sources is not None and not sources.is_dir():
         raise UsageError(f"--sources {sources} is not a folder", hint="add --fetch to install the photos there")
+    if videos and sources is None:
+        raise UsageError("--videos needs --sources, a cache with the videos (deblur synth --fetch)")
     if output is None:
         if not fetch:
             raise UsageError("nothing to do", hint="give an output folder, or --fetch --sources DIR")
@@ -52,6 +57,6 @@ def synth(
 
     write_dataset(
         output, clips=clips, frames=frames, size=parse_size(size, minimum=8), sources=sources, split=split, seed=seed,
-        max_layers=0 if shake_only else 2, progress=report,
+        max_layers=0 if shake_only else 2, videos=videos, progress=report,
     )  # fmt: skip
     out.print(str(output))

@@ -61,6 +61,9 @@ def train_command(
         bool,
         typer.Option("--sharp-input", help="With --evaluate: feed the sharp clips (how much a model alters sharp footage)."),
     ] = False,
+    videos: Annotated[
+        bool, typer.Option("--videos", help="With --evaluate: clips from the held-out real video instead of photos.")
+    ] = False,
     sample: Annotated[
         Optional[Path], typer.Option("--sample", help="With --evaluate: write input | output | sharp as a PNG.")
     ] = None,
@@ -78,7 +81,7 @@ def train_command(
     if evaluate_only:
         figures = evaluate(
             out_dir, size=parse_size(val_size, "--val-size"), clips=val_clips, frames=frames, shake_only=shake_only,
-            sharp_input=sharp_input, sources=sources, sample=sample, weights=weights,
+            sharp_input=sharp_input, videos=videos, sources=sources, sample=sample, weights=weights,
         )  # fmt: skip
         _print_figures(figures)
         return

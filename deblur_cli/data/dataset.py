@@ -20,6 +20,7 @@ from deblur_cli.data.synth import synthesize_clip
 from deblur_cli.data.video_blur import fits as video_fits
 from deblur_cli.data.video_blur import synthesize_video_clip
 from deblur_cli.data.videos import VideoFrames, list_videos, load_video
+from deblur_cli.errors import InputError
 
 PROCEDURAL_SHARE = 0.2  # of training clips: crisp synthetic edges complement photos' soft backgrounds
 VIDEO_SHARE = 0.15  # of training clips, when videos are cached: real scenes and real object motion
@@ -167,6 +168,28 @@ class FixedClips(Dataset):
             procedural_share=self.procedural_share,
             max_layers=self.max_layers,
         )
+
+
+class FixedVideoClips(Dataset):
+    """A fixed, reproducible set of clips from real videos: clip i comes from video i mod n, by seed."""
+
+    def __init__(self, folders: Sequence[Path], *, count: int, frames: int, size: tuple[int, int], seed: int):
+        self.pool = _VideoPool(folders, frames, size)
+        if not len(self.pool):
+            raise InputError(
+                f"no video holds clips of {frames} frames at {size[0]}x{size[1]}",
+                hint="install the videos with `deblur synth --fetch` (needs OpenCV); the held-out video is 320x240",
+            )
+        self.count, self.frames, self.size, self.seed = count, frames, size, seed
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not 0 <= i < self.count:
+            raise IndexError(i)
+        video = self.pool.videos[i % len(self.pool)]
+        return synthesize_video_clip(clip_seed(self.seed, i), video, frames=self.frames, size=self.size)
 
 
 class SharpInputClips(Dataset):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deblur_cli.data.dataset import FixedClips, split_photos
+from deblur_cli.data.dataset import FixedClips, FixedVideoClips, split_photos, split_videos
 from deblur_cli.errors import OutputError
 
 
@@ -26,18 +26,26 @@ def write_dataset(
     split: str,
     seed: int,
     max_layers: int = 2,
+    videos: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Write `clips` clips of `frames` frames at `size` (W, H) from the `split` ("train" or "val") photos
-    of `sources` (procedural scenes when None) into `out`; returns `out`. Existing clips are replaced."""
+    of `sources` (procedural scenes when None), or with `videos` from its real videos, into `out`;
+    returns `out`. Existing clips are replaced."""
     if split not in ("train", "val"):
         raise ValueError(f"split must be train or val, got {split!r}")
     out = Path(out)
-    train_photos, val_photos = split_photos(sources)
-    dataset = FixedClips(
-        train_photos if split == "train" else val_photos,
-        count=clips, frames=frames, size=size, seed=seed, max_layers=max_layers,
-    )  # fmt: skip
+    if videos:
+        train_videos, val_videos = split_videos(sources)
+        dataset = FixedVideoClips(
+            train_videos if split == "train" else val_videos, count=clips, frames=frames, size=size, seed=seed
+        )
+    else:
+        train_photos, val_photos = split_photos(sources)
+        dataset = FixedClips(
+            train_photos if split == "train" else val_photos,
+            count=clips, frames=frames, size=size, seed=seed, max_layers=max_layers,
+        )  # fmt: skip
     for i in range(clips):
         blurred, sharp = dataset[i]
         for name, clip in (("blurred", blurred), ("sharp", sharp)):
