@@ -58,7 +58,7 @@ def run_demo(
     if existing and not force:
         raise OutputError(f"{folder} already holds {', '.join(existing)}", hint="pass --force to replace them")
     folder.mkdir(parents=True, exist_ok=True)
-    blurred, sharp = synthesize_clip(seed, frames=frames, size=size)
+    blurred, sharp = synthesize_clip(seed, frames=frames, size=size, still=False)  # a clip that needs deblurring
     write_clip(paths["blurry"], blurred)
     write_clip(paths["sharp"], sharp)
     result = deblur_video(

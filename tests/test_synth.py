@@ -161,3 +161,14 @@ def test_fetch_sources_unpacks_converts_and_records_licences(tmp_path):
     assert np.load(cache / entry["photo"]).shape == (240, LONG_SIDE, 3)
     assert "CC0-1.0" in (cache / entry["copyright"]).read_text()
     assert json.loads((cache / "manifest.json").read_text()) == entries
+
+
+def test_still_can_be_forced_either_way():
+    moving = [synthesize_clip(s, frames=3, size=(48, 48), degrade=False, max_layers=0, still=False) for s in range(4)]
+    still = [synthesize_clip(s, frames=3, size=(48, 48), degrade=False, max_layers=0, still=True) for s in range(4)]
+
+    def change(clip):
+        _, sharp = clip
+        return float((sharp[1:] - sharp[:-1]).abs().mean())
+
+    assert max(change(c) for c in still) < min(change(c) for c in moving)

@@ -78,10 +78,11 @@ class LayerPath:
         return m
 
 
-def random_camera_path(rng: np.random.Generator) -> CameraPath:
+def random_camera_path(rng: np.random.Generator, still: bool | None = None) -> CameraPath:
     """A hand-held camera: usually a pan between 2 and 30 px per frame, in STILL_SHARE of paths almost still,
     with shake whose amplitude falls as 1/f over 0.05 to 0.5 cycles per frame (1.5 to 15 Hz at 30 fps)."""
-    still = rng.random() < STILL_SHARE
+    drawn = rng.random() < STILL_SHARE  # drawn even when forced, so the rest of the path stays the same
+    still = drawn if still is None else still
     speed = rng.uniform(0.0, 1.0) if still else math.exp(rng.uniform(math.log(2.0), math.log(30.0)))
     direction = rng.uniform(0, 2 * math.pi)
     accel = rng.normal(0.0, 0.15 * speed + 0.2, size=2)

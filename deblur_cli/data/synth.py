@@ -40,12 +40,14 @@ def synthesize_clip(
     layer_photos: Sequence[np.ndarray] = (),
     max_layers: int = 2,
     degrade: bool = True,
+    still: bool | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A (blurred, sharp) pair of clips, each (T, 3, H, W) float32 in [0, 1], for `size` (W, H).
 
     photo: the background scene, (h, w, 3) uint8 or float in [0, 1] sRGB; None draws a procedural one.
     layer_photos: where foreground objects are cut from; empty means procedural textures.
     max_layers: at most this many moving foreground objects (0 gives camera shake only).
+    still: force an almost still (True) or a moving (False) camera; None draws it (motion.STILL_SHARE).
     degrade: add sensor noise and compression (except in CLEAN_SHARE of clips) and 8-bit rounding to the
         blurred clip.
     Deterministic for a given seed and inputs.
@@ -56,7 +58,7 @@ def synthesize_clip(
     w, h = size
     vw, vh = max(w, REFERENCE_FRAME[0]), max(h, REFERENCE_FRAME[1])
     offset = (float(rng.uniform(0, vw - w)), float(rng.uniform(0, vh - h)))
-    camera = random_camera_path(rng)
+    camera = random_camera_path(rng, still)
     exposure = float(rng.uniform(0.3, 1.0))  # fraction of the frame period the shutter is open
     layers = [random_layer_path(rng, size) for _ in range(_layer_count(rng, max_layers))]
     centres = np.arange(frames) - (frames - 1) / 2
