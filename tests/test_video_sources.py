@@ -221,3 +221,36 @@ def test_evaluate_on_the_held_out_video(tmp_path):
     train(dataclasses.replace(CONFIG, steps=1), tmp_path / "run", task=_tiny_task())
     figures = evaluate(tmp_path / "run", size=(48, 32), clips=2, frames=3, videos=True, sources=cache, task=_tiny_task())
     assert 20 < figures["psnr_in"] < 60 and 0 < figures["ssim"] <= 1
+
+
+def test_pack_and_unpack_a_source_cache(tmp_path):
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.synth  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+    from deblur_cli.data.videos import load_video
+
+    cache = tmp_path / "cache"
+    (cache / "photos/test").mkdir(parents=True)
+    photo = np.round(texture(96, 64, seed=5) * 255).astype(np.uint8)
+    np.save(cache / "photos/test/wall.npy", photo)
+    prepare_video(write_video(tmp_path / "v.mkv", moving(6)), cache / "videos/street", meta={"licence": "CC0"})
+    (cache / "licences").mkdir()
+    (cache / "licences/x.copyright").write_text("Files: *\n")
+
+    packed, rebuilt = tmp_path / "packed", tmp_path / "rebuilt"
+    assert CliRunner().invoke(app, ["synth", "--pack", str(packed), "--sources", str(cache)]).exit_code == 0
+    assert (packed / "photos/test/wall.jpg").is_file() and len(list((packed / "videos/street/frames").iterdir())) == 6
+    assert CliRunner().invoke(app, ["synth", "--unpack", str(packed), "--sources", str(rebuilt)]).exit_code == 0
+
+    back = np.load(rebuilt / "photos/test/wall.npy").astype(np.float64)
+    assert back.shape == photo.shape
+    assert 10 * np.log10(255**2 / np.mean((back - photo) ** 2)) > 35
+    original, video = load_video(cache / "videos/street"), load_video(rebuilt / "videos/street")
+    assert video.segments == original.segments and video.flow_fwd.shape == original.flow_fwd.shape
+    np.testing.assert_allclose(np.median(np.asarray(video.flow_fwd, np.float32)[:, 6:-6, 8:-8].reshape(-1, 2), 0),
+                               SHIFT, atol=0.3)  # fmt: skip
+    assert (rebuilt / "licences/x.copyright").is_file()
+
+    misuse = CliRunner().invoke(app, ["synth", "--pack", str(packed)])
+    assert misuse.exit_code == 2 and "--sources" in misuse.output

@@ -27,6 +27,12 @@ def synth(
     split: Annotated[str, typer.Option("--split", help="train or val: which photos the clips come from.")] = "val",
     seed: Annotated[int, typer.Option("--seed", help="Seed: the same seed writes the same clips.")] = 0,
     shake_only: Annotated[bool, typer.Option("--shake-only", help="Camera motion only, no moving objects.")] = False,
+    pack: Annotated[
+        Optional[Path], typer.Option("--pack", help="Write --sources as JPEGs into this folder, to carry to a training machine.")
+    ] = None,
+    unpack: Annotated[
+        Optional[Path], typer.Option("--unpack", help="Rebuild --sources from a folder written by --pack (flows recomputed).")
+    ] = None,
     videos: Annotated[
         bool, typer.Option("--videos", help="Clips from the split's real videos (in --sources) instead of photos.")
     ] = False,
@@ -34,14 +40,27 @@ def synth(
     """Write blurred/sharp clip pairs: [bold]deblur synth data/val --sources cache --fetch[/]."""
     if split not in ("train", "val"):
         raise UsageError(f"--split must be train or val, got {split!r}")
+    if pack or unpack:
+        if sources is None or fetch or output is not None or (pack and unpack):
+            raise UsageError("--pack and --unpack each take --sources alone", hint="deblur synth --pack DIR --sources CACHE")
+        from deblur_cli.data.travel import pack_cache, unpack_cache
+
+        def note(line: str) -> None:
+            err.print(line, highlight=False)
+
+        if pack:
+            out.print(str(pack_cache(sources, pack, progress=note)))
+        else:
+            out.print(str(unpack_cache(unpack, sources, progress=note)))
+        return
     if fetch:
         if sources is None:
             raise UsageError("--fetch needs --sources, the folder to install the photos into")
         from deblur_cli.data.sources import fetch_sources
 
         manifest = fetch_sources(sources, progress=lambda line: err.print(f"installing {line}", highlight=False))
-        photos, videos = sum("photo" in e for e in manifest), sum("video" in e for e in manifest)
-        out.print(f"{photos} photos and {videos} videos in {sources} (licences: {sources / 'manifest.json'})", highlight=False)
+        n_photos, n_videos = sum("photo" in e for e in manifest), sum("video" in e for e in manifest)
+        out.print(f"{n_photos} photos and {n_videos} videos in {sources} (licences: {sources / 'manifest.json'})", highlight=False)
     elif sources is not None and not sources.is_dir():
         raise UsageError(f"--sources {sources} is not a folder", hint="add --fetch to install the photos there")
     if videos and sources is None:
