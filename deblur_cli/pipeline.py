@@ -22,17 +22,9 @@ from deblur_cli.errors import OutputError, UsageError
 from deblur_cli.restorer import Restorer
 from deblur_cli.tiles import auto_tile_size, free_memory, restore_tiled_with_retry
 from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, open_sink, open_source
-from deblur_cli.windows import stitch_windows
+from deblur_cli.windows import WindowOptions, stitch_windows
 
 ProgressFn = Callable[[int, int | None], None]  # (frames done, total or None)
-
-
-@dataclass(frozen=True)
-class WindowOptions:
-    window: int = 8  # frames restored together
-    overlap: int = 2  # frames shared by consecutive windows, blended
-    tile: int | str | None = "auto"  # spatial tile side in pixels; None = whole frame; "auto" = from free memory
-    tile_overlap: int = 32  # pixels shared by neighbouring tiles, feathered
 
 
 @dataclass

@@ -18,6 +18,16 @@ import torch
 from deblur_cli.errors import ModelError, UsageError
 
 
+@dataclass(frozen=True)
+class WindowOptions:
+    """How a video is cut for the model: temporal windows and spatial tiles."""
+
+    window: int = 8  # frames restored together
+    overlap: int = 2  # frames shared by consecutive windows, blended
+    tile: int | str | None = "auto"  # spatial tile side in pixels; None = whole frame; "auto" = from free memory
+    tile_overlap: int = 32  # pixels shared by neighbouring tiles, feathered
+
+
 def check_window(window: int, overlap: int) -> None:
     """UsageError unless window >= 1 and 0 <= overlap < window."""
     if window < 1:

@@ -197,3 +197,24 @@ def test_sharp_input_evaluation_feeds_the_targets(tmp_path):
     assert figures["psnr_in"] > 55 and figures["psnr"] == figures["psnr_in"]  # 8-bit rounding only
     blurred = evaluate(tmp_path, size=(24, 16), clips=2, frames=3, task=_tiny_task())
     assert blurred["psnr_in"] < figures["psnr_in"] - 10
+
+
+def test_training_and_the_cli_work_without_pyav(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['av'] = None\n"  # import av now raises ImportError, as where it is not installed
+        "import torch; torch.set_num_threads(1)\n"
+        "from deblur_cli.cli import main; main()\n"
+    )
+
+    def deblur(*args):
+        return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=300)
+
+    trained = deblur("train", "--crop", "32", "--frames", "2", "--batch", "1", "--steps", "1", "--val-clips", "1",
+                     "--val-size", "32x32", "-o", str(tmp_path / "run"), "-q")  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    assert (tmp_path / "run" / "dstnet-s.safetensors").is_file()
+    run = deblur("run", "in.mp4", "-o", str(tmp_path / "out.mp4"))
+    assert run.returncode == 1 and "needs PyAV" in run.stderr and "Traceback" not in run.stderr

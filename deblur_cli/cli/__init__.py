@@ -8,11 +8,22 @@ import os
 # about a fifth (docs/dstnet.md). Set before anything imports torch; a user's own setting wins.
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
-# Each module registers its commands; `deblur --help` lists them in this order.
-from deblur_cli.cli import run  # noqa: F401, I001
-from deblur_cli.cli import demo  # noqa: F401
-from deblur_cli.cli import weights  # noqa: F401
-from deblur_cli.cli import bench  # noqa: F401
+# Each module registers its commands; `deblur --help` lists them in this order. Without PyAV (a training
+# machine) the commands that decode or encode video only say so; weights, synth and train still work.
+try:
+    import av  # noqa: F401
+except ImportError:
+    from deblur_cli.cli import no_codec  # noqa: I001
+
+    no_codec.register("run")
+    no_codec.register("demo")
+    from deblur_cli.cli import weights  # noqa: F401
+    no_codec.register("bench")
+else:
+    from deblur_cli.cli import run  # noqa: F401, I001
+    from deblur_cli.cli import demo  # noqa: F401
+    from deblur_cli.cli import weights  # noqa: F401
+    from deblur_cli.cli import bench  # noqa: F401
 from deblur_cli.cli import synth, train  # noqa: F401
 from deblur_cli.cli.app import app
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from deblur_cli.errors import UsageError
-from deblur_cli.pipeline import WindowOptions
+from deblur_cli.windows import WindowOptions
 from deblur_cli.restorers import MODELS, model_spec
 
 ModelOpt = Annotated[

@@ -1,0 +1,19 @@
+"""Commands that need PyAV, standing in where it is missing (a training machine without codecs):
+each says so in one line instead of the whole CLI failing to import."""
+
+from __future__ import annotations
+
+import typer
+
+from deblur_cli.cli.app import command
+from deblur_cli.errors import DeblurError
+
+
+def register(name: str) -> None:
+    """Register `name` as a command that only explains that PyAV is missing."""
+
+    @command(name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+    def needs_pyav(ctx: typer.Context) -> None:
+        raise DeblurError(f"deblur {name} needs PyAV (the av package), which is not installed", hint="pip install av")
+
+    needs_pyav.__doc__ = f"Unavailable here: deblur {name} needs PyAV (pip install av)."
