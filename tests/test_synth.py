@@ -87,6 +87,26 @@ def test_synth_command_writes_pairs(tmp_path):
     assert bad.exit_code == 2 and "--size" in bad.output
 
 
+def test_synth_command_writes_lossless_videos(tmp_path):
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.synth  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+    from deblur_cli.data.dataset import FixedClips
+    from tests import media
+
+    args = ["synth", str(tmp_path / "ds"), "--clips", "1", "--frames", "3", "--size", "32x24", "--format", "ffv1"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "ds/clip_0000").iterdir()) == ["blurred.mkv", "sharp.mkv"]
+    blurred, _ = FixedClips([], count=1, frames=3, size=(32, 24), seed=0)[0]
+    frames = media.read_frames(tmp_path / "ds/clip_0000/blurred.mkv")
+    expected = (blurred.permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    assert np.array_equal(np.stack(frames), expected)  # lossless
+    bad = CliRunner().invoke(app, [*args[:-1], "gif"])
+    assert bad.exit_code == 2 and "--format" in bad.output
+
+
 def _photo_cache(tmp_path, names, size=(96, 64)):
     rng = np.random.default_rng(0)
     for name in names:

@@ -27,6 +27,9 @@ def synth(
     split: Annotated[str, typer.Option("--split", help="train or val: which photos the clips come from.")] = "val",
     seed: Annotated[int, typer.Option("--seed", help="Seed: the same seed writes the same clips.")] = 0,
     shake_only: Annotated[bool, typer.Option("--shake-only", help="Camera motion only, no moving objects.")] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", help="png: a folder of frames per clip; ffv1: a lossless .mkv per clip.")
+    ] = "png",
     pack: Annotated[
         Optional[Path], typer.Option("--pack", help="Write --sources as JPEGs into this folder, to carry to a training machine.")
     ] = None,
@@ -40,6 +43,8 @@ def synth(
     """Write blurred/sharp clip pairs: [bold]deblur synth data/val --sources cache --fetch[/]."""
     if split not in ("train", "val"):
         raise UsageError(f"--split must be train or val, got {split!r}")
+    if fmt not in ("png", "ffv1"):
+        raise UsageError(f"--format must be png or ffv1, got {fmt!r}")
     if pack or unpack:
         if sources is None or fetch or output is not None or (pack and unpack):
             raise UsageError("--pack and --unpack each take --sources alone", hint="deblur synth --pack DIR --sources CACHE")
@@ -76,6 +81,6 @@ def synth(
 
     write_dataset(
         output, clips=clips, frames=frames, size=parse_size(size, minimum=8), sources=sources, split=split, seed=seed,
-        max_layers=0 if shake_only else 2, videos=videos, progress=report,
+        max_layers=0 if shake_only else 2, videos=videos, fmt=fmt, progress=report,
     )  # fmt: skip
     out.print(str(output))

@@ -1,7 +1,8 @@
-"""Write synthetic clips to disk as a dataset: `clip_0000/blurred/0000.png`, `clip_0000/sharp/0000.png`.
+"""Write synthetic clips to disk as a dataset: `clip_0000/blurred/0000.png`, `clip_0000/sharp/0000.png`,
+or lossless videos `clip_0000/blurred.mkv`, `clip_0000/sharp.mkv` (FFV1, RGB).
 
-The layout matches what GoPro-style deblurring datasets use, so other tools can train on it too.
-PNG encoding uses PyAV, imported only here.
+The PNG layout matches what GoPro-style deblurring datasets use, so other tools can train on it too.
+Encoding uses PyAV, imported only here.
 """
 
 from __future__ import annotations
@@ -27,13 +28,17 @@ def write_dataset(
     seed: int,
     max_layers: int = 2,
     videos: bool = False,
+    fmt: str = "png",
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Write `clips` clips of `frames` frames at `size` (W, H) from the `split` ("train" or "val") photos
     of `sources` (procedural scenes when None), or with `videos` from its real videos, into `out`;
-    returns `out`. Existing clips are replaced."""
+    returns `out`. `fmt` is "png" (a folder of frames per clip) or "ffv1" (a lossless video per clip).
+    Existing clips are replaced."""
     if split not in ("train", "val"):
         raise ValueError(f"split must be train or val, got {split!r}")
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
     out = Path(out)
     if videos:
         train_videos, val_videos = split_videos(sources)
@@ -49,16 +54,42 @@ def write_dataset(
     for i in range(clips):
         blurred, sharp = dataset[i]
         for name, clip in (("blurred", blurred), ("sharp", sharp)):
-            folder = out / f"clip_{i:04d}" / name
+            folder = out / f"clip_{i:04d}" / (name if fmt == "png" else "")
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise OutputError(f"cannot create {folder}: {e.strerror}") from None
+            if fmt == "ffv1":
+                write_ffv1(clip, folder / f"{name}.mkv")
+                continue
             for t, frame in enumerate(clip):
                 write_png(frame, folder / f"{t:04d}.png")
         if progress:
             progress(i + 1, clips)
     return out
+
+
+FORMATS = ("png", "ffv1")
+
+
+def write_ffv1(clip: torch.Tensor, path: str | Path, fps: int = 30) -> None:
+    """clip: (T, 3, H, W) float in [0, 1]; written atomically as a lossless 8-bit RGB FFV1 video."""
+    import av
+
+    path = Path(path)
+    tmp = path.with_name(path.stem + ".tmp.mkv")
+    try:
+        with av.open(str(tmp), "w") as container:
+            stream = container.add_stream("ffv1", rate=fps)
+            stream.width, stream.height, stream.pix_fmt = clip.shape[-1], clip.shape[-2], "bgr0"
+            for frame in clip:
+                array = (frame.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24").reformat(format="bgr0")))
+            container.mux(stream.encode())
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {e.strerror}") from None
 
 
 def write_png(frame: torch.Tensor, path: str | Path) -> None:
