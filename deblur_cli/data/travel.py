@@ -47,11 +47,7 @@ def pack_cache(cache: str | Path, out: str | Path, *, progress: ProgressFn | Non
         shutil.copyfile(folder / "meta.json", _parent(target / "meta.json"))
         if progress:
             progress(f"{folder.name}: {len(video.frames)} frames")
-    for extra in ("manifest.json", "licences"):
-        if (cache / extra).is_dir():
-            shutil.copytree(cache / extra, out / extra, dirs_exist_ok=True)
-        elif (cache / extra).is_file():
-            shutil.copyfile(cache / extra, _parent(out / extra))
+    _copy_records(cache, out)
     return out
 
 
@@ -77,12 +73,17 @@ def unpack_cache(packed: str | Path, cache: str | Path, *, progress: ProgressFn 
         shutil.copyfile(meta, target / "meta.json")  # last: it marks the folder complete
         if progress:
             progress(f"{meta.parent.name}: {len(frames)} frames and optical flow")
-    for extra in ("manifest.json", "licences"):
-        if (packed / extra).is_dir():
-            shutil.copytree(packed / extra, cache / extra, dirs_exist_ok=True)
-        elif (packed / extra).is_file():
-            shutil.copyfile(packed / extra, _parent(cache / extra))
+    _copy_records(packed, cache)
     return cache
+
+
+def _copy_records(source: Path, target: Path) -> None:
+    """The manifest and the licence files, which travel unchanged."""
+    for name in ("manifest.json", "licences"):
+        if (source / name).is_dir():
+            shutil.copytree(source / name, target / name, dirs_exist_ok=True)
+        elif (source / name).is_file():
+            shutil.copyfile(source / name, _parent(target / name))
 
 
 def _opencv():
