@@ -2,8 +2,9 @@
 when the cache has them, real videos.
 
 The train/validation split is by whole scene (`photos.is_validation`) and whole video
-(HELD_OUT_VIDEOS): no crop of a held-out photo or frame of a held-out video is ever trained on. Clip k of a stream has a seed derived from (seed, k) alone, so a resumed run continues
-the same stream, and DDP ranks and loader workers take disjoint, interleaved indices.
+(HELD_OUT_VIDEOS): no crop of a held-out photo or frame of a held-out video is ever trained on. Clip k
+of a stream has a seed derived from (seed, k) alone, so a resumed run continues the same stream, and
+DDP ranks and loader workers take disjoint, interleaved indices.
 """
 
 from __future__ import annotations
@@ -64,14 +65,20 @@ class _PhotoPool:
 
 
 class _VideoPool:
-    """Prepared videos that hold clips of `frames` frames of `size` (W, H), memory-mapped."""
+    """Prepared videos that hold clips of `frames` frames of `size` (W, H), opened lazily (memory-mapped)
+    like the photos, so that a loader worker started by pickling does not copy their arrays."""
 
     def __init__(self, folders: Sequence[Path], frames: int, size: tuple[int, int]):
-        videos = [load_video(f) for f in folders]
-        self.videos: list[VideoFrames] = [v for v in videos if video_fits(v, frames, size)]
+        self.folders = [f for f in folders if video_fits(load_video(f), frames, size)]
+        self._open: dict[int, VideoFrames] = {}
 
     def __len__(self) -> int:
-        return len(self.videos)
+        return len(self.folders)
+
+    def __getitem__(self, i: int) -> VideoFrames:
+        if i not in self._open:
+            self._open[i] = load_video(self.folders[i])
+        return self._open[i]
 
 
 def _fits(path: Path, size: tuple[int, int]) -> bool:
@@ -93,7 +100,7 @@ def make_clip(
     of clips when there are any, else a background and layers from `pool`."""
     rng = np.random.default_rng(seed)
     if videos and rng.random() < VIDEO_SHARE:
-        video = videos.videos[int(rng.integers(len(videos)))]
+        video = videos[int(rng.integers(len(videos)))]
         return synthesize_video_clip(int(rng.integers(0, 2**62)), video, frames=frames, size=size)
     photo, layers = None, []
     if len(pool) and rng.random() >= procedural_share:
@@ -188,7 +195,7 @@ class FixedVideoClips(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         if not 0 <= i < self.count:
             raise IndexError(i)
-        video = self.pool.videos[i % len(self.pool)]
+        video = self.pool[i % len(self.pool)]
         return synthesize_video_clip(clip_seed(self.seed, i), video, frames=self.frames, size=self.size)
 
 
