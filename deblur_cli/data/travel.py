@@ -1,6 +1,6 @@
 """Pack a source cache small enough to travel to a training machine, and unpack it there.
 
-The cache holds photos and video frames as raw arrays and flows in float16 (about 750 MB); a GPU
+The cache holds photos and video frames as raw arrays and flows in float16 (about 650 MB); a GPU
 machine that cannot reach the package registries needs them in a few tens of MB. `pack_cache` writes
 every photo as a JPEG (quality 95, no chroma subsampling) and every video frame as a JPEG (quality
 90, 4:2:0 chroma like the source videos themselves), the videos' segments and the licence records; `unpack_cache` decodes them into a cache again and recomputes the optical flows
