@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+from deblur_cli.data.npy import save_npy
 from deblur_cli.data.photos import scene_group
-from deblur_cli.data.videos import VIDEOS_DIR, prepare_video
+from deblur_cli.data.videos import VIDEOS_DIR, opencv, prepare_video
 from deblur_cli.errors import DeblurError, InputError
 
 LONG_SIDE = 1280  # px; a 640x360 frame plus a clip's worth of motion still fits inside
@@ -113,8 +114,8 @@ ProgressFn = Callable[[str], None]
 def has_opencv() -> bool:
     """Whether the optical flow that real-video sources need is available."""
     try:
-        import cv2  # noqa: F401
-    except ImportError:
+        opencv("optical flow")
+    except DeblurError:
         return False
     return True
 
@@ -151,7 +152,7 @@ def fetch_sources(
                 photo = _decode_shrunk(image)
                 if min(photo.shape[:2]) < MIN_SIDE:
                     continue
-                _save_npy(photo, target)
+                save_npy(target, photo)
             shape = np.load(target, mmap_mode="r").shape
             entries.append({
                 "photo": str(target.relative_to(cache)),
@@ -319,10 +320,3 @@ def _decode_shrunk(path: Path) -> np.ndarray:
         width, height = round(frame.width / factor), round(frame.height / factor)
         frame = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
     return frame.to_ndarray(format="rgb24")
-
-
-def _save_npy(photo: np.ndarray, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.stem + ".tmp.npy")
-    np.save(tmp, np.ascontiguousarray(photo))
-    tmp.replace(target)

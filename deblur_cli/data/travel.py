@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from deblur_cli.data.npy import save_npy
 from deblur_cli.data.photos import list_photos, load_photo
-from deblur_cli.data.videos import VIDEOS_DIR, compute_flows, list_videos, load_video
-from deblur_cli.errors import DeblurError, InputError, OutputError
+from deblur_cli.data.videos import VIDEOS_DIR, compute_flows, list_videos, load_video, opencv
+from deblur_cli.errors import InputError, OutputError
 
 PHOTO_QUALITY = 95
 FRAME_QUALITY = 90  # video frames: noisier (vtest) and many, and their chroma was 4:2:0 to begin with
@@ -29,7 +30,7 @@ ProgressFn = Callable[[str], None]
 
 def pack_cache(cache: str | Path, out: str | Path, *, progress: ProgressFn | None = None) -> Path:
     """Write the photos and videos of `cache` as JPEGs, with segments and licences, into `out`."""
-    cv2 = _opencv()
+    cv2 = opencv("packing and unpacking source caches")
     cache, out = Path(cache), Path(out)
     photos, videos = list_photos(cache), list_videos(cache)
     if not photos and not videos:
@@ -53,7 +54,7 @@ def pack_cache(cache: str | Path, out: str | Path, *, progress: ProgressFn | Non
 
 def unpack_cache(packed: str | Path, cache: str | Path, *, progress: ProgressFn | None = None) -> Path:
     """Turn a folder written by `pack_cache` into a source cache at `cache` (flows recomputed)."""
-    cv2 = _opencv()
+    cv2 = opencv("packing and unpacking source caches")
     packed, cache = Path(packed), Path(cache)
     photos = sorted(p for p in packed.rglob("*.jpg") if VIDEOS_DIR not in p.relative_to(packed).parts)
     metas = sorted((packed / VIDEOS_DIR).glob("*/meta.json"))
@@ -61,7 +62,7 @@ def unpack_cache(packed: str | Path, cache: str | Path, *, progress: ProgressFn 
         raise InputError(f"{packed} is not a packed source cache", hint="write one with `deblur synth --pack`")
     for photo in photos:
         target = cache / photo.relative_to(packed).with_suffix(".npy")
-        _save(target, _read_jpeg(cv2, photo))
+        save_npy(target, _read_jpeg(cv2, photo))
     if progress:
         progress(f"{len(photos)} photos")
     for meta in metas:
@@ -69,7 +70,7 @@ def unpack_cache(packed: str | Path, cache: str | Path, *, progress: ProgressFn 
         target = cache / VIDEOS_DIR / meta.parent.name
         fwd, bwd = compute_flows(frames)
         for name, array in (("frames", frames), ("flow_fwd", fwd), ("flow_bwd", bwd)):
-            _save(target / f"{name}.npy", array)
+            save_npy(target / f"{name}.npy", array)
         shutil.copyfile(meta, target / "meta.json")  # last: it marks the folder complete
         if progress:
             progress(f"{meta.parent.name}: {len(frames)} frames and optical flow")
@@ -84,15 +85,6 @@ def _copy_records(source: Path, target: Path) -> None:
             shutil.copytree(source / name, target / name, dirs_exist_ok=True)
         elif (source / name).is_file():
             shutil.copyfile(source / name, _parent(target / name))
-
-
-def _opencv():
-    try:
-        import cv2
-    except ImportError:
-        hint = 'install the data extra: pip install "deblur[data]" (opencv-python-headless)'
-        raise DeblurError("packing and unpacking source caches needs OpenCV", hint=hint) from None
-    return cv2
 
 
 def _parent(path: Path) -> Path:
@@ -121,9 +113,3 @@ def _read_jpeg(cv2, path: Path) -> np.ndarray:
     if image is None:
         raise InputError(f"cannot decode {path}")
     return np.ascontiguousarray(image[..., ::-1])
-
-
-def _save(path: Path, array: np.ndarray) -> None:
-    tmp = _parent(path).with_name(path.stem + ".tmp.npy")
-    np.save(tmp, array)
-    tmp.replace(path)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deblur_cli.data.npy import save_npy
 from deblur_cli.errors import DeblurError, InputError
 
 VIDEOS_DIR = "videos"  # under the source cache, beside photos/
@@ -88,11 +89,8 @@ def prepare_video(path: str | Path, folder: str | Path, *, meta: dict | None = N
         raise InputError(f"{path} has fewer than 2 frames")
     fwd, bwd = compute_flows(frames)
     segments = find_segments(frames, fwd)
-    folder.mkdir(parents=True, exist_ok=True)
     for name, array in (("frames", frames), ("flow_fwd", fwd), ("flow_bwd", bwd)):
-        tmp = folder / f"{name}.tmp.npy"
-        np.save(tmp, array)
-        tmp.replace(folder / f"{name}.npy")
+        save_npy(folder / f"{name}.npy", array)
     info = {"fps": fps, "segments": [list(s) for s in segments], **(meta or {})}
     tmp = folder / "meta.json.tmp"
     tmp.write_text(json.dumps(info, indent=1))
@@ -141,13 +139,19 @@ def find_segments(frames: np.ndarray, flow_fwd: np.ndarray) -> tuple[tuple[int, 
     return tuple((a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b - a >= 2)
 
 
-def compute_flows(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Forward and backward DIS flows between neighbours, at half resolution, float16 (see module doc)."""
+def opencv(purpose: str):
+    """The cv2 module, or a DeblurError saying that `purpose` needs OpenCV and how to install it."""
     try:
         import cv2
     except ImportError:
         hint = 'install the data extra: pip install "deblur[data]" (opencv-python-headless)'
-        raise DeblurError("optical flow for real-video sources needs OpenCV", hint=hint) from None
+        raise DeblurError(f"{purpose} needs OpenCV", hint=hint) from None
+    return cv2
+
+
+def compute_flows(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Forward and backward DIS flows between neighbours, at half resolution, float16 (see module doc)."""
+    cv2 = opencv("optical flow for real-video sources")
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     grey = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames]
     h, w = grey[0].shape

@@ -1,0 +1,21 @@
+"""Atomic writes of the source cache's arrays: a reader never sees a half-written `.npy`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from deblur_cli.errors import OutputError
+
+
+def save_npy(path: str | Path, array: np.ndarray) -> None:
+    """Write `array` to `path` (parent folders created) under a temporary name, then rename it."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create {path.parent}: {e.strerror}") from None
+    tmp = path.with_name(path.stem + ".tmp.npy")
+    np.save(tmp, np.ascontiguousarray(array))
+    tmp.replace(path)
