@@ -46,8 +46,11 @@ def config_from_state_dict(state: dict[str, torch.Tensor]) -> DSTNetConfig:
 
 def _config_from_metadata(metadata: dict[str, str]) -> DSTNetConfig | None:
     stored = config_from_metadata(metadata, ARCHITECTURE)
-    if stored is None:
-        return None
+    return None if stored is None else dstnet_config(stored)
+
+
+def dstnet_config(stored: object) -> DSTNetConfig:
+    """A DSTNetConfig from its JSON dict; WeightsError if the dict has fields DSTNetConfig lacks."""
     known = {field.name for field in fields(DSTNetConfig)}
     if not isinstance(stored, dict) or not set(stored) <= known:
         raise WeightsError(f"DSTNet config in the weights metadata has unknown fields: {stored}")
@@ -61,14 +64,20 @@ def load_dstnet(path: str | Path) -> DSTNet:
     is strict. WeightsError if the file is unreadable or does not fit the architecture.
     """
     state, metadata = read_checkpoint(path)
-    config = _config_from_metadata(metadata) or config_from_state_dict(state)
+    return build_dstnet(state, _config_from_metadata(metadata), name=Path(path).name)
+
+
+def build_dstnet(state: dict[str, torch.Tensor], config: DSTNetConfig | None = None, *, name: str) -> DSTNet:
+    """A DSTNet in eval mode holding `state` (loaded strictly); the config is read from the shapes if None.
+    `name` says where the tensors came from, in errors."""
+    config = config or config_from_state_dict(state)
     model = DSTNet(config)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
         detail = " ".join(str(e).split())
         raise WeightsError(
-            f"{Path(path).name} does not fit DSTNet(feat={config.feat}, blocks={config.blocks}): {detail[:300]}",
+            f"{name} does not fit DSTNet(feat={config.feat}, blocks={config.blocks}): {detail[:300]}",
             hint="the file must hold a complete DSTNet state dict with the official key names",
         ) from None
     return model.eval()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
+
 import torch
 
 from deblur_cli.devices import resolve_device, resolve_dtype, seed_everything
@@ -59,7 +61,8 @@ class DSTNetRestorer:
 
 
 class DiffusionRestorer:
-    """Samples a WTSA diffusion model with DDIM, conditioned on the blurry window."""
+    """Samples a WTSA diffusion model with DDIM, conditioned on the blurry window or, when the model
+    has a `prior` (the "residual" condition), on that DSTNet's estimate, which the samples correct."""
 
     def __init__(
         self,
@@ -73,15 +76,19 @@ class DiffusionRestorer:
         samples: int,
         seed: int | None,
         on_step: ProgressFn | None = None,
+        prior: torch.nn.Module | None = None,
     ):
         self.model = model.to(device=device, dtype=dtype).eval()
         self.diffusion = diffusion
+        self.prior = None if prior is None else DSTNetRestorer(prior, device, dtype)
         self.device = device
         self.dtype = dtype
-        self.multiple = model.multiple
+        self.multiple = model.multiple if prior is None else math.lcm(model.multiple, DSTNetRestorer.multiple)
         self.max_frames = model.max_frames
         # Measured on the CPU in float32 for wtsa-s (32 base channels): 1.6-2.8 kB per pixel and frame.
         self.bytes_per_pixel = 24 * model.config.channels[0] * torch.finfo(dtype).bits / 8
+        if self.prior is not None:  # the prior runs first, then frees its memory
+            self.bytes_per_pixel = max(self.bytes_per_pixel, self.prior.bytes_per_pixel)
         self.steps, self.eta, self.samples = steps, eta, samples
         self.on_step = on_step
         # One generator for the whole run: windows are restored in order, so a seed fixes the output.
@@ -89,10 +96,11 @@ class DiffusionRestorer:
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         """frames: (T, 3, H, W) float in [0, 1]; returns the same shape (the mean of `samples` samples)."""
+        cond = frames if self.prior is None else self.prior(frames)
         with torch.inference_mode():
             out = sample(
                 self.model,
-                frames.to(self.dtype).unsqueeze(0),
+                cond.to(self.dtype).unsqueeze(0),
                 steps=self.steps,
                 eta=self.eta,
                 generator=self.generator,
@@ -140,8 +148,9 @@ def build_restorer(
         return DSTNetRestorer(load_dstnet(path), torch_device, dtype)
     from deblur_cli.wtsa_weights import load_wtsa
 
-    model, diffusion = load_wtsa(path)
+    model, diffusion, prior = load_wtsa(path)
     return DiffusionRestorer(
-        model, diffusion, torch_device, dtype, steps=steps, eta=eta, samples=samples, seed=seed, on_step=on_step
-    )
+        model, diffusion, torch_device, dtype,
+        steps=steps, eta=eta, samples=samples, seed=seed, on_step=on_step, prior=prior,
+    )  # fmt: skip
 

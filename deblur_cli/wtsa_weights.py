@@ -1,4 +1,8 @@
-"""WTSA weight files: safetensors whose metadata holds the model and diffusion configs."""
+"""WTSA weight files: safetensors whose metadata holds the model and diffusion configs.
+
+A model of the "residual" condition corrects a DSTNet's estimate; that DSTNet (its prior) travels in
+the same file, under the key prefix `prior.`, so the pair can never be mismatched.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,13 @@ import torch
 
 from deblur_cli.checkpoint import config_from_metadata, read_checkpoint, save_checkpoint
 from deblur_cli.diffusion.schedule import DiffusionConfig
+from deblur_cli.dstnet_weights import ARCHITECTURE as DSTNET, build_dstnet, dstnet_config
 from deblur_cli.errors import WeightsError
+from deblur_cli.models.dstnet import DSTNet
 from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet
 
 ARCHITECTURE = "wtsa"
+PRIOR_PREFIX = "prior."
 
 
 def save_wtsa(
@@ -20,19 +27,27 @@ def save_wtsa(
     path: str | Path,
     *,
     diffusion: DiffusionConfig,
+    prior: DSTNet | None = None,
     extra: dict[str, str] | None = None,
     dtype: torch.dtype | None = None,
 ) -> None:
-    """Write the model's weights with {"model": WTSAConfig, "diffusion": DiffusionConfig} as the config."""
+    """Write the model's weights with {"model": WTSAConfig, "diffusion": DiffusionConfig} as the config,
+    and, for the "residual" condition, its `prior` (required then, refused otherwise)."""
+    _check_prior(diffusion, prior is not None, path)
     config = {"model": dataclasses.asdict(model.config), "diffusion": dataclasses.asdict(diffusion)}
-    save_checkpoint(model.state_dict(), path, architecture=ARCHITECTURE, config=config, extra=extra, dtype=dtype)
+    state = dict(model.state_dict())
+    if prior is not None:
+        config["prior"] = {"architecture": DSTNET, "config": dataclasses.asdict(prior.config)}
+        state.update({PRIOR_PREFIX + k: v for k, v in prior.state_dict().items()})
+    save_checkpoint(state, path, architecture=ARCHITECTURE, config=config, extra=extra, dtype=dtype)
 
 
-def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet, DiffusionConfig]:
+def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet, DiffusionConfig, DSTNet | None]:
     """Build the model a weight file describes and load it strictly, on the CPU in float32.
 
-    A file without WTSA metadata (a legacy .pth) needs `variant`, a key of WTSA_VARIANTS, and is
-    taken to use the default DiffusionConfig.
+    Returns (model, diffusion config, prior): the prior is the DSTNet whose estimate a "residual"
+    model corrects, else None. A file without WTSA metadata (a legacy .pth) needs `variant`, a key
+    of WTSA_VARIANTS, and is taken to use the default DiffusionConfig.
     """
     state, metadata = read_checkpoint(path)
     stored = config_from_metadata(metadata, ARCHITECTURE)
@@ -46,8 +61,17 @@ def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet
             f"{Path(path).name} has no WTSA config in its metadata",
             hint=f"name the variant it was trained as: one of {', '.join(WTSA_VARIANTS)}",
         )
-    model = WTSAUNet(model_config)
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    prior_state = {k[len(PRIOR_PREFIX) :]: state.pop(k) for k in list(state) if k.startswith(PRIOR_PREFIX)}
+    _check_prior(diffusion, bool(prior_state), path)
+    prior = None
+    if prior_state:
+        described = (stored or {}).get("prior") or {}
+        if described.get("architecture", DSTNET) != DSTNET:
+            raise WeightsError(f"{Path(path).name}: unknown prior architecture {described.get('architecture')!r}")
+        config = dstnet_config(described["config"]) if "config" in described else None
+        prior = build_dstnet(prior_state, config, name=f"the prior in {Path(path).name}")
+    model = WTSAUNet(model_config)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:  # torch puts a title line, then one line per mismatch; the first says enough
@@ -56,7 +80,15 @@ def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet
             f"{Path(path).name} does not fit the WTSA model its config describes: {lines[min(1, len(lines) - 1)]}",
             hint="the file belongs to another architecture or variant",
         ) from None
-    return model.eval(), diffusion
+    return model.eval(), diffusion, prior
+
+
+def _check_prior(diffusion: DiffusionConfig, has_prior: bool, path: str | Path) -> None:
+    residual = diffusion.condition == "residual"
+    if residual and not has_prior:
+        raise WeightsError(f"{Path(path).name}: a residual diffusion model needs the DSTNet it corrects (its prior)")
+    if has_prior and not residual:
+        raise WeightsError(f"{Path(path).name}: a prior DSTNet only goes with the residual condition")
 
 
 def _build(cls: type, fields: object, path: str | Path):

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from deblur_cli.diffusion import SPACINGS, DiffusionConfig, Schedule, ddim_timesteps, diffusion_loss, sample, sample_ddim
-from deblur_cli.diffusion.space import base_of, to_model_space
+from deblur_cli.diffusion.space import base_of, from_model_space, to_model_space, x0_bounds
 from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
 
 STEP_COUNTS = [1, 2, 5, 50, 1000]
@@ -104,15 +104,15 @@ def test_stochastic_step_matches_eq16():
     assert abs(torch.corrcoef(torch.stack([first, second]))[0, 1] - (1 - sigma2 / (1 - a_prev)).sqrt()) < 0.02
 
 
-@pytest.mark.parametrize("condition", ["blurry", "residual"])
-def test_sample_pads_crops_and_maps_pixels(condition):
+@pytest.mark.parametrize("condition,scale", [("blurry", 1.0), ("residual", 1.0), ("residual", 6.0)])
+def test_sample_pads_crops_and_maps_pixels(condition, scale):
     """Through sample(): odd sizes, padding to the model's multiple, pixel ↔ model space, K = 2."""
-    diffusion = DiffusionConfig(condition=condition)
+    diffusion = DiffusionConfig(condition=condition, scale=scale)
     gen = torch.Generator().manual_seed(0)
     sharp = torch.rand(1, 2, 3, 5, 7, generator=gen, dtype=torch.float64)
     cond = torch.rand(1, 2, 3, 5, 7, generator=gen, dtype=torch.float64)
     pad = lambda x: F.pad(x, (0, 1, 0, 3, 0, 0), mode="replicate")  # to 8×8, as sample() pads
-    x0 = to_model_space(pad(sharp), base_of(pad(cond), diffusion))
+    x0 = to_model_space(pad(sharp), base_of(pad(cond), diffusion), scale)
     oracle = Oracle(x0, Schedule.from_config(diffusion), multiple=4)
     out = sample(oracle, cond, steps=4, eta=0.5, generator=gen, samples=2, diffusion=diffusion)
     assert out.shape == sharp.shape and out.dtype == torch.float64
@@ -180,15 +180,27 @@ def test_bf16_model_keeps_a_float32_sampler():
 
 
 @pytest.mark.parametrize("prediction", ["eps", "v"])
-@pytest.mark.parametrize("condition", ["blurry", "residual"])
-def test_loss_is_zero_for_the_oracle(prediction, condition):
-    diffusion = DiffusionConfig(prediction=prediction, condition=condition)
+@pytest.mark.parametrize("condition,scale", [("blurry", 1.0), ("residual", 1.0), ("residual", 6.0)])
+def test_loss_is_zero_for_the_oracle(prediction, condition, scale):
+    diffusion = DiffusionConfig(prediction=prediction, condition=condition, scale=scale)
     gen = torch.Generator().manual_seed(0)
     sharp = torch.rand(3, 2, 3, 4, 4, generator=gen, dtype=torch.float64)
     cond = torch.rand(3, 2, 3, 4, 4, generator=gen, dtype=torch.float64)
-    oracle = Oracle(to_model_space(sharp, base_of(cond, diffusion)), Schedule.from_config(diffusion))
+    oracle = Oracle(to_model_space(sharp, base_of(cond, diffusion), scale), Schedule.from_config(diffusion))
     loss = diffusion_loss(oracle, sharp, cond, diffusion=diffusion, generator=gen)
     assert loss.ndim == 0 and loss.item() < 1e-12
+
+
+def test_scale_lifts_the_residual_and_bounds_follow():
+    """x0 = 2·scale·(sharp − base): the scale multiplies x0, and the bounds keep frames in [0, 1]."""
+    sharp, base = torch.tensor([0.30, 1.0, 0.0]), torch.tensor([0.25, 0.5, 0.5])
+    torch.testing.assert_close(to_model_space(sharp, base, 6.0), torch.tensor([0.6, 6.0, -6.0]))
+    torch.testing.assert_close(from_model_space(to_model_space(sharp, base, 6.0), base, 6.0), sharp)
+    low, high = x0_bounds(base, 6.0)
+    torch.testing.assert_close(from_model_space(low, base, 6.0), torch.zeros(3))
+    torch.testing.assert_close(from_model_space(high, base, 6.0), torch.ones(3))
+    with pytest.raises(ValueError, match="scale"):
+        DiffusionConfig(scale=0.0)
 
 
 def test_loss_is_seeded():

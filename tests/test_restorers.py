@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from deblur_cli.diffusion import DiffusionConfig
+from deblur_cli.diffusion import DiffusionConfig, sample
 from deblur_cli.dstnet_weights import save_dstnet
 from deblur_cli.errors import ModelError, UsageError, WeightsError
 from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
@@ -44,6 +44,25 @@ def test_dstnet_restorer_keeps_the_contract_and_is_deterministic(dstnet_file):
     assert y.shape == x.shape and y.dtype == x.dtype
     assert 0 <= y.min() and y.max() <= 1
     assert torch.equal(y, restorer(x))
+
+
+def test_residual_restorer_samples_a_correction_of_its_prior(tmp_path):
+    """A residual file's restorer runs the DSTNet stored in it, then samples on that estimate."""
+    torch.manual_seed(0)
+    wtsa, dstnet = WTSAUNet(TINY_WTSA).eval(), DSTNet(DSTNetConfig(feat=8, blocks=1)).eval()
+    torch.nn.init.normal_(wtsa.head.weight, std=0.1)  # the head starts at zero: make the correction visible
+    diffusion = DiffusionConfig(condition="residual", scale=6.0)
+    path = tmp_path / "residual.safetensors"
+    save_wtsa(wtsa, path, diffusion=diffusion, prior=dstnet)
+    restorer = build_restorer("wtsa-s", weights=path, device="cpu", steps=3, seed=7)
+    assert restorer.multiple == 16  # the prior's multiple, and the UNet's (2) divides it
+    x = frames(t=4, h=16, w=32)
+    with torch.no_grad():
+        estimate = dstnet(x[None]).clamp(0, 1)
+        expected = sample(wtsa, estimate, steps=3, generator=torch.Generator().manual_seed(7), diffusion=diffusion)
+    y = restorer(x)
+    torch.testing.assert_close(y, expected[0].clamp(0, 1), atol=1e-6, rtol=0)
+    assert (y - estimate[0]).abs().max() > 1e-3  # the sample corrects the estimate rather than returning it
 
 
 def test_diffusion_restorer_same_seed_same_output(wtsa_file):

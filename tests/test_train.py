@@ -145,6 +145,35 @@ def test_resume_without_checkpoint_is_a_usage_error(tmp_path):
         train(CONFIG, tmp_path, resume=True, task=_tiny_task())
 
 
+def test_residual_diffusion_trains_on_its_prior_and_keeps_it_on_resume(tmp_path):
+    """`--prior`: the run stores the prior, exports it inside the WTSA file, and a resume without it keeps it."""
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+    from deblur_cli.wtsa_weights import load_wtsa
+
+    torch.manual_seed(0)
+    prior_file = tmp_path / "prior.safetensors"
+    save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), prior_file)
+    config = TrainConfig(
+        model="wtsa-s", crop=16, frames=2, batch=1, steps=2, warmup=1, val_every=2, val_clips=1,
+        val_size=(16, 16), save_every=1, prior=str(prior_file),
+    )  # fmt: skip
+    train(config, tmp_path / "run", until=1)
+    result = train(dataclasses.replace(config, prior=None), tmp_path / "run", resume=True)
+    assert 0 < result["psnr"] < 100
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["config"]["prior"] == str(prior_file)
+    _, diffusion, prior = load_wtsa(tmp_path / "run" / "wtsa-s.safetensors")
+    assert diffusion.condition == "residual" and diffusion.scale > 1
+    assert prior is not None and prior.config == DSTNetConfig(feat=8, blocks=1)
+
+
+def test_a_prior_is_for_diffusion_models_only(tmp_path):
+    with pytest.raises(UsageError, match="--prior"):
+        get_task("dstnet-s", prior="dstnet-s")
+    with pytest.raises(UsageError, match="must be a DSTNet"):
+        get_task("wtsa-s", prior="wtsa")
+
+
 def test_unknown_model_is_a_model_error():
     with pytest.raises(ModelError):
         get_task("resnet")

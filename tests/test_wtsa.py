@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from safetensors.torch import save_file
 
-from deblur_cli.checkpoint import save_checkpoint
+from deblur_cli.checkpoint import read_checkpoint, save_checkpoint
 from deblur_cli.diffusion import DiffusionConfig, diffusion_loss
 from deblur_cli.errors import WeightsError
+from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
 from deblur_cli.models.wtsa_attention import WTSA, WindowAttention, relative_position_index, window_partition, window_unpartition
 from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet
 from deblur_cli.wtsa_weights import load_wtsa, save_wtsa
@@ -157,15 +159,46 @@ def test_loss_trains_tiny_model():
 
 def test_weights_roundtrip(tmp_path):
     model = tiny_model()
-    diffusion = DiffusionConfig(prediction="eps", condition="residual")
+    diffusion = DiffusionConfig(prediction="eps")
     path = tmp_path / "tiny.safetensors"
     save_wtsa(model, path, diffusion=diffusion)
-    loaded, loaded_diffusion = load_wtsa(path)
-    assert loaded.config == TINY and loaded_diffusion == diffusion
+    loaded, loaded_diffusion, prior = load_wtsa(path)
+    assert loaded.config == TINY and loaded_diffusion == diffusion and prior is None
     x = torch.randn(1, 2, 3, 6, 6)
     t = torch.tensor([10])
     with torch.no_grad():
         assert torch.equal(loaded(x, x, t), model(x, x, t))
+
+
+def test_residual_weights_carry_their_prior(tmp_path):
+    model = tiny_model()
+    torch.manual_seed(1)
+    dstnet = DSTNet(DSTNetConfig(feat=8, blocks=1)).eval()
+    diffusion = DiffusionConfig(condition="residual", scale=6.0)
+    path = tmp_path / "residual.safetensors"
+    save_wtsa(model, path, diffusion=diffusion, prior=dstnet)
+    loaded, loaded_diffusion, prior = load_wtsa(path)
+    assert loaded_diffusion == diffusion and prior.config == dstnet.config
+    x = torch.rand(1, 2, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(prior(x), dstnet(x))
+        assert torch.equal(loaded(x, x, torch.tensor([3])), model(x, x, torch.tensor([3])))
+
+
+def test_a_prior_goes_with_the_residual_condition_only(tmp_path):
+    model, dstnet = tiny_model(), DSTNet(DSTNetConfig(feat=8, blocks=1))
+    with pytest.raises(WeightsError, match="needs the DSTNet"):
+        save_wtsa(model, tmp_path / "a.safetensors", diffusion=DiffusionConfig(condition="residual"))
+    with pytest.raises(WeightsError, match="only goes with the residual"):
+        save_wtsa(model, tmp_path / "b.safetensors", diffusion=DiffusionConfig(), prior=dstnet)
+    # a file edited to drop its prior is refused on loading, not run without one
+    path = tmp_path / "c.safetensors"
+    save_wtsa(model, path, diffusion=DiffusionConfig(condition="residual"), prior=dstnet)
+    state, metadata = read_checkpoint(path)
+    kept = {k: v for k, v in state.items() if not k.startswith("prior.")}
+    save_file(kept, str(path), metadata=metadata)
+    with pytest.raises(WeightsError, match="needs the DSTNet"):
+        load_wtsa(path)
 
 
 def test_weights_without_metadata_need_a_variant(tmp_path):
@@ -174,7 +207,7 @@ def test_weights_without_metadata_need_a_variant(tmp_path):
     torch.save({"params": model.state_dict()}, path)
     with pytest.raises(WeightsError, match="no WTSA config"):
         load_wtsa(path)
-    loaded, _ = load_wtsa(path, variant="wtsa-s")
+    loaded, _, _ = load_wtsa(path, variant="wtsa-s")
     assert loaded.config == WTSA_VARIANTS["wtsa-s"]
 
 

@@ -51,6 +51,14 @@ def train_command(
     init: Annotated[
         Optional[Path], typer.Option("--init", help="Start from these weights (fine-tuning) instead of random ones.")
     ] = None,
+    prior: Annotated[
+        Optional[str],
+        typer.Option(
+            "--prior",
+            help="wtsa/wtsa-s: learn to correct this DSTNet's estimate (a weights file or a model name, e.g. dstnet-s) "
+            "instead of deblurring the blurry frames directly; the DSTNet is stored in the exported file.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only validation lines.")] = False,
     evaluate_only: Annotated[
         bool, typer.Option("--evaluate", help="Only validate the run's EMA weights on held-out clips of --val-size.")
@@ -89,6 +97,7 @@ def train_command(
         model=model, crop=crop, frames=frames, batch=batch, steps=steps, lr=lr, warmup=warmup, ema=ema, seed=seed,
         sources=str(sources) if sources else None, workers=workers, val_every=val_every,
         val_size=parse_size(val_size, "--val-size"), val_clips=val_clips, save_every=save_every, precision=precision, init=str(init) if init else None,
+        prior=prior,
     )  # fmt: skip
 
     def report(p: Progress) -> None:

@@ -32,7 +32,7 @@ def diffusion_loss(
         raise ValueError(f"sharp {tuple(sharp.shape)} and condition {tuple(cond.shape)} differ")
     schedule = Schedule.from_config(diffusion)
     base = base_of(cond, diffusion)
-    x0 = to_model_space(sharp, base)
+    x0 = to_model_space(sharp, base, diffusion.scale)
     device = generator.device if generator is not None else sharp.device
     t = torch.randint(0, schedule.num_train, (sharp.shape[0],), generator=generator, device=device).to(sharp.device)
     noise = gaussian_like(x0, generator)

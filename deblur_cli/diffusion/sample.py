@@ -60,7 +60,7 @@ def sample(
         progress = None if callback is None else (lambda i, _n, k=k: callback(k * steps + i, total))
         x0 = sample_ddim(
             net, gaussian_like(padded, generator), net_cond, timesteps, schedule,
-            eta=eta, generator=generator, clip=x0_bounds(base), callback=progress,
+            eta=eta, generator=generator, clip=x0_bounds(base, diffusion.scale), callback=progress,
         )
-        result += from_model_space(x0, base).clamp(0.0, 1.0)
+        result += from_model_space(x0, base, diffusion.scale).clamp(0.0, 1.0)
     return (result / samples)[..., :h, :w].to(cond.dtype)

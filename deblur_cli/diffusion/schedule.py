@@ -24,12 +24,15 @@ class DiffusionConfig:
     prediction: str = "v"  # network target: "v" (default, stable at every noise level) or "eps"
     condition: str = "blurry"  # "blurry": cond = blurry frames, x0 = sharp frames (paper);
     # "residual": cond = a restored estimate (e.g. DSTNet), x0 = sharp − estimate
+    scale: float = 1.0  # x0 = 2·scale·(sharp − base): >1 lifts a small residual to the noise's scale
 
     def __post_init__(self):
         if self.prediction not in PREDICTIONS:
             raise ValueError(f"prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
         if self.condition not in CONDITIONS:
             raise ValueError(f"condition must be one of {CONDITIONS}, got {self.condition!r}")
+        if not self.scale > 0:
+            raise ValueError(f"scale must be > 0, got {self.scale}")
         if self.num_train < 1 or not 0.0 < self.beta_start <= self.beta_end < 1.0:
             raise ValueError("need T ≥ 1 and 0 < beta_start ≤ beta_end < 1")
 

@@ -1,8 +1,10 @@
 """Where the diffusion runs: pixel frames in [0, 1] ↔ the model's space, for either condition.
 
-x0 = 2·(sharp − base), where base is 0.5 for the "blurry" condition (so x0 = 2·sharp − 1, in
-[−1, 1]) and the estimate itself for the "residual" condition (x0 = twice the correction the
-estimate needs). The condition always enters the network as 2·cond − 1.
+x0 = 2·scale·(sharp − base), where base is 0.5 for the "blurry" condition (so x0 = 2·sharp − 1, in
+[−1, 1], with the default scale 1) and the estimate itself for the "residual" condition (x0 = the
+correction the estimate needs, times 2·scale: a good estimate leaves a correction far smaller than the
+noise, and the scale lifts it back to the noise's size). The condition always enters the network as
+2·cond − 1.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ def base_of(cond: Tensor, config: DiffusionConfig) -> Tensor | float:
     return cond if config.condition == "residual" else 0.5
 
 
-def to_model_space(sharp: Tensor, base: Tensor | float) -> Tensor:
+def to_model_space(sharp: Tensor, base: Tensor | float, scale: float = 1.0) -> Tensor:
     """Sharp frames in [0, 1] -> x0."""
-    return 2.0 * (sharp - base)
+    return (2.0 * scale) * (sharp - base)
 
 
-def from_model_space(x0: Tensor, base: Tensor | float) -> Tensor:
+def from_model_space(x0: Tensor, base: Tensor | float, scale: float = 1.0) -> Tensor:
     """x0 -> frames (not clamped)."""
-    return base + 0.5 * x0
+    return base + x0 / (2.0 * scale)
 
 
 def condition_input(cond: Tensor) -> Tensor:
@@ -32,6 +34,6 @@ def condition_input(cond: Tensor) -> Tensor:
     return 2.0 * cond - 1.0
 
 
-def x0_bounds(base: Tensor | float) -> tuple[Tensor | float, Tensor | float]:
+def x0_bounds(base: Tensor | float, scale: float = 1.0) -> tuple[Tensor | float, Tensor | float]:
     """The x0 range whose frames stay in [0, 1]."""
-    return -2.0 * base, 2.0 * (1.0 - base)
+    return -2.0 * scale * base, 2.0 * scale * (1.0 - base)
