@@ -179,8 +179,11 @@ def _wtsa_task(variant: str, prior_spec: str | None) -> Task:
 
 
 def _load_prior(spec: str) -> nn.Module:
-    """The DSTNet a residual diffusion model corrects: a weights file, or a model name resolved as `deblur run` does."""
+    """The DSTNet a residual diffusion model corrects: a DSTNet weights file, a residual WTSA file (its
+    prior), or a model name resolved as `deblur run` does."""
+    from deblur_cli.checkpoint import read_metadata
     from deblur_cli.dstnet_weights import load_dstnet
+    from deblur_cli.wtsa_weights import ARCHITECTURE as WTSA, load_wtsa
 
     if not Path(spec).is_file():
         from deblur_cli.restorers import model_spec
@@ -189,6 +192,11 @@ def _load_prior(spec: str) -> nn.Module:
         if model_spec(spec).architecture != "dstnet":
             raise UsageError(f"--prior must be a DSTNet, not {spec!r}")
         spec = str(resolve_weights(spec).path)
+    if spec.endswith(".safetensors") and read_metadata(spec).get("architecture") == WTSA:
+        prior = load_wtsa(spec)[2]
+        if prior is None:
+            raise UsageError(f"--prior {spec} is a WTSA model without a DSTNet prior")
+        return prior
     return load_dstnet(spec)
 
 
@@ -401,9 +409,17 @@ def evaluate(
     """
     state = torch.load(Path(out_dir) / CHECKPOINT, map_location="cpu", weights_only=True)
     config = state["config"]
-    task = task or get_task(config["model"], config.get("prior"))
+    prior = config.get("prior")
+    if prior is not None and weights is not None:
+        prior = str(weights)  # a residual model's file holds the DSTNet it corrects: use that one
+    task = task or get_task(config["model"], prior)
     model = task.build()
-    tensors = state["ema"] if weights is None else read_checkpoint(weights)[0]
+    if weights is None:
+        tensors = state["ema"]
+    else:
+        from deblur_cli.wtsa_weights import PRIOR_PREFIX
+
+        tensors = {k: v for k, v in read_checkpoint(weights)[0].items() if not k.startswith(PRIOR_PREFIX)}
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
     model.eval()
     if videos:

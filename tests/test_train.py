@@ -9,7 +9,7 @@ from torch import nn
 
 from deblur_cli.checkpoint import read_checkpoint, save_checkpoint
 from deblur_cli.errors import ModelError, UsageError
-from deblur_cli.train import Task, TrainConfig, charbonnier, fft_l1, get_task, lr_at, train
+from deblur_cli.train import Task, TrainConfig, charbonnier, evaluate, fft_l1, get_task, lr_at, train
 
 
 class TinyRestorer(nn.Module):
@@ -165,6 +165,10 @@ def test_residual_diffusion_trains_on_its_prior_and_keeps_it_on_resume(tmp_path)
     _, diffusion, prior = load_wtsa(tmp_path / "run" / "wtsa-s.safetensors")
     assert diffusion.condition == "residual" and diffusion.scale > 1
     assert prior is not None and prior.config == DSTNetConfig(feat=8, blocks=1)
+    # evaluating the exported file uses the prior inside it
+    prior_file.unlink()
+    figures = evaluate(tmp_path / "run", size=(16, 16), clips=1, frames=2, weights=tmp_path / "run" / "wtsa-s.safetensors")
+    assert 0 < figures["psnr"] < 100
 
 
 def test_a_prior_is_for_diffusion_models_only(tmp_path):
