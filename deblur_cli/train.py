@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -95,6 +95,7 @@ class Task:
     restore: Callable[[nn.Module, torch.Tensor], torch.Tensor]  # (B, T, 3, H, W) -> same, for validation
     export: Callable[[nn.Module, Path], None]  # half-precision inference weights
     multiple: int = 1  # crops must be multiples of this; validation clips are padded to it
+    prior: Callable[[torch.Tensor], torch.Tensor] | None = None  # a residual model's DSTNet estimate, (B, T, 3, H, W)
 
 
 def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
@@ -175,6 +176,7 @@ def _wtsa_task(variant: str, prior_spec: str | None) -> Task:
             model, path, diffusion=diffusion, prior=prior, extra={"variant": variant}, dtype=torch.float16
         ),
         multiple=multiple,
+        prior=None if prior is None else condition,
     )
 
 
@@ -405,7 +407,8 @@ def evaluate(
     `shake_only`, have camera motion but no moving objects. With `sharp_input` the model is fed the sharp
     clips themselves (8-bit): how much it changes footage that needs no deblurring. With `videos` the
     clips come from the held-out real videos instead of photos. `sample` writes a PNG of the middle frame
-    of the first clip: blurred input | restored | sharp, side by side.
+    of the first clip: blurred input | restored | sharp, side by side (with the prior's estimate after
+    the input for a residual model).
     """
     state = torch.load(Path(out_dir) / CHECKPOINT, map_location="cpu", weights_only=True)
     config = state["config"]
@@ -436,9 +439,12 @@ def evaluate(
         from deblur_cli.data.writer import write_png
 
         blurred, sharp = clip_set[0]
-        restored = _restore(task, model, blurred, torch.device("cpu"))
+        panels = [blurred, _restore(task, model, blurred, torch.device("cpu")), sharp]
+        if task.prior is not None:  # blurred | the prior's estimate | restored | sharp
+            as_prior = replace(task, restore=lambda _, clip: task.prior(clip))
+            panels.insert(1, _restore(as_prior, model, blurred, torch.device("cpu")))
         mid = frames // 2
-        write_png(torch.cat([blurred[mid], restored[mid], sharp[mid]], dim=-1), sample)
+        write_png(torch.cat([panel[mid] for panel in panels], dim=-1), sample)
     return result
 
 

@@ -167,8 +167,12 @@ def test_residual_diffusion_trains_on_its_prior_and_keeps_it_on_resume(tmp_path)
     assert prior is not None and prior.config == DSTNetConfig(feat=8, blocks=1)
     # evaluating the exported file uses the prior inside it
     prior_file.unlink()
-    figures = evaluate(tmp_path / "run", size=(16, 16), clips=1, frames=2, weights=tmp_path / "run" / "wtsa-s.safetensors")
+    weights = tmp_path / "run" / "wtsa-s.safetensors"
+    png = tmp_path / "sample.png"
+    figures = evaluate(tmp_path / "run", size=(16, 16), clips=1, frames=2, weights=weights, sample=png)
     assert 0 < figures["psnr"] < 100
+    width = int.from_bytes(png.read_bytes()[16:20], "big")  # the PNG header's IHDR width
+    assert width == 4 * 16  # input | prior's estimate | sample | sharp
 
 
 def test_a_prior_is_for_diffusion_models_only(tmp_path):
