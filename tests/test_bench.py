@@ -193,3 +193,16 @@ def test_cli_prints_a_table_and_writes_json_and_plot(stand_in_models, tmp_path):
 def test_cli_refuses_bad_options(stand_in_models, args, code, message):
     result = CliRunner().invoke(app, ["bench", *args])
     assert result.exit_code == code and message in result.stderr
+
+
+def test_cli_sweeps_less_on_a_cpu_unless_told(stand_in_models, tmp_path):
+    """On a CPU the defaults are --steps 5,20 --warmup 0 --repeat 1, said in a note; given values win."""
+    base = ["bench", "-m", "wtsa-s", "--size", "64x48", "--frames", "2", "--device", "cpu"]
+    result = CliRunner().invoke(app, [*base, "--json", str(tmp_path / "a.json")])
+    assert result.exit_code == 0, result.output
+    assert "on a CPU the defaults are --steps 5,20" in result.stderr
+    report = json.loads((tmp_path / "a.json").read_text())
+    assert [r["steps"] for r in report["rows"] if r["model"] == "wtsa-s"] == [5, 20]
+    result = CliRunner().invoke(app, [*base, "--steps", "3", "--warmup", "1", "--repeat", "1", "--json", str(tmp_path / "b.json")])
+    assert result.exit_code == 0 and "defaults are" not in result.stderr
+    assert [r["steps"] for r in json.loads((tmp_path / "b.json").read_text())["rows"] if r["model"] == "wtsa-s"] == [3]
