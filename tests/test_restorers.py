@@ -109,3 +109,11 @@ def test_unknown_model_lists_the_known_ones():
     with pytest.raises(ModelError) as e:
         build_restorer("dstnet-xl")
     assert "dstnet-s" in e.value.hint and "wtsa" in e.value.hint
+
+
+def test_bundled_wtsa_s_corrects_the_dstnet_inside_it():
+    restorer = build_restorer("wtsa-s", device="cpu", steps=1, offline=True)
+    assert restorer.diffusion.condition == "residual" and restorer.prior is not None
+    x = frames(t=2, h=32, w=32)
+    y = restorer(x)
+    assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1

@@ -199,3 +199,8 @@ def test_pin_prints_fields_that_verify_the_file(tmp_path):
     assert entry.size == path.stat().st_size
     assert mismatch(path, entry.checksum, entry.size) is None
     assert main([str(path)]) == 0
+    # a nested config (a WTSA file's) stays in the file's metadata: weights.toml tables are flat
+    nested = tmp_path / "nested.safetensors"
+    save_checkpoint({"w": torch.arange(6.0)}, nested, architecture="wtsa", config={"model": {"channels": [8, 16]}})
+    entry = parse_registry('[n]\ndescription = "d"\nlicence = "MIT"\ntraining_data = "t"\n' + to_toml(pin_fields(nested))).entry("n")
+    assert entry.architecture == "wtsa" and dict(entry.config) == {}

@@ -3,7 +3,8 @@
     python -m deblur_cli.weights.pin deblur_cli/weights/bundled/dstnet-s.safetensors
 
 prints `source`, `path`, `checksum`, `size`, `architecture` and `config` (the last two from the file's
-metadata) to paste into the entry's table; description, licence, training data and quality are
+metadata; `config` only when it is flat, as weights.toml's tables are: a WTSA file's nested config stays
+in its metadata alone) to paste into the entry's table; description, licence, training data and quality are
 for the person who trained the weights to write.
 """
 
@@ -28,14 +29,17 @@ def pin_fields(path: str | Path) -> dict:
     metadata = read_metadata(path)
     if ARCH_KEY not in metadata or CONFIG_KEY not in metadata:
         raise DeblurError(f"{path} has no architecture/config metadata", hint="save it with checkpoint.save_checkpoint")
-    return {
+    fields = {
         "source": "bundled",
         "path": f"{BUNDLED_DIR}/{path.name}",
         "checksum": str(Checksum("sha256", file_digest(path, "sha256"))),
         "size": path.stat().st_size,
         "architecture": metadata[ARCH_KEY],
-        "config": json.loads(metadata[CONFIG_KEY]),
     }
+    config = json.loads(metadata[CONFIG_KEY])
+    if isinstance(config, dict) and all(isinstance(v, (str, int, float, bool)) for v in config.values()):
+        fields["config"] = config
+    return fields
 
 
 def to_toml(fields: dict) -> str:
