@@ -191,7 +191,13 @@ def _load_prior(spec: str) -> nn.Module:
         from deblur_cli.restorers import model_spec
         from deblur_cli.weights import resolve_weights
 
-        if model_spec(spec).architecture != "dstnet":
+        try:
+            architecture = model_spec(spec).architecture
+        except ModelError:
+            raise UsageError(
+                f"--prior {spec}: no such file, and not a model name", hint="give a DSTNet weights file or dstnet/dstnet-s"
+            ) from None
+        if architecture != "dstnet":
             raise UsageError(f"--prior must be a DSTNet, not {spec!r}")
         spec = str(resolve_weights(spec).path)
     if spec.endswith(".safetensors") and read_metadata(spec).get("architecture") == WTSA:

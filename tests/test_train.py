@@ -180,6 +180,8 @@ def test_a_prior_is_for_diffusion_models_only(tmp_path):
         get_task("dstnet-s", prior="dstnet-s")
     with pytest.raises(UsageError, match="must be a DSTNet"):
         get_task("wtsa-s", prior="wtsa")
+    with pytest.raises(UsageError, match="no such file, and not a model name"):
+        get_task("wtsa-s", prior=str(tmp_path / "missing.safetensors"))
 
 
 def test_unknown_model_is_a_model_error():
