@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from pathlib import Path
 
 import torch
 
@@ -53,8 +55,10 @@ def resolve_device(spec: str) -> torch.device:
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
     """"auto", "fp32", "fp16" or "bf16" -> the dtype to run the model in on `device`.
 
-    auto: bf16 on CUDA GPUs with native bf16 (fp32's range, so no overflow), else fp16;
-    fp32 on CPU and MPS, where half precision brings little speed and some kernels are missing.
+    auto: bf16 on CUDA GPUs with native bf16 (fp32's range, so no overflow), else fp16; bf16 on
+    CPUs with bf16 instructions (AVX512-BF16 or AMX, see cpu_runs_bf16), where it measured about
+    twice as fast as fp32 for dstnet-s with the same PSNR; fp32 on other CPUs, which emulate bf16
+    slowly, and on MPS, where half precision brings little speed and some kernels are missing.
     fp16 on the CPU is refused: many CPU kernels lack it or run slower than fp32.
     bf16 is refused where the device cannot run it natively (CUDA before Ampere, MPS before macOS 14).
     """
@@ -63,7 +67,7 @@ def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
     if name == "auto":
         if device.type == "cuda":
             return torch.bfloat16 if _cuda_native_bf16(device) else torch.float16
-        return torch.float32
+        return torch.bfloat16 if device.type == "cpu" and cpu_runs_bf16() else torch.float32
     if name not in PRECISIONS:
         raise UsageError(f"unknown precision {precision!r}", hint="use one of auto, " + ", ".join(PRECISIONS))
     dtype = PRECISIONS[name]
@@ -107,3 +111,14 @@ def seed_everything(seed: int | None, device: torch.device | str = "cpu") -> tor
         return None
     torch.manual_seed(seed)
     return torch.Generator(device=device).manual_seed(seed)
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_runs_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU has bf16 instructions: the avx512_bf16 or amx_bf16 flag in Linux's cpuinfo.
+    False where that cannot be read (other systems): fp32 is never the slow choice."""
+    try:
+        flags = cpuinfo.read_text(errors="replace").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags

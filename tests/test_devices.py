@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from deblur_cli import devices
+from deblur_cli import devices
 from deblur_cli.devices import resolve_device, resolve_dtype, seed_everything
 from deblur_cli.errors import UsageError
 
@@ -54,14 +55,28 @@ def test_malformed_devices(spec):
     assert "auto" in info.value.hint
 
 
-def test_dtypes_on_cpu():
+def test_dtypes_on_cpu(monkeypatch):
     cpu = torch.device("cpu")
+    monkeypatch.setattr(devices, "cpu_runs_bf16", lambda: False)
     assert resolve_dtype("auto", cpu) == torch.float32
+    monkeypatch.setattr(devices, "cpu_runs_bf16", lambda: True)
+    assert resolve_dtype("auto", cpu) == torch.bfloat16  # a CPU with bf16 instructions
     assert resolve_dtype("fp32", cpu) == torch.float32
     assert resolve_dtype("BF16", cpu) == torch.bfloat16
     with pytest.raises(UsageError, match="fp16") as info:
         resolve_dtype("fp16", cpu)
     assert "--precision fp32" in info.value.hint
+
+
+def test_bf16_instructions_are_read_from_the_cpu_flags(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n")
+    assert devices.cpu_runs_bf16.__wrapped__(info)
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n")
+    assert not devices.cpu_runs_bf16.__wrapped__(info)
+    info.write_text("flags\t\t: fpu amx_bf16 amx_tile\n")
+    assert devices.cpu_runs_bf16.__wrapped__(info)
+    assert not devices.cpu_runs_bf16.__wrapped__(tmp_path / "missing")
 
 
 @pytest.mark.parametrize("precision", ["fp8", "half", "", "float32"])

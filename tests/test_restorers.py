@@ -54,7 +54,7 @@ def test_residual_restorer_samples_a_correction_of_its_prior(tmp_path):
     diffusion = DiffusionConfig(condition="residual", scale=6.0)
     path = tmp_path / "residual.safetensors"
     save_wtsa(wtsa, path, diffusion=diffusion, prior=dstnet)
-    restorer = build_restorer("wtsa-s", weights=path, device="cpu", steps=3, seed=7)
+    restorer = build_restorer("wtsa-s", weights=path, device="cpu", precision="fp32", steps=3, seed=7)
     assert restorer.multiple == 16  # the prior's multiple, and the UNet's (2) divides it
     x = frames(t=4, h=16, w=32)
     with torch.no_grad():

@@ -30,8 +30,8 @@ from deblur_cli.restorers import DEFAULT_MODEL, MODELS, build_restorer, model_sp
 from deblur_cli.weights import has_local_weights
 
 DEFAULT_MODELS = [DEFAULT_MODEL, "wtsa-s"]
-# One diffusion run takes minutes on a CPU (wtsa-s: about 10 s per DDIM step for 6 frames of 640x384 on
-# two cores), so a CPU sweeps fewer step counts and times each once, unless told otherwise.
+# One diffusion run takes minutes on a CPU (wtsa-s: about 10 s per DDIM step for a window of 6 frames of
+# 640x360 on two cores, fp32; docs/models.md), so a CPU sweeps fewer step counts and times each once, unless told otherwise.
 GPU_STEPS, CPU_STEPS = "1,5,10,20,50", "5,20"
 
 
