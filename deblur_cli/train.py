@@ -280,23 +280,24 @@ def train(
     device = _device()
     ddp = _Distributed(device)
     try:
-        if resume:  # the run's own config decides its task (a residual model keeps its prior)
-            config = _resumed_config(out_dir / CHECKPOINT, config)
-        return _train(config, out_dir, resume, until, callback, task or get_task(config.model, config.prior), device, ddp)
+        state = _read_state(out_dir / CHECKPOINT) if resume else None
+        if state is not None:  # the run's own config decides its task (a residual model keeps its prior)
+            config = _resumed_config(state["config"], config, out_dir / CHECKPOINT)
+        return _train(config, out_dir, state, until, callback, task or get_task(config.model, config.prior), device, ddp)
     finally:
         ddp.close()
 
 
-def _train(config, out_dir, resume, until, callback, task, device, ddp) -> dict[str, float]:
+def _train(config, out_dir, state, until, callback, task, device, ddp) -> dict[str, float]:
     if config.crop % task.multiple:
         raise UsageError(f"--crop must be a multiple of {task.multiple} for {config.model}")
     half = autocast_dtype(config.precision, device)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     model = task.build().to(device)
-    if config.init and not resume:
-        state, _ = read_checkpoint(config.init)
-        model.load_state_dict(state, strict=True)  # copy_ casts a float16 file to the model's dtype
+    if config.init and state is None:
+        start, _ = read_checkpoint(config.init)
+        model.load_state_dict(start, strict=True)  # copy_ casts a float16 file to the model's dtype
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     decay, no_decay = [], []
     for p in model.parameters():
@@ -308,8 +309,8 @@ def _train(config, out_dir, resume, until, callback, task, device, ddp) -> dict[
     )
     step = 0
     ckpt_path = out_dir / CHECKPOINT
-    if resume:
-        step = _load_state(ckpt_path, model, ema, optimizer)
+    if state is not None:
+        step = _load_state(state, model, ema, optimizer)
         _truncate_log(out_dir / LOG, step)
     train_model = nn.parallel.DistributedDataParallel(model) if ddp.active else model
 
@@ -516,11 +517,16 @@ def _save_state(path: Path, step: int, config: TrainConfig, model, ema, optimize
     tmp.replace(path)
 
 
-def _resumed_config(path: Path, config: TrainConfig) -> TrainConfig:
-    """The config a resumed run trains with: the stored one, with only the bookkeeping taken from `config`."""
+def _read_state(path: Path) -> dict:
+    """The training state saved at `path` (read once per resume: config, weights, optimiser, step)."""
     if not path.is_file():
         raise UsageError(f"nothing to resume: {path} does not exist", hint="drop --resume to start a new run")
-    stored = dict(torch.load(path, map_location="cpu", weights_only=True)["config"])
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _resumed_config(stored: dict, config: TrainConfig, path: Path) -> TrainConfig:
+    """The config a resumed run trains with: the `stored` one, with only the bookkeeping taken from `config`."""
+    stored = dict(stored)
     if "amp" in stored:  # runs from before `precision`: amp meant bf16/fp16 on CUDA only, i.e. "auto"
         stored["precision"] = "auto" if stored.pop("amp") else "fp32"
     if stored["model"] != config.model:
@@ -533,9 +539,8 @@ def _resumed_config(path: Path, config: TrainConfig) -> TrainConfig:
     return TrainConfig(**{**asdict(config), **keep})
 
 
-def _load_state(path: Path, model, ema, optimizer) -> int:
-    """Load the training state saved at `path` into the given objects; returns its step."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+def _load_state(state: dict, model, ema, optimizer) -> int:
+    """Load a saved training state into the given objects; returns its step."""
     model.load_state_dict(state["model"])
     ema.load_state_dict(state["ema"])
     optimizer.load_state_dict(state["optimizer"])
