@@ -28,8 +28,6 @@ MODELS: dict[str, ModelSpec] = {
     "wtsa": ModelSpec("wtsa", 6, 2, "WTSA video diffusion, the paper's size: sharper texture, needs a GPU"),
     "wtsa-s": ModelSpec("wtsa", 6, 2, "WTSA video diffusion, small: samples on a CPU, slowly"),
 }
-DEFAULT_MODEL = "dstnet-s"
-
 
 def model_spec(name: str) -> ModelSpec:
     """The spec of a model name; ModelError listing the known names otherwise."""

@@ -19,6 +19,7 @@ from deblur_cli.bench import (
     synthetic_clip,
     write_json,
 )
+from deblur_cli.auto_model import choose_model
 from deblur_cli.cli.app import command, err, out
 from deblur_cli.cli.options import DeviceOpt, PrecisionOpt, parse_size
 from deblur_cli.devices import resolve_device
@@ -26,10 +27,10 @@ from deblur_cli.errors import UsageError, WeightsError
 from deblur_cli.metrics.cvvdp import load_cvvdp
 from deblur_cli.metrics.lpips import load_lpips, lpips_clip
 from deblur_cli.plot import write_plot
-from deblur_cli.restorers import DEFAULT_MODEL, MODELS, build_restorer, model_spec
+from deblur_cli.restorers import MODELS, build_restorer, model_spec
 from deblur_cli.weights import has_local_weights
 
-DEFAULT_MODELS = [DEFAULT_MODEL, "wtsa-s"]
+DEFAULT_MODELS = ["dstnet-s", "wtsa-s"]  # the bundled ones
 # One diffusion run takes minutes on a CPU (wtsa-s: about 10 s per DDIM step for a window of 6 frames of
 # 640x360 on two cores, fp32; docs/models.md), so a CPU sweeps fewer step counts and times each once, unless told otherwise.
 GPU_STEPS, CPU_STEPS = "1,5,10,20,50", "5,20"
@@ -52,7 +53,7 @@ def bench(
         typer.Option(
             "--model",
             "-m",
-            help=f"Model to benchmark, repeatable: {', '.join(MODELS)}. Default: those of {', '.join(DEFAULT_MODELS)} with weights here.",
+            help=f"Model to benchmark, repeatable: auto, {', '.join(MODELS)}. Default: those of {', '.join(DEFAULT_MODELS)} with weights here.",
         ),
     ] = None,
     steps: Annotated[
@@ -109,7 +110,7 @@ def bench(
     if reference is not None and input_path is None:
         raise UsageError("--reference needs --input", hint="give the blurred clip with --input")
     crop = parse_size(size) if size else None
-    candidates = list(dict.fromkeys(model or DEFAULT_MODELS))
+    candidates = list(dict.fromkeys(choose_model(name, device=resolve_device(device)) for name in model or DEFAULT_MODELS))
     specs = {name: model_spec(name) for name in candidates}  # unknown names fail here, before any work
     weight_files = _weight_files(weights or [], candidates)
     if not model:  # the defaults that can run here without a download; say which were left out

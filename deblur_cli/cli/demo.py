@@ -20,7 +20,9 @@ from deblur_cli.cli.options import (
     window_options,
 )
 from deblur_cli.demo import run_demo
-from deblur_cli.restorers import DEFAULT_MODEL, build_restorer
+from deblur_cli.auto_model import AUTO, choose_model
+from deblur_cli.devices import resolve_device
+from deblur_cli.restorers import build_restorer
 
 
 @command("demo")
@@ -28,7 +30,7 @@ def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for blurry.mp4, sharp.mp4, deblurred.mp4.")] = Path(
         "deblur-demo"
     ),
-    model: ModelOpt = DEFAULT_MODEL,
+    model: ModelOpt = AUTO,
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
@@ -40,6 +42,7 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
 ) -> None:
     """Generate a blurry clip with known sharp frames, deblur it with the bundled model, print the PSNR gain."""
+    model = choose_model(model, device=resolve_device(device), weights=weights)
     restorer = build_restorer(model, weights=weights, device=device, precision=precision, steps=steps, seed=seed)
     windows = window_options(model, None, None, "auto", 32)
     with err.status(f"deblurring a generated {size} clip with {model}..."):

@@ -7,12 +7,14 @@ from typing import Annotated, Optional
 
 import typer
 
+from deblur_cli.auto_model import AUTO
 from deblur_cli.errors import UsageError
 from deblur_cli.windows import WindowOptions
 from deblur_cli.restorers import MODELS, model_spec
 
 ModelOpt = Annotated[
-    str, typer.Option("--model", "-m", help=f"Model: {', '.join(MODELS)}.")
+    str,
+    typer.Option("--model", "-m", help=f"Model: {AUTO} (practical on the device, with weights here), {', '.join(MODELS)}."),
 ]
 WeightsOpt = Annotated[
     Optional[Path], typer.Option("--weights", help="Weights file (.safetensors, or an official DSTNet .pth).")

@@ -26,7 +26,9 @@ from deblur_cli.cli.options import (
     window_options,
 )
 from deblur_cli.pipeline import check_output_path, deblur_video, plan_outputs
-from deblur_cli.restorers import DEFAULT_MODEL, build_restorer
+from deblur_cli.auto_model import AUTO, choose_model
+from deblur_cli.devices import resolve_device
+from deblur_cli.restorers import build_restorer
 from deblur_cli.video_io import EncodeOptions, describe
 
 
@@ -34,7 +36,7 @@ from deblur_cli.video_io import EncodeOptions, describe
 def run(
     inputs: Annotated[list[Path], typer.Argument(help="Videos, image folders, globs ('frames/*.png') or images.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output file; a folder for several inputs.")],
-    model: ModelOpt = DEFAULT_MODEL,
+    model: ModelOpt = AUTO,
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
@@ -58,6 +60,7 @@ def run(
     offline: Annotated[bool, typer.Option("--offline", help="Never download weights.")] = False,
 ) -> None:
     """Remove motion blur: [bold]deblur run input.mp4 -o output.mp4[/]."""
+    model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     windows = window_options(model, window, overlap, tile, tile_overlap)
     encode = EncodeOptions(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=not no_audio)
     jobs = plan_outputs(inputs, output)

@@ -1,0 +1,74 @@
+"""What `--model auto`, the default, runs: a model practical on the device, with its weights already here.
+
+`auto` never downloads: a model joins the choice once its weights are bundled or cached
+(`deblur download-weights NAME`). Given `--weights`, the weights decide the model instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from deblur_cli.checkpoint import ARCH_KEY, read_metadata
+from deblur_cli.errors import WeightsError
+from deblur_cli.wtsa_weights import ARCHITECTURE as WTSA
+from deblur_cli.weights.registry import Registry, load_registry
+from deblur_cli.weights.resolve import has_local_weights
+
+AUTO = "auto"
+
+# Per device type, the models `auto` tries, best first; the last one is bundled, so the list always ends
+# in a model that runs. A model goes ahead of another only on a measurement or a published figure
+# (docs/models.md, "Which model runs by default"):
+# - CPU and MPS: dstnet-s, 0.71 s per 720p frame in bf16 on the 2-core CPU, where the published-size
+#   dstnet takes 4.28 s (docs/dstnet.md).
+# - CUDA: the published DSTNet when its official weights are downloaded (34.16 dB on GoPro, Pan et al.
+#   2023). The diffusion models are not listed: none has measured better than DSTNet yet.
+PREFERENCE: dict[str, tuple[str, ...]] = {
+    "cpu": ("dstnet-s",),
+    "mps": ("dstnet-s",),
+    "cuda": ("dstnet", "dstnet-s"),
+}
+
+
+def choose_model(
+    name: str,
+    *,
+    device: torch.device,
+    weights: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    registry: Registry | None = None,
+) -> str:
+    """The model `name` stands for: `name` itself unless it is "auto".
+
+    For "auto": with `weights`, the model those weights are for (a registry entry's model, or a file's
+    architecture: a safetensors file that says "wtsa" is WTSA, anything else is tried as DSTNet); without,
+    the first model of PREFERENCE[device.type] whose weights are bundled or cached.
+    """
+    if name != AUTO:
+        return name
+    registry = registry or load_registry()
+    if weights is not None:
+        return _model_of_weights(Path(weights).expanduser(), registry)
+    preference = PREFERENCE.get(device.type, PREFERENCE["cpu"])
+    for model in preference:
+        if has_local_weights(model, cache_dir, registry):
+            return model
+    return preference[-1]  # loading it then says which weights are missing
+
+
+def _model_of_weights(weights: Path, registry: Registry) -> str:
+    if weights.is_file():
+        if weights.suffix == ".safetensors":
+            try:
+                if read_metadata(weights).get(ARCH_KEY) == WTSA:
+                    return WTSA
+            except WeightsError:
+                pass  # loading the file reports what is wrong with it
+        return "dstnet"
+    entry = registry.entries.get(str(weights))
+    if entry is None:
+        return "dstnet-s"  # neither a file nor a registry entry: resolving it says so
+    users = registry.models_using(entry.name)
+    return users[0] if users else entry.architecture  # both architectures are also model names
