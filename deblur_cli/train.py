@@ -393,6 +393,9 @@ def _update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int) -> No
         e.copy_(b)
 
 
+CAMERAS = {"any": None, "moving": False, "still": True}  # evaluate(camera=...) -> synthesize_clip(still=...)
+
+
 def evaluate(
     out_dir: str | Path,
     *,
@@ -400,6 +403,7 @@ def evaluate(
     clips: int = 8,
     frames: int = 5,
     shake_only: bool = True,
+    camera: str = "any",
     sharp_input: bool = False,
     videos: bool = False,
     sources: str | Path | None = None,
@@ -411,12 +415,18 @@ def evaluate(
 
     `weights` evaluates that weights file of the run's model instead (e.g. the float16 export).
     The clips come from the validation photos of `sources` (the run's own cache when None) and, with
-    `shake_only`, have camera motion but no moving objects. With `sharp_input` the model is fed the sharp
+    `shake_only`, have camera motion but no moving objects. `camera` "moving" or "still" keeps only clips
+    whose camera moves (the blur to remove) or is almost still (footage to leave alone); "any" mixes
+    them as training does. With `sharp_input` the model is fed the sharp
     clips themselves (8-bit): how much it changes footage that needs no deblurring. With `videos` the
     clips come from the held-out real videos instead of photos. `sample` writes a PNG of the middle frame
     of the first clip: blurred input | restored | sharp, side by side (with the prior's estimate after
     the input for a residual model).
     """
+    if camera not in CAMERAS:
+        raise UsageError(f"--camera must be one of {', '.join(CAMERAS)}, got {camera!r}")
+    if videos and camera != "any":
+        raise UsageError("--camera applies to clips made from photos, not to --videos")
     state = torch.load(Path(out_dir) / CHECKPOINT, map_location="cpu", weights_only=True)
     config = state["config"]
     prior = config.get("prior")
@@ -438,7 +448,9 @@ def evaluate(
     else:
         _, val_photos = split_photos(sources or config["sources"])
         layers = 0 if shake_only else 2
-        clip_set = FixedClips(val_photos, count=clips, frames=frames, size=size, seed=2, max_layers=layers)
+        clip_set = FixedClips(
+            val_photos, count=clips, frames=frames, size=size, seed=2, max_layers=layers, still=CAMERAS[camera]
+        )
     if sharp_input:
         clip_set = SharpInputClips(clip_set)
     result = validate(task, model, clip_set, torch.device("cpu"))

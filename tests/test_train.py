@@ -257,3 +257,16 @@ def test_training_and_the_cli_work_without_pyav(tmp_path):
     assert (tmp_path / "run" / "dstnet-s.safetensors").is_file()
     run = deblur("run", "in.mp4", "-o", str(tmp_path / "out.mp4"))
     assert run.returncode == 1 and "needs PyAV" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_evaluation_keeps_moving_or_still_cameras_on_request(tmp_path):
+    train(dataclasses.replace(CONFIG, steps=1, lr=0.0), tmp_path, task=_tiny_task())
+    figures = {
+        camera: evaluate(tmp_path, size=(32, 32), clips=3, frames=3, camera=camera, task=_tiny_task())["psnr_in"]
+        for camera in ("moving", "still")
+    }
+    assert figures["still"] > figures["moving"] + 3, figures  # an almost still camera hardly blurs
+    with pytest.raises(UsageError, match="--camera must be one of"):
+        evaluate(tmp_path, camera="shaky", task=_tiny_task())
+    with pytest.raises(UsageError, match="not to --videos"):
+        evaluate(tmp_path, camera="still", videos=True, task=_tiny_task())

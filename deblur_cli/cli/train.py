@@ -65,6 +65,13 @@ def train_command(
     ] = False,
     val_clips: Annotated[int, typer.Option("--val-clips", min=1, help="Held-out clips per validation.")] = DEFAULTS.val_clips,
     shake_only: Annotated[bool, typer.Option("--shake-only", help="With --evaluate: camera shake, no moving objects.")] = False,
+    camera: Annotated[
+        str,
+        typer.Option(
+            "--camera",
+            help="With --evaluate: any (camera paths as in training), moving (blur to remove) or still (almost still).",
+        ),
+    ] = "any",
     sharp_input: Annotated[
         bool,
         typer.Option("--sharp-input", help="With --evaluate: feed the sharp clips (how much a model alters sharp footage)."),
@@ -89,7 +96,7 @@ def train_command(
     if evaluate_only:
         figures = evaluate(
             out_dir, size=parse_size(val_size, "--val-size"), clips=val_clips, frames=frames, shake_only=shake_only,
-            sharp_input=sharp_input, videos=videos, sources=sources, sample=sample, weights=weights,
+            camera=camera, sharp_input=sharp_input, videos=videos, sources=sources, sample=sample, weights=weights,
         )  # fmt: skip
         _print_figures(figures)
         return

@@ -95,9 +95,11 @@ def make_clip(
     procedural_share: float,
     max_layers: int = 2,
     videos: _VideoPool | None = None,
+    still: bool | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One (blurred, sharp) clip, (T, 3, H, W) each, drawn by `seed`: from one of `videos` in VIDEO_SHARE
-    of clips when there are any, else a background and layers from `pool`."""
+    of clips when there are any, else a background and layers from `pool`. `still` forces an almost
+    still (True) or a moving (False) camera on photo clips (see synthesize_clip)."""
     rng = np.random.default_rng(seed)
     if videos and rng.random() < VIDEO_SHARE:
         video = videos[int(rng.integers(len(videos)))]
@@ -107,8 +109,9 @@ def make_clip(
         picks = rng.choice(len(pool), size=min(3, len(pool)), replace=False)
         photo, layers = pool[int(picks[0])], [pool[int(i)] for i in picks[1:]]
     return synthesize_clip(
-        int(rng.integers(0, 2**62)), frames=frames, size=size, photo=photo, layer_photos=layers, max_layers=max_layers
-    )
+        int(rng.integers(0, 2**62)),
+        frames=frames, size=size, photo=photo, layer_photos=layers, max_layers=max_layers, still=still,
+    )  # fmt: skip
 
 
 class TrainClips(IterableDataset):
@@ -155,10 +158,19 @@ class FixedClips(Dataset):
     """A fixed, reproducible set of clips (validation): clip i always comes from the same seed."""
 
     def __init__(
-        self, photos: Sequence[Path], *, count: int, frames: int, size: tuple[int, int], seed: int, max_layers: int = 2
+        self,
+        photos: Sequence[Path],
+        *,
+        count: int,
+        frames: int,
+        size: tuple[int, int],
+        seed: int,
+        max_layers: int = 2,
+        still: bool | None = None,
     ):
         self.pool = _PhotoPool(photos, size)
         self.count, self.frames, self.size, self.seed, self.max_layers = count, frames, size, seed, max_layers
+        self.still = still  # None: camera paths drawn as in training (some almost still)
         self.procedural_share = 0.0 if len(self.pool) else 1.0
 
     def __len__(self) -> int:
@@ -174,6 +186,7 @@ class FixedClips(Dataset):
             size=self.size,
             procedural_share=self.procedural_share,
             max_layers=self.max_layers,
+            still=self.still,
         )
 
 
