@@ -12,9 +12,9 @@ import torch
 
 from deblur_cli.checkpoint import ARCH_KEY, read_metadata
 from deblur_cli.errors import WeightsError
-from deblur_cli.wtsa_weights import ARCHITECTURE as WTSA
 from deblur_cli.weights.registry import Registry, load_registry
 from deblur_cli.weights.resolve import has_local_weights
+from deblur_cli.wtsa_weights import ARCHITECTURE as WTSA
 
 AUTO = "auto"
 
