@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from deblur_cli.auto_model import choose_model
 from deblur_cli.bench import (
     BenchModel,
     BenchOptions,
@@ -19,7 +20,6 @@ from deblur_cli.bench import (
     synthetic_clip,
     write_json,
 )
-from deblur_cli.auto_model import choose_model
 from deblur_cli.cli.app import command, err, out
 from deblur_cli.cli.options import DeviceOpt, PrecisionOpt, parse_size
 from deblur_cli.devices import resolve_device
@@ -99,7 +99,8 @@ def bench(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Measure speed and quality per model, step count and sample count: [bold]deblur bench --steps 1,5,20[/]."""
-    cpu = resolve_device(device).type == "cpu"
+    torch_device = resolve_device(device)
+    cpu = torch_device.type == "cpu"
     notes = []
     if cpu and None in (steps, warmup, repeat):
         notes.append(f"on a CPU the defaults are --steps {CPU_STEPS} --warmup 0 --repeat 1 (on a GPU {GPU_STEPS}, 1, 2)")
@@ -110,7 +111,7 @@ def bench(
     if reference is not None and input_path is None:
         raise UsageError("--reference needs --input", hint="give the blurred clip with --input")
     crop = parse_size(size) if size else None
-    candidates = list(dict.fromkeys(choose_model(name, device=resolve_device(device)) for name in model or DEFAULT_MODELS))
+    candidates = list(dict.fromkeys(choose_model(name, device=torch_device) for name in model or DEFAULT_MODELS))
     specs = {name: model_spec(name) for name in candidates}  # unknown names fail here, before any work
     weight_files = _weight_files(weights or [], candidates)
     if not model:  # the defaults that can run here without a download; say which were left out
@@ -126,7 +127,6 @@ def bench(
         clip = load_clip(input_path, reference, frames, crop)
 
     extra = {}
-    torch_device = resolve_device(device)
     if clip.reference is not None:
         if lpips_weights:
             extra["lpips"] = functools.partial(lpips_clip, load_lpips(lpips_weights, torch_device))

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, out
 from deblur_cli.cli.options import (
     DeviceOpt,
@@ -20,7 +21,6 @@ from deblur_cli.cli.options import (
     window_options,
 )
 from deblur_cli.demo import run_demo
-from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.devices import resolve_device
 from deblur_cli.restorers import build_restorer
 

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, out, warn
 from deblur_cli.cli.options import (
     DeviceOpt,
@@ -25,9 +26,8 @@ from deblur_cli.cli.options import (
     WindowOpt,
     window_options,
 )
-from deblur_cli.pipeline import check_output_path, deblur_video, plan_outputs
-from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.devices import resolve_device
+from deblur_cli.pipeline import check_output_path, deblur_video, plan_outputs
 from deblur_cli.restorers import build_restorer
 from deblur_cli.video_io import EncodeOptions, describe
 
