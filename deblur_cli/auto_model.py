@@ -10,11 +10,10 @@ from pathlib import Path
 
 import torch
 
-from deblur_cli.checkpoint import ARCH_KEY, read_metadata
 from deblur_cli.errors import WeightsError
 from deblur_cli.weights.registry import Registry, load_registry
 from deblur_cli.weights.resolve import has_local_weights
-from deblur_cli.wtsa_weights import ARCHITECTURE as WTSA
+from deblur_cli.wtsa_weights import ARCHITECTURE as WTSA, is_wtsa_file
 
 AUTO = "auto"
 
@@ -60,13 +59,10 @@ def choose_model(
 
 def _model_of_weights(weights: Path, registry: Registry) -> str:
     if weights.is_file():
-        if weights.suffix == ".safetensors":
-            try:
-                if read_metadata(weights).get(ARCH_KEY) == WTSA:
-                    return WTSA
-            except WeightsError:
-                pass  # loading the file reports what is wrong with it
-        return "dstnet"
+        try:
+            return WTSA if is_wtsa_file(weights) else "dstnet"
+        except WeightsError:
+            return "dstnet"  # unreadable: loading it reports what is wrong with it
     entry = registry.entries.get(str(weights))
     if entry is None:
         return "dstnet-s"  # neither a file nor a registry entry: resolving it says so

@@ -183,9 +183,8 @@ def _wtsa_task(variant: str, prior_spec: str | None) -> Task:
 def _load_prior(spec: str) -> nn.Module:
     """The DSTNet a residual diffusion model corrects: a DSTNet weights file, a residual WTSA file (its
     prior), or a model name resolved as `deblur run` does."""
-    from deblur_cli.checkpoint import read_metadata
     from deblur_cli.dstnet_weights import load_dstnet
-    from deblur_cli.wtsa_weights import ARCHITECTURE as WTSA, load_wtsa
+    from deblur_cli.wtsa_weights import is_wtsa_file, load_wtsa
 
     if not Path(spec).is_file():
         from deblur_cli.restorers import model_spec
@@ -200,7 +199,7 @@ def _load_prior(spec: str) -> nn.Module:
         if architecture != "dstnet":
             raise UsageError(f"--prior must be a DSTNet, not {spec!r}")
         spec = str(resolve_weights(spec).path)
-    if spec.endswith(".safetensors") and read_metadata(spec).get("architecture") == WTSA:
+    if is_wtsa_file(spec):
         prior = load_wtsa(spec)[2]
         if prior is None:
             raise UsageError(f"--prior {spec} is a WTSA model without a DSTNet prior")

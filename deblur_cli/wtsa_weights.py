@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from deblur_cli.checkpoint import config_from_metadata, read_checkpoint, save_checkpoint
+from deblur_cli.checkpoint import ARCH_KEY, config_from_metadata, read_checkpoint, read_metadata, save_checkpoint
 from deblur_cli.diffusion.schedule import DiffusionConfig
 from deblur_cli.dstnet_weights import ARCHITECTURE as DSTNET, build_dstnet, dstnet_config
 from deblur_cli.errors import WeightsError
@@ -40,6 +40,14 @@ def save_wtsa(
         config["prior"] = {"architecture": DSTNET, "config": dataclasses.asdict(prior.config)}
         state.update({PRIOR_PREFIX + k: v for k, v in prior.state_dict().items()})
     save_checkpoint(state, path, architecture=ARCHITECTURE, config=config, extra=extra, dtype=dtype)
+
+
+def is_wtsa_file(path: str | Path) -> bool:
+    """Whether `path` is a safetensors file whose metadata names the WTSA architecture.
+
+    WeightsError if a .safetensors file cannot be read; other files are not WTSA files.
+    """
+    return Path(path).suffix == ".safetensors" and read_metadata(path).get(ARCH_KEY) == ARCHITECTURE
 
 
 def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet, DiffusionConfig, DSTNet | None]:
