@@ -10,7 +10,8 @@ from pathlib import Path
 
 import torch
 
-from deblur_cli.errors import WeightsError
+from deblur_cli.errors import ModelError, WeightsError
+from deblur_cli.restorers import MODELS
 from deblur_cli.weights.registry import Registry, load_registry
 from deblur_cli.weights.resolve import has_local_weights
 from deblur_cli.wtsa_weights import ARCHITECTURE as WTSA, is_wtsa_file
@@ -39,14 +40,16 @@ def choose_model(
     cache_dir: str | Path | None = None,
     registry: Registry | None = None,
 ) -> str:
-    """The model `name` stands for: `name` itself unless it is "auto".
+    """The model `name` stands for: `name` itself unless it is "auto"; ModelError for an unknown name.
 
     For "auto": with `weights`, the model those weights are for (a registry entry's model, or a file's
     architecture: a safetensors file that says "wtsa" is WTSA, anything else is tried as DSTNet); without,
     the first model of PREFERENCE[device.type] whose weights are bundled or cached.
     """
-    if name != AUTO:
+    if name in MODELS:
         return name
+    if name != AUTO:
+        raise ModelError(f"unknown model {name!r}", hint=f"choose one of: {AUTO}, {', '.join(MODELS)}")
     registry = registry or load_registry()
     if weights is not None:
         return _model_of_weights(Path(weights).expanduser(), registry)

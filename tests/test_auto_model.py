@@ -12,6 +12,7 @@ from deblur_cli.auto_model import AUTO, PREFERENCE, choose_model
 from deblur_cli.cli import app
 from deblur_cli.cli import run as run_module
 from deblur_cli.dstnet_weights import save_dstnet
+from deblur_cli.errors import ModelError
 from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
 from deblur_cli.weights import cache, load_registry
 from tests import media
@@ -32,6 +33,12 @@ def fake_download(name: str, cache_dir) -> None:
 def test_a_named_model_is_kept(tmp_path):
     for name in ("dstnet", "dstnet-s", "wtsa", "wtsa-s"):
         assert choose_model(name, device=CUDA, cache_dir=tmp_path) == name
+
+
+def test_an_unknown_name_lists_auto_among_the_choices(tmp_path):
+    with pytest.raises(ModelError, match="unknown model 'nope'") as caught:
+        choose_model("nope", device=CPU, cache_dir=tmp_path)
+    assert caught.value.hint.startswith("choose one of: auto, ")
 
 
 def test_cpu_and_mps_run_the_small_dstnet_even_with_the_official_weights_cached(tmp_path):
