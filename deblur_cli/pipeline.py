@@ -21,7 +21,7 @@ import torch
 from deblur_cli.errors import OutputError, UsageError
 from deblur_cli.restorer import Restorer
 from deblur_cli.tiles import auto_tile_size, free_memory, restore_tiled_with_retry
-from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, open_sink, open_source
+from deblur_cli.video_io import EncodeOptions, Frame, Span, VideoInfo, open_sink, open_source
 from deblur_cli.windows import WindowOptions, stitch_windows
 
 ProgressFn = Callable[[int, int | None], None]  # (frames done, total or None)
@@ -136,13 +136,14 @@ def deblur_video(
     *,
     windows: WindowOptions = WindowOptions(),
     encode: EncodeOptions = EncodeOptions(),
+    span: Span = Span(),
     force: bool = False,
     progress: ProgressFn | None = None,
 ) -> RunResult:
-    """Restore every frame of `source_path` with `restorer` and write `output_path`.
+    """Restore every frame of `source_path` (of its `span`) with `restorer` and write `output_path`.
 
     The output keeps the input's frame count, size, frame rate, timestamps, rotation, colour metadata
-    and audio/subtitle streams. It is written under a temporary name and renamed at the end; on any
+    and audio/subtitle streams; a span keeps what falls inside it, with the clock starting at its first frame. It is written under a temporary name and renamed at the end; on any
     error or Ctrl-C nothing is left under the final name. The input is never modified.
     """
     check_output_path(source_path, output_path, force=force)
@@ -159,7 +160,7 @@ def deblur_video(
     retries: list[int] = []
     done = 0
 
-    with open_source(source_path) as source:
+    with open_source(source_path, span) as source:
         info: VideoInfo = source.info
         total = info.frame_count
         pts_fifo: collections.deque[int | None] = collections.deque()

@@ -63,6 +63,7 @@ def make_video(
     audio_seconds: float | None = None,
     subtitles: str | bool | None = None,
     color: dict[str, int] | None = None,
+    gop: int | None = None,
 ) -> Path:
     """Write a small video of `pattern` frames and return its path.
 
@@ -71,7 +72,8 @@ def make_video(
     audio: an audio encoder name ("aac", "libopus", "pcm_s16le", "libmp3lame", "flac") for a 440 Hz stereo tone
     lasting `audio_seconds` (default: the video's length). subtitles: True for the container's usual text codec,
     or a codec name; two cues are written. color: {"primaries", "transfer", "matrix", "range"} FFmpeg enum values
-    tagged on the stream; the YUV conversion uses that matrix and range.
+    tagged on the stream; the YUV conversion uses that matrix and range. gop: frames between keyframes (the
+    encoder's default otherwise), so that seeking has keyframes to land on.
     """
     path = Path(path)
     width, height = size
@@ -87,6 +89,8 @@ def make_video(
         video.width, video.height, video.pix_fmt = width, height, pix_fmt
         video.time_base = time_base
         video.codec_context.time_base = time_base
+        if gop:
+            video.codec_context.gop_size = gop
         if rotation:
             video.set_display_rotation(rotation)
         if color:

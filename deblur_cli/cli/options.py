@@ -11,6 +11,7 @@ from deblur_cli.auto_model import AUTO
 from deblur_cli.errors import UsageError
 from deblur_cli.windows import WindowOptions
 from deblur_cli.restorers import MODELS, model_spec
+from deblur_cli.video_io import Span, parse_time
 
 ModelOpt = Annotated[
     str,
@@ -33,6 +34,11 @@ TileOpt = Annotated[
     str, typer.Option("--tile", help="Spatial tile side in pixels, 0 for whole frames, or auto (from free memory).")
 ]
 TileOverlapOpt = Annotated[int, typer.Option("--tile-overlap", min=0, help="Pixels shared by neighbouring tiles.")]
+StartOpt = Annotated[
+    Optional[str], typer.Option("--start", help="Restore from this time on: seconds (90.5) or [h:]m:s (1:30.5).")
+]
+EndOpt = Annotated[Optional[str], typer.Option("--end", help="Stop before this time (same notation as --start).")]
+DurationOpt = Annotated[Optional[str], typer.Option("--duration", help="Restore this long from --start (instead of --end).")]
 
 
 def window_options(model: str, window: int | None, overlap: int | None, tile: str, tile_overlap: int) -> WindowOptions:
@@ -47,6 +53,29 @@ def window_options(model: str, window: int | None, overlap: int | None, tile: st
     if windows.overlap >= windows.window:
         raise UsageError(f"--overlap ({windows.overlap}) must be smaller than --window ({windows.window})")
     return windows
+
+
+def span_option(start: str | None, end: str | None, duration: str | None) -> Span:
+    """The Span of --start, --end and --duration (times from the first frame); a UsageError if they do not fit."""
+    if end is not None and duration is not None:
+        raise UsageError("--end and --duration both say where to stop", hint="give one of them")
+    first = _time("--start", start) if start is not None else 0.0
+    stop = _time("--end", end) if end is not None else None
+    if duration is not None:
+        length = _time("--duration", duration)
+        if length <= 0:
+            raise UsageError(f"--duration must be longer than 0 s, got {duration!r}")
+        stop = first + length
+    if stop is not None and stop <= first:
+        raise UsageError(f"--end ({end}) must come after --start ({start})")
+    return Span(first, stop)
+
+
+def _time(option: str, value: str) -> float:
+    try:
+        return parse_time(value)
+    except ValueError as e:
+        raise UsageError(f"{option}: {e}") from None
 
 
 def _tile(value: str) -> int | str | None:

@@ -13,17 +13,21 @@ from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, out, warn
 from deblur_cli.cli.options import (
     DeviceOpt,
+    DurationOpt,
+    EndOpt,
     EtaOpt,
     ModelOpt,
     OverlapOpt,
     PrecisionOpt,
     SamplesOpt,
     SeedOpt,
+    StartOpt,
     StepsOpt,
     TileOpt,
     TileOverlapOpt,
     WeightsOpt,
     WindowOpt,
+    span_option,
     window_options,
 )
 from deblur_cli.devices import resolve_device
@@ -48,6 +52,9 @@ def run(
     overlap: OverlapOpt = None,
     tile: TileOpt = "auto",
     tile_overlap: TileOverlapOpt = 32,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    duration: DurationOpt = None,
     codec: Annotated[Optional[str], typer.Option(help="Video codec (libx264, libx265, libvpx-vp9, ffv1, x264-lossless...).")] = None,
     crf: Annotated[int, typer.Option(min=0, max=63, help="Quality for x264/x265/vp9: lower is better.")] = 18,
     preset: Annotated[str, typer.Option(help="Encoder speed preset (x264/x265).")] = "medium",
@@ -63,9 +70,10 @@ def run(
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     windows = window_options(model, window, overlap, tile, tile_overlap)
     encode = EncodeOptions(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=not no_audio)
+    span = span_option(start, end, duration)
     jobs = plan_outputs(inputs, output)
     for source, target in jobs:  # bad inputs and outputs fail before the model loads
-        describe(source)
+        describe(source, span)
         check_output_path(source, target, force=force)
     if jobs[0][1] != output:  # several inputs: -o names the folder they go to
         output.mkdir(parents=True, exist_ok=True)
@@ -111,7 +119,9 @@ def run(
                 elapsed = bar.get_time() - started
                 bar.update(task, completed=done, total=total, fps=done / elapsed if elapsed > 0 else 0.0)
 
-            result = deblur_video(source, target, restorer, windows=windows, encode=encode, force=force, progress=progress)
+            result = deblur_video(
+                source, target, restorer, windows=windows, encode=encode, span=span, force=force, progress=progress
+            )
             bar.remove_task(task)
             for message in result.warnings:
                 warn(message)

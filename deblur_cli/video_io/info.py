@@ -29,6 +29,8 @@ class VideoInfo:
     has_subtitles: bool = False  # the source holds at least one subtitle stream
     sample_aspect_ratio: Fraction | None = None  # pixel width / height for anamorphic video; None = square
     duration: float | None = None  # seconds of video, if the container says
+    pts_offset: int = 0  # subtracted from the file's timestamps when a span starts later (0: the file's own clock)
+    end_time: float | None = None  # the file's time (s) where a span stops the frames early; None: the file's end
 
     @property
     def dtype(self) -> type[np.unsignedinteger]:
@@ -52,7 +54,7 @@ class Frame:
 
     image: np.ndarray  # (H, W, 3) RGB, uint8 or uint16 as VideoInfo.dtype, C-contiguous, stored orientation
     pts: int | None  # presentation time in VideoInfo.time_base units; None for image sequences
-    index: int  # position in the source, from 0
+    index: int  # position among the frames the source delivers (from its span's start), from 0
 
 
 def array_format(dtype: np.dtype | type) -> str:

@@ -56,9 +56,16 @@ class Passthrough:
     stream the container cannot hold is left out. Each such change adds a line to `warnings`. Attachments
     and data streams (timecode tracks) are not carried. Streams must be added before the first packet is
     muxed, so construct this right after the video stream.
+
+    `start` and `end` cut a span, in seconds on the source's own clock: packets shown before `start` or from
+    `end` on are left out (a subtitle that began before `start` too), and the rest move `start` earlier, as the
+    video's frames do. Without them every packet is kept on the source's clock (an AAC priming packet before
+    zero included).
     """
 
-    def __init__(self, source: str | Path, output, *, audio: bool, warnings: list[str]):
+    def __init__(
+        self, source: str | Path, output, *, audio: bool, warnings: list[str], start: float | None = None, end: float | None = None
+    ):
         try:
             self._input = av.open(str(source), metadata_errors="ignore")
         except av.FFmpegError as e:
@@ -82,7 +89,12 @@ class Passthrough:
                 self._routes[stream.index] = route
         output.metadata.update({k: v for k, v in self._input.metadata.items() if k not in _STALE_TAGS})
         streams = [self._input.streams[i] for i in self._routes]
+        self._start, self._end = start, end
+        if start is not None and streams:
+            # a second of slack: some indexes land a little after the requested time
+            self._input.seek(int(max(start - 1, 0) * av.time_base), backward=True)
         self._packets = self._input.demux(streams) if streams else iter(())
+        self._ended: set[int] = set()  # streams past `end`
         self._pending = None
 
     def _audio_route(self, stream, fits: bool, warnings: list[str]):
@@ -121,16 +133,36 @@ class Passthrough:
     def feed_until(self, seconds: float) -> None:
         """Mux every source packet whose decode time is at or before `seconds`."""
         while True:
-            packet = self._pending or next(self._packets, None)
+            packet = self._pending or self._next_packet()
             if packet is None:
                 return
-            if packet.dts is not None and float(packet.dts * packet.time_base) > seconds:
+            if float(packet.dts * packet.time_base) > seconds:
                 self._pending = packet
                 return
             self._pending = None
+            self._output.mux(self._routes[packet.stream.index].packets(packet))
+
+    def _next_packet(self):
+        """The next source packet inside the span, with its timestamps moved to the output's clock; None at the end."""
+        for packet in self._packets:
             if packet.dts is None:  # flush markers carry no data
                 continue
-            self._output.mux(self._routes[packet.stream.index].packets(packet))
+            shown = (packet.pts if packet.pts is not None else packet.dts) * packet.time_base
+            if self._start is not None and shown < self._start:
+                continue
+            if self._end is not None and shown >= self._end:
+                self._ended.add(packet.stream.index)
+                if len(self._ended) == len(self._routes):
+                    self._packets = iter(())
+                    return None
+                continue
+            if self._start is not None:
+                shift = round(Fraction(self._start) / packet.time_base)
+                packet.dts -= shift
+                if packet.pts is not None:
+                    packet.pts -= shift
+            return packet
+        return None
 
     def finish(self) -> None:
         """Mux the rest of the source's streams, flush re-encoders, close the source."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import math
 import os
+from dataclasses import replace
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -13,6 +15,7 @@ import numpy as np
 
 from deblur_cli.errors import InputError
 from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of, color_of, normalize_rotation
+from deblur_cli.video_io.span import Span
 
 # Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
 # and FFmpeg guesses presentation times from decode order, so frames get pts from their index instead.
@@ -30,12 +33,13 @@ class VideoFileSource:
     damaged or truncated stream stops, after yielding every good frame.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, span: Span = Span()):
         self.path = Path(path)
         self._container = _open(self.path)
         try:
             self._stream = _video_stream(self._container, self.path)
             self._stream.thread_type = "AUTO"
+            self._index_timestamps = self._container.format.name in _CONSTANT_RATE_CONTAINERS
             self._frames = self._decode()
             first = next(self._frames, None)
             if first is None:
@@ -43,26 +47,37 @@ class VideoFileSource:
                     f"{self.path}: the video stream has no decodable frames",
                     hint="the file is empty or damaged; check that it plays in a media player",
                 )
+            info = _describe(self._container, self._stream, first)
+            self._step = _frame_step(info)
+            self._timeline = self._timed(itertools.chain([first], self._frames))
+            self._first = next(self._timeline)
+            self._end_pts: int | None = None  # the first timestamp past a span that ends early
+            if not span.whole:
+                info = self._cut(info, span)
         except BaseException:
             self._container.close()
             raise
-        self._first = first
-        self.info = _describe(self._container, self._stream, first)
+        self.info = info
         self._format = array_format(self.info.dtype)
-        self._step = _frame_step(self.info)
-        self._index_timestamps = self._container.format.name in _CONSTANT_RATE_CONTAINERS
 
     def __iter__(self) -> Iterator[Frame]:
-        frames, self._frames = self._frames, iter(())
+        timeline, self._timeline = self._timeline, iter(())
         if self._first is not None:
-            frames = itertools.chain([self._first], frames)
+            timeline = itertools.chain([self._first], timeline)
             self._first = None
+        stop = self._end_pts
+        for index, (frame, pts) in enumerate(timeline):
+            if stop is not None and pts >= stop:
+                return
+            image = frame.to_ndarray(format=self._format, width=self.info.width, height=self.info.height)
+            yield Frame(image=np.ascontiguousarray(image), pts=pts - self.info.pts_offset, index=index)
+
+    def _timed(self, frames: Iterator[av.VideoFrame]) -> Iterator[tuple[av.VideoFrame, int]]:
+        """Frames with strictly rising timestamps in the stream's time base."""
         last = None
         for index, frame in enumerate(frames):
-            pts = self._pts(frame, index, last)
-            last = pts
-            image = frame.to_ndarray(format=self._format, width=self.info.width, height=self.info.height)
-            yield Frame(image=np.ascontiguousarray(image), pts=pts, index=index)
+            last = self._pts(frame, index, last)
+            yield frame, last
 
     def _pts(self, frame: av.VideoFrame, index: int, last: int | None) -> int:
         # Timestamps must rise strictly for any encoder downstream; a missing or backward stamp is replaced
@@ -73,7 +88,57 @@ class VideoFileSource:
             return frame.pts
         return 0 if last is None else last + self._step
 
-    def _decode(self) -> Iterator[av.VideoFrame]:
+    def _cut(self, info: VideoInfo, span: Span) -> VideoInfo:
+        """Move to the span's first frame; the VideoInfo of the frames from there to the span's end."""
+        zero = self._first[1]
+        time_base = info.time_base or Fraction(1, 25)
+        if span.start > 0:
+            target = zero + _units(span.start, time_base)
+            if not self._index_timestamps:  # AVI's timestamps count frames from the start: read up to the span
+                self._seek(target, zero)
+            self._first = next((item for item in self._timeline if item[1] >= target), None)
+            if self._first is None:
+                length = f" (the video is {info.duration:g} s long)" if info.duration else ""
+                raise InputError(
+                    f"{self.path}: no frame at or after {span.start:g} s{length}", hint="choose an earlier --start"
+                )
+        if span.end is not None:
+            self._end_pts = zero + _units(span.end, time_base)
+            if self._first[1] >= self._end_pts:
+                raise InputError(
+                    f"{self.path}: no frame is shown from {span.describe()}",
+                    hint="give the span at least one frame's duration",
+                )
+        stop = span.end
+        if info.duration is not None:
+            stop = info.duration if stop is None else min(stop, info.duration)
+        length = None if stop is None else max(stop - float((self._first[1] - zero) * time_base), 0.0)
+        return replace(
+            info,
+            frame_count=max(1, round(length * info.fps)) if length is not None and info.fps else None,
+            duration=length,
+            pts_offset=self._first[1] if span.start > 0 else 0,
+            end_time=None if span.end is None else float(zero * time_base) + span.end,
+        )
+
+    def _seek(self, target: int, zero: int) -> None:
+        """Restart decoding at the last keyframe at or before `target` (stream time base).
+
+        A container whose index lands after the target (some Matroska and MPEG-TS files) is read from its
+        first frame `zero` instead.
+        """
+        for position in (target, zero):
+            self._frames.close()
+            self._container.seek(position, stream=self._stream, backward=True)
+            self._frames = self._decode(count_packets=False)
+            timeline = self._timed(self._frames)
+            first = next(timeline, None)
+            self._timeline = timeline if first is None else itertools.chain([first], timeline)
+            if first is not None and first[1] <= target:
+                return
+
+    def _decode(self, count_packets: bool = True) -> Iterator[av.VideoFrame]:
+        """Decoded frames in presentation order; `count_packets` False after a seek (packets before it were skipped)."""
         stream = self._stream
         packets, decoded, end = 0, 0, None
         try:
@@ -91,10 +156,10 @@ class VideoFileSource:
                 f"{self.path}: the video stream is corrupt after {decoded} good frames ({_reason(e)})",
                 hint=_DAMAGED_HINT,
             ) from None
-        _check_complete(self.path, stream, packets, decoded, end)
+        _check_complete(self.path, stream, packets if count_packets else None, decoded, end)
 
     def close(self) -> None:
-        self._frames = iter(())
+        self._timeline = iter(())
         self._first = None
         self._container.close()
 
@@ -103,6 +168,11 @@ class VideoFileSource:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _units(seconds: float, time_base: Fraction) -> int:
+    """The first timestamp at or after `seconds`; typed times such as 0.8 are not exact in binary, hence the slack."""
+    return math.ceil(seconds / time_base - 1e-6)
 
 
 def _reason(error: av.FFmpegError) -> str:
@@ -198,15 +268,15 @@ def _frame_step(info: VideoInfo) -> int:
     return max(1, round(1 / (info.fps * info.time_base)))
 
 
-def _check_complete(path: Path, stream, packets: int, decoded: int, end: Fraction | None) -> None:
+def _check_complete(path: Path, stream, packets: int | None, decoded: int, end: Fraction | None) -> None:
     """Raise if the demuxer stopped before the end the container announced (a truncated or damaged file)."""
     expected = stream.frames  # from the index (MP4, MOV, AVI); 0 when the container keeps no count
-    if expected and packets < expected:
+    if expected and packets is not None and packets < expected:
         raise InputError(
             f"{path}: the video stream ends early: {decoded} good frames of {expected} (truncated or damaged file)",
             hint=_DAMAGED_HINT,
         )
-    duration = None if expected else _stream_duration(stream)
+    duration = None if expected and packets is not None else _stream_duration(stream)
     if duration is None or end is None:
         return
     fps = float(stream.average_rate or stream.guessed_rate or 25)

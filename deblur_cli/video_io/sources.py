@@ -9,8 +9,9 @@ from typing import Protocol
 
 from deblur_cli.errors import InputError
 from deblur_cli.video_io.images import ImageSequenceSource, is_glob, is_image, list_images
-from deblur_cli.video_io.info import Frame, VideoInfo
+from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
 from deblur_cli.video_io.reader import VideoFileSource
+from deblur_cli.video_io.span import Span
 
 
 class FrameSource(Protocol):
@@ -27,27 +28,38 @@ class FrameSource(Protocol):
     def __exit__(self, *exc) -> None: ...
 
 
-def open_source(path: str | os.PathLike) -> FrameSource:
+def open_source(path: str | os.PathLike, span: Span = Span()) -> FrameSource:
     """Open a video file, a directory of images, a glob pattern ("frames/*.png") or a single image.
 
-    `.info` is ready at once (the first frame is decoded to fill it); iterating yields `Frame`s.
+    `.info` is ready at once (the first frame is decoded to fill it); iterating yields `Frame`s. With a
+    `span`, only its frames are delivered (image sequences count DEFAULT_FPS frames a second), and a video's
+    timestamps start from the span's first frame.
     Raises InputError with a one-line message and a hint for anything that cannot be read.
     """
     text = os.fspath(path)
-    if os.path.isdir(text):
-        return ImageSequenceSource(list_images(text))
+    if os.path.isdir(text) or (not os.path.exists(text) and is_glob(text)):
+        return ImageSequenceSource(_images_in(list_images(text), span, text))
     if not os.path.exists(text):
-        if is_glob(text):
-            return ImageSequenceSource(list_images(text))
         raise InputError(
             f"{text}: no such file or directory", hint="check the path; quote glob patterns like 'frames/*.png'"
         )
     if is_image(text):
-        return ImageSequenceSource([Path(text)])
-    return VideoFileSource(text)
+        return ImageSequenceSource(_images_in([Path(text)], span, text))
+    return VideoFileSource(text, span)
 
 
-def describe(path: str | os.PathLike) -> VideoInfo:
-    """The VideoInfo of an input without reading past its first frame."""
-    with open_source(path) as source:
+def _images_in(paths: list[Path], span: Span, text: str) -> list[Path]:
+    chosen = span.frames(len(paths), DEFAULT_FPS)
+    if not chosen:
+        raise InputError(
+            f"{text}: no image from {span.describe()}: {len(paths)} images last {float(len(paths) / DEFAULT_FPS):g} s "
+            f"at {DEFAULT_FPS} frames a second",
+            hint="choose an earlier --start",
+        )
+    return paths[chosen.start : chosen.stop]
+
+
+def describe(path: str | os.PathLike, span: Span = Span()) -> VideoInfo:
+    """The VideoInfo of an input (of its `span`) without reading past the span's first frame."""
+    with open_source(path, span) as source:
         return source.info

@@ -63,7 +63,14 @@ class VideoFileSink(atomic.FinishOrAbort):
                 ) from None
             self._stream = self._add_video(encoding)
             if source is not None:
-                self._passthrough = Passthrough(source, self._container, audio=options.audio, warnings=self.warnings)
+                self._passthrough = Passthrough(
+                    source,
+                    self._container,
+                    audio=options.audio,
+                    warnings=self.warnings,
+                    start=float(info.pts_offset * self._time_base) if info.pts_offset else None,
+                    end=info.end_time,
+                )
             self._start(encoding)
 
     def _start(self, encoding) -> None:

@@ -1,0 +1,163 @@
+"""Restoring part of a source (--start, --end, --duration): time notation, frame-exact cuts after a seek in
+every container, audio cut and moved with the video, images, and the command line's errors."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from deblur_cli.cli import app
+from deblur_cli.cli import run as run_module
+from deblur_cli.errors import InputError
+from deblur_cli.video_io import EncodeOptions, Span, describe, open_sink, open_source, parse_time
+from tests import media
+from tests.restorers import IdentityRestorer
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    "text, seconds",
+    [("90", 90.0), ("90.5", 90.5), (".5", 0.5), ("1:30", 90.0), ("1:30.25", 90.25), ("0:01:30", 90.0), ("1:02:03.5", 3723.5)],
+)
+def test_times_in_seconds_or_clock_notation(text, seconds):
+    assert parse_time(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "-1", "1:60", "1:60:00", "1::2", "ten", "1e3", "1:2:3:4"])
+def test_malformed_times_are_refused(text):
+    with pytest.raises(ValueError):
+        parse_time(text)
+
+
+def test_span_checks_itself_and_picks_image_indices():
+    with pytest.raises(ValueError):
+        Span(2.0, 1.0)
+    with pytest.raises(ValueError):
+        Span(-1.0)
+    assert Span().whole and not Span(0.0, 5.0).whole
+    assert Span(1.0, 2.0).frames(100, 25) == range(25, 50)
+    assert Span(0.99).frames(30, 25) == range(25, 30)  # frame 25 is shown at 1.0 s, the first at or after 0.99
+    assert Span(2.0).frames(30, 25) == range(50, 50)
+
+
+def decode(path, span=Span()) -> tuple[list[np.ndarray], list[int | None], object]:
+    with open_source(path, span) as source:
+        frames = list(source)
+    return [f.image for f in frames], [f.pts for f in frames], source.info
+
+
+@pytest.mark.parametrize(
+    "name, codec", [("a.mp4", None), ("a.mkv", None), ("a.avi", None), ("a.webm", None), ("a.ts", "libx264")]
+)
+def test_a_span_holds_exactly_the_frames_shown_in_it(tmp_path, name, codec):
+    # 40 frames at 20 fps with a keyframe every 6: starting at 0.8 s seeks to a keyframe before frame 16 and
+    # decodes forward, and what comes out must be frames 16-29 of a plain decode, bit for bit
+    path = media.make_video(tmp_path / name, frames=40, fps=20, codec=codec, gop=6)
+    whole, whole_pts, info = decode(path)
+    assert len(whole) == 40
+    for span, first, count in [(Span(0.8, 1.5), 16, 14), (Span(0.81), 17, 23), (Span(0.0, 0.5), 0, 10), (Span(1.95), 39, 1)]:
+        images, pts, cut = decode(path, span)
+        assert len(images) == count, (span, len(images))
+        assert all(np.array_equal(a, b) for a, b in zip(images, whole[first : first + count])), span
+        offset = whole_pts[first] if span.start > 0 else 0
+        assert pts == [p - offset for p in whole_pts[first : first + count]]
+        assert cut.frame_count == count
+        assert cut.pts_offset == offset
+
+
+def test_spans_outside_the_video_are_one_clear_error(tmp_path):
+    path = media.make_video(tmp_path / "a.mp4", frames=10, fps=10)
+    with pytest.raises(InputError, match=r"no frame at or after 2 s \(the video is 1 s long\)"):
+        describe(path, Span(2.0))
+    with pytest.raises(InputError, match="no frame is shown from 0.21 s to 0.29 s"):
+        describe(path, Span(0.21, 0.29))
+
+
+def test_image_sequences_are_cut_at_25_frames_a_second(tmp_path):
+    folder = tmp_path / "frames"
+    media.make_images(folder, count=60)
+    whole, _, _ = decode(folder)
+    images, pts, info = decode(folder, Span(1.0, 2.0))
+    assert len(images) == info.frame_count == 25
+    assert all(np.array_equal(a, b) for a, b in zip(images, whole[25:50]))
+    assert pts == [None] * 25
+    with pytest.raises(InputError, match="no image from 3 s to the end: 60 images last 2.4 s"):
+        describe(folder, Span(3.0))
+
+
+def audio_packets(path) -> list[tuple[float, float]]:
+    """(start, end) in seconds of every audio packet."""
+    with av.open(str(path)) as container:
+        return [
+            (float(p.pts * p.time_base), float((p.pts + p.duration) * p.time_base))
+            for p in container.demux(audio=0)
+            if p.size
+        ]
+
+
+@pytest.mark.parametrize("name, audio", [("a.mp4", "aac"), ("a.mkv", "flac"), ("a.mov", "pcm_s16le")])
+def test_audio_is_cut_to_the_span_and_moved_with_the_video(tmp_path, name, audio):
+    source = media.make_video(tmp_path / name, frames=60, fps=20, audio=audio, gop=5)
+    target = tmp_path / ("out" + source.suffix)
+    with open_source(source, Span(1.0, 2.0)) as frames:
+        with open_sink(target, frames.info, EncodeOptions(), source=source) as sink:
+            for frame in frames:
+                sink.write(frame)
+    assert len(media.read_frames(target)) == 20
+    pts, time_base = media.read_video_pts(target)
+    assert pts[0] == 0 and float(pts[-1] * time_base) == pytest.approx(0.95)
+    kept = audio_packets(target)
+    whole = audio_packets(source)
+    longest = max(end - start for start, end in whole)
+    assert 0 <= kept[0][0] <= longest  # the first packet that starts inside the span, on the new clock
+    assert 1.0 - longest <= kept[-1][1] <= 1.0 + longest
+    # the same packets as the source's from 1 s to 2 s, one second earlier
+    inside = [start - 1.0 for start, _ in whole if 1.0 <= start < 2.0]
+    assert len(kept) == len(inside)
+    assert np.allclose([start for start, _ in kept], inside, atol=1e-3)  # MOV moves PCM by 32 samples (0.7 ms)
+
+
+@pytest.fixture
+def identity(monkeypatch):
+    restorer = IdentityRestorer()
+    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: restorer)
+    return restorer
+
+
+def test_run_restores_only_the_span(tmp_path, identity):
+    source = media.make_video(tmp_path / "in.mkv", frames=50, fps=25, codec="ffv1", pix_fmt="yuv444p", gop=10)
+    whole = media.read_frames(source)
+    for args, first, count in [(["--start", "0:01", "--duration", "0.4"], 25, 10), (["--end", ".2"], 0, 5)]:
+        target = tmp_path / f"out{first}.mkv"
+        result = runner.invoke(app, ["run", str(source), "-o", str(target), "--codec", "ffv1", "-q", *args])
+        assert result.exit_code == 0, result.output
+        got = media.read_frames(target)
+        assert len(got) == count
+        assert all(np.array_equal(a, b) for a, b in zip(got, whole[first : first + count]))
+        pts, time_base = media.read_video_pts(target)
+        assert pts[0] == 0 and pts[1] * time_base == Fraction(1, 25)
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["--start", "1:75"], 2, "--start: '1:75': seconds after a colon must be below 60"),
+        (["--start", "0.5", "--end", "0.4"], 2, "--end (0.4) must come after --start (0.5)"),
+        (["--end", "1", "--duration", "1"], 2, "--end and --duration both say where to stop"),
+        (["--duration", "0"], 2, "--duration must be longer than 0 s"),
+        (["--start", "9"], 1, "no frame at or after 9 s"),
+    ],
+)
+def test_bad_spans_are_one_line_before_the_model_loads(tmp_path, identity, args, code, message):
+    source = media.make_video(tmp_path / "in.mp4", frames=10, fps=10)
+    result = runner.invoke(app, ["run", str(source), "-o", str(tmp_path / "out.mp4"), *args])
+    assert result.exit_code == code, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert identity.calls == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
