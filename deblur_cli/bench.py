@@ -28,7 +28,7 @@ from deblur_cli.metrics.niqe import BLOCK, MIN_BLOCKS, applicable
 from deblur_cli.pipeline import to_tensor
 from deblur_cli.restorer import Restorer
 from deblur_cli.tiles import restore_tiled
-from deblur_cli.video_io import DEFAULT_FPS, open_source
+from deblur_cli.video_io import DEFAULT_FPS, Span, open_source
 from deblur_cli.windows import stitch_windows
 
 ClipMetric = Callable[[torch.Tensor, torch.Tensor], float]
@@ -114,15 +114,19 @@ def synthetic_clip(seed: int, frames: int, size: tuple[int, int]) -> Clip:
 
 
 def load_clip(
-    source: str | os.PathLike, reference: str | os.PathLike | None, frames: int, size: tuple[int, int] | None = None
+    source: str | os.PathLike,
+    reference: str | os.PathLike | None,
+    frames: int,
+    size: tuple[int, int] | None = None,
+    span: Span = Span(),
 ) -> Clip:
-    """The first `frames` frames of `source` (and of `reference`, its sharp ground truth, if given),
+    """The first `frames` frames of `span` of `source` (and of `reference`, its sharp ground truth, if given),
     centre-cropped to size (W, H) when given. InputError when the files cannot be read, are shorter
     than `frames` or differ in size; UsageError when the crop is larger than the frames."""
-    blurred, fps = _read_frames(source, frames)
+    blurred, fps = _read_frames(source, frames, span)
     sharp = None
     if reference is not None:
-        sharp, _ = _read_frames(reference, frames)
+        sharp, _ = _read_frames(reference, frames, span)
         if sharp.shape != blurred.shape:
             raise InputError(
                 f"{reference} has frames of {sharp.shape[-1]}x{sharp.shape[-2]}, "
@@ -135,8 +139,8 @@ def load_clip(
     return Clip(blurred, sharp, fps, os.fspath(source))
 
 
-def _read_frames(path: str | os.PathLike, count: int) -> tuple[torch.Tensor, float]:
-    with open_source(path) as source:
+def _read_frames(path: str | os.PathLike, count: int, span: Span) -> tuple[torch.Tensor, float]:
+    with open_source(path, span) as source:
         fps = float(source.info.fps or DEFAULT_FPS)
         frames = []
         for frame in source:
@@ -144,7 +148,10 @@ def _read_frames(path: str | os.PathLike, count: int) -> tuple[torch.Tensor, flo
             if len(frames) == count:
                 break
     if len(frames) < count:
-        raise InputError(f"{path} has {len(frames)} frames, fewer than the {count} asked for", hint="lower --frames")
+        where = "" if span.whole else f" from {span.start:g} s"
+        raise InputError(
+            f"{path} has {len(frames)} frames{where}, fewer than the {count} asked for", hint="lower --frames"
+        )
     return torch.stack(frames), fps
 
 

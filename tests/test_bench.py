@@ -25,6 +25,7 @@ from deblur_cli.bench import (
 from deblur_cli.cli.app import app
 from deblur_cli.errors import InputError, UsageError
 from deblur_cli.plot import HEIGHT, WIDTH, write_plot
+from deblur_cli.video_io import Span
 from tests.media import make_images
 from tests.restorers import IdentityRestorer
 
@@ -157,6 +158,15 @@ def test_load_clip_reads_and_crops_pairs(tmp_path):
         load_clip(tmp_path / "blurred", None, frames=2, size=(65, 48))
 
 
+def test_load_clip_starts_where_told(tmp_path):
+    make_images(tmp_path / "long", count=30, size=(32, 32))
+    whole = load_clip(tmp_path / "long", None, frames=30)
+    later = load_clip(tmp_path / "long", tmp_path / "long", frames=3, span=Span(1.0))
+    assert torch.equal(later.blurred, whole.blurred[25:28]) and torch.equal(later.reference, whole.blurred[25:28])
+    with pytest.raises(InputError, match="has 5 frames from 1 s, fewer than the 6 asked for"):
+        load_clip(tmp_path / "long", None, frames=6, span=Span(1.0))
+
+
 @pytest.fixture
 def stand_in_models(monkeypatch):
     """`deblur bench` with the named models replaced by stand-ins: no weights needed."""
@@ -185,6 +195,7 @@ def test_cli_prints_a_table_and_writes_json_and_plot(stand_in_models, tmp_path):
     [
         (["-m", "nope"], 1, "unknown model"),
         (["--reference", "x.mp4"], 2, "--reference needs --input"),
+        (["--start", "1"], 2, "--start needs --input"),
         (["--steps", "1,a"], 2, "comma-separated"),
         (["--samples", "0"], 2, "at least 1"),
         (["--weights", "wtsa=w.safetensors"], 2, "not benchmarked"),

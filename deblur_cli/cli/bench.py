@@ -21,7 +21,7 @@ from deblur_cli.bench import (
     write_json,
 )
 from deblur_cli.cli.app import command, err, out
-from deblur_cli.cli.options import DeviceOpt, PrecisionOpt, parse_size
+from deblur_cli.cli.options import DeviceOpt, PrecisionOpt, StartOpt, parse_size, span_option
 from deblur_cli.devices import resolve_device
 from deblur_cli.errors import UsageError, WeightsError
 from deblur_cli.metrics.cvvdp import load_cvvdp
@@ -68,6 +68,7 @@ def bench(
         Optional[Path], typer.Option("--reference", help="Sharp ground truth of --input, for PSNR, SSIM and the rest.")
     ] = None,
     frames: Annotated[int, typer.Option("--frames", min=1, help="Frames to benchmark.")] = 8,
+    start: StartOpt = None,
     size: Annotated[
         Optional[str],
         typer.Option("--size", help="WxH: the built-in clip's size (default 640x384), or a centre crop of --input."),
@@ -110,6 +111,9 @@ def bench(
     options = BenchOptions(_positive_ints("--steps", steps), _positive_ints("--samples", samples), warmup, repeat)
     if reference is not None and input_path is None:
         raise UsageError("--reference needs --input", hint="give the blurred clip with --input")
+    if start is not None and input_path is None:
+        raise UsageError("--start needs --input", hint="the built-in clip is only --frames long")
+    span = span_option(start, None, None)
     crop = parse_size(size) if size else None
     candidates = list(dict.fromkeys(choose_model(name, device=torch_device) for name in model or DEFAULT_MODELS))
     specs = {name: model_spec(name) for name in candidates}  # unknown names fail here, before any work
@@ -124,7 +128,7 @@ def bench(
     if input_path is None:
         clip = synthetic_clip(seed, frames, crop or (640, 384))
     else:
-        clip = load_clip(input_path, reference, frames, crop)
+        clip = load_clip(input_path, reference, frames, crop, span)
 
     extra = {}
     if clip.reference is not None:
