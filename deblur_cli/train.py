@@ -137,7 +137,7 @@ VALIDATION_DDIM_STEPS = 10  # validation tracks progress; `deblur run` samples w
 RESIDUAL_SCALE = 6.0
 
 
-def _wtsa_task(variant: str, prior_spec: str | None) -> Task:
+def _wtsa_task(variant: str, prior_spec: str | None, ddim_steps: int | None = None) -> Task:
     from deblur_cli.diffusion.loss import diffusion_loss
     from deblur_cli.diffusion.sample import sample
     from deblur_cli.diffusion.schedule import DiffusionConfig
@@ -164,7 +164,8 @@ def _wtsa_task(variant: str, prior_spec: str | None) -> Task:
 
     def restore(model, blurred):
         generator = torch.Generator(blurred.device).manual_seed(0)
-        return sample(model, condition(blurred), steps=VALIDATION_DDIM_STEPS, generator=generator, diffusion=diffusion)
+        steps = ddim_steps or VALIDATION_DDIM_STEPS
+        return sample(model, condition(blurred), steps=steps, generator=generator, diffusion=diffusion)
 
     return Task(
         build=lambda: WTSAUNet(config),
@@ -207,20 +208,24 @@ def _load_prior(spec: str) -> nn.Module:
     return load_dstnet(spec)
 
 
-TASKS: dict[str, Callable[[str | None], Task]] = {
+TASKS: dict[str, Callable[..., Task]] = {  # (prior, **options) -> Task
     "dstnet": lambda prior: _dstnet_task("dstnet", prior),
     "dstnet-s": lambda prior: _dstnet_task("dstnet-s", prior),
-    "wtsa": lambda prior: _wtsa_task("wtsa", prior),
-    "wtsa-s": lambda prior: _wtsa_task("wtsa-s", prior),
+    "wtsa": lambda prior, **options: _wtsa_task("wtsa", prior, **options),
+    "wtsa-s": lambda prior, **options: _wtsa_task("wtsa-s", prior, **options),
 }
+DIFFUSION_TASKS = ("wtsa", "wtsa-s")
 
 
-def get_task(name: str, prior: str | None = None) -> Task:
-    """The Task of a model name in TASKS; `prior` (diffusion models only) makes it a residual model."""
+def get_task(name: str, prior: str | None = None, *, ddim_steps: int | None = None) -> Task:
+    """The Task of a model name in TASKS; `prior` (diffusion models only) makes it a residual model, and
+    `ddim_steps` (diffusion models only) is what its validation samples with (VALIDATION_DDIM_STEPS if None)."""
     if name not in TASKS:
         raise ModelError(f"cannot train {name!r}", hint=f"trainable models: {', '.join(TASKS)}")
+    if ddim_steps is not None and name not in DIFFUSION_TASKS:
+        raise UsageError(f"--ddim-steps applies to the diffusion models ({', '.join(DIFFUSION_TASKS)}), not {name}")
     try:
-        return TASKS[name](prior)
+        return TASKS[name](prior, **({} if ddim_steps is None else {"ddim_steps": ddim_steps}))
     except ImportError as e:
         raise ModelError(f"model {name!r} is not available in this build: {e}") from None
 
@@ -408,6 +413,7 @@ def evaluate(
     sources: str | Path | None = None,
     sample: str | Path | None = None,
     weights: str | Path | None = None,
+    ddim_steps: int | None = None,
     task: Task | None = None,
 ) -> dict[str, float]:
     """Validate the EMA weights of the run in `out_dir` on `clips` held-out clips of `size` (W, H).
@@ -420,7 +426,8 @@ def evaluate(
     clips themselves (8-bit): how much it changes footage that needs no deblurring. With `videos` the
     clips come from the held-out real videos instead of photos. `sample` writes a PNG of the middle frame
     of the first clip: blurred input | restored | sharp, side by side (with the prior's estimate after
-    the input for a residual model).
+    the input for a residual model). `ddim_steps` sets a diffusion model's DDIM steps (default
+    VALIDATION_DDIM_STEPS, as in training; `deblur run` samples with 20).
     """
     if camera not in CAMERAS:
         raise UsageError(f"--camera must be one of {', '.join(CAMERAS)}, got {camera!r}")
@@ -431,7 +438,7 @@ def evaluate(
     prior = config.get("prior")
     if prior is not None and weights is not None:
         prior = str(weights)  # a residual model's file holds the DSTNet it corrects: use that one
-    task = task or get_task(config["model"], prior)
+    task = task or get_task(config["model"], prior, ddim_steps=ddim_steps)
     model = task.build()
     if weights is None:
         tensors = state["ema"]

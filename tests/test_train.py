@@ -9,7 +9,17 @@ from torch import nn
 
 from deblur_cli.checkpoint import read_checkpoint, save_checkpoint
 from deblur_cli.errors import ModelError, UsageError
-from deblur_cli.train import Task, TrainConfig, charbonnier, evaluate, fft_l1, get_task, lr_at, train
+from deblur_cli.train import (
+    VALIDATION_DDIM_STEPS,
+    Task,
+    TrainConfig,
+    charbonnier,
+    evaluate,
+    fft_l1,
+    get_task,
+    lr_at,
+    train,
+)
 
 
 class TinyRestorer(nn.Module):
@@ -270,3 +280,26 @@ def test_evaluation_keeps_moving_or_still_cameras_on_request(tmp_path):
         evaluate(tmp_path, camera="shaky", task=_tiny_task())
     with pytest.raises(UsageError, match="not to --videos"):
         evaluate(tmp_path, camera="still", videos=True, task=_tiny_task())
+
+
+def test_evaluation_samples_diffusion_models_with_the_ddim_steps_asked_for():
+    calls = []
+
+    def counted(task):
+        model = task.build().eval()
+
+        def forward(*args, **kwargs):
+            calls.append(1)
+            return type(model).forward(model, *args, **kwargs)
+
+        model.forward = forward
+        return model
+
+    clip = torch.rand(1, 2, 3, 16, 16)
+    for steps, expected in [(None, VALIDATION_DDIM_STEPS), (3, 3)]:
+        calls.clear()
+        task = get_task("wtsa-s", ddim_steps=steps)
+        task.restore(counted(task), clip)
+        assert len(calls) == expected
+    with pytest.raises(UsageError, match="--ddim-steps applies to the diffusion models"):
+        get_task("dstnet-s", ddim_steps=20)

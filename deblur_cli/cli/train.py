@@ -85,6 +85,10 @@ def train_command(
     weights: Annotated[
         Optional[Path], typer.Option("--weights", help="With --evaluate: this weights file instead of the run's EMA.")
     ] = None,
+    ddim_steps: Annotated[
+        Optional[int],
+        typer.Option("--ddim-steps", min=1, max=1000, help="With --evaluate: DDIM steps of a diffusion model (default 10)."),
+    ] = None,
 ) -> None:
     """Train on clips synthesised on the fly: [bold]deblur train -m dstnet-s --sources cache -o runs/s[/]."""
     if sources is not None and not sources.is_dir():
@@ -97,6 +101,7 @@ def train_command(
         figures = evaluate(
             out_dir, size=parse_size(val_size, "--val-size"), clips=val_clips, frames=frames, shake_only=shake_only,
             camera=camera, sharp_input=sharp_input, videos=videos, sources=sources, sample=sample, weights=weights,
+            ddim_steps=ddim_steps,
         )  # fmt: skip
         _print_figures(figures)
         return
