@@ -27,8 +27,9 @@ from deblur_cli.metrics import niqe, psnr, ssim, temporal_error
 from deblur_cli.metrics.niqe import BLOCK, MIN_BLOCKS, applicable
 from deblur_cli.pipeline import to_tensor
 from deblur_cli.restorer import Restorer
+from deblur_cli.span import Span
 from deblur_cli.tiles import restore_tiled
-from deblur_cli.video_io import DEFAULT_FPS, Span, open_source
+from deblur_cli.video_io import DEFAULT_FPS, open_source
 from deblur_cli.windows import stitch_windows
 
 ClipMetric = Callable[[torch.Tensor, torch.Tensor], float]

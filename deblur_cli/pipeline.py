@@ -20,8 +20,9 @@ import torch
 
 from deblur_cli.errors import OutputError, UsageError
 from deblur_cli.restorer import Restorer
+from deblur_cli.span import Span
 from deblur_cli.tiles import auto_tile_size, free_memory, restore_tiled_with_retry
-from deblur_cli.video_io import EncodeOptions, Frame, Span, VideoInfo, open_sink, open_source
+from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, open_sink, open_source
 from deblur_cli.windows import WindowOptions, stitch_windows
 
 ProgressFn = Callable[[int, int | None], None]  # (frames done, total or None)

@@ -25,7 +25,7 @@ from deblur_cli.bench import (
 from deblur_cli.cli.app import app
 from deblur_cli.errors import InputError, UsageError
 from deblur_cli.plot import HEIGHT, WIDTH, write_plot
-from deblur_cli.video_io import Span
+from deblur_cli.span import Span
 from tests.media import make_images
 from tests.restorers import IdentityRestorer
 

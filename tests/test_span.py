@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from deblur_cli.cli import app
 from deblur_cli.cli import run as run_module
 from deblur_cli.errors import InputError
-from deblur_cli.video_io import EncodeOptions, Span, describe, open_sink, open_source, parse_time
+from deblur_cli.span import Span, parse_time
+from deblur_cli.video_io import EncodeOptions, describe, open_sink, open_source
 from tests import media
 from tests.restorers import IdentityRestorer
 

@@ -11,7 +11,7 @@ from deblur_cli.auto_model import AUTO
 from deblur_cli.errors import UsageError
 from deblur_cli.windows import WindowOptions
 from deblur_cli.restorers import MODELS, model_spec
-from deblur_cli.video_io import Span, parse_time
+from deblur_cli.span import Span, parse_time
 
 ModelOpt = Annotated[
     str,

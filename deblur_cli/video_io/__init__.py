@@ -9,7 +9,6 @@ from deblur_cli.video_io.images import IMAGE_SUFFIXES
 from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
 from deblur_cli.video_io.sinks import FrameSink, is_frame_directory, open_sink
 from deblur_cli.video_io.sources import FrameSource, describe, open_source
-from deblur_cli.video_io.span import Span, parse_time
 
 __all__ = [
     "DEFAULT_FPS",
@@ -18,11 +17,9 @@ __all__ = [
     "Frame",
     "FrameSink",
     "FrameSource",
-    "Span",
     "VideoInfo",
     "describe",
     "is_frame_directory",
     "open_sink",
     "open_source",
-    "parse_time",
 ]

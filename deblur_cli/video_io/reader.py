@@ -14,8 +14,8 @@ import av
 import numpy as np
 
 from deblur_cli.errors import InputError
+from deblur_cli.span import Span
 from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of, color_of, normalize_rotation
-from deblur_cli.video_io.span import Span
 
 # Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
 # and FFmpeg guesses presentation times from decode order, so frames get pts from their index instead.

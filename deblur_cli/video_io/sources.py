@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Protocol
 
 from deblur_cli.errors import InputError
+from deblur_cli.span import Span
 from deblur_cli.video_io.images import ImageSequenceSource, is_glob, is_image, list_images
 from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
 from deblur_cli.video_io.reader import VideoFileSource
-from deblur_cli.video_io.span import Span
 
 
 class FrameSource(Protocol):
