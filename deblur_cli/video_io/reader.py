@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -91,7 +91,7 @@ class VideoFileSource:
     def _cut(self, info: VideoInfo, span: Span) -> VideoInfo:
         """Move to the span's first frame; the VideoInfo of the frames from there to the span's end."""
         zero = self._first[1]
-        time_base = info.time_base or Fraction(1, 25)
+        time_base = info.time_base or 1 / info.rate
         if span.start > 0:
             target = zero + _units(span.start, time_base)
             if not self._index_timestamps:  # AVI's timestamps count frames from the start: read up to the span
