@@ -64,7 +64,14 @@ class Passthrough:
     """
 
     def __init__(
-        self, source: str | Path, output, *, audio: bool, warnings: list[str], start: float | None = None, end: float | None = None
+        self,
+        source: str | Path,
+        output,
+        *,
+        audio: bool,
+        warnings: list[str],
+        start: float | None = None,
+        end: float | None = None,
     ):
         try:
             self._input = av.open(str(source), metadata_errors="ignore")
