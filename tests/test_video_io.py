@@ -24,6 +24,7 @@ from deblur_cli.video_io import (
     open_sink,
     open_source,
 )
+from deblur_cli.video_io.encoding import resolve_encoder
 from tests import media
 
 
@@ -206,8 +207,18 @@ def test_ten_bit_input_stays_ten_bit(tmp_path):
     source = media.make_video(tmp_path / "ten.mkv", frames=4, bit_depth=10)
     _, images, warnings = convert(source, tmp_path / "out.mp4")
     assert warnings == []
-    assert describe(tmp_path / "out.mp4").pix_fmt == "yuv420p10le"
+    out = describe(tmp_path / "out.mp4")
+    assert (out.codec, out.pix_fmt) == ("hevc", "yuv420p10le")  # HEVC Main 10, which players decode
     assert min(psnr(a, b) for a, b in zip(images, decode(tmp_path / "out.mp4"))) > 35
+
+
+@pytest.mark.parametrize(
+    "bit_depth, suffix, codec, expected",
+    [(8, ".mp4", None, "libx264"), (10, ".mov", None, "libx265"), (10, ".webm", None, "libvpx-vp9"),
+     (10, ".avi", None, "libx264"), (10, ".mp4", "x264", "libx264"), (8, ".mkv", "hevc", "libx265")],
+)  # fmt: skip
+def test_default_codec_follows_the_suffix_and_the_depth(bit_depth, suffix, codec, expected):
+    assert resolve_encoder(EncodeOptions(codec=codec), suffix, bit_depth, 64, 48).encoder == expected
 
 
 def test_hevc_in_mp4_is_tagged_for_apple_players(tmp_path):

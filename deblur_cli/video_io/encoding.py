@@ -109,15 +109,21 @@ CODEC_FOR_SUFFIX = {
     ".avi": "libx264",
     ".webm": "libvpx-vp9",
 }
+# Input above 8 bits (HDR and log footage from phones and cameras) stays deep in HEVC Main 10: H.264's
+# High 10 profile holds it too, but Apple's players and most hardware decoders cannot play it.
+DEEP_CODEC_FOR_SUFFIX = {".mp4": "libx265", ".m4v": "libx265", ".mov": "libx265", ".mkv": "libx265"}
 
 
 def resolve_encoder(options: EncodeOptions, suffix: str, bit_depth: int, width: int, height: int) -> Encoding:
     """Concrete encoder settings for an output file with this suffix and frames of this depth and size.
 
-    Raises OutputError for an unknown codec, preset or pixel format, or a pixel format that cannot hold the
-    frame size (4:2:0 needs even sides; the size is never changed behind the user's back).
+    Without a codec in `options` the suffix picks one: H.264 for 8-bit frames, HEVC for deeper ones
+    (VP9 in WebM either way). Raises OutputError for an unknown codec, preset or pixel format, or a pixel
+    format that cannot hold the frame size (4:2:0 needs even sides; the size is never changed behind the
+    user's back).
     """
-    name = options.codec or CODEC_FOR_SUFFIX.get(suffix.lower(), "libx264")
+    defaults = DEEP_CODEC_FOR_SUFFIX if bit_depth > 8 else {}
+    name = options.codec or defaults.get(suffix.lower()) or CODEC_FOR_SUFFIX.get(suffix.lower(), "libx264")
     name = ALIASES.get(name, name)
     variant = ENCODERS.get(name) or _generic(name)
     if options.preset not in PRESETS:
