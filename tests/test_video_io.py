@@ -708,3 +708,38 @@ for source, target, codec in [({str(ten)!r}, "o.mkv", "libx265"), ({str(ten)!r},
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     assert sorted(os.listdir(tmp_path)) == ["av1.mkv", "frames", "o.mkv", "o.webm", "square.mkv", "ten.mkv"]
+
+
+def make_hdr10(path, *, frames: int = 3):
+    """A 10-bit HEVC clip tagged BT.2020/PQ with mastering display and light-level SEI, as HDR10 cameras write."""
+    params = "log-level=error:hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)"
+    params += "L(10000000,1):max-cll=1000,400"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx265", rate=25, options={"x265-params": params})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p10le"
+        context = stream.codec_context
+        context.color_primaries, context.color_trc, context.colorspace = 9, 16, 9  # BT.2020, PQ, BT.2020 NCL
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(media.pattern(index, 64, 48, bit_depth=10), format="rgb48le")
+            container.mux(stream.encode(frame.reformat(format="yuv420p10le", dst_colorspace="BT2020")))
+        container.mux(stream.encode())
+    return path
+
+
+def test_hdr10_metadata_is_read_and_written_back(tmp_path):
+    source = make_hdr10(tmp_path / "hdr.mkv")
+    info = describe(source)
+    assert info.hdr.primaries == ((0.68, 0.32), (0.265, 0.69), (0.15, 0.06))
+    assert info.hdr.white_point == (0.3127, 0.329) and info.hdr.luminance == (0.0001, 1000.0)
+    assert (info.hdr.max_cll, info.hdr.max_fall) == (1000, 400)
+    for name in ("out.mp4", "out.mkv"):  # the default for 10-bit input there: HEVC Main 10
+        _, _, warnings = convert(source, tmp_path / name)
+        assert warnings == []
+        out = describe(tmp_path / name)
+        assert (out.codec, out.hdr, out.color["transfer"]) == ("hevc", info.hdr, 16)
+    _, _, warnings = convert(source, tmp_path / "out.webm")
+    assert any("HDR10 mastering metadata is not written by libvpx-vp9" in w for w in warnings)
+
+
+def test_sdr_video_has_no_hdr_metadata(tmp_path):
+    assert describe(media.make_video(tmp_path / "a.mp4", frames=2)).hdr is None

@@ -7,6 +7,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from deblur_cli.video_io.hdr import HdrMetadata
+
 DEFAULT_FPS = Fraction(25)  # rate given to image sequences, which carry no timing of their own
 
 
@@ -29,6 +31,7 @@ class VideoInfo:
     has_subtitles: bool = False  # the source holds at least one subtitle stream
     sample_aspect_ratio: Fraction | None = None  # pixel width / height for anamorphic video; None = square
     duration: float | None = None  # seconds of video, if the container says
+    hdr: HdrMetadata | None = None  # HDR10 mastering display and light levels, when the source has them
     pts_offset: int = 0  # subtracted from the file's timestamps when a span starts later (0: the file's own clock)
     end_time: float | None = None  # the file's time (s) where a span stops the frames early; None: the file's end
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from deblur_cli.errors import InputError
 from deblur_cli.span import Span
+from deblur_cli.video_io.hdr import hdr_of
 from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of, color_of, normalize_rotation
 
 # Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
@@ -244,6 +245,7 @@ def _describe(container, stream, first: av.VideoFrame) -> VideoInfo:
         has_subtitles=bool(container.streams.subtitles),
         sample_aspect_ratio=stream.sample_aspect_ratio or None,
         duration=duration,
+        hdr=hdr_of(first),
     )
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions, resolve_encoder
+from deblur_cli.video_io.hdr import x265_params
 from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of, check_image
 from deblur_cli.video_io.passthrough import Passthrough
 
@@ -28,7 +29,7 @@ class VideoFileSink(atomic.FinishOrAbort):
     """Frames encoded into a video file written under a temporary name and renamed into place by `finish`.
 
     The output keeps the input's frame rate, time base (where the container allows), per-frame timestamps,
-    size, display rotation, sample aspect ratio and colour tags. With `source`, its audio and subtitle
+    size, display rotation, sample aspect ratio, colour tags and HDR10 mastering metadata (with libx265). With `source`, its audio and subtitle
     streams are carried over (see Passthrough); `warnings` lists anything that could not be kept as it was.
     Every failure raises OutputError after removing the temporary file.
     """
@@ -87,8 +88,17 @@ class VideoFileSink(atomic.FinishOrAbort):
         container, info = self._container, self.info
         for name, value in encoding.env.items():
             os.environ.setdefault(name, value)  # a value the user set wins
+        options = dict(encoding.options)
+        if info.hdr is not None:
+            if encoding.encoder == "libx265":
+                options["x265-params"] = ":".join(filter(None, [options.get("x265-params"), x265_params(info.hdr)]))
+            else:
+                self.warnings.append(
+                    f"the input's HDR10 mastering metadata is not written by {encoding.encoder}; players may tone-map "
+                    "the output differently (libx265, the default for 10-bit input in .mp4/.mov/.mkv, keeps it)"
+                )
         try:
-            stream = container.add_stream(encoding.encoder, rate=info.rate, options=encoding.options)
+            stream = container.add_stream(encoding.encoder, rate=info.rate, options=options)
         except ValueError:
             raise OutputError(
                 f"the {self.path.suffix or container.format.name} container cannot hold {encoding.encoder} video",

@@ -1,0 +1,70 @@
+"""HDR10 static metadata: what the source's decoder reports of its mastering display and light levels,
+and how an encoder is told to write it back."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+# FFmpeg's AVMasteringDisplayMetadata: display_primaries[3][2], white_point[2], min_luminance, max_luminance
+# (each an AVRational of two ints), has_primaries, has_luminance; AVContentLightMetadata: MaxCLL, MaxFALL.
+_MASTERING = struct.Struct("=22i")
+_LIGHT = struct.Struct("=2I")
+_CHROMATICITY_UNIT = 50000  # x265 and HEVC SEI count xy chromaticity in steps of 0.00002
+_LUMINANCE_UNIT = 10000  # and mastering luminance in steps of 0.0001 cd/m²
+
+
+@dataclass(frozen=True)
+class HdrMetadata:
+    """SMPTE ST 2086 mastering display colour volume and CTA-861.3 light levels of a video."""
+
+    primaries: tuple[tuple[float, float], ...] | None = None  # CIE 1931 xy of the red, green, blue primaries
+    white_point: tuple[float, float] | None = None  # CIE 1931 xy
+    luminance: tuple[float, float] | None = None  # (min, max) of the mastering display, cd/m²
+    max_cll: int | None = None  # maximum content light level, cd/m²
+    max_fall: int | None = None  # maximum frame-average light level, cd/m²
+
+
+def hdr_of(frame) -> HdrMetadata | None:
+    """The HDR10 metadata a decoded PyAV frame carries as side data, or None if it carries none."""
+    mastering = light = None
+    for item in frame.side_data:
+        name = getattr(item.type, "name", str(item.type))
+        if name == "MASTERING_DISPLAY_METADATA" and len(bytes(item)) == _MASTERING.size:
+            mastering = _MASTERING.unpack(bytes(item))
+        elif name == "CONTENT_LIGHT_LEVEL" and len(bytes(item)) == _LIGHT.size:
+            light = _LIGHT.unpack(bytes(item))
+    if mastering is None and light is None:
+        return None
+    fields = {}
+    if mastering is not None:
+        values = [num / den if den else 0.0 for num, den in zip(mastering[0:20:2], mastering[1:20:2])]
+        has_primaries, has_luminance = mastering[20:]
+        if has_primaries:
+            fields["primaries"] = (tuple(values[0:2]), tuple(values[2:4]), tuple(values[4:6]))
+            fields["white_point"] = tuple(values[6:8])
+        if has_luminance:
+            fields["luminance"] = (values[8], values[9])
+    if light is not None and any(light):
+        fields["max_cll"], fields["max_fall"] = light
+    return HdrMetadata(**fields) if fields else None
+
+
+def x265_params(hdr: HdrMetadata) -> str:
+    """The x265-params that write `hdr` into the HEVC stream's SEI, e.g.
+    "hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400"."""
+    params = ["hdr10=1"]
+    if hdr.primaries and hdr.white_point and hdr.luminance:
+
+        def xy(point: tuple[float, float]) -> str:
+            return f"({round(point[0] * _CHROMATICITY_UNIT)},{round(point[1] * _CHROMATICITY_UNIT)})"
+
+        red, green, blue = hdr.primaries
+        low, high = hdr.luminance
+        params.append(
+            f"master-display=G{xy(green)}B{xy(blue)}R{xy(red)}WP{xy(hdr.white_point)}"
+            f"L({round(high * _LUMINANCE_UNIT)},{round(low * _LUMINANCE_UNIT)})"
+        )
+    if hdr.max_cll is not None:
+        params.append(f"max-cll={hdr.max_cll},{hdr.max_fall or 0}")
+    return ":".join(params)
