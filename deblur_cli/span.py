@@ -28,10 +28,6 @@ class Span:
         """Whether this is the whole source."""
         return self.start == 0 and self.end is None
 
-    def holds(self, seconds: float) -> bool:
-        """Whether a frame shown at `seconds` (from the first frame) is in the span."""
-        return seconds >= self.start and (self.end is None or seconds < self.end)
-
     def frames(self, count: int, rate: float) -> range:
         """Indices of the frames in the span among `count` frames shown every 1/`rate` s (image sequences)."""
         first = math.ceil(self.start * rate - 1e-9)
