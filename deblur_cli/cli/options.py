@@ -35,7 +35,7 @@ TileOpt = Annotated[
 ]
 TileOverlapOpt = Annotated[int, typer.Option("--tile-overlap", min=0, help="Pixels shared by neighbouring tiles.")]
 StartOpt = Annotated[
-    Optional[str], typer.Option("--start", help="Restore from this time on: seconds (90.5), m:s (1:30.5) or h:m:s.")
+    Optional[str], typer.Option("--start", help="Restore from this time on: seconds (90.5) or a clock time (1:30.5, 1:02:03).")
 ]
 EndOpt = Annotated[Optional[str], typer.Option("--end", help="Stop before this time (same notation as --start).")]
 DurationOpt = Annotated[Optional[str], typer.Option("--duration", help="Restore this long from --start (instead of --end).")]
