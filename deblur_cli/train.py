@@ -137,7 +137,7 @@ VALIDATION_DDIM_STEPS = 10  # validation tracks progress; `deblur run` samples w
 RESIDUAL_SCALE = 6.0
 
 
-def _wtsa_task(variant: str, prior_spec: str | None, ddim_steps: int | None = None) -> Task:
+def _wtsa_task(variant: str, prior_spec: str | None, ddim_steps: int = VALIDATION_DDIM_STEPS) -> Task:
     from deblur_cli.diffusion.loss import diffusion_loss
     from deblur_cli.diffusion.sample import sample
     from deblur_cli.diffusion.schedule import DiffusionConfig
@@ -164,8 +164,7 @@ def _wtsa_task(variant: str, prior_spec: str | None, ddim_steps: int | None = No
 
     def restore(model, blurred):
         generator = torch.Generator(blurred.device).manual_seed(0)
-        steps = ddim_steps or VALIDATION_DDIM_STEPS
-        return sample(model, condition(blurred), steps=steps, generator=generator, diffusion=diffusion)
+        return sample(model, condition(blurred), steps=ddim_steps, generator=generator, diffusion=diffusion)
 
     return Task(
         build=lambda: WTSAUNet(config),
