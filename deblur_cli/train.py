@@ -62,6 +62,7 @@ class TrainConfig:
     seed: int = 0  # data stream and initialisation
     sources: str | None = None  # photo cache (deblur synth --fetch); None: procedural scenes only
     workers: int = 0  # data-loader processes (0: synthesise in the training process)
+    echo: int = 1  # steps per synthesised batch: reuses are flipped, transposed or time-reversed views of it
     val_every: int = 500  # steps between validations
     val_clips: int = 8  # held-out clips per validation
     val_size: tuple[int, int] = (256, 256)  # (W, H) of validation clips
@@ -324,7 +325,7 @@ def _train(config, out_dir, state, until, callback, task, device, ddp) -> dict[s
     train_videos, _ = split_videos(config.sources)
     stream = TrainClips(
         train_photos, frames=config.frames, crop=config.crop, seed=config.seed,
-        start=step * config.batch, rank=ddp.rank, world_size=ddp.world_size, videos=train_videos,
+        start=(step // config.echo) * config.batch, rank=ddp.rank, world_size=ddp.world_size, videos=train_videos,
     )  # fmt: skip
     loader = iter(DataLoader(stream, batch_size=config.batch, num_workers=config.workers, pin_memory=device.type == "cuda"))
     val_set = FixedClips(val_photos, count=config.val_clips, frames=config.frames, size=config.val_size, seed=1)
@@ -333,8 +334,11 @@ def _train(config, out_dir, state, until, callback, task, device, ddp) -> dict[s
     last_val: dict[str, float] = {}
     timer, timed = time.perf_counter(), 0
     stop = config.steps if until is None else min(until, config.steps)
+    batch = None
     while step < stop:
-        blurred, sharp = (x.to(device, non_blocking=True) for x in next(loader))
+        if batch is None or step % config.echo == 0:
+            batch = [x.to(device, non_blocking=True) for x in next(loader)]
+        blurred, sharp = (echo_view(x, step % config.echo, step // config.echo) for x in batch)
         lr = lr_at(step, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -364,6 +368,26 @@ def _train(config, out_dir, state, until, callback, task, device, ddp) -> dict[s
         if step % 50 == 0:  # a rolling window, so the figure follows the current speed
             timer, timed = time.perf_counter(), 0
     return last_val
+
+
+def echo_view(clips: torch.Tensor, reuse: int, batch_index: int) -> torch.Tensor:
+    """Use `reuse` (0 = the batch as synthesised) of a batch of square clips (B, T, C, S, S) under data
+    echoing: each reuse is a different one of the 15 other views that keep blur physically valid (the 8
+    flips and transposes of the square, each also played backwards), in an order drawn from the batch's
+    index, so consecutive batches do not repeat the same sequence."""
+    if reuse == 0:
+        return clips
+    order = torch.randperm(15, generator=torch.Generator().manual_seed(batch_index))
+    view = int(order[(reuse - 1) % 15]) + 1  # 1..15, bits: flip W, flip H, transpose, reverse time
+    if view & 1:
+        clips = clips.flip(-1)
+    if view & 2:
+        clips = clips.flip(-2)
+    if view & 4:
+        clips = clips.transpose(-1, -2)
+    if view & 8:
+        clips = clips.flip(1)
+    return clips
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")

@@ -14,6 +14,7 @@ from deblur_cli.train import (
     Task,
     TrainConfig,
     charbonnier,
+    echo_view,
     evaluate,
     fft_l1,
     get_task,
@@ -86,15 +87,17 @@ def test_training_writes_log_checkpoint_and_weights(tmp_path):
     assert meta["architecture"] == "tiny" and state["conv.weight"].dtype == torch.float16
 
 
-def test_resume_continues_exactly(tmp_path):
+@pytest.mark.parametrize("echo", [1, 3])  # echo 3: the resume at step 4 lands inside a batch's reuses
+def test_resume_continues_exactly(tmp_path, echo):
+    config = dataclasses.replace(CONFIG, echo=echo)
     whole = tmp_path / "whole"
-    train(CONFIG, whole, task=_tiny_task())
+    train(config, whole, task=_tiny_task())
     parts = tmp_path / "parts"
-    train(CONFIG, parts, until=4, task=_tiny_task())
+    train(config, parts, until=4, task=_tiny_task())
     assert torch.load(parts / "last.pt", weights_only=True)["step"] == 4
     with (parts / "log.csv").open("a") as f:  # as a run killed after step 5, before its next checkpoint
         f.write("5,0.1,1e-4,1.0,,,,\n")
-    train(CONFIG, parts, resume=True, task=_tiny_task())
+    train(config, parts, resume=True, task=_tiny_task())
     steps = [int(row["step"]) for row in csv.DictReader((parts / "log.csv").open())]
     assert steps == [1, 2, 3, 4, 5, 6]
     a = torch.load(whole / "last.pt", weights_only=True)
@@ -103,6 +106,35 @@ def test_resume_continues_exactly(tmp_path):
     for key in a["model"]:
         torch.testing.assert_close(a["model"][key], b["model"][key], rtol=0, atol=0)
         torch.testing.assert_close(a["ema"][key], b["ema"][key], rtol=0, atol=0)
+
+
+def test_echo_views_are_sixteen_distinct_blur_preserving_views():
+    clips = torch.rand(2, 3, 3, 4, 4)
+    views = [echo_view(clips, reuse, batch_index=7) for reuse in range(16)]
+    assert views[0] is clips
+    assert len({v.numpy().tobytes() for v in views}) == 16
+    for v in views:  # each is a rearrangement of whole frames' pixels, never a mix of clips or channels
+        torch.testing.assert_close(v.sum(dim=(1, 3, 4)), clips.sum(dim=(1, 3, 4)))
+        assert torch.equal(v.flatten().sort().values, clips.flatten().sort().values)
+    # another batch reuses them in another order
+    assert [echo_view(clips, r, 8).numpy().tobytes() for r in range(1, 16)] != [v.numpy().tobytes() for v in views[1:]]
+
+
+def test_echo_trains_on_views_of_one_batch_before_drawing_the_next(tmp_path):
+    seen = []
+    task = _tiny_task()
+
+    def loss(model, blurred, sharp, cfg, generator):
+        seen.append((blurred.clone(), sharp.clone()))
+        return task.loss(model, blurred, sharp, cfg, generator)
+
+    config = dataclasses.replace(CONFIG, echo=2, steps=4, val_every=4)
+    train(config, tmp_path, task=dataclasses.replace(task, loss=loss))
+    assert len(seen) == 4
+    for step in (1, 3):  # the second use of batch `step // 2` is its first view, of blurred and sharp alike
+        for first, second in zip(seen[step - 1], seen[step]):
+            assert torch.equal(second, echo_view(first, 1, step // 2)) and not torch.equal(second, first)
+    assert not torch.equal(seen[2][0].flatten().sort().values, seen[0][0].flatten().sort().values)  # a new batch
 
 
 def test_init_starts_from_given_weights(tmp_path):

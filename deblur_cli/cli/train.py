@@ -36,6 +36,13 @@ def train_command(
     ] = DEFAULTS.ema,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the data stream and initialisation.")] = DEFAULTS.seed,
     workers: Annotated[int, typer.Option("--workers", min=0, help="Data-loader processes.")] = DEFAULTS.workers,
+    echo: Annotated[
+        int,
+        typer.Option(
+            "--echo", min=1,
+            help="Steps per synthesised batch; reuses are flipped, transposed or time-reversed (when synthesis is slower than the GPU).",
+        ),
+    ] = DEFAULTS.echo,
     val_every: Annotated[int, typer.Option("--val-every", min=1, help="Steps between validations.")] = DEFAULTS.val_every,
     val_size: Annotated[str, typer.Option("--val-size", help="Validation clip size, WxH.")] = "256x256",
     save_every: Annotated[int, typer.Option("--save-every", min=1, help="Steps between checkpoints.")] = DEFAULTS.save_every,
@@ -107,7 +114,7 @@ def train_command(
         return
     config = TrainConfig(
         model=model, crop=crop, frames=frames, batch=batch, steps=steps, lr=lr, warmup=warmup, ema=ema, seed=seed,
-        sources=str(sources) if sources else None, workers=workers, val_every=val_every,
+        sources=str(sources) if sources else None, workers=workers, echo=echo, val_every=val_every,
         val_size=parse_size(val_size, "--val-size"), val_clips=val_clips, save_every=save_every, precision=precision, init=str(init) if init else None,
         prior=prior,
     )  # fmt: skip
