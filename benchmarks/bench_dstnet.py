@@ -7,7 +7,8 @@ timed stage; the device is synchronised around the timer. Before timing, a small
 through the inference path and through the autograd-friendly path (no buffer reuse, no out=) and
 in float64, and the largest differences are printed, so a faster path cannot silently drift.
 On a CPU shared with other work, wall time overstates the cost; the process CPU time (summed over
-threads) is printed beside it. On Linux, THP_MEM_ALLOC_ENABLE=1 in the environment lets PyTorch
+threads) is printed beside it. The arithmetic of one frame (GFLOP, counted on the meta device) turns
+the time into achieved TFLOP/s; `--profile` prints the operators that took the most time. On Linux, THP_MEM_ALLOC_ENABLE=1 in the environment lets PyTorch
 back large CPU tensors with huge pages, which saves page-fault time on fresh 720p feature maps.
 """
 
@@ -21,6 +22,7 @@ import time
 import torch
 
 from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet
+from profiling import count_flops, kernel_table
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -62,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
     parser.add_argument("--no-check", action="store_true", help="skip the path-equivalence check")
+    parser.add_argument("--profile", action="store_true", help="then profile one window: the top operators")
     args = parser.parse_args(argv)
 
     if args.threads:
@@ -100,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     if device.type == "cuda":
         print(f"peak CUDA memory {torch.cuda.max_memory_allocated(device) / 2**20:.0f} MiB")
+    config = DSTNET_VARIANTS[args.variant]
+    flops = count_flops(lambda meta: DSTNet(config).to(meta).eval()(torch.empty(x.shape, device=meta))) / args.frames
+    print(f"{flops / 1e9:.1f} GFLOP per frame: {flops / min(wall) / 1e12:.2f} TFLOP/s achieved")
+    if args.profile:
+        print(kernel_table(lambda: model(x), device))
     return 0
 
 

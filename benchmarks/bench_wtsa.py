@@ -6,7 +6,9 @@
 A burn-in run (kernel selection, allocator warm-up) comes first, then `--repeat` timed runs of
 sample() over one window of `--frames` frames, the device synchronised around the timer. Weights are
 random: speed does not depend on them. fps counts the window's frames once; the pipeline's window
-overlap and spatial tiles cost extra on top.
+overlap and spatial tiles cost extra on top. The arithmetic of one model call per frame (GFLOP,
+counted on the meta device) turns the time into achieved TFLOP/s; `--profile` prints the operators
+that took the most time over one more DDIM step.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 
 from deblur_cli.diffusion import sample
 from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAUNet
+from profiling import count_flops, kernel_table
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -34,6 +37,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=2, help="DDIM steps per timed run")
     p.add_argument("--burn-in-steps", type=int, default=1, help="DDIM steps of the untimed first run")
     p.add_argument("--repeat", type=int, default=1, help="timed runs; the best is reported")
+    p.add_argument("--profile", action="store_true", help="then profile one DDIM step: the top operators")
     return p.parse_args()
 
 
@@ -79,6 +83,16 @@ def main() -> None:
         print(f"peak GPU memory: {torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB")
     else:
         print(f"peak process RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
+    config = WTSA_VARIANTS[args.variant]
+
+    def call_on(meta: torch.device) -> None:
+        x = torch.empty(cond.shape, device=meta)
+        WTSAUNet(config).to(meta).eval()(x, x, torch.zeros(1, dtype=torch.long, device=meta))
+
+    flops = count_flops(call_on) / args.frames
+    print(f"{flops / 1e9:.1f} GFLOP per frame per step: {flops / (per_step / args.frames) / 1e12:.2f} TFLOP/s achieved")
+    if args.profile:
+        print(kernel_table(lambda: sample(model, cond, steps=1, generator=generator), device))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,38 @@
+"""What the benchmarks add to a timing: how much arithmetic it was, and where the time went.
+
+`count_flops` runs a forward pass on the meta device (no data, no compute: seconds for a 720p window
+of the published-size models) under PyTorch's FLOP counter, with attention forced onto its math path
+so that its two matrix products are counted too (the fused kernels have no counter on every device).
+Against a measured time it gives the achieved TFLOP/s, i.e. how far a model is from what the
+hardware could do. `kernel_table` profiles one call and returns the operators that took the most
+device time (CUDA) or CPU time, which says what to optimise next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def count_flops(run: Callable[[torch.device], object]) -> int:
+    """Floating-point operations (a multiply-add counts 2) of `run(torch.device("meta"))`, which must
+    build its model and inputs on the device it is given and call the model once."""
+    with torch.inference_mode(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+        run(torch.device("meta"))
+    return counter.get_total_flops()
+
+
+def kernel_table(run: Callable[[], object], device: torch.device, rows: int = 15) -> str:
+    """The `rows` operators with the most self time over one `run()`, as PyTorch's profiler prints them."""
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.inference_mode(), torch.profiler.profile(activities=activities) as profile:
+        run()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return profile.key_averages().table(sort_by=key, row_limit=rows)

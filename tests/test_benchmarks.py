@@ -1,0 +1,37 @@
+"""The benchmark scripts' own arithmetic, and that they run (tiny sizes: speed is not tested here)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+from profiling import count_flops  # noqa: E402
+
+
+def test_flops_of_a_convolution_and_of_attention_by_hand():
+    def conv(device):
+        F.conv2d(torch.empty(1, 3, 10, 12, device=device), torch.empty(8, 3, 3, 3, device=device), padding=1)
+
+    assert count_flops(conv) == 2 * (8 * 10 * 12) * (3 * 3 * 3)
+
+    def attention(device):  # the fused kernels are not counted; the math path's two products are
+        q = torch.empty(2, 4, 20, 16, device=device)
+        F.scaled_dot_product_attention(q, q, q, attn_mask=torch.empty(1, 4, 20, 20, device=device))
+
+    assert count_flops(attention) == 2 * (2 * 4) * (2 * 20 * 20 * 16)
+
+
+def _bench(script, *args):
+    run = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True, check=True)
+    return run.stdout
+
+
+def test_benchmark_scripts_run_and_report_achieved_throughput():
+    out = _bench("bench_dstnet.py", "--variant", "dstnet-s", "--size", "64x48", "--frames", "2", "--repeat", "1", "--profile")
+    assert "TFLOP/s achieved" in out and "aten::" in out, out  # the profile's operator table
+    out = _bench("bench_wtsa.py", "--variant", "wtsa-s", "--height", "48", "--width", "64", "--frames", "2", "--steps", "1")
+    assert "TFLOP/s achieved" in out, out
