@@ -123,6 +123,37 @@ def test_audio_is_cut_to_the_span_and_moved_with_the_video(tmp_path, name, audio
     assert np.allclose([start for start, _ in kept], inside, atol=1e-3)  # MOV moves PCM by 32 samples (0.7 ms)
 
 
+def subtitle_cues(path):
+    """(start, end, text) in seconds of every subtitle cue (MP4 adds empty samples of no duration: left out)."""
+    with av.open(str(path)) as container:
+        return [
+            (float(p.pts * p.time_base), float((p.pts + p.duration) * p.time_base), bytes(p).decode(errors="replace"))
+            for p in container.demux(subtitles=0)
+            if p.size and p.duration
+        ]
+
+
+@pytest.mark.parametrize("name", ["a.mkv", "a.mp4", "a.webm"])
+def test_subtitles_on_screen_in_the_span_are_trimmed_to_it(tmp_path, name):
+    # cues 0-1.5 s and 1.5-3 s; the span 1-2 s sees the end of the first and the start of the second
+    source = media.make_video(tmp_path / name, frames=60, fps=20, subtitles=True, gop=5)
+    assert [(a, b) for a, b, _ in subtitle_cues(source)] == [(0.0, 1.5), (1.5, 3.0)]
+
+    def cut(span, target):
+        with open_source(source, span) as frames:
+            with open_sink(target, frames.info, EncodeOptions(), source=source) as sink:
+                for frame in frames:
+                    sink.write(frame)
+        return subtitle_cues(target)
+
+    cues = cut(Span(1.0, 2.0), tmp_path / ("middle" + source.suffix))
+    assert [(a, b) for a, b, _ in cues] == [(0.0, 0.5), (0.5, 1.0)]
+    assert "first cue" in cues[0][2] and "second cue" in cues[1][2]
+    # a span inside the second cue keeps just it, cut to the span
+    cues = cut(Span(2.0, 2.5), tmp_path / ("inside" + source.suffix))
+    assert [(a, b) for a, b, _ in cues] == [(0.0, 0.5)] and "second cue" in cues[0][2]
+
+
 @pytest.fixture
 def identity(monkeypatch):
     restorer = IdentityRestorer()

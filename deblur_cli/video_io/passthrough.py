@@ -15,6 +15,7 @@ from deblur_cli.errors import InputError
 # Container-level tags that describe the old file rather than its content.
 _STALE_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}
 _STREAM_TAGS = ("language", "title", "handler_name")
+SUBTITLE_LOOKBACK = 10.0  # seconds before --start searched for a subtitle cue still on screen at it
 _STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
@@ -58,9 +59,10 @@ class Passthrough:
     muxed, so construct this right after the video stream.
 
     `start` and `end` cut a span, in seconds on the source's own clock: packets shown before `start` or from
-    `end` on are left out (a subtitle that began before `start` too), and the rest move `start` earlier, as the
-    video's frames do. Without them every packet is kept on the source's clock (an AAC priming packet before
-    zero included).
+    `end` on are left out, and the rest move `start` earlier, as the video's frames do. A subtitle is trimmed
+    to the span instead: one still on screen at `start` (begun up to SUBTITLE_LOOKBACK seconds earlier) is
+    shown from the span's first moment, and one still on screen at `end` stops there. Without a span every
+    packet is kept on the source's clock (an AAC priming packet before zero included).
     """
 
     def __init__(
@@ -98,8 +100,10 @@ class Passthrough:
         streams = [self._input.streams[i] for i in self._routes]
         self._start, self._end = start, end
         if start is not None and streams:
-            # a second of slack: some indexes land a little after the requested time
-            self._input.seek(int(max(start - 1, 0) * av.time_base), backward=True)
+            # a second of slack: some indexes land a little after the requested time; more for subtitles,
+            # whose cues begin before `start` and may still be on screen at it
+            lookback = SUBTITLE_LOOKBACK if any(s.type == "subtitle" for s in streams) else 1
+            self._input.seek(int(max(start - lookback, 0) * av.time_base), backward=True)
         self._packets = self._input.demux(streams) if streams else iter(())
         self._ended: set[int] = set()  # streams past `end`
         self._pending = None
@@ -155,7 +159,8 @@ class Passthrough:
             if packet.dts is None:  # flush markers carry no data
                 continue
             shown = (packet.pts if packet.pts is not None else packet.dts) * packet.time_base
-            if self._start is not None and shown < self._start:
+            cue = packet.stream.type == "subtitle" and packet.pts is not None and (packet.duration or 0) > 0
+            if self._start is not None and shown < self._start and not (cue and _trim_start(packet, self._start)):
                 continue
             if self._end is not None and shown >= self._end:
                 self._ended.add(packet.stream.index)
@@ -163,6 +168,9 @@ class Passthrough:
                     self._packets = iter(())
                     return None
                 continue
+            if cue and self._end is not None:
+                last = math.floor(Fraction(self._end) / packet.time_base)
+                packet.duration = max(1, min(packet.duration, last - packet.pts))
             if self._start is not None:
                 shift = round(Fraction(self._start) / packet.time_base)
                 packet.dts -= shift
@@ -180,6 +188,19 @@ class Passthrough:
 
     def close(self) -> None:
         self._input.close()
+
+
+def _trim_start(cue: av.Packet, start: float) -> bool:
+    """Move a subtitle cue that began before `start` to begin at it, keeping its end; False if it ended
+    by then (nothing of it is left to show)."""
+    first = round(Fraction(start) / cue.time_base)
+    late = first - cue.pts
+    if cue.duration <= late:
+        return False
+    cue.pts, cue.duration = first, cue.duration - late
+    if cue.dts is not None:
+        cue.dts += late
+    return True
 
 
 def _first_packets(source: str | Path, indices: list[int], limit: int = 1000) -> dict[int, av.Packet]:
