@@ -3,13 +3,14 @@
 # its weights back. See docs/models.md, "With a GPU".
 #
 #   here, once:  deblur synth --pack .gpu/sources --sources ~/.cache/deblur/sources   # 44 MB of JPEGs
-#   there:       bash benchmarks/gpu_session.sh SECONDS bench            # device tool: carry [".gpu"]
-#                bash benchmarks/gpu_session.sh SECONDS train MODEL [STEPS] [-- more deblur train options]
+#   there:       bash benchmarks/gpu_session.sh SECONDS [bench] [train MODEL [STEPS] [-- more train options]]
+#                (device tool: carry [".gpu"]; `bench train dstnet` does both in one command)
 #
 # SECONDS is the wall time the command may take (the device tool's limit, less a margin). `bench`
-# writes bench.txt: the DSTNet and WTSA speed benchmarks with their operator profiles, and
-# bench_train.py's split of a training step into data synthesis and optimiser step at several batch
-# sizes (which says whether the GPU or the CPU sets the pace). `train` trains MODEL in .gpurun/MODEL:
+# (about two minutes) writes bench.txt: the DSTNet and WTSA speed benchmarks with their operator
+# profiles, and bench_train.py's split of a training step into data synthesis and optimiser step at
+# two batch sizes (which says whether the GPU or the CPU sets the pace; the full speed figures are in
+# docs/dstnet.md and docs/wtsa.md). `train` trains MODEL in .gpurun/MODEL:
 # it resumes the run there when the machine is still warm from the previous piece, otherwise starts
 # from .gpu/MODEL.safetensors when an earlier session brought one back (carried with .gpu), from the
 # bundled weights for dstnet-s, or from scratch. Training stops 40 s before SECONDS are up; the export
@@ -20,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if (($# < 2)); then
-    sed -n '2,12p' "$0" >&2
+    sed -n '2,13p' "$0" >&2
     exit 2
 fi
 budget=$1 job=$2
@@ -35,28 +36,24 @@ if [[ ! -d $cache ]]; then
 fi
 left() { echo $((end - $(date +%s))); }
 
-case $job in
-bench)
+bench() {
     {
         nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
         python3 -c 'import torch; print("torch", torch.__version__)'
-        for variant in dstnet dstnet-s; do
-            timeout 120 python3 benchmarks/bench_dstnet.py --variant "$variant" --device cuda --dtype bfloat16 \
-                --frames 30 --repeat 3 --profile || echo "bench_dstnet $variant: exit $?"
+        timeout 100 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
+            --frames 10 --repeat 2 --profile || echo "bench_dstnet: exit $?"
+        timeout 100 python3 benchmarks/bench_wtsa.py --variant wtsa --device cuda --precision bf16 \
+            --steps 4 --profile || echo "bench_wtsa: exit $?"
+        for model in dstnet-s dstnet; do
+            for batch in 8 32; do
+                timeout 60 python3 benchmarks/bench_train.py --model "$model" --sources "$cache" --crop 256 \
+                    --frames 5 --batch "$batch" --precision bf16 --repeat 5 || echo "bench_train: exit $?"
+            done
         done
-        for variant in wtsa wtsa-s; do
-            timeout 150 python3 benchmarks/bench_wtsa.py --variant "$variant" --device cuda --precision bf16 \
-                --steps 20 --repeat 2 --profile || echo "bench_wtsa $variant: exit $?"
-        done
-        for batch in 8 16 32; do
-            timeout 90 python3 benchmarks/bench_train.py --model dstnet-s --sources "$cache" --crop 256 --frames 5 \
-                --batch "$batch" --precision bf16 --repeat 10 || echo "bench_train batch $batch: exit $?"
-        done
-        timeout 90 python3 benchmarks/bench_train.py --model dstnet --sources "$cache" --crop 256 --frames 5 \
-            --batch 8 --precision bf16 --repeat 10 || echo "bench_train dstnet: exit $?"
     } 2>&1 | grep -v '^USDT' | tee "$out/bench.txt"
-    ;;
-train)
+}
+
+train() {
     model=${1:?which model}
     shift
     steps=4000
@@ -76,7 +73,10 @@ train)
         dstnet) shape=(--crop 256 --frames 5 --batch 8 --echo 2 --lr 4e-4 --warmup 300) ;;
         dstnet-s) shape=(--crop 256 --frames 5 --batch 16 --echo 4 --lr 2e-4 --warmup 200) ;;
         wtsa | wtsa-s) shape=(--crop 128 --frames 6 --batch 8 --echo 2 --lr 3e-4 --warmup 300 --prior dstnet-s) ;;
-        *) echo "unknown model $model" >&2; exit 2 ;;
+        *)
+            echo "unknown model $model" >&2
+            exit 2
+            ;;
         esac
         start=(--model "$model" "${shape[@]}" --workers 15)
         if [[ -f .gpu/$model.safetensors ]]; then
@@ -90,7 +90,17 @@ train)
     cp "$run/$model.safetensors" "$run/log.csv" "$out/" 2>/dev/null || echo "no export yet in $run"
     tail -n 3 "$run/log.csv" 2>/dev/null || true
     echo "train exit $status (124 or 130: stopped by the time limit, which is expected)"
+}
+
+case $job in
+bench)
+    bench
+    if [[ ${1:-} == train ]]; then
+        shift
+        train "$@"
+    fi
     ;;
+train) train "$@" ;;
 *)
     echo "unknown job $job: bench or train" >&2
     exit 2
