@@ -3,7 +3,8 @@
     python benchmarks/bench_train.py --model dstnet-s --crop 128 --frames 5 --batch 4 --precision fp32 bf16
 
 The data part synthesises `--batch` clips as `deblur train` does (procedural scenes unless `--sources`
-names a photo cache); the step part runs forward, loss, backward, gradient clipping and AdamW on one
+names a photo cache; in this process on the CPU, or with `--gpu-synthesis` on the device, after one
+untimed clip that loads the photos); the step part runs forward, loss, backward, gradient clipping and AdamW on one
 fixed batch, under the autocast of each `--precision` (see `deblur_cli.train.autocast_dtype`). Each
 figure is the median of `--repeat` steps after `--warmup` untimed ones.
 """
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--sources", default=None, help="photo cache of `deblur synth --fetch`")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--gpu-synthesis", action="store_true", help="render the clips on --device")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
@@ -46,15 +48,19 @@ def main() -> None:
     task = get_task(args.model)
 
     photos, _ = split_photos(args.sources)
-    clips = iter(TrainClips(photos, frames=args.frames, crop=args.crop, seed=0))
+    synth_device = device if args.gpu_synthesis else torch.device("cpu")
+    clips = iter(TrainClips(photos, frames=args.frames, crop=args.crop, seed=0, device=synth_device))
+    next(clips)
+    _sync(device)
     start = time.perf_counter()
     batch = [next(clips) for _ in range(args.batch)]
+    _sync(device)
     data_s = time.perf_counter() - start
     blurred = torch.stack([b for b, _ in batch]).to(device)
     sharp = torch.stack([s for _, s in batch]).to(device)
     print(f"{args.model} crop {args.crop} frames {args.frames} batch {args.batch} on {device}, "
           f"{torch.get_num_threads()} threads")  # fmt: skip
-    print(f"  data synthesis: {data_s:.3f} s per batch")
+    print(f"  data synthesis on {synth_device}: {data_s:.3f} s per batch")
 
     for precision in args.precision:
         half = autocast_dtype(precision, device)

@@ -50,6 +50,8 @@ bench() {
                     --frames 5 --batch "$batch" --precision bf16 --repeat 5 || echo "bench_train: exit $?"
             done
         done
+        timeout 60 python3 benchmarks/bench_train.py --model dstnet-s --sources "$cache" --crop 256 --frames 5 \
+            --batch 16 --precision bf16 --repeat 2 --gpu-synthesis || echo "bench_train --gpu-synthesis: exit $?"
     } 2>&1 | grep -v '^USDT' | tee "$out/bench.txt"
 }
 
@@ -78,15 +80,21 @@ train() {
             exit 2
             ;;
         esac
-        start=(--model "$model" "${shape[@]}" --workers 15)
+        start=(--model "$model" "${shape[@]}")
         if [[ -f .gpu/$model.safetensors ]]; then
             start+=(--init ".gpu/$model.safetensors")
         elif [[ $model == dstnet-s ]]; then
             start+=(--init deblur_cli/weights/bundled/dstnet-s.safetensors)
         fi
     fi
+    # loader workers synthesise on the CPU cores, unless the options ask for --gpu-synthesis
+    # (bench's bench_train lines say which is faster); either way it is given again on --resume
+    synth=(--workers 15)
+    for option in "$@"; do
+        [[ $option == --gpu-synthesis ]] && synth=()
+    done
     status=0
-    timeout -s INT $(($(left) - 40)) python3 -m deblur_cli train "${start[@]}" "${common[@]}" "$@" || status=$?
+    timeout -s INT $(($(left) - 40)) python3 -m deblur_cli train "${start[@]}" "${common[@]}" "${synth[@]}" "$@" || status=$?
     cp "$run/$model.safetensors" "$run/log.csv" "$out/" 2>/dev/null || echo "no export yet in $run"
     tail -n 3 "$run/log.csv" 2>/dev/null || true
     echo "train exit $status (124 or 130: stopped by the time limit, which is expected)"

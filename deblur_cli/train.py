@@ -62,6 +62,7 @@ class TrainConfig:
     seed: int = 0  # data stream and initialisation
     sources: str | None = None  # photo cache (deblur synth --fetch); None: procedural scenes only
     workers: int = 0  # data-loader processes (0: synthesise in the training process)
+    gpu_synthesis: bool = False  # render training clips on the training GPU, in the training process
     echo: int = 1  # steps per synthesised batch: reuses are flipped, transposed or time-reversed views of it
     val_every: int = 500  # steps between validations
     val_clips: int = 8  # held-out clips per validation
@@ -295,6 +296,12 @@ def train(
 def _train(config, out_dir, state, until, callback, task, device, ddp) -> dict[str, float]:
     if config.crop % task.multiple:
         raise UsageError(f"--crop must be a multiple of {task.multiple} for {config.model}")
+    if config.gpu_synthesis and (device.type == "cpu" or config.workers):
+        raise UsageError(
+            "--gpu-synthesis renders clips on the training GPU, in the training process"
+            + (": there is no GPU here" if device.type == "cpu" else ", so it takes no --workers"),
+            hint="drop --gpu-synthesis" if device.type == "cpu" else "drop --workers",
+        )
     half = autocast_dtype(config.precision, device)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
@@ -326,8 +333,10 @@ def _train(config, out_dir, state, until, callback, task, device, ddp) -> dict[s
     stream = TrainClips(
         train_photos, frames=config.frames, crop=config.crop, seed=config.seed,
         start=(step // config.echo) * config.batch, rank=ddp.rank, world_size=ddp.world_size, videos=train_videos,
+        device=device if config.gpu_synthesis else "cpu",
     )  # fmt: skip
-    loader = iter(DataLoader(stream, batch_size=config.batch, num_workers=config.workers, pin_memory=device.type == "cuda"))
+    on_cpu = not config.gpu_synthesis
+    loader = iter(DataLoader(stream, batch_size=config.batch, num_workers=config.workers, pin_memory=on_cpu and device.type == "cuda"))
     val_set = FixedClips(val_photos, count=config.val_clips, frames=config.frames, size=config.val_size, seed=1)
     generator = torch.Generator(device).manual_seed(config.seed * 1000 + ddp.rank + step)
 
@@ -574,7 +583,7 @@ def _resumed_config(stored: dict, config: TrainConfig, path: Path) -> TrainConfi
         raise UsageError(f"{path} trains {stored['model']}, not {config.model}")
     # the run keeps its schedule, data and prior; its length, the bookkeeping and the EMA (which does
     # not feed back into training) may change
-    free = ("steps", "val_every", "save_every", "workers", "sources", "ema", "precision")
+    free = ("steps", "val_every", "save_every", "workers", "gpu_synthesis", "sources", "ema", "precision")
     keep = {k: v for k, v in stored.items() if k not in free}
     keep["val_size"] = tuple(keep["val_size"])
     return TrainConfig(**{**asdict(config), **keep})

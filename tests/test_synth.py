@@ -54,6 +54,30 @@ def test_photo_background_is_used():
     torch.testing.assert_close(sharp, expected.expand_as(sharp), atol=1e-4, rtol=0)
 
 
+def test_photos_as_tensors_give_the_same_clips_as_arrays():
+    # a GPU training loop keeps its photos on the device as uint8 tensors; the clip must not depend on that
+    rng = np.random.default_rng(0)
+    photos = [rng.integers(0, 256, (300 + 20 * i, 400, 3), dtype=np.uint8) for i in range(3)]
+    for seed in range(4):
+        arrays = synthesize_clip(seed, frames=3, size=(48, 32), photo=photos[0], layer_photos=photos[1:])
+        tensors = synthesize_clip(
+            seed, frames=3, size=(48, 32), photo=torch.from_numpy(photos[0]),
+            layer_photos=[torch.from_numpy(p) for p in photos[1:]], device="cpu",
+        )  # fmt: skip
+        assert torch.equal(arrays[0], tensors[0]) and torch.equal(arrays[1], tensors[1])
+
+
+def test_clips_render_on_the_device_they_are_asked_for():
+    # the meta device has no data, so any tensor left on the CPU in the arithmetic raises: every seed
+    # below (layers, noise, JPEG, procedural scenes and photos) must render without touching the CPU
+    photo = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    for seed in range(12):
+        background = torch.from_numpy(photo).to("meta") if seed % 2 else None
+        blurred, sharp = synthesize_clip(seed, frames=3, size=(48, 32), photo=background, layer_photos=[photo], device="meta")
+        assert blurred.device.type == sharp.device.type == "meta"
+        assert blurred.shape == sharp.shape == (3, 3, 32, 48)
+
+
 def test_srgb_round_trip():
     x = torch.linspace(0, 1, 101)
     torch.testing.assert_close(linear_to_srgb(srgb_to_linear(x)), x, atol=1e-5, rtol=0)

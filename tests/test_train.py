@@ -172,6 +172,12 @@ def test_precisions_a_cpu_cannot_train_in_are_usage_errors(tmp_path, precision):
     assert not tmp_path.joinpath("last.pt").exists()
 
 
+def test_gpu_synthesis_without_a_gpu_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="--gpu-synthesis renders clips on the training GPU.*no GPU here"):
+        train(dataclasses.replace(CONFIG, gpu_synthesis=True), tmp_path, task=_tiny_task())
+    assert not tmp_path.joinpath("last.pt").exists()
+
+
 def test_resume_reads_runs_saved_before_precision_existed(tmp_path):
     train(dataclasses.replace(CONFIG, steps=4), tmp_path, until=2, task=_tiny_task())
     state = torch.load(tmp_path / "last.pt", weights_only=True)

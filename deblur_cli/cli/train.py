@@ -36,6 +36,13 @@ def train_command(
     ] = DEFAULTS.ema,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the data stream and initialisation.")] = DEFAULTS.seed,
     workers: Annotated[int, typer.Option("--workers", min=0, help="Data-loader processes.")] = DEFAULTS.workers,
+    gpu_synthesis: Annotated[
+        bool,
+        typer.Option(
+            "--gpu-synthesis",
+            help="Render the training clips on the GPU, in the training process (no --workers): for when CPU synthesis cannot keep up.",
+        ),
+    ] = DEFAULTS.gpu_synthesis,
     echo: Annotated[
         int,
         typer.Option(
@@ -114,7 +121,7 @@ def train_command(
         return
     config = TrainConfig(
         model=model, crop=crop, frames=frames, batch=batch, steps=steps, lr=lr, warmup=warmup, ema=ema, seed=seed,
-        sources=str(sources) if sources else None, workers=workers, echo=echo, val_every=val_every,
+        sources=str(sources) if sources else None, workers=workers, gpu_synthesis=gpu_synthesis, echo=echo, val_every=val_every,
         val_size=parse_size(val_size, "--val-size"), val_clips=val_clips, save_every=save_every, precision=precision, init=str(init) if init else None,
         prior=prior,
     )  # fmt: skip

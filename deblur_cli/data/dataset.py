@@ -48,19 +48,22 @@ def clip_seed(seed: int, index: int) -> int:
 
 class _PhotoPool:
     """Photos big enough for clips of `size` (W, H), opened lazily (memory-mapped) so that each loader
-    worker holds only what it touches."""
+    worker holds only what it touches. With a `device` other than the CPU, each photo is copied there
+    once, as uint8, and served from there (synthesis on a GPU)."""
 
-    def __init__(self, paths: Sequence[Path], size: tuple[int, int]):
+    def __init__(self, paths: Sequence[Path], size: tuple[int, int], device: torch.device | None = None):
         self.paths = [p for p in paths if _fits(p, size)]
-        self._open: dict[int, np.ndarray] = {}
+        self.device = device if device is not None and device.type != "cpu" else None
+        self._open: dict[int, np.ndarray | torch.Tensor] = {}
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, i: int) -> np.ndarray:
+    def __getitem__(self, i: int) -> np.ndarray | torch.Tensor:
         if i not in self._open:
             load_photo(self.paths[i])  # validates the file once
-            self._open[i] = np.load(self.paths[i], mmap_mode="r")
+            photo = np.load(self.paths[i], mmap_mode="r")
+            self._open[i] = photo if self.device is None else torch.from_numpy(np.array(photo)).to(self.device)
         return self._open[i]
 
 
@@ -96,26 +99,31 @@ def make_clip(
     max_layers: int = 2,
     videos: _VideoPool | None = None,
     still: bool | None = None,
+    device: torch.device | str = "cpu",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One (blurred, sharp) clip, (T, 3, H, W) each, drawn by `seed`: from one of `videos` in VIDEO_SHARE
-    of clips when there are any, else a background and layers from `pool`. `still` forces an almost
-    still (True) or a moving (False) camera on photo clips (see synthesize_clip)."""
+    """One (blurred, sharp) clip, (T, 3, H, W) each on `device`, drawn by `seed`: from one of `videos` in
+    VIDEO_SHARE of clips when there are any, else a background and layers from `pool`. `still` forces an
+    almost still (True) or a moving (False) camera on photo clips (see synthesize_clip)."""
     rng = np.random.default_rng(seed)
     if videos and rng.random() < VIDEO_SHARE:
         video = videos[int(rng.integers(len(videos)))]
-        return synthesize_video_clip(int(rng.integers(0, 2**62)), video, frames=frames, size=size)
+        return synthesize_video_clip(int(rng.integers(0, 2**62)), video, frames=frames, size=size, device=device)
     photo, layers = None, []
     if len(pool) and rng.random() >= procedural_share:
         picks = rng.choice(len(pool), size=min(3, len(pool)), replace=False)
         photo, layers = pool[int(picks[0])], [pool[int(i)] for i in picks[1:]]
     return synthesize_clip(
         int(rng.integers(0, 2**62)),
-        frames=frames, size=size, photo=photo, layer_photos=layers, max_layers=max_layers, still=still,
+        frames=frames, size=size, photo=photo, layer_photos=layers, max_layers=max_layers, still=still, device=device,
     )  # fmt: skip
 
 
 class TrainClips(IterableDataset):
-    """An endless stream of (blurred, sharp) training clips, (T, 3, crop, crop) float32 in [0, 1]."""
+    """An endless stream of (blurred, sharp) training clips, (T, 3, crop, crop) float32 in [0, 1].
+
+    `device`: where the clips are rendered (the CPU unless given; a GPU only in the training process
+    itself, since loader worker processes cannot use CUDA). The stream is the same clips on any device.
+    """
 
     def __init__(
         self,
@@ -128,8 +136,10 @@ class TrainClips(IterableDataset):
         rank: int = 0,
         world_size: int = 1,
         videos: Sequence[Path] = (),
+        device: torch.device | str = "cpu",
     ):
-        self.pool = _PhotoPool(photos, (crop, crop))
+        self.device = torch.device(device)
+        self.pool = _PhotoPool(photos, (crop, crop), self.device)
         self.videos = _VideoPool(videos, frames, (crop, crop))
         self.frames, self.crop, self.seed = frames, crop, seed
         self.start, self.rank, self.world_size = start, rank, world_size
@@ -150,6 +160,7 @@ class TrainClips(IterableDataset):
                 size=(self.crop, self.crop),
                 procedural_share=self.procedural_share,
                 videos=self.videos,
+                device=self.device,
             )
             j += workers
 

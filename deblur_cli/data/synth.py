@@ -8,6 +8,10 @@ and 8-bit rounding. Everything is drawn from one seed, so a clip is reproducible
 Compression is a torch reimplementation of what JPEG/H.264 intra coding does to an image (4:2:0 chroma,
 8x8 DCT, quantisation by a scaled table) rather than a real codec: training must run without PyAV,
 and an encoder round trip per frame would cost more than rendering the clip.
+
+Rendering runs on any torch device (`device`): on a GPU a clip costs milliseconds where a CPU core
+needs a few tenths of a second. The random draws stay on the CPU (NumPy, and a CPU torch.Generator for
+the noise), so a clip is drawn the same on every device; only the arithmetic's rounding differs.
 """
 
 from __future__ import annotations
@@ -36,16 +40,18 @@ def synthesize_clip(
     *,
     frames: int,
     size: tuple[int, int],
-    photo: np.ndarray | None = None,
-    layer_photos: Sequence[np.ndarray] = (),
+    photo: np.ndarray | torch.Tensor | None = None,
+    layer_photos: Sequence[np.ndarray | torch.Tensor] = (),
     max_layers: int = 2,
     degrade: bool = True,
     still: bool | None = None,
+    device: torch.device | str = "cpu",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A (blurred, sharp) pair of clips, each (T, 3, H, W) float32 in [0, 1], for `size` (W, H).
+    """A (blurred, sharp) pair of clips, each (T, 3, H, W) float32 in [0, 1] on `device`, for `size` (W, H).
 
-    photo: the background scene, (h, w, 3) uint8 or float in [0, 1] sRGB; None draws a procedural one.
-    layer_photos: where foreground objects are cut from; empty means procedural textures.
+    photo: the background scene, (h, w, 3) uint8 or float in [0, 1] sRGB, a NumPy array or a tensor (on
+        `device`: a training loop keeps its photos there); None draws a procedural one.
+    layer_photos: where foreground objects are cut from, the same kinds; empty means procedural textures.
     max_layers: at most this many moving foreground objects (0 gives camera shake only).
     still: force an almost still (True) or a moving (False) camera; None draws it (motion.STILL_SHARE).
     degrade: add sensor noise and compression (except in CLEAN_SHARE of clips) and 8-bit rounding to the
@@ -55,6 +61,7 @@ def synthesize_clip(
     if frames < 1 or size[0] < 8 or size[1] < 8:
         raise ValueError(f"need frames >= 1 and a size of at least 8x8, got {frames} and {size}")
     rng = np.random.default_rng(seed)
+    device = torch.device(device)
     w, h = size
     vw, vh = max(w, REFERENCE_FRAME[0]), max(h, REFERENCE_FRAME[1])
     offset = (float(rng.uniform(0, vw - w)), float(rng.uniform(0, vh - h)))
@@ -67,9 +74,9 @@ def synthesize_clip(
     phases = np.linspace(-exposure / 2, exposure / 2, n)
     times = np.concatenate([(centres[:, None] + phases[None, :]).ravel(), centres])
 
-    background = _Background(rng, camera, times, size, offset, (vw, vh), photo)
-    textures = [_layer_texture(rng, size, layer_photos) for _ in layers]
-    renders = torch.empty(times.size, 3, h, w)
+    background = _Background(rng, camera, times, size, offset, (vw, vh), photo, device)
+    textures = [_layer_texture(rng, size, layer_photos, device) for _ in layers]
+    renders = torch.empty(times.size, 3, h, w, device=device)
     for start in range(0, times.size, n):  # bounded memory at large sizes
         chunk = times[start : start + n]
         img = background.render(chunk)
@@ -90,7 +97,7 @@ def camera_pipeline(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     """
     noisy = rng.random() >= CLEAN_SHARE
     if noisy:
-        generator = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
+        generator = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))  # on the CPU on every device
         x = _sensor_noise(x, rng, generator)
     x = linear_to_srgb(x)
     if noisy and rng.random() < 0.7:
@@ -114,10 +121,11 @@ def _layer_count(rng: np.random.Generator, max_layers: int) -> int:
     return min(drawn, max_layers)
 
 
-def _pixel_grid(size: tuple[int, int]) -> torch.Tensor:
+def _pixel_grid(size: tuple[int, int], device: torch.device) -> torch.Tensor:
     """(H, W, 3) float64 homogeneous pixel-centre coordinates of a (W, H) crop."""
     w, h = size
-    rows, cols = torch.arange(h, dtype=torch.float64) + 0.5, torch.arange(w, dtype=torch.float64) + 0.5
+    rows = torch.arange(h, dtype=torch.float64, device=device) + 0.5
+    cols = torch.arange(w, dtype=torch.float64, device=device) + 0.5
     ys, xs = torch.meshgrid(rows, cols, indexing="ij")
     return torch.stack([xs, ys, torch.ones_like(xs)], dim=-1)
 
@@ -160,15 +168,16 @@ class _Background:
         size: tuple[int, int],
         offset: tuple[float, float],
         virtual: tuple[int, int],
-        photo: np.ndarray | None,
+        photo: np.ndarray | torch.Tensor | None,
+        device: torch.device,
     ):
-        w, h = size
         self.camera, self.radius = camera, math.hypot(*virtual) / 2
-        self.grid = _pixel_grid(size)
-        self.grid[..., 0] += offset[0] - virtual[0] / 2
-        self.grid[..., 1] += offset[1] - virtual[1] / 2
+        grid = _pixel_grid(size, torch.device("cpu"))
+        grid[..., 0] += offset[0] - virtual[0] / 2
+        grid[..., 1] += offset[1] - virtual[1] / 2
+        self.grid = grid.to(device)
         # where the crop's corners travel in the world decides how much scene is needed
-        corners = self.grid[[0, 0, -1, -1], [0, -1, 0, -1]].numpy()
+        corners = grid[[0, 0, -1, -1], [0, -1, 0, -1]].numpy()
         world = np.einsum("nij,kj->nki", camera.homographies(times, self.radius), corners)
         world = (world[..., :2] / world[..., 2:]).reshape(-1, 2)
         lo, hi = world.min(axis=0), world.max(axis=0)
@@ -179,23 +188,36 @@ class _Background:
             scene = procedural_scene(rng, scene_size)
             origin = np.array([2.0, 2.0])
         else:
-            scene = photo.astype(np.float32) / 255 if photo.dtype == np.uint8 else photo.astype(np.float32)
+            scene = _as_float(photo)
             ph, pw = scene.shape[:2]
             # source pixels per frame pixel: >= 1 keeps targets sharp; less only if the photo is too small
             self.scale = float(min(rng.uniform(1.0, 1.4), (pw - 4) / span[0], (ph - 4) / span[1]))
             slack = np.maximum(np.array([pw, ph]) - 4 - self.scale * span, 0.0)
             origin = 2.0 + rng.uniform(0, 1, size=2) * slack
-        self.lo, self.origin = lo, origin
-        scene = torch.from_numpy(np.ascontiguousarray(scene[..., :3]))
+        self.lo, self.origin = torch.from_numpy(lo).to(device), torch.from_numpy(origin).to(device)
+        scene = _as_tensor(scene[..., :3], device)
         self.scene = srgb_to_linear(rearrange(scene, "h w c -> 1 c h w").clamp(0, 1))
 
     def render(self, times: np.ndarray) -> torch.Tensor:
         """(N, 3, H, W) linear-light views at `times`."""
-        hom = torch.from_numpy(self.camera.homographies(times, self.radius))
+        hom = torch.from_numpy(self.camera.homographies(times, self.radius)).to(self.grid.device)
         world = torch.einsum("nij,hwj->nhwi", hom, self.grid)
         world = world[..., :2] / world[..., 2:]
-        src = (world - torch.from_numpy(self.lo)) * self.scale + torch.from_numpy(self.origin)
+        src = (world - self.lo) * self.scale + self.origin
         return _sample(self.scene, src, "reflection")
+
+
+def _as_float(photo: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """A photo as float32 in [0, 1], the same kind (array or tensor) and device."""
+    if isinstance(photo, torch.Tensor):
+        return photo.float() / 255 if photo.dtype == torch.uint8 else photo.float()
+    return photo.astype(np.float32) / 255 if photo.dtype == np.uint8 else photo.astype(np.float32)
+
+
+def _as_tensor(image: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    if isinstance(image, torch.Tensor):
+        return image.to(device)
+    return torch.from_numpy(np.ascontiguousarray(image)).to(device)
 
 
 def _sample(image: torch.Tensor, coords: torch.Tensor, padding: str) -> torch.Tensor:
@@ -205,7 +227,7 @@ def _sample(image: torch.Tensor, coords: torch.Tensor, padding: str) -> torch.Te
     """
     n, h, w, _ = coords.shape
     hs, ws = image.shape[-2:]
-    size = torch.tensor([ws, hs], dtype=coords.dtype)
+    size = torch.tensor([ws, hs], dtype=coords.dtype, device=coords.device)
     grid = (2 * coords / size - 1).to(torch.float32)
     grid = rearrange(grid, "n h w k -> 1 (n h) w k")
     out = F.grid_sample(image, grid, mode="bilinear", padding_mode=padding, align_corners=False)
@@ -213,9 +235,9 @@ def _sample(image: torch.Tensor, coords: torch.Tensor, padding: str) -> torch.Te
 
 
 def _layer_texture(
-    rng: np.random.Generator, size: tuple[int, int], layer_photos: Sequence[np.ndarray]
+    rng: np.random.Generator, size: tuple[int, int], layer_photos: Sequence[np.ndarray | torch.Tensor], device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A foreground object: linear texture (1, 3, h, w) and soft alpha (1, 1, h, w)."""
+    """A foreground object: linear texture (1, 3, h, w) and soft alpha (1, 1, h, w), on `device`."""
     short = min(size)
     a = rng.uniform(0.15, 0.4) * short
     b = a * math.exp(rng.uniform(-0.5, 0.5))
@@ -223,7 +245,9 @@ def _layer_texture(
     if layer_photos:
         photo = layer_photos[int(rng.integers(0, len(layer_photos)))]
         texture = random_crop(rng, photo, (lw, lh))
-        texture = texture.astype(np.float32) / 255 if texture.dtype == np.uint8 else texture.astype(np.float32)
+        if isinstance(texture, torch.Tensor):  # a small crop: shaped on the CPU like any other
+            texture = texture.cpu().numpy()
+        texture = _as_float(texture)
         texture = np.pad(texture, ((0, lh - texture.shape[0]), (0, lw - texture.shape[1]), (0, 0)), mode="reflect")
     else:
         texture = procedural_scene(rng, (lw, lh))
@@ -234,8 +258,8 @@ def _layer_texture(
     wobble = 1.0 + sum(rng.uniform(-0.08, 0.08) * np.cos(k * phi + rng.uniform(0, 2 * math.pi)) for k in (2, 3, 5))
     rho = (np.abs(u / a) ** power + np.abs(v / b) ** power) ** (1 / power) / wobble
     alpha = np.clip((1.0 - rho) * min(a, b) + 0.5, 0.0, 1.0).astype(np.float32)
-    texture = srgb_to_linear(rearrange(torch.from_numpy(np.ascontiguousarray(texture)), "h w c -> 1 c h w").clamp(0, 1))
-    return texture, torch.from_numpy(alpha)[None, None]
+    texture = srgb_to_linear(rearrange(_as_tensor(texture, device), "h w c -> 1 c h w").clamp(0, 1))
+    return texture, torch.from_numpy(alpha)[None, None].to(device)
 
 
 def _composite(
@@ -243,10 +267,10 @@ def _composite(
 ) -> torch.Tensor:
     """Paint a moving layer over img (N, 3, H, W) at `times`; later layers occlude earlier ones."""
     n, _, h, w = img.shape
-    m = torch.from_numpy(path.inverse_affines(times))
-    local = torch.einsum("nij,hwj->nhwi", m, _pixel_grid((w, h)))
+    m = torch.from_numpy(path.inverse_affines(times)).to(img.device)
+    local = torch.einsum("nij,hwj->nhwi", m, _pixel_grid((w, h), img.device))
     lh, lw = texture.shape[-2:]
-    local = local + torch.tensor([lw / 2, lh / 2], dtype=local.dtype)
+    local = local + torch.tensor([lw / 2, lh / 2], dtype=local.dtype, device=local.device)
     both = torch.cat([texture, alpha], dim=1)
     sampled = _sample(both, local, "zeros")
     a = sampled[:, 3:]
@@ -258,7 +282,7 @@ def _sensor_noise(x: torch.Tensor, rng: np.random.Generator, generator: torch.Ge
     shot = math.exp(rng.uniform(math.log(1e-4), math.log(3e-3)))
     read = math.exp(rng.uniform(math.log(1e-6), math.log(1e-4)))
     std = torch.sqrt(shot * x.clamp_min(0) + read)
-    return x + std * torch.randn(x.shape, generator=generator)
+    return x + std * torch.randn(x.shape, generator=generator).to(x.device)
 
 
 # ITU-T T.81 Annex K example tables (luminance, chrominance), the usual basis of JPEG quality settings.
@@ -289,7 +313,7 @@ def jpeg_like(x: torch.Tensor, quality: int) -> torch.Tensor:
     """
     t, _, h, w = x.shape
     scale = 5000 / quality if quality < 50 else 200 - 2 * quality
-    tables = [((table * scale + 50) // 100).clamp(1, 255) for table in (_LUMA_TABLE, _CHROMA_TABLE)]
+    tables = [((table * scale + 50) // 100).clamp(1, 255).to(x.device) for table in (_LUMA_TABLE, _CHROMA_TABLE)]
     ycc = _rgb_to_ycbcr(x * 255)
     luma = ycc[:, :1]
     chroma = F.avg_pool2d(F.pad(ycc[:, 1:], (0, w % 2, 0, h % 2), mode="replicate"), 2)
@@ -303,9 +327,10 @@ def _quantise_blocks(plane: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     h, w = plane.shape[-2:]
     padded = F.pad(plane - 128, (0, -w % 8, 0, -h % 8), mode="replicate")
     blocks = rearrange(padded, "t c (hb y) (wb x) -> t c hb wb y x", y=8, x=8)
-    coeff = _DCT @ blocks @ _DCT.T
+    dct = _DCT.to(plane.device)
+    coeff = dct @ blocks @ dct.T
     coeff = torch.round(coeff / table) * table
-    blocks = _DCT.T @ coeff @ _DCT
+    blocks = dct.T @ coeff @ dct
     out = rearrange(blocks, "t c hb wb y x -> t c (hb y) (wb x)")
     return out[..., :h, :w] + 128
 

@@ -40,9 +40,15 @@ def _span(frames: int, stride: int) -> int:
 
 
 def synthesize_video_clip(
-    seed: int, video: VideoFrames, *, frames: int, size: tuple[int, int], degrade: bool = True
+    seed: int,
+    video: VideoFrames,
+    *,
+    frames: int,
+    size: tuple[int, int],
+    degrade: bool = True,
+    device: torch.device | str = "cpu",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A (blurred, sharp) pair of clips, each (T, 3, H, W) float32 in [0, 1], cut from `video`.
+    """A (blurred, sharp) pair of clips, each (T, 3, H, W) float32 in [0, 1] on `device`, cut from `video`.
 
     `size` is (W, H); the video must `fit` it. Deterministic for a given seed and video.
     """
@@ -62,15 +68,15 @@ def synthesize_video_clip(
     x0, y0 = int(rng.integers(0, vw - w + 1)), int(rng.integers(0, vh - h + 1))
 
     pairs = range(first, first + span - 1)
-    fwd = _full_res_flows(video.flow_fwd, pairs, (vh, vw))
-    bwd = _full_res_flows(video.flow_bwd, pairs, (vh, vw))
+    fwd = _full_res_flows(video.flow_fwd, pairs, (vh, vw), device)
+    bwd = _full_res_flows(video.flow_bwd, pairs, (vh, vw), device)
     # work on the crop plus a margin that covers the longest flow, so warps sample real pixels
     reach = float(max(fwd.abs().amax(), bwd.abs().amax()))
     margin = math.ceil(reach) + 2
     left, top = max(x0 - margin, 0), max(y0 - margin, 0)
     right, bottom = min(x0 + w + margin, vw), min(y0 + h + margin, vh)
     region = (slice(top, bottom), slice(left, right))
-    source = torch.from_numpy(np.array(video.frames[first : first + span, region[0], region[1]]))
+    source = torch.from_numpy(np.array(video.frames[first : first + span, region[0], region[1]])).to(device)
     source = srgb_to_linear(rearrange(source, "n h w c -> n c h w").float() / 255)
     fwd, bwd = fwd[:, :, region[0], region[1]], bwd[:, :, region[0], region[1]]
 
@@ -91,9 +97,9 @@ def synthesize_video_clip(
     return blurred.contiguous(), linear_to_srgb(sharp).contiguous()
 
 
-def _full_res_flows(flows: np.ndarray, pairs: range, size: tuple[int, int]) -> torch.Tensor:
+def _full_res_flows(flows: np.ndarray, pairs: range, size: tuple[int, int], device) -> torch.Tensor:
     """(P, 2, H, W) float32 flows of `pairs`, upsampled from the stored half resolution."""
-    half = torch.from_numpy(np.array(flows[pairs.start : pairs.stop])).float()
+    half = torch.from_numpy(np.array(flows[pairs.start : pairs.stop])).to(device).float()
     half = rearrange(half, "p h w c -> p c h w")
     return F.interpolate(half, scale_factor=2.0, mode="bilinear", align_corners=False)[..., : size[0], : size[1]]
 
@@ -121,7 +127,8 @@ def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     image: (C, H, W); flow: (2, H, W) in pixels (x, y).
     """
     _, h, w = image.shape
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=flow.dtype), torch.arange(w, dtype=flow.dtype), indexing="ij")
+    rows, cols = (torch.arange(n, dtype=flow.dtype, device=flow.device) for n in (h, w))
+    ys, xs = torch.meshgrid(rows, cols, indexing="ij")
     # pixel centres to normalised coordinates of align_corners=False
     gx = (xs + flow[0] + 0.5) * (2 / w) - 1
     gy = (ys + flow[1] + 0.5) * (2 / h) - 1
