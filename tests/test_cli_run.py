@@ -105,6 +105,43 @@ def test_image_sequence_in_and_out(tmp_path, identity):
     assert media.read_frames(written[0])[0].shape == (21, 33, 3)
 
 
+@pytest.mark.parametrize("suffix, exact", [(".png", True), (".tif", True), (".bmp", True), (".jpg", False)])
+def test_a_photo_in_gives_an_image_out(tmp_path, identity, suffix, exact):
+    source = media.write_image(tmp_path / "photo.png", media.pattern(0, 61, 37))
+    result = deblur(source, "-o", tmp_path / ("out" + suffix), "-q")
+    assert result.exit_code == 0, result.output
+    (restored,) = media.read_frames(tmp_path / ("out" + suffix))
+    original = media.read_frames(source)[0]
+    error = np.abs(restored.astype(int) - original.astype(int)).mean()
+    assert error == 0 if exact else 0 < error < 4  # the identity restorer; JPEG at quantiser 2 loses a little
+    assert leftovers(tmp_path) == ["out" + suffix]
+
+
+def test_a_deep_photo_keeps_16_bits_in_png_and_is_rounded_with_a_warning_in_jpeg(tmp_path, identity):
+    source = media.write_image(tmp_path / "deep.png", media.pattern(0, 32, 24, bit_depth=16))
+    assert deblur(source, "-o", tmp_path / "out.png", "-q").exit_code == 0
+    assert np.array_equal(media.read_frames(tmp_path / "out.png", format="rgb48le")[0], media.read_frames(source, format="rgb48le")[0])
+    result = deblur(source, "-o", tmp_path / "out.jpg")
+    assert result.exit_code == 0 and "the 16-bit frame was rounded" in result.output
+
+
+def test_a_video_into_one_image_is_one_line_and_leaves_nothing(tmp_path, identity):
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    result = deblur(source, "-o", tmp_path / "out.png")
+    assert result.exit_code != 0
+    assert "out.png is one image, and the input has 3 frames" in result.output
+    assert leftovers(tmp_path) == [] and not identity.calls
+
+
+def test_several_photos_go_into_a_folder_as_images(tmp_path, identity):
+    a = media.write_image(tmp_path / "a.jpg", media.pattern(0, 40, 30))
+    b = media.write_image(tmp_path / "b.png", media.pattern(1, 40, 30))
+    result = deblur(a, b, "-o", tmp_path / "outdir", "-q")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "outdir").iterdir()) == ["a.jpg", "b.png"]
+    assert media.read_frames(tmp_path / "outdir" / "b.png")[0].shape == (30, 40, 3)
+
+
 def test_several_inputs_go_into_a_folder(tmp_path, identity):
     a = media.make_video(tmp_path / "a.mp4", frames=3)
     b = media.make_video(tmp_path / "b.mkv", frames=4)

@@ -1,4 +1,5 @@
-"""Opening an output for frames: a video file (container from the suffix) or a directory of PNG frames."""
+"""Opening an output for frames: a video file (container from the suffix), a directory of PNG frames, or one
+image file."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io.encoding import EncodeOptions
+from deblur_cli.video_io.image_file import ImageFileSink, is_image_output
 from deblur_cli.video_io.images import is_image
 from deblur_cli.video_io.info import Frame, VideoInfo
 from deblur_cli.video_io.png_sequence import PngSequenceSink
@@ -53,7 +55,8 @@ def open_sink(
     """Open an output for frames shaped like `info` (stored orientation, its dtype).
 
     A video file gets its container from the suffix and the audio and subtitles of `source` (a media file;
-    ignored for image inputs). A directory path gets 16-bit PNGs for deep input, 8-bit otherwise.
+    ignored for image inputs). A directory path gets 16-bit PNGs for deep input, 8-bit otherwise. An image
+    suffix (.png, .jpg, .tif, .bmp) gets one image: the output of a one-frame source such as a photo.
     Raises OutputError for an unusable path, codec or pixel format before anything is written.
     """
     if is_frame_directory(path):
@@ -63,5 +66,7 @@ def open_sink(
                 hint="give the output a video suffix such as .mp4 or .mkv",
             )
         return PngSequenceSink(path, info)
+    if is_image_output(path):
+        return ImageFileSink(path, info, options)
     carry = source is not None and os.path.isfile(source) and not is_image(source)
     return VideoFileSink(path, info, options, source=source if carry else None)

@@ -1,0 +1,93 @@
+"""Writing one frame as an image file (.png, .jpg, .tif, .bmp), atomically: a restored photo."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from deblur_cli.errors import OutputError
+from deblur_cli.video_io import atomic
+from deblur_cli.video_io.encoding import EncodeOptions
+from deblur_cli.video_io.info import Frame, VideoInfo, array_format, check_image
+
+# suffix -> (encoder, pixel format for 8-bit frames, for deeper frames or None if the format is 8-bit only)
+IMAGE_FORMATS = {
+    ".png": ("png", "rgb24", "rgb48be"),
+    ".tif": ("tiff", "rgb24", "rgb48le"),
+    ".tiff": ("tiff", "rgb24", "rgb48le"),
+    ".jpg": ("mjpeg", "yuvj444p", None),
+    ".jpeg": ("mjpeg", "yuvj444p", None),
+    ".bmp": ("bmp", "bgr24", None),
+}
+JPEG_QUANTISER = 2  # FFmpeg's -q:v 2: about 40 dB PSNR on a natural photo, roughly JPEG quality 95
+_HINT = "write a folder of PNG frames (-o DIR/) or a video (.mp4, .mkv) instead"
+
+
+def is_image_output(path: str | os.PathLike) -> bool:
+    """Whether an output path names an image file (by its suffix)."""
+    return Path(path).suffix.lower() in IMAGE_FORMATS
+
+
+class ImageFileSink(atomic.FinishOrAbort):
+    """The one frame of a one-frame source (a photo) as an image file, in display orientation.
+
+    PNG and TIFF keep 16-bit depth; JPEG and BMP are 8-bit (deeper frames are rounded to 8 bits, with a
+    warning). A source of more than one frame is refused before anything is written when its frame count
+    is known, and at its second frame otherwise. Encoding options other than the image's own format are
+    refused: an image has no CRF, preset or audio.
+    """
+
+    def __init__(self, path: str | os.PathLike, info: VideoInfo, options: EncodeOptions = EncodeOptions()):
+        self.path = Path(path)
+        self.info = info
+        self.warnings: list[str] = []
+        codec, shallow, deep = IMAGE_FORMATS[self.path.suffix.lower()]
+        if options.codec not in (None, codec):
+            raise OutputError(f"{self.path} is a {codec} image, not {options.codec} video", hint=_HINT)
+        if info.frame_count is not None and info.frame_count > 1:
+            raise OutputError(f"{self.path} is one image, and the input has {info.frame_count} frames", hint=_HINT)
+        if info.has_audio:
+            self.warnings.append("an image cannot hold audio; the source's audio was not written")
+        pix_fmt = deep if info.bit_depth > 8 and deep else shallow
+        if info.bit_depth > 8 and not deep:
+            self.warnings.append(f"{self.path.suffix} holds 8 bits per channel; the {info.bit_depth}-bit frame was rounded")
+        width, height = info.display_size
+        self._encoder = av.CodecContext.create(codec, "w")
+        self._encoder.width, self._encoder.height, self._encoder.pix_fmt = width, height, pix_fmt
+        self._encoder.time_base = Fraction(1, 25)
+        if codec == "mjpeg":
+            self._encoder.options = {"qmin": str(JPEG_QUANTISER), "qmax": str(JPEG_QUANTISER)}
+        self._turns = info.rotation // 90  # np.rot90 turns counter-clockwise, as the display matrix does
+        self._data = b""
+        self._frames = 0
+        self._state = "open"
+        self._temp = atomic.reserve_file(self.path)
+
+    def write(self, frame: Frame | np.ndarray, pts: int | None = None) -> None:
+        """Encode the frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation, or a Frame."""
+        image = frame.image if isinstance(frame, Frame) else frame
+        check_image(image, self.info)
+        atomic.check_open(self._state, self.path)
+        with atomic.cleanup_on_error(self.path, self.abort):
+            if self._frames:
+                raise OutputError(f"{self.path} is one image, and the input has more than one frame", hint=_HINT)
+            upright = np.ascontiguousarray(np.rot90(image, self._turns)) if self._turns else image
+            picture = av.VideoFrame.from_ndarray(upright, format=array_format(image.dtype))
+            full_range = 2 if self._encoder.pix_fmt.startswith("yuvj") else None
+            picture = picture.reformat(format=self._encoder.pix_fmt, dst_color_range=full_range)
+            packets = self._encoder.encode(picture) + self._encoder.encode(None)
+            self._data = b"".join(bytes(p) for p in packets)
+            self._frames = 1
+
+    def _complete(self) -> None:
+        self._temp.write_bytes(self._data)
+
+    def abort(self) -> None:
+        """Delete the temporary file; the final name is never touched. Does nothing once finished or aborted."""
+        if self._state == "open":
+            self._state = "aborted"
+            atomic.discard(self._temp)
