@@ -74,6 +74,13 @@ SOURCES = {
          "*[Ll]ogo*", "gradient*", "ml.png", "digits*"),
         "Apache-2.0 / BSD-3-Clause (see copyright)",
     ),
+    "mate": DebSource(
+        "mate-backgrounds",
+        ("usr/share/backgrounds/mate/nature/*.jpg",),
+        # Storm's road is motion-blurred (no target may be); Aqua and TwoWings are mostly defocus
+        ("Storm.jpg", "Aqua.jpg", "TwoWings.jpg"),
+        "GPL-2+ (see copyright)",
+    ),
 }
 
 
