@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import json
 import math
 import os
 import time
@@ -433,7 +434,7 @@ CAMERAS = {"any": None, "moving": False, "still": True}  # evaluate(camera=...) 
 
 
 def evaluate(
-    out_dir: str | Path,
+    out_dir: str | Path | None,
     *,
     size: tuple[int, int] = (640, 360),
     clips: int = 8,
@@ -450,7 +451,9 @@ def evaluate(
 ) -> dict[str, float]:
     """Validate the EMA weights of the run in `out_dir` on `clips` held-out clips of `size` (W, H).
 
-    `weights` evaluates that weights file of the run's model instead (e.g. the float16 export).
+    `weights` evaluates that weights file of the run's model instead (e.g. the float16 export); without
+    a run (`out_dir` None, or no checkpoint in it) the file's metadata names the model, as in every file
+    `deblur train` exports or bundles, and `sources` must be given.
     The clips come from the validation photos of `sources` (the run's own cache when None) and, with
     `shake_only`, have camera motion but no moving objects. `camera` "moving" or "still" keeps only clips
     whose camera moves (the blur to remove) or is almost still (footage to leave alone); "any" mixes
@@ -465,15 +468,14 @@ def evaluate(
         raise UsageError(f"--camera must be one of {', '.join(CAMERAS)}, got {camera!r}")
     if videos and camera != "any":
         raise UsageError("--camera applies to clips made from photos, not to --videos")
-    state = torch.load(Path(out_dir) / CHECKPOINT, map_location="cpu", weights_only=True)
-    config = state["config"]
-    prior = config.get("prior")
-    if prior is not None and weights is not None:
-        prior = str(weights)  # a residual model's file holds the DSTNet it corrects: use that one
-    task = task or get_task(config["model"], prior, ddim_steps=ddim_steps)
+    name, prior, ema, run_sources = _evaluated_model(out_dir, weights)
+    if ema is None and sources is None:  # no run: nothing says which photos (none means procedural scenes)
+        raise UsageError("--evaluate without a run folder needs --sources", hint="the cache of `deblur synth --fetch`")
+    sources = sources or run_sources
+    task = task or get_task(name, prior, ddim_steps=ddim_steps)
     model = task.build()
     if weights is None:
-        tensors = state["ema"]
+        tensors = ema
     else:
         from deblur_cli.wtsa_weights import PRIOR_PREFIX
 
@@ -481,10 +483,10 @@ def evaluate(
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
     model.eval()
     if videos:
-        _, val_videos = split_videos(sources or config["sources"])
+        _, val_videos = split_videos(sources)
         clip_set = FixedVideoClips(val_videos, count=clips, frames=frames, size=size, seed=2)
     else:
-        _, val_photos = split_photos(sources or config["sources"])
+        _, val_photos = split_photos(sources)
         layers = 0 if shake_only else 2
         clip_set = FixedClips(
             val_photos, count=clips, frames=frames, size=size, seed=2, max_layers=layers, still=CAMERAS[camera]
@@ -503,6 +505,31 @@ def evaluate(
         mid = frames // 2
         write_png(torch.cat([panel[mid] for panel in panels], dim=-1), sample)
     return result
+
+
+def _evaluated_model(out_dir: str | Path | None, weights: str | Path | None) -> tuple[str, str | None, dict | None, str | None]:
+    """(model name, prior, EMA weights, sources) of the run in `out_dir`, or, without one, what the
+    metadata of `weights` says (no EMA, no sources)."""
+    checkpoint = Path(out_dir) / CHECKPOINT if out_dir is not None else None
+    if checkpoint is not None and checkpoint.is_file():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        config = state["config"]
+        prior = config.get("prior")
+        if prior is not None and weights is not None:
+            prior = str(weights)  # a residual model's file holds the DSTNet it corrects: use that one
+        return config["model"], prior, state["ema"], config["sources"]
+    if weights is None:
+        where = f"{checkpoint} does not exist" if checkpoint is not None else "no run folder (--out) was given"
+        raise UsageError(f"nothing to evaluate: {where}", hint="give a run folder, or a weights file with --weights")
+    metadata = read_checkpoint(weights)[1]
+    name = metadata.get("variant")
+    if name not in TASKS:
+        raise UsageError(
+            f"cannot tell which model {weights} holds (its metadata names none that trains here)",
+            hint="evaluate it with the run folder it came from (--out)",
+        )
+    residual = "prior" in json.loads(metadata.get("config") or "{}")
+    return name, str(weights) if residual else None, None, None
 
 
 @torch.no_grad()

@@ -2,6 +2,7 @@ import csv
 import dataclasses
 import socket
 
+import numpy as np
 import pytest
 import torch
 from einops import rearrange
@@ -270,6 +271,29 @@ def test_evaluate_reads_the_run_and_writes_a_sample(tmp_path):
     figures = evaluate(tmp_path, size=(24, 16), clips=1, frames=3, sample=tmp_path / "s.png", task=_tiny_task())
     assert figures["psnr_in"] > 10 and figures["ssim_in"] <= 1
     assert (tmp_path / "s.png").stat().st_size > 0
+
+
+def test_a_weights_file_is_evaluated_without_its_run(tmp_path):
+    from deblur_cli.train import evaluate
+
+    train(dataclasses.replace(CONFIG, steps=2), tmp_path / "run", task=_tiny_task())
+    export = tmp_path / "run" / "tiny.safetensors"
+    with_run = evaluate(tmp_path / "run", size=(24, 16), clips=2, frames=3, weights=export, task=_tiny_task())
+    # the metadata names the model; a bundled file, read with no run at all, gives its figures
+    bundled = "deblur_cli/weights/bundled/dstnet-s.safetensors"
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("Blinds", "FreshFlower"):  # held out by the hash of their names
+        np.save(cache / f"{name}.npy", rng.integers(0, 256, size=(64, 96, 3), dtype=np.uint8))
+    alone = evaluate(None, size=(32, 32), clips=1, frames=2, weights=bundled, sources=cache)
+    assert alone["psnr"] > 10 and with_run["psnr"] > 10
+    with pytest.raises(UsageError, match="needs --sources"):
+        evaluate(tmp_path / "nowhere", weights=bundled)
+    with pytest.raises(UsageError, match="nothing to evaluate"):
+        evaluate(tmp_path / "nowhere")
+    with pytest.raises(UsageError, match="cannot tell which model"):
+        evaluate(None, weights=export, sources=cache)  # the tiny stand-in is no model that trains here
 
 
 def test_sharp_input_evaluation_feeds_the_targets(tmp_path):

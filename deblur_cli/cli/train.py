@@ -17,7 +17,10 @@ DEFAULTS = TrainConfig()
 
 @command("train")
 def train_command(
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoint, log.csv, exported weights.")],
+    out_dir: Annotated[
+        Optional[Path],
+        typer.Option("--out", "-o", help="Run folder: checkpoint, log.csv, exported weights (--evaluate --weights needs none)."),
+    ] = None,
     model: Annotated[str, typer.Option("--model", "-m", help=f"Model to train: {', '.join(TASKS)}.")] = DEFAULTS.model,
     sources: Annotated[
         Optional[Path], typer.Option("--sources", help="Photo cache from `deblur synth --fetch` (default: procedural scenes).")
@@ -111,6 +114,10 @@ def train_command(
         import torch
 
         torch.set_num_threads(threads)
+    if out_dir is None and evaluate_only and weights is None:
+        raise UsageError("--evaluate needs a run folder (--out) or a weights file (--weights)")
+    if out_dir is None and not evaluate_only:
+        raise UsageError("--out is required: the run folder", hint="deblur train -m dstnet-s --sources CACHE -o runs/s")
     if evaluate_only:
         figures = evaluate(
             out_dir, size=parse_size(val_size, "--val-size"), clips=val_clips, frames=frames, shake_only=shake_only,
