@@ -26,7 +26,7 @@ marker, source, target = sys.argv[1:4]
 class Slow(IdentityRestorer):
     def __call__(self, frames):
         Path(marker).touch()
-        time.sleep(1.0)  # 30 windows: a run that is never interrupted takes 30 s, far beyond a loaded machine's delays
+        time.sleep(0.2)
         return super().__call__(frames)
 
 run_module.build_restorer = lambda *a, **k: Slow()
@@ -43,6 +43,9 @@ def start(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
         cwd=Path(__file__).resolve().parents[1],
         stderr=subprocess.PIPE,
         text=True,
+        # as a command started from a terminal: a shell running the tests in the background (`... &`)
+        # ignores SIGINT, which children inherit, and Python then never raises KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while not marker.exists():
