@@ -12,7 +12,8 @@ import numpy as np
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions
-from deblur_cli.video_io.info import Frame, VideoInfo, array_format, check_image
+from deblur_cli.video_io.info import Frame, VideoInfo, check_image
+from deblur_cli.video_io.png_sequence import display_picture
 
 # suffix -> (encoder, pixel format for 8-bit frames, for deeper frames or None if the format is 8-bit only)
 IMAGE_FORMATS = {
@@ -61,7 +62,6 @@ class ImageFileSink(atomic.FinishOrAbort):
         self._encoder.time_base = Fraction(1, 25)
         if codec == "mjpeg":
             self._encoder.options = {"qmin": str(JPEG_QUANTISER), "qmax": str(JPEG_QUANTISER)}
-        self._turns = info.rotation // 90  # np.rot90 turns counter-clockwise, as the display matrix does
         self._data = b""
         self._frames = 0
         self._state = "open"
@@ -75,10 +75,7 @@ class ImageFileSink(atomic.FinishOrAbort):
         with atomic.cleanup_on_error(self.path, self.abort):
             if self._frames:
                 raise OutputError(f"{self.path} is one image, and the input has more than one frame", hint=_HINT)
-            upright = np.ascontiguousarray(np.rot90(image, self._turns)) if self._turns else image
-            picture = av.VideoFrame.from_ndarray(upright, format=array_format(image.dtype))
-            full_range = 2 if self._encoder.pix_fmt.startswith("yuvj") else None
-            picture = picture.reformat(format=self._encoder.pix_fmt, dst_color_range=full_range)
+            picture = display_picture(image, self.info.rotation, self._encoder.pix_fmt)
             packets = self._encoder.encode(picture) + self._encoder.encode(None)
             self._data = b"".join(bytes(p) for p in packets)
             self._frames = 1

@@ -15,6 +15,15 @@ from deblur_cli.video_io.info import Frame, VideoInfo, array_format, check_image
 FRAME_NAME = "frame_{:06d}.png"  # numbered from 1
 
 
+def display_picture(image: np.ndarray, rotation: int, pix_fmt: str) -> av.VideoFrame:
+    """An (H, W, 3) RGB array in stored orientation as a frame of `pix_fmt` turned for display, for image
+    formats, which have no rotation tag. JPEG's yuvj formats get full range."""
+    turns = rotation // 90  # np.rot90 turns counter-clockwise, as the display matrix does
+    upright = np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+    picture = av.VideoFrame.from_ndarray(upright, format=array_format(image.dtype))
+    return picture.reformat(format=pix_fmt, dst_color_range=2 if pix_fmt.startswith("yuvj") else None)
+
+
 class PngSequenceSink(atomic.FinishOrAbort):
     """Frames written as PNG files into a directory that appears under its final name only when finished.
 
@@ -36,7 +45,6 @@ class PngSequenceSink(atomic.FinishOrAbort):
             self.warnings.append("a PNG sequence cannot hold audio; the source's audio was not written")
         if info.has_subtitles:
             self.warnings.append("a PNG sequence cannot hold subtitles; the source's subtitles were not written")
-        self._turns = info.rotation // 90  # np.rot90 turns counter-clockwise, as the display matrix does
         self._deep = info.bit_depth > 8
         width, height = info.display_size
         self._encoder = av.CodecContext.create("png", "w")
@@ -57,9 +65,7 @@ class PngSequenceSink(atomic.FinishOrAbort):
         check_image(image, self.info)
         atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
-            upright = np.ascontiguousarray(np.rot90(image, self._turns)) if self._turns else image
-            picture = av.VideoFrame.from_ndarray(upright, format=array_format(image.dtype))
-            picture = picture.reformat(format=self._encoder.pix_fmt)
+            picture = display_picture(image, self.info.rotation, self._encoder.pix_fmt)
             self._save(self._encoder.encode(picture))
             self._frames += 1
 
