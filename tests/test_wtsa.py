@@ -10,6 +10,9 @@ from deblur_cli.checkpoint import read_checkpoint, save_checkpoint
 from deblur_cli.diffusion import DiffusionConfig, diffusion_loss
 from deblur_cli.errors import WeightsError
 from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+import torch.nn.functional as F
+
+from deblur_cli.models import wtsa_attention
 from deblur_cli.models.wtsa_attention import WTSA, WindowAttention, relative_position_index, window_partition, window_unpartition
 from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet
 from deblur_cli.wtsa_weights import load_wtsa, save_wtsa
@@ -81,6 +84,38 @@ def test_wtsa_respects_windows(h, w):
     outside = diff.clone()
     outside[:, :2, :2] = 0
     assert outside.amax() == 0
+
+
+def _wtsa_by_definition(module: WTSA, x: torch.Tensor) -> torch.Tensor:
+    """x + attention(zero-padded norm1(x)) on the window grid, cropped; then + mlp(norm2(.)), on the whole image."""
+    b, f, h, w, _ = x.shape
+    m = module.attn.window
+    normed = F.pad(module.norm1(x), (0, 0, 0, -w % m, 0, -h % m))
+    attended = module.attn(window_partition(normed, m), module.attn.bias(f))
+    x = x + window_unpartition(attended, m, b, normed.shape[2], normed.shape[3])[:, :, :h, :w]
+    return x + module.mlp(module.norm2(x))
+
+
+@pytest.mark.parametrize("budget", [None, 1])  # the default chunks, and one window per chunk
+@pytest.mark.parametrize("h, w, m", [(8, 12, 4), (6, 7, 3), (4, 9, 4), (6, 6, 6)])  # (6, 6, 6): one window per clip
+def test_wtsa_module_runs_in_chunks_of_windows_exactly(monkeypatch, budget, h, w, m):
+    """The module partitions once and runs norms, attention, MLP and residuals chunk by chunk of
+    windows: the same numbers, and the same gradients, as the formula on the whole image."""
+    if budget is not None:
+        monkeypatch.setattr(wtsa_attention, "_CPU_CHUNK_BYTES", budget)
+    torch.manual_seed(0)
+    module = WTSA(dim=8, heads=2, window=m, mlp_ratio=2.0).double()
+    for p in module.parameters():
+        p.data.add_(torch.randn_like(p) * 0.1)
+    x = torch.randn(2, 3, h, w, 8, dtype=torch.float64)
+    kept = x.clone()
+    with torch.no_grad():
+        assert torch.equal(module(x), _wtsa_by_definition(module, x))
+    assert torch.equal(x, kept)  # the in-place chunks never write into the caller's tensor
+    x.requires_grad_()
+    (grad,) = torch.autograd.grad(module(x).square().sum(), x)
+    (expected,) = torch.autograd.grad(_wtsa_by_definition(module, x).square().sum(), x)
+    assert torch.allclose(grad, expected, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("frames", [1, 2, 3, 4])

@@ -16,8 +16,12 @@ from torch import Tensor, nn
 
 # Fused CUDA attention kernels put the batch on a grid axis limited to 65535 blocks.
 _MAX_WINDOWS_PER_CALL = 2**15
-# Off CUDA, attention scores are materialised: bound them to this many elements per call.
-_SCORE_BUDGET = 2**26
+# Off CUDA, a WTSA module runs a chunk of windows at a time, its largest temporary (the qkv
+# projection, the MLP's hidden layer or the attention scores) at most this many bytes: small enough
+# for glibc to serve from memory it has already mapped (it maps blocks over 32 MiB afresh each time,
+# and the page faults cost as much as the arithmetic), large enough that the matrix products stay
+# efficient.
+_CPU_CHUNK_BYTES = 2**24
 
 
 def window_partition(x: Tensor, m: int) -> Tensor:
@@ -66,38 +70,23 @@ class WindowAttention(nn.Module):
         b_img = self.bias_table[self.bias_index]  # (M², M², heads)
         return repeat(b_img, "p q h -> 1 h (f1 p) (f2 q)", f1=frames, f2=frames)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """x: (B, F, H, W, C), any H and W; returns the same shape.
-
-        H and W are zero-padded to multiples of M and cropped back, so border windows also see
-        padding tokens (as in Swin); the padding never depends on the image content.
-        """
-        b, f, h, w, _ = x.shape
-        m = self.window
-        if h % m or w % m:
-            x = F.pad(x, (0, 0, 0, -w % m, 0, -h % m))
-        tokens = window_partition(x, m)
-        bias = self.bias(f)
-        n = tokens.shape[1]
-        if tokens.is_cuda:
-            chunk = _MAX_WINDOWS_PER_CALL
-        else:
-            chunk = max(1, _SCORE_BUDGET // (self.heads * n * n))
-        out = torch.empty_like(tokens)  # filled chunk by chunk: no second full-size copy from a concatenation
-        for start in range(0, len(tokens), chunk):
-            out[start : start + chunk] = self._attend(tokens[start : start + chunk], bias)
-        out = window_unpartition(out, m, b, x.shape[2], x.shape[3])
-        return out[:, :, :h, :w]
-
-    def _attend(self, tokens: Tensor, bias: Tensor) -> Tensor:
-        """tokens: (windows, F·M², C) -> same shape."""
+    def forward(self, tokens: Tensor, bias: Tensor) -> Tensor:
+        """tokens: (windows, F·M², C) as window_partition lays them out; bias: self.bias(F).
+        Returns the same shape."""
         q, k, v = rearrange(self.qkv(tokens), "n t (three h d) -> three n h t d", three=3, h=self.heads)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
         return self.proj(rearrange(out, "n h t d -> n t (h d)"))
 
 
 class WTSA(nn.Module):
-    """One WTSA module: pre-norm window attention and a pre-norm MLP, each with a residual."""
+    """One WTSA module: pre-norm window attention and a pre-norm MLP, each with a residual.
+
+    Both norms, the MLP and the residuals act on each token alone, so the whole module runs in the
+    window layout: x is partitioned once, every step runs on one chunk of windows at a time (off
+    CUDA, chunks small enough that no temporary is large), and the result is put back once. H and W are padded to multiples of M and cropped
+    back; the padding tokens enter attention as zeros, as if the normalised features were zero-padded
+    (Swin's convention), so border windows see the same padding whatever the image holds.
+    """
 
     def __init__(self, dim: int, heads: int, window: int, mlp_ratio: float):
         super().__init__()
@@ -108,6 +97,31 @@ class WTSA(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
 
     def forward(self, x: Tensor) -> Tensor:
-        """x: (B, F, H, W, C) -> same shape."""
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
+        """x: (B, F, H, W, C), any H and W -> same shape."""
+        b, f, h, w, _ = x.shape
+        m = self.attn.window
+        pad = (0, 0, 0, -w % m, 0, -h % m)
+        tokens = window_partition(F.pad(x, pad) if any(pad) else x, m)  # a copy
+        # 1 for image tokens, 0 for padding: (windows, F·M², 1), None without padding.
+        inside = window_partition(F.pad(x.new_ones(b, f, h, w, 1), pad), m) if any(pad) else None
+        bias = self.attn.bias(f)
+        # Without autograd each chunk's result overwrites its input, which nothing reads again.
+        records_graph = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
+        aliases_x = tokens.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()  # no copy was needed
+        out = torch.empty_like(tokens) if records_graph or aliases_x else tokens
+        chunk = self._windows_per_call(tokens)
+        for start in range(0, len(tokens), chunk):
+            part = tokens[start : start + chunk]
+            normed = self.norm1(part)
+            if inside is not None:
+                normed = normed * inside[start : start + chunk]
+            part = part + self.attn(normed, bias)
+            out[start : start + chunk] = part + self.mlp(self.norm2(part))
+        return window_unpartition(out, m, b, h + pad[5], w + pad[3])[:, :, :h, :w]
+
+    def _windows_per_call(self, tokens: Tensor) -> int:
+        windows, n, dim = tokens.shape
+        if tokens.is_cuda:
+            return _MAX_WINDOWS_PER_CALL
+        widest = max(3 * dim, self.mlp[0].out_features, self.attn.heads * n)  # per token
+        return max(1, _CPU_CHUNK_BYTES // (n * widest * tokens.element_size()))
