@@ -20,7 +20,7 @@ from deblur_cli.checkpoint import read_metadata
 from deblur_cli.dstnet_weights import config_from_state_dict, load_dstnet, save_dstnet
 from deblur_cli.errors import WeightsError
 from deblur_cli.models.dstnet import CWGDN, DSTNET_VARIANTS, DSTNet, DSTNetConfig
-from deblur_cli.models.dynamic_filter import channel_filter_3x3, pixel_filter_3x3
+from deblur_cli.models.dynamic_filter import upsample_by_products, channel_filter_3x3, interpolation_matrix, pixel_filter_3x3
 from deblur_cli.models.wavelet import HaarWavelet, analysis_kernel, haar_filters, synthesis_conv_kernel
 
 DATA = Path(__file__).parent / "data" / "dstnet"
@@ -245,11 +245,37 @@ def test_pixel_filter_matches_its_direct_formula():
     graph = pixel_filter_3x3(x.clone().requires_grad_(), kernels_low, 8)
     assert (fast - expected).abs().max().item() < 1e-12
     assert (graph.detach() - expected).abs().max().item() < 1e-12
-    with torch.inference_mode():
+    with torch.inference_mode():  # bf16 on the CPU upsamples by matrix products
         low_precision = pixel_filter_3x3(x.bfloat16(), kernels_low.bfloat16(), 8)
-    assert (low_precision.double() - expected).abs().max().item() < 0.05 * expected.abs().max().item()
+    low_precision_graph = pixel_filter_3x3(x.bfloat16().requires_grad_(), kernels_low.bfloat16(), 8)
+    for result in (low_precision, low_precision_graph.detach()):
+        assert (result.double() - expected).abs().max().item() < 0.05 * expected.abs().max().item()
     with pytest.raises(ValueError):
         pixel_filter_3x3(x, kernels_low[:, :9], 8)
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 3, 4), (1, 3, 1, 1), (1, 2, 6, 1)])
+def test_upsampling_by_matrix_products_is_bilinear(shape):
+    """The CPU's bf16 upsampling of pixel kernels: the same numbers as F.interpolate (align_corners
+    False, edges clamped), written into a given buffer or not, with the same gradient."""
+    low = torch.randn(*shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    expected = F.interpolate(low, scale_factor=8, mode="bilinear", align_corners=False)
+    with torch.inference_mode():  # the cached matrices are built here, then also serve autograd below
+        buffer = torch.empty_like(expected, memory_format=torch.channels_last)
+        written = upsample_by_products(low, 8, out=buffer)
+    assert written.data_ptr() == buffer.data_ptr() and written.is_contiguous(memory_format=torch.channels_last)
+    assert (written - expected).abs().max().item() < 1e-12
+    leaf = low.clone().requires_grad_()
+    weights = torch.randn_like(expected)
+    (grad,) = torch.autograd.grad((upsample_by_products(leaf, 8) * weights).sum(), leaf)
+    (expected_grad,) = torch.autograd.grad(
+        (F.interpolate(leaf, scale_factor=8, mode="bilinear", align_corners=False) * weights).sum(), leaf
+    )
+    assert (grad - expected_grad).abs().max().item() < 1e-12
+    # 3 samples to 6: sources -0.25 (clamped to 0), 0.25, 0.75, 1.25, 1.75, 2.25 (clamped to 2)
+    by_hand = [[1, 0, 0], [0.75, 0.25, 0], [0.25, 0.75, 0], [0, 0.75, 0.25], [0, 0.25, 0.75], [0, 0, 1]]
+    matrix = interpolation_matrix(3, 2, torch.float64, torch.device("cpu"))
+    assert torch.equal(matrix, torch.tensor(by_hand, dtype=torch.float64))
 
 
 def test_channel_filter_matches_its_direct_formula():
