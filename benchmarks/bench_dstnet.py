@@ -1,6 +1,7 @@
 """Speed and memory of a DSTNet variant on this machine: seconds per frame and peak RSS.
 
     python benchmarks/bench_dstnet.py --variant dstnet --size 1280x720 --frames 4 --warmup 1 --repeat 2
+    python benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 --frames 30 --batch 4 --cudnn-benchmark
 
 Weights are random (speed does not depend on their values). A burn-in stage runs first, then the
 timed stage; the device is synchronised around the timer. Before timing, a small window is run
@@ -8,8 +9,12 @@ through the inference path and through the autograd-friendly path (no buffer reu
 in float64, and the largest differences are printed, so a faster path cannot silently drift.
 On a CPU shared with other work, wall time overstates the cost; the process CPU time (summed over
 threads) is printed beside it. The arithmetic of one frame (GFLOP, counted on the meta device) turns
-the time into achieved TFLOP/s; `--profile` prints the operators that took the most time. On Linux, THP_MEM_ALLOC_ENABLE=1 in the environment lets PyTorch
-back large CPU tensors with huge pages, which saves page-fault time on fresh 720p feature maps.
+the time into achieved TFLOP/s; `--profile` prints the operators that took the most time. On Linux,
+THP_MEM_ALLOC_ENABLE=1 in the environment lets PyTorch back large CPU tensors with huge pages, which
+saves page-fault time on fresh 720p feature maps. `--batch` restores that many windows in one call
+(the batch dimension): on a GPU, one 720p frame per recurrence step may leave the device idle
+between small kernels, and this measures what filling it would gain. `--cudnn-benchmark` lets cuDNN
+time its algorithms for each convolution shape on first use.
 """
 
 from __future__ import annotations
@@ -63,19 +68,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
+    parser.add_argument("--batch", type=int, default=1, help="windows restored together in one call")
+    parser.add_argument("--cudnn-benchmark", action="store_true", help="torch.backends.cudnn.benchmark = True")
     parser.add_argument("--no-check", action="store_true", help="skip the path-equivalence check")
     parser.add_argument("--profile", action="store_true", help="then profile one window: the top operators")
     args = parser.parse_args(argv)
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark
     device, dtype = torch.device(args.device), getattr(torch, args.dtype)
     torch.manual_seed(0)
     model = DSTNet(DSTNET_VARIANTS[args.variant]).to(device, dtype).eval()
     width, height = args.size
     print(
         f"{args.variant}: {DSTNET_VARIANTS[args.variant]}, {width}x{height}, {args.frames} frames/window, "
-        f"{args.dtype} on {device}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+        f"{args.batch} window(s) per call, {args.dtype} on {device}, {torch.get_num_threads()} threads, "
+        f"torch {torch.__version__}" + (", cudnn.benchmark" if args.cudnn_benchmark else "")
     )
     if not args.no_check:
         vs_graph, vs_float64 = check_paths(model, device, dtype)
@@ -84,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             f"max|{args.dtype} - float64| = {vs_float64:.2e}"
         )
 
-    x = torch.rand(1, args.frames, 3, height, width, generator=torch.Generator().manual_seed(1)).to(device, dtype)
+    shape = (args.batch, args.frames, 3, height, width)
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(1)).to(device, dtype)
+    frames = args.batch * args.frames  # restored per call
     with torch.inference_mode():
         for _ in range(args.warmup):
             model(x)
@@ -94,17 +105,17 @@ def main(argv: list[str] | None = None) -> int:
             start, start_cpu = time.perf_counter(), time.process_time()
             model(x)
             _sync(device)
-            wall.append((time.perf_counter() - start) / args.frames)
-            cpu.append((time.process_time() - start_cpu) / args.frames)
+            wall.append((time.perf_counter() - start) / frames)
+            cpu.append((time.process_time() - start_cpu) / frames)
     peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(
-        f"s/frame: best {min(wall):.3f}, mean {sum(wall) / len(wall):.3f} over {args.repeat} windows "
+        f"s/frame: best {min(wall):.4f} ({1 / min(wall):.1f} fps), mean {sum(wall) / len(wall):.4f} over {args.repeat} calls "
         f"(process CPU s/frame, all threads: {min(cpu):.3f}); peak RSS {peak_rss_mib:.0f} MiB"
     )
     if device.type == "cuda":
         print(f"peak CUDA memory {torch.cuda.max_memory_allocated(device) / 2**20:.0f} MiB")
     config = DSTNET_VARIANTS[args.variant]
-    flops = count_flops(lambda meta: DSTNet(config).to(meta).eval()(torch.empty(x.shape, device=meta))) / args.frames
+    flops = count_flops(lambda meta: DSTNet(config).to(meta).eval()(torch.empty(x.shape, device=meta))) / frames
     print(f"{flops / 1e9:.1f} GFLOP per frame: {flops / min(wall) / 1e12:.2f} TFLOP/s achieved")
     if args.profile:
         print(kernel_table(lambda: model(x), device))

@@ -33,5 +33,7 @@ def _bench(script, *args):
 def test_benchmark_scripts_run_and_report_achieved_throughput():
     out = _bench("bench_dstnet.py", "--variant", "dstnet-s", "--size", "64x48", "--frames", "2", "--repeat", "1", "--profile")
     assert "TFLOP/s achieved" in out and "aten::" in out, out  # the profile's operator table
+    out = _bench("bench_dstnet.py", "--variant", "dstnet-s", "--size", "64x48", "--frames", "2", "--batch", "3", "--no-check")
+    assert "3 window(s) per call" in out and "fps" in out, out
     out = _bench("bench_wtsa.py", "--variant", "wtsa-s", "--height", "48", "--width", "64", "--frames", "2", "--steps", "1")
     assert "TFLOP/s achieved" in out, out
