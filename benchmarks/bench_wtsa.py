@@ -38,6 +38,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--burn-in-steps", type=int, default=1, help="DDIM steps of the untimed first run")
     p.add_argument("--repeat", type=int, default=1, help="timed runs; the best is reported")
     p.add_argument("--profile", action="store_true", help="then profile one DDIM step: the top operators")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the model first (the burn-in run then includes compiling)")
     return p.parse_args()
 
 
@@ -55,15 +57,16 @@ def main() -> None:
         print(f"params {name}: {sum(p.numel() for p in WTSAUNet(config).parameters()):,}")
 
     model = WTSAUNet(WTSA_VARIANTS[args.variant]).to(device=device, dtype=dtype).eval()
+    net = torch.compile(model) if args.compile else model
     cond = torch.rand(1, args.frames, 3, args.height, args.width, device=device).to(dtype)
     generator = torch.Generator(device=device).manual_seed(0)
     print(f"{args.variant} on {device} ({args.precision}, {torch.get_num_threads()} CPU threads), "
-          f"{args.frames} frames of {args.width}x{args.height}")
+          f"{args.frames} frames of {args.width}x{args.height}" + (", torch.compile" if args.compile else ""))
 
     with torch.inference_mode():
         synchronize(device)
         start = time.perf_counter()
-        sample(model, cond, steps=args.burn_in_steps, generator=generator)
+        sample(net, cond, steps=args.burn_in_steps, generator=generator)
         synchronize(device)
         print(f"burn-in: {args.burn_in_steps} steps in {time.perf_counter() - start:.2f} s")
         if device.type == "cuda":
@@ -72,7 +75,7 @@ def main() -> None:
         for _ in range(args.repeat):
             synchronize(device)
             start = time.perf_counter()
-            sample(model, cond, steps=args.steps, generator=generator)
+            sample(net, cond, steps=args.steps, generator=generator)
             synchronize(device)
             best = min(best, time.perf_counter() - start)
 
@@ -92,7 +95,7 @@ def main() -> None:
     flops = count_flops(call_on) / args.frames
     print(f"{flops / 1e9:.1f} GFLOP per frame per step: {flops / (per_step / args.frames) / 1e12:.2f} TFLOP/s achieved")
     if args.profile:
-        print(kernel_table(lambda: sample(model, cond, steps=1, generator=generator), device))
+        print(kernel_table(lambda: sample(net, cond, steps=1, generator=generator), device))
 
 
 if __name__ == "__main__":

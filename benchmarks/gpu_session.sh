@@ -4,6 +4,7 @@
 #
 #   here, once:  deblur synth --pack .gpu/sources --sources ~/.cache/deblur/sources   # 44 MB of JPEGs
 #   there:       bash benchmarks/gpu_session.sh SECONDS [bench] [train MODEL [STEPS] [-- more train options]]
+#                bash benchmarks/gpu_session.sh SECONDS compile   # wtsa eager vs torch.compile, compile.txt
 #                (device tool: carry [".gpu"]; `bench train dstnet` does both in one command)
 #
 # SECONDS is the wall time the command may take (the device tool's limit, less a margin). `bench`
@@ -22,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if (($# < 2)); then
-    sed -n '2,18p' "$0" >&2
+    sed -n '2,19p' "$0" >&2
     exit 2
 fi
 budget=$1 job=$2
@@ -60,6 +61,17 @@ bench() {
         timeout 60 python3 benchmarks/bench_train.py --model dstnet-s --sources "$cache" --crop 256 --frames 5 \
             --batch 16 --precision bf16 --repeat 2 --gpu-synthesis || echo "bench_train --gpu-synthesis: exit $?"
     } 2>&1 | grep -v '^USDT' | tee "$out/bench.txt"
+}
+
+# torch.compile of the models, eager first for comparison: a few minutes of compiling, so not in bench
+compiled() {
+    {
+        for flag in "" "--compile"; do
+            # shellcheck disable=SC2086
+            timeout 300 python3 benchmarks/bench_wtsa.py --variant wtsa --device cuda --precision bf16 \
+                --steps 4 $flag || echo "bench_wtsa $flag: exit $?"
+        done
+    } 2>&1 | grep -v '^USDT' | tee "$out/compile.txt"
 }
 
 train() {
@@ -116,8 +128,9 @@ bench)
     fi
     ;;
 train) train "$@" ;;
+compile) compiled ;;
 *)
-    echo "unknown job $job: bench or train" >&2
+    echo "unknown job $job: bench, compile or train" >&2
     exit 2
     ;;
 esac
