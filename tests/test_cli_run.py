@@ -125,12 +125,22 @@ def test_a_deep_photo_keeps_16_bits_in_png_and_is_rounded_with_a_warning_in_jpeg
     assert result.exit_code == 0 and "the 16-bit frame was rounded" in result.output
 
 
-def test_a_video_into_one_image_is_one_line_and_leaves_nothing(tmp_path, identity):
+@pytest.mark.parametrize(
+    "output, options, message",
+    [
+        ("out.png", [], "out.png is one image, and the input has 3 frames"),
+        ("out.jpg", ["--codec", "h264"], "out.jpg is a mjpeg image, not h264 video"),
+        ("outdir/", ["--codec", "h264"], "is a directory, which holds PNG frames, not h264 video"),
+    ],
+)
+def test_an_output_that_cannot_hold_the_input_fails_before_the_model_loads(tmp_path, monkeypatch, output, options, message):
+    loaded = []
+    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: loaded.append(a) or IdentityRestorer())
     source = media.make_video(tmp_path / "in.mp4", frames=3)
-    result = deblur(source, "-o", tmp_path / "out.png")
+    result = deblur(source, "-o", f"{tmp_path}/{output}", *options)
     assert result.exit_code != 0
-    assert "out.png is one image, and the input has 3 frames" in result.output
-    assert leftovers(tmp_path) == [] and not identity.calls
+    assert message in result.output and len(result.output.strip().splitlines()) == 2  # the error and its hint
+    assert leftovers(tmp_path) == [] and not loaded
 
 
 def test_several_photos_go_into_a_folder_as_images(tmp_path, identity):

@@ -33,7 +33,7 @@ from deblur_cli.cli.options import (
 from deblur_cli.devices import resolve_device
 from deblur_cli.pipeline import check_output_path, deblur_video, plan_outputs
 from deblur_cli.restorers import build_restorer
-from deblur_cli.video_io import EncodeOptions, describe
+from deblur_cli.video_io import EncodeOptions, check_sink, describe
 
 
 @command("run")
@@ -73,8 +73,9 @@ def run(
     span = span_option(start, end, duration)
     jobs = plan_outputs(inputs, output)
     for source, target in jobs:  # bad inputs and outputs fail before the model loads
-        describe(source, span)
+        info = describe(source, span)
         check_output_path(source, target, force=force)
+        check_sink(target, info, encode)
     if jobs[0][1] != output:  # several inputs: -o names the folder they go to
         output.mkdir(parents=True, exist_ok=True)
 

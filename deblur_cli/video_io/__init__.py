@@ -7,7 +7,7 @@ Imports only PyAV, NumPy and the standard library.
 from deblur_cli.video_io.encoding import EncodeOptions
 from deblur_cli.video_io.images import IMAGE_SUFFIXES
 from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
-from deblur_cli.video_io.sinks import FrameSink, is_frame_directory, open_sink
+from deblur_cli.video_io.sinks import FrameSink, check_sink, is_frame_directory, open_sink
 from deblur_cli.video_io.sources import FrameSource, describe, open_source
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "FrameSink",
     "FrameSource",
     "VideoInfo",
+    "check_sink",
     "describe",
     "is_frame_directory",
     "open_sink",

@@ -33,6 +33,17 @@ def is_image_output(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_FORMATS
 
 
+def check_image_output(path: str | os.PathLike, info: VideoInfo, options: EncodeOptions = EncodeOptions()) -> None:
+    """Raise OutputError when the image file `path` cannot hold the output of a source like `info`
+    with `options`: video encoding options, or a frame count known to be over one."""
+    path = Path(path)
+    codec = IMAGE_FORMATS[path.suffix.lower()][0]
+    if options.codec not in (None, codec):
+        raise OutputError(f"{path} is a {codec} image, not {options.codec} video", hint=_HINT)
+    if info.frame_count is not None and info.frame_count > 1:
+        raise OutputError(f"{path} is one image, and the input has {info.frame_count} frames", hint=_HINT)
+
+
 class ImageFileSink(atomic.FinishOrAbort):
     """The one frame of a one-frame source (a photo) as an image file, in display orientation.
 
@@ -46,11 +57,8 @@ class ImageFileSink(atomic.FinishOrAbort):
         self.path = Path(path)
         self.info = info
         self.warnings: list[str] = []
+        check_image_output(self.path, info, options)
         codec, shallow, deep = IMAGE_FORMATS[self.path.suffix.lower()]
-        if options.codec not in (None, codec):
-            raise OutputError(f"{self.path} is a {codec} image, not {options.codec} video", hint=_HINT)
-        if info.frame_count is not None and info.frame_count > 1:
-            raise OutputError(f"{self.path} is one image, and the input has {info.frame_count} frames", hint=_HINT)
         if info.has_audio:
             self.warnings.append("an image cannot hold audio; the source's audio was not written")
         pix_fmt = deep if info.bit_depth > 8 and deep else shallow

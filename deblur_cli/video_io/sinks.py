@@ -11,7 +11,7 @@ import numpy as np
 
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io.encoding import EncodeOptions
-from deblur_cli.video_io.image_file import ImageFileSink, is_image_output
+from deblur_cli.video_io.image_file import ImageFileSink, check_image_output, is_image_output
 from deblur_cli.video_io.images import is_image
 from deblur_cli.video_io.info import Frame, VideoInfo
 from deblur_cli.video_io.png_sequence import PngSequenceSink
@@ -59,14 +59,24 @@ def open_sink(
     suffix (.png, .jpg, .tif, .bmp) gets one image: the output of a one-frame source such as a photo.
     Raises OutputError for an unusable path, codec or pixel format before anything is written.
     """
+    check_sink(path, info, options)
+    if is_frame_directory(path):
+        return PngSequenceSink(path, info)
+    if is_image_output(path):
+        return ImageFileSink(path, info, options)
+    carry = source is not None and os.path.isfile(source) and not is_image(source)
+    return VideoFileSink(path, info, options, source=source if carry else None)
+
+
+def check_sink(path: str | os.PathLike, info: VideoInfo, options: EncodeOptions = EncodeOptions()) -> None:
+    """The checks of the output's kind that need no file opened, so a command can make them before
+    it loads a model: a PNG-frame directory takes no video codec, an image file one frame. Raises
+    OutputError. (A video file's encoder is checked when open_sink opens it.)"""
     if is_frame_directory(path):
         if options.codec not in (None, "png"):
             raise OutputError(
                 f"{os.fspath(path)} is a directory, which holds PNG frames, not {options.codec} video",
                 hint="give the output a video suffix such as .mp4 or .mkv",
             )
-        return PngSequenceSink(path, info)
-    if is_image_output(path):
-        return ImageFileSink(path, info, options)
-    carry = source is not None and os.path.isfile(source) and not is_image(source)
-    return VideoFileSink(path, info, options, source=source if carry else None)
+    elif is_image_output(path):
+        check_image_output(path, info, options)
