@@ -14,7 +14,9 @@ THP_MEM_ALLOC_ENABLE=1 in the environment lets PyTorch back large CPU tensors wi
 saves page-fault time on fresh 720p feature maps. `--batch` restores that many windows in one call
 (the batch dimension): on a GPU, one 720p frame per recurrence step may leave the device idle
 between small kernels, and this measures what filling it would gain. `--cudnn-benchmark` lets cuDNN
-time its algorithms for each convolution shape on first use.
+time its algorithms for each convolution shape on first use. `--compile` runs the recurrence step of
+both propagation directions (most of the time; each frame calls it once per direction) through
+torch.compile, which fuses its elementwise work (gates, activations, residual adds).
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
     parser.add_argument("--batch", type=int, default=1, help="windows restored together in one call")
     parser.add_argument("--cudnn-benchmark", action="store_true", help="torch.backends.cudnn.benchmark = True")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the propagation steps")
     parser.add_argument("--no-check", action="store_true", help="skip the path-equivalence check")
     parser.add_argument("--profile", action="store_true", help="then profile one window: the top operators")
     args = parser.parse_args(argv)
@@ -85,7 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.variant}: {DSTNET_VARIANTS[args.variant]}, {width}x{height}, {args.frames} frames/window, "
         f"{args.batch} window(s) per call, {args.dtype} on {device}, {torch.get_num_threads()} threads, "
         f"torch {torch.__version__}" + (", cudnn.benchmark" if args.cudnn_benchmark else "")
+        + (", compiled propagation steps" if args.compile else "")
     )
+    if args.compile:
+        for propagation in (model.forward_propagation, model.backward_propagation):
+            propagation.step = torch.compile(propagation.step)
     if not args.no_check:
         vs_graph, vs_float64 = check_paths(model, device, dtype)
         print(

@@ -4,7 +4,7 @@
 #
 #   here, once:  deblur synth --pack .gpu/sources --sources ~/.cache/deblur/sources   # 44 MB of JPEGs
 #   there:       bash benchmarks/gpu_session.sh SECONDS [bench] [train MODEL [STEPS] [-- more train options]]
-#                bash benchmarks/gpu_session.sh SECONDS compile   # wtsa eager vs torch.compile, compile.txt
+#                bash benchmarks/gpu_session.sh SECONDS compile   # torch.compile vs eager, compile.txt
 #                (device tool: carry [".gpu"]; `bench train dstnet` does both in one command)
 #
 # SECONDS is the wall time the command may take (the device tool's limit, less a margin). `bench`
@@ -66,6 +66,8 @@ bench() {
 # torch.compile of the models, eager first for comparison: a few minutes of compiling, so not in bench
 compiled() {
     {
+        timeout 240 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
+            --frames 30 --repeat 3 --compile || echo "bench_dstnet --compile: exit $?"
         for flag in "" "--compile"; do
             # shellcheck disable=SC2086
             timeout 300 python3 benchmarks/bench_wtsa.py --variant wtsa --device cuda --precision bf16 \

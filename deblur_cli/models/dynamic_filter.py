@@ -52,7 +52,8 @@ def pixel_filter_3x3(x: Tensor, kernels_low: Tensor, scale: int) -> Tensor:
     records_graph = torch.is_grad_enabled() and (x.requires_grad or kernels_low.requires_grad)
     x = x.contiguous(memory_format=torch.channels_last)
     # Without autograd one buffer serves all nine taps; a fresh tensor per tap costs page faults.
-    buffer = None if records_graph else torch.empty_like(x)
+    # torch.compile plans its own buffers, and out= arguments would break its graph.
+    buffer = None if records_graph or _compiling() else torch.empty_like(x)
 
     def upsampled(i: int, j: int) -> Tensor:
         if x.device.type == "cpu" and x.dtype == torch.bfloat16:
@@ -70,6 +71,11 @@ def pixel_filter_3x3(x: Tensor, kernels_low: Tensor, scale: int) -> Tensor:
         kernel = upsampled(i, j)
         out[:, :, rows_out, cols_out].addcmul_(x[:, :, rows_in, cols_in], kernel[:, :, rows_out, cols_out])
     return out
+
+
+def _compiling() -> bool:
+    is_compiling = getattr(torch.compiler, "is_compiling", None)  # torch >= 2.3
+    return bool(is_compiling and is_compiling())
 
 
 def upsample_by_products(low: Tensor, scale: int, out: Tensor | None = None) -> Tensor:
