@@ -83,9 +83,10 @@ class WTSA(nn.Module):
 
     Both norms, the MLP and the residuals act on each token alone, so the whole module runs in the
     window layout: x is partitioned once, every step runs on one chunk of windows at a time (off
-    CUDA, chunks small enough that no temporary is large), and the result is put back once. H and W are padded to multiples of M and cropped
-    back; the padding tokens enter attention as zeros, as if the normalised features were zero-padded
-    (Swin's convention), so border windows see the same padding whatever the image holds.
+    CUDA, chunks small enough that no temporary is large), and the result is put back once. H and W
+    are padded to multiples of M and cropped back; the padding tokens enter attention as zeros, as
+    if the normalised features were zero-padded (Swin's convention), so border windows see the same
+    padding whatever the image holds.
     """
 
     def __init__(self, dim: int, heads: int, window: int, mlp_ratio: float):
@@ -120,7 +121,7 @@ class WTSA(nn.Module):
         return window_unpartition(out, m, b, h + pad[5], w + pad[3])[:, :, :h, :w]
 
     def _windows_per_call(self, tokens: Tensor) -> int:
-        windows, n, dim = tokens.shape
+        _, n, dim = tokens.shape
         if tokens.is_cuda:
             return _MAX_WINDOWS_PER_CALL
         widest = max(3 * dim, self.mlp[0].out_features, self.attn.heads * n)  # per token

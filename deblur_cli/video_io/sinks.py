@@ -59,11 +59,11 @@ def open_sink(
     suffix (.png, .jpg, .tif, .bmp) gets one image: the output of a one-frame source such as a photo.
     Raises OutputError for an unusable path, codec or pixel format before anything is written.
     """
-    check_sink(path, info, options)
     if is_frame_directory(path):
+        _check_frame_directory(path, options)
         return PngSequenceSink(path, info)
     if is_image_output(path):
-        return ImageFileSink(path, info, options)
+        return ImageFileSink(path, info, options)  # which makes check_image_output's checks
     carry = source is not None and os.path.isfile(source) and not is_image(source)
     return VideoFileSink(path, info, options, source=source if carry else None)
 
@@ -73,10 +73,14 @@ def check_sink(path: str | os.PathLike, info: VideoInfo, options: EncodeOptions 
     it loads a model: a PNG-frame directory takes no video codec, an image file one frame. Raises
     OutputError. (A video file's encoder is checked when open_sink opens it.)"""
     if is_frame_directory(path):
-        if options.codec not in (None, "png"):
-            raise OutputError(
-                f"{os.fspath(path)} is a directory, which holds PNG frames, not {options.codec} video",
-                hint="give the output a video suffix such as .mp4 or .mkv",
-            )
+        _check_frame_directory(path, options)
     elif is_image_output(path):
         check_image_output(path, info, options)
+
+
+def _check_frame_directory(path: str | os.PathLike, options: EncodeOptions) -> None:
+    if options.codec not in (None, "png"):
+        raise OutputError(
+            f"{os.fspath(path)} is a directory, which holds PNG frames, not {options.codec} video",
+            hint="give the output a video suffix such as .mp4 or .mkv",
+        )
