@@ -5,7 +5,7 @@ nine-fold kernel tensor or an unfolded copy of its input: it upsamples one kerne
 adds it as a shifted multiply-add, so its memory is about twice that of its input. On the CPU in
 bf16 the upsampling is two matrix products with fixed interpolation matrices, one per axis, which
 the CPU's matrix units run up to three times faster than PyTorch's bilinear kernel
-(docs/dstnet.md, "The per-pixel filter").
+(docs/dstnet.md, "The per-pixel filter on the CPU").
 """
 
 from __future__ import annotations
