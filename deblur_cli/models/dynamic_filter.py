@@ -17,6 +17,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor
 
+from deblur_cli.models.compiling import compiling
+
 _TAPS = [(i, j) for i in range(3) for j in range(3) if (i, j) != (1, 1)]  # all but the centre
 
 
@@ -53,7 +55,7 @@ def pixel_filter_3x3(x: Tensor, kernels_low: Tensor, scale: int) -> Tensor:
     x = x.contiguous(memory_format=torch.channels_last)
     # Without autograd one buffer serves all nine taps; a fresh tensor per tap costs page faults.
     # torch.compile plans its own buffers, and out= arguments would break its graph.
-    buffer = None if records_graph or _compiling() else torch.empty_like(x)
+    buffer = None if records_graph or compiling() else torch.empty_like(x)
 
     def upsampled(i: int, j: int) -> Tensor:
         if x.device.type == "cpu" and x.dtype == torch.bfloat16:
@@ -71,11 +73,6 @@ def pixel_filter_3x3(x: Tensor, kernels_low: Tensor, scale: int) -> Tensor:
         kernel = upsampled(i, j)
         out[:, :, rows_out, cols_out].addcmul_(x[:, :, rows_in, cols_in], kernel[:, :, rows_out, cols_out])
     return out
-
-
-def _compiling() -> bool:
-    is_compiling = getattr(torch.compiler, "is_compiling", None)  # torch >= 2.3
-    return bool(is_compiling and is_compiling())
 
 
 def upsample_by_products(low: Tensor, scale: int, out: Tensor | None = None) -> Tensor:

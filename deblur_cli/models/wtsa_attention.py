@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import Tensor, nn
 
+from deblur_cli.models.compiling import compiling
+
 # Fused CUDA attention kernels put the batch on a grid axis limited to 65535 blocks.
 _MAX_WINDOWS_PER_CALL = 2**15
 # Off CUDA, a WTSA module runs a chunk of windows at a time, its largest temporary (the qkv
@@ -106,10 +108,13 @@ class WTSA(nn.Module):
         # 1 for image tokens, 0 for padding: (windows, F·M², 1), None without padding.
         inside = window_partition(F.pad(x.new_ones(b, f, h, w, 1), pad), m) if any(pad) else None
         bias = self.attn.bias(f)
-        # Without autograd each chunk's result overwrites its input, which nothing reads again.
+        # Without autograd each chunk's result overwrites its input, which nothing reads again, unless
+        # the partition needed no copy and `tokens` is the caller's x.
         records_graph = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
-        aliases_x = tokens.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()  # no copy was needed
-        out = torch.empty_like(tokens) if records_graph or aliases_x else tokens
+        in_place = not (records_graph or compiling()) and (
+            tokens.untyped_storage().data_ptr() != x.untyped_storage().data_ptr()
+        )
+        out = tokens if in_place else torch.empty_like(tokens)
         chunk = self._windows_per_call(tokens)
         for start in range(0, len(tokens), chunk):
             part = tokens[start : start + chunk]
