@@ -468,18 +468,19 @@ def evaluate(
         raise UsageError(f"--camera must be one of {', '.join(CAMERAS)}, got {camera!r}")
     if videos and camera != "any":
         raise UsageError("--camera applies to clips made from photos, not to --videos")
-    name, prior, ema, run_sources = _evaluated_model(out_dir, weights)
+    weights_file = read_checkpoint(weights) if weights is not None else None  # (tensors, metadata), read once
+    name, prior, ema, run_sources = _evaluated_model(out_dir, weights, weights_file)
     if ema is None and sources is None:  # no run: nothing says which photos (none means procedural scenes)
         raise UsageError("--evaluate without a run folder needs --sources", hint="the cache of `deblur synth --fetch`")
     sources = sources or run_sources
     task = task or get_task(name, prior, ddim_steps=ddim_steps)
     model = task.build()
-    if weights is None:
+    if weights_file is None:
         tensors = ema
     else:
         from deblur_cli.wtsa_weights import PRIOR_PREFIX
 
-        tensors = {k: v for k, v in read_checkpoint(weights)[0].items() if not k.startswith(PRIOR_PREFIX)}
+        tensors = {k: v for k, v in weights_file[0].items() if not k.startswith(PRIOR_PREFIX)}
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
     model.eval()
     if videos:
@@ -507,9 +508,11 @@ def evaluate(
     return result
 
 
-def _evaluated_model(out_dir: str | Path | None, weights: str | Path | None) -> tuple[str, str | None, dict | None, str | None]:
+def _evaluated_model(
+    out_dir: str | Path | None, weights: str | Path | None, weights_file: tuple[dict, dict[str, str]] | None
+) -> tuple[str, str | None, dict | None, str | None]:
     """(model name, prior, EMA weights, sources) of the run in `out_dir`, or, without one, what the
-    metadata of `weights` says (no EMA, no sources)."""
+    metadata of `weights` says (no EMA, no sources); `weights_file` is read_checkpoint(weights)."""
     checkpoint = Path(out_dir) / CHECKPOINT if out_dir is not None else None
     if checkpoint is not None and checkpoint.is_file():
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -521,7 +524,7 @@ def _evaluated_model(out_dir: str | Path | None, weights: str | Path | None) -> 
     if weights is None:
         where = f"{checkpoint} does not exist" if checkpoint is not None else "no run folder (--out) was given"
         raise UsageError(f"nothing to evaluate: {where}", hint="give a run folder, or a weights file with --weights")
-    metadata = read_checkpoint(weights)[1]
+    metadata = weights_file[1]
     name = metadata.get("variant")
     if name not in TASKS:
         raise UsageError(
