@@ -87,8 +87,8 @@ def restore_tiled(
 
     `restore` only ever sees inputs whose H and W are multiples of `multiple`: the frames are
     padded once here and cropped back once at the end. tile None restores the whole frame.
-    Otherwise tiles are tile x tile pixels (rounded down to the multiple), shifted inward at the
-    right and bottom edges so all are full size, overlapping by at least `overlap` pixels; a
+    Otherwise tiles are at most tile x tile pixels (rounded down to the multiple), overlapping by
+    at least `overlap` pixels and laid out along each axis by `plan_windows`; a
     tile larger than the frame covers it whole along that side.
     """
     if frames.dim() != 4:

@@ -1,9 +1,11 @@
 """Temporal windows: split a frame stream into overlapping windows, restore each, blend them back.
 
-A video of N frames is covered by windows of exactly `window` frames that start `window - overlap`
-apart; the last one is shifted back so it ends on the last frame and stays full length. Where
-windows overlap, each frame is a weighted mean of the windows' outputs, the weights following
-raised-cosine ramps so that one window fades into the next instead of cutting.
+A video of N frames is covered by windows of `window` frames that start `window - overlap` apart
+and share exactly `overlap` frames. Where the last full window would leave a few frames over, the
+stretch from its start to the end is split into two shorter windows of about equal length, so no
+frame is restored more often than the overlap asks. Where windows overlap, each frame is a
+weighted mean of the windows' outputs, the weights following raised-cosine ramps so that one
+window fades into the next instead of cutting.
 """
 
 from __future__ import annotations
@@ -39,18 +41,45 @@ def check_window(window: int, overlap: int) -> None:
         )
 
 
+def next_windows(start: int, available: int, window: int, overlap: int) -> list[tuple[int, int]]:
+    """The next one or two windows from `start`, given that the video holds frames up to
+    `available` (exclusive) or at least `window + (window - overlap)` frames past `start`.
+
+    While a full window and a further stride fit, that is one full window. Otherwise the rest
+    [start, available) is the end: one window if it fits in one, else two windows that share
+    exactly `overlap` frames, their lengths differing by at most one (the later one longer).
+    """
+    rest = available - start
+    if rest >= 2 * window - overlap:
+        return [(start, start + window)]
+    if rest <= 0:
+        return []
+    if rest <= window:
+        return [(start, available)]
+    total = rest + overlap  # frames the two windows restore between them
+    return [(start, start + total // 2), (available - (total + 1) // 2, available)]
+
+
 def plan_windows(num_frames: int, window: int, overlap: int) -> list[tuple[int, int]]:
     """The [start, stop) windows that cover `num_frames` frames, as `stitch_windows` uses them.
 
-    Each window holds exactly `window` frames and consecutive windows share at least `overlap`
-    frames (exactly `overlap`, except the last one, which is shifted back to stay full length).
-    Fewer frames than `window` give one window of all frames; no frames give no windows.
+    Consecutive windows share exactly `overlap` frames. Every window holds `window` frames except
+    the last two, which split what is left after the last full window that a further stride
+    follows: they hold between (window + overlap) / 2 and `window` frames each. That is the fewest
+    windows and the fewest restored frames that cover the video with windows of at most `window`
+    frames overlapping by `overlap`. Fewer frames than `window` give one window of all frames; no
+    frames give no windows.
     """
     check_window(window, overlap)
-    if num_frames <= window:
-        return [(0, num_frames)] if num_frames > 0 else []
-    starts = list(range(0, num_frames - window, window - overlap)) + [num_frames - window]
-    return [(start, start + window) for start in starts]
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while not spans or spans[-1][1] < num_frames:
+        new = next_windows(start, num_frames, window, overlap)
+        if not new:
+            break
+        spans += new
+        start = new[-1][0] + window - overlap
+    return spans
 
 
 def ramp(length: int) -> torch.Tensor:
@@ -130,14 +159,15 @@ def stitch_windows(
     """Restore a stream of frames window by window and yield the blended frames in order.
 
     frames: (3, H, W) float tensors of one size, read lazily; their number need not be known.
-    restore: (T, 3, H, W) -> same shape; called with the windows of `plan_windows`, in order, so
-    with exactly `window` frames unless the whole video is shorter.
+    restore: (T, 3, H, W) -> same shape; called with the windows of `plan_windows`, in order: with
+    `window` frames, except the last two and a video shorter than one window.
     Yields every frame once, (3, H, W) in the input frames' dtype on the restorer's output device,
     as soon as no later window can touch it. Blending runs in float32; the weights are positive and
     sum to one per frame, so an identity restorer gives back the input (to float32 rounding).
 
-    Memory: when a frame is yielded at most `window` frames beyond it have been read; besides
-    those, one restored window and the blend sums of the frames it shares with the next are held.
+    Memory: at most `2 * window - overlap` input frames are held (a window, and a stride beyond
+    it to see whether the video ends there); besides those, one restored window and the blend
+    sums of the frames it shares with the next.
     """
     check_window(window, overlap)  # here, not on the first next()
     return _stitch(iter(frames), restore, window, overlap)
@@ -150,6 +180,8 @@ def _stitch(
     inputs: deque[torch.Tensor] = deque()  # input frames from blend.first on
     blend = _Blend()
     open_window: _Restored | None = None
+    planned: deque[tuple[int, int]] = deque()  # windows decided but not restored yet
+    next_start = 0  # where the next full window would start
     covered = 0  # end of the windows already added to `blend`
     pulled = 0
     exhausted = False
@@ -162,28 +194,22 @@ def _stitch(
             yield blend.pop(open_window).to(dtype)
 
     while True:
-        regular_start = 0 if open_window is None else open_window.start + stride
-        while not exhausted and pulled < regular_start + window:
-            frame = next(source, None)
-            if frame is None:
-                exhausted = True
-                break
-            dtype = frame.dtype if dtype is None else dtype
-            inputs.append(frame)
-            pulled += 1
-            if open_window is not None:
-                # The next window starts at regular_start, or at pulled - window if the video
-                # ends before regular_start + window; not before either.
-                yield from emit_before(min(regular_start, pulled - window))
-
-        if pulled >= regular_start + window:
-            start = regular_start
-        elif open_window is None:
-            start = 0 if pulled else None  # a video shorter than one window, or empty
-        elif pulled > open_window.stop:
-            start = pulled - window  # the last window, shifted back to full length
-        else:
-            start = None  # the open window reached the end
+        at_end = exhausted and open_window is not None and open_window.stop >= pulled
+        if not planned and not at_end:
+            # No window to come starts before next_start; `next_windows` needs to see a window
+            # and a stride past it to tell a full window from the end of the video.
+            yield from emit_before(next_start)
+            while not exhausted and pulled < next_start + window + stride:
+                frame = next(source, None)
+                if frame is None:
+                    exhausted = True
+                    break
+                dtype = frame.dtype if dtype is None else dtype
+                inputs.append(frame)
+                pulled += 1
+            if open_window is None or open_window.stop < pulled:
+                planned.extend(next_windows(next_start, pulled, window, overlap))
+        start, stop = planned.popleft() if planned else (None, None)
 
         if open_window is not None:
             fade_out = open_window.stop - start if start is not None else 0
@@ -196,7 +222,7 @@ def _stitch(
             return
         yield from emit_before(start)
 
-        batch = torch.stack(list(inputs)[:window])
+        batch = torch.stack(list(inputs)[: stop - start])
         restored = restore(batch)
         if restored.shape != batch.shape:
             raise ModelError(
@@ -205,3 +231,4 @@ def _stitch(
             )
         fade_in = blend_weights(len(batch), covered - start, 0).tolist()
         open_window = _Restored(start, restored.to(torch.float32), fade_in)
+        next_start = start + stride

@@ -37,8 +37,12 @@ class Recorder:
 
 def test_plan_windows_golden():
     assert plan_windows(10, 4, 1) == [(0, 4), (3, 7), (6, 10)]
-    assert plan_windows(11, 4, 1) == [(0, 4), (3, 7), (6, 10), (7, 11)]  # last shifted back to full length
+    # One frame over: the last full window and the rest split into two windows of 3.
+    assert plan_windows(11, 4, 1) == [(0, 4), (3, 7), (6, 9), (8, 11)]
     assert plan_windows(12, 4, 0) == [(0, 4), (4, 8), (8, 12)]
+    assert plan_windows(20, 10, 2) == [(0, 10), (8, 15), (13, 20)]  # 24 frames restored, not 30
+    assert plan_windows(12, 10, 2) == [(0, 7), (5, 12)]
+    assert plan_windows(21, 8, 2) == [(0, 8), (6, 14), (12, 17), (15, 21)]
     assert plan_windows(3, 4, 1) == [(0, 3)]
     assert plan_windows(4, 4, 3) == [(0, 4)]
     assert plan_windows(0, 4, 1) == []
@@ -46,14 +50,24 @@ def test_plan_windows_golden():
 
 @SETTINGS
 @given(plans())
-def test_plan_windows_cover_with_full_windows(plan):
+def test_plan_windows_cover_with_fewest_frames(plan):
     n, window, overlap = plan
     spans = plan_windows(n, window, overlap)
     covered = sorted({f for start, stop in spans for f in range(start, stop)})
     assert covered == list(range(n))
-    assert all(stop - start == min(window, n) for start, stop in spans)
+    if n <= window:
+        assert spans == ([(0, n)] if n else [])
+        return
+    # Windows overlap by exactly `overlap`, so no frame is restored more often than that asks, and
+    # there are as few as windows of at most `window` frames allow: (n - overlap) / stride, rounded up.
     for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
-        assert a0 < b0 and a1 < b1 and a1 - b0 >= overlap
+        assert a0 < b0 and a1 - b0 == overlap
+    assert len(spans) == -(-(n - overlap) // (window - overlap))
+    lengths = [stop - start for start, stop in spans]
+    # Full windows, except the last two, which split the rest about evenly.
+    assert all(length == window for length in lengths[:-2])
+    assert all((window + overlap) // 2 <= length <= window for length in lengths[-2:])
+    assert 0 <= lengths[-1] - lengths[-2] <= 1 or lengths[-2] == window
 
 
 @SETTINGS
@@ -65,8 +79,8 @@ def test_identity_round_trip_streams_every_frame_once(plan):
     out = []
     for frame in stitch_windows(source, lambda x: x, window=window, overlap=overlap):
         out.append(frame)
-        # Bounded memory: never more than one window read beyond what has been handed out.
-        assert source.pulled - len(out) <= window
+        # Bounded memory: never more than a window and a stride read beyond what has been handed out.
+        assert source.pulled - len(out) < 2 * window - overlap
     assert len(out) == n
     for got, want in zip(out, frames):
         # Not bit-exact in overlaps: sum(w_i * x) / sum(w_i) rounds in float32.
@@ -75,7 +89,7 @@ def test_identity_round_trip_streams_every_frame_once(plan):
 
 @SETTINGS
 @given(plans())
-def test_restorer_sees_the_planned_full_windows(plan):
+def test_restorer_sees_the_planned_windows(plan):
     n, window, overlap = plan
     seen = []
 
