@@ -1,7 +1,7 @@
 """The one orchestrator: decode → windows → tiles → restorer → stitch → encode.
 
 Decoding and encoding run in their own threads, joined to the model by bounded queues, so a GPU never
-waits for I/O and memory holds about one window whatever the video's length.
+waits for I/O and memory holds a few windows of frames at most, whatever the video's length.
 """
 
 from __future__ import annotations
