@@ -41,7 +41,7 @@ def check_window(window: int, overlap: int) -> None:
         )
 
 
-def next_windows(start: int, available: int, window: int, overlap: int) -> list[tuple[int, int]]:
+def _next_windows(start: int, available: int, window: int, overlap: int) -> list[tuple[int, int]]:
     """The next one or two windows from `start`, given that the video holds frames up to
     `available` (exclusive) or at least `window + (window - overlap)` frames past `start`.
 
@@ -74,7 +74,7 @@ def plan_windows(num_frames: int, window: int, overlap: int) -> list[tuple[int, 
     spans: list[tuple[int, int]] = []
     start = 0
     while not spans or spans[-1][1] < num_frames:
-        new = next_windows(start, num_frames, window, overlap)
+        new = _next_windows(start, num_frames, window, overlap)
         if not new:
             break
         spans += new
@@ -196,7 +196,7 @@ def _stitch(
     while True:
         at_end = exhausted and open_window is not None and open_window.stop >= pulled
         if not planned and not at_end:
-            # No window to come starts before next_start; `next_windows` needs to see a window
+            # No window to come starts before next_start; `_next_windows` needs to see a window
             # and a stride past it to tell a full window from the end of the video.
             yield from emit_before(next_start)
             while not exhausted and pulled < next_start + window + stride:
@@ -207,8 +207,8 @@ def _stitch(
                 dtype = frame.dtype if dtype is None else dtype
                 inputs.append(frame)
                 pulled += 1
-            if open_window is None or open_window.stop < pulled:
-                planned.extend(next_windows(next_start, pulled, window, overlap))
+            if open_window is None or open_window.stop < pulled:  # else the open window turned out to be the last
+                planned.extend(_next_windows(next_start, pulled, window, overlap))
         start, stop = planned.popleft() if planned else (None, None)
 
         if open_window is not None:
