@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -130,6 +130,51 @@ def _encode_worker(
         stop.set()
 
 
+def check_windows(restorer: Restorer, windows: WindowOptions) -> None:
+    """UsageError if the windows are longer than the model accepts."""
+    if restorer.max_frames is not None and windows.window > restorer.max_frames:
+        raise UsageError(
+            f"--window {windows.window} is longer than this model accepts ({restorer.max_frames} frames)",
+            hint=f"use --window {restorer.max_frames} or less",
+        )
+
+
+def restore_stream(
+    frames: Iterable[torch.Tensor],
+    restorer: Restorer,
+    windows: WindowOptions,
+    size: tuple[int, int],
+    *,
+    on_retry: Callable[[int], None] | None = None,
+) -> Iterator[torch.Tensor]:
+    """Restore a stream of (3, H, W) frames of `size` (H, W) as `deblur run` does: overlapping
+    temporal windows, each cut into tiles (sized from free memory with `tile="auto"`, smaller ones
+    after an out-of-memory error, reported to `on_retry`), blended back. Yields the restored frames
+    in order, lazily; call it under torch.inference_mode()."""
+    tile = windows.tile
+    if tile == "auto":
+        tile = auto_tile_size(
+            *size,
+            windows.window,
+            bytes_per_pixel_frame=restorer.bytes_per_pixel,
+            free_bytes=int(0.8 * free_memory(restorer.device)),  # headroom for the allocator and I/O
+            multiple=restorer.multiple,
+        )
+
+    def smaller_tile(side: int) -> None:
+        nonlocal tile  # later windows start from the size that fitted
+        tile = side
+        if on_retry is not None:
+            on_retry(side)
+
+    def restore(window: torch.Tensor) -> torch.Tensor:
+        return restore_tiled_with_retry(
+            window, restorer, multiple=restorer.multiple, tile=tile, overlap=windows.tile_overlap, on_retry=smaller_tile
+        )
+
+    return stitch_windows(frames, restore, window=windows.window, overlap=windows.overlap)
+
+
 def deblur_video(
     source_path: str | os.PathLike,
     output_path: str | os.PathLike,
@@ -148,11 +193,7 @@ def deblur_video(
     error or Ctrl-C nothing is left under the final name. The input is never modified.
     """
     check_output_path(source_path, output_path, force=force)
-    if restorer.max_frames is not None and windows.window > restorer.max_frames:
-        raise UsageError(
-            f"--window {windows.window} is longer than this model accepts ({restorer.max_frames} frames)",
-            hint=f"use --window {restorer.max_frames} or less",
-        )
+    check_windows(restorer, windows)
     started = time.perf_counter()
     stop = threading.Event()
     frames_q: queue.Queue = queue.Queue(maxsize=windows.window + 2)
@@ -178,27 +219,6 @@ def deblur_video(
                 pts_fifo.append(pts)
                 yield frame
 
-        tile = windows.tile
-        if tile == "auto":
-            tile = auto_tile_size(
-                info.height,
-                info.width,
-                windows.window,
-                bytes_per_pixel_frame=restorer.bytes_per_pixel,
-                free_bytes=int(0.8 * free_memory(restorer.device)),  # headroom for the allocator and I/O
-                multiple=restorer.multiple,
-            )
-
-        def smaller_tile(side: int) -> None:
-            nonlocal tile  # later windows start from the size that fitted
-            tile = side
-            retries.append(side)
-
-        def restore(window: torch.Tensor) -> torch.Tensor:
-            return restore_tiled_with_retry(
-                window, restorer, multiple=restorer.multiple, tile=tile, overlap=windows.tile_overlap, on_retry=smaller_tile
-            )
-
         with open_sink(output_path, info, encode, source=source_path) as sink:
             encoder = threading.Thread(
                 target=_encode_worker, args=(sink, info.bit_depth, out_q, stop, encode_errors), daemon=True
@@ -207,7 +227,10 @@ def deblur_video(
             encoder.start()
             try:
                 with torch.inference_mode():
-                    for restored in stitch_windows(decoded(), restore, window=windows.window, overlap=windows.overlap):
+                    restored_frames = restore_stream(
+                        decoded(), restorer, windows, (info.height, info.width), on_retry=retries.append
+                    )
+                    for restored in restored_frames:
                         if encode_errors:
                             raise encode_errors[0]
                         if not _put(out_q, (restored, pts_fifo.popleft()), stop):
