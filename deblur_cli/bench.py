@@ -23,7 +23,7 @@ from typing import Callable, Mapping, Sequence
 import torch
 
 from deblur_cli.errors import InputError, UsageError
-from deblur_cli.metrics import niqe, psnr, ssim, temporal_error
+from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_8bit
 from deblur_cli.metrics.niqe import BLOCK, MIN_BLOCKS, applicable
 from deblur_cli.pipeline import to_tensor
 from deblur_cli.restorer import Restorer
@@ -217,9 +217,10 @@ def run_bench(
     return BenchReport(clip.source, frames, width, height, device, _memory_kind(devices), rows, report_notes)
 
 
-def write_json(report: BenchReport, path: str | os.PathLike) -> None:
-    """Write the report as JSON (UTF-8, indented), atomically: a temporary file, then a rename."""
-    text = json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"
+def write_json(report, path: str | os.PathLike) -> None:
+    """Write a report (anything with a to_dict(), as BenchReport) as JSON (UTF-8, indented),
+    non-finite numbers as null, atomically: a temporary file, then a rename."""
+    text = json.dumps(_finite(report.to_dict()), indent=2, allow_nan=False) + "\n"
     write_atomic(Path(path), text.encode("utf-8"))
 
 
@@ -333,19 +334,15 @@ def _memory_kind(devices: set[torch.device]) -> str:
     return "CUDA: peak allocated over the timed runs; CPU: process peak RSS; other devices: not measured"
 
 
-def _to_8bit(x: torch.Tensor) -> torch.Tensor:
-    return (x.float().clamp(0, 1) * 255).round() / 255
-
-
 def _quality(row: BenchRow, output: torch.Tensor, clip: Clip, extra_metrics: Mapping[str, ClipMetric]) -> BenchRow:
     """Fill the quality fields of `row` from `output` (T, 3, H, W) on the CPU."""
-    output = _to_8bit(output.cpu())
+    output = to_8bit(output.cpu())
     frames, _, height, width = output.shape
     if applicable(height, width):
         row.niqe = statistics.fmean(niqe(frame) for frame in output)
     if clip.reference is None:
         return row
-    reference = _to_8bit(clip.reference.cpu())
+    reference = to_8bit(clip.reference.cpu())
     row.psnr = float(psnr(output, reference).mean())
     if min(height, width) >= 11:
         row.ssim = float(ssim(output, reference).mean())

@@ -19,11 +19,13 @@ except ImportError:
     no_codec.register("demo")
     from deblur_cli.cli import weights  # noqa: F401
     no_codec.register("bench")
+    no_codec.register("evaluate")
 else:
     from deblur_cli.cli import run  # noqa: F401, I001
     from deblur_cli.cli import demo  # noqa: F401
     from deblur_cli.cli import weights  # noqa: F401
     from deblur_cli.cli import bench  # noqa: F401
+    from deblur_cli.cli import evaluate  # noqa: F401
 from deblur_cli.cli import synth, train  # noqa: F401
 from deblur_cli.cli.app import app
 

@@ -21,6 +21,7 @@ from deblur_cli.bench import (
     write_json,
 )
 from deblur_cli.cli.app import command, err, out
+from deblur_cli.cli.tables import cell
 from deblur_cli.cli.options import DeviceOpt, PrecisionOpt, StartOpt, parse_size, span_option
 from deblur_cli.devices import resolve_device
 from deblur_cli.errors import UsageError, WeightsError
@@ -217,19 +218,15 @@ def _table(report: BenchReport) -> Table:
     for row in report.rows:
         cells = [
             row.model,
-            _cell(row.steps, "{}"),
-            _cell(row.samples, "{}"),
-            _cell(row.sec_per_frame, "{:.4g}"),
-            _cell(row.fps, "{:.0f}" if (row.fps or 0) >= 100 else "{:.3g}"),
-            _cell(row.peak_memory_mib, "{:.0f}"),
-            _cell(row.psnr, "{:.2f}"),
-            _cell(row.ssim, "{:.4f}"),
-            _cell(row.niqe, "{:.3f}"),
-            _cell(row.temporal, "{:.3f}"),
+            cell(row.steps, "{}"),
+            cell(row.samples, "{}"),
+            cell(row.sec_per_frame, "{:.4g}"),
+            cell(row.fps, "{:.0f}" if (row.fps or 0) >= 100 else "{:.3g}"),
+            cell(row.peak_memory_mib, "{:.0f}"),
+            cell(row.psnr, "{:.2f}"),
+            cell(row.ssim, "{:.4f}"),
+            cell(row.niqe, "{:.3f}"),
+            cell(row.temporal, "{:.3f}"),
         ]
-        table.add_row(*cells, *(_cell(row.extra.get(key), "{:.4f}") for key in extras))
+        table.add_row(*cells, *(cell(row.extra.get(key), "{:.4f}") for key in extras))
     return table
-
-
-def _cell(value, fmt: str) -> str:
-    return "–" if value is None else fmt.format(value)

@@ -1,0 +1,138 @@
+"""`deblur evaluate`: PSNR and SSIM of one model over a dataset of blurred/sharp sequences."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from deblur_cli.auto_model import choose_model
+from deblur_cli.bench import write_json
+from deblur_cli.cli.app import command, err, out
+from deblur_cli.cli.options import (
+    DeviceOpt,
+    EtaOpt,
+    ModelOpt,
+    OverlapOpt,
+    PrecisionOpt,
+    SamplesOpt,
+    SeedOpt,
+    StepsOpt,
+    TileOpt,
+    TileOverlapOpt,
+    WeightsOpt,
+    WindowOpt,
+    window_options,
+)
+from deblur_cli.cli.tables import cell
+from deblur_cli.devices import resolve_device
+from deblur_cli.errors import UsageError
+from deblur_cli.evaluate import EvaluationReport, evaluate_sequence, find_sequences
+from deblur_cli.restorers import build_restorer
+
+
+@command("evaluate")
+def evaluate(
+    dataset: Annotated[
+        Path, typer.Argument(help="Dataset folder: blurred/sharp pairs as in GoPro, DVD, BSD or `deblur synth`.")
+    ],
+    model: ModelOpt = "auto",
+    weights: WeightsOpt = None,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    steps: StepsOpt = 20,
+    eta: EtaOpt = 0.0,
+    seed: SeedOpt = 0,
+    samples: SamplesOpt = 1,
+    window: WindowOpt = None,
+    overlap: OverlapOpt = None,
+    tile: TileOpt = "auto",
+    tile_overlap: TileOverlapOpt = 32,
+    frames: Annotated[
+        Optional[int], typer.Option("--frames", min=1, help="Only the first N frames of each sequence (default: all).")
+    ] = None,
+    sequences: Annotated[
+        Optional[str], typer.Option("--sequences", help="Only sequences whose name contains this text.")
+    ] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the scores as JSON here.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Weights cache folder.")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Never download weights.")] = False,
+) -> None:
+    """Score a model on a dataset: [bold]deblur evaluate GOPRO_Large/test --model dstnet --weights GOPRO.pth[/]."""
+    pairs = find_sequences(dataset)
+    if sequences is not None:
+        pairs = [p for p in pairs if sequences in p.name]
+        if not pairs:
+            raise UsageError(f"no sequence of {dataset} has {sequences!r} in its name", hint="drop or change --sequences")
+    model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
+    windows = window_options(model, window, overlap, tile, tile_overlap)
+    restorer = build_restorer(
+        model,
+        weights=weights,
+        device=device,
+        precision=precision,
+        steps=steps,
+        eta=eta,
+        seed=seed,
+        samples=samples,
+        cache_dir=cache_dir,
+        offline=offline or None,
+    )
+    report = EvaluationReport(str(dataset), model, str(restorer.device))
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet or not err.is_terminal,
+        transient=True,
+    ) as bar:
+        overall = bar.add_task(f"{len(pairs)} sequences", total=len(pairs))
+        for pair in pairs:
+            task = bar.add_task(pair.name, total=None)
+
+            def progress(name: str, done: int, total: int | None, task=task) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report.sequences.append(evaluate_sequence(pair, restorer, windows, max_frames=frames, progress=progress))
+            bar.remove_task(task)
+            bar.advance(overall)
+    out.print(_table(report))
+    if json_path is not None:
+        write_json(report, json_path)
+        err.print(f"wrote {json_path}", highlight=False)
+
+
+def _table(report: EvaluationReport) -> Table:
+    table = Table(title=f"{report.dataset}: {report.model} on {report.device}, {report.frames} frames")
+    for heading in ("sequence", "frames", "PSNR in", "PSNR out", "gain", "SSIM in", "SSIM out", "fps"):
+        if heading == "sequence":  # long names fold; the numbers stay whole
+            table.add_column(heading, overflow="fold")
+        else:
+            table.add_column(heading, justify="right", no_wrap=True)
+    for s in report.sequences:
+        table.add_row(
+            s.name, str(s.frames), *_scores(s.psnr_input, s.psnr, s.ssim_input, s.ssim), f"{s.fps:.3g}"
+        )
+    table.add_section()
+    for per, label in (("sequence", "mean of sequences"), ("frame", "mean of frames")):
+        means = (report.mean(metric, per=per) for metric in ("psnr_input", "psnr", "ssim_input", "ssim"))
+        table.add_row(label, str(report.frames) if per == "frame" else "", *_scores(*means), "")
+    return table
+
+
+def _scores(psnr_in, psnr_out, ssim_in, ssim_out) -> list[str]:
+    gain = None if psnr_in is None or psnr_out is None else psnr_out - psnr_in
+    return [
+        cell(psnr_in, "{:.2f}"),
+        cell(psnr_out, "{:.2f}"),
+        cell(gain, "{:+.2f}"),
+        cell(ssim_in, "{:.4f}"),
+        cell(ssim_out, "{:.4f}"),
+    ]

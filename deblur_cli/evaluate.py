@@ -1,0 +1,236 @@
+"""Quality of a restorer on a dataset of blurred/sharp sequence pairs: the library behind `deblur evaluate`.
+
+A dataset is a folder of sequences, each a blurred clip and its sharp ground truth, in any of the
+layouts the public sets use (see `find_sequences`). Every sequence is restored as `deblur run`
+restores a video (windows, tiles, blending; `pipeline.restore_stream`), without encoding, and
+compared frame by frame with the sharp clip after rounding to 8 bits, as the literature compares
+saved PNGs: PSNR and SSIM over RGB (docs/bench.md). Frames stream: memory holds a few windows,
+whatever a sequence's length.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import statistics
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+
+from deblur_cli.errors import InputError
+from deblur_cli.metrics import psnr, ssim, to_8bit
+from deblur_cli.metrics.ssim import WINDOW as SSIM_MIN_SIDE
+from deblur_cli.pipeline import VIDEO_SUFFIXES, check_windows, restore_stream, to_tensor
+from deblur_cli.restorer import Restorer
+from deblur_cli.video_io import open_source
+from deblur_cli.video_io.images import is_image
+from deblur_cli.windows import WindowOptions
+
+# Names of the blurred and sharp halves of a pair, compared without case or file suffix: GoPro
+# (blur, sharp), DVD (input, GT), BSD (Blur, Sharp), BasicSR (lq, gt) and `deblur synth` (blurred, sharp).
+BLURRED_NAMES = ("blur", "blurred", "blurry", "input", "lq")
+SHARP_NAMES = ("sharp", "gt", "groundtruth", "target", "hq")
+
+SequenceProgress = Callable[[str, int, int | None], None]
+"""Called as progress(sequence name, frames done, frames in the sequence or None) after each frame."""
+
+
+@dataclass(frozen=True)
+class SequencePair:
+    name: str  # where it sits in the dataset, e.g. "GOPR0384_11_00"
+    blurred: Path  # a video file or a folder of frames
+    sharp: Path
+
+
+@dataclass
+class SequenceScore:
+    """Means over the frames of one sequence; SSIM is None for frames under 11 pixels a side."""
+
+    name: str
+    frames: int
+    psnr_input: float
+    psnr: float
+    ssim_input: float | None
+    ssim: float | None
+    seconds: float  # decoding and restoring, not the metrics
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class EvaluationReport:
+    dataset: str
+    model: str
+    device: str
+    sequences: list[SequenceScore] = field(default_factory=list)
+
+    @property
+    def frames(self) -> int:
+        return sum(s.frames for s in self.sequences)
+
+    def mean(self, metric: str, *, per: str = "sequence") -> float | None:
+        """Mean of a SequenceScore field over the sequences (each counts once, as BasicSR averages
+        video test sets) or, with per="frame", over all frames (each sequence weighted by its length)."""
+        scores = [(getattr(s, metric), s.frames) for s in self.sequences]
+        if not scores or any(value is None for value, _ in scores):
+            return None
+        if per == "sequence":
+            return statistics.fmean(value for value, _ in scores)
+        return sum(value * frames for value, frames in scores) / sum(frames for _, frames in scores)
+
+    def to_dict(self) -> dict:
+        summary = {
+            f"{metric}_{per}_mean": self.mean(metric, per=per)
+            for per in ("sequence", "frame")
+            for metric in ("psnr_input", "psnr", "ssim_input", "ssim")
+        }
+        seconds = sum(s.seconds for s in self.sequences)
+        return {
+            "dataset": self.dataset,
+            "model": self.model,
+            "device": self.device,
+            "frames": self.frames,
+            "fps": self.frames / seconds if seconds > 0 else 0.0,
+            **summary,
+            "sequences": [asdict(s) | {"fps": s.fps} for s in self.sequences],
+        }
+
+
+def find_sequences(root: str | os.PathLike) -> list[SequencePair]:
+    """The blurred/sharp pairs under `root`, sorted by name. A folder that holds a blurred entry and
+    a sharp one (names as in BLURRED_NAMES and SHARP_NAMES; videos or folders of frames, a lone
+    `RGB` subfolder looked into, as in BSD) is either one sequence, `<seq>/blur` + `<seq>/sharp`, or,
+    when both hold further folders or videos instead of frames, a set of them paired by name,
+    `blur/<seq>` + `sharp/<seq>`. InputError when `root` holds no pair."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root} is not a folder", hint="give the dataset's folder, e.g. GOPRO_Large/test")
+    pairs: list[SequencePair] = []
+    for folder, subfolders, _ in os.walk(root):
+        here = Path(folder)
+        entries = {_key(p): p for p in sorted(here.iterdir(), key=lambda p: p.name) if _is_clip(p)}
+        blurred = next((entries[n] for n in BLURRED_NAMES if n in entries), None)
+        sharp = next((entries[n] for n in SHARP_NAMES if n in entries), None)
+        if blurred is None or sharp is None:
+            subfolders.sort()
+            continue
+        subfolders.clear()  # a pair's halves are not searched again
+        prefix = here.relative_to(root).as_posix()
+        if blurred.is_file() or _has_frames(_frames_of(blurred)):
+            pairs.append(SequencePair(prefix if prefix != "." else root.name, _frames_of(blurred), _frames_of(sharp)))
+            continue
+        sharp_entries = {p.name: p for p in sharp.iterdir()}
+        for clip in sorted(blurred.iterdir(), key=lambda p: p.name):
+            if _is_clip(clip) and clip.name in sharp_entries:
+                name = clip.name if prefix == "." else f"{prefix}/{clip.name}"
+                pairs.append(SequencePair(name, _frames_of(clip), _frames_of(sharp_entries[clip.name])))
+    if not pairs:
+        raise InputError(
+            f"no blurred/sharp pairs under {root}",
+            hint=f"expected folders or videos named {'/'.join(BLURRED_NAMES)} beside {'/'.join(SHARP_NAMES)} (docs/bench.md)",
+        )
+    return sorted(pairs, key=lambda p: p.name)
+
+
+def _key(path: Path) -> str:
+    return (path.stem if path.is_file() else path.name).lower()
+
+
+def _is_clip(path: Path) -> bool:
+    return path.is_dir() or path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def _has_frames(folder: Path) -> bool:
+    return folder.is_dir() and any(is_image(p) for p in folder.iterdir())
+
+
+def _frames_of(path: Path) -> Path:
+    """A video, a folder of frames, or the lone RGB subfolder of a folder without frames (BSD)."""
+    if path.is_dir() and not _has_frames(path):
+        subfolders = [p for p in path.iterdir() if p.is_dir()]
+        if len(subfolders) == 1 and subfolders[0].name.lower() == "rgb":
+            return subfolders[0]
+    return path
+
+
+def evaluate_sequence(
+    pair: SequencePair,
+    restorer: Restorer,
+    windows: WindowOptions,
+    *,
+    max_frames: int | None = None,
+    progress: SequenceProgress | None = None,
+) -> SequenceScore:
+    """Restore `pair.blurred` (its first `max_frames` frames, if given) and score it against `pair.sharp`."""
+    check_windows(restorer, windows)
+    with open_source(pair.blurred) as blurred_source, open_source(pair.sharp) as sharp_source:
+        blurred_info, sharp_info = blurred_source.info, sharp_source.info
+        if (blurred_info.width, blurred_info.height) != (sharp_info.width, sharp_info.height):
+            raise InputError(
+                f"{pair.name}: blurred frames are {blurred_info.width}x{blurred_info.height}, "
+                f"sharp ones {sharp_info.width}x{sharp_info.height}",
+                hint="each sharp clip must be the ground truth of its blurred clip, frame for frame",
+            )
+        total = blurred_info.frame_count if max_frames is None else max_frames
+        if blurred_info.frame_count is not None and max_frames is not None:
+            total = min(max_frames, blurred_info.frame_count)
+        sharp_frames = iter(sharp_source)
+        # (blurred, sharp) frames on the CPU whose restored frame is still to come; they are scored
+        # with it, so the clock below times decoding and restoring only.
+        waiting: deque[tuple[torch.Tensor, torch.Tensor]] = deque()
+        scores = _Scores()
+        seconds = 0.0
+
+        def inputs() -> Iterator[torch.Tensor]:
+            for frame in itertools.islice(blurred_source, max_frames):
+                sharp = next(sharp_frames, None)
+                if sharp is None:
+                    raise InputError(
+                        f"{pair.name}: {pair.sharp} has fewer frames than {pair.blurred}",
+                        hint="each sharp clip must be the ground truth of its blurred clip, frame for frame",
+                    )
+                tensor = to_tensor(frame, restorer.device)
+                waiting.append((tensor.cpu(), to_tensor(sharp, torch.device("cpu"))))
+                yield tensor
+
+        started = time.perf_counter()
+        with torch.inference_mode():
+            size = (blurred_info.height, blurred_info.width)
+            for done, restored in enumerate(restore_stream(inputs(), restorer, windows, size), start=1):
+                seconds += time.perf_counter() - started
+                scores.add(*waiting.popleft(), restored.cpu())
+                if progress is not None:
+                    progress(pair.name, done, total)
+                started = time.perf_counter()
+        if max_frames is None and next(sharp_frames, None) is not None:
+            raise InputError(
+                f"{pair.name}: {pair.sharp} has more frames than {pair.blurred}",
+                hint="each sharp clip must be the ground truth of its blurred clip, frame for frame",
+            )
+    return scores.result(pair.name, seconds)
+
+
+class _Scores:
+    """Per-frame PSNR and SSIM of the input and of the output against the sharp frames."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[float]] = {"psnr_input": [], "psnr": [], "ssim_input": [], "ssim": []}
+
+    def add(self, blurred: torch.Tensor, sharp: torch.Tensor, restored: torch.Tensor) -> None:
+        """(3, H, W) float frames in [0, 1]; the restored one is rounded to 8 bits first, as a file
+        stores it (8-bit inputs are on those levels already)."""
+        for suffix, frame in (("_input", blurred), ("", to_8bit(restored))):
+            self.values["psnr" + suffix].append(float(psnr(frame, sharp)))
+            if min(frame.shape[-2:]) >= SSIM_MIN_SIDE:
+                self.values["ssim" + suffix].append(float(ssim(frame, sharp)))
+
+    def result(self, name: str, seconds: float) -> SequenceScore:
+        # A frame restored exactly has an infinite PSNR, and so has the mean then.
+        means = {key: statistics.fmean(values) if values else None for key, values in self.values.items()}
+        return SequenceScore(name, len(self.values["psnr"]), **means, seconds=seconds)

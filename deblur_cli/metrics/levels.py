@@ -1,0 +1,10 @@
+"""Rounding to the levels a video or image file stores, before measuring."""
+
+from __future__ import annotations
+
+import torch
+
+
+def to_8bit(x: torch.Tensor) -> torch.Tensor:
+    """Float frames rounded to the 256 levels of an 8-bit file (clamped to [0, 1]), as float32."""
+    return (x.float().clamp(0, 1) * 255).round() / 255

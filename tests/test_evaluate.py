@@ -1,0 +1,187 @@
+"""`deblur evaluate`: finding blurred/sharp pairs in dataset layouts, scoring sequences, the command."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from deblur_cli.cli import app
+from deblur_cli.errors import InputError
+from deblur_cli.evaluate import EvaluationReport, SequenceScore, evaluate_sequence, find_sequences
+from deblur_cli.metrics import psnr, ssim
+from deblur_cli.windows import WindowOptions
+from tests.media import make_images, make_video, write_image
+from tests.restorers import IdentityRestorer
+
+runner = CliRunner()
+WINDOWS = WindowOptions(window=3, overlap=1, tile=None)
+
+
+def frames_folder(folder, images):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, image in enumerate(images):
+        write_image(folder / f"{i:06d}.png", image)
+    return folder
+
+
+def random_images(count, seed, size=(24, 20)):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8) for _ in range(count)]
+
+
+def test_per_sequence_folders_as_in_gopro_and_dvd(tmp_path):
+    for seq in ("GOPR0410_11_00", "GOPR0384_11_00"):
+        for kind in ("blur", "blur_gamma", "sharp"):
+            make_images(tmp_path / "test" / seq / kind, count=2)
+    make_images(tmp_path / "dvd" / "IMG_0030" / "input", count=2, suffix=".jpg")
+    make_images(tmp_path / "dvd" / "IMG_0030" / "GT", count=2, suffix=".jpg")
+    pairs = find_sequences(tmp_path)
+    assert [(p.name, p.blurred.name, p.sharp.name) for p in pairs] == [
+        ("dvd/IMG_0030", "input", "GT"),
+        ("test/GOPR0384_11_00", "blur", "sharp"),  # not blur_gamma
+        ("test/GOPR0410_11_00", "blur", "sharp"),
+    ]
+    assert [p.name for p in find_sequences(tmp_path / "test")] == ["GOPR0384_11_00", "GOPR0410_11_00"]
+
+
+def test_per_kind_folders_are_paired_by_name(tmp_path):
+    for seq in ("b_seq", "a_seq", "unmatched"):
+        make_images(tmp_path / "blur" / seq, count=2)
+    for seq in ("a_seq", "b_seq"):
+        make_images(tmp_path / "gt" / seq, count=2)
+    pairs = find_sequences(tmp_path)
+    assert [(p.name, p.blurred.as_posix(), p.sharp.as_posix()) for p in pairs] == [
+        (seq, (tmp_path / "blur" / seq).as_posix(), (tmp_path / "gt" / seq).as_posix()) for seq in ("a_seq", "b_seq")
+    ]
+
+
+def test_bsd_rgb_subfolders_and_synth_videos_and_a_lone_pair(tmp_path):
+    make_images(tmp_path / "bsd" / "000" / "Blur" / "RGB", count=2)
+    make_images(tmp_path / "bsd" / "000" / "Sharp" / "RGB", count=2)
+    (tmp_path / "synth" / "clip_0000").mkdir(parents=True)
+    make_video(tmp_path / "synth" / "clip_0000" / "blurred.mkv", frames=2)
+    make_video(tmp_path / "synth" / "clip_0000" / "sharp.mkv", frames=2)
+    bsd, synth = find_sequences(tmp_path / "bsd"), find_sequences(tmp_path / "synth")
+    assert [(p.name, p.blurred.relative_to(tmp_path).as_posix()) for p in bsd] == [("000", "bsd/000/Blur/RGB")]
+    assert [(p.name, p.blurred.name, p.sharp.name) for p in synth] == [("clip_0000", "blurred.mkv", "sharp.mkv")]
+    lone = find_sequences(tmp_path / "bsd" / "000")  # the folder given is itself one pair
+    assert [(p.name, p.sharp.relative_to(tmp_path).as_posix()) for p in lone] == [("000", "bsd/000/Sharp/RGB")]
+
+
+def test_no_pairs_is_an_input_error(tmp_path):
+    make_images(tmp_path / "blur", count=1)  # no sharp half
+    with pytest.raises(InputError, match="no blurred/sharp pairs"):
+        find_sequences(tmp_path)
+    with pytest.raises(InputError, match="not a folder"):
+        find_sequences(tmp_path / "missing")
+
+
+def hand_scores(outputs, sharps):
+    """Mean PSNR and SSIM of 8-bit frames, computed directly from the files' arrays."""
+
+    def tensor(image):
+        return torch.from_numpy(image).permute(2, 0, 1).float() / 255
+
+    pairs = [(tensor(o), tensor(s)) for o, s in zip(outputs, sharps)]
+    return (
+        sum(float(psnr(o, s)) for o, s in pairs) / len(pairs),
+        sum(float(ssim(o, s)) for o, s in pairs) / len(pairs),
+    )
+
+
+def test_scores_pair_every_frame_with_its_own_sharp_frame(tmp_path):
+    # Every frame differs from every other, so scoring output k against sharp k ± 1 gives other numbers.
+    sharp = random_images(7, seed=1)
+    noise = [np.random.default_rng(i).integers(-40, 41, s.shape) for i, s in enumerate(sharp)]
+    blurred = [np.clip(s.astype(int) + n, 0, 255).astype(np.uint8) for s, n in zip(sharp, noise)]
+    frames_folder(tmp_path / "s1" / "blur", blurred)
+    frames_folder(tmp_path / "s1" / "sharp", sharp)
+    pair = find_sequences(tmp_path)[0]
+    restorer = IdentityRestorer()
+    done = []
+    score = evaluate_sequence(pair, restorer, WINDOWS, progress=lambda name, k, total: done.append((name, k, total)))
+    want_psnr, want_ssim = hand_scores(blurred, sharp)
+    assert score.frames == 7
+    assert score.psnr_input == pytest.approx(want_psnr, abs=1e-5)
+    assert score.psnr == pytest.approx(want_psnr, abs=1e-5)  # the identity restores nothing
+    assert score.ssim_input == pytest.approx(want_ssim, abs=1e-6)
+    assert score.ssim == pytest.approx(want_ssim, abs=1e-6)
+    shifted, _ = hand_scores(blurred[1:], sharp[:-1])
+    assert abs(shifted - want_psnr) > 1  # a misaligned pairing would show
+    assert done == [("s1", k, 7) for k in range(1, 8)]
+    assert [calls[0] for calls in restorer.calls] == [3, 3, 3]  # windows of 3 sharing 1: 0-2, 2-4, 4-6
+
+
+class Constant(IdentityRestorer):
+    """Restores every pixel to 0.5: an output the scores must measure, not the input."""
+
+    def __call__(self, frames):
+        super().__call__(frames)
+        return torch.full_like(frames, 0.5)
+
+
+def test_the_output_is_scored_after_rounding_to_8_bits(tmp_path):
+    sharp = random_images(4, seed=2)
+    frames_folder(tmp_path / "s" / "blur", sharp)
+    frames_folder(tmp_path / "s" / "sharp", sharp)
+    score = evaluate_sequence(find_sequences(tmp_path)[0], Constant(), WINDOWS, max_frames=3)
+    assert score.frames == 3
+    assert score.psnr_input == math.inf  # the blurred half is the sharp one here
+    gray = [np.full_like(s, 128) for s in sharp[:3]]  # 0.5 rounds to level 128 of 255
+    want_psnr, want_ssim = hand_scores(gray, sharp[:3])
+    assert score.psnr == pytest.approx(want_psnr, abs=1e-5)
+    assert score.ssim == pytest.approx(want_ssim, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("blurred", "sharp", "message"),
+    [(5, 4, "fewer frames"), (4, 5, "more frames")],
+)
+def test_frame_counts_must_match(tmp_path, blurred, sharp, message):
+    make_images(tmp_path / "s" / "blur", count=blurred)
+    make_images(tmp_path / "s" / "sharp", count=sharp)
+    with pytest.raises(InputError, match=message):
+        evaluate_sequence(find_sequences(tmp_path)[0], IdentityRestorer(), WINDOWS)
+
+
+def test_frame_sizes_must_match(tmp_path):
+    make_images(tmp_path / "s" / "blur", count=2, size=(32, 24))
+    make_images(tmp_path / "s" / "sharp", count=2, size=(24, 32))
+    with pytest.raises(InputError, match="32x24"):
+        evaluate_sequence(find_sequences(tmp_path)[0], IdentityRestorer(), WINDOWS)
+
+
+def test_means_over_sequences_and_over_frames():
+    report = EvaluationReport("d", "m", "cpu")
+    report.sequences = [SequenceScore("a", 1, 20.0, 30.0, 0.5, None, 1.0), SequenceScore("b", 3, 24.0, 34.0, 0.7, 0.9, 1.0)]
+    assert report.mean("psnr") == 32.0
+    assert report.mean("psnr", per="frame") == 33.0
+    assert report.mean("ssim_input", per="frame") == pytest.approx(0.65)
+    assert report.mean("ssim") is None  # not every sequence has it
+    assert report.to_dict()["frames"] == 4
+
+
+def test_command_scores_a_dataset_and_writes_json(tmp_path):
+    for seq in ("a", "b"):
+        make_images(tmp_path / "data" / seq / "blur", count=3, size=(32, 32))
+        make_images(tmp_path / "data" / seq / "sharp", count=3, size=(32, 32))
+    out = tmp_path / "scores.json"
+    result = runner.invoke(
+        app, ["evaluate", str(tmp_path / "data"), "-m", "dstnet-s", "--frames", "2", "--sequences", "b", "--json", str(out), "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    scores = json.loads(out.read_text())
+    assert [s["name"] for s in scores["sequences"]] == ["b"] and scores["frames"] == 2
+    assert scores["model"] == "dstnet-s" and scores["psnr_input_sequence_mean"] is None  # identical halves: inf -> null
+    assert math.isfinite(scores["psnr_sequence_mean"])
+
+
+def test_command_bad_dataset_is_one_line(tmp_path):
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "nothing-here")])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and "is not a folder" in result.output
