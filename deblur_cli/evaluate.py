@@ -4,7 +4,7 @@ A dataset is a folder of sequences, each a blurred clip and its sharp ground tru
 layouts the public sets use (see `find_sequences`). Every sequence is restored as `deblur run`
 restores a video (windows, tiles, blending; `pipeline.restore_stream`), without encoding, and
 compared frame by frame with the sharp clip after rounding to 8 bits, as the literature compares
-saved PNGs: PSNR and SSIM over RGB (docs/bench.md). Frames stream: memory holds a few windows,
+saved PNGs: PSNR and SSIM over RGB, and on request LPIPS and NIQE (docs/bench.md). Frames stream: memory holds a few windows,
 whatever a sequence's length.
 """
 
@@ -22,7 +22,9 @@ from typing import Callable, Iterator
 import torch
 
 from deblur_cli.errors import InputError
-from deblur_cli.metrics import psnr, ssim, to_8bit
+from deblur_cli.metrics import niqe, psnr, ssim, to_8bit
+from deblur_cli.metrics.lpips import LPIPS, lpips_clip
+from deblur_cli.metrics.niqe import applicable as niqe_applicable
 from deblur_cli.metrics.ssim import WINDOW as SSIM_MIN_SIDE
 from deblur_cli.pipeline import VIDEO_SUFFIXES, check_windows, restore_stream, to_tensor
 from deblur_cli.restorer import Restorer
@@ -38,6 +40,12 @@ SHARP_NAMES = ("sharp", "gt", "groundtruth", "target", "hq")
 SequenceProgress = Callable[[str, int, int | None], None]
 """Called as progress(sequence name, frames done, frames in the sequence or None) after each frame."""
 
+FrameMetric = Callable[[torch.Tensor, torch.Tensor], float]
+"""A per-frame score: (frame, its sharp frame), each (3, H, W) float in [0, 1] on the CPU."""
+
+# The metrics a report can hold, in table order, and whether higher is better.
+METRICS = {"psnr": True, "ssim": True, "lpips": False, "niqe": False}
+
 
 @dataclass(frozen=True)
 class SequencePair:
@@ -48,15 +56,15 @@ class SequencePair:
 
 @dataclass
 class SequenceScore:
-    """Means over the frames of one sequence; SSIM is None for frames under 11 pixels a side."""
+    """Means over the frames of one sequence, by metric name, of the blurred input and of the
+    restored output. A metric that does not apply (SSIM under 11 pixels a side, NIQE under two
+    96x96 blocks) or was not asked for is absent."""
 
     name: str
     frames: int
-    psnr_input: float
-    psnr: float
-    ssim_input: float | None
-    ssim: float | None
     seconds: float  # decoding and restoring, not the metrics
+    input: dict[str, float] = field(default_factory=dict)
+    output: dict[str, float] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
@@ -74,10 +82,16 @@ class EvaluationReport:
     def frames(self) -> int:
         return sum(s.frames for s in self.sequences)
 
-    def mean(self, metric: str, *, per: str = "sequence") -> float | None:
-        """Mean of a SequenceScore field over the sequences (each counts once, as BasicSR averages
-        video test sets) or, with per="frame", over all frames (each sequence weighted by its length)."""
-        scores = [(getattr(s, metric), s.frames) for s in self.sequences]
+    @property
+    def metrics(self) -> list[str]:
+        """The metrics every sequence has, in METRICS order."""
+        return [m for m in METRICS if self.sequences and all(m in s.output for s in self.sequences)]
+
+    def mean(self, metric: str, side: str = "output", *, per: str = "sequence") -> float | None:
+        """Mean of a metric of the `side` ("input" or "output") over the sequences (each counts once,
+        as BasicSR averages video test sets) or, with per="frame", over all frames (each sequence
+        weighted by its length). None unless every sequence has the metric."""
+        scores = [(getattr(s, side).get(metric), s.frames) for s in self.sequences]
         if not scores or any(value is None for value, _ in scores):
             return None
         if per == "sequence":
@@ -85,11 +99,6 @@ class EvaluationReport:
         return sum(value * frames for value, frames in scores) / sum(frames for _, frames in scores)
 
     def to_dict(self) -> dict:
-        summary = {
-            f"{metric}_{per}_mean": self.mean(metric, per=per)
-            for per in ("sequence", "frame")
-            for metric in ("psnr_input", "psnr", "ssim_input", "ssim")
-        }
         seconds = sum(s.seconds for s in self.sequences)
         return {
             "dataset": self.dataset,
@@ -97,9 +106,26 @@ class EvaluationReport:
             "device": self.device,
             "frames": self.frames,
             "fps": self.frames / seconds if seconds > 0 else 0.0,
-            **summary,
+            "mean_of_sequences": self._means("sequence"),
+            "mean_of_frames": self._means("frame"),
             "sequences": [asdict(s) | {"fps": s.fps} for s in self.sequences],
         }
+
+    def _means(self, per: str) -> dict:
+        return {side: {m: self.mean(m, side, per=per) for m in self.metrics} for side in ("input", "output")}
+
+
+def frame_metrics(height: int, width: int, *, lpips: LPIPS | None = None, with_niqe: bool = False) -> dict[str, FrameMetric]:
+    """The per-frame metrics for frames of height x width: PSNR; SSIM where the frames are 11
+    pixels a side or more; LPIPS with its model; NIQE on request where the frames are large enough."""
+    metrics: dict[str, FrameMetric] = {"psnr": lambda frame, sharp: float(psnr(frame, sharp))}
+    if min(height, width) >= SSIM_MIN_SIDE:
+        metrics["ssim"] = lambda frame, sharp: float(ssim(frame, sharp))
+    if lpips is not None:
+        metrics["lpips"] = lambda frame, sharp: lpips_clip(lpips, frame[None], sharp[None])
+    if with_niqe and niqe_applicable(height, width):
+        metrics["niqe"] = lambda frame, sharp: niqe(frame)
+    return metrics
 
 
 def find_sequences(root: str | os.PathLike) -> list[SequencePair]:
@@ -164,10 +190,13 @@ def evaluate_sequence(
     restorer: Restorer,
     windows: WindowOptions,
     *,
+    lpips: LPIPS | None = None,
+    with_niqe: bool = False,
     max_frames: int | None = None,
     progress: SequenceProgress | None = None,
 ) -> SequenceScore:
-    """Restore `pair.blurred` (its first `max_frames` frames, if given) and score it against `pair.sharp`."""
+    """Restore `pair.blurred` (its first `max_frames` frames, if given) and score it against
+    `pair.sharp` with `frame_metrics` (LPIPS with that model, NIQE if `with_niqe`)."""
     check_windows(restorer, windows)
     with open_source(pair.blurred) as blurred_source, open_source(pair.sharp) as sharp_source:
         blurred_info, sharp_info = blurred_source.info, sharp_source.info
@@ -184,7 +213,7 @@ def evaluate_sequence(
         # (blurred, sharp) frames on the CPU whose restored frame is still to come; they are scored
         # with it, so the clock below times decoding and restoring only.
         waiting: deque[tuple[torch.Tensor, torch.Tensor]] = deque()
-        scores = _Scores()
+        scores = _Scores(frame_metrics(blurred_info.height, blurred_info.width, lpips=lpips, with_niqe=with_niqe))
         seconds = 0.0
 
         def inputs() -> Iterator[torch.Tensor]:
@@ -217,20 +246,24 @@ def evaluate_sequence(
 
 
 class _Scores:
-    """Per-frame PSNR and SSIM of the input and of the output against the sharp frames."""
+    """Per-frame scores of the input and of the output against the sharp frames."""
 
-    def __init__(self) -> None:
-        self.values: dict[str, list[float]] = {"psnr_input": [], "psnr": [], "ssim_input": [], "ssim": []}
+    def __init__(self, metrics: dict[str, FrameMetric]) -> None:
+        self.metrics = metrics
+        self.input: dict[str, list[float]] = {name: [] for name in metrics}
+        self.output: dict[str, list[float]] = {name: [] for name in metrics}
 
     def add(self, blurred: torch.Tensor, sharp: torch.Tensor, restored: torch.Tensor) -> None:
         """(3, H, W) float frames in [0, 1]; the restored one is rounded to 8 bits first, as a file
         stores it (8-bit inputs are on those levels already)."""
-        for suffix, frame in (("_input", blurred), ("", to_8bit(restored))):
-            self.values["psnr" + suffix].append(float(psnr(frame, sharp)))
-            if min(frame.shape[-2:]) >= SSIM_MIN_SIDE:
-                self.values["ssim" + suffix].append(float(ssim(frame, sharp)))
+        restored = to_8bit(restored)
+        for name, metric in self.metrics.items():
+            self.input[name].append(metric(blurred, sharp))
+            self.output[name].append(metric(restored, sharp))
 
     def result(self, name: str, seconds: float) -> SequenceScore:
         # A frame restored exactly has an infinite PSNR, and so has the mean then.
-        means = {key: statistics.fmean(values) if values else None for key, values in self.values.items()}
-        return SequenceScore(name, len(self.values["psnr"]), **means, seconds=seconds)
+        def means(values: dict[str, list[float]]) -> dict[str, float]:
+            return {metric: statistics.fmean(v) for metric, v in values.items()}
+
+        return SequenceScore(name, len(self.output["psnr"]), seconds, means(self.input), means(self.output))

@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from deblur_cli.cli import app
 from deblur_cli.errors import InputError
-from deblur_cli.evaluate import EvaluationReport, SequenceScore, evaluate_sequence, find_sequences
-from deblur_cli.metrics import psnr, ssim
+from deblur_cli.evaluate import EvaluationReport, SequenceScore, evaluate_sequence, find_sequences, frame_metrics
+from deblur_cli.metrics import niqe, psnr, ssim
+from deblur_cli.metrics.lpips import load_lpips, lpips_clip
 from deblur_cli.windows import WindowOptions
 from tests.media import make_images, make_video, write_image
 from tests.restorers import IdentityRestorer
@@ -106,11 +107,11 @@ def test_scores_pair_every_frame_with_its_own_sharp_frame(tmp_path):
     done = []
     score = evaluate_sequence(pair, restorer, WINDOWS, progress=lambda name, k, total: done.append((name, k, total)))
     want_psnr, want_ssim = hand_scores(blurred, sharp)
-    assert score.frames == 7
-    assert score.psnr_input == pytest.approx(want_psnr, abs=1e-5)
-    assert score.psnr == pytest.approx(want_psnr, abs=1e-5)  # the identity restores nothing
-    assert score.ssim_input == pytest.approx(want_ssim, abs=1e-6)
-    assert score.ssim == pytest.approx(want_ssim, abs=1e-6)
+    assert score.frames == 7 and set(score.input) == set(score.output) == {"psnr", "ssim"}
+    assert score.input["psnr"] == pytest.approx(want_psnr, abs=1e-5)
+    assert score.output["psnr"] == pytest.approx(want_psnr, abs=1e-5)  # the identity restores nothing
+    assert score.input["ssim"] == pytest.approx(want_ssim, abs=1e-6)
+    assert score.output["ssim"] == pytest.approx(want_ssim, abs=1e-6)
     shifted, _ = hand_scores(blurred[1:], sharp[:-1])
     assert abs(shifted - want_psnr) > 1  # a misaligned pairing would show
     assert done == [("s1", k, 7) for k in range(1, 8)]
@@ -131,11 +132,11 @@ def test_the_output_is_scored_after_rounding_to_8_bits(tmp_path):
     frames_folder(tmp_path / "s" / "sharp", sharp)
     score = evaluate_sequence(find_sequences(tmp_path)[0], Constant(), WINDOWS, max_frames=3)
     assert score.frames == 3
-    assert score.psnr_input == math.inf  # the blurred half is the sharp one here
+    assert score.input["psnr"] == math.inf  # the blurred half is the sharp one here
     gray = [np.full_like(s, 128) for s in sharp[:3]]  # 0.5 rounds to level 128 of 255
     want_psnr, want_ssim = hand_scores(gray, sharp[:3])
-    assert score.psnr == pytest.approx(want_psnr, abs=1e-5)
-    assert score.ssim == pytest.approx(want_ssim, abs=1e-6)
+    assert score.output["psnr"] == pytest.approx(want_psnr, abs=1e-5)
+    assert score.output["ssim"] == pytest.approx(want_ssim, abs=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -158,12 +159,44 @@ def test_frame_sizes_must_match(tmp_path):
 
 def test_means_over_sequences_and_over_frames():
     report = EvaluationReport("d", "m", "cpu")
-    report.sequences = [SequenceScore("a", 1, 20.0, 30.0, 0.5, None, 1.0), SequenceScore("b", 3, 24.0, 34.0, 0.7, 0.9, 1.0)]
+    report.sequences = [
+        SequenceScore("a", 1, 1.0, {"psnr": 20.0, "ssim": 0.5}, {"psnr": 30.0}),
+        SequenceScore("b", 3, 1.0, {"psnr": 24.0, "ssim": 0.7}, {"psnr": 34.0, "ssim": 0.9}),
+    ]
     assert report.mean("psnr") == 32.0
     assert report.mean("psnr", per="frame") == 33.0
-    assert report.mean("ssim_input", per="frame") == pytest.approx(0.65)
+    assert report.mean("ssim", "input", per="frame") == pytest.approx(0.65)
     assert report.mean("ssim") is None  # not every sequence has it
-    assert report.to_dict()["frames"] == 4
+    assert report.metrics == ["psnr"]
+    summary = report.to_dict()
+    assert summary["frames"] == 4 and summary["mean_of_frames"] == {"input": {"psnr": 23.0}, "output": {"psnr": 33.0}}
+
+
+def test_lpips_and_niqe_on_request(tmp_path):
+    from tests.test_metrics import random_lpips_state
+
+    torch.save(random_lpips_state(), tmp_path / "lpips.pth")
+    lpips = load_lpips([tmp_path / "lpips.pth"])
+    sharp = random_images(2, seed=3, size=(200, 96))  # two 96x96 NIQE blocks
+    blurred = [np.roll(s, 1, axis=1) for s in sharp]
+    frames_folder(tmp_path / "d" / "s" / "blur", blurred)
+    frames_folder(tmp_path / "d" / "s" / "sharp", sharp)
+    pair = find_sequences(tmp_path / "d")[0]
+    plain = evaluate_sequence(pair, IdentityRestorer(), WINDOWS)
+    assert set(plain.output) == {"psnr", "ssim"}
+    score = evaluate_sequence(pair, IdentityRestorer(), WINDOWS, lpips=lpips, with_niqe=True)
+    assert list(score.output) == ["psnr", "ssim", "lpips", "niqe"]
+
+    def tensors(images):
+        return torch.stack([torch.from_numpy(i).permute(2, 0, 1).float() / 255 for i in images])
+
+    want_lpips = lpips_clip(lpips, tensors(blurred), tensors(sharp))
+    assert want_lpips > 0 and score.output["lpips"] == pytest.approx(want_lpips, rel=1e-5)
+    want_niqe = sum(niqe(frame) for frame in tensors(blurred)) / 2
+    assert score.input["niqe"] == pytest.approx(want_niqe, rel=1e-6) and score.output["niqe"] == score.input["niqe"]
+    # Where the frames are too small for them, NIQE (two 96x96 blocks) and SSIM (11x11) are left out.
+    assert list(frame_metrics(95, 200, lpips=lpips, with_niqe=True)) == ["psnr", "ssim", "lpips"]
+    assert list(frame_metrics(10, 200)) == ["psnr"]
 
 
 def test_command_scores_a_dataset_and_writes_json(tmp_path):
@@ -177,8 +210,9 @@ def test_command_scores_a_dataset_and_writes_json(tmp_path):
     assert result.exit_code == 0, result.output
     scores = json.loads(out.read_text())
     assert [s["name"] for s in scores["sequences"]] == ["b"] and scores["frames"] == 2
-    assert scores["model"] == "dstnet-s" and scores["psnr_input_sequence_mean"] is None  # identical halves: inf -> null
-    assert math.isfinite(scores["psnr_sequence_mean"])
+    means = scores["mean_of_sequences"]
+    assert scores["model"] == "dstnet-s" and means["input"]["psnr"] is None  # identical halves: inf -> null
+    assert math.isfinite(means["output"]["psnr"]) and set(means["output"]) == {"psnr", "ssim"}
 
 
 def test_command_bad_dataset_is_one_line(tmp_path):
