@@ -15,21 +15,23 @@ import os
 import statistics
 import time
 from collections import deque
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
 
-from deblur_cli.errors import InputError
+from deblur_cli.errors import InputError, OutputError
 from deblur_cli.metrics import niqe, psnr, ssim, to_8bit
 from deblur_cli.metrics.lpips import LPIPS, lpips_clip
 from deblur_cli.metrics.niqe import applicable as niqe_applicable
 from deblur_cli.metrics.ssim import WINDOW as SSIM_MIN_SIDE
-from deblur_cli.pipeline import VIDEO_SUFFIXES, check_windows, restore_stream, to_tensor
+from deblur_cli.pipeline import VIDEO_SUFFIXES, check_windows, restore_stream, to_image, to_tensor
 from deblur_cli.restorer import Restorer
 from deblur_cli.video_io import open_source
 from deblur_cli.video_io.images import is_image
+from deblur_cli.video_io.png_sequence import PngSequenceSink
 from deblur_cli.windows import WindowOptions
 
 # Names of the blurred and sharp halves of a pair, compared without case or file suffix: GoPro
@@ -115,6 +117,16 @@ class EvaluationReport:
         return {side: {m: self.mean(m, side, per=per) for m in self.metrics} for side in ("input", "output")}
 
 
+def save_folders(pairs: list[SequencePair], root: Path) -> dict[str, Path]:
+    """Where `--save root` writes each sequence's restored frames: root/<sequence name>. OutputError,
+    before any work, if one of them exists and is not an empty folder."""
+    folders = {pair.name: root / pair.name for pair in pairs}
+    for folder in folders.values():
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise OutputError(f"{folder} already exists and is not an empty folder", hint="choose a new --save folder")
+    return folders
+
+
 def frame_metrics(height: int, width: int, *, lpips: LPIPS | None = None, with_niqe: bool = False) -> dict[str, FrameMetric]:
     """The per-frame metrics for frames of height x width: PSNR; SSIM where the frames are 11
     pixels a side or more; LPIPS with its model; NIQE on request where the frames are large enough."""
@@ -193,10 +205,12 @@ def evaluate_sequence(
     lpips: LPIPS | None = None,
     with_niqe: bool = False,
     max_frames: int | None = None,
+    save_to: Path | None = None,
     progress: SequenceProgress | None = None,
 ) -> SequenceScore:
     """Restore `pair.blurred` (its first `max_frames` frames, if given) and score it against
-    `pair.sharp` with `frame_metrics` (LPIPS with that model, NIQE if `with_niqe`)."""
+    `pair.sharp` with `frame_metrics` (LPIPS with that model, NIQE if `with_niqe`). With `save_to`,
+    the restored frames are also written there as PNG files (frame_000001.png, ...), atomically."""
     check_windows(restorer, windows)
     with open_source(pair.blurred) as blurred_source, open_source(pair.sharp) as sharp_source:
         blurred_info, sharp_info = blurred_source.info, sharp_source.info
@@ -228,12 +242,17 @@ def evaluate_sequence(
                 waiting.append((tensor.cpu(), to_tensor(sharp, torch.device("cpu"))))
                 yield tensor
 
+        if save_to is not None:
+            save_to.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        with torch.inference_mode():
+        with torch.inference_mode(), PngSequenceSink(save_to, blurred_info) if save_to else nullcontext() as sink:
             size = (blurred_info.height, blurred_info.width)
             for done, restored in enumerate(restore_stream(inputs(), restorer, windows, size), start=1):
                 seconds += time.perf_counter() - started
-                scores.add(*waiting.popleft(), restored.cpu())
+                restored = restored.cpu()
+                scores.add(*waiting.popleft(), restored)
+                if sink is not None:
+                    sink.write(to_image(restored, blurred_info.bit_depth))
                 if progress is not None:
                     progress(pair.name, done, total)
                 started = time.perf_counter()

@@ -11,12 +11,19 @@ import torch
 from typer.testing import CliRunner
 
 from deblur_cli.cli import app
-from deblur_cli.errors import InputError
-from deblur_cli.evaluate import EvaluationReport, SequenceScore, evaluate_sequence, find_sequences, frame_metrics
+from deblur_cli.errors import InputError, OutputError
+from deblur_cli.evaluate import (
+    EvaluationReport,
+    SequenceScore,
+    evaluate_sequence,
+    find_sequences,
+    frame_metrics,
+    save_folders,
+)
 from deblur_cli.metrics import niqe, psnr, ssim
 from deblur_cli.metrics.lpips import load_lpips, lpips_clip
 from deblur_cli.windows import WindowOptions
-from tests.media import make_images, make_video, write_image
+from tests.media import make_images, make_video, read_frames, write_image
 from tests.restorers import IdentityRestorer
 
 runner = CliRunner()
@@ -219,3 +226,20 @@ def test_command_bad_dataset_is_one_line(tmp_path):
     result = runner.invoke(app, ["evaluate", str(tmp_path / "nothing-here")])
     assert result.exit_code == 1
     assert "Traceback" not in result.output and "is not a folder" in result.output
+
+
+def test_save_writes_the_scored_frames_and_refuses_a_used_folder(tmp_path):
+    sharp = random_images(3, seed=4)
+    frames_folder(tmp_path / "d" / "seq" / "blur", sharp)
+    frames_folder(tmp_path / "d" / "seq" / "sharp", sharp)
+    pair = find_sequences(tmp_path / "d")[0]
+    folders = save_folders([pair], tmp_path / "saved")
+    assert folders == {"seq": tmp_path / "saved" / "seq"}
+    score = evaluate_sequence(pair, Constant(), WINDOWS, save_to=folders["seq"])
+    saved = sorted(folders["seq"].iterdir())
+    assert [p.name for p in saved] == ["frame_000001.png", "frame_000002.png", "frame_000003.png"]
+    images = [read_frames(p)[0] for p in saved]
+    assert all((image == 128).all() for image in images)  # what was scored: 0.5 rounded to 8 bits
+    assert score.output["psnr"] == pytest.approx(hand_scores(images, sharp)[0], abs=1e-5)
+    with pytest.raises(OutputError, match="not an empty folder"):
+        save_folders([pair], tmp_path / "saved")

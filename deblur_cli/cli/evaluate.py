@@ -30,7 +30,7 @@ from deblur_cli.cli.options import (
 from deblur_cli.cli.tables import cell
 from deblur_cli.devices import resolve_device
 from deblur_cli.errors import UsageError
-from deblur_cli.evaluate import METRICS, EvaluationReport, evaluate_sequence, find_sequences
+from deblur_cli.evaluate import METRICS, EvaluationReport, evaluate_sequence, find_sequences, save_folders
 from deblur_cli.metrics.lpips import load_lpips
 from deblur_cli.restorers import build_restorer
 
@@ -63,6 +63,9 @@ def evaluate(
         typer.Option("--lpips-weights", help="Local LPIPS AlexNet weights, repeatable: adds LPIPS (see docs/bench.md)."),
     ] = None,
     with_niqe: Annotated[bool, typer.Option("--niqe", help="Add NIQE (no reference; about 0.4 s per 720p frame on a CPU).")] = False,
+    save: Annotated[
+        Optional[Path], typer.Option("--save", help="Also write the restored frames as PNGs into DIR/<sequence>/.")
+    ] = None,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the scores as JSON here.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Weights cache folder.")] = None,
@@ -74,6 +77,7 @@ def evaluate(
         pairs = [p for p in pairs if sequences in p.name]
         if not pairs:
             raise UsageError(f"no sequence of {dataset} has {sequences!r} in its name", hint="drop or change --sequences")
+    folders = save_folders(pairs, save) if save is not None else {}
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     windows = window_options(model, window, overlap, tile, tile_overlap)
     restorer = build_restorer(
@@ -109,7 +113,14 @@ def evaluate(
 
             report.sequences.append(
                 evaluate_sequence(
-                    pair, restorer, windows, lpips=lpips, with_niqe=with_niqe, max_frames=frames, progress=progress
+                    pair,
+                    restorer,
+                    windows,
+                    lpips=lpips,
+                    with_niqe=with_niqe,
+                    max_frames=frames,
+                    save_to=folders.get(pair.name),
+                    progress=progress,
                 )
             )
             bar.remove_task(task)
@@ -128,9 +139,9 @@ def _table(report: EvaluationReport) -> Table:
     for metric in metrics:
         arrow = "↑" if METRICS[metric] else "↓"
         for side in ("in", "out"):
-            table.add_column(f"{metric.upper()} {side} {arrow}", justify="right", no_wrap=True)
+            table.add_column(f"{metric.upper()} {arrow}\n{side}", justify="right", no_wrap=True)
         if metric == "psnr":
-            table.add_column("gain", justify="right", no_wrap=True)
+            table.add_column("gain\ndB", justify="right", no_wrap=True)
     table.add_column("fps", justify="right", no_wrap=True)
     for s in report.sequences:
         table.add_row(s.name, str(s.frames), *_scores(metrics, s.input.get, s.output.get), f"{s.fps:.3g}")
