@@ -22,7 +22,15 @@ from deblur_cli.bench import (
 )
 from deblur_cli.cli.app import command, err, out
 from deblur_cli.cli.tables import cell
-from deblur_cli.cli.options import DeviceOpt, PrecisionOpt, StartOpt, parse_size, span_option
+from deblur_cli.cli.options import (
+    DeviceOpt,
+    LpipsWeightsOpt,
+    PrecisionOpt,
+    QuietOpt,
+    StartOpt,
+    parse_size,
+    span_option,
+)
 from deblur_cli.devices import resolve_device
 from deblur_cli.errors import UsageError, WeightsError
 from deblur_cli.metrics.cvvdp import load_cvvdp
@@ -94,11 +102,8 @@ def bench(
     plot_path: Annotated[
         Optional[Path], typer.Option("--plot", help="Write a PNG of PSNR and NIQE against speed here.")
     ] = None,
-    lpips_weights: Annotated[
-        Optional[list[Path]],
-        typer.Option("--lpips-weights", help="Local LPIPS AlexNet weights, repeatable (see docs/bench.md)."),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    lpips_weights: LpipsWeightsOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Measure speed and quality per model, step count and sample count: [bold]deblur bench --steps 1,5,20[/]."""
     torch_device = resolve_device(device)

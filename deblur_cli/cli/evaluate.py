@@ -13,11 +13,15 @@ from deblur_cli.auto_model import choose_model
 from deblur_cli.bench import write_json
 from deblur_cli.cli.app import command, err, out
 from deblur_cli.cli.options import (
+    CacheDirOpt,
     DeviceOpt,
     EtaOpt,
+    LpipsWeightsOpt,
     ModelOpt,
+    OfflineOpt,
     OverlapOpt,
     PrecisionOpt,
+    QuietOpt,
     SamplesOpt,
     SeedOpt,
     StepsOpt,
@@ -58,18 +62,15 @@ def evaluate(
     sequences: Annotated[
         Optional[str], typer.Option("--sequences", help="Only sequences whose name contains this text.")
     ] = None,
-    lpips_weights: Annotated[
-        Optional[list[Path]],
-        typer.Option("--lpips-weights", help="Local LPIPS AlexNet weights, repeatable: adds LPIPS (see docs/bench.md)."),
-    ] = None,
+    lpips_weights: LpipsWeightsOpt = None,
     with_niqe: Annotated[bool, typer.Option("--niqe", help="Add NIQE (no reference; about 0.4 s per 720p frame on a CPU).")] = False,
     save: Annotated[
         Optional[Path], typer.Option("--save", help="Also write the restored frames as PNGs into DIR/<sequence>/.")
     ] = None,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the scores as JSON here.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Weights cache folder.")] = None,
-    offline: Annotated[bool, typer.Option("--offline", help="Never download weights.")] = False,
+    quiet: QuietOpt = False,
+    cache_dir: CacheDirOpt = None,
+    offline: OfflineOpt = False,
 ) -> None:
     """Score a model on a dataset: [bold]deblur evaluate GOPRO_Large/test --model dstnet --weights GOPRO.pth[/]."""
     pairs = find_sequences(dataset)

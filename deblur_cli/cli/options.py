@@ -40,6 +40,14 @@ StartOpt = Annotated[
 EndOpt = Annotated[Optional[str], typer.Option("--end", help="Stop before this time (same notation as --start).")]
 DurationOpt = Annotated[Optional[str], typer.Option("--duration", help="Restore this long from --start (instead of --end).")]
 
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Weights cache folder.")]
+OfflineOpt = Annotated[bool, typer.Option("--offline", help="Never download weights.")]
+LpipsWeightsOpt = Annotated[
+    Optional[list[Path]],
+    typer.Option("--lpips-weights", help="Local LPIPS AlexNet weights, repeatable (see docs/bench.md)."),
+]
+
 
 def window_options(model: str, window: int | None, overlap: int | None, tile: str, tile_overlap: int) -> WindowOptions:
     """WindowOptions from the command line, with the model's defaults where an option is not given."""

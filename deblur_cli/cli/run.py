@@ -12,13 +12,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, out, warn
 from deblur_cli.cli.options import (
+    CacheDirOpt,
     DeviceOpt,
     DurationOpt,
     EndOpt,
     EtaOpt,
     ModelOpt,
+    OfflineOpt,
     OverlapOpt,
     PrecisionOpt,
+    QuietOpt,
     SamplesOpt,
     SeedOpt,
     StartOpt,
@@ -61,10 +64,10 @@ def run(
     pix_fmt: Annotated[Optional[str], typer.Option("--pix-fmt", help="Output pixel format (default: from the input and codec).")] = None,
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop audio and subtitle streams.")] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing output.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
-    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Weights cache folder.")] = None,
-    offline: Annotated[bool, typer.Option("--offline", help="Never download weights.")] = False,
+    cache_dir: CacheDirOpt = None,
+    offline: OfflineOpt = False,
 ) -> None:
     """Remove motion blur: [bold]deblur run input.mp4 -o output.mp4[/]."""
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
