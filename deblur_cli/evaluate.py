@@ -171,7 +171,7 @@ def find_sequences(root: str | os.PathLike) -> list[SequencePair]:
     if not pairs:
         raise InputError(
             f"no blurred/sharp pairs under {root}",
-            hint=f"expected folders or videos named {'/'.join(BLURRED_NAMES)} beside {'/'.join(SHARP_NAMES)} (docs/bench.md)",
+            hint=f"expected folders or videos named {'/'.join(BLURRED_NAMES)} beside {'/'.join(SHARP_NAMES)} (docs/evaluate.md)",
         )
     return sorted(pairs, key=lambda p: p.name)
 
@@ -220,9 +220,9 @@ def evaluate_sequence(
                 f"sharp ones {sharp_info.width}x{sharp_info.height}",
                 hint="each sharp clip must be the ground truth of its blurred clip, frame for frame",
             )
-        total = blurred_info.frame_count if max_frames is None else max_frames
-        if blurred_info.frame_count is not None and max_frames is not None:
-            total = min(max_frames, blurred_info.frame_count)
+        total = blurred_info.frame_count
+        if max_frames is not None:
+            total = max_frames if total is None else min(total, max_frames)
         sharp_frames = iter(sharp_source)
         # (blurred, sharp) frames on the CPU whose restored frame is still to come; they are scored
         # with it, so the clock below times decoding and restoring only.
