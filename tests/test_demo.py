@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
+import torch
 from typer.testing import CliRunner
 
 from deblur_cli.cli import app
+from deblur_cli.data.synth import synthesize_clip
+from deblur_cli.demo import run_demo
+from deblur_cli.metrics import psnr, to_8bit
+from deblur_cli.windows import WindowOptions
 from tests import media
+from tests.restorers import IdentityRestorer
 
 runner = CliRunner()
 
@@ -29,3 +36,17 @@ def test_demo_refuses_to_overwrite_without_force(tmp_path):
     result = runner.invoke(app, ["demo", "-o", str(tmp_path / "demo"), "--size", "64x48", "--frames", "2"])
     assert result.exit_code == 1 and "--force" in result.stderr
     assert (tmp_path / "demo" / "blurry.mp4").read_bytes() == b"mine"
+
+
+def test_demo_scores_against_the_generated_sharp_frames_not_the_encoded_ones(tmp_path):
+    # An identity "model": the output is the decoded input, so both scores must be the same number,
+    # that of blurry.mp4 against the generated (not the H.264-encoded) sharp frames.
+    result = run_demo(tmp_path, IdentityRestorer(), windows=WindowOptions(window=4, overlap=1, tile=None), frames=5, size=(64, 48))
+    _, sharp = synthesize_clip(0, frames=5, size=(64, 48), still=False)
+    decoded = torch.stack([torch.from_numpy(f).permute(2, 0, 1).float() / 255 for f in media.read_frames(result.blurry)])
+    want = float(psnr(decoded, to_8bit(sharp)).mean())
+    assert result.psnr_blurry == pytest.approx(want, abs=1e-4)
+    assert result.psnr_restored == pytest.approx(want, abs=1e-4)
+    encoded_sharp = torch.stack([torch.from_numpy(f).permute(2, 0, 1).float() / 255 for f in media.read_frames(result.sharp)])
+    assert abs(float(psnr(decoded, encoded_sharp).mean()) - want) > 0.1  # the encoded reference would differ
+    assert result.frames == 5 and len(media.read_frames(result.restored)) == 5
