@@ -78,7 +78,12 @@ class EvaluationReport:
     dataset: str
     model: str
     device: str
+    planned: int = 0  # sequences to evaluate; fewer in `sequences` after an interruption
     sequences: list[SequenceScore] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return len(self.sequences) >= self.planned
 
     @property
     def frames(self) -> int:
@@ -106,6 +111,8 @@ class EvaluationReport:
             "dataset": self.dataset,
             "model": self.model,
             "device": self.device,
+            "complete": self.complete,
+            "sequences_planned": self.planned,
             "frames": self.frames,
             "fps": self.frames / seconds if seconds > 0 else 0.0,
             "mean_of_sequences": self._means("sequence"),

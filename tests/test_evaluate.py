@@ -216,7 +216,7 @@ def test_command_scores_a_dataset_and_writes_json(tmp_path):
     )
     assert result.exit_code == 0, result.output
     scores = json.loads(out.read_text())
-    assert [s["name"] for s in scores["sequences"]] == ["b"] and scores["frames"] == 2
+    assert [s["name"] for s in scores["sequences"]] == ["b"] and scores["frames"] == 2 and scores["complete"] is True
     means = scores["mean_of_sequences"]
     assert scores["model"] == "dstnet-s" and means["input"]["psnr"] is None  # identical halves: inf -> null
     assert math.isfinite(means["output"]["psnr"]) and set(means["output"]) == {"psnr", "ssim"}
@@ -243,3 +243,29 @@ def test_save_writes_the_scored_frames_and_refuses_a_used_folder(tmp_path):
     assert score.output["psnr"] == pytest.approx(hand_scores(images, sharp)[0], abs=1e-5)
     with pytest.raises(OutputError, match="not an empty folder"):
         save_folders([pair], tmp_path / "saved")
+
+
+class StopsOnSecondSequence(IdentityRestorer):
+    """Ctrl-C while the second sequence is being restored."""
+
+    def __call__(self, frames):
+        if frames[0, 0, 0, 0] > 0.5:  # the second sequence's frames are white
+            raise KeyboardInterrupt
+        return super().__call__(frames)
+
+
+def test_an_interrupted_evaluation_still_reports_the_finished_sequences(tmp_path, monkeypatch):
+    from deblur_cli.cli import evaluate as evaluate_command
+
+    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: StopsOnSecondSequence())
+    for seq, level in (("a", 0), ("b", 255)):
+        images = [np.full((24, 32, 3), level, np.uint8)] * 2
+        frames_folder(tmp_path / "d" / seq / "blur", images)
+        frames_folder(tmp_path / "d" / seq / "sharp", images)
+    out = tmp_path / "scores.json"
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "d"), "-m", "dstnet-s", "--json", str(out), "-q"])
+    assert result.exit_code == 130
+    assert "interrupted: 1 of 2 sequences" in result.output
+    scores = json.loads(out.read_text())
+    assert scores["complete"] is False and scores["sequences_planned"] == 2
+    assert [s["name"] for s in scores["sequences"]] == ["a"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -11,7 +12,7 @@ from rich.table import Table
 
 from deblur_cli.auto_model import choose_model
 from deblur_cli.bench import write_json
-from deblur_cli.cli.app import command, err, out
+from deblur_cli.cli.app import command, err, out, warn
 from deblur_cli.cli.options import (
     CacheDirOpt,
     DeviceOpt,
@@ -34,7 +35,7 @@ from deblur_cli.cli.options import (
 from deblur_cli.cli.tables import cell
 from deblur_cli.devices import resolve_device
 from deblur_cli.errors import UsageError
-from deblur_cli.evaluate import METRICS, EvaluationReport, evaluate_sequence, find_sequences, save_folders
+from deblur_cli.evaluate import METRICS, EvaluationReport, SequenceScore, evaluate_sequence, find_sequences, save_folders
 from deblur_cli.metrics.lpips import load_lpips
 from deblur_cli.restorers import build_restorer
 
@@ -94,7 +95,25 @@ def evaluate(
         offline=offline or None,
     )
     lpips = load_lpips(lpips_weights, restorer.device) if lpips_weights else None
-    report = EvaluationReport(str(dataset), model, str(restorer.device))
+    report = EvaluationReport(str(dataset), model, str(restorer.device), planned=len(pairs))
+    score = functools.partial(
+        evaluate_sequence, restorer=restorer, windows=windows, lpips=lpips, with_niqe=with_niqe, max_frames=frames
+    )
+    try:
+        _evaluate_all(report, pairs, score, folders, quiet)
+    except KeyboardInterrupt:  # a long evaluation stopped by hand: what is done is not lost
+        if report.sequences:
+            _print(report, json_path)
+            warn(f"interrupted: {len(report.sequences)} of {report.planned} sequences evaluated")
+        raise
+    _print(report, json_path)
+
+
+def _evaluate_all(
+    report: EvaluationReport, pairs: list, score: Callable[..., SequenceScore], folders: dict[str, Path], quiet: bool
+) -> None:
+    """Score the pairs in order, each added to `report` as soon as it is done; `score(pair, save_to=,
+    progress=)` is evaluate_sequence with the model and metric options bound."""
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -112,20 +131,12 @@ def evaluate(
             def progress(name: str, done: int, total: int | None, task=task) -> None:
                 bar.update(task, completed=done, total=total)
 
-            report.sequences.append(
-                evaluate_sequence(
-                    pair,
-                    restorer,
-                    windows,
-                    lpips=lpips,
-                    with_niqe=with_niqe,
-                    max_frames=frames,
-                    save_to=folders.get(pair.name),
-                    progress=progress,
-                )
-            )
+            report.sequences.append(score(pair, save_to=folders.get(pair.name), progress=progress))
             bar.remove_task(task)
             bar.advance(overall)
+
+
+def _print(report: EvaluationReport, json_path: Path | None) -> None:
     out.print(_table(report))
     if json_path is not None:
         write_json(report, json_path)
@@ -133,7 +144,8 @@ def evaluate(
 
 
 def _table(report: EvaluationReport) -> Table:
-    table = Table(title=f"{report.dataset}: {report.model} on {report.device}, {report.frames} frames")
+    done = "" if report.complete else f" (interrupted: {len(report.sequences)} of {report.planned} sequences)"
+    table = Table(title=f"{report.dataset}: {report.model} on {report.device}, {report.frames} frames{done}")
     metrics = report.metrics
     table.add_column("sequence", overflow="fold")  # long names fold; the numbers stay whole
     table.add_column("frames", justify="right", no_wrap=True)
