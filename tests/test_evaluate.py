@@ -246,26 +246,31 @@ def test_save_writes_the_scored_frames_and_refuses_a_used_folder(tmp_path):
 
 
 class StopsOnSecondSequence(IdentityRestorer):
-    """Ctrl-C while the second sequence is being restored."""
+    """Raises `error` (Ctrl-C, a bad input) while the second sequence is being restored."""
+
+    def __init__(self, error):
+        super().__init__()
+        self.error = error
 
     def __call__(self, frames):
         if frames[0, 0, 0, 0] > 0.5:  # the second sequence's frames are white
-            raise KeyboardInterrupt
+            raise self.error
         return super().__call__(frames)
 
 
-def test_an_interrupted_evaluation_still_reports_the_finished_sequences(tmp_path, monkeypatch):
+@pytest.mark.parametrize("error", [KeyboardInterrupt, InputError("a bad frame")])
+def test_a_stopped_evaluation_still_reports_the_finished_sequences(tmp_path, monkeypatch, error):
     from deblur_cli.cli import evaluate as evaluate_command
 
-    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: StopsOnSecondSequence())
+    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: StopsOnSecondSequence(error))
     for seq, level in (("a", 0), ("b", 255)):
         images = [np.full((24, 32, 3), level, np.uint8)] * 2
         frames_folder(tmp_path / "d" / seq / "blur", images)
         frames_folder(tmp_path / "d" / seq / "sharp", images)
     out = tmp_path / "scores.json"
     result = runner.invoke(app, ["evaluate", str(tmp_path / "d"), "-m", "dstnet-s", "--json", str(out), "-q"])
-    assert result.exit_code == 130
-    assert "interrupted: 1 of 2 sequences" in result.output
+    assert result.exit_code == (130 if error is KeyboardInterrupt else 1)
+    assert "stopped: 1 of 2 sequences" in result.output and "Traceback" not in result.output
     scores = json.loads(out.read_text())
     assert scores["complete"] is False and scores["sequences_planned"] == 2
     assert [s["name"] for s in scores["sequences"]] == ["a"]

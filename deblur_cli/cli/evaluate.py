@@ -34,7 +34,7 @@ from deblur_cli.cli.options import (
 )
 from deblur_cli.cli.tables import cell
 from deblur_cli.devices import resolve_device
-from deblur_cli.errors import UsageError
+from deblur_cli.errors import DeblurError, UsageError
 from deblur_cli.evaluate import METRICS, EvaluationReport, SequenceScore, evaluate_sequence, find_sequences, save_folders
 from deblur_cli.metrics.lpips import load_lpips
 from deblur_cli.restorers import build_restorer
@@ -101,10 +101,10 @@ def evaluate(
     )
     try:
         _evaluate_all(report, pairs, score, folders, quiet)
-    except KeyboardInterrupt:  # a long evaluation stopped by hand: what is done is not lost
+    except (KeyboardInterrupt, DeblurError):  # stopped by hand or by a bad sequence: what is done is kept
         if report.sequences:
             _print(report, json_path)
-            warn(f"interrupted: {len(report.sequences)} of {report.planned} sequences evaluated")
+            warn(f"stopped: {len(report.sequences)} of {report.planned} sequences evaluated")
         raise
     _print(report, json_path)
 
@@ -144,7 +144,7 @@ def _print(report: EvaluationReport, json_path: Path | None) -> None:
 
 
 def _table(report: EvaluationReport) -> Table:
-    done = "" if report.complete else f" (interrupted: {len(report.sequences)} of {report.planned} sequences)"
+    done = "" if report.complete else f" (stopped after {len(report.sequences)} of {report.planned} sequences)"
     table = Table(title=f"{report.dataset}: {report.model} on {report.device}, {report.frames} frames{done}")
     metrics = report.metrics
     table.add_column("sequence", overflow="fold")  # long names fold; the numbers stay whole
