@@ -20,6 +20,7 @@ import torch
 
 from deblur_cli.errors import OutputError, UsageError
 from deblur_cli.restorer import Restorer
+from deblur_cli.side_by_side import compose, composed_info
 from deblur_cli.span import Span
 from deblur_cli.tiles import auto_tile_size, free_memory, restore_tiled_with_retry
 from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, open_sink, open_source
@@ -184,6 +185,7 @@ def deblur_video(
     encode: EncodeOptions = EncodeOptions(),
     span: Span = Span(),
     force: bool = False,
+    side_by_side: bool = False,
     progress: ProgressFn | None = None,
 ) -> RunResult:
     """Restore every frame of `source_path` (of its `span`) with `restorer` and write `output_path`.
@@ -191,6 +193,8 @@ def deblur_video(
     The output keeps the input's frame count, size, frame rate, timestamps, rotation, colour metadata
     and audio/subtitle streams; a span keeps what falls inside it, with the clock starting at its first frame. It is written under a temporary name and renamed at the end; on any
     error or Ctrl-C nothing is left under the final name. The input is never modified.
+    With `side_by_side`, each output frame shows the input on the left and the restored frame on the
+    right, twice as wide (see side_by_side.py).
     """
     check_output_path(source_path, output_path, force=force)
     check_windows(restorer, windows)
@@ -206,6 +210,7 @@ def deblur_video(
         info: VideoInfo = source.info
         total = info.frame_count
         pts_fifo: collections.deque[int | None] = collections.deque()
+        inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # for side_by_side only
         decoder = threading.Thread(target=_decode_worker, args=(source, restorer.device, frames_q, stop), daemon=True)
 
         def decoded() -> Iterator[torch.Tensor]:
@@ -217,9 +222,12 @@ def deblur_video(
                     raise item.error
                 frame, pts = item
                 pts_fifo.append(pts)
+                if side_by_side:
+                    inputs_fifo.append(frame)
                 yield frame
 
-        with open_sink(output_path, info, encode, source=source_path) as sink:
+        sink_info = composed_info(info) if side_by_side else info
+        with open_sink(output_path, sink_info, encode, source=source_path) as sink:
             encoder = threading.Thread(
                 target=_encode_worker, args=(sink, info.bit_depth, out_q, stop, encode_errors), daemon=True
             )
@@ -233,6 +241,8 @@ def deblur_video(
                     for restored in restored_frames:
                         if encode_errors:
                             raise encode_errors[0]
+                        if side_by_side:
+                            restored = compose(inputs_fifo.popleft().to(restored), restored, info.rotation)
                         if not _put(out_q, (restored, pts_fifo.popleft()), stop):
                             raise encode_errors[0]
                         done += 1

@@ -36,6 +36,7 @@ from deblur_cli.cli.options import (
 from deblur_cli.devices import resolve_device
 from deblur_cli.pipeline import check_output_path, deblur_video, plan_outputs
 from deblur_cli.restorers import build_restorer
+from deblur_cli.side_by_side import composed_info
 from deblur_cli.video_io import EncodeOptions, check_sink, describe
 
 
@@ -63,6 +64,9 @@ def run(
     preset: Annotated[str, typer.Option(help="Encoder speed preset (x264/x265).")] = "medium",
     pix_fmt: Annotated[Optional[str], typer.Option("--pix-fmt", help="Output pixel format (default: from the input and codec).")] = None,
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop audio and subtitle streams.")] = False,
+    side_by_side: Annotated[
+        bool, typer.Option("--side-by-side", help="Output the input and the result side by side, to compare.")
+    ] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing output.")] = False,
     quiet: QuietOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
@@ -78,7 +82,7 @@ def run(
     for source, target in jobs:  # bad inputs and outputs fail before the model loads
         info = describe(source, span)
         check_output_path(source, target, force=force)
-        check_sink(target, info, encode)
+        check_sink(target, composed_info(info) if side_by_side else info, encode)
     if jobs[0][1] != output:  # several inputs: -o names the folder they go to
         output.mkdir(parents=True, exist_ok=True)
 
@@ -124,7 +128,15 @@ def run(
                 bar.update(task, completed=done, total=total, fps=done / elapsed if elapsed > 0 else 0.0)
 
             result = deblur_video(
-                source, target, restorer, windows=windows, encode=encode, span=span, force=force, progress=progress
+                source,
+                target,
+                restorer,
+                windows=windows,
+                encode=encode,
+                span=span,
+                force=force,
+                side_by_side=side_by_side,
+                progress=progress,
             )
             bar.remove_task(task)
             for message in result.warnings:

@@ -1,0 +1,34 @@
+"""Before | after frames for `deblur run --side-by-side`: the input on the left, the restored frame on
+the right, as a player shows them.
+
+Frames are composed in stored orientation, and a player then turns them by the display rotation. So the
+two halves are placed where that turn brings them to the left and the right: side by side for 0 and 180
+degrees, one above the other for 90 and 270.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from deblur_cli.video_io import VideoInfo
+
+# For each display rotation (counter-clockwise degrees): the stored axis the halves are joined along
+# (-1 width, -2 height), and whether the input comes first along it.
+_LAYOUT = {0: (-1, True), 90: (-2, True), 180: (-1, False), 270: (-2, False)}
+
+
+def composed_info(info: VideoInfo) -> VideoInfo:
+    """The VideoInfo of the composed frames: twice as wide as displayed, the rest unchanged."""
+    axis, _ = _LAYOUT[info.rotation]
+    if axis == -1:
+        return dataclasses.replace(info, width=2 * info.width)
+    return dataclasses.replace(info, height=2 * info.height)
+
+
+def compose(before: torch.Tensor, after: torch.Tensor, rotation: int) -> torch.Tensor:
+    """(3, H, W) input and restored frames, stored orientation -> one (3, H, 2W) or (3, 2H, W) frame that a
+    player turned by `rotation` shows with the input on the left and the restored frame on the right."""
+    axis, before_first = _LAYOUT[rotation]
+    return torch.cat([before, after] if before_first else [after, before], dim=axis)

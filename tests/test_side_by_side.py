@@ -1,0 +1,62 @@
+"""`deblur run --side-by-side`: the input on the left and the restored frame on the right, as displayed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from deblur_cli.cli import app
+from deblur_cli.cli import run as run_module
+from deblur_cli.side_by_side import compose, composed_info
+from deblur_cli.video_io import VideoInfo
+from tests import media
+from tests.restorers import IdentityRestorer
+
+runner = CliRunner()
+
+
+def displayed(frame: torch.Tensor, rotation: int) -> np.ndarray:
+    """(3, H, W) stored frame -> (H', W', 3) as a player shows it (np.rot90 turns counter-clockwise)."""
+    return np.rot90(frame.permute(1, 2, 0).numpy(), rotation // 90)
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_the_input_is_shown_left_and_the_result_right_for_every_rotation(rotation):
+    before = torch.rand(3, 4, 6, generator=torch.Generator().manual_seed(0))
+    after = torch.rand(3, 4, 6, generator=torch.Generator().manual_seed(1))
+    both = compose(before, after, rotation)
+    info = composed_info(VideoInfo(width=6, height=4, fps=None, time_base=None, frame_count=1, bit_depth=8, rotation=rotation))
+    assert tuple(both.shape[-2:]) == (info.height, info.width)
+    shown = displayed(both, rotation)
+    width = shown.shape[1] // 2
+    assert shown.shape[0] == displayed(before, rotation).shape[0]
+    np.testing.assert_array_equal(shown[:, :width], displayed(before, rotation))
+    np.testing.assert_array_equal(shown[:, width:], displayed(after, rotation))
+
+
+class Inverting(IdentityRestorer):
+    """Returns 1 - x: a result that cannot be mistaken for the input."""
+
+    def __call__(self, frames):
+        return 1 - super().__call__(frames)
+
+
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_run_writes_before_and_after_side_by_side(tmp_path, monkeypatch, rotation):
+    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: Inverting())
+    video = media.make_video(tmp_path / "in.mkv", frames=3, size=(48, 32), codec="ffv1", pix_fmt="bgr0", rotation=rotation)
+    out = tmp_path / "frames"
+    result = runner.invoke(app, ["run", str(video), "-o", str(out), "--side-by-side", "-q"])
+    assert result.exit_code == 0, result.output
+    stored = media.read_frames(video)
+    pngs = sorted(out.iterdir())
+    assert len(pngs) == 3
+    for image, png in zip(stored, pngs):
+        shown = media.read_frames(png)[0]  # PNG frames are written turned for display
+        before = np.rot90(image, rotation // 90).astype(int)
+        assert shown.shape == (before.shape[0], 2 * before.shape[1], 3)
+        width = before.shape[1]
+        assert np.abs(shown[:, :width] - before).max() <= 1
+        assert np.abs(shown[:, width:] - (255 - before)).max() <= 1
