@@ -1,5 +1,5 @@
 """Before | after frames for `deblur run --side-by-side`: the input on the left, the restored frame on
-the right, as a player shows them.
+the right, as a player shows them, with a thin black line between them.
 
 Frames are composed in stored orientation, and a player then turns them by the display rotation. So the
 two halves are placed where that turn brings them to the left and the right: side by side for 0 and 180
@@ -17,18 +17,22 @@ from deblur_cli.video_io import VideoInfo
 # For each display rotation (counter-clockwise degrees): the stored axis the halves are joined along
 # (-1 width, -2 height), and whether the input comes first along it.
 _LAYOUT = {0: (-1, True), 90: (-2, True), 180: (-1, False), 270: (-2, False)}
+DIVIDER = 4  # pixels of black between the halves; even, so 4:2:0 video keeps even sizes
 
 
 def composed_info(info: VideoInfo) -> VideoInfo:
-    """The VideoInfo of the composed frames: twice as wide as displayed, the rest unchanged."""
+    """The VideoInfo of the composed frames: twice as wide as displayed plus the divider, the rest unchanged."""
     axis, _ = _LAYOUT[info.rotation]
     if axis == -1:
-        return dataclasses.replace(info, width=2 * info.width)
-    return dataclasses.replace(info, height=2 * info.height)
+        return dataclasses.replace(info, width=2 * info.width + DIVIDER)
+    return dataclasses.replace(info, height=2 * info.height + DIVIDER)
 
 
 def compose(before: torch.Tensor, after: torch.Tensor, rotation: int) -> torch.Tensor:
-    """(3, H, W) input and restored frames, stored orientation -> one (3, H, 2W) or (3, 2H, W) frame that a
-    player turned by `rotation` shows with the input on the left and the restored frame on the right."""
+    """(3, H, W) input and restored frames, stored orientation -> one (3, H, 2W + DIVIDER) or (3, 2H + DIVIDER, W)
+    frame that a player turned by `rotation` shows with the input on the left and the restored frame on the right."""
     axis, before_first = _LAYOUT[rotation]
-    return torch.cat([before, after] if before_first else [after, before], dim=axis)
+    shape = list(before.shape)
+    shape[axis] = DIVIDER
+    line = before.new_zeros(shape)
+    return torch.cat([before, line, after] if before_first else [after, line, before], dim=axis)

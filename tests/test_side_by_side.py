@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from deblur_cli.cli import app
 from deblur_cli.cli import run as run_module
-from deblur_cli.side_by_side import compose, composed_info
+from deblur_cli.side_by_side import DIVIDER, compose, composed_info
 from deblur_cli.video_io import VideoInfo
 from tests import media
 from tests.restorers import IdentityRestorer
@@ -30,10 +30,11 @@ def test_the_input_is_shown_left_and_the_result_right_for_every_rotation(rotatio
     info = composed_info(VideoInfo(width=6, height=4, fps=None, time_base=None, frame_count=1, bit_depth=8, rotation=rotation))
     assert tuple(both.shape[-2:]) == (info.height, info.width)
     shown = displayed(both, rotation)
-    width = shown.shape[1] // 2
-    assert shown.shape[0] == displayed(before, rotation).shape[0]
+    width = displayed(before, rotation).shape[1]
+    assert shown.shape[:2] == (displayed(before, rotation).shape[0], 2 * width + DIVIDER)
     np.testing.assert_array_equal(shown[:, :width], displayed(before, rotation))
-    np.testing.assert_array_equal(shown[:, width:], displayed(after, rotation))
+    assert (shown[:, width : width + DIVIDER] == 0).all()  # the black line between
+    np.testing.assert_array_equal(shown[:, width + DIVIDER :], displayed(after, rotation))
 
 
 class Inverting(IdentityRestorer):
@@ -56,7 +57,8 @@ def test_run_writes_before_and_after_side_by_side(tmp_path, monkeypatch, rotatio
     for image, png in zip(stored, pngs):
         shown = media.read_frames(png)[0]  # PNG frames are written turned for display
         before = np.rot90(image, rotation // 90).astype(int)
-        assert shown.shape == (before.shape[0], 2 * before.shape[1], 3)
+        assert shown.shape == (before.shape[0], 2 * before.shape[1] + DIVIDER, 3)
         width = before.shape[1]
         assert np.abs(shown[:, :width] - before).max() <= 1
-        assert np.abs(shown[:, width:] - (255 - before)).max() <= 1
+        assert (shown[:, width : width + DIVIDER] == 0).all()
+        assert np.abs(shown[:, width + DIVIDER :] - (255 - before)).max() <= 1
