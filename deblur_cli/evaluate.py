@@ -167,7 +167,7 @@ def find_sequences(root: str | os.PathLike) -> list[SequencePair]:
             continue
         subfolders.clear()  # a pair's halves are not searched again
         prefix = here.relative_to(root).as_posix()
-        if blurred.is_file() or _has_frames(_frames_of(blurred)):
+        if blurred.is_file() or sharp.is_file() or _has_frames(_frames_of(blurred)):
             pairs.append(SequencePair(prefix if prefix != "." else root.name, _frames_of(blurred), _frames_of(sharp)))
             continue
         sharp_entries = {p.name: p for p in sharp.iterdir()}

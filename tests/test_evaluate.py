@@ -81,6 +81,15 @@ def test_bsd_rgb_subfolders_and_synth_videos_and_a_lone_pair(tmp_path):
     assert [(p.name, p.sharp.relative_to(tmp_path).as_posix()) for p in lone] == [("000", "bsd/000/Sharp/RGB")]
 
 
+def test_a_folder_beside_a_video_is_one_pair_not_a_set(tmp_path):
+    (tmp_path / "seq" / "blur" / "nested").mkdir(parents=True)  # no frames directly, and no RGB folder
+    make_video(tmp_path / "seq" / "sharp.mkv", frames=2)
+    pairs = find_sequences(tmp_path)
+    assert [(p.name, p.blurred.name, p.sharp.name) for p in pairs] == [("seq", "blur", "sharp.mkv")]
+    with pytest.raises(InputError):  # and reading it is one clear error, not a crash
+        evaluate_sequence(pairs[0], IdentityRestorer(), WINDOWS)
+
+
 def test_no_pairs_is_an_input_error(tmp_path):
     make_images(tmp_path / "blur", count=1)  # no sharp half
     with pytest.raises(InputError, match="no blurred/sharp pairs"):
