@@ -147,12 +147,14 @@ def frame_metrics(height: int, width: int, *, lpips: LPIPS | None = None, with_n
     return metrics
 
 
-def find_sequences(root: str | os.PathLike) -> list[SequencePair]:
+def find_sequences(root: str | os.PathLike, unmatched: list[str] | None = None) -> list[SequencePair]:
     """The blurred/sharp pairs under `root`, sorted by name. A folder that holds a blurred entry and
     a sharp one (names as in BLURRED_NAMES and SHARP_NAMES; videos or folders of frames, a lone
     `RGB` subfolder looked into, as in BSD) is either one sequence, `<seq>/blur` + `<seq>/sharp`, or,
-    when both hold further folders or videos instead of frames, a set of them paired by name,
-    `blur/<seq>` + `sharp/<seq>`. InputError when `root` holds no pair."""
+    when both hold further folders or videos instead of frames, a set of them paired by name
+    (without case or file suffix), `blur/<seq>` + `sharp/<seq>`. The blurred sequences of such a set
+    that have no sharp namesake are left out, and their paths added to `unmatched` when given.
+    InputError when `root` holds no pair."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root} is not a folder", hint="give the dataset's folder, e.g. GOPRO_Large/test")
@@ -170,11 +172,16 @@ def find_sequences(root: str | os.PathLike) -> list[SequencePair]:
         if blurred.is_file() or sharp.is_file() or _has_frames(_frames_of(blurred)):
             pairs.append(SequencePair(prefix if prefix != "." else root.name, _frames_of(blurred), _frames_of(sharp)))
             continue
-        sharp_entries = {p.name: p for p in sharp.iterdir()}
+        sharp_entries = {_key(p): p for p in sharp.iterdir() if _is_clip(p)}
         for clip in sorted(blurred.iterdir(), key=lambda p: p.name):
-            if _is_clip(clip) and clip.name in sharp_entries:
-                name = clip.name if prefix == "." else f"{prefix}/{clip.name}"
-                pairs.append(SequencePair(name, _frames_of(clip), _frames_of(sharp_entries[clip.name])))
+            if not _is_clip(clip):
+                continue
+            if _key(clip) not in sharp_entries:
+                if unmatched is not None:
+                    unmatched.append(clip.as_posix())
+                continue
+            name = clip.name if prefix == "." else f"{prefix}/{clip.name}"
+            pairs.append(SequencePair(name, _frames_of(clip), _frames_of(sharp_entries[_key(clip)])))
     if not pairs:
         raise InputError(
             f"no blurred/sharp pairs under {root}",

@@ -62,10 +62,20 @@ def test_per_kind_folders_are_paired_by_name(tmp_path):
         make_images(tmp_path / "blur" / seq, count=2)
     for seq in ("a_seq", "b_seq"):
         make_images(tmp_path / "gt" / seq, count=2)
-    pairs = find_sequences(tmp_path)
+    unmatched = []
+    pairs = find_sequences(tmp_path, unmatched)
     assert [(p.name, p.blurred.as_posix(), p.sharp.as_posix()) for p in pairs] == [
         (seq, (tmp_path / "blur" / seq).as_posix(), (tmp_path / "gt" / seq).as_posix()) for seq in ("a_seq", "b_seq")
     ]
+    assert unmatched == [(tmp_path / "blur" / "unmatched").as_posix()]  # the command warns about it
+
+
+def test_per_kind_videos_pair_by_name_whatever_the_suffix(tmp_path):
+    for kind, suffix in (("blur", ".mp4"), ("sharp", ".mkv")):
+        (tmp_path / kind).mkdir()
+        make_video(tmp_path / kind / f"Clip1{suffix}", frames=2)
+    pairs = find_sequences(tmp_path)
+    assert [(p.name, p.blurred.name, p.sharp.name) for p in pairs] == [("Clip1.mp4", "Clip1.mp4", "Clip1.mkv")]
 
 
 def test_bsd_rgb_subfolders_and_synth_videos_and_a_lone_pair(tmp_path):

@@ -74,7 +74,10 @@ def evaluate(
     offline: OfflineOpt = False,
 ) -> None:
     """Score a model on a dataset: [bold]deblur evaluate GOPRO_Large/test --model dstnet --weights GOPRO.pth[/]."""
-    pairs = find_sequences(dataset)
+    unmatched: list[str] = []
+    pairs = find_sequences(dataset, unmatched)
+    if unmatched:
+        warn(f"left out, no sharp counterpart: {', '.join(unmatched)}")
     if sequences is not None:
         pairs = [p for p in pairs if sequences in p.name]
         if not pairs:
