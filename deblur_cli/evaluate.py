@@ -152,8 +152,8 @@ def find_sequences(root: str | os.PathLike, unmatched: list[str] | None = None) 
     a sharp one (names as in BLURRED_NAMES and SHARP_NAMES; videos or folders of frames, a lone
     `RGB` subfolder looked into, as in BSD) is either one sequence, `<seq>/blur` + `<seq>/sharp`, or,
     when both hold further folders or videos instead of frames, a set of them paired by name
-    (without case or file suffix), `blur/<seq>` + `sharp/<seq>`. The blurred sequences of such a set
-    that have no sharp namesake are left out, and their paths added to `unmatched` when given.
+    (without case or file suffix), `blur/<seq>` + `sharp/<seq>`. Blurred entries without a sharp
+    counterpart are left out, and their paths added to `unmatched` when given.
     InputError when `root` holds no pair."""
     root = Path(root)
     if not root.is_dir():
@@ -165,6 +165,8 @@ def find_sequences(root: str | os.PathLike, unmatched: list[str] | None = None) 
         blurred = next((entries[n] for n in BLURRED_NAMES if n in entries), None)
         sharp = next((entries[n] for n in SHARP_NAMES if n in entries), None)
         if blurred is None or sharp is None:
+            if blurred is not None and unmatched is not None:
+                unmatched.append(blurred.as_posix())
             subfolders.sort()
             continue
         subfolders.clear()  # a pair's halves are not searched again

@@ -48,12 +48,15 @@ def test_per_sequence_folders_as_in_gopro_and_dvd(tmp_path):
             make_images(tmp_path / "test" / seq / kind, count=2)
     make_images(tmp_path / "dvd" / "IMG_0030" / "input", count=2, suffix=".jpg")
     make_images(tmp_path / "dvd" / "IMG_0030" / "GT", count=2, suffix=".jpg")
-    pairs = find_sequences(tmp_path)
+    make_images(tmp_path / "test" / "GOPR0999_00_00" / "blur", count=2)  # its sharp half is missing
+    unmatched = []
+    pairs = find_sequences(tmp_path, unmatched)
     assert [(p.name, p.blurred.name, p.sharp.name) for p in pairs] == [
         ("dvd/IMG_0030", "input", "GT"),
         ("test/GOPR0384_11_00", "blur", "sharp"),  # not blur_gamma
         ("test/GOPR0410_11_00", "blur", "sharp"),
     ]
+    assert unmatched == [(tmp_path / "test" / "GOPR0999_00_00" / "blur").as_posix()]
     assert [p.name for p in find_sequences(tmp_path / "test")] == ["GOPR0384_11_00", "GOPR0410_11_00"]
 
 
