@@ -101,8 +101,8 @@ class BenchReport:
     notes: list[str]  # what was left out and why
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict; non-finite numbers become None."""
-        return _finite(asdict(self))
+        """The report as plain dicts and lists (write_json turns non-finite numbers into null)."""
+        return asdict(self)
 
 
 def synthetic_clip(seed: int, frames: int, size: tuple[int, int]) -> Clip:
