@@ -14,7 +14,10 @@ THP_MEM_ALLOC_ENABLE=1 in the environment lets PyTorch back large CPU tensors wi
 saves page-fault time on fresh 720p feature maps. `--batch` restores that many windows in one call
 (the batch dimension): on a GPU, one 720p frame per recurrence step may leave the device idle
 between small kernels, and this measures what filling it would gain. `--cudnn-benchmark` lets cuDNN
-time its algorithms for each convolution shape on first use. `--compile` runs the recurrence step of
+time its algorithms for each convolution shape on first use. The operators per frame (views
+excluded, counted on the meta device) turn the time into microseconds per operator: when that is
+near what launching one costs the host (some microseconds in eager PyTorch), launches, not
+arithmetic, set the pace. `--compile` runs the recurrence step of
 both propagation directions (most of the time; each frame calls it once per direction) through
 torch.compile, which fuses its elementwise work (gates, activations, residual adds).
 """
@@ -29,7 +32,7 @@ import time
 import torch
 
 from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet
-from profiling import count_flops, kernel_table
+from profiling import count_flops, count_operators, kernel_table
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -122,8 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cuda":
         print(f"peak CUDA memory {torch.cuda.max_memory_allocated(device) / 2**20:.0f} MiB")
     config = DSTNET_VARIANTS[args.variant]
-    flops = count_flops(lambda meta: DSTNet(config).to(meta).eval()(torch.empty(x.shape, device=meta))) / frames
+
+    def on_meta(meta: torch.device) -> None:
+        DSTNet(config).to(meta).eval()(torch.empty(x.shape, device=meta))
+
+    flops = count_flops(on_meta) / frames
     print(f"{flops / 1e9:.1f} GFLOP per frame: {flops / min(wall) / 1e12:.2f} TFLOP/s achieved")
+    operators = count_operators(on_meta) / frames
+    print(f"{operators:.0f} operators per frame (views excluded): {min(wall) / operators * 1e6:.1f} us each")
     if args.profile:
         print(kernel_table(lambda: model(x), device))
     return 0

@@ -48,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     _, held_out = split_photos(args.sources)
     clips = FixedClips(held_out, count=args.clips, frames=args.frames, size=(width, height), seed=2, max_layers=0, still=False)
 
-    def restore(window: torch.Tensor) -> torch.Tensor:
-        padded, size = pad_to_multiple(window[None].to(dtype), 16)
-        return crop_to(model(padded), size)[0].float().clamp(0, 1)
+    def restore(windows: torch.Tensor) -> torch.Tensor:  # (B, T, 3, H, W), B windows of one length
+        padded, size = pad_to_multiple(windows.to(dtype), 16)
+        return crop_to(model(padded), size).float().clamp(0, 1)
 
     totals = dict.fromkeys(["input", *windows], 0.0)
     with torch.inference_mode():

@@ -4,7 +4,9 @@
 of the published-size models) under PyTorch's FLOP counter, with attention forced onto its math path
 so that its two matrix products are counted too (the fused kernels have no counter on every device).
 Against a measured time it gives the achieved TFLOP/s, i.e. how far a model is from what the
-hardware could do. `kernel_table` profiles one call and returns the operators that took the most
+hardware could do. `count_operators` counts, on the meta device too, the PyTorch operators a call
+dispatches that compute something (views excluded): on a GPU each launches at least one kernel,
+and each costs the host some microseconds however small it is. `kernel_table` profiles one call and returns the operators that took the most
 device time (CUDA) or CPU time, which says what to optimise next.
 """
 
@@ -14,6 +16,7 @@ from collections.abc import Callable
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 
@@ -23,6 +26,23 @@ def count_flops(run: Callable[[torch.device], object]) -> int:
     with torch.inference_mode(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
         run(torch.device("meta"))
     return counter.get_total_flops()
+
+
+class _OperatorCounter(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += not func.is_view
+        return func(*args, **(kwargs or {}))
+
+
+def count_operators(run: Callable[[torch.device], object]) -> int:
+    """Operators that are not views dispatched by `run(torch.device("meta"))` (as for count_flops)."""
+    with torch.inference_mode(), _OperatorCounter() as counter:
+        run(torch.device("meta"))
+    return counter.count
 
 
 def kernel_table(run: Callable[[], object], device: torch.device, rows: int = 15) -> str:

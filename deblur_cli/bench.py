@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -26,7 +27,7 @@ from deblur_cli.errors import InputError, UsageError
 from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_8bit
 from deblur_cli.metrics.niqe import BLOCK, MIN_BLOCKS, applicable
 from deblur_cli.pipeline import to_tensor
-from deblur_cli.restorer import Restorer
+from deblur_cli.restorer import Restorer, restore_windows
 from deblur_cli.span import Span
 from deblur_cli.tiles import restore_tiled
 from deblur_cli.video_io import DEFAULT_FPS, open_source
@@ -244,8 +245,8 @@ def restore_clip(restorer: Restorer, frames: torch.Tensor, window: int | None, o
     window = min(window or count, restorer.max_frames or count, count)
     overlap = min(overlap, window - 1)
 
-    def restore(chunk: torch.Tensor) -> torch.Tensor:
-        return restore_tiled(chunk, restorer, multiple=restorer.multiple, tile=None)
+    def restore(windows: torch.Tensor) -> torch.Tensor:
+        return restore_tiled(windows, partial(restore_windows, restorer), multiple=restorer.multiple, tile=None)
 
     with torch.inference_mode():  # as in `deblur run`: no autograd bookkeeping in the timings
         return torch.stack(list(stitch_windows(frames.unbind(0), restore, window=window, overlap=overlap)))

@@ -12,6 +12,11 @@ class Restorer(Protocol):
 
     __call__(frames): frames (T, 3, H, W) float in [0, 1] on `device`, H and W multiples of
     `multiple`; returns a tensor of the same shape, dtype and device, clamped to [0, 1].
+
+    A restorer may also have restore_batch(frames): frames (B, T, 3, H, W), B windows of equal
+    length restored in one call, each exactly as __call__ would restore it alone. The pipeline uses
+    it for `--batch` (several windows per call keep a GPU's kernels full); without it every window
+    is one call.
     """
 
     multiple: int  # H and W must be multiples of this (the pipeline pads, once)
@@ -20,6 +25,14 @@ class Restorer(Protocol):
     bytes_per_pixel: float  # working memory per pixel per frame of a window, for automatic tile sizes
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor: ...
+
+
+def restore_windows(restorer: Restorer, frames: torch.Tensor) -> torch.Tensor:
+    """Restore frames (B, T, 3, H, W), B windows of equal length: in one call where the restorer
+    has restore_batch, else one call per window. Returns the same shape."""
+    if len(frames) > 1 and hasattr(restorer, "restore_batch"):
+        return restorer.restore_batch(frames)
+    return torch.stack([restorer(window) for window in frames])
 
 
 ProgressFn = Callable[[int, int], None]

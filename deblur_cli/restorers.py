@@ -53,8 +53,12 @@ class DSTNetRestorer:
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         """frames: (T, 3, H, W) float in [0, 1], H and W multiples of 16; returns the same shape."""
+        return self.restore_batch(frames.unsqueeze(0)).squeeze(0)
+
+    def restore_batch(self, frames: torch.Tensor) -> torch.Tensor:
+        """frames: (B, T, 3, H, W), B windows restored independently in one call; the same shape."""
         with torch.inference_mode():
-            out = self.model(frames.to(self.dtype).unsqueeze(0)).squeeze(0)
+            out = self.model(frames.to(self.dtype))
             return out.clamp_(0, 1).to(frames.dtype)
 
 

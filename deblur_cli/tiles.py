@@ -83,7 +83,7 @@ def restore_tiled(
     tile: int | None,
     overlap: int = 32,
 ) -> torch.Tensor:
-    """Restore frames (T, 3, H, W) whole or tile by tile; returns the same shape and dtype.
+    """Restore frames (..., T, 3, H, W) whole or tile by tile; returns the same shape and dtype.
 
     `restore` only ever sees inputs whose H and W are multiples of `multiple`: the frames are
     padded once here and cropped back once at the end. tile None restores the whole frame.
@@ -91,8 +91,8 @@ def restore_tiled(
     at least `overlap` pixels and laid out along each axis by `plan_windows`; a
     tile larger than the frame covers it whole along that side.
     """
-    if frames.dim() != 4:
-        raise ValueError(f"expected frames of shape (T, C, H, W), got {tuple(frames.shape)}")
+    if frames.dim() < 4:
+        raise ValueError(f"expected frames of shape (..., T, C, H, W), got {tuple(frames.shape)}")
     padded, size = pad_to_multiple(frames, multiple)
     if tile is None:
         return crop_to(_checked(restore, padded), size)
@@ -174,6 +174,14 @@ def free_memory(device: torch.device) -> int:
         return os.sysconf("SC_PHYS_PAGES") * page // 2
 
 
+def release_cached_memory(device: torch.device) -> None:
+    """Hand the allocator's cached blocks back to the device after an out-of-memory error."""
+    if torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+    if device.type == "mps":
+        torch.mps.empty_cache()
+
+
 def restore_tiled_with_retry(
     frames: torch.Tensor,
     restore: Callable[[torch.Tensor], torch.Tensor],
@@ -200,10 +208,7 @@ def restore_tiled_with_retry(
                 raise
             failed = tile
         # Out of the except block, so the traceback no longer pins the failed attempt's tensors.
-        if torch.cuda.is_initialized():
-            torch.cuda.empty_cache()
-        if frames.device.type == "mps":
-            torch.mps.empty_cache()
+        release_cached_memory(frames.device)
         tile = min(failed or longest, longest) // 2 // multiple * multiple
         if tile < max(min_tile, multiple):
             where = f"{failed}-px tiles" if failed else "the whole frame"

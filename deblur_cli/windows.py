@@ -28,6 +28,7 @@ class WindowOptions:
     overlap: int = 2  # frames shared by consecutive windows, blended
     tile: int | str | None = "auto"  # spatial tile side in pixels; None = whole frame; "auto" = from free memory
     tile_overlap: int = 32  # pixels shared by neighbouring tiles, feathered
+    batch: int = 1  # most windows restored in one model call (models with restore_batch only)
 
 
 def check_window(window: int, overlap: int) -> None:
@@ -155,80 +156,129 @@ def stitch_windows(
     *,
     window: int,
     overlap: int,
+    batch: int = 1,
 ) -> Iterator[torch.Tensor]:
     """Restore a stream of frames window by window and yield the blended frames in order.
 
     frames: (3, H, W) float tensors of one size, read lazily; their number need not be known.
-    restore: (T, 3, H, W) -> same shape; called with the windows of `plan_windows`, in order: with
-    `window` frames, except the last two and a video shorter than one window.
+    restore: (B, T, 3, H, W) -> same shape; called with the windows of `plan_windows`, in order, up
+    to `batch` consecutive windows of equal length stacked in one call. Windows hold `window`
+    frames, except the last two and a video shorter than one window.
     Yields every frame once, (3, H, W) in the input frames' dtype on the restorer's output device,
     as soon as no later window can touch it. Blending runs in float32; the weights are positive and
     sum to one per frame, so an identity restorer gives back the input (to float32 rounding).
 
-    Memory: at most `2 * window - overlap` input frames are held (a window, and a stride beyond
-    it to see whether the video ends there); besides those, one restored window and the blend
-    sums of the frames it shares with the next.
+    Memory: fewer than `window + batch * (window - overlap)` input frames are held (the windows of
+    one call, and a stride beyond the last to see whether the video ends there); besides those,
+    one call's restored windows and the blend sums of the frames the last shares with the next.
     """
     check_window(window, overlap)  # here, not on the first next()
-    return _stitch(iter(frames), restore, window, overlap)
+    if batch < 1:
+        raise UsageError(f"windows per call must be at least 1, got {batch}", hint="use --batch 1 or more")
+    return _stitch(_Planner(iter(frames), window, overlap), restore, batch)
+
+
+class _Planner:
+    """Reads the stream lazily and hands out the windows of `plan_windows` with their frames."""
+
+    def __init__(self, source: Iterator[torch.Tensor], window: int, overlap: int):
+        self.source = source
+        self.window, self.stride = window, window - overlap
+        self.overlap = overlap
+        self.inputs: deque[torch.Tensor] = deque()  # frames from self.first on
+        self.first = 0
+        self.pulled = 0  # frames read so far
+        self.exhausted = False
+        self.planned: deque[tuple[int, int]] = deque()  # windows decided, not handed out yet
+        self.next_start = 0  # where the next full window would start
+        self.covered = 0  # stop of the last window handed out
+        self.dtype: torch.dtype | None = None
+
+    def settled(self) -> int:
+        """Frames before this index are in no window still to come: every window that holds them is handed out."""
+        upcoming = self.planned[0][0] if self.planned else self.next_start
+        return min(upcoming, self.covered)
+
+    def peek(self) -> tuple[int, int] | None:
+        """The next window (start, stop), reading as far as deciding it needs; None at the end."""
+        if not self.planned and not (self.exhausted and self.covered >= self.pulled):
+            # `_next_windows` needs to see a window and a stride past it to tell a full window from
+            # the end of the video.
+            while not self.exhausted and self.pulled < self.next_start + self.window + self.stride:
+                frame = next(self.source, None)
+                if frame is None:
+                    self.exhausted = True
+                    break
+                self.dtype = frame.dtype if self.dtype is None else self.dtype
+                self.inputs.append(frame)
+                self.pulled += 1
+            if self.covered < self.pulled:  # else the last window handed out turned out to be the last
+                self.planned.extend(_next_windows(self.next_start, self.pulled, self.window, self.overlap))
+        return self.planned[0] if self.planned else None
+
+    def take(self) -> list[torch.Tensor]:
+        """The frames of the window `peek` returned; frames no later window needs are let go."""
+        start, stop = self.planned.popleft()
+        frames = list(self.inputs)[start - self.first : stop - self.first]
+        self.next_start, self.covered = start + self.stride, stop
+        while self.first < self.settled() and self.inputs:
+            self.inputs.popleft()
+            self.first += 1
+        return frames
 
 
 def _stitch(
-    source: Iterator[torch.Tensor], restore: Callable[[torch.Tensor], torch.Tensor], window: int, overlap: int
+    planner: _Planner, restore: Callable[[torch.Tensor], torch.Tensor], batch: int
 ) -> Iterator[torch.Tensor]:
-    stride = window - overlap
-    inputs: deque[torch.Tensor] = deque()  # input frames from blend.first on
     blend = _Blend()
     open_window: _Restored | None = None
-    planned: deque[tuple[int, int]] = deque()  # windows decided but not restored yet
-    next_start = 0  # where the next full window would start
-    covered = 0  # end of the windows already added to `blend`
-    pulled = 0
-    exhausted = False
-    dtype = None
+    blended = 0  # end of the windows already added to `blend`
+
+    def close_open_window(next_start: int | None) -> None:
+        # Its fade-out is known once the next window's start is (None: it was the last).
+        nonlocal open_window, blended
+        if open_window is None:
+            return
+        fade_out = open_window.stop - next_start if next_start is not None else 0
+        weights = blend_weights(len(open_window.frames), 0, fade_out).tolist()
+        blend.add(open_window.start, open_window.frames, [a * b for a, b in zip(open_window.fade_in, weights)])
+        blended = open_window.stop
+        open_window = None
 
     def emit_before(index: int) -> Iterator[torch.Tensor]:
         # Frames before `index` are final: every window still to come starts at or after it.
         while blend.first < index:
-            inputs.popleft()
-            yield blend.pop(open_window).to(dtype)
+            yield blend.pop(open_window).to(planner.dtype)
 
     while True:
-        at_end = exhausted and open_window is not None and open_window.stop >= pulled
-        if not planned and not at_end:
-            # No window to come starts before next_start; `_next_windows` needs to see a window
-            # and a stride past it to tell a full window from the end of the video.
-            yield from emit_before(next_start)
-            while not exhausted and pulled < next_start + window + stride:
-                frame = next(source, None)
-                if frame is None:
-                    exhausted = True
-                    break
-                dtype = frame.dtype if dtype is None else dtype
-                inputs.append(frame)
-                pulled += 1
-            if open_window is None or open_window.stop < pulled:  # else the open window turned out to be the last
-                planned.extend(_next_windows(next_start, pulled, window, overlap))
-        start, stop = planned.popleft() if planned else (None, None)
-
-        if open_window is not None:
-            fade_out = open_window.stop - start if start is not None else 0
-            weights = blend_weights(len(open_window.frames), 0, fade_out).tolist()
-            blend.add(open_window.start, open_window.frames, [a * b for a, b in zip(open_window.fade_in, weights)])
-            covered = open_window.stop
-            open_window = None
-        if start is None:
-            yield from emit_before(pulled)
+        yield from emit_before(planner.settled())  # before reading further
+        spans: list[tuple[int, int]] = []
+        frames: list[torch.Tensor] = []
+        while len(spans) < batch:
+            span = planner.peek()
+            if span is None or (spans and span[1] - span[0] != spans[0][1] - spans[0][0]):
+                break
+            spans.append(span)
+            frames += planner.take()
+        if not spans:
+            close_open_window(None)
+            yield from emit_before(planner.pulled)
             return
-        yield from emit_before(start)
 
-        batch = torch.stack(list(inputs)[: stop - start])
-        restored = restore(batch)
-        if restored.shape != batch.shape:
+        length = spans[0][1] - spans[0][0]
+        stacked = torch.stack(frames).unflatten(0, (len(spans), length))
+        close_open_window(spans[0][0])
+        yield from emit_before(spans[0][0])
+        del frames
+        restored = restore(stacked)
+        if restored.shape != stacked.shape:
             raise ModelError(
-                f"the model returned shape {tuple(restored.shape)} for a window of shape {tuple(batch.shape)}",
+                f"the model returned shape {tuple(restored.shape)} for windows of shape {tuple(stacked.shape)}",
                 hint="a restorer must return frames of the shape it was given",
             )
-        fade_in = blend_weights(len(batch), covered - start, 0).tolist()
-        open_window = _Restored(start, restored.to(torch.float32), fade_in)
-        next_start = start + stride
+        del stacked
+        for (start, stop), frames_out in zip(spans, restored):
+            close_open_window(start)
+            yield from emit_before(start)
+            fade_in = blend_weights(stop - start, blended - start, 0).tolist()
+            open_window = _Restored(start, frames_out.to(torch.float32), fade_in)

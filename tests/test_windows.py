@@ -18,6 +18,11 @@ def plans(draw, max_frames=40, max_window=10):
     return draw(st.integers(0, max_frames)), window, overlap
 
 
+@st.composite
+def batched_plans(draw, max_frames=40, max_window=10):
+    return (*draw(plans(max_frames, max_window)), draw(st.integers(1, 4)))
+
+
 def numbered(n, size=(2, 3)):
     """n frames (3, H, W) whose every value is the frame's index, so a restorer can tell which it got."""
     return [torch.full((3, *size), float(i)) for i in range(n)]
@@ -71,16 +76,17 @@ def test_plan_windows_cover_with_fewest_frames(plan):
 
 
 @SETTINGS
-@given(plans())
+@given(batched_plans())
 def test_identity_round_trip_streams_every_frame_once(plan):
-    n, window, overlap = plan
+    n, window, overlap, batch = plan
     frames = [torch.rand(3, 2, 3, generator=torch.Generator().manual_seed(i)) for i in range(n)]
     source = Recorder(frames)
     out = []
-    for frame in stitch_windows(source, lambda x: x, window=window, overlap=overlap):
+    for frame in stitch_windows(source, lambda x: x, window=window, overlap=overlap, batch=batch):
         out.append(frame)
-        # Bounded memory: never more than a window and a stride read beyond what has been handed out.
-        assert source.pulled - len(out) < 2 * window - overlap
+        # Bounded memory: never more than the windows of one call and a stride read beyond what
+        # has been handed out (2 * window - overlap for one window per call).
+        assert source.pulled - len(out) < window + batch * (window - overlap)
     assert len(out) == n
     for got, want in zip(out, frames):
         # Not bit-exact in overlaps: sum(w_i * x) / sum(w_i) rounds in float32.
@@ -88,18 +94,46 @@ def test_identity_round_trip_streams_every_frame_once(plan):
 
 
 @SETTINGS
-@given(plans())
+@given(batched_plans())
 def test_restorer_sees_the_planned_windows(plan):
-    n, window, overlap = plan
-    seen = []
+    n, window, overlap, batch = plan
+    seen, calls = [], []
 
     def restore(x):
-        seen.append(tuple(int(v) for v in x[:, 0, 0, 0]))
+        calls.append(len(x))
+        seen.extend(tuple(int(v) for v in w[:, 0, 0, 0]) for w in x)
         return x
 
-    out = list(stitch_windows(iter(numbered(n)), restore, window=window, overlap=overlap))
-    assert seen == [tuple(range(start, stop)) for start, stop in plan_windows(n, window, overlap)]
+    out = list(stitch_windows(iter(numbered(n)), restore, window=window, overlap=overlap, batch=batch))
+    spans = plan_windows(n, window, overlap)
+    assert seen == [tuple(range(start, stop)) for start, stop in spans]
     assert [round(f[0, 0, 0].item()) for f in out] == list(range(n))  # in order, each once
+    # Calls are as full as equal lengths allow: the full windows in calls of `batch`, then the rest.
+    lengths = [stop - start for start, stop in spans]
+    expected, i = [], 0
+    while i < len(lengths):
+        same = 1
+        while same < batch and i + same < len(lengths) and lengths[i + same] == lengths[i]:
+            same += 1
+        expected.append(same)
+        i += same
+    assert calls == expected
+
+
+@SETTINGS
+@given(batched_plans(max_frames=30))
+def test_batching_does_not_change_the_output(plan):
+    n, window, overlap, batch = plan
+    frames = [torch.rand(3, 2, 3, generator=torch.Generator().manual_seed(i)) for i in range(n)]
+
+    def restore(x):  # depends on each window's frames, their order and their number, not on the call
+        return x.cumsum(dim=1) / torch.arange(1, x.shape[1] + 1).view(1, -1, 1, 1, 1) + x.shape[1]
+
+    one = list(stitch_windows(iter(frames), restore, window=window, overlap=overlap))
+    many = list(stitch_windows(iter(frames), restore, window=window, overlap=overlap, batch=batch))
+    assert len(one) == len(many) == n
+    for a, b in zip(one, many):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 def stitched_constants(n, window, overlap, value=float):
@@ -179,18 +213,18 @@ def test_blends_in_float32_and_keeps_the_input_dtype():
 
 def test_short_video_is_one_window_of_its_own_length():
     seen = []
-    out = list(stitch_windows(iter(numbered(3)), lambda x: seen.append(len(x)) or x, window=8, overlap=2))
-    assert seen == [3] and len(out) == 3
+    out = list(stitch_windows(iter(numbered(3)), lambda x: seen.append(x.shape[:2]) or x, window=8, overlap=2))
+    assert seen == [(1, 3)] and len(out) == 3
 
 
 def test_empty_stream_calls_nothing():
     assert list(stitch_windows(iter([]), lambda x: pytest.fail("called"), window=4, overlap=1)) == []
 
 
-@pytest.mark.parametrize("window,overlap", [(0, 0), (4, -1), (4, 4), (4, 7)])
-def test_bad_window_is_a_usage_error_before_reading(window, overlap):
+@pytest.mark.parametrize("window,overlap,batch", [(0, 0, 1), (4, -1, 1), (4, 4, 1), (4, 7, 1), (4, 1, 0)])
+def test_bad_window_is_a_usage_error_before_reading(window, overlap, batch):
     with pytest.raises(UsageError) as info:
-        stitch_windows(iter(numbered(5)), lambda x: x, window=window, overlap=overlap)  # not iterated
+        stitch_windows(iter(numbered(5)), lambda x: x, window=window, overlap=overlap, batch=batch)  # not iterated
     assert info.value.hint and info.value.exit_code == 2
 
 

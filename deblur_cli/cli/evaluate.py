@@ -14,6 +14,7 @@ from deblur_cli.auto_model import choose_model
 from deblur_cli.bench import write_json
 from deblur_cli.cli.app import command, err, out, warn
 from deblur_cli.cli.options import (
+    BatchOpt,
     CacheDirOpt,
     DeviceOpt,
     EtaOpt,
@@ -30,6 +31,7 @@ from deblur_cli.cli.options import (
     TileOverlapOpt,
     WeightsOpt,
     WindowOpt,
+    unbatched_note,
     window_options,
 )
 from deblur_cli.cli.tables import cell
@@ -57,6 +59,7 @@ def evaluate(
     overlap: OverlapOpt = None,
     tile: TileOpt = "auto",
     tile_overlap: TileOverlapOpt = 32,
+    batch: BatchOpt = 1,
     frames: Annotated[
         Optional[int], typer.Option("--frames", min=1, help="Only the first N frames of each sequence (default: all).")
     ] = None,
@@ -84,7 +87,7 @@ def evaluate(
             raise UsageError(f"no sequence of {dataset} has {sequences!r} in its name", hint="drop or change --sequences")
     folders = save_folders(pairs, save) if save is not None else {}
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
-    windows = window_options(model, window, overlap, tile, tile_overlap)
+    windows = window_options(model, window, overlap, tile, tile_overlap, batch)
     restorer = build_restorer(
         model,
         weights=weights,
@@ -97,6 +100,8 @@ def evaluate(
         cache_dir=cache_dir,
         offline=offline or None,
     )
+    if note := unbatched_note(restorer, model, batch):
+        warn(note)
     lpips = load_lpips(lpips_weights, restorer.device) if lpips_weights else None
     report = EvaluationReport(str(dataset), model, str(restorer.device), planned=len(pairs))
     score = functools.partial(

@@ -34,6 +34,12 @@ TileOpt = Annotated[
     str, typer.Option("--tile", help="Spatial tile side in pixels, 0 for whole frames, or auto (from free memory).")
 ]
 TileOverlapOpt = Annotated[int, typer.Option("--tile-overlap", min=0, help="Pixels shared by neighbouring tiles.")]
+BatchOpt = Annotated[
+    int,
+    typer.Option(
+        "--batch", min=1, help="Most windows restored in one call (DSTNet models): fuller GPU kernels, more memory."
+    ),
+]
 StartOpt = Annotated[
     Optional[str], typer.Option("--start", help="Restore from this time on: seconds (90.5) or a clock time (1:30.5, 1:02:03).")
 ]
@@ -49,7 +55,9 @@ LpipsWeightsOpt = Annotated[
 ]
 
 
-def window_options(model: str, window: int | None, overlap: int | None, tile: str, tile_overlap: int) -> WindowOptions:
+def window_options(
+    model: str, window: int | None, overlap: int | None, tile: str, tile_overlap: int, batch: int = 1
+) -> WindowOptions:
     """WindowOptions from the command line, with the model's defaults where an option is not given."""
     spec = model_spec(model)
     windows = WindowOptions(
@@ -57,10 +65,18 @@ def window_options(model: str, window: int | None, overlap: int | None, tile: st
         overlap=spec.overlap if overlap is None else overlap,
         tile=_tile(tile),
         tile_overlap=tile_overlap,
+        batch=batch,
     )
     if windows.overlap >= windows.window:
         raise UsageError(f"--overlap ({windows.overlap}) must be smaller than --window ({windows.window})")
     return windows
+
+
+def unbatched_note(restorer: object, model: str, batch: int) -> str | None:
+    """A warning for --batch with a model that restores one window per call, else None."""
+    if batch > 1 and not hasattr(restorer, "restore_batch"):
+        return f"--batch {batch} does nothing for {model}: it restores one window per call"
+    return None
 
 
 def span_option(start: str | None, end: str | None, duration: str | None) -> Span:

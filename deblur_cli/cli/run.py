@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, out, warn
 from deblur_cli.cli.options import (
+    BatchOpt,
     CacheDirOpt,
     DeviceOpt,
     DurationOpt,
@@ -31,6 +32,7 @@ from deblur_cli.cli.options import (
     WeightsOpt,
     WindowOpt,
     span_option,
+    unbatched_note,
     window_options,
 )
 from deblur_cli.devices import resolve_device
@@ -56,6 +58,7 @@ def run(
     overlap: OverlapOpt = None,
     tile: TileOpt = "auto",
     tile_overlap: TileOverlapOpt = 32,
+    batch: BatchOpt = 1,
     start: StartOpt = None,
     end: EndOpt = None,
     duration: DurationOpt = None,
@@ -75,7 +78,7 @@ def run(
 ) -> None:
     """Remove motion blur: [bold]deblur run input.mp4 -o output.mp4[/]."""
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
-    windows = window_options(model, window, overlap, tile, tile_overlap)
+    windows = window_options(model, window, overlap, tile, tile_overlap, batch)
     encode = EncodeOptions(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=not no_audio)
     span = span_option(start, end, duration)
     jobs = plan_outputs(inputs, output)
@@ -117,6 +120,8 @@ def run(
             offline=offline or None,
             on_step=on_step,
         )
+        if note := unbatched_note(restorer, model, batch):
+            warn(note)
         results = []
         for source, target in jobs:
             task = bar.add_task(source.name, total=None, fps=0.0, detail="")

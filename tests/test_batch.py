@@ -1,0 +1,167 @@
+"""Several windows per model call (`--batch`): the same frames out, fewer calls, memory respected."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from deblur_cli import pipeline
+from deblur_cli.cli import app
+from deblur_cli.cli import run as run_module
+from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+from deblur_cli.pipeline import restore_stream
+from deblur_cli.restorer import restore_windows
+from deblur_cli.restorers import DSTNetRestorer
+from deblur_cli.windows import WindowOptions, plan_windows
+from tests import media
+from tests.restorers import IdentityRestorer
+
+
+class BatchingRestorer(IdentityRestorer):
+    """Each window's output depends on all its frames and their order, none on the call it came in."""
+
+    def __init__(self, fail_batches_over: int | None = None):
+        super().__init__()
+        self.batch_calls: list[tuple[int, ...]] = []
+        self.fail_batches_over = fail_batches_over
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        self.calls.append(tuple(frames.shape))
+        return self._restore(frames.unsqueeze(0)).squeeze(0)
+
+    def restore_batch(self, frames: torch.Tensor) -> torch.Tensor:
+        assert frames.ndim == 5 and frames.shape[2] == 3
+        if self.fail_batches_over is not None and len(frames) > self.fail_batches_over:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        self.batch_calls.append(tuple(frames.shape))
+        return self._restore(frames)
+
+    @staticmethod
+    def _restore(x: torch.Tensor) -> torch.Tensor:
+        running_mean = x.cumsum(dim=1) / torch.arange(1, x.shape[1] + 1).view(1, -1, 1, 1, 1)
+        return (0.5 * x + 0.5 * running_mean.flip(1)).clamp(0, 1)
+
+
+def frames(n: int, size=(40, 72)) -> list[torch.Tensor]:
+    generator = torch.Generator().manual_seed(n)
+    return [torch.rand(3, *size, generator=generator) for _ in range(n)]
+
+
+def restored(restorer, clip, **options) -> list[torch.Tensor]:
+    windows = WindowOptions(**{"window": 5, "overlap": 1, "tile": None, **options})
+    with torch.inference_mode():
+        return list(restore_stream(iter(clip), restorer, windows, tuple(clip[0].shape[-2:])))
+
+
+def test_restore_windows_uses_one_call_where_the_restorer_batches():
+    x = torch.rand(3, 4, 3, 16, 16)
+    batching, plain = BatchingRestorer(), IdentityRestorer()
+    torch.testing.assert_close(restore_windows(batching, x), BatchingRestorer._restore(x))
+    assert batching.batch_calls == [(3, 4, 3, 16, 16)] and batching.calls == []
+    torch.testing.assert_close(restore_windows(plain, x), x)
+    assert plain.calls == [(4, 3, 16, 16)] * 3
+
+
+@pytest.mark.parametrize("tile", [None, 48])
+def test_batched_stream_equals_one_window_per_call(tile):
+    clip = frames(23)  # 40x72, padded to 48x80: two 48-px tiles side by side
+    one = restored(BatchingRestorer(), clip, tile=tile, tile_overlap=16)
+    restorer = BatchingRestorer()
+    many = restored(restorer, clip, tile=tile, tile_overlap=16, batch=3)
+    assert len(one) == len(many) == 23
+    for a, b in zip(one, many):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    assert plan_windows(23, 5, 1) == [(0, 5), (4, 9), (8, 13), (12, 17), (16, 20), (19, 23)]
+    # Three full windows, then one alone (a plain call), then the last two of equal length.
+    tiles = 1 if tile is None else 2
+    assert [shape[:2] for shape in restorer.batch_calls] == [(3, 5)] * tiles + [(2, 4)] * tiles
+    assert [shape[0] for shape in restorer.calls] == [5] * tiles
+
+
+def test_a_restorer_without_restore_batch_gets_one_window_per_call():
+    restorer = IdentityRestorer()
+    out = restored(restorer, frames(12), batch=4)
+    assert len(out) == 12 and all(len(shape) == 4 for shape in restorer.calls)
+
+
+def test_auto_tiles_lower_the_batch_to_what_fits_whole(monkeypatch):
+    clip = frames(20, size=(64, 64))
+    restorer = BatchingRestorer()
+    restorer.bytes_per_pixel = 1000.0
+    window_bytes = 64 * 64 * 5 * 1000  # one 5-frame window of 64x64
+    monkeypatch.setattr(pipeline, "free_memory", lambda device: int(2.5 * window_bytes / 0.8))
+    restored(restorer, clip, tile="auto", batch=4)
+    assert {shape[:2] for shape in restorer.batch_calls} <= {(2, 5), (2, 4)}  # two fit, three do not
+    assert all(shape[-2:] == (64, 64) for shape in restorer.batch_calls)  # whole frames, no tiles
+
+
+def test_out_of_memory_with_several_windows_falls_back_to_one_at_a_time():
+    clip = frames(23)
+    restorer = BatchingRestorer(fail_batches_over=1)
+    notes: list[str] = []
+    windows = WindowOptions(window=5, overlap=1, tile=None, batch=3)
+    with torch.inference_mode():
+        out = list(restore_stream(iter(clip), restorer, windows, (40, 72), on_retry=notes.append))
+    for a, b in zip(out, restored(BatchingRestorer(), clip)):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    assert len(out) == 23
+    assert notes == ["out of device memory with 3 windows per call: restored one at a time (lower --batch to skip the retry)"]
+    assert len(restorer.calls) == 6  # every window alone after the first failure, none twice
+    assert restorer.batch_calls == []
+
+
+def test_other_errors_in_a_batch_are_not_retried():
+    class Broken(BatchingRestorer):
+        def restore_batch(self, frames):
+            raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        restored(Broken(), frames(23), batch=2)
+
+
+def test_dstnet_restores_a_batch_as_each_window_alone():
+    torch.manual_seed(0)
+    model = DSTNet(DSTNetConfig(feat=16, blocks=2))
+    restorer = DSTNetRestorer(model, torch.device("cpu"), torch.float32)
+    x = torch.rand(3, 4, 3, 32, 48, generator=torch.Generator().manual_seed(1))
+    alone = torch.stack([restorer(window) for window in x])
+    torch.testing.assert_close(restorer.restore_batch(x), alone, rtol=0, atol=1e-5)
+    # and the windows differ, so a batch that mixed them up would fail
+    assert (alone[0] - alone[1]).abs().max() > 0.05
+
+
+def test_run_with_batch_writes_the_same_video(tmp_path, monkeypatch):
+    source = media.make_video(tmp_path / "in.mkv", frames=19, size=(64, 48), codec="ffv1")
+    restorers = []
+
+    def build(*args, **kwargs):
+        restorers.append(BatchingRestorer())
+        return restorers[-1]
+
+    monkeypatch.setattr(run_module, "build_restorer", build)
+    runner = CliRunner()
+    for batch in (1, 3):
+        result = runner.invoke(app, ["run", str(source), "-o", str(tmp_path / f"out{batch}.mkv"), "--codec", "ffv1",
+                                     "--window", "5", "--overlap", "2", "--batch", str(batch), "--quiet"])
+        assert result.exit_code == 0, result.output
+    one, three = (media.read_frames(tmp_path / f"out{b}.mkv") for b in (1, 3))
+    assert len(one) == len(three) == 19
+    assert max(np.abs(a.astype(int) - b.astype(int)).max() for a, b in zip(one, three)) <= 1
+    assert restorers[0].batch_calls == [] and restorers[1].batch_calls  # batch 1 never batches
+    assert max(shape[0] for shape in restorers[1].batch_calls) == 3
+
+
+def test_batch_below_one_is_a_usage_error(tmp_path):
+    source = media.make_video(tmp_path / "in.mp4", frames=3, size=(32, 32))
+    result = CliRunner().invoke(app, ["run", str(source), "-o", str(tmp_path / "out.mp4"), "--batch", "0"])
+    assert result.exit_code == 2 and "--batch" in result.output
+
+
+def test_batch_with_a_model_that_cannot_batch_says_so(tmp_path, monkeypatch):
+    source = media.make_video(tmp_path / "in.mp4", frames=6, size=(32, 32))
+    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: IdentityRestorer())
+    result = CliRunner().invoke(app, ["run", str(source), "-o", str(tmp_path / "out.mp4"), "-m", "wtsa-s", "--batch", "2"])
+    assert result.exit_code == 0, result.output
+    assert "--batch 2 does nothing for wtsa-s" in result.output
