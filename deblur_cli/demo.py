@@ -77,7 +77,7 @@ def run_demo(
         def decoded():
             for frame in source:
                 inputs.append(to_tensor(frame, torch.device("cpu")))
-                yield inputs[-1].to(restorer.device)
+                yield inputs[-1]
 
         for frame in restore_stream(decoded(), restorer, windows, (size[1], size[0])):
             restored.append(frame.cpu())

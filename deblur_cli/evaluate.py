@@ -241,8 +241,9 @@ def evaluate_sequence(
             total = max_frames if total is None else min(total, max_frames)
         sharp_frames = iter(sharp_source)
         # (blurred, sharp) frames whose restored frame is still to come; they are scored with it, so
-        # the clock below times decoding and restoring only. They stay on the restorer's device: on a
-        # GPU the metrics run there too, and cost a fraction of what they cost on the CPU.
+        # the clock below times decoding and restoring only. They wait in host memory and go to the
+        # restorer's device to be scored: on a GPU the metrics run there too, and cost a fraction of
+        # what they cost on the CPU.
         waiting: deque[tuple[torch.Tensor, torch.Tensor]] = deque()
         scores = _Scores(frame_metrics(blurred_info.height, blurred_info.width, lpips=lpips, with_niqe=with_niqe))
         seconds = 0.0
@@ -255,8 +256,8 @@ def evaluate_sequence(
                         f"{pair.name}: {pair.sharp} has fewer frames than {pair.blurred}",
                         hint="each sharp clip must be the ground truth of its blurred clip, frame for frame",
                     )
-                tensor = to_tensor(frame, restorer.device)
-                waiting.append((tensor, to_tensor(sharp, restorer.device)))
+                tensor = to_tensor(frame, torch.device("cpu"))
+                waiting.append((tensor, to_tensor(sharp, torch.device("cpu"))))
                 yield tensor
 
         if save_to is not None:
@@ -266,7 +267,8 @@ def evaluate_sequence(
             size = (blurred_info.height, blurred_info.width)
             for done, restored in enumerate(restore_stream(inputs(), restorer, windows, size), start=1):
                 seconds += time.perf_counter() - started
-                scores.add(*waiting.popleft(), restored)
+                blurred, sharp = waiting.popleft()
+                scores.add(blurred.to(restored.device), sharp.to(restored.device), restored)
                 if sink is not None:
                     sink.write(to_image(restored, blurred_info.bit_depth))
                 if progress is not None:

@@ -165,3 +165,20 @@ def test_batch_with_a_model_that_cannot_batch_says_so(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["run", str(source), "-o", str(tmp_path / "out.mp4"), "-m", "wtsa-s", "--batch", "2"])
     assert result.exit_code == 0, result.output
     assert "--batch 2 does nothing for wtsa-s" in result.output
+
+
+def test_frames_wait_on_the_host_and_go_to_the_restorers_device_per_call():
+    class OnMeta(BatchingRestorer):
+        device = torch.device("meta")  # stands in for a GPU: tensors without storage
+
+        def __call__(self, frames):
+            self.calls.append(frames.device)
+            return frames.clone()
+
+    restorer = OnMeta()
+    clip = frames(12, size=(32, 48))  # on the CPU, as `deblur run` decodes them
+    windows = WindowOptions(window=5, overlap=1, tile=None)
+    with torch.inference_mode():
+        out = list(restore_stream(iter(clip), restorer, windows, (32, 48)))
+    assert len(out) == 12 and {frame.device.type for frame in out} == {"meta"}
+    assert restorer.calls == [torch.device("meta")] * 3
