@@ -20,6 +20,8 @@ near what launching one costs the host (some microseconds in eager PyTorch), lau
 arithmetic, set the pace. `--compile` runs the recurrence step of
 both propagation directions (most of the time; each frame calls it once per direction) through
 torch.compile, which fuses its elementwise work (gates, activations, residual adds).
+`--cuda-graph` captures one call in a CUDA graph and times its replays: no kernel is launched by
+the host, so the difference from the eager time is what launching costs.
 """
 
 from __future__ import annotations
@@ -63,6 +65,26 @@ def check_paths(model: DSTNet, device: torch.device, dtype: torch.dtype) -> tupl
     return (fast - graph).abs().max().item(), (fast - exact).abs().max().item()
 
 
+def captured(model: DSTNet, x: torch.Tensor):
+    """A function that replays one call of model(x), captured in a CUDA graph: the GPU then runs
+    the whole window without the host launching each kernel, which shows what launching costs.
+    Its output must equal the eager call's (checked here)."""
+    if x.device.type != "cuda":
+        raise SystemExit("--cuda-graph needs --device cuda")
+    side = torch.cuda.Stream(x.device)
+    side.wait_stream(torch.cuda.current_stream(x.device))
+    with torch.cuda.stream(side):  # the allocator's warm-up happens off the capture
+        eager = model(x)
+    torch.cuda.current_stream(x.device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        replayed = model(x)
+    graph.replay()
+    torch.cuda.synchronize(x.device)
+    print(f"CUDA graph: max|replay - eager| = {(replayed.float() - eager.float()).abs().max().item():.2e}")
+    return graph.replay
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", choices=sorted(DSTNET_VARIANTS), default="dstnet")
@@ -76,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=1, help="windows restored together in one call")
     parser.add_argument("--cudnn-benchmark", action="store_true", help="torch.backends.cudnn.benchmark = True")
     parser.add_argument("--compile", action="store_true", help="torch.compile the propagation steps")
+    parser.add_argument(
+        "--cuda-graph", action="store_true", help="capture one call in a CUDA graph and time its replays (CUDA only)"
+    )
     parser.add_argument("--no-check", action="store_true", help="skip the path-equivalence check")
     parser.add_argument("--profile", action="store_true", help="then profile one window: the top operators")
     args = parser.parse_args(argv)
@@ -92,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.batch} window(s) per call, {args.dtype} on {device}, {torch.get_num_threads()} threads, "
         f"torch {torch.__version__}" + (", cudnn.benchmark" if args.cudnn_benchmark else "")
         + (", compiled propagation steps" if args.compile else "")
+        + (", CUDA graph" if args.cuda_graph else "")
     )
     if args.compile:
         for propagation in (model.forward_propagation, model.backward_propagation):
@@ -107,13 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     x = torch.rand(shape, generator=torch.Generator().manual_seed(1)).to(device, dtype)
     frames = args.batch * args.frames  # restored per call
     with torch.inference_mode():
+        call = captured(model, x) if args.cuda_graph else lambda: model(x)
         for _ in range(args.warmup):
-            model(x)
+            call()
         _sync(device)
         wall, cpu = [], []
         for _ in range(args.repeat):
             start, start_cpu = time.perf_counter(), time.process_time()
-            model(x)
+            call()
             _sync(device)
             wall.append((time.perf_counter() - start) / frames)
             cpu.append((time.process_time() - start_cpu) / frames)
@@ -131,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
 
     flops = count_flops(on_meta) / frames
     print(f"{flops / 1e9:.1f} GFLOP per frame: {flops / min(wall) / 1e12:.2f} TFLOP/s achieved")
-    operators = count_operators(on_meta) / frames
+    meta_model, meta_x = DSTNet(config).to("meta").eval(), torch.empty(x.shape, device="meta")
+    operators = count_operators(lambda: meta_model(meta_x)) / frames
     print(f"{operators:.0f} operators per frame (views excluded): {min(wall) / operators * 1e6:.1f} us each")
     if args.profile:
         print(kernel_table(lambda: model(x), device))

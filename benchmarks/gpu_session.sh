@@ -9,8 +9,8 @@
 #
 # SECONDS is the wall time the command may take (the device tool's limit, less a margin). `bench`
 # (three to four minutes) writes bench.txt: the DSTNet and WTSA speed benchmarks with their operator
-# profiles, DSTNet with cuDNN's algorithm search and with 4 windows per call, and bench_train.py's
-# split of a training step into data synthesis and optimiser step at two batch sizes (which says
+# profiles, DSTNet with cuDNN's algorithm search, with 4 windows per call and as CUDA graph
+# replays, and bench_train.py's split of a training step into data synthesis and optimiser step at two batch sizes (which says
 # whether the GPU or the CPU sets the pace; the full speed figures are in docs/dstnet.md and
 # docs/wtsa.md). `train` trains MODEL in .gpurun/MODEL:
 # it resumes the run there when the machine is still warm from the previous piece, otherwise starts
@@ -44,8 +44,10 @@ bench() {
         python3 -c 'import torch; print("torch", torch.__version__)'
         timeout 100 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
             --frames 10 --repeat 2 --profile || echo "bench_dstnet: exit $?"
-        # what issue 3's 100 fps may need: cuDNN's own algorithm search, and several windows per call
-        for extra in "--cudnn-benchmark" "--batch 4" "--batch 4 --cudnn-benchmark"; do
+        # what issue 3's 100 fps may need: cuDNN's own algorithm search, several windows per call
+        # (deblur run --batch), and no kernel launches by the host (a CUDA graph's replays)
+        for extra in "--cudnn-benchmark" "--batch 4" "--batch 4 --cudnn-benchmark" "--cuda-graph" \
+            "--batch 4 --cuda-graph"; do
             # shellcheck disable=SC2086
             timeout 60 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
                 --frames 30 --repeat 3 --no-check $extra || echo "bench_dstnet $extra: exit $?"

@@ -38,10 +38,11 @@ class _OperatorCounter(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def count_operators(run: Callable[[torch.device], object]) -> int:
-    """Operators that are not views dispatched by `run(torch.device("meta"))` (as for count_flops)."""
+def count_operators(run: Callable[[], object]) -> int:
+    """Operators that are not views dispatched by `run()`: build the model and its input on the
+    meta device first, outside `run`, so that only the call is counted."""
     with torch.inference_mode(), _OperatorCounter() as counter:
-        run(torch.device("meta"))
+        run()
     return counter.count
 
 

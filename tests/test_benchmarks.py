@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
-from profiling import count_flops  # noqa: E402
+from profiling import count_flops, count_operators  # noqa: E402
 
 
 def test_flops_of_a_convolution_and_of_attention_by_hand():
@@ -23,6 +23,13 @@ def test_flops_of_a_convolution_and_of_attention_by_hand():
         F.scaled_dot_product_attention(q, q, q, attn_mask=torch.empty(1, 4, 20, 20, device=device))
 
     assert count_flops(attention) == 2 * (2 * 4) * (2 * 20 * 20 * 16)
+
+
+def test_count_operators_counts_what_computes_and_not_views():
+    conv = torch.nn.Conv2d(3, 4, 3).to("meta")
+    x = torch.empty(1, 3, 8, 8, device="meta")
+    # conv2d dispatches one operator (convolution), relu_ one; the view and the transpose none
+    assert count_operators(lambda: conv(x).relu_().view(4, 36).t()) == 2
 
 
 def _bench(script, *args):
