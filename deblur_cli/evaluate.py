@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import statistics
 import time
 from collections import deque
@@ -36,8 +37,10 @@ from deblur_cli.windows import WindowOptions
 
 # Names of the blurred and sharp halves of a pair, compared without case or file suffix: GoPro
 # (blur, sharp), DVD (input, GT), BSD (Blur, Sharp), BasicSR (lq, gt) and `deblur synth` (blurred, sharp).
+# A split's name before them is ignored, as in REDS (val_blur, val_sharp).
 BLURRED_NAMES = ("blur", "blurred", "blurry", "input", "lq")
 SHARP_NAMES = ("sharp", "gt", "groundtruth", "target", "hq")
+_SPLIT_PREFIX = re.compile(r"^(train|training|val|valid|validation|test|testing)_")
 
 SequenceProgress = Callable[[str, int, int | None], None]
 """Called as progress(sequence name, frames done, frames in the sequence or None) after each frame."""
@@ -149,9 +152,9 @@ def frame_metrics(height: int, width: int, *, lpips: LPIPS | None = None, with_n
 
 def find_sequences(root: str | os.PathLike, unmatched: list[str] | None = None) -> list[SequencePair]:
     """The blurred/sharp pairs under `root`, sorted by name. A folder that holds a blurred entry and
-    a sharp one (names as in BLURRED_NAMES and SHARP_NAMES; videos or folders of frames, a lone
-    `RGB` subfolder looked into, as in BSD) is either one sequence, `<seq>/blur` + `<seq>/sharp`, or,
-    when both hold further folders or videos instead of frames, a set of them paired by name
+    a sharp one (names as in BLURRED_NAMES and SHARP_NAMES, after a split's name such as `val_`;
+    videos or folders of frames, a lone `RGB` subfolder looked into, as in BSD) is either one
+    sequence, `<seq>/blur` + `<seq>/sharp`, or, when both hold further folders or videos instead of frames, a set of them paired by name
     (without case or file suffix), `blur/<seq>` + `sharp/<seq>`. Blurred entries without a sharp
     counterpart are left out, and their paths added to `unmatched` when given.
     InputError when `root` holds no pair."""
@@ -161,7 +164,7 @@ def find_sequences(root: str | os.PathLike, unmatched: list[str] | None = None) 
     pairs: list[SequencePair] = []
     for folder, subfolders, _ in os.walk(root):
         here = Path(folder)
-        entries = {_key(p): p for p in sorted(here.iterdir(), key=lambda p: p.name) if _is_clip(p)}
+        entries = {_kind(p): p for p in sorted(here.iterdir(), key=lambda p: p.name) if _is_clip(p)}
         blurred = next((entries[n] for n in BLURRED_NAMES if n in entries), None)
         sharp = next((entries[n] for n in SHARP_NAMES if n in entries), None)
         if blurred is None or sharp is None:
@@ -194,6 +197,11 @@ def find_sequences(root: str | os.PathLike, unmatched: list[str] | None = None) 
 
 def _key(path: Path) -> str:
     return (path.stem if path.is_file() else path.name).lower()
+
+
+def _kind(path: Path) -> str:
+    """The key that says whether an entry is blurred or sharp: `val_blur` is `blur`."""
+    return _SPLIT_PREFIX.sub("", _key(path))
 
 
 def _is_clip(path: Path) -> bool:

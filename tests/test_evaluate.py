@@ -73,6 +73,24 @@ def test_per_kind_folders_are_paired_by_name(tmp_path):
     assert unmatched == [(tmp_path / "blur" / "unmatched").as_posix()]  # the command warns about it
 
 
+def test_reds_split_names_before_the_kind(tmp_path):
+    for kind in ("val_blur", "val_blur_jpeg", "val_sharp"):
+        for seq in ("000", "001"):
+            make_images(tmp_path / "REDS" / "val" / kind / seq, count=2)
+    pairs = find_sequences(tmp_path / "REDS")
+    assert [(p.name, p.blurred.parent.name, p.sharp.parent.name) for p in pairs] == [
+        ("val/000", "val_blur", "val_sharp"),  # not val_blur_jpeg, REDS's blur-and-JPEG track
+        ("val/001", "val_blur", "val_sharp"),
+    ]
+    # a split's name is only ignored before a kind: a sequence named like one is not split off
+    make_images(tmp_path / "other" / "blur" / "test_001", count=2)
+    make_images(tmp_path / "other" / "sharp" / "001", count=2)
+    unmatched = []
+    with pytest.raises(InputError):
+        find_sequences(tmp_path / "other", unmatched)
+    assert unmatched == [(tmp_path / "other" / "blur" / "test_001").as_posix()]
+
+
 def test_per_kind_videos_pair_by_name_whatever_the_suffix(tmp_path):
     for kind, suffix in (("blur", ".mp4"), ("sharp", ".mkv")):
         (tmp_path / kind).mkdir()
