@@ -10,7 +10,8 @@
 # SECONDS is the wall time the command may take (the device tool's limit, less a margin). `bench`
 # (three to four minutes) writes bench.txt: the DSTNet and WTSA speed benchmarks with their operator
 # profiles, DSTNet with cuDNN's algorithm search, with 4 windows per call and as CUDA graph
-# replays, and bench_train.py's split of a training step into data synthesis and optimiser step at two batch sizes (which says
+# replays, `deblur run`'s restore path with 1 to 8 windows per call, and bench_train.py's split of
+# a training step into data synthesis and optimiser step at two batch sizes (which says
 # whether the GPU or the CPU sets the pace; the full speed figures are in docs/dstnet.md and
 # docs/wtsa.md). `train` trains MODEL in .gpurun/MODEL:
 # it resumes the run there when the machine is still warm from the previous piece, otherwise starts
@@ -23,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if (($# < 2)); then
-    sed -n '2,19p' "$0" >&2
+    sed -n '2,20p' "$0" >&2
     exit 2
 fi
 budget=$1 job=$2
@@ -52,6 +53,9 @@ bench() {
             timeout 60 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
                 --frames 30 --repeat 3 --no-check $extra || echo "bench_dstnet $extra: exit $?"
         done
+        # the same through deblur run's restore path (windows of 30, blending), 1 to 8 windows per call
+        timeout 120 python3 benchmarks/bench_stream.py --variant dstnet --device cuda --dtype bfloat16 \
+            --window 30 --frames 240 --batch 1 2 4 8 || echo "bench_stream: exit $?"
         timeout 100 python3 benchmarks/bench_wtsa.py --variant wtsa --device cuda --precision bf16 \
             --steps 4 --profile || echo "bench_wtsa: exit $?"
         for model in dstnet-s dstnet; do

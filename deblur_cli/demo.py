@@ -12,7 +12,8 @@ import torch
 from deblur_cli.data.synth import synthesize_clip
 from deblur_cli.errors import OutputError
 from deblur_cli.metrics import psnr, to_8bit
-from deblur_cli.pipeline import ProgressFn, WindowOptions, restore_stream, to_image, to_tensor
+from deblur_cli.pipeline import ProgressFn, WindowOptions, to_image, to_tensor
+from deblur_cli.stream import restore_stream
 from deblur_cli.restorer import Restorer
 from deblur_cli.video_io import EncodeOptions, VideoInfo, open_sink, open_source
 

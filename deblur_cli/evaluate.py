@@ -2,7 +2,7 @@
 
 A dataset is a folder of sequences, each a blurred clip and its sharp ground truth, in any of the
 layouts the public sets use (see `find_sequences`). Every sequence is restored as `deblur run`
-restores a video (windows, tiles, blending; `pipeline.restore_stream`), without encoding, and
+restores a video (windows, tiles, blending; `stream.restore_stream`), without encoding, and
 compared frame by frame with the sharp clip after rounding to 8 bits, as the literature compares
 saved PNGs: PSNR and SSIM over RGB, and on request LPIPS and NIQE (docs/bench.md). Frames stream: memory holds a few windows,
 whatever a sequence's length.
@@ -28,7 +28,8 @@ from deblur_cli.metrics import niqe, psnr, ssim, to_8bit
 from deblur_cli.metrics.lpips import LPIPS, lpips_clip
 from deblur_cli.metrics.niqe import applicable as niqe_applicable
 from deblur_cli.metrics.ssim import WINDOW as SSIM_MIN_SIDE
-from deblur_cli.pipeline import VIDEO_SUFFIXES, check_windows, restore_stream, to_image, to_tensor
+from deblur_cli.pipeline import VIDEO_SUFFIXES, to_image, to_tensor
+from deblur_cli.stream import check_windows, restore_stream
 from deblur_cli.restorer import Restorer
 from deblur_cli.video_io import open_source
 from deblur_cli.video_io.images import is_image

@@ -13,25 +13,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 
 from deblur_cli.errors import OutputError, UsageError
-from deblur_cli.restorer import Restorer, restore_windows
+from deblur_cli.restorer import Restorer
 from deblur_cli.side_by_side import compose, composed_info
 from deblur_cli.span import Span
-from deblur_cli.tiles import (
-    auto_tile_size,
-    free_memory,
-    is_out_of_memory,
-    release_cached_memory,
-    restore_tiled,
-    restore_tiled_with_retry,
-)
 from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, open_sink, open_source
-from deblur_cli.windows import WindowOptions, stitch_windows
+from deblur_cli.stream import check_windows, restore_stream
+from deblur_cli.windows import WindowOptions
 
 ProgressFn = Callable[[int, int | None], None]  # (frames done, total or None)
 
@@ -138,87 +131,6 @@ def _encode_worker(
     except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
         errors.append(e)
         stop.set()
-
-
-def check_windows(restorer: Restorer, windows: WindowOptions) -> None:
-    """UsageError if the windows are longer than the model accepts."""
-    if restorer.max_frames is not None and windows.window > restorer.max_frames:
-        raise UsageError(
-            f"--window {windows.window} is longer than this model accepts ({restorer.max_frames} frames)",
-            hint=f"use --window {restorer.max_frames} or less",
-        )
-
-
-def restore_stream(
-    frames: Iterable[torch.Tensor],
-    restorer: Restorer,
-    windows: WindowOptions,
-    size: tuple[int, int],
-    *,
-    on_retry: Callable[[str], None] | None = None,
-) -> Iterator[torch.Tensor]:
-    """Restore a stream of (3, H, W) frames of `size` (H, W) as `deblur run` does: overlapping
-    temporal windows, up to `windows.batch` of them per model call when the restorer has
-    `restore_batch`, each cut into tiles, blended back. Yields the restored frames in order, on
-    the restorer's device, lazily; call it under torch.inference_mode(). The frames may be on any
-    device: each call's windows are moved to the restorer's.
-
-    With `tile="auto"`, free memory decides: as many windows per call as fit whole (at most
-    `windows.batch`), else one window in tiles that fit. After an out-of-memory error, a call of
-    several windows is restored one window at a time, and tiles get smaller; both stay so for the
-    later windows, and `on_retry` gets a line saying so for the user.
-    """
-    batch = windows.batch if hasattr(restorer, "restore_batch") else 1
-    tile = windows.tile
-    if tile == "auto":
-        free = int(0.8 * free_memory(restorer.device))  # headroom for the allocator and I/O
-
-        def tile_for(windows_per_call: int) -> int | None:
-            return auto_tile_size(
-                *size,
-                windows_per_call * windows.window,
-                bytes_per_pixel_frame=restorer.bytes_per_pixel,
-                free_bytes=free,
-                multiple=restorer.multiple,
-            )
-
-        while batch > 1 and tile_for(batch) is not None:
-            batch -= 1
-        tile = tile_for(batch)
-
-    def model(x: torch.Tensor) -> torch.Tensor:
-        return restore_windows(restorer, x)
-
-    def smaller_tile(side: int) -> None:
-        nonlocal tile  # later windows start from the size that fitted
-        tile = side
-        if on_retry is not None:
-            on_retry(f"out of device memory: restored in tiles of {side} px (set --tile to skip the retries)")
-
-    def restore_one(window: torch.Tensor) -> torch.Tensor:
-        return restore_tiled_with_retry(
-            window, model, multiple=restorer.multiple, tile=tile, overlap=windows.tile_overlap, on_retry=smaller_tile
-        )
-
-    def restore(group: torch.Tensor) -> torch.Tensor:
-        nonlocal batch
-        group = group.to(restorer.device)
-        if len(group) > 1 and batch > 1:
-            try:
-                return restore_tiled(group, model, multiple=restorer.multiple, tile=tile, overlap=windows.tile_overlap)
-            except RuntimeError as e:  # torch's OutOfMemoryError is a RuntimeError too
-                if not is_out_of_memory(e):
-                    raise
-            if on_retry is not None:
-                on_retry(f"out of device memory with {len(group)} windows per call: restored one at a time"
-                         " (lower --batch to skip the retry)")
-            batch = 1
-            release_cached_memory(group.device)
-        if len(group) > 1:
-            return torch.stack([restore_one(window.unsqueeze(0)).squeeze(0) for window in group])
-        return restore_one(group)
-
-    return stitch_windows(frames, restore, window=windows.window, overlap=windows.overlap, batch=batch)
 
 
 def deblur_video(

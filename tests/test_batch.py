@@ -7,11 +7,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from deblur_cli import pipeline
+from deblur_cli import stream
 from deblur_cli.cli import app
 from deblur_cli.cli import run as run_module
 from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
-from deblur_cli.pipeline import restore_stream
+from deblur_cli.stream import restore_stream
 from deblur_cli.restorer import restore_windows
 from deblur_cli.restorers import DSTNetRestorer
 from deblur_cli.windows import WindowOptions, plan_windows
@@ -91,7 +91,7 @@ def test_auto_tiles_lower_the_batch_to_what_fits_whole(monkeypatch):
     restorer = BatchingRestorer()
     restorer.bytes_per_pixel = 1000.0
     window_bytes = 64 * 64 * 5 * 1000  # one 5-frame window of 64x64
-    monkeypatch.setattr(pipeline, "free_memory", lambda device: int(2.5 * window_bytes / 0.8))
+    monkeypatch.setattr(stream, "free_memory", lambda device: int(2.5 * window_bytes / 0.8))
     restored(restorer, clip, tile="auto", batch=4)
     assert {shape[:2] for shape in restorer.batch_calls} <= {(2, 5), (2, 4)}  # two fit, three do not
     assert all(shape[-2:] == (64, 64) for shape in restorer.batch_calls)  # whole frames, no tiles

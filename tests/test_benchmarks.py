@@ -42,5 +42,20 @@ def test_benchmark_scripts_run_and_report_achieved_throughput():
     assert "TFLOP/s achieved" in out and "aten::" in out, out  # the profile's operator table
     out = _bench("bench_dstnet.py", "--variant", "dstnet-s", "--size", "64x48", "--frames", "2", "--batch", "3", "--no-check")
     assert "3 window(s) per call" in out and "fps" in out, out
+    out = _bench("bench_stream.py", "--variant", "dstnet-s", "--size", "64x48", "--frames", "12", "--window", "5",
+                 "--overlap", "1", "--batch", "1", "2")
+    assert "batch 1:" in out and "batch 2:" in out and "fps" in out, out
     out = _bench("bench_wtsa.py", "--variant", "wtsa-s", "--height", "48", "--width", "64", "--frames", "2", "--steps", "1")
     assert "TFLOP/s achieved" in out, out
+
+
+def test_the_gpu_sessions_stream_benchmark_runs_without_pyav():
+    # The lent GPU machine has no PyAV: bench_stream.py must not import the codecs.
+    script = (
+        "import sys, runpy; sys.modules['av'] = None\n"  # import av now raises ImportError
+        f"sys.argv = [{str(BENCHMARKS / 'bench_stream.py')!r}, '--variant', 'dstnet-s', '--size', '32x32',"
+        " '--frames', '3', '--window', '3', '--overlap', '1', '--batch', '1']\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0 and "batch 1:" in run.stdout, run.stderr

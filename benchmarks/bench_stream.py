@@ -1,0 +1,86 @@
+"""Frames per second of `deblur run`'s restore path without the codecs: a DSTNet through
+`stream.restore_stream` (windows, several per call with --batch, blending) on frames already on
+the device, so what it times is the model and the stitching around it.
+
+    python benchmarks/bench_stream.py --variant dstnet --device cuda --dtype bfloat16 --window 30 --batch 1 4
+    python benchmarks/bench_stream.py --variant dstnet-s --size 640x352 --frames 40 --batch 1 2
+
+Weights are random (speed does not depend on their values); the frames cycle through a few random
+ones. Each batch size runs once untimed (a window of it: allocator, cuDNN) and then once timed,
+the device synchronised around the timer. `bench_dstnet.py` times the model alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+
+import torch
+
+from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet
+from deblur_cli.stream import restore_stream
+from deblur_cli.restorers import DSTNetRestorer
+from deblur_cli.windows import WindowOptions
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, height = (int(v) for v in text.lower().split("x"))
+    return width, height
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def stream_seconds(restorer: DSTNetRestorer, pool: list[torch.Tensor], frames: int, windows: WindowOptions) -> float:
+    """Seconds to restore `frames` frames (cycling through `pool`) as `deblur run` would."""
+    source = itertools.islice(itertools.cycle(pool), frames)
+    _sync(restorer.device)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        done = sum(1 for _ in restore_stream(source, restorer, windows, tuple(pool[0].shape[-2:])))
+    _sync(restorer.device)
+    if done != frames:
+        raise AssertionError(f"restored {done} frames of {frames}")
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variant", choices=sorted(DSTNET_VARIANTS), default="dstnet")
+    parser.add_argument("--size", type=_size, default=(1280, 720), help="WIDTHxHEIGHT")
+    parser.add_argument("--frames", type=int, default=120, help="frames of the stream")
+    parser.add_argument("--window", type=int, default=30)
+    parser.add_argument("--overlap", type=int, default=2)
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 4], help="windows per call, one run each")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="bfloat16")
+    parser.add_argument("--cudnn-benchmark", action="store_true", help="torch.backends.cudnn.benchmark = True")
+    args = parser.parse_args(argv)
+
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark
+    device, dtype = torch.device(args.device), getattr(torch, args.dtype)
+    torch.manual_seed(0)
+    restorer = DSTNetRestorer(DSTNet(DSTNET_VARIANTS[args.variant]), device, dtype)
+    width, height = args.size
+    generator = torch.Generator().manual_seed(1)
+    pool = [torch.rand(3, height, width, generator=generator).to(device) for _ in range(min(args.frames, 8))]
+    print(
+        f"{args.variant}, {width}x{height}, {args.frames} frames, windows of {args.window} overlapping by "
+        f"{args.overlap}, {args.dtype} on {device}, torch {torch.__version__}"
+        + (", cudnn.benchmark" if args.cudnn_benchmark else "")
+    )
+    for batch in args.batch:
+        windows = WindowOptions(window=args.window, overlap=args.overlap, tile=None, batch=batch)
+        stream_seconds(restorer, pool, min(args.frames, batch * (args.window - args.overlap) + args.overlap), windows)
+        seconds = stream_seconds(restorer, pool, args.frames, windows)
+        peak = f", peak CUDA memory {torch.cuda.max_memory_allocated(device) / 2**20:.0f} MiB" if device.type == "cuda" else ""
+        print(f"batch {batch}: {seconds:.2f} s, {args.frames / seconds:.1f} fps{peak}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
