@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -314,3 +315,92 @@ def test_a_stopped_evaluation_still_reports_the_finished_sequences(tmp_path, mon
     scores = json.loads(out.read_text())
     assert scores["complete"] is False and scores["sequences_planned"] == 2
     assert [s["name"] for s in scores["sequences"]] == ["a"]
+
+
+class Darkens(IdentityRestorer):
+    """A stand-in model that makes every frame darker: worse than the identity on every metric."""
+
+    def __call__(self, frames):
+        return super().__call__(frames) * 0.5
+
+
+def two_sequences(root):
+    for k, seq in enumerate(("a", "b")):
+        sharp = random_images(3, seed=k, size=(32, 32))
+        frames_folder(root / seq / "sharp", sharp)
+        frames_folder(root / seq / "blur", [(s // 2 + 64).astype(np.uint8) for s in sharp])  # not the same frames
+    return root
+
+
+def test_several_models_are_compared_in_one_run(tmp_path, monkeypatch):
+    from deblur_cli.cli import evaluate as evaluate_command
+
+    built = []
+
+    def build(model, *, weights=None, **kwargs):
+        built.append((model, weights))
+        return Darkens() if model == "wtsa-s" else IdentityRestorer()
+
+    monkeypatch.setattr(evaluate_command, "build_restorer", build)
+    data = two_sequences(tmp_path / "d")
+    out = tmp_path / "scores.json"
+    result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet-s", "-m", "wtsa-s", "--json", str(out),
+                                 "--save", str(tmp_path / "saved"), "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert built == [("dstnet-s", None), ("wtsa-s", None)]
+    scores = json.loads(out.read_text())
+    assert scores["dataset"] == str(data) and [m["model"] for m in scores["models"]] == ["dstnet-s", "wtsa-s"]
+    identity, darker = (m["mean_of_sequences"] for m in scores["models"])
+    assert identity["output"]["psnr"] == pytest.approx(identity["input"]["psnr"])  # the identity changes nothing
+    assert darker["output"]["psnr"] < identity["output"]["psnr"] - 1
+    # a table per model, then one comparing them (its rows: the input, then each model)
+    assert result.output.count("┃ sequence") == 2 and "┃ model" in result.output
+    rows = [line.split("│")[1].strip() for line in result.output.split("┃ model")[1].splitlines() if line.startswith("│")]
+    assert rows == ["input", "dstnet-s", "wtsa-s"]
+    assert sorted(p.name for p in (tmp_path / "saved").iterdir()) == ["dstnet-s", "wtsa-s"]
+    assert sorted(p.name for p in (tmp_path / "saved" / "wtsa-s").iterdir()) == ["a", "b"]
+
+
+def test_several_weights_for_one_model_and_weights_paired_with_models(tmp_path, monkeypatch):
+    from deblur_cli.cli import evaluate as evaluate_command
+
+    built = []
+    monkeypatch.setattr(
+        evaluate_command, "build_restorer", lambda model, *, weights=None, **k: built.append((model, weights)) or IdentityRestorer()
+    )
+    data = two_sequences(tmp_path / "d")
+    out = tmp_path / "scores.json"
+    result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet", "--weights", "GOPRO.pth", "--weights", "DVD.pth",
+                                 "--json", str(out), "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert built == [("dstnet", Path("GOPRO.pth")), ("dstnet", Path("DVD.pth"))]
+    labels = [m["model"] for m in json.loads(out.read_text())["models"]]
+    assert labels == ["dstnet (GOPRO.pth)", "dstnet (DVD.pth)"]
+    built.clear()
+    result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet", "-m", "dstnet-s", "--weights", "GOPRO.pth",
+                                 "--weights", "small.safetensors", "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert built == [("dstnet", Path("GOPRO.pth")), ("dstnet-s", Path("small.safetensors"))]
+    result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet", "-m", "dstnet-s", "--weights", "GOPRO.pth"])
+    assert result.exit_code == 2 and "1 --weights for 2 models" in result.output
+
+
+def test_a_comparison_stopped_in_its_second_model_keeps_the_first(tmp_path, monkeypatch):
+    from deblur_cli.cli import evaluate as evaluate_command
+
+    monkeypatch.setattr(
+        evaluate_command,
+        "build_restorer",
+        lambda model, **k: StopsOnSecondSequence(KeyboardInterrupt) if model == "wtsa-s" else IdentityRestorer(),
+    )
+    for seq, level in (("a", 0), ("b", 255)):
+        images = [np.full((24, 32, 3), level, np.uint8)] * 2
+        frames_folder(tmp_path / "d" / seq / "blur", images)
+        frames_folder(tmp_path / "d" / seq / "sharp", images)
+    out = tmp_path / "scores.json"
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "d"), "-m", "dstnet-s", "-m", "wtsa-s", "--json", str(out), "-q"])
+    assert result.exit_code == 130
+    assert "stopped: 1 of 2 sequences evaluated with wtsa-s" in result.output
+    assert "stopped: 1 of 2 models evaluated on every sequence" in result.output
+    models = json.loads(out.read_text())["models"]
+    assert [(m["model"], m["complete"], len(m["sequences"])) for m in models] == [("dstnet-s", True, 2), ("wtsa-s", False, 1)]

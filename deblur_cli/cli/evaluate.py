@@ -1,8 +1,10 @@
-"""`deblur evaluate`: PSNR and SSIM of one model over a dataset of blurred/sharp sequences."""
+"""`deblur evaluate`: PSNR and SSIM of one or more models over a dataset of blurred/sharp sequences."""
 
 from __future__ import annotations
 
 import functools
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Callable, Optional
 
@@ -10,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from deblur_cli.auto_model import choose_model
+from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.bench import write_json
 from deblur_cli.cli.app import command, err, out, warn
 from deblur_cli.cli.options import (
@@ -19,7 +21,6 @@ from deblur_cli.cli.options import (
     DeviceOpt,
     EtaOpt,
     LpipsWeightsOpt,
-    ModelOpt,
     OfflineOpt,
     OverlapOpt,
     PrecisionOpt,
@@ -29,7 +30,6 @@ from deblur_cli.cli.options import (
     StepsOpt,
     TileOpt,
     TileOverlapOpt,
-    WeightsOpt,
     WindowOpt,
     unbatched_note,
     window_options,
@@ -39,7 +39,7 @@ from deblur_cli.devices import resolve_device
 from deblur_cli.errors import DeblurError, UsageError
 from deblur_cli.evaluate import METRICS, EvaluationReport, SequenceScore, evaluate_sequence, find_sequences, save_folders
 from deblur_cli.metrics.lpips import load_lpips
-from deblur_cli.restorers import build_restorer
+from deblur_cli.restorers import MODELS, build_restorer
 
 
 @command("evaluate")
@@ -47,8 +47,17 @@ def evaluate(
     dataset: Annotated[
         Path, typer.Argument(help="Dataset folder: blurred/sharp pairs as in GoPro, DVD, BSD or `deblur synth`.")
     ],
-    model: ModelOpt = "auto",
-    weights: WeightsOpt = None,
+    models: Annotated[
+        Optional[list[str]],
+        typer.Option("--model", "-m", help=f"Model, repeatable to compare several: {AUTO}, {', '.join(MODELS)}."),
+    ] = None,
+    weights: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--weights",
+            help="Weights file, repeatable: several for one model compare them, or one per --model, in order.",
+        ),
+    ] = None,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
     steps: StepsOpt = 20,
@@ -76,7 +85,7 @@ def evaluate(
     cache_dir: CacheDirOpt = None,
     offline: OfflineOpt = False,
 ) -> None:
-    """Score a model on a dataset: [bold]deblur evaluate GOPRO_Large/test --model dstnet --weights GOPRO.pth[/]."""
+    """Score models on a dataset: [bold]deblur evaluate GOPRO_Large/test --model dstnet --weights GOPRO.pth[/]."""
     unmatched: list[str] = []
     pairs = find_sequences(dataset, unmatched)
     if unmatched:
@@ -85,36 +94,91 @@ def evaluate(
         pairs = [p for p in pairs if sequences in p.name]
         if not pairs:
             raise UsageError(f"no sequence of {dataset} has {sequences!r} in its name", hint="drop or change --sequences")
-    folders = save_folders(pairs, save) if save is not None else {}
-    model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
-    windows = window_options(model, window, overlap, tile, tile_overlap, batch)
-    restorer = build_restorer(
-        model,
-        weights=weights,
-        device=device,
-        precision=precision,
-        steps=steps,
-        eta=eta,
-        seed=seed,
-        samples=samples,
-        cache_dir=cache_dir,
-        offline=offline or None,
-    )
-    if note := unbatched_note(restorer, model, batch):
-        warn(note)
-    lpips = load_lpips(lpips_weights, restorer.device) if lpips_weights else None
-    report = EvaluationReport(str(dataset), model, str(restorer.device), planned=len(pairs))
-    score = functools.partial(
-        evaluate_sequence, restorer=restorer, windows=windows, lpips=lpips, with_niqe=with_niqe, max_frames=frames
-    )
+    contenders = _contenders(models or [AUTO], weights or [], resolve_device(device), cache_dir)
+    several = len(contenders) > 1
+    folders = {
+        label: save_folders(pairs, save / _folder_name(label) if several else save) if save is not None else {}
+        for label, _, _ in contenders
+    }
+    reports: list[EvaluationReport] = []
+    current: EvaluationReport | None = None  # the report being filled
     try:
-        _evaluate_all(report, pairs, score, folders, quiet)
-    except (KeyboardInterrupt, DeblurError):  # stopped by hand or by a bad sequence: what is done is kept
-        if report.sequences:
-            _print(report, json_path)
-            warn(f"stopped: {len(report.sequences)} of {report.planned} sequences evaluated")
+        for label, model, weights_file in contenders:
+            restorer = build_restorer(
+                model,
+                weights=weights_file,
+                device=device,
+                precision=precision,
+                steps=steps,
+                eta=eta,
+                seed=seed,
+                samples=samples,
+                cache_dir=cache_dir,
+                offline=offline or None,
+            )
+            if note := unbatched_note(restorer, model, batch):
+                warn(note)
+            lpips = load_lpips(lpips_weights, restorer.device) if lpips_weights else None
+            current = EvaluationReport(str(dataset), label, str(restorer.device), planned=len(pairs))
+            reports.append(current)
+            score = functools.partial(
+                evaluate_sequence,
+                restorer=restorer,
+                windows=window_options(model, window, overlap, tile, tile_overlap, batch),
+                lpips=lpips,
+                with_niqe=with_niqe,
+                max_frames=frames,
+            )
+            _evaluate_all(current, pairs, score, folders[label], quiet)
+            out.print(_table(current))
+            current = None
+            del restorer, score  # before the next model loads
+    except (KeyboardInterrupt, DeblurError):  # stopped by hand, by a bad sequence or model: what is done is kept
+        if current is not None and current.sequences:
+            out.print(_table(current))
+            warn(f"stopped: {len(current.sequences)} of {len(pairs)} sequences evaluated with {current.model}")
+        elif current is not None:
+            reports.remove(current)
+        if several:
+            finished = sum(r.complete for r in reports)
+            warn(f"stopped: {finished} of {len(contenders)} models evaluated on every sequence")
+        if reports:
+            _finish(reports, several, json_path)
         raise
-    _print(report, json_path)
+    _finish(reports, several, json_path)
+
+
+def _contenders(
+    models: list[str], weights: list[Path], device, cache_dir: Path | None
+) -> list[tuple[str, str, Path | None]]:
+    """(label, model, weights file or None) for each model/weights combination asked for: each model
+    with its own weights; one model with each weights file; or models and weights paired in order."""
+    if not weights:
+        combos: list[tuple[str, Path | None]] = [(m, None) for m in models]
+    elif len(models) == 1:
+        combos = [(models[0], w) for w in weights]
+    elif len(models) == len(weights):
+        combos = list(zip(models, weights))
+    else:
+        raise UsageError(
+            f"{len(weights)} --weights for {len(models)} models",
+            hint="give one --weights per --model, in order, or several --weights for one model",
+        )
+    contenders = []
+    for name, weights_file in combos:
+        model = choose_model(name, device=device, weights=weights_file, cache_dir=cache_dir)
+        label = model if weights_file is None else f"{model} ({weights_file.name})"
+        taken = [c[0] for c in contenders]
+        if label in taken:
+            label = f"{label} #{taken.count(label) + 1}"
+        contenders.append((label, model, weights_file))
+    return contenders
+
+
+def _folder_name(label: str) -> str:
+    """A folder name for a contender's saved frames: its label with anything but letters, digits,
+    dots, dashes and underscores as one underscore."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_")
 
 
 def _evaluate_all(
@@ -144,11 +208,42 @@ def _evaluate_all(
             bar.advance(overall)
 
 
-def _print(report: EvaluationReport, json_path: Path | None) -> None:
-    out.print(_table(report))
+def _finish(reports: list[EvaluationReport], several: bool, json_path: Path | None) -> None:
+    """With several models, a table comparing them; the JSON, if asked for (one report, or all)."""
+    if several:
+        out.print(_comparison(reports))
     if json_path is not None:
-        write_json(report, json_path)
+        write_json(_Comparison(reports) if several else reports[0], json_path)
         err.print(f"wrote {json_path}", highlight=False)
+
+
+@dataclass
+class _Comparison:
+    """The JSON of several reports on one dataset."""
+
+    reports: list[EvaluationReport]
+
+    def to_dict(self) -> dict:
+        return {"dataset": self.reports[0].dataset, "models": [r.to_dict() for r in self.reports]}
+
+
+def _comparison(reports: list[EvaluationReport]) -> Table:
+    """One row per model, its means over sequences (and the input's, from the first report)."""
+    metrics = [m for m in METRICS if all(m in r.metrics for r in reports)]
+    stopped = [r.model for r in reports if not r.complete]
+    note = f" ({', '.join(stopped)}: stopped part-way, not comparable)" if stopped else ""
+    table = Table(title=f"{reports[0].dataset}: mean of sequences{note}")
+    table.add_column("model", overflow="fold")
+    for metric in metrics:
+        table.add_column(f"{metric.upper()} {'↑' if METRICS[metric] else '↓'}", justify="right", no_wrap=True)
+    table.add_column("fps", justify="right", no_wrap=True)
+    formats = {"psnr": "{:.2f}", "niqe": "{:.3f}"}
+    table.add_row("input", *(cell(reports[0].mean(m, "input"), formats.get(m, "{:.4f}")) for m in metrics), "")
+    for r in reports:
+        seconds = sum(s.seconds for s in r.sequences)
+        fps = r.frames / seconds if seconds > 0 else 0.0
+        table.add_row(r.model, *(cell(r.mean(m), formats.get(m, "{:.4f}")) for m in metrics), f"{fps:.3g}")
+    return table
 
 
 def _table(report: EvaluationReport) -> Table:
