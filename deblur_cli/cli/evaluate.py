@@ -45,16 +45,19 @@ from deblur_cli.restorers import MODELS, build_restorer
 @command("evaluate")
 def evaluate(
     dataset: Annotated[
-        Path, typer.Argument(help="Dataset folder: blurred/sharp pairs as in GoPro, DVD, BSD or `deblur synth`.")
+        Path, typer.Argument(help="Dataset folder: blurred/sharp pairs as in GoPro, DVD, BSD, REDS or `deblur synth`.")
     ],
     models: Annotated[
         Optional[list[str]],
-        typer.Option("--model", "-m", help=f"Model, repeatable to compare several: {AUTO}, {', '.join(MODELS)}."),
+        typer.Option(
+            "--model", "-m", metavar="NAME", help=f"Model, repeatable to compare several: {AUTO}, {', '.join(MODELS)}."
+        ),
     ] = None,
     weights: Annotated[
         Optional[list[Path]],
         typer.Option(
             "--weights",
+            metavar="FILE",
             help="Weights file, repeatable: several for one model compare them, or one per --model, in order.",
         ),
     ] = None,
