@@ -33,6 +33,7 @@ import time
 
 import torch
 
+from deblur_cli.devices import synchronize
 from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet
 from profiling import count_flops, count_operators, kernel_table
 
@@ -40,13 +41,6 @@ from profiling import count_flops, count_operators, kernel_table
 def _size(text: str) -> tuple[int, int]:
     width, height = (int(v) for v in text.lower().split("x"))
     return width, height
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
 
 
 def check_paths(model: DSTNet, device: torch.device, dtype: torch.dtype) -> tuple[float, float]:
@@ -136,12 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         call = captured(model, x) if args.cuda_graph else lambda: model(x)
         for _ in range(args.warmup):
             call()
-        _sync(device)
+        synchronize(device)
         wall, cpu = [], []
         for _ in range(args.repeat):
             start, start_cpu = time.perf_counter(), time.process_time()
             call()
-            _sync(device)
+            synchronize(device)
             wall.append((time.perf_counter() - start) / frames)
             cpu.append((time.process_time() - start_cpu) / frames)
     peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

@@ -19,6 +19,7 @@ import time
 
 import torch
 
+from deblur_cli.devices import synchronize
 from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet
 from deblur_cli.stream import restore_stream
 from deblur_cli.restorers import DSTNetRestorer
@@ -30,19 +31,14 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def stream_seconds(restorer: DSTNetRestorer, pool: list[torch.Tensor], frames: int, windows: WindowOptions) -> float:
     """Seconds to restore `frames` frames (cycling through `pool`) as `deblur run` would."""
     source = itertools.islice(itertools.cycle(pool), frames)
-    _sync(restorer.device)
+    synchronize(restorer.device)
     start = time.perf_counter()
     with torch.inference_mode():
         done = sum(1 for _ in restore_stream(source, restorer, windows, tuple(pool[0].shape[-2:])))
-    _sync(restorer.device)
+    synchronize(restorer.device)
     if done != frames:
         raise AssertionError(f"restored {done} frames of {frames}")
     return time.perf_counter() - start

@@ -19,12 +19,8 @@ from contextlib import nullcontext
 import torch
 
 from deblur_cli.data.dataset import TrainClips, split_photos
+from deblur_cli.devices import synchronize
 from deblur_cli.train import PRECISIONS, TrainConfig, autocast_dtype, get_task
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def main() -> None:
@@ -51,10 +47,10 @@ def main() -> None:
     synth_device = device if args.gpu_synthesis else torch.device("cpu")
     clips = iter(TrainClips(photos, frames=args.frames, crop=args.crop, seed=0, device=synth_device))
     next(clips)
-    _sync(device)
+    synchronize(device)
     start = time.perf_counter()
     batch = [next(clips) for _ in range(args.batch)]
-    _sync(device)
+    synchronize(device)
     data_s = time.perf_counter() - start
     blurred = torch.stack([b for b, _ in batch]).to(device)
     sharp = torch.stack([s for _, s in batch]).to(device)
@@ -71,7 +67,7 @@ def main() -> None:
         autocast = torch.autocast(device.type, dtype=half) if half else nullcontext()
         times = []
         for i in range(args.warmup + args.repeat):
-            _sync(device)
+            synchronize(device)
             start = time.perf_counter()
             with autocast:
                 loss = task.loss(model, blurred, sharp, config, generator)
@@ -79,7 +75,7 @@ def main() -> None:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
-            _sync(device)
+            synchronize(device)
             if i >= args.warmup:
                 times.append(time.perf_counter() - start)
         print(f"  {precision:>5}: {statistics.median(times):.3f} s per optimiser step (median of {args.repeat})")

@@ -23,6 +23,7 @@ from typing import Callable, Mapping, Sequence
 
 import torch
 
+from deblur_cli.devices import synchronize
 from deblur_cli.errors import InputError, UsageError
 from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_8bit
 from deblur_cli.metrics.niqe import BLOCK, MIN_BLOCKS, applicable
@@ -280,14 +281,6 @@ def _metric_notes(clip: Clip) -> list[str]:
     return notes
 
 
-def _sync(device: torch.device) -> None:
-    """Wait for the device's queued work, so the timer sees it finished."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
 def _time(
     restorer: Restorer, frames: torch.Tensor, model: BenchModel, options: BenchOptions, tick: Callable[[], None]
 ) -> tuple[torch.Tensor, float, float | None]:
@@ -297,7 +290,7 @@ def _time(
     for _ in range(options.warmup):
         tick()
         restore_clip(restorer, frames, model.window, model.overlap)
-    _sync(device)
+    synchronize(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     output, seconds = None, []
@@ -305,7 +298,7 @@ def _time(
         tick()
         start = time.perf_counter()
         result = restore_clip(restorer, frames, model.window, model.overlap)
-        _sync(device)
+        synchronize(device)
         seconds.append(time.perf_counter() - start)
         if output is None:
             output = result.float().cpu()

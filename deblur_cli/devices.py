@@ -52,6 +52,14 @@ def resolve_device(spec: str) -> torch.device:
     return torch.device("cpu")
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work, so a timer sees it finished."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
     """"auto", "fp32", "fp16" or "bf16" -> the dtype to run the model in on `device`.
 

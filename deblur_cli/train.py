@@ -21,8 +21,6 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
-from einops import rearrange
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 

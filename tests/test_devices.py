@@ -2,7 +2,6 @@ import pytest
 import torch
 
 from deblur_cli import devices
-from deblur_cli import devices
 from deblur_cli.devices import resolve_device, resolve_dtype, seed_everything
 from deblur_cli.errors import UsageError
 
