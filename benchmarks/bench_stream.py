@@ -21,8 +21,8 @@ import torch
 
 from deblur_cli.devices import synchronize
 from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet
-from deblur_cli.stream import restore_stream
 from deblur_cli.restorers import DSTNetRestorer
+from deblur_cli.stream import restore_stream
 from deblur_cli.windows import WindowOptions
 
 

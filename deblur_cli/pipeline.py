@@ -22,8 +22,8 @@ from deblur_cli.errors import OutputError, UsageError
 from deblur_cli.restorer import Restorer
 from deblur_cli.side_by_side import compose, composed_info
 from deblur_cli.span import Span
-from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, open_sink, open_source
 from deblur_cli.stream import check_windows, restore_stream
+from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, open_sink, open_source
 from deblur_cli.windows import WindowOptions
 
 ProgressFn = Callable[[int, int | None], None]  # (frames done, total or None)
@@ -160,7 +160,7 @@ def deblur_video(
     frames_q: queue.Queue = queue.Queue(maxsize=windows.window + 2)
     out_q: queue.Queue = queue.Queue(maxsize=windows.window + 2)
     encode_errors: list[BaseException] = []
-    retries: list[str] = []  # what an out-of-memory retry changed, for the user
+    retries: dict[str, str] = {}  # what out-of-memory retries changed, for the user: the latest of each kind
     done = 0
 
     with open_source(source_path, span) as source:
@@ -193,7 +193,7 @@ def deblur_video(
             try:
                 with torch.inference_mode():
                     restored_frames = restore_stream(
-                        decoded(), restorer, windows, (info.height, info.width), on_retry=retries.append
+                        decoded(), restorer, windows, (info.height, info.width), on_retry=retries.__setitem__
                     )
                     for restored in restored_frames:
                         if encode_errors:
@@ -213,7 +213,7 @@ def deblur_video(
                 stop.set()
                 decoder.join(timeout=5)
                 encoder.join(timeout=5)
-    warnings = list(sink.warnings) + list(dict.fromkeys(retries))
+    warnings = list(sink.warnings) + list(retries.values())
     return RunResult(
         input=str(source_path),
         output=str(output_path),

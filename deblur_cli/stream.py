@@ -37,7 +37,7 @@ def restore_stream(
     windows: WindowOptions,
     size: tuple[int, int],
     *,
-    on_retry: Callable[[str], None] | None = None,
+    on_retry: Callable[[str, str], None] | None = None,
 ) -> Iterator[torch.Tensor]:
     """Restore a stream of (3, H, W) frames of `size` (H, W) as `deblur run` does: overlapping
     temporal windows, up to `windows.batch` of them per model call when the restorer has
@@ -48,7 +48,8 @@ def restore_stream(
     With `tile="auto"`, free memory decides: as many windows per call as fit whole (at most
     `windows.batch`), else one window in tiles that fit. After an out-of-memory error, a call of
     several windows is restored one window at a time, and tiles get smaller; both stay so for the
-    later windows, and `on_retry` gets a line saying so for the user.
+    later windows, and on_retry(what, message) tells the user: what is "tile" or "batch", and the
+    latest message of each kind is the one that holds.
     """
     batch = windows.batch if hasattr(restorer, "restore_batch") else 1
     tile = windows.tile
@@ -75,7 +76,7 @@ def restore_stream(
         nonlocal tile  # later windows start from the size that fitted
         tile = side
         if on_retry is not None:
-            on_retry(f"out of device memory: restored in tiles of {side} px (set --tile to skip the retries)")
+            on_retry("tile", f"out of device memory: restored in tiles of {side} px (set --tile to skip the retries)")
 
     def restore_one(window: torch.Tensor) -> torch.Tensor:
         return restore_tiled_with_retry(
@@ -92,8 +93,8 @@ def restore_stream(
                 if not is_out_of_memory(e):
                     raise
             if on_retry is not None:
-                on_retry(f"out of device memory with {len(group)} windows per call: restored one at a time"
-                         " (lower --batch to skip the retry)")
+                on_retry("batch", f"out of device memory with {len(group)} windows per call: restored one at a"
+                         " time (lower --batch to skip the retry)")
             batch = 1
             release_cached_memory(group.device)
         if len(group) > 1:

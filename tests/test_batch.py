@@ -100,14 +100,14 @@ def test_auto_tiles_lower_the_batch_to_what_fits_whole(monkeypatch):
 def test_out_of_memory_with_several_windows_falls_back_to_one_at_a_time():
     clip = frames(23)
     restorer = BatchingRestorer(fail_batches_over=1)
-    notes: list[str] = []
+    notes: dict[str, str] = {}
     windows = WindowOptions(window=5, overlap=1, tile=None, batch=3)
     with torch.inference_mode():
-        out = list(restore_stream(iter(clip), restorer, windows, (40, 72), on_retry=notes.append))
+        out = list(restore_stream(iter(clip), restorer, windows, (40, 72), on_retry=notes.__setitem__))
     for a, b in zip(out, restored(BatchingRestorer(), clip)):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
     assert len(out) == 23
-    assert notes == ["out of device memory with 3 windows per call: restored one at a time (lower --batch to skip the retry)"]
+    assert notes == {"batch": "out of device memory with 3 windows per call: restored one at a time (lower --batch to skip the retry)"}
     assert len(restorer.calls) == 6  # every window alone after the first failure, none twice
     assert restorer.batch_calls == []
 
@@ -182,3 +182,23 @@ def test_frames_wait_on_the_host_and_go_to_the_restorers_device_per_call():
         out = list(restore_stream(iter(clip), restorer, windows, (32, 48)))
     assert len(out) == 12 and {frame.device.type for frame in out} == {"meta"}
     assert restorer.calls == [torch.device("meta")] * 3
+
+
+def test_run_reports_what_out_of_memory_retries_changed(tmp_path, monkeypatch):
+    class Small(BatchingRestorer):
+        """Runs out of memory on several windows at once, and on tiles over 96x96."""
+
+        def __call__(self, frames):
+            if frames.shape[-2] * frames.shape[-1] > 96 * 96:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            return super().__call__(frames)
+
+    source = media.make_video(tmp_path / "in.mkv", frames=17, size=(320, 256), codec="ffv1")  # four windows of 5
+    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: Small(fail_batches_over=1))
+    result = CliRunner().invoke(app, ["run", str(source), "-o", str(tmp_path / "out.mkv"), "--codec", "ffv1",
+                                      "--window", "5", "--overlap", "1", "--batch", "2", "--tile", "0"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "out of device memory with 2 windows per call: restored one at a time" in result.output
+    # whole 320x256 frames fail, then 160-px tiles, then 80-px tiles fit: said once, with the size that held
+    assert result.output.count("restored in tiles of") == 1 and "restored in tiles of 80 px" in result.output
+    assert len(media.read_frames(tmp_path / "out.mkv")) == 17
