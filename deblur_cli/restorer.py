@@ -14,9 +14,9 @@ class Restorer(Protocol):
     `multiple`; returns a tensor of the same shape, dtype and device, clamped to [0, 1].
 
     A restorer may also have restore_batch(frames): frames (B, T, 3, H, W), B windows of equal
-    length restored in one call, each exactly as __call__ would restore it alone. The pipeline uses
-    it for `--batch` (several windows per call keep a GPU's kernels full); without it every window
-    is one call.
+    length restored in one call, each as __call__ would restore it alone (to float rounding). The
+    pipeline uses it for `--batch` (several windows per call keep a GPU's kernels full); without
+    it, or where it is None, every window is one call.
     """
 
     multiple: int  # H and W must be multiples of this (the pipeline pads, once)
@@ -27,10 +27,15 @@ class Restorer(Protocol):
     def __call__(self, frames: torch.Tensor) -> torch.Tensor: ...
 
 
+def batches(restorer: Restorer) -> bool:
+    """Whether the restorer restores several windows in one call (it has a restore_batch)."""
+    return getattr(restorer, "restore_batch", None) is not None
+
+
 def restore_windows(restorer: Restorer, frames: torch.Tensor) -> torch.Tensor:
     """Restore frames (B, T, 3, H, W), B windows of equal length: in one call where the restorer
-    has restore_batch, else one call per window. Returns the same shape."""
-    if len(frames) > 1 and hasattr(restorer, "restore_batch"):
+    batches, else one call per window. Returns the same shape."""
+    if len(frames) > 1 and batches(restorer):
         return restorer.restore_batch(frames)
     return torch.stack([restorer(window) for window in frames])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -98,18 +99,28 @@ class DiffusionRestorer:
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         """frames: (T, 3, H, W) float in [0, 1]; returns the same shape (the mean of `samples` samples)."""
-        cond = frames if self.prior is None else self.prior(frames)
+        return self._sample(frames.unsqueeze(0)).squeeze(0)
+
+    @property
+    def restore_batch(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """With eta = 0: restores frames (B, T, 3, H, W), B windows in one pass of the sampler,
+        each as a call of its own would, noise included (see sample()). With eta > 0 every step
+        draws noise for the whole batch, so there is none: one window per call."""
+        return self._sample if self.eta == 0 else None
+
+    def _sample(self, frames: torch.Tensor) -> torch.Tensor:
+        cond = frames if self.prior is None else self.prior.restore_batch(frames)
         with torch.inference_mode():
             out = sample(
                 self.model,
-                cond.to(self.dtype).unsqueeze(0),
+                cond.to(self.dtype),
                 steps=self.steps,
                 eta=self.eta,
                 generator=self.generator,
                 samples=self.samples,
                 callback=self.on_step,
                 diffusion=self.diffusion,
-            ).squeeze(0)
+            )
             return out.clamp_(0, 1).to(frames.dtype)
 
 

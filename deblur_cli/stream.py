@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Iterator
 import torch
 
 from deblur_cli.errors import UsageError
-from deblur_cli.restorer import Restorer, restore_windows
+from deblur_cli.restorer import Restorer, batches, restore_windows
 from deblur_cli.tiles import (
     auto_tile_size,
     free_memory,
@@ -40,8 +40,8 @@ def restore_stream(
     on_retry: Callable[[str, str], None] | None = None,
 ) -> Iterator[torch.Tensor]:
     """Restore a stream of (3, H, W) frames of `size` (H, W) as `deblur run` does: overlapping
-    temporal windows, up to `windows.batch` of them per model call when the restorer has
-    `restore_batch`, each cut into tiles, blended back. Yields the restored frames in order, on
+    temporal windows, up to `windows.batch` of them per model call when the restorer batches
+    (restorer.py), each cut into tiles, blended back. Yields the restored frames in order, on
     the restorer's device, lazily; call it under torch.inference_mode(). The frames may be on any
     device: each call's windows are moved to the restorer's.
 
@@ -51,7 +51,7 @@ def restore_stream(
     later windows, and on_retry(what, message) tells the user: what is "tile" or "batch", and the
     latest message of each kind is the one that holds.
     """
-    batch = windows.batch if hasattr(restorer, "restore_batch") else 1
+    batch = windows.batch if batches(restorer) else 1
     tile = windows.tile
     if tile == "auto":
         free = int(0.8 * free_memory(restorer.device))  # headroom for the allocator and I/O

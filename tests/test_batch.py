@@ -12,7 +12,7 @@ from deblur_cli.cli import app
 from deblur_cli.cli import run as run_module
 from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
 from deblur_cli.stream import restore_stream
-from deblur_cli.restorer import restore_windows
+from deblur_cli.restorer import batches, restore_windows
 from deblur_cli.restorers import DSTNetRestorer
 from deblur_cli.windows import WindowOptions, plan_windows
 from tests import media
@@ -159,12 +159,22 @@ def test_batch_below_one_is_a_usage_error(tmp_path):
     assert result.exit_code == 2 and "--batch" in result.output
 
 
-def test_batch_with_a_model_that_cannot_batch_says_so(tmp_path, monkeypatch):
+def test_batch_where_the_model_restores_one_window_per_call_says_so(tmp_path, monkeypatch):
     source = media.make_video(tmp_path / "in.mp4", frames=6, size=(32, 32))
-    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: IdentityRestorer())
-    result = CliRunner().invoke(app, ["run", str(source), "-o", str(tmp_path / "out.mp4"), "-m", "wtsa-s", "--batch", "2"])
+    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: IdentityRestorer())  # no restore_batch
+    result = CliRunner().invoke(app, ["run", str(source), "-o", str(tmp_path / "out.mp4"), "--batch", "2"])
     assert result.exit_code == 0, result.output
-    assert "--batch 2 does nothing for wtsa-s" in result.output
+    assert "--batch 2 does nothing for dstnet-s: it restores one window per call" in result.output
+
+
+def test_the_diffusion_models_batch_only_without_step_noise(tmp_path):
+    source = media.make_video(tmp_path / "in.mp4", frames=6, size=(32, 32))
+    runner = CliRunner()
+    for eta, warned in (("0", False), ("0.5", True)):
+        result = runner.invoke(app, ["run", str(source), "-o", str(tmp_path / "out.mp4"), "-m", "wtsa-s", "--steps", "1",
+                                     "--eta", eta, "--batch", "2", "--force", "-q"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert ("--batch 2 does nothing for wtsa-s with --eta above 0" in result.output) == warned
 
 
 def test_frames_wait_on_the_host_and_go_to_the_restorers_device_per_call():
@@ -202,3 +212,38 @@ def test_run_reports_what_out_of_memory_retries_changed(tmp_path, monkeypatch):
     # whole 320x256 frames fail, then 160-px tiles, then 80-px tiles fit: said once, with the size that held
     assert result.output.count("restored in tiles of") == 1 and "restored in tiles of 80 px" in result.output
     assert len(media.read_frames(tmp_path / "out.mkv")) == 17
+
+
+@pytest.mark.parametrize("samples,eta", [(1, 0.0), (2, 0.0), (2, 1.0)])
+def test_a_diffusion_batch_gives_what_one_window_per_call_gives(tmp_path, samples, eta):
+    from deblur_cli.diffusion import DiffusionConfig
+    from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
+    from deblur_cli.restorers import build_restorer
+    from deblur_cli.wtsa_weights import save_wtsa
+
+    torch.manual_seed(0)
+    config = WTSAConfig(channels=(8, 16), blocks_per_stage=1, windows=(2,), heads=(1, 2), time_dim=16, max_frames=4)
+    unet, prior = WTSAUNet(config).eval(), DSTNet(DSTNetConfig(feat=8, blocks=1)).eval()
+    torch.nn.init.normal_(unet.head.weight, std=0.1)  # the head starts at zero: make the samples differ
+    path = tmp_path / "residual.safetensors"
+    save_wtsa(unet, path, diffusion=DiffusionConfig(condition="residual", scale=6.0), prior=prior)
+
+    def restorer():
+        return build_restorer("wtsa-s", weights=path, device="cpu", precision="fp32", steps=3, eta=eta, seed=7,
+                              samples=samples)  # fmt: skip
+
+    windows = torch.rand(3, 4, 3, 16, 32, generator=torch.Generator().manual_seed(1))
+    one_by_one = restorer()
+    alone = torch.stack([one_by_one(window) for window in windows])
+    batched = restorer()
+    calls = []
+    batched.model.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
+    together = restore_windows(batched, windows)
+    torch.testing.assert_close(together, alone, rtol=0, atol=1e-5)
+    # eta = 0: all three windows in each of the steps x samples calls. eta > 0 draws noise at every
+    # step for the whole batch, so that restorer does not batch: one window per call.
+    assert batches(batched) == (eta == 0)
+    assert calls == ([3] * 3 * samples if eta == 0 else [1] * 3 * 3 * samples)
+    # and the noise differs from window to window and from sample to sample, as it should
+    again = restorer()
+    assert not torch.allclose(again(windows[0]), again(windows[0]), atol=1e-3)

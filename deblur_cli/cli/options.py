@@ -9,9 +9,10 @@ import typer
 
 from deblur_cli.auto_model import AUTO
 from deblur_cli.errors import UsageError
-from deblur_cli.windows import WindowOptions
+from deblur_cli.restorer import Restorer, batches
 from deblur_cli.restorers import MODELS, model_spec
 from deblur_cli.span import Span, parse_time
+from deblur_cli.windows import WindowOptions
 
 ModelOpt = Annotated[
     str,
@@ -37,7 +38,7 @@ TileOverlapOpt = Annotated[int, typer.Option("--tile-overlap", min=0, help="Pixe
 BatchOpt = Annotated[
     int,
     typer.Option(
-        "--batch", min=1, help="Most windows restored in one call (DSTNet models): fuller GPU kernels, more memory."
+        "--batch", min=1, help="Most windows restored in one model call: fuller GPU kernels, more memory."
     ),
 ]
 StartOpt = Annotated[
@@ -72,10 +73,11 @@ def window_options(
     return windows
 
 
-def unbatched_note(restorer: object, model: str, batch: int) -> str | None:
-    """A warning for --batch with a model that restores one window per call, else None."""
-    if batch > 1 and not hasattr(restorer, "restore_batch"):
-        return f"--batch {batch} does nothing for {model}: it restores one window per call"
+def unbatched_note(restorer: Restorer, model: str, batch: int) -> str | None:
+    """A warning for --batch with a restorer that restores one window per call, else None."""
+    if batch > 1 and not batches(restorer):
+        why = " with --eta above 0" if getattr(restorer, "eta", 0) > 0 else ""
+        return f"--batch {batch} does nothing for {model}{why}: it restores one window per call"
     return None
 
 

@@ -36,6 +36,11 @@ def sample(
     steps: DDIM steps, 1..T; eta: 0 = deterministic; generator: the source of every random draw;
     samples: K independent samples averaged in pixel space (the paper's SA-K); callback(done, total)
     after every step of every sample. Returns (B, F, 3, H, W) in [0, 1], cond's dtype and device.
+
+    With eta = 0 the only draws are the starting noises, and they are drawn first, item by item
+    (each item's K samples in turn), exactly as B calls of one item each would draw them: a batch
+    of B windows gives what B calls give, to float rounding. With eta > 0 every step draws noise
+    for the whole batch, and only B = 1 has that property.
     """
     if cond.ndim != 5 or cond.shape[2] != 3:
         raise ValueError(f"condition must be (B, F, 3, H, W), got {tuple(cond.shape)}")
@@ -55,11 +60,15 @@ def sample(
     def net(x_t: Tensor, c: Tensor, t: Tensor) -> Tensor:
         return model(x_t.to(cond.dtype), c, t)
 
+    if eta == 0:  # item-major: item b's K noises, then item b + 1's
+        drawn = [[gaussian_like(item, generator) for _ in range(samples)] for item in padded.split(1)]
+        starts = [torch.cat([noises[k] for noises in drawn]) for k in range(samples)]
     result = torch.zeros_like(padded)
     for k in range(samples):
         progress = None if callback is None else (lambda i, _n, k=k: callback(k * steps + i, total))
+        start = starts[k] if eta == 0 else gaussian_like(padded, generator)
         x0 = sample_ddim(
-            net, gaussian_like(padded, generator), net_cond, timesteps, schedule,
+            net, start, net_cond, timesteps, schedule,
             eta=eta, generator=generator, clip=x0_bounds(base, diffusion.scale), callback=progress,
         )
         result += from_model_space(x0, base, diffusion.scale).clamp(0.0, 1.0)
