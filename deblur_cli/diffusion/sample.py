@@ -60,16 +60,21 @@ def sample(
     def net(x_t: Tensor, c: Tensor, t: Tensor) -> Tensor:
         return model(x_t.to(cond.dtype), c, t)
 
-    if eta == 0:  # item-major: item b's K noises, then item b + 1's
-        drawn = [[gaussian_like(item, generator) for _ in range(samples)] for item in padded.split(1)]
-        starts = [torch.cat([noises[k] for noises in drawn]) for k in range(samples)]
+    starts = _starting_noises(padded, samples, generator) if eta == 0 else None
     result = torch.zeros_like(padded)
     for k in range(samples):
         progress = None if callback is None else (lambda i, _n, k=k: callback(k * steps + i, total))
-        start = starts[k] if eta == 0 else gaussian_like(padded, generator)
+        start = starts[k] if starts is not None else gaussian_like(padded, generator)
         x0 = sample_ddim(
             net, start, net_cond, timesteps, schedule,
             eta=eta, generator=generator, clip=x0_bounds(base, diffusion.scale), callback=progress,
         )
         result += from_model_space(x0, base, diffusion.scale).clamp(0.0, 1.0)
     return (result / samples)[..., :h, :w].to(cond.dtype)
+
+
+def _starting_noises(x: Tensor, samples: int, generator: torch.Generator | None) -> list[Tensor]:
+    """The starting noise of each of `samples` samples of the batch x, drawn item-major (item 0's
+    samples, then item 1's, ...), as one call per item would draw them."""
+    drawn = [[gaussian_like(item, generator) for _ in range(samples)] for item in x.split(1)]
+    return [torch.cat([noises[k] for noises in drawn]) for k in range(samples)]
