@@ -226,6 +226,19 @@ class _Planner:
             self.first += 1
         return frames
 
+    def take_equal(self, most: int) -> tuple[list[tuple[int, int]], list[torch.Tensor]]:
+        """Up to `most` next windows of one length, (start, stop) each, and all their frames in
+        order; nothing at the end of the video."""
+        spans: list[tuple[int, int]] = []
+        frames: list[torch.Tensor] = []
+        while len(spans) < most:
+            span = self.peek()
+            if span is None or (spans and span[1] - span[0] != spans[0][1] - spans[0][0]):
+                break
+            spans.append(span)
+            frames += self.take()
+        return spans, frames
+
 
 def _stitch(
     planner: _Planner, restore: Callable[[torch.Tensor], torch.Tensor], batch: int
@@ -252,14 +265,7 @@ def _stitch(
 
     while True:
         yield from emit_before(planner.settled())  # before reading further
-        spans: list[tuple[int, int]] = []
-        frames: list[torch.Tensor] = []
-        while len(spans) < batch:
-            span = planner.peek()
-            if span is None or (spans and span[1] - span[0] != spans[0][1] - spans[0][0]):
-                break
-            spans.append(span)
-            frames += planner.take()
+        spans, frames = planner.take_equal(batch)
         if not spans:
             close_open_window(None)
             yield from emit_before(planner.pulled)
