@@ -16,10 +16,10 @@ import re
 import statistics
 import time
 from collections import deque
-from contextlib import nullcontext
+from contextlib import ExitStack, closing, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import torch
 
@@ -29,9 +29,10 @@ from deblur_cli.metrics.lpips import LPIPS, lpips_clip
 from deblur_cli.metrics.niqe import applicable as niqe_applicable
 from deblur_cli.metrics.ssim import WINDOW as SSIM_MIN_SIDE
 from deblur_cli.pipeline import VIDEO_SUFFIXES, to_image, to_tensor
-from deblur_cli.stream import check_windows, restore_stream
+from deblur_cli.prefetch import prefetched
 from deblur_cli.restorer import Restorer
-from deblur_cli.video_io import open_source
+from deblur_cli.stream import check_windows, restore_stream
+from deblur_cli.video_io import Frame, open_source
 from deblur_cli.video_io.images import is_image
 from deblur_cli.video_io.png_sequence import PngSequenceSink
 from deblur_cli.windows import WindowOptions
@@ -237,7 +238,9 @@ def evaluate_sequence(
     `pair.sharp` with `frame_metrics` (LPIPS with that model, NIQE if `with_niqe`). With `save_to`,
     the restored frames are also written there as PNG files (frame_000001.png, ...), atomically."""
     check_windows(restorer, windows)
-    with open_source(pair.blurred) as blurred_source, open_source(pair.sharp) as sharp_source:
+    with ExitStack() as stack:
+        blurred_source = stack.enter_context(open_source(pair.blurred))
+        sharp_source = stack.enter_context(open_source(pair.sharp))
         blurred_info, sharp_info = blurred_source.info, sharp_source.info
         if (blurred_info.width, blurred_info.height) != (sharp_info.width, sharp_info.height):
             raise InputError(
@@ -248,7 +251,11 @@ def evaluate_sequence(
         total = blurred_info.frame_count
         if max_frames is not None:
             total = max_frames if total is None else min(total, max_frames)
-        sharp_frames = iter(sharp_source)
+        # Both are decoded and converted in threads of their own, a window ahead, while the model
+        # works; each thread stops (closing) before its source closes.
+        depth = windows.window + 2
+        blurred_frames = stack.enter_context(closing(prefetched(_tensors(blurred_source, max_frames), depth)))
+        sharp_frames = stack.enter_context(closing(prefetched(_tensors(sharp_source, max_frames), depth)))
         # (blurred, sharp) frames whose restored frame is still to come; they are scored with it, so
         # the clock below times decoding and restoring only. They wait in host memory and go to the
         # restorer's device to be scored: on a GPU the metrics run there too, and cost a fraction of
@@ -258,16 +265,15 @@ def evaluate_sequence(
         seconds = 0.0
 
         def inputs() -> Iterator[torch.Tensor]:
-            for frame in itertools.islice(blurred_source, max_frames):
+            for blurred in blurred_frames:
                 sharp = next(sharp_frames, None)
                 if sharp is None:
                     raise InputError(
                         f"{pair.name}: {pair.sharp} has fewer frames than {pair.blurred}",
                         hint="each sharp clip must be the ground truth of its blurred clip, frame for frame",
                     )
-                tensor = to_tensor(frame, torch.device("cpu"))
-                waiting.append((tensor, to_tensor(sharp, torch.device("cpu"))))
-                yield tensor
+                waiting.append((blurred, sharp))
+                yield blurred
 
         if save_to is not None:
             save_to.parent.mkdir(parents=True, exist_ok=True)
@@ -289,6 +295,12 @@ def evaluate_sequence(
                 hint="each sharp clip must be the ground truth of its blurred clip, frame for frame",
             )
     return scores.result(pair.name, seconds)
+
+
+def _tensors(source: Iterable[Frame], count: int | None) -> Iterator[torch.Tensor]:
+    """The first `count` frames of `source` (all with None) as float tensors in host memory."""
+    cpu = torch.device("cpu")
+    return (to_tensor(frame, cpu) for frame in itertools.islice(source, count))
 
 
 class _Scores:

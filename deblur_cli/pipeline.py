@@ -20,6 +20,7 @@ import torch
 
 from deblur_cli.errors import OutputError, UsageError
 from deblur_cli.restorer import Restorer
+from deblur_cli.prefetch import prefetched, put_unless_stopped
 from deblur_cli.side_by_side import compose, composed_info
 from deblur_cli.span import Span
 from deblur_cli.stream import check_windows, restore_stream
@@ -86,37 +87,6 @@ def to_image(frame: torch.Tensor, bit_depth: int) -> np.ndarray:
 _DONE = object()
 
 
-class _Failure:
-    """A worker thread's exception, carried through a queue to the main thread."""
-
-    def __init__(self, error: BaseException):
-        self.error = error
-
-
-def _put(q: queue.Queue, item: object, stop: threading.Event) -> bool:
-    """Put with a timeout loop so a stopped pipeline never blocks forever; False if stopped."""
-    while not stop.is_set():
-        try:
-            q.put(item, timeout=0.1)
-            return True
-        except queue.Full:
-            continue
-    return False
-
-
-def _decode_worker(source, device: torch.device, frames_q: queue.Queue, stop: threading.Event) -> None:
-    """Decode and convert to tensors off the main thread (torch releases the GIL while converting).
-    On a GPU the 8-bit frame is uploaded here and converted there: a quarter of the float32 bytes,
-    and off the main thread, which then only launches the model."""
-    try:
-        for frame in source:
-            if not _put(frames_q, (to_tensor(frame, device), frame.pts), stop):
-                return
-        _put(frames_q, _DONE, stop)
-    except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
-        _put(frames_q, _Failure(e), stop)
-
-
 def _encode_worker(
     sink, bit_depth: int, out_q: queue.Queue, stop: threading.Event, errors: list[BaseException]
 ) -> None:
@@ -157,7 +127,6 @@ def deblur_video(
     check_windows(restorer, windows)
     started = time.perf_counter()
     stop = threading.Event()
-    frames_q: queue.Queue = queue.Queue(maxsize=windows.window + 2)
     out_q: queue.Queue = queue.Queue(maxsize=windows.window + 2)
     encode_errors: list[BaseException] = []
     retries: dict[str, str] = {}  # what out-of-memory retries changed, for the user: the latest of each kind
@@ -168,16 +137,15 @@ def deblur_video(
         total = info.frame_count
         pts_fifo: collections.deque[int | None] = collections.deque()
         inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # for side_by_side only
-        decoder = threading.Thread(target=_decode_worker, args=(source, restorer.device, frames_q, stop), daemon=True)
+        # Decoding and conversion run in a thread of their own (torch releases the GIL while
+        # converting). On a GPU the 8-bit frame is uploaded there and converted on the device: a
+        # quarter of the float32 bytes, off the main thread, which then only launches the model.
+        frames_in = prefetched(
+            ((to_tensor(frame, restorer.device), frame.pts) for frame in source), depth=windows.window + 2
+        )
 
         def decoded() -> Iterator[torch.Tensor]:
-            while True:
-                item = frames_q.get()
-                if item is _DONE:
-                    return
-                if isinstance(item, _Failure):
-                    raise item.error
-                frame, pts = item
+            for frame, pts in frames_in:
                 pts_fifo.append(pts)
                 if side_by_side:
                     inputs_fifo.append(frame)
@@ -188,7 +156,6 @@ def deblur_video(
             encoder = threading.Thread(
                 target=_encode_worker, args=(sink, info.bit_depth, out_q, stop, encode_errors), daemon=True
             )
-            decoder.start()
             encoder.start()
             try:
                 with torch.inference_mode():
@@ -200,18 +167,18 @@ def deblur_video(
                             raise encode_errors[0]
                         if side_by_side:
                             restored = compose(inputs_fifo.popleft().to(restored), restored, info.rotation)
-                        if not _put(out_q, (restored, pts_fifo.popleft()), stop):
+                        if not put_unless_stopped(out_q, (restored, pts_fifo.popleft()), stop):
                             raise encode_errors[0]
                         done += 1
                         if progress is not None:
                             progress(done, total)
-                _put(out_q, _DONE, stop)
+                put_unless_stopped(out_q, _DONE, stop)
                 encoder.join()
                 if encode_errors:
                     raise encode_errors[0]
             finally:
                 stop.set()
-                decoder.join(timeout=5)
+                frames_in.close()  # stops the decoding thread before the source closes
                 encoder.join(timeout=5)
     warnings = list(sink.warnings) + list(retries.values())
     return RunResult(
