@@ -99,10 +99,10 @@ def evaluate(
             raise UsageError(f"no sequence of {dataset} has {sequences!r} in its name", hint="drop or change --sequences")
     contenders = _contenders(models or [AUTO], weights or [], resolve_device(device), cache_dir)
     several = len(contenders) > 1
-    folders = {
-        label: save_folders(pairs, save / _folder_name(label) if several else save) if save is not None else {}
-        for label, _, _ in contenders
-    }
+    folders: dict[str, dict[str, Path]] = {label: {} for label, _, _ in contenders}  # where --save writes
+    if save is not None:  # every folder checked before any work
+        for label in folders:
+            folders[label] = save_folders(pairs, save / _folder_name(label) if several else save)
     reports: list[EvaluationReport] = []
     current: EvaluationReport | None = None  # the report being filled
     try:
