@@ -7,7 +7,8 @@
 #                bash benchmarks/gpu_session.sh SECONDS compile   # torch.compile vs eager, compile.txt
 #                (device tool: carry [".gpu"]; `bench train dstnet` does both in one command)
 #
-# SECONDS is the wall time the command may take (the device tool's limit, less a margin). `bench`
+# SECONDS is the wall time the command may take (the device tool's limit, less a margin): every
+# benchmark step is cut to what is left of it, and skipped, saying so, when nothing is. `bench`
 # (three to four minutes) writes bench.txt: the DSTNet and WTSA speed benchmarks with their operator
 # profiles, DSTNet with cuDNN's algorithm search, with 4 windows per call and as CUDA graph
 # replays, `deblur run`'s restore path with 1 to 8 windows per call, and bench_train.py's split of
@@ -24,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if (($# < 2)); then
-    sed -n '2,20p' "$0" >&2
+    sed -n '2,21p' "$0" >&2
     exit 2
 fi
 budget=$1 job=$2
@@ -39,45 +40,58 @@ if [[ ! -d $cache ]]; then
 fi
 left() { echo $((end - $(date +%s))); }
 
+# Run "$@" for at most $1 seconds and never past this command's budget, which a device command must
+# not overrun (what it wrote so far still comes back); a step there is no time for is skipped, saying so.
+within() {
+    local limit=$1 remaining
+    shift
+    remaining=$(($(left) - 5))
+    if ((remaining < 15)); then
+        echo "skipped, the budget is spent: $*"
+        return 0
+    fi
+    timeout $((limit < remaining ? limit : remaining)) "$@" || echo "exit $?: $*"
+}
+
 bench() {
     {
         nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
         python3 -c 'import torch; print("torch", torch.__version__)'
-        timeout 100 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
-            --frames 10 --repeat 2 --profile || echo "bench_dstnet: exit $?"
+        within 100 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
+            --frames 10 --repeat 2 --profile
         # what issue 3's 100 fps may need: cuDNN's own algorithm search, several windows per call
         # (deblur run --batch), and no kernel launches by the host (a CUDA graph's replays)
         for extra in "--cudnn-benchmark" "--batch 4" "--batch 4 --cudnn-benchmark" "--cuda-graph" \
             "--batch 4 --cuda-graph"; do
             # shellcheck disable=SC2086
-            timeout 60 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
-                --frames 30 --repeat 3 --no-check $extra || echo "bench_dstnet $extra: exit $?"
+            within 60 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
+                --frames 30 --repeat 3 --no-check $extra
         done
         # the same through deblur run's restore path (windows of 30, blending), 1 to 8 windows per call
-        timeout 120 python3 benchmarks/bench_stream.py --variant dstnet --device cuda --dtype bfloat16 \
-            --window 30 --frames 240 --batch 1 2 4 8 || echo "bench_stream: exit $?"
-        timeout 100 python3 benchmarks/bench_wtsa.py --variant wtsa --device cuda --precision bf16 \
-            --steps 4 --profile || echo "bench_wtsa: exit $?"
+        within 120 python3 benchmarks/bench_stream.py --variant dstnet --device cuda --dtype bfloat16 \
+            --window 30 --frames 240 --batch 1 2 4 8
+        within 100 python3 benchmarks/bench_wtsa.py --variant wtsa --device cuda --precision bf16 \
+            --steps 4 --profile
         for model in dstnet-s dstnet; do
             for batch in 8 32; do
-                timeout 60 python3 benchmarks/bench_train.py --model "$model" --sources "$cache" --crop 256 \
-                    --frames 5 --batch "$batch" --precision bf16 --repeat 5 || echo "bench_train: exit $?"
+                within 60 python3 benchmarks/bench_train.py --model "$model" --sources "$cache" --crop 256 \
+                    --frames 5 --batch "$batch" --precision bf16 --repeat 5
             done
         done
-        timeout 60 python3 benchmarks/bench_train.py --model dstnet-s --sources "$cache" --crop 256 --frames 5 \
-            --batch 16 --precision bf16 --repeat 2 --gpu-synthesis || echo "bench_train --gpu-synthesis: exit $?"
+        within 60 python3 benchmarks/bench_train.py --model dstnet-s --sources "$cache" --crop 256 --frames 5 \
+            --batch 16 --precision bf16 --repeat 2 --gpu-synthesis
     } 2>&1 | grep -v '^USDT' | tee "$out/bench.txt"
 }
 
 # torch.compile of the models, eager first for comparison: a few minutes of compiling, so not in bench
 compiled() {
     {
-        timeout 240 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
-            --frames 30 --repeat 3 --compile || echo "bench_dstnet --compile: exit $?"
+        within 240 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
+            --frames 30 --repeat 3 --compile
         for flag in "" "--compile"; do
             # shellcheck disable=SC2086
-            timeout 300 python3 benchmarks/bench_wtsa.py --variant wtsa --device cuda --precision bf16 \
-                --steps 4 $flag || echo "bench_wtsa $flag: exit $?"
+            within 300 python3 benchmarks/bench_wtsa.py --variant wtsa --device cuda --precision bf16 \
+                --steps 4 $flag
         done
     } 2>&1 | grep -v '^USDT' | tee "$out/compile.txt"
 }
