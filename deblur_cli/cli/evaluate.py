@@ -97,8 +97,14 @@ def evaluate(
         pairs = [p for p in pairs if sequences in p.name]
         if not pairs:
             raise UsageError(f"no sequence of {dataset} has {sequences!r} in its name", hint="drop or change --sequences")
-    contenders = _contenders(models or [AUTO], weights or [], resolve_device(device), cache_dir)
+    torch_device = resolve_device(device)
+    contenders = _contenders(models or [AUTO], weights or [], torch_device, cache_dir)
     several = len(contenders) > 1
+    # every model's windows checked before any work, and LPIPS loaded once for all of them
+    window_plans = {
+        label: window_options(model, window, overlap, tile, tile_overlap, batch) for label, model, _ in contenders
+    }
+    lpips = load_lpips(lpips_weights, torch_device) if lpips_weights else None
     folders: dict[str, dict[str, Path]] = {label: {} for label, _, _ in contenders}  # where --save writes
     if save is not None:  # every folder checked before any work
         for label in folders:
@@ -121,13 +127,12 @@ def evaluate(
             )
             if note := unbatched_note(restorer, model, batch):
                 warn(note)
-            lpips = load_lpips(lpips_weights, restorer.device) if lpips_weights else None
             current = EvaluationReport(str(dataset), label, str(restorer.device), planned=len(pairs))
             reports.append(current)
             score = functools.partial(
                 evaluate_sequence,
                 restorer=restorer,
-                windows=window_options(model, window, overlap, tile, tile_overlap, batch),
+                windows=window_plans[label],
                 lpips=lpips,
                 with_niqe=with_niqe,
                 max_frames=frames,
