@@ -1,12 +1,19 @@
-"""Read an iterable ahead in a background thread, so decoding overlaps the model's work."""
+"""Read ahead in background threads, so decoding overlaps the model's work: `prefetched` runs an
+iterable in one thread; `mapped_in_threads` decodes independent items (image files) in several."""
 
 from __future__ import annotations
 
+import collections
+import os
 import queue
 import threading
-from typing import Iterable, Iterator, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
+
+MAX_DECODE_WORKERS = 8  # beyond this, PNG decoding stops being what a run waits for
 
 _DONE = object()
 
@@ -67,3 +74,40 @@ def prefetched(items: Iterable[T], depth: int) -> Iterator[T]:
             thread.join(timeout=5)
 
     return consume()
+
+
+def decode_workers() -> int:
+    """Threads for decoding independent images: one per CPU core, at most MAX_DECODE_WORKERS."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(MAX_DECODE_WORKERS, cores or 1))
+
+
+def mapped_in_threads(function: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+    """function(item) for each item, in order, computed by up to `workers` threads, at most
+    2 * workers results ahead of the consumer.
+
+    An exception raised by one call is raised here, in its place in the sequence. Closing the
+    returned generator cancels the calls not started and waits for the running ones. PyAV's
+    decoding releases the GIL, so the threads decode in parallel (a 720p PNG: 67 ms a frame in one
+    thread, 35 ms in two on 2 cores).
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+
+    def results() -> Iterator[R]:
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="deblur-decode")
+        pending: collections.deque = collections.deque()
+        source = iter(items)
+        try:
+            for item in source:
+                pending.append(pool.submit(function, item))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=True)
+
+    return results()

@@ -49,6 +49,16 @@ def test_benchmark_scripts_run_and_report_achieved_throughput():
     assert "TFLOP/s achieved" in out, out
 
 
+def test_the_decode_benchmark_times_image_threads_and_videos(tmp_path):
+    from tests import media
+
+    media.make_images(tmp_path / "seq", count=4)
+    out = _bench("bench_decode.py", str(tmp_path / "seq"), "--workers", "1", "3", "--repeat", "1")
+    assert "64x48, 4 frames" in out and "1 thread(s):" in out and "3 thread(s):" in out, out
+    out = _bench("bench_decode.py", str(media.make_video(tmp_path / "v.mkv", frames=3)), "--repeat", "1")
+    assert "3 frames" in out and "video:" in out and "frames/s" in out, out
+
+
 def test_the_gpu_sessions_stream_benchmark_runs_without_pyav():
     # The lent GPU machine has no PyAV: bench_stream.py must not import the codecs.
     script = (

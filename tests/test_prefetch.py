@@ -1,4 +1,5 @@
-"""prefetched: a background thread reads ahead, within bounds, and stops when asked."""
+"""prefetched: a background thread reads ahead, within bounds, and stops when asked. mapped_in_threads:
+several threads compute in parallel, results in order, within bounds, and stop when asked."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from contextlib import closing
 
 import pytest
 
-from deblur_cli.prefetch import prefetched
+from deblur_cli.prefetch import decode_workers, mapped_in_threads, prefetched
 
 
 def test_items_come_in_order_from_another_thread():
@@ -73,3 +74,65 @@ def test_closing_stops_the_thread_before_it_reads_everything():
 def test_depth_below_one_is_refused():
     with pytest.raises(ValueError, match="depth"):
         prefetched(iter([]), depth=0)
+
+
+def test_mapped_results_come_in_order_while_calls_overlap():
+    barrier = threading.Barrier(2, timeout=10)  # two calls must be running at once, or it breaks
+
+    def work(i):
+        if i < 2:
+            barrier.wait()
+        time.sleep(0.001 * (7 - i % 7))  # later items finish first in part
+        return i * i
+
+    assert list(mapped_in_threads(work, range(40), workers=3)) == [i * i for i in range(40)]
+
+
+def test_mapped_calls_stay_within_twice_the_workers_of_the_consumer():
+    started = []
+
+    def work(i):
+        started.append(i)
+        return i
+
+    stream = mapped_in_threads(work, range(100), workers=2)
+    assert next(stream) == 0
+    time.sleep(0.05)  # the threads would go on here if nothing held them back
+    assert len(started) <= 1 + 2 * 2
+    assert list(stream) == list(range(1, 100))
+
+
+def test_a_mapped_error_comes_in_its_place_and_later_results_are_dropped():
+    def work(i):
+        if i == 3:
+            raise KeyError("the fourth")
+        return i
+
+    got = []
+    with pytest.raises(KeyError, match="the fourth"):
+        for item in mapped_in_threads(work, range(10), workers=4):
+            got.append(item)
+    assert got == [0, 1, 2]
+
+
+def test_closing_a_map_cancels_what_has_not_started_and_joins_the_threads():
+    started = []
+    before = set(threading.enumerate())
+
+    def work(i):
+        started.append(i)
+        time.sleep(0.02)
+        return i
+
+    with closing(mapped_in_threads(work, range(1000), workers=2)) as stream:
+        assert next(stream) == 0
+    assert set(threading.enumerate()) == before
+    settled = len(started)
+    time.sleep(0.1)
+    assert len(started) == settled <= 1 + 2 * 2
+
+
+def test_map_workers_below_one_are_refused_and_decode_workers_are_bounded():
+    with pytest.raises(ValueError, match="workers"):
+        mapped_in_threads(str, [], workers=0)
+    assert 1 <= decode_workers() <= 8

@@ -25,6 +25,7 @@ from deblur_cli.video_io import (
     open_source,
 )
 from deblur_cli.video_io.encoding import resolve_encoder
+from deblur_cli.video_io.images import ImageSequenceSource
 from tests import media
 
 
@@ -355,6 +356,21 @@ def test_image_directory_reads_exact_frames(tmp_path, suffix, depth):
     for frame in frames:
         assert frame.pts is None
         np.testing.assert_array_equal(frame.image, media.pattern(frame.index, 64, 48, bit_depth=depth))
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_images_decoded_in_threads_come_in_order_and_an_odd_one_in_its_place(tmp_path, workers):
+    paths = media.make_images(tmp_path / "seq", count=9)
+    media.write_image(paths[6], media.pattern(6, 32, 32))
+    source = ImageSequenceSource(paths, workers=workers)
+    got = []
+    with pytest.raises(InputError, match=r"img_007\.png is 32x32"):
+        for frame in source:
+            got.append(frame)
+    assert [frame.index for frame in got] == list(range(6))
+    for frame in got:
+        np.testing.assert_array_equal(frame.image, media.pattern(frame.index, 64, 48))
+    assert [frame.index for frame in ImageSequenceSource(paths[:6], workers=workers)] == list(range(6))
 
 
 def test_jpeg_directory_reads_close_frames(tmp_path):

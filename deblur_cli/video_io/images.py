@@ -12,6 +12,7 @@ import av
 import numpy as np
 
 from deblur_cli.errors import InputError
+from deblur_cli.prefetch import decode_workers, mapped_in_threads
 from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of, color_of, normalize_rotation
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -52,15 +53,18 @@ def list_images(location: str | os.PathLike) -> list[Path]:
 
 
 class ImageSequenceSource:
-    """Images decoded one at a time as frames of one video; all must share the first image's size (checked
+    """Images decoded in order as frames of one video; all must share the first image's size (checked
     as each is read, so an odd one raises InputError when iteration reaches it).
+
+    Images after the first are decoded by `workers` threads (default: `prefetch.decode_workers()`), a
+    few frames ahead of the consumer, since each is a file of its own.
 
     Frames come as (H, W, 3) RGB arrays at the first image's depth: uint8 for 8-bit images, uint16 on the
     full 16-bit scale for deeper ones (a later image of another depth is converted). Frames carry no
     timestamps (`pts` is None) and the info has no frame rate.
     """
 
-    def __init__(self, paths: Sequence[Path]):
+    def __init__(self, paths: Sequence[Path], *, workers: int | None = None):
         if not paths:
             raise InputError("no images to read", hint=_SEQUENCE_HINT)
         self.paths = list(paths)
@@ -79,18 +83,36 @@ class ImageSequenceSource:
             pix_fmt=first.format.name,
         )
         self._format = array_format(self.info.dtype)
+        self._workers = workers or decode_workers()
 
     def __iter__(self) -> Iterator[Frame]:
-        for index, path in enumerate(self.paths):
-            frame = self._first if index == 0 else _read(path)[0]
-            self._first = None
-            if (frame.width, frame.height) != (self.info.width, self.info.height):
-                raise InputError(
-                    f"{path} is {frame.width}x{frame.height}, but the sequence started with "
-                    f"{self.paths[0].name} at {self.info.width}x{self.info.height}",
-                    hint="all images of a sequence must have the same size",
-                )
-            yield Frame(image=np.ascontiguousarray(frame.to_ndarray(format=self._format)), pts=None, index=index)
+        first, self._first = self._first, None
+        if first is None:  # a second pass reads the first image again
+            first = _read(self.paths[0])[0]
+        yield self._frame(0, self.paths[0], first.width, first.height, self._array(first))
+        rest = mapped_in_threads(self._load, self.paths[1:], self._workers)
+        try:
+            for index, (path, width, height, image) in enumerate(rest, start=1):
+                yield self._frame(index, path, width, height, image)
+        finally:
+            rest.close()
+
+    def _load(self, path: Path) -> tuple[Path, int, int, np.ndarray]:
+        """Decode and convert one image (in a decoding thread)."""
+        frame = _read(path)[0]
+        return path, frame.width, frame.height, self._array(frame)
+
+    def _array(self, frame: av.VideoFrame) -> np.ndarray:
+        return np.ascontiguousarray(frame.to_ndarray(format=self._format))
+
+    def _frame(self, index: int, path: Path, width: int, height: int, image: np.ndarray) -> Frame:
+        if (width, height) != (self.info.width, self.info.height):
+            raise InputError(
+                f"{path} is {width}x{height}, but the sequence started with "
+                f"{self.paths[0].name} at {self.info.width}x{self.info.height}",
+                hint="all images of a sequence must have the same size",
+            )
+        return Frame(image=image, pts=None, index=index)
 
     def close(self) -> None:
         self._first = None
