@@ -23,7 +23,7 @@ from deblur_cli.restorer import Restorer
 from deblur_cli.prefetch import prefetched, put_unless_stopped
 from deblur_cli.side_by_side import compose, composed_info
 from deblur_cli.span import Span
-from deblur_cli.stream import check_windows, restore_stream
+from deblur_cli.stream import as_float, check_windows, restore_stream
 from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, open_sink, open_source
 from deblur_cli.windows import WindowOptions
 
@@ -73,6 +73,14 @@ def to_tensor(frame: Frame, device: torch.device) -> torch.Tensor:
     t = torch.from_numpy(image).to(device, non_blocking=True).permute(2, 0, 1)
     # one strided pass converts and makes planes contiguous, so stacking windows is a plain copy
     return t.to(torch.float32, memory_format=torch.contiguous_format).mul_(scale)
+
+
+def to_compact_tensor(frame: Frame, device: torch.device) -> torch.Tensor:
+    """(H, W, 3) uint8 → contiguous (3, H, W) uint8 on `device`, a quarter of float32's bytes
+    (`stream.as_float` scales it when its window is restored); deeper frames as `to_tensor` gives them."""
+    if frame.image.dtype != np.uint8:
+        return to_tensor(frame, device)
+    return torch.from_numpy(frame.image).to(device, non_blocking=True).permute(2, 0, 1).contiguous()
 
 
 def to_image(frame: torch.Tensor, bit_depth: int) -> np.ndarray:
@@ -137,11 +145,11 @@ def deblur_video(
         total = info.frame_count
         pts_fifo: collections.deque[int | None] = collections.deque()
         inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # for side_by_side only
-        # Decoding and conversion run in a thread of their own (torch releases the GIL while
-        # converting). On a GPU the 8-bit frame is uploaded there and converted on the device: a
-        # quarter of the float32 bytes, off the main thread, which then only launches the model.
+        # Decoding runs in a thread of its own, which also puts the frames on the restorer's device,
+        # 8-bit frames as uint8: the frames read ahead take a quarter of float32's memory, and on a
+        # GPU a quarter of its upload. Each window is converted to float when it is restored.
         frames_in = prefetched(
-            ((to_tensor(frame, restorer.device), frame.pts) for frame in source), depth=windows.window + 2
+            ((to_compact_tensor(frame, restorer.device), frame.pts) for frame in source), depth=windows.window + 2
         )
 
         def decoded() -> Iterator[torch.Tensor]:
@@ -166,7 +174,7 @@ def deblur_video(
                         if encode_errors:
                             raise encode_errors[0]
                         if side_by_side:
-                            restored = compose(inputs_fifo.popleft().to(restored), restored, info.rotation)
+                            restored = compose(as_float(inputs_fifo.popleft()).to(restored), restored, info.rotation)
                         if not put_unless_stopped(out_q, (restored, pts_fifo.popleft()), stop):
                             raise encode_errors[0]
                         done += 1

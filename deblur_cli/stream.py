@@ -22,6 +22,17 @@ from deblur_cli.tiles import (
 from deblur_cli.windows import WindowOptions, stitch_windows
 
 
+def as_float(frames: torch.Tensor) -> torch.Tensor:
+    """Frames as float in [0, 1]: 8-bit ones (uint8, 0 to 255) scaled, float ones as they are.
+
+    `deblur run` keeps 8-bit frames as uint8 until their window is restored: its read-ahead then takes a
+    quarter of the memory (and, on a GPU, of the bytes uploaded) that float32 frames would.
+    """
+    if frames.dtype == torch.uint8:
+        return frames.to(torch.float32).mul_(1 / 255)
+    return frames
+
+
 def check_windows(restorer: Restorer, windows: WindowOptions) -> None:
     """UsageError if the windows are longer than the model accepts."""
     if restorer.max_frames is not None and windows.window > restorer.max_frames:
@@ -43,7 +54,8 @@ def restore_stream(
     temporal windows, up to `windows.batch` of them per model call when the restorer batches
     (restorer.py), each cut into tiles, blended back. Yields the restored frames in order, on
     the restorer's device, lazily; call it under torch.inference_mode(). The frames may be on any
-    device: each call's windows are moved to the restorer's.
+    device: each call's windows are moved to the restorer's. They are float in [0, 1], or uint8 (see
+    `as_float`); the restored frames are float.
 
     With `tile="auto"`, free memory decides: as many windows per call as fit whole (at most
     `windows.batch`), else one window in tiles that fit. After an out-of-memory error, a call of
@@ -85,7 +97,7 @@ def restore_stream(
 
     def restore(group: torch.Tensor) -> torch.Tensor:
         nonlocal batch
-        group = group.to(restorer.device)
+        group = as_float(group.to(restorer.device))
         if len(group) > 1 and batch > 1:
             try:
                 return restore_tiled(group, model, multiple=restorer.multiple, tile=tile, overlap=windows.tile_overlap)

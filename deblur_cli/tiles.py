@@ -47,8 +47,10 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
     pad_h, pad_w = _round_up(height, multiple) - height, _round_up(width, multiple) - width
     if pad_h or pad_w:
         flat = x.reshape(1, -1, height, width)  # F.pad pads the last two dims of a 4D tensor
-        flat = F.pad(flat, (0, pad_w, 0, 0), mode="reflect" if pad_w < width else "replicate")
-        flat = F.pad(flat, (0, 0, 0, pad_h), mode="reflect" if pad_h < height else "replicate")
+        if pad_w:  # F.pad copies even when it pads nothing
+            flat = F.pad(flat, (0, pad_w, 0, 0), mode="reflect" if pad_w < width else "replicate")
+        if pad_h:
+            flat = F.pad(flat, (0, 0, 0, pad_h), mode="reflect" if pad_h < height else "replicate")
         x = flat.reshape(*x.shape[:-2], height + pad_h, width + pad_w)
     return x, (height, width)
 

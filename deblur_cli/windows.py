@@ -160,12 +160,13 @@ def stitch_windows(
 ) -> Iterator[torch.Tensor]:
     """Restore a stream of frames window by window and yield the blended frames in order.
 
-    frames: (3, H, W) float tensors of one size, read lazily; their number need not be known.
+    frames: (3, H, W) tensors of one size, read lazily; their number need not be known. Float, or
+    uint8 that `restore` converts itself (stream.as_float).
     restore: (B, T, 3, H, W) -> same shape; called with the windows of `plan_windows`, in order, up
     to `batch` consecutive windows of equal length stacked in one call. Windows hold `window`
     frames, except the last two and a video shorter than one window.
-    Yields every frame once, (3, H, W) in the input frames' dtype on the restorer's output device,
-    as soon as no later window can touch it. Blending runs in float32; the weights are positive and
+    Yields every frame once, (3, H, W) in the input frames' dtype (float32 for integer frames) on the
+    restorer's output device, as soon as no later window can touch it. Blending runs in float32; the weights are positive and
     sum to one per frame, so an identity restorer gives back the input (to float32 rounding).
 
     Memory: fewer than `window + batch * (window - overlap)` input frames are held (the windows of
@@ -209,7 +210,8 @@ class _Planner:
                 if frame is None:
                     self.exhausted = True
                     break
-                self.dtype = frame.dtype if self.dtype is None else self.dtype
+                if self.dtype is None:  # of the frames yielded: integer frames come back as float32
+                    self.dtype = frame.dtype if frame.is_floating_point() else torch.float32
                 self.inputs.append(frame)
                 self.pulled += 1
             if self.covered < self.pulled:  # else the last window handed out turned out to be the last

@@ -194,6 +194,43 @@ def test_frames_wait_on_the_host_and_go_to_the_restorers_device_per_call():
     assert restorer.calls == [torch.device("meta")] * 3
 
 
+@pytest.mark.parametrize("tile, batch", [(None, 1), (48, 3)])
+def test_eight_bit_frames_are_restored_as_their_float_values(tile, batch):
+    # `deblur run` reads ahead uint8 frames; the restorer must see float32 in [0, 1], as before.
+    generator = torch.Generator().manual_seed(3)
+    clip = [torch.randint(0, 256, (3, 40, 72), dtype=torch.uint8, generator=generator) for _ in range(13)]
+    seen = []
+
+    class Checking(BatchingRestorer):
+        def restore_batch(self, frames):
+            seen.append((frames.dtype, frames.min().item() >= 0, frames.max().item() <= 1))
+            return super().restore_batch(frames)
+
+        def __call__(self, frames):
+            seen.append((frames.dtype, frames.min().item() >= 0, frames.max().item() <= 1))
+            return super().__call__(frames)
+
+    compact = restored(Checking(), clip, tile=tile, tile_overlap=16, batch=batch)
+    expected = restored(BatchingRestorer(), [f.float() * (1 / 255) for f in clip], tile=tile, tile_overlap=16, batch=batch)
+    assert len(compact) == len(expected) == 13 and {f.dtype for f in compact} == {torch.float32}
+    for a, b in zip(compact, expected):
+        assert torch.equal(a, b)
+    assert set(seen) == {(torch.float32, True, True)}
+    assert max(f.max().item() for f in compact) > 0.9  # scaled once, not twice
+
+
+def test_run_reads_eight_bit_frames_ahead_as_uint8_and_deeper_ones_as_float():
+    from deblur_cli.pipeline import to_compact_tensor, to_tensor
+    from deblur_cli.video_io import Frame
+
+    image = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
+    compact = to_compact_tensor(Frame(image=image, pts=0, index=0), torch.device("cpu"))
+    assert compact.dtype == torch.uint8 and compact.shape == (3, 4, 6) and compact.is_contiguous()
+    assert torch.equal(stream.as_float(compact), to_tensor(Frame(image=image, pts=0, index=0), torch.device("cpu")))
+    deep = (image.astype(np.uint16) * 257)
+    assert to_compact_tensor(Frame(image=deep, pts=0, index=0), torch.device("cpu")).dtype == torch.float32
+
+
 def test_run_reports_what_out_of_memory_retries_changed(tmp_path, monkeypatch):
     class Small(BatchingRestorer):
         """Runs out of memory on several windows at once, and on tiles over 96x96."""
