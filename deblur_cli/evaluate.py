@@ -28,10 +28,10 @@ from deblur_cli.metrics import niqe, psnr, ssim, to_8bit
 from deblur_cli.metrics.lpips import LPIPS, lpips_clip
 from deblur_cli.metrics.niqe import applicable as niqe_applicable
 from deblur_cli.metrics.ssim import WINDOW as SSIM_MIN_SIDE
-from deblur_cli.pipeline import VIDEO_SUFFIXES, to_image, to_tensor
+from deblur_cli.pipeline import VIDEO_SUFFIXES, to_compact_tensor, to_image
 from deblur_cli.prefetch import prefetched
 from deblur_cli.restorer import Restorer
-from deblur_cli.stream import check_windows, restore_stream
+from deblur_cli.stream import as_float, check_windows, restore_stream
 from deblur_cli.video_io import Frame, open_source
 from deblur_cli.video_io.images import is_image
 from deblur_cli.video_io.png_sequence import PngSequenceSink
@@ -257,9 +257,9 @@ def evaluate_sequence(
         blurred_frames = stack.enter_context(closing(prefetched(_tensors(blurred_source, max_frames), depth)))
         sharp_frames = stack.enter_context(closing(prefetched(_tensors(sharp_source, max_frames), depth)))
         # (blurred, sharp) frames whose restored frame is still to come; they are scored with it, so
-        # the clock below times decoding and restoring only. They wait in host memory and go to the
-        # restorer's device to be scored: on a GPU the metrics run there too, and cost a fraction of
-        # what they cost on the CPU.
+        # the clock below times decoding and restoring only. They wait in host memory (8-bit ones
+        # as uint8) and go to the restorer's device to be scored: on a GPU the metrics run there
+        # too, and cost a fraction of what they cost on the CPU.
         waiting: deque[tuple[torch.Tensor, torch.Tensor]] = deque()
         scores = _Scores(frame_metrics(blurred_info.height, blurred_info.width, lpips=lpips, with_niqe=with_niqe))
         seconds = 0.0
@@ -283,7 +283,7 @@ def evaluate_sequence(
             for done, restored in enumerate(restore_stream(inputs(), restorer, windows, size), start=1):
                 seconds += time.perf_counter() - started
                 blurred, sharp = waiting.popleft()
-                scores.add(blurred.to(restored.device), sharp.to(restored.device), restored)
+                scores.add(as_float(blurred.to(restored.device)), as_float(sharp.to(restored.device)), restored)
                 if sink is not None:
                     sink.write(to_image(restored, blurred_info.bit_depth))
                 if progress is not None:
@@ -298,9 +298,10 @@ def evaluate_sequence(
 
 
 def _tensors(source: Iterable[Frame], count: int | None) -> Iterator[torch.Tensor]:
-    """The first `count` frames of `source` (all with None) as float tensors in host memory."""
+    """The first `count` frames of `source` (all with None) in host memory, 8-bit ones as uint8
+    (a quarter of float32's memory; `as_float` converts them where they are used)."""
     cpu = torch.device("cpu")
-    return (to_tensor(frame, cpu) for frame in itertools.islice(source, count))
+    return (to_compact_tensor(frame, cpu) for frame in itertools.islice(source, count))
 
 
 class _Scores:
