@@ -404,3 +404,14 @@ def test_a_comparison_stopped_in_its_second_model_keeps_the_first(tmp_path, monk
     assert "stopped: 1 of 2 models evaluated on every sequence" in result.output
     models = json.loads(out.read_text())["models"]
     assert [(m["model"], m["complete"], len(m["sequences"])) for m in models] == [("dstnet-s", True, 2), ("wtsa-s", False, 1)]
+
+
+@pytest.mark.parametrize("depth, dtype", [(8, torch.uint8), (16, torch.float32)])
+def test_frames_waiting_to_be_scored_are_held_as_decoded(tmp_path, depth, dtype):
+    from deblur_cli.evaluate import _tensors
+    from deblur_cli.video_io import open_source
+
+    make_images(tmp_path / "seq", count=3, bit_depth=depth)
+    with open_source(tmp_path / "seq") as source:
+        held = list(_tensors(source, 2))
+    assert len(held) == 2 and {frame.dtype for frame in held} == {dtype}
