@@ -13,7 +13,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-MAX_DECODE_WORKERS = 8  # beyond this, PNG decoding stops being what a run waits for
+MAX_DECODE_WORKERS = 8  # bounds the threads, and the frames decoded ahead (two per thread), on large machines
 
 _DONE = object()
 
@@ -88,8 +88,8 @@ def mapped_in_threads(function: Callable[[T], R], items: Iterable[T], workers: i
 
     An exception raised by one call is raised here, in its place in the sequence. Closing the
     returned generator cancels the calls not started and waits for the running ones. PyAV's
-    decoding releases the GIL, so the threads decode in parallel (a 720p PNG: 67 ms a frame in one
-    thread, 35 ms in two on 2 cores).
+    decoding releases the GIL, so the threads decode in parallel (720p PNGs on 2 cores: 64 to 73 ms
+    a frame with one thread, 38 to 40 ms with two; `benchmarks/bench_decode.py`).
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")

@@ -166,8 +166,9 @@ def stitch_windows(
     to `batch` consecutive windows of equal length stacked in one call. Windows hold `window`
     frames, except the last two and a video shorter than one window.
     Yields every frame once, (3, H, W) in the input frames' dtype (float32 for integer frames) on the
-    restorer's output device, as soon as no later window can touch it. Blending runs in float32; the weights are positive and
-    sum to one per frame, so an identity restorer gives back the input (to float32 rounding).
+    restorer's output device, as soon as no later window can touch it. Blending runs in float32; the
+    weights are positive and sum to one per frame, so an identity restorer gives back the input (to
+    float32 rounding).
 
     Memory: fewer than `window + batch * (window - overlap)` input frames are held (the windows of
     one call, and a stride beyond the last to see whether the video ends there); besides those,
