@@ -243,6 +243,13 @@ class _Planner:
         return spans, frames
 
 
+def _stacked(frames: list[torch.Tensor], shape: tuple[int, ...]) -> torch.Tensor:
+    """The frames stacked into `shape` (B, T, ...); the list is emptied, so the caller keeps no frame."""
+    stacked = torch.stack(frames).view(shape)
+    frames.clear()
+    return stacked
+
+
 def _stitch(
     planner: _Planner, restore: Callable[[torch.Tensor], torch.Tensor], batch: int
 ) -> Iterator[torch.Tensor]:
@@ -275,17 +282,17 @@ def _stitch(
             return
 
         length = spans[0][1] - spans[0][0]
-        stacked = torch.stack(frames).unflatten(0, (len(spans), length))
+        shape = (len(spans), length, *frames[0].shape)
         close_open_window(spans[0][0])
         yield from emit_before(spans[0][0])
-        del frames
-        restored = restore(stacked)
-        if restored.shape != stacked.shape:
+        # The stack is referenced by `restore` alone, which may let it go once converted (stream.py
+        # turns 8-bit windows into float ones: the 8-bit copy need not last through the model).
+        restored = restore(_stacked(frames, shape))
+        if restored.shape != shape:
             raise ModelError(
-                f"the model returned shape {tuple(restored.shape)} for windows of shape {tuple(stacked.shape)}",
+                f"the model returned shape {tuple(restored.shape)} for windows of shape {shape}",
                 hint="a restorer must return frames of the shape it was given",
             )
-        del stacked
         for (start, stop), frames_out in zip(spans, restored):
             close_open_window(start)
             yield from emit_before(start)
