@@ -12,6 +12,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -121,6 +122,7 @@ def deblur_video(
     span: Span = Span(),
     force: bool = False,
     side_by_side: bool = False,
+    image_rate: Fraction | None = None,
     progress: ProgressFn | None = None,
 ) -> RunResult:
     """Restore every frame of `source_path` (of its `span`) with `restorer` and write `output_path`.
@@ -129,7 +131,8 @@ def deblur_video(
     and audio/subtitle streams; a span keeps what falls inside it, with the clock starting at its first frame. It is written under a temporary name and renamed at the end; on any
     error or Ctrl-C nothing is left under the final name. The input is never modified.
     With `side_by_side`, each output frame shows the input on the left and the restored frame on the
-    right, twice as wide (see side_by_side.py).
+    right, twice as wide (see side_by_side.py). `image_rate` is the frame rate of an image-sequence
+    input (video_io.DEFAULT_FPS without one).
     """
     check_output_path(source_path, output_path, force=force)
     check_windows(restorer, windows)
@@ -140,7 +143,7 @@ def deblur_video(
     retries: dict[str, str] = {}  # what out-of-memory retries changed, for the user: the latest of each kind
     done = 0
 
-    with open_source(source_path, span) as source:
+    with open_source(source_path, span, image_rate=image_rate) as source:
         info: VideoInfo = source.info
         total = info.frame_count
         pts_fifo: collections.deque[int | None] = collections.deque()

@@ -105,6 +105,40 @@ def test_image_sequence_in_and_out(tmp_path, identity):
     assert media.read_frames(written[0])[0].shape == (21, 33, 3)
 
 
+@pytest.mark.parametrize("fps, rate", [(None, Fraction(25)), ("50", Fraction(50)), ("30000/1001", Fraction(30000, 1001))])
+def test_an_image_sequence_becomes_a_video_at_the_fps_given(tmp_path, identity, fps, rate):
+    media.make_images(tmp_path / "frames", count=12, size=(32, 24))
+    result = deblur(tmp_path / "frames", "-o", tmp_path / "out.mp4", "-q", *(["--fps", fps] if fps else []))
+    assert result.exit_code == 0, result.output
+    pts, time_base = media.read_video_pts(tmp_path / "out.mp4")
+    assert len(pts) == 12
+    assert [p * time_base for p in pts] == [i / rate for i in range(12)]  # frame i at i / rate seconds
+
+
+def test_fps_sets_the_clock_that_start_counts_on_an_image_sequence(tmp_path, identity):
+    media.make_images(tmp_path / "frames", count=12, size=(32, 24))
+    result = deblur(tmp_path / "frames", "-o", tmp_path / "restored", "--fps", "50", "--start", "0.1", "-q")
+    assert result.exit_code == 0, result.output
+    written = sorted((tmp_path / "restored").iterdir())
+    assert len(written) == 7  # images 5 to 11: 0.1 s is five frames at 50 a second (2.5 at the default 25)
+    np.testing.assert_array_equal(media.read_frames(written[0])[0], media.pattern(5, 32, 24))
+
+
+@pytest.mark.parametrize("value, message", [("0", "above 0"), ("abc", "not a frame rate"), ("1/0", "not a frame rate")])
+def test_a_bad_fps_is_a_usage_error(tmp_path, identity, value, message):
+    media.make_images(tmp_path / "frames", count=2, size=(32, 24))
+    result = deblur(tmp_path / "frames", "-o", tmp_path / "out.mp4", "--fps", value)
+    assert result.exit_code == 2 and message in result.output
+    assert identity.calls == []
+
+
+def test_fps_on_a_video_is_refused_since_a_video_keeps_its_own_rate(tmp_path, identity):
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    result = deblur(source, "-o", tmp_path / "out.mp4", "--fps", "30")
+    assert result.exit_code == 2 and "is a video, which keeps its own" in result.output
+    assert not (tmp_path / "out.mp4").exists()
+
+
 @pytest.mark.parametrize("suffix, exact", [(".png", True), (".tif", True), (".bmp", True), (".jpg", False)])
 def test_a_photo_in_gives_an_image_out(tmp_path, identity, suffix, exact):
     source = media.write_image(tmp_path / "photo.png", media.pattern(0, 61, 37))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -45,6 +46,10 @@ StartOpt = Annotated[
     Optional[str], typer.Option("--start", help="Restore from this time on: seconds (90.5) or a clock time (1:30.5, 1:02:03).")
 ]
 EndOpt = Annotated[Optional[str], typer.Option("--end", help="Stop before this time (same notation as --start).")]
+FpsOpt = Annotated[
+    Optional[str],
+    typer.Option("--fps", help="Frame rate of image-sequence inputs (25, 29.97, 30000/1001; default 25). Videos keep their own."),
+]
 DurationOpt = Annotated[Optional[str], typer.Option("--duration", help="Restore this long from --start (instead of --end).")]
 
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
@@ -79,6 +84,22 @@ def unbatched_note(restorer: Restorer, model: str, batch: int) -> str | None:
         why = " with --eta above 0" if getattr(restorer, "eta", 0) > 0 else ""
         return f"--batch {batch} does nothing for {model}{why}: it restores one window per call"
     return None
+
+
+MAX_RATE = 1000  # frames a second: beyond any camera's video mode, a typo guard
+
+
+def rate_option(value: str | None) -> Fraction | None:
+    """The frame rate of --fps ("25", "29.97", "30000/1001") as a Fraction; a UsageError if it is not one."""
+    if value is None:
+        return None
+    try:
+        rate = Fraction(value.strip())
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"--fps: {value!r} is not a frame rate", hint="write it as 25, 29.97 or 30000/1001") from None
+    if not 0 < rate <= MAX_RATE:
+        raise UsageError(f"--fps must be above 0 and at most {MAX_RATE} frames a second, got {value!r}")
+    return rate
 
 
 def span_option(start: str | None, end: str | None, duration: str | None) -> Span:

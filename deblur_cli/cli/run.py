@@ -18,6 +18,7 @@ from deblur_cli.cli.options import (
     DurationOpt,
     EndOpt,
     EtaOpt,
+    FpsOpt,
     ModelOpt,
     OfflineOpt,
     OverlapOpt,
@@ -31,11 +32,13 @@ from deblur_cli.cli.options import (
     TileOverlapOpt,
     WeightsOpt,
     WindowOpt,
+    rate_option,
     span_option,
     unbatched_note,
     window_options,
 )
 from deblur_cli.devices import resolve_device
+from deblur_cli.errors import UsageError
 from deblur_cli.pipeline import check_output_path, deblur_video, plan_outputs
 from deblur_cli.restorers import build_restorer
 from deblur_cli.side_by_side import composed_info
@@ -62,6 +65,7 @@ def run(
     start: StartOpt = None,
     end: EndOpt = None,
     duration: DurationOpt = None,
+    fps: FpsOpt = None,
     codec: Annotated[Optional[str], typer.Option(help="Video codec (libx264, libx265, libvpx-vp9, ffv1, x264-lossless...).")] = None,
     crf: Annotated[int, typer.Option(min=0, max=63, help="Quality for x264/x265/vp9: lower is better.")] = 18,
     preset: Annotated[str, typer.Option(help="Encoder speed preset (x264/x265).")] = "medium",
@@ -81,9 +85,15 @@ def run(
     windows = window_options(model, window, overlap, tile, tile_overlap, batch)
     encode = EncodeOptions(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=not no_audio)
     span = span_option(start, end, duration)
+    image_rate = rate_option(fps)
     jobs = plan_outputs(inputs, output)
     for source, target in jobs:  # bad inputs and outputs fail before the model loads
-        info = describe(source, span)
+        info = describe(source, span, image_rate=image_rate)
+        if image_rate is not None and info.container is not None:
+            raise UsageError(
+                f"--fps sets the frame rate of image sequences; {source} is a video, which keeps its own",
+                hint="leave out --fps for videos",
+            )
         check_output_path(source, target, force=force)
         check_sink(target, composed_info(info) if side_by_side else info, encode)
     if jobs[0][1] != output:  # several inputs: -o names the folder they go to
@@ -141,6 +151,7 @@ def run(
                 span=span,
                 force=force,
                 side_by_side=side_by_side,
+                image_rate=image_rate,
                 progress=progress,
             )
             bar.remove_task(task)

@@ -6,6 +6,7 @@ import glob
 import os
 import re
 from collections.abc import Iterator, Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -61,10 +62,11 @@ class ImageSequenceSource:
 
     Frames come as (H, W, 3) RGB arrays at the first image's depth: uint8 for 8-bit images, uint16 on the
     full 16-bit scale for deeper ones (a later image of another depth is converted). Frames carry no
-    timestamps (`pts` is None) and the info has no frame rate.
+    timestamps (`pts` is None); the info's frame rate is `rate`, None when the caller gave none (a
+    video written from them then runs at DEFAULT_FPS).
     """
 
-    def __init__(self, paths: Sequence[Path], *, workers: int | None = None):
+    def __init__(self, paths: Sequence[Path], *, rate: Fraction | None = None, workers: int | None = None):
         if not paths:
             raise InputError("no images to read", hint=_SEQUENCE_HINT)
         self.paths = list(paths)
@@ -73,7 +75,7 @@ class ImageSequenceSource:
         self.info = VideoInfo(
             width=first.width,
             height=first.height,
-            fps=None,
+            fps=rate,
             time_base=None,
             frame_count=len(self.paths),
             bit_depth=bit_depth_of(first.format),

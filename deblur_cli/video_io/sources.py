@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
@@ -28,38 +29,40 @@ class FrameSource(Protocol):
     def __exit__(self, *exc) -> None: ...
 
 
-def open_source(path: str | os.PathLike, span: Span = Span()) -> FrameSource:
+def open_source(path: str | os.PathLike, span: Span = Span(), *, image_rate: Fraction | None = None) -> FrameSource:
     """Open a video file, a directory of images, a glob pattern ("frames/*.png") or a single image.
 
     `.info` is ready at once (the first frame is decoded to fill it); iterating yields `Frame`s. With a
-    `span`, only its frames are delivered (image sequences count DEFAULT_FPS frames a second), and a video's
-    timestamps start from the span's first frame.
+    `span`, only its frames are delivered (image sequences count `image_rate` frames a second,
+    DEFAULT_FPS without one), and a video's timestamps start from the span's first frame. `image_rate`
+    becomes an image sequence's `info.fps`; a video keeps its own timing.
     Raises InputError with a one-line message and a hint for anything that cannot be read.
     """
     text = os.fspath(path)
     if os.path.isdir(text) or (not os.path.exists(text) and is_glob(text)):
-        return ImageSequenceSource(_images_in(list_images(text), span, text))
+        return ImageSequenceSource(_images_in(list_images(text), span, text, image_rate), rate=image_rate)
     if not os.path.exists(text):
         raise InputError(
             f"{text}: no such file or directory", hint="check the path; quote glob patterns like 'frames/*.png'"
         )
     if is_image(text):
-        return ImageSequenceSource(_images_in([Path(text)], span, text))
+        return ImageSequenceSource(_images_in([Path(text)], span, text, image_rate), rate=image_rate)
     return VideoFileSource(text, span)
 
 
-def _images_in(paths: list[Path], span: Span, text: str) -> list[Path]:
-    chosen = span.frames(len(paths), DEFAULT_FPS)
+def _images_in(paths: list[Path], span: Span, text: str, rate: Fraction | None) -> list[Path]:
+    rate = rate or DEFAULT_FPS
+    chosen = span.frames(len(paths), rate)
     if not chosen:
         raise InputError(
-            f"{text}: no image from {span.describe()}: {len(paths)} images last {float(len(paths) / DEFAULT_FPS):g} s "
-            f"at {DEFAULT_FPS} frames a second",
+            f"{text}: no image from {span.describe()}: {len(paths)} images last {float(len(paths) / rate):g} s "
+            f"at {rate} frames a second",
             hint="choose an earlier --start",
         )
     return paths[chosen.start : chosen.stop]
 
 
-def describe(path: str | os.PathLike, span: Span = Span()) -> VideoInfo:
+def describe(path: str | os.PathLike, span: Span = Span(), *, image_rate: Fraction | None = None) -> VideoInfo:
     """The VideoInfo of an input (of its `span`) without reading past the span's first frame."""
-    with open_source(path, span) as source:
+    with open_source(path, span, image_rate=image_rate) as source:
         return source.info
