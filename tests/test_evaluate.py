@@ -415,3 +415,53 @@ def test_frames_waiting_to_be_scored_are_held_as_decoded(tmp_path, depth, dtype)
     with open_source(tmp_path / "seq") as source:
         held = list(_tensors(source, 2))
     assert len(held) == 2 and {frame.dtype for frame in held} == {dtype}
+
+
+def test_known_input_scores_are_taken_and_the_input_is_not_scored_again(tmp_path, monkeypatch):
+    from deblur_cli import evaluate as evaluate_module
+
+    data = two_sequences(tmp_path / "d")
+    pair = find_sequences(data)[0]
+    first = evaluate_sequence(pair, Darkens(), WINDOWS)
+    scored = []
+    real = evaluate_module.frame_metrics
+
+    def counting(*args, **kwargs):
+        def wrap(name, metric):
+            return lambda frame, sharp: scored.append(name) or metric(frame, sharp)
+
+        return {name: wrap(name, metric) for name, metric in real(*args, **kwargs).items()}
+
+    monkeypatch.setattr(evaluate_module, "frame_metrics", counting)
+    again = evaluate_sequence(pair, Darkens(), WINDOWS, input_scores=first.input)
+    assert again.input == first.input and again.output == first.output
+    assert sorted(set(scored)) == ["psnr", "ssim"] and len(scored) == 2 * 3  # the 3 outputs only, not the inputs
+    fresh = evaluate_sequence(pair, Darkens(), WINDOWS)
+    assert len(scored) == 2 * 3 + 2 * 3 * 2  # without known scores, input and output
+    assert fresh.input == first.input
+    with pytest.raises(ValueError, match="metrics"):
+        evaluate_sequence(pair, Darkens(), WINDOWS, input_scores={"psnr": 1.0})
+
+
+def test_several_models_score_the_input_once(tmp_path, monkeypatch):
+    from deblur_cli import evaluate as evaluate_module
+    from deblur_cli.cli import evaluate as evaluate_command
+
+    monkeypatch.setattr(evaluate_command, "build_restorer", lambda model, **kwargs: Darkens())
+    passes = []
+    real = evaluate_module.evaluate_sequence
+
+    def recording(pair, restorer, windows, **kwargs):
+        passes.append((pair.name, kwargs.get("input_scores") is not None))
+        return real(pair, restorer, windows, **kwargs)
+
+    monkeypatch.setattr(evaluate_command, "evaluate_sequence", recording)
+    out = tmp_path / "scores.json"
+    data = two_sequences(tmp_path / "d")
+    result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet-s", "-m", "dstnet", "-m", "wtsa-s",
+                                 "--json", str(out), "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert passes == [("a", False), ("b", False)] + [("a", True), ("b", True)] * 2
+    models = json.loads(out.read_text())["models"]
+    inputs = [[s["input"] for s in m["sequences"]] for m in models]
+    assert inputs[0] == inputs[1] == inputs[2] and inputs[0][0]["psnr"] > 0

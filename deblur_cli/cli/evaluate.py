@@ -111,6 +111,7 @@ def evaluate(
             folders[label] = save_folders(pairs, save / _folder_name(label) if several else save)
     reports: list[EvaluationReport] = []
     current: EvaluationReport | None = None  # the report being filled
+    inputs: dict[str, dict[str, float]] = {}  # the input's scores by sequence, scored by the first model only
     try:
         for label, model, weights_file in contenders:
             restorer = build_restorer(
@@ -137,7 +138,8 @@ def evaluate(
                 with_niqe=with_niqe,
                 max_frames=frames,
             )
-            _evaluate_all(current, pairs, score, folders[label], quiet)
+            _evaluate_all(current, pairs, score, folders[label], quiet, inputs)
+            inputs.update((s.name, s.input) for s in current.sequences)  # from the first model's pass
             out.print(_table(current))
             current = None
             del restorer, score  # before the next model loads
@@ -190,10 +192,16 @@ def _folder_name(label: str) -> str:
 
 
 def _evaluate_all(
-    report: EvaluationReport, pairs: list, score: Callable[..., SequenceScore], folders: dict[str, Path], quiet: bool
+    report: EvaluationReport,
+    pairs: list,
+    score: Callable[..., SequenceScore],
+    folders: dict[str, Path],
+    quiet: bool,
+    inputs: dict[str, dict[str, float]],
 ) -> None:
     """Score the pairs in order, each added to `report` as soon as it is done; `score(pair, save_to=,
-    progress=)` is evaluate_sequence with the model and metric options bound."""
+    progress=, input_scores=)` is evaluate_sequence with the model and metric options bound, and
+    `inputs` the input's scores already known, by sequence name."""
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -211,7 +219,9 @@ def _evaluate_all(
             def progress(name: str, done: int, total: int | None, task=task) -> None:
                 bar.update(task, completed=done, total=total)
 
-            report.sequences.append(score(pair, save_to=folders.get(pair.name), progress=progress))
+            report.sequences.append(
+                score(pair, save_to=folders.get(pair.name), progress=progress, input_scores=inputs.get(pair.name))
+            )
             bar.remove_task(task)
             bar.advance(overall)
 
