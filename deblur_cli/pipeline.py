@@ -99,10 +99,16 @@ _DONE = object()
 def _encode_worker(
     sink, bit_depth: int, out_q: queue.Queue, stop: threading.Event, errors: list[BaseException]
 ) -> None:
-    """Convert back to arrays and encode off the main thread."""
+    """Convert back to arrays and encode off the main thread, until _DONE comes or `stop` is set (a
+    failed or interrupted run: the frames still queued are dropped with the output)."""
     try:
         while True:
-            item = out_q.get()
+            try:
+                item = out_q.get(timeout=0.1)
+            except queue.Empty:
+                if stop.is_set():
+                    return
+                continue
             if item is _DONE:
                 return
             frame, pts = item
