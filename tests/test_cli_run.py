@@ -6,6 +6,7 @@ import json
 import os
 import threading
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -195,6 +196,26 @@ def test_several_inputs_go_into_a_folder(tmp_path, identity):
     summary = json.loads(result.stdout)
     assert [s["frames"] for s in summary] == [3, 4]
     assert sorted(p.name for p in (tmp_path / "outdir").iterdir()) == ["a.mp4", "b.mkv"]
+
+
+def test_a_damaged_input_among_several_is_reported_and_the_others_are_restored(tmp_path, identity):
+    a = media.make_video(tmp_path / "a.mkv", frames=3)
+    b = media.truncate(media.make_video(tmp_path / "full.mkv", frames=30), 0.5, tmp_path / "b.mkv")
+    c = media.make_video(tmp_path / "c.mkv", frames=4)
+    result = runner.invoke(app, ["run", str(a), str(b), str(c), "-o", str(tmp_path / "outdir"), "--json"])
+    assert result.exit_code == 1
+    assert "b.mkv: the video stream ends early" in result.stderr  # its own error, with its hint
+    assert "1 of 3 inputs failed:" in result.stderr and "the other 2 were restored" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "outdir").iterdir()) == ["a.mkv", "c.mkv"]  # nothing of b
+    summary = json.loads(result.stdout)
+    assert [Path(s["input"]).name for s in summary] == ["a.mkv", "b.mkv", "c.mkv"]
+    assert summary[0]["frames"] == 3 and "ends early" in summary[1]["error"] and summary[2]["frames"] == 4
+
+
+def test_one_damaged_input_alone_is_its_own_error(tmp_path, identity):
+    b = media.truncate(media.make_video(tmp_path / "full.mkv", frames=30), 0.5, tmp_path / "b.mkv")
+    result = deblur(b, "-o", tmp_path / "out.mkv")
+    assert result.exit_code == 1 and "ends early" in result.stderr and "inputs failed" not in result.stderr
 
 
 def test_json_summary_is_the_only_stdout(tmp_path, identity):

@@ -47,6 +47,13 @@ def warn(message: str) -> None:
     err.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
 
 
+def report_error(e: DeblurError) -> None:
+    """The error's line on stderr, and its hint's."""
+    err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+    if e.hint:
+        err.print(f"[dim]hint:[/] {e.hint}", highlight=False, soft_wrap=True)
+
+
 @contextlib.contextmanager
 def error_boundary() -> Iterator[None]:
     """Turn domain errors into one line on stderr (plus a hint) and an exit code; never a traceback
@@ -59,9 +66,7 @@ def error_boundary() -> Iterator[None]:
     except DeblurError as e:
         if debug:
             raise
-        err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
-        if e.hint:
-            err.print(f"[dim]hint:[/] {e.hint}", highlight=False, soft_wrap=True)
+        report_error(e)
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
         err.print("[red]interrupted[/]")

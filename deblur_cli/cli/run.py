@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from deblur_cli.auto_model import AUTO, choose_model
-from deblur_cli.cli.app import command, err, out, warn
+from deblur_cli.cli.app import command, err, out, report_error, warn
 from deblur_cli.cli.options import (
     BatchOpt,
     CacheDirOpt,
@@ -38,7 +38,7 @@ from deblur_cli.cli.options import (
     window_options,
 )
 from deblur_cli.devices import resolve_device
-from deblur_cli.errors import UsageError
+from deblur_cli.errors import DeblurError, InputError, OutputError, UsageError
 from deblur_cli.pipeline import check_output_path, deblur_video, plan_outputs
 from deblur_cli.restorers import build_restorer
 from deblur_cli.side_by_side import composed_info
@@ -133,6 +133,7 @@ def run(
         if note := unbatched_note(restorer, model, batch):
             warn(note)
         results = []
+        failed: list[tuple[Path, Path, DeblurError]] = []
         for source, target in jobs:
             task = bar.add_task(source.name, total=None, fps=0.0, detail="")
             current[:] = [task]
@@ -142,19 +143,27 @@ def run(
                 elapsed = bar.get_time() - started
                 bar.update(task, completed=done, total=total, fps=done / elapsed if elapsed > 0 else 0.0)
 
-            result = deblur_video(
-                source,
-                target,
-                restorer,
-                windows=windows,
-                encode=encode,
-                span=span,
-                force=force,
-                side_by_side=side_by_side,
-                image_rate=image_rate,
-                progress=progress,
-            )
-            bar.remove_task(task)
+            try:
+                result = deblur_video(
+                    source,
+                    target,
+                    restorer,
+                    windows=windows,
+                    encode=encode,
+                    span=span,
+                    force=force,
+                    side_by_side=side_by_side,
+                    image_rate=image_rate,
+                    progress=progress,
+                )
+            except (InputError, OutputError) as e:
+                if len(jobs) == 1:
+                    raise
+                report_error(e)  # one damaged input of several: the others are still restored
+                failed.append((source, target, e))
+                continue
+            finally:
+                bar.remove_task(task)
             for message in result.warnings:
                 warn(message)
             results.append(result)
@@ -181,4 +190,13 @@ def run(
             }
             for r in results
         ]
-        out.print_json(json.dumps(payload if len(payload) > 1 else payload[0]))
+        payload += [{"input": str(source), "output": str(target), "error": str(e)} for source, target, e in failed]
+        order = [str(source) for source, _ in jobs]
+        payload.sort(key=lambda entry: order.index(entry["input"]))  # in the order of the inputs
+        out.print_json(json.dumps(payload if len(jobs) > 1 else payload[0]))
+    if failed:
+        names = ", ".join(str(source) for source, _, _ in failed)
+        raise InputError(
+            f"{len(failed)} of {len(jobs)} inputs failed: {names}",
+            hint=f"the other {len(jobs) - len(failed)} were restored; the errors above say what went wrong",
+        )
