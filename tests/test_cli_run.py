@@ -254,7 +254,7 @@ BAD_INPUTS = {
         lambda d: media.drop_keyframes(media.make_video(d / "a.mkv", frames=8), d / "nokey.mkv"),
         "no decodable frames",
     ),
-    "truncated": (lambda d: media.truncate(media.make_video(d / "a.mkv", frames=30), 0.5), "good frames"),
+    "truncated": (lambda d: media.truncate(media.make_video(d / "a.mkv", frames=30), 0.5), "good frame"),
     "empty folder": (lambda d: _mkdir(d / "empty"), "no images"),
     "mixed sizes": (lambda d: _mixed_sizes(d / "mixed"), "img_002.png"),
     "unknown codec": (lambda d: media.make_undecodable(d / "avs2.mkv"), "avs2"),

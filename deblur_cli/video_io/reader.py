@@ -154,7 +154,7 @@ class VideoFileSource:
                     yield frame
         except av.FFmpegError as e:
             raise InputError(
-                f"{self.path}: the video stream is corrupt after {decoded} good frames ({_reason(e)})",
+                f"{self.path}: the video stream is corrupt after {_good(decoded)} ({_reason(e)})",
                 hint=_DAMAGED_HINT,
             ) from None
         _check_complete(self.path, stream, packets if count_packets else None, decoded, end)
@@ -270,12 +270,16 @@ def _frame_step(info: VideoInfo) -> int:
     return max(1, round(1 / (info.fps * info.time_base)))
 
 
+def _good(count: int) -> str:
+    return f"{count} good frame" + ("" if count == 1 else "s")
+
+
 def _check_complete(path: Path, stream, packets: int | None, decoded: int, end: Fraction | None) -> None:
     """Raise if the demuxer stopped before the end the container announced (a truncated or damaged file)."""
     expected = stream.frames  # from the index (MP4, MOV, AVI); 0 when the container keeps no count
     if expected and packets is not None and packets < expected:
         raise InputError(
-            f"{path}: the video stream ends early: {decoded} good frames of {expected} (truncated or damaged file)",
+            f"{path}: the video stream ends early: {_good(decoded)} of {expected} (truncated or damaged file)",
             hint=_DAMAGED_HINT,
         )
     duration = None if expected and packets is not None else _stream_duration(stream)
@@ -285,7 +289,7 @@ def _check_complete(path: Path, stream, packets: int | None, decoded: int, end: 
     slack = max(3 / fps, 0.1)  # the last frame's duration is often not stored
     if float(end) < duration - slack:
         raise InputError(
-            f"{path}: the video stream ends early: {decoded} good frames, {float(end):.2f} s of {duration:.2f} s "
+            f"{path}: the video stream ends early: {_good(decoded)}, {float(end):.2f} s of {duration:.2f} s "
             "(truncated or damaged file)",
             hint=_DAMAGED_HINT,
         )
