@@ -38,7 +38,7 @@ from deblur_cli.cli.options import (
     window_options,
 )
 from deblur_cli.devices import resolve_device
-from deblur_cli.errors import DeblurError, InputError, OutputError, UsageError
+from deblur_cli.errors import InputError, OutputError, UsageError
 from deblur_cli.pipeline import check_output_path, deblur_video, plan_outputs
 from deblur_cli.restorers import build_restorer
 from deblur_cli.side_by_side import composed_info
@@ -132,8 +132,8 @@ def run(
         )
         if note := unbatched_note(restorer, model, batch):
             warn(note)
-        results = []
-        failed: list[tuple[Path, Path, DeblurError]] = []
+        summaries: list[dict] = []  # one per input, in order: what --json prints
+        failed: list[Path] = []
         for source, target in jobs:
             task = bar.add_task(source.name, total=None, fps=0.0, detail="")
             current[:] = [task]
@@ -160,13 +160,27 @@ def run(
                 if len(jobs) == 1:
                     raise
                 report_error(e)  # one damaged input of several: the others are still restored
-                failed.append((source, target, e))
+                failed.append(source)
+                summaries.append({"input": str(source), "output": str(target), "error": str(e)})
                 continue
             finally:
                 bar.remove_task(task)
             for message in result.warnings:
                 warn(message)
-            results.append(result)
+            summaries.append(
+                {
+                    "input": result.input,
+                    "output": result.output,
+                    "frames": result.frames,
+                    "width": result.width,
+                    "height": result.height,
+                    "seconds": round(result.seconds, 3),
+                    "fps": round(result.fps, 3),
+                    "model": model,
+                    "device": str(restorer.device),
+                    "warnings": result.warnings,
+                }
+            )
             if not as_json and not quiet:
                 err.print(
                     f"[green]done[/] {result.output}: {result.frames} frames {result.width}x{result.height} "
@@ -175,27 +189,9 @@ def run(
                     soft_wrap=True,
                 )
     if as_json:
-        payload = [
-            {
-                "input": r.input,
-                "output": r.output,
-                "frames": r.frames,
-                "width": r.width,
-                "height": r.height,
-                "seconds": round(r.seconds, 3),
-                "fps": round(r.fps, 3),
-                "model": model,
-                "device": str(restorer.device),
-                "warnings": r.warnings,
-            }
-            for r in results
-        ]
-        payload += [{"input": str(source), "output": str(target), "error": str(e)} for source, target, e in failed]
-        order = [str(source) for source, _ in jobs]
-        payload.sort(key=lambda entry: order.index(entry["input"]))  # in the order of the inputs
-        out.print_json(json.dumps(payload if len(jobs) > 1 else payload[0]))
+        out.print_json(json.dumps(summaries if len(jobs) > 1 else summaries[0]))
     if failed:
-        names = ", ".join(str(source) for source, _, _ in failed)
+        names = ", ".join(str(source) for source in failed)
         raise InputError(
             f"{len(failed)} of {len(jobs)} inputs failed: {names}",
             hint=f"the other {len(jobs) - len(failed)} were restored; the errors above say what went wrong",
