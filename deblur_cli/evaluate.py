@@ -288,7 +288,7 @@ def evaluate_sequence(
             for done, restored in enumerate(restore_stream(inputs(), restorer, windows, size), start=1):
                 seconds += time.perf_counter() - started
                 blurred, sharp = waiting.popleft()
-                scores.add(as_float(blurred.to(restored.device)), as_float(sharp.to(restored.device)), restored)
+                scores.add(blurred, sharp, restored)
                 if sink is not None:
                     sink.write(to_image(restored, blurred_info.bit_depth))
                 if progress is not None:
@@ -322,11 +322,15 @@ class _Scores:
         self.output: dict[str, list[float]] = {name: [] for name in metrics}
 
     def add(self, blurred: torch.Tensor, sharp: torch.Tensor, restored: torch.Tensor) -> None:
-        """(3, H, W) float frames in [0, 1]; the restored one is rounded to 8 bits first, as a file
-        stores it (8-bit inputs are on those levels already)."""
+        """(3, H, W) frames: the restored one float in [0, 1], rounded to 8 bits first, as a file
+        stores it; the others as held (float, or uint8: see `as_float`), scored on the restored
+        frame's device. The blurred frame is not touched when its scores are known."""
+        device = restored.device
         restored = to_8bit(restored)
+        sharp = as_float(sharp.to(device))
+        blurred = as_float(blurred.to(device)) if self.known_input is None else None
         for name, metric in self.metrics.items():
-            if self.known_input is None:
+            if blurred is not None:
                 self.input[name].append(metric(blurred, sharp))
             self.output[name].append(metric(restored, sharp))
 
