@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import av
@@ -11,7 +12,7 @@ import numpy as np
 
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
-from deblur_cli.video_io.encoding import EncodeOptions, resolve_encoder
+from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder
 from deblur_cli.video_io.hdr import x265_params
 from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of, check_image
 from deblur_cli.video_io.passthrough import Passthrough
@@ -25,67 +26,42 @@ _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream stores RGB (or GBR) planes, no YUV 
 _FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 
 
-class VideoFileSink(atomic.FinishOrAbort):
-    """Frames encoded into a video file written under a temporary name and renamed into place by `finish`.
+class VideoEncoder:
+    """The video stream of an output container, set up for frames shaped like `info`, and its encoder:
+    RGB arrays in, packets out, each with its timestamps in `time_base`.
 
-    The output keeps the input's frame rate, time base (where the container allows), per-frame timestamps,
-    size, display rotation, sample aspect ratio, colour tags and HDR10 mastering metadata (with libx265). With `source`, its audio and subtitle
-    streams are carried over (see Passthrough); `warnings` lists anything that could not be kept as it was.
-    Every failure raises OutputError after removing the temporary file.
+    The stream keeps the input's frame rate, time base (where the container allows), size, display
+    rotation, sample aspect ratio, colour tags and HDR10 mastering metadata (with libx265). `name` (the
+    output's file name) is for messages; what could not be kept goes to `warnings`. Two encoders made with
+    the same settings for containers of the same format emit the same stream headers (`extradata`), so
+    packets of one can be muxed into the other's stream (segments.py relies on this).
     """
 
-    def __init__(self, path: str | os.PathLike, info: VideoInfo, options: EncodeOptions, *, source=None):
-        self.path = Path(path)
+    def __init__(self, container, name: str, info: VideoInfo, options: EncodeOptions, warnings: list[str]):
         self.info = info
-        self.warnings: list[str] = []
-        encoding = resolve_encoder(options, self.path.suffix, info.bit_depth, info.width, info.height)
+        self._name = name
+        self._warnings = warnings
+        encoding = resolve_encoder(options, Path(name).suffix, info.bit_depth, info.width, info.height)
         self._pix_fmt = encoding.pix_fmt
         depth = bit_depth_of(av.VideoFormat(encoding.pix_fmt))
         if depth < info.bit_depth:
-            self.warnings.append(
+            warnings.append(
                 f"{encoding.encoder} here cannot store more than {depth} bits per channel; the {info.bit_depth}-bit "
                 f"input is written as {encoding.pix_fmt} (choose libx264, libx265 or ffv1 to keep the depth)"
             )
-        self._time_base = info.time_base or 1 / info.rate
-        self._step = max(1, round(1 / (info.rate * self._time_base)))
+        self.time_base = info.time_base or 1 / info.rate
+        self.step = max(1, round(1 / (info.rate * self.time_base)))  # timestamp units per frame at the nominal rate
         self._last_pts: int | None = None
-        self._frames = 0
-        self._container = None
-        self._passthrough = None
-        self._state = "open"  # then "finished" or "aborted"
-        self._temp = atomic.reserve_file(self.path)
-        with atomic.cleanup_on_error(self.path, self.abort):
-            try:
-                self._container = av.open(str(self._temp), "w")
-            except ValueError:
-                raise OutputError(
-                    f"cannot tell the video format of {self.path.name} from its suffix",
-                    hint="use .mp4, .mkv, .mov, .webm or .avi, or a directory for PNG frames",
-                ) from None
-            self._stream = self._add_video(encoding)
-            if source is not None:
-                self._passthrough = Passthrough(
-                    source,
-                    self._container,
-                    audio=options.audio,
-                    warnings=self.warnings,
-                    start=float(info.pts_offset * self._time_base) if info.pts_offset else None,
-                    end=info.end_time,
-                )
-            self._start(encoding)
+        self.encoding = encoding
+        self.stream = self._add_video(container, encoding)
 
-    def _start(self, encoding) -> None:
-        """Open the encoders and write the header now, so bad settings fail before any frame is decoded."""
-        try:
-            self._container.start_encoding()
-        except ValueError as e:  # FFmpeg's EINVAL: the encoder refused its settings
-            raise OutputError(
-                f"the {encoding.encoder} encoder refused its settings ({getattr(e, 'strerror', None) or e})",
-                hint="check the codec, --crf, --preset and --pix-fmt options",
-            ) from None
+    @property
+    def extradata(self) -> bytes | None:
+        """The stream headers the encoder made when it opened (after the container started encoding)."""
+        return self.stream.codec_context.extradata
 
-    def _add_video(self, encoding):
-        container, info = self._container, self.info
+    def _add_video(self, container, encoding):
+        info = self.info
         for name, value in encoding.env.items():
             os.environ.setdefault(name, value)  # a value the user set wins
         options = dict(encoding.options)
@@ -93,20 +69,21 @@ class VideoFileSink(atomic.FinishOrAbort):
             if encoding.encoder == "libx265":
                 options["x265-params"] = ":".join(filter(None, [options.get("x265-params"), x265_params(info.hdr)]))
             else:
-                self.warnings.append(
+                self._warnings.append(
                     f"the input's HDR10 mastering metadata is not written by {encoding.encoder}; players may tone-map "
                     "the output differently (libx265, the default for 10-bit input in .mp4/.mov/.mkv, keeps it)"
                 )
+        suffix = Path(self._name).suffix
         try:
             stream = container.add_stream(encoding.encoder, rate=info.rate, options=options)
         except ValueError:
             raise OutputError(
-                f"the {self.path.suffix or container.format.name} container cannot hold {encoding.encoder} video",
+                f"the {suffix or container.format.name} container cannot hold {encoding.encoder} video",
                 hint="use .mkv, which holds almost any codec",
             ) from None
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, encoding.pix_fmt
-        stream.time_base = self._time_base
-        stream.codec_context.time_base = self._time_base
+        stream.time_base = self.time_base
+        stream.codec_context.time_base = self.time_base
         stream.thread_type = "AUTO"
         if encoding.encoder == "libx265" and container.format.name in _APPLE_FORMATS:
             stream.codec_context.codec_tag = "hvc1"  # QuickTime and iOS refuse HEVC tagged "hev1"
@@ -117,8 +94,8 @@ class VideoFileSink(atomic.FinishOrAbort):
             if container.format.name in _ROTATING_FORMATS:
                 stream.set_display_rotation(info.rotation)
             else:
-                self.warnings.append(
-                    f"the {self.path.suffix} container cannot record the display rotation ({info.rotation}°); "
+                self._warnings.append(
+                    f"the {suffix} container cannot record the display rotation ({info.rotation}°); "
                     "players will show the frames unrotated (choose .mp4 or .mkv to keep it)"
                 )
         return stream
@@ -138,22 +115,20 @@ class VideoFileSink(atomic.FinishOrAbort):
         if self._range is not None:
             context.color_range = self._range
 
-    def write(self, frame: Frame | np.ndarray, pts: int | None = None) -> None:
-        """Encode one frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation, or a Frame.
+    def encode(self, image: np.ndarray, pts: int | None) -> list[av.Packet]:
+        """The packets the encoder has ready after taking one (H, W, 3) RGB frame in stored orientation.
 
-        `pts` is in the info's time base (a Frame brings its own); None continues at the nominal rate. A
-        timestamp that does not rise is moved one tick past the previous one, since encoders require it.
+        `pts` is in `time_base`; None continues at the nominal rate. A timestamp that does not rise is moved
+        one tick past the previous one, since encoders require it. The caller checked the image (check_image).
         """
-        if isinstance(frame, Frame):
-            frame, pts = frame.image, frame.pts if pts is None else pts
-        check_image(frame, self.info)
-        atomic.check_open(self._state, self.path)
-        with atomic.cleanup_on_error(self.path, self.abort):
-            picture = self._convert(np.ascontiguousarray(frame))
-            picture.pts = self._next_pts(pts)
-            picture.time_base = self._time_base
-            self._mux(self._stream.encode(picture))
-            self._frames += 1
+        picture = self._convert(np.ascontiguousarray(image))
+        picture.pts = self._next_pts(pts)
+        picture.time_base = self.time_base
+        return self.stream.encode(picture)
+
+    def flush(self) -> list[av.Packet]:
+        """The packets the encoder still holds; it takes no frame after this."""
+        return self.stream.encode(None)
 
     def _convert(self, image: np.ndarray) -> av.VideoFrame:
         """The encoder's pixel format, converted by swscale straight from the caller's array (no copy first)."""
@@ -167,11 +142,90 @@ class VideoFileSink(atomic.FinishOrAbort):
     def _next_pts(self, pts: int | None) -> int:
         last = self._last_pts
         if pts is None:
-            pts = 0 if last is None else last + self._step
+            pts = 0 if last is None else last + self.step
         elif last is not None and pts <= last:
             pts = last + 1
         self._last_pts = pts
         return pts
+
+
+def start_encoding(container, encoding: Encoding) -> None:
+    """Open the encoders and write the header now, so bad settings fail before any frame is decoded."""
+    try:
+        container.start_encoding()
+    except ValueError as e:  # FFmpeg's EINVAL: the encoder refused its settings
+        raise OutputError(
+            f"the {encoding.encoder} encoder refused its settings ({getattr(e, 'strerror', None) or e})",
+            hint="check the codec, --crf, --preset and --pix-fmt options",
+        ) from None
+
+
+class VideoFileSink(atomic.FinishOrAbort):
+    """Frames encoded into a video file written under a temporary name and renamed into place by `finish`.
+
+    The video stream is a VideoEncoder's. With `source`, its audio and subtitle streams are carried over
+    (see Passthrough); `warnings` lists anything that could not be kept as it was. Besides frames, it takes
+    packets encoded earlier with the same settings (`write_packets`). Every failure raises OutputError
+    after removing the temporary file.
+    """
+
+    def __init__(self, path: str | os.PathLike, info: VideoInfo, options: EncodeOptions, *, source=None):
+        self.path = Path(path)
+        self.info = info
+        self.warnings: list[str] = []
+        self._frames = 0
+        self._container = None
+        self._passthrough = None
+        self._state = "open"  # then "finished" or "aborted"
+        self._temp = atomic.reserve_file(self.path)
+        with atomic.cleanup_on_error(self.path, self.abort):
+            try:
+                self._container = av.open(str(self._temp), "w")
+            except ValueError:
+                raise OutputError(
+                    f"cannot tell the video format of {self.path.name} from its suffix",
+                    hint="use .mp4, .mkv, .mov, .webm or .avi, or a directory for PNG frames",
+                ) from None
+            self._encoder = VideoEncoder(self._container, self.path.name, info, options, self.warnings)
+            if source is not None:
+                self._passthrough = Passthrough(
+                    source,
+                    self._container,
+                    audio=options.audio,
+                    warnings=self.warnings,
+                    start=float(info.pts_offset * self._encoder.time_base) if info.pts_offset else None,
+                    end=info.end_time,
+                )
+            start_encoding(self._container, self._encoder.encoding)
+
+    @property
+    def extradata(self) -> bytes | None:
+        """The video stream's headers, which packets given to `write_packets` must have been encoded with."""
+        return self._encoder.extradata
+
+    def write(self, frame: Frame | np.ndarray, pts: int | None = None) -> None:
+        """Encode one frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation, or a Frame.
+
+        `pts` is in the info's time base (a Frame brings its own); None continues at the nominal rate. A
+        timestamp that does not rise is moved one tick past the previous one, since encoders require it.
+        """
+        if isinstance(frame, Frame):
+            frame, pts = frame.image, frame.pts if pts is None else pts
+        check_image(frame, self.info)
+        atomic.check_open(self._state, self.path)
+        with atomic.cleanup_on_error(self.path, self.abort):
+            self._mux(self._encoder.encode(frame, pts))
+            self._frames += 1
+
+    def write_packets(self, packets: Iterable[av.Packet]) -> None:
+        """Mux video packets, in decode order, that an encoder with this output's settings made (each
+        packet holds one frame and carries its time base); see segments.py."""
+        atomic.check_open(self._state, self.path)
+        with atomic.cleanup_on_error(self.path, self.abort):
+            for packet in packets:
+                packet.stream = self._encoder.stream
+                self._mux([packet])
+                self._frames += 1
 
     def _mux(self, packets) -> None:
         for packet in packets:
@@ -181,7 +235,7 @@ class VideoFileSink(atomic.FinishOrAbort):
 
     def _complete(self) -> None:
         """Flush the encoders, carry the rest of the audio, and close."""
-        self._mux(self._stream.encode(None))
+        self._mux(self._encoder.flush())
         if self._passthrough is not None:
             self._passthrough.finish()
         self._container.close()
