@@ -83,6 +83,22 @@ def plan_windows(num_frames: int, window: int, overlap: int) -> list[tuple[int, 
     return spans
 
 
+def restartable_at(frame: int, frames_read: int, window: int, overlap: int, batch: int = 1) -> bool:
+    """Whether `stitch_windows` run again on the stream from frame `frame - overlap` on gives, from
+    `frame` on, the frames it gives on the whole stream: what a resumed run relies on. Decided from
+    the first `frames_read` frames of the stream.
+
+    True where `frame - overlap` starts a full window, every `batch`-th (so that the calls group the
+    same windows): the window before it ends at `frame`, and the windows from it on depend only on the
+    frames left, since `plan_windows` plans the end of a stream from what remains of it. The windows
+    after the first start one stride apart, and one starts at k strides exactly when the stream holds
+    k strides plus a window's frames.
+    """
+    check_window(window, overlap)
+    start, stride = frame - overlap, window - overlap
+    return start > 0 and start % (stride * batch) == 0 and frames_read >= start + window
+
+
 def ramp(length: int) -> torch.Tensor:
     """Raised-cosine fade-in over `length` samples, float32, strictly between 0 and 1.
 

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deblur_cli.errors import ModelError, UsageError
-from deblur_cli.windows import blend_weights, plan_windows, ramp, stitch_windows
+from deblur_cli.windows import blend_weights, plan_windows, ramp, restartable_at, stitch_windows
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
 
@@ -231,3 +231,33 @@ def test_bad_window_is_a_usage_error_before_reading(window, overlap, batch):
 def test_a_restorer_returning_another_shape_is_a_model_error():
     with pytest.raises(ModelError, match="shape"):
         list(stitch_windows(iter(numbered(5)), lambda x: x[:-1], window=4, overlap=1))
+
+
+def _mixing(windows: torch.Tensor) -> torch.Tensor:
+    """(B, T, ...) -> each frame mixed with its window's mean: a window cut differently shows."""
+    return (windows + windows.mean(dim=1, keepdim=True)) / 2
+
+
+@given(batched_plans(max_frames=40, max_window=8))
+@SETTINGS
+def test_a_stream_restarted_where_restartable_at_says_gives_the_same_frames_from_there(plan):
+    n, window, overlap, batch = plan
+    frames = [torch.rand(3, 2, 2, generator=torch.Generator().manual_seed(i)) for i in range(n)]
+    whole = list(stitch_windows(frames, _mixing, window=window, overlap=overlap, batch=batch))
+    for frame in range(n):
+        if restartable_at(frame, n, window, overlap, batch):
+            again = list(stitch_windows(frames[frame - overlap :], _mixing, window=window, overlap=overlap, batch=batch))
+            assert len(again) - overlap == n - frame
+            assert all(torch.equal(a, b) for a, b in zip(again[overlap:], whole[frame:]))
+
+
+def test_restartable_at_only_where_a_full_window_starts_and_is_known():
+    # window 4, overlap 1: full windows start at 0, 3, 6, ...; frame 4 follows the start 3
+    assert [f for f in range(12) if restartable_at(f, 12, 4, 1)] == [4, 7]  # a start at 9 needs 13 frames
+    assert restartable_at(10, 13, 4, 1) and not restartable_at(10, 12, 4, 1)
+    assert [f for f in range(20) if restartable_at(f, 20, 4, 1, batch=2)] == [7, 13]
+    # where it says no, restarting can differ: frame 5 restarted from 4 sees other windows
+    frames = [torch.rand(3, 2, 2, generator=torch.Generator().manual_seed(i)) for i in range(12)]
+    whole = list(stitch_windows(frames, _mixing, window=4, overlap=1))
+    again = list(stitch_windows(frames[4:], _mixing, window=4, overlap=1))
+    assert not torch.equal(again[1], whole[5])
