@@ -86,15 +86,27 @@ class ImageSequenceSource:
         )
         self._format = array_format(self.info.dtype)
         self._workers = workers or decode_workers()
+        self._start = 0  # the first image iteration yields
+
+    def skip_to(self, index: int, pts: int | None = None) -> None:
+        """Make iteration start at image `index` (images carry no timestamps: `pts` is not used). Call
+        before iterating."""
+        if not 0 <= index < len(self.paths):
+            raise InputError(
+                f"no image {index} among the {len(self.paths)} of the sequence",
+                hint="the folder changed since the earlier run; run again with --no-resume",
+            )
+        self._start = index
 
     def __iter__(self) -> Iterator[Frame]:
         first, self._first = self._first, None
-        if first is None:  # a second pass reads the first image again
-            first = _read(self.paths[0])[0]
-        yield self._frame(0, self.paths[0], first.width, first.height, self._array(first))
-        rest = mapped_in_threads(self._load, self.paths[1:], self._workers)
+        start = self._start
+        if first is None or start:  # a second pass, or a later start, reads its first image again
+            first = _read(self.paths[start])[0]
+        yield self._frame(start, self.paths[start], first.width, first.height, self._array(first))
+        rest = mapped_in_threads(self._load, self.paths[start + 1 :], self._workers)
         try:
-            for index, (path, width, height, image) in enumerate(rest, start=1):
+            for index, (path, width, height, image) in enumerate(rest, start=start + 1):
                 yield self._frame(index, path, width, height, image)
         finally:
             rest.close()

@@ -52,6 +52,8 @@ class VideoFileSource:
             self._step = _frame_step(info)
             self._timeline = self._timed(itertools.chain([first], self._frames))
             self._first = next(self._timeline)
+            self._zero = self._first[1]  # the file's first timestamp
+            self._index = 0  # of the first frame iteration yields, among the span's frames
             self._end_pts: int | None = None  # the first timestamp past a span that ends early
             if not span.whole:
                 info = self._cut(info, span)
@@ -67,11 +69,35 @@ class VideoFileSource:
             timeline = itertools.chain([self._first], timeline)
             self._first = None
         stop = self._end_pts
-        for index, (frame, pts) in enumerate(timeline):
+        for index, (frame, pts) in enumerate(timeline, start=self._index):
             if stop is not None and pts >= stop:
                 return
             image = frame.to_ndarray(format=self._format, width=self.info.width, height=self.info.height)
             yield Frame(image=np.ascontiguousarray(image), pts=pts - self.info.pts_offset, index=index)
+
+    def skip_to(self, index: int, pts: int | None) -> None:
+        """Make iteration start at the span's frame `index`, whose timestamp on the output's clock is
+        `pts` (as the frame's Frame.pts said): a seek to the keyframe before it, then decoding forward.
+        Raises InputError if no frame has that timestamp (the file changed). Call before iterating."""
+        if pts is None:
+            raise InputError(f"{self.path}: a frame of a video is found by its timestamp", hint="give its pts")
+        target = pts + self.info.pts_offset
+        for attempt in ("seek", "from the start"):
+            if self._index_timestamps:  # AVI's timestamps count frames: read on from here
+                timeline = itertools.chain([self._first] if self._first else [], self._timeline)
+            else:
+                self._seek(target if attempt == "seek" else self._zero, self._zero)
+                timeline = self._timeline
+            found = next((item for item in timeline if item[1] >= target), None)
+            if found is not None and found[1] == target:
+                self._first, self._timeline, self._index = found, timeline, index
+                return
+            if self._index_timestamps:
+                break
+        raise InputError(
+            f"{self.path}: no frame has the timestamp where the earlier run stopped ({pts})",
+            hint="the input changed since that run; run again with --no-resume",
+        )
 
     def _timed(self, frames: Iterator[av.VideoFrame]) -> Iterator[tuple[av.VideoFrame, int]]:
         """Frames with strictly rising timestamps in the stream's time base."""

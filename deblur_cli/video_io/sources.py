@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from fractions import Fraction
@@ -21,6 +22,10 @@ class FrameSource(Protocol):
     info: VideoInfo
 
     def __iter__(self) -> Iterator[Frame]: ...
+
+    def skip_to(self, index: int, pts: int | None) -> None:
+        """Make iteration start at frame `index` of the span, whose Frame.pts is `pts`."""
+        ...
 
     def close(self) -> None: ...
 
@@ -60,6 +65,21 @@ def _images_in(paths: list[Path], span: Span, text: str, rate: Fraction | None) 
             hint="choose an earlier --start",
         )
     return paths[chosen.start : chosen.stop]
+
+
+def input_identity(path: str | os.PathLike) -> dict:
+    """What tells whether an input is still the one an earlier run read, cheaply: its path, and the
+    size and modification time of its file (each image's, for a folder or glob)."""
+    text = os.fspath(path)
+    if os.path.isdir(text) or (not os.path.exists(text) and is_glob(text)):
+        files = list_images(text)
+    else:
+        files = [Path(text)]
+    digest = hashlib.sha256()
+    for file in files:
+        stat = file.stat()
+        digest.update(f"{file.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return {"path": str(Path(text).absolute()), "files": len(files), "digest": digest.hexdigest()}
 
 
 def describe(path: str | os.PathLike, span: Span = Span(), *, image_rate: Fraction | None = None) -> VideoInfo:
