@@ -15,6 +15,7 @@ from deblur_cli.video_io.image_file import ImageFileSink, check_image_output, is
 from deblur_cli.video_io.images import is_image
 from deblur_cli.video_io.info import Frame, VideoInfo
 from deblur_cli.video_io.png_sequence import PngSequenceSink
+from deblur_cli.video_io.segments import SegmentedVideoSink
 from deblur_cli.video_io.writer import VideoFileSink
 
 
@@ -51,12 +52,16 @@ def open_sink(
     options: EncodeOptions = EncodeOptions(),
     *,
     source: str | os.PathLike | None = None,
+    resume_key: dict | None = None,
+    fresh: bool = False,
 ) -> FrameSink:
     """Open an output for frames shaped like `info` (stored orientation, its dtype).
 
     A video file gets its container from the suffix and the audio and subtitles of `source` (a media file;
     ignored for image inputs). A directory path gets 16-bit PNGs for deep input, 8-bit otherwise. An image
     suffix (.png, .jpg, .tif, .bmp) gets one image: the output of a one-frame source such as a photo.
+    With a `resume_key`, a video file is written by way of segments that an interrupted run leaves for
+    the next one with the same key (segments.SegmentedVideoSink; `fresh` discards them instead).
     Raises OutputError for an unusable path, codec or pixel format before anything is written.
     """
     if is_frame_directory(path):
@@ -65,6 +70,8 @@ def open_sink(
     if is_image_output(path):
         return ImageFileSink(path, info, options)  # which makes check_image_output's checks
     carry = source is not None and os.path.isfile(source) and not is_image(source)
+    if resume_key is not None:
+        return SegmentedVideoSink(path, info, options, key=resume_key, source=source if carry else None, fresh=fresh)
     return VideoFileSink(path, info, options, source=source if carry else None)
 
 

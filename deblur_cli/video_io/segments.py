@@ -1,0 +1,390 @@
+"""A video output that survives an interrupted run: the frames are encoded in segments kept in a work folder
+beside the output, and joined into the output at the end. A later run with the same settings continues
+after the last whole segment instead of starting over.
+
+Each segment is encoded by a fresh encoder, so it starts with a keyframe and needs nothing from the one
+before; its packets are stored as the encoder made them (`seg_NNNNN.bin`, and their timestamps in
+`seg_NNNNN.json`, written last: a segment without its JSON is incomplete and ignored). Joining muxes every
+stored packet into one stream whose encoder was opened with the same settings, which makes the same stream
+headers (checked): this is how chunked encoders (av1an, for one) assemble their chunks, and it copies the
+packets without decoding them. The caller decides where segments may end (`cut`) and what must match for
+work to be reused (`key`); pipeline.py does both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from deblur_cli.errors import OutputError
+from deblur_cli.video_io import atomic
+from deblur_cli.video_io.encoding import EncodeOptions
+from deblur_cli.video_io.info import Frame, VideoInfo, check_image
+from deblur_cli.video_io.writer import VideoEncoder, VideoFileSink, start_encoding
+
+try:
+    import fcntl
+except ImportError:  # Windows: runs are not locked against each other
+    fcntl = None
+
+WORK_FORMAT = 1  # of the work folder's files; a folder of another format is started afresh
+_SEGMENT = re.compile(r"^seg_(\d{5})\.json$")
+
+
+def work_folder(path: str | os.PathLike) -> Path:
+    """Where the segments of the output `path` are kept: a hidden folder beside it."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.deblur-work")
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a run continues the work an earlier run kept."""
+
+    frames: int  # frames the kept segments hold: the index of the next frame to write
+    restart: int  # the frame to start reading at; frames from there to `frames` are read again, not written
+    restart_pts: int | None  # that frame's timestamp (the source's, on the output's clock); None without timestamps
+
+
+@dataclass(frozen=True)
+class _Record:
+    """A finished segment as its JSON describes it."""
+
+    number: int
+    first: int  # index of its first frame in the output
+    frames: int
+    restart: int | None  # where a run continuing after this segment starts reading; None after the last
+    restart_pts: int | None
+    time_base: Fraction
+    extradata: bytes | None
+    packets: list[list[int | None]]  # [size, pts, dts, duration, keyframe] in decode order
+
+    @property
+    def stop(self) -> int:
+        return self.first + self.frames
+
+
+class SegmentedVideoSink:
+    """Frames encoded into `path` (a video file, as VideoFileSink writes it) by way of segments in
+    `work_folder(path)`.
+
+    `key` is what the output depends on (a JSON-able dict). When the folder holds segments made under the
+    same key, `resume_point` says where they end, and the frames written next continue after them; with
+    another key, or `fresh`, they are removed first (`discarded` counts their frames). `cut(...)` ends the
+    current segment: from then on its frames are kept whatever happens. `finish()` joins the segments into
+    `path` (atomically, with the source's audio) and removes the folder; `abort()` drops the segment in
+    progress and keeps the finished ones for a later run (or removes the folder if none is finished).
+    A second run writing the same output at the same time is refused (OutputError).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        info: VideoInfo,
+        options: EncodeOptions,
+        *,
+        key: dict,
+        source: str | os.PathLike | None = None,
+        fresh: bool = False,
+    ):
+        self.path = Path(path)
+        self.info = info
+        self.warnings: list[str] = []
+        self.work = work_folder(self.path)
+        self._options, self._source = options, source
+        self._state = "open"
+        self._segment: _SegmentWriter | None = None
+        self._lock = _lock(self.work, self.path)
+        try:
+            self._records, self.discarded = _load(self.work, _normalized(key), fresh)
+            last = self._records[-1] if self._records else None
+            self.resume_point = ResumePoint(last.stop, last.restart, last.restart_pts) if last else None
+            self._next = last.stop if last else 0
+            self._segment = self._open_segment()  # bad encoder settings fail here, before any frame is decoded
+        except BaseException:
+            self._release(keep=bool(getattr(self, "_records", None)))
+            raise
+
+    @property
+    def kept_frames(self) -> int:
+        """Frames in finished segments: what a later run would not restore again."""
+        return self._records[-1].stop if self._records else 0
+
+    def write(self, frame: Frame | np.ndarray, pts: int | None = None) -> None:
+        """Encode one frame, as VideoFileSink.write does. Without a timestamp, a frame's is its index
+        times the nominal frame duration, so that segments continue each other's clock."""
+        if isinstance(frame, Frame):
+            frame, pts = frame.image, frame.pts if pts is None else pts
+        check_image(frame, self.info)
+        atomic.check_open(self._state, self.path)
+        with atomic.cleanup_on_error(self.path, self.abort):
+            if self._segment is None:
+                self._segment = self._open_segment()
+            self._segment.write(frame, pts)
+            self._next += 1
+
+    def cut(self, restart: int, restart_pts: int | None) -> None:
+        """End the current segment after the frames written so far and keep it. A later run continuing
+        from here starts reading at frame `restart` (timestamp `restart_pts`) and writes from the next
+        frame on."""
+        atomic.check_open(self._state, self.path)
+        if self._segment is None or not self._segment.frames:
+            return
+        with atomic.cleanup_on_error(self.path, self.abort):
+            self._records.append(self._segment.close(restart, restart_pts))
+            self._segment = None
+
+    def finish(self) -> None:
+        """Join the segments into the output under its final name, then remove the work folder."""
+        atomic.check_open(self._state, self.path)
+        with atomic.cleanup_on_error(self.path, self.abort):
+            if self._segment is not None:
+                if self._segment.frames:
+                    self._records.append(self._segment.close(None, None))
+                else:
+                    self._segment.discard()
+                self._segment = None
+            if not self._records:
+                raise OutputError(f"no frames were written to {self.path}", hint="the input produced no frames")
+            with VideoFileSink(self.path, self.info, self._options, source=self._source) as sink:
+                self.warnings = sink.warnings
+                sink.write_packets(_joined(self.work, self._records, sink.extradata, self.path))
+        self._state = "finished"
+        self._release(keep=False)
+
+    def abort(self) -> None:
+        """Drop the segment in progress; keep the finished ones for a later run. Does nothing once finished
+        or aborted."""
+        if self._state == "open":
+            self._state = "aborted"
+            if self._segment is not None:
+                self._segment.discard()
+                self._segment = None
+            self._release(keep=bool(self._records))
+
+    def _open_segment(self) -> _SegmentWriter:
+        number = self._records[-1].number + 1 if self._records else 0
+        return _SegmentWriter(self.work, number, self._next, self.path.name, self.info, self._options)
+
+    def _release(self, *, keep: bool) -> None:
+        if not keep:
+            shutil.rmtree(self.work, ignore_errors=True)
+        if self._lock is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._lock)
+            self._lock = None
+
+    def __enter__(self) -> SegmentedVideoSink:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.finish()
+        else:
+            self.abort()
+
+
+class _SegmentWriter:
+    """One segment being encoded: a fresh encoder, its packets appended to `seg_NNNNN.bin.part`."""
+
+    def __init__(self, work: Path, number: int, first: int, name: str, info: VideoInfo, options: EncodeOptions):
+        self.number, self.first, self.frames = number, first, 0
+        self._work = work
+        self._packets: list[list[int | None]] = []
+        # The encoder belongs to a container of the output's own format, which never receives a packet:
+        # the format decides how the encoder stores its headers (in-band, or once for the container).
+        memory = io.BytesIO()
+        memory.name = name
+        self._container = av.open(memory, "w")
+        self._data = None
+        try:
+            self._encoder = VideoEncoder(self._container, name, info, options, warnings=[])
+            start_encoding(self._container, self._encoder.encoding)
+            self._data = open(self._part(".bin"), "wb")
+        except BaseException:
+            self.discard()
+            raise
+
+    def _part(self, suffix: str) -> Path:
+        return self._work / f"seg_{self.number:05d}{suffix}.part"
+
+    def write(self, image: np.ndarray, pts: int | None) -> None:
+        if pts is None:
+            pts = (self.first + self.frames) * self._encoder.step
+        self._store(self._encoder.encode(image, pts))
+        self.frames += 1
+
+    def _store(self, packets) -> None:
+        for packet in packets:
+            data = bytes(packet)
+            self._data.write(data)
+            self._packets.append([len(data), packet.pts, packet.dts, packet.duration, int(packet.is_keyframe)])
+
+    def close(self, restart: int | None, restart_pts: int | None) -> _Record:
+        """Flush the encoder and make the segment whole on disk (data first, its JSON last)."""
+        self._store(self._encoder.flush())
+        self._container.close()
+        self._data.flush()
+        os.fsync(self._data.fileno())
+        self._data.close()
+        record = _Record(
+            number=self.number,
+            first=self.first,
+            frames=self.frames,
+            restart=restart,
+            restart_pts=restart_pts,
+            time_base=self._encoder.time_base,
+            extradata=self._encoder.extradata,
+            packets=self._packets,
+        )
+        os.replace(self._part(".bin"), _data_path(self._work, self.number))
+        _write_json(self._work / f"seg_{self.number:05d}.json", _record_json(record))
+        return record
+
+    def discard(self) -> None:
+        with contextlib.suppress(Exception):
+            self._container.close()
+        if self._data is not None:
+            self._data.close()
+        atomic.discard(self._part(".bin"))
+
+
+def _lock(work: Path, output: Path) -> int | None:
+    """Create the work folder and hold its lock for the run; OutputError if another run holds it."""
+    try:
+        work.mkdir(exist_ok=True)
+        fd = os.open(work / "lock", os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise atomic.output_error(output, e) from None
+    if fcntl is None:
+        return fd
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise OutputError(
+            f"another deblur run is writing {output}", hint="wait for it to end, or choose another output"
+        ) from None
+    return fd
+
+
+def _normalized(key: dict) -> dict:
+    """The key as it reads back from JSON (tuples become lists), so that a stored key compares equal."""
+    return json.loads(json.dumps(key, sort_keys=True))
+
+
+def _load(work: Path, key: dict, fresh: bool) -> tuple[list[_Record], int]:
+    """The segments kept under `key`, whole and consecutive from the first frame, and the most frames the
+    removed ones held (0 if none: they were made under another key, or `fresh` asked to start over).
+    Anything else in the folder but the lock is removed."""
+    records: list[_Record] = []
+    manifest = work / "run.json"
+    stored = None
+    with contextlib.suppress(OSError, ValueError):
+        stored = json.loads(manifest.read_text())
+    if not fresh and stored == {"format": WORK_FORMAT, "key": key}:
+        for path in sorted(work.iterdir()):
+            match = _SEGMENT.match(path.name)
+            if match is None:
+                continue
+            record = _read_record(path, int(match.group(1)))
+            expected = records[-1].stop if records else 0
+            if record is None or record.first != expected or records and records[-1].restart is None:
+                break
+            records.append(record)
+    kept = {f"seg_{r.number:05d}{suffix}" for r in records for suffix in (".json", ".bin")}
+    removed = [path for path in work.iterdir() if path.name not in kept and path.name != "lock"]
+    segments = [_read_record(path, int(m.group(1))) for path in removed if (m := _SEGMENT.match(path.name))]
+    discarded = max((record.stop for record in segments if record is not None), default=0)
+    for path in removed:
+        atomic.discard(path)
+    _write_json(manifest, {"format": WORK_FORMAT, "key": key})
+    return records, discarded
+
+
+def _read_record(path: Path, number: int) -> _Record | None:
+    """A segment's record, or None if its JSON or data file is missing, unreadable or inconsistent."""
+    try:
+        data = json.loads(path.read_text())
+        record = _Record(
+            number=number,
+            first=int(data["first"]),
+            frames=int(data["frames"]),
+            restart=data["restart"],
+            restart_pts=data["restart_pts"],
+            time_base=Fraction(data["time_base"]),
+            extradata=bytes.fromhex(data["extradata"]) if data["extradata"] is not None else None,
+            packets=data["packets"],
+        )
+        if _data_path(path.parent, number).stat().st_size != sum(p[0] for p in record.packets):
+            return None
+        return record
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _record_json(record: _Record) -> dict:
+    return {
+        "first": record.first,
+        "frames": record.frames,
+        "restart": record.restart,
+        "restart_pts": record.restart_pts,
+        "time_base": str(record.time_base),
+        "extradata": record.extradata.hex() if record.extradata is not None else None,
+        "packets": record.packets,
+    }
+
+
+def _data_path(work: Path, number: int) -> Path:
+    return work / f"seg_{number:05d}.bin"
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write under a temporary name, then rename: a reader finds the old file or the whole new one."""
+    part = path.with_name(path.name + ".part")
+    with open(part, "w") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(part, path)
+
+
+def _joined(work: Path, records: list[_Record], extradata: bytes | None, output: Path):
+    """The stored packets of every segment in order, as av.Packets with their timestamps.
+
+    Decode timestamps must rise across segments too. With a constant frame rate they do by themselves
+    (each encoder delays its first decode time by the same number of frames); where one does not, it is
+    moved one tick past the previous, as long as the packet is still decoded before it is shown.
+    """
+    last_dts = None
+    for record in records:
+        if record.extradata != extradata:
+            raise OutputError(
+                f"the encoder made other stream headers for {output.name} than for the work kept in {work}",
+                hint="the encoder library changed since that work was done; run again with --no-resume",
+            )
+        with open(_data_path(work, record.number), "rb") as data:
+            for size, pts, dts, duration, keyframe in record.packets:
+                packet = av.Packet(data.read(size))
+                if dts is not None and last_dts is not None and dts <= last_dts:
+                    dts = last_dts + 1
+                    if pts is not None and dts > pts:
+                        raise OutputError(
+                            f"the segments of {output.name} cannot be joined: their timestamps overlap",
+                            hint="run again with --no-resume",
+                        )
+                packet.pts, packet.dts, packet.duration = pts, dts, duration or 0
+                packet.is_keyframe = bool(keyframe)
+                packet.time_base = record.time_base
+                last_dts = dts if dts is not None else last_dts
+                yield packet
