@@ -7,6 +7,7 @@ waits for I/O and memory holds a few windows of frames at most, whatever the vid
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import queue
 import threading
@@ -19,14 +20,15 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from deblur_cli import __version__
 from deblur_cli.errors import OutputError, UsageError
-from deblur_cli.restorer import Restorer
+from deblur_cli.restorer import Restorer, batches
 from deblur_cli.prefetch import prefetched, put_unless_stopped
 from deblur_cli.side_by_side import compose, composed_info
 from deblur_cli.span import Span
 from deblur_cli.stream import as_float, check_windows, restore_stream
-from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, open_sink, open_source
-from deblur_cli.windows import WindowOptions
+from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, input_identity, open_sink, open_source
+from deblur_cli.windows import WindowOptions, restartable_at
 
 ProgressFn = Callable[[int, int | None], None]  # (frames done, total or None)
 
@@ -42,10 +44,12 @@ class RunResult:
     width: int
     height: int
     warnings: list[str] = field(default_factory=list)
+    resumed: int = 0  # frames an interrupted earlier run had restored, taken from the work it kept
 
     @property
     def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
+        """Frames restored by this run per second."""
+        return (self.frames - self.resumed) / self.seconds if self.seconds > 0 else 0.0
 
 
 def check_output_path(source: str | os.PathLike, output: str | os.PathLike, *, force: bool) -> None:
@@ -94,6 +98,16 @@ def to_image(frame: torch.Tensor, bit_depth: int) -> np.ndarray:
 
 
 _DONE = object()
+SEGMENT_FRAMES = 120  # fewest frames between the points where an interrupted run can be continued (about 4 s)
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """Ends the output's segment before the next frame (segments.py): the frames up to here are kept, and a
+    run continuing from here reads from frame `restart`, whose timestamp is `restart_pts`."""
+
+    restart: int
+    restart_pts: int | None
 
 
 def _encode_worker(
@@ -111,11 +125,41 @@ def _encode_worker(
                 continue
             if item is _DONE:
                 return
+            if isinstance(item, _Cut):
+                sink.cut(item.restart, item.restart_pts)
+                continue
             frame, pts = item
             sink.write(to_image(frame, bit_depth), pts)
     except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
         errors.append(e)
         stop.set()
+
+
+def resume_key(
+    source_path: str | os.PathLike,
+    restorer: Restorer,
+    windows: WindowOptions,
+    encode: EncodeOptions,
+    span: Span,
+    side_by_side: bool,
+    image_rate: Fraction | None,
+) -> dict | None:
+    """Everything a run's output depends on, for telling whether the work an interrupted run kept can
+    be reused: the input's identity, what cuts it into windows and tiles, the encoder's settings, and
+    the restorer's `identity` (model, weights, precision, sampler). None for a restorer without one."""
+    identity = getattr(restorer, "identity", None)
+    if identity is None:
+        return None
+    return {
+        "deblur": __version__,
+        "input": input_identity(source_path),
+        "span": [span.start, span.end],
+        "image_rate": None if image_rate is None else str(image_rate),
+        "windows": dataclasses.asdict(windows),
+        "encode": dataclasses.asdict(encode),
+        "side_by_side": side_by_side,
+        "restorer": identity,
+    }
 
 
 def deblur_video(
@@ -129,7 +173,9 @@ def deblur_video(
     force: bool = False,
     side_by_side: bool = False,
     image_rate: Fraction | None = None,
+    resume: bool = True,
     progress: ProgressFn | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Restore every frame of `source_path` (of its `span`) with `restorer` and write `output_path`.
 
@@ -139,6 +185,12 @@ def deblur_video(
     With `side_by_side`, each output frame shows the input on the left and the restored frame on the
     right, twice as wide (see side_by_side.py). `image_rate` is the frame rate of an image-sequence
     input (video_io.DEFAULT_FPS without one).
+
+    A video file output from a restorer with an `identity` is encoded in segments of SEGMENT_FRAMES
+    frames or more, kept beside the output until the end (video_io.segments). When a run stops early,
+    the finished segments stay, and the next run with the same `resume_key` continues after them
+    (`resume=False` starts over): it reads again from the window start before that point, so that the
+    frames it writes are those an uninterrupted run would have written. `on_note` hears about it.
     """
     check_output_path(source_path, output_path, force=force)
     check_windows(restorer, windows)
@@ -147,56 +199,91 @@ def deblur_video(
     out_q: queue.Queue = queue.Queue(maxsize=windows.window + 2)
     encode_errors: list[BaseException] = []
     retries: dict[str, str] = {}  # what out-of-memory retries changed, for the user: the latest of each kind
-    done = 0
+    note = on_note or (lambda message: None)
+    sink = None
 
     with open_source(source_path, span, image_rate=image_rate) as source:
         info: VideoInfo = source.info
         total = info.frame_count
-        pts_fifo: collections.deque[int | None] = collections.deque()
-        inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # for side_by_side only
-        # Decoding runs in a thread of its own, which also puts the frames on the restorer's device,
-        # 8-bit frames as uint8: the frames read ahead take a quarter of float32's memory, and on a
-        # GPU a quarter of its upload. Each window is converted to float when it is restored.
-        frames_in = prefetched(
-            ((to_compact_tensor(frame, restorer.device), frame.pts) for frame in source), depth=windows.window + 2
-        )
-
-        def decoded() -> Iterator[torch.Tensor]:
-            for frame, pts in frames_in:
-                pts_fifo.append(pts)
-                if side_by_side:
-                    inputs_fifo.append(frame)
-                yield frame
-
+        key = resume_key(source_path, restorer, windows, encode, span, side_by_side, image_rate)
         sink_info = composed_info(info) if side_by_side else info
-        with open_sink(output_path, sink_info, encode, source=source_path) as sink:
-            encoder = threading.Thread(
-                target=_encode_worker, args=(sink, info.bit_depth, out_q, stop, encode_errors), daemon=True
-            )
-            encoder.start()
-            try:
-                with torch.inference_mode():
-                    restored_frames = restore_stream(
-                        decoded(), restorer, windows, (info.height, info.width), on_retry=retries.__setitem__
-                    )
-                    for restored in restored_frames:
-                        if encode_errors:
-                            raise encode_errors[0]
+        try:
+            sink = open_sink(output_path, sink_info, encode, source=source_path, resume_key=key, fresh=not resume)
+            with sink:
+                begin, resumed = _resume(sink, source, total, note)
+                done = resumed
+                pts_fifo: collections.deque[int | None] = collections.deque()
+                inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # for side_by_side only
+                # Decoding runs in a thread of its own, which also puts the frames on the restorer's device,
+                # 8-bit frames as uint8: the frames read ahead take a quarter of float32's memory, and on a
+                # GPU a quarter of its upload. Each window is converted to float when it is restored.
+                frames_in = prefetched(
+                    ((to_compact_tensor(frame, restorer.device), frame.pts) for frame in source)
+                    if begin is not None else iter(()),
+                    depth=windows.window + 2,
+                )
+                read = begin or 0  # frames of the span read so far
+
+                def decoded() -> Iterator[torch.Tensor]:
+                    nonlocal read
+                    for frame, pts in frames_in:
+                        read += 1
+                        pts_fifo.append(pts)
                         if side_by_side:
-                            restored = compose(as_float(inputs_fifo.popleft()).to(restored), restored, info.rotation)
-                        if not put_unless_stopped(out_q, (restored, pts_fifo.popleft()), stop):
-                            raise encode_errors[0]
-                        done += 1
-                        if progress is not None:
-                            progress(done, total)
-                put_unless_stopped(out_q, _DONE, stop)
-                encoder.join()
-                if encode_errors:
-                    raise encode_errors[0]
-            finally:
-                stop.set()
-                frames_in.close()  # stops the decoding thread before the source closes
-                encoder.join(timeout=5)
+                            inputs_fifo.append(frame)
+                        yield frame
+
+                cut = getattr(sink, "cut", None)  # a segmented output: where to end segments is decided here
+                per_call = windows.batch if batches(restorer) else 1
+                last_cut = resumed
+                recent: collections.deque[int | None] = collections.deque(maxlen=windows.overlap + 1)
+                encoder = threading.Thread(
+                    target=_encode_worker, args=(sink, info.bit_depth, out_q, stop, encode_errors), daemon=True
+                )
+                encoder.start()
+                try:
+                    with torch.inference_mode():
+                        restored_frames = restore_stream(
+                            decoded(), restorer, windows, (info.height, info.width), on_retry=retries.__setitem__
+                        )
+                        for index, restored in enumerate(restored_frames, start=begin or 0):
+                            if encode_errors:
+                                raise encode_errors[0]
+                            pts = pts_fifo.popleft()
+                            recent.append(pts)  # the timestamps of frames index - overlap to index
+                            source_frame = inputs_fifo.popleft() if side_by_side else None
+                            if index < resumed:  # read again to restore the window it shares with the next
+                                continue
+                            if (
+                                cut is not None
+                                and index - last_cut >= SEGMENT_FRAMES
+                                and restartable_at(index, read, windows.window, windows.overlap, per_call)
+                            ):
+                                put_unless_stopped(out_q, _Cut(index - windows.overlap, recent[0]), stop)
+                                last_cut = index
+                            if side_by_side:
+                                restored = compose(as_float(source_frame).to(restored), restored, info.rotation)
+                            if not put_unless_stopped(out_q, (restored, pts), stop):
+                                raise encode_errors[0]
+                            done += 1
+                            if progress is not None:
+                                progress(done, total)
+                    put_unless_stopped(out_q, _DONE, stop)
+                    encoder.join()
+                    if encode_errors:
+                        raise encode_errors[0]
+                finally:
+                    stop.set()
+                    frames_in.close()  # stops the decoding thread before the source closes
+                    encoder.join(timeout=5)
+        except BaseException:
+            kept = getattr(sink, "kept_frames", 0)
+            if kept:
+                note(
+                    f"the first {kept} frames of {output_path} are kept in {sink.work}: the same command "
+                    "continues from there (delete that folder to free its space)"
+                )
+            raise
     warnings = list(sink.warnings) + list(retries.values())
     return RunResult(
         input=str(source_path),
@@ -206,7 +293,27 @@ def deblur_video(
         width=info.width,
         height=info.height,
         warnings=warnings,
+        resumed=resumed,
     )
+
+
+def _resume(sink, source, total: int | None, note: Callable[[str], None]) -> tuple[int | None, int]:
+    """Where this run starts reading (None: nowhere, every frame is kept) and how many frames an
+    earlier run kept, moving `source` there."""
+    if getattr(sink, "discarded", 0):
+        note(
+            f"the {sink.discarded} frames an earlier run kept for {sink.path} were made with other settings "
+            "or another input: starting over"
+        )
+    point = getattr(sink, "resume_point", None)
+    if point is None:
+        return 0, 0
+    of = f" of {total}" if total else ""
+    note(f"continuing an interrupted run of {sink.path}: {point.frames}{of} frames were kept")
+    if point.restart is None:
+        return None, point.frames
+    source.skip_to(point.restart, point.restart_pts)
+    return point.restart, point.frames
 
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".flv", ".wmv", ".y4m"}

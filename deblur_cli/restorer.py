@@ -17,6 +17,10 @@ class Restorer(Protocol):
     length restored in one call, each as __call__ would restore it alone (to float rounding). The
     pipeline uses it for `--batch` (several windows per call keep a GPU's kernels full); without
     it, or where it is None, every window is one call.
+
+    A restorer may also have `identity`: a JSON-able dict of what fixes its output (model, weights
+    file, device type, precision, sampler settings). `deblur run` continues an interrupted run only
+    under the same identity; without one (or None), an interrupted run starts over.
     """
 
     multiple: int  # H and W must be multiples of this (the pipeline pads, once)

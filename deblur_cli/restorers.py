@@ -43,6 +43,7 @@ class DSTNetRestorer:
 
     multiple = 16
     max_frames = None
+    identity: dict | None = None  # what fixes its output (see restorer.py); build_restorer sets it
 
     def __init__(self, model: torch.nn.Module, device: torch.device, dtype: torch.dtype):
         self.model = model.to(device=device, dtype=dtype).eval()
@@ -66,6 +67,8 @@ class DSTNetRestorer:
 class DiffusionRestorer:
     """Samples a WTSA diffusion model with DDIM, conditioned on the blurry window or, when the model
     has a `prior` (the "residual" condition), on that DSTNet's estimate, which the samples correct."""
+
+    identity: dict | None = None  # what fixes its output (see restorer.py); build_restorer sets it
 
     def __init__(
         self,
@@ -155,15 +158,27 @@ def build_restorer(
     from deblur_cli.weights import resolve_weights
 
     path = resolve_weights(name, weights=weights, cache_dir=cache_dir, offline=offline).path
+    stat = Path(path).stat()
+    identity = {
+        "model": name,
+        "weights": [str(Path(path).absolute()), stat.st_size, stat.st_mtime_ns],
+        "device": torch_device.type,
+        "dtype": str(dtype),
+    }
+    restorer: DSTNetRestorer | DiffusionRestorer
     if spec.architecture == "dstnet":
         from deblur_cli.dstnet_weights import load_dstnet
 
-        return DSTNetRestorer(load_dstnet(path), torch_device, dtype)
-    from deblur_cli.wtsa_weights import load_wtsa
+        restorer = DSTNetRestorer(load_dstnet(path), torch_device, dtype)
+    else:
+        from deblur_cli.wtsa_weights import load_wtsa
 
-    model, diffusion, prior = load_wtsa(path)
-    return DiffusionRestorer(
-        model, diffusion, torch_device, dtype,
-        steps=steps, eta=eta, samples=samples, seed=seed, on_step=on_step, prior=prior,
-    )  # fmt: skip
+        model, diffusion, prior = load_wtsa(path)
+        restorer = DiffusionRestorer(
+            model, diffusion, torch_device, dtype,
+            steps=steps, eta=eta, samples=samples, seed=seed, on_step=on_step, prior=prior,
+        )  # fmt: skip
+        identity.update(steps=steps, eta=eta, samples=samples, seed=seed)
+    restorer.identity = identity
+    return restorer
 

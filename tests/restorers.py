@@ -35,3 +35,20 @@ class FailingRestorer(IdentityRestorer):
         if len(self.calls) >= self.after:
             raise self.error
         return super().__call__(frames)
+
+
+class MixingRestorer(IdentityRestorer):
+    """Mixes each frame with its window's mean: deterministic, and each output depends on the whole
+    window, so a window cut differently shows. Has an `identity`, so runs with it can be resumed."""
+
+    def __init__(self, fail_after: int | None = None, error: BaseException | None = None, name: str = "mix"):
+        super().__init__()
+        self.identity = {"model": name}
+        self.fail_after = fail_after
+        self.error = error or KeyboardInterrupt()
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        if self.fail_after is not None and len(self.calls) >= self.fail_after:
+            raise self.error
+        super().__call__(frames)
+        return (frames + frames.mean(dim=0, keepdim=True)) / 2

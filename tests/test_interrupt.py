@@ -9,9 +9,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from deblur_cli.pipeline import deblur_video
+from deblur_cli.video_io import EncodeOptions
+from deblur_cli.windows import WindowOptions
 from tests import media
+from tests.restorers import MixingRestorer
 
 # Runs `deblur run` with a restorer that announces its first window and then works slowly.
 SCRIPT = """
@@ -71,3 +76,62 @@ def test_a_killed_run_leaves_nothing_under_the_final_name(tmp_path):
     process.kill()
     process.wait(timeout=60)
     assert not (tmp_path / "out.mp4").exists()
+
+
+# Runs `deblur run` with a restorer whose output can be continued (it has an identity), slowly, in
+# short segments; the test kills it once a segment is on disk.
+RESUMABLE = """
+import sys, time
+import deblur_cli.cli.run as run_module
+import deblur_cli.pipeline as pipeline
+from deblur_cli.cli import main
+from tests.restorers import MixingRestorer
+
+source, target, delay = sys.argv[1], sys.argv[2], float(sys.argv[3])
+
+class Slow(MixingRestorer):
+    def __call__(self, frames):
+        time.sleep(delay)
+        return super().__call__(frames)
+
+pipeline.SEGMENT_FRAMES = 6
+run_module.build_restorer = lambda *a, **k: Slow()
+sys.argv = ["deblur", "run", source, "-o", target, "--window", "4", "--overlap", "1", "--tile", "0",
+            "--codec", "ffv1", "-q", "-f"]
+main()
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_a_killed_run_is_continued_by_the_next_and_gives_the_same_video(tmp_path):
+    source = media.make_video(tmp_path / "in.mkv", frames=40, audio="flac")
+
+    def run(target: Path, delay: float) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-c", RESUMABLE, str(source), str(target), str(delay)],
+            cwd=Path(__file__).resolve().parents[1],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    windows = WindowOptions(window=4, overlap=1, tile=None)
+    deblur_video(source, tmp_path / "whole.mkv", MixingRestorer(), windows=windows, encode=EncodeOptions(codec="ffv1"))
+    target = tmp_path / "out.mkv"
+    process = run(target, 0.1)
+    work = tmp_path / ".out.mkv.deblur-work"
+    deadline = time.monotonic() + 60
+    while not (work / "seg_00001.json").exists():
+        assert process.poll() is None, process.stderr.read()
+        assert time.monotonic() < deadline, "no segment was finished"
+        time.sleep(0.02)
+    process.kill()
+    process.wait(timeout=60)
+    assert not target.exists()
+
+    again = run(target, 0)
+    assert again.wait(timeout=120) == 0
+    assert "continuing an interrupted run" in again.stderr.read()
+    assert not work.exists()
+    whole, out = media.read_frames(tmp_path / "whole.mkv"), media.read_frames(target)
+    assert len(out) == 40 and all(np.array_equal(a, b) for a, b in zip(whole, out))
+    assert media.read_video_pts(target) == media.read_video_pts(tmp_path / "whole.mkv")

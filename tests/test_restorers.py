@@ -117,3 +117,16 @@ def test_bundled_wtsa_s_corrects_the_dstnet_inside_it():
     x = frames(t=2, h=32, w=32)
     y = restorer(x)
     assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1
+
+
+def test_identity_names_what_fixes_the_output_so_runs_can_be_continued(dstnet_file, wtsa_file):
+    """An interrupted `deblur run` continues only under the same identity (pipeline.resume_key)."""
+    dstnet = build_restorer("dstnet", weights=dstnet_file, device="cpu", precision="fp32")
+    assert dstnet.identity["model"] == "dstnet" and dstnet.identity["dtype"] == "torch.float32"
+    assert dstnet.identity["weights"][0] == str(dstnet_file.absolute())
+    assert dstnet.identity["weights"][1] == dstnet_file.stat().st_size
+    assert build_restorer("dstnet", weights=dstnet_file, device="cpu", precision="bf16").identity != dstnet.identity
+    a = build_restorer("wtsa-s", weights=wtsa_file, device="cpu", steps=3, seed=7).identity
+    assert a == build_restorer("wtsa-s", weights=wtsa_file, device="cpu", steps=3, seed=7).identity
+    assert a != build_restorer("wtsa-s", weights=wtsa_file, device="cpu", steps=4, seed=7).identity
+    assert a != build_restorer("wtsa-s", weights=wtsa_file, device="cpu", steps=3, seed=8).identity

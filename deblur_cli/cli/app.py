@@ -47,6 +47,11 @@ def warn(message: str) -> None:
     err.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
 
 
+def note(message: str) -> None:
+    """One line on stderr about what a command does beyond the usual (it continues an interrupted run)."""
+    err.print(f"[cyan]note:[/] {message}", highlight=False, soft_wrap=True)
+
+
 def report_error(e: DeblurError) -> None:
     """The error's line on stderr, and its hint's."""
     err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)

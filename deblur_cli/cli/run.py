@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from deblur_cli.auto_model import AUTO, choose_model
-from deblur_cli.cli.app import command, err, out, report_error, warn
+from deblur_cli.cli.app import command, err, note, out, report_error, warn
 from deblur_cli.cli.options import (
     BatchOpt,
     CacheDirOpt,
@@ -75,6 +75,9 @@ def run(
         bool, typer.Option("--side-by-side", help="Output the input and the result side by side, to compare.")
     ] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing output.")] = False,
+    no_resume: Annotated[
+        bool, typer.Option("--no-resume", help="Start over instead of continuing what an interrupted run kept.")
+    ] = False,
     quiet: QuietOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
     cache_dir: CacheDirOpt = None,
@@ -130,8 +133,8 @@ def run(
             offline=offline or None,
             on_step=on_step,
         )
-        if note := unbatched_note(restorer, model, batch):
-            warn(note)
+        if unbatched := unbatched_note(restorer, model, batch):
+            warn(unbatched)
         summaries: list[dict] = []  # one per input, in order: what --json prints
         failed: list[Path] = []
         for source, target in jobs:
@@ -139,9 +142,11 @@ def run(
             current[:] = [task]
             started = bar.get_time()
 
-            def progress(done: int, total: int | None, task=task, started=started) -> None:
+            def progress(done: int, total: int | None, task=task, started=started, first=[]) -> None:
+                first[:] = first or [done - 1]  # frames an interrupted run kept do not count towards the rate
                 elapsed = bar.get_time() - started
-                bar.update(task, completed=done, total=total, fps=done / elapsed if elapsed > 0 else 0.0)
+                rate = (done - first[0]) / elapsed if elapsed > 0 else 0.0
+                bar.update(task, completed=done, total=total, fps=rate)
 
             try:
                 result = deblur_video(
@@ -154,7 +159,9 @@ def run(
                     force=force,
                     side_by_side=side_by_side,
                     image_rate=image_rate,
+                    resume=not no_resume,
                     progress=progress,
+                    on_note=note,
                 )
             except (InputError, OutputError) as e:
                 if len(jobs) == 1:
@@ -176,14 +183,16 @@ def run(
                     "height": result.height,
                     "seconds": round(result.seconds, 3),
                     "fps": round(result.fps, 3),
+                    "resumed_frames": result.resumed,
                     "model": model,
                     "device": str(restorer.device),
                     "warnings": result.warnings,
                 }
             )
             if not as_json and not quiet:
+                earlier = f", {result.resumed} of them restored by an earlier run" if result.resumed else ""
                 err.print(
-                    f"[green]done[/] {result.output}: {result.frames} frames {result.width}x{result.height} "
+                    f"[green]done[/] {result.output}: {result.frames} frames {result.width}x{result.height}{earlier} "
                     f"in {result.seconds:.1f} s ({result.fps:.2f} fps, {model} on {restorer.device})",
                     highlight=False,
                     soft_wrap=True,

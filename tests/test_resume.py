@@ -1,0 +1,294 @@
+"""Continuing an interrupted run: segments kept beside the output (video_io.segments), and the pipeline
+and CLI that resume from them."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import av
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import deblur_cli.pipeline as pipeline
+from deblur_cli.cli import app
+from deblur_cli.cli import run as run_module
+from deblur_cli.errors import InputError, OutputError
+from deblur_cli.pipeline import deblur_video
+from deblur_cli.span import Span
+from deblur_cli.video_io import EncodeOptions, open_source
+from deblur_cli.video_io.segments import SegmentedVideoSink, work_folder
+from deblur_cli.video_io.writer import VideoFileSink
+from deblur_cli.windows import WindowOptions
+from tests import media
+from tests.restorers import IdentityRestorer, MixingRestorer
+
+FFV1 = EncodeOptions(codec="ffv1")
+WINDOWS = WindowOptions(window=4, overlap=1, tile=None)  # full windows start every 3 frames
+
+
+@pytest.fixture(autouse=True)
+def short_segments(monkeypatch):
+    """Segments of 6 frames or more, so that short clips have several."""
+    monkeypatch.setattr(pipeline, "SEGMENT_FRAMES", 6)
+
+
+def decoded(path) -> list[tuple[int, np.ndarray]]:
+    with av.open(str(path)) as container:
+        return [(f.pts, f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+
+
+def same_video(a, b) -> bool:
+    x, y = decoded(a), decoded(b)
+    return len(x) == len(y) and all(p == q and np.array_equal(f, g) for (p, f), (q, g) in zip(x, y))
+
+
+def interrupted(source, target, *, after: int, **options) -> list[str]:
+    """Run until the restorer's window number `after` raises KeyboardInterrupt; the notes it gave."""
+    notes: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        deblur_video(source, target, MixingRestorer(fail_after=after), on_note=notes.append, **options)
+    return notes
+
+
+# --- segments -------------------------------------------------------------------------------------
+
+
+def test_segments_join_into_one_video_with_every_frame_timestamp_and_keyframes(tmp_path):
+    source = media.make_video(tmp_path / "in.mp4", frames=20, fps=30, audio="aac")
+    with open_source(source) as frames:
+        info, items = frames.info, [(f.image, f.pts) for f in frames]
+    target = tmp_path / "out.mkv"
+    with SegmentedVideoSink(target, info, FFV1, key={"k": 1}, source=source) as sink:
+        for index, (image, pts) in enumerate(items):
+            if index in (7, 15):
+                sink.cut(index - 1, items[index - 1][1])
+            sink.write(image, pts)
+    assert not work_folder(target).exists()
+    plain = tmp_path / "plain.mkv"
+    with VideoFileSink(plain, info, FFV1, source=source) as sink:
+        for image, pts in items:
+            sink.write(image, pts)
+    assert same_video(target, plain)  # timestamps on the container's clock, and pixels
+    with av.open(str(target)) as container:
+        keys = [i for i, packet in enumerate(container.demux(video=0)) if packet.size and packet.is_keyframe]
+    with av.open(str(plain)) as a, av.open(str(target)) as b:
+        assert [bytes(p) for p in a.demux(audio=0)] == [bytes(p) for p in b.demux(audio=0)]
+    assert keys == [0, 7, 15]  # each segment starts with a keyframe
+
+
+@pytest.mark.parametrize(
+    "name, codec", [("o.mp4", None), ("o.webm", None), ("o.mov", "prores_ks"), ("o.avi", None), ("o.mkv", "libx265")]
+)
+def test_segments_of_lossy_codecs_join_with_keyframes_at_each_start(tmp_path, name, codec):
+    source = media.make_video(tmp_path / "in.mkv", frames=18, fps=25)
+    with open_source(source) as frames:
+        info, items = frames.info, [(f.image, f.pts) for f in frames]
+    target = tmp_path / name
+    with SegmentedVideoSink(target, info, EncodeOptions(codec=codec), key={}) as sink:
+        for index, (image, pts) in enumerate(items):
+            if index in (6, 12):
+                sink.cut(index, pts)
+            sink.write(image, pts)
+    with av.open(str(target)) as container:
+        packets = [p for p in container.demux(video=0) if p.size]
+    assert len(decoded(target)) == 18
+    assert all(packets[i].is_keyframe for i in (0, 6, 12))
+    dts = [p.dts for p in packets if p.dts is not None]  # Matroska stores none for reordered frames
+    assert dts == sorted(set(dts))  # rising across the joins
+
+
+def test_an_aborted_sink_keeps_finished_segments_and_the_next_continues_after_them(tmp_path):
+    source = media.make_video(tmp_path / "in.mkv", frames=12)
+    with open_source(source) as frames:
+        info, items = frames.info, [(f.image, f.pts) for f in frames]
+    target = tmp_path / "out.mkv"
+    with pytest.raises(RuntimeError), SegmentedVideoSink(target, info, FFV1, key={"k": 1}) as sink:
+        for index, (image, pts) in enumerate(items[:9]):
+            if index == 5:
+                sink.cut(4, items[4][1])
+            sink.write(image, pts)
+        raise RuntimeError("stopped")
+    assert not target.exists()
+    assert sorted(os.listdir(work_folder(target))) == ["lock", "run.json", "seg_00000.bin", "seg_00000.json"]
+
+    with SegmentedVideoSink(target, info, FFV1, key={"k": 1}) as sink:
+        assert (sink.resume_point.frames, sink.resume_point.restart) == (5, 4)
+        assert sink.resume_point.restart_pts == items[4][1]
+        for image, pts in items[5:]:
+            sink.write(image, pts)
+    assert same_frames(target, items)
+    assert not work_folder(target).exists()
+
+
+def same_frames(path, items) -> bool:
+    out = decoded(path)
+    return [p for p, _ in out] == [p for _, p in items] and all(
+        np.array_equal(f, image) for (_, f), (image, _) in zip(out, items)
+    )
+
+
+def kept_segment(tmp_path, key=None):
+    """An output whose work folder holds one finished 5-frame segment of a 12-frame clip."""
+    source = media.make_video(tmp_path / "in.mkv", frames=12)
+    with open_source(source) as frames:
+        info, items = frames.info, [(f.image, f.pts) for f in frames]
+    target = tmp_path / "out.mkv"
+    sink = SegmentedVideoSink(target, info, FFV1, key=key or {"k": 1})
+    for index, (image, pts) in enumerate(items[:7]):
+        if index == 5:
+            sink.cut(5, pts)
+        sink.write(image, pts)
+    sink.abort()
+    return target, info, items
+
+
+def test_another_key_or_fresh_starts_over_and_says_how_much_it_dropped(tmp_path):
+    target, info, _ = kept_segment(tmp_path)
+    sink = SegmentedVideoSink(target, info, FFV1, key={"k": 2})
+    assert (sink.resume_point, sink.discarded) == (None, 5)
+    sink.abort()
+    assert not work_folder(target).exists()  # nothing finished was left to keep
+
+    target, info, _ = kept_segment(tmp_path)
+    sink = SegmentedVideoSink(target, info, FFV1, key={"k": 1}, fresh=True)
+    assert (sink.resume_point, sink.discarded) == (None, 5)
+    sink.abort()
+
+
+def test_a_damaged_segment_is_not_reused(tmp_path):
+    target, info, _ = kept_segment(tmp_path)
+    data = work_folder(target) / "seg_00000.bin"
+    data.write_bytes(data.read_bytes()[:-10])  # as if the machine died while writing it
+    sink = SegmentedVideoSink(target, info, FFV1, key={"k": 1})
+    assert sink.resume_point is None
+    sink.abort()
+
+
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_path):
+    target, info, _ = kept_segment(tmp_path)
+    first = SegmentedVideoSink(target, info, FFV1, key={"k": 1})
+    with pytest.raises(OutputError, match="another deblur run is writing"):
+        SegmentedVideoSink(target, info, FFV1, key={"k": 1})
+    assert first.resume_point.frames == 5  # the refused one touched nothing
+    first.abort()
+    SegmentedVideoSink(target, info, FFV1, key={"k": 1}).abort()
+
+
+# --- the pipeline ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("after", [3, 6])
+def test_a_resumed_run_writes_what_an_uninterrupted_run_writes(tmp_path, after):
+    source = media.make_video(tmp_path / "in.mp4", frames=24, fps=30, audio="aac")
+    once = MixingRestorer()
+    whole = deblur_video(source, tmp_path / "whole.mkv", once, windows=WINDOWS, encode=FFV1)
+    target = tmp_path / "out.mkv"
+    notes = interrupted(source, target, after=after, windows=WINDOWS, encode=FFV1)
+    assert not target.exists()
+    segments = [json.loads(p.read_text()) for p in work_folder(target).glob("seg_*.json")]
+    kept = max(segment["first"] + segment["frames"] for segment in segments)
+    assert f"the first {kept} frames of {target} are kept" in notes[-1]
+
+    restorer = MixingRestorer()
+    notes = []
+    result = deblur_video(source, target, restorer, windows=WINDOWS, encode=FFV1, on_note=notes.append)
+    assert result.resumed == kept and result.frames == whole.frames == 24
+    assert notes == [f"continuing an interrupted run of {target}: {kept} of 24 frames were kept"]
+    assert same_video(target, tmp_path / "whole.mkv")
+    # the resumed run restored the windows from the one before the kept frames' end, no earlier
+    assert sum(shape[0] for shape in restorer.calls) <= sum(shape[0] for shape in once.calls) - kept + 4
+    with av.open(str(target)) as a, av.open(str(tmp_path / "whole.mkv")) as b:
+        assert [bytes(p) for p in a.demux(audio=0)] == [bytes(p) for p in b.demux(audio=0)]
+    assert not work_folder(target).exists()
+
+
+def test_resuming_a_span_of_an_image_sequence_and_with_side_by_side(tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(30):
+        media.write_image(folder / f"f{i:03d}.png", media.pattern(i, 64, 48))
+    options = dict(windows=WINDOWS, encode=FFV1, span=Span(0.2, 1.1), side_by_side=True)
+    deblur_video(folder, tmp_path / "whole.mkv", MixingRestorer(), **options)
+    interrupted(folder, tmp_path / "out.mkv", after=5, **options)
+    result = deblur_video(folder, tmp_path / "out.mkv", MixingRestorer(), **options)
+    assert result.resumed > 0
+    assert same_video(tmp_path / "out.mkv", tmp_path / "whole.mkv")
+
+
+def test_other_settings_or_resume_false_start_over(tmp_path):
+    source = media.make_video(tmp_path / "in.mkv", frames=24)
+    target = tmp_path / "out.mkv"
+    interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
+    notes: list[str] = []
+    other = WindowOptions(window=4, overlap=2, tile=None)
+    result = deblur_video(source, target, MixingRestorer(), windows=other, encode=FFV1, on_note=notes.append)
+    assert result.resumed == 0 and "made with other settings" in notes[0]
+
+    target.unlink()
+    interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
+    result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, resume=False)
+    assert result.resumed == 0
+
+    target.unlink()
+    interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
+    os.utime(source, ns=(0, 0))  # the input changed
+    assert deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1).resumed == 0
+
+
+def test_a_restorer_without_identity_writes_no_segments(tmp_path):
+    source = media.make_video(tmp_path / "in.mkv", frames=24)
+    target = tmp_path / "out.mkv"
+    with pytest.raises(KeyboardInterrupt):
+        deblur_video(source, target, FailingIdentity(), windows=WINDOWS, encode=FFV1)
+    assert sorted(os.listdir(tmp_path)) == ["in.mkv"]
+
+
+class FailingIdentity(IdentityRestorer):
+    def __call__(self, frames):
+        if len(self.calls) >= 6:
+            raise KeyboardInterrupt
+        return super().__call__(frames)
+
+
+def test_a_failure_other_than_ctrl_c_keeps_the_work_too(tmp_path):
+    source = media.make_video(tmp_path / "in.mkv", frames=24)
+    target = tmp_path / "out.mkv"
+    notes: list[str] = []
+    restorer = MixingRestorer(fail_after=6, error=InputError("damaged"))
+    with pytest.raises(InputError):
+        deblur_video(source, target, restorer, windows=WINDOWS, encode=FFV1, on_note=notes.append)
+    assert "are kept in" in notes[-1] and work_folder(target).is_dir()
+
+
+def test_a_video_that_changed_in_place_is_reported(tmp_path):
+    source = media.make_video(tmp_path / "in.mkv", frames=24)
+    with open_source(source) as frames:
+        with pytest.raises(InputError, match="no frame has the timestamp"):
+            frames.skip_to(5, 12345)
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+
+def test_deblur_run_continues_and_says_so(tmp_path, monkeypatch):
+    source = media.make_video(tmp_path / "in.mp4", frames=24, fps=30)
+    target = tmp_path / "out.mkv"
+    restorers = iter([MixingRestorer(fail_after=5), MixingRestorer(), MixingRestorer()])
+    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: next(restorers))
+    runner = CliRunner()
+    args = ["run", str(source), "-o", str(target), "--window", "4", "--overlap", "1", "--tile", "0", "--codec", "ffv1"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 130
+    assert "note: the first" in first.stderr and "the same command continues from there" in first.stderr
+
+    second = runner.invoke(app, [*args, "--json"])
+    assert second.exit_code == 0, second.stderr
+    assert "note: continuing an interrupted run" in second.stderr
+    summary = json.loads(second.stdout)
+    assert summary["frames"] == 24 and summary["resumed_frames"] > 0
+
+    fresh = runner.invoke(app, [*args, "-f", "--no-resume", "--json"])
+    assert fresh.exit_code == 0
+    assert json.loads(fresh.stdout)["resumed_frames"] == 0
