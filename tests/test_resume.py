@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from fractions import Fraction
 
 import av
 import numpy as np
@@ -292,3 +293,33 @@ def test_deblur_run_continues_and_says_so(tmp_path, monkeypatch):
     fresh = runner.invoke(app, [*args, "-f", "--no-resume", "--json"])
     assert fresh.exit_code == 0
     assert json.loads(fresh.stdout)["resumed_frames"] == 0
+
+
+def test_an_unknown_suffix_is_one_clear_error_and_leaves_nothing(tmp_path):
+    source = media.make_video(tmp_path / "in.mkv", frames=4)
+    with open_source(source) as frames:
+        info = frames.info
+    with pytest.raises(OutputError, match="cannot tell the video format of out.xyz"):
+        SegmentedVideoSink(tmp_path / "out.xyz", info, EncodeOptions(), key={})
+    assert sorted(os.listdir(tmp_path)) == ["in.mkv"]
+
+
+def test_variable_frame_rate_segments_join_with_their_timestamps(tmp_path):
+    stamps = [0, 1, 3, 4, 7, 9, 10, 14, 15, 16, 20, 21, 25, 26, 30, 33, 34, 35]
+    source = media.make_video(tmp_path / "in.mp4", frames=len(stamps), pts=stamps, time_base=Fraction(1, 30))
+    with open_source(source) as frames:
+        info, items = frames.info, [(f.image, f.pts) for f in frames]
+    for name in ("o.mp4", "o.mkv"):
+        target = tmp_path / name
+        with SegmentedVideoSink(target, info, EncodeOptions(), key={}) as sink:
+            for index, (image, pts) in enumerate(items):
+                if index in (5, 11):
+                    sink.cut(index, pts)
+                sink.write(image, pts)
+        plain = tmp_path / f"plain-{name}"
+        with VideoFileSink(plain, info, EncodeOptions()) as sink:
+            for image, pts in items:
+                sink.write(image, pts)
+        assert media.read_video_pts(target) == media.read_video_pts(plain)  # Matroska's clock counts milliseconds
+    pts, time_base = media.read_video_pts(tmp_path / "o.mp4")
+    assert [p * time_base for p in pts] == [Fraction(s, 30) for s in stamps]

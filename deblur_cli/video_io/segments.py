@@ -30,7 +30,7 @@ from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions
 from deblur_cli.video_io.info import Frame, VideoInfo, check_image
-from deblur_cli.video_io.writer import VideoEncoder, VideoFileSink, start_encoding
+from deblur_cli.video_io.writer import VideoEncoder, VideoFileSink, open_container, start_encoding
 
 try:
     import fcntl
@@ -205,7 +205,7 @@ class _SegmentWriter:
         # the format decides how the encoder stores its headers (in-band, or once for the container).
         memory = io.BytesIO()
         memory.name = name
-        self._container = av.open(memory, "w")
+        self._container = open_container(memory, name)
         self._data = None
         try:
             self._encoder = VideoEncoder(self._container, name, info, options, warnings=[])
@@ -270,11 +270,13 @@ def _lock(work: Path, output: Path) -> int | None:
         return fd
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except BlockingIOError:
         os.close(fd)
         raise OutputError(
             f"another deblur run is writing {output}", hint="wait for it to end, or choose another output"
         ) from None
+    except OSError:  # a file system without locks (some network shares): run unlocked
+        pass
     return fd
 
 

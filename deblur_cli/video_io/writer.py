@@ -149,6 +149,18 @@ class VideoEncoder:
         return pts
 
 
+def open_container(file, name: str):
+    """An output container for `file` (a path, or a file object whose `name` is set), its format from the
+    suffix of `name`; OutputError for a suffix FFmpeg does not know."""
+    try:
+        return av.open(file, "w")
+    except ValueError:
+        raise OutputError(
+            f"cannot tell the video format of {name} from its suffix",
+            hint="use .mp4, .mkv, .mov, .webm or .avi, or a directory for PNG frames",
+        ) from None
+
+
 def start_encoding(container, encoding: Encoding) -> None:
     """Open the encoders and write the header now, so bad settings fail before any frame is decoded."""
     try:
@@ -179,13 +191,7 @@ class VideoFileSink(atomic.FinishOrAbort):
         self._state = "open"  # then "finished" or "aborted"
         self._temp = atomic.reserve_file(self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
-            try:
-                self._container = av.open(str(self._temp), "w")
-            except ValueError:
-                raise OutputError(
-                    f"cannot tell the video format of {self.path.name} from its suffix",
-                    hint="use .mp4, .mkv, .mov, .webm or .avi, or a directory for PNG frames",
-                ) from None
+            self._container = open_container(str(self._temp), self.path.name)
             self._encoder = VideoEncoder(self._container, self.path.name, info, options, self.warnings)
             if source is not None:
                 self._passthrough = Passthrough(
