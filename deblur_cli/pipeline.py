@@ -110,6 +110,27 @@ class _Cut:
     restart_pts: int | None
 
 
+class _Cuts:
+    """Where a segmented output's segments end: before the first frame SEGMENT_FRAMES or more after the
+    last end at which the stitching can restart (windows.restartable_at), so that a run continuing there
+    writes the frames an uninterrupted run would."""
+
+    def __init__(self, windows: WindowOptions, per_call: int, first: int):
+        self._windows, self._per_call = windows, per_call
+        self._last = first  # the frame the current segment starts with
+        self._recent: collections.deque[int | None] = collections.deque(maxlen=windows.overlap + 1)
+
+    def before(self, index: int, pts: int | None, read: int) -> _Cut | None:
+        """The cut to make before frame `index` (timestamp `pts`; `read` frames read so far), if any.
+        Called for every frame in order, the frames read again on resuming included."""
+        self._recent.append(pts)  # the timestamps of frames index - overlap to index
+        window, overlap = self._windows.window, self._windows.overlap
+        if index - self._last < SEGMENT_FRAMES or not restartable_at(index, read, window, overlap, self._per_call):
+            return None
+        self._last = index
+        return _Cut(index - overlap, self._recent[0])
+
+
 def _encode_worker(
     sink, bit_depth: int, out_q: queue.Queue, stop: threading.Event, errors: list[BaseException]
 ) -> None:
@@ -233,10 +254,8 @@ def deblur_video(
                             inputs_fifo.append(frame)
                         yield frame
 
-                cut = getattr(sink, "cut", None)  # a segmented output: where to end segments is decided here
-                per_call = windows.batch if batches(restorer) else 1
-                last_cut = resumed
-                recent: collections.deque[int | None] = collections.deque(maxlen=windows.overlap + 1)
+                segmented = hasattr(sink, "cut")
+                cuts = _Cuts(windows, windows.batch if batches(restorer) else 1, first=resumed)
                 encoder = threading.Thread(
                     target=_encode_worker, args=(sink, info.bit_depth, out_q, stop, encode_errors), daemon=True
                 )
@@ -250,17 +269,12 @@ def deblur_video(
                             if encode_errors:
                                 raise encode_errors[0]
                             pts = pts_fifo.popleft()
-                            recent.append(pts)  # the timestamps of frames index - overlap to index
                             source_frame = inputs_fifo.popleft() if side_by_side else None
+                            cut = cuts.before(index, pts, read) if segmented else None
                             if index < resumed:  # read again to restore the window it shares with the next
                                 continue
-                            if (
-                                cut is not None
-                                and index - last_cut >= SEGMENT_FRAMES
-                                and restartable_at(index, read, windows.window, windows.overlap, per_call)
-                            ):
-                                put_unless_stopped(out_q, _Cut(index - windows.overlap, recent[0]), stop)
-                                last_cut = index
+                            if cut is not None:
+                                put_unless_stopped(out_q, cut, stop)
                             if side_by_side:
                                 restored = compose(as_float(source_frame).to(restored), restored, info.rotation)
                             if not put_unless_stopped(out_q, (restored, pts), stop):
