@@ -76,15 +76,20 @@ def synthesize_clip(
 
     background = _Background(rng, camera, times, size, offset, (vw, vh), photo, device)
     textures = [_layer_texture(rng, size, layer_photos, device) for _ in layers]
-    renders = torch.empty(times.size, 3, h, w, device=device)
-    for start in range(0, times.size, n):  # bounded memory at large sizes
-        chunk = times[start : start + n]
+
+    def render(chunk: np.ndarray) -> torch.Tensor:
         img = background.render(chunk)
         for path, (texture, alpha) in zip(layers, textures):
             img = _composite(img, path, texture, alpha, chunk)
-        renders[start : start + n] = img
-    blurred = rearrange(renders[: frames * n], "(t n) c h w -> t n c h w", n=n).mean(dim=1)
-    sharp = renders[frames * n :]
+        return img
+
+    # One frame's sub-frames at a time, so memory holds the clip and one exposure, however long the clip.
+    blurred = torch.empty(frames, 3, h, w, device=device)
+    sharp = torch.empty(frames, 3, h, w, device=device)
+    for t in range(frames):
+        blurred[t] = render(times[t * n : (t + 1) * n]).mean(dim=0)
+    for start in range(0, frames, n):
+        sharp[start : start + n] = render(times[frames * n + start : frames * n + start + n])
     blurred = camera_pipeline(blurred, rng) if degrade else linear_to_srgb(blurred)
     return blurred.contiguous(), linear_to_srgb(sharp).contiguous()
 
