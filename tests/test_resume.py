@@ -323,3 +323,23 @@ def test_variable_frame_rate_segments_join_with_their_timestamps(tmp_path):
         assert media.read_video_pts(target) == media.read_video_pts(plain)  # Matroska's clock counts milliseconds
     pts, time_base = media.read_video_pts(tmp_path / "o.mp4")
     assert [p * time_base for p in pts] == [Fraction(s, 30) for s in stamps]
+
+
+def test_a_join_that_fails_keeps_every_segment_and_the_next_run_only_joins(tmp_path, monkeypatch):
+    source = media.make_video(tmp_path / "in.mkv", frames=24)
+    target = tmp_path / "out.mkv"
+    deblur_video(source, tmp_path / "whole.mkv", MixingRestorer(), windows=WINDOWS, encode=FFV1)
+
+    def full_disk(self, packets):
+        raise OutputError("disk full while writing")
+
+    monkeypatch.setattr(VideoFileSink, "write_packets", full_disk)
+    notes: list[str] = []
+    with pytest.raises(OutputError, match="disk full"):
+        deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, on_note=notes.append)
+    assert notes[-1].startswith(f"the first 24 frames of {target} are kept")
+    monkeypatch.undo()
+    restorer = MixingRestorer()
+    result = deblur_video(source, target, restorer, windows=WINDOWS, encode=FFV1)
+    assert (result.resumed, result.frames, restorer.calls) == (24, 24, [])
+    assert same_video(target, tmp_path / "whole.mkv")
