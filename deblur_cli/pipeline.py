@@ -59,14 +59,19 @@ def check_output_path(source: str | os.PathLike, output: str | os.PathLike, *, f
     same = out.resolve() == src.resolve() or (src.exists() and out.exists() and os.path.samefile(src, out))
     if same:
         raise UsageError(f"output is the input: {out}", hint="choose another output path; the input is never modified")
-    if out.exists() and not force:
-        if not (out.is_dir() and not any(out.iterdir())):
-            raise OutputError(f"output exists: {out}", hint="pass --force to replace it")
+    if output_taken(out) and not force:
+        raise OutputError(f"output exists: {out}", hint="pass --force to replace it (or --skip-existing to keep it)")
     parent = out.parent if out.suffix or not out.is_dir() else out
     while not parent.exists():
         parent = parent.parent
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write to {parent}", hint="choose a writable output directory")
+
+
+def output_taken(output: str | os.PathLike) -> bool:
+    """Whether something is at the output path already (an empty folder does not count)."""
+    out = Path(output)
+    return out.exists() and not (out.is_dir() and not any(out.iterdir()))
 
 
 def to_tensor(frame: Frame, device: torch.device) -> torch.Tensor:

@@ -212,6 +212,41 @@ def test_a_damaged_input_among_several_is_reported_and_the_others_are_restored(t
     assert summary[0]["frames"] == 3 and "ends early" in summary[1]["error"] and summary[2]["frames"] == 4
 
 
+def test_an_interrupted_batch_is_finished_with_skip_existing(tmp_path, monkeypatch):
+    videos = [media.make_video(tmp_path / f"{name}.mkv", frames=3) for name in "abc"]
+    restorers = iter([IdentityRestorer(), FailingRestorer(0, KeyboardInterrupt()), IdentityRestorer()])
+    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: next(restorers))
+    outdir = tmp_path / "outdir"
+    first = runner.invoke(app, ["run", *map(str, videos), "-o", str(outdir), "--window", "3"])
+    assert first.exit_code == 0  # the first restorer does all three
+
+    (outdir / "b.mkv").unlink()
+    (outdir / "c.mkv").unlink()
+    stopped = runner.invoke(app, ["run", *map(str, videos), "-o", str(outdir), "--skip-existing"])
+    assert stopped.exit_code == 130
+    assert f"note: skipped {videos[0]}: {outdir / 'a.mkv'} exists" in stopped.stderr
+    assert "1 of 3 outputs are finished: the same command with --skip-existing goes on" in stopped.stderr
+
+    again = runner.invoke(app, ["run", *map(str, videos), "-o", str(outdir), "--skip-existing", "--json"])
+    assert again.exit_code == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert [s.get("skipped", False) for s in summary] == [True, False, False]
+    assert [s.get("frames") for s in summary] == [None, 3, 3]
+    assert sorted(p.name for p in outdir.iterdir()) == ["a.mkv", "b.mkv", "c.mkv"]
+
+
+def test_skip_existing_with_nothing_left_and_with_force(tmp_path, identity):
+    source = media.make_video(tmp_path / "in.mkv", frames=3)
+    (tmp_path / "out.mkv").write_bytes(b"kept")
+    result = runner.invoke(app, ["run", str(source), "-o", str(tmp_path / "out.mkv"), "--skip-existing", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["skipped"] is True
+    assert (tmp_path / "out.mkv").read_bytes() == b"kept" and identity.calls == []
+    clash = deblur(source, "-o", tmp_path / "out.mkv", "--skip-existing", "--force")
+    assert clash.exit_code == 2 and "choose one" in clash.stderr
+    refused = deblur(source, "-o", tmp_path / "out.mkv")
+    assert "or --skip-existing to keep it" in refused.stderr
+
+
 def test_one_damaged_input_alone_is_its_own_error(tmp_path, identity):
     b = media.truncate(media.make_video(tmp_path / "full.mkv", frames=30), 0.5, tmp_path / "b.mkv")
     result = deblur(b, "-o", tmp_path / "out.mkv")

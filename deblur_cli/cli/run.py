@@ -39,7 +39,7 @@ from deblur_cli.cli.options import (
 )
 from deblur_cli.devices import resolve_device
 from deblur_cli.errors import InputError, OutputError, UsageError
-from deblur_cli.pipeline import check_output_path, deblur_video, plan_outputs
+from deblur_cli.pipeline import check_output_path, deblur_video, output_taken, plan_outputs
 from deblur_cli.restorers import build_restorer
 from deblur_cli.side_by_side import composed_info
 from deblur_cli.video_io import EncodeOptions, check_sink, describe
@@ -75,6 +75,9 @@ def run(
         bool, typer.Option("--side-by-side", help="Output the input and the result side by side, to compare.")
     ] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing output.")] = False,
+    skip_existing: Annotated[
+        bool, typer.Option("--skip-existing", help="Leave out inputs whose output exists (to finish a batch).")
+    ] = False,
     no_resume: Annotated[
         bool, typer.Option("--no-resume", help="Start over instead of continuing what an interrupted run kept.")
     ] = False,
@@ -89,7 +92,19 @@ def run(
     encode = EncodeOptions(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=not no_audio)
     span = span_option(start, end, duration)
     image_rate = rate_option(fps)
-    jobs = plan_outputs(inputs, output)
+    if force and skip_existing:
+        raise UsageError("--force replaces existing outputs and --skip-existing keeps them", hint="choose one")
+    planned = plan_outputs(inputs, output)
+    several = len(planned) > 1
+    jobs = [(source, target) for source, target in planned if not (skip_existing and output_taken(target))]
+    for source, target in planned:
+        if (source, target) not in jobs:
+            note(f"skipped {source}: {target} exists")
+    if not jobs:
+        if as_json:
+            skipped = [_skipped(source, target) for source, target in planned]
+            out.print_json(json.dumps(skipped if several else skipped[0]))
+        return
     for source, target in jobs:  # bad inputs and outputs fail before the model loads
         info = describe(source, span, image_rate=image_rate)
         if image_rate is not None and info.container is not None:
@@ -99,7 +114,7 @@ def run(
             )
         check_output_path(source, target, force=force)
         check_sink(target, composed_info(info) if side_by_side else info, encode)
-    if jobs[0][1] != output:  # several inputs: -o names the folder they go to
+    if planned[0][1] != output:  # several inputs: -o names the folder they go to
         output.mkdir(parents=True, exist_ok=True)
 
     with Progress(
@@ -137,7 +152,10 @@ def run(
             warn(unbatched)
         summaries: list[dict] = []  # one per input, in order: what --json prints
         failed: list[Path] = []
-        for source, target in jobs:
+        for source, target in planned:
+            if (source, target) not in jobs:
+                summaries.append(_skipped(source, target))
+                continue
             task = bar.add_task(source.name, total=None, fps=0.0, detail="")
             current[:] = [task]
             started = bar.get_time()
@@ -164,12 +182,19 @@ def run(
                     on_note=note,
                 )
             except (InputError, OutputError) as e:
-                if len(jobs) == 1:
+                if not several:
                     raise
                 report_error(e)  # one damaged input of several: the others are still restored
                 failed.append(source)
                 summaries.append({"input": str(source), "output": str(target), "error": str(e)})
                 continue
+            except BaseException:  # Ctrl-C, or an error that stops the batch
+                if several and (finished := sum("error" not in summary for summary in summaries)):
+                    note(
+                        f"{finished} of {len(planned)} outputs are finished: the same command with "
+                        "--skip-existing goes on with the rest"
+                    )
+                raise
             finally:
                 bar.remove_task(task)
             for message in result.warnings:
@@ -198,10 +223,15 @@ def run(
                     soft_wrap=True,
                 )
     if as_json:
-        out.print_json(json.dumps(summaries if len(jobs) > 1 else summaries[0]))
+        out.print_json(json.dumps(summaries if several else summaries[0]))
     if failed:
         names = ", ".join(str(source) for source in failed)
         raise InputError(
             f"{len(failed)} of {len(jobs)} inputs failed: {names}",
             hint=f"the other {len(jobs) - len(failed)} were restored; the errors above say what went wrong",
         )
+
+
+def _skipped(source: Path, target: Path) -> dict:
+    """The --json entry of an input left out by --skip-existing."""
+    return {"input": str(source), "output": str(target), "skipped": True}
