@@ -111,7 +111,20 @@ def check_open(state: str, path: Path) -> None:
         raise OutputError(f"{path} was already {state}", hint="an output takes frames until it is finished or aborted")
 
 
-class FinishOrAbort:
+class FinishesOnExit:
+    """As a context manager: `finish()` on a clean exit, `abort()` on any exception (Ctrl-C included)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.finish()
+        else:
+            self.abort()
+
+
+class FinishOrAbort(FinishesOnExit):
     """The life cycle every sink shares: frames go to a temporary output; `finish()` completes it and renames
     it into place, `abort()` removes it. As a context manager: finish on a clean exit, abort on any exception
     (Ctrl-C included).
@@ -130,12 +143,3 @@ class FinishOrAbort:
             self._complete()
             commit(self._temp, self.path)
             self._state = "finished"
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.finish()
-        else:
-            self.abort()

@@ -74,7 +74,7 @@ class _Record:
         return self.first + self.frames
 
 
-class SegmentedVideoSink:
+class SegmentedVideoSink(atomic.FinishesOnExit):
     """Frames encoded into `path` (a video file, as VideoFileSink writes it) by way of segments in
     `work_folder(path)`.
 
@@ -183,15 +183,6 @@ class SegmentedVideoSink:
             with contextlib.suppress(OSError):
                 os.close(self._lock)
             self._lock = None
-
-    def __enter__(self) -> SegmentedVideoSink:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.finish()
-        else:
-            self.abort()
 
 
 class _SegmentWriter:
