@@ -221,83 +221,23 @@ def deblur_video(
     check_output_path(source_path, output_path, force=force)
     check_windows(restorer, windows)
     started = time.perf_counter()
-    stop = threading.Event()
-    out_q: queue.Queue = queue.Queue(maxsize=windows.window + 2)
-    encode_errors: list[BaseException] = []
     retries: dict[str, str] = {}  # what out-of-memory retries changed, for the user: the latest of each kind
     note = on_note or (lambda message: None)
-    sink = None
 
     with open_source(source_path, span, image_rate=image_rate) as source:
         info: VideoInfo = source.info
-        total = info.frame_count
         key = resume_key(source_path, restorer, windows, encode, span, side_by_side, image_rate)
         sink_info = composed_info(info) if side_by_side else info
+        sink = open_sink(output_path, sink_info, encode, source=source_path, resume_key=key, fresh=not resume)
         try:
-            sink = open_sink(output_path, sink_info, encode, source=source_path, resume_key=key, fresh=not resume)
             with sink:
-                begin, resumed = _resume(sink, source, total, note)
-                done = resumed
-                pts_fifo: collections.deque[int | None] = collections.deque()
-                inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # for side_by_side only
-                # Decoding runs in a thread of its own, which also puts the frames on the restorer's device,
-                # 8-bit frames as uint8: the frames read ahead take a quarter of float32's memory, and on a
-                # GPU a quarter of its upload. Each window is converted to float when it is restored.
-                frames_in = prefetched(
-                    ((to_compact_tensor(frame, restorer.device), frame.pts) for frame in source)
-                    if begin is not None else iter(()),
-                    depth=windows.window + 2,
-                )
-                read = begin or 0  # frames of the span read so far
-
-                def decoded() -> Iterator[torch.Tensor]:
-                    nonlocal read
-                    for frame, pts in frames_in:
-                        read += 1
-                        pts_fifo.append(pts)
-                        if side_by_side:
-                            inputs_fifo.append(frame)
-                        yield frame
-
-                segmented = hasattr(sink, "cut")
-                cuts = _Cuts(windows, windows.batch if batches(restorer) else 1, first=resumed)
-                encoder = threading.Thread(
-                    target=_encode_worker, args=(sink, info.bit_depth, out_q, stop, encode_errors), daemon=True
-                )
-                encoder.start()
-                try:
-                    with torch.inference_mode():
-                        restored_frames = restore_stream(
-                            decoded(), restorer, windows, (info.height, info.width), on_retry=retries.__setitem__
-                        )
-                        for index, restored in enumerate(restored_frames, start=begin or 0):
-                            if encode_errors:
-                                raise encode_errors[0]
-                            pts = pts_fifo.popleft()
-                            source_frame = inputs_fifo.popleft() if side_by_side else None
-                            cut = cuts.before(index, pts, read) if segmented else None
-                            if index < resumed:  # read again to restore the window it shares with the next
-                                continue
-                            if cut is not None:
-                                put_unless_stopped(out_q, cut, stop)
-                            if side_by_side:
-                                restored = compose(as_float(source_frame).to(restored), restored, info.rotation)
-                            if not put_unless_stopped(out_q, (restored, pts), stop):
-                                raise encode_errors[0]
-                            done += 1
-                            if progress is not None:
-                                progress(done, total)
-                    put_unless_stopped(out_q, _DONE, stop)
-                    encoder.join()
-                    if encode_errors:
-                        raise encode_errors[0]
-                finally:
-                    stop.set()
-                    frames_in.close()  # stops the decoding thread before the source closes
-                    encoder.join(timeout=5)
+                begin, resumed = _resume(sink, source, info.frame_count, note)
+                done = _restore_into(
+                    sink, source, restorer, windows,
+                    begin=begin, resumed=resumed, side_by_side=side_by_side, progress=progress, retries=retries,
+                )  # fmt: skip
         except BaseException:
-            kept = getattr(sink, "kept_frames", 0)
-            if kept:
+            if kept := getattr(sink, "kept_frames", 0):
                 note(
                     f"the first {kept} frames of {output_path} are kept in {sink.work}: the same command "
                     "continues from there (delete that folder to free its space)"
@@ -314,6 +254,82 @@ def deblur_video(
         warnings=warnings,
         resumed=resumed,
     )
+
+
+def _restore_into(
+    sink,
+    source,
+    restorer: Restorer,
+    windows: WindowOptions,
+    *,
+    begin: int | None,
+    resumed: int,
+    side_by_side: bool,
+    progress: ProgressFn | None,
+    retries: dict[str, str],
+) -> int:
+    """Decode `source` from frame `begin` (None: not at all), restore it and write the frames from
+    `resumed` on into `sink`; returns the frames the output holds. Decoding and encoding run in threads
+    of their own; `retries` collects what out-of-memory retries changed."""
+    info: VideoInfo = source.info
+    stop = threading.Event()
+    out_q: queue.Queue = queue.Queue(maxsize=windows.window + 2)
+    encode_errors: list[BaseException] = []
+    done = resumed
+    pts_fifo: collections.deque[int | None] = collections.deque()
+    inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # for side_by_side only
+    # Decoding runs in a thread of its own, which also puts the frames on the restorer's device, 8-bit
+    # frames as uint8: the frames read ahead take a quarter of float32's memory, and on a GPU a quarter
+    # of its upload. Each window is converted to float when it is restored.
+    frames = ((to_compact_tensor(frame, restorer.device), frame.pts) for frame in source)
+    frames_in = prefetched(frames if begin is not None else iter(()), depth=windows.window + 2)
+    read = begin or 0  # frames of the span read so far
+
+    def decoded() -> Iterator[torch.Tensor]:
+        nonlocal read
+        for frame, pts in frames_in:
+            read += 1
+            pts_fifo.append(pts)
+            if side_by_side:
+                inputs_fifo.append(frame)
+            yield frame
+
+    segmented = hasattr(sink, "cut")  # where its segments end is decided here
+    cuts = _Cuts(windows, windows.batch if batches(restorer) else 1, first=resumed)
+    encoder = threading.Thread(
+        target=_encode_worker, args=(sink, info.bit_depth, out_q, stop, encode_errors), daemon=True
+    )
+    encoder.start()
+    try:
+        with torch.inference_mode():
+            size = (info.height, info.width)
+            restored_frames = restore_stream(decoded(), restorer, windows, size, on_retry=retries.__setitem__)
+            for index, restored in enumerate(restored_frames, start=begin or 0):
+                if encode_errors:
+                    raise encode_errors[0]
+                pts = pts_fifo.popleft()
+                source_frame = inputs_fifo.popleft() if side_by_side else None
+                cut = cuts.before(index, pts, read) if segmented else None
+                if index < resumed:  # read again to restore the window it shares with the next
+                    continue
+                if cut is not None:
+                    put_unless_stopped(out_q, cut, stop)
+                if side_by_side:
+                    restored = compose(as_float(source_frame).to(restored), restored, info.rotation)
+                if not put_unless_stopped(out_q, (restored, pts), stop):
+                    raise encode_errors[0]
+                done += 1
+                if progress is not None:
+                    progress(done, info.frame_count)
+        put_unless_stopped(out_q, _DONE, stop)
+        encoder.join()
+        if encode_errors:
+            raise encode_errors[0]
+    finally:
+        stop.set()
+        frames_in.close()  # stops the decoding thread before the source closes
+        encoder.join(timeout=5)
+    return done
 
 
 def _resume(sink, source, total: int | None, note: Callable[[str], None]) -> tuple[int | None, int]:
