@@ -216,3 +216,21 @@ def test_still_can_be_forced_either_way():
         return float((sharp[1:] - sharp[:-1]).abs().mean())
 
     assert max(change(c) for c in still) < min(change(c) for c in moving)
+
+
+def test_synth_command_too_big_for_memory_is_one_clear_error(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.synth  # noqa: F401  registers the command
+    import deblur_cli.data.writer
+    from deblur_cli.cli.app import app
+
+    def out_of_memory(*args, **kwargs):  # what torch raises on a CPU that cannot hold the clip
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] . DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr(deblur_cli.data.writer, "write_dataset", out_of_memory)
+    args = ["synth", str(tmp_path / "ds"), "--frames", "360", "--size", "1280x720"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "not enough memory to synthesise clips of 360 frames at 1280x720 (about 36 GB each)" in result.stderr
+    assert "--frames" in result.stderr and "Traceback" not in result.output

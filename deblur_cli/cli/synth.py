@@ -10,6 +10,7 @@ import typer
 from deblur_cli.cli.app import command, err, out
 from deblur_cli.cli.options import parse_size
 from deblur_cli.errors import UsageError
+from deblur_cli.tiles import is_out_of_memory
 
 
 @command("synth")
@@ -79,8 +80,19 @@ def synth(
     def report(done: int, total: int) -> None:
         err.print(f"clip {done}/{total}", highlight=False)
 
-    write_dataset(
-        output, clips=clips, frames=frames, size=parse_size(size, minimum=8), sources=sources, split=split, seed=seed,
-        max_layers=0 if shake_only else 2, videos=videos, fmt=fmt, progress=report,
-    )  # fmt: skip
+    width, height = parse_size(size, minimum=8)
+    try:
+        write_dataset(
+            output, clips=clips, frames=frames, size=(width, height), sources=sources, split=split, seed=seed,
+            max_layers=0 if shake_only else 2, videos=videos, fmt=fmt, progress=report,
+        )  # fmt: skip
+    except (RuntimeError, MemoryError) as e:
+        if not is_out_of_memory(e):
+            raise
+        # a clip is made whole in memory: about 110 bytes a pixel of it (8.8 GB for 360 frames of 640x360)
+        need = 110 * frames * width * height / 1e9
+        raise UsageError(
+            f"not enough memory to synthesise clips of {frames} frames at {width}x{height} (about {need:.0f} GB each)",
+            hint="ask for fewer --frames or a smaller --size; --clips makes more clips of the same length",
+        ) from None
     out.print(str(output))
