@@ -10,7 +10,10 @@ whatever a sequence's length.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
+import math
 import os
 import re
 import statistics
@@ -32,7 +35,7 @@ from deblur_cli.pipeline import VIDEO_SUFFIXES, to_compact_tensor, to_image
 from deblur_cli.prefetch import prefetched
 from deblur_cli.restorer import Restorer
 from deblur_cli.stream import as_float, check_windows, restore_stream
-from deblur_cli.video_io import Frame, open_source
+from deblur_cli.video_io import Frame, input_identity, open_source
 from deblur_cli.video_io.images import is_image
 from deblur_cli.video_io.png_sequence import PngSequenceSink
 from deblur_cli.windows import WindowOptions
@@ -77,6 +80,15 @@ class SequenceScore:
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
+    @classmethod
+    def from_dict(cls, data: dict) -> SequenceScore:
+        """A score as EvaluationReport.to_dict wrote it; JSON's null stands for an infinite PSNR."""
+
+        def scores(values: dict) -> dict[str, float]:
+            return {metric: math.inf if value is None else float(value) for metric, value in values.items()}
+
+        return cls(data["name"], int(data["frames"]), float(data["seconds"]), scores(data["input"]), scores(data["output"]))
+
 
 @dataclass
 class EvaluationReport:
@@ -85,6 +97,8 @@ class EvaluationReport:
     device: str
     planned: int = 0  # sequences to evaluate; fewer in `sequences` after an interruption
     sequences: list[SequenceScore] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)  # what the scores depend on besides the files (see `reusable`)
+    digests: dict[str, str] = field(default_factory=dict)  # each sequence's files, by name (`sequence_digest`)
 
     @property
     def complete(self) -> bool:
@@ -123,10 +137,33 @@ class EvaluationReport:
             "mean_of_sequences": self._means("sequence"),
             "mean_of_frames": self._means("frame"),
             "sequences": [asdict(s) | {"fps": s.fps} for s in self.sequences],
+            "settings": self.settings,
+            "sequence_digests": self.digests,
         }
+
+    def reusable(self, stored: dict | None) -> dict[str, SequenceScore]:
+        """The scores of a report that `to_dict` wrote (a stopped evaluation's) which this one may take
+        as they are, by sequence name: those made under the same settings from the same files."""
+        if not stored or stored.get("settings") != _normalized(self.settings):
+            return {}
+        digests = stored.get("sequence_digests") or {}
+        scores = (SequenceScore.from_dict(entry) for entry in stored.get("sequences", []))
+        return {s.name: s for s in scores if s.name in self.digests and digests.get(s.name) == self.digests[s.name]}
 
     def _means(self, per: str) -> dict:
         return {side: {m: self.mean(m, side, per=per) for m in self.metrics} for side in ("input", "output")}
+
+
+def sequence_digest(pair: SequencePair) -> str:
+    """What tells whether a sequence's files are still those scored before: a digest of the blurred
+    and sharp clips' paths, sizes and modification times."""
+    identities = [input_identity(pair.blurred), input_identity(pair.sharp)]
+    return hashlib.sha256(json.dumps(identities, sort_keys=True).encode()).hexdigest()
+
+
+def _normalized(data: dict) -> dict:
+    """`data` as it reads back from JSON (tuples become lists), for comparing with a stored copy."""
+    return json.loads(json.dumps(data, sort_keys=True))
 
 
 def save_folders(pairs: list[SequencePair], root: Path) -> dict[str, Path]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from deblur_cli.metrics import niqe, psnr, ssim
 from deblur_cli.metrics.lpips import load_lpips, lpips_clip
 from deblur_cli.windows import WindowOptions
 from tests.media import make_images, make_video, read_frames, write_image
-from tests.restorers import IdentityRestorer
+from tests.restorers import IdentityRestorer, MixingRestorer
 
 runner = CliRunner()
 WINDOWS = WindowOptions(window=3, overlap=1, tile=None)
@@ -465,3 +466,107 @@ def test_several_models_score_the_input_once(tmp_path, monkeypatch):
     models = json.loads(out.read_text())["models"]
     inputs = [[s["input"] for s in m["sequences"]] for m in models]
     assert inputs[0] == inputs[1] == inputs[2] and inputs[0][0]["psnr"] > 0
+
+
+class CountsSequences(MixingRestorer):
+    """A restorer with an identity (its scores can be reused) that records which frames it restored,
+    and stops with Ctrl-C at the sequence whose frames average above `stop_above`."""
+
+    def __init__(self, stop_above: float = 2.0, name: str = "mix"):
+        super().__init__(name=name)
+        self.stop_above = stop_above
+        self.seen: list[float] = []
+
+    def __call__(self, frames):
+        level = float(frames.mean())
+        if level > self.stop_above:
+            raise KeyboardInterrupt
+        self.seen.append(level)
+        return super().__call__(frames)
+
+
+def three_levels(root):
+    for seq, level in (("a", 40), ("b", 120), ("c", 200)):
+        images = [np.full((24, 32, 3), level, np.uint8) + np.arange(32, dtype=np.uint8)[None, :, None]] * 2
+        frames_folder(root / seq / "blur", images)
+        frames_folder(root / seq / "sharp", [np.clip(i.astype(int) + 9, 0, 255).astype(np.uint8) for i in images])
+    return root
+
+
+def test_the_same_command_continues_a_stopped_evaluation(tmp_path, monkeypatch):
+    from deblur_cli.cli import evaluate as evaluate_command
+
+    data, out = three_levels(tmp_path / "d"), tmp_path / "scores.json"
+    args = ["evaluate", str(data), "-m", "dstnet-s", "--json", str(out), "-q"]
+    whole = CountsSequences()
+    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: whole)
+    assert runner.invoke(app, [*args[:-3], "--json", str(tmp_path / "whole.json"), "-q"]).exit_code == 0
+
+    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: CountsSequences(stop_above=0.6))
+    stopped = runner.invoke(app, args)
+    assert stopped.exit_code == 130
+    assert "the same command continues from there" in stopped.stderr
+    assert [s["name"] for s in json.loads(out.read_text())["sequences"]] == ["a", "b"]
+
+    again = CountsSequences()
+    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: again)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "2 of 3 sequences were scored with dstnet-s already" in result.stderr
+    assert len(again.seen) == 1 and again.seen[0] > 0.6  # only c was restored
+    scores, reference = json.loads(out.read_text()), json.loads((tmp_path / "whole.json").read_text())
+    assert scores["complete"] is True
+    assert scores["mean_of_sequences"] == reference["mean_of_sequences"]
+    assert [s["output"] for s in scores["sequences"]] == [s["output"] for s in reference["sequences"]]
+
+    # a finished evaluation is run again whole, as is one whose settings or files changed
+    runner.invoke(app, args)
+    assert len(again.seen) == 4
+    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: CountsSequences(stop_above=0.6))
+    runner.invoke(app, args)
+    other = CountsSequences(name="other")
+    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: other)
+    assert runner.invoke(app, args).exit_code == 0
+    assert len(other.seen) == 3
+
+
+def test_a_changed_sequence_or_no_resume_is_scored_again(tmp_path, monkeypatch):
+    from deblur_cli.cli import evaluate as evaluate_command
+
+    data, out = three_levels(tmp_path / "d"), tmp_path / "scores.json"
+    args = ["evaluate", str(data), "-m", "dstnet-s", "--json", str(out), "-q"]
+    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: CountsSequences(stop_above=0.6))
+    runner.invoke(app, args)
+    sharp = data / "a" / "sharp" / "000000.png"
+    os.utime(sharp, ns=(0, 0))  # sequence a's files changed
+    again = CountsSequences()
+    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: again)
+    assert runner.invoke(app, args).exit_code == 0
+    assert len(again.seen) == 2  # a and c; b was taken
+
+    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: CountsSequences(stop_above=0.6))
+    runner.invoke(app, args)
+    fresh = CountsSequences()
+    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: fresh)
+    assert runner.invoke(app, [*args, "--no-resume"]).exit_code == 0
+    assert len(fresh.seen) == 3
+
+
+def test_a_stopped_comparison_continues_with_the_model_it_stopped_in(tmp_path, monkeypatch):
+    from deblur_cli.cli import evaluate as evaluate_command
+
+    data, out = three_levels(tmp_path / "d"), tmp_path / "scores.json"
+    args = ["evaluate", str(data), "-m", "dstnet-s", "-m", "wtsa-s", "--json", str(out), "-q"]
+    first = {"dstnet-s": CountsSequences(name="a"), "wtsa-s": CountsSequences(stop_above=0.6, name="b")}
+    monkeypatch.setattr(evaluate_command, "build_restorer", lambda model, **k: first[model])
+    assert runner.invoke(app, args).exit_code == 130
+
+    again = {"dstnet-s": CountsSequences(name="a"), "wtsa-s": CountsSequences(name="b")}
+    monkeypatch.setattr(evaluate_command, "build_restorer", lambda model, **k: again[model])
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "3 of 3 sequences were scored with dstnet-s already" in result.stderr
+    assert "2 of 3 sequences were scored with wtsa-s already" in result.stderr
+    assert (len(again["dstnet-s"].seen), len(again["wtsa-s"].seen)) == (0, 1)
+    models = json.loads(out.read_text())["models"]
+    assert [m["complete"] for m in models] == [True, True] and [m["frames"] for m in models] == [6, 6]

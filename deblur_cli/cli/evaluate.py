@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Callable, Optional
 
@@ -12,9 +13,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from deblur_cli import __version__
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.bench import write_json
-from deblur_cli.cli.app import command, err, out, warn
+from deblur_cli.cli.app import command, err, note, out, warn
 from deblur_cli.cli.options import (
     BatchOpt,
     CacheDirOpt,
@@ -37,9 +39,18 @@ from deblur_cli.cli.options import (
 from deblur_cli.cli.tables import cell
 from deblur_cli.devices import resolve_device
 from deblur_cli.errors import DeblurError, UsageError
-from deblur_cli.evaluate import METRICS, EvaluationReport, SequenceScore, evaluate_sequence, find_sequences, save_folders
+from deblur_cli.evaluate import (
+    METRICS,
+    EvaluationReport,
+    SequenceScore,
+    evaluate_sequence,
+    find_sequences,
+    save_folders,
+    sequence_digest,
+)
 from deblur_cli.metrics.lpips import load_lpips
 from deblur_cli.restorers import MODELS, build_restorer
+from deblur_cli.video_io import input_identity
 
 
 @command("evaluate")
@@ -84,6 +95,9 @@ def evaluate(
         Optional[Path], typer.Option("--save", help="Also write the restored frames as PNGs into DIR/<sequence>/.")
     ] = None,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the scores as JSON here.")] = None,
+    no_resume: Annotated[
+        bool, typer.Option("--no-resume", help="Start over instead of continuing the stopped evaluation in --json FILE.")
+    ] = False,
     quiet: QuietOpt = False,
     cache_dir: CacheDirOpt = None,
     offline: OfflineOpt = False,
@@ -109,6 +123,9 @@ def evaluate(
     if save is not None:  # every folder checked before any work
         for label in folders:
             folders[label] = save_folders(pairs, save / _folder_name(label) if several else save)
+    # a stopped evaluation's JSON: its sequences are taken as they are where nothing changed
+    stopped = {} if json_path is None or no_resume or save is not None else _stopped_reports(json_path)
+    digests = {pair.name: sequence_digest(pair) for pair in pairs} if json_path is not None else {}
     reports: list[EvaluationReport] = []
     current: EvaluationReport | None = None  # the report being filled
     inputs: dict[str, dict[str, float]] = {}  # the input's scores by sequence, scored by the first model only
@@ -126,10 +143,27 @@ def evaluate(
                 cache_dir=cache_dir,
                 offline=offline or None,
             )
-            if note := unbatched_note(restorer, model, batch):
-                warn(note)
-            current = EvaluationReport(str(dataset), label, str(restorer.device), planned=len(pairs))
+            if unbatched := unbatched_note(restorer, model, batch):
+                warn(unbatched)
+            identity = getattr(restorer, "identity", None)  # none: a restorer whose scores cannot be reused
+            settings = {
+                "deblur": __version__,
+                "restorer": identity,
+                "windows": asdict(window_plans[label]),
+                "frames": frames,
+                "lpips": None if lpips_weights is None else input_identity(lpips_weights),
+                "niqe": with_niqe,
+            }
+            current = EvaluationReport(
+                str(dataset), label, str(restorer.device), planned=len(pairs), settings=settings, digests=digests
+            )
             reports.append(current)
+            done = current.reusable(stopped.get(label)) if identity is not None else {}
+            if done:
+                note(
+                    f"continuing the stopped evaluation in {json_path}: {len(done)} of {len(pairs)} sequences "
+                    f"were scored with {label} already"
+                )
             score = functools.partial(
                 evaluate_sequence,
                 restorer=restorer,
@@ -138,7 +172,7 @@ def evaluate(
                 with_niqe=with_niqe,
                 max_frames=frames,
             )
-            _evaluate_all(current, pairs, score, folders[label], quiet, inputs)
+            _evaluate_all(current, pairs, score, folders[label], quiet, inputs, done)
             inputs.update((s.name, s.input) for s in current.sequences)  # from the first model's pass
             out.print(_table(current))
             current = None
@@ -147,6 +181,8 @@ def evaluate(
         if current is not None and current.sequences:
             out.print(_table(current))
             warn(f"stopped: {len(current.sequences)} of {len(pairs)} sequences evaluated with {current.model}")
+            if json_path is not None and save is None:
+                note(f"the same command continues from there, taking the scores in {json_path}")
         elif current is not None:
             reports.remove(current)
         if several:
@@ -191,6 +227,22 @@ def _folder_name(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_")
 
 
+def _stopped_reports(path: Path) -> dict[str, dict]:
+    """The reports, by model label, of the JSON an evaluation stopped part-way wrote at `path`; none
+    if there is no such file, or if every report in it is complete (a finished evaluation is run again)."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        reports = data["models"] if "models" in data else [data]
+        if all(report["complete"] for report in reports):
+            return {}
+        return {report["model"]: report for report in reports}
+    except (OSError, ValueError, KeyError, TypeError):
+        warn(f"{path} is not the JSON of a stopped evaluation; it will be replaced")
+        return {}
+
+
 def _evaluate_all(
     report: EvaluationReport,
     pairs: list,
@@ -198,10 +250,11 @@ def _evaluate_all(
     folders: dict[str, Path],
     quiet: bool,
     inputs: dict[str, dict[str, float]],
+    done: dict[str, SequenceScore],
 ) -> None:
     """Score the pairs in order, each added to `report` as soon as it is done; `score(pair, save_to=,
-    progress=, input_scores=)` is evaluate_sequence with the model and metric options bound, and
-    `inputs` the input's scores already known, by sequence name."""
+    progress=, input_scores=)` is evaluate_sequence with the model and metric options bound, `inputs`
+    the input's scores already known, and `done` the sequences scored already, by sequence name."""
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -214,6 +267,10 @@ def _evaluate_all(
     ) as bar:
         overall = bar.add_task(f"{len(pairs)} sequences", total=len(pairs))
         for pair in pairs:
+            if pair.name in done:
+                report.sequences.append(done[pair.name])
+                bar.advance(overall)
+                continue
             task = bar.add_task(pair.name, total=None)
 
             def progress(name: str, done: int, total: int | None, task=task) -> None:
@@ -249,8 +306,8 @@ def _comparison(reports: list[EvaluationReport]) -> Table:
     """One row per model, its means over sequences (and the input's, from the first report)."""
     metrics = [m for m in METRICS if all(m in r.metrics for r in reports)]
     stopped = [r.model for r in reports if not r.complete]
-    note = f" ({', '.join(stopped)}: stopped part-way, not comparable)" if stopped else ""
-    table = Table(title=f"{reports[0].dataset}: mean of sequences{note}")
+    partial = f" ({', '.join(stopped)}: stopped part-way, not comparable)" if stopped else ""
+    table = Table(title=f"{reports[0].dataset}: mean of sequences{partial}")
     table.add_column("model", overflow="fold")
     for metric in metrics:
         table.add_column(f"{metric.upper()} {'↑' if METRICS[metric] else '↓'}", justify="right", no_wrap=True)
