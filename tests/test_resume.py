@@ -19,7 +19,8 @@ from deblur_cli.errors import InputError, OutputError
 from deblur_cli.pipeline import deblur_video
 from deblur_cli.span import Span
 from deblur_cli.video_io import EncodeOptions, open_source
-from deblur_cli.video_io.segments import SegmentedVideoSink, work_folder
+from deblur_cli.video_io.segments import SegmentedVideoSink
+from deblur_cli.video_io.work_folder import work_folder
 from deblur_cli.video_io.writer import VideoFileSink
 from deblur_cli.windows import WindowOptions
 from tests import media

@@ -18,7 +18,6 @@ import io
 import json
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -30,30 +29,10 @@ from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions
 from deblur_cli.video_io.info import Frame, VideoInfo, check_image
+from deblur_cli.video_io.work_folder import ResumePoint, WorkFolder, write_json
 from deblur_cli.video_io.writer import VideoEncoder, VideoFileSink, open_container, start_encoding
 
-try:
-    import fcntl
-except ImportError:  # Windows: runs are not locked against each other
-    fcntl = None
-
-WORK_FORMAT = 1  # of the work folder's files; a folder of another format is started afresh
 _SEGMENT = re.compile(r"^seg_(\d{5})\.json$")
-
-
-def work_folder(path: str | os.PathLike) -> Path:
-    """Where the segments of the output `path` are kept: a hidden folder beside it."""
-    path = Path(path)
-    return path.with_name(f".{path.name}.deblur-work")
-
-
-@dataclass(frozen=True)
-class ResumePoint:
-    """Where a run continues the work an earlier run kept."""
-
-    frames: int  # frames the kept segments hold: the index of the next frame to write
-    restart: int  # the frame to start reading at; frames from there to `frames` are read again, not written
-    restart_pts: int | None  # that frame's timestamp (the source's, on the output's clock); None without timestamps
 
 
 @dataclass(frozen=True)
@@ -100,19 +79,20 @@ class SegmentedVideoSink(atomic.FinishesOnExit):
         self.path = Path(path)
         self.info = info
         self.warnings: list[str] = []
-        self.work = work_folder(self.path)
         self._options, self._source = options, source
         self._state = "open"
         self._segment: _SegmentWriter | None = None
-        self._lock = _lock(self.work, self.path)
+        self._folder = WorkFolder(self.path, key, fresh=fresh)
+        self.work = self._folder.path
+        self._records: list[_Record] = []
         try:
-            self._records, self.discarded = _load(self.work, _normalized(key), fresh)
+            self._records, self.discarded = _load(self._folder)
             last = self._records[-1] if self._records else None
             self.resume_point = ResumePoint(last.stop, last.restart, last.restart_pts) if last else None
             self._next = last.stop if last else 0
             self._segment = self._open_segment()  # bad encoder settings fail here, before any frame is decoded
         except BaseException:
-            self._release(keep=bool(getattr(self, "_records", None)))
+            self._folder.release(keep=bool(self._records))
             raise
 
     @property
@@ -160,7 +140,7 @@ class SegmentedVideoSink(atomic.FinishesOnExit):
                 self.warnings = sink.warnings
                 sink.write_packets(_joined(self.work, self._records, sink.extradata, self.path))
         self._state = "finished"
-        self._release(keep=False)
+        self._folder.release(keep=False)
 
     def abort(self) -> None:
         """Drop the segment in progress; keep the finished ones for a later run. Does nothing once finished
@@ -170,20 +150,11 @@ class SegmentedVideoSink(atomic.FinishesOnExit):
             if self._segment is not None:
                 self._segment.discard()
                 self._segment = None
-            self._release(keep=bool(self._records))
+            self._folder.release(keep=bool(self._records))
 
     def _open_segment(self) -> _SegmentWriter:
         number = self._records[-1].number + 1 if self._records else 0
         return _SegmentWriter(self.work, number, self._next, self.path.name, self.info, self._options)
-
-    def _release(self, *, keep: bool) -> None:
-        if not keep:
-            shutil.rmtree(self.work, ignore_errors=True)
-        if self._lock is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._lock)
-            self._lock = None
-
 
 class _SegmentWriter:
     """One segment being encoded: a fresh encoder, its packets appended to `seg_NNNNN.bin.part`."""
@@ -239,7 +210,7 @@ class _SegmentWriter:
             packets=self._packets,
         )
         os.replace(self._part(".bin"), _data_path(self._work, self.number))
-        _write_json(self._work / f"seg_{self.number:05d}.json", _record_json(record))
+        write_json(self._work / f"seg_{self.number:05d}.json", _record_json(record))
         return record
 
     def discard(self) -> None:
@@ -250,58 +221,20 @@ class _SegmentWriter:
         atomic.discard(self._part(".bin"))
 
 
-def _lock(work: Path, output: Path) -> int | None:
-    """Create the work folder and hold its lock for the run; OutputError if another run holds it."""
-    try:
-        work.mkdir(exist_ok=True)
-        fd = os.open(work / "lock", os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as e:
-        raise atomic.output_error(output, e) from None
-    if fcntl is None:
-        return fd
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise OutputError(
-            f"another deblur run is writing {output}", hint="wait for it to end, or choose another output"
-        ) from None
-    except OSError:  # a file system without locks (some network shares): run unlocked
-        pass
-    return fd
-
-
-def _normalized(key: dict) -> dict:
-    """The key as it reads back from JSON (tuples become lists), so that a stored key compares equal."""
-    return json.loads(json.dumps(key, sort_keys=True))
-
-
-def _load(work: Path, key: dict, fresh: bool) -> tuple[list[_Record], int]:
-    """The segments kept under `key`, whole and consecutive from the first frame, and the most frames the
-    removed ones held (0 if none: they were made under another key, or `fresh` asked to start over).
-    Anything else in the folder but the lock is removed."""
+def _load(folder: WorkFolder) -> tuple[list[_Record], int]:
+    """The segments kept in `folder`, whole and consecutive from the first frame, and the frames that
+    those made under another key held (0 if none; they are removed, as is anything else but the kept)."""
     records: list[_Record] = []
-    manifest = work / "run.json"
-    stored = None
-    with contextlib.suppress(OSError, ValueError):
-        stored = json.loads(manifest.read_text())
-    if not fresh and stored == {"format": WORK_FORMAT, "key": key}:
-        for path in sorted(work.iterdir()):
-            match = _SEGMENT.match(path.name)
-            if match is None:
-                continue
-            record = _read_record(path, int(match.group(1)))
+    segments = sorted((int(m.group(1)), path) for path in folder.path.iterdir() if (m := _SEGMENT.match(path.name)))
+    found = [record for number, path in segments if (record := _read_record(path, number)) is not None]
+    if folder.matches:
+        for record in found:
             expected = records[-1].stop if records else 0
-            if record is None or record.first != expected or records and records[-1].restart is None:
+            if record.first != expected or records and records[-1].restart is None:
                 break
             records.append(record)
-    kept = {f"seg_{r.number:05d}{suffix}" for r in records for suffix in (".json", ".bin")}
-    removed = [path for path in work.iterdir() if path.name not in kept and path.name != "lock"]
-    segments = [_read_record(path, int(m.group(1))) for path in removed if (m := _SEGMENT.match(path.name))]
-    discarded = max((record.stop for record in segments if record is not None), default=0)
-    for path in removed:
-        atomic.discard(path)
-    _write_json(manifest, {"format": WORK_FORMAT, "key": key})
+    discarded = 0 if folder.matches else max((record.stop for record in found), default=0)
+    folder.keep({f"seg_{r.number:05d}{suffix}" for r in records for suffix in (".json", ".bin")})
     return records, discarded
 
 
@@ -340,16 +273,6 @@ def _record_json(record: _Record) -> dict:
 
 def _data_path(work: Path, number: int) -> Path:
     return work / f"seg_{number:05d}.bin"
-
-
-def _write_json(path: Path, data: dict) -> None:
-    """Write under a temporary name, then rename: a reader finds the old file or the whole new one."""
-    part = path.with_name(path.name + ".part")
-    with open(part, "w") as f:
-        json.dump(data, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(part, path)
 
 
 def _joined(work: Path, records: list[_Record], extradata: bytes | None, output: Path):

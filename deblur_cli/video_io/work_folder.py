@@ -1,0 +1,113 @@
+"""The hidden folder beside an output where a run keeps what an interrupted run leaves for the next one
+(segments.py for video files, png_sequence.py for PNG frames): one run at a time, and reused only under
+the same key."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from deblur_cli.errors import OutputError
+from deblur_cli.video_io import atomic
+
+try:
+    import fcntl
+except ImportError:  # Windows: runs are not locked against each other
+    fcntl = None
+
+WORK_FORMAT = 1  # of the work folder's files; a folder of another format is started afresh
+_MANIFEST = "run.json"
+_LOCK = "lock"
+
+
+def work_folder(path: str | os.PathLike) -> Path:
+    """Where the work towards the output `path` is kept: a hidden folder beside it."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.deblur-work")
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a run continues the work an earlier run kept."""
+
+    frames: int  # frames kept: the index of the next frame to write
+    restart: int | None  # the frame to start reading at (frames from there to `frames` are read again, not
+    # written); None when every frame is kept and only the output remains to be made
+    restart_pts: int | None  # that frame's timestamp (the source's, on the output's clock); None without timestamps
+
+
+class WorkFolder:
+    """The work folder of `output`, created and locked for this run (OutputError if another run holds it).
+
+    `matches` tells whether its content was made under `key` (and `fresh` did not ask to start over); the
+    owner reads what it can reuse, then calls `keep(names)` to remove everything else and record `key`.
+    `release(keep=...)` unlocks it at the end, removing it unless asked to keep it.
+    """
+
+    def __init__(self, output: Path, key: dict, *, fresh: bool = False):
+        self.output = output
+        self.path = work_folder(output)
+        self._key = normalized(key)
+        self._lock = _lock(self.path, output)
+        stored = None
+        with contextlib.suppress(OSError, ValueError):
+            stored = json.loads((self.path / _MANIFEST).read_text())
+        self.matches = not fresh and stored == {"format": WORK_FORMAT, "key": self._key}
+
+    def keep(self, names: set[str]) -> None:
+        """Remove everything but `names` (and the lock), and record this run's key."""
+        for path in self.path.iterdir():
+            if path.name not in names and path.name != _LOCK:
+                atomic.discard(path)
+        write_json(self.path / _MANIFEST, {"format": WORK_FORMAT, "key": self._key})
+
+    def release(self, *, keep: bool) -> None:
+        """Unlock; the folder stays only with `keep`. Does nothing the second time."""
+        if self._lock is None:
+            return
+        if not keep:
+            shutil.rmtree(self.path, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            os.close(self._lock)
+        self._lock = None
+
+
+def normalized(data: dict) -> dict:
+    """`data` as it reads back from JSON (tuples become lists), so that a stored copy compares equal."""
+    return json.loads(json.dumps(data, sort_keys=True))
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write under a temporary name, flushed to disk, then rename: a reader finds the old file or the
+    whole new one, even after a power cut."""
+    part = path.with_name(path.name + ".part")
+    with open(part, "w") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(part, path)
+
+
+def _lock(work: Path, output: Path) -> int:
+    """Create the work folder and hold its lock for the run; OutputError if another run holds it."""
+    try:
+        work.mkdir(exist_ok=True)
+        fd = os.open(work / _LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise atomic.output_error(output, e) from None
+    if fcntl is None:
+        return fd
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise OutputError(
+            f"another deblur run is writing {output}", hint="wait for it to end, or choose another output"
+        ) from None
+    except OSError:  # a file system without locks (some network shares): run unlocked
+        pass
+    return fd
