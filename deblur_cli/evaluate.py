@@ -87,7 +87,8 @@ class SequenceScore:
         def scores(values: dict) -> dict[str, float]:
             return {metric: math.inf if value is None else float(value) for metric, value in values.items()}
 
-        return cls(data["name"], int(data["frames"]), float(data["seconds"]), scores(data["input"]), scores(data["output"]))
+        name, frames, seconds = data["name"], int(data["frames"]), float(data["seconds"])
+        return cls(name, frames, seconds, scores(data["input"]), scores(data["output"]))
 
 
 @dataclass

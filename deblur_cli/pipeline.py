@@ -231,7 +231,7 @@ def deblur_video(
         sink = open_sink(output_path, sink_info, encode, source=source_path, resume_key=key, fresh=not resume)
         try:
             with sink:
-                begin, resumed = _resume(sink, source, info.frame_count, note)
+                begin, resumed = _resume(sink, source, info.frame_count, note, asked=resume)
                 done = _restore_into(
                     sink, source, restorer, windows,
                     begin=begin, resumed=resumed, side_by_side=side_by_side, progress=progress, retries=retries,
@@ -332,14 +332,12 @@ def _restore_into(
     return done
 
 
-def _resume(sink, source, total: int | None, note: Callable[[str], None]) -> tuple[int | None, int]:
+def _resume(sink, source, total: int | None, note: Callable[[str], None], *, asked: bool) -> tuple[int | None, int]:
     """Where this run starts reading (None: nowhere, every frame is kept) and how many frames an
-    earlier run kept, moving `source` there."""
+    earlier run kept, moving `source` there. `asked`: whether the caller wanted kept work reused."""
     if getattr(sink, "discarded", 0):
-        note(
-            f"the {sink.discarded} frames an earlier run kept for {sink.path} were made with other settings "
-            "or another input: starting over"
-        )
+        why = "were made with other settings or another input" if asked else "are discarded (--no-resume)"
+        note(f"the {sink.discarded} frames an earlier run kept for {sink.path} {why}: starting over")
     point = getattr(sink, "resume_point", None)
     if point is None:
         return 0, 0

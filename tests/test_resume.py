@@ -230,8 +230,10 @@ def test_other_settings_or_resume_false_start_over(tmp_path):
 
     target.unlink()
     interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
-    result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, resume=False)
-    assert result.resumed == 0
+    notes = []
+    options = dict(windows=WINDOWS, encode=FFV1, resume=False, on_note=notes.append)
+    result = deblur_video(source, target, MixingRestorer(), **options)
+    assert result.resumed == 0 and "are discarded (--no-resume): starting over" in notes[0]
 
     target.unlink()
     interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
@@ -344,3 +346,31 @@ def test_a_join_that_fails_keeps_every_segment_and_the_next_run_only_joins(tmp_p
     result = deblur_video(source, target, restorer, windows=WINDOWS, encode=FFV1)
     assert (result.resumed, result.frames, restorer.calls) == (24, 24, [])
     assert same_video(target, tmp_path / "whole.mkv")
+
+
+def png_files(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_png_frame_outputs_are_continued_too(tmp_path):
+    source = media.make_video(tmp_path / "in.mkv", frames=26, rotation=90)
+    deblur_video(source, tmp_path / "whole", MixingRestorer(), windows=WINDOWS)
+    target = tmp_path / "frames"
+    notes = interrupted(source, target, after=6, windows=WINDOWS)
+    assert not target.exists() and "are kept in" in notes[-1]
+    kept = json.loads((work_folder(target) / "kept.json").read_text())["frames"]
+    (work_folder(target) / "frames" / f"frame_{kept + 1:06d}.png").write_bytes(b"half a frame")  # after the cut
+
+    result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS)
+    assert result.resumed == kept > 0
+    assert png_files(target) == png_files(tmp_path / "whole")  # the same files, byte for byte
+    assert not work_folder(target).exists()
+
+
+def test_png_frames_missing_from_the_work_folder_are_not_trusted(tmp_path):
+    source = media.make_video(tmp_path / "in.mkv", frames=26)
+    target = tmp_path / "frames"
+    interrupted(source, target, after=6, windows=WINDOWS)
+    (work_folder(target) / "frames" / "frame_000002.png").unlink()
+    assert deblur_video(source, target, MixingRestorer(), windows=WINDOWS).resumed == 0
+    assert len(list(target.iterdir())) == 26

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import numpy as np
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.info import Frame, VideoInfo, array_format, check_image
+from deblur_cli.video_io.work_folder import ResumePoint, WorkFolder, write_json
 
 FRAME_NAME = "frame_{:06d}.png"  # numbered from 1
 
@@ -30,9 +33,13 @@ class PngSequenceSink(atomic.FinishOrAbort):
     8-bit input gives 8-bit PNGs, deeper input 16-bit PNGs. Frames are turned to display orientation (a PNG
     has no rotation tag). Timestamps, audio and subtitles cannot be stored; `warnings` says so when the
     source had audio or subtitles. An existing empty directory is replaced; a non-empty one is refused.
+
+    With a `key`, the frames are written into the output's work folder (work_folder.py) and kept there
+    when the run stops early, as segments.SegmentedVideoSink keeps its segments: `cut` marks the frames
+    written so far as kept, and a later sink under the same key (`resume_point`) continues after them.
     """
 
-    def __init__(self, path: str | os.PathLike, info: VideoInfo):
+    def __init__(self, path: str | os.PathLike, info: VideoInfo, *, key: dict | None = None, fresh: bool = False):
         self.path = Path(path)
         self.info = info
         self.warnings: list[str] = []
@@ -46,17 +53,47 @@ class PngSequenceSink(atomic.FinishOrAbort):
         if info.has_subtitles:
             self.warnings.append("a PNG sequence cannot hold subtitles; the source's subtitles were not written")
         self._deep = info.bit_depth > 8
-        width, height = info.display_size
-        self._encoder = av.CodecContext.create("png", "w")
-        self._encoder.width, self._encoder.height = width, height
-        self._encoder.pix_fmt = "rgb48be" if self._deep else "rgb24"
-        # zlib level 1: six times faster than the default for files about a fifth larger; frames in parallel
-        self._encoder.options = {"compression_level": "1"}
-        self._encoder.thread_type = "FRAME"
+        self._encoder = self._new_encoder()
         self._frames = 0  # frames given to the encoder
         self._written = 0  # PNG files saved
         self._state = "open"  # then "finished" or "aborted"
-        self._temp = atomic.reserve_dir(self.path)
+        self._folder = None
+        self.resume_point, self.discarded, self.kept_frames = None, 0, 0
+        if key is None:
+            self._temp = atomic.reserve_dir(self.path)
+        else:
+            self._resume(key, fresh)
+
+    def _new_encoder(self):
+        width, height = self.info.display_size
+        encoder = av.CodecContext.create("png", "w")
+        encoder.width, encoder.height = width, height
+        encoder.pix_fmt = "rgb48be" if self._deep else "rgb24"
+        # zlib level 1: six times faster than the default for files about a fifth larger; frames in parallel
+        encoder.options = {"compression_level": "1"}
+        encoder.thread_type = "FRAME"
+        return encoder
+
+    def _resume(self, key: dict, fresh: bool) -> None:
+        """Write into the work folder, after the frames an earlier run kept there under `key`."""
+        self._folder = WorkFolder(self.path, key, fresh=fresh)
+        self.work = self._folder.path
+        self._temp = self.work / "frames"
+        kept = None
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            stored = json.loads((self.work / _KEPT).read_text())
+            kept = ResumePoint(int(stored["frames"]), stored["restart"], stored["restart_pts"])
+        if not self._folder.matches or kept is None or not _whole(self._temp, kept.frames):
+            self.discarded = kept.frames if kept is not None and not self._folder.matches else 0
+            kept = None
+        self._folder.keep({"frames", _KEPT} if kept else set())
+        self._temp.mkdir(exist_ok=True)
+        if kept:
+            for frame in self._temp.iterdir():  # those written after the last cut
+                if _number(frame.name) > kept.frames:
+                    frame.unlink()
+            self.resume_point, self.kept_frames = kept, kept.frames
+            self._frames = self._written = kept.frames
 
     def write(self, frame: Frame | np.ndarray, pts: int | None = None) -> None:
         """Write one frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation, or a Frame.
@@ -69,6 +106,20 @@ class PngSequenceSink(atomic.FinishOrAbort):
             self._save(self._encoder.encode(picture))
             self._frames += 1
 
+    def cut(self, restart: int, restart_pts: int | None) -> None:
+        """Keep the frames written so far (with a key; see the class): they are saved and flushed to
+        disk, and a later run continuing from here starts reading at frame `restart`."""
+        atomic.check_open(self._state, self.path)
+        if self._folder is None:
+            return
+        with atomic.cleanup_on_error(self.path, self.abort):
+            self._save(self._encoder.encode(None))  # the encoder ends with its stream: a new one goes on
+            self._encoder = self._new_encoder()
+            for number in range(self.kept_frames + 1, self._written + 1):
+                _fsync(self._temp / FRAME_NAME.format(number))
+            write_json(self.work / _KEPT, {"frames": self._written, "restart": restart, "restart_pts": restart_pts})
+            self.kept_frames = self._written
+
     def _save(self, packets) -> None:
         for packet in packets:  # each packet is a complete PNG file, in frame order
             self._written += 1
@@ -78,9 +129,37 @@ class PngSequenceSink(atomic.FinishOrAbort):
         """Save the frames the encoder still holds."""
         self._save(self._encoder.encode(None))
 
+    def finish(self) -> None:
+        """Save the last frames and rename the directory into place (then remove the work folder)."""
+        super().finish()
+        if self._folder is not None:
+            self._folder.release(keep=False)
+
     def abort(self) -> None:
-        """Delete the temporary directory; the final name is never touched. Does nothing once finished or
-        aborted."""
+        """Delete the temporary directory; the final name is never touched. With a key, the frames kept
+        by `cut` stay in the work folder. Does nothing once finished or aborted."""
         if self._state == "open":
             self._state = "aborted"
-            atomic.discard(self._temp)
+            if self._folder is None:
+                atomic.discard(self._temp)
+            else:
+                self._folder.release(keep=bool(self.kept_frames))
+
+
+_KEPT = "kept.json"
+
+
+def _number(name: str) -> int:
+    """The number of a frame file (frame_000012.png: 12); 0 for anything else."""
+    stem = Path(name).stem
+    return int(stem[6:]) if stem.startswith("frame_") and stem[6:].isdigit() else 0
+
+
+def _whole(folder: Path, frames: int) -> bool:
+    """Whether `folder` holds the frame files 1 to `frames`."""
+    return folder.is_dir() and all((folder / FRAME_NAME.format(n)).is_file() for n in range(1, frames + 1))
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())

@@ -60,13 +60,14 @@ def open_sink(
     A video file gets its container from the suffix and the audio and subtitles of `source` (a media file;
     ignored for image inputs). A directory path gets 16-bit PNGs for deep input, 8-bit otherwise. An image
     suffix (.png, .jpg, .tif, .bmp) gets one image: the output of a one-frame source such as a photo.
-    With a `resume_key`, a video file is written by way of segments that an interrupted run leaves for
-    the next one with the same key (segments.SegmentedVideoSink; `fresh` discards them instead).
+    With a `resume_key`, a video file is written by way of segments, and PNG frames into a work folder,
+    which an interrupted run leaves for the next one with the same key (segments.SegmentedVideoSink,
+    png_sequence.PngSequenceSink; `fresh` discards them instead).
     Raises OutputError for an unusable path, codec or pixel format before anything is written.
     """
     if is_frame_directory(path):
         _check_frame_directory(path, options)
-        return PngSequenceSink(path, info)
+        return PngSequenceSink(path, info, key=resume_key, fresh=fresh)
     if is_image_output(path):
         return ImageFileSink(path, info, options)  # which makes check_image_output's checks
     carry = source is not None and os.path.isfile(source) and not is_image(source)
