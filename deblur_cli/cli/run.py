@@ -156,12 +156,16 @@ def run(
             if (source, target) not in jobs:
                 summaries.append(_skipped(source, target))
                 continue
-            task = bar.add_task(source.name, total=None, fps=0.0, detail="")
+            name = f"{source.name} ({len(summaries) + 1}/{len(planned)})" if several else source.name
+            task = bar.add_task(name, total=None, fps=0.0, detail="")
             current[:] = [task]
             started = bar.get_time()
 
             def progress(done: int, total: int | None, task=task, started=started, first=[]) -> None:
-                first[:] = first or [done - 1]  # frames an interrupted run kept do not count towards the rate
+                if not first:  # frames an interrupted run kept count towards neither the rate nor the ETA
+                    first.append(done - 1)
+                    if done > 1:
+                        bar.reset(task, completed=done - 1, total=total)
                 elapsed = bar.get_time() - started
                 rate = (done - first[0]) / elapsed if elapsed > 0 else 0.0
                 bar.update(task, completed=done, total=total, fps=rate)
