@@ -169,6 +169,7 @@ def resume_key(
     span: Span,
     side_by_side: bool,
     image_rate: Fraction | None,
+    strength: float = 1.0,
 ) -> dict | None:
     """Everything a run's output depends on, for telling whether the work an interrupted run kept can
     be reused: the input's identity, what cuts it into windows and tiles, the encoder's settings, and
@@ -184,8 +185,18 @@ def resume_key(
         "windows": dataclasses.asdict(windows),
         "encode": dataclasses.asdict(encode),
         "side_by_side": side_by_side,
+        "strength": strength,
         "restorer": identity,
     }
+
+
+def check_strength(strength: float) -> None:
+    """UsageError unless 0 <= strength <= 1."""
+    if not 0 <= strength <= 1:
+        raise UsageError(
+            f"--strength must be between 0 and 1, got {strength:g}",
+            hint="1 keeps the whole restoration, 0.5 half of it, 0 the input",
+        )
 
 
 def deblur_video(
@@ -198,6 +209,7 @@ def deblur_video(
     span: Span = Span(),
     force: bool = False,
     side_by_side: bool = False,
+    strength: float = 1.0,
     image_rate: Fraction | None = None,
     resume: bool = True,
     progress: ProgressFn | None = None,
@@ -209,8 +221,9 @@ def deblur_video(
     and audio/subtitle streams; a span keeps what falls inside it, with the clock starting at its first frame. It is written under a temporary name and renamed at the end; on any
     error or Ctrl-C nothing is left under the final name. The input is never modified.
     With `side_by_side`, each output frame shows the input on the left and the restored frame on the
-    right, twice as wide (see side_by_side.py). `image_rate` is the frame rate of an image-sequence
-    input (video_io.DEFAULT_FPS without one).
+    right, twice as wide (see side_by_side.py). `strength` below 1 keeps that much of the restoration
+    and the rest of the input: each frame is input + strength × (restored − input). `image_rate` is
+    the frame rate of an image-sequence input (video_io.DEFAULT_FPS without one).
 
     A video file output from a restorer with an `identity` is encoded in segments of SEGMENT_FRAMES
     frames or more, kept beside the output until the end (video_io.segments). When a run stops early,
@@ -220,13 +233,14 @@ def deblur_video(
     """
     check_output_path(source_path, output_path, force=force)
     check_windows(restorer, windows)
+    check_strength(strength)
     started = time.perf_counter()
     retries: dict[str, str] = {}  # what out-of-memory retries changed, for the user: the latest of each kind
     note = on_note or (lambda message: None)
 
     with open_source(source_path, span, image_rate=image_rate) as source:
         info: VideoInfo = source.info
-        key = resume_key(source_path, restorer, windows, encode, span, side_by_side, image_rate)
+        key = resume_key(source_path, restorer, windows, encode, span, side_by_side, image_rate, strength)
         sink_info = composed_info(info) if side_by_side else info
         sink = open_sink(output_path, sink_info, encode, source=source_path, resume_key=key, fresh=not resume)
         try:
@@ -234,7 +248,8 @@ def deblur_video(
                 begin, resumed = _resume(sink, source, info.frame_count, note, asked=resume)
                 done = _restore_into(
                     sink, source, restorer, windows,
-                    begin=begin, resumed=resumed, side_by_side=side_by_side, progress=progress, retries=retries,
+                    begin=begin, resumed=resumed, side_by_side=side_by_side, strength=strength, progress=progress,
+                    retries=retries,
                 )  # fmt: skip
         except BaseException:
             if kept := getattr(sink, "kept_frames", 0):
@@ -265,6 +280,7 @@ def _restore_into(
     begin: int | None,
     resumed: int,
     side_by_side: bool,
+    strength: float,
     progress: ProgressFn | None,
     retries: dict[str, str],
 ) -> int:
@@ -277,7 +293,8 @@ def _restore_into(
     encode_errors: list[BaseException] = []
     done = resumed
     pts_fifo: collections.deque[int | None] = collections.deque()
-    inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # for side_by_side only
+    keep_inputs = side_by_side or strength != 1
+    inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # the input frames, where needed
     # Decoding runs in a thread of its own, which also puts the frames on the restorer's device, 8-bit
     # frames as uint8: the frames read ahead take a quarter of float32's memory, and on a GPU a quarter
     # of its upload. Each window is converted to float when it is restored.
@@ -290,7 +307,7 @@ def _restore_into(
         for frame, pts in frames_in:
             read += 1
             pts_fifo.append(pts)
-            if side_by_side:
+            if keep_inputs:
                 inputs_fifo.append(frame)
             yield frame
 
@@ -308,14 +325,18 @@ def _restore_into(
                 if encode_errors:
                     raise encode_errors[0]
                 pts = pts_fifo.popleft()
-                source_frame = inputs_fifo.popleft() if side_by_side else None
+                source_frame = inputs_fifo.popleft() if keep_inputs else None
                 cut = cuts.before(index, pts, read) if segmented else None
                 if index < resumed:  # read again to restore the window it shares with the next
                     continue
                 if cut is not None:
                     put_unless_stopped(out_q, cut, stop)
+                if keep_inputs:
+                    source_frame = as_float(source_frame).to(restored)
+                if strength != 1:
+                    restored = torch.lerp(source_frame, restored, strength)
                 if side_by_side:
-                    restored = compose(as_float(source_frame).to(restored), restored, info.rotation)
+                    restored = compose(source_frame, restored, info.rotation)
                 if not put_unless_stopped(out_q, (restored, pts), stop):
                     raise encode_errors[0]
                 done += 1

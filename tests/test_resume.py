@@ -237,6 +237,10 @@ def test_other_settings_or_resume_false_start_over(tmp_path):
 
     target.unlink()
     interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
+    assert deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, strength=0.5).resumed == 0
+
+    target.unlink()
+    interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
     os.utime(source, ns=(0, 0))  # the input changed
     assert deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1).resumed == 0
 

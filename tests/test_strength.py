@@ -1,0 +1,57 @@
+"""`deblur run --strength S`: each written frame is input + S × (restored − input)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from deblur_cli.cli import app
+from deblur_cli.cli import run as run_module
+from deblur_cli.errors import UsageError
+from deblur_cli.pipeline import deblur_video
+from deblur_cli.video_io import EncodeOptions
+from deblur_cli.windows import WindowOptions
+from tests import media
+from tests.restorers import IdentityRestorer
+
+FFV1 = EncodeOptions(codec="ffv1")  # lossless: what is read back is what was written
+
+
+class Inverting(IdentityRestorer):
+    """Returns 1 - x: far from the input everywhere but mid-grey."""
+
+    def __call__(self, frames):
+        return 1 - super().__call__(frames)
+
+
+@pytest.mark.parametrize("strength", [0.0, 0.25, 0.5, 1.0])
+def test_the_output_mixes_input_and_restoration(tmp_path, strength):
+    source = media.make_video(tmp_path / "in.mkv", frames=7, codec="ffv1", pix_fmt="bgr0")
+    inputs = np.stack(media.read_frames(source)).astype(np.float64)
+    target = tmp_path / "out.mkv"
+    windows = WindowOptions(window=3, overlap=1, tile=None)
+    deblur_video(source, target, Inverting(), windows=windows, encode=FFV1, strength=strength)
+    written = np.stack(media.read_frames(target)).astype(np.float64)
+    expected = inputs + strength * ((255 - inputs) - inputs)
+    assert np.abs(written - expected).max() <= 0.5 + 1e-6  # rounded to 8 bits once
+
+
+def test_strength_with_side_by_side_mixes_the_right_half_only(tmp_path):
+    source = media.make_video(tmp_path / "in.mkv", frames=3, size=(32, 16), codec="ffv1", pix_fmt="bgr0")
+    inputs = np.stack(media.read_frames(source)).astype(np.float64)
+    target = tmp_path / "out.mkv"
+    windows = WindowOptions(window=3, overlap=1, tile=None)
+    deblur_video(source, target, Inverting(), windows=windows, encode=FFV1, strength=0.25, side_by_side=True)
+    written = np.stack(media.read_frames(target)).astype(np.float64)
+    assert np.abs(written[:, :, :32] - inputs).max() <= 0.5
+    assert np.abs(written[:, :, -32:] - (inputs + 0.25 * (255 - 2 * inputs))).max() <= 0.5 + 1e-6
+
+
+def test_a_strength_out_of_range_is_refused(tmp_path, monkeypatch):
+    source = media.make_video(tmp_path / "in.mkv", frames=3)
+    with pytest.raises(UsageError, match="between 0 and 1"):
+        deblur_video(source, tmp_path / "out.mkv", IdentityRestorer(), strength=1.5)
+    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: IdentityRestorer())
+    result = CliRunner().invoke(app, ["run", str(source), "-o", str(tmp_path / "o.mkv"), "--strength", "1.2"])
+    assert result.exit_code == 2 and not (tmp_path / "o.mkv").exists()
