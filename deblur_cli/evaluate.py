@@ -272,13 +272,15 @@ def evaluate_sequence(
     save_to: Path | None = None,
     progress: SequenceProgress | None = None,
     input_scores: dict[str, float] | None = None,
+    strength: float = 1.0,
 ) -> SequenceScore:
     """Restore `pair.blurred` (its first `max_frames` frames, if given) and score it against
     `pair.sharp` with `frame_metrics` (LPIPS with that model, NIQE if `with_niqe`). With `save_to`,
     the restored frames are also written there as PNG files (frame_000001.png, ...), atomically.
     `input_scores`, the input's means from another model's pass over the same frames with the same
     metrics, are taken as they are instead of scoring the input again (NIQE alone costs about 0.4 s
-    a 720p frame on a CPU)."""
+    a 720p frame on a CPU). `strength` mixes each restored frame with its input as `deblur run
+    --strength` does (pipeline.deblur_video)."""
     check_windows(restorer, windows)
     with ExitStack() as stack:
         blurred_source = stack.enter_context(open_source(pair.blurred))
@@ -326,6 +328,8 @@ def evaluate_sequence(
             for done, restored in enumerate(restore_stream(inputs(), restorer, windows, size), start=1):
                 seconds += time.perf_counter() - started
                 blurred, sharp = waiting.popleft()
+                if strength != 1:
+                    restored = torch.lerp(as_float(blurred.to(restored.device)), restored, strength)
                 scores.add(blurred, sharp, restored)
                 if sink is not None:
                     sink.write(to_image(restored, blurred_info.bit_depth))

@@ -570,3 +570,23 @@ def test_a_stopped_comparison_continues_with_the_model_it_stopped_in(tmp_path, m
     assert (len(again["dstnet-s"].seen), len(again["wtsa-s"].seen)) == (0, 1)
     models = json.loads(out.read_text())["models"]
     assert [m["complete"] for m in models] == [True, True] and [m["frames"] for m in models] == [6, 6]
+
+
+class Inverts(IdentityRestorer):
+    def __call__(self, frames):
+        return 1 - super().__call__(frames)
+
+
+def test_strength_scores_the_mix_that_deblur_run_writes(tmp_path):
+    data = two_sequences(tmp_path / "d")
+    pair = find_sequences(data)[0]
+    windows = WindowOptions(window=3, overlap=1, tile=None)
+    none = evaluate_sequence(pair, Inverts(), windows, strength=0.0)
+    assert none.output == pytest.approx(none.input, rel=1e-6)  # nothing of the restoration kept: the input
+    half = evaluate_sequence(pair, Inverts(), windows, strength=0.5)
+    full = evaluate_sequence(pair, Inverts(), windows)
+    assert half.output["psnr"] not in (none.output["psnr"], full.output["psnr"])
+    # a mix at 0.5 of x and 1 - x is mid-grey everywhere: its PSNR is that of a flat 0.5 image
+    sharp = np.stack([read_frames(p)[0] for p in sorted((data / "a" / "sharp").iterdir())]) / 255
+    flat = np.mean([10 * np.log10(1 / np.mean((s - 128 / 255) ** 2)) for s in sharp])
+    assert half.output["psnr"] == pytest.approx(flat, abs=0.05)

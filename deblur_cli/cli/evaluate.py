@@ -30,6 +30,7 @@ from deblur_cli.cli.options import (
     SamplesOpt,
     SeedOpt,
     StepsOpt,
+    StrengthOpt,
     TileOpt,
     TileOverlapOpt,
     WindowOpt,
@@ -83,6 +84,7 @@ def evaluate(
     tile: TileOpt = "auto",
     tile_overlap: TileOverlapOpt = 32,
     batch: BatchOpt = 1,
+    strength: StrengthOpt = 1.0,
     frames: Annotated[
         Optional[int], typer.Option("--frames", min=1, help="Only the first N frames of each sequence (default: all).")
     ] = None,
@@ -151,6 +153,7 @@ def evaluate(
                 "restorer": identity,
                 "windows": asdict(window_plans[label]),
                 "frames": frames,
+                "strength": strength,
                 "lpips": None if lpips_weights is None else input_identity(lpips_weights),
                 "niqe": with_niqe,
             }
@@ -171,6 +174,7 @@ def evaluate(
                 lpips=lpips,
                 with_niqe=with_niqe,
                 max_frames=frames,
+                strength=strength,
             )
             _evaluate_all(current, pairs, score, folders[label], quiet, inputs, done)
             inputs.update((s.name, s.input) for s in current.sequences)  # from the first model's pass

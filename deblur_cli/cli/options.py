@@ -42,6 +42,12 @@ BatchOpt = Annotated[
         "--batch", min=1, help="Most windows restored in one model call: fuller GPU kernels, more memory."
     ),
 ]
+StrengthOpt = Annotated[
+    float,
+    typer.Option(
+        "--strength", min=0.0, max=1.0, help="How much of the restoration to keep: 1 all, 0.5 half (mixed with the input)."
+    ),
+]
 StartOpt = Annotated[
     Optional[str], typer.Option("--start", help="Restore from this time on: seconds (90.5) or a clock time (1:30.5, 1:02:03).")
 ]

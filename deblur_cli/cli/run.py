@@ -28,6 +28,7 @@ from deblur_cli.cli.options import (
     SeedOpt,
     StartOpt,
     StepsOpt,
+    StrengthOpt,
     TileOpt,
     TileOverlapOpt,
     WeightsOpt,
@@ -74,12 +75,7 @@ def run(
     side_by_side: Annotated[
         bool, typer.Option("--side-by-side", help="Output the input and the result side by side, to compare.")
     ] = False,
-    strength: Annotated[
-        float,
-        typer.Option(
-            "--strength", min=0.0, max=1.0, help="How much of the restoration to keep: 1 all, 0.5 half (mixed with the input)."
-        ),
-    ] = 1.0,
+    strength: StrengthOpt = 1.0,
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing output.")] = False,
     skip_existing: Annotated[
         bool, typer.Option("--skip-existing", help="Leave out inputs whose output exists (to finish a batch).")
