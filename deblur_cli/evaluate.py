@@ -38,6 +38,7 @@ from deblur_cli.stream import as_float, check_windows, restore_stream
 from deblur_cli.video_io import Frame, input_identity, open_source
 from deblur_cli.video_io.images import is_image
 from deblur_cli.video_io.png_sequence import PngSequenceSink
+from deblur_cli.video_io.work_folder import normalized
 from deblur_cli.windows import WindowOptions
 
 # Names of the blurred and sharp halves of a pair, compared without case or file suffix: GoPro
@@ -145,7 +146,7 @@ class EvaluationReport:
     def reusable(self, stored: dict | None) -> dict[str, SequenceScore]:
         """The scores of a report that `to_dict` wrote (a stopped evaluation's) which this one may take
         as they are, by sequence name: those made under the same settings from the same files."""
-        if not stored or stored.get("settings") != _normalized(self.settings):
+        if not stored or stored.get("settings") != normalized(self.settings):
             return {}
         digests = stored.get("sequence_digests") or {}
         scores = (SequenceScore.from_dict(entry) for entry in stored.get("sequences", []))
@@ -160,11 +161,6 @@ def sequence_digest(pair: SequencePair) -> str:
     and sharp clips' paths, sizes and modification times."""
     identities = [input_identity(pair.blurred), input_identity(pair.sharp)]
     return hashlib.sha256(json.dumps(identities, sort_keys=True).encode()).hexdigest()
-
-
-def _normalized(data: dict) -> dict:
-    """`data` as it reads back from JSON (tuples become lists), for comparing with a stored copy."""
-    return json.loads(json.dumps(data, sort_keys=True))
 
 
 def save_folders(pairs: list[SequencePair], root: Path) -> dict[str, Path]:
