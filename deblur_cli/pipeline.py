@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import itertools
 import os
 import queue
 import threading
@@ -288,6 +289,12 @@ def _restore_into(
     `resumed` on into `sink`; returns the frames the output holds. Decoding and encoding run in threads
     of their own; `retries` collects what out-of-memory retries changed."""
     info: VideoInfo = source.info
+    size = (info.height, info.width)
+    if reseed := getattr(restorer, "reseed", None):
+        reseed()  # each input is restored as it would be alone
+    drawing_only = getattr(restorer, "drawing_only", None)
+    if begin and drawing_only is not None:
+        _replay_draws(drawing_only(), windows, size, begin)
     stop = threading.Event()
     out_q: queue.Queue = queue.Queue(maxsize=windows.window + 2)
     encode_errors: list[BaseException] = []
@@ -319,7 +326,6 @@ def _restore_into(
     encoder.start()
     try:
         with torch.inference_mode():
-            size = (info.height, info.width)
             restored_frames = restore_stream(decoded(), restorer, windows, size, on_retry=retries.__setitem__)
             for index, restored in enumerate(restored_frames, start=begin or 0):
                 if encode_errors:
@@ -351,6 +357,18 @@ def _restore_into(
         frames_in.close()  # stops the decoding thread before the source closes
         encoder.join(timeout=5)
     return done
+
+
+def _replay_draws(restorer: Restorer, windows: WindowOptions, size: tuple[int, int], frames: int) -> None:
+    """Run a restorer that only makes random draws (a diffusion restorer's `drawing_only()`) over the
+    windows of the first `frames` frames of a stream, as the interrupted run restored them, so that its
+    generator ends where that run's was when it began the window at `frames` (a restart point: the
+    stitching yields the frames before a window start before it restores that window). The frames'
+    content plays no part in the draws; their number and size do."""
+    blank = torch.zeros(3, *size, dtype=torch.uint8, device=restorer.device)
+    with torch.inference_mode():
+        stream = restore_stream(itertools.repeat(blank), restorer, windows, size)
+        collections.deque(itertools.islice(stream, frames), maxlen=0)
 
 
 def _resume(sink, source, total: int | None, note: Callable[[str], None], *, asked: bool) -> tuple[int | None, int]:

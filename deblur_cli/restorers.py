@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,8 +98,26 @@ class DiffusionRestorer:
             self.bytes_per_pixel = max(self.bytes_per_pixel, self.prior.bytes_per_pixel)
         self.steps, self.eta, self.samples = steps, eta, samples
         self.on_step = on_step
-        # One generator for the whole run: windows are restored in order, so a seed fixes the output.
+        # One generator for the windows of an input, restored in order, so a seed fixes the output.
+        self.seed = seed
         self.generator = seed_everything(seed, device)
+
+    def reseed(self) -> None:
+        """Draw afresh from the seed, as right after building: `deblur run` restores each input as it
+        would restore that input alone. Nothing changes without a seed."""
+        if self.seed is not None:
+            self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
+
+    def drawing_only(self) -> DiffusionRestorer:
+        """A restorer that shares this one's generator and makes the random draws this one would make for
+        the same windows, and nothing else: its network predicts zero and it has no prior. Run over the
+        windows an interrupted run restored, it leaves the generator where that run had it, so that a
+        continued run draws the noise an uninterrupted run would (pipeline.py)."""
+        shadow = copy.copy(self)
+        shadow.model, shadow.prior, shadow.on_step = _PredictsZero(self.model.multiple), None, None
+        if self.eta == 0:  # the starting noises are then the only draws, whatever the number of steps
+            shadow.steps = 1
+        return shadow
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         """frames: (T, 3, H, W) float in [0, 1]; returns the same shape (the mean of `samples` samples)."""
@@ -125,6 +144,16 @@ class DiffusionRestorer:
                 diffusion=self.diffusion,
             )
             return out.clamp_(0, 1).to(frames.dtype)
+
+
+class _PredictsZero:
+    """Stands in for the diffusion network where only the sampler's random draws matter."""
+
+    def __init__(self, multiple: int):
+        self.multiple = multiple  # the sampler pads to it, so the noise has the network's shapes
+
+    def __call__(self, x_t: torch.Tensor, cond: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x_t)
 
 
 def build_restorer(

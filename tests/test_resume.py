@@ -378,3 +378,72 @@ def test_png_frames_missing_from_the_work_folder_are_not_trusted(tmp_path):
     (work_folder(target) / "frames" / "frame_000002.png").unlink()
     assert deblur_video(source, target, MixingRestorer(), windows=WINDOWS).resumed == 0
     assert len(list(target.iterdir())) == 26
+
+
+class StopsAfter:
+    """Wraps a restorer: Ctrl-C at its call number `calls`; everything else goes to the wrapped one."""
+
+    def __init__(self, restorer, calls: int):
+        self._restorer, self._left = restorer, calls
+
+    def __getattr__(self, name):
+        return getattr(self._restorer, name)
+
+    def __call__(self, frames):
+        if self._left == 0:
+            raise KeyboardInterrupt
+        self._left -= 1
+        return self._restorer(frames)
+
+
+@pytest.fixture
+def tiny_wtsa(tmp_path):
+    """A diffusion restorer builder over a tiny random WTSA network (weights in a file, as users have them)."""
+    import torch
+
+    from deblur_cli.diffusion import DiffusionConfig
+    from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
+    from deblur_cli.restorers import build_restorer
+    from deblur_cli.wtsa_weights import save_wtsa
+
+    torch.manual_seed(0)
+    path = tmp_path / "tiny-wtsa.safetensors"
+    config = WTSAConfig(channels=(8, 16), blocks_per_stage=1, windows=(2,), heads=(1, 2), time_dim=16, max_frames=4)
+    network = WTSAUNet(config)
+    torch.nn.init.normal_(network.head.weight, std=0.1)  # the head starts at zero: make the noise show
+    save_wtsa(network, path, diffusion=DiffusionConfig())
+
+    def build(eta: float = 0.0):
+        return build_restorer("wtsa-s", weights=path, device="cpu", precision="fp32", steps=2, eta=eta, seed=7)
+
+    return build
+
+
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+def test_a_continued_diffusion_run_draws_the_noise_an_uninterrupted_run_draws(tmp_path, tiny_wtsa, eta):
+    source = media.make_video(tmp_path / "in.mkv", frames=24)
+    deblur_video(source, tmp_path / "whole.mkv", tiny_wtsa(eta), windows=WINDOWS, encode=FFV1)
+    target = tmp_path / "out.mkv"
+    with pytest.raises(KeyboardInterrupt):
+        deblur_video(source, target, StopsAfter(tiny_wtsa(eta), 5), windows=WINDOWS, encode=FFV1)
+    result = deblur_video(source, target, tiny_wtsa(eta), windows=WINDOWS, encode=FFV1)
+    assert result.resumed > 0
+    assert same_video(target, tmp_path / "whole.mkv")
+    # without the replay of the kept windows' draws the continued frames differ (the test can fail)
+    target.unlink()
+    with pytest.raises(KeyboardInterrupt):
+        deblur_video(source, target, StopsAfter(tiny_wtsa(eta), 5), windows=WINDOWS, encode=FFV1)
+    forgetful = tiny_wtsa(eta)
+    forgetful.drawing_only = None
+    deblur_video(source, target, forgetful, windows=WINDOWS, encode=FFV1)
+    assert not same_video(target, tmp_path / "whole.mkv")
+
+
+def test_each_input_of_a_batch_gets_the_noise_it_gets_alone(tmp_path, tiny_wtsa):
+    a = media.make_video(tmp_path / "a.mkv", frames=5)
+    b = media.make_video(tmp_path / "b.mkv", frames=5, size=(48, 32))
+    restorer = tiny_wtsa(1.0)
+    deblur_video(a, tmp_path / "a-out.mkv", restorer, windows=WINDOWS, encode=FFV1)
+    deblur_video(b, tmp_path / "b-after-a.mkv", restorer, windows=WINDOWS, encode=FFV1)
+    deblur_video(b, tmp_path / "b-alone.mkv", tiny_wtsa(1.0), windows=WINDOWS, encode=FFV1)
+    assert same_video(tmp_path / "b-after-a.mkv", tmp_path / "b-alone.mkv")
