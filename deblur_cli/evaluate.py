@@ -278,6 +278,8 @@ def evaluate_sequence(
     a 720p frame on a CPU). `strength` mixes each restored frame with its input as `deblur run
     --strength` does (pipeline.deblur_video)."""
     check_windows(restorer, windows)
+    if reseed := getattr(restorer, "reseed", None):
+        reseed()  # a diffusion model samples each sequence as it would alone (--sequences, continued runs)
     with ExitStack() as stack:
         blurred_source = stack.enter_context(open_source(pair.blurred))
         sharp_source = stack.enter_context(open_source(pair.sharp))

@@ -21,6 +21,11 @@ class Restorer(Protocol):
     A restorer may also have `identity`: a JSON-able dict of what fixes its output (model, weights
     file, device type, precision, sampler settings). `deblur run` continues an interrupted run only
     under the same identity; without one (or None), an interrupted run starts over.
+
+    A restorer that draws random numbers (the diffusion models) may have `reseed()`, called before
+    each input or sequence so that each is restored as it would be alone, and `drawing_only()`: a
+    restorer making the same draws and nothing else, which a continued run runs over the windows the
+    interrupted run restored (pipeline.py).
     """
 
     multiple: int  # H and W must be multiples of this (the pipeline pads, once)

@@ -447,3 +447,19 @@ def test_each_input_of_a_batch_gets_the_noise_it_gets_alone(tmp_path, tiny_wtsa)
     deblur_video(b, tmp_path / "b-after-a.mkv", restorer, windows=WINDOWS, encode=FFV1)
     deblur_video(b, tmp_path / "b-alone.mkv", tiny_wtsa(1.0), windows=WINDOWS, encode=FFV1)
     assert same_video(tmp_path / "b-after-a.mkv", tmp_path / "b-alone.mkv")
+
+
+def test_a_diffusion_model_scores_each_sequence_as_it_would_alone(tmp_path, tiny_wtsa):
+    from deblur_cli.evaluate import evaluate_sequence, find_sequences
+
+    for k, name in enumerate("ab"):
+        clip = tmp_path / "d" / name
+        clip.mkdir(parents=True)
+        media.make_video(clip / "blurred.mkv", frames=4, codec="ffv1", pix_fmt="bgr0")
+        media.make_video(clip / "sharp.mkv", frames=4, codec="ffv1", pix_fmt="bgr0", size=(64, 48))
+    a, b = find_sequences(tmp_path / "d")
+    restorer = tiny_wtsa(1.0)
+    evaluate_sequence(a, restorer, WINDOWS)
+    after_a = evaluate_sequence(b, restorer, WINDOWS)
+    alone = evaluate_sequence(b, tiny_wtsa(1.0), WINDOWS)
+    assert after_a.output == alone.output
