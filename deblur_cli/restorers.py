@@ -103,8 +103,8 @@ class DiffusionRestorer:
         self.generator = seed_everything(seed, device)
 
     def reseed(self) -> None:
-        """Draw afresh from the seed, as right after building: `deblur run` restores each input as it
-        would restore that input alone. Nothing changes without a seed."""
+        """Draw afresh from the seed, as right after building: each input of `deblur run` and each
+        sequence of `deblur evaluate` is sampled as it would be alone. Nothing changes without a seed."""
         if self.seed is not None:
             self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
 
