@@ -14,7 +14,6 @@ import math
 import os
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -30,6 +29,7 @@ from deblur_cli.metrics.niqe import BLOCK, MIN_BLOCKS, applicable
 from deblur_cli.pipeline import to_tensor
 from deblur_cli.restorer import Restorer, restore_windows
 from deblur_cli.span import Span
+from deblur_cli.video_io.atomic import write_bytes
 from deblur_cli.tiles import restore_tiled
 from deblur_cli.video_io import DEFAULT_FPS, open_source
 from deblur_cli.windows import stitch_windows
@@ -223,19 +223,7 @@ def write_json(report, path: str | os.PathLike) -> None:
     """Write a report (anything with a to_dict(), as BenchReport) as JSON (UTF-8, indented),
     non-finite numbers as null, atomically: a temporary file, then a rename."""
     text = json.dumps(_finite(report.to_dict()), indent=2, allow_nan=False) + "\n"
-    write_atomic(Path(path), text.encode("utf-8"))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` under a temporary name in the same folder, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes(Path(path), text.encode("utf-8"))
 
 
 def restore_clip(restorer: Restorer, frames: torch.Tensor, window: int | None, overlap: int) -> torch.Tensor:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur_cli.bench import BenchReport, BenchRow, write_atomic
+from deblur_cli.bench import BenchReport, BenchRow
+from deblur_cli.video_io.atomic import write_bytes
 
 WIDTH, HEIGHT = 1200, 600  # output size in pixels
 _SS = 2  # supersampling factor
@@ -67,7 +68,7 @@ def encode_png(pixels: np.ndarray) -> bytes:
 
 def write_plot(report: BenchReport, path: str | os.PathLike) -> None:
     """Draw the trade-off plot of `report` and write it as a PNG, atomically."""
-    write_atomic(Path(path), encode_png(render(report)))
+    write_bytes(Path(path), encode_png(render(report)))
 
 
 def render(report: BenchReport) -> np.ndarray:

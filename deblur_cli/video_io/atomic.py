@@ -10,6 +10,7 @@ import errno
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -70,6 +71,23 @@ def discard(temp: Path) -> None:
             temp.unlink()
         except FileNotFoundError:
             pass
+
+
+def write_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:
+    """Write `data` to `path` under a temporary name in the same folder, then rename it into place: a
+    reader finds the old file or the whole new one. `durable` also flushes it to disk before the rename,
+    so that a power cut cannot leave a renamed file without its content."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 def output_error(path: Path, error: BaseException) -> OutputError:

@@ -82,14 +82,9 @@ def normalized(data: dict) -> dict:
 
 
 def write_json(path: Path, data: dict) -> None:
-    """Write under a temporary name, flushed to disk, then rename: a reader finds the old file or the
-    whole new one, even after a power cut."""
-    part = path.with_name(path.name + ".part")
-    with open(part, "w") as f:
-        json.dump(data, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(part, path)
+    """Write `data` as JSON atomically and durably: a reader finds the old file or the whole new one,
+    even after a power cut."""
+    atomic.write_bytes(path, json.dumps(data).encode("utf-8"), durable=True)
 
 
 def _lock(work: Path, output: Path) -> int:
