@@ -28,7 +28,7 @@ from deblur_cli.prefetch import prefetched, put_unless_stopped
 from deblur_cli.side_by_side import compose, composed_info
 from deblur_cli.span import Span
 from deblur_cli.stream import as_float, check_windows, restore_stream
-from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, input_identity, open_sink, open_source
+from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, atomic, input_identity, open_sink, open_source
 from deblur_cli.windows import WindowOptions, restartable_at
 
 ProgressFn = Callable[[int, int | None], None]  # (frames done, total or None)
@@ -60,19 +60,13 @@ def check_output_path(source: str | os.PathLike, output: str | os.PathLike, *, f
     same = out.resolve() == src.resolve() or (src.exists() and out.exists() and os.path.samefile(src, out))
     if same:
         raise UsageError(f"output is the input: {out}", hint="choose another output path; the input is never modified")
-    if output_taken(out) and not force:
+    if atomic.taken(out) and not force:
         raise OutputError(f"output exists: {out}", hint="pass --force to replace it (or --skip-existing to keep it)")
     parent = out.parent if out.suffix or not out.is_dir() else out
     while not parent.exists():
         parent = parent.parent
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write to {parent}", hint="choose a writable output directory")
-
-
-def output_taken(output: str | os.PathLike) -> bool:
-    """Whether something is at the output path already (an empty folder does not count)."""
-    out = Path(output)
-    return out.exists() and not (out.is_dir() and not any(out.iterdir()))
 
 
 def to_tensor(frame: Frame, device: torch.device) -> torch.Tensor:

@@ -40,10 +40,10 @@ from deblur_cli.cli.options import (
 )
 from deblur_cli.devices import resolve_device
 from deblur_cli.errors import InputError, OutputError, UsageError
-from deblur_cli.pipeline import check_output_path, deblur_video, output_taken, plan_outputs
+from deblur_cli.pipeline import check_output_path, deblur_video, plan_outputs
 from deblur_cli.restorers import build_restorer
 from deblur_cli.side_by_side import composed_info
-from deblur_cli.video_io import EncodeOptions, check_sink, describe
+from deblur_cli.video_io import EncodeOptions, atomic, check_sink, describe
 
 
 @command("run")
@@ -98,7 +98,7 @@ def run(
         raise UsageError("--force replaces existing outputs and --skip-existing keeps them", hint="choose one")
     planned = plan_outputs(inputs, output)
     several = len(planned) > 1
-    jobs = [(source, target) for source, target in planned if not (skip_existing and output_taken(target))]
+    jobs = [(source, target) for source, target in planned if not (skip_existing and atomic.taken(target))]
     for source, target in planned:
         if (source, target) not in jobs:
             note(f"skipped {source}: {target} exists")

@@ -73,6 +73,13 @@ def discard(temp: Path) -> None:
             pass
 
 
+def taken(path: str | os.PathLike) -> bool:
+    """Whether something is at an output path already; an empty folder does not count (an output
+    replaces it)."""
+    path = Path(path)
+    return path.exists() and not (path.is_dir() and not any(path.iterdir()))
+
+
 def write_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:
     """Write `data` to `path` under a temporary name in the same folder, then rename it into place: a
     reader finds the old file or the whole new one. `durable` also flushes it to disk before the rename,

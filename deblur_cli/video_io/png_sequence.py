@@ -43,7 +43,7 @@ class PngSequenceSink(atomic.FinishOrAbort):
         self.path = Path(path)
         self.info = info
         self.warnings: list[str] = []
-        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+        if atomic.taken(self.path):
             raise OutputError(
                 f"{self.path} already exists and is not an empty directory",
                 hint="choose a new directory name for the PNG frames, or empty it first",
