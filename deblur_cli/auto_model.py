@@ -7,14 +7,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from deblur_cli.errors import ModelError, WeightsError
-from deblur_cli.restorers import MODELS
+from deblur_cli.model_specs import MODELS
 from deblur_cli.weights.registry import Registry, load_registry
 from deblur_cli.weights.resolve import has_local_weights
-from deblur_cli.wtsa_weights import ARCHITECTURE as WTSA, is_wtsa_file
+
+if TYPE_CHECKING:  # importing torch takes seconds; the command line checks its arguments without it
+    import torch
 
 AUTO = "auto"
 
@@ -61,6 +62,8 @@ def choose_model(
 
 
 def _model_of_weights(weights: Path, registry: Registry) -> str:
+    from deblur_cli.wtsa_weights import ARCHITECTURE as WTSA, is_wtsa_file  # imports torch
+
     if weights.is_file():
         try:
             return WTSA if is_wtsa_file(weights) else "dstnet"

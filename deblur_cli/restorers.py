@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -12,31 +11,9 @@ import torch
 
 from deblur_cli.devices import resolve_device, resolve_dtype, seed_everything
 from deblur_cli.diffusion import DiffusionConfig, sample
-from deblur_cli.errors import ModelError, UsageError
+from deblur_cli.errors import UsageError
+from deblur_cli.model_specs import model_spec
 from deblur_cli.restorer import ProgressFn, Restorer
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    architecture: str  # "dstnet" or "wtsa"
-    window: int  # default frames per temporal window
-    overlap: int  # default frames shared by consecutive windows
-    summary: str  # one line for `deblur --help` and docs
-
-
-MODELS: dict[str, ModelSpec] = {
-    "dstnet": ModelSpec("dstnet", 10, 2, "DSTNet, official size (64 features, 15 blocks): fast, deterministic"),
-    "dstnet-s": ModelSpec("dstnet", 10, 2, "DSTNet small: the practical default on a CPU"),
-    "wtsa": ModelSpec("wtsa", 6, 2, "WTSA video diffusion, the paper's size: sharper texture, needs a GPU"),
-    "wtsa-s": ModelSpec("wtsa", 6, 2, "WTSA video diffusion, small: samples on a CPU, slowly"),
-}
-
-def model_spec(name: str) -> ModelSpec:
-    """The spec of a model name; ModelError listing the known names otherwise."""
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise ModelError(f"unknown model {name!r}", hint=f"choose one of: {', '.join(MODELS)}") from None
 
 
 class DSTNetRestorer:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from deblur_cli.auto_model import AUTO, PREFERENCE, choose_model
 from deblur_cli.cli import app
-from deblur_cli.cli import run as run_module
+import deblur_cli.restorers as restorers_module
 from deblur_cli.dstnet_weights import save_dstnet
 from deblur_cli.errors import ModelError
 from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
@@ -87,7 +87,7 @@ def built(monkeypatch):
         names.append(name)
         return IdentityRestorer()
 
-    monkeypatch.setattr(run_module, "build_restorer", build)
+    monkeypatch.setattr(restorers_module, "build_restorer", build)
     return names
 
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from deblur_cli import stream
 from deblur_cli.cli import app
-from deblur_cli.cli import run as run_module
+import deblur_cli.restorers as restorers_module
 from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
 from deblur_cli.stream import restore_stream
 from deblur_cli.restorer import batches, restore_windows
@@ -140,7 +140,7 @@ def test_run_with_batch_writes_the_same_video(tmp_path, monkeypatch):
         restorers.append(BatchingRestorer())
         return restorers[-1]
 
-    monkeypatch.setattr(run_module, "build_restorer", build)
+    monkeypatch.setattr(restorers_module, "build_restorer", build)
     runner = CliRunner()
     for batch in (1, 3):
         result = runner.invoke(app, ["run", str(source), "-o", str(tmp_path / f"out{batch}.mkv"), "--codec", "ffv1",
@@ -161,7 +161,7 @@ def test_batch_below_one_is_a_usage_error(tmp_path):
 
 def test_batch_where_the_model_restores_one_window_per_call_says_so(tmp_path, monkeypatch):
     source = media.make_video(tmp_path / "in.mp4", frames=6, size=(32, 32))
-    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: IdentityRestorer())  # no restore_batch
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())  # no restore_batch
     result = CliRunner().invoke(app, ["run", str(source), "-o", str(tmp_path / "out.mp4"), "--batch", "2"])
     assert result.exit_code == 0, result.output
     assert "--batch 2 does nothing for dstnet-s: it restores one window per call" in result.output
@@ -241,7 +241,7 @@ def test_run_reports_what_out_of_memory_retries_changed(tmp_path, monkeypatch):
             return super().__call__(frames)
 
     source = media.make_video(tmp_path / "in.mkv", frames=17, size=(320, 256), codec="ffv1")  # four windows of 5
-    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: Small(fail_batches_over=1))
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: Small(fail_batches_over=1))
     result = CliRunner().invoke(app, ["run", str(source), "-o", str(tmp_path / "out.mkv"), "--codec", "ffv1",
                                       "--window", "5", "--overlap", "1", "--batch", "2", "--tile", "0"])  # fmt: skip
     assert result.exit_code == 0, result.output

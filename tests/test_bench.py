@@ -11,7 +11,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-import deblur_cli.cli.bench as bench_cli
+import deblur_cli.restorers as restorers_module
 from deblur_cli.bench import (
     BenchModel,
     BenchOptions,
@@ -174,7 +174,7 @@ def stand_in_models(monkeypatch):
     def build(name, *, steps, samples, **kwargs):
         return IdentityRestorer() if name == "dstnet-s" else NoisyStandIn(steps, samples)
 
-    monkeypatch.setattr(bench_cli, "build_restorer", build)
+    monkeypatch.setattr(restorers_module, "build_restorer", build)
 
 
 def test_cli_prints_a_table_and_writes_json_and_plot(stand_in_models, tmp_path):

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from deblur_cli.cli import app
-from deblur_cli.cli import run as run_module
+import deblur_cli.restorers as restorers_module
 from tests import media
 from tests.restorers import FailingRestorer, IdentityRestorer
 
@@ -24,7 +24,7 @@ runner = CliRunner()
 def identity(monkeypatch):
     """`deblur run` builds this restorer whatever --model says."""
     restorer = IdentityRestorer()
-    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: restorer)
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: restorer)
     return restorer
 
 
@@ -171,7 +171,7 @@ def test_a_deep_photo_keeps_16_bits_in_png_and_is_rounded_with_a_warning_in_jpeg
 )
 def test_an_output_that_cannot_hold_the_input_fails_before_the_model_loads(tmp_path, monkeypatch, output, options, message):
     loaded = []
-    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: loaded.append(a) or IdentityRestorer())
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: loaded.append(a) or IdentityRestorer())
     source = media.make_video(tmp_path / "in.mp4", frames=3)
     result = deblur(source, "-o", f"{tmp_path}/{output}", *options)
     assert result.exit_code != 0
@@ -215,7 +215,7 @@ def test_a_damaged_input_among_several_is_reported_and_the_others_are_restored(t
 def test_an_interrupted_batch_is_finished_with_skip_existing(tmp_path, monkeypatch):
     videos = [media.make_video(tmp_path / f"{name}.mkv", frames=3) for name in "abc"]
     restorers = iter([IdentityRestorer(), FailingRestorer(0, KeyboardInterrupt()), IdentityRestorer()])
-    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: next(restorers))
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: next(restorers))
     outdir = tmp_path / "outdir"
     first = runner.invoke(app, ["run", *map(str, videos), "-o", str(outdir), "--window", "3"])
     assert first.exit_code == 0  # the first restorer does all three
@@ -336,7 +336,7 @@ def test_unwritable_output_folder(tmp_path, identity):
 def test_failure_part_way_leaves_no_output(tmp_path, monkeypatch):
     source = media.make_video(tmp_path / "in.mp4", frames=20)
     restorer = FailingRestorer(after=2, error=RuntimeError("boom"))
-    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: restorer)
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: restorer)
     result = deblur(source, "-o", tmp_path / "out.mp4", "--window", 4, "--overlap", 1)
     assert result.exit_code == 1
     assert "internal error: RuntimeError: boom" in result.stderr and "DEBLUR_DEBUG" in result.stderr
@@ -346,7 +346,7 @@ def test_failure_part_way_leaves_no_output(tmp_path, monkeypatch):
 def test_ctrl_c_exits_130_and_leaves_no_output_and_no_thread(tmp_path, monkeypatch):
     source = media.make_video(tmp_path / "in.mp4", frames=20)
     restorer = FailingRestorer(after=1, error=KeyboardInterrupt())
-    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: restorer)
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: restorer)
     before = set(threading.enumerate())
     result = deblur(source, "-o", tmp_path / "out.mp4", "--window", 4, "--overlap", 1)
     assert result.exit_code == 130

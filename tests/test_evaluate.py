@@ -13,15 +13,10 @@ import torch
 from typer.testing import CliRunner
 
 from deblur_cli.cli import app
+import deblur_cli.restorers as restorers_module
 from deblur_cli.errors import InputError, OutputError
-from deblur_cli.evaluate import (
-    EvaluationReport,
-    SequenceScore,
-    evaluate_sequence,
-    find_sequences,
-    frame_metrics,
-    save_folders,
-)
+from deblur_cli.datasets import find_sequences, save_folders
+from deblur_cli.evaluate import EvaluationReport, SequenceScore, evaluate_sequence, frame_metrics
 from deblur_cli.metrics import niqe, psnr, ssim
 from deblur_cli.metrics.lpips import load_lpips, lpips_clip
 from deblur_cli.windows import WindowOptions
@@ -302,9 +297,8 @@ class StopsOnSecondSequence(IdentityRestorer):
 
 @pytest.mark.parametrize("error", [KeyboardInterrupt, InputError("a bad frame")])
 def test_a_stopped_evaluation_still_reports_the_finished_sequences(tmp_path, monkeypatch, error):
-    from deblur_cli.cli import evaluate as evaluate_command
 
-    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: StopsOnSecondSequence(error))
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: StopsOnSecondSequence(error))
     for seq, level in (("a", 0), ("b", 255)):
         images = [np.full((24, 32, 3), level, np.uint8)] * 2
         frames_folder(tmp_path / "d" / seq / "blur", images)
@@ -334,7 +328,6 @@ def two_sequences(root):
 
 
 def test_several_models_are_compared_in_one_run(tmp_path, monkeypatch):
-    from deblur_cli.cli import evaluate as evaluate_command
 
     built = []
 
@@ -342,7 +335,7 @@ def test_several_models_are_compared_in_one_run(tmp_path, monkeypatch):
         built.append((model, weights))
         return Darkens() if model == "wtsa-s" else IdentityRestorer()
 
-    monkeypatch.setattr(evaluate_command, "build_restorer", build)
+    monkeypatch.setattr(restorers_module, "build_restorer", build)
     data = two_sequences(tmp_path / "d")
     out = tmp_path / "scores.json"
     result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet-s", "-m", "wtsa-s", "--json", str(out),
@@ -363,11 +356,10 @@ def test_several_models_are_compared_in_one_run(tmp_path, monkeypatch):
 
 
 def test_several_weights_for_one_model_and_weights_paired_with_models(tmp_path, monkeypatch):
-    from deblur_cli.cli import evaluate as evaluate_command
 
     built = []
     monkeypatch.setattr(
-        evaluate_command, "build_restorer", lambda model, *, weights=None, **k: built.append((model, weights)) or IdentityRestorer()
+        restorers_module, "build_restorer", lambda model, *, weights=None, **k: built.append((model, weights)) or IdentityRestorer()
     )
     data = two_sequences(tmp_path / "d")
     out = tmp_path / "scores.json"
@@ -387,10 +379,9 @@ def test_several_weights_for_one_model_and_weights_paired_with_models(tmp_path, 
 
 
 def test_a_comparison_stopped_in_its_second_model_keeps_the_first(tmp_path, monkeypatch):
-    from deblur_cli.cli import evaluate as evaluate_command
 
     monkeypatch.setattr(
-        evaluate_command,
+        restorers_module,
         "build_restorer",
         lambda model, **k: StopsOnSecondSequence(KeyboardInterrupt) if model == "wtsa-s" else IdentityRestorer(),
     )
@@ -446,9 +437,8 @@ def test_known_input_scores_are_taken_and_the_input_is_not_scored_again(tmp_path
 
 def test_several_models_score_the_input_once(tmp_path, monkeypatch):
     from deblur_cli import evaluate as evaluate_module
-    from deblur_cli.cli import evaluate as evaluate_command
 
-    monkeypatch.setattr(evaluate_command, "build_restorer", lambda model, **kwargs: Darkens())
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda model, **kwargs: Darkens())
     passes = []
     real = evaluate_module.evaluate_sequence
 
@@ -456,7 +446,7 @@ def test_several_models_score_the_input_once(tmp_path, monkeypatch):
         passes.append((pair.name, kwargs.get("input_scores") is not None))
         return real(pair, restorer, windows, **kwargs)
 
-    monkeypatch.setattr(evaluate_command, "evaluate_sequence", recording)
+    monkeypatch.setattr(evaluate_module, "evaluate_sequence", recording)
     out = tmp_path / "scores.json"
     data = two_sequences(tmp_path / "d")
     result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet-s", "-m", "dstnet", "-m", "wtsa-s",
@@ -494,22 +484,21 @@ def three_levels(root):
 
 
 def test_the_same_command_continues_a_stopped_evaluation(tmp_path, monkeypatch):
-    from deblur_cli.cli import evaluate as evaluate_command
 
     data, out = three_levels(tmp_path / "d"), tmp_path / "scores.json"
     args = ["evaluate", str(data), "-m", "dstnet-s", "--json", str(out), "-q"]
     whole = CountsSequences()
-    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: whole)
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: whole)
     assert runner.invoke(app, [*args[:-3], "--json", str(tmp_path / "whole.json"), "-q"]).exit_code == 0
 
-    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: CountsSequences(stop_above=0.6))
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: CountsSequences(stop_above=0.6))
     stopped = runner.invoke(app, args)
     assert stopped.exit_code == 130
     assert "the same command continues from there" in stopped.stderr
     assert [s["name"] for s in json.loads(out.read_text())["sequences"]] == ["a", "b"]
 
     again = CountsSequences()
-    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: again)
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: again)
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "2 of 3 sequences were scored with dstnet-s already" in result.stderr
@@ -522,47 +511,45 @@ def test_the_same_command_continues_a_stopped_evaluation(tmp_path, monkeypatch):
     # a finished evaluation is run again whole, as is one whose settings or files changed
     runner.invoke(app, args)
     assert len(again.seen) == 4
-    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: CountsSequences(stop_above=0.6))
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: CountsSequences(stop_above=0.6))
     runner.invoke(app, args)
     other = CountsSequences(name="other")
-    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: other)
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: other)
     assert runner.invoke(app, args).exit_code == 0
     assert len(other.seen) == 3
 
 
 def test_a_changed_sequence_or_no_resume_is_scored_again(tmp_path, monkeypatch):
-    from deblur_cli.cli import evaluate as evaluate_command
 
     data, out = three_levels(tmp_path / "d"), tmp_path / "scores.json"
     args = ["evaluate", str(data), "-m", "dstnet-s", "--json", str(out), "-q"]
-    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: CountsSequences(stop_above=0.6))
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: CountsSequences(stop_above=0.6))
     runner.invoke(app, args)
     sharp = data / "a" / "sharp" / "000000.png"
     os.utime(sharp, ns=(0, 0))  # sequence a's files changed
     again = CountsSequences()
-    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: again)
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: again)
     assert runner.invoke(app, args).exit_code == 0
     assert len(again.seen) == 2  # a and c; b was taken
 
-    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: CountsSequences(stop_above=0.6))
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: CountsSequences(stop_above=0.6))
     runner.invoke(app, args)
     fresh = CountsSequences()
-    monkeypatch.setattr(evaluate_command, "build_restorer", lambda *a, **k: fresh)
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: fresh)
     assert runner.invoke(app, [*args, "--no-resume"]).exit_code == 0
     assert len(fresh.seen) == 3
 
 
 def test_a_stopped_comparison_continues_with_the_model_it_stopped_in(tmp_path, monkeypatch):
-    from deblur_cli.cli import evaluate as evaluate_command
 
     data, out = three_levels(tmp_path / "d"), tmp_path / "scores.json"
     args = ["evaluate", str(data), "-m", "dstnet-s", "-m", "wtsa-s", "--json", str(out), "-q"]
     first = {"dstnet-s": CountsSequences(name="a"), "wtsa-s": CountsSequences(stop_above=0.6, name="b")}
-    monkeypatch.setattr(evaluate_command, "build_restorer", lambda model, **k: first[model])
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda model, **k: first[model])
     assert runner.invoke(app, args).exit_code == 130
 
     again = {"dstnet-s": CountsSequences(name="a"), "wtsa-s": CountsSequences(name="b")}
-    monkeypatch.setattr(evaluate_command, "build_restorer", lambda model, **k: again[model])
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda model, **k: again[model])
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "3 of 3 sequences were scored with dstnet-s already" in result.stderr

@@ -23,7 +23,7 @@ SCRIPT = """
 import sys, time
 from pathlib import Path
 from tests.restorers import IdentityRestorer
-import deblur_cli.cli.run as run_module
+import deblur_cli.restorers
 from deblur_cli.cli import main
 
 marker, source, target = sys.argv[1:4]
@@ -34,7 +34,7 @@ class Slow(IdentityRestorer):
         time.sleep(0.2)
         return super().__call__(frames)
 
-run_module.build_restorer = lambda *a, **k: Slow()
+deblur_cli.restorers.build_restorer = lambda *a, **k: Slow()
 sys.argv = ["deblur", "run", source, "-o", target, "--window", "2", "--overlap", "0", "-q"]
 main()
 """
@@ -82,7 +82,7 @@ def test_a_killed_run_leaves_nothing_under_the_final_name(tmp_path):
 # short segments; the test kills it once a segment is on disk.
 RESUMABLE = """
 import sys, time
-import deblur_cli.cli.run as run_module
+import deblur_cli.restorers
 import deblur_cli.pipeline as pipeline
 from deblur_cli.cli import main
 from tests.restorers import MixingRestorer
@@ -95,7 +95,7 @@ class Slow(MixingRestorer):
         return super().__call__(frames)
 
 pipeline.SEGMENT_FRAMES = 6
-run_module.build_restorer = lambda *a, **k: Slow()
+deblur_cli.restorers.build_restorer = lambda *a, **k: Slow()
 sys.argv = ["deblur", "run", source, "-o", target, "--window", "4", "--overlap", "1", "--tile", "0",
             "--codec", "ffv1", "-q", "-f"]
 main()

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 import deblur_cli.pipeline as pipeline
 from deblur_cli.cli import app
-from deblur_cli.cli import run as run_module
+import deblur_cli.restorers as restorers_module
 from deblur_cli.errors import InputError, OutputError
 from deblur_cli.pipeline import deblur_video
 from deblur_cli.span import Span
@@ -284,7 +284,7 @@ def test_deblur_run_continues_and_says_so(tmp_path, monkeypatch):
     source = media.make_video(tmp_path / "in.mp4", frames=24, fps=30)
     target = tmp_path / "out.mkv"
     restorers = iter([MixingRestorer(fail_after=5), MixingRestorer(), MixingRestorer()])
-    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: next(restorers))
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: next(restorers))
     runner = CliRunner()
     args = ["run", str(source), "-o", str(target), "--window", "4", "--overlap", "1", "--tile", "0", "--codec", "ffv1"]
     first = runner.invoke(app, args)
@@ -450,7 +450,8 @@ def test_each_input_of_a_batch_gets_the_noise_it_gets_alone(tmp_path, tiny_wtsa)
 
 
 def test_a_diffusion_model_scores_each_sequence_as_it_would_alone(tmp_path, tiny_wtsa):
-    from deblur_cli.evaluate import evaluate_sequence, find_sequences
+    from deblur_cli.datasets import find_sequences
+    from deblur_cli.evaluate import evaluate_sequence
 
     for k, name in enumerate("ab"):
         clip = tmp_path / "d" / name

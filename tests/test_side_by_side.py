@@ -8,7 +8,7 @@ import torch
 from typer.testing import CliRunner
 
 from deblur_cli.cli import app
-from deblur_cli.cli import run as run_module
+import deblur_cli.restorers as restorers_module
 from deblur_cli.side_by_side import DIVIDER, compose, composed_info
 from deblur_cli.video_io import VideoInfo
 from tests import media
@@ -46,7 +46,7 @@ class Inverting(IdentityRestorer):
 
 @pytest.mark.parametrize("rotation", [0, 90])
 def test_run_writes_before_and_after_side_by_side(tmp_path, monkeypatch, rotation):
-    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: Inverting())
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: Inverting())
     video = media.make_video(tmp_path / "in.mkv", frames=3, size=(48, 32), codec="ffv1", pix_fmt="bgr0", rotation=rotation)
     out = tmp_path / "frames"
     result = runner.invoke(app, ["run", str(video), "-o", str(out), "--side-by-side", "-q"])

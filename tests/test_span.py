@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from deblur_cli.cli import app
-from deblur_cli.cli import run as run_module
+import deblur_cli.restorers as restorers_module
 from deblur_cli.errors import InputError
 from deblur_cli.span import Span, parse_time
 from deblur_cli.video_io import EncodeOptions, describe, open_sink, open_source
@@ -157,7 +157,7 @@ def test_subtitles_on_screen_in_the_span_are_trimmed_to_it(tmp_path, name):
 @pytest.fixture
 def identity(monkeypatch):
     restorer = IdentityRestorer()
-    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: restorer)
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: restorer)
     return restorer
 
 

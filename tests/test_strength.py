@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from deblur_cli.cli import app
-from deblur_cli.cli import run as run_module
+import deblur_cli.restorers as restorers_module
 from deblur_cli.errors import UsageError
 from deblur_cli.pipeline import deblur_video
 from deblur_cli.video_io import EncodeOptions
@@ -52,6 +52,6 @@ def test_a_strength_out_of_range_is_refused(tmp_path, monkeypatch):
     source = media.make_video(tmp_path / "in.mkv", frames=3)
     with pytest.raises(UsageError, match="between 0 and 1"):
         deblur_video(source, tmp_path / "out.mkv", IdentityRestorer(), strength=1.5)
-    monkeypatch.setattr(run_module, "build_restorer", lambda *a, **k: IdentityRestorer())
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
     result = CliRunner().invoke(app, ["run", str(source), "-o", str(tmp_path / "o.mkv"), "--strength", "1.2"])
     assert result.exit_code == 2 and not (tmp_path / "o.mkv").exists()

@@ -238,6 +238,14 @@ def test_unknown_model_is_a_model_error():
         get_task("resnet")
 
 
+def test_every_model_can_be_trained():
+    """`deblur train --help` lists the model names of model_specs.py as the trainable ones."""
+    from deblur_cli.model_specs import MODELS
+    from deblur_cli.train import TASKS
+
+    assert list(TASKS) == list(MODELS)
+
+
 def test_one_process_ddp_group(tmp_path, monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from deblur_cli.auto_model import choose_model
-from deblur_cli.bench import (
-    BenchModel,
-    BenchOptions,
-    BenchReport,
-    load_clip,
-    run_bench,
-    synthetic_clip,
-    write_json,
-)
 from deblur_cli.cli.app import command, err, out
 from deblur_cli.cli.tables import cell
 from deblur_cli.cli.options import (
@@ -31,13 +22,12 @@ from deblur_cli.cli.options import (
     parse_size,
     span_option,
 )
-from deblur_cli.devices import resolve_device
 from deblur_cli.errors import UsageError, WeightsError
-from deblur_cli.metrics.cvvdp import load_cvvdp
-from deblur_cli.metrics.lpips import load_lpips, lpips_clip
-from deblur_cli.plot import write_plot
-from deblur_cli.restorers import MODELS, build_restorer, model_spec
+from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.weights import has_local_weights
+
+if TYPE_CHECKING:
+    from deblur_cli.bench import BenchReport
 
 DEFAULT_MODELS = ["dstnet-s", "wtsa-s"]  # the bundled ones
 # One diffusion run takes minutes on a CPU (wtsa-s: about 10 s per DDIM step for a window of 6 frames of
@@ -106,6 +96,13 @@ def bench(
     quiet: QuietOpt = False,
 ) -> None:
     """Measure speed and quality per model, step count and sample count: [bold]deblur bench --steps 1,5,20[/]."""
+    # Modules that import torch: here, not at the top (see cli/__init__.py).
+    from deblur_cli.bench import BenchModel, BenchOptions, load_clip, run_bench, synthetic_clip, write_json
+    from deblur_cli.devices import resolve_device
+    from deblur_cli.metrics.cvvdp import load_cvvdp
+    from deblur_cli.metrics.lpips import load_lpips, lpips_clip
+    from deblur_cli.plot import write_plot
+
     torch_device = resolve_device(device)
     cpu = torch_device.type == "cpu"
     notes = []
@@ -200,6 +197,8 @@ def _weight_files(pairs: list[str], names: list[str]) -> dict[str, Path]:
 
 
 def _build(name: str, steps: int, samples: int, **kwargs):
+    from deblur_cli.restorers import build_restorer
+
     return build_restorer(name, steps=steps, samples=samples, **kwargs)
 
 

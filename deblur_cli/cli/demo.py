@@ -20,9 +20,6 @@ from deblur_cli.cli.options import (
     parse_size,
     window_options,
 )
-from deblur_cli.demo import run_demo
-from deblur_cli.devices import resolve_device
-from deblur_cli.restorers import build_restorer
 
 
 @command("demo")
@@ -42,11 +39,17 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
 ) -> None:
     """Generate a blurry clip with known sharp frames, deblur it with the bundled model, print the PSNR gain."""
+    clip_size = parse_size(size)
+    # Modules that import torch: here, not at the top (see cli/__init__.py).
+    from deblur_cli.demo import run_demo
+    from deblur_cli.devices import resolve_device
+    from deblur_cli.restorers import build_restorer
+
     model = choose_model(model, device=resolve_device(device), weights=weights)
     restorer = build_restorer(model, weights=weights, device=device, precision=precision, steps=steps, seed=seed)
     windows = window_options(model, None, None, "auto", 32)
     with err.status(f"deblurring a generated {size} clip with {model}..."):
-        result = run_demo(output, restorer, windows=windows, seed=seed, frames=frames, size=parse_size(size), force=force)
+        result = run_demo(output, restorer, windows=windows, seed=seed, frames=frames, size=clip_size, force=force)
     summary = {
         "model": model,
         "device": str(restorer.device),

@@ -7,7 +7,7 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -15,7 +15,6 @@ from rich.table import Table
 
 from deblur_cli import __version__
 from deblur_cli.auto_model import AUTO, choose_model
-from deblur_cli.bench import write_json
 from deblur_cli.cli.app import command, err, note, out, warn
 from deblur_cli.cli.options import (
     BatchOpt,
@@ -38,20 +37,13 @@ from deblur_cli.cli.options import (
     window_options,
 )
 from deblur_cli.cli.tables import cell
-from deblur_cli.devices import resolve_device
+from deblur_cli.datasets import find_sequences, save_folders, sequence_digest
 from deblur_cli.errors import DeblurError, UsageError
-from deblur_cli.evaluate import (
-    METRICS,
-    EvaluationReport,
-    SequenceScore,
-    evaluate_sequence,
-    find_sequences,
-    save_folders,
-    sequence_digest,
-)
-from deblur_cli.metrics.lpips import load_lpips
-from deblur_cli.restorers import MODELS, build_restorer
+from deblur_cli.model_specs import MODELS
 from deblur_cli.video_io import input_identity
+
+if TYPE_CHECKING:
+    from deblur_cli.evaluate import EvaluationReport, SequenceScore
 
 
 @command("evaluate")
@@ -113,6 +105,12 @@ def evaluate(
         pairs = [p for p in pairs if sequences in p.name]
         if not pairs:
             raise UsageError(f"no sequence of {dataset} has {sequences!r} in its name", hint="drop or change --sequences")
+    # Modules that import torch: here, not at the top (see cli/__init__.py).
+    from deblur_cli.devices import resolve_device
+    from deblur_cli.evaluate import EvaluationReport, evaluate_sequence
+    from deblur_cli.metrics.lpips import load_lpips
+    from deblur_cli.restorers import build_restorer
+
     torch_device = resolve_device(device)
     contenders = _contenders(models or [AUTO], weights or [], torch_device, cache_dir)
     several = len(contenders) > 1
@@ -292,6 +290,8 @@ def _finish(reports: list[EvaluationReport], several: bool, json_path: Path | No
     if several:
         out.print(_comparison(reports))
     if json_path is not None:
+        from deblur_cli.bench import write_json
+
         write_json(_Comparison(reports) if several else reports[0], json_path)
         err.print(f"wrote {json_path}", highlight=False)
 
@@ -308,6 +308,8 @@ class _Comparison:
 
 def _comparison(reports: list[EvaluationReport]) -> Table:
     """One row per model, its means over sequences (and the input's, from the first report)."""
+    from deblur_cli.evaluate import METRICS
+
     metrics = [m for m in METRICS if all(m in r.metrics for r in reports)]
     stopped = [r.model for r in reports if not r.complete]
     partial = f" ({', '.join(stopped)}: stopped part-way, not comparable)" if stopped else ""
@@ -326,6 +328,8 @@ def _comparison(reports: list[EvaluationReport]) -> Table:
 
 
 def _table(report: EvaluationReport) -> Table:
+    from deblur_cli.evaluate import METRICS
+
     done = "" if report.complete else f" (stopped after {len(report.sequences)} of {report.planned} sequences)"
     table = Table(title=f"{report.dataset}: {report.model} on {report.device}, {report.frames} frames{done}")
     metrics = report.metrics

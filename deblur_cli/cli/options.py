@@ -1,19 +1,21 @@
-"""Typed option aliases shared by commands."""
+"""Typed option aliases shared by commands, and the checks of their values; no torch (see cli/__init__.py)."""
 
 from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from deblur_cli.auto_model import AUTO
 from deblur_cli.errors import UsageError
-from deblur_cli.restorer import Restorer, batches
-from deblur_cli.restorers import MODELS, model_spec
+from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.span import Span, parse_time
-from deblur_cli.windows import WindowOptions
+
+if TYPE_CHECKING:
+    from deblur_cli.restorer import Restorer
+    from deblur_cli.windows import WindowOptions
 
 ModelOpt = Annotated[
     str,
@@ -71,6 +73,8 @@ def window_options(
     model: str, window: int | None, overlap: int | None, tile: str, tile_overlap: int, batch: int = 1
 ) -> WindowOptions:
     """WindowOptions from the command line, with the model's defaults where an option is not given."""
+    from deblur_cli.windows import WindowOptions
+
     spec = model_spec(model)
     windows = WindowOptions(
         window=window or spec.window,
@@ -86,6 +90,8 @@ def window_options(
 
 def unbatched_note(restorer: Restorer, model: str, batch: int) -> str | None:
     """A warning for --batch with a restorer that restores one window per call, else None."""
+    from deblur_cli.restorer import batches
+
     if batch > 1 and not batches(restorer):
         why = " with --eta above 0" if getattr(restorer, "eta", 0) > 0 else ""
         return f"--batch {batch} does nothing for {model}{why}: it restores one window per call"

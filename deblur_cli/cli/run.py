@@ -38,11 +38,8 @@ from deblur_cli.cli.options import (
     unbatched_note,
     window_options,
 )
-from deblur_cli.devices import resolve_device
 from deblur_cli.errors import InputError, OutputError, UsageError
-from deblur_cli.pipeline import check_output_path, deblur_video, plan_outputs
-from deblur_cli.restorers import build_restorer
-from deblur_cli.side_by_side import composed_info
+from deblur_cli.outputs import check_output_path, plan_outputs
 from deblur_cli.video_io import EncodeOptions, atomic, check_sink, describe
 
 
@@ -89,8 +86,6 @@ def run(
     offline: OfflineOpt = False,
 ) -> None:
     """Remove motion blur: [bold]deblur run input.mp4 -o output.mp4[/]."""
-    model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
-    windows = window_options(model, window, overlap, tile, tile_overlap, batch)
     encode = EncodeOptions(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=not no_audio)
     span = span_option(start, end, duration)
     image_rate = rate_option(fps)
@@ -107,7 +102,7 @@ def run(
             skipped = [_skipped(source, target) for source, target in planned]
             out.print_json(json.dumps(skipped if several else skipped[0]))
         return
-    for source, target in jobs:  # bad inputs and outputs fail before the model loads
+    for source, target in jobs:  # bad inputs and outputs fail before torch is imported and the model loads
         info = describe(source, span, image_rate=image_rate)
         if image_rate is not None and info.container is not None:
             raise UsageError(
@@ -115,7 +110,18 @@ def run(
                 hint="leave out --fps for videos",
             )
         check_output_path(source, target, force=force)
-        check_sink(target, composed_info(info) if side_by_side else info, encode)
+        if side_by_side:
+            from deblur_cli.side_by_side import composed_info  # imports torch
+
+            info = composed_info(info)
+        check_sink(target, info, encode)
+    # Modules that import torch: here, not at the top (see cli/__init__.py).
+    from deblur_cli.devices import resolve_device
+    from deblur_cli.pipeline import deblur_video
+    from deblur_cli.restorers import build_restorer
+
+    model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
+    windows = window_options(model, window, overlap, tile, tile_overlap, batch)
     if planned[0][1] != output:  # several inputs: -o names the folder they go to
         output.mkdir(parents=True, exist_ok=True)
 

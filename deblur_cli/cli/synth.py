@@ -10,7 +10,6 @@ import typer
 from deblur_cli.cli.app import command, err, out
 from deblur_cli.cli.options import parse_size
 from deblur_cli.errors import UsageError
-from deblur_cli.tiles import is_out_of_memory
 
 
 @command("synth")
@@ -76,6 +75,7 @@ def synth(
             raise UsageError("nothing to do", hint="give an output folder, or --fetch --sources DIR")
         return
     from deblur_cli.data.writer import write_dataset
+    from deblur_cli.tiles import is_out_of_memory
 
     def report(done: int, total: int) -> None:
         err.print(f"clip {done}/{total}", highlight=False)

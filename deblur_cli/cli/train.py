@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from deblur_cli.cli.app import command, err, out
 from deblur_cli.cli.options import parse_size
 from deblur_cli.errors import UsageError
-from deblur_cli.train import PRECISIONS, TASKS, Progress, TrainConfig, evaluate, train
+from deblur_cli.model_specs import MODELS
+from deblur_cli.train_config import PRECISIONS, TrainConfig
+
+if TYPE_CHECKING:
+    from deblur_cli.train import Progress
 
 DEFAULTS = TrainConfig()
 
@@ -21,7 +25,7 @@ def train_command(
         Optional[Path],
         typer.Option("--out", "-o", help="Run folder: checkpoint, log.csv, exported weights (--evaluate --weights needs none)."),
     ] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help=f"Model to train: {', '.join(TASKS)}.")] = DEFAULTS.model,
+    model: Annotated[str, typer.Option("--model", "-m", help=f"Model to train: {', '.join(MODELS)}.")] = DEFAULTS.model,
     sources: Annotated[
         Optional[Path], typer.Option("--sources", help="Photo cache from `deblur synth --fetch` (default: procedural scenes).")
     ] = None,
@@ -110,14 +114,17 @@ def train_command(
     """Train on clips synthesised on the fly: [bold]deblur train -m dstnet-s --sources cache -o runs/s[/]."""
     if sources is not None and not sources.is_dir():
         raise UsageError(f"--sources {sources} is not a folder", hint="create it with `deblur synth --fetch`")
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
     if out_dir is None and evaluate_only and weights is None:
         raise UsageError("--evaluate needs a run folder (--out) or a weights file (--weights)")
     if out_dir is None and not evaluate_only:
         raise UsageError("--out is required: the run folder", hint="deblur train -m dstnet-s --sources CACHE -o runs/s")
+    # Modules that import torch: here, not at the top (see cli/__init__.py).
+    import torch
+
+    from deblur_cli.train import evaluate, train
+
+    if threads:
+        torch.set_num_threads(threads)
     if evaluate_only:
         figures = evaluate(
             out_dir, size=parse_size(val_size, "--val-size"), clips=val_clips, frames=frames, shake_only=shake_only,

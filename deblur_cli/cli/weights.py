@@ -12,7 +12,6 @@ from rich.table import Table
 
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, out
-from deblur_cli.devices import resolve_device
 from deblur_cli.errors import DeblurError, UsageError, WeightsError
 from deblur_cli.weights import WeightsEntry, download, load_registry, status
 from deblur_cli.weights.cache import cache_root
@@ -50,6 +49,8 @@ def models(
             f"[{_STATUS_STYLE[state]}]{state}[/]",
         )
     out.print(table)
+    from deblur_cli.devices import resolve_device  # imports torch: here, not at the top (see cli/__init__.py)
+
     device = resolve_device("auto")
     chosen = choose_model(AUTO, device=device, cache_dir=cache_dir, registry=registry)
     out.print(f"--model auto (the default) runs {chosen} on this machine ({device.type}).", highlight=False)

@@ -1,0 +1,119 @@
+"""Finding the blurred/sharp sequence pairs of a dataset folder, in any of the layouts the public sets
+use (GoPro, DVD, BSD, REDS, BasicSR, `deblur synth`): what `deblur evaluate` scores. No torch, so that
+a wrong folder is reported at once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from deblur_cli.errors import InputError, OutputError
+from deblur_cli.outputs import VIDEO_SUFFIXES
+from deblur_cli.video_io import input_identity
+from deblur_cli.video_io.images import is_image
+
+# Names of the blurred and sharp halves of a pair, compared without case or file suffix: GoPro
+# (blur, sharp), DVD (input, GT), BSD (Blur, Sharp), BasicSR (lq, gt) and `deblur synth` (blurred, sharp).
+# A split's name before them is ignored, as in REDS (val_blur, val_sharp).
+BLURRED_NAMES = ("blur", "blurred", "blurry", "input", "lq")
+SHARP_NAMES = ("sharp", "gt", "groundtruth", "target", "hq")
+_SPLIT_PREFIX = re.compile(r"^(train|training|val|valid|validation|test|testing)_")
+
+
+@dataclass(frozen=True)
+class SequencePair:
+    name: str  # where it sits in the dataset, e.g. "GOPR0384_11_00"
+    blurred: Path  # a video file or a folder of frames
+    sharp: Path
+
+
+def find_sequences(root: str | os.PathLike, unmatched: list[str] | None = None) -> list[SequencePair]:
+    """The blurred/sharp pairs under `root`, sorted by name. A folder that holds a blurred entry and
+    a sharp one (names as in BLURRED_NAMES and SHARP_NAMES, after a split's name such as `val_`;
+    videos or folders of frames, a lone `RGB` subfolder looked into, as in BSD) is either one
+    sequence, `<seq>/blur` + `<seq>/sharp`, or, when both hold further folders or videos instead of frames, a set of them paired by name
+    (without case or file suffix), `blur/<seq>` + `sharp/<seq>`. Blurred entries without a sharp
+    counterpart are left out, and their paths added to `unmatched` when given.
+    InputError when `root` holds no pair."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root} is not a folder", hint="give the dataset's folder, e.g. GOPRO_Large/test")
+    pairs: list[SequencePair] = []
+    for folder, subfolders, _ in os.walk(root):
+        here = Path(folder)
+        entries = {_kind(p): p for p in sorted(here.iterdir(), key=lambda p: p.name) if _is_clip(p)}
+        blurred = next((entries[n] for n in BLURRED_NAMES if n in entries), None)
+        sharp = next((entries[n] for n in SHARP_NAMES if n in entries), None)
+        if blurred is None or sharp is None:
+            if blurred is not None and unmatched is not None:
+                unmatched.append(blurred.as_posix())
+            subfolders.sort()
+            continue
+        subfolders.clear()  # a pair's halves are not searched again
+        prefix = here.relative_to(root).as_posix()
+        if blurred.is_file() or sharp.is_file() or _has_frames(_frames_of(blurred)):
+            pairs.append(SequencePair(prefix if prefix != "." else root.name, _frames_of(blurred), _frames_of(sharp)))
+            continue
+        sharp_entries = {_key(p): p for p in sharp.iterdir() if _is_clip(p)}
+        for clip in sorted(blurred.iterdir(), key=lambda p: p.name):
+            if not _is_clip(clip):
+                continue
+            if _key(clip) not in sharp_entries:
+                if unmatched is not None:
+                    unmatched.append(clip.as_posix())
+                continue
+            name = clip.name if prefix == "." else f"{prefix}/{clip.name}"
+            pairs.append(SequencePair(name, _frames_of(clip), _frames_of(sharp_entries[_key(clip)])))
+    if not pairs:
+        raise InputError(
+            f"no blurred/sharp pairs under {root}",
+            hint=f"expected folders or videos named {'/'.join(BLURRED_NAMES)} beside {'/'.join(SHARP_NAMES)} (docs/evaluate.md)",
+        )
+    return sorted(pairs, key=lambda p: p.name)
+
+
+def _key(path: Path) -> str:
+    return (path.stem if path.is_file() else path.name).lower()
+
+
+def _kind(path: Path) -> str:
+    """The key that says whether an entry is blurred or sharp: `val_blur` is `blur`."""
+    return _SPLIT_PREFIX.sub("", _key(path))
+
+
+def _is_clip(path: Path) -> bool:
+    return path.is_dir() or path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def _has_frames(folder: Path) -> bool:
+    return folder.is_dir() and any(is_image(p) for p in folder.iterdir())
+
+
+def _frames_of(path: Path) -> Path:
+    """A video, a folder of frames, or the lone RGB subfolder of a folder without frames (BSD)."""
+    if path.is_dir() and not _has_frames(path):
+        subfolders = [p for p in path.iterdir() if p.is_dir()]
+        if len(subfolders) == 1 and subfolders[0].name.lower() == "rgb":
+            return subfolders[0]
+    return path
+
+
+def sequence_digest(pair: SequencePair) -> str:
+    """What tells whether a sequence's files are still those scored before: a digest of the blurred
+    and sharp clips' paths, sizes and modification times."""
+    identities = [input_identity(pair.blurred), input_identity(pair.sharp)]
+    return hashlib.sha256(json.dumps(identities, sort_keys=True).encode()).hexdigest()
+
+
+def save_folders(pairs: list[SequencePair], root: Path) -> dict[str, Path]:
+    """Where `--save root` writes each sequence's restored frames: root/<sequence name>. OutputError,
+    before any work, if one of them exists and is not an empty folder."""
+    folders = {pair.name: root / pair.name for pair in pairs}
+    for folder in folders.values():
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise OutputError(f"{folder} already exists and is not an empty folder", hint="choose a new --save folder")
+    return folders

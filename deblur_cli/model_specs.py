@@ -1,0 +1,32 @@
+"""The model names and what each one's windows default to: plain data, no torch, so that the command
+line can list and check them without loading PyTorch (restorers.py builds the models)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deblur_cli.errors import ModelError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    architecture: str  # "dstnet" or "wtsa"
+    window: int  # default frames per temporal window
+    overlap: int  # default frames shared by consecutive windows
+    summary: str  # one line for `deblur --help` and docs
+
+
+MODELS: dict[str, ModelSpec] = {
+    "dstnet": ModelSpec("dstnet", 10, 2, "DSTNet, official size (64 features, 15 blocks): fast, deterministic"),
+    "dstnet-s": ModelSpec("dstnet", 10, 2, "DSTNet small: the practical default on a CPU"),
+    "wtsa": ModelSpec("wtsa", 6, 2, "WTSA video diffusion, the paper's size: sharper texture, needs a GPU"),
+    "wtsa-s": ModelSpec("wtsa", 6, 2, "WTSA video diffusion, small: samples on a CPU, slowly"),
+}
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The spec of a model name; ModelError listing the known names otherwise."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ModelError(f"unknown model {name!r}", hint=f"choose one of: {', '.join(MODELS)}") from None

@@ -1,0 +1,66 @@
+"""The command line answers --help, --version and mistakes in its arguments or inputs without importing
+torch, which takes seconds: each case runs in a fresh interpreter that reports what it imported."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.media import make_video
+
+# Runs the commands in-process through Typer's runner, then prints each exit code and first output
+# line, and whether torch was imported.
+SCRIPT = """
+import json, sys
+from typer.testing import CliRunner
+from deblur_cli.cli import app
+
+results = []
+for args in json.loads(sys.argv[1]):
+    result = CliRunner().invoke(app, args)
+    lines = result.output.strip().splitlines()
+    results.append([result.exit_code, lines[0] if lines else ""])
+print(json.dumps({"results": results, "torch": "torch" in sys.modules}))
+"""
+
+
+def _invoke(*commands: list[str], cwd) -> tuple[list[tuple[int, str]], bool]:
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, json.dumps(commands)], capture_output=True, text=True, cwd=cwd, check=True
+    )
+    report = json.loads(done.stdout.splitlines()[-1])
+    return [tuple(r) for r in report["results"]], report["torch"]
+
+
+def test_help_and_argument_errors_do_not_import_torch(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a video")
+    results, imported = _invoke(
+        ["--help"],
+        ["--version"],
+        ["run", "--help"],
+        ["evaluate", "--help"],
+        ["train", "--help"],
+        ["run", "missing.mp4", "-o", "out.mp4"],
+        ["run", "notes.txt", "-o", "out.mp4"],
+        ["run", "missing.mp4", "-o", "out.mp4", "--start", "soon"],
+        ["evaluate", "no-such-dataset"],
+        ["demo", "--size", "wide"],
+        ["train"],
+        cwd=tmp_path,
+    )
+    codes = [code for code, _ in results]
+    assert codes == [0, 0, 0, 0, 0, 1, 1, 2, 1, 2, 2], results
+    assert "missing.mp4" in results[5][1] and "notes.txt" in results[6][1]
+    assert not imported
+
+
+@pytest.mark.parametrize("command", [["run", "clip.mp4", "-o", "out.mp4"], ["models"]])
+def test_commands_that_restore_import_torch(tmp_path, command):
+    """The control: the check above would see torch had a command imported it."""
+    make_video(tmp_path / "clip.mp4", frames=2, size=(32, 32))
+    results, imported = _invoke(command + ["--help"], command, cwd=tmp_path)
+    assert results[1][0] == 0, results
+    assert imported
