@@ -46,6 +46,7 @@ class RunResult:
     height: int
     warnings: list[str] = field(default_factory=list)
     resumed: int = 0  # frames an interrupted earlier run had restored, taken from the work it kept
+    deinterlaced: bool = False  # the input's fields were joined into progressive frames first
 
     @property
     def fps(self) -> float:
@@ -149,6 +150,7 @@ def resume_key(
     side_by_side: bool,
     image_rate: Fraction | None,
     strength: float = 1.0,
+    deinterlace: str = "auto",
 ) -> dict | None:
     """Everything a run's output depends on, for telling whether the work an interrupted run kept can
     be reused: the input's identity, what cuts it into windows and tiles, the encoder's settings, and
@@ -161,6 +163,7 @@ def resume_key(
         "input": input_identity(source_path),
         "span": [span.start, span.end],
         "image_rate": None if image_rate is None else str(image_rate),
+        "deinterlace": deinterlace,
         "windows": dataclasses.asdict(windows),
         "encode": dataclasses.asdict(encode),
         "side_by_side": side_by_side,
@@ -190,6 +193,7 @@ def deblur_video(
     side_by_side: bool = False,
     strength: float = 1.0,
     image_rate: Fraction | None = None,
+    deinterlace: str = "auto",
     resume: bool = True,
     progress: ProgressFn | None = None,
     on_note: Callable[[str], None] | None = None,
@@ -202,7 +206,9 @@ def deblur_video(
     With `side_by_side`, each output frame shows the input on the left and the restored frame on the
     right, twice as wide (see side_by_side.py). `strength` below 1 keeps that much of the restoration
     and the rest of the input: each frame is input + strength × (restored − input). `image_rate` is
-    the frame rate of an image-sequence input (video_io.DEFAULT_FPS without one).
+    the frame rate of an image-sequence input (video_io.DEFAULT_FPS without one). `deinterlace` ("auto",
+    "on", "off") says whether a video's fields are joined into progressive frames before they are
+    restored (video_io/deinterlace.py).
 
     A video file output from a restorer with an `identity` is encoded in segments of SEGMENT_FRAMES
     frames or more, kept beside the output until the end (video_io.segments). When a run stops early,
@@ -217,9 +223,11 @@ def deblur_video(
     retries: dict[str, str] = {}  # what out-of-memory retries changed, for the user: the latest of each kind
     note = on_note or (lambda message: None)
 
-    with open_source(source_path, span, image_rate=image_rate) as source:
+    with open_source(source_path, span, image_rate=image_rate, deinterlace=deinterlace) as source:
         info: VideoInfo = source.info
-        key = resume_key(source_path, restorer, windows, encode, span, side_by_side, image_rate, strength)
+        key = resume_key(
+            source_path, restorer, windows, encode, span, side_by_side, image_rate, strength, deinterlace
+        )
         sink_info = composed_info(info) if side_by_side else info
         sink = open_sink(output_path, sink_info, encode, source=source_path, resume_key=key, fresh=not resume)
         try:
@@ -247,6 +255,7 @@ def deblur_video(
         height=info.height,
         warnings=warnings,
         resumed=resumed,
+        deinterlaced=info.deinterlaced,
     )
 
 

@@ -41,6 +41,7 @@ from deblur_cli.cli.options import (
 from deblur_cli.errors import InputError, OutputError, UsageError
 from deblur_cli.outputs import check_output_path, plan_outputs
 from deblur_cli.video_io import EncodeOptions, atomic, check_sink, describe
+from deblur_cli.video_io.deinterlace import MODES
 
 
 @command("run")
@@ -64,6 +65,13 @@ def run(
     end: EndOpt = None,
     duration: DurationOpt = None,
     fps: FpsOpt = None,
+    deinterlace: Annotated[
+        str,
+        typer.Option(
+            "--deinterlace",
+            help="auto: join the fields of video marked interlaced into whole frames first; on: of any video; off: never.",
+        ),
+    ] = "auto",
     codec: Annotated[Optional[str], typer.Option(help="Video codec (libx264, libx265, libvpx-vp9, ffv1, x264-lossless...).")] = None,
     crf: Annotated[int, typer.Option(min=0, max=63, help="Quality for x264/x265/vp9: lower is better.")] = 18,
     preset: Annotated[str, typer.Option(help="Encoder speed preset (x264/x265).")] = "medium",
@@ -89,6 +97,8 @@ def run(
     encode = EncodeOptions(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=not no_audio)
     span = span_option(start, end, duration)
     image_rate = rate_option(fps)
+    if deinterlace not in MODES:
+        raise UsageError(f"--deinterlace must be one of {', '.join(MODES)}, got {deinterlace!r}")
     if force and skip_existing:
         raise UsageError("--force replaces existing outputs and --skip-existing keeps them", hint="choose one")
     planned = plan_outputs(inputs, output)
@@ -103,11 +113,18 @@ def run(
             out.print_json(json.dumps(skipped if several else skipped[0]))
         return
     for source, target in jobs:  # bad inputs and outputs fail before torch is imported and the model loads
-        info = describe(source, span, image_rate=image_rate)
+        info = describe(source, span, image_rate=image_rate, deinterlace=deinterlace)
         if image_rate is not None and info.container is not None:
             raise UsageError(
                 f"--fps sets the frame rate of image sequences; {source} is a video, which keeps its own",
                 hint="leave out --fps for videos",
+            )
+        if deinterlace == "on" and info.container is None:
+            raise UsageError(f"--deinterlace on applies to videos, not to images ({source})", hint="leave it out")
+        if deinterlace == "auto" and info.deinterlaced:
+            note(
+                f"{source} is interlaced ({info.field_order} field first): its fields are joined into whole "
+                "frames before they are restored (--deinterlace off keeps them as they are)"
             )
         check_output_path(source, target, force=force)
         if side_by_side:
@@ -190,6 +207,7 @@ def run(
                     side_by_side=side_by_side,
                     strength=strength,
                     image_rate=image_rate,
+                    deinterlace=deinterlace,
                     resume=not no_resume,
                     progress=progress,
                     on_note=note,
@@ -222,6 +240,7 @@ def run(
                     "seconds": round(result.seconds, 3),
                     "fps": round(result.fps, 3),
                     "resumed_frames": result.resumed,
+                    "deinterlaced": result.deinterlaced,
                     "model": model,
                     "device": str(restorer.device),
                     "warnings": result.warnings,

@@ -15,6 +15,7 @@ import numpy as np
 
 from deblur_cli.errors import InputError
 from deblur_cli.span import Span
+from deblur_cli.video_io.deinterlace import FRAMES_BEFORE, check_mode, deinterlaced, field_order
 from deblur_cli.video_io.hdr import hdr_of
 from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of, color_of, normalize_rotation
 
@@ -32,9 +33,13 @@ class VideoFileSource:
     full 16-bit scale above) in stored orientation. A stream whose frame size changes part-way is scaled to its
     first size. Raises InputError at open for unreadable files, and while iterating at the point where a
     damaged or truncated stream stops, after yielding every good frame.
+
+    `deinterlace`: "auto" deinterlaces a stream marked interlaced, "on" any stream, "off" none
+    (video_io/deinterlace.py); `info.deinterlaced` says whether it does.
     """
 
-    def __init__(self, path: str | os.PathLike, span: Span = Span()):
+    def __init__(self, path: str | os.PathLike, span: Span = Span(), *, deinterlace: str = "auto"):
+        check_mode(deinterlace)
         self.path = Path(path)
         self._container = _open(self.path)
         try:
@@ -49,8 +54,11 @@ class VideoFileSource:
                     hint="the file is empty or damaged; check that it plays in a media player",
                 )
             info = _describe(self._container, self._stream, first)
+            if deinterlace == "on" or (deinterlace == "auto" and info.field_order is not None):
+                info = replace(info, deinterlaced=True)
+            self._deinterlaced, self._first_field = info.deinterlaced, info.field_order
             self._step = _frame_step(info)
-            self._timeline = self._timed(itertools.chain([first], self._frames))
+            self._timeline = self._timed(self._fields_joined(itertools.chain([first], self._frames)))
             self._first = next(self._timeline)
             self._zero = self._first[1]  # the file's first timestamp
             self._index = 0  # of the first frame iteration yields, among the span's frames
@@ -98,6 +106,12 @@ class VideoFileSource:
             f"{self.path}: no frame has the timestamp where the earlier run stopped ({pts})",
             hint="the input changed since that run; run again with --no-resume",
         )
+
+    def _fields_joined(self, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+        """The decoded frames as iteration delivers them: deinterlaced when the source is."""
+        if not self._deinterlaced:
+            return frames
+        return deinterlaced(frames, self._stream.time_base, self._first_field)
 
     def _timed(self, frames: Iterator[av.VideoFrame]) -> Iterator[tuple[av.VideoFrame, int]]:
         """Frames with strictly rising timestamps in the stream's time base."""
@@ -152,16 +166,18 @@ class VideoFileSource:
         """Restart decoding at the last keyframe at or before `target` (stream time base).
 
         A container whose index lands after the target (some Matroska and MPEG-TS files) is read from its
-        first frame `zero` instead.
+        first frame `zero` instead. A deinterlaced frame depends on the frame before it, so deinterlacing
+        starts a frame earlier than the target: the frames from the target on are those of a whole read.
         """
-        for position in (target, zero):
+        margin = FRAMES_BEFORE * self._step if self._deinterlaced else 0
+        for position in (target - margin, zero):
             self._frames.close()
             self._container.seek(position, stream=self._stream, backward=True)
             self._frames = self._decode(count_packets=False)
-            timeline = self._timed(self._frames)
+            timeline = self._timed(self._fields_joined(self._frames))
             first = next(timeline, None)
             self._timeline = timeline if first is None else itertools.chain([first], timeline)
-            if first is not None and first[1] <= target:
+            if first is not None and first[1] <= target - margin:
                 return
 
     def _decode(self, count_packets: bool = True) -> Iterator[av.VideoFrame]:
@@ -272,6 +288,7 @@ def _describe(container, stream, first: av.VideoFrame) -> VideoInfo:
         sample_aspect_ratio=stream.sample_aspect_ratio or None,
         duration=duration,
         hdr=hdr_of(first),
+        field_order=field_order(stream, first),
     )
 
 

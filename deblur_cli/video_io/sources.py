@@ -34,13 +34,16 @@ class FrameSource(Protocol):
     def __exit__(self, *exc) -> None: ...
 
 
-def open_source(path: str | os.PathLike, span: Span = Span(), *, image_rate: Fraction | None = None) -> FrameSource:
+def open_source(
+    path: str | os.PathLike, span: Span = Span(), *, image_rate: Fraction | None = None, deinterlace: str = "auto"
+) -> FrameSource:
     """Open a video file, a directory of images, a glob pattern ("frames/*.png") or a single image.
 
     `.info` is ready at once (the first frame is decoded to fill it); iterating yields `Frame`s. With a
     `span`, only its frames are delivered (image sequences count `image_rate` frames a second,
     DEFAULT_FPS without one), and a video's timestamps start from the span's first frame. `image_rate`
-    becomes an image sequence's `info.fps`; a video keeps its own timing.
+    becomes an image sequence's `info.fps`; a video keeps its own timing. `deinterlace` says which
+    videos are deinterlaced (VideoFileSource); images are taken as they are.
     Raises InputError with a one-line message and a hint for anything that cannot be read.
     """
     text = os.fspath(path)
@@ -52,7 +55,7 @@ def open_source(path: str | os.PathLike, span: Span = Span(), *, image_rate: Fra
         )
     if is_image(text):
         return ImageSequenceSource(_images_in([Path(text)], span, text, image_rate), rate=image_rate)
-    return VideoFileSource(text, span)
+    return VideoFileSource(text, span, deinterlace=deinterlace)
 
 
 def _images_in(paths: list[Path], span: Span, text: str, rate: Fraction | None) -> list[Path]:
@@ -82,7 +85,9 @@ def input_identity(path: str | os.PathLike) -> dict:
     return {"path": str(Path(text).absolute()), "files": len(files), "digest": digest.hexdigest()}
 
 
-def describe(path: str | os.PathLike, span: Span = Span(), *, image_rate: Fraction | None = None) -> VideoInfo:
+def describe(
+    path: str | os.PathLike, span: Span = Span(), *, image_rate: Fraction | None = None, deinterlace: str = "auto"
+) -> VideoInfo:
     """The VideoInfo of an input (of its `span`) without reading past the span's first frame."""
-    with open_source(path, span, image_rate=image_rate) as source:
+    with open_source(path, span, image_rate=image_rate, deinterlace=deinterlace) as source:
         return source.info

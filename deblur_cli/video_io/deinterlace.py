@@ -1,0 +1,93 @@
+"""Interlaced video: which field a stream shows first, and deinterlacing its decoded frames.
+
+An interlaced frame holds two fields, its even rows and its odd rows, filmed a field apart in time
+(1080i camcorders and AVCHD `.mts` files, broadcast recordings). Where anything moves, the two
+moments show as comb teeth along every edge, which a deblurring model would take for detail. So an
+interlaced stream is deinterlaced as it is decoded, by FFmpeg's bwdif filter. Each output frame keeps
+the rows of the field shown first and fills in the other field's rows for that field's moment:
+motion-adaptive, from the other field where nothing moves (so progressive content marked interlaced
+passes almost unchanged) and from the kept field's own rows and the neighbouring frames where something
+does. One progressive frame comes out per frame, at the frame's own timestamp: the frame rate, count
+and timing are unchanged. Each output frame depends on the frames before and after it only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from fractions import Fraction
+
+import av
+
+MODES = ("auto", "on", "off")  # deinterlace streams marked interlaced; every video; none
+
+# FFmpeg's AVFieldOrder, by the field shown first: TT and BT show the top field first, BB and TB the bottom.
+_FIRST_FIELD = {2: "top", 5: "top", 3: "bottom", 4: "bottom"}
+
+FRAMES_BEFORE = 1  # frames before a frame that its deinterlaced picture depends on (bwdif: the previous one)
+
+
+def check_mode(mode: str) -> None:
+    """ValueError unless `mode` is one of MODES."""
+    if mode not in MODES:
+        raise ValueError(f"deinterlace must be one of {', '.join(MODES)}, got {mode!r}")
+
+
+def field_order(stream, first: av.VideoFrame) -> str | None:
+    """"top" or "bottom": the field an interlaced stream shows first, from the stream's field order or,
+    where it has none, the first frame's interlaced flag (top first, as FFmpeg assumes); None for a
+    progressive stream."""
+    order = _FIRST_FIELD.get(int(getattr(stream.codec_context, "field_order", 0) or 0))
+    if order is None and first.interlaced_frame:
+        order = "top"
+    return order
+
+
+def deinterlaced(
+    frames: Iterable[av.VideoFrame], time_base: Fraction, first_field: str | None
+) -> Iterator[av.VideoFrame]:
+    """The decoded `frames` deinterlaced, one for one and in order, with their timestamps in
+    `time_base` (the stream's). Each output frame keeps the rows of the field shown first, "top" or
+    "bottom" (None: top, as FFmpeg assumes), and fills in the other field's, so that it shows the
+    moment of that field. The filter holds one frame back until it has seen the next; the last comes
+    when `frames` ends. A change of frame size or pixel format part-way gets a new filter."""
+    # The stream's field order, not the frames' flags: decoders do not always set those (x264's
+    # interlaced H.264 decodes without them, and bwdif would then keep the wrong field).
+    parity = "bff" if first_field == "bottom" else "tff"
+    graph, shape = None, None
+    for frame in frames:
+        if (frame.width, frame.height, frame.format.name) != shape:
+            if graph is not None:
+                yield from _drained(graph, time_base, flush=True)
+            graph, shape = _bwdif(frame, time_base, parity), (frame.width, frame.height, frame.format.name)
+        graph.push(frame)
+        yield from _drained(graph, time_base)
+    if graph is not None:
+        yield from _drained(graph, time_base, flush=True)
+
+
+def _bwdif(frame: av.VideoFrame, time_base: Fraction, parity: str) -> av.filter.Graph:
+    graph = av.filter.Graph()
+    source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format, time_base=time_base)
+    # send_frame: one frame out per frame in; every frame, as the stream is deinterlaced as a whole.
+    bwdif = graph.add("bwdif", f"mode=send_frame:parity={parity}:deint=all")
+    sink = graph.add("buffersink")
+    source.link_to(bwdif)
+    bwdif.link_to(sink)
+    graph.configure()
+    return graph
+
+
+def _drained(graph: av.filter.Graph, time_base: Fraction, flush: bool = False) -> Iterator[av.VideoFrame]:
+    """The frames the filter has ready (all it holds, with `flush`), their timestamps put back in
+    `time_base`: bwdif counts in half-frame units, to allow a frame per field."""
+    if flush:
+        graph.push(None)
+    while True:
+        try:
+            frame = graph.pull()
+        except (av.BlockingIOError, av.EOFError):
+            return
+        if frame.pts is not None and frame.time_base:
+            frame.pts = round(frame.pts * frame.time_base / time_base)
+        frame.time_base = time_base
+        yield frame

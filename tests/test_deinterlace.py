@@ -1,0 +1,175 @@
+"""Interlaced video is deinterlaced as it is decoded (video_io/deinterlace.py), and only then restored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import deblur_cli.restorers as restorers_module
+import deblur_cli.video_io.reader as reader
+from deblur_cli.cli import app
+from deblur_cli.pipeline import resume_key
+from deblur_cli.span import Span
+from deblur_cli.video_io import EncodeOptions, open_source
+from deblur_cli.windows import WindowOptions
+from tests.media import make_images, make_video
+from tests.restorers import IdentityRestorer
+
+SIZE = (96, 64)  # width, height
+
+
+def _fields(index: int) -> np.ndarray:
+    """A frame whose two fields were filmed apart: a bright bar that moves 6 px between them, on a
+    backdrop that changes from frame to frame."""
+    width, height = SIZE
+    image = np.zeros((height, width, 3), np.uint8)
+    image[..., 1] = (np.arange(width)[None, :] * (index + 1)) % 256
+    x = 4 + 5 * index
+    image[0::2, x : x + 12] = 255  # the top field
+    image[1::2, x + 6 : x + 18] = 255  # the bottom field, half a frame later
+    return image
+
+
+def make_interlaced(path: Path, frames: int = 16, *, bottom_first: bool = False, size=SIZE) -> Path:
+    """An H.264 file coded as interlaced (x264 marks the field order), a keyframe every 4 frames."""
+    order = "bff=1" if bottom_first else "tff=1"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        stream.options = {"x264-params": f"interlaced=1:{order}:keyint=4:min-keyint=4:scenecut=0:log-level=error", "crf": "12"}
+        for index in range(frames):
+            image = _fields(index)[: size[1], : size[0]]
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def combing(image: np.ndarray) -> float:
+    """Mean distance of each row from the mean of its neighbours: large where the fields disagree."""
+    rows = image.astype(np.float64).mean(axis=2)
+    return float(np.abs(rows[1:-1] - (rows[:-2] + rows[2:]) / 2).mean())
+
+
+def _read(path: Path, **options) -> tuple[list, object]:
+    with open_source(path, **options) as source:
+        return list(source), source.info
+
+
+def test_an_interlaced_video_is_read_as_whole_frames_at_the_same_times(tmp_path):
+    path = make_interlaced(tmp_path / "in.mp4")
+    kept, kept_info = _read(path, deinterlace="off")
+    joined, info = _read(path)  # "auto"
+    assert (kept_info.field_order, kept_info.deinterlaced) == ("top", False)
+    assert (info.field_order, info.deinterlaced) == ("top", True)
+    assert [f.pts for f in joined] == [f.pts for f in kept] and len(joined) == 16
+    assert min(combing(f.image) for f in kept) > 8 * max(combing(f.image) for f in joined)
+
+
+def _row_difference(frames: list, others: list, rows: slice) -> float:
+    return max(float(np.abs(a.image[rows].astype(int) - b.image[rows].astype(int)).mean()) for a, b in zip(frames, others))
+
+
+@pytest.mark.parametrize("bottom_first", [False, True])
+def test_the_field_shown_first_is_kept(tmp_path, bottom_first):
+    """Its rows pass unchanged (to the codec's rounding); the other field's are filled in. The
+    stream's field order decides which, as the decoded frames need not say."""
+    path = make_interlaced(tmp_path / "in.mp4", frames=6, bottom_first=bottom_first)
+    kept, _ = _read(path, deinterlace="off")
+    joined, info = _read(path)
+    assert (info.field_order, info.deinterlaced) == ("bottom" if bottom_first else "top", True)
+    first, second = (slice(1, None, 2), slice(0, None, 2)) if bottom_first else (slice(0, None, 2), slice(1, None, 2))
+    assert _row_difference(joined, kept, first) < 2 < 10 < _row_difference(joined, kept, second)
+
+
+def test_progressive_video_is_left_alone_unless_asked(tmp_path):
+    path = make_video(tmp_path / "in.mp4", frames=6, size=SIZE)
+    plain, _ = _read(path, deinterlace="off")
+    auto, info = _read(path)
+    assert (info.field_order, info.deinterlaced) == (None, False)
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(auto, plain))
+    forced, info = _read(path, deinterlace="on")
+    assert info.deinterlaced and [f.pts for f in forced] == [f.pts for f in plain]
+
+
+@pytest.mark.parametrize("index", [4, 5, 8, 12, 15])
+def test_a_continued_read_gives_the_frames_of_a_whole_read(tmp_path, index, monkeypatch):
+    """skip_to (what a continued run does) seeks to a keyframe; deinterlacing starts a frame early, so
+    the frame there has the frame before it. The control, without that margin, differs at keyframes."""
+    path = make_interlaced(tmp_path / "in.mp4")
+    whole, _ = _read(path)
+
+    def read_from(index: int) -> list:
+        with open_source(path) as source:
+            source.skip_to(index, whole[index].pts)
+            return list(source)
+
+    part = read_from(index)
+    assert [f.index for f in part] == list(range(index, 16))
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(part, whole[index:]))
+    if index % 4 == 0:  # a keyframe: without the margin, its previous frame never reaches the filter
+        monkeypatch.setattr(reader, "FRAMES_BEFORE", 0)
+        assert not np.array_equal(read_from(index)[0].image, whole[index].image)
+
+
+def test_a_span_of_interlaced_video(tmp_path):
+    path = make_interlaced(tmp_path / "in.mp4")
+    whole, _ = _read(path)
+    part, info = _read(path, span=Span(0.32, 0.5))  # frames 8 to 12 at 25 fps
+    assert info.deinterlaced and len(part) == 5
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(part, whole[8:13]))
+
+
+def test_a_frame_size_change_part_way_gets_a_new_filter(tmp_path):
+    """Two interlaced MPEG-TS streams of different sizes, one after the other in one file."""
+    first = make_interlaced(tmp_path / "a.ts", frames=6)
+    second = make_interlaced(tmp_path / "b.ts", frames=6, size=(64, 48))
+    joined = tmp_path / "ab.ts"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    frames, info = _read(joined)
+    assert info.deinterlaced and len(frames) == 12
+    assert all(f.image.shape == (64, 96, 3) for f in frames)  # scaled to the first size, as without deinterlacing
+
+
+def test_the_resume_key_holds_the_mode(tmp_path):
+    path = make_interlaced(tmp_path / "in.mp4", frames=2)
+    restorer = IdentityRestorer()
+    restorer.identity = {"model": "identity"}
+    keys = [
+        resume_key(path, restorer, WindowOptions(), EncodeOptions(), Span(), False, None, 1.0, mode)
+        for mode in ("auto", "on", "off")
+    ]
+    assert len({json.dumps(key, sort_keys=True) for key in keys}) == 3
+
+
+def test_run_deinterlaces_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
+    source = make_interlaced(tmp_path / "in.mp4")
+    runner = CliRunner()
+    outputs = {}
+    for mode in ("auto", "off"):
+        target = tmp_path / f"{mode}.mkv"
+        result = runner.invoke(
+            app, ["run", str(source), "-o", str(target), "--codec", "ffv1", "--json", "--deinterlace", mode]
+        )
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["deinterlaced"] is (mode == "auto")
+        assert ("is interlaced (top field first)" in result.stderr) is (mode == "auto")
+        outputs[mode], info = _read(target)
+        assert len(outputs[mode]) == 16 and info.field_order is None  # written as progressive frames
+    assert max(combing(f.image) for f in outputs["auto"]) * 8 < min(combing(f.image) for f in outputs["off"])
+
+
+def test_run_refuses_bad_deinterlace_options(tmp_path):
+    images = make_images(tmp_path / "frames", count=2)[0].parent
+    runner = CliRunner()
+    bad = runner.invoke(app, ["run", str(images), "-o", str(tmp_path / "out"), "--deinterlace", "maybe"])
+    assert bad.exit_code == 2 and "--deinterlace must be one of auto, on, off" in bad.output
+    on_images = runner.invoke(app, ["run", str(images), "-o", str(tmp_path / "out"), "--deinterlace", "on"])
+    assert on_images.exit_code == 2 and "applies to videos" in on_images.output
