@@ -36,6 +36,7 @@ class VideoInfo:
     end_time: float | None = None  # the file's time (s) where a span stops the frames early; None: the file's end
     field_order: str | None = None  # "top" or "bottom": the field an interlaced source shows first; None: progressive
     deinterlaced: bool = False  # the frames are deinterlaced from the source's fields (video_io/deinterlace.py)
+    timecode: str | None = None  # SMPTE timecode of the first frame delivered, "HH:MM:SS:FF" (";FF" drop-frame)
 
     @property
     def dtype(self) -> type[np.unsignedinteger]:

@@ -18,6 +18,7 @@ from deblur_cli.span import Span
 from deblur_cli.video_io.deinterlace import FRAMES_BEFORE, check_mode, deinterlaced, field_order
 from deblur_cli.video_io.hdr import hdr_of
 from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of, color_of, normalize_rotation
+from deblur_cli.video_io.timecode import find_timecode, shifted
 
 # Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
 # and FFmpeg guesses presentation times from decode order, so frames get pts from their index instead.
@@ -153,13 +154,18 @@ class VideoFileSource:
         stop = span.end
         if info.duration is not None:
             stop = info.duration if stop is None else min(stop, info.duration)
-        length = None if stop is None else max(stop - float((self._first[1] - zero) * time_base), 0.0)
+        skipped = float((self._first[1] - zero) * time_base)  # seconds before the span's first frame
+        length = None if stop is None else max(stop - skipped, 0.0)
+        timecode = info.timecode
+        if timecode is not None and info.fps:
+            timecode = shifted(timecode, round(skipped * info.fps), info.fps)
         return replace(
             info,
             frame_count=max(1, round(length * info.fps)) if length is not None and info.fps else None,
             duration=length,
             pts_offset=self._first[1] if span.start > 0 else 0,
             end_time=None if span.end is None else float(zero * time_base) + span.end,
+            timecode=timecode,
         )
 
     def _seek(self, target: int, zero: int) -> None:
@@ -289,6 +295,7 @@ def _describe(container, stream, first: av.VideoFrame) -> VideoInfo:
         duration=duration,
         hdr=hdr_of(first),
         field_order=field_order(stream, first),
+        timecode=find_timecode(container, stream),
     )
 
 

@@ -20,6 +20,8 @@ from deblur_cli.video_io.passthrough import Passthrough
 # Containers that store a display matrix (MP4/MOV track matrix, Matroska projection).
 _ROTATING_FORMATS = {"mp4", "mov", "matroska", "webm", "ipod"}
 _APPLE_FORMATS = {"mp4", "mov", "ipod"}
+# Containers that store a timecode: a timecode track (MP4, MOV) or a TIMECODE tag (Matroska, WebM).
+_TIMECODE_FORMATS = {"mp4", "mov", "matroska", "webm"}
 # FFmpeg colorspace (AVColorSpace) -> the swscale matrix name PyAV's reformat takes for the RGB -> YUV step.
 _SWS_MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "SMPTE170M", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
 _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream stores RGB (or GBR) planes, no YUV matrix
@@ -31,7 +33,7 @@ class VideoEncoder:
     RGB arrays in, packets out, each with its timestamps in `time_base`.
 
     The stream keeps the input's frame rate, time base (where the container allows), size, display
-    rotation, sample aspect ratio, colour tags and HDR10 mastering metadata (with libx265). `name` (the
+    rotation, sample aspect ratio, colour tags, HDR10 mastering metadata (with libx265) and timecode. `name` (the
     output's file name) is for messages; what could not be kept goes to `warnings`. Two encoders made with
     the same settings for containers of the same format emit the same stream headers (`extradata`), so
     packets of one can be muxed into the other's stream (segments.py relies on this).
@@ -97,6 +99,14 @@ class VideoEncoder:
                 self._warnings.append(
                     f"the {suffix} container cannot record the display rotation ({info.rotation}°); "
                     "players will show the frames unrotated (choose .mp4 or .mkv to keep it)"
+                )
+        if info.timecode:
+            if container.format.name in _TIMECODE_FORMATS:
+                stream.metadata["timecode"] = info.timecode
+            else:
+                self._warnings.append(
+                    f"the {suffix} container cannot record the input's timecode ({info.timecode}); "
+                    "choose .mov, .mp4 or .mkv to keep it"
                 )
         return stream
 
