@@ -15,6 +15,9 @@ from deblur_cli.errors import InputError
 # Container-level tags that describe the old file rather than its content.
 _STALE_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}
 _STREAM_TAGS = ("language", "title", "handler_name")
+# Muxers that write only the tags they know into MP4/MOV user data unless told to keep every tag (as
+# `mdta` keys, the way phones write them: com.apple.quicktime.location.ISO6709, com.android.capture.fps).
+_KNOWN_TAGS_ONLY = {"mp4", "mov"}
 SUBTITLE_LOOKBACK = 10.0  # seconds before --start searched for a subtitle cue still on screen at it
 _STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
@@ -96,7 +99,10 @@ class Passthrough:
             if route is not None:
                 _copy_tags(stream, route.output_stream)
                 self._routes[stream.index] = route
-        output.metadata.update({k: v for k, v in self._input.metadata.items() if k not in _STALE_TAGS})
+        tags = {k: v for k, v in self._input.metadata.items() if k not in _STALE_TAGS}
+        output.metadata.update(tags)
+        if output.format.name in _KNOWN_TAGS_ONLY and any("." in key for key in tags):
+            output.options["movflags"] = "use_metadata_tags"  # else the phone's date, place and model are lost
         streams = [self._input.streams[i] for i in self._routes]
         self._start, self._end = start, end
         if start is not None and streams:
