@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Callable, Optional
@@ -36,6 +37,7 @@ from deblur_cli.cli.options import (
     unbatched_note,
     window_options,
 )
+from deblur_cli.cli.progress_lines import ProgressLines
 from deblur_cli.cli.tables import cell
 from deblur_cli.datasets import find_sequences, save_folders, sequence_digest
 from deblur_cli.errors import DeblurError, UsageError
@@ -268,15 +270,21 @@ def _evaluate_all(
         transient=True,
     ) as bar:
         overall = bar.add_task(f"{len(pairs)} sequences", total=len(pairs))
-        for pair in pairs:
+        for number, pair in enumerate(pairs, start=1):
             if pair.name in done:
                 report.sequences.append(done[pair.name])
                 bar.advance(overall)
                 continue
             task = bar.add_task(pair.name, total=None)
+            # Without a terminal (a log file), a line now and then instead of the bars.
+            lines = ProgressLines(f"{pair.name} ({number}/{len(pairs)})", err) if not (quiet or err.is_terminal) else None
+            started = time.monotonic()
 
-            def progress(name: str, done: int, total: int | None, task=task) -> None:
+            def progress(name: str, done: int, total: int | None, task=task, lines=lines, started=started) -> None:
                 bar.update(task, completed=done, total=total)
+                if lines is not None:
+                    elapsed = time.monotonic() - started
+                    lines.update(done, total, done / elapsed if elapsed > 0 else 0.0)
 
             report.sequences.append(
                 score(pair, save_to=folders.get(pair.name), progress=progress, input_scores=inputs.get(pair.name))

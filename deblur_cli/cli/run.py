@@ -38,6 +38,7 @@ from deblur_cli.cli.options import (
     unbatched_note,
     window_options,
 )
+from deblur_cli.cli.progress_lines import ProgressLines
 from deblur_cli.errors import InputError, OutputError, UsageError
 from deblur_cli.outputs import check_output_path, plan_outputs
 from deblur_cli.video_io import EncodeOptions, atomic, check_sink, describe
@@ -185,8 +186,10 @@ def run(
             task = bar.add_task(name, total=None, fps=0.0, detail="")
             current[:] = [task]
             started = bar.get_time()
+            # Without a terminal (a log file), a line now and then instead of the bar.
+            lines = ProgressLines(name, err) if not (quiet or err.is_terminal) else None
 
-            def progress(done: int, total: int | None, task=task, started=started, first=[]) -> None:
+            def progress(done: int, total: int | None, task=task, started=started, lines=lines, first=[]) -> None:
                 if not first:  # frames an interrupted run kept count towards neither the rate nor the ETA
                     first.append(done - 1)
                     if done > 1:
@@ -194,6 +197,8 @@ def run(
                 elapsed = bar.get_time() - started
                 rate = (done - first[0]) / elapsed if elapsed > 0 else 0.0
                 bar.update(task, completed=done, total=total, fps=rate)
+                if lines is not None:
+                    lines.update(done, total, rate)
 
             try:
                 result = deblur_video(

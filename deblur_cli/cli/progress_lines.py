@@ -1,0 +1,44 @@
+"""Progress as plain lines, for a stderr that is a file or a pipe (a run under nohup, cron or a job
+scheduler), where a progress bar cannot redraw itself: one line now and then, so a log shows how far
+a run of hours has come and how long it has left."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from rich.console import Console
+
+EVERY = 60.0  # seconds between two lines
+
+
+class ProgressLines:
+    """Prints `name: done of total frames (p%), r fps, about t left` on `console` at most every EVERY
+    seconds, the first one EVERY seconds after the start."""
+
+    def __init__(self, name: str, console: Console, clock: Callable[[], float] = time.monotonic):
+        self.name, self.console, self.clock = name, console, clock
+        self.last = clock()
+
+    def update(self, done: int, total: int | None, rate: float) -> None:
+        """After frame `done` of `total` (None: not known), restored at `rate` frames a second."""
+        now = self.clock()
+        if now - self.last < EVERY:
+            return
+        self.last = now
+        if total:
+            left = f", about {_duration((total - done) / rate)} left" if rate > 0 and done < total else ""
+            line = f"{self.name}: {done} of {total} frames ({100 * done // total}%), {rate:.2f} fps{left}"
+        else:
+            line = f"{self.name}: {done} frames, {rate:.2f} fps"
+        self.console.print(line, highlight=False, soft_wrap=True)
+
+
+def _duration(seconds: float) -> str:
+    """1 h 02 min, 12 min, 40 s."""
+    seconds = round(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds // 60 % 60:02d} min"
+    if seconds >= 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds} s"

@@ -1,0 +1,67 @@
+"""Without a terminal, `deblur run` and `deblur evaluate` report progress as plain lines now and then."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+import deblur_cli.cli.progress_lines as progress_lines
+import deblur_cli.restorers as restorers_module
+from deblur_cli.cli import app
+from deblur_cli.cli.progress_lines import ProgressLines, _duration
+from tests.media import make_video
+from tests.restorers import IdentityRestorer
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_line_at_most_every_interval(capsys):
+    clock = Clock()
+    lines = ProgressLines("in.mp4", Console(stderr=True), clock=clock)
+    for done in range(1, 301):
+        clock.now = done * 1.0  # one frame a second
+        lines.update(done, 1800, 1.0)
+    printed = capsys.readouterr().err.splitlines()
+    assert len(printed) == 300 // progress_lines.EVERY
+    assert printed[0] == "in.mp4: 60 of 1800 frames (3%), 1.00 fps, about 29 min left"
+    clock.now += 3600
+    lines.update(301, None, 0.5)
+    assert capsys.readouterr().err == "in.mp4: 301 frames, 0.50 fps\n"
+
+
+@pytest.mark.parametrize("seconds, text", [(40.2, "40 s"), (720, "12 min"), (3720, "1 h 02 min"), (7199.6, "2 h 00 min")])
+def test_durations(seconds, text):
+    assert _duration(seconds) == text
+
+
+@pytest.fixture
+def every_update(monkeypatch):
+    monkeypatch.setattr(progress_lines, "EVERY", 0.0)
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
+
+
+def test_run_logs_lines_when_stderr_is_not_a_terminal(tmp_path, every_update):
+    source = make_video(tmp_path / "in.mp4", frames=12)
+    result = CliRunner().invoke(app, ["run", str(source), "-o", str(tmp_path / "out.mp4")])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^in\.mp4: 12 of 12 frames \(100%\), [\d.]+ fps$", result.stderr, re.M)
+    quiet = CliRunner().invoke(app, ["run", str(source), "-o", str(tmp_path / "quiet.mp4"), "-q"])
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_evaluate_logs_lines_too(tmp_path, every_update):
+    (tmp_path / "data" / "seq").mkdir(parents=True)
+    for name in ("blur", "sharp"):
+        make_video(tmp_path / "data" / "seq" / f"{name}.mkv", frames=6, codec="ffv1")
+    result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "data")])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^seq \(1/1\): 6 of 6 frames \(100%\), [\d.]+ fps$", result.stderr, re.M)
