@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
@@ -246,6 +247,8 @@ def deblur_video(
                 )
             raise
     warnings = list(sink.warnings) + list(retries.values())
+    if info.has_alpha:
+        warnings.insert(0, f"{Path(source_path).name} has an alpha channel (transparency), which is left out: the output is opaque")
     return RunResult(
         input=str(source_path),
         output=str(output_path),

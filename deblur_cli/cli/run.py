@@ -254,7 +254,7 @@ def run(
             if not as_json and not quiet:
                 earlier = f", {result.resumed} of them restored by an earlier run" if result.resumed else ""
                 err.print(
-                    f"[green]done[/] {result.output}: {result.frames} frames {result.width}x{result.height}{earlier} "
+                    f"[green]done[/] {result.output}: {result.frames} frame{'s' * (result.frames != 1)} {result.width}x{result.height}{earlier} "
                     f"in {result.seconds:.1f} s ({result.fps:.2f} fps, {model} on {restorer.device})",
                     highlight=False,
                     soft_wrap=True,

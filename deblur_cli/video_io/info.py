@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+import av
 import numpy as np
 
 from deblur_cli.video_io.hdr import HdrMetadata
@@ -42,6 +43,14 @@ class VideoInfo:
     def dtype(self) -> type[np.unsignedinteger]:
         """The dtype of Frame.image: uint8 for 8-bit sources, uint16 (full 16-bit scale) above."""
         return np.uint8 if self.bit_depth <= 8 else np.uint16
+
+    @property
+    def has_alpha(self) -> bool:
+        """Whether the source stores an alpha channel (transparency), which frames do not carry: they are RGB."""
+        try:
+            return self.pix_fmt is not None and any(c.is_alpha for c in av.VideoFormat(self.pix_fmt).components)
+        except ValueError:  # a format this FFmpeg does not name
+            return False
 
     @property
     def rate(self) -> Fraction:
