@@ -88,6 +88,28 @@ def test_the_field_shown_first_is_kept(tmp_path, bottom_first):
     assert _row_difference(joined, kept, first) < 2 < 10 < _row_difference(joined, kept, second)
 
 
+def test_dv_frames_say_which_field_comes_first(tmp_path):
+    """DV streams carry no field order; their frames say bottom first, as DV is, and that is followed."""
+    width, height = 720, 576
+    path = tmp_path / "tape.avi"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("dvvideo", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for index in range(4):
+            image = np.zeros((height, width, 3), np.uint8)
+            image[..., 1] = (np.arange(width)[None, :] * (index + 1)) % 256
+            image[0::2, 40 + 10 * index : 80 + 10 * index] = 255  # the fields disagree: one bar, two places
+            image[1::2, 60 + 10 * index : 100 + 10 * index] = 255
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    kept, _ = _read(path, deinterlace="off")
+    joined, info = _read(path)
+    assert (info.field_order, info.deinterlaced) == ("unknown", True)
+    assert _row_difference(joined, kept, slice(1, None, 2)) < 0.5 < 2 < _row_difference(joined, kept, slice(0, None, 2))
+
+
 def test_progressive_video_is_left_alone_unless_asked(tmp_path):
     path = make_video(tmp_path / "in.mp4", frames=6, size=SIZE)
     plain, _ = _read(path, deinterlace="off")

@@ -123,9 +123,10 @@ def run(
         if deinterlace == "on" and info.container is None:
             raise UsageError(f"--deinterlace on applies to videos, not to images ({source})", hint="leave it out")
         if deinterlace == "auto" and info.deinterlaced:
+            order = f" ({info.field_order} field first)" if info.field_order in ("top", "bottom") else ""
             note(
-                f"{source} is interlaced ({info.field_order} field first): its fields are joined into whole "
-                "frames before they are restored (--deinterlace off keeps them as they are)"
+                f"{source} is interlaced{order}: its fields are joined into whole frames before they are "
+                "restored (--deinterlace off keeps them as they are)"
             )
         check_output_path(source, target, force=force)
         if side_by_side:

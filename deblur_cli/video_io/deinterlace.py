@@ -33,12 +33,12 @@ def check_mode(mode: str) -> None:
 
 
 def field_order(stream, first: av.VideoFrame) -> str | None:
-    """"top" or "bottom": the field an interlaced stream shows first, from the stream's field order or,
-    where it has none, the first frame's interlaced flag (top first, as FFmpeg assumes); None for a
+    """"top" or "bottom": the field an interlaced stream shows first, by the stream's field order;
+    "unknown" for a stream without one whose frames say they are interlaced (DV); None for a
     progressive stream."""
     order = _FIRST_FIELD.get(int(getattr(stream.codec_context, "field_order", 0) or 0))
     if order is None and first.interlaced_frame:
-        order = "top"
+        order = "unknown"
     return order
 
 
@@ -46,13 +46,15 @@ def deinterlaced(
     frames: Iterable[av.VideoFrame], time_base: Fraction, first_field: str | None
 ) -> Iterator[av.VideoFrame]:
     """The decoded `frames` deinterlaced, one for one and in order, with their timestamps in
-    `time_base` (the stream's). Each output frame keeps the rows of the field shown first, "top" or
-    "bottom" (None: top, as FFmpeg assumes), and fills in the other field's, so that it shows the
-    moment of that field. The filter holds one frame back until it has seen the next; the last comes
-    when `frames` ends. A change of frame size or pixel format part-way gets a new filter."""
-    # The stream's field order, not the frames' flags: decoders do not always set those (x264's
-    # interlaced H.264 decodes without them, and bwdif would then keep the wrong field).
-    parity = "bff" if first_field == "bottom" else "tff"
+    `time_base` (the stream's). Each output frame keeps the rows of the field shown first and fills in
+    the other field's, so that it shows the moment of that field: `first_field` "top" or "bottom",
+    "unknown" for what each frame's flags say, None (a stream marked progressive) for top. The filter
+    holds one frame back until it has seen the next; the last comes when `frames` ends. A change of
+    frame size or pixel format part-way gets a new filter."""
+    # The stream's field order where it has one, rather than the frames' flags: decoders do not always
+    # set those (x264's interlaced H.264 decodes flagged bottom first, and bwdif would keep the wrong
+    # field). DV streams have no field order, and their frames say bottom first, rightly.
+    parity = {"top": "tff", "bottom": "bff", "unknown": "auto"}.get(first_field, "tff")
     graph, shape = None, None
     for frame in frames:
         if (frame.width, frame.height, frame.format.name) != shape:

@@ -35,7 +35,7 @@ class VideoInfo:
     hdr: HdrMetadata | None = None  # HDR10 mastering display and light levels, when the source has them
     pts_offset: int = 0  # subtracted from the file's timestamps when a span starts later (0: the file's own clock)
     end_time: float | None = None  # the file's time (s) where a span stops the frames early; None: the file's end
-    field_order: str | None = None  # "top" or "bottom": the field an interlaced source shows first; None: progressive
+    field_order: str | None = None  # "top"/"bottom": the field an interlaced source shows first; "unknown"; None: progressive
     deinterlaced: bool = False  # the frames are deinterlaced from the source's fields (video_io/deinterlace.py)
     timecode: str | None = None  # SMPTE timecode of the first frame delivered, "HH:MM:SS:FF" (";FF" drop-frame)
 
