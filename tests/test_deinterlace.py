@@ -10,15 +10,16 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import deblur_cli.pipeline as pipeline
 import deblur_cli.restorers as restorers_module
 import deblur_cli.video_io.reader as reader
 from deblur_cli.cli import app
-from deblur_cli.pipeline import resume_key
+from deblur_cli.pipeline import deblur_video, resume_key
 from deblur_cli.span import Span
 from deblur_cli.video_io import EncodeOptions, open_source
 from deblur_cli.windows import WindowOptions
 from tests.media import make_images, make_video
-from tests.restorers import IdentityRestorer
+from tests.restorers import IdentityRestorer, MixingRestorer
 
 SIZE = (96, 64)  # width, height
 
@@ -140,6 +141,38 @@ def test_a_continued_read_gives_the_frames_of_a_whole_read(tmp_path, index, monk
         assert not np.array_equal(read_from(index)[0].image, whole[index].image)
 
 
+def test_double_rate_gives_a_frame_per_field(tmp_path):
+    path = make_interlaced(tmp_path / "in.mp4")
+    kept, kept_info = _read(path, deinterlace="off")
+    fields, info = _read(path, deinterlace="double")
+    assert info.deinterlaced and (info.fps, info.time_base) == (2 * kept_info.fps, kept_info.time_base / 2)
+    assert len(fields) == 32 and [f.index for f in fields] == list(range(32))
+    assert [f.pts for f in fields[::2]] == [2 * f.pts for f in kept]  # a frame's time, in the finer clock
+    steps = {b.pts - a.pts for a, b in zip(fields, fields[1:])}
+    assert steps == {kept[1].pts - kept[0].pts}  # half a frame apart, evenly
+    assert max(combing(f.image) for f in fields) * 8 < min(combing(f.image) for f in kept)
+    # the first frame of each pair keeps the top field, the second the bottom one
+    assert _row_difference(fields[0::2], kept, slice(0, None, 2)) < 2 < 10 < _row_difference(fields[1::2], kept, slice(0, None, 2))
+    assert _row_difference(fields[1::2], kept, slice(1, None, 2)) < 2
+
+
+@pytest.mark.parametrize("index", [3, 8, 9, 17, 31])
+def test_a_continued_read_at_double_rate(tmp_path, index):
+    path = make_interlaced(tmp_path / "in.mp4")
+    whole, _ = _read(path, deinterlace="double")
+    with open_source(path, deinterlace="double") as source:
+        source.skip_to(index, whole[index].pts)
+        part = list(source)
+    assert len(part) == 32 - index
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(part, whole[index:]))
+
+
+def test_double_rate_leaves_progressive_video_alone(tmp_path):
+    path = make_video(tmp_path / "in.mp4", frames=4, size=SIZE)
+    frames, info = _read(path, deinterlace="double")
+    assert not info.deinterlaced and len(frames) == 4
+
+
 def test_a_span_of_interlaced_video(tmp_path):
     path = make_interlaced(tmp_path / "in.mp4")
     whole, _ = _read(path)
@@ -159,15 +192,33 @@ def test_a_frame_size_change_part_way_gets_a_new_filter(tmp_path):
     assert all(f.image.shape == (64, 96, 3) for f in frames)  # scaled to the first size, as without deinterlacing
 
 
+@pytest.mark.parametrize("mode", ["auto", "double"])
+def test_an_interrupted_run_continues_to_the_same_frames(tmp_path, monkeypatch, mode):
+    """Stopped after 9 windows of 5 frames overlapping by 1 (33 frames kept; at double rate, the
+    second field of frame 16), then continued: the frames of an uninterrupted run."""
+    monkeypatch.setattr(pipeline, "SEGMENT_FRAMES", 6)
+    source = make_interlaced(tmp_path / "in.mp4", frames=40)
+    options = dict(windows=WindowOptions(window=5, overlap=1, tile=None), encode=EncodeOptions(codec="ffv1"), deinterlace=mode)
+    deblur_video(source, tmp_path / "whole.mkv", MixingRestorer(), **options)
+    with pytest.raises(KeyboardInterrupt):
+        deblur_video(source, tmp_path / "out.mkv", MixingRestorer(fail_after=9, error=KeyboardInterrupt()), **options)
+    result = deblur_video(source, tmp_path / "out.mkv", MixingRestorer(), **options)
+    whole, _ = _read(tmp_path / "whole.mkv")
+    continued, _ = _read(tmp_path / "out.mkv")
+    assert result.resumed == 33 and len(continued) == len(whole) == (80 if mode == "double" else 40)
+    assert [f.pts for f in continued] == [f.pts for f in whole]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(continued, whole))
+
+
 def test_the_resume_key_holds_the_mode(tmp_path):
     path = make_interlaced(tmp_path / "in.mp4", frames=2)
     restorer = IdentityRestorer()
     restorer.identity = {"model": "identity"}
     keys = [
         resume_key(path, restorer, WindowOptions(), EncodeOptions(), Span(), False, None, 1.0, mode)
-        for mode in ("auto", "on", "off")
+        for mode in ("auto", "on", "off", "double")
     ]
-    assert len({json.dumps(key, sort_keys=True) for key in keys}) == 3
+    assert len({json.dumps(key, sort_keys=True) for key in keys}) == 4
 
 
 def test_run_deinterlaces_and_says_so(tmp_path, monkeypatch):
@@ -182,16 +233,30 @@ def test_run_deinterlaces_and_says_so(tmp_path, monkeypatch):
         )
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["deinterlaced"] is (mode == "auto")
-        assert ("is interlaced (top field first)" in result.stderr) is (mode == "auto")
+        assert ("is interlaced (top field first): its fields are joined" in result.stderr) is (mode == "auto")
         outputs[mode], info = _read(target)
         assert len(outputs[mode]) == 16 and info.field_order is None  # written as progressive frames
     assert max(combing(f.image) for f in outputs["auto"]) * 8 < min(combing(f.image) for f in outputs["off"])
+
+
+def test_run_at_double_rate(tmp_path, monkeypatch):
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
+    source = make_interlaced(tmp_path / "in.mp4", frames=8)
+    target = tmp_path / "out.mp4"
+    result = CliRunner().invoke(app, ["run", str(source), "-o", str(target), "--deinterlace", "double"])
+    assert result.exit_code == 0, result.output
+    assert "each field becomes a whole frame (50 frames a second)" in result.stderr
+    frames, info = _read(target)
+    assert len(frames) == 16 and info.fps == 50
+    progressive = make_video(tmp_path / "p.mp4", frames=2, size=SIZE)
+    result = CliRunner().invoke(app, ["run", str(progressive), "-o", str(tmp_path / "p-out.mp4"), "--deinterlace", "double"])
+    assert result.exit_code == 0 and "is not marked interlaced" in result.stderr
 
 
 def test_run_refuses_bad_deinterlace_options(tmp_path):
     images = make_images(tmp_path / "frames", count=2)[0].parent
     runner = CliRunner()
     bad = runner.invoke(app, ["run", str(images), "-o", str(tmp_path / "out"), "--deinterlace", "maybe"])
-    assert bad.exit_code == 2 and "--deinterlace must be one of auto, on, off" in bad.output
+    assert bad.exit_code == 2 and "--deinterlace must be one of auto, on, off, double" in bad.output
     on_images = runner.invoke(app, ["run", str(images), "-o", str(tmp_path / "out"), "--deinterlace", "on"])
     assert on_images.exit_code == 2 and "applies to videos" in on_images.output

@@ -70,7 +70,8 @@ def run(
         str,
         typer.Option(
             "--deinterlace",
-            help="auto: join the fields of video marked interlaced into whole frames first; on: of any video; off: never.",
+            help="auto: join the fields of video marked interlaced into whole frames first; double: a frame per "
+            "field (50i gives 50p); on: any video, a frame per frame; off: never.",
         ),
     ] = "auto",
     codec: Annotated[Optional[str], typer.Option(help="Video codec (libx264, libx265, libvpx-vp9, ffv1, x264-lossless...).")] = None,
@@ -122,12 +123,16 @@ def run(
             )
         if deinterlace == "on" and info.container is None:
             raise UsageError(f"--deinterlace on applies to videos, not to images ({source})", hint="leave it out")
-        if deinterlace == "auto" and info.deinterlaced:
+        if deinterlace in ("auto", "double") and info.deinterlaced:
             order = f" ({info.field_order} field first)" if info.field_order in ("top", "bottom") else ""
-            note(
-                f"{source} is interlaced{order}: its fields are joined into whole frames before they are "
-                "restored (--deinterlace off keeps them as they are)"
+            how = (
+                f"each field becomes a whole frame ({float(info.fps):g} frames a second)"
+                if deinterlace == "double"
+                else "its fields are joined into whole frames"
             )
+            note(f"{source} is interlaced{order}: {how} before restoring (--deinterlace off keeps the fields as they are)")
+        elif deinterlace == "double" and info.container is not None:
+            note(f"{source} is not marked interlaced: --deinterlace double leaves it as it is (on deinterlaces any video)")
         check_output_path(source, target, force=force)
         if side_by_side:
             from deblur_cli.side_by_side import composed_info  # imports torch

@@ -8,7 +8,9 @@ the rows of the field shown first and fills in the other field's rows for that f
 motion-adaptive, from the other field where nothing moves (so progressive content marked interlaced
 passes almost unchanged) and from the kept field's own rows and the neighbouring frames where something
 does. One progressive frame comes out per frame, at the frame's own timestamp: the frame rate, count
-and timing are unchanged. Each output frame depends on the frames before and after it only.
+and timing are unchanged. At double rate, one comes out per field instead, each at its field's
+moment: 50i becomes 50p, as smooth as the interlaced video looks played, with twice the frames.
+Each output frame depends on the frames before and after it only.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from fractions import Fraction
 
 import av
 
-MODES = ("auto", "on", "off")  # deinterlace streams marked interlaced; every video; none
+# Deinterlace streams marked interlaced; every video; none; streams marked interlaced, a frame per field.
+MODES = ("auto", "on", "off", "double")
 
 # FFmpeg's AVFieldOrder, by the field shown first: TT and BT show the top field first, BB and TB the bottom.
 _FIRST_FIELD = {2: "top", 5: "top", 3: "bottom", 4: "bottom"}
@@ -43,35 +46,40 @@ def field_order(stream, first: av.VideoFrame) -> str | None:
 
 
 def deinterlaced(
-    frames: Iterable[av.VideoFrame], time_base: Fraction, first_field: str | None
+    frames: Iterable[av.VideoFrame], time_base: Fraction, first_field: str | None, *, double: bool = False
 ) -> Iterator[av.VideoFrame]:
     """The decoded `frames` deinterlaced, one for one and in order, with their timestamps in
     `time_base` (the stream's). Each output frame keeps the rows of the field shown first and fills in
     the other field's, so that it shows the moment of that field: `first_field` "top" or "bottom",
-    "unknown" for what each frame's flags say, None (a stream marked progressive) for top. The filter
+    "unknown" for what each frame's flags say, None (a stream marked progressive) for top. With
+    `double`, two frames per frame, one per field in the order they are shown, their timestamps in
+    half `time_base` (a frame's own time, doubled, then half-way to the next frame's). The filter
     holds one frame back until it has seen the next; the last comes when `frames` ends. A change of
     frame size or pixel format part-way gets a new filter."""
     # The stream's field order where it has one, rather than the frames' flags: decoders do not always
     # set those (x264's interlaced H.264 decodes flagged bottom first, and bwdif would keep the wrong
     # field). DV streams have no field order, and their frames say bottom first, rightly.
     parity = {"top": "tff", "bottom": "bff", "unknown": "auto"}.get(first_field, "tff")
+    output_base = time_base / 2 if double else time_base
     graph, shape = None, None
     for frame in frames:
         if (frame.width, frame.height, frame.format.name) != shape:
             if graph is not None:
-                yield from _drained(graph, time_base, flush=True)
-            graph, shape = _bwdif(frame, time_base, parity), (frame.width, frame.height, frame.format.name)
+                yield from _drained(graph, output_base, flush=True)
+            graph, shape = _bwdif(frame, time_base, parity, double), (frame.width, frame.height, frame.format.name)
         graph.push(frame)
-        yield from _drained(graph, time_base)
+        yield from _drained(graph, output_base)
     if graph is not None:
-        yield from _drained(graph, time_base, flush=True)
+        yield from _drained(graph, output_base, flush=True)
 
 
-def _bwdif(frame: av.VideoFrame, time_base: Fraction, parity: str) -> av.filter.Graph:
+def _bwdif(frame: av.VideoFrame, time_base: Fraction, parity: str, double: bool) -> av.filter.Graph:
     graph = av.filter.Graph()
     source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format, time_base=time_base)
-    # send_frame: one frame out per frame in; every frame, as the stream is deinterlaced as a whole.
-    bwdif = graph.add("bwdif", f"mode=send_frame:parity={parity}:deint=all")
+    # send_frame: one frame out per frame in (send_field: one per field); every frame, as the stream is
+    # deinterlaced as a whole.
+    mode = "send_field" if double else "send_frame"
+    bwdif = graph.add("bwdif", f"mode={mode}:parity={parity}:deint=all")
     sink = graph.add("buffersink")
     source.link_to(bwdif)
     bwdif.link_to(sink)
@@ -80,8 +88,8 @@ def _bwdif(frame: av.VideoFrame, time_base: Fraction, parity: str) -> av.filter.
 
 
 def _drained(graph: av.filter.Graph, time_base: Fraction, flush: bool = False) -> Iterator[av.VideoFrame]:
-    """The frames the filter has ready (all it holds, with `flush`), their timestamps put back in
-    `time_base`: bwdif counts in half-frame units, to allow a frame per field."""
+    """The frames the filter has ready (all it holds, with `flush`), their timestamps put in
+    `time_base`: bwdif counts in half the input's units, to allow a frame per field."""
     if flush:
         graph.push(None)
     while True:

@@ -35,8 +35,10 @@ class VideoFileSource:
     first size. Raises InputError at open for unreadable files, and while iterating at the point where a
     damaged or truncated stream stops, after yielding every good frame.
 
-    `deinterlace`: "auto" deinterlaces a stream marked interlaced, "on" any stream, "off" none
-    (video_io/deinterlace.py); `info.deinterlaced` says whether it does.
+    `deinterlace`: "auto" deinterlaces a stream marked interlaced, "on" any stream, "off" none, "double"
+    a stream marked interlaced into a frame per field (video_io/deinterlace.py); `info.deinterlaced`
+    says whether it does. At double rate, `info` describes the frames delivered: twice the rate and
+    count, and timestamps in half the stream's time base.
     """
 
     def __init__(self, path: str | os.PathLike, span: Span = Span(), *, deinterlace: str = "auto"):
@@ -55,8 +57,11 @@ class VideoFileSource:
                     hint="the file is empty or damaged; check that it plays in a media player",
                 )
             info = _describe(self._container, self._stream, first)
-            if deinterlace == "on" or (deinterlace == "auto" and info.field_order is not None):
+            self._double = deinterlace == "double" and info.field_order is not None
+            if deinterlace == "on" or (deinterlace in ("auto", "double") and info.field_order is not None):
                 info = replace(info, deinterlaced=True)
+            if self._double:
+                info = _field_rate(info)
             self._deinterlaced, self._first_field = info.deinterlaced, info.field_order
             self._step = _frame_step(info)
             self._timeline = self._timed(self._fields_joined(itertools.chain([first], self._frames)))
@@ -112,7 +117,7 @@ class VideoFileSource:
         """The decoded frames as iteration delivers them: deinterlaced when the source is."""
         if not self._deinterlaced:
             return frames
-        return deinterlaced(frames, self._stream.time_base, self._first_field)
+        return deinterlaced(frames, self._stream.time_base, self._first_field, double=self._double)
 
     def _timed(self, frames: Iterator[av.VideoFrame]) -> Iterator[tuple[av.VideoFrame, int]]:
         """Frames with strictly rising timestamps in the stream's time base."""
@@ -175,10 +180,11 @@ class VideoFileSource:
         first frame `zero` instead. A deinterlaced frame depends on the frame before it, so deinterlacing
         starts a frame earlier than the target: the frames from the target on are those of a whole read.
         """
-        margin = FRAMES_BEFORE * self._step if self._deinterlaced else 0
+        per_frame = 2 if self._double else 1  # timeline steps per decoded frame
+        margin = FRAMES_BEFORE * per_frame * self._step if self._deinterlaced else 0
         for position in (target - margin, zero):
             self._frames.close()
-            self._container.seek(position, stream=self._stream, backward=True)
+            self._container.seek(position // per_frame, stream=self._stream, backward=True)
             self._frames = self._decode(count_packets=False)
             timeline = self._timed(self._fields_joined(self._frames))
             first = next(timeline, None)
@@ -311,6 +317,17 @@ def _stream_duration(stream) -> float | None:
         except ValueError:
             return None
     return None
+
+
+def _field_rate(info: VideoInfo) -> VideoInfo:
+    """The VideoInfo of a stream delivered a frame per field: twice the rate and frames, timestamps in
+    half the time base."""
+    return replace(
+        info,
+        fps=info.fps * 2 if info.fps else None,
+        time_base=info.time_base / 2 if info.time_base else None,
+        frame_count=info.frame_count * 2 if info.frame_count else None,
+    )
 
 
 def _frame_step(info: VideoInfo) -> int:
