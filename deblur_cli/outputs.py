@@ -7,21 +7,45 @@ from pathlib import Path
 
 from deblur_cli.errors import OutputError, UsageError
 from deblur_cli.video_io import atomic
+from deblur_cli.video_io.images import is_glob
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".flv", ".wmv", ".y4m"}
+DEFAULT_TAG = "-deblurred"  # added to an input's name for its output when there is no -o
+_WRITTEN_AS_IS = {".mp4", ".mov", ".mkv", ".webm", ".avi"}  # video suffixes a default output keeps
 
 
-def plan_outputs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
+def default_output(path: Path) -> Path:
+    """Where a result goes without -o: beside its input, named as it with DEFAULT_TAG added
+    (clip.mp4 -> clip-deblurred.mp4, frames/ -> frames-deblurred/). A video in a container deblur
+    does not write (.mts, .ts, .wmv, ...) gets .mp4. UsageError for a glob, which names no one place."""
+    if path.is_dir():
+        return path.with_name(path.name + DEFAULT_TAG)
+    if not path.exists() and is_glob(str(path)):
+        raise UsageError(f"a glob ({path}) needs -o to say where its frames go", hint="e.g. -o restored/ or -o out.mp4")
+    suffix = path.suffix
+    if suffix.lower() in VIDEO_SUFFIXES and suffix.lower() not in _WRITTEN_AS_IS:
+        suffix = ".mp4"
+    return path.with_name(path.stem + DEFAULT_TAG + suffix)
+
+
+def plan_outputs(inputs: list[Path], output: Path | None) -> list[tuple[Path, Path]]:
     """Pair each input with its output path.
 
     One input: `output` is the output (a path without a video suffix means a PNG sequence folder).
     Several inputs, or a folder of videos: `output` is a folder; each result keeps its input's file name.
-    A folder that holds images and no videos is one input (an image sequence).
+    A folder that holds images and no videos is one input (an image sequence). Without `output`, each
+    result goes beside its input (`default_output`); a folder of videos goes into a folder beside it.
     """
+    if output is None:
+        return [
+            (video, default_output(path) / video.name) if video != path else (path, default_output(path))
+            for path in inputs
+            for video in (_videos_in(path) or [path])
+        ]
     expanded: list[Path] = []
     batch = len(inputs) > 1
     for path in inputs:
-        videos = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES) if path.is_dir() else []
+        videos = _videos_in(path)
         if videos:
             expanded.extend(videos)
             batch = True
@@ -36,6 +60,11 @@ def plan_outputs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
     if duplicate:
         raise UsageError(f"two inputs are both named {duplicate!r}; their outputs would collide in {output}")
     return [(p, output / p.name) for p in expanded]
+
+
+def _videos_in(path: Path) -> list[Path]:
+    """The videos in a folder, sorted; none for anything else."""
+    return sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES) if path.is_dir() else []
 
 
 def check_output_path(source: str | os.PathLike, output: str | os.PathLike, *, force: bool) -> None:

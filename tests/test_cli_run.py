@@ -214,6 +214,44 @@ def test_several_inputs_go_into_a_folder(tmp_path, identity):
     assert sorted(p.name for p in (tmp_path / "outdir").iterdir()) == ["a.mp4", "b.mkv"]
 
 
+def test_without_output_each_result_goes_beside_its_input(tmp_path, identity):
+    clip = media.make_video(tmp_path / "clip.mp4", frames=3)
+    other = media.make_video(tmp_path / "other.mkv", frames=2)
+    frames = media.make_images(tmp_path / "frames", count=2)[0].parent
+    result = deblur(clip, other, frames, "--json")
+    assert result.exit_code == 0, result.output
+    assert [entry["output"] for entry in json.loads(result.stdout)] == [
+        str(tmp_path / "clip-deblurred.mp4"), str(tmp_path / "other-deblurred.mkv"), str(tmp_path / "frames-deblurred")
+    ]
+    assert len(media.read_frames(tmp_path / "clip-deblurred.mp4")) == 3
+    assert sorted(p.name for p in (tmp_path / "frames-deblurred").iterdir()) == ["frame_000001.png", "frame_000002.png"]
+    again = deblur(clip)
+    assert again.exit_code == 1 and "output exists: " in again.output
+    assert deblur(clip, "--skip-existing").exit_code == 0
+
+
+def test_without_output_a_folder_of_videos_goes_into_a_folder_beside_it(tmp_path, identity):
+    (tmp_path / "shots").mkdir()
+    media.make_video(tmp_path / "shots" / "a.mp4", frames=2)
+    result = deblur(tmp_path / "shots", "-q")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "shots-deblurred").iterdir()] == ["a.mp4"]
+
+
+def test_default_output_names():
+    from deblur_cli.outputs import default_output
+
+    assert default_output(Path("cam/00012.MTS")) == Path("cam/00012-deblurred.mp4")  # a container deblur writes
+    assert default_output(Path("a/take.mov")) == Path("a/take-deblurred.mov")
+    assert default_output(Path("photo.jpg")) == Path("photo-deblurred.jpg")
+
+
+def test_a_glob_needs_an_output(tmp_path, identity):
+    media.make_images(tmp_path / "frames", count=2)
+    result = deblur(tmp_path / "frames" / "*.png")
+    assert result.exit_code == 2 and "needs -o" in result.output
+
+
 def test_a_damaged_input_among_several_is_reported_and_the_others_are_restored(tmp_path, identity):
     a = media.make_video(tmp_path / "a.mkv", frames=3)
     b = media.truncate(media.make_video(tmp_path / "full.mkv", frames=30), 0.5, tmp_path / "b.mkv")

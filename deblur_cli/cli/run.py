@@ -48,7 +48,12 @@ from deblur_cli.video_io.deinterlace import MODES
 @command("run")
 def run(
     inputs: Annotated[list[Path], typer.Argument(help="Videos, image folders, globs ('frames/*.png') or images.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output file; a folder for several inputs.")],
+    output: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--output", "-o", help="Output file; a folder for several inputs. Default: beside each input, as NAME-deblurred.EXT."
+        ),
+    ] = None,
     model: ModelOpt = AUTO,
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
@@ -146,8 +151,9 @@ def run(
 
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     windows = window_options(model, window, overlap, tile, tile_overlap, batch)
-    if planned[0][1] != output:  # several inputs: -o names the folder they go to
-        output.mkdir(parents=True, exist_ok=True)
+    if output is None or planned[0][1] != output:  # the folder -o names, or one beside a folder of videos
+        for _, target in jobs:
+            target.parent.mkdir(parents=True, exist_ok=True)
 
     with Progress(
         TextColumn("{task.description}"),
