@@ -24,7 +24,7 @@ import torch
 
 from deblur_cli.datasets import SequencePair
 from deblur_cli.errors import InputError
-from deblur_cli.metrics import niqe, psnr, ssim, to_8bit
+from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_8bit
 from deblur_cli.metrics.lpips import LPIPS, lpips_clip
 from deblur_cli.metrics.niqe import applicable as niqe_applicable
 from deblur_cli.metrics.ssim import WINDOW as SSIM_MIN_SIDE
@@ -43,8 +43,9 @@ SequenceProgress = Callable[[str, int, int | None], None]
 FrameMetric = Callable[[torch.Tensor, torch.Tensor], float]
 """A per-frame score: (frame, its sharp frame), each (3, H, W) float in [0, 1] on one device."""
 
-# The metrics a report can hold, in table order, and whether higher is better.
-METRICS = {"psnr": True, "ssim": True, "lpips": False, "niqe": False}
+# The metrics a report can hold, in table order, and whether higher is better. "flicker" is the temporal
+# error of consecutive frames (metrics/temporal.py), for sequences of two frames or more.
+METRICS = {"psnr": True, "ssim": True, "lpips": False, "niqe": False, "flicker": False}
 
 
 @dataclass
@@ -158,6 +159,7 @@ def evaluate_sequence(
     *,
     lpips: LPIPS | None = None,
     with_niqe: bool = False,
+    with_flicker: bool = False,
     max_frames: int | None = None,
     save_to: Path | None = None,
     progress: SequenceProgress | None = None,
@@ -165,7 +167,8 @@ def evaluate_sequence(
     strength: float = 1.0,
 ) -> SequenceScore:
     """Restore `pair.blurred` (its first `max_frames` frames, if given) and score it against
-    `pair.sharp` with `frame_metrics` (LPIPS with that model, NIQE if `with_niqe`). With `save_to`,
+    `pair.sharp` with `frame_metrics` (LPIPS with that model, NIQE if `with_niqe`), and with the
+    temporal error of consecutive frames ("flicker") if `with_flicker`. With `save_to`,
     the restored frames are also written there as PNG files (frame_000001.png, ...), atomically.
     `input_scores`, the input's means from another model's pass over the same frames with the same
     metrics, are taken as they are instead of scoring the input again (NIQE alone costs about 0.4 s
@@ -198,7 +201,7 @@ def evaluate_sequence(
         # too, and cost a fraction of what they cost on the CPU.
         waiting: deque[tuple[torch.Tensor, torch.Tensor]] = deque()
         metrics = frame_metrics(blurred_info.height, blurred_info.width, lpips=lpips, with_niqe=with_niqe)
-        scores = _Scores(metrics, input_scores)
+        scores = _Scores(metrics, input_scores, flicker=with_flicker)
         seconds = 0.0
 
         def inputs() -> Iterator[torch.Tensor]:
@@ -247,13 +250,18 @@ class _Scores:
     """Per-frame scores of the input and of the output against the sharp frames; the input's only
     when its means are not known already (`known_input`)."""
 
-    def __init__(self, metrics: dict[str, FrameMetric], known_input: dict[str, float] | None = None) -> None:
-        if known_input is not None and set(known_input) != set(metrics):
+    def __init__(
+        self, metrics: dict[str, FrameMetric], known_input: dict[str, float] | None = None, *, flicker: bool = False
+    ) -> None:
+        if known_input is not None and set(known_input) - {"flicker"} != set(metrics):
             raise ValueError(f"input scores for {sorted(known_input)}, but the metrics are {sorted(metrics)}")
         self.metrics = metrics
         self.known_input = known_input
-        self.input: dict[str, list[float]] = {name: [] for name in metrics}
-        self.output: dict[str, list[float]] = {name: [] for name in metrics}
+        names = [*metrics, "flicker"] if flicker else list(metrics)
+        self.input: dict[str, list[float]] = {name: [] for name in names}
+        self.output: dict[str, list[float]] = {name: [] for name in names}
+        self.flicker = flicker
+        self.previous: tuple[torch.Tensor | None, torch.Tensor, torch.Tensor] | None = None  # the last frames
 
     def add(self, blurred: torch.Tensor, sharp: torch.Tensor, restored: torch.Tensor) -> None:
         """(3, H, W) frames: the restored one float in [0, 1], rounded to 8 bits first, as a file
@@ -267,11 +275,20 @@ class _Scores:
             if blurred is not None:
                 self.input[name].append(metric(blurred, sharp))
             self.output[name].append(metric(restored, sharp))
+        if not self.flicker:
+            return
+        if self.previous is not None:  # how each changes from the frame before, against the sharp frames
+            last_blurred, last_restored, last_sharp = self.previous
+            reference = torch.stack([last_sharp, sharp])
+            if blurred is not None:
+                self.input["flicker"].append(temporal_error(torch.stack([last_blurred, blurred]), reference))
+            self.output["flicker"].append(temporal_error(torch.stack([last_restored, restored]), reference))
+        self.previous = (blurred, restored, sharp)
 
     def result(self, name: str, seconds: float) -> SequenceScore:
         # A frame restored exactly has an infinite PSNR, and so has the mean then.
         def means(values: dict[str, list[float]]) -> dict[str, float]:
-            return {metric: statistics.fmean(v) for metric, v in values.items()}
+            return {metric: statistics.fmean(v) for metric, v in values.items() if v}  # no flicker for one frame
 
         inputs = dict(self.known_input) if self.known_input is not None else means(self.input)
         return SequenceScore(name, len(self.output["psnr"]), seconds, inputs, means(self.output))

@@ -16,7 +16,7 @@ import deblur_cli.video_io.reader as reader
 from deblur_cli.cli import app
 from deblur_cli.pipeline import deblur_video, resume_key
 from deblur_cli.span import Span
-from deblur_cli.video_io import EncodeOptions, open_source
+from deblur_cli.video_io import EncodeOptions, describe, open_source
 from deblur_cli.windows import WindowOptions
 from tests.media import make_images, make_video
 from tests.restorers import IdentityRestorer, MixingRestorer
@@ -36,11 +36,13 @@ def _fields(index: int) -> np.ndarray:
     return image
 
 
-def make_interlaced(path: Path, frames: int = 16, *, bottom_first: bool = False, size=SIZE) -> Path:
+def make_interlaced(path: Path, frames: int = 16, *, bottom_first: bool = False, size=SIZE, timecode=None) -> Path:
     """An H.264 file coded as interlaced (x264 marks the field order), a keyframe every 4 frames."""
     order = "bff=1" if bottom_first else "tff=1"
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=25)
+        if timecode:
+            stream.metadata["timecode"] = timecode
         stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
         stream.options = {"x264-params": f"interlaced=1:{order}:keyint=4:min-keyint=4:scenecut=0:log-level=error", "crf": "12"}
         for index in range(frames):
@@ -165,6 +167,13 @@ def test_a_continued_read_at_double_rate(tmp_path, index):
         part = list(source)
     assert len(part) == 32 - index
     assert all(np.array_equal(a.image, b.image) for a, b in zip(part, whole[index:]))
+
+
+def test_double_rate_counts_the_timecode_in_fields(tmp_path):
+    path = make_interlaced(tmp_path / "in.mov", frames=8, timecode="10:00:00:12")
+    assert describe(path, deinterlace="double").timecode == "10:00:00:24"
+    assert describe(path, Span(0.2), deinterlace="double").timecode == "10:00:00:34"  # 10 fields later
+    assert describe(path).timecode == "10:00:00:12"
 
 
 def test_double_rate_leaves_progressive_video_alone(tmp_path):

@@ -216,6 +216,50 @@ def test_means_over_sequences_and_over_frames():
     assert summary["frames"] == 4 and summary["mean_of_frames"] == {"input": {"psnr": 23.0}, "output": {"psnr": 33.0}}
 
 
+class Flickering(IdentityRestorer):
+    """Brightens every other frame of a window: flicker that the sharp frames do not have."""
+
+    def __call__(self, frames):
+        sign = torch.tensor([(-1.0) ** t for t in range(len(frames))]).view(-1, 1, 1, 1)
+        return (frames + 0.1 * sign).clamp(0, 1)
+
+
+def test_flicker_on_request(tmp_path):
+    from deblur_cli.metrics import temporal_error
+
+    rng = np.random.default_rng(5)
+    sharp = [np.clip(100 + 10 * t + rng.integers(0, 20, (20, 24, 3)), 0, 255).astype(np.uint8) for t in range(6)]
+    blurred = [np.roll(s, 1, axis=1) for s in sharp]
+    frames_folder(tmp_path / "d" / "s" / "blur", blurred)
+    frames_folder(tmp_path / "d" / "s" / "sharp", sharp)
+    pair = find_sequences(tmp_path / "d")[0]
+    assert "flicker" not in evaluate_sequence(pair, IdentityRestorer(), WINDOWS).output
+    plain = evaluate_sequence(pair, IdentityRestorer(), WINDOWS, with_flicker=True)
+
+    def clip(images):
+        return torch.stack([torch.from_numpy(i).permute(2, 0, 1).float() / 255 for i in images])
+
+    expected = temporal_error(clip(blurred), clip(sharp))  # the whole clip at once
+    assert plain.input["flicker"] == pytest.approx(expected) == pytest.approx(plain.output["flicker"])
+    flickering = evaluate_sequence(pair, Flickering(), WINDOWS, with_flicker=True)
+    assert flickering.output["flicker"] > plain.output["flicker"] + 10  # about 25 levels of brightness every frame
+    assert flickering.input["flicker"] == pytest.approx(expected)
+    single = find_sequences(tmp_path / "d")[0]
+    one = evaluate_sequence(single, IdentityRestorer(), WINDOWS, with_flicker=True, max_frames=1)
+    assert "flicker" not in one.output and "flicker" not in one.input  # one frame has no frame before it
+
+
+def test_the_command_adds_flicker_on_request(tmp_path, monkeypatch):
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: Flickering())
+    frames_folder(tmp_path / "d" / "s" / "blur", random_images(4, seed=1))
+    frames_folder(tmp_path / "d" / "s" / "sharp", random_images(4, seed=2))
+    result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "d"), "--flicker", "--json", str(tmp_path / "e.json")])
+    assert result.exit_code == 0, result.output
+    means = json.loads((tmp_path / "e.json").read_text())["mean_of_sequences"]
+    assert set(means["output"]) == {"psnr", "ssim", "flicker"} and means["output"]["flicker"] > 0
+    assert "FLICKER" in result.output
+
+
 def test_lpips_and_niqe_on_request(tmp_path):
     from tests.test_metrics import random_lpips_state
 

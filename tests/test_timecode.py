@@ -48,6 +48,13 @@ def test_drop_frame_labels_and_frame_numbers_agree(base, drop):
         assert not (minutes % 10 and seconds == 0 and frame < drop)  # never a skipped label
 
 
+def test_at_double_rate():
+    from deblur_cli.video_io.timecode import at_double_rate
+
+    assert at_double_rate("01:00:00:12") == "01:00:00:24"
+    assert at_double_rate("00:01:00;02") == "00:01:00;04"  # 29.97 drop-frame to 59.94 drop-frame
+
+
 def test_what_is_not_a_timecode():
     assert shifted("soon", 1, Fraction(25)) is None
 

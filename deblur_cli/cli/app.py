@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
 from typing import Callable, Iterator
 
 import typer
@@ -23,8 +24,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-out = Console()  # results
-err = Console(stderr=True)  # progress, warnings, errors
+LOG_WIDTH = 160  # columns of a console written to a file or a pipe: tables there do not fold at rich's 80
+
+
+def _console(stream, **options) -> Console:
+    """A console on `stream`; written to a file or a pipe (a log), LOG_WIDTH columns wide unless COLUMNS says."""
+    wide = not (stream.isatty() or os.environ.get("COLUMNS"))
+    return Console(width=LOG_WIDTH if wide else None, **options)
+
+
+out = _console(sys.stdout)  # results
+err = _console(sys.stderr, stderr=True)  # progress, warnings, errors
 
 
 def _version(value: bool) -> None:

@@ -87,6 +87,9 @@ def evaluate(
     ] = None,
     lpips_weights: LpipsWeightsOpt = None,
     with_niqe: Annotated[bool, typer.Option("--niqe", help="Add NIQE (no reference; about 0.4 s per 720p frame on a CPU).")] = False,
+    with_flicker: Annotated[
+        bool, typer.Option("--flicker", help="Add the temporal error: how much more than the sharp frames each frame changes from the one before.")
+    ] = False,
     save: Annotated[
         Optional[Path], typer.Option("--save", help="Also write the restored frames as PNGs into DIR/<sequence>/.")
     ] = None,
@@ -156,6 +159,7 @@ def evaluate(
                 "strength": strength,
                 "lpips": None if lpips_weights is None else input_identity(lpips_weights),
                 "niqe": with_niqe,
+                "flicker": with_flicker,
             }
             current = EvaluationReport(
                 str(dataset), label, str(restorer.device), planned=len(pairs), settings=settings, digests=digests
@@ -173,6 +177,7 @@ def evaluate(
                 windows=window_plans[label],
                 lpips=lpips,
                 with_niqe=with_niqe,
+                with_flicker=with_flicker,
                 max_frames=frames,
                 strength=strength,
             )
@@ -326,7 +331,7 @@ def _comparison(reports: list[EvaluationReport]) -> Table:
     for metric in metrics:
         table.add_column(f"{metric.upper()} {'↑' if METRICS[metric] else '↓'}", justify="right", no_wrap=True)
     table.add_column("fps", justify="right", no_wrap=True)
-    formats = {"psnr": "{:.2f}", "niqe": "{:.3f}"}
+    formats = {"psnr": "{:.2f}", "niqe": "{:.3f}", "flicker": "{:.2f}"}
     table.add_row("input", *(cell(reports[0].mean(m, "input"), formats.get(m, "{:.4f}")) for m in metrics), "")
     for r in reports:
         seconds = sum(s.seconds for s in r.sequences)
@@ -366,7 +371,7 @@ def _table(report: EvaluationReport) -> Table:
 def _scores(metrics: list[str], before, after) -> list[str]:
     cells = []
     for metric in metrics:
-        fmt = "{:.2f}" if metric == "psnr" else "{:.3f}" if metric == "niqe" else "{:.4f}"
+        fmt = "{:.2f}" if metric in ("psnr", "flicker") else "{:.3f}" if metric == "niqe" else "{:.4f}"
         cells += [cell(before(metric), fmt), cell(after(metric), fmt)]
         if metric == "psnr":
             gain = None if before(metric) is None or after(metric) is None else after(metric) - before(metric)

@@ -18,7 +18,7 @@ from deblur_cli.span import Span
 from deblur_cli.video_io.deinterlace import FRAMES_BEFORE, check_mode, deinterlaced, field_order
 from deblur_cli.video_io.hdr import hdr_of
 from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of, color_of, normalize_rotation
-from deblur_cli.video_io.timecode import find_timecode, shifted
+from deblur_cli.video_io.timecode import at_double_rate, find_timecode, shifted
 
 # Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
 # and FFmpeg guesses presentation times from decode order, so frames get pts from their index instead.
@@ -120,7 +120,8 @@ class VideoFileSource:
         return deinterlaced(frames, self._stream.time_base, self._first_field, double=self._double)
 
     def _timed(self, frames: Iterator[av.VideoFrame]) -> Iterator[tuple[av.VideoFrame, int]]:
-        """Frames with strictly rising timestamps in the stream's time base."""
+        """Frames with strictly rising timestamps in the timeline's time base (the stream's; at double
+        rate, half of it)."""
         last = None
         for index, frame in enumerate(frames):
             last = self._pts(frame, index, last)
@@ -174,7 +175,7 @@ class VideoFileSource:
         )
 
     def _seek(self, target: int, zero: int) -> None:
-        """Restart decoding at the last keyframe at or before `target` (stream time base).
+        """Restart decoding at the last keyframe at or before `target` (the timeline's time base).
 
         A container whose index lands after the target (some Matroska and MPEG-TS files) is read from its
         first frame `zero` instead. A deinterlaced frame depends on the frame before it, so deinterlacing
@@ -321,12 +322,13 @@ def _stream_duration(stream) -> float | None:
 
 def _field_rate(info: VideoInfo) -> VideoInfo:
     """The VideoInfo of a stream delivered a frame per field: twice the rate and frames, timestamps in
-    half the time base."""
+    half the time base, the timecode counted at the new rate."""
     return replace(
         info,
         fps=info.fps * 2 if info.fps else None,
         time_base=info.time_base / 2 if info.time_base else None,
         frame_count=info.frame_count * 2 if info.frame_count else None,
+        timecode=at_double_rate(info.timecode) if info.timecode else None,
     )
 
 

@@ -42,6 +42,15 @@ def shifted(timecode: str, frames: int, rate: Fraction) -> str | None:
     return label[:-3] + (separator if drop else ":") + label[-2:].zfill(len(digits))
 
 
+def at_double_rate(timecode: str) -> str:
+    """The same moment labelled at twice the frame rate (50i deinterlaced to 50p): frame FF becomes 2·FF."""
+    match = _TIMECODE.match(timecode.strip())
+    if match is None:
+        return timecode
+    hours, minutes, seconds, separator, digits = match.groups()
+    return f"{hours}:{minutes}:{seconds}{separator}{2 * int(digits):0{len(digits)}d}"
+
+
 def _dropped(base: int) -> int:
     """Labels skipped per minute in drop-frame timecode: 2 at 30, 4 at 60; 0 at other rates, which
     have none."""
