@@ -128,16 +128,8 @@ def run(
             )
         if deinterlace == "on" and info.container is None:
             raise UsageError(f"--deinterlace on applies to videos, not to images ({source})", hint="leave it out")
-        if deinterlace in ("auto", "double") and info.deinterlaced:
-            order = f" ({info.field_order} field first)" if info.field_order in ("top", "bottom") else ""
-            how = (
-                f"each field becomes a whole frame ({float(info.fps):g} frames a second)"
-                if deinterlace == "double"
-                else "its fields are joined into whole frames"
-            )
-            note(f"{source} is interlaced{order}: {how} before restoring (--deinterlace off keeps the fields as they are)")
-        elif deinterlace == "double" and info.container is not None:
-            note(f"{source} is not marked interlaced: --deinterlace double leaves it as it is (on deinterlaces any video)")
+        if message := _deinterlace_note(source, info, deinterlace):
+            note(message)
         check_output_path(source, target, force=force)
         if side_by_side:
             from deblur_cli.side_by_side import composed_info  # imports torch
@@ -279,6 +271,21 @@ def run(
             f"{len(failed)} of {len(jobs)} inputs failed: {names}",
             hint=f"the other {len(jobs) - len(failed)} were restored; the errors above say what went wrong",
         )
+
+
+def _deinterlace_note(source: Path, info, mode: str) -> str | None:
+    """What --deinterlace auto or double does to an input, when it does something the user may not expect."""
+    if mode in ("auto", "double") and info.deinterlaced:
+        order = f" ({info.field_order} field first)" if info.field_order in ("top", "bottom") else ""
+        how = (
+            f"each field becomes a whole frame ({float(info.fps):g} frames a second)"
+            if mode == "double"
+            else "its fields are joined into whole frames"
+        )
+        return f"{source} is interlaced{order}: {how} before restoring (--deinterlace off keeps the fields as they are)"
+    if mode == "double" and info.container is not None:
+        return f"{source} is not marked interlaced: --deinterlace double leaves it as it is (on deinterlaces any video)"
+    return None
 
 
 def _skipped(source: Path, target: Path) -> dict:
