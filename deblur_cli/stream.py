@@ -113,4 +113,6 @@ def restore_stream(
             return torch.stack([restore_one(window.unsqueeze(0)).squeeze(0) for window in group])
         return restore_one(group)
 
-    return stitch_windows(frames, restore, window=windows.window, overlap=windows.overlap, batch=batch)
+    return stitch_windows(
+        frames, restore, window=windows.window, overlap=windows.overlap, batch=batch, last=windows.last
+    )

@@ -6,6 +6,10 @@ stretch from its start to the end is split into two shorter windows of about equ
 frame is restored more often than the overlap asks. Where windows overlap, each frame is a
 weighted mean of the windows' outputs, the weights following raised-cosine ramps so that one
 window fades into the next instead of cutting.
+
+The published DSTNet test ends otherwise (`last="shift"`): the last window is a full one that ends
+on the last frame, reaching back over frames the windows before it restored, and those frames keep
+the earlier windows' results; only the frames after them (and a normal overlap) come from it.
 """
 
 from __future__ import annotations
@@ -29,10 +33,16 @@ class WindowOptions:
     tile: int | str | None = "auto"  # spatial tile side in pixels; None = whole frame; "auto" = from free memory
     tile_overlap: int = 32  # pixels shared by neighbouring tiles, feathered
     batch: int = 1  # most windows restored in one model call (models with restore_batch only)
+    last: str = "split"  # the frames after the last full window: "split" in two windows, or "shift" one back
 
 
-def check_window(window: int, overlap: int) -> None:
-    """UsageError unless window >= 1 and 0 <= overlap < window."""
+LAST_WINDOWS = ("split", "shift")
+
+
+def check_window(window: int, overlap: int, last: str = "split") -> None:
+    """UsageError unless window >= 1, 0 <= overlap < window and `last` is one of LAST_WINDOWS."""
+    if last not in LAST_WINDOWS:
+        raise UsageError(f"the last window is split or shift, got {last!r}")
     if window < 1:
         raise UsageError(f"window must be at least 1 frame, got {window}", hint="use --window 1 or more")
     if not 0 <= overlap < window:
@@ -42,26 +52,31 @@ def check_window(window: int, overlap: int) -> None:
         )
 
 
-def _next_windows(start: int, available: int, window: int, overlap: int) -> list[tuple[int, int]]:
+def _next_windows(start: int, available: int, window: int, overlap: int, last: str = "split") -> list[tuple[int, int]]:
     """The next one or two windows from `start`, given that the video holds frames up to
     `available` (exclusive) or at least `window + (window - overlap)` frames past `start`.
 
     While a full window and a further stride fit, that is one full window. Otherwise the rest
     [start, available) is the end: one window if it fits in one, else two windows that share
-    exactly `overlap` frames, their lengths differing by at most one (the later one longer).
+    exactly `overlap` frames, their lengths differing by at most one (the later one longer). With
+    `last="shift"`, the end is instead a full window where one fits from `start`, then a full window
+    ending on the last frame (beginning before `start` where the rest is shorter than a window).
     """
     rest = available - start
     if rest >= 2 * window - overlap:
         return [(start, start + window)]
     if rest <= 0:
         return []
+    if last == "shift":
+        end = (max(0, available - window), available)
+        return [(start, start + window), end] if rest > window else [end]
     if rest <= window:
         return [(start, available)]
     total = rest + overlap  # frames the two windows restore between them
     return [(start, start + total // 2), (available - (total + 1) // 2, available)]
 
 
-def plan_windows(num_frames: int, window: int, overlap: int) -> list[tuple[int, int]]:
+def plan_windows(num_frames: int, window: int, overlap: int, last: str = "split") -> list[tuple[int, int]]:
     """The [start, stop) windows that cover `num_frames` frames, as `stitch_windows` uses them.
 
     Consecutive windows share exactly `overlap` frames. Every window holds `window` frames except
@@ -69,13 +84,14 @@ def plan_windows(num_frames: int, window: int, overlap: int) -> list[tuple[int, 
     follows: they hold between (window + overlap) / 2 and `window` frames each. That is the fewest
     windows and the fewest restored frames that cover the video with windows of at most `window`
     frames overlapping by `overlap`. Fewer frames than `window` give one window of all frames; no
-    frames give no windows.
+    frames give no windows. With `last="shift"`, the windows of DSTNet's published test instead:
+    full ones at the same starts, the last a full one ending on the last frame (see _next_windows).
     """
-    check_window(window, overlap)
+    check_window(window, overlap, last)
     spans: list[tuple[int, int]] = []
     start = 0
     while not spans or spans[-1][1] < num_frames:
-        new = _next_windows(start, num_frames, window, overlap)
+        new = _next_windows(start, num_frames, window, overlap, last)
         if not new:
             break
         spans += new
@@ -173,6 +189,7 @@ def stitch_windows(
     window: int,
     overlap: int,
     batch: int = 1,
+    last: str = "split",
 ) -> Iterator[torch.Tensor]:
     """Restore a stream of frames window by window and yield the blended frames in order.
 
@@ -184,25 +201,27 @@ def stitch_windows(
     Yields every frame once, (3, H, W) in the input frames' dtype (float32 for integer frames) on the
     restorer's output device, as soon as no later window can touch it. Blending runs in float32; the
     weights are positive and sum to one per frame, so an identity restorer gives back the input (to
-    float32 rounding).
+    float32 rounding). With `last="shift"`, the last window's weight is 0 on the frames it repeats
+    beyond a normal overlap: they keep the earlier windows' results.
 
     Memory: fewer than `window + batch * (window - overlap)` input frames are held (the windows of
     one call, and a stride beyond the last to see whether the video ends there); besides those,
     one call's restored windows and the blend sums of the frames the last shares with the next.
     """
-    check_window(window, overlap)  # here, not on the first next()
+    check_window(window, overlap, last)  # here, not on the first next()
     if batch < 1:
         raise UsageError(f"windows per call must be at least 1, got {batch}", hint="use --batch 1 or more")
-    return _stitch(_Planner(iter(frames), window, overlap), restore, batch)
+    return _stitch(_Planner(iter(frames), window, overlap, last), restore, batch)
 
 
 class _Planner:
     """Reads the stream lazily and hands out the windows of `plan_windows` with their frames."""
 
-    def __init__(self, source: Iterator[torch.Tensor], window: int, overlap: int):
+    def __init__(self, source: Iterator[torch.Tensor], window: int, overlap: int, last: str = "split"):
         self.source = source
         self.window, self.stride = window, window - overlap
         self.overlap = overlap
+        self.last = last
         self.inputs: deque[torch.Tensor] = deque()  # frames from self.first on
         self.first = 0
         self.pulled = 0  # frames read so far
@@ -232,7 +251,7 @@ class _Planner:
                 self.inputs.append(frame)
                 self.pulled += 1
             if self.covered < self.pulled:  # else the last window handed out turned out to be the last
-                self.planned.extend(_next_windows(self.next_start, self.pulled, self.window, self.overlap))
+                self.planned.extend(_next_windows(self.next_start, self.pulled, self.window, self.overlap, self.last))
         return self.planned[0] if self.planned else None
 
     def take(self) -> list[torch.Tensor]:
@@ -278,7 +297,9 @@ def _stitch(
         nonlocal open_window, blended
         if open_window is None:
             return
-        fade_out = open_window.stop - next_start if next_start is not None else 0
+        # Consecutive windows share `overlap` frames; a last window shifted back shares more, and the
+        # earlier window keeps all but the last `overlap` of them.
+        fade_out = min(open_window.stop - next_start, planner.overlap) if next_start is not None else 0
         weights = blend_weights(len(open_window.frames), 0, fade_out).tolist()
         blend.add(open_window.start, open_window.frames, [a * b for a, b in zip(open_window.fade_in, weights)])
         blended = open_window.stop
@@ -312,5 +333,7 @@ def _stitch(
         for (start, stop), frames_out in zip(spans, restored):
             close_open_window(start)
             yield from emit_before(start)
-            fade_in = blend_weights(stop - start, blended - start, 0).tolist()
+            covered = blended - start  # frames of this window that earlier windows restored
+            hidden = max(0, covered - planner.overlap)  # beyond an overlap (last="shift"): theirs alone
+            fade_in = [0.0] * hidden + blend_weights(stop - start - hidden, covered - hidden, 0).tolist()
             open_window = _Restored(start, frames_out.to(torch.float32), fade_in)

@@ -621,3 +621,16 @@ def test_strength_scores_the_mix_that_deblur_run_writes(tmp_path):
     sharp = np.stack([read_frames(p)[0] for p in sorted((data / "a" / "sharp").iterdir())]) / 255
     flat = np.mean([10 * np.log10(1 / np.mean((s - 128 / 255) ** 2)) for s in sharp])
     assert half.output["psnr"] == pytest.approx(flat, abs=0.05)
+
+
+def test_the_published_last_window_on_request(tmp_path, monkeypatch):
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
+    frames_folder(tmp_path / "d" / "s" / "blur", random_images(7, seed=1))
+    frames_folder(tmp_path / "d" / "s" / "sharp", random_images(7, seed=2))
+    runner = CliRunner()
+    args = ["evaluate", str(tmp_path / "d"), "--window", "3", "--overlap", "0", "--json", str(tmp_path / "e.json")]
+    result = runner.invoke(app, [*args, "--last-window", "shift"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "e.json").read_text())["settings"]["windows"]["last"] == "shift"
+    bad = runner.invoke(app, [*args, "--last-window", "wrap"])
+    assert bad.exit_code == 2 and "--last-window must be split or shift" in bad.output

@@ -261,3 +261,58 @@ def test_restartable_at_only_where_a_full_window_starts_and_is_known():
     whole = list(stitch_windows(frames, _mixing, window=4, overlap=1))
     again = list(stitch_windows(frames[4:], _mixing, window=4, overlap=1))
     assert not torch.equal(again[1], whole[5])
+
+
+def official_clips(n: int, window: int, overlap: int) -> list[tuple[int, int]]:
+    """The clips DSTNet's published test cuts a sequence of n frames into (from its description):
+    clips at multiples of the stride while whole ones fit, then, where frames are left over, the
+    last `window` frames (all of them for a short sequence)."""
+    stride = window - overlap
+    clips = [(i * stride, i * stride + window) for i in range((n - overlap) // stride)]
+    if (n - overlap) % stride:
+        clips.append((max(0, n - window), n))
+    return clips
+
+
+@SETTINGS
+@given(plans(max_frames=60))
+def test_shifted_last_window_is_the_published_test_plan(plan):
+    n, window, overlap = plan
+    if n <= overlap:  # the published test has no clip at all then: n frames, each shared with the next clip
+        return
+    assert plan_windows(n, window, overlap, last="shift") == official_clips(n, window, overlap)
+
+
+@SETTINGS
+@given(plans(max_frames=60), st.integers(1, 3))
+def test_shifted_last_window_keeps_the_earlier_windows_results(plan, batch):
+    """Without overlap, as the published test merges its clips: each frame from the first window
+    that holds it. The restorer writes the window's number into its frames."""
+    n, window, _ = plan
+    windows = official_clips(n, window, 0) if n else []
+    calls = []
+
+    def restore(x):
+        out = torch.empty_like(x)
+        for b in range(len(x)):
+            calls.append(None)
+            out[b] = len(calls)
+        return out
+
+    got = [int(f[0, 0, 0]) for f in stitch_windows(numbered(n), restore, window=window, overlap=0, batch=batch, last="shift")]
+    expected = [1 + next(k for k, (start, stop) in enumerate(windows) if start <= t < stop) for t in range(n)]
+    assert got == expected and len(calls) == len(windows)
+
+
+@SETTINGS
+@given(plans(max_frames=40))
+def test_shifted_last_window_round_trips_an_identity(plan):
+    n, window, overlap = plan
+    frames = numbered(n)
+    out = list(stitch_windows(iter(frames), lambda x: x.clone(), window=window, overlap=overlap, last="shift"))
+    assert len(out) == n and all(torch.allclose(a, b) for a, b in zip(out, frames))
+
+
+def test_an_unknown_last_window_is_a_usage_error():
+    with pytest.raises(UsageError, match="split or shift"):
+        stitch_windows(iter([]), lambda x: x, window=3, overlap=1, last="wrap")

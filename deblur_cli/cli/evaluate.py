@@ -86,6 +86,14 @@ def evaluate(
         Optional[str], typer.Option("--sequences", help="Only sequences whose name contains this text.")
     ] = None,
     lpips_weights: LpipsWeightsOpt = None,
+    last_window: Annotated[
+        str,
+        typer.Option(
+            "--last-window",
+            help="split: the frames after the last full window in two shorter windows, as deblur run; shift: one "
+            "full window ending on the last frame, as DSTNet's published test (evaluate.md).",
+        ),
+    ] = "split",
     with_niqe: Annotated[bool, typer.Option("--niqe", help="Add NIQE (no reference; about 0.4 s per 720p frame on a CPU).")] = False,
     with_flicker: Annotated[
         bool, typer.Option("--flicker", help="Add the temporal error: how much more than the sharp frames each frame changes from the one before.")
@@ -121,7 +129,8 @@ def evaluate(
     several = len(contenders) > 1
     # every model's windows checked before any work, and LPIPS loaded once for all of them
     window_plans = {
-        label: window_options(model, window, overlap, tile, tile_overlap, batch) for label, model, _ in contenders
+        label: window_options(model, window, overlap, tile, tile_overlap, batch, last_window)
+        for label, model, _ in contenders
     }
     lpips = load_lpips(lpips_weights, torch_device) if lpips_weights else None
     folders: dict[str, dict[str, Path]] = {label: {} for label, _, _ in contenders}  # where --save writes

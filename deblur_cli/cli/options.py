@@ -70,7 +70,13 @@ LpipsWeightsOpt = Annotated[
 
 
 def window_options(
-    model: str, window: int | None, overlap: int | None, tile: str, tile_overlap: int, batch: int = 1
+    model: str,
+    window: int | None,
+    overlap: int | None,
+    tile: str,
+    tile_overlap: int,
+    batch: int = 1,
+    last: str = "split",
 ) -> WindowOptions:
     """WindowOptions from the command line, with the model's defaults where an option is not given."""
     from deblur_cli.windows import WindowOptions
@@ -82,7 +88,10 @@ def window_options(
         tile=_tile(tile),
         tile_overlap=tile_overlap,
         batch=batch,
+        last=last,
     )
+    if last not in ("split", "shift"):
+        raise UsageError(f"--last-window must be split or shift, got {last!r}")
     if windows.overlap >= windows.window:
         raise UsageError(f"--overlap ({windows.overlap}) must be smaller than --window ({windows.window})")
     return windows
