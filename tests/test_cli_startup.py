@@ -37,6 +37,7 @@ def _invoke(*commands: list[str], cwd) -> tuple[list[tuple[int, str]], bool]:
 
 def test_help_and_argument_errors_do_not_import_torch(tmp_path):
     (tmp_path / "notes.txt").write_text("not a video")
+    make_video(tmp_path / "clip.mp4", frames=2, size=(32, 32))
     results, imported = _invoke(
         ["--help"],
         ["--version"],
@@ -49,10 +50,11 @@ def test_help_and_argument_errors_do_not_import_torch(tmp_path):
         ["evaluate", "no-such-dataset"],
         ["demo", "--size", "wide"],
         ["train"],
+        ["info", "clip.mp4"],
         cwd=tmp_path,
     )
     codes = [code for code, _ in results]
-    assert codes == [0, 0, 0, 0, 0, 1, 1, 2, 1, 2, 2], results
+    assert codes == [0, 0, 0, 0, 0, 1, 1, 2, 1, 2, 2, 0], results
     assert "missing.mp4" in results[5][1] and "notes.txt" in results[6][1]
     assert not imported
 

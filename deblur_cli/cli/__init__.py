@@ -22,12 +22,14 @@ except ImportError:
     from deblur_cli.cli import no_codec  # noqa: I001
 
     no_codec.register("run")
+    no_codec.register("info")
     no_codec.register("demo")
     from deblur_cli.cli import weights  # noqa: F401
     no_codec.register("bench")
     no_codec.register("evaluate")
 else:
     from deblur_cli.cli import run  # noqa: F401, I001
+    from deblur_cli.cli import info  # noqa: F401
     from deblur_cli.cli import demo  # noqa: F401
     from deblur_cli.cli import weights  # noqa: F401
     from deblur_cli.cli import bench  # noqa: F401

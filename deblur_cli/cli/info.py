@@ -1,0 +1,106 @@
+"""`deblur info`: what deblur reads from an input, and what `deblur run` would write for it, before a long run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from deblur_cli.cli.app import command, out
+from deblur_cli.errors import DeblurError
+from deblur_cli.outputs import plan_outputs
+from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
+from deblur_cli.video_io.encoding import resolve_encoder
+from deblur_cli.video_io.image_file import is_image_output
+
+# FFmpeg's colour enums, by the names ffprobe prints, for the values cameras and phones write.
+_PRIMARIES = {1: "bt709", 5: "bt470bg", 6: "smpte170m", 9: "bt2020", 12: "p3"}
+_TRANSFERS = {1: "bt709", 6: "smpte170m", 13: "sRGB", 14: "bt2020-10", 16: "PQ (smpte2084)", 18: "HLG (arib-std-b67)"}
+_MATRICES = {0: "rgb", 1: "bt709", 5: "bt470bg", 6: "smpte170m", 9: "bt2020nc"}
+_RANGES = {1: "limited range", 2: "full range"}
+
+
+@command("info")
+def info(
+    inputs: Annotated[list[Path], typer.Argument(help="Videos, image folders, folders of videos or images.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """What deblur reads from an input and what [bold]deblur run[/] would write for it."""
+    reports = [_report(source, describe(source), target) for source, target in plan_outputs(inputs, None)]
+    if as_json:
+        out.print_json(json.dumps(reports if len(reports) > 1 else reports[0]))
+        return
+    for report in reports:
+        table = Table(title=report["input"], title_justify="left", show_header=False)
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        for key, value in report.items():
+            if key != "input" and value is not None:
+                table.add_row(key.replace("_", " "), _text(value))
+        out.print(table)
+
+
+def _report(path: Path, info: VideoInfo, target: Path) -> dict:
+    """The facts about one input, by name, None where they do not apply; `target` is where `deblur run`
+    without -o writes."""
+    width, height = info.display_size
+    if is_image_output(target) or target.suffix == "":
+        writes = "PNG frames" if target.suffix == "" else f"an image ({target.suffix})"
+    else:
+        try:
+            encoding = resolve_encoder(EncodeOptions(), target.suffix, info.bit_depth, info.width, info.height)
+            writes = f"{encoding.encoder}, {encoding.pix_fmt}"
+        except DeblurError as e:
+            writes = f"nothing: {e}"
+    container = path.suffix[1:].lower() if path.is_file() and path.suffix else (info.container or "").split(",")[0]
+    return {
+        "input": str(path),
+        "format": ", ".join(filter(None, [container, info.codec, info.pix_fmt])),
+        "bit_depth": info.bit_depth,
+        "size": f"{info.width}x{info.height}",
+        "shown_as": f"{width}x{height}, rotated {info.rotation}°" if info.rotation else None,
+        "pixel_aspect": str(info.sample_aspect_ratio) if info.sample_aspect_ratio not in (None, 1) else None,
+        "frame_rate": float(info.fps) if info.fps else None,
+        "frames": info.frame_count,
+        "duration_s": round(info.duration, 3) if info.duration is not None else None,
+        "colour": _colour(info.color),
+        "hdr10_metadata": info.hdr is not None or None,
+        "interlaced": _interlacing(info),
+        "timecode": info.timecode,
+        "audio": info.has_audio if info.container else None,
+        "subtitles": info.has_subtitles if info.container else None,
+        "alpha": "left out: the output is opaque" if info.has_alpha else None,
+        "default_output": str(target),
+        "written_with": writes,
+    }
+
+
+def _colour(color: dict[str, int]) -> str:
+    """The colour tags by name: primaries, transfer, matrix, range; those that are not set left out."""
+    names = [
+        _PRIMARIES.get(color.get("primaries")),
+        _TRANSFERS.get(color.get("transfer")),
+        _MATRICES.get(color.get("matrix")),
+        _RANGES.get(color.get("range")),
+    ]
+    return ", ".join(filter(None, names)) or "not tagged (players assume bt709)"
+
+
+def _interlacing(info: VideoInfo) -> str | None:
+    if info.container is None:
+        return None
+    if info.field_order is None:
+        return "no (progressive)"
+    order = f"{info.field_order} field first" if info.field_order in ("top", "bottom") else "field order per frame"
+    return f"yes, {order}: deinterlaced by default (--deinterlace)"
+
+
+def _text(value) -> str:
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,43 @@
+"""`deblur info`: what deblur reads from an input and what `deblur run` would write for it."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from deblur_cli.cli import app
+from tests.media import make_video
+from tests.test_deinterlace import make_interlaced
+
+runner = CliRunner()
+
+
+def test_an_interlaced_clip_with_a_timecode(tmp_path):
+    source = make_interlaced(tmp_path / "tape.mov", frames=4, timecode="10:00:00:00")
+    result = runner.invoke(app, ["info", str(source), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["format"] == "mov, h264, yuv420p" and report["size"] == "96x64" and report["frame_rate"] == 25
+    assert report["interlaced"] == "yes, top field first: deinterlaced by default (--deinterlace)"
+    assert report["timecode"] == "10:00:00:00"
+    assert report["default_output"] == str(tmp_path / "tape-deblurred.mov")
+    assert report["written_with"] == "libx264, yuv420p"
+    table = runner.invoke(app, ["info", str(source)])
+    assert "top field first" in table.output and "10:00:00:00" in table.output
+
+
+def test_a_folder_of_videos_and_a_rotated_ten_bit_clip(tmp_path):
+    (tmp_path / "shots").mkdir()
+    make_video(tmp_path / "shots" / "a.mp4", frames=2)
+    make_video(tmp_path / "shots" / "b.mkv", frames=2, codec="libx265", pix_fmt="yuv420p10le", bit_depth=10, rotation=90)
+    result = runner.invoke(app, ["info", str(tmp_path / "shots"), "--json"])
+    assert result.exit_code == 0, result.output
+    a, b = json.loads(result.stdout)
+    assert a["default_output"] == str(tmp_path / "shots-deblurred" / "a.mp4") and a["shown_as"] is None
+    assert b["bit_depth"] == 10 and b["shown_as"] == "48x64, rotated 90°" and b["written_with"] == "libx265, yuv420p10le"
+
+
+def test_a_missing_input_is_one_line(tmp_path):
+    result = runner.invoke(app, ["info", str(tmp_path / "nothing.mp4")])
+    assert result.exit_code == 1 and result.output.startswith("error: ") and "no such file" in result.output
