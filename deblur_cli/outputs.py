@@ -37,11 +37,22 @@ def plan_outputs(inputs: list[Path], output: Path | None) -> list[tuple[Path, Pa
     result goes beside its input (`default_output`); a folder of videos goes into a folder beside it.
     """
     if output is None:
-        return [
-            (video, default_output(path) / video.name) if video != path else (path, default_output(path))
-            for path in inputs
-            for video in (_videos_in(path) or [path])
-        ]
+        planned = []
+        for path in inputs:
+            videos = _videos_in(path)
+            folder = default_output(path)
+            planned += [(video, folder / video.name) for video in videos] or [(path, folder)]
+    else:
+        planned = _into(inputs, output)
+    targets = [target for _, target in planned]
+    collision = next((t for t in targets if targets.count(t) > 1), None)
+    if collision is not None:
+        raise UsageError(f"two inputs would both be written to {collision}", hint="give each input once, or name the outputs apart")
+    return planned
+
+
+def _into(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
+    """The outputs under -o: the output itself for one input, else a file of the input's name in it."""
     expanded: list[Path] = []
     batch = len(inputs) > 1
     for path in inputs:
@@ -55,10 +66,6 @@ def plan_outputs(inputs: list[Path], output: Path | None) -> list[tuple[Path, Pa
         return [(expanded[0], output)]
     if output.exists() and not output.is_dir():
         raise UsageError(f"-o {output} must be a folder when there are several inputs")
-    names = [p.name for p in expanded]
-    duplicate = next((n for n in names if names.count(n) > 1), None)
-    if duplicate:
-        raise UsageError(f"two inputs are both named {duplicate!r}; their outputs would collide in {output}")
     return [(p, output / p.name) for p in expanded]
 
 

@@ -246,6 +246,17 @@ def test_default_output_names():
     assert default_output(Path("photo.jpg")) == Path("photo-deblurred.jpg")
 
 
+def test_two_inputs_for_one_output_are_refused(tmp_path, identity):
+    clip = media.make_video(tmp_path / "clip.mp4", frames=2)
+    (tmp_path / "other").mkdir()
+    twin = media.make_video(tmp_path / "other" / "clip.mp4", frames=2)
+    same = deblur(clip, clip)
+    assert same.exit_code == 2 and "two inputs would both be written to" in same.output
+    folder = deblur(clip, twin, "-o", tmp_path / "out")
+    assert folder.exit_code == 2 and str(tmp_path / "out" / "clip.mp4") in folder.output
+    assert deblur(clip, twin, "-q").exit_code == 0  # beside each: no clash
+
+
 def test_a_glob_needs_an_output(tmp_path, identity):
     media.make_images(tmp_path / "frames", count=2)
     result = deblur(tmp_path / "frames" / "*.png")
