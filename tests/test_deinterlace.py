@@ -269,3 +269,16 @@ def test_run_refuses_bad_deinterlace_options(tmp_path):
     assert bad.exit_code == 2 and "--deinterlace must be one of auto, on, off, double" in bad.output
     on_images = runner.invoke(app, ["run", str(images), "-o", str(tmp_path / "out"), "--deinterlace", "on"])
     assert on_images.exit_code == 2 and "applies to videos" in on_images.output
+
+
+def test_a_filter_failure_is_one_clear_error(tmp_path, monkeypatch):
+    import deblur_cli.video_io.deinterlace as deinterlace
+    from deblur_cli.errors import InputError
+
+    def refuse(*args):
+        raise av.error.FilterNotFoundError(1279870712, "Filter not found")
+
+    monkeypatch.setattr(deinterlace, "_bwdif", refuse)
+    with pytest.raises(InputError, match="cannot deinterlace this yuv420p video") as info:
+        _read(make_interlaced(tmp_path / "in.mp4", frames=2))
+    assert "--deinterlace off" in info.value.hint

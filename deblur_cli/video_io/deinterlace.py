@@ -20,6 +20,8 @@ from fractions import Fraction
 
 import av
 
+from deblur_cli.errors import InputError
+
 # Deinterlace streams marked interlaced; every video; none; streams marked interlaced, a frame per field.
 MODES = ("auto", "on", "off", "double")
 
@@ -62,15 +64,22 @@ def deinterlaced(
     parity = {"top": "tff", "bottom": "bff", "unknown": "auto"}.get(first_field, "tff")
     output_base = time_base / 2 if double else time_base
     graph, shape = None, None
-    for frame in frames:
-        if (frame.width, frame.height, frame.format.name) != shape:
-            if graph is not None:
-                yield from _drained(graph, output_base, flush=True)
-            graph, shape = _bwdif(frame, time_base, parity, double), (frame.width, frame.height, frame.format.name)
-        graph.push(frame)
-        yield from _drained(graph, output_base)
-    if graph is not None:
-        yield from _drained(graph, output_base, flush=True)
+    try:
+        for frame in frames:
+            if (frame.width, frame.height, frame.format.name) != shape:
+                if graph is not None:
+                    yield from _drained(graph, output_base, flush=True)
+                shape = (frame.width, frame.height, frame.format.name)
+                graph = _bwdif(frame, time_base, parity, double)
+            graph.push(frame)
+            yield from _drained(graph, output_base)
+        if graph is not None:
+            yield from _drained(graph, output_base, flush=True)
+    except av.FFmpegError as e:
+        raise InputError(
+            f"cannot deinterlace this {shape[2] if shape else ''} video ({e.strerror or e})",
+            hint="pass --deinterlace off to restore the frames as they are",
+        ) from None
 
 
 def _bwdif(frame: av.VideoFrame, time_base: Fraction, parity: str, double: bool) -> av.filter.Graph:
