@@ -222,6 +222,49 @@ def test_default_codec_follows_the_suffix_and_the_depth(bit_depth, suffix, codec
     assert resolve_encoder(EncodeOptions(codec=codec), suffix, bit_depth, 64, 48).encoder == expected
 
 
+@pytest.mark.parametrize(
+    "source, profile, suffix, codec, expected",
+    [("prores", "HQ", ".mov", None, ("prores_ks", "yuv422p10le", "hq")),
+     ("prores", "Proxy", ".mkv", None, ("prores_ks", "yuv422p10le", "proxy")),
+     ("prores", "4444", ".mov", None, ("prores_ks", "yuv444p10le", "4444")),
+     ("prores", None, ".mov", None, ("prores_ks", "yuv422p10le", "hq")),
+     ("prores", "HQ", ".mp4", None, ("libx265", "yuv420p10le", None)),  # MP4 does not hold ProRes
+     ("prores", "HQ", ".mov", "x264", ("libx264", "yuv420p10le", None)),  # asked for
+     ("ffv1", None, ".mkv", None, ("ffv1", "rgb48le", None)),
+     ("h264", "High", ".mov", None, ("libx265", "yuv420p10le", None))],
+)  # fmt: skip
+def test_editing_and_archive_codecs_are_kept(source, profile, suffix, codec, expected):
+    encoding = resolve_encoder(
+        EncodeOptions(codec=codec), suffix, 10, 64, 48, source_codec=source, source_profile=profile
+    )
+    assert (encoding.encoder, encoding.pix_fmt, encoding.options.get("profile")) == expected
+
+
+def test_prores_comes_back_as_prores_of_its_profile(tmp_path, monkeypatch):
+    import deblur_cli.restorers as restorers_module
+    from tests.restorers import IdentityRestorer
+
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
+    source = tmp_path / "edit.mov"
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("prores_ks", rate=25, options={"profile": "lt"})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv422p10le"
+        for index in range(3):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * index, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    from typer.testing import CliRunner
+
+    from deblur_cli.cli import app
+
+    result = CliRunner().invoke(app, ["run", str(source), "-q"])
+    assert result.exit_code == 0, result.output
+    out = describe(tmp_path / "edit-deblurred.mov")
+    assert (out.codec, out.profile, out.pix_fmt) == ("prores", "LT", "yuv422p10le")
+
+
 def test_hevc_in_mp4_is_tagged_for_apple_players(tmp_path):
     source = media.make_video(tmp_path / "a.mkv", frames=3)
     convert(source, tmp_path / "o.mp4", codec="hevc")

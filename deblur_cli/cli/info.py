@@ -51,8 +51,12 @@ def _report(path: Path, info: VideoInfo, target: Path) -> dict:
         writes = "PNG frames" if target.suffix == "" else f"an image ({target.suffix})"
     else:
         try:
-            encoding = resolve_encoder(EncodeOptions(), target.suffix, info.bit_depth, info.width, info.height)
-            writes = f"{encoding.encoder}, {encoding.pix_fmt}"
+            encoding = resolve_encoder(
+                EncodeOptions(), target.suffix, info.bit_depth, info.width, info.height,
+                source_codec=info.codec, source_profile=info.profile,
+            )  # fmt: skip
+            profile = encoding.options.get("profile")
+            writes = f"{encoding.encoder}, {encoding.pix_fmt}" + (f", profile {profile}" if profile else "")
         except DeblurError as e:
             writes = f"nothing: {e}"
     container = path.suffix[1:].lower() if path.is_file() and path.suffix else (info.container or "").split(",")[0]

@@ -112,17 +112,35 @@ CODEC_FOR_SUFFIX = {
 # Input above 8 bits (HDR and log footage from phones and cameras) stays deep in HEVC Main 10: H.264's
 # High 10 profile holds it too, but Apple's players and most hardware decoders cannot play it.
 DEEP_CODEC_FOR_SUFFIX = {".mp4": "libx265", ".m4v": "libx265", ".mov": "libx265", ".mkv": "libx265"}
+# Editing and archive codecs an output keeps where its container holds them: ProRes from an editor comes
+# back as ProRes (of the same profile), and a lossless FFV1 master as FFV1, not as H.264.
+KEPT_CODECS = {"prores": ("prores_ks", {".mov", ".mkv"}), "ffv1": ("ffv1", {".mkv", ".avi"})}
+# ProRes profiles by the names FFmpeg's decoder reports, as prores_ks takes them.
+_PRORES_PROFILES = {"proxy": "proxy", "lt": "lt", "standard": "standard", "hq": "hq", "4444": "4444", "xq": "4444xq", "4444xq": "4444xq"}
 
 
-def resolve_encoder(options: EncodeOptions, suffix: str, bit_depth: int, width: int, height: int) -> Encoding:
+def resolve_encoder(
+    options: EncodeOptions,
+    suffix: str,
+    bit_depth: int,
+    width: int,
+    height: int,
+    *,
+    source_codec: str | None = None,
+    source_profile: str | None = None,
+) -> Encoding:
     """Concrete encoder settings for an output file with this suffix and frames of this depth and size.
 
-    Without a codec in `options` the suffix picks one: H.264 for 8-bit frames, HEVC for deeper ones
-    (VP9 in WebM either way). Raises OutputError for an unknown codec, preset or pixel format, or a pixel
-    format that cannot hold the frame size (4:2:0 needs even sides; the size is never changed behind the
-    user's back).
+    Without a codec in `options`, an input in an editing or archive codec (`source_codec`, KEPT_CODECS)
+    keeps it where the suffix's container holds it, ProRes with its profile (`source_profile`).
+    Otherwise the suffix picks: H.264 for 8-bit frames, HEVC for deeper ones (VP9 in WebM either way).
+    Raises OutputError for an unknown codec, preset or pixel format, or a pixel format that cannot hold
+    the frame size (4:2:0 needs even sides; the size is never changed behind the user's back).
     """
     defaults = DEEP_CODEC_FOR_SUFFIX if bit_depth > 8 else {}
+    kept, containers = KEPT_CODECS.get(source_codec or "", (None, set()))
+    if options.codec is None and suffix.lower() in containers:
+        return _kept_encoding(kept, options, bit_depth, width, height, source_profile)
     name = options.codec or defaults.get(suffix.lower()) or CODEC_FOR_SUFFIX.get(suffix.lower(), "libx264")
     name = ALIASES.get(name, name)
     variant = ENCODERS.get(name) or _generic(name)
@@ -137,6 +155,23 @@ def resolve_encoder(options: EncodeOptions, suffix: str, bit_depth: int, width: 
         preferred = (variant.deep_formats + variant.formats) if deep else variant.formats
         pix_fmt = _pick_pix_fmt(preferred, encoder, supported, width, height)
     return Encoding(encoder=encoder, pix_fmt=pix_fmt, options=variant.options(options), env=variant.env)
+
+
+def _kept_encoding(
+    name: str, options: EncodeOptions, bit_depth: int, width: int, height: int, profile: str | None
+) -> Encoding:
+    """The Encoding of a kept codec: ProRes of the input's profile (HQ where it is not known), 4:4:4 for
+    the 4444 profiles; FFV1 as `--codec ffv1` sets it."""
+    if name != "prores_ks":
+        return resolve_encoder(EncodeOptions(codec=name, preset=options.preset, pix_fmt=options.pix_fmt), "", bit_depth, width, height)
+    chosen = _PRORES_PROFILES.get((profile or "").lower(), "hq")
+    formats = ("yuv444p10le",) if chosen.startswith("4444") else ("yuv422p10le",)
+    supported = _supported_formats(name)
+    if options.pix_fmt:
+        pix_fmt = _check_pix_fmt(options.pix_fmt, name, supported, width, height)
+    else:
+        pix_fmt = _pick_pix_fmt(formats, name, supported, width, height)
+    return Encoding(encoder=name, pix_fmt=pix_fmt, options={"profile": chosen})
 
 
 def _generic(name: str) -> Encoder:

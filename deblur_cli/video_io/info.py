@@ -26,6 +26,7 @@ class VideoInfo:
     rotation: int = 0  # counter-clockwise degrees (0, 90, 180, 270) a player turns stored frames for display
     color: dict[str, int] = field(default_factory=dict)  # FFmpeg enums: primaries, transfer, matrix, range
     codec: str | None = None  # decoder name, e.g. "h264", "png"
+    profile: str | None = None  # the codec's profile as the decoder names it, e.g. "HQ" for ProRes
     pix_fmt: str | None = None  # pixel format of the decoded source, e.g. "yuv420p10le"
     container: str | None = None  # demuxer name, e.g. "matroska,webm"; None for image files
     has_audio: bool = False  # the source holds at least one audio stream

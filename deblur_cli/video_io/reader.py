@@ -294,6 +294,7 @@ def _describe(container, stream, first: av.VideoFrame) -> VideoInfo:
         rotation=normalize_rotation(first.rotation),
         color=color_of(first),
         codec=stream.codec_context.name,
+        profile=stream.codec_context.profile,
         pix_fmt=first.format.name,
         container=container.format.name,
         has_audio=bool(container.streams.audio),

@@ -43,7 +43,10 @@ class VideoEncoder:
         self.info = info
         self._name = name
         self._warnings = warnings
-        encoding = resolve_encoder(options, Path(name).suffix, info.bit_depth, info.width, info.height)
+        encoding = resolve_encoder(
+            options, Path(name).suffix, info.bit_depth, info.width, info.height,
+            source_codec=info.codec, source_profile=info.profile,
+        )  # fmt: skip
         self._pix_fmt = encoding.pix_fmt
         depth = bit_depth_of(av.VideoFormat(encoding.pix_fmt))
         if depth < info.bit_depth:
