@@ -230,6 +230,10 @@ def test_default_codec_follows_the_suffix_and_the_depth(bit_depth, suffix, codec
      ("prores", None, ".mov", None, ("prores_ks", "yuv422p10le", "hq")),
      ("prores", "HQ", ".mp4", None, ("libx265", "yuv420p10le", None)),  # MP4 does not hold ProRes
      ("prores", "HQ", ".mov", "x264", ("libx264", "yuv420p10le", None)),  # asked for
+     ("dnxhd", "DNXHR HQX", ".mov", None, ("dnxhd", "yuv422p10le", "dnxhr_hqx")),
+     ("dnxhd", "DNXHR 444", ".mov", None, ("dnxhd", "yuv444p10le", "dnxhr_444")),
+     ("dnxhd", "DNXHD", ".mov", None, ("dnxhd", "yuv422p10le", "dnxhr_hqx")),  # legacy DNxHD: DNxHR
+     ("dnxhd", "DNXHR HQ", ".mkv", None, ("libx265", "yuv420p10le", None)),
      ("ffv1", None, ".mkv", None, ("ffv1", "rgb48le", None)),
      ("h264", "High", ".mov", None, ("libx265", "yuv420p10le", None))],
 )  # fmt: skip

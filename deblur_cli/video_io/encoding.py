@@ -112,11 +112,24 @@ CODEC_FOR_SUFFIX = {
 # Input above 8 bits (HDR and log footage from phones and cameras) stays deep in HEVC Main 10: H.264's
 # High 10 profile holds it too, but Apple's players and most hardware decoders cannot play it.
 DEEP_CODEC_FOR_SUFFIX = {".mp4": "libx265", ".m4v": "libx265", ".mov": "libx265", ".mkv": "libx265"}
-# Editing and archive codecs an output keeps where its container holds them: ProRes from an editor comes
-# back as ProRes (of the same profile), and a lossless FFV1 master as FFV1, not as H.264.
-KEPT_CODECS = {"prores": ("prores_ks", {".mov", ".mkv"}), "ffv1": ("ffv1", {".mkv", ".avi"})}
+# Editing and archive codecs an output keeps where its container holds them: ProRes or DNxHR from an
+# editor comes back as itself (of the same profile), and a lossless FFV1 master as FFV1, not as H.264.
+KEPT_CODECS = {
+    "prores": ("prores_ks", {".mov", ".mkv"}),
+    "dnxhd": ("dnxhd", {".mov"}),
+    "ffv1": ("ffv1", {".mkv", ".avi"}),
+}
 # ProRes profiles by the names FFmpeg's decoder reports, as prores_ks takes them.
 _PRORES_PROFILES = {"proxy": "proxy", "lt": "lt", "standard": "standard", "hq": "hq", "4444": "4444", "xq": "4444xq", "4444xq": "4444xq"}
+# DNxHR profiles (as the decoder names them) and the pixel format each encodes; DNxHD, whose bit rates
+# are tied to a few frame sizes and rates, comes back as DNxHR HQ (HQX above 8 bits).
+_DNXHR_PROFILES = {
+    "dnxhr lb": ("dnxhr_lb", "yuv422p"),
+    "dnxhr sq": ("dnxhr_sq", "yuv422p"),
+    "dnxhr hq": ("dnxhr_hq", "yuv422p"),
+    "dnxhr hqx": ("dnxhr_hqx", "yuv422p10le"),
+    "dnxhr 444": ("dnxhr_444", "yuv444p10le"),
+}
 
 
 def resolve_encoder(
@@ -161,11 +174,16 @@ def _kept_encoding(
     name: str, options: EncodeOptions, bit_depth: int, width: int, height: int, profile: str | None
 ) -> Encoding:
     """The Encoding of a kept codec: ProRes of the input's profile (HQ where it is not known), 4:4:4 for
-    the 4444 profiles; FFV1 as `--codec ffv1` sets it."""
-    if name != "prores_ks":
+    the 4444 profiles; DNxHR of the input's profile; FFV1 as `--codec ffv1` sets it."""
+    if name == "prores_ks":
+        chosen = _PRORES_PROFILES.get((profile or "").lower(), "hq")
+        formats: tuple[str, ...] = ("yuv444p10le",) if chosen.startswith("4444") else ("yuv422p10le",)
+    elif name == "dnxhd":
+        fallback = ("dnxhr_hqx", "yuv422p10le") if bit_depth > 8 else ("dnxhr_hq", "yuv422p")
+        chosen, pix_fmt = _DNXHR_PROFILES.get((profile or "").lower(), fallback)
+        formats = (pix_fmt,)
+    else:
         return resolve_encoder(EncodeOptions(codec=name, preset=options.preset, pix_fmt=options.pix_fmt), "", bit_depth, width, height)
-    chosen = _PRORES_PROFILES.get((profile or "").lower(), "hq")
-    formats = ("yuv444p10le",) if chosen.startswith("4444") else ("yuv422p10le",)
     supported = _supported_formats(name)
     if options.pix_fmt:
         pix_fmt = _check_pix_fmt(options.pix_fmt, name, supported, width, height)
