@@ -21,7 +21,9 @@ def default_output(path: Path) -> Path:
     if path.is_dir():
         return path.with_name(path.name + DEFAULT_TAG)
     if not path.exists() and is_glob(str(path)):
-        raise UsageError(f"a glob ({path}) needs -o to say where its frames go", hint="e.g. -o restored/ or -o out.mp4")
+        raise UsageError(
+            f"a glob ({path}) needs -o to say where its frames go", hint="e.g. -o restored/ or -o out.mp4"
+        )
     suffix = path.suffix
     if suffix.lower() in VIDEO_SUFFIXES and suffix.lower() not in _WRITTEN_AS_IS:
         suffix = ".mp4"
@@ -47,7 +49,9 @@ def plan_outputs(inputs: list[Path], output: Path | None) -> list[tuple[Path, Pa
     targets = [target for _, target in planned]
     collision = next((t for t in targets if targets.count(t) > 1), None)
     if collision is not None:
-        raise UsageError(f"two inputs would both be written to {collision}", hint="give each input once, or name the outputs apart")
+        raise UsageError(
+            f"two inputs would both be written to {collision}", hint="give each input once, or name the outputs apart"
+        )
     return planned
 
 
