@@ -34,7 +34,8 @@ def plan_outputs(inputs: list[Path], output: Path | None) -> list[tuple[Path, Pa
     """Pair each input with its output path.
 
     One input: `output` is the output (a path without a video suffix means a PNG sequence folder).
-    Several inputs, or a folder of videos: `output` is a folder; each result keeps its input's file name.
+    Several inputs, or a folder of videos: `output` is a folder; each result keeps its input's file name,
+    and a folder's videos their place below it (its subfolders are searched too, as a camera card's).
     A folder that holds images and no videos is one input (an image sequence). Without `output`, each
     result goes beside its input (`default_output`); a folder of videos goes into a folder beside it.
     """
@@ -43,7 +44,7 @@ def plan_outputs(inputs: list[Path], output: Path | None) -> list[tuple[Path, Pa
         for path in inputs:
             videos = _videos_in(path)
             folder = default_output(path)
-            planned += [(video, folder / video.name) for video in videos] or [(path, folder)]
+            planned += [(video, folder / video.relative_to(path)) for video in videos] or [(path, folder)]
     else:
         planned = _into(inputs, output)
     targets = [target for _, target in planned]
@@ -57,25 +58,34 @@ def plan_outputs(inputs: list[Path], output: Path | None) -> list[tuple[Path, Pa
 
 def _into(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
     """The outputs under -o: the output itself for one input, else a file of the input's name in it."""
-    expanded: list[Path] = []
+    expanded: list[tuple[Path, Path]] = []  # each input, and where below the output folder it goes
     batch = len(inputs) > 1
     for path in inputs:
         videos = _videos_in(path)
         if videos:
-            expanded.extend(videos)
+            expanded += [(video, video.relative_to(path)) for video in videos]
             batch = True
         else:
-            expanded.append(path)
+            expanded.append((path, Path(path.name)))
     if not batch:
-        return [(expanded[0], output)]
+        return [(expanded[0][0], output)]
     if output.exists() and not output.is_dir():
         raise UsageError(f"-o {output} must be a folder when there are several inputs")
-    return [(p, output / p.name) for p in expanded]
+    return [(source, output / place) for source, place in expanded]
 
 
 def _videos_in(path: Path) -> list[Path]:
-    """The videos in a folder, sorted; none for anything else."""
-    return sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES) if path.is_dir() else []
+    """The videos in a folder and its subfolders, sorted; none for anything else. Hidden files and
+    folders are left out (macOS's `._` companions on memory cards carry video suffixes)."""
+    if not path.is_dir():
+        return []
+    return sorted(
+        p
+        for p in path.rglob("*")
+        if p.suffix.lower() in VIDEO_SUFFIXES
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    )
 
 
 def check_output_path(source: str | os.PathLike, output: str | os.PathLike, *, force: bool) -> None:

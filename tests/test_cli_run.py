@@ -238,6 +238,26 @@ def test_without_output_a_folder_of_videos_goes_into_a_folder_beside_it(tmp_path
     assert [p.name for p in (tmp_path / "shots-deblurred").iterdir()] == ["a.mp4"]
 
 
+def test_a_camera_card_is_searched_below_its_top_folder(tmp_path, identity):
+    card = tmp_path / "card"
+    (card / "DCIM" / "100APPLE").mkdir(parents=True)
+    (card / "DCIM" / "101APPLE").mkdir(parents=True)
+    media.make_video(card / "DCIM" / "100APPLE" / "IMG_0001.mp4", frames=2)
+    media.make_video(card / "DCIM" / "101APPLE" / "IMG_0001.mp4", frames=2)  # the same name, elsewhere
+    (card / "DCIM" / "100APPLE" / "._IMG_0001.mp4").write_bytes(b"macOS metadata, not a video")
+    result = deblur(card, "--json")
+    assert result.exit_code == 0, result.output
+    assert [entry["output"] for entry in json.loads(result.stdout)] == [
+        str(tmp_path / "card-deblurred" / "DCIM" / "100APPLE" / "IMG_0001.mp4"),
+        str(tmp_path / "card-deblurred" / "DCIM" / "101APPLE" / "IMG_0001.mp4"),
+    ]
+    into = deblur(card, "-o", tmp_path / "out", "-q")
+    assert into.exit_code == 0, into.output
+    assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.mp4")) == [
+        "DCIM/100APPLE/IMG_0001.mp4", "DCIM/101APPLE/IMG_0001.mp4"
+    ]
+
+
 def test_default_output_names():
     from deblur_cli.outputs import default_output
 
