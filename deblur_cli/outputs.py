@@ -7,7 +7,7 @@ from pathlib import Path
 
 from deblur_cli.errors import OutputError, UsageError
 from deblur_cli.video_io import atomic
-from deblur_cli.video_io.images import is_glob
+from deblur_cli.video_io.images import is_glob, is_image
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".flv", ".wmv", ".y4m"}
 DEFAULT_TAG = "-deblurred"  # added to an input's name for its output when there is no -o
@@ -75,13 +75,15 @@ def _into(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
 
 
 def _videos_in(path: Path) -> list[Path]:
-    """The videos in a folder and its subfolders, sorted; none for anything else. Hidden files and
+    """The videos in a folder and its subfolders, sorted; none for anything else. A folder of frames
+    (images at its top) is searched at its top only, as before subfolders were. Hidden files and
     folders are left out (macOS's `._` companions on memory cards carry video suffixes)."""
     if not path.is_dir():
         return []
+    frames = any(is_image(p) for p in path.iterdir())
     return sorted(
         p
-        for p in path.rglob("*")
+        for p in (path.iterdir() if frames else path.rglob("*"))
         if p.suffix.lower() in VIDEO_SUFFIXES
         and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(path).parts)

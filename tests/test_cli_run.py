@@ -251,6 +251,10 @@ def test_a_camera_card_is_searched_below_its_top_folder(tmp_path, identity):
         str(tmp_path / "card-deblurred" / "DCIM" / "100APPLE" / "IMG_0001.mp4"),
         str(tmp_path / "card-deblurred" / "DCIM" / "101APPLE" / "IMG_0001.mp4"),
     ]
+    frames = media.make_images(tmp_path / "frames", count=2)[0].parent  # a folder of frames stays one input
+    (frames / "extra").mkdir()
+    media.make_video(frames / "extra" / "reference.mp4", frames=2)
+    assert json.loads(deblur(frames, "-q", "--json").stdout)["output"] == str(tmp_path / "frames-deblurred")
     into = deblur(card, "-o", tmp_path / "out", "-q")
     assert into.exit_code == 0, into.output
     assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.mp4")) == [
