@@ -37,7 +37,7 @@ from deblur_cli.cli.options import (
     unbatched_note,
     window_options,
 )
-from deblur_cli.cli.progress_lines import ProgressLines
+from deblur_cli.cli.progress_lines import lines_for_a_log
 from deblur_cli.cli.tables import cell
 from deblur_cli.datasets import find_sequences, save_folders, sequence_digest
 from deblur_cli.errors import DeblurError, UsageError
@@ -290,8 +290,7 @@ def _evaluate_all(
                 bar.advance(overall)
                 continue
             task = bar.add_task(pair.name, total=None)
-            # Without a terminal (a log file), a line now and then instead of the bars.
-            lines = ProgressLines(f"{pair.name} ({number}/{len(pairs)})", err) if not (quiet or err.is_terminal) else None
+            lines = lines_for_a_log(f"{pair.name} ({number}/{len(pairs)})", err, quiet)  # where bars cannot show
             started = time.monotonic()
 
             def progress(name: str, done: int, total: int | None, task=task, lines=lines, started=started) -> None:

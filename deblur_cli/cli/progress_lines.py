@@ -34,6 +34,12 @@ class ProgressLines:
         self.console.print(line, highlight=False, soft_wrap=True)
 
 
+def lines_for_a_log(name: str, console: Console, quiet: bool) -> ProgressLines | None:
+    """ProgressLines where `console` writes to a file or a pipe and the user did not ask for quiet;
+    None where a progress bar shows instead, or nothing should."""
+    return None if quiet or console.is_terminal else ProgressLines(name, console)
+
+
 def _duration(seconds: float) -> str:
     """1 h 02 min, 12 min, 40 s."""
     seconds = round(seconds)

@@ -38,7 +38,7 @@ from deblur_cli.cli.options import (
     unbatched_note,
     window_options,
 )
-from deblur_cli.cli.progress_lines import ProgressLines
+from deblur_cli.cli.progress_lines import lines_for_a_log
 from deblur_cli.errors import InputError, OutputError, UsageError
 from deblur_cli.outputs import check_output_path, plan_outputs
 from deblur_cli.video_io import EncodeOptions, atomic, check_sink, describe
@@ -190,8 +190,7 @@ def run(
             task = bar.add_task(name, total=None, fps=0.0, detail="")
             current[:] = [task]
             started = bar.get_time()
-            # Without a terminal (a log file), a line now and then instead of the bar.
-            lines = ProgressLines(name, err) if not (quiet or err.is_terminal) else None
+            lines = lines_for_a_log(name, err, quiet)  # a line now and then where the bar cannot show
 
             def progress(done: int, total: int | None, task=task, started=started, lines=lines, first=[]) -> None:
                 if not first:  # frames an interrupted run kept count towards neither the rate nor the ETA
