@@ -244,6 +244,11 @@ def test_editing_and_archive_codecs_are_kept(source, profile, suffix, codec, exp
     assert (encoding.encoder, encoding.pix_fmt, encoding.options.get("profile")) == expected
 
 
+def test_a_kept_codec_still_checks_the_preset():
+    with pytest.raises(OutputError, match="unknown preset"):
+        resolve_encoder(EncodeOptions(preset="sluggish"), ".mov", 10, 64, 48, source_codec="prores")
+
+
 def test_prores_comes_back_as_prores_of_its_profile(tmp_path, monkeypatch):
     import deblur_cli.restorers as restorers_module
     from tests.restorers import IdentityRestorer

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import av
 
@@ -120,7 +120,9 @@ KEPT_CODECS = {
     "ffv1": ("ffv1", {".mkv", ".avi"}),
 }
 # ProRes profiles by the names FFmpeg's decoder reports, as prores_ks takes them.
-_PRORES_PROFILES = {"proxy": "proxy", "lt": "lt", "standard": "standard", "hq": "hq", "4444": "4444", "xq": "4444xq", "4444xq": "4444xq"}
+_PRORES_PROFILES = {
+    "proxy": "proxy", "lt": "lt", "standard": "standard", "hq": "hq", "4444": "4444", "xq": "4444xq", "4444xq": "4444xq"
+}  # fmt: skip
 # DNxHR profiles (as the decoder names them) and the pixel format each encodes; DNxHD, whose bit rates
 # are tied to a few frame sizes and rates, comes back as DNxHR HQ (HQX above 8 bits).
 _DNXHR_PROFILES = {
@@ -150,23 +152,19 @@ def resolve_encoder(
     Raises OutputError for an unknown codec, preset or pixel format, or a pixel format that cannot hold
     the frame size (4:2:0 needs even sides; the size is never changed behind the user's back).
     """
-    defaults = DEEP_CODEC_FOR_SUFFIX if bit_depth > 8 else {}
+    if options.preset not in PRESETS:
+        raise OutputError(f"unknown preset '{options.preset}'", hint=f"choose one of: {', '.join(PRESETS)}")
     kept, containers = KEPT_CODECS.get(source_codec or "", (None, set()))
     if options.codec is None and suffix.lower() in containers:
         return _kept_encoding(kept, options, bit_depth, width, height, source_profile)
+    defaults = DEEP_CODEC_FOR_SUFFIX if bit_depth > 8 else {}
     name = options.codec or defaults.get(suffix.lower()) or CODEC_FOR_SUFFIX.get(suffix.lower(), "libx264")
     name = ALIASES.get(name, name)
     variant = ENCODERS.get(name) or _generic(name)
-    if options.preset not in PRESETS:
-        raise OutputError(f"unknown preset '{options.preset}'", hint=f"choose one of: {', '.join(PRESETS)}")
     deep = bit_depth > 8
     encoder = variant.deep_name if deep and variant.deep_name else variant.name
-    supported = _supported_formats(encoder)
-    if options.pix_fmt:
-        pix_fmt = _check_pix_fmt(options.pix_fmt, encoder, supported, width, height)
-    else:
-        preferred = (variant.deep_formats + variant.formats) if deep else variant.formats
-        pix_fmt = _pick_pix_fmt(preferred, encoder, supported, width, height)
+    preferred = (variant.deep_formats + variant.formats) if deep else variant.formats
+    pix_fmt = _pixel_format(preferred, encoder, options, width, height)
     return Encoding(encoder=encoder, pix_fmt=pix_fmt, options=variant.options(options), env=variant.env)
 
 
@@ -180,16 +178,20 @@ def _kept_encoding(
         formats: tuple[str, ...] = ("yuv444p10le",) if chosen.startswith("4444") else ("yuv422p10le",)
     elif name == "dnxhd":
         fallback = ("dnxhr_hqx", "yuv422p10le") if bit_depth > 8 else ("dnxhr_hq", "yuv422p")
-        chosen, pix_fmt = _DNXHR_PROFILES.get((profile or "").lower(), fallback)
-        formats = (pix_fmt,)
+        chosen, dnxhr_format = _DNXHR_PROFILES.get((profile or "").lower(), fallback)
+        formats = (dnxhr_format,)
     else:
-        return resolve_encoder(EncodeOptions(codec=name, preset=options.preset, pix_fmt=options.pix_fmt), "", bit_depth, width, height)
-    supported = _supported_formats(name)
-    if options.pix_fmt:
-        pix_fmt = _check_pix_fmt(options.pix_fmt, name, supported, width, height)
-    else:
-        pix_fmt = _pick_pix_fmt(formats, name, supported, width, height)
+        return resolve_encoder(replace(options, codec=name), "", bit_depth, width, height)
+    pix_fmt = _pixel_format(formats, name, options, width, height)
     return Encoding(encoder=name, pix_fmt=pix_fmt, options={"profile": chosen})
+
+
+def _pixel_format(preferred: tuple[str, ...], encoder: str, options: EncodeOptions, width: int, height: int) -> str:
+    """The pixel format asked for (--pix-fmt), checked, or the first of `preferred` the encoder takes."""
+    supported = _supported_formats(encoder)
+    if options.pix_fmt:
+        return _check_pix_fmt(options.pix_fmt, encoder, supported, width, height)
+    return _pick_pix_fmt(preferred, encoder, supported, width, height)
 
 
 def _generic(name: str) -> Encoder:
