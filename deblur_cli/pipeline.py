@@ -208,8 +208,8 @@ def deblur_video(
     right, twice as wide (see side_by_side.py). `strength` below 1 keeps that much of the restoration
     and the rest of the input: each frame is input + strength × (restored − input). `image_rate` is
     the frame rate of an image-sequence input (video_io.DEFAULT_FPS without one). `deinterlace` ("auto",
-    "on", "off") says whether a video's fields are joined into progressive frames before they are
-    restored (video_io/deinterlace.py).
+    "on", "off", "double") says whether and how a video's fields are joined into progressive frames
+    before they are restored (video_io/deinterlace.py).
 
     A video file output from a restorer with an `identity` is encoded in segments of SEGMENT_FRAMES
     frames or more, kept beside the output until the end (video_io.segments). When a run stops early,

@@ -59,8 +59,8 @@ def _next_windows(start: int, available: int, window: int, overlap: int, last: s
     While a full window and a further stride fit, that is one full window. Otherwise the rest
     [start, available) is the end: one window if it fits in one, else two windows that share
     exactly `overlap` frames, their lengths differing by at most one (the later one longer). With
-    `last="shift"`, the end is instead a full window where one fits from `start`, then a full window
-    ending on the last frame (beginning before `start` where the rest is shorter than a window).
+    `last="shift"`, the end is instead a full window from `start` where more than one fits, then a
+    full window ending on the last frame (a video shorter than a window is one window of its own length).
     """
     rest = available - start
     if rest >= 2 * window - overlap:

@@ -79,7 +79,7 @@ def window_options(
     last: str = "split",
 ) -> WindowOptions:
     """WindowOptions from the command line, with the model's defaults where an option is not given."""
-    from deblur_cli.windows import WindowOptions
+    from deblur_cli.windows import LAST_WINDOWS, WindowOptions
 
     spec = model_spec(model)
     windows = WindowOptions(
@@ -90,8 +90,8 @@ def window_options(
         batch=batch,
         last=last,
     )
-    if last not in ("split", "shift"):
-        raise UsageError(f"--last-window must be split or shift, got {last!r}")
+    if last not in LAST_WINDOWS:
+        raise UsageError(f"--last-window must be {' or '.join(LAST_WINDOWS)}, got {last!r}")
     if windows.overlap >= windows.window:
         raise UsageError(f"--overlap ({windows.overlap}) must be smaller than --window ({windows.window})")
     return windows
