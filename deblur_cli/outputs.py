@@ -47,12 +47,13 @@ def plan_outputs(inputs: list[Path], output: Path | None) -> list[tuple[Path, Pa
             planned += [(video, folder / video.relative_to(path)) for video in videos] or [(path, folder)]
     else:
         planned = _into(inputs, output)
-    targets = [target for _, target in planned]
-    collision = next((t for t in targets if targets.count(t) > 1), None)
-    if collision is not None:
-        raise UsageError(
-            f"two inputs would both be written to {collision}", hint="give each input once, or name the outputs apart"
-        )
+    seen: set[Path] = set()
+    for _, target in planned:  # a camera card can hold thousands of clips: one pass, not one per pair
+        if target in seen:
+            raise UsageError(
+                f"two inputs would both be written to {target}", hint="give each input once, or name the outputs apart"
+            )
+        seen.add(target)
     return planned
 
 
