@@ -339,12 +339,11 @@ def _comparison(reports: list[EvaluationReport]) -> Table:
     for metric in metrics:
         table.add_column(f"{metric.upper()} {'↑' if METRICS[metric] else '↓'}", justify="right", no_wrap=True)
     table.add_column("fps", justify="right", no_wrap=True)
-    formats = {"psnr": "{:.2f}", "niqe": "{:.3f}", "flicker": "{:.2f}"}
-    table.add_row("input", *(cell(reports[0].mean(m, "input"), formats.get(m, "{:.4f}")) for m in metrics), "")
+    table.add_row("input", *(cell(reports[0].mean(m, "input"), _format(m)) for m in metrics), "")
     for r in reports:
         seconds = sum(s.seconds for s in r.sequences)
         fps = r.frames / seconds if seconds > 0 else 0.0
-        table.add_row(r.model, *(cell(r.mean(m), formats.get(m, "{:.4f}")) for m in metrics), f"{fps:.3g}")
+        table.add_row(r.model, *(cell(r.mean(m), _format(m)) for m in metrics), f"{fps:.3g}")
     return table
 
 
@@ -379,9 +378,14 @@ def _table(report: EvaluationReport) -> Table:
 def _scores(metrics: list[str], before, after) -> list[str]:
     cells = []
     for metric in metrics:
-        fmt = "{:.2f}" if metric in ("psnr", "flicker") else "{:.3f}" if metric == "niqe" else "{:.4f}"
+        fmt = _format(metric)
         cells += [cell(before(metric), fmt), cell(after(metric), fmt)]
         if metric == "psnr":
             gain = None if before(metric) is None or after(metric) is None else after(metric) - before(metric)
             cells.append(cell(gain, "{:+.2f}"))
     return cells
+
+
+def _format(metric: str) -> str:
+    """How a metric's values are printed: dB and 8-bit levels to 0.01, NIQE to 0.001, the rest to 0.0001."""
+    return {"psnr": "{:.2f}", "flicker": "{:.2f}", "niqe": "{:.3f}"}.get(metric, "{:.4f}")
