@@ -15,7 +15,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
@@ -135,8 +134,8 @@ def _encode_worker(
             if isinstance(item, _Cut):
                 sink.cut(item.restart, item.restart_pts)
                 continue
-            frame, pts = item
-            sink.write(to_image(frame, bit_depth), pts)
+            frame, pts, alpha = item
+            sink.write(to_image(frame, bit_depth), pts, alpha)
     except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
         errors.append(e)
         stop.set()
@@ -247,8 +246,8 @@ def deblur_video(
                 )
             raise
     warnings = list(sink.warnings) + list(retries.values())
-    if info.has_alpha:
-        warnings.insert(0, f"{Path(source_path).name} has an alpha channel (transparency), which is left out: the output is opaque")
+    if info.alpha and side_by_side:
+        warnings.insert(0, "side-by-side frames are opaque: the input's transparency is left out")
     return RunResult(
         input=str(source_path),
         output=str(output_path),
@@ -289,21 +288,22 @@ def _restore_into(
     out_q: queue.Queue = queue.Queue(maxsize=windows.window + 2)
     encode_errors: list[BaseException] = []
     done = resumed
-    pts_fifo: collections.deque[int | None] = collections.deque()
+    pts_fifo: collections.deque[tuple[int | None, np.ndarray | None]] = collections.deque()  # and alpha planes
     keep_inputs = side_by_side or strength != 1
+    carry_alpha = info.alpha and not side_by_side  # side-by-side frames are opaque
     inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # the input frames, where needed
     # Decoding runs in a thread of its own, which also puts the frames on the restorer's device, 8-bit
     # frames as uint8: the frames read ahead take a quarter of float32's memory, and on a GPU a quarter
     # of its upload. Each window is converted to float when it is restored.
-    frames = ((to_compact_tensor(frame, restorer.device), frame.pts) for frame in source)
+    frames = ((to_compact_tensor(frame, restorer.device), frame.pts, frame.alpha) for frame in source)
     frames_in = prefetched(frames if begin is not None else iter(()), depth=windows.window + 2)
     read = begin or 0  # frames of the span read so far
 
     def decoded() -> Iterator[torch.Tensor]:
         nonlocal read
-        for frame, pts in frames_in:
+        for frame, pts, alpha in frames_in:
             read += 1
-            pts_fifo.append(pts)
+            pts_fifo.append((pts, alpha if carry_alpha else None))  # the alpha channel bypasses the model
             if keep_inputs:
                 inputs_fifo.append(frame)
             yield frame
@@ -320,7 +320,7 @@ def _restore_into(
             for index, restored in enumerate(restored_frames, start=begin or 0):
                 if encode_errors:
                     raise encode_errors[0]
-                pts = pts_fifo.popleft()
+                pts, alpha = pts_fifo.popleft()
                 source_frame = inputs_fifo.popleft() if keep_inputs else None
                 cut = cuts.before(index, pts, read) if segmented else None
                 if index < resumed:  # read again to restore the window it shares with the next
@@ -333,7 +333,7 @@ def _restore_into(
                     restored = torch.lerp(source_frame, restored, strength)
                 if side_by_side:
                     restored = compose(source_frame, restored, info.rotation)
-                if not put_unless_stopped(out_q, (restored, pts), stop):
+                if not put_unless_stopped(out_q, (restored, pts, alpha), stop):
                     raise encode_errors[0]
                 done += 1
                 if progress is not None:

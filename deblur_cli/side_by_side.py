@@ -21,11 +21,12 @@ DIVIDER = 4  # pixels of black between the halves; even, so 4:2:0 video keeps ev
 
 
 def composed_info(info: VideoInfo) -> VideoInfo:
-    """The VideoInfo of the composed frames: twice as wide as displayed plus the divider, the rest unchanged."""
+    """The VideoInfo of the composed frames: twice as wide as displayed plus the divider, opaque, the rest
+    unchanged."""
     axis, _ = _LAYOUT[info.rotation]
     if axis == -1:
-        return dataclasses.replace(info, width=2 * info.width + DIVIDER)
-    return dataclasses.replace(info, height=2 * info.height + DIVIDER)
+        return dataclasses.replace(info, width=2 * info.width + DIVIDER, alpha=False)
+    return dataclasses.replace(info, height=2 * info.height + DIVIDER, alpha=False)
 
 
 def compose(before: torch.Tensor, after: torch.Tensor, rotation: int) -> torch.Tensor:

@@ -42,6 +42,53 @@ def pattern(index: int, width: int, height: int, *, bit_depth: int = 8) -> np.nd
     return np.ascontiguousarray(np.round(image * peak).astype(np.uint8 if bit_depth == 8 else np.uint16))
 
 
+def alpha_plane(index: int, width: int, height: int, *, bit_depth: int = 8) -> np.ndarray:
+    """A deterministic (H, W) alpha plane for frame `index`: a ramp across the width from fully transparent
+    to opaque, shifted with `index` so that every frame's plane differs from its neighbours'."""
+    peak = 255 if bit_depth == 8 else 65535
+    ramp = (np.arange(width) / max(width - 1, 1) + index * 0.137) % 1.0
+    plane = np.repeat(ramp[None, :], height, axis=0)
+    plane[: max(height // 4, 1), : max(width // 4, 1)] = 0.0  # a transparent corner
+    return np.ascontiguousarray(np.round(plane * peak).astype(np.uint8 if bit_depth == 8 else np.uint16))
+
+
+def rgba_pattern(index: int, width: int, height: int, *, bit_depth: int = 8) -> np.ndarray:
+    """`pattern` with `alpha_plane` as a fourth channel: (H, W, 4)."""
+    rgb = pattern(index, width, height, bit_depth=bit_depth)
+    return np.ascontiguousarray(np.dstack([rgb, alpha_plane(index, width, height, bit_depth=bit_depth)]))
+
+
+def make_alpha_video(
+    path: str | Path, *, codec: str, pix_fmt: str, frames: int = 6, size: tuple[int, int] = (48, 32), fps: int = 25
+) -> Path:
+    """Write a small video with transparency: `rgba_pattern` frames (8-bit) in an encoder's alpha format,
+    e.g. ("qtrle", "argb") in .mov, ("libvpx-vp9", "yuva420p") in .webm, ("ffv1", "bgra") in .mkv."""
+    path = Path(path)
+    width, height = size
+    with av.open(str(path), "w") as container:
+        video = container.add_stream(codec, rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, pix_fmt
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(rgba_pattern(index, width, height), format="rgba")
+            container.mux(video.encode(frame.reformat(format=pix_fmt)))
+        container.mux(video.encode())
+    return path
+
+
+def read_rgba(path: str | Path, *, format: str = "rgba") -> list[np.ndarray]:
+    """Every frame of the first video stream as an (H, W, 4) array; WebM transparency is decoded by libvpx
+    (FFmpeg's own VP9 decoder drops it)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if stream.metadata.get("alpha_mode") == "1":
+            decoder = av.CodecContext.create("libvpx-vp9", "r")
+            decoder.extradata = stream.codec_context.extradata
+            frames = [f for packet in container.demux(stream) for f in decoder.decode(packet)]
+        else:
+            frames = list(container.decode(stream))
+        return [f.to_ndarray(format=format) for f in frames]
+
+
 def _default_pix_fmt(width: int, height: int, bit_depth: int) -> str:
     base = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
     return base if bit_depth == 8 else base + "10le"
@@ -186,7 +233,8 @@ def make_audio_only(path: str | Path, *, codec: str = "aac", seconds: float = 0.
 
 
 def write_image(path: str | Path, image: np.ndarray) -> Path:
-    """Write one (H, W, 3) RGB image; the format follows the suffix (.png, .tif/.tiff, .jpg/.jpeg).
+    """Write one (H, W, 3) RGB or (H, W, 4) RGBA image; the format follows the suffix (.png, .tif/.tiff,
+    .jpg/.jpeg; RGBA in PNG and TIFF only).
 
     uint8 arrays give 8-bit files; uint16 arrays give 16-bit PNG/TIFF (JPEG has no 16-bit form).
     """
@@ -195,8 +243,12 @@ def write_image(path: str | Path, image: np.ndarray) -> Path:
     deep = image.dtype == np.uint16
     if deep and codec == "mjpeg":
         raise ValueError("JPEG cannot hold 16-bit images")
-    frame = av.VideoFrame.from_ndarray(image, format="rgb48le" if deep else "rgb24")
-    target = {"png": "rgb48be" if deep else "rgb24", "tiff": "rgb48le" if deep else "rgb24", "mjpeg": "yuvj444p"}
+    if image.shape[2] == 4:
+        frame = av.VideoFrame.from_ndarray(image, format="rgba64le" if deep else "rgba")
+        target = {"png": "rgba64be" if deep else "rgba", "tiff": "rgba64le" if deep else "rgba"}
+    else:
+        frame = av.VideoFrame.from_ndarray(image, format="rgb48le" if deep else "rgb24")
+        target = {"png": "rgb48be" if deep else "rgb24", "tiff": "rgb48le" if deep else "rgb24", "mjpeg": "yuvj444p"}
     context = av.CodecContext.create(codec, "w")
     context.width, context.height, context.pix_fmt = frame.width, frame.height, target[codec]
     context.time_base = Fraction(1, 25)

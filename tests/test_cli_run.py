@@ -154,21 +154,6 @@ def test_a_photo_in_gives_an_image_out(tmp_path, identity, suffix, exact):
     assert leftovers(tmp_path) == ["out" + suffix]
 
 
-def test_a_transparent_image_is_restored_opaque_with_a_warning(tmp_path, identity):
-    rgba = np.dstack([media.pattern(0, 32, 16), np.linspace(0, 255, 32, dtype=np.uint8)[None, :].repeat(16, 0)])
-    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgba), format="rgba")
-    context = av.CodecContext.create("png", "w")
-    context.width, context.height, context.pix_fmt = 32, 16, "rgba"
-    (tmp_path / "logo.png").write_bytes(b"".join(bytes(p) for p in context.encode(frame) + context.encode(None)))
-    result = deblur(tmp_path / "logo.png", "-o", tmp_path / "out.png", "--json")
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["warnings"][0] == (
-        "logo.png has an alpha channel (transparency), which is left out: the output is opaque"
-    )
-    opaque = deblur(media.write_image(tmp_path / "photo.png", media.pattern(0, 32, 16)), "-o", tmp_path / "o.png", "--json")
-    assert json.loads(opaque.stdout)["warnings"] == []
-
-
 def test_a_deep_photo_keeps_16_bits_in_png_and_is_rounded_with_a_warning_in_jpeg(tmp_path, identity):
     source = media.write_image(tmp_path / "deep.png", media.pattern(0, 32, 24, bit_depth=16))
     assert deblur(source, "-o", tmp_path / "out.png", "-q").exit_code == 0

@@ -14,7 +14,7 @@ from deblur_cli.errors import DeblurError
 from deblur_cli.outputs import plan_outputs
 from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
 from deblur_cli.video_io.encoding import resolve_encoder
-from deblur_cli.video_io.image_file import is_image_output
+from deblur_cli.video_io.image_file import ALPHA_IMAGE_FORMATS, is_image_output
 
 # FFmpeg's colour enums, by the names ffprobe prints, for the values cameras and phones write.
 _PRIMARIES = {1: "bt709", 5: "bt470bg", 6: "smpte170m", 9: "bt2020", 12: "p3"}
@@ -47,16 +47,21 @@ def _report(path: Path, info: VideoInfo, target: Path) -> dict:
     """The facts about one input, by name, None where they do not apply; `target` is where `deblur run`
     without -o writes."""
     width, height = info.display_size
+    alpha = "kept" if info.alpha else None
     if is_image_output(target) or target.suffix == "":
         writes = "PNG frames" if target.suffix == "" else f"an image ({target.suffix})"
+        if info.alpha and target.suffix.lower() not in ("", *ALPHA_IMAGE_FORMATS):
+            alpha = f"left out: {target.suffix} has none"
     else:
         try:
             encoding = resolve_encoder(
                 EncodeOptions(), target.suffix, info.bit_depth, info.width, info.height,
-                source_codec=info.codec, source_profile=info.profile,
+                source_codec=info.codec, source_profile=info.profile, alpha=info.alpha,
             )  # fmt: skip
             profile = encoding.options.get("profile")
             writes = f"{encoding.encoder}, {encoding.pix_fmt}" + (f", profile {profile}" if profile else "")
+            if info.alpha and not encoding.alpha:
+                alpha = f"left out: {encoding.encoder} has none (.mov, .mkv and .webm keep it)"
         except DeblurError as e:
             writes = f"nothing: {e}"
     container = path.suffix[1:].lower() if path.is_file() and path.suffix else (info.container or "").split(",")[0]
@@ -76,7 +81,7 @@ def _report(path: Path, info: VideoInfo, target: Path) -> dict:
         "timecode": info.timecode,
         "audio": info.has_audio if info.container else None,
         "subtitles": info.has_subtitles if info.container else None,
-        "alpha": "left out: the output is opaque" if info.has_alpha else None,
+        "alpha": alpha,
         "default_output": str(target),
         "written_with": writes,
     }

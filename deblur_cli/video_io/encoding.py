@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 import av
 
 from deblur_cli.errors import OutputError
+from deblur_cli.video_io.info import has_alpha_channel
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 
@@ -43,6 +44,11 @@ class Encoding:
     pix_fmt: str  # pixel format fed to the encoder
     options: dict[str, str] = field(default_factory=dict)  # FFmpeg encoder options
     env: dict[str, str] = field(default_factory=dict)  # environment defaults to set before opening it
+
+    @property
+    def alpha(self) -> bool:
+        """Whether the pixel format stores an alpha channel."""
+        return has_alpha_channel(self.pix_fmt)
 
 
 _YUV8 = ("yuv420p", "yuv444p", "yuvj420p", "yuvj444p", "gbrp", "rgb24", "bgr0")
@@ -90,6 +96,19 @@ ENCODERS: dict[str, Encoder] = {
     "mjpeg": Encoder("mjpeg", ("yuvj420p", "yuvj444p"), ("yuvj420p", "yuvj444p")),
     "prores_ks": Encoder("prores_ks", ("yuv422p10le", "yuv444p10le"), ("yuv422p10le", "yuv444p10le")),
 }
+# Pixel formats with an alpha channel, for 8-bit and for deeper frames, best first, of the encoders that
+# store transparency; the others (H.264, HEVC as players read it, AV1, DNxHR, JPEG) leave it out.
+ALPHA_FORMATS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "prores_ks": (("yuva444p10le",), ("yuva444p10le",)),  # ProRes 4444 with its alpha channel
+    "libvpx-vp9": (("yuva420p",), ("yuva420p",)),  # libvpx stores transparency at 8 bits only
+    "ffv1": (("bgra",), ("rgba64le", "gbrap16le")),
+    "qtrle": (("argb",), ("argb",)),
+    "utvideo": (("gbrap",), ("gbrap",)),
+    "png": (("rgba",), ("rgba64be",)),
+}
+# Where the input has transparency and no codec is asked for, a container that holds an encoder which
+# keeps it gets that encoder: ProRes 4444 in .mov and .mkv, as editors exchange such footage.
+ALPHA_CODEC_FOR_SUFFIX = {".mov": "prores_ks", ".mkv": "prores_ks", ".webm": "libvpx-vp9"}
 ALIASES = {
     "h264": "libx264",
     "x264": "libx264",
@@ -143,12 +162,15 @@ def resolve_encoder(
     *,
     source_codec: str | None = None,
     source_profile: str | None = None,
+    alpha: bool = False,
 ) -> Encoding:
     """Concrete encoder settings for an output file with this suffix and frames of this depth and size.
 
     Without a codec in `options`, an input in an editing or archive codec (`source_codec`, KEPT_CODECS)
     keeps it where the suffix's container holds it, ProRes with its profile (`source_profile`).
     Otherwise the suffix picks: H.264 for 8-bit frames, HEVC for deeper ones (VP9 in WebM either way).
+    Frames with `alpha` get ProRes 4444 in .mov and .mkv (ALPHA_CODEC_FOR_SUFFIX), and a pixel format with
+    an alpha channel where the encoder has one (ALPHA_FORMATS; the Encoding's `alpha` says whether it does).
     Raises OutputError for an unknown codec, preset or pixel format, or a pixel format that cannot hold
     the frame size (4:2:0 needs even sides; the size is never changed behind the user's back).
     """
@@ -156,34 +178,45 @@ def resolve_encoder(
         raise OutputError(f"unknown preset '{options.preset}'", hint=f"choose one of: {', '.join(PRESETS)}")
     kept, containers = KEPT_CODECS.get(source_codec or "", (None, set()))
     if options.codec is None and suffix.lower() in containers:
-        return _kept_encoding(kept, options, bit_depth, width, height, source_profile)
-    defaults = DEEP_CODEC_FOR_SUFFIX if bit_depth > 8 else {}
+        return _kept_encoding(kept, options, bit_depth, width, height, source_profile, alpha)
+    defaults = {**(DEEP_CODEC_FOR_SUFFIX if bit_depth > 8 else {}), **(ALPHA_CODEC_FOR_SUFFIX if alpha else {})}
     name = options.codec or defaults.get(suffix.lower()) or CODEC_FOR_SUFFIX.get(suffix.lower(), "libx264")
     name = ALIASES.get(name, name)
     variant = ENCODERS.get(name) or _generic(name)
     deep = bit_depth > 8
     encoder = variant.deep_name if deep and variant.deep_name else variant.name
     preferred = (variant.deep_formats + variant.formats) if deep else variant.formats
-    pix_fmt = _pixel_format(preferred, encoder, options, width, height)
+    pix_fmt = _pixel_format(_with_alpha(preferred, encoder, deep, alpha), encoder, options, width, height)
     return Encoding(encoder=encoder, pix_fmt=pix_fmt, options=variant.options(options), env=variant.env)
 
 
 def _kept_encoding(
-    name: str, options: EncodeOptions, bit_depth: int, width: int, height: int, profile: str | None
+    name: str, options: EncodeOptions, bit_depth: int, width: int, height: int, profile: str | None, alpha: bool
 ) -> Encoding:
     """The Encoding of a kept codec: ProRes of the input's profile (HQ where it is not known), 4:4:4 for
-    the 4444 profiles; DNxHR of the input's profile; FFV1 as `--codec ffv1` sets it."""
+    the 4444 profiles, with the alpha channel where there is one; DNxHR of the input's profile; FFV1 as
+    `--codec ffv1` sets it."""
     if name == "prores_ks":
         chosen = _PRORES_PROFILES.get((profile or "").lower(), "hq")
         formats: tuple[str, ...] = ("yuv444p10le",) if chosen.startswith("4444") else ("yuv422p10le",)
+        if chosen.startswith("4444"):
+            formats = _with_alpha(formats, name, bit_depth > 8, alpha)
     elif name == "dnxhd":
         fallback = ("dnxhr_hqx", "yuv422p10le") if bit_depth > 8 else ("dnxhr_hq", "yuv422p")
         chosen, dnxhr_format = _DNXHR_PROFILES.get((profile or "").lower(), fallback)
         formats = (dnxhr_format,)
     else:
-        return resolve_encoder(replace(options, codec=name), "", bit_depth, width, height)
+        return resolve_encoder(replace(options, codec=name), "", bit_depth, width, height, alpha=alpha)
     pix_fmt = _pixel_format(formats, name, options, width, height)
     return Encoding(encoder=name, pix_fmt=pix_fmt, options={"profile": chosen})
+
+
+def _with_alpha(preferred: tuple[str, ...], encoder: str, deep: bool, alpha: bool) -> tuple[str, ...]:
+    """`preferred`, after the encoder's formats with an alpha channel when the frames have one."""
+    if not alpha or encoder not in ALPHA_FORMATS:
+        return preferred
+    shallow, deeper = ALPHA_FORMATS[encoder]
+    return (deeper if deep else shallow) + preferred
 
 
 def _pixel_format(preferred: tuple[str, ...], encoder: str, options: EncodeOptions, width: int, height: int) -> str:

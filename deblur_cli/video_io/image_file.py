@@ -12,7 +12,7 @@ import numpy as np
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions
-from deblur_cli.video_io.info import Frame, VideoInfo, check_image
+from deblur_cli.video_io.info import Frame, VideoInfo, alpha_left_out, check_image, with_alpha
 from deblur_cli.video_io.png_sequence import display_picture
 
 # suffix -> (encoder, pixel format for 8-bit frames, for deeper frames or None if the format is 8-bit only)
@@ -24,6 +24,8 @@ IMAGE_FORMATS = {
     ".jpeg": ("mjpeg", "yuvj444p", None),
     ".bmp": ("bmp", "bgr24", None),
 }
+# the same with an alpha channel, for the formats that hold one
+ALPHA_IMAGE_FORMATS = {".png": ("rgba", "rgba64be"), ".tif": ("rgba", "rgba64le"), ".tiff": ("rgba", "rgba64le")}
 JPEG_QUANTISER = 2  # FFmpeg's -q:v 2: about 40 dB PSNR on a natural photo, roughly JPEG quality 95
 _HINT = "write a folder of PNG frames (-o DIR/) or a video (.mp4, .mkv) instead"
 
@@ -47,8 +49,8 @@ def check_image_output(path: str | os.PathLike, info: VideoInfo, options: Encode
 class ImageFileSink(atomic.FinishOrAbort):
     """The one frame of a one-frame source (a photo) as an image file, in display orientation.
 
-    PNG and TIFF keep 16-bit depth; JPEG and BMP are 8-bit (deeper frames are rounded to 8 bits, with a
-    warning). A source of more than one frame is refused before anything is written when its frame count
+    PNG and TIFF keep 16-bit depth and the alpha channel; JPEG and BMP are 8-bit and opaque (deeper
+    frames are rounded to 8 bits, and transparency left out, with a warning). A source of more than one frame is refused before anything is written when its frame count
     is known, and at its second frame otherwise. Encoding options other than the image's own format are
     refused: an image has no CRF, preset or audio.
     """
@@ -61,6 +63,11 @@ class ImageFileSink(atomic.FinishOrAbort):
         codec, shallow, deep = IMAGE_FORMATS[self.path.suffix.lower()]
         if info.has_audio:
             self.warnings.append("an image cannot hold audio; the source's audio was not written")
+        self._alpha = info.alpha and self.path.suffix.lower() in ALPHA_IMAGE_FORMATS
+        if self._alpha:
+            shallow, deep = ALPHA_IMAGE_FORMATS[self.path.suffix.lower()]
+        elif info.alpha:
+            self.warnings.append(alpha_left_out(self.path.suffix))
         pix_fmt = deep if info.bit_depth > 8 and deep else shallow
         if info.bit_depth > 8 and not deep:
             self.warnings.append(f"{self.path.suffix} holds 8 bits per channel; the {info.bit_depth}-bit frame was rounded")
@@ -75,10 +82,13 @@ class ImageFileSink(atomic.FinishOrAbort):
         self._state = "open"
         self._temp = atomic.reserve_file(self.path)
 
-    def write(self, frame: Frame | np.ndarray, pts: int | None = None) -> None:
-        """Encode the frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation, or a Frame."""
-        image = frame.image if isinstance(frame, Frame) else frame
-        check_image(image, self.info)
+    def write(self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None) -> None:
+        """Encode the frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation and its (H, W)
+        alpha plane (None: opaque), or a Frame."""
+        if isinstance(frame, Frame):
+            frame, alpha = frame.image, frame.alpha
+        check_image(frame, self.info, alpha)
+        image = with_alpha(frame, alpha) if self._alpha else frame
         atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
             if self._frames:

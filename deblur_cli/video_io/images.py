@@ -14,7 +14,15 @@ import numpy as np
 
 from deblur_cli.errors import InputError
 from deblur_cli.prefetch import decode_workers, mapped_in_threads
-from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of, color_of, normalize_rotation
+from deblur_cli.video_io.info import (
+    Frame,
+    VideoInfo,
+    bit_depth_of,
+    color_of,
+    frame_arrays,
+    has_alpha_channel,
+    normalize_rotation,
+)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 _SEQUENCE_HINT = "a frame sequence is a folder of .png, .jpg or .tif files that sort in order (frame_0001.png ...)"
@@ -61,7 +69,8 @@ class ImageSequenceSource:
     few frames ahead of the consumer, since each is a file of its own.
 
     Frames come as (H, W, 3) RGB arrays at the first image's depth: uint8 for 8-bit images, uint16 on the
-    full 16-bit scale for deeper ones (a later image of another depth is converted). Frames carry no
+    full 16-bit scale for deeper ones (a later image of another depth is converted), with the alpha plane
+    when the first image has one (a later image without one counts as opaque). Frames carry no
     timestamps (`pts` is None); the info's frame rate is `rate`, None when the caller gave none (a
     video written from them then runs at DEFAULT_FPS).
     """
@@ -83,8 +92,8 @@ class ImageSequenceSource:
             color=color_of(first),
             codec=codec,
             pix_fmt=first.format.name,
+            alpha=has_alpha_channel(first.format.name),
         )
-        self._format = array_format(self.info.dtype)
         self._workers = workers or decode_workers()
         self._start = 0  # the first image iteration yields
 
@@ -103,30 +112,33 @@ class ImageSequenceSource:
         start = self._start
         if first is None or start:  # a second pass, or a later start, reads its first image again
             first = _read(self.paths[start])[0]
-        yield self._frame(start, self.paths[start], first.width, first.height, self._array(first))
+        yield self._frame(start, self.paths[start], first.width, first.height, self._arrays(first))
         rest = mapped_in_threads(self._load, self.paths[start + 1 :], self._workers)
         try:
-            for index, (path, width, height, image) in enumerate(rest, start=start + 1):
-                yield self._frame(index, path, width, height, image)
+            for index, (path, width, height, arrays) in enumerate(rest, start=start + 1):
+                yield self._frame(index, path, width, height, arrays)
         finally:
             rest.close()
 
-    def _load(self, path: Path) -> tuple[Path, int, int, np.ndarray]:
+    def _load(self, path: Path) -> tuple[Path, int, int, tuple[np.ndarray, np.ndarray | None]]:
         """Decode and convert one image (in a decoding thread)."""
         frame = _read(path)[0]
-        return path, frame.width, frame.height, self._array(frame)
+        return path, frame.width, frame.height, self._arrays(frame)
 
-    def _array(self, frame: av.VideoFrame) -> np.ndarray:
-        return np.ascontiguousarray(frame.to_ndarray(format=self._format))
+    def _arrays(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        return frame_arrays(frame, self.info.dtype, self.info.alpha)
 
-    def _frame(self, index: int, path: Path, width: int, height: int, image: np.ndarray) -> Frame:
+    def _frame(
+        self, index: int, path: Path, width: int, height: int, arrays: tuple[np.ndarray, np.ndarray | None]
+    ) -> Frame:
         if (width, height) != (self.info.width, self.info.height):
             raise InputError(
                 f"{path} is {width}x{height}, but the sequence started with "
                 f"{self.paths[0].name} at {self.info.width}x{self.info.height}",
                 hint="all images of a sequence must have the same size",
             )
-        return Frame(image=image, pts=None, index=index)
+        image, alpha = arrays
+        return Frame(image=image, pts=None, index=index, alpha=alpha)
 
     def close(self) -> None:
         self._first = None

@@ -39,6 +39,7 @@ class VideoInfo:
     field_order: str | None = None  # "top"/"bottom": the field an interlaced source shows first; "unknown"; None: progressive
     deinterlaced: bool = False  # the frames are deinterlaced from the source's fields (video_io/deinterlace.py)
     timecode: str | None = None  # SMPTE timecode of the first frame delivered, "HH:MM:SS:FF" (";FF" drop-frame)
+    alpha: bool = False  # frames carry the source's alpha channel (Frame.alpha), which outputs keep where they can
 
     @property
     def dtype(self) -> type[np.unsignedinteger]:
@@ -47,9 +48,10 @@ class VideoInfo:
 
     @property
     def has_alpha(self) -> bool:
-        """Whether the source stores an alpha channel (transparency), which frames do not carry: they are RGB."""
+        """Whether the source's pixel format has an alpha channel (transparency); sources deliver it as
+        Frame.alpha and set `alpha`."""
         try:
-            return self.pix_fmt is not None and any(c.is_alpha for c in av.VideoFormat(self.pix_fmt).components)
+            return self.pix_fmt is not None and has_alpha_channel(self.pix_fmt)
         except ValueError:  # a format this FFmpeg does not name
             return False
 
@@ -71,11 +73,46 @@ class Frame:
     image: np.ndarray  # (H, W, 3) RGB, uint8 or uint16 as VideoInfo.dtype, C-contiguous, stored orientation
     pts: int | None  # presentation time in VideoInfo.time_base units; None for image sequences
     index: int  # position among the frames the source delivers (from its span's start), from 0
+    alpha: np.ndarray | None = None  # (H, W) transparency, dtype as image (max = opaque), when VideoInfo.alpha
 
 
-def array_format(dtype: np.dtype | type) -> str:
-    """The FFmpeg pixel format matching an RGB array of this dtype."""
+def array_format(dtype: np.dtype | type, *, alpha: bool = False) -> str:
+    """The FFmpeg pixel format matching an RGB array of this dtype, or an RGBA array with `alpha`."""
+    if alpha:
+        return "rgba" if np.dtype(dtype) == np.uint8 else "rgba64le"
     return "rgb24" if np.dtype(dtype) == np.uint8 else "rgb48le"
+
+
+def has_alpha_channel(pix_fmt: str) -> bool:
+    """Whether an FFmpeg pixel format (by name) stores an alpha channel."""
+    return any(component.is_alpha for component in av.VideoFormat(pix_fmt).components)
+
+
+def frame_arrays(
+    frame: av.VideoFrame, dtype: np.dtype | type, alpha: bool, width: int | None = None, height: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """A decoded frame as a C-contiguous (H, W, 3) RGB array of `dtype` (uint8 or uint16) and, with `alpha`,
+    its (H, W) alpha plane (opaque where the frame has none); scaled to `width` x `height` if given."""
+    if not alpha:
+        image = frame.to_ndarray(format=array_format(dtype), width=width, height=height)
+        return np.ascontiguousarray(image), None
+    rgba = frame.to_ndarray(format=array_format(dtype, alpha=True), width=width, height=height)
+    return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
+
+
+def with_alpha(image: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """An (H, W, 3) RGB array and its (H, W) alpha plane (None: opaque) as one (H, W, 4) RGBA array."""
+    if alpha is None:
+        alpha = np.full(image.shape[:2], np.iinfo(image.dtype).max, image.dtype)
+    return np.concatenate([image, alpha[..., None]], axis=2)
+
+
+def alpha_left_out(writer: str) -> str:
+    """The warning for an output that cannot keep the input's alpha channel."""
+    return (
+        f"{writer} has no alpha channel: the input's transparency is left out and the output is opaque "
+        "(.mov or .mkv keep it in ProRes 4444, .webm in VP9, and PNG frames as they are)"
+    )
 
 
 def bit_depth_of(pix_fmt) -> int:
@@ -98,8 +135,11 @@ def normalize_rotation(degrees: float) -> int:
     return round(degrees / 90.0) * 90 % 360
 
 
-def check_image(image: np.ndarray, info: VideoInfo) -> None:
-    """ValueError unless `image` is an RGB frame of the info's stored size, uint8 or uint16."""
+def check_image(image: np.ndarray, info: VideoInfo, alpha: np.ndarray | None = None) -> None:
+    """ValueError unless `image` is an RGB frame of the info's stored size, uint8 or uint16, and `alpha`
+    (if given) a plane of that size and dtype."""
     expected = (info.height, info.width, 3)
     if image.shape != expected or image.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"expected an {expected} uint8 or uint16 RGB array, got {image.shape} {image.dtype}")
+    if alpha is not None and (alpha.shape != expected[:2] or alpha.dtype != image.dtype):
+        raise ValueError(f"expected an {expected[:2]} {image.dtype} alpha plane, got {alpha.shape} {alpha.dtype}")

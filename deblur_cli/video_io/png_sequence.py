@@ -12,25 +12,27 @@ import numpy as np
 
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
-from deblur_cli.video_io.info import Frame, VideoInfo, array_format, check_image
+from deblur_cli.video_io.info import Frame, VideoInfo, array_format, check_image, with_alpha
 from deblur_cli.video_io.work_folder import ResumePoint, WorkFolder, write_json
 
 FRAME_NAME = "frame_{:06d}.png"  # numbered from 1
+_PNG_FORMATS = {(False, False): "rgb24", (True, False): "rgb48be", (False, True): "rgba", (True, True): "rgba64be"}
 
 
 def display_picture(image: np.ndarray, rotation: int, pix_fmt: str) -> av.VideoFrame:
-    """An (H, W, 3) RGB array in stored orientation as a frame of `pix_fmt` turned for display, for image
-    formats, which have no rotation tag. JPEG's yuvj formats get full range."""
+    """An (H, W, 3) RGB or (H, W, 4) RGBA array in stored orientation as a frame of `pix_fmt` turned for
+    display, for image formats, which have no rotation tag. JPEG's yuvj formats get full range."""
     turns = rotation // 90  # np.rot90 turns counter-clockwise, as the display matrix does
     upright = np.ascontiguousarray(np.rot90(image, turns)) if turns else image
-    picture = av.VideoFrame.from_ndarray(upright, format=array_format(image.dtype))
+    picture = av.VideoFrame.from_ndarray(upright, format=array_format(image.dtype, alpha=image.shape[2] == 4))
     return picture.reformat(format=pix_fmt, dst_color_range=2 if pix_fmt.startswith("yuvj") else None)
 
 
 class PngSequenceSink(atomic.FinishOrAbort):
     """Frames written as PNG files into a directory that appears under its final name only when finished.
 
-    8-bit input gives 8-bit PNGs, deeper input 16-bit PNGs. Frames are turned to display orientation (a PNG
+    8-bit input gives 8-bit PNGs, deeper input 16-bit PNGs, with the alpha channel of a source that has
+    one. Frames are turned to display orientation (a PNG
     has no rotation tag). Timestamps, audio and subtitles cannot be stored; `warnings` says so when the
     source had audio or subtitles. An existing empty directory is replaced; a non-empty one is refused.
 
@@ -68,7 +70,7 @@ class PngSequenceSink(atomic.FinishOrAbort):
         width, height = self.info.display_size
         encoder = av.CodecContext.create("png", "w")
         encoder.width, encoder.height = width, height
-        encoder.pix_fmt = "rgb48be" if self._deep else "rgb24"
+        encoder.pix_fmt = _PNG_FORMATS[self._deep, self.info.alpha]
         # zlib level 1: six times faster than the default for files about a fifth larger; frames in parallel
         encoder.options = {"compression_level": "1"}
         encoder.thread_type = "FRAME"
@@ -95,13 +97,16 @@ class PngSequenceSink(atomic.FinishOrAbort):
             self.resume_point, self.kept_frames = kept, kept.frames
             self._frames = self._written = kept.frames
 
-    def write(self, frame: Frame | np.ndarray, pts: int | None = None) -> None:
-        """Write one frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation, or a Frame.
-        `pts` is accepted for symmetry with video outputs and not stored."""
-        image = frame.image if isinstance(frame, Frame) else frame
-        check_image(image, self.info)
+    def write(self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None) -> None:
+        """Write one frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation and its (H, W)
+        alpha plane (None: opaque), or a Frame. `pts` is accepted for symmetry with video outputs and not
+        stored."""
+        if isinstance(frame, Frame):
+            frame, alpha = frame.image, frame.alpha
+        check_image(frame, self.info, alpha)
         atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
+            image = with_alpha(frame, alpha) if self.info.alpha else frame
             picture = display_picture(image, self.info.rotation, self._encoder.pix_fmt)
             self._save(self._encoder.encode(picture))
             self._frames += 1

@@ -11,18 +11,29 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
 
 from deblur_cli.errors import InputError
 from deblur_cli.span import Span
 from deblur_cli.video_io.deinterlace import FRAMES_BEFORE, check_mode, deinterlaced, field_order
 from deblur_cli.video_io.hdr import hdr_of
-from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of, color_of, normalize_rotation
+from deblur_cli.video_io.info import (
+    Frame,
+    VideoInfo,
+    bit_depth_of,
+    color_of,
+    frame_arrays,
+    has_alpha_channel,
+    normalize_rotation,
+)
 from deblur_cli.video_io.timecode import at_double_rate, find_timecode, shifted
 
 # Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
 # and FFmpeg guesses presentation times from decode order, so frames get pts from their index instead.
 _CONSTANT_RATE_CONTAINERS = {"avi"}
+
+# WebM stores VP8/VP9 transparency beside each frame (Matroska's ALPHA_MODE tag says so); FFmpeg's own
+# decoders drop it, libvpx's decode it.
+_ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
 
 _DAMAGED_HINT = "the frames before the damage were read; re-copy the file, or cut it before the damaged part"
 
@@ -32,7 +43,8 @@ class VideoFileSource:
 
     Iterate once; each item is a `Frame` with an (H, W, 3) RGB array (uint8 for 8-bit video, uint16 on the
     full 16-bit scale above) in stored orientation. A stream whose frame size changes part-way is scaled to its
-    first size. Raises InputError at open for unreadable files, and while iterating at the point where a
+    first size. A source with an alpha channel gives each Frame its alpha plane (`info.alpha`). Raises
+    InputError at open for unreadable files, and while iterating at the point where a
     damaged or truncated stream stops, after yielding every good frame.
 
     `deinterlace`: "auto" deinterlaces a stream marked interlaced, "on" any stream, "off" none, "double"
@@ -47,7 +59,8 @@ class VideoFileSource:
         self._container = _open(self.path)
         try:
             self._stream = _video_stream(self._container, self.path)
-            self._stream.thread_type = "AUTO"
+            self._decoder = _decoder(self._stream)
+            self._decoder.thread_type = "AUTO"
             self._index_timestamps = self._container.format.name in _CONSTANT_RATE_CONTAINERS
             self._frames = self._decode()
             first = next(self._frames, None)
@@ -75,7 +88,6 @@ class VideoFileSource:
             self._container.close()
             raise
         self.info = info
-        self._format = array_format(self.info.dtype)
 
     def __iter__(self) -> Iterator[Frame]:
         timeline, self._timeline = self._timeline, iter(())
@@ -86,8 +98,9 @@ class VideoFileSource:
         for index, (frame, pts) in enumerate(timeline, start=self._index):
             if stop is not None and pts >= stop:
                 return
-            image = frame.to_ndarray(format=self._format, width=self.info.width, height=self.info.height)
-            yield Frame(image=np.ascontiguousarray(image), pts=pts - self.info.pts_offset, index=index)
+            info = self.info
+            image, alpha = frame_arrays(frame, info.dtype, info.alpha, info.width, info.height)
+            yield Frame(image=image, pts=pts - info.pts_offset, index=index, alpha=alpha)
 
     def skip_to(self, index: int, pts: int | None) -> None:
         """Make iteration start at the span's frame `index`, whose timestamp on the output's clock is
@@ -186,6 +199,8 @@ class VideoFileSource:
         for position in (target - margin, zero):
             self._frames.close()
             self._container.seek(position // per_frame, stream=self._stream, backward=True)
+            if self._decoder is not self._stream.codec_context:  # the container flushes only its own
+                self._decoder.flush_buffers()
             self._frames = self._decode(count_packets=False)
             timeline = self._timed(self._fields_joined(self._frames))
             first = next(timeline, None)
@@ -204,7 +219,7 @@ class VideoFileSource:
                     if packet.pts is not None:
                         stop = (packet.pts + (packet.duration or 0)) * packet.time_base
                         end = stop if end is None else max(end, stop)
-                for frame in stream.decode(packet):
+                for frame in self._decoder.decode(packet):
                     decoded += 1
                     yield frame
         except av.FFmpegError as e:
@@ -276,6 +291,19 @@ def _video_stream(container, path: Path):
     return stream
 
 
+def _decoder(stream):
+    """The codec context that decodes the stream: its own, or libvpx's for WebM video with transparency."""
+    name = _ALPHA_DECODERS.get(stream.codec_context.name)
+    if name is None or stream.metadata.get("alpha_mode") != "1":
+        return stream.codec_context
+    try:
+        decoder = av.CodecContext.create(name, "r")
+    except (av.FFmpegError, ValueError):  # an FFmpeg built without libvpx: the colour alone, as players show it
+        return stream.codec_context
+    decoder.extradata = stream.codec_context.extradata
+    return decoder
+
+
 def _describe(container, stream, first: av.VideoFrame) -> VideoInfo:
     fps = stream.average_rate or stream.guessed_rate
     duration = _stream_duration(stream)
@@ -304,6 +332,7 @@ def _describe(container, stream, first: av.VideoFrame) -> VideoInfo:
         hdr=hdr_of(first),
         field_order=field_order(stream, first),
         timecode=find_timecode(container, stream),
+        alpha=has_alpha_channel(first.format.name),
     )
 
 

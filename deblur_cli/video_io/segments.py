@@ -100,17 +100,17 @@ class SegmentedVideoSink(atomic.FinishesOnExit):
         """Frames in finished segments: what a later run would not restore again."""
         return self._records[-1].stop if self._records else 0
 
-    def write(self, frame: Frame | np.ndarray, pts: int | None = None) -> None:
+    def write(self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None) -> None:
         """Encode one frame, as VideoFileSink.write does. Without a timestamp, a frame's is its index
         times the nominal frame duration, so that segments continue each other's clock."""
         if isinstance(frame, Frame):
-            frame, pts = frame.image, frame.pts if pts is None else pts
-        check_image(frame, self.info)
+            frame, pts, alpha = frame.image, frame.pts if pts is None else pts, frame.alpha
+        check_image(frame, self.info, alpha)
         atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
             if self._segment is None:
                 self._segment = self._open_segment()
-            self._segment.write(frame, pts)
+            self._segment.write(frame, pts, alpha)
             self._next += 1
 
     def cut(self, restart: int, restart_pts: int | None) -> None:
@@ -180,10 +180,10 @@ class _SegmentWriter:
     def _part(self, suffix: str) -> Path:
         return self._work / f"seg_{self.number:05d}{suffix}.part"
 
-    def write(self, image: np.ndarray, pts: int | None) -> None:
+    def write(self, image: np.ndarray, pts: int | None, alpha: np.ndarray | None) -> None:
         if pts is None:
             pts = (self.first + self.frames) * self._encoder.step
-        self._store(self._encoder.encode(image, pts))
+        self._store(self._encoder.encode(image, pts, alpha))
         self.frames += 1
 
     def _store(self, packets) -> None:

@@ -23,13 +23,15 @@ class FrameSink(Protocol):
     """Takes frames in order; `finish` publishes the output under its final name, `abort` removes it.
 
     As a context manager it finishes on a clean exit and aborts on any exception (Ctrl-C included).
-    `warnings` lists what could not be carried over as it was (re-encoded audio, dropped subtitles ...).
+    `warnings` lists what could not be carried over as it was (re-encoded audio, dropped subtitles, an
+    alpha channel the output's format has no room for ...).
     """
 
     path: Path
     warnings: list[str]
 
-    def write(self, frame: Frame | np.ndarray, pts: int | None = None) -> None: ...
+    def write(self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None) -> None:
+        """One frame: an RGB array (with its alpha plane, where the source has one), or a Frame."""
 
     def finish(self) -> None: ...
 

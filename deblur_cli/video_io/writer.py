@@ -14,7 +14,15 @@ from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder
 from deblur_cli.video_io.hdr import x265_params
-from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of, check_image
+from deblur_cli.video_io.info import (
+    Frame,
+    VideoInfo,
+    alpha_left_out,
+    array_format,
+    bit_depth_of,
+    check_image,
+    with_alpha,
+)
 from deblur_cli.video_io.passthrough import Passthrough
 
 # Containers that store a display matrix (MP4/MOV track matrix, Matroska projection).
@@ -45,9 +53,12 @@ class VideoEncoder:
         self._warnings = warnings
         encoding = resolve_encoder(
             options, Path(name).suffix, info.bit_depth, info.width, info.height,
-            source_codec=info.codec, source_profile=info.profile,
+            source_codec=info.codec, source_profile=info.profile, alpha=info.alpha,
         )  # fmt: skip
         self._pix_fmt = encoding.pix_fmt
+        self._alpha = info.alpha and encoding.alpha  # frames take the source's alpha channel along
+        if info.alpha and not encoding.alpha:
+            warnings.append(alpha_left_out(encoding.encoder))
         depth = bit_depth_of(av.VideoFormat(encoding.pix_fmt))
         if depth < info.bit_depth:
             warnings.append(
@@ -128,12 +139,15 @@ class VideoEncoder:
         if self._range is not None:
             context.color_range = self._range
 
-    def encode(self, image: np.ndarray, pts: int | None) -> list[av.Packet]:
-        """The packets the encoder has ready after taking one (H, W, 3) RGB frame in stored orientation.
+    def encode(self, image: np.ndarray, pts: int | None, alpha: np.ndarray | None = None) -> list[av.Packet]:
+        """The packets the encoder has ready after taking one (H, W, 3) RGB frame in stored orientation,
+        and its (H, W) alpha plane where the source has one (None: opaque).
 
         `pts` is in `time_base`; None continues at the nominal rate. A timestamp that does not rise is moved
         one tick past the previous one, since encoders require it. The caller checked the image (check_image).
         """
+        if self._alpha:
+            image = with_alpha(image, alpha)
         picture = self._convert(np.ascontiguousarray(image))
         picture.pts = self._next_pts(pts)
         picture.time_base = self.time_base
@@ -145,7 +159,7 @@ class VideoEncoder:
 
     def _convert(self, image: np.ndarray) -> av.VideoFrame:
         """The encoder's pixel format, converted by swscale straight from the caller's array (no copy first)."""
-        fmt = array_format(image.dtype)
+        fmt = array_format(image.dtype, alpha=image.shape[2] == 4)
         view = av.VideoFrame.from_numpy_buffer(image, format=fmt)
         picture = view.reformat(format=self._pix_fmt, dst_colorspace=self._matrix, dst_color_range=self._range)
         if picture is view:  # nothing to convert: copy, since the encoder may hold on to the frame
@@ -222,18 +236,19 @@ class VideoFileSink(atomic.FinishOrAbort):
         """The video stream's headers, which packets given to `write_packets` must have been encoded with."""
         return self._encoder.extradata
 
-    def write(self, frame: Frame | np.ndarray, pts: int | None = None) -> None:
-        """Encode one frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation, or a Frame.
+    def write(self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None) -> None:
+        """Encode one frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation and its (H, W)
+        alpha plane (None: opaque), or a Frame.
 
         `pts` is in the info's time base (a Frame brings its own); None continues at the nominal rate. A
         timestamp that does not rise is moved one tick past the previous one, since encoders require it.
         """
         if isinstance(frame, Frame):
-            frame, pts = frame.image, frame.pts if pts is None else pts
-        check_image(frame, self.info)
+            frame, pts, alpha = frame.image, frame.pts if pts is None else pts, frame.alpha
+        check_image(frame, self.info, alpha)
         atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
-            self._mux(self._encoder.encode(frame, pts))
+            self._mux(self._encoder.encode(frame, pts, alpha))
             self._frames += 1
 
     def write_packets(self, packets: Iterable[av.Packet]) -> None:

@@ -1,0 +1,224 @@
+"""Transparency: an input's alpha channel bypasses the model and is written where the output's format
+has one (ProRes 4444, VP9, FFV1, QuickTime Animation, PNG, TIFF); elsewhere the run warns."""
+
+from __future__ import annotations
+
+import json
+
+import av
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import deblur_cli.pipeline as pipeline
+import deblur_cli.restorers as restorers_module
+from deblur_cli.cli import app
+from deblur_cli.pipeline import deblur_video
+from deblur_cli.video_io import EncodeOptions, open_source
+from deblur_cli.video_io.encoding import resolve_encoder
+from deblur_cli.windows import WindowOptions
+from tests import media
+from tests.restorers import IdentityRestorer, MixingRestorer
+
+runner = CliRunner()
+SIZE = (48, 32)
+FRAMES = 9
+
+
+@pytest.fixture
+def identity(monkeypatch):
+    restorer = IdentityRestorer()
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: restorer)
+    return restorer
+
+
+def deblur(*args) -> dict:
+    result = runner.invoke(app, ["run", *map(str, args), "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def sources(frames: int = FRAMES) -> list[np.ndarray]:
+    return [media.rgba_pattern(i, *SIZE) for i in range(frames)]
+
+
+def largest_alpha_error(written: list[np.ndarray], expected: list[np.ndarray]) -> int:
+    """The largest difference between the alpha planes of two lists of RGBA frames, in 8-bit steps."""
+    assert len(written) == len(expected)
+
+    def eight_bit(a: np.ndarray) -> np.ndarray:
+        return np.round(a[..., 3] / 257).astype(int) if a.dtype == np.uint16 else a[..., 3].astype(int)
+
+    return max(int(np.abs(eight_bit(a) - eight_bit(b)).max()) for a, b in zip(written, expected))
+
+
+# --- encoder choice ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "suffix, depth, source_codec, profile, encoder, pix_fmt",
+    [
+        (".mov", 10, "prores", "4444", "prores_ks", "yuva444p10le"),  # kept ProRes 4444, alpha and all
+        (".mov", 8, "qtrle", None, "prores_ks", "yuva444p10le"),  # QuickTime Animation -> ProRes 4444
+        (".mkv", 8, "png", None, "prores_ks", "yuva444p10le"),
+        (".mkv", 8, "ffv1", None, "ffv1", "bgra"),  # a kept lossless codec stays lossless
+        (".mkv", 16, "ffv1", None, "ffv1", "rgba64le"),
+        (".webm", 8, "vp9", None, "libvpx-vp9", "yuva420p"),
+    ],
+)
+def test_outputs_that_can_hold_transparency_get_a_format_with_an_alpha_channel(
+    suffix, depth, source_codec, profile, encoder, pix_fmt
+):
+    chosen = resolve_encoder(
+        EncodeOptions(), suffix, depth, 48, 32, source_codec=source_codec, source_profile=profile, alpha=True
+    )
+    assert (chosen.encoder, chosen.pix_fmt, chosen.alpha) == (encoder, pix_fmt, True)
+    opaque = resolve_encoder(EncodeOptions(), suffix, depth, 48, 32, source_codec=source_codec, source_profile=profile)
+    assert not opaque.alpha
+
+
+def test_an_asked_codec_and_a_container_without_an_alpha_codec_are_not_overridden():
+    assert resolve_encoder(EncodeOptions(), ".mp4", 8, 48, 32, alpha=True).encoder == "libx264"
+    asked = resolve_encoder(EncodeOptions(codec="x264"), ".mov", 8, 48, 32, alpha=True)
+    assert (asked.encoder, asked.alpha) == ("libx264", False)
+    assert resolve_encoder(EncodeOptions(codec="ffv1"), ".mov", 8, 48, 32, alpha=True).pix_fmt == "bgra"
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "suffix, codec, pix_fmt, tolerance",
+    [(".mov", "qtrle", "argb", 0), (".mkv", "ffv1", "bgra", 0), (".mov", "prores_ks", "yuva444p10le", 1),
+     (".webm", "libvpx-vp9", "yuva420p", 8)],
+)  # fmt: skip
+def test_sources_deliver_each_frames_alpha_plane(tmp_path, suffix, codec, pix_fmt, tolerance):
+    path = media.make_alpha_video(tmp_path / f"in{suffix}", codec=codec, pix_fmt=pix_fmt, frames=FRAMES, size=SIZE)
+    with open_source(path) as source:
+        assert source.info.alpha
+        frames = list(source)
+    assert largest_alpha_error([np.dstack([f.image, f.alpha]) for f in frames], sources()) <= tolerance
+
+
+def test_webm_transparency_is_read_and_the_seek_of_a_span_keeps_it(tmp_path):
+    # FFmpeg's own VP9 decoder drops WebM's alpha; libvpx's reads it, also after a seek
+    path = media.make_alpha_video(tmp_path / "in.webm", codec="libvpx-vp9", pix_fmt="yuva420p", frames=FRAMES)
+    with av.open(str(path)) as container:
+        assert next(container.decode(video=0)).format.name == "yuv420p"  # the control: no alpha that way
+    from deblur_cli.span import Span
+
+    with open_source(path, Span(start=0.2)) as source:
+        frames = list(source)
+    assert len(frames) == FRAMES - 5
+    assert largest_alpha_error([np.dstack([f.image, f.alpha]) for f in frames], sources()[5:]) <= 8
+
+
+def test_opaque_sources_carry_no_alpha(tmp_path):
+    with open_source(media.make_video(tmp_path / "in.mp4", frames=3)) as source:
+        assert not source.info.alpha
+        assert all(frame.alpha is None for frame in source)
+
+
+# --- deblur run -----------------------------------------------------------------------------------
+
+
+def test_ffv1_keeps_colour_and_alpha_bit_exactly_across_windows(tmp_path, identity):
+    source = media.make_alpha_video(tmp_path / "in.mkv", codec="ffv1", pix_fmt="bgra", frames=FRAMES, size=SIZE)
+    summary = deblur(source, "-o", tmp_path / "out.mkv", "--window", 4, "--overlap", 1)
+    assert summary["warnings"] == []
+    written = media.read_rgba(tmp_path / "out.mkv")
+    assert all(np.array_equal(a, b) for a, b in zip(written, sources(), strict=True))
+
+
+def test_quicktime_animation_comes_back_as_prores_4444_with_its_alpha(tmp_path, identity):
+    source = media.make_alpha_video(tmp_path / "in.mov", codec="qtrle", pix_fmt="argb", frames=FRAMES, size=SIZE)
+    summary = deblur(source, "--window", 4, "--overlap", 2)  # beside the input, as in-deblurred.mov
+    assert summary["warnings"] == []
+    with av.open(str(tmp_path / "in-deblurred.mov")) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.codec_context.profile) == ("prores", "4444")
+    assert largest_alpha_error(media.read_rgba(tmp_path / "in-deblurred.mov"), sources()) <= 1
+
+
+def test_webm_transparency_is_written_as_vp9_alpha(tmp_path, identity):
+    source = media.make_alpha_video(tmp_path / "in.webm", codec="libvpx-vp9", pix_fmt="yuva420p", frames=FRAMES)
+    assert deblur(source, "-o", tmp_path / "out.webm")["warnings"] == []
+    written = media.read_rgba(tmp_path / "out.webm")
+    assert largest_alpha_error(written, sources()) <= 12  # VP9 twice, lossy
+    # each frame keeps its own plane, not a neighbour's
+    assert all(largest_alpha_error([written[i]], [sources()[i + 1]]) > 40 for i in range(FRAMES - 1))
+
+
+def test_a_container_without_an_alpha_codec_warns_and_is_opaque(tmp_path, identity):
+    source = media.make_alpha_video(tmp_path / "in.mov", codec="qtrle", pix_fmt="argb", frames=3, size=SIZE)
+    summary = deblur(source, "-o", tmp_path / "out.mp4")
+    assert summary["warnings"] == [
+        "libx264 has no alpha channel: the input's transparency is left out and the output is opaque "
+        "(.mov or .mkv keep it in ProRes 4444, .webm in VP9, and PNG frames as they are)"
+    ]
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        assert next(container.decode(video=0)).format.name == "yuv420p"
+
+
+def test_side_by_side_frames_are_opaque_with_a_warning(tmp_path, identity):
+    source = media.make_alpha_video(tmp_path / "in.mkv", codec="ffv1", pix_fmt="bgra", frames=3, size=SIZE)
+    summary = deblur(source, "-o", tmp_path / "out.mkv", "--side-by-side")
+    assert summary["warnings"] == ["side-by-side frames are opaque: the input's transparency is left out"]
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        assert next(container.decode(video=0)).format.name == "bgr0"
+
+
+def test_png_frames_keep_their_alpha_in_order(tmp_path, identity):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, image in enumerate(sources()):
+        media.write_image(folder / f"f{i:03d}.png", image)
+    assert deblur(folder, "-o", tmp_path / "out", "--window", 4, "--overlap", 1)["warnings"] == []
+    written = [media.read_rgba(path)[0] for path in sorted((tmp_path / "out").iterdir())]
+    assert all(np.array_equal(a, b) for a, b in zip(written, sources(), strict=True))
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+def test_a_transparent_image_keeps_its_alpha_in_png_and_tiff(tmp_path, identity, depth):
+    image = media.rgba_pattern(0, 32, 16, bit_depth=depth)
+    source = media.write_image(tmp_path / "logo.png", image)
+    form = "rgba" if depth == 8 else "rgba64le"
+    for suffix in (".png", ".tif"):
+        assert deblur(source, "-o", tmp_path / f"out{suffix}")["warnings"] == []
+        assert np.array_equal(media.read_rgba(tmp_path / f"out{suffix}", format=form)[0], image)
+
+
+def test_a_transparent_image_written_as_jpeg_is_opaque_with_a_warning(tmp_path, identity):
+    source = media.write_image(tmp_path / "logo.png", media.rgba_pattern(0, 32, 16))
+    summary = deblur(source, "-o", tmp_path / "out.jpg")
+    assert summary["warnings"] == [
+        ".jpg has no alpha channel: the input's transparency is left out and the output is opaque "
+        "(.mov or .mkv keep it in ProRes 4444, .webm in VP9, and PNG frames as they are)"
+    ]
+    opaque = deblur(media.write_image(tmp_path / "photo.png", media.pattern(0, 32, 16)), "-o", tmp_path / "o.png")
+    assert opaque["warnings"] == []
+
+
+def test_an_interrupted_run_continues_with_the_alpha_of_the_frames_it_reads_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "SEGMENT_FRAMES", 6)
+    source = media.make_alpha_video(tmp_path / "in.mkv", codec="ffv1", pix_fmt="bgra", frames=20, size=SIZE)
+    options = dict(windows=WindowOptions(window=4, overlap=1, tile=None), encode=EncodeOptions(codec="ffv1"))
+    with pytest.raises(KeyboardInterrupt):
+        deblur_video(source, tmp_path / "out.mkv", MixingRestorer(fail_after=4), **options)
+    result = deblur_video(source, tmp_path / "out.mkv", MixingRestorer(), **options)
+    assert result.resumed > 0
+    deblur_video(source, tmp_path / "whole.mkv", MixingRestorer(), **options)
+    resumed, whole = media.read_rgba(tmp_path / "out.mkv"), media.read_rgba(tmp_path / "whole.mkv")
+    assert all(np.array_equal(a, b) for a, b in zip(resumed, whole, strict=True))
+    assert largest_alpha_error(resumed, sources(20)) == 0
+
+
+def test_info_says_whether_the_default_output_keeps_the_alpha_channel(tmp_path):
+    mov = media.make_alpha_video(tmp_path / "anim.mov", codec="qtrle", pix_fmt="argb", frames=2, size=SIZE)
+    report = json.loads(runner.invoke(app, ["info", str(mov), "--json"]).stdout)
+    assert (report["alpha"], report["written_with"]) == ("kept", "prores_ks, yuva444p10le")
+    avi = media.make_alpha_video(tmp_path / "anim.avi", codec="utvideo", pix_fmt="gbrap", frames=2, size=SIZE)
+    report = json.loads(runner.invoke(app, ["info", str(avi), "--json"]).stdout)
+    assert report["alpha"] == "left out: libx264 has none (.mov, .mkv and .webm keep it)"
+    plain = json.loads(runner.invoke(app, ["info", str(media.make_video(tmp_path / "in.mp4")), "--json"]).stdout)
+    assert plain["alpha"] is None
