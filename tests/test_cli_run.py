@@ -447,3 +447,17 @@ def test_version_and_help():
     help_text = runner.invoke(app, ["run", "--help"]).stdout
     for option in ("--model", "--window", "--overlap", "--tile", "--steps", "--device", "--precision", "--force"):
         assert option in help_text
+
+
+def test_sampling_options_given_to_a_deterministic_model_are_named_as_ignored(tmp_path, identity):
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    result = deblur(source, "-o", tmp_path / "a.mp4", "-m", "dstnet-s", "--steps", 5, "--samples", 2, "-q")
+    assert result.exit_code == 0, result.output
+    assert (
+        "--steps and --samples apply to the diffusion models (wtsa, wtsa-s); dstnet-s restores in one "
+        "deterministic pass and ignores them" in " ".join(result.stderr.split())
+    )
+    for args in (["-m", "dstnet-s"], ["-m", "wtsa-s", "--steps", 5, "--eta", 0.5]):  # defaults; a diffusion model
+        quiet = deblur(source, "-o", tmp_path / f"{args[1]}.mp4", *args, "-q")
+        assert quiet.exit_code == 0, quiet.output
+        assert "ignores" not in quiet.stderr

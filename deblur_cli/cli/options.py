@@ -107,6 +107,24 @@ def unbatched_note(restorer: Restorer, model: str, batch: int) -> str | None:
     return None
 
 
+SAMPLING_DEFAULTS = {"--steps": 20, "--eta": 0.0, "--samples": 1}  # the diffusion models' sampling options
+
+
+def sampling_note(model: str, steps: int, eta: float, samples: int) -> str | None:
+    """A warning for sampling options set away from their defaults for a model that does not sample, else None."""
+    if model_spec(model).architecture == "wtsa":
+        return None
+    values = {"--steps": steps, "--eta": eta, "--samples": samples}
+    given = [name for name, value in values.items() if value != SAMPLING_DEFAULTS[name]]
+    if not given:
+        return None
+    which = " and ".join(given)
+    return (
+        f"{which} {'apply' if len(given) > 1 else 'applies'} to the diffusion models (wtsa, wtsa-s); "
+        f"{model} restores in one deterministic pass and ignores {'them' if len(given) > 1 else 'it'}"
+    )
+
+
 MAX_RATE = 1000  # frames a second: beyond any camera's video mode, a typo guard
 
 

@@ -34,6 +34,7 @@ from deblur_cli.cli.options import (
     WeightsOpt,
     WindowOpt,
     rate_option,
+    sampling_note,
     span_option,
     unbatched_note,
     window_options,
@@ -143,6 +144,8 @@ def run(
 
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     windows = window_options(model, window, overlap, tile, tile_overlap, batch)
+    if ignored := sampling_note(model, steps, eta, samples):
+        warn(ignored)
     if output is None or planned[0][1] != output:  # the folder -o names, or one beside a folder of videos
         for _, target in jobs:
             target.parent.mkdir(parents=True, exist_ok=True)
