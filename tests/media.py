@@ -6,6 +6,7 @@ Sizes and lengths stay tiny (e.g. 64x48, a few frames) so that every file is mad
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from pathlib import Path
 
@@ -111,6 +112,7 @@ def make_video(
     subtitles: str | bool | None = None,
     color: dict[str, int] | None = None,
     gop: int | None = None,
+    data: str | None = None,
 ) -> Path:
     """Write a small video of `pattern` frames and return its path.
 
@@ -120,7 +122,9 @@ def make_video(
     lasting `audio_seconds` (default: the video's length). subtitles: True for the container's usual text codec,
     or a codec name; two cues are written. color: {"primaries", "transfer", "matrix", "range"} FFmpeg enum values
     tagged on the stream; the YUV conversion uses that matrix and range. gop: frames between keyframes (the
-    encoder's default otherwise), so that seeking has keyframes to land on.
+    encoder's default otherwise), so that seeking has keyframes to land on. data: a data stream's codec,
+    "bin_data" (in MP4/MOV: GoPro's GPMF telemetry track) or "klv" (MPEG-TS), with a packet every 0.1 s
+    holding b"telemetry N".
     """
     path = Path(path)
     width, height = size
@@ -142,6 +146,7 @@ def make_video(
             video.set_display_rotation(rotation)
         if color:
             _tag_color(video, color)
+        telemetry = container.add_data_stream(data) if data else None
         sound = _add_audio(container, audio) if audio else None
         subtitle_codec = subtitles if isinstance(subtitles, str) else SUBTITLE_CODEC_FOR_SUFFIX.get(path.suffix)
         subtitle = _add_subtitles(container, subtitle_codec) if subtitles else None
@@ -157,6 +162,8 @@ def make_video(
             )
             frame.pts, frame.time_base = stamp, time_base
             container.mux(video.encode(frame))
+            if telemetry is not None:
+                _write_telemetry(container, telemetry, float(stamp * time_base), float(1 / rate))
         container.mux(video.encode())
         container.start_encoding()  # writes the header even when there were no frames
         if sound is not None:
@@ -164,6 +171,18 @@ def make_video(
         if subtitle is not None:
             _write_cues(container, subtitle, subtitle_codec, duration)
     return path
+
+
+def _write_telemetry(container, stream, start: float, length: float) -> None:
+    """The data packets (one every 0.1 s, numbered from 0) that fall in [start, start + length)."""
+    first, stop = math.ceil(start * 10 - 1e-9), math.ceil((start + length) * 10 - 1e-9)
+    for number in range(first, stop):
+        packet = av.Packet(f"telemetry {number}".encode())
+        packet.stream = stream
+        packet.pts = packet.dts = number * 100
+        packet.duration = 100
+        packet.time_base = Fraction(1, 1000)
+        container.mux(packet)
 
 
 def _tag_color(video, color: dict[str, int]) -> None:

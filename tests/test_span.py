@@ -123,6 +123,18 @@ def test_audio_is_cut_to_the_span_and_moved_with_the_video(tmp_path, name, audio
     assert np.allclose([start for start, _ in kept], inside, atol=1e-3)  # MOV moves PCM by 32 samples (0.7 ms)
 
 
+def test_telemetry_is_cut_to_the_span_and_moved_with_the_video(tmp_path):
+    source = media.make_video(tmp_path / "a.mp4", frames=40, fps=20, data="bin_data", gop=5)
+    target = tmp_path / "out.mp4"
+    with open_source(source, Span(1.0, 1.5)) as frames:
+        with open_sink(target, frames.info, EncodeOptions(), source=source) as sink:
+            for frame in frames:
+                sink.write(frame)
+    with av.open(str(target)) as container:
+        kept = [(float(p.pts * p.time_base), bytes(p)) for p in container.demux(data=0) if p.size]
+    assert kept == [(pytest.approx(0.1 * i), f"telemetry {10 + i}".encode()) for i in range(5)]
+
+
 def subtitle_cues(path):
     """(start, end, text) in seconds of every subtitle cue (MP4 adds empty samples of no duration: left out)."""
     with av.open(str(path)) as container:

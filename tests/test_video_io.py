@@ -352,6 +352,33 @@ def test_subtitles_are_copied(tmp_path, source_name, target_name):
     assert packets(tmp_path / target_name, "subtitle") == packets(source, "subtitle")
 
 
+@pytest.mark.parametrize("target_name", ["b.mp4", "b.mov"])
+def test_telemetry_is_copied_into_mp4_and_mov(tmp_path, target_name):
+    # GoPro's GPMF track (gyroscope, accelerometer, GPS), which stabilisers such as Gyroflow read from the file
+    source = media.make_video(tmp_path / "a.mp4", frames=10, data="bin_data")
+    _, _, warnings = convert(source, tmp_path / target_name)
+    assert warnings == []
+    copied = packets(tmp_path / target_name, "data")
+    assert [data for _, data in copied] == [f"telemetry {n}".encode() for n in range(4)]
+    assert copied == packets(source, "data")
+    container, stream = stream_info(tmp_path / target_name, "data")
+    with container:
+        assert stream.metadata["handler_name"] == "GoPro MET"
+
+
+def test_telemetry_a_container_cannot_hold_and_other_data_streams_are_reported(tmp_path):
+    gopro = media.make_video(tmp_path / "a.mp4", frames=5, data="bin_data")
+    _, _, warnings = convert(gopro, tmp_path / "b.mkv")
+    assert warnings == ["data stream #1 (GoPro MET) cannot be stored in .mkv; it was left out (.mp4 and .mov keep it)"]
+    drone = media.make_video(tmp_path / "a.ts", frames=5, codec="libx264", data="klv")  # MISB KLV metadata
+    _, _, warnings = convert(drone, tmp_path / "c.mp4")
+    assert warnings == [
+        "data stream #1 (klv) of the input is left out (deblur carries telemetry, into .mp4 and .mov, and timecode)"
+    ]
+    with av.open(str(tmp_path / "c.mp4")) as container:
+        assert not container.streams.data
+
+
 def test_subtitles_the_container_cannot_hold_are_reported(tmp_path):
     source = media.make_video(tmp_path / "a.mkv", frames=10, subtitles=True)
     _, _, warnings = convert(source, tmp_path / "b.mp4")

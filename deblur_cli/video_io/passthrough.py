@@ -1,4 +1,4 @@
-"""Carrying a source's audio and subtitle streams into an output while its video is re-encoded."""
+"""Carrying a source's audio, subtitle and telemetry streams into an output while its video is re-encoded."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ _STREAM_TAGS = ("language", "title", "handler_name")
 # `mdta` keys, the way phones write them: com.apple.quicktime.location.ISO6709, com.android.capture.fps).
 _KNOWN_TAGS_ONLY = {"mp4", "mov"}
 SUBTITLE_LOOKBACK = 10.0  # seconds before --start searched for a subtitle cue still on screen at it
+# Data streams copied as they are: FFmpeg's name for opaque binary tracks, which in MP4/MOV is GoPro's GPMF
+# telemetry (gyroscope, accelerometer, GPS); MP4 and MOV outputs store it back as such a track.
+_TELEMETRY = {"bin_data"}
 _STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
@@ -52,14 +55,17 @@ class _Reencode:
 
 
 class Passthrough:
-    """The audio and subtitle streams of `source`, muxed into `output` in time order with its video.
+    """The audio, subtitle and telemetry streams of `source`, muxed into `output` in time order with its video.
 
     The source is opened a second time and read only as far as the video written so far (`feed_until`), so
     the muxer interleaves the streams and memory stays bounded. Audio is copied without re-encoding when the
     output container can hold its codec, otherwise re-encoded (Opus for WebM, AAC elsewhere); a subtitle
-    stream the container cannot hold is left out. Each such change adds a line to `warnings`. Attachments
-    and data streams (timecode tracks) are not carried. Streams must be added before the first packet is
-    muxed, so construct this right after the video stream.
+    stream the container cannot hold is left out. Each such change adds a line to `warnings`. Of the data
+    streams, binary telemetry (GoPro's GPMF track, which stabilisers such as Gyroflow read) is copied where
+    the container holds it (MP4, MOV) and otherwise left out with a warning; a timecode track is written
+    anew by the video's encoder (writer.py); other data streams are left out with a warning. Attachments
+    are not carried. Streams must be added before the first packet is muxed, so construct this right after
+    the video stream.
 
     `start` and `end` cut a span, in seconds on the source's own clock: packets shown before `start` or from
     `end` on are left out, and the rest move `start` earlier, as the video's frames do. A subtitle is trimmed
@@ -88,12 +94,19 @@ class Passthrough:
         self._output = output
         self._suffix = Path(output.name).suffix or output.format.name
         self._routes: dict[int, _Copy | _Reencode] = {}
-        wanted = [s for s in self._input.streams if s.type == "subtitle" or (audio and s.type == "audio")]
+        wanted = [
+            s
+            for s in self._input.streams
+            if s.type == "subtitle" or (audio and s.type == "audio") or (s.type == "data" and s.name in _TELEMETRY)
+        ]
+        _warn_data_left_out(self._input, warnings)
         samples = _first_packets(source, [s.index for s in wanted])
         for stream in wanted:
             fits = _accepts(output.format.name, stream, samples.get(stream.index))
             if stream.type == "audio":
                 route = self._audio_route(stream, fits, warnings)
+            elif stream.type == "data":
+                route = self._telemetry_route(stream, fits, warnings)
             else:
                 route = self._subtitle_route(stream, fits, warnings)
             if route is not None:
@@ -144,6 +157,15 @@ class Passthrough:
         warnings.append(
             f"subtitle stream #{stream.index} ({_codec_name(stream)}) cannot be stored in {self._suffix}; it was "
             "left out (an output of the input's container type keeps it)"
+        )
+        return None
+
+    def _telemetry_route(self, stream, fits: bool, warnings: list[str]):
+        if fits:
+            return _Copy(self._output.add_stream_from_template(stream))
+        warnings.append(
+            f"data stream #{stream.index} ({_data_name(stream)}) cannot be stored in {self._suffix}; it was left "
+            "out (.mp4 and .mov keep it)"
         )
         return None
 
@@ -236,6 +258,22 @@ def _accepts(format_name: str, stream, sample: av.Packet | None) -> bool:
                 probe.mux(sample)
         return True
     return False
+
+
+def _warn_data_left_out(container, warnings: list[str]) -> None:
+    """A warning naming the source's data streams that are neither telemetry nor timecode (which are kept)."""
+    left = [s for s in container.streams.data if s.name not in _TELEMETRY and "timecode" not in s.metadata]
+    if left:
+        names = ", ".join(f"#{s.index} ({_data_name(s)})" for s in left)
+        warnings.append(
+            f"data stream{'s' * (len(left) > 1)} {names} of the input {'are' if len(left) > 1 else 'is'} left out "
+            "(deblur carries telemetry, into .mp4 and .mov, and timecode)"
+        )
+
+
+def _data_name(stream) -> str:
+    """A data stream as its handler names it (e.g. "GoPro MET"), else by its codec."""
+    return stream.metadata.get("handler_name") or stream.name or "unknown data"
 
 
 def _codec_name(stream) -> str:
