@@ -113,6 +113,7 @@ def make_video(
     color: dict[str, int] | None = None,
     gop: int | None = None,
     data: str | None = None,
+    chapters: list[tuple[float, float, str]] | None = None,
 ) -> Path:
     """Write a small video of `pattern` frames and return its path.
 
@@ -124,7 +125,7 @@ def make_video(
     tagged on the stream; the YUV conversion uses that matrix and range. gop: frames between keyframes (the
     encoder's default otherwise), so that seeking has keyframes to land on. data: a data stream's codec,
     "bin_data" (in MP4/MOV: GoPro's GPMF telemetry track) or "klv" (MPEG-TS), with a packet every 0.1 s
-    holding b"telemetry N".
+    holding b"telemetry N". chapters: (start s, end s, title) of each chapter.
     """
     path = Path(path)
     width, height = size
@@ -147,6 +148,14 @@ def make_video(
         if color:
             _tag_color(video, color)
         telemetry = container.add_data_stream(data) if data else None
+        if chapters:
+            container.set_chapters(
+                [
+                    {"id": i + 1, "start": round(a * 1000), "end": round(b * 1000), "time_base": Fraction(1, 1000),
+                     "metadata": {"title": title}}
+                    for i, (a, b, title) in enumerate(chapters)
+                ]
+            )  # fmt: skip
         sound = _add_audio(container, audio) if audio else None
         subtitle_codec = subtitles if isinstance(subtitles, str) else SUBTITLE_CODEC_FOR_SUFFIX.get(path.suffix)
         subtitle = _add_subtitles(container, subtitle_codec) if subtitles else None

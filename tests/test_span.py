@@ -135,6 +135,21 @@ def test_telemetry_is_cut_to_the_span_and_moved_with_the_video(tmp_path):
     assert kept == [(pytest.approx(0.1 * i), f"telemetry {10 + i}".encode()) for i in range(5)]
 
 
+def test_chapters_are_cut_to_the_span_and_moved_with_the_video(tmp_path):
+    marks = [(0.0, 1.2, "one"), (1.2, 1.6, "two"), (1.6, 3.0, "three")]
+    source = media.make_video(tmp_path / "a.mkv", frames=60, fps=20, gop=5, chapters=marks)
+    target = tmp_path / "out.mkv"
+    with open_source(source, Span(1.0, 2.0)) as frames:
+        with open_sink(target, frames.info, EncodeOptions(), source=source) as sink:
+            for frame in frames:
+                sink.write(frame)
+    with av.open(str(target)) as container:
+        kept = [(float(c["start"] * c["time_base"]), float(c["end"] * c["time_base"]), c["metadata"]["title"])
+                for c in container.chapters()]  # fmt: skip
+    assert kept == [(0.0, pytest.approx(0.2), "one"), (pytest.approx(0.2), pytest.approx(0.6), "two"),
+                    (pytest.approx(0.6), pytest.approx(1.0), "three")]  # fmt: skip
+
+
 def subtitle_cues(path):
     """(start, end, text) in seconds of every subtitle cue (MP4 adds empty samples of no duration: left out)."""
     with av.open(str(path)) as container:

@@ -379,6 +379,29 @@ def test_telemetry_a_container_cannot_hold_and_other_data_streams_are_reported(t
         assert not container.streams.data
 
 
+def chapters(path) -> list[tuple[float, float, str]]:
+    with av.open(str(path)) as container:
+        return [
+            (round(float(c["start"] * c["time_base"]), 3), round(float(c["end"] * c["time_base"]), 3), c["metadata"]["title"])
+            for c in container.chapters()
+        ]
+
+
+@pytest.mark.parametrize("source_name, target_name", [("a.mkv", "b.mkv"), ("a.mkv", "b.mp4"), ("a.mp4", "b.webm")])
+def test_chapters_are_copied(tmp_path, source_name, target_name):
+    marks = [(0.0, 0.2, "Intro"), (0.2, 0.4, "Main")]
+    source = media.make_video(tmp_path / source_name, frames=10, chapters=marks)
+    _, _, warnings = convert(source, tmp_path / target_name)
+    assert warnings == []
+    assert chapters(tmp_path / target_name) == marks
+
+
+def test_chapters_a_container_cannot_hold_are_reported(tmp_path):
+    source = media.make_video(tmp_path / "a.mkv", frames=10, chapters=[(0.0, 0.2, "Intro"), (0.2, 0.4, "Main")])
+    _, _, warnings = convert(source, tmp_path / "b.avi")
+    assert warnings == [".avi cannot hold the input's 2 chapters; they were left out"]
+
+
 def test_subtitles_the_container_cannot_hold_are_reported(tmp_path):
     source = media.make_video(tmp_path / "a.mkv", frames=10, subtitles=True)
     _, _, warnings = convert(source, tmp_path / "b.mp4")

@@ -22,6 +22,9 @@ SUBTITLE_LOOKBACK = 10.0  # seconds before --start searched for a subtitle cue s
 # Data streams copied as they are: FFmpeg's name for opaque binary tracks, which in MP4/MOV is GoPro's GPMF
 # telemetry (gyroscope, accelerometer, GPS); MP4 and MOV outputs store it back as such a track.
 _TELEMETRY = {"bin_data"}
+_DISCARD_ALL = 48  # FFmpeg's AVDISCARD_ALL: the demuxer's own streams, such as MP4's chapter track
+# Containers that store chapters (Matroska and WebM natively, MP4 and MOV as a chapter track).
+_CHAPTER_FORMATS = {"matroska", "webm", "mp4", "mov", "ipod"}
 _STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
@@ -64,7 +67,7 @@ class Passthrough:
     streams, binary telemetry (GoPro's GPMF track, which stabilisers such as Gyroflow read) is copied where
     the container holds it (MP4, MOV) and otherwise left out with a warning; a timecode track is written
     anew by the video's encoder (writer.py); other data streams are left out with a warning. Attachments
-    are not carried. Streams must be added before the first packet is muxed, so construct this right after
+    are not carried. Chapters are kept where the container holds them, cut to a span. Streams must be added before the first packet is muxed, so construct this right after
     the video stream.
 
     `start` and `end` cut a span, in seconds on the source's own clock: packets shown before `start` or from
@@ -97,7 +100,7 @@ class Passthrough:
         wanted = [
             s
             for s in self._input.streams
-            if s.type == "subtitle" or (audio and s.type == "audio") or (s.type == "data" and s.name in _TELEMETRY)
+            if s.type == "subtitle" or (audio and s.type == "audio") or _is_telemetry(s)
         ]
         _warn_data_left_out(self._input, warnings)
         samples = _first_packets(source, [s.index for s in wanted])
@@ -114,6 +117,11 @@ class Passthrough:
                 self._routes[stream.index] = route
         tags = {k: v for k, v in self._input.metadata.items() if k not in _STALE_TAGS}
         output.metadata.update(tags)
+        chapters = _chapters_in_span(self._input.chapters(), start, end)
+        if chapters and output.format.name in _CHAPTER_FORMATS:
+            output.set_chapters(chapters)
+        elif chapters:
+            warnings.append(f"{self._suffix} cannot hold the input's {len(chapters)} chapters; they were left out")
         if output.format.name in _KNOWN_TAGS_ONLY and any("." in key for key in tags):
             output.options["movflags"] = "use_metadata_tags"  # else the phone's date, place and model are lost
         streams = [self._input.streams[i] for i in self._routes]
@@ -218,6 +226,22 @@ class Passthrough:
         self._input.close()
 
 
+def _chapters_in_span(chapters: list[dict], start: float | None, end: float | None) -> list[dict]:
+    """The chapters that show inside the span, cut to it and moved as its frames are (start at zero)."""
+    kept = []
+    for chapter in chapters:
+        time_base = chapter["time_base"]
+        first = Fraction(chapter["start"]) * time_base
+        last = Fraction(chapter["end"]) * time_base
+        if start is not None:
+            first, last = max(first - Fraction(start), Fraction(0)), last - Fraction(start)
+        if end is not None:
+            last = min(last, Fraction(end) - Fraction(start or 0))
+        if last > first:
+            kept.append({**chapter, "start": round(first / time_base), "end": round(last / time_base)})
+    return kept
+
+
 def _trim_start(cue: av.Packet, start: float) -> bool:
     """Move a subtitle cue that began before `start` to begin at it, keeping its end; False if it ended
     by then (nothing of it is left to show)."""
@@ -262,13 +286,23 @@ def _accepts(format_name: str, stream, sample: av.Packet | None) -> bool:
 
 def _warn_data_left_out(container, warnings: list[str]) -> None:
     """A warning naming the source's data streams that are neither telemetry nor timecode (which are kept)."""
-    left = [s for s in container.streams.data if s.name not in _TELEMETRY and "timecode" not in s.metadata]
+    left = [
+        s
+        for s in container.streams.data
+        if not _is_telemetry(s) and "timecode" not in s.metadata and int(s.discard) != _DISCARD_ALL
+    ]
     if left:
         names = ", ".join(f"#{s.index} ({_data_name(s)})" for s in left)
         warnings.append(
             f"data stream{'s' * (len(left) > 1)} {names} of the input {'are' if len(left) > 1 else 'is'} left out "
             "(deblur carries telemetry, into .mp4 and .mov, and timecode)"
         )
+
+
+def _is_telemetry(stream) -> bool:
+    """Whether a stream is telemetry to copy: opaque binary data that the demuxer does not mark as its own
+    (an MP4 chapter track, also opaque binary to FFmpeg, is marked discarded; its chapters are kept as such)."""
+    return stream.type == "data" and stream.name in _TELEMETRY and int(stream.discard) != _DISCARD_ALL
 
 
 def _data_name(stream) -> str:
