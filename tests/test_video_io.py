@@ -402,6 +402,42 @@ def test_chapters_a_container_cannot_hold_are_reported(tmp_path):
     assert warnings == [".avi cannot hold the input's 2 chapters; they were left out"]
 
 
+def test_attachments_are_copied_into_matroska_and_reported_elsewhere(tmp_path):
+    source = media.make_video(tmp_path / "a.mkv", frames=3)
+    with_font = tmp_path / "fonts.mkv"
+    with av.open(str(source)) as original, av.open(str(with_font), "w") as container:
+        video = container.add_stream_from_template(original.streams.video[0])
+        container.add_attachment("subs.ttf", "font/ttf", b"font bytes" * 50)
+        for packet in original.demux(video=0):
+            if packet.size:
+                packet.stream = video
+                container.mux(packet)
+    _, _, warnings = convert(with_font, tmp_path / "b.mkv")
+    assert warnings == []
+    with av.open(str(tmp_path / "b.mkv")) as container:
+        (attachment,) = container.streams.attachments
+        assert (attachment.name, attachment.mimetype, bytes(attachment.data)) == ("subs.ttf", "font/ttf", b"font bytes" * 50)
+    _, _, warnings = convert(with_font, tmp_path / "b.mp4")
+    assert warnings == [".mp4 cannot hold the input's attachments (subs.ttf); they were left out (.mkv keeps them)"]
+
+
+def test_a_second_video_stream_is_reported_as_left_out(tmp_path):
+    path = tmp_path / "two.mkv"
+    with av.open(str(path), "w") as container:
+        streams = [container.add_stream("libx264", rate=25) for _ in range(2)]
+        for stream in streams:
+            stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for index in range(3):
+            frame = av.VideoFrame.from_ndarray(media.pattern(index, 64, 48), format="rgb24")
+            for stream in streams:
+                container.mux(stream.encode(frame))
+        for stream in streams:
+            container.mux(stream.encode())
+    _, images, warnings = convert(path, tmp_path / "b.mkv")
+    assert len(images) == 3
+    assert warnings == ["video stream #1 is left out: deblur restores the first video stream only"]
+
+
 def test_subtitles_the_container_cannot_hold_are_reported(tmp_path):
     source = media.make_video(tmp_path / "a.mkv", frames=10, subtitles=True)
     _, _, warnings = convert(source, tmp_path / "b.mp4")

@@ -67,8 +67,9 @@ class Passthrough:
     streams, binary telemetry (GoPro's GPMF track, which stabilisers such as Gyroflow read) is copied where
     the container holds it (MP4, MOV) and otherwise left out with a warning; a timecode track is written
     anew by the video's encoder (writer.py); other data streams are left out with a warning. Attachments
-    are not carried. Chapters are kept where the container holds them, cut to a span. Streams must be added before the first packet is muxed, so construct this right after
-    the video stream.
+    (fonts, cover images) are copied into Matroska outputs, chapters wherever the container holds them (cut
+    to a span); video streams besides the restored one are left out with a warning. Streams must be added
+    before the first packet is muxed, so construct this right after the video stream.
 
     `start` and `end` cut a span, in seconds on the source's own clock: packets shown before `start` or from
     `end` on are left out, and the rest move `start` earlier, as the video's frames do. A subtitle is trimmed
@@ -103,6 +104,8 @@ class Passthrough:
             if s.type == "subtitle" or (audio and s.type == "audio") or _is_telemetry(s)
         ]
         _warn_data_left_out(self._input, warnings)
+        _warn_video_left_out(self._input, warnings)
+        _attach(self._input, output, self._suffix, warnings)
         samples = _first_packets(source, [s.index for s in wanted])
         for stream in wanted:
             fits = _accepts(output.format.name, stream, samples.get(stream.index))
@@ -297,6 +300,32 @@ def _warn_data_left_out(container, warnings: list[str]) -> None:
             f"data stream{'s' * (len(left) > 1)} {names} of the input {'are' if len(left) > 1 else 'is'} left out "
             "(deblur carries telemetry, into .mp4 and .mov, and timecode)"
         )
+
+
+def _warn_video_left_out(container, warnings: list[str]) -> None:
+    """Warnings for the video streams besides the one restored (the first that is not cover art)."""
+    restored = next((s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic), None)
+    for stream in container.streams.video:
+        if stream is restored:
+            continue
+        if stream.disposition & av.stream.Disposition.attached_pic:
+            warnings.append(f"the input's cover art (stream #{stream.index}) is left out")
+        else:
+            warnings.append(f"video stream #{stream.index} is left out: deblur restores the first video stream only")
+
+
+def _attach(container, output, suffix: str, warnings: list[str]) -> None:
+    """Copy the source's attachments (a Matroska file's fonts for its subtitles, its cover image) into an
+    output that holds them; a warning where it does not."""
+    attachments = list(container.streams.attachments)
+    if not attachments:
+        return
+    if output.format.name != "matroska":
+        names = ", ".join(s.name or f"#{s.index}" for s in attachments)
+        warnings.append(f"{suffix} cannot hold the input's attachments ({names}); they were left out (.mkv keeps them)")
+        return
+    for stream in attachments:
+        output.add_attachment(stream.name or f"attachment{stream.index}", stream.mimetype or "", bytes(stream.data))
 
 
 def _is_telemetry(stream) -> bool:
