@@ -41,3 +41,26 @@ def test_a_folder_of_videos_and_a_rotated_ten_bit_clip(tmp_path):
 def test_a_missing_input_is_one_line(tmp_path):
     result = runner.invoke(app, ["info", str(tmp_path / "nothing.mp4")])
     assert result.exit_code == 1 and result.output.startswith("error: ") and "no such file" in result.output
+
+
+def test_the_warnings_a_run_would_give_are_listed_before_it_and_nothing_is_written(tmp_path):
+    drone = make_video(tmp_path / "drone.ts", frames=3, codec="libx264", data="klv")
+    gopro = make_video(tmp_path / "gopro.mp4", frames=3, data="bin_data")
+    result = runner.invoke(app, ["info", str(drone), str(gopro), "--json"])
+    assert result.exit_code == 0, result.output
+    first, second = json.loads(result.stdout)
+    assert first["warnings"] == [
+        "data stream #1 (klv) of the input is left out (deblur carries telemetry, into .mp4 and .mov, and timecode)"
+    ]
+    assert second["warnings"] == []  # the telemetry goes into the .mp4 output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["drone.ts", "gopro.mp4"]
+    # the same warning as the run itself gives, found the same way
+    from deblur_cli.video_io import describe
+    from deblur_cli.video_io.sinks import planned_warnings
+
+    assert planned_warnings(tmp_path / "x.mkv", describe(gopro), source=gopro) == [
+        "data stream #1 (GoPro MET) cannot be stored in .mkv; it was left out (.mp4 and .mov keep it)"
+    ]
+    assert planned_warnings(tmp_path / "frames", describe(make_video(tmp_path / "a.mkv", audio="aac"))) == [
+        "a PNG sequence cannot hold audio; the source's audio was not written"
+    ]

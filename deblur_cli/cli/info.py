@@ -15,6 +15,7 @@ from deblur_cli.outputs import plan_outputs
 from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
 from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.image_file import ALPHA_IMAGE_FORMATS, is_image_output
+from deblur_cli.video_io.sinks import planned_warnings
 
 # FFmpeg's colour enums, by the names ffprobe prints, for the values cameras and phones write.
 _PRIMARIES = {1: "bt709", 5: "bt470bg", 6: "smpte170m", 9: "bt2020", 12: "p3"}
@@ -51,7 +52,7 @@ def _report(path: Path, info: VideoInfo, target: Path) -> dict:
     if is_image_output(target) or target.suffix == "":
         writes = "PNG frames" if target.suffix == "" else f"an image ({target.suffix})"
         if info.alpha and target.suffix.lower() not in ("", *ALPHA_IMAGE_FORMATS):
-            alpha = f"left out: {target.suffix} has none"
+            alpha = "left out"
     else:
         try:
             encoding = resolve_encoder(
@@ -61,9 +62,13 @@ def _report(path: Path, info: VideoInfo, target: Path) -> dict:
             profile = encoding.options.get("profile")
             writes = f"{encoding.encoder}, {encoding.pix_fmt}" + (f", profile {profile}" if profile else "")
             if info.alpha and not encoding.alpha:
-                alpha = f"left out: {encoding.encoder} has none (.mov, .mkv and .webm keep it)"
+                alpha = "left out"
         except DeblurError as e:
             writes = f"nothing: {e}"
+    try:
+        warnings = planned_warnings(target, info, EncodeOptions(), source=path)
+    except DeblurError:
+        warnings = []  # `written_with` says why nothing would be written
     container = path.suffix[1:].lower() if path.is_file() and path.suffix else (info.container or "").split(",")[0]
     return {
         "input": str(path),
@@ -84,6 +89,7 @@ def _report(path: Path, info: VideoInfo, target: Path) -> dict:
         "alpha": alpha,
         "default_output": str(target),
         "written_with": writes,
+        "warnings": warnings,
     }
 
 
@@ -108,6 +114,8 @@ def _interlacing(info: VideoInfo) -> str | None:
 
 
 def _text(value) -> str:
+    if isinstance(value, list):
+        return "\n".join(value) or "none"
     if value is True:
         return "yes"
     if value is False:

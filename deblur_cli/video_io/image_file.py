@@ -46,6 +46,19 @@ def check_image_output(path: str | os.PathLike, info: VideoInfo, options: Encode
         raise OutputError(f"{path} is one image, and the input has {info.frame_count} frames", hint=_HINT)
 
 
+def left_out(path: Path, info: VideoInfo) -> list[str]:
+    """Warnings for what of a source like `info` the image file `path` cannot hold."""
+    suffix = path.suffix.lower()
+    warnings = []
+    if info.has_audio:
+        warnings.append("an image cannot hold audio; the source's audio was not written")
+    if info.alpha and suffix not in ALPHA_IMAGE_FORMATS:
+        warnings.append(alpha_left_out(path.suffix))
+    if info.bit_depth > 8 and IMAGE_FORMATS[suffix][2] is None:
+        warnings.append(f"{path.suffix} holds 8 bits per channel; the {info.bit_depth}-bit frame was rounded")
+    return warnings
+
+
 class ImageFileSink(atomic.FinishOrAbort):
     """The one frame of a one-frame source (a photo) as an image file, in display orientation.
 
@@ -58,19 +71,13 @@ class ImageFileSink(atomic.FinishOrAbort):
     def __init__(self, path: str | os.PathLike, info: VideoInfo, options: EncodeOptions = EncodeOptions()):
         self.path = Path(path)
         self.info = info
-        self.warnings: list[str] = []
         check_image_output(self.path, info, options)
+        self.warnings: list[str] = left_out(self.path, info)
         codec, shallow, deep = IMAGE_FORMATS[self.path.suffix.lower()]
-        if info.has_audio:
-            self.warnings.append("an image cannot hold audio; the source's audio was not written")
         self._alpha = info.alpha and self.path.suffix.lower() in ALPHA_IMAGE_FORMATS
         if self._alpha:
             shallow, deep = ALPHA_IMAGE_FORMATS[self.path.suffix.lower()]
-        elif info.alpha:
-            self.warnings.append(alpha_left_out(self.path.suffix))
         pix_fmt = deep if info.bit_depth > 8 and deep else shallow
-        if info.bit_depth > 8 and not deep:
-            self.warnings.append(f"{self.path.suffix} holds 8 bits per channel; the {info.bit_depth}-bit frame was rounded")
         width, height = info.display_size
         self._encoder = av.CodecContext.create(codec, "w")
         self._encoder.width, self._encoder.height, self._encoder.pix_fmt = width, height, pix_fmt

@@ -28,6 +28,16 @@ def display_picture(image: np.ndarray, rotation: int, pix_fmt: str) -> av.VideoF
     return picture.reformat(format=pix_fmt, dst_color_range=2 if pix_fmt.startswith("yuvj") else None)
 
 
+def left_out(info: VideoInfo) -> list[str]:
+    """Warnings for what of a source like `info` a PNG sequence cannot hold."""
+    warnings = []
+    if info.has_audio:
+        warnings.append("a PNG sequence cannot hold audio; the source's audio was not written")
+    if info.has_subtitles:
+        warnings.append("a PNG sequence cannot hold subtitles; the source's subtitles were not written")
+    return warnings
+
+
 class PngSequenceSink(atomic.FinishOrAbort):
     """Frames written as PNG files into a directory that appears under its final name only when finished.
 
@@ -44,16 +54,12 @@ class PngSequenceSink(atomic.FinishOrAbort):
     def __init__(self, path: str | os.PathLike, info: VideoInfo, *, key: dict | None = None, fresh: bool = False):
         self.path = Path(path)
         self.info = info
-        self.warnings: list[str] = []
         if atomic.taken(self.path):
             raise OutputError(
                 f"{self.path} already exists and is not an empty directory",
                 hint="choose a new directory name for the PNG frames, or empty it first",
             )
-        if info.has_audio:
-            self.warnings.append("a PNG sequence cannot hold audio; the source's audio was not written")
-        if info.has_subtitles:
-            self.warnings.append("a PNG sequence cannot hold subtitles; the source's subtitles were not written")
+        self.warnings: list[str] = left_out(info)
         self._deep = info.bit_depth > 8
         self._encoder = self._new_encoder()
         self._frames = 0  # frames given to the encoder

@@ -3,6 +3,8 @@ image file."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from pathlib import Path
 from typing import Protocol
@@ -11,12 +13,14 @@ import numpy as np
 
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io.encoding import EncodeOptions
+from deblur_cli.video_io import image_file, png_sequence
 from deblur_cli.video_io.image_file import ImageFileSink, check_image_output, is_image_output
 from deblur_cli.video_io.images import is_image
 from deblur_cli.video_io.info import Frame, VideoInfo
+from deblur_cli.video_io.passthrough import Passthrough
 from deblur_cli.video_io.png_sequence import PngSequenceSink
 from deblur_cli.video_io.segments import SegmentedVideoSink
-from deblur_cli.video_io.writer import VideoFileSink
+from deblur_cli.video_io.writer import VideoEncoder, VideoFileSink, open_container
 
 
 class FrameSink(Protocol):
@@ -72,10 +76,46 @@ def open_sink(
         return PngSequenceSink(path, info, key=resume_key, fresh=fresh)
     if is_image_output(path):
         return ImageFileSink(path, info, options)  # which makes check_image_output's checks
-    carry = source is not None and os.path.isfile(source) and not is_image(source)
+    carry = _carries(source)
     if resume_key is not None:
         return SegmentedVideoSink(path, info, options, key=resume_key, source=source if carry else None, fresh=fresh)
     return VideoFileSink(path, info, options, source=source if carry else None)
+
+
+def planned_warnings(
+    path: str | os.PathLike,
+    info: VideoInfo,
+    options: EncodeOptions = EncodeOptions(),
+    *,
+    source: str | os.PathLike | None = None,
+) -> list[str]:
+    """The warnings `open_sink(path, info, options, source=source)` would give: what of the source the
+    output cannot hold as it is. Nothing is written: a video file's encoder and container are set up in
+    memory, and the source's other streams matched against them. Raises OutputError as open_sink would."""
+    if is_frame_directory(path):
+        _check_frame_directory(path, options)
+        return png_sequence.left_out(info)
+    if is_image_output(path):
+        check_image_output(path, info, options)
+        return image_file.left_out(Path(path), info)
+    name = Path(path).name
+    memory = io.BytesIO()
+    memory.name = name
+    container = open_container(memory, name)
+    warnings: list[str] = []
+    try:
+        VideoEncoder(container, name, info, options, warnings)
+        if _carries(source):
+            Passthrough(source, container, audio=options.audio, warnings=warnings).close()
+    finally:
+        with contextlib.suppress(Exception):
+            container.close()
+    return warnings
+
+
+def _carries(source: str | os.PathLike | None) -> bool:
+    """Whether a source's other streams go into a video output: it is a media file, not images."""
+    return source is not None and os.path.isfile(source) and not is_image(source)
 
 
 def check_sink(path: str | os.PathLike, info: VideoInfo, options: EncodeOptions = EncodeOptions()) -> None:
