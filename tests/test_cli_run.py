@@ -461,3 +461,19 @@ def test_sampling_options_given_to_a_deterministic_model_are_named_as_ignored(tm
         quiet = deblur(source, "-o", tmp_path / f"{args[1]}.mp4", *args, "-q")
         assert quiet.exit_code == 0, quiet.output
         assert "ignores" not in quiet.stderr
+
+
+def test_what_the_output_cannot_hold_is_said_once_before_the_run(tmp_path, monkeypatch):
+    source = media.make_video(tmp_path / "in.mkv", frames=6, subtitles=True)
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: FailingRestorer(0, KeyboardInterrupt()))
+    stopped = deblur(source, "-o", tmp_path / "out.mp4")
+    assert stopped.exit_code == 130
+    expected = "subtitle stream #1 (srt) cannot be stored in .mp4"
+    assert expected in stopped.stderr  # said although no frame was restored
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
+    done = deblur(source, "-o", tmp_path / "out.mp4", "--json")
+    assert done.exit_code == 0, done.output
+    assert done.stderr.count(expected) == 1  # before the run, not again after it
+    assert json.loads(done.stdout)["warnings"][0].startswith(expected)  # and in the summary, as before
+    again = deblur(source, "-o", tmp_path / "out.mp4", "--force")
+    assert again.stderr.count(expected) == 1 and again.stderr.index(expected) < again.stderr.index("done")

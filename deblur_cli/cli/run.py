@@ -44,6 +44,7 @@ from deblur_cli.errors import InputError, OutputError, UsageError
 from deblur_cli.outputs import check_output_path, plan_outputs
 from deblur_cli.video_io import EncodeOptions, atomic, check_sink, describe
 from deblur_cli.video_io.deinterlace import MODES
+from deblur_cli.video_io.sinks import planned_warnings
 
 
 @command("run")
@@ -120,6 +121,7 @@ def run(
             skipped = [_skipped(source, target) for source, target in planned]
             out.print_json(json.dumps(skipped if several else skipped[0]))
         return
+    foreseen: dict[Path, list[str]] = {}  # the warnings each output's sink will give, shown before the run
     for source, target in jobs:  # bad inputs and outputs fail before torch is imported and the model loads
         info = describe(source, span, image_rate=image_rate, deinterlace=deinterlace)
         if image_rate is not None and info.container is not None:
@@ -137,6 +139,10 @@ def run(
 
             info = composed_info(info)
         check_sink(target, info, encode)
+        # what the output cannot hold, said before a long run rather than after it
+        foreseen[source] = planned_warnings(target, info, encode, source=source)
+        for message in foreseen[source]:
+            warn(f"{source.name}: {message}" if several else message)
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.devices import resolve_device
     from deblur_cli.pipeline import deblur_video
@@ -240,7 +246,8 @@ def run(
             finally:
                 bar.remove_task(task)
             for message in result.warnings:
-                warn(message)
+                if message not in foreseen[source]:
+                    warn(message)
             summaries.append(
                 {
                     "input": result.input,

@@ -17,10 +17,9 @@ from deblur_cli.video_io import image_file, png_sequence
 from deblur_cli.video_io.image_file import ImageFileSink, check_image_output, is_image_output
 from deblur_cli.video_io.images import is_image
 from deblur_cli.video_io.info import Frame, VideoInfo
-from deblur_cli.video_io.passthrough import Passthrough
 from deblur_cli.video_io.png_sequence import PngSequenceSink
 from deblur_cli.video_io.segments import SegmentedVideoSink
-from deblur_cli.video_io.writer import VideoEncoder, VideoFileSink, open_container
+from deblur_cli.video_io.writer import VideoEncoder, VideoFileSink, carry_streams, open_container
 
 
 class FrameSink(Protocol):
@@ -104,9 +103,9 @@ def planned_warnings(
     container = open_container(memory, name)
     warnings: list[str] = []
     try:
-        VideoEncoder(container, name, info, options, warnings)
+        encoder = VideoEncoder(container, name, info, options, warnings)
         if _carries(source):
-            Passthrough(source, container, audio=options.audio, warnings=warnings).close()
+            carry_streams(source, container, encoder, options, warnings).close()
     finally:
         with contextlib.suppress(Exception):
             container.close()

@@ -176,6 +176,20 @@ class VideoEncoder:
         return pts
 
 
+def carry_streams(source, container, encoder: VideoEncoder, options: EncodeOptions, warnings: list[str]) -> Passthrough:
+    """The Passthrough of `source`'s other streams into `container`, beside `encoder`'s video, cut to
+    the span its VideoInfo describes."""
+    info = encoder.info
+    return Passthrough(
+        source,
+        container,
+        audio=options.audio,
+        warnings=warnings,
+        start=float(info.pts_offset * encoder.time_base) if info.pts_offset else None,
+        end=info.end_time,
+    )
+
+
 def open_container(file, name: str):
     """An output container for `file` (a path, or a file object whose `name` is set), its format from the
     suffix of `name`; OutputError for a suffix FFmpeg does not know."""
@@ -221,14 +235,7 @@ class VideoFileSink(atomic.FinishOrAbort):
             self._container = open_container(str(self._temp), self.path.name)
             self._encoder = VideoEncoder(self._container, self.path.name, info, options, self.warnings)
             if source is not None:
-                self._passthrough = Passthrough(
-                    source,
-                    self._container,
-                    audio=options.audio,
-                    warnings=self.warnings,
-                    start=float(info.pts_offset * self._encoder.time_base) if info.pts_offset else None,
-                    end=info.end_time,
-                )
+                self._passthrough = carry_streams(source, self._container, self._encoder, options, self.warnings)
             start_encoding(self._container, self._encoder.encoding)
 
     @property
