@@ -123,13 +123,18 @@ def test_audio_is_cut_to_the_span_and_moved_with_the_video(tmp_path, name, audio
     assert np.allclose([start for start, _ in kept], inside, atol=1e-3)  # MOV moves PCM by 32 samples (0.7 ms)
 
 
-def test_telemetry_is_cut_to_the_span_and_moved_with_the_video(tmp_path):
-    source = media.make_video(tmp_path / "a.mp4", frames=40, fps=20, data="bin_data", gop=5)
-    target = tmp_path / "out.mp4"
-    with open_source(source, Span(1.0, 1.5)) as frames:
+def copied(source, target, span: Span):
+    """`target`, written with the span's frames of `source` unchanged and its other streams."""
+    with open_source(source, span) as frames:
         with open_sink(target, frames.info, EncodeOptions(), source=source) as sink:
             for frame in frames:
                 sink.write(frame)
+    return target
+
+
+def test_telemetry_is_cut_to_the_span_and_moved_with_the_video(tmp_path):
+    source = media.make_video(tmp_path / "a.mp4", frames=40, fps=20, data="bin_data", gop=5)
+    target = copied(source, tmp_path / "out.mp4", Span(1.0, 1.5))
     with av.open(str(target)) as container:
         kept = [(float(p.pts * p.time_base), bytes(p)) for p in container.demux(data=0) if p.size]
     assert kept == [(pytest.approx(0.1 * i), f"telemetry {10 + i}".encode()) for i in range(5)]
@@ -138,11 +143,7 @@ def test_telemetry_is_cut_to_the_span_and_moved_with_the_video(tmp_path):
 def test_chapters_are_cut_to_the_span_and_moved_with_the_video(tmp_path):
     marks = [(0.0, 1.2, "one"), (1.2, 1.6, "two"), (1.6, 3.0, "three")]
     source = media.make_video(tmp_path / "a.mkv", frames=60, fps=20, gop=5, chapters=marks)
-    target = tmp_path / "out.mkv"
-    with open_source(source, Span(1.0, 2.0)) as frames:
-        with open_sink(target, frames.info, EncodeOptions(), source=source) as sink:
-            for frame in frames:
-                sink.write(frame)
+    target = copied(source, tmp_path / "out.mkv", Span(1.0, 2.0))
     with av.open(str(target)) as container:
         kept = [(float(c["start"] * c["time_base"]), float(c["end"] * c["time_base"]), c["metadata"]["title"])
                 for c in container.chapters()]  # fmt: skip

@@ -382,8 +382,9 @@ def test_telemetry_a_container_cannot_hold_and_other_data_streams_are_reported(t
 def chapters(path) -> list[tuple[float, float, str]]:
     with av.open(str(path)) as container:
         return [
-            (round(float(c["start"] * c["time_base"]), 3), round(float(c["end"] * c["time_base"]), 3), c["metadata"]["title"])
+            (round(float(start), 3), round(float(end), 3), c["metadata"]["title"])
             for c in container.chapters()
+            for start, end in [(c["start"] * c["time_base"], c["end"] * c["time_base"])]
         ]
 
 
@@ -416,7 +417,8 @@ def test_attachments_are_copied_into_matroska_and_reported_elsewhere(tmp_path):
     assert warnings == []
     with av.open(str(tmp_path / "b.mkv")) as container:
         (attachment,) = container.streams.attachments
-        assert (attachment.name, attachment.mimetype, bytes(attachment.data)) == ("subs.ttf", "font/ttf", b"font bytes" * 50)
+        assert (attachment.name, attachment.mimetype) == ("subs.ttf", "font/ttf")
+        assert bytes(attachment.data) == b"font bytes" * 50
     _, _, warnings = convert(with_font, tmp_path / "b.mp4")
     assert warnings == [".mp4 cannot hold the input's attachments (subs.ttf); they were left out (.mkv keeps them)"]
 

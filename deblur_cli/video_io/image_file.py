@@ -63,9 +63,10 @@ class ImageFileSink(atomic.FinishOrAbort):
     """The one frame of a one-frame source (a photo) as an image file, in display orientation.
 
     PNG and TIFF keep 16-bit depth and the alpha channel; JPEG and BMP are 8-bit and opaque (deeper
-    frames are rounded to 8 bits, and transparency left out, with a warning). A source of more than one frame is refused before anything is written when its frame count
-    is known, and at its second frame otherwise. Encoding options other than the image's own format are
-    refused: an image has no CRF, preset or audio.
+    frames are rounded to 8 bits, and transparency left out, with a warning). A source of more than one
+    frame is refused before anything is written when its frame count is known, and at its second frame
+    otherwise. Encoding options other than the image's own format are refused: an image has no CRF,
+    preset or audio.
     """
 
     def __init__(self, path: str | os.PathLike, info: VideoInfo, options: EncodeOptions = EncodeOptions()):

@@ -111,10 +111,8 @@ class Passthrough:
             fits = _accepts(output.format.name, stream, samples.get(stream.index))
             if stream.type == "audio":
                 route = self._audio_route(stream, fits, warnings)
-            elif stream.type == "data":
-                route = self._telemetry_route(stream, fits, warnings)
             else:
-                route = self._subtitle_route(stream, fits, warnings)
+                route = self._copy_route(stream, fits, warnings)
             if route is not None:
                 _copy_tags(stream, route.output_stream)
                 self._routes[stream.index] = route
@@ -162,22 +160,16 @@ class Passthrough:
         )
         return _Reencode(stream, output_stream)
 
-    def _subtitle_route(self, stream, fits: bool, warnings: list[str]):
+    def _copy_route(self, stream, fits: bool, warnings: list[str]):
+        """A subtitle or telemetry stream copied, or left out with a warning where the container cannot hold it."""
         if fits:
             return _Copy(self._output.add_stream_from_template(stream))
-        warnings.append(
-            f"subtitle stream #{stream.index} ({_codec_name(stream)}) cannot be stored in {self._suffix}; it was "
-            "left out (an output of the input's container type keeps it)"
-        )
-        return None
-
-    def _telemetry_route(self, stream, fits: bool, warnings: list[str]):
-        if fits:
-            return _Copy(self._output.add_stream_from_template(stream))
-        warnings.append(
-            f"data stream #{stream.index} ({_data_name(stream)}) cannot be stored in {self._suffix}; it was left "
-            "out (.mp4 and .mov keep it)"
-        )
+        if stream.type == "data":
+            what, keeps = f"data stream #{stream.index} ({_data_name(stream)})", ".mp4 and .mov keep it"
+        else:
+            what = f"subtitle stream #{stream.index} ({_codec_name(stream)})"
+            keeps = "an output of the input's container type keeps it"
+        warnings.append(f"{what} cannot be stored in {self._suffix}; it was left out ({keeps})")
         return None
 
     def feed_until(self, seconds: float) -> None:
@@ -304,11 +296,12 @@ def _warn_data_left_out(container, warnings: list[str]) -> None:
 
 def _warn_video_left_out(container, warnings: list[str]) -> None:
     """Warnings for the video streams besides the one restored (the first that is not cover art)."""
-    restored = next((s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic), None)
+    cover = av.stream.Disposition.attached_pic
+    restored = next((s for s in container.streams.video if not s.disposition & cover), None)
     for stream in container.streams.video:
         if stream is restored:
             continue
-        if stream.disposition & av.stream.Disposition.attached_pic:
+        if stream.disposition & cover:
             warnings.append(f"the input's cover art (stream #{stream.index}) is left out")
         else:
             warnings.append(f"video stream #{stream.index} is left out: deblur restores the first video stream only")
