@@ -33,7 +33,8 @@ _TIMECODE_FORMATS = {"mp4", "mov", "matroska", "webm"}
 # FFmpeg colorspace (AVColorSpace) -> the swscale matrix name PyAV's reformat takes for the RGB -> YUV step.
 _SWS_MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "SMPTE170M", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
 _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream stores RGB (or GBR) planes, no YUV matrix
-_FULL_RANGE = 2  # AVCOL_RANGE_JPEG
+_BT709, _BT601 = 1, 5  # AVCOL_SPC_BT709, AVCOL_SPC_BT470BG
+_LIMITED_RANGE, _FULL_RANGE = 1, 2  # AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG
 
 
 class VideoEncoder:
@@ -128,14 +129,18 @@ class VideoEncoder:
         """Copy the source's colour description to the stream, and pick the matrix and range that the
         RGB -> YUV conversion must use so that the tags describe the pixels."""
         color, rgb = self.info.color, av.VideoFormat(pix_fmt).is_rgb
-        self._matrix = None if rgb else _SWS_MATRIX.get(color.get("matrix", 2))
-        if pix_fmt.startswith("yuvj"):  # JPEG-style formats are full range by definition
+        jpeg = pix_fmt.startswith("yuvj")  # JPEG-style formats: full range (and BT.601) by definition
+        matrix, value_range = color.get("matrix", context.colorspace), color.get("range")
+        if not rgb and matrix == _RGB_MATRIX:  # RGB frames (PNG, TIFF, FFV1) into YUV: the matrix video uses
+            matrix, value_range = (_BT601, _FULL_RANGE) if jpeg else (_BT709, _LIMITED_RANGE)
+        self._matrix = None if rgb else _SWS_MATRIX.get(matrix)
+        if jpeg:
             self._range = _FULL_RANGE
         else:
-            self._range = None if rgb else color.get("range") or None
+            self._range = None if rgb else value_range or None
         context.color_primaries = color.get("primaries", context.color_primaries)
         context.color_trc = color.get("transfer", context.color_trc)
-        context.colorspace = _RGB_MATRIX if rgb else color.get("matrix", context.colorspace)
+        context.colorspace = _RGB_MATRIX if rgb else matrix
         if self._range is not None:
             context.color_range = self._range
 
