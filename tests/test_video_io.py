@@ -168,6 +168,19 @@ def test_avi_round_trip_keeps_count_and_rate(tmp_path):
     assert result.info.fps == 25
 
 
+@pytest.mark.parametrize("source_name", ["a.mp4", "a.mkv"])
+def test_avi_from_a_finer_time_base_counts_frames(tmp_path, source_name):
+    # MP4's 1/12800 or Matroska's 1/1000 as AVI's time base would read as thousands of frames a second
+    source = media.make_video(tmp_path / source_name, frames=10, audio="aac")
+    convert(source, tmp_path / "b.avi")
+    with av.open(str(tmp_path / "b.avi")) as container:
+        stream = container.streams.video[0]
+        assert (stream.time_base, stream.frames) == (Fraction(1, 25), 10)
+    with open_source(tmp_path / "b.avi") as result:  # read back whole, not taken for a truncated file
+        assert [f.pts for f in result] == list(range(10))
+    assert audio_seconds(tmp_path / "b.avi") == pytest.approx(audio_seconds(source), abs=0.05)
+
+
 @pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
 def test_variable_frame_rate_timestamps_survive(tmp_path, suffix):
     stamps = [0, 40, 50, 120, 130, 300, 310, 500]

@@ -33,6 +33,7 @@ _TIMECODE_FORMATS = {"mp4", "mov", "matroska", "webm"}
 # FFmpeg colorspace (AVColorSpace) -> the swscale matrix name PyAV's reformat takes for the RGB -> YUV step.
 _SWS_MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "SMPTE170M", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
 _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream stores RGB (or GBR) planes, no YUV matrix
+_FRAME_CLOCK_FORMATS = {"avi"}  # containers whose time base is their frame rate
 _BT709, _BT601 = 1, 5  # AVCOL_SPC_BT709, AVCOL_SPC_BT470BG
 _LIMITED_RANGE, _FULL_RANGE = 1, 2  # AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG
 
@@ -41,7 +42,7 @@ class VideoEncoder:
     """The video stream of an output container, set up for frames shaped like `info`, and its encoder:
     RGB arrays in, packets out, each with its timestamps in `time_base`.
 
-    The stream keeps the input's frame rate, time base (where the container allows), size, display
+    The stream keeps the input's frame rate, time base (AVI's counts frames), size, display
     rotation, sample aspect ratio, colour tags, HDR10 mastering metadata (with libx265) and timecode. `name` (the
     output's file name) is for messages; what could not be kept goes to `warnings`. Two encoders made with
     the same settings for containers of the same format emit the same stream headers (`extradata`), so
@@ -62,12 +63,19 @@ class VideoEncoder:
             warnings.append(alpha_left_out(encoding.encoder))
         depth = bit_depth_of(av.VideoFormat(encoding.pix_fmt))
         if depth < info.bit_depth:
+            keeps = "--codec ffv1 keeps all of them" if info.bit_depth > 12 else "libx264, libx265 and ffv1 keep them"
             warnings.append(
                 f"{encoding.encoder} here cannot store more than {depth} bits per channel; the {info.bit_depth}-bit "
-                f"input is written as {encoding.pix_fmt} (choose libx264, libx265 or ffv1 to keep the depth)"
+                f"input is written as {encoding.pix_fmt} ({keeps})"
             )
-        self.time_base = info.time_base or 1 / info.rate
-        self.step = max(1, round(1 / (info.rate * self.time_base)))  # timestamp units per frame at the nominal rate
+        self.source_time_base = info.time_base or 1 / info.rate  # what Frame.pts and `encode`'s pts count in
+        # AVI gives every tick of its time base a frame: a finer one would read as a rate of thousands of
+        # frames a second, nearly all of them dropped, so it counts frames and timestamps are rounded to them
+        frame_clock = container.format.name in _FRAME_CLOCK_FORMATS
+        self.time_base = 1 / info.rate if frame_clock else self.source_time_base
+        self._scale = self.source_time_base / self.time_base
+        self.step = max(1, round(1 / (info.rate * self.source_time_base)))  # source units per frame at the nominal rate
+        self._out_step = max(1, round(1 / (info.rate * self.time_base)))
         self._last_pts: int | None = None
         self.encoding = encoding
         self.stream = self._add_video(container, encoding)
@@ -148,13 +156,14 @@ class VideoEncoder:
         """The packets the encoder has ready after taking one (H, W, 3) RGB frame in stored orientation,
         and its (H, W) alpha plane where the source has one (None: opaque).
 
-        `pts` is in `time_base`; None continues at the nominal rate. A timestamp that does not rise is moved
-        one tick past the previous one, since encoders require it. The caller checked the image (check_image).
+        `pts` is in `source_time_base` (the packets' are in `time_base`); None continues at the nominal rate.
+        A timestamp that does not rise is moved one tick past the previous one, since encoders require it.
+        The caller checked the image (check_image).
         """
         if self._alpha:
             image = with_alpha(image, alpha)
         picture = self._convert(np.ascontiguousarray(image))
-        picture.pts = self._next_pts(pts)
+        picture.pts = self._next_pts(None if pts is None else round(pts * self._scale))
         picture.time_base = self.time_base
         return self.stream.encode(picture)
 
@@ -174,7 +183,7 @@ class VideoEncoder:
     def _next_pts(self, pts: int | None) -> int:
         last = self._last_pts
         if pts is None:
-            pts = 0 if last is None else last + self.step
+            pts = 0 if last is None else last + self._out_step
         elif last is not None and pts <= last:
             pts = last + 1
         self._last_pts = pts
@@ -190,7 +199,7 @@ def carry_streams(source, container, encoder: VideoEncoder, options: EncodeOptio
         container,
         audio=options.audio,
         warnings=warnings,
-        start=float(info.pts_offset * encoder.time_base) if info.pts_offset else None,
+        start=float(info.pts_offset * encoder.source_time_base) if info.pts_offset else None,
         end=info.end_time,
     )
 
