@@ -223,3 +223,46 @@ def test_info_says_whether_the_default_output_keeps_the_alpha_channel(tmp_path):
     assert report["warnings"][0].startswith("libx264 has no alpha channel")
     plain = json.loads(runner.invoke(app, ["info", str(media.make_video(tmp_path / "in.mp4")), "--json"]).stdout)
     assert plain["alpha"] is None
+
+
+def write_gif(path, frames: list[np.ndarray]) -> None:
+    """An animated GIF of RGB frames (FFmpeg decodes every GIF to BGRA)."""
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("gif", rate=10)
+        stream.width, stream.height, stream.pix_fmt = width, height, "rgb8"
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="rgb8")))
+        container.mux(stream.encode())
+
+
+def test_images_whose_alpha_is_wholly_opaque_count_as_opaque(tmp_path, identity):
+    # many PNGs are RGBA with every pixel opaque, and every GIF decodes to BGRA: no alpha, no warning
+    opaque = media.rgba_pattern(0, 32, 16)
+    opaque[..., 3] = 255
+    png = media.write_image(tmp_path / "opaque.png", opaque)
+    write_gif(tmp_path / "anim.gif", [media.pattern(i, 32, 16) for i in range(3)])
+    with av.open(str(tmp_path / "anim.gif")) as container:
+        assert next(container.decode(video=0)).format.name == "bgra"  # the control: an alpha channel it has
+    for source in (png, tmp_path / "anim.gif"):
+        with open_source(source) as frames:
+            assert not frames.info.alpha
+        assert deblur(source, "-o", tmp_path / f"{source.stem}.mp4")["warnings"] == []
+    opaque[:4, :4, 3] = 0  # a corner of it see-through
+    with open_source(media.write_image(tmp_path / "corner.png", opaque)) as frames:
+        assert frames.info.alpha
+        assert next(iter(frames)).alpha[0, 0] == 0
+
+
+def test_a_video_codecs_alpha_counts_even_where_the_first_frame_is_opaque(tmp_path):
+    path = tmp_path / "anim.mov"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("qtrle", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 32, 16, "argb"
+        for index in range(2):
+            image = media.rgba_pattern(index, 32, 16)
+            image[..., 3] = 255 if index == 0 else image[..., 3]  # a title that fades in after its first frame
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgba").reformat(format="argb")))
+        container.mux(stream.encode())
+    with open_source(path) as frames:
+        assert frames.info.alpha

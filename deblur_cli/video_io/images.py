@@ -18,9 +18,9 @@ from deblur_cli.video_io.info import (
     Frame,
     VideoInfo,
     bit_depth_of,
+    carries_alpha,
     color_of,
     frame_arrays,
-    has_alpha_channel,
     normalize_rotation,
 )
 
@@ -92,7 +92,7 @@ class ImageSequenceSource:
             color=color_of(first),
             codec=codec,
             pix_fmt=first.format.name,
-            alpha=has_alpha_channel(first.format.name),
+            alpha=carries_alpha(first, codec),
         )
         self._workers = workers or decode_workers()
         self._start = 0  # the first image iteration yields

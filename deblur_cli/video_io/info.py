@@ -47,15 +47,6 @@ class VideoInfo:
         return np.uint8 if self.bit_depth <= 8 else np.uint16
 
     @property
-    def has_alpha(self) -> bool:
-        """Whether the source's pixel format has an alpha channel (transparency); sources deliver it as
-        Frame.alpha and set `alpha`."""
-        try:
-            return self.pix_fmt is not None and has_alpha_channel(self.pix_fmt)
-        except ValueError:  # a format this FFmpeg does not name
-            return False
-
-    @property
     def rate(self) -> Fraction:
         """The frame rate a writer should use: `fps`, or DEFAULT_FPS for sources without timing."""
         return self.fps or DEFAULT_FPS
@@ -86,6 +77,25 @@ def array_format(dtype: np.dtype | type, *, alpha: bool = False) -> str:
 def has_alpha_channel(pix_fmt: str) -> bool:
     """Whether an FFmpeg pixel format (by name) stores an alpha channel."""
     return any(component.is_alpha for component in av.VideoFormat(pix_fmt).components)
+
+
+# Decoders whose pictures have an alpha channel whether or not the image uses it: a GIF decodes to BGRA,
+# and many PNGs are saved as RGBA with every pixel opaque. Their alpha counts when the first picture shows
+# some transparency; a video codec's alpha (ProRes 4444, QuickTime Animation, VP9) counts as it is stored.
+_INCIDENTAL_ALPHA = {"gif", "png", "apng", "tiff", "webp", "bmp"}
+
+
+def carries_alpha(frame: av.VideoFrame, codec: str | None) -> bool:
+    """Whether a source whose first decoded picture is `frame` (decoded by `codec`) has an alpha channel
+    worth keeping: its format has one and, for image codecs, that picture is not wholly opaque."""
+    if not has_alpha_channel(frame.format.name):
+        return False
+    if codec not in _INCIDENTAL_ALPHA:
+        return True
+    # at the picture's own depth: swscale's 8-to-16-bit step makes an opaque 255 into 65532, not 65535
+    dtype = np.uint8 if bit_depth_of(frame.format) <= 8 else np.uint16
+    plane = frame.to_ndarray(format=array_format(dtype, alpha=True))[..., 3]
+    return bool(plane.min() < np.iinfo(dtype).max)
 
 
 def frame_arrays(

@@ -20,9 +20,9 @@ from deblur_cli.video_io.info import (
     Frame,
     VideoInfo,
     bit_depth_of,
+    carries_alpha,
     color_of,
     frame_arrays,
-    has_alpha_channel,
     normalize_rotation,
 )
 from deblur_cli.video_io.timecode import at_double_rate, find_timecode, shifted
@@ -332,7 +332,7 @@ def _describe(container, stream, first: av.VideoFrame) -> VideoInfo:
         hdr=hdr_of(first),
         field_order=field_order(stream, first),
         timecode=find_timecode(container, stream),
-        alpha=has_alpha_channel(first.format.name),
+        alpha=carries_alpha(first, stream.codec_context.name),
     )
 
 
