@@ -771,6 +771,12 @@ def test_missing_output_directory(tmp_path):
         open_sink(tmp_path / "missing" / "o.mp4", INFO)
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, a folder that takes no new files")
+def test_output_directory_that_takes_no_files_is_not_called_missing():
+    with pytest.raises(OutputError, match=r"^cannot create files in /proc$"):
+        open_sink(Path("/proc") / "o.mp4", INFO)
+
+
 def test_output_directory_that_is_a_file(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutputError, match=r"file is not a directory"):

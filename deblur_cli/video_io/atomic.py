@@ -105,8 +105,10 @@ def output_error(path: Path, error: BaseException) -> OutputError:
         return OutputError(f"disk full while writing {path}", hint="free some space or write the output elsewhere")
     if code in (errno.EACCES, errno.EPERM, errno.EROFS):
         return OutputError(f"cannot write to {where}: permission denied", hint="choose a directory you can write to")
-    if code == errno.ENOENT:
+    if code == errno.ENOENT and not where.is_dir():
         return OutputError(f"cannot write {path}: directory {where} does not exist", hint="create it first")
+    if code == errno.ENOENT:  # a folder that takes no new files, such as /proc
+        return OutputError(f"cannot create files in {where}", hint="choose a directory you can write to")
     if code == errno.ENOTDIR:
         return OutputError(f"cannot write {path}: {where} is not a directory", hint="check the output path")
     reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
