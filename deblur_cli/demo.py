@@ -16,6 +16,7 @@ from deblur_cli.pipeline import ProgressFn, WindowOptions, to_image, to_tensor
 from deblur_cli.stream import restore_stream
 from deblur_cli.restorer import Restorer
 from deblur_cli.video_io import EncodeOptions, VideoInfo, open_sink, open_source
+from deblur_cli.video_io.atomic import output_error
 
 FPS = Fraction(25)
 # Near-lossless in luma; 4:2:0 chroma, so that every player shows the clips.
@@ -65,7 +66,10 @@ def run_demo(
     existing = [p.name for p in paths.values() if p.exists()]
     if existing and not force:
         raise OutputError(f"{folder} already holds {', '.join(existing)}", hint="pass --force to replace them")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise output_error(folder, e) from None
     blurred, sharp = synthesize_clip(seed, frames=frames, size=size, still=False)  # a clip that needs deblurring
     write_clip(paths["blurry"], blurred)
     write_clip(paths["sharp"], sharp)

@@ -309,6 +309,17 @@ def test_command_bad_dataset_is_one_line(tmp_path):
     assert "Traceback" not in result.output and "is not a folder" in result.output
 
 
+def test_a_json_path_that_cannot_be_written_stops_the_command_before_any_scoring(tmp_path, monkeypatch):
+    import deblur_cli.restorers as restorers_module
+
+    make_images(tmp_path / "data" / "a" / "blur", count=2, size=(32, 32))
+    make_images(tmp_path / "data" / "a" / "sharp", count=2, size=(32, 32))
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: pytest.fail("a model was loaded"))
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "data"), "--json", str(tmp_path / "no" / "s.json")])
+    assert result.exit_code == 1
+    assert "directory" in result.output and "does not exist" in result.output and "Traceback" not in result.output
+
+
 def test_save_writes_the_scored_frames_and_refuses_a_used_folder(tmp_path):
     sharp = random_images(3, seed=4)
     frames_folder(tmp_path / "d" / "seq" / "blur", sharp)

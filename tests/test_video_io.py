@@ -936,3 +936,16 @@ def test_damage_messages_count_good_frames_in_words():
     from deblur_cli.video_io.reader import _good
 
     assert [_good(n) for n in (0, 1, 2)] == ["0 good frames", "1 good frame", "2 good frames"]
+
+
+def test_check_writable_probes_the_folder_and_leaves_nothing(tmp_path):
+    from deblur_cli.video_io.atomic import check_writable, write_bytes
+
+    check_writable(tmp_path / "scores.json")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(OutputError, match="does not exist"):
+        check_writable(tmp_path / "missing" / "scores.json")
+    with pytest.raises(OutputError, match="is a folder"):
+        check_writable(tmp_path)
+    with pytest.raises(OutputError, match="does not exist"):  # an OutputError, not an OSError, at the end too
+        write_bytes(tmp_path / "missing" / "scores.json", b"{}")

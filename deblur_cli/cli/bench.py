@@ -25,6 +25,7 @@ from deblur_cli.cli.options import (
 from deblur_cli.errors import UsageError, WeightsError
 from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.weights import has_local_weights
+from deblur_cli.video_io.atomic import check_writable
 
 if TYPE_CHECKING:
     from deblur_cli.bench import BenchReport
@@ -96,6 +97,9 @@ def bench(
     quiet: QuietOpt = False,
 ) -> None:
     """Measure speed and quality per model, step count and sample count: [bold]deblur bench --steps 1,5,20[/]."""
+    for path in (json_path, plot_path):
+        if path is not None:
+            check_writable(path)  # now, not after the benchmark
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.bench import BenchModel, BenchOptions, load_clip, run_bench, synthetic_clip, write_json
     from deblur_cli.devices import resolve_device

@@ -40,6 +40,7 @@ from deblur_cli.cli.options import (
 from deblur_cli.cli.progress_lines import lines_for_a_log
 from deblur_cli.cli.tables import cell
 from deblur_cli.datasets import find_sequences, save_folders, sequence_digest
+from deblur_cli.video_io.atomic import check_writable
 from deblur_cli.errors import DeblurError, UsageError
 from deblur_cli.model_specs import MODELS
 from deblur_cli.video_io import input_identity
@@ -118,6 +119,8 @@ def evaluate(
         pairs = [p for p in pairs if sequences in p.name]
         if not pairs:
             raise UsageError(f"no sequence of {dataset} has {sequences!r} in its name", hint="drop or change --sequences")
+    if json_path is not None:
+        check_writable(json_path)  # now, not after hours of scoring
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.devices import resolve_device
     from deblur_cli.evaluate import EvaluationReport, evaluate_sequence

@@ -83,8 +83,12 @@ def taken(path: str | os.PathLike) -> bool:
 def write_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:
     """Write `data` to `path` under a temporary name in the same folder, then rename it into place: a
     reader finds the old file or the whole new one. `durable` also flushes it to disk before the rename,
-    so that a power cut cannot leave a renamed file without its content."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    so that a power cut cannot leave a renamed file without its content. OS errors are raised as
+    OutputError about `path`."""
+    try:
+        fd, temp = tempfile.mkstemp(dir=_folder(path), prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise output_error(path, e) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -92,15 +96,36 @@ def write_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:
                 f.flush()
                 os.fsync(f.fileno())
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as e:
         Path(temp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise output_error(path, e) from None
         raise
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """OutputError unless a file can be written at `path`: its folder exists and takes a new file (one is
+    created there and removed). For the files a command writes at its end, so that a long run does not
+    end in an error about where its result goes."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder", hint="give a file name")
+    try:
+        fd, temp = tempfile.mkstemp(dir=_folder(path), prefix=f".{path.name}.", suffix=".probe")
+    except OSError as e:
+        raise output_error(path, e) from None
+    os.close(fd)
+    os.unlink(temp)
+
+
+def _folder(path: Path) -> Path:
+    return path.parent if str(path.parent) else Path(".")
 
 
 def output_error(path: Path, error: BaseException) -> OutputError:
     """An OutputError naming the cause in words a user can act on (disk full, permissions, missing folder)."""
     code = getattr(error, "errno", None)
-    where = path.parent if str(path.parent) else Path(".")
+    where = _folder(path)
     if code in (errno.ENOSPC, errno.EDQUOT):
         return OutputError(f"disk full while writing {path}", hint="free some space or write the output elsewhere")
     if code in (errno.EACCES, errno.EPERM, errno.EROFS):
