@@ -417,6 +417,19 @@ def test_failure_part_way_leaves_no_output(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["in.mp4"]
 
 
+def test_a_path_the_system_refuses_is_an_error_line_not_an_internal_error(tmp_path, monkeypatch):
+    source = media.make_video(tmp_path / "in.mp4", frames=4)
+    for error, shown in [
+        (FileNotFoundError(2, "No such file or directory", "/proc/run"), "error: /proc/run: No such file or directory"),
+        (OSError(28, "No space left on device"), "internal error: OSError"),  # no path: not the user's to fix
+    ]:
+        restorer = FailingRestorer(after=0, error=error)
+        monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, restorer=restorer, **k: restorer)
+        result = deblur(source, "-o", tmp_path / "out.mp4", "--force")
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert result.stderr.startswith(shown)
+
+
 def test_ctrl_c_exits_130_and_leaves_no_output_and_no_thread(tmp_path, monkeypatch):
     source = media.make_video(tmp_path / "in.mp4", frames=20)
     restorer = FailingRestorer(after=1, error=KeyboardInterrupt())

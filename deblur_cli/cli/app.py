@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from deblur_cli import __version__
-from deblur_cli.errors import DeblurError
+from deblur_cli.errors import DeblurError, OutputError
 
 DEBUG_ENV = "DEBLUR_DEBUG"
 
@@ -89,6 +89,11 @@ def error_boundary() -> Iterator[None]:
     except Exception as e:  # the last line of defence: still one line, never a traceback
         if debug:
             raise
+        if isinstance(e, OSError) and e.filename is not None:
+            # a path the system refused (a folder that cannot be made, a full disk): the user's to fix, not a bug
+            hint = "check the path, its permissions and the free space"
+            report_error(OutputError(f"{e.filename}: {e.strerror}", hint=hint))
+            raise typer.Exit(1) from None
         err.print(f"[red]internal error:[/] {type(e).__name__}: {e}", highlight=False, soft_wrap=True)
         err.print(f"[dim]hint:[/] set {DEBUG_ENV}=1 for the traceback and report it", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
