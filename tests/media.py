@@ -327,6 +327,24 @@ def damage(path: str | Path, start: float, length: int, target: str | Path | Non
     return target
 
 
+def cut_without_reencoding(path: str | Path, target: str | Path, frames: int) -> Path:
+    """Copy an MP4/MOV's packets into `target`, all of them, with the video's clock moved back by `frames`
+    frames, as editors cut a file without re-encoding: the muxer writes an edit list that hides those first
+    frames, while the file's index still counts every sample."""
+    with av.open(str(path)) as source, av.open(str(target), "w") as output:
+        video = source.streams.video[0]
+        streams = {s.index: output.add_stream_from_template(s) for s in source.streams if s.type in ("video", "audio")}
+        shift = round(frames / video.average_rate / video.time_base)
+        for packet in source.demux(*[source.streams[i] for i in streams]):
+            if not packet.size:
+                continue
+            if packet.stream.index == video.index:
+                packet.pts, packet.dts = packet.pts - shift, packet.dts - shift
+            packet.stream = streams[packet.stream.index]
+            output.mux(packet)
+    return Path(target)
+
+
 def drop_keyframes(path: str | Path, target: str | Path) -> Path:
     """Remux the video stream without its keyframes: a file whose stream has packets but no decodable frame."""
     target = Path(target)

@@ -949,3 +949,15 @@ def test_check_writable_probes_the_folder_and_leaves_nothing(tmp_path):
         check_writable(tmp_path)
     with pytest.raises(OutputError, match="does not exist"):  # an OutputError, not an OSError, at the end too
         write_bytes(tmp_path / "missing" / "scores.json", b"{}")
+
+
+def test_an_mp4_cut_without_reencoding_is_not_taken_for_a_truncated_one(tmp_path):
+    # its index counts 30 samples, its edit list shows the last 25: fewer packets than the count, yet whole
+    source = media.make_video(tmp_path / "whole.mp4", frames=30, gop=10)
+    cut = media.cut_without_reencoding(source, tmp_path / "cut.mp4", frames=5)
+    with av.open(str(cut)) as container:
+        assert container.streams.video[0].frames == 30  # the control: the count the reader must not trust alone
+    with open_source(cut) as frames:
+        kept = [frame.image for frame in frames]
+    assert len(kept) == 25
+    assert all(np.array_equal(a, b) for a, b in zip(kept, decode(source)[5:]))

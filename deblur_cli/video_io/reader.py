@@ -374,21 +374,29 @@ def _good(count: int) -> str:
 
 
 def _check_complete(path: Path, stream, packets: int | None, decoded: int, end: Fraction | None) -> None:
-    """Raise if the demuxer stopped before the end the container announced (a truncated or damaged file)."""
+    """Raise if the demuxer stopped before the end the container announced (a truncated or damaged file).
+
+    The end is the reliable measure: an MP4 cut without re-encoding keeps every sample in its index (the
+    count) but plays only those its edit list shows, so fewer packets than the count is truncation only
+    when they also end early. Where the container states no duration, the count alone decides.
+    """
     expected = stream.frames  # from the index (MP4, MOV, AVI); 0 when the container keeps no count
-    if expected and packets is not None and packets < expected:
-        raise InputError(
-            f"{path}: the video stream ends early: {_good(decoded)} of {expected} (truncated or damaged file)",
-            hint=_DAMAGED_HINT,
-        )
-    duration = None if expected and packets is not None else _stream_duration(stream)
+    short = bool(expected) and packets is not None and packets < expected
+    if expected and packets is not None and not short:
+        return
+    duration = _stream_duration(stream)
     if duration is None or end is None:
+        if short:
+            raise _ended_early(path, f"{_good(decoded)} of {expected}")
         return
     fps = float(stream.average_rate or stream.guessed_rate or 25)
     slack = max(3 / fps, 0.1)  # the last frame's duration is often not stored
     if float(end) < duration - slack:
-        raise InputError(
-            f"{path}: the video stream ends early: {_good(decoded)}, {float(end):.2f} s of {duration:.2f} s "
-            "(truncated or damaged file)",
-            hint=_DAMAGED_HINT,
-        )
+        counted = f"{_good(decoded)} of {expected}" if short else f"{_good(decoded)}, {float(end):.2f} s of {duration:.2f} s"
+        raise _ended_early(path, counted)
+
+
+def _ended_early(path: Path, counted: str) -> InputError:
+    return InputError(
+        f"{path}: the video stream ends early: {counted} (truncated or damaged file)", hint=_DAMAGED_HINT
+    )
