@@ -245,7 +245,8 @@ def deblur_video(
                     "continues from there (delete that folder to free its space)"
                 )
             raise
-    warnings = list(sink.warnings) + list(retries.values())
+        read_warnings = list(source.warnings)  # damaged packets skipped
+    warnings = read_warnings + list(sink.warnings) + list(retries.values())
     if info.alpha and side_by_side:
         warnings.insert(0, "side-by-side frames are opaque: the input's transparency is left out")
     return RunResult(

@@ -4,6 +4,7 @@ outputs with their messages, atomic outputs. All media is generated tiny by test
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from fractions import Fraction
@@ -961,3 +962,24 @@ def test_an_mp4_cut_without_reencoding_is_not_taken_for_a_truncated_one(tmp_path
         kept = [frame.image for frame in frames]
     assert len(kept) == 25
     assert all(np.array_equal(a, b) for a, b in zip(kept, decode(source)[5:]))
+
+
+def test_a_damaged_packet_in_the_middle_is_skipped_with_a_warning(tmp_path):
+    source = media.make_video(tmp_path / "a.mp4", frames=60, size=(128, 96), gop=10)
+    damaged = media.damage(source, 0.3, 300)
+    with av.open(str(damaged)) as container:  # the control: the decoder refuses a packet of it
+        with pytest.raises(av.FFmpegError):
+            for packet in container.demux(video=0):
+                container.streams.video[0].decode(packet)
+    with open_source(damaged) as frames:
+        assert frames.warnings == []
+        kept = [frame.pts for frame in frames]
+        warnings = frames.warnings
+    assert 50 <= len(kept) < 60 and kept == sorted(kept)
+    (warning,) = warnings
+    missing = 60 - len(kept)
+    pattern = (
+        r"bad-a\.mp4: (a damaged packet|\d+ damaged packets) of the video could not be decoded and (was|were) "
+        rf"skipped; {missing} frames? (is|are) missing from the output, and some frames after the damage may show blocks"
+    )
+    assert re.fullmatch(pattern, warning), warning

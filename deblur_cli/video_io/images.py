@@ -95,6 +95,7 @@ class ImageSequenceSource:
             alpha=carries_alpha(first, codec),
         )
         self._workers = workers or decode_workers()
+        self.warnings: list[str] = []  # an image that cannot be read is an error, never skipped
         self._start = 0  # the first image iteration yields
 
     def skip_to(self, index: int, pts: int | None = None) -> None:

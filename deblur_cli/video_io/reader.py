@@ -60,6 +60,8 @@ class VideoFileSource:
         try:
             self._stream = _video_stream(self._container, self.path)
             self._decoder = _decoder(self._stream)
+            self._damaged: set[tuple[int | None, int | None]] = set()  # packets the decoder refused, by position
+            self._missing: int | None = None  # frames fewer than the container counts, after a whole read
             self._decoder.thread_type = "AUTO"
             self._index_timestamps = self._container.format.name in _CONSTANT_RATE_CONTAINERS
             self._frames = self._decode()
@@ -209,7 +211,12 @@ class VideoFileSource:
                 return
 
     def _decode(self, count_packets: bool = True) -> Iterator[av.VideoFrame]:
-        """Decoded frames in presentation order; `count_packets` False after a seek (packets before it were skipped)."""
+        """Decoded frames in presentation order; `count_packets` False after a seek (packets before it were skipped).
+
+        A packet the decoder refuses (damage in the middle of a file) is skipped, as FFmpeg's own tools
+        do, and counted for `warnings`. A demuxer that gives up is an InputError: the file is corrupt
+        from there on.
+        """
         stream = self._stream
         packets, decoded, end = 0, 0, None
         try:
@@ -219,15 +226,37 @@ class VideoFileSource:
                     if packet.pts is not None:
                         stop = (packet.pts + (packet.duration or 0)) * packet.time_base
                         end = stop if end is None else max(end, stop)
-                for frame in self._decoder.decode(packet):
+                try:
+                    pictures = self._decoder.decode(packet)
+                except av.FFmpegError:
+                    self._damaged.add((packet.pos, packet.pts))
+                    continue
+                for frame in pictures:
                     decoded += 1
                     yield frame
-        except av.FFmpegError as e:
+        except av.FFmpegError as e:  # the demuxer itself gave up
             raise InputError(
                 f"{self.path}: the video stream is corrupt after {_good(decoded)} ({_reason(e)})",
                 hint=_DAMAGED_HINT,
             ) from None
+        if count_packets:  # a whole read: how many frames the damage cost, against the container's count
+            expected = stream.frames or _frames_by_duration(stream)
+            self._missing = max(expected - decoded, 0) if expected else None
         _check_complete(self.path, stream, packets if count_packets else None, decoded, end)
+
+    @property
+    def warnings(self) -> list[str]:
+        """What reading left out: the damaged packets skipped so far."""
+        count = len(self._damaged)
+        if not count:
+            return []
+        packets = "a damaged packet" if count == 1 else f"{count} damaged packets"
+        missing = self._missing
+        lost = f"{missing} frame{' is' if missing == 1 else 's are'} missing from the output, and " if missing else ""
+        return [
+            f"{self.path.name}: {packets} of the video could not be decoded and {'was' if count == 1 else 'were'} "
+            f"skipped; {lost}some frames after the damage may show blocks"
+        ]
 
     def close(self) -> None:
         self._timeline = iter(())
@@ -348,6 +377,12 @@ def _stream_duration(stream) -> float | None:
         except ValueError:
             return None
     return None
+
+
+def _frames_by_duration(stream) -> int:
+    """The frame count the stream's duration and average rate imply; 0 if either is unknown."""
+    duration, fps = _stream_duration(stream), stream.average_rate
+    return round(duration * fps) if duration and fps else 0
 
 
 def _field_rate(info: VideoInfo) -> VideoInfo:

@@ -20,6 +20,7 @@ class FrameSource(Protocol):
     """Frames of one input in order, streaming; a context manager that closes the input."""
 
     info: VideoInfo
+    warnings: list[str]  # what reading has left out so far (damaged packets skipped), for the run's summary
 
     def __iter__(self) -> Iterator[Frame]: ...
 
