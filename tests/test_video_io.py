@@ -983,3 +983,20 @@ def test_a_damaged_packet_in_the_middle_is_skipped_with_a_warning(tmp_path):
         rf"skipped; {missing} frames? (is|are) missing from the output, and some frames after the damage may show blocks"
     )
     assert re.fullmatch(pattern, warning), warning
+
+
+# 240 and 250 bytes: room for the name, not for the temporary name or the work folder's beside it
+@pytest.mark.parametrize("stem", ["a" * 240, "é" * 125], ids=["ascii-240-bytes", "utf8-250-bytes"])
+def test_outputs_with_names_near_the_file_systems_limit(tmp_path, stem):
+    from deblur_cli.pipeline import deblur_video
+    from deblur_cli.video_io.work_folder import work_folder
+    from tests.restorers import IdentityRestorer
+
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    for target in (tmp_path / f"{stem}.mp4", tmp_path / stem):  # a video; a folder of PNG frames
+        deblur_video(source, target, IdentityRestorer())  # by way of the work folder that resuming uses
+        assert target.exists()
+    other = tmp_path / f"{stem}.mkv"
+    for name in (work_folder(tmp_path / f"{stem}.mp4").name, work_folder(other).name):
+        assert len(name.encode()) <= 255
+    assert work_folder(tmp_path / f"{stem}.mp4") != work_folder(other)

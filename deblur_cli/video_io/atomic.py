@@ -19,9 +19,20 @@ import av
 from deblur_cli.errors import DeblurError, OutputError
 
 
+NAME_MAX = 255  # bytes in one file name on the usual file systems (ext4, APFS, XFS)
+
+
 def temp_name(final: Path) -> Path:
-    """A fresh hidden name beside `final` with the same suffix (FFmpeg picks the container from it)."""
-    return final.with_name(f".{final.stem}.deblur-{secrets.token_hex(4)}{final.suffix}")
+    """A fresh hidden name beside `final` with the same suffix (FFmpeg picks the container from it); the
+    stem is cut where the longer name would pass NAME_MAX."""
+    tail = f".deblur-{secrets.token_hex(4)}{final.suffix}"
+    return final.with_name(f".{cut_to_bytes(final.stem, NAME_MAX - 1 - len(tail.encode()))}{tail}")
+
+
+def cut_to_bytes(text: str, room: int) -> str:
+    """`text`, cut to at most `room` bytes of UTF-8 at a character boundary."""
+    data = text.encode()
+    return text if len(data) <= room else data[:room].decode("utf-8", errors="ignore")
 
 
 def reserve_file(final: Path) -> Path:

@@ -5,6 +5,7 @@ the same key."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -25,9 +26,15 @@ _LOCK = "lock"
 
 
 def work_folder(path: str | os.PathLike) -> Path:
-    """Where the work towards the output `path` is kept: a hidden folder beside it."""
+    """Where the work towards the output `path` is kept: a hidden folder beside it. A name too long for
+    the file system once the folder's prefix and suffix are added is cut, and a digest of the whole name
+    keeps two such names apart."""
     path = Path(path)
-    return path.with_name(f".{path.name}.deblur-work")
+    name = path.name
+    if len(f".{name}.deblur-work".encode()) > atomic.NAME_MAX:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+        name = f"{atomic.cut_to_bytes(name, atomic.NAME_MAX - 22)}-{digest}"
+    return path.with_name(f".{name}.deblur-work")
 
 
 @dataclass(frozen=True)
