@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -441,6 +442,27 @@ def test_ctrl_c_exits_130_and_leaves_no_output_and_no_thread(tmp_path, monkeypat
     # the decoding and encoding threads have ended: none waits on its queue after the run
     # (the encoder used to, and the run then waited 5 s for it on every Ctrl-C)
     assert set(threading.enumerate()) == before
+
+
+class SelfTerminating(IdentityRestorer):
+    """Sends its own process SIGTERM during its second window, as a job scheduler stopping the run would."""
+
+    def __call__(self, frames):
+        if self.calls:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return super().__call__(frames)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name == "nt", reason="POSIX signals")
+def test_sigterm_stops_a_run_as_ctrl_c_does_and_exits_143(tmp_path, monkeypatch):
+    source = media.make_video(tmp_path / "in.mp4", frames=20)
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: SelfTerminating())
+    handler, threads = signal.getsignal(signal.SIGTERM), set(threading.enumerate())
+    result = deblur(source, "-o", tmp_path / "out.mp4", "--window", 4, "--overlap", 1)
+    assert result.exit_code == 143 and "terminated (SIGTERM)" in result.stderr
+    assert os.listdir(tmp_path) == ["in.mp4"]  # no output, no temporary file: the run cleaned up
+    assert set(threading.enumerate()) == threads
+    assert signal.getsignal(signal.SIGTERM) is handler  # the process's own handler is back
 
 
 def test_bad_option_combinations_are_usage_errors(tmp_path, identity):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import signal
 import sys
+import threading
 from typing import Callable, Iterator
 
 import typer
@@ -69,13 +71,43 @@ def report_error(e: DeblurError) -> None:
         err.print(f"[dim]hint:[/] {e.hint}", highlight=False, soft_wrap=True)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a job scheduler's stop, `timeout`, a closed terminal), raised where Ctrl-C's
+    KeyboardInterrupt is, so that a run stops the same way: the output discarded, finished work kept."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminated(signum: int, frame) -> None:
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise Terminated in the main thread; the handlers before are
+    restored after it. Elsewhere than the main thread, nothing changes (Python allows handlers only there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = [name for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]  # Windows has no SIGHUP
+    before = {name: signal.signal(getattr(signal, name), _terminated) for name in names}
+    try:
+        yield
+    finally:
+        for name, handler in before.items():
+            signal.signal(getattr(signal, name), handler)
+
+
 @contextlib.contextmanager
 def error_boundary() -> Iterator[None]:
     """Turn domain errors into one line on stderr (plus a hint) and an exit code; never a traceback
-    unless DEBLUR_DEBUG is set. Ctrl-C exits with 130."""
+    unless DEBLUR_DEBUG is set. Ctrl-C exits with 130, SIGTERM with 143 (128 + the signal's number)."""
     debug = bool(os.environ.get(DEBUG_ENV))
     try:
-        yield
+        with stop_signals_interrupt():
+            yield
     except typer.Exit:
         raise
     except DeblurError as e:
@@ -83,6 +115,9 @@ def error_boundary() -> Iterator[None]:
             raise
         report_error(e)
         raise typer.Exit(e.exit_code) from None
+    except Terminated as e:
+        err.print(f"[red]terminated[/] ({signal.Signals(e.signum).name})")
+        raise typer.Exit(128 + e.signum) from None
     except KeyboardInterrupt:
         err.print("[red]interrupted[/]")
         raise typer.Exit(130) from None
