@@ -1000,3 +1000,19 @@ def test_outputs_with_names_near_the_file_systems_limit(tmp_path, stem):
     for name in (work_folder(tmp_path / f"{stem}.mp4").name, work_folder(other).name):
         assert len(name.encode()) <= 255
     assert work_folder(tmp_path / f"{stem}.mp4") != work_folder(other)
+
+
+def test_a_frame_size_change_part_way_is_scaled_with_a_warning(tmp_path):
+    # two MPEG-TS recordings of different sizes joined byte by byte, as a capture that changed mode
+    sizes = ((96, 64), (128, 72))
+    parts = [media.make_video(tmp_path / f"{w}.ts", frames=6, size=(w, h), codec="libx264") for w, h in sizes]
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(part.read_bytes() for part in parts))
+    with open_source(joined) as frames:
+        shapes = {frame.image.shape for frame in frames}
+        warnings = frames.warnings
+    assert shapes == {(64, 96, 3)}
+    assert warnings == [
+        "joined.ts: the video's frame size changes (128x72 from frame 7 on); those frames were scaled to the "
+        "first size, 96x64"
+    ]

@@ -62,6 +62,7 @@ class VideoFileSource:
             self._decoder = _decoder(self._stream)
             self._damaged: set[tuple[int | None, int | None]] = set()  # packets the decoder refused, by position
             self._missing: int | None = None  # frames fewer than the container counts, after a whole read
+            self._resized: str | None = None  # where the frame size first changed, if it did
             self._decoder.thread_type = "AUTO"
             self._index_timestamps = self._container.format.name in _CONSTANT_RATE_CONTAINERS
             self._frames = self._decode()
@@ -101,6 +102,8 @@ class VideoFileSource:
             if stop is not None and pts >= stop:
                 return
             info = self.info
+            if (frame.width, frame.height) != (info.width, info.height) and self._resized is None:
+                self._resized = f"{frame.width}x{frame.height} from frame {index + 1} on"
             image, alpha = frame_arrays(frame, info.dtype, info.alpha, info.width, info.height)
             yield Frame(image=image, pts=pts - info.pts_offset, index=index, alpha=alpha)
 
@@ -246,14 +249,20 @@ class VideoFileSource:
 
     @property
     def warnings(self) -> list[str]:
-        """What reading left out: the damaged packets skipped so far."""
+        """What reading changed or left out so far: frames of another size scaled, damaged packets skipped."""
+        notes = []
+        if self._resized:
+            notes.append(
+                f"{self.path.name}: the video's frame size changes ({self._resized}); those frames were "
+                f"scaled to the first size, {self.info.width}x{self.info.height}"
+            )
         count = len(self._damaged)
         if not count:
-            return []
+            return notes
         packets = "a damaged packet" if count == 1 else f"{count} damaged packets"
         missing = self._missing
         lost = f"{missing} frame{' is' if missing == 1 else 's are'} missing from the output, and " if missing else ""
-        return [
+        return notes + [
             f"{self.path.name}: {packets} of the video could not be decoded and {'was' if count == 1 else 'were'} "
             f"skipped; {lost}some frames after the damage may show blocks"
         ]
