@@ -113,6 +113,7 @@ def make_video(
     color: dict[str, int] | None = None,
     gop: int | None = None,
     data: str | None = None,
+    data_handler: str | None = None,
     chapters: list[tuple[float, float, str]] | None = None,
 ) -> Path:
     """Write a small video of `pattern` frames and return its path.
@@ -125,7 +126,8 @@ def make_video(
     tagged on the stream; the YUV conversion uses that matrix and range. gop: frames between keyframes (the
     encoder's default otherwise), so that seeking has keyframes to land on. data: a data stream's codec,
     "bin_data" (in MP4/MOV: GoPro's GPMF telemetry track) or "klv" (MPEG-TS), with a packet every 0.1 s
-    holding b"telemetry N". chapters: (start s, end s, title) of each chapter.
+    holding b"telemetry N"; `data_handler` names its track's handler (MP4 names a binary track "GoPro MET"
+    unless told otherwise). chapters: (start s, end s, title) of each chapter.
     """
     path = Path(path)
     width, height = size
@@ -148,6 +150,8 @@ def make_video(
         if color:
             _tag_color(video, color)
         telemetry = container.add_data_stream(data) if data else None
+        if telemetry is not None and data_handler:
+            telemetry.metadata["handler_name"] = data_handler
         if chapters:
             container.set_chapters(
                 [

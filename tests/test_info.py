@@ -50,7 +50,7 @@ def test_the_warnings_a_run_would_give_are_listed_before_it_and_nothing_is_writt
     assert result.exit_code == 0, result.output
     first, second = json.loads(result.stdout)
     assert first["warnings"] == [
-        "data stream #1 (klv) of the input is left out (deblur carries telemetry, into .mp4 and .mov, and timecode)"
+        "data stream #1 (klv) of the input is left out (deblur carries GoPro telemetry, into .mp4 and .mov, and timecode)"
     ]
     assert second["warnings"] == []  # the telemetry goes into the .mp4 output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["drone.ts", "gopro.mp4"]

@@ -396,10 +396,16 @@ def test_telemetry_a_container_cannot_hold_and_other_data_streams_are_reported(t
     gopro = media.make_video(tmp_path / "a.mp4", frames=5, data="bin_data")
     _, _, warnings = convert(gopro, tmp_path / "b.mkv")
     assert warnings == ["data stream #1 (GoPro MET) cannot be stored in .mkv; it was left out (.mp4 and .mov keep it)"]
+    dji = media.make_video(tmp_path / "dji.mp4", frames=5, data="bin_data", data_handler="DJI meta")
+    _, _, warnings = convert(dji, tmp_path / "d.mp4")  # not GoPro's: MP4 would label it GPMF, so it is left out
+    assert warnings == [
+        "data stream #1 (DJI meta) of the input is left out (deblur carries GoPro telemetry, into .mp4 and .mov, "
+        "and timecode)"
+    ]
     drone = media.make_video(tmp_path / "a.ts", frames=5, codec="libx264", data="klv")  # MISB KLV metadata
     _, _, warnings = convert(drone, tmp_path / "c.mp4")
     assert warnings == [
-        "data stream #1 (klv) of the input is left out (deblur carries telemetry, into .mp4 and .mov, and timecode)"
+        "data stream #1 (klv) of the input is left out (deblur carries GoPro telemetry, into .mp4 and .mov, and timecode)"
     ]
     with av.open(str(tmp_path / "c.mp4")) as container:
         assert not container.streams.data

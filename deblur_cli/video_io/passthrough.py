@@ -19,9 +19,10 @@ _STREAM_TAGS = ("language", "title", "handler_name")
 # `mdta` keys, the way phones write them: com.apple.quicktime.location.ISO6709, com.android.capture.fps).
 _KNOWN_TAGS_ONLY = {"mp4", "mov"}
 SUBTITLE_LOOKBACK = 10.0  # seconds before --start searched for a subtitle cue still on screen at it
-# Data streams copied as they are: FFmpeg's name for opaque binary tracks, which in MP4/MOV is GoPro's GPMF
-# telemetry (gyroscope, accelerometer, GPS); MP4 and MOV outputs store it back as such a track.
-_TELEMETRY = {"bin_data"}
+# Data streams copied as they are: GoPro's GPMF telemetry (gyroscope, accelerometer, GPS), opaque binary
+# data to FFmpeg in a track its handler names "GoPro MET". MP4 and MOV outputs store opaque binary data as
+# a GPMF track ("gpmd"), so other binary tracks (DJI's, say) are left out rather than mislabelled as GPMF.
+_TELEMETRY_CODEC, _TELEMETRY_HANDLER = "bin_data", "GoPro MET"
 _DISCARD_ALL = 48  # FFmpeg's AVDISCARD_ALL: the demuxer's own streams, such as MP4's chapter track
 # Containers that store chapters (Matroska and WebM natively, MP4 and MOV as a chapter track).
 _CHAPTER_FORMATS = {"matroska", "webm", "mp4", "mov", "ipod"}
@@ -290,7 +291,7 @@ def _warn_data_left_out(container, warnings: list[str]) -> None:
         names = ", ".join(f"#{s.index} ({_data_name(s)})" for s in left)
         warnings.append(
             f"data stream{'s' * (len(left) > 1)} {names} of the input {'are' if len(left) > 1 else 'is'} left out "
-            "(deblur carries telemetry, into .mp4 and .mov, and timecode)"
+            "(deblur carries GoPro telemetry, into .mp4 and .mov, and timecode)"
         )
 
 
@@ -322,9 +323,14 @@ def _attach(container, output, suffix: str, warnings: list[str]) -> None:
 
 
 def _is_telemetry(stream) -> bool:
-    """Whether a stream is telemetry to copy: opaque binary data that the demuxer does not mark as its own
-    (an MP4 chapter track, also opaque binary to FFmpeg, is marked discarded; its chapters are kept as such)."""
-    return stream.type == "data" and stream.name in _TELEMETRY and int(stream.discard) != _DISCARD_ALL
+    """Whether a stream is GoPro telemetry to copy. (An MP4 chapter track, also opaque binary data to FFmpeg,
+    is marked discarded by the demuxer; its chapters are kept as such.)"""
+    return (
+        stream.type == "data"
+        and stream.name == _TELEMETRY_CODEC
+        and _TELEMETRY_HANDLER in stream.metadata.get("handler_name", "")
+        and int(stream.discard) != _DISCARD_ALL
+    )
 
 
 def _data_name(stream) -> str:
