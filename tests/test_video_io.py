@@ -1022,3 +1022,23 @@ def test_a_frame_size_change_part_way_is_scaled_with_a_warning(tmp_path):
         "joined.ts: the video's frame size changes (128x72 from frame 7 on); those frames were scaled to the "
         "first size, 96x64"
     ]
+
+
+def test_several_data_streams_left_out_are_counted_in_one_warning(tmp_path):
+    path = tmp_path / "multi.ts"
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        tracks = [container.add_data_stream("klv") for _ in range(3)]  # as an iPhone's several metadata tracks
+        for index in range(3):
+            container.mux(video.encode(av.VideoFrame.from_ndarray(media.pattern(index, 64, 48), format="rgb24")))
+            for track in tracks:
+                packet = av.Packet(b"\x06\x0e\x2b\x34" + bytes(12))
+                packet.stream, packet.pts, packet.dts, packet.time_base = track, index * 3600, index * 3600, Fraction(1, 90000)
+                container.mux(packet)
+        container.mux(video.encode())
+    _, _, warnings = convert(path, tmp_path / "out.mp4")
+    assert warnings == [
+        "3 data streams (3 klv) of the input are left out (deblur carries GoPro telemetry, into .mp4 and .mov, "
+        "and timecode)"
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import math
@@ -287,12 +288,14 @@ def _warn_data_left_out(container, warnings: list[str]) -> None:
         for s in container.streams.data
         if not _is_telemetry(s) and "timecode" not in s.metadata and int(s.discard) != _DISCARD_ALL
     ]
-    if left:
-        names = ", ".join(f"#{s.index} ({_data_name(s)})" for s in left)
-        warnings.append(
-            f"data stream{'s' * (len(left) > 1)} {names} of the input {'are' if len(left) > 1 else 'is'} left out "
-            "(deblur carries GoPro telemetry, into .mp4 and .mov, and timecode)"
-        )
+    if not left:
+        return
+    if len(left) == 1:
+        described = f"data stream #{left[0].index} ({_data_name(left[0])}) of the input is"
+    else:  # an iPhone clip has several metadata tracks of one kind: counted, not listed
+        kinds = collections.Counter(_data_name(s) for s in left)
+        described = f"{len(left)} data streams ({', '.join(f'{n} {k}' for k, n in kinds.items())}) of the input are"
+    warnings.append(f"{described} left out (deblur carries GoPro telemetry, into .mp4 and .mov, and timecode)")
 
 
 def _warn_video_left_out(container, warnings: list[str]) -> None:
