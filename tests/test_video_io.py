@@ -472,15 +472,51 @@ def test_a_second_video_stream_is_reported_as_left_out(tmp_path):
     assert warnings == ["video stream #1 is left out: deblur restores the first video stream only"]
 
 
-def test_subtitles_the_container_cannot_hold_are_reported(tmp_path):
+def test_subtitles_a_container_cannot_hold_at_all_are_reported(tmp_path):
     source = media.make_video(tmp_path / "a.mkv", frames=10, subtitles=True)
-    _, _, warnings = convert(source, tmp_path / "b.mp4")
+    _, _, warnings = convert(source, tmp_path / "b.avi")
     assert warnings == [
         (
-            "subtitle stream #1 (srt) cannot be stored in .mp4; it was left out (an output of the input's "
+            "subtitle stream #1 (srt) cannot be stored in .avi; it was left out (an output of the input's "
             "container type keeps it)"
         )
     ]
+
+
+@pytest.mark.parametrize(
+    "source_name, target_name, codec, payloads",
+    [
+        ("a.mkv", "b.mp4", "mov_text", [b"\x00\tfirst cue", b"\x00\nsecond cue"]),
+        ("a.mp4", "b.mkv", "srt", [b"first cue", b"second cue"]),
+        ("a.webm", "b.mov", "mov_text", [b"\x00\tfirst cue", b"\x00\nsecond cue"]),
+        ("a.mp4", "b.webm", "webvtt", [b"first cue", b"second cue"]),
+    ],
+)
+def test_text_subtitles_are_converted_to_the_text_codec_of_the_output(tmp_path, source_name, target_name, codec,
+                                                                      payloads):  # fmt: skip
+    vp9 = "libvpx-vp9" if target_name.endswith(".webm") else None
+    source = media.make_video(tmp_path / source_name, frames=25, subtitles=True, codec=vp9)
+    _, _, warnings = convert(source, tmp_path / target_name)
+    (warning,) = warnings
+    written = "subrip" if codec == "srt" else codec  # FFmpeg reads Matroska's SubRip back as "srt"
+    suffix = Path(target_name).suffix
+    assert warning.endswith(f"cannot be stored in {suffix}; its cues were converted to {written}, text and timing only")
+    container, stream = stream_info(tmp_path / target_name, "subtitle")
+    with container:
+        assert stream.codec_context.name == codec
+    cues = [(time, data) for time, data in packets(tmp_path / target_name, "subtitle")]
+    assert cues == [(0.0, payloads[0]), (0.5, payloads[1])]  # each at its time, with its text
+
+
+def test_cue_text_of_each_text_codec():
+    from deblur_cli.video_io.passthrough import cue_payload, cue_text
+
+    assert cue_text(b"\x00\x05hello\x00\x00\x00\x0cstylboxdata", "mov_text") == "hello"  # style box left
+    ass = "0,0,Default,,0,0,0,,{\\i1}Hello{\\i0},\\Nworld\\hagain".encode()
+    assert cue_text(ass, "ass") == "Hello,\nworld again"  # commas in the text survive; overrides do not
+    assert cue_payload("<i>tilted</i>", "mov_text") == b"\x00\x06tilted"
+    assert cue_payload("<i>tilted</i>", "subrip") == b"<i>tilted</i>"
+
 
 
 # --- lossless identity ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import collections
 import contextlib
 import io
 import math
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -24,6 +25,10 @@ SUBTITLE_LOOKBACK = 10.0  # seconds before --start searched for a subtitle cue s
 # data to FFmpeg in a track its handler names "GoPro MET". MP4 and MOV outputs store opaque binary data as
 # a GPMF track ("gpmd"), so other binary tracks (DJI's, say) are left out rather than mislabelled as GPMF.
 _TELEMETRY_CODEC, _TELEMETRY_HANDLER = "bin_data", "GoPro MET"
+# Text subtitle codecs whose cues can be rewritten for a container that holds another text codec, and
+# the text codec each output container holds.
+_TEXT_SUBTITLES = {"subrip", "srt", "mov_text", "webvtt", "ass", "ssa", "text"}
+_TEXT_CODEC_FOR_FORMAT = {"mp4": "mov_text", "mov": "mov_text", "ipod": "mov_text", "matroska": "subrip", "webm": "webvtt"}
 _DISCARD_ALL = 48  # FFmpeg's AVDISCARD_ALL: the demuxer's own streams, such as MP4's chapter track
 # Containers that store chapters (Matroska and WebM natively, MP4 and MOV as a chapter track).
 _CHAPTER_FORMATS = {"matroska", "webm", "mp4", "mov", "ipod"}
@@ -39,6 +44,26 @@ class _Copy:
     def packets(self, packet):
         packet.stream = self.output_stream
         return [packet]
+
+    def flush(self):
+        return []
+
+
+class _Retext:
+    """Subtitle cues rewritten from one text codec to another: each cue's timing and text are kept, its
+    styling is not (ASS override tags, tx3g style boxes)."""
+
+    def __init__(self, source_codec: str, output_stream, target_codec: str):
+        self.source_codec, self.output_stream, self.target_codec = source_codec, output_stream, target_codec
+
+    def packets(self, packet):
+        text = cue_text(bytes(packet), self.source_codec)
+        if not text.strip():  # MP4's empty filler samples between cues
+            return []
+        cue = av.Packet(cue_payload(text, self.target_codec))
+        cue.stream = self.output_stream
+        cue.pts, cue.dts, cue.duration, cue.time_base = packet.pts, packet.dts, packet.duration, packet.time_base
+        return [cue]
 
     def flush(self):
         return []
@@ -163,9 +188,20 @@ class Passthrough:
         return _Reencode(stream, output_stream)
 
     def _copy_route(self, stream, fits: bool, warnings: list[str]):
-        """A subtitle or telemetry stream copied, or left out with a warning where the container cannot hold it."""
+        """A subtitle or telemetry stream copied; a text subtitle the container cannot hold converted to
+        the text codec it has; anything else left out, each change with a warning."""
         if fits:
             return _Copy(self._output.add_stream_from_template(stream))
+        source_codec = _codec_name(stream)
+        target_codec = _TEXT_CODEC_FOR_FORMAT.get(self._output.format.name)
+        if stream.type == "subtitle" and source_codec in _TEXT_SUBTITLES and target_codec is not None:
+            output_stream = self._output.add_mux_stream(target_codec)
+            output_stream.time_base = stream.time_base
+            warnings.append(
+                f"subtitle stream #{stream.index} ({source_codec}) cannot be stored in {self._suffix}; its cues "
+                f"were converted to {target_codec}, text and timing only"
+            )
+            return _Retext(source_codec, output_stream, target_codec)
         if stream.type == "data":
             what, keeps = f"data stream #{stream.index} ({_data_name(stream)})", ".mp4 and .mov keep it"
         else:
@@ -237,6 +273,26 @@ def _chapters_in_span(chapters: list[dict], start: float | None, end: float | No
         if last > first:
             kept.append({**chapter, "start": round(first / time_base), "end": round(last / time_base)})
     return kept
+
+
+def cue_text(data: bytes, codec: str) -> str:
+    """The plain text of one subtitle cue as the codec stores it in a packet."""
+    if codec == "mov_text":  # tx3g: a 16-bit length, the text, then style boxes
+        return data[2 : 2 + int.from_bytes(data[:2], "big")].decode("utf-8", errors="replace")
+    text = data.decode("utf-8", errors="replace")
+    if codec in ("ass", "ssa"):  # ReadOrder,Layer,Style,Name,MarginL,MarginR,MarginV,Effect,Text
+        text = re.sub(r"\{[^}]*\}", "", text.split(",", 8)[-1])
+        text = text.replace("\\N", "\n").replace("\\n", "\n").replace("\\h", " ")
+    return text
+
+
+def cue_payload(text: str, codec: str) -> bytes:
+    """One cue's text as a packet of the codec: mov_text's length prefix and no markup; SubRip and WebVTT
+    keep simple tags (<i>, <b>) as their players read them."""
+    if codec == "mov_text":
+        data = re.sub(r"</?[a-zA-Z][^>]*>", "", text).encode()
+        return len(data).to_bytes(2, "big") + data
+    return text.encode()
 
 
 def _trim_start(cue: av.Packet, start: float) -> bool:
