@@ -9,7 +9,10 @@ from deblur_cli.errors import OutputError, UsageError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.images import is_glob, is_image
 
-VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".flv", ".wmv", ".y4m"}
+VIDEO_SUFFIXES = {
+    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".flv", ".wmv", ".y4m",
+    ".gif",  # an animated GIF is a short video; restored, it becomes an .mp4
+}  # fmt: skip
 DEFAULT_TAG = "-deblurred"  # added to an input's name for its output when there is no -o
 _WRITTEN_AS_IS = {".mp4", ".mov", ".mkv", ".webm", ".avi"}  # video suffixes a default output keeps
 

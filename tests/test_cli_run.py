@@ -254,6 +254,22 @@ def test_default_output_names():
     assert default_output(Path("cam/00012.MTS")) == Path("cam/00012-deblurred.mp4")  # a container deblur writes
     assert default_output(Path("a/take.mov")) == Path("a/take-deblurred.mov")
     assert default_output(Path("photo.jpg")) == Path("photo-deblurred.jpg")
+    assert default_output(Path("loop.gif")) == Path("loop-deblurred.mp4")  # no encoder for .gif: a video
+
+
+def test_an_animated_gif_becomes_an_mp4_beside_it(tmp_path, identity):
+    gif = tmp_path / "loop.gif"
+    with av.open(str(gif), "w") as container:
+        stream = container.add_stream("gif", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 16, "rgb8"
+        for index in range(3):
+            frame = av.VideoFrame.from_ndarray(media.pattern(index, 32, 16), format="rgb24")
+            container.mux(stream.encode(frame.reformat(format="rgb8")))
+        container.mux(stream.encode())
+    result = deblur(gif, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["output"] == str(tmp_path / "loop-deblurred.mp4")
+    assert len(media.read_frames(tmp_path / "loop-deblurred.mp4")) == 3
 
 
 def test_two_inputs_for_one_output_are_refused(tmp_path, identity):

@@ -67,8 +67,8 @@ def _report(path: Path, info: VideoInfo, target: Path) -> dict:
             writes = f"nothing: {e}"
     try:
         warnings = planned_warnings(target, info, EncodeOptions(), source=path)
-    except DeblurError:
-        warnings = []  # `written_with` says why nothing would be written
+    except DeblurError as e:  # the container refuses the encoder, say
+        warnings, writes = [], f"nothing: {e}"
     container = path.suffix[1:].lower() if path.is_file() and path.suffix else (info.container or "").split(",")[0]
     return {
         "input": str(path),
