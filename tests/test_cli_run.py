@@ -272,6 +272,15 @@ def test_an_animated_gif_becomes_an_mp4_beside_it(tmp_path, identity):
     assert len(media.read_frames(tmp_path / "loop-deblurred.mp4")) == 3
 
 
+def test_a_dash_for_a_pipe_is_refused_not_taken_for_a_folder_named_dash(tmp_path, identity, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    source = media.make_video(tmp_path / "in.mp4", frames=2)
+    for args in ([source, "-o", "-"], ["-", "-o", tmp_path / "out.mp4"]):
+        result = deblur(*args)
+        assert result.exit_code == 2 and "not pipes ('-')" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
 def test_two_inputs_for_one_output_are_refused(tmp_path, identity):
     clip = media.make_video(tmp_path / "clip.mp4", frames=2)
     (tmp_path / "other").mkdir()

@@ -108,6 +108,11 @@ def run(
     image_rate = rate_option(fps)
     if deinterlace not in MODES:
         raise UsageError(f"--deinterlace must be one of {', '.join(MODES)}, got {deinterlace!r}")
+    if output == Path("-") or Path("-") in inputs:  # the shell's name for a pipe, which deblur does not use
+        raise UsageError(
+            "deblur reads and writes files, not pipes ('-')",
+            hint="give a file name: the output is written whole under a temporary name, then renamed",
+        )
     if force and skip_existing:
         raise UsageError("--force replaces existing outputs and --skip-existing keeps them", hint="choose one")
     planned = plan_outputs(inputs, output)
