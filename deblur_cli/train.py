@@ -221,6 +221,14 @@ class _Distributed:
             dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
         self.main = self.rank == 0
 
+    def any(self, flag: bool, device: torch.device) -> bool:
+        """Whether `flag` is set in any process: every rank takes the same branch (a stop asked of one)."""
+        if not self.active:
+            return flag
+        value = torch.tensor([int(flag)], device=device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+
     def close(self) -> None:
         if self.active:
             dist.destroy_process_group()
@@ -242,6 +250,7 @@ def train(
     until: int | None = None,
     callback: ProgressCallback | None = None,
     task: Task | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, float]:
     """Train `config.model` into `out_dir`; returns the last validation figures.
 
@@ -249,7 +258,9 @@ def train(
     `<model>.safetensors` (EMA weights in float16, at every checkpoint). With `resume`, training
     continues from `last.pt` with the stored config's schedule (`steps` may be raised). `until` stops
     early, after that many steps in all, with state saved: a long run split into resumable pieces.
-    `task` replaces the TASKS entry (tests use a tiny stand-in model).
+    `should_stop`, asked after every step, stops it likewise when it says so (the command's answer to
+    Ctrl-C or SIGTERM), so that a stopped run loses no finished step. `task` replaces the TASKS entry
+    (tests use a tiny stand-in model).
     """
     out_dir = Path(out_dir)
     device = _device()
@@ -258,12 +269,13 @@ def train(
         state = _read_state(out_dir / CHECKPOINT) if resume else None
         if state is not None:  # the run's own config decides its task (a residual model keeps its prior)
             config = _resumed_config(state["config"], config, out_dir / CHECKPOINT)
-        return _train(config, out_dir, state, until, callback, task or get_task(config.model, config.prior), device, ddp)
+        task = task or get_task(config.model, config.prior)
+        return _train(config, out_dir, state, until, callback, task, device, ddp, should_stop)
     finally:
         ddp.close()
 
 
-def _train(config, out_dir, state, until, callback, task, device, ddp) -> dict[str, float]:
+def _train(config, out_dir, state, until, callback, task, device, ddp, should_stop=None) -> dict[str, float]:
     if config.crop % task.multiple:
         raise UsageError(f"--crop must be a multiple of {task.multiple} for {config.model}")
     if config.gpu_synthesis and (device.type == "cpu" or config.workers):
@@ -346,6 +358,11 @@ def _train(config, out_dir, state, until, callback, task, device, ddp) -> dict[s
                 task.export(ema, out_dir / f"{config.model}.safetensors")
         if step % 50 == 0:  # a rolling window, so the figure follows the current speed
             timer, timed = time.perf_counter(), 0
+        if should_stop is not None and step < stop and ddp.any(bool(should_stop()), device):
+            if ddp.main and step % config.save_every:  # the steps since the last checkpoint are kept
+                _save_state(ckpt_path, step, config, model, ema, optimizer)
+                task.export(ema, out_dir / f"{config.model}.safetensors")
+            break
     return last_val
 
 

@@ -1,5 +1,7 @@
 import csv
 import dataclasses
+import os
+import signal
 import socket
 
 import numpy as np
@@ -107,6 +109,36 @@ def test_resume_continues_exactly(tmp_path, echo):
     for key in a["model"]:
         torch.testing.assert_close(a["model"][key], b["model"][key], rtol=0, atol=0)
         torch.testing.assert_close(a["ema"][key], b["ema"][key], rtol=0, atol=0)
+
+
+def test_a_stop_asked_between_steps_saves_them_and_resume_continues_exactly(tmp_path):
+    whole = tmp_path / "whole"
+    train(CONFIG, whole, task=_tiny_task())
+    config = dataclasses.replace(CONFIG, save_every=100)  # no checkpoint before the end of its own accord
+    seen = []
+    stopped = tmp_path / "stopped"
+    train(config, stopped, task=_tiny_task(), callback=seen.append, should_stop=lambda: len(seen) >= 3)
+    assert [p.step for p in seen] == [1, 2, 3]
+    assert torch.load(stopped / "last.pt", weights_only=True)["step"] == 3  # saved although save_every is 100
+    train(config, stopped, resume=True, task=_tiny_task())
+    a, b = (torch.load(run / "last.pt", weights_only=True) for run in (whole, stopped))
+    assert a["step"] == b["step"] == 6
+    for key in a["model"]:
+        torch.testing.assert_close(a["model"][key], b["model"][key], rtol=0, atol=0)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name == "nt", reason="POSIX signals")
+def test_the_first_stop_signal_asks_and_the_second_stops_at_once():
+    from deblur_cli.cli.app import Terminated, stop_after_step
+
+    handler, asked = signal.getsignal(signal.SIGTERM), []
+    with stop_after_step(lambda: asked.append(True)) as signalled:
+        assert signalled() is None
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert signalled() == signal.SIGTERM and asked == [True]
+        with pytest.raises(Terminated):
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is handler
 
 
 def test_echo_views_are_sixteen_distinct_blur_preserving_views():

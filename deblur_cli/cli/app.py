@@ -101,6 +101,37 @@ def stop_signals_interrupt() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def stop_after_step(on_first: Callable[[], None]) -> Iterator[Callable[[], int | None]]:
+    """Within the block, the first Ctrl-C, SIGTERM or SIGHUP only asks to stop: `on_first` is called,
+    and the function the block gets returns that signal's number from then on (None before). The next
+    one stops at once, as usual. For work that can stop cleanly between its steps (training)."""
+    asked: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+
+    def handler(signum: int, frame) -> None:
+        if asked:
+            raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
+        asked.append(signum)
+        on_first()
+
+    names = [name for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    before = {name: signal.signal(getattr(signal, name), handler) for name in names}
+    try:
+        yield lambda: asked[0] if asked else None
+    finally:
+        for name, previous in before.items():
+            signal.signal(getattr(signal, name), previous)
+
+
+def stopped(signum: int) -> KeyboardInterrupt:
+    """The exception a command raises after stopping cleanly on signal `signum`: the error boundary
+    reports it as it does the signal itself."""
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+
+
+@contextlib.contextmanager
 def error_boundary() -> Iterator[None]:
     """Turn domain errors into one line on stderr (plus a hint) and an exit code; never a traceback
     unless DEBLUR_DEBUG is set. Ctrl-C exits with 130, SIGTERM with 143 (128 + the signal's number)."""

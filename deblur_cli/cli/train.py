@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from deblur_cli.cli.app import command, err, out
+from deblur_cli.cli.app import command, err, note, out, stop_after_step, stopped
 from deblur_cli.cli.options import parse_size
 from deblur_cli.errors import UsageError
 from deblur_cli.model_specs import MODELS
@@ -140,7 +140,10 @@ def train_command(
         prior=prior,
     )  # fmt: skip
 
+    done: list[int] = []  # the last step finished
+
     def report(p: Progress) -> None:
+        done[:] = [p.step]
         if p.validation:
             v = p.validation
             err.print(
@@ -151,7 +154,14 @@ def train_command(
         elif not quiet and (p.step % 10 == 0 or p.step == 1):
             err.print(f"step {p.step}/{p.steps}  loss {p.loss:.4f}  lr {p.lr:.2e}  {p.seconds_per_step:.2f} s/step", highlight=False)
 
-    result = train(config, out_dir, resume=resume, until=until, callback=report)
+    def asked_to_stop() -> None:
+        note("stopping after this step, keeping every step done (press Ctrl-C again to stop at once)")
+
+    with stop_after_step(asked_to_stop) as signalled:
+        result = train(config, out_dir, resume=resume, until=until, callback=report, should_stop=signalled)
+    if signum := signalled():
+        note(f"stopped after step {done[0] if done else 0}, saved in {out_dir}: the same command with --resume continues")
+        raise stopped(signum)
     out.print(str(out_dir / f"{model}.safetensors"))
     if result:
         _print_figures(result)
