@@ -285,10 +285,12 @@ def test_one_process_ddp_group(tmp_path, monkeypatch):
     for key, value in {"WORLD_SIZE": "1", "RANK": "0", "LOCAL_RANK": "0",
                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}.items():  # fmt: skip
         monkeypatch.setenv(key, value)
-    cfg = TrainConfig(**{**CONFIG.__dict__, "steps": 2, "val_every": 2})
-    result = train(cfg, tmp_path, task=_tiny_task())
+    cfg = TrainConfig(**{**CONFIG.__dict__, "steps": 3, "val_every": 2, "save_every": 100})
+    asked = []  # the stop is agreed through the group (an all-reduce), then taken after step 2
+    result = train(cfg, tmp_path, task=_tiny_task(), callback=asked.append, should_stop=lambda: len(asked) >= 2)
     assert not torch.distributed.is_initialized()  # the group is closed again
     state = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert state["step"] == 2
     assert not any(k.startswith("module.") for k in state["model"])  # saved unwrapped
     assert result["psnr"] > 0
 
