@@ -509,7 +509,7 @@ def test_text_subtitles_are_converted_to_the_text_codec_of_the_output(tmp_path, 
 
 
 def test_cue_text_of_each_text_codec():
-    from deblur_cli.video_io.passthrough import cue_payload, cue_text
+    from deblur_cli.video_io.subtitles import cue_payload, cue_text
 
     assert cue_text(b"\x00\x05hello\x00\x00\x00\x0cstylboxdata", "mov_text") == "hello"  # style box left
     ass = "0,0,Default,,0,0,0,,{\\i1}Hello{\\i0},\\Nworld\\hagain".encode()

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import io
 import math
-import re
 from fractions import Fraction
 from pathlib import Path
 
 import av
 
 from deblur_cli.errors import InputError
+from deblur_cli.video_io.extras import (
+    CHAPTER_FORMATS,
+    attach,
+    chapters_in_span,
+    data_name,
+    is_telemetry,
+    warn_data_left_out,
+    warn_video_left_out,
+)
+from deblur_cli.video_io.subtitles import TEXT_CODEC_FOR_FORMAT, TEXT_SUBTITLES, Retext
 
 # Container-level tags that describe the old file rather than its content.
 _STALE_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}
@@ -21,17 +29,6 @@ _STREAM_TAGS = ("language", "title", "handler_name")
 # `mdta` keys, the way phones write them: com.apple.quicktime.location.ISO6709, com.android.capture.fps).
 _KNOWN_TAGS_ONLY = {"mp4", "mov"}
 SUBTITLE_LOOKBACK = 10.0  # seconds before --start searched for a subtitle cue still on screen at it
-# Data streams copied as they are: GoPro's GPMF telemetry (gyroscope, accelerometer, GPS), opaque binary
-# data to FFmpeg in a track its handler names "GoPro MET". MP4 and MOV outputs store opaque binary data as
-# a GPMF track ("gpmd"), so other binary tracks (DJI's, say) are left out rather than mislabelled as GPMF.
-_TELEMETRY_CODEC, _TELEMETRY_HANDLER = "bin_data", "GoPro MET"
-# Text subtitle codecs whose cues can be rewritten for a container that holds another text codec, and
-# the text codec each output container holds.
-_TEXT_SUBTITLES = {"subrip", "srt", "mov_text", "webvtt", "ass", "ssa", "text"}
-_TEXT_CODEC_FOR_FORMAT = {"mp4": "mov_text", "mov": "mov_text", "ipod": "mov_text", "matroska": "subrip", "webm": "webvtt"}
-_DISCARD_ALL = 48  # FFmpeg's AVDISCARD_ALL: the demuxer's own streams, such as MP4's chapter track
-# Containers that store chapters (Matroska and WebM natively, MP4 and MOV as a chapter track).
-_CHAPTER_FORMATS = {"matroska", "webm", "mp4", "mov", "ipod"}
 _STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
@@ -44,26 +41,6 @@ class _Copy:
     def packets(self, packet):
         packet.stream = self.output_stream
         return [packet]
-
-    def flush(self):
-        return []
-
-
-class _Retext:
-    """Subtitle cues rewritten from one text codec to another: each cue's timing and text are kept, its
-    styling is not (ASS override tags, tx3g style boxes)."""
-
-    def __init__(self, source_codec: str, output_stream, target_codec: str):
-        self.source_codec, self.output_stream, self.target_codec = source_codec, output_stream, target_codec
-
-    def packets(self, packet):
-        text = cue_text(bytes(packet), self.source_codec)
-        if not text.strip():  # MP4's empty filler samples between cues
-            return []
-        cue = av.Packet(cue_payload(text, self.target_codec))
-        cue.stream = self.output_stream
-        cue.pts, cue.dts, cue.duration, cue.time_base = packet.pts, packet.dts, packet.duration, packet.time_base
-        return [cue]
 
     def flush(self):
         return []
@@ -128,11 +105,11 @@ class Passthrough:
         wanted = [
             s
             for s in self._input.streams
-            if s.type == "subtitle" or (audio and s.type == "audio") or _is_telemetry(s)
+            if s.type == "subtitle" or (audio and s.type == "audio") or is_telemetry(s)
         ]
-        _warn_data_left_out(self._input, warnings)
-        _warn_video_left_out(self._input, warnings)
-        _attach(self._input, output, self._suffix, warnings)
+        warn_data_left_out(self._input, warnings)
+        warn_video_left_out(self._input, warnings)
+        attach(self._input, output, self._suffix, warnings)
         samples = _first_packets(source, [s.index for s in wanted])
         for stream in wanted:
             fits = _accepts(output.format.name, stream, samples.get(stream.index))
@@ -145,8 +122,8 @@ class Passthrough:
                 self._routes[stream.index] = route
         tags = {k: v for k, v in self._input.metadata.items() if k not in _STALE_TAGS}
         output.metadata.update(tags)
-        chapters = _chapters_in_span(self._input.chapters(), start, end)
-        if chapters and output.format.name in _CHAPTER_FORMATS:
+        chapters = chapters_in_span(self._input.chapters(), start, end)
+        if chapters and output.format.name in CHAPTER_FORMATS:
             output.set_chapters(chapters)
         elif chapters:
             warnings.append(f"{self._suffix} cannot hold the input's {len(chapters)} chapters; they were left out")
@@ -193,17 +170,17 @@ class Passthrough:
         if fits:
             return _Copy(self._output.add_stream_from_template(stream))
         source_codec = _codec_name(stream)
-        target_codec = _TEXT_CODEC_FOR_FORMAT.get(self._output.format.name)
-        if stream.type == "subtitle" and source_codec in _TEXT_SUBTITLES and target_codec is not None:
+        target_codec = TEXT_CODEC_FOR_FORMAT.get(self._output.format.name)
+        if stream.type == "subtitle" and source_codec in TEXT_SUBTITLES and target_codec is not None:
             output_stream = self._output.add_mux_stream(target_codec)
             output_stream.time_base = stream.time_base
             warnings.append(
                 f"subtitle stream #{stream.index} ({source_codec}) cannot be stored in {self._suffix}; its cues "
                 f"were converted to {target_codec}, text and timing only"
             )
-            return _Retext(source_codec, output_stream, target_codec)
+            return Retext(source_codec, output_stream, target_codec)
         if stream.type == "data":
-            what, keeps = f"data stream #{stream.index} ({_data_name(stream)})", ".mp4 and .mov keep it"
+            what, keeps = f"data stream #{stream.index} ({data_name(stream)})", ".mp4 and .mov keep it"
         else:
             what = f"subtitle stream #{stream.index} ({_codec_name(stream)})"
             keeps = "an output of the input's container type keeps it"
@@ -259,42 +236,6 @@ class Passthrough:
         self._input.close()
 
 
-def _chapters_in_span(chapters: list[dict], start: float | None, end: float | None) -> list[dict]:
-    """The chapters that show inside the span, cut to it and moved as its frames are (start at zero)."""
-    kept = []
-    for chapter in chapters:
-        time_base = chapter["time_base"]
-        first = Fraction(chapter["start"]) * time_base
-        last = Fraction(chapter["end"]) * time_base
-        if start is not None:
-            first, last = max(first - Fraction(start), Fraction(0)), last - Fraction(start)
-        if end is not None:
-            last = min(last, Fraction(end) - Fraction(start or 0))
-        if last > first:
-            kept.append({**chapter, "start": round(first / time_base), "end": round(last / time_base)})
-    return kept
-
-
-def cue_text(data: bytes, codec: str) -> str:
-    """The plain text of one subtitle cue as the codec stores it in a packet."""
-    if codec == "mov_text":  # tx3g: a 16-bit length, the text, then style boxes
-        return data[2 : 2 + int.from_bytes(data[:2], "big")].decode("utf-8", errors="replace")
-    text = data.decode("utf-8", errors="replace")
-    if codec in ("ass", "ssa"):  # ReadOrder,Layer,Style,Name,MarginL,MarginR,MarginV,Effect,Text
-        text = re.sub(r"\{[^}]*\}", "", text.split(",", 8)[-1])
-        text = text.replace("\\N", "\n").replace("\\n", "\n").replace("\\h", " ")
-    return text
-
-
-def cue_payload(text: str, codec: str) -> bytes:
-    """One cue's text as a packet of the codec: mov_text's length prefix and no markup; SubRip and WebVTT
-    keep simple tags (<i>, <b>) as their players read them."""
-    if codec == "mov_text":
-        data = re.sub(r"</?[a-zA-Z][^>]*>", "", text).encode()
-        return len(data).to_bytes(2, "big") + data
-    return text.encode()
-
-
 def _trim_start(cue: av.Packet, start: float) -> bool:
     """Move a subtitle cue that began before `start` to begin at it, keeping its end; False if it ended
     by then (nothing of it is left to show)."""
@@ -335,66 +276,6 @@ def _accepts(format_name: str, stream, sample: av.Packet | None) -> bool:
                 probe.mux(sample)
         return True
     return False
-
-
-def _warn_data_left_out(container, warnings: list[str]) -> None:
-    """A warning naming the source's data streams that are neither telemetry nor timecode (which are kept)."""
-    left = [
-        s
-        for s in container.streams.data
-        if not _is_telemetry(s) and "timecode" not in s.metadata and int(s.discard) != _DISCARD_ALL
-    ]
-    if not left:
-        return
-    if len(left) == 1:
-        described = f"data stream #{left[0].index} ({_data_name(left[0])}) of the input is"
-    else:  # an iPhone clip has several metadata tracks of one kind: counted, not listed
-        kinds = collections.Counter(_data_name(s) for s in left)
-        described = f"{len(left)} data streams ({', '.join(f'{n} {k}' for k, n in kinds.items())}) of the input are"
-    warnings.append(f"{described} left out (deblur carries GoPro telemetry, into .mp4 and .mov, and timecode)")
-
-
-def _warn_video_left_out(container, warnings: list[str]) -> None:
-    """Warnings for the video streams besides the one restored (the first that is not cover art)."""
-    cover = av.stream.Disposition.attached_pic
-    restored = next((s for s in container.streams.video if not s.disposition & cover), None)
-    for stream in container.streams.video:
-        if stream is restored:
-            continue
-        if stream.disposition & cover:
-            warnings.append(f"the input's cover art (stream #{stream.index}) is left out")
-        else:
-            warnings.append(f"video stream #{stream.index} is left out: deblur restores the first video stream only")
-
-
-def _attach(container, output, suffix: str, warnings: list[str]) -> None:
-    """Copy the source's attachments (a Matroska file's fonts for its subtitles, its cover image) into an
-    output that holds them; a warning where it does not."""
-    attachments = list(container.streams.attachments)
-    if not attachments:
-        return
-    if output.format.name != "matroska":
-        names = ", ".join(s.name or f"#{s.index}" for s in attachments)
-        warnings.append(f"{suffix} cannot hold the input's attachments ({names}); they were left out (.mkv keeps them)")
-        return
-    for stream in attachments:
-        output.add_attachment(stream.name or f"attachment{stream.index}", stream.mimetype or "", bytes(stream.data))
-
-
-def _is_telemetry(stream) -> bool:
-    """Whether a stream is GoPro telemetry to copy. (An MP4 chapter track, also opaque binary data to FFmpeg,
-    is marked discarded by the demuxer; its chapters are kept as such.)"""
-    return (
-        stream.type == "data"
-        and stream.name == _TELEMETRY_CODEC
-        and _TELEMETRY_HANDLER in stream.metadata.get("handler_name", "")
-        and int(stream.discard) != _DISCARD_ALL
-    )
-
-
-def _data_name(stream) -> str:
-    """A data stream as its handler names it (e.g. "GoPro MET"), else by its codec."""
-    return stream.metadata.get("handler_name") or stream.name or "unknown data"
 
 
 def _codec_name(stream) -> str:
