@@ -53,6 +53,7 @@ def test_the_warnings_a_run_would_give_are_listed_before_it_and_nothing_is_writt
         "data stream #1 (klv) of the input is left out (deblur carries GoPro telemetry, into .mp4 and .mov, and timecode)"
     ]
     assert second["warnings"] == []  # the telemetry goes into the .mp4 output
+    assert (first["other_data"], first["telemetry"], second["telemetry"]) == ("klv", None, "GoPro MET")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["drone.ts", "gopro.mp4"]
     # the same warning as the run itself gives, found the same way
     from deblur_cli.video_io import describe
@@ -64,3 +65,9 @@ def test_the_warnings_a_run_would_give_are_listed_before_it_and_nothing_is_writt
     assert planned_warnings(tmp_path / "frames", describe(make_video(tmp_path / "a.mkv", audio="aac"))) == [
         "a PNG sequence cannot hold audio; the source's audio was not written"
     ]
+
+
+def test_chapters_and_attachments_are_counted(tmp_path):
+    source = make_video(tmp_path / "film.mkv", frames=3, chapters=[(0.0, 0.04, "one"), (0.04, 0.12, "two")])
+    report = json.loads(runner.invoke(app, ["info", str(source), "--json"]).stdout)
+    assert (report["chapters"], report["attachments"], report["other_video_streams"]) == (2, None, None)

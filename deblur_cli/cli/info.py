@@ -14,6 +14,7 @@ from deblur_cli.errors import DeblurError
 from deblur_cli.outputs import plan_outputs
 from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
 from deblur_cli.video_io.encoding import resolve_encoder
+from deblur_cli.video_io.extras import describe_extras
 from deblur_cli.video_io.image_file import ALPHA_IMAGE_FORMATS, is_image_output
 from deblur_cli.video_io.sinks import planned_warnings
 
@@ -70,6 +71,7 @@ def _report(path: Path, info: VideoInfo, target: Path) -> dict:
     except DeblurError as e:  # the container refuses the encoder, say
         warnings, writes = [], f"nothing: {e}"
     container = path.suffix[1:].lower() if path.is_file() and path.suffix else (info.container or "").split(",")[0]
+    extras = describe_extras(path) if info.container else {}
     return {
         "input": str(path),
         "format": ", ".join(filter(None, [container, info.codec, info.pix_fmt])),
@@ -87,6 +89,11 @@ def _report(path: Path, info: VideoInfo, target: Path) -> dict:
         "audio": info.has_audio if info.container else None,
         "subtitles": info.has_subtitles if info.container else None,
         "alpha": alpha,
+        "chapters": extras.get("chapters"),
+        "telemetry": ", ".join(extras["telemetry"]) if "telemetry" in extras else None,
+        "other_data": ", ".join(extras["data"]) if "data" in extras else None,
+        "attachments": ", ".join(extras["attachments"]) if "attachments" in extras else None,
+        "other_video_streams": extras.get("other_video"),
         "default_output": str(target),
         "written_with": writes,
         "warnings": warnings,

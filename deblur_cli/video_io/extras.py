@@ -91,3 +91,23 @@ def is_telemetry(stream) -> bool:
 def data_name(stream) -> str:
     """A data stream as its handler names it (e.g. "GoPro MET"), else by its codec."""
     return stream.metadata.get("handler_name") or stream.name or "unknown data"
+
+
+def describe_extras(path) -> dict[str, object]:
+    """What a media file holds besides its first video stream, audio and subtitles, for `deblur info`:
+    {"chapters": count, "telemetry": [handler names], "data": [other data streams], "attachments": [file
+    names], "other_video": count}; entries it does not have are left out. {} for an unreadable file."""
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except av.FFmpegError:
+        return {}
+    with container:
+        data = [s for s in container.streams.data if "timecode" not in s.metadata and int(s.discard) != _DISCARD_ALL]
+        found = {
+            "chapters": len(container.chapters()),
+            "telemetry": [data_name(s) for s in data if is_telemetry(s)],
+            "data": [data_name(s) for s in data if not is_telemetry(s)],
+            "attachments": [s.name or f"#{s.index}" for s in container.streams.attachments],
+            "other_video": max(len(container.streams.video) - 1, 0),
+        }
+    return {key: value for key, value in found.items() if value}
