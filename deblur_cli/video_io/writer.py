@@ -102,9 +102,10 @@ class VideoEncoder:
         try:
             stream = container.add_stream(encoding.encoder, rate=info.rate, options=options)
         except ValueError:
+            animated = suffix.lower() in (".gif", ".webp", ".apng")  # image formats with frames of their own
             raise OutputError(
                 f"the {suffix or container.format.name} container cannot hold {encoding.encoder} video",
-                hint="use .mkv, which holds almost any codec",
+                hint="write the video as .mp4, .mov, .mkv or .webm" if animated else "use .mkv, which holds almost any codec",
             ) from None
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, encoding.pix_fmt
         stream.time_base = self.time_base
