@@ -43,9 +43,10 @@ class VideoFileSource:
 
     Iterate once; each item is a `Frame` with an (H, W, 3) RGB array (uint8 for 8-bit video, uint16 on the
     full 16-bit scale above) in stored orientation. A stream whose frame size changes part-way is scaled to its
-    first size. A source with an alpha channel gives each Frame its alpha plane (`info.alpha`). Raises
-    InputError at open for unreadable files, and while iterating at the point where a
-    damaged or truncated stream stops, after yielding every good frame.
+    first size. A source with an alpha channel gives each Frame its alpha plane (`info.alpha`). A packet
+    the decoder refuses is skipped; `warnings` says what was. Raises InputError at open for unreadable
+    files, and while iterating where a truncated stream stops or the demuxer gives up, after yielding
+    every good frame.
 
     `deinterlace`: "auto" deinterlaces a stream marked interlaced, "on" any stream, "off" none, "double"
     a stream marked interlaced into a frame per field (video_io/deinterlace.py); `info.deinterlaced`
@@ -243,7 +244,8 @@ class VideoFileSource:
                 hint=_DAMAGED_HINT,
             ) from None
         if count_packets:  # a whole read: how many frames the damage cost, against the container's count
-            expected = stream.frames or _frames_by_duration(stream)
+            # the smaller: an MP4 cut without re-encoding counts samples its edit list does not show
+            expected = min(filter(None, (stream.frames, _frames_by_duration(stream))), default=0)
             self._missing = max(expected - decoded, 0) if expected else None
         _check_complete(self.path, stream, packets if count_packets else None, decoded, end)
 
