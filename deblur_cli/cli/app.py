@@ -85,19 +85,31 @@ def _terminated(signum: int, frame) -> None:
 
 
 @contextlib.contextmanager
-def stop_signals_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM and SIGHUP raise Terminated in the main thread; the handlers before are
-    restored after it. Elsewhere than the main thread, nothing changes (Python allows handlers only there)."""
+def _handling(names: tuple[str, ...], handler: Callable) -> Iterator[None]:
+    """`handler` for the named signals this platform has (Windows has no SIGHUP) within the block, the
+    handlers before restored after it. Only the main thread may set them: elsewhere nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    names = [name for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]  # Windows has no SIGHUP
-    before = {name: signal.signal(getattr(signal, name), _terminated) for name in names}
+    numbers = [getattr(signal, name) for name in names if hasattr(signal, name)]
+    before = {number: signal.signal(number, handler) for number in numbers}
     try:
         yield
     finally:
-        for name, handler in before.items():
-            signal.signal(getattr(signal, name), handler)
+        for number, previous in before.items():
+            signal.signal(number, previous)
+
+
+def stop_signals_interrupt() -> contextlib.AbstractContextManager[None]:
+    """Within the block, SIGTERM and SIGHUP raise Terminated in the main thread, as Ctrl-C raises
+    KeyboardInterrupt."""
+    return _handling(("SIGTERM", "SIGHUP"), _terminated)
+
+
+def stopped(signum: int) -> KeyboardInterrupt:
+    """The exception for signal `signum` as the error boundary reports it: KeyboardInterrupt for Ctrl-C,
+    Terminated for the others."""
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
 
 
 @contextlib.contextmanager
@@ -106,29 +118,15 @@ def stop_after_step(on_first: Callable[[], None]) -> Iterator[Callable[[], int |
     and the function the block gets returns that signal's number from then on (None before). The next
     one stops at once, as usual. For work that can stop cleanly between its steps (training)."""
     asked: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: None
-        return
 
     def handler(signum: int, frame) -> None:
         if asked:
-            raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
+            raise stopped(signum)
         asked.append(signum)
         on_first()
 
-    names = [name for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
-    before = {name: signal.signal(getattr(signal, name), handler) for name in names}
-    try:
+    with _handling(("SIGINT", "SIGTERM", "SIGHUP"), handler):
         yield lambda: asked[0] if asked else None
-    finally:
-        for name, previous in before.items():
-            signal.signal(getattr(signal, name), previous)
-
-
-def stopped(signum: int) -> KeyboardInterrupt:
-    """The exception a command raises after stopping cleanly on signal `signum`: the error boundary
-    reports it as it does the signal itself."""
-    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
 
 
 @contextlib.contextmanager
