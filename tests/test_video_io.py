@@ -1078,3 +1078,12 @@ def test_several_data_streams_left_out_are_counted_in_one_warning(tmp_path):
         "3 data streams (3 klv) of the input are left out (deblur carries GoPro telemetry, into .mp4 and .mov, "
         "and timecode)"
     ]
+
+
+def test_tiny_deep_video_is_kept_off_x265_which_crashes_on_it():
+    from deblur_cli.video_io.encoding import resolve_encoder
+
+    assert resolve_encoder(EncodeOptions(), ".mp4", 10, 48, 40).encoder == "libx264"  # x265 aborts the process
+    assert resolve_encoder(EncodeOptions(), ".mp4", 10, 64, 40).encoder == "libx265"
+    with pytest.raises(OutputError, match="libx265 cannot encode 48x40 frames"):
+        resolve_encoder(EncodeOptions(codec="x265"), ".mkv", 10, 48, 40)
