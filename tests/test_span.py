@@ -221,3 +221,14 @@ def test_bad_spans_are_one_line_before_the_model_loads(tmp_path, identity, args,
     assert "Traceback" not in result.output
     assert identity.calls == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_a_span_of_an_mpeg_ts_whose_seeks_land_late_is_read_from_the_first_byte(tmp_path):
+    # one keyframe, and a TS index that lands past it both for the target and for the first frame
+    source = media.make_video(tmp_path / "a.ts", frames=12, codec="mpeg2video")
+    with open_source(source) as frames:
+        whole = [frame.image for frame in frames]
+    with open_source(source, Span(start=0.1)) as frames:
+        kept = [frame.image for frame in frames]
+    assert len(kept) == 9  # the frames at 0.16 s and after, on a clock starting at 0.04 s
+    assert all(np.array_equal(a, b) for a, b in zip(kept, whole[3:]))

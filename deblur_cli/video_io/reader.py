@@ -197,22 +197,36 @@ class VideoFileSource:
         """Restart decoding at the last keyframe at or before `target` (the timeline's time base).
 
         A container whose index lands after the target (some Matroska and MPEG-TS files) is read from its
-        first frame `zero` instead. A deinterlaced frame depends on the frame before it, so deinterlacing
-        starts a frame earlier than the target: the frames from the target on are those of a whole read.
+        first frame `zero` instead, and where that seek too lands late (an MPEG-TS file of one keyframe),
+        from its first byte, opened again. A deinterlaced frame depends on the frame before it, so
+        deinterlacing starts a frame earlier than the target: the frames from the target on are those of a
+        whole read.
         """
         per_frame = 2 if self._double else 1  # timeline steps per decoded frame
         margin = FRAMES_BEFORE * per_frame * self._step if self._deinterlaced else 0
-        for position in (target - margin, zero):
+        for position in (target - margin, zero, None):
             self._frames.close()
-            self._container.seek(position // per_frame, stream=self._stream, backward=True)
-            if self._decoder is not self._stream.codec_context:  # the container flushes only its own
-                self._decoder.flush_buffers()
-            self._frames = self._decode(count_packets=False)
+            if position is None:
+                self._reopen()
+            else:
+                self._container.seek(position // per_frame, stream=self._stream, backward=True)
+                if self._decoder is not self._stream.codec_context:  # the container flushes only its own
+                    self._decoder.flush_buffers()
+            self._frames = self._decode(count_packets=position is None)
             timeline = self._timed(self._fields_joined(self._frames))
             first = next(timeline, None)
             self._timeline = timeline if first is None else itertools.chain([first], timeline)
             if first is not None and first[1] <= target - margin:
                 return
+
+    def _reopen(self) -> None:
+        """The file opened again, to be read from its first byte with a fresh decoder."""
+        index = self._stream.index  # read before the close frees the stream
+        self._container.close()
+        self._container = _open(self.path)
+        self._stream = self._container.streams[index]
+        self._decoder = _decoder(self._stream)
+        self._decoder.thread_type = "AUTO"
 
     def _decode(self, count_packets: bool = True) -> Iterator[av.VideoFrame]:
         """Decoded frames in presentation order; `count_packets` False after a seek (packets before it were skipped).
