@@ -60,3 +60,17 @@ def test_every_input_into_every_output_reads_back_whole(inputs, name, output, tm
     assert len(after) == len(before) == FRAMES
     mse = np.mean([((a - b) ** 2).mean() for a, b in zip(before, after)])
     assert mse == 0 or 10 * np.log10(1 / mse) > 30  # lossy codecs at CRF 18 on a tiny pattern: 33 dB and up
+
+
+@pytest.mark.parametrize("name", INPUTS)
+def test_every_input_gives_the_frames_of_a_span(inputs, name, tmp_path, monkeypatch):
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
+    source = inputs[name]
+    target = tmp_path / "out.mkv"
+    span = ["--start", "0.04", "--duration", "0.08"]
+    result = CliRunner().invoke(app, ["run", str(source), "-o", str(target), "-q", *span])
+    assert result.exit_code == 0, result.output
+    whole, span = frames_of(source), frames_of(target)
+    assert len(span) == 2  # the second and third frames, 0.04 and 0.08 s after the first (25 fps)
+    for got, expected in zip(span, whole[1:3]):
+        assert 10 * np.log10(1 / max(((got - expected) ** 2).mean(), 1e-12)) > 30
