@@ -26,13 +26,21 @@ INPUTS = {
         d / "prores.mov", frames=FRAMES, size=SIZE, codec="prores_ks", pix_fmt="yuv422p10le", bit_depth=10
     ),
     "vp9.webm": lambda d: media.make_video(d / "vp9.webm", frames=FRAMES, size=SIZE, audio="libopus"),
-    "mjpeg.avi": lambda d: media.make_video(d / "mjpeg.avi", frames=FRAMES, size=SIZE, codec="mjpeg", pix_fmt="yuvj420p"),
-    "ffv1rgb.mkv": lambda d: media.make_video(d / "ffv1rgb.mkv", frames=FRAMES, size=SIZE, codec="ffv1", pix_fmt="bgr0"),
+    "mjpeg.avi": lambda d: media.make_video(
+        d / "mjpeg.avi", frames=FRAMES, size=SIZE, codec="mjpeg", pix_fmt="yuvj420p"
+    ),
+    "ffv1rgb.mkv": lambda d: media.make_video(
+        d / "ffv1rgb.mkv", frames=FRAMES, size=SIZE, codec="ffv1", pix_fmt="bgr0"
+    ),
     "mpeg2.ts": lambda d: media.make_video(d / "mpeg2.ts", frames=FRAMES, size=SIZE, codec="mpeg2video"),
     "odd.mkv": lambda d: media.make_video(d / "odd.mkv", frames=FRAMES, size=(47, 31), pix_fmt="yuv444p"),
     "png": lambda d: (media.make_images(d / "png", count=FRAMES, size=SIZE), d / "png")[1],
-    "tif16": lambda d: (media.make_images(d / "tif16", count=FRAMES, size=SIZE, suffix=".tif", bit_depth=16), d / "tif16")[1],
-    "alpha.mov": lambda d: media.make_alpha_video(d / "alpha.mov", codec="qtrle", pix_fmt="argb", frames=FRAMES, size=SIZE),
+    "tif16": lambda d: (
+        media.make_images(d / "tif16", count=FRAMES, size=SIZE, suffix=".tif", bit_depth=16), d / "tif16"
+    )[1],
+    "alpha.mov": lambda d: media.make_alpha_video(
+        d / "alpha.mov", codec="qtrle", pix_fmt="argb", frames=FRAMES, size=SIZE
+    ),
 }
 OUTPUTS = [".mp4", ".mov", ".mkv", ".webm", ".avi", "/"]
 
