@@ -24,6 +24,8 @@ _OOM_ERRORS = tuple({torch.cuda.OutOfMemoryError, getattr(torch, "OutOfMemoryErr
 # Older torch reports the MPS and CPU allocators' failures as plain RuntimeErrors with these messages.
 _OOM_MESSAGES = ("MPS backend out of memory", "DefaultCPUAllocator: can't allocate memory")
 
+DEFAULT_TILE_OVERLAP = 32  # pixels shared by neighbouring tiles unless asked otherwise
+
 
 def is_out_of_memory(error: BaseException) -> bool:
     """Whether `error` is an allocation failure on any device (CUDA, MPS, CPU)."""
@@ -83,15 +85,16 @@ def restore_tiled(
     *,
     multiple: int,
     tile: int | None,
-    overlap: int = 32,
+    overlap: int | None = None,
 ) -> torch.Tensor:
     """Restore frames (..., T, 3, H, W) whole or tile by tile; returns the same shape and dtype.
 
     `restore` only ever sees inputs whose H and W are multiples of `multiple`: the frames are
     padded once here and cropped back once at the end. tile None restores the whole frame.
     Otherwise tiles are at most tile x tile pixels (rounded down to the multiple), overlapping by
-    at least `overlap` pixels and laid out along each axis by `plan_windows`; a
-    tile larger than the frame covers it whole along that side.
+    at least `overlap` pixels (None: DEFAULT_TILE_OVERLAP, less where a small tile leaves no room for
+    it) and laid out along each axis by `plan_windows`; a tile larger than the frame covers it whole
+    along that side.
     """
     if frames.dim() < 4:
         raise ValueError(f"expected frames of shape (..., T, C, H, W), got {tuple(frames.shape)}")
@@ -102,6 +105,8 @@ def restore_tiled(
     tile = tile // multiple * multiple
     if tile < multiple:
         raise UsageError(f"tiles must be at least {multiple} pixels for this model", hint=f"use --tile {multiple} or more")
+    if overlap is None:
+        overlap = min(DEFAULT_TILE_OVERLAP, tile - multiple)
     if not 0 <= overlap <= tile - multiple:
         raise UsageError(
             f"a tile overlap of {overlap} px leaves no room between {tile}-px tiles (they move in steps of {multiple})",
@@ -190,7 +195,7 @@ def restore_tiled_with_retry(
     *,
     multiple: int,
     tile: int | None,
-    overlap: int,
+    overlap: int | None,
     min_tile: int = 64,
     on_retry: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
@@ -218,6 +223,7 @@ def restore_tiled_with_retry(
                 f"out of {frames.device.type} memory even with {where}",
                 hint=f"try a smaller --window, --precision fp16, or --tile below {min_tile} (at some cost in quality)",
             )
-        overlap = min(overlap, tile - multiple)
+        if overlap is not None:
+            overlap = min(overlap, tile - multiple)
         if on_retry is not None:
             on_retry(tile)

@@ -31,7 +31,7 @@ class WindowOptions:
     window: int = 8  # frames restored together
     overlap: int = 2  # frames shared by consecutive windows, blended
     tile: int | str | None = "auto"  # spatial tile side in pixels; None = whole frame; "auto" = from free memory
-    tile_overlap: int = 32  # pixels shared by neighbouring tiles, feathered
+    tile_overlap: int | None = None  # pixels shared by neighbouring tiles, feathered; None: tiles.DEFAULT_TILE_OVERLAP
     batch: int = 1  # most windows restored in one model call (models with restore_batch only)
     last: str = "split"  # the frames after the last full window: "split" in two windows, or "shift" one back
 

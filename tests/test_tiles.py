@@ -173,6 +173,23 @@ def test_impossible_tiles_are_usage_errors(tile, overlap):
     assert info.value.hint
 
 
+def test_the_default_overlap_shrinks_to_fit_a_small_tile():
+    starts = []
+
+    def restore(t):
+        starts.append(int(t[0, 0, 0, 0]))
+        return t
+
+    x = torch.arange(96.0).expand(1, 3, 16, 96).clone()
+    restore_tiled(x, restore, multiple=16, tile=32, overlap=None)  # 32 px would leave no room: 16 px it is
+    assert starts == [0, 16, 32, 48, 64]
+    wide = []
+    restore_tiled(x, lambda t: wide.append(t.shape[-1]) or t, multiple=16, tile=96 + 64, overlap=None)
+    assert wide == [96]  # a tile that fits is one call, whatever the overlap
+    with pytest.raises(UsageError):  # asked for, it is not shrunk
+        restore_tiled(x, restore, multiple=16, tile=32, overlap=32)
+
+
 def test_auto_tile_size_golden():
     # The whole 1024 x 1024 frame, 2 frames at 100 B per pixel-frame, needs 209,715,200 B.
     assert auto_tile_size(1024, 1024, 2, bytes_per_pixel_frame=100, free_bytes=209_715_200, multiple=16) is None

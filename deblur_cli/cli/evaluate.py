@@ -77,7 +77,7 @@ def evaluate(
     window: WindowOpt = None,
     overlap: OverlapOpt = None,
     tile: TileOpt = "auto",
-    tile_overlap: TileOverlapOpt = 32,
+    tile_overlap: TileOverlapOpt = None,
     batch: BatchOpt = 1,
     strength: StrengthOpt = 1.0,
     frames: Annotated[

@@ -37,7 +37,10 @@ OverlapOpt = Annotated[
 TileOpt = Annotated[
     str, typer.Option("--tile", help="Spatial tile side in pixels, 0 for whole frames, or auto (from free memory).")
 ]
-TileOverlapOpt = Annotated[int, typer.Option("--tile-overlap", min=0, help="Pixels shared by neighbouring tiles.")]
+TileOverlapOpt = Annotated[
+    Optional[int],
+    typer.Option("--tile-overlap", min=0, help="Pixels shared by neighbouring tiles (default 32, less for small tiles)."),
+]
 BatchOpt = Annotated[
     int,
     typer.Option(
@@ -74,7 +77,7 @@ def window_options(
     window: int | None,
     overlap: int | None,
     tile: str,
-    tile_overlap: int,
+    tile_overlap: int | None,
     batch: int = 1,
     last: str = "split",
 ) -> WindowOptions:

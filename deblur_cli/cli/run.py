@@ -67,7 +67,7 @@ def run(
     window: WindowOpt = None,
     overlap: OverlapOpt = None,
     tile: TileOpt = "auto",
-    tile_overlap: TileOverlapOpt = 32,
+    tile_overlap: TileOverlapOpt = None,
     batch: BatchOpt = 1,
     start: StartOpt = None,
     end: EndOpt = None,
