@@ -12,7 +12,7 @@ import numpy as np
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions
-from deblur_cli.video_io.info import Frame, VideoInfo, alpha_left_out, check_image, with_alpha
+from deblur_cli.video_io.info import Frame, VideoInfo, alpha_left_out, checked_parts, with_alpha
 from deblur_cli.video_io.png_sequence import display_picture
 
 # suffix -> (encoder, pixel format for 8-bit frames, for deeper frames or None if the format is 8-bit only)
@@ -93,9 +93,7 @@ class ImageFileSink(atomic.FinishOrAbort):
     def write(self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None) -> None:
         """Encode the frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation and its (H, W)
         alpha plane (None: opaque), or a Frame."""
-        if isinstance(frame, Frame):
-            frame, alpha = frame.image, frame.alpha
-        check_image(frame, self.info, alpha)
+        frame, _, alpha = checked_parts(frame, pts, alpha, self.info)
         image = with_alpha(frame, alpha) if self._alpha else frame
         atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):

@@ -145,11 +145,17 @@ def normalize_rotation(degrees: float) -> int:
     return round(degrees / 90.0) * 90 % 360
 
 
-def check_image(image: np.ndarray, info: VideoInfo, alpha: np.ndarray | None = None) -> None:
-    """ValueError unless `image` is an RGB frame of the info's stored size, uint8 or uint16, and `alpha`
-    (if given) a plane of that size and dtype."""
+def checked_parts(
+    frame: Frame | np.ndarray, pts: int | None, alpha: np.ndarray | None, info: VideoInfo
+) -> tuple[np.ndarray, int | None, np.ndarray | None]:
+    """What a sink's `write` was given, as (image, pts, alpha): a Frame's own (its pts unless `pts` is
+    given), or the arrays as they came. ValueError unless the image is an RGB frame of the info's stored
+    size, uint8 or uint16, and the alpha plane (if any) one of that size and dtype."""
+    if isinstance(frame, Frame):
+        frame, pts, alpha = frame.image, frame.pts if pts is None else pts, frame.alpha
     expected = (info.height, info.width, 3)
-    if image.shape != expected or image.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"expected an {expected} uint8 or uint16 RGB array, got {image.shape} {image.dtype}")
-    if alpha is not None and (alpha.shape != expected[:2] or alpha.dtype != image.dtype):
-        raise ValueError(f"expected an {expected[:2]} {image.dtype} alpha plane, got {alpha.shape} {alpha.dtype}")
+    if frame.shape != expected or frame.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"expected an {expected} uint8 or uint16 RGB array, got {frame.shape} {frame.dtype}")
+    if alpha is not None and (alpha.shape != expected[:2] or alpha.dtype != frame.dtype):
+        raise ValueError(f"expected an {expected[:2]} {frame.dtype} alpha plane, got {alpha.shape} {alpha.dtype}")
+    return frame, pts, alpha

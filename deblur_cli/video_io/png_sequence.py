@@ -12,7 +12,7 @@ import numpy as np
 
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
-from deblur_cli.video_io.info import Frame, VideoInfo, array_format, check_image, with_alpha
+from deblur_cli.video_io.info import Frame, VideoInfo, array_format, checked_parts, with_alpha
 from deblur_cli.video_io.work_folder import ResumePoint, WorkFolder, write_json
 
 FRAME_NAME = "frame_{:06d}.png"  # numbered from 1
@@ -42,9 +42,9 @@ class PngSequenceSink(atomic.FinishOrAbort):
     """Frames written as PNG files into a directory that appears under its final name only when finished.
 
     8-bit input gives 8-bit PNGs, deeper input 16-bit PNGs, with the alpha channel of a source that has
-    one. Frames are turned to display orientation (a PNG
-    has no rotation tag). Timestamps, audio and subtitles cannot be stored; `warnings` says so when the
-    source had audio or subtitles. An existing empty directory is replaced; a non-empty one is refused.
+    one. Frames are turned to display orientation (a PNG has no rotation tag). Timestamps, audio and
+    subtitles cannot be stored; `warnings` says so when the source had audio or subtitles. An existing
+    empty directory is replaced; a non-empty one is refused.
 
     With a `key`, the frames are written into the output's work folder (work_folder.py) and kept there
     when the run stops early, as segments.SegmentedVideoSink keeps its segments: `cut` marks the frames
@@ -107,9 +107,7 @@ class PngSequenceSink(atomic.FinishOrAbort):
         """Write one frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation and its (H, W)
         alpha plane (None: opaque), or a Frame. `pts` is accepted for symmetry with video outputs and not
         stored."""
-        if isinstance(frame, Frame):
-            frame, alpha = frame.image, frame.alpha
-        check_image(frame, self.info, alpha)
+        frame, _, alpha = checked_parts(frame, pts, alpha, self.info)
         atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
             image = with_alpha(frame, alpha) if self.info.alpha else frame

@@ -28,7 +28,7 @@ import numpy as np
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions
-from deblur_cli.video_io.info import Frame, VideoInfo, check_image
+from deblur_cli.video_io.info import Frame, VideoInfo, checked_parts
 from deblur_cli.video_io.work_folder import ResumePoint, WorkFolder, write_json
 from deblur_cli.video_io.writer import VideoEncoder, VideoFileSink, open_container, start_encoding
 
@@ -103,9 +103,7 @@ class SegmentedVideoSink(atomic.FinishesOnExit):
     def write(self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None) -> None:
         """Encode one frame, as VideoFileSink.write does. Without a timestamp, a frame's is its index
         times the nominal frame duration, so that segments continue each other's clock."""
-        if isinstance(frame, Frame):
-            frame, pts, alpha = frame.image, frame.pts if pts is None else pts, frame.alpha
-        check_image(frame, self.info, alpha)
+        frame, pts, alpha = checked_parts(frame, pts, alpha, self.info)
         atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
             if self._segment is None:

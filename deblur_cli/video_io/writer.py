@@ -20,7 +20,7 @@ from deblur_cli.video_io.info import (
     alpha_left_out,
     array_format,
     bit_depth_of,
-    check_image,
+    checked_parts,
     with_alpha,
 )
 from deblur_cli.video_io.passthrough import Passthrough
@@ -159,7 +159,7 @@ class VideoEncoder:
 
         `pts` is in `source_time_base` (the packets' are in `time_base`); None continues at the nominal rate.
         A timestamp that does not rise is moved one tick past the previous one, since encoders require it.
-        The caller checked the image (check_image).
+        The caller checked the image (checked_parts).
         """
         if self._alpha:
             image = with_alpha(image, alpha)
@@ -265,9 +265,7 @@ class VideoFileSink(atomic.FinishOrAbort):
         `pts` is in the info's time base (a Frame brings its own); None continues at the nominal rate. A
         timestamp that does not rise is moved one tick past the previous one, since encoders require it.
         """
-        if isinstance(frame, Frame):
-            frame, pts, alpha = frame.image, frame.pts if pts is None else pts, frame.alpha
-        check_image(frame, self.info, alpha)
+        frame, pts, alpha = checked_parts(frame, pts, alpha, self.info)
         atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
             self._mux(self._encoder.encode(frame, pts, alpha))
