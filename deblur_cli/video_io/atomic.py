@@ -96,10 +96,7 @@ def write_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:
     reader finds the old file or the whole new one. `durable` also flushes it to disk before the rename,
     so that a power cut cannot leave a renamed file without its content. OS errors are raised as
     OutputError about `path`."""
-    try:
-        fd, temp = tempfile.mkstemp(dir=_folder(path), prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise output_error(path, e) from None
+    fd, temp = _temp_file_beside(path, ".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -121,12 +118,17 @@ def check_writable(path: str | os.PathLike) -> None:
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{path} is a folder", hint="give a file name")
-    try:
-        fd, temp = tempfile.mkstemp(dir=_folder(path), prefix=f".{path.name}.", suffix=".probe")
-    except OSError as e:
-        raise output_error(path, e) from None
+    fd, temp = _temp_file_beside(path, ".probe")
     os.close(fd)
     os.unlink(temp)
+
+
+def _temp_file_beside(path: Path, suffix: str) -> tuple[int, str]:
+    """A new hidden file in `path`'s folder, open (fd) and named; OutputError about `path` if it cannot be made."""
+    try:
+        return tempfile.mkstemp(dir=_folder(path), prefix=f".{path.name}.", suffix=suffix)
+    except OSError as e:
+        raise output_error(path, e) from None
 
 
 def _folder(path: Path) -> Path:

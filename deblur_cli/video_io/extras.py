@@ -33,6 +33,16 @@ def chapters_in_span(chapters: list[dict], start: float | None, end: float | Non
     return kept
 
 
+def carry_chapters(container, output, start: float | None, end: float | None, suffix: str, warnings: list[str]) -> None:
+    """The source's chapters inside the span (`chapters_in_span`) set on an output that holds chapters;
+    a warning where it does not."""
+    chapters = chapters_in_span(container.chapters(), start, end)
+    if chapters and output.format.name in CHAPTER_FORMATS:
+        output.set_chapters(chapters)
+    elif chapters:
+        warnings.append(f"{suffix} cannot hold the input's {len(chapters)} chapters; they were left out")
+
+
 def warn_data_left_out(container, warnings: list[str]) -> None:
     """A warning naming the source's data streams that are neither telemetry nor timecode (which are kept)."""
     left = [

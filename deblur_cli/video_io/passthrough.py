@@ -12,9 +12,8 @@ import av
 
 from deblur_cli.errors import InputError
 from deblur_cli.video_io.extras import (
-    CHAPTER_FORMATS,
     attach,
-    chapters_in_span,
+    carry_chapters,
     data_name,
     is_telemetry,
     warn_data_left_out,
@@ -122,11 +121,7 @@ class Passthrough:
                 self._routes[stream.index] = route
         tags = {k: v for k, v in self._input.metadata.items() if k not in _STALE_TAGS}
         output.metadata.update(tags)
-        chapters = chapters_in_span(self._input.chapters(), start, end)
-        if chapters and output.format.name in CHAPTER_FORMATS:
-            output.set_chapters(chapters)
-        elif chapters:
-            warnings.append(f"{self._suffix} cannot hold the input's {len(chapters)} chapters; they were left out")
+        carry_chapters(self._input, output, start, end, self._suffix, warnings)
         if output.format.name in _KNOWN_TAGS_ONLY and any("." in key for key in tags):
             output.options["movflags"] = "use_metadata_tags"  # else the phone's date, place and model are lost
         streams = [self._input.streams[i] for i in self._routes]
@@ -182,7 +177,7 @@ class Passthrough:
         if stream.type == "data":
             what, keeps = f"data stream #{stream.index} ({data_name(stream)})", ".mp4 and .mov keep it"
         else:
-            what = f"subtitle stream #{stream.index} ({_codec_name(stream)})"
+            what = f"subtitle stream #{stream.index} ({source_codec})"
             keeps = "an output of the input's container type keeps it"
         warnings.append(f"{what} cannot be stored in {self._suffix}; it was left out ({keeps})")
         return None
