@@ -951,7 +951,7 @@ def make_hdr10(path, *, frames: int = 3):
         context.color_primaries, context.color_trc, context.colorspace = 9, 16, 9  # BT.2020, PQ, BT.2020 NCL
         for index in range(frames):
             frame = av.VideoFrame.from_ndarray(media.pattern(index, 64, 48, bit_depth=10), format="rgb48le")
-            container.mux(stream.encode(frame.reformat(format="yuv420p10le", dst_colorspace="BT2020")))
+            container.mux(stream.encode(frame.reformat(format="yuv420p10le", dst_colorspace=9)))
         container.mux(stream.encode())
     return path
 

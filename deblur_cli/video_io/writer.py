@@ -30,8 +30,9 @@ _ROTATING_FORMATS = {"mp4", "mov", "matroska", "webm", "ipod"}
 _APPLE_FORMATS = {"mp4", "mov", "ipod"}
 # Containers that store a timecode: a timecode track (MP4, MOV) or a TIMECODE tag (Matroska, WebM).
 _TIMECODE_FORMATS = {"mp4", "mov", "matroska", "webm"}
-# FFmpeg colorspace (AVColorSpace) -> the swscale matrix name PyAV's reformat takes for the RGB -> YUV step.
-_SWS_MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "SMPTE170M", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
+# FFmpeg colorspace (AVColorSpace) -> the swscale matrix (SWS_CS_*) of the RGB -> YUV step. Numbers, not
+# PyAV's names: PyAV before 18 has no name for BT.2020.
+_SWS_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
 _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream stores RGB (or GBR) planes, no YUV matrix
 _FRAME_CLOCK_FORMATS = {"avi"}  # containers whose time base is their frame rate
 _BT709, _BT601 = 1, 5  # AVCOL_SPC_BT709, AVCOL_SPC_BT470BG
