@@ -12,7 +12,6 @@ import os
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
 from deblur_cli.errors import ModelError, UsageError
 from deblur_cli.windows import blend_weights, plan_windows
@@ -36,24 +35,31 @@ def _round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
 
+def _padded_index(size: int, pad: int, device: torch.device) -> torch.Tensor:
+    """Indices of `size` rows followed by `pad` more: reflected about the last row (which is not
+    repeated) where there is room, the last row repeated where the image is too small to reflect."""
+    index = torch.arange(size + pad, device=device)
+    beyond = index[size:]
+    index[size:] = 2 * (size - 1) - beyond if pad < size else size - 1
+    return index
+
+
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
     """Pad x (..., H, W) at the bottom and right so H and W are multiples of `multiple`.
 
     Reflects the image into the padding (no hard edge for the model to restore), or repeats the
     last row/column where the image is too small to reflect. Returns (padded, (H, W)); `crop_to`
-    with that size undoes it.
+    with that size undoes it. Gathers rows and columns rather than calling F.pad's reflect mode,
+    which some PyTorch releases lack for float16 on the CPU.
     """
     if multiple < 1:
         raise ValueError(f"the padding multiple must be at least 1, got {multiple}")
     height, width = x.shape[-2:]
     pad_h, pad_w = _round_up(height, multiple) - height, _round_up(width, multiple) - width
-    if pad_h or pad_w:
-        flat = x.reshape(1, -1, height, width)  # F.pad pads the last two dims of a 4D tensor
-        if pad_w:  # F.pad copies even when it pads nothing
-            flat = F.pad(flat, (0, pad_w, 0, 0), mode="reflect" if pad_w < width else "replicate")
-        if pad_h:
-            flat = F.pad(flat, (0, 0, 0, pad_h), mode="reflect" if pad_h < height else "replicate")
-        x = flat.reshape(*x.shape[:-2], height + pad_h, width + pad_w)
+    if pad_w:
+        x = x.index_select(-1, _padded_index(width, pad_w, x.device))
+    if pad_h:
+        x = x.index_select(-2, _padded_index(height, pad_h, x.device))
     return x, (height, width)
 
 

@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -61,6 +62,19 @@ def test_pad_reflects_and_replicates_where_it_cannot_reflect():
     assert padded.shape == (8, 8)
     x = torch.arange(1.0, 4.0).reshape(1, 3)
     assert pad_to_multiple(x, 8)[0][0].tolist() == [1, 2, 3, 3, 3, 3, 3, 3]  # 5 > 2: replicated
+
+
+@SETTINGS
+@given(st.integers(1, 20), st.integers(1, 20), st.sampled_from([2, 3, 8, 16]))
+def test_pad_matches_torch_reflect_and_replicate_padding(h, w, multiple):
+    x = image(2, h, w, seed=h * 100 + w)
+    pad_h, pad_w = -h % multiple, -w % multiple
+    expected = x
+    if pad_w:
+        expected = F.pad(expected, (0, pad_w, 0, 0), mode="reflect" if pad_w < w else "replicate")
+    if pad_h:
+        expected = F.pad(expected, (0, 0, 0, pad_h), mode="reflect" if pad_h < h else "replicate")
+    assert torch.equal(pad_to_multiple(x, multiple)[0], expected)
 
 
 def test_pad_keeps_leading_dims_dtype_and_leaves_multiples_alone():
