@@ -43,7 +43,7 @@ def split_videos(cache: str | Path | None) -> tuple[list[Path], list[Path]]:
 
 def clip_seed(seed: int, index: int) -> int:
     """The synthesis seed of clip `index` of the stream `seed`."""
-    return int(np.random.SeedSequence([seed, index]).generate_state(1, dtype=np.uint64)[0] >> 1)
+    return int(np.random.SeedSequence([seed, index]).generate_state(1, dtype=np.uint64)[0]) >> 1
 
 
 class _PhotoPool:
