@@ -22,8 +22,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 def count_flops(run: Callable[[torch.device], object]) -> int:
     """Floating-point operations (a multiply-add counts 2) of `run(torch.device("meta"))`, which must
-    build its model and inputs on the device it is given and call the model once."""
-    with torch.inference_mode(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+    build its model and inputs on the device it is given and call the model once. (no_grad, not
+    inference_mode: PyTorch 2.3's counter sees nothing in inference mode.)"""
+    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
         run(torch.device("meta"))
     return counter.get_total_flops()
 
@@ -41,7 +42,7 @@ class _OperatorCounter(TorchDispatchMode):
 def count_operators(run: Callable[[], object]) -> int:
     """Operators that are not views dispatched by `run()`: build the model and its input on the
     meta device first, outside `run`, so that only the call is counted."""
-    with torch.inference_mode(), _OperatorCounter() as counter:
+    with torch.no_grad(), _OperatorCounter() as counter:
         run()
     return counter.count
 

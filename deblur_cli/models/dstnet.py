@@ -203,7 +203,8 @@ class ResBlock(nn.Module):
         if init_scale is not None:  # the official trunk blocks start close to identity
             for conv in (self.conv1, self.conv2):
                 nn.init.kaiming_normal_(conv.weight)
-                conv.weight.data.mul_(init_scale)
+                with torch.no_grad():
+                    conv.weight.mul_(init_scale)
                 nn.init.zeros_(conv.bias)
 
     def forward(self, x: Tensor) -> Tensor:
