@@ -16,12 +16,18 @@ import deblur_cli.video_io.reader as reader
 from deblur_cli.cli import app
 from deblur_cli.pipeline import deblur_video, resume_key
 from deblur_cli.span import Span
+from deblur_cli.video_io.deinterlace import READS_FIELD_ORDER
 from deblur_cli.video_io import EncodeOptions, describe, open_source
 from deblur_cli.windows import WindowOptions
 from tests.media import make_images, make_video
 from tests.restorers import IdentityRestorer, MixingRestorer
 
 SIZE = (96, 64)  # width, height
+# What the reader makes of make_interlaced's top-first clips: PyAV 17 cannot read a stream's field order.
+TOP = "top" if READS_FIELD_ORDER else "unknown"
+# x264's interlaced frames do not say which field comes first (bwdif keeps the wrong one by them), so
+# without the stream's field order (PyAV 17) the later field is kept.
+needs_field_order = pytest.mark.skipif(not READS_FIELD_ORDER, reason="PyAV < 18 cannot read a stream's field order")
 
 
 def _fields(index: int) -> np.ndarray:
@@ -69,8 +75,8 @@ def test_an_interlaced_video_is_read_as_whole_frames_at_the_same_times(tmp_path)
     path = make_interlaced(tmp_path / "in.mp4")
     kept, kept_info = _read(path, deinterlace="off")
     joined, info = _read(path)  # "auto"
-    assert (kept_info.field_order, kept_info.deinterlaced) == ("top", False)
-    assert (info.field_order, info.deinterlaced) == ("top", True)
+    assert (kept_info.field_order, kept_info.deinterlaced) == (TOP, False)
+    assert (info.field_order, info.deinterlaced) == (TOP, True)
     assert [f.pts for f in joined] == [f.pts for f in kept] and len(joined) == 16
     assert min(combing(f.image) for f in kept) > 8 * max(combing(f.image) for f in joined)
 
@@ -79,6 +85,7 @@ def _row_difference(frames: list, others: list, rows: slice) -> float:
     return max(float(np.abs(a.image[rows].astype(int) - b.image[rows].astype(int)).mean()) for a, b in zip(frames, others))
 
 
+@needs_field_order
 @pytest.mark.parametrize("bottom_first", [False, True])
 def test_the_field_shown_first_is_kept(tmp_path, bottom_first):
     """Its rows pass unchanged (to the codec's rounding); the other field's are filled in. The
@@ -153,6 +160,8 @@ def test_double_rate_gives_a_frame_per_field(tmp_path):
     steps = {b.pts - a.pts for a, b in zip(fields, fields[1:])}
     assert steps == {kept[1].pts - kept[0].pts}  # half a frame apart, evenly
     assert max(combing(f.image) for f in fields) * 8 < min(combing(f.image) for f in kept)
+    if not READS_FIELD_ORDER:
+        return  # which field each frame keeps follows the stream's field order, below
     # the first frame of each pair keeps the top field, the second the bottom one
     assert _row_difference(fields[0::2], kept, slice(0, None, 2)) < 2 < 10 < _row_difference(fields[1::2], kept, slice(0, None, 2))
     assert _row_difference(fields[1::2], kept, slice(1, None, 2)) < 2
@@ -242,7 +251,8 @@ def test_run_deinterlaces_and_says_so(tmp_path, monkeypatch):
         )
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["deinterlaced"] is (mode == "auto")
-        assert ("is interlaced (top field first): its fields are joined" in result.stderr) is (mode == "auto")
+        said = "is interlaced (top field first)" if READS_FIELD_ORDER else "is interlaced"
+        assert (f"{said}: its fields are joined" in result.stderr) is (mode == "auto")
         outputs[mode], info = _read(target)
         assert len(outputs[mode]) == 16 and info.field_order is None  # written as progressive frames
     assert max(combing(f.image) for f in outputs["auto"]) * 8 < min(combing(f.image) for f in outputs["off"])

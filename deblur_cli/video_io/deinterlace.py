@@ -28,6 +28,10 @@ MODES = ("auto", "on", "off", "double")
 # FFmpeg's AVFieldOrder, by the field shown first: TT and BT show the top field first, BB and TB the bottom.
 _FIRST_FIELD = {2: "top", 5: "top", 3: "bottom", 4: "bottom"}
 
+# PyAV 18 and newer read a stream's field order; PyAV 17 (the newest for Python 3.10) does not, and
+# there every interlaced stream's field order is "unknown": what each decoded frame says is followed.
+READS_FIELD_ORDER = hasattr(av.video.codeccontext.VideoCodecContext, "field_order")
+
 FRAMES_BEFORE = 1  # frames before a frame that its deinterlaced picture depends on (bwdif: the previous one)
 
 
@@ -39,9 +43,9 @@ def check_mode(mode: str) -> None:
 
 def field_order(stream, first: av.VideoFrame) -> str | None:
     """"top" or "bottom": the field an interlaced stream shows first, by the stream's field order;
-    "unknown" for a stream without one whose frames say they are interlaced (DV); None for a
-    progressive stream."""
-    order = _FIRST_FIELD.get(int(getattr(stream.codec_context, "field_order", 0) or 0))
+    "unknown" for a stream without one whose frames say they are interlaced (DV, or any stream with
+    PyAV 17); None for a progressive stream."""
+    order = _FIRST_FIELD.get(int(stream.codec_context.field_order or 0)) if READS_FIELD_ORDER else None
     if order is None and first.interlaced_frame:
         order = "unknown"
     return order
