@@ -34,7 +34,7 @@ class BatchingRestorer(IdentityRestorer):
     def restore_batch(self, frames: torch.Tensor) -> torch.Tensor:
         assert frames.ndim == 5 and frames.shape[2] == 3
         if self.fail_batches_over is not None and len(frames) > self.fail_batches_over:
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         self.batch_calls.append(tuple(frames.shape))
         return self._restore(frames)
 
@@ -237,7 +237,7 @@ def test_run_reports_what_out_of_memory_retries_changed(tmp_path, monkeypatch):
 
         def __call__(self, frames):
             if frames.shape[-2] * frames.shape[-1] > 96 * 96:
-                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
             return super().__call__(frames)
 
     source = media.make_video(tmp_path / "in.mkv", frames=17, size=(320, 256), codec="ffv1")  # four windows of 5

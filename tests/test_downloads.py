@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from deblur_cli.errors import WeightsError
 from deblur_cli.weights import cache, download, resolve_weights, status
 from deblur_cli.weights import registry as registry_module
+from deblur_cli.weights.hub import _accepts_tqdm_class
 from deblur_cli.weights.registry import parse_registry
 
 COMMIT = "c0ffee" + "0" * 34
@@ -186,7 +187,10 @@ def test_hub_first_download_then_no_request(hub, tmp_path, lfs):
     path = download(e, tmp_path, progress=lambda done, total: seen.append((done, total)))
     assert path.read_bytes() == CONTENT
     assert path.is_relative_to(tmp_path / "hub")  # an explicit cache folder holds the Hub files too
-    assert seen[-1] == (len(CONTENT), len(CONTENT))
+    if _accepts_tqdm_class():
+        assert seen[-1] == (len(CONTENT), len(CONTENT))
+    else:  # huggingface_hub before 1.x takes no bar of ours and draws its own
+        assert seen == []
     expected = [("main", "HEAD"), ("cdn" if lfs else "main", "GET")]
     assert [(r.server, r.method) for r in hub.requests()] == expected
 
