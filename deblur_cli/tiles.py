@@ -8,12 +8,12 @@ pixel is a weighted mean of the tiles covering it, the weights fading across the
 from __future__ import annotations
 
 import math
-import os
 from typing import Callable
 
 import torch
 
 from deblur_cli.errors import ModelError, UsageError
+from deblur_cli.host_memory import available_bytes
 from deblur_cli.windows import blend_weights, plan_windows
 
 # What restore_tiled keeps for the whole frame besides the model: a float32 sum and a weight sum.
@@ -166,25 +166,13 @@ def free_memory(device: torch.device) -> int:
     """Bytes a new allocation on `device` can use now.
 
     CUDA: free device memory plus what PyTorch's cache holds unused. CPU and MPS (whose memory
-    is the system's): MemAvailable from /proc/meminfo, else available pages from sysconf, else
-    half the physical memory (macOS reports no available count).
+    is the system's): what host_memory.available_bytes finds.
     """
     device = torch.device(device)
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    page = os.sysconf("SC_PAGE_SIZE")
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * page
-    except (ValueError, OSError):
-        return os.sysconf("SC_PHYS_PAGES") * page // 2
+    return available_bytes()
 
 
 def release_cached_memory(device: torch.device) -> None:

@@ -1,0 +1,68 @@
+"""host_memory: the memory probes behind `--tile auto` on the CPU, and what is left where one is missing."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+import deblur_cli.host_memory as host_memory
+
+
+def _total_bytes() -> int:
+    with open("/proc/meminfo") as f:
+        return int(next(line for line in f if line.startswith("MemTotal:")).split()[1]) * 1024
+
+
+def _sysconf(values: dict):
+    def sysconf(name):
+        if name not in values:
+            raise ValueError("unrecognized configuration name")
+        return values[name]
+
+    return sysconf
+
+
+def test_this_machine_answers_plausibly():
+    assert 0 < host_memory.available_bytes() <= _total_bytes()
+
+
+def test_linux_reads_mem_available(monkeypatch, tmp_path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24000000 kB\nMemFree:         1000000 kB\nMemAvailable:   20000000 kB\n")
+    monkeypatch.setattr(host_memory, "MEMINFO", meminfo)
+    assert host_memory.available_bytes() == 20000000 * 1024
+
+
+def test_without_proc_meminfo_sysconf_answers(monkeypatch, tmp_path):
+    monkeypatch.setattr(host_memory, "MEMINFO", tmp_path / "missing")
+    monkeypatch.setattr(os, "sysconf", _sysconf({"SC_PAGE_SIZE": 4096, "SC_AVPHYS_PAGES": 1000, "SC_PHYS_PAGES": 5000}))
+    assert host_memory.available_bytes() == 4096 * 1000
+
+
+def test_without_available_pages_half_the_memory_is_assumed(monkeypatch, tmp_path):
+    """macOS's sysconf counts the physical pages but not the available ones."""
+    monkeypatch.setattr(host_memory, "MEMINFO", tmp_path / "missing")
+    monkeypatch.setattr(os, "sysconf", _sysconf({"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 5000}))
+    assert host_memory.available_bytes() == 4096 * 5000 // 2
+
+
+def test_where_nothing_answers_a_guess_not_a_crash(monkeypatch, tmp_path):
+    """As on Windows were GlobalMemoryStatusEx to fail: no /proc, no sysconf (the old code raised AttributeError)."""
+    monkeypatch.setattr(host_memory, "MEMINFO", tmp_path / "missing")
+    monkeypatch.delattr(os, "sysconf")
+    assert host_memory.available_bytes() == host_memory.GUESS_BYTES
+
+
+def test_a_garbled_meminfo_is_passed_over(monkeypatch, tmp_path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal: 100 kB\nMemAvailable: lots\n")
+    monkeypatch.setattr(host_memory, "MEMINFO", meminfo)
+    assert host_memory._meminfo_available() is None
+    assert host_memory.available_bytes() > 0
+
+
+def test_windows_structure_has_the_documented_layout():
+    """MEMORYSTATUSEX is 64 bytes, ullAvailPhys at offset 16 (Microsoft's documentation)."""
+    assert ctypes.sizeof(host_memory.MemoryStatusEx) == 64
+    assert host_memory.MemoryStatusEx.ullAvailPhys.offset == 16
+    assert host_memory._windows_available() is None  # not Windows: the probe declines
