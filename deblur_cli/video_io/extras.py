@@ -8,6 +8,8 @@ from fractions import Fraction
 
 import av
 
+from deblur_cli.video_io.containers import open_input
+
 # Data streams copied as they are: GoPro's GPMF telemetry (gyroscope, accelerometer, GPS), opaque binary
 # data to FFmpeg in a track its handler names "GoPro MET". MP4 and MOV outputs store opaque binary data as
 # a GPMF track ("gpmd"), so other binary tracks (DJI's, say) are left out rather than mislabelled as GPMF.
@@ -108,7 +110,7 @@ def describe_extras(path) -> dict[str, object]:
     {"chapters": count, "telemetry": [handler names], "data": [other data streams], "attachments": [file
     names], "other_video": count}; entries it does not have are left out. {} for an unreadable file."""
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        container = open_input(path)
     except av.FFmpegError:
         return {}
     with container:

@@ -11,6 +11,7 @@ from pathlib import Path
 import av
 
 from deblur_cli.errors import InputError
+from deblur_cli.video_io.containers import open_input
 from deblur_cli.video_io.extras import (
     attach,
     carry_chapters,
@@ -92,7 +93,7 @@ class Passthrough:
         end: float | None = None,
     ):
         try:
-            self._input = av.open(str(source), metadata_errors="ignore")
+            self._input = open_input(source)
         except av.FFmpegError as e:
             raise InputError(
                 f"cannot reopen {source} to copy its audio and subtitles ({e.strerror})",
@@ -119,7 +120,7 @@ class Passthrough:
             if route is not None:
                 _copy_tags(stream, route.output_stream)
                 self._routes[stream.index] = route
-        tags = {k: v for k, v in self._input.metadata.items() if k not in _STALE_TAGS}
+        tags = {k: tag_value(v) for k, v in self._input.metadata.items() if k not in _STALE_TAGS}
         output.metadata.update(tags)
         carry_chapters(self._input, output, start, end, self._suffix, warnings)
         if output.format.name in _KNOWN_TAGS_ONLY and any("." in key for key in tags):
@@ -249,7 +250,7 @@ def _first_packets(source: str | Path, indices: list[int], limit: int = 1000) ->
     found: dict[int, av.Packet] = {}
     if not indices:
         return found
-    with contextlib.suppress(av.FFmpegError), av.open(str(source), metadata_errors="ignore") as container:
+    with contextlib.suppress(av.FFmpegError), open_input(source) as container:
         for count, packet in enumerate(container.demux([container.streams[i] for i in indices])):
             if packet.size and packet.stream.index not in found:
                 found[packet.stream.index] = packet
@@ -275,6 +276,14 @@ def _accepts(format_name: str, stream, sample: av.Packet | None) -> bool:
 
 def _codec_name(stream) -> str:
     return stream.codec_context.name if stream.codec_context is not None else "unknown codec"
+
+
+def tag_value(value: str) -> str:
+    """One copy of a tag FFmpeg read twice: FFmpeg 8 (PyAV 19) joins the values of a key a file stores
+    in two places with ";" (an MP4's creation_time, in its movie header and its metadata keys), and a
+    date joined to itself is no date to the muxers that parse it."""
+    parts = value.split(";")
+    return parts[0] if len(parts) > 1 and parts[0] and len(set(parts)) == 1 else value
 
 
 def _copy_tags(source, target) -> None:

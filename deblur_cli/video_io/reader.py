@@ -14,6 +14,7 @@ import av
 
 from deblur_cli.errors import InputError
 from deblur_cli.span import Span
+from deblur_cli.video_io.containers import open_input
 from deblur_cli.video_io.deinterlace import FRAMES_BEFORE, check_mode, deinterlaced, field_order
 from deblur_cli.video_io.hdr import hdr_of
 from deblur_cli.video_io.info import (
@@ -306,7 +307,7 @@ def _reason(error: av.FFmpegError) -> str:
 
 def _open(path: Path):
     try:
-        return av.open(str(path), metadata_errors="ignore")
+        return open_input(path)
     except PermissionError:
         raise InputError(f"{path}: permission denied", hint="check the file's permissions") from None
     except av.FFmpegError as e:

@@ -1,0 +1,17 @@
+"""Opening media files for reading, the same way whatever the PyAV release."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+
+# A tag that is not UTF-8 (an old camera's Latin-1 title) must not make a file unreadable. PyAV before
+# 19 decodes tags strictly unless told to drop such bytes; PyAV 19 keeps them (as surrogate escapes,
+# written back unchanged) and takes no such option.
+_READ_OPTIONS = {"metadata_errors": "ignore"} if int(av.__version__.split(".")[0]) < 19 else {}
+
+
+def open_input(path: str | Path) -> av.container.InputContainer:
+    """av.open(path) for reading, tolerant of tags that are not UTF-8; raises what av.open raises."""
+    return av.open(str(path), **_READ_OPTIONS)
