@@ -28,7 +28,10 @@ class HdrMetadata:
 def hdr_of(frame) -> HdrMetadata | None:
     """The HDR10 metadata a decoded PyAV frame carries as side data, or None if it carries none."""
     mastering = light = None
-    for item in frame.side_data:
+    side_data = frame.side_data
+    for item in side_data:
+        if not hasattr(item, "type"):  # PyAV 19 iterates over the types, as a mapping to the entries
+            item = side_data[item]
         name = getattr(item.type, "name", str(item.type))
         if name == "MASTERING_DISPLAY_METADATA" and len(bytes(item)) == _MASTERING.size:
             mastering = _MASTERING.unpack(bytes(item))
