@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 import deblur_cli.restorers as restorers_module
 from deblur_cli.cli import app
+from deblur_cli.video_io.containers import open_input
+from deblur_cli.video_io.passthrough import tag_value
 from tests.restorers import IdentityRestorer
 
 PHONE_TAGS = {
@@ -43,5 +45,38 @@ def test_phone_tags_are_kept(tmp_path, monkeypatch, suffix):
     target = tmp_path / f"out{suffix}"
     assert CliRunner().invoke(app, ["run", str(source), "-o", str(target)]).exit_code == 0
     with av.open(str(target)) as container:
-        tags = {key.lower(): value for key, value in container.metadata.items()}
+        # FFmpeg 8 reads a .mov's creation_time from two places, joined: tag_value takes one
+        tags = {key.lower(): tag_value(value) for key, value in container.metadata.items()}
     assert {key.lower(): value for key, value in PHONE_TAGS.items()}.items() <= tags.items()
+
+
+def test_a_tag_read_twice_is_copied_once():
+    """FFmpeg 8 reads an MP4's creation_time from the movie header and the metadata keys, joined by ";"."""
+    date = "2026-11-20T10:11:12.000000Z"
+    assert tag_value(f"{date};{date}") == date
+    assert tag_value("Apple") == "Apple"
+    assert tag_value("one;two") == "one;two"  # values that differ are the file's own text
+    assert tag_value(";") == ";"
+
+
+def test_tags_that_are_not_utf8_neither_stop_a_run_nor_are_lost(tmp_path, monkeypatch):
+    """An old camera's Latin-1 title: PyAV before 19 drops the bytes that are not UTF-8, PyAV 19 keeps them."""
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
+    source = tmp_path / "old.mp4"
+    with av.open(str(source), "w") as container:
+        container.metadata["title"] = "Cafe-Tour"
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for packet in stream.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")):
+            container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    data = source.read_bytes()
+    assert data.count(b"Cafe-Tour") == 1
+    source.write_bytes(data.replace(b"Cafe-Tour", b"Caf\xe9-Tour"))  # e-acute in Latin-1, one byte as "e" is
+    target = tmp_path / "out.mkv"
+    result = CliRunner().invoke(app, ["run", str(source), "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    with open_input(target) as container:
+        title = container.metadata["title"]
+    assert title.startswith("Caf") and title.endswith("-Tour")
