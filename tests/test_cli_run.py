@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import signal
 import threading
 from fractions import Fraction
+from importlib import metadata
 from pathlib import Path
 
 import av
@@ -503,7 +505,11 @@ def test_bad_option_combinations_are_usage_errors(tmp_path, identity):
 def test_version_and_help():
     from deblur_cli import __version__
 
-    assert runner.invoke(app, ["--version"]).stdout.strip() == f"deblur {__version__}"
+    first, second = runner.invoke(app, ["--version"]).stdout.splitlines()
+    assert first == f"deblur {__version__}"
+    # for bug reports: the releases of what deblur runs on, read without importing torch
+    assert second.startswith(f"Python {platform.python_version()} (") and f"torch {metadata.version('torch')}," in second
+    assert f"PyAV {av.__version__} with FFmpeg {av.ffmpeg_version_info}, NumPy {np.__version__}" in second
     help_text = runner.invoke(app, ["run", "--help"]).stdout
     for option in ("--model", "--window", "--overlap", "--tile", "--steps", "--device", "--precision", "--force"):
         assert option in help_text

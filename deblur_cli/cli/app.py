@@ -39,9 +39,35 @@ out = _console(sys.stdout)  # results
 err = _console(sys.stderr, stderr=True)  # progress, warnings, errors
 
 
+def versions() -> str:
+    """What a bug report needs: the Python, torch, PyAV, FFmpeg and NumPy releases, on one line. Reads
+    the installed packages' metadata rather than importing torch (seconds); PyAV is imported for its
+    FFmpeg's version."""
+    import platform
+    from importlib import metadata
+
+    def release(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    try:
+        import av
+
+        ffmpeg = f" with FFmpeg {av.ffmpeg_version_info}"
+    except ImportError:
+        ffmpeg = ""
+    return (
+        f"Python {platform.python_version()} ({platform.system()} {platform.machine()}), torch {release('torch')}, "
+        f"PyAV {release('av')}{ffmpeg}, NumPy {release('numpy')}"
+    )
+
+
 def _version(value: bool) -> None:
     if value:
-        out.print(f"deblur {__version__}")
+        out.print(f"deblur {__version__}", highlight=False)
+        out.print(versions(), highlight=False, soft_wrap=True)
         raise typer.Exit()
 
 
