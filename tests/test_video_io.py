@@ -27,6 +27,7 @@ from deblur_cli.video_io import (
 )
 from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.images import ImageSequenceSource
+from deblur_cli.video_io.reader import frames_jumped
 from tests import media
 
 
@@ -1025,6 +1026,33 @@ def test_a_damaged_packet_in_the_middle_is_skipped_with_a_warning(tmp_path):
         rf"skipped; {missing} frames? (is|are) missing from the output, and some frames after the damage may show blocks"
     )
     assert re.fullmatch(pattern, warning), warning
+
+
+@pytest.mark.parametrize("where", [0.3, 0.5, 0.7])
+def test_frames_an_mpeg_ts_loses_silently_are_counted_from_its_timestamps(tmp_path, where):
+    """MPEG-TS's demuxer drops damaged packets with no error: only the timestamps show the loss."""
+    source = media.make_video(tmp_path / "a.ts", frames=60, size=(96, 64), codec="libx264")
+    with open_source(source) as frames:  # the control: an undamaged recording, a frame apart throughout
+        assert len(list(frames)) == 60 and frames.warnings == []
+    damaged = media.damage(source, where, 300)
+    with av.open(str(damaged)) as container:  # nothing the decoder refuses
+        stream = container.streams.video[0]
+        decoded = sum(len(stream.decode(packet)) for packet in container.demux(stream))
+    with open_source(damaged) as frames:
+        kept = list(frames)
+        warnings = frames.warnings
+    assert len(kept) == decoded < 60
+    missing = 60 - len(kept)
+    count = "a frame" if missing == 1 else f"{missing} frames"
+    assert warnings == [
+        f"bad-a.ts: the video's timestamps jump over {count}, lost from the file (damage the demuxer dropped); "
+        "the output keeps the gaps, where a player holds the frame before"
+    ]
+
+
+def test_frames_jumped_allows_jitter_and_telecine():
+    assert [frames_jumped(gap, 3600) for gap in (3600, 4500, 5400, 5401, 7200, 10800, 36000)] == [0, 0, 0, 1, 1, 2, 9]
+    assert frames_jumped(-3600, 3600) == 0
 
 
 # 240 and 250 bytes: room for the name, not for the temporary name or the work folder's beside it

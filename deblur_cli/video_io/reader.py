@@ -32,6 +32,11 @@ from deblur_cli.video_io.timecode import at_double_rate, find_timecode, shifted
 # and FFmpeg guesses presentation times from decode order, so frames get pts from their index instead.
 _CONSTANT_RATE_CONTAINERS = {"avi"}
 
+# Containers whose demuxer drops damaged packets without a word (MPEG-TS: broadcast recordings, AVCHD
+# .mts): the frames they held show only as a jump in the timestamps of the frames around them, which are
+# otherwise a frame apart (these streams run at a constant rate).
+_SILENT_LOSS_CONTAINERS = {"mpegts"}
+
 # WebM stores VP8/VP9 transparency beside each frame (Matroska's ALPHA_MODE tag says so); FFmpeg's own
 # decoders drop it, libvpx's decode it.
 _ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
@@ -65,6 +70,8 @@ class VideoFileSource:
             self._damaged: set[tuple[int | None, int | None]] = set()  # packets the decoder refused, by position
             self._missing: int | None = None  # frames fewer than the container counts, after a whole read
             self._resized: str | None = None  # where the frame size first changed, if it did
+            self._skipped = 0  # frames the timestamps jump over, where the demuxer drops damage silently
+            self._counts_jumps = self._container.format.name in _SILENT_LOSS_CONTAINERS
             self._decoder.thread_type = "AUTO"
             self._index_timestamps = self._container.format.name in _CONSTANT_RATE_CONTAINERS
             self._frames = self._decode()
@@ -99,10 +106,13 @@ class VideoFileSource:
         if self._first is not None:
             timeline = itertools.chain([self._first], timeline)
             self._first = None
-        stop = self._end_pts
+        stop, previous = self._end_pts, None
         for index, (frame, pts) in enumerate(timeline, start=self._index):
             if stop is not None and pts >= stop:
                 return
+            if self._counts_jumps and previous is not None:
+                self._skipped += frames_jumped(pts - previous, self._step)
+            previous = pts
             info = self.info
             if (frame.width, frame.height) != (info.width, info.height) and self._resized is None:
                 self._resized = f"{frame.width}x{frame.height} from frame {index + 1} on"
@@ -275,6 +285,12 @@ class VideoFileSource:
             )
         count = len(self._damaged)
         if not count:
+            if self._skipped:  # damage the demuxer dropped without an error (each decoder error is counted below)
+                frames = "a frame" if self._skipped == 1 else f"{self._skipped} frames"
+                notes.append(
+                    f"{self.path.name}: the video's timestamps jump over {frames}, lost from the file (damage "
+                    f"the demuxer dropped); the output keeps the gaps, where a player holds the frame before"
+                )
             return notes
         packets = "a damaged packet" if count == 1 else f"{count} damaged packets"
         missing = self._missing
@@ -421,6 +437,13 @@ def _field_rate(info: VideoInfo) -> VideoInfo:
         frame_count=info.frame_count * 2 if info.frame_count else None,
         timecode=at_double_rate(info.timecode) if info.timecode else None,
     )
+
+
+def frames_jumped(gap: int, step: int) -> int:
+    """Frames missing between two frames `gap` timestamp units apart in a stream of `step` units a frame:
+    none up to one and a half frames (jitter, soft telecine's alternating durations), else the frames
+    that would fill the gap."""
+    return max(round(gap / step) - 1, 0) if gap > 1.5 * step else 0
 
 
 def _frame_step(info: VideoInfo) -> int:
