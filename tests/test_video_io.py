@@ -1050,6 +1050,26 @@ def test_frames_an_mpeg_ts_loses_silently_are_counted_from_its_timestamps(tmp_pa
     ]
 
 
+def test_a_long_jump_in_an_mpeg_ts_is_a_discontinuity_not_lost_frames(tmp_path):
+    """A spliced broadcast: the clock jumps a minute forward between two frames a frame apart in the picture."""
+    step, minute = 3600, 60 * 90000  # 25 fps on MPEG-TS's 90 kHz clock
+    pts = [i * step for i in range(10)] + [minute + i * step for i in range(10, 18)]
+    pts[15] += step  # and one frame lost after it
+    del pts[16]
+    source = media.make_video(
+        tmp_path / "rec.ts", frames=len(pts), codec="libx264", pts=pts, time_base=Fraction(1, 90000)
+    )
+    with open_source(source) as frames:
+        assert len(list(frames)) == 17
+        warnings = frames.warnings
+    assert warnings == [
+        "rec.ts: the video's timestamps jump forward once, by up to 60 s (a discontinuity, as where a broadcast "
+        "recording was spliced); the output keeps the pause",
+        "rec.ts: the video's timestamps jump over a frame, lost from the file (damage the demuxer dropped); "
+        "the output keeps the gaps, where a player holds the frame before",
+    ]
+
+
 def test_frames_jumped_allows_jitter_and_telecine():
     assert [frames_jumped(gap, 3600) for gap in (3600, 4500, 5400, 5401, 7200, 10800, 36000)] == [0, 0, 0, 1, 1, 2, 9]
     assert frames_jumped(-3600, 3600) == 0

@@ -36,6 +36,9 @@ _CONSTANT_RATE_CONTAINERS = {"avi"}
 # .mts): the frames they held show only as a jump in the timestamps of the frames around them, which are
 # otherwise a frame apart (these streams run at a constant rate).
 _SILENT_LOSS_CONTAINERS = {"mpegts"}
+# A longer jump there is a discontinuity (a spliced broadcast, a recorder restarted), not lost frames: FFmpeg's
+# own threshold for it.
+_DISCONTINUITY_SECONDS = 10
 
 # WebM stores VP8/VP9 transparency beside each frame (Matroska's ALPHA_MODE tag says so); FFmpeg's own
 # decoders drop it, libvpx's decode it.
@@ -71,6 +74,7 @@ class VideoFileSource:
             self._missing: int | None = None  # frames fewer than the container counts, after a whole read
             self._resized: str | None = None  # where the frame size first changed, if it did
             self._skipped = 0  # frames the timestamps jump over, where the demuxer drops damage silently
+            self._breaks: list[float] = []  # seconds of each longer jump there (discontinuities)
             self._counts_jumps = self._container.format.name in _SILENT_LOSS_CONTAINERS
             self._decoder.thread_type = "AUTO"
             self._index_timestamps = self._container.format.name in _CONSTANT_RATE_CONTAINERS
@@ -110,14 +114,20 @@ class VideoFileSource:
         for index, (frame, pts) in enumerate(timeline, start=self._index):
             if stop is not None and pts >= stop:
                 return
-            if self._counts_jumps and previous is not None:
-                self._skipped += frames_jumped(pts - previous, self._step)
-            previous = pts
             info = self.info
+            if self._counts_jumps and previous is not None:
+                self._count_jump(pts - previous, info.time_base or 1 / info.rate)
+            previous = pts
             if (frame.width, frame.height) != (info.width, info.height) and self._resized is None:
                 self._resized = f"{frame.width}x{frame.height} from frame {index + 1} on"
             image, alpha = frame_arrays(frame, info.dtype, info.alpha, info.width, info.height)
             yield Frame(image=image, pts=pts - info.pts_offset, index=index, alpha=alpha)
+
+    def _count_jump(self, gap: int, time_base: Fraction) -> None:
+        if gap * time_base > _DISCONTINUITY_SECONDS:
+            self._breaks.append(float(gap * time_base))
+        else:
+            self._skipped += frames_jumped(gap, self._step)
 
     def skip_to(self, index: int, pts: int | None) -> None:
         """Make iteration start at the span's frame `index`, whose timestamp on the output's clock is
@@ -282,6 +292,12 @@ class VideoFileSource:
             notes.append(
                 f"{self.path.name}: the video's frame size changes ({self._resized}); those frames were "
                 f"scaled to the first size, {self.info.width}x{self.info.height}"
+            )
+        if self._breaks:
+            times = "once" if len(self._breaks) == 1 else f"{len(self._breaks)} times"
+            notes.append(
+                f"{self.path.name}: the video's timestamps jump forward {times}, by up to {max(self._breaks):.0f} s "
+                f"(a discontinuity, as where a broadcast recording was spliced); the output keeps the pause"
             )
         count = len(self._damaged)
         if not count:
