@@ -11,6 +11,7 @@ import torch
 
 from deblur_cli.errors import UsageError
 from deblur_cli.restorer import Restorer, batches, restore_windows
+from deblur_cli.scene_cuts import cuts_in
 from deblur_cli.tiles import (
     auto_tile_size,
     free_memory,
@@ -62,6 +63,10 @@ def restore_stream(
     several windows is restored one window at a time, and tiles get smaller; both stay so for the
     later windows, and on_retry(what, message) tells the user: what is "tile" or "batch", and the
     latest message of each kind is the one that holds.
+
+    With `windows.scene_cuts`, a window that spans a scene cut (scene_cuts.py) is restored scene by
+    scene, so that no frame is restored from frames of another scene; restorers that draw random
+    numbers (the diffusion models) restore it whole.
     """
     batch = windows.batch if batches(restorer) else 1
     tile = windows.tile
@@ -95,9 +100,19 @@ def restore_stream(
             window, model, multiple=restorer.multiple, tile=tile, overlap=windows.tile_overlap, on_retry=smaller_tile
         )
 
+    def by_scene(window: torch.Tensor, cuts: list[int]) -> torch.Tensor:
+        scenes = torch.tensor_split(window, cuts)
+        return torch.cat([restore_one(scene.unsqueeze(0)).squeeze(0) for scene in scenes])
+
+    # A restorer that draws random numbers is left whole: a continued run replays its draws over the
+    # windows as planned (pipeline._replay_draws), and pieces would draw differently.
+    split_scenes = windows.scene_cuts and getattr(restorer, "drawing_only", None) is None
+
     def restore(group: torch.Tensor) -> torch.Tensor:
         nonlocal batch
         group = as_float(group.to(restorer.device))
+        if split_scenes and any(cuts := [cuts_in(window) for window in group]):
+            return torch.stack([by_scene(window, at) for window, at in zip(group, cuts)])
         if len(group) > 1 and batch > 1:
             try:
                 return restore_tiled(group, model, multiple=restorer.multiple, tile=tile, overlap=windows.tile_overlap)

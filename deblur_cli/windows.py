@@ -34,6 +34,7 @@ class WindowOptions:
     tile_overlap: int | None = None  # pixels shared by neighbouring tiles, feathered; None: tiles.DEFAULT_TILE_OVERLAP
     batch: int = 1  # most windows restored in one model call (models with restore_batch only)
     last: str = "split"  # the frames after the last full window: "split" in two windows, or "shift" one back
+    scene_cuts: bool = True  # restore the frames on either side of a scene cut apart (see scene_cuts.py)
 
 
 LAST_WINDOWS = ("split", "shift")

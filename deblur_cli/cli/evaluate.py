@@ -28,6 +28,7 @@ from deblur_cli.cli.options import (
     PrecisionOpt,
     QuietOpt,
     SamplesOpt,
+    SceneCutsOpt,
     SeedOpt,
     StepsOpt,
     StrengthOpt,
@@ -79,6 +80,7 @@ def evaluate(
     tile: TileOpt = "auto",
     tile_overlap: TileOverlapOpt = None,
     batch: BatchOpt = 1,
+    scene_cuts: SceneCutsOpt = True,
     strength: StrengthOpt = 1.0,
     frames: Annotated[
         Optional[int], typer.Option("--frames", min=1, help="Only the first N frames of each sequence (default: all).")
@@ -132,7 +134,7 @@ def evaluate(
     several = len(contenders) > 1
     # every model's windows checked before any work, and LPIPS loaded once for all of them
     window_plans = {
-        label: window_options(model, window, overlap, tile, tile_overlap, batch, last_window)
+        label: window_options(model, window, overlap, tile, tile_overlap, batch, last_window, scene_cuts)
         for label, model, _ in contenders
     }
     lpips = load_lpips(lpips_weights, torch_device) if lpips_weights else None

@@ -47,6 +47,13 @@ BatchOpt = Annotated[
         "--batch", min=1, help="Most windows restored in one model call: fuller GPU kernels, more memory."
     ),
 ]
+SceneCutsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--scene-cuts/--no-scene-cuts",
+        help="Restore the frames either side of a scene cut apart, so no scene reaches into the next (DSTNet).",
+    ),
+]
 StrengthOpt = Annotated[
     float,
     typer.Option(
@@ -80,6 +87,7 @@ def window_options(
     tile_overlap: int | None,
     batch: int = 1,
     last: str = "split",
+    scene_cuts: bool = True,
 ) -> WindowOptions:
     """WindowOptions from the command line, with the model's defaults where an option is not given."""
     from deblur_cli.windows import LAST_WINDOWS, WindowOptions
@@ -92,6 +100,7 @@ def window_options(
         tile_overlap=tile_overlap,
         batch=batch,
         last=last,
+        scene_cuts=scene_cuts,
     )
     if last not in LAST_WINDOWS:
         raise UsageError(f"--last-window must be {' or '.join(LAST_WINDOWS)}, got {last!r}")

@@ -25,6 +25,7 @@ from deblur_cli.cli.options import (
     PrecisionOpt,
     QuietOpt,
     SamplesOpt,
+    SceneCutsOpt,
     SeedOpt,
     StartOpt,
     StepsOpt,
@@ -69,6 +70,7 @@ def run(
     tile: TileOpt = "auto",
     tile_overlap: TileOverlapOpt = None,
     batch: BatchOpt = 1,
+    scene_cuts: SceneCutsOpt = True,
     start: StartOpt = None,
     end: EndOpt = None,
     duration: DurationOpt = None,
@@ -154,7 +156,7 @@ def run(
     from deblur_cli.restorers import build_restorer
 
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
-    windows = window_options(model, window, overlap, tile, tile_overlap, batch)
+    windows = window_options(model, window, overlap, tile, tile_overlap, batch, scene_cuts=scene_cuts)
     if ignored := sampling_note(model, steps, eta, samples):
         warn(ignored)
     if output is None or planned[0][1] != output:  # the folder -o names, or one beside a folder of videos

@@ -1,0 +1,125 @@
+"""Scene cuts: how the detector's two measures separate frames of one scene from frames across a cut, and
+what splitting windows at cuts is worth to a model.
+
+    python benchmarks/bench_scene_cuts.py stats --sources ~/.cache/deblur/sources --clips DIR [DIR ...] [--procedural N]
+    python benchmarks/bench_scene_cuts.py quality --clips DIR [DIR ...] [--model dstnet-s] [--side 5]
+
+`stats` prints, for each real video of the source cache (frames.npy) and each clip folder (blurred.mkv, as
+`deblur synth` writes), the largest histogram and pixel changes between consecutive frames, and which
+consecutive frames scene_cuts.cuts_in calls a cut; then the same measures between the last frame of each
+clip and the first of every other (cuts made by joining clips). `quality` joins the last SIDE frames of
+clip i to the first SIDE frames of clip i+1 (blurred and sharp alike), restores the joined window whole and
+split at the cut, and prints the PSNR of each against the sharp frames: all frames, and the two beside the
+cut.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from deblur_cli.scene_cuts import _BINS, _WIDTH, cuts_in  # noqa: E402
+
+
+def changes(frames: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(histogram change, pixel change) between consecutive frames, as cuts_in measures them."""
+    small = frames.float()
+    scale = max(1, frames.shape[-1] // _WIDTH)
+    small = F.avg_pool2d(small, scale, ceil_mode=True) if scale > 1 else small
+    bins = (small.clamp(0, 1) * _BINS).long().clamp_(max=_BINS - 1).flatten(2)
+    hist = torch.zeros(*bins.shape[:2], _BINS).scatter_add_(2, bins, torch.ones(bins.shape)) / bins.shape[-1]
+    return (
+        (hist[1:] - hist[:-1]).abs().sum(2).mean(1).numpy(),
+        (small[1:] - small[:-1]).abs().mean(dim=(1, 2, 3)).numpy(),
+    )
+
+
+def read(path: Path) -> torch.Tensor:
+    with av.open(str(path)) as container:
+        images = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255
+
+
+def stats(args) -> None:
+    videos = sorted((args.sources / "videos").glob("*/frames.npy")) if args.sources else []
+    named = [(p.parent.name, torch.from_numpy(np.load(p)).permute(0, 3, 1, 2).float() / 255) for p in videos]
+    clips = [(d.name, read(d / "blurred.mkv")) for d in args.clips]
+    if args.procedural:
+        from deblur_cli.data.synth import synthesize_clip
+
+        clips += [(f"procedural {seed}", synthesize_clip(seed, frames=8, size=(96, 64))[0]) for seed in range(args.procedural)]
+    for name, frames in named + clips:
+        hist, pixel = changes(frames)
+        print(f"{name}: {len(frames)} frames, histogram change max {hist.max():.3f}, pixel change max "
+              f"{pixel.max() * 255:.1f}/255, cuts at {cuts_in(frames)}")
+        for t in cuts_in(frames):
+            print(f"  cut before frame {t}: histogram {hist[t - 1]:.3f}, pixel {pixel[t - 1] * 255:.1f}/255")
+        inside = np.ones(len(hist), bool)
+        inside[[t - 1 for t in cuts_in(frames)]] = False
+        if inside.any():
+            print(f"  within scenes: histogram max {hist[inside].max():.3f}, pixel max {pixel[inside].max() * 255:.1f}/255")
+    joined = []
+    for i, (_, a) in enumerate(clips):
+        for j, (_, b) in enumerate(clips):
+            if i != j:
+                hist, pixel = changes(torch.stack([a[-1], b[0]]))
+                joined.append((hist[0], pixel[0], bool(cuts_in(torch.stack([a[-1], b[0]])))))
+    if joined:
+        found = sum(cut for _, _, cut in joined)
+        print(f"joined clips: {found} of {len(joined)} joins found as cuts; histogram change min "
+              f"{min(h for h, _, _ in joined):.3f}, pixel change min {min(p for _, p, _ in joined) * 255:.1f}/255")
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return -10 * torch.log10(((a - b) ** 2).mean(dim=(1, 2, 3)))
+
+
+def quality(args) -> None:
+    from deblur_cli.restorers import build_restorer
+    from deblur_cli.tiles import crop_to, pad_to_multiple
+
+    restorer = build_restorer(args.model, device="cpu")
+    pairs = [(read(d / "blurred.mkv"), read(d / "sharp.mkv")) for d in args.clips]
+
+    def restore(frames: torch.Tensor) -> torch.Tensor:
+        padded, size = pad_to_multiple(frames, restorer.multiple)
+        with torch.inference_mode():
+            return crop_to(restorer(padded), size).float().clamp(0, 1)
+
+    side = args.side
+    for i in range(0, len(pairs) - 1, 2):
+        (blur_a, sharp_a), (blur_b, sharp_b) = pairs[i], pairs[i + 1]
+        blurred = torch.cat([blur_a[-side:], blur_b[:side]])
+        sharp = torch.cat([sharp_a[-side:], sharp_b[:side]])
+        assert cuts_in(blurred) == [side], f"the join of clips {i} and {i + 1} is not found as a cut"
+        whole = psnr(restore(blurred), sharp)
+        split = psnr(torch.cat([restore(blurred[:side]), restore(blurred[side:])]), sharp)
+        beside = slice(side - 1, side + 1)
+        print(f"{args.clips[i].name} | {args.clips[i + 1].name}: input {psnr(blurred, sharp).mean():.2f} dB; "
+              f"whole window {whole.mean():.3f}, split at the cut {split.mean():.3f} dB; the two frames beside "
+              f"the cut {whole[beside].mean():.3f} against {split[beside].mean():.3f} dB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=["stats", "quality"])
+    parser.add_argument("--sources", type=Path, help="the source cache (for its real videos)")
+    parser.add_argument("--clips", type=Path, nargs="*", default=[], help="clip folders with blurred.mkv (and sharp.mkv)")
+    parser.add_argument("--procedural", type=int, default=0, help="also this many procedural 96x64 clips of deblur synth")
+    parser.add_argument("--model", default="dstnet-s")
+    parser.add_argument("--side", type=int, default=5, help="frames taken from each clip on either side of the cut")
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    (stats if args.mode == "stats" else quality)(args)
+
+
+if __name__ == "__main__":
+    main()

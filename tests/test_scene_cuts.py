@@ -1,0 +1,123 @@
+"""Scene cuts: found where one scene ends and another begins, and never restored across by a model."""
+
+from __future__ import annotations
+
+import torch
+
+from deblur_cli.cli.options import window_options
+from deblur_cli.data.synth import synthesize_clip
+from deblur_cli.scene_cuts import cuts_in
+from deblur_cli.stream import restore_stream
+from deblur_cli.windows import WindowOptions
+from tests.restorers import MixingRestorer
+
+
+def scene(seed: int, frames: int = 4) -> torch.Tensor:
+    """A blurred camera-shake clip with moving objects, 96x64: fast motion for its size."""
+    return synthesize_clip(seed, frames=frames, size=(96, 64))[0]
+
+
+def test_no_cut_within_a_scene():
+    for seed in range(12):
+        assert cuts_in(scene(seed, frames=8)) == [], seed
+
+
+def test_a_cut_where_two_scenes_join():
+    clips = [scene(seed) for seed in range(6)]
+    for i, first in enumerate(clips):
+        for j, second in enumerate(clips):
+            if i != j:
+                assert cuts_in(torch.cat([first, second])) == [4], (i, j)
+    assert cuts_in(torch.cat([clips[0][:1], clips[1], clips[2]])) == [1, 5]  # a one-frame shot is a scene too
+
+
+def test_short_windows():
+    one = scene(0)
+    assert cuts_in(one[:1]) == [] and cuts_in(one[:0]) == []
+    assert cuts_in(torch.stack([one[0], scene(1)[0]])) == [1]  # two frames: the thresholds alone decide
+    assert cuts_in(one[:2]) == []
+
+
+def test_flicker_and_a_flash_are_not_cuts():
+    clip = scene(3, frames=8)
+    flicker = (clip * torch.tensor([1.0, 1.04, 0.97, 1.03, 1.0, 0.96, 1.02, 1.0])[:, None, None, None]).clamp(0, 1)
+    assert cuts_in(flicker) == []
+    flash = clip.clone()
+    flash[4] = 1.0  # one white frame: the scene goes on after it
+    assert cuts_in(flash) == []
+
+
+def _restored(frames: torch.Tensor, restorer, scene_cuts: bool) -> torch.Tensor:
+    windows = WindowOptions(window=8, overlap=2, tile=None, scene_cuts=scene_cuts)
+    return torch.stack(list(restore_stream(iter(frames), restorer, windows, tuple(frames.shape[-2:]))))
+
+
+def test_no_frame_is_restored_from_another_scene():
+    """A model that mixes each window's frames: with the cut found, the first scene's frames come out
+    the same whatever scene follows; restored whole (the control), the next scene shows in them."""
+    first, second, other = scene(0, frames=5), scene(1, frames=7), scene(2, frames=7)
+    with_second = _restored(torch.cat([first, second]), MixingRestorer(), scene_cuts=True)
+    with_other = _restored(torch.cat([first, other]), MixingRestorer(), scene_cuts=True)
+    torch.testing.assert_close(with_second[:5], with_other[:5], rtol=0, atol=1e-6)
+    torch.testing.assert_close(with_second[:5], _restored(first, MixingRestorer(), scene_cuts=True), rtol=0, atol=1e-6)
+    assert not torch.allclose(with_second[5:], with_other[5:])
+    whole = _restored(torch.cat([first, second]), MixingRestorer(), scene_cuts=False)
+    assert (whole[:5] - _restored(torch.cat([first, other]), MixingRestorer(), scene_cuts=False)[:5]).abs().max() > 0.01
+
+
+def test_restorers_that_draw_are_not_split():
+    """A continued run replays a diffusion restorer's draws over its windows as planned: pieces would draw otherwise."""
+
+    class Drawing(MixingRestorer):
+        def drawing_only(self):
+            return self
+
+    first, second, other = scene(0, frames=5), scene(1, frames=7), scene(2, frames=7)
+    with_second = _restored(torch.cat([first, second]), Drawing(), scene_cuts=True)
+    with_other = _restored(torch.cat([first, other]), Drawing(), scene_cuts=True)
+    assert (with_second[:5] - with_other[:5]).abs().max() > 0.01
+
+
+def test_the_command_line_switch():
+    assert window_options("dstnet-s", None, None, "auto", None).scene_cuts
+    assert not window_options("dstnet-s", None, None, "auto", None, scene_cuts=False).scene_cuts
+
+
+def test_an_interrupted_run_with_cuts_continues_to_the_same_frames(tmp_path, monkeypatch):
+    """Scenes of 7, 5, 9 and 6 frames in windows of 4 overlapping by 1, stopped after 5, 8 and 11 model
+    calls (a window across a cut is two) and continued: every time the frames of an uninterrupted run.
+    The windows are planned as without cuts; each is restored scene by scene, from its own frames."""
+    import av
+    import numpy as np
+    import pytest
+
+    import deblur_cli.pipeline as pipeline
+    from deblur_cli.pipeline import deblur_video
+    from deblur_cli.video_io import EncodeOptions
+
+    monkeypatch.setattr(pipeline, "SEGMENT_FRAMES", 6)
+    frames = torch.cat([scene(seed, frames) for seed, frames in ((0, 7), (1, 5), (2, 9), (3, 6))])
+    assert cuts_in(frames) == [7, 12, 21]
+    source = tmp_path / "edited.mkv"
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "bgr0"
+        for frame in frames:
+            image = (frame.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    options = dict(windows=WindowOptions(window=4, overlap=1, tile=None), encode=EncodeOptions(codec="ffv1"))
+
+    def decoded(path):
+        with av.open(str(path)) as container:
+            return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+    whole = decoded(deblur_video(source, tmp_path / "whole.mkv", MixingRestorer(), **options).output)
+    assert len(whole) == 27
+    for after in (5, 8, 11):
+        target = tmp_path / f"out{after}.mkv"
+        with pytest.raises(KeyboardInterrupt):
+            deblur_video(source, target, MixingRestorer(fail_after=after), **options)
+        result = deblur_video(source, target, MixingRestorer(), **options)
+        assert result.resumed > 0, after
+        assert all(np.array_equal(a, b) for a, b in zip(decoded(target), whole)) and len(decoded(target)) == 27
