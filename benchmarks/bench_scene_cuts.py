@@ -22,24 +22,16 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from deblur_cli.scene_cuts import _BINS, _WIDTH, cuts_in  # noqa: E402
+from deblur_cli.scene_cuts import cuts_in, frame_changes  # noqa: E402
 
 
 def changes(frames: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """(histogram change, pixel change) between consecutive frames, as cuts_in measures them."""
-    small = frames.float()
-    scale = max(1, frames.shape[-1] // _WIDTH)
-    small = F.avg_pool2d(small, scale, ceil_mode=True) if scale > 1 else small
-    bins = (small.clamp(0, 1) * _BINS).long().clamp_(max=_BINS - 1).flatten(2)
-    hist = torch.zeros(*bins.shape[:2], _BINS).scatter_add_(2, bins, torch.ones(bins.shape)) / bins.shape[-1]
-    return (
-        (hist[1:] - hist[:-1]).abs().sum(2).mean(1).numpy(),
-        (small[1:] - small[:-1]).abs().mean(dim=(1, 2, 3)).numpy(),
-    )
+    histogram_change, pixel_change = frame_changes(frames)
+    return histogram_change.numpy(), pixel_change.numpy()
 
 
 def read(path: Path) -> torch.Tensor:

@@ -37,6 +37,18 @@ def cuts_in(frames: torch.Tensor) -> list[int]:
     and frame t, in order."""
     if len(frames) < 2 or frames.is_meta:  # a meta tensor (tests' stand-in for a GPU) has no content
         return []
+    histogram_change, pixel_change = frame_changes(frames)
+    # and a spike: over SPIKE times the change on either side, where the window shows one
+    beside = torch.zeros_like(histogram_change)
+    beside[1:] = histogram_change[:-1]
+    beside[:-1] = torch.maximum(beside[:-1], histogram_change[1:])
+    cut = (histogram_change > HISTOGRAM_CHANGE) & (pixel_change > PIXEL_CHANGE) & (histogram_change > SPIKE * beside)
+    return [int(t) + 1 for t in torch.nonzero(cut).flatten()]
+
+
+def frame_changes(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(histogram change, pixel change), each (T-1,) float32 on the CPU, between consecutive frames of
+    `frames` (T, 3, H, W), float in [0, 1], at most _WIDTH pixels wide."""
     small = frames.float()
     scale = max(1, frames.shape[-1] // _WIDTH)
     if scale > 1:
@@ -47,9 +59,4 @@ def cuts_in(frames: torch.Tensor) -> list[int]:
     histograms /= bins.shape[-1]
     histogram_change = (histograms[1:] - histograms[:-1]).abs().sum(dim=2).mean(dim=1)
     pixel_change = (small[1:] - small[:-1]).abs().mean(dim=(1, 2, 3))
-    # and a spike: over SPIKE times the change on either side, where the window shows one
-    beside = torch.zeros_like(histogram_change)
-    beside[1:] = histogram_change[:-1]
-    beside[:-1] = torch.maximum(beside[:-1], histogram_change[1:])
-    cut = (histogram_change > HISTOGRAM_CHANGE) & (pixel_change > PIXEL_CHANGE) & (histogram_change > SPIKE * beside)
-    return [int(t) + 1 for t in torch.nonzero(cut).flatten()]
+    return histogram_change, pixel_change
