@@ -237,6 +237,7 @@ def deblur_video(
                     sink, source, restorer, windows,
                     begin=begin, resumed=resumed, side_by_side=side_by_side, strength=strength, progress=progress,
                     retries=retries,
+                    read_again=lambda: open_source(source_path, span, image_rate=image_rate, deinterlace=deinterlace),
                 )  # fmt: skip
         except BaseException:
             if kept := getattr(sink, "kept_frames", 0):
@@ -274,17 +275,21 @@ def _restore_into(
     strength: float,
     progress: ProgressFn | None,
     retries: dict[str, str],
+    read_again: Callable[[], object],
 ) -> int:
     """Decode `source` from frame `begin` (None: not at all), restore it and write the frames from
     `resumed` on into `sink`; returns the frames the output holds. Decoding and encoding run in threads
-    of their own; `retries` collects what out-of-memory retries changed."""
+    of their own; `retries` collects what out-of-memory retries changed. `read_again()` opens the
+    source afresh, for a restorer that draws random numbers to replay its draws over the frames before
+    `begin`."""
     info: VideoInfo = source.info
     size = (info.height, info.width)
     if reseed := getattr(restorer, "reseed", None):
         reseed()  # each input is restored as it would be alone
     drawing_only = getattr(restorer, "drawing_only", None)
     if begin and drawing_only is not None:
-        _replay_draws(drawing_only(), windows, size, begin)
+        with read_again() as again:
+            _replay_draws(drawing_only(), windows, size, (to_compact_tensor(f, restorer.device) for f in again), begin)
     stop = threading.Event()
     out_q: queue.Queue = queue.Queue(maxsize=windows.window + 2)
     encode_errors: list[BaseException] = []
@@ -350,16 +355,18 @@ def _restore_into(
     return done
 
 
-def _replay_draws(restorer: Restorer, windows: WindowOptions, size: tuple[int, int], frames: int) -> None:
+def _replay_draws(
+    restorer: Restorer, windows: WindowOptions, size: tuple[int, int], frames: Iterator[torch.Tensor], count: int
+) -> None:
     """Run a restorer that only makes random draws (a diffusion restorer's `drawing_only()`) over the
-    windows of the first `frames` frames of a stream, as the interrupted run restored them, so that its
-    generator ends where that run's was when it began the window at `frames` (a restart point: the
-    stitching yields the frames before a window start before it restores that window). The frames'
-    content plays no part in the draws; their number and size do."""
-    blank = torch.zeros(3, *size, dtype=torch.uint8, device=restorer.device)
+    windows of the first `count` of `frames` (the input's, read again), as the interrupted run restored
+    them, so that its generator ends where that run's was when it began the window at `count` (a
+    restart point: the stitching yields the frames before a window start before it restores that
+    window). The draws depend on the number and size of the frames and on where the scene cuts split
+    the windows, which the frames themselves say; the network's output plays no part."""
     with torch.inference_mode():
-        stream = restore_stream(itertools.repeat(blank), restorer, windows, size)
-        collections.deque(itertools.islice(stream, frames), maxlen=0)
+        stream = restore_stream(frames, restorer, windows, size)
+        collections.deque(itertools.islice(stream, count), maxlen=0)
 
 
 def _resume(sink, source, total: int | None, note: Callable[[str], None], *, asked: bool) -> tuple[int | None, int]:

@@ -65,8 +65,7 @@ def restore_stream(
     latest message of each kind is the one that holds.
 
     With `windows.scene_cuts`, a window that spans a scene cut (scene_cuts.py) is restored scene by
-    scene, so that no frame is restored from frames of another scene; restorers that draw random
-    numbers (the diffusion models) restore it whole.
+    scene, so that no frame is restored from frames of another scene.
     """
     batch = windows.batch if batches(restorer) else 1
     tile = windows.tile
@@ -104,14 +103,10 @@ def restore_stream(
         scenes = torch.tensor_split(window, cuts)
         return torch.cat([restore_one(scene.unsqueeze(0)).squeeze(0) for scene in scenes])
 
-    # A restorer that draws random numbers is left whole: a continued run replays its draws over the
-    # windows as planned (pipeline._replay_draws), and pieces would draw differently.
-    split_scenes = windows.scene_cuts and getattr(restorer, "drawing_only", None) is None
-
     def restore(group: torch.Tensor) -> torch.Tensor:
         nonlocal batch
         group = as_float(group.to(restorer.device))
-        if split_scenes and any(cuts := [cuts_in(window) for window in group]):
+        if windows.scene_cuts and any(cuts := [cuts_in(window) for window in group]):
             return torch.stack([by_scene(window, at) for window, at in zip(group, cuts)])
         if len(group) > 1 and batch > 1:
             try:

@@ -310,6 +310,24 @@ def make_images(
     ]
 
 
+def make_edited(path: str | Path, shots: list[tuple[int, int]], *, size: tuple[int, int] = (96, 64)) -> Path:
+    """An FFV1 video of several shots cut together, each (seed, frames) a blurred camera-shake clip of
+    `deblur synth`'s procedural scenes, at 25 fps."""
+    import torch
+
+    from deblur_cli.data.synth import synthesize_clip
+
+    frames = torch.cat([synthesize_clip(seed, frames=count, size=size)[0] for seed, count in shots])
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "bgr0"
+        for frame in frames:
+            image = (frame.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return Path(path)
+
+
 def truncate(path: str | Path, keep: float, target: str | Path | None = None) -> Path:
     """Copy the first `keep` fraction of a file's bytes to `target` (default: next to it, prefixed "cut-")."""
     path = Path(path)

@@ -51,7 +51,7 @@ SceneCutsOpt = Annotated[
     bool,
     typer.Option(
         "--scene-cuts/--no-scene-cuts",
-        help="Restore the frames either side of a scene cut apart, so no scene reaches into the next (DSTNet).",
+        help="Restore the frames either side of a scene cut apart, so no scene reaches into the next.",
     ),
 ]
 StrengthOpt = Annotated[
