@@ -69,3 +69,18 @@ def test_the_gpu_sessions_stream_benchmark_runs_without_pyav():
     )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert run.returncode == 0 and "batch 1:" in run.stdout, run.stderr
+
+
+def test_the_scene_cut_benchmark_measures_shots_and_joins(tmp_path):
+    from tests import media
+
+    for name, seed in (("a", 0), ("b", 1)):
+        (tmp_path / name).mkdir()
+        media.make_edited(tmp_path / name / "blurred.mkv", [(seed, 4)])
+        media.make_edited(tmp_path / name / "sharp.mkv", [(seed, 4)])  # stands in for the sharp frames
+    clips = [str(tmp_path / "a"), str(tmp_path / "b")]
+    out = _bench("bench_scene_cuts.py", "stats", "--clips", *clips, "--procedural", "2")
+    assert "a: 4 frames" in out and "procedural 1: 8 frames" in out and "cuts at []" in out, out
+    assert "joined clips: 12 of 12 joins found as cuts" in out, out
+    out = _bench("bench_scene_cuts.py", "quality", "--clips", *clips, "--side", "2")
+    assert "a | b: input" in out and "split at the cut" in out, out
