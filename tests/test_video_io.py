@@ -1045,8 +1045,8 @@ def test_frames_an_mpeg_ts_loses_silently_are_counted_from_its_timestamps(tmp_pa
     missing = 60 - len(kept)
     count = "a frame" if missing == 1 else f"{missing} frames"
     assert warnings == [
-        f"bad-a.ts: the video's timestamps jump over {count}, lost from the file (damage the demuxer dropped); "
-        "the output keeps the gaps, where a player holds the frame before"
+        f"bad-a.ts: the video's timestamps jump over {count}, missing from the file (damage the demuxer dropped, "
+        "or frames the recorder dropped); the output keeps the gaps, where a player holds the frame before"
     ]
 
 
@@ -1065,8 +1065,8 @@ def test_a_long_jump_in_an_mpeg_ts_is_a_discontinuity_not_lost_frames(tmp_path):
     assert warnings == [
         "rec.ts: the video's timestamps jump forward once, by up to 60 s (a discontinuity, as where a broadcast "
         "recording was spliced); the output keeps the pause",
-        "rec.ts: the video's timestamps jump over a frame, lost from the file (damage the demuxer dropped); "
-        "the output keeps the gaps, where a player holds the frame before",
+        "rec.ts: the video's timestamps jump over a frame, missing from the file (damage the demuxer dropped, "
+        "or frames the recorder dropped); the output keeps the gaps, where a player holds the frame before",
     ]
 
 

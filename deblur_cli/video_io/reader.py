@@ -304,8 +304,9 @@ class VideoFileSource:
             if self._skipped:  # damage the demuxer dropped without an error (each decoder error is counted below)
                 frames = "a frame" if self._skipped == 1 else f"{self._skipped} frames"
                 notes.append(
-                    f"{self.path.name}: the video's timestamps jump over {frames}, lost from the file (damage "
-                    f"the demuxer dropped); the output keeps the gaps, where a player holds the frame before"
+                    f"{self.path.name}: the video's timestamps jump over {frames}, missing from the file (damage "
+                    f"the demuxer dropped, or frames the recorder dropped); the output keeps the gaps, where a "
+                    f"player holds the frame before"
                 )
             return notes
         packets = "a damaged packet" if count == 1 else f"{count} damaged packets"
