@@ -86,7 +86,7 @@ def test_variable_frame_rate_timestamps_are_kept(tmp_path, identity):
 
 
 def test_ten_bit_stays_ten_bit(tmp_path, identity):
-    source = media.make_video(tmp_path / "in.mkv", frames=4, bit_depth=10, codec="libx265")
+    source = media.make_video(tmp_path / "in.mkv", frames=4, size=(64, 64), bit_depth=10, codec="libx265")
     assert deblur(source, "-o", tmp_path / "out.mkv", "-q").exit_code == 0
     import av
 

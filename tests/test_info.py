@@ -32,12 +32,14 @@ def test_an_interlaced_clip_with_a_timecode(tmp_path):
 def test_a_folder_of_videos_and_a_rotated_ten_bit_clip(tmp_path):
     (tmp_path / "shots").mkdir()
     make_video(tmp_path / "shots" / "a.mp4", frames=2)
-    make_video(tmp_path / "shots" / "b.mkv", frames=2, codec="libx265", pix_fmt="yuv420p10le", bit_depth=10, rotation=90)
+    make_video(
+        tmp_path / "shots" / "b.mkv", frames=2, size=(96, 64), codec="libx265", pix_fmt="yuv420p10le", bit_depth=10, rotation=90
+    )
     result = runner.invoke(app, ["info", str(tmp_path / "shots"), "--json"])
     assert result.exit_code == 0, result.output
     a, b = json.loads(result.stdout)
     assert a["default_output"] == str(tmp_path / "shots-deblurred" / "a.mp4") and a["shown_as"] is None
-    assert b["bit_depth"] == 10 and b["shown_as"] == "48x64, rotated 90°" and b["written_with"] == "libx265, yuv420p10le"
+    assert b["bit_depth"] == 10 and b["shown_as"] == "64x96, rotated 90°" and b["written_with"] == "libx265, yuv420p10le"
 
 
 def test_a_missing_input_is_one_line(tmp_path):

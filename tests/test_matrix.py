@@ -19,8 +19,8 @@ from tests.restorers import IdentityRestorer
 FRAMES, SIZE = 4, (48, 32)
 INPUTS = {
     "h264.mp4": lambda d: media.make_video(d / "h264.mp4", frames=FRAMES, size=SIZE, audio="aac"),
-    "hevc10.mkv": lambda d: media.make_video(  # x265 itself needs a side of 64 pixels (encoding.X265_SMALLEST)
-        d / "hevc10.mkv", frames=FRAMES, size=(64, 32), codec="libx265", pix_fmt="yuv420p10le", bit_depth=10
+    "hevc10.mkv": lambda d: media.make_video(  # x265 needs sides of 64 pixels (encoding.X265_SMALLEST)
+        d / "hevc10.mkv", frames=FRAMES, size=(64, 64), codec="libx265", pix_fmt="yuv420p10le", bit_depth=10
     ),
     "prores.mov": lambda d: media.make_video(
         d / "prores.mov", frames=FRAMES, size=SIZE, codec="prores_ks", pix_fmt="yuv422p10le", bit_depth=10

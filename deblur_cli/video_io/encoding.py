@@ -128,8 +128,10 @@ CODEC_FOR_SUFFIX = {
     ".avi": "libx264",
     ".webm": "libvpx-vp9",
 }
-# The x265 library corrupts its own memory and aborts the process on some frames under 64 pixels on both
-# sides (48x40 and 40x40 here, not 16x16 or 64x32); such tiny deep video goes to H.264's High 10 instead.
+# The x265 library corrupts its own memory on frames with a side under 64 pixels: it aborted the process at
+# 48x40 and 40x40, and at 64x32 gave a packet of a two-frame encode a garbage decode timestamp in about one
+# run of 10 to 150 on a busy machine (the muxer then refused it). Such tiny deep video goes to H.264's High
+# 10 instead.
 X265_SMALLEST = 64
 # Input above 8 bits (HDR and log footage from phones and cameras) stays deep in HEVC Main 10: H.264's
 # High 10 profile holds it too, but Apple's players and most hardware decoders cannot play it.
@@ -185,11 +187,11 @@ def resolve_encoder(
     defaults = {**(DEEP_CODEC_FOR_SUFFIX if bit_depth > 8 else {}), **(ALPHA_CODEC_FOR_SUFFIX if alpha else {})}
     name = options.codec or defaults.get(suffix.lower()) or CODEC_FOR_SUFFIX.get(suffix.lower(), "libx264")
     name = ALIASES.get(name, name)
-    if name == "libx265" and max(width, height) < X265_SMALLEST:
+    if name == "libx265" and min(width, height) < X265_SMALLEST:
         if options.codec is not None:
             raise OutputError(
-                f"libx265 cannot encode {width}x{height} frames (it crashes on frames under {X265_SMALLEST} pixels "
-                "on both sides)",
+                f"libx265 cannot encode {width}x{height} frames (it fails on frames with a side under {X265_SMALLEST} "
+                "pixels)",
                 hint="use --codec libx264, which keeps 10 bits too",
             )
         name = "libx264"
