@@ -396,6 +396,13 @@ class StopsAfter:
         return self._restorer(frames)
 
 
+def stopped_and_continued(source, target, stopping, continuing):
+    """Run with `stopping` until it raises KeyboardInterrupt, then again with `continuing`; the second run's result."""
+    with pytest.raises(KeyboardInterrupt):
+        deblur_video(source, target, stopping, windows=WINDOWS, encode=FFV1)
+    return deblur_video(source, target, continuing, windows=WINDOWS, encode=FFV1)
+
+
 @pytest.fixture
 def tiny_wtsa(tmp_path):
     """A diffusion restorer builder over a tiny random WTSA network (weights in a file, as users have them)."""
@@ -424,18 +431,14 @@ def test_a_continued_diffusion_run_draws_the_noise_an_uninterrupted_run_draws(tm
     source = media.make_video(tmp_path / "in.mkv", frames=24)
     deblur_video(source, tmp_path / "whole.mkv", tiny_wtsa(eta), windows=WINDOWS, encode=FFV1)
     target = tmp_path / "out.mkv"
-    with pytest.raises(KeyboardInterrupt):
-        deblur_video(source, target, StopsAfter(tiny_wtsa(eta), 5), windows=WINDOWS, encode=FFV1)
-    result = deblur_video(source, target, tiny_wtsa(eta), windows=WINDOWS, encode=FFV1)
+    result = stopped_and_continued(source, target, StopsAfter(tiny_wtsa(eta), 5), tiny_wtsa(eta))
     assert result.resumed > 0
     assert same_video(target, tmp_path / "whole.mkv")
     # without the replay of the kept windows' draws the continued frames differ (the test can fail)
     target.unlink()
-    with pytest.raises(KeyboardInterrupt):
-        deblur_video(source, target, StopsAfter(tiny_wtsa(eta), 5), windows=WINDOWS, encode=FFV1)
     forgetful = tiny_wtsa(eta)
     forgetful.drawing_only = None
-    deblur_video(source, target, forgetful, windows=WINDOWS, encode=FFV1)
+    stopped_and_continued(source, target, StopsAfter(tiny_wtsa(eta), 5), forgetful)
     assert not same_video(target, tmp_path / "whole.mkv")
 
 
@@ -448,9 +451,7 @@ def test_a_continued_diffusion_run_over_scene_cuts_draws_what_an_uninterrupted_r
     source = media.make_edited(tmp_path / "edited.mkv", [(0, 7), (1, 5), (2, 9), (3, 6)])
     deblur_video(source, tmp_path / "whole.mkv", tiny_wtsa(eta), windows=WINDOWS, encode=FFV1)
     target = tmp_path / "out.mkv"
-    with pytest.raises(KeyboardInterrupt):
-        deblur_video(source, target, StopsAfter(tiny_wtsa(eta), 7), windows=WINDOWS, encode=FFV1)
-    result = deblur_video(source, target, tiny_wtsa(eta), windows=WINDOWS, encode=FFV1)
+    result = stopped_and_continued(source, target, StopsAfter(tiny_wtsa(eta), 7), tiny_wtsa(eta))
     assert result.resumed > 7
     assert same_video(target, tmp_path / "whole.mkv")
 
