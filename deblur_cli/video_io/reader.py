@@ -76,7 +76,6 @@ class VideoFileSource:
             self._skipped = 0  # frames the timestamps jump over, where the demuxer drops damage silently
             self._breaks: list[float] = []  # seconds of each longer jump there (discontinuities)
             self._counts_jumps = self._container.format.name in _SILENT_LOSS_CONTAINERS
-            self._decoder.thread_type = "AUTO"
             self._index_timestamps = self._container.format.name in _CONSTANT_RATE_CONTAINERS
             self._frames = self._decode()
             first = next(self._frames, None)
@@ -247,7 +246,6 @@ class VideoFileSource:
         self._container = _open(self.path)
         self._stream = self._container.streams[index]
         self._decoder = _decoder(self._stream)
-        self._decoder.thread_type = "AUTO"
 
     def _decode(self, count_packets: bool = True) -> Iterator[av.VideoFrame]:
         """Decoded frames in presentation order; `count_packets` False after a seek (packets before it were skipped).
@@ -380,15 +378,17 @@ def _video_stream(container, path: Path):
 
 
 def _decoder(stream):
-    """The codec context that decodes the stream: its own, or libvpx's for WebM video with transparency."""
-    name = _ALPHA_DECODERS.get(stream.codec_context.name)
-    if name is None or stream.metadata.get("alpha_mode") != "1":
-        return stream.codec_context
-    try:
-        decoder = av.CodecContext.create(name, "r")
-    except (av.FFmpegError, ValueError):  # an FFmpeg built without libvpx: the colour alone, as players show it
-        return stream.codec_context
-    decoder.extradata = stream.codec_context.extradata
+    """The codec context that decodes the stream, threaded: its own, or libvpx's for WebM video with
+    transparency."""
+    decoder = stream.codec_context
+    name = _ALPHA_DECODERS.get(decoder.name)
+    if name is not None and stream.metadata.get("alpha_mode") == "1":
+        try:
+            decoder = av.CodecContext.create(name, "r")
+            decoder.extradata = stream.codec_context.extradata
+        except (av.FFmpegError, ValueError):  # an FFmpeg built without libvpx: the colour alone, as players show it
+            decoder = stream.codec_context
+    decoder.thread_type = "AUTO"
     return decoder
 
 
