@@ -47,11 +47,7 @@ def carry_chapters(container, output, start: float | None, end: float | None, su
 
 def warn_data_left_out(container, warnings: list[str]) -> None:
     """A warning naming the source's data streams that are neither telemetry nor timecode (which are kept)."""
-    left = [
-        s
-        for s in container.streams.data
-        if not is_telemetry(s) and "timecode" not in s.metadata and int(s.discard) != _DISCARD_ALL
-    ]
+    left = [s for s in _data_streams(container) if not is_telemetry(s)]
     if not left:
         return
     if len(left) == 1:
@@ -100,6 +96,12 @@ def is_telemetry(stream) -> bool:
     )
 
 
+def _data_streams(container) -> list:
+    """The container's data streams other than timecode (carried as such) and the demuxer's own (marked
+    discarded, such as MP4's chapter track)."""
+    return [s for s in container.streams.data if "timecode" not in s.metadata and int(s.discard) != _DISCARD_ALL]
+
+
 def data_name(stream) -> str:
     """A data stream as its handler names it (e.g. "GoPro MET"), else by its codec."""
     return stream.metadata.get("handler_name") or stream.name or "unknown data"
@@ -114,7 +116,7 @@ def describe_extras(path) -> dict[str, object]:
     except av.FFmpegError:
         return {}
     with container:
-        data = [s for s in container.streams.data if "timecode" not in s.metadata and int(s.discard) != _DISCARD_ALL]
+        data = _data_streams(container)
         found = {
             "chapters": len(container.chapters()),
             "telemetry": [data_name(s) for s in data if is_telemetry(s)],
