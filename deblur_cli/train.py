@@ -302,6 +302,11 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
     )
     step = 0
     ckpt_path = out_dir / CHECKPOINT
+
+    def checkpoint() -> None:  # the training state to resume from, and the EMA weights as users load them
+        _save_state(ckpt_path, step, config, model, ema, optimizer)
+        task.export(ema, out_dir / f"{config.model}.safetensors")
+
     if state is not None:
         step = _load_state(state, model, ema, optimizer)
         _truncate_log(out_dir / LOG, step)
@@ -354,14 +359,12 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
             if callback:
                 callback(Progress(step, config.steps, loss, lr, seconds, validation))
             if step % config.save_every == 0 or step == stop:
-                _save_state(ckpt_path, step, config, model, ema, optimizer)
-                task.export(ema, out_dir / f"{config.model}.safetensors")
+                checkpoint()
         if step % 50 == 0:  # a rolling window, so the figure follows the current speed
             timer, timed = time.perf_counter(), 0
         if should_stop is not None and step < stop and ddp.any(bool(should_stop()), device):
             if ddp.main and step % config.save_every:  # the steps since the last checkpoint are kept
-                _save_state(ckpt_path, step, config, model, ema, optimizer)
-                task.export(ema, out_dir / f"{config.model}.safetensors")
+                checkpoint()
             break
     return last_val
 
