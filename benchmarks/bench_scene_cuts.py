@@ -2,12 +2,15 @@
 what splitting windows at cuts is worth to a model.
 
     python benchmarks/bench_scene_cuts.py stats --sources ~/.cache/deblur/sources --clips DIR [DIR ...] [--procedural N]
+        [--darken GAIN] [--letterbox SHARE]
     python benchmarks/bench_scene_cuts.py quality --clips DIR [DIR ...] [--model dstnet-s] [--side 5]
 
 `stats` prints, for each real video of the source cache (frames.npy) and each clip folder (blurred.mkv, as
 `deblur synth` writes), the largest histogram and pixel changes between consecutive frames, and which
 consecutive frames scene_cuts.cuts_in calls a cut; then the same measures between the last frame of each
-clip and the first of every other (cuts made by joining clips). `quality` joins the last SIDE frames of
+clip and the first of every other of its size (cuts made by joining clips). `--darken 0.25` scales every
+frame's values (night shots), `--letterbox 0.25` blacks out that share of the rows (a 2.39:1 film in a 16:9
+frame), to see whether cuts are found as well in them. `quality` joins the last SIDE frames of
 clip i to the first SIDE frames of clip i+1 (blurred and sharp alike), restores the joined window whole and
 split at the cut, and prints the PSNR of each against the sharp frames: all frames, and the two beside the
 cut.
@@ -40,6 +43,16 @@ def read(path: Path) -> torch.Tensor:
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255
 
 
+def styled(frames: torch.Tensor, darken: float, letterbox: float) -> torch.Tensor:
+    """Frames made darker (values times `darken`) and letterboxed (`letterbox` of the rows black)."""
+    frames = frames * darken
+    bar = round(letterbox / 2 * frames.shape[-2])
+    if bar:
+        frames[..., :bar, :] = 0
+        frames[..., frames.shape[-2] - bar :, :] = 0
+    return frames
+
+
 def stats(args) -> None:
     videos = sorted((args.sources / "videos").glob("*/frames.npy")) if args.sources else []
     named = [(p.parent.name, torch.from_numpy(np.load(p)).permute(0, 3, 1, 2).float() / 255) for p in videos]
@@ -48,6 +61,8 @@ def stats(args) -> None:
         from deblur_cli.data.synth import synthesize_clip
 
         clips += [(f"procedural {seed}", synthesize_clip(seed, frames=8, size=(96, 64))[0]) for seed in range(args.procedural)]
+    named = [(name, styled(frames, args.darken, args.letterbox)) for name, frames in named]
+    clips = [(name, styled(frames, args.darken, args.letterbox)) for name, frames in clips]
     for name, frames in named + clips:
         hist, pixel = changes(frames)
         print(f"{name}: {len(frames)} frames, histogram change max {hist.max():.3f}, pixel change max "
@@ -61,7 +76,7 @@ def stats(args) -> None:
     joined = []
     for i, (_, a) in enumerate(clips):
         for j, (_, b) in enumerate(clips):
-            if i != j:
+            if i != j and a.shape[1:] == b.shape[1:]:  # joins of clips of one size
                 hist, pixel = changes(torch.stack([a[-1], b[0]]))
                 joined.append((hist[0], pixel[0], bool(cuts_in(torch.stack([a[-1], b[0]])))))
     if joined:
@@ -106,6 +121,8 @@ def main() -> None:
     parser.add_argument("--sources", type=Path, help="the source cache (for its real videos)")
     parser.add_argument("--clips", type=Path, nargs="*", default=[], help="clip folders with blurred.mkv (and sharp.mkv)")
     parser.add_argument("--procedural", type=int, default=0, help="also this many procedural 96x64 clips of deblur synth")
+    parser.add_argument("--darken", type=float, default=1.0, help="stats: multiply every frame by this (night shots)")
+    parser.add_argument("--letterbox", type=float, default=0.0, help="stats: black out this share of the rows")
     parser.add_argument("--model", default="dstnet-s")
     parser.add_argument("--side", type=int, default=5, help="frames taken from each clip on either side of the cut")
     args = parser.parse_args()

@@ -22,9 +22,9 @@ from tests.restorers import MixingRestorer
 SHOTS = [(0, 7), (1, 5), (2, 9), (3, 6)]  # (seed, frames) of each shot of an edited video: cuts at 7, 12, 21
 
 
-def scene(seed: int, frames: int = 4) -> torch.Tensor:
-    """A blurred camera-shake clip with moving objects, 96x64: fast motion for its size."""
-    return synthesize_clip(seed, frames=frames, size=(96, 64))[0]
+def scene(seed: int, frames: int = 4, size: tuple[int, int] = (96, 64)) -> torch.Tensor:
+    """A blurred camera-shake clip with moving objects, 96x64 unless said: fast motion for its size."""
+    return synthesize_clip(seed, frames=frames, size=size)[0]
 
 
 def test_no_cut_within_a_scene():
@@ -55,6 +55,42 @@ def test_flicker_and_a_flash_are_not_cuts():
     flash = clip.clone()
     flash[4] = 1.0  # one white frame: the scene goes on after it
     assert cuts_in(flash) == []
+
+
+def _letterboxed(clip: torch.Tensor, share: float = 0.25) -> torch.Tensor:
+    """The clip with black bars over `share` of its rows, as a 2.39:1 film in a 16:9 frame."""
+    out = clip.clone()
+    bar = round(share / 2 * clip.shape[-2])
+    out[..., :bar, :] = 0
+    out[..., clip.shape[-2] - bar :, :] = 0
+    return out
+
+
+@pytest.mark.parametrize("look", ["night", "letterboxed", "night, letterboxed"])
+def test_cuts_between_dark_or_letterboxed_shots(look):
+    """Two night shots fill the same few histogram bins and change few pixel values; black bars add
+    rows that never change. Both are measured as the picture they hold, so the joins are found, and
+    still no frame within a shot is taken for a cut. 16:9 frames of 128x72: the bars leave 54 rows."""
+
+    def styled(clip: torch.Tensor) -> torch.Tensor:
+        clip = clip * 0.25 if "night" in look else clip
+        return _letterboxed(clip) if "letterboxed" in look else clip
+
+    clips = [styled(scene(seed, size=(128, 72))) for seed in range(6)]
+    for i, first in enumerate(clips):
+        for j, second in enumerate(clips):
+            if i != j:
+                assert cuts_in(torch.cat([first, second])) == [4], (i, j)
+    for seed in range(6):
+        assert cuts_in(styled(scene(seed, frames=8, size=(128, 72)))) == [], seed
+
+
+def test_a_black_window_has_no_cut():
+    black = torch.zeros(6, 3, 64, 96)
+    assert cuts_in(black) == []
+    noise = torch.Generator().manual_seed(0)
+    dark_noise = (0.02 + 0.01 * torch.randn(6, 3, 64, 96, generator=noise)).clamp(0, 1)  # a lens cap, a dark room
+    assert cuts_in(dark_noise) == []
 
 
 def _restored(frames: torch.Tensor, restorer, scene_cuts: bool) -> torch.Tensor:
