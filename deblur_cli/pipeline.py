@@ -47,6 +47,9 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     resumed: int = 0  # frames an interrupted earlier run had restored, taken from the work it kept
     deinterlaced: bool = False  # the input's fields were joined into progressive frames first
+    # the scene cuts the windows were split at (stream.restore_stream) among the frames this run
+    # restored: the index of the output frame after each cut, the first frame being 0
+    scene_cuts: list[int] = field(default_factory=list)
 
     @property
     def fps(self) -> float:
@@ -221,6 +224,7 @@ def deblur_video(
     check_strength(strength)
     started = time.perf_counter()
     retries: dict[str, str] = {}  # what out-of-memory retries changed, for the user: the latest of each kind
+    scene_cuts: list[int] = []
     note = on_note or (lambda message: None)
 
     with open_source(source_path, span, image_rate=image_rate, deinterlace=deinterlace) as source:
@@ -236,7 +240,7 @@ def deblur_video(
                 done = _restore_into(
                     sink, source, restorer, windows,
                     begin=begin, resumed=resumed, side_by_side=side_by_side, strength=strength, progress=progress,
-                    retries=retries,
+                    retries=retries, scene_cuts=scene_cuts,
                     read_again=lambda: open_source(source_path, span, image_rate=image_rate, deinterlace=deinterlace),
                 )  # fmt: skip
         except BaseException:
@@ -260,6 +264,7 @@ def deblur_video(
         warnings=warnings,
         resumed=resumed,
         deinterlaced=info.deinterlaced,
+        scene_cuts=scene_cuts,
     )
 
 
@@ -275,11 +280,13 @@ def _restore_into(
     strength: float,
     progress: ProgressFn | None,
     retries: dict[str, str],
+    scene_cuts: list[int],
     read_again: Callable[[], object],
 ) -> int:
     """Decode `source` from frame `begin` (None: not at all), restore it and write the frames from
     `resumed` on into `sink`; returns the frames the output holds. Decoding and encoding run in threads
-    of their own; `retries` collects what out-of-memory retries changed. `read_again()` opens the
+    of their own; `retries` collects what out-of-memory retries changed, `scene_cuts` the cuts the
+    windows were split at among the frames written (RunResult.scene_cuts). `read_again()` opens the
     source afresh, for a restorer that draws random numbers to replay its draws over the frames before
     `begin`."""
     info: VideoInfo = source.info
@@ -322,7 +329,10 @@ def _restore_into(
     encoder.start()
     try:
         with torch.inference_mode():
-            restored_frames = restore_stream(decoded(), restorer, windows, size, on_retry=retries.__setitem__)
+            split: set[int] = set()  # frames after a cut the windows were split at
+            restored_frames = restore_stream(
+                decoded(), restorer, windows, size, on_retry=retries.__setitem__, on_cut=lambda t: split.add((begin or 0) + t)
+            )
             for index, restored in enumerate(restored_frames, start=begin or 0):
                 if encode_errors:
                     raise encode_errors[0]
@@ -331,6 +341,8 @@ def _restore_into(
                 cut = cuts.before(index, pts, read) if segmented else None
                 if index < resumed:  # read again to restore the window it shares with the next
                     continue
+                if index in split:
+                    scene_cuts.append(index)
                 if cut is not None:
                     put_unless_stopped(out_q, cut, stop)
                 if keep_inputs:

@@ -50,6 +50,7 @@ def restore_stream(
     size: tuple[int, int],
     *,
     on_retry: Callable[[str, str], None] | None = None,
+    on_cut: Callable[[int], None] | None = None,
 ) -> Iterator[torch.Tensor]:
     """Restore a stream of (3, H, W) frames of `size` (H, W) as `deblur run` does: overlapping
     temporal windows, up to `windows.batch` of them per model call when the restorer batches
@@ -65,7 +66,8 @@ def restore_stream(
     latest message of each kind is the one that holds.
 
     With `windows.scene_cuts`, a window that spans a scene cut (scene_cuts.py) is restored scene by
-    scene, so that no frame is restored from frames of another scene.
+    scene, so that no frame is restored from frames of another scene; on_cut(t) hears of each cut
+    the windows were split at, once, t the index of the frame after it in the stream.
     """
     batch = windows.batch if batches(restorer) else 1
     tile = windows.tile
@@ -103,10 +105,21 @@ def restore_stream(
         scenes = torch.tensor_split(window, cuts)
         return torch.cat([restore_one(scene.unsqueeze(0)).squeeze(0) for scene in scenes])
 
+    starts: list[int] = []  # where the windows of the coming call start in the stream
+    told: set[int] = set()  # the cuts on_cut has heard of (windows overlap: one cut may be in two)
+
+    def split_at(cuts: list[list[int]]) -> None:
+        for start, at in zip(starts, cuts):
+            for t in at:
+                if on_cut is not None and start + t not in told:
+                    told.add(start + t)
+                    on_cut(start + t)
+
     def restore(group: torch.Tensor) -> torch.Tensor:
         nonlocal batch
         group = as_float(group.to(restorer.device))
         if windows.scene_cuts and any(cuts := [cuts_in(window) for window in group]):
+            split_at(cuts)
             return torch.stack([by_scene(window, at) for window, at in zip(group, cuts)])
         if len(group) > 1 and batch > 1:
             try:
@@ -123,6 +136,9 @@ def restore_stream(
             return torch.stack([restore_one(window.unsqueeze(0)).squeeze(0) for window in group])
         return restore_one(group)
 
+    def call(spans: list[tuple[int, int]]) -> None:
+        starts[:] = [start for start, _ in spans]
+
     return stitch_windows(
-        frames, restore, window=windows.window, overlap=windows.overlap, batch=batch, last=windows.last
+        frames, restore, window=windows.window, overlap=windows.overlap, batch=batch, last=windows.last, on_spans=call
     )

@@ -191,6 +191,7 @@ def stitch_windows(
     overlap: int,
     batch: int = 1,
     last: str = "split",
+    on_spans: Callable[[list[tuple[int, int]]], None] | None = None,
 ) -> Iterator[torch.Tensor]:
     """Restore a stream of frames window by window and yield the blended frames in order.
 
@@ -198,7 +199,8 @@ def stitch_windows(
     uint8 that `restore` converts itself (stream.as_float).
     restore: (B, T, 3, H, W) -> same shape; called with the windows of `plan_windows`, in order, up
     to `batch` consecutive windows of equal length stacked in one call. Windows hold `window`
-    frames, except the last two and a video shorter than one window.
+    frames, except the last two and a video shorter than one window. on_spans, if given, hears the
+    (start, stop) frame indices of each call's windows just before the call.
     Yields every frame once, (3, H, W) in the input frames' dtype (float32 for integer frames) on the
     restorer's output device, as soon as no later window can touch it. Blending runs in float32; the
     weights are positive and sum to one per frame, so an identity restorer gives back the input (to
@@ -212,7 +214,7 @@ def stitch_windows(
     check_window(window, overlap, last)  # here, not on the first next()
     if batch < 1:
         raise UsageError(f"windows per call must be at least 1, got {batch}", hint="use --batch 1 or more")
-    return _stitch(_Planner(iter(frames), window, overlap, last), restore, batch)
+    return _stitch(_Planner(iter(frames), window, overlap, last), restore, batch, on_spans)
 
 
 class _Planner:
@@ -287,7 +289,10 @@ def _stacked(frames: list[torch.Tensor], shape: tuple[int, ...]) -> torch.Tensor
 
 
 def _stitch(
-    planner: _Planner, restore: Callable[[torch.Tensor], torch.Tensor], batch: int
+    planner: _Planner,
+    restore: Callable[[torch.Tensor], torch.Tensor],
+    batch: int,
+    on_spans: Callable[[list[tuple[int, int]]], None] | None,
 ) -> Iterator[torch.Tensor]:
     blend = _Blend()
     open_window: _Restored | None = None
@@ -325,6 +330,8 @@ def _stitch(
         yield from emit_before(spans[0][0])
         # The stack is referenced by `restore` alone, which may let it go once converted (stream.py
         # turns 8-bit windows into float ones: the 8-bit copy need not last through the model).
+        if on_spans is not None:
+            on_spans(spans)
         restored = restore(_stacked(frames, shape))
         if restored.shape != shape:
             raise ModelError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import av
 import numpy as np
 import pytest
@@ -125,6 +127,38 @@ def test_restorers_that_draw_are_split_too():
     torch.testing.assert_close(with_second[:5], with_other[:5], rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("batch", [1, 3])
+def test_each_cut_is_told_once_by_its_place_in_the_stream(batch):
+    """Windows of 8 overlapping by 2 hold the cut at 7 twice (windows 0-7 and 6-13): it is told once."""
+    frames = torch.cat([scene(seed, frames) for seed, frames in SHOTS])
+    told = []
+    windows = WindowOptions(window=8, overlap=2, tile=None, batch=batch)
+    restored = restore_stream(iter(frames), MixingRestorer(), windows, tuple(frames.shape[-2:]), on_cut=told.append)
+    assert len(list(restored)) == 27
+    assert told == [7, 12, 21]
+    told.clear()
+    windows = WindowOptions(window=8, overlap=2, tile=None, batch=batch, scene_cuts=False)
+    list(restore_stream(iter(frames), MixingRestorer(), windows, tuple(frames.shape[-2:]), on_cut=told.append))
+    assert told == []
+
+
+def test_the_run_says_where_it_split(tmp_path, monkeypatch):
+    import deblur_cli.restorers as restorers_module
+    from typer.testing import CliRunner
+
+    from deblur_cli.cli import app
+
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: MixingRestorer())
+    source = media.make_edited(tmp_path / "edited.mkv", SHOTS)
+    result = CliRunner().invoke(app, ["run", str(source), "-o", str(tmp_path / "out.mkv")])
+    assert result.exit_code == 0, result.output
+    assert "split at 3 scene cuts, before frames 7, 12, 21" in result.output
+    result = CliRunner().invoke(app, ["run", str(source), "-o", str(tmp_path / "out.mkv"), "-f", "--json"])
+    assert json.loads(result.stdout)["scene_cuts"] == [7, 12, 21]
+    result = CliRunner().invoke(app, ["run", str(source), "-o", str(tmp_path / "out.mkv"), "-f", "--json", "--no-scene-cuts"])
+    assert json.loads(result.stdout)["scene_cuts"] is None  # not looked for, rather than none found
+
+
 def test_the_command_line_switch():
     assert window_options("dstnet-s", None, None, "auto", None).scene_cuts
     assert not window_options("dstnet-s", None, None, "auto", None, scene_cuts=False).scene_cuts
@@ -143,7 +177,9 @@ def test_an_interrupted_run_with_cuts_continues_to_the_same_frames(tmp_path, mon
         with av.open(str(path)) as container:
             return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 
-    whole = decoded(deblur_video(source, tmp_path / "whole.mkv", MixingRestorer(), **options).output)
+    uninterrupted = deblur_video(source, tmp_path / "whole.mkv", MixingRestorer(), **options)
+    assert uninterrupted.scene_cuts == [7, 12, 21]
+    whole = decoded(uninterrupted.output)
     assert len(whole) == 27
     for after in (5, 8, 11):
         target = tmp_path / f"out{after}.mkv"
@@ -151,4 +187,5 @@ def test_an_interrupted_run_with_cuts_continues_to_the_same_frames(tmp_path, mon
             deblur_video(source, target, MixingRestorer(fail_after=after), **options)
         result = deblur_video(source, target, MixingRestorer(), **options)
         assert result.resumed > 0, after
+        assert result.scene_cuts == [cut for cut in (7, 12, 21) if cut >= result.resumed]  # those it restored
         assert all(np.array_equal(a, b) for a, b in zip(decoded(target), whole)) and len(decoded(target)) == 27

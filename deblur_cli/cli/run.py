@@ -266,6 +266,7 @@ def run(
                     "fps": round(result.fps, 3),
                     "resumed_frames": result.resumed,
                     "deinterlaced": result.deinterlaced,
+                    "scene_cuts": result.scene_cuts if windows.scene_cuts else None,  # None: not looked for
                     "model": model,
                     "device": str(restorer.device),
                     "warnings": result.warnings,
@@ -275,7 +276,7 @@ def run(
                 earlier = f", {result.resumed} of them restored by an earlier run" if result.resumed else ""
                 err.print(
                     f"[green]done[/] {result.output}: {result.frames} frame{'s' * (result.frames != 1)} {result.width}x{result.height}{earlier} "
-                    f"in {result.seconds:.1f} s ({result.fps:.2f} fps, {model} on {restorer.device})",
+                    f"in {result.seconds:.1f} s ({result.fps:.2f} fps, {model} on {restorer.device}){_scenes(result.scene_cuts)}",
                     highlight=False,
                     soft_wrap=True,
                 )
@@ -302,6 +303,14 @@ def _deinterlace_note(source: Path, info, mode: str) -> str | None:
     if mode == "double" and info.container is not None:
         return f"{source} is not marked interlaced: --deinterlace double leaves it as it is (on deinterlaces any video)"
     return None
+
+
+def _scenes(cuts: list[int]) -> str:
+    """What the summary line says of the scene cuts the windows were split at."""
+    if not cuts:
+        return ""
+    shown = ", ".join(map(str, cuts[:5])) + (f" and {len(cuts) - 5} more" if len(cuts) > 5 else "")
+    return f"; split at {len(cuts)} scene cut{'s' * (len(cuts) > 1)}, before frame{'s' * (len(cuts) > 1)} {shown}"
 
 
 def _skipped(source: Path, target: Path) -> dict:
