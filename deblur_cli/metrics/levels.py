@@ -6,5 +6,6 @@ import torch
 
 
 def to_8bit(x: torch.Tensor) -> torch.Tensor:
-    """Float frames rounded to the 256 levels of an 8-bit file (clamped to [0, 1]), as float32."""
-    return (x.float().clamp(0, 1) * 255).round() / 255
+    """Float frames rounded to the 256 levels of an 8-bit file (clamped to [0, 1]), as float32: halves
+    up, with the writers' arithmetic (pipeline.to_image), so a frame scores as its saved file does."""
+    return (x.float().clamp(0, 1) * 255 + 0.5).floor() / 255
