@@ -102,6 +102,51 @@ def _frames_of(path: Path) -> Path:
     return path
 
 
+def find_results(pairs: list[SequencePair], root: str | os.PathLike) -> dict[str, Path]:
+    """Where, under `root`, frames restored elsewhere (another method's results, or what `--save` wrote)
+    are for each pair, by its name: a folder of frames or a video named as the sequence, looked for at
+    its whole name under `root` first, then at ever shorter tails of it (`test/GOPR0384_11_00`, then
+    `GOPR0384_11_00`), names compared without case or file suffix; for a single sequence, `root` itself
+    if it holds frames. InputError, before any work, for a folder that is not there or a sequence
+    without results."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root} is not a folder", hint="give the folder that holds the restored frames of each sequence")
+    if len(pairs) == 1 and _has_frames(root):
+        return {pairs[0].name: root}
+    found, missing = {}, []
+    for pair in pairs:
+        parts = pair.name.split("/")
+        tails = (parts[k:] for k in range(len(parts)))
+        path = next((p for tail in tails if (p := _entry(root, tail)) is not None), None)
+        if path is None:
+            missing.append(pair.name)
+        else:
+            found[pair.name] = _frames_of(path)
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise InputError(
+            f"no results in {root} for {len(missing)} of {len(pairs)} sequences: {shown}",
+            hint=f"expected {root}/<sequence>/ holding its frames, or a video {root}/<sequence>.mp4 (docs/evaluate.md)",
+        )
+    return found
+
+
+def _entry(root: Path, names: list[str]) -> Path | None:
+    """root/names[0]/.../names[-1]: folders, then a folder or video last, each name without case or
+    file suffix; None if there is none."""
+    here = root
+    for i, name in enumerate(names):
+        last = i == len(names) - 1
+        if not here.is_dir():
+            return None
+        matches = [p for p in sorted(here.iterdir()) if _key(p) == name.lower() and (p.is_dir() or (last and _is_clip(p)))]
+        if not matches:
+            return None
+        here = matches[0]
+    return here if here.is_file() or _has_frames(_frames_of(here)) else None
+
+
 def sequence_digest(pair: SequencePair) -> str:
     """What tells whether a sequence's files are still those scored before: a digest of the blurred
     and sharp clips' paths, sizes and modification times."""

@@ -5,7 +5,8 @@ layouts the public sets use (datasets.py finds them). Every sequence is restored
 restores a video (windows, tiles, blending; `stream.restore_stream`), without encoding, and
 compared frame by frame with the sharp clip after rounding to 8 bits, as the literature compares
 saved PNGs: PSNR and SSIM over RGB, and on request LPIPS and NIQE (docs/bench.md). Frames stream: memory holds a few windows,
-whatever a sequence's length.
+whatever a sequence's length. Frames restored elsewhere (another method's results) are scored the
+same way (`score_results`).
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class EvaluationReport:
     sequences: list[SequenceScore] = field(default_factory=list)
     settings: dict = field(default_factory=dict)  # what the scores depend on besides the files (see `reusable`)
     digests: dict[str, str] = field(default_factory=dict)  # each sequence's files, by name (`sequence_digest`)
+    timed: bool = True  # False for frames restored elsewhere (score_results): no frame rate to report
 
     @property
     def complete(self) -> bool:
@@ -118,10 +120,10 @@ class EvaluationReport:
             "complete": self.complete,
             "sequences_planned": self.planned,
             "frames": self.frames,
-            "fps": self.frames / seconds if seconds > 0 else 0.0,
+            "fps": (self.frames / seconds if seconds > 0 else 0.0) if self.timed else None,
             "mean_of_sequences": self._means("sequence"),
             "mean_of_frames": self._means("frame"),
-            "sequences": [asdict(s) | {"fps": s.fps} for s in self.sequences],
+            "sequences": [asdict(s) | {"fps": s.fps if self.timed else None} for s in self.sequences],
             "settings": self.settings,
             "sequence_digests": self.digests,
         }
@@ -177,6 +179,78 @@ def evaluate_sequence(
     check_windows(restorer, windows)
     if reseed := getattr(restorer, "reseed", None):
         reseed()  # a diffusion model samples each sequence as it would alone (--sequences, continued runs)
+
+    def restored(inputs: Iterator[torch.Tensor], size: tuple[int, int]) -> Iterator[torch.Tensor]:
+        return restore_stream(inputs, restorer, windows, size)
+
+    return _score(
+        pair, restored, read_ahead=windows.window + 2,
+        lpips=lpips, with_niqe=with_niqe, with_flicker=with_flicker, max_frames=max_frames, save_to=save_to,
+        progress=progress, input_scores=input_scores, strength=strength,
+    )  # fmt: skip
+
+
+def score_results(
+    pair: SequencePair,
+    results: Path,
+    *,
+    lpips: LPIPS | None = None,
+    with_niqe: bool = False,
+    with_flicker: bool = False,
+    max_frames: int | None = None,
+    progress: SequenceProgress | None = None,
+    input_scores: dict[str, float] | None = None,
+) -> SequenceScore:
+    """Score frames restored elsewhere, `results` (a video or a folder of frames: another method's
+    published results, or what `--save` wrote), against `pair.sharp` as `evaluate_sequence` scores a
+    model's: the same metrics, frame for frame with `pair.blurred`, which must have as many frames
+    (its first `max_frames`, if given) of the same size. The seconds are those of decoding."""
+
+    def restored(inputs: Iterator[torch.Tensor], size: tuple[int, int]) -> Iterator[torch.Tensor]:
+        with open_source(results) as source:
+            if (source.info.height, source.info.width) != size:
+                raise InputError(
+                    f"{pair.name}: the frames in {results} are {source.info.width}x{source.info.height}, "
+                    f"the blurred ones {size[1]}x{size[0]}",
+                    hint="results must hold the restored frames at the dataset's size, one per blurred frame",
+                )
+            frames = _tensors(source, max_frames)
+            for _ in inputs:
+                frame = next(frames, None)
+                if frame is None:
+                    raise InputError(f"{pair.name}: {results} has fewer frames than {pair.blurred}", hint=_ONE_EACH)
+                yield as_float(frame)
+            if max_frames is None and next(frames, None) is not None:
+                raise InputError(f"{pair.name}: {results} has more frames than {pair.blurred}", hint=_ONE_EACH)
+
+    return _score(
+        pair, restored, read_ahead=4,
+        lpips=lpips, with_niqe=with_niqe, with_flicker=with_flicker, max_frames=max_frames,
+        progress=progress, input_scores=input_scores,
+    )  # fmt: skip
+
+
+_ONE_EACH = "results must hold one restored frame for each blurred frame, in order"
+_GROUND_TRUTH = "each sharp clip must be the ground truth of its blurred clip, frame for frame"
+
+
+def _score(
+    pair: SequencePair,
+    restored: Callable[[Iterator[torch.Tensor], tuple[int, int]], Iterator[torch.Tensor]],
+    *,
+    read_ahead: int,
+    lpips: LPIPS | None,
+    with_niqe: bool,
+    with_flicker: bool,
+    max_frames: int | None,
+    progress: SequenceProgress | None,
+    input_scores: dict[str, float] | None,
+    save_to: Path | None = None,
+    strength: float = 1.0,
+) -> SequenceScore:
+    """Score what `restored(inputs, (H, W))` yields, one frame per frame it takes from `inputs` (the
+    blurred frames), against the sharp frames (see evaluate_sequence). `read_ahead`: frames decoded
+    ahead of their use, a window's worth for a model."""
     with ExitStack() as stack:
         blurred_source = stack.enter_context(open_source(pair.blurred))
         sharp_source = stack.enter_context(open_source(pair.sharp))
@@ -185,16 +259,15 @@ def evaluate_sequence(
             raise InputError(
                 f"{pair.name}: blurred frames are {blurred_info.width}x{blurred_info.height}, "
                 f"sharp ones {sharp_info.width}x{sharp_info.height}",
-                hint="each sharp clip must be the ground truth of its blurred clip, frame for frame",
+                hint=_GROUND_TRUTH,
             )
         total = blurred_info.frame_count
         if max_frames is not None:
             total = max_frames if total is None else min(total, max_frames)
         # Both are decoded and converted in threads of their own, a window ahead, while the model
         # works; each thread stops (closing) before its source closes.
-        depth = windows.window + 2
-        blurred_frames = stack.enter_context(closing(prefetched(_tensors(blurred_source, max_frames), depth)))
-        sharp_frames = stack.enter_context(closing(prefetched(_tensors(sharp_source, max_frames), depth)))
+        blurred_frames = stack.enter_context(closing(prefetched(_tensors(blurred_source, max_frames), read_ahead)))
+        sharp_frames = stack.enter_context(closing(prefetched(_tensors(sharp_source, max_frames), read_ahead)))
         # (blurred, sharp) frames whose restored frame is still to come; they are scored with it, so
         # the clock below times decoding and restoring only. They wait in host memory (8-bit ones
         # as uint8) and go to the restorer's device to be scored: on a GPU the metrics run there
@@ -208,34 +281,28 @@ def evaluate_sequence(
             for blurred in blurred_frames:
                 sharp = next(sharp_frames, None)
                 if sharp is None:
-                    raise InputError(
-                        f"{pair.name}: {pair.sharp} has fewer frames than {pair.blurred}",
-                        hint="each sharp clip must be the ground truth of its blurred clip, frame for frame",
-                    )
+                    raise InputError(f"{pair.name}: {pair.sharp} has fewer frames than {pair.blurred}", hint=_GROUND_TRUTH)
                 waiting.append((blurred, sharp))
                 yield blurred
 
         if save_to is not None:
             save_to.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
+        size = (blurred_info.height, blurred_info.width)
         with torch.inference_mode(), PngSequenceSink(save_to, blurred_info) if save_to else nullcontext() as sink:
-            size = (blurred_info.height, blurred_info.width)
-            for done, restored in enumerate(restore_stream(inputs(), restorer, windows, size), start=1):
+            for done, frame in enumerate(restored(inputs(), size), start=1):
                 seconds += time.perf_counter() - started
                 blurred, sharp = waiting.popleft()
                 if strength != 1:
-                    restored = torch.lerp(as_float(blurred.to(restored.device)), restored, strength)
-                scores.add(blurred, sharp, restored)
+                    frame = torch.lerp(as_float(blurred.to(frame.device)), frame, strength)
+                scores.add(blurred, sharp, frame)
                 if sink is not None:
-                    sink.write(to_image(restored, blurred_info.bit_depth))
+                    sink.write(to_image(frame, blurred_info.bit_depth))
                 if progress is not None:
                     progress(pair.name, done, total)
                 started = time.perf_counter()
         if max_frames is None and next(sharp_frames, None) is not None:
-            raise InputError(
-                f"{pair.name}: {pair.sharp} has more frames than {pair.blurred}",
-                hint="each sharp clip must be the ground truth of its blurred clip, frame for frame",
-            )
+            raise InputError(f"{pair.name}: {pair.sharp} has more frames than {pair.blurred}", hint=_GROUND_TRUTH)
     return scores.result(pair.name, seconds)
 
 

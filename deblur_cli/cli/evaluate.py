@@ -69,6 +69,15 @@ def evaluate(
             help="Weights file, repeatable: several for one model compare them, or one per --model, in order.",
         ),
     ] = None,
+    results: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--results",
+            metavar="DIR",
+            help="Also score frames restored elsewhere (another method's results, or what --save wrote), "
+            "DIR/<sequence>/ or DIR/<sequence>.mp4; repeatable; without --model, only these.",
+        ),
+    ] = None,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
     steps: StepsOpt = 20,
@@ -125,13 +134,15 @@ def evaluate(
         check_writable(json_path)  # now, not after hours of scoring
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.devices import resolve_device
-    from deblur_cli.evaluate import EvaluationReport, evaluate_sequence
+    from deblur_cli.evaluate import EvaluationReport, evaluate_sequence, score_results
     from deblur_cli.metrics.lpips import load_lpips
     from deblur_cli.restorers import build_restorer
 
     torch_device = resolve_device(device)
-    contenders = _contenders(models or [AUTO], weights or [], torch_device, cache_dir)
-    several = len(contenders) > 1
+    asked = models or ([AUTO] if weights or not results else [])  # --results alone runs no model
+    contenders = _contenders(asked, weights or [], torch_device, cache_dir)
+    restored_elsewhere = _restored_elsewhere(results or [], pairs, [label for label, _, _ in contenders])
+    several = len(contenders) + len(restored_elsewhere) > 1
     # every model's windows checked before any work, and LPIPS loaded once for all of them
     window_plans = {
         label: window_options(model, window, overlap, tile, tile_overlap, batch, last_window, scene_cuts)
@@ -200,6 +211,21 @@ def evaluate(
             out.print(_table(current))
             current = None
             del restorer, score  # before the next model loads
+        for label, found in restored_elsewhere:
+            current = EvaluationReport(str(dataset), label, "", planned=len(pairs), digests=digests, timed=False)
+            reports.append(current)
+
+            def score_files(pair, *, save_to, progress, input_scores, found=found):
+                return score_results(
+                    pair, found[pair.name],
+                    lpips=lpips, with_niqe=with_niqe, with_flicker=with_flicker, max_frames=frames,
+                    progress=progress, input_scores=input_scores,
+                )  # fmt: skip
+
+            _evaluate_all(current, pairs, score_files, {}, quiet, inputs, {})
+            inputs.update((s.name, s.input) for s in current.sequences)
+            out.print(_table(current))
+            current = None
     except (KeyboardInterrupt, DeblurError):  # stopped by hand, by a bad sequence or model: what is done is kept
         if current is not None and current.sequences:
             out.print(_table(current))
@@ -210,7 +236,9 @@ def evaluate(
             reports.remove(current)
         if several:
             finished = sum(r.complete for r in reports)
-            warn(f"stopped: {finished} of {len(contenders)} models evaluated on every sequence")
+            total = len(contenders) + len(restored_elsewhere)
+            what = "models and results" if restored_elsewhere else "models"
+            warn(f"stopped: {finished} of {total} {what} evaluated on every sequence")
         if reports:
             _finish(reports, several, json_path)
         raise
@@ -242,6 +270,22 @@ def _contenders(
             label = f"{label} #{taken.count(label) + 1}"
         contenders.append((label, model, weights_file))
     return contenders
+
+
+def _restored_elsewhere(folders: list[Path], pairs: list, taken: list[str]) -> list[tuple[str, dict[str, Path]]]:
+    """(label, where each sequence's restored frames are) for each --results folder, every one found
+    before any work (datasets.find_results); labelled by the folder as given, told apart from the
+    models' labels and each other's."""
+    from deblur_cli.datasets import find_results
+
+    labelled = []
+    for folder in folders:
+        label = str(folder)
+        taken_before = taken + [label for label, _ in labelled]
+        if label in taken_before:
+            label = f"{label} #{taken_before.count(label) + 1}"
+        labelled.append((label, find_results(pairs, folder)))
+    return labelled
 
 
 def _folder_name(label: str) -> str:
@@ -347,8 +391,8 @@ def _comparison(reports: list[EvaluationReport]) -> Table:
     table.add_row("input", *(cell(reports[0].mean(m, "input"), _format(m)) for m in metrics), "")
     for r in reports:
         seconds = sum(s.seconds for s in r.sequences)
-        fps = r.frames / seconds if seconds > 0 else 0.0
-        table.add_row(r.model, *(cell(r.mean(m), _format(m)) for m in metrics), f"{fps:.3g}")
+        fps = f"{r.frames / seconds if seconds > 0 else 0.0:.3g}" if r.timed else ""
+        table.add_row(r.model, *(cell(r.mean(m), _format(m)) for m in metrics), fps)
     return table
 
 
@@ -356,7 +400,8 @@ def _table(report: EvaluationReport) -> Table:
     from deblur_cli.evaluate import METRICS
 
     done = "" if report.complete else f" (stopped after {len(report.sequences)} of {report.planned} sequences)"
-    table = Table(title=f"{report.dataset}: {report.model} on {report.device}, {report.frames} frames{done}")
+    source = f"on {report.device}" if report.timed else "(restored elsewhere)"
+    table = Table(title=f"{report.dataset}: {report.model} {source}, {report.frames} frames{done}")
     metrics = report.metrics
     table.add_column("sequence", overflow="fold")  # long names fold; the numbers stay whole
     table.add_column("frames", justify="right", no_wrap=True)
@@ -366,9 +411,11 @@ def _table(report: EvaluationReport) -> Table:
             table.add_column(f"{metric.upper()} {arrow}\n{side}", justify="right", no_wrap=True)
         if metric == "psnr":
             table.add_column("gain\ndB", justify="right", no_wrap=True)
-    table.add_column("fps", justify="right", no_wrap=True)
+    if report.timed:
+        table.add_column("fps", justify="right", no_wrap=True)
     for s in report.sequences:
-        table.add_row(s.name, str(s.frames), *_scores(metrics, s.input.get, s.output.get), f"{s.fps:.3g}")
+        fps = [f"{s.fps:.3g}"] if report.timed else []
+        table.add_row(s.name, str(s.frames), *_scores(metrics, s.input.get, s.output.get), *fps)
     table.add_section()
     for per, label in (("sequence", "mean of sequences"), ("frame", "mean of frames")):
         cells = _scores(
@@ -376,7 +423,7 @@ def _table(report: EvaluationReport) -> Table:
             lambda m, per=per: report.mean(m, "input", per=per),
             lambda m, per=per: report.mean(m, "output", per=per),
         )
-        table.add_row(label, str(report.frames) if per == "frame" else "", *cells, "")
+        table.add_row(label, str(report.frames) if per == "frame" else "", *cells, *[""] * report.timed)
     return table
 
 

@@ -1,0 +1,133 @@
+"""`deblur evaluate --results`: frames restored elsewhere, found by sequence name and scored as a model's are."""
+
+from __future__ import annotations
+
+import json
+
+import av
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import deblur_cli.restorers as restorers_module
+from deblur_cli.cli import app
+from deblur_cli.datasets import find_results, find_sequences
+from deblur_cli.errors import InputError
+from deblur_cli.evaluate import evaluate_sequence, score_results
+from tests.media import make_images
+from tests.restorers import IdentityRestorer
+from tests.test_evaluate import WINDOWS, Darkens, frames_folder, random_images, two_sequences
+
+runner = CliRunner()
+
+
+def write_video(path, images):
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = images[0].shape[1], images[0].shape[0], "bgr0"
+        for image in images:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def test_results_are_found_by_the_sequence_name_or_a_tail_of_it(tmp_path):
+    for seq in ("GOPR0384_11_00", "GOPR0410_11_00", "GOPR0862_11_00"):
+        for kind in ("blur", "sharp"):
+            make_images(tmp_path / "data" / "test" / seq / kind, count=2)
+    pairs = find_sequences(tmp_path / "data")
+    assert [p.name for p in pairs] == ["test/GOPR0384_11_00", "test/GOPR0410_11_00", "test/GOPR0862_11_00"]
+    results = tmp_path / "results"
+    make_images(results / "test" / "GOPR0384_11_00", count=2)  # the whole name
+    make_images(results / "GOPR0410_11_00", count=2)  # its last part, as published results are laid out
+    write_video(results / "gopr0862_11_00.MKV", random_images(2, seed=0))  # a video; no case, any suffix
+    (results / "GOPR0384_11_00").mkdir()  # an empty folder of the right name is not taken before the whole name
+    assert find_results(pairs, results) == {
+        "test/GOPR0384_11_00": results / "test" / "GOPR0384_11_00",
+        "test/GOPR0410_11_00": results / "GOPR0410_11_00",
+        "test/GOPR0862_11_00": results / "gopr0862_11_00.MKV",
+    }
+
+
+def test_one_sequence_may_be_the_results_folder_itself(tmp_path):
+    frames_folder(tmp_path / "seq" / "blur", random_images(2, seed=0))
+    frames_folder(tmp_path / "seq" / "sharp", random_images(2, seed=1))
+    frames_folder(tmp_path / "out", random_images(2, seed=2))
+    pairs = find_sequences(tmp_path / "seq")
+    assert find_results(pairs, tmp_path / "out") == {"seq": tmp_path / "out"}
+
+
+def test_missing_results_are_named_before_any_work(tmp_path):
+    data = two_sequences(tmp_path / "d")
+    pairs = find_sequences(data)
+    frames_folder(tmp_path / "r" / "a", random_images(3, seed=0, size=(32, 32)))
+    with pytest.raises(InputError, match=r"no results in .* for 1 of 2 sequences: b"):
+        find_results(pairs, tmp_path / "r")
+    with pytest.raises(InputError, match="is not a folder"):
+        find_results(pairs, tmp_path / "nowhere")
+
+
+def test_saved_frames_score_as_the_model_that_saved_them(tmp_path, monkeypatch):
+    """--save writes what the model restored; --results reads it back: the same scores, to the last
+    digit, for every sequence, without a model being built."""
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: Darkens())
+    data = two_sequences(tmp_path / "d")
+    saved, first, second = tmp_path / "saved", tmp_path / "model.json", tmp_path / "results.json"
+    result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet-s", "--save", str(saved), "--json", str(first), "-q"])
+    assert result.exit_code == 0, result.output
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("--results alone must not build a model")
+
+    monkeypatch.setattr(restorers_module, "build_restorer", no_model)
+    result = runner.invoke(app, ["evaluate", str(data), "--results", str(saved), "--json", str(second), "-q"])
+    assert result.exit_code == 0, result.output
+    model, files = json.loads(first.read_text()), json.loads(second.read_text())
+    assert files["model"] == str(saved) and files["fps"] is None
+    assert [s["output"] for s in files["sequences"]] == [s["output"] for s in model["sequences"]]
+    assert [s["input"] for s in files["sequences"]] == [s["input"] for s in model["sequences"]]
+    assert model["mean_of_sequences"]["output"]["psnr"] < model["mean_of_sequences"]["input"]["psnr"] - 1  # darker
+
+
+def test_results_beside_models_in_one_comparison(tmp_path, monkeypatch):
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
+    data = two_sequences(tmp_path / "d")
+    for k, seq in enumerate(("a", "b")):  # a method that returns the blurred frames: scores as the identity does
+        frames_folder(tmp_path / "same" / seq, blurred_images(k))
+    result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet-s", "--results", str(tmp_path / "same"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("┃ sequence") == 2 and "(restored elsewhere)" in result.output
+    rows = [line.split("│")[1:3] for line in result.output.split("┃ model")[1].splitlines() if line.startswith("│")]
+    assert [name.strip() for name, _ in rows] == ["input", "dstnet-s", str(tmp_path / "same")]
+    assert rows[0][1] == rows[1][1] == rows[2][1]  # the same PSNR: all three are the blurred frames
+
+
+def blurred_images(k):
+    """The blurred frames of sequence k of two_sequences."""
+    return [(s // 2 + 64).astype(np.uint8) for s in random_images(3, seed=k, size=(32, 32))]
+
+
+@pytest.mark.parametrize(
+    "count, size, message",
+    [(2, (32, 32), "fewer frames than"), (4, (32, 32), "more frames than"), (3, (16, 32), "are 16x32, the blurred ones 32x32")],
+)
+def test_results_must_match_the_blurred_frames(tmp_path, count, size, message):
+    data = two_sequences(tmp_path / "d")
+    pair = find_sequences(data)[0]
+    results = frames_folder(tmp_path / "r", random_images(count, seed=5, size=size))
+    with pytest.raises(InputError, match=message):
+        score_results(pair, results)
+    frames_folder(tmp_path / "all" / "b", random_images(3, seed=5, size=(32, 32)))
+    (tmp_path / "r").rename(tmp_path / "all" / "a")
+    result = runner.invoke(app, ["evaluate", str(data), "--results", str(tmp_path / "all"), "-q"])
+    assert result.exit_code == 1 and message.split(",")[0] in result.output and "Traceback" not in result.output
+
+
+def test_first_frames_only_with_frames(tmp_path):
+    """--frames N scores the first N frames of results that hold more, as it does a model's."""
+    data = two_sequences(tmp_path / "d")
+    pair = find_sequences(data)[0]
+    longer = frames_folder(tmp_path / "r", blurred_images(0) + random_images(2, seed=9, size=(32, 32)))
+    restored = score_results(pair, longer, max_frames=2)
+    model = evaluate_sequence(pair, IdentityRestorer(), WINDOWS, max_frames=2)
+    assert restored.frames == 2 and restored.output == pytest.approx(model.output)
