@@ -36,10 +36,16 @@ class DSTNetRestorer:
         return self.restore_batch(frames.unsqueeze(0)).squeeze(0)
 
     def restore_batch(self, frames: torch.Tensor) -> torch.Tensor:
-        """frames: (B, T, 3, H, W), B windows restored independently in one call; the same shape."""
+        """frames: (B, T, 3, H, W), B windows restored independently in one call; the same shape.
+
+        In a coarser dtype than the frames' (bf16, fp16), the network's reconstruction is added to the
+        frames as they came: a bf16 sum would round every output to 8 significant bits (steps of
+        1/256 above 0.5, four levels of 10-bit video), the input's own precision lost with it."""
         with torch.inference_mode():
-            out = self.model(frames.to(self.dtype))
-            return out.clamp_(0, 1).to(frames.dtype)
+            if torch.finfo(self.dtype).bits >= torch.finfo(frames.dtype).bits:
+                return self.model(frames.to(self.dtype)).clamp_(0, 1).to(frames.dtype)
+            residual = self.model(frames.to(self.dtype), add_input=False)
+            return residual.to(frames.dtype).add_(frames).clamp_(0, 1)
 
 
 class DiffusionRestorer:

@@ -220,6 +220,30 @@ def test_half_precisions_stay_close_to_float32(dtype, max_error):
     assert error.mean().item() < max_error / 10
 
 
+def test_half_precision_restorers_add_the_reconstruction_to_the_frames_as_given():
+    """Without the reconstruction (recons zeroed), a bf16 restorer gives back its float32 frames
+    exactly, as float32 does: the sum is not rounded to bf16's 8 significant bits. With it, the
+    output is the float32 frames plus the bf16 network's reconstruction."""
+    from deblur_cli.restorers import DSTNetRestorer
+
+    x = _frames(1, 3, 3, 32, 48)[0].float() * 0.5 + 0.25  # inside [0, 1], nothing clamped
+    model = _model(DSTNetConfig(feat=16, blocks=2)).float()
+    with torch.no_grad():
+        model.recons.kernel.zero_()
+        model.recons.bias.zero_()
+    for dtype in (torch.float32, torch.bfloat16):
+        restorer = DSTNetRestorer(model, torch.device("cpu"), dtype)
+        assert torch.equal(restorer(x), x), dtype
+    assert not torch.equal(x.to(torch.bfloat16).float(), x)  # what a bf16 sum would have returned
+    model = _model(DSTNetConfig(feat=16, blocks=2)).float()
+    restorer = DSTNetRestorer(model, torch.device("cpu"), torch.bfloat16)
+    with torch.inference_mode():
+        residual = model(x[None].to(torch.bfloat16), add_input=False)[0].float()
+        total = model(x[None].to(torch.bfloat16))[0]
+    torch.testing.assert_close(restorer(x), (x + residual).clamp(0, 1), rtol=0, atol=0)
+    torch.testing.assert_close(residual, total.float() - x.to(torch.bfloat16).float(), rtol=0, atol=2**-7)
+
+
 # Building blocks
 
 

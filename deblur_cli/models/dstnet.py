@@ -345,10 +345,11 @@ class DSTNet(nn.Module):
         }
         return _CompositeKernels(**{name: (w.to(dtype), b.to(dtype)) for name, (w, b) in parts.items()})
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, *, add_input: bool = True) -> Tensor:
         """x: (B, T, 3, H, W) float in [0, 1], T >= 1, H and W multiples of 16, the parameters' dtype.
 
-        Returns the restored window, same shape and dtype (not clamped).
+        Returns the restored window, same shape and dtype (not clamped); with add_input=False, what the
+        network adds to x (the reconstruction), for a caller that adds it to x in a finer dtype.
         """
         if x.ndim != 5 or x.shape[2] != 3 or x.shape[1] < 1:
             raise ValueError(f"DSTNet expects (B, T >= 1, 3, H, W) frames, got shape {tuple(x.shape)}")
@@ -393,5 +394,6 @@ class DSTNet(nn.Module):
             details = self.x_wave_1_conv2(details)
             phases = F.conv2d(state, output_weight[:, :feat], output_bias, padding=1)
             phases.add_(F.conv2d(details, output_weight[:, feat:], padding=1))
-            restored.append(F.pixel_shuffle(phases, 2).add_(current))
+            residual = F.pixel_shuffle(phases, 2)
+            restored.append(residual.add_(current) if add_input else residual)
         return torch.stack(restored, dim=1).contiguous()
