@@ -33,7 +33,8 @@ from deblur_cli.pipeline import to_compact_tensor, to_image
 from deblur_cli.prefetch import prefetched
 from deblur_cli.restorer import Restorer
 from deblur_cli.stream import as_float, check_windows, restore_stream
-from deblur_cli.video_io import Frame, open_source
+from deblur_cli.transfer import model_curve
+from deblur_cli.video_io import Frame, VideoInfo, open_source
 from deblur_cli.video_io.png_sequence import PngSequenceSink
 from deblur_cli.video_io.work_folder import normalized
 from deblur_cli.windows import WindowOptions
@@ -180,8 +181,9 @@ def evaluate_sequence(
     if reseed := getattr(restorer, "reseed", None):
         reseed()  # a diffusion model samples each sequence as it would alone (--sequences, continued runs)
 
-    def restored(inputs: Iterator[torch.Tensor], size: tuple[int, int]) -> Iterator[torch.Tensor]:
-        return restore_stream(inputs, restorer, windows, size)
+    def restored(inputs: Iterator[torch.Tensor], info: VideoInfo) -> Iterator[torch.Tensor]:
+        curve = model_curve(info.color.get("transfer"))  # HDR frames on an sRGB-like curve, as deblur run
+        return restore_stream(inputs, restorer, windows, (info.height, info.width), curve=curve)
 
     return _score(
         pair, restored, read_ahead=windows.window + 2,
@@ -206,12 +208,12 @@ def score_results(
     model's: the same metrics, frame for frame with `pair.blurred`, which must have as many frames
     (its first `max_frames`, if given) of the same size. The seconds are those of decoding."""
 
-    def restored(inputs: Iterator[torch.Tensor], size: tuple[int, int]) -> Iterator[torch.Tensor]:
+    def restored(inputs: Iterator[torch.Tensor], info: VideoInfo) -> Iterator[torch.Tensor]:
         with open_source(results) as source:
-            if (source.info.height, source.info.width) != size:
+            if (source.info.height, source.info.width) != (info.height, info.width):
                 raise InputError(
                     f"{pair.name}: the frames in {results} are {source.info.width}x{source.info.height}, "
-                    f"the blurred ones {size[1]}x{size[0]}",
+                    f"the blurred ones {info.width}x{info.height}",
                     hint="results must hold the restored frames at the dataset's size, one per blurred frame",
                 )
             frames = _tensors(source, max_frames)
@@ -236,7 +238,7 @@ _GROUND_TRUTH = "each sharp clip must be the ground truth of its blurred clip, f
 
 def _score(
     pair: SequencePair,
-    restored: Callable[[Iterator[torch.Tensor], tuple[int, int]], Iterator[torch.Tensor]],
+    restored: Callable[[Iterator[torch.Tensor], VideoInfo], Iterator[torch.Tensor]],
     *,
     read_ahead: int,
     lpips: LPIPS | None,
@@ -248,8 +250,8 @@ def _score(
     save_to: Path | None = None,
     strength: float = 1.0,
 ) -> SequenceScore:
-    """Score what `restored(inputs, (H, W))` yields, one frame per frame it takes from `inputs` (the
-    blurred frames), against the sharp frames (see evaluate_sequence). `read_ahead`: frames decoded
+    """Score what `restored(inputs, info)` yields, one frame per frame it takes from `inputs` (the
+    blurred frames, `info` theirs), against the sharp frames (see evaluate_sequence). `read_ahead`: frames decoded
     ahead of their use, a window's worth for a model."""
     with ExitStack() as stack:
         blurred_source = stack.enter_context(open_source(pair.blurred))
@@ -288,9 +290,8 @@ def _score(
         if save_to is not None:
             save_to.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        size = (blurred_info.height, blurred_info.width)
         with torch.inference_mode(), PngSequenceSink(save_to, blurred_info) if save_to else nullcontext() as sink:
-            for done, frame in enumerate(restored(inputs(), size), start=1):
+            for done, frame in enumerate(restored(inputs(), blurred_info), start=1):
                 seconds += time.perf_counter() - started
                 blurred, sharp = waiting.popleft()
                 if strength != 1:

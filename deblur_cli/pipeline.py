@@ -28,6 +28,7 @@ from deblur_cli.prefetch import prefetched, put_unless_stopped
 from deblur_cli.side_by_side import compose, composed_info
 from deblur_cli.span import Span
 from deblur_cli.stream import as_float, check_windows, restore_stream
+from deblur_cli.transfer import ModelCurve, model_curve
 from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, input_identity, open_sink, open_source
 from deblur_cli.windows import WindowOptions, restartable_at
 
@@ -291,12 +292,14 @@ def _restore_into(
     `begin`."""
     info: VideoInfo = source.info
     size = (info.height, info.width)
+    curve = model_curve(info.color.get("transfer"))  # HDR frames are restored on an sRGB-like curve
     if reseed := getattr(restorer, "reseed", None):
         reseed()  # each input is restored as it would be alone
     drawing_only = getattr(restorer, "drawing_only", None)
     if begin and drawing_only is not None:
         with read_again() as again:
-            _replay_draws(drawing_only(), windows, size, (to_compact_tensor(f, restorer.device) for f in again), begin)
+            frames_again = (to_compact_tensor(f, restorer.device) for f in again)
+            _replay_draws(drawing_only(), windows, size, frames_again, begin, curve=curve)
     stop = threading.Event()
     out_q: queue.Queue = queue.Queue(maxsize=windows.window + 2)
     encode_errors: list[BaseException] = []
@@ -331,8 +334,9 @@ def _restore_into(
         with torch.inference_mode():
             split: set[int] = set()  # frames after a cut the windows were split at
             restored_frames = restore_stream(
-                decoded(), restorer, windows, size, on_retry=retries.__setitem__, on_cut=lambda t: split.add((begin or 0) + t)
-            )
+                decoded(), restorer, windows, size,
+                on_retry=retries.__setitem__, on_cut=lambda t: split.add((begin or 0) + t), curve=curve,
+            )  # fmt: skip
             for index, restored in enumerate(restored_frames, start=begin or 0):
                 if encode_errors:
                     raise encode_errors[0]
@@ -368,7 +372,13 @@ def _restore_into(
 
 
 def _replay_draws(
-    restorer: Restorer, windows: WindowOptions, size: tuple[int, int], frames: Iterator[torch.Tensor], count: int
+    restorer: Restorer,
+    windows: WindowOptions,
+    size: tuple[int, int],
+    frames: Iterator[torch.Tensor],
+    count: int,
+    *,
+    curve: ModelCurve | None,
 ) -> None:
     """Run a restorer that only makes random draws (a diffusion restorer's `drawing_only()`) over the
     windows of the first `count` of `frames` (the input's, read again), as the interrupted run restored
@@ -377,7 +387,7 @@ def _replay_draws(
     window). The draws depend on the number and size of the frames and on where the scene cuts split
     the windows, which the frames themselves say; the network's output plays no part."""
     with torch.inference_mode():
-        stream = restore_stream(frames, restorer, windows, size)
+        stream = restore_stream(frames, restorer, windows, size, curve=curve)
         collections.deque(itertools.islice(stream, count), maxlen=0)
 
 

@@ -12,6 +12,7 @@ import torch
 from deblur_cli.errors import UsageError
 from deblur_cli.restorer import Restorer, batches, restore_windows
 from deblur_cli.scene_cuts import cuts_in
+from deblur_cli.transfer import ModelCurve
 from deblur_cli.tiles import (
     auto_tile_size,
     free_memory,
@@ -51,6 +52,7 @@ def restore_stream(
     *,
     on_retry: Callable[[str, str], None] | None = None,
     on_cut: Callable[[int], None] | None = None,
+    curve: ModelCurve | None = None,
 ) -> Iterator[torch.Tensor]:
     """Restore a stream of (3, H, W) frames of `size` (H, W) as `deblur run` does: overlapping
     temporal windows, up to `windows.batch` of them per model call when the restorer batches
@@ -68,6 +70,9 @@ def restore_stream(
     With `windows.scene_cuts`, a window that spans a scene cut (scene_cuts.py) is restored scene by
     scene, so that no frame is restored from frames of another scene; on_cut(t) hears of each cut
     the windows were split at, once, t the index of the frame after it in the stream.
+
+    With a `curve` (transfer.model_curve: HDR frames), each window is restored on it and mapped back:
+    the frames go in and come out as stored, the model sees them as it learned to.
     """
     batch = windows.batch if batches(restorer) else 1
     tile = windows.tile
@@ -116,8 +121,13 @@ def restore_stream(
                     on_cut(start + t)
 
     def restore(group: torch.Tensor) -> torch.Tensor:
-        nonlocal batch
         group = as_float(group.to(restorer.device))
+        if curve is None:
+            return restore_on_model_curve(group)
+        return curve.from_model(restore_on_model_curve(curve.to_model(group)))
+
+    def restore_on_model_curve(group: torch.Tensor) -> torch.Tensor:
+        nonlocal batch
         if windows.scene_cuts and any(cuts := [cuts_in(window) for window in group]):
             split_at(cuts)
             return torch.stack([by_scene(window, at) for window, at in zip(group, cuts)])

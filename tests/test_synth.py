@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from deblur_cli.data.synth import jpeg_like, linear_to_srgb, srgb_to_linear, synthesize_clip
+from deblur_cli.data.synth import jpeg_like, synthesize_clip
+from deblur_cli.transfer import linear_to_srgb, srgb_to_linear
 
 
 def _gradient_energy(x: torch.Tensor) -> float:

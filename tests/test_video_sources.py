@@ -14,7 +14,7 @@ import torch
 from deblur_cli.data import sources
 from deblur_cli.data.dataset import split_videos
 from deblur_cli.data.photos import list_photos
-from deblur_cli.data.synth import srgb_to_linear
+from deblur_cli.transfer import srgb_to_linear
 from deblur_cli.data.video_blur import fits, frame_at, synthesize_video_clip, warp
 from deblur_cli.data.videos import VideoFrames, find_segments, prepare_video
 from deblur_cli.errors import DeblurError

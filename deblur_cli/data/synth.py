@@ -26,6 +26,7 @@ from einops import rearrange
 
 from deblur_cli.data.motion import CameraPath, LayerPath, random_camera_path, random_layer_path
 from deblur_cli.data.photos import procedural_scene, random_crop
+from deblur_cli.transfer import linear_to_srgb, srgb_to_linear
 
 REFERENCE_FRAME = (640, 360)  # a crop is cut from a virtual frame at least this big, so rotation and
 # zoom blur vary across it as they would in a full frame
@@ -108,17 +109,6 @@ def camera_pipeline(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     if noisy and rng.random() < 0.7:
         x = jpeg_like(x, quality=int(rng.integers(45, 96)))
     return torch.round(x * 255) / 255
-
-
-def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
-    """IEC 61966-2-1 decoding; x in [0, 1]."""
-    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
-    """IEC 61966-2-1 encoding, clamped to [0, 1]."""
-    x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
 
 
 def _layer_count(rng: np.random.Generator, max_layers: int) -> int:

@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from deblur_cli.data.synth import MAX_SUBFRAMES, MIN_SUBFRAMES, SUBFRAME_SPACING, camera_pipeline, linear_to_srgb, srgb_to_linear
+from deblur_cli.data.synth import MAX_SUBFRAMES, MIN_SUBFRAMES, SUBFRAME_SPACING, camera_pipeline
+from deblur_cli.transfer import linear_to_srgb, srgb_to_linear
 from deblur_cli.data.videos import VideoFrames
 
 STRIDES = (1, 2)  # source frames per output frame: real footage moves too little per frame alone

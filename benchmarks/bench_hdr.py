@@ -1,0 +1,88 @@
+"""HDR video and the models: how much of a model's gain survives when the frames are PQ or HLG code
+values, restored as stored and on transfer.ModelCurve (what `deblur run` does).
+
+    python benchmarks/bench_hdr.py [--sources ~/.cache/deblur/sources] [--model dstnet-s] [--clips 6]
+
+Clips: camera-shake clips (640x368, 8 frames, moving camera) synthesised from held-out photos of the
+source cache (procedural scenes without one). Their light, diffuse white at 1, is stored as sRGB (what
+the models learned on), as PQ (diffuse white at 203 cd/m²) and as HLG (diffuse white at 75% signal),
+each rounded to 10 bits; each is restored as one window, its light decoded, and scored as sRGB against
+the sharp clip (PSNR, dB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from deblur_cli.data.dataset import split_photos  # noqa: E402
+from deblur_cli.data.synth import synthesize_clip  # noqa: E402
+from deblur_cli.metrics import psnr  # noqa: E402
+from deblur_cli.restorers import build_restorer  # noqa: E402
+from deblur_cli.stream import restore_stream  # noqa: E402
+from deblur_cli.transfer import (  # noqa: E402
+    HLG,
+    PQ,
+    hlg_to_light,
+    light_to_hlg,
+    light_to_pq,
+    linear_to_srgb,
+    model_curve,
+    pq_to_light,
+    srgb_to_linear,
+)
+from deblur_cli.windows import WindowOptions  # noqa: E402
+
+STORED = {  # name: (light -> code values, code values -> light, transfer)
+    "sRGB": (linear_to_srgb, srgb_to_linear, None),
+    "PQ": (light_to_pq, pq_to_light, PQ),
+    "HLG": (light_to_hlg, hlg_to_light, HLG),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sources", type=Path, help="source cache (held-out photos); procedural scenes without")
+    parser.add_argument("--model", default="dstnet-s")
+    parser.add_argument("--clips", type=int, default=6)
+    args = parser.parse_args()
+    held_out = split_photos(args.sources)[1] if args.sources else []
+    restorer = build_restorer(args.model, device="cpu")
+
+    def restored(frames: torch.Tensor, transfer: int | None) -> torch.Tensor:
+        windows = WindowOptions(window=len(frames), overlap=0, tile=None)
+        with torch.inference_mode():
+            stream = restore_stream(iter(frames), restorer, windows, tuple(frames.shape[-2:]), curve=model_curve(transfer))
+            return torch.stack(list(stream))
+
+    scores: dict[str, list[float]] = {}
+    for i in range(args.clips):
+        photo = np.load(held_out[i % len(held_out)]) if held_out else None
+        layer = [np.load(held_out[(i + 1) % len(held_out)])] if held_out else []
+        blurred, sharp = synthesize_clip(3000 + i, frames=8, size=(640, 368), photo=photo, layer_photos=layer, still=False)
+        light = srgb_to_linear(blurred)
+        row = {"input": psnr(blurred, sharp).mean().item()}
+        for name, (encode, decode, transfer) in STORED.items():
+            code = torch.round(encode(light) * 1023) / 1023  # 10-bit video
+            for how, curve_transfer in (("as stored", None), ("on the model's curve", transfer)):
+                if how != "as stored" and transfer is None:
+                    continue
+                out = linear_to_srgb(decode(restored(code, curve_transfer)))
+                row[f"{name}, {how}"] = psnr(out, sharp).mean().item()
+        print(f"clip {i}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()), flush=True)
+        for key, value in row.items():
+            scores.setdefault(key, []).append(value)
+    means = {key: float(np.mean(values)) for key, values in scores.items()}
+    print(f"mean of {args.clips} clips ({args.model}), PSNR dB and gain over the input:")
+    for key, value in means.items():
+        print(f"  {key}: {value:.2f}" + ("" if key == "input" else f" ({value - means['input']:+.2f})"))
+
+
+if __name__ == "__main__":
+    main()
