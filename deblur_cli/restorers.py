@@ -118,13 +118,14 @@ class DiffusionRestorer:
         with torch.inference_mode():
             out = sample(
                 self.model,
-                cond.to(self.dtype),
+                cond,  # as given (float32): the estimate a correction is added to keeps its precision
                 steps=self.steps,
                 eta=self.eta,
                 generator=self.generator,
                 samples=self.samples,
                 callback=self.on_step,
                 diffusion=self.diffusion,
+                dtype=self.dtype,
             )
             return out.clamp_(0, 1).to(frames.dtype)
 

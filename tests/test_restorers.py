@@ -65,6 +65,27 @@ def test_residual_restorer_samples_a_correction_of_its_prior(tmp_path):
     assert (y - estimate[0]).abs().max() > 1e-3  # the sample corrects the estimate rather than returning it
 
 
+def test_a_bf16_residual_restorer_corrects_its_prior_in_float32(tmp_path):
+    """In bf16 the networks run in bf16, but the estimate and the correction added to it stay float32:
+    the output is what sample() gives for the float32 estimate, not rounded to bf16's 8 bits."""
+    torch.manual_seed(0)
+    wtsa, dstnet = WTSAUNet(TINY_WTSA).eval(), DSTNet(DSTNetConfig(feat=8, blocks=1)).eval()
+    torch.nn.init.normal_(wtsa.head.weight, std=0.1)
+    diffusion = DiffusionConfig(condition="residual", scale=6.0)
+    path = tmp_path / "residual.safetensors"
+    save_wtsa(wtsa, path, diffusion=diffusion, prior=dstnet)
+    restorer = build_restorer("wtsa-s", weights=path, device="cpu", precision="bf16", steps=2, seed=7)
+    x = frames(t=4, h=16, w=32)
+    y = restorer(x)
+    assert y.dtype == torch.float32 and not torch.equal(y, y.to(torch.bfloat16).float())
+    estimate = restorer.prior(x)
+    assert not torch.equal(estimate, estimate.to(torch.bfloat16).float())  # the prior's output keeps its bits too
+    with torch.no_grad():
+        expected = sample(restorer.model, estimate[None], steps=2, generator=torch.Generator().manual_seed(7),
+                          diffusion=diffusion, dtype=torch.bfloat16)  # fmt: skip
+    torch.testing.assert_close(y, expected[0].clamp(0, 1), atol=1e-6, rtol=0)
+
+
 def test_diffusion_restorer_same_seed_same_output(wtsa_file):
     x = frames(t=4, h=16, w=16)
     a = build_restorer("wtsa-s", weights=wtsa_file, device="cpu", steps=3, eta=1.0, seed=7)

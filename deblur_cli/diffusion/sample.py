@@ -25,13 +25,15 @@ def sample(
     callback: Callable[[int, int], None] | None = None,
     spacing: str = "trailing",
     diffusion: DiffusionConfig = DiffusionConfig(),
+    dtype: torch.dtype | None = None,
 ) -> Tensor:
     """Sharp frames for the condition `cond`.
 
     cond: (B, F, 3, H, W) float in [0, 1], any H and W: the blurry frames, or a restored estimate
-    when diffusion.condition is "residual". The model is called as model(x_t, cond, t) in cond's
-    dtype (so a bf16 model takes bf16 cond), while the sampler's own arithmetic runs in at least
-    float32; if the model has a `multiple` attribute, H and W are padded up to it here (edge
+    when diffusion.condition is "residual". The model is called as model(x_t, cond, t) in `dtype`
+    (default: cond's; a bf16 model takes bf16 inputs), while the sampler's own arithmetic runs in at
+    least float32, and so does the estimate a residual sample is added to: float32 cond with a bf16
+    model keeps the frames' precision, which bf16's 8 significant bits would not; if the model has a `multiple` attribute, H and W are padded up to it here (edge
     replication) and cropped back.
     steps: DDIM steps, 1..T; eta: 0 = deterministic; generator: the source of every random draw;
     samples: K independent samples averaged in pixel space (the paper's SA-K); callback(done, total)
@@ -54,11 +56,12 @@ def sample(
     work = torch.promote_types(cond.dtype, torch.float32)
     padded = F.pad(cond.to(work), (0, -w % m, 0, -h % m, 0, 0), mode="replicate")
     base = base_of(padded, diffusion)
-    net_cond = condition_input(padded).to(cond.dtype)
+    net_dtype = dtype or cond.dtype
+    net_cond = condition_input(padded).to(net_dtype)
     total = samples * steps
 
     def net(x_t: Tensor, c: Tensor, t: Tensor) -> Tensor:
-        return model(x_t.to(cond.dtype), c, t)
+        return model(x_t.to(net_dtype), c, t)
 
     starts = _starting_noises(padded, samples, generator) if eta == 0 else None
     result = torch.zeros_like(padded)
