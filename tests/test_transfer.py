@@ -56,6 +56,12 @@ def test_the_curve_keeps_every_code_value_and_puts_diffuse_white_at_white(transf
     assert to_light(white_code).item() == pytest.approx(1, abs=1e-4)
 
 
+def test_deblur_info_names_the_transfers_restored_on_the_curve():
+    from deblur_cli.cli.info import HDR_TRANSFERS
+
+    assert HDR_TRANSFERS == (PQ, HLG)
+
+
 def test_sdr_transfers_have_no_curve():
     assert model_curve(None) is None
     for transfer in (1, 2, 6, 13, 14):  # BT.709, unknown, BT.601, sRGB, BT.2020 10-bit: SDR

@@ -100,6 +100,10 @@ def _report(path: Path, info: VideoInfo, target: Path) -> dict:
     }
 
 
+HDR_TRANSFERS = (16, 18)  # transfer.PQ and transfer.HLG, which `deblur run` restores on the model's curve
+# (not imported from there: that module imports torch, which `deblur info` does without)
+
+
 def _colour(color: dict[str, int]) -> str:
     """The colour tags by name: primaries, transfer, matrix, range; those that are not set left out."""
     names = [
@@ -108,7 +112,10 @@ def _colour(color: dict[str, int]) -> str:
         _MATRICES.get(color.get("matrix")),
         _RANGES.get(color.get("range")),
     ]
-    return ", ".join(filter(None, names)) or "not tagged (players assume bt709)"
+    tags = ", ".join(filter(None, names)) or "not tagged (players assume bt709)"
+    if color.get("transfer") in HDR_TRANSFERS:
+        tags += " (HDR: restored on an sRGB-like curve)"
+    return tags
 
 
 def _interlacing(info: VideoInfo) -> str | None:
