@@ -154,11 +154,14 @@ def sequence_digest(pair: SequencePair) -> str:
     return hashlib.sha256(json.dumps(identities, sort_keys=True).encode()).hexdigest()
 
 
-def save_folders(pairs: list[SequencePair], root: Path) -> dict[str, Path]:
+def save_folders(pairs: list[SequencePair], root: Path, *, scored: set[str] = frozenset()) -> dict[str, Path]:
     """Where `--save root` writes each sequence's restored frames: root/<sequence name>. OutputError,
-    before any work, if one of them exists and is not an empty folder."""
+    before any work, if one of them exists and is not an empty folder, unless its sequence is among
+    `scored` (those a stopped evaluation scored, and saved, already: the command checks them later)."""
     folders = {pair.name: root / pair.name for pair in pairs}
-    for folder in folders.values():
+    for name, folder in folders.items():
+        if name in scored and folder.is_dir():
+            continue
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise OutputError(f"{folder} already exists and is not an empty folder", hint="choose a new --save folder")
     return folders

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import av
 import numpy as np
@@ -131,3 +132,43 @@ def test_first_frames_only_with_frames(tmp_path):
     restored = score_results(pair, longer, max_frames=2)
     model = evaluate_sequence(pair, IdentityRestorer(), WINDOWS, max_frames=2)
     assert restored.frames == 2 and restored.output == pytest.approx(model.output)
+
+
+def test_a_stopped_evaluation_with_save_continues_and_keeps_its_frames(tmp_path, monkeypatch):
+    """--save with --json: the continued command takes the finished sequences with the frames saved for
+    them, saves the rest, and --results then scores the folder as the whole evaluation did. Under other
+    settings a saved folder is refused, not overwritten."""
+    from tests.test_evaluate import CountsSequences, three_levels
+
+    data, out, saved = three_levels(tmp_path / "d"), tmp_path / "scores.json", tmp_path / "saved"
+    args = ["evaluate", str(data), "-m", "dstnet-s", "--json", str(out), "--save", str(saved), "-q"]
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: CountsSequences(stop_above=0.6))
+    stopped = runner.invoke(app, args)
+    assert stopped.exit_code == 130 and "the same command continues from there" in stopped.stderr
+    assert sorted(p.name for p in saved.iterdir()) == ["a", "b"]
+    first_frames = (saved / "a" / "frame_000001.png").stat().st_mtime_ns
+
+    again = CountsSequences()
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: again)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "2 of 3 sequences were scored with dstnet-s already" in result.stderr and len(again.seen) == 1
+    assert sorted(p.name for p in saved.iterdir()) == ["a", "b", "c"]
+    assert (saved / "a" / "frame_000001.png").stat().st_mtime_ns == first_frames  # kept, not written again
+    scores = json.loads(out.read_text())
+    result = runner.invoke(app, ["evaluate", str(data), "--results", str(saved), "--json", str(tmp_path / "r.json"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert [s["output"] for s in json.loads((tmp_path / "r.json").read_text())["sequences"]] == [
+        s["output"] for s in scores["sequences"]
+    ]
+
+    # stopped again, then continued by another model: the saved frames are not its own
+    shutil.rmtree(saved)
+    out.unlink()
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: CountsSequences(stop_above=0.6))
+    runner.invoke(app, args)
+    other = CountsSequences(name="other")
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: other)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "holds frames an earlier evaluation saved with other settings" in result.output
+    assert other.seen == []

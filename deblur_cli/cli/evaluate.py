@@ -41,8 +41,8 @@ from deblur_cli.cli.options import (
 from deblur_cli.cli.progress_lines import lines_for_a_log
 from deblur_cli.cli.tables import cell
 from deblur_cli.datasets import find_sequences, save_folders, sequence_digest
-from deblur_cli.video_io.atomic import check_writable
-from deblur_cli.errors import DeblurError, UsageError
+from deblur_cli.video_io.atomic import check_writable, taken
+from deblur_cli.errors import DeblurError, OutputError, UsageError
 from deblur_cli.model_specs import MODELS
 from deblur_cli.video_io import input_identity
 
@@ -149,12 +149,13 @@ def evaluate(
         for label, model, _ in contenders
     }
     lpips = load_lpips(lpips_weights, torch_device) if lpips_weights else None
-    folders: dict[str, dict[str, Path]] = {label: {} for label, _, _ in contenders}  # where --save writes
-    if save is not None:  # every folder checked before any work
-        for label in folders:
-            folders[label] = save_folders(pairs, save / _folder_name(label) if several else save)
     # a stopped evaluation's JSON: its sequences are taken as they are where nothing changed
-    stopped = {} if json_path is None or no_resume or save is not None else _stopped_reports(json_path)
+    stopped = {} if json_path is None or no_resume else _stopped_reports(json_path)
+    folders: dict[str, dict[str, Path]] = {label: {} for label, _, _ in contenders}  # where --save writes
+    if save is not None:  # every folder checked before any work; a stopped evaluation's own may exist
+        for label in folders:
+            scored = {entry.get("name") for entry in stopped.get(label, {}).get("sequences", [])}
+            folders[label] = save_folders(pairs, save / _folder_name(label) if several else save, scored=scored)
     digests = {pair.name: sequence_digest(pair) for pair in pairs} if json_path is not None else {}
     reports: list[EvaluationReport] = []
     current: EvaluationReport | None = None  # the report being filled
@@ -191,6 +192,9 @@ def evaluate(
             )
             reports.append(current)
             done = current.reusable(stopped.get(label)) if identity is not None else {}
+            if save is not None:  # taken only with the frames the stopped evaluation saved for them
+                done = {name: s for name, s in done.items() if folders[label][name].is_dir()}
+                _check_unused(folders[label], done)
             if done:
                 note(
                     f"continuing the stopped evaluation in {json_path}: {len(done)} of {len(pairs)} sequences "
@@ -230,7 +234,7 @@ def evaluate(
         if current is not None and current.sequences:
             out.print(_table(current))
             warn(f"stopped: {len(current.sequences)} of {len(pairs)} sequences evaluated with {current.model}")
-            if json_path is not None and save is None:
+            if json_path is not None:
                 note(f"the same command continues from there, taking the scores in {json_path}")
         elif current is not None:
             reports.remove(current)
@@ -286,6 +290,17 @@ def _restored_elsewhere(folders: list[Path], pairs: list, taken: list[str]) -> l
             label = f"{label} #{taken_before.count(label) + 1}"
         labelled.append((label, find_results(pairs, folder)))
     return labelled
+
+
+def _check_unused(folders: dict[str, Path], done: dict) -> None:
+    """OutputError if a sequence to be scored has a --save folder already: a stopped evaluation's frames,
+    made under other settings than this one's (the others are taken with their scores, in `done`)."""
+    for name, folder in folders.items():
+        if name not in done and taken(folder):
+            raise OutputError(
+                f"{folder} holds frames an earlier evaluation saved with other settings or files",
+                hint="choose a new --save folder, or delete that one",
+            )
 
 
 def _folder_name(label: str) -> str:
