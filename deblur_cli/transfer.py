@@ -5,8 +5,11 @@ SMPTE ST 2084) puts the 203 cd/m² of diffuse white (ITU-R BT.2408) at 0.58 and 
 highlights up to 10 000 cd/m²; HLG puts it at 0.75. Restored as stored, PQ frames lost about half
 of `dstnet-s`'s gain (docs/cli.md, "HDR video"). So a window of HDR frames is restored on
 `ModelCurve`: light up to diffuse white on the sRGB curve scaled to end at WHITE, the highlights
-above it logarithmically between WHITE and 1, up to the format's peak; the restored frames are
-mapped back exactly. The curve is continuous and strictly increasing, so nothing is clipped.
+above it logarithmically: up to KNEE (1000 cd/m², where most HDR masters and phones peak) between WHITE
+and TOP, the rest up to the format's peak between TOP and 1 (HLG's peak is under KNEE: one log
+segment to 1). The restored frames are mapped back exactly. The curve is continuous and strictly
+increasing, so nothing is clipped. WHITE, KNEE and TOP were chosen on synthetic clips of SDR-range and
+of bright scenes (docs/cli.md, "HDR video").
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from dataclasses import dataclass
 import torch
 
 PQ, HLG = 16, 18  # FFmpeg's AVCOL_TRC_SMPTE2084 and AVCOL_TRC_ARIB_STD_B67 (VideoInfo.color["transfer"])
-WHITE = 0.8  # where diffuse white sits on the model's curve: most of it for the picture, 0.2 for highlights
+WHITE = 0.7  # where diffuse white sits on the model's curve: most of it for the picture, the rest for highlights
+KNEE = 1000 / 203  # light (diffuse white = 1) of the highlights given most of the rest: up to 1000 cd/m²...
+TOP = 0.95  # ...between WHITE and TOP; brighter ones, to the format's peak, between TOP and 1
 
 # SMPTE ST 2084 constants, and the 203 cd/m² of diffuse white (BT.2408) against its 10 000 cd/m² peak
 _M1, _M2, _C1, _C2, _C3 = 0.1593017578125, 78.84375, 0.8359375, 18.8515625, 18.6875
@@ -83,17 +88,27 @@ class ModelCurve:
         """The model's values (..., 3, H, W) -> code values, float32."""
         return _frame_by_frame(self._from_model, u)
 
+    @property
+    def _segments(self) -> list[tuple[float, float, float, float]]:
+        """The log segments above diffuse white: (light from, light to, value from, value to)."""
+        if self.peak <= KNEE:
+            return [(1.0, self.peak, WHITE, 1.0)]
+        return [(1.0, KNEE, WHITE, TOP), (KNEE, self.peak, TOP, 1.0)]
+
     def _to_model(self, x: torch.Tensor) -> torch.Tensor:
         light = pq_to_light(x) if self.transfer == PQ else hlg_to_light(x)
-        picture = WHITE * linear_to_srgb(light)
-        highlights = WHITE + (1 - WHITE) * torch.log(light.clamp_min(1)) / math.log(self.peak)
-        return torch.where(light <= 1, picture, highlights).clamp_(0, 1)
+        out = WHITE * linear_to_srgb(light)
+        for low, high, u_low, u_high in self._segments:
+            step = u_low + (u_high - u_low) * torch.log(light / low) / math.log(high / low)
+            out = torch.where(light > low, step, out)
+        return out.clamp_(0, 1)
 
     def _from_model(self, u: torch.Tensor) -> torch.Tensor:
         u = u.clamp(0, 1)
-        picture = srgb_to_linear((u / WHITE).clamp(max=1))
-        highlights = torch.exp((u - WHITE).clamp_min(0) / (1 - WHITE) * math.log(self.peak))
-        light = torch.where(u <= WHITE, picture, highlights)
+        light = srgb_to_linear((u / WHITE).clamp(max=1))
+        for low, high, u_low, u_high in self._segments:
+            step = low * torch.exp((u - u_low).clamp_min(0) / (u_high - u_low) * math.log(high / low))
+            light = torch.where(u > u_low, step, light)
         return (light_to_pq(light) if self.transfer == PQ else light_to_hlg(light)).clamp_(0, 1)
 
 

@@ -10,7 +10,9 @@ from deblur_cli.pipeline import deblur_video
 from deblur_cli.stream import restore_stream
 from deblur_cli.transfer import (
     HLG,
+    KNEE,
     PQ,
+    TOP,
     WHITE,
     ModelCurve,
     hlg_to_light,
@@ -54,6 +56,9 @@ def test_the_curve_keeps_every_code_value_and_puts_diffuse_white_at_white(transf
     fifth = (light_to_pq if transfer == PQ else light_to_hlg)(torch.tensor(0.2)).view(1, 1, 1, 1).expand(1, 3, 1, 1)
     assert curve.to_model(fifth).max().item() == pytest.approx(WHITE * 0.4845, abs=1e-3)
     assert to_light(white_code).item() == pytest.approx(1, abs=1e-4)
+    if transfer == PQ:  # highlights up to 1000 cd/m² reach TOP; the rest, to 10 000, share what is left
+        knee = light_to_pq(torch.tensor(KNEE)).view(1, 1, 1, 1).expand(1, 3, 1, 1)
+        assert curve.to_model(knee).max().item() == pytest.approx(TOP, abs=1e-4)
 
 
 def test_deblur_info_names_the_transfers_restored_on_the_curve():
@@ -86,7 +91,7 @@ def test_a_stream_on_the_curve_goes_in_and_comes_out_as_stored():
     windows = WindowOptions(window=3, overlap=1, tile=None)
     out = torch.stack(list(restore_stream(iter(frames), restorer, windows, (32, 32), curve=model_curve(PQ))))
     torch.testing.assert_close(out, frames, rtol=0, atol=2e-5)
-    assert 0.8 < restorer.seen < 1  # the highlights, above WHITE on the model's curve
+    assert WHITE < restorer.seen < 1  # the highlights, above WHITE on the model's curve
     plain = Recording()
     list(restore_stream(iter(frames), plain, windows, (32, 32)))
     assert plain.seen == pytest.approx(0.75)
