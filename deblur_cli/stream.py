@@ -12,7 +12,6 @@ import torch
 from deblur_cli.errors import UsageError
 from deblur_cli.restorer import Restorer, batches, restore_windows
 from deblur_cli.scene_cuts import cuts_in
-from deblur_cli.transfer import ModelCurve
 from deblur_cli.tiles import (
     auto_tile_size,
     free_memory,
@@ -21,6 +20,7 @@ from deblur_cli.tiles import (
     restore_tiled,
     restore_tiled_with_retry,
 )
+from deblur_cli.transfer import ModelCurve
 from deblur_cli.windows import WindowOptions, stitch_windows
 
 

@@ -276,7 +276,7 @@ def _contenders(
     return contenders
 
 
-def _restored_elsewhere(folders: list[Path], pairs: list, taken: list[str]) -> list[tuple[str, dict[str, Path]]]:
+def _restored_elsewhere(folders: list[Path], pairs: list, models: list[str]) -> list[tuple[str, dict[str, Path]]]:
     """(label, where each sequence's restored frames are) for each --results folder, every one found
     before any work (datasets.find_results); labelled by the folder as given, told apart from the
     models' labels and each other's."""
@@ -285,7 +285,7 @@ def _restored_elsewhere(folders: list[Path], pairs: list, taken: list[str]) -> l
     labelled = []
     for folder in folders:
         label = str(folder)
-        taken_before = taken + [label for label, _ in labelled]
+        taken_before = models + [label for label, _ in labelled]
         if label in taken_before:
             label = f"{label} #{taken_before.count(label) + 1}"
         labelled.append((label, find_results(pairs, folder)))
