@@ -269,10 +269,7 @@ def _contenders(
     for name, weights_file in combos:
         model = choose_model(name, device=device, weights=weights_file, cache_dir=cache_dir)
         label = model if weights_file is None else f"{model} ({weights_file.name})"
-        taken = [c[0] for c in contenders]
-        if label in taken:
-            label = f"{label} #{taken.count(label) + 1}"
-        contenders.append((label, model, weights_file))
+        contenders.append((_unique(label, [c[0] for c in contenders]), model, weights_file))
     return contenders
 
 
@@ -284,12 +281,14 @@ def _restored_elsewhere(folders: list[Path], pairs: list, models: list[str]) -> 
 
     labelled = []
     for folder in folders:
-        label = str(folder)
-        taken_before = models + [label for label, _ in labelled]
-        if label in taken_before:
-            label = f"{label} #{taken_before.count(label) + 1}"
+        label = _unique(str(folder), models + [label for label, _ in labelled])
         labelled.append((label, find_results(pairs, folder)))
     return labelled
+
+
+def _unique(label: str, labels: list[str]) -> str:
+    """`label`, or `label #N` when it is among `labels` already (the Nth of that name)."""
+    return f"{label} #{labels.count(label) + 1}" if label in labels else label
 
 
 def _check_unused(folders: dict[str, Path], done: dict) -> None:
