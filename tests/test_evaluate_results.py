@@ -172,3 +172,16 @@ def test_a_stopped_evaluation_with_save_continues_and_keeps_its_frames(tmp_path,
     result = runner.invoke(app, args)
     assert result.exit_code == 1 and "holds frames an earlier evaluation saved with other settings" in result.output
     assert other.seen == []
+
+
+def test_a_folder_given_twice_or_named_as_a_model_is_told_apart(tmp_path, monkeypatch):
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
+    data = two_sequences(tmp_path / "d")
+    for k, seq in enumerate(("a", "b")):
+        frames_folder(tmp_path / "dstnet-s" / seq, blurred_images(k))
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "scores.json"
+    args = ["evaluate", str(data), "-m", "dstnet-s", "--results", "dstnet-s", "--results", "dstnet-s", "--json", str(out), "-q"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert [m["model"] for m in json.loads(out.read_text())["models"]] == ["dstnet-s", "dstnet-s #2", "dstnet-s #3"]

@@ -287,8 +287,13 @@ def _restored_elsewhere(folders: list[Path], pairs: list, models: list[str]) -> 
 
 
 def _unique(label: str, labels: list[str]) -> str:
-    """`label`, or `label #N` when it is among `labels` already (the Nth of that name)."""
-    return f"{label} #{labels.count(label) + 1}" if label in labels else label
+    """`label`, or `label #N` with the first N from 2 on that is not among `labels` already."""
+    if label not in labels:
+        return label
+    n = 2
+    while f"{label} #{n}" in labels:
+        n += 1
+    return f"{label} #{n}"
 
 
 def _check_unused(folders: dict[str, Path], done: dict) -> None:
