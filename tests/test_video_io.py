@@ -1137,3 +1137,20 @@ def test_tiny_deep_video_is_kept_off_x265_which_crashes_on_it():
     assert resolve_encoder(EncodeOptions(), ".mp4", 10, 64, 64).encoder == "libx265"
     with pytest.raises(OutputError, match="libx265 cannot encode 48x40 frames"):
         resolve_encoder(EncodeOptions(codec="x265"), ".mkv", 10, 48, 40)
+
+
+def test_packets_without_a_possible_decode_time_are_decoded_when_shown():
+    """x265 leaves the decode timestamp unset on some short encodes (writer.with_sane_dts)."""
+    from fractions import Fraction
+
+    from deblur_cli.video_io.writer import with_sane_dts
+
+    def packet(pts, dts):
+        p = av.Packet(b"\0")
+        p.time_base, p.pts, p.dts = Fraction(1, 1000), pts, dts
+        return p
+
+    garbage = [packet(0, 4090149695187711280), packet(40, -94852852370112), packet(80, None)]
+    assert [p.dts for p in with_sane_dts(garbage)] == [0, 40, 80]
+    reordered = [packet(0, -80), packet(120, -40), packet(40, 0)]  # B-frames: dts before pts, kept
+    assert [p.dts for p in with_sane_dts(reordered)] == [-80, -40, 0]

@@ -39,6 +39,21 @@ _BT709, _BT601 = 1, 5  # AVCOL_SPC_BT709, AVCOL_SPC_BT470BG
 _LIMITED_RANGE, _FULL_RANGE = 1, 2  # AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG
 
 
+def with_sane_dts(packets: list[av.Packet]) -> list[av.Packet]:
+    """The packets, each whose decode timestamp cannot be one given its presentation timestamp: none,
+    after it, or more than an hour before it. x265 4.2 leaves it unset on some short encodes (a
+    two-frame segment, measured in 4 of 20 encodes of 256x256 10-bit frames: values such as
+    4090149695187711280), and the muxer then refuses the packet. Such a packet is decoded when it is
+    shown (it was not reordered, or its timestamp would have been set)."""
+    for packet in packets:
+        if packet.pts is None:
+            continue
+        hour = 3600 / packet.time_base if packet.time_base else None
+        if packet.dts is None or packet.dts > packet.pts or (hour is not None and packet.pts - packet.dts > hour):
+            packet.dts = packet.pts
+    return packets
+
+
 class VideoEncoder:
     """The video stream of an output container, set up for frames shaped like `info`, and its encoder:
     RGB arrays in, packets out, each with its timestamps in `time_base`.
@@ -167,11 +182,11 @@ class VideoEncoder:
         picture = self._convert(np.ascontiguousarray(image))
         picture.pts = self._next_pts(None if pts is None else round(pts * self._scale))
         picture.time_base = self.time_base
-        return self.stream.encode(picture)
+        return with_sane_dts(self.stream.encode(picture))
 
     def flush(self) -> list[av.Packet]:
         """The packets the encoder still holds; it takes no frame after this."""
-        return self.stream.encode(None)
+        return with_sane_dts(self.stream.encode(None))
 
     def _convert(self, image: np.ndarray) -> av.VideoFrame:
         """The encoder's pixel format, converted by swscale straight from the caller's array (no copy first)."""
