@@ -128,10 +128,9 @@ CODEC_FOR_SUFFIX = {
     ".avi": "libx264",
     ".webm": "libvpx-vp9",
 }
-# The x265 library corrupts its own memory on frames with a side under 64 pixels: it aborted the process at
-# 48x40 and 40x40, and at 64x32 gave a packet of a two-frame encode a garbage decode timestamp in about one
-# run of 10 to 150 on a busy machine (the muxer then refused it). Such tiny deep video goes to H.264's High
-# 10 instead.
+# The x265 library aborted the process on frames with a side under 64 pixels (48x40 and 40x40). Such tiny
+# deep video goes to H.264's High 10 instead. (The garbage decode timestamps of two-frame encodes, first
+# seen at 64x32, come at any size: writer.with_sane_dts repairs them.)
 X265_SMALLEST = 64
 # Input above 8 bits (HDR and log footage from phones and cameras) stays deep in HEVC Main 10: H.264's
 # High 10 profile holds it too, but Apple's players and most hardware decoders cannot play it.
