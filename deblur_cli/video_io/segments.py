@@ -193,7 +193,10 @@ class _SegmentWriter:
     def close(self, restart: int | None, restart_pts: int | None) -> _Record:
         """Flush the encoder and make the segment whole on disk (data first, its JSON last)."""
         self._store(self._encoder.flush())
-        self._container.close()
+        # The container never received a packet, and some muxers fail to finish an empty file (MXF):
+        # its headers were all it was for.
+        with contextlib.suppress(av.FFmpegError):
+            self._container.close()
         self._data.flush()
         os.fsync(self._data.fileno())
         self._data.close()
