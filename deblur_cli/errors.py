@@ -17,6 +17,17 @@ class InputError(DeblurError):
     """The input cannot be read: missing, not media, no video, corrupt."""
 
 
+class NoVideoError(InputError):
+    """A media file without a video stream (audio only, as a camera card's sound files); `what` says what
+    it holds instead."""
+
+    def __init__(self, path, what: str):
+        super().__init__(
+            f"{path} has no video stream ({what})", hint="deblur needs a video file, an image or a folder of images"
+        )
+        self.what = what
+
+
 class OutputError(DeblurError):
     """The output cannot be written: exists, same as input, unwritable, disk full."""
 

@@ -11,6 +11,9 @@ from deblur_cli.video_io.images import is_glob, is_image
 
 VIDEO_SUFFIXES = {
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".flv", ".wmv", ".y4m",
+    ".3gp", ".3g2", ".ogv", ".asf", ".vob", ".dv", ".f4v",
+    ".mxf",  # professional cameras' cards (P2, XDCAM): MPEG-2, AVC-Intra or DNxHD, audio often in files of its own
+    ".mod", ".tod",  # MPEG-2 camcorders
     ".gif",  # an animated GIF is a short video; restored, it becomes an .mp4
 }  # fmt: skip
 DEFAULT_TAG = "-deblurred"  # added to an input's name for its output when there is no -o
@@ -27,18 +30,23 @@ def default_output(path: Path) -> Path:
         raise UsageError(
             f"a glob ({path}) needs -o to say where its frames go", hint="e.g. -o restored/ or -o out.mp4"
         )
-    suffix = path.suffix
-    if suffix.lower() in VIDEO_SUFFIXES and suffix.lower() not in _WRITTEN_AS_IS:
-        suffix = ".mp4"
-    return path.with_name(path.stem + DEFAULT_TAG + suffix)
+    return _written_as(path.with_name(path.stem + DEFAULT_TAG + path.suffix))
+
+
+def _written_as(path: Path) -> Path:
+    """`path` for a restored video: with .mp4 for a suffix deblur reads but does not write by default."""
+    if path.suffix.lower() in VIDEO_SUFFIXES and path.suffix.lower() not in _WRITTEN_AS_IS:
+        return path.with_suffix(".mp4")
+    return path
 
 
 def plan_outputs(inputs: list[Path], output: Path | None) -> list[tuple[Path, Path]]:
     """Pair each input with its output path.
 
     One input: `output` is the output (a path without a video suffix means a PNG sequence folder).
-    Several inputs, or a folder of videos: `output` is a folder; each result keeps its input's file name,
-    and a folder's videos their place below it (its subfolders are searched too, as a camera card's).
+    Several inputs, or a folder of videos: `output` is a folder; each result keeps its input's file name
+    (with .mp4 for a container deblur does not write by default, as `default_output` gives), and a
+    folder's videos their place below it (its subfolders are searched too, as a camera card's).
     A folder that holds images and no videos is one input (an image sequence). Without `output`, each
     result goes beside its input (`default_output`); a folder of videos goes into a folder beside it.
     """
@@ -47,7 +55,7 @@ def plan_outputs(inputs: list[Path], output: Path | None) -> list[tuple[Path, Pa
         for path in inputs:
             videos = _videos_in(path)
             folder = default_output(path)
-            planned += [(video, folder / video.relative_to(path)) for video in videos] or [(path, folder)]
+            planned += [(video, folder / _written_as(video.relative_to(path))) for video in videos] or [(path, folder)]
     else:
         planned = _into(inputs, output)
     seen: set[Path] = set()
@@ -67,10 +75,10 @@ def _into(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
     for path in inputs:
         videos = _videos_in(path)
         if videos:
-            expanded += [(video, video.relative_to(path)) for video in videos]
+            expanded += [(video, _written_as(video.relative_to(path))) for video in videos]
             batch = True
         else:
-            expanded.append((path, Path(path.name)))
+            expanded.append((path, _written_as(Path(path.name))))
     if not batch:
         return [(expanded[0][0], output)]
     if output.exists() and not output.is_dir():

@@ -250,10 +250,35 @@ def test_a_camera_card_is_searched_below_its_top_folder(tmp_path, identity):
     ]
 
 
+def test_a_professional_card_gives_mp4s_and_leaves_out_its_sound_files(tmp_path, identity):
+    card = tmp_path / "P2"
+    (card / "CONTENTS" / "VIDEO").mkdir(parents=True)
+    (card / "CONTENTS" / "AUDIO").mkdir(parents=True)
+    media.make_video(card / "CONTENTS" / "VIDEO" / "0001AB.MXF", frames=2, codec="mpeg2video")
+    sound = media.make_audio_only(tmp_path / "sound.mkv", codec="pcm_s16le")  # FFmpeg reads it by its content
+    sound.rename(card / "CONTENTS" / "AUDIO" / "0001AB00.MXF")
+    (tmp_path / "phone").mkdir()
+    media.make_video(tmp_path / "phone" / "VID_0001.3gp", frames=2, codec="libx264")
+    result = deblur(card, tmp_path / "phone", "-o", tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.output
+    assert [entry["output"] for entry in json.loads(result.stdout)] == [
+        str(tmp_path / "out" / "CONTENTS" / "VIDEO" / "0001AB.mp4"), str(tmp_path / "out" / "VID_0001.mp4")
+    ]
+    assert "left out " + str(card / "CONTENTS" / "AUDIO" / "0001AB00.MXF") in result.stderr
+    assert "no video stream (only audio: pcm_s16le)" in result.stderr
+    assert len(media.read_frames(tmp_path / "out" / "CONTENTS" / "VIDEO" / "0001AB.mp4")) == 2
+    sounds = deblur(card / "CONTENTS" / "AUDIO", "-o", tmp_path / "none")
+    assert sounds.exit_code == 1 and "error: no video to restore" in sounds.stderr
+    named = deblur(card / "CONTENTS" / "AUDIO" / "0001AB00.MXF", "-o", tmp_path / "x.mp4")  # named: an error
+    assert named.exit_code == 1 and "has no video stream" in named.stderr
+
+
 def test_default_output_names():
     from deblur_cli.outputs import default_output
 
     assert default_output(Path("cam/00012.MTS")) == Path("cam/00012-deblurred.mp4")  # a container deblur writes
+    assert default_output(Path("card/0001AB.MXF")) == Path("card/0001AB-deblurred.mp4")
+    assert default_output(Path("phone/clip.3gp")) == Path("phone/clip-deblurred.mp4")
     assert default_output(Path("a/take.mov")) == Path("a/take-deblurred.mov")
     assert default_output(Path("photo.jpg")) == Path("photo-deblurred.jpg")
     assert default_output(Path("loop.gif")) == Path("loop-deblurred.mp4")  # no encoder for .gif: a video

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from deblur_cli.cli import app
 from deblur_cli.video_io.deinterlace import READS_FIELD_ORDER
-from tests.media import make_video
+from tests.media import make_audio_only, make_video
 from tests.test_deinterlace import make_interlaced
 
 runner = CliRunner()
@@ -40,6 +40,17 @@ def test_a_folder_of_videos_and_a_rotated_ten_bit_clip(tmp_path):
     a, b = json.loads(result.stdout)
     assert a["default_output"] == str(tmp_path / "shots-deblurred" / "a.mp4") and a["shown_as"] is None
     assert b["bit_depth"] == 10 and b["shown_as"] == "64x96, rotated 90°" and b["written_with"] == "libx265, yuv420p10le"
+
+
+def test_a_card_with_sound_files_lists_its_videos_and_says_what_it_left_out(tmp_path):
+    (tmp_path / "card").mkdir()
+    make_video(tmp_path / "card" / "0001.MXF", frames=2, codec="mpeg2video")
+    make_audio_only(tmp_path / "sound.mkv").rename(tmp_path / "card" / "0001A01.MXF")  # read by its content
+    result = runner.invoke(app, ["info", str(tmp_path / "card"), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)  # one input left: one report, not a list
+    assert report["default_output"] == str(tmp_path / "card-deblurred" / "0001.mp4")
+    assert f"left out {tmp_path / 'card' / '0001A01.MXF'}" in result.stderr
 
 
 def test_a_missing_input_is_one_line(tmp_path):

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from deblur_cli.cli.app import command, out
-from deblur_cli.errors import DeblurError
+from deblur_cli.cli.app import command, note, out
+from deblur_cli.errors import DeblurError, InputError, NoVideoError
 from deblur_cli.outputs import plan_outputs
 from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
 from deblur_cli.video_io.encoding import resolve_encoder
@@ -31,7 +31,16 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """What deblur reads from an input and what [bold]deblur run[/] would write for it."""
-    reports = [_report(source, describe(source), target) for source, target in plan_outputs(inputs, None)]
+    reports = []
+    for source, target in plan_outputs(inputs, None):
+        try:
+            reports.append(_report(source, describe(source), target))
+        except NoVideoError as e:
+            if source in inputs:
+                raise
+            note(f"left out {source}, found in a folder of videos: it has no video stream ({e.what})")
+    if not reports:
+        raise InputError("no video: the folders given hold sound files only")
     if as_json:
         out.print_json(json.dumps(reports if len(reports) > 1 else reports[0]))
         return

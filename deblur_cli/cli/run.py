@@ -41,7 +41,7 @@ from deblur_cli.cli.options import (
     window_options,
 )
 from deblur_cli.cli.progress_lines import lines_for_a_log
-from deblur_cli.errors import InputError, OutputError, UsageError
+from deblur_cli.errors import InputError, NoVideoError, OutputError, UsageError
 from deblur_cli.outputs import check_output_path, plan_outputs
 from deblur_cli.video_io import EncodeOptions, atomic, check_sink, describe
 from deblur_cli.video_io.deinterlace import MODES
@@ -129,8 +129,16 @@ def run(
             out.print_json(json.dumps(skipped if several else skipped[0]))
         return
     foreseen: dict[Path, list[str]] = {}  # the warnings each output's sink will give, shown before the run
-    for source, target in jobs:  # bad inputs and outputs fail before torch is imported and the model loads
-        info = describe(source, span, image_rate=image_rate, deinterlace=deinterlace)
+    for source, target in list(jobs):  # bad inputs and outputs fail before torch is imported and the model loads
+        try:
+            info = describe(source, span, image_rate=image_rate, deinterlace=deinterlace)
+        except NoVideoError as e:
+            if source in inputs:
+                raise
+            note(f"left out {source}, found in a folder of videos: it has no video stream ({e.what})")
+            jobs.remove((source, target))
+            planned.remove((source, target))
+            continue
         if image_rate is not None and info.container is not None:
             raise UsageError(
                 f"--fps sets the frame rate of image sequences; {source} is a video, which keeps its own",
@@ -150,6 +158,8 @@ def run(
         foreseen[source] = planned_warnings(target, info, encode, source=source)
         for message in foreseen[source]:
             warn(f"{source.name}: {message}" if several else message)
+    if not jobs:
+        raise InputError("no video to restore: the folders given hold sound files only")
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.devices import resolve_device
     from deblur_cli.pipeline import deblur_video

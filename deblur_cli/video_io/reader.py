@@ -12,7 +12,7 @@ from pathlib import Path
 
 import av
 
-from deblur_cli.errors import InputError
+from deblur_cli.errors import InputError, NoVideoError
 from deblur_cli.span import Span
 from deblur_cli.video_io.containers import open_input
 from deblur_cli.video_io.deinterlace import FRAMES_BEFORE, check_mode, deinterlaced, field_order
@@ -365,9 +365,7 @@ def _video_stream(container, path: Path):
     if not videos:
         audio = ", ".join(s.codec_context.name for s in container.streams.audio if s.codec_context)
         what = f"only audio: {audio}" if audio else "no audio either"
-        raise InputError(
-            f"{path} has no video stream ({what})", hint="deblur needs a video file, an image or a folder of images"
-        )
+        raise NoVideoError(path, what)
     stream = videos[0]
     if stream.codec_context is None:  # FFmpeg knows no decoder for it, so PyAV cannot even name it
         raise InputError(
