@@ -255,7 +255,7 @@ class VideoFileSource:
         from there on.
         """
         stream = self._stream
-        packets, decoded, end = 0, 0, None
+        packets, decoded, end, timed = 0, 0, None, False
         try:
             for packet in self._container.demux(stream):
                 if packet.size:  # the last, empty packet only asks the decoder to flush
@@ -263,6 +263,7 @@ class VideoFileSource:
                     if packet.pts is not None:
                         stop = (packet.pts + (packet.duration or 0)) * packet.time_base
                         end = stop if end is None else max(end, stop)
+                        timed = timed or bool(packet.duration)
                 try:
                     pictures = self._decoder.decode(packet)
                 except av.FFmpegError:
@@ -280,7 +281,7 @@ class VideoFileSource:
             # the smaller: an MP4 cut without re-encoding counts samples its edit list does not show
             expected = min(filter(None, (stream.frames, _frames_by_duration(stream))), default=0)
             self._missing = max(expected - decoded, 0) if expected else None
-        _check_complete(self.path, stream, packets if count_packets else None, decoded, end)
+        _check_complete(self.path, stream, packets if count_packets else None, decoded, end, timed=timed)
 
     @property
     def warnings(self) -> list[str]:
@@ -472,12 +473,17 @@ def _good(count: int) -> str:
     return f"{count} good frame" + ("" if count == 1 else "s")
 
 
-def _check_complete(path: Path, stream, packets: int | None, decoded: int, end: Fraction | None) -> None:
+def _check_complete(
+    path: Path, stream, packets: int | None, decoded: int, end: Fraction | None, *, timed: bool = False
+) -> None:
     """Raise if the demuxer stopped before the end the container announced (a truncated or damaged file).
 
     The end is the reliable measure: an MP4 cut without re-encoding keeps every sample in its index (the
     count) but plays only those its edit list shows, so fewer packets than the count is truncation only
-    when they also end early. Where the container states no duration, the count alone decides.
+    when they also end early. Where the container states no duration, the count alone decides. `end`
+    is where the last packet stops: its duration included when the packets carry theirs (`timed`), so
+    it must meet the stated end to within rounding, a frame and a half; without durations it falls a
+    frame or more short (VFR: the last frame's, however long), so three frames are let go.
     """
     expected = stream.frames  # from the index (MP4, MOV, AVI); 0 when the container keeps no count
     short = bool(expected) and packets is not None and packets < expected
@@ -489,7 +495,7 @@ def _check_complete(path: Path, stream, packets: int | None, decoded: int, end: 
             raise _ended_early(path, f"{_good(decoded)} of {expected}")
         return
     fps = float(stream.average_rate or stream.guessed_rate or 25)
-    slack = max(3 / fps, 0.1)  # the last frame's duration is often not stored
+    slack = max(1.5 / fps, 0.05) if timed else max(3 / fps, 0.1)
     if float(end) < duration - slack:
         counted = f"{_good(decoded)} of {expected}" if short else f"{_good(decoded)}, {float(end):.2f} s of {duration:.2f} s"
         raise _ended_early(path, counted)
