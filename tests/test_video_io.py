@@ -716,6 +716,18 @@ def test_truncated_matroska_yields_the_good_frames_then_says_how_many(tmp_path):
     assert "truncated or damaged" in str(e.value)
 
 
+def test_matroska_cut_a_few_frames_before_its_end_is_truncated_too(tmp_path):
+    """Its packets carry their durations, so where the last one stops must meet the stated duration:
+    the slack for files whose last duration is unknown (three frames) let this pass."""
+    source = media.make_video(tmp_path / "a.mkv", frames=50)
+    with av.open(str(source)) as container:
+        positions = sorted(p.pos for p in container.demux(video=0) if p.size)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(source.read_bytes()[: positions[-3]])  # the last three packets in the file lost
+    with pytest.raises(InputError, match=r"ends early: 4\d good frames, 1\.8\d s of 2\.00 s"):
+        read_all(cut)
+
+
 def test_truncated_mp4_with_index_at_the_front(tmp_path):
     source = media.make_video(tmp_path / "a.mp4", frames=30)
     faststart = tmp_path / "fs.mp4"
@@ -787,6 +799,8 @@ INFO = VideoInfo(width=64, height=48, fps=Fraction(25), time_base=Fraction(1, 25
     [
         ("o.mp4", {"codec": "nope"}, r"unknown video codec 'nope'"),
         ("o.webm", {"codec": "libx264"}, r"the \.webm container cannot hold libx264 video"),
+        ("o.y4m", {}, r"the \.y4m container cannot hold libx264 video"),  # refused when it opens, not by name
+        ("o.ogv", {}, r"the \.ogv container cannot hold libx264 video"),
         ("o.mp4", {"pix_fmt": "bogus"}, r"unknown pixel format 'bogus'"),
         ("o.mp4", {"pix_fmt": "yuv422p10le", "codec": "mjpeg"}, r"mjpeg cannot encode pixel format yuv422p10le"),
         ("o.mp4", {"preset": "warp"}, r"unknown preset 'warp'"),
@@ -808,6 +822,62 @@ def test_odd_size_with_a_subsampled_pixel_format_is_refused(tmp_path):
     assert "yuv444p" in e.value.hint
     with pytest.raises(OutputError, match=r"libsvtav1 cannot encode a 67x45 video without changing its size"):
         open_sink(tmp_path / "o.mkv", odd, EncodeOptions(codec="av1"))
+
+
+@pytest.mark.parametrize("target", ["o.ogv", "o.y4m"])
+def test_a_container_that_refuses_the_codec_is_found_before_any_model_loads(tmp_path, target):
+    from deblur_cli.video_io.sinks import planned_warnings
+
+    with pytest.raises(OutputError, match=r"container cannot hold libx264 video"):
+        planned_warnings(tmp_path / target, INFO)
+
+
+@pytest.mark.parametrize("width, height", [(1, 1), (8, 1), (1, 8), (3, 1)])
+@pytest.mark.parametrize("target", ["o.mp4", "o.mkv"])
+def test_a_video_one_pixel_wide_or_high_is_written(tmp_path, width, height, target):
+    """4:2:0 cannot hold a side of 1 (its chroma covers two pixels; x264 refuses it); 4:4:4 can. FFV1
+    keeps an FFV1 source, whose rows PyAV takes only with packed strides (FFV1 cannot encode a column)."""
+    codec, pix_fmt = ("libx264", "yuv444p") if width == 1 and height > 1 else ("ffv1", "bgr0")
+    source = media.make_video(tmp_path / "in.mkv", frames=2, size=(width, height), codec=codec, pix_fmt=pix_fmt)
+    info, images, _ = convert(source, tmp_path / target)
+    assert (info.width, info.height) == (width, height)
+    assert [image.shape for image in decode(tmp_path / target)] == [(height, width, 3)] * 2
+
+
+def test_a_frame_that_is_a_view_with_a_side_of_one_is_encoded(tmp_path):
+    """numpy calls such a view contiguous whatever its strides; PyAV checks the strides (it refused this)."""
+    tiny = VideoInfo(width=1, height=1, fps=Fraction(25), time_base=Fraction(1, 25), frame_count=1, bit_depth=8)
+    rgba = np.full((1, 1, 4), 200, np.uint8)
+    with open_sink(tmp_path / "o.mkv", tiny, EncodeOptions(codec="ffv1")) as sink:
+        sink.write(rgba[..., :3], 0)
+    assert decode(tmp_path / "o.mkv")[0].tolist() == [[[200, 200, 200]]]
+
+
+def _anamorphic(path: Path) -> Path:
+    """A 2-frame H.264 video whose pixels are 4:3 (the ratio in the codec's own headers)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.sample_aspect_ratio = Fraction(4, 3)
+        for index in range(2):
+            frame = av.VideoFrame.from_ndarray(media.pattern(index, 64, 48), format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame.reformat(format="yuv420p")))
+        container.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize(
+    "target, codec, kept",
+    [("o.mp4", None, True), ("o.mkv", None, True), ("o.mp4", "ffv1", True), ("o.mkv", "ffv1", False),
+     ("o.webm", None, False)],
+)  # fmt: skip
+def test_the_pixel_aspect_ratio_is_kept_or_its_loss_said(tmp_path, target, codec, kept):
+    source = _anamorphic(tmp_path / "in.mp4")
+    info, _, warnings = convert(source, tmp_path / target, codec=codec)
+    assert info.sample_aspect_ratio == Fraction(4, 3)
+    assert (describe(tmp_path / target).sample_aspect_ratio == Fraction(4, 3)) == kept
+    assert any("does not record the input's pixel aspect ratio (4:3)" in w for w in warnings) == (not kept)
 
 
 def test_missing_output_directory(tmp_path):

@@ -256,11 +256,11 @@ def _supported_formats(encoder: str) -> set[str] | None:
 
 
 def _fits(pix_fmt: str, width: int, height: int) -> bool:
-    """Whether the format's chroma planes can cover a frame of this size without changing it."""
+    """Whether the format's chroma planes can cover a frame of this size without changing it: each side
+    a multiple of its chroma subsampling (2 for 4:2:0's both sides; a 1-pixel side fits none)."""
     fmt = av.VideoFormat(pix_fmt)
-    return (width % 2 == 0 or fmt.chroma_width(width) == width) and (
-        height % 2 == 0 or fmt.chroma_height(height) == height
-    )
+    across, down = 1024 // fmt.chroma_width(1024), 1024 // fmt.chroma_height(1024)
+    return width % across == 0 and height % down == 0
 
 
 def _pick_pix_fmt(preferred, encoder: str, supported: set[str] | None, width: int, height: int) -> str:

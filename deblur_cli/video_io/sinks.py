@@ -19,7 +19,7 @@ from deblur_cli.video_io.images import is_image
 from deblur_cli.video_io.info import Frame, VideoInfo
 from deblur_cli.video_io.png_sequence import PngSequenceSink
 from deblur_cli.video_io.segments import SegmentedVideoSink
-from deblur_cli.video_io.writer import VideoEncoder, VideoFileSink, carry_streams, open_container
+from deblur_cli.video_io.writer import VideoEncoder, VideoFileSink, carry_streams, open_container, start_encoding
 
 
 class FrameSink(Protocol):
@@ -90,7 +90,8 @@ def planned_warnings(
 ) -> list[str]:
     """The warnings `open_sink(path, info, options, source=source)` would give: what of the source the
     output cannot hold as it is. Nothing is written: a video file's encoder and container are set up in
-    memory, and the source's other streams matched against them. Raises OutputError as open_sink would."""
+    memory, the source's other streams matched against them, and the encoders opened. Raises OutputError
+    as open_sink would."""
     if is_frame_directory(path):
         _check_frame_directory(path, options)
         return png_sequence.left_out(info)
@@ -106,6 +107,7 @@ def planned_warnings(
         encoder = VideoEncoder(container, name, info, options, warnings)
         if _carries(source):
             carry_streams(source, container, encoder, options, warnings).close()
+        start_encoding(container, encoder.encoding)
     finally:
         with contextlib.suppress(Exception):
             container.close()

@@ -28,6 +28,11 @@ from deblur_cli.video_io.passthrough import Passthrough
 # Containers that store a display matrix (MP4/MOV track matrix, Matroska projection).
 _ROTATING_FORMATS = {"mp4", "mov", "matroska", "webm", "ipod"}
 _APPLE_FORMATS = {"mp4", "mov", "ipod"}
+# Where an anamorphic video's pixel aspect ratio survives: MP4/MOV store it for any codec (a pasp box);
+# elsewhere only codecs that keep it in their own headers do. PyAV cannot set the ratio Matroska and
+# WebM take from the stream (AVStream's, not the codec's), so there FFV1, ProRes, VP9 and AV1 lose it.
+_ASPECT_FORMATS = {"mp4", "mov", "ipod", "3gp", "3g2"}
+_ASPECT_CODECS = {"libx264", "libx264rgb", "libx265", "mpeg2video", "mpeg4", "mjpeg", "png"}
 # Containers that store a timecode: a timecode track (MP4, MOV) or a TIMECODE tag (Matroska, WebM).
 _TIMECODE_FORMATS = {"mp4", "mov", "matroska", "webm"}
 # FFmpeg colorspace (AVColorSpace) -> the swscale matrix (SWS_CS_*) of the RGB -> YUV step. Numbers, not
@@ -131,6 +136,14 @@ class VideoEncoder:
             stream.codec_context.codec_tag = "hvc1"  # QuickTime and iOS refuse HEVC tagged "hev1"
         if info.sample_aspect_ratio:
             stream.sample_aspect_ratio = info.sample_aspect_ratio
+            anamorphic = info.sample_aspect_ratio != 1
+            if anamorphic and container.format.name not in _ASPECT_FORMATS and encoding.encoder not in _ASPECT_CODECS:
+                ratio = info.sample_aspect_ratio
+                self._warnings.append(
+                    f"{encoding.encoder} video in {suffix} does not record the input's pixel aspect ratio "
+                    f"({ratio.numerator}:{ratio.denominator}); players will show it unstretched (.mp4 and .mov "
+                    "record it for any codec, and libx264 and libx265 in any container)"
+                )
         self._tag_color(stream.codec_context, encoding.pix_fmt)
         if info.rotation:
             if container.format.name in _ROTATING_FORMATS:
@@ -179,7 +192,7 @@ class VideoEncoder:
         """
         if self._alpha:
             image = with_alpha(image, alpha)
-        picture = self._convert(np.ascontiguousarray(image))
+        picture = self._convert(_packed(image))
         picture.pts = self._next_pts(None if pts is None else round(pts * self._scale))
         picture.time_base = self.time_base
         return with_sane_dts(self.stream.encode(picture))
@@ -205,6 +218,17 @@ class VideoEncoder:
             pts = last + 1
         self._last_pts = pts
         return pts
+
+
+def _packed(image: np.ndarray) -> np.ndarray:
+    """`image` with rows of whole pixels, one after another, as PyAV takes a buffer. numpy calls a view
+    with a side of 1 contiguous whatever its strides (a 1-pixel-wide crop of an RGBA array keeps the
+    stride of 4), so the strides are compared, not the flags."""
+    height, width, channels = image.shape
+    size = image.itemsize
+    if image.strides[1:] == (channels * size, size) and image.strides[0] == width * channels * size:
+        return image
+    return image.copy(order="C")
 
 
 def carry_streams(source, container, encoder: VideoEncoder, options: EncodeOptions, warnings: list[str]) -> Passthrough:
@@ -237,7 +261,15 @@ def start_encoding(container, encoding: Encoding) -> None:
     """Open the encoders and write the header now, so bad settings fail before any frame is decoded."""
     try:
         container.start_encoding()
-    except ValueError as e:  # FFmpeg's EINVAL: the encoder refused its settings
+    except OSError:
+        raise  # the file system's (a full disk): the caller says so
+    except (ValueError, av.FFmpegError) as e:  # the encoder refused its settings, or the muxer the codec
+        if encoding.encoder not in container.supported_codecs:
+            raise OutputError(
+                f"the {Path(container.name).suffix or container.format.name} container cannot hold "
+                f"{encoding.encoder} video",
+                hint="use .mkv, which holds almost any codec",
+            ) from None
         raise OutputError(
             f"the {encoding.encoder} encoder refused its settings ({getattr(e, 'strerror', None) or e})",
             hint="check the codec, --crf, --preset and --pix-fmt options",
