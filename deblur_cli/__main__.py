@@ -1,3 +1,3 @@
-from deblur_cli.cli import main
+from deblur_cli.launch import main
 
 main()

@@ -32,12 +32,24 @@ class OutputError(DeblurError):
     """The output cannot be written: exists, same as input, unwritable, disk full."""
 
 
+class EncoderOptionError(OutputError):
+    """--codec, --preset or --pix-fmt names nothing the encoder knows or takes: a bad option."""
+
+    exit_code = 2
+
+
 class WeightsError(DeblurError):
     """Weights missing, unverifiable or incompatible with the architecture."""
 
 
 class ModelError(DeblurError):
     """A model was asked for something it cannot do (unknown name, too many frames...)."""
+
+
+class UnknownModelError(ModelError):
+    """--model names no model: a bad option."""
+
+    exit_code = 2
 
 
 class UsageError(DeblurError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deblur_cli.errors import ModelError
+from deblur_cli.errors import UnknownModelError
 
 
 @dataclass(frozen=True)
@@ -29,4 +29,4 @@ def model_spec(name: str) -> ModelSpec:
     try:
         return MODELS[name]
     except KeyError:
-        raise ModelError(f"unknown model {name!r}", hint=f"choose one of: {', '.join(MODELS)}") from None
+        raise UnknownModelError(f"unknown model {name!r}", hint=f"choose one of: {', '.join(MODELS)}") from None

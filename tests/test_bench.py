@@ -193,7 +193,7 @@ def test_cli_prints_a_table_and_writes_json_and_plot(stand_in_models, tmp_path):
 @pytest.mark.parametrize(
     "args, code, message",
     [
-        (["-m", "nope"], 1, "unknown model"),
+        (["-m", "nope"], 2, "unknown model"),
         (["--reference", "x.mp4"], 2, "--reference needs --input"),
         (["--start", "1"], 2, "--start needs --input"),
         (["--steps", "1,a"], 2, "comma-separated"),

@@ -11,15 +11,51 @@ import threading
 from typing import Callable, Iterator
 
 import typer
+import typer.core
 from rich.console import Console
 
 from deblur_cli import __version__
-from deblur_cli.errors import DeblurError, OutputError
+from deblur_cli.errors import DeblurError, OutputError, UsageError
 
 DEBUG_ENV = "DEBLUR_DEBUG"
 
+try:  # recent Typer releases carry their own copy of Click
+    from typer._click import exceptions as click_errors
+except ImportError:
+    from click import exceptions as click_errors
+_NO_ARGS = getattr(click_errors, "NoArgsIsHelpError", ())  # Click before 8.2 shows that help itself
+_ABORT = getattr(click_errors, "Abort", ())  # Ctrl-D at a prompt, in the Click releases that have it
+
+
+class _Group(typer.core.TyperGroup):
+    """The command group, with command-line mistakes (a value out of range, an unknown option, a missing
+    argument) reported as every other error is: one `error:` line and a hint, exit code 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _NO_ARGS as e:  # `deblur` or `deblur run` alone: the help
+            e.show()
+            code = e.exit_code
+        except click_errors.ClickException as e:
+            message = e.format_message().rstrip(".")
+            report_error(UsageError(message[:1].lower() + message[1:], hint=_help_hint(e)))
+            code = e.exit_code
+        except _ABORT:
+            code = 1
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _help_hint(error: click_errors.ClickException) -> str:
+    context = getattr(error, "ctx", None)
+    return f"{context.command_path if context else 'deblur'} --help lists the options"
+
+
 app = typer.Typer(
     name="deblur",
+    cls=_Group,
     help="Remove motion blur from video.",
     no_args_is_help=True,
     add_completion=False,

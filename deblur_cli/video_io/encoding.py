@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 import av
 
-from deblur_cli.errors import OutputError
+from deblur_cli.errors import EncoderOptionError, OutputError
 from deblur_cli.video_io.info import has_alpha_channel
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
@@ -179,7 +179,7 @@ def resolve_encoder(
     the frame size (4:2:0 needs even sides; the size is never changed behind the user's back).
     """
     if options.preset not in PRESETS:
-        raise OutputError(f"unknown preset '{options.preset}'", hint=f"choose one of: {', '.join(PRESETS)}")
+        raise EncoderOptionError(f"unknown preset '{options.preset}'", hint=f"choose one of: {', '.join(PRESETS)}")
     kept, containers = KEPT_CODECS.get(source_codec or "", (None, set()))
     if options.codec is None and suffix.lower() in containers:
         return _kept_encoding(kept, options, bit_depth, width, height, source_profile, alpha)
@@ -246,7 +246,7 @@ def _generic(name: str) -> Encoder:
         codec = None
     if codec is None or codec.type != "video":
         known = ", ".join(sorted(set(ENCODERS) | set(ALIASES)))
-        raise OutputError(f"unknown video codec '{name}'", hint=f"use one of {known}, or any FFmpeg video encoder")
+        raise EncoderOptionError(f"unknown video codec '{name}'", hint=f"use one of {known}, or any FFmpeg video encoder")
     return Encoder(name, _YUV8, _YUV_DEEP)
 
 
@@ -277,13 +277,13 @@ def _check_pix_fmt(pix_fmt: str, encoder: str, supported: set[str] | None, width
     try:
         av.VideoFormat(pix_fmt)
     except ValueError:
-        raise OutputError(f"unknown pixel format '{pix_fmt}'", hint="e.g. yuv420p, yuv444p, yuv420p10le") from None
+        raise EncoderOptionError(f"unknown pixel format '{pix_fmt}'", hint="e.g. yuv420p, yuv444p, yuv420p10le") from None
     if supported is not None and pix_fmt not in supported:
-        raise OutputError(
+        raise EncoderOptionError(
             f"{encoder} cannot encode pixel format {pix_fmt}", hint=f"it accepts: {', '.join(sorted(supported))}"
         )
     if not _fits(pix_fmt, width, height):
-        raise OutputError(
+        raise EncoderOptionError(
             f"pixel format {pix_fmt} halves the colour resolution and cannot hold the odd size {width}x{height}",
             hint="use a 4:4:4 format such as yuv444p, or leave --pix-fmt out",
         )
