@@ -19,6 +19,8 @@ from deblur_cli.cli.options import (
     PrecisionOpt,
     QuietOpt,
     StartOpt,
+    SMALLEST_SYNTHESIS,
+    check_synthesis_memory,
     parse_size,
     span_option,
 )
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from deblur_cli.bench import BenchReport
 
 DEFAULT_MODELS = ["dstnet-s", "wtsa-s"]  # the bundled ones
+SYNTHETIC_SIZE = (640, 384)  # of the built-in clip without --size
 # One diffusion run takes minutes on a CPU (wtsa-s: about 10 s per DDIM step for a window of 6 frames of
 # 640x360 on two cores, fp32; docs/models.md), so a CPU sweeps fewer step counts and times each once, unless told otherwise.
 GPU_STEPS, CPU_STEPS = "1,5,10,20,50", "5,20"
@@ -121,7 +124,9 @@ def bench(
     if start is not None and input_path is None:
         raise UsageError("--start needs --input", hint="the built-in clip is only --frames long")
     span = span_option(start, None, None)
-    crop = parse_size(size) if size else None
+    crop = parse_size(size, minimum=1 if input_path else SMALLEST_SYNTHESIS) if size else None
+    if input_path is None:
+        check_synthesis_memory(frames, *(crop or SYNTHETIC_SIZE))
     candidates = list(dict.fromkeys(choose_model(name, device=torch_device) for name in model or DEFAULT_MODELS))
     specs = {name: model_spec(name) for name in candidates}  # unknown names fail here, before any work
     weight_files = _weight_files(weights or [], candidates)
@@ -133,7 +138,7 @@ def bench(
         specs = {name: specs[name] for name in runnable}
 
     if input_path is None:
-        clip = synthetic_clip(seed, frames, crop or (640, 384))
+        clip = synthetic_clip(seed, frames, crop or SYNTHETIC_SIZE)
     else:
         clip = load_clip(input_path, reference, frames, crop, span)
 

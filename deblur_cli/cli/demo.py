@@ -17,6 +17,8 @@ from deblur_cli.cli.options import (
     SeedOpt,
     StepsOpt,
     WeightsOpt,
+    SMALLEST_SYNTHESIS,
+    check_synthesis_memory,
     parse_size,
     window_options,
 )
@@ -39,7 +41,8 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
 ) -> None:
     """Generate a blurry clip with known sharp frames, deblur it with the bundled model, print the PSNR gain."""
-    clip_size = parse_size(size)
+    clip_size = parse_size(size, minimum=SMALLEST_SYNTHESIS)
+    check_synthesis_memory(frames, *clip_size)
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.demo import run_demo
     from deblur_cli.devices import resolve_device

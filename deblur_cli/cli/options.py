@@ -10,6 +10,7 @@ import typer
 
 from deblur_cli.auto_model import AUTO
 from deblur_cli.errors import UsageError
+from deblur_cli.host_memory import available_bytes
 from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.span import Span, parse_time
 
@@ -27,8 +28,12 @@ WeightsOpt = Annotated[
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
 PrecisionOpt = Annotated[str, typer.Option("--precision", help="auto, fp32, fp16 or bf16.")]
 StepsOpt = Annotated[int, typer.Option("--steps", min=1, max=1000, help="DDIM sampling steps (diffusion models).")]
-EtaOpt = Annotated[float, typer.Option("--eta", min=0.0, help="DDIM noise: 0 = deterministic (diffusion models).")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed: same seed, same output.")]
+EtaOpt = Annotated[
+    float, typer.Option("--eta", min=0.0, max=1.0, help="DDIM noise: 0 = deterministic, 1 = DDPM-like (diffusion models).")
+]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", min=0, max=2**64 - 1, help="Random seed: same seed, same output.")
+]  # torch's generators take 64 bits
 SamplesOpt = Annotated[int, typer.Option("--samples", min=1, help="Average this many samples (diffusion models).")]
 WindowOpt = Annotated[Optional[int], typer.Option("--window", min=1, help="Frames restored together (default: the model's).")]
 OverlapOpt = Annotated[
@@ -165,7 +170,8 @@ def span_option(start: str | None, end: str | None, duration: str | None) -> Spa
             raise UsageError(f"--duration must be longer than 0 s, got {duration!r}")
         stop = first + length
     if stop is not None and stop <= first:
-        raise UsageError(f"--end ({end}) must come after --start ({start})")
+        after = f"--start ({start})" if start is not None else "the first frame (--start 0)"
+        raise UsageError(f"--end ({end}) must come after {after}")
     return Span(first, stop)
 
 
@@ -186,6 +192,24 @@ def _tile(value: str) -> int | str | None:
     if side < 0:
         raise UsageError("--tile must not be negative")
     return side or None
+
+
+# A synthesised clip is made whole in memory: about 110 bytes a pixel of each frame (8.8 GB for 360
+# frames of 640x360), measured on `deblur synth`.
+SYNTHESIS_BYTES_PER_PIXEL = 110
+SMALLEST_SYNTHESIS = 8  # the camera paths and blur kernels need a few pixels to move across
+
+
+def check_synthesis_memory(frames: int, width: int, height: int) -> None:
+    """A UsageError, before any work, when clips of this length and size cannot be made in the memory
+    available now (the system would kill the process part-way instead)."""
+    need = SYNTHESIS_BYTES_PER_PIXEL * frames * width * height
+    if need > available_bytes():
+        raise UsageError(
+            f"not enough memory to synthesise clips of {frames} frames at {width}x{height} (about "
+            f"{need / 1e9:.1f} GB each, {available_bytes() / 1e9:.1f} GB available)",
+            hint="ask for fewer --frames or a smaller --size",
+        )
 
 
 def parse_size(value: str, option: str = "--size", *, minimum: int = 1) -> tuple[int, int]:

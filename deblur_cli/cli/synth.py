@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from deblur_cli.cli.app import command, err, out
-from deblur_cli.cli.options import parse_size
+from deblur_cli.cli.options import SMALLEST_SYNTHESIS, SYNTHESIS_BYTES_PER_PIXEL, check_synthesis_memory, parse_size
 from deblur_cli.errors import UsageError
 
 
@@ -25,7 +25,7 @@ def synth(
     frames: Annotated[int, typer.Option("--frames", min=1, help="Frames per clip.")] = 7,
     size: Annotated[str, typer.Option("--size", help="Frame size, WxH.")] = "640x360",
     split: Annotated[str, typer.Option("--split", help="train or val: which photos the clips come from.")] = "val",
-    seed: Annotated[int, typer.Option("--seed", help="Seed: the same seed writes the same clips.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed: the same seed writes the same clips.")] = 0,
     shake_only: Annotated[bool, typer.Option("--shake-only", help="Camera motion only, no moving objects.")] = False,
     fmt: Annotated[
         str, typer.Option("--format", help="png: a folder of frames per clip; ffv1: a lossless .mkv per clip.")
@@ -80,7 +80,8 @@ def synth(
     def report(done: int, total: int) -> None:
         err.print(f"clip {done}/{total}", highlight=False)
 
-    width, height = parse_size(size, minimum=8)
+    width, height = parse_size(size, minimum=SMALLEST_SYNTHESIS)
+    check_synthesis_memory(frames, width, height)
     try:
         write_dataset(
             output, clips=clips, frames=frames, size=(width, height), sources=sources, split=split, seed=seed,
@@ -89,8 +90,7 @@ def synth(
     except (RuntimeError, MemoryError) as e:
         if not is_out_of_memory(e):
             raise
-        # a clip is made whole in memory: about 110 bytes a pixel of it (8.8 GB for 360 frames of 640x360)
-        need = 110 * frames * width * height / 1e9
+        need = SYNTHESIS_BYTES_PER_PIXEL * frames * width * height / 1e9  # memory taken by others meanwhile
         raise UsageError(
             f"not enough memory to synthesise clips of {frames} frames at {width}x{height} (about {need:.0f} GB each)",
             hint="ask for fewer --frames or a smaller --size; --clips makes more clips of the same length",

@@ -3,6 +3,8 @@ over any callable model, holding no model state."""
 
 from __future__ import annotations
 
+import math
+
 from typing import Callable
 
 import torch
@@ -58,8 +60,8 @@ def sample_ddim(
     1 = DDPM-like ancestral noise. clip: (low, high) bounds for the predicted x0, if any.
     callback(done, total) after every step. Returns the final x0 estimate, x's shape and dtype.
     """
-    if not 0.0 <= eta:
-        raise ValueError(f"eta must be ≥ 0, got {eta}")
+    if not 0.0 <= eta < math.inf:
+        raise ValueError(f"eta must be finite and ≥ 0, got {eta}")
     total = len(timesteps)
     batch = x.shape[0]
     for i, t in enumerate(timesteps.tolist()):
