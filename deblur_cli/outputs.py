@@ -25,6 +25,8 @@ def default_output(path: Path) -> Path:
     (clip.mp4 -> clip-deblurred.mp4, frames/ -> frames-deblurred/). A video in a container deblur
     does not write (.mts, .ts, .wmv, ...) gets .mp4. UsageError for a glob, which names no one place."""
     if path.is_dir():
+        if path.name in ("", ".."):  # `.` or `..`: the folder by its own name
+            path = Path(os.path.abspath(path))
         return path.with_name(path.name + DEFAULT_TAG)
     if not path.exists() and is_glob(str(path)):
         raise UsageError(

@@ -284,6 +284,27 @@ def test_default_output_names():
     assert default_output(Path("loop.gif")) == Path("loop-deblurred.mp4")  # no encoder for .gif: a video
 
 
+def test_the_current_folder_and_its_parent_are_named_by_their_own_names(tmp_path, monkeypatch, identity):
+    from deblur_cli.outputs import default_output
+
+    frames = media.make_images(tmp_path / "frames", count=2)[0].parent
+    monkeypatch.chdir(frames)
+    assert default_output(Path(".")) == tmp_path / "frames-deblurred"
+    assert default_output(Path("..")) == tmp_path.parent / f"{tmp_path.name}-deblurred"
+    result = deblur(".", "-q")  # was an internal error: "PosixPath('.') has an empty name"
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "frames-deblurred").iterdir())) == 2
+
+
+def test_the_same_input_spelled_another_way_is_the_same_input_to_continue(tmp_path, monkeypatch):
+    from deblur_cli.video_io.sources import input_identity
+
+    clip = media.make_video(tmp_path / "clip.mp4", frames=2)
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert input_identity("sub/../clip.mp4") == input_identity("clip.mp4") == input_identity(clip)
+
+
 def test_an_animated_gif_becomes_an_mp4_beside_it(tmp_path, identity):
     gif = tmp_path / "loop.gif"
     with av.open(str(gif), "w") as container:
@@ -524,7 +545,20 @@ def test_bad_option_combinations_are_usage_errors(tmp_path, identity):
     result = deblur(source, "-o", tmp_path / "out.mp4", "--tile", "big")
     assert result.exit_code == 2 and "--tile must be auto" in result.stderr
     result = deblur(source, "-o", tmp_path / "out.mp4", "--model", "nope")
-    assert result.exit_code == 1 and "unknown model 'nope'" in result.stderr
+    assert result.exit_code == 2 and "unknown model 'nope'" in result.stderr
+    for option, value, message in [
+        ("--codec", "nonsense", "unknown video codec 'nonsense'"), ("--preset", "warp", "unknown preset 'warp'"),
+        ("--pix-fmt", "bogus", "unknown pixel format 'bogus'"),
+        ("--window", "0", "error: invalid value for '--window'"),  # Click's range check, in the same one-line form
+        ("--eta", "inf", "error: invalid value for '--eta'"),  # wrote black frames: σ infinite, x NaN
+        ("--seed", str(2**64), "error: invalid value for '--seed'"),  # beyond torch's 64-bit generators
+        ("--end", "0", "--end (0) must come after the first frame (--start 0)"),
+        ("--bogus", "1", "error: no such option: --bogus"),
+    ]:
+        result = deblur(source, "-o", tmp_path / "out.mp4", option, value)
+        assert result.exit_code == 2 and message in result.stderr, (option, result.output)
+        assert option == "--end" or "hint: " in result.stderr  # the --help line for Click's, our own otherwise
+        assert "Usage:" not in result.output and "Traceback" not in result.output
 
 
 def test_version_and_help():

@@ -364,6 +364,17 @@ def test_no_audio_option_leaves_audio_out(tmp_path):
         assert stream is None
 
 
+def test_a_matroska_video_that_starts_after_its_audio_counts_its_own_frames(tmp_path):
+    """AAC's priming samples start the audio 21 ms before the video; Matroska's DURATION tag is where the
+    video ends on the file's clock, so the frame count comes from the tag less the video's start."""
+    source = media.make_video(tmp_path / "a.mp4", frames=12, audio="aac")
+    convert(source, tmp_path / "b.mkv")
+    with av.open(str(tmp_path / "b.mkv")) as container:
+        assert container.streams.video[0].start_time > 0  # the case itself
+    info = describe(tmp_path / "b.mkv")
+    assert info.frame_count == 12 and info.duration == pytest.approx(0.48, abs=0.002)
+
+
 def test_audio_longer_than_the_video_is_not_taken_for_truncation(tmp_path):
     source = media.make_video(tmp_path / "a.mkv", frames=10, audio="aac", audio_seconds=2.0)
     convert(source, tmp_path / "b.mkv")
@@ -880,6 +891,18 @@ def test_the_pixel_aspect_ratio_is_kept_or_its_loss_said(tmp_path, target, codec
     assert any("does not record the input's pixel aspect ratio (4:3)" in w for w in warnings) == (not kept)
 
 
+def test_small_files_written_whole_get_the_usual_permissions(tmp_path):
+    """bench's and evaluate's JSON and plots: readable by others where the umask says so, as videos are
+    (mkstemp's 0600 kept them from the rest of a team)."""
+    before = os.umask(0o022)
+    try:
+        atomic.write_bytes(tmp_path / "scores.json", b"{}")
+    finally:
+        os.umask(before)
+    assert (tmp_path / "scores.json").stat().st_mode & 0o777 == 0o644
+    assert os.listdir(tmp_path) == ["scores.json"]
+
+
 def test_missing_output_directory(tmp_path):
     with pytest.raises(OutputError, match=r"directory .*missing does not exist"):
         open_sink(tmp_path / "missing" / "o.mp4", INFO)
@@ -1224,3 +1247,5 @@ def test_packets_without_a_possible_decode_time_are_decoded_when_shown():
     assert [p.dts for p in with_sane_dts(garbage)] == [0, 40, 80]
     reordered = [packet(0, -80), packet(120, -40), packet(40, 0)]  # B-frames: dts before pts, kept
     assert [p.dts for p in with_sane_dts(reordered)] == [-80, -40, 0]
+    slides = [packet(0, -2_000_000), packet(5_000_000, -1_000_000)]  # --fps 0.001: a frame lasts 1000 s
+    assert [p.dts for p in with_sane_dts(slides, frame=1_000_000)] == [-2_000_000, -1_000_000]

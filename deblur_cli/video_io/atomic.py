@@ -10,7 +10,6 @@ import errno
 import os
 import secrets
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -124,11 +123,17 @@ def check_writable(path: str | os.PathLike) -> None:
 
 
 def _temp_file_beside(path: Path, suffix: str) -> tuple[int, str]:
-    """A new hidden file in `path`'s folder, open (fd) and named; OutputError about `path` if it cannot be made."""
-    try:
-        return tempfile.mkstemp(dir=_folder(path), prefix=f".{path.name}.", suffix=suffix)
-    except OSError as e:
-        raise output_error(path, e) from None
+    """A new hidden file in `path`'s folder, open (fd) and named, with the usual permissions (0666 less
+    the umask: mkstemp's 0600 would keep a result from the rest of a team); OutputError about `path`
+    if it cannot be made."""
+    while True:
+        temp = _folder(path) / f".{path.name}.{secrets.token_hex(4)}{suffix}"
+        try:
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), str(temp)
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise output_error(path, e) from None
 
 
 def _folder(path: Path) -> Path:

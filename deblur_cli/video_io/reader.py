@@ -393,7 +393,7 @@ def _decoder(stream):
 
 def _describe(container, stream, first: av.VideoFrame) -> VideoInfo:
     fps = stream.average_rate or stream.guessed_rate
-    duration = _stream_duration(stream)
+    duration = _stream_length(stream)
     frame_count = stream.frames or (round(duration * fps) if duration and fps else None)
     if container.format.name in _CONSTANT_RATE_CONTAINERS and fps:
         time_base = 1 / Fraction(fps)
@@ -437,9 +437,19 @@ def _stream_duration(stream) -> float | None:
     return None
 
 
+def _stream_length(stream) -> float | None:
+    """Seconds from the stream's first frame to its end. Matroska's DURATION tag is where the stream ends
+    on the file's clock, which starts earlier than the video where the audio begins first (an AAC
+    encoder's priming samples: 21 ms)."""
+    end = _stream_duration(stream)
+    if end is None or stream.duration or not stream.start_time or not stream.time_base:
+        return end  # a stream's own duration is a length already
+    return end - float(stream.start_time * stream.time_base)
+
+
 def _frames_by_duration(stream) -> int:
-    """The frame count the stream's duration and average rate imply; 0 if either is unknown."""
-    duration, fps = _stream_duration(stream), stream.average_rate
+    """The frame count the stream's length and average rate imply; 0 if either is unknown."""
+    duration, fps = _stream_length(stream), stream.average_rate
     return round(duration * fps) if duration and fps else 0
 
 

@@ -83,7 +83,7 @@ def input_identity(path: str | os.PathLike) -> dict:
     for file in files:
         stat = file.stat()
         digest.update(f"{file.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return {"path": str(Path(text).absolute()), "files": len(files), "digest": digest.hexdigest()}
+    return {"path": str(Path(text).resolve()), "files": len(files), "digest": digest.hexdigest()}  # one spelling
 
 
 def describe(

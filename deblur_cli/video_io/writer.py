@@ -44,17 +44,19 @@ _BT709, _BT601 = 1, 5  # AVCOL_SPC_BT709, AVCOL_SPC_BT470BG
 _LIMITED_RANGE, _FULL_RANGE = 1, 2  # AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG
 
 
-def with_sane_dts(packets: list[av.Packet]) -> list[av.Packet]:
+def with_sane_dts(packets: list[av.Packet], frame: int = 1) -> list[av.Packet]:
     """The packets, each whose decode timestamp cannot be one given its presentation timestamp: none,
-    after it, or more than an hour before it. x265 4.2 leaves it unset on some short encodes (a
-    two-frame segment, measured in 4 of 20 encodes of 256x256 10-bit frames: values such as
-    4090149695187711280), and the muxer then refuses the packet. Such a packet is decoded when it is
-    shown (it was not reordered, or its timestamp would have been set)."""
+    after it, or more than an hour and a hundred frames (of `frame` ticks) before it; no encoder holds
+    back a frame that long. x265 4.2 leaves it unset on some short encodes (a two-frame segment,
+    measured in 4 of 20 encodes of 256x256 10-bit frames: values such as 4090149695187711280), and the
+    muxer then refuses the packet. Such a packet is decoded when it is shown (it was not reordered, or
+    its timestamp would have been set)."""
     for packet in packets:
         if packet.pts is None:
             continue
-        hour = 3600 / packet.time_base if packet.time_base else None
-        if packet.dts is None or packet.dts > packet.pts or (hour is not None and packet.pts - packet.dts > hour):
+        hour = 3600 / packet.time_base if packet.time_base else 0
+        longest = max(hour, 100 * frame)  # a slide show's frames (--fps 0.001) last over 15 minutes each
+        if packet.dts is None or packet.dts > packet.pts or packet.pts - packet.dts > longest:
             packet.dts = packet.pts
     return packets
 
@@ -195,11 +197,11 @@ class VideoEncoder:
         picture = self._convert(_packed(image))
         picture.pts = self._next_pts(None if pts is None else round(pts * self._scale))
         picture.time_base = self.time_base
-        return with_sane_dts(self.stream.encode(picture))
+        return with_sane_dts(self.stream.encode(picture), self._out_step)
 
     def flush(self) -> list[av.Packet]:
         """The packets the encoder still holds; it takes no frame after this."""
-        return with_sane_dts(self.stream.encode(None))
+        return with_sane_dts(self.stream.encode(None), self._out_step)
 
     def _convert(self, image: np.ndarray) -> av.VideoFrame:
         """The encoder's pixel format, converted by swscale straight from the caller's array (no copy first)."""
