@@ -43,8 +43,9 @@ def choose_model(
 ) -> str:
     """The model `name` stands for: `name` itself unless it is "auto"; ModelError for an unknown name.
 
-    For "auto": with `weights`, the model those weights are for (a registry entry's model, or a file's
-    architecture: a safetensors file that says "wtsa" is WTSA, anything else is tried as DSTNet); without,
+    For "auto": with `weights`, the model those weights are for (a registry entry's model, or a file's:
+    the named variant its metadata's config is, such as dstnet-s, else its architecture; a safetensors
+    file that says "wtsa" is WTSA, anything else is tried as DSTNet); without,
     the first model of PREFERENCE[device.type] whose weights are bundled or cached.
     """
     if name in MODELS:
@@ -62,11 +63,11 @@ def choose_model(
 
 
 def _model_of_weights(weights: Path, registry: Registry) -> str:
-    from deblur_cli.wtsa_weights import ARCHITECTURE as WTSA, is_wtsa_file  # imports torch
+    from deblur_cli import dstnet_weights, wtsa_weights  # imports torch
 
-    if weights.is_file():
+    if weights.is_file():  # the variant its metadata describes (dstnet-s, wtsa-s), else the architecture
         try:
-            return WTSA if is_wtsa_file(weights) else "dstnet"
+            return (wtsa_weights if wtsa_weights.is_wtsa_file(weights) else dstnet_weights).variant_of(weights)
         except WeightsError:
             return "dstnet"  # unreadable: loading it reports what is wrong with it
     entry = registry.entries.get(str(weights))

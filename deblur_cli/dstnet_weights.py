@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch
 
-from deblur_cli.checkpoint import config_from_metadata, read_checkpoint, save_checkpoint
+from deblur_cli.checkpoint import config_from_metadata, read_checkpoint, read_metadata, save_checkpoint
 from deblur_cli.errors import WeightsError
-from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet, DSTNetConfig
 
 ARCHITECTURE = "dstnet"
 _FIRST_CONV = "feat_extractor.weight"
@@ -55,6 +55,15 @@ def dstnet_config(stored: object) -> DSTNetConfig:
     if not isinstance(stored, dict) or not set(stored) <= known:
         raise WeightsError(f"DSTNet config in the weights metadata has unknown fields: {stored}")
     return DSTNetConfig(**stored)
+
+
+def variant_of(path: str | Path) -> str:
+    """The name of the DSTNet variant whose config a safetensors file's metadata holds (DSTNET_VARIANTS),
+    else the architecture's: an official .pth, or a width and depth of one's own."""
+    if Path(path).suffix != ".safetensors":
+        return ARCHITECTURE
+    config = _config_from_metadata(read_metadata(path))
+    return next((name for name, known in DSTNET_VARIANTS.items() if known == config), ARCHITECTURE)
 
 
 def load_dstnet(path: str | Path) -> DSTNet:

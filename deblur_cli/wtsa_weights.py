@@ -50,6 +50,16 @@ def is_wtsa_file(path: str | Path) -> bool:
     return Path(path).suffix == ".safetensors" and read_metadata(path).get(ARCH_KEY) == ARCHITECTURE
 
 
+def variant_of(path: str | Path) -> str:
+    """The name of the WTSA variant whose model config a WTSA file's metadata holds (WTSA_VARIANTS), else
+    the architecture's."""
+    stored = config_from_metadata(read_metadata(path), ARCHITECTURE) or {}
+    if not isinstance(stored.get("model"), dict):
+        return ARCHITECTURE
+    config = _build(WTSAConfig, stored["model"], path)
+    return next((name for name, known in WTSA_VARIANTS.items() if known == config), ARCHITECTURE)
+
+
 def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet, DiffusionConfig, DSTNet | None]:
     """Build the model a weight file describes and load it strictly, on the CPU in float32.
 

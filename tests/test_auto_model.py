@@ -68,8 +68,9 @@ def test_weights_decide_the_model(tmp_path):
     save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), dstnet_file)
     official = tmp_path / "GOPRO.pth"
     torch.save({"params": {}}, official)
-    assert choose_model(AUTO, device=CPU, weights=wtsa_file) == "wtsa"
-    assert choose_model(AUTO, device=CPU, weights=dstnet_file) == "dstnet"
+    assert choose_model(AUTO, device=CPU, weights=wtsa_file) == "wtsa-s"  # the variant its config is
+    assert choose_model(AUTO, device=CPU, weights=cache.bundled_file(registry.entry("dstnet-s"))) == "dstnet-s"
+    assert choose_model(AUTO, device=CPU, weights=dstnet_file) == "dstnet"  # no named variant: the architecture
     assert choose_model(AUTO, device=CPU, weights=official) == "dstnet"
     assert choose_model(AUTO, device=CPU, weights="wtsa-s") == "wtsa-s"
     assert choose_model(AUTO, device=CPU, weights="dstnet-dvd") == "dstnet"  # an entry no model defaults to
@@ -101,4 +102,4 @@ def test_run_defaults_to_auto_and_reports_the_model_it_ran(tmp_path, built):
     args = ["run", str(source), "-o", str(tmp_path / "b.mp4"), "--json", "--weights", str(wtsa_file)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert built[-1] == "wtsa" and json.loads(result.stdout)["model"] == "wtsa"
+    assert built[-1] == "wtsa-s" and json.loads(result.stdout)["model"] == "wtsa-s"  # the variant it is

@@ -367,6 +367,18 @@ def test_a_stopped_evaluation_still_reports_the_finished_sequences(tmp_path, mon
     assert [s["name"] for s in scores["sequences"]] == ["a"]
 
 
+def test_diffusion_options_for_models_that_do_not_sample_are_said_to_do_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda model, **k: IdentityRestorer())
+    images = [np.full((24, 32, 3), 128, np.uint8)] * 2
+    frames_folder(tmp_path / "d" / "a" / "blur", images)
+    frames_folder(tmp_path / "d" / "a" / "sharp", images)
+    alone = runner.invoke(app, ["evaluate", str(tmp_path / "d"), "-m", "dstnet-s", "--steps", "5", "-q"])
+    assert alone.exit_code == 0, alone.output
+    assert "warning: --steps applies to the diffusion models" in alone.stderr
+    beside = runner.invoke(app, ["evaluate", str(tmp_path / "d"), "-m", "dstnet-s", "-m", "wtsa-s", "--steps", "5", "-q"])
+    assert beside.exit_code == 0 and "warning: --steps" not in beside.stderr  # wtsa-s takes them
+
+
 class Darkens(IdentityRestorer):
     """A stand-in model that makes every frame darker: worse than the identity on every metric."""
 

@@ -815,6 +815,7 @@ INFO = VideoInfo(width=64, height=48, fps=Fraction(25), time_base=Fraction(1, 25
         ("o.mp4", {"pix_fmt": "bogus"}, r"unknown pixel format 'bogus'"),
         ("o.mp4", {"pix_fmt": "yuv422p10le", "codec": "mjpeg"}, r"mjpeg cannot encode pixel format yuv422p10le"),
         ("o.mp4", {"preset": "warp"}, r"unknown preset 'warp'"),
+        ("o.mp4", {"crf": 52}, r"--crf 52 is beyond libx264's scale, 0 to 51"),  # x264 took it as 51, silently
         ("o.xyz", {}, r"cannot tell the video format of o\.xyz from its suffix"),
         ("dir/", {"codec": "libx264"}, r"is a directory, which holds PNG frames, not libx264 video"),
     ],

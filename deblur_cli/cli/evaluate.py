@@ -35,6 +35,7 @@ from deblur_cli.cli.options import (
     TileOpt,
     TileOverlapOpt,
     WindowOpt,
+    sampling_note,
     unbatched_note,
     window_options,
 )
@@ -148,6 +149,9 @@ def evaluate(
         label: window_options(model, window, overlap, tile, tile_overlap, batch, last_window, scene_cuts)
         for label, model, _ in contenders
     }
+    notes = [sampling_note(model, steps, eta, samples) for _, model, _ in contenders]
+    if notes and all(notes):  # no model here samples: the diffusion options were given for nothing
+        warn(notes[0])
     lpips = load_lpips(lpips_weights, torch_device) if lpips_weights else None
     # a stopped evaluation's JSON: its sequences are taken as they are where nothing changed
     stopped = {} if json_path is None or no_resume else _stopped_reports(json_path)

@@ -59,12 +59,19 @@ def _crf(o: EncodeOptions) -> dict[str, str]:
     return {} if o.crf is None else {"crf": str(o.crf)}
 
 
-def _x264(o: EncodeOptions) -> dict[str, str]:
+X26X_MAX_CRF = 51  # x264's and x265's scale ends here (VP9's and AV1's at 63); above it they quietly use 51
+
+
+def _x264(o: EncodeOptions, name: str = "libx264") -> dict[str, str]:
+    if o.crf is not None and o.crf > X26X_MAX_CRF:
+        raise EncoderOptionError(
+            f"--crf {o.crf} is beyond {name}'s scale, 0 to {X26X_MAX_CRF}", hint=f"--crf {X26X_MAX_CRF} is its smallest file"
+        )
     return {"preset": o.preset, **_crf(o)}
 
 
 def _x265(o: EncodeOptions) -> dict[str, str]:
-    return {**_x264(o), "x265-params": "log-level=error"}  # x265 otherwise writes its banner to stderr
+    return {**_x264(o, "libx265"), "x265-params": "log-level=error"}  # x265 otherwise writes its banner to stderr
 
 
 _VP9_CPU_USED = dict(zip(PRESETS, (8, 7, 6, 5, 4, 3, 2, 1, 0, 0)))
