@@ -422,6 +422,10 @@ def test_cli_download_weights(cli, server, tmp_path):
     assert "w: already cached" in again.stderr and len(server.requests()) == 1
     forced = cli("download-weights", "w", "--cache-dir", str(tmp_path), "--force")
     assert forced.exit_code == 0 and len(server.requests()) == 2
+    for extra in ([], ["--force"]):  # the package's own file: not "cached", and never "downloaded"
+        packaged = cli("download-weights", "b", "--cache-dir", str(tmp_path), *extra)
+        assert packaged.exit_code == 0 and "b: bundled with deblur, nothing to download" in packaged.stderr
+    assert len(server.requests()) == 2
 
 
 def test_cli_download_errors(cli, tmp_path):

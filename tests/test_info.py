@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from deblur_cli.cli import app
 from deblur_cli.video_io.deinterlace import READS_FIELD_ORDER
-from tests.media import make_audio_only, make_video
+from tests.media import make_audio_only, make_images, make_video
 from tests.test_deinterlace import make_interlaced
 
 runner = CliRunner()
@@ -51,6 +51,15 @@ def test_a_card_with_sound_files_lists_its_videos_and_says_what_it_left_out(tmp_
     report = json.loads(result.stdout)  # one input left: one report, not a list
     assert report["default_output"] == str(tmp_path / "card-deblurred" / "0001.mp4")
     assert f"left out {tmp_path / 'card' / '0001A01.MXF'}" in result.stderr
+
+
+def test_a_glob_is_described_though_it_names_no_default_output(tmp_path):
+    frames = make_images(tmp_path / "frames", count=3)[0].parent
+    result = runner.invoke(app, ["info", str(frames / "*.png"), "--json"])  # was "a glob ... needs -o"
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["frames"] == 3 and report["written_with"] == "PNG frames"
+    assert report["default_output"].startswith("none: a glob needs -o")
 
 
 def test_a_missing_input_is_one_line(tmp_path):

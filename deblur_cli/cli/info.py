@@ -16,6 +16,7 @@ from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
 from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.extras import describe_extras
 from deblur_cli.video_io.image_file import ALPHA_IMAGE_FORMATS, is_image_output
+from deblur_cli.video_io.images import is_glob
 from deblur_cli.video_io.sinks import planned_warnings
 
 # FFmpeg's colour enums, by the names ffprobe prints, for the values cameras and phones write.
@@ -32,7 +33,8 @@ def info(
 ) -> None:
     """What deblur reads from an input and what [bold]deblur run[/] would write for it."""
     reports = []
-    for source, target in plan_outputs(inputs, None):
+    planned = [pair for given in inputs for pair in _planned(given)]
+    for source, target in planned:
         try:
             reports.append(_report(source, describe(source), target))
         except NoVideoError as e:
@@ -54,9 +56,18 @@ def info(
         out.print(table)
 
 
-def _report(path: Path, info: VideoInfo, target: Path) -> dict:
+def _planned(given: Path) -> list[tuple[Path, Path | None]]:
+    """What `deblur run` without -o would write for an input: a glob names no place (None)."""
+    if not given.exists() and is_glob(str(given)):
+        return [(given, None)]
+    return plan_outputs([given], None)
+
+
+def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
     """The facts about one input, by name, None where they do not apply; `target` is where `deblur run`
-    without -o writes."""
+    without -o writes (None for a glob, which needs -o: it is described as written to PNG frames)."""
+    shown_target = "none: a glob needs -o (a folder for PNG frames, or a video file)" if target is None else str(target)
+    target = Path("deblurred") if target is None else target
     width, height = info.display_size
     alpha = "kept" if info.alpha else None
     if is_image_output(target) or target.suffix == "":
@@ -103,7 +114,7 @@ def _report(path: Path, info: VideoInfo, target: Path) -> dict:
         "other_data": ", ".join(extras["data"]) if "data" in extras else None,
         "attachments": ", ".join(extras["attachments"]) if "attachments" in extras else None,
         "other_video_streams": extras.get("other_video"),
-        "default_output": str(target),
+        "default_output": shown_target,
         "written_with": writes,
         "warnings": warnings,
     }

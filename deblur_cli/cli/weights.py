@@ -105,7 +105,10 @@ def download_weights(
                 continue
             finally:
                 bar.remove_task(task)
-            note = "already cached" if was in ("cached", "bundled") and not force else "downloaded and verified"
+            if was == "bundled":  # the package's own file, checked: there is nothing to fetch, even with --force
+                note = "bundled with deblur, nothing to download"
+            else:
+                note = "already cached" if was == "cached" and not force else "downloaded and verified"
             bar.console.print(f"{entry.name}: {note}", highlight=False)
             out.print(str(path), highlight=False, soft_wrap=True)
     if failed:
