@@ -76,7 +76,7 @@ def evaluate(
             "--results",
             metavar="DIR",
             help="Also score frames restored elsewhere (another method's results, or what --save wrote), "
-            "DIR/<sequence>/ or DIR/<sequence>.mp4; repeatable; without --model, only these.",
+            "DIR/SEQUENCE/ or DIR/SEQUENCE.mp4; repeatable; without --model, only these.",
         ),
     ] = None,
     device: DeviceOpt = "auto",

@@ -54,7 +54,7 @@ def run(
     output: Annotated[
         Optional[Path],
         typer.Option(
-            "--output", "-o", help="Output file; a folder for several inputs. Default: beside each input, as NAME-deblurred.EXT."
+            "--output", "-o", help="Output file; a folder for several inputs. Default: beside each input, with -deblurred added to its name."
         ),
     ] = None,
     model: ModelOpt = AUTO,
