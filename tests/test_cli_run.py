@@ -574,6 +574,10 @@ def test_version_and_help():
     help_text = runner.invoke(app, ["run", "--help"]).stdout
     for option in ("--model", "--window", "--overlap", "--tile", "--steps", "--device", "--precision", "--force"):
         assert option in help_text
+    commands = ["run", "info", "demo", "models", "download-weights", "bench", "evaluate", "synth", "train"]
+    for command in commands:  # 80 columns, as in a log: Rich cuts a word longer than its column to "…"
+        shown = runner.invoke(app, [command, "--help"], env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"}).stdout
+        assert "Usage: deblur " + command in shown and "…" not in shown, command
 
 
 def test_sampling_options_given_to_a_deterministic_model_are_named_as_ignored(tmp_path, identity):
