@@ -58,6 +58,21 @@ def test_one_sequence_may_be_the_results_folder_itself(tmp_path):
     assert find_results(pairs, tmp_path / "out") == {"seq": tmp_path / "out"}
 
 
+def test_results_equal_to_the_sharp_frames_score_an_infinite_psnr(tmp_path):
+    """The restored frames are rounded to 8 bits with the same float32 arithmetic the sharp ones are
+    read with (they differed by 6e-8, which scored 154 dB)."""
+    sharp = random_images(2, seed=1)
+    frames_folder(tmp_path / "seq" / "blur", random_images(2, seed=0))
+    frames_folder(tmp_path / "seq" / "sharp", sharp)
+    frames_folder(tmp_path / "out", sharp)
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "seq"), "--results", str(tmp_path / "out"),
+                                 "--json", str(tmp_path / "r.json"), "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    scores = json.loads((tmp_path / "r.json").read_text())
+    assert scores["sequences"][0]["output"]["psnr"] is None  # JSON's word for infinity here
+    assert scores["sequences"][0]["output"]["ssim"] == pytest.approx(1.0)
+
+
 def test_missing_results_are_named_before_any_work(tmp_path):
     data = two_sequences(tmp_path / "d")
     pairs = find_sequences(data)

@@ -371,6 +371,8 @@ def test_training_and_the_cli_work_without_pyav(tmp_path):
     assert (tmp_path / "run" / "dstnet-s.safetensors").is_file()
     run = deblur("run", "in.mp4", "-o", str(tmp_path / "out.mp4"))
     assert run.returncode == 1 and "needs PyAV" in run.stderr and "Traceback" not in run.stderr
+    synth = deblur("synth", str(tmp_path / "clips"), "--clips", "1")  # was an internal error
+    assert synth.returncode == 1 and "error: deblur synth needs PyAV" in synth.stderr
 
 
 def test_evaluation_keeps_moving_or_still_cameras_on_request(tmp_path):

@@ -23,7 +23,6 @@ from deblur_cli.cli.options import (
     OfflineOpt,
     OverlapOpt,
     PrecisionOpt,
-    QuietOpt,
     SamplesOpt,
     SceneCutsOpt,
     SeedOpt,
@@ -84,7 +83,9 @@ def run(
         ),
     ] = "auto",
     codec: Annotated[Optional[str], typer.Option(help="Video codec (libx264, libx265, libvpx-vp9, ffv1, x264-lossless...).")] = None,
-    crf: Annotated[int, typer.Option(min=0, max=63, help="Quality for x264/x265/vp9: lower is better.")] = 18,
+    crf: Annotated[
+        int, typer.Option(min=0, max=63, help="Quality, lower is better: 0 to 51 for x264/x265, to 63 for VP9/AV1.")
+    ] = 18,
     preset: Annotated[str, typer.Option(help="Encoder speed preset (x264/x265).")] = "medium",
     pix_fmt: Annotated[Optional[str], typer.Option("--pix-fmt", help="Output pixel format (default: from the input and codec).")] = None,
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop audio and subtitle streams.")] = False,
@@ -99,7 +100,7 @@ def run(
     no_resume: Annotated[
         bool, typer.Option("--no-resume", help="Start over instead of continuing what an interrupted run kept.")
     ] = False,
-    quiet: QuietOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary line.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
     cache_dir: CacheDirOpt = None,
     offline: OfflineOpt = False,

@@ -9,7 +9,7 @@ import typer
 
 from deblur_cli.cli.app import command, err, out
 from deblur_cli.cli.options import SMALLEST_SYNTHESIS, SYNTHESIS_BYTES_PER_PIXEL, check_synthesis_memory, parse_size
-from deblur_cli.errors import UsageError
+from deblur_cli.errors import DeblurError, UsageError
 
 
 @command("synth")
@@ -74,6 +74,13 @@ def synth(
         if not fetch:
             raise UsageError("nothing to do", hint="give an output folder, or --fetch --sources DIR")
         return
+    try:
+        import av  # noqa: F401  the clips are written as PNG or FFV1 files by way of PyAV
+    except ImportError:
+        raise DeblurError(
+            "deblur synth needs PyAV (the av package) to write clips; --fetch, --pack and --unpack work without it",
+            hint="pip install av",
+        ) from None
     from deblur_cli.data.writer import write_dataset
     from deblur_cli.tiles import is_out_of_memory
 
