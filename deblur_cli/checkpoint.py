@@ -6,6 +6,7 @@ Weights are data: nothing here builds a model or runs code from a file.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -39,7 +40,14 @@ def save_checkpoint(
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata=metadata)
+    tmp.chmod(0o666 & ~_umask())  # safetensors writes 0600, which keeps the weights from the rest of a team
     tmp.replace(path)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading it means setting it: put it back at once
+    os.umask(mask)
+    return mask
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:

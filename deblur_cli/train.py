@@ -251,6 +251,7 @@ def train(
     callback: ProgressCallback | None = None,
     task: Task | None = None,
     should_stop: Callable[[], bool] | None = None,
+    given: frozenset[str] | None = None,
 ) -> dict[str, float]:
     """Train `config.model` into `out_dir`; returns the last validation figures.
 
@@ -260,15 +261,22 @@ def train(
     early, after that many steps in all, with state saved: a long run split into resumable pieces.
     `should_stop`, asked after every step, stops it likewise when it says so (the command's answer to
     Ctrl-C or SIGTERM), so that a stopped run loses no finished step. `task` replaces the TASKS entry
-    (tests use a tiny stand-in model).
+    (tests use a tiny stand-in model). On resuming, `given` names the fields of `config` the user set
+    (the command line's); the others of RESUMED_FREELY keep the run's stored values (None: all are taken
+    from `config`). Without `resume`, a folder that holds a run is refused, not overwritten.
     """
     out_dir = Path(out_dir)
+    if not resume and (out_dir / CHECKPOINT).exists():
+        raise UsageError(
+            f"{out_dir} holds a training run ({CHECKPOINT})",
+            hint="--resume continues it; another --out starts a new run beside it",
+        )
     device = _device()
     ddp = _Distributed(device)
     try:
         state = _read_state(out_dir / CHECKPOINT) if resume else None
         if state is not None:  # the run's own config decides its task (a residual model keeps its prior)
-            config = _resumed_config(state["config"], config, out_dir / CHECKPOINT)
+            config = _resumed_config(state["config"], config, out_dir / CHECKPOINT, given)
         task = task or get_task(config.model, config.prior)
         return _train(config, out_dir, state, until, callback, task, device, ddp, should_stop)
     finally:
@@ -591,16 +599,20 @@ def _read_state(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def _resumed_config(stored: dict, config: TrainConfig, path: Path) -> TrainConfig:
-    """The config a resumed run trains with: the `stored` one, with only the bookkeeping taken from `config`."""
+# What a resumed run may change: its length, the bookkeeping, where the photos are and the EMA (which does
+# not feed back into training); it keeps its schedule, data stream and prior.
+RESUMED_FREELY = ("steps", "val_every", "save_every", "workers", "gpu_synthesis", "sources", "ema", "precision")
+
+
+def _resumed_config(stored: dict, config: TrainConfig, path: Path, given: frozenset[str] | None = None) -> TrainConfig:
+    """The config a resumed run trains with: the `stored` one, with those of RESUMED_FREELY in `given`
+    (all, for None) taken from `config`."""
     stored = dict(stored)
     if "amp" in stored:  # runs from before `precision`: amp meant bf16/fp16 on CUDA only, i.e. "auto"
         stored["precision"] = "auto" if stored.pop("amp") else "fp32"
     if stored["model"] != config.model:
         raise UsageError(f"{path} trains {stored['model']}, not {config.model}")
-    # the run keeps its schedule, data and prior; its length, the bookkeeping and the EMA (which does
-    # not feed back into training) may change
-    free = ("steps", "val_every", "save_every", "workers", "gpu_synthesis", "sources", "ema", "precision")
+    free = [k for k in RESUMED_FREELY if given is None or k in given]
     keep = {k: v for k, v in stored.items() if k not in free}
     keep["val_size"] = tuple(keep["val_size"])
     return TrainConfig(**{**asdict(config), **keep})

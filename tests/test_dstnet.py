@@ -146,6 +146,18 @@ def test_safetensors_round_trip_in_half_precision_keeps_the_config(tmp_path):
         assert torch.equal(model.state_dict()[key], value.half().float()), key
 
 
+def test_saved_weights_get_the_usual_permissions(tmp_path):
+    """0666 less the umask, as the other files of a run (safetensors alone writes 0600)."""
+    import os
+
+    before = os.umask(0o022)
+    try:
+        save_dstnet(_model(DSTNetConfig(feat=8, blocks=1)), tmp_path / "w.safetensors")
+    finally:
+        os.umask(before)
+    assert (tmp_path / "w.safetensors").stat().st_mode & 0o777 == 0o644
+
+
 def test_config_comes_from_shapes_when_a_file_has_no_metadata(tmp_path):
     source = _model(DSTNetConfig(feat=24, blocks=4))
     assert config_from_state_dict(source.state_dict()) == DSTNetConfig(feat=24, blocks=4)

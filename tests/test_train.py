@@ -226,6 +226,26 @@ def test_resume_without_checkpoint_is_a_usage_error(tmp_path):
         train(CONFIG, tmp_path, resume=True, task=_tiny_task())
 
 
+def test_a_new_run_into_a_folder_holding_one_is_refused(tmp_path):
+    train(CONFIG, tmp_path, until=2, task=_tiny_task())
+    before = (tmp_path / "log.csv").read_text()
+    with pytest.raises(UsageError, match="holds a training run") as caught:
+        train(CONFIG, tmp_path, task=_tiny_task())  # it overwrote last.pt and appended steps 1, 2... to log.csv
+    assert "--resume" in caught.value.hint and (tmp_path / "log.csv").read_text() == before
+
+
+def test_a_resume_keeps_what_the_command_line_did_not_set(tmp_path):
+    """`--resume` alone: the run's own length, data and bookkeeping, not the command line's defaults."""
+    run = dataclasses.replace(CONFIG, steps=8, save_every=3, sources=str(tmp_path / "photos"))
+    train(run, tmp_path / "r", until=2, task=_tiny_task())
+    defaults = dataclasses.replace(CONFIG, steps=20000, save_every=200, sources=None)
+    train(defaults, tmp_path / "r", resume=True, until=3, task=_tiny_task(), given=frozenset())
+    stored = torch.load(tmp_path / "r" / "last.pt", weights_only=True)["config"]
+    assert (stored["steps"], stored["save_every"], stored["sources"]) == (8, 3, str(tmp_path / "photos"))
+    train(defaults, tmp_path / "r", resume=True, until=4, task=_tiny_task(), given=frozenset({"steps"}))
+    assert torch.load(tmp_path / "r" / "last.pt", weights_only=True)["config"]["steps"] == 20000  # given: taken
+
+
 def test_residual_diffusion_trains_on_its_prior_and_keeps_it_on_resume(tmp_path):
     """`--prior`: the run stores the prior, exports it inside the WTSA file, and a resume without it keeps it."""
     from deblur_cli.dstnet_weights import save_dstnet

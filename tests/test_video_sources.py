@@ -206,6 +206,9 @@ def test_synth_command_writes_clips_from_videos_and_refuses_sizes_none_holds(tmp
     result = CliRunner().invoke(app, [*args, "--size", "48x32", "--split", "train"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "ds/clip_0001/sharp").iterdir()) == ["0000.png", "0001.png", "0002.png"]
+    again = CliRunner().invoke(app, [*args, "--size", "48x32", "--split", "train"])  # over the clips just written
+    assert again.exit_code == 1 and "ds is not empty" in again.output
+    args[1] = str(tmp_path / "ds2")
     too_big = CliRunner().invoke(app, [*args, "--size", "640x360"])
     assert too_big.exit_code == 1 and "no video holds clips of 3 frames at 640x360" in too_big.output
     assert "Traceback" not in too_big.output

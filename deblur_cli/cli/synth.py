@@ -9,7 +9,7 @@ import typer
 
 from deblur_cli.cli.app import command, err, out
 from deblur_cli.cli.options import SMALLEST_SYNTHESIS, SYNTHESIS_BYTES_PER_PIXEL, check_synthesis_memory, parse_size
-from deblur_cli.errors import DeblurError, UsageError
+from deblur_cli.errors import DeblurError, OutputError, UsageError
 
 
 @command("synth")
@@ -88,6 +88,8 @@ def synth(
         err.print(f"clip {done}/{total}", highlight=False)
 
     width, height = parse_size(size, minimum=SMALLEST_SYNTHESIS)
+    if output.is_dir() and any(output.iterdir()):  # new clips over old ones would leave some of the old behind
+        raise OutputError(f"{output} is not empty", hint="write the clips into a new or empty folder")
     check_synthesis_memory(frames, width, height)
     try:
         write_dataset(

@@ -21,6 +21,7 @@ DEFAULTS = TrainConfig()
 
 @command("train")
 def train_command(
+    ctx: typer.Context,
     out_dir: Annotated[
         Optional[Path],
         typer.Option("--out", "-o", help="Run folder: checkpoint, log.csv, exported weights (--evaluate --weights needs none)."),
@@ -123,7 +124,7 @@ def train_command(
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     import torch
 
-    from deblur_cli.train import evaluate, train
+    from deblur_cli.train import RESUMED_FREELY, evaluate, train
 
     if threads:
         torch.set_num_threads(threads)
@@ -159,8 +160,10 @@ def train_command(
     def asked_to_stop() -> None:
         note("stopping after this step, keeping every step done (press Ctrl-C again to stop at once)")
 
+    # on --resume, what the run may change and the command line did not set keeps the run's value
+    given = frozenset(name for name in RESUMED_FREELY if ctx.get_parameter_source(name).name != "DEFAULT")
     with stop_after_step(asked_to_stop) as signalled:
-        result = train(config, out_dir, resume=resume, until=until, callback=report, should_stop=signalled)
+        result = train(config, out_dir, resume=resume, until=until, callback=report, should_stop=signalled, given=given)
     if signum := signalled():
         note(f"stopped after step {done[0] if done else 0}, saved in {out_dir}: the same command with --resume continues")
         raise stopped(signum)
