@@ -25,7 +25,7 @@ import torch
 
 from deblur_cli.datasets import SequencePair
 from deblur_cli.errors import InputError
-from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_8bit
+from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_levels
 from deblur_cli.metrics.lpips import LPIPS, lpips_clip
 from deblur_cli.metrics.niqe import applicable as niqe_applicable
 from deblur_cli.metrics.ssim import WINDOW as SSIM_MIN_SIDE
@@ -276,7 +276,7 @@ def _score(
         # too, and cost a fraction of what they cost on the CPU.
         waiting: deque[tuple[torch.Tensor, torch.Tensor]] = deque()
         metrics = frame_metrics(blurred_info.height, blurred_info.width, lpips=lpips, with_niqe=with_niqe)
-        scores = _Scores(metrics, input_scores, flicker=with_flicker)
+        scores = _Scores(metrics, input_scores, flicker=with_flicker, bit_depth=blurred_info.bit_depth)
         seconds = 0.0
 
         def inputs() -> Iterator[torch.Tensor]:
@@ -319,7 +319,12 @@ class _Scores:
     when its means are not known already (`known_input`)."""
 
     def __init__(
-        self, metrics: dict[str, FrameMetric], known_input: dict[str, float] | None = None, *, flicker: bool = False
+        self,
+        metrics: dict[str, FrameMetric],
+        known_input: dict[str, float] | None = None,
+        *,
+        flicker: bool = False,
+        bit_depth: int = 8,
     ) -> None:
         if known_input is not None and set(known_input) - {"flicker"} != set(metrics):
             raise ValueError(f"input scores for {sorted(known_input)}, but the metrics are {sorted(metrics)}")
@@ -329,14 +334,16 @@ class _Scores:
         self.input: dict[str, list[float]] = {name: [] for name in names}
         self.output: dict[str, list[float]] = {name: [] for name in names}
         self.flicker = flicker
+        self.bit_depth = bit_depth  # of the files the restored frames would be saved as (--save)
         self.previous: tuple[torch.Tensor | None, torch.Tensor, torch.Tensor] | None = None  # the last frames
 
     def add(self, blurred: torch.Tensor, sharp: torch.Tensor, restored: torch.Tensor) -> None:
-        """(3, H, W) frames: the restored one float in [0, 1], rounded to 8 bits first, as a file
-        stores it; the others as held (float, or uint8: see `as_float`), scored on the restored
-        frame's device. The blurred frame is not touched when its scores are known."""
+        """(3, H, W) frames: the restored one float in [0, 1], rounded to the levels of its file first
+        (8 bits, or 16 for deeper sequences), as --save stores it; the others as held (float, or uint8:
+        see `as_float`), scored on the restored frame's device. The blurred frame is not touched when
+        its scores are known."""
         device = restored.device
-        restored = to_8bit(restored)
+        restored = to_levels(restored, self.bit_depth)
         sharp = as_float(sharp.to(device))
         blurred = as_float(blurred.to(device)) if self.known_input is None else None
         for name, metric in self.metrics.items():

@@ -71,6 +71,32 @@ def test_results_equal_to_the_sharp_frames_score_an_infinite_psnr(tmp_path):
     scores = json.loads((tmp_path / "r.json").read_text())
     assert scores["sequences"][0]["output"]["psnr"] is None  # JSON's word for infinity here
     assert scores["sequences"][0]["output"]["ssim"] == pytest.approx(1.0)
+    frames_folder(tmp_path / "still" / "blur", sharp)  # the input exact too: a gain of inf − inf is no number
+    frames_folder(tmp_path / "still" / "sharp", sharp)
+    table = runner.invoke(app, ["evaluate", str(tmp_path / "still"), "--results", str(tmp_path / "out"), "-q"])
+    assert table.exit_code == 0 and "inf" in table.stdout and "nan" not in table.stdout
+
+
+def test_a_16_bit_dataset_is_scored_and_saved_at_16_bits(tmp_path, monkeypatch):
+    """The blurred frames given back as results score as the input does, and --save's 16-bit PNGs score
+    what the table said (restored frames were rounded to 8 bits, the rest read at 16)."""
+    rng = np.random.default_rng(0)
+    deep = [rng.integers(0, 65536, (20, 24, 3), dtype=np.uint16) for _ in range(4)]
+    frames_folder(tmp_path / "seq" / "blur", deep[:2])
+    frames_folder(tmp_path / "seq" / "sharp", deep[2:])
+    as_results = runner.invoke(app, ["evaluate", str(tmp_path / "seq"), "--results", str(tmp_path / "seq" / "blur"),
+                                     "--json", str(tmp_path / "r.json"), "-q"])  # fmt: skip
+    assert as_results.exit_code == 0, as_results.output
+    sequence = json.loads((tmp_path / "r.json").read_text())["sequences"][0]
+    assert sequence["output"]["psnr"] == sequence["input"]["psnr"] and sequence["output"]["ssim"] == sequence["input"]["ssim"]
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: Darkens())
+    saved = runner.invoke(app, ["evaluate", str(tmp_path / "seq"), "-m", "dstnet-s", "--save", str(tmp_path / "s"),
+                                "--json", str(tmp_path / "m.json"), "-q"])  # fmt: skip
+    assert saved.exit_code == 0, saved.output
+    rescored = runner.invoke(app, ["evaluate", str(tmp_path / "seq"), "--results", str(tmp_path / "s"),
+                                   "--json", str(tmp_path / "s.json"), "-q"])  # fmt: skip
+    model, files = (json.loads((tmp_path / name).read_text())["sequences"][0]["output"] for name in ("m.json", "s.json"))
+    assert model["psnr"] == pytest.approx(files["psnr"], abs=1e-9) and model["ssim"] == pytest.approx(files["ssim"], abs=1e-9)
 
 
 def test_missing_results_are_named_before_any_work(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 import time
 from dataclasses import asdict, dataclass
@@ -457,7 +458,7 @@ def _scores(metrics: list[str], before, after) -> list[str]:
         cells += [cell(before(metric), fmt), cell(after(metric), fmt)]
         if metric == "psnr":
             gain = None if before(metric) is None or after(metric) is None else after(metric) - before(metric)
-            cells.append(cell(gain, "{:+.2f}"))
+            cells.append(cell(None if gain is not None and math.isnan(gain) else gain, "{:+.2f}"))  # inf − inf
     return cells
 
 

@@ -5,9 +5,17 @@ from __future__ import annotations
 import torch
 
 
+def to_levels(x: torch.Tensor, bit_depth: int) -> torch.Tensor:
+    """Float frames rounded to the levels of a file of `bit_depth` (clamped to [0, 1]), as float32: 255
+    for 8 bits, 65535 above (16-bit PNGs; deeper video is read on that scale too), halves up, with the
+    writers' arithmetic (pipeline.to_image), so a frame scores as its saved file does."""
+    peak = 255 if bit_depth <= 8 else 65535
+    # times 1/peak, not divided by it: the same float32 as frames read from files (stream.as_float,
+    # pipeline.to_tensor), so a frame equal to its reference scores an infinite PSNR (division differs
+    # in the last bit)
+    return (x.float().clamp(0, 1) * peak + 0.5).floor().mul_(1 / peak)
+
+
 def to_8bit(x: torch.Tensor) -> torch.Tensor:
-    """Float frames rounded to the 256 levels of an 8-bit file (clamped to [0, 1]), as float32: halves
-    up, with the writers' arithmetic (pipeline.to_image), so a frame scores as its saved file does."""
-    # times 1/255, not divided by 255: the same float32 as stream.as_float makes of the 8-bit value, so a
-    # frame equal to its reference scores an infinite PSNR (division differs in the last bit)
-    return (x.float().clamp(0, 1) * 255 + 0.5).floor().mul_(1 / 255)
+    """Float frames rounded to the 256 levels of an 8-bit file (see to_levels)."""
+    return to_levels(x, 8)
