@@ -765,6 +765,31 @@ def test_damaged_webm(tmp_path):
         read_all(path)
 
 
+@pytest.mark.parametrize("size", [(96, 64), (97, 63)])  # odd sides: chroma samples cover past the edge
+@pytest.mark.parametrize("pix_fmt", ["yuvj420p", "yuvj422p", "yuvj444p"])
+def test_jpeg_frames_read_as_libjpeg_reads_them(tmp_path, size, pix_fmt):
+    """OpenCV (libjpeg) is how the JPEG datasets' published scores read their frames; FFmpeg's own
+    conversion repeats chroma samples where libjpeg interpolates them (31 dB apart on this picture).
+    What is left is the inverse DCT's rounding: a level or three here and there."""
+    import cv2
+
+    width, height = size
+    picture = media.pattern(0, width, height)
+    picture[height // 4 : height // 2, width // 3 : width // 2] = (200, 30, 40)  # sharp coloured edges
+    path = tmp_path / "frame.jpg"
+    with av.open(str(path), "w", format="image2") as container:
+        stream = container.add_stream("mjpeg", rate=1)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        stream.codec_context.qmin = stream.codec_context.qmax = 2
+        container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(format=pix_fmt)))
+        container.mux(stream.encode(None))
+    libjpeg = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB).astype(np.float64)
+    with open_source(path) as source:
+        ours = next(iter(source)).image.astype(np.float64)
+    assert np.abs(ours - libjpeg).max() <= 3
+    assert 10 * np.log10(255**2 / np.mean((ours - libjpeg) ** 2)) > 50
+
+
 def test_empty_image_directory(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "readme.txt").write_text("no images here")

@@ -23,6 +23,7 @@ from deblur_cli.video_io.info import (
     frame_arrays,
     normalize_rotation,
 )
+from deblur_cli.video_io.jfif import jfif_rgb
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 _SEQUENCE_HINT = "a frame sequence is a folder of .png, .jpg or .tif files that sort in order (frame_0001.png ...)"
@@ -127,6 +128,10 @@ class ImageSequenceSource:
         return path, frame.width, frame.height, self._arrays(frame)
 
     def _arrays(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.info.codec == "mjpeg" and not self.info.alpha:  # a JPEG: its RGB as libjpeg makes it
+            image = jfif_rgb(frame)
+            if image is not None:
+                return image, None
         return frame_arrays(frame, self.info.dtype, self.info.alpha)
 
     def _frame(
