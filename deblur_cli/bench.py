@@ -153,7 +153,8 @@ def _read_frames(path: str | os.PathLike, count: int, span: Span) -> tuple[torch
     if len(frames) < count:
         where = "" if span.whole else f" from {span.start:g} s"
         raise InputError(
-            f"{path} has {len(frames)} frames{where}, fewer than the {count} asked for", hint="lower --frames"
+            f"{path} has {len(frames)} frames{where}, fewer than --frames ({count})",
+            hint=f"--frames {len(frames)} or fewer (the default is 8)" if frames else "choose an earlier --start",
         )
     return torch.stack(frames), fps
 

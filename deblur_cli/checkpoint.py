@@ -77,9 +77,11 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     if path.suffix in (".pth", ".pt", ".ckpt", ".bin"):
         try:
             raw = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as e:  # weights_only refuses pickled code; any failure means: not usable weights
+        except Exception:  # weights_only refuses pickled code; any failure means: not usable weights
+            # (torch's own message suggests weights_only=False, the one thing never to do with a file
+            # from elsewhere: it is not passed on)
             raise WeightsError(
-                f"cannot load {path} as plain tensors: {str(e).splitlines()[0]}",
+                f"cannot load {path} as plain tensors: not a PyTorch checkpoint, or one that holds more than tensors",
                 hint="only state dicts of tensors are accepted; convert other files to safetensors",
             ) from None
         return _unwrap_legacy(raw, path), {}

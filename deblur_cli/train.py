@@ -293,11 +293,11 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
             hint="drop --gpu-synthesis" if device.type == "cpu" else "drop --workers",
         )
     half = autocast_dtype(config.precision, device)
+    start = read_checkpoint(config.init)[0] if config.init and state is None else None  # before the folder is made
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     model = task.build().to(device)
-    if config.init and state is None:
-        start, _ = read_checkpoint(config.init)
+    if start is not None:
         model.load_state_dict(start, strict=True)  # copy_ casts a float16 file to the model's dtype
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     decay, no_decay = [], []

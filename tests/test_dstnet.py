@@ -146,6 +146,29 @@ def test_safetensors_round_trip_in_half_precision_keeps_the_config(tmp_path):
         assert torch.equal(model.state_dict()[key], value.half().float()), key
 
 
+class _RunsCode:
+    """Pickles as a call: loading it without weights_only would create `marker`."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_pth_that_would_run_code_is_refused_without_running_it(tmp_path):
+    from deblur_cli.metrics.lpips import load_lpips
+
+    marker = tmp_path / "ran"
+    path = tmp_path / "GOPRO.pth"
+    torch.save({"params": {"feat_extractor.weight": torch.zeros(1)}, "extra": _RunsCode(marker)}, path)
+    for load in (load_dstnet, lambda p: load_lpips([p])):
+        with pytest.raises(WeightsError, match=r"not a (PyTorch checkpoint|state dict of tensors)") as caught:
+            load(path)
+        assert "weights_only=False" not in str(caught.value) + str(caught.value.hint)  # torch's own suggestion
+    assert not marker.exists()
+
+
 def test_saved_weights_get_the_usual_permissions(tmp_path):
     """0666 less the umask, as the other files of a run (safetensors alone writes 0600)."""
     import os

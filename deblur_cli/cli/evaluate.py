@@ -251,6 +251,10 @@ def evaluate(
         if reports:
             _finish(reports, several, json_path)
         raise
+    if with_niqe and any("niqe" not in report.metrics for report in reports):
+        from deblur_cli.metrics.niqe import BLOCK, MIN_BLOCKS
+
+        note(f"NIQE left out: it needs frames that hold {MIN_BLOCKS} blocks of {BLOCK}x{BLOCK} pixels, and some here do not")
     _finish(reports, several, json_path)
 
 

@@ -117,6 +117,10 @@ def train_command(
     """Train on clips synthesised on the fly: [bold]deblur train -m dstnet-s --sources cache -o runs/s[/]."""
     if sources is not None and not sources.is_dir():
         raise UsageError(f"--sources {sources} is not a folder", hint="create it with `deblur synth --fetch`")
+    evaluation_only = {"--shake-only": shake_only, "--camera": camera != "any", "--sharp-input": sharp_input,
+                       "--videos": videos, "--sample": sample, "--weights": weights, "--ddim-steps": ddim_steps}  # fmt: skip
+    if not evaluate_only and (given := [name for name, value in evaluation_only.items() if value]):
+        raise UsageError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} with --evaluate only")
     if out_dir is None and evaluate_only and weights is None:
         raise UsageError("--evaluate needs a run folder (--out) or a weights file (--weights)")
     if out_dir is None and not evaluate_only:

@@ -116,8 +116,10 @@ def _read(path: Path) -> dict[str, torch.Tensor]:
         else:
             raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
+        # torch's own message runs to several lines and suggests weights_only=False: not passed on
         raise WeightsError(
-            f"cannot read LPIPS weights {path}: {e}", hint="give a .safetensors or .pth state dict"
+            f"cannot read LPIPS weights {path}: not a state dict of tensors ({type(e).__name__})",
+            hint="give a .safetensors or .pth state dict",
         ) from None
     if not isinstance(raw, dict):
         raise WeightsError(f"{path} holds no state dict", hint="give a .safetensors or .pth state dict")
