@@ -80,6 +80,7 @@ def write_ffv1(clip: torch.Tensor, path: str | Path, fps: int = 30) -> None:
     tmp = path.with_name(path.stem + ".tmp.mkv")
     try:
         with av.open(str(tmp), "w") as container:
+            container.flags |= av.container.Flags.bitexact.value  # no random segment ID or date: same seed, same bytes
             stream = container.add_stream("ffv1", rate=fps)
             stream.width, stream.height, stream.pix_fmt = clip.shape[-1], clip.shape[-2], "bgr0"
             for frame in clip:
