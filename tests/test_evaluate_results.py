@@ -95,6 +95,7 @@ def test_a_16_bit_dataset_is_scored_and_saved_at_16_bits(tmp_path, monkeypatch):
     assert saved.exit_code == 0, saved.output
     rescored = runner.invoke(app, ["evaluate", str(tmp_path / "seq"), "--results", str(tmp_path / "s"),
                                    "--json", str(tmp_path / "s.json"), "-q"])  # fmt: skip
+    assert rescored.exit_code == 0, rescored.output
     model, files = (json.loads((tmp_path / name).read_text())["sequences"][0]["output"] for name in ("m.json", "s.json"))
     assert model["psnr"] == pytest.approx(files["psnr"], abs=1e-9) and model["ssim"] == pytest.approx(files["ssim"], abs=1e-9)
 
