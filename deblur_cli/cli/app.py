@@ -15,7 +15,7 @@ import typer.core
 from rich.console import Console
 
 from deblur_cli import __version__
-from deblur_cli.errors import DeblurError, OutputError, UsageError
+from deblur_cli.errors import DeblurError, NoVideoError, OutputError, UsageError
 
 DEBUG_ENV = "DEBLUR_DEBUG"
 
@@ -124,6 +124,12 @@ def warn(message: str) -> None:
 def note(message: str) -> None:
     """One line on stderr about what a command does beyond the usual (it continues an interrupted run)."""
     err.print(f"[cyan]note:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def note_left_out(source, error: NoVideoError) -> None:
+    """The note for a file found in a folder of videos that holds no video (a camera card's sound files),
+    which `run` and `info` leave out."""
+    note(f"left out {source}, found in a folder of videos: it has no video stream ({error.what})")
 
 
 def report_error(e: DeblurError) -> None:

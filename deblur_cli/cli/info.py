@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from deblur_cli.cli.app import command, note, out
+from deblur_cli.cli.app import command, note_left_out, out
 from deblur_cli.errors import DeblurError, InputError, NoVideoError
 from deblur_cli.outputs import plan_outputs
 from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
@@ -40,7 +40,7 @@ def info(
         except NoVideoError as e:
             if source in inputs:
                 raise
-            note(f"left out {source}, found in a folder of videos: it has no video stream ({e.what})")
+            note_left_out(source, e)
     if not reports:
         raise InputError("no video: the folders given hold sound files only")
     if as_json:

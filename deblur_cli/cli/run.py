@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from deblur_cli.auto_model import AUTO, choose_model
-from deblur_cli.cli.app import command, err, note, out, report_error, warn
+from deblur_cli.cli.app import command, err, note, note_left_out, out, report_error, warn
 from deblur_cli.cli.options import (
     BatchOpt,
     CacheDirOpt,
@@ -136,7 +136,7 @@ def run(
         except NoVideoError as e:
             if source in inputs:
                 raise
-            note(f"left out {source}, found in a folder of videos: it has no video stream ({e.what})")
+            note_left_out(source, e)
             jobs.remove((source, target))
             planned.remove((source, target))
             continue
