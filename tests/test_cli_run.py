@@ -555,7 +555,7 @@ def test_bad_option_combinations_are_usage_errors(tmp_path, identity):
         ("--eta", "inf", "error: invalid value for '--eta'"),  # wrote black frames: σ infinite, x NaN
         ("--seed", str(2**64), "error: invalid value for '--seed'"),  # beyond torch's 64-bit generators
         ("--end", "0", "--end (0) must come after the first frame (--start 0)"),
-        ("--bogus", "1", "error: no such option: --bogus"),
+        ("--bogus", "1", "error: no such option"),  # then ": --bogus" or " '--bogus'", by the Click release
     ]:
         result = deblur(source, "-o", tmp_path / "out.mp4", option, value)
         assert result.exit_code == 2 and message in result.stderr, (option, result.output)
