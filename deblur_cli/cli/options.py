@@ -204,11 +204,11 @@ SMALLEST_SYNTHESIS = 8  # the camera paths and blur kernels need a few pixels to
 def check_synthesis_memory(frames: int, width: int, height: int) -> None:
     """A UsageError, before any work, when clips of this length and size cannot be made in the memory
     available now (the system would kill the process part-way instead)."""
-    need = SYNTHESIS_BYTES_PER_PIXEL * frames * width * height
-    if need > available_bytes():
+    need, available = SYNTHESIS_BYTES_PER_PIXEL * frames * width * height, available_bytes()
+    if need > available:
         raise UsageError(
             f"not enough memory to synthesise clips of {frames} frames at {width}x{height} (about "
-            f"{need / 1e9:.1f} GB each, {available_bytes() / 1e9:.1f} GB available)",
+            f"{need / 1e9:.1f} GB each, {available / 1e9:.1f} GB available)",
             hint="ask for fewer --frames or a smaller --size",
         )
 

@@ -266,7 +266,7 @@ def start_encoding(container, encoding: Encoding) -> None:
     except OSError:
         raise  # the file system's (a full disk): the caller says so
     except (ValueError, av.FFmpegError) as e:  # the encoder refused its settings, or the muxer the codec
-        if encoding.encoder not in getattr(container, "supported_codecs", {encoding.encoder}):  # PyAV 18 on
+        if encoding.encoder not in container.supported_codecs:
             raise OutputError(
                 f"the {Path(container.name).suffix or container.format.name} container cannot hold "
                 f"{encoding.encoder} video",
