@@ -5,7 +5,9 @@ Weights are data: nothing here builds a model or runs code from a file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from deblur_cli.errors import WeightsError
+from deblur_cli.errors import OutputError, WeightsError
 
 ARCH_KEY = "architecture"
 CONFIG_KEY = "config"
@@ -39,7 +41,15 @@ def save_checkpoint(
     metadata.update(extra or {})
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+    except Exception as e:  # safetensors raises its own error types, a full disk included
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise
+        raise OutputError(
+            f"cannot write {path}: {e}", hint="check the free space and the permissions of its folder"
+        ) from None
     tmp.chmod(0o666 & ~_umask())  # safetensors writes 0600, which keeps the weights from the rest of a team
     tmp.replace(path)
 
@@ -68,13 +78,13 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}")
-    if path.suffix == ".safetensors":
+    if path.suffix.lower() == ".safetensors":
         try:
             state = load_file(str(path))
         except Exception as e:  # safetensors raises its own error types across versions
             raise WeightsError(f"cannot read weights file {path}: {e}") from None
         return state, read_metadata(path)
-    if path.suffix in (".pth", ".pt", ".ckpt", ".bin"):
+    if path.suffix.lower() in (".pth", ".pt", ".ckpt", ".bin"):
         try:
             raw = torch.load(str(path), map_location="cpu", weights_only=True)
         except Exception:  # weights_only refuses pickled code; any failure means: not usable weights
@@ -108,3 +118,58 @@ def config_from_metadata(metadata: dict[str, str], architecture: str) -> dict | 
         return json.loads(metadata[CONFIG_KEY])
     except json.JSONDecodeError:
         raise WeightsError(f"corrupt config metadata in weights for {architecture}") from None
+
+
+def config_from_json(cls: type, stored: object, where: str):
+    """An instance of the config dataclass `cls` from its JSON dict, checked field by field: a file's
+    metadata is data from elsewhere. Each value must have its field's type (lists become tuples), and
+    every number in a model config is a positive count or scale. WeightsError naming `where` if not."""
+    fields = {field.name: field for field in dataclasses.fields(cls)}
+    if not isinstance(stored, dict):
+        raise WeightsError(f"{where}: the {cls.__name__} in its metadata is not a JSON object")
+    unknown = sorted(set(stored) - set(fields))
+    if unknown:
+        raise WeightsError(f"{where}: the {cls.__name__} in its metadata has unknown fields {', '.join(unknown)}")
+    values = {name: _checked_value(value, fields[name].default, f"{where}: {cls.__name__}.{name}") for name, value in stored.items()}
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as e:
+        raise WeightsError(f"{where}: unusable {cls.__name__} in its metadata: {e}") from None
+
+
+def _checked_value(value: object, default: object, where: str) -> object:
+    """`value` if it fits a field whose default is `default`, lists as tuples; WeightsError otherwise."""
+
+    def positive_int(v: object) -> bool:
+        return type(v) is int and v >= 1
+
+    if isinstance(default, str):
+        fits = isinstance(value, str)
+    elif type(default) is int:
+        fits = positive_int(value)
+    elif isinstance(default, float):
+        fits = type(value) in (int, float) and math.isfinite(value) and value > 0
+        value = float(value) if fits else value
+    elif isinstance(default, tuple):
+        fits = isinstance(value, (list, tuple)) and len(value) > 0 and all(positive_int(v) for v in value)
+        value = tuple(value) if fits else value
+    else:  # a field of a kind configs do not have yet
+        fits = False
+    if not fits:
+        raise WeightsError(f"{where} = {json.dumps(value)} in its metadata is not a usable {type(default).__name__}")
+    return value
+
+
+def state_mismatch(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> str | None:
+    """The first way `state` differs from `expected` in keys or shapes (a missing key, an extra one, a
+    shape), or None when every tensor fits. `expected` may live on the meta device."""
+    missing = [key for key in expected if key not in state]
+    if missing:
+        return f"missing {missing[0]}" + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+    extra = [key for key in state if key not in expected]
+    if extra:
+        return f"unexpected {extra[0]}" + (f" and {len(extra) - 1} more" if len(extra) > 1 else "")
+    for key, tensor in expected.items():
+        if state[key].shape != tensor.shape:
+            return f"{key} has shape {tuple(state[key].shape)}, the model's is {tuple(tensor.shape)}"
+    return None

@@ -7,12 +7,20 @@ The official release (github.com/xuboming8/DSTNet) ships BasicSR .pth files; our
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from deblur_cli.checkpoint import config_from_metadata, read_checkpoint, read_metadata, save_checkpoint
+from deblur_cli.checkpoint import (
+    ARCH_KEY,
+    config_from_json,
+    config_from_metadata,
+    read_checkpoint,
+    read_metadata,
+    save_checkpoint,
+    state_mismatch,
+)
 from deblur_cli.errors import WeightsError
 from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet, DSTNetConfig
 
@@ -44,25 +52,22 @@ def config_from_state_dict(state: dict[str, torch.Tensor]) -> DSTNetConfig:
     return DSTNetConfig(feat=first.shape[0], blocks=len(indices))
 
 
-def _config_from_metadata(metadata: dict[str, str]) -> DSTNetConfig | None:
+def _config_from_metadata(metadata: dict[str, str], where: str) -> DSTNetConfig | None:
     stored = config_from_metadata(metadata, ARCHITECTURE)
-    return None if stored is None else dstnet_config(stored)
+    return None if stored is None else dstnet_config(stored, where)
 
 
-def dstnet_config(stored: object) -> DSTNetConfig:
-    """A DSTNetConfig from its JSON dict; WeightsError if the dict has fields DSTNetConfig lacks."""
-    known = {field.name for field in fields(DSTNetConfig)}
-    if not isinstance(stored, dict) or not set(stored) <= known:
-        raise WeightsError(f"DSTNet config in the weights metadata has unknown fields: {stored}")
-    return DSTNetConfig(**stored)
+def dstnet_config(stored: object, where: str = "the weights file") -> DSTNetConfig:
+    """A DSTNetConfig from its JSON dict, checked (`checkpoint.config_from_json`); `where` names the file."""
+    return config_from_json(DSTNetConfig, stored, where)
 
 
 def variant_of(path: str | Path) -> str:
     """The name of the DSTNet variant whose config a safetensors file's metadata holds (DSTNET_VARIANTS),
     else the architecture's: an official .pth, or a width and depth of one's own."""
-    if Path(path).suffix != ".safetensors":
+    if Path(path).suffix.lower() != ".safetensors":
         return ARCHITECTURE
-    config = _config_from_metadata(read_metadata(path))
+    config = _config_from_metadata(read_metadata(path), Path(path).name)
     return next((name for name, known in DSTNET_VARIANTS.items() if known == config), ARCHITECTURE)
 
 
@@ -73,22 +78,38 @@ def load_dstnet(path: str | Path) -> DSTNet:
     is strict. WeightsError if the file is unreadable or does not fit the architecture.
     """
     state, metadata = read_checkpoint(path)
-    return build_dstnet(state, _config_from_metadata(metadata), name=Path(path).name)
+    name = Path(path).name
+    if metadata.get(ARCH_KEY, ARCHITECTURE) != ARCHITECTURE:
+        raise WeightsError(
+            f"{name} holds {metadata[ARCH_KEY]} weights, not DSTNet's",
+            hint=f"give it to a {metadata[ARCH_KEY]} model (see `deblur models`)",
+        )
+    return build_dstnet(state, _config_from_metadata(metadata, name), name=name)
 
 
 def build_dstnet(state: dict[str, torch.Tensor], config: DSTNetConfig | None = None, *, name: str) -> DSTNet:
     """A DSTNet in eval mode holding `state` (loaded strictly); the config is read from the shapes if None.
-    `name` says where the tensors came from, in errors."""
+    `name` says where the tensors came from, in errors.
+
+    The config is tried on the meta device first, where building costs nothing, and every tensor is
+    checked against it: a config from a file's metadata cannot make it allocate a model the file's
+    tensors do not fill.
+    """
     config = config or config_from_state_dict(state)
-    model = DSTNet(config)
+    described = f"DSTNet(feat={config.feat}, blocks={config.blocks})"
     try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        detail = " ".join(str(e).split())
+        with torch.device("meta"):
+            skeleton = DSTNet(config)
+    except (RuntimeError, ValueError, TypeError) as e:
+        raise WeightsError(f"{name}: cannot build {described}: {e}") from None
+    problem = state_mismatch(skeleton.state_dict(), state)
+    if problem is not None:
         raise WeightsError(
-            f"{name} does not fit DSTNet(feat={config.feat}, blocks={config.blocks}): {detail[:300]}",
+            f"{name} does not fit {described}: {problem}",
             hint="the file must hold a complete DSTNet state dict with the official key names",
-        ) from None
+        )
+    model = DSTNet(config)
+    model.load_state_dict(state, strict=True)
     return model.eval()
 
 

@@ -153,11 +153,13 @@ def build_restorer(
     cache_dir: Path | None = None,
     offline: bool | None = None,
     on_step: ProgressFn | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Restorer:
     """A ready Restorer for model `name` ("dstnet", "dstnet-s", "wtsa", "wtsa-s").
 
     Weights come from `weights` if given, else the cache, the bundled files, or a download
-    (see weights/resolve.py). `steps`, `eta`, `samples` and `seed` apply to diffusion models.
+    (see weights/resolve.py; `warn(line)` hears what it says). `steps`, `eta`, `samples` and `seed`
+    apply to diffusion models.
     """
     spec = model_spec(name)
     if not 1 <= steps <= 1000:
@@ -170,7 +172,7 @@ def build_restorer(
     dtype = resolve_dtype(precision, torch_device)
     from deblur_cli.weights import resolve_weights
 
-    path = resolve_weights(name, weights=weights, cache_dir=cache_dir, offline=offline).path
+    path = resolve_weights(name, weights=weights, cache_dir=cache_dir, offline=offline, warn=warn).path
     stat = Path(path).stat()
     identity = {
         "model": name,
@@ -186,7 +188,7 @@ def build_restorer(
     else:
         from deblur_cli.wtsa_weights import load_wtsa
 
-        model, diffusion, prior = load_wtsa(path)
+        model, diffusion, prior = load_wtsa(path, variant=name)
         restorer = DiffusionRestorer(
             model, diffusion, torch_device, dtype,
             steps=steps, eta=eta, samples=samples, seed=seed, on_step=on_step, prior=prior,

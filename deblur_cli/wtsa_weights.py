@@ -7,11 +7,20 @@ the same file, under the key prefix `prior.`, so the pair can never be mismatche
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import torch
 
-from deblur_cli.checkpoint import ARCH_KEY, config_from_metadata, read_checkpoint, read_metadata, save_checkpoint
+from deblur_cli.checkpoint import (
+    ARCH_KEY,
+    config_from_json,
+    config_from_metadata,
+    read_checkpoint,
+    read_metadata,
+    save_checkpoint,
+    state_mismatch,
+)
 from deblur_cli.diffusion.schedule import DiffusionConfig
 from deblur_cli.dstnet_weights import ARCHITECTURE as DSTNET, build_dstnet, dstnet_config
 from deblur_cli.errors import WeightsError
@@ -47,16 +56,16 @@ def is_wtsa_file(path: str | Path) -> bool:
 
     WeightsError if a .safetensors file cannot be read; other files are not WTSA files.
     """
-    return Path(path).suffix == ".safetensors" and read_metadata(path).get(ARCH_KEY) == ARCHITECTURE
+    return Path(path).suffix.lower() == ".safetensors" and read_metadata(path).get(ARCH_KEY) == ARCHITECTURE
 
 
 def variant_of(path: str | Path) -> str:
     """The name of the WTSA variant whose model config a WTSA file's metadata holds (WTSA_VARIANTS), else
     the architecture's."""
-    stored = config_from_metadata(read_metadata(path), ARCHITECTURE) or {}
-    if not isinstance(stored.get("model"), dict):
+    stored = config_from_metadata(read_metadata(path), ARCHITECTURE)
+    if not isinstance(stored, dict) or not isinstance(stored.get("model"), dict):
         return ARCHITECTURE
-    config = _build(WTSAConfig, stored["model"], path)
+    config = config_from_json(WTSAConfig, stored["model"], Path(path).name)
     return next((name for name, known in WTSA_VARIANTS.items() if known == config), ARCHITECTURE)
 
 
@@ -68,15 +77,23 @@ def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet
     of WTSA_VARIANTS, and is taken to use the default DiffusionConfig.
     """
     state, metadata = read_checkpoint(path)
+    name = Path(path).name
+    if metadata.get(ARCH_KEY, ARCHITECTURE) != ARCHITECTURE:
+        raise WeightsError(
+            f"{name} holds {metadata[ARCH_KEY]} weights, not a WTSA diffusion model's",
+            hint=f"give it to a {metadata[ARCH_KEY]} model (see `deblur models`)",
+        )
     stored = config_from_metadata(metadata, ARCHITECTURE)
     if stored is not None:
-        model_config = _build(WTSAConfig, stored.get("model"), path)
-        diffusion = _build(DiffusionConfig, stored.get("diffusion"), path)
+        if not isinstance(stored, dict):
+            raise WeightsError(f"{name}: the WTSA config in its metadata is not a JSON object")
+        model_config = config_from_json(WTSAConfig, stored.get("model"), name)
+        diffusion = config_from_json(DiffusionConfig, stored.get("diffusion"), name)
     elif variant in WTSA_VARIANTS:
         model_config, diffusion = WTSA_VARIANTS[variant], DiffusionConfig()
     else:
         raise WeightsError(
-            f"{Path(path).name} has no WTSA config in its metadata",
+            f"{name} has no WTSA config in its metadata",
             hint=f"name the variant it was trained as: one of {', '.join(WTSA_VARIANTS)}",
         )
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
@@ -85,19 +102,25 @@ def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet
     prior = None
     if prior_state:
         described = (stored or {}).get("prior") or {}
-        if described.get("architecture", DSTNET) != DSTNET:
-            raise WeightsError(f"{Path(path).name}: unknown prior architecture {described.get('architecture')!r}")
-        config = dstnet_config(described["config"]) if "config" in described else None
-        prior = build_dstnet(prior_state, config, name=f"the prior in {Path(path).name}")
-    model = WTSAUNet(model_config)
+        if not isinstance(described, dict) or described.get("architecture", DSTNET) != DSTNET:
+            raise WeightsError(f"{name}: its metadata describes no DSTNet prior: {json.dumps(described)[:200]}")
+        config = dstnet_config(described["config"], name) if "config" in described else None
+        prior = build_dstnet(prior_state, config, name=f"the prior in {name}")
+    # Built on the meta device first, where it costs nothing, and checked against every tensor: a
+    # config from the metadata cannot make it allocate a model the file's tensors do not fill.
     try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as e:  # torch puts a title line, then one line per mismatch; the first says enough
-        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        with torch.device("meta"):
+            skeleton = WTSAUNet(model_config)
+    except (RuntimeError, ValueError, TypeError, ZeroDivisionError) as e:
+        raise WeightsError(f"{name}: cannot build the WTSA model its metadata describes: {e}") from None
+    problem = state_mismatch(skeleton.state_dict(), state)
+    if problem is not None:
         raise WeightsError(
-            f"{Path(path).name} does not fit the WTSA model its config describes: {lines[min(1, len(lines) - 1)]}",
+            f"{name} does not fit the WTSA model its config describes: {problem}",
             hint="the file belongs to another architecture or variant",
-        ) from None
+        )
+    model = WTSAUNet(model_config)
+    model.load_state_dict(state, strict=True)
     return model.eval(), diffusion, prior
 
 
@@ -107,13 +130,3 @@ def _check_prior(diffusion: DiffusionConfig, has_prior: bool, path: str | Path) 
         raise WeightsError(f"{Path(path).name}: a residual diffusion model needs the DSTNet it corrects (its prior)")
     if has_prior and not residual:
         raise WeightsError(f"{Path(path).name}: a prior DSTNet only goes with the residual condition")
-
-
-def _build(cls: type, fields: object, path: str | Path):
-    """A config dataclass from its JSON dict (lists become tuples); WeightsError if it does not fit."""
-    if not isinstance(fields, dict):
-        raise WeightsError(f"{Path(path).name}: WTSA config metadata lacks a {cls.__name__}")
-    try:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
-    except (TypeError, ValueError) as e:
-        raise WeightsError(f"{Path(path).name}: unusable {cls.__name__} in metadata: {e}") from None

@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import socket
+from pathlib import Path
 
 import pytest
 from tests.http_server import LocalServer, git_blob_id
@@ -164,9 +166,99 @@ def test_server_down_is_one_clear_line(tmp_path):
     with socket.socket() as s:  # a port that nothing listens on once closed
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(WeightsError, match=f"w: cannot reach 127.0.0.1:{port}: Connection refused") as info:
-        download(entry(url=f"http://127.0.0.1:{port}/w.safetensors"), tmp_path)
+    url = f"http://127.0.0.1:{port}/w.safetensors"
+    with pytest.raises(WeightsError, match=f"w: cannot download {url}: Connection refused") as info:
+        download(entry(url=url), tmp_path)
     assert "\n" not in str(info.value)
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 that answers every connection with the same bytes, HTTP or not."""
+
+    def __init__(self, answer: bytes):
+        import threading
+
+        self.answer = answer
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            with conn:
+                self.connections += 1
+                conn.recv(65536)
+                conn.sendall(self.answer)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.mark.parametrize(
+    ("answer", "message", "hint"),
+    [
+        (b"garbage, not http\r\n\r\n", "cannot download http://.*/w.safetensors: ", "network connection"),
+        (b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 120 + b"\r\n", "cannot download .*: got more than 100 headers", ""),
+        (b"HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n", "redirects lead nowhere", "misconfigured"),
+        (b"HTTP/1.1 302 Found\r\nLocation: http://[bad/x\r\nContent-Length: 0\r\n\r\n", "cannot download .*IPv6", ""),
+        (b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", "answered HTTP 503 Service Unavailable", "try again later"),
+        (b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", "answered HTTP 403 Forbidden", "refuses access"),
+    ],
+    ids=["not-http", "too-many-headers", "redirect-loop", "bad-redirect", "503", "403"],
+)
+def test_a_server_answering_oddly_is_one_clear_line(tmp_path, answer, message, hint):
+    raw = RawServer(answer)
+    try:
+        with pytest.raises(WeightsError, match=message) as info:
+            download(entry(url=f"http://127.0.0.1:{raw.port}/w.safetensors"), tmp_path)
+    finally:
+        raw.close()
+    assert "\n" not in str(info.value) and hint in (info.value.hint or "")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full, whose writes fail as on a full disk")
+def test_a_full_disk_while_downloading_is_one_clear_line_and_resumable(server, tmp_path):
+    e = entry(url=server.add_file("w.safetensors", CONTENT))
+    part = cache.download_path(e, tmp_path).with_name("w.safetensors.part")
+    part.parent.mkdir(parents=True)
+    part.symlink_to("/dev/full")
+    with pytest.raises(WeightsError, match=r"w: cannot write .*w.safetensors.part: No space left on device") as info:
+        download(e, tmp_path)
+    assert "it resumes" in info.value.hint
+    part.unlink()  # space was freed
+    assert download(e, tmp_path).read_bytes() == CONTENT
+
+
+def test_a_cached_file_is_hashed_before_each_use_and_fetched_again_when_damaged(server, tmp_path):
+    e = entry(url=server.add_file("w.safetensors", CONTENT))
+    path = download(e, tmp_path)
+    damaged = bytearray(path.read_bytes())
+    damaged[1000] ^= 1
+    path.write_bytes(bytes(damaged))
+    assert status(e, tmp_path) == "cached"  # status hashes nothing: same size, same stamp
+    heard = []
+    assert cache.cached_file(e, tmp_path, warn=heard.append) is None
+    assert not path.exists() and status(e, tmp_path) == "missing"
+    assert heard == [f"w: the cached file {path} has sha256 {hashlib.sha256(damaged).hexdigest()}, expected "
+                     f"{hashlib.sha256(CONTENT).hexdigest()} (damaged since it was verified); it was deleted"]
+    path.write_bytes(bytes(damaged))  # damaged again, and this time the stamp is gone too: not cached
+    assert cache.cached_file(e, tmp_path) is None
+    assert download(e, tmp_path).read_bytes() == CONTENT and len(server.requests("GET")) == 2
+
+
+def test_relative_cache_folders_are_made_absolute_and_a_relative_xdg_cache_home_is_ignored(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cache.cache_root("rel") == tmp_path / "rel"
+    monkeypatch.setenv("DEBLUR_CACHE", "env")
+    assert cache.cache_root() == tmp_path / "env"
+    monkeypatch.delenv("DEBLUR_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", "xdg")
+    assert cache.cache_root() == Path.home() / ".cache" / "deblur"
 
 
 # --- the Hub, through huggingface_hub -------------------------------------------------------------------
@@ -225,6 +317,18 @@ def test_hub_404_and_checksum_mismatch(hub, tmp_path):
         download(bad, tmp_path)
     assert not [p for p in (tmp_path / "hub").rglob("*") if p.is_file() and p.stat().st_size == len(CONTENT)]
     assert status(bad, tmp_path) == "missing"
+
+
+def test_a_damaged_hub_file_is_deleted_and_fetched_again(hub, tmp_path):
+    hub.add_hub_file("me/models", COMMIT, "w.safetensors", CONTENT)
+    e = entry(hub=("me/models", "w.safetensors"))
+    path = download(e, tmp_path)
+    blob = path.resolve()
+    blob.write_bytes(b"x" + CONTENT[1:])
+    heard = []
+    again = download(e, tmp_path, warn=heard.append)
+    assert again.read_bytes() == CONTENT and len(heard) == 1 and "it was deleted" in heard[0]
+    assert len(hub.requests("GET")) == 2
 
 
 # --- offline ---------------------------------------------------------------------------------------------
@@ -290,9 +394,24 @@ def test_official_pth_is_converted_once_to_safetensors(server, tmp_path, officia
 def test_conversion_refuses_a_config_that_contradicts_weights_toml(server, tmp_path, official_pth):
     url = server.add_file("GOPRO.pth", official_pth)
     e = entry(url=url, content=official_pth, extra="config = { feat = 64, blocks = 15 }\n")
-    with pytest.raises(WeightsError, match="the checkpoint has feat=8, weights.toml says 64"):
-        download(e, tmp_path)
+    for _ in range(2):  # the verified download is kept for the next try, not fetched again
+        with pytest.raises(WeightsError, match="the checkpoint has feat=8, weights.toml says 64"):
+            download(e, tmp_path)
     assert status(e, tmp_path) == "missing"
+    assert len(server.requests("GET")) == 1 and (tmp_path / "weights" / "w" / "GOPRO.pth").is_file()
+
+
+def test_a_damaged_conversion_is_made_again_from_a_new_download(server, tmp_path, official_pth):
+    url = server.add_file("GOPRO.pth", official_pth)
+    e = entry(url=url, content=official_pth, extra="config = { feat = 8, blocks = 1 }\n")
+    path = download(e, tmp_path)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF  # a bit of the last tensor: still a readable file, not the verified one
+    path.write_bytes(bytes(data))
+    heard = []
+    assert download(e, tmp_path, warn=heard.append).read_bytes() != bytes(data)
+    assert len(heard) == 1 and "damaged since it was verified" in heard[0]
+    assert len(server.requests("GET")) == 2
 
 
 # --- resolution order ------------------------------------------------------------------------------------
@@ -420,12 +539,16 @@ def test_cli_download_weights(cli, server, tmp_path):
     assert "w: downloaded and verified" in result.stderr
     again = cli("download-weights", "w", "--cache-dir", str(tmp_path))
     assert "w: already cached" in again.stderr and len(server.requests()) == 1
+    path.write_bytes(b"x" + path.read_bytes()[1:])  # damaged after it was verified
+    repaired = cli("download-weights", "w", "--cache-dir", str(tmp_path))
+    assert repaired.exit_code == 0 and path.read_bytes() == CONTENT and len(server.requests()) == 2
+    assert "damaged since it was verified" in repaired.stderr and "w: downloaded and verified" in repaired.stderr
     forced = cli("download-weights", "w", "--cache-dir", str(tmp_path), "--force")
-    assert forced.exit_code == 0 and len(server.requests()) == 2
+    assert forced.exit_code == 0 and len(server.requests()) == 3
     for extra in ([], ["--force"]):  # the package's own file: not "cached", and never "downloaded"
         packaged = cli("download-weights", "b", "--cache-dir", str(tmp_path), *extra)
         assert packaged.exit_code == 0 and "b: bundled with deblur, nothing to download" in packaged.stderr
-    assert len(server.requests()) == 2
+    assert len(server.requests()) == 3
 
 
 def test_cli_download_errors(cli, tmp_path):
@@ -462,7 +585,7 @@ def test_exclusive_lock_makes_a_second_holder_wait(tmp_path):
     assert order == ["first", "second"]
 
 
-def test_a_download_waiting_for_another_finds_the_file_cached(server, tmp_path, monkeypatch):
+def test_a_download_waiting_for_another_says_so_and_finds_the_file_cached(server, tmp_path):
     import threading
 
     import importlib
@@ -472,13 +595,21 @@ def test_a_download_waiting_for_another_finds_the_file_cached(server, tmp_path, 
 
     e = entry(url=server.add_file("w.safetensors", CONTENT))
     waiting = threading.Event()
-    monkeypatch.setattr(download_module, "exclusive", lambda path: exclusive(path, on_wait=waiting.set))
-    result = []
+    heard, fetched, result = [], [], []
+
+    def warn(line: str) -> None:
+        heard.append(line)
+        waiting.set()
+
+    def second() -> None:
+        result.append(download(e, tmp_path, warn=warn, on_fetch=lambda: fetched.append(True)))
+
     with exclusive(cache.lock_path(e, tmp_path)):  # another process is fetching the entry
-        thread = threading.Thread(target=lambda: result.append(download(e, tmp_path)))
+        thread = threading.Thread(target=second)
         thread.start()
         assert waiting.wait(timeout=30)
         mine = download_module._download_unlocked(e, tmp_path, force=False, progress=None)
     thread.join(timeout=30)
+    assert heard == ["w: another deblur process is fetching these weights; waiting for it"]
     assert result == [mine] and mine.read_bytes() == CONTENT
-    assert len(server.requests("GET")) == 1  # the waiting one did not fetch it again
+    assert not fetched and len(server.requests("GET")) == 1  # the waiting one did not fetch it again

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from deblur_cli.checkpoint import read_metadata
+from deblur_cli.checkpoint import read_metadata, save_checkpoint
 from deblur_cli.dstnet_weights import config_from_state_dict, load_dstnet, save_dstnet
 from deblur_cli.errors import WeightsError
 from deblur_cli.models.dstnet import CWGDN, DSTNET_VARIANTS, DSTNet, DSTNetConfig
@@ -201,6 +201,41 @@ def test_weights_of_another_layout_are_refused_with_a_clear_error(tmp_path):
     save_file(truncated, str(path))
     with pytest.raises(WeightsError, match="does not fit DSTNet"):
         load_dstnet(path)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"feat": "8", "blocks": 1}, 'DSTNetConfig.feat = "8" in its metadata is not a usable int'),
+        ({"feat": 8.0, "blocks": 1}, "DSTNetConfig.feat = 8.0 in its metadata is not a usable int"),
+        ({"feat": -8, "blocks": 1}, "DSTNetConfig.feat = -8 "),
+        ({"feat": 8, "blocks": True}, "DSTNetConfig.blocks = true "),
+        ({"feat": 8, "depth": 1}, "unknown fields depth"),
+        # a size the tensors do not have is found on the meta device, before anything is allocated
+        ({"feat": 100_000, "blocks": 1}, r"does not fit DSTNet\(feat=100000, blocks=1\): feat_extractor.weight has shape"),
+    ],
+)
+def test_config_metadata_that_does_not_describe_the_tensors_is_refused(tmp_path, config, message):
+    path = tmp_path / "crafted.safetensors"
+    save_checkpoint(_model(DSTNetConfig(feat=8, blocks=1)).state_dict(), path, architecture="dstnet", config=config)
+    with pytest.raises(WeightsError, match=message):
+        load_dstnet(path)
+
+
+def test_weights_of_another_architecture_name_it(tmp_path):
+    path = tmp_path / "diffusion.safetensors"
+    save_checkpoint({"x": torch.zeros(1)}, path, architecture="wtsa", config={})
+    with pytest.raises(WeightsError, match="diffusion.safetensors holds wtsa weights, not DSTNet's") as info:
+        load_dstnet(path)
+    assert "wtsa model" in info.value.hint
+
+
+def test_weight_file_extensions_are_read_in_any_case(tmp_path):
+    model = _model(DSTNetConfig(feat=8, blocks=1))
+    save_dstnet(model, tmp_path / "UPPER.SAFETENSORS")
+    torch.save({"params": model.state_dict()}, tmp_path / "UPPER.PTH")
+    for name in ("UPPER.SAFETENSORS", "UPPER.PTH"):
+        assert load_dstnet(tmp_path / name).config == DSTNetConfig(feat=8, blocks=1)
 
 
 # Inputs

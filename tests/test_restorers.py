@@ -9,7 +9,7 @@ from deblur_cli.diffusion import DiffusionConfig, sample
 from deblur_cli.dstnet_weights import save_dstnet
 from deblur_cli.errors import ModelError, UsageError, WeightsError
 from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
-from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
+from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet
 from deblur_cli.restorers import build_restorer
 from deblur_cli.wtsa_weights import save_wtsa
 
@@ -107,9 +107,20 @@ def test_diffusion_restorer_reports_every_step(wtsa_file):
     assert seen == [(i, 8) for i in range(1, 9)]
 
 
-def test_weights_of_the_wrong_architecture_are_refused(dstnet_file):
-    with pytest.raises(WeightsError):
+def test_weights_of_the_wrong_architecture_are_refused(dstnet_file, wtsa_file):
+    with pytest.raises(WeightsError, match="holds dstnet weights, not a WTSA diffusion model's"):
         build_restorer("wtsa-s", weights=dstnet_file, device="cpu")
+    with pytest.raises(WeightsError, match="holds wtsa weights, not DSTNet's"):
+        build_restorer("dstnet-s", weights=wtsa_file, device="cpu")
+
+
+def test_a_plain_wtsa_state_dict_loads_as_the_model_asked_for(tmp_path):
+    path = tmp_path / "plain.pth"
+    torch.save({"params": WTSAUNet(WTSA_VARIANTS["wtsa-s"]).state_dict()}, path)
+    restorer = build_restorer("wtsa-s", weights=path, device="cpu", steps=1)
+    assert restorer.identity["model"] == "wtsa-s"
+    with pytest.raises(WeightsError, match="does not fit the WTSA model"):
+        build_restorer("wtsa", weights=path, device="cpu")
 
 
 @pytest.mark.parametrize(

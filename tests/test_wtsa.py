@@ -253,3 +253,56 @@ def test_weights_of_another_shape_are_refused(tmp_path):
     save_checkpoint(model.state_dict(), path, architecture="wtsa", config=config)
     with pytest.raises(WeightsError, match="does not fit"):
         load_wtsa(path)
+
+
+def _diffusion_dict(**changes) -> dict:
+    return {**DiffusionConfig().__dict__, **changes}
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"model": {"groups": 0}, "diffusion": {}}, "WTSAConfig.groups = 0 in its metadata is not a usable int"),
+        ({"model": {"channels": ["8", 16]}, "diffusion": {}}, 'WTSAConfig.channels = \\["8", 16\\]'),
+        ({"model": {"mlp_ratio": "2"}, "diffusion": {}}, 'WTSAConfig.mlp_ratio = "2" in its metadata is not a usable float'),
+        ({"model": {"mlp_ratio": float("nan")}, "diffusion": {}}, "WTSAConfig.mlp_ratio = NaN"),
+        ({"model": {"heads": [3, 2]}, "diffusion": {}}, "cannot build the WTSA model its metadata describes: 8 channels cannot be split into 3 heads"),
+        ({"model": {"channels": [8, 16, 32]}, "diffusion": {}}, "unusable WTSAConfig in its metadata: heads"),
+        ({"model": {}, "diffusion": {"condition": 1}}, "DiffusionConfig.condition = 1 "),
+        ({"model": {}, "diffusion": {"beta_end": 2.0}}, "unusable DiffusionConfig in its metadata: need T"),
+        ({"model": [], "diffusion": {}}, "the WTSAConfig in its metadata is not a JSON object"),
+    ],
+)
+def test_config_metadata_that_is_not_a_usable_config_is_refused(tmp_path, config, message):
+    config = {"model": {**TINY.__dict__, **config["model"]}, "diffusion": _diffusion_dict(**config["diffusion"])} if isinstance(config["model"], dict) else config
+    path = tmp_path / "crafted.safetensors"
+    save_checkpoint(tiny_model().state_dict(), path, architecture="wtsa", config=config)
+    with pytest.raises(WeightsError, match=message):
+        load_wtsa(path)
+
+
+@pytest.mark.parametrize(
+    ("prior", "message"),
+    [
+        ("dstnet", 'its metadata describes no DSTNet prior: "dstnet"'),
+        ({"architecture": "dstnet", "config": {"feat": "8", "blocks": 1}}, 'DSTNetConfig.feat = "8"'),
+        ({"architecture": "unet"}, "describes no DSTNet prior"),
+    ],
+)
+def test_a_prior_described_wrongly_is_refused(tmp_path, prior, message):
+    dstnet = DSTNet(DSTNetConfig(feat=8, blocks=1))
+    state = {**tiny_model().state_dict(), **{f"prior.{k}": v for k, v in dstnet.state_dict().items()}}
+    config = {"model": TINY.__dict__, "diffusion": _diffusion_dict(condition="residual"), "prior": prior}
+    path = tmp_path / "crafted.safetensors"
+    save_checkpoint(state, path, architecture="wtsa", config=config)
+    with pytest.raises(WeightsError, match=message):
+        load_wtsa(path)
+
+
+def test_dstnet_weights_are_named_as_such(tmp_path):
+    from deblur_cli.dstnet_weights import save_dstnet
+
+    path = tmp_path / "fast.safetensors"
+    save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), path)
+    with pytest.raises(WeightsError, match="fast.safetensors holds dstnet weights, not a WTSA diffusion model's"):
+        load_wtsa(path)

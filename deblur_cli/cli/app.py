@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import signal
@@ -197,6 +198,10 @@ def stop_after_step(on_first: Callable[[], None]) -> Iterator[Callable[[], int |
         yield lambda: asked[0] if asked else None
 
 
+# Errors of the machine rather than of deblur, even when no file name comes with them.
+_MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM, errno.EMFILE}
+
+
 @contextlib.contextmanager
 def error_boundary() -> Iterator[None]:
     """Turn domain errors into one line on stderr (plus a hint) and an exit code; never a traceback
@@ -221,10 +226,12 @@ def error_boundary() -> Iterator[None]:
     except Exception as e:  # the last line of defence: still one line, never a traceback
         if debug:
             raise
-        if isinstance(e, OSError) and e.filename is not None:
-            # a path the system refused (a folder that cannot be made, a full disk): the user's to fix, not a bug
+        if isinstance(e, OSError) and (e.filename is not None or e.errno in _MACHINE_ERRNOS):
+            # a path the system refused (a folder that cannot be made), or a full disk, a read-only one, a
+            # failing one (the write that hit it names no file): the user's to fix, not a bug
             hint = "check the path, its permissions and the free space"
-            report_error(OutputError(f"{e.filename}: {e.strerror}", hint=hint))
+            where = "" if e.filename is None else f"{e.filename}: "
+            report_error(OutputError(f"{where}{e.strerror or e}", hint=hint))
             raise typer.Exit(1) from None
         err.print(f"[red]internal error:[/] {type(e).__name__}: {e}", highlight=False, soft_wrap=True)
         err.print(f"[dim]hint:[/] set {DEBUG_ENV}=1 for the traceback and report it", highlight=False, soft_wrap=True)

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from deblur_cli.auto_model import choose_model
-from deblur_cli.cli.app import command, err, out
+from deblur_cli.cli.app import command, err, out, warn
 from deblur_cli.cli.tables import cell
 from deblur_cli.cli.options import (
     DeviceOpt,
@@ -208,7 +208,7 @@ def _weight_files(pairs: list[str], names: list[str]) -> dict[str, Path]:
 def _build(name: str, steps: int, samples: int, **kwargs):
     from deblur_cli.restorers import build_restorer
 
-    return build_restorer(name, steps=steps, samples=samples, **kwargs)
+    return build_restorer(name, steps=steps, samples=samples, warn=warn, **kwargs)
 
 
 def _with_fps(metric, fps: float, output, reference) -> float:

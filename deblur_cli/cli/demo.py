@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from deblur_cli.auto_model import AUTO, choose_model
-from deblur_cli.cli.app import command, err, out
+from deblur_cli.cli.app import command, err, out, warn
 from deblur_cli.cli.options import (
     DeviceOpt,
     ModelOpt,
@@ -49,7 +49,9 @@ def demo(
     from deblur_cli.restorers import build_restorer
 
     model = choose_model(model, device=resolve_device(device), weights=weights)
-    restorer = build_restorer(model, weights=weights, device=device, precision=precision, steps=steps, seed=seed)
+    restorer = build_restorer(
+        model, weights=weights, device=device, precision=precision, steps=steps, seed=seed, warn=warn
+    )
     windows = window_options(model, None, None, "auto", 32)
     with err.status(f"deblurring a generated {size} clip with {model}..."):
         result = run_demo(output, restorer, windows=windows, seed=seed, frames=frames, size=clip_size, force=force)

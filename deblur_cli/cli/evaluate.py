@@ -178,6 +178,7 @@ def evaluate(
                 samples=samples,
                 cache_dir=cache_dir,
                 offline=offline or None,
+                warn=warn,
             )
             if unbatched := unbatched_note(restorer, model, batch):
                 warn(unbatched)

@@ -204,6 +204,7 @@ def run(
             cache_dir=cache_dir,
             offline=offline or None,
             on_step=on_step,
+            warn=warn,
         )
         if unbatched := unbatched_note(restorer, model, batch):
             warn(unbatched)

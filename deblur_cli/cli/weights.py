@@ -88,6 +88,10 @@ def download_weights(
         transient=True,
         disable=not err.is_terminal,  # bars only for a person watching; logs get the result lines
     ) as bar:
+
+        def warn(line: str) -> None:
+            bar.console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+
         for entry in entries:
             task = bar.add_task(entry.name, total=None)
 
@@ -95,8 +99,12 @@ def download_weights(
                 bar.update(task, completed=done, total=total or None)
 
             was = status(entry, cache_dir)
+            fetched: list[bool] = []  # whether this process fetched the file (not the cache, nor another process)
+
             try:
-                path = download(entry, cache_dir, force=force, progress=progress)
+                path = download(
+                    entry, cache_dir, force=force, progress=progress, warn=warn, on_fetch=lambda f=fetched: f.append(True)
+                )
             except DeblurError as e:
                 if len(entries) == 1:
                     raise
@@ -108,7 +116,7 @@ def download_weights(
             if was == "bundled":  # the package's own file, checked: there is nothing to fetch, even with --force
                 note = "bundled with deblur, nothing to download"
             else:
-                note = "already cached" if was == "cached" and not force else "downloaded and verified"
+                note = "downloaded and verified" if fetched else "already cached"
             bar.console.print(f"{entry.name}: {note}", highlight=False)
             out.print(str(path), highlight=False, soft_wrap=True)
     if failed:

@@ -109,7 +109,7 @@ def _read(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise WeightsError(f"LPIPS weights not found: {path}", hint="pass an existing file to --lpips-weights")
     try:
-        if path.suffix == ".safetensors":
+        if path.suffix.lower() == ".safetensors":
             from safetensors.torch import load_file
 
             raw = load_file(str(path))

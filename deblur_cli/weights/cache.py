@@ -4,39 +4,44 @@ Layout of the deblur cache (see docs/weights.md):
 
     <cache>/weights/<entry>/<filename>                a verified download (kept when it is already safetensors)
     <cache>/weights/<entry>/<entry>.safetensors       a legacy checkpoint converted once
-    <cache>/weights/<entry>/<file>.verified           stamp: the checksum the file was verified against
+    <cache>/weights/<entry>/<file>.verified           stamp: the checksum the file was verified against (and,
+                                                      for a conversion, the converted file's own sha256)
     <cache>/hub/                                      Hub downloads, only when the cache folder was chosen explicitly
     <cache>/locks/<entry>.lock                        taken while the entry is fetched (see lock.py)
 
-A stamp is written after verification (and conversion), so a cached file is checked once, not at every
-run; a stamp for another checksum (weights.toml changed) makes the file stale. Files in the Hugging Face
-cache and in the package carry no stamp (we do not own those folders): they are hashed at each lookup.
+A stamp is written after verification (and conversion); a stamp for another checksum (weights.toml
+changed) makes the file stale. Every file is hashed again each time it is about to be used: a download
+against its pinned checksum, a conversion against the sha256 its stamp recorded, Hub and package files
+(which carry no stamp: we do not own those folders) against their pins. A damaged cached file is
+deleted and counts as missing, so the next download replaces it. `status` hashes nothing.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
 from deblur_cli.errors import WeightsError
 from deblur_cli.weights import hub
 from deblur_cli.weights.registry import BundledSource, HubSource, WeightsEntry
-from deblur_cli.weights.verify import Checksum, mismatch
+from deblur_cli.weights.verify import Checksum, file_digest, mismatch
 
 CACHE_ENV = "DEBLUR_CACHE"
 STAMP_SUFFIX = ".verified"
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
-    """The deblur cache: `cache_dir` > $DEBLUR_CACHE > $XDG_CACHE_HOME/deblur > ~/.cache/deblur (not created)."""
+    """The deblur cache, as an absolute path (not created): `cache_dir` > $DEBLUR_CACHE >
+    $XDG_CACHE_HOME/deblur > ~/.cache/deblur. A relative XDG_CACHE_HOME is ignored, as the XDG spec says."""
     if cache_dir is not None:
-        return Path(cache_dir).expanduser()
+        return Path(cache_dir).expanduser().absolute()
     if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "deblur"
+        return Path(os.environ[CACHE_ENV]).expanduser().absolute()
+    xdg = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser()
+    return (xdg if xdg.is_absolute() else Path.home() / ".cache") / "deblur"
 
 
 def hub_cache(cache_dir: str | Path | None = None) -> Path | None:
@@ -75,20 +80,28 @@ def converted_path(entry: WeightsEntry, cache_dir: str | Path | None = None) -> 
 
 
 def write_stamp(path: Path, checksum: Checksum) -> None:
-    """Record that `path` was made from a source verified against `checksum` (atomically)."""
-    stamp = path.with_name(path.name + STAMP_SUFFIX)
+    """Record that `path` was made from a source verified against `checksum`, with the sha256 of `path`
+    itself (atomically)."""
+    stamp = _stamp_path(path)
     tmp = stamp.with_name(stamp.name + ".tmp")
-    tmp.write_text(json.dumps({"checksum": str(checksum), "size": path.stat().st_size}), encoding="utf-8")
+    record = {"checksum": str(checksum), "size": path.stat().st_size, "sha256": file_digest(path, "sha256")}
+    tmp.write_text(json.dumps(record), encoding="utf-8")
     tmp.replace(stamp)
 
 
-def _stamped(path: Path, checksum: Checksum) -> bool:
-    stamp = path.with_name(path.name + STAMP_SUFFIX)
+def _stamp_path(path: Path) -> Path:
+    return path.with_name(path.name + STAMP_SUFFIX)
+
+
+def _stamp(path: Path, checksum: Checksum) -> dict | None:
+    """The stamp of `path` if it records `checksum`, the file's current size and a sha256, else None."""
     try:
-        recorded = json.loads(stamp.read_text(encoding="utf-8"))
-        return recorded == {"checksum": str(checksum), "size": path.stat().st_size}
+        recorded = json.loads(_stamp_path(path).read_text(encoding="utf-8"))
+        size = path.stat().st_size
     except (OSError, ValueError):
-        return False
+        return None
+    fits = isinstance(recorded, dict) and recorded.get("checksum") == str(checksum) and recorded.get("size") == size
+    return recorded if fits and isinstance(recorded.get("sha256"), str) else None
 
 
 def package_root() -> Path:
@@ -121,29 +134,44 @@ def bundled_file(entry: WeightsEntry) -> Path:
     return path
 
 
-def cached_file(entry: WeightsEntry, cache_dir: str | Path | None = None) -> Path | None:
+def cached_file(
+    entry: WeightsEntry, cache_dir: str | Path | None = None, *, warn: Callable[[str], None] | None = None
+) -> Path | None:
     """The entry's usable file if it was downloaded (and converted) before, else None; never downloads.
 
-    A Hub file that fails its checksum is deleted and raises WeightsError.
+    The file is hashed first. One that no longer matches is deleted, said through `warn` (a line
+    for the user), and counts as missing.
     """
     if isinstance(entry.source, BundledSource):
         return None
     assert entry.checksum is not None  # required for downloadable entries by the registry
     ours = converted_path(entry, cache_dir) if entry.needs_conversion else download_path(entry, cache_dir)
-    if ours.is_file() and _stamped(ours, entry.checksum):
-        return ours
+    stamp = _stamp(ours, entry.checksum) if ours.is_file() else None
+    if stamp is not None:
+        if entry.needs_conversion:
+            actual = file_digest(ours, "sha256")
+            problem = None if actual == stamp["sha256"] else f"has sha256 {actual}, expected {stamp['sha256']}"
+        else:
+            problem = mismatch(ours, entry.checksum, entry.size)
+        if problem is None:
+            return ours
+        ours.unlink(missing_ok=True)
+        _stamp_path(ours).unlink(missing_ok=True)
+        _damaged(entry, ours, problem, warn)
     if isinstance(entry.source, HubSource) and not entry.needs_conversion:
         path = hub.find_cached(entry.source, cache_dir=hub_cache(cache_dir))
         if path is not None:
             problem = mismatch(path, entry.checksum, entry.size)
-            if problem is not None:
-                hub.delete_cached(path)
-                raise WeightsError(
-                    f"{entry.name}: cached Hub file {problem}; it was deleted",
-                    hint=f"run `deblur download-weights {entry.name}` to fetch it again",
-                )
-            return path
+            if problem is None:
+                return path
+            hub.delete_cached(path)
+            _damaged(entry, path, problem, warn)
     return None
+
+
+def _damaged(entry: WeightsEntry, path: Path, problem: str, warn: Callable[[str], None] | None) -> None:
+    if warn is not None:
+        warn(f"{entry.name}: the cached file {path} {problem} (damaged since it was verified); it was deleted")
 
 
 def status(entry: WeightsEntry, cache_dir: str | Path | None = None) -> str:
@@ -156,7 +184,7 @@ def status(entry: WeightsEntry, cache_dir: str | Path | None = None) -> str:
             return "missing"
         return "bundled" if entry.checksum is not None else "unpinned"
     ours = converted_path(entry, cache_dir) if entry.needs_conversion else download_path(entry, cache_dir)
-    if ours.is_file() and _stamped(ours, entry.checksum):
+    if ours.is_file() and _stamp(ours, entry.checksum) is not None:
         return "cached"
     hub_file = isinstance(entry.source, HubSource) and not entry.needs_conversion
     if hub_file and hub.find_cached(entry.source, cache_dir=hub_cache(cache_dir)) is not None:

@@ -31,26 +31,37 @@ def download(
     *,
     force: bool = False,
     progress: ProgressFn | None = None,
+    warn: Callable[[str], None] | None = None,
+    on_fetch: Callable[[], None] | None = None,
 ) -> Path:
     """Make `entry` available locally and return the file to load (always safetensors).
 
-    Without `force`, a cached file is returned with no request. Otherwise the source is fetched
-    (a URL resumes its .part file), checked against the entry's size and checksum before any use
-    (a mismatch deletes it and raises WeightsError), and a legacy checkpoint is converted once.
-    A bundled entry needs no download: its checked package file is returned. Processes fetching one
-    entry at once take turns (`lock.exclusive`): the later ones find it cached.
+    Without `force`, a cached file that still matches its checksum is returned with no request.
+    Otherwise the source is fetched (a URL resumes its .part file), checked against the entry's size
+    and checksum before any use (a mismatch deletes it and raises WeightsError), and a legacy
+    checkpoint is converted once. A bundled entry needs no download: its checked package file is
+    returned. Processes fetching one entry at once take turns (`lock.exclusive`): the later ones find
+    it cached. `warn(line)` hears of a damaged cached file and of waiting for another process;
+    `on_fetch()` is called when this call fetches (or converts) the file itself.
     """
     if isinstance(entry.source, BundledSource):
         return cache.bundled_file(entry)
     if not force:
-        found = cache.cached_file(entry, cache_dir)
+        found = cache.cached_file(entry, cache_dir, warn=warn)
         if found is not None:
             return found
-    with exclusive(cache.lock_path(entry, cache_dir)):
+
+    def waiting() -> None:
+        if warn is not None:
+            warn(f"{entry.name}: another deblur process is fetching these weights; waiting for it")
+
+    with exclusive(cache.lock_path(entry, cache_dir), on_wait=waiting):
         if not force:  # another process may have fetched it while this one waited
-            found = cache.cached_file(entry, cache_dir)
+            found = cache.cached_file(entry, cache_dir, warn=warn)
             if found is not None:
                 return found
+        if on_fetch is not None:
+            on_fetch()
         return _download_unlocked(entry, cache_dir, force=force, progress=progress)
 
 
@@ -69,7 +80,7 @@ def _download_unlocked(
         return source_file
     target = cache.converted_path(entry, cache_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
-    convert_checkpoint(source_file, target, entry)
+    convert_checkpoint(source_file, target, entry)  # on failure the verified source stays, for the next try
     cache.write_stamp(target, entry.checksum)
     if isinstance(entry.source, UrlSource):
         source_file.unlink()  # ours, and no longer needed; a Hub file stays in the Hub cache
@@ -82,6 +93,8 @@ def _fetch_url(
     target = cache.download_path(entry, cache_dir)
     if force:
         urls.part_path(target).unlink(missing_ok=True)
+    elif entry.needs_conversion and target.is_file() and mismatch(target, entry.checksum, entry.size) is None:
+        return target  # verified by an earlier call whose conversion failed: no need to fetch it again
     part = urls.fetch(
         source.url, target, label=entry.name, size=entry.size, limit=MAX_UNSIZED_BYTES, progress=progress
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def resolve_weights(
     download: bool = True,
     progress: ProgressFn | None = None,
     registry: Registry | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> ResolvedWeights:
     """Find the weights for model `model` ("dstnet", "dstnet-s", "wtsa", "wtsa-s").
 
@@ -39,7 +41,8 @@ def resolve_weights(
     4. a download of its first downloadable entry, unless `offline` (None: HF_HUB_OFFLINE decides)
        or not `download`. `progress(done_bytes, total_bytes)` follows that download.
     Nothing found: WeightsError naming the `deblur download-weights` command that fetches it.
-    `registry` defaults to the packaged weights.toml.
+    `registry` defaults to the packaged weights.toml. `warn(line)` hears of a cached file found
+    damaged (it is deleted, and the search goes on) and of waiting for another process's download.
     """
     registry = registry or load_registry()
     if weights is not None:
@@ -64,7 +67,7 @@ def resolve_weights(
         candidates = registry.candidates(model)
 
     for entry in candidates:
-        found = cache.cached_file(entry, cache_dir)
+        found = cache.cached_file(entry, cache_dir, warn=warn)
         if found is not None:
             return ResolvedWeights(found, entry)
     bundled = [e for e in candidates if isinstance(e.source, BundledSource)]
@@ -87,7 +90,7 @@ def resolve_weights(
             f"weights {entry.name!r} for model {model} are not downloaded ({why})",
             hint=f"run `deblur download-weights {entry.name}` when online, or pass a local file with --weights",
         )
-    return ResolvedWeights(download_entry(entry, cache_dir, progress=progress), entry)
+    return ResolvedWeights(download_entry(entry, cache_dir, progress=progress, warn=warn), entry)
 
 
 def has_local_weights(model: str, cache_dir: str | Path | None = None, registry: Registry | None = None) -> bool:

@@ -8,7 +8,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from deblur_cli import __version__
 from deblur_cli.errors import WeightsError
@@ -74,15 +73,18 @@ def _get(url: str, part: Path, *, label: str, size: int | None, limit: int, prog
                 return
             part.unlink()
             raise _Dropped(f"server refused to resume at byte {have}") from None
-        raise WeightsError(
-            f"{label}: {url} answered HTTP {e.code} {e.reason}",
-            hint="the pinned file is gone or moved; check weights.toml or pass a local file with --weights",
-        ) from None
-    except (urllib.error.URLError, OSError) as e:
+        raise _http_error(label, url, e) from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as e:
+        # URLError: no connection (DNS, refused, proxy); OSError: a time-out; HTTPException: an answer
+        # that is not HTTP; ValueError: a redirect to an address that is not one. The URL is the one
+        # asked for: urllib does not say which hop of a redirect failed.
         reason = getattr(e, "reason", e)
-        reason = getattr(reason, "strerror", None) or str(reason)
+        if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+            reason = f"no answer within {TIMEOUT_S:g} s"
+        else:
+            reason = getattr(reason, "strerror", None) or _one_line(str(reason)) or type(reason).__name__
         raise WeightsError(
-            f"{label}: cannot reach {urlsplit(url).netloc}: {reason}",
+            f"{label}: cannot download {url}: {reason}",
             hint="check the network connection, or pass a local file with --weights",
         ) from None
     with response:
@@ -106,25 +108,61 @@ def _get(url: str, part: Path, *, label: str, size: int | None, limit: int, prog
         cap = expected if expected is not None else limit
         if cap > limit:
             raise WeightsError(f"{label}: the file is {cap} bytes, more than the {limit}-byte limit")
-        done = have
-        with part.open("ab" if have else "wb") as f:
-            while True:
-                try:
-                    chunk = response.read(_CHUNK)
-                except (http.client.HTTPException, OSError) as e:
-                    raise _Dropped(f"{done} of {expected or '?'} bytes, {type(e).__name__}") from None
-                if not chunk:
-                    break
-                done += len(chunk)
-                if done > cap:
-                    f.close()
-                    part.unlink()
-                    raise WeightsError(f"{label}: the server sent more than {cap} bytes; the partial file was deleted")
-                f.write(chunk)
-                if progress is not None:
-                    progress(done, expected or 0)
+        try:
+            done = _receive(response, part, have=have, cap=cap, expected=expected, label=label, progress=progress)
+        except OSError as e:  # writing the .part: a full disk, a folder made read-only meanwhile
+            raise WeightsError(
+                f"{label}: cannot write {part}: {e.strerror or e}",
+                hint="free some space (or choose another folder with --cache-dir), then run the same command: it resumes",
+            ) from None
     if expected is not None and done < expected:
         raise _Dropped(f"{done} of {expected} bytes")
+
+
+def _receive(
+    response, part: Path, *, have: int, cap: int, expected: int | None, label: str, progress: ProgressFn | None
+) -> int:
+    """Append the response's body to `part` (or write it afresh when `have` is 0); returns the bytes held.
+
+    A connection that drops raises _Dropped, the bytes so far kept; more than `cap` bytes deletes the file.
+    """
+    done = have
+    with part.open("ab" if have else "wb") as f:
+        while True:
+            try:
+                chunk = response.read(_CHUNK)
+            except (http.client.HTTPException, OSError) as e:
+                raise _Dropped(f"{done} of {expected or '?'} bytes, {type(e).__name__}") from None
+            if not chunk:
+                return done
+            done += len(chunk)
+            if done > cap:
+                f.close()
+                part.unlink()
+                raise WeightsError(f"{label}: the server sent more than {cap} bytes; the partial file was deleted")
+            f.write(chunk)
+            if progress is not None:
+                progress(done, expected or 0)
+
+
+def _http_error(label: str, url: str, e: urllib.error.HTTPError) -> WeightsError:
+    """The error for an HTTP status the download cannot go on from, with a hint fitting that status."""
+    if 300 <= e.code < 400:  # urllib follows redirects: one left over loops, or points nowhere
+        return WeightsError(
+            f"{label}: {url} answered HTTP {e.code} and its redirects lead nowhere (a loop, or no Location)",
+            hint="the server is misconfigured; check weights.toml or pass a local file with --weights",
+        )
+    if e.code >= 500 or e.code == 429:
+        hint = "the server is failing or busy, not the file: try again later"
+    elif e.code in (401, 403):
+        hint = "the server refuses access: the file may have been made private; pass a local file with --weights"
+    else:
+        hint = "the pinned file is gone or moved; check weights.toml or pass a local file with --weights"
+    return WeightsError(f"{label}: {url} answered HTTP {e.code} {_one_line(str(e.reason))}", hint=hint)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _total_from_range(header: str | None) -> int | None:
