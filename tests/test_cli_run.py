@@ -496,7 +496,7 @@ def test_a_path_the_system_refuses_is_an_error_line_not_an_internal_error(tmp_pa
     for error, shown in [
         (FileNotFoundError(2, "No such file or directory", "/proc/run"), "error: /proc/run: No such file or directory"),
         (OSError(28, "No space left on device"), "error: No space left on device"),  # a full disk, whatever wrote
-        (OSError(104, "Connection reset by peer"), "internal error: OSError"),  # no path, not the machine's state
+        (OSError(104, "Connection reset by peer"), "internal error: ConnectionResetError"),  # no path, not the machine's state
     ]:
         restorer = FailingRestorer(after=0, error=error)
         monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, restorer=restorer, **k: restorer)
