@@ -66,3 +66,29 @@ def test_commands_that_restore_import_torch(tmp_path, command):
     results, imported = _invoke(command + ["--help"], command, cwd=tmp_path)
     assert results[1][0] == 0, results
     assert imported
+
+
+def _python(code: str, cwd, **env) -> subprocess.CompletedProcess:
+    import os
+
+    environ = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"} | env
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, env=environ)
+
+
+def test_importing_the_package_runs_nothing_and_leaves_the_environment_alone(tmp_path):
+    done = _python(
+        "import os, deblur_cli.__main__, deblur_cli.cli; print(os.environ.get('THP_MEM_ALLOC_ENABLE'))", tmp_path
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "None\n", "")
+    # the command sets it for itself, before torch can read it
+    command = "import os, sys; from deblur_cli.launch import main\nsys.argv = ['deblur', '--version']\n"
+    command += "try:\n    main()\nexcept SystemExit:\n    print(os.environ['THP_MEM_ALLOC_ENABLE'])"
+    assert _python(command, tmp_path).stdout.splitlines()[-1] == "1"
+
+
+def test_an_installation_without_torch_says_so_in_one_line(tmp_path):
+    # sys.modules["torch"] = None makes `import torch` fail as if torch were not installed
+    code = "import sys; sys.modules['torch'] = None; from deblur_cli.launch import main; sys.argv = ['deblur', 'models']; main()"
+    done = _python(code, tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == ["error: deblur needs torch, which is not installed", "hint: pip install torch"]

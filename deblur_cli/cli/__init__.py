@@ -8,12 +8,6 @@ well under a second (tests/test_cli_startup.py keeps it so).
 
 from __future__ import annotations
 
-import os
-
-# PyTorch reads this once, at its first CPU allocation: transparent huge pages cut DSTNet's CPU time by
-# about a fifth (docs/dstnet.md). Set before anything imports torch; a user's own setting wins.
-os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
-
 # Each module registers its commands; `deblur --help` lists them in this order. Without PyAV (a training
 # machine) the commands that decode or encode video only say so; weights, synth and train still work.
 try:

@@ -198,6 +198,10 @@ def stop_after_step(on_first: Callable[[], None]) -> Iterator[Callable[[], int |
         yield lambda: asked[0] if asked else None
 
 
+# Modules of deblur's dependencies that commands import late (torch only once a command needs it), and
+# what pip calls them: an installation without one gets a line saying so, not an internal error.
+_REQUIRED = {"torch": "torch", "numpy": "numpy", "safetensors": "safetensors", "einops": "einops",
+             "huggingface_hub": "huggingface-hub"}  # fmt: skip
 # Errors of the machine rather than of deblur, even when no file name comes with them.
 _MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM, errno.EMFILE}
 
@@ -226,6 +230,11 @@ def error_boundary() -> Iterator[None]:
     except Exception as e:  # the last line of defence: still one line, never a traceback
         if debug:
             raise
+        if isinstance(e, ModuleNotFoundError) and e.name in _REQUIRED:
+            report_error(
+                DeblurError(f"deblur needs {e.name}, which is not installed", hint=f"pip install {_REQUIRED[e.name]}")
+            )
+            raise typer.Exit(1) from None
         if isinstance(e, OSError) and (e.filename is not None or e.errno in _MACHINE_ERRNOS):
             # a path the system refused (a folder that cannot be made), or a full disk, a read-only one, a
             # failing one (the write that hit it names no file): the user's to fix, not a bug
