@@ -17,7 +17,7 @@ import statistics
 import time
 from collections import deque
 from contextlib import ExitStack, closing, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -290,7 +290,10 @@ def _score(
         if save_to is not None:
             save_to.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        with torch.inference_mode(), PngSequenceSink(save_to, blurred_info) if save_to else nullcontext() as sink:
+        # Saved as scored: in the frames' stored orientation, not turned for display (an EXIF or
+        # display-matrix rotation), so that `--results` of the saved frames gives the same scores.
+        saved_as = replace(blurred_info, rotation=0)
+        with torch.inference_mode(), PngSequenceSink(save_to, saved_as) if save_to else nullcontext() as sink:
             for done, frame in enumerate(restored(inputs(), blurred_info), start=1):
                 seconds += time.perf_counter() - started
                 blurred, sharp = waiting.popleft()

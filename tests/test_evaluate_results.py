@@ -132,6 +132,31 @@ def test_saved_frames_score_as_the_model_that_saved_them(tmp_path, monkeypatch):
     assert model["mean_of_sequences"]["output"]["psnr"] < model["mean_of_sequences"]["input"]["psnr"] - 1  # darker
 
 
+def test_frames_saved_from_a_rotated_dataset_score_as_the_model_that_saved_them(tmp_path, monkeypatch):
+    """JPEGs whose EXIF says "turn 90 degrees" are scored as stored; --save writes them so, not turned,
+    or --results of them would compare turned frames with unturned ones."""
+    from PIL import Image
+
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: Darkens())
+    data = tmp_path / "d"
+    for kind, shift in (("sharp", 0), ("blur", 40)):
+        (data / "a" / kind).mkdir(parents=True)
+        for i, image in enumerate(random_images(2, seed=7, size=(40, 24))):
+            exif = Image.Exif()
+            exif[0x0112] = 6  # Orientation: the stored picture is to be turned 90 degrees for display
+            picture = Image.fromarray(np.clip(image.astype(int) // 2 + shift, 0, 255).astype(np.uint8))
+            picture.save(data / "a" / kind / f"{i:06d}.jpg", quality=95, exif=exif)
+    saved, first, second = tmp_path / "saved", tmp_path / "model.json", tmp_path / "results.json"
+    result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet-s", "--save", str(saved), "--json", str(first), "-q"])
+    assert result.exit_code == 0, result.output
+    with av.open(str(next(saved.rglob("frame_000001.png")))) as container:
+        assert (container.streams.video[0].width, container.streams.video[0].height) == (40, 24)  # as stored
+    result = runner.invoke(app, ["evaluate", str(data), "--results", str(saved), "--json", str(second), "-q"])
+    assert result.exit_code == 0, result.output
+    model, files = json.loads(first.read_text()), json.loads(second.read_text())
+    assert [s["output"] for s in files["sequences"]] == [s["output"] for s in model["sequences"]]
+
+
 def test_results_beside_models_in_one_comparison(tmp_path, monkeypatch):
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
     data = two_sequences(tmp_path / "d")
