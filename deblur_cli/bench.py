@@ -222,7 +222,8 @@ def run_bench(
 
 def write_json(report, path: str | os.PathLike) -> None:
     """Write a report (anything with a to_dict(), as BenchReport) as JSON (UTF-8, indented),
-    non-finite numbers as null, atomically: a temporary file, then a rename."""
+    atomically: a temporary file, then a rename. JSON has no infinity nor NaN: an infinite figure (the
+    PSNR of an exact frame) is written null, an undefined one (NaN) the string "NaN"."""
     text = json.dumps(_finite(report.to_dict()), indent=2, allow_nan=False) + "\n"
     write_bytes(Path(path), text.encode("utf-8"))
 
@@ -321,8 +322,9 @@ def _quality(row: BenchRow, output: torch.Tensor, clip: Clip, extra_metrics: Map
     """Fill the quality fields of `row` from `output` (T, 3, H, W) on the CPU."""
     output = to_8bit(output.cpu())
     frames, _, height, width = output.shape
-    if applicable(height, width):
-        row.niqe = statistics.fmean(niqe(frame) for frame in output)
+    if applicable(height, width):  # a flat frame has no NIQE: left out, as `deblur evaluate` does
+        defined = [score for frame in output if not math.isnan(score := niqe(frame))]
+        row.niqe = statistics.fmean(defined) if defined else None
     if clip.reference is None:
         return row
     reference = to_8bit(clip.reference.cpu())
@@ -337,7 +339,7 @@ def _quality(row: BenchRow, output: torch.Tensor, clip: Clip, extra_metrics: Map
 
 def _finite(value):
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return value if math.isfinite(value) else "NaN" if math.isnan(value) else None
     if isinstance(value, dict):
         return {k: _finite(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -27,6 +27,7 @@ from deblur_cli.datasets import SequencePair
 from deblur_cli.errors import InputError
 from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_levels
 from deblur_cli.metrics.lpips import LPIPS, lpips_clip
+from deblur_cli.metrics.lpips import applicable as lpips_applicable
 from deblur_cli.metrics.niqe import applicable as niqe_applicable
 from deblur_cli.metrics.ssim import WINDOW as SSIM_MIN_SIDE
 from deblur_cli.pipeline import to_compact_tensor, to_image
@@ -68,7 +69,8 @@ class SequenceScore:
 
     @classmethod
     def from_dict(cls, data: dict) -> SequenceScore:
-        """A score as EvaluationReport.to_dict wrote it; JSON's null stands for an infinite PSNR."""
+        """A score as EvaluationReport.to_dict wrote it (see `bench.write_json`): JSON's null stands for
+        an infinite PSNR, the string "NaN" for an undefined score."""
 
         def scores(values: dict) -> dict[str, float]:
             return {metric: math.inf if value is None else float(value) for metric, value in values.items()}
@@ -98,19 +100,27 @@ class EvaluationReport:
 
     @property
     def metrics(self) -> list[str]:
-        """The metrics every sequence has, in METRICS order."""
-        return [m for m in METRICS if self.sequences and all(m in s.output for s in self.sequences)]
+        """The metrics some sequence has, in METRICS order (`partial` names those others lack)."""
+        return [m for m in METRICS if any(m in s.output for s in self.sequences)]
+
+    def partial(self, metric: str) -> int:
+        """How many sequences have `metric` when some lack it (one frame has no flicker, a small or
+        flat one no NIQE), else 0: the means are then over those only."""
+        having = sum(metric in s.output for s in self.sequences)
+        return having if having < len(self.sequences) else 0
 
     def mean(self, metric: str, side: str = "output", *, per: str = "sequence") -> float | None:
-        """Mean of a metric of the `side` ("input" or "output") over the sequences (each counts once,
-        as BasicSR averages video test sets) or, with per="frame", over all frames (each sequence
-        weighted by its length). None unless every sequence has the metric."""
-        scores = [(getattr(s, side).get(metric), s.frames) for s in self.sequences]
-        if not scores or any(value is None for value, _ in scores):
+        """Mean of a metric of the `side` ("input" or "output") over the sequences that have it (each
+        counts once, as BasicSR averages video test sets) or, with per="frame", over their frames
+        (each sequence weighted by its frames; by its pairs of frames for flicker, which is scored per
+        pair). None when no sequence has it."""
+        scores = [(value, s.frames - (metric == "flicker")) for s in self.sequences
+                  if (value := getattr(s, side).get(metric)) is not None]  # fmt: skip
+        if not scores:
             return None
         if per == "sequence":
             return statistics.fmean(value for value, _ in scores)
-        return sum(value * frames for value, frames in scores) / sum(frames for _, frames in scores)
+        return sum(value * weight for value, weight in scores) / sum(weight for _, weight in scores)
 
     def to_dict(self) -> dict:
         seconds = sum(s.seconds for s in self.sequences)
@@ -144,11 +154,11 @@ class EvaluationReport:
 
 def frame_metrics(height: int, width: int, *, lpips: LPIPS | None = None, with_niqe: bool = False) -> dict[str, FrameMetric]:
     """The per-frame metrics for frames of height x width: PSNR; SSIM where the frames are 11
-    pixels a side or more; LPIPS with its model; NIQE on request where the frames are large enough."""
+    pixels a side or more; LPIPS with its model, from 31; NIQE on request where the frames are large enough."""
     metrics: dict[str, FrameMetric] = {"psnr": lambda frame, sharp: float(psnr(frame, sharp))}
     if min(height, width) >= SSIM_MIN_SIDE:
         metrics["ssim"] = lambda frame, sharp: float(ssim(frame, sharp))
-    if lpips is not None:
+    if lpips is not None and lpips_applicable(height, width):
         metrics["lpips"] = lambda frame, sharp: lpips_clip(lpips, frame[None], sharp[None])
     if with_niqe and niqe_applicable(height, width):
         metrics["niqe"] = lambda frame, sharp: niqe(frame.cpu())
@@ -365,8 +375,11 @@ class _Scores:
 
     def result(self, name: str, seconds: float) -> SequenceScore:
         # A frame restored exactly has an infinite PSNR, and so has the mean then.
+        # NIQE is undefined for a flat frame (a fade to black): such frames are left out of its mean, and
+        # a sequence of nothing else has none.
         def means(values: dict[str, list[float]]) -> dict[str, float]:
-            return {metric: statistics.fmean(v) for metric, v in values.items() if v}  # no flicker for one frame
+            kept = {m: [x for x in v if not math.isnan(x)] if m == "niqe" else v for m, v in values.items()}
+            return {metric: statistics.fmean(v) for metric, v in kept.items() if v}  # no flicker for one frame
 
         inputs = dict(self.known_input) if self.known_input is not None else means(self.input)
         return SequenceScore(name, len(self.output["psnr"]), seconds, inputs, means(self.output))

@@ -116,8 +116,8 @@ def _panel(canvas, box, metric, label, series, timed, reference) -> None:
     left, top, right, bottom = box
     canvas.text((left + right) // 2, top - 24, label, _BLACK, anchor="center")
     canvas.text((left + right) // 2, bottom + 30, "seconds per frame (log scale)", _BLACK, anchor="center")
-    values = [getattr(r, metric) for _, rows in series for r in rows if getattr(r, metric) is not None]
-    base = getattr(reference, metric) if reference is not None else None
+    values = [_plotted(r, metric) for _, rows in series for r in rows if _plotted(r, metric) is not None]
+    base = _plotted(reference, metric) if reference is not None else None
     if base is not None:
         values.append(base)
     if not values or not timed:
@@ -149,13 +149,19 @@ def _panel(canvas, box, metric, label, series, timed, reference) -> None:
         canvas.text(right - 4, py - 20, "input", _GREY, anchor="right")
     for i, (_, rows) in enumerate(series):
         colour = _PALETTE[i % len(_PALETTE)]
-        points = [(to_px(r.sec_per_frame, getattr(r, metric)), r) for r in rows if getattr(r, metric) is not None]
+        points = [(to_px(r.sec_per_frame, _plotted(r, metric)), r) for r in rows if _plotted(r, metric) is not None]
         for (a, _), (b, _) in zip(points, points[1:]):
             canvas.line(a[0], a[1], b[0], b[1], colour)
         for (px, py), row in points:
             canvas.disc(px, py, 5, colour)
             tag = row.model if row.steps is None else str(row.steps)
             canvas.text(px + 8, py - 20, tag, colour)
+
+
+def _plotted(row: BenchRow, metric: str) -> float | None:
+    """The row's figure for `metric` if it can be drawn: not an infinite PSNR (an exact frame), not NaN."""
+    value = getattr(row, metric)
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _log_range(lo: float, hi: float) -> tuple[float, float]:

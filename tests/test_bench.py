@@ -217,3 +217,18 @@ def test_cli_sweeps_less_on_a_cpu_unless_told(stand_in_models, tmp_path):
     result = CliRunner().invoke(app, [*base, "--steps", "3", "--warmup", "1", "--repeat", "1", "--json", str(tmp_path / "b.json")])
     assert result.exit_code == 0 and "defaults are" not in result.stderr
     assert [r["steps"] for r in json.loads((tmp_path / "b.json").read_text())["rows"] if r["model"] == "wtsa-s"] == [3]
+
+
+def test_the_plot_draws_what_is_finite_and_leaves_out_the_rest(tmp_path):
+    import math
+
+    from deblur_cli.bench import BenchReport, BenchRow
+    from deblur_cli.plot import write_plot
+
+    rows = [
+        BenchRow("input", psnr=math.inf, niqe=math.nan),  # an exact input, a flat one
+        BenchRow("dstnet-s", sec_per_frame=0.5, fps=2.0, psnr=30.0, niqe=math.nan),
+        BenchRow("wtsa-s", steps=5, samples=1, sec_per_frame=2.0, fps=0.5, psnr=math.inf, niqe=4.0),
+    ]
+    write_plot(BenchReport("clip", 2, 64, 48, "cpu", "rss", rows, []), tmp_path / "p.png")  # was OverflowError
+    assert (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG")

@@ -210,10 +210,15 @@ def test_means_over_sequences_and_over_frames():
     assert report.mean("psnr") == 32.0
     assert report.mean("psnr", per="frame") == 33.0
     assert report.mean("ssim", "input", per="frame") == pytest.approx(0.65)
-    assert report.mean("ssim") is None  # not every sequence has it
-    assert report.metrics == ["psnr"]
+    assert report.mean("ssim") == 0.9  # over the sequences that have it, which the CLI says
+    assert report.metrics == ["psnr", "ssim"] and report.partial("ssim") == 1 and report.partial("psnr") == 0
+    assert report.mean("lpips") is None
     summary = report.to_dict()
-    assert summary["frames"] == 4 and summary["mean_of_frames"] == {"input": {"psnr": 23.0}, "output": {"psnr": 33.0}}
+    assert summary["frames"] == 4
+    assert summary["mean_of_frames"] == {"input": {"psnr": 23.0, "ssim": pytest.approx(0.65)}, "output": {"psnr": 33.0, "ssim": 0.9}}
+    # flicker is scored per pair of frames: 2 pairs in 3 frames, 4 in 5
+    report.sequences = [SequenceScore("c", 3, 1.0, {}, {"flicker": 10.0}), SequenceScore("d", 5, 1.0, {}, {"flicker": 20.0})]
+    assert report.mean("flicker", per="frame") == pytest.approx((2 * 10 + 4 * 20) / 6)
 
 
 class Flickering(IdentityRestorer):
@@ -657,3 +662,58 @@ def test_the_published_last_window_on_request(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "e.json").read_text())["settings"]["windows"]["last"] == "shift"
     bad = runner.invoke(app, [*args, "--last-window", "wrap"])
     assert bad.exit_code == 2 and "--last-window must be split or shift" in bad.output
+
+
+def test_infinite_and_undefined_scores_survive_the_json(tmp_path):
+    from deblur_cli.bench import write_json
+
+    report = EvaluationReport("d", "m", "cpu", planned=1)
+    report.sequences = [SequenceScore("a", 2, 1.0, {"psnr": math.inf}, {"psnr": math.nan})]
+    write_json(report, tmp_path / "r.json")
+    text = (tmp_path / "r.json").read_text()
+    stored = json.loads(text)  # valid JSON: no bare NaN or Infinity
+    assert stored["sequences"][0]["input"]["psnr"] is None and stored["sequences"][0]["output"]["psnr"] == "NaN"
+    back = SequenceScore.from_dict(stored["sequences"][0])
+    assert back.input["psnr"] == math.inf and math.isnan(back.output["psnr"])  # NaN was read back as inf
+
+
+def test_a_flat_frame_is_left_out_of_niqe_and_a_flat_sequence_has_none():
+    from deblur_cli.evaluate import _Scores
+
+    def stand_in_niqe(frame, sharp):  # NaN where the frame is flat, as NIQE is
+        return math.nan if float(frame.std()) == 0 else 4.0 + float(frame.mean())
+
+    scores = _Scores({"psnr": lambda f, s: float(psnr(f, s)), "niqe": stand_in_niqe})
+    black, textured = torch.zeros(3, 8, 8), torch.rand(3, 8, 8, generator=torch.Generator().manual_seed(0))
+    for frame in (black, textured, textured):
+        scores.add(frame, textured, frame)
+    result = scores.result("s", 1.0)
+    assert result.output["niqe"] == pytest.approx(4.0 + float(textured.mean()), abs=1e-2)  # the black frame left out
+    flat = _Scores({"niqe": stand_in_niqe, "psnr": lambda f, s: 0.0})
+    flat.add(black, black, black)
+    assert "niqe" not in flat.result("f", 1.0).output
+
+
+def test_metrics_some_sequences_lack_are_kept_with_a_note(tmp_path, monkeypatch):
+    from tests.test_metrics import random_lpips_state
+
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
+    for seq, frames in (("one", 1), ("three", 3)):
+        make_images(tmp_path / "d" / seq / "blur", count=frames, size=(32, 32))
+        make_images(tmp_path / "d" / seq / "sharp", count=frames, size=(32, 32))
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "d"), "-m", "dstnet-s", "--flicker", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "FLICKER" in result.stdout  # the column stays, with the mean of the sequence that has it
+    assert "dstnet-s: FLICKER is the mean of the 1 of 2 sequences that have it (a sequence of one frame has none)" in " ".join(result.stderr.split())
+    # LPIPS needs 31 pixels a side: left out of 24x32 frames with a note, not a crash
+    torch.save(random_lpips_state(), tmp_path / "lpips.pth")
+    make_images(tmp_path / "small" / "s" / "blur", count=2, size=(32, 24))
+    make_images(tmp_path / "small" / "s" / "sharp", count=2, size=(32, 24))
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "small"), "-m", "dstnet-s", "--lpips-weights", str(tmp_path / "lpips.pth"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "LPIPS left out: it needs frames of 31 pixels a side or more" in result.stderr
+    # and a model is scored with LPIPS where the frames are large enough (this crashed: its weights
+    # files, a list, were taken for one path)
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "d"), "-m", "dstnet-s", "--lpips-weights", str(tmp_path / "lpips.pth"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "LPIPS" in result.stdout

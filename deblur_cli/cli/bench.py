@@ -107,6 +107,8 @@ def bench(
     from deblur_cli.bench import BenchModel, BenchOptions, load_clip, run_bench, synthetic_clip, write_json
     from deblur_cli.devices import resolve_device
     from deblur_cli.metrics.cvvdp import load_cvvdp
+    from deblur_cli.metrics.lpips import MIN_SIDE as LPIPS_MIN_SIDE
+    from deblur_cli.metrics.lpips import applicable as lpips_applicable
     from deblur_cli.metrics.lpips import load_lpips, lpips_clip
     from deblur_cli.plot import write_plot
 
@@ -144,7 +146,9 @@ def bench(
 
     extra = {}
     if clip.reference is not None:
-        if lpips_weights:
+        if lpips_weights and not lpips_applicable(*clip.blurred.shape[-2:]):
+            notes.append(f"LPIPS left out: it needs frames of {LPIPS_MIN_SIDE} pixels a side or more")
+        elif lpips_weights:
             extra["lpips"] = functools.partial(lpips_clip, load_lpips(lpips_weights, torch_device))
         else:
             notes.append("LPIPS left out: it needs AlexNet weights on disk (--lpips-weights)")

@@ -189,7 +189,7 @@ def evaluate(
                 "windows": asdict(window_plans[label]),
                 "frames": frames,
                 "strength": strength,
-                "lpips": None if lpips_weights is None else input_identity(lpips_weights),
+                "lpips": None if lpips_weights is None else [input_identity(p) for p in lpips_weights],
                 "niqe": with_niqe,
                 "flicker": with_flicker,
             }
@@ -240,7 +240,7 @@ def evaluate(
         if current is not None and current.sequences:
             out.print(_table(current))
             warn(f"stopped: {len(current.sequences)} of {len(pairs)} sequences evaluated with {current.model}")
-            if json_path is not None:
+            if json_path is not None and current.timed:  # results restored elsewhere are scored afresh: quick
                 note(f"the same command continues from there, taking the scores in {json_path}")
         elif current is not None:
             reports.remove(current)
@@ -252,11 +252,41 @@ def evaluate(
         if reports:
             _finish(reports, several, json_path)
         raise
-    if with_niqe and any("niqe" not in report.metrics for report in reports):
-        from deblur_cli.metrics.niqe import BLOCK, MIN_BLOCKS
-
-        note(f"NIQE left out: it needs frames that hold {MIN_BLOCKS} blocks of {BLOCK}x{BLOCK} pixels, and some here do not")
+    for line in _coverage_notes(reports, with_niqe=with_niqe, with_lpips=lpips is not None, with_flicker=with_flicker):
+        note(line)
     _finish(reports, several, json_path)
+
+
+def _coverage_notes(
+    reports: list[EvaluationReport], *, with_niqe: bool, with_lpips: bool, with_flicker: bool
+) -> list[str]:
+    """Lines on metrics asked for that no sequence has, and on means taken over some sequences only."""
+    from deblur_cli.metrics.lpips import MIN_SIDE
+    from deblur_cli.metrics.niqe import BLOCK, MIN_BLOCKS
+    from deblur_cli.metrics.ssim import WINDOW
+
+    why_missing = {
+        "ssim": f"it needs frames of {WINDOW} pixels a side or more",
+        "lpips": f"it needs frames of {MIN_SIDE} pixels a side or more",
+        "niqe": "it needs frames large enough, and some texture: a flat frame has none",
+        "flicker": "a sequence of one frame has none",
+    }
+    lines = []
+    if with_niqe and any("niqe" not in report.metrics for report in reports):
+        lines.append(f"NIQE left out: it needs frames that hold {MIN_BLOCKS} blocks of {BLOCK}x{BLOCK} pixels with "
+                     "some texture, and some here do not")  # fmt: skip
+    if with_lpips and any("lpips" not in report.metrics for report in reports):
+        lines.append(f"LPIPS left out: it needs frames of {MIN_SIDE} pixels a side or more")
+    if with_flicker and any("flicker" not in report.metrics for report in reports):
+        lines.append("FLICKER left out: it compares consecutive frames, and sequences here have one")
+    for report in reports:
+        for metric in report.metrics:
+            if having := report.partial(metric):
+                lines.append(
+                    f"{report.model}: {metric.upper()} is the mean of the {having} of {len(report.sequences)} sequences "
+                    f"that have it ({why_missing.get(metric, 'the others have none')})"
+                )
+    return lines
 
 
 def _contenders(

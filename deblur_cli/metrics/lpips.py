@@ -36,6 +36,16 @@ _SHIFT = (-0.030, -0.088, -0.188)
 _SCALE = (0.458, 0.448, 0.450)
 
 
+# The smallest side AlexNet's strides and pools leave a feature map of at least one pixel for
+# (11x11/4 with padding 2, then two 3x3/2 pools).
+MIN_SIDE = 31
+
+
+def applicable(height: int, width: int) -> bool:
+    """Whether LPIPS is defined for frames of this size (MIN_SIDE pixels a side or more)."""
+    return min(height, width) >= MIN_SIDE
+
+
 class LPIPS(nn.Module):
     """Learned perceptual distance; lower is more similar, 0 for identical images."""
 
