@@ -192,6 +192,23 @@ def test_variable_frame_rate_timestamps_survive(tmp_path, suffix):
     assert [p * base for p in out] == [Fraction(s, 1000) for s in stamps]
 
 
+def test_a_repeated_timestamp_moves_one_tick_and_the_rest_keep_their_places(tmp_path):
+    """A stamp repeated (or a little behind) must not push every later frame a frame late against the
+    audio; and a frame after it must be found by its stamp after a seek, as a resumed run does."""
+    stamps = [0, 40, 40, 80, 120, 160, 200, 240, 280, 320]
+    source = media.make_video(tmp_path / "dup.mkv", frames=len(stamps), pts=stamps, time_base=Fraction(1, 1000), gop=2)
+    _, images, _ = convert(source, tmp_path / "out.mkv")
+    out, base = media.read_video_pts(tmp_path / "out.mkv")
+    assert [p * base for p in out] == [Fraction(s, 1000) for s in [0, 40, 41, *stamps[3:]]]
+    with open_source(source) as frames:
+        read = [(f.pts, f.image) for f in frames]
+    for index in (3, 7):  # after the repeat: a seek lands on a keyframe after it, or before it
+        with open_source(source) as frames:
+            frames.skip_to(index, read[index][0])
+            first = next(iter(frames))
+        assert first.pts == read[index][0] and np.array_equal(first.image, read[index][1])
+
+
 @pytest.mark.parametrize("target, codec", [("o.mp4", None), ("o.webm", None), ("o.mkv", "ffv1"), ("o.mov", "prores")])
 def test_odd_size_gives_the_same_odd_size(tmp_path, target, codec):
     source = media.make_video(tmp_path / "odd.mkv", frames=4, size=(67, 45))

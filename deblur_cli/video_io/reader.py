@@ -167,13 +167,17 @@ class VideoFileSource:
             yield frame, last
 
     def _pts(self, frame: av.VideoFrame, index: int, last: int | None) -> int:
-        # Timestamps must rise strictly for any encoder downstream; a missing or backward stamp is replaced
-        # by the previous one plus one nominal frame.
+        # Timestamps must rise strictly for any encoder downstream. A stamp repeated, or a little behind
+        # the one before (less than a frame), becomes the previous one plus one tick, so that the stamps
+        # after it keep their places (the audio's sync, and a resumed run finding its frame by its stamp);
+        # a missing stamp, or one far behind (a clock that restarted), the previous plus one nominal frame.
         if self._index_timestamps:
             return index * self._step
         if frame.pts is not None and (last is None or frame.pts > last):
             return frame.pts
-        return 0 if last is None else last + self._step
+        if last is None:
+            return 0
+        return last + 1 if frame.pts is not None and last - frame.pts < self._step else last + self._step
 
     def _cut(self, info: VideoInfo, span: Span) -> VideoInfo:
         """Move to the span's first frame; the VideoInfo of the frames from there to the span's end."""
