@@ -85,6 +85,27 @@ def test_variable_frame_rate_timestamps_are_kept(tmp_path, identity):
     assert media.read_video_pts(tmp_path / "out.mkv")[0] == media.read_video_pts(source)[0]
 
 
+def test_an_mpeg_ts_clock_that_starts_late_starts_at_zero_with_its_audio_in_sync(tmp_path, identity):
+    """MPEG-TS clocks start where the recorder's did (a camcorder's .mts at 1.4 s): kept, MP4 shows
+    that much nothing before the first frame. Moved as FFmpeg moves them: the earliest stream starts at
+    0, and the video keeps its place against the audio."""
+    import av
+
+    source = media.make_video(tmp_path / "cam.ts", frames=12, audio="aac", codec="libx264", pix_fmt="yuv420p")
+    with av.open(str(source)) as container:
+        clock = container.start_time / 1e6
+        video_in = float(container.streams.video[0].start_time * container.streams.video[0].time_base)
+    assert clock > 0
+    for name in ("out.mp4", "out.mkv"):
+        assert deblur(source, "-o", tmp_path / name, "-q").exit_code == 0
+        with av.open(str(tmp_path / name)) as container:
+            assert container.start_time == 0
+            video, audio = container.streams.video[0], container.streams.audio[0]
+            assert float(video.start_time * video.time_base) == pytest.approx(video_in - clock, abs=2e-3)
+            assert video.start_time * video.time_base > audio.start_time * audio.time_base  # the audio's lead is kept
+    assert len(media.read_frames(tmp_path / "out.mp4")) == 12
+
+
 def test_ten_bit_stays_ten_bit(tmp_path, identity):
     source = media.make_video(tmp_path / "in.mkv", frames=4, size=(64, 64), bit_depth=10, codec="libx265")
     assert deblur(source, "-o", tmp_path / "out.mkv", "-q").exit_code == 0

@@ -34,7 +34,7 @@ class VideoInfo:
     sample_aspect_ratio: Fraction | None = None  # pixel width / height for anamorphic video; None = square
     duration: float | None = None  # seconds of video, if the container says
     hdr: HdrMetadata | None = None  # HDR10 mastering display and light levels, when the source has them
-    pts_offset: int = 0  # subtracted from the file's timestamps when a span starts later (0: the file's own clock)
+    pts_offset: int = 0  # subtracted from the file's timestamps: a later --start, or a clock that starts late (MPEG-TS)
     end_time: float | None = None  # the file's time (s) where a span stops the frames early; None: the file's end
     field_order: str | None = None  # "top"/"bottom": the field an interlaced source shows first; "unknown"; None: progressive
     deinterlaced: bool = False  # the frames are deinterlaced from the source's fields (video_io/deinterlace.py)

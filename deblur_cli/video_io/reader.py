@@ -36,6 +36,10 @@ _CONSTANT_RATE_CONTAINERS = {"avi"}
 # .mts): the frames they held show only as a jump in the timestamps of the frames around them, which are
 # otherwise a frame apart (these streams run at a constant rate).
 _SILENT_LOSS_CONTAINERS = {"mpegts"}
+# Containers whose clock starts where the recorder's did (MPEG-TS: 1.4 s by convention, hours into a
+# broadcast; MPEG-PS: half a second). Their timestamps are moved to start at zero, as FFmpeg moves them:
+# kept, they become an empty edit in MP4 and MOV, seconds of nothing before the first frame.
+_SHIFTED_CLOCK_CONTAINERS = {"mpegts", "mpeg"}
 # A longer jump there is a discontinuity (a spliced broadcast, a recorder restarted), not lost frames: FFmpeg's
 # own threshold for it.
 _DISCONTINUITY_SECONDS = 10
@@ -97,8 +101,11 @@ class VideoFileSource:
             self._zero = self._first[1]  # the file's first timestamp
             self._index = 0  # of the first frame iteration yields, among the span's frames
             self._end_pts: int | None = None  # the first timestamp past a span that ends early
+            self._clock_start = self._clock_zero(info)  # where the output's clock starts, without a --start
             if not span.whole:
                 info = self._cut(info, span)
+            elif self._clock_start:
+                info = replace(info, pts_offset=self._clock_start)
         except BaseException:
             self._container.close()
             raise
@@ -212,10 +219,22 @@ class VideoFileSource:
             info,
             frame_count=max(1, round(length * info.fps)) if length is not None and info.fps else None,
             duration=length,
-            pts_offset=self._first[1] if span.start > 0 else 0,
+            pts_offset=self._first[1] if span.start > 0 else self._clock_start,
             end_time=None if span.end is None else float(zero * time_base) + span.end,
             timecode=timecode,
         )
+
+    def _clock_zero(self, info: VideoInfo) -> int:
+        """The timestamp (the timeline's units) the output's clock counts from: 0, the file's own clock,
+        except for the containers of _SHIFTED_CLOCK_CONTAINERS, whose clock starts at the earliest
+        stream's first time (an audio track that starts before the video keeps its lead)."""
+        if self._container.format.name not in _SHIFTED_CLOCK_CONTAINERS or self._index_timestamps:
+            return 0
+        start = self._container.start_time  # the earliest stream's, in microseconds
+        earliest = self._zero
+        if start is not None and info.time_base:
+            earliest = min(earliest, math.floor(Fraction(start, 1_000_000) / info.time_base))
+        return max(earliest, 0)
 
     def _seek(self, target: int, zero: int) -> None:
         """Restart decoding at the last keyframe at or before `target` (the timeline's time base).
