@@ -132,7 +132,17 @@ def test_image_sequence_in_and_out(tmp_path, identity):
     assert media.read_frames(written[0])[0].shape == (21, 33, 3)
 
 
-@pytest.mark.parametrize("fps, rate", [(None, Fraction(25)), ("50", Fraction(50)), ("30000/1001", Fraction(30000, 1001))])
+@pytest.mark.parametrize(
+    "fps, rate",
+    [
+        (None, Fraction(25)),
+        ("50", Fraction(50)),
+        ("30000/1001", Fraction(30000, 1001)),
+        ("29.97", Fraction(30000, 1001)),  # NTSC's rate, as a camera's 29.97 is, not 2997/100
+        ("23.976", Fraction(24000, 1001)),
+        ("12.5", Fraction(25, 2)),
+    ],
+)
 def test_an_image_sequence_becomes_a_video_at_the_fps_given(tmp_path, identity, fps, rate):
     media.make_images(tmp_path / "frames", count=12, size=(32, 24))
     result = deblur(tmp_path / "frames", "-o", tmp_path / "out.mp4", "-q", *(["--fps", fps] if fps else []))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -147,7 +148,12 @@ MAX_RATE = 1000  # frames a second: beyond any camera's video mode, a typo guard
 
 
 def rate_option(value: str | None) -> Fraction | None:
-    """The frame rate of --fps ("25", "29.97", "30000/1001") as a Fraction; a UsageError if it is not one."""
+    """The frame rate of --fps ("25", "29.97", "30000/1001") as a Fraction; a UsageError if it is not one.
+
+    A decimal that names an NTSC rate, the whole rate times 1000/1001 rounded to two or three places
+    (23.976, 23.98, 29.97, 59.94, 119.88), is that rate exactly: 29.97 means 30000/1001, as a camera's
+    "29.97" does, not 2997/100, which drifts a frame every 17 minutes against it.
+    """
     if value is None:
         return None
     try:
@@ -156,6 +162,10 @@ def rate_option(value: str | None) -> Fraction | None:
         raise UsageError(f"--fps: {value!r} is not a frame rate", hint="write it as 25, 29.97 or 30000/1001") from None
     if not 0 < rate <= MAX_RATE:
         raise UsageError(f"--fps must be above 0 and at most {MAX_RATE} frames a second, got {value!r}")
+    places = len(value.strip().partition(".")[2])  # of a decimal; 0 for "30" and "30000/1001"
+    ntsc = Fraction(math.ceil(rate) * 1000, 1001)
+    if places in (2, 3) and round(ntsc, places) == rate:
+        return ntsc
     return rate
 
 
