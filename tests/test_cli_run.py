@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import platform
 import signal
 import threading
@@ -640,3 +641,14 @@ def test_what_the_output_cannot_hold_is_said_once_before_the_run(tmp_path, monke
     assert json.loads(done.stdout)["warnings"][0].startswith(expected)  # and in the summary, as before
     again = deblur(source, "-o", tmp_path / "out.mp4", "--force")
     assert again.stderr.count(expected) == 1 and again.stderr.index(expected) < again.stderr.index("done")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names that are not UTF-8: Linux file systems take any bytes")
+def test_file_names_that_are_not_utf_8_work(tmp_path, identity):
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    odd = os.fsdecode(os.fsencode(str(tmp_path)) + b"/bad\xff.mp4")
+    os.rename(source, odd)
+    target = os.fsdecode(os.fsencode(str(tmp_path)) + b"/out\xfe.mkv")
+    result = deblur(odd, "-o", target, "-q")
+    assert result.exit_code == 0, result.output  # was an internal error: UnicodeEncodeError, after the model loaded
+    assert len(media.read_frames(target)) == 3

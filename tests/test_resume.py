@@ -482,3 +482,33 @@ def test_a_diffusion_model_scores_each_sequence_as_it_would_alone(tmp_path, tiny
     after_a = evaluate_sequence(b, restorer, WINDOWS)
     alone = evaluate_sequence(b, tiny_wtsa(1.0), WINDOWS)
     assert after_a.output == alone.output
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX ownership")
+@pytest.mark.parametrize("obstacle", ["symlink", "others", "file"])
+def test_a_work_folder_that_is_not_ours_is_left_alone(tmp_path, obstacle):
+    """A run empties its work folder: one planted at that name (a link to a folder elsewhere, another
+    user's folder, in /tmp by anyone) must be refused, its content untouched."""
+    source = media.make_video(tmp_path / "in.mkv", frames=4)
+    target = tmp_path / "out.mkv"
+    victim = tmp_path / "victim"
+    (victim / "sub").mkdir(parents=True)
+    (victim / "a.txt").write_text("precious")
+    work = work_folder(target)
+    if obstacle == "symlink":
+        work.symlink_to(victim)
+    elif obstacle == "others":
+        work.mkdir()
+        (work / "theirs.txt").write_text("theirs")
+        os.chown(work, os.getuid() + 1, -1)
+    else:
+        work.write_text("a file")
+    if obstacle == "others" and os.getuid() != 0:
+        pytest.skip("only root can give a folder to another user")
+    what = {"symlink": "a symbolic link", "others": "another user's folder", "file": "not a folder"}[obstacle]
+    with pytest.raises(OutputError, match=f"is {what}, where deblur keeps the work of a run writing out.mkv"):
+        deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1)
+    assert sorted(p.relative_to(victim).as_posix() for p in victim.rglob("*")) == ["a.txt", "sub"]
+    assert not target.exists()
+    if obstacle == "others":
+        assert (work / "theirs.txt").read_text() == "theirs"

@@ -25,13 +25,26 @@ def temp_name(final: Path) -> Path:
     """A fresh hidden name beside `final` with the same suffix (FFmpeg picks the container from it); the
     stem is cut where the longer name would pass NAME_MAX."""
     tail = f".deblur-{secrets.token_hex(4)}{final.suffix}"
-    return final.with_name(f".{cut_to_bytes(final.stem, NAME_MAX - 1 - len(tail.encode()))}{tail}")
+    return final.with_name(f".{cut_to_bytes(final.stem, NAME_MAX - 1 - len(os.fsencode(tail)))}{tail}")
 
 
 def cut_to_bytes(text: str, room: int) -> str:
-    """`text`, cut to at most `room` bytes of UTF-8 at a character boundary."""
-    data = text.encode()
-    return text if len(data) <= room else data[:room].decode("utf-8", errors="ignore")
+    """`text`, a file name, cut to at most `room` bytes as the file system stores it, at a character
+    boundary. A name that is not valid UTF-8 (its bytes held as surrogates, os.fsdecode's way) keeps
+    its bytes."""
+    data = os.fsencode(text)
+    if len(data) <= room:
+        return text
+    cut = data[:room]
+    while cut:  # drop a UTF-8 character cut in two, not a byte that stood alone in the name
+        try:
+            cut.decode("utf-8")
+            break
+        except UnicodeDecodeError as e:
+            if e.start < len(cut) - 3:  # an invalid byte inside: the name was not UTF-8; keep its bytes
+                break
+            cut = cut[: e.start]
+    return os.fsdecode(cut)
 
 
 def reserve_file(final: Path) -> Path:
@@ -73,8 +86,8 @@ def commit(temp: Path, final: Path) -> None:
 
 
 def discard(temp: Path) -> None:
-    """Remove a temporary file or directory; missing is fine."""
-    if temp.is_dir():
+    """Remove a temporary file or directory; missing is fine. A symbolic link is removed, never followed."""
+    if temp.is_dir() and not temp.is_symlink():
         shutil.rmtree(temp, ignore_errors=True)
     else:
         try:

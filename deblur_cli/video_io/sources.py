@@ -82,7 +82,7 @@ def input_identity(path: str | os.PathLike) -> dict:
     digest = hashlib.sha256()
     for file in files:
         stat = file.stat()
-        digest.update(f"{file.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        digest.update(os.fsencode(f"{file.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\n"))
     return {"path": str(Path(text).resolve()), "files": len(files), "digest": digest.hexdigest()}  # one spelling
 
 

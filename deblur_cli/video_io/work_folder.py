@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +32,8 @@ def work_folder(path: str | os.PathLike) -> Path:
     keeps two such names apart."""
     path = Path(path)
     name = path.name
-    if len(f".{name}.deblur-work".encode()) > atomic.NAME_MAX:
-        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    if len(os.fsencode(f".{name}.deblur-work")) > atomic.NAME_MAX:
+        digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:8]
         name = f"{atomic.cut_to_bytes(name, atomic.NAME_MAX - 22)}-{digest}"
     return path.with_name(f".{name}.deblur-work")
 
@@ -95,10 +96,28 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def _lock(work: Path, output: Path) -> int:
-    """Create the work folder and hold its lock for the run; OutputError if another run holds it."""
+    """Create the work folder and hold its lock for the run; OutputError if another run holds it, or if
+    what has the folder's name is not a folder of this user's: a run empties its work folder, and must
+    not empty another's, nor follow a symbolic link planted there (in /tmp, by anyone) to a folder
+    elsewhere."""
     try:
-        work.mkdir(exist_ok=True)
-        fd = os.open(work / _LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        with contextlib.suppress(FileExistsError):  # a folder, or something else, said below
+            work.mkdir()
+        found = os.lstat(work)
+    except OSError as e:
+        raise atomic.output_error(output, e) from None
+    owner = getattr(os, "getuid", lambda: found.st_uid)()
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != owner:
+        if stat.S_ISLNK(found.st_mode):
+            what = "a symbolic link"
+        else:
+            what = "another user's folder" if stat.S_ISDIR(found.st_mode) else "not a folder"
+        raise OutputError(
+            f"{work} is {what}, where deblur keeps the work of a run writing {output.name}; it is left alone",
+            hint="remove it if it is not yours to keep, or choose another output",
+        )
+    try:
+        fd = os.open(work / _LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
     except OSError as e:
         raise atomic.output_error(output, e) from None
     if fcntl is None:
