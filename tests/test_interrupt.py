@@ -135,3 +135,52 @@ def test_a_killed_run_is_continued_by_the_next_and_gives_the_same_video(tmp_path
     whole, out = media.read_frames(tmp_path / "whole.mkv"), media.read_frames(target)
     assert len(out) == 40 and all(np.array_equal(a, b) for a, b in zip(whole, out))
     assert media.read_video_pts(target) == media.read_video_pts(tmp_path / "whole.mkv")
+
+
+# `deblur info` of a FIFO nobody writes to: FFmpeg's open blocks, announced by a marker file.
+FIFO_SCRIPT = """
+import sys
+from pathlib import Path
+import av
+
+marker, fifo = sys.argv[1:3]
+plain_open = av.open
+
+def announced_open(*args, **kwargs):
+    Path(marker).touch()
+    return plain_open(*args, **kwargs)
+
+av.open = announced_open
+from deblur_cli.cli import main
+sys.argv = ["deblur", "info", fifo]
+main()
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_while_an_input_blocks_its_opening_stops_the_command(tmp_path, signum, code):
+    """FFmpeg swallows the exception a signal handler raises while it opens a file, and reports an
+    interrupted call: that was read as an unreadable file, which then blocked on the FIFO for good."""
+    fifo, marker = tmp_path / "clip.mp4", tmp_path / "opening"
+    os.mkfifo(fifo)
+    process = subprocess.Popen(
+        [sys.executable, "-c", FIFO_SCRIPT, str(marker), str(fifo)],
+        cwd=Path(__file__).resolve().parents[1],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert process.poll() is None, process.stderr.read()
+            assert time.monotonic() < deadline, "deblur info never opened the FIFO"
+            time.sleep(0.05)
+        time.sleep(0.5)  # inside FFmpeg's open, blocked
+        process.send_signal(signum)
+        assert process.wait(timeout=30) == code
+        assert ("terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted") in process.stderr.read()
+    finally:
+        process.kill()
+        process.wait()

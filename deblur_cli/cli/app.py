@@ -17,6 +17,7 @@ from rich.console import Console
 
 from deblur_cli import __version__
 from deblur_cli.errors import DeblurError, NoVideoError, OutputError, UsageError
+from deblur_cli.interrupts import Terminated, stop_now, stopped
 
 DEBUG_ENV = "DEBLUR_DEBUG"
 
@@ -140,19 +141,6 @@ def report_error(e: DeblurError) -> None:
         err.print(f"[dim]hint:[/] {e.hint}", highlight=False, soft_wrap=True)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP (a job scheduler's stop, `timeout`, a closed terminal), raised where Ctrl-C's
-    KeyboardInterrupt is, so that a run stops the same way: the output discarded, finished work kept."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _terminated(signum: int, frame) -> None:
-    raise Terminated(signum)
-
-
 @contextlib.contextmanager
 def _handling(names: tuple[str, ...], handler: Callable) -> Iterator[None]:
     """`handler` for the named signals this platform has (Windows has no SIGHUP) within the block, the
@@ -171,14 +159,8 @@ def _handling(names: tuple[str, ...], handler: Callable) -> Iterator[None]:
 
 def stop_signals_interrupt() -> contextlib.AbstractContextManager[None]:
     """Within the block, SIGTERM and SIGHUP raise Terminated in the main thread, as Ctrl-C raises
-    KeyboardInterrupt."""
-    return _handling(("SIGTERM", "SIGHUP"), _terminated)
-
-
-def stopped(signum: int) -> KeyboardInterrupt:
-    """The exception for signal `signum` as the error boundary reports it: KeyboardInterrupt for Ctrl-C,
-    Terminated for the others."""
-    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+    KeyboardInterrupt, each remembered for `interrupts.raise_received`."""
+    return _handling(("SIGINT", "SIGTERM", "SIGHUP"), stop_now)
 
 
 @contextlib.contextmanager

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import av
 
+from deblur_cli.interrupts import raise_received
+
 # A tag that is not UTF-8 (an old camera's Latin-1 title) must not make a file unreadable. PyAV before
 # 19 decodes tags strictly unless told to drop such bytes; PyAV 19 keeps them (as surrogate escapes,
 # written back unchanged) and takes no such option.
@@ -13,5 +15,10 @@ _READ_OPTIONS = {"metadata_errors": "ignore"} if int(av.__version__.split(".")[0
 
 
 def open_input(path: str | Path) -> av.container.InputContainer:
-    """av.open(path) for reading, tolerant of tags that are not UTF-8; raises what av.open raises."""
-    return av.open(str(path), **_READ_OPTIONS)
+    """av.open(path) for reading, tolerant of tags that are not UTF-8; raises what av.open raises, but
+    for a signal that stopped the open (Ctrl-C or SIGTERM while a FIFO or a stalled share blocks it):
+    FFmpeg reports an interrupted call, and the signal's own exception is raised instead."""
+    try:
+        return av.open(str(path), **_READ_OPTIONS)
+    except av.error.InterruptedError:
+        raise_received()
