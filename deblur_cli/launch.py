@@ -3,6 +3,7 @@ in that time ends the command as it does later, with `interrupted` and exit code
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -12,9 +13,17 @@ def main() -> None:
     # by about a fifth (docs/dstnet.md). Set for the command only, before anything imports torch (not
     # when deblur_cli is imported as a library); a user's own setting wins.
     os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:  # started with the descriptor closed (`>&-`): write nowhere, not fail
+            setattr(sys, name, open(os.devnull, "w"))
     try:
         from deblur_cli.cli import main as run_command_line
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         raise SystemExit(130) from None
-    run_command_line()
+    try:
+        run_command_line()
+    except OSError as e:  # printing --version or --help, before any command's own error handling
+        with contextlib.suppress(OSError):
+            sys.stderr.write(f"error: cannot write the output: {e.strerror or e}\n")
+        raise SystemExit(1) from None

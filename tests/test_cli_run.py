@@ -652,3 +652,15 @@ def test_file_names_that_are_not_utf_8_work(tmp_path, identity):
     result = deblur(odd, "-o", target, "-q")
     assert result.exit_code == 0, result.output  # was an internal error: UnicodeEncodeError, after the model loaded
     assert len(media.read_frames(target)) == 3
+
+
+def test_a_missing_output_folder_is_reported_before_the_model_loads(tmp_path, monkeypatch):
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model must not load for an output that cannot be written")
+
+    monkeypatch.setattr(restorers_module, "build_restorer", no_model)
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    for target in (tmp_path / "nodir" / "o.mp4", tmp_path / "nodir" / "frames"):
+        result = deblur(source, "-o", target)
+        assert result.exit_code == 1, result.output
+        assert result.stderr.startswith(f"error: cannot write {target}: directory {target.parent} does not exist")

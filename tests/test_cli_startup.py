@@ -4,6 +4,7 @@ torch, which takes seconds: each case runs in a fresh interpreter that reports w
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -92,3 +93,16 @@ def test_an_installation_without_torch_says_so_in_one_line(tmp_path):
     done = _python(code, tmp_path)
     assert done.returncode == 1, done.stderr
     assert done.stderr.splitlines() == ["error: deblur needs torch, which is not installed", "hint: pip install torch"]
+
+
+@pytest.mark.skipif(sys.platform == "win32" or not os.path.exists("/dev/full"), reason="a POSIX shell and /dev/full")
+def test_an_output_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path):
+    import shlex
+
+    launch = shlex.quote("import sys; sys.argv = ['deblur'] + sys.argv[1:]; from deblur_cli.launch import main; main()")
+    command = f"{shlex.quote(sys.executable)} -c {launch}"
+    closed = subprocess.run(f"{command} --version >&-", shell=True, capture_output=True, text=True, cwd=tmp_path)
+    assert (closed.returncode, closed.stderr) == (0, "")  # stdout closed: nothing to say it to, nothing wrong
+    for args in ("--version", "--help"):
+        full = subprocess.run(f"{command} {args} >/dev/full", shell=True, capture_output=True, text=True, cwd=tmp_path)
+        assert full.returncode == 1 and full.stderr == "error: cannot write the output: No space left on device\n"

@@ -150,6 +150,8 @@ def run(
         if message := _deinterlace_note(source, info, deinterlace):
             note(message)
         check_output_path(source, target, force=force)
+        if target == output and not target.parent.is_dir():  # a file -o names: its folder is not made for it
+            raise OutputError(f"cannot write {target}: directory {target.parent} does not exist", hint="create it first")
         if side_by_side:
             from deblur_cli.side_by_side import composed_info  # imports torch
 

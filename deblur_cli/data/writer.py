@@ -91,6 +91,9 @@ def write_ffv1(clip: torch.Tensor, path: str | Path, fps: int = 30) -> None:
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path}: {e.strerror}") from None
+    except BaseException:  # Ctrl-C, SIGTERM: no half-written clip left to block the next run
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_png(frame: torch.Tensor, path: str | Path) -> None:
@@ -106,5 +109,8 @@ def write_png(frame: torch.Tensor, path: str | Path) -> None:
     try:
         tmp.write_bytes(b"".join(bytes(p) for p in packets))
         tmp.replace(path)
-    except OSError as e:
-        raise OutputError(f"cannot write {path}: {e.strerror}") from None
+    except BaseException as e:  # a full disk, Ctrl-C, SIGTERM: no half-written frame left behind
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise OutputError(f"cannot write {path}: {e.strerror}") from None
+        raise

@@ -218,7 +218,8 @@ class _SegmentWriter:
         with contextlib.suppress(Exception):
             self._container.close()
         if self._data is not None:
-            self._data.close()
+            with contextlib.suppress(OSError):  # closing flushes: on a full disk that fails again
+                self._data.close()
         atomic.discard(self._part(".bin"))
 
 
