@@ -664,3 +664,14 @@ def test_a_missing_output_folder_is_reported_before_the_model_loads(tmp_path, mo
         result = deblur(source, "-o", target)
         assert result.exit_code == 1, result.output
         assert result.stderr.startswith(f"error: cannot write {target}: directory {target.parent} does not exist")
+
+
+def test_inputs_are_not_refused_as_a_usage_error_by_a_permission_check(tmp_path, monkeypatch, identity):
+    """Click's own readability check made an unreadable input a usage error (exit 2, a hint about
+    options) and stopped a batch; deblur opens each input itself and says what is wrong with it."""
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, m, *a, **k: False if str(p).endswith("in.mp4") and m & os.R_OK else real(p, m, *a, **k))
+    result = deblur(source, "-o", tmp_path / "out.mkv", "-q")
+    assert result.exit_code == 0, result.output  # root, or the check was wrong: the file is read
+    assert runner.invoke(app, ["info", str(source)]).exit_code == 0

@@ -28,7 +28,7 @@ _RANGES = {1: "limited range", 2: "full range"}
 
 @command("info")
 def info(
-    inputs: Annotated[list[Path], typer.Argument(help="Videos, image folders, folders of videos or images.")],
+    inputs: Annotated[list[Path], typer.Argument(help="Videos, image folders, folders of videos or images.", readable=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """What deblur reads from an input and what [bold]deblur run[/] would write for it."""

@@ -49,7 +49,7 @@ from deblur_cli.video_io.sinks import planned_warnings
 
 @command("run")
 def run(
-    inputs: Annotated[list[Path], typer.Argument(help="Videos, image folders, globs ('frames/*.png') or images.")],
+    inputs: Annotated[list[Path], typer.Argument(help="Videos, image folders, globs ('frames/*.png') or images.", readable=False)],
     output: Annotated[
         Optional[Path],
         typer.Option(
