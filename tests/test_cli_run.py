@@ -675,3 +675,14 @@ def test_inputs_are_not_refused_as_a_usage_error_by_a_permission_check(tmp_path,
     result = deblur(source, "-o", tmp_path / "out.mkv", "-q")
     assert result.exit_code == 0, result.output  # root, or the check was wrong: the file is read
     assert runner.invoke(app, ["info", str(source)]).exit_code == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_pipe_is_refused_at_once_for_a_file(tmp_path, identity):
+    fifo = tmp_path / "stream.mp4"
+    os.mkfifo(fifo)
+    for args in (["run", str(fifo), "-o", str(tmp_path / "out.mp4")], ["run", str(fifo)], ["info", str(fifo)]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, result.output
+        assert result.stderr.startswith(f"error: {fifo} is a pipe or a device, not a file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stream.mp4"]  # no default output folder made

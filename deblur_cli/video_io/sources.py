@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -53,6 +54,11 @@ def open_source(
     if not os.path.exists(text):
         raise InputError(
             f"{text}: no such file or directory", hint="check the path; quote glob patterns like 'frames/*.png'"
+        )
+    if not stat.S_ISREG(os.stat(text).st_mode):  # a pipe, /dev/stdin, a device
+        raise InputError(
+            f"{text} is a pipe or a device, not a file: deblur reads its input more than once",
+            hint="save the stream to a file first",
         )
     if is_image(text):
         return ImageSequenceSource(_images_in([Path(text)], span, text, image_rate), rate=image_rate)
