@@ -106,3 +106,18 @@ def test_an_output_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path):
     for args in ("--version", "--help"):
         full = subprocess.run(f"{command} {args} >/dev/full", shell=True, capture_output=True, text=True, cwd=tmp_path)
         assert full.returncode == 1 and full.stderr == "error: cannot write the output: No space left on device\n"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell")
+def test_a_reader_that_goes_away_does_not_fail_the_command(tmp_path):
+    """`deblur ... | head`: the reader leaves before deblur writes; the command carries on and exits 0,
+    with no complaint about the broken pipe (a run's output file is its work, not what it prints)."""
+    import shlex
+
+    make_video(tmp_path / "clip.mp4", frames=2, size=(32, 32))
+    launch = shlex.quote("import sys; sys.argv = ['deblur'] + sys.argv[1:]; from deblur_cli.launch import main; main()")
+    command = f"{shlex.quote(sys.executable)} -c {launch}"
+    for args in ("models", "info clip.mp4", "info clip.mp4 --json"):
+        script = f"{command} {args} 2>&1 | head -c 0; echo ${{PIPESTATUS[0]}}"
+        done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=tmp_path)
+        assert (done.stdout, done.stderr) == ("0\n", ""), args

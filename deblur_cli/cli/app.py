@@ -67,14 +67,50 @@ app = typer.Typer(
 LOG_WIDTH = 160  # columns of a console written to a file or a pipe: tables there do not fold at rich's 80
 
 
-def _console(stream, **options) -> Console:
-    """A console on `stream`; written to a file or a pipe (a log), LOG_WIDTH columns wide unless COLUMNS says."""
-    wide = not (stream.isatty() or os.environ.get("COLUMNS"))
-    return Console(width=LOG_WIDTH if wide else None, **options)
+class _ReaderMayLeave:
+    """sys.stdout or sys.stderr (whichever is current when written: tests swap them), for a reader that
+    may go away: `deblur run ... 2>&1 | head`, or a terminal closed under `nohup`. Once a write finds the
+    pipe broken, the stream goes to os.devnull and the command carries on: what it prints informs, the
+    files it writes are the work, and a run must not fail, nor its output be lost, for want of a reader."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def _stream(self):
+        return getattr(sys, self._name)
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream().write(text)
+        except BrokenPipeError:
+            self._to_devnull()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream().flush()
+        except BrokenPipeError:
+            self._to_devnull()
+
+    def _to_devnull(self) -> None:
+        # the file descriptor too, or the interpreter's last flush at exit complains of the broken pipe
+        stream = self._stream()
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        setattr(sys, self._name, open(os.devnull, "w"))
+
+    def __getattr__(self, name: str):  # isatty, fileno, encoding...: the current stream's
+        return getattr(self._stream(), name)
 
 
-out = _console(sys.stdout)  # results
-err = _console(sys.stderr, stderr=True)  # progress, warnings, errors
+def _console(name: str, **options) -> Console:
+    """A console on sys.`name`; written to a file or a pipe (a log), LOG_WIDTH columns wide unless COLUMNS says."""
+    wide = not (getattr(sys, name).isatty() or os.environ.get("COLUMNS"))
+    return Console(file=_ReaderMayLeave(name), width=LOG_WIDTH if wide else None, **options)
+
+
+out = _console("stdout")  # results
+err = _console("stderr", stderr=True)  # progress, warnings, errors
 
 
 def versions() -> str:
