@@ -353,6 +353,26 @@ def test_a_join_that_fails_keeps_every_segment_and_the_next_run_only_joins(tmp_p
     assert same_video(target, tmp_path / "whole.mkv")
 
 
+def test_what_a_run_killed_while_joining_leaves_is_removed_by_the_next(tmp_path, monkeypatch):
+    """A process killed during the final join cannot remove its temporary file: it lies in the work
+    folder, which the next run cleans, not beside the output, where it would stay hidden for good."""
+    source = media.make_video(tmp_path / "in.mkv", frames=24)
+    target = tmp_path / "out.mkv"
+
+    def killed(self, packets):
+        self.abort = lambda: None  # as if killed: nothing cleans up
+        raise OutputError("killed")
+
+    monkeypatch.setattr(VideoFileSink, "write_packets", killed)
+    with pytest.raises(OutputError):
+        deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1)
+    monkeypatch.undo()
+    left = [p for p in work_folder(target).iterdir() if ".deblur-" in p.name]
+    assert len(left) == 1 and sorted(p.name for p in tmp_path.iterdir()) == [".out.mkv.deblur-work", "in.mkv"]
+    deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv", "out.mkv"]
+
+
 def png_files(folder) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 

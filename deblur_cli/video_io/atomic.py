@@ -47,11 +47,14 @@ def cut_to_bytes(text: str, room: int) -> str:
     return os.fsdecode(cut)
 
 
-def reserve_file(final: Path) -> Path:
-    """Create an empty temporary file beside `final` and return its path; OutputError if the directory is
-    missing or not writable. The file gets the usual permissions (0666 less the umask)."""
+def reserve_file(final: Path, folder: Path | None = None) -> Path:
+    """Create an empty temporary file beside `final` (or in `folder`, on the same file system) and return
+    its path; OutputError if the directory is missing or not writable. The file gets the usual
+    permissions (0666 less the umask)."""
     while True:
         temp = temp_name(final)
+        if folder is not None:
+            temp = folder / temp.name
         try:
             os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             return temp

@@ -134,7 +134,7 @@ class SegmentedVideoSink(atomic.FinishesOnExit):
                 self._segment = None
             if not self._records:
                 raise OutputError(f"no frames were written to {self.path}", hint="the input produced no frames")
-            with VideoFileSink(self.path, self.info, self._options, source=self._source) as sink:
+            with VideoFileSink(self.path, self.info, self._options, source=self._source, temp_folder=self.work) as sink:
                 self.warnings = sink.warnings
                 sink.write_packets(_joined(self.work, self._records, sink.extradata, self.path))
         self._state = "finished"

@@ -287,7 +287,9 @@ class VideoFileSink(atomic.FinishOrAbort):
     after removing the temporary file.
     """
 
-    def __init__(self, path: str | os.PathLike, info: VideoInfo, options: EncodeOptions, *, source=None):
+    def __init__(
+        self, path: str | os.PathLike, info: VideoInfo, options: EncodeOptions, *, source=None, temp_folder=None
+    ):
         self.path = Path(path)
         self.info = info
         self.warnings: list[str] = []
@@ -295,7 +297,9 @@ class VideoFileSink(atomic.FinishOrAbort):
         self._container = None
         self._passthrough = None
         self._state = "open"  # then "finished" or "aborted"
-        self._temp = atomic.reserve_file(self.path)
+        # beside the output, or in `temp_folder` (a run's work folder: what a killed run leaves there is
+        # removed by the next one, where a hidden file beside the output would stay for good)
+        self._temp = atomic.reserve_file(self.path, temp_folder)
         with atomic.cleanup_on_error(self.path, self.abort):
             self._container = open_container(str(self._temp), self.path.name)
             self._encoder = VideoEncoder(self._container, self.path.name, info, options, self.warnings)
