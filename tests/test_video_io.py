@@ -209,6 +209,33 @@ def test_a_repeated_timestamp_moves_one_tick_and_the_rest_keep_their_places(tmp_
         assert first.pts == read[index][0] and np.array_equal(first.image, read[index][1])
 
 
+@pytest.mark.parametrize("target", ["out.mkv", "out.webm", "out.mp4"])
+def test_a_repeated_stamp_in_a_fine_clock_stays_distinct_in_a_coarse_one(tmp_path, target):
+    """One tick of MPEG-TS's 1/90000 clock is lost in Matroska's milliseconds: the repeated frame must be
+    moved a whole millisecond, or two frames share a timestamp there."""
+    source = tmp_path / "in.ts"
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("libx264", rate=25, options={"bframes": "0", "g": "2"})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 90000)
+        packets = []
+        for i in range(6):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 40, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i * 3600, Fraction(1, 90000)
+            packets += stream.encode(frame)
+        for packet in packets + stream.encode(None):
+            if packet.pts == 2 * 3600:  # frame 2 repeats frame 1's stamp
+                packet.pts, packet.dts = 3600, 3590
+            elif packet.pts == 3600:
+                packet.dts = 3580
+            container.mux(packet)
+    convert(source, tmp_path / target)
+    pts, time_base = media.read_video_pts(tmp_path / target)
+    shown = sorted(p * time_base for p in pts)
+    assert len(shown) == 6 and all(b > a for a, b in zip(shown, shown[1:])), shown
+    assert shown[2] - shown[1] <= Fraction(1, 1000)  # moved the least the container tells apart
+
+
 @pytest.mark.parametrize("target, codec", [("o.mp4", None), ("o.webm", None), ("o.mkv", "ffv1"), ("o.mov", "prores")])
 def test_odd_size_gives_the_same_odd_size(tmp_path, target, codec):
     source = media.make_video(tmp_path / "odd.mkv", frames=4, size=(67, 45))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Iterable
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -40,6 +42,8 @@ _TIMECODE_FORMATS = {"mp4", "mov", "matroska", "webm"}
 _SWS_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
 _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream stores RGB (or GBR) planes, no YUV matrix
 _FRAME_CLOCK_FORMATS = {"avi"}  # containers whose time base is their frame rate
+# Containers whose timestamps count in a unit of their own, coarser than most streams' time bases.
+_CONTAINER_CLOCKS = {"matroska": Fraction(1, 1000), "webm": Fraction(1, 1000), "flv": Fraction(1, 1000)}
 _BT709, _BT601 = 1, 5  # AVCOL_SPC_BT709, AVCOL_SPC_BT470BG
 _LIMITED_RANGE, _FULL_RANGE = 1, 2  # AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG
 
@@ -99,6 +103,10 @@ class VideoEncoder:
         self._scale = self.source_time_base / self.time_base
         self.step = max(1, round(1 / (info.rate * self.source_time_base)))  # source units per frame at the nominal rate
         self._out_step = max(1, round(1 / (info.rate * self.time_base)))
+        # the fewest ticks between two frames that the container's own clock still tells apart (Matroska
+        # counts milliseconds, whatever the stream's time base): closer ones are moved apart
+        clock = _CONTAINER_CLOCKS.get(container.format.name, self.time_base)
+        self._min_gap = max(1, math.ceil(clock / self.time_base))
         self._last_pts: int | None = None
         self.encoding = encoding
         self.stream = self._add_video(container, encoding)
@@ -189,7 +197,9 @@ class VideoEncoder:
         and its (H, W) alpha plane where the source has one (None: opaque).
 
         `pts` is in `source_time_base` (the packets' are in `time_base`); None continues at the nominal rate.
-        A timestamp that does not rise is moved one tick past the previous one, since encoders require it.
+        A timestamp that does not rise (or rises by less than the container's clock tells apart: a
+        millisecond in Matroska) is moved just past the previous one, since encoders and players need
+        distinct rising timestamps.
         The caller checked the image (checked_parts).
         """
         if self._alpha:
@@ -216,8 +226,8 @@ class VideoEncoder:
         last = self._last_pts
         if pts is None:
             pts = 0 if last is None else last + self._out_step
-        elif last is not None and pts <= last:
-            pts = last + 1
+        elif last is not None and pts < last + self._min_gap:
+            pts = last + self._min_gap
         self._last_pts = pts
         return pts
 
