@@ -251,6 +251,33 @@ def test_a_cached_file_is_hashed_before_each_use_and_fetched_again_when_damaged(
     assert download(e, tmp_path).read_bytes() == CONTENT and len(server.requests("GET")) == 2
 
 
+def test_a_cache_stamped_by_an_earlier_release_still_counts(server, tmp_path, official_pth):
+    """Stamps from before deblur recorded a conversion's sha256 hold the checksum and size only: an
+    upgrade must not make the whole cache look missing (offline, nothing would run)."""
+    plain = entry(url=server.add_file("w.safetensors", CONTENT))
+    converted = entry("c", url=server.add_file("GOPRO.pth", official_pth), content=official_pth,
+                      extra="config = { feat = 8, blocks = 1 }\n")  # fmt: skip
+    for e in (plain, converted):
+        path = download(e, tmp_path)
+        stamp = path.with_name(path.name + ".verified")
+        stamp.write_text(json.dumps({"checksum": str(e.checksum), "size": path.stat().st_size}))  # the old format
+        assert status(e, tmp_path) == "cached" and cache.cached_file(e, tmp_path) == path
+    assert "sha256" in json.loads(stamp.read_text())  # the conversion's stamp was written anew
+    requests = len(server.requests("GET"))
+    # an old stamp beside a converted file that does not name its source is not trusted
+    stamp.write_text(json.dumps({"checksum": str(converted.checksum), "size": path.stat().st_size}))
+    other = path.with_name("other.safetensors")
+    from deblur_cli.checkpoint import save_checkpoint
+    import torch
+
+    save_checkpoint({"x": torch.zeros(1)}, other, architecture="dstnet", config={})
+    other.replace(path)
+    stamp.write_text(json.dumps({"checksum": str(converted.checksum), "size": path.stat().st_size}))
+    heard = []
+    assert cache.cached_file(converted, tmp_path, warn=heard.append) is None and "does not name" in heard[0]
+    assert len(server.requests("GET")) == requests
+
+
 def test_relative_cache_folders_are_made_absolute_and_a_relative_xdg_cache_home_is_ignored(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert cache.cache_root("rel") == tmp_path / "rel"

@@ -94,14 +94,41 @@ def _stamp_path(path: Path) -> Path:
 
 
 def _stamp(path: Path, checksum: Checksum) -> dict | None:
-    """The stamp of `path` if it records `checksum`, the file's current size and a sha256, else None."""
+    """The stamp of `path` if it records `checksum` and the file's current size, else None. (Stamps
+    written before deblur recorded a conversion's own sha256 lack it: see `_converted_problem`.)"""
     try:
         recorded = json.loads(_stamp_path(path).read_text(encoding="utf-8"))
         size = path.stat().st_size
     except (OSError, ValueError):
         return None
     fits = isinstance(recorded, dict) and recorded.get("checksum") == str(checksum) and recorded.get("size") == size
-    return recorded if fits and isinstance(recorded.get("sha256"), str) else None
+    return recorded if fits else None
+
+
+def _converted_problem(path: Path, stamp: dict, checksum: Checksum) -> str | None:
+    """Why a converted file no longer matches its stamp, or None. A stamp of an earlier release holds no
+    sha256: the file's own metadata must then name the pinned source checksum, and the stamp is
+    written anew (the file hashed from now on)."""
+    if isinstance(stamp.get("sha256"), str):
+        actual = file_digest(path, "sha256")
+        return None if actual == stamp["sha256"] else f"has sha256 {actual}, expected {stamp['sha256']}"
+    if _safetensors_metadata(path).get("source_checksum") != str(checksum):
+        return "does not name its pinned source in its metadata"
+    write_stamp(path, checksum)
+    return None
+
+
+def _safetensors_metadata(path: Path) -> dict:
+    """The string metadata in a safetensors file's header ({} if unreadable), read without torch: an
+    8-byte little-endian length, then that many bytes of JSON."""
+    try:
+        with path.open("rb") as f:
+            length = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(length)) if 0 < length <= 100 << 20 else {}
+    except (OSError, ValueError):
+        return {}
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    return metadata if isinstance(metadata, dict) else {}
 
 
 def package_root() -> Path:
@@ -149,8 +176,7 @@ def cached_file(
     stamp = _stamp(ours, entry.checksum) if ours.is_file() else None
     if stamp is not None:
         if entry.needs_conversion:
-            actual = file_digest(ours, "sha256")
-            problem = None if actual == stamp["sha256"] else f"has sha256 {actual}, expected {stamp['sha256']}"
+            problem = _converted_problem(ours, stamp, entry.checksum)
         else:
             problem = mismatch(ours, entry.checksum, entry.size)
         if problem is None:
