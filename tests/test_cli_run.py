@@ -142,6 +142,8 @@ def test_image_sequence_in_and_out(tmp_path, identity):
         ("29.97", Fraction(30000, 1001)),  # NTSC's rate, as a camera's 29.97 is, not 2997/100
         ("23.976", Fraction(24000, 1001)),
         ("12.5", Fraction(25, 2)),
+        ("5.00", Fraction(5)),  # a whole rate written with decimals is that rate, though 5·1000/1001 rounds to it
+        ("9.99", Fraction(999, 100)),
     ],
 )
 def test_an_image_sequence_becomes_a_video_at_the_fps_given(tmp_path, identity, fps, rate):

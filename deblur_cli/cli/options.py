@@ -145,13 +145,14 @@ def sampling_note(model: str, steps: int, eta: float, samples: int) -> str | Non
 
 
 MAX_RATE = 1000  # frames a second: beyond any camera's video mode, a typo guard
+_NTSC_BASES = {24, 30, 48, 60, 120, 240}  # whole rates whose NTSC form is the rate times 1000/1001
 
 
 def rate_option(value: str | None) -> Fraction | None:
     """The frame rate of --fps ("25", "29.97", "30000/1001") as a Fraction; a UsageError if it is not one.
 
-    A decimal that names an NTSC rate, the whole rate times 1000/1001 rounded to two or three places
-    (23.976, 23.98, 29.97, 59.94, 119.88), is that rate exactly: 29.97 means 30000/1001, as a camera's
+    A decimal that names an NTSC rate, 24, 30, 48, 60, 120 or 240 times 1000/1001 rounded to two places
+    or more (23.976, 23.98, 29.97, 59.94, 119.88), is that rate exactly: 29.97 means 30000/1001, as a camera's
     "29.97" does, not 2997/100, which drifts a frame every 17 minutes against it.
     """
     if value is None:
@@ -164,7 +165,7 @@ def rate_option(value: str | None) -> Fraction | None:
         raise UsageError(f"--fps must be above 0 and at most {MAX_RATE} frames a second, got {value!r}")
     places = len(value.strip().partition(".")[2])  # of a decimal; 0 for "30" and "30000/1001"
     ntsc = Fraction(math.ceil(rate) * 1000, 1001)
-    if places in (2, 3) and round(ntsc, places) == rate:
+    if rate.denominator > 1 and math.ceil(rate) in _NTSC_BASES and places >= 2 and round(ntsc, places) == rate:
         return ntsc
     return rate
 
