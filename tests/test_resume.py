@@ -518,13 +518,14 @@ def test_a_work_folder_that_is_not_ours_is_left_alone(tmp_path, obstacle):
     if obstacle == "symlink":
         work.symlink_to(victim)
     elif obstacle == "others":
+        if os.getuid() != 0:
+            pytest.skip("only root can give a folder to another user")
+        tmp_path.chmod(0o1777)  # like /tmp: anyone may create a name here
         work.mkdir()
         (work / "theirs.txt").write_text("theirs")
         os.chown(work, os.getuid() + 1, -1)
     else:
         work.write_text("a file")
-    if obstacle == "others" and os.getuid() != 0:
-        pytest.skip("only root can give a folder to another user")
     what = {"symlink": "a symbolic link", "others": "another user's folder", "file": "not a folder"}[obstacle]
     with pytest.raises(OutputError, match=f"is {what}, where deblur keeps the work of a run writing out.mkv"):
         deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1)
@@ -532,3 +533,16 @@ def test_a_work_folder_that_is_not_ours_is_left_alone(tmp_path, obstacle):
     assert not target.exists()
     if obstacle == "others":
         assert (work / "theirs.txt").read_text() == "theirs"
+
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="root gives a folder to another user")
+def test_outside_shared_folders_a_work_folder_is_not_judged_by_its_owner(tmp_path):
+    """On network shares (SMB, NFS with root squashed) a folder this user made may show another owner:
+    only where anyone may create names (/tmp) is the owner compared, or no run could resume there."""
+    source = media.make_video(tmp_path / "in.mkv", frames=24)
+    target = tmp_path / "out.mkv"
+    interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
+    os.chown(work_folder(target), os.getuid() + 1, -1)  # as a share would show it
+    result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1)
+    assert result.resumed > 0

@@ -97,21 +97,26 @@ def write_json(path: Path, data: dict) -> None:
 
 def _lock(work: Path, output: Path) -> int:
     """Create the work folder and hold its lock for the run; OutputError if another run holds it, or if
-    what has the folder's name is not a folder of this user's: a run empties its work folder, and must
-    not empty another's, nor follow a symbolic link planted there (in /tmp, by anyone) to a folder
-    elsewhere."""
+    what has the folder's name cannot be this run's: a run empties its work folder, and must not follow
+    a symbolic link (or a Windows junction) planted there to a folder elsewhere, nor, in a folder where
+    anyone may create files (/tmp: world-writable, sticky), empty another user's folder."""
     try:
-        with contextlib.suppress(FileExistsError):  # a folder, or something else, said below
+        created = True
+        try:
             work.mkdir()
+        except FileExistsError:  # a folder, or something else, said below
+            created = False
         found = os.lstat(work)
     except OSError as e:
         raise atomic.output_error(output, e) from None
-    owner = getattr(os, "getuid", lambda: found.st_uid)()
-    if not stat.S_ISDIR(found.st_mode) or found.st_uid != owner:
-        if stat.S_ISLNK(found.st_mode):
-            what = "a symbolic link"
-        else:
-            what = "another user's folder" if stat.S_ISDIR(found.st_mode) else "not a folder"
+    what = None
+    if stat.S_ISLNK(found.st_mode) or getattr(found, "st_reparse_tag", 0):
+        what = "a symbolic link"
+    elif not stat.S_ISDIR(found.st_mode):
+        what = "not a folder"
+    elif not created and _anyone_may_create_in(work.parent) and found.st_uid != os.getuid():
+        what = "another user's folder"
+    if what is not None:
         raise OutputError(
             f"{work} is {what}, where deblur keeps the work of a run writing {output.name}; it is left alone",
             hint="remove it if it is not yours to keep, or choose another output",
@@ -132,3 +137,14 @@ def _lock(work: Path, output: Path) -> int:
     except OSError:  # a file system without locks (some network shares): run unlocked
         pass
     return fd
+
+
+def _anyone_may_create_in(folder: Path) -> bool:
+    """Whether `folder` is like /tmp (world-writable, sticky), where a name may be taken by any user. Owners
+    elsewhere are not compared: on network shares (SMB, NFS with root squashed) a folder this user made
+    may show another owner."""
+    try:
+        mode = os.stat(folder).st_mode
+    except OSError:
+        return False
+    return hasattr(os, "getuid") and bool(mode & stat.S_IWOTH) and bool(mode & stat.S_ISVTX)
