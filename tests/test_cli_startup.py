@@ -121,3 +121,20 @@ def test_a_reader_that_goes_away_does_not_fail_the_command(tmp_path):
         script = f"{command} {args} 2>&1 | head -c 0; echo ${{PIPESTATUS[0]}}"
         done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=tmp_path)
         assert (done.stdout, done.stderr) == ("0\n", ""), args
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell")
+def test_a_reader_going_away_under_a_progress_display_does_not_fail_the_command(tmp_path):
+    """While rich draws a progress display on a terminal it puts a proxy in sys.stdout; results printed
+    then must still meet a broken pipe in deblur's own stream, not fail the command in the proxy."""
+    import shlex
+
+    script = (
+        "import sys, importlib; importlib.import_module('deblur_cli.cli.app').err._force_terminal = True\n"
+        "sys.argv = ['deblur', 'download-weights', 'dstnet-s', 'wtsa-s']\n"
+        "from deblur_cli.launch import main; main()"
+    )
+    shell = f"{shlex.quote(sys.executable)} -c {shlex.quote(script)} 2>err.txt | head -c 0; echo ${{PIPESTATUS[0]}}"
+    done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, cwd=tmp_path)
+    assert done.stdout == "0\n", (tmp_path / "err.txt").read_text()
+    assert "wtsa-s: bundled with deblur" in (tmp_path / "err.txt").read_text()  # it went on to the second name

@@ -190,3 +190,22 @@ def test_a_signal_while_an_input_blocks_its_opening_stops_the_command(tmp_path, 
     finally:
         process.kill()
         process.wait()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
+def test_a_signal_the_command_was_started_ignoring_stays_ignored(tmp_path):
+    """`nohup deblur run ...` (SIGHUP ignored) must outlive the terminal; a script's background job
+    (SIGINT ignored) must not stop at a Ctrl-C meant for the shell."""
+    script = (
+        "import signal, sys; from deblur_cli.cli.app import stop_signals_interrupt\n"
+        "with stop_signals_interrupt():\n"
+        "    print(signal.getsignal(signal.SIGHUP) is signal.SIG_IGN, signal.getsignal(signal.SIGINT) is signal.SIG_IGN)\n"
+    )
+
+    def ignoring():
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, preexec_fn=ignoring,
+                          cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    assert done.stdout == "True True\n", done.stderr

@@ -69,37 +69,53 @@ LOG_WIDTH = 160  # columns of a console written to a file or a pipe: tables ther
 
 class _ReaderMayLeave:
     """sys.stdout or sys.stderr (whichever is current when written: tests swap them), for a reader that
-    may go away: `deblur run ... 2>&1 | head`, or a terminal closed under `nohup`. Once a write finds the
-    pipe broken, the stream goes to os.devnull and the command carries on: what it prints informs, the
-    files it writes are the work, and a run must not fail, nor its output be lost, for want of a reader."""
+    may go away: `deblur run ... 2>&1 | head`, or a terminal hung up. Once a write finds the pipe
+    broken (or the terminal gone), the stream goes to os.devnull and the command carries on: what it
+    prints informs, the files it writes are the work, and a run must not fail, nor its output be lost,
+    for want of a reader."""
+
+    _GONE = (errno.EPIPE, errno.EIO)
 
     def __init__(self, name: str):
         self._name = name
 
     def _stream(self):
-        return getattr(sys, self._name)
+        stream = getattr(sys, self._name)
+        # while a progress display is live, rich puts a proxy there that draws above it: write past it,
+        # as rich's own consoles do, so that a broken pipe is met here and not in the proxy
+        return getattr(stream, "rich_proxied_file", stream)
 
     def write(self, text: str) -> int:
         try:
             return self._stream().write(text)
-        except BrokenPipeError:
+        except OSError as e:
+            if e.errno not in self._GONE:
+                raise
             self._to_devnull()
             return len(text)
 
     def flush(self) -> None:
         try:
             self._stream().flush()
-        except BrokenPipeError:
+        except OSError as e:
+            if e.errno not in self._GONE:
+                raise
             self._to_devnull()
 
     def _to_devnull(self) -> None:
         # the file descriptor too, or the interpreter's last flush at exit complains of the broken pipe
         stream = self._stream()
         with contextlib.suppress(OSError, ValueError, AttributeError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, stream.fileno())
+            finally:
+                os.close(null)
         setattr(sys, self._name, open(os.devnull, "w"))
 
     def __getattr__(self, name: str):  # isatty, fileno, encoding...: the current stream's
+        if name == "rich_proxied_file":  # this is the file rich's consoles must write to
+            raise AttributeError(name)
         return getattr(self._stream(), name)
 
 
@@ -179,12 +195,15 @@ def report_error(e: DeblurError) -> None:
 
 @contextlib.contextmanager
 def _handling(names: tuple[str, ...], handler: Callable) -> Iterator[None]:
-    """`handler` for the named signals this platform has (Windows has no SIGHUP) within the block, the
-    handlers before restored after it. Only the main thread may set them: elsewhere nothing changes."""
+    """`handler` for the named signals this platform has (Windows has no SIGHUP) and does not ignore
+    within the block, the handlers before restored after it. Only the main thread may set them: elsewhere nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     numbers = [getattr(signal, name) for name in names if hasattr(signal, name)]
+    # a signal the process was started ignoring stays ignored: `nohup` (SIGHUP), a script's background
+    # job (SIGINT)
+    numbers = [number for number in numbers if signal.getsignal(number) is not signal.SIG_IGN]
     before = {number: signal.signal(number, handler) for number in numbers}
     try:
         yield
