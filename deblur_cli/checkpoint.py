@@ -9,7 +9,9 @@ import dataclasses
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from safetensors import safe_open
@@ -18,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from deblur_cli.errors import OutputError, WeightsError
 
 ARCH_KEY = "architecture"
+M = TypeVar("M", bound=torch.nn.Module)
 CONFIG_KEY = "config"
 
 
@@ -158,6 +161,32 @@ def _checked_value(value: object, default: object, where: str) -> object:
     if not fits:
         raise WeightsError(f"{where} = {json.dumps(value)} in its metadata is not a usable {type(default).__name__}")
     return value
+
+
+def check_architecture(metadata: dict[str, str], architecture: str, name: str, what: str) -> None:
+    """WeightsError if a file's metadata names another architecture than `architecture` (`what`, in
+    words, for the message); files without one (official .pth files) pass."""
+    found = metadata.get(ARCH_KEY, architecture)
+    if found != architecture:
+        raise WeightsError(f"{name} holds {found} weights, not {what}", hint=f"give it to a {found} model (see `deblur models`)")
+
+
+def build_to_fit(make: Callable[[], M], state: dict[str, torch.Tensor], *, name: str, described: str, hint: str) -> M:
+    """`make()`, a model in eval mode holding `state` (loaded strictly). The model is first made on the
+    meta device, where its tensors take no memory, and every tensor of `state` checked against it, so
+    a config read from a file's metadata cannot make deblur allocate a model the file does not fill.
+    WeightsError naming `name` (the file) and `described` (the model) otherwise."""
+    try:
+        with torch.device("meta"):
+            skeleton = make()
+    except (RuntimeError, ValueError, TypeError, ZeroDivisionError) as e:
+        raise WeightsError(f"{name}: cannot build {described}: {e}") from None
+    problem = state_mismatch(skeleton.state_dict(), state)
+    if problem is not None:
+        raise WeightsError(f"{name} does not fit {described}: {problem}", hint=hint)
+    model = make()
+    model.load_state_dict(state, strict=True)
+    return model.eval()
 
 
 def state_mismatch(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> str | None:

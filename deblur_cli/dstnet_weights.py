@@ -13,13 +13,13 @@ from pathlib import Path
 import torch
 
 from deblur_cli.checkpoint import (
-    ARCH_KEY,
+    build_to_fit,
+    check_architecture,
     config_from_json,
     config_from_metadata,
     read_checkpoint,
     read_metadata,
     save_checkpoint,
-    state_mismatch,
 )
 from deblur_cli.errors import WeightsError
 from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet, DSTNetConfig
@@ -79,38 +79,29 @@ def load_dstnet(path: str | Path) -> DSTNet:
     """
     state, metadata = read_checkpoint(path)
     name = Path(path).name
-    if metadata.get(ARCH_KEY, ARCHITECTURE) != ARCHITECTURE:
-        raise WeightsError(
-            f"{name} holds {metadata[ARCH_KEY]} weights, not DSTNet's",
-            hint=f"give it to a {metadata[ARCH_KEY]} model (see `deblur models`)",
-        )
+    check_architecture(metadata, ARCHITECTURE, name, "DSTNet's")
     return build_dstnet(state, _config_from_metadata(metadata, name), name=name)
 
 
 def build_dstnet(state: dict[str, torch.Tensor], config: DSTNetConfig | None = None, *, name: str) -> DSTNet:
     """A DSTNet in eval mode holding `state` (loaded strictly); the config is read from the shapes if None.
-    `name` says where the tensors came from, in errors.
-
-    The config is tried on the meta device first, where building costs nothing, and every tensor is
-    checked against it: a config from a file's metadata cannot make it allocate a model the file's
-    tensors do not fill.
-    """
-    config = config or config_from_state_dict(state)
-    described = f"DSTNet(feat={config.feat}, blocks={config.blocks})"
-    try:
-        with torch.device("meta"):
-            skeleton = DSTNet(config)
-    except (RuntimeError, ValueError, TypeError) as e:
-        raise WeightsError(f"{name}: cannot build {described}: {e}") from None
-    problem = state_mismatch(skeleton.state_dict(), state)
-    if problem is not None:
+    `name` says where the tensors came from, in errors. A config given (from a file's metadata) must be
+    the one the shapes say, checked before anything is built (`checkpoint.build_to_fit`)."""
+    from_shapes = config_from_state_dict(state)
+    if config is not None and config != from_shapes:
         raise WeightsError(
-            f"{name} does not fit {described}: {problem}",
-            hint="the file must hold a complete DSTNet state dict with the official key names",
+            f"{name}: its metadata describes DSTNet(feat={config.feat}, blocks={config.blocks}), its tensors "
+            f"DSTNet(feat={from_shapes.feat}, blocks={from_shapes.blocks})",
+            hint="the file was edited or damaged; the metadata and the tensors must agree",
         )
-    model = DSTNet(config)
-    model.load_state_dict(state, strict=True)
-    return model.eval()
+    config = from_shapes
+    return build_to_fit(
+        lambda: DSTNet(config),
+        state,
+        name=name,
+        described=f"DSTNet(feat={config.feat}, blocks={config.blocks})",
+        hint="the file must hold a complete DSTNet state dict with the official key names",
+    )
 
 
 def save_dstnet(

@@ -14,12 +14,13 @@ import torch
 
 from deblur_cli.checkpoint import (
     ARCH_KEY,
+    build_to_fit,
+    check_architecture,
     config_from_json,
     config_from_metadata,
     read_checkpoint,
     read_metadata,
     save_checkpoint,
-    state_mismatch,
 )
 from deblur_cli.diffusion.schedule import DiffusionConfig
 from deblur_cli.dstnet_weights import ARCHITECTURE as DSTNET, build_dstnet, dstnet_config
@@ -78,11 +79,7 @@ def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet
     """
     state, metadata = read_checkpoint(path)
     name = Path(path).name
-    if metadata.get(ARCH_KEY, ARCHITECTURE) != ARCHITECTURE:
-        raise WeightsError(
-            f"{name} holds {metadata[ARCH_KEY]} weights, not a WTSA diffusion model's",
-            hint=f"give it to a {metadata[ARCH_KEY]} model (see `deblur models`)",
-        )
+    check_architecture(metadata, ARCHITECTURE, name, "a WTSA diffusion model's")
     stored = config_from_metadata(metadata, ARCHITECTURE)
     if stored is not None:
         if not isinstance(stored, dict):
@@ -106,22 +103,20 @@ def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet
             raise WeightsError(f"{name}: its metadata describes no DSTNet prior: {json.dumps(described)[:200]}")
         config = dstnet_config(described["config"], name) if "config" in described else None
         prior = build_dstnet(prior_state, config, name=f"the prior in {name}")
-    # Built on the meta device first, where it costs nothing, and checked against every tensor: a
-    # config from the metadata cannot make it allocate a model the file's tensors do not fill.
-    try:
-        with torch.device("meta"):
-            skeleton = WTSAUNet(model_config)
-    except (RuntimeError, ValueError, TypeError, ZeroDivisionError) as e:
-        raise WeightsError(f"{name}: cannot build the WTSA model its metadata describes: {e}") from None
-    problem = state_mismatch(skeleton.state_dict(), state)
-    if problem is not None:
-        raise WeightsError(
-            f"{name} does not fit the WTSA model its config describes: {problem}",
-            hint="the file belongs to another architecture or variant",
-        )
-    model = WTSAUNet(model_config)
-    model.load_state_dict(state, strict=True)
-    return model.eval(), diffusion, prior
+    # Each block holds a ResBlock and its WTSA modules, every one with tensors: a config of more blocks
+    # than the file has tensors for is refused before it is built (building that many takes minutes).
+    modules = len(model_config.channels) * model_config.blocks_per_stage * (1 + len(model_config.windows))
+    if modules > len(state):
+        raise WeightsError(f"{name}: its metadata describes a WTSA model of {modules} modules or more, its file "
+                           f"holds {len(state)} tensors", hint="the file was edited or damaged")  # fmt: skip
+    model = build_to_fit(
+        lambda: WTSAUNet(model_config),
+        state,
+        name=name,
+        described="the WTSA model its metadata describes",
+        hint="the file belongs to another architecture or variant",
+    )
+    return model, diffusion, prior
 
 
 def _check_prior(diffusion: DiffusionConfig, has_prior: bool, path: str | Path) -> None:

@@ -211,8 +211,9 @@ def test_weights_of_another_layout_are_refused_with_a_clear_error(tmp_path):
         ({"feat": -8, "blocks": 1}, "DSTNetConfig.feat = -8 "),
         ({"feat": 8, "blocks": True}, "DSTNetConfig.blocks = true "),
         ({"feat": 8, "depth": 1}, "unknown fields depth"),
-        # a size the tensors do not have is found on the meta device, before anything is allocated
-        ({"feat": 100_000, "blocks": 1}, r"does not fit DSTNet\(feat=100000, blocks=1\): feat_extractor.weight has shape"),
+        # a size the tensors do not have is found from their shapes, before anything is built
+        ({"feat": 100_000, "blocks": 1}, r"its metadata describes DSTNet\(feat=100000, blocks=1\), its tensors DSTNet\(feat=8, blocks=1\)"),
+        ({"feat": 8, "blocks": 10**6}, r"its tensors DSTNet\(feat=8, blocks=1\)"),  # at once, not minutes of building
     ],
 )
 def test_config_metadata_that_does_not_describe_the_tensors_is_refused(tmp_path, config, message):

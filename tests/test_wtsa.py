@@ -271,6 +271,8 @@ def _diffusion_dict(**changes) -> dict:
         ({"model": {}, "diffusion": {"condition": 1}}, "DiffusionConfig.condition = 1 "),
         ({"model": {}, "diffusion": {"beta_end": 2.0}}, "unusable DiffusionConfig in its metadata: need T"),
         ({"model": [], "diffusion": {}}, "the WTSAConfig in its metadata is not a JSON object"),
+        # far more blocks than the file has tensors for: refused at once, not after minutes of building
+        ({"model": {"blocks_per_stage": 10**6}, "diffusion": {}}, "describes a WTSA model of 6000000 modules or more"),
     ],
 )
 def test_config_metadata_that_is_not_a_usable_config_is_refused(tmp_path, config, message):
