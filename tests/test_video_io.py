@@ -1317,3 +1317,20 @@ def test_packets_without_a_possible_decode_time_are_decoded_when_shown():
     assert [p.dts for p in with_sane_dts(reordered)] == [-80, -40, 0]
     slides = [packet(0, -2_000_000), packet(5_000_000, -1_000_000)]  # --fps 0.001: a frame lasts 1000 s
     assert [p.dts for p in with_sane_dts(slides, frame=1_000_000)] == [-2_000_000, -1_000_000]
+
+
+@pytest.mark.parametrize(
+    ("name", "room", "cut"),
+    [
+        ("héllo", 2, "h"),  # é is two bytes: not split
+        ("héllo", 3, "hé"),
+        ("日本語", 4, "日"),
+        ("😀a", 3, ""),
+        (os.fsdecode(b"ab\xffcd"), 3, os.fsdecode(b"ab\xff")),  # bytes that are not UTF-8 are kept
+        (os.fsdecode(b"\xe9" + "é".encode() * 10), 8, os.fsdecode(b"\xe9" + "é".encode() * 3)),
+    ],
+)
+def test_names_are_cut_to_bytes_without_splitting_a_character(name, room, cut):
+    from deblur_cli.video_io.atomic import cut_to_bytes
+
+    assert cut_to_bytes(name, room) == cut and len(os.fsencode(cut)) <= room

@@ -29,21 +29,16 @@ def temp_name(final: Path) -> Path:
 
 
 def cut_to_bytes(text: str, room: int) -> str:
-    """`text`, a file name, cut to at most `room` bytes as the file system stores it, at a character
-    boundary. A name that is not valid UTF-8 (its bytes held as surrogates, os.fsdecode's way) keeps
-    its bytes."""
-    data = os.fsencode(text)
-    if len(data) <= room:
-        return text
-    cut = data[:room]
-    while cut:  # drop a UTF-8 character cut in two, not a byte that stood alone in the name
-        try:
-            cut.decode("utf-8")
-            break
-        except UnicodeDecodeError as e:
-            if e.start < len(cut) - 3:  # an invalid byte inside: the name was not UTF-8; keep its bytes
-                break
-            cut = cut[: e.start]
+    """`text`, a file name, cut to at most `room` bytes as the file system stores it (os.fsencode),
+    without leaving half a UTF-8 character at the end. Bytes that are not UTF-8 are kept as they are."""
+    cut = os.fsencode(text)[:room]
+    for back in range(1, min(4, len(cut)) + 1):  # the last character's lead byte, if it is one of these
+        byte = cut[-back]
+        if byte & 0xC0 == 0x80:  # a continuation byte: the lead is further back
+            continue
+        if 0xC2 <= byte <= 0xF4 and back < (2 if byte < 0xE0 else 3 if byte < 0xF0 else 4):
+            cut = cut[:-back]  # a character whose bytes the cut split
+        break
     return os.fsdecode(cut)
 
 
