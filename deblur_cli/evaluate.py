@@ -109,13 +109,19 @@ class EvaluationReport:
         having = sum(metric in s.output for s in self.sequences)
         return having if having < len(self.sequences) else 0
 
-    def mean(self, metric: str, side: str = "output", *, per: str = "sequence") -> float | None:
+    def having(self, metric: str, side: str = "output") -> set[str]:
+        """The names of the sequences whose `side` has `metric`."""
+        return {s.name for s in self.sequences if metric in getattr(s, side)}
+
+    def mean(
+        self, metric: str, side: str = "output", *, per: str = "sequence", among: set[str] | None = None
+    ) -> float | None:
         """Mean of a metric of the `side` ("input" or "output") over the sequences that have it (each
         counts once, as BasicSR averages video test sets) or, with per="frame", over their frames
         (each sequence weighted by its frames; by its pairs of frames for flicker, which is scored per
-        pair). None when no sequence has it."""
+        pair); only over the sequences named in `among` when given. None when no sequence has it."""
         scores = [(value, s.frames - (metric == "flicker")) for s in self.sequences
-                  if (value := getattr(s, side).get(metric)) is not None]  # fmt: skip
+                  if (value := getattr(s, side).get(metric)) is not None and (among is None or s.name in among)]  # fmt: skip
         if not scores:
             return None
         if per == "sequence":
@@ -134,6 +140,7 @@ class EvaluationReport:
             "fps": (self.frames / seconds if seconds > 0 else 0.0) if self.timed else None,
             "mean_of_sequences": self._means("sequence"),
             "mean_of_frames": self._means("frame"),
+            "sequences_with": {m: len(self.having(m)) for m in self.metrics},  # the means' sequences
             "sequences": [asdict(s) | {"fps": s.fps if self.timed else None} for s in self.sequences],
             "settings": self.settings,
             "sequence_digests": self.digests,

@@ -717,3 +717,25 @@ def test_metrics_some_sequences_lack_are_kept_with_a_note(tmp_path, monkeypatch)
     result = runner.invoke(app, ["evaluate", str(tmp_path / "d"), "-m", "dstnet-s", "--lpips-weights", str(tmp_path / "lpips.pth"), "-q"])
     assert result.exit_code == 0, result.output
     assert "LPIPS" in result.stdout
+
+
+def test_models_compare_a_metric_some_sequences_lack_over_the_same_sequences():
+    from deblur_cli.cli.evaluate import _comparison
+
+    def report(model, niqe_b):
+        r = EvaluationReport("d", model, "cpu", planned=2)
+        b = {"psnr": 30.0} | ({"niqe": niqe_b} if niqe_b is not None else {})
+        r.sequences = [SequenceScore("a", 2, 1.0, {"psnr": 20.0, "niqe": 6.0}, {"psnr": 30.0, "niqe": 4.0}),
+                       SequenceScore("b", 2, 1.0, {"psnr": 20.0, "niqe": 6.0}, b)]  # fmt: skip
+        return r
+
+    flat, textured = report("flat", None), report("textured", 8.0)  # "flat" left sequence b without NIQE
+    assert flat.mean("niqe") == 4.0 and textured.mean("niqe") == 6.0  # each alone: over different sequences
+    assert textured.to_dict()["sequences_with"] == {"psnr": 2, "niqe": 2}
+    assert flat.to_dict()["sequences_with"] == {"psnr": 2, "niqe": 1}
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    console.print(_comparison([flat, textured]))
+    rows = {line.split("│")[1].strip(): line for line in console.export_text().splitlines() if line.count("│") > 2}
+    assert "4.000" in rows["textured"] and "4.000" in rows["flat"]  # both over sequence a

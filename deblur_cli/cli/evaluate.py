@@ -436,10 +436,16 @@ class _Comparison:
 
 
 def _comparison(reports: list[EvaluationReport]) -> Table:
-    """One row per model, its means over sequences (and the input's, from the first report)."""
+    """One row per model, its means over sequences (and the input's, from the first report). A metric
+    some sequences lack is averaged over the sequences every row has it for, so that rows compare."""
     from deblur_cli.evaluate import METRICS
 
     metrics = [m for m in METRICS if all(m in r.metrics for r in reports)]
+    common: dict[str, set[str] | None] = {
+        m: set.intersection(reports[0].having(m, "input"), *(r.having(m) for r in reports))
+        if any(r.partial(m) for r in reports) else None
+        for m in metrics
+    }  # fmt: skip
     stopped = [r.model for r in reports if not r.complete]
     partial = f" ({', '.join(stopped)}: stopped part-way, not comparable)" if stopped else ""
     table = Table(title=f"{reports[0].dataset}: mean of sequences{partial}")
@@ -447,11 +453,11 @@ def _comparison(reports: list[EvaluationReport]) -> Table:
     for metric in metrics:
         table.add_column(f"{metric.upper()} {'↑' if METRICS[metric] else '↓'}", justify="right", no_wrap=True)
     table.add_column("fps", justify="right", no_wrap=True)
-    table.add_row("input", *(cell(reports[0].mean(m, "input"), _format(m)) for m in metrics), "")
+    table.add_row("input", *(cell(reports[0].mean(m, "input", among=common[m]), _format(m)) for m in metrics), "")
     for r in reports:
         seconds = sum(s.seconds for s in r.sequences)
         fps = f"{r.frames / seconds if seconds > 0 else 0.0:.3g}" if r.timed else ""
-        table.add_row(r.model, *(cell(r.mean(m), _format(m)) for m in metrics), fps)
+        table.add_row(r.model, *(cell(r.mean(m, among=common[m]), _format(m)) for m in metrics), fps)
     return table
 
 
