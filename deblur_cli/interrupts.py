@@ -9,6 +9,7 @@ from there, so the command stops as it would have.
 from __future__ import annotations
 
 import signal
+from typing import NoReturn
 
 _received: list[int] = []  # the last stopping signal a handler saw, until raise_received takes it
 
@@ -33,7 +34,7 @@ def stop_now(signum: int, frame) -> None:
     raise stopped(signum)
 
 
-def raise_received() -> None:
+def raise_received() -> NoReturn:
     """Raise the exception of the last signal a handler saw (KeyboardInterrupt if none): for code that
     found a system call interrupted where the handler's own exception could not get through."""
     signum = _received.pop() if _received else signal.SIGINT

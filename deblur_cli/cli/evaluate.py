@@ -276,7 +276,7 @@ def _coverage_notes(
         lines.append(f"NIQE left out: it needs frames that hold {MIN_BLOCKS} blocks of {BLOCK}x{BLOCK} pixels with "
                      "some texture, and some here do not")  # fmt: skip
     if with_lpips and any("lpips" not in report.metrics for report in reports):
-        lines.append(f"LPIPS left out: it needs frames of {MIN_SIDE} pixels a side or more")
+        lines.append(f"LPIPS left out: {why_missing['lpips']}")
     if with_flicker and any("flicker" not in report.metrics for report in reports):
         lines.append("FLICKER left out: it compares consecutive frames, and sequences here have one")
     for report in reports:
