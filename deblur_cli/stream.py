@@ -103,8 +103,9 @@ def restore_stream(
 
     def restore_one(window: torch.Tensor) -> torch.Tensor:
         return restore_tiled_with_retry(
-            window, model, multiple=restorer.multiple, tile=tile, overlap=windows.tile_overlap, on_retry=smaller_tile
-        )
+            window, model, multiple=restorer.multiple, tile=tile, overlap=windows.tile_overlap, on_retry=smaller_tile,
+            generator=getattr(restorer, "generator", None),
+        )  # fmt: skip
 
     def by_scene(window: torch.Tensor, cuts: list[int]) -> torch.Tensor:
         scenes = torch.tensor_split(window, cuts)
@@ -131,12 +132,19 @@ def restore_stream(
         if windows.scene_cuts and any(cuts := [cuts_in(window) for window in group]):
             split_at(cuts)
             return torch.stack([by_scene(window, at) for window, at in zip(group, cuts)])
-        if len(group) > 1 and batch > 1:
+        # A restorer that draws noise (a diffusion model) draws it call by call: tiles of several windows
+        # would draw it tile by tile across the windows, not window by window, and --batch would change
+        # the output. Tiled, it restores one window at a time.
+        generator = getattr(restorer, "generator", None)
+        if len(group) > 1 and batch > 1 and (tile is None or generator is None):
+            drawn = None if generator is None else generator.get_state()
             try:
                 return restore_tiled(group, model, multiple=restorer.multiple, tile=tile, overlap=windows.tile_overlap)
             except RuntimeError as e:  # torch's OutOfMemoryError is a RuntimeError too
                 if not is_out_of_memory(e):
                     raise
+            if drawn is not None:  # the retry draws what the failed call drew, so the output stays the seed's
+                generator.set_state(drawn)
             if on_retry is not None:
                 on_retry("batch", f"out of device memory with {len(group)} windows per call: restored one at a"
                          " time (lower --batch to skip the retry)")

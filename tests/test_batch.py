@@ -284,3 +284,48 @@ def test_a_diffusion_batch_gives_what_one_window_per_call_gives(tmp_path, sample
     # and the noise differs from window to window and from sample to sample, as it should
     again = restorer()
     assert not torch.allclose(again(windows[0]), again(windows[0]), atol=1e-3)
+
+
+class NoisyRestorer(BatchingRestorer):
+    """Draws noise as the diffusion sampler does: from one generator, window by window within a call."""
+
+    def __init__(self, fail_calls: int = 0):
+        super().__init__()
+        self.generator = torch.Generator().manual_seed(5)
+        self.fail_calls = fail_calls  # this many calls run out of memory, after drawing their noise
+
+    def __call__(self, frames):
+        return self.restore_batch(frames.unsqueeze(0)).squeeze(0)
+
+    def restore_batch(self, frames):
+        noise = torch.cat([torch.randn(item.shape, generator=self.generator) for item in frames.split(1)])
+        if self.fail_calls:
+            self.fail_calls -= 1
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return (self._restore(frames) + 0.05 * noise).clamp(0, 1)
+
+
+@pytest.mark.parametrize("tile", [None, 32])
+def test_noise_drawn_per_call_gives_the_same_frames_whatever_the_batch(tile):
+    """With tiles, several windows per call drew noise tile by tile across windows: --batch changed a
+    diffusion model's output. Tiled, such a restorer restores one window at a time."""
+    clip = frames(13)
+    alone = restored(NoisyRestorer(), clip, tile=tile, batch=1)
+    together = restored(NoisyRestorer(), clip, tile=tile, batch=3)
+    for a, b in zip(alone, together):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+def test_an_out_of_memory_retry_draws_what_the_failed_call_drew():
+    """The failed call had drawn its noise; the retry must draw the same, not the next, or the output is
+    no longer the seed's."""
+    clip = frames(13)
+    plain = restored(NoisyRestorer(), clip, batch=3)
+    retried = restored(NoisyRestorer(fail_calls=1), clip, batch=3)  # the batch fails: one window at a time
+    for a, b in zip(plain, retried):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    clip = frames(6, size=(144, 256))
+    tiled = restored(NoisyRestorer(), clip, tile=128)
+    retried = restored(NoisyRestorer(fail_calls=1), clip)  # the whole frame fails: tiles of 256 / 2 px
+    for a, b in zip(tiled, retried):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
