@@ -284,8 +284,11 @@ def _time(
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     output, seconds = None, []
+    reseed = getattr(restorer, "reseed", None)  # a sampler: each timed run draws what `deblur run` would
     for _ in range(options.repeat):
         tick()
+        if reseed is not None:
+            reseed()
         start = time.perf_counter()
         result = restore_clip(restorer, frames, model.window, model.overlap)
         synchronize(device)

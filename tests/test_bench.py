@@ -232,3 +232,34 @@ def test_the_plot_draws_what_is_finite_and_leaves_out_the_rest(tmp_path):
     ]
     write_plot(BenchReport("clip", 2, 64, 48, "cpu", "rss", rows, []), tmp_path / "p.png")  # was OverflowError
     assert (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG")
+
+
+class Reseeded(NoisyStandIn):
+    """Draws from a generator it keeps, as DiffusionRestorer does, with `reseed`."""
+
+    def __init__(self, steps: int, samples: int):
+        super().__init__(steps, samples)
+        self.reseed()
+
+    def reseed(self) -> None:
+        self.generator = torch.Generator().manual_seed(3)
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        IdentityRestorer.__call__(self, frames)
+        return (frames + 0.2 * torch.randn(frames.shape, generator=self.generator)).clamp(0, 1)
+
+
+def test_a_samplers_figures_do_not_depend_on_the_warm_up_runs(tiny_clip):
+    """The scored run must draw what `deblur run` draws, not what is left after the warm-up runs."""
+    model = [BenchModel("sampler", lambda steps, samples: Reseeded(steps, samples), diffusion=True, window=2, overlap=1)]
+    psnr = {
+        warmup: run_bench(tiny_clip, model, BenchOptions(steps=(1,), samples=(1,), warmup=warmup, repeat=1)).rows[1].psnr
+        for warmup in (0, 1, 2)
+    }
+    assert psnr[0] == psnr[1] == psnr[2]
+
+
+def test_bench_seed_is_range_checked():
+    for seed in ("-1", str(2**63)):
+        result = CliRunner().invoke(app, ["bench", "--seed", seed])
+        assert result.exit_code == 2 and "--seed" in result.output and "Traceback" not in result.output

@@ -83,7 +83,9 @@ def bench(
             help="MODEL=FILE: weights for one of the models, repeatable (default: the cache or the bundled file).",
         ),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the built-in clip and of the samplers.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed of the built-in clip and of the samplers.")
+    ] = 0,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
     warmup: Annotated[
