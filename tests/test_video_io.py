@@ -1001,7 +1001,7 @@ def test_disk_full_is_reported_and_cleaned_up(tmp_path, monkeypatch):
     # the temporary output is a link to /dev/full, where every write fails with ENOSPC as on a full disk
     link = tmp_path / ".o.deblur-full.mp4"
 
-    def reserve_full(final):
+    def reserve_full(final, folder=None):
         link.symlink_to("/dev/full")
         return link
 
