@@ -111,6 +111,11 @@ def check_output_path(source: str | os.PathLike, output: str | os.PathLike, *, f
     same = out.resolve() == src.resolve() or (src.exists() and out.exists() and os.path.samefile(src, out))
     if same:
         raise UsageError(f"output is the input: {out}", hint="choose another output path; the input is never modified")
+    if atomic.taken(out) and out.is_dir():  # frames go into a new or empty folder: --force empties none
+        raise OutputError(
+            f"output exists: {out} is a folder that is not empty",
+            hint="choose a new or empty folder for the PNG frames (--force does not empty folders)",
+        )
     if atomic.taken(out) and not force:
         raise OutputError(f"output exists: {out}", hint="pass --force to replace it (or --skip-existing to keep it)")
     parent = out.parent if out.suffix or not out.is_dir() else out

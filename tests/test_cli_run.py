@@ -688,3 +688,15 @@ def test_a_pipe_is_refused_at_once_for_a_file(tmp_path, identity):
         assert result.exit_code == 1, result.output
         assert result.stderr.startswith(f"error: {fifo} is a pipe or a device, not a file")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stream.mp4"]  # no default output folder made
+
+
+def test_a_folder_of_frames_that_is_not_empty_is_refused_even_with_force(tmp_path, identity):
+    """--force replaces an output file; it empties no folder (one may hold anything), and the hint says so."""
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    frames = tmp_path / "frames"
+    assert deblur(source, "-o", frames, "-q").exit_code == 0
+    for extra in ([], ["--force"]):
+        result = deblur(source, "-o", frames, "-q", *extra)
+        assert result.exit_code == 1
+        assert f"output exists: {frames} is a folder that is not empty" in result.stderr
+        assert "--force does not empty folders" in result.stderr

@@ -443,7 +443,8 @@ def _comparison(reports: list[EvaluationReport]) -> Table:
     metrics = [m for m in METRICS if all(m in r.metrics for r in reports)]
     common: dict[str, set[str] | None] = {
         m: set.intersection(reports[0].having(m, "input"), *(r.having(m) for r in reports))
-        if any(r.partial(m) for r in reports) else None
+        if any(r.partial(m) for r in reports) or len(reports[0].having(m, "input")) < len(reports[0].sequences)
+        else None
         for m in metrics
     }  # fmt: skip
     stopped = [r.model for r in reports if not r.complete]
