@@ -133,7 +133,10 @@ def config_from_json(cls: type, stored: object, where: str):
     unknown = sorted(set(stored) - set(fields))
     if unknown:
         raise WeightsError(f"{where}: the {cls.__name__} in its metadata has unknown fields {', '.join(unknown)}")
-    values = {name: _checked_value(value, fields[name].default, f"{where}: {cls.__name__}.{name}") for name, value in stored.items()}
+    values = {
+        name: _checked_value(value, fields[name].default, f"{where}: {cls.__name__}.{name}")
+        for name, value in stored.items()
+    }
     try:
         return cls(**values)
     except (TypeError, ValueError) as e:
@@ -168,7 +171,9 @@ def check_architecture(metadata: dict[str, str], architecture: str, name: str, w
     words, for the message); files without one (official .pth files) pass."""
     found = metadata.get(ARCH_KEY, architecture)
     if found != architecture:
-        raise WeightsError(f"{name} holds {found} weights, not {what}", hint=f"give it to a {found} model (see `deblur models`)")
+        raise WeightsError(
+            f"{name} holds {found} weights, not {what}", hint=f"give it to a {found} model (see `deblur models`)"
+        )
 
 
 def build_to_fit(make: Callable[[], M], state: dict[str, torch.Tensor], *, name: str, described: str, hint: str) -> M:
