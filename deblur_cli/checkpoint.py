@@ -20,8 +20,8 @@ from safetensors.torch import load_file, save_file
 from deblur_cli.errors import OutputError, WeightsError
 
 ARCH_KEY = "architecture"
-M = TypeVar("M", bound=torch.nn.Module)
 CONFIG_KEY = "config"
+M = TypeVar("M", bound=torch.nn.Module)
 
 
 def save_checkpoint(

@@ -119,16 +119,15 @@ def _converted_problem(path: Path, stamp: dict, checksum: Checksum) -> str | Non
 
 
 def _safetensors_metadata(path: Path) -> dict:
-    """The string metadata in a safetensors file's header ({} if unreadable), read without torch: an
-    8-byte little-endian length, then that many bytes of JSON."""
+    """The string metadata of a safetensors file ({} if unreadable), read through NumPy: listing and
+    fetching weights does not import torch."""
+    from safetensors import safe_open
+
     try:
-        with path.open("rb") as f:
-            length = int.from_bytes(f.read(8), "little")
-            header = json.loads(f.read(length)) if 0 < length <= 100 << 20 else {}
-    except (OSError, ValueError):
+        with safe_open(str(path), framework="numpy") as f:
+            return dict(f.metadata() or {})
+    except Exception:  # safetensors raises its own error types across versions
         return {}
-    metadata = header.get("__metadata__") if isinstance(header, dict) else None
-    return metadata if isinstance(metadata, dict) else {}
 
 
 def package_root() -> Path:
