@@ -25,7 +25,7 @@ import torch
 from deblur_cli.devices import synchronize
 from deblur_cli.errors import InputError, UsageError
 from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_8bit
-from deblur_cli.metrics.niqe import BLOCK, MIN_BLOCKS, applicable
+from deblur_cli.metrics.niqe import BLOCK, MIN_BLOCKS, applicable, mean_niqe
 from deblur_cli.pipeline import to_tensor
 from deblur_cli.restorer import Restorer, restore_windows
 from deblur_cli.span import Span
@@ -325,9 +325,8 @@ def _quality(row: BenchRow, output: torch.Tensor, clip: Clip, extra_metrics: Map
     """Fill the quality fields of `row` from `output` (T, 3, H, W) on the CPU."""
     output = to_8bit(output.cpu())
     frames, _, height, width = output.shape
-    if applicable(height, width):  # a flat frame has no NIQE: left out, as `deblur evaluate` does
-        defined = [score for frame in output if not math.isnan(score := niqe(frame))]
-        row.niqe = statistics.fmean(defined) if defined else None
+    if applicable(height, width):
+        row.niqe = mean_niqe(niqe(frame) for frame in output)
     if clip.reference is None:
         return row
     reference = to_8bit(clip.reference.cpu())

@@ -29,6 +29,7 @@ from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_levels
 from deblur_cli.metrics.lpips import LPIPS, lpips_clip
 from deblur_cli.metrics.lpips import applicable as lpips_applicable
 from deblur_cli.metrics.niqe import applicable as niqe_applicable
+from deblur_cli.metrics.niqe import mean_niqe
 from deblur_cli.metrics.ssim import WINDOW as SSIM_MIN_SIDE
 from deblur_cli.pipeline import to_compact_tensor, to_image
 from deblur_cli.prefetch import prefetched
@@ -381,12 +382,11 @@ class _Scores:
         self.previous = (blurred, restored, sharp)
 
     def result(self, name: str, seconds: float) -> SequenceScore:
-        # A frame restored exactly has an infinite PSNR, and so has the mean then.
-        # NIQE is undefined for a flat frame (a fade to black): such frames are left out of its mean, and
-        # a sequence of nothing else has none.
+        # A frame restored exactly has an infinite PSNR, and so has the mean then. A sequence of flat
+        # frames only has no NIQE (mean_niqe), one of one frame no flicker.
         def means(values: dict[str, list[float]]) -> dict[str, float]:
-            kept = {m: [x for x in v if not math.isnan(x)] if m == "niqe" else v for m, v in values.items()}
-            return {metric: statistics.fmean(v) for metric, v in kept.items() if v}  # no flicker for one frame
+            found = {m: mean_niqe(v) if m == "niqe" else statistics.fmean(v) if v else None for m, v in values.items()}
+            return {metric: mean for metric, mean in found.items() if mean is not None}
 
         inputs = dict(self.known_input) if self.known_input is not None else means(self.input)
         return SequenceScore(name, len(self.output["psnr"]), seconds, inputs, means(self.output))

@@ -16,6 +16,8 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import math
+import statistics
+from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -43,6 +45,13 @@ def pristine_model() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 def applicable(height: int, width: int) -> bool:
     """Whether an image of this size holds the MIN_BLOCKS blocks NIQE needs."""
     return (height // BLOCK) * (width // BLOCK) >= MIN_BLOCKS
+
+
+def mean_niqe(scores: Iterable[float]) -> float | None:
+    """The mean of frames' NIQE scores, leaving out the NaN of flat frames (a fade to black), where NIQE
+    is undefined; None when every frame is flat."""
+    defined = [score for score in scores if not math.isnan(score)]
+    return statistics.fmean(defined) if defined else None
 
 
 def luma(rgb: torch.Tensor) -> torch.Tensor:
