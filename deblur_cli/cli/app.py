@@ -196,7 +196,8 @@ def report_error(e: DeblurError) -> None:
 @contextlib.contextmanager
 def _handling(names: tuple[str, ...], handler: Callable) -> Iterator[None]:
     """`handler` for the named signals this platform has (Windows has no SIGHUP) and does not ignore
-    within the block, the handlers before restored after it. Only the main thread may set them: elsewhere nothing changes."""
+    within the block, the handlers before restored after it. Only the main thread may set them:
+    elsewhere nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

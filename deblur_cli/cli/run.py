@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -151,7 +153,7 @@ def run(
             note(message)
         check_output_path(source, target, force=force)
         if target == output and not target.parent.is_dir():  # a file -o names: its folder is not made for it
-            raise OutputError(f"cannot write {target}: directory {target.parent} does not exist", hint="create it first")
+            raise atomic.output_error(target, FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)))
         if side_by_side:
             from deblur_cli.side_by_side import composed_info  # imports torch
 
