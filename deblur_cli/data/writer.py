@@ -88,11 +88,10 @@ def write_ffv1(clip: torch.Tensor, path: str | Path, fps: int = 30) -> None:
                 container.mux(stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24").reformat(format="bgr0")))
             container.mux(stream.encode())
         tmp.replace(path)
-    except OSError as e:
+    except BaseException as e:  # a full disk, Ctrl-C, SIGTERM: no half-written clip left to block the next run
         tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {e.strerror}") from None
-    except BaseException:  # Ctrl-C, SIGTERM: no half-written clip left to block the next run
-        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise OutputError(f"cannot write {path}: {e.strerror}") from None
         raise
 
 
