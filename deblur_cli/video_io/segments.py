@@ -24,6 +24,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.packet import PacketSideData, packet_sidedata_type_from_literal
 
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
@@ -46,7 +47,7 @@ class _Record:
     restart_pts: int | None
     time_base: Fraction
     extradata: bytes | None
-    packets: list[list[int | None]]  # [size, pts, dts, duration, keyframe] in decode order
+    packets: list[list]  # [size, pts, dts, duration, keyframe, side data] in decode order (_stored_size)
 
     @property
     def stop(self) -> int:
@@ -160,7 +161,7 @@ class _SegmentWriter:
     def __init__(self, work: Path, number: int, first: int, name: str, info: VideoInfo, options: EncodeOptions):
         self.number, self.first, self.frames = number, first, 0
         self._work = work
-        self._packets: list[list[int | None]] = []
+        self._packets: list[list] = []
         # The encoder belongs to a container of the output's own format, which never receives a packet:
         # the format decides how the encoder stores its headers (in-band, or once for the container).
         memory = io.BytesIO()
@@ -188,7 +189,12 @@ class _SegmentWriter:
         for packet in packets:
             data = bytes(packet)
             self._data.write(data)
-            self._packets.append([len(data), packet.pts, packet.dts, packet.duration, int(packet.is_keyframe)])
+            side = []  # VP9's alpha plane, for one, travels as side data (a Matroska BlockAdditional)
+            for item in packet.iter_sidedata():
+                extra = bytes(item)
+                self._data.write(extra)
+                side.append([item.data_type, len(extra)])
+            self._packets.append([len(data), packet.pts, packet.dts, packet.duration, int(packet.is_keyframe), side])
 
     def close(self, restart: int | None, restart_pts: int | None) -> _Record:
         """Flush the encoder and make the segment whole on disk (data first, its JSON last)."""
@@ -254,8 +260,11 @@ def _read_record(path: Path, number: int) -> _Record | None:
             extradata=bytes.fromhex(data["extradata"]) if data["extradata"] is not None else None,
             packets=data["packets"],
         )
-        if _data_path(path.parent, number).stat().st_size != sum(p[0] for p in record.packets):
+        if _data_path(path.parent, number).stat().st_size != sum(map(_stored_size, record.packets)):
             return None
+        for packet in record.packets:  # side data this PyAV cannot name (written by another) is a ValueError
+            for kind, _ in packet[5] if len(packet) > 5 else []:
+                packet_sidedata_type_from_literal(kind)
         return record
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -271,6 +280,12 @@ def _record_json(record: _Record) -> dict:
         "extradata": record.extradata.hex() if record.extradata is not None else None,
         "packets": record.packets,
     }
+
+
+def _stored_size(packet: list) -> int:
+    """The bytes a packet's entry stands for in the data file: its own and its side data's. An entry
+    has [size, pts, dts, duration, keyframe] and, from 2026-12, [[side data type, size], ...]."""
+    return packet[0] + sum(size for _, size in (packet[5] if len(packet) > 5 else []))
 
 
 def _data_path(work: Path, number: int) -> Path:
@@ -292,8 +307,12 @@ def _joined(work: Path, records: list[_Record], extradata: bytes | None, output:
                 hint="the encoder library changed since that work was done; run again with --no-resume",
             )
         with open(_data_path(work, record.number), "rb") as data:
-            for size, pts, dts, duration, keyframe in record.packets:
+            for size, pts, dts, duration, keyframe, *side in record.packets:
                 packet = av.Packet(data.read(size))
+                for kind, length in side[0] if side else []:
+                    item = PacketSideData(packet_sidedata_type_from_literal(kind), length)
+                    item.update(data.read(length))
+                    packet.set_sidedata(item, move=True)
                 if dts is not None and last_dts is not None and dts <= last_dts:
                     dts = last_dts + 1
                     if pts is not None and dts > pts:
