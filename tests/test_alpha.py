@@ -193,6 +193,28 @@ def test_a_transparent_image_keeps_its_alpha_in_png_and_tiff(tmp_path, identity,
         assert np.array_equal(media.read_rgba(tmp_path / f"out{suffix}", format=form)[0], image)
 
 
+@pytest.mark.parametrize("transparent", [True, False])
+def test_a_palette_png_keeps_the_transparency_of_its_colours(tmp_path, identity, transparent):
+    """A pal8 picture stores alpha in its palette, not as a component of its format: it once went
+    unnoticed, and the output was opaque."""
+    index = np.random.default_rng(0).integers(0, 4, (16, 24), dtype=np.uint8)
+    palette = np.zeros((256, 4), np.uint8)  # ARGB
+    palette[:4] = [[255, 200, 0, 0], [128, 0, 200, 0], [0, 0, 0, 200], [255, 9, 9, 9]]
+    if not transparent:
+        palette[:, 0] = 255
+    with av.open(str(tmp_path / "logo.png"), "w") as container:
+        stream = container.add_stream("png", rate=1)
+        stream.width, stream.height, stream.pix_fmt = 24, 16, "pal8"
+        for packet in [*stream.encode(av.VideoFrame.from_ndarray((index, palette), format="pal8")), *stream.encode()]:
+            container.mux(packet)
+    summary = deblur(tmp_path / "logo.png", "-o", tmp_path / "out.png")
+    assert summary["warnings"] == []
+    written = media.read_rgba(tmp_path / "out.png")[0]
+    assert np.array_equal(written[..., 3], palette[index, 0])
+    with av.open(str(tmp_path / "out.png")) as container:
+        assert next(container.decode(video=0)).format.name == ("rgba" if transparent else "rgb24")
+
+
 def test_a_transparent_image_written_as_jpeg_is_opaque_with_a_warning(tmp_path, identity):
     source = media.write_image(tmp_path / "logo.png", media.rgba_pattern(0, 32, 16))
     summary = deblur(source, "-o", tmp_path / "out.jpg")

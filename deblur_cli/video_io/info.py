@@ -87,10 +87,12 @@ _INCIDENTAL_ALPHA = {"gif", "png", "apng", "tiff", "webp", "bmp"}
 
 def carries_alpha(frame: av.VideoFrame, codec: str | None) -> bool:
     """Whether a source whose first decoded picture is `frame` (decoded by `codec`) has an alpha channel
-    worth keeping: its format has one and, for image codecs, that picture is not wholly opaque."""
-    if not has_alpha_channel(frame.format.name):
+    worth keeping: its format has one and, for image codecs, that picture is not wholly opaque. A
+    palette (pal8: GIF, PNG, BMP) holds an alpha per colour, which counts where a colour is transparent."""
+    palette = frame.format.name == "pal8"
+    if not (palette or has_alpha_channel(frame.format.name)):
         return False
-    if codec not in _INCIDENTAL_ALPHA:
+    if codec not in _INCIDENTAL_ALPHA and not palette:
         return True
     # at the picture's own depth: swscale's 8-to-16-bit step makes an opaque 255 into 65532, not 65535
     dtype = np.uint8 if bit_depth_of(frame.format) <= 8 else np.uint16
