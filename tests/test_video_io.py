@@ -370,6 +370,17 @@ def test_rgb_frames_become_bt709_video_tagged_as_such(tmp_path, target_name):
     assert min(psnr(a, b) for a, b in zip(images, decode(tmp_path / target_name))) > 32
 
 
+@pytest.mark.parametrize("source_name, codec, pix_fmt", [("a.mkv", "ffv1", "bgr0"), ("a.mov", "qtrle", "rgb24")])
+def test_rgb_video_that_names_no_matrix_becomes_bt709_video_too(tmp_path, source_name, codec, pix_fmt):
+    """RGB streams often name no matrix (RGB needs none): their frames were converted to YUV with swscale's
+    default BT.601 matrix and left untagged, which players read as BT.709 (red, green and blue shifted)."""
+    source = media.make_video(tmp_path / source_name, frames=3, codec=codec, pix_fmt=pix_fmt)
+    assert describe(source).color["matrix"] == 2
+    _, images, _ = convert(source, tmp_path / "out.mp4")
+    assert {k: describe(tmp_path / "out.mp4").color[k] for k in ("matrix", "range")} == {"matrix": 1, "range": 1}
+    assert min(psnr(a, b) for a, b in zip(images, decode(tmp_path / "out.mp4"))) > 32
+
+
 @pytest.mark.parametrize(
     "source_name, audio, target_name",
     [("a.mp4", "aac", "b.mp4"), ("a.mp4", "aac", "b.mkv"), ("a.mkv", "libopus", "b.webm"), ("a.mov", "aac", "b.mov")],

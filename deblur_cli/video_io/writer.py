@@ -41,11 +41,17 @@ _TIMECODE_FORMATS = {"mp4", "mov", "matroska", "webm"}
 # PyAV's names: PyAV before 18 has no name for BT.2020.
 _SWS_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
 _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream stores RGB (or GBR) planes, no YUV matrix
+_UNSPECIFIED = 2  # AVCOL_SPC_UNSPECIFIED
 _FRAME_CLOCK_FORMATS = {"avi"}  # containers whose time base is their frame rate
 # Containers whose timestamps count in a unit of their own, coarser than most streams' time bases.
 _CONTAINER_CLOCKS = {"matroska": Fraction(1, 1000), "webm": Fraction(1, 1000), "flv": Fraction(1, 1000)}
 _BT709, _BT601 = 1, 5  # AVCOL_SPC_BT709, AVCOL_SPC_BT470BG
 _LIMITED_RANGE, _FULL_RANGE = 1, 2  # AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG
+
+
+def _stores_rgb(pix_fmt: str | None) -> bool:
+    """Whether a source's pixel format holds RGB: RGB planes or a palette of RGB colours."""
+    return pix_fmt is not None and (pix_fmt == "pal8" or av.VideoFormat(pix_fmt).is_rgb)
 
 
 def with_sane_dts(packets: list[av.Packet], frame: int = 1) -> list[av.Packet]:
@@ -179,6 +185,8 @@ class VideoEncoder:
         color, rgb = self.info.color, av.VideoFormat(pix_fmt).is_rgb
         jpeg = pix_fmt.startswith("yuvj")  # JPEG-style formats: full range (and BT.601) by definition
         matrix, value_range = color.get("matrix", context.colorspace), color.get("range")
+        if matrix == _UNSPECIFIED and _stores_rgb(self.info.pix_fmt):
+            matrix = _RGB_MATRIX  # RGB needs no matrix, so many RGB streams (FFV1, QuickTime Animation) name none
         if not rgb and matrix == _RGB_MATRIX:  # RGB frames (PNG, TIFF, FFV1) into YUV: the matrix video uses
             matrix, value_range = (_BT601, _FULL_RANGE) if jpeg else (_BT709, _LIMITED_RANGE)
         self._matrix = None if rgb else _SWS_MATRIX.get(matrix)
