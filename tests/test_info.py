@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -95,3 +96,17 @@ def test_chapters_and_attachments_are_counted(tmp_path):
     source = make_video(tmp_path / "film.mkv", frames=3, chapters=[(0.0, 0.04, "one"), (0.04, 0.12, "two")])
     report = json.loads(runner.invoke(app, ["info", str(source), "--json"]).stdout)
     assert (report["chapters"], report["attachments"], report["other_video_streams"]) == (2, None, None)
+
+
+def test_names_with_brackets_are_printed_as_they_are(tmp_path, monkeypatch):
+    """Rich read "[bold]" in a file name as a style and "[/i]" as a tag to close: names came out
+    wrong, and an error about such a name ended in a traceback."""
+    monkeypatch.chdir(tmp_path)
+    Path("cam[/i]").mkdir(parents=True)  # "cam[" holding "i]"
+    make_video(Path("cam[/i]") / "take[bold]1.mp4", frames=2)
+    described = runner.invoke(app, ["info", "cam[/i]/take[bold]1.mp4"])
+    assert described.exit_code == 0, described.output
+    assert "cam[/i]/take[bold]1.mp4" in described.stdout and "take[bold]1-deblurred.mp4" in described.stdout
+    missing = runner.invoke(app, ["info", "cam[/i]/gone.mp4"])
+    assert missing.exit_code == 1 and "cam[/i]/gone.mp4" in missing.stderr
+    assert "Traceback" not in missing.output and missing.stderr.startswith("error: ")

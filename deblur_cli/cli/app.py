@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 import typer
 import typer.core
 from rich.console import Console
+from rich.text import Text
 
 from deblur_cli import __version__
 from deblur_cli.errors import DeblurError, NoVideoError, OutputError, UsageError
@@ -122,7 +123,14 @@ class _ReaderMayLeave:
 def _console(name: str, **options) -> Console:
     """A console on sys.`name`; written to a file or a pipe (a log), LOG_WIDTH columns wide unless COLUMNS says."""
     wide = not (getattr(sys, name).isatty() or os.environ.get("COLUMNS"))
-    return Console(file=_ReaderMayLeave(name), width=LOG_WIDTH if wide else None, **options)
+    # markup off: paths and messages are printed as they are ("take[1].mp4" is a name, not a style);
+    # what is styled is styled by `labelled`
+    return Console(file=_ReaderMayLeave(name), width=LOG_WIDTH if wide else None, markup=False, **options)
+
+
+def labelled(label: str, style: str, message: str = "") -> Text:
+    """A line that starts with a styled label ("error:", "warning:"), the rest printed as it is."""
+    return Text.assemble((label, style), " " if message else "", message)
 
 
 out = _console("stdout")  # results
@@ -172,12 +180,12 @@ def _root(
 
 def warn(message: str) -> None:
     """One warning line on stderr."""
-    err.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(labelled("warning:", "yellow", message), highlight=False, soft_wrap=True)
 
 
 def note(message: str) -> None:
     """One line on stderr about what a command does beyond the usual (it continues an interrupted run)."""
-    err.print(f"[cyan]note:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(labelled("note:", "cyan", message), highlight=False, soft_wrap=True)
 
 
 def note_left_out(source, error: NoVideoError) -> None:
@@ -188,9 +196,9 @@ def note_left_out(source, error: NoVideoError) -> None:
 
 def report_error(e: DeblurError) -> None:
     """The error's line on stderr, and its hint's."""
-    err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+    err.print(labelled("error:", "red", str(e)), highlight=False, soft_wrap=True)
     if e.hint:
-        err.print(f"[dim]hint:[/] {e.hint}", highlight=False, soft_wrap=True)
+        err.print(labelled("hint:", "dim", e.hint), highlight=False, soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -260,10 +268,10 @@ def error_boundary() -> Iterator[None]:
         report_error(e)
         raise typer.Exit(e.exit_code) from None
     except Terminated as e:
-        err.print(f"[red]terminated[/] ({signal.Signals(e.signum).name})")
+        err.print(labelled("terminated", "red", f"({signal.Signals(e.signum).name})"))
         raise typer.Exit(128 + e.signum) from None
     except KeyboardInterrupt:
-        err.print("[red]interrupted[/]")
+        err.print(labelled("interrupted", "red"))
         raise typer.Exit(130) from None
     except Exception as e:  # the last line of defence: still one line, never a traceback
         if debug:
@@ -280,8 +288,8 @@ def error_boundary() -> Iterator[None]:
             where = "" if e.filename is None else f"{e.filename}: "
             report_error(OutputError(f"{where}{e.strerror or e}", hint=hint))
             raise typer.Exit(1) from None
-        err.print(f"[red]internal error:[/] {type(e).__name__}: {e}", highlight=False, soft_wrap=True)
-        err.print(f"[dim]hint:[/] set {DEBUG_ENV}=1 for the traceback and report it", highlight=False, soft_wrap=True)
+        err.print(labelled("internal error:", "red", f"{type(e).__name__}: {e}"), highlight=False, soft_wrap=True)
+        err.print(labelled("hint:", "dim", f"set {DEBUG_ENV}=1 for the traceback and report it"), highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 

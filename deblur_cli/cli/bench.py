@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from deblur_cli.auto_model import choose_model
-from deblur_cli.cli.app import command, err, out, warn
+from deblur_cli.cli.app import command, err, labelled, out, warn
 from deblur_cli.cli.tables import cell
 from deblur_cli.cli.options import (
     DeviceOpt,
@@ -173,7 +173,7 @@ def bench(
         for name, spec in specs.items()
     ]
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -190,7 +190,7 @@ def bench(
 
     out.print(_table(report))
     for note in report.notes:
-        err.print(f"[dim]note:[/] {note}", highlight=False)
+        err.print(labelled("note:", "dim", note), highlight=False)
     if json_path is not None:
         write_json(report, json_path)
         err.print(f"wrote {json_path}", highlight=False)

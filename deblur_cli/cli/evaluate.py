@@ -382,7 +382,7 @@ def _evaluate_all(
     progress=, input_scores=)` is evaluate_sequence with the model and metric options bound, `inputs`
     the input's scores already known, and `done` the sequences scored already, by sequence name."""
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

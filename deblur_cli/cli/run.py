@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from deblur_cli.auto_model import AUTO, choose_model
-from deblur_cli.cli.app import command, err, note, note_left_out, out, report_error, warn
+from deblur_cli.cli.app import command, err, labelled, note, note_left_out, out, report_error, warn
 from deblur_cli.cli.options import (
     BatchOpt,
     CacheDirOpt,
@@ -179,11 +179,11 @@ def run(
             target.parent.mkdir(parents=True, exist_ok=True)
 
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[fps]:.2f} fps"),
-        TextColumn("{task.fields[detail]}"),
+        TextColumn("{task.fields[detail]}", markup=False),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
@@ -291,8 +291,8 @@ def run(
             if not as_json and not quiet:
                 earlier = f", {result.resumed} of them restored by an earlier run" if result.resumed else ""
                 err.print(
-                    f"[green]done[/] {result.output}: {result.frames} frame{'s' * (result.frames != 1)} {result.width}x{result.height}{earlier} "
-                    f"in {result.seconds:.1f} s ({result.fps:.2f} fps, {model} on {restorer.device}){_scenes(result.scene_cuts)}",
+                    labelled("done", "green", f"{result.output}: {result.frames} frame{'s' * (result.frames != 1)} {result.width}x{result.height}{earlier} "
+                    f"in {result.seconds:.1f} s ({result.fps:.2f} fps, {model} on {restorer.device}){_scenes(result.scene_cuts)}"),
                     highlight=False,
                     soft_wrap=True,
                 )

@@ -9,9 +9,10 @@ from typing import Annotated, Optional
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
+from rich.text import Text
 
 from deblur_cli.auto_model import AUTO, choose_model
-from deblur_cli.cli.app import command, err, out
+from deblur_cli.cli.app import command, err, labelled, out
 from deblur_cli.errors import DeblurError, UsageError, WeightsError
 from deblur_cli.weights import WeightsEntry, download, load_registry, status
 from deblur_cli.weights.cache import cache_root
@@ -46,7 +47,7 @@ def models(
             _human_size(entry.size),
             entry.source.kind,
             entry.licence,
-            f"[{_STATUS_STYLE[state]}]{state}[/]",
+            Text(state, style=_STATUS_STYLE[state]),
         )
     out.print(table)
     from deblur_cli.devices import resolve_device  # imports torch: here, not at the top (see cli/__init__.py)
@@ -79,7 +80,7 @@ def download_weights(
 
     failed = []
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
@@ -90,7 +91,7 @@ def download_weights(
     ) as bar:
 
         def warn(line: str) -> None:
-            bar.console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+            bar.console.print(labelled("warning:", "yellow", line), highlight=False, soft_wrap=True)
 
         for entry in entries:
             task = bar.add_task(entry.name, total=None)
@@ -109,7 +110,7 @@ def download_weights(
                 if len(entries) == 1:
                     raise
                 failed.append(entry.name)
-                bar.console.print(f"[red]error:[/] {e}", highlight=False)
+                bar.console.print(labelled("error:", "red", str(e)), highlight=False)
                 continue
             finally:
                 bar.remove_task(task)
