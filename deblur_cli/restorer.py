@@ -18,6 +18,13 @@ class Restorer(Protocol):
     pipeline uses it for `--batch` (several windows per call keep a GPU's kernels full); without
     it, or where it is None, every window is one call.
 
+    A restorer may also have restore_in_tiles(frames, grid): frames (B, T, 3, H, W) as restore_batch
+    takes them, restored whole by a model run tile by tile over `grid` (a tiles.TileGrid), blending
+    the tiles as it needs (a diffusion model blends its network's outputs at every sampler step, so
+    its noise and sample are the whole frame's). Without it, the pipeline restores each tile as a
+    window of its own and blends the results. `tiled_bytes_per_pixel` then says what it keeps of the
+    whole window per pixel and frame besides a tile's working memory, for automatic tile sizes.
+
     A restorer may also have `identity`: a JSON-able dict of what fixes its output (model, weights
     file, device type, precision, sampler settings). `deblur run` continues an interrupted run only
     under the same identity; without one (or None), an interrupted run starts over.

@@ -13,6 +13,7 @@ from deblur_cli.errors import UsageError
 from deblur_cli.restorer import Restorer, batches, restore_windows
 from deblur_cli.scene_cuts import cuts_in
 from deblur_cli.tiles import (
+    TILED_BYTES_PER_PIXEL_FRAME,
     auto_tile_size,
     free_memory,
     is_out_of_memory,
@@ -76,6 +77,7 @@ def restore_stream(
     """
     batch = windows.batch if batches(restorer) else 1
     tile = windows.tile
+    in_tiles = getattr(restorer, "restore_in_tiles", None)  # a restorer that blends tiles itself
     if tile == "auto":
         free = int(0.8 * free_memory(restorer.device))  # headroom for the allocator and I/O
 
@@ -86,6 +88,7 @@ def restore_stream(
                 bytes_per_pixel_frame=restorer.bytes_per_pixel,
                 free_bytes=free,
                 multiple=restorer.multiple,
+                whole_bytes_per_pixel_frame=getattr(restorer, "tiled_bytes_per_pixel", TILED_BYTES_PER_PIXEL_FRAME),
             )
 
         while batch > 1 and tile_for(batch) is not None:
@@ -104,7 +107,7 @@ def restore_stream(
     def restore_one(window: torch.Tensor) -> torch.Tensor:
         return restore_tiled_with_retry(
             window, model, multiple=restorer.multiple, tile=tile, overlap=windows.tile_overlap, on_retry=smaller_tile,
-            generator=getattr(restorer, "generator", None),
+            generator=getattr(restorer, "generator", None), in_tiles=in_tiles,
         )  # fmt: skip
 
     def by_scene(window: torch.Tensor, cuts: list[int]) -> torch.Tensor:
@@ -134,12 +137,15 @@ def restore_stream(
             return torch.stack([by_scene(window, at) for window, at in zip(group, cuts)])
         # A restorer that draws noise (a diffusion model) draws it call by call: tiles of several windows
         # would draw it tile by tile across the windows, not window by window, and --batch would change
-        # the output. Tiled, it restores one window at a time.
+        # the output. Tiled, it restores one window at a time, unless it blends the tiles itself (and
+        # so draws for whole frames).
         generator = getattr(restorer, "generator", None)
-        if len(group) > 1 and batch > 1 and (tile is None or generator is None):
+        if len(group) > 1 and batch > 1 and (tile is None or generator is None or in_tiles is not None):
             drawn = None if generator is None else generator.get_state()
             try:
-                return restore_tiled(group, model, multiple=restorer.multiple, tile=tile, overlap=windows.tile_overlap)
+                return restore_tiled(
+                    group, model, multiple=restorer.multiple, tile=tile, overlap=windows.tile_overlap, in_tiles=in_tiles
+                )
             except RuntimeError as e:  # torch's OutOfMemoryError is a RuntimeError too
                 if not is_out_of_memory(e):
                     raise

@@ -8,7 +8,8 @@ pixel is a weighted mean of the tiles covering it, the weights fading across the
 from __future__ import annotations
 
 import math
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Iterator
 
 import torch
 
@@ -16,8 +17,8 @@ from deblur_cli.errors import ModelError, UsageError
 from deblur_cli.host_memory import available_bytes
 from deblur_cli.windows import blend_weights, plan_windows
 
-# What restore_tiled keeps for the whole frame besides the model: a float32 sum and a weight sum.
-_ACCUMULATOR_BYTES_PER_PIXEL_FRAME = 3 * 4
+# What restore_tiled keeps of the whole window besides the model: a float32 sum (and a weight sum per pixel).
+TILED_BYTES_PER_PIXEL_FRAME = 3 * 4
 # Newer torch raises a device-generic torch.OutOfMemoryError (torch.cuda's name is an alias of it).
 _OOM_ERRORS = tuple({torch.cuda.OutOfMemoryError, getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)})
 # Older torch reports the MPS and CPU allocators' failures as plain RuntimeErrors with these messages.
@@ -85,29 +86,33 @@ def _weights(spans: list[tuple[int, int]]) -> list[torch.Tensor]:
     ]
 
 
-def restore_tiled(
-    frames: torch.Tensor,
-    restore: Callable[[torch.Tensor], torch.Tensor],
-    *,
-    multiple: int,
-    tile: int | None,
-    overlap: int | None = None,
-) -> torch.Tensor:
-    """Restore frames (..., T, 3, H, W) whole or tile by tile; returns the same shape and dtype.
+Region = tuple[slice, slice]  # a tile's rows and columns in the padded frame
 
-    `restore` only ever sees inputs whose H and W are multiples of `multiple`: the frames are
-    padded once here and cropped back once at the end. tile None restores the whole frame.
-    Otherwise tiles are at most tile x tile pixels (rounded down to the multiple), overlapping by
-    at least `overlap` pixels (None: DEFAULT_TILE_OVERLAP, less where a small tile leaves no room for
-    it) and laid out along each axis by `plan_windows`; a tile larger than the frame covers it whole
-    along that side.
-    """
-    if frames.dim() < 4:
-        raise ValueError(f"expected frames of shape (..., T, C, H, W), got {tuple(frames.shape)}")
-    padded, size = pad_to_multiple(frames, multiple)
-    if tile is None:
-        return crop_to(_checked(restore, padded), size)
 
+@dataclass(frozen=True)
+class TileGrid:
+    """The tiles of a padded frame of `size` (H, W): where each lies, and its blending weights."""
+
+    size: tuple[int, int]
+    rows: tuple[tuple[int, int], ...]
+    cols: tuple[tuple[int, int], ...]
+
+    def __len__(self) -> int:
+        return len(self.rows) * len(self.cols)
+
+    def __iter__(self) -> Iterator[tuple[Region, torch.Tensor]]:
+        """Each tile's region and weights (h, w), row by row."""
+        for (top, bottom), row_weight in zip(self.rows, _weights(list(self.rows))):
+            for (left, right), col_weight in zip(self.cols, _weights(list(self.cols))):
+                yield (slice(top, bottom), slice(left, right)), torch.outer(row_weight, col_weight)
+
+
+def plan_tiles(height: int, width: int, *, tile: int, overlap: int | None, multiple: int) -> TileGrid:
+    """The tiles of a frame padded to (height, width), multiples of `multiple`: at most tile x tile
+    pixels (rounded down to the multiple), overlapping by at least `overlap` pixels (None:
+    DEFAULT_TILE_OVERLAP, less where a small tile leaves no room for it), laid out along each axis by
+    `plan_windows`; a tile larger than the frame covers it whole along that side. UsageError for a
+    tile or overlap that leaves no room."""
     tile = tile // multiple * multiple
     if tile < multiple:
         raise UsageError(f"tiles must be at least {multiple} pixels for this model", hint=f"use --tile {multiple} or more")
@@ -118,19 +123,53 @@ def restore_tiled(
             f"a tile overlap of {overlap} px leaves no room between {tile}-px tiles (they move in steps of {multiple})",
             hint=f"use a larger --tile or an overlap of at most {tile - multiple} px",
         )
-    height, width = padded.shape[-2:]
     rows, cols = _spans(height, tile, overlap, multiple), _spans(width, tile, overlap, multiple)
+    return TileGrid((height, width), tuple(rows), tuple(cols))
+
+
+def blend_tiles(grid: TileGrid, restore_tile: Callable[[Region], torch.Tensor]) -> torch.Tensor:
+    """Every pixel the weighted mean of the tiles covering it: restore_tile(region) returns a tile
+    (..., h, w) for each region of the grid; returns (..., H, W) float32 on the tiles' device."""
     total = weight = None
-    for (top, bottom), row_weight in zip(rows, _weights(rows)):
-        for (left, right), col_weight in zip(cols, _weights(cols)):
-            out = _checked(restore, padded[..., top:bottom, left:right])
-            if total is None:
-                total = torch.zeros(padded.shape, dtype=torch.float32, device=out.device)
-                weight = torch.zeros((height, width), dtype=torch.float32, device=out.device)
-            w = torch.outer(row_weight, col_weight).to(out.device)
-            total[..., top:bottom, left:right].addcmul_(out.to(torch.float32), w)
-            weight[top:bottom, left:right] += w
-    return crop_to(total / weight, size).to(frames.dtype)
+    for region, w in grid:
+        out = restore_tile(region)
+        if total is None:
+            total = torch.zeros((*out.shape[:-2], *grid.size), dtype=torch.float32, device=out.device)
+            weight = torch.zeros(grid.size, dtype=torch.float32, device=out.device)
+        w = w.to(out.device)
+        total[..., region[0], region[1]].addcmul_(out.to(torch.float32), w)
+        weight[region] += w
+    return total.div_(weight)
+
+
+def restore_tiled(
+    frames: torch.Tensor,
+    restore: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    multiple: int,
+    tile: int | None,
+    overlap: int | None = None,
+    in_tiles: Callable[[torch.Tensor, TileGrid], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Restore frames (..., T, 3, H, W) whole or tile by tile; returns the same shape and dtype.
+
+    `restore` only ever sees inputs whose H and W are multiples of `multiple`: the frames are
+    padded once here and cropped back once at the end. tile None restores the whole frame.
+    Otherwise the padded frame is cut as `plan_tiles` says, each tile restored by `restore` and the
+    tiles blended by `blend_tiles`; or, given `in_tiles` (a restorer's restore_in_tiles: see
+    restorer.py), in_tiles(padded frames, grid) restores the whole padded frame, using the grid
+    as it needs to.
+    """
+    if frames.dim() < 4:
+        raise ValueError(f"expected frames of shape (..., T, C, H, W), got {tuple(frames.shape)}")
+    padded, size = pad_to_multiple(frames, multiple)
+    if tile is None:
+        return crop_to(_checked(restore, padded), size)
+    grid = plan_tiles(*padded.shape[-2:], tile=tile, overlap=overlap, multiple=multiple)
+    if in_tiles is not None:
+        return crop_to(_checked(lambda x: in_tiles(x, grid), padded), size)
+    out = blend_tiles(grid, lambda region: _checked(restore, padded[..., region[0], region[1]]))
+    return crop_to(out, size).to(frames.dtype)
 
 
 def _checked(restore: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -144,20 +183,28 @@ def _checked(restore: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -
 
 
 def auto_tile_size(
-    height: int, width: int, frames: int, *, bytes_per_pixel_frame: float, free_bytes: int, multiple: int
+    height: int,
+    width: int,
+    frames: int,
+    *,
+    bytes_per_pixel_frame: float,
+    free_bytes: int,
+    multiple: int,
+    whole_bytes_per_pixel_frame: float = TILED_BYTES_PER_PIXEL_FRAME,
 ) -> int | None:
     """The largest square tile (a multiple of `multiple`) whose working memory fits in `free_bytes`.
 
     bytes_per_pixel_frame: the model's peak working memory per pixel per frame of a window.
-    Returns None when the whole (padded) frame fits. Tiling keeps a float32 sum of the whole
-    window, which is charged first. Never less than `multiple`; if even that does not fit, the
+    Returns None when the whole (padded) frame fits. Tiling keeps whole-window tensors besides the
+    tile's (`whole_bytes_per_pixel_frame`; by default restore_tiled's float32 sum), which are charged
+    first. Never less than `multiple`; if even that does not fit, the
     out-of-memory retry has the last word. `free_bytes` is the budget: leave a margin before
     passing it.
     """
     padded_pixels = _round_up(height, multiple) * _round_up(width, multiple)
     if padded_pixels * frames * bytes_per_pixel_frame <= free_bytes:
         return None
-    budget = free_bytes - padded_pixels * (frames * _ACCUMULATOR_BYTES_PER_PIXEL_FRAME + 4)
+    budget = free_bytes - padded_pixels * (frames * whole_bytes_per_pixel_frame + 4)
     side = math.isqrt(max(int(budget / (frames * bytes_per_pixel_frame)), 0))
     return max(side // multiple * multiple, multiple)
 
@@ -193,6 +240,7 @@ def restore_tiled_with_retry(
     min_tile: int = 64,
     on_retry: Callable[[int], None] | None = None,
     generator: torch.Generator | None = None,
+    in_tiles: Callable[[torch.Tensor, TileGrid], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """`restore_tiled`, retrying with tiles half the size whenever the device runs out of memory.
 
@@ -206,7 +254,7 @@ def restore_tiled_with_retry(
     while True:
         drawn = None if generator is None else generator.get_state()
         try:
-            return restore_tiled(frames, restore, multiple=multiple, tile=tile, overlap=overlap)
+            return restore_tiled(frames, restore, multiple=multiple, tile=tile, overlap=overlap, in_tiles=in_tiles)
         except RuntimeError as e:  # torch's OutOfMemoryError is a RuntimeError too
             if not is_out_of_memory(e):
                 raise

@@ -74,16 +74,19 @@ def sample_ddim(
         out = model(x, cond, t_batch).to(x.dtype)
         # 2. predicted x0 and noise — DDIM eq. (12), "predicted x0" term, and eq. (9)
         x0, eps = schedule.split(out, x, a_t)
+        del out  # whole-frame tensors add up in tiles (restorers.py): x0, which split made, is updated in place
         if clip is not None:
-            x0 = x0.clamp(clip[0], clip[1])
+            x0.clamp_(clip[0], clip[1])
             # keep the step on the line through x_t: re-derive ε from the clipped x0 (eq. 4 solved for ε)
             eps = (x - a_t.sqrt() * x0) / (1.0 - a_t).sqrt()
         # 3. σ_t — DDIM eq. (16), scaled by η
         sigma = eta * ((1.0 - a_prev) / (1.0 - a_t) * (1.0 - a_t / a_prev)).sqrt()
         # 4. direction pointing to x_t — DDIM eq. (12), middle term
         direction = (1.0 - a_prev - sigma**2).clamp_min(0.0).sqrt() * eps
+        del eps
         # 5. x_{t−1} — DDIM eq. (12)
-        x = a_prev.sqrt() * x0 + direction
+        x = x0.mul_(a_prev.sqrt()).add_(direction)
+        del x0, direction
         if eta > 0 and i + 1 < total:
             x = x + sigma * gaussian_like(x, generator)
         if callback is not None:
