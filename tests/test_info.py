@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from deblur_cli.cli import app
+from deblur_cli.cli.info import _colour
 from deblur_cli.video_io.deinterlace import READS_FIELD_ORDER
 from tests.media import make_audio_only, make_images, make_video
 from tests.test_deinterlace import make_interlaced
@@ -110,3 +111,14 @@ def test_names_with_brackets_are_printed_as_they_are(tmp_path, monkeypatch):
     missing = runner.invoke(app, ["info", "cam[/i]/gone.mp4"])
     assert missing.exit_code == 1 and "cam[/i]/gone.mp4" in missing.stderr
     assert "Traceback" not in missing.output and missing.stderr.startswith("error: ")
+
+
+def test_colour_tags_are_named_as_ffprobe_names_them(tmp_path):
+    """Tags outside a short list were left out: SMPTE 240M video was said to be "not tagged", and a
+    BT.2020 12-bit transfer went missing."""
+    tags = {"primaries": 7, "transfer": 15, "matrix": 7, "range": 2}
+    source = make_video(tmp_path / "c.mkv", frames=2, codec="ffv1", pix_fmt="yuv420p", color=tags)
+    result = runner.invoke(app, ["info", str(source), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["colour"] == "smpte240m, bt2020-12, smpte240m, full range"
+    assert _colour({"primaries": 2, "transfer": 99, "matrix": 2, "range": 0}) == "transfer 99"

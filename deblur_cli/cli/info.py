@@ -20,10 +20,23 @@ from deblur_cli.video_io.images import is_glob
 from deblur_cli.video_io.sinks import planned_warnings
 
 # FFmpeg's colour enums, by the names ffprobe prints, for the values cameras and phones write.
-_PRIMARIES = {1: "bt709", 5: "bt470bg", 6: "smpte170m", 9: "bt2020", 12: "p3"}
-_TRANSFERS = {1: "bt709", 6: "smpte170m", 13: "sRGB", 14: "bt2020-10", 16: "PQ (smpte2084)", 18: "HLG (arib-std-b67)"}
-_MATRICES = {0: "rgb", 1: "bt709", 5: "bt470bg", 6: "smpte170m", 9: "bt2020nc"}
+# FFmpeg's names for its colour enums, as ffprobe prints them (a few with a plainer name beside).
+_PRIMARIES = {
+    1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film", 9: "bt2020",
+    10: "smpte428", 11: "smpte431 (DCI-P3)", 12: "smpte432 (Display P3)", 22: "ebu3213",
+}  # fmt: skip
+_TRANSFERS = {
+    1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m", 8: "linear", 9: "log100",
+    10: "log316", 11: "iec61966-2-4", 12: "bt1361e", 13: "iec61966-2-1 (sRGB)", 14: "bt2020-10",
+    15: "bt2020-12", 16: "PQ (smpte2084)", 17: "smpte428", 18: "HLG (arib-std-b67)",
+}  # fmt: skip
+_MATRICES = {
+    0: "rgb", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "ycgco", 9: "bt2020nc",
+    10: "bt2020c", 11: "smpte2085", 12: "chroma-derived-nc", 13: "chroma-derived-c", 14: "ictcp",
+}  # fmt: skip
 _RANGES = {1: "limited range", 2: "full range"}
+# what says nothing: unspecified (2; a range's 0), and the reserved 0 of primaries and transfer
+_UNSET = {"primaries": (None, 0, 2), "transfer": (None, 0, 2), "matrix": (None, 2), "range": (None, 0)}
 
 
 @command("info")
@@ -126,11 +139,11 @@ HDR_TRANSFERS = (16, 18)  # transfer.PQ and transfer.HLG, which `deblur run` res
 
 def _colour(color: dict[str, int]) -> str:
     """The colour tags by name: primaries, transfer, matrix, range; those that are not set left out."""
+    tables = {"primaries": _PRIMARIES, "transfer": _TRANSFERS, "matrix": _MATRICES, "range": _RANGES}
     names = [
-        _PRIMARIES.get(color.get("primaries")),
-        _TRANSFERS.get(color.get("transfer")),
-        _MATRICES.get(color.get("matrix")),
-        _RANGES.get(color.get("range")),
+        table.get(value, f"{key} {value}")  # a value newer than this table: its number, not nothing
+        for key, table in tables.items()
+        if (value := color.get(key)) not in _UNSET[key]
     ]
     tags = ", ".join(filter(None, names)) or "not tagged (players assume bt709)"
     if color.get("transfer") in HDR_TRANSFERS:
