@@ -348,6 +348,16 @@ def test_ten_bit_into_an_eight_bit_encoder_warns(tmp_path):
     assert any("cannot store more than 8 bits" in w for w in warnings)
 
 
+def test_the_bit_depth_warning_offers_only_encoders_that_hold_the_bits(tmp_path):
+    """It offered libx264 for 12-bit input, which libx264 here cannot hold, and ffv1 for a .mp4."""
+    source = media.make_video(tmp_path / "deep.mkv", frames=2, codec="ffv1", pix_fmt="yuv420p12le", bit_depth=12)
+    _, _, warnings = convert(source, tmp_path / "out.mp4", codec="libx264")
+    assert warnings == [
+        "libx264 here cannot store more than 10 bits per channel; the 12-bit input is written as yuv420p10le "
+        "(--codec libx265 or --codec ffv1 in .mkv keeps them)"
+    ]
+
+
 def test_color_description_is_copied(tmp_path):
     bt709 = {"primaries": 1, "transfer": 1, "matrix": 1, "range": 1}
     source = media.make_video(tmp_path / "c.mp4", frames=3, color=bt709)

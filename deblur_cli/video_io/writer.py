@@ -23,6 +23,7 @@ from deblur_cli.video_io.info import (
     array_format,
     bit_depth_of,
     checked_parts,
+    has_alpha_channel,
     with_alpha,
 )
 from deblur_cli.video_io.passthrough import Passthrough
@@ -47,6 +48,20 @@ _FRAME_CLOCK_FORMATS = {"avi"}  # containers whose time base is their frame rate
 _CONTAINER_CLOCKS = {"matroska": Fraction(1, 1000), "webm": Fraction(1, 1000), "flv": Fraction(1, 1000)}
 _BT709, _BT601 = 1, 5  # AVCOL_SPC_BT709, AVCOL_SPC_BT470BG
 _LIMITED_RANGE, _FULL_RANGE = 1, 2  # AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG
+
+
+# What the bit-depth warning offers, where this FFmpeg's can, and the outputs that hold each (the first
+# named where the output's does not).
+_DEEP_ENCODERS = {"libx264": (".mkv", ".mp4", ".mov"), "libx265": (".mkv", ".mp4", ".mov"), "ffv1": (".mkv", ".avi")}
+
+
+def _holds(encoder: str, bit_depth: int, alpha: bool) -> bool:
+    """Whether this FFmpeg's `encoder` has a pixel format of `bit_depth` bits or more (with an alpha channel)."""
+    try:
+        formats = av.codec.Codec(encoder, "w").video_formats or []
+    except ValueError:  # av.codec.codec.UnknownCodecError: not in this build
+        return False
+    return any(bit_depth_of(f) >= bit_depth and (has_alpha_channel(f.name) or not alpha) for f in formats)
 
 
 def _stores_rgb(pix_fmt: str | None) -> bool:
@@ -96,10 +111,16 @@ class VideoEncoder:
             warnings.append(alpha_left_out(encoding.encoder))
         depth = bit_depth_of(av.VideoFormat(encoding.pix_fmt))
         if depth < info.bit_depth:
-            keeps = "--codec ffv1 keeps all of them" if info.bit_depth > 12 else "libx264, libx265 and ffv1 keep them"
+            suffix = Path(name).suffix.lower()
+            deeper = [
+                f"--codec {encoder}" + ("" if suffix in suffixes else f" in {suffixes[0]}")
+                for encoder, suffixes in _DEEP_ENCODERS.items()
+                if _holds(encoder, info.bit_depth, self._alpha)
+            ]
+            keeps = f" ({' or '.join(deeper)} keeps them)" if deeper else ""
             warnings.append(
                 f"{encoding.encoder} here cannot store more than {depth} bits per channel; the {info.bit_depth}-bit "
-                f"input is written as {encoding.pix_fmt} ({keeps})"
+                f"input is written as {encoding.pix_fmt}{keeps}"
             )
         self.source_time_base = info.time_base or 1 / info.rate  # what Frame.pts and `encode`'s pts count in
         # AVI gives every tick of its time base a frame: a finer one would read as a rate of thousands of
