@@ -348,6 +348,24 @@ def test_ten_bit_into_an_eight_bit_encoder_warns(tmp_path):
     assert any("cannot store more than 8 bits" in w for w in warnings)
 
 
+def test_hdr_frames_keep_their_transfer_in_png_and_warn_elsewhere(tmp_path):
+    """PNG frames of a PQ video had no colour chunk, so viewers showed the PQ code values as sRGB; FFmpeg
+    writes a cICP chunk for a frame that carries the tags. JPEG and TIFF have no such tag: a warning."""
+    pq = {"primaries": 9, "transfer": 16, "matrix": 9, "range": 1}
+    source = media.make_video(tmp_path / "hdr.mkv", frames=1, codec="libx265", pix_fmt="yuv420p10le", bit_depth=10,
+                              size=(64, 64), color=pq)  # fmt: skip
+    _, _, warnings = convert(source, tmp_path / "frames")
+    assert warnings == []
+    frame = next(iter(sorted((tmp_path / "frames").iterdir())))
+    assert b"cICP" in frame.read_bytes()
+    assert {k: describe(frame).color[k] for k in ("primaries", "transfer")} == {"primaries": 9, "transfer": 16}
+    _, _, warnings = convert(source, tmp_path / "still.tif")
+    assert warnings == [
+        ".tif cannot say that the frame is HDR: its PQ or HLG code values are written as they are, and viewers"
+        " show them as sRGB (.png keeps the tag)"
+    ]
+
+
 def test_the_bit_depth_warning_offers_only_encoders_that_hold_the_bits(tmp_path):
     """It offered libx264 for 12-bit input, which libx264 here cannot hold, and ffv1 for a .mp4."""
     source = media.make_video(tmp_path / "deep.mkv", frames=2, codec="ffv1", pix_fmt="yuv420p12le", bit_depth=12)

@@ -13,7 +13,7 @@ from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions
 from deblur_cli.video_io.info import Frame, VideoInfo, alpha_left_out, checked_parts, with_alpha
-from deblur_cli.video_io.png_sequence import display_picture
+from deblur_cli.video_io.png_sequence import HDR_TRANSFERS, display_picture
 
 # suffix -> (encoder, pixel format for 8-bit frames, for deeper frames or None if the format is 8-bit only)
 IMAGE_FORMATS = {
@@ -56,6 +56,11 @@ def left_out(path: Path, info: VideoInfo) -> list[str]:
         warnings.append(alpha_left_out(path.suffix))
     if info.bit_depth > 8 and IMAGE_FORMATS[suffix][2] is None:
         warnings.append(f"{path.suffix} holds 8 bits per channel; the {info.bit_depth}-bit frame was rounded")
+    if info.color.get("transfer") in HDR_TRANSFERS and suffix != ".png":
+        warnings.append(
+            f"{path.suffix} cannot say that the frame is HDR: its PQ or HLG code values are written as they are,"
+            " and viewers show them as sRGB (.png keeps the tag)"
+        )
     return warnings
 
 
@@ -99,7 +104,7 @@ class ImageFileSink(atomic.FinishOrAbort):
         with atomic.cleanup_on_error(self.path, self.abort):
             if self._frames:
                 raise OutputError(f"{self.path} is one image, and the input has more than one frame", hint=_HINT)
-            picture = display_picture(image, self.info.rotation, self._encoder.pix_fmt)
+            picture = display_picture(image, self.info.rotation, self._encoder.pix_fmt, self.info.color)
             packets = self._encoder.encode(picture) + self._encoder.encode(None)
             self._data = b"".join(bytes(p) for p in packets)
             self._frames = 1

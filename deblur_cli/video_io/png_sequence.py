@@ -19,13 +19,22 @@ FRAME_NAME = "frame_{:06d}.png"  # numbered from 1
 _PNG_FORMATS = {(False, False): "rgb24", (True, False): "rgb48be", (False, True): "rgba", (True, True): "rgba64be"}
 
 
-def display_picture(image: np.ndarray, rotation: int, pix_fmt: str) -> av.VideoFrame:
+HDR_TRANSFERS = (16, 18)  # PQ (smpte2084) and HLG (arib-std-b67): code values no viewer may read as sRGB
+
+
+def display_picture(image: np.ndarray, rotation: int, pix_fmt: str, color: dict[str, int] | None = None) -> av.VideoFrame:
     """An (H, W, 3) RGB or (H, W, 4) RGBA array in stored orientation as a frame of `pix_fmt` turned for
-    display, for image formats, which have no rotation tag. JPEG's yuvj formats get full range."""
+    display, for image formats, which have no rotation tag. JPEG's yuvj formats get full range. With an
+    HDR transfer in `color` (the source's tags), the frame carries it and the primaries, which FFmpeg's
+    PNG encoder writes as a cICP chunk: without it, viewers show PQ or HLG code values as sRGB."""
     turns = rotation // 90  # np.rot90 turns counter-clockwise, as the display matrix does
     upright = np.ascontiguousarray(np.rot90(image, turns)) if turns else image
     picture = av.VideoFrame.from_ndarray(upright, format=array_format(image.dtype, alpha=image.shape[2] == 4))
-    return picture.reformat(format=pix_fmt, dst_color_range=2 if pix_fmt.startswith("yuvj") else None)
+    picture = picture.reformat(format=pix_fmt, dst_color_range=2 if pix_fmt.startswith("yuvj") else None)
+    if color and color.get("transfer") in HDR_TRANSFERS:
+        picture.color_trc = color["transfer"]
+        picture.color_primaries = color.get("primaries", picture.color_primaries)
+    return picture
 
 
 def left_out(info: VideoInfo) -> list[str]:
@@ -111,7 +120,7 @@ class PngSequenceSink(atomic.FinishOrAbort):
         atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
             image = with_alpha(frame, alpha) if self.info.alpha else frame
-            picture = display_picture(image, self.info.rotation, self._encoder.pix_fmt)
+            picture = display_picture(image, self.info.rotation, self._encoder.pix_fmt, self.info.color)
             self._save(self._encoder.encode(picture))
             self._frames += 1
 
