@@ -33,7 +33,7 @@ from deblur_cli.data.dataset import (
     split_photos,
     split_videos,
 )
-from deblur_cli.errors import ModelError, UsageError
+from deblur_cli.errors import ModelError, OutputError, UsageError
 from deblur_cli.metrics.psnr import psnr
 from deblur_cli.metrics.ssim import ssim
 from deblur_cli.tiles import crop_to, pad_to_multiple
@@ -442,6 +442,7 @@ def evaluate(
     sample: str | Path | None = None,
     weights: str | Path | None = None,
     ddim_steps: int | None = None,
+    force: bool = False,
     task: Task | None = None,
 ) -> dict[str, float]:
     """Validate the EMA weights of the run in `out_dir` on `clips` held-out clips of `size` (W, H).
@@ -456,13 +457,17 @@ def evaluate(
     clips themselves (8-bit): how much it changes footage that needs no deblurring. With `videos` the
     clips come from the held-out real videos instead of photos. `sample` writes a PNG of the middle frame
     of the first clip: blurred input | restored | sharp, side by side (with the prior's estimate after
-    the input for a residual model). `ddim_steps` sets a diffusion model's DDIM steps (default
+    the input for a residual model); an existing file there is replaced only with `force`, and never when
+    it is one of the evaluation's inputs (the weights or the run's checkpoint). `ddim_steps` sets a diffusion model's DDIM steps (default
     VALIDATION_DDIM_STEPS, as in training; `deblur run` samples with 20).
     """
     if camera not in CAMERAS:
         raise UsageError(f"--camera must be one of {', '.join(CAMERAS)}, got {camera!r}")
     if videos and camera != "any":
         raise UsageError("--camera applies to clips made from photos, not to --videos")
+    if sample:
+        inputs = [Path(weights)] if weights is not None else []
+        _check_sample(Path(sample), inputs + ([Path(out_dir) / CHECKPOINT] if out_dir is not None else []), force)
     weights_file = read_checkpoint(weights) if weights is not None else None  # (tensors, metadata), read once
     name, prior, ema, run_sources = _evaluated_model(out_dir, weights, weights_file)
     if ema is None and sources is None:  # no run: nothing says which photos (none means procedural scenes)
@@ -501,6 +506,19 @@ def evaluate(
         mid = frames // 2
         write_png(torch.cat([panel[mid] for panel in panels], dim=-1), sample)
     return result
+
+
+def _check_sample(sample: Path, inputs: list[Path], force: bool) -> None:
+    """Refuse, before any clip is made, a --sample path that names one of `inputs` (even with `force`: the
+    weights being evaluated would be lost), a folder, an existing file without `force`, or a missing folder."""
+    if sample.exists() and any(path.exists() and os.path.samefile(sample, path) for path in inputs):
+        raise OutputError(f"--sample {sample} is an input of this evaluation", hint="write the sample to a new PNG file")
+    if sample.is_dir():
+        raise OutputError(f"--sample {sample} is a folder", hint="give the name of a PNG file to write")
+    if sample.exists() and not force:
+        raise OutputError(f"--sample {sample} exists", hint="pass --force to replace it, or give a new file name")
+    if not sample.parent.is_dir():
+        raise OutputError(f"cannot write --sample {sample}: {sample.parent} is not a folder")
 
 
 def _evaluated_model(

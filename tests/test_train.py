@@ -11,7 +11,7 @@ from einops import rearrange
 from torch import nn
 
 from deblur_cli.checkpoint import read_checkpoint, save_checkpoint
-from deblur_cli.errors import ModelError, UsageError
+from deblur_cli.errors import ModelError, OutputError, UsageError
 from deblur_cli.train import (
     VALIDATION_DDIM_STEPS,
     Task,
@@ -429,3 +429,21 @@ def test_evaluation_samples_diffusion_models_with_the_ddim_steps_asked_for():
         assert len(calls) == expected
     with pytest.raises(UsageError, match="--ddim-steps applies to the diffusion models"):
         get_task("dstnet-s", ddim_steps=20)
+
+
+def test_a_sample_never_replaces_an_input_and_an_existing_file_only_with_force(tmp_path):
+    train(dataclasses.replace(CONFIG, steps=1), tmp_path, task=_tiny_task())
+    weights = tmp_path / "tiny.safetensors"
+    before = weights.read_bytes()
+    for sample in (weights, tmp_path / "last.pt"):  # it overwrote the weights it had just evaluated
+        with pytest.raises(OutputError, match="is an input of this evaluation"):
+            evaluate(tmp_path, size=(16, 16), clips=1, frames=2, weights=weights, sample=sample, force=True,
+                     task=_tiny_task())  # fmt: skip
+    assert weights.read_bytes() == before
+    existing = tmp_path / "old.png"
+    existing.write_bytes(b"keep")
+    with pytest.raises(OutputError, match="exists") as caught:
+        evaluate(tmp_path, size=(16, 16), clips=1, frames=2, sample=existing, task=_tiny_task())
+    assert "--force" in caught.value.hint and existing.read_bytes() == b"keep"
+    evaluate(tmp_path, size=(16, 16), clips=1, frames=2, sample=existing, force=True, task=_tiny_task())
+    assert existing.read_bytes()[1:4] == b"PNG"

@@ -109,6 +109,9 @@ def train_command(
     weights: Annotated[
         Optional[Path], typer.Option("--weights", help="With --evaluate: this weights file instead of the run's EMA.")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="With --evaluate: replace an existing --sample file.")
+    ] = False,
     ddim_steps: Annotated[
         Optional[int],
         typer.Option("--ddim-steps", min=1, max=1000, help="With --evaluate: DDIM steps of a diffusion model (default 10)."),
@@ -118,7 +121,8 @@ def train_command(
     if sources is not None and not sources.is_dir():
         raise UsageError(f"--sources {sources} is not a folder", hint="create it with `deblur synth --fetch`")
     evaluation_only = {"--shake-only": shake_only, "--camera": camera != "any", "--sharp-input": sharp_input,
-                       "--videos": videos, "--sample": sample, "--weights": weights, "--ddim-steps": ddim_steps}  # fmt: skip
+                       "--videos": videos, "--sample": sample, "--weights": weights, "--ddim-steps": ddim_steps,
+                       "--force": force}  # fmt: skip
     if not evaluate_only and (given := [name for name, value in evaluation_only.items() if value]):
         raise UsageError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} with --evaluate only")
     if out_dir is None and evaluate_only and weights is None:
@@ -136,7 +140,7 @@ def train_command(
         figures = evaluate(
             out_dir, size=parse_size(val_size, "--val-size"), clips=val_clips, frames=frames, shake_only=shake_only,
             camera=camera, sharp_input=sharp_input, videos=videos, sources=sources, sample=sample, weights=weights,
-            ddim_steps=ddim_steps,
+            ddim_steps=ddim_steps, force=force,
         )  # fmt: skip
         _print_figures(figures)
         return
