@@ -263,14 +263,12 @@ def train(
     Ctrl-C or SIGTERM), so that a stopped run loses no finished step. `task` replaces the TASKS entry
     (tests use a tiny stand-in model). On resuming, `given` names the fields of `config` the user set
     (the command line's); the others of RESUMED_FREELY keep the run's stored values (None: all are taken
-    from `config`). Without `resume`, a folder that holds a run is refused, not overwritten.
+    from `config`). Without `resume`, a folder that holds a run, or weights under the name this run
+    exports to, is refused, not overwritten; a `log.csv` found there is replaced.
     """
     out_dir = Path(out_dir)
-    if not resume and (out_dir / CHECKPOINT).exists():
-        raise UsageError(
-            f"{out_dir} holds a training run ({CHECKPOINT})",
-            hint="--resume continues it; another --out starts a new run beside it",
-        )
+    if not resume:
+        _check_new_run(out_dir, config)
     device = _device()
     ddp = _Distributed(device)
     try:
@@ -281,6 +279,25 @@ def train(
         return _train(config, out_dir, state, until, callback, task, device, ddp, should_stop)
     finally:
         ddp.close()
+
+
+def _check_new_run(out_dir: Path, config: TrainConfig) -> None:
+    """Refuse to start a run where it would overwrite what is there: another run (`last.pt`), or weights
+    under the name this run exports to, --init's own file above all (fine-tuning in place would lose it)."""
+    if (out_dir / CHECKPOINT).exists():
+        raise UsageError(
+            f"{out_dir} holds a training run ({CHECKPOINT})",
+            hint="--resume continues it; another --out starts a new run beside it",
+        )
+    weights = out_dir / f"{config.model}.safetensors"
+    if not weights.exists():
+        return
+    if config.init is not None and Path(config.init).exists() and os.path.samefile(config.init, weights):
+        raise UsageError(
+            f"--init {config.init} is the file this run would write its weights to",
+            hint="copy it out of the run folder and start from the copy, or give another --out",
+        )
+    raise UsageError(f"{weights} exists and a new run would replace it", hint="give another --out, or move the file away")
 
 
 def _train(config, out_dir, state, until, callback, task, device, ddp, should_stop=None) -> dict[str, float]:
@@ -318,6 +335,8 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
     if state is not None:
         step = _load_state(state, model, ema, optimizer)
         _truncate_log(out_dir / LOG, step)
+    elif ddp.main:  # a log left in the folder belongs to no run of it: this one's starts at step 1
+        (out_dir / LOG).unlink(missing_ok=True)
     train_model = nn.parallel.DistributedDataParallel(model) if ddp.active else model
 
     scaler = torch.amp.GradScaler("cuda", enabled=half == torch.float16)

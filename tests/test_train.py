@@ -447,3 +447,20 @@ def test_a_sample_never_replaces_an_input_and_an_existing_file_only_with_force(t
     assert "--force" in caught.value.hint and existing.read_bytes() == b"keep"
     evaluate(tmp_path, size=(16, 16), clips=1, frames=2, sample=existing, force=True, task=_tiny_task())
     assert existing.read_bytes()[1:4] == b"PNG"
+
+
+def test_a_new_run_refuses_to_replace_weights_and_above_all_its_own_init(tmp_path):
+    start = TinyRestorer()
+    save_checkpoint(start.state_dict(), tmp_path / "tiny.safetensors", architecture="tiny", config={})
+    before = (tmp_path / "tiny.safetensors").read_bytes()
+    with pytest.raises(UsageError, match="--init .* is the file this run would write its weights to"):
+        train(dataclasses.replace(CONFIG, init=str(tmp_path / "tiny.safetensors")), tmp_path, task=_tiny_task())
+    with pytest.raises(UsageError, match="tiny.safetensors exists and a new run would replace it"):
+        train(CONFIG, tmp_path, task=_tiny_task())
+    assert (tmp_path / "tiny.safetensors").read_bytes() == before and not (tmp_path / "last.pt").exists()
+
+
+def test_a_new_run_starts_its_log_afresh(tmp_path):
+    (tmp_path / "log.csv").write_text("step,loss\n7,0.5\n8,0.4\n")  # left by a run killed before its first checkpoint
+    train(dataclasses.replace(CONFIG, steps=2), tmp_path, task=_tiny_task())
+    assert [int(row["step"]) for row in csv.DictReader((tmp_path / "log.csv").open())] == [1, 2]
