@@ -285,3 +285,20 @@ def test_a_clip_interrupted_while_written_leaves_no_temporary_file(tmp_path, mon
     with pytest.raises(_Stop):
         write_png(clip[0], tmp_path / "frame.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_unpacking_into_a_cache_that_holds_files_is_refused(tmp_path):
+    """It replaced the lossless photos of an existing cache with their JPEG round trips."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.synth  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    (tmp_path / "cache").mkdir()
+    cache = _photo_cache(tmp_path / "cache", ["a"])
+    before = (cache / "a.npy").read_bytes()
+    (tmp_path / "packed").mkdir()
+    (tmp_path / "packed" / "a.jpg").write_bytes(b"\xff\xd8")
+    result = CliRunner().invoke(app, ["synth", "--unpack", str(tmp_path / "packed"), "--sources", str(cache)])
+    assert result.exit_code == 1 and "is not empty" in result.output and "Traceback" not in result.output
+    assert (cache / "a.npy").read_bytes() == before

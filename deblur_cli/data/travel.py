@@ -53,9 +53,12 @@ def pack_cache(cache: str | Path, out: str | Path, *, progress: ProgressFn | Non
 
 
 def unpack_cache(packed: str | Path, cache: str | Path, *, progress: ProgressFn | None = None) -> Path:
-    """Turn a folder written by `pack_cache` into a source cache at `cache` (flows recomputed)."""
-    cv2 = opencv("packing and unpacking source caches")
+    """Turn a folder written by `pack_cache` into a new source cache at `cache` (flows recomputed); a
+    `cache` that is not empty is refused, as its lossless arrays would become JPEG round trips."""
     packed, cache = Path(packed), Path(cache)
+    if cache.exists() and (not cache.is_dir() or any(cache.iterdir())):
+        raise OutputError(f"{cache} is not empty", hint="unpack into a new or empty folder")
+    cv2 = opencv("packing and unpacking source caches")
     photos = sorted(p for p in packed.rglob("*.jpg") if VIDEOS_DIR not in p.relative_to(packed).parts)
     metas = sorted((packed / VIDEOS_DIR).glob("*/meta.json"))
     if not photos and not metas:
