@@ -345,7 +345,7 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
     train_photos, val_photos = split_photos(config.sources)
     train_videos, _ = split_videos(config.sources)
     stream = TrainClips(
-        train_photos, frames=config.frames, crop=config.crop, seed=config.seed,
+        train_photos, frames=config.frames, crop=config.crop, seed=config.seed, batch=config.batch,
         start=(step // config.echo) * config.batch, rank=ddp.rank, world_size=ddp.world_size, videos=train_videos,
         device=device if config.gpu_synthesis else "cpu",
     )  # fmt: skip

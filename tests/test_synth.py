@@ -302,3 +302,21 @@ def test_unpacking_into_a_cache_that_holds_files_is_refused(tmp_path):
     result = CliRunner().invoke(app, ["synth", "--unpack", str(tmp_path / "packed"), "--sources", str(cache)])
     assert result.exit_code == 1 and "is not empty" in result.output and "Traceback" not in result.output
     assert (cache / "a.npy").read_bytes() == before
+
+
+def test_batches_hold_the_same_clips_whatever_the_number_of_workers_and_after_a_resume():
+    """With workers, each worker collated a batch of its own clips, which the stream had dealt out one
+    clip per worker in turn: batches mixed clips out of order, and a resume skipped and repeated some."""
+    from torch.utils.data import DataLoader
+
+    from deblur_cli.data.dataset import TrainClips
+
+    def batches(workers, start=0, n=3):
+        stream = TrainClips([], frames=1, crop=16, seed=3, batch=2, start=start)
+        loader = iter(DataLoader(stream, batch_size=2, num_workers=workers))
+        return [next(loader)[1] for _ in range(n)]
+
+    alone = batches(0, n=5)
+    resumed = alone[2:5]  # from clip 4, the third batch
+    for got, expected in [(batches(2), alone[:3]), (batches(2, start=4), resumed), (batches(0, start=4), resumed)]:
+        assert all(torch.equal(a, b) for a, b in zip(got, expected, strict=True))

@@ -4,7 +4,7 @@ when the cache has them, real videos.
 The train/validation split is by whole scene (`photos.is_validation`) and whole video
 (HELD_OUT_VIDEOS): no crop of a held-out photo or frame of a held-out video is ever trained on. Clip k
 of a stream has a seed derived from (seed, k) alone, so a resumed run continues the same stream, and
-DDP ranks and loader workers take disjoint, interleaved indices.
+DDP ranks take disjoint, interleaved indices and loader workers whole batches in turn.
 """
 
 from __future__ import annotations
@@ -119,7 +119,8 @@ def make_clip(
 
 
 class TrainClips(IterableDataset):
-    """An endless stream of (blurred, sharp) training clips, (T, 3, crop, crop) float32 in [0, 1].
+    """An endless stream of (blurred, sharp) training clips, (T, 3, crop, crop) float32 in [0, 1], for a
+    DataLoader that collates `batch` of them per step; `start` (a multiple of `batch`) is the first clip.
 
     `device`: where the clips are rendered (the CPU unless given; a GPU only in the training process
     itself, since loader worker processes cannot use CUDA). The stream is the same clips on any device.
@@ -132,6 +133,7 @@ class TrainClips(IterableDataset):
         frames: int,
         crop: int,
         seed: int,
+        batch: int = 1,
         start: int = 0,
         rank: int = 0,
         world_size: int = 1,
@@ -141,7 +143,9 @@ class TrainClips(IterableDataset):
         self.device = torch.device(device)
         self.pool = _PhotoPool(photos, (crop, crop), self.device)
         self.videos = _VideoPool(videos, frames, (crop, crop))
-        self.frames, self.crop, self.seed = frames, crop, seed
+        if start % batch:
+            raise ValueError(f"start ({start}) must be a multiple of batch ({batch})")
+        self.frames, self.crop, self.seed, self.batch = frames, crop, seed, batch
         self.start, self.rank, self.world_size = start, rank, world_size
         # with no photos at all every clip is procedural
         self.procedural_share = PROCEDURAL_SHARE if len(self.pool) else 1.0
@@ -149,20 +153,23 @@ class TrainClips(IterableDataset):
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         info = get_worker_info()
         workers, worker = (info.num_workers, info.id) if info else (1, 0)
-        # this rank's j-th clip is global clip j * world_size + rank; workers take every workers-th j,
-        # and the loader's round-robin over workers hands them out in order j = start, start + 1, ...
-        j = self.start + worker
+        # This rank's j-th clip is global clip j * world_size + rank, and its batch b is its clips
+        # b * batch ... (b + 1) * batch - 1. A loader collates each batch from one worker's items and takes
+        # the workers in turn, so worker w makes whole batches w, w + workers, ...: the batches come in
+        # order and hold the same clips whatever the number of workers (which may change on --resume).
+        b = self.start // self.batch + worker
         while True:
-            yield make_clip(
-                clip_seed(self.seed, j * self.world_size + self.rank),
-                self.pool,
-                frames=self.frames,
-                size=(self.crop, self.crop),
-                procedural_share=self.procedural_share,
-                videos=self.videos,
-                device=self.device,
-            )
-            j += workers
+            for j in range(b * self.batch, (b + 1) * self.batch):
+                yield make_clip(
+                    clip_seed(self.seed, j * self.world_size + self.rank),
+                    self.pool,
+                    frames=self.frames,
+                    size=(self.crop, self.crop),
+                    procedural_share=self.procedural_share,
+                    videos=self.videos,
+                    device=self.device,
+                )
+            b += workers
 
 
 class FixedClips(Dataset):
