@@ -59,6 +59,14 @@ ProgressCallback = Callable[[Progress], None]
 
 
 @dataclass(frozen=True)
+class TrainResult:
+    """What a run leaves: its exported weights, and its last validation figures ({} if none yet)."""
+
+    weights: Path
+    validation: dict[str, float]
+
+
+@dataclass(frozen=True)
 class Task:
     """How one model family trains, validates and exports."""
 
@@ -252,8 +260,8 @@ def train(
     task: Task | None = None,
     should_stop: Callable[[], bool] | None = None,
     given: frozenset[str] | None = None,
-) -> dict[str, float]:
-    """Train `config.model` into `out_dir`; returns the last validation figures.
+) -> TrainResult:
+    """Train `config.model` into `out_dir`; returns the weights file and the last validation figures.
 
     out_dir receives `last.pt` (full state, every `save_every` steps and at the end), `log.csv`, and
     `<model>.safetensors` (EMA weights in float16, at every checkpoint). With `resume`, training
@@ -262,8 +270,8 @@ def train(
     `should_stop`, asked after every step, stops it likewise when it says so (the command's answer to
     Ctrl-C or SIGTERM), so that a stopped run loses no finished step. `task` replaces the TASKS entry
     (tests use a tiny stand-in model). On resuming, `given` names the fields of `config` the user set
-    (the command line's); the others of RESUMED_FREELY keep the run's stored values (None: all are taken
-    from `config`). Without `resume`, a folder that holds a run, or weights under the name this run
+    (the command line's; None: all of them): those of RESUMED_FREELY are taken, those of RESUMED_FIXED
+    must equal the run's (UsageError otherwise), and every other field keeps the run's value. Without `resume`, a folder that holds a run, or weights under the name this run
     exports to, is refused, not overwritten; a `log.csv` found there is replaced.
     """
     out_dir = Path(out_dir)
@@ -276,7 +284,8 @@ def train(
         if state is not None:  # the run's own config decides its task (a residual model keeps its prior)
             config = _resumed_config(state["config"], config, out_dir / CHECKPOINT, given)
         task = task or get_task(config.model, config.prior)
-        return _train(config, out_dir, state, until, callback, task, device, ddp, should_stop)
+        validation = _train(config, out_dir, state, until, callback, task, device, ddp, should_stop)
+        return TrainResult(out_dir / f"{config.model}.safetensors", validation)
     finally:
         ddp.close()
 
@@ -636,23 +645,47 @@ def _read_state(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-# What a resumed run may change: its length, the bookkeeping, where the photos are and the EMA (which does
-# not feed back into training); it keeps its schedule, data stream and prior.
-RESUMED_FREELY = ("steps", "val_every", "save_every", "workers", "gpu_synthesis", "sources", "ema", "precision")
+# What a resumed run takes from the command line: its length and learning-rate schedule, the bookkeeping,
+# where the photos are, and the EMA (which does not feed back into training).
+RESUMED_FREELY = (
+    "steps", "lr", "warmup", "val_every", "val_clips", "val_size", "save_every", "workers", "gpu_synthesis",
+    "sources", "ema", "precision",
+)  # fmt: skip
+# What defines the run's model and data stream: a resume that changed one would not continue the run.
+RESUMED_FIXED = ("model", "crop", "frames", "batch", "seed", "echo", "prior", "init")
 
 
 def _resumed_config(stored: dict, config: TrainConfig, path: Path, given: frozenset[str] | None = None) -> TrainConfig:
     """The config a resumed run trains with: the `stored` one, with those of RESUMED_FREELY in `given`
-    (all, for None) taken from `config`."""
-    stored = dict(stored)
+    (all, for None) taken from `config`. UsageError if one of RESUMED_FIXED in `given` differs."""
+    stored = {**asdict(TrainConfig()), **stored}  # a field newer than the run: its default is what the run did
     if "amp" in stored:  # runs from before `precision`: amp meant bf16/fp16 on CUDA only, i.e. "auto"
         stored["precision"] = "auto" if stored.pop("amp") else "fp32"
-    if stored["model"] != config.model:
-        raise UsageError(f"{path} trains {stored['model']}, not {config.model}")
+    stored["val_size"] = tuple(stored["val_size"])
+    changed = [
+        name for name in RESUMED_FIXED
+        if (given is None or name in given) and not _same_setting(name, stored[name], getattr(config, name))
+    ]  # fmt: skip
+    if changed:
+        options = ", ".join(_as_option(name, stored[name]) for name in changed)
+        raise UsageError(
+            f"{path} is a run with {options}: a resume cannot change {'it' if len(changed) == 1 else 'them'}",
+            hint=f"drop {', '.join(_as_option(name) for name in changed)} to continue it, or give another --out",
+        )
     free = [k for k in RESUMED_FREELY if given is None or k in given]
-    keep = {k: v for k, v in stored.items() if k not in free}
-    keep["val_size"] = tuple(keep["val_size"])
-    return TrainConfig(**{**asdict(config), **keep})
+    return TrainConfig(**{**stored, **{k: getattr(config, k) for k in free}})
+
+
+def _same_setting(name: str, stored: object, given: object) -> bool:
+    if name in ("init", "prior") and stored is not None and given is not None:  # files, named as the user chose
+        return stored == given or Path(str(stored)).resolve() == Path(str(given)).resolve()
+    return stored == given
+
+
+def _as_option(name: str, value: object = "") -> str:
+    """`name`, a field of TrainConfig, as its command-line option with `value` ("no --prior" for None)."""
+    option = "--" + name.replace("_", "-")
+    return f"no {option}" if value is None else f"{option} {value}".rstrip()
 
 
 def _load_state(state: dict, model, ema, optimizer) -> int:

@@ -83,7 +83,8 @@ def test_training_writes_log_checkpoint_and_weights(tmp_path):
     result = train(CONFIG, tmp_path, callback=seen.append, task=_tiny_task())
     assert [p.step for p in seen] == [1, 2, 3, 4, 5, 6]
     assert [p.step for p in seen if p.validation] == [3, 6]
-    assert set(result) == {"psnr_in", "psnr", "ssim_in", "ssim"}
+    assert set(result.validation) == {"psnr_in", "psnr", "ssim_in", "ssim"}
+    assert result.weights == tmp_path / "tiny.safetensors"
     rows = list(csv.DictReader((tmp_path / "log.csv").open()))
     assert len(rows) == 6 and rows[5]["psnr"] != "" and rows[4]["psnr"] == ""
     state, meta = read_checkpoint(tmp_path / "tiny.safetensors")
@@ -260,8 +261,8 @@ def test_residual_diffusion_trains_on_its_prior_and_keeps_it_on_resume(tmp_path)
         val_size=(16, 16), save_every=1, prior=str(prior_file),
     )  # fmt: skip
     train(config, tmp_path / "run", until=1)
-    result = train(dataclasses.replace(config, prior=None), tmp_path / "run", resume=True)
-    assert 0 < result["psnr"] < 100
+    result = train(dataclasses.replace(config, prior=None), tmp_path / "run", resume=True, given=frozenset())
+    assert 0 < result.validation["psnr"] < 100
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["config"]["prior"] == str(prior_file)
     _, diffusion, prior = load_wtsa(tmp_path / "run" / "wtsa-s.safetensors")
     assert diffusion.condition == "residual" and diffusion.scale > 1
@@ -312,7 +313,7 @@ def test_one_process_ddp_group(tmp_path, monkeypatch):
     state = torch.load(tmp_path / "last.pt", weights_only=True)
     assert state["step"] == 2
     assert not any(k.startswith("module.") for k in state["model"])  # saved unwrapped
-    assert result["psnr"] > 0
+    assert result.validation["psnr"] > 0
 
 
 def test_train_command_rejects_unknown_model(tmp_path):
@@ -464,3 +465,35 @@ def test_a_new_run_starts_its_log_afresh(tmp_path):
     (tmp_path / "log.csv").write_text("step,loss\n7,0.5\n8,0.4\n")  # left by a run killed before its first checkpoint
     train(dataclasses.replace(CONFIG, steps=2), tmp_path, task=_tiny_task())
     assert [int(row["step"]) for row in csv.DictReader((tmp_path / "log.csv").open())] == [1, 2]
+
+
+def test_a_resume_takes_what_may_change_and_refuses_what_would_break_the_run(tmp_path):
+    run = tmp_path / "r"
+    train(dataclasses.replace(CONFIG, steps=8), run, until=2, task=_tiny_task())
+    changed = dataclasses.replace(CONFIG, steps=8, crop=32, seed=4, lr=5e-4, val_clips=2)
+    with pytest.raises(UsageError, match="is a run with --crop 16, --seed 0: a resume cannot change them") as caught:
+        train(changed, run, resume=True, task=_tiny_task(), given=frozenset({"crop", "seed", "lr"}))
+    assert caught.value.hint == "drop --crop, --seed to continue it, or give another --out"
+    same = frozenset({"crop", "batch", "lr", "val_clips"})  # the run's own crop and batch, repeated, pass
+    train(dataclasses.replace(changed, crop=16, seed=0), run, resume=True, until=3, task=_tiny_task(), given=same)
+    stored = torch.load(run / "last.pt", weights_only=True)["config"]
+    assert (stored["lr"], stored["val_clips"], stored["steps"]) == (5e-4, 2, 8)  # lr given: taken; steps not: kept
+
+
+def test_a_resume_on_the_command_line_takes_the_model_from_the_run(tmp_path):
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    small = ["--crop", "16", "--frames", "2", "--batch", "1", "--steps", "2", "--val-every", "2", "--val-clips", "1",
+             "--val-size", "16x16", "--threads", "1", "--warmup", "1", "-q"]  # fmt: skip
+    run = str(tmp_path / "run")
+    first = CliRunner().invoke(app, ["train", "-m", "wtsa-s", *small, "--until", "1", "-o", run])
+    assert first.exit_code == 0, first.output
+    refused = CliRunner().invoke(app, ["train", "-o", run, "--resume", "--frames", "3"])
+    assert refused.exit_code == 2 and "is a run with --frames 2" in refused.output
+    resumed = CliRunner().invoke(app, ["train", "-o", run, "--resume", "-q"])  # it asked for -m wtsa-s
+    assert resumed.exit_code == 0, resumed.output
+    assert str(tmp_path / "run" / "wtsa-s.safetensors") in resumed.output
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"] == 2

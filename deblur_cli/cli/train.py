@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -132,7 +133,7 @@ def train_command(
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     import torch
 
-    from deblur_cli.train import RESUMED_FREELY, evaluate, train
+    from deblur_cli.train import evaluate, train
 
     if threads:
         torch.set_num_threads(threads)
@@ -168,16 +169,17 @@ def train_command(
     def asked_to_stop() -> None:
         note("stopping after this step, keeping every step done (press Ctrl-C again to stop at once)")
 
-    # on --resume, what the run may change and the command line did not set keeps the run's value
-    given = frozenset(name for name in RESUMED_FREELY if ctx.get_parameter_source(name).name != "DEFAULT")
+    # on --resume, what the command line does not set keeps the run's value (fields that are no option: None)
+    sources_of = {f.name: ctx.get_parameter_source(f.name) for f in fields(TrainConfig)}
+    given = frozenset(name for name, source in sources_of.items() if source is not None and source.name != "DEFAULT")
     with stop_after_step(asked_to_stop) as signalled:
         result = train(config, out_dir, resume=resume, until=until, callback=report, should_stop=signalled, given=given)
     if signum := signalled():
         note(f"stopped after step {done[0] if done else 0}, saved in {out_dir}: the same command with --resume continues")
         raise stopped(signum)
-    out.print(str(out_dir / f"{model}.safetensors"))
-    if result:
-        _print_figures(result)
+    out.print(str(result.weights))
+    if result.validation:
+        _print_figures(result.validation)
 
 
 def _print_figures(v: dict[str, float]) -> None:
