@@ -19,6 +19,7 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -361,7 +362,7 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
     on_cpu = not config.gpu_synthesis
     loader = iter(DataLoader(stream, batch_size=config.batch, num_workers=config.workers, pin_memory=on_cpu and device.type == "cuda"))
     val_set = FixedClips(val_photos, count=config.val_clips, frames=config.frames, size=config.val_size, seed=1)
-    generator = torch.Generator(device).manual_seed(config.seed * 1000 + ddp.rank + step)
+    generator = torch.Generator(device)  # the loss's random draws (a diffusion model's timesteps and noise)
 
     last_val: dict[str, float] = {}
     timer, timed = time.perf_counter(), 0
@@ -374,6 +375,7 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
         lr = lr_at(step, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
+        generator.manual_seed(loss_seed(config.seed, ddp.rank, step))  # so a resumed run draws as an unbroken one
         with autocast():
             loss = task.loss(train_model, blurred, sharp, config, generator)
         optimizer.zero_grad(set_to_none=True)
@@ -403,6 +405,12 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
                 checkpoint()
             break
     return last_val
+
+
+def loss_seed(seed: int, rank: int, step: int) -> int:
+    """The seed of the loss's random draws at `step` in process `rank` of run `seed`: a function of the
+    three alone (no two triples share a seed, as a sum such as seed·1000 + rank + step would)."""
+    return int(np.random.SeedSequence([seed, rank, step]).generate_state(1, dtype=np.uint64)[0]) >> 1
 
 
 def echo_view(clips: torch.Tensor, reuse: int, batch_index: int) -> torch.Tensor:

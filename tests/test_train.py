@@ -497,3 +497,25 @@ def test_a_resume_on_the_command_line_takes_the_model_from_the_run(tmp_path):
     assert resumed.exit_code == 0, resumed.output
     assert str(tmp_path / "run" / "wtsa-s.safetensors") in resumed.output
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"] == 2
+
+
+def test_the_loss_seed_of_each_step_is_its_own():
+    """It was seed·1000 + rank + step: seed 0 at step 1000 drew as seed 1 at step 0."""
+    from deblur_cli.train import loss_seed
+
+    assert loss_seed(0, 0, 1000) != loss_seed(1, 0, 0) and loss_seed(0, 1, 0) != loss_seed(0, 0, 1)
+
+
+def test_a_resumed_diffusion_run_ends_as_an_unbroken_one(tmp_path):
+    """The loss's generator was seeded once per start: a resumed run drew other timesteps and noise."""
+    config = TrainConfig(
+        model="wtsa-s", crop=16, frames=2, batch=1, steps=3, warmup=1, val_every=100, val_clips=1,
+        val_size=(16, 16), save_every=100,
+    )  # fmt: skip
+    train(config, tmp_path / "whole")
+    train(config, tmp_path / "parts", until=1)
+    train(config, tmp_path / "parts", resume=True)
+    a, b = (torch.load(tmp_path / run / "last.pt", weights_only=True) for run in ("whole", "parts"))
+    assert a["step"] == b["step"] == 3
+    for key in a["model"]:
+        torch.testing.assert_close(a["model"][key], b["model"][key], rtol=0, atol=0)
