@@ -25,7 +25,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from deblur_cli.checkpoint import read_checkpoint
+from deblur_cli.checkpoint import read_checkpoint, state_mismatch
 from deblur_cli.data.dataset import (
     FixedClips,
     FixedVideoClips,
@@ -34,7 +34,7 @@ from deblur_cli.data.dataset import (
     split_photos,
     split_videos,
 )
-from deblur_cli.errors import ModelError, OutputError, UsageError
+from deblur_cli.errors import DeblurError, InputError, ModelError, OutputError, UsageError, WeightsError
 from deblur_cli.metrics.psnr import psnr
 from deblur_cli.metrics.ssim import ssim
 from deblur_cli.tiles import crop_to, pad_to_multiple
@@ -276,6 +276,9 @@ def train(
     exports to, is refused, not overwritten; a `log.csv` found there is replaced.
     """
     out_dir = Path(out_dir)
+    for name in ("lr", "ema"):  # the command line's float options take "inf" and "nan"
+        if not math.isfinite(getattr(config, name)):
+            raise UsageError(f"{_as_option(name, getattr(config, name))} is not a number a run can train with")
     if not resume:
         _check_new_run(out_dir, config)
     device = _device()
@@ -325,7 +328,7 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
     torch.manual_seed(config.seed)
     model = task.build().to(device)
     if start is not None:
-        model.load_state_dict(start, strict=True)  # copy_ casts a float16 file to the model's dtype
+        _load_weights(model, start, f"--init {config.init}", config.model)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     decay, no_decay = [], []
     for p in model.parameters():
@@ -381,7 +384,16 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        # a float16 scaler skips the step on its own when gradients overflow; otherwise the weights would be
+        # lost to NaN from here on, so the run stops and keeps its last checkpoint, taken before
+        diverged = not torch.isfinite(loss.detach()) or (not scaler.is_enabled() and not torch.isfinite(norm))
+        if ddp.any(bool(diverged), device):
+            kept = ckpt_path.exists()
+            raise DeblurError(
+                f"training diverged at step {step + 1}: the loss or its gradients are not finite",
+                hint=f"{ckpt_path} keeps the last checkpoint: --resume with a lower --lr" if kept else "lower --lr",
+            )
         scaler.step(optimizer)
         scaler.update()
         _update_ema(ema, model, config.ema, step)
@@ -517,7 +529,7 @@ def evaluate(
         from deblur_cli.wtsa_weights import PRIOR_PREFIX
 
         tensors = {k: v for k, v in weights_file[0].items() if not k.startswith(PRIOR_PREFIX)}
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
+    _load_weights(model, tensors, f"--weights {weights}" if weights_file is not None else str(out_dir), name)
     model.eval()
     if videos:
         _, val_videos = split_videos(sources)
@@ -544,6 +556,15 @@ def evaluate(
     return result
 
 
+def _load_weights(model: nn.Module, state: dict[str, torch.Tensor], name: str, described: str) -> None:
+    """Load `state` into `model`, strictly; WeightsError naming `name` when it holds another model's
+    tensors (their keys or shapes), rather than PyTorch's list of every one of them."""
+    problem = state_mismatch(model.state_dict(), state)
+    if problem is not None:
+        raise WeightsError(f"{name} does not hold {described} weights: {problem}", hint="give a file of that model")
+    model.load_state_dict(state, strict=True)  # copy_ casts a float16 file to the model's dtype
+
+
 def _check_sample(sample: Path, inputs: list[Path], force: bool) -> None:
     """Refuse, before any clip is made, a --sample path that names one of `inputs` (even with `force`: the
     weights being evaluated would be lost), a folder, an existing file without `force`, or a missing folder."""
@@ -564,12 +585,11 @@ def _evaluated_model(
     metadata of `weights` says (no EMA, no sources); `weights_file` is read_checkpoint(weights)."""
     checkpoint = Path(out_dir) / CHECKPOINT if out_dir is not None else None
     if checkpoint is not None and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        config = state["config"]
+        config = (state := _read_state(checkpoint, needed=("config", "ema")))["config"]
         prior = config.get("prior")
         if prior is not None and weights is not None:
             prior = str(weights)  # a residual model's file holds the DSTNet it corrects: use that one
-        return config["model"], prior, state["ema"], config["sources"]
+        return config["model"], prior, state["ema"], config.get("sources")
     if weights is None:
         where = f"{checkpoint} does not exist" if checkpoint is not None else "no run folder (--out) was given"
         raise UsageError(f"nothing to evaluate: {where}", hint="give a run folder, or a weights file with --weights")
@@ -626,7 +646,8 @@ def _truncate_log(path: Path, step: int) -> None:
         return
     with path.open(newline="") as f:
         rows = list(csv.reader(f))
-    kept = rows[:1] + [row for row in rows[1:] if int(row[0]) <= step]
+    # a row that is no step's (a blank line an editor added) is dropped with the steps after `step`
+    kept = rows[:1] + [row for row in rows[1:] if row and row[0].isdigit() and int(row[0]) <= step]
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", newline="") as f:
         csv.writer(f).writerows(kept)
@@ -646,11 +667,21 @@ def _save_state(path: Path, step: int, config: TrainConfig, model, ema, optimize
     tmp.replace(path)
 
 
-def _read_state(path: Path) -> dict:
-    """The training state saved at `path` (read once per resume: config, weights, optimiser, step)."""
+def _read_state(path: Path, needed: tuple[str, ...] = ("step", "config", "model", "ema", "optimizer")) -> dict:
+    """The training state saved at `path` (read once per resume: config, weights, optimiser, step), which
+    must hold `needed`; InputError for a file that is not such a state (cut short, another file)."""
     if not path.is_file():
         raise UsageError(f"nothing to resume: {path} does not exist", hint="drop --resume to start a new run")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    hint = "a run stopped while saving keeps the state before; otherwise start a new run with another --out"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # torch's message suggests weights_only=False, never to be done with a file: not passed on
+        raise InputError(f"cannot read {path}: it is not a complete training checkpoint", hint=hint) from None
+    missing = [key for key in needed if not isinstance(state, dict) or key not in state]
+    if missing or not isinstance(state["config"], dict) or "model" not in state["config"]:
+        what = f"no {', '.join(missing)}" if missing else "no model in its config"
+        raise InputError(f"{path} is not a training checkpoint of deblur ({what})", hint=hint)
+    return state
 
 
 # What a resumed run takes from the command line: its length and learning-rate schedule, the bookkeeping,

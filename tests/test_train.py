@@ -11,7 +11,7 @@ from einops import rearrange
 from torch import nn
 
 from deblur_cli.checkpoint import read_checkpoint, save_checkpoint
-from deblur_cli.errors import ModelError, OutputError, UsageError
+from deblur_cli.errors import DeblurError, InputError, ModelError, OutputError, UsageError, WeightsError
 from deblur_cli.train import (
     VALIDATION_DDIM_STEPS,
     Task,
@@ -519,3 +519,79 @@ def test_a_resumed_diffusion_run_ends_as_an_unbroken_one(tmp_path):
     assert a["step"] == b["step"] == 3
     for key in a["model"]:
         torch.testing.assert_close(a["model"][key], b["model"][key], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("content", ["empty", "garbage", "cut", "no config"])
+def test_a_broken_checkpoint_is_one_clear_error(tmp_path, content):
+    train(dataclasses.replace(CONFIG, steps=1), tmp_path, task=_tiny_task())
+    whole = (tmp_path / "last.pt").read_bytes()
+    if content == "no config":
+        torch.save({"step": 1, "model": {}, "ema": {}, "optimizer": {}}, tmp_path / "last.pt")
+    else:
+        (tmp_path / "last.pt").write_bytes({"empty": b"", "garbage": b"garbage", "cut": whole[: len(whole) // 2]}[content])
+    with pytest.raises(InputError, match="last.pt") as resumed:
+        train(CONFIG, tmp_path, resume=True, task=_tiny_task())
+    with pytest.raises(InputError, match="last.pt") as evaluated:
+        evaluate(tmp_path, size=(16, 16), clips=1, frames=2, task=_tiny_task())
+    for caught in (resumed, evaluated):  # torch's own words suggest loading with weights_only=False
+        assert "weights_only" not in str(caught.value) + str(caught.value.hint)
+
+
+def test_another_models_weights_are_refused_in_one_line(tmp_path):
+    other = tmp_path / "other.safetensors"
+    save_checkpoint(nn.Linear(4, 4).state_dict(), other, architecture="tiny", config={})
+    with pytest.raises(WeightsError, match=r"--init .* does not hold tiny weights: missing conv.weight and 1 more"):
+        train(dataclasses.replace(CONFIG, init=str(other)), tmp_path / "run", task=_tiny_task())
+    train(dataclasses.replace(CONFIG, steps=1), tmp_path / "run", task=_tiny_task())
+    with pytest.raises(WeightsError, match=r"--weights .* does not hold tiny weights"):
+        evaluate(tmp_path / "run", size=(16, 16), clips=1, frames=2, weights=other, task=_tiny_task())
+
+
+def test_broken_photos_in_the_sources_are_one_clear_error(tmp_path):
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    np.save(sources / "pickled.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(InputError, match="pickled.npy is truncated or not an array of pixels") as caught:
+        train(dataclasses.replace(CONFIG, sources=str(sources)), tmp_path / "run", task=_tiny_task())
+    assert "allow_pickle" not in str(caught.value)  # numpy's words suggest loading it unsafely
+
+
+def test_a_blank_line_at_the_end_of_the_log_does_not_stop_a_resume(tmp_path):
+    train(dataclasses.replace(CONFIG, steps=3), tmp_path, until=2, task=_tiny_task())
+    with (tmp_path / "log.csv").open("a") as f:
+        f.write("\n")
+    train(dataclasses.replace(CONFIG, steps=3), tmp_path, resume=True, task=_tiny_task())
+    assert [int(row["step"]) for row in csv.DictReader((tmp_path / "log.csv").open())] == [1, 2, 3]
+
+
+def test_a_run_that_diverges_stops_and_keeps_its_last_good_checkpoint(tmp_path):
+    with pytest.raises(UsageError, match="--lr inf is not a number"):
+        train(dataclasses.replace(CONFIG, lr=float("inf")), tmp_path / "inf", task=_tiny_task())
+    task = _tiny_task()
+    steps = []
+
+    def loss(model, blurred, sharp, cfg, generator):
+        steps.append(1)
+        return task.loss(model, blurred, sharp, cfg, generator) * (float("nan") if len(steps) == 3 else 1)
+
+    with pytest.raises(DeblurError, match="training diverged at step 3") as caught:
+        train(dataclasses.replace(CONFIG, save_every=1), tmp_path / "nan", task=dataclasses.replace(task, loss=loss))
+    assert "--resume" in caught.value.hint
+    state = torch.load(tmp_path / "nan" / "last.pt", weights_only=True)
+    assert state["step"] == 2 and all(torch.isfinite(v).all() for v in state["model"].values())
+    weights, _ = read_checkpoint(tmp_path / "nan" / "tiny.safetensors")
+    assert all(torch.isfinite(v).all() for v in weights.values())
+
+
+def test_a_validation_size_too_small_for_ssim_is_refused_before_training(tmp_path):
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+    from deblur_cli.cli.train import SMALLEST_VALIDATION
+    from deblur_cli.metrics.ssim import WINDOW
+
+    assert SMALLEST_VALIDATION == WINDOW
+    result = CliRunner().invoke(app, ["train", "-o", str(tmp_path / "run"), "--val-size", "10x10"])
+    assert result.exit_code == 2 and "--val-size must be at least 11x11" in result.output
+    assert not (tmp_path / "run").exists()

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from deblur_cli.train import Progress
 
 DEFAULTS = TrainConfig()
+SMALLEST_VALIDATION = 11  # px: SSIM's window (metrics.ssim.WINDOW, not imported: it loads torch) fits in a clip
 
 
 @command("train")
@@ -130,6 +131,7 @@ def train_command(
         raise UsageError("--evaluate needs a run folder (--out) or a weights file (--weights)")
     if out_dir is None and not evaluate_only:
         raise UsageError("--out is required: the run folder", hint="deblur train -m dstnet-s --sources CACHE -o runs/s")
+    size = parse_size(val_size, "--val-size", minimum=SMALLEST_VALIDATION)  # now, not at the first validation
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     import torch
 
@@ -139,7 +141,7 @@ def train_command(
         torch.set_num_threads(threads)
     if evaluate_only:
         figures = evaluate(
-            out_dir, size=parse_size(val_size, "--val-size"), clips=val_clips, frames=frames, shake_only=shake_only,
+            out_dir, size=size, clips=val_clips, frames=frames, shake_only=shake_only,
             camera=camera, sharp_input=sharp_input, videos=videos, sources=sources, sample=sample, weights=weights,
             ddim_steps=ddim_steps, force=force,
         )  # fmt: skip
@@ -148,7 +150,7 @@ def train_command(
     config = TrainConfig(
         model=model, crop=crop, frames=frames, batch=batch, steps=steps, lr=lr, warmup=warmup, ema=ema, seed=seed,
         sources=str(sources) if sources else None, workers=workers, gpu_synthesis=gpu_synthesis, echo=echo, val_every=val_every,
-        val_size=parse_size(val_size, "--val-size"), val_clips=val_clips, save_every=save_every, precision=precision, init=str(init) if init else None,
+        val_size=size, val_clips=val_clips, save_every=save_every, precision=precision, init=str(init) if init else None,
         prior=prior,
     )  # fmt: skip
 

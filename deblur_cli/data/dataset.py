@@ -61,8 +61,7 @@ class _PhotoPool:
 
     def __getitem__(self, i: int) -> np.ndarray | torch.Tensor:
         if i not in self._open:
-            load_photo(self.paths[i])  # validates the file once
-            photo = np.load(self.paths[i], mmap_mode="r")
+            photo = load_photo(self.paths[i], mmap=True)
             self._open[i] = photo if self.device is None else torch.from_numpy(np.array(photo)).to(self.device)
         return self._open[i]
 
@@ -85,7 +84,7 @@ class _VideoPool:
 
 
 def _fits(path: Path, size: tuple[int, int]) -> bool:
-    h, w = np.load(path, mmap_mode="r").shape[:2]
+    h, w = load_photo(path, mmap=True).shape[:2]
     return w >= ROOM * size[0] and h >= ROOM * size[1]
 
 

@@ -84,14 +84,17 @@ def _draw_shape(rng: np.random.Generator, img: np.ndarray, xs: np.ndarray, ys: n
     img[y0:y1, x0:x1] = img[y0:y1, x0:x1] * (1 - alpha) + fill * alpha
 
 
-def load_photo(path: str | Path) -> np.ndarray:
-    """A cached photo: (H, W, 3) uint8 sRGB."""
+def load_photo(path: str | Path, *, mmap: bool = False) -> np.ndarray:
+    """A cached photo: (H, W, 3) uint8 sRGB; with `mmap`, memory-mapped (its header read and its size
+    checked, its pixels only when used). InputError for a file that is not such an array."""
     path = Path(path)
+    hint = "rebuild the cache with `deblur synth --fetch`"
     try:
-        photo = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        hint = "rebuild the cache with `deblur synth --fetch`"
-        raise InputError(f"cannot read cached photo {path}: {e}", hint=hint) from None
+        photo = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except OSError as e:
+        raise InputError(f"cannot read cached photo {path}: {e.strerror or e}", hint=hint) from None
+    except (ValueError, EOFError):  # numpy's words would suggest loading pickled data: never from a cache
+        raise InputError(f"cached photo {path} is truncated or not an array of pixels", hint=hint) from None
     if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
         raise InputError(f"cached photo {path} is not (H, W, 3) uint8")
     return photo
