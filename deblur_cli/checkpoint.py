@@ -46,9 +46,9 @@ def save_checkpoint(
     tmp = path.with_name(path.name + ".tmp")
     try:
         save_file(tensors, str(tmp), metadata=metadata)
-    except Exception as e:  # safetensors raises its own error types, a full disk included
+    except BaseException as e:  # safetensors raises its own error types, a full disk included; or Ctrl-C
         tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError):
+        if isinstance(e, OSError) or not isinstance(e, Exception):
             raise
         raise OutputError(
             f"cannot write {path}: {e}", hint="check the free space and the permissions of its folder"

@@ -663,8 +663,12 @@ def _save_state(path: Path, step: int, config: TrainConfig, model, ema, optimize
         "optimizer": optimizer.state_dict(),
     }
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    try:
+        torch.save(state, tmp)
+        tmp.replace(path)
+    except BaseException:  # a second Ctrl-C while saving, a full disk: no partial last.pt.tmp left behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _read_state(path: Path, needed: tuple[str, ...] = ("step", "config", "model", "ema", "optimizer")) -> dict:

@@ -320,3 +320,38 @@ def test_batches_hold_the_same_clips_whatever_the_number_of_workers_and_after_a_
     resumed = alone[2:5]  # from clip 4, the third batch
     for got, expected in [(batches(2), alone[:3]), (batches(2, start=4), resumed), (batches(0, start=4), resumed)]:
         assert all(torch.equal(a, b) for a, b in zip(got, expected, strict=True))
+
+
+def test_an_interrupted_synth_leaves_only_whole_clips(tmp_path, monkeypatch):
+    """A clip stopped part-way stayed under its final name, half its frames missing."""
+    from deblur_cli.data import writer
+
+    plain, calls = writer.write_png, []
+
+    def stopping(frame, path):
+        calls.append(1)
+        if len(calls) == 6:  # clip 0 has 4 frames (2 blurred, 2 sharp); stop inside clip 1
+            raise _Stop()
+        plain(frame, path)
+
+    monkeypatch.setattr(writer, "write_png", stopping)
+    with pytest.raises(_Stop):
+        writer.write_dataset(tmp_path, clips=2, frames=2, size=(32, 24), sources=None, split="val", seed=0)
+    assert [p.name for p in tmp_path.iterdir()] == ["clip_0000"]
+    assert len(list((tmp_path / "clip_0000").rglob("*.png"))) == 4
+
+
+def test_an_interrupted_array_leaves_no_temporary_file_to_pass_for_a_photo(tmp_path, monkeypatch):
+    from deblur_cli.data import npy
+    from deblur_cli.data.photos import list_photos
+
+    def stopping(path, array):
+        open(path, "wb").write(b"\x93NUMPY")  # part of the file, then Ctrl-C
+        raise _Stop()
+
+    monkeypatch.setattr(npy.np, "save", stopping)
+    with pytest.raises(_Stop):
+        npy.save_npy(tmp_path / "photo.npy", np.zeros((4, 4, 3), np.uint8))
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "left.tmp.npy").write_bytes(b"")  # left by an older version
+    assert list_photos(tmp_path) == []

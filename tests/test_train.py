@@ -595,3 +595,22 @@ def test_a_validation_size_too_small_for_ssim_is_refused_before_training(tmp_pat
     result = CliRunner().invoke(app, ["train", "-o", str(tmp_path / "run"), "--val-size", "10x10"])
     assert result.exit_code == 2 and "--val-size must be at least 11x11" in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_a_checkpoint_interrupted_while_saved_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """A second Ctrl-C while saving left `last.pt.tmp` (and the weights' `.tmp`) behind."""
+    import deblur_cli.checkpoint
+    import deblur_cli.train
+
+    def stopping(obj, path, *args, **kwargs):
+        open(path, "wb").write(b"PK")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(deblur_cli.train.torch, "save", stopping)
+    with pytest.raises(KeyboardInterrupt):
+        train(dataclasses.replace(CONFIG, steps=1), tmp_path / "a", task=_tiny_task())
+    monkeypatch.undo()
+    monkeypatch.setattr(deblur_cli.checkpoint, "save_file", stopping)
+    with pytest.raises(KeyboardInterrupt):
+        train(dataclasses.replace(CONFIG, steps=1), tmp_path / "b", task=_tiny_task())
+    assert not list(tmp_path.rglob("*.tmp"))

@@ -8,6 +8,8 @@ import numpy as np
 
 from deblur_cli.errors import OutputError
 
+TEMP_SUFFIX = ".tmp.npy"  # an array being written, never one of the cache's
+
 
 def save_npy(path: str | Path, array: np.ndarray) -> None:
     """Write `array` to `path` (parent folders created) under a temporary name, then rename it."""
@@ -16,6 +18,10 @@ def save_npy(path: str | Path, array: np.ndarray) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(f"cannot create {path.parent}: {e.strerror}") from None
-    tmp = path.with_name(path.stem + ".tmp.npy")
-    np.save(tmp, np.ascontiguousarray(array))
-    tmp.replace(path)
+    tmp = path.with_name(path.stem + TEMP_SUFFIX)
+    try:
+        np.save(tmp, np.ascontiguousarray(array))
+        tmp.replace(path)
+    except BaseException:  # Ctrl-C, SIGTERM, a full disk: no partial array left to pass for a photo
+        tmp.unlink(missing_ok=True)
+        raise

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deblur_cli.data.npy import TEMP_SUFFIX
 from deblur_cli.data.videos import VIDEOS_DIR
 from deblur_cli.errors import InputError
 
@@ -101,9 +102,13 @@ def load_photo(path: str | Path, *, mmap: bool = False) -> np.ndarray:
 
 
 def list_photos(cache: str | Path) -> list[Path]:
-    """All cached photos under `cache`, in a stable order (prepared videos' arrays are not photos)."""
+    """All cached photos under `cache`, in a stable order (prepared videos' arrays, and arrays being
+    written, are not photos)."""
     cache = Path(cache)
-    return sorted(p for p in cache.rglob("*.npy") if VIDEOS_DIR not in p.relative_to(cache).parts[:-1])
+    return sorted(
+        p for p in cache.rglob("*.npy")
+        if VIDEOS_DIR not in p.relative_to(cache).parts[:-1] and not p.name.endswith(TEMP_SUFFIX)
+    )  # fmt: skip
 
 
 def scene_group(path: str | Path) -> str:

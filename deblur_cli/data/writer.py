@@ -7,6 +7,7 @@ Encoding uses PyAV, imported only here.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def write_dataset(
     """Write `clips` clips of `frames` frames at `size` (W, H) from the `split` ("train" or "val") photos
     of `sources` (procedural scenes when None), or with `videos` from its real videos, into `out`;
     returns `out`. `fmt` is "png" (a folder of frames per clip) or "ffv1" (a lossless video per clip).
-    Existing clips are replaced."""
+    `out` must hold no clip of the same name (the command writes into a new or empty folder)."""
     if split not in ("train", "val"):
         raise ValueError(f"split must be train or val, got {split!r}")
     if fmt not in FORMATS:
@@ -52,9 +53,19 @@ def write_dataset(
             count=clips, frames=frames, size=size, seed=seed, max_layers=max_layers,
         )  # fmt: skip
     for i in range(clips):
-        blurred, sharp = dataset[i]
+        _write_clip(*dataset[i], out / f"clip_{i:04d}", fmt)
+        if progress:
+            progress(i + 1, clips)
+    return out
+
+
+def _write_clip(blurred: torch.Tensor, sharp: torch.Tensor, final: Path, fmt: str) -> None:
+    """One clip's folder, built under a temporary name and renamed when complete, so that a run stopped
+    part-way (Ctrl-C, SIGTERM, a full disk) leaves no half-written clip under a clip's name."""
+    temp = final.with_name(f".{final.name}.tmp")
+    try:
         for name, clip in (("blurred", blurred), ("sharp", sharp)):
-            folder = out / f"clip_{i:04d}" / (name if fmt == "png" else "")
+            folder = temp / (name if fmt == "png" else "")
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as e:
@@ -64,9 +75,10 @@ def write_dataset(
                 continue
             for t, frame in enumerate(clip):
                 write_png(frame, folder / f"{t:04d}.png")
-        if progress:
-            progress(i + 1, clips)
-    return out
+        temp.rename(final)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
 
 
 FORMATS = ("png", "ffv1")
