@@ -179,7 +179,11 @@ def _load_prior(spec: str) -> nn.Module:
             ) from None
         if architecture != "dstnet":
             raise UsageError(f"--prior must be a DSTNet, not {spec!r}")
-        spec = str(resolve_weights(spec).path)
+        try:
+            spec = str(resolve_weights(spec).path)
+        except WeightsError as e:  # its hint names `deblur run`'s option; train takes the file here
+            e.hint = e.hint and e.hint.replace("with --weights", "with --prior FILE")
+            raise
     if is_wtsa_file(spec):
         prior = load_wtsa(spec)[2]
         if prior is None:

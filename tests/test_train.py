@@ -614,3 +614,15 @@ def test_a_checkpoint_interrupted_while_saved_leaves_no_temporary_file(tmp_path,
     with pytest.raises(KeyboardInterrupt):
         train(dataclasses.replace(CONFIG, steps=1), tmp_path / "b", task=_tiny_task())
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_prior_that_cannot_be_downloaded_points_to_prior_file(monkeypatch):
+    import deblur_cli.weights
+
+    def offline(name, *args, **kwargs):
+        raise WeightsError(f"cannot download {name}", hint="check the network connection, or pass a local file with --weights")
+
+    monkeypatch.setattr(deblur_cli.weights, "resolve_weights", offline)
+    with pytest.raises(WeightsError, match="cannot download dstnet-s") as caught:
+        get_task("wtsa-s", prior="dstnet-s")
+    assert caught.value.hint == "check the network connection, or pass a local file with --prior FILE"
