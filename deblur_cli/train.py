@@ -276,8 +276,9 @@ def train(
     Ctrl-C or SIGTERM), so that a stopped run loses no finished step. `task` replaces the TASKS entry
     (tests use a tiny stand-in model). On resuming, `given` names the fields of `config` the user set
     (the command line's; None: all of them): those of RESUMED_FREELY are taken, those of RESUMED_FIXED
-    must equal the run's (UsageError otherwise), and every other field keeps the run's value. Without `resume`, a folder that holds a run, or weights under the name this run
-    exports to, is refused, not overwritten; a `log.csv` found there is replaced.
+    must equal the run's (UsageError otherwise), and every other field keeps the run's value. Without
+    `resume`, a folder that holds a run, or weights under the name this run exports to, is refused, not
+    overwritten; a `log.csv` found there is replaced.
     """
     out_dir = Path(out_dir)
     for name in ("lr", "ema"):  # the command line's float options take "inf" and "nan"
@@ -510,8 +511,9 @@ def evaluate(
     clips come from the held-out real videos instead of photos. `sample` writes a PNG of the middle frame
     of the first clip: blurred input | restored | sharp, side by side (with the prior's estimate after
     the input for a residual model); an existing file there is replaced only with `force`, and never when
-    it is one of the evaluation's inputs (the weights or the run's checkpoint). `ddim_steps` sets a diffusion model's DDIM steps (default
-    VALIDATION_DDIM_STEPS, as in training; `deblur run` samples with 20).
+    it is one of the evaluation's inputs (the weights or the run's checkpoint). `ddim_steps` sets a
+    diffusion model's DDIM steps (default VALIDATION_DDIM_STEPS, as in training; `deblur run` samples
+    with 20).
     """
     if camera not in CAMERAS:
         raise UsageError(f"--camera must be one of {', '.join(CAMERAS)}, got {camera!r}")
