@@ -31,6 +31,7 @@ from deblur_cli.data.dataset import (
     FixedVideoClips,
     SharpInputClips,
     TrainClips,
+    sources_note,
     split_photos,
     split_videos,
 )
@@ -265,6 +266,7 @@ def train(
     task: Task | None = None,
     should_stop: Callable[[], bool] | None = None,
     given: frozenset[str] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train `config.model` into `out_dir`; returns the weights file and the last validation figures.
 
@@ -293,7 +295,7 @@ def train(
         if state is not None:  # the run's own config decides its task (a residual model keeps its prior)
             config = _resumed_config(state["config"], config, out_dir / CHECKPOINT, given)
         task = task or get_task(config.model, config.prior)
-        validation = _train(config, out_dir, state, until, callback, task, device, ddp, should_stop)
+        validation = _train(config, out_dir, state, until, callback, task, device, ddp, should_stop, warn)
         return TrainResult(out_dir / f"{config.model}.safetensors", validation)
     finally:
         ddp.close()
@@ -318,7 +320,7 @@ def _check_new_run(out_dir: Path, config: TrainConfig) -> None:
     raise UsageError(f"{weights} exists and a new run would replace it", hint="give another --out, or move the file away")
 
 
-def _train(config, out_dir, state, until, callback, task, device, ddp, should_stop=None) -> dict[str, float]:
+def _train(config, out_dir, state, until, callback, task, device, ddp, should_stop=None, warn=None) -> dict[str, float]:
     if config.crop % task.multiple:
         raise UsageError(f"--crop must be a multiple of {task.multiple} for {config.model}")
     if config.gpu_synthesis and (device.type == "cpu" or config.workers):
@@ -362,6 +364,8 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
 
     train_photos, val_photos = split_photos(config.sources)
     train_videos, _ = split_videos(config.sources)
+    if (note := sources_note(config.sources, train_photos, (config.crop, config.crop))) and warn and ddp.main:
+        warn(note)
     stream = TrainClips(
         train_photos, frames=config.frames, crop=config.crop, seed=config.seed, batch=config.batch,
         start=(step // config.echo) * config.batch, rank=ddp.rank, world_size=ddp.world_size, videos=train_videos,

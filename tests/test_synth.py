@@ -355,3 +355,38 @@ def test_an_interrupted_array_leaves_no_temporary_file_to_pass_for_a_photo(tmp_p
     assert list(tmp_path.iterdir()) == []
     (tmp_path / "left.tmp.npy").write_bytes(b"")  # left by an older version
     assert list_photos(tmp_path) == []
+
+
+def test_sources_that_give_no_photo_are_said_not_silently_replaced(tmp_path):
+    """An empty cache, or photos too small for the clips, made every clip a procedural scene without a
+    word: the output looked like any other."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.synth  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    def synth(out, sources, size):
+        return CliRunner().invoke(app, ["synth", str(out), "--sources", str(sources), "--clips", "1", "--frames", "2",
+                                        "--size", size, "--split", "train"])  # fmt: skip
+
+    (tmp_path / "empty").mkdir()
+    result = synth(tmp_path / "a", tmp_path / "empty", "32x24")
+    assert result.exit_code == 0 and "holds no photos of this split: the clips are procedural scenes" in result.stderr
+    (tmp_path / "cache").mkdir()
+    cache = _photo_cache(tmp_path / "cache", [f"scene{i}" for i in range(8)], size=(40, 30))
+    result = synth(tmp_path / "b", cache, "64x48")
+    assert result.exit_code == 0 and "is 1.2 times 64x48 each way: the clips are procedural scenes" in result.stderr
+    result = synth(tmp_path / "c", cache, "32x24")
+    assert result.exit_code == 0 and "warning" not in result.stderr
+
+
+def test_a_photos_folder_linked_into_the_cache_is_followed(tmp_path):
+    from deblur_cli.data.dataset import split_photos
+
+    (tmp_path / "real").mkdir()
+    real = _photo_cache(tmp_path / "real", [f"scene{i}" for i in range(20)], size=(8, 8))
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "photos").symlink_to(real, target_is_directory=True)
+    (tmp_path / "cache" / "photos" / "loop").symlink_to(tmp_path / "cache", target_is_directory=True)  # walked once
+    train, val = split_photos(tmp_path / "cache")
+    assert len(train) + len(val) == 20

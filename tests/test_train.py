@@ -237,6 +237,7 @@ def test_a_new_run_into_a_folder_holding_one_is_refused(tmp_path):
 
 def test_a_resume_keeps_what_the_command_line_did_not_set(tmp_path):
     """`--resume` alone: the run's own length, data and bookkeeping, not the command line's defaults."""
+    (tmp_path / "photos").mkdir()  # a cache that is not there is refused
     run = dataclasses.replace(CONFIG, steps=8, save_every=3, sources=str(tmp_path / "photos"))
     train(run, tmp_path / "r", until=2, task=_tiny_task())
     defaults = dataclasses.replace(CONFIG, steps=20000, save_every=200, sources=None)
@@ -626,3 +627,16 @@ def test_a_prior_that_cannot_be_downloaded_points_to_prior_file(monkeypatch):
     with pytest.raises(WeightsError, match="cannot download dstnet-s") as caught:
         get_task("wtsa-s", prior="dstnet-s")
     assert caught.value.hint == "check the network connection, or pass a local file with --prior FILE"
+
+
+def test_a_photo_cache_that_gives_no_photo_is_said_and_a_moved_one_refused(tmp_path):
+    """Training on an empty cache (or one whose photos are too small) fell back to procedural scenes
+    without a word, and so did a run resumed after its cache had moved."""
+    (tmp_path / "cache").mkdir()
+    heard = []
+    config = dataclasses.replace(CONFIG, sources=str(tmp_path / "cache"), steps=2)
+    train(config, tmp_path / "run", until=1, task=_tiny_task(), warn=heard.append)
+    assert len(heard) == 1 and "holds no photos of this split" in heard[0]
+    (tmp_path / "cache").rename(tmp_path / "moved")
+    with pytest.raises(InputError, match="cache .* is not a folder"):
+        train(config, tmp_path / "run", resume=True, given=frozenset(), task=_tiny_task())

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from deblur_cli.cli.app import command, err, out
+from deblur_cli.cli.app import command, err, out, warn
 from deblur_cli.cli.options import SMALLEST_SYNTHESIS, SYNTHESIS_BYTES_PER_PIXEL, check_synthesis_memory, parse_size
 from deblur_cli.errors import DeblurError, OutputError, UsageError
 
@@ -94,7 +94,7 @@ def synth(
     try:
         write_dataset(
             output, clips=clips, frames=frames, size=(width, height), sources=sources, split=split, seed=seed,
-            max_layers=0 if shake_only else 2, videos=videos, fmt=fmt, progress=report,
+            max_layers=0 if shake_only else 2, videos=videos, fmt=fmt, progress=report, warn=warn,
         )  # fmt: skip
     except (RuntimeError, MemoryError) as e:
         if not is_out_of_memory(e):

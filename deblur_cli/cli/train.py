@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from deblur_cli.cli.app import command, err, note, out, stop_after_step, stopped
+from deblur_cli.cli.app import command, err, note, out, stop_after_step, stopped, warn
 from deblur_cli.cli.options import parse_size
 from deblur_cli.errors import UsageError
 from deblur_cli.model_specs import MODELS
@@ -175,7 +175,9 @@ def train_command(
     sources_of = {f.name: ctx.get_parameter_source(f.name) for f in fields(TrainConfig)}
     given = frozenset(name for name, source in sources_of.items() if source is not None and source.name != "DEFAULT")
     with stop_after_step(asked_to_stop) as signalled:
-        result = train(config, out_dir, resume=resume, until=until, callback=report, should_stop=signalled, given=given)
+        result = train(
+            config, out_dir, resume=resume, until=until, callback=report, should_stop=signalled, given=given, warn=warn
+        )
     if signum := signalled():
         note(f"stopped after step {done[0] if done else 0}, saved in {out_dir}: the same command with --resume continues")
         raise stopped(signum)

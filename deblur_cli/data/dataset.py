@@ -26,13 +26,36 @@ from deblur_cli.errors import InputError
 PROCEDURAL_SHARE = 0.2  # of training clips: crisp synthetic edges complement photos' soft backgrounds
 VIDEO_SHARE = 0.15  # of training clips, when videos are cached: real scenes and real object motion
 HELD_OUT_VIDEOS = frozenset({"tree"})  # whole videos kept for validation
-ROOM = 1.2  # a photo must be this many times the clip size each way, or it is magnified and mirrored
+ROOM = 1.2  # a photo must be this many times the clip size each way (room for the camera path), or it is left out
 
 
 def split_photos(cache: str | Path | None) -> tuple[list[Path], list[Path]]:
     """(train, validation) photo paths of a source cache; both empty when there is no cache."""
     photos = list_photos(cache) if cache else []
     return [p for p in photos if not is_validation(p)], [p for p in photos if is_validation(p)]
+
+
+def sources_note(sources: str | Path | None, photos: Sequence[Path], size: tuple[int, int]) -> str | None:
+    """What to tell a user whose `sources` (a cache folder, given) yields none of `photos` (its split's)
+    for clips of `size` (W, H): every photo clip is then a procedural scene instead, which would
+    otherwise pass unnoticed. None when some photo fits, or without `sources`. InputError when
+    `sources` is no folder (a cache moved since a run began)."""
+    if sources is None:
+        return None
+    if not Path(sources).is_dir():
+        raise InputError(f"the photo cache {sources} is not a folder", hint="give its new place with --sources")
+    if not photos:
+        return (
+            f"{sources} holds no photos of this split: the clips are procedural scenes"
+            f" (`deblur synth --fetch --sources {sources}` fetches photos)"
+        )
+    if not any(_fits(p, size) for p in photos):
+        w, h = size
+        return (
+            f"none of the {len(photos)} photos in {sources} is {ROOM:g} times {w}x{h} each way: the clips are"
+            " procedural scenes (smaller clips use the photos)"
+        )
+    return None
 
 
 def split_videos(cache: str | Path | None) -> tuple[list[Path], list[Path]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
 from pathlib import Path
 
@@ -103,12 +104,27 @@ def load_photo(path: str | Path, *, mmap: bool = False) -> np.ndarray:
 
 def list_photos(cache: str | Path) -> list[Path]:
     """All cached photos under `cache`, in a stable order (prepared videos' arrays, and arrays being
-    written, are not photos)."""
+    written, are not photos). Folders linked into the cache are followed (a photos folder shared
+    between caches), each once."""
     cache = Path(cache)
     return sorted(
-        p for p in cache.rglob("*.npy")
+        p for p in _arrays(cache)
         if VIDEOS_DIR not in p.relative_to(cache).parts[:-1] and not p.name.endswith(TEMP_SUFFIX)
     )  # fmt: skip
+
+
+def _arrays(root: Path) -> list[Path]:
+    """The .npy files under `root`, through symbolic links to folders; a link back up is not walked twice."""
+    seen: set[str] = set()
+    found = []
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders.clear()
+            continue
+        seen.add(real)
+        found += [Path(folder) / name for name in names if name.endswith(".npy")]
+    return found
 
 
 def scene_group(path: str | Path) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deblur_cli.data.dataset import FixedClips, FixedVideoClips, split_photos, split_videos
+from deblur_cli.data.dataset import FixedClips, FixedVideoClips, sources_note, split_photos, split_videos
 from deblur_cli.errors import OutputError
 
 
@@ -31,11 +31,13 @@ def write_dataset(
     videos: bool = False,
     fmt: str = "png",
     progress: Callable[[int, int], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Path:
     """Write `clips` clips of `frames` frames at `size` (W, H) from the `split` ("train" or "val") photos
     of `sources` (procedural scenes when None), or with `videos` from its real videos, into `out`;
     returns `out`. `fmt` is "png" (a folder of frames per clip) or "ffv1" (a lossless video per clip).
-    `out` must hold no clip of the same name (the command writes into a new or empty folder)."""
+    `out` must hold no clip of the same name (the command writes into a new or empty folder). `warn(line)`
+    hears when `sources` yields no photo for these clips (they are then procedural scenes)."""
     if split not in ("train", "val"):
         raise ValueError(f"split must be train or val, got {split!r}")
     if fmt not in FORMATS:
@@ -47,9 +49,11 @@ def write_dataset(
             train_videos if split == "train" else val_videos, count=clips, frames=frames, size=size, seed=seed
         )
     else:
-        train_photos, val_photos = split_photos(sources)
+        photos = split_photos(sources)[split == "val"]
+        if (note := sources_note(sources, photos, size)) and warn:
+            warn(note)
         dataset = FixedClips(
-            train_photos if split == "train" else val_photos,
+            photos,
             count=clips, frames=frames, size=size, seed=seed, max_layers=max_layers,
         )  # fmt: skip
     for i in range(clips):
