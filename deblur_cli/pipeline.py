@@ -88,6 +88,10 @@ def to_image(frame: torch.Tensor, bit_depth: int) -> np.ndarray:
 
 _DONE = object()
 SEGMENT_FRAMES = 120  # fewest frames between the points where an interrupted run can be continued (about 4 s)
+# ... unless restoring them takes longer than this: a diffusion model on a CPU can spend hours on 120 frames,
+# all of it lost to a Ctrl-C before the first cut. The encoding of such slow runs then depends on the
+# machine's pace (where the keyframes fall), the restored frames do not.
+SEGMENT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -101,12 +105,14 @@ class _Cut:
 
 class _Cuts:
     """Where a segmented output's segments end: before the first frame SEGMENT_FRAMES or more after the
-    last end at which the stitching can restart (windows.restartable_at), so that a run continuing there
-    writes the frames an uninterrupted run would."""
+    last end (or SEGMENT_SECONDS of restoring after it, whichever comes first) at which the stitching can
+    restart (windows.restartable_at), so that a run continuing there writes the frames an uninterrupted
+    run would."""
 
     def __init__(self, windows: WindowOptions, per_call: int, first: int):
         self._windows, self._per_call = windows, per_call
         self._last = first  # the frame the current segment starts with
+        self._since = time.monotonic()  # when it started
         self._recent: collections.deque[int | None] = collections.deque(maxlen=windows.overlap + 1)
 
     def before(self, index: int, pts: int | None, read: int) -> _Cut | None:
@@ -114,9 +120,10 @@ class _Cuts:
         Called for every frame in order, the frames read again on resuming included."""
         self._recent.append(pts)  # the timestamps of frames index - overlap to index
         window, overlap = self._windows.window, self._windows.overlap
-        if index - self._last < SEGMENT_FRAMES or not restartable_at(index, read, window, overlap, self._per_call):
+        due = index - self._last >= SEGMENT_FRAMES or time.monotonic() - self._since >= SEGMENT_SECONDS
+        if index <= self._last or not due or not restartable_at(index, read, window, overlap, self._per_call):
             return None
-        self._last = index
+        self._last, self._since = index, time.monotonic()
         return _Cut(index - overlap, self._recent[0])
 
 
@@ -244,11 +251,16 @@ def deblur_video(
                     retries=retries, scene_cuts=scene_cuts,
                     read_again=lambda: open_source(source_path, span, image_rate=image_rate, deinterlace=deinterlace),
                 )  # fmt: skip
-        except BaseException:
+        except BaseException as e:
             if kept := getattr(sink, "kept_frames", 0):
                 note(
                     f"the first {kept} frames of {output_path} are kept in {sink.work}: the same command "
                     "continues from there (delete that folder to free its space)"
+                )
+            elif hasattr(sink, "kept_frames") and isinstance(e, KeyboardInterrupt):  # Ctrl-C, SIGTERM...
+                note(
+                    f"nothing of {output_path} was kept: a run keeps its frames {SEGMENT_FRAMES} at a time, or a"
+                    f" minute's restoring at a time, and this one stopped before the first were finished"
                 )
             raise
         read_warnings = list(source.warnings)  # damaged packets skipped

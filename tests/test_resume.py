@@ -207,6 +207,26 @@ def test_a_resumed_run_writes_what_an_uninterrupted_run_writes(tmp_path, after):
     assert not work_folder(target).exists()
 
 
+def test_a_slow_run_keeps_its_work_a_minute_at_a_time_and_says_when_it_kept_nothing(tmp_path, monkeypatch):
+    """Segments of 120 frames cost a diffusion model on a CPU hours each, all lost to a Ctrl-C before the
+    first ended, and the run said nothing of it. Now a segment also ends after SEGMENT_SECONDS."""
+    source = media.make_video(tmp_path / "in.mp4", frames=24, fps=30)
+    deblur_video(source, tmp_path / "whole.mkv", MixingRestorer(), windows=WINDOWS, encode=FFV1)
+    monkeypatch.setattr(pipeline, "SEGMENT_FRAMES", 1000)
+    monkeypatch.setattr(pipeline, "SEGMENT_SECONDS", 1e9)
+    target = tmp_path / "out.mkv"
+    notes = interrupted(source, target, after=4, windows=WINDOWS, encode=FFV1)
+    assert notes == [
+        f"nothing of {target} was kept: a run keeps its frames 1000 at a time, or a minute's restoring at a time,"
+        " and this one stopped before the first were finished"
+    ]
+    monkeypatch.setattr(pipeline, "SEGMENT_SECONDS", 0.0)  # every restart point is a minute away
+    notes = interrupted(source, target, after=4, windows=WINDOWS, encode=FFV1)
+    assert "frames of" in notes[-1] and "are kept" in notes[-1]
+    result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1)
+    assert result.resumed > 0 and same_video(target, tmp_path / "whole.mkv")
+
+
 def test_resuming_a_span_of_an_image_sequence_and_with_side_by_side(tmp_path):
     folder = tmp_path / "frames"
     folder.mkdir()
