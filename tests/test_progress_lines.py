@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import deblur_cli.cli.progress_lines as progress_lines
 import deblur_cli.restorers as restorers_module
 from deblur_cli.cli import app
-from deblur_cli.cli.progress_lines import ProgressLines, _duration
+from deblur_cli.cli.progress_lines import ProgressLines, _duration, time_left
 from tests.media import make_video
 from tests.restorers import IdentityRestorer
 
@@ -65,3 +65,11 @@ def test_evaluate_logs_lines_too(tmp_path, every_update):
     result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "data")])
     assert result.exit_code == 0, result.output
     assert re.search(r"^seq \(1/1\): 6 of 6 frames \(100%\), [\d.]+ fps$", result.stderr, re.M)
+
+
+def test_time_left_follows_the_mean_rate_not_the_last_burst():
+    """The bar took rich's estimate, which looks at the last 30 s only: frames come a window at a time, so
+    after a window that took 100 s it said one second was left, and then nothing at all."""
+    assert time_left(6, 12, 6 / 100) == "2 min left"  # six frames done in 100 s, six to go
+    assert time_left(8, 300, 0.37) == "13 min left"
+    assert time_left(12, 12, 0.1) == time_left(0, None, 1.0) == time_left(0, 12, 0.0) == ""

@@ -27,7 +27,7 @@ class ProgressLines:
             return
         self.last = now
         if total:
-            left = f", about {_duration((total - done) / rate)} left" if rate > 0 and done < total else ""
+            left = f", about {left}" if (left := time_left(done, total, rate)) else ""
             line = f"{self.name}: {done} of {total} frames ({100 * done // total}%), {rate:.2f} fps{left}"
         else:
             line = f"{self.name}: {done} frames, {rate:.2f} fps"
@@ -38,6 +38,15 @@ def lines_for_a_log(name: str, console: Console, quiet: bool) -> ProgressLines |
     """ProgressLines where `console` writes to a file or a pipe and the user did not ask for quiet;
     None where a progress bar shows instead, or nothing should."""
     return None if quiet or console.is_terminal else ProgressLines(name, console)
+
+
+def time_left(done: int, total: int | None, rate: float) -> str:
+    """"12 min left" for the frames after `done` of `total` at `rate` frames a second (the mean since
+    the start: frames come in bursts, a window at a time, which a recent-speed estimate takes for a
+    stop or a sprint); "" where it cannot be told."""
+    if not total or rate <= 0 or done >= total:
+        return ""
+    return f"{_duration((total - done) / rate)} left"
 
 
 def _duration(seconds: float) -> str:

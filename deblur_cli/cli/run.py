@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, labelled, note, note_left_out, out, report_error, warn
@@ -41,7 +41,7 @@ from deblur_cli.cli.options import (
     unbatched_note,
     window_options,
 )
-from deblur_cli.cli.progress_lines import lines_for_a_log
+from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
 from deblur_cli.errors import InputError, NoVideoError, OutputError, UsageError
 from deblur_cli.outputs import check_output_path, plan_outputs
 from deblur_cli.video_io import EncodeOptions, atomic, check_sink, describe
@@ -185,7 +185,7 @@ def run(
         TextColumn("{task.fields[fps]:.2f} fps"),
         TextColumn("{task.fields[detail]}", markup=False),
         TimeElapsedColumn(),
-        TimeRemainingColumn(),
+        TextColumn("{task.fields[left]}"),  # not rich's estimate: see time_left
         console=err,
         disable=quiet or not err.is_terminal,
         transient=True,
@@ -219,7 +219,7 @@ def run(
                 summaries.append(_skipped(source, target))
                 continue
             name = f"{source.name} ({len(summaries) + 1}/{len(planned)})" if several else source.name
-            task = bar.add_task(name, total=None, fps=0.0, detail="")
+            task = bar.add_task(name, total=None, fps=0.0, detail="", left="")
             current[:] = [task]
             started = bar.get_time()
             lines = lines_for_a_log(name, err, quiet)  # a line now and then where the bar cannot show
@@ -231,7 +231,7 @@ def run(
                         bar.reset(task, completed=done - 1, total=total)
                 elapsed = bar.get_time() - started
                 rate = (done - first[0]) / elapsed if elapsed > 0 else 0.0
-                bar.update(task, completed=done, total=total, fps=rate)
+                bar.update(task, completed=done, total=total, fps=rate, left=time_left(done, total, rate))
                 if lines is not None:
                     lines.update(done, total, rate)
 
