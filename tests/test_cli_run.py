@@ -700,3 +700,15 @@ def test_a_folder_of_frames_that_is_not_empty_is_refused_even_with_force(tmp_pat
         assert result.exit_code == 1
         assert f"output exists: {frames} is a folder that is not empty" in result.stderr
         assert "--force does not empty folders" in result.stderr
+
+
+def test_a_folder_name_with_a_dot_ending_in_a_slash_is_a_folder_of_frames(tmp_path, identity):
+    """`-o frames.v2/` was refused as a file of an unknown format: the slash, which says "folder", was lost
+    when the option became a Path."""
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    result = deblur(source, "-o", f"{tmp_path / 'frames.v2'}/")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "frames.v2").iterdir()) == [f"frame_00000{i}.png" for i in (1, 2, 3)]
+    refused = deblur(source, "-o", tmp_path / "frames.v3")
+    assert refused.exit_code == 1 and "end a name that has a dot with /" in refused.stderr
+    assert not (tmp_path / "frames.v3").exists()

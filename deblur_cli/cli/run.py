@@ -52,10 +52,11 @@ from deblur_cli.video_io.sinks import planned_warnings
 @command("run")
 def run(
     inputs: Annotated[list[Path], typer.Argument(help="Videos, image folders, globs ('frames/*.png') or images.", readable=False)],
-    output: Annotated[
-        Optional[Path],
+    output_given: Annotated[
+        Optional[str],  # as typed: a trailing slash, which a Path drops, says "folder"
         typer.Option(
-            "--output", "-o", help="Output file; a folder for several inputs. Default: beside each input, with -deblurred added to its name."
+            "--output", "-o", metavar="<path>",
+            help="Output file; a folder for several inputs (a name ending in / is a folder). Default: beside each input, with -deblurred added to its name.",
         ),
     ] = None,
     model: ModelOpt = AUTO,
@@ -108,6 +109,7 @@ def run(
     offline: OfflineOpt = False,
 ) -> None:
     """Remove motion blur: [bold]deblur run input.mp4 -o output.mp4[/]."""
+    output = _output_path(output_given)
     encode = EncodeOptions(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=not no_audio)
     span = span_option(start, end, duration)
     image_rate = rate_option(fps)
@@ -327,6 +329,17 @@ def _scenes(cuts: list[int]) -> str:
         return ""
     shown = ", ".join(map(str, cuts[:5])) + (f" and {len(cuts) - 5} more" if len(cuts) > 5 else "")
     return f"; split at {len(cuts)} scene cut{'s' * (len(cuts) > 1)}, before frame{'s' * (len(cuts) > 1)} {shown}"
+
+
+def _output_path(given: str | None) -> Path | None:
+    """The -o path. Ending in a slash it names a folder (of PNG frames, or of outputs), which is made if it
+    is missing: a name with a dot (`frames.v2/`) would otherwise be taken for a file of an unknown format."""
+    if given is None:
+        return None
+    path = Path(given)
+    if given.endswith(("/", os.sep)) and path.suffix and not path.exists():
+        path.mkdir(parents=True)
+    return path
 
 
 def _skipped(source: Path, target: Path) -> dict:

@@ -294,7 +294,7 @@ def open_container(file, name: str):
     except ValueError:
         raise OutputError(
             f"cannot tell the video format of {name} from its suffix",
-            hint="use .mp4, .mkv, .mov, .webm or .avi, or a directory for PNG frames",
+            hint="use .mp4, .mkv, .mov, .webm or .avi, or a folder for PNG frames (end a name that has a dot with /)",
         ) from None
 
 
