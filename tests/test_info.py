@@ -41,7 +41,7 @@ def test_a_folder_of_videos_and_a_rotated_ten_bit_clip(tmp_path):
     assert result.exit_code == 0, result.output
     a, b = json.loads(result.stdout)
     assert a["default_output"] == str(tmp_path / "shots-deblurred" / "a.mp4") and a["shown_as"] is None
-    assert b["bit_depth"] == 10 and b["shown_as"] == "64x96, rotated 90°" and b["written_with"] == "libx265, yuv420p10le"
+    assert b["bit_depth"] == 10 and b["shown_as"] == "64x96, rotated 90° counter-clockwise" and b["written_with"] == "libx265, yuv420p10le"
 
 
 def test_a_card_with_sound_files_lists_its_videos_and_says_what_it_left_out(tmp_path):

@@ -110,7 +110,7 @@ def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
         "format": ", ".join(filter(None, [container, info.codec, info.pix_fmt])),
         "bit_depth": info.bit_depth,
         "size": f"{info.width}x{info.height}",
-        "shown_as": f"{width}x{height}, rotated {info.rotation}°" if info.rotation else None,
+        "shown_as": f"{width}x{height}, {_turned(info.rotation)}" if info.rotation else None,
         "pixel_aspect": str(info.sample_aspect_ratio) if info.sample_aspect_ratio not in (None, 1) else None,
         "frame_rate": float(info.fps) if info.fps else None,
         "frames": info.frame_count,
@@ -149,6 +149,12 @@ def _colour(color: dict[str, int]) -> str:
     if color.get("transfer") in HDR_TRANSFERS:
         tags += " (HDR: restored on an sRGB-like curve)"
     return tags
+
+
+def _turned(rotation: int) -> str:
+    """A display rotation (counter-clockwise degrees, as the display matrix stores it) as people say it:
+    a phone held upright tags its clips 270, which players show turned 90° clockwise."""
+    return {90: "rotated 90° counter-clockwise", 180: "rotated 180°", 270: "rotated 90° clockwise"}[rotation]
 
 
 def _interlacing(info: VideoInfo) -> str | None:

@@ -38,7 +38,7 @@ SeedOpt = Annotated[
 SamplesOpt = Annotated[int, typer.Option("--samples", min=1, help="Average this many samples (diffusion models).")]
 WindowOpt = Annotated[Optional[int], typer.Option("--window", min=1, help="Frames restored together (default: the model's).")]
 OverlapOpt = Annotated[
-    Optional[int], typer.Option("--overlap", min=0, help="Frames shared by consecutive windows (default: the model's).")
+    Optional[int], typer.Option("--overlap", min=0, help="Frames shared by consecutive windows (default 2).")
 ]
 TileOpt = Annotated[
     str, typer.Option("--tile", help="Spatial tile side in pixels, 0 for whole frames, or auto (from free memory).")
