@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from deblur_cli.cli import app
 import deblur_cli.restorers as restorers_module
 from tests import media
-from tests.restorers import FailingRestorer, IdentityRestorer
+from tests.restorers import FailingRestorer, IdentityRestorer, MixingRestorer
 
 runner = CliRunner()
 
@@ -441,6 +441,22 @@ def test_json_summary_is_the_only_stdout(tmp_path, identity):
     assert result.exit_code == 0
     summary = json.loads(result.stdout)
     assert summary["frames"] == 3 and summary["output"].endswith("out.mp4")
+
+
+def test_json_says_what_decided_the_output(tmp_path, monkeypatch):
+    """A results file names what made it: deblur's version, the restorer's identity, the windows and
+    tiles as asked for, and --strength."""
+    from deblur_cli import __version__
+
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: MixingRestorer())
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    options = ["--window", 4, "--overlap", 1, "--tile", 0, "--tile-overlap", 8, "--batch", 2, "--no-scene-cuts"]
+    result = deblur(source, "-o", tmp_path / "out.mp4", *options, "--strength", 0.5, "--json")
+    assert result.exit_code == 0, result.output
+    windows = {"window": 4, "overlap": 1, "tile": None, "tile_overlap": 8, "batch": 2, "last": "split", "scene_cuts": False}
+    assert json.loads(result.stdout)["settings"] == {
+        "deblur": __version__, "restorer": {"model": "mix"}, "windows": windows, "strength": 0.5
+    }
 
 
 def test_existing_output_is_refused_without_force(tmp_path, identity):

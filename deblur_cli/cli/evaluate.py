@@ -7,7 +7,7 @@ import json
 import math
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
@@ -15,7 +15,6 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from deblur_cli import __version__
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, note, out, warn
 from deblur_cli.cli.options import (
@@ -36,6 +35,7 @@ from deblur_cli.cli.options import (
     TileOpt,
     TileOverlapOpt,
     WindowOpt,
+    output_settings,
     sampling_note,
     unbatched_note,
     window_options,
@@ -183,12 +183,8 @@ def evaluate(
             if unbatched := unbatched_note(restorer, model, batch):
                 warn(unbatched)
             identity = getattr(restorer, "identity", None)  # none: a restorer whose scores cannot be reused
-            settings = {
-                "deblur": __version__,
-                "restorer": identity,
-                "windows": asdict(window_plans[label]),
+            settings = output_settings(restorer, window_plans[label], strength) | {
                 "frames": frames,
-                "strength": strength,
                 "lpips": None if lpips_weights is None else [input_identity(p) for p in lpips_weights],
                 "niqe": with_niqe,
                 "flicker": with_flicker,

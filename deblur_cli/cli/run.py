@@ -35,6 +35,7 @@ from deblur_cli.cli.options import (
     TileOverlapOpt,
     WeightsOpt,
     WindowOpt,
+    output_settings,
     rate_option,
     sampling_note,
     span_option,
@@ -288,6 +289,7 @@ def run(
                     "model": model,
                     "device": str(restorer.device),
                     "warnings": result.warnings,
+                    "settings": output_settings(restorer, windows, strength),
                 }
             )
             if not as_json and not quiet:
