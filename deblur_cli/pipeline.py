@@ -51,6 +51,8 @@ class RunResult:
     # the scene cuts the windows were split at (stream.restore_stream) among the frames this run
     # restored: the index of the output frame after each cut, the first frame being 0
     scene_cuts: list[int] = field(default_factory=list)
+    # the tile side this run's windows were last restored in, `--tile auto` decided; None: whole frames
+    tile: int | None = None
 
     @property
     def fps(self) -> float:
@@ -233,6 +235,7 @@ def deblur_video(
     started = time.perf_counter()
     retries: dict[str, str] = {}  # what out-of-memory retries changed, for the user: the latest of each kind
     scene_cuts: list[int] = []
+    tiles: list[int | None] = []  # the tile sides used, the latest last
     note = on_note or (lambda message: None)
 
     with open_source(source_path, span, image_rate=image_rate, deinterlace=deinterlace) as source:
@@ -248,7 +251,7 @@ def deblur_video(
                 done = _restore_into(
                     sink, source, restorer, windows,
                     begin=begin, resumed=resumed, side_by_side=side_by_side, strength=strength, progress=progress,
-                    retries=retries, scene_cuts=scene_cuts,
+                    retries=retries, scene_cuts=scene_cuts, tiles=tiles,
                     read_again=lambda: open_source(source_path, span, image_rate=image_rate, deinterlace=deinterlace),
                 )  # fmt: skip
         except BaseException as e:
@@ -278,6 +281,7 @@ def deblur_video(
         resumed=resumed,
         deinterlaced=info.deinterlaced,
         scene_cuts=scene_cuts,
+        tile=tiles[-1] if tiles else None,
     )
 
 
@@ -294,12 +298,14 @@ def _restore_into(
     progress: ProgressFn | None,
     retries: dict[str, str],
     scene_cuts: list[int],
+    tiles: list[int | None],
     read_again: Callable[[], object],
 ) -> int:
     """Decode `source` from frame `begin` (None: not at all), restore it and write the frames from
     `resumed` on into `sink`; returns the frames the output holds. Decoding and encoding run in threads
     of their own; `retries` collects what out-of-memory retries changed, `scene_cuts` the cuts the
-    windows were split at among the frames written (RunResult.scene_cuts). `read_again()` opens the
+    windows were split at among the frames written (RunResult.scene_cuts), `tiles` the tile sides the
+    windows were restored in (RunResult.tile). `read_again()` opens the
     source afresh, for a restorer that draws random numbers to replay its draws over the frames before
     `begin`."""
     info: VideoInfo = source.info
@@ -347,7 +353,8 @@ def _restore_into(
             split: set[int] = set()  # frames after a cut the windows were split at
             restored_frames = restore_stream(
                 decoded(), restorer, windows, size,
-                on_retry=retries.__setitem__, on_cut=lambda t: split.add((begin or 0) + t), curve=curve,
+                on_retry=retries.__setitem__, on_cut=lambda t: split.add((begin or 0) + t), on_tile=tiles.append,
+                curve=curve,
             )  # fmt: skip
             for index, restored in enumerate(restored_frames, start=begin or 0):
                 if encode_errors:

@@ -53,6 +53,7 @@ def restore_stream(
     *,
     on_retry: Callable[[str, str], None] | None = None,
     on_cut: Callable[[int], None] | None = None,
+    on_tile: Callable[[int | None], None] | None = None,
     curve: ModelCurve | None = None,
 ) -> Iterator[torch.Tensor]:
     """Restore a stream of (3, H, W) frames of `size` (H, W) as `deblur run` does: overlapping
@@ -71,6 +72,9 @@ def restore_stream(
     With `windows.scene_cuts`, a window that spans a scene cut (scene_cuts.py) is restored scene by
     scene, so that no frame is restored from frames of another scene; on_cut(t) hears of each cut
     the windows were split at, once, t the index of the frame after it in the stream.
+
+    on_tile(side) hears the tile side the windows are restored in (None: whole frames), what `tile="auto"`
+    decides included: once planned, and again each time an out-of-memory retry makes it smaller.
 
     With a `curve` (transfer.model_curve: HDR frames), each window is restored on it and mapped back:
     the frames go in and come out as stored, the model sees them as it learned to.
@@ -94,6 +98,8 @@ def restore_stream(
         while batch > 1 and tile_for(batch) is not None:
             batch -= 1
         tile = tile_for(batch)
+    if on_tile is not None:
+        on_tile(tile)
 
     def model(x: torch.Tensor) -> torch.Tensor:
         return restore_windows(restorer, x)
@@ -101,6 +107,8 @@ def restore_stream(
     def smaller_tile(side: int) -> None:
         nonlocal tile  # later windows start from the size that fitted
         tile = side
+        if on_tile is not None:
+            on_tile(side)
         if on_retry is not None:
             on_retry("tile", f"out of device memory: restored in tiles of {side} px (set --tile to skip the retries)")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -95,6 +97,28 @@ def test_auto_tiles_lower_the_batch_to_what_fits_whole(monkeypatch):
     restored(restorer, clip, tile="auto", batch=4)
     assert {shape[:2] for shape in restorer.batch_calls} <= {(2, 5), (2, 4)}  # two fit, three do not
     assert all(shape[-2:] == (64, 64) for shape in restorer.batch_calls)  # whole frames, no tiles
+
+
+def test_the_tile_side_used_is_told_as_planned_and_after_a_retry(monkeypatch):
+    """on_tile hears what --tile auto decides and what an out-of-memory retry makes of it (run --json)."""
+
+    class OutOfMemoryAbove128(IdentityRestorer):
+        def __call__(self, frames):
+            if max(frames.shape[-2:]) > 128:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            return super().__call__(frames)
+
+    clip = frames(5, size=(256, 256))
+    told: list[int | None] = []
+    with torch.inference_mode():
+        windows = WindowOptions(window=5, overlap=1, tile=None)
+        list(restore_stream(iter(clip), OutOfMemoryAbove128(), windows, (256, 256), on_tile=told.append))
+        assert told == [None, 128]  # whole frames, then the retry's half
+        told.clear()
+        restorer = IdentityRestorer()
+        monkeypatch.setattr(stream, "free_memory", lambda device: 256 * 256 * 5 * restorer.bytes_per_pixel // 2)
+        list(restore_stream(iter(clip), restorer, replace(windows, tile="auto"), (256, 256), on_tile=told.append))
+    assert len(told) == 1 and told[0] < 256 and max(max(shape[-2:]) for shape in restorer.calls) <= told[0]
 
 
 def test_out_of_memory_with_several_windows_falls_back_to_one_at_a_time():

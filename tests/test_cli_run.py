@@ -450,13 +450,16 @@ def test_json_says_what_decided_the_output(tmp_path, monkeypatch):
 
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: MixingRestorer())
     source = media.make_video(tmp_path / "in.mp4", frames=3)
-    options = ["--window", 4, "--overlap", 1, "--tile", 0, "--tile-overlap", 8, "--batch", 2, "--no-scene-cuts"]
+    options = ["--window", 4, "--overlap", 1, "--tile", 32, "--tile-overlap", 8, "--batch", 2, "--no-scene-cuts"]
     result = deblur(source, "-o", tmp_path / "out.mp4", *options, "--strength", 0.5, "--json")
     assert result.exit_code == 0, result.output
-    windows = {"window": 4, "overlap": 1, "tile": None, "tile_overlap": 8, "batch": 2, "last": "split", "scene_cuts": False}
+    windows = {"window": 4, "overlap": 1, "tile": 32, "tile_overlap": 8, "batch": 2, "last": "split", "scene_cuts": False}
     assert json.loads(result.stdout)["settings"] == {
-        "deblur": __version__, "restorer": {"model": "mix"}, "windows": windows, "strength": 0.5
+        "deblur": __version__, "restorer": {"model": "mix"}, "windows": windows, "strength": 0.5, "tile_used": 32
     }
+    # the tile side --tile auto decides, here whole frames
+    result = deblur(source, "-o", tmp_path / "auto.mp4", "--json")
+    assert json.loads(result.stdout)["settings"]["tile_used"] is None
 
 
 def test_existing_output_is_refused_without_force(tmp_path, identity):

@@ -289,7 +289,8 @@ def run(
                     "model": model,
                     "device": str(restorer.device),
                     "warnings": result.warnings,
-                    "settings": output_settings(restorer, windows, strength),
+                    # --tile auto, and out-of-memory retries, decide the tiles as the run goes
+                    "settings": output_settings(restorer, windows, strength) | {"tile_used": result.tile},
                 }
             )
             if not as_json and not quiet:
