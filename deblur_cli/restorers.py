@@ -205,11 +205,14 @@ def build_restorer(
     dtype = resolve_dtype(precision, torch_device)
     from deblur_cli.weights import resolve_weights
 
-    path = resolve_weights(name, weights=weights, cache_dir=cache_dir, offline=offline, warn=warn).path
+    resolved = resolve_weights(name, weights=weights, cache_dir=cache_dir, offline=offline, warn=warn)
+    path = resolved.path
     stat = Path(path).stat()
     identity = {
         "model": name,
         "weights": [str(Path(path).absolute()), stat.st_size, stat.st_mtime_ns],
+        # what the weights are wherever they lie, which a file's size and time do not promise
+        "weights_sha256": resolved.sha256(),
         "device": torch_device.type,
         "dtype": str(dtype),
     }

@@ -462,6 +462,30 @@ def test_json_says_what_decided_the_output(tmp_path, monkeypatch):
     assert json.loads(result.stdout)["settings"]["tile_used"] is None
 
 
+def test_json_names_the_weights_by_their_sha256(tmp_path):
+    """The bundled file's as weights.toml pins it; a --weights file's hashed."""
+    import hashlib
+
+    import torch
+
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+    from deblur_cli.weights.registry import load_registry
+
+    source = media.make_video(tmp_path / "in.mp4", frames=2)
+    result = deblur(source, "-o", tmp_path / "a.mp4", "-m", "dstnet-s", "--device", "cpu", "--json")
+    assert result.exit_code == 0, result.output
+    restorer = json.loads(result.stdout)["settings"]["restorer"]
+    assert restorer["weights_sha256"] == load_registry().entries["dstnet-s"].checksum.digest
+
+    torch.manual_seed(0)
+    save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), tmp_path / "mine.safetensors")
+    result = deblur(source, "-o", tmp_path / "b.mp4", "--weights", tmp_path / "mine.safetensors", "--device", "cpu", "--json")
+    assert result.exit_code == 0, result.output
+    restorer = json.loads(result.stdout)["settings"]["restorer"]
+    assert restorer["weights_sha256"] == hashlib.sha256((tmp_path / "mine.safetensors").read_bytes()).hexdigest()
+
+
 def test_existing_output_is_refused_without_force(tmp_path, identity):
     source = media.make_video(tmp_path / "in.mp4", frames=3)
     (tmp_path / "out.mp4").write_bytes(b"precious")

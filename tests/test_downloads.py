@@ -492,6 +492,28 @@ def test_resolution_order_weights_then_cache_then_bundled_then_download(server, 
         resolve_weights("dstnet", cache_dir=tmp_path / "empty", registry=only_url, download=False)
 
 
+def test_resolved_weights_give_their_sha256_as_recorded_or_hashed(server, tmp_path, bundled, official_pth):
+    """The sha256 a run records of its weights (build_restorer's identity): a registry file's as its pin
+    or its cache stamp says, the file verified on resolving; a user's own file's hashed."""
+
+    def sha256(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()
+
+    b, _ = bundled
+    assert resolve_weights("dstnet", registry=_registry_of(b)).recorded_sha256 == sha256(b"bundled weights")
+    blob = entry(url=server.add_file("w.safetensors", CONTENT), checksum=f"git-blob-sha1:{git_blob_id(CONTENT)}")
+    for _ in ("downloaded", "cached"):  # the pin is a git blob id: the stamp has the sha256
+        assert resolve_weights("dstnet", cache_dir=tmp_path, registry=_registry_of(blob)).recorded_sha256 == sha256(CONTENT)
+    pth = entry("c", url=server.add_file("GOPRO.pth", official_pth), content=official_pth,
+                extra="config = { feat = 8, blocks = 1 }\n")  # fmt: skip
+    converted = resolve_weights("dstnet", cache_dir=tmp_path, registry=_registry_of(pth))
+    assert converted.recorded_sha256 == sha256(converted.path.read_bytes()) != pth.checksum.digest  # not its source's
+    own = tmp_path / "mine.safetensors"
+    own.write_bytes(b"mine")
+    resolved = resolve_weights("dstnet", weights=own, registry=_registry_of(b))
+    assert resolved.recorded_sha256 is None and resolved.sha256() == sha256(b"mine")
+
+
 def test_weights_by_entry_name_must_fit_the_model(tmp_path, bundled):
     b, bundled_file = bundled
     registry = _registry_of(b, defaults={"dstnet": ("b",), "wtsa": ("b",)})

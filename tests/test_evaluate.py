@@ -19,6 +19,7 @@ from deblur_cli.datasets import find_sequences, save_folders
 from deblur_cli.evaluate import EvaluationReport, SequenceScore, evaluate_sequence, frame_metrics
 from deblur_cli.metrics import niqe, psnr, ssim
 from deblur_cli.metrics.lpips import load_lpips, lpips_clip
+from deblur_cli.weights.registry import load_registry
 from deblur_cli.windows import WindowOptions
 from tests.media import make_images, make_video, read_frames, write_image
 from tests.restorers import IdentityRestorer, MixingRestorer
@@ -306,6 +307,7 @@ def test_command_scores_a_dataset_and_writes_json(tmp_path):
     means = scores["mean_of_sequences"]
     assert scores["model"] == "dstnet-s" and means["input"]["psnr"] is None  # identical halves: inf -> null
     assert math.isfinite(means["output"]["psnr"]) and set(means["output"]) == {"psnr", "ssim"}
+    assert scores["settings"]["restorer"]["weights_sha256"] == load_registry().entries["dstnet-s"].checksum.digest
 
 
 def test_command_bad_dataset_is_one_line(tmp_path):

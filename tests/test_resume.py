@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -495,6 +496,27 @@ def test_a_continued_diffusion_run_over_scene_cuts_draws_what_an_uninterrupted_r
     result = stopped_and_continued(source, target, StopsAfter(tiny_wtsa(eta), 7), tiny_wtsa(eta))
     assert result.resumed > 7
     assert same_video(target, tmp_path / "whole.mkv")
+
+
+def test_a_run_continues_under_the_same_weights_and_not_under_other_bytes_of_the_same_size_and_time(
+    tmp_path, tiny_wtsa
+):
+    """The restorer's identity names its weights by their sha256 too: a file rewritten in place, its size
+    and modification time kept (a copy with preserved times, a checkpoint saved over), starts the run over."""
+    source = media.make_video(tmp_path / "in.mkv", frames=24)
+    assert stopped_and_continued(source, tmp_path / "a.mkv", StopsAfter(tiny_wtsa(), 5), tiny_wtsa()).resumed > 0
+
+    with pytest.raises(KeyboardInterrupt):
+        deblur_video(source, tmp_path / "b.mkv", StopsAfter(tiny_wtsa(), 5), windows=WINDOWS, encode=FFV1)
+    weights = Path(tiny_wtsa().identity["weights"][0])
+    before = weights.stat()
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01  # the last bit of the last tensor: a loadable file of other weights
+    weights.write_bytes(bytes(data))
+    os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))
+    notes: list[str] = []
+    result = deblur_video(source, tmp_path / "b.mkv", tiny_wtsa(), windows=WINDOWS, encode=FFV1, on_note=notes.append)
+    assert result.resumed == 0 and any("made with other settings" in note for note in notes)
 
 
 def test_each_input_of_a_batch_gets_the_noise_it_gets_alone(tmp_path, tiny_wtsa):

@@ -194,6 +194,19 @@ def cached_file(
     return None
 
 
+def recorded_sha256(entry: WeightsEntry, path: Path) -> str | None:
+    """The sha256 of `path`, a file of `entry` that `cached_file`, `bundled_file` or a download has just
+    verified, as its cache stamp or its pin records it, so that it is not hashed once more; None where
+    neither does (a git-blob pin and no stamp with a sha256)."""
+    stamp = _stamp(path, entry.checksum) if entry.checksum is not None else None
+    if stamp is not None and isinstance(stamp.get("sha256"), str):
+        return stamp["sha256"]
+    # a conversion's pin is its source's checksum, not its own
+    if entry.checksum is not None and entry.checksum.algorithm == "sha256" and not entry.needs_conversion:
+        return entry.checksum.digest
+    return None
+
+
 def _damaged(entry: WeightsEntry, path: Path, problem: str, warn: Callable[[str], None] | None) -> None:
     if warn is not None:
         warn(f"{entry.name}: the cached file {path} {problem} (damaged since it was verified); it was deleted")

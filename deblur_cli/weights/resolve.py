@@ -11,6 +11,7 @@ from deblur_cli.weights import cache
 from deblur_cli.weights.download import ProgressFn, offline_from_env
 from deblur_cli.weights.download import download as download_entry
 from deblur_cli.weights.registry import BundledSource, Registry, WeightsEntry, load_registry
+from deblur_cli.weights.verify import file_digest
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,16 @@ class ResolvedWeights:
 
     path: Path  # .safetensors, or whatever file the user named with --weights
     entry: WeightsEntry | None  # None for a user's own file
+    recorded_sha256: str | None = None  # the file's sha256 as its pin or cache stamp records it (cache.recorded_sha256)
+
+    def sha256(self) -> str:
+        """The file's sha256: as recorded for a registry file verified on resolving, else hashed now
+        (a user's own file)."""
+        return self.recorded_sha256 or file_digest(self.path, "sha256")
+
+
+def _from_registry(entry: WeightsEntry, path: Path) -> ResolvedWeights:
+    return ResolvedWeights(path, entry, cache.recorded_sha256(entry, path))
 
 
 def resolve_weights(
@@ -69,11 +80,11 @@ def resolve_weights(
     for entry in candidates:
         found = cache.cached_file(entry, cache_dir, warn=warn)
         if found is not None:
-            return ResolvedWeights(found, entry)
+            return _from_registry(entry, found)
     bundled = [e for e in candidates if isinstance(e.source, BundledSource)]
     for entry in bundled:
         if cache.status(entry) == "bundled":
-            return ResolvedWeights(cache.bundled_file(entry), entry)
+            return _from_registry(entry, cache.bundled_file(entry))
 
     downloadable = [e for e in candidates if not isinstance(e.source, BundledSource)]
     if not downloadable:
@@ -90,7 +101,7 @@ def resolve_weights(
             f"weights {entry.name!r} for model {model} are not downloaded ({why})",
             hint=f"run `deblur download-weights {entry.name}` when online, or pass a local file with --weights",
         )
-    return ResolvedWeights(download_entry(entry, cache_dir, progress=progress, warn=warn), entry)
+    return _from_registry(entry, download_entry(entry, cache_dir, progress=progress, warn=warn))
 
 
 def has_local_weights(model: str, cache_dir: str | Path | None = None, registry: Registry | None = None) -> bool:
