@@ -22,6 +22,7 @@ from typing import Callable, Mapping, Sequence
 
 import torch
 
+from deblur_cli import __version__
 from deblur_cli.devices import synchronize
 from deblur_cli.errors import InputError, UsageError
 from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_8bit
@@ -87,6 +88,9 @@ class BenchRow:
     niqe: float | None = None  # mean over frames; lower is better
     temporal: float | None = None  # flicker beyond the reference, 8-bit levels; lower is better
     extra: dict[str, float] = field(default_factory=dict)  # optional metrics (lpips, cvvdp)
+    # what fixes the restorer's output (restorer.py: model, weights and their sha256, device type,
+    # dtype, sampler settings); None for the input and for a restorer without one
+    restorer: dict | None = None
 
 
 @dataclass
@@ -101,6 +105,9 @@ class BenchReport:
     memory: str  # what peak_memory_mib measures
     rows: list[BenchRow]
     notes: list[str]  # what was left out and why
+    # how the figures were made: deblur's version, the warm-up and timed runs, and what the caller
+    # says of the clip and the restorers (run_bench's `about`)
+    settings: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """The report as plain dicts and lists (write_json turns non-finite numbers into null)."""
@@ -175,6 +182,7 @@ def run_bench(
     *,
     extra_metrics: Mapping[str, ClipMetric] | None = None,
     notes: Sequence[str] = (),
+    about: Mapping[str, object] | None = None,
     progress: BenchProgress | None = None,
 ) -> BenchReport:
     """Benchmark `models` on `clip`: an "input" row (the blurred clip itself, quality only), then one
@@ -182,6 +190,8 @@ def run_bench(
 
     extra_metrics: further full-reference metrics by name, reported in BenchRow.extra.
     notes: caller's notes to carry into the report (e.g. why LPIPS is absent).
+    about: what the caller knows of how the clip and the restorers were made (`deblur bench`: the seed,
+    the reference, --start, --precision), added to the report's settings.
     """
     _check(clip, options)
     extra_metrics = extra_metrics or {}
@@ -206,6 +216,7 @@ def run_bench(
 
         output, seconds, peak = _time(restorer, clip.blurred, model, options, tick)
         row = BenchRow(model.name, steps, samples, seconds / frames, frames / seconds, peak)
+        row.restorer = getattr(restorer, "identity", None)
         rows.append(_quality(row, output, clip, extra_metrics))
         del restorer, output
     if progress is not None:
@@ -217,7 +228,8 @@ def run_bench(
             "so each row shows the largest of it and the rows before"
         )
     device = ", ".join(sorted({str(d) for d in devices})) or "none"
-    return BenchReport(clip.source, frames, width, height, device, _memory_kind(devices), rows, report_notes)
+    settings = {"deblur": __version__, "warmup": options.warmup, "repeat": options.repeat, **(about or {})}
+    return BenchReport(clip.source, frames, width, height, device, _memory_kind(devices), rows, report_notes, settings)
 
 
 def write_json(report, path: str | os.PathLike) -> None:

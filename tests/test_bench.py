@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
@@ -12,6 +13,7 @@ import torch
 from typer.testing import CliRunner
 
 import deblur_cli.restorers as restorers_module
+from deblur_cli import __version__
 from deblur_cli.bench import (
     BenchModel,
     BenchOptions,
@@ -106,6 +108,19 @@ def test_bench_end_to_end_writes_json_and_a_png(tiny_clip, tmp_path):
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
 
 
+def test_the_report_says_how_its_figures_were_made(tiny_clip):
+    """Each row names its restorer's identity (None for the input); the report deblur's version, the
+    warm-up and timed runs, and what the caller says of the clip and the restorers."""
+
+    class Named(IdentityRestorer):
+        identity = {"model": "named", "dtype": "torch.float32"}
+
+    models = [BenchModel("named", lambda steps, samples: Named(), diffusion=False)]
+    report = run_bench(tiny_clip, models, BenchOptions(warmup=0, repeat=1), about={"seed": 3})
+    assert [row.restorer for row in report.rows] == [None, Named.identity]
+    assert report.settings == {"deblur": __version__, "warmup": 0, "repeat": 1, "seed": 3}
+
+
 def test_restore_clip_windows_and_pads_like_a_run():
     clip = torch.rand(5, 3, 30, 40, generator=torch.Generator().manual_seed(0))
     restorer = IdentityRestorer()
@@ -188,6 +203,38 @@ def test_cli_prints_a_table_and_writes_json_and_plot(stand_in_models, tmp_path):
     expected = [("input", None), ("dstnet-s", None), ("wtsa-s", 1), ("wtsa-s", 2)]
     assert [(r["model"], r["steps"]) for r in rows] == expected
     assert (tmp_path / "b.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_cli_json_names_the_settings_and_a_row_with_weights_of_ones_own(tmp_path):
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+
+    torch.manual_seed(0)
+    mine = tmp_path / "mine.safetensors"
+    save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), mine)
+    args = ["bench", "-m", "dstnet-s", "--weights", f"dstnet-s={mine}", "--size", "64x48", "--frames", "2"]
+    args += ["--device", "cpu", "--precision", "fp32", "--seed", "5", "--json", str(tmp_path / "b.json")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "b.json").read_text())
+    assert report["settings"] == {
+        "deblur": __version__, "warmup": 0, "repeat": 1, "seed": 5, "precision": "fp32", "reference": None, "start": None
+    }
+    row = report["rows"][1]
+    assert row["model"] == "dstnet-s (mine.safetensors)" and row["model"] in result.stdout
+    assert row["restorer"]["weights_sha256"] == hashlib.sha256(mine.read_bytes()).hexdigest()
+    assert row["restorer"]["dtype"] == "torch.float32" and report["rows"][0]["restorer"] is None
+
+
+def test_cli_json_names_the_reference_and_the_start(stand_in_models, tmp_path):
+    make_images(tmp_path / "blurred", count=30, size=(32, 32))
+    make_images(tmp_path / "sharp", count=30, size=(32, 32))
+    args = ["bench", "-m", "dstnet-s", "--input", str(tmp_path / "blurred"), "--reference", str(tmp_path / "sharp")]
+    args += ["--start", "1", "--frames", "2", "--json", str(tmp_path / "b.json")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    settings = json.loads((tmp_path / "b.json").read_text())["settings"]
+    assert settings["reference"] == str(tmp_path / "sharp") and settings["start"] == 1.0
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from deblur_cli.cli.options import (
     check_synthesis_memory,
     parse_size,
     span_option,
+    weights_label,
 )
 from deblur_cli.errors import UsageError, WeightsError
 from deblur_cli.model_specs import MODELS, model_spec
@@ -162,7 +163,7 @@ def bench(
 
     contenders = [
         BenchModel(
-            name,
+            weights_label(name, weight_files.get(name)),
             functools.partial(
                 _build, name, weights=weight_files.get(name), device=device, precision=precision, seed=seed
             ),
@@ -186,7 +187,13 @@ def bench(
         def progress(done: int, total: int, label: str) -> None:
             bar.update(task, completed=done, total=total, description=label or "done")
 
-        report = run_bench(clip, contenders, options, extra_metrics=extra, notes=notes, progress=progress)
+        about = {
+            "seed": seed,  # of the built-in clip and of the samplers
+            "precision": precision,  # as asked; each row's restorer says the dtype it ran in
+            "reference": None if reference is None else str(reference),
+            "start": span.start if start is not None else None,
+        }
+        report = run_bench(clip, contenders, options, extra_metrics=extra, notes=notes, about=about, progress=progress)
 
     out.print(_table(report))
     for note in report.notes:

@@ -38,6 +38,7 @@ from deblur_cli.cli.options import (
     output_settings,
     sampling_note,
     unbatched_note,
+    weights_label,
     window_options,
 )
 from deblur_cli.cli.progress_lines import lines_for_a_log
@@ -304,8 +305,8 @@ def _contenders(
     contenders = []
     for name, weights_file in combos:
         model = choose_model(name, device=device, weights=weights_file, cache_dir=cache_dir)
-        label = model if weights_file is None else f"{model} ({weights_file.name})"
-        contenders.append((_unique(label, [c[0] for c in contenders]), model, weights_file))
+        label = _unique(weights_label(model, weights_file), [c[0] for c in contenders])
+        contenders.append((label, model, weights_file))
     return contenders
 
 

@@ -128,6 +128,11 @@ def unbatched_note(restorer: Restorer, model: str, batch: int) -> str | None:
     return None
 
 
+def weights_label(model: str, weights: Path | None) -> str:
+    """How tables and JSON name a model run with weights given as a file: `dstnet (GOPRO.pth)`."""
+    return model if weights is None else f"{model} ({weights.name})"
+
+
 def output_settings(restorer: Restorer, windows: WindowOptions, strength: float) -> dict:
     """What decides the restored frames besides the input, as `run --json` and `evaluate --json` record
     it (`settings`): deblur's version, the restorer's `identity` (None for a restorer without one), the
