@@ -63,6 +63,10 @@ class SequenceScore:
     seconds: float  # decoding and restoring, not the metrics
     input: dict[str, float] = field(default_factory=dict)
     output: dict[str, float] = field(default_factory=dict)
+    # the scene cuts the windows were split at, which change the scores: the index of the frame after
+    # each, the first frame 0 (as `deblur run --json` lists them); None where none were looked for
+    # (--no-scene-cuts, frames restored elsewhere)
+    scene_cuts: list[int] | None = None
 
     @property
     def fps(self) -> float:
@@ -77,7 +81,7 @@ class SequenceScore:
             return {metric: math.inf if value is None else float(value) for metric, value in values.items()}
 
         name, frames, seconds = data["name"], int(data["frames"]), float(data["seconds"])
-        return cls(name, frames, seconds, scores(data["input"]), scores(data["output"]))
+        return cls(name, frames, seconds, scores(data["input"]), scores(data["output"]), data.get("scene_cuts"))
 
 
 @dataclass
@@ -194,20 +198,23 @@ def evaluate_sequence(
     `input_scores`, the input's means from another model's pass over the same frames with the same
     metrics, are taken as they are instead of scoring the input again (NIQE alone costs about 0.4 s
     a 720p frame on a CPU). `strength` mixes each restored frame with its input as `deblur run
-    --strength` does (pipeline.deblur_video)."""
+    --strength` does (pipeline.deblur_video). The score lists the scene cuts the windows were split at."""
     check_windows(restorer, windows)
     if reseed := getattr(restorer, "reseed", None):
         reseed()  # a diffusion model samples each sequence as it would alone (--sequences, continued runs)
+    cuts: list[int] = []
 
     def restored(inputs: Iterator[torch.Tensor], info: VideoInfo) -> Iterator[torch.Tensor]:
         curve = model_curve(info.color.get("transfer"))  # HDR frames on an sRGB-like curve, as deblur run
-        return restore_stream(inputs, restorer, windows, (info.height, info.width), curve=curve)
+        size = (info.height, info.width)
+        return restore_stream(inputs, restorer, windows, size, on_cut=cuts.append, curve=curve)
 
-    return _score(
+    score = _score(
         pair, restored, read_ahead=windows.window + 2,
         lpips=lpips, with_niqe=with_niqe, with_flicker=with_flicker, max_frames=max_frames, save_to=save_to,
         progress=progress, input_scores=input_scores, strength=strength,
     )  # fmt: skip
+    return replace(score, scene_cuts=sorted(cuts) if windows.scene_cuts else None)
 
 
 def score_results(

@@ -21,7 +21,7 @@ from deblur_cli.metrics import niqe, psnr, ssim
 from deblur_cli.metrics.lpips import load_lpips, lpips_clip
 from deblur_cli.weights.registry import load_registry
 from deblur_cli.windows import WindowOptions
-from tests.media import make_images, make_video, read_frames, write_image
+from tests.media import make_edited, make_images, make_video, read_frames, write_image
 from tests.restorers import IdentityRestorer, MixingRestorer
 
 runner = CliRunner()
@@ -636,6 +636,32 @@ def test_a_stopped_comparison_continues_with_the_model_it_stopped_in(tmp_path, m
 class Inverts(IdentityRestorer):
     def __call__(self, frames):
         return 1 - super().__call__(frames)
+
+
+def test_scene_cuts_are_listed_per_sequence_and_named_under_the_table(tmp_path, monkeypatch):
+    """Windows split at a cut score otherwise than whole ones, as published results restore them: the
+    JSON lists each sequence's cuts as run --json does, and a note names the sequences and the flag."""
+    import shutil
+
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: MixingRestorer())
+    for name, shots in (("edited", [(0, 4), (1, 5)]), ("one-shot", [(2, 6)])):
+        (tmp_path / "d" / name).mkdir(parents=True)
+        make_edited(tmp_path / "d" / name / "blurred.mkv", shots)
+        shutil.copy(tmp_path / "d" / name / "blurred.mkv", tmp_path / "d" / name / "sharp.mkv")
+    args = ["evaluate", str(tmp_path / "d"), "-m", "dstnet-s", "--json", str(tmp_path / "a.json"), "-q"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    sequences = json.loads((tmp_path / "a.json").read_text())["sequences"]
+    assert [(s["name"], s["scene_cuts"]) for s in sequences] == [("edited", [4]), ("one-shot", [])]
+    assert SequenceScore.from_dict(sequences[0]).scene_cuts == [4]  # as a continued evaluation takes it
+    assert (
+        "note: dstnet-s: windows were split at scene cuts in edited (1 cut), which changes their scores; published "
+        "results restore every window whole: add --no-scene-cuts to compare with them"
+    ) in " ".join(result.stderr.split())
+
+    result = runner.invoke(app, [*args, "--no-scene-cuts"])
+    assert result.exit_code == 0 and "scene cuts" not in result.stderr
+    assert [s["scene_cuts"] for s in json.loads((tmp_path / "a.json").read_text())["sequences"]] == [None, None]
 
 
 def test_strength_scores_the_mix_that_deblur_run_writes(tmp_path):

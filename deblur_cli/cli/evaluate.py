@@ -215,7 +215,7 @@ def evaluate(
             )
             _evaluate_all(current, pairs, score, folders[label], quiet, inputs, done)
             inputs.update((s.name, s.input) for s in current.sequences)  # from the first model's pass
-            out.print(_table(current))
+            _show(current)
             current = None
             del restorer, score  # before the next model loads
         for label, found in restored_elsewhere:
@@ -231,11 +231,11 @@ def evaluate(
 
             _evaluate_all(current, pairs, score_files, {}, quiet, inputs, {})
             inputs.update((s.name, s.input) for s in current.sequences)
-            out.print(_table(current))
+            _show(current)
             current = None
     except (KeyboardInterrupt, DeblurError):  # stopped by hand, by a bad sequence or model: what is done is kept
         if current is not None and current.sequences:
-            out.print(_table(current))
+            _show(current)
             warn(f"stopped: {len(current.sequences)} of {len(pairs)} sequences evaluated with {current.model}")
             if json_path is not None and current.timed:  # results restored elsewhere are scored afresh: quick
                 note(f"the same command continues from there, taking the scores in {json_path}")
@@ -457,6 +457,27 @@ def _comparison(reports: list[EvaluationReport]) -> Table:
         fps = f"{r.frames / seconds if seconds > 0 else 0.0:.3g}" if r.timed else ""
         table.add_row(r.model, *(cell(r.mean(m, among=common[m]), _format(m)) for m in metrics), fps)
     return table
+
+
+def _show(report: EvaluationReport) -> None:
+    """The report's table on stdout, and under it a note on the sequences split at scene cuts, if any."""
+    out.print(_table(report))
+    if line := _scene_cuts_note(report):
+        note(line)
+
+
+def _scene_cuts_note(report: EvaluationReport, shown: int = 5) -> str | None:
+    """The sequences (the first `shown` by name) whose windows were split at scene cuts, which a
+    published protocol does not do, or None when none was."""
+    split = [s for s in report.sequences if s.scene_cuts]
+    if not split:
+        return None
+    names = ", ".join(f"{s.name} ({len(s.scene_cuts)} cut{'s' * (len(s.scene_cuts) > 1)})" for s in split[:shown])
+    more = f" and {len(split) - shown} more" if len(split) > shown else ""
+    return (
+        f"{report.model}: windows were split at scene cuts in {names}{more}, which changes their scores; "
+        "published results restore every window whole: add --no-scene-cuts to compare with them"
+    )
 
 
 def _table(report: EvaluationReport) -> Table:
