@@ -51,7 +51,8 @@ class RunResult:
     # the scene cuts the windows were split at (stream.restore_stream) among the frames this run
     # restored: the index of the output frame after each cut, the first frame being 0
     scene_cuts: list[int] = field(default_factory=list)
-    # the tile side this run's windows were last restored in, `--tile auto` decided; None: whole frames
+    # the tile side this run's windows were last restored in, as `--tile auto` or an out-of-memory
+    # retry left it; None: whole frames
     tile: int | None = None
 
     @property
@@ -305,9 +306,8 @@ def _restore_into(
     `resumed` on into `sink`; returns the frames the output holds. Decoding and encoding run in threads
     of their own; `retries` collects what out-of-memory retries changed, `scene_cuts` the cuts the
     windows were split at among the frames written (RunResult.scene_cuts), `tiles` the tile sides the
-    windows were restored in (RunResult.tile). `read_again()` opens the
-    source afresh, for a restorer that draws random numbers to replay its draws over the frames before
-    `begin`."""
+    windows were restored in (RunResult.tile). `read_again()` opens the source afresh, for a restorer
+    that draws random numbers to replay its draws over the frames before `begin`."""
     info: VideoInfo = source.info
     size = (info.height, info.width)
     curve = model_curve(info.color.get("transfer"))  # HDR frames are restored on an sRGB-like curve

@@ -467,8 +467,8 @@ def _show(report: EvaluationReport) -> None:
 
 
 def _scene_cuts_note(report: EvaluationReport, shown: int = 5) -> str | None:
-    """The sequences (the first `shown` by name) whose windows were split at scene cuts, which a
-    published protocol does not do, or None when none was."""
+    """A line naming the sequences (the first `shown` of them) whose windows were split at scene cuts,
+    which a published protocol does not do; None when none was."""
     split = [s for s in report.sequences if s.scene_cuts]
     if not split:
         return None
