@@ -43,7 +43,7 @@ class RunResult:
     output: str
     frames: int
     seconds: float
-    width: int
+    width: int  # of the frames written, as stored (side by side: both halves and the line between)
     height: int
     warnings: list[str] = field(default_factory=list)
     resumed: int = 0  # frames an interrupted earlier run had restored, taken from the work it kept
@@ -276,8 +276,8 @@ def deblur_video(
         output=str(output_path),
         frames=done,
         seconds=time.perf_counter() - started,
-        width=info.width,
-        height=info.height,
+        width=sink_info.width,
+        height=sink_info.height,
         warnings=warnings,
         resumed=resumed,
         deinterlaced=info.deinterlaced,

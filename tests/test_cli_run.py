@@ -407,7 +407,7 @@ def test_an_interrupted_batch_is_finished_with_skip_existing(tmp_path, monkeypat
     stopped = runner.invoke(app, ["run", *map(str, videos), "-o", str(outdir), "--skip-existing"])
     assert stopped.exit_code == 130
     assert f"note: skipped {videos[0]}: {outdir / 'a.mkv'} exists" in stopped.stderr
-    assert "1 of 3 outputs are finished: the same command with --skip-existing goes on" in stopped.stderr
+    assert "1 of 3 outputs is finished: the same command with --skip-existing goes on" in stopped.stderr
 
     again = runner.invoke(app, ["run", *map(str, videos), "-o", str(outdir), "--skip-existing", "--json"])
     assert again.exit_code == 0, again.stderr

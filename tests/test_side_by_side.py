@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -49,8 +51,10 @@ def test_run_writes_before_and_after_side_by_side(tmp_path, monkeypatch, rotatio
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: Inverting())
     video = media.make_video(tmp_path / "in.mkv", frames=3, size=(48, 32), codec="ffv1", pix_fmt="bgr0", rotation=rotation)
     out = tmp_path / "frames"
-    result = runner.invoke(app, ["run", str(video), "-o", str(out), "--side-by-side", "-q"])
+    result = runner.invoke(app, ["run", str(video), "-o", str(out), "--side-by-side", "--json"])
     assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)  # the size of the frames written (it was the input's)
+    assert (summary["width"], summary["height"]) == ((2 * 48 + DIVIDER, 32) if rotation == 0 else (48, 2 * 32 + DIVIDER))
     stored = media.read_frames(video)
     pngs = sorted(out.iterdir())
     assert len(pngs) == 3

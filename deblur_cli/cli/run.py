@@ -265,7 +265,7 @@ def run(
             except BaseException:  # Ctrl-C, or an error that stops the batch
                 if several and (finished := sum("error" not in summary for summary in summaries)):
                     note(
-                        f"{finished} of {len(planned)} outputs are finished: the same command with "
+                        f"{finished} of {len(planned)} outputs {'is' if finished == 1 else 'are'} finished: the same command with "
                         "--skip-existing goes on with the rest"
                     )
                 raise
@@ -294,10 +294,10 @@ def run(
                 }
             )
             if not as_json and not quiet:
-                earlier = f", {result.resumed} of them restored by an earlier run" if result.resumed else ""
+                earlier = f"; {result.resumed} of them restored by an earlier run" if result.resumed else ""
                 err.print(
-                    labelled("done", "green", f"{result.output}: {result.frames} frame{'s' * (result.frames != 1)} {result.width}x{result.height}{earlier} "
-                    f"in {result.seconds:.1f} s ({result.fps:.2f} fps, {model} on {restorer.device}){_scenes(result.scene_cuts)}"),
+                    labelled("done", "green", f"{result.output}: {result.frames} frame{'s' * (result.frames != 1)} {result.width}x{result.height} "
+                    f"in {result.seconds:.1f} s ({result.fps:.2f} fps, {model} on {restorer.device}{earlier}){_scenes(result.scene_cuts)}"),
                     highlight=False,
                     soft_wrap=True,
                 )
