@@ -122,3 +122,14 @@ def test_colour_tags_are_named_as_ffprobe_names_them(tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["colour"] == "smpte240m, bt2020-12, smpte240m, full range"
     assert _colour({"primaries": 2, "transfer": 99, "matrix": 2, "range": 0}) == "transfer 99"
+
+
+def test_audio_and_subtitle_tracks_are_listed(tmp_path):
+    source = make_video(tmp_path / "a.mkv", frames=3, audio="aac", subtitles=True)
+    result = runner.invoke(app, ["info", str(source), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["audio"] is True and report["audio_tracks"] == ["aac, 48 kHz, stereo"]
+    assert report["subtitles"] is True and report["subtitle_tracks"] == ["srt"]
+    silent = json.loads(runner.invoke(app, ["info", str(make_video(tmp_path / "b.mp4", frames=2)), "--json"]).stdout)
+    assert silent["audio_tracks"] is None and silent["subtitle_tracks"] is None

@@ -107,10 +107,24 @@ def data_name(stream) -> str:
     return stream.metadata.get("handler_name") or stream.name or "unknown data"
 
 
+def _language(stream) -> str | None:
+    """The stream's language tag, unless it is "und" (undetermined), which says nothing."""
+    return None if stream.language in (None, "", "und") else stream.language
+
+
+def _audio_track(stream) -> str:
+    """An audio stream as "aac, 48 kHz, stereo, eng" (what is known of it)."""
+    context = stream.codec_context
+    rate = f"{context.sample_rate / 1000:g} kHz" if context.sample_rate else None
+    layout = getattr(context.layout, "name", None) if context.channels else None
+    return ", ".join(filter(None, [stream.name, rate, layout, _language(stream)]))
+
+
 def describe_extras(path) -> dict[str, object]:
     """What a media file holds besides its first video stream, audio and subtitles, for `deblur info`:
-    {"chapters": count, "telemetry": [handler names], "data": [other data streams], "attachments": [file
-    names], "other_video": count}; entries it does not have are left out. {} for an unreadable file."""
+    {"audio": [tracks], "subtitles": [tracks], "chapters": count, "telemetry": [handler names], "data":
+    [other data streams], "attachments": [file names], "other_video": count}; a track as "aac, 48 kHz,
+    stereo, eng"; entries it does not have are left out. {} for an unreadable file."""
     try:
         container = open_input(path)
     except av.FFmpegError:
@@ -118,6 +132,8 @@ def describe_extras(path) -> dict[str, object]:
     with container:
         data = _data_streams(container)
         found = {
+            "audio": [_audio_track(s) for s in container.streams.audio],
+            "subtitles": [", ".join(filter(None, [s.name, _language(s)])) for s in container.streams.subtitles],
             "chapters": len(container.chapters()),
             "telemetry": [data_name(s) for s in data if is_telemetry(s)],
             "data": [data_name(s) for s in data if not is_telemetry(s)],
