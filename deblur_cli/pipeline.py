@@ -95,6 +95,9 @@ SEGMENT_FRAMES = 120  # fewest frames between the points where an interrupted ru
 # all of it lost to a Ctrl-C before the first cut. The encoding of such slow runs then depends on the
 # machine's pace (where the keyframes fall), the restored frames do not.
 SEGMENT_SECONDS = 60.0
+# ... though never fewer frames than this (about a second): each segment starts with a keyframe, and a cut at
+# every window (4 frames apart for WTSA) made an x264 file 5 times the size in a test of panning texture.
+SEGMENT_MIN_FRAMES = 30
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,8 @@ class _Cut:
 
 class _Cuts:
     """Where a segmented output's segments end: before the first frame SEGMENT_FRAMES or more after the
-    last end (or SEGMENT_SECONDS of restoring after it, whichever comes first) at which the stitching can
-    restart (windows.restartable_at), so that a run continuing there writes the frames an uninterrupted
+    last end (or SEGMENT_MIN_FRAMES or more once SEGMENT_SECONDS of restoring have passed) at which the
+    stitching can restart (windows.restartable_at), so that a run continuing there writes the frames an uninterrupted
     run would."""
 
     def __init__(self, windows: WindowOptions, per_call: int, first: int):
@@ -123,8 +126,10 @@ class _Cuts:
         Called for every frame in order, the frames read again on resuming included."""
         self._recent.append(pts)  # the timestamps of frames index - overlap to index
         window, overlap = self._windows.window, self._windows.overlap
-        due = index - self._last >= SEGMENT_FRAMES or time.monotonic() - self._since >= SEGMENT_SECONDS
-        if index <= self._last or not due or not restartable_at(index, read, window, overlap, self._per_call):
+        frames = index - self._last
+        slow = time.monotonic() - self._since >= SEGMENT_SECONDS
+        due = frames >= SEGMENT_FRAMES or (frames >= SEGMENT_MIN_FRAMES and slow)
+        if frames <= 0 or not due or not restartable_at(index, read, window, overlap, self._per_call):
             return None
         self._last, self._since = index, time.monotonic()
         return _Cut(index - overlap, self._recent[0])
@@ -263,8 +268,9 @@ def deblur_video(
                 )
             elif hasattr(sink, "kept_frames") and isinstance(e, KeyboardInterrupt):  # Ctrl-C, SIGTERM...
                 note(
-                    f"nothing of {output_path} was kept: a run keeps its frames {SEGMENT_FRAMES} at a time, or a"
-                    f" minute's restoring at a time, and this one stopped before the first were finished"
+                    f"nothing of {output_path} was kept: a run keeps its frames {SEGMENT_FRAMES} at a time (or"
+                    f" {SEGMENT_SECONDS:g} s of restoring, at least {SEGMENT_MIN_FRAMES} frames), and this one"
+                    " stopped before the first were finished"
                 )
             raise
         read_warnings = list(source.warnings)  # damaged packets skipped
@@ -273,7 +279,7 @@ def deblur_video(
         warnings.insert(0, "side-by-side frames are opaque: the input's transparency is left out")
     return RunResult(
         input=str(source_path),
-        output=str(output_path),
+        output=os.path.normpath(output_path),  # "frames.v2/" names the folder, without its slash
         frames=done,
         seconds=time.perf_counter() - started,
         width=sink_info.width,

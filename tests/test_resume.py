@@ -215,13 +215,14 @@ def test_a_slow_run_keeps_its_work_a_minute_at_a_time_and_says_when_it_kept_noth
     deblur_video(source, tmp_path / "whole.mkv", MixingRestorer(), windows=WINDOWS, encode=FFV1)
     monkeypatch.setattr(pipeline, "SEGMENT_FRAMES", 1000)
     monkeypatch.setattr(pipeline, "SEGMENT_SECONDS", 1e9)
+    monkeypatch.setattr(pipeline, "SEGMENT_MIN_FRAMES", 3)
     target = tmp_path / "out.mkv"
     notes = interrupted(source, target, after=4, windows=WINDOWS, encode=FFV1)
     assert notes == [
-        f"nothing of {target} was kept: a run keeps its frames 1000 at a time, or a minute's restoring at a time,"
-        " and this one stopped before the first were finished"
+        f"nothing of {target} was kept: a run keeps its frames 1000 at a time (or 1e+09 s of restoring, at least 3"
+        " frames), and this one stopped before the first were finished"
     ]
-    monkeypatch.setattr(pipeline, "SEGMENT_SECONDS", 0.0)  # every restart point is a minute away
+    monkeypatch.setattr(pipeline, "SEGMENT_SECONDS", 0.0)  # every restart point 3 frames on is due
     notes = interrupted(source, target, after=4, windows=WINDOWS, encode=FFV1)
     assert "frames of" in notes[-1] and "are kept" in notes[-1]
     result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from deblur_cli.auto_model import AUTO, choose_model
@@ -41,7 +41,7 @@ from deblur_cli.cli.options import (
     weights_label,
     window_options,
 )
-from deblur_cli.cli.progress_lines import lines_for_a_log
+from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
 from deblur_cli.cli.tables import cell
 from deblur_cli.datasets import find_sequences, save_folders, sequence_digest
 from deblur_cli.video_io.atomic import check_writable, taken
@@ -383,32 +383,36 @@ def _evaluate_all(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TimeRemainingColumn(),
+        TextColumn("{task.fields[left]}"),  # not rich's estimate, which bursts of frames mislead (time_left)
         console=err,
         disable=quiet or not err.is_terminal,
         transient=True,
     ) as bar:
-        overall = bar.add_task(f"{len(pairs)} sequences", total=len(pairs))
+        overall = bar.add_task(f"{len(pairs)} sequences", total=len(pairs), left="")
+        began, scored = time.monotonic(), 0  # the sequences this run scores, for the overall time left
         for number, pair in enumerate(pairs, start=1):
             if pair.name in done:
                 report.sequences.append(done[pair.name])
                 bar.advance(overall)
                 continue
-            task = bar.add_task(pair.name, total=None)
+            task = bar.add_task(pair.name, total=None, left="")
             lines = lines_for_a_log(f"{pair.name} ({number}/{len(pairs)})", err, quiet)  # where bars cannot show
             started = time.monotonic()
 
             def progress(name: str, done: int, total: int | None, task=task, lines=lines, started=started) -> None:
-                bar.update(task, completed=done, total=total)
+                elapsed = time.monotonic() - started
+                rate = done / elapsed if elapsed > 0 else 0.0
+                bar.update(task, completed=done, total=total, left=time_left(done, total, rate))
                 if lines is not None:
-                    elapsed = time.monotonic() - started
-                    lines.update(done, total, done / elapsed if elapsed > 0 else 0.0)
+                    lines.update(done, total, rate)
 
             report.sequences.append(
                 score(pair, save_to=folders.get(pair.name), progress=progress, input_scores=inputs.get(pair.name))
             )
             bar.remove_task(task)
-            bar.advance(overall)
+            scored += 1
+            rate = scored / max(time.monotonic() - began, 1e-9)
+            bar.update(overall, advance=1, left=time_left(scored, scored + len(pairs) - number, rate))
 
 
 def _finish(reports: list[EvaluationReport], several: bool, json_path: Path | None) -> None:

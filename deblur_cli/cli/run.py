@@ -110,7 +110,14 @@ def run(
     offline: OfflineOpt = False,
 ) -> None:
     """Remove motion blur: [bold]deblur run input.mp4 -o output.mp4[/]."""
-    output = _output_path(output_given)
+    output = Path(output_given) if output_given is not None else None
+
+    def sink_path(target: Path) -> Path | str:
+        """The target as the sinks take it: "NAME/" where -o ended in a slash, a folder of frames even with a
+        dot in its name (a Path drops the slash, and with it the folder)."""
+        named_folder = output_given is not None and output_given.endswith(("/", os.sep))
+        return f"{target}{os.sep}" if named_folder and target == output else target
+
     encode = EncodeOptions(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=not no_audio)
     span = span_option(start, end, duration)
     image_rate = rate_option(fps)
@@ -161,9 +168,9 @@ def run(
             from deblur_cli.side_by_side import composed_info  # imports torch
 
             info = composed_info(info)
-        check_sink(target, info, encode)
+        check_sink(sink_path(target), info, encode)
         # what the output cannot hold, said before a long run rather than after it
-        foreseen[source] = planned_warnings(target, info, encode, source=source)
+        foreseen[source] = planned_warnings(sink_path(target), info, encode, source=source)
         for message in foreseen[source]:
             warn(f"{source.name}: {message}" if several else message)
     if not jobs:
@@ -241,7 +248,7 @@ def run(
             try:
                 result = deblur_video(
                     source,
-                    target,
+                    sink_path(target),
                     restorer,
                     windows=windows,
                     encode=encode,
@@ -332,17 +339,6 @@ def _scenes(cuts: list[int]) -> str:
         return ""
     shown = ", ".join(map(str, cuts[:5])) + (f" and {len(cuts) - 5} more" if len(cuts) > 5 else "")
     return f"; split at {len(cuts)} scene cut{'s' * (len(cuts) > 1)}, before frame{'s' * (len(cuts) > 1)} {shown}"
-
-
-def _output_path(given: str | None) -> Path | None:
-    """The -o path. Ending in a slash it names a folder (of PNG frames, or of outputs), which is made if it
-    is missing: a name with a dot (`frames.v2/`) would otherwise be taken for a file of an unknown format."""
-    if given is None:
-        return None
-    path = Path(given)
-    if given.endswith(("/", os.sep)) and path.suffix and not path.exists():
-        path.mkdir(parents=True)
-    return path
 
 
 def _skipped(source: Path, target: Path) -> dict:

@@ -118,6 +118,7 @@ def _arrays(root: Path) -> list[Path]:
     seen: set[str] = set()
     found = []
     for folder, subfolders, names in os.walk(root, followlinks=True):
+        subfolders.sort()  # which of two paths to one folder is kept must not follow the file system's order
         real = os.path.realpath(folder)
         if real in seen:
             subfolders.clear()
