@@ -65,7 +65,8 @@ def plan_outputs(inputs: list[Path], output: Path | None) -> list[tuple[Path, Pa
         if target in seen:
             raise UsageError(
                 f"two inputs would both be written to {target}",
-                hint="give each input once; for inputs of one name from different folders, leave out -o (each output goes beside its input) or run them apart",
+                hint="give each input once; for inputs of one name from different folders, leave out -o "
+                "(each output goes beside its input) or run them apart",
             )
         seen.add(target)
     return planned

@@ -14,7 +14,7 @@ from deblur_cli.diffusion import DiffusionConfig, sample
 from deblur_cli.errors import UsageError
 from deblur_cli.model_specs import model_spec
 from deblur_cli.restorer import ProgressFn, Restorer
-from deblur_cli.tiles import TileGrid, blend_tiles
+from deblur_cli.tiles import Region, TileGrid, blend_tiles
 
 
 class DSTNetRestorer:
@@ -160,7 +160,11 @@ class _InTiles:
         self.multiple = model.multiple
 
     def __call__(self, x_t: torch.Tensor, cond: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return blend_tiles(self.grid, lambda region: self.model(x_t[..., region[0], region[1]], cond[..., region[0], region[1]], t))
+        def tile(region: Region) -> torch.Tensor:
+            rows, cols = region
+            return self.model(x_t[..., rows, cols], cond[..., rows, cols], t)
+
+        return blend_tiles(self.grid, tile)
 
 
 class _PredictsZero:

@@ -289,7 +289,8 @@ def error_boundary() -> Iterator[None]:
             report_error(OutputError(f"{where}{e.strerror or e}", hint=hint))
             raise typer.Exit(1) from None
         err.print(labelled("internal error:", "red", f"{type(e).__name__}: {e}"), highlight=False, soft_wrap=True)
-        err.print(labelled("hint:", "dim", f"set {DEBUG_ENV}=1 for the traceback and report it"), highlight=False, soft_wrap=True)
+        hint = f"set {DEBUG_ENV}=1 for the traceback and report it"
+        err.print(labelled("hint:", "dim", hint), highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 

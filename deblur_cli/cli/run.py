@@ -57,7 +57,8 @@ def run(
         Optional[str],  # as typed: a trailing slash, which a Path drops, says "folder"
         typer.Option(
             "--output", "-o", metavar="<path>",
-            help="Output file; a folder for several inputs (a name ending in / is a folder). Default: beside each input, with -deblurred added to its name.",
+            help="Output file; a folder for several inputs (a name ending in / is a folder). "
+            "Default: beside each input, with -deblurred added to its name.",
         ),
     ] = None,
     model: ModelOpt = AUTO,
@@ -272,8 +273,8 @@ def run(
             except BaseException:  # Ctrl-C, or an error that stops the batch
                 if several and (finished := sum("error" not in summary for summary in summaries)):
                     note(
-                        f"{finished} of {len(planned)} outputs {'is' if finished == 1 else 'are'} finished: the same command with "
-                        "--skip-existing goes on with the rest"
+                        f"{finished} of {len(planned)} outputs {'is' if finished == 1 else 'are'} finished: "
+                        "the same command with --skip-existing goes on with the rest"
                     )
                 raise
             finally:
@@ -302,12 +303,10 @@ def run(
             )
             if not as_json and not quiet:
                 earlier = f"; {result.resumed} of them restored by an earlier run" if result.resumed else ""
-                err.print(
-                    labelled("done", "green", f"{result.output}: {result.frames} frame{'s' * (result.frames != 1)} {result.width}x{result.height} "
-                    f"in {result.seconds:.1f} s ({result.fps:.2f} fps, {model} on {restorer.device}{earlier}){_scenes(result.scene_cuts)}"),
-                    highlight=False,
-                    soft_wrap=True,
-                )
+                frames = f"{result.frames} frame{'s' * (result.frames != 1)} {result.width}x{result.height}"
+                how = f"{result.fps:.2f} fps, {model} on {restorer.device}{earlier}"
+                line = f"{result.output}: {frames} in {result.seconds:.1f} s ({how}){_scenes(result.scene_cuts)}"
+                err.print(labelled("done", "green", line), highlight=False, soft_wrap=True)
     if as_json:
         out.print_json(json.dumps(summaries if several else summaries[0]))
     if failed:

@@ -22,7 +22,9 @@ _PNG_FORMATS = {(False, False): "rgb24", (True, False): "rgb48be", (False, True)
 HDR_TRANSFERS = (16, 18)  # PQ (smpte2084) and HLG (arib-std-b67): code values no viewer may read as sRGB
 
 
-def display_picture(image: np.ndarray, rotation: int, pix_fmt: str, color: dict[str, int] | None = None) -> av.VideoFrame:
+def display_picture(
+    image: np.ndarray, rotation: int, pix_fmt: str, color: dict[str, int] | None = None
+) -> av.VideoFrame:
     """An (H, W, 3) RGB or (H, W, 4) RGBA array in stored orientation as a frame of `pix_fmt` turned for
     display, for image formats, which have no rotation tag. JPEG's yuvj formats get full range. With an
     HDR transfer in `color` (the source's tags), the frame carries it and the primaries, which FFmpeg's
