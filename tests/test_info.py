@@ -133,3 +133,20 @@ def test_audio_and_subtitle_tracks_are_listed(tmp_path):
     assert report["subtitles"] is True and report["subtitle_tracks"] == ["srt"]
     silent = json.loads(runner.invoke(app, ["info", str(make_video(tmp_path / "b.mp4", frames=2)), "--json"]).stdout)
     assert silent["audio_tracks"] is None and silent["subtitle_tracks"] is None
+
+
+def test_one_unreadable_input_of_several_is_an_error_line_and_the_others_are_described(tmp_path):
+    """One bad input stopped the command before it printed anything for the good ones."""
+    good = make_video(tmp_path / "a.mp4", frames=2)
+    (tmp_path / "bad.mp4").write_bytes(b"not a video")
+    result = runner.invoke(app, ["info", str(good), str(tmp_path / "bad.mp4"), "--json"])
+    assert result.exit_code == 1
+    described, failed = json.loads(result.stdout)
+    assert described["input"] == str(good) and described["frame_rate"] == 25
+    assert failed["input"] == str(tmp_path / "bad.mp4") and failed["error"] in result.stderr
+
+
+def test_a_glob_of_frames_says_the_frame_rate_run_gives_it(tmp_path):
+    frames = make_images(tmp_path / "frames", count=3)[0].parent
+    report = json.loads(runner.invoke(app, ["info", str(frames / "*.png"), "--json"]).stdout)
+    assert report["frame_rate"] == 25  # --fps sets it; it was null

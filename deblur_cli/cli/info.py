@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from deblur_cli.cli.app import command, note_left_out, out
+from deblur_cli.cli.app import command, note_left_out, out, report_error
 from deblur_cli.errors import DeblurError, InputError, NoVideoError
 from deblur_cli.outputs import plan_outputs
 from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
@@ -47,6 +47,7 @@ def info(
     """What deblur reads from an input and what [bold]deblur run[/] would write for it."""
     reports = []
     planned = [pair for given in inputs for pair in _planned(given)]
+    failed = 0
     for source, target in planned:
         try:
             reports.append(_report(source, describe(source), target))
@@ -54,11 +55,23 @@ def info(
             if source in inputs:
                 raise
             note_left_out(source, e)
+        except InputError as e:
+            if len(planned) == 1:
+                raise
+            report_error(e)  # one damaged input of several: the others are still described
+            reports.append({"input": str(source), "error": str(e)})
+            failed += 1
     if not reports:
         raise InputError("no video: the folders given hold sound files only")
     if as_json:
         out.print_json(json.dumps(reports if len(reports) > 1 else reports[0]))
-        return
+    else:
+        _print_tables([report for report in reports if "error" not in report])
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_tables(reports: list[dict]) -> None:
     for report in reports:
         table = Table(title=report["input"], title_justify="left", show_header=False)
         table.add_column(style="bold", no_wrap=True)
@@ -112,7 +125,7 @@ def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
         "size": f"{info.width}x{info.height}",
         "shown_as": f"{width}x{height}, {_turned(info.rotation)}" if info.rotation else None,
         "pixel_aspect": str(info.sample_aspect_ratio) if info.sample_aspect_ratio not in (None, 1) else None,
-        "frame_rate": float(info.fps) if info.fps else None,
+        "frame_rate": float(info.fps or info.rate) if info.fps or (info.frame_count or 0) > 1 else None,
         "frames": info.frame_count,
         "duration_s": round(info.duration, 3) if info.duration is not None else None,
         "colour": _colour(info.color),
