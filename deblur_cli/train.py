@@ -525,7 +525,9 @@ def evaluate(
         raise UsageError("--camera applies to clips made from photos, not to --videos")
     if sample:
         inputs = [Path(weights)] if weights is not None else []
-        _check_sample(Path(sample), inputs + ([Path(out_dir) / CHECKPOINT] if out_dir is not None else []), force)
+        if out_dir is not None:  # the run's checkpoint, and the weights it exported (the run's own work)
+            inputs += [Path(out_dir) / CHECKPOINT, *Path(out_dir).glob("*.safetensors")]
+        _check_sample(Path(sample), inputs, force)
     weights_file = read_checkpoint(weights) if weights is not None else None  # (tensors, metadata), read once
     name, prior, ema, run_sources = _evaluated_model(out_dir, weights, weights_file)
     if ema is None and sources is None:  # no run: nothing says which photos (none means procedural scenes)

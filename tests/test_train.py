@@ -441,6 +441,8 @@ def test_a_sample_never_replaces_an_input_and_an_existing_file_only_with_force(t
         with pytest.raises(OutputError, match="is an input of this evaluation"):
             evaluate(tmp_path, size=(16, 16), clips=1, frames=2, weights=weights, sample=sample, force=True,
                      task=_tiny_task())  # fmt: skip
+    with pytest.raises(OutputError, match="is an input of this evaluation"):  # the run's export, evaluating the run
+        evaluate(tmp_path, size=(16, 16), clips=1, frames=2, sample=weights, force=True, task=_tiny_task())
     assert weights.read_bytes() == before
     existing = tmp_path / "old.png"
     existing.write_bytes(b"keep")

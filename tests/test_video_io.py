@@ -374,6 +374,11 @@ def test_the_bit_depth_warning_offers_only_encoders_that_hold_the_bits(tmp_path)
         "libx264 here cannot store more than 10 bits per channel; the 12-bit input is written as yuv420p10le "
         "(--codec libx265 or --codec ffv1 in .mkv keeps them)"
     ]
+    _, _, warnings = convert(source, tmp_path / "out8.mkv", codec="ffv1", pix_fmt="yuv420p")  # ffv1 could hold them
+    assert warnings == [
+        "yuv420p stores 8 bits per channel; the 12-bit input is rounded (ffv1 has deeper pixel formats: leave out"
+        " --pix-fmt for one)"
+    ]
 
 
 def test_color_description_is_copied(tmp_path):
