@@ -246,7 +246,7 @@ def test_without_output_each_result_goes_beside_its_input(tmp_path, identity):
         str(tmp_path / "clip-deblurred.mp4"), str(tmp_path / "other-deblurred.mkv"), str(tmp_path / "frames-deblurred")
     ]
     assert len(media.read_frames(tmp_path / "clip-deblurred.mp4")) == 3
-    assert sorted(p.name for p in (tmp_path / "frames-deblurred").iterdir()) == ["frame_000001.png", "frame_000002.png"]
+    assert sorted(p.name for p in (tmp_path / "frames-deblurred").iterdir()) == ["img_001.png", "img_002.png"]
     again = deblur(clip)
     assert again.exit_code == 1 and "output exists: " in again.output
     assert deblur(clip, "--skip-existing").exit_code == 0

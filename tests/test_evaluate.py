@@ -336,7 +336,7 @@ def test_save_writes_the_scored_frames_and_refuses_a_used_folder(tmp_path):
     assert folders == {"seq": tmp_path / "saved" / "seq"}
     score = evaluate_sequence(pair, Constant(), WINDOWS, save_to=folders["seq"])
     saved = sorted(folders["seq"].iterdir())
-    assert [p.name for p in saved] == ["frame_000001.png", "frame_000002.png", "frame_000003.png"]
+    assert [p.name for p in saved] == ["000000.png", "000001.png", "000002.png"]  # the blurred frames' names
     images = [read_frames(p)[0] for p in saved]
     assert all((image == 128).all() for image in images)  # what was scored: 0.5 rounded to 8 bits
     assert score.output["psnr"] == pytest.approx(hand_scores(images, sharp)[0], abs=1e-5)

@@ -589,3 +589,21 @@ def test_outside_shared_folders_a_work_folder_is_not_judged_by_its_owner(tmp_pat
     os.chown(work_folder(target), os.getuid() + 1, -1)  # as a share would show it
     result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1)
     assert result.resumed > 0
+
+
+def test_png_frames_named_after_their_images_are_continued_too(tmp_path):
+    """Frames keep their images' names (a span's too), and a continued run keeps those it kept and only those."""
+    folder = tmp_path / "plate"
+    folder.mkdir()
+    for i in range(1001, 1031):
+        media.write_image(folder / f"shot.{i}.png", media.pattern(i, 64, 48))
+    options = dict(windows=WINDOWS, span=Span(0.2, 1.1))  # from the sixth image, at 25 fps
+    deblur_video(folder, tmp_path / "whole", MixingRestorer(), **options)
+    assert min(p.name for p in (tmp_path / "whole").iterdir()) == "shot.1006.png"
+    target = tmp_path / "frames"
+    interrupted(folder, target, after=6, **options)
+    kept = json.loads((work_folder(target) / "kept.json").read_text())["frames"]
+    (work_folder(target) / "frames" / f"shot.{1006 + kept}.png").write_bytes(b"half a frame")  # after the cut
+    result = deblur_video(folder, target, MixingRestorer(), **options)
+    assert result.resumed == kept > 0
+    assert png_files(target) == png_files(tmp_path / "whole")

@@ -702,6 +702,21 @@ def test_glob_pattern_natural_order_and_other_files_ignored(tmp_path):
     assert len(decode(directory)) == 12  # the directory includes the JPEG, not the text or hidden file
 
 
+def test_png_frames_keep_their_images_names_or_are_numbered(tmp_path):
+    """Frames of images kept none of their names (plate.1001.jpg came out frame_000001.png), and with them
+    the numbering an edit or a VFX pipeline relies on."""
+    (tmp_path / "plate").mkdir()
+    for number in (1001, 1002, 1010):
+        media.write_image(tmp_path / "plate" / f"shot.{number}.jpg", media.pattern(number, 32, 16))
+    convert(tmp_path / "plate", tmp_path / "out")
+    assert sorted(os.listdir(tmp_path / "out")) == ["shot.1001.png", "shot.1002.png", "shot.1010.png"]
+    media.write_image(tmp_path / "plate" / "shot.1001.png", media.pattern(0, 32, 16))  # two would be one file
+    convert(tmp_path / "plate", tmp_path / "numbered")
+    assert sorted(os.listdir(tmp_path / "numbered")) == [f"frame_00000{n}.png" for n in (1, 2, 3, 4)]
+    convert(media.make_video(tmp_path / "v.mkv", frames=2), tmp_path / "video")
+    assert sorted(os.listdir(tmp_path / "video")) == ["frame_000001.png", "frame_000002.png"]
+
+
 def test_single_image_is_a_one_frame_video(tmp_path):
     path = media.write_image(tmp_path / "still.png", media.pattern(3, 64, 48))
     frames = decode(path)
@@ -715,7 +730,7 @@ def test_png_sequence_output_is_exact(tmp_path, depth, pix_fmt):
     _, images, warnings = convert(tmp_path / "seq", tmp_path / "out")
     assert warnings == []
     names = sorted(os.listdir(tmp_path / "out"))
-    assert names == ["frame_000001.png", "frame_000002.png", "frame_000003.png"]
+    assert names == ["img_001.png", "img_002.png", "img_003.png"]  # the images' names
     with av.open(str(tmp_path / "out" / names[0])) as container:
         assert next(container.decode(video=0)).format.name == pix_fmt
     for a, b in zip(images, decode(tmp_path / "out")):

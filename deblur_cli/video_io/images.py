@@ -94,6 +94,7 @@ class ImageSequenceSource:
             codec=codec,
             pix_fmt=first.format.name,
             alpha=carries_alpha(first, codec),
+            frame_names=tuple(path.stem for path in self.paths),
         )
         self._workers = workers or decode_workers()
         self.warnings: list[str] = []  # an image that cannot be read is an error, never skipped

@@ -40,6 +40,7 @@ class VideoInfo:
     deinterlaced: bool = False  # the frames are deinterlaced from the source's fields (video_io/deinterlace.py)
     timecode: str | None = None  # SMPTE timecode of the first frame delivered, "HH:MM:SS:FF" (";FF" drop-frame)
     alpha: bool = False  # frames carry the source's alpha channel (Frame.alpha), which outputs keep where they can
+    frame_names: tuple[str, ...] | None = None  # image sequences: each frame's file name without its suffix
 
     @property
     def dtype(self) -> type[np.unsignedinteger]:

@@ -1,4 +1,5 @@
-"""Writing frames as a directory of PNG files (frame_000001.png, ...), atomically."""
+"""Writing frames as a directory of PNG files, atomically: named after the images they come from, or
+frame_000001.png, ... for a video's."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import contextlib
 import json
 import os
 from pathlib import Path
+from typing import Callable
 
 import av
 import numpy as np
@@ -53,7 +55,8 @@ class PngSequenceSink(atomic.FinishOrAbort):
     """Frames written as PNG files into a directory that appears under its final name only when finished.
 
     8-bit input gives 8-bit PNGs, deeper input 16-bit PNGs, with the alpha channel of a source that has
-    one. Frames are turned to display orientation (a PNG has no rotation tag). Timestamps, audio and
+    one. Frames of an image sequence keep their images' names (with .png: `_kept_names`), others are
+    numbered (FRAME_NAME). Frames are turned to display orientation (a PNG has no rotation tag). Timestamps, audio and
     subtitles cannot be stored; `warnings` says so when the source had audio or subtitles. An existing
     empty directory is replaced; a non-empty one is refused.
 
@@ -71,6 +74,7 @@ class PngSequenceSink(atomic.FinishOrAbort):
                 hint="choose a new directory name for the PNG frames, or empty it first",
             )
         self.warnings: list[str] = left_out(info)
+        self._names = _kept_names(info.frame_names)
         self._deep = info.bit_depth > 8
         self._encoder = self._new_encoder()
         self._frames = 0  # frames given to the encoder
@@ -102,14 +106,15 @@ class PngSequenceSink(atomic.FinishOrAbort):
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             stored = json.loads((self.work / _KEPT).read_text())
             kept = ResumePoint(int(stored["frames"]), stored["restart"], stored["restart_pts"])
-        if not self._folder.matches or kept is None or not _whole(self._temp, kept.frames):
+        if not self._folder.matches or kept is None or not _whole(self._temp, kept.frames, self._name):
             self.discarded = kept.frames if kept is not None and not self._folder.matches else 0
             kept = None
         self._folder.keep({"frames", _KEPT} if kept else set())
         self._temp.mkdir(exist_ok=True)
         if kept:
+            whole = {self._name(number) for number in range(1, kept.frames + 1)}
             for frame in self._temp.iterdir():  # those written after the last cut
-                if _number(frame.name) > kept.frames:
+                if frame.name not in whole:
                     frame.unlink()
             self.resume_point, self.kept_frames = kept, kept.frames
             self._frames = self._written = kept.frames
@@ -136,14 +141,20 @@ class PngSequenceSink(atomic.FinishOrAbort):
             self._save(self._encoder.encode(None))  # the encoder ends with its stream: a new one goes on
             self._encoder = self._new_encoder()
             for number in range(self.kept_frames + 1, self._written + 1):
-                _fsync(self._temp / FRAME_NAME.format(number))
+                _fsync(self._temp / self._name(number))
             write_json(self.work / _KEPT, {"frames": self._written, "restart": restart, "restart_pts": restart_pts})
             self.kept_frames = self._written
 
     def _save(self, packets) -> None:
         for packet in packets:  # each packet is a complete PNG file, in frame order
             self._written += 1
-            (self._temp / FRAME_NAME.format(self._written)).write_bytes(bytes(packet))
+            (self._temp / self._name(self._written)).write_bytes(bytes(packet))
+
+    def _name(self, number: int) -> str:
+        """The file of frame `number` (from 1): the source image's name, or frame_NNNNNN.png."""
+        if self._names is not None and number <= len(self._names):
+            return self._names[number - 1]
+        return FRAME_NAME.format(number)
 
     def _complete(self) -> None:
         """Save the frames the encoder still holds."""
@@ -169,15 +180,19 @@ class PngSequenceSink(atomic.FinishOrAbort):
 _KEPT = "kept.json"
 
 
-def _number(name: str) -> int:
-    """The number of a frame file (frame_000012.png: 12); 0 for anything else."""
-    stem = Path(name).stem
-    return int(stem[6:]) if stem.startswith("frame_") and stem[6:].isdigit() else 0
+def _kept_names(stems: tuple[str, ...] | None) -> list[str] | None:
+    """The PNG names of frames from images of these names (plate.1001.jpg gives plate.1001.png: numbering
+    that an edit or a VFX pipeline relies on stays), or None where two would be one file (a.jpg beside
+    a.png, or names that differ in case only) or there are none: the frames are then numbered."""
+    if not stems:
+        return None
+    names = [f"{stem}.png" for stem in stems]
+    return names if len({name.lower() for name in names}) == len(names) else None
 
 
-def _whole(folder: Path, frames: int) -> bool:
-    """Whether `folder` holds the frame files 1 to `frames`."""
-    return folder.is_dir() and all((folder / FRAME_NAME.format(n)).is_file() for n in range(1, frames + 1))
+def _whole(folder: Path, frames: int, name: Callable[[int], str]) -> bool:
+    """Whether `folder` holds the files of frames 1 to `frames`, `name(number)` naming each."""
+    return folder.is_dir() and all((folder / name(n)).is_file() for n in range(1, frames + 1))
 
 
 def _fsync(path: Path) -> None:
