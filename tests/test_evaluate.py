@@ -767,3 +767,21 @@ def test_models_compare_a_metric_some_sequences_lack_over_the_same_sequences():
     console.print(_comparison([flat, textured]))
     rows = {line.split("│")[1].strip(): line for line in console.export_text().splitlines() if line.count("│") > 2}
     assert "4.000" in rows["textured"] and "4.000" in rows["flat"]  # both over sequence a
+
+
+def test_a_comparison_stopped_before_its_second_model_scored_anything_continues_after_the_first(tmp_path, monkeypatch):
+    """The stopped model's empty report was dropped, so the JSON held complete reports only and read as a
+    finished evaluation: the first model was run again."""
+    data, out = three_levels(tmp_path / "d"), tmp_path / "scores.json"
+    args = ["evaluate", str(data), "-m", "dstnet-s", "-m", "wtsa-s", "--json", str(out), "-q"]
+    first = CountsSequences(name="first")
+    built = {"dstnet-s": first, "wtsa-s": CountsSequences(stop_above=-1.0, name="second")}  # stops at once
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda model, **k: built[model])
+    assert runner.invoke(app, args).exit_code == 130
+    stopped = json.loads(out.read_text())
+    assert stopped["stopped"] is True and [m["complete"] for m in stopped["models"]] == [True]
+    built["wtsa-s"] = CountsSequences(name="second")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert len(first.seen) == 3  # its three sequences, scored once: taken from the JSON the second time
+    assert "stopped" not in json.loads(out.read_text())

@@ -247,7 +247,7 @@ def evaluate(
             what = "models and results" if restored_elsewhere else "models"
             warn(f"stopped: {finished} of {total} {what} evaluated on every sequence")
         if reports:
-            _finish(reports, several, json_path)
+            _finish(reports, several, json_path, stopped=True)
         raise
     for line in _coverage_notes(reports, with_niqe=with_niqe, with_lpips=lpips is not None, with_flicker=with_flicker):
         note(line)
@@ -352,13 +352,14 @@ def _folder_name(label: str) -> str:
 
 def _stopped_reports(path: Path) -> dict[str, dict]:
     """The reports, by model label, of the JSON an evaluation stopped part-way wrote at `path`; none
-    if there is no such file, or if every report in it is complete (a finished evaluation is run again)."""
+    if there is no such file, or if it is a finished evaluation's (every report complete, and not marked
+    "stopped"), which is run again."""
     if not path.is_file():
         return {}
     try:
         data = json.loads(path.read_text())
         reports = data["models"] if "models" in data else [data]
-        if all(report["complete"] for report in reports):
+        if all(report["complete"] for report in reports) and not data.get("stopped"):
             return {}
         return {report["model"]: report for report in reports}
     except (OSError, ValueError, KeyError, TypeError):
@@ -415,14 +416,16 @@ def _evaluate_all(
             bar.update(overall, advance=1, left=time_left(scored, scored + len(pairs) - number, rate))
 
 
-def _finish(reports: list[EvaluationReport], several: bool, json_path: Path | None) -> None:
-    """With several models, a table comparing them; the JSON, if asked for (one report, or all)."""
+def _finish(reports: list[EvaluationReport], several: bool, json_path: Path | None, stopped: bool = False) -> None:
+    """With several models, a table comparing them; the JSON, if asked for (one report, or all; a
+    comparison `stopped` before its end says so, since its reports may all be complete: the model that
+    stopped it had scored no sequence)."""
     if several:
         out.print(_comparison(reports))
     if json_path is not None:
         from deblur_cli.bench import write_json
 
-        write_json(_Comparison(reports) if several else reports[0], json_path)
+        write_json(_Comparison(reports, stopped) if several else reports[0], json_path)
         err.print(f"wrote {json_path}", highlight=False)
 
 
@@ -431,9 +434,11 @@ class _Comparison:
     """The JSON of several reports on one dataset."""
 
     reports: list[EvaluationReport]
+    stopped: bool = False
 
     def to_dict(self) -> dict:
-        return {"dataset": self.reports[0].dataset, "models": [r.to_dict() for r in self.reports]}
+        whole = {"dataset": self.reports[0].dataset, "models": [r.to_dict() for r in self.reports]}
+        return {**whole, "stopped": True} if self.stopped else whole
 
 
 def _comparison(reports: list[EvaluationReport]) -> Table:
