@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import statistics
 import time
 from collections import deque
 from contextlib import ExitStack, closing, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 import torch
 
@@ -288,6 +289,7 @@ def _score(
                 f"sharp ones {sharp_info.width}x{sharp_info.height}",
                 hint=_GROUND_TRUTH,
             )
+        _check_names(pair.name, blurred_info.frame_names, sharp_info.frame_names, pair.sharp, "sharp", max_frames, _GROUND_TRUTH)
         total = blurred_info.frame_count
         if max_frames is not None:
             total = max_frames if total is None else min(total, max_frames)
@@ -333,6 +335,41 @@ def _score(
         if max_frames is None and next(sharp_frames, None) is not None:
             raise InputError(f"{pair.name}: {pair.sharp} has more frames than {pair.blurred}", hint=_GROUND_TRUTH)
     return scores.result(pair.name, seconds)
+
+
+def frame_key(stem: str) -> int | str:
+    """What the names of two frames to be paired must share: the stem's last run of digits as a number
+    (frame 1.png pairs with 001.png, 00001.PNG with 00001.jpg), else the stem without case."""
+    digits = re.findall(r"\d+", stem)
+    return int(digits[-1]) if digits else stem.lower()
+
+
+def _check_names(
+    sequence: str,
+    blurred: Sequence[str] | None,
+    other: Sequence[str] | None,
+    other_path: Path,
+    other_kind: str,
+    max_frames: int | None,
+    hint: str,
+) -> None:
+    """InputError naming the first frame without a partner when the blurred frames and the `other_kind`
+    frames (sharp or restored) are both named, but their names (`frame_key`) do not correspond position
+    for position: the frames are paired in order, so a missing frame on one side would pair every later
+    frame with its neighbour's. Videos have no names, and their frames are paired by position only. A
+    count that differs past the common frames is left to the frame-by-frame checks."""
+    if blurred is None or other is None:
+        return
+    blurred_keys = [frame_key(name) for name in blurred[:max_frames]]
+    other_keys = [frame_key(name) for name in other[:max_frames]]
+    for k, (b, o) in enumerate(zip(blurred_keys, other_keys)):
+        if b == o:
+            continue
+        if b not in {frame_key(name) for name in other}:
+            raise InputError(f"{sequence}: blurred frame {blurred[k]} has no {other_kind} frame of its name in {other_path}", hint=hint)
+        if o not in {frame_key(name) for name in blurred}:
+            raise InputError(f"{sequence}: {other_kind} frame {other[k]} in {other_path} has no blurred frame of its name", hint=hint)
+        raise InputError(f"{sequence}: blurred frame {blurred[k]} would be paired with {other_kind} frame {other[k]}", hint=hint)
 
 
 def _tensors(source: Iterable[Frame], count: int | None) -> Iterator[torch.Tensor]:

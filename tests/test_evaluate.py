@@ -195,6 +195,39 @@ def test_frame_counts_must_match(tmp_path, blurred, sharp, message):
         evaluate_sequence(find_sequences(tmp_path)[0], IdentityRestorer(), WINDOWS)
 
 
+def test_frames_are_paired_by_name_not_position(tmp_path):
+    """A frame missing on each side leaves as many frames, which paired in order would score blurred
+    00001 against sharp 00002; the names are compared instead, across zero-padding, case and suffix."""
+    images = random_images(4, seed=0)
+    for kind in ("blur", "sharp"):
+        for seq in ("gap", "ok"):
+            (tmp_path / seq / kind).mkdir(parents=True)
+    for k in (0, 1, 2):
+        write_image(tmp_path / "gap" / "blur" / f"{k:05d}.png", images[k])
+    for k in (0, 2, 3):
+        write_image(tmp_path / "gap" / "sharp" / f"{k:05d}.png", images[k])
+    with pytest.raises(InputError, match="blurred frame 00001 has no sharp frame"):
+        evaluate_sequence(find_sequences(tmp_path / "gap")[0], IdentityRestorer(), WINDOWS)
+    for k in (0, 1, 2):
+        write_image(tmp_path / "ok" / "blur" / f"{k + 1}.PNG", images[k])
+        write_image(tmp_path / "ok" / "sharp" / f"frame_{k + 1:03d}.png", images[k])
+    score = evaluate_sequence(find_sequences(tmp_path / "ok")[0], IdentityRestorer(), WINDOWS)
+    assert score.frames == 3 and score.output["psnr"] == math.inf
+
+
+def test_the_command_names_the_unpaired_frame_in_one_line(tmp_path):
+    images = random_images(3, seed=0)
+    (tmp_path / "s" / "blur").mkdir(parents=True)
+    (tmp_path / "s" / "sharp").mkdir()
+    for k, name in enumerate(("a", "b", "c")):
+        write_image(tmp_path / "s" / "blur" / f"{name}.png", images[k])
+    for k, name in enumerate(("a", "B", "d")):
+        write_image(tmp_path / "s" / "sharp" / f"{name}.png", images[k])
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "s"), "--results", str(tmp_path / "s" / "sharp"), "-q"])
+    assert result.exit_code == 1
+    assert "blurred frame c has no sharp frame" in result.output and "Traceback" not in result.output
+
+
 def test_frame_sizes_must_match(tmp_path):
     make_images(tmp_path / "s" / "blur", count=2, size=(32, 24))
     make_images(tmp_path / "s" / "sharp", count=2, size=(24, 32))
