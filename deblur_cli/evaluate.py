@@ -242,6 +242,7 @@ def score_results(
                     f"the blurred ones {info.width}x{info.height}",
                     hint="results must hold the restored frames at the dataset's size, one per blurred frame",
                 )
+            _check_names(pair.name, info.frame_names, source.info.frame_names, results, "restored", max_frames, _ONE_EACH)
             frames = _tensors(source, max_frames)
             for _ in inputs:
                 frame = next(frames, None)

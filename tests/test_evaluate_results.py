@@ -253,3 +253,14 @@ def test_a_folder_given_twice_or_named_as_a_model_is_told_apart(tmp_path, monkey
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert [m["model"] for m in json.loads(out.read_text())["models"]] == ["dstnet-s", "dstnet-s #2", "dstnet-s #3"]
+
+
+def test_results_are_paired_with_the_blurred_frames_by_name(tmp_path):
+    """With --frames the count checks stop early, so a missing restored frame showed only as every later
+    frame scored against its neighbour's sharp frame."""
+    frames_folder(tmp_path / "s" / "blur", random_images(3, seed=0))
+    frames_folder(tmp_path / "s" / "sharp", random_images(3, seed=1))
+    results = frames_folder(tmp_path / "out", random_images(3, seed=1))
+    (results / "000001.png").unlink()
+    with pytest.raises(InputError, match="blurred frame 000001 has no restored frame"):
+        score_results(find_sequences(tmp_path / "s")[0], results, max_frames=2)
