@@ -45,7 +45,8 @@ def find_sequences(root: str | os.PathLike, unmatched: list[str] | None = None) 
     pairs: list[SequencePair] = []
     for folder, subfolders, _ in os.walk(root):
         here = Path(folder)
-        entries = {_kind(p): p for p in sorted(here.iterdir(), key=lambda p: p.name) if _is_clip(p)}
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        entries = {_kind(p): p for p in _listed(here) if _is_clip(p)}
         blurred = next((entries[n] for n in BLURRED_NAMES if n in entries), None)
         sharp = next((entries[n] for n in SHARP_NAMES if n in entries), None)
         if blurred is None or sharp is None:
@@ -58,8 +59,8 @@ def find_sequences(root: str | os.PathLike, unmatched: list[str] | None = None) 
         if blurred.is_file() or sharp.is_file() or _has_frames(_frames_of(blurred)):
             pairs.append(SequencePair(prefix if prefix != "." else root.name, _frames_of(blurred), _frames_of(sharp)))
             continue
-        sharp_entries = {_key(p): p for p in sharp.iterdir() if _is_clip(p)}
-        for clip in sorted(blurred.iterdir(), key=lambda p: p.name):
+        sharp_entries = {_key(p): p for p in _listed(sharp) if _is_clip(p)}
+        for clip in _listed(blurred):
             if not _is_clip(clip):
                 continue
             if _key(clip) not in sharp_entries:
@@ -76,6 +77,12 @@ def find_sequences(root: str | os.PathLike, unmatched: list[str] | None = None) 
     return sorted(pairs, key=lambda p: p.name)
 
 
+def _listed(folder: Path) -> list[Path]:
+    """The entries of `folder` by name, hidden ones left out: macOS's `._x.mkv` resource forks,
+    `.thumbs` or `.ipynb_checkpoints` are no sequences or frames (images.list_images skips them too)."""
+    return sorted((p for p in folder.iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
+
+
 def _key(path: Path) -> str:
     return (path.stem if path.is_file() else path.name).lower()
 
@@ -90,13 +97,13 @@ def _is_clip(path: Path) -> bool:
 
 
 def _has_frames(folder: Path) -> bool:
-    return folder.is_dir() and any(is_image(p) for p in folder.iterdir())
+    return folder.is_dir() and any(is_image(p) for p in _listed(folder))
 
 
 def _frames_of(path: Path) -> Path:
     """A video, a folder of frames, or the lone RGB subfolder of a folder without frames (BSD)."""
     if path.is_dir() and not _has_frames(path):
-        subfolders = [p for p in path.iterdir() if p.is_dir()]
+        subfolders = [p for p in _listed(path) if p.is_dir()]
         if len(subfolders) == 1 and subfolders[0].name.lower() == "rgb":
             return subfolders[0]
     return path
@@ -140,7 +147,7 @@ def _entry(root: Path, names: list[str]) -> Path | None:
         last = i == len(names) - 1
         if not here.is_dir():
             return None
-        matches = [p for p in sorted(here.iterdir()) if _key(p) == name.lower() and (p.is_dir() or (last and _is_clip(p)))]
+        matches = [p for p in _listed(here) if _key(p) == name.lower() and (p.is_dir() or (last and _is_clip(p)))]
         if not matches:
             return None
         here = matches[0]

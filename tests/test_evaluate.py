@@ -110,6 +110,24 @@ def test_bsd_rgb_subfolders_and_synth_videos_and_a_lone_pair(tmp_path):
     assert [(p.name, p.sharp.relative_to(tmp_path).as_posix()) for p in lone] == [("000", "bsd/000/Sharp/RGB")]
 
 
+def test_hidden_entries_are_no_sequences_or_frames(tmp_path):
+    """macOS copies leave `._name` resource forks beside each file, and tools leave `.thumbs` or
+    `.ipynb_checkpoints` folders: none of them is a clip, a frame or a sequence left out."""
+    for seq in ("s1", "s2"):
+        make_images(tmp_path / "basicsr" / "test" / "blur" / seq, count=2)
+        make_images(tmp_path / "basicsr" / "test" / "gt" / seq, count=2)
+    make_images(tmp_path / "basicsr" / "test" / "blur", count=1, name="._s1")  # would make blur/ one sequence
+    (tmp_path / "basicsr" / "test" / "blur" / "._s3.mkv").write_bytes(b"\0\5\26\7")
+    make_images(tmp_path / "basicsr" / ".ipynb_checkpoints" / "blur", count=1)
+    unmatched = []
+    pairs = find_sequences(tmp_path / "basicsr", unmatched)
+    assert [p.name for p in pairs] == ["test/s1", "test/s2"] and unmatched == []
+    make_images(tmp_path / "bsd" / "000" / "Blur" / "RGB", count=2)
+    make_images(tmp_path / "bsd" / "000" / "Sharp" / "RGB", count=2)
+    (tmp_path / "bsd" / "000" / "Sharp" / ".thumbs").mkdir()  # the RGB folder is still the lone one
+    assert [p.sharp.name for p in find_sequences(tmp_path / "bsd")] == ["RGB"]
+
+
 def test_a_folder_beside_a_video_is_one_pair_not_a_set(tmp_path):
     (tmp_path / "seq" / "blur" / "nested").mkdir(parents=True)  # no frames directly, and no RGB folder
     make_video(tmp_path / "seq" / "sharp.mkv", frames=2)
