@@ -37,7 +37,8 @@ def find_sequences(root: str | os.PathLike, unmatched: list[str] | None = None) 
     videos or folders of frames, a lone `RGB` subfolder looked into, as in BSD) is either one
     sequence, `<seq>/blur` + `<seq>/sharp`, or, when both hold further folders or videos instead of frames, a set of them paired by name
     (without case or file suffix), `blur/<seq>` + `sharp/<seq>`. Blurred entries without a sharp
-    counterpart are left out, and their paths added to `unmatched` when given.
+    counterpart, and blurred folders without frames beside sharp frames, are left out, and their
+    paths added to `unmatched` when given.
     InputError when `root` holds no pair."""
     root = Path(root)
     if not root.is_dir():
@@ -58,6 +59,10 @@ def find_sequences(root: str | os.PathLike, unmatched: list[str] | None = None) 
         prefix = here.relative_to(root).as_posix()
         if blurred.is_file() or sharp.is_file() or _has_frames(_frames_of(blurred)):
             pairs.append(SequencePair(prefix if prefix != "." else root.name, _frames_of(blurred), _frames_of(sharp)))
+            continue
+        if _has_frames(_frames_of(sharp)):  # a sequence whose blurred frames are missing, not a set of them
+            if unmatched is not None:
+                unmatched.append(blurred.as_posix())
             continue
         sharp_entries = {_key(p): p for p in _listed(sharp) if _is_clip(p)}
         for clip in _listed(blurred):

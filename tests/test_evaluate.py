@@ -128,6 +128,18 @@ def test_hidden_entries_are_no_sequences_or_frames(tmp_path):
     assert [p.sharp.name for p in find_sequences(tmp_path / "bsd")] == ["RGB"]
 
 
+def test_an_empty_blurred_folder_is_named_not_dropped(tmp_path):
+    make_images(tmp_path / "good" / "blur", count=2)
+    make_images(tmp_path / "good" / "sharp", count=2)
+    (tmp_path / "bad" / "blur").mkdir(parents=True)
+    make_images(tmp_path / "bad" / "sharp", count=2)
+    unmatched = []
+    assert [p.name for p in find_sequences(tmp_path, unmatched)] == ["good"]
+    assert unmatched == [(tmp_path / "bad" / "blur").as_posix()]
+    result = runner.invoke(app, ["evaluate", str(tmp_path), "--results", str(tmp_path / "good" / "sharp"), "-q"])
+    assert result.exit_code == 0 and "bad/blur" in result.output
+
+
 def test_a_folder_beside_a_video_is_one_pair_not_a_set(tmp_path):
     (tmp_path / "seq" / "blur" / "nested").mkdir(parents=True)  # no frames directly, and no RGB folder
     make_video(tmp_path / "seq" / "sharp.mkv", frames=2)

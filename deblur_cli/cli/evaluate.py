@@ -128,7 +128,7 @@ def evaluate(
     unmatched: list[str] = []
     pairs = find_sequences(dataset, unmatched)
     if unmatched:
-        warn(f"left out, no sharp counterpart: {', '.join(unmatched)}")
+        warn(f"left out, no sharp counterpart or no blurred frames: {', '.join(unmatched)}")
     if sequences is not None:
         pairs = [p for p in pairs if sequences in p.name]
         if not pairs:
