@@ -72,7 +72,10 @@ def find_sequences(root: str | os.PathLike, unmatched: list[str] | None = None) 
                 if unmatched is not None:
                     unmatched.append(clip.as_posix())
                 continue
-            name = clip.name if prefix == "." else f"{prefix}/{clip.name}"
+            # a video's sequence is named without its suffix, as a folder of frames is, so that
+            # `--results DIR/seq0/` is found for it and `--save` writes `DIR/seq0/`
+            stem = clip.stem if clip.is_file() else clip.name
+            name = stem if prefix == "." else f"{prefix}/{stem}"
             pairs.append(SequencePair(name, _frames_of(clip), _frames_of(sharp_entries[_key(clip)])))
     if not pairs:
         raise InputError(

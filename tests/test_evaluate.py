@@ -94,7 +94,7 @@ def test_per_kind_videos_pair_by_name_whatever_the_suffix(tmp_path):
         (tmp_path / kind).mkdir()
         make_video(tmp_path / kind / f"Clip1{suffix}", frames=2)
     pairs = find_sequences(tmp_path)
-    assert [(p.name, p.blurred.name, p.sharp.name) for p in pairs] == [("Clip1.mp4", "Clip1.mp4", "Clip1.mkv")]
+    assert [(p.name, p.blurred.name, p.sharp.name) for p in pairs] == [("Clip1", "Clip1.mp4", "Clip1.mkv")]
 
 
 def test_bsd_rgb_subfolders_and_synth_videos_and_a_lone_pair(tmp_path):

@@ -264,3 +264,14 @@ def test_results_are_paired_with_the_blurred_frames_by_name(tmp_path):
     (results / "000001.png").unlink()
     with pytest.raises(InputError, match="blurred frame 000001 has no restored frame"):
         score_results(find_sequences(tmp_path / "s")[0], results, max_frames=2)
+
+
+def test_a_set_of_videos_names_its_sequences_without_the_suffix(tmp_path):
+    """BasicSR's layout of videos (blur/seq0.mkv, gt/seq0.mkv): results for seq0 are in a folder seq0."""
+    for kind in ("blur", "gt"):
+        (tmp_path / "data" / "test" / kind).mkdir(parents=True)
+        write_video(tmp_path / "data" / "test" / kind / "seq0.mkv", random_images(2, seed=0))
+    pairs = find_sequences(tmp_path / "data")
+    assert [p.name for p in pairs] == ["test/seq0"]
+    make_images(tmp_path / "results" / "seq0", count=2, size=(24, 20))
+    assert find_results(pairs, tmp_path / "results") == {"test/seq0": tmp_path / "results" / "seq0"}
