@@ -140,6 +140,13 @@ def test_an_empty_blurred_folder_is_named_not_dropped(tmp_path):
     assert result.exit_code == 0 and "bad/blur" in result.output
 
 
+def test_the_current_folder_as_a_lone_pair_is_named_as_the_folder(tmp_path, monkeypatch):
+    make_images(tmp_path / "one" / "blur", count=1)
+    make_images(tmp_path / "one" / "sharp", count=1)
+    monkeypatch.chdir(tmp_path / "one")
+    assert [p.name for p in find_sequences(".")] == ["one"]
+
+
 def test_a_folder_beside_a_video_is_one_pair_not_a_set(tmp_path):
     (tmp_path / "seq" / "blur" / "nested").mkdir(parents=True)  # no frames directly, and no RGB folder
     make_video(tmp_path / "seq" / "sharp.mkv", frames=2)
