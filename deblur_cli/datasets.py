@@ -121,19 +121,19 @@ def find_results(pairs: list[SequencePair], root: str | os.PathLike) -> dict[str
     """Where, under `root`, frames restored elsewhere (another method's results, or what `--save` wrote)
     are for each pair, by its name: a folder of frames or a video named as the sequence, looked for at
     its whole name under `root` first, then at ever shorter tails of it (`test/GOPR0384_11_00`, then
-    `GOPR0384_11_00`), names compared without case or file suffix; for a single sequence, `root` itself
-    if it holds frames. InputError, before any work, for a folder that is not there or a sequence
+    `GOPR0384_11_00`), names compared without case or file suffix; for a single sequence without such
+    an entry, `root` itself if it holds frames. InputError, before any work, for a folder that is not there or a sequence
     without results."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root} is not a folder", hint="give the folder that holds the restored frames of each sequence")
-    if len(pairs) == 1 and _has_frames(root):
-        return {pairs[0].name: root}
     found, missing = {}, []
     for pair in pairs:
         parts = pair.name.split("/")
         tails = (parts[k:] for k in range(len(parts)))
         path = next((p for tail in tails if (p := _entry(root, tail)) is not None), None)
+        if path is None and len(pairs) == 1 and _has_frames(root):
+            path = root  # after the folder of the sequence's name: a stray image in root is no results
         if path is None:
             missing.append(pair.name)
         else:

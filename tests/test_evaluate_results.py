@@ -56,6 +56,8 @@ def test_one_sequence_may_be_the_results_folder_itself(tmp_path):
     frames_folder(tmp_path / "out", random_images(2, seed=2))
     pairs = find_sequences(tmp_path / "seq")
     assert find_results(pairs, tmp_path / "out") == {"seq": tmp_path / "out"}
+    frames_folder(tmp_path / "out" / "seq", random_images(2, seed=3))  # the sequence's own folder comes first
+    assert find_results(pairs, tmp_path / "out") == {"seq": tmp_path / "out" / "seq"}
 
 
 def test_results_equal_to_the_sharp_frames_score_an_infinite_psnr(tmp_path):
