@@ -44,8 +44,15 @@ def find_sequences(root: str | os.PathLike, unmatched: list[str] | None = None) 
     if not root.is_dir():
         raise InputError(f"{root} is not a folder", hint="give the dataset's folder, e.g. GOPRO_Large/test")
     pairs: list[SequencePair] = []
-    for folder, subfolders, _ in os.walk(root):
+    # Linked folders are followed (a dataset assembled from links to sequences stored elsewhere), each
+    # real folder once: a link to a folder above it would otherwise be walked for ever.
+    walked: set[Path] = set()
+    for folder, subfolders, _ in os.walk(root, followlinks=True):
         here = Path(folder)
+        if here.resolve() in walked:
+            subfolders.clear()
+            continue
+        walked.add(here.resolve())
         subfolders[:] = [name for name in subfolders if not name.startswith(".")]
         entries = {_kind(p): p for p in _listed(here) if _is_clip(p)}
         blurred = next((entries[n] for n in BLURRED_NAMES if n in entries), None)

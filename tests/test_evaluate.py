@@ -147,6 +147,16 @@ def test_the_current_folder_as_a_lone_pair_is_named_as_the_folder(tmp_path, monk
     assert [p.name for p in find_sequences(".")] == ["one"]
 
 
+def test_linked_sequence_folders_are_followed_once(tmp_path):
+    make_images(tmp_path / "store" / "seqS" / "blur", count=1)
+    make_images(tmp_path / "store" / "seqS" / "sharp", count=1)
+    make_images(tmp_path / "data" / "seqR" / "blur", count=1)
+    make_images(tmp_path / "data" / "seqR" / "sharp", count=1)
+    (tmp_path / "data" / "seqS").symlink_to(tmp_path / "store" / "seqS", target_is_directory=True)
+    (tmp_path / "data" / "loop").symlink_to(tmp_path / "data", target_is_directory=True)
+    assert [p.name for p in find_sequences(tmp_path / "data")] == ["seqR", "seqS"]
+
+
 def test_a_folder_beside_a_video_is_one_pair_not_a_set(tmp_path):
     (tmp_path / "seq" / "blur" / "nested").mkdir(parents=True)  # no frames directly, and no RGB folder
     make_video(tmp_path / "seq" / "sharp.mkv", frames=2)
