@@ -65,7 +65,8 @@ def find_sequences(root: str | os.PathLike, unmatched: list[str] | None = None) 
         subfolders.clear()  # a pair's halves are not searched again
         prefix = here.relative_to(root).as_posix()
         if blurred.is_file() or sharp.is_file() or _has_frames(_frames_of(blurred)):
-            pairs.append(SequencePair(prefix if prefix != "." else root.resolve().name, _frames_of(blurred), _frames_of(sharp)))
+            name = prefix if prefix != "." else root.resolve().name  # "." for the root itself: its own name
+            pairs.append(SequencePair(name, _frames_of(blurred), _frames_of(sharp)))
             continue
         if _has_frames(_frames_of(sharp)):  # a sequence whose blurred frames are missing, not a set of them
             if unmatched is not None:

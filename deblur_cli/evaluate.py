@@ -242,7 +242,9 @@ def score_results(
                     f"the blurred ones {info.width}x{info.height}",
                     hint="results must hold the restored frames at the dataset's size, one per blurred frame",
                 )
-            _check_names(pair.name, info.frame_names, source.info.frame_names, results, "restored", max_frames, _ONE_EACH)
+            _check_names(
+                pair.name, info.frame_names, source.info.frame_names, results, "restored", max_frames, _ONE_EACH
+            )
             frames = _tensors(source, max_frames)
             for _ in inputs:
                 frame = next(frames, None)
@@ -290,7 +292,9 @@ def _score(
                 f"sharp ones {sharp_info.width}x{sharp_info.height}",
                 hint=_GROUND_TRUTH,
             )
-        _check_names(pair.name, blurred_info.frame_names, sharp_info.frame_names, pair.sharp, "sharp", max_frames, _GROUND_TRUTH)
+        _check_names(
+            pair.name, blurred_info.frame_names, sharp_info.frame_names, pair.sharp, "sharp", max_frames, _GROUND_TRUTH
+        )
         total = blurred_info.frame_count
         if max_frames is not None:
             total = max_frames if total is None else min(total, max_frames)
@@ -367,10 +371,12 @@ def _check_names(
         if b == o:
             continue
         if b not in {frame_key(name) for name in other}:
-            raise InputError(f"{sequence}: blurred frame {blurred[k]} has no {other_kind} frame of its name in {other_path}", hint=hint)
-        if o not in {frame_key(name) for name in blurred}:
-            raise InputError(f"{sequence}: {other_kind} frame {other[k]} in {other_path} has no blurred frame of its name", hint=hint)
-        raise InputError(f"{sequence}: blurred frame {blurred[k]} would be paired with {other_kind} frame {other[k]}", hint=hint)
+            what = f"blurred frame {blurred[k]} has no {other_kind} frame of its name in {other_path}"
+        elif o not in {frame_key(name) for name in blurred}:
+            what = f"{other_kind} frame {other[k]} in {other_path} has no blurred frame of its name"
+        else:
+            what = f"blurred frame {blurred[k]} would be paired with {other_kind} frame {other[k]}"
+        raise InputError(f"{sequence}: {what}", hint=hint)
 
 
 def _tensors(source: Iterable[Frame], count: int | None) -> Iterator[torch.Tensor]:
