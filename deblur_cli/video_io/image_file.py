@@ -13,6 +13,7 @@ from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions
 from deblur_cli.video_io.info import Frame, VideoInfo, alpha_left_out, checked_parts, with_alpha
+from deblur_cli.video_io.exif import read_exif, with_exif
 from deblur_cli.video_io.png_sequence import HDR_TRANSFERS, display_picture
 
 # suffix -> (encoder, pixel format for 8-bit frames, for deeper frames or None if the format is 8-bit only)
@@ -71,12 +72,20 @@ class ImageFileSink(atomic.FinishOrAbort):
     frames are rounded to 8 bits, and transparency left out, with a warning). A source of more than one
     frame is refused before anything is written when its frame count is known, and at its second frame
     otherwise. Encoding options other than the image's own format are refused: an image has no CRF,
-    preset or audio.
+    preset or audio. A JPEG or PNG keeps the EXIF of a JPEG or PNG `source` (exif.py).
     """
 
-    def __init__(self, path: str | os.PathLike, info: VideoInfo, options: EncodeOptions = EncodeOptions()):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        info: VideoInfo,
+        options: EncodeOptions = EncodeOptions(),
+        *,
+        source: str | os.PathLike | None = None,
+    ):
         self.path = Path(path)
         self.info = info
+        self._exif = read_exif(source) if source is not None else None  # a photo's camera, date, place
         check_image_output(self.path, info, options)
         self.warnings: list[str] = left_out(self.path, info)
         codec, shallow, deep = IMAGE_FORMATS[self.path.suffix.lower()]
@@ -110,7 +119,8 @@ class ImageFileSink(atomic.FinishOrAbort):
             self._frames = 1
 
     def _complete(self) -> None:
-        self._temp.write_bytes(self._data)
+        data = self._data if self._exif is None else with_exif(self._data, self.path.suffix, self._exif)
+        self._temp.write_bytes(data)
 
     def abort(self) -> None:
         """Delete the temporary file; the final name is never touched. Does nothing once finished or aborted."""

@@ -74,7 +74,7 @@ def open_sink(
         _check_frame_directory(path, options)
         return PngSequenceSink(path, info, key=resume_key, fresh=fresh)
     if is_image_output(path):
-        return ImageFileSink(path, info, options)  # which makes check_image_output's checks
+        return ImageFileSink(path, info, options, source=source)  # which makes check_image_output's checks
     carry = _carries(source)
     if resume_key is not None:
         return SegmentedVideoSink(path, info, options, key=resume_key, source=source if carry else None, fresh=fresh)
