@@ -13,7 +13,7 @@ from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions
 from deblur_cli.video_io.info import Frame, VideoInfo, alpha_left_out, checked_parts, with_alpha
-from deblur_cli.video_io.exif import read_exif, with_exif
+from deblur_cli.video_io.photo_metadata import read_metadata, with_metadata
 from deblur_cli.video_io.png_sequence import HDR_TRANSFERS, display_picture
 
 # suffix -> (encoder, pixel format for 8-bit frames, for deeper frames or None if the format is 8-bit only)
@@ -72,7 +72,8 @@ class ImageFileSink(atomic.FinishOrAbort):
     frames are rounded to 8 bits, and transparency left out, with a warning). A source of more than one
     frame is refused before anything is written when its frame count is known, and at its second frame
     otherwise. Encoding options other than the image's own format are refused: an image has no CRF,
-    preset or audio. A JPEG or PNG keeps the EXIF of a JPEG or PNG `source` (exif.py).
+    preset or audio. A JPEG or PNG keeps the EXIF and colour profile of a JPEG or PNG `source`
+    (photo_metadata.py).
     """
 
     def __init__(
@@ -85,7 +86,7 @@ class ImageFileSink(atomic.FinishOrAbort):
     ):
         self.path = Path(path)
         self.info = info
-        self._exif = read_exif(source) if source is not None else None  # a photo's camera, date, place
+        self._metadata = read_metadata(source) if source is not None else None  # EXIF, colour profile
         check_image_output(self.path, info, options)
         self.warnings: list[str] = left_out(self.path, info)
         codec, shallow, deep = IMAGE_FORMATS[self.path.suffix.lower()]
@@ -119,7 +120,7 @@ class ImageFileSink(atomic.FinishOrAbort):
             self._frames = 1
 
     def _complete(self) -> None:
-        data = self._data if self._exif is None else with_exif(self._data, self.path.suffix, self._exif)
+        data = self._data if self._metadata is None else with_metadata(self._data, self.path.suffix, self._metadata)
         self._temp.write_bytes(data)
 
     def abort(self) -> None:

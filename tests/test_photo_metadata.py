@@ -1,4 +1,5 @@
-"""A photo's EXIF carried to the restored JPEG or PNG, upright and without the blurred photo's thumbnail."""
+"""A photo's EXIF (upright, without the blurred photo's thumbnail) and colour profile carried to the
+restored JPEG or PNG."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from PIL import Image
 
 from deblur_cli.video_io import open_sink, open_source
-from deblur_cli.video_io.exif import _upright, read_exif, with_exif
+from deblur_cli.video_io.photo_metadata import PhotoMetadata, _upright, read_metadata, with_metadata
 
 CAMERA = {0x010F: "Canon", 0x0110: "EOS R5", 0x0132: "2026:11:30 10:00:00"}  # make, model, date
 
@@ -53,7 +54,19 @@ def test_the_thumbnail_of_the_blurred_photo_is_unlinked():
 def test_no_exif_or_damaged_exif_is_left_out(tmp_path):
     plain = tmp_path / "plain.jpg"
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(plain)
-    assert read_exif(plain) is None
+    assert read_metadata(plain) is None
     assert _upright(b"XX*\x00") is None and _upright(b"II*\x00" + struct.pack("<I", 9999)) is None
-    assert with_exif(b"not an image", ".jpg", b"II*\x00") == b"not an image"
-    assert read_exif(tmp_path / "gone.jpg") is None
+    assert with_metadata(b"not an image", ".jpg", PhotoMetadata(b"II*\x00", None)) == b"not an image"
+    assert read_metadata(tmp_path / "gone.jpg") is None
+
+
+@pytest.mark.parametrize("source_suffix", [".jpg", ".png"])
+@pytest.mark.parametrize("target_suffix", [".jpg", ".png"])
+@pytest.mark.parametrize("size", [3000, 150_000])  # a profile in one JPEG segment, and in three
+def test_the_colour_profile_is_kept(tmp_path, source_suffix, target_suffix, size):
+    """Without its profile a Display P3 photo is shown as sRGB, duller."""
+    profile = bytes(np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8))
+    source = tmp_path / f"in{source_suffix}"
+    Image.fromarray(np.full((16, 24, 3), 90, np.uint8)).save(source, icc_profile=profile)
+    out = Image.open(restored(source, tmp_path / f"out{target_suffix}"))
+    assert out.info.get("icc_profile") == profile
