@@ -106,13 +106,17 @@ def _videos_in(path: Path) -> list[Path]:
     )
 
 
+def check_not_the_input(source: str | os.PathLike, output: str | os.PathLike) -> None:
+    """UsageError when `output` is `source` itself (the same path, or a link to the same file)."""
+    out, src = Path(output), Path(source)
+    if out.resolve() == src.resolve() or (src.exists() and out.exists() and os.path.samefile(src, out)):
+        raise UsageError(f"output is the input: {out}", hint="choose another output path; the input is never modified")
+
+
 def check_output_path(source: str | os.PathLike, output: str | os.PathLike, *, force: bool) -> None:
     """Refuse output == input and an existing output unless `force`; fail early on an unwritable directory."""
+    check_not_the_input(source, output)
     out = Path(output)
-    src = Path(source)
-    same = out.resolve() == src.resolve() or (src.exists() and out.exists() and os.path.samefile(src, out))
-    if same:
-        raise UsageError(f"output is the input: {out}", hint="choose another output path; the input is never modified")
     if atomic.taken(out) and out.is_dir():  # frames go into a new or empty folder: --force empties none
         raise OutputError(
             f"output exists: {out} is a folder that is not empty",

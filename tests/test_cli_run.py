@@ -760,3 +760,12 @@ def test_a_folder_name_with_a_dot_ending_in_a_slash_is_a_folder_of_frames(tmp_pa
     assert not (tmp_path / "frames.v3").exists()
     assert deblur(tmp_path / "gone.mp4", "-o", f"{tmp_path / 'frames.v5'}/").exit_code == 1
     assert not (tmp_path / "frames.v5").exists()  # a refused run makes no folder
+
+
+def test_skip_existing_does_not_take_the_input_for_its_finished_output(tmp_path, identity):
+    """`-o IN --skip-existing` said "skipped: IN exists" and exited 0, as if the input were its result."""
+    source = media.make_video(tmp_path / "in.mp4", frames=2)
+    (tmp_path / "link.mp4").hardlink_to(source)
+    for target in (source, tmp_path / "link.mp4"):
+        result = deblur(source, "-o", target, "--skip-existing")
+        assert result.exit_code == 2 and "output is the input" in result.stderr

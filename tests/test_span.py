@@ -87,8 +87,12 @@ def test_image_sequences_are_cut_at_25_frames_a_second(tmp_path):
     assert len(images) == info.frame_count == 25
     assert all(np.array_equal(a, b) for a, b in zip(images, whole[25:50]))
     assert pts == [None] * 25
-    with pytest.raises(InputError, match="no image from 3 s to the end: 60 images last 2.4 s"):
+    with pytest.raises(InputError, match="no image from 3 s to the end: 60 images last 2.4 s") as late:
         describe(folder, Span(3.0))
+    assert late.value.hint == "choose an earlier --start"
+    with pytest.raises(InputError, match="no image starts from 1.01 s to 1.02 s") as between:  # inside, between two
+        describe(folder, Span(1.01, 1.02))
+    assert between.value.hint == "give the span at least one frame's duration"
 
 
 def audio_packets(path) -> list[tuple[float, float]]:

@@ -348,6 +348,14 @@ def test_ten_bit_into_an_eight_bit_encoder_warns(tmp_path):
     assert any("cannot store more than 8 bits" in w for w in warnings)
 
 
+def test_a_codec_the_muxer_lists_but_refuses_is_the_containers_fault(tmp_path):
+    """MOV lists VP9 among its codecs, then refuses it: the error blamed the encoder's settings."""
+    source = media.make_video(tmp_path / "in.mkv", frames=2)
+    with pytest.raises(OutputError, match="the .mov container cannot hold libvpx-vp9 video"):
+        convert(source, tmp_path / "out.mov", codec="libvpx-vp9")
+    assert not (tmp_path / "out.mov").exists()
+
+
 def test_hdr_frames_keep_their_transfer_in_png_and_warn_elsewhere(tmp_path):
     """PNG frames of a PQ video had no colour chunk, so viewers showed the PQ code values as sRGB; FFmpeg
     writes a cICP chunk for a frame that carries the tags. JPEG and TIFF have no such tag: a warning."""

@@ -113,7 +113,8 @@ def window_options(
     if last not in LAST_WINDOWS:
         raise UsageError(f"--last-window must be {' or '.join(LAST_WINDOWS)}, got {last!r}")
     if windows.overlap >= windows.window:
-        hint = f"add --overlap {windows.window - 1} or less ({model}'s is {spec.overlap})" if overlap is None else None
+        most = windows.window - 1
+        hint = f"add --overlap {most}{' or less' if most else ''} ({model}'s is {spec.overlap})" if overlap is None else None
         raise UsageError(f"--overlap ({windows.overlap}) must be smaller than --window ({windows.window})", hint=hint)
     return windows
 

@@ -69,8 +69,14 @@ def _images_in(paths: list[Path], span: Span, text: str, rate: Fraction | None) 
     rate = rate or DEFAULT_FPS
     chosen = span.frames(len(paths), rate)
     if not chosen:
+        length = len(paths) / rate
+        if span.start < length:  # inside the sequence, but between two frames' starts
+            raise InputError(
+                f"{text}: no image starts from {span.describe()} at {rate} frames a second",
+                hint="give the span at least one frame's duration",
+            )
         raise InputError(
-            f"{text}: no image from {span.describe()}: {len(paths)} images last {float(len(paths) / rate):g} s "
+            f"{text}: no image from {span.describe()}: {len(paths)} images last {float(length):g} s "
             f"at {rate} frames a second",
             hint="choose an earlier --start",
         )

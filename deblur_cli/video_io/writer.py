@@ -310,7 +310,8 @@ def start_encoding(container, encoding: Encoding) -> None:
     except OSError:
         raise  # the file system's (a full disk): the caller says so
     except (ValueError, av.FFmpegError) as e:  # the encoder refused its settings, or the muxer the codec
-        if encoding.encoder not in container.supported_codecs:
+        # a muxer may list a codec it then refuses (MOV and VP9): an encoder that opens alone was not at fault
+        if encoding.encoder not in container.supported_codecs or _opens_alone(container.streams.video[0]):
             raise OutputError(
                 f"the {Path(container.name).suffix or container.format.name} container cannot hold "
                 f"{encoding.encoder} video",
@@ -320,6 +321,20 @@ def start_encoding(container, encoding: Encoding) -> None:
             f"the {encoding.encoder} encoder refused its settings ({getattr(e, 'strerror', None) or e})",
             hint="check the codec, --crf, --preset and --pix-fmt options",
         ) from None
+
+
+def _opens_alone(stream) -> bool:
+    """Whether the encoder of `stream`, with its settings, opens outside its container."""
+    settings = stream.codec_context
+    try:
+        alone = av.CodecContext.create(settings.name, "w")
+        alone.width, alone.height, alone.pix_fmt = settings.width, settings.height, settings.pix_fmt
+        alone.time_base = settings.time_base or Fraction(1, 25)
+        alone.options = dict(settings.options)
+        alone.open()
+    except (ValueError, av.FFmpegError):
+        return False
+    return True
 
 
 class VideoFileSink(atomic.FinishOrAbort):
