@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deblur_cli.errors import InputError, OutputError
+from deblur_cli.folders import walk_once
 from deblur_cli.outputs import VIDEO_SUFFIXES
 from deblur_cli.video_io import input_identity
 from deblur_cli.video_io.images import is_image
@@ -44,15 +45,7 @@ def find_sequences(root: str | os.PathLike, unmatched: list[str] | None = None) 
     if not root.is_dir():
         raise InputError(f"{root} is not a folder", hint="give the dataset's folder, e.g. GOPRO_Large/test")
     pairs: list[SequencePair] = []
-    # Linked folders are followed (a dataset assembled from links to sequences stored elsewhere), each
-    # real folder once: a link to a folder above it would otherwise be walked for ever.
-    walked: set[Path] = set()
-    for folder, subfolders, _ in os.walk(root, followlinks=True):
-        here = Path(folder)
-        if here.resolve() in walked:
-            subfolders.clear()
-            continue
-        walked.add(here.resolve())
+    for here, subfolders, _ in walk_once(root):  # linked sequence folders too
         subfolders[:] = [name for name in subfolders if not name.startswith(".")]
         entries = {_kind(p): p for p in _listed(here) if _is_clip(p)}
         blurred = next((entries[n] for n in BLURRED_NAMES if n in entries), None)
@@ -60,7 +53,6 @@ def find_sequences(root: str | os.PathLike, unmatched: list[str] | None = None) 
         if blurred is None or sharp is None:
             if blurred is not None and unmatched is not None:
                 unmatched.append(blurred.as_posix())
-            subfolders.sort()
             continue
         subfolders.clear()  # a pair's halves are not searched again
         prefix = here.relative_to(root).as_posix()

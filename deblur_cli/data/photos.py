@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from deblur_cli.data.npy import TEMP_SUFFIX
 from deblur_cli.data.videos import VIDEOS_DIR
+from deblur_cli.folders import walk_once
 from deblur_cli.errors import InputError
 
 
@@ -107,25 +107,11 @@ def list_photos(cache: str | Path) -> list[Path]:
     written, are not photos). Folders linked into the cache are followed (a photos folder shared
     between caches), each once."""
     cache = Path(cache)
+    arrays = (folder / name for folder, _, names in walk_once(cache) for name in names if name.endswith(".npy"))
     return sorted(
-        p for p in _arrays(cache)
+        p for p in arrays
         if VIDEOS_DIR not in p.relative_to(cache).parts[:-1] and not p.name.endswith(TEMP_SUFFIX)
     )  # fmt: skip
-
-
-def _arrays(root: Path) -> list[Path]:
-    """The .npy files under `root`, through symbolic links to folders; a link back up is not walked twice."""
-    seen: set[str] = set()
-    found = []
-    for folder, subfolders, names in os.walk(root, followlinks=True):
-        subfolders.sort()  # which of two paths to one folder is kept must not follow the file system's order
-        real = os.path.realpath(folder)
-        if real in seen:
-            subfolders.clear()
-            continue
-        seen.add(real)
-        found += [Path(folder) / name for name in names if name.endswith(".npy")]
-    return found
 
 
 def scene_group(path: str | Path) -> str:
