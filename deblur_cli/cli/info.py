@@ -17,6 +17,7 @@ from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.extras import describe_extras
 from deblur_cli.video_io.image_file import ALPHA_IMAGE_FORMATS, is_image_output
 from deblur_cli.video_io.images import is_glob
+from deblur_cli.video_io.info import HDR_TRANSFERS
 from deblur_cli.video_io.sinks import planned_warnings
 
 # FFmpeg's colour enums, by the names ffprobe prints, for the values cameras and phones write.
@@ -147,9 +148,6 @@ def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
         "warnings": warnings,
     }
 
-
-HDR_TRANSFERS = (16, 18)  # transfer.PQ and transfer.HLG, which `deblur run` restores on the model's curve
-# (not imported from there: that module imports torch, which `deblur info` does without)
 
 
 def _colour(color: dict[str, int]) -> str:

@@ -12,9 +12,9 @@ import numpy as np
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions
-from deblur_cli.video_io.info import Frame, VideoInfo, alpha_left_out, checked_parts, with_alpha
+from deblur_cli.video_io.info import HDR_TRANSFERS, Frame, VideoInfo, alpha_left_out, checked_parts, with_alpha
 from deblur_cli.video_io.photo_metadata import read_metadata, with_metadata
-from deblur_cli.video_io.png_sequence import HDR_TRANSFERS, display_picture
+from deblur_cli.video_io.png_sequence import display_picture
 
 # suffix -> (encoder, pixel format for 8-bit frames, for deeper frames or None if the format is 8-bit only)
 IMAGE_FORMATS = {

@@ -13,6 +13,12 @@ from deblur_cli.video_io.hdr import HdrMetadata
 DEFAULT_FPS = Fraction(25)  # rate given to image sequences, which carry no timing of their own
 
 
+# The transfers of HDR video, PQ (smpte2084) and HLG (arib-std-b67), as FFmpeg numbers them: `deblur run`
+# restores them on the model's curve (transfer.py, which imports torch, names them PQ and HLG), and their code
+# values are never to be read as sRGB.
+HDR_TRANSFERS = (16, 18)
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """A source's video stream as frames are delivered: stored orientation, RGB arrays."""

@@ -14,14 +14,11 @@ import numpy as np
 
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
-from deblur_cli.video_io.info import Frame, VideoInfo, array_format, checked_parts, with_alpha
+from deblur_cli.video_io.info import HDR_TRANSFERS, Frame, VideoInfo, array_format, checked_parts, with_alpha
 from deblur_cli.video_io.work_folder import ResumePoint, WorkFolder, write_json
 
 FRAME_NAME = "frame_{:06d}.png"  # numbered from 1
 _PNG_FORMATS = {(False, False): "rgb24", (True, False): "rgb48be", (False, True): "rgba", (True, True): "rgba64be"}
-
-
-HDR_TRANSFERS = (16, 18)  # PQ (smpte2084) and HLG (arib-std-b67): code values no viewer may read as sRGB
 
 
 def display_picture(
