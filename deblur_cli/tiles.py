@@ -102,9 +102,23 @@ class TileGrid:
 
     def __iter__(self) -> Iterator[tuple[Region, torch.Tensor]]:
         """Each tile's region and weights (h, w), row by row."""
-        for (top, bottom), row_weight in zip(self.rows, _weights(list(self.rows))):
-            for (left, right), col_weight in zip(self.cols, _weights(list(self.cols))):
-                yield (slice(top, bottom), slice(left, right)), torch.outer(row_weight, col_weight)
+        return iter(self.on(torch.device("cpu"))[0])
+
+    def on(self, device: torch.device) -> tuple[list[tuple[Region, torch.Tensor]], torch.Tensor]:
+        """The tiles with their weights on `device`, and the weights' sum at each pixel (H, W), made once
+        per device: a diffusion model blends its tiles at every sampler step."""
+        placed = self.__dict__.setdefault("_on", {})  # a cache beside the frozen fields
+        if device not in placed:
+            tiles = [
+                ((slice(top, bottom), slice(left, right)), torch.outer(row_weight, col_weight).to(device))
+                for (top, bottom), row_weight in zip(self.rows, _weights(list(self.rows)))
+                for (left, right), col_weight in zip(self.cols, _weights(list(self.cols)))
+            ]
+            total = torch.zeros(self.size, dtype=torch.float32, device=device)
+            for region, weight in tiles:
+                total[region] += weight
+            placed[device] = tiles, total
+        return placed[device]
 
 
 def plan_tiles(height: int, width: int, *, tile: int, overlap: int | None, multiple: int) -> TileGrid:
@@ -130,16 +144,14 @@ def plan_tiles(height: int, width: int, *, tile: int, overlap: int | None, multi
 def blend_tiles(grid: TileGrid, restore_tile: Callable[[Region], torch.Tensor]) -> torch.Tensor:
     """Every pixel the weighted mean of the tiles covering it: restore_tile(region) returns a tile
     (..., h, w) for each region of the grid; returns (..., H, W) float32 on the tiles' device."""
-    total = weight = None
-    for region, w in grid:
+    total = tiles = weights = None
+    for index, (region, _) in enumerate(grid):
         out = restore_tile(region)
         if total is None:
             total = torch.zeros((*out.shape[:-2], *grid.size), dtype=torch.float32, device=out.device)
-            weight = torch.zeros(grid.size, dtype=torch.float32, device=out.device)
-        w = w.to(out.device)
-        total[..., region[0], region[1]].addcmul_(out.to(torch.float32), w)
-        weight[region] += w
-    return total.div_(weight)
+            tiles, weights = grid.on(out.device)
+        total[..., region[0], region[1]].addcmul_(out.to(torch.float32), tiles[index][1])
+    return total.div_(weights)
 
 
 def restore_tiled(
