@@ -160,6 +160,18 @@ def _encode_worker(
         stop.set()
 
 
+def output_settings(restorer: Restorer, windows: WindowOptions, strength: float = 1.0) -> dict:
+    """What decides the restored frames besides the input, as `run --json` and `evaluate --json` record
+    it (`settings`) and `resume_key` builds on: deblur's version, the restorer's `identity` (None for a
+    restorer without one), the windows and tiles as asked for, and --strength."""
+    return {
+        "deblur": __version__,
+        "restorer": getattr(restorer, "identity", None),
+        "windows": dataclasses.asdict(windows),
+        "strength": strength,
+    }
+
+
 def resume_key(
     source_path: str | os.PathLike,
     restorer: Restorer,
@@ -174,20 +186,15 @@ def resume_key(
     """Everything a run's output depends on, for telling whether the work an interrupted run kept can
     be reused: the input's identity, what cuts it into windows and tiles, the encoder's settings, and
     the restorer's `identity` (model, weights, precision, sampler). None for a restorer without one."""
-    identity = getattr(restorer, "identity", None)
-    if identity is None:
+    if getattr(restorer, "identity", None) is None:
         return None
-    return {
-        "deblur": __version__,
+    return output_settings(restorer, windows, strength) | {
         "input": input_identity(source_path),
         "span": [span.start, span.end],
         "image_rate": None if image_rate is None else str(image_rate),
         "deinterlace": deinterlace,
-        "windows": dataclasses.asdict(windows),
         "encode": dataclasses.asdict(encode),
         "side_by_side": side_by_side,
-        "strength": strength,
-        "restorer": identity,
     }
 
 

@@ -35,7 +35,6 @@ from deblur_cli.cli.options import (
     TileOpt,
     TileOverlapOpt,
     WindowOpt,
-    output_settings,
     sampling_note,
     unbatched_note,
     weights_label,
@@ -139,6 +138,7 @@ def evaluate(
     from deblur_cli.devices import resolve_device
     from deblur_cli.evaluate import EvaluationReport, evaluate_sequence, score_results
     from deblur_cli.metrics.lpips import load_lpips
+    from deblur_cli.pipeline import output_settings
     from deblur_cli.restorers import build_restorer
 
     torch_device = resolve_device(device)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from fractions import Fraction
 from pathlib import Path
@@ -10,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from deblur_cli import __version__
 from deblur_cli.auto_model import AUTO
 from deblur_cli.errors import UsageError
 from deblur_cli.host_memory import available_bytes
@@ -132,18 +130,6 @@ def unbatched_note(restorer: Restorer, model: str, batch: int) -> str | None:
 def weights_label(model: str, weights: Path | None) -> str:
     """How tables and JSON name a model run with weights given as a file: `dstnet (GOPRO.pth)`."""
     return model if weights is None else f"{model} ({weights.name})"
-
-
-def output_settings(restorer: Restorer, windows: WindowOptions, strength: float) -> dict:
-    """What decides the restored frames besides the input, as `run --json` and `evaluate --json` record
-    it (`settings`): deblur's version, the restorer's `identity` (None for a restorer without one), the
-    windows and tiles as asked for, and --strength."""
-    return {
-        "deblur": __version__,
-        "restorer": getattr(restorer, "identity", None),
-        "windows": dataclasses.asdict(windows),
-        "strength": strength,
-    }
 
 
 SAMPLING_DEFAULTS = {"--steps": 20, "--eta": 0.0, "--samples": 1}  # the diffusion models' sampling options

@@ -35,7 +35,6 @@ from deblur_cli.cli.options import (
     TileOverlapOpt,
     WeightsOpt,
     WindowOpt,
-    output_settings,
     rate_option,
     sampling_note,
     span_option,
@@ -180,7 +179,7 @@ def run(
         raise InputError("no video to restore: the folders given hold sound files only")
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.devices import resolve_device
-    from deblur_cli.pipeline import deblur_video
+    from deblur_cli.pipeline import deblur_video, output_settings
     from deblur_cli.restorers import build_restorer
 
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
