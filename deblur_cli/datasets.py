@@ -173,6 +173,9 @@ def save_folders(pairs: list[SequencePair], root: Path, *, scored: set[str] = fr
     """Where `--save root` writes each sequence's restored frames: root/<sequence name>. OutputError,
     before any work, if one of them exists and is not an empty folder, unless its sequence is among
     `scored` (those a stopped evaluation scored, and saved, already: the command checks them later)."""
+    existing = next(p for p in (root, *root.parents) if p.exists())  # the folders below it are made later
+    if not existing.is_dir():
+        raise OutputError(f"{existing} is a file, not a folder", hint="choose a folder for --save")
     folders = {pair.name: root / pair.name for pair in pairs}
     for name, folder in folders.items():
         if name in scored and folder.is_dir():

@@ -422,6 +422,11 @@ def test_save_writes_the_scored_frames_and_refuses_a_used_folder(tmp_path):
     assert score.output["psnr"] == pytest.approx(hand_scores(images, sharp)[0], abs=1e-5)
     with pytest.raises(OutputError, match="not an empty folder"):
         save_folders([pair], tmp_path / "saved")
+    (tmp_path / "a_file").write_text("kept")
+    with pytest.raises(OutputError, match="is a file, not a folder"):  # before any work, not at the first save
+        save_folders([pair], tmp_path / "a_file")
+    with pytest.raises(OutputError, match="is a file, not a folder"):
+        save_folders([pair], tmp_path / "a_file" / "below")
 
 
 class StopsOnSecondSequence(IdentityRestorer):
