@@ -193,7 +193,8 @@ def resume_key(
         "span": [span.start, span.end],
         "image_rate": None if image_rate is None else str(image_rate),
         "deinterlace": deinterlace,
-        "encode": dataclasses.asdict(encode),
+        # which options the user named changes only the notes, not the output
+        "encode": {name: value for name, value in dataclasses.asdict(encode).items() if name != "asked"},
         "side_by_side": side_by_side,
     }
 

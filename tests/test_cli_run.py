@@ -769,3 +769,24 @@ def test_skip_existing_does_not_take_the_input_for_its_finished_output(tmp_path,
     for target in (source, tmp_path / "link.mp4"):
         result = deblur(source, "-o", target, "--skip-existing")
         assert result.exit_code == 2 and "output is the input" in result.stderr
+
+
+def test_crf_and_preset_an_output_does_not_use_are_named_and_defaults_are_not(tmp_path, identity):
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    cases = [
+        (("-o", tmp_path / "a.mkv", "--codec", "ffv1", "--crf", 20), "--crf is not used by ffv1"),
+        (("-o", tmp_path / "b.mkv", "--codec", "ffv1", "--crf", 3, "--preset", "slow"), "--crf and --preset are not used by ffv1"),
+        (("-o", tmp_path / "c.mov", "--codec", "prores", "--preset", "slow"), "--preset is not used by prores_ks"),
+        (("-o", tmp_path / "d.mkv", "--codec", "x264-lossless", "--crf", 9), "--crf is not used by libx264rgb"),
+        (("-o", tmp_path / "frames/", "--crf", 20), "--crf is not used for PNG frames"),
+    ]
+    for args, note in cases:
+        result = deblur(source, *args, "-q")
+        assert result.exit_code == 0, result.output
+        assert note in result.output
+    for args in [("-o", tmp_path / "e.mkv", "--codec", "ffv1"), ("-o", tmp_path / "f.mp4", "--crf", 30, "--preset", "fast")]:
+        result = deblur(source, *args, "-q")  # the defaults, or options the encoder takes: nothing to say
+        assert result.exit_code == 0 and "not used" not in result.output, result.output
+    photo = media.write_image(tmp_path / "p.png", media.pattern(0, 64, 48))
+    result = deblur(photo, "-o", tmp_path / "q.jpg", "--preset", "slow", "-q")
+    assert result.exit_code == 0 and "--preset is not used for a .jpg image" in result.output, result.output

@@ -88,9 +88,14 @@ def run(
     ] = "auto",
     codec: Annotated[Optional[str], typer.Option(help="Video codec (libx264, libx265, libvpx-vp9, ffv1, x264-lossless...).")] = None,
     crf: Annotated[
-        int, typer.Option(min=0, max=63, help="Quality, lower is better: 0 to 51 for x264/x265, to 63 for VP9/AV1.")
-    ] = 18,
-    preset: Annotated[str, typer.Option(help="Encoder speed preset (x264/x265).")] = "medium",
+        Optional[int],
+        typer.Option(
+            min=0, max=63, help="Quality, lower is better: 0 to 51 for x264/x265, to 63 for VP9/AV1 (default: 18)."
+        ),
+    ] = None,
+    preset: Annotated[
+        Optional[str], typer.Option(help="Encoder speed preset (default: medium; x264/x265, mapped onto VP9/AV1).")
+    ] = None,
     pix_fmt: Annotated[Optional[str], typer.Option("--pix-fmt", help="Output pixel format (default: from the input and codec).")] = None,
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop audio and subtitle streams.")] = False,
     side_by_side: Annotated[
@@ -118,7 +123,8 @@ def run(
         named_folder = output_given is not None and output_given.endswith(("/", os.sep))
         return f"{target}{os.sep}" if named_folder and target == output else target
 
-    encode = EncodeOptions(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio=not no_audio)
+    asked = {name: value for name, value in (("crf", crf), ("preset", preset)) if value is not None}
+    encode = EncodeOptions(codec=codec, pix_fmt=pix_fmt, audio=not no_audio, asked=frozenset(asked), **asked)
     span = span_option(start, end, duration)
     image_rate = rate_option(fps)
     if deinterlace not in MODES:

@@ -22,6 +22,7 @@ class EncodeOptions:
     preset: str = "medium"  # x264 speed preset name, mapped onto the other encoders' speed settings
     pix_fmt: str | None = None  # output pixel format; None = chosen from the input's bit depth and size
     audio: bool = True  # carry the source's audio; False leaves it out on purpose
+    asked: frozenset[str] = frozenset()  # of "crf" and "preset", those the user set: noted where unused
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,25 @@ def _pixel_format(preferred: tuple[str, ...], encoder: str, options: EncodeOptio
     if options.pix_fmt:
         return _check_pix_fmt(options.pix_fmt, encoder, supported, width, height)
     return _pick_pix_fmt(preferred, encoder, supported, width, height)
+
+
+_SPEED_OPTIONS = ("preset", "cpu-used")  # where each encoder takes --preset
+
+
+def unused_options(options: EncodeOptions, encoding: Encoding | None, written_as: str) -> list[str]:
+    """Warnings for the quality and speed options the user set (`options.asked`) that the output does
+    not use: those a video encoder does not take (`encoding`: FFV1, ProRes) or all of them for images
+    (`encoding` None). `written_as` ends the message ("by ffv1", "for PNG frames")."""
+    used = set()
+    if encoding is not None and "crf" in encoding.options:
+        used.add("crf")
+    if encoding is not None and any(name in encoding.options for name in _SPEED_OPTIONS):
+        used.add("preset")
+    unused = [f"--{name}" for name in ("crf", "preset") if name in options.asked and name not in used]
+    if not unused:
+        return []
+    verb = "is" if len(unused) == 1 else "are"
+    return [f"{' and '.join(unused)} {verb} not used {written_as}"]
 
 
 def _generic(name: str) -> Encoder:

@@ -11,7 +11,7 @@ import numpy as np
 
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
-from deblur_cli.video_io.encoding import EncodeOptions
+from deblur_cli.video_io.encoding import EncodeOptions, unused_options
 from deblur_cli.video_io.info import HDR_TRANSFERS, Frame, VideoInfo, alpha_left_out, checked_parts, with_alpha
 from deblur_cli.video_io.photo_metadata import read_metadata, with_metadata
 from deblur_cli.video_io.png_sequence import display_picture
@@ -47,10 +47,11 @@ def check_image_output(path: str | os.PathLike, info: VideoInfo, options: Encode
         raise OutputError(f"{path} is one image, and the input has {info.frame_count} frames", hint=_HINT)
 
 
-def left_out(path: Path, info: VideoInfo) -> list[str]:
-    """Warnings for what of a source like `info` the image file `path` cannot hold."""
+def left_out(path: Path, info: VideoInfo, options: EncodeOptions = EncodeOptions()) -> list[str]:
+    """Warnings for what of a source like `info` the image file `path` cannot hold, and the encoding
+    `options` it does not use."""
     suffix = path.suffix.lower()
-    warnings = []
+    warnings = unused_options(options, None, f"for a {path.suffix} image")
     if info.has_audio:
         warnings.append("an image cannot hold audio; the source's audio was not written")
     if info.alpha and suffix not in ALPHA_IMAGE_FORMATS:
@@ -88,7 +89,7 @@ class ImageFileSink(atomic.FinishOrAbort):
         self.info = info
         self._metadata = read_metadata(source) if source is not None else None  # EXIF, colour profile
         check_image_output(self.path, info, options)
-        self.warnings: list[str] = left_out(self.path, info)
+        self.warnings: list[str] = left_out(self.path, info, options)
         codec, shallow, deep = IMAGE_FORMATS[self.path.suffix.lower()]
         self._alpha = info.alpha and self.path.suffix.lower() in ALPHA_IMAGE_FORMATS
         if self._alpha:

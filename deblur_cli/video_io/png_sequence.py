@@ -14,6 +14,7 @@ import numpy as np
 
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
+from deblur_cli.video_io.encoding import EncodeOptions, unused_options
 from deblur_cli.video_io.info import HDR_TRANSFERS, Frame, VideoInfo, array_format, checked_parts, with_alpha
 from deblur_cli.video_io.work_folder import ResumePoint, WorkFolder, write_json
 
@@ -38,9 +39,10 @@ def display_picture(
     return picture
 
 
-def left_out(info: VideoInfo) -> list[str]:
-    """Warnings for what of a source like `info` a PNG sequence cannot hold."""
-    warnings = []
+def left_out(info: VideoInfo, options: EncodeOptions = EncodeOptions()) -> list[str]:
+    """Warnings for what of a source like `info` a PNG sequence cannot hold, and the encoding `options`
+    it does not use."""
+    warnings = unused_options(options, None, "for PNG frames")
     if info.has_audio:
         warnings.append("a PNG sequence cannot hold audio; the source's audio was not written")
     if info.has_subtitles:
@@ -62,7 +64,15 @@ class PngSequenceSink(atomic.FinishOrAbort):
     written so far as kept, and a later sink under the same key (`resume_point`) continues after them.
     """
 
-    def __init__(self, path: str | os.PathLike, info: VideoInfo, *, key: dict | None = None, fresh: bool = False):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        info: VideoInfo,
+        options: EncodeOptions = EncodeOptions(),
+        *,
+        key: dict | None = None,
+        fresh: bool = False,
+    ):
         self.path = Path(path)
         self.info = info
         if atomic.taken(self.path):
@@ -70,7 +80,7 @@ class PngSequenceSink(atomic.FinishOrAbort):
                 f"{self.path} already exists and is not an empty directory",
                 hint="choose a new directory name for the PNG frames, or empty it first",
             )
-        self.warnings: list[str] = left_out(info)
+        self.warnings: list[str] = left_out(info, options)
         self._names = _kept_names(info.frame_names)
         self._deep = info.bit_depth > 8
         self._encoder = self._new_encoder()

@@ -72,7 +72,7 @@ def open_sink(
     """
     if is_frame_directory(path):
         _check_frame_directory(path, options)
-        return PngSequenceSink(path, info, key=resume_key, fresh=fresh)
+        return PngSequenceSink(path, info, options, key=resume_key, fresh=fresh)
     if is_image_output(path):
         return ImageFileSink(path, info, options, source=source)  # which makes check_image_output's checks
     carry = _carries(source)
@@ -94,10 +94,10 @@ def planned_warnings(
     as open_sink would."""
     if is_frame_directory(path):
         _check_frame_directory(path, options)
-        return png_sequence.left_out(info)
+        return png_sequence.left_out(info, options)
     if is_image_output(path):
         check_image_output(path, info, options)
-        return image_file.left_out(Path(path), info)
+        return image_file.left_out(Path(path), info, options)
     name = Path(path).name
     memory = io.BytesIO()
     memory.name = name

@@ -14,7 +14,7 @@ import numpy as np
 
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
-from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder
+from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder, unused_options
 from deblur_cli.video_io.hdr import x265_params
 from deblur_cli.video_io.info import (
     Frame,
@@ -105,6 +105,7 @@ class VideoEncoder:
             options, Path(name).suffix, info.bit_depth, info.width, info.height,
             source_codec=info.codec, source_profile=info.profile, alpha=info.alpha,
         )  # fmt: skip
+        warnings.extend(unused_options(options, encoding, f"by {encoding.encoder}"))
         self._pix_fmt = encoding.pix_fmt
         self._alpha = info.alpha and encoding.alpha  # frames take the source's alpha channel along
         if info.alpha and not encoding.alpha:
