@@ -272,6 +272,10 @@ def test_run_at_double_rate(tmp_path, monkeypatch):
     progressive = make_video(tmp_path / "p.mp4", frames=2, size=SIZE)
     result = CliRunner().invoke(app, ["run", str(progressive), "-o", str(tmp_path / "p-out.mp4"), "--deinterlace", "double"])
     assert result.exit_code == 0 and "is not marked interlaced" in result.stderr
+    images = make_images(tmp_path / "frames", count=2)[0].parent
+    result = CliRunner().invoke(app, ["run", str(images), "-o", str(tmp_path / "frames-out"), "--deinterlace", "double"])
+    assert result.exit_code == 0 and "images have no fields, so --deinterlace double leaves them" in result.stderr
+    assert len(list((tmp_path / "frames-out").iterdir())) == 2
 
 
 def test_run_refuses_bad_deinterlace_options(tmp_path):

@@ -336,6 +336,8 @@ def _deinterlace_note(source: Path, info, mode: str) -> str | None:
         return f"{source} is interlaced{order}: {how} before restoring (--deinterlace off keeps the fields as they are)"
     if mode == "double" and info.container is not None:
         return f"{source} is not marked interlaced: --deinterlace double leaves it as it is (on deinterlaces any video)"
+    if mode == "double":
+        return f"{source}: images have no fields, so --deinterlace double leaves them as they are"
     return None
 
 
