@@ -189,3 +189,27 @@ def test_an_interrupted_run_with_cuts_continues_to_the_same_frames(tmp_path, mon
         assert result.resumed > 0, after
         assert result.scene_cuts == [cut for cut in (7, 12, 21) if cut >= result.resumed]  # those it restored
         assert all(np.array_equal(a, b) for a, b in zip(decoded(target), whole)) and len(decoded(target)) == 27
+
+
+def test_light_changes_and_a_strobe_are_not_cuts():
+    """A light switched on or off, a white balance or exposure jump, a strobe: the histogram and the
+    pixels jump as at a cut, but the picture is the same, only brighter, darker or tinted."""
+    clip = scene(3, frames=8)
+    lights_off = clip.clone()
+    lights_off[4:] *= 0.35
+    white_balance = clip.clone()
+    white_balance[4:] *= torch.tensor([1.0, 0.8, 0.55])[:, None, None]
+    strobe = clip.clone()
+    strobe[1::2] = (strobe[1::2] * 2.5).clamp(0, 1)
+    for name, frames in [("lights off", lights_off), ("white balance", white_balance), ("strobe", strobe)]:
+        assert cuts_in(frames) == [], name
+    for edge in (1, 7):  # a flash at a window's first or last frame, where one side of the change is not shown
+        flash = clip.clone()
+        flash[edge - 1 if edge == 1 else edge] = 1.0
+        assert cuts_in(flash) == [], edge
+
+
+def test_a_one_frame_shot_inside_a_window_is_cut_on_both_sides():
+    first, insert, last = scene(0, frames=4), scene(1, frames=1), scene(2, frames=4)
+    assert cuts_in(torch.cat([first, insert, last])) == [4, 5]
+    assert cuts_in(torch.cat([first, scene(1, frames=2), last])) == [4, 6]
