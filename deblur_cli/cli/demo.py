@@ -52,7 +52,9 @@ def demo(
     restorer = build_restorer(
         model, weights=weights, device=device, precision=precision, steps=steps, seed=seed, warn=warn
     )
-    windows = window_options(model, None, None, "auto", 32)
+    # the generated clip is one shot, filmed by a camera that pans ever faster towards its ends: a cut
+    # found in it could only be a false one, and would change the figure the demo prints
+    windows = window_options(model, None, None, "auto", 32, scene_cuts=False)
     with err.status(f"deblurring a generated {size} clip with {model}..."):
         result = run_demo(output, restorer, windows=windows, seed=seed, frames=frames, size=clip_size, force=force)
     summary = {
