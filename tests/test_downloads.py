@@ -251,31 +251,52 @@ def test_a_cached_file_is_hashed_before_each_use_and_fetched_again_when_damaged(
     assert download(e, tmp_path).read_bytes() == CONTENT and len(server.requests("GET")) == 2
 
 
-def test_a_cache_stamped_by_an_earlier_release_still_counts(server, tmp_path, official_pth):
-    """Stamps from before deblur recorded a conversion's sha256 hold the checksum and size only: an
-    upgrade must not make the whole cache look missing (offline, nothing would run)."""
+def test_a_cache_stamped_by_an_earlier_release(server, tmp_path, official_pth):
+    """Stamps from before deblur recorded a conversion's sha256 hold the checksum and size only. A download
+    is still hashed against its pin, so it counts; a conversion has nothing to be checked against, so it
+    does not (it is fetched and converted again), and no stamp is ever written for bytes not verified."""
     plain = entry(url=server.add_file("w.safetensors", CONTENT))
     converted = entry("c", url=server.add_file("GOPRO.pth", official_pth), content=official_pth,
                       extra="config = { feat = 8, blocks = 1 }\n")  # fmt: skip
+    paths = {}
     for e in (plain, converted):
-        path = download(e, tmp_path)
+        path = paths[e.name] = download(e, tmp_path)
         stamp = path.with_name(path.name + ".verified")
         stamp.write_text(json.dumps({"checksum": str(e.checksum), "size": path.stat().st_size}))  # the old format
-        assert status(e, tmp_path) == "cached" and cache.cached_file(e, tmp_path) == path
-    assert "sha256" in json.loads(stamp.read_text())  # the conversion's stamp was written anew
-    requests = len(server.requests("GET"))
-    # an old stamp beside a converted file that does not name its source is not trusted
-    stamp.write_text(json.dumps({"checksum": str(converted.checksum), "size": path.stat().st_size}))
-    other = path.with_name("other.safetensors")
-    from deblur_cli.checkpoint import save_checkpoint
-    import torch
+    assert status(plain, tmp_path) == "cached" and cache.cached_file(plain, tmp_path) == paths["w"]
 
-    save_checkpoint({"x": torch.zeros(1)}, other, architecture="dstnet", config={})
-    other.replace(path)
-    stamp.write_text(json.dumps({"checksum": str(converted.checksum), "size": path.stat().st_size}))
+    old_stamp = stamp.read_text()
+    assert status(converted, tmp_path) == "missing"
     heard = []
-    assert cache.cached_file(converted, tmp_path, warn=heard.append) is None and "does not name" in heard[0]
-    assert len(server.requests("GET")) == requests
+    assert cache.cached_file(converted, tmp_path, warn=heard.append) is None
+    assert heard == [f"c: the cached file {paths['c']} was converted by an earlier release of deblur, whose stamp "
+                     "cannot vouch for its bytes; it must be fetched and converted again"]
+    assert stamp.read_text() == old_stamp  # not stamped anew
+    requests = len(server.requests("GET"))
+    assert download(converted, tmp_path) == paths["c"] and len(server.requests("GET")) == requests + 1
+    assert "sha256" in json.loads(stamp.read_text()) and status(converted, tmp_path) == "cached"
+
+
+def test_a_read_only_cache(server, tmp_path, official_pth, monkeypatch):
+    """A cache nothing can be written to (a read-only mount; here every path a write would take is
+    blocked, which holds for root too): one of this release is used as it is, offline; one stamped by
+    an earlier release says what to do, rather than failing on the stamp it cannot write."""
+    e = entry("c", url=server.add_file("GOPRO.pth", official_pth), content=official_pth,
+              extra="config = { feat = 8, blocks = 1 }\n")  # fmt: skip
+    path = download(e, tmp_path)
+    stamp = path.with_name(path.name + ".verified")
+    stamp.with_name(stamp.name + ".tmp").mkdir()
+    (tmp_path / "locks").rename(tmp_path / "old-locks")
+    (tmp_path / "locks").write_text("")
+    registry = _registry_of(e)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert resolve_weights("dstnet", cache_dir=tmp_path, registry=registry).path == path
+
+    stamp.write_text(json.dumps({"checksum": str(e.checksum), "size": path.stat().st_size}))  # an earlier release's
+    heard = []
+    with pytest.raises(WeightsError, match="'c' for model dstnet are not downloaded \\(offline\\)") as info:
+        resolve_weights("dstnet", cache_dir=tmp_path, registry=registry, warn=heard.append)
+    assert "deblur download-weights c" in info.value.hint and "earlier release" in heard[0]
 
 
 def test_relative_cache_folders_are_made_absolute_and_a_relative_xdg_cache_home_is_ignored(tmp_path, monkeypatch):

@@ -9,11 +9,12 @@ Layout of the deblur cache (see docs/weights.md):
     <cache>/hub/                                      Hub downloads, only when the cache folder was chosen explicitly
     <cache>/locks/<entry>.lock                        taken while the entry is fetched (see lock.py)
 
-A stamp is written after verification (and conversion); a stamp for another checksum (weights.toml
-changed) makes the file stale. Every file is hashed again each time it is about to be used: a download
-against its pinned checksum, a conversion against the sha256 its stamp recorded, Hub and package files
-(which carry no stamp: we do not own those folders) against their pins. A damaged cached file is
-deleted and counts as missing, so the next download replaces it. `status` hashes nothing.
+A stamp is written after verification (and conversion), and only then; a stamp for another checksum
+(weights.toml changed) makes the file stale. Every file is hashed again each time it is about to be used:
+a download against its pinned checksum, a conversion against the sha256 its stamp recorded, Hub and
+package files (which carry no stamp: we do not own those folders) against their pins. A damaged cached
+file is deleted and counts as missing, so the next download replaces it. Using a cached file writes
+nothing, so a read-only cache works. `status` hashes nothing.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def _stamp_path(path: Path) -> Path:
 
 def _stamp(path: Path, checksum: Checksum) -> dict | None:
     """The stamp of `path` if it records `checksum` and the file's current size, else None. (Stamps
-    written before deblur recorded a conversion's own sha256 lack it: see `_converted_problem`.)"""
+    written before deblur recorded a conversion's own sha256 lack it: see `_vouches`.)"""
     try:
         recorded = json.loads(_stamp_path(path).read_text(encoding="utf-8"))
         size = path.stat().st_size
@@ -105,29 +106,17 @@ def _stamp(path: Path, checksum: Checksum) -> dict | None:
     return recorded if fits else None
 
 
-def _converted_problem(path: Path, stamp: dict, checksum: Checksum) -> str | None:
-    """Why a converted file no longer matches its stamp, or None. A stamp of an earlier release holds no
-    sha256: the file's own metadata must then name the pinned source checksum, and the stamp is
-    written anew (the file hashed from now on)."""
-    if isinstance(stamp.get("sha256"), str):
-        actual = file_digest(path, "sha256")
-        return None if actual == stamp["sha256"] else f"has sha256 {actual}, expected {stamp['sha256']}"
-    if _safetensors_metadata(path).get("source_checksum") != str(checksum):
-        return "does not name its pinned source in its metadata"
-    write_stamp(path, checksum)
-    return None
+def _vouches(entry: WeightsEntry, stamp: dict) -> bool:
+    """Whether `stamp` can vouch for our file of `entry`. A conversion's must record the converted file's
+    own sha256: those of earlier releases do not, and nothing else can tell that its bytes are the ones
+    converted from the verified source (its metadata could be copied onto other tensors)."""
+    return not entry.needs_conversion or isinstance(stamp.get("sha256"), str)
 
 
-def _safetensors_metadata(path: Path) -> dict:
-    """The string metadata of a safetensors file ({} if unreadable), read through NumPy: listing and
-    fetching weights does not import torch."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            return dict(f.metadata() or {})
-    except Exception:  # safetensors raises its own error types across versions
-        return {}
+def _converted_problem(path: Path, stamp: dict) -> str | None:
+    """Why a converted file no longer matches the sha256 its stamp records, or None."""
+    actual = file_digest(path, "sha256")
+    return None if actual == stamp["sha256"] else f"has sha256 {actual}, expected {stamp['sha256']}"
 
 
 def package_root() -> Path:
@@ -173,9 +162,14 @@ def cached_file(
     assert entry.checksum is not None  # required for downloadable entries by the registry
     ours = converted_path(entry, cache_dir) if entry.needs_conversion else download_path(entry, cache_dir)
     stamp = _stamp(ours, entry.checksum) if ours.is_file() else None
+    if stamp is not None and not _vouches(entry, stamp):
+        if warn is not None:
+            warn(f"{entry.name}: the cached file {ours} was converted by an earlier release of deblur, whose stamp "
+                 "cannot vouch for its bytes; it must be fetched and converted again")  # fmt: skip
+        stamp = None  # kept until a new conversion replaces it: deleting it gains nothing
     if stamp is not None:
         if entry.needs_conversion:
-            problem = _converted_problem(ours, stamp, entry.checksum)
+            problem = _converted_problem(ours, stamp)
         else:
             problem = mismatch(ours, entry.checksum, entry.size)
         if problem is None:
@@ -222,7 +216,8 @@ def status(entry: WeightsEntry, cache_dir: str | Path | None = None) -> str:
             return "missing"
         return "bundled" if entry.checksum is not None else "unpinned"
     ours = converted_path(entry, cache_dir) if entry.needs_conversion else download_path(entry, cache_dir)
-    if ours.is_file() and _stamp(ours, entry.checksum) is not None:
+    stamp = _stamp(ours, entry.checksum) if ours.is_file() else None
+    if stamp is not None and _vouches(entry, stamp):
         return "cached"
     hub_file = isinstance(entry.source, HubSource) and not entry.needs_conversion
     if hub_file and hub.find_cached(entry.source, cache_dir=hub_cache(cache_dir)) is not None:
