@@ -14,7 +14,7 @@ import pytest
 from tests.http_server import LocalServer, git_blob_id
 from typer.testing import CliRunner
 
-from deblur_cli.errors import WeightsError
+from deblur_cli.errors import OutputError, WeightsError
 from deblur_cli.weights import cache, download, resolve_weights, status
 from deblur_cli.weights import registry as registry_module
 from deblur_cli.weights.hub import _accepts_tqdm_class
@@ -633,6 +633,31 @@ def test_cli_download_errors(cli, tmp_path):
     assert unknown.exit_code == 1 and "unknown weights 'nope'" in unknown.stderr
     assert cli("download-weights").exit_code == 2
     assert cli("download-weights", "w", "--all").exit_code == 2
+
+
+def test_cli_download_goes_on_past_a_cache_it_cannot_write(cli, tmp_path):
+    """An OSError of the cache (here its locks folder is a file) is one line per name, naming the weights
+    and the folder; the loop goes on to the end, and `run` (through resolve_weights) gets the same line."""
+    (tmp_path / "locks").write_text("")
+    result = cli("download-weights", "w", "gone", "--cache-dir", str(tmp_path))
+    assert result.exit_code == 1 and result.stdout == ""
+    for name in ("w", "gone"):
+        assert f"error: {name}: cannot use the weights cache {tmp_path}: {tmp_path / 'locks'} is a file, not a folder" in result.stderr
+    assert "error: 2 of 2 downloads failed: w, gone" in result.stderr
+    with pytest.raises(OutputError, match=f"w: cannot use the weights cache {tmp_path}: ") as info:
+        resolve_weights("dstnet", cache_dir=tmp_path)
+    assert "--cache-dir" in info.value.hint
+
+
+def test_cli_cache_dir_must_name_a_folder(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("")
+    for command in ("download-weights", "models"):
+        empty = cli(command, "w", "--cache-dir", "") if command == "download-weights" else cli(command, "--cache-dir", "")
+        assert empty.exit_code == 2 and empty.stderr.splitlines()[0] == "error: --cache-dir is empty", empty.output
+        a_file = cli(command, "--cache-dir", "afile")
+        assert a_file.exit_code == 2 and a_file.stderr.splitlines()[0] == "error: --cache-dir afile is a file, not a folder"
+    assert not (tmp_path / "weights").exists() and not (tmp_path / "locks").exists()  # nothing made in the current folder
 
 
 def test_exclusive_lock_makes_a_second_holder_wait(tmp_path):

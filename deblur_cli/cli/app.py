@@ -44,6 +44,9 @@ class _Group(typer.core.TyperGroup):
             message = e.format_message().rstrip(".")
             report_error(UsageError(message[:1].lower() + message[1:], hint=_help_hint(e)))
             code = e.exit_code
+        except DeblurError as e:  # an option's own parser refused its value (`options.cache_dir_option`)
+            report_error(e)
+            code = e.exit_code
         except _ABORT:
             code = 1
         if not standalone_mode:

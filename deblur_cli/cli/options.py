@@ -77,7 +77,21 @@ FpsOpt = Annotated[
 DurationOpt = Annotated[Optional[str], typer.Option("--duration", help="Restore this long from --start (instead of --end).")]
 
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
-CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Weights cache folder.")]
+
+
+def cache_dir_option(value: str) -> Path:
+    """--cache-dir as typed. An empty one is refused (it would be the current folder, while an empty
+    $DEBLUR_CACHE counts as unset), and so is a file."""
+    if not value:
+        raise UsageError("--cache-dir is empty", hint="name a folder, or leave the option out for the default cache")
+    if Path(value).expanduser().is_file():
+        raise UsageError(f"--cache-dir {value} is a file, not a folder", hint="name a folder (it is made if missing)")
+    return Path(value)
+
+
+CacheDirOpt = Annotated[
+    Optional[Path], typer.Option("--cache-dir", parser=cache_dir_option, help="Weights cache folder.")
+]
 OfflineOpt = Annotated[bool, typer.Option("--offline", help="Never download weights.")]
 LpipsWeightsOpt = Annotated[
     Optional[list[Path]],

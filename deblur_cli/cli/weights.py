@@ -13,6 +13,7 @@ from rich.text import Text
 
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, labelled, out
+from deblur_cli.cli.options import cache_dir_option
 from deblur_cli.errors import DeblurError, UsageError, WeightsError
 from deblur_cli.weights import WeightsEntry, download, load_registry, status
 from deblur_cli.weights.cache import cache_root
@@ -20,7 +21,11 @@ from deblur_cli.weights.registry import BundledSource, HubSource, UrlSource
 
 CacheDirOpt = Annotated[
     Optional[Path],
-    typer.Option("--cache-dir", help="Weights cache [$DEBLUR_CACHE, else $XDG_CACHE_HOME/deblur or ~/.cache/deblur]."),
+    typer.Option(
+        "--cache-dir",
+        parser=cache_dir_option,
+        help="Weights cache [$DEBLUR_CACHE, else $XDG_CACHE_HOME/deblur or ~/.cache/deblur].",
+    ),
 ]
 _STATUS_STYLE = {"bundled": "green", "cached": "green", "missing": "yellow", "unpinned": "red"}
 
@@ -110,7 +115,7 @@ def download_weights(
                 if len(entries) == 1:
                     raise
                 failed.append(entry.name)
-                bar.console.print(labelled("error:", "red", str(e)), highlight=False)
+                bar.console.print(labelled("error:", "red", str(e)), highlight=False, soft_wrap=True)
                 continue
             finally:
                 bar.remove_task(task)

@@ -19,13 +19,14 @@ nothing, so a read-only cache works. `status` hashes nothing.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from deblur_cli.errors import WeightsError
+from deblur_cli.errors import OutputError, WeightsError
 from deblur_cli.weights import hub
 from deblur_cli.weights.registry import BundledSource, HubSource, WeightsEntry
 from deblur_cli.weights.verify import Checksum, file_digest, mismatch
@@ -78,6 +79,20 @@ def lock_path(entry: WeightsEntry, cache_dir: str | Path | None = None) -> Path:
 def converted_path(entry: WeightsEntry, cache_dir: str | Path | None = None) -> Path:
     """Where the safetensors conversion of a legacy checkpoint is kept."""
     return entry_dir(entry, cache_dir) / f"{entry.name}.safetensors"
+
+
+def unusable(entry: WeightsEntry, cache_dir: str | Path | None, e: OSError) -> OutputError:
+    """The error for an OSError met in the cache while fetching `entry`: a read-only folder, a file where
+    a folder should be, no permission. It names the entry and the cache folder."""
+    problem = f"{e.filename}: {e.strerror or e}" if e.filename else (e.strerror or str(e))
+    if e.errno in (errno.EEXIST, errno.ENOTDIR) and e.filename:
+        path = Path(e.filename)
+        in_the_way = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+        problem = problem if in_the_way is None else f"{in_the_way} is a file, not a folder"
+    return OutputError(
+        f"{entry.name}: cannot use the weights cache {cache_root(cache_dir)}: {problem}",
+        hint="choose another folder with --cache-dir (or $DEBLUR_CACHE), or make this one writable",
+    )
 
 
 def write_stamp(path: Path, checksum: Checksum) -> None:

@@ -39,8 +39,8 @@ def download(
     Without `force`, a cached file that still matches its checksum is returned with no request.
     Otherwise the source is fetched (a URL resumes its .part file), checked against the entry's size
     and checksum before any use (a mismatch deletes it and raises WeightsError), and a legacy
-    checkpoint is converted once. A bundled entry needs no download: its checked package file is
-    returned. Processes fetching one entry at once take turns (`lock.exclusive`): the later ones find
+    checkpoint is converted once. A cache that cannot be written is an OutputError naming it. A bundled
+    entry needs no download: its checked package file is returned. Processes fetching one entry at once take turns (`lock.exclusive`): the later ones find
     it cached. `warn(line)` hears of a damaged cached file and of waiting for another process;
     `on_fetch()` is called when this call fetches (or converts) the file itself.
     """
@@ -55,14 +55,17 @@ def download(
         if warn is not None:
             warn(f"{entry.name}: another deblur process is fetching these weights; waiting for it")
 
-    with exclusive(cache.lock_path(entry, cache_dir), on_wait=waiting):
-        if not force:  # another process may have fetched it while this one waited
-            found = cache.cached_file(entry, cache_dir, warn=warn)
-            if found is not None:
-                return found
-        if on_fetch is not None:
-            on_fetch()
-        return _download_unlocked(entry, cache_dir, force=force, progress=progress)
+    try:
+        with exclusive(cache.lock_path(entry, cache_dir), on_wait=waiting):
+            if not force:  # another process may have fetched it while this one waited
+                found = cache.cached_file(entry, cache_dir, warn=warn)
+                if found is not None:
+                    return found
+            if on_fetch is not None:
+                on_fetch()
+            return _download_unlocked(entry, cache_dir, force=force, progress=progress)
+    except OSError as e:  # the network's are WeightsErrors by now: this is the cache's (a lock, a stamp...)
+        raise cache.unusable(entry, cache_dir, e) from None
 
 
 def _download_unlocked(
