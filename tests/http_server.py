@@ -9,7 +9,8 @@ What huggingface_hub (2.x) needs from `HEAD/GET {endpoint}/{repo_id}/resolve/{re
   without the Authorization header. Here that other host is a second server on another port.
 - 404s carry `X-Error-Code` (`EntryNotFound`, `RepoNotFound`, `RevisionNotFound`).
 Plain files are at /files/<name>, and /redirect/<name> answers 302 to them. Every GET honours
-`Range: bytes=N-` (206 + Content-Range; 416 past the end). Every request is recorded.
+`Range: bytes=N-` (206 + Content-Range; 416 past the end), except on paths told to answer whole (a
+proxy, a login portal). Every request is recorded.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class ServerState:
     files: dict[str, bytes] = field(default_factory=dict)  # plain URL path -> content
     hub: dict[tuple[str, str, str], HubFile] = field(default_factory=dict)  # (repo, commit, filename)
     cut_after: dict[str, list[int]] = field(default_factory=dict)  # path -> bytes to send before closing, per GET
+    no_range: set[str] = field(default_factory=set)  # paths answered whole (200), whatever Range asks
+    content_type: dict[str, str] = field(default_factory=dict)  # path -> Content-Type header
     seen: list[Seen] = field(default_factory=list)
 
 
@@ -80,6 +83,14 @@ class LocalServer:
         """The next GETs of this path send only `after[i]` body bytes, then drop the connection."""
         path = url_or_path.removeprefix(self.endpoint)
         self.state.cut_after[path] = list(after)
+
+    def answer_whole(self, url_or_path: str, content_type: str | None = None) -> None:
+        """GETs of this path ignore Range and answer 200 with the whole content (as a proxy or a login
+        portal does), with `content_type` if given."""
+        path = url_or_path.removeprefix(self.endpoint)
+        self.state.no_range.add(path)
+        if content_type is not None:
+            self.state.content_type[path] = content_type
 
     def requests(self, method: str | None = None, server: str | None = None) -> list[Seen]:
         return [s for s in self.state.seen if method in (None, s.method) and server in (None, s.server)]
@@ -162,7 +173,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _content(self, content: bytes, path: str, body: bool, extra: dict[str, str] | None = None) -> None:
         start = 0
         match = _RANGE.fullmatch(self.headers.get("Range", ""))
-        if match:
+        if match and path not in self.server.state.no_range:
             start = int(match[1])
             if start >= len(content):
                 return self._status(416, {"Content-Range": f"bytes */{len(content)}"})
@@ -172,6 +183,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(200)
         self.send_header("Content-Length", str(len(content) - start))
         self.send_header("Accept-Ranges", "bytes")
+        if path in self.server.state.content_type:
+            self.send_header("Content-Type", self.server.state.content_type[path])
         for key, value in (extra or {}).items():
             self.send_header(key, value)
         self.end_headers()

@@ -156,6 +156,45 @@ def test_a_corrupt_partial_file_fails_verification_and_is_deleted(server, tmp_pa
     assert download(e, tmp_path).read_bytes() == CONTENT  # the next call starts afresh
 
 
+def test_a_web_page_instead_of_the_weights_keeps_the_partial_file(server, tmp_path):
+    """A login portal or a proxy answers a resumed download (or a first one) with 200 and an HTML page: a
+    clear line, and the .part is kept for when the real file can be reached again."""
+    url = server.add_file("w.safetensors", CONTENT)
+    e = entry(url=url, size=False)
+    part = tmp_path / "weights" / "w" / "w.safetensors.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(CONTENT[:5000])
+    server.state.files["/files/w.safetensors"] = b"<html><body>Please log in</body></html>"
+    server.answer_whole(url, "text/html; charset=utf-8")
+    with pytest.raises(WeightsError, match="w: the server answered with a web page, not the weights: a login portal or proxy\\?") as info:
+        download(e, tmp_path)
+    assert "kept" in info.value.hint and part.read_bytes() == CONTENT[:5000]
+    assert [g.headers.get("range") for g in server.requests("GET")] == ["bytes=5000-"]
+    part.unlink()
+    with pytest.raises(WeightsError, match="a web page"):
+        download(e, tmp_path)
+    assert list(part.parent.iterdir()) == []
+
+
+def test_a_whole_answer_to_a_resume_replaces_the_partial_file_only_once_verified(server, tmp_path):
+    url = server.add_file("w.safetensors", b"other bytes" * 1000)
+    server.answer_whole(url)
+    e = entry(url=url, size=False)
+    part = tmp_path / "weights" / "w" / "w.safetensors.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(CONTENT[:5000])
+    with pytest.raises(WeightsError, match="the downloaded file has sha256"):
+        download(e, tmp_path)
+    assert sorted(p.name for p in part.parent.iterdir()) == ["w.safetensors.part"] and part.read_bytes() == CONTENT[:5000]
+    sized = entry(url=url)  # the size weights.toml states is checked first
+    with pytest.raises(WeightsError, match="the server offers 11000 bytes"):
+        download(sized, tmp_path)
+    assert part.read_bytes() == CONTENT[:5000]
+    server.state.files["/files/w.safetensors"] = CONTENT  # a server that ignores ranges, serving the file
+    assert download(e, tmp_path).read_bytes() == CONTENT
+    assert sorted(p.name for p in part.parent.iterdir()) == ["w.safetensors", "w.safetensors.verified"]
+
+
 def test_404_is_one_clear_line(server, tmp_path):
     with pytest.raises(WeightsError, match=r"w: http://127\.0\.0\.1:\d+/files/gone answered HTTP 404") as info:
         download(entry(url=f"{server.endpoint}/files/gone"), tmp_path)

@@ -94,21 +94,25 @@ def _fetch_url(
     entry: WeightsEntry, source: UrlSource, cache_dir: str | Path | None, *, force: bool, progress: ProgressFn | None
 ) -> Path:
     target = cache.download_path(entry, cache_dir)
+    partial = (urls.part_path(target), urls.whole_path(target))
     if force:
-        urls.part_path(target).unlink(missing_ok=True)
+        for path in partial:
+            path.unlink(missing_ok=True)
     elif entry.needs_conversion and target.is_file() and mismatch(target, entry.checksum, entry.size) is None:
         return target  # verified by an earlier call whose conversion failed: no need to fetch it again
-    part = urls.fetch(
+    fetched = urls.fetch(
         source.url, target, label=entry.name, size=entry.size, limit=MAX_UNSIZED_BYTES, progress=progress
     )
-    problem = mismatch(part, entry.checksum, entry.size)
+    problem = mismatch(fetched, entry.checksum, entry.size)
     if problem is not None:
-        part.unlink()
+        fetched.unlink()  # only this answer: a .part a server sent all of the file for instead stays
         raise WeightsError(
             f"{entry.name}: the downloaded file {problem}; it was deleted",
             hint="try again; if it repeats, the source changed and must not be used",
         )
-    part.replace(target)  # only a verified file ever has the final name
+    fetched.replace(target)  # only a verified file ever has the final name
+    for path in partial:
+        path.unlink(missing_ok=True)
     if not entry.needs_conversion:
         cache.write_stamp(target, entry.checksum)
     return target

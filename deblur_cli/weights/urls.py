@@ -30,6 +30,12 @@ def part_path(target: Path) -> Path:
     return target.with_name(target.name + PART_SUFFIX)
 
 
+def whole_path(target: Path) -> Path:
+    """Where the file goes when a server answers a resumed download with all of it (200, not 206): apart
+    from the .part, which stays until this one is verified, as the answer may be something else."""
+    return target.with_name(target.name + ".whole" + PART_SUFFIX)
+
+
 def fetch(
     url: str,
     target: Path,
@@ -39,25 +45,29 @@ def fetch(
     limit: int,
     progress: ProgressFn | None = None,
 ) -> Path:
-    """Download `url` to `part_path(target)` and return that path once it holds the whole file.
+    """Download `url` to `part_path(target)` and return the path that holds the whole file, not verified.
 
     A .part file left by an earlier, interrupted call is resumed with `Range: bytes=<have>-`; a server
-    that ignores the range restarts it. `size` (when known) must match the server's length; without
-    it the file may not exceed `limit` bytes. Every failure is a WeightsError; the .part file is kept
-    when resuming can help.
+    that ignores the range and sends all of the file fills `whole_path(target)` instead, which is
+    returned: the caller deletes the .part once that file is verified. `size` (when known) must match
+    the server's length; without it the file may not exceed `limit` bytes. An answer that is a web page
+    (a login portal, a proxy) is refused. Every failure is a WeightsError; the .part file is kept when
+    resuming can help.
     """
-    part = part_path(target)
+    part, whole = part_path(target), whole_path(target)
     part.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(ATTEMPTS):
         try:
-            _get(url, part, label=label, size=size, limit=limit, progress=progress)
-            return part
+            return _get(url, part, whole, label=label, size=size, limit=limit, progress=progress)
         except _Dropped as e:
             dropped = e
+    whole.unlink(missing_ok=True)  # a server that ignores ranges cannot resume it either
     raise WeightsError(f"{label}: download interrupted ({dropped})", hint="run the same command again: it resumes")
 
 
-def _get(url: str, part: Path, *, label: str, size: int | None, limit: int, progress: ProgressFn | None) -> None:
+def _get(
+    url: str, part: Path, whole: Path, *, label: str, size: int | None, limit: int, progress: ProgressFn | None
+) -> Path:
     have = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": f"deblur/{__version__}", "Accept-Encoding": "identity"}
     if have:
@@ -70,7 +80,7 @@ def _get(url: str, part: Path, *, label: str, size: int | None, limit: int, prog
             # The .part is at least as long as the file: complete if the length matches, else start over.
             total = _total_from_range(e.headers.get("Content-Range"))
             if total == have and size in (None, have):
-                return
+                return part
             part.unlink()
             raise _Dropped(f"server refused to resume at byte {have}") from None
         raise _http_error(label, url, e) from None
@@ -88,6 +98,12 @@ def _get(url: str, part: Path, *, label: str, size: int | None, limit: int, prog
             hint="check the network connection, or pass a local file with --weights",
         ) from None
     with response:
+        if response.headers.get_content_type() == "text/html":
+            raise WeightsError(
+                f"{label}: the server answered with a web page, not the weights: a login portal or proxy? ({url})",
+                hint="open the URL in a browser to see what it asks for; a partial download is kept for the next try",
+            )
+        into = part
         if have and response.status == 206:
             match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
             if not match or int(match[1]) != have:
@@ -95,11 +111,12 @@ def _get(url: str, part: Path, *, label: str, size: int | None, limit: int, prog
                 raise _Dropped("server resumed at the wrong byte")
             total = int(match[3]) if match[3] != "*" else None
         else:
-            have = 0  # the server ignored the range (or there was none): start the file again
+            into = whole if have else part  # the server ignored the range (or there was none): all of the file
+            have = 0
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
         if size is not None and total is not None and total != size:
-            part.unlink(missing_ok=True)
+            into.unlink(missing_ok=True)
             raise WeightsError(
                 f"{label}: the server offers {total} bytes, weights.toml expects {size}",
                 hint="the source changed; do not use it until weights.toml is updated",
@@ -109,14 +126,15 @@ def _get(url: str, part: Path, *, label: str, size: int | None, limit: int, prog
         if cap > limit:
             raise WeightsError(f"{label}: the file is {cap} bytes, more than the {limit}-byte limit")
         try:
-            done = _receive(response, part, have=have, cap=cap, expected=expected, label=label, progress=progress)
+            done = _receive(response, into, have=have, cap=cap, expected=expected, label=label, progress=progress)
         except OSError as e:  # writing the .part: a full disk, a folder made read-only meanwhile
             raise WeightsError(
-                f"{label}: cannot write {part}: {e.strerror or e}",
+                f"{label}: cannot write {into}: {e.strerror or e}",
                 hint="free some space (or choose another folder with --cache-dir), then run the same command: it resumes",
             ) from None
     if expected is not None and done < expected:
         raise _Dropped(f"{done} of {expected} bytes")
+    return into
 
 
 def _receive(
