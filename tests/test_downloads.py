@@ -245,10 +245,12 @@ class RawServer:
         (b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 120 + b"\r\n", "cannot download .*: got more than 100 headers", ""),
         (b"HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n", "redirects lead nowhere", "misconfigured"),
         (b"HTTP/1.1 302 Found\r\nLocation: http://[bad/x\r\nContent-Length: 0\r\n\r\n", "cannot download .*IPv6", ""),
+        (b"HTTP/1.1 302 Found\r\nLocation: ftp://127.0.0.1/x\r\nContent-Length: 0\r\n\r\n",
+         r"w: http://.*/w.safetensors redirects to ftp://127.0.0.1/x, which is not an http\(s\) address", "misconfigured"),
         (b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", "answered HTTP 503 Service Unavailable", "try again later"),
         (b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", "answered HTTP 403 Forbidden", "refuses access"),
     ],
-    ids=["not-http", "too-many-headers", "redirect-loop", "bad-redirect", "503", "403"],
+    ids=["not-http", "too-many-headers", "redirect-loop", "bad-redirect", "ftp-redirect", "503", "403"],
 )
 def test_a_server_answering_oddly_is_one_clear_line(tmp_path, answer, message, hint):
     raw = RawServer(answer)
@@ -258,6 +260,20 @@ def test_a_server_answering_oddly_is_one_clear_line(tmp_path, answer, message, h
     finally:
         raw.close()
     assert "\n" not in str(info.value) and hint in (info.value.hint or "")
+
+
+def test_a_file_of_no_stated_size_is_capped_and_the_sizes_are_readable(tmp_path):
+    raw = RawServer(b"HTTP/1.1 200 OK\r\nContent-Length: 3221225472\r\n\r\n")
+    try:
+        with pytest.raises(WeightsError, match="w: the file is 3.0 GiB, more than the 2.0 GiB limit") as info:
+            download(entry(url=f"http://127.0.0.1:{raw.port}/w.safetensors", size=False), tmp_path)
+        assert "size =" in info.value.hint
+        # a size weights.toml states is not capped: the download starts (and here the server hangs up)
+        stated = entry(url=f"http://127.0.0.1:{raw.port}/w.safetensors", size=False, extra="size = 3221225472\n")
+        with pytest.raises(WeightsError, match="download interrupted"):
+            download(stated, tmp_path)
+    finally:
+        raw.close()
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full, whose writes fail as on a full disk")

@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 from deblur_cli import __version__
 from deblur_cli.errors import WeightsError
@@ -23,6 +24,29 @@ _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 class _Dropped(Exception):
     """The connection ended before the file did; the bytes received so far are in the .part file."""
+
+
+class _OffHttp(Exception):
+    """A redirect to an address that is not http(s); the argument is that address."""
+
+
+class _HttpRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows redirects to http(s) addresses only: urllib follows one to ftp:// too, and a failure there
+    would be blamed on the URL asked for."""
+
+    def http_error_302(self, req, fp, code, msg, headers):
+        location = headers.get("Location") or headers.get("URI")
+        if location is not None:
+            target = urljoin(req.full_url, location)
+            if urlsplit(target).scheme not in ("http", "https"):
+                fp.close()
+                raise _OffHttp(target)
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+_OPENER = urllib.request.build_opener(_HttpRedirects)
 
 
 def part_path(target: Path) -> Path:
@@ -73,7 +97,12 @@ def _get(
     if have:
         headers["Range"] = f"bytes={have}-"
     try:
-        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
+        response = _OPENER.open(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
+    except _OffHttp as e:
+        raise WeightsError(
+            f"{label}: {url} redirects to {e.args[0]}, which is not an http(s) address",
+            hint="the server is misconfigured; check weights.toml or pass a local file with --weights",
+        ) from None
     except urllib.error.HTTPError as e:
         e.close()
         if e.code == 416 and have:
@@ -123,8 +152,12 @@ def _get(
             )
         expected = total if total is not None else size
         cap = expected if expected is not None else limit
-        if cap > limit:
-            raise WeightsError(f"{label}: the file is {cap} bytes, more than the {limit}-byte limit")
+        if size is None and cap > limit:
+            raise WeightsError(
+                f"{label}: the file is {_readable(cap)}, more than the {_readable(limit)} limit for a download "
+                "whose size weights.toml does not state",
+                hint="if the file is right, state its size in weights.toml (size = <bytes>), or pass a local file with --weights",
+            )
         try:
             done = _receive(response, into, have=have, cap=cap, expected=expected, label=label, progress=progress)
         except OSError as e:  # writing the .part: a full disk, a folder made read-only meanwhile
@@ -177,6 +210,14 @@ def _http_error(label: str, url: str, e: urllib.error.HTTPError) -> WeightsError
     else:
         hint = "the pinned file is gone or moved; check weights.toml or pass a local file with --weights"
     return WeightsError(f"{label}: {url} answered HTTP {e.code} {_one_line(str(e.reason))}", hint=hint)
+
+
+def _readable(size: int) -> str:
+    """A byte count in binary units: 3.0 GiB, 12.5 MiB, 900 bytes."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
 
 
 def _one_line(text: str) -> str:
