@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
@@ -15,6 +15,9 @@ from deblur_cli.errors import UsageError
 from deblur_cli.model_specs import model_spec
 from deblur_cli.restorer import ProgressFn, Restorer
 from deblur_cli.tiles import Region, TileGrid, blend_tiles
+
+if TYPE_CHECKING:
+    from deblur_cli.weights import WeightsEntry
 
 
 class DSTNetRestorer:
@@ -191,12 +194,15 @@ def build_restorer(
     offline: bool | None = None,
     on_step: ProgressFn | None = None,
     warn: Callable[[str], None] | None = None,
+    on_fetch: Callable[[WeightsEntry], None] | None = None,
+    fetch_progress: Callable[[int, int], None] | None = None,
 ) -> Restorer:
     """A ready Restorer for model `name` ("dstnet", "dstnet-s", "wtsa", "wtsa-s").
 
     Weights come from `weights` if given, else the cache, the bundled files, or a download
-    (see weights/resolve.py; `warn(line)` hears what it says). `steps`, `eta`, `samples` and `seed`
-    apply to diffusion models.
+    (see weights/resolve.py; `warn(line)` hears what it says, `on_fetch(entry)` that a download
+    starts, `fetch_progress(done_bytes, total_bytes)` how it goes). `steps`, `eta`, `samples` and
+    `seed` apply to diffusion models.
     """
     spec = model_spec(name)
     if not 1 <= steps <= 1000:
@@ -209,7 +215,9 @@ def build_restorer(
     dtype = resolve_dtype(precision, torch_device)
     from deblur_cli.weights import resolve_weights
 
-    resolved = resolve_weights(name, weights=weights, cache_dir=cache_dir, offline=offline, warn=warn)
+    resolved = resolve_weights(
+        name, weights=weights, cache_dir=cache_dir, offline=offline, warn=warn, on_fetch=on_fetch, progress=fetch_progress
+    )
     path = resolved.path
     stat = Path(path).stat()
     identity = {

@@ -715,6 +715,46 @@ def test_cli_cache_dir_must_name_a_folder(cli, tmp_path, monkeypatch):
     assert not (tmp_path / "weights").exists() and not (tmp_path / "locks").exists()  # nothing made in the current folder
 
 
+def test_cli_run_says_what_it_downloads(monkeypatch, server, tmp_path, official_pth):
+    """`run` that must download its weights says so on stderr (a bar too, in a terminal), as
+    `download-weights` does; not with --quiet."""
+    from tests.media import make_video
+
+    from deblur_cli.cli import app
+
+    pth = entry("c", url=server.add_file("GOPRO.pth", official_pth), content=official_pth,
+                extra="config = { feat = 8, blocks = 1 }\n")  # fmt: skip
+    monkeypatch.setattr(registry_module, "_packaged_registry", lambda: _registry_of(pth))
+    make_video(tmp_path / "in.mp4", frames=3, size=(32, 32))
+    for quiet in ([], ["--quiet"]):
+        cache_dir = tmp_path / f"cache{len(quiet)}"
+        args = ["run", str(tmp_path / "in.mp4"), "-o", str(tmp_path / f"out{len(quiet)}.mp4"), "--model", "dstnet",
+                "--device", "cpu", "--cache-dir", str(cache_dir), *quiet]  # fmt: skip
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        said = f"downloading c ({len(official_pth) / 1000:.1f} KB) from {server.endpoint}/files/GOPRO.pth"
+        assert (said in result.stderr.splitlines()) == (not quiet), result.stderr
+
+
+def test_cli_download_weights_finishes_its_bar_before_the_path(cli, tmp_path, monkeypatch):
+    """In a terminal the bar (on stderr) is cleared before the path goes to stdout: on one terminal
+    both streams share a line, and the path must not be glued to the bar's."""
+    from rich.console import Console
+
+    terminal = io.StringIO()
+    monkeypatch.setattr("deblur_cli.cli.weights.err", Console(file=terminal, force_terminal=True, width=100))
+    monkeypatch.setattr("deblur_cli.cli.weights.out", Console(file=terminal, force_terminal=True, width=100))
+    result = cli("download-weights", "w", "--cache-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    path = str(tmp_path / "weights" / "w" / "w.safetensors")
+    shown = terminal.getvalue()
+    assert "━" in shown  # the bar was drawn
+    before_path = shown[: shown.index(path)]
+    # what precedes the path ends a line, or clears it (rich erases a transient bar with ESC[2K and
+    # moves the cursor back to its start)
+    assert before_path.endswith("\n") or before_path.removesuffix("\x1b[?25h").endswith(("\x1b[2K", "\r")), repr(before_path[-80:])
+
+
 def test_exclusive_lock_makes_a_second_holder_wait(tmp_path):
     import threading
 

@@ -13,6 +13,7 @@ from rich.table import Table
 from deblur_cli.auto_model import choose_model
 from deblur_cli.cli.app import command, err, labelled, out, warn
 from deblur_cli.cli.tables import cell
+from deblur_cli.cli.weights import DownloadShown
 from deblur_cli.cli.options import (
     DeviceOpt,
     LpipsWeightsOpt,
@@ -165,7 +166,7 @@ def bench(
         BenchModel(
             weights_label(name, weight_files.get(name)),
             functools.partial(
-                _build, name, weights=weight_files.get(name), device=device, precision=precision, seed=seed
+                _build, name, weights=weight_files.get(name), device=device, precision=precision, seed=seed, quiet=quiet
             ),
             diffusion=spec.architecture == "wtsa",
             window=spec.window,
@@ -218,10 +219,13 @@ def _weight_files(pairs: list[str], names: list[str]) -> dict[str, Path]:
     return files
 
 
-def _build(name: str, steps: int, samples: int, **kwargs):
+def _build(name: str, steps: int, samples: int, *, quiet: bool, **kwargs):
     from deblur_cli.restorers import build_restorer
 
-    return build_restorer(name, steps=steps, samples=samples, warn=warn, **kwargs)
+    with DownloadShown(quiet=quiet) as shown:
+        return build_restorer(
+            name, steps=steps, samples=samples, warn=warn, on_fetch=shown.fetching, fetch_progress=shown.progress, **kwargs
+        )
 
 
 def _with_fps(metric, fps: float, output, reference) -> float:

@@ -42,6 +42,7 @@ from deblur_cli.cli.options import (
 )
 from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
 from deblur_cli.cli.tables import cell
+from deblur_cli.cli.weights import DownloadShown
 from deblur_cli.datasets import find_sequences, save_folders, sequence_digest
 from deblur_cli.video_io.atomic import check_writable, taken
 from deblur_cli.errors import DeblurError, OutputError, UsageError
@@ -168,19 +169,22 @@ def evaluate(
     inputs: dict[str, dict[str, float]] = {}  # the input's scores by sequence, scored by the first model only
     try:
         for label, model, weights_file in contenders:
-            restorer = build_restorer(
-                model,
-                weights=weights_file,
-                device=device,
-                precision=precision,
-                steps=steps,
-                eta=eta,
-                seed=seed,
-                samples=samples,
-                cache_dir=cache_dir,
-                offline=offline or None,
-                warn=warn,
-            )
+            with DownloadShown(quiet=quiet) as shown:
+                restorer = build_restorer(
+                    model,
+                    weights=weights_file,
+                    device=device,
+                    precision=precision,
+                    steps=steps,
+                    eta=eta,
+                    seed=seed,
+                    samples=samples,
+                    cache_dir=cache_dir,
+                    offline=offline or None,
+                    warn=warn,
+                    on_fetch=shown.fetching,
+                    fetch_progress=shown.progress,
+                )
             if unbatched := unbatched_note(restorer, model, batch):
                 warn(unbatched)
             identity = getattr(restorer, "identity", None)  # none: a restorer whose scores cannot be reused

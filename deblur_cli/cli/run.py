@@ -42,6 +42,7 @@ from deblur_cli.cli.options import (
     window_options,
 )
 from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
+from deblur_cli.cli.weights import DownloadShown
 from deblur_cli.errors import InputError, NoVideoError, OutputError, UsageError
 from deblur_cli.outputs import check_not_the_input, check_output_path, plan_outputs
 from deblur_cli.video_io import EncodeOptions, atomic, check_sink, describe
@@ -214,20 +215,23 @@ def run(
             if current:
                 bar.update(current[0], detail=f"DDIM step {done}/{total}")
 
-        restorer = build_restorer(
-            model,
-            weights=weights,
-            device=device,
-            precision=precision,
-            steps=steps,
-            eta=eta,
-            seed=seed,
-            samples=samples,
-            cache_dir=cache_dir,
-            offline=offline or None,
-            on_step=on_step,
-            warn=warn,
-        )
+        with DownloadShown(quiet=quiet) as shown:  # weights to download: a line, and a bar of its own
+            restorer = build_restorer(
+                model,
+                weights=weights,
+                device=device,
+                precision=precision,
+                steps=steps,
+                eta=eta,
+                seed=seed,
+                samples=samples,
+                cache_dir=cache_dir,
+                offline=offline or None,
+                on_step=on_step,
+                warn=warn,
+                on_fetch=shown.fetching,
+                fetch_progress=shown.progress,
+            )
         if unbatched := unbatched_note(restorer, model, batch):
             warn(unbatched)
         summaries: list[dict] = []  # one per input, in order: what --json prints

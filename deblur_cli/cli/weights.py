@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from deblur_cli.auto_model import AUTO, choose_model
-from deblur_cli.cli.app import command, err, labelled, out
+from deblur_cli.cli.app import command, err, labelled, out, warn
 from deblur_cli.cli.options import cache_dir_option
 from deblur_cli.errors import DeblurError, UsageError, WeightsError
 from deblur_cli.weights import WeightsEntry, download, load_registry, status
@@ -84,52 +84,75 @@ def download_weights(
         raise UsageError("name the weights to download, or pass --all", hint="`deblur models` lists them")
 
     failed = []
-    with Progress(
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,  # bars only for a person watching; logs get the result lines
-    ) as bar:
-
-        def warn(line: str) -> None:
-            bar.console.print(labelled("warning:", "yellow", line), highlight=False, soft_wrap=True)
-
-        for entry in entries:
-            task = bar.add_task(entry.name, total=None)
-
-            def progress(done: int, total: int, task=task) -> None:
-                bar.update(task, completed=done, total=total or None)
-
-            was = status(entry, cache_dir)
-            fetched: list[bool] = []  # whether this process fetched the file (not the cache, nor another process)
-
-            try:
+    for entry in entries:
+        was = status(entry, cache_dir)
+        try:
+            with DownloadShown() as shown:  # its bar is cleared when the block ends, before the lines below
                 path = download(
-                    entry, cache_dir, force=force, progress=progress, warn=warn, on_fetch=lambda f=fetched: f.append(True)
-                )
-            except DeblurError as e:
-                if len(entries) == 1:
-                    raise
-                failed.append(entry.name)
-                bar.console.print(labelled("error:", "red", str(e)), highlight=False, soft_wrap=True)
-                continue
-            finally:
-                bar.remove_task(task)
-            if was == "bundled":  # the package's own file, checked: there is nothing to fetch, even with --force
-                note = "bundled with deblur, nothing to download"
-            else:
-                note = "downloaded and verified" if fetched else "already cached"
-            bar.console.print(f"{entry.name}: {note}", highlight=False)
-            out.print(str(path), highlight=False, soft_wrap=True)
+                    entry, cache_dir, force=force, progress=shown.progress, warn=warn,
+                    on_fetch=lambda entry=entry: shown.fetching(entry),
+                )  # fmt: skip
+        except DeblurError as e:
+            if len(entries) == 1:
+                raise
+            failed.append(entry.name)
+            err.print(labelled("error:", "red", str(e)), highlight=False, soft_wrap=True)
+            continue
+        if was == "bundled":  # the package's own file, checked: there is nothing to fetch, even with --force
+            note = "bundled with deblur, nothing to download"
+        else:  # fetched by this process, not found in the cache nor fetched by another one
+            note = "downloaded and verified" if shown.entry is not None else "already cached"
+        err.print(f"{entry.name}: {note}", highlight=False)
+        out.print(str(path), highlight=False, soft_wrap=True)
     if failed:
         raise WeightsError(
             f"{len(failed)} of {len(entries)} downloads failed: {', '.join(failed)}",
             hint="run the command again for those names to see each error with its hint",
         )
+
+
+class DownloadShown:
+    """A weights download as every command shows it: `downloading NAME (SIZE) from URL` on stderr when
+    it starts (unless `quiet`) and, in a terminal, a bar of bytes, cleared when the `with` block ends.
+    Its `fetching(entry)` and `progress(done, total)` are the callbacks `download`, `resolve_weights` and
+    `build_restorer` take: the library reports, this prints."""
+
+    def __init__(self, *, quiet: bool = False):
+        self.quiet = quiet
+        self.entry: WeightsEntry | None = None  # the entry being fetched; None while nothing is
+        self._task = None
+        self._bar = Progress(
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=quiet or not err.is_terminal,  # bars only for a person watching; logs get the lines
+        )
+
+    def __enter__(self) -> DownloadShown:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._bar.stop()
+
+    def fetching(self, entry: WeightsEntry) -> None:
+        """A download of `entry` starts; its line waits for the first `progress`, which knows the size."""
+        self.entry = entry
+
+    def progress(self, done: int, total: int) -> None:
+        """`done` of `total` bytes (0: not known)."""
+        if self._task is None:
+            name = self.entry.name if self.entry is not None else "weights"
+            if not self.quiet and self.entry is not None:
+                size = total or self.entry.size
+                about = f" ({_human_size(size)})" if size else ""
+                err.print(f"downloading {name}{about} from {_location(self.entry)}", highlight=False, soft_wrap=True)
+            self._bar.start()
+            self._task = self._bar.add_task(name, total=None)
+        self._bar.update(self._task, completed=done, total=total or None)
 
 
 def _as_dict(entry: WeightsEntry, state: str, used_by: tuple[str, ...]) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ def resolve_weights(
     progress: ProgressFn | None = None,
     registry: Registry | None = None,
     warn: Callable[[str], None] | None = None,
+    on_fetch: Callable[[WeightsEntry], None] | None = None,
 ) -> ResolvedWeights:
     """Find the weights for model `model` ("dstnet", "dstnet-s", "wtsa", "wtsa-s").
 
@@ -50,7 +52,8 @@ def resolve_weights(
     2. the model's registry entries (weights.toml [defaults], preferred first) already in the cache;
     3. its bundled entries;
     4. a download of its first downloadable entry, unless `offline` (None: HF_HUB_OFFLINE decides)
-       or not `download`. `progress(done_bytes, total_bytes)` follows that download.
+       or not `download`. `on_fetch(entry)` is called when it starts (a cached file found meanwhile,
+       fetched by another process, needs none), and `progress(done_bytes, total_bytes)` follows it.
     Nothing found: WeightsError naming the `deblur download-weights` command that fetches it.
     `registry` defaults to the packaged weights.toml. `warn(line)` hears of a cached file found
     damaged (it is deleted, and the search goes on) and of waiting for another process's download.
@@ -101,7 +104,8 @@ def resolve_weights(
             f"weights {entry.name!r} for model {model} are not downloaded ({why})",
             hint=f"run `deblur download-weights {entry.name}` when online, or pass a local file with --weights",
         )
-    return _from_registry(entry, download_entry(entry, cache_dir, progress=progress, warn=warn))
+    fetching = None if on_fetch is None else functools.partial(on_fetch, entry)
+    return _from_registry(entry, download_entry(entry, cache_dir, progress=progress, warn=warn, on_fetch=fetching))
 
 
 def has_local_weights(model: str, cache_dir: str | Path | None = None, registry: Registry | None = None) -> bool:

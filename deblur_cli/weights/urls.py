@@ -158,6 +158,8 @@ def _get(
                 "whose size weights.toml does not state",
                 hint="if the file is right, state its size in weights.toml (size = <bytes>), or pass a local file with --weights",
             )
+        if progress is not None:  # the size is known now: a bar can show before the first bytes
+            progress(have, expected or 0)
         try:
             done = _receive(response, into, have=have, cap=cap, expected=expected, label=label, progress=progress)
         except OSError as e:  # writing the .part: a full disk, a folder made read-only meanwhile
