@@ -75,6 +75,23 @@ def test_unknown_names_list_the_known_ones():
     assert "dstnet-gopro" in info.value.hint
     with pytest.raises(WeightsError, match="no weights are registered for model 'nope'"):
         load_registry().candidates("nope")
+    with pytest.raises(WeightsError, match="unknown weights 'dstnet'") as info:
+        load_registry().entry("dstnet")  # a model's name, not its weights'
+    assert info.value.hint.startswith("dstnet is a model: its weights are dstnet-gopro (")
+
+
+def test_download_weights_of_an_entry_not_published_yet_says_so(monkeypatch):
+    """`deblur download-weights wtsa`: weights.toml lists it, with no file yet (no checksum, nothing bundled)."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.weights  # noqa: F401 - registers the command
+    from deblur_cli.cli import app
+
+    result = CliRunner().invoke(app, ["download-weights", "wtsa"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == "error: wtsa: no weights are published yet, so there is nothing to download"
+    hint = result.stderr.splitlines()[1]  # download-weights itself takes no --weights
+    assert "deblur models" in hint and "run, evaluate and bench take weights of your own with --weights" in hint
 
 
 def test_a_valid_entry_of_each_source_parses():

@@ -148,10 +148,15 @@ def bundled_path(entry: WeightsEntry) -> Path:
 def bundled_file(entry: WeightsEntry) -> Path:
     """The bundled file of `entry`, checked against its checksum; WeightsError if absent, unpinned or damaged."""
     path = bundled_path(entry)
+    if not path.is_file() and entry.checksum is None:  # listed in weights.toml before there is a file
+        raise WeightsError(
+            f"{entry.name}: no weights are published yet, so there is nothing to download",
+            hint="`deblur models` says why; run, evaluate and bench take weights of your own with --weights FILE",
+        )
     if not path.is_file():
         raise WeightsError(
             f"bundled weights {entry.name!r} are not part of this installation",
-            hint="pass a weights file with --weights FILE (see `deblur models`)",
+            hint="reinstall deblur, or give run, evaluate and bench a weights file with --weights FILE",
         )
     if entry.checksum is None:
         raise WeightsError(

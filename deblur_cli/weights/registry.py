@@ -112,13 +112,17 @@ class Registry:
     defaults: Mapping[str, tuple[str, ...]]  # model name -> entry names, preferred first
 
     def entry(self, name: str) -> WeightsEntry:
-        """The entry called `name`; WeightsError listing the known names otherwise."""
+        """The entry called `name`; WeightsError listing the known names otherwise, or, for a model's
+        name (`dstnet`), that model's weights."""
         try:
             return self.entries[name]
         except KeyError:
-            raise WeightsError(
-                f"unknown weights {name!r}", hint=f"known weights: {', '.join(self.entries)} (see `deblur models`)"
-            ) from None
+            if name in self.defaults:
+                names = self.defaults[name]
+                hint = f"{name} is a model: its weights are {', '.join(names)} (`deblur download-weights {names[0]}`)"
+            else:
+                hint = f"known weights: {', '.join(self.entries)} (see `deblur models`)"
+            raise WeightsError(f"unknown weights {name!r}", hint=hint) from None
 
     def candidates(self, model: str) -> tuple[WeightsEntry, ...]:
         """The checkpoints registered for model `model`, preferred first."""
