@@ -113,14 +113,17 @@ def _unwrap_legacy(raw: object, path: Path) -> dict[str, torch.Tensor]:
     return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in raw.items()}
 
 
-def config_from_metadata(metadata: dict[str, str], architecture: str) -> dict | None:
-    """The config dict stored by save_checkpoint, or None if the file has none for `architecture`."""
+def config_from_metadata(metadata: dict[str, str], architecture: str, name: str) -> dict | None:
+    """The config dict stored by save_checkpoint, or None if the file has none for `architecture`;
+    `name` names the file in errors."""
     if metadata.get(ARCH_KEY) != architecture or CONFIG_KEY not in metadata:
         return None
     try:
         return json.loads(metadata[CONFIG_KEY])
     except json.JSONDecodeError:
-        raise WeightsError(f"corrupt config metadata in weights for {architecture}") from None
+        raise WeightsError(
+            f"{name}: the config in its metadata is not JSON", hint="the file was edited or damaged"
+        ) from None
 
 
 def config_from_json(cls: type, stored: object, where: str):
@@ -169,11 +172,17 @@ def _checked_value(value: object, default: object, where: str) -> object:
 def check_architecture(metadata: dict[str, str], architecture: str, name: str, what: str) -> None:
     """WeightsError if a file's metadata names another architecture than `architecture` (`what`, in
     words, for the message); files without one (official .pth files) pass."""
+    from deblur_cli.model_specs import MODELS
+
     found = metadata.get(ARCH_KEY, architecture)
     if found != architecture:
-        raise WeightsError(
-            f"{name} holds {found} weights, not {what}", hint=f"give it to a {found} model (see `deblur models`)"
-        )
+        models = [model for model, spec in MODELS.items() if spec.architecture == found]
+        known = sorted({spec.architecture for spec in MODELS.values()})
+        if models:
+            hint = f"give it to a {found} model: --model {' or '.join(models)} (see `deblur models`)"
+        else:
+            hint = f"deblur runs {' and '.join(known)} weights only (see `deblur models`)"
+        raise WeightsError(f"{name} holds {found} weights, not {what}", hint=hint)
 
 
 def build_to_fit(make: Callable[[], M], state: dict[str, torch.Tensor], *, name: str, described: str, hint: str) -> M:

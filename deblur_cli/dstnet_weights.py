@@ -53,7 +53,7 @@ def config_from_state_dict(state: dict[str, torch.Tensor]) -> DSTNetConfig:
 
 
 def _config_from_metadata(metadata: dict[str, str], where: str) -> DSTNetConfig | None:
-    stored = config_from_metadata(metadata, ARCHITECTURE)
+    stored = config_from_metadata(metadata, ARCHITECTURE, where)
     return None if stored is None else dstnet_config(stored, where)
 
 

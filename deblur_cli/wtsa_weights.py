@@ -23,7 +23,7 @@ from deblur_cli.checkpoint import (
     save_checkpoint,
 )
 from deblur_cli.diffusion.schedule import DiffusionConfig
-from deblur_cli.dstnet_weights import ARCHITECTURE as DSTNET, build_dstnet, dstnet_config
+from deblur_cli.dstnet_weights import ARCHITECTURE as DSTNET, build_dstnet, config_from_state_dict, dstnet_config
 from deblur_cli.errors import WeightsError
 from deblur_cli.models.dstnet import DSTNet
 from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet
@@ -63,7 +63,7 @@ def is_wtsa_file(path: str | Path) -> bool:
 def variant_of(path: str | Path) -> str:
     """The name of the WTSA variant whose model config a WTSA file's metadata holds (WTSA_VARIANTS), else
     the architecture's."""
-    stored = config_from_metadata(read_metadata(path), ARCHITECTURE)
+    stored = config_from_metadata(read_metadata(path), ARCHITECTURE, Path(path).name)
     if not isinstance(stored, dict) or not isinstance(stored.get("model"), dict):
         return ARCHITECTURE
     config = config_from_json(WTSAConfig, stored["model"], Path(path).name)
@@ -80,13 +80,17 @@ def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet
     state, metadata = read_checkpoint(path)
     name = Path(path).name
     check_architecture(metadata, ARCHITECTURE, name, "a WTSA diffusion model's")
-    stored = config_from_metadata(metadata, ARCHITECTURE)
+    stored = config_from_metadata(metadata, ARCHITECTURE, name)
     if stored is not None:
         if not isinstance(stored, dict):
             raise WeightsError(f"{name}: the WTSA config in its metadata is not a JSON object")
-        model_config = config_from_json(WTSAConfig, stored.get("model"), name)
-        diffusion = config_from_json(DiffusionConfig, stored.get("diffusion"), name)
+        missing = [f"'{part}'" for part in ("model", "diffusion") if part not in stored]
+        if missing:
+            raise WeightsError(f"{name}: the WTSA config in its metadata is missing {' and '.join(missing)}")
+        model_config = config_from_json(WTSAConfig, stored["model"], name)
+        diffusion = config_from_json(DiffusionConfig, stored["diffusion"], name)
     elif variant in WTSA_VARIANTS:
+        _refuse_dstnet(state, name)
         model_config, diffusion = WTSA_VARIANTS[variant], DiffusionConfig()
     else:
         raise WeightsError(
@@ -113,10 +117,23 @@ def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet
         lambda: WTSAUNet(model_config),
         state,
         name=name,
-        described="the WTSA model its metadata describes",
+        described="the WTSA model its metadata describes" if stored is not None else f"a {variant} model",
         hint="the file belongs to another architecture or variant",
     )
     return model, diffusion, prior
+
+
+def _refuse_dstnet(state: dict[str, torch.Tensor], name: str) -> None:
+    """WeightsError if `state`, from a file without metadata (an official .pth), is a DSTNet's: said as
+    such, rather than as tensors a WTSA model misses."""
+    try:
+        config_from_state_dict(state)
+    except WeightsError:
+        return
+    raise WeightsError(
+        f"{name} holds DSTNet weights, not a WTSA diffusion model's",
+        hint="give it to a dstnet model: --model dstnet or dstnet-s (see `deblur models`)",
+    )
 
 
 def _check_prior(diffusion: DiffusionConfig, has_prior: bool, path: str | Path) -> None:

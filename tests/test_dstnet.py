@@ -231,6 +231,21 @@ def test_weights_of_another_architecture_name_it(tmp_path):
     assert "wtsa model" in info.value.hint
 
 
+def test_weights_of_an_architecture_deblur_does_not_know_say_which_it_knows(tmp_path):
+    path = tmp_path / "edvr.safetensors"
+    save_checkpoint({"x": torch.zeros(1)}, path, architecture="edvr", config={})
+    with pytest.raises(WeightsError, match="edvr.safetensors holds edvr weights, not DSTNet's") as info:
+        load_dstnet(path)
+    assert info.value.hint == "deblur runs dstnet and wtsa weights only (see `deblur models`)"
+
+
+def test_config_metadata_that_is_not_json_names_the_file(tmp_path):
+    path = tmp_path / "notjson.safetensors"
+    save_file({"x": torch.zeros(1)}, str(path), metadata={"architecture": "dstnet", "config": "{feat: 8"})
+    with pytest.raises(WeightsError, match="^notjson.safetensors: the config in its metadata is not JSON"):
+        load_dstnet(path)
+
+
 def test_weight_file_extensions_are_read_in_any_case(tmp_path):
     model = _model(DSTNetConfig(feat=8, blocks=1))
     save_dstnet(model, tmp_path / "UPPER.SAFETENSORS")

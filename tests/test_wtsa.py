@@ -301,6 +301,22 @@ def test_a_prior_described_wrongly_is_refused(tmp_path, prior, message):
         load_wtsa(path)
 
 
+@pytest.mark.parametrize(("config", "message"), [({"diffusion": {}}, "is missing 'model'"), ({}, "is missing 'model' and 'diffusion'")])
+def test_a_wtsa_config_missing_its_parts_says_which(tmp_path, config, message):
+    path = tmp_path / "crafted.safetensors"
+    save_checkpoint(tiny_model().state_dict(), path, architecture="wtsa", config=config)
+    with pytest.raises(WeightsError, match=f"crafted.safetensors: the WTSA config in its metadata {message}$"):
+        load_wtsa(path)
+
+
+def test_an_official_dstnet_pth_given_to_wtsa_is_named_as_such(tmp_path):
+    path = tmp_path / "official_dstnet.pth"
+    torch.save({"params": DSTNet(DSTNetConfig(feat=8, blocks=1)).state_dict()}, path)
+    with pytest.raises(WeightsError, match="official_dstnet.pth holds DSTNet weights, not a WTSA diffusion model's") as info:
+        load_wtsa(path, variant="wtsa")
+    assert "--model dstnet" in info.value.hint
+
+
 def test_dstnet_weights_are_named_as_such(tmp_path):
     from deblur_cli.dstnet_weights import save_dstnet
 
