@@ -117,7 +117,10 @@ def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet
         lambda: WTSAUNet(model_config),
         state,
         name=name,
-        described="the WTSA model its metadata describes" if stored is not None else f"a {variant} model",
+        described=(
+            "the WTSA model its metadata describes" if stored is not None
+            else f"the WTSA model {variant} (the file has no config metadata: --model names the variant)"
+        ),
         hint="the file belongs to another architecture or variant",
     )
     return model, diffusion, prior
