@@ -25,12 +25,13 @@ Measured with `benchmarks/bench_scene_cuts.py stats` (the source cache's real vi
 histogram distance stayed at or under 0.24 in the real videos (a car passing close in `bikes`) and
 reached 0.47 in the small procedural clips, where the spike rule holds it back; the pixel change
 reached 68/255 in a fast procedural shake, so it is no test alone. The three cuts of `bikes` measured
-0.61 to 1.39 and 60/255 to 105/255. With the structure test (2026-12-02), 607 of 608 joins of two
-clips were found (604 without it), and no frame within a scene was taken for a cut; with every frame
-darkened to a quarter (`--darken 0.25`), 606 of 608 joins and the three cuts of `bikes` (603 without
-it; 17 joins and one cut before levels were stretched); with a quarter of the rows black as well
-(`--letterbox 0.25`), 608 of 608 and the three. Gradual transitions (fades, dissolves) are not cuts
-here: their frames change a little at a time.
+0.61 to 1.39 and 60/255 to 105/255. Re-measured with the structure test (2026-12-02, clips of the
+current synthesis): 607 of 608 joins of two clips were found, and no frame within a scene was taken
+for a cut; with every frame darkened to a quarter (`--darken 0.25`), 606 of 608 joins and the three
+cuts of `bikes`; with a quarter of the rows black as well (`--letterbox 0.25`), 608 of 608 and the
+three. Without the structure test the same clips gave the same joins, and one false cut in a
+procedural clip letterboxed to 48 rows of fast motion. Gradual transitions (fades, dissolves) are not
+cuts here: their frames change a little at a time.
 
 On 57 synthetic 160x90 clips of what users film (pans, flashes, strobes, lights, fades, overlays,
 cuts between similar, dark and panning shots, shots of 1 to 3 frames; 40 true cuts), judged window by
