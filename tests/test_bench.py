@@ -24,7 +24,7 @@ from deblur_cli.bench import (
     synthetic_clip,
     write_json,
 )
-from deblur_cli.cli.app import app
+from deblur_cli.cli.app import app, out
 from deblur_cli.errors import InputError, UsageError
 from deblur_cli.plot import HEIGHT, WIDTH, write_plot
 from deblur_cli.span import Span
@@ -235,6 +235,35 @@ def test_cli_json_names_the_reference_and_the_start(stand_in_models, tmp_path):
     assert result.exit_code == 0, result.output
     settings = json.loads((tmp_path / "b.json").read_text())["settings"]
     assert settings["reference"] == str(tmp_path / "sharp") and settings["start"] == 1.0
+
+
+FORMATS = {"sec_per_frame": "{:.4g}", "peak_memory_mib": "{:.0f}", "psnr": "{:.2f}", "ssim": "{:.4f}", "temporal": "{:.3f}"}
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_the_table_cuts_no_figure_on_a_narrow_terminal(stand_in_models, tmp_path, monkeypatch, columns):
+    """The label column folds (a long weights file name too); every figure of the JSON is in the table whole."""
+    monkeypatch.setattr(out, "width", columns)
+    args = ["bench", "-m", "dstnet-s", "-m", "wtsa-s", "--steps", "1,2", "--size", "64x48", "--frames", "2", "-q"]
+    args += ["--weights", "dstnet-s=dstnet-s-finetuned-gopro-epoch300.safetensors", "--json", str(tmp_path / "b.json")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    shown = result.stdout.split()
+    assert "…" not in result.stdout and max(len(line) for line in result.stdout.splitlines()) <= columns
+    rows = json.loads((tmp_path / "b.json").read_text())["rows"]
+    for row in rows:
+        for key, fmt in FORMATS.items():
+            if row[key] is not None:
+                assert fmt.format(row[key]) in shown, (columns, key, row)
+    assert "dstnet-s-finetuned-gopro-epoch300.safetensors" in "".join(shown)  # folded, not cut
+    assert "table needs" not in result.stderr
+
+
+def test_a_terminal_too_narrow_for_the_table_is_named_with_a_hint(stand_in_models, monkeypatch):
+    monkeypatch.setattr(out, "width", 40)
+    result = CliRunner().invoke(app, ["bench", "-m", "dstnet-s", "--size", "64x48", "--frames", "2", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "the table needs 54 columns and the terminal has 40" in result.stderr and "--json" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich import box
+from rich.measure import Measurement
 from rich.table import Table
 
 from deblur_cli.auto_model import choose_model
@@ -196,8 +198,8 @@ def bench(
         }
         report = run_bench(clip, contenders, options, extra_metrics=extra, notes=notes, about=about, progress=progress)
 
-    out.print(_table(report))
-    for note in report.notes:
+    table_notes = _print_table(report)
+    for note in report.notes + table_notes:
         err.print(labelled("note:", "dim", note), highlight=False)
     if json_path is not None:
         write_json(report, json_path)
@@ -232,31 +234,68 @@ def _with_fps(metric, fps: float, output, reference) -> float:
     return metric(output, reference, fps)
 
 
-def _table(report: BenchReport) -> Table:
+# The figure columns, (heading, BenchRow field, format): speed, then quality. Headings are split over two
+# lines so that no column is wider than its figures need; a table never cuts a figure (_print_table).
+SPEED = (("s/frame", "sec_per_frame", "{:.4g}"), ("fps", "fps", None), ("peak\nMiB", "peak_memory_mib", "{:.0f}"))
+QUALITY = (
+    ("PSNR\n↑", "psnr", "{:.2f}"),
+    ("SSIM\n↑", "ssim", "{:.4f}"),
+    ("NIQE\n↓", "niqe", "{:.3f}"),
+    ("flicker\n↓", "temporal", "{:.3f}"),
+)
+
+
+def _print_table(report: BenchReport) -> list[str]:
+    """Print the results on stdout: one table when it fits the terminal, else a speed table and a
+    quality table. Returns a note for a terminal too narrow even for those (figures are then cut)."""
     extras = list(dict.fromkeys(key for row in report.rows for key in row.extra))
+    quality = QUALITY + tuple((f"{key.upper()}\n{'↑' if key == 'cvvdp' else '↓'}", key, "{:.4f}") for key in extras)
+    tables = [_table(report, SPEED + quality, title=True, caption=True)]
+    if _width_needed(tables[0]) > out.width:
+        tables = [_table(report, SPEED, title=True, caption=False), _table(report, quality, title=False, caption=True)]
+    for table in tables:
+        out.print(table)
+    needed = max(_width_needed(table) for table in tables)
+    if needed <= out.width:
+        return []
+    return [
+        f"the table needs {needed} columns and the terminal has {out.width}: figures are cut short; "
+        "widen the terminal, or read them in full with --json"
+    ]
+
+
+def _table(report: BenchReport, figures: tuple, *, title: bool, caption: bool) -> Table:
+    """A table of every row: its label (folded to fit), steps and samples, then `figures` (never wrapped)."""
     table = Table(
-        title=f"{report.source}: {report.frames} frames {report.width}x{report.height} on {report.device}",
-        caption=f"memory: {report.memory}",
+        title=f"{report.source}: {report.frames} frames {report.width}x{report.height} on {report.device}" if title else None,
+        caption=f"memory: {report.memory}" if caption else None,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
     )
-    headings = ("model", "steps", "samples", "s/frame", "fps", "peak MiB")
-    headings += ("PSNR ↑", "SSIM ↑", "NIQE ↓", "flicker ↓")
-    for heading in headings:
-        first = heading == "model"
-        table.add_column(heading, justify="left" if first else "right", no_wrap=first)
-    for key in extras:
-        table.add_column(f"{key.upper()} {'↑' if key == 'cvvdp' else '↓'}", justify="right")
+    table.add_column("model", overflow="fold")
+    for heading in ("steps", "samples", *(heading for heading, _, _ in figures)):
+        table.add_column(heading, justify="right", no_wrap=True)
     for row in report.rows:
-        cells = [
-            row.model,
-            cell(row.steps, "{}"),
-            cell(row.samples, "{}"),
-            cell(row.sec_per_frame, "{:.4g}"),
-            cell(row.fps, "{:.0f}" if (row.fps or 0) >= 100 else "{:.3g}"),
-            cell(row.peak_memory_mib, "{:.0f}"),
-            cell(row.psnr, "{:.2f}"),
-            cell(row.ssim, "{:.4f}"),
-            cell(row.niqe, "{:.3f}"),
-            cell(row.temporal, "{:.3f}"),
-        ]
-        table.add_row(*cells, *(cell(row.extra.get(key), "{:.4f}") for key in extras))
+        cells = [cell(row.steps, "{}"), cell(row.samples, "{}")]
+        for _, name, fmt in figures:
+            value = row.extra.get(name) if name in row.extra else getattr(row, name, None)
+            cells.append(_fps_text(value) if name == "fps" else cell(value, fmt))
+        table.add_row(row.model, *cells)
     return table
+
+
+def _fps_text(value: float | None) -> str:
+    return cell(value, "{:.0f}" if (value or 0) >= 100 else "{:.3g}")
+
+
+def _width_needed(table: Table) -> int:
+    """Columns the table takes with its labels folded to their first word (a model's name): what it needs
+    to show every figure whole."""
+    label = table.columns[0]
+    label.max_width = max(len(text.split()[0]) for text in ["model", *label.cells])
+    try:
+        return Measurement.get(out, out.options.update_width(10_000), table).maximum
+    finally:
+        label.max_width = None
