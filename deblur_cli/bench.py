@@ -130,13 +130,18 @@ def load_clip(
     size: tuple[int, int] | None = None,
     span: Span = Span(),
 ) -> Clip:
-    """The first `frames` frames of `span` of `source` (and of `reference`, its sharp ground truth, if given),
-    centre-cropped to size (W, H) when given. InputError when the files cannot be read, are shorter
-    than `frames` or differ in size; UsageError when the crop is larger than the frames."""
+    """The first `frames` frames of `span` of `source` (and as many of `reference`, its sharp ground truth,
+    if given, from the same frame on), centre-cropped to size (W, H) when given. InputError when the files
+    cannot be read, are shorter than `frames` or differ in size; UsageError when the crop is larger than
+    the frames.
+
+    The span's start is a frame of `source`, worked out at its frame rate; the reference is read from the
+    frame of the same index whatever its own rate (a folder of PNG frames is taken as 25 fps), as the
+    two are compared frame for frame."""
     blurred, fps = _read_frames(source, frames, span)
     sharp = None
     if reference is not None:
-        sharp, _ = _read_frames(reference, frames, span)
+        sharp, _ = _read_frames(reference, frames, span, rate=fps)
         if sharp.shape != blurred.shape:
             raise InputError(
                 f"{reference} has frames of {sharp.shape[-1]}x{sharp.shape[-2]}, "
@@ -149,8 +154,18 @@ def load_clip(
     return Clip(blurred, sharp, fps, os.fspath(source))
 
 
-def _read_frames(path: str | os.PathLike, count: int, span: Span) -> tuple[torch.Tensor, float]:
-    with open_source(path, span) as source:
+def _read_frames(
+    path: str | os.PathLike, count: int, span: Span, rate: float | None = None
+) -> tuple[torch.Tensor, float]:
+    """`count` frames (T, 3, H, W) and the frame rate of `path`, from the span's start on; with `rate`,
+    from the frame that start is at that rate (the input's) instead of at this file's own."""
+    seek = span
+    if rate is not None and not span.whole:
+        with open_source(path) as source:
+            own = float(source.info.fps or DEFAULT_FPS)
+        first = span.frames(sys.maxsize, rate).start  # the index of the input's first frame
+        seek = Span(max(first - 0.5, 0) / own)  # half a frame early: rounding never skips that frame
+    with open_source(path, seek) as source:
         fps = float(source.info.fps or DEFAULT_FPS)
         frames = []
         for frame in source:

@@ -28,7 +28,7 @@ from deblur_cli.cli.app import app, out
 from deblur_cli.errors import InputError, UsageError
 from deblur_cli.plot import HEIGHT, WIDTH, write_plot
 from deblur_cli.span import Span
-from tests.media import make_images
+from tests.media import make_images, make_video
 from tests.restorers import IdentityRestorer
 
 
@@ -180,6 +180,17 @@ def test_load_clip_starts_where_told(tmp_path):
     assert torch.equal(later.blurred, whole.blurred[25:28]) and torch.equal(later.reference, whole.blurred[25:28])
     with pytest.raises(InputError, match="has 5 frames from 1 s, fewer than --frames \\(6\\)"):
         load_clip(tmp_path / "long", None, frames=6, span=Span(1.0))
+
+
+def test_start_is_a_frame_of_the_input_and_the_reference_is_read_from_the_same_frame(tmp_path):
+    """A 30 fps video against PNG frames (taken as 25 fps): --start 0.2 is frame 6 of both, not 6 and 5."""
+    video = make_video(tmp_path / "blurred.mkv", frames=12, fps=30, size=(32, 32))
+    make_images(tmp_path / "sharp", count=9, size=(32, 32))
+    every_input, every_reference = (load_clip(path, None, frames=8).blurred for path in (video, tmp_path / "sharp"))
+    later = load_clip(video, tmp_path / "sharp", frames=2, span=Span(0.2))
+    assert torch.equal(later.blurred, every_input[6:8]) and torch.equal(later.reference, every_reference[6:8])
+    with pytest.raises(InputError, match="sharp has 1 frames from 0.25 s"):
+        load_clip(video, tmp_path / "sharp", frames=2, span=Span(0.25))  # frame 8: the reference's last
 
 
 @pytest.fixture
