@@ -110,7 +110,7 @@ class BenchReport:
     settings: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        """The report as plain dicts and lists (write_json turns non-finite numbers into null)."""
+        """The report as plain dicts and lists (write_json turns non-finite numbers into strings)."""
         return asdict(self)
 
 
@@ -215,7 +215,7 @@ def run_bench(
     runs = [(m, s, n) for m in models for s, n in (_sweep(options) if m.diffusion else [(None, None)])]
     total = len(runs) * (options.warmup + options.repeat)
     done = 0
-    rows = [_quality(BenchRow("input"), clip.blurred, clip, extra_metrics)]
+    rows = [_quality(BenchRow("input"), clip.blurred, clip, extra_metrics, report_notes)]
     devices: set[torch.device] = set()
 
     for model, steps, samples in runs:
@@ -232,7 +232,7 @@ def run_bench(
         output, seconds, peak = _time(restorer, clip.blurred, model, options, tick)
         row = BenchRow(model.name, steps, samples, seconds / frames, frames / seconds, peak)
         row.restorer = getattr(restorer, "identity", None)
-        rows.append(_quality(row, output, clip, extra_metrics))
+        rows.append(_quality(row, output, clip, extra_metrics, report_notes, label))
         del restorer, output
     if progress is not None:
         progress(total, total, "")
@@ -248,10 +248,11 @@ def run_bench(
 
 
 def write_json(report, path: str | os.PathLike) -> None:
-    """Write a report (anything with a to_dict(), as BenchReport) as JSON (UTF-8, indented),
-    atomically: a temporary file, then a rename. JSON has no infinity nor NaN: an infinite figure (the
-    PSNR of an exact frame) is written null, an undefined one (NaN) the string "NaN"."""
-    text = json.dumps(_finite(report.to_dict()), indent=2, allow_nan=False) + "\n"
+    """Write a report (anything with a to_dict(), as BenchReport or an evaluation's) as JSON (UTF-8,
+    indented), atomically: a temporary file, then a rename. JSON has no infinity nor NaN: an infinite
+    figure (the PSNR of an exact frame) is written as the string "Infinity", an undefined one as "NaN"
+    (what Python's float() reads back); null stays "does not apply, not measured"."""
+    text = json.dumps(_json_numbers(report.to_dict()), indent=2, allow_nan=False) + "\n"
     write_bytes(Path(path), text.encode("utf-8"))
 
 
@@ -348,8 +349,16 @@ def _memory_kind(devices: set[torch.device]) -> str:
     return "CUDA: peak allocated over the timed runs; CPU: process peak RSS; other devices: not measured"
 
 
-def _quality(row: BenchRow, output: torch.Tensor, clip: Clip, extra_metrics: Mapping[str, ClipMetric]) -> BenchRow:
-    """Fill the quality fields of `row` from `output` (T, 3, H, W) on the CPU."""
+def _quality(
+    row: BenchRow,
+    output: torch.Tensor,
+    clip: Clip,
+    extra_metrics: Mapping[str, ClipMetric],
+    notes: list[str],
+    label: str = "input",
+) -> BenchRow:
+    """Fill the quality fields of `row` from `output` (T, 3, H, W) on the CPU; add to `notes` what a
+    figure alone does not say (`label` names the row there)."""
     output = to_8bit(output.cpu())
     frames, _, height, width = output.shape
     if applicable(height, width):
@@ -357,7 +366,11 @@ def _quality(row: BenchRow, output: torch.Tensor, clip: Clip, extra_metrics: Map
     if clip.reference is None:
         return row
     reference = to_8bit(clip.reference.cpu())
-    row.psnr = float(psnr(output, reference).mean())
+    per_frame = psnr(output, reference)
+    row.psnr = float(per_frame.mean())  # the mean of per-frame PSNR, as the literature reports it
+    if exact := int(per_frame.isinf().sum()):
+        notes.append(f"{label}: PSNR is infinite: {exact} of {frames} frames {'equal' if exact > 1 else 'equals'} "
+                     f"{'their' if exact > 1 else 'its'} reference")
     if min(height, width) >= 11:
         row.ssim = float(ssim(output, reference).mean())
     if frames >= 2:
@@ -366,11 +379,12 @@ def _quality(row: BenchRow, output: torch.Tensor, clip: Clip, extra_metrics: Map
     return row
 
 
-def _finite(value):
-    if isinstance(value, float):
-        return value if math.isfinite(value) else "NaN" if math.isnan(value) else None
+def _json_numbers(value):
+    """`value` with every non-finite float in it as the string float() reads back: "Infinity", "-Infinity", "NaN"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: _json_numbers(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return [_json_numbers(v) for v in value]
     return value

@@ -75,8 +75,9 @@ class SequenceScore:
 
     @classmethod
     def from_dict(cls, data: dict) -> SequenceScore:
-        """A score as EvaluationReport.to_dict wrote it (see `bench.write_json`): JSON's null stands for
-        an infinite PSNR, the string "NaN" for an undefined score."""
+        """A score as EvaluationReport.to_dict wrote it (see `bench.write_json`): the strings "Infinity"
+        and "NaN" stand for an infinite PSNR and an undefined score; null, as files from before wrote an
+        infinite PSNR, for infinity too."""
 
         def scores(values: dict) -> dict[str, float]:
             return {metric: math.inf if value is None else float(value) for metric, value in values.items()}

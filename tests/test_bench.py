@@ -129,13 +129,18 @@ def test_restore_clip_windows_and_pads_like_a_run():
     assert restorer.calls == [(3, 3, 32, 48)] * 2  # windows (0, 3) and (2, 5), padded to multiples of 16
 
 
-def test_identical_clips_give_infinite_psnr_written_as_null(tmp_path):
-    frames = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
-    clip = Clip(frames, frames.clone(), 25.0, "test")
-    report = run_bench(clip, [], BenchOptions())
-    assert math.isinf(report.rows[0].psnr) and report.rows[0].temporal == 0
+def test_an_exact_frame_gives_an_infinite_psnr_written_as_infinity_with_a_note(tmp_path):
+    """The mean of per-frame PSNR is infinite when one frame is exact: JSON says "Infinity" (null would
+    read as "not measured"), and a note says how many frames are exact."""
+    frames = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    reference = frames.clone()
+    reference[1:] = 1 - reference[1:]
+    report = run_bench(Clip(frames, reference, 25.0, "test"), [], BenchOptions())
+    assert math.isinf(report.rows[0].psnr) and report.rows[0].temporal > 0
+    assert "input: PSNR is infinite: 1 of 4 frames equals its reference" in report.notes
     write_json(report, tmp_path / "r.json")
-    assert json.loads((tmp_path / "r.json").read_text())["rows"][0]["psnr"] is None
+    row = json.loads((tmp_path / "r.json").read_text())["rows"][0]
+    assert row["psnr"] == "Infinity" and float(row["psnr"]) == math.inf and row["sec_per_frame"] is None
 
 
 def test_extra_metrics_and_no_reference_clips():

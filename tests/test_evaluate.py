@@ -385,7 +385,7 @@ def test_command_scores_a_dataset_and_writes_json(tmp_path):
     scores = json.loads(out.read_text())
     assert [s["name"] for s in scores["sequences"]] == ["b"] and scores["frames"] == 2 and scores["complete"] is True
     means = scores["mean_of_sequences"]
-    assert scores["model"] == "dstnet-s" and means["input"]["psnr"] is None  # identical halves: inf -> null
+    assert scores["model"] == "dstnet-s" and means["input"]["psnr"] == "Infinity"  # identical halves
     assert math.isfinite(means["output"]["psnr"]) and set(means["output"]) == {"psnr", "ssim"}
     assert scores["settings"]["restorer"]["weights_sha256"] == load_registry().entries["dstnet-s"].checksum.digest
 
@@ -785,9 +785,11 @@ def test_infinite_and_undefined_scores_survive_the_json(tmp_path):
     write_json(report, tmp_path / "r.json")
     text = (tmp_path / "r.json").read_text()
     stored = json.loads(text)  # valid JSON: no bare NaN or Infinity
-    assert stored["sequences"][0]["input"]["psnr"] is None and stored["sequences"][0]["output"]["psnr"] == "NaN"
+    assert stored["sequences"][0]["input"]["psnr"] == "Infinity" and stored["sequences"][0]["output"]["psnr"] == "NaN"
     back = SequenceScore.from_dict(stored["sequences"][0])
     assert back.input["psnr"] == math.inf and math.isnan(back.output["psnr"])  # NaN was read back as inf
+    older = SequenceScore.from_dict(stored["sequences"][0] | {"input": {"psnr": None}})  # as files before wrote it
+    assert older.input["psnr"] == math.inf
 
 
 def test_a_flat_frame_is_left_out_of_niqe_and_a_flat_sequence_has_none():
