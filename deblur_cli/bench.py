@@ -213,23 +213,24 @@ def run_bench(
     frames, _, height, width = clip.blurred.shape
     report_notes = list(notes) + _metric_notes(clip)
     runs = [(m, s, n) for m in models for s, n in (_sweep(options) if m.diffusion else [(None, None)])]
-    total = len(runs) * (options.warmup + options.repeat)
+    primed = options.warmup == 0  # then each model makes one untimed start-up pass (_prepare)
+    total = len(runs) * (options.warmup + options.repeat) + (len(models) if primed else 0)
     done = 0
+
+    def tick(label: str) -> None:
+        nonlocal done
+        if progress is not None:
+            progress(done, total, label)
+        done += 1
+
+    _prepare(clip.blurred, models, options, tick)
     rows = [_quality(BenchRow("input"), clip.blurred, clip, extra_metrics, report_notes)]
     devices: set[torch.device] = set()
-
     for model, steps, samples in runs:
         restorer = model.build(steps or 1, samples or 1)
         devices.add(restorer.device)
         label = model.name if steps is None else f"{model.name} steps={steps} samples={samples}"
-
-        def tick() -> None:
-            nonlocal done
-            if progress is not None:
-                progress(done, total, label)
-            done += 1
-
-        output, seconds, peak = _time(restorer, clip.blurred, model, options, tick)
+        output, seconds, peak = _time(restorer, clip.blurred, model, options, partial(tick, label))
         row = BenchRow(model.name, steps, samples, seconds / frames, frames / seconds, peak)
         row.restorer = getattr(restorer, "identity", None)
         rows.append(_quality(row, output, clip, extra_metrics, report_notes, label))
@@ -297,6 +298,25 @@ def _metric_notes(clip: Clip) -> list[str]:
     if not applicable(height, width):
         notes.append(f"NIQE left out: frames of {width}x{height} hold fewer than {MIN_BLOCKS} {BLOCK}x{BLOCK} blocks")
     return notes
+
+
+def _prepare(
+    frames: torch.Tensor, models: Sequence[BenchModel], options: BenchOptions, tick: Callable[[str], None]
+) -> None:
+    """Build every model once before any timing, at the fewest steps and samples, so that what a builder
+    refuses (a weights file that does not fit the model) fails before the first timed row, not after the
+    rows of the models before it. With no warm-up runs, also restore the clip's first window with it,
+    untimed: a process's first call of a network pays one-time costs (thread pools, kernel selection,
+    lazily loaded code) that would otherwise fall on that model's first timed row and make the ranking
+    depend on the order the rows run in."""
+    for model in models:
+        restorer = model.build(min(options.steps), min(options.samples))
+        if options.warmup == 0:
+            tick(f"{model.name} start-up")
+            window = min(model.window or len(frames), restorer.max_frames or len(frames), len(frames))
+            restore_clip(restorer, frames[:window].to(restorer.device), window, 0)
+            synchronize(restorer.device)
+        del restorer
 
 
 def _time(

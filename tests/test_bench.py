@@ -25,7 +25,7 @@ from deblur_cli.bench import (
     write_json,
 )
 from deblur_cli.cli.app import app, out
-from deblur_cli.errors import InputError, UsageError
+from deblur_cli.errors import InputError, UsageError, WeightsError
 from deblur_cli.plot import HEIGHT, WIDTH, write_plot
 from deblur_cli.span import Span
 from tests.media import make_images, make_video
@@ -89,8 +89,9 @@ def test_bench_end_to_end_writes_json_and_a_png(tiny_clip, tmp_path):
     for row in report.rows[1:]:
         assert row.sec_per_frame > 0 and row.fps == pytest.approx(1 / row.sec_per_frame)
         assert row.peak_memory_mib is None or row.peak_memory_mib > 0
-    # 1 warm-up + 2 timed runs, each over windows of 2 frames with 1 shared: (0, 2) and (1, 3)
-    assert all(r.calls == [(2, 3, 48, 64)] * 6 for r in built)
+    # built once before any timing, unused with warm-up runs; then per row 1 warm-up + 2 timed runs, each
+    # over windows of 2 frames with 1 shared: (0, 2) and (1, 3)
+    assert built[0].calls == [] and all(r.calls == [(2, 3, 48, 64)] * 6 for r in built[1:])
     assert calls[-1] == (4 * 3 + 3, 4 * 3 + 3, "") and len(calls) == 5 * 3 + 1
     assert report.frames == 3 and (report.width, report.height) == (64, 48) and report.device == "cpu"
     assert any("NIQE left out" in note for note in report.notes) and all(r.niqe is None for r in report.rows)
@@ -119,6 +120,33 @@ def test_the_report_says_how_its_figures_were_made(tiny_clip):
     report = run_bench(tiny_clip, models, BenchOptions(warmup=0, repeat=1), about={"seed": 3})
     assert [row.restorer for row in report.rows] == [None, Named.identity]
     assert report.settings == {"deblur": __version__, "warmup": 0, "repeat": 1, "seed": 3}
+
+
+def test_every_model_is_built_before_any_timing(tiny_clip):
+    """A builder's refusal (a weights file that does not fit) comes before the first timed row."""
+    timed = []
+
+    def refuses(steps, samples):
+        raise WeightsError("w.safetensors does not fit")
+
+    first = BenchModel("first", lambda steps, samples: IdentityRestorer(), diffusion=False)
+    later = BenchModel("later", refuses, diffusion=False)
+    with pytest.raises(WeightsError):
+        run_bench(tiny_clip, [first, later], BenchOptions(warmup=0, repeat=1), progress=lambda *a: timed.append(a))
+    assert all("start-up" in label for _, _, label in timed)  # no timed run began
+
+
+def test_at_no_warm_up_each_model_first_makes_one_untimed_pass_over_a_window(tiny_clip):
+    """The one-time start-up cost of a network's first call falls outside the timed rows: at --warmup 0
+    each model restores the clip's first window once, at the fewest steps and samples, before its rows."""
+    built: list[NoisyStandIn] = []
+    calls = []
+    options = BenchOptions(steps=(4, 1), samples=(2, 1), warmup=0, repeat=1)
+    run_bench(tiny_clip, tiny_models(built)[1:], options, progress=lambda *a: calls.append(a))
+    primer, *rows = built
+    assert (primer.steps, primer.samples) == (1, 1) and primer.calls == [(2, 3, 48, 64)]  # one window of 2
+    assert len(rows) == 4 and all(r.calls == [(2, 3, 48, 64)] * 2 for r in rows)  # the timed runs alone
+    assert calls[0] == (0, 5, "standin start-up") and calls[-1] == (5, 5, "")
 
 
 def test_restore_clip_windows_and_pads_like_a_run():
@@ -290,6 +318,7 @@ def test_a_terminal_too_narrow_for_the_table_is_named_with_a_hint(stand_in_model
         (["--start", "1"], 2, "--start needs --input"),
         (["--steps", "1,a"], 2, "comma-separated"),
         (["--samples", "0"], 2, "at least 1"),
+        (["-m", "wtsa-s", "--steps", "1,5000"], 2, "--steps values must be at most 1000, got '1,5000'"),
         (["--weights", "wtsa=w.safetensors"], 2, "not benchmarked"),
     ],
 )

@@ -19,6 +19,7 @@ from deblur_cli.cli.weights import DownloadShown
 from deblur_cli.cli.options import (
     DeviceOpt,
     LpipsWeightsOpt,
+    MAX_STEPS,
     PrecisionOpt,
     QuietOpt,
     StartOpt,
@@ -43,13 +44,17 @@ SYNTHETIC_SIZE = (640, 384)  # of the built-in clip without --size
 GPU_STEPS, CPU_STEPS = "1,5,10,20,50", "5,20"
 
 
-def _positive_ints(option: str, value: str) -> tuple[int, ...]:
+def _positive_ints(option: str, value: str, most: int | None = None) -> tuple[int, ...]:
+    """The comma-separated whole numbers of `option`, repeats dropped; every one checked now, before
+    any row is timed."""
     try:
         numbers = tuple(int(part) for part in value.split(","))
     except ValueError:
         raise UsageError(f"{option} takes comma-separated whole numbers like 1,5,10, got {value!r}") from None
     if min(numbers) < 1:
         raise UsageError(f"{option} values must be at least 1, got {value!r}")
+    if most is not None and max(numbers) > most:
+        raise UsageError(f"{option} values must be at most {most}, got {value!r}")
     return tuple(dict.fromkeys(numbers))  # drop repeats, keep the order
 
 
@@ -126,7 +131,9 @@ def bench(
     steps = steps or (CPU_STEPS if cpu else GPU_STEPS)
     warmup = (0 if cpu else 1) if warmup is None else warmup
     repeat = (1 if cpu else 2) if repeat is None else repeat
-    options = BenchOptions(_positive_ints("--steps", steps), _positive_ints("--samples", samples), warmup, repeat)
+    options = BenchOptions(
+        _positive_ints("--steps", steps, MAX_STEPS), _positive_ints("--samples", samples), warmup, repeat
+    )
     if reference is not None and input_path is None:
         raise UsageError("--reference needs --input", hint="give the blurred clip with --input")
     if start is not None and input_path is None:

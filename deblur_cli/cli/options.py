@@ -28,7 +28,8 @@ WeightsOpt = Annotated[
 ]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
 PrecisionOpt = Annotated[str, typer.Option("--precision", help="auto, fp32, fp16 or bf16.")]
-StepsOpt = Annotated[int, typer.Option("--steps", min=1, max=1000, help="DDIM sampling steps (diffusion models).")]
+MAX_STEPS = 1000  # DDIM steps at most: one per training timestep
+StepsOpt = Annotated[int, typer.Option("--steps", min=1, max=MAX_STEPS, help="DDIM sampling steps (diffusion models).")]
 EtaOpt = Annotated[
     float, typer.Option("--eta", min=0.0, max=1.0, help="DDIM noise: 0 = deterministic, 1 = DDPM-like (diffusion models).")
 ]
