@@ -106,11 +106,18 @@ def _videos_in(path: Path) -> list[Path]:
     )
 
 
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name one file: the same path, or links to the same file."""
+    a, b = Path(a), Path(b)
+    return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+
+
 def check_not_the_input(source: str | os.PathLike, output: str | os.PathLike) -> None:
     """UsageError when `output` is `source` itself (the same path, or a link to the same file)."""
-    out, src = Path(output), Path(source)
-    if out.resolve() == src.resolve() or (src.exists() and out.exists() and os.path.samefile(src, out)):
-        raise UsageError(f"output is the input: {out}", hint="choose another output path; the input is never modified")
+    if same_file(source, output):
+        raise UsageError(
+            f"output is the input: {output}", hint="choose another output path; the input is never modified"
+        )
 
 
 def check_output_path(source: str | os.PathLike, output: str | os.PathLike, *, force: bool) -> None:

@@ -327,6 +327,27 @@ def test_cli_refuses_bad_options(stand_in_models, args, code, message):
     assert result.exit_code == code and message in result.stderr
 
 
+def test_cli_refuses_an_output_that_names_an_input_or_the_other_output(stand_in_models, tmp_path):
+    """--json or --plot naming the input, the reference, a weights file or the other output is refused
+    before any work; the file is left as it was."""
+    video = make_video(tmp_path / "victim.mkv", frames=3, size=(32, 32))
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"weights")
+    before = video.read_bytes()
+    clip = ["--input", str(video), "--frames", "2", "-m", "dstnet-s"]
+    cases = [
+        ([*clip, "--json", str(video)], f"--json {video} is also --input"),
+        ([*clip, "--reference", str(video), "--plot", str(video)], f"--plot {video} is also --input"),
+        ([*clip, "--weights", f"dstnet-s={weights}", "--json", str(weights)], f"--json {weights} is also --weights dstnet-s"),
+        ([*clip, "--json", str(tmp_path / "same.out"), "--plot", str(tmp_path / "same.out")], "is also --json"),
+    ]
+    for args, message in cases:
+        result = CliRunner().invoke(app, ["bench", *args])
+        assert result.exit_code == 2 and message in result.stderr and "hint: give" in result.stderr, result.output
+    assert video.read_bytes() == before and weights.read_bytes() == b"weights"
+    assert not (tmp_path / "same.out").exists()
+
+
 def test_cli_sweeps_less_on_a_cpu_unless_told(stand_in_models, tmp_path):
     """On a CPU the defaults are --steps 5,20 --warmup 0 --repeat 1, said in a note; given values win."""
     base = ["bench", "-m", "wtsa-s", "--size", "64x48", "--frames", "2", "--device", "cpu"]

@@ -31,6 +31,7 @@ from deblur_cli.cli.options import (
 )
 from deblur_cli.errors import UsageError, WeightsError
 from deblur_cli.model_specs import MODELS, model_spec
+from deblur_cli.outputs import same_file
 from deblur_cli.weights import has_local_weights
 from deblur_cli.video_io.atomic import check_writable
 
@@ -111,9 +112,6 @@ def bench(
     quiet: QuietOpt = False,
 ) -> None:
     """Measure speed and quality per model, step count and sample count: [bold]deblur bench --steps 1,5,20[/]."""
-    for path in (json_path, plot_path):
-        if path is not None:
-            check_writable(path)  # now, not after the benchmark
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.bench import BenchModel, BenchOptions, load_clip, run_bench, synthetic_clip, write_json
     from deblur_cli.devices import resolve_device
@@ -145,6 +143,10 @@ def bench(
     candidates = list(dict.fromkeys(choose_model(name, device=torch_device) for name in model or DEFAULT_MODELS))
     specs = {name: model_spec(name) for name in candidates}  # unknown names fail here, before any work
     weight_files = _weight_files(weights or [], candidates)
+    sources = {"--input": input_path, "--reference": reference}
+    sources |= {f"--weights {name}": path for name, path in weight_files.items()}
+    sources |= {"--lpips-weights": path for path in lpips_weights or []}
+    _check_outputs({"--json": json_path, "--plot": plot_path}, sources)
     if not model:  # the defaults that can run here without a download; say which were left out
         runnable = [name for name in candidates if name in weight_files or has_local_weights(name)]
         notes += [f"{name} left out: no bundled or cached weights" for name in candidates if name not in runnable]
@@ -214,6 +216,17 @@ def bench(
     if plot_path is not None:
         write_plot(report, plot_path)
         err.print(f"wrote {plot_path}", highlight=False)
+
+
+def _check_outputs(outputs: dict[str, Path | None], sources: dict[str, Path | None]) -> None:
+    """Refuse, before any work, an output that names a file bench reads or the other output (writing it
+    would destroy that file or lose the other output), or that cannot be written."""
+    named = [(option, path) for option, path in outputs.items() if path is not None]
+    for i, (option, path) in enumerate(named):
+        for other, source in [*sources.items(), *named[:i]]:
+            if source is not None and same_file(source, path):
+                raise UsageError(f"{option} {path} is also {other}", hint=f"give {option} a file of its own")
+        check_writable(path)  # now, not after the benchmark
 
 
 def _weight_files(pairs: list[str], names: list[str]) -> dict[str, Path]:
