@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import struct
+import textwrap
 import zlib
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from deblur_cli.video_io.atomic import write_bytes
 WIDTH, HEIGHT = 1200, 600  # output size in pixels
 _SS = 2  # supersampling factor
 _TEXT = 2  # text scale in output pixels per font pixel
+_LINE = 22  # output pixels from one line of text to the next
 _BLACK, _GREY, _LIGHT, _WHITE = (30, 30, 30), (120, 120, 120), (225, 225, 225), (255, 255, 255)
 # Colour-blind-safe series colours (Okabe and Ito).
 _PALETTE = ((0, 114, 178), (213, 94, 0), (0, 158, 115), (204, 121, 167), (230, 159, 0), (86, 180, 233), (0, 0, 0))
@@ -46,6 +48,7 @@ _FONT = (
     "020404080404020000040404040404040000080404020404080000000008150200000000"
 )
 _GLYPH_ROWS, _GLYPH_COLS = 9, 5
+_ADVANCE = (_GLYPH_COLS + 1) * _TEXT  # output pixels from one character to the next
 _FONT_HEX = "".join(_FONT)
 
 
@@ -78,12 +81,12 @@ def render(report: BenchReport) -> np.ndarray:
     title = f"deblur bench: quality against speed ({clip})"
     canvas.text(WIDTH // 2, 14, title, _BLACK, anchor="center")
     series = _series(report.rows)
-    _legend(canvas, series, y=40)
+    top = _legend(canvas, series, y=40) + 50  # a legend of many or long labels takes more lines
     timed = [r.sec_per_frame for r in report.rows if r.sec_per_frame]
     reference = next((r for r in report.rows if r.model == "input"), None)
     panels = (("psnr", "PSNR (dB), higher is better"), ("niqe", "NIQE, lower is better"))
     for i, (metric, label) in enumerate(panels):
-        box = (80 + i * 590, 130, 80 + i * 590 + 500, HEIGHT - 60)
+        box = (80 + i * 590, top, 80 + i * 590 + 500, HEIGHT - 60)
         _panel(canvas, box, metric, label, series, timed, reference)
     return canvas.result()
 
@@ -101,15 +104,26 @@ def _series(rows: list[BenchRow]) -> list[tuple[str, list[BenchRow]]]:
     return series
 
 
-def _legend(canvas: _Canvas, series: list[tuple[str, list[BenchRow]]], y: int) -> None:
-    x = 80
+def _legend(canvas: _Canvas, series: list[tuple[str, list[BenchRow]]], y: int) -> int:
+    """Draw the legend from `y` down: entries side by side while they fit the width, then on further
+    lines, a label too long for a line over several; the blurry input's entry last. Returns the y below it."""
+    left, right = 80, WIDTH - 20
+    x = left
     for i, (label, _) in enumerate(series):
+        lines = textwrap.wrap(label, (right - left - 18) // _ADVANCE, break_on_hyphens=False)
+        width = 18 + max(len(line) for line in lines) * _ADVANCE
+        if x > left and x + width > right:
+            x, y = left, y + _LINE
         colour = _PALETTE[i % len(_PALETTE)]
         canvas.disc(x + 6, y + 9, 5, colour)
-        canvas.text(x + 18, y + 2, label, _BLACK)
-        x += 18 + len(label) * 6 * _TEXT + 30
-    canvas.line(80, y + 30, 100, y + 30, _GREY, dash=4)
-    canvas.text(106, y + 23, "blurry input (no speed)", _GREY)
+        for j, line in enumerate(lines):
+            canvas.text(x + 18, y + 2 + j * _LINE, line, _BLACK)
+        y += (len(lines) - 1) * _LINE
+        x = x + width + 30 if len(lines) == 1 else right  # after a wrapped label, a new line
+    y += _LINE if series else 0
+    canvas.line(left, y + 9, left + 20, y + 9, _GREY, dash=4)
+    canvas.text(left + 26, y + 2, "blurry input (no speed)", _GREY)
+    return y + _LINE
 
 
 def _panel(canvas, box, metric, label, series, timed, reference) -> None:
@@ -143,10 +157,12 @@ def _panel(canvas, box, metric, label, series, timed, reference) -> None:
         canvas.text(px, bottom + 8, _fmt(tick), _BLACK, anchor="center")
     canvas.rect_outline(left, top, right, bottom, _BLACK)
 
+    taken: list[tuple[float, float, float, float]] = []  # the boxes of the labels placed so far
     if base is not None:
         _, py = to_px(10**x_lo, base)
         canvas.line(left, py, right, py, _GREY, dash=6)
-        canvas.text(right - 4, py - 20, "input", _GREY, anchor="right")
+        _label(canvas, "input", right - 4 - 5 * _ADVANCE, py, box, taken, _GREY)
+    placed = []
     for i, (_, rows) in enumerate(series):
         colour = _PALETTE[i % len(_PALETTE)]
         points = [(to_px(r.sec_per_frame, _plotted(r, metric)), r) for r in rows if _plotted(r, metric) is not None]
@@ -154,8 +170,32 @@ def _panel(canvas, box, metric, label, series, timed, reference) -> None:
             canvas.line(a[0], a[1], b[0], b[1], colour)
         for (px, py), row in points:
             canvas.disc(px, py, 5, colour)
-            tag = row.model if row.steps is None else str(row.steps)
-            canvas.text(px + 8, py - 20, tag, colour)
+            # a model's name without its weights file, which the legend gives
+            placed.append((row.model.split(" (")[0] if row.steps is None else str(row.steps), px, py, colour))
+    for tag, px, py, colour in placed:  # after every point, so that no label is drawn over by a line
+        _label(canvas, tag, px + 8, py, box, taken, colour)
+
+
+def _label(canvas, text: str, x: float, py: float, box, taken: list, colour) -> None:
+    """Draw `text` beside a point at height `py`, starting at `x` (to its right), inside `box`, where it
+    overlaps none of the boxes in `taken`: above the point, else below it, else to its left, else further
+    away; the first place inside the box when every one overlaps. Adds the box it took to `taken`."""
+    left, top, right, bottom = box
+    width, height = len(text) * _ADVANCE, _GLYPH_ROWS * _TEXT
+    ahead, behind = x, x - 16 - width
+    places = [(ahead, py - 20), (ahead, py + 4), (behind, py - 20), (behind, py + 4)]
+    places += [(ahead, py - 20 - k * height) for k in (1, 2)] + [(ahead, py + 4 + k * height) for k in (1, 2)]
+    inside = [
+        (min(max(px, left + 3), right - 3 - width), min(max(py_, top + 3), bottom - 3 - height)) for px, py_ in places
+    ]
+    free = [(px, py_) for px, py_ in inside if not any(_overlap((px, py_, px + width, py_ + height), t) for t in taken)]
+    px, py_ = (free or inside)[0]
+    taken.append((px, py_, px + width, py_ + height))
+    canvas.text(px, py_, text, colour)
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _plotted(row: BenchRow, metric: str) -> float | None:
@@ -244,7 +284,7 @@ class _Canvas:
 
     def text(self, x, y, text: str, colour, anchor: str = "left") -> None:
         """Draw `text` with its top at y; anchor says whether x is its left end, centre or right end."""
-        advance = (_GLYPH_COLS + 1) * _TEXT
+        advance = _ADVANCE
         x -= {"left": 0, "center": len(text) * advance / 2, "right": len(text) * advance}[anchor]
         for i, ch in enumerate(text):
             code = ord(ch) - 33

@@ -319,6 +319,7 @@ def test_a_terminal_too_narrow_for_the_table_is_named_with_a_hint(stand_in_model
         (["--steps", "1,a"], 2, "comma-separated"),
         (["--samples", "0"], 2, "at least 1"),
         (["-m", "wtsa-s", "--steps", "1,5000"], 2, "--steps values must be at most 1000, got '1,5000'"),
+        (["--plot", "plot.jpg"], 2, "--plot writes a PNG image; plot.jpg does not end in .png"),
         (["--weights", "wtsa=w.safetensors"], 2, "not benchmarked"),
     ],
 )
@@ -333,19 +334,20 @@ def test_cli_refuses_an_output_that_names_an_input_or_the_other_output(stand_in_
     video = make_video(tmp_path / "victim.mkv", frames=3, size=(32, 32))
     weights = tmp_path / "w.safetensors"
     weights.write_bytes(b"weights")
-    before = video.read_bytes()
+    sharp = make_images(tmp_path / "sharp", count=1, size=(32, 32))[0]
+    before = video.read_bytes(), sharp.read_bytes()
     clip = ["--input", str(video), "--frames", "2", "-m", "dstnet-s"]
     cases = [
         ([*clip, "--json", str(video)], f"--json {video} is also --input"),
-        ([*clip, "--reference", str(video), "--plot", str(video)], f"--plot {video} is also --input"),
+        ([*clip, "--reference", str(sharp), "--plot", str(sharp)], f"--plot {sharp} is also --reference"),
         ([*clip, "--weights", f"dstnet-s={weights}", "--json", str(weights)], f"--json {weights} is also --weights dstnet-s"),
-        ([*clip, "--json", str(tmp_path / "same.out"), "--plot", str(tmp_path / "same.out")], "is also --json"),
+        ([*clip, "--json", str(tmp_path / "same.png"), "--plot", str(tmp_path / "same.png")], "is also --json"),
     ]
     for args, message in cases:
         result = CliRunner().invoke(app, ["bench", *args])
         assert result.exit_code == 2 and message in result.stderr and "hint: give" in result.stderr, result.output
-    assert video.read_bytes() == before and weights.read_bytes() == b"weights"
-    assert not (tmp_path / "same.out").exists()
+    assert (video.read_bytes(), sharp.read_bytes()) == before and weights.read_bytes() == b"weights"
+    assert not (tmp_path / "same.png").exists()
 
 
 def test_cli_sweeps_less_on_a_cpu_unless_told(stand_in_models, tmp_path):
@@ -374,6 +376,47 @@ def test_the_plot_draws_what_is_finite_and_leaves_out_the_rest(tmp_path):
     ]
     write_plot(BenchReport("clip", 2, 64, 48, "cpu", "rss", rows, []), tmp_path / "p.png")  # was OverflowError
     assert (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_plot_keeps_long_labels_whole_and_point_labels_inside_their_panels_and_apart(monkeypatch):
+    """Legend entries too long for one line go on further lines, each series named; a point's label stays
+    inside its panel and clear of the labels of other series at the same speed."""
+    import deblur_cli.plot as plot
+    from deblur_cli.bench import BenchReport, BenchRow
+
+    texts, panels = [], []
+
+    class Recording(plot._Canvas):
+        def text(self, x, y, text, colour, anchor="left"):
+            texts.append((x, y, text, colour, anchor))
+            super().text(x, y, text, colour, anchor)
+
+        def rect_outline(self, x0, y0, x1, y1, colour):
+            panels.append((x0, y0, x1, y1))
+            super().rect_outline(x0, y0, x1, y1, colour)
+
+    monkeypatch.setattr(plot, "_Canvas", Recording)
+    dstnet = "dstnet-s (dstnet-s-finetuned-gopro-epoch300.safetensors)"
+    wtsa = "wtsa-s (wtsa-s-finetuned-on-gopro-long-run-v2.safetensors)"
+    rows = [BenchRow("input", psnr=30.0, niqe=5.0), BenchRow(dstnet, sec_per_frame=2.0, psnr=31.0, niqe=4.0)]
+    rows += [  # two series at the same speeds, their points almost on top of each other
+        BenchRow(wtsa, steps=s, samples=n, sec_per_frame=0.05 * s, psnr=30.5 + 0.01 * n, niqe=4.5)
+        for s in (1, 2)
+        for n in (1, 2)
+    ]
+    plot.render(BenchReport("clip", 2, 64, 48, "cpu", "rss", rows, []))
+
+    legend = " ".join(text for _, y, text, colour, _ in texts if colour == plot._BLACK and y < panels[0][1] - 30)
+    for label in (dstnet, f"{wtsa}, 1 sample", f"{wtsa}, 2 samples"):
+        assert label in legend
+    advance = 12  # output pixels a character
+    assert all(x + len(text) * advance <= WIDTH for x, _, text, _, anchor in texts if anchor == "left")
+    tags = [(x, y, text) for x, y, text, colour, _ in texts if colour in plot._PALETTE]
+    assert sorted(text for _, _, text in tags) == ["1", "1", "1", "1", "2", "2", "2", "2", "dstnet-s", "dstnet-s"]
+    boxes = [(x, y, x + len(text) * advance, y + 18) for x, y, text in tags]
+    for left, top, right, bottom in boxes:
+        assert any(a <= left and right <= c and b <= top and bottom <= d for a, b, c, d in panels)
+    assert not any(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3] for i, a in enumerate(boxes) for b in boxes[:i])
 
 
 class Reseeded(NoisyStandIn):

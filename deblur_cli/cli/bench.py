@@ -146,6 +146,10 @@ def bench(
     sources = {"--input": input_path, "--reference": reference}
     sources |= {f"--weights {name}": path for name, path in weight_files.items()}
     sources |= {"--lpips-weights": path for path in lpips_weights or []}
+    if plot_path is not None and plot_path.suffix.lower() != ".png":
+        raise UsageError(
+            f"--plot writes a PNG image; {plot_path} does not end in .png", hint=f"e.g. --plot {plot_path.stem}.png"
+        )
     _check_outputs({"--json": json_path, "--plot": plot_path}, sources)
     if not model:  # the defaults that can run here without a download; say which were left out
         runnable = [name for name in candidates if name in weight_files or has_local_weights(name)]
