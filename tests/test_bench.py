@@ -317,6 +317,8 @@ def test_a_terminal_too_narrow_for_the_table_is_named_with_a_hint(stand_in_model
         (["--reference", "x.mp4"], 2, "--reference needs --input"),
         (["--start", "1"], 2, "--start needs --input"),
         (["--steps", "1,a"], 2, "comma-separated"),
+        (["--steps", ""], 2, "--steps takes comma-separated whole numbers like 1,5,10, got ''"),
+        (["--samples", ""], 2, "--samples takes comma-separated whole numbers like 1,5,10, got ''"),
         (["--samples", "0"], 2, "at least 1"),
         (["-m", "wtsa-s", "--steps", "1,5000"], 2, "--steps values must be at most 1000, got '1,5000'"),
         (["--plot", "plot.jpg"], 2, "--plot writes a PNG image; plot.jpg does not end in .png"),

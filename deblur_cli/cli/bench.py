@@ -126,7 +126,7 @@ def bench(
     notes = []
     if cpu and None in (steps, warmup, repeat):
         notes.append(f"on a CPU the defaults are --steps {CPU_STEPS} --warmup 0 --repeat 1 (on a GPU {GPU_STEPS}, 1, 2)")
-    steps = steps or (CPU_STEPS if cpu else GPU_STEPS)
+    steps = (CPU_STEPS if cpu else GPU_STEPS) if steps is None else steps  # --steps "" is a mistake, not the default
     warmup = (0 if cpu else 1) if warmup is None else warmup
     repeat = (1 if cpu else 2) if repeat is None else repeat
     options = BenchOptions(
