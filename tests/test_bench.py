@@ -357,12 +357,26 @@ def test_cli_sweeps_less_on_a_cpu_unless_told(stand_in_models, tmp_path):
     base = ["bench", "-m", "wtsa-s", "--size", "64x48", "--frames", "2", "--device", "cpu"]
     result = CliRunner().invoke(app, [*base, "--json", str(tmp_path / "a.json")])
     assert result.exit_code == 0, result.output
-    assert "on a CPU the defaults are --steps 5,20" in result.stderr
+    assert "on a CPU, bench defaults to --steps 5,20 --warmup 0 --repeat 1 (on a GPU: --steps 1,5,10,20,50 --warmup 1 --repeat 2)" in result.stderr
     report = json.loads((tmp_path / "a.json").read_text())
     assert [r["steps"] for r in report["rows"] if r["model"] == "wtsa-s"] == [5, 20]
     result = CliRunner().invoke(app, [*base, "--steps", "3", "--warmup", "1", "--repeat", "1", "--json", str(tmp_path / "b.json")])
-    assert result.exit_code == 0 and "defaults are" not in result.stderr
+    assert result.exit_code == 0 and "defaults to" not in result.stderr
     assert [r["steps"] for r in json.loads((tmp_path / "b.json").read_text())["rows"] if r["model"] == "wtsa-s"] == [3]
+
+
+def test_cli_names_only_the_cpu_defaults_it_used_and_sweep_options_no_model_uses(stand_in_models):
+    """Without a diffusion model --steps and --samples do nothing: a warning says so, as `deblur run`'s
+    does; the CPU note names only the defaults taken, each with its option."""
+    base = ["bench", "-m", "dstnet-s", "--size", "64x48", "--frames", "2", "--device", "cpu", "-q"]
+    result = CliRunner().invoke(app, [*base, "--steps", "3", "--samples", "2", "--repeat", "1"])
+    assert result.exit_code == 0, result.output
+    assert "warning: --steps and --samples apply to the diffusion models (wtsa, wtsa-s); dstnet-s restores" in result.stderr
+    assert "note: on a CPU, bench defaults to --warmup 0 (on a GPU: --warmup 1)" in result.stderr
+    result = CliRunner().invoke(app, [*base, "--warmup", "0", "--repeat", "1"])
+    assert "warning" not in result.stderr and "defaults to" not in result.stderr
+    result = CliRunner().invoke(app, [*base[:1], "-m", "wtsa-s", *base[3:], "--steps", "1"])
+    assert "warning" not in result.stderr and "defaults to --warmup 0 --repeat 1 (on a GPU: --warmup 1 --repeat 2)" in result.stderr
 
 
 def test_the_plot_draws_what_is_finite_and_leaves_out_the_rest(tmp_path):

@@ -25,6 +25,7 @@ from deblur_cli.cli.options import (
     StartOpt,
     SMALLEST_SYNTHESIS,
     check_synthesis_memory,
+    ignored_sampling_note,
     parse_size,
     span_option,
     weights_label,
@@ -73,7 +74,9 @@ def bench(
         Optional[str],
         typer.Option("--steps", help=f"DDIM step counts to sweep (diffusion models). Default: {GPU_STEPS}; {CPU_STEPS} on a CPU."),
     ] = None,
-    samples: Annotated[str, typer.Option("--samples", help="Sample counts to sweep (diffusion models).")] = "1",
+    samples: Annotated[
+        Optional[str], typer.Option("--samples", help="Sample counts to sweep (diffusion models). Default: 1.")
+    ] = None,
     input_path: Annotated[
         Optional[Path], typer.Option("--input", help="Blurred clip (default: the built-in synthetic clip).")
     ] = None,
@@ -124,14 +127,14 @@ def bench(
     torch_device = resolve_device(device)
     cpu = torch_device.type == "cpu"
     notes = []
-    if cpu and None in (steps, warmup, repeat):
-        notes.append(f"on a CPU the defaults are --steps {CPU_STEPS} --warmup 0 --repeat 1 (on a GPU {GPU_STEPS}, 1, 2)")
-    steps = (CPU_STEPS if cpu else GPU_STEPS) if steps is None else steps  # --steps "" is a mistake, not the default
+    given = [option for option, value in (("--steps", steps), ("--samples", samples)) if value is not None]
+    defaulted = {"--steps": steps is None, "--warmup": warmup is None, "--repeat": repeat is None}
+    # None: the default; --steps "" is a mistake, not the default
+    steps = (CPU_STEPS if cpu else GPU_STEPS) if steps is None else steps
     warmup = (0 if cpu else 1) if warmup is None else warmup
     repeat = (1 if cpu else 2) if repeat is None else repeat
-    options = BenchOptions(
-        _positive_ints("--steps", steps, MAX_STEPS), _positive_ints("--samples", samples), warmup, repeat
-    )
+    sweep = _positive_ints("--steps", steps, MAX_STEPS), _positive_ints("--samples", "1" if samples is None else samples)
+    options = BenchOptions(*sweep, warmup, repeat)
     if reference is not None and input_path is None:
         raise UsageError("--reference needs --input", hint="give the blurred clip with --input")
     if start is not None and input_path is None:
@@ -157,6 +160,11 @@ def bench(
         if not runnable:
             raise WeightsError("no default model has weights here", hint="see `deblur models`, or pass --model and --weights")
         specs = {name: specs[name] for name in runnable}
+    ignored = [ignored_sampling_note(name, given) for name in specs]
+    if ignored and all(ignored):  # no model here samples: the sweep options were given for nothing
+        warn(ignored[0])
+    if cpu:
+        notes += _cpu_defaults(defaulted, diffusion=any(spec.architecture == "wtsa" for spec in specs.values()))
 
     if input_path is None:
         clip = synthetic_clip(seed, frames, crop or SYNTHETIC_SIZE)
@@ -220,6 +228,18 @@ def bench(
     if plot_path is not None:
         write_plot(report, plot_path)
         err.print(f"wrote {plot_path}", highlight=False)
+
+
+def _cpu_defaults(defaulted: dict[str, bool], *, diffusion: bool) -> list[str]:
+    """A note naming the lighter defaults a CPU took, those left unset that matter here (--steps only
+    with a diffusion model), each with its option and its value on a GPU; none when all were given."""
+    values = {"--steps": (CPU_STEPS, GPU_STEPS), "--warmup": (0, 1), "--repeat": (1, 2)}
+    used = [option for option, unset in defaulted.items() if unset and (option != "--steps" or diffusion)]
+    if not used:
+        return []
+    here = " ".join(f"{option} {values[option][0]}" for option in used)
+    there = " ".join(f"{option} {values[option][1]}" for option in used)
+    return [f"on a CPU, bench defaults to {here} (on a GPU: {there})"]
 
 
 def _check_outputs(outputs: dict[str, Path | None], sources: dict[str, Path | None]) -> None:

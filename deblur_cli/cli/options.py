@@ -152,11 +152,14 @@ SAMPLING_DEFAULTS = {"--steps": 20, "--eta": 0.0, "--samples": 1}  # the diffusi
 
 def sampling_note(model: str, steps: int, eta: float, samples: int) -> str | None:
     """A warning for sampling options set away from their defaults for a model that does not sample, else None."""
-    if model_spec(model).architecture == "wtsa":
-        return None
     values = {"--steps": steps, "--eta": eta, "--samples": samples}
-    given = [name for name, value in values.items() if value != SAMPLING_DEFAULTS[name]]
-    if not given:
+    return ignored_sampling_note(model, [name for name, value in values.items() if value != SAMPLING_DEFAULTS[name]])
+
+
+def ignored_sampling_note(model: str, given: list[str]) -> str | None:
+    """A warning that the sampling options `given` (their names) do nothing for a model that does not
+    sample, else None."""
+    if not given or model_spec(model).architecture == "wtsa":
         return None
     which = " and ".join(given)
     return (
