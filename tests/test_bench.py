@@ -270,6 +270,20 @@ def test_cli_json_names_the_settings_and_a_row_with_weights_of_ones_own(tmp_path
     assert row["restorer"]["dtype"] == "torch.float32" and report["rows"][0]["restorer"] is None
 
 
+def test_cli_warns_of_weights_of_another_size_than_the_model_named(stand_in_models, tmp_path):
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet
+
+    small = tmp_path / "small.safetensors"
+    save_dstnet(DSTNet(DSTNET_VARIANTS["dstnet-s"]), small)
+    args = ["bench", "--size", "64x48", "--frames", "2", "-q"]
+    result = CliRunner().invoke(app, [*args, "-m", "dstnet", "--weights", f"dstnet={small}"])
+    assert result.exit_code == 0, result.output
+    assert "warning: small.safetensors holds a dstnet-s model, not dstnet: its row is labelled dstnet" in result.stderr
+    result = CliRunner().invoke(app, [*args, "-m", "dstnet-s", "--weights", f"dstnet-s={small}"])
+    assert result.exit_code == 0 and "warning" not in result.stderr
+
+
 def test_cli_json_names_the_reference_and_the_start(stand_in_models, tmp_path):
     make_images(tmp_path / "blurred", count=30, size=(32, 32))
     make_images(tmp_path / "sharp", count=30, size=(32, 32))
@@ -323,6 +337,7 @@ def test_a_terminal_too_narrow_for_the_table_is_named_with_a_hint(stand_in_model
         (["-m", "wtsa-s", "--steps", "1,5000"], 2, "--steps values must be at most 1000, got '1,5000'"),
         (["--plot", "plot.jpg"], 2, "--plot writes a PNG image; plot.jpg does not end in .png"),
         (["--weights", "wtsa=w.safetensors"], 2, "not benchmarked"),
+        (["-m", "dstnet-s", "--weights", "dstnet-s=a.pth", "--weights", "dstnet-s=b.pth"], 2, "names dstnet-s twice"),
     ],
 )
 def test_cli_refuses_bad_options(stand_in_models, args, code, message):

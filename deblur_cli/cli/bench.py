@@ -30,7 +30,7 @@ from deblur_cli.cli.options import (
     span_option,
     weights_label,
 )
-from deblur_cli.errors import UsageError, WeightsError
+from deblur_cli.errors import DeblurError, UsageError, WeightsError
 from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.outputs import same_file
 from deblur_cli.weights import has_local_weights
@@ -160,6 +160,9 @@ def bench(
         if not runnable:
             raise WeightsError("no default model has weights here", hint="see `deblur models`, or pass --model and --weights")
         specs = {name: specs[name] for name in runnable}
+    for name in specs:
+        if name in weight_files and (mismatch := _size_note(name, weight_files[name])):
+            warn(mismatch)
     ignored = [ignored_sampling_note(name, given) for name in specs]
     if ignored and all(ignored):  # no model here samples: the sweep options were given for nothing
         warn(ignored[0])
@@ -261,8 +264,32 @@ def _weight_files(pairs: list[str], names: list[str]) -> dict[str, Path]:
             raise UsageError(f"--weights takes MODEL=FILE, got {pair!r}", hint="e.g. --weights dstnet-s=my.safetensors")
         if name not in names:
             raise UsageError(f"--weights names {name!r}, which is not benchmarked", hint=f"add --model {name}")
+        if name in files:
+            raise UsageError(
+                f"--weights names {name} twice ({files[name]} and {path})",
+                hint="bench one weights file per model; compare checkpoints with `deblur evaluate --weights A --weights B`",
+            )
         files[name] = Path(path)
     return files
+
+
+def _size_note(name: str, weights: Path) -> str | None:
+    """A warning when a --weights file holds another size of the model's architecture than `name` says:
+    its row would be labelled `name` and measure the file's model. None when it fits, and for a file
+    that is not of that architecture or cannot be read (building it then says what is wrong)."""
+    from deblur_cli import dstnet_weights, wtsa_weights
+
+    architecture = model_spec(name).architecture
+    try:
+        if not weights.is_file() or wtsa_weights.is_wtsa_file(weights) != (architecture == "wtsa"):
+            return None
+        held = (wtsa_weights if architecture == "wtsa" else dstnet_weights).variant_of(weights)
+    except DeblurError:
+        return None
+    if held == name:
+        return None
+    size = f"a {held} model" if held != architecture else f"a {architecture} of another size than {name}"
+    return f"{weights.name} holds {size}, not {name}: its row is labelled {name} but measures the file's model"
 
 
 def _build(name: str, steps: int, samples: int, *, quiet: bool, **kwargs):
