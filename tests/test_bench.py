@@ -284,6 +284,18 @@ def test_cli_warns_of_weights_of_another_size_than_the_model_named(stand_in_mode
     assert result.exit_code == 0 and "warning" not in result.stderr
 
 
+def test_cli_reads_lpips_weights_even_without_a_reference_and_says_lpips_needs_one(stand_in_models, tmp_path):
+    from tests.test_metrics import random_lpips_state
+
+    make_images(tmp_path / "blurred", count=2, size=(32, 32))
+    args = ["bench", "-m", "dstnet-s", "--input", str(tmp_path / "blurred"), "--frames", "2", "-q"]
+    missing = CliRunner().invoke(app, [*args, "--lpips-weights", str(tmp_path / "nope.pth")])
+    assert missing.exit_code == 1 and "LPIPS weights not found" in missing.stderr
+    torch.save(random_lpips_state(), tmp_path / "lpips.pth")
+    result = CliRunner().invoke(app, [*args, "--lpips-weights", str(tmp_path / "lpips.pth")])
+    assert result.exit_code == 0 and "LPIPS left out: it compares with the sharp clip, which --reference gives" in result.stderr
+
+
 def test_cli_json_names_the_reference_and_the_start(stand_in_models, tmp_path):
     make_images(tmp_path / "blurred", count=30, size=(32, 32))
     make_images(tmp_path / "sharp", count=30, size=(32, 32))

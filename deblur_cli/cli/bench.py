@@ -169,17 +169,20 @@ def bench(
     if cpu:
         notes += _cpu_defaults(defaulted, diffusion=any(spec.architecture == "wtsa" for spec in specs.values()))
 
+    lpips = load_lpips(lpips_weights, torch_device) if lpips_weights else None  # a bad file fails, used or not
     if input_path is None:
         clip = synthetic_clip(seed, frames, crop or SYNTHETIC_SIZE)
     else:
         clip = load_clip(input_path, reference, frames, crop, span)
 
     extra = {}
+    if clip.reference is None and lpips is not None:
+        notes.append("LPIPS left out: it compares with the sharp clip, which --reference gives")
     if clip.reference is not None:
-        if lpips_weights and not lpips_applicable(*clip.blurred.shape[-2:]):
+        if lpips is not None and not lpips_applicable(*clip.blurred.shape[-2:]):
             notes.append(f"LPIPS left out: it needs frames of {LPIPS_MIN_SIDE} pixels a side or more")
-        elif lpips_weights:
-            extra["lpips"] = functools.partial(lpips_clip, load_lpips(lpips_weights, torch_device))
+        elif lpips is not None:
+            extra["lpips"] = functools.partial(lpips_clip, lpips)
         else:
             notes.append("LPIPS left out: it needs AlexNet weights on disk (--lpips-weights)")
         cvvdp = load_cvvdp(torch_device)
