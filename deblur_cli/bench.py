@@ -27,6 +27,7 @@ from deblur_cli.devices import synchronize
 from deblur_cli.errors import InputError, UsageError
 from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_8bit
 from deblur_cli.metrics.niqe import BLOCK, MIN_BLOCKS, applicable, mean_niqe
+from deblur_cli.metrics.ssim import WINDOW as SSIM_WINDOW
 from deblur_cli.pipeline import to_tensor
 from deblur_cli.restorer import Restorer, restore_windows
 from deblur_cli.span import Span
@@ -295,6 +296,9 @@ def _metric_notes(clip: Clip) -> list[str]:
         notes.append("no reference clip: PSNR, SSIM, the temporal error and other full-reference metrics left out")
     elif frames < 2:
         notes.append("one frame: the temporal error needs two or more")
+    if clip.reference is not None and min(height, width) < SSIM_WINDOW:
+        side = SSIM_WINDOW
+        notes.append(f"SSIM left out: its {side}x{side} window needs frames of {side} pixels a side or more")
     if not applicable(height, width):
         notes.append(f"NIQE left out: frames of {width}x{height} hold fewer than {MIN_BLOCKS} {BLOCK}x{BLOCK} blocks")
     return notes
@@ -382,7 +386,12 @@ def _quality(
     output = to_8bit(output.cpu())
     frames, _, height, width = output.shape
     if applicable(height, width):
-        row.niqe = mean_niqe(niqe(frame) for frame in output)
+        scores = [niqe(frame) for frame in output]
+        row.niqe = mean_niqe(scores)
+        if flat := sum(math.isnan(score) for score in scores):  # NIQE is undefined on a flat frame
+            kept = "left out: every frame is" if row.niqe is None else f"over {frames - flat} of {frames} frames:"
+            kept += "" if row.niqe is None else " the others are"
+            notes.append(f"{label}: NIQE {kept} flat, where it is undefined")
     if clip.reference is None:
         return row
     reference = to_8bit(clip.reference.cpu())
@@ -391,7 +400,7 @@ def _quality(
     if exact := int(per_frame.isinf().sum()):
         notes.append(f"{label}: PSNR is infinite: {exact} of {frames} frames {'equal' if exact > 1 else 'equals'} "
                      f"{'their' if exact > 1 else 'its'} reference")
-    if min(height, width) >= 11:
+    if min(height, width) >= SSIM_WINDOW:
         row.ssim = float(ssim(output, reference).mean())
     if frames >= 2:
         row.temporal = temporal_error(output, reference)

@@ -171,6 +171,21 @@ def test_an_exact_frame_gives_an_infinite_psnr_written_as_infinity_with_a_note(t
     assert row["psnr"] == "Infinity" and float(row["psnr"]) == math.inf and row["sec_per_frame"] is None
 
 
+def test_notes_say_why_ssim_and_niqe_are_missing():
+    """SSIM needs 11 pixels a side; NIQE is undefined on flat frames: notes say so, not just an en dash."""
+    small = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(4))
+    report = run_bench(Clip(small, small.flip(0), 25.0, "t"), [])
+    assert report.rows[0].ssim is None
+    assert "SSIM left out: its 11x11 window needs frames of 11 pixels a side or more" in report.notes
+    textured = torch.rand(2, 3, 96, 192, generator=torch.Generator().manual_seed(5))
+    one_flat = textured.clone()
+    one_flat[1] = 0.5
+    report = run_bench(Clip(one_flat, None, 25.0, "t"), [])
+    assert report.rows[0].niqe is not None and "input: NIQE over 1 of 2 frames: the others are flat" in report.notes[-1]
+    report = run_bench(Clip(torch.full_like(textured, 0.5), None, 25.0, "t"), [])
+    assert report.rows[0].niqe is None and "input: NIQE left out: every frame is flat, where it is undefined" in report.notes
+
+
 def test_extra_metrics_and_no_reference_clips():
     frames = torch.rand(2, 3, 96, 192, generator=torch.Generator().manual_seed(2))
     mae = {"mae": lambda output, reference: float((output - reference).abs().mean())}
