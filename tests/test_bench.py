@@ -252,7 +252,7 @@ def stand_in_models(monkeypatch):
 
 
 def test_cli_prints_a_table_and_writes_json_and_plot(stand_in_models, tmp_path):
-    args = ["bench", "-m", "dstnet-s", "-m", "wtsa-s", "--steps", "1,2", "--size", "64x48", "--frames", "3"]
+    args = ["bench", "-m", "dstnet-s,wtsa-s", "--steps", "1,2", "--size", "64x48", "--frames", "3"]  # as -m a -m b
     args += ["--warmup", "0", "--repeat", "1", "--json", str(tmp_path / "b.json"), "--plot", str(tmp_path / "b.png")]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output

@@ -67,7 +67,7 @@ def bench(
         typer.Option(
             "--model",
             "-m",
-            help=f"Model to benchmark, repeatable: auto, {', '.join(MODELS)}. Default: those of {', '.join(DEFAULT_MODELS)} with weights here.",
+            help=f"Model to benchmark, repeatable or comma-separated: auto, {', '.join(MODELS)}. Default: those of {', '.join(DEFAULT_MODELS)} with weights here.",
         ),
     ] = None,
     steps: Annotated[
@@ -143,7 +143,8 @@ def bench(
     crop = parse_size(size, minimum=1 if input_path else SMALLEST_SYNTHESIS) if size else None
     if input_path is None:
         check_synthesis_memory(frames, *(crop or SYNTHETIC_SIZE))
-    candidates = list(dict.fromkeys(choose_model(name, device=torch_device) for name in model or DEFAULT_MODELS))
+    names = [name.strip() for value in model or DEFAULT_MODELS for name in value.split(",")]  # -m a,b as -m a -m b
+    candidates = list(dict.fromkeys(choose_model(name, device=torch_device) for name in names))
     specs = {name: model_spec(name) for name in candidates}  # unknown names fail here, before any work
     weight_files = _weight_files(weights or [], candidates)
     sources = {"--input": input_path, "--reference": reference}
