@@ -176,7 +176,7 @@ def _read_frames(
     if len(frames) < count:
         where = "" if span.whole else f" from {span.start:g} s"
         raise InputError(
-            f"{path} has {len(frames)} frames{where}, fewer than --frames ({count})",
+            f"{path} has {len(frames)} frame{'' if len(frames) == 1 else 's'}{where}, fewer than --frames ({count})",
             hint=f"--frames {len(frames)} or fewer (the default is 8)" if frames else "choose an earlier --start",
         )
     return torch.stack(frames), fps

@@ -237,7 +237,7 @@ def test_start_is_a_frame_of_the_input_and_the_reference_is_read_from_the_same_f
     every_input, every_reference = (load_clip(path, None, frames=8).blurred for path in (video, tmp_path / "sharp"))
     later = load_clip(video, tmp_path / "sharp", frames=2, span=Span(0.2))
     assert torch.equal(later.blurred, every_input[6:8]) and torch.equal(later.reference, every_reference[6:8])
-    with pytest.raises(InputError, match="sharp has 1 frames from 0.25 s"):
+    with pytest.raises(InputError, match="sharp has 1 frame from 0.25 s"):
         load_clip(video, tmp_path / "sharp", frames=2, span=Span(0.25))  # frame 8: the reference's last
 
 
@@ -340,8 +340,24 @@ def test_the_table_cuts_no_figure_on_a_narrow_terminal(stand_in_models, tmp_path
         for key, fmt in FORMATS.items():
             if row[key] is not None:
                 assert fmt.format(row[key]) in shown, (columns, key, row)
+        if row["fps"] is not None:  # trailing zeros kept ("50.0" beside "29.4"), whole from 100 on
+            assert ("{:.0f}" if row["fps"] >= 99.95 else "{:#.3g}").format(row["fps"]) in shown
     assert "dstnet-s-finetuned-gopro-epoch300.safetensors" in "".join(shown)  # folded, not cut
     assert "table needs" not in result.stderr
+
+
+def test_the_table_names_units_repeats_and_precision(tmp_path):
+    from deblur_cli.bench import BenchReport, BenchRow
+    from deblur_cli.cli.bench import _print_table
+
+    rows = [BenchRow("input", psnr=25.0), BenchRow("dstnet-s", sec_per_frame=0.02, fps=50.0, psnr=26.0)]
+    rows[1].restorer = {"dtype": "torch.float32"}
+    report = BenchReport("clip", 2, 64, 48, "cpu", "rss", rows, [], {"repeat": 3})
+    with out.capture() as captured:
+        _print_table(report)
+    shown = captured.get()
+    assert "PSNR" in shown and "dB ↑" in shown and " 50.0 " in shown
+    assert "s/frame: the median of 3 timed runs, in float32; memory: rss" in " ".join(shown.split())
 
 
 def test_a_terminal_too_narrow_for_the_table_is_named_with_a_hint(stand_in_models, monkeypatch):

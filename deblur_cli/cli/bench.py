@@ -313,7 +313,7 @@ def _with_fps(metric, fps: float, output, reference) -> float:
 # lines so that no column is wider than its figures need; a table never cuts a figure (_print_table).
 SPEED = (("s/frame", "sec_per_frame", "{:.4g}"), ("fps", "fps", None), ("peak\nMiB", "peak_memory_mib", "{:.0f}"))
 QUALITY = (
-    ("PSNR\n↑", "psnr", "{:.2f}"),
+    ("PSNR\ndB ↑", "psnr", "{:.2f}"),
     ("SSIM\n↑", "ssim", "{:.4f}"),
     ("NIQE\n↓", "niqe", "{:.3f}"),
     ("flicker\n↓", "temporal", "{:.3f}"),
@@ -341,9 +341,10 @@ def _print_table(report: BenchReport) -> list[str]:
 
 def _table(report: BenchReport, figures: tuple, *, title: bool, caption: bool) -> Table:
     """A table of every row: its label (folded to fit), steps and samples, then `figures` (never wrapped)."""
+    clip = f"{report.source}: {report.frames} frames {report.width}x{report.height} on {report.device}"
     table = Table(
-        title=f"{report.source}: {report.frames} frames {report.width}x{report.height} on {report.device}" if title else None,
-        caption=f"memory: {report.memory}" if caption else None,
+        title=clip if title else None,
+        caption=_caption(report) if caption else None,
         box=box.SIMPLE_HEAD,
         show_edge=False,
         pad_edge=False,
@@ -361,8 +362,19 @@ def _table(report: BenchReport, figures: tuple, *, title: bool, caption: bool) -
     return table
 
 
+def _caption(report: BenchReport) -> str:
+    """What the speed figures are: the median of how many timed runs, in which precision; and the memory."""
+    repeat = report.settings.get("repeat")
+    runs = f"the median of {repeat} timed run{'' if repeat == 1 else 's'}" if repeat else "timed"
+    dtypes = sorted({str(row.restorer.get("dtype", "")).removeprefix("torch.") for row in report.rows if row.restorer})
+    precision = f", in {' and '.join(dtypes)}" if any(dtypes) else ""
+    return f"s/frame: {runs}{precision}; memory: {report.memory}"
+
+
 def _fps_text(value: float | None) -> str:
-    return cell(value, "{:.0f}" if (value or 0) >= 100 else "{:.3g}")
+    """Frames a second to three significant digits, trailing zeros kept ("50.0" beside "29.4"); whole
+    numbers from 100 on."""
+    return cell(value, "{:.0f}" if (value or 0) >= 99.95 else "{:#.3g}")
 
 
 def _width_needed(table: Table) -> int:
