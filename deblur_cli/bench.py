@@ -201,8 +201,9 @@ def run_bench(
     about: Mapping[str, object] | None = None,
     progress: BenchProgress | None = None,
 ) -> BenchReport:
-    """Benchmark `models` on `clip`: an "input" row (the blurred clip itself, quality only), then one
-    row per non-diffusion model and one per diffusion model x steps x samples, in that order.
+    """Benchmark `models` on `clip`: an "input" row (the blurred clip itself, quality only), then, model
+    by model in the order given, one row for a non-diffusion model and one per steps x samples for a
+    diffusion model.
 
     extra_metrics: further full-reference metrics by name, reported in BenchRow.extra.
     notes: caller's notes to carry into the report (e.g. why LPIPS is absent).

@@ -41,8 +41,9 @@ if TYPE_CHECKING:
 
 DEFAULT_MODELS = ["dstnet-s", "wtsa-s"]  # the bundled ones
 SYNTHETIC_SIZE = (640, 384)  # of the built-in clip without --size
-# One diffusion run takes minutes on a CPU (wtsa-s: about 10 s per DDIM step for a window of 6 frames of
-# 640x360 on two cores, fp32; docs/models.md), so a CPU sweeps fewer step counts and times each once, unless told otherwise.
+# One diffusion run is slow on a CPU (wtsa-s on the default 640x384 clip, fp32, one thread of a 2-core Xeon:
+# 3.3 s a frame at 1 or 2 steps; docs/bench.md), so a CPU sweeps fewer step counts and times each once,
+# unless told otherwise.
 GPU_STEPS, CPU_STEPS = "1,5,10,20,50", "5,20"
 
 
