@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 
 DEFAULT_MODELS = ["dstnet-s", "wtsa-s"]  # the bundled ones
 SYNTHETIC_SIZE = (640, 384)  # of the built-in clip without --size
-# One diffusion run is slow on a CPU (wtsa-s on the default 640x384 clip, fp32, one thread of a 2-core Xeon:
-# 3.3 s a frame at 1 or 2 steps; docs/bench.md), so a CPU sweeps fewer step counts and times each once,
+# One diffusion run is slow on a CPU (wtsa-s on the default 640x384 clip, fp32, the 2-core Xeon: about
+# 1.5 s a frame per DDIM step; docs/bench.md), so a CPU sweeps fewer step counts and times each once,
 # unless told otherwise.
 GPU_STEPS, CPU_STEPS = "1,5,10,20,50", "5,20"
 
