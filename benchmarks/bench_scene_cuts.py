@@ -1,9 +1,10 @@
-"""Scene cuts: how the detector's two measures separate frames of one scene from frames across a cut, and
-what splitting windows at cuts is worth to a model.
+"""Scene cuts: how the detector's two measures separate frames of one scene from frames across a cut, what
+splitting windows at cuts is worth to a model, and which cuts it finds in synthetic user footage.
 
     python benchmarks/bench_scene_cuts.py stats --sources ~/.cache/deblur/sources --clips DIR [DIR ...] [--procedural N]
         [--darken GAIN] [--letterbox SHARE]
     python benchmarks/bench_scene_cuts.py quality --clips DIR [DIR ...] [--model dstnet-s] [--side 5]
+    python benchmarks/bench_scene_cuts.py footage [--window 10] [--overlap 2] [--only NAME ...]
 
 `stats` prints, for each real video of the source cache (frames.npy) and each clip folder (blurred.mkv, as
 `deblur synth` writes), the largest histogram and pixel changes between consecutive frames, and which
@@ -13,7 +14,11 @@ frame's values (night shots), `--letterbox 0.25` blacks out that share of the ro
 frame), to see whether cuts are found as well in them. `quality` joins the last SIDE frames of
 clip i to the first SIDE frames of clip i+1 (blurred and sharp alike), restores the joined window whole and
 split at the cut, and prints the PSNR of each against the sharp frames: all frames, and the two beside the
-cut.
+cut. `footage` builds the 57 synthetic 160x90 clips of cut_footage.py (pans, flashes, strobes, lights, fades,
+overlays, cuts between similar, dark and panning shots, shots of 1 to 3 frames; 40 true cuts) in memory,
+looks for cuts window by window as `deblur run` plans them (plan_windows, `--window` frames overlapping by
+`--overlap`), and prints for each clip ok or ERR with its true and found cuts, then `true cuts found N,
+missed M, false positives K` over all clips (`--only` some of them).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from deblur_cli.scene_cuts import cuts_in, frame_changes  # noqa: E402
+from deblur_cli.windows import plan_windows  # noqa: E402
 
 
 def changes(frames: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -115,9 +121,34 @@ def quality(args) -> None:
               f"the cut {whole[beside].mean():.3f} against {split[beside].mean():.3f} dB")
 
 
+def cuts_by_window(frames: torch.Tensor, window: int, overlap: int) -> list[int]:
+    """The cuts that cuts_in finds in the windows of `frames` that plan_windows plans, in frames' indices."""
+    windows = plan_windows(len(frames), window, overlap)
+    return sorted({start + t for start, stop in windows for t in cuts_in(frames[start:stop])})
+
+
+def footage(args) -> None:
+    from cut_footage import SCENARIOS, clip
+
+    unknown = set(args.only or ()) - set(SCENARIOS)
+    if unknown:
+        raise SystemExit(f"no footage clip named {', '.join(sorted(unknown))}; the clips: {', '.join(SCENARIOS)}")
+    found_total = missed_total = false_total = 0
+    for name in args.only or SCENARIOS:
+        scenario = SCENARIOS[name]
+        found = set(cuts_by_window(clip(name), args.window, args.overlap))
+        true = set(scenario.cuts)
+        found_total += len(found & true)
+        missed_total += len(true - found)
+        false_total += len(found - true)
+        status = "ok " if found == true else "ERR"
+        print(f"{status} {name:20s} true {sorted(true)} found {sorted(found)}  ({scenario.note})")
+    print(f"true cuts found {found_total}, missed {missed_total}, false positives {false_total}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["stats", "quality"])
+    parser.add_argument("mode", choices=["stats", "quality", "footage"])
     parser.add_argument("--sources", type=Path, help="the source cache (for its real videos)")
     parser.add_argument("--clips", type=Path, nargs="*", default=[], help="clip folders with blurred.mkv (and sharp.mkv)")
     parser.add_argument("--procedural", type=int, default=0, help="also this many procedural 96x64 clips of deblur synth")
@@ -125,9 +156,12 @@ def main() -> None:
     parser.add_argument("--letterbox", type=float, default=0.0, help="stats: black out this share of the rows")
     parser.add_argument("--model", default="dstnet-s")
     parser.add_argument("--side", type=int, default=5, help="frames taken from each clip on either side of the cut")
+    parser.add_argument("--window", type=int, default=10, help="footage: frames a window holds (deblur run's --window)")
+    parser.add_argument("--overlap", type=int, default=2, help="footage: frames shared by consecutive windows")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="footage: these clips only (cut_footage's names)")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    (stats if args.mode == "stats" else quality)(args)
+    {"stats": stats, "quality": quality, "footage": footage}[args.mode](args)
 
 
 if __name__ == "__main__":
