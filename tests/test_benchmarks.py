@@ -84,3 +84,10 @@ def test_the_scene_cut_benchmark_measures_shots_and_joins(tmp_path):
     assert "joined clips: 12 of 12 joins found as cuts" in out, out
     out = _bench("bench_scene_cuts.py", "quality", "--clips", *clips, "--side", "2")
     assert "a | b: input" in out and "split at the cut" in out, out
+
+
+def test_the_scene_cut_benchmark_judges_synthetic_footage_window_by_window():
+    out = _bench("bench_scene_cuts.py", "footage", "--only", "cut_at_8", "flash_at_9")
+    # a cut on the first frame two windows share, and a flash: both told right
+    assert "ok  cut_at_8             true [8] found [8]" in out and "ok  flash_at_9" in out, out
+    assert out.endswith("true cuts found 1, missed 0, false positives 0\n"), out
