@@ -64,10 +64,8 @@ def find_sequences(root: str | os.PathLike, unmatched: list[str] | None = None) 
             if unmatched is not None:
                 unmatched.append(blurred.as_posix())
             continue
-        sharp_entries = {_key(p): p for p in _listed(sharp) if _is_clip(p)}
-        for clip in _listed(blurred):
-            if not _is_clip(clip):
-                continue
+        sharp_entries = _clips_by_key(sharp)
+        for clip in _clips_by_key(blurred).values():
             if _key(clip) not in sharp_entries:
                 if unmatched is not None:
                     unmatched.append(clip.as_posix())
@@ -89,6 +87,20 @@ def _listed(folder: Path) -> list[Path]:
     """The entries of `folder` by name, hidden ones left out: macOS's `._x.mkv` resource forks,
     `.thumbs` or `.ipynb_checkpoints` are no sequences or frames (images.list_images skips them too)."""
     return sorted((p for p in folder.iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
+
+
+def _clips_by_key(folder: Path) -> dict[str, Path]:
+    """The videos and frame folders in `folder` by sequence key, in name order; InputError for two of
+    one key (`seq0.mkv` and `seq0.mp4`), which would be scored as one sequence."""
+    clips: dict[str, Path] = {}
+    for clip in filter(_is_clip, _listed(folder)):
+        if (key := _key(clip)) in clips:
+            raise InputError(
+                f"{clips[key]} and {clip.name} would both be sequence {key!r}",
+                hint="keep one of them in the folder (sequences are named without case or file suffix)",
+            )
+        clips[key] = clip
+    return clips
 
 
 def _key(path: Path) -> str:

@@ -95,6 +95,9 @@ def test_per_kind_videos_pair_by_name_whatever_the_suffix(tmp_path):
         make_video(tmp_path / kind / f"Clip1{suffix}", frames=2)
     pairs = find_sequences(tmp_path)
     assert [(p.name, p.blurred.name, p.sharp.name) for p in pairs] == [("Clip1", "Clip1.mp4", "Clip1.mkv")]
+    make_video(tmp_path / "blur" / "clip1.mkv", frames=2)  # the same sequence twice: which would be scored?
+    with pytest.raises(InputError, match=r"Clip1.mp4 and clip1.mkv would both be sequence 'clip1'"):
+        find_sequences(tmp_path)
 
 
 def test_bsd_rgb_subfolders_and_synth_videos_and_a_lone_pair(tmp_path):
