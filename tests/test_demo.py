@@ -12,6 +12,7 @@ from deblur_cli.cli import app
 from deblur_cli.data.synth import synthesize_clip
 from deblur_cli.demo import run_demo
 from deblur_cli.metrics import psnr, to_8bit
+from deblur_cli.video_io import open_source
 from deblur_cli.windows import WindowOptions
 from tests import media
 from tests.restorers import IdentityRestorer
@@ -43,10 +44,14 @@ def test_demo_scores_against_the_generated_sharp_frames_not_the_encoded_ones(tmp
     # that of blurry.mp4 against the generated (not the H.264-encoded) sharp frames.
     result = run_demo(tmp_path, IdentityRestorer(), windows=WindowOptions(window=4, overlap=1, tile=None), frames=5, size=(64, 48))
     _, sharp = synthesize_clip(0, frames=5, size=(64, 48), still=False)
-    decoded = torch.stack([torch.from_numpy(f).permute(2, 0, 1).float() / 255 for f in media.read_frames(result.blurry)])
+    def as_deblur_reads(path):  # deblur's own decoding (video_io: exact 4:2:0 to RGB), not PyAV's default
+        with open_source(path) as source:
+            return torch.stack([torch.from_numpy(f.image).permute(2, 0, 1).float() / 255 for f in source])
+
+    decoded = as_deblur_reads(result.blurry)
     want = float(psnr(decoded, to_8bit(sharp)).mean())
     assert result.psnr_blurry == pytest.approx(want, abs=1e-4)
     assert result.psnr_restored == pytest.approx(want, abs=1e-4)
-    encoded_sharp = torch.stack([torch.from_numpy(f).permute(2, 0, 1).float() / 255 for f in media.read_frames(result.sharp)])
+    encoded_sharp = as_deblur_reads(result.sharp)
     assert abs(float(psnr(decoded, encoded_sharp).mean()) - want) > 0.1  # the encoded reference would differ
     assert result.frames == 5 and len(media.read_frames(result.restored)) == 5
