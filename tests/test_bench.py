@@ -9,6 +9,7 @@ import math
 import av
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 from typer.testing import CliRunner
 
@@ -297,6 +298,10 @@ def test_cli_warns_of_weights_of_another_size_than_the_model_named(stand_in_mode
     assert "warning: small.safetensors holds a dstnet-s model, not dstnet: its row is labelled dstnet" in result.stderr
     result = CliRunner().invoke(app, [*args, "-m", "dstnet-s", "--weights", f"dstnet-s={small}"])
     assert result.exit_code == 0 and "warning" not in result.stderr
+    plain = tmp_path / "plain.safetensors"  # no metadata: its size is not named, so nothing is said of it
+    safetensors.torch.save_file(DSTNet(DSTNET_VARIANTS["dstnet-s"]).state_dict(), plain)
+    result = CliRunner().invoke(app, [*args, "-m", "dstnet-s", "--weights", f"dstnet-s={plain}"])
+    assert result.exit_code == 0 and "warning" not in result.stderr, result.stderr
 
 
 def test_cli_reads_lpips_weights_even_without_a_reference_and_says_lpips_needs_one(stand_in_models, tmp_path):
@@ -402,6 +407,9 @@ def test_cli_refuses_an_output_that_names_an_input_or_the_other_output(stand_in_
         ([*clip, "--reference", str(sharp), "--plot", str(sharp)], f"--plot {sharp} is also --reference"),
         ([*clip, "--weights", f"dstnet-s={weights}", "--json", str(weights)], f"--json {weights} is also --weights dstnet-s"),
         ([*clip, "--json", str(tmp_path / "same.png"), "--plot", str(tmp_path / "same.png")], "is also --json"),
+        # each LPIPS file, not only the last one given
+        ([*clip, "--lpips-weights", str(weights), "--lpips-weights", str(video), "--json", str(weights)],
+         f"--json {weights} is also --lpips-weights {weights}"),
     ]
     for args, message in cases:
         result = CliRunner().invoke(app, ["bench", *args])

@@ -150,7 +150,7 @@ def bench(
     weight_files = _weight_files(weights or [], candidates)
     sources = {"--input": input_path, "--reference": reference}
     sources |= {f"--weights {name}": path for name, path in weight_files.items()}
-    sources |= {"--lpips-weights": path for path in lpips_weights or []}
+    sources |= {f"--lpips-weights {path}": path for path in lpips_weights or []}
     if plot_path is not None and plot_path.suffix.lower() != ".png":
         raise UsageError(
             f"--plot writes a PNG image; {plot_path} does not end in .png", hint=f"e.g. --plot {plot_path.stem}.png"
@@ -279,9 +279,10 @@ def _weight_files(pairs: list[str], names: list[str]) -> dict[str, Path]:
 
 
 def _size_note(name: str, weights: Path) -> str | None:
-    """A warning when a --weights file holds another size of the model's architecture than `name` says:
-    its row would be labelled `name` and measure the file's model. None when it fits, and for a file
-    that is not of that architecture or cannot be read (building it then says what is wrong)."""
+    """A warning when a --weights file's metadata names another size of the model's architecture than
+    `name` says: its row would be labelled `name` and measure the file's model. None when it fits, for a
+    file whose metadata names no size (an official .pth, a file without metadata), and for a file that is
+    not of that architecture or cannot be read (building it then says what is wrong)."""
     from deblur_cli import dstnet_weights, wtsa_weights
 
     architecture = model_spec(name).architecture
@@ -291,10 +292,9 @@ def _size_note(name: str, weights: Path) -> str | None:
         held = (wtsa_weights if architecture == "wtsa" else dstnet_weights).variant_of(weights)
     except DeblurError:
         return None
-    if held == name:
+    if held in (name, architecture):
         return None
-    size = f"a {held} model" if held != architecture else f"a {architecture} of another size than {name}"
-    return f"{weights.name} holds {size}, not {name}: its row is labelled {name} but measures the file's model"
+    return f"{weights.name} holds a {held} model, not {name}: its row is labelled {name} but measures the file's model"
 
 
 def _build(name: str, steps: int, samples: int, *, quiet: bool, **kwargs):
