@@ -39,8 +39,8 @@ as `deblur run` plans them (`benchmarks/bench_scene_cuts.py footage`, windows of
 the structure test and the one-frame-shot rule took the detector from 26 cuts found, 14 missed and 22
 false (as it was at commit 7a38063) to 33 found, 7 missed and 3 false. What it still gets wrong: a
 banner or title laid over one shot (false cuts), a cut to a closer view of the same place or between two
-shots at 5% brightness (missed), the first cut around a shot of 2 or 3 frames, and a one-frame insert of
-another shot (missed).
+shots at 5% brightness (missed), the first cut around a shot of 2 or 3 frames, a one-frame insert of
+another shot, and one cut in a run of one-frame shots (missed).
 """
 
 from __future__ import annotations
@@ -102,9 +102,14 @@ def structure_change(first: torch.Tensor, second: torch.Tensor) -> float:
     """1 - the largest normalised cross-correlation of two luma images (h, w) over the shifts of one
     against the other by up to MAX_SHIFT of each side, each shift over the part the two share: 0 for
     the same picture moved, brightened, darkened or tinted (a pan, a flash, a fade, a light switched
-    on), near 1 for unrelated pictures. 0 where either is flat (FLAT): nothing to compare."""
-    if float(first.std()) < FLAT or float(second.std()) < FLAT:
+    on), near 1 for unrelated pictures. Where one is flat (FLAT) there is nothing to compare: a flat
+    bright frame (a flash) is 0, a flat dark one beside a picture (a cut to or from black) 1."""
+    flat = [float(frame.std()) < FLAT for frame in (first, second)]
+    if all(flat):
         return 0.0
+    if any(flat):
+        blank = first if flat[0] else second
+        return 1.0 if float(blank.mean()) < BAR_LEVEL else 0.0
     h, w = first.shape
     dy, dx = int(MAX_SHIFT * h), int(MAX_SHIFT * w)
     ones = torch.ones_like(second)

@@ -213,3 +213,13 @@ def test_a_one_frame_shot_inside_a_window_is_cut_on_both_sides():
     first, insert, last = scene(0, frames=4), scene(1, frames=1), scene(2, frames=4)
     assert cuts_in(torch.cat([first, insert, last])) == [4, 5]
     assert cuts_in(torch.cat([first, scene(1, frames=2), last])) == [4, 6]
+
+
+def test_cuts_to_and_from_black_are_found_and_a_white_flash_is_not():
+    shot, other = scene(0, frames=5), scene(1, frames=5)
+    black = torch.zeros(3, 3, 64, 96)
+    assert cuts_in(torch.cat([black, other])) == [3]  # black leader, then the shot
+    assert cuts_in(torch.cat([shot, black])) == [5]  # the shot cut to black
+    white = shot.clone()
+    white[2] = 1.0
+    assert cuts_in(white) == []
