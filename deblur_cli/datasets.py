@@ -47,7 +47,7 @@ def find_sequences(root: str | os.PathLike, unmatched: list[str] | None = None) 
     pairs: list[SequencePair] = []
     for here, subfolders, _ in walk_once(root):  # linked sequence folders too
         subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-        entries = {_kind(p): p for p in _listed(here) if _is_clip(p)}
+        entries = _pair_entries(here)
         blurred = next((entries[n] for n in BLURRED_NAMES if n in entries), None)
         sharp = next((entries[n] for n in SHARP_NAMES if n in entries), None)
         if blurred is None or sharp is None:
@@ -87,6 +87,21 @@ def _listed(folder: Path) -> list[Path]:
     """The entries of `folder` by name, hidden ones left out: macOS's `._x.mkv` resource forks,
     `.thumbs` or `.ipynb_checkpoints` are no sequences or frames (images.list_images skips them too)."""
     return sorted((p for p in folder.iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
+
+
+def _pair_entries(folder: Path) -> dict[str, Path]:
+    """The videos and frame folders in `folder` by kind (`_kind`); InputError for two blurred or two
+    sharp ones of one name (`blurred.mkv` and `blurred.mp4`), of which one would be scored unseen."""
+    entries: dict[str, Path] = {}
+    for entry in filter(_is_clip, _listed(folder)):
+        kind = _kind(entry)
+        if kind in entries and kind in (*BLURRED_NAMES, *SHARP_NAMES):
+            raise InputError(
+                f"{entries[kind]} and {entry.name} are both the {kind} clip of one sequence",
+                hint="keep one of them in the folder",
+            )
+        entries[kind] = entry
+    return entries
 
 
 def _clips_by_key(folder: Path) -> dict[str, Path]:

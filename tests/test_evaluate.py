@@ -98,6 +98,11 @@ def test_per_kind_videos_pair_by_name_whatever_the_suffix(tmp_path):
     make_video(tmp_path / "blur" / "clip1.mkv", frames=2)  # the same sequence twice: which would be scored?
     with pytest.raises(InputError, match=r"Clip1.mp4 and clip1.mkv would both be sequence 'clip1'"):
         find_sequences(tmp_path)
+    (tmp_path / "other" / "c0").mkdir(parents=True)
+    for name in ("blurred.mkv", "blurred.mp4", "sharp.mkv"):  # a folder per sequence: two blurred clips
+        make_video(tmp_path / "other" / "c0" / name, frames=2)
+    with pytest.raises(InputError, match=r"blurred.mkv and blurred.mp4 are both the blurred clip of one sequence"):
+        find_sequences(tmp_path / "other")
 
 
 def test_bsd_rgb_subfolders_and_synth_videos_and_a_lone_pair(tmp_path):
