@@ -147,7 +147,7 @@ def footage(args) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("mode", choices=["stats", "quality", "footage"])
     parser.add_argument("--sources", type=Path, help="the source cache (for its real videos)")
     parser.add_argument("--clips", type=Path, nargs="*", default=[], help="clip folders with blurred.mkv (and sharp.mkv)")

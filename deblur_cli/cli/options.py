@@ -24,7 +24,7 @@ ModelOpt = Annotated[
     typer.Option("--model", "-m", help=f"Model: {AUTO} (practical on the device, with weights here), {', '.join(MODELS)}."),
 ]
 WeightsOpt = Annotated[
-    Optional[Path], typer.Option("--weights", help="Weights file (.safetensors, or an official DSTNet .pth).")
+    Optional[Path], typer.Option("--weights", help="Weights file (.safetensors, or an official DSTNet .pth), or a name from `deblur models`.")
 ]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
 PrecisionOpt = Annotated[str, typer.Option("--precision", help="auto, fp32, fp16 or bf16.")]
