@@ -8,7 +8,7 @@ What huggingface_hub (2.x) needs from `HEAD/GET {endpoint}/{repo_id}/resolve/{re
   redirect off the Hub's origin is not followed for HEAD, and the GET goes to the Location directly,
   without the Authorization header. Here that other host is a second server on another port.
 - 404s carry `X-Error-Code` (`EntryNotFound`, `RepoNotFound`, `RevisionNotFound`).
-Plain files are at /files/<name>, and /redirect/<name> answers 302 to them. Every GET honours
+Plain files are at /files/<name>, /redirect/<name> answers 302 to them and /moved/<name> 308. Every GET honours
 `Range: bytes=N-` (206 + Content-Range; 416 past the end), except on paths told to answer whole (a
 proxy, a login portal). Every request is recorded.
 """
@@ -138,6 +138,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._content(state.files[path], path, body)
         if path.startswith("/redirect/"):  # like github.com/<repo>/raw/... answering with the file's real URL
             return self._status(302, {"Location": "/files/" + path.removeprefix("/redirect/")})
+        if path.startswith("/moved/"):  # a permanent redirect that keeps the method (308)
+            return self._status(308, {"Location": "/files/" + path.removeprefix("/moved/")})
         match = _RESOLVE.fullmatch(path)
         if match:
             repo, revision, filename = (unquote(match[k]) for k in ("repo", "revision", "filename"))

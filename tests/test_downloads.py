@@ -144,6 +144,12 @@ def test_resume_follows_redirects_and_finishes_a_complete_partial_file(server, t
     assert server.requests("GET")[-1].headers["range"] == f"bytes={len(CONTENT)}-"
 
 
+def test_a_permanent_redirect_308_is_followed(server, tmp_path):
+    """Python 3.10's urllib refused a 308, which then read as a redirect loop."""
+    server.add_file("w.safetensors", CONTENT)
+    assert download(entry(url=f"{server.endpoint}/moved/w.safetensors"), tmp_path).read_bytes() == CONTENT
+
+
 def test_a_corrupt_partial_file_fails_verification_and_is_deleted(server, tmp_path):
     e = entry(url=server.add_file("w.safetensors", CONTENT))
     part = tmp_path / "weights" / "w" / "w.safetensors.part"

@@ -45,6 +45,12 @@ class _HttpRedirects(urllib.request.HTTPRedirectHandler):
 
     http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        """As urllib's, with 308 (permanent, as 301) followed on Python 3.10 too, whose urllib refuses it."""
+        if code == 308 and req.get_method() in ("GET", "HEAD"):
+            code = 301
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
 
 _OPENER = urllib.request.build_opener(_HttpRedirects)
 
