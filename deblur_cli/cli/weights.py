@@ -18,6 +18,7 @@ from deblur_cli.errors import DeblurError, UsageError, WeightsError
 from deblur_cli.weights import WeightsEntry, download, load_registry, status
 from deblur_cli.weights.cache import cache_root
 from deblur_cli.weights.registry import BundledSource, HubSource, UrlSource
+from deblur_cli.weights.urls import readable_size
 
 CacheDirOpt = Annotated[
     Optional[Path],
@@ -183,10 +184,4 @@ def _location(entry: WeightsEntry) -> str:
 
 
 def _human_size(size: int | None) -> str:
-    if size is None:
-        return "unknown"
-    for unit in ("B", "KB", "MB"):
-        if size < 1000:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} GB"
+    return "unknown" if size is None else readable_size(size)

@@ -160,7 +160,7 @@ def _get(
         cap = expected if expected is not None else limit
         if size is None and cap > limit:
             raise WeightsError(
-                f"{label}: the file is {_readable(cap)}, more than the {_readable(limit)} limit for a download "
+                f"{label}: the file is {readable_size(cap)}, more than the {readable_size(limit)} limit for a download "
                 "whose size weights.toml does not state",
                 hint="if the file is right, state its size in weights.toml (size = <bytes>), or pass a local file with --weights",
             )
@@ -220,12 +220,12 @@ def _http_error(label: str, url: str, e: urllib.error.HTTPError) -> WeightsError
     return WeightsError(f"{label}: {url} answered HTTP {e.code} {_one_line(str(e.reason))}", hint=hint)
 
 
-def _readable(size: int) -> str:
-    """A byte count in binary units: 3.0 GiB, 12.5 MiB, 900 bytes."""
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+def readable_size(size: int) -> str:
+    """A byte count in decimal units, as download bars show them: 3.2 GB, 29.9 MB, 900 B."""
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
         if size >= scale:
             return f"{size / scale:.1f} {unit}"
-    return f"{size} bytes"
+    return f"{size} B"
 
 
 def _one_line(text: str) -> str:
