@@ -15,7 +15,7 @@ from rich.table import Table
 from deblur_cli.auto_model import choose_model
 from deblur_cli.cli.app import command, err, labelled, out, warn
 from deblur_cli.cli.tables import cell
-from deblur_cli.cli.weights import DownloadShown
+from deblur_cli.cli.weights import build_shown
 from deblur_cli.cli.options import (
     DeviceOpt,
     LpipsWeightsOpt,
@@ -298,12 +298,7 @@ def _size_note(name: str, weights: Path) -> str | None:
 
 
 def _build(name: str, steps: int, samples: int, *, quiet: bool, **kwargs):
-    from deblur_cli.restorers import build_restorer
-
-    with DownloadShown(quiet=quiet) as shown:
-        return build_restorer(
-            name, steps=steps, samples=samples, warn=warn, on_fetch=shown.fetching, fetch_progress=shown.progress, **kwargs
-        )
+    return build_shown(name, quiet=quiet, steps=steps, samples=samples, warn=warn, **kwargs)
 
 
 def _with_fps(metric, fps: float, output, reference) -> float:

@@ -10,7 +10,7 @@ import typer
 
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, out, warn
-from deblur_cli.cli.weights import DownloadShown
+from deblur_cli.cli.weights import build_shown
 from deblur_cli.cli.options import (
     DeviceOpt,
     ModelOpt,
@@ -47,14 +47,9 @@ def demo(
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.demo import run_demo
     from deblur_cli.devices import resolve_device
-    from deblur_cli.restorers import build_restorer
 
     model = choose_model(model, device=resolve_device(device), weights=weights)
-    with DownloadShown() as shown:
-        restorer = build_restorer(
-            model, weights=weights, device=device, precision=precision, steps=steps, seed=seed, warn=warn,
-            on_fetch=shown.fetching, fetch_progress=shown.progress,
-        )  # fmt: skip
+    restorer = build_shown(model, weights=weights, device=device, precision=precision, steps=steps, seed=seed, warn=warn)
     # the generated clip is one shot, filmed by a camera that pans ever faster towards its ends: a cut
     # found in it could only be a false one, and would change the figure the demo prints
     windows = window_options(model, None, None, "auto", 32, scene_cuts=False)

@@ -42,7 +42,7 @@ from deblur_cli.cli.options import (
 )
 from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
 from deblur_cli.cli.tables import cell
-from deblur_cli.cli.weights import DownloadShown
+from deblur_cli.cli.weights import build_shown
 from deblur_cli.datasets import find_sequences, save_folders, sequence_digest
 from deblur_cli.video_io.atomic import check_writable, taken
 from deblur_cli.errors import DeblurError, OutputError, UsageError
@@ -140,7 +140,6 @@ def evaluate(
     from deblur_cli.evaluate import EvaluationReport, evaluate_sequence, score_results
     from deblur_cli.metrics.lpips import load_lpips
     from deblur_cli.pipeline import output_settings
-    from deblur_cli.restorers import build_restorer
 
     torch_device = resolve_device(device)
     asked = models or ([AUTO] if weights or not results else [])  # --results alone runs no model
@@ -169,22 +168,20 @@ def evaluate(
     inputs: dict[str, dict[str, float]] = {}  # the input's scores by sequence, scored by the first model only
     try:
         for label, model, weights_file in contenders:
-            with DownloadShown(quiet=quiet) as shown:
-                restorer = build_restorer(
-                    model,
-                    weights=weights_file,
-                    device=device,
-                    precision=precision,
-                    steps=steps,
-                    eta=eta,
-                    seed=seed,
-                    samples=samples,
-                    cache_dir=cache_dir,
-                    offline=offline or None,
-                    warn=warn,
-                    on_fetch=shown.fetching,
-                    fetch_progress=shown.progress,
-                )
+            restorer = build_shown(
+                model,
+                quiet=quiet,
+                weights=weights_file,
+                device=device,
+                precision=precision,
+                steps=steps,
+                eta=eta,
+                seed=seed,
+                samples=samples,
+                cache_dir=cache_dir,
+                offline=offline or None,
+                warn=warn,
+            )
             if unbatched := unbatched_note(restorer, model, batch):
                 warn(unbatched)
             identity = getattr(restorer, "identity", None)  # none: a restorer whose scores cannot be reused

@@ -42,7 +42,7 @@ from deblur_cli.cli.options import (
     window_options,
 )
 from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
-from deblur_cli.cli.weights import DownloadShown
+from deblur_cli.cli.weights import build_shown
 from deblur_cli.errors import InputError, NoVideoError, OutputError, UsageError
 from deblur_cli.outputs import check_not_the_input, check_output_path, plan_outputs
 from deblur_cli.video_io import EncodeOptions, atomic, check_sink, describe
@@ -187,7 +187,6 @@ def run(
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.devices import resolve_device
     from deblur_cli.pipeline import deblur_video, output_settings
-    from deblur_cli.restorers import build_restorer
 
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     windows = window_options(model, window, overlap, tile, tile_overlap, batch, scene_cuts=scene_cuts)
@@ -215,23 +214,21 @@ def run(
             if current:
                 bar.update(current[0], detail=f"DDIM step {done}/{total}")
 
-        with DownloadShown(quiet=quiet) as shown:  # weights to download: a line, and a bar of its own
-            restorer = build_restorer(
-                model,
-                weights=weights,
-                device=device,
-                precision=precision,
-                steps=steps,
-                eta=eta,
-                seed=seed,
-                samples=samples,
-                cache_dir=cache_dir,
-                offline=offline or None,
-                on_step=on_step,
-                warn=warn,
-                on_fetch=shown.fetching,
-                fetch_progress=shown.progress,
-            )
+        restorer = build_shown(  # weights to download: a line, and a bar of their own
+            model,
+            quiet=quiet,
+            weights=weights,
+            device=device,
+            precision=precision,
+            steps=steps,
+            eta=eta,
+            seed=seed,
+            samples=samples,
+            cache_dir=cache_dir,
+            offline=offline or None,
+            on_step=on_step,
+            warn=warn,
+        )
         if unbatched := unbatched_note(restorer, model, batch):
             warn(unbatched)
         summaries: list[dict] = []  # one per input, in order: what --json prints

@@ -156,6 +156,15 @@ class DownloadShown:
         self._bar.update(self._task, completed=done, total=total or None)
 
 
+def build_shown(model: str, *, quiet: bool = False, **options):
+    """restorers.build_restorer(model, **options), with a weights download it needs shown as every command
+    shows one (DownloadShown)."""
+    from deblur_cli.restorers import build_restorer  # torch: imported when a command builds a model
+
+    with DownloadShown(quiet=quiet) as shown:
+        return build_restorer(model, on_fetch=shown.fetching, fetch_progress=shown.progress, **options)
+
+
 def _as_dict(entry: WeightsEntry, state: str, used_by: tuple[str, ...]) -> dict:
     return {
         "name": entry.name,
