@@ -790,3 +790,12 @@ def test_crf_and_preset_an_output_does_not_use_are_named_and_defaults_are_not(tm
     photo = media.write_image(tmp_path / "p.png", media.pattern(0, 64, 48))
     result = deblur(photo, "-o", tmp_path / "q.jpg", "--preset", "slow", "-q")
     assert result.exit_code == 0 and "--preset is not used for a .jpg image" in result.output, result.output
+
+
+def test_a_tile_overlap_without_tiles_is_named(tmp_path, identity):
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    result = deblur(source, "-o", tmp_path / "a.mp4", "--tile", "0", "--tile-overlap", 5, "-q")
+    assert result.exit_code == 0 and "--tile-overlap 5 is not used: --tile 0 restores whole frames" in result.output
+    for args in [("--tile", "0"), ("--tile", "32", "--tile-overlap", 8)]:  # nothing unused: nothing to say
+        result = deblur(source, "-o", tmp_path / f"{len(args)}.mp4", *args, "-q")
+        assert result.exit_code == 0 and "not used" not in result.output, result.output

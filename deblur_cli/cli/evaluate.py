@@ -36,6 +36,7 @@ from deblur_cli.cli.options import (
     TileOverlapOpt,
     WindowOpt,
     sampling_note,
+    tile_overlap_note,
     unbatched_note,
     weights_label,
     window_options,
@@ -154,6 +155,8 @@ def evaluate(
     notes = [sampling_note(model, steps, eta, samples) for _, model, _ in contenders]
     if notes and all(notes):  # no model here samples: the diffusion options were given for nothing
         warn(notes[0])
+    if window_plans and (unused := tile_overlap_note(next(iter(window_plans.values())))):
+        warn(unused)  # the tiles are the same for every model
     lpips = load_lpips(lpips_weights, torch_device) if lpips_weights else None
     # a stopped evaluation's JSON: its sequences are taken as they are where nothing changed
     stopped = {} if json_path is None or no_resume else _stopped_reports(json_path)

@@ -132,6 +132,13 @@ def window_options(
     return windows
 
 
+def tile_overlap_note(windows: WindowOptions) -> str | None:
+    """A warning for --tile-overlap given where no tiles are made (--tile 0), else None."""
+    if windows.tile is None and windows.tile_overlap is not None:
+        return f"--tile-overlap {windows.tile_overlap} is not used: --tile 0 restores whole frames"
+    return None
+
+
 def unbatched_note(restorer: Restorer, model: str, batch: int) -> str | None:
     """A warning for --batch with a restorer that restores one window per call, else None."""
     from deblur_cli.restorer import batches

@@ -37,6 +37,7 @@ from deblur_cli.cli.options import (
     WindowOpt,
     rate_option,
     sampling_note,
+    tile_overlap_note,
     span_option,
     unbatched_note,
     window_options,
@@ -192,6 +193,8 @@ def run(
     windows = window_options(model, window, overlap, tile, tile_overlap, batch, scene_cuts=scene_cuts)
     if ignored := sampling_note(model, steps, eta, samples):
         warn(ignored)
+    if unused := tile_overlap_note(windows):
+        warn(unused)
     if output is None or planned[0][1] != output:  # the folder -o names, or one beside a folder of videos
         for _, target in jobs:
             target.parent.mkdir(parents=True, exist_ok=True)
