@@ -79,12 +79,9 @@ def cuts_in(frames: torch.Tensor) -> list[int]:
     # other side of a one-frame shot changes as much, and does not count where the first shot does not
     # come back after it (a flash, or a shot that does, never passes the structure test above)
     beside_of = histogram_change.clone()
-    for t in torch.nonzero(changed).flatten().tolist():
-        for u in (t - 1, t + 1):
-            if 0 <= u < len(changed) and changed[u] and min(structure[t], structure[u]) > SHORT_SHOT:
-                before, after = min(t, u), max(t, u) + 1
-                if structure_change(luma[before], luma[after]) > STRUCTURE_CHANGE:
-                    beside_of[u] = 0
+    for t in torch.nonzero(changed[:-1] & changed[1:]).flatten().tolist():  # frame t+1 is a shot of its own?
+        if min(structure[t], structure[t + 1]) > SHORT_SHOT and structure_change(luma[t], luma[t + 2]) > STRUCTURE_CHANGE:
+            beside_of[t] = beside_of[t + 1] = 0
     beside = torch.zeros_like(histogram_change)
     beside[1:] = beside_of[:-1]
     beside[:-1] = torch.maximum(beside[:-1], beside_of[1:])
@@ -112,17 +109,16 @@ def structure_change(first: torch.Tensor, second: torch.Tensor) -> float:
         return 1.0 if float(blank.mean()) < BAR_LEVEL else 0.0
     h, w = first.shape
     dy, dx = int(MAX_SHIFT * h), int(MAX_SHIFT * w)
-    ones = torch.ones_like(second)
+    ones = torch.ones_like(first)  # the two are of one size
 
     def over_shared(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
         """Sums of image x kernel over the shared part, for every shift: a correlation with zero padding."""
         padded = F.pad(image, (dx, dx, dy, dy))[None, None].double()
         return F.conv2d(padded, kernel[None, None].double())[0, 0]
 
-    inside = torch.ones_like(first)
-    count = over_shared(inside, ones)
-    sum_1, sum_2 = over_shared(first, ones), over_shared(inside, second)
-    sum_11, sum_22 = over_shared(first.square(), ones), over_shared(inside, second.square())
+    count = over_shared(ones, ones)
+    sum_1, sum_2 = over_shared(first, ones), over_shared(ones, second)
+    sum_11, sum_22 = over_shared(first.square(), ones), over_shared(ones, second.square())
     sum_12 = over_shared(first, second)
     covariance = sum_12 - sum_1 * sum_2 / count
     variance = (sum_11 - sum_1.square() / count) * (sum_22 - sum_2.square() / count)
