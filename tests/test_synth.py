@@ -207,6 +207,14 @@ def test_fetch_sources_unpacks_converts_and_records_licences(tmp_path):
     assert "CC0-1.0" in (cache / entry["copyright"]).read_text()
     assert json.loads((cache / "manifest.json").read_text()) == entries
 
+    photo = cache / entry["photo"]
+    np.save(photo, np.zeros((240, LONG_SIDE, 3), np.uint8))
+    fetch_sources(cache, names=("lomiri",), videos=())
+    assert not np.load(photo).any()  # converted the current way: reused
+    (photo.parent / "decode.txt").write_text("older\n")
+    fetch_sources(cache, names=("lomiri",), videos=())
+    assert np.load(photo).any() and (photo.parent / "decode.txt").read_text() == "rgb-exact-1\n"
+
 
 def test_still_can_be_forced_either_way():
     moving = [synthesize_clip(s, frames=3, size=(48, 48), degrade=False, max_layers=0, still=False) for s in range(4)]

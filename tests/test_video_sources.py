@@ -177,6 +177,37 @@ def test_held_out_videos_are_not_trained_on(tmp_path):
     assert [p.name for p in train] == ["bikes"] and [p.name for p in val] == ["tree"]
 
 
+def test_prepared_frames_are_the_colours_deblur_run_reads(tmp_path):
+    """4:2:0 footage: FFmpeg's default conversion reads it about a level dark; training must see what the
+    reader gives a restorer (video_io.info.frame_arrays), or models learn on darker pictures than they meet."""
+    from deblur_cli.video_io.info import frame_arrays
+
+    path = tmp_path / "v420.mkv"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        for f in moving(3):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p")))
+        container.mux(stream.encode())
+    with av.open(str(path)) as container:
+        read = np.stack([frame_arrays(f, np.uint8, alpha=False)[0] for f in container.decode(video=0)])
+    video = prepare_video(path, tmp_path / "prep")
+    np.testing.assert_array_equal(video.frames, read)
+    assert json.loads((tmp_path / "prep/meta.json").read_text())["decode"] == "rgb-exact-1"
+
+
+def test_a_folder_prepared_before_the_decode_stamp_is_prepared_again(tmp_path):
+    source, folder = write_video(tmp_path / "v.mkv", moving(4)), tmp_path / "prep"
+    frames = np.array(prepare_video(source, folder, meta={"licence": "CC0"}).frames)
+    meta = json.loads((folder / "meta.json").read_text())
+    np.save(folder / "frames.npy", np.zeros_like(frames))
+    (folder / "meta.json").write_text(json.dumps(meta))
+    assert not prepare_video(source, folder).frames.any()  # stamped with this decoding: reused as it is
+    del meta["decode"]
+    (folder / "meta.json").write_text(json.dumps(meta))
+    np.testing.assert_array_equal(prepare_video(source, folder).frames, frames)
+
+
 def test_training_stream_draws_clips_from_cached_videos(tmp_path, monkeypatch):
     from deblur_cli.data import dataset
 

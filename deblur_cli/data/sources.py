@@ -29,13 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
+from deblur_cli.data.decode import DECODE, shrunk_rgb
 from deblur_cli.data.npy import save_npy
 from deblur_cli.data.photos import scene_group
 from deblur_cli.data.videos import VIDEOS_DIR, opencv, prepare_video
-from deblur_cli.errors import DeblurError, InputError
+from deblur_cli.errors import DeblurError, InputError, OutputError
 
 LONG_SIDE = 1280  # px; a 640x360 frame plus a clip's worth of motion still fits inside
 MIN_SIDE = 200  # px; smaller images give too little room for motion
+DECODE_STAMP = "decode.txt"  # in each photos/<source>/ folder: how its arrays were decoded (decode.DECODE)
 
 
 @dataclass(frozen=True)
@@ -151,11 +153,13 @@ def fetch_sources(
         deb = _download_deb(source.package, cache / "debs")
         root = _unpack_deb(deb, cache / "extract" / source.package)
         copyright_file = _keep_copyright(root, source.package, cache / "licences")
+        stamp = cache / "photos" / name / DECODE_STAMP
+        current = _read_text(stamp) == DECODE  # photos converted another way are converted again
         for image in _matching(root, source):
             rel = image.relative_to(root)
             stem = image.stem if source.name_part == -1 else rel.parts[source.name_part]
             target = cache / "photos" / name / (stem + ".npy")
-            if not target.exists():
+            if not (current and target.exists()):
                 photo = _decode_shrunk(image)
                 if min(photo.shape[:2]) < MIN_SIDE:
                     continue
@@ -173,6 +177,8 @@ def fetch_sources(
                 "licence": source.licence,
                 "copyright": str(copyright_file.relative_to(cache)),
             })  # fmt: skip
+        if not current:
+            _write_text(stamp, DECODE)
     entries += _fetch_videos(cache, videos, progress)
     manifest = cache / "manifest.json"
     tmp = manifest.with_name(manifest.name + ".tmp")
@@ -322,8 +328,20 @@ def _decode_shrunk(path: Path) -> np.ndarray:
             frame = next(container.decode(video=0))
     except (av.FFmpegError, StopIteration) as e:
         raise InputError(f"cannot decode {path}: {e}") from None
-    factor = max(frame.width, frame.height) / LONG_SIDE
-    if factor > 1:
-        width, height = round(frame.width / factor), round(frame.height / factor)
-        frame = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
-    return frame.to_ndarray(format="rgb24")
+    factor = max(1.0, max(frame.width, frame.height) / LONG_SIDE)
+    return shrunk_rgb(frame, round(frame.width / factor), round(frame.height / factor))
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror}") from None

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from deblur_cli.data.npy import save_npy
+from deblur_cli.data.decode import DECODE
 from deblur_cli.errors import DeblurError, InputError
 
 VIDEOS_DIR = "videos"  # under the source cache, beside photos/
@@ -79,28 +80,40 @@ def load_video(folder: str | Path) -> VideoFrames:
 def prepare_video(path: str | Path, folder: str | Path, *, meta: dict | None = None) -> VideoFrames:
     """Decode `path`, shrink it, find its cuts, compute both flows and store everything in `folder`.
 
-    `meta` (origin, licence) is stored beside the arrays. Idempotent: an existing folder is reused.
+    `meta` (origin, licence) is stored beside the arrays. Idempotent: a folder prepared with this
+    decoding (`decode.DECODE`) is reused; one prepared another way is prepared again.
     """
     folder = Path(folder)
-    if (folder / "meta.json").is_file():
+    if _prepared_decode(folder) == DECODE:
         return load_video(folder)
     frames, fps = decode_frames(path)
     if len(frames) < 2:
         raise InputError(f"{path} has fewer than 2 frames")
     fwd, bwd = compute_flows(frames)
     segments = find_segments(frames, fwd)
+    (folder / "meta.json").unlink(missing_ok=True)  # an older preparation stops counting as complete
     for name, array in (("frames", frames), ("flow_fwd", fwd), ("flow_bwd", bwd)):
         save_npy(folder / f"{name}.npy", array)
-    info = {"fps": fps, "segments": [list(s) for s in segments], **(meta or {})}
+    info = {"fps": fps, "decode": DECODE, "segments": [list(s) for s in segments], **(meta or {})}
     tmp = folder / "meta.json.tmp"
     tmp.write_text(json.dumps(info, indent=1))
     tmp.replace(folder / "meta.json")  # written last: its presence marks a complete folder
     return load_video(folder)
 
 
+def _prepared_decode(folder: Path) -> str | None:
+    """The decode stamp of a complete prepared folder (None: no folder, or one from before stamps)."""
+    try:
+        return json.loads((folder / "meta.json").read_text()).get("decode")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def decode_frames(path: str | Path) -> tuple[np.ndarray, float]:
     """(N, H, W, 3) uint8 sRGB frames (at most MAX_FRAMES, long side at most LONG_SIDE) and the rate."""
     import av  # only the one-time preparation needs a codec
+
+    from deblur_cli.data.decode import shrunk_rgb
 
     frames = []
     try:
@@ -109,10 +122,10 @@ def decode_frames(path: str | Path) -> tuple[np.ndarray, float]:
             fps = float(stream.average_rate or stream.guessed_rate or 0)
             factor = max(stream.width, stream.height) / LONG_SIDE
             for frame in container.decode(stream):
+                width, height = frame.width, frame.height
                 if factor > 1:
                     width, height = 2 * round(frame.width / factor / 2), 2 * round(frame.height / factor / 2)
-                    frame = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
-                frames.append(frame.to_ndarray(format="rgb24"))
+                frames.append(shrunk_rgb(frame, width, height))
                 if len(frames) == MAX_FRAMES:
                     break
     except (av.FFmpegError, IndexError) as e:
