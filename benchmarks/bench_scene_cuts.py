@@ -5,6 +5,7 @@ splitting windows at cuts is worth to a model, and which cuts it finds in synthe
         [--darken GAIN] [--letterbox SHARE]
     python benchmarks/bench_scene_cuts.py quality --clips DIR [DIR ...] [--model dstnet-s] [--side 5]
     python benchmarks/bench_scene_cuts.py footage [--window 10] [--overlap 2] [--only NAME ...]
+    python benchmarks/bench_scene_cuts.py shots --sources ~/.cache/deblur/sources [--side 5] [--darken GAIN]
 
 `stats` prints, for each real video of the source cache (frames.npy) and each clip folder (blurred.mkv, as
 `deblur synth` writes), the largest histogram and pixel changes between consecutive frames, and which
@@ -18,7 +19,9 @@ cut. `footage` builds the 57 synthetic 160x90 clips of cut_footage.py (pans, fla
 overlays, cuts between similar, dark and panning shots, shots of 1 to 3 frames; 40 true cuts) in memory,
 looks for cuts window by window as `deblur run` plans them (plan_windows, `--window` frames overlapping by
 `--overlap`), and prints for each clip ok or ERR with its true and found cuts, then `true cuts found N,
-missed M, false positives K` over all clips (`--only` some of them).
+missed M, false positives K` over all clips (`--only` some of them). `shots` joins the last `--side`
+frames of every shot of the source cache's real videos (their segments: no cut, no fast pan) to the first
+of every other, at 640x360, and looks for the cut in windows starting at each of `--side` positions.
 """
 
 from __future__ import annotations
@@ -146,9 +149,42 @@ def footage(args) -> None:
     print(f"true cuts found {found_total}, missed {missed_total}, false positives {false_total}")
 
 
+def shots(args) -> None:
+    """Every ordered pair of the real videos' shots joined: `--side` frames of each, at a 640x360 size,
+    darkened by `--darken`, searched in windows of 2 * side frames that start at each of `--side`
+    positions (from the whole join to the last side + 1 frames)."""
+    import json
+
+    import torch.nn.functional as F
+
+    if args.sources is None:
+        raise SystemExit("shots needs --sources (a source cache with real videos)")
+    side, found, missed, false = args.side, 0, 0, 0
+    pieces = []
+    for meta in sorted((args.sources / "videos").glob("*/meta.json")):
+        frames = np.load(meta.parent / "frames.npy", mmap_mode="r")
+        for start, stop in json.loads(meta.read_text())["segments"]:
+            if stop - start >= 2 * side:  # a shot long enough to give its first and its last frames
+                shot = torch.from_numpy(np.stack([frames[start:start + side], frames[stop - side:stop]]))
+                shot = shot.flatten(0, 1).permute(0, 3, 1, 2).float() / 255
+                shot = F.interpolate(shot, size=(360, 640), mode="area" if shot.shape[-1] > 640 else "bilinear")
+                pieces.append((f"{meta.parent.name} {start}-{stop}", shot[:side] * args.darken, shot[side:] * args.darken))
+    for (name_a, _, tail), (name_b, head, _) in ((a, b) for a in pieces for b in pieces if a is not b):
+        joined = torch.cat([tail, head])
+        results = [[start + t for t in cuts_in(joined[start:])] for start in range(side)]
+        ok = all(side in r for r in results)
+        found, missed = found + ok, missed + (not ok)
+        wrong = sorted({t for r in results for t in r if t != side})
+        false += bool(wrong)
+        if not ok or wrong:
+            print(f"{name_a} | {name_b}: {'missed in some windows' if not ok else 'found'}; false cuts at {wrong}")
+    print(f"{len(pieces)} shots, {found + missed} joins: found in every window {found}, missed in some {missed}, "
+          f"joins with a false cut {false}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
-    parser.add_argument("mode", choices=["stats", "quality", "footage"])
+    parser.add_argument("mode", choices=["stats", "quality", "footage", "shots"])
     parser.add_argument("--sources", type=Path, help="the source cache (for its real videos)")
     parser.add_argument("--clips", type=Path, nargs="*", default=[], help="clip folders with blurred.mkv (and sharp.mkv)")
     parser.add_argument("--procedural", type=int, default=0, help="also this many procedural 96x64 clips of deblur synth")
@@ -161,7 +197,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="footage: these clips only (cut_footage's names)")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    {"stats": stats, "quality": quality, "footage": footage}[args.mode](args)
+    {"stats": stats, "quality": quality, "footage": footage, "shots": shots}[args.mode](args)
 
 
 if __name__ == "__main__":

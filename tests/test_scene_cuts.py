@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import av
@@ -85,6 +86,17 @@ def test_cuts_between_dark_or_letterboxed_shots(look):
                 assert cuts_in(torch.cat([first, second])) == [4], (i, j)
     for seed in range(6):
         assert cuts_in(styled(scene(seed, frames=8, size=(128, 72)))) == [], seed
+
+
+def test_a_cut_between_night_shots_is_found_beside_a_daylight_shot():
+    """Each pair of frames is measured on its own levels: a window that also holds a daylight shot does
+    not hide the cut between the two night shots after it (with the window's levels shared, none of these
+    12 was found)."""
+    shots = [scene(seed) for seed in range(4)]
+    for first, second in itertools.permutations(range(4), 2):
+        day = shots[next(k for k in range(4) if k not in (first, second))][:3]
+        clip = torch.cat([day, shots[first] * 0.2, shots[second] * 0.2])
+        assert cuts_in(clip) == [3, 7], (first, second)
 
 
 def test_a_black_window_has_no_cut():
