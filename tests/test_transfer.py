@@ -21,7 +21,7 @@ from deblur_cli.transfer import (
     model_curve,
     pq_to_light,
 )
-from deblur_cli.video_io import EncodeOptions
+from deblur_cli.video_io import EncodeOptions, open_source
 from deblur_cli.windows import WindowOptions
 from tests import media
 from tests.restorers import IdentityRestorer
@@ -103,7 +103,8 @@ def test_deblur_run_restores_hdr_video_on_the_curve(tmp_path, transfer, seen_whi
     writes them back as they were (to a 10-bit level). An SDR-tagged one is restored as stored."""
     color = {"primaries": 9, "transfer": transfer, "matrix": 9, "range": 1}
     source = media.make_video(tmp_path / "in.mkv", frames=4, size=(64, 64), codec="ffv1", bit_depth=10, color=color)
-    frames = torch.from_numpy(np.stack(media.read_frames(source, format="rgb48le")).astype(np.float32) / 65535)
+    with open_source(source) as decoded:  # as deblur reads it (exactly; PyAV's default reads 10-bit 0.4% dark)
+        frames = torch.from_numpy(np.stack([frame.image for frame in decoded]).astype(np.float32) / 65535)
     white = 0.5807 if transfer != HLG else 0.75  # diffuse white in the source's code values
 
     class Seen(IdentityRestorer):

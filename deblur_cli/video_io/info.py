@@ -8,6 +8,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
+from deblur_cli.video_io import yuv
 from deblur_cli.video_io.hdr import HdrMetadata
 
 DEFAULT_FPS = Fraction(25)  # rate given to image sequences, which carry no timing of their own
@@ -107,62 +108,44 @@ def carries_alpha(frame: av.VideoFrame, codec: str | None) -> bool:
     return bool(plane.min() < np.iinfo(dtype).max)
 
 
-# 8-bit YUV with subsampled chroma, and the format of the same frame with every chroma sample repeated
-# over the pixels it covers (see full_chroma).
-_FULL_CHROMA = {
-    **dict.fromkeys(("yuv420p", "yuv422p", "yuv440p", "yuv411p", "yuv410p"), "yuv444p"),
-    **dict.fromkeys(("yuvj420p", "yuvj422p", "yuvj440p", "yuvj411p"), "yuvj444p"),
-    **dict.fromkeys(("yuva420p", "yuva422p"), "yuva444p"),
-}
-# swscale's rounding that makes an 8-bit 4:4:4 frame into RGB as the exact float conversion rounds it.
-# Numbers, not names: PyAV 17's Interpolation has no ACCURATE_RND.
-_ACCURATE = 0x2 | 0x40000  # SWS_BILINEAR | SWS_ACCURATE_RND
-
-
-def full_chroma(frame: av.VideoFrame) -> av.VideoFrame:
-    """An 8-bit YUV frame with subsampled chroma as the 4:4:4 frame (same colour tags) whose chroma samples
-    each cover the pixels they did; other frames as they are.
-
-    swscale's default path from 8-bit 4:2:0 (and 4:2:2, 4:4:0, 4:1:1) to RGB reads the picture dark: mean
-    -1.0, -1.5, -1.0 levels in R, G, B for limited-range BT.709 against the exact float conversion of the
-    planes, about half that for full range. Its accurate path removes that but interpolates the chroma where
-    the frame says it is sited (H.264: left); dstnet-s then restored clips that deblur's writer encoded
-    (chroma centred on each 2x2 block) 0.2 to 1.2 dB worse (the demo: 28.25 dB against 28.90), and
-    clips encoded with left-sited chroma 0.2 and 0.3 dB better on two of three, 0.6 dB worse on the third.
-    Repeating the samples, as the default path does, then converting 4:4:4 with accurate rounding matches
-    the exact conversion to within its rounding (bias 0.00), for 10.6 ms per 1080p frame on the 2-core Xeon
-    against 0.6 (measured 2026-12-02).
-    """
-    full = _FULL_CHROMA.get(frame.format.name)
-    if full is None:
-        return frame
-    out = av.VideoFrame(frame.width, frame.height, full)
-    out.colorspace, out.color_range = frame.colorspace, frame.color_range
-    for source, target in zip(frame.planes, out.planes):
-        plane = np.frombuffer(source, np.uint8).reshape(source.height, source.line_size)[:, : source.width]
-        pixels = np.frombuffer(target, np.uint8).reshape(target.height, target.line_size)[:, : target.width]
-        step_y, step_x = -(-target.height // source.height), -(-target.width // source.width)
-        for dy in range(step_y):
-            for dx in range(step_x):
-                rows, cols = pixels[dy::step_y, dx::step_x].shape
-                pixels[dy::step_y, dx::step_x] = plane[:rows, :cols]
-    return out
-
-
 def frame_arrays(
     frame: av.VideoFrame, dtype: np.dtype | type, alpha: bool, width: int | None = None, height: int | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """A decoded frame as a C-contiguous (H, W, 3) RGB array of `dtype` (uint8 or uint16) and, with `alpha`,
     its (H, W) alpha plane (opaque where the frame has none); scaled to `width` x `height` if given.
-    8-bit YUV with subsampled chroma is converted as exactly as 8 bits allow (full_chroma)."""
+    YUV is converted as exactly as the output's depth allows (video_io/yuv.py): 8-bit YUV with subsampled
+    or interleaved chroma into 8 bits by `full_chroma`, any other planar or NV12-like YUV by `rgb_arrays`."""
+    lay = yuv.layout(frame.format.name)
+    if yuv.readable(lay) and (np.dtype(dtype) == np.uint16 or lay.bits > 8):
+        image, plane = yuv.rgb_arrays(frame, lay, alpha)
+        if np.dtype(dtype) == np.uint8:  # deep video read into 8 bits (training sources)
+            image, plane = _eight_bits(image), None if plane is None else _eight_bits(plane)
+        if (width or frame.width, height or frame.height) != (frame.width, frame.height):
+            image, plane = _scaled(image, plane, width or frame.width, height or frame.height)
+        return image, plane
     flags = None
-    if frame.format.name in _FULL_CHROMA:
-        frame, flags = full_chroma(frame), _ACCURATE
+    if lay is not None and lay.bits <= 8 and (lay.subsampled or lay.interleaved):
+        frame, flags = yuv.full_chroma(frame), yuv.ACCURATE
     if not alpha:
         image = frame.to_ndarray(format=array_format(dtype), width=width, height=height, interpolation=flags)
         return np.ascontiguousarray(image), None
     rgba = frame.to_ndarray(format=array_format(dtype, alpha=True), width=width, height=height, interpolation=flags)
     return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
+
+
+def _eight_bits(samples: np.ndarray) -> np.ndarray:
+    """uint16 samples on the full 16-bit scale rounded to 8 bits (x / 257, which never ends in a half)."""
+    return ((samples.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
+def _scaled(image: np.ndarray, alpha: np.ndarray | None, width: int, height: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """RGB and alpha arrays scaled (bilinear) to `width` x `height`: a frame of another size in a stream."""
+    packed = image if alpha is None else with_alpha(image, alpha)
+    frame = av.VideoFrame.from_ndarray(packed, format=array_format(image.dtype, alpha=alpha is not None))
+    scaled = frame.to_ndarray(width=width, height=height)
+    if alpha is None:
+        return scaled, None
+    return np.ascontiguousarray(scaled[..., :3]), np.ascontiguousarray(scaled[..., 3])
 
 
 def with_alpha(image: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:

@@ -27,6 +27,7 @@ from deblur_cli.video_io.info import (
     with_alpha,
 )
 from deblur_cli.video_io.passthrough import Passthrough
+from deblur_cli.video_io.yuv import yuv_frame
 
 # Containers that store a display matrix (MP4/MOV track matrix, Matroska projection).
 _ROTATING_FORMATS = {"mp4", "mov", "matroska", "webm", "ipod"}
@@ -249,7 +250,11 @@ class VideoEncoder:
         return with_sane_dts(self.stream.encode(None), self._out_step)
 
     def _convert(self, image: np.ndarray) -> av.VideoFrame:
-        """The encoder's pixel format, converted by swscale straight from the caller's array (no copy first)."""
+        """The encoder's pixel format: YUV exactly (yuv.yuv_frame), other formats converted by swscale
+        straight from the caller's array (no copy first)."""
+        picture = yuv_frame(image, self._pix_fmt, self._matrix, self._range)
+        if picture is not None:
+            return picture
         fmt = array_format(image.dtype, alpha=image.shape[2] == 4)
         view = av.VideoFrame.from_numpy_buffer(image, format=fmt)
         picture = view.reformat(format=self._pix_fmt, dst_colorspace=self._matrix, dst_color_range=self._range)
