@@ -65,6 +65,12 @@ def _holds(encoder: str, bit_depth: int, alpha: bool) -> bool:
     return any(bit_depth_of(f) >= bit_depth and (has_alpha_channel(f.name) or not alpha) for f in formats)
 
 
+def _subsampled(pix_fmt: str) -> bool:
+    """Whether a pixel format stores YUV with fewer chroma samples than pixels."""
+    fmt = av.VideoFormat(pix_fmt)
+    return not fmt.is_rgb and (fmt.chroma_width(1024) < 1024 or fmt.chroma_height(1024) < 1024)
+
+
 def _stores_rgb(pix_fmt: str | None) -> bool:
     """Whether a source's pixel format holds RGB: RGB planes or a palette of RGB colours."""
     return pix_fmt is not None and (pix_fmt == "pal8" or av.VideoFormat(pix_fmt).is_rgb)
@@ -155,6 +161,11 @@ class VideoEncoder:
         for name, value in encoding.env.items():
             os.environ.setdefault(name, value)  # a value the user set wins
         options = dict(encoding.options)
+        if _subsampled(encoding.pix_fmt):
+            # the chroma is averaged about each block's centre (yuv.py): said so where the stream can say it
+            # (H.264 and HEVC 4:2:0, whose readers otherwise take it as left-sited: mpv and FFmpeg's accurate
+            # conversion showed colour edges half a pixel left; untagged VP9, AV1 and ProRes read as centred)
+            options["chroma_sample_location"] = "center"
         if info.hdr is not None:
             if encoding.encoder == "libx265":
                 options["x265-params"] = ":".join(filter(None, [options.get("x265-params"), x265_params(info.hdr)]))

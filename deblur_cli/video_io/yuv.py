@@ -16,7 +16,7 @@ file's, fitted to what swscale makes of a probe frame (once per format, matrix a
 
 Chroma is neither interpolated nor moved: a sample covers the pixels of its block, read by repetition and
 written as swscale averages it (the block's two columns across, a 1-3-3-1 tent over four rows down), centred
-on the block either way.
+on the block either way; the writer tags its streams so (writer.py).
 """
 
 from __future__ import annotations
