@@ -59,6 +59,14 @@ def test_the_decode_benchmark_times_image_threads_and_videos(tmp_path):
     assert "3 frames" in out and "video:" in out and "frames/s" in out, out
 
 
+def test_the_colour_benchmark_measures_reader_writer_siting_and_speed():
+    out = _bench("bench_colour.py", "--size", "64x48", "--check-size", "32x16", "--repeat", "1")
+    for line in ("yuv420p10le  bt2020nc  full", "rgb16 -> yuv420p10le", "FFmpeg accurate (sited)", "read  p010le"):
+        assert line in out, out
+    nv12 = [line.split()[3:6] for line in out.splitlines() if line.startswith("  nv12 ")]  # mean R, G, B
+    assert len(nv12) == 6 and all(abs(float(mean)) < 0.05 for means in nv12 for mean in means), out
+
+
 def test_the_gpu_sessions_stream_benchmark_runs_without_pyav():
     # The lent GPU machine has no PyAV: bench_stream.py must not import the codecs.
     script = (
