@@ -242,10 +242,11 @@ def test_nv12_reads_as_the_exact_conversion_of_its_planes(tmp_path, pix_fmt):
 
 def test_p010_reads_as_the_exact_conversion_of_its_planes():
     planar = av.VideoFrame.from_ndarray(media.pattern(0, 64, 48, bit_depth=16), format="rgb48le").reformat(
-        format="yuv420p10le", dst_colorspace=9, dst_color_range=1
+        format="yuv420p10le", dst_colorspace=1, dst_color_range=1
     )
     frame = planar.reformat(format="p010le")  # the same samples, Cb and Cr interleaved, each in a word's top 10 bits
-    frame.colorspace, frame.color_range = 9, 1
+    for each in (planar, frame):
+        each.colorspace, each.color_range = 9, 1  # read as BT.2020
     got = frame_arrays(frame, np.uint16, alpha=False)[0].astype(np.float64) / 257
     assert np.abs(got - exact_rgb(frame)).max() < 0.05
     np.testing.assert_array_equal(frame_arrays(planar, np.uint16, alpha=False)[0], got * 257)

@@ -23,15 +23,21 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from fractions import Fraction
 
 import av
+import av.filter
 import numpy as np
+from av.video.reformatter import Colorspace
 
 # swscale flags, as numbers: PyAV 17's Interpolation has no ACCURATE_RND
 _BILINEAR, _POINT, _ACCURATE_RND = 0x2, 0x10, 0x40000
 ACCURATE = _BILINEAR | _ACCURATE_RND  # rounds an 8-bit 4:4:4 frame to RGB as the exact conversion does
 _REPEAT = _POINT | _ACCURATE_RND  # the same, each chroma sample repeated over the pixels it covers
 _LIMITED, _FULL = 1, 2  # AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG
+_BT2020 = 9  # SWS_CS_BT2020
+# PyAV 17's reformat knows no BT.2020 matrix: asked for it, it converts with swscale's default (BT.601)
+_REFORMATS_BT2020 = hasattr(Colorspace, "BT2020")
 
 # The formats that keep Cb and Cr interleaved in one plane, and whether Cr comes first. The P formats hold
 # each sample in the high bits of a 16-bit word (P010: 10 bits moved up 6).
@@ -238,8 +244,7 @@ def yuv_frame(image: np.ndarray, pix_fmt: str, matrix: int | None, value_range: 
     alpha = image.shape[2] == 4
     source = ("rgba" if alpha else "rgb24") if image.dtype == np.uint8 else ("rgba64le" if alpha else "rgb48le")
     full = lay.full or value_range == _FULL
-    view = av.VideoFrame.from_numpy_buffer(image, format=source)
-    middle = view.reformat(format=wide, dst_colorspace=matrix, dst_color_range=_LIMITED, interpolation=ACCURATE)
+    middle = _to_wide(av.VideoFrame.from_numpy_buffer(image, format=source), wide, matrix)
     out = av.VideoFrame(image.shape[1], image.shape[0], pix_fmt)
     tables = _write_tables(source, wide, matrix, lay.bits, lay.shift, full)
     targets = planes_of(out, lay)
@@ -271,8 +276,7 @@ def _write_tables(
     probe[:, 8:16, :3] = peak
     probe[:, 16:24, 2] = peak
     probe[:, 24:32, 0] = peak
-    frame = av.VideoFrame.from_ndarray(probe, format=source)
-    middle = frame.reformat(format=wide, dst_colorspace=matrix, dst_color_range=_LIMITED, interpolation=ACCURATE)
+    middle = _to_wide(av.VideoFrame.from_ndarray(probe, format=source), wide, matrix)
     luma, cb, cr = (_samples(plane, np.dtype("<u2"))[0].astype(np.float64) for plane in middle.planes)
     across = 32 // cb.shape[0]
     dark, white = luma[4], luma[12]
@@ -291,3 +295,26 @@ def _write_tables(
         table(neutral + (codes - cb_mid) / (cb_blue - cb_mid) / 2 * chroma_range),
         table(neutral + (codes - cr_mid) / (cr_red - cr_mid) / 2 * chroma_range),
     )
+
+
+
+def _to_wide(frame: av.VideoFrame, wide: str, matrix: int | None) -> av.VideoFrame:
+    """An RGB frame converted by swscale to the 16-bit limited-range YUV format `wide` of `matrix`, with
+    accurate rounding. Under PyAV 17, BT.2020 goes through FFmpeg's scale filter, which names it (the same
+    samples as PyAV 18's reformat; 27 ms per 1080p frame on the 2-core Xeon against 5 to 10)."""
+    if matrix != _BT2020 or _REFORMATS_BT2020:
+        return frame.reformat(format=wide, dst_colorspace=matrix, dst_color_range=_LIMITED, interpolation=ACCURATE)
+    graph = av.filter.Graph()
+    source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format.name, time_base=Fraction(1, 25))
+    chain = [
+        source,
+        graph.add("scale", "out_color_matrix=bt2020:out_range=tv:flags=bilinear+accurate_rnd"),
+        graph.add("format", wide),
+        graph.add("buffersink"),
+    ]
+    for before, after in zip(chain, chain[1:]):
+        before.link_to(after)
+    graph.configure()
+    frame.pts = 0
+    graph.push(frame)
+    return graph.pull()
