@@ -159,7 +159,7 @@ def rgb_arrays(frame: av.VideoFrame, lay: Layout, alpha: bool) -> tuple[np.ndarr
     The planes go through lookup tables into a 16-bit limited-range frame, which swscale converts with each
     chroma sample repeated: the tables undo swscale's scale, so the result is the exact float conversion of
     the planes to within 0.02 of an 8-bit level (bias 0.001). 13.5 to 15.6 ms per 10-bit 1080p frame on
-    the 2-core Xeon, against 8.9 to 11.7 for swscale's own conversion. swscale misplaces the chroma of an odd-sized
+    the 2-core AMD EPYC, against 8.9 to 11.7 for swscale's own conversion. swscale misplaces the chroma of an odd-sized
     4:2:0 or 4:2:2 frame when it repeats it, so such a frame's chroma is repeated here, into 4:4:4.
     """
     even = frame.width % lay.across == 0 and frame.height % lay.down == 0
@@ -297,11 +297,10 @@ def _write_tables(
     )
 
 
-
 def _to_wide(frame: av.VideoFrame, wide: str, matrix: int | None) -> av.VideoFrame:
     """An RGB frame converted by swscale to the 16-bit limited-range YUV format `wide` of `matrix`, with
     accurate rounding. Under PyAV 17, BT.2020 goes through FFmpeg's scale filter, which names it (the same
-    samples as PyAV 18's reformat; 27 ms per 1080p frame on the 2-core Xeon against 5 to 10)."""
+    samples as PyAV 18's reformat; 27 ms per 1080p frame on the 2-core AMD EPYC against 5 to 10)."""
     if matrix != _BT2020 or _REFORMATS_BT2020:
         return frame.reformat(format=wide, dst_colorspace=matrix, dst_color_range=_LIMITED, interpolation=ACCURATE)
     graph = av.filter.Graph()
