@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import platform
 import signal
+import subprocess
+import sys
 import threading
 from fractions import Fraction
 from importlib import metadata
@@ -566,6 +567,14 @@ def test_failure_part_way_leaves_no_output(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert "internal error: RuntimeError: boom" in result.stderr and "DEBLUR_DEBUG" in result.stderr
     assert os.listdir(tmp_path) == ["in.mp4"]
+
+
+def test_the_debug_variable_shows_a_user_error_s_traceback(tmp_path):
+    env = {**os.environ, "DEBLUR_DEBUG": "1"}
+    result = subprocess.run([sys.executable, "-m", "deblur_cli", "run", str(tmp_path / "missing.mp4"), "-o",
+                             str(tmp_path / "out.mp4")], capture_output=True, text=True, env=env)  # fmt: skip
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr and "missing.mp4" in result.stderr
 
 
 def test_a_path_the_system_refuses_is_an_error_line_not_an_internal_error(tmp_path, monkeypatch):

@@ -45,6 +45,8 @@ class _Group(typer.core.TyperGroup):
             report_error(UsageError(message[:1].lower() + message[1:], hint=_help_hint(e)))
             code = e.exit_code
         except DeblurError as e:  # an option's own parser refused its value (`options.cache_dir_option`)
+            if os.environ.get(DEBUG_ENV):  # error_boundary let it through for its traceback
+                raise
             report_error(e)
             code = e.exit_code
         except _ABORT:
