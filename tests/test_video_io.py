@@ -1009,6 +1009,14 @@ def test_not_a_media_file(tmp_path):
         open_source(tmp_path / "notes.mp4")
 
 
+def test_a_text_file_is_not_taken_for_a_video(tmp_path):
+    """FFmpeg's tty demuxer reads any .txt or .nfo as pictures of its characters."""
+    for name in ("notes.txt", "readme.nfo"):
+        (tmp_path / name).write_text("Some notes about the shoot, scene 4, take 2.\n" * 200)
+        with pytest.raises(InputError, match=rf"{name} is a text file, not a video"):
+            open_source(tmp_path / name)
+
+
 @pytest.mark.parametrize(
     "name, codec, cover, shown",
     [("a.m4a", "aac", False, "aac"), ("a.mp3", "libmp3lame", False, "mp3"), ("a.mp3", "libmp3lame", True, "mp3")],

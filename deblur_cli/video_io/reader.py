@@ -360,9 +360,13 @@ def _reason(error: av.FFmpegError) -> str:
     return error.strerror or type(error).__name__
 
 
+# FFmpeg's demuxers that take any text (.txt, .nfo, .ans by name) for pictures of its characters
+_TEXT_DEMUXERS = {"tty"}
+
+
 def _open(path: Path):
     try:
-        return open_input(path)
+        container = open_input(path)
     except PermissionError:
         raise InputError(f"{path}: permission denied", hint="check the file's permissions") from None
     except av.FFmpegError as e:
@@ -375,6 +379,10 @@ def _open(path: Path):
             f"{path} is not a video or image file FFmpeg can read ({_reason(e)})",
             hint="check that the file plays in a media player",
         ) from None
+    if container.format.name in _TEXT_DEMUXERS:
+        container.close()
+        raise InputError(f"{path} is a text file, not a video", hint="give a video, an image or a folder of images")
+    return container
 
 
 def _looks_like_mp4_without_index(path: Path) -> bool:
