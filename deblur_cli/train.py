@@ -78,6 +78,7 @@ class Task:
     export: Callable[[nn.Module, Path], None]  # half-precision inference weights
     multiple: int = 1  # crops must be multiples of this; validation clips are padded to it
     prior: Callable[[torch.Tensor], torch.Tensor] | None = None  # a residual model's DSTNet estimate, (B, T, 3, H, W)
+    max_frames: int | None = None  # most frames per clip the model takes (None: any number)
 
 
 def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
@@ -158,6 +159,7 @@ def _wtsa_task(variant: str, prior_spec: str | None, ddim_steps: int = VALIDATIO
             model, path, diffusion=diffusion, prior=prior, extra={"variant": variant}, dtype=torch.float16
         ),
         multiple=multiple,
+        max_frames=config.max_frames,
         prior=None if prior is None else condition,
     )
 
@@ -213,6 +215,14 @@ def get_task(name: str, prior: str | None = None, *, ddim_steps: int | None = No
         return TASKS[name](prior, **({} if ddim_steps is None else {"ddim_steps": ddim_steps}))
     except ImportError as e:
         raise ModelError(f"model {name!r} is not available in this build: {e}") from None
+
+
+def _check_frames(task: Task, frames: int, name: str) -> None:
+    if task.max_frames is not None and frames > task.max_frames:
+        raise UsageError(
+            f"--frames {frames} is more than {name} takes: at most {task.max_frames} frames per clip",
+            hint=f"--frames {task.max_frames} or fewer (its positional table has {task.max_frames} rows)",
+        )
 
 
 def lr_at(step: int, config: TrainConfig) -> float:
@@ -321,6 +331,7 @@ def _check_new_run(out_dir: Path, config: TrainConfig) -> None:
 
 
 def _train(config, out_dir, state, until, callback, task, device, ddp, should_stop=None, warn=None) -> dict[str, float]:
+    _check_frames(task, config.frames, config.model)
     if config.crop % task.multiple:
         raise UsageError(f"--crop must be a multiple of {task.multiple} for {config.model}")
     if config.gpu_synthesis and (device.type == "cpu" or config.workers):
@@ -534,6 +545,7 @@ def evaluate(
         raise UsageError("--evaluate without a run folder needs --sources", hint="the cache of `deblur synth --fetch`")
     sources = sources or run_sources
     task = task or get_task(name, prior, ddim_steps=ddim_steps)
+    _check_frames(task, frames, name)
     model = task.build()
     if weights_file is None:
         tensors = ema

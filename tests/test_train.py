@@ -328,6 +328,18 @@ def test_train_command_rejects_unknown_model(tmp_path):
     assert "cannot train 'resnet'" in result.output
 
 
+def test_more_frames_than_a_wtsa_model_takes_is_refused_before_the_run_folder(tmp_path):
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "-m", "wtsa-s", "-o", str(run), "--crop", "16", "--frames", "9"])
+    assert result.exit_code == 2 and "--frames 9 is more than wtsa-s takes: at most 8 frames" in result.output
+    assert "internal error" not in result.output and not run.exists()
+
+
 def test_evaluate_reads_the_run_and_writes_a_sample(tmp_path):
     from deblur_cli.train import evaluate
 

@@ -33,7 +33,7 @@ def train_command(
         Optional[Path], typer.Option("--sources", help="Photo cache from `deblur synth --fetch` (default: procedural scenes).")
     ] = None,
     crop: Annotated[int, typer.Option("--crop", min=16, help="Training crop side in pixels.")] = DEFAULTS.crop,
-    frames: Annotated[int, typer.Option("--frames", min=1, help="Frames per training clip.")] = DEFAULTS.frames,
+    frames: Annotated[int, typer.Option("--frames", min=1, help="Frames per training clip (wtsa, wtsa-s: at most 8).")] = DEFAULTS.frames,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Clips per step (per GPU under torchrun).")] = DEFAULTS.batch,
     steps: Annotated[int, typer.Option("--steps", min=1, help="Length of the whole run in steps.")] = DEFAULTS.steps,
     until: Annotated[
