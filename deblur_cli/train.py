@@ -13,6 +13,7 @@ import csv
 import json
 import math
 import os
+import signal
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -217,6 +218,15 @@ def get_task(name: str, prior: str | None = None, *, ddim_steps: int | None = No
         raise ModelError(f"model {name!r} is not available in this build: {e}") from None
 
 
+def _ignore_stop_signals(worker: int) -> None:
+    """In each loader worker: Ctrl-C, SIGTERM and SIGHUP sent to the whole process group (`timeout`, a
+    scheduler, a terminal) are the main process's to handle. It stops after the step and saves, then shuts
+    the workers down; a worker killed by them would instead fail the step with torch's RuntimeError."""
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+
+
 def _check_frames(task: Task, frames: int, name: str) -> None:
     if task.max_frames is not None and frames > task.max_frames:
         raise UsageError(
@@ -383,7 +393,8 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
         device=device if config.gpu_synthesis else "cpu",
     )  # fmt: skip
     on_cpu = not config.gpu_synthesis
-    loader = iter(DataLoader(stream, batch_size=config.batch, num_workers=config.workers, pin_memory=on_cpu and device.type == "cuda"))
+    loader = iter(DataLoader(stream, batch_size=config.batch, num_workers=config.workers,
+                             pin_memory=on_cpu and device.type == "cuda", worker_init_fn=_ignore_stop_signals))  # fmt: skip
     val_set = FixedClips(val_photos, count=config.val_clips, frames=config.frames, size=config.val_size, seed=1)
     generator = torch.Generator(device)  # the loss's random draws (a diffusion model's timesteps and noise)
 

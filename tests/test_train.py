@@ -3,6 +3,7 @@ import dataclasses
 import os
 import signal
 import socket
+import time
 
 import numpy as np
 import pytest
@@ -126,6 +127,27 @@ def test_a_stop_asked_between_steps_saves_them_and_resume_continues_exactly(tmp_
     assert a["step"] == b["step"] == 6
     for key in a["model"]:
         torch.testing.assert_close(a["model"][key], b["model"][key], rtol=0, atol=0)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name == "nt", reason="POSIX signals")
+def test_loader_workers_leave_a_stop_signal_to_the_training_process(tmp_path):
+    """`timeout` and schedulers signal the whole process group: the loader workers must outlive it, so that
+    the training process stops after its step and saves (a killed worker failed the step)."""
+    import multiprocessing
+
+    seen = []
+
+    def signal_the_workers(progress) -> None:
+        seen.append(progress)
+        if len(seen) == 2:
+            for worker in multiprocessing.active_children():
+                os.kill(worker.pid, signal.SIGTERM)
+            time.sleep(0.5)
+
+    run = tmp_path / "run"
+    config = dataclasses.replace(CONFIG, workers=1, save_every=100)
+    train(config, run, task=_tiny_task(), callback=signal_the_workers, should_stop=lambda: len(seen) >= 4)
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == 4
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name == "nt", reason="POSIX signals")
