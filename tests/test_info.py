@@ -146,6 +146,18 @@ def test_one_unreadable_input_of_several_is_an_error_line_and_the_others_are_des
     assert failed["input"] == str(tmp_path / "bad.mp4") and failed["error"] in result.stderr
 
 
+def test_a_sound_file_given_among_videos_is_an_error_line_and_the_videos_are_described(tmp_path):
+    good = make_video(tmp_path / "a.mp4", frames=2)
+    song = make_audio_only(tmp_path / "song.mkv")
+    result = runner.invoke(app, ["info", str(good), str(song), "--json"])
+    assert result.exit_code == 1
+    described, failed = json.loads(result.stdout)
+    assert described["input"] == str(good)
+    assert failed["input"] == str(song) and "has no video stream" in failed["error"] and failed["error"] in result.stderr
+    alone = runner.invoke(app, ["info", str(song)])
+    assert alone.exit_code == 1 and "has no video stream" in alone.stderr
+
+
 def test_a_glob_of_frames_says_the_frame_rate_run_gives_it(tmp_path):
     frames = make_images(tmp_path / "frames", count=3)[0].parent
     report = json.loads(runner.invoke(app, ["info", str(frames / "*.png"), "--json"]).stdout)

@@ -53,9 +53,14 @@ def info(
         try:
             reports.append(_report(source, describe(source), target))
         except NoVideoError as e:
-            if source in inputs:
+            if source not in inputs:  # found in a folder of videos: a camera card's sound files
+                note_left_out(source, e)
+                continue
+            if len(planned) == 1:
                 raise
-            note_left_out(source, e)
+            report_error(e)  # given among several: the others are still described
+            reports.append({"input": str(source), "error": str(e)})
+            failed += 1
         except InputError as e:
             if len(planned) == 1:
                 raise
