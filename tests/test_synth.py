@@ -291,6 +291,26 @@ def test_a_clip_interrupted_while_written_leaves_no_temporary_file(tmp_path, mon
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_png_is_written_without_pyav_and_decodes_to_the_same_pixels(tmp_path, monkeypatch):
+    """`deblur train --evaluate --sample` on a training machine without PyAV scored the model, then
+    failed with an internal error (write_png imported av)."""
+    import sys
+
+    import av
+
+    from deblur_cli.data.writer import write_png
+
+    frame = torch.rand(3, 37, 53, generator=torch.Generator().manual_seed(0))  # odd sizes: no row padding
+    frame[:, 0, :4] = torch.tensor([0.0, 1.0, 0.5, 1.0])[None]  # wrapping differences along a row
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, "av", None)  # `import av` raises ImportError
+        write_png(frame, tmp_path / "frame.png")
+    with av.open(str(tmp_path / "frame.png")) as container:
+        decoded = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    expected = (frame.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    assert decoded.shape == (37, 53, 3) and np.array_equal(decoded, expected)
+
+
 def test_unpacking_into_a_cache_that_holds_files_is_refused(tmp_path):
     """It replaced the lossless photos of an existing cache with their JPEG round trips."""
     from typer.testing import CliRunner

@@ -2,12 +2,14 @@
 or lossless videos `clip_0000/blurred.mkv`, `clip_0000/sharp.mkv` (FFV1, RGB).
 
 The PNG layout matches what GoPro-style deblurring datasets use, so other tools can train on it too.
-Encoding uses PyAV, imported only here.
+Videos are encoded with PyAV, imported only where they are written; PNG frames with zlib.
 """
 
 from __future__ import annotations
 
 import shutil
+import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -112,20 +114,40 @@ def write_ffv1(clip: torch.Tensor, path: str | Path, fps: int = 30) -> None:
 
 
 def write_png(frame: torch.Tensor, path: str | Path) -> None:
-    """frame: (3, H, W) float in [0, 1]; written atomically as 8-bit RGB PNG."""
-    import av
+    """frame: (3, H, W) float in [0, 1]; written atomically as 8-bit RGB PNG.
 
+    Encoded here with zlib rather than PyAV, so that `deblur train --evaluate --sample` works where
+    PyAV is not installed (a training machine needs only torch)."""
     path = Path(path)
     array = (frame.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-    codec = av.CodecContext.create("png", "w")
-    codec.width, codec.height, codec.pix_fmt = array.shape[1], array.shape[0], "rgb24"
-    packets = codec.encode(av.VideoFrame.from_ndarray(array, format="rgb24")) + codec.encode(None)
     tmp = path.with_name(path.stem + ".tmp.png")
     try:
-        tmp.write_bytes(b"".join(bytes(p) for p in packets))
+        tmp.write_bytes(png_bytes(array))
         tmp.replace(path)
     except BaseException as e:  # a full disk, Ctrl-C, SIGTERM: no half-written frame left behind
         tmp.unlink(missing_ok=True)
         if isinstance(e, OSError):
             raise OutputError(f"cannot write {path}: {e.strerror}") from None
         raise
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """A PNG file of `rgb`, (H, W, 3) uint8: every row with the "Sub" filter (each byte minus the same
+    channel of the pixel to its left, PNG spec 9.2), which suits photographs, then zlib."""
+    height, width, _ = rgb.shape
+    rows = rgb.reshape(height, width * 3)
+    filtered = np.empty((height, width * 3 + 1), np.uint8)
+    filtered[:, 0] = 1  # filter type Sub
+    filtered[:, 1:4] = rows[:, :3]
+    filtered[:, 4:] = rows[:, 3:] - rows[:, :-3]  # uint8 arithmetic wraps modulo 256, as the spec wants
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit truecolour, no interlace
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(filtered.tobytes(), 6))
+        + chunk(b"IEND", b"")
+    )
