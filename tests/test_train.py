@@ -427,8 +427,11 @@ def test_training_and_the_cli_work_without_pyav(tmp_path):
     assert (tmp_path / "run" / "dstnet-s.safetensors").is_file()
     run = deblur("run", "in.mp4", "-o", str(tmp_path / "out.mp4"))
     assert run.returncode == 1 and "needs PyAV" in run.stderr and "Traceback" not in run.stderr
-    synth = deblur("synth", str(tmp_path / "clips"), "--clips", "1")  # was an internal error
-    assert synth.returncode == 1 and "error: deblur synth needs PyAV" in synth.stderr
+    synth = deblur("synth", str(tmp_path / "clips"), "--clips", "1", "--frames", "2", "--size", "32x32")
+    assert synth.returncode == 0, synth.stderr  # PNG frames need no codec
+    assert len(list((tmp_path / "clips").glob("clip_0000/*/*.png"))) == 4
+    ffv1 = deblur("synth", str(tmp_path / "videos"), "--clips", "1", "--format", "ffv1")  # was an internal error
+    assert ffv1.returncode == 1 and "error: deblur synth --format ffv1 needs PyAV" in ffv1.stderr
 
 
 def test_evaluation_keeps_moving_or_still_cameras_on_request(tmp_path):

@@ -74,13 +74,14 @@ def synth(
         if not fetch:
             raise UsageError("nothing to do", hint="give an output folder, or --fetch --sources DIR")
         return
-    try:
-        import av  # noqa: F401  the clips are written as PNG or FFV1 files by way of PyAV
-    except ImportError:
-        raise DeblurError(
-            "deblur synth needs PyAV (the av package) to write clips; --fetch, --pack and --unpack work without it",
-            hint="pip install av",
-        ) from None
+    if fmt == "ffv1":
+        try:
+            import av  # noqa: F401  FFV1 videos are encoded by way of PyAV (PNG frames need no codec)
+        except ImportError:
+            raise DeblurError(
+                "deblur synth --format ffv1 needs PyAV (the av package); PNG frames (the default) do not",
+                hint="pip install av",
+            ) from None
     from deblur_cli.data.writer import write_dataset
     from deblur_cli.tiles import is_out_of_memory
 
