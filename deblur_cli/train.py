@@ -340,6 +340,30 @@ def _check_new_run(out_dir: Path, config: TrainConfig) -> None:
     raise UsageError(f"{weights} exists and a new run would replace it", hint="give another --out, or move the file away")
 
 
+def _init_weights(path: str, config: TrainConfig) -> dict[str, torch.Tensor]:
+    """The tensors of --init `path` that initialise the run's model. A residual WTSA file also holds the
+    DSTNet it corrects (`prior.` tensors): the run's own --prior is that, so they are left out. Weights of
+    a residual model start a residual run only, and weights of a direct one a direct run only: the same
+    tensors, conditioned on another input, would fit without error and train from a wrong start."""
+    from deblur_cli.wtsa_weights import PRIOR_PREFIX
+
+    tensors = read_checkpoint(path)[0]
+    residual = any(key.startswith(PRIOR_PREFIX) for key in tensors)
+    if residual and config.prior is None:
+        raise InputError(
+            f"--init {path} holds a residual model (one that corrects a DSTNet prior, stored with it): "
+            "this run trains without --prior",
+            hint="add the --prior it was trained with, or start from the weights of a model without one"
+            if config.model in DIFFUSION_TASKS else f"start from weights of {config.model}",
+        )
+    if config.prior is not None and not residual:
+        raise InputError(
+            f"--init {path} holds no residual model (it has no DSTNet prior): this run, with --prior, trains one",
+            hint="start from the weights of a run trained with --prior, or drop --prior",
+        )
+    return {key: value for key, value in tensors.items() if not key.startswith(PRIOR_PREFIX)}
+
+
 def _train(config, out_dir, state, until, callback, task, device, ddp, should_stop=None, warn=None) -> dict[str, float]:
     _check_frames(task, config.frames, config.model)
     if config.crop % task.multiple:
@@ -351,7 +375,7 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
             hint="drop --gpu-synthesis" if device.type == "cpu" else "drop --workers",
         )
     half = autocast_dtype(config.precision, device)
-    start = read_checkpoint(config.init)[0] if config.init and state is None else None  # before the folder is made
+    start = _init_weights(config.init, config) if config.init and state is None else None  # before the folder is made
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     model = task.build().to(device)

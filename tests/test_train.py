@@ -679,3 +679,37 @@ def test_a_photo_cache_that_gives_no_photo_is_said_and_a_moved_one_refused(tmp_p
     (tmp_path / "cache").rename(tmp_path / "moved")
     with pytest.raises(InputError, match="cache .* is not a folder"):
         train(config, tmp_path / "run", resume=True, given=frozenset(), task=_tiny_task())
+
+
+def test_init_from_a_residual_model_starts_a_residual_run_and_only_that(tmp_path):
+    """--init with a residual WTSA file (its DSTNet prior stored beside it as `prior.` tensors) was refused
+    as another model's weights; a residual file into a direct run, or the reverse, must be one clear line."""
+    from deblur_cli.diffusion.schedule import DiffusionConfig
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+    from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAUNet
+    from deblur_cli.wtsa_weights import save_wtsa
+
+    torch.manual_seed(0)
+    prior = DSTNet(DSTNetConfig(feat=8, blocks=1))
+    prior_file = tmp_path / "prior.safetensors"
+    save_dstnet(prior, prior_file)
+    start = WTSAUNet(WTSA_VARIANTS["wtsa-s"])
+    residual = tmp_path / "residual.safetensors"
+    save_wtsa(start, residual, diffusion=DiffusionConfig(condition="residual", scale=6.0), prior=prior)
+    direct = tmp_path / "direct.safetensors"
+    save_wtsa(start, direct, diffusion=DiffusionConfig())
+    config = TrainConfig(
+        model="wtsa-s", crop=16, frames=2, batch=1, steps=1, warmup=1, lr=0.0, val_every=100, val_clips=1,
+        val_size=(16, 16), save_every=100, prior=str(prior_file), init=str(residual),
+    )  # fmt: skip
+    train(config, tmp_path / "run")
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["model"]
+    assert state.keys() == start.state_dict().keys()
+    for key, value in start.state_dict().items():  # lr 0: the model is the file's
+        torch.testing.assert_close(state[key], value, rtol=0, atol=0)
+    with pytest.raises(InputError, match="holds no residual model .* this run, with --prior, trains one"):
+        train(dataclasses.replace(config, init=str(direct)), tmp_path / "direct")
+    with pytest.raises(InputError, match="holds a residual model .* this run trains without --prior"):
+        train(dataclasses.replace(config, prior=None), tmp_path / "residual")
+    assert not (tmp_path / "direct").exists() and not (tmp_path / "residual").exists()
