@@ -15,8 +15,8 @@ import math
 import os
 import signal
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -395,7 +395,8 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
 
     def checkpoint() -> None:  # the training state to resume from, and the EMA weights as users load them
         _save_state(ckpt_path, step, config, model, ema, optimizer)
-        task.export(ema, out_dir / f"{config.model}.safetensors")
+        with _writing(out_dir / f"{config.model}.safetensors"):
+            task.export(ema, out_dir / f"{config.model}.safetensors")
 
     if state is not None:
         step = _load_state(state, model, ema, optimizer)
@@ -688,7 +689,7 @@ def _restore(task: Task, model: nn.Module, clip: torch.Tensor, device: torch.dev
 
 def _log(path: Path, step: int, loss: float, lr: float, seconds: float, validation: dict | None) -> None:
     new = not path.exists()
-    with path.open("a", newline="") as f:
+    with _writing(path), path.open("a", newline="") as f:
         writer = csv.writer(f)
         if new:
             writer.writerow(["step", "loss", "lr", "seconds_per_step", "psnr_in", "psnr", "ssim_in", "ssim"])
@@ -708,9 +709,10 @@ def _truncate_log(path: Path, step: int) -> None:
     # a row that is no step's (a blank line an editor added) is dropped with the steps after `step`
     kept = rows[:1] + [row for row in rows[1:] if row and row[0].isdigit() and int(row[0]) <= step]
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
-        csv.writer(f).writerows(kept)
-    tmp.replace(path)
+    with _writing(path):
+        with tmp.open("w", newline="") as f:
+            csv.writer(f).writerows(kept)
+        tmp.replace(path)
 
 
 def _save_state(path: Path, step: int, config: TrainConfig, model, ema, optimizer) -> None:
@@ -721,13 +723,33 @@ def _save_state(path: Path, step: int, config: TrainConfig, model, ema, optimize
         "ema": ema.state_dict(),
         "optimizer": optimizer.state_dict(),
     }
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(path.name + ".tmp")  # written aside, then renamed: the last checkpoint stays whole
     try:
         torch.save(state, tmp)
         tmp.replace(path)
-    except BaseException:  # a second Ctrl-C while saving, a full disk: no partial last.pt.tmp left behind
+    except BaseException as e:  # a second Ctrl-C while saving, a full disk: no partial last.pt.tmp left behind
         tmp.unlink(missing_ok=True)
+        if isinstance(e, (OSError, RuntimeError)):  # torch's zip writer reports a failed write as RuntimeError
+            raise _unwritable(path, e) from None
         raise
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Within the block, a failed write (a full disk, a folder made read-only) is an OutputError naming
+    `path`, not an OSError without a file name."""
+    try:
+        yield
+    except OSError as e:
+        raise _unwritable(path, e) from None
+
+
+def _unwritable(path: Path, error: Exception) -> OutputError:
+    reason = error.strerror if isinstance(error, OSError) and error.strerror else "the write failed"
+    return OutputError(
+        f"cannot write {path}: {reason}",
+        hint=f"check the free space and the permissions of {path.parent}; --resume continues from the last checkpoint",
+    )
 
 
 def _read_state(path: Path, needed: tuple[str, ...] = ("step", "config", "model", "ema", "optimizer")) -> dict:

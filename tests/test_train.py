@@ -713,3 +713,40 @@ def test_init_from_a_residual_model_starts_a_residual_run_and_only_that(tmp_path
     with pytest.raises(InputError, match="holds a residual model .* this run trains without --prior"):
         train(dataclasses.replace(config, prior=None), tmp_path / "residual")
     assert not (tmp_path / "direct").exists() and not (tmp_path / "residual").exists()
+
+
+def test_a_full_disk_while_saving_is_one_line_naming_the_file_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    """torch.save on a full disk raised its own RuntimeError (or an OSError naming no file): an internal error."""
+    import errno
+
+    import deblur_cli.train
+
+    config = dataclasses.replace(CONFIG, steps=4, save_every=2)
+    train(config, tmp_path, until=2, task=_tiny_task())
+    before = (tmp_path / "last.pt").read_bytes()
+
+    def full(obj, path, *args, **kwargs):
+        open(path, "wb").write(b"PK")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(deblur_cli.train.torch, "save", full)
+    with pytest.raises(OutputError, match=r"cannot write .*last\.pt: No space left on device") as caught:
+        train(config, tmp_path, resume=True, task=_tiny_task())
+    assert "--resume" in caught.value.hint
+    assert (tmp_path / "last.pt").read_bytes() == before and not list(tmp_path.glob("*.tmp"))
+
+    def torn(obj, path, *args, **kwargs):  # what torch's zip writer raises when a write fails
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+
+    monkeypatch.setattr(deblur_cli.train.torch, "save", torn)
+    with pytest.raises(OutputError, match=r"cannot write .*last\.pt: the write failed"):
+        train(config, tmp_path, resume=True, task=_tiny_task())
+    monkeypatch.undo()
+
+    def full_log(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(deblur_cli.train.csv, "writer", full_log)
+    with pytest.raises(OutputError, match=r"cannot write .*log\.csv: No space left on device"):
+        train(config, tmp_path, resume=True, task=_tiny_task())
+    assert (tmp_path / "last.pt").read_bytes() == before
