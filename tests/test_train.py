@@ -750,3 +750,28 @@ def test_a_full_disk_while_saving_is_one_line_naming_the_file_and_keeps_the_last
     with pytest.raises(OutputError, match=r"cannot write .*log\.csv: No space left on device"):
         train(config, tmp_path, resume=True, task=_tiny_task())
     assert (tmp_path / "last.pt").read_bytes() == before
+
+
+@pytest.mark.parametrize("damage", ["cut frames", "flat frames", "no segments", "not json", "segments not pairs"])
+def test_a_damaged_prepared_video_in_the_sources_is_one_clear_error(tmp_path, damage):
+    """A damaged video in the cache was an internal error (KeyError, TypeError, ValueError) once training began."""
+    from deblur_cli.data.npy import save_npy
+
+    folder = tmp_path / "sources" / "videos" / "street"
+    folder.mkdir(parents=True)
+    save_npy(folder / "frames.npy", np.zeros((4, 32, 32, 3), np.uint8))
+    for name in ("flow_fwd", "flow_bwd"):
+        save_npy(folder / f"{name}.npy", np.zeros((3, 16, 16, 2), np.float16))
+    (folder / "meta.json").write_text('{"segments": [[0, 4]]}')
+    broken = "frames.npy" if "frames" in damage else "meta.json"
+    if damage == "cut frames":
+        whole = (folder / broken).read_bytes()
+        (folder / broken).write_bytes(whole[: len(whole) // 2])
+    elif damage == "flat frames":
+        save_npy(folder / broken, np.zeros(12, np.uint8))
+    else:
+        (folder / broken).write_text({"no segments": "{}", "not json": "{", "segments not pairs": '{"segments": [4]}'}[damage])
+    config = dataclasses.replace(CONFIG, sources=str(tmp_path / "sources"))
+    with pytest.raises(InputError, match=f"street/{broken}") as caught:
+        train(config, tmp_path / "run", task=_tiny_task())
+    assert "deblur synth --fetch" in caught.value.hint

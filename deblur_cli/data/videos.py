@@ -59,22 +59,40 @@ def list_videos(cache: str | Path) -> list[Path]:
 
 
 def load_video(folder: str | Path) -> VideoFrames:
-    """Open a folder written by `prepare_video` (arrays memory-mapped)."""
+    """Open a folder written by `prepare_video` (arrays memory-mapped). InputError naming the file for a
+    damaged one (an array cut short, a meta.json that is not the one written)."""
     folder = Path(folder)
-    hint = "rebuild the cache with `deblur synth --fetch`"
-    try:
-        meta = json.loads((folder / "meta.json").read_text())
-        frames = np.load(folder / "frames.npy", mmap_mode="r")
-        fwd = np.load(folder / "flow_fwd.npy", mmap_mode="r")
-        bwd = np.load(folder / "flow_bwd.npy", mmap_mode="r")
-    except (OSError, ValueError, KeyError) as e:
-        raise InputError(f"cannot read prepared video {folder}: {e}", hint=hint) from None
+    # a folder whose meta.json is intact counts as prepared: --fetch alone would not prepare it again
+    hint = f"delete {folder} and run `deblur synth --fetch` to prepare it again"
+    arrays = {}
+    for name in ("frames", "flow_fwd", "flow_bwd"):
+        path = folder / f"{name}.npy"
+        try:
+            arrays[name] = np.load(path, mmap_mode="r")  # pickled objects are refused (ValueError)
+        except (OSError, ValueError) as e:
+            raise InputError(f"cannot read prepared video file {path}: {e}", hint=hint) from None
+    frames, fwd, bwd = arrays["frames"], arrays["flow_fwd"], arrays["flow_bwd"]
+    if frames.ndim != 4 or frames.shape[0] < 2 or frames.shape[3] != 3 or frames.dtype != np.uint8:
+        raise InputError(f"{folder / 'frames.npy'} holds no frames of a prepared video", hint=hint)
     n, h, w = frames.shape[:3]
     flow_shape = (n - 1, (h + 1) // 2, (w + 1) // 2, 2)
-    if frames.dtype != np.uint8 or fwd.shape != flow_shape or bwd.shape != flow_shape:
+    if fwd.shape != flow_shape or bwd.shape != flow_shape:
         raise InputError(f"prepared video {folder} has inconsistent arrays", hint=hint)
-    segments = tuple((int(a), int(b)) for a, b in meta["segments"])
-    return VideoFrames(folder.name, frames, fwd, bwd, segments)
+    return VideoFrames(folder.name, frames, fwd, bwd, _read_segments(folder / "meta.json", n, hint))
+
+
+def _read_segments(path: Path, frames: int, hint: str) -> tuple[tuple[int, int], ...]:
+    """The segments stored in a prepared video's meta.json: [start, end) ranges of at least 2 of its
+    `frames` frames."""
+    try:
+        segments = json.loads(path.read_text())["segments"]
+        segments = tuple((int(a), int(b)) for a, b in segments)
+    except (OSError, ValueError, KeyError, TypeError) as e:  # no JSON, no "segments", not pairs of numbers
+        reason = f"no {e}" if isinstance(e, KeyError) else str(e)
+        raise InputError(f"cannot read the segments of prepared video file {path}: {reason}", hint=hint) from None
+    if not all(0 <= a and a + 2 <= b <= frames for a, b in segments):
+        raise InputError(f"{path} holds segments outside the video's {frames} frames", hint=hint)
+    return segments
 
 
 def prepare_video(path: str | Path, folder: str | Path, *, meta: dict | None = None) -> VideoFrames:
