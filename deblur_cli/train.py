@@ -763,10 +763,56 @@ def _read_state(path: Path, needed: tuple[str, ...] = ("step", "config", "model"
     except Exception:  # torch's message suggests weights_only=False, never to be done with a file: not passed on
         raise InputError(f"cannot read {path}: it is not a complete training checkpoint", hint=hint) from None
     missing = [key for key in needed if not isinstance(state, dict) or key not in state]
-    if missing or not isinstance(state["config"], dict) or "model" not in state["config"]:
-        what = f"no {', '.join(missing)}" if missing else "no model in its config"
-        raise InputError(f"{path} is not a training checkpoint of deblur ({what})", hint=hint)
+    if missing:
+        raise InputError(f"{path} is not a training checkpoint of deblur (no {', '.join(missing)})", hint=hint)
+    _check_stored_config(state["config"], path)
+    if "step" in needed and (not isinstance(state["step"], int) or isinstance(state["step"], bool) or state["step"] < 0):
+        raise _not_resumable(path, f"its step is {state['step']!r}")
     return state
+
+
+# Settings that runs begun before them do not store: such a run trained as their default says.
+ADDED_LATER = ("gpu_synthesis", "echo", "precision", "init", "prior")
+STORED_BEFORE = {"amp": False}  # settings of older versions that a resume translates (amp: precision)
+AT_LEAST_ZERO = ("warmup", "seed", "workers")  # the other whole numbers of a run are at least 1
+
+
+def _check_stored_config(stored: object, path: Path) -> None:
+    """InputError unless `stored`, the config in the checkpoint `path`, is one that some version of deblur
+    wrote and this one can continue: every setting it knows and none other, each of its type, rather than
+    a TypeError or a wrong run further on."""
+    if not isinstance(stored, dict):
+        raise _not_resumable(path, f"its config is {type(stored).__name__!r}, not a table of settings")
+    defaults = {**asdict(TrainConfig()), **STORED_BEFORE}
+    unknown = sorted(str(name) for name in stored if name not in defaults)
+    if unknown:
+        raise _not_resumable(path, f"it was written by another version of deblur (settings unknown here: {', '.join(unknown)})")
+    missing = [name for name in asdict(TrainConfig()) if name not in stored and name not in ADDED_LATER]
+    if missing:
+        raise _not_resumable(path, f"its config has no {', '.join(missing)}")
+    for name, value in stored.items():
+        default = defaults[name]
+        if default is None:  # a file or a cache, or none
+            fits = value is None or isinstance(value, str)
+        elif isinstance(default, bool):
+            fits = isinstance(value, bool)
+        elif isinstance(default, int):
+            fits = type(value) is int and value >= (0 if name in AT_LEAST_ZERO else 1)
+        elif isinstance(default, float):
+            fits = type(value) in (int, float) and math.isfinite(value)
+        elif isinstance(default, tuple):  # val_size, (W, H)
+            fits = isinstance(value, (list, tuple)) and len(value) == 2 and all(type(v) is int and v > 0 for v in value)
+        else:
+            fits = isinstance(value, type(default))
+        if not fits:
+            raise _not_resumable(path, f"its {name} is {value!r}")
+
+
+def _not_resumable(path: Path, what: str) -> InputError:
+    return InputError(
+        f"{path} is not a run this version of deblur can resume: {what}",
+        hint="continue it with the version that wrote it, or start a new run with another --out",
+    )
 
 
 # What a resumed run takes from the command line: its length and learning-rate schedule, the bookkeeping,

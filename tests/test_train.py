@@ -775,3 +775,37 @@ def test_a_damaged_prepared_video_in_the_sources_is_one_clear_error(tmp_path, da
     with pytest.raises(InputError, match=f"street/{broken}") as caught:
         train(config, tmp_path / "run", task=_tiny_task())
     assert "deblur synth --fetch" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    "change, said",
+    [
+        (lambda c: "dstnet-s", "its config is 'str', not a table of settings"),
+        (lambda c: {k: v for k, v in c.items() if k != "crop"}, "its config has no crop"),
+        (lambda c: {**c, "crop": "16"}, "its crop is '16'"),
+        (lambda c: {**c, "lr": None}, "its lr is None"),
+        (lambda c: {**c, "val_size": [16]}, r"its val_size is \[16\]"),
+        (lambda c: {**c, "gpu_synthesis": 1}, "its gpu_synthesis is 1"),
+        (lambda c: {**c, "dither": 0.5}, r"it was written by another version of deblur \(settings unknown here: dither\)"),
+    ],
+)
+def test_a_stored_config_this_version_cannot_resume_is_one_clear_error(tmp_path, change, said):
+    """A config from another version or edited by hand was a TypeError when the run was rebuilt, or trained on."""
+    train(dataclasses.replace(CONFIG, steps=2), tmp_path, until=1, task=_tiny_task())
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    state["config"] = change(state["config"])
+    torch.save(state, tmp_path / "last.pt")
+    expected = rf"last\.pt is not a run this version of deblur can resume: {said}"
+    with pytest.raises(InputError, match=expected):
+        train(CONFIG, tmp_path, resume=True, task=_tiny_task())
+    with pytest.raises(InputError, match=expected):
+        evaluate(tmp_path, size=(16, 16), clips=1, frames=2, task=_tiny_task())
+
+
+def test_a_stored_step_that_is_no_count_is_one_clear_error(tmp_path):
+    train(dataclasses.replace(CONFIG, steps=2), tmp_path, until=1, task=_tiny_task())
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    state["step"] = "1"
+    torch.save(state, tmp_path / "last.pt")
+    with pytest.raises(InputError, match=r"can resume: its step is '1'"):
+        train(CONFIG, tmp_path, resume=True, task=_tiny_task())
