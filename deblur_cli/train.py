@@ -421,6 +421,8 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
     loader = iter(DataLoader(stream, batch_size=config.batch, num_workers=config.workers,
                              pin_memory=on_cpu and device.type == "cuda", worker_init_fn=_ignore_stop_signals))  # fmt: skip
     val_set = FixedClips(val_photos, count=config.val_clips, frames=config.frames, size=config.val_size, seed=1)
+    if val_set.procedural and warn and ddp.main:
+        warn(_procedural_note(config.sources, config.val_size))
     generator = torch.Generator(device)  # the loss's random draws (a diffusion model's timesteps and noise)
 
     last_val: dict[str, float] = {}
@@ -548,6 +550,7 @@ def evaluate(
     ddim_steps: int | None = None,
     force: bool = False,
     task: Task | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> dict[str, float]:
     """Validate the EMA weights of the run in `out_dir` on `clips` held-out clips of `size` (W, H).
 
@@ -564,7 +567,7 @@ def evaluate(
     the input for a residual model); an existing file there is replaced only with `force`, and never when
     it is one of the evaluation's inputs (the weights or the run's checkpoint). `ddim_steps` sets a
     diffusion model's DDIM steps (default VALIDATION_DDIM_STEPS, as in training; `deblur run` samples
-    with 20).
+    with 20). `warn` is told when the clips are procedural scenes (no held-out photo fits them).
     """
     if camera not in CAMERAS:
         raise UsageError(f"--camera must be one of {', '.join(CAMERAS)}, got {camera!r}")
@@ -600,6 +603,8 @@ def evaluate(
         clip_set = FixedClips(
             val_photos, count=clips, frames=frames, size=size, seed=2, max_layers=layers, still=CAMERAS[camera]
         )
+        if clip_set.procedural and warn:
+            warn(_procedural_note(sources, size))
     if sharp_input:
         clip_set = SharpInputClips(clip_set)
     result = validate(task, model, clip_set, torch.device("cpu"))
@@ -614,6 +619,13 @@ def evaluate(
         mid = frames // 2
         write_png(torch.cat([panel[mid] for panel in panels], dim=-1), sample)
     return result
+
+
+def _procedural_note(sources: str | Path | None, size: tuple[int, int]) -> str:
+    """What to tell a user whose held-out clips of `size` (W, H) are all procedural scenes."""
+    w, h = size
+    why = f"no held-out photo in {sources} fits clips of {w}x{h}" if sources else "no --sources"
+    return f"{why}: the validation figures are on procedural scenes, not on real footage"
 
 
 def _load_weights(model: nn.Module, state: dict[str, torch.Tensor], name: str, described: str) -> None:

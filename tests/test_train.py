@@ -675,7 +675,8 @@ def test_a_photo_cache_that_gives_no_photo_is_said_and_a_moved_one_refused(tmp_p
     heard = []
     config = dataclasses.replace(CONFIG, sources=str(tmp_path / "cache"), steps=2)
     train(config, tmp_path / "run", until=1, task=_tiny_task(), warn=heard.append)
-    assert len(heard) == 1 and "holds no photos of this split" in heard[0]
+    assert len(heard) == 2 and "holds no photos of this split" in heard[0]
+    assert "the validation figures are on procedural scenes" in heard[1]
     (tmp_path / "cache").rename(tmp_path / "moved")
     with pytest.raises(InputError, match="cache .* is not a folder"):
         train(config, tmp_path / "run", resume=True, given=frozenset(), task=_tiny_task())
@@ -809,3 +810,25 @@ def test_a_stored_step_that_is_no_count_is_one_clear_error(tmp_path):
     torch.save(state, tmp_path / "last.pt")
     with pytest.raises(InputError, match=r"can resume: its step is '1'"):
         train(CONFIG, tmp_path, resume=True, task=_tiny_task())
+
+
+def test_validation_on_procedural_scenes_is_said(tmp_path):
+    """With no held-out photo to make clips from, validation and --evaluate scored procedural scenes
+    without a word, figures easily taken for ones on real footage."""
+    heard = []
+    train(dataclasses.replace(CONFIG, steps=1), tmp_path / "run", task=_tiny_task(), warn=heard.append)
+    assert heard == ["no --sources: the validation figures are on procedural scenes, not on real footage"]
+    heard.clear()
+    evaluate(tmp_path / "run", size=(32, 32), clips=1, frames=2, task=_tiny_task(), warn=heard.append)
+    assert heard == ["no --sources: the validation figures are on procedural scenes, not on real footage"]
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for name in ("Blinds", "FreshFlower"):  # held out by the hash of their names
+        np.save(cache / f"{name}.npy", np.random.default_rng(0).integers(0, 256, size=(64, 96, 3), dtype=np.uint8))
+    heard.clear()
+    evaluate(tmp_path / "run", size=(64, 64), clips=1, frames=2, sources=cache, task=_tiny_task(), warn=heard.append)
+    assert heard == [f"no held-out photo in {cache} fits clips of 64x64: the validation figures are on procedural "
+                     "scenes, not on real footage"]  # fmt: skip
+    heard.clear()
+    evaluate(tmp_path / "run", size=(32, 32), clips=1, frames=2, sources=cache, task=_tiny_task(), warn=heard.append)
+    assert heard == []

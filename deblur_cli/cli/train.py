@@ -143,7 +143,7 @@ def train_command(
         figures = evaluate(
             out_dir, size=size, clips=val_clips, frames=frames, shake_only=shake_only,
             camera=camera, sharp_input=sharp_input, videos=videos, sources=sources, sample=sample, weights=weights,
-            ddim_steps=ddim_steps, force=force,
+            ddim_steps=ddim_steps, force=force, warn=warn,
         )  # fmt: skip
         _print_figures(figures)
         return

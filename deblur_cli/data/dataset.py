@@ -213,6 +213,11 @@ class FixedClips(Dataset):
         self.still = still  # None: camera paths drawn as in training (some almost still)
         self.procedural_share = 0.0 if len(self.pool) else 1.0
 
+    @property
+    def procedural(self) -> bool:
+        """Whether every clip is a procedural scene: no photo (of `photos`) fits clips of this size."""
+        return not len(self.pool)
+
     def __len__(self) -> int:
         return self.count
 
