@@ -171,6 +171,17 @@ def _load_prior(spec: str) -> nn.Module:
     from deblur_cli.dstnet_weights import load_dstnet
     from deblur_cli.wtsa_weights import is_wtsa_file, load_wtsa
 
+    spec = _prior_file(spec)
+    if is_wtsa_file(spec):
+        prior = load_wtsa(spec)[2]
+        if prior is None:
+            raise UsageError(f"--prior {spec} is a WTSA model without a DSTNet prior")
+        return prior
+    return load_dstnet(spec)
+
+
+def _prior_file(spec: str) -> str:
+    """The weights file of --prior `spec`: the file it names, or a DSTNet model name's weights."""
     if not Path(spec).is_file():
         from deblur_cli.restorers import model_spec
         from deblur_cli.weights import resolve_weights
@@ -188,12 +199,7 @@ def _load_prior(spec: str) -> nn.Module:
         except WeightsError as e:  # its hint names `deblur run`'s option; train takes the file here
             e.hint = e.hint and e.hint.replace("with --weights", "with --prior FILE")
             raise
-    if is_wtsa_file(spec):
-        prior = load_wtsa(spec)[2]
-        if prior is None:
-            raise UsageError(f"--prior {spec} is a WTSA model without a DSTNet prior")
-        return prior
-    return load_dstnet(spec)
+    return spec
 
 
 TASKS: dict[str, Callable[..., Task]] = {  # (prior, **options) -> Task
@@ -303,6 +309,7 @@ def train(
     overwritten; a `log.csv` found there is replaced.
     """
     out_dir = Path(out_dir)
+    config = _absolute_paths(config)
     for name in ("lr", "ema"):  # the command line's float options take "inf" and "nan"
         if not math.isfinite(getattr(config, name)):
             raise UsageError(f"{_as_option(name, getattr(config, name))} is not a number a run can train with")
@@ -315,10 +322,38 @@ def train(
         if state is not None:  # the run's own config decides its task (a residual model keeps its prior)
             config = _resumed_config(state["config"], config, out_dir / CHECKPOINT, given)
         task = task or get_task(config.model, config.prior)
+        if config.prior is not None:
+            config = _same_prior(config, out_dir / CHECKPOINT if state is not None else None)
         validation = _train(config, out_dir, state, until, callback, task, device, ddp, should_stop, warn)
         return TrainResult(out_dir / f"{config.model}.safetensors", validation)
     finally:
         ddp.close()
+
+
+def _absolute_paths(config: TrainConfig) -> TrainConfig:
+    """`config` with its files and cache as absolute paths: the run stores them, and a resume from
+    another folder must find the same ones (a --prior that names no file is a model name, kept)."""
+    sources, init, prior = config.sources, config.init, config.prior
+    return replace(
+        config,
+        sources=None if sources is None else str(Path(sources).absolute()),
+        init=None if init is None else str(Path(init).absolute()),
+        prior=str(Path(prior).absolute()) if prior is not None and Path(prior).is_file() else prior,
+    )
+
+
+def _same_prior(config: TrainConfig, checkpoint: Path | None) -> TrainConfig:
+    """`config` with the SHA-256 of its prior's file; on resuming (`checkpoint` given), InputError if the
+    file is not the one the run began with: the model would go on learning to correct another DSTNet."""
+    from deblur_cli.weights.verify import file_digest
+
+    digest = file_digest(Path(_prior_file(config.prior)), "sha256")
+    if checkpoint is not None and config.prior_sha256 not in (None, digest):  # None: a run from before the check
+        raise InputError(
+            f"--prior {config.prior} has changed since the run in {checkpoint.parent} began (its SHA-256 differs)",
+            hint="put back the file the run began with, or start a new run with another --out",
+        )
+    return replace(config, prior_sha256=digest)
 
 
 def _check_new_run(out_dir: Path, config: TrainConfig) -> None:
@@ -784,7 +819,7 @@ def _read_state(path: Path, needed: tuple[str, ...] = ("step", "config", "model"
 
 
 # Settings that runs begun before them do not store: such a run trained as their default says.
-ADDED_LATER = ("gpu_synthesis", "echo", "precision", "init", "prior")
+ADDED_LATER = ("gpu_synthesis", "echo", "precision", "init", "prior", "prior_sha256")
 STORED_BEFORE = {"amp": False}  # settings of older versions that a resume translates (amp: precision)
 AT_LEAST_ZERO = ("warmup", "seed", "workers")  # the other whole numbers of a run are at least 1
 

@@ -36,3 +36,4 @@ class TrainConfig:
     precision: str = "auto"  # auto: bf16 (else fp16) autocast on CUDA, fp32 on CPU; or fp32, bf16, fp16
     init: str | None = None  # weights file to start from (fine-tuning); None: random initialisation
     prior: str | None = None  # diffusion only: a DSTNet (weights file or model name) whose estimate the model corrects
+    prior_sha256: str | None = None  # of the file `prior` named when the run began: a resume refuses another

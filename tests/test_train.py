@@ -832,3 +832,29 @@ def test_validation_on_procedural_scenes_is_said(tmp_path):
     heard.clear()
     evaluate(tmp_path / "run", size=(32, 32), clips=1, frames=2, sources=cache, task=_tiny_task(), warn=heard.append)
     assert heard == []
+
+
+def test_a_run_stores_its_files_as_absolute_paths_and_a_resume_refuses_a_changed_prior(tmp_path, monkeypatch):
+    """A relative --prior or --sources was stored as typed: a resume from another folder failed, or used
+    another file; and a prior file replaced since the run began was trained against without a word."""
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+
+    torch.manual_seed(0)
+    (tmp_path / "cache").mkdir()
+    save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), tmp_path / "prior.safetensors")
+    monkeypatch.chdir(tmp_path)
+    config = TrainConfig(
+        model="wtsa-s", crop=16, frames=2, batch=1, steps=3, warmup=1, val_every=100, val_clips=1,
+        val_size=(16, 16), save_every=1, prior="prior.safetensors", sources="cache",
+    )  # fmt: skip
+    train(config, "run", until=1)
+    stored = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["config"]
+    assert (stored["prior"], stored["sources"]) == (str(tmp_path / "prior.safetensors"), str(tmp_path / "cache"))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    train(config, tmp_path / "run", resume=True, until=2, given=frozenset())  # the same files, from elsewhere
+    save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), tmp_path / "prior.safetensors")  # other weights
+    with pytest.raises(InputError, match=r"--prior .*prior\.safetensors has changed since the run in .*run began"):
+        train(config, tmp_path / "run", resume=True, given=frozenset())
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"] == 2
