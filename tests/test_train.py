@@ -858,3 +858,27 @@ def test_a_run_stores_its_files_as_absolute_paths_and_a_resume_refuses_a_changed
     with pytest.raises(InputError, match=r"--prior .*prior\.safetensors has changed since the run in .*run began"):
         train(config, tmp_path / "run", resume=True, given=frozenset())
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"] == 2
+
+
+def test_gpu_synthesis_can_be_turned_off_on_resume(tmp_path):
+    """--gpu-synthesis was a flag: a run stored with it could not be resumed without it (on a CPU, or with
+    --workers), although it may change on resume."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    small = ["-m", "wtsa-s", "--crop", "16", "--frames", "2", "--batch", "1", "--steps", "2", "--val-every", "100",
+             "--val-clips", "1", "--val-size", "16x16", "--threads", "1", "--warmup", "1", "-q"]  # fmt: skip
+    run = tmp_path / "run"
+    first = CliRunner().invoke(app, ["train", *small, "--until", "1", "-o", str(run)])
+    assert first.exit_code == 0, first.output
+    state = torch.load(run / "last.pt", weights_only=True)
+    state["config"]["gpu_synthesis"] = True  # as a run begun on a GPU machine, carried to a CPU
+    torch.save(state, run / "last.pt")
+    kept = CliRunner().invoke(app, ["train", "-o", str(run), "--resume", "-q"])
+    assert kept.exit_code == 2 and "--gpu-synthesis renders clips on the training GPU" in kept.output
+    resumed = CliRunner().invoke(app, ["train", "-o", str(run), "--resume", "--no-gpu-synthesis", "-q"])
+    assert resumed.exit_code == 0, resumed.output
+    stored = torch.load(run / "last.pt", weights_only=True)
+    assert stored["step"] == 2 and stored["config"]["gpu_synthesis"] is False

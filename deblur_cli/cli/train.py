@@ -51,8 +51,9 @@ def train_command(
     gpu_synthesis: Annotated[
         bool,
         typer.Option(
-            "--gpu-synthesis",
-            help="Render the training clips on the GPU, in the training process (no --workers): for when CPU synthesis cannot keep up.",
+            "--gpu-synthesis/--no-gpu-synthesis",
+            help="Render the training clips on the GPU, in the training process (no --workers): for when CPU synthesis cannot "
+            "keep up. May change on --resume.",
         ),
     ] = DEFAULTS.gpu_synthesis,
     echo: Annotated[
