@@ -882,3 +882,27 @@ def test_gpu_synthesis_can_be_turned_off_on_resume(tmp_path):
     assert resumed.exit_code == 0, resumed.output
     stored = torch.load(run / "last.pt", weights_only=True)
     assert stored["step"] == 2 and stored["config"]["gpu_synthesis"] is False
+
+
+def test_training_options_with_evaluate_are_refused_not_ignored(tmp_path):
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    run = str(tmp_path / "run")
+    for extra, said in [
+        (["--steps", "5", "--lr", "1e-3"], "--steps, --lr apply to training, not to --evaluate"),
+        (["--no-gpu-synthesis"], "--no-gpu-synthesis applies to training, not to --evaluate"),
+        (["-m", "wtsa-s", "--resume"], "--model, --resume apply to training, not to --evaluate"),
+    ]:
+        result = CliRunner().invoke(app, ["train", "--evaluate", "-o", run, *extra])
+        assert result.exit_code == 2 and said in result.output, result.output
+    small = ["-m", "wtsa-s", "--crop", "16", "--frames", "2", "--batch", "1", "--steps", "1", "--val-every", "100",
+             "--val-clips", "1", "--val-size", "16x16", "--threads", "1", "--warmup", "1", "-q"]  # fmt: skip
+    assert CliRunner().invoke(app, ["train", *small, "-o", run]).exit_code == 0
+    evaluated = CliRunner().invoke(
+        app, ["train", "--evaluate", "-o", run, "--frames", "2", "--val-size", "16x16", "--val-clips", "1", "--threads", "1"]
+    )
+    assert evaluated.exit_code == 0 and "PSNR" in evaluated.output, evaluated.output
+    assert "warning: no --sources: the validation figures are on procedural scenes" in evaluated.output

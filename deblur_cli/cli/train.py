@@ -18,6 +18,13 @@ if TYPE_CHECKING:
     from deblur_cli.train import Progress
 
 DEFAULTS = TrainConfig()
+# Options that only training reads: --evaluate would ignore them (parameter -> option as written)
+TRAINING_ONLY = {
+    "model": "--model", "crop": "--crop", "batch": "--batch", "steps": "--steps", "until": "--until", "lr": "--lr",
+    "warmup": "--warmup", "ema": "--ema", "seed": "--seed", "workers": "--workers", "gpu_synthesis": "--gpu-synthesis",
+    "echo": "--echo", "val_every": "--val-every", "save_every": "--save-every", "precision": "--precision",
+    "resume": "--resume", "init": "--init", "prior": "--prior",
+}  # fmt: skip
 SMALLEST_VALIDATION = 11  # px: SSIM's window (metrics.ssim.WINDOW, not imported: it loads torch) fits in a clip
 
 
@@ -128,6 +135,12 @@ def train_command(
                        "--force": force}  # fmt: skip
     if not evaluate_only and (given := [name for name, value in evaluation_only.items() if value]):
         raise UsageError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} with --evaluate only")
+    training = {**TRAINING_ONLY, "gpu_synthesis": "--gpu-synthesis" if gpu_synthesis else "--no-gpu-synthesis"}
+    if evaluate_only and (given := [option for name, option in training.items() if _given(ctx, name)]):
+        raise UsageError(
+            f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to training, not to --evaluate",
+            hint="drop it to evaluate" if len(given) == 1 else "drop them to evaluate",
+        )
     if out_dir is None and evaluate_only and weights is None:
         raise UsageError("--evaluate needs a run folder (--out) or a weights file (--weights)")
     if out_dir is None and not evaluate_only:
@@ -173,8 +186,7 @@ def train_command(
         note("stopping after this step, keeping every step done (press Ctrl-C again to stop at once)")
 
     # on --resume, what the command line does not set keeps the run's value (fields that are no option: None)
-    sources_of = {f.name: ctx.get_parameter_source(f.name) for f in fields(TrainConfig)}
-    given = frozenset(name for name, source in sources_of.items() if source is not None and source.name != "DEFAULT")
+    given = frozenset(f.name for f in fields(TrainConfig) if _given(ctx, f.name))
     with stop_after_step(asked_to_stop) as signalled:
         result = train(
             config, out_dir, resume=resume, until=until, callback=report, should_stop=signalled, given=given, warn=warn
@@ -185,6 +197,12 @@ def train_command(
     out.print(str(result.weights))
     if result.validation:
         _print_figures(result.validation)
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the command line (or the environment) set the parameter `name`, rather than its default."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"
 
 
 def _print_figures(v: dict[str, float]) -> None:
