@@ -438,6 +438,12 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
         _truncate_log(out_dir / LOG, step)
     elif ddp.main:  # a log left in the folder belongs to no run of it: this one's starts at step 1
         (out_dir / LOG).unlink(missing_ok=True)
+    stop = config.steps if until is None else min(until, config.steps)
+    if step >= stop:  # a resume that asks for no more steps: said, rather than a silent success
+        if warn and ddp.main:
+            asked = f"--until {until}" if until is not None and until < config.steps else f"--steps {config.steps}"
+            warn(f"the run in {out_dir} is already at step {step} ({asked}): nothing to train; a higher --steps lengthens it")
+        return {}
     train_model = nn.parallel.DistributedDataParallel(model) if ddp.active else model
 
     scaler = torch.amp.GradScaler("cuda", enabled=half == torch.float16)
@@ -462,7 +468,6 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
 
     last_val: dict[str, float] = {}
     timer, timed = time.perf_counter(), 0
-    stop = config.steps if until is None else min(until, config.steps)
     batch = None
     while step < stop:
         if batch is None or step % config.echo == 0:

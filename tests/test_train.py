@@ -906,3 +906,17 @@ def test_training_options_with_evaluate_are_refused_not_ignored(tmp_path):
     )
     assert evaluated.exit_code == 0 and "PSNR" in evaluated.output, evaluated.output
     assert "warning: no --sources: the validation figures are on procedural scenes" in evaluated.output
+
+
+def test_a_resume_with_no_steps_left_says_so(tmp_path):
+    """A resume whose --steps (or --until) the run had already reached ended in silence, as if it had trained."""
+    train(dataclasses.replace(CONFIG, steps=2), tmp_path, task=_tiny_task())
+    before = (tmp_path / "last.pt").read_bytes()
+    heard = []
+    result = train(dataclasses.replace(CONFIG, steps=2), tmp_path, resume=True, task=_tiny_task(), warn=heard.append)
+    assert heard == [f"the run in {tmp_path} is already at step 2 (--steps 2): nothing to train; "
+                     "a higher --steps lengthens it"]  # fmt: skip
+    assert result.validation == {} and (tmp_path / "last.pt").read_bytes() == before
+    heard.clear()
+    train(dataclasses.replace(CONFIG, steps=4), tmp_path, resume=True, until=1, task=_tiny_task(), warn=heard.append)
+    assert len(heard) == 1 and "already at step 2 (--until 1)" in heard[0]
