@@ -315,6 +315,7 @@ def train(
             raise UsageError(f"{_as_option(name, getattr(config, name))} is not a number a run can train with")
     if not resume:
         _check_new_run(out_dir, config)
+    made = not out_dir.exists()
     device = _device()
     ddp = _Distributed(device)
     try:
@@ -326,6 +327,10 @@ def train(
             config = _same_prior(config, out_dir / CHECKPOINT if state is not None else None)
         validation = _train(config, out_dir, state, until, callback, task, device, ddp, should_stop, warn)
         return TrainResult(out_dir / f"{config.model}.safetensors", validation)
+    except BaseException:  # a run that stops before writing anything leaves no empty folder it made
+        if made and ddp.main and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+        raise
     finally:
         ddp.close()
 

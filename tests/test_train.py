@@ -594,6 +594,7 @@ def test_broken_photos_in_the_sources_are_one_clear_error(tmp_path):
     with pytest.raises(InputError, match="pickled.npy is truncated or not an array of pixels") as caught:
         train(dataclasses.replace(CONFIG, sources=str(sources)), tmp_path / "run", task=_tiny_task())
     assert "allow_pickle" not in str(caught.value)  # numpy's words suggest loading it unsafely
+    assert not (tmp_path / "run").exists()  # made for the run, left behind empty
 
 
 def test_a_blank_line_at_the_end_of_the_log_does_not_stop_a_resume(tmp_path):
@@ -776,6 +777,10 @@ def test_a_damaged_prepared_video_in_the_sources_is_one_clear_error(tmp_path, da
     with pytest.raises(InputError, match=f"street/{broken}") as caught:
         train(config, tmp_path / "run", task=_tiny_task())
     assert "deblur synth --fetch" in caught.value.hint
+    (tmp_path / "kept").mkdir()  # a folder that was there stays, empty as it was
+    with pytest.raises(InputError):
+        train(config, tmp_path / "kept", task=_tiny_task())
+    assert (tmp_path / "kept").is_dir()
 
 
 @pytest.mark.parametrize(
