@@ -447,7 +447,8 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
     if step >= stop:  # a resume that asks for no more steps: said, rather than a silent success
         if warn and ddp.main:
             asked = f"--until {until}" if until is not None and until < config.steps else f"--steps {config.steps}"
-            warn(f"the run in {out_dir} is already at step {step} ({asked}): nothing to train; a higher --steps lengthens it")
+            done = f"the run in {out_dir} is already at step {step} ({asked})"
+            warn(f"{done}: nothing to train; a higher --steps lengthens it")
         return {}
     train_model = nn.parallel.DistributedDataParallel(model) if ddp.active else model
 
@@ -823,8 +824,9 @@ def _read_state(path: Path, needed: tuple[str, ...] = ("step", "config", "model"
     if missing:
         raise InputError(f"{path} is not a training checkpoint of deblur (no {', '.join(missing)})", hint=hint)
     _check_stored_config(state["config"], path)
-    if "step" in needed and (not isinstance(state["step"], int) or isinstance(state["step"], bool) or state["step"] < 0):
-        raise _not_resumable(path, f"its step is {state['step']!r}")
+    step = state.get("step", 0)
+    if type(step) is not int or step < 0:  # bool is an int too: compared by type
+        raise _not_resumable(path, f"its step is {step!r}")
     return state
 
 
@@ -843,7 +845,8 @@ def _check_stored_config(stored: object, path: Path) -> None:
     defaults = {**asdict(TrainConfig()), **STORED_BEFORE}
     unknown = sorted(str(name) for name in stored if name not in defaults)
     if unknown:
-        raise _not_resumable(path, f"it was written by another version of deblur (settings unknown here: {', '.join(unknown)})")
+        unknown_here = f"settings unknown here: {', '.join(unknown)}"
+        raise _not_resumable(path, f"it was written by another version of deblur ({unknown_here})")
     missing = [name for name in asdict(TrainConfig()) if name not in stored and name not in ADDED_LATER]
     if missing:
         raise _not_resumable(path, f"its config has no {', '.join(missing)}")
