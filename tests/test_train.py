@@ -883,7 +883,7 @@ def test_gpu_synthesis_can_be_turned_off_on_resume(tmp_path):
     torch.save(state, run / "last.pt")
     kept = CliRunner().invoke(app, ["train", "-o", str(run), "--resume", "-q"])
     assert kept.exit_code == 2 and "--gpu-synthesis renders clips on the training GPU" in kept.output
-    resumed = CliRunner().invoke(app, ["train", "-o", str(run), "--resume", "--no-gpu-synthesis", "-q"])
+    resumed = CliRunner().invoke(app, ["train", "-o", str(run), "--resume", "--cpu-synthesis", "-q"])
     assert resumed.exit_code == 0, resumed.output
     stored = torch.load(run / "last.pt", weights_only=True)
     assert stored["step"] == 2 and stored["config"]["gpu_synthesis"] is False
@@ -898,7 +898,7 @@ def test_training_options_with_evaluate_are_refused_not_ignored(tmp_path):
     run = str(tmp_path / "run")
     for extra, said in [
         (["--steps", "5", "--lr", "1e-3"], "--steps, --lr apply to training, not to --evaluate"),
-        (["--no-gpu-synthesis"], "--no-gpu-synthesis applies to training, not to --evaluate"),
+        (["--cpu-synthesis"], "--cpu-synthesis applies to training, not to --evaluate"),
         (["-m", "wtsa-s", "--resume"], "--model, --resume apply to training, not to --evaluate"),
     ]:
         result = CliRunner().invoke(app, ["train", "--evaluate", "-o", run, *extra])

@@ -58,9 +58,10 @@ def train_command(
     gpu_synthesis: Annotated[
         bool,
         typer.Option(
-            "--gpu-synthesis/--no-gpu-synthesis",
+            "--gpu-synthesis/--cpu-synthesis",
             help="Render the training clips on the GPU, in the training process (no --workers): for when CPU synthesis cannot "
-            "keep up. May change on --resume.",
+            "keep up. --cpu-synthesis: on the CPU, in --workers processes. --resume keeps the run's unless given.",
+            show_default=False,  # "[default: cpu-synthesis]" does not hold on --resume
         ),
     ] = DEFAULTS.gpu_synthesis,
     echo: Annotated[
@@ -135,7 +136,7 @@ def train_command(
                        "--force": force}  # fmt: skip
     if not evaluate_only and (given := [name for name, value in evaluation_only.items() if value]):
         raise UsageError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} with --evaluate only")
-    training = {**TRAINING_ONLY, "gpu_synthesis": "--gpu-synthesis" if gpu_synthesis else "--no-gpu-synthesis"}
+    training = {**TRAINING_ONLY, "gpu_synthesis": "--gpu-synthesis" if gpu_synthesis else "--cpu-synthesis"}
     if evaluate_only and (given := [option for name, option in training.items() if _given(ctx, name)]):
         raise UsageError(
             f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to training, not to --evaluate",
