@@ -247,6 +247,22 @@ def _write_cues(container, stream, codec: str, seconds: float) -> None:
         container.mux(packet)
 
 
+def make_dv(path: str | Path, *, ntsc: bool = False, frames: int = 4) -> Path:
+    """Raw DV as a DV camcorder's tape is captured: NTSC (720x480, 30000/1001 fps, 4:1:1) or PAL (720x576,
+    25 fps, 4:2:0), in the `dv` muxer, whose stream states a time base of 1/60000 and that as its rate."""
+    path = Path(path)
+    width, height, rate, pix_fmt = (720, 480, Fraction(30000, 1001), "yuv411p") if ntsc else (720, 576, 25, "yuv420p")
+    with av.open(str(path), "w", format="dv") as container:
+        video = container.add_stream("dvvideo", rate=rate)
+        video.width, video.height, video.pix_fmt = width, height, pix_fmt
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(pattern(index, width, height), format="rgb24").reformat(format=pix_fmt)
+            frame.pts = index
+            container.mux(video.encode(frame))
+        container.mux(video.encode())
+    return path
+
+
 def make_audio_only(path: str | Path, *, codec: str = "aac", seconds: float = 0.5, cover: bool = False) -> Path:
     """An audio file without a real video stream (e.g. song.m4a, song.mp3). cover=True adds cover art: a
     one-picture PNG stream flagged as an attached picture, as in tagged MP3s."""

@@ -108,6 +108,16 @@ def test_an_mpeg_ts_clock_that_starts_late_starts_at_zero_with_its_audio_in_sync
     assert len(media.read_frames(tmp_path / "out.mp4")) == 12
 
 
+def test_raw_dv_keeps_its_frames_and_length(tmp_path, identity):
+    source = media.make_dv(tmp_path / "tape.dv", ntsc=True, frames=4)
+    result = deblur(source, "-o", tmp_path / "out.mp4", "-q")
+    assert result.exit_code == 0, result.output
+    stamps, base = media.read_video_pts(tmp_path / "out.mp4")
+    assert [p * base for p in stamps] == [Fraction(i * 1001, 30000) for i in range(4)]
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        assert container.streams.video[0].average_rate == Fraction(30000, 1001)
+
+
 def test_ten_bit_stays_ten_bit(tmp_path, identity):
     source = media.make_video(tmp_path / "in.mkv", frames=4, size=(64, 64), bit_depth=10, codec="libx265")
     assert deblur(source, "-o", tmp_path / "out.mkv", "-q").exit_code == 0

@@ -122,6 +122,14 @@ def test_describe_reports_stream_properties(tmp_path):
     assert "mp4" in info.container
 
 
+@pytest.mark.parametrize("ntsc, fps", [(False, Fraction(25)), (True, Fraction(30000, 1001))])
+def test_raw_dv_has_its_frame_rate_not_its_clocks(tmp_path, ntsc, fps):
+    # the dv demuxer states 60000 fps, its time base's tick rate
+    info = describe(media.make_dv(tmp_path / "tape.dv", ntsc=ntsc, frames=4))
+    assert (info.fps, info.frame_count) == (fps, 4)
+    assert info.duration == pytest.approx(float(4 / fps))
+
+
 def test_ten_bit_video_decodes_to_uint16_on_the_full_scale(tmp_path):
     path = media.make_video(tmp_path / "ten.mkv", frames=4, bit_depth=10)
     with open_source(path) as source:

@@ -48,6 +48,10 @@ _DISCONTINUITY_SECONDS = 10
 # decoders drop it, libvpx's decode it.
 _ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
 
+# No camera records more frames a second than this: a stream's average rate above it is its clock's tick
+# rate (raw DV's 60000, from a time base of 1/60000), and the rate its timestamps imply is the real one.
+_MAX_FPS = 1000
+
 _DAMAGED_HINT = "the frames before the damage were read; re-copy the file, or cut it before the damaged part"
 
 
@@ -422,18 +426,27 @@ def _decoder(stream):
     return decoder
 
 
+def frame_rate(stream) -> Fraction | None:
+    """The stream's frame rate: its average rate, or FFmpeg's guess from its timestamps where the average
+    is missing or implausible (raw DV states its 1/60000 time base's tick rate, 60000 fps)."""
+    average, guessed = stream.average_rate, stream.guessed_rate
+    if average and (average <= _MAX_FPS or not guessed or guessed > _MAX_FPS):
+        return Fraction(average)
+    return Fraction(guessed) if guessed else None
+
+
 def _describe(container, stream, first: av.VideoFrame) -> VideoInfo:
-    fps = stream.average_rate or stream.guessed_rate
+    fps = frame_rate(stream)
     duration = _stream_length(stream)
     frame_count = stream.frames or (round(duration * fps) if duration and fps else None)
     if container.format.name in _CONSTANT_RATE_CONTAINERS and fps:
-        time_base = 1 / Fraction(fps)
+        time_base = 1 / fps
     else:
         time_base = stream.time_base
     return VideoInfo(
         width=first.width,
         height=first.height,
-        fps=Fraction(fps) if fps else None,
+        fps=fps,
         time_base=time_base,
         frame_count=frame_count or None,
         bit_depth=bit_depth_of(first.format),
@@ -480,7 +493,7 @@ def _stream_length(stream) -> float | None:
 
 def _frames_by_duration(stream) -> int:
     """The frame count the stream's length and average rate imply; 0 if either is unknown."""
-    duration, fps = _stream_length(stream), stream.average_rate
+    duration, fps = _stream_length(stream), frame_rate(stream)
     return round(duration * fps) if duration and fps else 0
 
 
@@ -535,7 +548,7 @@ def _check_complete(
         if short:
             raise _ended_early(path, f"{_good(decoded)} of {expected}")
         return
-    fps = float(stream.average_rate or stream.guessed_rate or 25)
+    fps = float(frame_rate(stream) or 25)
     slack = max(1.5 / fps, 0.05) if timed else max(3 / fps, 0.1)
     if float(end) < duration - slack:
         counted = f"{_good(decoded)} of {expected}" if short else f"{_good(decoded)}, {float(end):.2f} s of {duration:.2f} s"
