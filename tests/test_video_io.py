@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from deblur_cli.errors import InputError, OutputError
+from deblur_cli.span import Span
 from deblur_cli.video_io import (
     DEFAULT_FPS,
     EncodeOptions,
@@ -267,6 +268,19 @@ def test_avi_timestamps_follow_the_frame_index(tmp_path):
         stamps = [f.pts for f in source]
     assert source.info.time_base == Fraction(1, 25)
     assert stamps == list(range(10))
+
+
+@pytest.mark.parametrize("codec, pix_fmt", [("mjpeg", "yuvj420p"), ("ffv1", "yuv420p")])
+def test_avi_frames_a_capture_dropped_keep_their_times(tmp_path, codec, pix_fmt):
+    # the muxer leaves empty index entries for the missing frames; counted, the rest came out 4x too fast
+    stamps = [0, 1, 5, 6, 20]
+    source = media.make_video(tmp_path / "a.avi", frames=5, pts=stamps, codec=codec, pix_fmt=pix_fmt)
+    assert media.read_video_pts(source) == (stamps, Fraction(1, 25))
+    convert(source, tmp_path / "b.mkv")
+    out, base = media.read_video_pts(tmp_path / "b.mkv")
+    assert [p * base for p in out] == [Fraction(s, 25) for s in stamps]
+    with open_source(source, span=Span(start=0.2)) as cut:
+        assert [f.pts for f in cut] == [0, 1, 15]
 
 
 # --- round trips ---------------------------------------------------------------------------------------------

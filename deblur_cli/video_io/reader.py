@@ -29,7 +29,9 @@ from deblur_cli.video_io.info import (
 from deblur_cli.video_io.timecode import at_double_rate, find_timecode, shifted
 
 # Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
-# and FFmpeg guesses presentation times from decode order, so frames get pts from their index instead.
+# and FFmpeg guesses presentation times from decode order, so such frames get pts from their index instead.
+# Video without reordering keeps its own: the index's tick of each frame, past the empty entries where a
+# capture dropped frames.
 _CONSTANT_RATE_CONTAINERS = {"avi"}
 
 # Containers whose demuxer drops damaged packets without a word (MPEG-TS: broadcast recordings, AVCHD
@@ -84,7 +86,7 @@ class VideoFileSource:
             self._skipped = 0  # frames the timestamps jump over, where the demuxer drops damage silently
             self._breaks: list[float] = []  # seconds of each longer jump there (discontinuities)
             self._counts_jumps = self._container.format.name in _SILENT_LOSS_CONTAINERS
-            self._index_timestamps = self._container.format.name in _CONSTANT_RATE_CONTAINERS
+            self._index_timestamps = _counts_frames(self._container, self._stream)
             self._frames = self._decode()
             first = next(self._frames, None)
             if first is None:
@@ -92,7 +94,7 @@ class VideoFileSource:
                     f"{self.path}: the video stream has no decodable frames",
                     hint="the file is empty or damaged; check that it plays in a media player",
                 )
-            info = _describe(self._container, self._stream, first)
+            info = _describe(self._container, self._stream, first, counted=self._index_timestamps)
             self._double = deinterlace == "double" and info.field_order is not None
             if deinterlace == "on" or (deinterlace in ("auto", "double") and info.field_order is not None):
                 info = replace(info, deinterlaced=True)
@@ -435,14 +437,17 @@ def frame_rate(stream) -> Fraction | None:
     return Fraction(guessed) if guessed else None
 
 
-def _describe(container, stream, first: av.VideoFrame) -> VideoInfo:
+def _counts_frames(container, stream) -> bool:
+    """Whether frames are timed by their index (AVI with reordered frames), not by their timestamps."""
+    return container.format.name in _CONSTANT_RATE_CONTAINERS and bool(stream.codec_context.has_b_frames)
+
+
+def _describe(container, stream, first: av.VideoFrame, *, counted: bool) -> VideoInfo:
+    """The stream's VideoInfo; `counted`: frames are timed by their index, at the stream's rate."""
     fps = frame_rate(stream)
     duration = _stream_length(stream)
     frame_count = stream.frames or (round(duration * fps) if duration and fps else None)
-    if container.format.name in _CONSTANT_RATE_CONTAINERS and fps:
-        time_base = 1 / fps
-    else:
-        time_base = stream.time_base
+    time_base = 1 / fps if counted and fps else stream.time_base
     return VideoInfo(
         width=first.width,
         height=first.height,
