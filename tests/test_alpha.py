@@ -4,6 +4,7 @@ has one (ProRes 4444, VP9, FFV1, QuickTime Animation, PNG, TIFF); elsewhere the 
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 
 import av
 import numpy as np
@@ -16,6 +17,7 @@ from deblur_cli.cli import app
 from deblur_cli.pipeline import deblur_video
 from deblur_cli.video_io import EncodeOptions, open_source
 from deblur_cli.video_io.encoding import resolve_encoder
+from deblur_cli.video_io.info import carries_alpha
 from deblur_cli.windows import WindowOptions
 from tests import media
 from tests.restorers import IdentityRestorer, MixingRestorer
@@ -279,6 +281,29 @@ def test_images_whose_alpha_is_wholly_opaque_count_as_opaque(tmp_path, identity)
     with open_source(media.write_image(tmp_path / "corner.png", opaque)) as frames:
         assert frames.info.alpha
         assert next(iter(frames)).alpha[0, 0] == 0
+
+
+def write_lossless_jpeg(path, image):
+    """A lossless JPEG of an (H, W, 4) RGBA image: FFmpeg's mjpeg decoder reads it back with its alpha."""
+    context = av.CodecContext.create("ljpeg", "w")
+    context.width, context.height, context.pix_fmt = image.shape[1], image.shape[0], "bgra"
+    context.time_base = Fraction(1, 25)
+    frame = av.VideoFrame.from_ndarray(image, format="rgba").reformat(format="bgra")
+    path.write_bytes(b"".join(bytes(p) for p in context.encode(frame) + context.encode(None)))
+    return path
+
+
+def test_a_jpeg_with_a_fourth_channel_has_alpha_only_where_it_shows(tmp_path):
+    # CMYK JPEGs decode to GBRAP, the black folded into the colour and the fourth plane opaque: not alpha
+    cmyk = av.VideoFrame.from_ndarray(media.pattern(0, 32, 16), format="rgb24").reformat(format="gbrap")
+    assert not carries_alpha(cmyk, "mjpeg")
+    image = media.rgba_pattern(0, 32, 16)
+    image[..., 3] = 255
+    with open_source(write_lossless_jpeg(tmp_path / "opaque.jpg", image)) as frames:
+        assert not frames.info.alpha
+    image[:4, :4, 3] = 0
+    with open_source(write_lossless_jpeg(tmp_path / "corner.jpg", image)) as frames:
+        assert frames.info.alpha and next(iter(frames)).alpha[0, 0] == 0
 
 
 def test_a_video_codecs_alpha_counts_even_where_the_first_frame_is_opaque(tmp_path):

@@ -88,9 +88,11 @@ def has_alpha_channel(pix_fmt: str) -> bool:
 
 
 # Decoders whose pictures have an alpha channel whether or not the image uses it: a GIF decodes to BGRA,
-# and many PNGs are saved as RGBA with every pixel opaque. Their alpha counts when the first picture shows
-# some transparency; a video codec's alpha (ProRes 4444, QuickTime Animation, VP9) counts as it is stored.
-_INCIDENTAL_ALPHA = {"gif", "png", "apng", "tiff", "webp", "bmp"}
+# and many PNGs are saved as RGBA with every pixel opaque; a CMYK or YCCK JPEG decodes to GBRAP or YUVA444P
+# with the black folded into the colour and the fourth plane left opaque. Their alpha counts when the first
+# picture shows some transparency (lossless JPEG can store a real one); a video codec's alpha (ProRes 4444,
+# QuickTime Animation, VP9) counts as it is stored.
+_INCIDENTAL_ALPHA = {"gif", "png", "apng", "tiff", "webp", "bmp", "mjpeg"}
 
 
 def carries_alpha(frame: av.VideoFrame, codec: str | None) -> bool:
