@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from deblur_cli.cli import app
 from deblur_cli.cli.info import _colour
 from deblur_cli.video_io.deinterlace import READS_FIELD_ORDER
-from tests.media import make_audio_only, make_images, make_video
+from tests.media import make_audio_only, make_dv, make_images, make_video
 from tests.test_deinterlace import make_interlaced
 
 runner = CliRunner()
@@ -29,6 +29,17 @@ def test_an_interlaced_clip_with_a_timecode(tmp_path):
     assert report["written_with"] == "libx264, yuv420p"
     table = runner.invoke(app, ["info", str(source)])
     assert order in table.output and "10:00:00:00" in table.output
+
+
+def test_the_format_is_the_containers_not_the_suffixs(tmp_path):
+    make_video(tmp_path / "a.mkv", frames=2).rename(tmp_path / "matroska.mp4")
+    make_video(tmp_path / "clip.mkv", frames=2)
+    make_dv(tmp_path / "tape.dv", frames=2)
+    inputs = [tmp_path / name for name in ("matroska.mp4", "clip.mkv", "tape.dv")]
+    result = runner.invoke(app, ["info", *map(str, inputs), "--json"])
+    assert result.exit_code == 0, result.output
+    formats = [report["format"] for report in json.loads(result.stdout)]
+    assert formats == ["matroska, h264, yuv420p", "matroska, h264, yuv420p", "dv, dvvideo, yuv420p"]
 
 
 def test_a_folder_of_videos_and_a_rotated_ten_bit_clip(tmp_path):

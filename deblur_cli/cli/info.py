@@ -122,7 +122,7 @@ def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
         warnings = planned_warnings(target, info, EncodeOptions(), source=path)
     except DeblurError as e:  # the container refuses the encoder, say
         warnings, writes = [], f"nothing: {e}"
-    container = path.suffix[1:].lower() if path.is_file() and path.suffix else (info.container or "").split(",")[0]
+    container = _container_name(path, info.container)
     extras = describe_extras(path) if info.container else {}
     return {
         "input": str(path),
@@ -153,6 +153,16 @@ def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
         "warnings": warnings,
     }
 
+
+def _container_name(path: Path, demuxer: str | None) -> str:
+    """The format the file was read as: the demuxer's name, spelled as the file's suffix spells it where
+    that is one of the demuxer's names ("mp4" of "mov,mp4,m4a,3gp,3g2,mj2"), else its first (an .mp4 that
+    is Matroska inside is "matroska"); an image file's suffix."""
+    suffix = path.suffix[1:].lower() if path.is_file() else ""
+    if demuxer is None:
+        return suffix
+    names = demuxer.split(",")
+    return suffix if suffix in names else names[0]
 
 
 def _colour(color: dict[str, int]) -> str:
