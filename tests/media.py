@@ -21,7 +21,7 @@ VIDEO_CODEC_FOR_SUFFIX = {
     ".webm": "libvpx-vp9",
 }
 SUBTITLE_CODEC_FOR_SUFFIX = {".mp4": "mov_text", ".mov": "mov_text", ".mkv": "subrip", ".webm": "webvtt"}
-IMAGE_CODECS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".jpg": "mjpeg", ".jpeg": "mjpeg"}
+IMAGE_CODECS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".jpg": "mjpeg", ".jpeg": "mjpeg", ".webp": "libwebp"}
 
 
 def pattern(index: int, width: int, height: int, *, bit_depth: int = 8) -> np.ndarray:
@@ -282,7 +282,7 @@ def make_audio_only(path: str | Path, *, codec: str = "aac", seconds: float = 0.
 
 def write_image(path: str | Path, image: np.ndarray) -> Path:
     """Write one (H, W, 3) RGB or (H, W, 4) RGBA image; the format follows the suffix (.png, .tif/.tiff,
-    .jpg/.jpeg; RGBA in PNG and TIFF only).
+    .jpg/.jpeg, .webp (lossless); RGBA in PNG, TIFF and WebP only).
 
     uint8 arrays give 8-bit files; uint16 arrays give 16-bit PNG/TIFF (JPEG has no 16-bit form).
     """
@@ -293,13 +293,18 @@ def write_image(path: str | Path, image: np.ndarray) -> Path:
         raise ValueError("JPEG cannot hold 16-bit images")
     if image.shape[2] == 4:
         frame = av.VideoFrame.from_ndarray(image, format="rgba64le" if deep else "rgba")
-        target = {"png": "rgba64be" if deep else "rgba", "tiff": "rgba64le" if deep else "rgba"}
+        target = {"png": "rgba64be" if deep else "rgba", "tiff": "rgba64le" if deep else "rgba", "libwebp": "bgra"}
     else:
         frame = av.VideoFrame.from_ndarray(image, format="rgb48le" if deep else "rgb24")
-        target = {"png": "rgb48be" if deep else "rgb24", "tiff": "rgb48le" if deep else "rgb24", "mjpeg": "yuvj444p"}
+        target = {
+            "png": "rgb48be" if deep else "rgb24", "tiff": "rgb48le" if deep else "rgb24", "mjpeg": "yuvj444p",
+            "libwebp": "bgra",
+        }  # fmt: skip
     context = av.CodecContext.create(codec, "w")
     context.width, context.height, context.pix_fmt = frame.width, frame.height, target[codec]
     context.time_base = Fraction(1, 25)
+    if codec == "libwebp":
+        context.options = {"lossless": "1"}
     frame = frame.reformat(format=target[codec], dst_color_range=2 if codec == "mjpeg" else None)
     data = b"".join(bytes(p) for p in context.encode(frame) + context.encode(None))
     path.write_bytes(data)

@@ -190,7 +190,7 @@ def test_fps_on_a_video_is_refused_since_a_video_keeps_its_own_rate(tmp_path, id
     assert not (tmp_path / "out.mp4").exists()
 
 
-@pytest.mark.parametrize("suffix, exact", [(".png", True), (".tif", True), (".bmp", True), (".jpg", False)])
+@pytest.mark.parametrize("suffix, exact", [(".png", True), (".tif", True), (".bmp", True), (".jpg", False), (".webp", False)])
 def test_a_photo_in_gives_an_image_out(tmp_path, identity, suffix, exact):
     source = media.write_image(tmp_path / "photo.png", media.pattern(0, 61, 37))
     result = deblur(source, "-o", tmp_path / ("out" + suffix), "-q")
@@ -200,6 +200,16 @@ def test_a_photo_in_gives_an_image_out(tmp_path, identity, suffix, exact):
     error = np.abs(restored.astype(int) - original.astype(int)).mean()
     assert error == 0 if exact else 0 < error < 4  # the identity restorer; JPEG at quantiser 2 loses a little
     assert leftovers(tmp_path) == ["out" + suffix]
+
+
+def test_a_webp_photo_gives_a_webp_beside_it_or_says_why_not(tmp_path, identity, monkeypatch):
+    source = media.write_image(tmp_path / "photo.webp", media.rgba_pattern(0, 32, 24))
+    assert deblur(source, "-q").exit_code == 0  # was "the .webp container cannot hold libx264 video"
+    (restored,) = media.read_rgba(tmp_path / "photo-deblurred.webp")
+    assert np.array_equal(restored[..., 3], media.alpha_plane(0, 32, 24))  # libwebp keeps alpha losslessly
+    monkeypatch.setattr(av, "codecs_available", av.codecs_available - {"libwebp"})
+    result = deblur(source, "-o", tmp_path / "out.webp")
+    assert result.exit_code == 1 and "has no libwebp encoder for .webp images" in result.output
 
 
 def test_a_deep_photo_keeps_16_bits_in_png_and_is_rounded_with_a_warning_in_jpeg(tmp_path, identity):

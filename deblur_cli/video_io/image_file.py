@@ -1,4 +1,4 @@
-"""Writing one frame as an image file (.png, .jpg, .tif, .bmp), atomically: a restored photo."""
+"""Writing one frame as an image file (.png, .jpg, .tif, .bmp, .webp), atomically: a restored photo."""
 
 from __future__ import annotations
 
@@ -24,10 +24,14 @@ IMAGE_FORMATS = {
     ".jpg": ("mjpeg", "yuvj444p", None),
     ".jpeg": ("mjpeg", "yuvj444p", None),
     ".bmp": ("bmp", "bgr24", None),
+    ".webp": ("libwebp", "bgra", None),  # libwebp converts to its YUV itself, and leaves out an opaque alpha
 }
 # the same with an alpha channel, for the formats that hold one
-ALPHA_IMAGE_FORMATS = {".png": ("rgba", "rgba64be"), ".tif": ("rgba", "rgba64le"), ".tiff": ("rgba", "rgba64le")}
+ALPHA_IMAGE_FORMATS = {
+    ".png": ("rgba", "rgba64be"), ".tif": ("rgba", "rgba64le"), ".tiff": ("rgba", "rgba64le"), ".webp": ("bgra", None),
+}  # fmt: skip
 JPEG_QUANTISER = 2  # FFmpeg's -q:v 2: about 40 dB PSNR on a natural photo, roughly JPEG quality 95
+WEBP_QUALITY = 95  # libwebp's lossy quality, as JPEG_QUANTISER's
 _HINT = "write a folder of PNG frames (-o DIR/) or a video (.mp4, .mkv) instead"
 
 
@@ -41,6 +45,11 @@ def check_image_output(path: str | os.PathLike, info: VideoInfo, options: Encode
     with `options`: video encoding options, or a frame count known to be over one."""
     path = Path(path)
     codec = IMAGE_FORMATS[path.suffix.lower()][0]
+    if codec not in av.codecs_available:  # an FFmpeg built without libwebp
+        raise OutputError(
+            f"cannot write {path}: the FFmpeg inside PyAV has no {codec} encoder for {path.suffix} images",
+            hint="write the image as .png, .jpg or .tif instead",
+        )
     if options.codec not in (None, codec):
         raise OutputError(f"{path} is a {codec} image, not {options.codec} video", hint=_HINT)
     if info.frame_count is not None and info.frame_count > 1:
@@ -69,8 +78,9 @@ def left_out(path: Path, info: VideoInfo, options: EncodeOptions = EncodeOptions
 class ImageFileSink(atomic.FinishOrAbort):
     """The one frame of a one-frame source (a photo) as an image file, in display orientation.
 
-    PNG and TIFF keep 16-bit depth and the alpha channel; JPEG and BMP are 8-bit and opaque (deeper
-    frames are rounded to 8 bits, and transparency left out, with a warning). A source of more than one
+    PNG and TIFF keep 16-bit depth and the alpha channel, WebP the alpha channel in 8 bits; JPEG and BMP
+    are 8-bit and opaque (deeper frames are rounded to 8 bits, and transparency left out, with a warning).
+    A source of more than one
     frame is refused before anything is written when its frame count is known, and at its second frame
     otherwise. Encoding options other than the image's own format are refused: an image has no CRF,
     preset or audio. A JPEG or PNG keeps the EXIF and colour profile of a JPEG or PNG `source`
@@ -101,6 +111,8 @@ class ImageFileSink(atomic.FinishOrAbort):
         self._encoder.time_base = Fraction(1, 25)
         if codec == "mjpeg":
             self._encoder.options = {"qmin": str(JPEG_QUANTISER), "qmax": str(JPEG_QUANTISER)}
+        elif codec == "libwebp":
+            self._encoder.options = {"quality": str(WEBP_QUALITY)}
         self._data = b""
         self._frames = 0
         self._state = "open"
