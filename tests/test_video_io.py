@@ -145,10 +145,11 @@ def test_ten_bit_video_decodes_to_uint16_on_the_full_scale(tmp_path):
 MATRIX_WEIGHTS = {1: (0.2126, 0.0722), 9: (0.2627, 0.0593)}
 BT601 = (0.299, 0.114)
 INTERLEAVED = {"nv12": False, "nv21": True, "p010le": False}  # Cb and Cr in one plane; Cr first
+PACKED = {"yuyv422": (0, 1, 3), "uyvy422": (1, 0, 2), "yvyu422": (0, 3, 1)}  # offsets of Y, Cb, Cr in 4 bytes
 
 
 def stored_planes(frame: av.VideoFrame) -> tuple[list[np.ndarray], int]:
-    """Y, Cb, Cr of a YUV frame (planar, or NV12, NV21, P010) as float code values, and their bits."""
+    """Y, Cb, Cr of a YUV frame (planar, NV12, NV21, P010, or packed 4:2:2) as float code values, and their bits."""
     name = frame.format.name
     bits = max(component.bits for component in frame.format.components)
     dtype = np.dtype(np.uint8 if bits <= 8 else "<u2")
@@ -157,6 +158,10 @@ def stored_planes(frame: av.VideoFrame) -> tuple[list[np.ndarray], int]:
         return np.frombuffer(plane, dtype).reshape(plane.height, -1)[:, : plane.width * count].astype(np.float64)
 
     shift = 2 ** (16 - bits) if name.startswith("p0") else 1  # P010 keeps its 10 bits at the top
+    if name in PACKED:  # two pixels in four bytes: Y, Cb, Y, Cr in YUYV's order
+        luma, cb, cr = PACKED[name]
+        row = samples(frame.planes[0], 2)
+        return [row[:, luma::2], row[:, cb::4], row[:, cr::4]], bits
     if name not in INTERLEAVED:
         return [samples(plane) / shift for plane in frame.planes[:3]], bits
     pairs = samples(frame.planes[1], 2) / shift
@@ -241,6 +246,17 @@ def test_deep_video_reads_as_the_exact_conversion_of_its_planes(tmp_path, name, 
 @pytest.mark.parametrize("pix_fmt", ["nv12", "nv21"])
 def test_nv12_reads_as_the_exact_conversion_of_its_planes(tmp_path, pix_fmt):
     # two-plane 4:2:0, as hardware decoders and raw files deliver it: swscale read it 1.8 to 2 levels dark
+    path = media.make_video(tmp_path / "raw.mkv", frames=2, codec="rawvideo", pix_fmt=pix_fmt, color={"matrix": 1, "range": 1})
+    with av.open(str(path)) as container:
+        want = np.stack([exact_rgb(frame) for frame in container.decode(video=0)])
+    got = np.stack(decode(path)).astype(np.float64)
+    assert np.abs((got - want).mean(axis=(0, 1, 2))).max() < 0.05
+    assert np.abs(got - want).max() <= 0.51
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuyv422", "uyvy422", "yvyu422"])
+def test_packed_4_2_2_reads_as_the_exact_conversion_of_its_samples(tmp_path, pix_fmt):
+    # webcams and capture cards: swscale read them 1.8 to 2.3 levels dark
     path = media.make_video(tmp_path / "raw.mkv", frames=2, codec="rawvideo", pix_fmt=pix_fmt, color={"matrix": 1, "range": 1})
     with av.open(str(path)) as container:
         want = np.stack([exact_rgb(frame) for frame in container.decode(video=0)])

@@ -115,8 +115,10 @@ def frame_arrays(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """A decoded frame as a C-contiguous (H, W, 3) RGB array of `dtype` (uint8 or uint16) and, with `alpha`,
     its (H, W) alpha plane (opaque where the frame has none); scaled to `width` x `height` if given.
-    YUV is converted as exactly as the output's depth allows (video_io/yuv.py): 8-bit YUV with subsampled
-    or interleaved chroma into 8 bits by `full_chroma`, any other planar or NV12-like YUV by `rgb_arrays`."""
+    YUV is converted as exactly as the output's depth allows (video_io/yuv.py): packed 4:2:2 unpacked first,
+    8-bit YUV with subsampled or interleaved chroma into 8 bits by `full_chroma`, any other planar or
+    NV12-like YUV by `rgb_arrays`."""
+    frame = yuv.unpacked(frame)
     lay = yuv.layout(frame.format.name)
     if yuv.readable(lay) and (np.dtype(dtype) == np.uint16 or lay.bits > 8):
         image, plane = yuv.rgb_arrays(frame, lay, alpha)

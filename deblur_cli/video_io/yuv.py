@@ -46,6 +46,10 @@ _INTERLEAVED = {
     "p010le": False, "p012le": False, "p016le": False, "p210le": False, "p216le": False,
     "p410le": False, "p416le": False,
 }  # fmt: skip
+# Packed 4:2:2, Y and chroma alternating in one plane (capture cards, webcams, raw .yuv files): swscale
+# reads them to RGB 1.8 to 2.3 levels dark, as it reads NV12, but unpacks them to planar 4:2:2 sample for
+# sample, which the exact path reads.
+_PACKED = {"yuyv422": "yuv422p", "uyvy422": "yuv422p", "yvyu422": "yuv422p"}
 # 16-bit planar YUV of each chroma subsampling (pixels a chroma sample covers across, down): the formats
 # swscale converts exactly but for a scale (see _read_tables and _write_tables).
 _WIDE = {(1, 1): "yuv444p16le", (2, 1): "yuv422p16le", (2, 2): "yuv420p16le"}
@@ -74,7 +78,7 @@ class Layout:
 @functools.lru_cache(maxsize=None)
 def layout(pix_fmt: str) -> Layout | None:
     """The Layout of a little-endian YUV format (planar, or with Cb and Cr interleaved), or None for the others:
-    RGB, grey, palettes, packed YUV (YUYV), big-endian."""
+    RGB, grey, palettes, packed YUV (YUYV: see `unpacked`), big-endian."""
     try:
         fmt = av.VideoFormat(pix_fmt)
     except ValueError:
@@ -97,6 +101,17 @@ def layout(pix_fmt: str) -> Layout | None:
         alpha=len(components) == 4,
         full=pix_fmt.startswith("yuvj"),
     )
+
+
+def unpacked(frame: av.VideoFrame) -> av.VideoFrame:
+    """A packed 4:2:2 frame (YUYV, UYVY, YVYU) as the planar yuv422p frame of the same samples and colour
+    tags; other frames as they are."""
+    planar = _PACKED.get(frame.format.name)
+    if planar is None:
+        return frame
+    out = frame.reformat(format=planar)
+    out.colorspace, out.color_range = frame.colorspace, frame.color_range
+    return out
 
 
 def _samples(plane, dtype: np.dtype, count: int = 1) -> np.ndarray:
