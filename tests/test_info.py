@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
+import av
 from typer.testing import CliRunner
 
 from deblur_cli.cli import app
 from deblur_cli.cli.info import _colour
 from deblur_cli.video_io.deinterlace import READS_FIELD_ORDER
-from tests.media import make_audio_only, make_dv, make_images, make_video
+from tests.media import make_audio_only, make_dv, make_images, make_video, pattern
 from tests.test_deinterlace import make_interlaced
 
 runner = CliRunner()
@@ -35,11 +37,21 @@ def test_the_format_is_the_containers_not_the_suffixs(tmp_path):
     make_video(tmp_path / "a.mkv", frames=2).rename(tmp_path / "matroska.mp4")
     make_video(tmp_path / "clip.mkv", frames=2)
     make_dv(tmp_path / "tape.dv", frames=2)
-    inputs = [tmp_path / name for name in ("matroska.mp4", "clip.mkv", "tape.dv")]
+    write_still(tmp_path / "scan.dpx", "dpx")  # read by the dpx_pipe demuxer
+    inputs = [tmp_path / name for name in ("matroska.mp4", "clip.mkv", "tape.dv", "scan.dpx")]
     result = runner.invoke(app, ["info", *map(str, inputs), "--json"])
     assert result.exit_code == 0, result.output
     formats = [report["format"] for report in json.loads(result.stdout)]
-    assert formats == ["matroska, h264, yuv420p", "matroska, h264, yuv420p", "dv, dvvideo, yuv420p"]
+    assert formats == ["matroska, h264, yuv420p", "matroska, h264, yuv420p", "dv, dvvideo, yuv420p", "dpx, dpx, rgb24"]
+
+
+def write_still(path: Path, codec: str) -> Path:
+    """One pattern frame as an image file in `codec`, rgb24."""
+    context = av.CodecContext.create(codec, "w")
+    context.width, context.height, context.pix_fmt, context.time_base = 32, 24, "rgb24", Fraction(1, 25)
+    frame = av.VideoFrame.from_ndarray(pattern(0, 32, 24), format="rgb24")
+    path.write_bytes(b"".join(bytes(p) for p in context.encode(frame) + context.encode(None)))
+    return path
 
 
 def test_a_folder_of_videos_and_a_rotated_ten_bit_clip(tmp_path):

@@ -157,9 +157,10 @@ def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
 def _container_name(path: Path, demuxer: str | None) -> str:
     """The format the file was read as: the demuxer's name, spelled as the file's suffix spells it where
     that is one of the demuxer's names ("mp4" of "mov,mp4,m4a,3gp,3g2,mj2"), else its first (an .mp4 that
-    is Matroska inside is "matroska"); an image file's suffix."""
+    is Matroska inside is "matroska"); an image file's suffix, which its demuxer (image2, dpx_pipe) names
+    no better than its codec does."""
     suffix = path.suffix[1:].lower() if path.is_file() else ""
-    if demuxer is None:
+    if demuxer is None or demuxer == "image2" or demuxer.endswith("_pipe"):
         return suffix
     names = demuxer.split(",")
     return suffix if suffix in names else names[0]
