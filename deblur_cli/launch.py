@@ -1,5 +1,6 @@
 """The `deblur` console script. The command line loads in about half a second (Typer, Rich, PyAV); Ctrl-C
-in that time ends the command as it does later, with `interrupted` and exit code 130, not a traceback."""
+in that time, or while Typer builds the command, ends the command as it does later, with `interrupted`
+and exit code 130, not a traceback."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ def main() -> None:
         raise SystemExit(130) from None
     try:
         run_command_line()
+    except KeyboardInterrupt:  # a second Ctrl-C while Typer builds the command, before any command runs
+        with contextlib.suppress(OSError):
+            sys.stderr.write("interrupted\n")
+        raise SystemExit(130) from None
     except OSError as e:  # printing --version or --help, before any command's own error handling
         with contextlib.suppress(OSError):
             sys.stderr.write(f"error: cannot write the output: {e.strerror or e}\n")

@@ -95,6 +95,19 @@ def test_an_installation_without_torch_says_so_in_one_line(tmp_path):
     assert done.stderr.splitlines() == ["error: deblur needs torch, which is not installed", "hint: pip install torch"]
 
 
+def test_ctrl_c_while_the_command_is_built_is_interrupted_not_a_traceback(tmp_path):
+    """A second Ctrl-C in the first half second landed while Typer built the command, outside every
+    command's error handling: a traceback, and the process killed by SIGINT."""
+    code = (
+        "import deblur_cli.cli\n"
+        "def building():\n    raise KeyboardInterrupt\n"
+        "deblur_cli.cli.main = building\n"
+        "from deblur_cli.launch import main; main()"
+    )
+    done = _python(code, tmp_path)
+    assert (done.returncode, done.stderr) == (130, "interrupted\n")
+
+
 @pytest.mark.skipif(sys.platform == "win32" or not os.path.exists("/dev/full"), reason="a POSIX shell and /dev/full")
 def test_an_output_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path):
     import shlex
@@ -138,3 +151,32 @@ def test_a_reader_going_away_under_a_progress_display_does_not_fail_the_command(
     done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, cwd=tmp_path)
     assert done.stdout == "0\n", (tmp_path / "err.txt").read_text()
     assert "wtsa-s: bundled with deblur" in (tmp_path / "err.txt").read_text()  # it went on to the second name
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal")
+def test_no_color_leaves_no_styling_on_a_terminal(tmp_path):
+    """With NO_COLOR set, "error:" lost its colour but "hint:" stayed dim: an escape code on a terminal."""
+    import pty
+
+    def on_a_terminal(**env) -> str:
+        leader, follower = pty.openpty()
+        environ = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | {"TERM": "xterm", **env}
+        command = "import sys; sys.argv = ['deblur', 'run', 'missing.mp4']; from deblur_cli.launch import main; main()"
+        done = subprocess.run([sys.executable, "-c", command], stdout=follower, stderr=follower, cwd=tmp_path, env=environ)
+        os.close(follower)
+        said = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal's other end is closed: all was read
+                break
+            if not chunk:
+                break
+            said += chunk
+        os.close(leader)
+        assert done.returncode == 1
+        return said.decode()
+
+    plain = on_a_terminal(NO_COLOR="1")
+    assert "hint:" in plain and "\x1b[" not in plain, repr(plain)
+    assert "\x1b[" in on_a_terminal()  # the same terminal without NO_COLOR is styled: the check can fail

@@ -134,8 +134,10 @@ def _console(name: str, **options) -> Console:
 
 
 def labelled(label: str, style: str, message: str = "") -> Text:
-    """A line that starts with a styled label ("error:", "warning:"), the rest printed as it is."""
-    return Text.assemble((label, style), " " if message else "", message)
+    """A line that starts with a styled label ("error:", "warning:"), the rest printed as it is. With
+    NO_COLOR set the label is plain: rich drops colours then, not "dim" or "bold" (no-color.org asks
+    for no styling at all)."""
+    return Text.assemble((label, "" if os.environ.get("NO_COLOR") else style), " " if message else "", message)
 
 
 out = _console("stdout")  # results
