@@ -719,6 +719,11 @@ def test_cli_cache_dir_must_name_a_folder(cli, tmp_path, monkeypatch):
         a_file = cli(command, "--cache-dir", "afile")
         assert a_file.exit_code == 2 and a_file.stderr.splitlines()[0] == "error: --cache-dir afile is a file, not a folder"
     assert not (tmp_path / "weights").exists() and not (tmp_path / "locks").exists()  # nothing made in the current folder
+    monkeypatch.setenv("DEBLUR_CACHE", str(tmp_path / "afile"))  # accepted, then shown as the cache by `models`
+    for args in (("models",), ("download-weights", "w")):
+        a_file = cli(*args)
+        assert a_file.exit_code == 2, a_file.output
+        assert a_file.stderr.splitlines()[0] == f"error: $DEBLUR_CACHE {tmp_path / 'afile'} is a file, not a folder"
 
 
 def test_cli_run_says_what_it_downloads(monkeypatch, server, tmp_path, official_pth):

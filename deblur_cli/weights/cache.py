@@ -26,7 +26,7 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from deblur_cli.errors import OutputError, WeightsError
+from deblur_cli.errors import OutputError, UsageError, WeightsError
 from deblur_cli.weights import hub
 from deblur_cli.weights.registry import BundledSource, HubSource, WeightsEntry
 from deblur_cli.weights.verify import Checksum, file_digest, mismatch
@@ -41,7 +41,10 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
     if cache_dir is not None:
         return Path(cache_dir).expanduser().absolute()
     if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser().absolute()
+        chosen = Path(os.environ[CACHE_ENV]).expanduser().absolute()
+        if chosen.is_file():  # refused as --cache-dir FILE is, not only once a download needs the folder
+            raise UsageError(f"${CACHE_ENV} {chosen} is a file, not a folder", hint="name a folder (it is made if missing)")
+        return chosen
     xdg = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser()
     return (xdg if xdg.is_absolute() else Path.home() / ".cache") / "deblur"
 
