@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from pathlib import Path
 
 from deblur_cli.errors import OutputError, UsageError
 from deblur_cli.video_io import atomic
-from deblur_cli.video_io.images import is_glob, is_image
+from deblur_cli.video_io.images import is_glob, is_image, natural_key
 
 VIDEO_SUFFIXES = {
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".flv", ".wmv", ".y4m",
@@ -40,6 +41,24 @@ def _written_as(path: Path) -> Path:
     if path.suffix.lower() in VIDEO_SUFFIXES and path.suffix.lower() not in _WRITTEN_AS_IS:
         return path.with_suffix(".mp4")
     return path
+
+
+def expand_video_globs(inputs: list[Path]) -> list[Path]:
+    """The inputs with each quoted glob that matches videos and no images replaced by those videos, in
+    natural order, as the shell would have expanded it (scripts quote globs against "argument list too
+    long"); a glob of images stays one input, a frame sequence."""
+    expanded: list[Path] = []
+    for path in inputs:
+        if path.exists() or not is_glob(str(path)):
+            expanded.append(path)
+            continue
+        files = [Path(p) for p in glob.glob(str(path)) if os.path.isfile(p) and not Path(p).name.startswith(".")]
+        videos = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
+        if videos and not any(is_image(p) for p in files):
+            expanded += sorted(videos, key=natural_key)
+        else:
+            expanded.append(path)
+    return expanded
 
 
 def plan_outputs(inputs: list[Path], output: Path | None) -> list[tuple[Path, Path]]:

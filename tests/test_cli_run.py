@@ -401,6 +401,23 @@ def test_a_glob_needs_an_output(tmp_path, identity):
     assert result.exit_code == 2 and "needs -o" in result.output
 
 
+def test_a_quoted_glob_of_videos_is_several_inputs(tmp_path, identity):
+    """`deblur run "clips/*.mp4"` (quoted, as scripts do against "argument list too long") was read as a
+    frame sequence and failed with "no images in files matching"."""
+    for name in ("take10", "take9"):
+        (tmp_path / "clips").mkdir(exist_ok=True)
+        media.make_video(tmp_path / "clips" / f"{name}.mkv", frames=2)
+    pattern = str(tmp_path / "clips" / "take*.mkv")
+    into = deblur(pattern, "-o", tmp_path / "out", "-q", "--json")
+    assert into.exit_code == 0, into.output
+    assert [Path(s["input"]).name for s in json.loads(into.stdout)] == ["take9.mkv", "take10.mkv"]  # natural order
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["take10.mkv", "take9.mkv"]
+    beside = deblur(pattern, "-q")  # each beside its input, as when the shell expands it
+    assert beside.exit_code == 0 and (tmp_path / "clips" / "take9-deblurred.mkv").is_file()
+    nothing = deblur(str(tmp_path / "clips" / "none*.mkv"), "-o", tmp_path / "x.mkv")
+    assert nothing.exit_code == 1 and "no file matches" in nothing.stderr
+
+
 def test_a_damaged_input_among_several_is_reported_and_the_others_are_restored(tmp_path, identity):
     a = media.make_video(tmp_path / "a.mkv", frames=3)
     b = media.truncate(media.make_video(tmp_path / "full.mkv", frames=30), 0.5, tmp_path / "b.mkv")

@@ -1150,8 +1150,11 @@ def test_empty_image_directory(tmp_path):
 
 
 def test_glob_without_matches(tmp_path):
-    with pytest.raises(InputError, match=r"no images in files matching .*\*\.png"):
+    with pytest.raises(InputError, match=r"no file matches .*\*\.png"):
         open_source(tmp_path / "*.png")
+    (tmp_path / "notes.txt").write_text("")
+    with pytest.raises(InputError, match=r"no images in files matching .*\*"):
+        open_source(tmp_path / "*")
 
 
 def test_mixed_image_sizes_name_the_first_odd_file(tmp_path):
