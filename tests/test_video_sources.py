@@ -288,3 +288,12 @@ def test_pack_and_unpack_a_source_cache(tmp_path):
 
     misuse = CliRunner().invoke(app, ["synth", "--pack", str(packed)])
     assert misuse.exit_code == 2 and "--sources" in misuse.output
+
+
+def test_a_raw_dv_training_video_is_prepared_at_its_frame_rate(tmp_path):
+    """Raw DV states its clock's 60000 fps, which a prepared video's meta.json recorded as its rate."""
+    from deblur_cli.data.videos import decode_frames
+    from tests import media
+
+    frames, fps = decode_frames(media.make_dv(tmp_path / "tape.dv", ntsc=False, frames=3))
+    assert len(frames) == 3 and fps == 25
