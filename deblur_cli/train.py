@@ -63,10 +63,12 @@ ProgressCallback = Callable[[Progress], None]
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What a run leaves: its exported weights, and its last validation figures ({} if none yet)."""
+    """What a run leaves: its exported weights, its last validation figures ({} if none yet), and
+    whether it reached the step it was asked for (--steps, or --until) rather than being stopped."""
 
     weights: Path
     validation: dict[str, float]
+    reached: bool = True
 
 
 @dataclass(frozen=True)
@@ -325,8 +327,8 @@ def train(
         task = task or get_task(config.model, config.prior)
         if config.prior is not None:
             config = _same_prior(config, out_dir / CHECKPOINT if state is not None else None)
-        validation = _train(config, out_dir, state, until, callback, task, device, ddp, should_stop, warn)
-        return TrainResult(out_dir / f"{config.model}.safetensors", validation)
+        validation, reached = _train(config, out_dir, state, until, callback, task, device, ddp, should_stop, warn)
+        return TrainResult(out_dir / f"{config.model}.safetensors", validation, reached)
     except BaseException:  # a run that stops before writing anything leaves no empty folder it made
         if made and ddp.main and out_dir.is_dir() and not any(out_dir.iterdir()):
             out_dir.rmdir()
@@ -404,7 +406,10 @@ def _init_weights(path: str, config: TrainConfig) -> dict[str, torch.Tensor]:
     return {key: value for key, value in tensors.items() if not key.startswith(PRIOR_PREFIX)}
 
 
-def _train(config, out_dir, state, until, callback, task, device, ddp, should_stop=None, warn=None) -> dict[str, float]:
+def _train(
+    config, out_dir, state, until, callback, task, device, ddp, should_stop=None, warn=None
+) -> tuple[dict[str, float], bool]:
+    """(the last validation figures, whether the run reached its last step rather than being stopped)."""
     _check_frames(task, config.frames, config.model)
     if config.crop % task.multiple:
         raise UsageError(f"--crop must be a multiple of {task.multiple} for {config.model}")
@@ -449,7 +454,7 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
             asked = f"--until {until}" if until is not None and until < config.steps else f"--steps {config.steps}"
             done = f"the run in {out_dir} is already at step {step} ({asked})"
             warn(f"{done}: nothing to train; a higher --steps lengthens it")
-        return {}
+        return {}, True
     train_model = nn.parallel.DistributedDataParallel(model) if ddp.active else model
 
     scaler = torch.amp.GradScaler("cuda", enabled=half == torch.float16)
@@ -506,7 +511,10 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
         loss = float(loss.detach())
         seconds = (time.perf_counter() - timer) / timed
         validation = None
-        if ddp.main and (step % config.val_every == 0 or step == stop):
+        due = step % config.val_every == 0 or step == stop  # the same on every rank
+        # a stop request already made is not kept waiting by a validation (minutes, for a diffusion model)
+        stopping = due and should_stop is not None and step < stop and ddp.any(bool(should_stop()), device)
+        if ddp.main and due and not stopping:
             validation = last_val = validate(task, ema, val_set, device)
         if ddp.main:
             _log(out_dir / LOG, step, loss, lr, seconds, validation)
@@ -516,11 +524,11 @@ def _train(config, out_dir, state, until, callback, task, device, ddp, should_st
                 checkpoint()
         if step % 50 == 0:  # a rolling window, so the figure follows the current speed
             timer, timed = time.perf_counter(), 0
-        if should_stop is not None and step < stop and ddp.any(bool(should_stop()), device):
+        if stopping or (should_stop is not None and step < stop and ddp.any(bool(should_stop()), device)):
             if ddp.main and step % config.save_every:  # the steps since the last checkpoint are kept
                 checkpoint()
-            break
-    return last_val
+            return last_val, False
+    return last_val, True
 
 
 def loss_seed(seed: int, rank: int, step: int) -> int:

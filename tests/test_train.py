@@ -129,6 +129,58 @@ def test_a_stop_asked_between_steps_saves_them_and_resume_continues_exactly(tmp_
         torch.testing.assert_close(a["model"][key], b["model"][key], rtol=0, atol=0)
 
 
+def test_a_stop_asked_before_a_validation_saves_without_waiting_for_it(tmp_path):
+    """A stop request made during the step before a validation waited for the whole validation (minutes
+    for a diffusion model) before the run saved and ended."""
+    config = dataclasses.replace(CONFIG, save_every=100)  # validations at steps 3 and 6
+    seen: list = []
+    whole = train(config, tmp_path / "whole", task=_tiny_task(), callback=seen.append, should_stop=lambda: False)
+    assert whole.reached and [p.validation is not None for p in seen] == [False, False, True] * 2
+
+    tiny, asked = _tiny_task(), []
+
+    def loss(*args):  # the request comes while step 3 is trained
+        if len(seen) == 2:
+            asked.append(True)
+        return tiny.loss(*args)
+
+    seen.clear()
+    run = tmp_path / "asked"
+    asking = dataclasses.replace(tiny, loss=loss)
+    result = train(config, run, task=asking, callback=seen.append, should_stop=lambda: bool(asked))
+    assert [p.step for p in seen] == [1, 2, 3] and seen[-1].validation is None  # logged, not validated
+    assert not result.reached and torch.load(run / "last.pt", weights_only=True)["step"] == 3
+
+
+def test_a_stop_asked_during_the_last_step_finishes_the_run(tmp_path, monkeypatch):
+    """A Ctrl-C during the last step reported the complete run as stopped: exit 130 and "the same
+    command with --resume continues", which then had nothing to train."""
+    import contextlib
+
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train as command
+    from deblur_cli.cli.app import app
+
+    asked = []
+
+    @contextlib.contextmanager
+    def a_request_in_the_last_step(announce):
+        def signalled():  # asked after step 1 (no request yet), then by the command once training returns
+            asked.append(True)
+            return signal.SIGTERM if len(asked) > 1 else None
+
+        yield signalled
+
+    monkeypatch.setattr(command, "stop_after_step", a_request_in_the_last_step)
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--crop", "32", "--frames", "2", "--batch", "1", "--steps", "2",
+                                      "--val-clips", "1", "--val-size", "32x32", "-o", str(run), "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "stopped" not in result.output and "dstnet-s.safetensors" in result.stdout
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == 2 and len(asked) == 2
+
+
 @pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name == "nt", reason="POSIX signals")
 def test_loader_workers_leave_a_stop_signal_to_the_training_process(tmp_path):
     """`timeout` and schedulers signal the whole process group: the loader workers must outlive it, so that

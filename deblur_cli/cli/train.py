@@ -192,7 +192,7 @@ def train_command(
         result = train(
             config, out_dir, resume=resume, until=until, callback=report, should_stop=signalled, given=given, warn=warn
         )
-    if signum := signalled():
+    if (signum := signalled()) and not result.reached:  # a request during the last step: the run is complete
         note(f"stopped after step {done[0] if done else 0}, saved in {out_dir}: the same command with --resume continues")
         raise stopped(signum)
     out.print(str(result.weights))
