@@ -64,11 +64,13 @@ ProgressCallback = Callable[[Progress], None]
 @dataclass(frozen=True)
 class TrainResult:
     """What a run leaves: its exported weights, its last validation figures ({} if none yet), and
-    whether it reached the step it was asked for (--steps, or --until) rather than being stopped."""
+    whether it reached the step it was asked for (--steps, or --until) rather than being stopped, and
+    whether this is the process that speaks for the run (rank 0 under torchrun; the others say nothing)."""
 
     weights: Path
     validation: dict[str, float]
     reached: bool = True
+    main: bool = True
 
 
 @dataclass(frozen=True)
@@ -328,7 +330,7 @@ def train(
         if config.prior is not None:
             config = _same_prior(config, out_dir / CHECKPOINT if state is not None else None)
         validation, reached = _train(config, out_dir, state, until, callback, task, device, ddp, should_stop, warn)
-        return TrainResult(out_dir / f"{config.model}.safetensors", validation, reached)
+        return TrainResult(out_dir / f"{config.model}.safetensors", validation, reached, ddp.main)
     except BaseException:  # a run that stops before writing anything leaves no empty folder it made
         if made and ddp.main and out_dir.is_dir() and not any(out_dir.iterdir()):
             out_dir.rmdir()

@@ -391,6 +391,23 @@ def test_one_process_ddp_group(tmp_path, monkeypatch):
     assert result.validation["psnr"] > 0
 
 
+def test_two_torchrun_processes_print_the_result_once(tmp_path):
+    """Every rank printed the weights' path and the figures: two of each on stdout under torchrun."""
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(port),
+               "-m", "deblur_cli", "train", "--crop", "32", "--frames", "2", "--batch", "1", "--steps", "2",
+               "--val-clips", "1", "--val-size", "32x32", "-o", str(tmp_path / "run"), "-q", "--threads", "1"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] == str(tmp_path / "run" / "dstnet-s.safetensors") and len(lines) == 2 and lines[1].startswith("PSNR")
+
+
 def test_train_command_rejects_unknown_model(tmp_path):
     from typer.testing import CliRunner
 

@@ -193,8 +193,11 @@ def train_command(
             config, out_dir, resume=resume, until=until, callback=report, should_stop=signalled, given=given, warn=warn
         )
     if (signum := signalled()) and not result.reached:  # a request during the last step: the run is complete
-        note(f"stopped after step {done[0] if done else 0}, saved in {out_dir}: the same command with --resume continues")
+        if result.main:
+            note(f"stopped after step {done[0] if done else 0}, saved in {out_dir}: the same command with --resume continues")
         raise stopped(signum)
+    if not result.main:  # under torchrun, rank 0 alone prints the run's result
+        return
     out.print(str(result.weights))
     if result.validation:
         _print_figures(result.validation)
