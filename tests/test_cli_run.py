@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from deblur_cli.cli import app
+from deblur_cli.video_io.work_folder import OutputLock
 import deblur_cli.restorers as restorers_module
 from tests import media
 from tests.restorers import FailingRestorer, IdentityRestorer, MixingRestorer
@@ -200,6 +201,25 @@ def test_a_photo_in_gives_an_image_out(tmp_path, identity, suffix, exact):
     error = np.abs(restored.astype(int) - original.astype(int)).mean()
     assert error == 0 if exact else 0 < error < 4  # the identity restorer; JPEG at quantiser 2 loses a little
     assert leftovers(tmp_path) == ["out" + suffix]
+
+
+def test_an_image_output_another_run_is_writing_is_refused_and_no_lock_is_left(tmp_path, monkeypatch):
+    """Image outputs took no lock: concurrent runs all succeeded, and the last rename won."""
+    source = media.write_image(tmp_path / "photo.png", media.pattern(0, 32, 32))
+    target = tmp_path / "out.png"
+    held = OutputLock(target)  # another run, writing out.png
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
+    refused = deblur(source, "-o", target, "-q")
+    assert refused.exit_code == 1 and f"error: another deblur run is writing {target}" in refused.stderr
+    assert not target.exists()
+    held.release()
+    for restorer, code in ((FailingRestorer(0, KeyboardInterrupt()), 130), (FailingRestorer(0, RuntimeError("x")), 1)):
+        monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, restorer=restorer, **k: restorer)
+        assert deblur(source, "-o", target, "-q").exit_code == code
+        assert leftovers(tmp_path) == []  # no temporary file, no lock
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
+    assert deblur(source, "-o", target, "-q").exit_code == 0
+    assert leftovers(tmp_path) == ["out.png"]
 
 
 def test_a_webp_photo_gives_a_webp_beside_it_or_says_why_not(tmp_path, identity, monkeypatch):

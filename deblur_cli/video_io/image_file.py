@@ -15,6 +15,7 @@ from deblur_cli.video_io.encoding import EncodeOptions, unused_options
 from deblur_cli.video_io.info import HDR_TRANSFERS, Frame, VideoInfo, alpha_left_out, checked_parts, with_alpha
 from deblur_cli.video_io.photo_metadata import read_metadata, with_metadata
 from deblur_cli.video_io.png_sequence import display_picture
+from deblur_cli.video_io.work_folder import OutputLock
 
 # suffix -> (encoder, pixel format for 8-bit frames, for deeper frames or None if the format is 8-bit only)
 IMAGE_FORMATS = {
@@ -84,7 +85,8 @@ class ImageFileSink(atomic.FinishOrAbort):
     frame is refused before anything is written when its frame count is known, and at its second frame
     otherwise. Encoding options other than the image's own format are refused: an image has no CRF,
     preset or audio. A JPEG or PNG keeps the EXIF and colour profile of a JPEG or PNG `source`
-    (photo_metadata.py).
+    (photo_metadata.py). A second run writing the same output at the same time is refused (OutputError),
+    as for the other outputs: the lock is held from here until `finish` or `abort`.
     """
 
     def __init__(
@@ -116,7 +118,19 @@ class ImageFileSink(atomic.FinishOrAbort):
         self._data = b""
         self._frames = 0
         self._state = "open"
-        self._temp = atomic.reserve_file(self.path)
+        self._lock = OutputLock(self.path)
+        try:
+            self._temp = atomic.reserve_file(self.path)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def finish(self) -> None:
+        """Write the image and rename it into place, then unlock."""
+        try:
+            super().finish()
+        finally:
+            self._lock.release()
 
     def write(self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None) -> None:
         """Encode the frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation and its (H, W)
@@ -141,3 +155,4 @@ class ImageFileSink(atomic.FinishOrAbort):
         if self._state == "open":
             self._state = "aborted"
             atomic.discard(self._temp)
+        self._lock.release()

@@ -48,6 +48,27 @@ class ResumePoint:
     restart_pts: int | None  # that frame's timestamp (the source's, on the output's clock); None without timestamps
 
 
+class OutputLock:
+    """The lock a run holds on `output` while it writes it: the output's work folder, created, with its
+    lock file held (OutputError if another run holds it). A sink that keeps no work (an image file,
+    written in one go) holds only this; WorkFolder holds it under its work."""
+
+    def __init__(self, output: Path):
+        self.output = output
+        self.path = work_folder(output)
+        self._fd: int | None = _lock(self.path, output)
+
+    def release(self, *, keep: bool = False) -> None:
+        """Unlock; the folder stays only with `keep`. Does nothing the second time."""
+        if self._fd is None:
+            return
+        if not keep:
+            shutil.rmtree(self.path, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+        self._fd = None
+
+
 class WorkFolder:
     """The work folder of `output`, created and locked for this run (OutputError if another run holds it).
 
@@ -58,9 +79,9 @@ class WorkFolder:
 
     def __init__(self, output: Path, key: dict, *, fresh: bool = False):
         self.output = output
-        self.path = work_folder(output)
+        self._lock = OutputLock(output)
+        self.path = self._lock.path
         self._key = normalized(key)
-        self._lock = _lock(self.path, output)
         stored = None
         with contextlib.suppress(OSError, ValueError):
             stored = json.loads((self.path / _MANIFEST).read_text())
@@ -75,13 +96,7 @@ class WorkFolder:
 
     def release(self, *, keep: bool) -> None:
         """Unlock; the folder stays only with `keep`. Does nothing the second time."""
-        if self._lock is None:
-            return
-        if not keep:
-            shutil.rmtree(self.path, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            os.close(self._lock)
-        self._lock = None
+        self._lock.release(keep=keep)
 
 
 def normalized(data: dict) -> dict:
