@@ -142,6 +142,19 @@ def check_not_the_input(source: str | os.PathLike, output: str | os.PathLike) ->
 def check_output_path(source: str | os.PathLike, output: str | os.PathLike, *, force: bool) -> None:
     """Refuse output == input and an existing output unless `force`; fail early on an unwritable directory."""
     check_not_the_input(source, output)
+    check_free(output, force=force)
+    out = Path(output)
+    parent = out.parent if out.suffix or not out.is_dir() else out
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write to {parent}", hint="choose a writable output directory")
+
+
+def check_free(output: str | os.PathLike, *, force: bool) -> None:
+    """OutputError when something is at `output` that this run may not replace: anything without `force`,
+    a folder that is not empty even with it. A run checks again once it holds the output's lock, since
+    another run may have finished the same output in between."""
     out = Path(output)
     if atomic.taken(out) and out.is_dir():  # frames go into a new or empty folder: --force empties none
         raise OutputError(
@@ -150,8 +163,3 @@ def check_output_path(source: str | os.PathLike, output: str | os.PathLike, *, f
         )
     if atomic.taken(out) and not force:
         raise OutputError(f"output exists: {out}", hint="pass --force to replace it (or --skip-existing to keep it)")
-    parent = out.parent if out.suffix or not out.is_dir() else out
-    while not parent.exists():
-        parent = parent.parent
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write to {parent}", hint="choose a writable output directory")

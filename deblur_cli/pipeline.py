@@ -22,7 +22,7 @@ import torch
 
 from deblur_cli import __version__
 from deblur_cli.errors import UsageError
-from deblur_cli.outputs import check_output_path
+from deblur_cli.outputs import check_free, check_output_path
 from deblur_cli.restorer import Restorer, batches
 from deblur_cli.prefetch import prefetched, put_unless_stopped
 from deblur_cli.side_by_side import compose, composed_info
@@ -261,6 +261,7 @@ def deblur_video(
         sink = open_sink(output_path, sink_info, encode, source=source_path, resume_key=key, fresh=not resume)
         try:
             with sink:
+                check_free(output_path, force=force)  # again, under the lock: a run may have finished it meanwhile
                 begin, resumed = _resume(sink, source, info.frame_count, note, asked=resume)
                 done = _restore_into(
                     sink, source, restorer, windows,

@@ -183,6 +183,28 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_pat
 # --- the pipeline ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("name", ["out.mkv", "out.png"])
+def test_an_output_another_run_finished_before_this_one_took_the_lock_is_not_replaced(tmp_path, monkeypatch, name):
+    """The existence check ran only before the lock: a run started as another finished replaced its output."""
+    if name == "out.png":
+        source = media.write_image(tmp_path / "in.png", media.pattern(0, 32, 32))
+    else:
+        source = media.make_video(tmp_path / "in.mp4", frames=4)
+    target = tmp_path / name
+    real = pipeline.open_sink
+
+    def finished_meanwhile(path, *args, **kwargs):  # the other run renames its output into place, and unlocks
+        target.write_bytes(b"theirs")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "open_sink", finished_meanwhile)
+    with pytest.raises(OutputError, match=f"output exists: {target}"):
+        deblur_video(source, target, MixingRestorer(), windows=WINDOWS)
+    assert target.read_bytes() == b"theirs" and sorted(p.name for p in tmp_path.iterdir()) == ["in" + source.suffix, name]
+    deblur_video(source, target, MixingRestorer(), windows=WINDOWS, force=True)  # --force replaces it
+    assert target.read_bytes() != b"theirs"
+
+
 @pytest.mark.parametrize("after", [3, 6])
 def test_a_resumed_run_writes_what_an_uninterrupted_run_writes(tmp_path, after):
     source = media.make_video(tmp_path / "in.mp4", frames=24, fps=30, audio="aac")
