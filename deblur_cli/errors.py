@@ -32,6 +32,14 @@ class OutputError(DeblurError):
     """The output cannot be written: exists, same as input, unwritable, disk full."""
 
 
+class OutputExistsError(OutputError):
+    """Something is at the output path already, and this run may not replace it."""
+
+
+class OutputBusyError(OutputError):
+    """Another deblur run holds the output's lock: it is writing the same output now."""
+
+
 class EncoderOptionError(OutputError):
     """--codec, --preset or --pix-fmt names nothing the encoder knows or takes: a bad option."""
 

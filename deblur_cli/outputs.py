@@ -6,7 +6,7 @@ import glob
 import os
 from pathlib import Path
 
-from deblur_cli.errors import OutputError, UsageError
+from deblur_cli.errors import OutputError, OutputExistsError, UsageError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.images import is_glob, is_image, natural_key
 
@@ -157,9 +157,9 @@ def check_free(output: str | os.PathLike, *, force: bool) -> None:
     another run may have finished the same output in between."""
     out = Path(output)
     if atomic.taken(out) and out.is_dir():  # frames go into a new or empty folder: --force empties none
-        raise OutputError(
+        raise OutputExistsError(
             f"output exists: {out} is a folder that is not empty",
             hint="choose a new or empty folder for the PNG frames (--force does not empty folders)",
         )
     if atomic.taken(out) and not force:
-        raise OutputError(f"output exists: {out}", hint="pass --force to replace it (or --skip-existing to keep it)")
+        raise OutputExistsError(f"output exists: {out}", hint="pass --force to replace it (or --skip-existing to keep it)")

@@ -475,6 +475,41 @@ def test_an_interrupted_batch_is_finished_with_skip_existing(tmp_path, monkeypat
     assert sorted(p.name for p in outdir.iterdir()) == ["a.mkv", "b.mkv", "c.mkv"]
 
 
+def test_skip_existing_skips_what_another_worker_is_writing_or_has_finished(tmp_path, monkeypatch):
+    """Two workers on one batch with --skip-existing each reported the other's outputs as failures."""
+    videos = [media.make_video(tmp_path / f"{name}.mkv", frames=3) for name in "abcd"]
+    outdir = tmp_path / "outdir"
+    outdir.mkdir()
+
+    class OtherWorkerFinishesD(MixingRestorer):  # MixingRestorer has an identity: outputs are written under a lock
+        def __call__(self, frames):
+            if not (outdir / "d.mkv").exists():
+                (outdir / "d.mkv").write_bytes(b"theirs")
+            return super().__call__(frames)
+
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: OtherWorkerFinishesD())
+    held = OutputLock(outdir / "b.mkv")  # the other worker, writing b.mkv
+    try:
+        result = runner.invoke(app, ["run", *map(str, videos), "-o", str(outdir), "--skip-existing", "--json"])
+        assert result.exit_code == 0, result.stderr
+        assert f"note: skipped {videos[1]}: another deblur run is writing {outdir / 'b.mkv'}" in result.stderr
+        assert f"note: skipped {videos[3]}: {outdir / 'd.mkv'} exists" in result.stderr
+        assert "error" not in result.stderr
+        summary = json.loads(result.stdout)
+        assert [s.get("skipped", False) for s in summary] == [False, True, False, True]
+        assert (outdir / "d.mkv").read_bytes() == b"theirs" and not (outdir / "b.mkv").exists()
+
+        (outdir / "a.mkv").unlink()
+        alone = runner.invoke(app, ["run", str(videos[1]), "-o", str(outdir / "b.mkv"), "--skip-existing", "--json"])
+        assert alone.exit_code == 0 and json.loads(alone.stdout)["skipped"] is True
+        refused = runner.invoke(app, ["run", str(videos[0]), str(videos[1]), "-o", str(outdir)])  # without it: an error
+        assert refused.exit_code == 1
+        assert f"error: another deblur run is writing {outdir / 'b.mkv'}" in refused.stderr
+        assert "1 of 2 inputs failed:" in refused.stderr and "the other 1 was restored" in refused.stderr
+    finally:
+        held.release()
+
+
 def test_skip_existing_with_nothing_left_and_with_force(tmp_path, identity):
     source = media.make_video(tmp_path / "in.mkv", frames=3)
     (tmp_path / "out.mkv").write_bytes(b"kept")

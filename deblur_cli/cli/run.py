@@ -44,7 +44,7 @@ from deblur_cli.cli.options import (
 )
 from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
 from deblur_cli.cli.weights import build_shown
-from deblur_cli.errors import InputError, NoVideoError, OutputError, UsageError
+from deblur_cli.errors import InputError, NoVideoError, OutputBusyError, OutputError, OutputExistsError, UsageError
 from deblur_cli.outputs import check_not_the_input, check_output_path, expand_video_globs, plan_outputs
 from deblur_cli.video_io import EncodeOptions, atomic, check_sink, describe
 from deblur_cli.video_io.deinterlace import MODES
@@ -276,6 +276,14 @@ def run(
                     on_note=note,
                 )
             except (InputError, OutputError) as e:
+                if skip_existing and isinstance(e, (OutputExistsError, OutputBusyError)):
+                    # another worker of the same batch finished this output, or is writing it: not a failure
+                    if isinstance(e, OutputBusyError):
+                        note(f"skipped {source}: another deblur run is writing {target}")
+                    else:
+                        note(f"skipped {source}: {target} exists")
+                    summaries.append(_skipped(source, target))
+                    continue
                 if not several:
                     raise
                 report_error(e)  # one damaged input of several: the others are still restored
@@ -323,9 +331,12 @@ def run(
         out.print_json(json.dumps(summaries if several else summaries[0]))
     if failed:
         names = ", ".join(str(source) for source in failed)
+        restored = sum("frames" in summary for summary in summaries)
+        others = len(jobs) - len(failed)  # less those another run finished or was writing, skipped
+        done = f"the other {restored}" if restored == others else f"{restored} of the other {others}"
         raise InputError(
             f"{len(failed)} of {len(jobs)} inputs failed: {names}",
-            hint=f"the other {len(jobs) - len(failed)} were restored; the errors above say what went wrong",
+            hint=f"{done} {'was' if restored == 1 else 'were'} restored; the errors above say what went wrong",
         )
 
 

@@ -12,7 +12,7 @@ from typing import Callable
 import av
 import numpy as np
 
-from deblur_cli.errors import OutputError
+from deblur_cli.errors import OutputExistsError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions, unused_options
 from deblur_cli.video_io.info import HDR_TRANSFERS, Frame, VideoInfo, array_format, checked_parts, with_alpha
@@ -76,7 +76,7 @@ class PngSequenceSink(atomic.FinishOrAbort):
         self.path = Path(path)
         self.info = info
         if atomic.taken(self.path):
-            raise OutputError(
+            raise OutputExistsError(
                 f"{self.path} already exists and is not an empty directory",
                 hint="choose a new directory name for the PNG frames, or empty it first",
             )

@@ -13,7 +13,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from deblur_cli.errors import OutputError
+from deblur_cli.errors import OutputBusyError, OutputError
 from deblur_cli.video_io import atomic
 
 try:
@@ -146,7 +146,7 @@ def _lock(work: Path, output: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise OutputError(
+        raise OutputBusyError(
             f"another deblur run is writing {output}", hint="wait for it to end, or choose another output"
         ) from None
     except OSError:  # a file system without locks (some network shares): run unlocked
