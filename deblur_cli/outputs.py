@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
 from pathlib import Path
 
 from deblur_cli.errors import OutputError, OutputExistsError, UsageError
@@ -139,8 +140,27 @@ def check_not_the_input(source: str | os.PathLike, output: str | os.PathLike) ->
         )
 
 
+def check_not_a_device(output: str | os.PathLike) -> None:
+    """UsageError when `output` is a device, a pipe or a socket (/dev/null, a FIFO), as `-` is refused: an
+    output is written whole under a temporary name and renamed into place, which would replace the
+    device's name, not write into it."""
+    try:
+        mode = os.stat(output).st_mode
+    except (OSError, ValueError):  # nothing there yet (or a name the system refuses, said later)
+        return
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return
+    what = "a pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    raise UsageError(
+        f"{os.fspath(output)} is {what}: outputs are files or folders, not devices or pipes",
+        hint="give a file name: the output is written whole under a temporary name, then renamed",
+    )
+
+
 def check_output_path(source: str | os.PathLike, output: str | os.PathLike, *, force: bool) -> None:
-    """Refuse output == input and an existing output unless `force`; fail early on an unwritable directory."""
+    """Refuse a device or pipe, output == input and an existing output unless `force`; fail early on an
+    unwritable directory."""
+    check_not_a_device(output)
     check_not_the_input(source, output)
     check_free(output, force=force)
     out = Path(output)

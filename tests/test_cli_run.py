@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -832,6 +833,25 @@ def test_a_pipe_is_refused_at_once_for_a_file(tmp_path, identity):
         assert result.exit_code == 1, result.output
         assert result.stderr.startswith(f"error: {fifo} is a pipe or a device, not a file")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stream.mp4"]  # no default output folder made
+
+
+def test_an_output_that_is_a_device_a_pipe_or_a_socket_is_refused_in_one_line(tmp_path, identity):
+    """`-o /dev/null` said "output exists ... pass --force", and with --force took it for a folder of frames."""
+    source = media.make_video(tmp_path / "in.mkv", frames=3)
+    fifo, sock = tmp_path / "out.mp4", tmp_path / "s.mkv"
+    os.mkfifo(fifo)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(sock))
+    try:
+        for target, what in ((Path(os.devnull), "a device"), (fifo, "a pipe"), (sock, "a socket")):
+            for extra in ([], ["--force"], ["--skip-existing"]):
+                result = deblur(source, "-o", target, *extra)
+                assert result.exit_code == 2, result.output
+                assert result.stderr.startswith(f"error: {target} is {what}: outputs are files or folders, not ")
+                assert len(result.stderr.splitlines()) == 2  # the line and its hint
+    finally:
+        server.close()
+    assert identity.calls == [] and sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv", "out.mp4", "s.mkv"]
 
 
 def test_a_folder_of_frames_that_is_not_empty_is_refused_even_with_force(tmp_path, identity):
