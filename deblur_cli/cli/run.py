@@ -45,7 +45,13 @@ from deblur_cli.cli.options import (
 from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.errors import InputError, NoVideoError, OutputBusyError, OutputError, OutputExistsError, UsageError
-from deblur_cli.outputs import check_not_a_device, check_not_the_input, check_output_path, expand_video_globs, plan_outputs
+from deblur_cli.outputs import (
+    check_not_a_device,
+    check_not_the_input,
+    check_output_path,
+    expand_video_globs,
+    plan_outputs,
+)
 from deblur_cli.video_io import EncodeOptions, atomic, check_sink, describe
 from deblur_cli.video_io.deinterlace import MODES
 from deblur_cli.video_io.sinks import planned_warnings
