@@ -418,6 +418,40 @@ def test_cli_refuses_an_output_that_names_an_input_or_the_other_output(stand_in_
     assert not (tmp_path / "same.png").exists()
 
 
+def test_cli_refuses_an_output_that_is_or_would_be_a_frame_of_an_input_folder(stand_in_models, tmp_path):
+    """A frame folder is read frame by frame: --json or --plot naming one of its frames, a link to one, or
+    a new image in it would change the data set; each is refused before any work."""
+    blurred = make_images(tmp_path / "blurred", count=3, size=(32, 32))
+    sharp = make_images(tmp_path / "sharp", count=3, size=(32, 32))
+    (tmp_path / "link.png").hardlink_to(sharp[1])
+    before = [p.read_bytes() for p in blurred + sharp]
+    clip = ["--input", str(tmp_path / "blurred"), "--reference", str(tmp_path / "sharp"), "--frames", "2", "-m", "dstnet-s"]
+    cases = [
+        ["--plot", str(blurred[2])],
+        ["--json", str(sharp[0])],
+        ["--plot", str(tmp_path / "link.png"), "--force"],
+        ["--plot", str(tmp_path / "blurred" / "9999.png")],
+        ["--input", str(tmp_path / "blurred" / "*.png"), "--json", str(blurred[0])],
+    ]
+    for args in cases:
+        result = CliRunner().invoke(app, ["bench", *clip, *args])
+        assert result.exit_code == 2 and "a frame of --" in result.stderr and "hint: give" in result.stderr, result.output
+    assert [p.read_bytes() for p in blurred + sharp] == before
+    assert not (tmp_path / "blurred" / "9999.png").exists()
+
+
+def test_cli_replaces_an_existing_json_or_plot_only_with_force(stand_in_models, tmp_path):
+    keep = tmp_path / "keep.png"
+    keep.write_bytes(b"mine")
+    args = ["bench", "-m", "dstnet-s", "--size", "32x32", "--frames", "2", "-q", "--plot", str(keep)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and f"error: --plot {keep} exists" in result.stderr
+    assert "hint: pass --force to replace it" in result.stderr and keep.read_bytes() == b"mine"
+    result = CliRunner().invoke(app, [*args, "--force"])
+    assert result.exit_code == 0, result.output
+    assert keep.read_bytes().startswith(b"\x89PNG")
+
+
 def test_cli_sweeps_less_on_a_cpu_unless_told(stand_in_models, tmp_path):
     """On a CPU the defaults are --steps 5,20 --warmup 0 --repeat 1, said in a note; given values win."""
     base = ["bench", "-m", "wtsa-s", "--size", "64x48", "--frames", "2", "--device", "cpu"]

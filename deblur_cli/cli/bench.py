@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import glob
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -30,11 +32,12 @@ from deblur_cli.cli.options import (
     span_option,
     weights_label,
 )
-from deblur_cli.errors import DeblurError, UsageError, WeightsError
+from deblur_cli.errors import DeblurError, OutputError, UsageError, WeightsError
 from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.outputs import same_file
 from deblur_cli.weights import has_local_weights
 from deblur_cli.video_io.atomic import check_writable
+from deblur_cli.video_io.images import is_glob, is_image
 
 if TYPE_CHECKING:
     from deblur_cli.bench import BenchReport
@@ -113,6 +116,7 @@ def bench(
         Optional[Path], typer.Option("--plot", help="Write a PNG of PSNR and NIQE against speed here.")
     ] = None,
     lpips_weights: LpipsWeightsOpt = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing --json or --plot file.")] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Measure speed and quality per model, step count and sample count: [bold]deblur bench --steps 1,5,20[/]."""
@@ -155,7 +159,7 @@ def bench(
         raise UsageError(
             f"--plot writes a PNG image; {plot_path} does not end in .png", hint=f"e.g. --plot {plot_path.stem}.png"
         )
-    _check_outputs({"--json": json_path, "--plot": plot_path}, sources)
+    _check_outputs({"--json": json_path, "--plot": plot_path}, sources, force=force)
     if not model:  # the defaults that can run here without a download; say which were left out
         runnable = [name for name in candidates if name in weight_files or has_local_weights(name)]
         notes += [f"{name} left out: no bundled or cached weights" for name in candidates if name not in runnable]
@@ -250,15 +254,48 @@ def _cpu_defaults(defaulted: dict[str, bool], *, diffusion: bool) -> list[str]:
     return [f"on a CPU, bench defaults to {here} (on a GPU: {there})"]
 
 
-def _check_outputs(outputs: dict[str, Path | None], sources: dict[str, Path | None]) -> None:
-    """Refuse, before any work, an output that names a file bench reads or the other output (writing it
-    would destroy that file or lose the other output), or that cannot be written."""
+def _check_outputs(outputs: dict[str, Path | None], sources: dict[str, Path | None], *, force: bool) -> None:
+    """Refuse, before any work, an output that names a file bench reads (a frame of a folder or glob
+    too) or the other output (writing it would destroy that file or lose the other output), an existing
+    file without `force`, or one that cannot be written."""
     named = [(option, path) for option, path in outputs.items() if path is not None]
     for i, (option, path) in enumerate(named):
         for other, source in [*sources.items(), *named[:i]]:
             if source is not None and same_file(source, path):
                 raise UsageError(f"{option} {path} is also {other}", hint=f"give {option} a file of its own")
+            if source is not None and (frame := _frame_named(source, path)):
+                raise UsageError(
+                    f"{option} {path} would replace or add a frame of {other} {source}",
+                    hint=f"give {option} a file outside {frame}",
+                )
+        if path.is_file() and not force:
+            raise OutputError(f"{option} {path} exists", hint="pass --force to replace it")
         check_writable(path)  # now, not after the benchmark
+
+
+def _frame_named(source: Path, output: Path) -> Path | None:
+    """The folder (or pattern) of frames `source` reads that `output` is one of, or would be one of once
+    written (an image in a folder of frames); None when it is none of them. Compared by file identity,
+    so a link to a frame counts."""
+    text = str(source)
+    if source.is_dir():
+        if is_image(output) and output.resolve().parent == source.resolve():
+            return source
+        frames = [p for p in source.iterdir() if is_image(p) and p.is_file()]
+    elif is_glob(text):
+        frames = [Path(p) for p in glob.glob(text) if os.path.isfile(p)]
+    else:
+        return None
+    if not output.exists():
+        return None
+    held = output.stat()
+    for frame in frames:
+        try:
+            if os.path.samestat(frame.stat(), held):
+                return source
+        except OSError:
+            continue
+    return None
 
 
 def _weight_files(pairs: list[str], names: list[str]) -> dict[str, Path]:
