@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -16,7 +17,7 @@ from deblur_cli.pipeline import ProgressFn, WindowOptions, to_image, to_tensor
 from deblur_cli.stream import restore_stream
 from deblur_cli.restorer import Restorer
 from deblur_cli.video_io import EncodeOptions, VideoInfo, open_sink, open_source
-from deblur_cli.video_io.atomic import output_error
+from deblur_cli.video_io.atomic import discard, output_error, temp_name
 
 FPS = Fraction(25)
 # Near-lossless in luma; 4:2:0 chroma, so that every player shows the clips.
@@ -41,6 +42,18 @@ def write_clip(path: Path, frames: torch.Tensor) -> None:
     with open_sink(path, info, _CLIP_ENCODING) as sink:
         for index, frame in enumerate(frames):
             sink.write(to_image(frame, 8), index)
+
+
+def _replace_set(temps: dict[str, Path], paths: dict[str, Path]) -> None:
+    """Rename the finished files into place, the earlier set removed first: the folder holds the old
+    set, part of the new one or the new one, never a mix of the two."""
+    try:
+        for path in paths.values():
+            path.unlink(missing_ok=True)
+        for name, path in paths.items():
+            os.replace(temps[name], path)
+    except OSError as e:
+        raise output_error(path, e) from None
 
 
 def run_demo(
@@ -70,26 +83,34 @@ def run_demo(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise output_error(folder, e) from None
-    blurred, sharp = synthesize_clip(seed, frames=frames, size=size, still=False)  # a clip that needs deblurring
-    write_clip(paths["blurry"], blurred)
-    write_clip(paths["sharp"], sharp)
+    # The three files belong together: they are written under temporary names and renamed at the end, so
+    # that a demo stopped part-way leaves an earlier demo's set whole, not its deblurred.mp4 beside new clips.
+    temps = {name: folder / temp_name(path).name for name, path in paths.items()}
+    try:
+        blurred, sharp = synthesize_clip(seed, frames=frames, size=size, still=False)  # a clip that needs deblurring
+        write_clip(temps["blurry"], blurred)
+        write_clip(temps["sharp"], sharp)
 
-    started = time.perf_counter()
-    inputs: list[torch.Tensor] = []  # as decoded, on the CPU, for the score
-    restored: list[torch.Tensor] = []
-    with open_source(paths["blurry"]) as source, torch.inference_mode():
+        started = time.perf_counter()
+        inputs: list[torch.Tensor] = []  # as decoded, on the CPU, for the score
+        restored: list[torch.Tensor] = []
+        with open_source(temps["blurry"]) as source, torch.inference_mode():
 
-        def decoded():
-            for frame in source:
-                inputs.append(to_tensor(frame, torch.device("cpu")))
-                yield inputs[-1]
+            def decoded():
+                for frame in source:
+                    inputs.append(to_tensor(frame, torch.device("cpu")))
+                    yield inputs[-1]
 
-        for frame in restore_stream(decoded(), restorer, windows, (size[1], size[0])):
-            restored.append(frame.cpu())
-            if progress is not None:
-                progress(len(restored), frames)
-    seconds = time.perf_counter() - started
-    write_clip(paths["deblurred"], torch.stack(restored))
+            for frame in restore_stream(decoded(), restorer, windows, (size[1], size[0])):
+                restored.append(frame.cpu())
+                if progress is not None:
+                    progress(len(restored), frames)
+        seconds = time.perf_counter() - started
+        write_clip(temps["deblurred"], torch.stack(restored))
+        _replace_set(temps, paths)
+    finally:
+        for temp in temps.values():
+            discard(temp)
 
     truth = to_8bit(sharp)
     return DemoResult(

@@ -15,7 +15,7 @@ from deblur_cli.metrics import psnr, to_8bit
 from deblur_cli.video_io import open_source
 from deblur_cli.windows import WindowOptions
 from tests import media
-from tests.restorers import IdentityRestorer
+from tests.restorers import FailingRestorer, IdentityRestorer
 
 runner = CliRunner()
 
@@ -55,3 +55,21 @@ def test_demo_scores_against_the_generated_sharp_frames_not_the_encoded_ones(tmp
     encoded_sharp = as_deblur_reads(result.sharp)
     assert abs(float(psnr(decoded, encoded_sharp).mean()) - want) > 0.1  # the encoded reference would differ
     assert result.frames == 5 and len(media.read_frames(result.restored)) == 5
+
+
+def test_an_interrupted_demo_leaves_the_earlier_set_whole(tmp_path):
+    """demo -f stopped part-way (here by the restorer) keeps the earlier blurry, sharp and deblurred
+    clips as they were and leaves no temporary file; a finished one replaces all three."""
+    windows = WindowOptions(window=4, overlap=1, tile=None)
+    run_demo(tmp_path, IdentityRestorer(), windows=windows, frames=3, size=(64, 48))
+    names = ["blurry.mp4", "sharp.mp4", "deblurred.mp4"]
+    before = {name: (tmp_path / name).read_bytes() for name in names}
+    with pytest.raises(KeyboardInterrupt):
+        run_demo(tmp_path, FailingRestorer(0, KeyboardInterrupt()), windows=windows, frames=4, size=(80, 48), force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+    assert {name: (tmp_path / name).read_bytes() for name in names} == before
+    run_demo(tmp_path, IdentityRestorer(), windows=windows, frames=4, size=(80, 48), force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+    for name in names:
+        frames = media.read_frames(tmp_path / name)
+        assert len(frames) == 4 and frames[0].shape == (48, 80, 3)
