@@ -383,6 +383,7 @@ def test_a_terminal_too_narrow_for_the_table_is_named_with_a_hint(stand_in_model
         (["--samples", ""], 2, "--samples takes comma-separated whole numbers like 1,5,10, got ''"),
         (["--samples", "0"], 2, "at least 1"),
         (["-m", "wtsa-s", "--steps", "1,5000"], 2, "--steps values must be at most 1000, got '1,5000'"),
+        (["-m", "wtsa-s", "--samples", "1,100000"], 2, "--samples values must be at most 64, got '1,100000'"),
         (["--plot", "plot.jpg"], 2, "--plot writes a PNG image; plot.jpg does not end in .png"),
         (["--weights", "wtsa=w.safetensors"], 2, "not benchmarked"),
         (["-m", "dstnet-s", "--weights", "dstnet-s=a.pth", "--weights", "dstnet-s=b.pth"], 2, "names dstnet-s twice"),

@@ -734,6 +734,7 @@ def test_bad_option_combinations_are_usage_errors(tmp_path, identity):
         ("--window", "0", "error: invalid value for '--window'"),  # Click's range check, in the same one-line form
         ("--eta", "inf", "error: invalid value for '--eta'"),  # wrote black frames: σ infinite, x NaN
         ("--seed", str(2**64), "error: invalid value for '--seed'"),  # beyond torch's 64-bit generators
+        ("--samples", "100000", "error: invalid value for '--samples'"),  # hours and gigabytes before any output
         ("--end", "0", "--end (0) must come after the first frame (--start 0)"),
         ("--bogus", "1", "error: no such option"),  # then ": --bogus" or " '--bogus'", by the Click release
     ]:

@@ -21,6 +21,7 @@ from deblur_cli.cli.weights import build_shown
 from deblur_cli.cli.options import (
     DeviceOpt,
     LpipsWeightsOpt,
+    MAX_SAMPLES,
     MAX_STEPS,
     PrecisionOpt,
     QuietOpt,
@@ -138,7 +139,7 @@ def bench(
     steps = (CPU_STEPS if cpu else GPU_STEPS) if steps is None else steps
     warmup = (0 if cpu else 1) if warmup is None else warmup
     repeat = (1 if cpu else 2) if repeat is None else repeat
-    sweep = _positive_ints("--steps", steps, MAX_STEPS), _positive_ints("--samples", "1" if samples is None else samples)
+    sweep = _positive_ints("--steps", steps, MAX_STEPS), _positive_ints("--samples", "1" if samples is None else samples, MAX_SAMPLES)
     options = BenchOptions(*sweep, warmup, repeat)
     if reference is not None and input_path is None:
         raise UsageError("--reference needs --input", hint="give the blurred clip with --input")

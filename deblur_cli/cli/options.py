@@ -36,7 +36,12 @@ EtaOpt = Annotated[
 SeedOpt = Annotated[
     int, typer.Option("--seed", min=0, max=2**64 - 1, help="Random seed: same seed, same output.")
 ]  # torch's generators take 64 bits
-SamplesOpt = Annotated[int, typer.Option("--samples", min=1, help="Average this many samples (diffusion models).")]
+# Samples averaged at most: each is a whole DDIM run, and the K starting noises are held at once
+# (restorers.py), so a stray extra digit meant hours and gigabytes before any output
+MAX_SAMPLES = 64
+SamplesOpt = Annotated[
+    int, typer.Option("--samples", min=1, max=MAX_SAMPLES, help="Average this many samples (diffusion models).")
+]
 WindowOpt = Annotated[Optional[int], typer.Option("--window", min=1, help="Frames restored together (default: the model's).")]
 OverlapOpt = Annotated[
     Optional[int], typer.Option("--overlap", min=0, help="Frames shared by consecutive windows (default 2).")
