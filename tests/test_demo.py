@@ -73,3 +73,12 @@ def test_an_interrupted_demo_leaves_the_earlier_set_whole(tmp_path):
     for name in names:
         frames = media.read_frames(tmp_path / name)
         assert len(frames) == 4 and frames[0].shape == (48, 80, 3)
+
+
+def test_demo_warns_that_a_model_that_does_not_sample_ignores_steps(tmp_path):
+    args = ["demo", "-o", str(tmp_path / "demo"), "-m", "dstnet-s", "--size", "64x48", "--frames", "2"]
+    result = runner.invoke(app, [*args, "--steps", "7"])
+    assert result.exit_code == 0, result.output
+    assert "warning: --steps applies to the diffusion models (wtsa, wtsa-s); dstnet-s restores in one" in result.stderr
+    result = runner.invoke(app, [*args, "-f"])
+    assert result.exit_code == 0 and "warning" not in result.stderr

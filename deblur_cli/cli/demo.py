@@ -19,8 +19,10 @@ from deblur_cli.cli.options import (
     StepsOpt,
     WeightsOpt,
     SMALLEST_SYNTHESIS,
+    SAMPLING_DEFAULTS,
     check_synthesis_memory,
     parse_size,
+    sampling_note,
     window_options,
 )
 
@@ -49,6 +51,8 @@ def demo(
     from deblur_cli.devices import resolve_device
 
     model = choose_model(model, device=resolve_device(device), weights=weights)
+    if ignored := sampling_note(model, steps, SAMPLING_DEFAULTS["--eta"], SAMPLING_DEFAULTS["--samples"]):
+        warn(ignored)  # as `deblur run` and `deblur bench` do
     restorer = build_shown(model, weights=weights, device=device, precision=precision, steps=steps, seed=seed, warn=warn)
     # the generated clip is one shot, filmed by a camera that pans ever faster towards its ends: a cut
     # found in it could only be a false one, and would change the figure the demo prints
