@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from deblur_cli.data.synth import synthesize_clip
-from deblur_cli.errors import OutputError
+from deblur_cli.errors import OutputError, UsageError
 from deblur_cli.metrics import psnr, to_8bit
 from deblur_cli.pipeline import ProgressFn, WindowOptions, to_image, to_tensor
 from deblur_cli.stream import restore_stream
@@ -33,6 +33,18 @@ class DemoResult:
     seconds: float  # decoding blurry.mp4 and restoring it
     psnr_blurry: float  # dB, input (decoded) against the generated sharp frames, mean over frames
     psnr_restored: float  # dB, output (before encoding) against the generated sharp frames, mean over frames
+
+
+def check_size(size: tuple[int, int]) -> None:
+    """UsageError unless (W, H) is even both ways: 4:2:0 halves the chroma planes, and the encoder falls
+    back to 4:4:4, which many players cannot show, at an odd size."""
+    width, height = size
+    if width % 2 or height % 2:
+        even = f"{width - width % 2}x{height - height % 2}"
+        raise UsageError(
+            f"--size {width}x{height}: the demo's clips are H.264 4:2:0, which needs an even width and height",
+            hint=f"e.g. --size {even}",
+        )
 
 
 def write_clip(path: Path, frames: torch.Tensor) -> None:
@@ -75,6 +87,7 @@ def run_demo(
     and scoring against a degraded reference measures the codec as much as the model. The input is scored as the model received it, decoded from blurry.mp4; the
     output as the model returned it, before deblurred.mp4 (4:2:0 too, for players) is encoded.
     """
+    check_size(size)
     paths = {name: folder / f"{name}.mp4" for name in ("blurry", "sharp", "deblurred")}
     existing = [p.name for p in paths.values() if p.exists()]
     if existing and not force:

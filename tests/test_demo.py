@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import av
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 from deblur_cli.cli import app
 from deblur_cli.data.synth import synthesize_clip
 from deblur_cli.demo import run_demo
+from deblur_cli.errors import UsageError
 from deblur_cli.metrics import psnr, to_8bit
 from deblur_cli.video_io import open_source
 from deblur_cli.windows import WindowOptions
@@ -82,3 +84,16 @@ def test_demo_warns_that_a_model_that_does_not_sample_ignores_steps(tmp_path):
     assert "warning: --steps applies to the diffusion models (wtsa, wtsa-s); dstnet-s restores in one" in result.stderr
     result = runner.invoke(app, [*args, "-f"])
     assert result.exit_code == 0 and "warning" not in result.stderr
+
+
+def test_demo_writes_4_2_0_clips_and_refuses_an_odd_size_in_one_line(tmp_path):
+    """Every player shows 4:2:0 H.264; at an odd size the encoder would fall back to 4:4:4."""
+    result = runner.invoke(app, ["demo", "-o", str(tmp_path / "odd"), "-m", "dstnet-s", "--size", "65x49", "--frames", "2"])
+    assert result.exit_code == 2 and "--size 65x49: the demo's clips are H.264 4:2:0" in result.stderr
+    assert "hint: e.g. --size 64x48" in result.stderr and not (tmp_path / "odd").exists()
+    with pytest.raises(UsageError):
+        run_demo(tmp_path / "lib", IdentityRestorer(), windows=WindowOptions(window=4, overlap=1, tile=None), frames=2, size=(64, 47))
+    result = run_demo(tmp_path, IdentityRestorer(), windows=WindowOptions(window=4, overlap=1, tile=None), frames=2, size=(64, 48))
+    for path in (result.blurry, result.sharp, result.restored):
+        with av.open(str(path)) as container:
+            assert container.streams.video[0].codec_context.pix_fmt == "yuv420p"

@@ -47,9 +47,10 @@ def demo(
     clip_size = parse_size(size, minimum=SMALLEST_SYNTHESIS)
     check_synthesis_memory(frames, *clip_size)
     # Modules that import torch: here, not at the top (see cli/__init__.py).
-    from deblur_cli.demo import run_demo
+    from deblur_cli.demo import check_size, run_demo
     from deblur_cli.devices import resolve_device
 
+    check_size(clip_size)  # before the model is built
     model = choose_model(model, device=resolve_device(device), weights=weights)
     if ignored := sampling_note(model, steps, SAMPLING_DEFAULTS["--eta"], SAMPLING_DEFAULTS["--samples"]):
         warn(ignored)  # as `deblur run` and `deblur bench` do
