@@ -97,3 +97,15 @@ def test_demo_writes_4_2_0_clips_and_refuses_an_odd_size_in_one_line(tmp_path):
     for path in (result.blurry, result.sharp, result.restored):
         with av.open(str(path)) as container:
             assert container.streams.video[0].codec_context.pix_fmt == "yuv420p"
+
+
+def test_demo_records_the_weights_precision_and_steps_it_ran_with(tmp_path):
+    args = ["demo", "-o", str(tmp_path / "demo"), "-m", "dstnet-s", "--size", "64x48", "--frames", "2", "--precision", "fp32"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    made = json.loads(result.stdout)["restorer"]
+    assert made["model"] == "dstnet-s" and made["dtype"] == "torch.float32"
+    assert made["weights"][0].endswith("dstnet-s.safetensors") and len(made["weights_sha256"]) == 64
+    result = runner.invoke(app, [*args, "-f"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"dstnet-s (dstnet-s.safetensors sha256 {made['weights_sha256'][:12]}, float32) on cpu:")

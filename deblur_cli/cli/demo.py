@@ -69,15 +69,32 @@ def demo(
         "psnr_deblurred_db": round(result.psnr_restored, 2),
         "gain_db": round(result.psnr_restored - result.psnr_blurry, 2),
         "files": [str(result.blurry), str(result.sharp), str(result.restored)],
+        # what made deblurred.mp4, as bench's rows and run --json record it: weights file and sha256,
+        # the dtype --precision resolved to, and a diffusion model's steps and seed
+        "restorer": getattr(restorer, "identity", None),
     }
     if as_json:
         out.print_json(json.dumps(summary))
         return
     out.print(
-        f"{model} on {restorer.device}: {result.frames} frames in {result.seconds:.1f} s; "
+        f"{model}{_made_by(summary['restorer'])} on {restorer.device}: {result.frames} frames in {result.seconds:.1f} s; "
         f"PSNR {result.psnr_blurry:.2f} dB (blurry) -> {result.psnr_restored:.2f} dB (deblurred), "
         f"gain {result.psnr_restored - result.psnr_blurry:+.2f} dB",
         highlight=False,
         soft_wrap=True,
     )
     out.print(f"files: {result.blurry}  {result.restored}  {result.sharp}", highlight=False, soft_wrap=True)
+
+
+def _made_by(identity: dict | None) -> str:
+    """The weights file (name and the start of its sha256), the dtype and any steps, in brackets: what
+    tells two demos' figures apart. Empty for a restorer that does not say."""
+    if not identity:
+        return ""
+    parts = [Path(identity["weights"][0]).name]
+    if identity.get("weights_sha256"):
+        parts[0] += f" sha256 {identity['weights_sha256'][:12]}"
+    parts.append(str(identity["dtype"]).removeprefix("torch."))
+    if "steps" in identity:
+        parts.append(f"{identity['steps']} steps")
+    return f" ({', '.join(parts)})"
