@@ -386,6 +386,8 @@ def test_a_terminal_too_narrow_for_the_table_is_named_with_a_hint(stand_in_model
         (["-m", "wtsa-s", "--samples", "1,100000"], 2, "--samples values must be at most 64, got '1,100000'"),
         (["--plot", "plot.jpg"], 2, "--plot writes a PNG image; plot.jpg does not end in .png"),
         (["--weights", "wtsa=w.safetensors"], 2, "not benchmarked"),
+        (["-m", "auto,wtsa-s", "--weights", "auto=w.safetensors"], 2, "--weights takes a model's name, not auto (-m auto is"),
+        (["-m", "dstnet-s", "--weights", "auto=w.safetensors"], 2, "hint: e.g. --weights dstnet-s=w.safetensors"),
         (["-m", "dstnet-s", "--weights", "dstnet-s=a.pth", "--weights", "dstnet-s=b.pth"], 2, "names dstnet-s twice"),
     ],
 )

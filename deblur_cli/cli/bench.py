@@ -14,7 +14,7 @@ from rich import box
 from rich.measure import Measurement
 from rich.table import Table
 
-from deblur_cli.auto_model import choose_model
+from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, labelled, out, warn
 from deblur_cli.cli.tables import cell
 from deblur_cli.cli.weights import build_shown
@@ -150,9 +150,10 @@ def bench(
     if input_path is None:
         check_synthesis_memory(frames, *(crop or SYNTHETIC_SIZE))
     names = [name.strip() for value in model or DEFAULT_MODELS for name in value.split(",")]  # -m a,b as -m a -m b
-    candidates = list(dict.fromkeys(choose_model(name, device=torch_device) for name in names))
+    chosen = {name: choose_model(name, device=torch_device) for name in names}
+    candidates = list(dict.fromkeys(chosen.values()))
     specs = {name: model_spec(name) for name in candidates}  # unknown names fail here, before any work
-    weight_files = _weight_files(weights or [], candidates)
+    weight_files = _weight_files(weights or [], candidates, chosen.get(AUTO))
     sources = {"--input": input_path, "--reference": reference}
     sources |= {f"--weights {name}": path for name, path in weight_files.items()}
     sources |= {f"--lpips-weights {path}": path for path in lpips_weights or []}
@@ -299,12 +300,18 @@ def _frame_named(source: Path, output: Path) -> Path | None:
     return None
 
 
-def _weight_files(pairs: list[str], names: list[str]) -> dict[str, Path]:
+def _weight_files(pairs: list[str], names: list[str], auto: str | None) -> dict[str, Path]:
+    """The --weights MODEL=FILE pairs by model; each MODEL one of `names`, those benchmarked (`auto`: what
+    -m auto resolved to, None without it)."""
     files = {}
     for pair in pairs:
         name, sep, path = pair.partition("=")
         if not sep or not path:
             raise UsageError(f"--weights takes MODEL=FILE, got {pair!r}", hint="e.g. --weights dstnet-s=my.safetensors")
+        if name == AUTO:  # weights go with the model bench runs, which auto only stands for
+            meant = auto or names[0]
+            chose = f" (-m auto is {auto} here)" if auto else ""
+            raise UsageError(f"--weights takes a model's name, not auto{chose}", hint=f"e.g. --weights {meant}={path}")
         if name not in names:
             raise UsageError(f"--weights names {name!r}, which is not benchmarked", hint=f"add --model {name}")
         if name in files:
