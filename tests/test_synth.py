@@ -414,3 +414,28 @@ def test_a_photos_folder_linked_into_the_cache_is_followed(tmp_path):
     (tmp_path / "cache" / "photos" / "loop").symlink_to(tmp_path / "cache", target_is_directory=True)  # walked once
     train, val = split_photos(tmp_path / "cache")
     assert len(train) + len(val) == 20
+
+
+def test_the_train_split_of_procedural_scenes_is_not_the_val_split():
+    """Without photos both splits are procedural scenes: the train clips come from seeds of their own,
+    or `synth --split train` would write the validation clips; val's clips keep their seeds."""
+    from deblur_cli.data.dataset import FixedClips, clip_seed, make_clip
+
+    val, train = (FixedClips([], count=2, frames=2, size=(32, 24), seed=0, split=split) for split in ("val", "train"))
+    for i in range(2):
+        assert not torch.equal(val[i][1], train[i][1])
+        assert torch.equal(val[i][1], make_clip(clip_seed(0, i), val.pool, frames=2, size=(32, 24), procedural_share=1.0)[1])
+    assert torch.equal(train[1][0], FixedClips([], count=2, frames=2, size=(32, 24), seed=0, split="train")[1][0])
+
+
+def test_synth_split_train_without_sources_writes_other_clips_than_val(tmp_path):
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.synth  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    for split in ("train", "val"):
+        args = ["synth", str(tmp_path / split), "--clips", "1", "--frames", "2", "--size", "32x24", "--split", split]
+        assert CliRunner().invoke(app, args).exit_code == 0
+    frame = "clip_0000/sharp/0000.png"
+    assert (tmp_path / "train" / frame).read_bytes() != (tmp_path / "val" / frame).read_bytes()

@@ -64,9 +64,12 @@ def split_videos(cache: str | Path | None) -> tuple[list[Path], list[Path]]:
     return [v for v in videos if v.name not in HELD_OUT_VIDEOS], [v for v in videos if v.name in HELD_OUT_VIDEOS]
 
 
-def clip_seed(seed: int, index: int) -> int:
-    """The synthesis seed of clip `index` of the stream `seed`."""
-    return int(np.random.SeedSequence([seed, index]).generate_state(1, dtype=np.uint64)[0]) >> 1
+def clip_seed(seed: int, index: int, split: str = "val") -> int:
+    """The synthesis seed of clip `index` of the stream `seed`; the "train" split's clips come from
+    seeds of their own, so that its procedural scenes (the same for both splits without photos) are
+    not the validation clips."""
+    entropy = [seed, index] if split == "val" else [seed, index, 1]
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0]) >> 1
 
 
 class _PhotoPool:
@@ -207,8 +210,10 @@ class FixedClips(Dataset):
         seed: int,
         max_layers: int = 2,
         still: bool | None = None,
+        split: str = "val",
     ):
         self.pool = _PhotoPool(photos, size)
+        self.split = split  # "train" or "val": the photos' split, which picks the clips' seeds (clip_seed)
         self.count, self.frames, self.size, self.seed, self.max_layers = count, frames, size, seed, max_layers
         self.still = still  # None: camera paths drawn as in training (some almost still)
         self.procedural_share = 0.0 if len(self.pool) else 1.0
@@ -225,7 +230,7 @@ class FixedClips(Dataset):
         if not 0 <= i < self.count:
             raise IndexError(i)
         return make_clip(
-            clip_seed(self.seed, i),
+            clip_seed(self.seed, i, self.split),
             self.pool,
             frames=self.frames,
             size=self.size,

@@ -56,7 +56,7 @@ def write_dataset(
             warn(note)
         dataset = FixedClips(
             photos,
-            count=clips, frames=frames, size=size, seed=seed, max_layers=max_layers,
+            count=clips, frames=frames, size=size, seed=seed, max_layers=max_layers, split=split,
         )  # fmt: skip
     for i in range(clips):
         _write_clip(*dataset[i], out / f"clip_{i:04d}", fmt)
