@@ -241,7 +241,10 @@ def test_synth_command_writes_clips_from_videos_and_refuses_sizes_none_holds(tmp
     assert again.exit_code == 1 and "ds is not empty" in again.output
     args[1] = str(tmp_path / "ds2")
     too_big = CliRunner().invoke(app, [*args, "--size", "640x360"])
-    assert too_big.exit_code == 1 and "no video holds clips of 3 frames at 640x360" in too_big.output
+    assert too_big.exit_code == 1 and "no video holds clips of 3 frames at 640x360: the videos of this split are 96x64" in too_big.output
+    assert "hint: choose a --size that fits in 96x64" in too_big.output and "--fetch" not in too_big.output
+    too_long = CliRunner().invoke(app, [*args[:-1], "300", "--size", "48x32"])
+    assert too_long.exit_code == 1 and "no shot of theirs is that long" in too_long.output and "fewer --frames" in too_long.output
     assert "Traceback" not in too_big.output
 
 
@@ -297,3 +300,12 @@ def test_a_raw_dv_training_video_is_prepared_at_its_frame_rate(tmp_path):
 
     frames, fps = decode_frames(media.make_dv(tmp_path / "tape.dv", ntsc=False, frames=3))
     assert len(frames) == 3 and fps == 25
+
+
+def test_no_installed_video_of_the_split_asks_for_fetch():
+    from deblur_cli.data.dataset import FixedVideoClips
+    from deblur_cli.errors import InputError
+
+    with pytest.raises(InputError, match="none of this split is installed") as caught:
+        FixedVideoClips([], count=1, frames=3, size=(48, 32), seed=0)
+    assert "--fetch" in caught.value.hint

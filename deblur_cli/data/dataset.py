@@ -240,16 +240,29 @@ class FixedClips(Dataset):
         )
 
 
+def _no_video_fits(folders: Sequence[Path], frames: int, size: tuple[int, int]) -> InputError:
+    """Why none of the prepared `folders` holds clips of `frames` frames of `size` (W, H): there are
+    none, they are all smaller, or no shot of theirs is long enough; with what to change."""
+    clip = f"clips of {frames} frames at {size[0]}x{size[1]}"
+    if not folders:
+        return InputError(f"no video holds {clip}: none of this split is installed", hint="install the videos with `deblur synth --fetch` (needs OpenCV)")
+    sizes = [load_video(f).size for f in folders]
+    if not any(w >= size[0] and h >= size[1] for w, h in sizes):
+        largest = " and ".join(dict.fromkeys(f"{w}x{h}" for w, h in sizes))
+        return InputError(
+            f"no video holds {clip}: the videos of this split are {largest}",
+            hint=f"choose a --size that fits in {largest}",
+        )
+    return InputError(f"no video holds {clip}: no shot of theirs is that long at that size", hint="ask for fewer --frames")
+
+
 class FixedVideoClips(Dataset):
     """A fixed, reproducible set of clips from real videos: clip i comes from video i mod n, by seed."""
 
     def __init__(self, folders: Sequence[Path], *, count: int, frames: int, size: tuple[int, int], seed: int):
         self.pool = _VideoPool(folders, frames, size)
         if not len(self.pool):
-            raise InputError(
-                f"no video holds clips of {frames} frames at {size[0]}x{size[1]}",
-                hint="install the videos with `deblur synth --fetch` (needs OpenCV); the held-out video is 320x240",
-            )
+            raise _no_video_fits(folders, frames, size)
         self.count, self.frames, self.size, self.seed = count, frames, size, seed
 
     def __len__(self) -> int:
