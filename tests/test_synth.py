@@ -439,3 +439,15 @@ def test_synth_split_train_without_sources_writes_other_clips_than_val(tmp_path)
         assert CliRunner().invoke(app, args).exit_code == 0
     frame = "clip_0000/sharp/0000.png"
     assert (tmp_path / "train" / frame).read_bytes() != (tmp_path / "val" / frame).read_bytes()
+
+
+def test_synth_into_a_file_says_it_is_a_file(tmp_path):
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.synth  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    (tmp_path / "afile").write_bytes(b"mine")
+    result = CliRunner().invoke(app, ["synth", str(tmp_path / "afile"), "--clips", "1", "--frames", "2", "--size", "32x24"])
+    assert result.exit_code == 1 and f"error: {tmp_path / 'afile'} is a file, not a folder" in result.stderr
+    assert ".tmp" not in result.output and (tmp_path / "afile").read_bytes() == b"mine"

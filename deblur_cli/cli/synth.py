@@ -91,6 +91,8 @@ def synth(
     width, height = parse_size(size, minimum=SMALLEST_SYNTHESIS)
     if output.is_dir() and any(output.iterdir()):  # new clips over old ones would leave some of the old behind
         raise OutputError(f"{output} is not empty", hint="write the clips into a new or empty folder")
+    if output.exists() and not output.is_dir():
+        raise OutputError(f"{output} is a file, not a folder", hint="write the clips into a new or empty folder")
     check_synthesis_memory(frames, width, height)
     try:
         write_dataset(
