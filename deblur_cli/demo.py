@@ -92,6 +92,8 @@ def run_demo(
     existing = [p.name for p in paths.values() if p.exists()]
     if existing and not force:
         raise OutputError(f"{folder} already holds {', '.join(existing)}", hint="pass --force to replace them")
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder} is a file, not a folder", hint="give -o a new folder, or an earlier demo's")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:

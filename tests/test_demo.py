@@ -109,3 +109,10 @@ def test_demo_records_the_weights_precision_and_steps_it_ran_with(tmp_path):
     result = runner.invoke(app, [*args, "-f"])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"dstnet-s (dstnet-s.safetensors sha256 {made['weights_sha256'][:12]}, float32) on cpu:")
+
+
+def test_demo_into_a_file_says_it_is_a_file(tmp_path):
+    (tmp_path / "dmfile").write_bytes(b"mine")
+    result = runner.invoke(app, ["demo", "-o", str(tmp_path / "dmfile"), "-m", "dstnet-s", "--size", "64x48", "--frames", "2"])
+    assert result.exit_code == 1 and f"error: {tmp_path / 'dmfile'} is a file, not a folder" in result.stderr
+    assert "free space" not in result.stderr and (tmp_path / "dmfile").read_bytes() == b"mine"
