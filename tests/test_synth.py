@@ -361,8 +361,40 @@ def test_an_interrupted_synth_leaves_only_whole_clips(tmp_path, monkeypatch):
     monkeypatch.setattr(writer, "write_png", stopping)
     with pytest.raises(_Stop):
         writer.write_dataset(tmp_path, clips=2, frames=2, size=(32, 24), sources=None, split="val", seed=0)
-    assert [p.name for p in tmp_path.iterdir()] == ["clip_0000"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [writer.STAMP, "clip_0000"]
     assert len(list((tmp_path / "clip_0000").rglob("*.png"))) == 4
+
+
+def test_the_same_synth_command_continues_a_stopped_one_and_writes_the_same_clips(tmp_path, monkeypatch):
+    """A stopped synth's folder was refused as not empty: its clips had to be made again from the start."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.synth  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+    from deblur_cli.data import writer
+
+    command = ["synth", "--clips", "3", "--frames", "2", "--size", "32x24", "--split", "val"]
+    whole = CliRunner().invoke(app, [*command, str(tmp_path / "whole")])
+    assert whole.exit_code == 0, whole.output
+    plain, calls = writer._write_clip, []
+
+    def stopping(*args):
+        calls.append(1)
+        if len(calls) == 2:  # inside the second clip
+            raise _Stop()
+        plain(*args)
+
+    monkeypatch.setattr(writer, "_write_clip", stopping)
+    stopped = CliRunner().invoke(app, [*command, str(tmp_path / "parts")])
+    assert stopped.exit_code == 130 and "1 of 3 clips are written" in stopped.stderr
+    monkeypatch.setattr(writer, "_write_clip", plain)
+    other = CliRunner().invoke(app, [*command, "--seed", "1", str(tmp_path / "parts")])
+    assert other.exit_code == 1 and "is not empty" in other.stderr  # other settings: not this dataset
+    resumed = CliRunner().invoke(app, [*command, str(tmp_path / "parts")])
+    assert resumed.exit_code == 0 and "1 of the 3 clips were there" in resumed.stderr
+    for frame in sorted((tmp_path / "whole").rglob("*.png")):
+        assert (tmp_path / "parts" / frame.relative_to(tmp_path / "whole")).read_bytes() == frame.read_bytes()
+    assert len(list((tmp_path / "parts").rglob("*.png"))) == 12
 
 
 def test_an_interrupted_array_leaves_no_temporary_file_to_pass_for_a_photo(tmp_path, monkeypatch):

@@ -237,8 +237,10 @@ def test_synth_command_writes_clips_from_videos_and_refuses_sizes_none_holds(tmp
     result = CliRunner().invoke(app, [*args, "--size", "48x32", "--split", "train"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "ds/clip_0001/sharp").iterdir()) == ["0000.png", "0001.png", "0002.png"]
-    again = CliRunner().invoke(app, [*args, "--size", "48x32", "--split", "train"])  # over the clips just written
-    assert again.exit_code == 1 and "ds is not empty" in again.output
+    again = CliRunner().invoke(app, [*args, "--size", "48x32", "--split", "train"])  # the same command again
+    assert again.exit_code == 0 and "the 2 clips were there already" in again.output
+    other = CliRunner().invoke(app, [*args, "--size", "48x32", "--split", "val"])  # over the clips just written
+    assert other.exit_code == 1 and "ds is not empty" in other.output
     args[1] = str(tmp_path / "ds2")
     too_big = CliRunner().invoke(app, [*args, "--size", "640x360"])
     assert too_big.exit_code == 1 and "no video holds clips of 3 frames at 640x360: the videos of this split are 96x64" in too_big.output

@@ -7,9 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from deblur_cli.cli.app import command, err, out, warn
+from deblur_cli.cli.app import command, err, note, out, warn
 from deblur_cli.cli.options import SMALLEST_SYNTHESIS, SYNTHESIS_BYTES_PER_PIXEL, check_synthesis_memory, parse_size
-from deblur_cli.errors import DeblurError, OutputError, UsageError
+from deblur_cli.errors import DeblurError, UsageError
+from deblur_cli.interrupts import Terminated
 
 
 @command("synth")
@@ -50,13 +51,13 @@ def synth(
             raise UsageError("--pack and --unpack each take --sources alone", hint="deblur synth --pack DIR --sources CACHE")
         from deblur_cli.data.travel import pack_cache, unpack_cache
 
-        def note(line: str) -> None:
+        def say(line: str) -> None:
             err.print(line, highlight=False)
 
         if pack:
-            out.print(str(pack_cache(sources, pack, progress=note)))
+            out.print(str(pack_cache(sources, pack, progress=say)))
         else:
-            out.print(str(unpack_cache(unpack, sources, progress=note)))
+            out.print(str(unpack_cache(unpack, sources, progress=say)))
         return
     if fetch:
         if sources is None:
@@ -82,23 +83,24 @@ def synth(
                 "deblur synth --format ffv1 needs PyAV (the av package); PNG frames (the default) do not",
                 hint="pip install av",
             ) from None
-    from deblur_cli.data.writer import write_dataset
+    from deblur_cli.data.writer import clips_written, write_dataset
     from deblur_cli.tiles import is_out_of_memory
 
     def report(done: int, total: int) -> None:
         err.print(f"clip {done}/{total}", highlight=False)
 
     width, height = parse_size(size, minimum=SMALLEST_SYNTHESIS)
-    if output.is_dir() and any(output.iterdir()):  # new clips over old ones would leave some of the old behind
-        raise OutputError(f"{output} is not empty", hint="write the clips into a new or empty folder")
-    if output.exists() and not output.is_dir():
-        raise OutputError(f"{output} is a file, not a folder", hint="write the clips into a new or empty folder")
     check_synthesis_memory(frames, width, height)
+    kept = clips_written(output) if output.is_dir() else 0  # by a stopped run, if its settings were these
     try:
         write_dataset(
             output, clips=clips, frames=frames, size=(width, height), sources=sources, split=split, seed=seed,
             max_layers=0 if shake_only else 2, videos=videos, fmt=fmt, progress=report, warn=warn,
         )  # fmt: skip
+    except (KeyboardInterrupt, Terminated):
+        if written := clips_written(output) if output.is_dir() else 0:
+            note(f"{written} of {clips} clips are written in {output}: the same command writes the rest")
+        raise
     except (RuntimeError, MemoryError) as e:
         if not is_out_of_memory(e):
             raise
@@ -107,4 +109,8 @@ def synth(
             f"not enough memory to synthesise clips of {frames} frames at {width}x{height} (about {need:.0f} GB each)",
             hint="ask for fewer --frames or a smaller --size; --clips makes more clips of the same length",
         ) from None
+    if kept >= clips:
+        note(f"the {clips} clips were there already, written with these settings: nothing to do")
+    elif kept:
+        note(f"{kept} of the {clips} clips were there from a stopped run with these settings: kept")
     out.print(str(output))

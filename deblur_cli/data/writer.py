@@ -7,6 +7,8 @@ Videos are encoded with PyAV, imported only where they are written; PNG frames w
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import struct
 import zlib
@@ -17,6 +19,7 @@ import numpy as np
 import torch
 
 from deblur_cli.data.dataset import FixedClips, FixedVideoClips, sources_note, split_photos, split_videos
+from deblur_cli import __version__
 from deblur_cli.errors import OutputError
 
 
@@ -38,13 +41,18 @@ def write_dataset(
     """Write `clips` clips of `frames` frames at `size` (W, H) from the `split` ("train" or "val") photos
     of `sources` (procedural scenes when None), or with `videos` from its real videos, into `out`;
     returns `out`. `fmt` is "png" (a folder of frames per clip) or "ffv1" (a lossless video per clip).
-    `out` must hold no clip of the same name (the command writes into a new or empty folder). `warn(line)`
+    `out` must be new or empty, or hold what a stopped run with the same settings wrote (recorded in its
+    STAMP file): then its whole clips are kept and the others written. `warn(line)`
     hears when `sources` yields no photo for these clips (they are then procedural scenes)."""
     if split not in ("train", "val"):
         raise ValueError(f"split must be train or val, got {split!r}")
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
     out = Path(out)
+    settings = {
+        "deblur": __version__, "clips": clips, "frames": frames, "size": list(size), "split": split, "seed": seed,
+        "max_layers": max_layers, "videos": videos, "format": fmt, "sources": _sources_identity(sources),
+    }  # fmt: skip
     if videos:
         train_videos, val_videos = split_videos(sources)
         dataset = FixedVideoClips(
@@ -58,11 +66,55 @@ def write_dataset(
             photos,
             count=clips, frames=frames, size=size, seed=seed, max_layers=max_layers, split=split,
         )  # fmt: skip
+    _claim(out, settings)  # once the clips can be made: a folder is not claimed for a dataset that cannot be
     for i in range(clips):
-        _write_clip(*dataset[i], out / f"clip_{i:04d}", fmt)
+        if not (out / f"clip_{i:04d}").is_dir():  # one a stopped run of the same settings wrote is kept
+            _write_clip(*dataset[i], out / f"clip_{i:04d}", fmt)
         if progress:
             progress(i + 1, clips)
     return out
+
+
+STAMP = ".synth.json"  # in the output folder: the settings its clips were written with
+
+
+def clips_written(out: str | Path) -> int:
+    """How many whole clips `out` holds."""
+    return sum(1 for p in Path(out).glob("clip_[0-9][0-9][0-9][0-9]") if p.is_dir())
+
+
+def _claim(out: Path, settings: dict) -> None:
+    """Make `out` this dataset's folder: a new or empty folder, or one that a stopped run with the same
+    `settings` left (its clips are kept and the rest written). OutputError for a file, or a folder
+    holding anything else: new clips beside other files would make a dataset nobody asked for."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} is a file, not a folder", hint="write the clips into a new or empty folder")
+    if out.is_dir() and any(p.name != STAMP for p in out.iterdir()):  # a stamp alone: no clip was written
+        try:
+            same = json.loads((out / STAMP).read_text()) == settings
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            raise OutputError(
+                f"{out} is not empty",
+                hint="write the clips into a new or empty folder (the same command continues one it stopped)",
+            )
+        return
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / STAMP).write_text(json.dumps(settings, indent=1) + "\n")
+    except OSError as e:
+        raise OutputError(f"cannot write {out}: {e.strerror}") from None
+
+
+def _sources_identity(sources: str | Path | None) -> str | None:
+    """The source cache as its manifest stands (the photos and videos it lists): a cache that gained or
+    lost some since a run stopped would give other clips."""
+    if sources is None:
+        return None
+    manifest = Path(sources) / "manifest.json"
+    digest = hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else "no manifest"
+    return f"{Path(sources).resolve()} {digest}"
 
 
 def _write_clip(blurred: torch.Tensor, sharp: torch.Tensor, final: Path, fmt: str) -> None:
