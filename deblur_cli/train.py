@@ -479,6 +479,9 @@ def _train(
         warn(_procedural_note(config.sources, config.val_size))
     generator = torch.Generator(device)  # the loss's random draws (a diffusion model's timesteps and noise)
 
+    def stop_asked() -> bool:  # before the last step; every rank gets the same answer
+        return should_stop is not None and step < stop and ddp.any(bool(should_stop()), device)
+
     last_val: dict[str, float] = {}
     timer, timed = time.perf_counter(), 0
     batch = None
@@ -515,7 +518,7 @@ def _train(
         validation = None
         due = step % config.val_every == 0 or step == stop  # the same on every rank
         # a stop request already made is not kept waiting by a validation (minutes, for a diffusion model)
-        stopping = due and should_stop is not None and step < stop and ddp.any(bool(should_stop()), device)
+        stopping = due and stop_asked()
         if ddp.main and due and not stopping:
             validation = last_val = validate(task, ema, val_set, device)
         if ddp.main:
@@ -526,7 +529,7 @@ def _train(
                 checkpoint()
         if step % 50 == 0:  # a rolling window, so the figure follows the current speed
             timer, timed = time.perf_counter(), 0
-        if stopping or (should_stop is not None and step < stop and ddp.any(bool(should_stop()), device)):
+        if stopping or stop_asked():
             if ddp.main and step % config.save_every:  # the steps since the last checkpoint are kept
                 checkpoint()
             return last_val, False
