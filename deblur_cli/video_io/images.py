@@ -55,10 +55,10 @@ def list_images(location: str | os.PathLike) -> list[Path]:
         where = f"directory {text}"
     else:
         candidates = [Path(p) for p in glob.glob(text) if os.path.isfile(p)]
+        if not candidates:
+            raise InputError(f"no file matches {text}", hint="check the pattern: a glob names the frames of a sequence, or videos")
         where = f"files matching {text}"
     images = sorted((p for p in candidates if is_image(p) and not p.name.startswith(".")), key=natural_key)
-    if not candidates and where.startswith("files"):
-        raise InputError(f"no file matches {text}", hint="check the pattern: a glob names the frames of a sequence, or videos")
     if not images:
         raise InputError(f"no images in {where}", hint=_SEQUENCE_HINT)
     return images
