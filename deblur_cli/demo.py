@@ -100,7 +100,7 @@ def run_demo(
         raise output_error(folder, e) from None
     # The three files belong together: they are written under temporary names and renamed at the end, so
     # that a demo stopped part-way leaves an earlier demo's set whole, not its deblurred.mp4 beside new clips.
-    temps = {name: folder / temp_name(path).name for name, path in paths.items()}
+    temps = {name: temp_name(path) for name, path in paths.items()}
     try:
         blurred, sharp = synthesize_clip(seed, frames=frames, size=size, still=False)  # a clip that needs deblurring
         write_clip(temps["blurry"], blurred)

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deblur_cli.data.dataset import FixedClips, FixedVideoClips, sources_note, split_photos, split_videos
 from deblur_cli import __version__
+from deblur_cli.data.dataset import FixedClips, FixedVideoClips, sources_note, split_photos, split_videos
 from deblur_cli.errors import OutputError
 
 
