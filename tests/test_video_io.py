@@ -289,6 +289,18 @@ def test_avi_frames_a_capture_dropped_keep_their_times(tmp_path, codec, pix_fmt)
         assert [f.pts for f in cut] == [0, 1, 15]
 
 
+def test_avi_frames_a_capture_dropped_are_not_counted(tmp_path):
+    # the header and the index count the empty entries too (a webcam's 444 for 68 frames): the progress
+    # total counts the index's entries that hold a frame, within a span as well
+    source = media.make_video(tmp_path / "a.avi", frames=5, pts=[0, 1, 5, 6, 20], codec="mjpeg", pix_fmt="yuvj420p")
+    with av.open(str(source)) as container:
+        assert container.streams.video[0].frames == 21
+    assert describe(source).frame_count == 5
+    for span, count in ((Span(start=0.2), 3), (Span(end=0.3), 4), (Span(start=0.1, end=0.25), 2)):
+        with open_source(source, span=span) as cut:
+            assert cut.info.frame_count == count == len(list(cut))
+
+
 # --- round trips ---------------------------------------------------------------------------------------------
 
 

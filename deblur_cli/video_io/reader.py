@@ -87,6 +87,7 @@ class VideoFileSource:
             self._breaks: list[float] = []  # seconds of each longer jump there (discontinuities)
             self._counts_jumps = self._container.format.name in _SILENT_LOSS_CONTAINERS
             self._index_timestamps = _counts_frames(self._container, self._stream)
+            self._listed = _listed_times(self._container, self._stream)
             self._frames = self._decode()
             first = next(self._frames, None)
             if first is None:
@@ -94,7 +95,7 @@ class VideoFileSource:
                     f"{self.path}: the video stream has no decodable frames",
                     hint="the file is empty or damaged; check that it plays in a media player",
                 )
-            info = _describe(self._container, self._stream, first, counted=self._index_timestamps)
+            info = _describe(self._container, self._stream, first, counted=self._index_timestamps, listed=self._listed)
             self._double = deinterlace == "double" and info.field_order is not None
             if deinterlace == "on" or (deinterlace in ("auto", "double") and info.field_order is not None):
                 info = replace(info, deinterlaced=True)
@@ -223,12 +224,22 @@ class VideoFileSource:
             timecode = shifted(timecode, round(skipped * info.fps), info.fps)
         return replace(
             info,
-            frame_count=max(1, round(length * info.fps)) if length is not None and info.fps else None,
+            frame_count=self._listed_between(self._first[1], self._end_pts)
+            or (max(1, round(length * info.fps)) if length is not None and info.fps else None),
             duration=length,
             pts_offset=self._first[1] if span.start > 0 else self._clock_start,
             end_time=None if span.end is None else float(zero * time_base) + span.end,
             timecode=timecode,
         )
+
+    def _listed_between(self, start: int, end: int | None) -> int | None:
+        """How many frames the index lists from timestamp `start` to before `end` (None: the end), on the
+        timeline's clock; None where the frames are not timed by an index that lists them all."""
+        if self._listed is None or self._index_timestamps:
+            return None
+        per_frame = 2 if self._double else 1  # a frame per field: two timeline steps per stored frame
+        times = (tick * per_frame + field for tick in self._listed for field in range(per_frame))
+        return sum(start <= time and (end is None or time < end) for time in times)
 
     def _clock_zero(self, info: VideoInfo) -> int:
         """The timestamp (the timeline's units) the output's clock counts from: 0, the file's own clock,
@@ -306,11 +317,12 @@ class VideoFileSource:
                 f"{self.path}: the video stream is corrupt after {_good(decoded)} ({_reason(e)})",
                 hint=_DAMAGED_HINT,
             ) from None
+        stated = len(self._listed) if self._listed is not None else stream.frames  # 0: not counted
         if count_packets:  # a whole read: how many frames the damage cost, against the container's count
             # the smaller: an MP4 cut without re-encoding counts samples its edit list does not show
-            expected = min(filter(None, (stream.frames, _frames_by_duration(stream))), default=0)
+            expected = min(filter(None, (stated, _frames_by_duration(stream))), default=0)
             self._missing = max(expected - decoded, 0) if expected else None
-        _check_complete(self.path, stream, packets if count_packets else None, decoded, end, timed=timed)
+        _check_complete(self.path, stream, stated, packets if count_packets else None, decoded, end, timed=timed)
 
     @property
     def warnings(self) -> list[str]:
@@ -442,11 +454,23 @@ def _counts_frames(container, stream) -> bool:
     return container.format.name in _CONSTANT_RATE_CONTAINERS and bool(stream.codec_context.has_b_frames)
 
 
-def _describe(container, stream, first: av.VideoFrame, *, counted: bool) -> VideoInfo:
-    """The stream's VideoInfo; `counted`: frames are timed by their index, at the stream's rate."""
+def _listed_times(container, stream) -> list[int] | None:
+    """The timestamps of the frames an AVI's index lists, in the stream's time base. FFmpeg's index leaves out
+    the empty entries where a capture dropped frames, which the header's count (`stream.frames`) includes.
+    None for other containers, and for an AVI without an index to the end (the demuxer then adds entries
+    as it reads)."""
+    if container.format.name not in _CONSTANT_RATE_CONTAINERS or not stream.duration:
+        return None
+    times = [entry.timestamp for entry in stream.index_entries]
+    return times if times and times[-1] + 1 >= stream.duration else None
+
+
+def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed: list[int] | None) -> VideoInfo:
+    """The stream's VideoInfo; `counted`: frames are timed by their index, at the stream's rate; `listed`:
+    the frames' timestamps as an AVI's index lists them, which count them exactly."""
     fps = frame_rate(stream)
     duration = _stream_length(stream)
-    frame_count = stream.frames or (round(duration * fps) if duration and fps else None)
+    frame_count = len(listed) if listed else stream.frames or (round(duration * fps) if duration and fps else None)
     time_base = 1 / fps if counted and fps else stream.time_base
     return VideoInfo(
         width=first.width,
@@ -533,9 +557,17 @@ def _good(count: int) -> str:
 
 
 def _check_complete(
-    path: Path, stream, packets: int | None, decoded: int, end: Fraction | None, *, timed: bool = False
+    path: Path,
+    stream,
+    expected: int,
+    packets: int | None,
+    decoded: int,
+    end: Fraction | None,
+    *,
+    timed: bool = False,
 ) -> None:
-    """Raise if the demuxer stopped before the end the container announced (a truncated or damaged file).
+    """Raise if the demuxer stopped before the end the container announced (a truncated or damaged file):
+    `expected` packets, as its index counts them (MP4, MOV, AVI; 0 where the container keeps no count).
 
     The end is the reliable measure: an MP4 cut without re-encoding keeps every sample in its index (the
     count) but plays only those its edit list shows, so fewer packets than the count is truncation only
@@ -544,7 +576,6 @@ def _check_complete(
     it must meet the stated end to within rounding, a frame and a half; without durations it falls a
     frame or more short (VFR: the last frame's, however long), so three frames are let go.
     """
-    expected = stream.frames  # from the index (MP4, MOV, AVI); 0 when the container keeps no count
     short = bool(expected) and packets is not None and packets < expected
     if expected and packets is not None and not short:
         return
