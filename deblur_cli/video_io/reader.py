@@ -29,9 +29,9 @@ from deblur_cli.video_io.info import (
 from deblur_cli.video_io.timecode import at_double_rate, find_timecode, shifted
 
 # Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
-# and FFmpeg guesses presentation times from decode order, so such frames get pts from their index instead.
-# Video without reordering keeps its own: the index's tick of each frame, past the empty entries where a
-# capture dropped frames.
+# and FFmpeg guesses presentation times from decode order, so such frames take the times its index lists in
+# turn, or are counted where it has no index. Video without reordering keeps its own: the index's tick of
+# each frame, past the empty entries where a capture dropped frames.
 _CONSTANT_RATE_CONTAINERS = {"avi"}
 
 # Containers whose demuxer drops damaged packets without a word (MPEG-TS: broadcast recordings, AVCHD
@@ -95,7 +95,8 @@ class VideoFileSource:
                     f"{self.path}: the video stream has no decodable frames",
                     hint="the file is empty or damaged; check that it plays in a media player",
                 )
-            info = _describe(self._container, self._stream, first, counted=self._index_timestamps, listed=self._listed)
+            counted = self._index_timestamps and self._listed is None
+            info = _describe(self._container, self._stream, first, counted=counted, listed=self._listed)
             self._double = deinterlace == "double" and info.field_order is not None
             if deinterlace == "on" or (deinterlace in ("auto", "double") and info.field_order is not None):
                 info = replace(info, deinterlaced=True)
@@ -150,7 +151,7 @@ class VideoFileSource:
             raise InputError(f"{self.path}: a frame of a video is found by its timestamp", hint="give its pts")
         target = pts + self.info.pts_offset
         for attempt in ("seek", "from the start"):
-            if self._index_timestamps:  # AVI's timestamps count frames: read on from here
+            if self._index_timestamps:  # reordered AVI's timestamps are given in turn: read on from here
                 timeline = itertools.chain([self._first] if self._first else [], self._timeline)
             else:
                 self._seek(target if attempt == "seek" else self._zero, self._zero)
@@ -186,12 +187,24 @@ class VideoFileSource:
         # after it keep their places (the audio's sync, and a resumed run finding its frame by its stamp);
         # a missing stamp, or one far behind (a clock that restarted), the previous plus one nominal frame.
         if self._index_timestamps:
-            return index * self._step
+            return self._indexed_pts(index, last)
         if frame.pts is not None and (last is None or frame.pts > last):
             return frame.pts
         if last is None:
             return 0
         return last + 1 if frame.pts is not None and last - frame.pts < self._step else last + self._step
+
+    def _indexed_pts(self, index: int, last: int | None) -> int:
+        """The timestamp of reordered AVI's `index`-th frame on the timeline: the `index`-th time its index
+        lists, or, without an index, `index` frames. The index holds decode times, so where a capture dropped
+        frames the gap may fall up to the reordering's depth (a frame or two) from where it was."""
+        if self._listed is None:
+            return index * self._step
+        per_frame = 2 if self._double else 1  # a frame per field: two timeline steps per stored frame
+        stored, field = divmod(index, per_frame)
+        if stored < len(self._listed):
+            return self._listed[stored] * per_frame + field
+        return last + self._step  # more frames than the index lists: the decoder made one of two packets
 
     def _cut(self, info: VideoInfo, span: Span) -> VideoInfo:
         """Move to the span's first frame; the VideoInfo of the frames from there to the span's end."""
@@ -199,7 +212,7 @@ class VideoFileSource:
         time_base = info.time_base or 1 / info.rate
         if span.start > 0:
             target = zero + _units(span.start, time_base)
-            if not self._index_timestamps:  # AVI's timestamps count frames from the start: read up to the span
+            if not self._index_timestamps:  # reordered AVI's are given in turn from the start: read up to the span
                 self._seek(target, zero)
             self._first = next((item for item in self._timeline if item[1] >= target), None)
             if self._first is None:
@@ -235,7 +248,7 @@ class VideoFileSource:
     def _listed_between(self, start: int, end: int | None) -> int | None:
         """How many frames the index lists from timestamp `start` to before `end` (None: the end), on the
         timeline's clock; None where the frames are not timed by an index that lists them all."""
-        if self._listed is None or self._index_timestamps:
+        if self._listed is None:
             return None
         per_frame = 2 if self._double else 1  # a frame per field: two timeline steps per stored frame
         times = (tick * per_frame + field for tick in self._listed for field in range(per_frame))
@@ -450,7 +463,7 @@ def frame_rate(stream) -> Fraction | None:
 
 
 def _counts_frames(container, stream) -> bool:
-    """Whether frames are timed by their index (AVI with reordered frames), not by their timestamps."""
+    """Whether frames are timed in turn by their index (AVI with reordered frames), not by their timestamps."""
     return container.format.name in _CONSTANT_RATE_CONTAINERS and bool(stream.codec_context.has_b_frames)
 
 
@@ -466,7 +479,7 @@ def _listed_times(container, stream) -> list[int] | None:
 
 
 def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed: list[int] | None) -> VideoInfo:
-    """The stream's VideoInfo; `counted`: frames are timed by their index, at the stream's rate; `listed`:
+    """The stream's VideoInfo; `counted`: frames are timed by their count, at the stream's rate; `listed`:
     the frames' timestamps as an AVI's index lists them, which count them exactly."""
     fps = frame_rate(stream)
     duration = _stream_length(stream)
