@@ -145,7 +145,8 @@ def test_ten_bit_video_decodes_to_uint16_on_the_full_scale(tmp_path):
 MATRIX_WEIGHTS = {1: (0.2126, 0.0722), 9: (0.2627, 0.0593)}
 BT601 = (0.299, 0.114)
 INTERLEAVED = {"nv12": False, "nv21": True, "p010le": False}  # Cb and Cr in one plane; Cr first
-PACKED = {"yuyv422": (0, 1, 3), "uyvy422": (1, 0, 2), "yvyu422": (0, 3, 1)}  # offsets of Y, Cb, Cr in 4 bytes
+# offsets of Y, Cb, Cr in 4 samples (bytes; Y210's 16-bit words, each sample in its top bits)
+PACKED = {"yuyv422": (0, 1, 3), "uyvy422": (1, 0, 2), "yvyu422": (0, 3, 1), "y210le": (0, 1, 3), "y212le": (0, 1, 3)}
 
 
 def stored_planes(frame: av.VideoFrame) -> tuple[list[np.ndarray], int]:
@@ -157,10 +158,10 @@ def stored_planes(frame: av.VideoFrame) -> tuple[list[np.ndarray], int]:
     def samples(plane, count=1):
         return np.frombuffer(plane, dtype).reshape(plane.height, -1)[:, : plane.width * count].astype(np.float64)
 
-    shift = 2 ** (16 - bits) if name.startswith("p0") else 1  # P010 keeps its 10 bits at the top
-    if name in PACKED:  # two pixels in four bytes: Y, Cb, Y, Cr in YUYV's order
+    shift = 2 ** (16 - bits) if name.startswith(("p0", "y2")) else 1  # P010 and Y210 keep their bits at the top
+    if name in PACKED:  # two pixels in four samples: Y, Cb, Y, Cr in YUYV's order
         luma, cb, cr = PACKED[name]
-        row = samples(frame.planes[0], 2)
+        row = samples(frame.planes[0], 2) / shift
         return [row[:, luma::2], row[:, cb::4], row[:, cr::4]], bits
     if name not in INTERLEAVED:
         return [samples(plane) / shift for plane in frame.planes[:3]], bits
@@ -228,11 +229,14 @@ def test_eight_bit_4_2_0_reads_as_the_exact_conversion_of_its_planes(tmp_path, n
         ("ten_444_odd.mkv", {"pix_fmt": "yuv444p10le", "size": (63, 47)}),
         ("ten_420_odd.mkv", {"pix_fmt": "yuv420p10le", "size": (63, 47), "color": {"matrix": 9, "range": 1}}),
         ("twelve.mkv", {"pix_fmt": "yuv420p12le", "color": {"matrix": 9, "range": 1}}),
+        ("y210.mkv", {"codec": "rawvideo", "pix_fmt": "y210le", "color": {"matrix": 1, "range": 1}}),
+        ("y210_full.mkv", {"codec": "rawvideo", "pix_fmt": "y210le", "color": {"matrix": 1, "range": 2}}),
     ],
 )
 def test_deep_video_reads_as_the_exact_conversion_of_its_planes(tmp_path, name, settings):
-    # swscale's 16-bit RGB read these 0.45 to 0.5 levels (8-bit) dark in the mean: white at 65283, not 65535
-    path = media.make_video(tmp_path / name, frames=2, codec="ffv1", bit_depth=10, **settings)
+    # swscale's 16-bit RGB read these 0.45 to 0.5 levels (8-bit) dark in the mean: white at 65283, not 65535;
+    # packed 10-bit 4:2:2 (Y210: capture cards, hardware decoders) -0.53 limited, -0.13 full range
+    path = media.make_video(tmp_path / name, frames=2, **{"codec": "ffv1", "bit_depth": 10, **settings})
     with av.open(str(path)) as container:
         decoded = list(container.decode(video=0))
     want = np.stack([exact_rgb(frame) for frame in decoded])
@@ -253,6 +257,16 @@ def test_two_plane_and_packed_yuv_read_as_the_exact_conversion_of_their_samples(
     got = np.stack(decode(path)).astype(np.float64)
     assert np.abs((got - want).mean(axis=(0, 1, 2))).max() < 0.05
     assert np.abs(got - want).max() <= 0.51
+
+
+@pytest.mark.parametrize("packed, planar", [("y210le", "yuv422p10le"), ("y212le", "yuv422p12le"), ("y216le", "yuv422p16le")])
+def test_deep_packed_4_2_2_reads_as_its_planar_samples(packed, planar):
+    # no container here keeps Y212 or Y216 as they are, so the frames are made in memory
+    frame = av.VideoFrame.from_ndarray(media.pattern(0, 64, 48, bit_depth=16), format="rgb48le").reformat(
+        format=planar, dst_colorspace=1, dst_color_range=1
+    )
+    got = frame_arrays(frame.reformat(format=packed), np.uint16, alpha=False)[0]
+    np.testing.assert_array_equal(got, frame_arrays(frame, np.uint16, alpha=False)[0])
 
 
 def test_p010_reads_as_the_exact_conversion_of_its_planes():

@@ -46,10 +46,13 @@ _INTERLEAVED = {
     "p010le": False, "p012le": False, "p016le": False, "p210le": False, "p216le": False,
     "p410le": False, "p416le": False,
 }  # fmt: skip
-# Packed 4:2:2, Y and chroma alternating in one plane (capture cards, webcams, raw .yuv files): swscale
-# reads them to RGB 1.8 to 2.3 levels dark, as it reads NV12, but unpacks them to planar 4:2:2 sample for
-# sample, which the exact path reads.
-_PACKED = {"yuyv422": "yuv422p", "uyvy422": "yuv422p", "yvyu422": "yuv422p"}
+# Packed 4:2:2, Y and chroma alternating in one plane (capture cards, webcams, raw .yuv files, hardware
+# decoders' 10-bit Y210): swscale reads them to RGB 1.8 to 2.3 levels dark, as it reads NV12 (Y210 0.53
+# dark, as any deep YUV), but unpacks them to planar 4:2:2 sample for sample, which the exact path reads.
+_PACKED = {
+    "yuyv422": "yuv422p", "uyvy422": "yuv422p", "yvyu422": "yuv422p",
+    "y210le": "yuv422p10le", "y212le": "yuv422p12le", "y216le": "yuv422p16le",
+}  # fmt: skip
 # 16-bit planar YUV of each chroma subsampling (pixels a chroma sample covers across, down): the formats
 # swscale converts exactly but for a scale (see _read_tables and _write_tables).
 _WIDE = {(1, 1): "yuv444p16le", (2, 1): "yuv422p16le", (2, 2): "yuv420p16le"}
@@ -104,8 +107,8 @@ def layout(pix_fmt: str) -> Layout | None:
 
 
 def unpacked(frame: av.VideoFrame) -> av.VideoFrame:
-    """A packed 4:2:2 frame (YUYV, UYVY, YVYU) as the planar yuv422p frame of the same samples and colour
-    tags; other frames as they are."""
+    """A packed 4:2:2 frame (YUYV, UYVY, YVYU; Y210, Y212, Y216) as the planar 4:2:2 frame of the same
+    samples, at their depth, and colour tags; other frames as they are."""
     planar = _PACKED.get(frame.format.name)
     if planar is None:
         return frame
