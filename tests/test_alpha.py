@@ -3,12 +3,14 @@ has one (ProRes 4444, VP9, FFV1, QuickTime Animation, PNG, TIFF); elsewhere the 
 
 from __future__ import annotations
 
+import io
 import json
 from fractions import Fraction
 
 import av
 import numpy as np
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 import deblur_cli.pipeline as pipeline
@@ -304,6 +306,34 @@ def test_a_jpeg_with_a_fourth_channel_has_alpha_only_where_it_shows(tmp_path):
     image[:4, :4, 3] = 0
     with open_source(write_lossless_jpeg(tmp_path / "corner.jpg", image)) as frames:
         assert frames.info.alpha and next(iter(frames)).alpha[0, 0] == 0
+
+
+def write_four_component_jpeg(path, black):
+    """A baseline JPEG of four components numbered 1 to 4, without Adobe's marker, its fourth the (H, W)
+    uint8 plane `black`: libjpeg reads it as CMYK; FFmpeg decodes it to YUVA444P, that plane left as stored."""
+    cmyk = np.zeros((*black.shape, 4), np.uint8)
+    cmyk[..., 3] = black
+    buffer = io.BytesIO()
+    Image.frombytes("CMYK", black.shape[::-1], cmyk.tobytes()).save(buffer, "JPEG", quality=95)
+    data = bytearray(buffer.getvalue())
+    adobe = data.index(b"\xff\xee")  # APP14, which Pillow writes for CMYK
+    del data[adobe : adobe + 2 + int.from_bytes(data[adobe + 2 : adobe + 4], "big")]
+    frame_header, scan_header = data.index(b"\xff\xc0"), data.index(b"\xff\xda")
+    for k in range(4):  # Pillow numbers them "C", "M", "Y", "K", which FFmpeg reads as CMYK
+        data[frame_header + 10 + 3 * k] = data[scan_header + 5 + 2 * k] = k + 1
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_jpegs_fourth_component_in_yuv_is_not_alpha(tmp_path):
+    # its fourth component is black by libjpeg's reading; FFmpeg keeps it apart as YUVA444P's fourth plane,
+    # which was read as alpha (a ramp from 55 to 255: the output faded out where the black was)
+    black = np.tile(np.linspace(0, 200, 32).astype(np.uint8), (16, 1))
+    with av.open(str(write_four_component_jpeg(tmp_path / "four.jpg", black))) as container:
+        frame = next(container.decode(video=0))
+    assert frame.format.name == "yuva444p" and frame.to_ndarray(format="rgba")[..., 3].min() < 100
+    with open_source(tmp_path / "four.jpg") as frames:
+        assert not frames.info.alpha and next(iter(frames)).alpha is None
 
 
 def test_a_video_codecs_alpha_counts_even_where_the_first_frame_is_opaque(tmp_path):

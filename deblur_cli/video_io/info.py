@@ -90,9 +90,13 @@ def has_alpha_channel(pix_fmt: str) -> bool:
 # Decoders whose pictures have an alpha channel whether or not the image uses it: a GIF decodes to BGRA,
 # and many PNGs are saved as RGBA with every pixel opaque; a CMYK or YCCK JPEG decodes to GBRAP or YUVA444P
 # with the black folded into the colour and the fourth plane left opaque. Their alpha counts when the first
-# picture shows some transparency (lossless JPEG can store a real one); a video codec's alpha (ProRes 4444,
-# QuickTime Animation, VP9) counts as it is stored.
+# picture shows some transparency (lossless RGB JPEG can store a real one); a video codec's alpha (ProRes
+# 4444, QuickTime Animation, VP9) counts as it is stored.
 _INCIDENTAL_ALPHA = {"gif", "png", "apng", "tiff", "webp", "bmp", "mjpeg"}
+# Decoders whose YUV pictures' fourth plane is never alpha: a JPEG of four components without Adobe's
+# marker (or with its YCbCr transform) is CMYK as libjpeg reads it, and FFmpeg leaves its black, unfolded,
+# in YUVA444P's fourth plane.
+_BLACK_NOT_ALPHA = {"mjpeg"}
 
 
 def carries_alpha(frame: av.VideoFrame, codec: str | None) -> bool:
@@ -104,6 +108,8 @@ def carries_alpha(frame: av.VideoFrame, codec: str | None) -> bool:
         return False
     if codec not in _INCIDENTAL_ALPHA and not palette:
         return True
+    if codec in _BLACK_NOT_ALPHA and not frame.format.is_rgb:
+        return False
     # at the picture's own depth: swscale's 8-to-16-bit step makes an opaque 255 into 65532, not 65535
     dtype = np.uint8 if bit_depth_of(frame.format) <= 8 else np.uint16
     plane = frame.to_ndarray(format=array_format(dtype, alpha=True))[..., 3]
