@@ -16,16 +16,16 @@ from typer.testing import CliRunner
 import deblur_cli.pipeline as pipeline
 from deblur_cli.cli import app
 import deblur_cli.restorers as restorers_module
-from deblur_cli.errors import InputError, OutputError
+from deblur_cli.errors import InputError, OutputBusyError, OutputError
 from deblur_cli.pipeline import deblur_video
 from deblur_cli.span import Span
 from deblur_cli.video_io import EncodeOptions, open_source
 from deblur_cli.video_io.segments import SegmentedVideoSink
-from deblur_cli.video_io.work_folder import work_folder
+from deblur_cli.video_io.work_folder import OutputLock, work_folder
 from deblur_cli.video_io.writer import VideoFileSink
 from deblur_cli.windows import WindowOptions
 from tests import media
-from tests.restorers import IdentityRestorer, MixingRestorer
+from tests.restorers import FailingRestorer, IdentityRestorer, MixingRestorer
 
 FFV1 = EncodeOptions(codec="ffv1")
 WINDOWS = WindowOptions(window=4, overlap=1, tile=None)  # full windows start every 3 frames
@@ -178,6 +178,25 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_pat
     assert first.resume_point.frames == 5  # the refused one touched nothing
     first.abort()
     SegmentedVideoSink(target, info, FFV1, key={"k": 1}).abort()
+
+
+@pytest.mark.parametrize("name", ["out.mkv", "frames"])
+def test_a_restorer_without_identity_writes_under_the_lock_too(tmp_path, name):
+    """Without a resume key (a restorer with no `identity`) video and PNG-frame outputs took no lock:
+    two runs wrote one output at once."""
+    source = media.make_video(tmp_path / "in.mkv", frames=4)
+    target = tmp_path / name
+    options = dict(windows=WINDOWS, encode=FFV1 if name == "out.mkv" else EncodeOptions())
+    held = OutputLock(target)  # another run, writing the output
+    with pytest.raises(OutputBusyError, match=f"another deblur run is writing {target}"):
+        deblur_video(source, target, IdentityRestorer(), **options)
+    assert not target.exists()
+    held.release()
+    with pytest.raises(KeyboardInterrupt):
+        deblur_video(source, target, FailingRestorer(0, KeyboardInterrupt()), **options)
+    assert sorted(os.listdir(tmp_path)) == ["in.mkv"]  # nothing left, the lock neither
+    deblur_video(source, target, IdentityRestorer(), **options)
+    assert sorted(os.listdir(tmp_path)) == sorted(["in.mkv", name])
 
 
 # --- the pipeline ---------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.images import ImageSequenceSource
 from deblur_cli.video_io.info import frame_arrays
 from deblur_cli.video_io.reader import frames_jumped
+from deblur_cli.video_io.work_folder import work_folder
 from tests import media
 
 
@@ -1379,7 +1380,8 @@ def test_abort_leaves_nothing_behind(tmp_path, target, error):
             for frame in frames:
                 sink.write(frame)
                 if frame.index == 3:
-                    assert len(leftovers(tmp_path, before)) == 1  # the temporary output, beside the target
+                    # the temporary output beside the target, and the folder of the output's lock
+                    assert len(leftovers(tmp_path, before)) == 2 and work_folder(tmp_path / target).is_dir()
                     assert not (tmp_path / target).exists()
                     raise error()
     assert leftovers(tmp_path, before) == []
@@ -1583,7 +1585,6 @@ def test_frames_jumped_allows_jitter_and_telecine():
 @pytest.mark.parametrize("stem", ["a" * 240, "é" * 125], ids=["ascii-240-bytes", "utf8-250-bytes"])
 def test_outputs_with_names_near_the_file_systems_limit(tmp_path, stem):
     from deblur_cli.pipeline import deblur_video
-    from deblur_cli.video_io.work_folder import work_folder
     from tests.restorers import IdentityRestorer
 
     source = media.make_video(tmp_path / "in.mp4", frames=3)

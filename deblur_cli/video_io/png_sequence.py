@@ -16,7 +16,7 @@ from deblur_cli.errors import OutputExistsError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions, unused_options
 from deblur_cli.video_io.info import HDR_TRANSFERS, Frame, VideoInfo, array_format, checked_parts, with_alpha
-from deblur_cli.video_io.work_folder import ResumePoint, WorkFolder, write_json
+from deblur_cli.video_io.work_folder import OutputLock, ResumePoint, WorkFolder, write_json
 
 FRAME_NAME = "frame_{:06d}.png"  # numbered from 1
 _PNG_FORMATS = {(False, False): "rgb24", (True, False): "rgb48be", (False, True): "rgba", (True, True): "rgba64be"}
@@ -57,7 +57,8 @@ class PngSequenceSink(atomic.FinishOrAbort):
     one. Frames of an image sequence keep their images' names (with .png: `_kept_names`), others are
     numbered (FRAME_NAME). Frames are turned to display orientation (a PNG has no rotation tag). Timestamps, audio and
     subtitles cannot be stored; `warnings` says so when the source had audio or subtitles. An existing
-    empty directory is replaced; a non-empty one is refused.
+    empty directory is replaced; a non-empty one is refused. A second run writing the same output at the
+    same time is refused (OutputError): the output's lock is held from here until `finish` or `abort`.
 
     With a `key`, the frames are written into the output's work folder (work_folder.py) and kept there
     when the run stops early, as segments.SegmentedVideoSink keeps its segments: `cut` marks the frames
@@ -90,7 +91,12 @@ class PngSequenceSink(atomic.FinishOrAbort):
         self._folder = None
         self.resume_point, self.discarded, self.kept_frames = None, 0, 0
         if key is None:
-            self._temp = atomic.reserve_dir(self.path)
+            self._held = OutputLock(self.path)
+            try:
+                self._temp = atomic.reserve_dir(self.path)
+            except BaseException:
+                self._held.release()
+                raise
         else:
             self._resume(key, fresh)
 
@@ -106,7 +112,7 @@ class PngSequenceSink(atomic.FinishOrAbort):
 
     def _resume(self, key: dict, fresh: bool) -> None:
         """Write into the work folder, after the frames an earlier run kept there under `key`."""
-        self._folder = WorkFolder(self.path, key, fresh=fresh)
+        self._folder = self._held = WorkFolder(self.path, key, fresh=fresh)
         self.work = self._folder.path
         self._temp = self.work / "frames"
         kept = None
@@ -168,20 +174,18 @@ class PngSequenceSink(atomic.FinishOrAbort):
         self._save(self._encoder.encode(None))
 
     def finish(self) -> None:
-        """Save the last frames and rename the directory into place (then remove the work folder)."""
+        """Save the last frames and rename the directory into place, then unlock (and remove the work folder)."""
         super().finish()
-        if self._folder is not None:
-            self._folder.release(keep=False)
+        self._held.release(keep=False)
 
     def abort(self) -> None:
-        """Delete the temporary directory; the final name is never touched. With a key, the frames kept
-        by `cut` stay in the work folder. Does nothing once finished or aborted."""
+        """Delete the temporary directory and unlock; the final name is never touched. With a key, the
+        frames kept by `cut` stay in the work folder. Does nothing once finished or aborted."""
         if self._state == "open":
             self._state = "aborted"
             if self._folder is None:
                 atomic.discard(self._temp)
-            else:
-                self._folder.release(keep=bool(self.kept_frames))
+            self._held.release(keep=bool(self.kept_frames))
 
 
 _KEPT = "kept.json"

@@ -67,7 +67,8 @@ def open_sink(
     suffix (.png, .jpg, .tif, .bmp) gets one image: the output of a one-frame source such as a photo.
     With a `resume_key`, a video file is written by way of segments, and PNG frames into a work folder,
     which an interrupted run leaves for the next one with the same key (segments.SegmentedVideoSink,
-    png_sequence.PngSequenceSink; `fresh` discards them instead).
+    png_sequence.PngSequenceSink; `fresh` discards them instead). Every output, with a key or not, is
+    locked against other runs while it is written (work_folder.OutputLock).
     Raises OutputError for an unusable path, codec or pixel format before anything is written.
     """
     if is_frame_directory(path):

@@ -50,8 +50,9 @@ class ResumePoint:
 
 class OutputLock:
     """The lock a run holds on `output` while it writes it: the output's work folder, created, with its
-    lock file held (OutputError if another run holds it). A sink that keeps no work (an image file,
-    written in one go) holds only this; WorkFolder holds it under its work."""
+    lock file held (OutputError if another run holds it). Every sink holds it, with or without a resume
+    key: one that keeps no work (an image file, written in one go; a video file or PNG frames from a
+    restorer without an `identity`) holds only this; WorkFolder holds it under its work."""
 
     def __init__(self, output: Path):
         self.output = output

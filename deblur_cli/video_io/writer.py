@@ -27,6 +27,7 @@ from deblur_cli.video_io.info import (
     with_alpha,
 )
 from deblur_cli.video_io.passthrough import Passthrough
+from deblur_cli.video_io.work_folder import OutputLock
 from deblur_cli.video_io.yuv import yuv_frame
 
 # Containers that store a display matrix (MP4/MOV track matrix, Matroska projection).
@@ -361,6 +362,10 @@ class VideoFileSink(atomic.FinishOrAbort):
     (see Passthrough); `warnings` lists anything that could not be kept as it was. Besides frames, it takes
     packets encoded earlier with the same settings (`write_packets`). Every failure raises OutputError
     after removing the temporary file.
+
+    A second run writing the same output at the same time is refused (OutputError): the output's lock
+    is held from here until `finish` or `abort`. `temp_folder` is the output's work folder, whose owner
+    (segments.SegmentedVideoSink) holds that lock already.
     """
 
     def __init__(
@@ -373,9 +378,14 @@ class VideoFileSink(atomic.FinishOrAbort):
         self._container = None
         self._passthrough = None
         self._state = "open"  # then "finished" or "aborted"
+        self._lock = OutputLock(self.path) if temp_folder is None else None
         # beside the output, or in `temp_folder` (a run's work folder: what a killed run leaves there is
         # removed by the next one, where a hidden file beside the output would stay for good)
-        self._temp = atomic.reserve_file(self.path, temp_folder)
+        try:
+            self._temp = atomic.reserve_file(self.path, temp_folder)
+        except BaseException:
+            self._unlock()
+            raise
         with atomic.cleanup_on_error(self.path, self.abort):
             self._container = open_container(str(self._temp), self.path.name)
             self._encoder = VideoEncoder(self._container, self.path.name, info, options, self.warnings)
@@ -425,8 +435,8 @@ class VideoFileSink(atomic.FinishOrAbort):
         self._container.close()
 
     def abort(self) -> None:
-        """Stop and delete the temporary file; the final name is never touched. Does nothing once finished or
-        aborted."""
+        """Stop, delete the temporary file and unlock; the final name is never touched. Does nothing once
+        finished or aborted."""
         if self._state == "open":
             self._state = "aborted"
             if self._passthrough is not None:
@@ -436,3 +446,15 @@ class VideoFileSink(atomic.FinishOrAbort):
                 with contextlib.suppress(Exception):
                     self._container.close()
             atomic.discard(self._temp)
+        self._unlock()
+
+    def finish(self) -> None:
+        """Complete the file and rename it into place, then unlock."""
+        try:
+            super().finish()
+        finally:
+            self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
