@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 from fractions import Fraction
 from pathlib import Path
 
@@ -21,6 +26,7 @@ from deblur_cli.pipeline import deblur_video
 from deblur_cli.span import Span
 from deblur_cli.video_io import EncodeOptions, open_source
 from deblur_cli.video_io.segments import SegmentedVideoSink
+import deblur_cli.video_io.work_folder as work_folder_module
 from deblur_cli.video_io.work_folder import OutputLock, work_folder
 from deblur_cli.video_io.writer import VideoFileSink
 from deblur_cli.windows import WindowOptions
@@ -178,6 +184,65 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_pat
     assert first.resume_point.frames == 5  # the refused one touched nothing
     first.abort()
     SegmentedVideoSink(target, info, FFV1, key={"k": 1}).abort()
+
+
+class _Interleaved:
+    """work_folder's fcntl, with `meanwhile()` run once just before the next flock: what another run does
+    between this run's opening the lock file and its locking it."""
+
+    def __init__(self, meanwhile):
+        self.meanwhile = meanwhile
+        self.LOCK_EX, self.LOCK_NB = fcntl.LOCK_EX, fcntl.LOCK_NB
+
+    def flock(self, fd, operation):
+        meanwhile, self.meanwhile = self.meanwhile, lambda: None
+        meanwhile()
+        return fcntl.flock(fd, operation)
+
+
+@pytest.mark.skipif(fcntl is None, reason="runs are locked with flock")
+def test_a_lock_file_its_holder_removed_is_not_a_lock(tmp_path, monkeypatch):
+    """A run that opened the lock file as its holder finished (removing it) locked the removed file: it
+    and every later run (--force or not) all wrote the output at once, and the last rename won."""
+    target = tmp_path / "out.mkv"
+    first = OutputLock(target)
+    monkeypatch.setattr(work_folder_module, "fcntl", _Interleaved(first.release))
+    second = OutputLock(target)  # opened first's lock file, then first finished
+    with pytest.raises(OutputBusyError, match=f"another deblur run is writing {target}"):
+        OutputLock(target)
+    second.release()
+    assert not work_folder(target).exists()
+    OutputLock(target).release()
+
+
+@pytest.mark.skipif(fcntl is None, reason="runs are locked with flock")
+def test_a_run_that_starts_as_another_ends_takes_the_lock(tmp_path, monkeypatch):
+    """The work folder removed between this run's finding it and its opening the lock file in it was an
+    error ("cannot create files in ..."), though nothing held the output any more."""
+    target = tmp_path / "out.mkv"
+    first = OutputLock(target)
+    real = work_folder_module._anyone_may_create_in
+
+    def first_ends_meanwhile(folder):  # asked once the folder is found there
+        monkeypatch.setattr(work_folder_module, "_anyone_may_create_in", real)
+        first.release()
+        return real(folder)
+
+    monkeypatch.setattr(work_folder_module, "_anyone_may_create_in", first_ends_meanwhile)
+    second = OutputLock(target)
+    with pytest.raises(OutputBusyError):
+        OutputLock(target)
+    second.release()
+    assert not work_folder(target).exists()
+
+
+def test_a_lock_left_by_a_run_that_died_is_taken(tmp_path):
+    """flock's lock goes with its process: a lock file left behind blocks nothing."""
+    target = tmp_path / "out.mkv"
+    work_folder(target).mkdir()
+    (work_folder(target) / "lock").write_bytes(b"")
+    OutputLock(target).release()
+    assert not work_folder(target).exists()
 
 
 @pytest.mark.parametrize("name", ["out.mkv", "frames"])

@@ -8,7 +8,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ except ImportError:  # Windows: runs are not locked against each other
 WORK_FORMAT = 1  # of the work folder's files; a folder of another format is started afresh
 _MANIFEST = "run.json"
 _LOCK = "lock"
+_TRIES = 100  # at taking a lock whose file the runs holding it keep removing as they end
 
 
 def work_folder(path: str | os.PathLike) -> Path:
@@ -64,7 +64,7 @@ class OutputLock:
         if self._fd is None:
             return
         if not keep:
-            shutil.rmtree(self.path, ignore_errors=True)
+            _remove_held(self.path)
         with contextlib.suppress(OSError):
             os.close(self._fd)
         self._fd = None
@@ -113,16 +113,61 @@ def write_json(path: Path, data: dict) -> None:
 
 def _lock(work: Path, output: Path) -> int:
     """Create the work folder and hold its lock for the run; OutputError if another run holds it, or if
-    what has the folder's name cannot be this run's: a run empties its work folder, and must not follow
-    a symbolic link (or a Windows junction) planted there to a folder elsewhere, nor, in a folder where
-    anyone may create files (/tmp: world-writable, sticky), empty another user's folder."""
-    try:
-        created = True
+    what has the folder's name cannot be this run's (_make_folder).
+
+    The lock is flock's on the file `lock` in the folder, which goes with its process: one left by a run
+    that died blocks nothing. A run that ends removes the folder, the lock file last while still holding
+    it (_remove_held), so a run that opened that file meanwhile may lock it only once it is gone: such a
+    lock locks nothing (a third run would make a new file and lock that too, and both would write the
+    output), so the file locked must still be the one at that name, or the run tries again."""
+    for _ in range(_TRIES):
+        if not _make_folder(work, output):
+            continue
         try:
-            work.mkdir()
-        except FileExistsError:  # a folder, or something else, said below
-            created = False
+            fd = os.open(work / _LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        except FileNotFoundError:  # the folder went as the run holding it ended: make it again
+            continue
+        except OSError as e:
+            raise atomic.output_error(output, e) from None
+        if fcntl is None:
+            return fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise _busy(output) from None
+        except OSError:  # a file system without locks (some network shares): run unlocked
+            return fd
+        if _same_file(fd, work / _LOCK):
+            return fd
+        os.close(fd)  # the file of a run that ended, removed: try again
+    raise _busy(output)
+
+
+def _busy(output: Path) -> OutputBusyError:
+    return OutputBusyError(
+        f"another deblur run is writing {output}", hint="wait for it to end, or choose another output"
+    )
+
+
+def _make_folder(work: Path, output: Path) -> bool:
+    """Create the work folder, or check that what is there may be this run's: OutputError if not; False
+    if it went before it could be checked (as the run holding it ended). A run empties its work folder,
+    and must not follow a symbolic link (or a Windows junction) planted there to a folder elsewhere, nor,
+    in a folder where anyone may create files (/tmp: world-writable, sticky), empty another user's
+    folder."""
+    created = False
+    try:
+        work.mkdir()
+        created = True
+    except FileExistsError:  # a folder, or something else, said below
+        pass
+    except OSError as e:
+        raise atomic.output_error(output, e) from None
+    try:
         found = os.lstat(work)
+    except FileNotFoundError:
+        return False
     except OSError as e:
         raise atomic.output_error(output, e) from None
     what = None
@@ -137,22 +182,31 @@ def _lock(work: Path, output: Path) -> int:
             f"{work} is {what}, where deblur keeps the work of a run writing {output.name}; it is left alone",
             hint="remove it if it is not yours to keep, or choose another output",
         )
+    return True
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether the open file `fd` is the one at `path` now."""
     try:
-        fd = os.open(work / _LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
-    except OSError as e:
-        raise atomic.output_error(output, e) from None
-    if fcntl is None:
-        return fd
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise OutputBusyError(
-            f"another deblur run is writing {output}", hint="wait for it to end, or choose another output"
-        ) from None
-    except OSError:  # a file system without locks (some network shares): run unlocked
-        pass
-    return fd
+        found = os.lstat(path)
+    except OSError:
+        return False
+    held = os.fstat(fd)
+    return (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _remove_held(work: Path) -> None:
+    """Remove the work folder whose lock this run holds: its content, then the lock file, while still
+    held (a run that opens it meanwhile is refused, or finds it gone once it may lock it: see _lock),
+    then the folder, if no run that started meanwhile has made a new lock file in it."""
+    with contextlib.suppress(OSError):
+        for path in work.iterdir():
+            if path.name != _LOCK:
+                atomic.discard(path)
+    with contextlib.suppress(OSError):
+        (work / _LOCK).unlink()
+    with contextlib.suppress(OSError):
+        work.rmdir()
 
 
 def _anyone_may_create_in(folder: Path) -> bool:
