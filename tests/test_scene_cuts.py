@@ -166,8 +166,10 @@ def test_the_run_says_where_it_split(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "split at 3 scene cuts, before frames 7, 12, 21" in result.output
     result = CliRunner().invoke(app, ["run", str(source), "-o", str(tmp_path / "out.mkv"), "-f", "--json"])
+    assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["scene_cuts"] == [7, 12, 21]
     result = CliRunner().invoke(app, ["run", str(source), "-o", str(tmp_path / "out.mkv"), "-f", "--json", "--no-scene-cuts"])
+    assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["scene_cuts"] is None  # not looked for, rather than none found
 
 
