@@ -48,6 +48,8 @@ class VideoInfo:
     timecode: str | None = None  # SMPTE timecode of the first frame delivered, "HH:MM:SS:FF" (";FF" drop-frame)
     alpha: bool = False  # frames carry the source's alpha channel (Frame.alpha), which outputs keep where they can
     frame_names: tuple[str, ...] | None = None  # image sequences: each frame's file name without its suffix
+    tags: dict[str, str] = field(default_factory=dict)  # the video stream's language and title (track_tags.py)
+    default: bool = True  # players pick the video stream first (its default flag), as outputs then mark it
 
     @property
     def dtype(self) -> type[np.unsignedinteger]:

@@ -21,10 +21,11 @@ from deblur_cli.video_io.extras import (
     warn_video_left_out,
 )
 from deblur_cli.video_io.subtitles import TEXT_CODEC_FOR_FORMAT, TEXT_SUBTITLES, Retext
+from deblur_cli.video_io.track_tags import track_tags
 
 # Container-level tags that describe the old file rather than its content.
 _STALE_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}
-_STREAM_TAGS = ("language", "title", "handler_name")
+_HANDLER_TAG = "handler_name"  # MP4/MOV's name for a track's kind ("SoundHandler"), kept beside track_tags
 # Muxers that write only the tags they know into MP4/MOV user data unless told to keep every tag (as
 # `mdta` keys, the way phones write them: com.apple.quicktime.location.ISO6709, com.android.capture.fps).
 _KNOWN_TAGS_ONLY = {"mp4", "mov"}
@@ -287,5 +288,7 @@ def tag_value(value: str) -> str:
 
 
 def _copy_tags(source, target) -> None:
-    target.metadata.update({k: v for k, v in source.metadata.items() if k in _STREAM_TAGS})
+    target.metadata.update(track_tags(source.metadata))
+    if source.metadata.get(_HANDLER_TAG):
+        target.metadata[_HANDLER_TAG] = source.metadata[_HANDLER_TAG]
     target.disposition = source.disposition

@@ -27,6 +27,7 @@ from deblur_cli.video_io.info import (
     normalize_rotation,
 )
 from deblur_cli.video_io.timecode import at_double_rate, find_timecode, shifted
+from deblur_cli.video_io.track_tags import track_tags
 
 # Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
 # and FFmpeg guesses presentation times from decode order, so such frames take the times its index lists in
@@ -53,6 +54,10 @@ _ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
 # No camera records more frames a second than this: a stream's average rate above it is its clock's tick
 # rate (raw DV's 60000, from a time base of 1/60000), and the rate its timestamps imply is the real one.
 _MAX_FPS = 1000
+# Containers whose streams say whether players pick them (Matroska's FlagDefault, an MP4/MOV track's enabled
+# flag); a video from any other is marked default in outputs, being the one to play.
+_FLAGGING_CONTAINERS = {"matroska,webm", "mov,mp4,m4a,3gp,3g2,mj2"}
+_DEFAULT = av.stream.Disposition.default
 
 _DAMAGED_HINT = "the frames before the damage were read; re-copy the file, or cut it before the damaged part"
 
@@ -506,6 +511,8 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
         field_order=field_order(stream, first),
         timecode=find_timecode(container, stream),
         alpha=carries_alpha(first, stream.codec_context.name),
+        tags=track_tags(stream.metadata),
+        default=container.format.name not in _FLAGGING_CONTAINERS or bool(stream.disposition & _DEFAULT),
     )
 
 

@@ -99,7 +99,8 @@ class VideoEncoder:
     RGB arrays in, packets out, each with its timestamps in `time_base`.
 
     The stream keeps the input's frame rate, time base (AVI's counts frames), size, display
-    rotation, sample aspect ratio, colour tags, HDR10 mastering metadata (with libx265) and timecode. `name` (the
+    rotation, sample aspect ratio, colour tags, HDR10 mastering metadata (with libx265), timecode, language,
+    title and default flag. `name` (the
     output's file name) is for messages; what could not be kept goes to `warnings`. Two encoders made with
     the same settings for containers of the same format emit the same stream headers (`extradata`), so
     packets of one can be muxed into the other's stream (segments.py relies on this).
@@ -209,6 +210,8 @@ class VideoEncoder:
                     f"the {suffix} container cannot record the display rotation ({info.rotation}°); "
                     "players will show the frames unrotated (choose .mp4 or .mkv to keep it)"
                 )
+        stream.metadata.update(info.tags)
+        stream.disposition = av.stream.Disposition.default if info.default else av.stream.Disposition(0)
         if info.timecode:
             if container.format.name in _TIMECODE_FORMATS:
                 stream.metadata["timecode"] = info.timecode
