@@ -29,7 +29,7 @@ from deblur_cli.video_io import (
 )
 from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.images import ImageSequenceSource
-from deblur_cli.video_io.info import frame_arrays
+from deblur_cli.video_io.info import bit_depth_of, frame_arrays
 from deblur_cli.video_io.reader import frames_jumped
 from deblur_cli.video_io.work_folder import work_folder
 from tests import media
@@ -466,11 +466,46 @@ def test_ten_bit_input_stays_ten_bit(tmp_path):
 
 @pytest.mark.parametrize(
     "bit_depth, suffix, codec, expected",
-    [(8, ".mp4", None, "libx264"), (10, ".mov", None, "libx265"), (10, ".webm", None, "libvpx-vp9"),
-     (10, ".avi", None, "libx264"), (10, ".mp4", "x264", "libx264"), (8, ".mkv", "hevc", "libx265")],
+    [(8, ".mp4", None, "libx264"), (10, ".mov", None, "libx265"), (8, ".webm", None, "libvpx-vp9"),
+     (10, ".webm", "vp9", "libvpx-vp9"), (10, ".avi", None, "libx264"), (10, ".mp4", "x264", "libx264"),
+     (8, ".mkv", "hevc", "libx265")],
 )  # fmt: skip
 def test_default_codec_follows_the_suffix_and_the_depth(bit_depth, suffix, codec, expected):
     assert resolve_encoder(EncodeOptions(codec=codec), suffix, bit_depth, 64, 64).encoder == expected
+
+
+def _deepest(encoder: str) -> int:
+    """The most bits per channel this FFmpeg's `encoder` stores; 0 where it is not built in."""
+    try:
+        return max(bit_depth_of(f) for f in av.codec.Codec(encoder, "w").video_formats)
+    except ValueError:
+        return 0
+
+
+def test_deep_input_to_webm_gets_an_encoder_that_keeps_its_depth():
+    """This FFmpeg's libvpx has no high-bit-depth formats: 10-bit HDR went to .webm as 8-bit VP9 still tagged
+    PQ, which bands, while libsvtav1 stores 10 bits in WebM."""
+    if _deepest("libvpx-vp9") < 10 and _deepest("libsvtav1") < 10:
+        pytest.skip("neither libvpx-vp9 nor libsvtav1 stores 10 bits in this FFmpeg")
+    expected = "libvpx-vp9" if _deepest("libvpx-vp9") >= 10 else "libsvtav1"
+    encoding = resolve_encoder(EncodeOptions(), ".webm", 10, 64, 48)
+    assert (encoding.encoder, bit_depth_of(av.VideoFormat(encoding.pix_fmt))) == (expected, 10)
+    # where AV1's 4:2:0 cannot hold the frame, and for transparency, which only VP9 keeps, VP9 as before
+    assert resolve_encoder(EncodeOptions(), ".webm", 10, 63, 47).encoder == "libvpx-vp9"
+    assert resolve_encoder(EncodeOptions(), ".webm", 10, 64, 48, alpha=True).encoder == "libvpx-vp9"
+
+
+@pytest.mark.skipif(_deepest("libvpx-vp9") >= 10 or _deepest("libsvtav1") < 10, reason="needs 8-bit-only VP9 and AV1")
+def test_hdr_video_to_webm_stays_10_bit_and_the_hint_names_av1(tmp_path):
+    pq = {"primaries": 9, "transfer": 16, "matrix": 9, "range": 1}
+    source = media.make_video(tmp_path / "hdr.mkv", frames=2, codec="libx265", bit_depth=10, size=(64, 64), color=pq)
+    _, images, warnings = convert(source, tmp_path / "out.webm")
+    out = describe(tmp_path / "out.webm")
+    assert (warnings, out.codec, out.pix_fmt, out.color["transfer"]) == ([], "libdav1d", "yuv420p10le", 16)
+    assert min(psnr(a, b) for a, b in zip(images, decode(tmp_path / "out.webm"))) > 35
+    _, _, warnings = convert(source, tmp_path / "vp9.webm", codec="vp9")  # asked for: the hint keeps .webm
+    assert warnings[0].startswith("libvpx-vp9 here cannot store more than 8 bits per channel")
+    assert "(--codec libsvtav1 or --codec libx264 in .mkv or" in warnings[0]
 
 
 @pytest.mark.parametrize(

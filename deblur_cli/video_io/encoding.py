@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 import av
 
 from deblur_cli.errors import EncoderOptionError, OutputError
-from deblur_cli.video_io.info import has_alpha_channel
+from deblur_cli.video_io.info import bit_depth_of, has_alpha_channel
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 
@@ -143,6 +143,11 @@ X265_SMALLEST = 64
 # Input above 8 bits (HDR and log footage from phones and cameras) stays deep in HEVC Main 10: H.264's
 # High 10 profile holds it too, but Apple's players and most hardware decoders cannot play it.
 DEEP_CODEC_FOR_SUFFIX = {".mp4": "libx265", ".m4v": "libx265", ".mov": "libx265", ".mkv": "libx265"}
+# WebM's codecs for input above 8 bits, best first: VP9 where this FFmpeg's libvpx is built for high bit
+# depth, which many builds (PyAV's wheels among them) are not, else AV1, whose SVT-AV1 stores 10 bits, so
+# that HDR video tagged PQ or HLG is not cut to 8 bits, where its gradients band. 8-bit VP9 where neither can.
+DEEP_WEBM_CODECS = ("libvpx-vp9", "libsvtav1")
+SMALLEST_SIDE = {"libsvtav1": 4}  # SVT-AV1 refuses smaller frames
 # Editing and archive codecs an output keeps where its container holds them: ProRes or DNxHR from an
 # editor comes back as itself (of the same profile), and a lossless FFV1 master as FFV1, not as H.264.
 KEPT_CODECS = {
@@ -180,7 +185,8 @@ def resolve_encoder(
 
     Without a codec in `options`, an input in an editing or archive codec (`source_codec`, KEPT_CODECS)
     keeps it where the suffix's container holds it, ProRes with its profile (`source_profile`).
-    Otherwise the suffix picks: H.264 for 8-bit frames, HEVC for deeper ones (VP9 in WebM either way).
+    Otherwise the suffix picks: H.264 for 8-bit frames, HEVC for deeper ones; in WebM VP9, and for deeper
+    frames the first of DEEP_WEBM_CODECS that keeps more than 8 bits in this FFmpeg.
     Frames with `alpha` get ProRes 4444 in .mov and .mkv (ALPHA_CODEC_FOR_SUFFIX), and a pixel format with
     an alpha channel where the encoder has one (ALPHA_FORMATS; the Encoding's `alpha` says whether it does).
     Raises OutputError for an unknown codec, preset or pixel format, or a pixel format that cannot hold
@@ -191,7 +197,8 @@ def resolve_encoder(
     kept, containers = KEPT_CODECS.get(source_codec or "", (None, set()))
     if options.codec is None and suffix.lower() in containers:
         return _kept_encoding(kept, options, bit_depth, width, height, source_profile, alpha)
-    defaults = {**(DEEP_CODEC_FOR_SUFFIX if bit_depth > 8 else {}), **(ALPHA_CODEC_FOR_SUFFIX if alpha else {})}
+    deep_defaults = {**DEEP_CODEC_FOR_SUFFIX, ".webm": _deep_webm_codec(options, bit_depth, width, height)}
+    defaults = {**(deep_defaults if bit_depth > 8 else {}), **(ALPHA_CODEC_FOR_SUFFIX if alpha else {})}
     name = options.codec or defaults.get(suffix.lower()) or CODEC_FOR_SUFFIX.get(suffix.lower(), "libx264")
     name = ALIASES.get(name, name)
     if name == "libx265" and min(width, height) < X265_SMALLEST:
@@ -208,6 +215,21 @@ def resolve_encoder(
     preferred = (variant.deep_formats + variant.formats) if deep else variant.formats
     pix_fmt = _pixel_format(_with_alpha(preferred, encoder, deep, alpha), encoder, options, width, height)
     return Encoding(encoder=encoder, pix_fmt=pix_fmt, options=variant.options(options), env=variant.env)
+
+
+def _deep_webm_codec(options: EncodeOptions, bit_depth: int, width: int, height: int) -> str:
+    """The first of DEEP_WEBM_CODECS that this FFmpeg has with a pixel format above 8 bits (or the one
+    asked for with --pix-fmt) that holds frames of this size; VP9 where none does."""
+    for name in DEEP_WEBM_CODECS:
+        try:
+            supported = _supported_formats(name) or set()
+        except ValueError:  # av.codec.codec.UnknownCodecError: not in this build
+            continue
+        wanted = (options.pix_fmt,) if options.pix_fmt else ENCODERS[name].deep_formats
+        deeper = [f for f in wanted if f in supported and (options.pix_fmt or bit_depth_of(av.VideoFormat(f)) > 8)]
+        if any(_fits(f, width, height) for f in deeper) and min(width, height) >= SMALLEST_SIDE.get(name, 1):
+            return name
+    return "libvpx-vp9"
 
 
 def _kept_encoding(

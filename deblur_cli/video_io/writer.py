@@ -53,8 +53,13 @@ _LIMITED_RANGE, _FULL_RANGE = 1, 2  # AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG
 
 
 # What the bit-depth warning offers, where this FFmpeg's can, and the outputs that hold each (the first
-# named where the output's does not).
-_DEEP_ENCODERS = {"libx264": (".mkv", ".mp4", ".mov"), "libx265": (".mkv", ".mp4", ".mov"), "ffv1": (".mkv", ".avi")}
+# named where the output's does not); those the output holds are offered first.
+_DEEP_ENCODERS = {
+    "libx264": (".mkv", ".mp4", ".mov"),
+    "libx265": (".mkv", ".mp4", ".mov"),
+    "ffv1": (".mkv", ".avi"),
+    "libsvtav1": (".mkv", ".webm", ".mp4"),
+}
 
 
 def _holds(encoder: str, bit_depth: int, alpha: bool) -> bool:
@@ -129,7 +134,7 @@ class VideoEncoder:
             suffix = Path(name).suffix.lower()
             deeper = [
                 f"--codec {encoder}" + ("" if suffix in suffixes else f" in {suffixes[0]}")
-                for encoder, suffixes in _DEEP_ENCODERS.items()
+                for encoder, suffixes in sorted(_DEEP_ENCODERS.items(), key=lambda item: suffix not in item[1])
                 if _holds(encoder, info.bit_depth, self._alpha)
             ]
             keeps = f" ({' or '.join(deeper)} keeps them)" if deeper else ""
