@@ -1509,8 +1509,24 @@ def test_hdr10_metadata_is_read_and_written_back(tmp_path):
         assert warnings == []
         out = describe(tmp_path / name)
         assert (out.codec, out.hdr, out.color["transfer"]) == ("hevc", info.hdr, 16)
-    _, _, warnings = convert(source, tmp_path / "out.webm")
+    _, _, warnings = convert(source, tmp_path / "vp9.webm", codec="vp9")
     assert any("HDR10 mastering metadata is not written by libvpx-vp9" in w for w in warnings)
+
+
+@pytest.mark.skipif(_deepest("libsvtav1") < 10, reason="needs libsvtav1")
+@pytest.mark.parametrize("name", ["out.webm", "av1.mkv"])
+def test_hdr10_metadata_is_written_by_svtav1(tmp_path, name):
+    """AV1 is .webm's choice for 10-bit input where VP9 stores only 8 bits: it left the metadata out."""
+    source = make_hdr10(tmp_path / "hdr.mkv", frames=2)
+    info = describe(source)
+    _, _, warnings = convert(source, tmp_path / name, codec="libsvtav1")
+    out = describe(tmp_path / name)
+    assert (warnings, out.color["transfer"], out.pix_fmt) == ([], 16, "yuv420p10le")
+    # AV1 stores chromaticity in steps of 1/65536 and the least luminance in steps of 1/16384 cd/m²
+    assert np.ravel(out.hdr.primaries) == pytest.approx(np.ravel(info.hdr.primaries), abs=2e-5)
+    assert out.hdr.white_point == pytest.approx(info.hdr.white_point, abs=2e-5)
+    assert out.hdr.luminance == pytest.approx(info.hdr.luminance, abs=1e-4)
+    assert (out.hdr.max_cll, out.hdr.max_fall) == (1000, 400)
 
 
 def test_sdr_video_has_no_hdr_metadata(tmp_path):

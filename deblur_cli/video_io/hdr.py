@@ -71,3 +71,23 @@ def x265_params(hdr: HdrMetadata) -> str:
     if hdr.max_cll is not None:
         params.append(f"max-cll={hdr.max_cll},{hdr.max_fall or 0}")
     return ":".join(params)
+
+
+def svtav1_params(hdr: HdrMetadata) -> str:
+    """The svtav1-params that write `hdr` into the AV1 stream's metadata OBUs, e.g.
+    "mastering-display=G(0.265,0.69)B(0.15,0.06)R(0.68,0.32)WP(0.3127,0.329)L(1000,0.0001):content-light=1000,400"
+    (SVT-AV1 takes chromaticity and luminance as plain numbers)."""
+    params = []
+    if hdr.primaries and hdr.white_point and hdr.luminance:
+
+        def xy(point: tuple[float, float]) -> str:
+            return f"({point[0]:.5g},{point[1]:.5g})"
+
+        red, green, blue = hdr.primaries
+        low, high = hdr.luminance
+        params.append(
+            f"mastering-display=G{xy(green)}B{xy(blue)}R{xy(red)}WP{xy(hdr.white_point)}L({high:.8g},{low:.8g})"
+        )
+    if hdr.max_cll is not None:
+        params.append(f"content-light={hdr.max_cll},{hdr.max_fall or 0}")
+    return ":".join(params)

@@ -15,7 +15,7 @@ import numpy as np
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder, unused_options
-from deblur_cli.video_io.hdr import x265_params
+from deblur_cli.video_io.hdr import svtav1_params, x265_params
 from deblur_cli.video_io.info import (
     Frame,
     VideoInfo,
@@ -60,6 +60,10 @@ _DEEP_ENCODERS = {
     "ffv1": (".mkv", ".avi"),
     "libsvtav1": (".mkv", ".webm", ".mp4"),
 }
+
+
+# The encoders that write HDR10 mastering metadata: the option that tells each, and its value for an HdrMetadata.
+_HDR_PARAMS = {"libx265": ("x265-params", x265_params), "libsvtav1": ("svtav1-params", svtav1_params)}
 
 
 def _holds(encoder: str, bit_depth: int, alpha: bool) -> bool:
@@ -174,12 +178,14 @@ class VideoEncoder:
             # conversion showed colour edges half a pixel left; untagged VP9, AV1 and ProRes read as centred)
             options["chroma_sample_location"] = "center"
         if info.hdr is not None:
-            if encoding.encoder == "libx265":
-                options["x265-params"] = ":".join(filter(None, [options.get("x265-params"), x265_params(info.hdr)]))
+            if encoding.encoder in _HDR_PARAMS:
+                option, params = _HDR_PARAMS[encoding.encoder]
+                options[option] = ":".join(filter(None, [options.get(option), params(info.hdr)]))
             else:
                 self._warnings.append(
                     f"the input's HDR10 mastering metadata is not written by {encoding.encoder}; players may tone-map "
-                    "the output differently (libx265, the default for 10-bit input in .mp4/.mov/.mkv, keeps it)"
+                    "the output differently (libx265, the default for 10-bit input in .mp4/.mov/.mkv, and libsvtav1 "
+                    "keep it)"
                 )
         suffix = Path(self._name).suffix
         try:
