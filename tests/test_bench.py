@@ -567,3 +567,23 @@ def test_bench_seed_is_range_checked():
     for seed in ("-1", str(2**63)):
         result = CliRunner().invoke(app, ["bench", "--seed", seed])
         assert result.exit_code == 2 and "--seed" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("crop", ["1x1", "5x3", "15x16", "16x15"])
+def test_cli_refuses_frames_smaller_than_the_models_multiple(stand_in_models, tmp_path, crop):
+    """A crop of --input below 16x16, the multiple the models pad to, would measure mostly padding (and
+    PSNR and flicker of a pixel or two): refused as the built-in clip's size is, naming the minimum."""
+    make_images(tmp_path / "blurred", count=2, size=(32, 32))
+    clip = ["bench", "-m", "dstnet-s", "--input", str(tmp_path / "blurred"), "--frames", "2", "-q"]
+    for args in ([*clip, "--size", crop], ["bench", "-m", "dstnet-s", "--frames", "2", "-q", "--size", crop]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2 and f"--size must be at least 16x16, got '{crop}'" in result.stderr, args
+        assert "Traceback" not in result.output
+    assert CliRunner().invoke(app, [*clip, "--size", "16x16"]).exit_code == 0
+
+
+def test_cli_refuses_an_input_whose_frames_are_smaller_than_the_models_multiple(stand_in_models, tmp_path):
+    make_images(tmp_path / "tiny", count=2, size=(12, 20))
+    result = CliRunner().invoke(app, ["bench", "-m", "dstnet-s", "--input", str(tmp_path / "tiny"), "--frames", "2"])
+    assert result.exit_code == 1 and f"{tmp_path / 'tiny'} has frames of 12x20; bench needs 16x16 or more" in result.stderr
+    assert "Traceback" not in result.output

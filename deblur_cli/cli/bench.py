@@ -26,14 +26,13 @@ from deblur_cli.cli.options import (
     PrecisionOpt,
     QuietOpt,
     StartOpt,
-    SMALLEST_SYNTHESIS,
     check_synthesis_memory,
     ignored_sampling_note,
     parse_size,
     span_option,
     weights_label,
 )
-from deblur_cli.errors import DeblurError, OutputError, UsageError, WeightsError
+from deblur_cli.errors import DeblurError, InputError, OutputError, UsageError, WeightsError
 from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.outputs import same_file
 from deblur_cli.weights import has_local_weights
@@ -49,6 +48,10 @@ SYNTHETIC_SIZE = (640, 384)  # of the built-in clip without --size
 # 1.5 s a frame per DDIM step; docs/bench.md), so a CPU sweeps fewer step counts and times each once,
 # unless told otherwise.
 GPU_STEPS, CPU_STEPS = "1,5,10,20,50", "5,20"
+# Frames a side, at least, of the clip benchmarked, the built-in one or --input: the models pad frames to
+# a multiple of 16, so a smaller frame is mostly padding; SSIM's 11x11 window fits; and the built-in
+# clip's camera paths need 8 pixels (SMALLEST_SYNTHESIS).
+SMALLEST_FRAME = 16
 
 
 def _positive_ints(option: str, value: str, most: int | None = None) -> tuple[int, ...]:
@@ -146,7 +149,7 @@ def bench(
     if start is not None and input_path is None:
         raise UsageError("--start needs --input", hint="the built-in clip is only --frames long")
     span = span_option(start, None, None)
-    crop = parse_size(size, minimum=1 if input_path else SMALLEST_SYNTHESIS) if size else None
+    crop = parse_size(size, minimum=SMALLEST_FRAME) if size else None
     if input_path is None:
         check_synthesis_memory(frames, *(crop or SYNTHETIC_SIZE))
     names = [name.strip() for value in model or DEFAULT_MODELS for name in value.split(",")]  # -m a,b as -m a -m b
@@ -182,6 +185,11 @@ def bench(
         clip = synthetic_clip(seed, frames, crop or SYNTHETIC_SIZE)
     else:
         clip = load_clip(input_path, reference, frames, crop, span)
+        height, width = clip.blurred.shape[-2:]
+        if min(height, width) < SMALLEST_FRAME:
+            raise InputError(
+                f"{input_path} has frames of {width}x{height}; bench needs {SMALLEST_FRAME}x{SMALLEST_FRAME} or more"
+            )
 
     extra = {}
     if clip.reference is None and lpips is not None:
