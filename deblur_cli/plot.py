@@ -27,6 +27,7 @@ _LINE = 22  # output pixels from one line of text to the next
 _BLACK, _GREY, _LIGHT, _WHITE = (30, 30, 30), (120, 120, 120), (225, 225, 225), (255, 255, 255)
 # Colour-blind-safe series colours (Okabe and Ito).
 _PALETTE = ((0, 114, 178), (213, 94, 0), (0, 158, 115), (204, 121, 167), (230, 159, 0), (86, 180, 233), (0, 0, 0))
+_PANELS = (("psnr", "PSNR (dB), higher is better"), ("niqe", "NIQE, lower is better"))  # (metric, title)
 
 # 5x9 bitmap font for ASCII "!" to "~": per glyph 9 rows of 5 bits (MSB left), two hex digits a row.
 _FONT = (
@@ -81,14 +82,29 @@ def render(report: BenchReport) -> np.ndarray:
     title = f"deblur bench: quality against speed ({clip})"
     canvas.text(WIDTH // 2, 14, title, _BLACK, anchor="center")
     series = _series(report.rows)
-    top = _legend(canvas, series, y=40) + 50  # a legend of many or long labels takes more lines
     timed = [r.sec_per_frame for r in report.rows if r.sec_per_frame]
     reference = next((r for r in report.rows if r.model == "input"), None)
-    panels = (("psnr", "PSNR (dB), higher is better"), ("niqe", "NIQE, lower is better"))
-    for i, (metric, label) in enumerate(panels):
+    baseline = any(_baseline(reference, metric, timed) is not None for metric, _ in _PANELS)
+    top = _legend(canvas, series, y=40, baseline=baseline) + 50  # many or long labels take more lines
+    for i, (metric, label) in enumerate(_PANELS):
         box = (80 + i * 590, top, 80 + i * 590 + 500, HEIGHT - 60)
         _panel(canvas, box, metric, label, series, timed, reference)
     return canvas.result()
+
+
+def _values(series, reference: BenchRow | None, metric: str, timed: list[float]) -> list[float]:
+    """The figures a panel draws: the finite ones of the series and of the input's line; none without
+    a timed row, as the x axis is the time."""
+    if not timed:
+        return []
+    values = [_plotted(r, metric) for _, rows in series for r in rows if _plotted(r, metric) is not None]
+    base = _baseline(reference, metric, timed)
+    return values + ([base] if base is not None else [])
+
+
+def _baseline(reference: BenchRow | None, metric: str, timed: list[float]) -> float | None:
+    """The height of the blurry input's line in a panel, None where it is not drawn."""
+    return _plotted(reference, metric) if reference is not None and timed else None
 
 
 def _series(rows: list[BenchRow]) -> list[tuple[str, list[BenchRow]]]:
@@ -104,9 +120,10 @@ def _series(rows: list[BenchRow]) -> list[tuple[str, list[BenchRow]]]:
     return series
 
 
-def _legend(canvas: _Canvas, series: list[tuple[str, list[BenchRow]]], y: int) -> int:
+def _legend(canvas: _Canvas, series: list[tuple[str, list[BenchRow]]], y: int, *, baseline: bool) -> int:
     """Draw the legend from `y` down: entries side by side while they fit the width, then on further
-    lines, a label too long for a line over several; the blurry input's entry last. Returns the y below it."""
+    lines, a label too long for a line over several; the blurry input's entry last, when its line is
+    drawn (`baseline`). Returns the y below it."""
     left, right = 80, WIDTH - 20
     x = left
     for i, (label, _) in enumerate(series):
@@ -121,20 +138,20 @@ def _legend(canvas: _Canvas, series: list[tuple[str, list[BenchRow]]], y: int) -
         y += (len(lines) - 1) * _LINE
         x = x + width + 30 if len(lines) == 1 else right  # after a wrapped label, a new line
     y += _LINE if series else 0
-    canvas.line(left, y + 9, left + 20, y + 9, _GREY, dash=4)
-    canvas.text(left + 26, y + 2, "blurry input (no speed)", _GREY)
-    return y + _LINE
+    if baseline:
+        canvas.line(left, y + 9, left + 20, y + 9, _GREY, dash=4)
+        canvas.text(left + 26, y + 2, "blurry input (no speed)", _GREY)
+        y += _LINE
+    return y
 
 
 def _panel(canvas, box, metric, label, series, timed, reference) -> None:
     left, top, right, bottom = box
     canvas.text((left + right) // 2, top - 24, label, _BLACK, anchor="center")
     canvas.text((left + right) // 2, bottom + 30, "seconds per frame (log scale)", _BLACK, anchor="center")
-    values = [_plotted(r, metric) for _, rows in series for r in rows if _plotted(r, metric) is not None]
-    base = _plotted(reference, metric) if reference is not None else None
-    if base is not None:
-        values.append(base)
-    if not values or not timed:
+    values = _values(series, reference, metric, timed)
+    base = _baseline(reference, metric, timed)
+    if not values:
         canvas.rect_outline(left, top, right, bottom, _GREY)
         canvas.text((left + right) // 2, (top + bottom) // 2, f"no {metric.upper()} measured", _GREY, anchor="center")
         return

@@ -29,7 +29,7 @@ from deblur_cli.cli.app import app, out
 from deblur_cli.errors import InputError, UsageError, WeightsError
 from deblur_cli.plot import HEIGHT, WIDTH, write_plot
 from deblur_cli.span import Span
-from tests.media import make_images, make_video
+from tests.media import make_images, make_video, write_image
 from tests.restorers import IdentityRestorer
 
 
@@ -587,3 +587,24 @@ def test_cli_refuses_an_input_whose_frames_are_smaller_than_the_models_multiple(
     result = CliRunner().invoke(app, ["bench", "-m", "dstnet-s", "--input", str(tmp_path / "tiny"), "--frames", "2"])
     assert result.exit_code == 1 and f"{tmp_path / 'tiny'} has frames of 12x20; bench needs 16x16 or more" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_the_legend_names_the_blurry_input_only_where_its_line_is_drawn(monkeypatch):
+    import deblur_cli.plot as plot
+    from deblur_cli.bench import BenchReport, BenchRow
+
+    texts = []
+
+    class Recording(plot._Canvas):
+        def text(self, x, y, text, colour, anchor="left"):
+            texts.append(text)
+            super().text(x, y, text, colour, anchor)
+
+    monkeypatch.setattr(plot, "_Canvas", Recording)
+    model = BenchRow("dstnet-s", sec_per_frame=0.5, fps=2.0, psnr=70.0, niqe=4.0)
+    for psnr, niqe, drawn in ((math.inf, math.nan, False), (None, None, False), (30.0, None, True), (None, 5.0, True)):
+        texts.clear()
+        plot.render(BenchReport("clip", 2, 192, 96, "cpu", "rss", [BenchRow("input", psnr=psnr, niqe=niqe), model], []))
+        assert ("blurry input (no speed)" in texts) == drawn, (psnr, niqe)
+        assert ("input" in texts) == drawn  # the line's own label
+
