@@ -92,6 +92,15 @@ def render(report: BenchReport) -> np.ndarray:
     return canvas.result()
 
 
+def shows_figures(report: BenchReport) -> bool:
+    """Whether the plot of `report` draws anything: a point or the blurry input's line in either panel
+    (a panel without a finite figure, or without a timed row to place it against, is left empty)."""
+    series = _series(report.rows)
+    timed = [r.sec_per_frame for r in report.rows if r.sec_per_frame]
+    reference = next((r for r in report.rows if r.model == "input"), None)
+    return any(_values(series, reference, metric, timed) for metric, _ in _PANELS)
+
+
 def _values(series, reference: BenchRow | None, metric: str, timed: list[float]) -> list[float]:
     """The figures a panel draws: the finite ones of the series and of the input's line; none without
     a timed row, as the x axis is the time."""

@@ -131,7 +131,7 @@ def bench(
     from deblur_cli.metrics.lpips import MIN_SIDE as LPIPS_MIN_SIDE
     from deblur_cli.metrics.lpips import applicable as lpips_applicable
     from deblur_cli.metrics.lpips import load_lpips, lpips_clip
-    from deblur_cli.plot import write_plot
+    from deblur_cli.plot import shows_figures, write_plot
 
     torch_device = resolve_device(device)
     cpu = torch_device.type == "cpu"
@@ -248,6 +248,9 @@ def bench(
         write_json(report, json_path)
         err.print(f"wrote {json_path}", highlight=False)
     if plot_path is not None:
+        if not shows_figures(report):  # written all the same, as asked: no older plot is left in its place
+            nothing = f"--plot {plot_path} shows no figure: no finite PSNR or NIQE to draw (the notes above say why)"
+            err.print(labelled("note:", "dim", nothing), highlight=False)
         write_plot(report, plot_path)
         err.print(f"wrote {plot_path}", highlight=False)
 
