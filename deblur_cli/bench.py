@@ -389,10 +389,16 @@ def _quality(
     if applicable(height, width):
         scores = [niqe(frame) for frame in output]
         row.niqe = mean_niqe(scores)
-        if flat := sum(math.isnan(score) for score in scores):  # NIQE is undefined on a flat frame
-            kept = "left out: every frame is" if row.niqe is None else f"over {frames - flat} of {frames} frames:"
-            kept += "" if row.niqe is None else " the others are"
-            notes.append(f"{label}: NIQE {kept} flat, where it is undefined")
+        # NaN: fewer than MIN_BLOCKS blocks with defined statistics, which a block of one luma level lacks;
+        # the frame itself need not be flat (a black frame restored with a faint smudge in one corner).
+        if flat := sum(math.isnan(score) for score in scores):
+            if row.niqe is None:
+                kept, whose = "left out: every frame is", "its"
+            else:
+                kept, whose = f"over {frames - flat} of {frames} frames: the others are", "their"
+            why = f"fewer than {MIN_BLOCKS} of {whose} {BLOCK}x{BLOCK} blocks have detail"
+            why += "; a block of one 8-bit luma level has none"
+            notes.append(f"{label}: NIQE {kept} too flat for it ({why})")
     if clip.reference is None:
         return row
     reference = to_8bit(clip.reference.cpu())

@@ -182,9 +182,9 @@ def test_notes_say_why_ssim_and_niqe_are_missing():
     one_flat = textured.clone()
     one_flat[1] = 0.5
     report = run_bench(Clip(one_flat, None, 25.0, "t"), [])
-    assert report.rows[0].niqe is not None and "input: NIQE over 1 of 2 frames: the others are flat" in report.notes[-1]
+    assert report.rows[0].niqe is not None and "input: NIQE over 1 of 2 frames: the others are too flat for it" in report.notes[-1]
     report = run_bench(Clip(torch.full_like(textured, 0.5), None, 25.0, "t"), [])
-    assert report.rows[0].niqe is None and "input: NIQE left out: every frame is flat, where it is undefined" in report.notes
+    assert report.rows[0].niqe is None and "input: NIQE left out: every frame is too flat for it" in report.notes[-1]
 
 
 def test_extra_metrics_and_no_reference_clips():
@@ -622,3 +622,17 @@ def test_cli_says_when_the_plot_has_nothing_to_draw(stand_in_models, tmp_path):
     assert (tmp_path / "empty.png").read_bytes().startswith(b"\x89PNG")  # written all the same, as asked
     result = CliRunner().invoke(app, [*args, "--reference", str(tmp_path / "sharp"), "--plot", str(tmp_path / "psnr.png")])
     assert result.exit_code == 0 and "shows no figure" not in result.stderr
+
+
+def test_the_niqe_note_says_what_makes_a_frame_too_flat():
+    """A frame with one 96x96 block of detail and one of a single luma level has no NIQE, though it is not
+    flat (a restored black frame with a faint smudge, PSNR 75 dB): the note says what NIQE lacked."""
+    frames = torch.zeros(2, 3, 96, 192)
+    frames[:, :, :, :96] = torch.rand(2, 3, 96, 96, generator=torch.Generator().manual_seed(6))
+    report = run_bench(Clip(frames, None, 25.0, "t"), [])
+    assert report.rows[0].niqe is None
+    assert "every frame is flat" not in " ".join(report.notes)
+    assert (
+        "input: NIQE left out: every frame is too flat for it (fewer than 2 of its 96x96 blocks have detail; "
+        "a block of one 8-bit luma level has none)" in report.notes
+    )

@@ -48,8 +48,8 @@ def applicable(height: int, width: int) -> bool:
 
 
 def mean_niqe(scores: Iterable[float]) -> float | None:
-    """The mean of frames' NIQE scores, leaving out the NaN of flat frames (a fade to black), where NIQE
-    is undefined; None when every frame is flat."""
+    """The mean of frames' NIQE scores, leaving out the NaN of frames too flat for it (a fade to black),
+    where NIQE is undefined; None when every frame is."""
     defined = [score for score in scores if not math.isnan(score)]
     return statistics.fmean(defined) if defined else None
 
@@ -64,7 +64,8 @@ def niqe(image: torch.Tensor) -> float:
     """NIQE of one RGB image (3, H, W) float in [0, 1]; lower is better.
 
     Needs at least two 96x96 blocks (see `applicable`); the right and bottom remainders are
-    ignored. NaN when fewer than two blocks have defined statistics (flat images).
+    ignored. NaN when fewer than two blocks have defined statistics: a block of one luma level has
+    none, so a flat image, or one flat but for a single block, has no NIQE.
     """
     if image.dim() != 3 or image.shape[0] != 3:
         raise ValueError(f"expected an RGB image (3, H, W), got {tuple(image.shape)}")
