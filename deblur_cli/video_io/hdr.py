@@ -56,18 +56,12 @@ def hdr_of(frame) -> HdrMetadata | None:
 def x265_params(hdr: HdrMetadata) -> str:
     """The x265-params that write `hdr` into the HEVC stream's SEI, e.g.
     "hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400"."""
-    params = ["hdr10=1"]
-    if hdr.primaries and hdr.white_point and hdr.luminance:
-
-        def xy(point: tuple[float, float]) -> str:
-            return f"({round(point[0] * _CHROMATICITY_UNIT)},{round(point[1] * _CHROMATICITY_UNIT)})"
-
-        red, green, blue = hdr.primaries
-        low, high = hdr.luminance
-        params.append(
-            f"master-display=G{xy(green)}B{xy(blue)}R{xy(red)}WP{xy(hdr.white_point)}"
-            f"L({round(high * _LUMINANCE_UNIT)},{round(low * _LUMINANCE_UNIT)})"
-        )
+    display = _mastering_display(
+        hdr,
+        lambda x, y: f"({round(x * _CHROMATICITY_UNIT)},{round(y * _CHROMATICITY_UNIT)})",
+        lambda high, low: f"({round(high * _LUMINANCE_UNIT)},{round(low * _LUMINANCE_UNIT)})",
+    )
+    params = ["hdr10=1"] + ([f"master-display={display}"] if display else [])
     if hdr.max_cll is not None:
         params.append(f"max-cll={hdr.max_cll},{hdr.max_fall or 0}")
     return ":".join(params)
@@ -77,17 +71,18 @@ def svtav1_params(hdr: HdrMetadata) -> str:
     """The svtav1-params that write `hdr` into the AV1 stream's metadata OBUs, e.g.
     "mastering-display=G(0.265,0.69)B(0.15,0.06)R(0.68,0.32)WP(0.3127,0.329)L(1000,0.0001):content-light=1000,400"
     (SVT-AV1 takes chromaticity and luminance as plain numbers)."""
-    params = []
-    if hdr.primaries and hdr.white_point and hdr.luminance:
-
-        def xy(point: tuple[float, float]) -> str:
-            return f"({point[0]:.5g},{point[1]:.5g})"
-
-        red, green, blue = hdr.primaries
-        low, high = hdr.luminance
-        params.append(
-            f"mastering-display=G{xy(green)}B{xy(blue)}R{xy(red)}WP{xy(hdr.white_point)}L({high:.8g},{low:.8g})"
-        )
+    display = _mastering_display(hdr, lambda x, y: f"({x:.5g},{y:.5g})", lambda high, low: f"({high:.8g},{low:.8g})")
+    params = [f"mastering-display={display}"] if display else []
     if hdr.max_cll is not None:
         params.append(f"content-light={hdr.max_cll},{hdr.max_fall or 0}")
     return ":".join(params)
+
+
+def _mastering_display(hdr: HdrMetadata, point, levels) -> str | None:
+    """The mastering display in the syntax both encoders share, G(..)B(..)R(..)WP(..)L(..), each chromaticity
+    written by `point(x, y)` and the luminance by `levels(high, low)`; None where `hdr` lacks part of it."""
+    if not (hdr.primaries and hdr.white_point and hdr.luminance):
+        return None
+    red, green, blue = hdr.primaries
+    low, high = hdr.luminance
+    return f"G{point(*green)}B{point(*blue)}R{point(*red)}WP{point(*hdr.white_point)}L{levels(high, low)}"
