@@ -30,6 +30,7 @@ from deblur_cli.video_io import (
 from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.images import ImageSequenceSource
 from deblur_cli.video_io.info import bit_depth_of, frame_arrays
+from deblur_cli.video_io.passthrough import _starts_at_zero
 from deblur_cli.video_io.reader import frames_jumped
 from deblur_cli.video_io.work_folder import work_folder
 from tests import media
@@ -355,11 +356,72 @@ def test_round_trip_keeps_count_rate_time_base_and_timestamps(tmp_path, source_n
 
 
 def test_avi_round_trip_keeps_count_and_rate(tmp_path):
+    # FFmpeg gives H.264 in AVI presentation times a tick after the index's: taken, each AVI written and
+    # read again moved the video a frame later
     source = media.make_video(tmp_path / "a.avi", frames=10)
     convert(source, tmp_path / "b.avi")
+    convert(tmp_path / "b.avi", tmp_path / "c.avi")
+    for name in ("b.avi", "c.avi"):
+        with open_source(tmp_path / name) as result:
+            assert [f.pts for f in result] == list(range(10))
+        assert result.info.fps == 25
+
+
+@pytest.mark.parametrize("codec", ["libx264", "ffv1"])
+def test_avi_output_starts_its_video_with_its_sound(tmp_path, codec):
+    """AVI stores no audio times: AAC's priming packet, before zero (an MP4's edit list skips it), moved
+    every stream later, which put x264's reordered video a frame behind its sound and left a gap after the
+    first FFV1 frame. The packet is left out, and the video is not reordered."""
+    source = media.make_video(tmp_path / "a.mp4", frames=12, audio="aac")
+    source_audio = packets(source, "audio")
+    assert source_audio[0][0] < 0  # the case itself
+    _, images, warnings = convert(source, tmp_path / "b.avi", codec=codec)
+    assert warnings == []
+    with av.open(str(tmp_path / "b.avi")) as container:
+        video = [p for p in container.demux(video=0) if p.size]
+    assert [p.dts for p in video] == list(range(12))  # a frame on every tick from zero
+    assert len({p.pts - p.dts for p in video}) == 1  # none held back for reordering
+    audio = packets(tmp_path / "b.avi", "audio")
+    assert audio[0][0] == 0 and [data for _, data in audio] == [data for _, data in source_audio[1:]]
     with open_source(tmp_path / "b.avi") as result:
-        assert [f.pts for f in result] == list(range(10))
-    assert result.info.fps == 25
+        frames = list(result)
+    assert [f.pts for f in frames] == list(range(12))
+    assert all(psnr(f.image, image) > 30 for f, image in zip(frames, images))
+
+
+def test_avi_output_warns_that_audio_starting_late_plays_early(tmp_path):
+    source = tmp_path / "a.mkv"
+    with av.open(str(source), "w") as container:
+        video = container.add_stream("mpeg4", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = container.add_stream("pcm_s16le", rate=48000, layout="mono")
+        for i in range(25):
+            picture = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * i, np.uint8), format="rgb24")
+            picture.pts, picture.time_base = i, Fraction(1, 25)
+            container.mux(video.encode(picture.reformat(format="yuv420p")))
+        for k in range(10):  # audio from 0.5 s on
+            sound = av.AudioFrame.from_ndarray(np.zeros((1, 2400), np.int16), format="s16", layout="mono")
+            sound.sample_rate, sound.pts, sound.time_base = 48000, 24000 + 2400 * k, Fraction(1, 48000)
+            container.mux(audio.encode(sound))
+        container.mux(video.encode(None))
+    _, _, warnings = convert(source, tmp_path / "b.avi")
+    assert warnings == [
+        "audio stream #1 begins 0.50 s into the video; .avi cannot delay it, so it plays that much early "
+        "(.mkv, .mp4 and .mov keep its timing)"
+    ]
+    assert convert(source, tmp_path / "b.mkv")[2] == []
+    assert packets(tmp_path / "b.mkv", "audio")[0][0] == 0.5
+
+
+@pytest.mark.parametrize("pts, kept_at", [(-1024, None), (-600, None), (-400, 0), (0, 0), (100, 100)])
+def test_avi_audio_starts_at_zero(pts, kept_at):
+    # a packet mostly before zero is left out; one mostly after it begins at zero
+    packet = av.Packet(b"sound")
+    packet.pts = packet.dts = pts
+    packet.duration, packet.time_base = 1024, Fraction(1, 48000)
+    assert _starts_at_zero(packet) == (kept_at is not None)
+    if kept_at is not None:
+        assert packet.pts == packet.dts == kept_at
 
 
 @pytest.mark.parametrize("source_name", ["a.mp4", "a.mkv"])

@@ -31,6 +31,10 @@ _HANDLER_TAG = "handler_name"  # MP4/MOV's name for a track's kind ("SoundHandle
 _KNOWN_TAGS_ONLY = {"mp4", "mov"}
 SUBTITLE_LOOKBACK = 10.0  # seconds before --start searched for a subtitle cue still on screen at it
 _STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+# Containers that store no audio timestamps: audio plays from the file's start, one sample after another, and
+# the muxer moves every stream later by whatever starts before zero (AAC's priming packet, a span's first packet)
+_AUDIO_FROM_ZERO = {"avi"}
+_HEARD_EARLY = 0.04  # seconds of audio ahead of the picture that viewers notice (ITU-R BT.1359: 45 ms)
 
 
 class _Copy:
@@ -136,6 +140,9 @@ class Passthrough:
         self._packets = self._input.demux(streams) if streams else iter(())
         self._ended: set[int] = set()  # streams past `end`
         self._pending = None
+        self._audio_from_zero = output.format.name in _AUDIO_FROM_ZERO
+        self._audio_started: set[int] = set()  # audio streams (the source's indices) with a packet muxed
+        self._warnings = warnings
 
     def _audio_route(self, stream, fits: bool, warnings: list[str]):
         name = _codec_name(stream)
@@ -194,7 +201,22 @@ class Passthrough:
                 self._pending = packet
                 return
             self._pending = None
-            self._output.mux(self._routes[packet.stream.index].packets(packet))
+            self._mux(packet.stream.index, self._routes[packet.stream.index].packets(packet))
+
+    def _mux(self, index: int, packets: list[av.Packet]) -> None:
+        """Mux the packets a route made of source stream `index`'s; into an output whose audio plays from
+        its start, audio begins at zero (_starts_at_zero), and audio that begins later is said to play early."""
+        if self._audio_from_zero and self._input.streams[index].type == "audio":
+            packets = [p for p in packets if _starts_at_zero(p)]
+            if packets and index not in self._audio_started:
+                self._audio_started.add(index)
+                late = float(packets[0].pts * packets[0].time_base) if packets[0].pts is not None else 0.0
+                if late > _HEARD_EARLY:
+                    self._warnings.append(
+                        f"audio stream #{index} begins {late:.2f} s into the video; {self._suffix} cannot delay it, so it "
+                        "plays that much early (.mkv, .mp4 and .mov keep its timing)"
+                    )
+        self._output.mux(packets)
 
     def _next_packet(self):
         """The next source packet inside the span, with its timestamps moved to the output's clock; None at the end."""
@@ -225,12 +247,25 @@ class Passthrough:
     def finish(self) -> None:
         """Mux the rest of the source's streams, flush re-encoders, close the source."""
         self.feed_until(math.inf)
-        for route in self._routes.values():
-            self._output.mux(route.flush())
+        for index, route in self._routes.items():
+            self._mux(index, route.flush())
         self.close()
 
     def close(self) -> None:
         self._input.close()
+
+
+def _starts_at_zero(packet: av.Packet) -> bool:
+    """For an output whose audio plays from its start (AVI): False for an audio packet mostly before zero, which
+    is left out (AAC's priming packet, whose samples the source's edit list skips); one mostly after zero is
+    moved to begin at it, so that nothing moves the video later. Audio then starts within half a packet of the
+    video, as it does in the source."""
+    if packet.pts is None or packet.pts >= 0:
+        return True
+    if 2 * (packet.pts + (packet.duration or 0)) <= (packet.duration or 0):
+        return False
+    packet.pts = packet.dts = 0
+    return True
 
 
 def _trim_start(cue: av.Packet, start: float) -> bool:

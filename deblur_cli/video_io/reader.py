@@ -32,7 +32,8 @@ from deblur_cli.video_io.track_tags import track_tags
 # Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
 # and FFmpeg guesses presentation times from decode order, so such frames take the times its index lists in
 # turn, or are counted where it has no index. Video without reordering keeps its own: the index's tick of
-# each frame, past the empty entries where a capture dropped frames.
+# each frame (its decode time), past the empty entries where a capture dropped frames. (FFmpeg gives H.264
+# there a presentation time one tick after it, as if every frame were held back for reordering.)
 _CONSTANT_RATE_CONTAINERS = {"avi"}
 
 # Containers whose demuxer drops damaged packets without a word (MPEG-TS: broadcast recordings, AVCHD
@@ -314,6 +315,8 @@ class VideoFileSource:
         """
         stream = self._stream
         packets, decoded, end, timed = 0, 0, None, False
+        # unreordered AVI: a frame is shown at the tick its index lists for it
+        by_tick = self._container.format.name in _CONSTANT_RATE_CONTAINERS and not self._index_timestamps
         try:
             for packet in self._container.demux(stream):
                 if packet.size:  # the last, empty packet only asks the decoder to flush
@@ -329,6 +332,8 @@ class VideoFileSource:
                     continue
                 for frame in pictures:
                     decoded += 1
+                    if by_tick and frame.dts is not None:
+                        frame.pts = frame.dts
                     yield frame
         except av.FFmpegError as e:  # the demuxer itself gave up
             raise InputError(

@@ -200,6 +200,10 @@ class VideoEncoder:
         stream.time_base = self.time_base
         stream.codec_context.time_base = self.time_base
         stream.thread_type = "AUTO"
+        if container.format.name in _FRAME_CLOCK_FORMATS:
+            # AVI stores no presentation times: a B-frame's would be lost, and its decode time before the first
+            # frame's moved every stream a frame later (x264's default reorders; AVI players show frames in order)
+            stream.codec_context.max_b_frames = 0
         if encoding.encoder == "libx265" and container.format.name in _APPLE_FORMATS:
             stream.codec_context.codec_tag = "hvc1"  # QuickTime and iOS refuse HEVC tagged "hev1"
         if info.sample_aspect_ratio:
