@@ -789,10 +789,18 @@ def test_telemetry_is_copied_into_mp4_and_mov(tmp_path, target_name):
         assert stream.metadata["handler_name"] == "GoPro MET"
 
 
-def test_telemetry_a_container_cannot_hold_and_other_data_streams_are_reported(tmp_path):
+@pytest.mark.parametrize("target_name", ["b.mkv", "b.avi", "b.ts", "b.wmv"])
+def test_telemetry_other_containers_leave_out_with_a_warning(tmp_path, target_name):
+    # AVI, MPEG-TS and ASF muxers take the track, but not as telemetry (ASF as a second video stream)
     gopro = media.make_video(tmp_path / "a.mp4", frames=5, data="bin_data")
-    _, _, warnings = convert(gopro, tmp_path / "b.mkv")
-    assert warnings == ["data stream #1 (GoPro MET) cannot be stored in .mkv; it was left out (.mp4 and .mov keep it)"]
+    _, _, warnings = convert(gopro, tmp_path / target_name)
+    suffix = Path(target_name).suffix
+    assert warnings == [f"data stream #1 (GoPro MET) cannot be stored in {suffix}; it was left out (.mp4 and .mov keep it)"]
+    with av.open(str(tmp_path / target_name)) as container:
+        assert [s.type for s in container.streams] == ["video"]
+
+
+def test_other_data_streams_are_reported(tmp_path):
     dji = media.make_video(tmp_path / "dji.mp4", frames=5, data="bin_data", data_handler="DJI meta")
     _, _, warnings = convert(dji, tmp_path / "d.mp4")  # not GoPro's: MP4 would label it GPMF, so it is left out
     assert warnings == [

@@ -34,6 +34,9 @@ _STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "
 # Containers that store no audio timestamps: audio plays from the file's start, one sample after another, and
 # the muxer moves every stream later by whatever starts before zero (AAC's priming packet, a span's first packet)
 _AUDIO_FROM_ZERO = {"avi"}
+# Where GoPro's telemetry track is kept (and read again by Gyroflow). Others' muxers take it too, but as
+# something else: ASF as a second video stream, AVI, MPEG-TS and NUT as an unnamed data stream.
+_TELEMETRY_FORMATS = {"mp4", "mov"}
 _HEARD_EARLY = 0.04  # seconds of audio ahead of the picture that viewers notice (ITU-R BT.1359: 45 ms)
 
 
@@ -118,6 +121,7 @@ class Passthrough:
         samples = _first_packets(source, [s.index for s in wanted])
         for stream in wanted:
             fits = _accepts(output.format.name, stream, samples.get(stream.index))
+            fits = fits and (stream.type != "data" or output.format.name in _TELEMETRY_FORMATS)
             if stream.type == "audio":
                 route = self._audio_route(stream, fits, warnings)
             else:
