@@ -729,7 +729,13 @@ def test_audio_is_copied_without_reencoding(tmp_path, source_name, audio, target
 
 @pytest.mark.parametrize(
     "source_name, audio, target_name, codec",
-    [("a.mp4", "aac", "b.webm", "opus"), ("a.mkv", "pcm_s16le", "b.mp4", "aac"), ("a.mkv", "libopus", "b.avi", "aac")],
+    [
+        ("a.mp4", "aac", "b.webm", "opus"),
+        ("a.mkv", "pcm_s16le", "b.mp4", "aac"),
+        ("a.mkv", "libopus", "b.avi", "aac"),
+        ("a.mov", "pcm_s16le", "b.ts", "aac"),  # the muxer takes PCM, as unnamed data no player reads
+        ("a.mp4", "aac", "b.mpg", "mp2"),  # MPEG-PS holds no AAC (a traceback-free error blamed the video)
+    ],
 )
 def test_audio_the_container_cannot_hold_is_reencoded_with_a_warning(tmp_path, source_name, audio, target_name, codec):
     source = media.make_video(tmp_path / source_name, frames=25, audio=audio)
@@ -739,6 +745,21 @@ def test_audio_the_container_cannot_hold_is_reencoded_with_a_warning(tmp_path, s
     with container:
         assert stream.codec_context.name == codec
     assert abs(audio_seconds(tmp_path / target_name) - audio_seconds(source)) < 0.05
+
+
+def test_y4m_output_is_raw_yuv_at_the_frame_rate_without_audio(tmp_path):
+    # the metrics tools' format (VMAF); its header's rate is its time base's, so that counts frames
+    source = media.make_video(tmp_path / "a.mp4", frames=6, audio="aac")
+    _, images, warnings = convert(source, tmp_path / "b.y4m")
+    assert warnings == ["audio stream #1 (aac) cannot be stored in .y4m; it was left out"]
+    with open(tmp_path / "b.y4m", "rb") as f:
+        assert f.readline().split()[:5] == [b"YUV4MPEG2", b"W64", b"H48", b"F25:1", b"Ip"]
+    info = describe(tmp_path / "b.y4m")
+    assert (info.codec, info.pix_fmt, info.fps, info.frame_count) == ("rawvideo", "yuv420p", 25, 6)
+    assert min(psnr(a, b) for a, b in zip(images, decode(tmp_path / "b.y4m"))) > 35
+    deep = media.make_video(tmp_path / "deep.mkv", frames=2, codec="ffv1", bit_depth=10)
+    convert(deep, tmp_path / "deep.y4m")
+    assert describe(tmp_path / "deep.y4m").pix_fmt == "yuv420p10le"
 
 
 def test_no_audio_option_leaves_audio_out(tmp_path):
@@ -877,15 +898,19 @@ def test_a_second_video_stream_is_reported_as_left_out(tmp_path):
     assert warnings == ["video stream #1 is left out: deblur restores the first video stream only"]
 
 
-def test_subtitles_a_container_cannot_hold_at_all_are_reported(tmp_path):
+@pytest.mark.parametrize("target_name", ["b.avi", "b.ts"])
+def test_subtitles_a_container_cannot_hold_at_all_are_reported(tmp_path, target_name):
+    # the MPEG-TS muxer takes SubRip, and writes it as unnamed data that no player shows
     source = media.make_video(tmp_path / "a.mkv", frames=10, subtitles=True)
-    _, _, warnings = convert(source, tmp_path / "b.avi")
+    _, _, warnings = convert(source, tmp_path / target_name)
     assert warnings == [
         (
-            "subtitle stream #1 (srt) cannot be stored in .avi; it was left out (an output of the input's "
-            "container type keeps it)"
+            f"subtitle stream #1 (srt) cannot be stored in {Path(target_name).suffix}; it was left out (an output of "
+            "the input's container type keeps it)"
         )
     ]
+    with av.open(str(tmp_path / target_name)) as container:
+        assert [s.type for s in container.streams] == ["video"]
 
 
 @pytest.mark.parametrize(
@@ -1326,7 +1351,7 @@ INFO = VideoInfo(width=64, height=48, fps=Fraction(25), time_base=Fraction(1, 25
     [
         ("o.mp4", {"codec": "nope"}, r"unknown video codec 'nope'"),
         ("o.webm", {"codec": "libx264"}, r"the \.webm container cannot hold libx264 video"),
-        ("o.y4m", {}, r"the \.y4m container cannot hold libx264 video"),  # refused when it opens, not by name
+        ("o.y4m", {"codec": "libx264"}, r"the \.y4m container cannot hold libx264 video"),  # refused when it opens
         ("o.ogv", {}, r"the \.ogv container cannot hold libx264 video"),
         ("o.mp4", {"pix_fmt": "bogus"}, r"unknown pixel format 'bogus'"),
         ("o.mp4", {"pix_fmt": "yuv422p10le", "codec": "mjpeg"}, r"mjpeg cannot encode pixel format yuv422p10le"),
@@ -1352,12 +1377,12 @@ def test_odd_size_with_a_subsampled_pixel_format_is_refused(tmp_path):
         open_sink(tmp_path / "o.mkv", odd, EncodeOptions(codec="av1"))
 
 
-@pytest.mark.parametrize("target", ["o.ogv", "o.y4m"])
-def test_a_container_that_refuses_the_codec_is_found_before_any_model_loads(tmp_path, target):
+@pytest.mark.parametrize("target, codec", [("o.ogv", None), ("o.y4m", "libx264")])
+def test_a_container_that_refuses_the_codec_is_found_before_any_model_loads(tmp_path, target, codec):
     from deblur_cli.video_io.sinks import planned_warnings
 
     with pytest.raises(OutputError, match=r"container cannot hold libx264 video"):
-        planned_warnings(tmp_path / target, INFO)
+        planned_warnings(tmp_path / target, INFO, EncodeOptions(codec=codec))
 
 
 @pytest.mark.parametrize("width, height", [(1, 1), (8, 1), (1, 8), (3, 1)])

@@ -103,6 +103,9 @@ ENCODERS: dict[str, Encoder] = {
     # Motion JPEG stores full-range YUV ("yuvj"); the writer tags the range to match
     "mjpeg": Encoder("mjpeg", ("yuvj420p", "yuvj444p"), ("yuvj420p", "yuvj444p")),
     "prores_ks": Encoder("prores_ks", ("yuv422p10le", "yuv444p10le"), ("yuv422p10le", "yuv444p10le")),
+    # uncompressed YUV, as .y4m holds it for metrics tools (VMAF, SSIMULACRA): 4:2:0 like the clips they compare
+    # with; --pix-fmt yuv444p keeps the restored chroma whole
+    "rawvideo": Encoder("rawvideo", ("yuv420p", "yuv444p"), ("yuv420p10le", "yuv444p10le")),
 }
 # Pixel formats with an alpha channel, for 8-bit and for deeper frames, best first, of the encoders that
 # store transparency; the others (H.264, HEVC as players read it, AV1, DNxHR, JPEG) leave it out.
@@ -135,6 +138,7 @@ CODEC_FOR_SUFFIX = {
     ".mkv": "libx264",
     ".avi": "libx264",
     ".webm": "libvpx-vp9",
+    ".y4m": "rawvideo",
 }
 # The x265 library aborted the process on frames with a side under 64 pixels (48x40 and 40x40). Such tiny
 # deep video goes to H.264's High 10 instead. (The garbage decode timestamps of two-frame encodes, first

@@ -31,6 +31,9 @@ _HANDLER_TAG = "handler_name"  # MP4/MOV's name for a track's kind ("SoundHandle
 _KNOWN_TAGS_ONLY = {"mp4", "mov"}
 SUBTITLE_LOOKBACK = 10.0  # seconds before --start searched for a subtitle cue still on screen at it
 _STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+# Encoders for audio an output cannot hold as it is, in order: the first its container takes is used (AAC
+# in most; Opus in WebM and Ogg, MPEG-1 Layer II in MPEG-PS (.mpg, .vob), PCM in MXF and DV).
+_AUDIO_ENCODERS = ("aac", "libopus", "mp2", "ac3", "pcm_s16le")
 # Containers that store no audio timestamps: audio plays from the file's start, one sample after another, and
 # the muxer moves every stream later by whatever starts before zero (AAC's priming packet, a span's first packet)
 _AUDIO_FROM_ZERO = {"avi"}
@@ -74,7 +77,7 @@ class Passthrough:
 
     The source is opened a second time and read only as far as the video written so far (`feed_until`), so
     the muxer interleaves the streams and memory stays bounded. Audio is copied without re-encoding when the
-    output container can hold its codec, otherwise re-encoded (Opus for WebM, AAC elsewhere); a subtitle
+    output container can hold its codec, otherwise re-encoded (the first of _AUDIO_ENCODERS it takes); a subtitle
     stream the container cannot hold is left out. Each such change adds a line to `warnings`. Of the data
     streams, binary telemetry (GoPro's GPMF track, which stabilisers such as Gyroflow read) is copied where
     the container holds it (MP4, MOV) and otherwise left out with a warning; a timecode track is written
@@ -120,8 +123,9 @@ class Passthrough:
         attach(self._input, output, self._suffix, warnings)
         samples = _first_packets(source, [s.index for s in wanted])
         for stream in wanted:
-            fits = _accepts(output.format.name, stream, samples.get(stream.index))
-            fits = fits and (stream.type != "data" or output.format.name in _TELEMETRY_FORMATS)
+            fits = (stream.type != "data" or output.format.name in _TELEMETRY_FORMATS) and _accepts(
+                output.format.name, stream, samples.get(stream.index)
+            )
             if stream.type == "audio":
                 route = self._audio_route(stream, fits, warnings)
             else:
@@ -152,19 +156,21 @@ class Passthrough:
         name = _codec_name(stream)
         if fits:
             return _Copy(self._output.add_stream_from_template(stream))
-        target = "libopus" if self._output.format.name == "webm" else "aac"
         if stream.codec_context is None:
             warnings.append(
                 f"audio stream #{stream.index} ({name}) cannot be stored in {self._suffix} and cannot be decoded "
                 "for re-encoding; it was left out"
             )
             return None
-        rates = av.codec.Codec(target, "w").audio_rates
-        rate = stream.sample_rate if not rates or stream.sample_rate in rates else 48000
         layout = stream.layout.name
         if layout.endswith("channels"):  # unlabelled ("2 channels"), which encoders and muxers refuse
             layout = _STANDARD_LAYOUTS.get(stream.layout.nb_channels, "stereo")
-        output_stream = self._output.add_stream(target, rate=rate, layout=layout)
+        target = _audio_encoder(self._output.format.name, stream.sample_rate, layout)
+        if target is None:
+            warnings.append(f"audio stream #{stream.index} ({name}) cannot be stored in {self._suffix}; it was left out")
+            return None
+        codec, rate = target
+        output_stream = self._output.add_stream(codec, rate=rate, layout=layout)
         output_stream.time_base = Fraction(1, rate)
         warnings.append(
             f"audio stream #{stream.index} ({name}) cannot be stored in {self._suffix}; re-encoded to "
@@ -301,17 +307,38 @@ def _first_packets(source: str | Path, indices: list[int], limit: int = 1000) ->
 
 def _accepts(format_name: str, stream, sample: av.Packet | None) -> bool:
     """Whether a container of this format can hold a copy of `stream`, found by muxing its first packet into
-    a file in memory (FFmpeg's codec query says yes to pairs the muxer then refuses, such as PCM audio
-    without a labelled channel layout in MP4)."""
+    a file in memory and reading it back. FFmpeg's codec query says yes to pairs the muxer then refuses
+    (PCM audio without a labelled channel layout in MP4), and some muxers take a stream they write as
+    something else: MPEG-TS writes PCM audio and SubRip subtitles as unnamed data no player reads."""
+    memory = io.BytesIO()
     with contextlib.suppress(av.FFmpegError, ValueError):
-        with av.open(io.BytesIO(), "w", format=format_name) as probe:
+        with av.open(memory, "w", format=format_name) as probe:
             copy = probe.add_stream_from_template(stream)
             probe.start_encoding()
             if sample is not None:
                 sample.stream = copy
                 probe.mux(sample)
-        return True
+        with av.open(io.BytesIO(memory.getvalue()), format=format_name) as written:
+            kind = (stream.type, getattr(stream, "name", None))  # an unknown stream type has no codec name
+            return any((s.type, getattr(s, "name", None)) == kind for s in written.streams)
     return False
+
+
+def _audio_encoder(format_name: str, sample_rate: int, layout: str) -> tuple[str, int] | None:
+    """The first of _AUDIO_ENCODERS, with a sample rate, that a container of this format takes (tried in
+    memory): the source's rate where the encoder has it, else 48 kHz. None where it takes none (.y4m)."""
+    for codec in _AUDIO_ENCODERS:
+        try:
+            rates = av.codec.Codec(codec, "w").audio_rates
+        except ValueError:  # av.codec.codec.UnknownCodecError: not in this build
+            continue
+        for rate in dict.fromkeys(r for r in (sample_rate, 48000) if not rates or r in rates):
+            with contextlib.suppress(av.FFmpegError, ValueError):
+                with av.open(io.BytesIO(), "w", format=format_name) as probe:
+                    probe.add_stream(codec, rate=rate, layout=layout)
+                    probe.start_encoding()
+                return codec, rate
+    return None
 
 
 def _codec_name(stream) -> str:

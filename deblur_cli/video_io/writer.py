@@ -45,7 +45,7 @@ _TIMECODE_FORMATS = {"mp4", "mov", "matroska", "webm"}
 _SWS_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
 _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream stores RGB (or GBR) planes, no YUV matrix
 _UNSPECIFIED = 2  # AVCOL_SPC_UNSPECIFIED
-_FRAME_CLOCK_FORMATS = {"avi"}  # containers whose time base is their frame rate
+_FRAME_CLOCK_FORMATS = {"avi", "yuv4mpegpipe"}  # containers whose time base is their frame rate
 # Containers whose timestamps count in a unit of their own, coarser than most streams' time bases.
 _CONTAINER_CLOCKS = {"matroska": Fraction(1, 1000), "webm": Fraction(1, 1000), "flv": Fraction(1, 1000)}
 _BT709, _BT601 = 1, 5  # AVCOL_SPC_BT709, AVCOL_SPC_BT470BG
@@ -201,9 +201,12 @@ class VideoEncoder:
         stream.codec_context.time_base = self.time_base
         stream.thread_type = "AUTO"
         if container.format.name in _FRAME_CLOCK_FORMATS:
-            # AVI stores no presentation times: a B-frame's would be lost, and its decode time before the first
+            # AVI (and Y4M) store no presentation times: a B-frame's would be lost, and its decode time before the first
             # frame's moved every stream a frame later (x264's default reorders; AVI players show frames in order)
             stream.codec_context.max_b_frames = 0
+        if container.format.name == "yuv4mpegpipe" and bit_depth_of(av.VideoFormat(encoding.pix_fmt)) > 8:
+            # Y4M's deep formats (C420p10, ...), which x264, libaom and VMAF read, are FFmpeg's "unofficial" ones
+            container.options["strict"] = "unofficial"
         if encoding.encoder == "libx265" and container.format.name in _APPLE_FORMATS:
             stream.codec_context.codec_tag = "hvc1"  # QuickTime and iOS refuse HEVC tagged "hev1"
         if info.sample_aspect_ratio:
