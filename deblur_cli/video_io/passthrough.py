@@ -40,6 +40,7 @@ _AUDIO_FROM_ZERO = {"avi"}
 # Where GoPro's telemetry track is kept (and read again by Gyroflow). Others' muxers take it too, but as
 # something else: ASF as a second video stream, AVI, MPEG-TS and NUT as an unnamed data stream.
 _TELEMETRY_FORMATS = {"mp4", "mov"}
+_TS_NEGATIVE = 0x40000  # AVFMT_TS_NEGATIVE: the container keeps times before zero (MP4 and MOV, by an edit list)
 _HEARD_EARLY = 0.04  # seconds of audio ahead of the picture that viewers notice (ITU-R BT.1359: 45 ms)
 
 
@@ -149,6 +150,8 @@ class Passthrough:
         self._ended: set[int] = set()  # streams past `end`
         self._pending = None
         self._audio_from_zero = output.format.name in _AUDIO_FROM_ZERO
+        # whether the audio packet under a span's start is kept, its part before the start not played
+        self._keeps_straddlers = self._audio_from_zero or bool(int(output.format.flags) & _TS_NEGATIVE)
         self._audio_started: set[int] = set()  # audio streams (the source's indices) with a packet muxed
         self._warnings = warnings
 
@@ -235,7 +238,10 @@ class Passthrough:
                 continue
             shown = (packet.pts if packet.pts is not None else packet.dts) * packet.time_base
             cue = packet.stream.type == "subtitle" and packet.pts is not None and (packet.duration or 0) > 0
-            if self._start is not None and shown < self._start and not (cue and _trim_start(packet, self._start)):
+            if self._start is not None and shown < self._start and not (
+                (cue and _trim_start(packet, self._start))
+                or (self._keeps_straddlers and _straddles(packet, shown, self._start))
+            ):
                 continue
             if self._end is not None and shown >= self._end:
                 self._ended.add(packet.stream.index)
@@ -263,6 +269,11 @@ class Passthrough:
 
     def close(self) -> None:
         self._input.close()
+
+
+def _straddles(packet: av.Packet, shown: Fraction, start: float) -> bool:
+    """Whether an audio packet shown from `shown` (seconds) is still playing at `start`."""
+    return packet.stream.type == "audio" and shown + (packet.duration or 0) * packet.time_base > start
 
 
 def _starts_at_zero(packet: av.Packet) -> bool:
