@@ -27,7 +27,7 @@ from deblur_cli.video_io import (
     open_sink,
     open_source,
 )
-from deblur_cli.video_io.encoding import resolve_encoder
+from deblur_cli.video_io.encoding import resolve_encoder, unused_options
 from deblur_cli.video_io.images import ImageSequenceSource
 from deblur_cli.video_io.info import bit_depth_of, frame_arrays
 from deblur_cli.video_io.passthrough import _starts_at_zero
@@ -760,6 +760,26 @@ def test_y4m_output_is_raw_yuv_at_the_frame_rate_without_audio(tmp_path):
     deep = media.make_video(tmp_path / "deep.mkv", frames=2, codec="ffv1", bit_depth=10)
     convert(deep, tmp_path / "deep.y4m")
     assert describe(tmp_path / "deep.y4m").pix_fmt == "yuv420p10le"
+
+
+@pytest.mark.parametrize("target_name", ["b.mpg", "b.vob"])
+def test_mpg_and_vob_outputs_are_mpeg2_with_mpeg_audio(tmp_path, target_name):
+    # they were H.264 (which DVD players and many readers of MPEG-PS do not take) and refused AAC audio
+    source = media.make_video(tmp_path / "a.mp4", frames=12, fps=Fraction(30000, 1001), size=(128, 96), audio="aac")
+    _, images, warnings = convert(source, tmp_path / target_name)
+    assert warnings == [f"audio stream #1 (aac) cannot be stored in {Path(target_name).suffix}; re-encoded to mp2"]
+    with av.open(str(tmp_path / target_name)) as container:
+        assert [s.codec_context.name for s in container.streams] == ["mpeg2video", "mp2"]
+    stamps, base = media.read_video_pts(tmp_path / target_name)
+    assert [(p - stamps[0]) * base for p in stamps] == [Fraction(1001, 30000) * i for i in range(12)]
+    assert min(psnr(a, b) for a, b in zip(images, decode(tmp_path / target_name))) > 30
+
+
+@pytest.mark.parametrize("crf, scale", [(18, "3"), (30, "5"), (0, "1"), (63, "10")])
+def test_mpeg2_takes_crf_as_its_quantiser_scale(crf, scale):
+    encoding = resolve_encoder(EncodeOptions(crf=crf, asked=frozenset({"crf"})), ".mpg", 8, 64, 48)
+    assert (encoding.encoder, encoding.options) == ("mpeg2video", {"qmin": scale, "qmax": scale})
+    assert unused_options(EncodeOptions(crf=crf, asked=frozenset({"crf"})), encoding, "by mpeg2video") == []
 
 
 def test_no_audio_option_leaves_audio_out(tmp_path):

@@ -84,6 +84,15 @@ def _vp9(o: EncodeOptions) -> dict[str, str]:
     return {"cpu-used": str(_VP9_CPU_USED[o.preset]), "deadline": "good", "row-mt": "1", "b": "0", **_crf(o)}
 
 
+def _mpeg2(o: EncodeOptions) -> dict[str, str]:
+    # MPEG-2 has no constant-quality factor: --crf picks a fixed quantiser scale (1 best, 31 worst), about
+    # a sixth of it (18 gives 3, which keeps fine texture; FFmpeg's default, a 200 kb/s target, smears it)
+    if o.crf is None:
+        return {}
+    scale = str(min(31, max(1, round(o.crf / 6))))
+    return {"qmin": scale, "qmax": scale}
+
+
 def _svtav1(o: EncodeOptions) -> dict[str, str]:
     return {"preset": str(_SVT_PRESET[o.preset]), **_crf(o)}
 
@@ -103,6 +112,8 @@ ENCODERS: dict[str, Encoder] = {
     # Motion JPEG stores full-range YUV ("yuvj"); the writer tags the range to match
     "mjpeg": Encoder("mjpeg", ("yuvj420p", "yuvj444p"), ("yuvj420p", "yuvj444p")),
     "prores_ks": Encoder("prores_ks", ("yuv422p10le", "yuv444p10le"), ("yuv422p10le", "yuv444p10le")),
+    # MPEG-2 for .mpg and .vob (DVD): 8 bits, 4:2:0 as DVD players take it
+    "mpeg2video": Encoder("mpeg2video", ("yuv420p", "yuv422p"), ("yuv420p", "yuv422p"), _mpeg2),
     # uncompressed YUV, as .y4m holds it for metrics tools (VMAF, SSIMULACRA): 4:2:0 like the clips they compare
     # with; --pix-fmt yuv444p keeps the restored chroma whole
     "rawvideo": Encoder("rawvideo", ("yuv420p", "yuv444p"), ("yuv420p10le", "yuv444p10le")),
@@ -139,6 +150,9 @@ CODEC_FOR_SUFFIX = {
     ".avi": "libx264",
     ".webm": "libvpx-vp9",
     ".y4m": "rawvideo",
+    ".mpg": "mpeg2video",
+    ".mpeg": "mpeg2video",
+    ".vob": "mpeg2video",
 }
 # The x265 library aborted the process on frames with a side under 64 pixels (48x40 and 40x40). Such tiny
 # deep video goes to H.264's High 10 instead. (The garbage decode timestamps of two-frame encodes, first
@@ -274,6 +288,7 @@ def _pixel_format(preferred: tuple[str, ...], encoder: str, options: EncodeOptio
 
 
 _SPEED_OPTIONS = ("preset", "cpu-used")  # where each encoder takes --preset
+_QUALITY_OPTIONS = ("crf", "qmax")  # where each encoder takes --crf (MPEG-2 as its quantiser scale)
 
 
 def unused_options(options: EncodeOptions, encoding: Encoding | None, written_as: str) -> list[str]:
@@ -281,7 +296,7 @@ def unused_options(options: EncodeOptions, encoding: Encoding | None, written_as
     not use: those a video encoder does not take (`encoding`: FFV1, ProRes) or all of them for images
     (`encoding` None). `written_as` ends the message ("by ffv1", "for PNG frames")."""
     used = set()
-    if encoding is not None and "crf" in encoding.options:
+    if encoding is not None and any(name in encoding.options for name in _QUALITY_OPTIONS):
         used.add("crf")
     if encoding is not None and any(name in encoding.options for name in _SPEED_OPTIONS):
         used.add("preset")
