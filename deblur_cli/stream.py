@@ -116,6 +116,7 @@ def restore_stream(
         return restore_tiled_with_retry(
             window, model, multiple=restorer.multiple, tile=tile, overlap=windows.tile_overlap, on_retry=smaller_tile,
             generator=getattr(restorer, "generator", None), in_tiles=in_tiles,
+            model_dtype=getattr(restorer, "dtype", None),
         )  # fmt: skip
 
     def by_scene(window: torch.Tensor, cuts: list[int]) -> torch.Tensor:

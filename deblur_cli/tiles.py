@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 
 import torch
 
+from deblur_cli.devices import cpu_runs_bf16
 from deblur_cli.errors import ModelError, UsageError
 from deblur_cli.host_memory import available_bytes
 from deblur_cli.windows import blend_weights, plan_windows
@@ -242,6 +243,19 @@ def release_cached_memory(device: torch.device) -> None:
         torch.mps.empty_cache()
 
 
+def _out_of_memory_hint(device: torch.device, model_dtype: torch.dtype | None, min_tile: int) -> str:
+    """What to try after the smallest tiles ran out of memory too: a narrower --precision only where the
+    model runs in fp32 and the device runs a half precision (fp16 on GPUs; bf16 on CPUs built for it)."""
+    ways = ["a smaller --window"]
+    if model_dtype == torch.float32:
+        if device.type in ("cuda", "mps"):
+            ways.append("--precision fp16")
+        elif device.type == "cpu" and cpu_runs_bf16():
+            ways.append("--precision bf16")
+    ways.append(f"--tile below {min_tile} (at some cost in quality)")
+    return "try " + ", ".join(ways[:-1]) + " or " + ways[-1]
+
+
 def restore_tiled_with_retry(
     frames: torch.Tensor,
     restore: Callable[[torch.Tensor], torch.Tensor],
@@ -253,6 +267,7 @@ def restore_tiled_with_retry(
     on_retry: Callable[[int], None] | None = None,
     generator: torch.Generator | None = None,
     in_tiles: Callable[[torch.Tensor, TileGrid], torch.Tensor] | None = None,
+    model_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """`restore_tiled`, retrying with tiles half the size whenever the device runs out of memory.
 
@@ -261,6 +276,8 @@ def restore_tiled_with_retry(
     on_retry(tile) is called before each retry, so the caller can keep the smaller tile for the
     next windows and tell the user. `generator`, the one `restore` draws noise from, is put back
     before a retry where the failed attempt left it, so that a retry draws what that attempt drew.
+    `model_dtype`, the dtype the model runs in, decides whether the last error's hint offers a
+    narrower --precision.
     """
     longest = _round_up(max(frames.shape[-2:]), multiple)
     while True:
@@ -280,7 +297,7 @@ def restore_tiled_with_retry(
             where = f"{failed}-px tiles" if failed else "the whole frame"
             raise ModelError(
                 f"out of {frames.device.type} memory even with {where}",
-                hint=f"try a smaller --window, --precision fp16, or --tile below {min_tile} (at some cost in quality)",
+                hint=_out_of_memory_hint(frames.device, model_dtype, min_tile),
             )
         if overlap is not None:
             overlap = min(overlap, tile - multiple)

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from deblur_cli import tiles
 from deblur_cli.errors import ModelError, UsageError
 from deblur_cli.tiles import (
     auto_tile_size,
@@ -271,10 +272,31 @@ def test_retry_gives_up_below_min_tile_with_a_hint():
     restore, shapes = oom_above(0)
     with pytest.raises(ModelError) as info:
         restore_tiled_with_retry(image(1, 200, 200), restore, multiple=16, tile=None, overlap=32, min_tile=64)
-    assert "--window" in info.value.hint and "--precision fp16" in info.value.hint and "--tile" in info.value.hint
+    assert "--window" in info.value.hint and "--tile" in info.value.hint and "--precision" not in info.value.hint
     # The whole 208-px frame, then 96-px tiles; 48 would be below min_tile.
     assert list(dict.fromkeys(s[0] for s in shapes)) == [208, 96]
     assert "96-px tiles" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "device, dtype, bf16_cpu, offered",
+    [
+        ("cuda", torch.float32, False, "--precision fp16"),
+        ("mps", torch.float32, False, "--precision fp16"),
+        ("cuda", torch.bfloat16, False, None),  # already half: nothing narrower to offer
+        ("cpu", torch.float32, True, "--precision bf16"),
+        ("cpu", torch.float32, False, None),  # fp16 is refused on the CPU, and bf16 is emulated slowly
+        ("cpu", torch.bfloat16, True, None),
+    ],
+)
+def test_out_of_memory_hint_offers_only_a_precision_the_device_runs(monkeypatch, device, dtype, bf16_cpu, offered):
+    monkeypatch.setattr(tiles, "cpu_runs_bf16", lambda: bf16_cpu)
+    hint = tiles._out_of_memory_hint(torch.device(device), dtype, 64)
+    assert hint.startswith("try a smaller --window") and hint.endswith("--tile below 64 (at some cost in quality)")
+    if offered is None:
+        assert "--precision" not in hint
+    else:
+        assert f", {offered} or --tile" in hint
 
 
 @pytest.mark.parametrize(
