@@ -486,6 +486,22 @@ class Darkens(IdentityRestorer):
         return super().__call__(frames) * 0.5
 
 
+def table_rows(text: str, header: str) -> list[list[list[str]]]:
+    """Each printed table whose header's last line starts with `header`: its rows, split at spaces,
+    down to its first blank line."""
+    lines = text.splitlines()
+    tables = []
+    for i, line in enumerate(lines):
+        if line.split()[:1] == [header]:
+            rows = []
+            for row in lines[i + 2 :]:  # under the header's rule
+                if not row.strip():
+                    break
+                rows.append(row.split())
+            tables.append(rows)
+    return tables
+
+
 def two_sequences(root):
     for k, seq in enumerate(("a", "b")):
         sharp = random_images(3, seed=k, size=(32, 32))
@@ -515,9 +531,9 @@ def test_several_models_are_compared_in_one_run(tmp_path, monkeypatch):
     assert identity["output"]["psnr"] == pytest.approx(identity["input"]["psnr"])  # the identity changes nothing
     assert darker["output"]["psnr"] < identity["output"]["psnr"] - 1
     # a table per model, then one comparing them (its rows: the input, then each model)
-    assert result.output.count("┃ sequence") == 2 and "┃ model" in result.output
-    rows = [line.split("│")[1].strip() for line in result.output.split("┃ model")[1].splitlines() if line.startswith("│")]
-    assert rows == ["input", "dstnet-s", "wtsa-s"]
+    assert len(table_rows(result.stdout, "sequence")) == 2
+    (comparison,) = table_rows(result.stdout, "model")
+    assert [row[0] for row in comparison] == ["input", "dstnet-s", "wtsa-s"]
     assert sorted(p.name for p in (tmp_path / "saved").iterdir()) == ["dstnet-s", "wtsa-s"]
     assert sorted(p.name for p in (tmp_path / "saved" / "wtsa-s").iterdir()) == ["a", "b"]
 
@@ -860,8 +876,38 @@ def test_models_compare_a_metric_some_sequences_lack_over_the_same_sequences():
 
     console = Console(width=200, record=True)
     console.print(_comparison([flat, textured]))
-    rows = {line.split("│")[1].strip(): line for line in console.export_text().splitlines() if line.count("│") > 2}
+    (rows,) = table_rows(console.export_text(), "model")
+    rows = {row[0]: row for row in rows}
     assert "4.000" in rows["textured"] and "4.000" in rows["flat"]  # both over sequence a
+
+
+@pytest.mark.parametrize("columns, parts", [(200, 1), (80, 2), (50, 5)])
+def test_a_table_too_wide_for_the_terminal_is_split_into_whole_metrics(monkeypatch, columns, parts):
+    """At 80 columns the label column was squeezed to nothing and figures were cut ("0.67…")."""
+    from deblur_cli.cli.evaluate import _show, out
+
+    scores = {"psnr": 22.4081, "ssim": 0.67641, "lpips": 0.31234, "niqe": 5.4321, "flicker": 19.3612}
+    report = EvaluationReport("d", "dstnet-s", "cpu", planned=2)
+    report.sequences = [
+        SequenceScore(name, 6, 2.0, {m: v + k for m, v in scores.items()}, {m: v + k + 0.5 for m, v in scores.items()})
+        for k, name in enumerate(["GOPR0384_11_00", "GOPR0410_11_00"])
+    ]
+    monkeypatch.setattr(out, "width", columns)
+    with out.capture() as captured:
+        _show(report)
+    shown = captured.get()
+    assert "…" not in shown and max(map(len, shown.splitlines())) <= columns
+    tables = table_rows(shown, "sequence")
+    assert len(tables) == parts and shown.count("dstnet-s on cpu") == 1  # the title over the first part only
+    for rows in tables:  # each part names the sequences and counts their frames
+        assert [row[:2] for row in rows[:2]] == [["GOPR0384_11_00", "6"], ["GOPR0410_11_00", "6"]]
+    cells = {c for rows in tables for row in rows for c in row}
+    for k in range(2):
+        for metric, value in scores.items():
+            digits = {"psnr": 2, "flicker": 2, "niqe": 3}.get(metric, 4)
+            assert f"{value + k:.{digits}f}" in cells and f"{value + k + 0.5:.{digits}f}" in cells, (metric, k)
+        assert "3" in cells  # 6 frames in 2.0 s
+    assert [c for c in cells if c.startswith("+")] == ["+0.50"]  # the gain, with its PSNR
 
 
 def test_a_comparison_stopped_before_its_second_model_scored_anything_continues_after_the_first(tmp_path, monkeypatch):

@@ -17,7 +17,7 @@ from deblur_cli.errors import InputError
 from deblur_cli.evaluate import evaluate_sequence, score_results
 from tests.media import make_images
 from tests.restorers import IdentityRestorer
-from tests.test_evaluate import WINDOWS, Darkens, frames_folder, random_images, two_sequences
+from tests.test_evaluate import WINDOWS, Darkens, frames_folder, random_images, table_rows, two_sequences
 
 runner = CliRunner()
 
@@ -166,9 +166,9 @@ def test_results_beside_models_in_one_comparison(tmp_path, monkeypatch):
         frames_folder(tmp_path / "same" / seq, blurred_images(k))
     result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet-s", "--results", str(tmp_path / "same"), "-q"])
     assert result.exit_code == 0, result.output
-    assert result.output.count("┃ sequence") == 2 and "(restored elsewhere)" in result.output
-    rows = [line.split("│")[1:3] for line in result.output.split("┃ model")[1].splitlines() if line.startswith("│")]
-    assert [name.strip() for name, _ in rows] == ["input", "dstnet-s", str(tmp_path / "same")]
+    assert len(table_rows(result.stdout, "sequence")) == 2 and "(restored elsewhere)" in result.output
+    (rows,) = table_rows(result.stdout, "model")
+    assert [row[0] for row in rows] == ["input", "dstnet-s", str(tmp_path / "same")]
     assert rows[0][1] == rows[1][1] == rows[2][1]  # the same PSNR: all three are the blurred frames
 
 

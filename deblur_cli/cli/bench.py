@@ -10,13 +10,11 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich import box
-from rich.measure import Measurement
 from rich.table import Table
 
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, labelled, out, warn
-from deblur_cli.cli.tables import cell
+from deblur_cli.cli.tables import cell, figures_table, width_needed
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.cli.options import (
     DeviceOpt,
@@ -378,11 +376,11 @@ def _print_table(report: BenchReport) -> list[str]:
     extras = list(dict.fromkeys(key for row in report.rows for key in row.extra))
     quality = QUALITY + tuple((f"{key.upper()}\n{'↑' if key == 'cvvdp' else '↓'}", key, "{:.4f}") for key in extras)
     tables = [_table(report, SPEED + quality, title=True, caption=True)]
-    if _width_needed(tables[0]) > out.width:
+    if width_needed(tables[0], out) > out.width:
         tables = [_table(report, SPEED, title=True, caption=False), _table(report, quality, title=False, caption=True)]
     for table in tables:
         out.print(table)
-    needed = max(_width_needed(table) for table in tables)
+    needed = max(width_needed(table, out) for table in tables)
     if needed <= out.width:
         return []
     return [
@@ -394,14 +392,7 @@ def _print_table(report: BenchReport) -> list[str]:
 def _table(report: BenchReport, figures: tuple, *, title: bool, caption: bool) -> Table:
     """A table of every row: its label (folded to fit), steps and samples, then `figures` (never wrapped)."""
     clip = f"{report.source}: {report.frames} frames {report.width}x{report.height} on {report.device}"
-    table = Table(
-        title=clip if title else None,
-        caption=_caption(report) if caption else None,
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-        collapse_padding=True,
-    )
+    table = figures_table(title=clip if title else None, caption=_caption(report) if caption else None)
     table.add_column("model", overflow="fold")
     for heading in ("steps", "samples", *(heading for heading, _, _ in figures)):
         table.add_column(heading, justify="right", no_wrap=True)
@@ -427,14 +418,3 @@ def _fps_text(value: float | None) -> str:
     """Frames a second to three significant digits, trailing zeros kept ("50.0" beside "29.4"); whole
     numbers from 100 on."""
     return cell(value, "{:.0f}" if (value or 0) >= 99.95 else "{:#.3g}")
-
-
-def _width_needed(table: Table) -> int:
-    """Columns the table takes with its labels folded to their first word (a model's name): what it needs
-    to show every figure whole."""
-    label = table.columns[0]
-    label.max_width = max(len(text.split()[0]) for text in ["model", *label.cells])
-    try:
-        return Measurement.get(out, out.options.update_width(10_000), table).maximum
-    finally:
-        label.max_width = None

@@ -42,7 +42,7 @@ from deblur_cli.cli.options import (
     window_options,
 )
 from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
-from deblur_cli.cli.tables import cell
+from deblur_cli.cli.tables import cell, figures_table, fitting_parts, width_needed
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.datasets import find_sequences, save_folders, sequence_digest
 from deblur_cli.video_io.atomic import check_writable, taken
@@ -459,7 +459,7 @@ def _comparison(reports: list[EvaluationReport]) -> Table:
     }  # fmt: skip
     stopped = [r.model for r in reports if not r.complete]
     partial = f" ({', '.join(stopped)}: stopped part-way, not comparable)" if stopped else ""
-    table = Table(title=f"{reports[0].dataset}: mean of sequences{partial}")
+    table = figures_table(title=f"{reports[0].dataset}: mean of sequences{partial}")
     table.add_column("model", overflow="fold")
     for metric in metrics:
         table.add_column(f"{metric.upper()} {'↑' if METRICS[metric] else '↓'}", justify="right", no_wrap=True)
@@ -474,7 +474,8 @@ def _comparison(reports: list[EvaluationReport]) -> Table:
 
 def _show(report: EvaluationReport) -> None:
     """The report's table on stdout, and under it a note on the sequences split at scene cuts, if any."""
-    out.print(_table(report))
+    for table in _tables(report):
+        out.print(table)
     if line := _scene_cuts_note(report):
         note(line)
 
@@ -493,13 +494,23 @@ def _scene_cuts_note(report: EvaluationReport, shown: int = 5) -> str | None:
     )
 
 
-def _table(report: EvaluationReport) -> Table:
+def _tables(report: EvaluationReport) -> list[Table]:
+    """The report's table; where it is too wide for stdout, split into parts of whole metrics (in, out
+    and gain together), each with the sequences and frame counts, the title over the first."""
+    groups = [*report.metrics, *(["fps"] if report.timed else [])]
+    parts = fitting_parts(groups, lambda part: width_needed(_table(report, part, title=False), out) <= out.width)
+    return [_table(report, part, title=i == 0) for i, part in enumerate(parts)]
+
+
+def _table(report: EvaluationReport, columns: list[str], *, title: bool) -> Table:
+    """The table of `columns`: metrics of the report, in and out (and the gain in dB after PSNR), and "fps"."""
     from deblur_cli.evaluate import METRICS
 
     done = "" if report.complete else f" (stopped after {len(report.sequences)} of {report.planned} sequences)"
     source = f"on {report.device}" if report.timed else "(restored elsewhere)"
-    table = Table(title=f"{report.dataset}: {report.model} {source}, {report.frames} frames{done}")
-    metrics = report.metrics
+    table = figures_table(title=f"{report.dataset}: {report.model} {source}, {report.frames} frames{done}" if title else None)
+    metrics = [c for c in columns if c != "fps"]
+    timed = "fps" in columns
     table.add_column("sequence", overflow="fold")  # long names fold; the numbers stay whole
     table.add_column("frames", justify="right", no_wrap=True)
     for metric in metrics:
@@ -508,10 +519,10 @@ def _table(report: EvaluationReport) -> Table:
             table.add_column(f"{metric.upper()} {arrow}\n{side}", justify="right", no_wrap=True)
         if metric == "psnr":
             table.add_column("gain\ndB", justify="right", no_wrap=True)
-    if report.timed:
+    if timed:
         table.add_column("fps", justify="right", no_wrap=True)
     for s in report.sequences:
-        fps = [f"{s.fps:.3g}"] if report.timed else []
+        fps = [f"{s.fps:.3g}"] if timed else []
         table.add_row(s.name, str(s.frames), *_scores(metrics, s.input.get, s.output.get), *fps)
     table.add_section()
     for per, label in (("sequence", "mean of sequences"), ("frame", "mean of frames")):
@@ -520,7 +531,7 @@ def _table(report: EvaluationReport) -> Table:
             lambda m, per=per: report.mean(m, "input", per=per),
             lambda m, per=per: report.mean(m, "output", per=per),
         )
-        table.add_row(label, str(report.frames) if per == "frame" else "", *cells, *[""] * report.timed)
+        table.add_row(label, str(report.frames) if per == "frame" else "", *cells, *[""] * timed)
     return table
 
 

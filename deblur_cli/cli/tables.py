@@ -1,8 +1,42 @@
-"""Cells of the result tables that commands print."""
+"""Cells and widths of the result tables that commands print."""
 
 from __future__ import annotations
+
+from rich import box
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
 
 
 def cell(value, fmt: str) -> str:
     """`value` formatted with `fmt`, or an en dash where there is none."""
     return "–" if value is None else fmt.format(value)
+
+
+def figures_table(**options) -> Table:
+    """A table in the compact style of the figures tables: a rule under the header, no frame, one
+    space between columns."""
+    return Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True, **options)
+
+
+def width_needed(table: Table, console: Console) -> int:
+    """Columns `table` takes on `console` with its first column (the labels) folded to their first
+    word: what it needs to show every figure whole."""
+    label = table.columns[0]
+    label.max_width = max(len((text.split() or [""])[0]) for text in [str(label.header), *map(str, label.cells)])
+    try:
+        return Measurement.get(console, console.options.update_width(10_000), table).maximum
+    finally:
+        label.max_width = None
+
+
+def fitting_parts(groups: list, fits) -> list[list]:
+    """`groups` (of columns, in order) packed greedily into consecutive parts, each as long as
+    `fits(part)` allows; a group too wide on its own is a part of its own."""
+    parts: list[list] = []
+    for group in groups:
+        if parts and fits([*parts[-1], group]):
+            parts[-1].append(group)
+        else:
+            parts.append([group])
+    return parts
