@@ -1,7 +1,10 @@
+import math
+
 import numpy as np
 import pytest
 import torch
 
+from deblur_cli.data.photos import procedural_scene
 from deblur_cli.data.synth import jpeg_like, synthesize_clip
 from deblur_cli.transfer import linear_to_srgb, srgb_to_linear
 
@@ -483,3 +486,49 @@ def test_synth_into_a_file_says_it_is_a_file(tmp_path):
     result = CliRunner().invoke(app, ["synth", str(tmp_path / "afile"), "--clips", "1", "--frames", "2", "--size", "32x24"])
     assert result.exit_code == 1 and f"error: {tmp_path / 'afile'} is a file, not a folder" in result.stderr
     assert ".tmp" not in result.output and (tmp_path / "afile").read_bytes() == b"mine"
+
+
+def test_paths_move_as_drawn_within_the_drift_horizon_and_stay_a_camera_beyond(monkeypatch):
+    """Zoom and keystone grew with time without bound: some 400-frame paths turned the frame inside out,
+    and the scene they asked for had trillions of pixels."""
+    from deblur_cli.data import motion
+
+    vw, vh = 640, 360
+    radius = math.hypot(vw, vh) / 2
+    corners = np.array([[-vw / 2, -vh / 2, 1], [vw / 2, -vh / 2, 1], [-vw / 2, vh / 2, 1], [vw / 2, vh / 2, 1]])
+    within = np.linspace(-motion.DRIFT_HORIZON, motion.DRIFT_HORIZON, 257)
+    far = np.linspace(-2000, 2000, 801)
+    for seed in range(100):
+        camera = motion.random_camera_path(np.random.default_rng(seed))
+        layer = motion.random_layer_path(np.random.default_rng(seed), (64, 48))
+        bounded = camera.homographies(far, radius)
+        near, layer_near = camera.homographies(within, radius), layer.inverse_affines(within)
+        with monkeypatch.context() as m:
+            m.setattr(motion, "DRIFT_HORIZON", 1e12)  # as if the rates held for ever
+            assert np.array_equal(camera.homographies(within, radius), near)
+            assert np.array_equal(layer.inverse_affines(within), layer_near)
+            unbounded = camera.homographies(far, radius)
+        assert not np.array_equal(bounded, unbounded)
+        depth = np.einsum("nj,kj->nk", bounded[:, 2], corners)  # > 0: every corner in front of the camera
+        zoom = np.sqrt(np.abs(np.linalg.det(bounded[:, :2, :2])))
+        assert depth.min() > 0.2 and 0.2 < zoom.min() and zoom.max() < 5, seed
+        pan = np.hypot(*camera.velocity)
+        assert np.hypot(*(bounded[-1, :2, 2] - bounded[-2, :2, 2])) > 0.5 * pan * (far[1] - far[0])  # pans go on
+
+
+def test_a_long_clip_is_made_quickly_from_a_scene_of_bounded_size(monkeypatch):
+    """A 400-frame `deblur synth` ran for minutes without a word, drawing a scene for the whole path."""
+    from deblur_cli.data import synth
+
+    drawn = []
+
+    def recorded(rng, size):
+        drawn.append(size)
+        return procedural_scene(rng, size)
+
+    monkeypatch.setattr(synth, "procedural_scene", recorded)
+    blurred, sharp = synth.synthesize_clip(1, frames=300, size=(48, 32), max_layers=0, still=False, degrade=False)
+    assert drawn == [(synth.SCENE_SPAN * 640 + 4, synth.SCENE_SPAN * 360 + 4)]  # this path goes further each way
+    assert torch.isfinite(blurred).all() and torch.isfinite(sharp).all()
+    assert (sharp[-1] - sharp[-2]).abs().mean() > 0.01  # the camera still moves at the end, over the mirrored scene
+    assert (blurred[-1] - sharp[-1]).abs().mean() > 0.005  # and its frames still blur

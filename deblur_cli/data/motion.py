@@ -13,6 +13,20 @@ from dataclasses import dataclass
 import numpy as np
 
 STILL_SHARE = 0.25  # camera paths that are almost still: sharp frames must come out unchanged
+# Frame periods either side of a clip's middle over which the drawn accelerations, rotation, zoom and keystone
+# change at their rates; beyond, they ease to a stop within half as long again (`drift_time`). Pans and shake
+# go on. Clips of up to 2 * DRIFT_HORIZON frames move exactly as drawn; in longer ones the zoom and
+# keystone would otherwise grow without bound (an inverted frame within 200 frames of some paths).
+DRIFT_HORIZON = 32.0
+
+
+def drift_time(t: np.ndarray) -> np.ndarray:
+    """The time the drifting terms of a path see: `t` itself within ±DRIFT_HORIZON, then easing (with the
+    same slope where it joins) to at most ±1.5 DRIFT_HORIZON."""
+    t = np.asarray(t, dtype=np.float64)
+    half = DRIFT_HORIZON / 2
+    beyond = np.tanh(np.maximum(np.abs(t) - DRIFT_HORIZON, 0.0) / half) * half
+    return np.clip(t, -DRIFT_HORIZON, DRIFT_HORIZON) + np.sign(t) * beyond
 
 
 @dataclass(frozen=True)
@@ -39,12 +53,13 @@ class CameraPath:
         shake = np.zeros((t.size, 3))
         for f, amp, phase in zip(self.shake_freq, self.shake_amp, self.shake_phase):
             shake += np.asarray(amp) * np.sin(2 * math.pi * f * t[:, None] + np.asarray(phase))
-        cx = self.velocity[0] * t + 0.5 * self.accel[0] * t**2 + shake[:, 0]
-        cy = self.velocity[1] * t + 0.5 * self.accel[1] * t**2 + shake[:, 1]
-        theta = self.angular_velocity * t + shake[:, 2]
-        scale = np.exp(self.zoom_rate * t)
-        px = (self.perspective[0] + self.perspective_rate[0] * t) / radius
-        py = (self.perspective[1] + self.perspective_rate[1] * t) / radius
+        drift = drift_time(t)
+        cx = self.velocity[0] * t + 0.5 * self.accel[0] * drift**2 + shake[:, 0]
+        cy = self.velocity[1] * t + 0.5 * self.accel[1] * drift**2 + shake[:, 1]
+        theta = self.angular_velocity * drift + shake[:, 2]
+        scale = np.exp(self.zoom_rate * drift)
+        px = (self.perspective[0] + self.perspective_rate[0] * drift) / radius
+        py = (self.perspective[1] + self.perspective_rate[1] * drift) / radius
         cos, sin = np.cos(theta) * scale, np.sin(theta) * scale
         h = np.zeros((t.size, 3, 3))
         # world = translate(c) . rotate-scale . keystone, applied to (x, y, 1)
@@ -67,8 +82,9 @@ class LayerPath:
     def inverse_affines(self, times: np.ndarray) -> np.ndarray:
         """(N, 2, 3) float64 maps from crop pixels (x, y, 1) to layer pixels relative to its centre."""
         t = np.asarray(times, dtype=np.float64)
-        cx = self.centre[0] + self.velocity[0] * t + 0.5 * self.accel[0] * t**2
-        cy = self.centre[1] + self.velocity[1] * t + 0.5 * self.accel[1] * t**2
+        drift = drift_time(t)
+        cx = self.centre[0] + self.velocity[0] * t + 0.5 * self.accel[0] * drift**2
+        cy = self.centre[1] + self.velocity[1] * t + 0.5 * self.accel[1] * drift**2
         a = self.angle + self.angular_velocity * t
         cos, sin = np.cos(a), np.sin(a)
         m = np.zeros((t.size, 2, 3))

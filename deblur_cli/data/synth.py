@@ -31,6 +31,7 @@ from deblur_cli.transfer import linear_to_srgb, srgb_to_linear
 REFERENCE_FRAME = (640, 360)  # a crop is cut from a virtual frame at least this big, so rotation and
 # zoom blur vary across it as they would in a full frame
 MIN_SUBFRAMES, MAX_SUBFRAMES = 7, 25
+SCENE_SPAN = 2  # virtual frames a side, at most, of the scene a clip's camera looks at (more is mirrored)
 SUBFRAME_SPACING = 1.0  # px of travel between sub-frames; coarser spacing shows ghost copies, not blur
 CLEAN_SHARE = 0.1  # clips left without noise and compression (8-bit rounding only), so that clean
 # footage stays clean: a model that only ever saw degraded input "restores" clean input too
@@ -176,7 +177,11 @@ class _Background:
         world = np.einsum("nij,kj->nki", camera.homographies(times, self.radius), corners)
         world = (world[..., :2] / world[..., 2:]).reshape(-1, 2)
         lo, hi = world.min(axis=0), world.max(axis=0)
-        span = hi - lo
+        # A long pan travels further than any scene should be big: the scene covers its middle
+        # SCENE_SPAN virtual frames each way, and the camera sees it mirrored beyond.
+        most = SCENE_SPAN * np.array(virtual, dtype=np.float64)
+        lo = np.where(hi - lo > most, (lo + hi - most) / 2, lo)
+        span = np.minimum(hi - lo, most)
         if photo is None:
             self.scale = 1.0
             scene_size = (int(math.ceil(span[0])) + 4, int(math.ceil(span[1])) + 4)
