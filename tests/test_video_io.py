@@ -713,7 +713,14 @@ def test_rgb_video_that_names_no_matrix_becomes_bt709_video_too(tmp_path, source
 
 @pytest.mark.parametrize(
     "source_name, audio, target_name",
-    [("a.mp4", "aac", "b.mp4"), ("a.mp4", "aac", "b.mkv"), ("a.mkv", "libopus", "b.webm"), ("a.mov", "aac", "b.mov")],
+    [
+        ("a.mp4", "aac", "b.mp4"),
+        ("a.mp4", "aac", "b.mkv"),
+        ("a.mkv", "libopus", "b.webm"),
+        ("a.mov", "aac", "b.mov"),
+        ("a.mkv", "mp2", "b.ts"),  # MPEG-TS reads MPEG audio of any layer back as MP3: it was re-encoded to AAC
+        ("a.mov", "mp2", "b.mp4"),  # as MP4 does
+    ],
 )
 def test_audio_is_copied_without_reencoding(tmp_path, source_name, audio, target_name):
     source = media.make_video(tmp_path / source_name, frames=25, audio=audio)
@@ -772,6 +779,34 @@ def test_mpg_and_vob_outputs_are_mpeg2_with_mpeg_audio(tmp_path, target_name):
         assert [s.codec_context.name for s in container.streams] == ["mpeg2video", "mp2"]
     stamps, base = media.read_video_pts(tmp_path / target_name)
     assert [(p - stamps[0]) * base for p in stamps] == [Fraction(1001, 30000) * i for i in range(12)]
+    assert min(psnr(a, b) for a, b in zip(images, decode(tmp_path / target_name))) > 30
+
+
+@pytest.mark.parametrize("target_name", ["b.mpg", "b.vob"])
+def test_h264_in_mpeg_ps_reads_back_at_its_frame_rate(tmp_path, target_name):
+    """MPEG-PS states no rate, so readers take H.264's own timing, which counted 90 kHz ticks: the file read as
+    1 frame at 90000 fps."""
+    source = media.make_video(tmp_path / "a.mp4", frames=12, fps=Fraction(30000, 1001), size=(128, 96))
+    _, images, _ = convert(source, tmp_path / target_name, codec="libx264")
+    info = describe(tmp_path / target_name)
+    assert (info.codec, info.fps, info.frame_count) == ("h264", Fraction(30000, 1001), 12)
+    with open_source(tmp_path / target_name) as frames:
+        stamps = [frame.pts * frames.info.time_base for frame in frames]  # PyAV leaves some without one
+    assert [round((t - stamps[0]) / Fraction(1001, 30000), 3) for t in stamps] == list(range(12))
+    assert min(psnr(a, b) for a, b in zip(images, decode(tmp_path / target_name))) > 30
+
+
+@pytest.mark.parametrize("target_name, codec", [("b.h264", "h264"), ("b.hevc", "hevc"), ("b.m2v", "mpeg2video")])
+def test_a_bare_video_stream_keeps_its_frame_rate(tmp_path, target_name, codec):
+    """A bare stream has no container to time it: FFmpeg reads it at 25 fps unless the codec says otherwise.
+    H.264's timing info said 90000 fps, and the reader took FFmpeg's 25 over what the codec said (29.97); .m2v
+    and .hevc were refused (H.264 in them)."""
+    source = media.make_video(tmp_path / "a.mp4", frames=6, fps=Fraction(30000, 1001), size=(128, 96))
+    _, images, _ = convert(source, tmp_path / target_name)
+    with open_source(tmp_path / target_name) as frames:
+        assert (frames.info.codec, frames.info.fps) == (codec, Fraction(30000, 1001))
+        stamps = [frame.pts * frames.info.time_base for frame in frames]
+    assert [round((t - stamps[0]) / Fraction(1001, 30000), 3) for t in stamps] == list(range(6))
     assert min(psnr(a, b) for a, b in zip(images, decode(tmp_path / target_name))) > 30
 
 

@@ -153,6 +153,9 @@ CODEC_FOR_SUFFIX = {
     ".mpg": "mpeg2video",
     ".mpeg": "mpeg2video",
     ".vob": "mpeg2video",
+    ".m2v": "mpeg2video",  # elementary streams: the codec is the format
+    ".hevc": "libx265",
+    ".h265": "libx265",
 }
 # The x265 library aborted the process on frames with a side under 64 pixels (48x40 and 40x40). Such tiny
 # deep video goes to H.264's High 10 instead. (The garbage decode timestamps of two-frame encodes, first

@@ -316,6 +316,9 @@ def _first_packets(source: str | Path, indices: list[int], limit: int = 1000) ->
     return found  # a stream without a sample is probed by its header alone
 
 
+_CODEC_FAMILIES = {"mp1": "mpeg audio", "mp2": "mpeg audio", "mp3": "mpeg audio", "eac3": "ac3"}
+
+
 def _accepts(format_name: str, stream, sample: av.Packet | None) -> bool:
     """Whether a container of this format can hold a copy of `stream`, found by muxing its first packet into
     a file in memory and reading it back. FFmpeg's codec query says yes to pairs the muxer then refuses
@@ -330,9 +333,19 @@ def _accepts(format_name: str, stream, sample: av.Packet | None) -> bool:
                 sample.stream = copy
                 probe.mux(sample)
         with av.open(io.BytesIO(memory.getvalue()), format=format_name) as written:
-            kind = (stream.type, getattr(stream, "name", None))  # an unknown stream type has no codec name
-            return any((s.type, getattr(s, "name", None)) == kind for s in written.streams)
+            kind = _kind(stream)
+            return any(_kind(s) == kind for s in written.streams)
     return False
+
+
+def _kind(stream) -> tuple[str, str | None]:
+    """A stream's type and codec family. MPEG-TS and MP4 label MPEG audio of every layer as MP3 (its one
+    stream type), NUT reads E-AC-3 back as AC-3; one decoder plays each family, so a copy is the same stream."""
+    name = getattr(stream, "name", None)  # an unknown stream type has no codec name
+    if name is not None:
+        name = name.removesuffix("float").removesuffix("_fixed")
+        name = _CODEC_FAMILIES.get(name, name)
+    return stream.type, name
 
 
 def _audio_encoder(format_name: str, sample_rate: int, layout: str) -> tuple[str, int] | None:

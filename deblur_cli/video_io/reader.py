@@ -40,6 +40,14 @@ _CONSTANT_RATE_CONTAINERS = {"avi"}
 # .mts): the frames they held show only as a jump in the timestamps of the frames around them, which are
 # otherwise a frame apart (these streams run at a constant rate).
 _SILENT_LOSS_CONTAINERS = {"mpegts"}
+# MPEG program streams (.mpg, .vob) state no length: FFmpeg guesses it from the last timestamps it finds,
+# a frame or more short for short files (10 of 12 frames, 20 of 30). Up to this size the video's packets,
+# a frame each, are counted instead (demuxed, not decoded: milliseconds a megabyte).
+_PROGRAM_STREAM_FORMATS = {"mpeg"}
+# Video streams with no container: FFmpeg times their frames at its default 25 fps unless the codec says
+# otherwise (the guessed rate: H.264's timing info, an MPEG-2 sequence header).
+_BARE_FORMATS = {"h264", "hevc", "mpegvideo", "m4v", "vc1", "cavsvideo", "obu"}
+_COUNT_PACKETS_UP_TO = 256 << 20
 # Containers whose clock starts where the recorder's did (MPEG-TS: 1.4 s by convention, hours into a
 # broadcast; MPEG-PS: half a second). Their timestamps are moved to start at zero, as FFmpeg moves them:
 # kept, they become an empty edit in MP4 and MOV, seconds of nothing before the first frame.
@@ -465,8 +473,11 @@ def _decoder(stream):
 
 def frame_rate(stream) -> Fraction | None:
     """The stream's frame rate: its average rate, or FFmpeg's guess from its timestamps where the average
-    is missing or implausible (raw DV states its 1/60000 time base's tick rate, 60000 fps)."""
+    is missing or implausible (raw DV states its 1/60000 time base's tick rate, 60000 fps). A bare stream
+    (.h264, .hevc, .m2v) has no average but FFmpeg's 25 fps default; its codec's own rate is the guess."""
     average, guessed = stream.average_rate, stream.guessed_rate
+    if stream.container.format.name in _BARE_FORMATS and guessed and guessed <= _MAX_FPS:
+        return Fraction(guessed)
     if average and (average <= _MAX_FPS or not guessed or guessed > _MAX_FPS):
         return Fraction(average)
     return Fraction(guessed) if guessed else None
@@ -494,6 +505,8 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
     fps = frame_rate(stream)
     duration = _stream_length(stream)
     frame_count = len(listed) if listed else stream.frames or (round(duration * fps) if duration and fps else None)
+    if container.format.name in _PROGRAM_STREAM_FORMATS and fps and (packets := _count_packets(container.name, stream)):
+        frame_count, duration = packets, float(packets / fps)
     time_base = 1 / fps if counted and fps else stream.time_base
     return VideoInfo(
         width=first.width,
@@ -519,6 +532,18 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
         tags=track_tags(stream.metadata),
         default=container.format.name not in _FLAGGING_CONTAINERS or bool(stream.disposition & _DEFAULT),
     )
+
+
+def _count_packets(path: str, stream) -> int | None:
+    """The packets that hold a picture in `stream` of the file at `path`, read through a second opening
+    of it; None for a file over _COUNT_PACKETS_UP_TO bytes, or one that cannot be read to its end."""
+    try:
+        if os.path.getsize(path) > _COUNT_PACKETS_UP_TO:
+            return None
+        with av.open(path) as again:
+            return sum(1 for packet in again.demux(again.streams[stream.index]) if packet.size)
+    except (OSError, av.FFmpegError, IndexError):
+        return None
 
 
 def _stream_duration(stream) -> float | None:

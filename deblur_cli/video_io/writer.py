@@ -47,6 +47,10 @@ _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream stores RGB (or GBR) planes, no YUV 
 _UNSPECIFIED = 2  # AVCOL_SPC_UNSPECIFIED
 _FRAME_CLOCK_FORMATS = {"avi", "yuv4mpegpipe"}  # containers whose time base is their frame rate
 _FRAME_CLOCK_ENCODERS = {"mpeg2video"}  # encoders that take no time base but their frame rate's
+# MPEG program streams (.mpg, .vob) and bare streams (.h264, .hevc, .m2v) state no frame rate: readers take
+# the codec's own (H.264's timing info), which counts the time base's ticks, so the encoder counts frames
+# (H.264 in .mpg read as 90000 fps)
+_CODEC_RATE_FORMATS = {"mpeg", "svcd", "vob", "dvd", "vcd", "h264", "hevc", "mpeg2video", "mpeg1video"}
 # Containers whose timestamps count in a unit of their own, coarser than most streams' time bases.
 _CONTAINER_CLOCKS = {"matroska": Fraction(1, 1000), "webm": Fraction(1, 1000), "flv": Fraction(1, 1000)}
 _BT709, _BT601 = 1, 5  # AVCOL_SPC_BT709, AVCOL_SPC_BT470BG
@@ -151,7 +155,9 @@ class VideoEncoder:
         # AVI gives every tick of its time base a frame: a finer one would read as a rate of thousands of
         # frames a second, nearly all of them dropped, so it counts frames and timestamps are rounded to them
         # (so do Y4M's header and MPEG-2, whose encoder refuses any other time base)
-        frame_clock = container.format.name in _FRAME_CLOCK_FORMATS or encoding.encoder in _FRAME_CLOCK_ENCODERS
+        frame_clock = (
+            container.format.name in _FRAME_CLOCK_FORMATS | _CODEC_RATE_FORMATS or encoding.encoder in _FRAME_CLOCK_ENCODERS
+        )
         self.time_base = 1 / info.rate if frame_clock else self.source_time_base
         self._scale = self.source_time_base / self.time_base
         self.step = max(1, round(1 / (info.rate * self.source_time_base)))  # source units per frame at the nominal rate
