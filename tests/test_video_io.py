@@ -720,15 +720,17 @@ def test_rgb_video_that_names_no_matrix_becomes_bt709_video_too(tmp_path, source
         ("a.mov", "aac", "b.mov"),
         ("a.mkv", "mp2", "b.ts"),  # MPEG-TS reads MPEG audio of any layer back as MP3: it was re-encoded to AAC
         ("a.mov", "mp2", "b.mp4"),  # as MP4 does
+        ("a.mov", "pcm_s16le", "b.mxf"),  # MXF takes no stream before its video: the probe had none
     ],
 )
 def test_audio_is_copied_without_reencoding(tmp_path, source_name, audio, target_name):
     source = media.make_video(tmp_path / source_name, frames=25, audio=audio)
     _, _, warnings = convert(source, tmp_path / target_name)
     assert warnings == []
-    assert [data for _, data in packets(tmp_path / target_name, "audio")] == [
-        data for _, data in packets(source, "audio")
-    ]
+    copied, original = ([data for _, data in packets(path, "audio")] for path in (tmp_path / target_name, source))
+    if target_name.endswith(".mxf"):  # MXF cuts PCM into a packet per video frame: the same samples
+        copied, original = b"".join(copied), b"".join(original)
+    assert copied == original
     # MP4 trims the AAC encoder's priming frame through an edit list, which Matroska cannot express
     priming = 1024 / 48000 if Path(source_name).suffix != Path(target_name).suffix else 0
     assert abs(audio_seconds(tmp_path / target_name) - audio_seconds(source)) <= priming + 1e-6
@@ -742,6 +744,7 @@ def test_audio_is_copied_without_reencoding(tmp_path, source_name, audio, target
         ("a.mkv", "libopus", "b.avi", "aac"),
         ("a.mov", "pcm_s16le", "b.ts", "aac"),  # the muxer takes PCM, as unnamed data no player reads
         ("a.mp4", "aac", "b.mpg", "mp2"),  # MPEG-PS holds no AAC (a traceback-free error blamed the video)
+        ("a.mp4", "aac", "b.mxf", "pcm_s16le"),  # was left out: MXF takes no stream before its video
     ],
 )
 def test_audio_the_container_cannot_hold_is_reencoded_with_a_warning(tmp_path, source_name, audio, target_name, codec):

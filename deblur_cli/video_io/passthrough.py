@@ -316,6 +316,7 @@ def _first_packets(source: str | Path, indices: list[int], limit: int = 1000) ->
     return found  # a stream without a sample is probed by its header alone
 
 
+_VIDEO_FIRST_FORMATS = {"mxf"}  # "there must be exactly one video stream and it must be the first one"
 _CODEC_FAMILIES = {"mp1": "mpeg audio", "mp2": "mpeg audio", "mp3": "mpeg audio", "eac3": "ac3"}
 
 
@@ -327,8 +328,13 @@ def _accepts(format_name: str, stream, sample: av.Packet | None) -> bool:
     memory = io.BytesIO()
     with contextlib.suppress(av.FFmpegError, ValueError):
         with av.open(memory, "w", format=format_name) as probe:
+            video = _video_first(probe)
             copy = probe.add_stream_from_template(stream)
             probe.start_encoding()
+            if video is not None:  # MXF writes its header at its first video packet, and takes none before it
+                frame = av.VideoFrame(64, 48, "yuv420p")
+                for packet in [*video.encode(frame), *video.encode(None)]:
+                    probe.mux(packet)
             if sample is not None:
                 sample.stream = copy
                 probe.mux(sample)
@@ -336,6 +342,16 @@ def _accepts(format_name: str, stream, sample: av.Packet | None) -> bool:
             kind = _kind(stream)
             return any(_kind(s) == kind for s in written.streams)
     return False
+
+
+def _video_first(probe):
+    """A video stream, added to a probe of a container that takes other streams only after one (MXF);
+    None for other containers."""
+    if probe.format.name not in _VIDEO_FIRST_FORMATS:
+        return None
+    video = probe.add_stream("mpeg2video", rate=25)
+    video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+    return video
 
 
 def _kind(stream) -> tuple[str, str | None]:
@@ -358,10 +374,15 @@ def _audio_encoder(format_name: str, sample_rate: int, layout: str) -> tuple[str
             continue
         for rate in dict.fromkeys(r for r in (sample_rate, 48000) if not rates or r in rates):
             with contextlib.suppress(av.FFmpegError, ValueError):
-                with av.open(io.BytesIO(), "w", format=format_name) as probe:
+                probe = av.open(io.BytesIO(), "w", format=format_name)
+                try:
+                    _video_first(probe)
                     probe.add_stream(codec, rate=rate, layout=layout)
                     probe.start_encoding()
-                return codec, rate
+                    return codec, rate
+                finally:
+                    with contextlib.suppress(av.FFmpegError):  # MXF ends no file without packets: the header decided
+                        probe.close()
     return None
 
 
