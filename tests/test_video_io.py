@@ -719,7 +719,7 @@ def test_rgb_video_that_names_no_matrix_becomes_bt709_video_too(tmp_path, source
         ("a.mkv", "libopus", "b.webm"),
         ("a.mov", "aac", "b.mov"),
         ("a.mkv", "mp2", "b.ts"),  # MPEG-TS reads MPEG audio of any layer back as MP3: it was re-encoded to AAC
-        ("a.mov", "mp2", "b.mp4"),  # as MP4 does
+        ("a.mkv", "mp2", "b.mkv"),
         ("a.mov", "pcm_s16le", "b.mxf"),  # MXF takes no stream before its video: the probe had none
     ],
 )
@@ -745,12 +745,15 @@ def test_audio_is_copied_without_reencoding(tmp_path, source_name, audio, target
         ("a.mov", "pcm_s16le", "b.ts", "aac"),  # the muxer takes PCM, as unnamed data no player reads
         ("a.mp4", "aac", "b.mpg", "mp2"),  # MPEG-PS holds no AAC (a traceback-free error blamed the video)
         ("a.mp4", "aac", "b.mxf", "pcm_s16le"),  # was left out: MXF takes no stream before its video
+        ("a.mkv", "mp2", "b.mp4", "aac"),  # MP4 holds MPEG-1 Layer II, but browsers and QuickTime do not play it
+        ("a.mkv", "mp2", "b.mov", "aac"),
     ],
 )
 def test_audio_the_container_cannot_hold_is_reencoded_with_a_warning(tmp_path, source_name, audio, target_name, codec):
     source = media.make_video(tmp_path / source_name, frames=25, audio=audio)
     _, _, warnings = convert(source, tmp_path / target_name)
     assert len(warnings) == 1 and "re-encoded to" in warnings[0] and f"({audio.removeprefix('lib')})" in warnings[0]
+    assert ("is played by few players of" in warnings[0]) == (audio == "mp2")  # it could be stored
     container, stream = stream_info(tmp_path / target_name, "audio")
     with container:
         assert stream.codec_context.name == codec

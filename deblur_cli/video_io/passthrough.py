@@ -40,6 +40,9 @@ _AUDIO_FROM_ZERO = {"avi"}
 # Where GoPro's telemetry track is kept (and read again by Gyroflow). Others' muxers take it too, but as
 # something else: ASF as a second video stream, AVI, MPEG-TS and NUT as an unnamed data stream.
 _TELEMETRY_FORMATS = {"mp4", "mov"}
+# Audio a container's muxer takes but most of its players do not decode, re-encoded for them: MPEG-1 Layer I
+# and II (DVD, broadcast and .mpg sound) in MP4 and MOV, which browsers and QuickTime play only as Layer III.
+_UNPLAYED_AUDIO = {"mp4": {"mp1", "mp2"}, "ipod": {"mp1", "mp2"}, "mov": {"mp1", "mp2"}, "3gp": {"mp1", "mp2"}}
 _TS_NEGATIVE = 0x40000  # AVFMT_TS_NEGATIVE: the container keeps times before zero (MP4 and MOV, by an edit list)
 _HEARD_EARLY = 0.04  # seconds of audio ahead of the picture that viewers notice (ITU-R BT.1359: 45 ms)
 
@@ -157,7 +160,8 @@ class Passthrough:
 
     def _audio_route(self, stream, fits: bool, warnings: list[str]):
         name = _codec_name(stream)
-        if fits:
+        unplayed = fits and name in _UNPLAYED_AUDIO.get(self._output.format.name, ())
+        if fits and not unplayed:
             return _Copy(self._output.add_stream_from_template(stream))
         if stream.codec_context is None:
             warnings.append(
@@ -175,10 +179,8 @@ class Passthrough:
         codec, rate = target
         output_stream = self._output.add_stream(codec, rate=rate, layout=layout)
         output_stream.time_base = Fraction(1, rate)
-        warnings.append(
-            f"audio stream #{stream.index} ({name}) cannot be stored in {self._suffix}; re-encoded to "
-            f"{output_stream.codec_context.name}"
-        )
+        why = f"is played by few players of {self._suffix} files" if unplayed else f"cannot be stored in {self._suffix}"
+        warnings.append(f"audio stream #{stream.index} ({name}) {why}; re-encoded to {output_stream.codec_context.name}")
         return _Reencode(stream, output_stream)
 
     def _copy_route(self, stream, fits: bool, warnings: list[str]):
