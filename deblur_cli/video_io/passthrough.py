@@ -40,8 +40,9 @@ _AUDIO_FROM_ZERO = {"avi"}
 # Where GoPro's telemetry track is kept (and read again by Gyroflow). Others' muxers take it too, but as
 # something else: ASF as a second video stream, AVI, MPEG-TS and NUT as an unnamed data stream.
 _TELEMETRY_FORMATS = {"mp4", "mov"}
-# Audio a container's muxer takes but most of its players do not decode, re-encoded for them: MPEG-1 Layer I
-# and II (DVD, broadcast and .mpg sound) in MP4 and MOV, which browsers and QuickTime play only as Layer III.
+# Audio a container's muxer takes but many of its players do not decode, re-encoded for them: MPEG-1 Layer I
+# and II (DVD, broadcast and .mpg sound) in MP4 and MOV, where the audio that Apple's players and web browsers
+# list as supported includes MPEG audio only as MP3 (Layer III).
 _UNPLAYED_AUDIO = {"mp4": {"mp1", "mp2"}, "ipod": {"mp1", "mp2"}, "mov": {"mp1", "mp2"}, "3gp": {"mp1", "mp2"}}
 _TS_NEGATIVE = 0x40000  # AVFMT_TS_NEGATIVE: the container keeps times before zero (MP4 and MOV, by an edit list)
 _HEARD_EARLY = 0.04  # seconds of audio ahead of the picture that viewers notice (ITU-R BT.1359: 45 ms)
