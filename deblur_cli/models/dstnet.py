@@ -200,7 +200,9 @@ class ResBlock(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-        if init_scale is not None:  # the official trunk blocks start close to identity
+        # the official trunk blocks start close to identity; a skeleton on the meta device (checkpoint.build_to_fit)
+        # has no values to draw, and its first normal_ there costs torch 1.5 s of set-up
+        if init_scale is not None and not self.conv1.weight.is_meta:
             for conv in (self.conv1, self.conv2):
                 nn.init.kaiming_normal_(conv.weight)
                 with torch.no_grad():
