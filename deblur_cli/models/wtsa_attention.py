@@ -43,8 +43,11 @@ def window_unpartition(windows: Tensor, m: int, batch: int, height: int, width: 
 
 def relative_position_index(m: int) -> Tensor:
     """(m², m²) int64: for tokens p = (i1, j1) and q = (i2, j2) of an m×m window, the row of the
-    (2m−1)² bias table for their offset, (i1 − i2 + m − 1)·(2m − 1) + (j1 − j2 + m − 1)."""
-    rows, cols = torch.meshgrid(torch.arange(m), torch.arange(m), indexing="ij")
+    (2m−1)² bias table for their offset, (i1 − i2 + m − 1)·(2m − 1) + (j1 − j2 + m − 1). Made on the CPU
+    whatever the default device: on the meta device (checkpoint.build_to_fit) its stack costs torch 1.7 s
+    of set-up the first time."""
+    arange = torch.arange(m, device="cpu")
+    rows, cols = torch.meshgrid(arange, arange, indexing="ij")
     coords = torch.stack([rows.flatten(), cols.flatten()])  # (2, m²)
     offset = coords[:, :, None] - coords[:, None, :] + (m - 1)  # (2, m², m²), each in [0, 2m−2]
     return offset[0] * (2 * m - 1) + offset[1]
