@@ -810,7 +810,7 @@ def test_a_bare_video_stream_keeps_its_frame_rate(tmp_path, target_name, codec):
     source = media.make_video(tmp_path / "a.mp4", frames=6, fps=Fraction(30000, 1001), size=(128, 96))
     _, images, _ = convert(source, tmp_path / target_name)
     with open_source(tmp_path / target_name) as frames:
-        assert (frames.info.codec, frames.info.fps) == (codec, Fraction(30000, 1001))
+        assert (frames.info.codec, frames.info.fps, frames.info.frame_count) == (codec, Fraction(30000, 1001), 6)
         stamps = [frame.pts * frames.info.time_base for frame in frames]
     assert [round((t - stamps[0]) / Fraction(1001, 30000), 3) for t in stamps] == list(range(6))
     assert min(psnr(a, b) for a, b in zip(images, decode(tmp_path / target_name))) > 30

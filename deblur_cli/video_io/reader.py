@@ -45,7 +45,8 @@ _SILENT_LOSS_CONTAINERS = {"mpegts"}
 # a frame each, are counted instead (demuxed, not decoded: milliseconds a megabyte).
 _PROGRAM_STREAM_FORMATS = {"mpeg"}
 # Video streams with no container: FFmpeg times their frames at its default 25 fps unless the codec says
-# otherwise (the guessed rate: H.264's timing info, an MPEG-2 sequence header).
+# otherwise (the guessed rate: H.264's timing info, an MPEG-2 sequence header). They state no length
+# either, so their frames are counted as a program stream's are.
 _BARE_FORMATS = {"h264", "hevc", "mpegvideo", "m4v", "vc1", "cavsvideo", "obu"}
 _COUNT_PACKETS_UP_TO = 256 << 20
 # Containers whose clock starts where the recorder's did (MPEG-TS: 1.4 s by convention, hours into a
@@ -505,7 +506,7 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
     fps = frame_rate(stream)
     duration = _stream_length(stream)
     frame_count = len(listed) if listed else stream.frames or (round(duration * fps) if duration and fps else None)
-    if container.format.name in _PROGRAM_STREAM_FORMATS and fps and (packets := _count_packets(container.name, stream)):
+    if container.format.name in _PROGRAM_STREAM_FORMATS | _BARE_FORMATS and fps and (packets := _count_packets(container.name, stream)):
         frame_count, duration = packets, float(packets / fps)
     time_base = 1 / fps if counted and fps else stream.time_base
     return VideoInfo(
