@@ -115,6 +115,29 @@ def test_synth_command_writes_pairs(tmp_path):
     assert bad.exit_code == 2 and "--size" in bad.output
 
 
+def test_synth_reports_each_frame_rendered_and_a_log_hears_how_far_it_has_come(tmp_path, monkeypatch):
+    """A 400-frame clip ran for minutes with nothing said until it was done ("clip 1/1")."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.synth  # noqa: F401  registers the command
+    from deblur_cli.cli import progress_lines
+    from deblur_cli.cli.app import app
+    from deblur_cli.data.writer import write_dataset
+
+    heard = []
+    write_dataset(tmp_path / "a", clips=2, frames=3, size=(32, 24), sources=None, split="val", seed=0,
+                  progress=lambda done, clips: heard.append((done, clips)), on_frame=lambda: heard.append("frame"))  # fmt: skip
+    assert heard == ["frame"] * 3 + [(1, 2)] + ["frame"] * 3 + [(2, 2)]
+    monkeypatch.setattr(progress_lines, "EVERY", 0.0)  # a line at every frame, as a log gets one a minute
+    result = CliRunner().invoke(app, ["synth", str(tmp_path / "b"), "--clips", "2", "--frames", "3", "--size", "32x24"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith(("synth:", "clip"))]
+    assert [line.split(",")[0] for line in lines] == [
+        "synth: 1 of 6 frames (16%)", "synth: 2 of 6 frames (33%)", "synth: 3 of 6 frames (50%)", "clip 1/2",
+        "synth: 4 of 6 frames (66%)", "synth: 5 of 6 frames (83%)", "synth: 6 of 6 frames (100%)", "clip 2/2",
+    ]  # fmt: skip
+
+
 def test_synth_command_writes_lossless_videos(tmp_path):
     from typer.testing import CliRunner
 

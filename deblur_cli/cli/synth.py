@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from deblur_cli.cli.app import command, err, note, out, warn
+from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
 from deblur_cli.cli.options import SMALLEST_SYNTHESIS, SYNTHESIS_BYTES_PER_PIXEL, check_synthesis_memory, parse_size
 from deblur_cli.errors import DeblurError, UsageError
 from deblur_cli.interrupts import Terminated
@@ -86,17 +89,16 @@ def synth(
     from deblur_cli.data.writer import clips_written, write_dataset
     from deblur_cli.tiles import is_out_of_memory
 
-    def report(done: int, total: int) -> None:
-        err.print(f"clip {done}/{total}", highlight=False)
-
     width, height = parse_size(size, minimum=SMALLEST_SYNTHESIS)
     check_synthesis_memory(frames, width, height)
     kept = clips_written(output) if output.is_dir() else 0  # by a stopped run, if its settings were these
     try:
-        write_dataset(
-            output, clips=clips, frames=frames, size=(width, height), sources=sources, split=split, seed=seed,
-            max_layers=0 if shake_only else 2, videos=videos, fmt=fmt, progress=report, warn=warn,
-        )  # fmt: skip
+        with _Progress(clips, frames) as shown:
+            write_dataset(
+                output, clips=clips, frames=frames, size=(width, height), sources=sources, split=split, seed=seed,
+                max_layers=0 if shake_only else 2, videos=videos, fmt=fmt, progress=shown.clip_done, warn=warn,
+                on_frame=shown.frame_done,
+            )  # fmt: skip
     except (KeyboardInterrupt, Terminated):
         if written := clips_written(output) if output.is_dir() else 0:
             note(f"{written} of {clips} clips are written in {output}: the same command writes the rest")
@@ -114,3 +116,45 @@ def synth(
     elif kept:
         note(f"{kept} of the {clips} clips were there from a stopped run with these settings: kept")
     out.print(str(output))
+
+
+class _Progress:
+    """How far `deblur synth` has come: on a terminal a bar of frames rendered, the clip and the time left;
+    in a log a line per clip and, within a long clip, one a minute (progress_lines)."""
+
+    def __init__(self, clips: int, frames: int):
+        self.clips, self.frames = clips, frames
+        self.bar = Progress(
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[left]}"),
+            console=err,
+            disable=not err.is_terminal,
+            transient=True,
+        )
+        self.lines = lines_for_a_log("synth", err, quiet=False)
+        self.began, self.rendered = time.monotonic(), 0  # frames rendered by this run, for its rate
+
+    def __enter__(self) -> _Progress:
+        self.bar.__enter__()
+        self.task = self.bar.add_task(f"clip 1/{self.clips}", total=self.clips * self.frames, left="")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.__exit__(*exc)
+
+    def frame_done(self) -> None:
+        self.rendered += 1
+        done = int(self.bar.tasks[0].completed) + 1
+        rate = self.rendered / max(time.monotonic() - self.began, 1e-9)
+        total = self.clips * self.frames
+        self.bar.update(self.task, completed=done, left=time_left(done, total, rate))
+        if self.lines is not None:
+            self.lines.update(done, total, rate)
+
+    def clip_done(self, done: int, clips: int) -> None:
+        self.bar.update(self.task, completed=done * self.frames, description=f"clip {min(done + 1, clips)}/{clips}")
+        if not err.is_terminal:  # the bar shows it on a terminal
+            err.print(f"clip {done}/{clips}", highlight=False)

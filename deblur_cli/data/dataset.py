@@ -9,7 +9,7 @@ DDP ranks take disjoint, interleaved indices and loader workers whole batches in
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -125,14 +125,18 @@ def make_clip(
     videos: _VideoPool | None = None,
     still: bool | None = None,
     device: torch.device | str = "cpu",
+    on_frame: Callable[[], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One (blurred, sharp) clip, (T, 3, H, W) each on `device`, drawn by `seed`: from one of `videos` in
     VIDEO_SHARE of clips when there are any, else a background and layers from `pool`. `still` forces an
-    almost still (True) or a moving (False) camera on photo clips (see synthesize_clip)."""
+    almost still (True) or a moving (False) camera on photo clips (see synthesize_clip). `on_frame`
+    hears each blurred frame rendered."""
     rng = np.random.default_rng(seed)
     if videos and rng.random() < VIDEO_SHARE:
         video = videos[int(rng.integers(len(videos)))]
-        return synthesize_video_clip(int(rng.integers(0, 2**62)), video, frames=frames, size=size, device=device)
+        return synthesize_video_clip(
+            int(rng.integers(0, 2**62)), video, frames=frames, size=size, device=device, on_frame=on_frame
+        )
     photo, layers = None, []
     if len(pool) and rng.random() >= procedural_share:
         picks = rng.choice(len(pool), size=min(3, len(pool)), replace=False)
@@ -140,6 +144,7 @@ def make_clip(
     return synthesize_clip(
         int(rng.integers(0, 2**62)),
         frames=frames, size=size, photo=photo, layer_photos=layers, max_layers=max_layers, still=still, device=device,
+        on_frame=on_frame,
     )  # fmt: skip
 
 
@@ -227,6 +232,10 @@ class FixedClips(Dataset):
         return self.count
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.clip(i)
+
+    def clip(self, i: int, on_frame: Callable[[], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Clip i, `on_frame` hearing each of its blurred frames rendered."""
         if not 0 <= i < self.count:
             raise IndexError(i)
         return make_clip(
@@ -237,6 +246,7 @@ class FixedClips(Dataset):
             procedural_share=self.procedural_share,
             max_layers=self.max_layers,
             still=self.still,
+            on_frame=on_frame,
         )
 
 
@@ -269,10 +279,16 @@ class FixedVideoClips(Dataset):
         return self.count
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.clip(i)
+
+    def clip(self, i: int, on_frame: Callable[[], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Clip i, `on_frame` hearing each of its blurred frames rendered."""
         if not 0 <= i < self.count:
             raise IndexError(i)
         video = self.pool[i % len(self.pool)]
-        return synthesize_video_clip(clip_seed(self.seed, i), video, frames=self.frames, size=self.size)
+        return synthesize_video_clip(
+            clip_seed(self.seed, i), video, frames=self.frames, size=self.size, on_frame=on_frame
+        )
 
 
 class SharpInputClips(Dataset):

@@ -17,7 +17,7 @@ the noise), so a clip is drawn the same on every device; only the arithmetic's r
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -48,6 +48,7 @@ def synthesize_clip(
     degrade: bool = True,
     still: bool | None = None,
     device: torch.device | str = "cpu",
+    on_frame: Callable[[], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A (blurred, sharp) pair of clips, each (T, 3, H, W) float32 in [0, 1] on `device`, for `size` (W, H).
 
@@ -58,6 +59,7 @@ def synthesize_clip(
     still: force an almost still (True) or a moving (False) camera; None draws it (motion.STILL_SHARE).
     degrade: add sensor noise and compression (except in CLEAN_SHARE of clips) and 8-bit rounding to the
         blurred clip.
+    on_frame: called as each blurred frame is rendered (most of the work), for a progress bar.
     Deterministic for a given seed and inputs.
     """
     if frames < 1 or size[0] < 8 or size[1] < 8:
@@ -90,6 +92,8 @@ def synthesize_clip(
     sharp = torch.empty(frames, 3, h, w, device=device)
     for t in range(frames):
         blurred[t] = render(times[t * n : (t + 1) * n]).mean(dim=0)
+        if on_frame is not None:
+            on_frame()
     for start in range(0, frames, n):
         sharp[start : start + n] = render(times[frames * n + start : frames * n + start + n])
     blurred = camera_pipeline(blurred, rng) if degrade else linear_to_srgb(blurred)

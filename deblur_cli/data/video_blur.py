@@ -16,6 +16,7 @@ The blurred clip then goes through the same camera degradations as the photo cli
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -48,10 +49,12 @@ def synthesize_video_clip(
     size: tuple[int, int],
     degrade: bool = True,
     device: torch.device | str = "cpu",
+    on_frame: Callable[[], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A (blurred, sharp) pair of clips, each (T, 3, H, W) float32 in [0, 1] on `device`, cut from `video`.
 
-    `size` is (W, H); the video must `fit` it. Deterministic for a given seed and video.
+    `size` is (W, H); the video must `fit` it. Deterministic for a given seed and video. `on_frame` is
+    called as each blurred frame is rendered, for a progress bar.
     """
     if not fits(video, frames, size):
         raise ValueError(f"{video.name} has no {_span(frames, 1)}-frame segment of at least {size[0]}x{size[1]}")
@@ -84,9 +87,12 @@ def synthesize_video_clip(
     speed = float(torch.linalg.vector_norm(fwd, dim=1).amax())  # px per source frame inside the region
     n = int(np.clip(math.ceil(speed * exposure / SUBFRAME_SPACING) + 1, MIN_SUBFRAMES, MAX_SUBFRAMES))
     phases = np.linspace(-exposure / 2, exposure / 2, n)
-    blurred = torch.stack([
-        torch.stack([frame_at(source, fwd, bwd, c + p - first) for p in phases]).mean(dim=0) for c in centres
-    ])  # fmt: skip
+    exposures = []
+    for c in centres:
+        exposures.append(torch.stack([frame_at(source, fwd, bwd, c + p - first) for p in phases]).mean(dim=0))
+        if on_frame is not None:
+            on_frame()
+    blurred = torch.stack(exposures)
     sharp = source[centres - first]
     crop = (..., slice(y0 - top, y0 - top + h), slice(x0 - left, x0 - left + w))
     blurred, sharp = blurred[crop], sharp[crop]

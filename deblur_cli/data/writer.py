@@ -37,13 +37,15 @@ def write_dataset(
     fmt: str = "png",
     progress: Callable[[int, int], None] | None = None,
     warn: Callable[[str], None] | None = None,
+    on_frame: Callable[[], None] | None = None,
 ) -> Path:
     """Write `clips` clips of `frames` frames at `size` (W, H) from the `split` ("train" or "val") photos
     of `sources` (procedural scenes when None), or with `videos` from its real videos, into `out`;
     returns `out`. `fmt` is "png" (a folder of frames per clip) or "ffv1" (a lossless video per clip).
     `out` must be new or empty, or hold what a stopped run with the same settings wrote (recorded in its
     STAMP file): then its whole clips are kept and the others written. `warn(line)`
-    hears when `sources` yields no photo for these clips (they are then procedural scenes)."""
+    hears when `sources` yields no photo for these clips (they are then procedural scenes);
+    `progress(done, clips)` of each clip done (written, or kept), `on_frame()` of each frame rendered."""
     if split not in ("train", "val"):
         raise ValueError(f"split must be train or val, got {split!r}")
     if fmt not in FORMATS:
@@ -69,7 +71,7 @@ def write_dataset(
     _claim(out, settings)  # once the clips can be made: a folder is not claimed for a dataset that cannot be
     for i in range(clips):
         if not (out / f"clip_{i:04d}").is_dir():  # one a stopped run of the same settings wrote is kept
-            _write_clip(*dataset[i], out / f"clip_{i:04d}", fmt)
+            _write_clip(*dataset.clip(i, on_frame), out / f"clip_{i:04d}", fmt)
         if progress:
             progress(i + 1, clips)
     return out
