@@ -506,7 +506,8 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
     fps = frame_rate(stream)
     duration = _stream_length(stream)
     frame_count = len(listed) if listed else stream.frames or (round(duration * fps) if duration and fps else None)
-    if container.format.name in _PROGRAM_STREAM_FORMATS | _BARE_FORMATS and fps and (packets := _count_packets(container.name, stream)):
+    unstated = container.format.name in _PROGRAM_STREAM_FORMATS | _BARE_FORMATS  # no length, or a guessed one
+    if unstated and fps and (packets := _count_packets(container.name, stream)):
         frame_count, duration = packets, float(packets / fps)
     time_base = 1 / fps if counted and fps else stream.time_base
     return VideoInfo(
