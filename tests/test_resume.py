@@ -89,7 +89,8 @@ def test_segments_join_into_one_video_with_every_frame_timestamp_and_keyframes(t
 
 @pytest.mark.parametrize(
     "name, codec",
-    [("o.mp4", None), ("o.webm", None), ("o.mov", "prores_ks"), ("o.avi", None), ("o.mkv", "libx265"), ("o.mxf", None), ("o.y4m", None)],
+    [("o.mp4", None), ("o.webm", None), ("o.mov", "prores_ks"), ("o.avi", None), ("o.mkv", "libx265"), ("o.mxf", None), ("o.y4m", None),
+     ("o.mpg", None), ("o.ts", None), ("o.h264", None)],
 )  # MXF: the segments' containers in memory get no packet, and its muxer fails to finish them empty
 def test_segments_of_lossy_codecs_join_with_keyframes_at_each_start(tmp_path, name, codec):
     source = media.make_video(tmp_path / "in.mkv", frames=18, fps=25, size=(64, 64))  # x265's smallest
