@@ -99,3 +99,8 @@ def test_the_scene_cut_benchmark_judges_synthetic_footage_window_by_window():
     # a cut on the first frame two windows share, and a flash: both told right
     assert "ok  cut_at_8             true [8] found [8]" in out and "ok  flash_at_9" in out, out
     assert out.endswith("true cuts found 1, missed 0, false positives 0\n"), out
+
+
+def test_the_startup_benchmark_times_a_whole_run_and_the_weights_loading():
+    out = _bench("bench_startup.py", "--models", "dstnet-s", "--repeat", "1")
+    assert out.startswith("dstnet-s: deblur run of one 64x48 frame ") and "loading the weights" in out, out
