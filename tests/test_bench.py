@@ -563,10 +563,14 @@ def test_a_samplers_figures_do_not_depend_on_the_warm_up_runs(tiny_clip):
     assert psnr[0] == psnr[1] == psnr[2]
 
 
-def test_bench_seed_is_range_checked():
-    for seed in ("-1", str(2**63)):
+def test_bench_seed_is_range_checked(stand_in_models):
+    for seed in ("-1", str(2**64)):
         result = CliRunner().invoke(app, ["bench", "--seed", seed])
         assert result.exit_code == 2 and "--seed" in result.output and "Traceback" not in result.output
+    # the largest seed torch's generators take, as `deblur run` takes (bench stopped at 2**63 - 1)
+    largest = CliRunner().invoke(app, ["bench", "-m", "dstnet-s", "--size", "64x48", "--frames", "2", "-q",
+                                       "--seed", str(2**64 - 1)])  # fmt: skip
+    assert largest.exit_code == 0 and f"seed {2**64 - 1}" in largest.stdout, largest.output
 
 
 @pytest.mark.parametrize("crop", ["1x1", "5x3", "15x16", "16x15"])

@@ -138,6 +138,25 @@ def test_synth_reports_each_frame_rendered_and_a_log_hears_how_far_it_has_come(t
     ]  # fmt: skip
 
 
+def test_synth_takes_every_seed_run_takes(tmp_path):
+    """Every command takes seeds 0 to 2**64 - 1 (synth stopped at 2**63 - 1, train at 2**40)."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.synth  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    def frames(seed, name):
+        args = ["synth", str(tmp_path / name), "--clips", "1", "--frames", "2", "--size", "32x24", "--seed", str(seed)]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        return [p.read_bytes() for p in sorted((tmp_path / name / "clip_0000" / "blurred").iterdir())]
+
+    largest = 2**64 - 1
+    assert frames(largest, "a") == frames(largest, "b") != frames(largest - 1, "c")
+    refused = CliRunner().invoke(app, ["synth", str(tmp_path / "d"), "--seed", str(2**64)])
+    assert refused.exit_code == 2 and "--seed" in refused.output and not (tmp_path / "d").exists()
+
+
 def test_synth_command_writes_lossless_videos(tmp_path):
     from typer.testing import CliRunner
 

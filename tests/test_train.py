@@ -419,6 +419,24 @@ def test_train_command_rejects_unknown_model(tmp_path):
     assert "cannot train 'resnet'" in result.output
 
 
+def test_train_takes_the_largest_seed_run_takes_and_resumes_it(tmp_path):
+    """--seed stopped at 2**40 here, at 2**64 - 1 in `deblur run`."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    run, largest = tmp_path / "run", str(2**64 - 1)
+    small = ["train", "--crop", "16", "--frames", "2", "--batch", "1", "--val-clips", "1", "--val-size", "16x16", "-q"]
+    result = CliRunner().invoke(app, [*small, "--steps", "1", "--seed", largest, "-o", str(run)])
+    assert result.exit_code == 0, result.output
+    assert torch.load(run / "last.pt", weights_only=True)["config"]["seed"] == 2**64 - 1
+    resumed = CliRunner().invoke(app, [*small, "--steps", "2", "--seed", largest, "-o", str(run), "--resume"])
+    assert resumed.exit_code == 0 and torch.load(run / "last.pt", weights_only=True)["step"] == 2, resumed.output
+    refused = CliRunner().invoke(app, ["train", "--seed", str(2**64), "-o", str(tmp_path / "other")])
+    assert refused.exit_code == 2 and "--seed" in refused.output
+
+
 def test_more_frames_than_a_wtsa_model_takes_is_refused_before_the_run_folder(tmp_path):
     from typer.testing import CliRunner
 

@@ -103,7 +103,7 @@ def bench(
         ),
     ] = None,
     seed: Annotated[
-        int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed of the built-in clip and of the samplers.")
+        int, typer.Option("--seed", min=0, max=2**64 - 1, help="Seed of the built-in clip and of the samplers.")
     ] = 0,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",

@@ -29,7 +29,7 @@ def synth(
     frames: Annotated[int, typer.Option("--frames", min=1, help="Frames per clip.")] = 7,
     size: Annotated[str, typer.Option("--size", help="Frame size, WxH.")] = "640x360",
     split: Annotated[str, typer.Option("--split", help="train or val: which photos the clips come from.")] = "val",
-    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed: the same seed writes the same clips.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**64 - 1, help="Seed: the same seed writes the same clips.")] = 0,
     shake_only: Annotated[bool, typer.Option("--shake-only", help="Camera motion only, no moving objects.")] = False,
     fmt: Annotated[
         str, typer.Option("--format", help="png: a folder of frames per clip; ffv1: a lossless .mkv per clip.")

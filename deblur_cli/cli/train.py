@@ -52,7 +52,7 @@ def train_command(
         float, typer.Option("--ema", min=0.0, max=1.0, help="EMA decay of the exported weights (short runs: lower).")
     ] = DEFAULTS.ema,
     seed: Annotated[
-        int, typer.Option("--seed", min=0, max=2**40, help="Seed of the data stream and initialisation.")
+        int, typer.Option("--seed", min=0, max=2**64 - 1, help="Seed of the data stream and initialisation.")
     ] = DEFAULTS.seed,
     workers: Annotated[int, typer.Option("--workers", min=0, help="Data-loader processes.")] = DEFAULTS.workers,
     gpu_synthesis: Annotated[
