@@ -26,7 +26,7 @@ from deblur_cli import __version__
 from deblur_cli.devices import synchronize
 from deblur_cli.errors import InputError, UsageError
 from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_8bit
-from deblur_cli.metrics.niqe import BLOCK, MIN_BLOCKS, applicable, mean_niqe
+from deblur_cli.metrics.niqe import applicable, mean_niqe, too_flat, too_small
 from deblur_cli.metrics.ssim import WINDOW as SSIM_WINDOW
 from deblur_cli.pipeline import to_tensor
 from deblur_cli.restorer import Restorer, restore_windows
@@ -301,7 +301,7 @@ def _metric_notes(clip: Clip) -> list[str]:
         side = SSIM_WINDOW
         notes.append(f"SSIM left out: its {side}x{side} window needs frames of {side} pixels a side or more")
     if not applicable(height, width):
-        notes.append(f"NIQE left out: frames of {width}x{height} hold fewer than {MIN_BLOCKS} {BLOCK}x{BLOCK} blocks")
+        notes.append(f"NIQE left out: {too_small(width, height)}")
     return notes
 
 
@@ -396,9 +396,7 @@ def _quality(
                 kept, whose = "left out: every frame is", "its"
             else:
                 kept, whose = f"over {frames - flat} of {frames} frames: the others are", "their"
-            why = f"fewer than {MIN_BLOCKS} of {whose} {BLOCK}x{BLOCK} blocks have detail"
-            why += "; a block of one 8-bit luma level has none"
-            notes.append(f"{label}: NIQE {kept} too flat for it ({why})")
+            notes.append(f"{label}: NIQE {kept} {too_flat(whose)}")
     if clip.reference is None:
         return row
     reference = to_8bit(clip.reference.cpu())

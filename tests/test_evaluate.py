@@ -381,6 +381,20 @@ def test_lpips_and_niqe_on_request(tmp_path):
     assert list(frame_metrics(10, 200)) == ["psnr"]
 
 
+def test_niqe_left_out_is_said_in_the_words_bench_uses(tmp_path, monkeypatch):
+    from deblur_cli.metrics.niqe import too_flat
+
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
+    for seq in ("a", "b"):
+        make_images(tmp_path / "data" / seq / "blur", count=2, size=(32, 32))
+        make_images(tmp_path / "data" / seq / "sharp", count=2, size=(32, 32))
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "data"), "-m", "dstnet-s", "--niqe", "-q"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert f"NIQE left out: the frames are too small for it (under 2 blocks of 96x96) or {too_flat('their')}" in said
+    assert "too flat for it (fewer than 2 of their 96x96 blocks have detail" in said  # as bench says it
+
+
 def test_command_scores_a_dataset_and_writes_json(tmp_path):
     for seq in ("a", "b"):
         make_images(tmp_path / "data" / seq / "blur", count=3, size=(32, 32))

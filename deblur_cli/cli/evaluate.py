@@ -263,19 +263,19 @@ def _coverage_notes(
 ) -> list[str]:
     """Lines on metrics asked for that no sequence has, and on means taken over some sequences only."""
     from deblur_cli.metrics.lpips import MIN_SIDE
-    from deblur_cli.metrics.niqe import BLOCK, MIN_BLOCKS
+    from deblur_cli.metrics.niqe import BLOCK, MIN_BLOCKS, too_flat
     from deblur_cli.metrics.ssim import WINDOW
 
+    unscored = f"too small for it (under {MIN_BLOCKS} blocks of {BLOCK}x{BLOCK}) or {too_flat('their')}"
     why_missing = {
         "ssim": f"it needs frames of {WINDOW} pixels a side or more",
         "lpips": f"it needs frames of {MIN_SIDE} pixels a side or more",
-        "niqe": "it needs frames large enough, and some texture: a flat frame has none",
+        "niqe": f"the others' frames are {unscored}",
         "flicker": "a sequence of one frame has none",
     }
     lines = []
     if with_niqe and any("niqe" not in report.metrics for report in reports):
-        lines.append(f"NIQE left out: it needs frames that hold {MIN_BLOCKS} blocks of {BLOCK}x{BLOCK} pixels with "
-                     "some texture, and some here do not")  # fmt: skip
+        lines.append(f"NIQE left out: the frames are {unscored}")
     if with_lpips and any("lpips" not in report.metrics for report in reports):
         lines.append(f"LPIPS left out: {why_missing['lpips']}")
     if with_flicker and any("flicker" not in report.metrics for report in reports):

@@ -47,6 +47,21 @@ def applicable(height: int, width: int) -> bool:
     return (height // BLOCK) * (width // BLOCK) >= MIN_BLOCKS
 
 
+def too_flat(whose: str) -> str:
+    """Why NIQE has no score for a frame of a size it takes (NaN): in the words the commands' notes use,
+    `whose` the frame's or frames' ("its", "their"). The frame itself need not look flat: a black frame
+    restored with a faint smudge in one corner has a single block with detail."""
+    return (
+        f"too flat for it (fewer than {MIN_BLOCKS} of {whose} {BLOCK}x{BLOCK} blocks have detail; a block "
+        "of one 8-bit luma level has none)"
+    )
+
+
+def too_small(width: int, height: int) -> str:
+    """Why NIQE leaves out frames of this size, in the words the commands' notes use."""
+    return f"frames of {width}x{height} hold fewer than {MIN_BLOCKS} {BLOCK}x{BLOCK} blocks"
+
+
 def mean_niqe(scores: Iterable[float]) -> float | None:
     """The mean of frames' NIQE scores, leaving out the NaN of frames too flat for it (a fade to black),
     where NIQE is undefined; None when every frame is."""
