@@ -759,6 +759,11 @@ def test_version_and_help():
     for command in commands:  # 80 columns, as in a log: Rich cuts a word longer than its column to "…"
         shown = runner.invoke(app, [command, "--help"], env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"}).stdout
         assert "Usage: deblur " + command in shown and "…" not in shown, command
+    # the list of commands: one line each at 80 columns, where whole docstring paragraphs wrapped to two
+    listed = runner.invoke(app, ["--help"], env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"}).stdout
+    rows = [row for row in listed.split("Commands")[1].splitlines() if row.startswith("│")]
+    assert [row.split()[1] for row in rows] == ["models", "download-weights", "run", "info", "demo", "bench",
+                                                "evaluate", "synth", "train"], listed  # fmt: skip
 
 
 def test_sampling_options_given_to_a_deterministic_model_are_named_as_ignored(tmp_path, identity):

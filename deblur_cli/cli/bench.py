@@ -66,7 +66,7 @@ def _positive_ints(option: str, value: str, most: int | None = None) -> tuple[in
     return tuple(dict.fromkeys(numbers))  # drop repeats, keep the order
 
 
-@command("bench")
+@command("bench", short_help="Speed and quality per model, step and sample count.")
 def bench(
     model: Annotated[
         Optional[list[str]],

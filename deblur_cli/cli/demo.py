@@ -27,7 +27,7 @@ from deblur_cli.cli.options import (
 )
 
 
-@command("demo")
+@command("demo", short_help="Deblur a generated clip and print the PSNR gain.")
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for blurry.mp4, sharp.mp4, deblurred.mp4.")] = Path(
         "deblur-demo"

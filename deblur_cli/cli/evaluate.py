@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from deblur_cli.evaluate import EvaluationReport, SequenceScore
 
 
-@command("evaluate")
+@command("evaluate", short_help="Score models on a dataset (GoPro, DVD, BSD, REDS).")
 def evaluate(
     dataset: Annotated[
         Path, typer.Argument(help="Dataset folder: blurred/sharp pairs as in GoPro, DVD, BSD, REDS or `deblur synth`.")

@@ -40,7 +40,7 @@ _RANGES = {1: "limited range", 2: "full range"}
 _UNSET = {"primaries": (None, 0, 2), "transfer": (None, 0, 2), "matrix": (None, 2), "range": (None, 0)}
 
 
-@command("info")
+@command("info", short_help="What deblur reads from an input and would write.")
 def info(
     inputs: Annotated[list[Path], typer.Argument(help="Videos, image folders, folders of videos or images.", readable=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,

@@ -57,7 +57,7 @@ from deblur_cli.video_io.deinterlace import MODES
 from deblur_cli.video_io.sinks import planned_warnings
 
 
-@command("run")
+@command("run", short_help="Remove motion blur: deblur run in.mp4 -o out.mp4.")
 def run(
     inputs: Annotated[list[Path], typer.Argument(help="Videos, image folders, globs ('frames/*.png') or images.", readable=False)],
     output_given: Annotated[

@@ -16,7 +16,7 @@ from deblur_cli.errors import DeblurError, UsageError
 from deblur_cli.interrupts import Terminated
 
 
-@command("synth")
+@command("synth", short_help="Write synthetic blurred/sharp clip pairs.")
 def synth(
     output: Annotated[Optional[Path], typer.Argument(help="Dataset folder to write (clip_NNNN/blurred|sharp/*.png).")] = None,
     sources: Annotated[

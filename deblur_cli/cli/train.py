@@ -28,7 +28,7 @@ TRAINING_ONLY = {
 SMALLEST_VALIDATION = 11  # px: SSIM's window (metrics.ssim.WINDOW, not imported: it loads torch) fits in a clip
 
 
-@command("train")
+@command("train", short_help="Train a model on clips synthesised on the fly.")
 def train_command(
     ctx: typer.Context,
     out_dir: Annotated[

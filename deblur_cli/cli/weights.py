@@ -31,7 +31,7 @@ CacheDirOpt = Annotated[
 _STATUS_STYLE = {"bundled": "green", "cached": "green", "missing": "yellow", "unpinned": "red"}
 
 
-@command("models")
+@command("models", short_help="List the weights: bundled, cached or missing.")
 def models(
     as_json: Annotated[bool, typer.Option("--json", help="Print the registry as JSON on stdout.")] = False,
     cache_dir: CacheDirOpt = None,
@@ -63,7 +63,7 @@ def models(
     out.print(f"--model auto (the default) runs {chosen} on this machine ({device.type}).", highlight=False)
 
 
-@command("download-weights")
+@command("download-weights", short_help="Download weights into the cache and verify them.")
 def download_weights(
     names: Annotated[
         Optional[list[str]],
