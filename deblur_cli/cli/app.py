@@ -30,7 +30,28 @@ _NO_ARGS = getattr(click_errors, "NoArgsIsHelpError", ())  # Click before 8.2 sh
 _ABORT = getattr(click_errors, "Abort", ())  # Ctrl-D at a prompt, in the Click releases that have it
 
 
-class _Group(typer.core.TyperGroup):
+class _HelpShape:
+    """How --help lists options across Typer releases: "[default: None]" (Typer 0.16) left out, and --help
+    without a value name (a flag takes none; Typer 0.29 would print "<bool>")."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.default is None:
+                param.show_default = False
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class _Command(_HelpShape, typer.core.TyperCommand):
+    """Each command, as Typer builds it, with `_HelpShape`."""
+
+
+class _Group(_HelpShape, typer.core.TyperGroup):
     """The command group, with command-line mistakes (a value out of range, an unknown option, a missing
     argument) reported as every other error is: one `error:` line and a hint, exit code 2."""
 
@@ -179,7 +200,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        False, "--version", callback=_version, is_eager=True, metavar="", help="Print the version and exit."
     ),
 ) -> None:
     """Remove motion blur from video."""
@@ -310,6 +331,6 @@ def command(*args, **kwargs) -> Callable[[Callable], Callable]:
             with error_boundary():
                 return fn(*a, **k)
 
-        return app.command(*args, **kwargs)(guarded)
+        return app.command(*args, cls=_Command, **kwargs)(guarded)
 
     return decorate

@@ -17,16 +17,20 @@ from deblur_cli.cli.app import command, err, labelled, out, warn
 from deblur_cli.cli.tables import cell, figures_table, width_needed
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.cli.options import (
-    DeviceOpt,
-    LpipsWeightsOpt,
+    FRAMES_PANEL,
     MAX_SAMPLES,
     MAX_STEPS,
+    MODEL_PANEL,
+    SAMPLING_PANEL,
+    DeviceOpt,
+    LpipsWeightsOpt,
     PrecisionOpt,
     QuietOpt,
     StartOpt,
     check_synthesis_memory,
     ignored_sampling_note,
     parse_size,
+    seed_option,
     span_option,
     weights_label,
 )
@@ -73,52 +77,89 @@ def bench(
         typer.Option(
             "--model",
             "-m",
+            metavar="NAME",
+            rich_help_panel=MODEL_PANEL,
             help=f"Model to benchmark, repeatable or comma-separated: auto, {', '.join(MODELS)}. Default: those of {', '.join(DEFAULT_MODELS)} with weights here.",
         ),
     ] = None,
     steps: Annotated[
         Optional[str],
-        typer.Option("--steps", help=f"DDIM step counts to sweep (diffusion models). Default: {GPU_STEPS}; {CPU_STEPS} on a CPU."),
+        typer.Option(
+            "--steps",
+            metavar="N,N,...",
+            rich_help_panel=SAMPLING_PANEL,
+            help=f"DDIM step counts to sweep. Default: {GPU_STEPS}; {CPU_STEPS} on a CPU.",
+        ),
     ] = None,
     samples: Annotated[
-        Optional[str], typer.Option("--samples", help="Sample counts to sweep (diffusion models). Default: 1.")
+        Optional[str],
+        typer.Option(
+            "--samples", metavar="K,K,...", rich_help_panel=SAMPLING_PANEL, help="Sample counts to sweep. Default: 1."
+        ),
     ] = None,
     input_path: Annotated[
-        Optional[Path], typer.Option("--input", help="Blurred clip (default: the built-in synthetic clip).")
+        Optional[Path],
+        typer.Option(
+            "--input",
+            metavar="FILE",
+            rich_help_panel=FRAMES_PANEL,
+            help="Blurred clip (default: the built-in synthetic clip).",
+        ),
     ] = None,
     reference: Annotated[
-        Optional[Path], typer.Option("--reference", help="Sharp ground truth of --input, for PSNR, SSIM and the rest.")
+        Optional[Path],
+        typer.Option(
+            "--reference",
+            metavar="FILE",
+            rich_help_panel=FRAMES_PANEL,
+            help="Sharp ground truth of --input, for PSNR, SSIM and the rest.",
+        ),
     ] = None,
-    frames: Annotated[int, typer.Option("--frames", min=1, help="Frames to benchmark.")] = 8,
+    frames: Annotated[
+        int, typer.Option("--frames", metavar="N", rich_help_panel=FRAMES_PANEL, min=1, help="Frames to benchmark.")
+    ] = 8,
     start: StartOpt = None,
     size: Annotated[
         Optional[str],
-        typer.Option("--size", help="WxH: the built-in clip's size (default 640x384), or a centre crop of --input."),
+        typer.Option(
+            "--size",
+            metavar="WxH",
+            rich_help_panel=FRAMES_PANEL,
+            help="The built-in clip's size (default 640x384), or a centre crop of --input.",
+        ),
     ] = None,
     weights: Annotated[
         Optional[list[str]],
         typer.Option(
             "--weights",
-            help="MODEL=FILE: weights for one of the models, repeatable (default: the cache or the bundled file).",
+            metavar="MODEL=FILE",
+            rich_help_panel=MODEL_PANEL,
+            help="Weights for one of the models, repeatable (default: the cache or the bundled file).",
         ),
     ] = None,
-    seed: Annotated[
-        int, typer.Option("--seed", min=0, max=2**64 - 1, help="Seed of the built-in clip and of the samplers.")
-    ] = 0,
+    seed: Annotated[int, seed_option("Seed of the built-in clip and of the samplers.", SAMPLING_PANEL)] = 0,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
     warmup: Annotated[
-        Optional[int], typer.Option("--warmup", min=0, help="Untimed runs before timing. Default: 1; 0 on a CPU.")
+        Optional[int],
+        typer.Option("--warmup", metavar="N", min=0, help="Untimed runs before timing. Default: 1; 0 on a CPU."),
     ] = None,
     repeat: Annotated[
-        Optional[int], typer.Option("--repeat", min=1, help="Timed runs; the median is reported. Default: 2; 1 on a CPU.")
+        Optional[int],
+        typer.Option(
+            "--repeat", metavar="N", min=1, help="Timed runs; the median is reported. Default: 2; 1 on a CPU."
+        ),
     ] = None,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON here.")] = None,
+    json_path: Annotated[
+        Optional[Path], typer.Option("--json", metavar="FILE", help="Write the results as JSON here.")
+    ] = None,
     plot_path: Annotated[
-        Optional[Path], typer.Option("--plot", help="Write a PNG of PSNR and NIQE against speed here.")
+        Optional[Path], typer.Option("--plot", metavar="FILE", help="Write a PNG of PSNR and NIQE against speed here.")
     ] = None,
     lpips_weights: LpipsWeightsOpt = None,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing --json or --plot file.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", "-f", metavar="", help="Replace an existing --json or --plot file.")
+    ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Measure speed and quality per model, step count and sample count: [bold]deblur bench --steps 1,5,20[/]."""

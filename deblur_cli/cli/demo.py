@@ -29,19 +29,19 @@ from deblur_cli.cli.options import (
 
 @command("demo", short_help="Deblur a generated clip and print the PSNR gain.")
 def demo(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for blurry.mp4, sharp.mp4, deblurred.mp4.")] = Path(
-        "deblur-demo"
-    ),
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="DIR", help="Folder for blurry.mp4, sharp.mp4, deblurred.mp4.")
+    ] = Path("deblur-demo"),
     model: ModelOpt = AUTO,
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
     steps: StepsOpt = 20,
     seed: SeedOpt = 0,
-    frames: Annotated[int, typer.Option("--frames", min=1, help="Length of the generated clip.")] = 20,
-    size: Annotated[str, typer.Option("--size", help="WIDTHxHEIGHT of the generated clip.")] = "640x360",
-    force: Annotated[bool, typer.Option("--force", "-f", help="Replace an earlier demo's files.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
+    frames: Annotated[int, typer.Option("--frames", metavar="N", min=1, help="Length of the generated clip.")] = 20,
+    size: Annotated[str, typer.Option("--size", metavar="WxH", help="Size of the generated clip.")] = "640x360",
+    force: Annotated[bool, typer.Option("--force", "-f", metavar="", help="Replace an earlier demo's files.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print a JSON summary on stdout.")] = False,
 ) -> None:
     """Generate a blurry clip with known sharp frames, deblur it with the bundled model, print the PSNR gain."""
     clip_size = parse_size(size, minimum=SMALLEST_SYNTHESIS)

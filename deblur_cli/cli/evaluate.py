@@ -22,6 +22,10 @@ from deblur_cli.cli.options import (
     CacheDirOpt,
     DeviceOpt,
     EtaOpt,
+    METRICS_PANEL,
+    MODEL_PANEL,
+    OUTPUT_PANEL,
+    WINDOWS_PANEL,
     LpipsWeightsOpt,
     OfflineOpt,
     OverlapOpt,
@@ -62,7 +66,11 @@ def evaluate(
     models: Annotated[
         Optional[list[str]],
         typer.Option(
-            "--model", "-m", metavar="NAME", help=f"Model, repeatable to compare several: {AUTO}, {', '.join(MODELS)}."
+            "--model",
+            "-m",
+            metavar="NAME",
+            rich_help_panel=MODEL_PANEL,
+            help=f"Model, repeatable to compare several: {AUTO}, {', '.join(MODELS)}.",
         ),
     ] = None,
     weights: Annotated[
@@ -70,6 +78,7 @@ def evaluate(
         typer.Option(
             "--weights",
             metavar="FILE",
+            rich_help_panel=MODEL_PANEL,
             help="Weights file, repeatable: several for one model compare them, or one per --model, in order.",
         ),
     ] = None,
@@ -96,30 +105,59 @@ def evaluate(
     scene_cuts: SceneCutsOpt = True,
     strength: StrengthOpt = 1.0,
     frames: Annotated[
-        Optional[int], typer.Option("--frames", min=1, help="Only the first N frames of each sequence (default: all).")
+        Optional[int],
+        typer.Option("--frames", metavar="N", min=1, help="Only the first N frames of each sequence (default: all)."),
     ] = None,
     sequences: Annotated[
-        Optional[str], typer.Option("--sequences", help="Only sequences whose name contains this text.")
+        Optional[str], typer.Option("--sequences", metavar="TEXT", help="Only sequences whose name contains this text.")
     ] = None,
     lpips_weights: LpipsWeightsOpt = None,
     last_window: Annotated[
         str,
         typer.Option(
             "--last-window",
+            metavar="MODE",
+            rich_help_panel=WINDOWS_PANEL,
             help="split: the frames after the last full window in two shorter windows, as deblur run; shift: one "
             "full window ending on the last frame, as DSTNet's published test (evaluate.md).",
         ),
     ] = "split",
-    with_niqe: Annotated[bool, typer.Option("--niqe", help="Add NIQE (no reference; about 0.4 s per 720p frame on a CPU).")] = False,
+    with_niqe: Annotated[
+        bool,
+        typer.Option(
+            "--niqe",
+            metavar="",
+            rich_help_panel=METRICS_PANEL,
+            help="Add NIQE (no reference; about 0.4 s per 720p frame on a CPU).",
+        ),
+    ] = False,
     with_flicker: Annotated[
-        bool, typer.Option("--flicker", help="Add the temporal error: how much more than the sharp frames each frame changes from the one before.")
+        bool,
+        typer.Option(
+            "--flicker",
+            metavar="",
+            rich_help_panel=METRICS_PANEL,
+            help="Add the temporal error: how much more than the sharp frames each frame changes from the one before.",
+        ),
     ] = False,
     save: Annotated[
-        Optional[Path], typer.Option("--save", help="Also write the restored frames as PNGs into DIR/<sequence>/.")
+        Optional[Path],
+        typer.Option(
+            "--save",
+            metavar="DIR",
+            rich_help_panel=OUTPUT_PANEL,
+            help="Also write the restored frames as PNGs into DIR/<sequence>/.",
+        ),
     ] = None,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the scores as JSON here.")] = None,
+    json_path: Annotated[
+        Optional[Path],
+        typer.Option("--json", metavar="FILE", rich_help_panel=OUTPUT_PANEL, help="Write the scores as JSON here."),
+    ] = None,
     no_resume: Annotated[
-        bool, typer.Option("--no-resume", help="Start over instead of continuing the stopped evaluation in --json FILE.")
+        bool,
+        typer.Option(
+            "--no-resume", metavar="", help="Start over instead of continuing the stopped evaluation in --json FILE."
+        ),
     ] = False,
     quiet: QuietOpt = False,
     cache_dir: CacheDirOpt = None,

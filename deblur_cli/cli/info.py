@@ -42,8 +42,10 @@ _UNSET = {"primaries": (None, 0, 2), "transfer": (None, 0, 2), "matrix": (None, 
 
 @command("info", short_help="What deblur reads from an input and would write.")
 def info(
-    inputs: Annotated[list[Path], typer.Argument(help="Videos, image folders, folders of videos or images.", readable=False)],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Videos, image folders, folders of videos or images.", readable=False)
+    ],
+    as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print JSON on stdout.")] = False,
 ) -> None:
     """What deblur reads from an input and what [bold]deblur run[/] would write for it."""
     reports = []

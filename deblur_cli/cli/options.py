@@ -19,70 +19,193 @@ if TYPE_CHECKING:
     from deblur_cli.restorer import Restorer
     from deblur_cli.windows import WindowOptions
 
+# How --help shows options. Each value option names its value (`--steps N`, `--start TIME`; flags name
+# none: Typer 0.29 would print "<bool>") and options that belong together share a panel, so that at 80 columns
+# the help column keeps its width: one table of every option of `run` left it 18 characters.
+MODEL_PANEL = "Model"
+SAMPLING_PANEL = "Sampling (diffusion models)"
+WINDOWS_PANEL = "Windows and tiles"
+FRAMES_PANEL = "Input frames"
+OUTPUT_PANEL = "Output"
+METRICS_PANEL = "Metrics"
+
 ModelOpt = Annotated[
     str,
-    typer.Option("--model", "-m", help=f"Model: {AUTO} (practical on the device, with weights here), {', '.join(MODELS)}."),
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="NAME",
+        rich_help_panel=MODEL_PANEL,
+        help=f"Model: {AUTO} (practical on the device, with weights here), {', '.join(MODELS)}.",
+    ),
 ]
 WeightsOpt = Annotated[
-    Optional[Path], typer.Option("--weights", help="Weights file (.safetensors, or an official DSTNet .pth), or a name from `deblur models`.")
+    Optional[Path],
+    typer.Option(
+        "--weights",
+        metavar="FILE",
+        rich_help_panel=MODEL_PANEL,
+        help="Weights file (.safetensors, or an official DSTNet .pth), or a name from `deblur models`.",
+    ),
 ]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
-PrecisionOpt = Annotated[str, typer.Option("--precision", help="auto, fp32, fp16 or bf16.")]
+DeviceOpt = Annotated[
+    str, typer.Option("--device", metavar="DEVICE", rich_help_panel=MODEL_PANEL, help="auto, cpu, cuda, cuda:N or mps.")
+]
+PrecisionOpt = Annotated[
+    str, typer.Option("--precision", metavar="NAME", rich_help_panel=MODEL_PANEL, help="auto, fp32, fp16 or bf16.")
+]
 MAX_STEPS = 1000  # DDIM steps at most: one per training timestep
-StepsOpt = Annotated[int, typer.Option("--steps", min=1, max=MAX_STEPS, help="DDIM sampling steps (diffusion models).")]
-EtaOpt = Annotated[
-    float, typer.Option("--eta", min=0.0, max=1.0, help="DDIM noise: 0 = deterministic, 1 = DDPM-like (diffusion models).")
+StepsOpt = Annotated[
+    int,
+    typer.Option(
+        "--steps", min=1, max=MAX_STEPS, metavar="N", rich_help_panel=SAMPLING_PANEL, help="DDIM sampling steps."
+    ),
 ]
-SeedOpt = Annotated[
-    int, typer.Option("--seed", min=0, max=2**64 - 1, help="Random seed: same seed, same output.")
-]  # torch's generators take 64 bits
+EtaOpt = Annotated[
+    float,
+    typer.Option(
+        "--eta",
+        min=0.0,
+        max=1.0,
+        metavar="X",
+        rich_help_panel=SAMPLING_PANEL,
+        help="DDIM noise: 0 = deterministic, 1 = DDPM-like.",
+    ),
+]
+MAX_SEED = 2**64 - 1  # torch's generators and NumPy's SeedSequence take 64 bits
+
+
+def check_seed(value: int) -> int:
+    """--seed's upper bound, checked here rather than by a Click range, whose 20 digits took a help column."""
+    if value > MAX_SEED:
+        raise typer.BadParameter(f"{value} is above the largest seed, 2^64 - 1 ({MAX_SEED})")
+    return value
+
+
+def seed_option(help: str, panel: str | None = None) -> typer.models.OptionInfo:
+    """The --seed option of a command, with its own help."""
+    return typer.Option("--seed", min=0, callback=check_seed, metavar="N", rich_help_panel=panel, help=help)
+
+
+SeedOpt = Annotated[int, seed_option("Random seed: same seed, same output.", SAMPLING_PANEL)]
 # Samples averaged at most: each is a whole DDIM run, and the K starting noises are held at once
 # (restorers.py), so a stray extra digit meant hours and gigabytes before any output
 MAX_SAMPLES = 64
 SamplesOpt = Annotated[
-    int, typer.Option("--samples", min=1, max=MAX_SAMPLES, help="Average this many samples (diffusion models).")
+    int,
+    typer.Option(
+        "--samples",
+        min=1,
+        max=MAX_SAMPLES,
+        metavar="K",
+        rich_help_panel=SAMPLING_PANEL,
+        help="Average this many samples.",
+    ),
 ]
-WindowOpt = Annotated[Optional[int], typer.Option("--window", min=1, help="Frames restored together (default: the model's).")]
+WindowOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--window",
+        min=1,
+        metavar="N",
+        rich_help_panel=WINDOWS_PANEL,
+        help="Frames restored together (default: the model's).",
+    ),
+]
 OverlapOpt = Annotated[
-    Optional[int], typer.Option("--overlap", min=0, help="Frames shared by consecutive windows (default 2).")
+    Optional[int],
+    typer.Option(
+        "--overlap",
+        min=0,
+        metavar="K",
+        rich_help_panel=WINDOWS_PANEL,
+        help="Frames shared by consecutive windows (default 2).",
+    ),
 ]
 TileOpt = Annotated[
-    str, typer.Option("--tile", help="Spatial tile side in pixels, 0 for whole frames, or auto (from free memory).")
+    str,
+    typer.Option(
+        "--tile",
+        metavar="S",
+        rich_help_panel=WINDOWS_PANEL,
+        help="Spatial tile side in pixels, 0 for whole frames, or auto (from free memory).",
+    ),
 ]
 TileOverlapOpt = Annotated[
     Optional[int],
-    typer.Option("--tile-overlap", min=0, help="Pixels shared by neighbouring tiles (default 32, less for small tiles)."),
+    typer.Option(
+        "--tile-overlap",
+        min=0,
+        metavar="P",
+        rich_help_panel=WINDOWS_PANEL,
+        help="Pixels shared by neighbouring tiles (default 32, less for small tiles).",
+    ),
 ]
 BatchOpt = Annotated[
     int,
     typer.Option(
-        "--batch", min=1, help="Most windows restored in one model call: fuller GPU kernels, more memory."
+        "--batch",
+        min=1,
+        metavar="B",
+        rich_help_panel=WINDOWS_PANEL,
+        help="Most windows restored in one model call: fuller GPU kernels, more memory.",
     ),
 ]
 SceneCutsOpt = Annotated[
     bool,
     typer.Option(
         "--scene-cuts/--no-scene-cuts",
+        metavar="",
+        rich_help_panel=WINDOWS_PANEL,
         help="Restore the frames either side of a scene cut apart, so no scene reaches into the next.",
     ),
 ]
 StrengthOpt = Annotated[
     float,
     typer.Option(
-        "--strength", min=0.0, max=1.0, help="How much of the restoration to keep: 1 all, 0.5 half (mixed with the input)."
+        "--strength",
+        min=0.0,
+        max=1.0,
+        metavar="S",
+        rich_help_panel=OUTPUT_PANEL,
+        help="How much of the restoration to keep: 1 all, 0.5 half (mixed with the input).",
     ),
 ]
 StartOpt = Annotated[
-    Optional[str], typer.Option("--start", help="Restore from this time on: seconds (90.5) or a clock time (1:30.5, 1:02:03).")
+    Optional[str],
+    typer.Option(
+        "--start",
+        metavar="TIME",
+        rich_help_panel=FRAMES_PANEL,
+        help="Restore from this time on: seconds (90.5) or a clock time (1:30.5, 1:02:03).",
+    ),
 ]
-EndOpt = Annotated[Optional[str], typer.Option("--end", help="Stop before this time (same notation as --start).")]
+EndOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--end", metavar="TIME", rich_help_panel=FRAMES_PANEL, help="Stop before this time (same notation as --start)."
+    ),
+]
 FpsOpt = Annotated[
     Optional[str],
-    typer.Option("--fps", help="Frame rate of image-sequence inputs (25, 29.97, 30000/1001; default 25). Videos keep their own."),
+    typer.Option(
+        "--fps",
+        metavar="RATE",
+        rich_help_panel=FRAMES_PANEL,
+        help="Frame rate of image-sequence inputs (25, 29.97, 30000/1001; default 25). Videos keep their own.",
+    ),
 ]
-DurationOpt = Annotated[Optional[str], typer.Option("--duration", help="Restore this long from --start (instead of --end).")]
+DurationOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--duration",
+        metavar="TIME",
+        rich_help_panel=FRAMES_PANEL,
+        help="Restore this long from --start (instead of --end).",
+    ),
+]
 
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="No progress bar.")]
 
 
 def cache_dir_option(value: str) -> Path:
@@ -96,12 +219,22 @@ def cache_dir_option(value: str) -> Path:
 
 
 CacheDirOpt = Annotated[
-    Optional[Path], typer.Option("--cache-dir", parser=cache_dir_option, help="Weights cache folder.")
+    Optional[Path],
+    typer.Option(
+        "--cache-dir", parser=cache_dir_option, metavar="DIR", rich_help_panel=MODEL_PANEL, help="Weights cache folder."
+    ),
 ]
-OfflineOpt = Annotated[bool, typer.Option("--offline", help="Never download weights.")]
+OfflineOpt = Annotated[
+    bool, typer.Option("--offline", metavar="", rich_help_panel=MODEL_PANEL, help="Never download weights.")
+]
 LpipsWeightsOpt = Annotated[
     Optional[list[Path]],
-    typer.Option("--lpips-weights", help="Local LPIPS AlexNet weights, repeatable (see docs/bench.md)."),
+    typer.Option(
+        "--lpips-weights",
+        metavar="FILE",
+        rich_help_panel=METRICS_PANEL,
+        help="Local LPIPS AlexNet weights, repeatable (see docs/bench.md).",
+    ),
 ]
 
 

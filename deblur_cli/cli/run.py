@@ -21,8 +21,10 @@ from deblur_cli.cli.options import (
     EndOpt,
     EtaOpt,
     FpsOpt,
+    FRAMES_PANEL,
     ModelOpt,
     OfflineOpt,
+    OUTPUT_PANEL,
     OverlapOpt,
     PrecisionOpt,
     SamplesOpt,
@@ -59,11 +61,15 @@ from deblur_cli.video_io.sinks import planned_warnings
 
 @command("run", short_help="Remove motion blur: deblur run in.mp4 -o out.mp4.")
 def run(
-    inputs: Annotated[list[Path], typer.Argument(help="Videos, image folders, globs ('frames/*.png') or images.", readable=False)],
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Videos, image folders, globs ('frames/*.png') or images.", readable=False)
+    ],
     output_given: Annotated[
         Optional[str],  # as typed: a trailing slash, which a Path drops, says "folder"
         typer.Option(
-            "--output", "-o", metavar="<path>",
+            "--output",
+            "-o",
+            metavar="PATH",
             help="Output file; a folder for several inputs (a name ending in / is a folder). "
             "Default: beside each input, with -deblurred added to its name.",
         ),
@@ -90,35 +96,72 @@ def run(
         str,
         typer.Option(
             "--deinterlace",
+            metavar="MODE",
+            rich_help_panel=FRAMES_PANEL,
             help="auto: join the fields of video marked interlaced into whole frames first; double: a frame per "
             "field (50i gives 50p); on: any video, a frame per frame; off: never.",
         ),
     ] = "auto",
-    codec: Annotated[Optional[str], typer.Option(help="Video codec (libx264, libx265, libvpx-vp9, ffv1, x264-lossless...).")] = None,
+    codec: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="NAME",
+            rich_help_panel=OUTPUT_PANEL,
+            help="Video codec (libx264, libx265, libvpx-vp9, ffv1, x264-lossless...).",
+        ),
+    ] = None,
     crf: Annotated[
         Optional[int],
         typer.Option(
-            min=0, max=63, help="Quality, lower is better: 0 to 51 for x264/x265, to 63 for VP9/AV1 (default: 18)."
+            min=0,
+            max=63,
+            metavar="N",
+            rich_help_panel=OUTPUT_PANEL,
+            help="Quality, lower is better: 0 to 51 for x264/x265, to 63 for VP9/AV1 (default: 18).",
         ),
     ] = None,
     preset: Annotated[
-        Optional[str], typer.Option(help="Encoder speed preset (default: medium; x264/x265, mapped onto VP9/AV1).")
+        Optional[str],
+        typer.Option(
+            metavar="NAME",
+            rich_help_panel=OUTPUT_PANEL,
+            help="Encoder speed preset (default: medium; x264/x265, mapped onto VP9/AV1).",
+        ),
     ] = None,
-    pix_fmt: Annotated[Optional[str], typer.Option("--pix-fmt", help="Output pixel format (default: from the input and codec).")] = None,
-    no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop audio and subtitle streams.")] = False,
+    pix_fmt: Annotated[
+        Optional[str],
+        typer.Option(
+            "--pix-fmt",
+            metavar="NAME",
+            rich_help_panel=OUTPUT_PANEL,
+            help="Output pixel format (default: from the input and codec).",
+        ),
+    ] = None,
+    no_audio: Annotated[
+        bool,
+        typer.Option("--no-audio", metavar="", rich_help_panel=OUTPUT_PANEL, help="Drop audio and subtitle streams."),
+    ] = False,
     side_by_side: Annotated[
-        bool, typer.Option("--side-by-side", help="Output the input and the result side by side, to compare.")
+        bool,
+        typer.Option(
+            "--side-by-side",
+            metavar="",
+            rich_help_panel=OUTPUT_PANEL,
+            help="Output the input and the result side by side, to compare.",
+        ),
     ] = False,
     strength: StrengthOpt = 1.0,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing output.")] = False,
+    force: Annotated[bool, typer.Option("--force", "-f", metavar="", help="Replace an existing output.")] = False,
     skip_existing: Annotated[
-        bool, typer.Option("--skip-existing", help="Leave out inputs whose output exists (to finish a batch).")
+        bool,
+        typer.Option("--skip-existing", metavar="", help="Leave out inputs whose output exists (to finish a batch)."),
     ] = False,
     no_resume: Annotated[
-        bool, typer.Option("--no-resume", help="Start over instead of continuing what an interrupted run kept.")
+        bool,
+        typer.Option("--no-resume", metavar="", help="Start over instead of continuing what an interrupted run kept."),
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary line.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="No progress bar or summary line.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print a JSON summary on stdout.")] = False,
     cache_dir: CacheDirOpt = None,
     offline: OfflineOpt = False,
 ) -> None:

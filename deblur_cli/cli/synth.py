@@ -11,37 +11,67 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from deblur_cli.cli.app import command, err, note, out, warn
 from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
-from deblur_cli.cli.options import SMALLEST_SYNTHESIS, SYNTHESIS_BYTES_PER_PIXEL, check_synthesis_memory, parse_size
+from deblur_cli.cli.options import (
+    SMALLEST_SYNTHESIS,
+    SYNTHESIS_BYTES_PER_PIXEL,
+    check_synthesis_memory,
+    parse_size,
+    seed_option,
+)
 from deblur_cli.errors import DeblurError, UsageError
 from deblur_cli.interrupts import Terminated
 
 
 @command("synth", short_help="Write synthetic blurred/sharp clip pairs.")
 def synth(
-    output: Annotated[Optional[Path], typer.Argument(help="Dataset folder to write (clip_NNNN/blurred|sharp/*.png).")] = None,
+    output: Annotated[
+        Optional[Path], typer.Argument(help="Dataset folder to write (clip_NNNN/blurred|sharp/*.png).")
+    ] = None,
     sources: Annotated[
-        Optional[Path], typer.Option("--sources", help="Photo cache folder (default: procedural scenes).")
+        Optional[Path],
+        typer.Option("--sources", metavar="DIR", help="Photo cache folder (default: procedural scenes)."),
     ] = None,
     fetch: Annotated[
-        bool, typer.Option("--fetch", help="First install the photo and video sources into --sources (apt-get download, pip download).")
+        bool,
+        typer.Option(
+            "--fetch",
+            metavar="",
+            help="First install the photo and video sources into --sources (apt-get download, pip download).",
+        ),
     ] = False,
-    clips: Annotated[int, typer.Option("--clips", min=1, help="Number of clips.")] = 10,
-    frames: Annotated[int, typer.Option("--frames", min=1, help="Frames per clip.")] = 7,
-    size: Annotated[str, typer.Option("--size", help="Frame size, WxH.")] = "640x360",
-    split: Annotated[str, typer.Option("--split", help="train or val: which photos the clips come from.")] = "val",
-    seed: Annotated[int, typer.Option("--seed", min=0, max=2**64 - 1, help="Seed: the same seed writes the same clips.")] = 0,
-    shake_only: Annotated[bool, typer.Option("--shake-only", help="Camera motion only, no moving objects.")] = False,
+    clips: Annotated[int, typer.Option("--clips", metavar="N", min=1, help="Number of clips.")] = 10,
+    frames: Annotated[int, typer.Option("--frames", metavar="N", min=1, help="Frames per clip.")] = 7,
+    size: Annotated[str, typer.Option("--size", metavar="WxH", help="Frame size.")] = "640x360",
+    split: Annotated[
+        str, typer.Option("--split", metavar="NAME", help="train or val: which photos the clips come from.")
+    ] = "val",
+    seed: Annotated[int, seed_option("Seed: the same seed writes the same clips.")] = 0,
+    shake_only: Annotated[
+        bool, typer.Option("--shake-only", metavar="", help="Camera motion only, no moving objects.")
+    ] = False,
     fmt: Annotated[
-        str, typer.Option("--format", help="png: a folder of frames per clip; ffv1: a lossless .mkv per clip.")
+        str,
+        typer.Option(
+            "--format", metavar="NAME", help="png: a folder of frames per clip; ffv1: a lossless .mkv per clip."
+        ),
     ] = "png",
     pack: Annotated[
-        Optional[Path], typer.Option("--pack", help="Write --sources as JPEGs into this folder, to carry to a training machine.")
+        Optional[Path],
+        typer.Option(
+            "--pack", metavar="DIR", help="Write --sources as JPEGs into this folder, to carry to a training machine."
+        ),
     ] = None,
     unpack: Annotated[
-        Optional[Path], typer.Option("--unpack", help="Rebuild --sources from a folder written by --pack (flows recomputed).")
+        Optional[Path],
+        typer.Option(
+            "--unpack", metavar="DIR", help="Rebuild --sources from a folder written by --pack (flows recomputed)."
+        ),
     ] = None,
     videos: Annotated[
-        bool, typer.Option("--videos", help="Clips from the split's real videos (in --sources) instead of photos.")
+        bool,
+        typer.Option(
+            "--videos", metavar="", help="Clips from the split's real videos (in --sources) instead of photos."
+        ),
     ] = False,
 ) -> None:
     """Write blurred/sharp clip pairs: [bold]deblur synth data/val --sources cache --fetch[/]."""

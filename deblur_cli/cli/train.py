@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from deblur_cli.cli.app import command, err, note, out, stop_after_step, stopped, warn
-from deblur_cli.cli.options import parse_size
+from deblur_cli.cli.options import parse_size, seed_option
 from deblur_cli.errors import UsageError
 from deblur_cli.model_specs import MODELS
 from deblur_cli.train_config import PRECISIONS, TrainConfig
@@ -25,6 +25,11 @@ TRAINING_ONLY = {
     "echo": "--echo", "val_every": "--val-every", "save_every": "--save-every", "precision": "--precision",
     "resume": "--resume", "init": "--init", "prior": "--prior",
 }  # fmt: skip
+DATA_PANEL = "Training clips"
+SYNTHESIS_PANEL = "Clip synthesis"
+OPTIMISER_PANEL = "Optimiser and precision"
+VALIDATION_PANEL = "Validation and checkpoints"
+EVALUATE_PANEL = "--evaluate: validate weights, without training"
 SMALLEST_VALIDATION = 11  # px: SSIM's window (metrics.ssim.WINDOW, not imported: it loads torch) fits in a clip
 
 
@@ -33,32 +38,82 @@ def train_command(
     ctx: typer.Context,
     out_dir: Annotated[
         Optional[Path],
-        typer.Option("--out", "-o", help="Run folder: checkpoint, log.csv, exported weights (--evaluate --weights needs none)."),
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="DIR",
+            help="Run folder: checkpoint, log.csv, exported weights (--evaluate --weights needs none).",
+        ),
     ] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help=f"Model to train: {', '.join(MODELS)}.")] = DEFAULTS.model,
+    model: Annotated[
+        str, typer.Option("--model", "-m", metavar="NAME", help=f"Model to train: {', '.join(MODELS)}.")
+    ] = DEFAULTS.model,
     sources: Annotated[
-        Optional[Path], typer.Option("--sources", help="Photo cache from `deblur synth --fetch` (default: procedural scenes).")
+        Optional[Path],
+        typer.Option(
+            "--sources",
+            metavar="DIR",
+            rich_help_panel=DATA_PANEL,
+            help="Photo cache from `deblur synth --fetch` (default: procedural scenes).",
+        ),
     ] = None,
-    crop: Annotated[int, typer.Option("--crop", min=16, help="Training crop side in pixels.")] = DEFAULTS.crop,
-    frames: Annotated[int, typer.Option("--frames", min=1, help="Frames per training clip (wtsa, wtsa-s: at most 8).")] = DEFAULTS.frames,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Clips per step (per GPU under torchrun).")] = DEFAULTS.batch,
-    steps: Annotated[int, typer.Option("--steps", min=1, help="Length of the whole run in steps.")] = DEFAULTS.steps,
+    crop: Annotated[
+        int,
+        typer.Option(
+            "--crop", metavar="PIXELS", rich_help_panel=DATA_PANEL, min=16, help="Training crop side in pixels."
+        ),
+    ] = DEFAULTS.crop,
+    frames: Annotated[
+        int,
+        typer.Option(
+            "--frames",
+            metavar="N",
+            rich_help_panel=DATA_PANEL,
+            min=1,
+            help="Frames per training clip (wtsa, wtsa-s: at most 8).",
+        ),
+    ] = DEFAULTS.frames,
+    batch: Annotated[
+        int,
+        typer.Option(
+            "--batch", metavar="B", rich_help_panel=DATA_PANEL, min=1, help="Clips per step (per GPU under torchrun)."
+        ),
+    ] = DEFAULTS.batch,
+    steps: Annotated[
+        int, typer.Option("--steps", metavar="N", min=1, help="Length of the whole run in steps.")
+    ] = DEFAULTS.steps,
     until: Annotated[
-        Optional[int], typer.Option("--until", min=1, help="Stop after this many steps in all (resume later).")
+        Optional[int],
+        typer.Option("--until", metavar="N", min=1, help="Stop after this many steps in all (resume later)."),
     ] = None,
-    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Peak learning rate.")] = DEFAULTS.lr,
-    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Warm-up steps.")] = DEFAULTS.warmup,
+    lr: Annotated[
+        float, typer.Option("--lr", metavar="X", rich_help_panel=OPTIMISER_PANEL, min=0.0, help="Peak learning rate.")
+    ] = DEFAULTS.lr,
+    warmup: Annotated[
+        int, typer.Option("--warmup", metavar="N", rich_help_panel=OPTIMISER_PANEL, min=0, help="Warm-up steps.")
+    ] = DEFAULTS.warmup,
     ema: Annotated[
-        float, typer.Option("--ema", min=0.0, max=1.0, help="EMA decay of the exported weights (short runs: lower).")
+        float,
+        typer.Option(
+            "--ema",
+            metavar="X",
+            rich_help_panel=OPTIMISER_PANEL,
+            min=0.0,
+            max=1.0,
+            help="EMA decay of the exported weights (short runs: lower).",
+        ),
     ] = DEFAULTS.ema,
-    seed: Annotated[
-        int, typer.Option("--seed", min=0, max=2**64 - 1, help="Seed of the data stream and initialisation.")
-    ] = DEFAULTS.seed,
-    workers: Annotated[int, typer.Option("--workers", min=0, help="Data-loader processes.")] = DEFAULTS.workers,
+    seed: Annotated[int, seed_option("Seed of the data stream and initialisation.")] = DEFAULTS.seed,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", metavar="N", rich_help_panel=SYNTHESIS_PANEL, min=0, help="Data-loader processes."),
+    ] = DEFAULTS.workers,
     gpu_synthesis: Annotated[
         bool,
         typer.Option(
             "--gpu-synthesis/--cpu-synthesis",
+            metavar="",
+            rich_help_panel=SYNTHESIS_PANEL,
             help="Render the training clips on the GPU, in the training process (no --workers): for when CPU synthesis cannot "
             "keep up. --cpu-synthesis: on the CPU, in --workers processes. --resume keeps the run's unless given.",
             show_default=False,  # "[default: cpu-synthesis]" does not hold on --resume
@@ -67,65 +122,141 @@ def train_command(
     echo: Annotated[
         int,
         typer.Option(
-            "--echo", min=1,
+            "--echo",
+            metavar="K",
+            rich_help_panel=SYNTHESIS_PANEL,
+            min=1,
             help="Steps per synthesised batch; reuses are flipped, transposed or time-reversed (when synthesis is slower than the GPU).",
         ),
     ] = DEFAULTS.echo,
-    val_every: Annotated[int, typer.Option("--val-every", min=1, help="Steps between validations.")] = DEFAULTS.val_every,
-    val_size: Annotated[str, typer.Option("--val-size", help="Validation clip size, WxH.")] = "256x256",
-    save_every: Annotated[int, typer.Option("--save-every", min=1, help="Steps between checkpoints.")] = DEFAULTS.save_every,
+    val_every: Annotated[
+        int,
+        typer.Option(
+            "--val-every", metavar="N", rich_help_panel=VALIDATION_PANEL, min=1, help="Steps between validations."
+        ),
+    ] = DEFAULTS.val_every,
+    val_size: Annotated[
+        str, typer.Option("--val-size", metavar="WxH", rich_help_panel=VALIDATION_PANEL, help="Validation clip size.")
+    ] = "256x256",
+    save_every: Annotated[
+        int,
+        typer.Option(
+            "--save-every", metavar="N", rich_help_panel=VALIDATION_PANEL, min=1, help="Steps between checkpoints."
+        ),
+    ] = DEFAULTS.save_every,
     precision: Annotated[
         str,
         typer.Option(
             "--precision",
+            metavar="NAME",
+            rich_help_panel=OPTIMISER_PANEL,
             help=f"Autocast: {', '.join(PRECISIONS)} (auto: bf16 on a GPU, fp32 on a CPU; bf16 pays on CPUs with AVX512-BF16/AMX).",
         ),
     ] = DEFAULTS.precision,
-    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch (default: all).")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
+    threads: Annotated[
+        Optional[int],
+        typer.Option(
+            "--threads",
+            metavar="N",
+            rich_help_panel=OPTIMISER_PANEL,
+            min=1,
+            help="CPU threads for torch (default: all).",
+        ),
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", metavar="", help="Continue the run in --out.")] = False,
     init: Annotated[
-        Optional[Path], typer.Option("--init", help="Start from these weights (fine-tuning) instead of random ones.")
+        Optional[Path],
+        typer.Option("--init", metavar="FILE", help="Start from these weights (fine-tuning) instead of random ones."),
     ] = None,
     prior: Annotated[
         Optional[str],
         typer.Option(
             "--prior",
+            metavar="DSTNET",
             help="wtsa/wtsa-s: learn to correct this DSTNet's estimate (a weights file or a model name, e.g. dstnet-s) "
             "instead of deblurring the blurry frames directly; the DSTNet is stored in the exported file.",
         ),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only validation lines.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="Only validation lines.")] = False,
     evaluate_only: Annotated[
-        bool, typer.Option("--evaluate", help="Only validate the run's EMA weights on held-out clips of --val-size.")
+        bool,
+        typer.Option(
+            "--evaluate",
+            metavar="",
+            rich_help_panel=EVALUATE_PANEL,
+            help="Only validate the run's EMA weights on held-out clips of --val-size.",
+        ),
     ] = False,
-    val_clips: Annotated[int, typer.Option("--val-clips", min=1, help="Held-out clips per validation.")] = DEFAULTS.val_clips,
-    shake_only: Annotated[bool, typer.Option("--shake-only", help="With --evaluate: camera shake, no moving objects.")] = False,
+    val_clips: Annotated[
+        int,
+        typer.Option(
+            "--val-clips", metavar="N", rich_help_panel=VALIDATION_PANEL, min=1, help="Held-out clips per validation."
+        ),
+    ] = DEFAULTS.val_clips,
+    shake_only: Annotated[
+        bool,
+        typer.Option(
+            "--shake-only", metavar="", rich_help_panel=EVALUATE_PANEL, help="Camera shake, no moving objects."
+        ),
+    ] = False,
     camera: Annotated[
         str,
         typer.Option(
             "--camera",
-            help="With --evaluate: any (camera paths as in training), moving (blur to remove) or still (almost still).",
+            metavar="MODE",
+            rich_help_panel=EVALUATE_PANEL,
+            help="any (camera paths as in training), moving (blur to remove) or still (almost still).",
         ),
     ] = "any",
     sharp_input: Annotated[
         bool,
-        typer.Option("--sharp-input", help="With --evaluate: feed the sharp clips (how much a model alters sharp footage)."),
+        typer.Option(
+            "--sharp-input",
+            metavar="",
+            rich_help_panel=EVALUATE_PANEL,
+            help="Feed the sharp clips (how much a model alters sharp footage).",
+        ),
     ] = False,
     videos: Annotated[
-        bool, typer.Option("--videos", help="With --evaluate: clips from the held-out real video instead of photos.")
+        bool,
+        typer.Option(
+            "--videos",
+            metavar="",
+            rich_help_panel=EVALUATE_PANEL,
+            help="Clips from the held-out real video instead of photos.",
+        ),
     ] = False,
     sample: Annotated[
-        Optional[Path], typer.Option("--sample", help="With --evaluate: write input | output | sharp as a PNG.")
+        Optional[Path],
+        typer.Option(
+            "--sample", metavar="FILE", rich_help_panel=EVALUATE_PANEL, help="Write input | output | sharp as a PNG."
+        ),
     ] = None,
     weights: Annotated[
-        Optional[Path], typer.Option("--weights", help="With --evaluate: this weights file instead of the run's EMA.")
+        Optional[Path],
+        typer.Option(
+            "--weights",
+            metavar="FILE",
+            rich_help_panel=EVALUATE_PANEL,
+            help="This weights file instead of the run's EMA.",
+        ),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", "-f", help="With --evaluate: replace an existing --sample file.")
+        bool,
+        typer.Option(
+            "--force", "-f", metavar="", rich_help_panel=EVALUATE_PANEL, help="Replace an existing --sample file."
+        ),
     ] = False,
     ddim_steps: Annotated[
         Optional[int],
-        typer.Option("--ddim-steps", min=1, max=1000, help="With --evaluate: DDIM steps of a diffusion model (default 10)."),
+        typer.Option(
+            "--ddim-steps",
+            metavar="N",
+            rich_help_panel=EVALUATE_PANEL,
+            min=1,
+            max=1000,
+            help="DDIM steps of a diffusion model (default 10).",
+        ),
     ] = None,
 ) -> None:
     """Train on clips synthesised on the fly: [bold]deblur train -m dstnet-s --sources cache -o runs/s[/]."""

@@ -24,6 +24,7 @@ CacheDirOpt = Annotated[
     Optional[Path],
     typer.Option(
         "--cache-dir",
+        metavar="DIR",
         parser=cache_dir_option,
         help="Weights cache [$DEBLUR_CACHE, else $XDG_CACHE_HOME/deblur or ~/.cache/deblur].",
     ),
@@ -33,7 +34,7 @@ _STATUS_STYLE = {"bundled": "green", "cached": "green", "missing": "yellow", "un
 
 @command("models", short_help="List the weights: bundled, cached or missing.")
 def models(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the registry as JSON on stdout.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print the registry as JSON on stdout.")] = False,
     cache_dir: CacheDirOpt = None,
 ) -> None:
     """List the known weights and whether each is bundled, cached or missing."""
@@ -69,9 +70,9 @@ def download_weights(
         Optional[list[str]],
         typer.Argument(metavar="NAME...", help="Weights to fetch, by name (see `deblur models`).", show_default=False),
     ] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Fetch every downloadable entry.")] = False,
+    all_: Annotated[bool, typer.Option("--all", metavar="", help="Fetch every downloadable entry.")] = False,
     cache_dir: CacheDirOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="Download again even when cached.")] = False,
+    force: Annotated[bool, typer.Option("--force", metavar="", help="Download again even when cached.")] = False,
 ) -> None:
     """Download weights into the cache, verify them, and convert official .pth files to safetensors."""
     registry = load_registry()

@@ -1,0 +1,86 @@
+"""--help reads at 80 columns: each value option names its value, flags name none, and the options of the long
+commands come in panels, so that the help column keeps its width (one table of all of `run` left it 18
+characters, and `run --help` took 169 lines)."""
+
+from __future__ import annotations
+
+import re
+
+import typer
+from typer.testing import CliRunner
+
+from deblur_cli.cli import app
+
+COMMANDS = ["run", "info", "demo", "models", "download-weights", "bench", "evaluate", "synth", "train"]
+runner = CliRunner()
+
+
+def shown(*args: str) -> str:
+    result = runner.invoke(app, [*args, "--help"], env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"})
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def panels(text: str) -> dict[str, list[str]]:
+    """The options listed in each panel of a help text, by panel title."""
+    found: dict[str, list[str]] = {}
+    title = None
+    for line in text.splitlines():
+        if match := re.match(r"╭─ (.+?) ─", line):
+            title = match.group(1)
+            found[title] = []
+        elif title and (match := re.match(r"│ (?:\*\s+)?(--[\w-]+)", line)):
+            found[title].append(match.group(1))
+    return found
+
+
+def test_every_value_option_names_its_value_and_flags_none():
+    group = typer.main.get_command(app)
+    for name, command in group.commands.items():
+        for param in command.params:
+            if param.param_type_name != "option":
+                continue
+            option = max(param.opts, key=len)
+            if getattr(param, "is_flag", False):
+                assert param.metavar == "", (name, option)  # Typer 0.29 prints "<bool>" for none
+            else:
+                assert param.metavar and re.fullmatch(r"[A-Z][A-Za-z=,.]*", param.metavar), (name, option)
+    for command in ["", *COMMANDS]:
+        assert "<bool>" not in shown(*filter(None, [command])), command
+
+
+def test_long_commands_group_their_options_in_panels():
+    run = panels(shown("run"))
+    assert run["Options"] == ["--output", "--force", "--skip-existing", "--no-resume", "--quiet", "--json", "--help"]
+    assert run["Model"] == ["--model", "--weights", "--device", "--precision", "--cache-dir", "--offline"]
+    assert run["Sampling (diffusion models)"] == ["--steps", "--eta", "--seed", "--samples"]
+    assert run["Windows and tiles"] == ["--window", "--overlap", "--tile", "--tile-overlap", "--batch", "--scene-cuts"]
+    assert run["Input frames"] == ["--start", "--end", "--duration", "--fps", "--deinterlace"]
+    assert run["Output"] == ["--codec", "--crf", "--preset", "--pix-fmt", "--no-audio", "--side-by-side", "--strength"]
+    train = panels(shown("train"))
+    assert "--ddim-steps" in train["--evaluate: validate weights, without training"]
+    assert set(panels(shown("evaluate"))) >= {"Model", "Sampling (diffusion models)", "Windows and tiles", "Metrics"}
+    # every option of a command is listed once, in one panel
+    group = typer.main.get_command(app)
+    for name in COMMANDS:
+        listed = [option for options in panels(shown(name)).values() for option in options]
+        expected = {max(p.opts, key=len) for p in group.commands[name].params if p.param_type_name == "option"}
+        assert sorted(listed) == sorted(expected | {"--help"}), name
+
+
+def test_the_help_column_keeps_its_width_at_80_columns():
+    for command in COMMANDS:
+        title = None
+        for line in shown(command).splitlines():
+            if match := re.match(r"╭─ (.+?) ─", line):
+                title = match.group(1)
+            elif title != "Arguments" and (match := re.match(r"│( +)\S", line)):  # a help text's second line
+                assert len(match.group(1)) < 56, (command, title, line)  # 59 in run's one table
+    assert len(shown("run").splitlines()) < 120  # 169 in one table
+
+
+def test_a_seed_beyond_64_bits_is_refused_in_one_line():
+    result = runner.invoke(app, ["synth", "out", "--seed", str(2**64)])
+    assert result.exit_code == 2
+    assert "error: invalid value for '--seed': 18446744073709551616 is above the largest seed, 2^64 - 1" in result.stderr
+    assert "Traceback" not in result.output
