@@ -5,6 +5,7 @@ and encoding; `evaluate`, `demo` and the benchmarks use it directly. It needs no
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Callable, Iterable, Iterator
 
 import torch
@@ -34,6 +35,17 @@ def as_float(frames: torch.Tensor) -> torch.Tensor:
     if frames.dtype == torch.uint8:
         return frames.to(torch.float32).mul_(1 / 255)
     return frames
+
+
+def is_grey(frame: torch.Tensor) -> bool:
+    """Whether a (3, H, W) frame has no colour: its three channels are equal (a greyscale image, or video
+    whose chroma is neutral throughout: black-and-white film, a fade through black)."""
+    return torch.equal(frame[0], frame[1]) and torch.equal(frame[1], frame[2])
+
+
+def greyed(frame: torch.Tensor) -> torch.Tensor:
+    """A restored (3, H, W) frame as grey: each pixel the mean of its channels, in all three."""
+    return frame.mean(dim=0, keepdim=True).expand_as(frame).contiguous()
 
 
 def check_windows(restorer: Restorer, windows: WindowOptions) -> None:
@@ -78,6 +90,9 @@ def restore_stream(
 
     With a `curve` (transfer.model_curve: HDR frames), each window is restored on it and mapped back:
     the frames go in and come out as stored, the model sees them as it learned to.
+
+    A frame without colour (`is_grey`) comes out without colour (`greyed`): the models, trained on colour,
+    tint grey frames a little (up to 46 of 255 levels apart between channels on grey noise).
     """
     batch = windows.batch if batches(restorer) else 1
     tile = windows.tile
@@ -172,6 +187,15 @@ def restore_stream(
     def call(spans: list[tuple[int, int]]) -> None:
         starts[:] = [start for start, _ in spans]
 
-    return stitch_windows(
-        frames, restore, window=windows.window, overlap=windows.overlap, batch=batch, last=windows.last, on_spans=call
-    )
+    grey: deque[bool] = deque()  # of each frame read and not yet yielded restored: whether it is grey
+
+    def noted(frames: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
+        for frame in frames:
+            grey.append(is_grey(frame))
+            yield frame
+
+    restored = stitch_windows(
+        noted(frames), restore, window=windows.window, overlap=windows.overlap, batch=batch, last=windows.last,
+        on_spans=call,
+    )  # fmt: skip
+    return (greyed(frame) if grey.popleft() else frame for frame in restored)

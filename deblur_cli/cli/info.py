@@ -15,6 +15,7 @@ from deblur_cli.outputs import plan_outputs
 from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
 from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.extras import describe_extras
+from deblur_cli.video_io.grey import grey_video
 from deblur_cli.video_io.image_file import ALPHA_IMAGE_FORMATS, is_image_output
 from deblur_cli.video_io.images import is_glob
 from deblur_cli.video_io.info import HDR_TRANSFERS
@@ -112,7 +113,7 @@ def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
         try:
             encoding = resolve_encoder(
                 EncodeOptions(), target.suffix, info.bit_depth, info.width, info.height,
-                source_codec=info.codec, source_profile=info.profile, alpha=info.alpha,
+                source_codec=info.codec, source_profile=info.profile, alpha=info.alpha, grey=grey_video(info),
             )  # fmt: skip
             profile = encoding.options.get("profile")
             writes = f"{encoding.encoder}, {encoding.pix_fmt}" + (f", profile {profile}" if profile else "")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 import av
 
 from deblur_cli.errors import EncoderOptionError, OutputError
+from deblur_cli.video_io.grey import grey_format
 from deblur_cli.video_io.info import bit_depth_of, has_alpha_channel
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
@@ -201,6 +202,7 @@ def resolve_encoder(
     source_codec: str | None = None,
     source_profile: str | None = None,
     alpha: bool = False,
+    grey: bool = False,
 ) -> Encoding:
     """Concrete encoder settings for an output file with this suffix and frames of this depth and size.
 
@@ -210,6 +212,8 @@ def resolve_encoder(
     frames the first of DEEP_WEBM_CODECS that keeps more than 8 bits in this FFmpeg.
     Frames with `alpha` get ProRes 4444 in .mov and .mkv (ALPHA_CODEC_FOR_SUFFIX), and a pixel format with
     an alpha channel where the encoder has one (ALPHA_FORMATS; the Encoding's `alpha` says whether it does).
+    `grey` frames (a grey video's) get a grey pixel format where the encoder has one (grey.GREY_FORMATS:
+    FFV1), else the encoder's usual, with neutral chroma.
     Raises OutputError for an unknown codec, preset or pixel format, or a pixel format that cannot hold
     the frame size (4:2:0 needs even sides; the size is never changed behind the user's back).
     """
@@ -217,7 +221,7 @@ def resolve_encoder(
         raise EncoderOptionError(f"unknown preset '{options.preset}'", hint=f"choose one of: {', '.join(PRESETS)}")
     kept, containers = KEPT_CODECS.get(source_codec or "", (None, set()))
     if options.codec is None and suffix.lower() in containers:
-        return _kept_encoding(kept, options, bit_depth, width, height, source_profile, alpha)
+        return _kept_encoding(kept, options, bit_depth, width, height, source_profile, alpha, grey)
     deep_defaults = {**DEEP_CODEC_FOR_SUFFIX, ".webm": _deep_webm_codec(options, bit_depth, width, height)}
     defaults = {**(deep_defaults if bit_depth > 8 else {}), **(ALPHA_CODEC_FOR_SUFFIX if alpha else {})}
     name = options.codec or defaults.get(suffix.lower()) or CODEC_FOR_SUFFIX.get(suffix.lower(), "libx264")
@@ -234,6 +238,8 @@ def resolve_encoder(
     deep = bit_depth > 8
     encoder = variant.deep_name if deep and variant.deep_name else variant.name
     preferred = (variant.deep_formats + variant.formats) if deep else variant.formats
+    if grey and not alpha and (grey_pix_fmt := grey_format(encoder, bit_depth)):
+        preferred = (grey_pix_fmt, *preferred)
     pix_fmt = _pixel_format(_with_alpha(preferred, encoder, deep, alpha), encoder, options, width, height)
     return Encoding(encoder=encoder, pix_fmt=pix_fmt, options=variant.options(options), env=variant.env)
 
@@ -254,7 +260,14 @@ def _deep_webm_codec(options: EncodeOptions, bit_depth: int, width: int, height:
 
 
 def _kept_encoding(
-    name: str, options: EncodeOptions, bit_depth: int, width: int, height: int, profile: str | None, alpha: bool
+    name: str,
+    options: EncodeOptions,
+    bit_depth: int,
+    width: int,
+    height: int,
+    profile: str | None,
+    alpha: bool,
+    grey: bool,
 ) -> Encoding:
     """The Encoding of a kept codec: ProRes of the input's profile (HQ where it is not known), 4:4:4 for
     the 4444 profiles, with the alpha channel where there is one; DNxHR of the input's profile; FFV1 as
@@ -269,7 +282,7 @@ def _kept_encoding(
         chosen, dnxhr_format = _DNXHR_PROFILES.get((profile or "").lower(), fallback)
         formats = (dnxhr_format,)
     else:
-        return resolve_encoder(replace(options, codec=name), "", bit_depth, width, height, alpha=alpha)
+        return resolve_encoder(replace(options, codec=name), "", bit_depth, width, height, alpha=alpha, grey=grey)
     pix_fmt = _pixel_format(formats, name, options, width, height)
     return Encoding(encoder=name, pix_fmt=pix_fmt, options={"profile": chosen})
 

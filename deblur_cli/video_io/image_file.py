@@ -12,6 +12,7 @@ import numpy as np
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions, unused_options
+from deblur_cli.video_io.grey import grey_format, is_grey_format, is_grey_image
 from deblur_cli.video_io.info import HDR_TRANSFERS, Frame, VideoInfo, alpha_left_out, checked_parts, with_alpha
 from deblur_cli.video_io.photo_metadata import read_metadata, with_metadata
 from deblur_cli.video_io.png_sequence import display_picture
@@ -107,6 +108,9 @@ class ImageFileSink(atomic.FinishOrAbort):
         if self._alpha:
             shallow, deep = ALPHA_IMAGE_FORMATS[self.path.suffix.lower()]
         pix_fmt = deep if info.bit_depth > 8 and deep else shallow
+        # a grey source's frame as grey, where the format holds grey of its depth (PNG, TIFF; BMP at 8 bits)
+        grey = is_grey_format(info.pix_fmt) and not self._alpha
+        self._grey_format = grey_format(codec, info.bit_depth) if grey else None
         width, height = info.display_size
         self._encoder = av.CodecContext.create(codec, "w")
         self._encoder.width, self._encoder.height, self._encoder.pix_fmt = width, height, pix_fmt
@@ -141,6 +145,8 @@ class ImageFileSink(atomic.FinishOrAbort):
         with atomic.cleanup_on_error(self.path, self.abort):
             if self._frames:
                 raise OutputError(f"{self.path} is one image, and the input has more than one frame", hint=_HINT)
+            if self._grey_format is not None and is_grey_image(image):
+                self._encoder.pix_fmt = self._grey_format  # the encoder opens at its first frame
             picture = display_picture(image, self.info.rotation, self._encoder.pix_fmt, self.info.color)
             packets = self._encoder.encode(picture) + self._encoder.encode(None)
             self._data = b"".join(bytes(p) for p in packets)

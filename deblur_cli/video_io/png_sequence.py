@@ -15,6 +15,7 @@ import numpy as np
 from deblur_cli.errors import OutputExistsError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions, unused_options
+from deblur_cli.video_io.grey import grey_format, grey_frame, is_grey_format, is_grey_image
 from deblur_cli.video_io.info import HDR_TRANSFERS, Frame, VideoInfo, array_format, checked_parts, with_alpha
 from deblur_cli.video_io.work_folder import OutputLock, ResumePoint, WorkFolder, write_json
 
@@ -26,13 +27,17 @@ def display_picture(
     image: np.ndarray, rotation: int, pix_fmt: str, color: dict[str, int] | None = None
 ) -> av.VideoFrame:
     """An (H, W, 3) RGB or (H, W, 4) RGBA array in stored orientation as a frame of `pix_fmt` turned for
-    display, for image formats, which have no rotation tag. JPEG's yuvj formats get full range. With an
-    HDR transfer in `color` (the source's tags), the frame carries it and the primaries, which FFmpeg's
-    PNG encoder writes as a cICP chunk: without it, viewers show PQ or HLG code values as sRGB."""
+    display, for image formats, which have no rotation tag. JPEG's yuvj formats get full range; a grey
+    format takes a grey array's first channel (grey.grey_frame). With an HDR transfer in `color` (the
+    source's tags), the frame carries it and the primaries, which FFmpeg's PNG encoder writes as a cICP
+    chunk: without it, viewers show PQ or HLG code values as sRGB."""
     turns = rotation // 90  # np.rot90 turns counter-clockwise, as the display matrix does
     upright = np.ascontiguousarray(np.rot90(image, turns)) if turns else image
-    picture = av.VideoFrame.from_ndarray(upright, format=array_format(image.dtype, alpha=image.shape[2] == 4))
-    picture = picture.reformat(format=pix_fmt, dst_color_range=2 if pix_fmt.startswith("yuvj") else None)
+    if is_grey_format(pix_fmt):
+        picture = grey_frame(upright, pix_fmt)
+    else:
+        picture = av.VideoFrame.from_ndarray(upright, format=array_format(image.dtype, alpha=image.shape[2] == 4))
+        picture = picture.reformat(format=pix_fmt, dst_color_range=2 if pix_fmt.startswith("yuvj") else None)
     if color and color.get("transfer") in HDR_TRANSFERS:
         picture.color_trc = color["transfer"]
         picture.color_primaries = color.get("primaries", picture.color_primaries)
@@ -54,7 +59,8 @@ class PngSequenceSink(atomic.FinishOrAbort):
     """Frames written as PNG files into a directory that appears under its final name only when finished.
 
     8-bit input gives 8-bit PNGs, deeper input 16-bit PNGs, with the alpha channel of a source that has
-    one. Frames of an image sequence keep their images' names (with .png: `_kept_names`), others are
+    one; a grey source (without alpha) grey PNGs, but for its frames that have colour (an image sequence
+    may mix grey and colour images). Frames of an image sequence keep their images' names (with .png: `_kept_names`), others are
     numbered (FRAME_NAME). Frames are turned to display orientation (a PNG has no rotation tag). Timestamps, audio and
     subtitles cannot be stored; `warnings` says so when the source had audio or subtitles. An existing
     empty directory is replaced; a non-empty one is refused. A second run writing the same output at the
@@ -84,7 +90,9 @@ class PngSequenceSink(atomic.FinishOrAbort):
         self.warnings: list[str] = left_out(info, options)
         self._names = _kept_names(info.frame_names)
         self._deep = info.bit_depth > 8
-        self._encoder = self._new_encoder()
+        grey = is_grey_format(info.pix_fmt) and not info.alpha
+        self._grey_format = grey_format("png", info.bit_depth) if grey else None
+        self._encoder = self._new_encoder(grey=self._grey_format is not None)
         self._frames = 0  # frames given to the encoder
         self._written = 0  # PNG files saved
         self._state = "open"  # then "finished" or "aborted"
@@ -100,11 +108,11 @@ class PngSequenceSink(atomic.FinishOrAbort):
         else:
             self._resume(key, fresh)
 
-    def _new_encoder(self):
+    def _new_encoder(self, grey: bool):
         width, height = self.info.display_size
         encoder = av.CodecContext.create("png", "w")
         encoder.width, encoder.height = width, height
-        encoder.pix_fmt = _PNG_FORMATS[self._deep, self.info.alpha]
+        encoder.pix_fmt = self._grey_format if grey else _PNG_FORMATS[self._deep, self.info.alpha]
         # zlib level 1: six times faster than the default for files about a fifth larger; frames in parallel
         encoder.options = {"compression_level": "1"}
         encoder.thread_type = "FRAME"
@@ -140,6 +148,10 @@ class PngSequenceSink(atomic.FinishOrAbort):
         atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
             image = with_alpha(frame, alpha) if self.info.alpha else frame
+            grey = self._grey_format is not None and is_grey_image(image)
+            if grey != is_grey_format(self._encoder.pix_fmt):  # an image sequence of grey and colour images
+                self._save(self._encoder.encode(None))
+                self._encoder = self._new_encoder(grey)
             picture = display_picture(image, self.info.rotation, self._encoder.pix_fmt, self.info.color)
             self._save(self._encoder.encode(picture))
             self._frames += 1
@@ -152,7 +164,7 @@ class PngSequenceSink(atomic.FinishOrAbort):
             return
         with atomic.cleanup_on_error(self.path, self.abort):
             self._save(self._encoder.encode(None))  # the encoder ends with its stream: a new one goes on
-            self._encoder = self._new_encoder()
+            self._encoder = self._new_encoder(is_grey_format(self._encoder.pix_fmt))
             for number in range(self.kept_frames + 1, self._written + 1):
                 _fsync(self._temp / self._name(number))
             write_json(self.work / _KEPT, {"frames": self._written, "restart": restart, "restart_pts": restart_pts})

@@ -15,6 +15,7 @@ import numpy as np
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder, unused_options
+from deblur_cli.video_io.grey import grey_frame, grey_video, is_grey_format, is_grey_image
 from deblur_cli.video_io.hdr import svtav1_params, x265_params
 from deblur_cli.video_io.info import (
     Frame,
@@ -126,7 +127,7 @@ class VideoEncoder:
         self._warnings = warnings
         encoding = resolve_encoder(
             options, Path(name).suffix, info.bit_depth, info.width, info.height,
-            source_codec=info.codec, source_profile=info.profile, alpha=info.alpha,
+            source_codec=info.codec, source_profile=info.profile, alpha=info.alpha, grey=grey_video(info),
         )  # fmt: skip
         warnings.extend(unused_options(options, encoding, f"by {encoding.encoder}"))
         self._pix_fmt = encoding.pix_fmt
@@ -291,8 +292,10 @@ class VideoEncoder:
         return with_sane_dts(self.stream.encode(None), self._out_step)
 
     def _convert(self, image: np.ndarray) -> av.VideoFrame:
-        """The encoder's pixel format: YUV exactly (yuv.yuv_frame), other formats converted by swscale
-        straight from the caller's array (no copy first)."""
+        """The encoder's pixel format: YUV exactly (yuv.yuv_frame), grey from a grey frame's first channel
+        (grey.grey_frame), other formats converted by swscale straight from the caller's array (no copy first)."""
+        if is_grey_format(self._pix_fmt) and image.shape[2] == 3 and is_grey_image(image):
+            return grey_frame(image, self._pix_fmt)
         picture = yuv_frame(image, self._pix_fmt, self._matrix, self._range)
         if picture is not None:
             return picture
