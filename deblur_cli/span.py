@@ -49,6 +49,8 @@ def parse_time(text: str) -> float:
     Minutes and seconds after a colon must be below 60, as on a clock.
     """
     match = _CLOCK.match(text.strip())
+    if match is None and _CLOCK.match(text.strip().removeprefix("-")):
+        raise ValueError(f"{text!r} is negative: times and lengths count up from 0")
     if match is None:
         raise ValueError(f"{text!r} is not a time: write seconds (90, 90.5) or minutes:seconds (1:30, 1:02:03.5)")
     hours, minutes, seconds = match.groups()

@@ -35,6 +35,12 @@ def test_malformed_times_are_refused(text):
         parse_time(text)
 
 
+@pytest.mark.parametrize("text", ["-1", "-0:05", " -2.5"])
+def test_negative_times_are_named_so(text):
+    with pytest.raises(ValueError, match="is negative: times and lengths count up from 0"):
+        parse_time(text)
+
+
 def test_span_checks_itself_and_picks_image_indices():
     with pytest.raises(ValueError):
         Span(2.0, 1.0)
