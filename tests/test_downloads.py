@@ -629,6 +629,27 @@ def test_unpinned_bundled_files_are_never_used(bundled):
         resolve_weights("dstnet", registry=_registry_of(unpinned))
 
 
+def test_an_entry_listed_before_it_has_weights_is_unpublished_not_missing(tmp_path):
+    """weights.toml's `wtsa`: a bundled entry with no file and no checksum. It was listed as "missing",
+    as if this installation had lost it; `deblur models` says what to do under the table."""
+    listed = parse_registry(
+        '[w]\ndescription = "d"\narchitecture = "wtsa"\nsource = "bundled"\npath = "weights/bundled/none.safetensors"\n'
+        'licence = "MIT"\ntraining_data = "none yet"\n'
+    ).entry("w")
+    assert status(listed) == "unpublished"
+    with pytest.raises(WeightsError, match="model wtsa has no weights yet: none are bundled or published") as info:
+        resolve_weights("wtsa", registry=_registry_of(listed, defaults={"wtsa": ("w",)}))
+    assert "--weights FILE" in info.value.hint  # it said "no usable weights ... in this installation (w: missing)"
+    from deblur_cli.cli import app
+
+    shown = CliRunner().invoke(app, ["models", "--cache-dir", str(tmp_path)])
+    assert shown.exit_code == 0, shown.output
+    rows = {line.split()[1]: line for line in shown.stdout.splitlines() if line.startswith("│")}
+    assert "unpublished" in rows["wtsa"] and "bundled" in rows["dstnet-s"]
+    assert "unpublished: no weights exist yet; run, evaluate and bench take your own with --weights FILE" in shown.stdout
+    assert "missing: not downloaded yet; `deblur download-weights NAME` fetches it" in shown.stdout
+
+
 # --- CLI ---------------------------------------------------------------------------------------------------
 
 

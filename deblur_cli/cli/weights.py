@@ -29,7 +29,13 @@ CacheDirOpt = Annotated[
         help="Weights cache [$DEBLUR_CACHE, else $XDG_CACHE_HOME/deblur or ~/.cache/deblur].",
     ),
 ]
-_STATUS_STYLE = {"bundled": "green", "cached": "green", "missing": "yellow", "unpinned": "red"}
+_STATUS_STYLE = {"bundled": "green", "cached": "green", "missing": "yellow", "unpinned": "red", "unpublished": "dim"}
+# what a status asks of the user, said under the table where an entry has it
+_STATUS_NOTES = {
+    "missing": "missing: not downloaded yet; `deblur download-weights NAME` fetches it",
+    "unpinned": "unpinned: a bundled file without a checksum in weights.toml, never loaded",
+    "unpublished": "unpublished: no weights exist yet; run, evaluate and bench take your own with --weights FILE",
+}
 
 
 @command("models", short_help="List the weights: bundled, cached or missing.")
@@ -57,6 +63,9 @@ def models(
             Text(state, style=_STATUS_STYLE[state]),
         )
     out.print(table)
+    for state, note in _STATUS_NOTES.items():
+        if any(row_state == state for _, row_state, _ in rows):
+            out.print(note, highlight=False, soft_wrap=True)
     from deblur_cli.devices import resolve_device  # imports torch: here, not at the top (see cli/__init__.py)
 
     device = resolve_device("auto")

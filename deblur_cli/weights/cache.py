@@ -230,13 +230,14 @@ def _damaged(entry: WeightsEntry, path: Path, problem: str, warn: Callable[[str]
 
 
 def status(entry: WeightsEntry, cache_dir: str | Path | None = None) -> str:
-    """'bundled', 'cached', 'missing', or 'unpinned' (a bundled file present but without a checksum).
+    """'bundled', 'cached', 'missing', 'unpinned' (a bundled file present but without a checksum), or
+    'unpublished' (a bundled entry with neither: weights.toml lists the model before it has weights).
 
     Cheap: no file is hashed, so a damaged file still shows as present until it is used.
     """
     if isinstance(entry.source, BundledSource):
         if not bundled_path(entry).is_file():
-            return "missing"
+            return "missing" if entry.checksum is not None else "unpublished"
         return "bundled" if entry.checksum is not None else "unpinned"
     ours = converted_path(entry, cache_dir) if entry.needs_conversion else download_path(entry, cache_dir)
     stamp = _stamp(ours, entry.checksum) if ours.is_file() else None

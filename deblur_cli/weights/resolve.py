@@ -91,6 +91,12 @@ def resolve_weights(
 
     downloadable = [e for e in candidates if not isinstance(e.source, BundledSource)]
     if not downloadable:
+        if all(cache.status(e) == "unpublished" for e in bundled):
+            raise WeightsError(
+                f"model {model} has no weights yet: none are bundled or published (`deblur models`)",
+                hint="pass weights of your own with --weights FILE (`deblur train --model "
+                f"{model} ...` makes them)",
+            )
         names = ", ".join(f"{e.name}: {cache.status(e)}" for e in bundled)
         raise WeightsError(
             f"no usable weights for model {model} in this installation (bundled {names})",
