@@ -84,3 +84,17 @@ def test_a_seed_beyond_64_bits_is_refused_in_one_line():
     assert result.exit_code == 2
     assert "error: invalid value for '--seed': 18446744073709551616 is above the largest seed, 2^64 - 1" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_the_long_commands_end_with_examples_a_line_each():
+    for command, example in (
+        ("run", "deblur run in.mp4 -o out.mp4 --start 90 --duration 5  # 5 s, to judge"),
+        ("bench", "deblur bench -m wtsa-s --steps 1,5,20 --samples 1,4  # against steps"),
+        ("evaluate", "deblur evaluate gopro/test -m dstnet --weights GOPRO.pth  # published DSTNet"),
+        ("train", "deblur train -o runs/s --resume"),
+    ):
+        text = shown(command)
+        examples = text[text.index("Examples") :].splitlines()[1:]
+        rows = [line.strip() for line in examples if line.strip()]
+        assert rows and all(row.startswith(f"deblur {command}") and "# " in row for row in rows), text
+        assert any(row.startswith(example) for row in rows), (command, rows)

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from deblur_cli.auto_model import AUTO, choose_model
-from deblur_cli.cli.app import command, err, labelled, out, warn
+from deblur_cli.cli.app import command, err, examples, labelled, out, warn
 from deblur_cli.cli.tables import cell, figures_table, width_needed
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.cli.options import (
@@ -70,7 +70,15 @@ def _positive_ints(option: str, value: str, most: int | None = None) -> tuple[in
     return tuple(dict.fromkeys(numbers))  # drop repeats, keep the order
 
 
-@command("bench", short_help="Speed and quality per model, step and sample count.")
+@command(
+    "bench",
+    short_help="Speed and quality per model, step and sample count.",
+    epilog=examples(
+        ("deblur bench", "the built-in clip"),
+        ("deblur bench -m wtsa-s --steps 1,5,20 --samples 1,4", "against steps"),
+        ("deblur bench --input blur.mp4 --reference sharp.mp4", "your own clip"),
+    ),
+)
 def bench(
     model: Annotated[
         Optional[list[str]],

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from deblur_cli.auto_model import AUTO, choose_model
-from deblur_cli.cli.app import command, err, note, out, warn
+from deblur_cli.cli.app import command, err, examples, note, out, warn
 from deblur_cli.cli.options import (
     BatchOpt,
     CacheDirOpt,
@@ -58,7 +58,15 @@ if TYPE_CHECKING:
     from deblur_cli.evaluate import EvaluationReport, SequenceScore
 
 
-@command("evaluate", short_help="Score models on a dataset (GoPro, DVD, BSD, REDS).")
+@command(
+    "evaluate",
+    short_help="Score models on a dataset (GoPro, DVD, BSD, REDS).",
+    epilog=examples(
+        ("deblur evaluate gopro/test -m dstnet --weights GOPRO.pth", "published DSTNet"),
+        ("deblur evaluate data/val -m dstnet-s -m wtsa-s --niqe", "two models"),
+        ("deblur evaluate data/val --results other/ --json s.json", "another method"),
+    ),
+)
 def evaluate(
     dataset: Annotated[
         Path, typer.Argument(help="Dataset folder: blurred/sharp pairs as in GoPro, DVD, BSD, REDS or `deblur synth`.")

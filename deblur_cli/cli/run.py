@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from deblur_cli.auto_model import AUTO, choose_model
-from deblur_cli.cli.app import command, err, labelled, note, note_left_out, out, report_error, warn
+from deblur_cli.cli.app import command, err, examples, labelled, note, note_left_out, out, report_error, warn
 from deblur_cli.cli.options import (
     BatchOpt,
     CacheDirOpt,
@@ -59,7 +59,17 @@ from deblur_cli.video_io.deinterlace import MODES
 from deblur_cli.video_io.sinks import planned_warnings
 
 
-@command("run", short_help="Remove motion blur: deblur run in.mp4 -o out.mp4.")
+@command(
+    "run",
+    short_help="Remove motion blur: deblur run in.mp4 -o out.mp4.",
+    epilog=examples(
+        ("deblur run in.mp4", "to in-deblurred.mp4"),
+        ("deblur run in.mp4 -o out.mp4 --start 90 --duration 5", "5 s, to judge"),
+        ("deblur run in.mp4 -o cmp.mp4 --side-by-side", "input | result"),
+        ("deblur run frames/ -o restored/", "PNG frames in and out"),
+        ("deblur run in.mp4 -m wtsa-s --steps 20", "the diffusion model"),
+    ),
+)
 def run(
     inputs: Annotated[
         list[Path], typer.Argument(help="Videos, image folders, globs ('frames/*.png') or images.", readable=False)

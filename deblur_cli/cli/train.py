@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from deblur_cli.cli.app import command, err, note, out, stop_after_step, stopped, warn
+from deblur_cli.cli.app import command, err, examples, note, out, stop_after_step, stopped, warn
 from deblur_cli.cli.options import parse_size, seed_option
 from deblur_cli.errors import UsageError
 from deblur_cli.model_specs import MODELS
@@ -33,7 +33,15 @@ EVALUATE_PANEL = "--evaluate: validate weights, without training"
 SMALLEST_VALIDATION = 11  # px: SSIM's window (metrics.ssim.WINDOW, not imported: it loads torch) fits in a clip
 
 
-@command("train", short_help="Train a model on clips synthesised on the fly.")
+@command(
+    "train",
+    short_help="Train a model on clips synthesised on the fly.",
+    epilog=examples(
+        ("deblur train -m dstnet-s --sources cache -o runs/s", "a new run"),
+        ("deblur train -o runs/s --resume", "continue it"),
+        ("deblur train -o runs/s --evaluate --val-size 640x360", "validate only"),
+    ),
+)
 def train_command(
     ctx: typer.Context,
     out_dir: Annotated[
