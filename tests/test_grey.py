@@ -147,3 +147,19 @@ def test_grey_sources_are_written_grey_sample_for_sample(tmp_path, monkeypatch):
         assert result.exit_code == 0, result.output
         written, (plane,) = _planes(tmp_path / f"deep-out{suffix}")
         assert written == fmt and (plane == deep).all(), suffix
+
+
+def test_grey_pixel_formats_of_another_depth_are_scaled_and_rounded_once(tmp_path, monkeypatch):
+    """--pix-fmt gray10le for 16-bit grey frames and gray16le for 8-bit ones: grey_frame raised on both at
+    first; swscale, which took them then, put gray10le up to 4.4 codes of 1023 off."""
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
+    rng = np.random.default_rng(2)
+    deep, shallow = _grey_video(tmp_path / "deep.mkv", "gray16le", rng), _grey_video(tmp_path / "8.mkv", "gray", rng)
+    for source, fmt, planes, scale in (("deep.mkv", "gray10le", deep, 1023 / 65535), ("8.mkv", "gray16le", shallow, 257)):
+        out = tmp_path / f"{fmt}.mkv"
+        result = runner.invoke(app, ["run", str(tmp_path / source), "-o", str(out), "--pix-fmt", fmt, "-q"])
+        assert result.exit_code == 0, result.output
+        written, restored = _planes(out)
+        assert written == fmt and len(restored) == 4
+        for plane, back in zip(planes, restored):
+            assert np.abs(back.astype(float) - plane.astype(float) * scale).max() <= 0.5, fmt

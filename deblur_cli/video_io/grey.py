@@ -7,6 +7,8 @@ The frames deblur restores are RGB throughout; a grey source's have three equal 
 
 from __future__ import annotations
 
+import re
+
 import av
 import numpy as np
 
@@ -43,10 +45,21 @@ def is_grey_image(image: np.ndarray) -> bool:
     return bool((image[..., 0] == image[..., 1]).all() and (image[..., 1] == image[..., 2]).all())
 
 
-def grey_frame(image: np.ndarray, pix_fmt: str) -> av.VideoFrame:
-    """The `pix_fmt` frame (gray, or gray16le/gray16be for uint16 arrays) of an (H, W, 3) RGB array whose
-    channels are equal (`is_grey_image`): its first channel, sample for sample."""
-    plane = np.ascontiguousarray(image[..., 0])
-    if plane.dtype == np.uint16 and not pix_fmt.startswith("gray16"):
-        raise ValueError(f"16-bit frames need a 16-bit grey format, not {pix_fmt}")
-    return av.VideoFrame.from_ndarray(plane, format=pix_fmt)
+_GREY_PLANES = re.compile(r"gray(9|1[0-6])?(le|be)?")  # one integer plane: gray, gray10le ... gray16be
+
+
+def grey_frame(image: np.ndarray, pix_fmt: str) -> av.VideoFrame | None:
+    """The `pix_fmt` frame of an (H, W, 3) RGB array whose channels are equal (`is_grey_image`): its first
+    channel, sample for sample where `pix_fmt` has the array's depth (gray for uint8, gray16 for uint16),
+    else scaled to the format's depth and rounded once (gray10le from uint16, say; swscale put those up to
+    4.4 codes of 1023 off). None for formats of no single integer plane (ya8, monob, grayf32), which
+    swscale converts."""
+    if not _GREY_PLANES.fullmatch(pix_fmt):
+        return None
+    bits = av.VideoFormat(pix_fmt).components[0].bits
+    plane = image[..., 0]
+    depth = 8 if plane.dtype == np.uint8 else 16
+    if bits != depth:
+        scale = ((1 << bits) - 1) / ((1 << depth) - 1)
+        plane = np.round(plane * scale).astype(np.uint8 if bits == 8 else np.uint16)
+    return av.VideoFrame.from_ndarray(np.ascontiguousarray(plane), format=pix_fmt)

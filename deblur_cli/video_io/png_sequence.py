@@ -33,8 +33,8 @@ def display_picture(
     chunk: without it, viewers show PQ or HLG code values as sRGB."""
     turns = rotation // 90  # np.rot90 turns counter-clockwise, as the display matrix does
     upright = np.ascontiguousarray(np.rot90(image, turns)) if turns else image
-    if is_grey_format(pix_fmt):
-        picture = grey_frame(upright, pix_fmt)
+    if is_grey_format(pix_fmt) and (grey := grey_frame(upright, pix_fmt)) is not None:
+        picture = grey
     else:
         picture = av.VideoFrame.from_ndarray(upright, format=array_format(image.dtype, alpha=image.shape[2] == 4))
         picture = picture.reformat(format=pix_fmt, dst_color_range=2 if pix_fmt.startswith("yuvj") else None)

@@ -295,7 +295,8 @@ class VideoEncoder:
         """The encoder's pixel format: YUV exactly (yuv.yuv_frame), grey from a grey frame's first channel
         (grey.grey_frame), other formats converted by swscale straight from the caller's array (no copy first)."""
         if is_grey_format(self._pix_fmt) and image.shape[2] == 3 and is_grey_image(image):
-            return grey_frame(image, self._pix_fmt)
+            if (picture := grey_frame(image, self._pix_fmt)) is not None:
+                return picture
         picture = yuv_frame(image, self._pix_fmt, self._matrix, self._range)
         if picture is not None:
             return picture
