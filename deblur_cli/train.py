@@ -317,6 +317,8 @@ def train(
     for name in ("lr", "ema"):  # the command line's float options take "inf" and "nan"
         if not math.isfinite(getattr(config, name)):
             raise UsageError(f"{_as_option(name, getattr(config, name))} is not a number a run can train with")
+    if out_dir.exists() and not out_dir.is_dir():  # mkdir's "File exists" said nothing of what to do
+        raise UsageError(f"--out {out_dir} is a file, not a folder", hint="--out names the run's folder (made if missing)")
     if not resume:
         _check_new_run(out_dir, config)
     made = not out_dir.exists()

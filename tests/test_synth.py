@@ -574,3 +574,10 @@ def test_a_long_clip_is_made_quickly_from_a_scene_of_bounded_size(monkeypatch):
     assert torch.isfinite(blurred).all() and torch.isfinite(sharp).all()
     assert (sharp[-1] - sharp[-2]).abs().mean() > 0.01  # the camera still moves at the end, over the mirrored scene
     assert (blurred[-1] - sharp[-1]).abs().mean() > 0.005  # and its frames still blur
+
+
+def test_one_clip_written_before_is_said_in_the_singular(tmp_path):
+    args = ["synth", str(tmp_path / "one"), "--clips", "1", "--frames", "2", "--size", "32x24"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and "the clip was there already" in again.output, again.output  # "the 1 clips were"

@@ -301,6 +301,14 @@ def test_resume_without_checkpoint_is_a_usage_error(tmp_path):
         train(CONFIG, tmp_path, resume=True, task=_tiny_task())
 
 
+def test_an_out_that_is_a_file_is_named_so(tmp_path):
+    (tmp_path / "run").write_text("notes")
+    for resume in (False, True):  # it was mkdir's "File exists", with a hint about permissions and free space
+        with pytest.raises(UsageError, match="--out .*run is a file, not a folder"):
+            train(CONFIG, tmp_path / "run", resume=resume, task=_tiny_task())
+    assert (tmp_path / "run").read_text() == "notes"
+
+
 def test_a_new_run_into_a_folder_holding_one_is_refused(tmp_path):
     train(CONFIG, tmp_path, until=2, task=_tiny_task())
     before = (tmp_path / "log.csv").read_text()

@@ -142,7 +142,8 @@ def synth(
             hint="ask for fewer --frames or a smaller --size; --clips makes more clips of the same length",
         ) from None
     if kept >= clips:
-        note(f"the {clips} clips were there already, written with these settings: nothing to do")
+        were = "the clip was" if clips == 1 else f"the {clips} clips were"
+        note(f"{were} there already, written with these settings: nothing to do")
     elif kept:
         note(f"{kept} of the {clips} clips were there from a stopped run with these settings: kept")
     out.print(str(output))
