@@ -577,6 +577,11 @@ def test_a_long_clip_is_made_quickly_from_a_scene_of_bounded_size(monkeypatch):
 
 
 def test_one_clip_written_before_is_said_in_the_singular(tmp_path):
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.synth  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
     args = ["synth", str(tmp_path / "one"), "--clips", "1", "--frames", "2", "--size", "32x24"]
     assert CliRunner().invoke(app, args).exit_code == 0
     again = CliRunner().invoke(app, args)
