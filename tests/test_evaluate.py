@@ -940,3 +940,14 @@ def test_a_comparison_stopped_before_its_second_model_scored_anything_continues_
     assert result.exit_code == 0, result.output
     assert len(first.seen) == 3  # its three sequences, scored once: taken from the JSON the second time
     assert "stopped" not in json.loads(out.read_text())
+
+
+
+def test_the_table_title_counts_one_frame_in_the_singular(tmp_path):
+    for count in (1, 2):
+        make_images(tmp_path / str(count) / "blur", count=count)
+        make_images(tmp_path / str(count) / "sharp", count=count)
+        scored = runner.invoke(app, ["evaluate", str(tmp_path / str(count)), "--results", str(tmp_path / str(count) / "sharp")])
+        assert scored.exit_code == 0, scored.output
+        text = " ".join(scored.stdout.split())  # a long title folds
+        assert "(restored elsewhere), 1 frame " in text if count == 1 else ", 2 frames " in text, text  # "1 frames"

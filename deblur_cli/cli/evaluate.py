@@ -554,7 +554,8 @@ def _table(report: EvaluationReport, columns: list[str], *, title: bool) -> Tabl
 
     done = "" if report.complete else f" (stopped after {len(report.sequences)} of {report.planned} sequences)"
     source = f"on {report.device}" if report.timed else "(restored elsewhere)"
-    table = figures_table(title=f"{report.dataset}: {report.model} {source}, {report.frames} frames{done}" if title else None)
+    frames = f"{report.frames} frame{'' if report.frames == 1 else 's'}"
+    table = figures_table(title=f"{report.dataset}: {report.model} {source}, {frames}{done}" if title else None)
     metrics = [c for c in columns if c != "fps"]
     timed = "fps" in columns
     table.add_column("sequence", overflow="fold")  # long names fold; the numbers stay whole
