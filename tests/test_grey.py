@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import av
 import numpy as np
 import pytest
@@ -136,6 +138,11 @@ def test_grey_sources_are_written_grey_sample_for_sample(tmp_path, monkeypatch):
         assert written == fmt, name
         assert (plane == np.asarray(Image.open(folder / f"{name}.png"))).all(), name
 
+    described = runner.invoke(app, ["info", str(folder), str(folder / "a1.png"), "--json"])
+    assert described.exit_code == 0, described.output
+    assert [entry["written_with"] for entry in json.loads(described.stdout)] == [
+        "PNG frames, grey where the input's are", "an image (.png, grey)"
+    ]
     for suffix, fmt in ((".png", "gray"), (".tif", "gray"), (".jpg", "yuvj444p")):  # JPEG has no grey here
         result = runner.invoke(app, ["run", str(folder / "a1.png"), "-o", str(tmp_path / f"one{suffix}"), "-q"])
         assert result.exit_code == 0, result.output

@@ -15,8 +15,8 @@ from deblur_cli.outputs import plan_outputs
 from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
 from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.extras import describe_extras
-from deblur_cli.video_io.grey import grey_video
-from deblur_cli.video_io.image_file import ALPHA_IMAGE_FORMATS, is_image_output
+from deblur_cli.video_io.grey import grey_format, grey_video, is_grey_format
+from deblur_cli.video_io.image_file import ALPHA_IMAGE_FORMATS, IMAGE_FORMATS, is_image_output
 from deblur_cli.video_io.images import is_glob
 from deblur_cli.video_io.info import HDR_TRANSFERS
 from deblur_cli.video_io.sinks import planned_warnings
@@ -106,7 +106,13 @@ def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
     width, height = info.display_size
     alpha = "kept" if info.alpha else None
     if is_image_output(target) or target.suffix == "":
-        writes = "PNG frames" if target.suffix == "" else f"an image ({target.suffix})"
+        grey = is_grey_format(info.pix_fmt) and not info.alpha  # written grey where the format holds it
+        if target.suffix == "":
+            writes = "PNG frames" + (", grey where the input's are" if grey else "")
+        else:
+            codec = IMAGE_FORMATS[target.suffix.lower()][0]
+            held = grey and grey_format(codec, info.bit_depth) is not None
+            writes = f"an image ({target.suffix}{', grey' if held else ''})"
         if info.alpha and target.suffix.lower() not in ("", *ALPHA_IMAGE_FORMATS):
             alpha = "left out"
     else:
