@@ -21,7 +21,10 @@ VIDEO_CODEC_FOR_SUFFIX = {
     ".webm": "libvpx-vp9",
 }
 SUBTITLE_CODEC_FOR_SUFFIX = {".mp4": "mov_text", ".mov": "mov_text", ".mkv": "subrip", ".webm": "webvtt"}
-IMAGE_CODECS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".jpg": "mjpeg", ".jpeg": "mjpeg", ".webp": "libwebp"}
+IMAGE_CODECS = {
+    ".png": "png", ".tif": "tiff", ".tiff": "tiff", ".jpg": "mjpeg", ".jpeg": "mjpeg", ".webp": "libwebp", ".tga": "targa",
+    ".dpx": "dpx",
+}  # fmt: skip
 
 
 def pattern(index: int, width: int, height: int, *, bit_depth: int = 8) -> np.ndarray:
@@ -282,7 +285,7 @@ def make_audio_only(path: str | Path, *, codec: str = "aac", seconds: float = 0.
 
 def write_image(path: str | Path, image: np.ndarray) -> Path:
     """Write one (H, W, 3) RGB or (H, W, 4) RGBA image; the format follows the suffix (.png, .tif/.tiff,
-    .jpg/.jpeg, .webp (lossless); RGBA in PNG, TIFF and WebP only).
+    .jpg/.jpeg, .webp (lossless), .tga, .dpx; RGBA in PNG, TIFF, WebP, TGA and DPX only).
 
     uint8 arrays give 8-bit files; uint16 arrays give 16-bit PNG/TIFF (JPEG has no 16-bit form).
     """
@@ -293,12 +296,15 @@ def write_image(path: str | Path, image: np.ndarray) -> Path:
         raise ValueError("JPEG cannot hold 16-bit images")
     if image.shape[2] == 4:
         frame = av.VideoFrame.from_ndarray(image, format="rgba64le" if deep else "rgba")
-        target = {"png": "rgba64be" if deep else "rgba", "tiff": "rgba64le" if deep else "rgba", "libwebp": "bgra"}
+        target = {
+            "png": "rgba64be" if deep else "rgba", "tiff": "rgba64le" if deep else "rgba", "libwebp": "bgra",
+            "targa": "bgra", "dpx": "rgba64be" if deep else "rgba",
+        }  # fmt: skip
     else:
         frame = av.VideoFrame.from_ndarray(image, format="rgb48le" if deep else "rgb24")
         target = {
             "png": "rgb48be" if deep else "rgb24", "tiff": "rgb48le" if deep else "rgb24", "mjpeg": "yuvj444p",
-            "libwebp": "bgra",
+            "libwebp": "bgra", "targa": "bgr24", "dpx": "rgb48be" if deep else "rgb24",
         }  # fmt: skip
     context = av.CodecContext.create(codec, "w")
     context.width, context.height, context.pix_fmt = frame.width, frame.height, target[codec]

@@ -192,7 +192,10 @@ def test_fps_on_a_video_is_refused_since_a_video_keeps_its_own_rate(tmp_path, id
     assert not (tmp_path / "out.mp4").exists()
 
 
-@pytest.mark.parametrize("suffix, exact", [(".png", True), (".tif", True), (".bmp", True), (".jpg", False), (".webp", False)])
+@pytest.mark.parametrize(
+    "suffix, exact",
+    [(".png", True), (".tif", True), (".bmp", True), (".jpg", False), (".webp", False), (".tga", True), (".dpx", True)],
+)
 def test_a_photo_in_gives_an_image_out(tmp_path, identity, suffix, exact):
     source = media.write_image(tmp_path / "photo.png", media.pattern(0, 61, 37))
     result = deblur(source, "-o", tmp_path / ("out" + suffix), "-q")
@@ -202,6 +205,26 @@ def test_a_photo_in_gives_an_image_out(tmp_path, identity, suffix, exact):
     error = np.abs(restored.astype(int) - original.astype(int)).mean()
     assert error == 0 if exact else 0 < error < 4  # the identity restorer; JPEG at quantiser 2 loses a little
     assert leftovers(tmp_path) == ["out" + suffix]
+
+
+def test_tga_and_dpx_frames_are_image_sequences_and_photos(tmp_path, identity):
+    """A folder of TGA or DPX frames (VFX and animation pipelines, film scans) was "no images in directory",
+    and one such file, restored beside itself as .tga or .dpx, was "the .tga container cannot hold libx264
+    video"."""
+    media.make_images(tmp_path / "tga", count=3, suffix=".tga")
+    result = deblur(tmp_path / "tga", "-q")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "tga-deblurred").iterdir()) == [f"img_{i:03d}.png" for i in range(1, 4)]
+    deep = media.pattern(0, 40, 30).astype(np.uint16) * 257 + 128  # 16 bits, as a 10-bit scan decodes
+    source = media.write_image(tmp_path / "scan.dpx", deep)
+    alpha = media.write_image(tmp_path / "logo.tga", media.rgba_pattern(1, 32, 24))
+    for path in (source, alpha):
+        result = deblur(path, "-q")
+        assert result.exit_code == 0, result.output
+    (restored,) = media.read_frames(tmp_path / "scan-deblurred.dpx", format="rgb48le")
+    assert np.array_equal(restored, deep)  # 16 bits, sample for sample
+    (logo,) = media.read_rgba(tmp_path / "logo-deblurred.tga")
+    assert np.array_equal(logo[..., 3], media.alpha_plane(1, 32, 24))
 
 
 def test_an_image_output_another_run_is_writing_is_refused_and_no_lock_is_left(tmp_path, monkeypatch):

@@ -19,6 +19,8 @@ GREY_FORMATS = {
     "png": ("gray", "gray16be"),
     "tiff": ("gray", "gray16le"),
     "bmp": ("gray", None),
+    "targa": ("gray", None),
+    "dpx": ("gray", "gray16be"),
     "ffv1": ("gray", "gray16le"),
 }
 

@@ -1,4 +1,4 @@
-"""Writing one frame as an image file (.png, .jpg, .tif, .bmp, .webp), atomically: a restored photo."""
+"""Writing one frame as an image file (.png, .jpg, .tif, .bmp, .webp, .tga, .dpx), atomically: a restored photo."""
 
 from __future__ import annotations
 
@@ -27,10 +27,13 @@ IMAGE_FORMATS = {
     ".jpeg": ("mjpeg", "yuvj444p", None),
     ".bmp": ("bmp", "bgr24", None),
     ".webp": ("libwebp", "bgra", None),  # libwebp converts to its YUV itself, and leaves out an opaque alpha
+    ".tga": ("targa", "bgr24", None),
+    ".dpx": ("dpx", "rgb24", "rgb48be"),  # 10- and 12-bit scans come back as 16-bit DPX, which holds them whole
 }
 # the same with an alpha channel, for the formats that hold one
 ALPHA_IMAGE_FORMATS = {
     ".png": ("rgba", "rgba64be"), ".tif": ("rgba", "rgba64le"), ".tiff": ("rgba", "rgba64le"), ".webp": ("bgra", None),
+    ".tga": ("bgra", None), ".dpx": ("rgba", "rgba64be"),
 }  # fmt: skip
 JPEG_QUANTISER = 2  # FFmpeg's -q:v 2: about 40 dB PSNR on a natural photo, roughly JPEG quality 95
 WEBP_QUALITY = 95  # libwebp's lossy quality, as JPEG_QUANTISER's

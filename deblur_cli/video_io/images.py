@@ -25,7 +25,8 @@ from deblur_cli.video_io.info import (
 )
 from deblur_cli.video_io.jfif import jfif_rgb
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")  # FFmpeg decodes still WebP only
+# FFmpeg decodes still WebP only; TGA and DPX (10-bit film scans) are frames of VFX and animation pipelines
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".tga", ".dpx")
 _SEQUENCE_HINT = "a frame sequence is a folder of .png, .jpg or .tif files that sort in order (frame_0001.png ...)"
 
 
