@@ -143,13 +143,13 @@ def test_grey_sources_are_written_grey_sample_for_sample(tmp_path, monkeypatch):
     assert [entry["written_with"] for entry in json.loads(described.stdout)] == [
         "PNG frames, grey where the input's are", "an image (.png, grey)"
     ]
-    for suffix, fmt in ((".png", "gray"), (".tif", "gray"), (".jpg", "yuvj444p")):  # JPEG has no grey here
+    for suffix, fmt in ((".png", "gray"), (".tif", "gray"), (".tga", "gray"), (".dpx", "gray"), (".jpg", "yuvj444p")):
         result = runner.invoke(app, ["run", str(folder / "a1.png"), "-o", str(tmp_path / f"one{suffix}"), "-q"])
         assert result.exit_code == 0, result.output
         assert _planes(tmp_path / f"one{suffix}")[0] == fmt, suffix
     deep = (rng.random((30, 40)) * 65535).astype(np.uint16)
     Image.fromarray(deep).save(tmp_path / "deep.png")
-    for suffix, fmt in ((".png", "gray16be"), (".tif", "gray16le")):
+    for suffix, fmt in ((".png", "gray16be"), (".tif", "gray16le"), (".dpx", "gray16be")):
         result = runner.invoke(app, ["run", str(tmp_path / "deep.png"), "-o", str(tmp_path / f"deep-out{suffix}"), "-q"])
         assert result.exit_code == 0, result.output
         written, (plane,) = _planes(tmp_path / f"deep-out{suffix}")
