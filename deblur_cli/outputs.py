@@ -9,7 +9,7 @@ from pathlib import Path
 
 from deblur_cli.errors import OutputError, OutputExistsError, UsageError
 from deblur_cli.video_io import atomic
-from deblur_cli.video_io.images import is_glob, is_image, natural_key
+from deblur_cli.video_io.images import READ_ONLY_IMAGE_SUFFIXES, is_glob, is_image, natural_key
 
 VIDEO_SUFFIXES = {
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".flv", ".wmv", ".y4m",
@@ -25,7 +25,7 @@ _WRITTEN_AS_IS = {".mp4", ".mov", ".mkv", ".webm", ".avi"}  # video suffixes a d
 def default_output(path: Path) -> Path:
     """Where a result goes without -o: beside its input, named as it with DEFAULT_TAG added
     (clip.mp4 -> clip-deblurred.mp4, frames/ -> frames-deblurred/). A video in a container deblur
-    does not write (.mts, .ts, .wmv, ...) gets .mp4. UsageError for a glob, which names no one place."""
+    does not write (.mts, .ts, .wmv, ...) gets .mp4, an image it does not write (.ppm, .jp2, ...) .png. UsageError for a glob, which names no one place."""
     if path.is_dir():
         if path.name in ("", ".."):  # `.` or `..`: the folder by its own name
             path = Path(os.path.abspath(path))
@@ -38,9 +38,12 @@ def default_output(path: Path) -> Path:
 
 
 def _written_as(path: Path) -> Path:
-    """`path` for a restored video: with .mp4 for a suffix deblur reads but does not write by default."""
+    """`path` for a restored video or image: with .mp4 for a video suffix deblur reads but does not write by
+    default, .png for an image it reads but does not write (.ppm, .jp2, ...)."""
     if path.suffix.lower() in VIDEO_SUFFIXES and path.suffix.lower() not in _WRITTEN_AS_IS:
         return path.with_suffix(".mp4")
+    if path.suffix.lower() in READ_ONLY_IMAGE_SUFFIXES:
+        return path.with_suffix(".png")
     return path
 
 

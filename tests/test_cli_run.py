@@ -227,6 +227,27 @@ def test_tga_and_dpx_frames_are_image_sequences_and_photos(tmp_path, identity):
     assert np.array_equal(logo[..., 3], media.alpha_plane(1, 32, 24))
 
 
+def test_images_deblur_reads_but_does_not_write_are_restored_as_png(tmp_path, identity):
+    """A .ppm, .pgm or .jp2 (images of older tools and scanners, which FFmpeg decodes) restored beside
+    itself kept its suffix, which deblur cannot write: "the .ppm container cannot hold libx264 video"."""
+    from PIL import Image
+
+    picture = media.pattern(0, 40, 30)
+    for suffix in (".ppm", ".jp2"):
+        Image.fromarray(picture).save(tmp_path / f"scan{suffix}")
+        result = deblur(tmp_path / f"scan{suffix}", "-q")
+        assert result.exit_code == 0, result.output
+        (restored,) = media.read_frames(tmp_path / "scan-deblurred.png")
+        assert np.abs(restored.astype(int) - picture).max() <= 0, suffix  # both lossless
+        (tmp_path / "scan-deblurred.png").unlink()
+    (tmp_path / "frames").mkdir()
+    for i in range(3):  # a folder of them is a frame sequence
+        Image.fromarray(media.pattern(i, 40, 30)[..., 0]).save(tmp_path / "frames" / f"f{i}.pgm")
+    result = deblur(tmp_path / "frames", "-q")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "frames-deblurred").iterdir()) == ["f0.png", "f1.png", "f2.png"]
+
+
 def test_an_image_output_another_run_is_writing_is_refused_and_no_lock_is_left(tmp_path, monkeypatch):
     """Image outputs took no lock: concurrent runs all succeeded, and the last rename won."""
     source = media.write_image(tmp_path / "photo.png", media.pattern(0, 32, 32))

@@ -26,7 +26,11 @@ from deblur_cli.video_io.info import (
 from deblur_cli.video_io.jfif import jfif_rgb
 
 # FFmpeg decodes still WebP only; TGA and DPX (10-bit film scans) are frames of VFX and animation pipelines
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".tga", ".dpx")
+WRITTEN_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".tga", ".dpx")
+# images FFmpeg decodes and deblur reads, frames of older tools and scanners, but does not write: restored
+# beside themselves, they become PNGs (outputs.default_output)
+READ_ONLY_IMAGE_SUFFIXES = (".ppm", ".pgm", ".pbm", ".pnm", ".pam", ".pcx", ".sgi", ".jp2", ".j2k", ".xbm")
+IMAGE_SUFFIXES = WRITTEN_IMAGE_SUFFIXES + READ_ONLY_IMAGE_SUFFIXES
 _SEQUENCE_HINT = "a frame sequence is a folder of .png, .jpg or .tif files that sort in order (frame_0001.png ...)"
 
 
