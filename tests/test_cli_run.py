@@ -240,6 +240,9 @@ def test_images_deblur_reads_but_does_not_write_are_restored_as_png(tmp_path, id
         (restored,) = media.read_frames(tmp_path / "scan-deblurred.png")
         assert np.abs(restored.astype(int) - picture).max() <= 0, suffix  # both lossless
         (tmp_path / "scan-deblurred.png").unlink()
+    refused = deblur(tmp_path / "scan.ppm", "-o", tmp_path / "out.ppm")
+    assert refused.exit_code == 1 and "deblur reads .ppm images but does not write them" in refused.stderr
+    assert "Traceback" not in refused.output and not (tmp_path / "out.ppm").exists()
     (tmp_path / "frames").mkdir()
     for i in range(3):  # a folder of them is a frame sequence
         Image.fromarray(media.pattern(i, 40, 30)[..., 0]).save(tmp_path / "frames" / f"f{i}.pgm")

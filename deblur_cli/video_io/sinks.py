@@ -15,7 +15,7 @@ from deblur_cli.errors import OutputError
 from deblur_cli.video_io.encoding import EncodeOptions
 from deblur_cli.video_io import image_file, png_sequence
 from deblur_cli.video_io.image_file import ImageFileSink, check_image_output, is_image_output
-from deblur_cli.video_io.images import is_image
+from deblur_cli.video_io.images import READ_ONLY_IMAGE_SUFFIXES, is_image
 from deblur_cli.video_io.info import Frame, VideoInfo
 from deblur_cli.video_io.png_sequence import PngSequenceSink
 from deblur_cli.video_io.segments import SegmentedVideoSink
@@ -128,6 +128,11 @@ def check_sink(path: str | os.PathLike, info: VideoInfo, options: EncodeOptions 
         _check_frame_directory(path, options)
     elif is_image_output(path):
         check_image_output(path, info, options)
+    elif (suffix := Path(path).suffix.lower()) in READ_ONLY_IMAGE_SUFFIXES:
+        raise OutputError(
+            f"deblur reads {suffix} images but does not write them",
+            hint="write .png or .tif (16 bits), or .jpg, instead",
+        )
 
 
 def _check_frame_directory(path: str | os.PathLike, options: EncodeOptions) -> None:
