@@ -251,6 +251,27 @@ def test_images_deblur_reads_but_does_not_write_are_restored_as_png(tmp_path, id
     assert sorted(p.name for p in (tmp_path / "frames-deblurred").iterdir()) == ["f0.png", "f1.png", "f2.png"]
 
 
+def test_an_openexr_frame_is_restored_as_png_and_its_clipping_said(tmp_path, identity):
+    """OpenEXR holds float, linear-light samples: deblur reads them clipped to 0..1, and says so. Restored
+    beside itself, it kept its suffix, which deblur cannot write."""
+    from fractions import Fraction as F
+
+    picture = np.linspace(0, 2, 40 * 30 * 3, dtype=np.float32).reshape(30, 40, 3)  # highlights above 1
+    frame = av.VideoFrame(40, 30, "gbrpf32le")
+    for plane, channel in zip(frame.planes, (1, 2, 0)):  # G, B, R planes
+        rows = np.frombuffer(plane, dtype=np.float32).reshape(30, plane.line_size // 4)
+        rows[:, :40] = picture[..., channel]
+    encoder = av.CodecContext.create("exr", "w")
+    encoder.width, encoder.height, encoder.pix_fmt, encoder.time_base = 40, 30, "gbrpf32le", F(1, 25)
+    (tmp_path / "shot.exr").write_bytes(b"".join(bytes(p) for p in encoder.encode(frame) + encoder.encode(None)))
+    result = deblur(tmp_path / "shot.exr", "-q")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert "shot.exr holds float samples (gbrpf32le; OpenEXR's are linear light): they were read clipped" in said
+    (restored,) = media.read_frames(tmp_path / "shot-deblurred.png", format="rgb48le")
+    assert restored.max() == 65535 and restored[0, 0, 0] == 0
+
+
 def test_an_image_output_another_run_is_writing_is_refused_and_no_lock_is_left(tmp_path, monkeypatch):
     """Image outputs took no lock: concurrent runs all succeeded, and the last rename won."""
     source = media.write_image(tmp_path / "photo.png", media.pattern(0, 32, 32))

@@ -29,7 +29,10 @@ from deblur_cli.video_io.jfif import jfif_rgb
 WRITTEN_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".tga", ".dpx")
 # images FFmpeg decodes and deblur reads, frames of older tools and scanners, but does not write: restored
 # beside themselves, they become PNGs (outputs.default_output)
-READ_ONLY_IMAGE_SUFFIXES = (".ppm", ".pgm", ".pbm", ".pnm", ".pam", ".pcx", ".sgi", ".jp2", ".j2k", ".xbm")
+READ_ONLY_IMAGE_SUFFIXES = (
+    ".ppm", ".pgm", ".pbm", ".pnm", ".pam", ".pcx", ".sgi", ".jp2", ".j2k", ".xbm", ".exr", ".pfm",
+)  # fmt: skip
+_FLOAT_FORMAT = re.compile(r"f(16|32)(le|be)?$")  # FFmpeg's float pixel formats: gbrpf32le, grayf16le, ...
 IMAGE_SUFFIXES = WRITTEN_IMAGE_SUFFIXES + READ_ONLY_IMAGE_SUFFIXES
 _SEQUENCE_HINT = "a frame sequence is a folder of .png, .jpg or .tif files that sort in order (frame_0001.png ...)"
 
@@ -105,6 +108,11 @@ class ImageSequenceSource:
         )
         self._workers = workers or decode_workers()
         self.warnings: list[str] = []  # an image that cannot be read is an error, never skipped
+        if _FLOAT_FORMAT.search(first.format.name):  # OpenEXR, PFM: scene-referred values, above 1 in highlights
+            self.warnings.append(
+                f"{self.paths[0].name} holds float samples ({first.format.name}; OpenEXR's are linear light): "
+                "they were read clipped to 0..1 and restored as display-referred frames"
+            )
         self._start = 0  # the first image iteration yields
 
     def skip_to(self, index: int, pts: int | None = None) -> None:
