@@ -31,6 +31,7 @@ from deblur_cli.metrics.ssim import WINDOW as SSIM_WINDOW
 from deblur_cli.pipeline import to_tensor
 from deblur_cli.restorer import Restorer, restore_windows
 from deblur_cli.span import Span
+from deblur_cli.stream import greyed, is_grey
 from deblur_cli.video_io.atomic import write_bytes
 from deblur_cli.tiles import restore_tiled
 from deblur_cli.video_io import DEFAULT_FPS, open_source
@@ -271,7 +272,9 @@ def restore_clip(restorer: Restorer, frames: torch.Tensor, window: int | None, o
         return restore_tiled(windows, partial(restore_windows, restorer), multiple=restorer.multiple, tile=None)
 
     with torch.inference_mode():  # as in `deblur run`: no autograd bookkeeping in the timings
-        return torch.stack(list(stitch_windows(frames.unbind(0), restore, window=window, overlap=overlap)))
+        restored = stitch_windows(frames.unbind(0), restore, window=window, overlap=overlap)
+        # a grey frame comes out grey, as stream.restore_stream makes it
+        return torch.stack([greyed(out) if is_grey(frame) else out for frame, out in zip(frames, restored)])
 
 
 def _check(clip: Clip, options: BenchOptions) -> None:

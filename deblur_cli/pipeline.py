@@ -196,6 +196,9 @@ def resume_key(
         # which options the user named changes only the notes, not the output
         "encode": {name: value for name, value in dataclasses.asdict(encode).items() if name != "asked"},
         "side_by_side": side_by_side,
+        # grey frames come out grey, and grey sources are written grey (2026-12-04): work kept before,
+        # without this, could hold tinted frames or, in FFV1, another pixel format, refused at the join
+        "grey": "kept",
     }
 
 

@@ -154,6 +154,19 @@ def test_grey_sources_are_written_grey_sample_for_sample(tmp_path, monkeypatch):
         assert result.exit_code == 0, result.output
         written, (plane,) = _planes(tmp_path / f"deep-out{suffix}")
         assert written == fmt and (plane == deep).all(), suffix
+    for suffix in (".bmp", ".tga", ".jpg"):  # 8 bits only: rounded once, and still without colour
+        target = tmp_path / f"deep-out{suffix}"
+        result = runner.invoke(app, ["run", str(tmp_path / "deep.png"), "-o", str(target), "-q"])
+        assert result.exit_code == 0, result.output
+        with av.open(str(target)) as container:
+            frame = next(container.decode(video=0))
+        if suffix == ".jpg":  # swscale's 16-bit path put the chroma at 127 in places
+            planes = frame.to_ndarray(format="yuvj444p")
+            assert (planes[1:] == 128).all()
+        else:  # and BMP's and TGA's channels up to 267 of 65535 apart
+            rgb = frame.to_ndarray(format="rgb24").astype(int)
+            assert (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all(), suffix
+            assert np.abs(rgb[..., 0] - deep / 257).max() <= 0.5, suffix
 
 
 def test_grey_pixel_formats_of_another_depth_are_scaled_and_rounded_once(tmp_path, monkeypatch):
@@ -170,3 +183,17 @@ def test_grey_pixel_formats_of_another_depth_are_scaled_and_rounded_once(tmp_pat
         assert written == fmt and len(restored) == 4
         for plane, back in zip(planes, restored):
             assert np.abs(back.astype(float) - plane.astype(float) * scale).max() <= 0.5, fmt
+
+
+def test_work_kept_before_grey_frames_were_kept_grey_is_not_continued():
+    """An interrupted run's work is continued only under the same key: work kept before this rule could
+    hold tinted grey frames, or FFV1 in RGB, which the join refused only after every frame was restored."""
+    from pathlib import Path
+
+    from deblur_cli.pipeline import resume_key
+    from deblur_cli.span import Span
+    from deblur_cli.video_io import EncodeOptions
+    from tests.restorers import MixingRestorer
+
+    key = resume_key(Path(__file__), MixingRestorer(), WindowOptions(), EncodeOptions(), Span(), False, None)
+    assert key["grey"] == "kept"

@@ -32,18 +32,19 @@ CacheDirOpt = Annotated[
 _STATUS_STYLE = {"bundled": "green", "cached": "green", "missing": "yellow", "unpinned": "red", "unpublished": "dim"}
 # what a status asks of the user, said under the table where an entry has it
 _STATUS_NOTES = {
-    "missing": "missing: not downloaded yet; `deblur download-weights NAME` fetches it",
+    "missing": "missing: not downloaded yet (`deblur download-weights NAME` fetches it), or a bundled file this"
+    " installation lacks (reinstall deblur)",
     "unpinned": "unpinned: a bundled file without a checksum in weights.toml, never loaded",
-    "unpublished": "unpublished: no weights exist yet; run, evaluate and bench take your own with --weights FILE",
+    "unpublished": "unpublished: no weights exist yet; run, evaluate and bench take your own with --weights",
 }
 
 
-@command("models", short_help="List the weights: bundled, cached or missing.")
+@command("models", short_help="List the weights and whether each is here.")
 def models(
     as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print the registry as JSON on stdout.")] = False,
     cache_dir: CacheDirOpt = None,
 ) -> None:
-    """List the known weights and whether each is bundled, cached or missing."""
+    """List the known weights and whether each is bundled, cached, missing or unpublished."""
     registry = load_registry()
     rows = [(entry, status(entry, cache_dir), registry.models_using(entry.name)) for entry in registry.entries.values()]
     if as_json:

@@ -31,9 +31,10 @@ def is_grey_format(pix_fmt: str | None) -> bool:
 
 
 def grey_format(encoder: str, bit_depth: int) -> str | None:
-    """The grey pixel format `encoder` stores frames of `bit_depth` in, None where it has none deep enough."""
+    """The grey pixel format `encoder` stores frames of `bit_depth` in: its 16-bit one for deeper frames, or
+    its 8-bit one where it has no other (BMP, TGA, which store 8 bits of colour too); None without one."""
     shallow, deep = GREY_FORMATS.get(encoder, (None, None))
-    return deep if bit_depth > 8 else shallow
+    return (deep or shallow) if bit_depth > 8 else shallow
 
 
 def grey_video(info: VideoInfo) -> bool:

@@ -13,7 +13,15 @@ from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions, unused_options
 from deblur_cli.video_io.grey import grey_format, is_grey_format, is_grey_image
-from deblur_cli.video_io.info import HDR_TRANSFERS, Frame, VideoInfo, alpha_left_out, checked_parts, with_alpha
+from deblur_cli.video_io.info import (
+    HDR_TRANSFERS,
+    Frame,
+    VideoInfo,
+    alpha_left_out,
+    bit_depth_of,
+    checked_parts,
+    with_alpha,
+)
 from deblur_cli.video_io.photo_metadata import read_metadata, with_metadata
 from deblur_cli.video_io.png_sequence import display_picture
 from deblur_cli.video_io.work_folder import OutputLock
@@ -148,6 +156,10 @@ class ImageFileSink(atomic.FinishOrAbort):
         with atomic.cleanup_on_error(self.path, self.abort):
             if self._frames:
                 raise OutputError(f"{self.path} is one image, and the input has more than one frame", hint=_HINT)
+            if image.dtype == np.uint16 and bit_depth_of(av.VideoFormat(self._encoder.pix_fmt)) <= 8:
+                # rounded once, here: swscale's 16-bit path moved a grey frame's chroma a code in JPEG,
+                # and its channels apart in BMP (up to 267 of 65535)
+                image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
             if self._grey_format is not None and is_grey_image(image):
                 self._encoder.pix_fmt = self._grey_format  # the encoder opens at its first frame
             picture = display_picture(image, self.info.rotation, self._encoder.pix_fmt, self.info.color)

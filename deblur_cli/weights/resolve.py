@@ -94,8 +94,7 @@ def resolve_weights(
         if all(cache.status(e) == "unpublished" for e in bundled):
             raise WeightsError(
                 f"model {model} has no weights yet: none are bundled or published (`deblur models`)",
-                hint="pass weights of your own with --weights FILE (`deblur train --model "
-                f"{model} ...` makes them)",
+                hint=f"pass weights of your own with --weights (`deblur train --model {model} ...` makes them)",
             )
         names = ", ".join(f"{e.name}: {cache.status(e)}" for e in bundled)
         raise WeightsError(
