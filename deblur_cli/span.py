@@ -50,6 +50,8 @@ def parse_time(text: str) -> float:
     """
     match = _CLOCK.match(text.strip())
     if match is None and _CLOCK.match(text.strip().removeprefix("-")):
+        if parse_time(text.strip().removeprefix("-")) == 0:  # -0 is 0
+            return 0.0
         raise ValueError(f"{text!r} is negative: times and lengths count up from 0")
     if match is None:
         raise ValueError(f"{text!r} is not a time: write seconds (90, 90.5) or minutes:seconds (1:30, 1:02:03.5)")

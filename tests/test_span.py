@@ -41,6 +41,10 @@ def test_negative_times_are_named_so(text):
         parse_time(text)
 
 
+def test_minus_zero_is_zero():
+    assert parse_time("-0") == parse_time("-0:00.0") == 0.0
+
+
 def test_span_checks_itself_and_picks_image_indices():
     with pytest.raises(ValueError):
         Span(2.0, 1.0)
