@@ -680,7 +680,14 @@ BAD_INPUTS = {
     "empty folder": (lambda d: _mkdir(d / "empty"), "no images"),
     "mixed sizes": (lambda d: _mixed_sizes(d / "mixed"), "img_002.png"),
     "unknown codec": (lambda d: media.make_undecodable(d / "avs2.mkv"), "avs2"),
+    "link loop": (lambda d: _link_loop(d / "loop.mp4"), "loop.mp4: too many levels of symbolic links"),
 }
+
+
+def _link_loop(path):
+    path.symlink_to(path.with_name("other.mp4"))
+    path.with_name("other.mp4").symlink_to(path)
+    return path
 
 
 def _write(path, data: bytes):
@@ -710,6 +717,21 @@ def test_bad_input_gives_one_line_and_leaves_nothing(tmp_path, identity, case):
     assert "Traceback" not in result.output
     assert not (tmp_path / "out.mp4").exists()
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("points_to", ["missing.mp4", "loop.mp4"])
+def test_a_link_to_nothing_as_output_is_an_existing_output(tmp_path, identity, points_to):
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    link = tmp_path / "out.mp4"
+    link.symlink_to(tmp_path / points_to)
+    if points_to == "loop.mp4":
+        (tmp_path / "loop.mp4").symlink_to(link)
+    result = deblur(source, "-o", link, "-q")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.startswith(f"error: output exists: {link}\n"), result.stderr
+    assert link.is_symlink()
+    assert deblur(source, "-o", link, "-q", "--force").exit_code == 0
+    assert not link.is_symlink() and len(media.read_frames(link)) == 3
 
 
 def test_unwritable_output_folder(tmp_path, identity):
