@@ -157,6 +157,8 @@ def test_image_sequence_in_and_out(tmp_path, identity):
         ("12.5", Fraction(25, 2)),
         ("5.00", Fraction(5)),  # a whole rate written with decimals is that rate, though 5·1000/1001 rounds to it
         ("9.99", Fraction(999, 100)),
+        ("0.001", Fraction(1, 1000)),
+        ("21.474836481", Fraction(21474836481, 10**9).limit_denominator(1_001_000)),  # past int32: FFmpeg's nearest
     ],
 )
 def test_an_image_sequence_becomes_a_video_at_the_fps_given(tmp_path, identity, fps, rate):
@@ -177,7 +179,16 @@ def test_fps_sets_the_clock_that_start_counts_on_an_image_sequence(tmp_path, ide
     np.testing.assert_array_equal(media.read_frames(written[0])[0], media.pattern(5, 32, 24))
 
 
-@pytest.mark.parametrize("value, message", [("0", "above 0"), ("abc", "not a frame rate"), ("1/0", "not a frame rate")])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("0", "from 0.001 to 1000"),
+        ("abc", "not a frame rate"),
+        ("1/0", "not a frame rate"),
+        ("1/65535", "from 0.001 to 1000"),  # MP4 refused it only when the restored frames were put together
+        ("1e-300", "from 0.001 to 1000"),  # was an internal OverflowError
+    ],
+)
 def test_a_bad_fps_is_a_usage_error(tmp_path, identity, value, message):
     media.make_images(tmp_path / "frames", count=2, size=(32, 24))
     result = deblur(tmp_path / "frames", "-o", tmp_path / "out.mp4", "--fps", value)

@@ -314,6 +314,7 @@ def ignored_sampling_note(model: str, given: list[str]) -> str | None:
 
 
 MAX_RATE = 1000  # frames a second: beyond any camera's video mode, a typo guard
+MIN_RATE = Fraction(1, 1000)  # its mirror: MP4's clock refuses a frame every 65535 s, and only at the end of a run
 _NTSC_BASES = {24, 30, 48, 60, 120, 240}  # whole rates whose NTSC form is the rate times 1000/1001
 
 
@@ -330,12 +331,14 @@ def rate_option(value: str | None) -> Fraction | None:
         rate = Fraction(value.strip())
     except (ValueError, ZeroDivisionError):
         raise UsageError(f"--fps: {value!r} is not a frame rate", hint="write it as 25, 29.97 or 30000/1001") from None
-    if not 0 < rate <= MAX_RATE:
-        raise UsageError(f"--fps must be above 0 and at most {MAX_RATE} frames a second, got {value!r}")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise UsageError(f"--fps must be from {float(MIN_RATE):g} to {MAX_RATE} frames a second, got {value!r}")
     places = len(value.strip().partition(".")[2])  # of a decimal; 0 for "30" and "30000/1001"
     ntsc = Fraction(math.ceil(rate) * 1000, 1001)
     if rate.denominator > 1 and math.ceil(rate) in _NTSC_BASES and places >= 2 and round(ntsc, places) == rate:
         return ntsc
+    if max(rate.numerator, rate.denominator) >= 2**31:  # more digits than FFmpeg's rationals (two int32) hold
+        return rate.limit_denominator(1_001_000)  # the nearest rate FFmpeg's own parser (av_parse_video_rate) reads
     return rate
 
 
