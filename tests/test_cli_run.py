@@ -338,6 +338,23 @@ def test_an_output_that_cannot_hold_the_input_fails_before_the_model_loads(tmp_p
     assert leftovers(tmp_path) == [] and not loaded
 
 
+@pytest.mark.parametrize("output", ["out.mpg", "out.vob", "out.m2v"])
+def test_mpeg2_at_a_rate_it_cannot_store_says_so_before_the_model_loads(tmp_path, monkeypatch, output):
+    """It was "the .mpg container cannot hold mpeg2video video", or for .vob and .m2v "the mpeg2video encoder
+    refused its settings" with a hint to check --codec, --crf, --preset and --pix-fmt, none of them given."""
+    loaded = []
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: loaded.append(a) or IdentityRestorer())
+    media.make_images(tmp_path / "frames", count=3, size=(32, 24))
+    result = deblur(tmp_path / "frames", "-o", tmp_path / output, "--fps", "7")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "error: the mpeg2video encoder cannot store 7 frames a second",
+        "hint: write .mp4 or .mkv without --codec: their H.264 takes any rate",
+    ]
+    assert leftovers(tmp_path) == [] and not loaded
+    assert deblur(tmp_path / "frames", "-o", tmp_path / output, "--fps", "12.5", "-q").exit_code == 0  # 25 / 2 it stores
+
+
 def test_several_photos_go_into_a_folder_as_images(tmp_path, identity):
     a = media.write_image(tmp_path / "a.jpg", media.pattern(0, 40, 30))
     b = media.write_image(tmp_path / "b.png", media.pattern(1, 40, 30))
