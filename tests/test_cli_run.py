@@ -1024,6 +1024,9 @@ def test_crf_and_preset_an_output_does_not_use_are_named_and_defaults_are_not(tm
         (("-o", tmp_path / "c.mov", "--codec", "prores", "--preset", "slow"), "--preset is not used by prores_ks"),
         (("-o", tmp_path / "d.mkv", "--codec", "x264-lossless", "--crf", 9), "--crf is not used by libx264rgb"),
         (("-o", tmp_path / "frames/", "--crf", 20), "--crf is not used for PNG frames"),
+        (("-o", tmp_path / "grey/", "--pix-fmt", "gray"), "--pix-fmt is not used for PNG frames"),  # was silent
+        (("-o", tmp_path / "g/", "--crf", 3, "--preset", "slow", "--pix-fmt", "yuv420p"),
+         "--crf, --preset and --pix-fmt are not used for PNG frames"),
     ]
     for args, note in cases:
         result = deblur(source, *args, "-q")
@@ -1035,6 +1038,8 @@ def test_crf_and_preset_an_output_does_not_use_are_named_and_defaults_are_not(tm
     photo = media.write_image(tmp_path / "p.png", media.pattern(0, 64, 48))
     result = deblur(photo, "-o", tmp_path / "q.jpg", "--preset", "slow", "-q")
     assert result.exit_code == 0 and "--preset is not used for a .jpg image" in result.output, result.output
+    result = deblur(photo, "-o", tmp_path / "r.png", "--pix-fmt", "yuv420p", "-q")
+    assert result.exit_code == 0 and "--pix-fmt is not used for a .png image" in result.output, result.output
 
 
 def test_a_tile_overlap_without_tiles_is_named(tmp_path, identity):
