@@ -762,6 +762,18 @@ def test_a_link_to_nothing_as_output_is_an_existing_output(tmp_path, identity, p
     assert not link.is_symlink() and len(media.read_frames(link)) == 3
 
 
+@pytest.mark.parametrize("args, message", [(("",), "an input is an empty name ('')"), (("in.mp4", "-o", ""), "-o is an empty name ('')")])
+def test_an_empty_name_is_refused_not_taken_for_the_current_folder(tmp_path, identity, monkeypatch, args, message):
+    """An empty input (a script's unset variable) restored every video in the current folder, into a folder
+    beside it; an empty -o was 'output exists: . is a folder that is not empty'."""
+    media.make_video(tmp_path / "in.mp4", frames=2)
+    monkeypatch.chdir(tmp_path)
+    result = deblur(*args)
+    assert result.exit_code == 2 and result.stderr.splitlines()[0] == f"error: {message}", result.stderr
+    assert identity.calls == [] and sorted(os.listdir(tmp_path)) == ["in.mp4"]
+    assert not (tmp_path.parent / f"{tmp_path.name}-deblurred").exists()
+
+
 def test_unwritable_output_folder(tmp_path, identity):
     source = media.make_video(tmp_path / "in.mp4", frames=3)
     blocker = _write(tmp_path / "file", b"x")

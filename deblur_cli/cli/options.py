@@ -218,6 +218,14 @@ def cache_dir_option(value: str) -> Path:
     return Path(value)
 
 
+def input_path(value: str) -> Path:
+    """An input as typed. An empty one is refused: as a Path it is the current folder, whose videos would
+    all be restored (a script's unset variable: `deblur run "$CLIP"`)."""
+    if not value:
+        raise UsageError("an input is an empty name ('')", hint="name a file or folder (. for the current folder)")
+    return Path(value)
+
+
 CacheDirOpt = Annotated[
     Optional[Path],
     typer.Option(
