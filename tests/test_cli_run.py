@@ -762,7 +762,14 @@ def test_a_link_to_nothing_as_output_is_an_existing_output(tmp_path, identity, p
     assert not link.is_symlink() and len(media.read_frames(link)) == 3
 
 
-@pytest.mark.parametrize("args, message", [(("",), "an input is an empty name ('')"), (("in.mp4", "-o", ""), "-o is an empty name ('')")])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("",), "an input is an empty name ('')"),
+        (("in.mp4", "-o", ""), "-o is an empty name ('')"),
+        (("in.mp4", "--weights", ""), "--weights is empty"),  # was "--weights .: not a file"
+    ],
+)
 def test_an_empty_name_is_refused_not_taken_for_the_current_folder(tmp_path, identity, monkeypatch, args, message):
     """An empty input (a script's unset variable) restored every video in the current folder, into a folder
     beside it; an empty -o was 'output exists: . is a folder that is not empty'."""

@@ -39,10 +39,18 @@ ModelOpt = Annotated[
         help=f"Model: {AUTO} (practical on the device, with weights here), {', '.join(MODELS)}.",
     ),
 ]
+def weights_option(value: str) -> Path:
+    """--weights as typed; an empty one is refused (as a Path, the current folder: '--weights .: not a file')."""
+    if not value:
+        raise UsageError("--weights is empty", hint="name a weights file or an entry of `deblur models`, or leave it out")
+    return Path(value)
+
+
 WeightsOpt = Annotated[
     Optional[Path],
     typer.Option(
         "--weights",
+        parser=weights_option,
         metavar="FILE",
         rich_help_panel=MODEL_PANEL,
         help="Weights file (.safetensors, or an official DSTNet .pth), or a name from `deblur models`.",
