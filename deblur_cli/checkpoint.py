@@ -198,6 +198,12 @@ def build_to_fit(make: Callable[[], M], state: dict[str, torch.Tensor], *, name:
     problem = state_mismatch(skeleton.state_dict(), state)
     if problem is not None:
         raise WeightsError(f"{name} does not fit {described}: {problem}", hint=hint)
+    broken = next((key for key, tensor in state.items() if tensor.is_floating_point() and not tensor.isfinite().all()), None)
+    if broken is not None:  # they would make every frame black (NaN is written as 0), and the run succeed
+        raise WeightsError(
+            f"{name} holds NaN or infinite values ({broken})",
+            hint="the file is damaged, or its training diverged: use another file, or train again",
+        )
     model = make()
     model.load_state_dict(state, strict=True)
     return model.eval()

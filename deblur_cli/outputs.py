@@ -132,7 +132,16 @@ def _videos_in(path: Path) -> list[Path]:
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     """Whether two paths name one file: the same path, or links to the same file."""
     a, b = Path(a), Path(b)
-    return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    return _resolved(a) == _resolved(b) or (a.exists() and b.exists() and os.path.samefile(a, b))
+
+
+def _resolved(path: Path) -> Path:
+    """`path` with its links followed, or only made absolute where they go round in a loop (which
+    Path.resolve raises: RuntimeError before Python 3.13, OSError since)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return Path(os.path.abspath(path))
 
 
 def check_not_the_input(source: str | os.PathLike, output: str | os.PathLike) -> None:

@@ -61,4 +61,10 @@ def parse_time(text: str) -> float:
         raise ValueError(f"{text!r}: seconds after a colon must be below 60")
     if hours is not None and int(minutes) >= 60:
         raise ValueError(f"{text!r}: minutes after a colon must be below 60")
-    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + value
+    try:
+        total = int(hours or 0) * 3600 + int(minutes or 0) * 60 + value
+    except OverflowError:  # hours past a float's range
+        total = math.inf
+    if not math.isfinite(total):  # more digits than a float holds
+        raise ValueError(f"{text[:20]!r}... is too large a time")
+    return total

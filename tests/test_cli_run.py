@@ -157,6 +157,8 @@ def test_image_sequence_in_and_out(tmp_path, identity):
         ("12.5", Fraction(25, 2)),
         ("5.00", Fraction(5)),  # a whole rate written with decimals is that rate, though 5·1000/1001 rounds to it
         ("9.99", Fraction(999, 100)),
+        ("0.001", Fraction(1, 1000)),
+        ("21.474836481", Fraction(21474836481, 10**9).limit_denominator(1_001_000)),  # past int32: FFmpeg's nearest
     ],
 )
 def test_an_image_sequence_becomes_a_video_at_the_fps_given(tmp_path, identity, fps, rate):
@@ -177,7 +179,16 @@ def test_fps_sets_the_clock_that_start_counts_on_an_image_sequence(tmp_path, ide
     np.testing.assert_array_equal(media.read_frames(written[0])[0], media.pattern(5, 32, 24))
 
 
-@pytest.mark.parametrize("value, message", [("0", "above 0"), ("abc", "not a frame rate"), ("1/0", "not a frame rate")])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("0", "from 0.001 to 1000"),
+        ("abc", "not a frame rate"),
+        ("1/0", "not a frame rate"),
+        ("1/65535", "from 0.001 to 1000"),  # MP4 refused it only when the restored frames were put together
+        ("1e-300", "from 0.001 to 1000"),  # was an internal OverflowError
+    ],
+)
 def test_a_bad_fps_is_a_usage_error(tmp_path, identity, value, message):
     media.make_images(tmp_path / "frames", count=2, size=(32, 24))
     result = deblur(tmp_path / "frames", "-o", tmp_path / "out.mp4", "--fps", value)
@@ -325,6 +336,23 @@ def test_an_output_that_cannot_hold_the_input_fails_before_the_model_loads(tmp_p
     assert result.exit_code != 0
     assert message in result.output and len(result.output.strip().splitlines()) == 2  # the error and its hint
     assert leftovers(tmp_path) == [] and not loaded
+
+
+@pytest.mark.parametrize("output", ["out.mpg", "out.vob", "out.m2v"])
+def test_mpeg2_at_a_rate_it_cannot_store_says_so_before_the_model_loads(tmp_path, monkeypatch, output):
+    """It was "the .mpg container cannot hold mpeg2video video", or for .vob and .m2v "the mpeg2video encoder
+    refused its settings" with a hint to check --codec, --crf, --preset and --pix-fmt, none of them given."""
+    loaded = []
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: loaded.append(a) or IdentityRestorer())
+    media.make_images(tmp_path / "frames", count=3, size=(32, 24))
+    result = deblur(tmp_path / "frames", "-o", tmp_path / output, "--fps", "7")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "error: the mpeg2video encoder cannot store 7 frames a second",
+        "hint: write .mp4 or .mkv without --codec: their H.264 takes any rate",
+    ]
+    assert leftovers(tmp_path) == [] and not loaded
+    assert deblur(tmp_path / "frames", "-o", tmp_path / output, "--fps", "12.5", "-q").exit_code == 0  # 25 / 2 it stores
 
 
 def test_several_photos_go_into_a_folder_as_images(tmp_path, identity):
@@ -680,7 +708,14 @@ BAD_INPUTS = {
     "empty folder": (lambda d: _mkdir(d / "empty"), "no images"),
     "mixed sizes": (lambda d: _mixed_sizes(d / "mixed"), "img_002.png"),
     "unknown codec": (lambda d: media.make_undecodable(d / "avs2.mkv"), "avs2"),
+    "link loop": (lambda d: _link_loop(d / "loop.mp4"), "loop.mp4: too many levels of symbolic links"),
 }
+
+
+def _link_loop(path):
+    path.symlink_to(path.with_name("other.mp4"))
+    path.with_name("other.mp4").symlink_to(path)
+    return path
 
 
 def _write(path, data: bytes):
@@ -710,6 +745,40 @@ def test_bad_input_gives_one_line_and_leaves_nothing(tmp_path, identity, case):
     assert "Traceback" not in result.output
     assert not (tmp_path / "out.mp4").exists()
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("points_to", ["missing.mp4", "loop.mp4"])
+def test_a_link_to_nothing_as_output_is_an_existing_output(tmp_path, identity, points_to):
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    link = tmp_path / "out.mp4"
+    link.symlink_to(tmp_path / points_to)
+    if points_to == "loop.mp4":
+        (tmp_path / "loop.mp4").symlink_to(link)
+    result = deblur(source, "-o", link, "-q")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.startswith(f"error: output exists: {link}\n"), result.stderr
+    assert link.is_symlink()
+    assert deblur(source, "-o", link, "-q", "--force").exit_code == 0
+    assert not link.is_symlink() and len(media.read_frames(link)) == 3
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("",), "an input is an empty name ('')"),
+        (("in.mp4", "-o", ""), "-o is an empty name ('')"),
+        (("in.mp4", "--weights", ""), "--weights is empty"),  # was "--weights .: not a file"
+    ],
+)
+def test_an_empty_name_is_refused_not_taken_for_the_current_folder(tmp_path, identity, monkeypatch, args, message):
+    """An empty input (a script's unset variable) restored every video in the current folder, into a folder
+    beside it; an empty -o was 'output exists: . is a folder that is not empty'."""
+    media.make_video(tmp_path / "in.mp4", frames=2)
+    monkeypatch.chdir(tmp_path)
+    result = deblur(*args)
+    assert result.exit_code == 2 and result.stderr.splitlines()[0] == f"error: {message}", result.stderr
+    assert identity.calls == [] and sorted(os.listdir(tmp_path)) == ["in.mp4"]
+    assert not (tmp_path.parent / f"{tmp_path.name}-deblurred").exists()
 
 
 def test_unwritable_output_folder(tmp_path, identity):
@@ -974,6 +1043,9 @@ def test_crf_and_preset_an_output_does_not_use_are_named_and_defaults_are_not(tm
         (("-o", tmp_path / "c.mov", "--codec", "prores", "--preset", "slow"), "--preset is not used by prores_ks"),
         (("-o", tmp_path / "d.mkv", "--codec", "x264-lossless", "--crf", 9), "--crf is not used by libx264rgb"),
         (("-o", tmp_path / "frames/", "--crf", 20), "--crf is not used for PNG frames"),
+        (("-o", tmp_path / "grey/", "--pix-fmt", "gray"), "--pix-fmt is not used for PNG frames"),  # was silent
+        (("-o", tmp_path / "g/", "--crf", 3, "--preset", "slow", "--pix-fmt", "yuv420p"),
+         "--crf, --preset and --pix-fmt are not used for PNG frames"),
     ]
     for args, note in cases:
         result = deblur(source, *args, "-q")
@@ -985,6 +1057,8 @@ def test_crf_and_preset_an_output_does_not_use_are_named_and_defaults_are_not(tm
     photo = media.write_image(tmp_path / "p.png", media.pattern(0, 64, 48))
     result = deblur(photo, "-o", tmp_path / "q.jpg", "--preset", "slow", "-q")
     assert result.exit_code == 0 and "--preset is not used for a .jpg image" in result.output, result.output
+    result = deblur(photo, "-o", tmp_path / "r.png", "--pix-fmt", "yuv420p", "-q")
+    assert result.exit_code == 0 and "--pix-fmt is not used for a .png image" in result.output, result.output
 
 
 def test_a_tile_overlap_without_tiles_is_named(tmp_path, identity):

@@ -203,6 +203,18 @@ def test_weights_of_another_layout_are_refused_with_a_clear_error(tmp_path):
         load_dstnet(path)
 
 
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_weights_with_nan_or_infinity_are_refused(tmp_path, value):
+    """They were taken: DSTNet made every frame black (NaN written as 0) and the run succeeded."""
+    state = _model(DSTNetConfig(feat=8, blocks=1)).state_dict()
+    key = next(iter(state))
+    state[key][0] = value
+    path = tmp_path / "diverged.safetensors"
+    save_file(state, str(path))
+    with pytest.raises(WeightsError, match=rf"diverged.safetensors holds NaN or infinite values \({key}\)"):
+        load_dstnet(path)
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [

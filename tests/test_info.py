@@ -92,6 +92,14 @@ def test_a_missing_input_is_one_line(tmp_path):
     assert result.exit_code == 1 and result.output.startswith("error: ") and "no such file" in result.output
 
 
+def test_an_empty_input_name_is_refused_not_taken_for_the_current_folder(tmp_path, monkeypatch):
+    make_video(tmp_path / "a.mp4", frames=2)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["info", ""])  # a script's unset variable: it described every video here
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == "error: an input is an empty name ('')" and result.stdout == ""
+
+
 def test_the_warnings_a_run_would_give_are_listed_before_it_and_nothing_is_written(tmp_path):
     drone = make_video(tmp_path / "drone.ts", frames=3, codec="libx264", data="klv")
     gopro = make_video(tmp_path / "gopro.mp4", frames=3, data="bin_data")

@@ -235,6 +235,11 @@ def test_run_restores_only_the_span(tmp_path, identity):
         (["--end", "1", "--duration", "1"], 2, "--end and --duration both say where to stop"),
         (["--duration", "0"], 2, "--duration must be longer than 0 s"),
         (["--start", "9"], 1, "no frame at or after 9 s"),
+        # past the int64 timestamps FFmpeg seeks to (this clip counts 1/10240 s), and past a float's range
+        (["--start", "1" + "0" * 15], 1, "no frame at or after 1e+15 s"),
+        (["--start", "9" * 400], 2, "--start: '99999999999999999999'... is too large a time"),
+        (["--end", "9" * 400], 2, "--end: '99999999999999999999'... is too large a time"),
+        (["--duration", "9" * 400 + ":00:00"], 2, "--duration: '99999999999999999999'... is too large a time"),
     ],
 )
 def test_bad_spans_are_one_line_before_the_model_loads(tmp_path, identity, args, code, message):

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from deblur_cli.cli.app import command, note_left_out, out, report_error
+from deblur_cli.cli.options import input_path
 from deblur_cli.errors import DeblurError, InputError, NoVideoError
 from deblur_cli.outputs import plan_outputs
 from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
@@ -44,7 +45,8 @@ _UNSET = {"primaries": (None, 0, 2), "transfer": (None, 0, 2), "matrix": (None, 
 @command("info", short_help="What deblur reads from an input and would write.")
 def info(
     inputs: Annotated[
-        list[Path], typer.Argument(help="Videos, image folders, folders of videos or images.", readable=False)
+        list[Path],
+        typer.Argument(parser=input_path, help="Videos, image folders, folders of videos or images.", readable=False),
     ],
     as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print JSON on stdout.")] = False,
 ) -> None:

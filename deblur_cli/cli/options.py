@@ -39,10 +39,18 @@ ModelOpt = Annotated[
         help=f"Model: {AUTO} (practical on the device, with weights here), {', '.join(MODELS)}.",
     ),
 ]
+def weights_option(value: str) -> Path:
+    """--weights as typed; an empty one is refused (as a Path, the current folder: '--weights .: not a file')."""
+    if not value:
+        raise UsageError("--weights is empty", hint="name a weights file or an entry of `deblur models`, or leave it out")
+    return Path(value)
+
+
 WeightsOpt = Annotated[
     Optional[Path],
     typer.Option(
         "--weights",
+        parser=weights_option,
         metavar="FILE",
         rich_help_panel=MODEL_PANEL,
         help="Weights file (.safetensors, or an official DSTNet .pth), or a name from `deblur models`.",
@@ -218,6 +226,14 @@ def cache_dir_option(value: str) -> Path:
     return Path(value)
 
 
+def input_path(value: str) -> Path:
+    """An input as typed. An empty one is refused: as a Path it is the current folder, whose videos would
+    all be restored (a script's unset variable: `deblur run "$CLIP"`)."""
+    if not value:
+        raise UsageError("an input is an empty name ('')", hint="name a file or folder (. for the current folder)")
+    return Path(value)
+
+
 CacheDirOpt = Annotated[
     Optional[Path],
     typer.Option(
@@ -314,6 +330,7 @@ def ignored_sampling_note(model: str, given: list[str]) -> str | None:
 
 
 MAX_RATE = 1000  # frames a second: beyond any camera's video mode, a typo guard
+MIN_RATE = Fraction(1, 1000)  # its mirror: MP4's clock refuses a frame every 65535 s, and only at the end of a run
 _NTSC_BASES = {24, 30, 48, 60, 120, 240}  # whole rates whose NTSC form is the rate times 1000/1001
 
 
@@ -330,12 +347,14 @@ def rate_option(value: str | None) -> Fraction | None:
         rate = Fraction(value.strip())
     except (ValueError, ZeroDivisionError):
         raise UsageError(f"--fps: {value!r} is not a frame rate", hint="write it as 25, 29.97 or 30000/1001") from None
-    if not 0 < rate <= MAX_RATE:
-        raise UsageError(f"--fps must be above 0 and at most {MAX_RATE} frames a second, got {value!r}")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise UsageError(f"--fps must be from {float(MIN_RATE):g} to {MAX_RATE} frames a second, got {value!r}")
     places = len(value.strip().partition(".")[2])  # of a decimal; 0 for "30" and "30000/1001"
     ntsc = Fraction(math.ceil(rate) * 1000, 1001)
     if rate.denominator > 1 and math.ceil(rate) in _NTSC_BASES and places >= 2 and round(ntsc, places) == rate:
         return ntsc
+    if max(rate.numerator, rate.denominator) >= 2**31:  # more digits than FFmpeg's rationals (two int32) hold
+        return rate.limit_denominator(1_001_000)  # the nearest rate FFmpeg's own parser (av_parse_video_rate) reads
     return rate
 
 

@@ -37,6 +37,7 @@ from deblur_cli.cli.options import (
     TileOverlapOpt,
     WeightsOpt,
     WindowOpt,
+    input_path,
     rate_option,
     sampling_note,
     tile_overlap_note,
@@ -72,7 +73,8 @@ from deblur_cli.video_io.sinks import planned_warnings
 )
 def run(
     inputs: Annotated[
-        list[Path], typer.Argument(help="Videos, image folders, globs ('frames/*.png') or images.", readable=False)
+        list[Path],
+        typer.Argument(parser=input_path, help="Videos, image folders, globs ('frames/*.png') or images.", readable=False),
     ],
     output_given: Annotated[
         Optional[str],  # as typed: a trailing slash, which a Path drops, says "folder"
@@ -176,6 +178,8 @@ def run(
     offline: OfflineOpt = False,
 ) -> None:
     """Remove motion blur: [bold]deblur run input.mp4 -o output.mp4[/]."""
+    if output_given == "":  # as a Path, the current folder
+        raise UsageError("-o is an empty name ('')", hint="name the output, or leave -o out to write beside each input")
     output = Path(output_given) if output_given is not None else None
 
     def sink_path(target: Path) -> Path | str:

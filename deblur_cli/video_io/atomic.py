@@ -96,9 +96,10 @@ def discard(temp: Path) -> None:
 
 def taken(path: str | os.PathLike) -> bool:
     """Whether something is at an output path already; an empty folder does not count (an output
-    replaces it)."""
+    replaces it). A link counts even where it leads nowhere (a missing file, a loop of links): the
+    output's rename would replace it."""
     path = Path(path)
-    return path.exists() and not (path.is_dir() and not any(path.iterdir()))
+    return (path.exists() or path.is_symlink()) and not (path.is_dir() and not any(path.iterdir()))
 
 
 def write_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:

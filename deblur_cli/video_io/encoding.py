@@ -310,17 +310,21 @@ _QUALITY_OPTIONS = ("crf", "qmax")  # where each encoder takes --crf (MPEG-2 as 
 def unused_options(options: EncodeOptions, encoding: Encoding | None, written_as: str) -> list[str]:
     """Warnings for the quality and speed options the user set (`options.asked`) that the output does
     not use: those a video encoder does not take (`encoding`: FFV1, ProRes) or all of them for images
-    (`encoding` None). `written_as` ends the message ("by ffv1", "for PNG frames")."""
+    (`encoding` None), --pix-fmt too, since images take the format of their frames. `written_as` ends
+    the message ("by ffv1", "for PNG frames")."""
     used = set()
     if encoding is not None and any(name in encoding.options for name in _QUALITY_OPTIONS):
         used.add("crf")
     if encoding is not None and any(name in encoding.options for name in _SPEED_OPTIONS):
         used.add("preset")
     unused = [f"--{name}" for name in ("crf", "preset") if name in options.asked and name not in used]
+    if encoding is None and options.pix_fmt:
+        unused.append("--pix-fmt")
     if not unused:
         return []
     verb = "is" if len(unused) == 1 else "are"
-    return [f"{' and '.join(unused)} {verb} not used {written_as}"]
+    names = unused[0] if len(unused) == 1 else f"{', '.join(unused[:-1])} and {unused[-1]}"
+    return [f"{names} {verb} not used {written_as}"]
 
 
 def _generic(name: str) -> Encoder:

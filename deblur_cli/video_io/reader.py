@@ -56,6 +56,7 @@ _SHIFTED_CLOCK_CONTAINERS = {"mpegts", "mpeg"}
 # A longer jump there is a discontinuity (a spliced broadcast, a recorder restarted), not lost frames: FFmpeg's
 # own threshold for it.
 _DISCONTINUITY_SECONDS = 10
+_LAST_TIMESTAMP = 2**63 - 1  # FFmpeg's timestamps are int64: a seek past the end goes no further
 
 # WebM stores VP8/VP9 transparency beside each frame (Matroska's ALPHA_MODE tag says so); FFmpeg's own
 # decoders drop it, libvpx's decode it.
@@ -297,7 +298,7 @@ class VideoFileSource:
             if position is None:
                 self._reopen()
             else:
-                self._container.seek(position // per_frame, stream=self._stream, backward=True)
+                self._container.seek(min(position // per_frame, _LAST_TIMESTAMP), stream=self._stream, backward=True)
                 if self._decoder is not self._stream.codec_context:  # the container flushes only its own
                     self._decoder.flush_buffers()
             self._frames = self._decode(count_packets=position is None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -51,11 +52,15 @@ def open_source(
     text = os.fspath(path)
     if os.path.isdir(text) or (not os.path.exists(text) and is_glob(text)):
         return ImageSequenceSource(_images_in(list_images(text), span, text, image_rate), rate=image_rate)
-    if not os.path.exists(text):
+    try:
+        mode = os.stat(text).st_mode
+    except OSError as e:  # missing, or a link to nothing or round a loop of links
+        missing = e.errno == errno.ENOENT
         raise InputError(
-            f"{text}: no such file or directory", hint="check the path; quote glob patterns like 'frames/*.png'"
-        )
-    if not stat.S_ISREG(os.stat(text).st_mode):  # a pipe, /dev/stdin, a device
+            f"{text}: {'no such file or directory' if missing else e.strerror.lower()}",
+            hint="check the path; quote glob patterns like 'frames/*.png'" if missing else "check the path",
+        ) from None
+    if not stat.S_ISREG(mode):  # a pipe, /dev/stdin, a device
         raise InputError(
             f"{text} is a pipe or a device, not a file: deblur reads its input more than once",
             hint="save the stream to a file first",
