@@ -640,3 +640,13 @@ def test_the_niqe_note_says_what_makes_a_frame_too_flat():
         "input: NIQE left out: every frame is too flat for it (fewer than 2 of its 96x96 blocks have detail; "
         "a block of one 8-bit luma level has none)" in report.notes
     )
+
+
+def test_the_table_title_counts_one_frame_in_the_singular():
+    from typer.testing import CliRunner
+
+    from deblur_cli.cli import app
+
+    shown = CliRunner().invoke(app, ["bench", "--frames", "1", "--size", "64x48", "-m", "dstnet-s"])
+    assert shown.exit_code == 0, shown.output
+    assert "seed 0: 1 frame 64x48 on" in shown.stdout, shown.stdout  # it said "1 frames"

@@ -440,7 +440,8 @@ def _print_table(report: BenchReport) -> list[str]:
 
 def _table(report: BenchReport, figures: tuple, *, title: bool, caption: bool) -> Table:
     """A table of every row: its label (folded to fit), steps and samples, then `figures` (never wrapped)."""
-    clip = f"{report.source}: {report.frames} frames {report.width}x{report.height} on {report.device}"
+    frames = f"{report.frames} frame{'' if report.frames == 1 else 's'}"
+    clip = f"{report.source}: {frames} {report.width}x{report.height} on {report.device}"
     table = figures_table(title=clip if title else None, caption=_caption(report) if caption else None)
     table.add_column("model", overflow="fold")
     for heading in ("steps", "samples", *(heading for heading, _, _ in figures)):
