@@ -429,6 +429,21 @@ def test_a_json_path_that_cannot_be_written_stops_the_command_before_any_scoring
     assert "directory" in result.output and "does not exist" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("name, content", [("img_001.png", None), ("notes.json", b"not json"), ("run.json", b"[1, 2]")])
+def test_a_json_path_holding_another_file_is_refused_before_any_scoring(tmp_path, monkeypatch, name, content):
+    make_images(tmp_path / "data" / "a" / "blur", count=2, size=(32, 32))
+    make_images(tmp_path / "data" / "a" / "sharp", count=2, size=(32, 32))
+    target = tmp_path / "data" / "a" / "sharp" / name if content is None else tmp_path / name
+    if content is not None:
+        target.write_bytes(content)
+    before = target.read_bytes()
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: pytest.fail("a model was loaded"))
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "data"), "-m", "dstnet-s", "--json", str(target), "-q"])
+    assert result.exit_code == 1, result.output
+    assert f"error: --json {target} exists and is not the JSON of an evaluation" in result.output
+    assert "Traceback" not in result.output and target.read_bytes() == before
+
+
 def test_save_writes_the_scored_frames_and_refuses_a_used_folder(tmp_path):
     sharp = random_images(3, seed=4)
     frames_folder(tmp_path / "d" / "seq" / "blur", sharp)

@@ -182,6 +182,7 @@ def evaluate(
             raise UsageError(f"no sequence of {dataset} has {sequences!r} in its name", hint="drop or change --sequences")
     if json_path is not None:
         check_writable(json_path)  # now, not after hours of scoring
+        _check_json_target(json_path)
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.devices import resolve_device
     from deblur_cli.evaluate import EvaluationReport, evaluate_sequence, score_results
@@ -398,6 +399,22 @@ def _folder_name(label: str) -> str:
     """A folder name for a contender's saved frames: its label with anything but letters, digits,
     dots, dashes and underscores as one underscore."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_")
+
+
+def _check_json_target(path: Path) -> None:
+    """OutputError if `path` is a file other than an evaluation's JSON: only that is continued or replaced
+    (any other file, even a frame of the dataset, would be lost to the scores)."""
+    if not path.is_file():
+        return
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):  # ValueError: not JSON, or not text (UnicodeDecodeError)
+        data = None
+    if not (isinstance(data, dict) and "dataset" in data):
+        raise OutputError(
+            f"--json {path} exists and is not the JSON of an evaluation",
+            hint="give a new file name (an evaluation's own JSON is continued or replaced)",
+        )
 
 
 def _stopped_reports(path: Path) -> dict[str, dict]:
