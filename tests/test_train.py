@@ -457,6 +457,28 @@ def test_more_frames_than_a_wtsa_model_takes_is_refused_before_the_run_folder(tm
     assert "internal error" not in result.output and not run.exists()
 
 
+@pytest.mark.parametrize(
+    "args, option",
+    [(["--crop", "100000", "--batch", "1", "--steps", "1"], "--crop"),
+     (["--crop", "16", "--batch", "1", "--steps", "1", "--val-size", "100000x100000"], "--val-size"),
+     (["--evaluate", "--val-size", "100000x100000"], "--val-size")],
+)  # fmt: skip
+def test_clips_too_large_for_the_memory_are_refused_before_the_run_folder(tmp_path, monkeypatch, args, option):
+    """torch's allocator failed at the first clip instead: "internal error: RuntimeError: ... can't allocate memory"."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.options
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    monkeypatch.setattr(deblur_cli.cli.options, "available_bytes", lambda: 8 * 2**30)
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "-o", str(run), "--frames", "2", "--val-clips", "1", *args])
+    assert result.exit_code == 2, result.output
+    assert "not enough memory to synthesise clips of 2 frames at 100000x100000" in result.output
+    assert f"a smaller {option}" in result.output and "internal error" not in result.output and not run.exists()
+
+
 def test_evaluate_reads_the_run_and_writes_a_sample(tmp_path):
     from deblur_cli.train import evaluate
 

@@ -400,15 +400,15 @@ SYNTHESIS_BYTES_PER_PIXEL = 110
 SMALLEST_SYNTHESIS = 8  # the camera paths and blur kernels need a few pixels to move across
 
 
-def check_synthesis_memory(frames: int, width: int, height: int) -> None:
+def check_synthesis_memory(frames: int, width: int, height: int, size_option: str = "--size") -> None:
     """A UsageError, before any work, when clips of this length and size cannot be made in the memory
-    available now (the system would kill the process part-way instead)."""
+    available now (the system would kill the process part-way instead); the hint names `size_option`."""
     need, available = SYNTHESIS_BYTES_PER_PIXEL * frames * width * height, available_bytes()
     if need > available:
         raise UsageError(
             f"not enough memory to synthesise clips of {frames} frames at {width}x{height} (about "
             f"{need / 1e9:.1f} GB each, {available / 1e9:.1f} GB available)",
-            hint="ask for fewer --frames or a smaller --size",
+            hint=f"ask for fewer --frames or a smaller {size_option}",
         )
 
 

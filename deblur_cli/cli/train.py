@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from deblur_cli.cli.app import command, err, examples, note, out, stop_after_step, stopped, warn
-from deblur_cli.cli.options import parse_size, seed_option
+from deblur_cli.cli.options import check_synthesis_memory, parse_size, seed_option
 from deblur_cli.errors import UsageError
 from deblur_cli.model_specs import MODELS
 from deblur_cli.train_config import PRECISIONS, TrainConfig
@@ -286,6 +286,10 @@ def train_command(
     if out_dir is None and not evaluate_only:
         raise UsageError("--out is required: the run folder", hint="deblur train -m dstnet-s --sources CACHE -o runs/s")
     size = parse_size(val_size, "--val-size", minimum=SMALLEST_VALIDATION)  # now, not at the first validation
+    # before any work: torch's allocator would fail at the first clip, an "internal error"
+    check_synthesis_memory(frames, *size, size_option="--val-size")
+    if not evaluate_only:
+        check_synthesis_memory(frames, crop, crop, size_option="--crop")
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     import torch
 
