@@ -5,6 +5,7 @@ Weights are data: nothing here builds a model or runs code from a file.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -47,7 +48,8 @@ def save_checkpoint(
     try:
         save_file(tensors, str(tmp), metadata=metadata)
     except BaseException as e:  # safetensors raises its own error types, a full disk included; or Ctrl-C
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only folder refuses even this (EROFS): the first error counts
+            tmp.unlink(missing_ok=True)
         if isinstance(e, OSError) or not isinstance(e, Exception):
             raise
         raise OutputError(

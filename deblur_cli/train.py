@@ -16,7 +16,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -801,7 +801,8 @@ def _save_state(path: Path, step: int, config: TrainConfig, model, ema, optimize
         torch.save(state, tmp)
         tmp.replace(path)
     except BaseException as e:  # a second Ctrl-C while saving, a full disk: no partial last.pt.tmp left behind
-        tmp.unlink(missing_ok=True)
+        with suppress(OSError):  # a read-only folder refuses even this (EROFS): the first error counts
+            tmp.unlink(missing_ok=True)
         if isinstance(e, (OSError, RuntimeError)):  # torch's zip writer reports a failed write as RuntimeError
             raise _unwritable(path, e) from None
         raise

@@ -336,6 +336,25 @@ def test_a_clip_interrupted_while_written_leaves_no_temporary_file(tmp_path, mon
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_frame_that_a_read_only_folder_refuses_is_one_error_naming_the_frame(tmp_path, monkeypatch):
+    """On a read-only file system the cleanup's unlink of the temporary file fails too (EROFS, not
+    FileNotFoundError), and that second OSError replaced the OutputError: `deblur train --evaluate
+    --sample ro/s.png` said `error: ro/s.tmp.png: Read-only file system`, naming a file nobody asked for."""
+    import errno
+
+    from deblur_cli.data.writer import write_png
+    from deblur_cli.errors import OutputError
+
+    def read_only(self, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setattr(type(tmp_path), "write_bytes", read_only)
+    monkeypatch.setattr(type(tmp_path), "unlink", read_only)
+    with pytest.raises(OutputError) as caught:
+        write_png(torch.zeros(3, 8, 8), tmp_path / "s.png")
+    assert str(caught.value) == f"cannot write {tmp_path / 's.png'}: Read-only file system"
+
+
 def test_a_png_is_written_without_pyav_and_decodes_to_the_same_pixels(tmp_path, monkeypatch):
     """`deblur train --evaluate --sample` on a training machine without PyAV scored the model, then
     failed with an internal error (write_png imported av)."""

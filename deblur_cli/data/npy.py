@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -23,5 +24,6 @@ def save_npy(path: str | Path, array: np.ndarray) -> None:
         np.save(tmp, np.ascontiguousarray(array))
         tmp.replace(path)
     except BaseException:  # Ctrl-C, SIGTERM, a full disk: no partial array left to pass for a photo
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only folder refuses even this (EROFS): the first error counts
+            tmp.unlink(missing_ok=True)
         raise

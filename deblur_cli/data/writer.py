@@ -7,6 +7,7 @@ Videos are encoded with PyAV, imported only where they are written; PNG frames w
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -161,7 +162,8 @@ def write_ffv1(clip: torch.Tensor, path: str | Path, fps: int = 30) -> None:
             container.mux(stream.encode())
         tmp.replace(path)
     except BaseException as e:  # a full disk, Ctrl-C, SIGTERM: no half-written clip left to block the next run
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only folder refuses even this (EROFS): the first error counts
+            tmp.unlink(missing_ok=True)
         if isinstance(e, OSError):
             raise OutputError(f"cannot write {path}: {e.strerror}") from None
         raise
@@ -179,7 +181,8 @@ def write_png(frame: torch.Tensor, path: str | Path) -> None:
         tmp.write_bytes(png_bytes(array))
         tmp.replace(path)
     except BaseException as e:  # a full disk, Ctrl-C, SIGTERM: no half-written frame left behind
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only folder refuses even this (EROFS): the first error counts
+            tmp.unlink(missing_ok=True)
         if isinstance(e, OSError):
             raise OutputError(f"cannot write {path}: {e.strerror}") from None
         raise
