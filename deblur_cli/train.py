@@ -700,11 +700,16 @@ def _load_weights(model: nn.Module, state: dict[str, torch.Tensor], name: str, d
 
 def _check_sample(sample: Path, inputs: list[Path], force: bool) -> None:
     """Refuse, before any clip is made, a --sample path that names one of `inputs` (even with `force`: the
-    weights being evaluated would be lost), a folder, an existing file without `force`, or a missing folder."""
+    weights being evaluated would be lost), a folder, a name without .png, an existing file without
+    `force`, or a missing folder."""
     if sample.exists() and any(path.exists() and os.path.samefile(sample, path) for path in inputs):
         raise OutputError(f"--sample {sample} is an input of this evaluation", hint="write the sample to a new PNG file")
     if sample.is_dir():
         raise OutputError(f"--sample {sample} is a folder", hint="give the name of a PNG file to write")
+    if sample.suffix.lower() != ".png":  # PNG bytes under another name would open as nothing, or as something else
+        raise UsageError(
+            f"--sample writes a PNG image; {sample} does not end in .png", hint=f"e.g. --sample {sample.stem}.png"
+        )
     if sample.exists() and not force:
         raise OutputError(f"--sample {sample} exists", hint="pass --force to replace it, or give a new file name")
     if not sample.parent.is_dir():

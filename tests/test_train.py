@@ -607,6 +607,17 @@ def test_a_sample_never_replaces_an_input_and_an_existing_file_only_with_force(t
     assert existing.read_bytes()[1:4] == b"PNG"
 
 
+def test_a_sample_not_named_png_is_refused_before_any_clip(tmp_path, monkeypatch):
+    """`--sample s.jpg` wrote PNG bytes under that name, with exit code 0 (bench --plot refuses it)."""
+    import deblur_cli.train as train_module
+
+    train(dataclasses.replace(CONFIG, steps=1), tmp_path, task=_tiny_task())
+    monkeypatch.setattr(train_module, "validate", lambda *a, **k: pytest.fail("clips were made"))
+    with pytest.raises(UsageError, match="--sample writes a PNG image; .*s.jpg does not end in .png") as caught:
+        evaluate(tmp_path, size=(16, 16), clips=1, frames=2, sample=tmp_path / "s.jpg", task=_tiny_task())
+    assert caught.value.hint == "e.g. --sample s.png" and not (tmp_path / "s.jpg").exists()
+
+
 def test_a_new_run_refuses_to_replace_weights_and_above_all_its_own_init(tmp_path):
     start = TinyRestorer()
     save_checkpoint(start.state_dict(), tmp_path / "tiny.safetensors", architecture="tiny", config={})
