@@ -109,8 +109,13 @@ def _unwrap_legacy(raw: object, path: Path) -> dict[str, torch.Tensor]:
             if isinstance(raw.get(key), dict):
                 raw = raw[key]
                 break
+    if isinstance(raw, dict) and {"step", "config", "ema"} <= raw.keys():  # train.py's last.pt
+        raise WeightsError(
+            f"{path} is a training run's checkpoint, not a weights file",
+            hint="give the .safetensors file the run exported beside it (its EMA weights)",
+        )
     if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
-        raise WeightsError(f"{path.name} does not hold a state dict of tensors")
+        raise WeightsError(f"{path} does not hold a state dict of tensors")
     prefix = "module."
     return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in raw.items()}
 

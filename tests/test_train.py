@@ -607,6 +607,14 @@ def test_a_sample_never_replaces_an_input_and_an_existing_file_only_with_force(t
     assert existing.read_bytes()[1:4] == b"PNG"
 
 
+def test_a_run_checkpoint_given_as_weights_names_the_exported_file(tmp_path):
+    """`--init run/last.pt` or `--weights run/last.pt` said `last.pt does not hold a state dict of tensors`."""
+    train(dataclasses.replace(CONFIG, steps=1), tmp_path, task=_tiny_task())
+    with pytest.raises(WeightsError, match="last.pt is a training run's checkpoint, not a weights file") as caught:
+        read_checkpoint(tmp_path / "last.pt")
+    assert str(tmp_path) in str(caught.value) and ".safetensors" in caught.value.hint
+
+
 def test_a_sample_not_named_png_is_refused_before_any_clip(tmp_path, monkeypatch):
     """`--sample s.jpg` wrote PNG bytes under that name, with exit code 0 (bench --plot refuses it)."""
     import deblur_cli.train as train_module
