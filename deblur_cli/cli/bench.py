@@ -14,7 +14,7 @@ from rich.table import Table
 
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, examples, labelled, out, warn
-from deblur_cli.cli.tables import cell, figures_table, width_needed
+from deblur_cli.cli.tables import cell, figures_table, frame_count, width_needed
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.cli.options import (
     FRAMES_PANEL,
@@ -440,8 +440,7 @@ def _print_table(report: BenchReport) -> list[str]:
 
 def _table(report: BenchReport, figures: tuple, *, title: bool, caption: bool) -> Table:
     """A table of every row: its label (folded to fit), steps and samples, then `figures` (never wrapped)."""
-    frames = f"{report.frames} frame{'' if report.frames == 1 else 's'}"
-    clip = f"{report.source}: {frames} {report.width}x{report.height} on {report.device}"
+    clip = f"{report.source}: {frame_count(report.frames)} {report.width}x{report.height} on {report.device}"
     table = figures_table(title=clip if title else None, caption=_caption(report) if caption else None)
     table.add_column("model", overflow="fold")
     for heading in ("steps", "samples", *(heading for heading, _, _ in figures)):

@@ -46,7 +46,7 @@ from deblur_cli.cli.options import (
     window_options,
 )
 from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
-from deblur_cli.cli.tables import cell, figures_table, fitting_parts, width_needed
+from deblur_cli.cli.tables import cell, figures_table, fitting_parts, frame_count, width_needed
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.datasets import find_sequences, save_folders, sequence_digest
 from deblur_cli.video_io.atomic import check_writable, taken
@@ -571,8 +571,8 @@ def _table(report: EvaluationReport, columns: list[str], *, title: bool) -> Tabl
 
     done = "" if report.complete else f" (stopped after {len(report.sequences)} of {report.planned} sequences)"
     source = f"on {report.device}" if report.timed else "(restored elsewhere)"
-    frames = f"{report.frames} frame{'' if report.frames == 1 else 's'}"
-    table = figures_table(title=f"{report.dataset}: {report.model} {source}, {frames}{done}" if title else None)
+    title_text = f"{report.dataset}: {report.model} {source}, {frame_count(report.frames)}{done}"
+    table = figures_table(title=title_text if title else None)
     metrics = [c for c in columns if c != "fps"]
     timed = "fps" in columns
     table.add_column("sequence", overflow="fold")  # long names fold; the numbers stay whole

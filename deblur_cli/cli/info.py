@@ -16,7 +16,7 @@ from deblur_cli.outputs import plan_outputs
 from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
 from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.extras import describe_extras
-from deblur_cli.video_io.grey import grey_format, grey_video, is_grey_format
+from deblur_cli.video_io.grey import grey_format, grey_source, grey_video
 from deblur_cli.video_io.image_file import ALPHA_IMAGE_FORMATS, IMAGE_FORMATS, is_image_output
 from deblur_cli.video_io.images import is_glob
 from deblur_cli.video_io.info import HDR_TRANSFERS
@@ -108,7 +108,7 @@ def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
     width, height = info.display_size
     alpha = "kept" if info.alpha else None
     if is_image_output(target) or target.suffix == "":
-        grey = is_grey_format(info.pix_fmt) and not info.alpha  # written grey where the format holds it
+        grey = grey_source(info)  # written grey where the format holds it
         if target.suffix == "":
             writes = "PNG frames" + (", grey where the input's are" if grey else "")
         else:

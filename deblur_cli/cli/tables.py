@@ -13,6 +13,11 @@ def cell(value, fmt: str) -> str:
     return "–" if value is None else fmt.format(value)
 
 
+def frame_count(frames: int) -> str:
+    """"1 frame", "8 frames": a table title's count."""
+    return f"{frames} frame{'' if frames == 1 else 's'}"
+
+
 def figures_table(**options) -> Table:
     """A table in the compact style of the figures tables: a rule under the header, no frame, one
     space between columns."""

@@ -37,10 +37,15 @@ def grey_format(encoder: str, bit_depth: int) -> str | None:
     return (deep or shallow) if bit_depth > 8 else shallow
 
 
+def grey_source(info: VideoInfo) -> bool:
+    """Whether a source is grey, without alpha: its (first) frame's pixel format is grey."""
+    return is_grey_format(info.pix_fmt) and not info.alpha
+
+
 def grey_video(info: VideoInfo) -> bool:
     """Whether a source's frames are grey throughout: a video stream in a grey pixel format. (An image
     sequence's format is its first image's, and the others may have colour.)"""
-    return is_grey_format(info.pix_fmt) and info.frame_names is None and not info.alpha
+    return grey_source(info) and info.frame_names is None
 
 
 def is_grey_image(image: np.ndarray) -> bool:

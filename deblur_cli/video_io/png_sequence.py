@@ -15,7 +15,7 @@ import numpy as np
 from deblur_cli.errors import OutputExistsError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions, unused_options
-from deblur_cli.video_io.grey import grey_format, grey_frame, is_grey_format, is_grey_image
+from deblur_cli.video_io.grey import grey_format, grey_frame, grey_source, is_grey_format, is_grey_image
 from deblur_cli.video_io.info import HDR_TRANSFERS, Frame, VideoInfo, array_format, checked_parts, with_alpha
 from deblur_cli.video_io.work_folder import OutputLock, ResumePoint, WorkFolder, write_json
 
@@ -90,8 +90,7 @@ class PngSequenceSink(atomic.FinishOrAbort):
         self.warnings: list[str] = left_out(info, options)
         self._names = _kept_names(info.frame_names)
         self._deep = info.bit_depth > 8
-        grey = is_grey_format(info.pix_fmt) and not info.alpha
-        self._grey_format = grey_format("png", info.bit_depth) if grey else None
+        self._grey_format = grey_format("png", info.bit_depth) if grey_source(info) else None
         self._encoder = self._new_encoder(grey=self._grey_format is not None)
         self._frames = 0  # frames given to the encoder
         self._written = 0  # PNG files saved
