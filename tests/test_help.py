@@ -98,3 +98,19 @@ def test_the_long_commands_end_with_examples_a_line_each():
         rows = [line.strip() for line in examples if line.strip()]
         assert rows and all(row.startswith(f"deblur {command}") and "# " in row for row in rows), text
         assert any(row.startswith(example) for row in rows), (command, rows)
+
+
+def test_arguments_read_as_the_docs_write_them():
+    usage = {
+        "run": "deblur run [OPTIONS] INPUT...",
+        "info": "deblur info [OPTIONS] INPUT...",
+        "evaluate": "deblur evaluate [OPTIONS] DATASET",
+        "synth": "deblur synth [OPTIONS] [OUTPUT]",
+        "download-weights": "deblur download-weights [OPTIONS] [NAME...]",
+    }
+    for command, line in usage.items():
+        text = runner.invoke(app, [command, "--help"], prog_name="deblur", env={"COLUMNS": "80"}).stdout
+        assert line in text, (command, text[:300])
+        assert not re.search(r"\{\w+\}|<list\[|<path>|\.\.\.\]\.\.\.", text), command  # Typer 0.29's own shapes
+    assert "Videos, image folders, globs" in shown("run")  # Typer 0.16 under Click 8.5 dropped it
+    assert "Dataset folder: blurred/sharp pairs" in shown("evaluate")

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import typing
 from typing import Callable, Iterator
 
 import typer
@@ -31,20 +32,51 @@ _ABORT = getattr(click_errors, "Abort", ())  # Ctrl-D at a prompt, in the Click 
 
 
 class _HelpShape:
-    """How --help lists options across Typer releases: "[default: None]" (Typer 0.16) left out, and --help
-    without a value name (a flag takes none; Typer 0.29 would print "<bool>")."""
+    """How --help lists options across Typer releases: "[default: None]" (Typer 0.16) left out, --help
+    without a value name (a flag takes none; Typer 0.29 would print "<bool>"), and each argument by its
+    value name as the docs write it (`deblur run [OPTIONS] INPUT...`), where Typer 0.29 would print
+    "{inputs}..." and a "<list[Path]>" column."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for param in self.params:
             if param.default is None:
                 param.show_default = False
+            if param.param_type_name == "argument":
+                if param.metavar:
+                    _shape_argument(param)
+                if getattr(param, "help", "") is None:
+                    param.help = _declared_help(self.callback, param.name)
 
     def get_help_option(self, ctx):
         option = super().get_help_option(ctx)
         if option is not None:
             option.metavar = ""
         return option
+
+
+def _shape_argument(param) -> None:
+    """An argument's metavar ("INPUT...", "DATASET") as it reads in the usage line; bracketed when it may be
+    left out. Typer 0.29 brackets and repeats on its own (its `_usage_display_name`), and lists a type
+    beside the name, which the metavar already says."""
+    name = param.metavar
+    if hasattr(param, "_usage_display_name"):
+        shown = name if param.required else f"[{name}]"
+        param._usage_display_name = lambda: shown
+        param.display_type_rich = lambda ctx: None
+    elif not param.required:
+        param.metavar = f"[{name}]"
+
+
+def _declared_help(callback, name: str) -> str | None:
+    """An argument's help as its command declares it. Typer 0.16 sets it before Click does, and Click 8.5
+    and newer then set it to None, so the help listed no argument's text."""
+    function = getattr(callback, "__wrapped__", callback)
+    try:
+        hint = typing.get_type_hints(function, include_extras=True)[name]
+    except Exception:  # a command Typer built from something else: no help to recover
+        return None
+    return next((info.help for info in getattr(hint, "__metadata__", ()) if hasattr(info, "help")), None)
 
 
 class _Command(_HelpShape, typer.core.TyperCommand):

@@ -69,7 +69,7 @@ if TYPE_CHECKING:
 )
 def evaluate(
     dataset: Annotated[
-        Path, typer.Argument(help="Dataset folder: blurred/sharp pairs as in GoPro, DVD, BSD, REDS or `deblur synth`.")
+        Path, typer.Argument(metavar="DATASET", help="Dataset folder: blurred/sharp pairs as in GoPro, DVD, BSD, REDS or `deblur synth`.")
     ],
     models: Annotated[
         Optional[list[str]],

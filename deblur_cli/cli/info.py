@@ -46,7 +46,7 @@ _UNSET = {"primaries": (None, 0, 2), "transfer": (None, 0, 2), "matrix": (None, 
 def info(
     inputs: Annotated[
         list[Path],
-        typer.Argument(parser=input_path, help="Videos, image folders, folders of videos or images.", readable=False),
+        typer.Argument(parser=input_path, metavar="INPUT...", help="Videos, image folders, folders of videos or images.", readable=False),
     ],
     as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print JSON on stdout.")] = False,
 ) -> None:

@@ -74,7 +74,7 @@ from deblur_cli.video_io.sinks import planned_warnings
 def run(
     inputs: Annotated[
         list[Path],
-        typer.Argument(parser=input_path, help="Videos, image folders, globs ('frames/*.png') or images.", readable=False),
+        typer.Argument(parser=input_path, metavar="INPUT...", help="Videos, image folders, globs ('frames/*.png') or images.", readable=False),
     ],
     output_given: Annotated[
         Optional[str],  # as typed: a trailing slash, which a Path drops, says "folder"

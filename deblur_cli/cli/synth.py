@@ -25,7 +25,7 @@ from deblur_cli.interrupts import Terminated
 @command("synth", short_help="Write synthetic blurred/sharp clip pairs.")
 def synth(
     output: Annotated[
-        Optional[Path], typer.Argument(help="Dataset folder to write (clip_NNNN/blurred|sharp/*.png).")
+        Optional[Path], typer.Argument(metavar="OUTPUT", help="Dataset folder to write (clip_NNNN/blurred|sharp/*.png).")
     ] = None,
     sources: Annotated[
         Optional[Path],
