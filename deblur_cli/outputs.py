@@ -9,7 +9,7 @@ from pathlib import Path
 
 from deblur_cli.errors import OutputError, OutputExistsError, UsageError
 from deblur_cli.video_io import atomic
-from deblur_cli.video_io.images import READ_ONLY_IMAGE_SUFFIXES, is_glob, is_image, natural_key
+from deblur_cli.video_io.images import IMAGE_SUFFIXES, READ_ONLY_IMAGE_SUFFIXES, is_glob, is_image, natural_key
 
 VIDEO_SUFFIXES = {
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".flv", ".wmv", ".y4m",
@@ -65,7 +65,7 @@ def expand_video_globs(inputs: list[Path]) -> list[Path]:
     return expanded
 
 
-def plan_outputs(inputs: list[Path], output: Path | None) -> list[tuple[Path, Path]]:
+def plan_outputs(inputs: list[Path], output: Path | None, *, named_folder: bool = False) -> list[tuple[Path, Path]]:
     """Pair each input with its output path.
 
     One input: `output` is the output (a path without a video suffix means a PNG sequence folder).
@@ -74,6 +74,8 @@ def plan_outputs(inputs: list[Path], output: Path | None) -> list[tuple[Path, Pa
     folder's videos their place below it (its subfolders are searched too, as a camera card's).
     A folder that holds images and no videos is one input (an image sequence). Without `output`, each
     result goes beside its input (`default_output`); a folder of videos goes into a folder beside it.
+    A new folder for several results may not be named as a video or an image (`-o out.mp4` is a mistake
+    for one output), unless `named_folder` (the name was typed with a trailing slash).
     """
     if output is None:
         planned = []
@@ -82,7 +84,7 @@ def plan_outputs(inputs: list[Path], output: Path | None) -> list[tuple[Path, Pa
             folder = default_output(path)
             planned += [(video, folder / _written_as(video.relative_to(path))) for video in videos] or [(path, folder)]
     else:
-        planned = _into(inputs, output)
+        planned = _into(inputs, output, named_folder)
     seen: set[Path] = set()
     for _, target in planned:  # a camera card can hold thousands of clips: one pass, not one per pair
         if target in seen:
@@ -95,7 +97,7 @@ def plan_outputs(inputs: list[Path], output: Path | None) -> list[tuple[Path, Pa
     return planned
 
 
-def _into(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
+def _into(inputs: list[Path], output: Path, named_folder: bool) -> list[tuple[Path, Path]]:
     """The outputs under -o: the output itself for one input, else a file of the input's name in it."""
     expanded: list[tuple[Path, Path]] = []  # each input, and where below the output folder it goes
     batch = len(inputs) > 1
@@ -110,6 +112,13 @@ def _into(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
         return [(expanded[0][0], output)]
     if output.exists() and not output.is_dir():
         raise UsageError(f"-o {output} must be a folder when there are several inputs")
+    if not output.exists() and not named_folder and output.suffix.lower() in VIDEO_SUFFIXES | set(IMAGE_SUFFIXES):
+        kind = "a video" if output.suffix.lower() in VIDEO_SUFFIXES else "an image"
+        why = f"there are {len(inputs)} inputs" if len(inputs) > 1 else f"{inputs[0]} is a folder of videos"
+        raise UsageError(
+            f"-o {output} names {kind} file, but {why}",
+            hint=f"give a folder for their outputs (-o {output.with_suffix('')}/), or restore each input apart",
+        )
     return [(source, output / place) for source, place in expanded]
 
 

@@ -374,6 +374,22 @@ def test_several_inputs_go_into_a_folder(tmp_path, identity):
     assert sorted(p.name for p in (tmp_path / "outdir").iterdir()) == ["a.mp4", "b.mkv"]
 
 
+def test_a_file_name_for_several_outputs_is_refused_unless_typed_as_a_folder(tmp_path, identity):
+    a = media.make_video(tmp_path / "a.mp4", frames=2)
+    b = media.make_video(tmp_path / "b.mp4", frames=2)
+    result = deblur(a, b, "-o", tmp_path / "out.mp4")
+    assert result.exit_code == 2 and f"-o {tmp_path / 'out.mp4'} names a video file, but there are 2 inputs" in result.output
+    assert not (tmp_path / "out.mp4").exists()  # it was made a folder of two videos, with exit code 0
+    card = tmp_path / "card"
+    card.mkdir()
+    media.make_video(card / "c.mp4", frames=2)
+    image = deblur(card, "-o", tmp_path / "out.png")
+    assert image.exit_code == 2 and "names an image file, but " in image.output and "is a folder of videos" in image.output
+    assert deblur(a, b, "-o", f"{tmp_path / 'out.mp4'}/", "-q").exit_code == 0  # a folder, as typed
+    assert sorted(p.name for p in (tmp_path / "out.mp4").iterdir()) == ["a.mp4", "b.mp4"]
+    assert deblur(a, b, "-o", tmp_path / "takes.v2", "-q").exit_code == 0  # a dot, but no video's suffix
+
+
 def test_without_output_each_result_goes_beside_its_input(tmp_path, identity):
     clip = media.make_video(tmp_path / "clip.mp4", frames=3)
     other = media.make_video(tmp_path / "other.mkv", frames=2)

@@ -181,11 +181,11 @@ def run(
     if output_given == "":  # as a Path, the current folder
         raise UsageError("-o is an empty name ('')", hint="name the output, or leave -o out to write beside each input")
     output = Path(output_given) if output_given is not None else None
+    named_folder = output_given is not None and output_given.endswith(("/", os.sep))  # a Path drops the slash
 
     def sink_path(target: Path) -> Path | str:
         """The target as the sinks take it: "NAME/" where -o ended in a slash, a folder of frames even with a
-        dot in its name (a Path drops the slash, and with it the folder)."""
-        named_folder = output_given is not None and output_given.endswith(("/", os.sep))
+        dot in its name."""
         return f"{target}{os.sep}" if named_folder and target == output else target
 
     asked = {name: value for name, value in (("crf", crf), ("preset", preset)) if value is not None}
@@ -202,7 +202,7 @@ def run(
     if force and skip_existing:
         raise UsageError("--force replaces existing outputs and --skip-existing keeps them", hint="choose one")
     inputs = expand_video_globs(inputs)
-    planned = plan_outputs(inputs, output)
+    planned = plan_outputs(inputs, output, named_folder=named_folder)
     for source, target in planned:  # before --skip-existing takes an input for its own finished output
         check_not_a_device(target)  # nor /dev/null for one
         check_not_the_input(source, target)
