@@ -87,7 +87,7 @@ def test_checksum_mismatch_deletes_the_file(server, tmp_path):
     e = entry(url=server.add_file("w.safetensors", CONTENT), checksum="sha256:" + "0" * 64)
     with pytest.raises(WeightsError, match="w: the downloaded file has sha256 .* expected 0{64}; it was deleted"):
         download(e, tmp_path)
-    assert list((tmp_path / "weights" / "w").iterdir()) == []
+    assert not (tmp_path / "weights" / "w").exists()  # nothing of it written, not even its entry's folder
     assert status(e, tmp_path) == "missing"
 
 
@@ -95,7 +95,7 @@ def test_a_size_mismatch_stops_before_the_body(server, tmp_path):
     e = entry(url=server.add_file("w.safetensors", CONTENT + b"x"))  # size states len(CONTENT)
     with pytest.raises(WeightsError, match=f"offers {len(CONTENT) + 1} bytes, weights.toml expects {len(CONTENT)}"):
         download(e, tmp_path)
-    assert list((tmp_path / "weights" / "w").iterdir()) == []
+    assert not (tmp_path / "weights" / "w").exists()  # nothing of it written, not even its entry's folder
 
 
 def test_a_dropped_connection_resumes_with_a_range_request(server, tmp_path):
@@ -215,6 +215,8 @@ def test_server_down_is_one_clear_line(tmp_path):
     with pytest.raises(WeightsError, match=f"w: cannot download {url}: Connection refused") as info:
         download(entry(url=url), tmp_path)
     assert "\n" not in str(info.value)
+    assert info.value.hint == "check the network connection, or use a local copy with --weights (run, evaluate, bench)"
+    assert not (tmp_path / "weights" / "w").exists()  # an empty folder for the entry was left
 
 
 class RawServer:

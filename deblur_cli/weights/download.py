@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -106,6 +107,8 @@ def _fetch_url(
     problem = mismatch(fetched, entry.checksum, entry.size)
     if problem is not None:
         fetched.unlink()  # only this answer: a .part a server sent all of the file for instead stays
+        with contextlib.suppress(OSError):  # the entry's folder, if that leaves it empty
+            target.parent.rmdir()
         raise WeightsError(
             f"{entry.name}: the downloaded file {problem}; it was deleted",
             hint="try again; if it repeats, the source changed and must not be used",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from deblur_cli.errors import WeightsError
 from deblur_cli.weights.registry import HubSource
+from deblur_cli.weights.urls import LOCAL_COPY
 
 ProgressFn = Callable[[int, int], None]
 
@@ -84,7 +85,7 @@ def _weights_error(e: Exception, source: HubSource, label: str) -> WeightsError:
     if isinstance(e, LocalEntryNotFoundError):  # offline, or the Hub unreachable, and not cached
         return WeightsError(
             f"{label}: cannot reach the Hugging Face Hub for {where}",
-            hint="check the connection (and HF_ENDPOINT, HF_HUB_OFFLINE), or pass a local file with --weights",
+            hint="check the connection (and HF_ENDPOINT, HF_HUB_OFFLINE), or " + LOCAL_COPY,
         )
     if isinstance(e, (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError)):
         return WeightsError(

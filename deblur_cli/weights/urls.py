@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
 import urllib.error
@@ -15,6 +16,7 @@ from deblur_cli.errors import WeightsError
 
 ProgressFn = Callable[[int, int], None]
 
+LOCAL_COPY = "use a local copy with --weights (run, evaluate, bench)"  # download-weights itself has no --weights
 PART_SUFFIX = ".part"
 ATTEMPTS = 3  # connections that drop mid-file are resumed at once, this many tries in all
 TIMEOUT_S = 30.0  # per socket operation, not for the whole file
@@ -85,14 +87,21 @@ def fetch(
     resuming can help.
     """
     part, whole = part_path(target), whole_path(target)
+    made = not part.parent.exists()
     part.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(ATTEMPTS):
-        try:
-            return _get(url, part, whole, label=label, size=size, limit=limit, progress=progress)
-        except _Dropped as e:
-            dropped = e
-    whole.unlink(missing_ok=True)  # a server that ignores ranges cannot resume it either
-    raise WeightsError(f"{label}: download interrupted ({dropped})", hint="run the same command again: it resumes")
+    try:
+        for _ in range(ATTEMPTS):
+            try:
+                return _get(url, part, whole, label=label, size=size, limit=limit, progress=progress)
+            except _Dropped as e:
+                dropped = e
+        whole.unlink(missing_ok=True)  # a server that ignores ranges cannot resume it either
+        raise WeightsError(f"{label}: download interrupted ({dropped})", hint="run the same command again: it resumes")
+    except WeightsError:
+        if made:  # the entry's folder, left empty by a download that got nothing (offline): not kept
+            with contextlib.suppress(OSError):  # not empty: a .part kept to resume
+                part.parent.rmdir()
+        raise
 
 
 def _get(
@@ -107,7 +116,7 @@ def _get(
     except _OffHttp as e:
         raise WeightsError(
             f"{label}: {url} redirects to {e.args[0]}, which is not an http(s) address",
-            hint="the server is misconfigured; check weights.toml or pass a local file with --weights",
+            hint="the server is misconfigured; check weights.toml or " + LOCAL_COPY,
         ) from None
     except urllib.error.HTTPError as e:
         e.close()
@@ -130,7 +139,7 @@ def _get(
             reason = getattr(reason, "strerror", None) or _one_line(str(reason)) or type(reason).__name__
         raise WeightsError(
             f"{label}: cannot download {url}: {reason}",
-            hint="check the network connection, or pass a local file with --weights",
+            hint="check the network connection, or " + LOCAL_COPY,
         ) from None
     with response:
         if response.headers.get_content_type() == "text/html":
@@ -162,7 +171,7 @@ def _get(
             raise WeightsError(
                 f"{label}: the file is {readable_size(cap)}, more than the {readable_size(limit)} limit for a download "
                 "whose size weights.toml does not state",
-                hint="if the file is right, state its size in weights.toml (size = <bytes>), or pass a local file with --weights",
+                hint="if the file is right, state its size in weights.toml (size = <bytes>), or " + LOCAL_COPY,
             )
         if progress is not None:  # the size is known now: a bar can show before the first bytes
             progress(have, expected or 0)
@@ -209,14 +218,14 @@ def _http_error(label: str, url: str, e: urllib.error.HTTPError) -> WeightsError
     if 300 <= e.code < 400:  # urllib follows redirects: one left over loops, or points nowhere
         return WeightsError(
             f"{label}: {url} answered HTTP {e.code} and its redirects lead nowhere (a loop, or no Location)",
-            hint="the server is misconfigured; check weights.toml or pass a local file with --weights",
+            hint="the server is misconfigured; check weights.toml or " + LOCAL_COPY,
         )
     if e.code >= 500 or e.code == 429:
         hint = "the server is failing or busy, not the file: try again later"
     elif e.code in (401, 403):
-        hint = "the server refuses access: the file may have been made private; pass a local file with --weights"
+        hint = "the server refuses access: the file may have been made private; " + LOCAL_COPY
     else:
-        hint = "the pinned file is gone or moved; check weights.toml or pass a local file with --weights"
+        hint = "the pinned file is gone or moved; check weights.toml or " + LOCAL_COPY
     return WeightsError(f"{label}: {url} answered HTTP {e.code} {_one_line(str(e.reason))}", hint=hint)
 
 
