@@ -32,7 +32,7 @@ from deblur_cli.pipeline import to_tensor
 from deblur_cli.restorer import Restorer, restore_windows
 from deblur_cli.span import Span
 from deblur_cli.stream import greyed, is_grey
-from deblur_cli.video_io.atomic import write_bytes
+from deblur_cli.files import write_bytes
 from deblur_cli.tiles import restore_tiled
 from deblur_cli.video_io import DEFAULT_FPS, open_source
 from deblur_cli.windows import stitch_windows

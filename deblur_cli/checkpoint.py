@@ -5,7 +5,6 @@ Weights are data: nothing here builds a model or runs code from a file.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
@@ -19,6 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from deblur_cli.errors import OutputError, WeightsError
+from deblur_cli.files import drop
 
 ARCH_KEY = "architecture"
 CONFIG_KEY = "config"
@@ -48,8 +48,7 @@ def save_checkpoint(
     try:
         save_file(tensors, str(tmp), metadata=metadata)
     except BaseException as e:  # safetensors raises its own error types, a full disk included; or Ctrl-C
-        with contextlib.suppress(OSError):  # a read-only folder refuses even this (EROFS): the first error counts
-            tmp.unlink(missing_ok=True)
+        drop(tmp)  # the error that stopped the write is the one raised
         if isinstance(e, OSError) or not isinstance(e, Exception):
             raise
         raise OutputError(

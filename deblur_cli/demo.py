@@ -17,7 +17,7 @@ from deblur_cli.pipeline import ProgressFn, WindowOptions, to_image, to_tensor
 from deblur_cli.stream import restore_stream
 from deblur_cli.restorer import Restorer
 from deblur_cli.video_io import EncodeOptions, VideoInfo, open_sink, open_source
-from deblur_cli.video_io.atomic import discard, output_error, temp_name
+from deblur_cli.files import discard, output_error, temp_name
 
 FPS = Fraction(25)
 # Near-lossless in luma; 4:2:0 chroma, so that every player shows the clips.

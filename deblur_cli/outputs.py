@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 from deblur_cli.errors import OutputError, OutputExistsError, UsageError
-from deblur_cli.video_io import atomic
+from deblur_cli import files
 from deblur_cli.video_io.images import IMAGE_SUFFIXES, READ_ONLY_IMAGE_SUFFIXES, is_glob, is_image, natural_key
 
 VIDEO_SUFFIXES = {
@@ -197,10 +197,10 @@ def check_free(output: str | os.PathLike, *, force: bool) -> None:
     a folder that is not empty even with it. A run checks again once it holds the output's lock, since
     another run may have finished the same output in between."""
     out = Path(output)
-    if atomic.taken(out) and out.is_dir():  # frames go into a new or empty folder: --force empties none
+    if files.taken(out) and out.is_dir():  # frames go into a new or empty folder: --force empties none
         raise OutputExistsError(
             f"output exists: {out} is a folder that is not empty",
             hint="choose a new or empty folder for the PNG frames (--force does not empty folders)",
         )
-    if atomic.taken(out) and not force:
+    if files.taken(out) and not force:
         raise OutputExistsError(f"output exists: {out}", hint="pass --force to replace it (or --skip-existing to keep it)")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from deblur_cli.bench import BenchReport, BenchRow
-from deblur_cli.video_io.atomic import write_bytes
+from deblur_cli.files import write_bytes
 
 WIDTH, HEIGHT = 1200, 600  # output size in pixels
 _SS = 2  # supersampling factor

@@ -16,7 +16,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from deblur_cli.data.dataset import (
     split_videos,
 )
 from deblur_cli.errors import DeblurError, InputError, ModelError, OutputError, UsageError, WeightsError
+from deblur_cli.files import check_writable, drop
 from deblur_cli.metrics.psnr import psnr
 from deblur_cli.metrics.ssim import ssim
 from deblur_cli.tiles import crop_to, pad_to_multiple
@@ -701,7 +702,7 @@ def _load_weights(model: nn.Module, state: dict[str, torch.Tensor], name: str, d
 def _check_sample(sample: Path, inputs: list[Path], force: bool) -> None:
     """Refuse, before any clip is made, a --sample path that names one of `inputs` (even with `force`: the
     weights being evaluated would be lost), a folder, a name without .png, an existing file without
-    `force`, or a missing folder."""
+    `force`, a missing folder, or one that takes no new file (read-only)."""
     if sample.exists() and any(path.exists() and os.path.samefile(sample, path) for path in inputs):
         raise OutputError(f"--sample {sample} is an input of this evaluation", hint="write the sample to a new PNG file")
     if sample.is_dir():
@@ -714,6 +715,7 @@ def _check_sample(sample: Path, inputs: list[Path], force: bool) -> None:
         raise OutputError(f"--sample {sample} exists", hint="pass --force to replace it, or give a new file name")
     if not sample.parent.is_dir():
         raise OutputError(f"cannot write --sample {sample}: {sample.parent} is not a folder")
+    check_writable(sample)  # now, not after the evaluation
 
 
 def _evaluated_model(
@@ -806,8 +808,7 @@ def _save_state(path: Path, step: int, config: TrainConfig, model, ema, optimize
         torch.save(state, tmp)
         tmp.replace(path)
     except BaseException as e:  # a second Ctrl-C while saving, a full disk: no partial last.pt.tmp left behind
-        with suppress(OSError):  # a read-only folder refuses even this (EROFS): the first error counts
-            tmp.unlink(missing_ok=True)
+        drop(tmp)  # the error that stopped the write is the one raised
         if isinstance(e, (OSError, RuntimeError)):  # torch's zip writer reports a failed write as RuntimeError
             raise _unwritable(path, e) from None
         raise

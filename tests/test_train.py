@@ -1,9 +1,11 @@
 import csv
 import dataclasses
+import errno
 import os
 import signal
 import socket
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -624,6 +626,25 @@ def test_a_sample_not_named_png_is_refused_before_any_clip(tmp_path, monkeypatch
     with pytest.raises(UsageError, match="--sample writes a PNG image; .*s.jpg does not end in .png") as caught:
         evaluate(tmp_path, size=(16, 16), clips=1, frames=2, sample=tmp_path / "s.jpg", task=_tiny_task())
     assert caught.value.hint == "e.g. --sample s.png" and not (tmp_path / "s.jpg").exists()
+
+
+def test_a_sample_in_a_read_only_folder_is_refused_before_any_clip(tmp_path, monkeypatch):
+    """It failed after the evaluation had run (`cannot write ...`), its scores lost."""
+    import deblur_cli.train as train_module
+
+    train(dataclasses.replace(CONFIG, steps=1), tmp_path, task=_tiny_task())
+    (tmp_path / "ro").mkdir()
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):  # a read-only mount (root writes through a chmod)
+        if Path(path).parent == tmp_path / "ro":
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only)
+    monkeypatch.setattr(train_module, "validate", lambda *a, **k: pytest.fail("clips were made"))
+    with pytest.raises(OutputError, match=f"cannot write to {tmp_path / 'ro'}: permission denied"):
+        evaluate(tmp_path, size=(16, 16), clips=1, frames=2, sample=tmp_path / "ro" / "s.png", task=_tiny_task())
 
 
 def test_a_new_run_refuses_to_replace_weights_and_above_all_its_own_init(tmp_path):

@@ -15,6 +15,7 @@ import av
 import numpy as np
 import pytest
 
+from deblur_cli import files
 from deblur_cli.errors import InputError, OutputError
 from deblur_cli.span import Span
 from deblur_cli.video_io import (
@@ -22,7 +23,6 @@ from deblur_cli.video_io import (
     EncodeOptions,
     Frame,
     VideoInfo,
-    atomic,
     describe,
     open_sink,
     open_source,
@@ -1499,7 +1499,7 @@ def test_small_files_written_whole_get_the_usual_permissions(tmp_path):
     (mkstemp's 0600 kept them from the rest of a team)."""
     before = os.umask(0o022)
     try:
-        atomic.write_bytes(tmp_path / "scores.json", b"{}")
+        files.write_bytes(tmp_path / "scores.json", b"{}")
     finally:
         os.umask(before)
     assert (tmp_path / "scores.json").stat().st_mode & 0o777 == 0o644
@@ -1540,7 +1540,7 @@ def test_disk_full_is_reported_and_cleaned_up(tmp_path, monkeypatch):
         link.symlink_to("/dev/full")
         return link
 
-    monkeypatch.setattr(atomic, "reserve_file", reserve_full)
+    monkeypatch.setattr(files, "reserve_file", reserve_full)
     noise = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
     with pytest.raises(OutputError, match=r"disk full while writing .*o\.mp4") as e:
         with open_sink(tmp_path / "o.mp4", INFO) as sink:
@@ -1696,7 +1696,7 @@ def test_damage_messages_count_good_frames_in_words():
 
 
 def test_check_writable_probes_the_folder_and_leaves_nothing(tmp_path):
-    from deblur_cli.video_io.atomic import check_writable, write_bytes
+    from deblur_cli.files import check_writable, write_bytes
 
     check_writable(tmp_path / "scores.json")
     assert list(tmp_path.iterdir()) == []
@@ -1882,6 +1882,6 @@ def test_packets_without_a_possible_decode_time_are_decoded_when_shown():
     ],
 )
 def test_names_are_cut_to_bytes_without_splitting_a_character(name, room, cut):
-    from deblur_cli.video_io.atomic import cut_to_bytes
+    from deblur_cli.files import cut_to_bytes
 
     assert cut_to_bytes(name, room) == cut and len(os.fsencode(cut)) <= room

@@ -38,7 +38,7 @@ from deblur_cli.errors import DeblurError, InputError, OutputError, UsageError, 
 from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.outputs import same_file
 from deblur_cli.weights import has_local_weights
-from deblur_cli.video_io.atomic import check_writable
+from deblur_cli.files import check_writable
 from deblur_cli.video_io.images import is_glob, is_image
 
 if TYPE_CHECKING:

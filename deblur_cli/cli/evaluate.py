@@ -49,7 +49,7 @@ from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
 from deblur_cli.cli.tables import cell, figures_table, fitting_parts, frame_count, width_needed
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.datasets import find_sequences, save_folders, sequence_digest
-from deblur_cli.video_io.atomic import check_writable, taken
+from deblur_cli.files import check_writable, taken
 from deblur_cli.errors import DeblurError, OutputError, UsageError
 from deblur_cli.model_specs import MODELS
 from deblur_cli.video_io import input_identity

@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from deblur_cli import files
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, examples, labelled, note, note_left_out, out, report_error, warn
 from deblur_cli.cli.options import (
@@ -55,7 +56,7 @@ from deblur_cli.outputs import (
     expand_video_globs,
     plan_outputs,
 )
-from deblur_cli.video_io import EncodeOptions, atomic, check_sink, describe
+from deblur_cli.video_io import EncodeOptions, check_sink, describe
 from deblur_cli.video_io.deinterlace import MODES
 from deblur_cli.video_io.sinks import planned_warnings
 
@@ -207,7 +208,7 @@ def run(
         check_not_a_device(target)  # nor /dev/null for one
         check_not_the_input(source, target)
     several = len(planned) > 1
-    jobs = [(source, target) for source, target in planned if not (skip_existing and atomic.taken(target))]
+    jobs = [(source, target) for source, target in planned if not (skip_existing and files.taken(target))]
     for source, target in planned:
         if (source, target) not in jobs:
             note(f"skipped {source}: {target} exists")
@@ -238,7 +239,7 @@ def run(
             note(message)
         check_output_path(source, target, force=force)
         if target == output and not target.parent.is_dir():  # a file -o names: its folder is not made for it
-            raise atomic.output_error(target, FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)))
+            raise files.output_error(target, FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)))
         if side_by_side:
             from deblur_cli.side_by_side import composed_info  # imports torch
 

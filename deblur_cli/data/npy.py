@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
 
 from deblur_cli.errors import OutputError
+from deblur_cli.files import drop
 
 TEMP_SUFFIX = ".tmp.npy"  # an array being written, never one of the cache's
 
@@ -24,6 +24,5 @@ def save_npy(path: str | Path, array: np.ndarray) -> None:
         np.save(tmp, np.ascontiguousarray(array))
         tmp.replace(path)
     except BaseException:  # Ctrl-C, SIGTERM, a full disk: no partial array left to pass for a photo
-        with contextlib.suppress(OSError):  # a read-only folder refuses even this (EROFS): the first error counts
-            tmp.unlink(missing_ok=True)
+        drop(tmp)  # the error that stopped the write is the one raised
         raise

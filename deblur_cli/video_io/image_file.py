@@ -9,6 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from deblur_cli import files
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions, unused_options
@@ -135,7 +136,7 @@ class ImageFileSink(atomic.FinishOrAbort):
         self._state = "open"
         self._lock = OutputLock(self.path)
         try:
-            self._temp = atomic.reserve_file(self.path)
+            self._temp = files.reserve_file(self.path)
         except BaseException:
             self._lock.release()
             raise
@@ -175,5 +176,5 @@ class ImageFileSink(atomic.FinishOrAbort):
         """Delete the temporary file; the final name is never touched. Does nothing once finished or aborted."""
         if self._state == "open":
             self._state = "aborted"
-            atomic.discard(self._temp)
+            files.discard(self._temp)
         self._lock.release()

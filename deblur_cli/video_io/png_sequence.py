@@ -12,6 +12,7 @@ from typing import Callable
 import av
 import numpy as np
 
+from deblur_cli import files
 from deblur_cli.errors import OutputExistsError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions, unused_options
@@ -82,7 +83,7 @@ class PngSequenceSink(atomic.FinishOrAbort):
     ):
         self.path = Path(path)
         self.info = info
-        if atomic.taken(self.path):
+        if files.taken(self.path):
             raise OutputExistsError(
                 f"{self.path} already exists and is not an empty directory",
                 hint="choose a new directory name for the PNG frames, or empty it first",
@@ -100,7 +101,7 @@ class PngSequenceSink(atomic.FinishOrAbort):
         if key is None:
             self._held = OutputLock(self.path)
             try:
-                self._temp = atomic.reserve_dir(self.path)
+                self._temp = files.reserve_dir(self.path)
             except BaseException:
                 self._held.release()
                 raise
@@ -195,7 +196,7 @@ class PngSequenceSink(atomic.FinishOrAbort):
         if self._state == "open":
             self._state = "aborted"
             if self._folder is None:
-                atomic.discard(self._temp)
+                files.discard(self._temp)
             self._held.release(keep=bool(self.kept_frames))
 
 

@@ -26,6 +26,7 @@ import av
 import numpy as np
 from av.packet import PacketSideData, packet_sidedata_type_from_literal
 
+from deblur_cli import files
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions
@@ -226,7 +227,7 @@ class _SegmentWriter:
         if self._data is not None:
             with contextlib.suppress(OSError):  # closing flushes: on a full disk that fails again
                 self._data.close()
-        atomic.discard(self._part(".bin"))
+        files.discard(self._part(".bin"))
 
 
 def _load(folder: WorkFolder) -> tuple[list[_Record], int]:

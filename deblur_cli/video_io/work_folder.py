@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deblur_cli.errors import OutputBusyError, OutputError
-from deblur_cli.video_io import atomic
+from deblur_cli import files
 
 try:
     import fcntl
@@ -32,9 +32,9 @@ def work_folder(path: str | os.PathLike) -> Path:
     keeps two such names apart."""
     path = Path(path)
     name = path.name
-    if len(os.fsencode(f".{name}.deblur-work")) > atomic.NAME_MAX:
+    if len(os.fsencode(f".{name}.deblur-work")) > files.NAME_MAX:
         digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:8]
-        name = f"{atomic.cut_to_bytes(name, atomic.NAME_MAX - 22)}-{digest}"
+        name = f"{files.cut_to_bytes(name, files.NAME_MAX - 22)}-{digest}"
     return path.with_name(f".{name}.deblur-work")
 
 
@@ -92,7 +92,7 @@ class WorkFolder:
         """Remove everything but `names` (and the lock), and record this run's key."""
         for path in self.path.iterdir():
             if path.name not in names and path.name != _LOCK:
-                atomic.discard(path)
+                files.discard(path)
         write_json(self.path / _MANIFEST, {"format": WORK_FORMAT, "key": self._key})
 
     def release(self, *, keep: bool) -> None:
@@ -108,7 +108,7 @@ def normalized(data: dict) -> dict:
 def write_json(path: Path, data: dict) -> None:
     """Write `data` as JSON atomically and durably: a reader finds the old file or the whole new one,
     even after a power cut."""
-    atomic.write_bytes(path, json.dumps(data).encode("utf-8"), durable=True)
+    files.write_bytes(path, json.dumps(data).encode("utf-8"), durable=True)
 
 
 def _lock(work: Path, output: Path) -> int:
@@ -128,7 +128,7 @@ def _lock(work: Path, output: Path) -> int:
         except FileNotFoundError:  # the folder went as the run holding it ended: make it again
             continue
         except OSError as e:
-            raise atomic.output_error(output, e) from None
+            raise files.output_error(output, e) from None
         if fcntl is None:
             return fd
         try:
@@ -163,13 +163,13 @@ def _make_folder(work: Path, output: Path) -> bool:
     except FileExistsError:  # a folder, or something else, said below
         pass
     except OSError as e:
-        raise atomic.output_error(output, e) from None
+        raise files.output_error(output, e) from None
     try:
         found = os.lstat(work)
     except FileNotFoundError:
         return False
     except OSError as e:
-        raise atomic.output_error(output, e) from None
+        raise files.output_error(output, e) from None
     what = None
     if stat.S_ISLNK(found.st_mode) or getattr(found, "st_reparse_tag", 0):
         what = "a symbolic link"
@@ -202,7 +202,7 @@ def _remove_held(work: Path) -> None:
     with contextlib.suppress(OSError):
         for path in work.iterdir():
             if path.name != _LOCK:
-                atomic.discard(path)
+                files.discard(path)
     with contextlib.suppress(OSError):
         (work / _LOCK).unlink()
     with contextlib.suppress(OSError):

@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from deblur_cli import files
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder, unused_options
@@ -426,7 +427,7 @@ class VideoFileSink(atomic.FinishOrAbort):
         # beside the output, or in `temp_folder` (a run's work folder: what a killed run leaves there is
         # removed by the next one, where a hidden file beside the output would stay for good)
         try:
-            self._temp = atomic.reserve_file(self.path, temp_folder)
+            self._temp = files.reserve_file(self.path, temp_folder)
         except BaseException:
             self._unlock()
             raise
@@ -489,7 +490,7 @@ class VideoFileSink(atomic.FinishOrAbort):
             if self._container is not None:
                 with contextlib.suppress(Exception):
                     self._container.close()
-            atomic.discard(self._temp)
+            files.discard(self._temp)
         self._unlock()
 
     def finish(self) -> None:

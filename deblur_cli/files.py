@@ -1,0 +1,176 @@
+"""Files written whole or not at all: under a hidden temporary name in the target's folder, renamed into
+place at the end, so that a reader never sees half a file under the final name. No PyAV here: training
+and its checkpoints use these where PyAV is not installed (`video_io/atomic.py` builds the sinks' life
+cycle on them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+from deblur_cli.errors import OutputError
+
+
+NAME_MAX = 255  # bytes in one file name on the usual file systems (ext4, APFS, XFS)
+
+
+def temp_name(final: Path) -> Path:
+    """A fresh hidden name beside `final` with the same suffix (FFmpeg picks the container from it); the
+    stem is cut where the longer name would pass NAME_MAX."""
+    tail = f".deblur-{secrets.token_hex(4)}{final.suffix}"
+    return final.with_name(f".{cut_to_bytes(final.stem, NAME_MAX - 1 - len(os.fsencode(tail)))}{tail}")
+
+
+def cut_to_bytes(text: str, room: int) -> str:
+    """`text`, a file name, cut to at most `room` bytes as the file system stores it (os.fsencode),
+    without leaving half a UTF-8 character at the end. Bytes that are not UTF-8 are kept as they are."""
+    cut = os.fsencode(text)[:room]
+    for back in range(1, min(4, len(cut)) + 1):  # the last character's lead byte, if it is one of these
+        byte = cut[-back]
+        if byte & 0xC0 == 0x80:  # a continuation byte: the lead is further back
+            continue
+        if 0xC2 <= byte <= 0xF4 and back < (2 if byte < 0xE0 else 3 if byte < 0xF0 else 4):
+            cut = cut[:-back]  # a character whose bytes the cut split
+        break
+    return os.fsdecode(cut)
+
+
+def reserve_file(final: Path, folder: Path | None = None) -> Path:
+    """Create an empty temporary file beside `final` (or in `folder`, on the same file system) and return
+    its path; OutputError if the directory is missing or not writable. The file gets the usual
+    permissions (0666 less the umask)."""
+    while True:
+        temp = temp_name(final)
+        if folder is not None:
+            temp = folder / temp.name
+        try:
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return temp
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise output_error(final, e) from None
+
+
+def reserve_dir(final: Path) -> Path:
+    """Create an empty temporary directory beside `final`, as `reserve_file` does for files."""
+    while True:
+        temp = temp_name(final)
+        try:
+            os.mkdir(temp)
+            return temp
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise output_error(final, e) from None
+
+
+def commit(temp: Path, final: Path) -> None:
+    """Move the finished temporary file or directory to its final name (an empty directory there is replaced)."""
+    try:
+        if temp.is_dir() and final.is_dir():
+            final.rmdir()  # only an empty directory; the caller checked before writing
+        os.replace(temp, final)
+    except OSError as e:
+        discard(temp)
+        raise output_error(final, e) from None
+
+
+def discard(temp: Path) -> None:
+    """Remove a temporary file or directory; missing is fine. A symbolic link is removed, never followed."""
+    if temp.is_dir() and not temp.is_symlink():
+        shutil.rmtree(temp, ignore_errors=True)
+    else:
+        try:
+            temp.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def taken(path: str | os.PathLike) -> bool:
+    """Whether something is at an output path already; an empty folder does not count (an output
+    replaces it). A link counts even where it leads nowhere (a missing file, a loop of links): the
+    output's rename would replace it."""
+    path = Path(path)
+    return (path.exists() or path.is_symlink()) and not (path.is_dir() and not any(path.iterdir()))
+
+
+def write_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:
+    """Write `data` to `path` under a temporary name in the same folder, then rename it into place: a
+    reader finds the old file or the whole new one. `durable` also flushes it to disk before the rename,
+    so that a power cut cannot leave a renamed file without its content. OS errors are raised as
+    OutputError about `path`."""
+    fd, temp = _temp_file_beside(path, ".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException as e:
+        Path(temp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise output_error(path, e) from None
+        raise
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """OutputError unless a file can be written at `path`: its folder exists and takes a new file (one is
+    created there and removed). For the files a command writes at its end, so that a long run does not
+    end in an error about where its result goes."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder", hint="give a file name")
+    fd, temp = _temp_file_beside(path, ".probe")
+    os.close(fd)
+    os.unlink(temp)
+
+
+def _temp_file_beside(path: Path, suffix: str) -> tuple[int, str]:
+    """A new hidden file in `path`'s folder, open (fd) and named, with the usual permissions (0666 less
+    the umask: mkstemp's 0600 would keep a result from the rest of a team); OutputError about `path`
+    if it cannot be made."""
+    while True:
+        temp = _folder(path) / f".{path.name}.{secrets.token_hex(4)}{suffix}"
+        try:
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), str(temp)
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise output_error(path, e) from None
+
+
+def _folder(path: Path) -> Path:
+    return path.parent if str(path.parent) else Path(".")
+
+
+def output_error(path: Path, error: BaseException) -> OutputError:
+    """An OutputError naming the cause in words a user can act on (disk full, permissions, missing folder)."""
+    code = getattr(error, "errno", None)
+    where = _folder(path)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return OutputError(f"disk full while writing {path}", hint="free some space or write the output elsewhere")
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return OutputError(f"cannot write to {where}: permission denied", hint="choose a directory you can write to")
+    if code == errno.ENOENT and not where.is_dir():
+        return OutputError(f"cannot write {path}: directory {where} does not exist", hint="create it first")
+    if code == errno.ENOENT:  # a folder that takes no new files, such as /proc
+        return OutputError(f"cannot create files in {where}", hint="choose a directory you can write to")
+    if code == errno.ENOTDIR:
+        return OutputError(f"cannot write {path}: {where} is not a directory", hint="check the output path")
+    reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    return OutputError(f"cannot write {path}: {reason}", hint="check the output path and the free space")
+
+
+def drop(temp: Path) -> None:
+    """Remove the temporary file of a write that failed, if it is there. An error doing so (a read-only
+    folder refuses even this: EROFS) is ignored, so that the error that stopped the write is the one
+    reported."""
+    with contextlib.suppress(OSError):
+        temp.unlink(missing_ok=True)
