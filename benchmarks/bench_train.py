@@ -20,7 +20,9 @@ import torch
 
 from deblur_cli.data.dataset import TrainClips, split_photos
 from deblur_cli.devices import synchronize
-from deblur_cli.train import PRECISIONS, TrainConfig, autocast_dtype, get_task
+from deblur_cli.train import autocast_dtype
+from deblur_cli.train_config import PRECISIONS, TrainConfig
+from deblur_cli.train_tasks import get_task
 
 
 def main() -> None:

@@ -15,18 +15,10 @@ from torch import nn
 
 from deblur_cli.checkpoint import read_checkpoint, save_checkpoint
 from deblur_cli.errors import DeblurError, InputError, ModelError, OutputError, UsageError, WeightsError
-from deblur_cli.train import (
-    VALIDATION_DDIM_STEPS,
-    Task,
-    TrainConfig,
-    charbonnier,
-    echo_view,
-    evaluate,
-    fft_l1,
-    get_task,
-    lr_at,
-    train,
-)
+from deblur_cli.train import echo_view, lr_at, train
+from deblur_cli.train_config import TrainConfig
+from deblur_cli.train_evaluate import evaluate
+from deblur_cli.train_tasks import VALIDATION_DDIM_STEPS, Task, charbonnier, fft_l1, get_task
 
 
 class TinyRestorer(nn.Module):
@@ -379,7 +371,7 @@ def test_unknown_model_is_a_model_error():
 def test_every_model_can_be_trained():
     """`deblur train --help` lists the model names of model_specs.py as the trainable ones."""
     from deblur_cli.model_specs import MODELS
-    from deblur_cli.train import TASKS
+    from deblur_cli.train_tasks import TASKS
 
     assert list(TASKS) == list(MODELS)
 
@@ -482,7 +474,6 @@ def test_clips_too_large_for_the_memory_are_refused_before_the_run_folder(tmp_pa
 
 
 def test_evaluate_reads_the_run_and_writes_a_sample(tmp_path):
-    from deblur_cli.train import evaluate
 
     train(TrainConfig(**{**CONFIG.__dict__, "steps": 2}), tmp_path, task=_tiny_task())
     figures = evaluate(tmp_path, size=(24, 16), clips=1, frames=3, sample=tmp_path / "s.png", task=_tiny_task())
@@ -491,7 +482,6 @@ def test_evaluate_reads_the_run_and_writes_a_sample(tmp_path):
 
 
 def test_a_weights_file_is_evaluated_without_its_run(tmp_path):
-    from deblur_cli.train import evaluate
 
     train(dataclasses.replace(CONFIG, steps=2), tmp_path / "run", task=_tiny_task())
     export = tmp_path / "run" / "tiny.safetensors"
@@ -514,7 +504,6 @@ def test_a_weights_file_is_evaluated_without_its_run(tmp_path):
 
 
 def test_sharp_input_evaluation_feeds_the_targets(tmp_path):
-    from deblur_cli.train import evaluate
 
     train(dataclasses.replace(CONFIG, steps=1, lr=0.0), tmp_path, task=_tiny_task())
     state = torch.load(tmp_path / "last.pt", weights_only=True)
@@ -619,7 +608,7 @@ def test_a_run_checkpoint_given_as_weights_names_the_exported_file(tmp_path):
 
 def test_a_sample_not_named_png_is_refused_before_any_clip(tmp_path, monkeypatch):
     """`--sample s.jpg` wrote PNG bytes under that name, with exit code 0 (bench --plot refuses it)."""
-    import deblur_cli.train as train_module
+    import deblur_cli.train_evaluate as train_module
 
     train(dataclasses.replace(CONFIG, steps=1), tmp_path, task=_tiny_task())
     monkeypatch.setattr(train_module, "validate", lambda *a, **k: pytest.fail("clips were made"))
@@ -630,7 +619,7 @@ def test_a_sample_not_named_png_is_refused_before_any_clip(tmp_path, monkeypatch
 
 def test_a_sample_in_a_read_only_folder_is_refused_before_any_clip(tmp_path, monkeypatch):
     """It failed after the evaluation had run (`cannot write ...`), its scores lost."""
-    import deblur_cli.train as train_module
+    import deblur_cli.train_evaluate as train_module
 
     train(dataclasses.replace(CONFIG, steps=1), tmp_path, task=_tiny_task())
     (tmp_path / "ro").mkdir()
@@ -798,13 +787,13 @@ def test_a_validation_size_too_small_for_ssim_is_refused_before_training(tmp_pat
 def test_a_checkpoint_interrupted_while_saved_leaves_no_temporary_file(tmp_path, monkeypatch):
     """A second Ctrl-C while saving left `last.pt.tmp` (and the weights' `.tmp`) behind."""
     import deblur_cli.checkpoint
-    import deblur_cli.train
+    import deblur_cli.train_state
 
     def stopping(obj, path, *args, **kwargs):
         open(path, "wb").write(b"PK")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(deblur_cli.train.torch, "save", stopping)
+    monkeypatch.setattr(deblur_cli.train_state.torch, "save", stopping)
     with pytest.raises(KeyboardInterrupt):
         train(dataclasses.replace(CONFIG, steps=1), tmp_path / "a", task=_tiny_task())
     monkeypatch.undo()
@@ -879,6 +868,7 @@ def test_a_full_disk_while_saving_is_one_line_naming_the_file_and_keeps_the_last
     import errno
 
     import deblur_cli.train
+    import deblur_cli.train_state
 
     config = dataclasses.replace(CONFIG, steps=4, save_every=2)
     train(config, tmp_path, until=2, task=_tiny_task())
@@ -888,7 +878,7 @@ def test_a_full_disk_while_saving_is_one_line_naming_the_file_and_keeps_the_last
         open(path, "wb").write(b"PK")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(deblur_cli.train.torch, "save", full)
+    monkeypatch.setattr(deblur_cli.train_state.torch, "save", full)
     with pytest.raises(OutputError, match=r"cannot write .*last\.pt: No space left on device") as caught:
         train(config, tmp_path, resume=True, task=_tiny_task())
     assert "--resume" in caught.value.hint
@@ -897,7 +887,7 @@ def test_a_full_disk_while_saving_is_one_line_naming_the_file_and_keeps_the_last
     def torn(obj, path, *args, **kwargs):  # what torch's zip writer raises when a write fails
         raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
 
-    monkeypatch.setattr(deblur_cli.train.torch, "save", torn)
+    monkeypatch.setattr(deblur_cli.train_state.torch, "save", torn)
     with pytest.raises(OutputError, match=r"cannot write .*last\.pt: the write failed"):
         train(config, tmp_path, resume=True, task=_tiny_task())
     monkeypatch.undo()

@@ -253,7 +253,8 @@ def test_synth_command_writes_clips_from_videos_and_refuses_sizes_none_holds(tmp
 def test_evaluate_on_the_held_out_video(tmp_path):
     from tests.test_train import CONFIG, _tiny_task
 
-    from deblur_cli.train import evaluate, train
+    from deblur_cli.train import train
+    from deblur_cli.train_evaluate import evaluate
 
     cache = tmp_path / "cache"
     prepare_video(write_video(tmp_path / "b.mkv", moving(8, seed=3)), cache / "videos/tree")

@@ -293,7 +293,8 @@ def train_command(
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     import torch
 
-    from deblur_cli.train import evaluate, train
+    from deblur_cli.train import train
+    from deblur_cli.train_evaluate import evaluate
 
     if threads:
         torch.set_num_threads(threads)

@@ -1,0 +1,173 @@
+"""A training run's state file (`last.pt`): written whole or not at all, read back with every setting
+checked, and the settings a resumed run takes from the command line or keeps from the run."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from deblur_cli.errors import InputError, OutputError, UsageError
+from deblur_cli.files import drop
+from deblur_cli.train_config import TrainConfig
+
+CHECKPOINT = "last.pt"  # full training state, for --resume
+
+
+def save_state(path: Path, step: int, config: TrainConfig, model, ema, optimizer) -> None:
+    state = {
+        "step": step,
+        "config": asdict(config),
+        "model": model.state_dict(),
+        "ema": ema.state_dict(),
+        "optimizer": optimizer.state_dict(),
+    }
+    tmp = path.with_name(path.name + ".tmp")  # written aside, then renamed: the last checkpoint stays whole
+    try:
+        torch.save(state, tmp)
+        tmp.replace(path)
+    except BaseException as e:  # a second Ctrl-C while saving, a full disk: no partial last.pt.tmp left behind
+        drop(tmp)  # the error that stopped the write is the one raised
+        if isinstance(e, (OSError, RuntimeError)):  # torch's zip writer reports a failed write as RuntimeError
+            raise _unwritable(path, e) from None
+        raise
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Within the block, a failed write (a full disk, a folder made read-only) is an OutputError naming
+    `path`, not an OSError without a file name."""
+    try:
+        yield
+    except OSError as e:
+        raise _unwritable(path, e) from None
+
+
+def _unwritable(path: Path, error: Exception) -> OutputError:
+    reason = error.strerror if isinstance(error, OSError) and error.strerror else "the write failed"
+    return OutputError(
+        f"cannot write {path}: {reason}",
+        hint=f"check the free space and the permissions of {path.parent}; --resume continues from the last checkpoint",
+    )
+
+
+def read_state(path: Path, needed: tuple[str, ...] = ("step", "config", "model", "ema", "optimizer")) -> dict:
+    """The training state saved at `path` (read once per resume: config, weights, optimiser, step), which
+    must hold `needed`; InputError for a file that is not such a state (cut short, another file)."""
+    if not path.is_file():
+        raise UsageError(f"nothing to resume: {path} does not exist", hint="drop --resume to start a new run")
+    hint = "a run stopped while saving keeps the state before; otherwise start a new run with another --out"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # torch's message suggests weights_only=False, never to be done with a file: not passed on
+        raise InputError(f"cannot read {path}: it is not a complete training checkpoint", hint=hint) from None
+    missing = [key for key in needed if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise InputError(f"{path} is not a training checkpoint of deblur (no {', '.join(missing)})", hint=hint)
+    _check_stored_config(state["config"], path)
+    step = state.get("step", 0)
+    if type(step) is not int or step < 0:  # bool is an int too: compared by type
+        raise _not_resumable(path, f"its step is {step!r}")
+    return state
+
+
+# Settings that runs begun before them do not store: such a run trained as their default says.
+ADDED_LATER = ("gpu_synthesis", "echo", "precision", "init", "prior", "prior_sha256")
+STORED_BEFORE = {"amp": False}  # settings of older versions that a resume translates (amp: precision)
+AT_LEAST_ZERO = ("warmup", "seed", "workers")  # the other whole numbers of a run are at least 1
+
+
+def _check_stored_config(stored: object, path: Path) -> None:
+    """InputError unless `stored`, the config in the checkpoint `path`, is one that some version of deblur
+    wrote and this one can continue: every setting it knows and none other, each of its type, rather than
+    a TypeError or a wrong run further on."""
+    if not isinstance(stored, dict):
+        raise _not_resumable(path, f"its config is {type(stored).__name__!r}, not a table of settings")
+    defaults = {**asdict(TrainConfig()), **STORED_BEFORE}
+    unknown = sorted(str(name) for name in stored if name not in defaults)
+    if unknown:
+        unknown_here = f"settings unknown here: {', '.join(unknown)}"
+        raise _not_resumable(path, f"it was written by another version of deblur ({unknown_here})")
+    missing = [name for name in asdict(TrainConfig()) if name not in stored and name not in ADDED_LATER]
+    if missing:
+        raise _not_resumable(path, f"its config has no {', '.join(missing)}")
+    for name, value in stored.items():
+        default = defaults[name]
+        if default is None:  # a file or a cache, or none
+            fits = value is None or isinstance(value, str)
+        elif isinstance(default, bool):
+            fits = isinstance(value, bool)
+        elif isinstance(default, int):
+            fits = type(value) is int and value >= (0 if name in AT_LEAST_ZERO else 1)
+        elif isinstance(default, float):
+            fits = type(value) in (int, float) and math.isfinite(value)
+        elif isinstance(default, tuple):  # val_size, (W, H)
+            fits = isinstance(value, (list, tuple)) and len(value) == 2 and all(type(v) is int and v > 0 for v in value)
+        else:
+            fits = isinstance(value, type(default))
+        if not fits:
+            raise _not_resumable(path, f"its {name} is {value!r}")
+
+
+def _not_resumable(path: Path, what: str) -> InputError:
+    return InputError(
+        f"{path} is not a run this version of deblur can resume: {what}",
+        hint="continue it with the version that wrote it, or start a new run with another --out",
+    )
+
+
+# What a resumed run takes from the command line: its length and learning-rate schedule, the bookkeeping,
+# where the photos are, and the EMA (which does not feed back into training).
+RESUMED_FREELY = (
+    "steps", "lr", "warmup", "val_every", "val_clips", "val_size", "save_every", "workers", "gpu_synthesis",
+    "sources", "ema", "precision",
+)  # fmt: skip
+
+
+# What defines the run's model and data stream: a resume that changed one would not continue the run.
+RESUMED_FIXED = ("model", "crop", "frames", "batch", "seed", "echo", "prior", "init")
+
+
+def resumed_config(stored: dict, config: TrainConfig, path: Path, given: frozenset[str] | None = None) -> TrainConfig:
+    """The config a resumed run trains with: the `stored` one, with those of RESUMED_FREELY in `given`
+    (all, for None) taken from `config`. UsageError if one of RESUMED_FIXED in `given` differs."""
+    stored = {**asdict(TrainConfig()), **stored}  # a field newer than the run: its default is what the run did
+    if "amp" in stored:  # runs from before `precision`: amp meant bf16/fp16 on CUDA only, i.e. "auto"
+        stored["precision"] = "auto" if stored.pop("amp") else "fp32"
+    stored["val_size"] = tuple(stored["val_size"])
+    changed = [
+        name for name in RESUMED_FIXED
+        if (given is None or name in given) and not _same_setting(name, stored[name], getattr(config, name))
+    ]  # fmt: skip
+    if changed:
+        options = ", ".join(as_option(name, stored[name]) for name in changed)
+        raise UsageError(
+            f"{path} is a run with {options}: a resume cannot change {'it' if len(changed) == 1 else 'them'}",
+            hint=f"drop {', '.join(as_option(name) for name in changed)} to continue it, or give another --out",
+        )
+    free = [k for k in RESUMED_FREELY if given is None or k in given]
+    return TrainConfig(**{**stored, **{k: getattr(config, k) for k in free}})
+
+
+def _same_setting(name: str, stored: object, given: object) -> bool:
+    if name in ("init", "prior") and stored is not None and given is not None:  # files, named as the user chose
+        return stored == given or Path(str(stored)).resolve() == Path(str(given)).resolve()
+    return stored == given
+
+
+def as_option(name: str, value: object = "") -> str:
+    """`name`, a field of TrainConfig, as its command-line option with `value` ("no --prior" for None)."""
+    option = "--" + name.replace("_", "-")
+    return f"no {option}" if value is None else f"{option} {value}".rstrip()
+
+
+def load_state(state: dict, model, ema, optimizer) -> int:
+    """Load a saved training state into the given objects; returns its step."""
+    model.load_state_dict(state["model"])
+    ema.load_state_dict(state["ema"])
+    optimizer.load_state_dict(state["optimizer"])
+    return int(state["step"])

@@ -1,0 +1,224 @@
+"""What each trainable model is to the training loop (a `Task`: how to build it, its loss, how it restores
+a clip, how its weights are exported), and how a model is scored on held-out clips (`validate`), by the
+loop and by `train --evaluate` alike."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from deblur_cli.checkpoint import state_mismatch
+from deblur_cli.errors import ModelError, UsageError, WeightsError
+from deblur_cli.metrics.psnr import psnr
+from deblur_cli.metrics.ssim import ssim
+from deblur_cli.tiles import crop_to, pad_to_multiple
+from deblur_cli.train_config import TrainConfig
+
+
+@dataclass(frozen=True)
+class Task:
+    """How one model family trains, validates and exports."""
+
+    build: Callable[[], nn.Module]  # a freshly initialised model
+    loss: Callable[[nn.Module, torch.Tensor, torch.Tensor, TrainConfig, torch.Generator], torch.Tensor]
+    restore: Callable[[nn.Module, torch.Tensor], torch.Tensor]  # (B, T, 3, H, W) -> same, for validation
+    export: Callable[[nn.Module, Path], None]  # half-precision inference weights
+    multiple: int = 1  # crops must be multiples of this; validation clips are padded to it
+    prior: Callable[[torch.Tensor], torch.Tensor] | None = None  # a residual model's DSTNet estimate, (B, T, 3, H, W)
+    max_frames: int | None = None  # most frames per clip the model takes (None: any number)
+
+
+def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Mean sqrt((x - y)² + eps²): L1 that stays smooth at zero."""
+    return torch.sqrt((x - y).square() + eps * eps).mean()
+
+
+def fft_l1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean L1 distance between the 2-D spectra (real and imaginary parts) of x and y, (..., H, W)."""
+    fx, fy = torch.fft.rfft2(x.float()), torch.fft.rfft2(y.float())
+    return (torch.view_as_real(fx) - torch.view_as_real(fy)).abs().mean()
+
+
+def _dstnet_task(variant: str, prior: str | None) -> Task:
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNET_VARIANTS, MULTIPLE, DSTNet
+
+    if prior is not None:
+        raise UsageError("--prior applies to the diffusion models (wtsa, wtsa-s) only")
+    config = DSTNET_VARIANTS[variant]
+
+    def loss(model, blurred, sharp, cfg, generator):
+        out = model(blurred)
+        return charbonnier(out, sharp) + cfg.fft_weight * fft_l1(out, sharp)
+
+    return Task(
+        build=lambda: DSTNet(config),
+        loss=loss,
+        restore=lambda model, blurred: model(blurred),
+        export=lambda model, path: save_dstnet(model, path, extra_metadata={"variant": variant}, half=True),
+        multiple=MULTIPLE,
+    )
+
+
+VALIDATION_DDIM_STEPS = 10  # validation tracks progress; `deblur run` samples with 20 by default
+# x0 = 2·scale·(sharp − estimate) for the residual condition. The bundled dstnet-s leaves an RMS error of
+# about 0.047 on training clips (measured on 24 clips of 128 px); 6 lifts the correction to an RMS near
+# 0.56, the scale of 2·sharp − 1.
+RESIDUAL_SCALE = 6.0
+
+
+def _wtsa_task(variant: str, prior_spec: str | None, ddim_steps: int = VALIDATION_DDIM_STEPS) -> Task:
+    from deblur_cli.diffusion.loss import diffusion_loss
+    from deblur_cli.diffusion.sample import sample
+    from deblur_cli.diffusion.schedule import DiffusionConfig
+    from deblur_cli.models.dstnet import MULTIPLE as PRIOR_MULTIPLE
+    from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAUNet
+    from deblur_cli.wtsa_weights import save_wtsa
+
+    config = WTSA_VARIANTS[variant]
+    multiple = 2 ** (len(config.channels) - 1)  # as WTSAUNet.multiple: one halving per stage after the first
+    if prior_spec is None:
+        prior, diffusion = None, DiffusionConfig()
+    else:
+        prior = _load_prior(prior_spec).requires_grad_(False)
+        diffusion = DiffusionConfig(condition="residual", scale=RESIDUAL_SCALE)
+        multiple = math.lcm(multiple, PRIOR_MULTIPLE)
+
+    @torch.no_grad()
+    def condition(blurred: torch.Tensor) -> torch.Tensor:
+        """What the model is conditioned on: the blurry clip, or the prior's estimate of its sharp frames."""
+        if prior is None:
+            return blurred
+        prior.to(blurred.device)  # a no-op once there
+        return prior(blurred).clamp(0, 1).to(blurred.dtype)
+
+    def restore(model, blurred):
+        generator = torch.Generator(blurred.device).manual_seed(0)
+        return sample(model, condition(blurred), steps=ddim_steps, generator=generator, diffusion=diffusion)
+
+    return Task(
+        build=lambda: WTSAUNet(config),
+        loss=lambda model, blurred, sharp, cfg, generator: diffusion_loss(
+            model, sharp, condition(blurred), diffusion=diffusion, generator=generator
+        ),
+        restore=restore,
+        export=lambda model, path: save_wtsa(
+            model, path, diffusion=diffusion, prior=prior, extra={"variant": variant}, dtype=torch.float16
+        ),
+        multiple=multiple,
+        max_frames=config.max_frames,
+        prior=None if prior is None else condition,
+    )
+
+
+def _load_prior(spec: str) -> nn.Module:
+    """The DSTNet a residual diffusion model corrects: a DSTNet weights file, a residual WTSA file (its
+    prior), or a model name resolved as `deblur run` does."""
+    from deblur_cli.dstnet_weights import load_dstnet
+    from deblur_cli.wtsa_weights import is_wtsa_file, load_wtsa
+
+    spec = prior_file(spec)
+    if is_wtsa_file(spec):
+        prior = load_wtsa(spec)[2]
+        if prior is None:
+            raise UsageError(f"--prior {spec} is a WTSA model without a DSTNet prior")
+        return prior
+    return load_dstnet(spec)
+
+
+def prior_file(spec: str) -> str:
+    """The weights file of --prior `spec`: the file it names, or a DSTNet model name's weights."""
+    if not Path(spec).is_file():
+        from deblur_cli.restorers import model_spec
+        from deblur_cli.weights import resolve_weights
+
+        try:
+            architecture = model_spec(spec).architecture
+        except ModelError:
+            raise UsageError(
+                f"--prior {spec}: no such file, and not a model name",
+                hint="give a DSTNet weights file or dstnet/dstnet-s",
+            ) from None
+        if architecture != "dstnet":
+            raise UsageError(f"--prior must be a DSTNet, not {spec!r}")
+        try:
+            spec = str(resolve_weights(spec).path)
+        except WeightsError as e:  # its hint names `deblur run`'s option; train takes the file here
+            e.hint = e.hint and e.hint.replace("with --weights", "with --prior FILE")
+            raise
+    return spec
+
+
+TASKS: dict[str, Callable[..., Task]] = {  # (prior, **options) -> Task
+    "dstnet": lambda prior: _dstnet_task("dstnet", prior),
+    "dstnet-s": lambda prior: _dstnet_task("dstnet-s", prior),
+    "wtsa": lambda prior, **options: _wtsa_task("wtsa", prior, **options),
+    "wtsa-s": lambda prior, **options: _wtsa_task("wtsa-s", prior, **options),
+}
+DIFFUSION_TASKS = ("wtsa", "wtsa-s")
+
+
+def get_task(name: str, prior: str | None = None, *, ddim_steps: int | None = None) -> Task:
+    """The Task of a model name in TASKS; `prior` (diffusion models only) makes it a residual model, and
+    `ddim_steps` (diffusion models only) is what its validation samples with (VALIDATION_DDIM_STEPS if None)."""
+    if name not in TASKS:
+        raise ModelError(f"cannot train {name!r}", hint=f"trainable models: {', '.join(TASKS)}")
+    if ddim_steps is not None and name not in DIFFUSION_TASKS:
+        raise UsageError(f"--ddim-steps applies to the diffusion models ({', '.join(DIFFUSION_TASKS)}), not {name}")
+    try:
+        return TASKS[name](prior, **({} if ddim_steps is None else {"ddim_steps": ddim_steps}))
+    except ImportError as e:
+        raise ModelError(f"model {name!r} is not available in this build: {e}") from None
+
+
+def check_frames(task: Task, frames: int, name: str) -> None:
+    if task.max_frames is not None and frames > task.max_frames:
+        raise UsageError(
+            f"--frames {frames} is more than {name} takes: at most {task.max_frames} frames per clip",
+            hint=f"--frames {task.max_frames} or fewer (its positional table has {task.max_frames} rows)",
+        )
+
+
+def procedural_note(sources: str | Path | None, size: tuple[int, int]) -> str:
+    """What to tell a user whose held-out clips of `size` (W, H) are all procedural scenes."""
+    w, h = size
+    why = f"no held-out photo in {sources} fits clips of {w}x{h}" if sources else "no --sources"
+    return f"{why}: the validation figures are on procedural scenes, not on real footage"
+
+
+def load_weights(model: nn.Module, state: dict[str, torch.Tensor], name: str, described: str) -> None:
+    """Load `state` into `model`, strictly; WeightsError naming `name` when it holds another model's
+    tensors (their keys or shapes), rather than PyTorch's list of every one of them."""
+    problem = state_mismatch(model.state_dict(), state)
+    if problem is not None:
+        raise WeightsError(f"{name} does not hold {described} weights: {problem}", hint="give a file of that model")
+    model.load_state_dict(state, strict=True)  # copy_ casts a float16 file to the model's dtype
+
+
+@torch.no_grad()
+def validate(task: Task, model: nn.Module, clips: Dataset, device: torch.device) -> dict[str, float]:
+    """Mean PSNR/SSIM over all frames of `clips`: of the blurred input and of the model's output."""
+    sums = {"psnr_in": 0.0, "psnr": 0.0, "ssim_in": 0.0, "ssim": 0.0}
+    count = 0
+    for i in range(len(clips)):
+        blurred, sharp = clips[i]
+        restored = restore_clip(task, model, blurred, device)
+        sums["psnr_in"] += float(psnr(blurred, sharp).sum())
+        sums["psnr"] += float(psnr(restored, sharp).sum())
+        sums["ssim_in"] += float(ssim(blurred, sharp).sum())
+        sums["ssim"] += float(ssim(restored, sharp).sum())
+        count += blurred.shape[0]
+    return {k: v / max(count, 1) for k, v in sums.items()}
+
+
+@torch.no_grad()
+def restore_clip(task: Task, model: nn.Module, clip: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """clip (T, 3, H, W) of any size -> restored (T, 3, H, W) in [0, 1] on the CPU; pads once for the model."""
+    padded, size = pad_to_multiple(clip[None].to(device), task.multiple)
+    return crop_to(task.restore(model, padded), size)[0].float().clamp(0, 1).cpu()
