@@ -802,6 +802,33 @@ def test_h264_in_mpeg_ps_reads_back_at_its_frame_rate(tmp_path, target_name):
     assert min(psnr(a, b) for a, b in zip(images, decode(tmp_path / target_name))) > 30
 
 
+@pytest.mark.parametrize("target_name, codec", [("b.mpg", "libx264"), ("b.vob", "libx264"), ("b.mpg", "libx265")])
+def test_h264_and_hevc_in_mpeg_ps_keep_a_variable_frame_rate(tmp_path, target_name, codec):
+    """MPEG-PS times each frame that begins a PES packet: the encoder counted frames at the 25 fps average, so
+    frames 20 ms apart were moved to 40 ms ticks (0.20, 0.22, 0.24, 0.28 came out 0.20, 0.24, 0.28, 0.32). Noise,
+    so that every frame is larger than a 2 KB packet and has a time of its own."""
+    stamps = [0, 40, 80, 200, 220, 240, 280, 400]  # ms
+    source = tmp_path / "a.mkv"
+    noise = np.random.default_rng(0)
+    with av.open(str(source), "w") as container:
+        video = container.add_stream("ffv1", rate=25)
+        video.width, video.height, video.pix_fmt = 128, 96, "yuv420p"
+        video.time_base = video.codec_context.time_base = Fraction(1, 1000)
+        for stamp in stamps:
+            frame = av.VideoFrame.from_ndarray(noise.integers(0, 256, (96, 128, 3), dtype=np.uint8), format="rgb24")
+            frame.pts, frame.time_base = stamp, Fraction(1, 1000)
+            container.mux(video.encode(frame))
+        container.mux(video.encode())
+    convert(source, tmp_path / target_name, codec=codec)
+    with av.open(str(tmp_path / target_name)) as container:
+        stream = container.streams.video[0]
+        got = sorted(p.pts for p in container.demux(stream) if p.size)
+    assert [(p - got[0]) * stream.time_base for p in got] == [Fraction(s, 1000) for s in stamps]
+    with open_source(tmp_path / target_name) as frames:
+        assert [f.pts * frames.info.time_base for f in frames] == [Fraction(s, 1000) for s in stamps]
+    assert frames.info.fps == describe(source).fps  # the stated rate, not the 90 kHz clock's
+
+
 @pytest.mark.parametrize("target_name, codec", [("b.h264", "h264"), ("b.hevc", "hevc"), ("b.m2v", "mpeg2video")])
 def test_a_bare_video_stream_keeps_its_frame_rate(tmp_path, target_name, codec):
     """A bare stream has no container to time it: FFmpeg reads it at 25 fps unless the codec says otherwise.

@@ -49,10 +49,13 @@ _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream stores RGB (or GBR) planes, no YUV 
 _UNSPECIFIED = 2  # AVCOL_SPC_UNSPECIFIED
 _FRAME_CLOCK_FORMATS = {"avi", "yuv4mpegpipe"}  # containers whose time base is their frame rate
 _FRAME_CLOCK_ENCODERS = {"mpeg2video"}  # encoders that take no time base but their frame rate's
-# MPEG program streams (.mpg, .vob) and bare streams (.h264, .hevc, .m2v) state no frame rate: readers take
-# the codec's own (H.264's timing info), which counts the time base's ticks, so the encoder counts frames
-# (H.264 in .mpg read as 90000 fps)
-_CODEC_RATE_FORMATS = {"mpeg", "svcd", "vob", "dvd", "vcd", "h264", "hevc", "mpeg2video", "mpeg1video"}
+# Bare streams (.h264, .hevc, .m2v) state no frame rate and hold no timestamps: readers take the codec's rate
+# (H.264's timing info), so the encoder counts frames (with the stream's 90 kHz ticks H.264 read as 90000 fps)
+_BARE_FORMATS = {"h264", "hevc", "mpeg2video", "mpeg1video"}
+# MPEG program streams (.mpg, .vob) state no rate either, but keep each frame's time (where a frame starts a
+# PES packet): encoders that state the rate apart from the time base keep the source's timestamps there
+_PROGRAM_STREAM_FORMATS = {"mpeg", "svcd", "vob", "dvd", "vcd"}
+_RATE_STATING_ENCODERS = {"libx264", "libx265"}  # x264 with force-cfr: its timing info from the rate, not the time base
 # Containers whose timestamps count in a unit of their own, coarser than most streams' time bases.
 _CONTAINER_CLOCKS = {"matroska": Fraction(1, 1000), "webm": Fraction(1, 1000), "flv": Fraction(1, 1000)}
 _BT709, _BT601 = 1, 5  # AVCOL_SPC_BT709, AVCOL_SPC_BT470BG
@@ -157,8 +160,12 @@ class VideoEncoder:
         # AVI gives every tick of its time base a frame: a finer one would read as a rate of thousands of
         # frames a second, nearly all of them dropped, so it counts frames and timestamps are rounded to them
         # (so do Y4M's header and MPEG-2, whose encoder refuses any other time base)
+        format_name = container.format.name
+        self._keeps_times = format_name in _PROGRAM_STREAM_FORMATS and encoding.encoder in _RATE_STATING_ENCODERS
         frame_clock = (
-            container.format.name in _FRAME_CLOCK_FORMATS | _CODEC_RATE_FORMATS or encoding.encoder in _FRAME_CLOCK_ENCODERS
+            format_name in _FRAME_CLOCK_FORMATS | _BARE_FORMATS
+            or (format_name in _PROGRAM_STREAM_FORMATS and not self._keeps_times)
+            or encoding.encoder in _FRAME_CLOCK_ENCODERS
         )
         self.time_base = 1 / info.rate if frame_clock else self.source_time_base
         self._scale = self.source_time_base / self.time_base
@@ -197,6 +204,10 @@ class VideoEncoder:
                     "the output differently (libx265, the default for 10-bit input in .mp4/.mov/.mkv, and libsvtav1 "
                     "keep it)"
                 )
+        if self._keeps_times and encoding.encoder == "libx264":
+            # x264 takes variable-rate input's timing info from the time base (90000 fps in MPEG-PS); force-cfr
+            # states the rate there and still passes each frame's timestamp through
+            options["x264-params"] = ":".join(filter(None, [options.get("x264-params"), "force-cfr=1"]))
         suffix = Path(self._name).suffix
         try:
             stream = container.add_stream(encoding.encoder, rate=info.rate, options=options)
