@@ -1876,6 +1876,10 @@ def test_tiny_deep_video_is_kept_off_x265_which_crashes_on_it():
     assert resolve_encoder(EncodeOptions(), ".mp4", 10, 64, 64).encoder == "libx265"
     with pytest.raises(OutputError, match="libx265 cannot encode 48x40 frames"):
         resolve_encoder(EncodeOptions(codec="x265"), ".mkv", 10, 48, 40)
+    # a bare .hevc stream holds nothing else: it said "the .hevc container cannot hold libx264 video"
+    with pytest.raises(OutputError, match="libx265 cannot encode 64x48 frames") as caught:
+        resolve_encoder(EncodeOptions(), ".hevc", 8, 64, 48)
+    assert caught.value.hint == "write .h264 or .mkv instead"
 
 
 def test_packets_without_a_possible_decode_time_are_decoded_when_shown():

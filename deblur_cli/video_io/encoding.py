@@ -227,11 +227,12 @@ def resolve_encoder(
     name = options.codec or defaults.get(suffix.lower()) or CODEC_FOR_SUFFIX.get(suffix.lower(), "libx264")
     name = ALIASES.get(name, name)
     if name == "libx265" and min(width, height) < X265_SMALLEST:
-        if options.codec is not None:
+        bare = CODEC_FOR_SUFFIX.get(suffix.lower()) == "libx265"  # .hevc holds HEVC only: no H.264 in its place
+        if options.codec is not None or bare:
             raise OutputError(
                 f"libx265 cannot encode {width}x{height} frames (it fails on frames with a side under {X265_SMALLEST} "
                 "pixels)",
-                hint="use --codec libx264, which keeps 10 bits too",
+                hint="write .h264 or .mkv instead" if bare else "use --codec libx264, which keeps 10 bits too",
             )
         name = "libx264"
     variant = ENCODERS.get(name) or _generic(name)
