@@ -1423,6 +1423,30 @@ def test_unreadable_image_in_a_sequence_is_named(tmp_path):
     assert e.value.frames_before == 1
 
 
+def float_tiff(path: Path, width: int = 4, height: int = 3, order: str = "<") -> Path:
+    """A grey TIFF of 32-bit floating-point samples (SampleFormat 3), as scientific and HDR tools write."""
+    import struct
+
+    pixels = struct.pack(f"{order}{width * height}f", *[i / (width * height) for i in range(width * height)])
+    tags = [(256, 3, width), (257, 3, height), (258, 3, 32), (259, 3, 1), (262, 3, 1), (273, 4, 8), (277, 3, 1),
+            (278, 3, height), (279, 4, len(pixels)), (339, 3, 3)]  # fmt: skip
+    ifd = struct.pack(f"{order}H", len(tags)) + b"".join(
+        struct.pack(f"{order}HHI", tag, kind, 1) + struct.pack(f"{order}{'H' if kind == 3 else 'I'}", value).ljust(4, b"\0")
+        for tag, kind, value in tags
+    ) + b"\0\0\0\0"
+    head = (b"II*\0" if order == "<" else b"MM\0*") + struct.pack(f"{order}I", 8 + len(pixels))
+    path.write_bytes(head + pixels + ifd)
+    return path
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_a_float_tiff_is_named_as_such_not_as_damaged(tmp_path, order):
+    path = float_tiff(tmp_path / "scan.tif", order=order)
+    with pytest.raises(InputError, match=r"scan\.tif is a floating-point TIFF, which FFmpeg does not decode") as e:
+        read_all(path)
+    assert e.value.hint == "save it as a 16-bit TIFF or PNG"  # it said "the file is damaged or not an image"
+
+
 def test_unknown_video_codec(tmp_path):
     path = media.make_undecodable(tmp_path / "avs2.mkv")
     with pytest.raises(InputError, match=r"avs2\.mkv: no decoder for its video codec"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import struct
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -183,5 +184,31 @@ def _read(path: Path) -> tuple[av.VideoFrame, str]:
     except (av.FFmpegError, IndexError):
         frame = None
     if frame is None:
+        if _float_tiff(path):
+            raise InputError(
+                f"{path} is a floating-point TIFF, which FFmpeg does not decode in grey",
+                hint="save it as a 16-bit TIFF or PNG",
+            )
         raise InputError(f"{path} is not an image FFmpeg can read", hint="the file is damaged or not an image")
     return frame, codec
+
+
+def _float_tiff(path: Path) -> bool:
+    """Whether `path` is a TIFF whose first image stores floating-point samples (SampleFormat 3: scientific
+    and HDR scans), which FFmpeg's TIFF decoder refuses for grey images as it would a damaged file."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if head[:4] not in (b"II*\0", b"MM\0*"):
+                return False
+            order = "<" if head[:2] == b"II" else ">"
+            f.seek(struct.unpack(order + "I", head[4:])[0])
+            (count,) = struct.unpack(order + "H", f.read(2))
+            entries = f.read(12 * count)
+    except (OSError, struct.error):
+        return False
+    for i in range(0, len(entries) - 11, 12):
+        tag, kind, _, value = struct.unpack(order + "HHI4s", entries[i : i + 12])
+        if tag == 339:  # SampleFormat, SHORT: its first (or only) value is in the entry itself
+            return kind == 3 and struct.unpack(order + "H", value[:2])[0] == 3
+    return False
