@@ -1447,6 +1447,40 @@ def test_a_float_tiff_is_named_as_such_not_as_damaged(tmp_path, order):
     assert e.value.hint == "save it as a 16-bit TIFF or PNG"  # it said "the file is damaged or not an image"
 
 
+def test_later_images_of_a_richer_kind_are_read_at_the_firsts_with_one_warning(tmp_path):
+    """The first image decides the kind a sequence is read at: a later image's transparency and depth are
+    lost, which went unsaid before; one line now counts them. A later image that loses nothing (opaque
+    RGBA, grey, an opaque palette, or shallower than the first) is not counted."""
+    from PIL import Image
+
+    seq = tmp_path / "seq"
+    media.make_images(seq, count=2)  # img_001, img_002: 8-bit RGB
+    media.write_image(seq / "img_003.png", media.rgba_pattern(2, 64, 48))
+    media.write_image(seq / "img_004.png", media.pattern(3, 64, 48, bit_depth=16))
+    media.write_image(seq / "img_005.tif", media.rgba_pattern(4, 64, 48, bit_depth=16))
+    opaque = np.dstack([media.pattern(5, 64, 48), np.full((48, 64), 255, np.uint8)])
+    media.write_image(seq / "img_006.png", opaque)
+    Image.fromarray(media.pattern(6, 64, 48)[..., 0]).save(seq / "img_007.png")
+    Image.fromarray(media.pattern(7, 64, 48)).convert("P", palette=Image.ADAPTIVE).save(seq / "img_008.png")
+    with open_source(seq) as source:
+        assert source.warnings == []  # nothing is known before the images are read
+        frames = list(source)
+    assert source.warnings == [
+        "3 of 8 images were read at the first's kind (img_001.png, 8-bit RGB): 2 with transparency, read opaque;"
+        " 2 of 16 bits, rounded to 8"
+    ]
+    assert all(frame.alpha is None and frame.image.dtype == np.uint8 for frame in frames)
+    deep = media.pattern(3, 64, 48, bit_depth=16).astype(int)
+    assert np.abs(frames[3].image.astype(int) * 257 - deep).max() <= 128  # rounded once (swscale: 1.25 codes off)
+
+    rich = tmp_path / "rich"  # the first holds the most: the others lose nothing
+    rich.mkdir()
+    media.write_image(rich / "a_1.png", media.rgba_pattern(0, 64, 48, bit_depth=16))
+    media.make_images(rich, count=2, name="a_{}", start=2)
+    with open_source(rich) as source:
+        assert len(list(source)) == 3 and source.warnings == []
+
+
 def test_unknown_video_codec(tmp_path):
     path = media.make_undecodable(tmp_path / "avs2.mkv")
     with pytest.raises(InputError, match=r"avs2\.mkv: no decoder for its video codec"):

@@ -15,6 +15,7 @@ import numpy as np
 
 from deblur_cli.errors import InputError
 from deblur_cli.prefetch import decode_workers, mapped_in_threads
+from deblur_cli.video_io.image_kinds import SequenceKinds
 from deblur_cli.video_io.info import (
     Frame,
     VideoInfo,
@@ -82,7 +83,9 @@ class ImageSequenceSource:
 
     Frames come as (H, W, 3) RGB arrays at the first image's depth: uint8 for 8-bit images, uint16 on the
     full 16-bit scale for deeper ones (a later image of another depth is converted), with the alpha plane
-    when the first image has one (a later image without one counts as opaque). Frames carry no
+    when the first image has one (a later image without one counts as opaque); the transparency of a later
+    image where the first has none is left out, and `warnings` then counts such images, and deeper ones
+    rounded to 8 bits (image_kinds.SequenceKinds). Frames carry no
     timestamps (`pts` is None); the info's frame rate is `rate`, None when the caller gave none (a
     video written from them then runs at DEFAULT_FPS).
     """
@@ -108,13 +111,21 @@ class ImageSequenceSource:
             frame_names=tuple(path.stem for path in self.paths),
         )
         self._workers = workers or decode_workers()
-        self.warnings: list[str] = []  # an image that cannot be read is an error, never skipped
+        self._warnings: list[str] = []  # an image that cannot be read is an error, never skipped
+        self._kinds = SequenceKinds(self.info)
+        self._read = 0  # images read so far, in order
         if _FLOAT_FORMAT.search(first.format.name):  # OpenEXR, PFM: scene-referred values, above 1 in highlights
-            self.warnings.append(
+            self._warnings.append(
                 f"{self.paths[0].name} holds float samples ({first.format.name}; OpenEXR's are linear light): "
                 "they were read clipped to 0..1 and restored as display-referred frames"
             )
         self._start = 0  # the first image iteration yields
+
+    @property
+    def warnings(self) -> list[str]:
+        """What reading has left out so far: float samples clipped, later images' transparency or depth."""
+        kinds = self._kinds.warning(self.paths[0].name, self._read)
+        return self._warnings + ([kinds] if kinds else [])
 
     def skip_to(self, index: int, pts: int | None = None) -> None:
         """Make iteration start at image `index` (images carry no timestamps: `pts` is not used). Call
@@ -131,18 +142,19 @@ class ImageSequenceSource:
         start = self._start
         if first is None or start:  # a second pass, or a later start, reads its first image again
             first = _read(self.paths[start])[0]
-        yield self._frame(start, self.paths[start], first.width, first.height, self._arrays(first))
+        lost = self._kinds.lost(first, self.info.codec) if start else (False, None)
+        yield self._frame(start, self.paths[start], first.width, first.height, self._arrays(first), lost)
         rest = mapped_in_threads(self._load, self.paths[start + 1 :], self._workers)
         try:
-            for index, (path, width, height, arrays) in enumerate(rest, start=start + 1):
-                yield self._frame(index, path, width, height, arrays)
+            for index, (path, width, height, arrays, lost) in enumerate(rest, start=start + 1):
+                yield self._frame(index, path, width, height, arrays, lost)
         finally:
             rest.close()
 
-    def _load(self, path: Path) -> tuple[Path, int, int, tuple[np.ndarray, np.ndarray | None]]:
-        """Decode and convert one image (in a decoding thread)."""
+    def _load(self, path: Path) -> tuple[Path, int, int, tuple[np.ndarray, np.ndarray | None], tuple[bool, int | None]]:
+        """Decode and convert one image (in a decoding thread), with what reading it at the first's kind loses."""
         frame = _read(path)[0]
-        return path, frame.width, frame.height, self._arrays(frame)
+        return path, frame.width, frame.height, self._arrays(frame), self._kinds.lost(frame, self.info.codec)
 
     def _arrays(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray | None]:
         if self.info.codec == "mjpeg" and not self.info.alpha:  # a JPEG: its RGB as libjpeg makes it
@@ -152,7 +164,13 @@ class ImageSequenceSource:
         return frame_arrays(frame, self.info.dtype, self.info.alpha)
 
     def _frame(
-        self, index: int, path: Path, width: int, height: int, arrays: tuple[np.ndarray, np.ndarray | None]
+        self,
+        index: int,
+        path: Path,
+        width: int,
+        height: int,
+        arrays: tuple[np.ndarray, np.ndarray | None],
+        lost: tuple[bool, int | None],
     ) -> Frame:
         if (width, height) != (self.info.width, self.info.height):
             raise InputError(
@@ -160,6 +178,8 @@ class ImageSequenceSource:
                 f"{self.paths[0].name} at {self.info.width}x{self.info.height}",
                 hint="all images of a sequence must have the same size",
             )
+        self._kinds.count(lost)
+        self._read = index + 1
         image, alpha = arrays
         return Frame(image=image, pts=None, index=index, alpha=alpha)
 

@@ -125,7 +125,7 @@ def frame_arrays(
     its (H, W) alpha plane (opaque where the frame has none); scaled to `width` x `height` if given.
     YUV is converted as exactly as the output's depth allows (video_io/yuv.py): packed 4:2:2 unpacked first,
     8-bit YUV with subsampled or interleaved chroma into 8 bits by `full_chroma`, any other planar or
-    NV12-like YUV by `rgb_arrays`."""
+    NV12-like YUV by `rgb_arrays`; a deeper frame into 8 bits by way of 16, rounded once."""
     frame = yuv.unpacked(frame)
     lay = yuv.layout(frame.format.name)
     if yuv.readable(lay) and (np.dtype(dtype) == np.uint16 or lay.bits > 8):
@@ -135,6 +135,10 @@ def frame_arrays(
         if (width or frame.width, height or frame.height) != (frame.width, frame.height):
             image, plane = _scaled(image, plane, width or frame.width, height or frame.height)
         return image, plane
+    if np.dtype(dtype) == np.uint8 and bit_depth_of(frame.format) > 8:
+        # rounded once: swscale's 16-to-8-bit step put an image's samples up to 1.25 codes off
+        image, plane = frame_arrays(frame, np.uint16, alpha, width, height)
+        return _eight_bits(image), None if plane is None else _eight_bits(plane)
     flags = None
     if lay is not None and lay.bits <= 8 and (lay.subsampled or lay.interleaved):
         frame, flags = yuv.full_chroma(frame), yuv.ACCURATE
