@@ -12,7 +12,15 @@ from typer.testing import CliRunner
 from deblur_cli.cli import app
 from deblur_cli.cli.info import _colour
 from deblur_cli.video_io.deinterlace import READS_FIELD_ORDER
-from tests.media import make_audio_only, make_dv, make_images, make_video, pattern
+from tests.media import (
+    make_audio_only,
+    make_dv,
+    make_images,
+    make_video,
+    pattern,
+    rgba_pattern,
+    write_image,
+)
 from tests.test_deinterlace import make_interlaced
 
 runner = CliRunner()
@@ -193,3 +201,62 @@ def test_a_glob_of_frames_says_the_frame_rate_run_gives_it(tmp_path):
     frames = make_images(tmp_path / "frames", count=3)[0].parent
     report = json.loads(runner.invoke(app, ["info", str(frames / "*.png"), "--json"]).stdout)
     assert report["frame_rate"] == 25  # --fps sets it; it was null
+
+
+def test_a_sequence_of_mixed_sizes_and_kinds_is_reported_from_the_images_headers(tmp_path):
+    """info read the first image only and said "warnings none" for a sequence that run stops in (an image
+    of another size) or reads at the first's kind (transparency and depth lost); each later image's
+    header now says so, as run would."""
+    from PIL import Image
+
+    seq = tmp_path / "seq"
+    make_images(seq, count=6)  # img_001 ... img_006, 64x48 8-bit RGB
+    write_image(seq / "img_002.png", rgba_pattern(1, 64, 48))
+    write_image(seq / "img_003.tif", pattern(2, 64, 48, bit_depth=16))
+    write_image(seq / "img_004.png", pattern(3, 32, 24))
+    write_image(seq / "img_005.png", pattern(4, 32, 24))
+    Image.fromarray(pattern(5, 64, 48)).convert("P", palette=Image.ADAPTIVE).save(seq / "img_006.png")  # opaque
+    report = json.loads(runner.invoke(app, ["info", str(seq), "--json"]).stdout)
+    assert report["warnings"] == [
+        "images of another size than the first (img_001.png, 64x48): 2 of 7 (img_004.png 32x24 and 1 more); "
+        "deblur run stops at the first of them",
+        "images with an alpha channel or a palette, where the first (img_001.png, 8-bit RGB) has no transparency: "
+        "1 of 7; deblur run reads them opaque, leaving out any transparency they hold",
+        "16-bit images, where the first (img_001.png) is 8-bit: 1 of 7; deblur run rounds them to 8 bits",
+    ]
+    plain = make_images(tmp_path / "plain", count=3)[0].parent
+    assert json.loads(runner.invoke(app, ["info", str(plain), "--json"]).stdout)["warnings"] == []
+
+
+def test_png_headers_say_what_ffmpeg_decodes(tmp_path):
+    """read_kind reads a PNG's header by hand (FFmpeg decodes an image to open it): its depth and alpha
+    agree with the frame FFmpeg decodes, a tRNS chunk included (FFmpeg gives such an image alpha)."""
+    from PIL import Image
+
+    from deblur_cli.video_io.image_kinds import read_kind
+    from deblur_cli.video_io.info import bit_depth_of, carries_alpha
+
+    rgb = pattern(0, 16, 8)
+    images = {
+        "grey": Image.fromarray(rgb[..., 0]),
+        "grey-alpha": Image.fromarray(rgb[..., 0]).convert("LA"),
+        "bits": Image.fromarray(rgb[..., 0]).convert("1"),
+        "rgba": Image.fromarray(rgb).convert("RGBA"),
+        "palette": Image.fromarray(rgb).convert("P", palette=Image.ADAPTIVE, colors=16),
+        "grey16": Image.fromarray(pattern(0, 16, 8, bit_depth=16)[..., 0]),
+    }
+    for name, image in images.items():
+        image.save(tmp_path / f"{name}.png")
+    Image.fromarray(rgb).save(tmp_path / "rgb-trns.png", transparency=tuple(int(v) for v in rgb[0, 0]))
+    images["palette"].save(tmp_path / "palette-trns.png", transparency=0)
+    write_image(tmp_path / "rgb16.png", pattern(0, 16, 8, bit_depth=16))
+    write_image(tmp_path / "rgba.tif", rgba_pattern(0, 16, 8))
+    for path in sorted(tmp_path.iterdir()):
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0))
+        kind = read_kind(path)
+        assert (kind.width, kind.height, kind.bits) == (16, 8, max(bit_depth_of(frame.format), 8)), path.name
+        palette = frame.format.name == "pal8"  # its transparency is in its colours
+        alpha = carries_alpha(frame, "png") if palette else any(c.is_alpha for c in frame.format.components)
+        assert kind.alpha == alpha, path.name
+

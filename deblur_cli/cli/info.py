@@ -21,6 +21,7 @@ from deblur_cli.video_io.image_file import ALPHA_IMAGE_FORMATS, IMAGE_FORMATS, i
 from deblur_cli.video_io.images import is_glob
 from deblur_cli.video_io.info import HDR_TRANSFERS
 from deblur_cli.video_io.sinks import planned_warnings
+from deblur_cli.video_io.sources import reading_warnings
 
 # FFmpeg's colour enums, by the names ffprobe prints, for the values cameras and phones write.
 # FFmpeg's names for its colour enums, as ffprobe prints them (a few with a plainer name beside).
@@ -133,6 +134,7 @@ def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
         warnings = planned_warnings(target, info, EncodeOptions(), source=path)
     except DeblurError as e:  # the container refuses the encoder, say
         warnings, writes = [], f"nothing: {e}"
+    warnings = reading_warnings(path, info) + warnings
     container = _container_name(path, info.container)
     extras = describe_extras(path) if info.container else {}
     return {

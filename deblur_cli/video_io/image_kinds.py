@@ -1,15 +1,75 @@
-"""The kind of each image of a sequence (depth, alpha), against the first image's, which decides the kind
-every frame is read at (images.ImageSequenceSource): what a later image of another kind loses.
+"""The kind of each image of a sequence (size, depth, alpha), against the first image's, which decides the
+kind every frame is read at (images.ImageSequenceSource): what a later image of another kind loses.
 
-`SequenceKinds` counts it as the images are decoded, for `deblur run`'s warning.
+`SequenceKinds` counts it as the images are decoded, for `deblur run`'s warning; `survey` finds it from
+the images' headers alone, for `deblur info`.
 """
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
 import av
 
 from deblur_cli.video_io.grey import is_grey_format
-from deblur_cli.video_io.info import VideoInfo, bit_depth_of, carries_alpha
+from deblur_cli.video_io.info import VideoInfo, bit_depth_of, carries_alpha, has_alpha_channel
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_ALPHA_TYPES = (4, 6)  # PNG colour types grey+alpha, RGBA (of 0 grey, 2 RGB, 3 palette, 4, 6)
+
+
+class ImageKind(NamedTuple):
+    """What an image's header says about it."""
+
+    width: int
+    height: int
+    bits: int  # bits per channel, capped at 16 (1 to 8 read as 8-bit frames, more as 16-bit)
+    alpha: bool  # it may hold transparency: an alpha channel, or a PNG's tRNS chunk (FFmpeg decodes it to one)
+
+
+def read_kind(path: Path) -> ImageKind | None:
+    """The kind of the image at `path` from its header: a PNG's chunks before its pixels, read by hand,
+    since opening any image with FFmpeg decodes it to learn its pixel format (9 ms for a 1080p PNG);
+    other formats through FFmpeg. None for a file that cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if head == _PNG_SIGNATURE:
+                return _png_kind(f)
+    except OSError:
+        return None
+    try:
+        with av.open(str(path)) as container:
+            context = container.streams.video[0].codec_context
+            fmt = av.VideoFormat(context.pix_fmt)
+            return ImageKind(context.width, context.height, bit_depth_of(fmt), _may_hold_alpha(fmt.name))
+    except (av.FFmpegError, IndexError, ValueError, TypeError):
+        return None
+
+
+def _png_kind(f) -> ImageKind | None:
+    """IHDR, and whether a tRNS chunk comes before the first IDAT."""
+    chunk = f.read(8 + 13)
+    if len(chunk) < 21 or chunk[4:8] != b"IHDR":
+        return None
+    width, height, depth, colour = struct.unpack(">IIBB", chunk[8:18])
+    f.read(4)  # IHDR's CRC
+    alpha = colour in _ALPHA_TYPES
+    while not alpha:
+        header = f.read(8)
+        if len(header) < 8 or header[4:8] in (b"IDAT", b"IEND"):
+            break
+        alpha = header[4:8] == b"tRNS"
+        f.seek(struct.unpack(">I", header[:4])[0] + 4, 1)
+    return ImageKind(width, height, 16 if depth > 8 else 8, alpha)
+
+
+def _may_hold_alpha(pix_fmt: str) -> bool:
+    return pix_fmt == "pal8" or has_alpha_channel(pix_fmt)  # a palette holds an alpha per colour
+
 
 def kind_words(bits: int, alpha: bool, pix_fmt: str | None = None) -> str:
     """An image kind as people say it: "8-bit RGB", "16-bit RGBA", "8-bit grey"."""
@@ -55,3 +115,53 @@ class SequenceKinds:
         parts += [f"{count} of {bits} bits, rounded to 8" for bits, count in sorted(self.deeper.items())]
         kind = kind_words(self.info.bit_depth, self.info.alpha, self.info.pix_fmt)
         return f"{self.images} of {images} images were read at the first's kind ({first}, {kind}): " + "; ".join(parts)
+
+
+def survey(paths: Sequence[Path], info: VideoInfo) -> list[str]:
+    """What `deblur run` would refuse or warn about in the images `paths` of a sequence whose first image
+    `info` describes, from each later image's header (read_kind): a size other than the first's, or a
+    file FFmpeg cannot read (the run stops there), and where the first has no transparency or 8 bits,
+    an alpha channel or a palette (whose colours may be transparent), or a greater depth: the run reads
+    those at the first's kind (SequenceKinds), so these warnings may count an image whose alpha channel
+    turns out wholly opaque."""
+    sizes: dict[tuple[int, int], list[str]] = {}
+    alpha, deeper, unread = 0, {}, []
+    for path in paths[1:]:
+        kind = read_kind(path)
+        if kind is None:
+            unread.append(path.name)
+            continue
+        if (kind.width, kind.height) != (info.width, info.height):
+            sizes.setdefault((kind.width, kind.height), []).append(path.name)
+        alpha += kind.alpha and not info.alpha
+        if kind.bits > 8 and info.bit_depth <= 8:
+            deeper[kind.bits] = deeper.get(kind.bits, 0) + 1
+    first, total = paths[0].name, len(paths)
+    warnings = []
+    if sizes:
+        odd = sum(len(names) for names in sizes.values())
+        listed = ", ".join(
+            f"{names[0]} {w}x{h}" + (f" and {len(names) - 1} more" if len(names) > 1 else "")
+            for (w, h), names in sizes.items()
+        )
+        warnings.append(
+            f"images of another size than the first ({first}, {info.width}x{info.height}): {odd} of {total} "
+            f"({listed}); deblur run stops at the first of them"
+        )
+    if alpha:
+        kind = kind_words(info.bit_depth, info.alpha, info.pix_fmt)
+        warnings.append(
+            f"images with an alpha channel or a palette, where the first ({first}, {kind}) has no transparency: "
+            f"{alpha} of {total}; deblur run reads them opaque, leaving out any transparency they hold"
+        )
+    for bits, count in sorted(deeper.items()):
+        warnings.append(
+            f"{bits}-bit images, where the first ({first}) is {info.bit_depth}-bit: {count} of {total}; "
+            "deblur run rounds them to 8 bits"
+        )
+    if unread:
+        warnings.append(
+            f"images FFmpeg cannot read: {len(unread)} of {total} ({unread[0]}{' ...' if len(unread) > 1 else ''}); "
+            "deblur run stops at the first of them"
+        )
+    return warnings

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from deblur_cli.errors import InputError
 from deblur_cli.span import Span
+from deblur_cli.video_io.image_kinds import survey
 from deblur_cli.video_io.images import ImageSequenceSource, is_glob, is_image, list_images
 from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
 from deblur_cli.video_io.reader import VideoFileSource
@@ -109,3 +110,13 @@ def describe(
     """The VideoInfo of an input (of its `span`) without reading past the span's first frame."""
     with open_source(path, span, image_rate=image_rate, deinterlace=deinterlace) as source:
         return source.info
+
+
+def reading_warnings(path: str | os.PathLike, info: VideoInfo) -> list[str]:
+    """What reading the whole input `path`, whose `describe` is `info`, would stop at or warn about, found
+    without decoding: the images of a sequence of another size or kind than the first, from their headers
+    (image_kinds.survey)."""
+    text = os.fspath(path)
+    if os.path.isdir(text) or (not os.path.exists(text) and is_glob(text)):
+        return survey(list_images(text), info)
+    return []
