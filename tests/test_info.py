@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,12 +14,14 @@ from deblur_cli.cli import app
 from deblur_cli.cli.info import _colour
 from deblur_cli.video_io.deinterlace import READS_FIELD_ORDER
 from tests.media import (
+    cut_without_reencoding,
     make_audio_only,
     make_dv,
     make_images,
     make_video,
     pattern,
     rgba_pattern,
+    truncate,
     write_image,
 )
 from tests.test_deinterlace import make_interlaced
@@ -260,3 +263,28 @@ def test_png_headers_say_what_ffmpeg_decodes(tmp_path):
         alpha = carries_alpha(frame, "png") if palette else any(c.is_alpha for c in frame.format.components)
         assert kind.alpha == alpha, path.name
 
+
+def test_a_truncated_video_is_reported_from_its_last_packets(tmp_path):
+    """info decoded one frame, so a video cut short said "warnings none"; the packets of its last seconds,
+    demuxed without decoding, now say where they stop, as run says after reading every frame. An MP4
+    cut without re-encoding (its index counts samples its edit list hides) is whole."""
+    mkv = make_video(tmp_path / "a.mkv", frames=30)
+    mp4 = make_video(tmp_path / "a.mp4", frames=30)
+    faststart = tmp_path / "fs.mp4"  # its index at the front, so a cut file still opens
+    with av.open(str(mp4)) as source, av.open(str(faststart), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(video=0):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    edited = cut_without_reencoding(mp4, tmp_path / "edited.mp4", 5)
+    cut_mkv, cut_mp4 = truncate(mkv, 0.5), truncate(faststart, 0.6)
+    result = runner.invoke(app, ["info", str(mkv), str(faststart), str(edited), str(cut_mkv), str(cut_mp4), "--json"])
+    assert result.exit_code == 0, result.output
+    whole_mkv, whole_mp4, whole_edit, short_mkv, short_mp4 = (r["warnings"] for r in json.loads(result.stdout))
+    assert whole_mkv == whole_mp4 == whole_edit == []
+    ends_early = (
+        r"the video stream ends early: its packets stop at 0\.\d\d s of 1\.20 s \(truncated or damaged file\); "
+        "deblur run fails there"
+    )
+    assert re.fullmatch(ends_early, short_mkv[0]) and re.fullmatch(ends_early, short_mp4[0]), (short_mkv, short_mp4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -70,6 +71,7 @@ _MAX_FPS = 1000
 _FLAGGING_CONTAINERS = {"matroska,webm", "mov,mp4,m4a,3gp,3g2,mj2"}
 _DEFAULT = av.stream.Disposition.default
 
+TAIL_SECONDS = 5.0  # how much of a video's end `deblur info` demuxes to find a truncated file (packets_end_early)
 _DAMAGED_HINT = "the frames before the damage were read; re-copy the file, or cut it before the damaged part"
 
 
@@ -637,14 +639,82 @@ def _check_complete(
         if short:
             raise _ended_early(path, f"{_good(decoded)} of {expected}")
         return
-    fps = float(frame_rate(stream) or 25)
-    slack = max(1.5 / fps, 0.05) if timed else max(3 / fps, 0.1)
-    if float(end) < duration - slack:
+    if _falls_short(stream, end, duration, timed=timed):
         counted = f"{_good(decoded)} of {expected}" if short else f"{_good(decoded)}, {float(end):.2f} s of {duration:.2f} s"
         raise _ended_early(path, counted)
+
+
+def _falls_short(stream, end: Fraction, duration: float, *, timed: bool) -> bool:
+    """Whether packets that stop at `end` (s) fall short of the stream's stated `duration`: by more than a
+    frame and a half where they carry their durations (`timed`), else by more than three frames."""
+    fps = float(frame_rate(stream) or 25)
+    slack = max(1.5 / fps, 0.05) if timed else max(3 / fps, 0.1)
+    return float(end) < duration - slack
 
 
 def _ended_early(path: Path, counted: str) -> InputError:
     return InputError(
         f"{path}: the video stream ends early: {counted} (truncated or damaged file)", hint=_DAMAGED_HINT
     )
+
+
+
+
+def packets_end_early(path: str | os.PathLike) -> str | None:
+    """Whether the first video stream's packets stop before the end its container announces (a truncated
+    file), as `deblur info` finds it without decoding: a seek to the stream's last TAIL_SECONDS, whose
+    packets are demuxed and their end held against the stated duration, as a whole read does
+    (_check_complete), and where they fall short and the container counts its packets (MP4, MOV), every
+    packet counted, since a whole read takes the count reached as complete. A line saying where they
+    stop; None where they reach it, the container states no duration (MPEG-TS: FFmpeg estimates it from
+    the file's own size), or the file cannot be read (VideoFileSource says why). Damage in the middle of
+    a file is found only by decoding it."""
+    path = Path(path)
+    try:
+        container = open_input(path)
+    except (OSError, av.FFmpegError):
+        return None
+    with container:
+        try:
+            stream = _video_stream(container, path)
+        except InputError:
+            return None
+        duration = _stream_duration(stream)
+        if duration is None or not stream.time_base:
+            return None
+        since = max(duration - TAIL_SECONDS, 0.0)
+        end, timed = None, False
+        try:
+            container.seek((stream.start_time or 0) + int(since / stream.time_base), stream=stream, backward=True)
+            for packet in container.demux(stream):
+                if packet.size and packet.pts is not None:
+                    stop = (packet.pts + (packet.duration or 0)) * packet.time_base
+                    end = stop if end is None else max(end, stop)
+                    timed = timed or bool(packet.duration)
+        except av.FFmpegError as e:  # the demuxer gives up: the run's own read says where
+            return f"the video stream is corrupt before its end ({_reason(e)}); deblur run fails there"
+        # asked before the container closes, which frees the stream
+        short = end is None or _falls_short(stream, end, duration, timed=timed)
+        if short and stream.frames:  # a whole read takes every packet its index counts as complete
+            short = _packets_read(path, stream.index) < stream.frames
+    if not short:
+        return None
+    if end is None:  # the index lists packets there, and the file ends before them
+        return (
+            f"the video stream ends early: no packets in its last {duration - since:g} s of {duration:.2f} s "
+            "(truncated file); deblur run fails there"
+        )
+    return (
+        f"the video stream ends early: its packets stop at {float(end):.2f} s of {duration:.2f} s "
+        "(truncated or damaged file); deblur run fails there"
+    )
+
+
+def _packets_read(path: Path, index: int) -> int:
+    """The packets that hold a picture in stream `index`, demuxed from the file's start until its end or
+    until the demuxer gives up."""
+    packets = 0
+    with contextlib.suppress(OSError, av.FFmpegError), open_input(path) as container:
+        for packet in container.demux(container.streams[index]):
+            packets += bool(packet.size)
+    return packets

@@ -16,7 +16,7 @@ from deblur_cli.span import Span
 from deblur_cli.video_io.image_kinds import survey
 from deblur_cli.video_io.images import ImageSequenceSource, is_glob, is_image, list_images
 from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
-from deblur_cli.video_io.reader import VideoFileSource
+from deblur_cli.video_io.reader import VideoFileSource, packets_end_early
 
 
 class FrameSource(Protocol):
@@ -115,8 +115,10 @@ def describe(
 def reading_warnings(path: str | os.PathLike, info: VideoInfo) -> list[str]:
     """What reading the whole input `path`, whose `describe` is `info`, would stop at or warn about, found
     without decoding: the images of a sequence of another size or kind than the first, from their headers
-    (image_kinds.survey)."""
+    (image_kinds.survey), and a video file's packets that stop before its stated end (reader.packets_end_early)."""
     text = os.fspath(path)
     if os.path.isdir(text) or (not os.path.exists(text) and is_glob(text)):
         return survey(list_images(text), info)
-    return []
+    if is_image(text):
+        return []
+    return [ended] if (ended := packets_end_early(text)) else []
