@@ -658,8 +658,6 @@ def _ended_early(path: Path, counted: str) -> InputError:
     )
 
 
-
-
 def packets_end_early(path: str | os.PathLike) -> str | None:
     """Whether the first video stream's packets stop before the end its container announces (a truncated
     file), as `deblur info` finds it without decoding: a seek to the stream's last TAIL_SECONDS, whose
