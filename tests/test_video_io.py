@@ -1338,8 +1338,19 @@ def test_matroska_cut_a_few_frames_before_its_end_is_truncated_too(tmp_path):
         positions = sorted(p.pos for p in container.demux(video=0) if p.size)
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(source.read_bytes()[: positions[-3]])  # the last three packets in the file lost
-    with pytest.raises(InputError, match=r"ends early: 4\d good frames, 1\.8\d s of 2\.00 s"):
+    with pytest.raises(InputError, match=r"ends early: 4\d good frames, 1\.8\d s of 2\.00 s") as e:
         read_all(cut)
+    until = float(e.value.hint.split("--end ")[1])  # it said only "cut it before the damaged part"
+    assert e.value.hint == f"re-copy the file, or restore the part before the damage with --end {until:g}"
+    with open_source(cut, Span(end=until)) as source:  # as said: every frame before the cut, and no error
+        assert len(list(source)) == e.value.frames_before  # it raised: the file ended after the span's frames
+    with pytest.raises(InputError, match="ends early"):  # a span past the cut still meets it
+        read_all_of(cut, Span(end=until + 0.1))
+
+
+def read_all_of(path, span: Span) -> int:
+    with open_source(path, span) as source:
+        return sum(1 for _ in source)
 
 
 def test_truncated_mp4_with_index_at_the_front(tmp_path):

@@ -75,6 +75,16 @@ TAIL_SECONDS = 5.0  # how much of a video's end `deblur info` demuxes to find a 
 _DAMAGED_HINT = "the frames before the damage were read; re-copy the file, or cut it before the damaged part"
 
 
+def _damaged_hint(stream, end: Fraction | None) -> str:
+    """The hint for a file damaged or cut short after packets that stop at `end` (s, the stream's clock):
+    the --end that restores the frames before it, where there are any."""
+    first = (stream.start_time or 0) * stream.time_base if stream.time_base else 0
+    until = None if end is None else math.floor((end - first) * 100) / 100  # down: none of the damage in it
+    if not until or until <= 0:
+        return _DAMAGED_HINT
+    return f"re-copy the file, or restore the part before the damage with --end {until:g}"
+
+
 class VideoFileSource:
     """Frames of the first video stream of a media file, decoded lazily (one frame in memory at a time).
 
@@ -103,6 +113,7 @@ class VideoFileSource:
             self._resized: str | None = None  # where the frame size first changed, if it did
             self._skipped = 0  # frames the timestamps jump over, where the demuxer drops damage silently
             self._breaks: list[float] = []  # seconds of each longer jump there (discontinuities)
+            self._end_time: Fraction | None = None  # where a span that ends early ends, on the stream's clock (s)
             self._counts_jumps = self._container.format.name in _SILENT_LOSS_CONTAINERS
             self._index_timestamps = _counts_frames(self._container, self._stream)
             self._listed = _listed_times(self._container, self._stream)
@@ -240,6 +251,7 @@ class VideoFileSource:
                 )
         if span.end is not None:
             self._end_pts = zero + _units(span.end, time_base)
+            self._end_time = self._end_pts * time_base
             if self._first[1] >= self._end_pts:
                 raise InputError(
                     f"{self.path}: no frame is shown from {span.describe()}",
@@ -350,13 +362,15 @@ class VideoFileSource:
         except av.FFmpegError as e:  # the demuxer itself gave up
             raise InputError(
                 f"{self.path}: the video stream is corrupt after {_good(decoded)} ({_reason(e)})",
-                hint=_DAMAGED_HINT,
+                hint=_damaged_hint(stream, end),
             ) from None
         stated = len(self._listed) if self._listed is not None else stream.frames  # 0: not counted
         if count_packets:  # a whole read: how many frames the damage cost, against the container's count
             # the smaller: an MP4 cut without re-encoding counts samples its edit list does not show
             expected = min(filter(None, (stated, _frames_by_duration(stream))), default=0)
             self._missing = max(expected - decoded, 0) if expected else None
+        if self._end_time is not None and end is not None and end >= self._end_time:
+            return  # the file ends early, but after every frame the span asks for (--end before the cut)
         _check_complete(self.path, stream, stated, packets if count_packets else None, decoded, end, timed=timed)
 
     @property
@@ -637,11 +651,11 @@ def _check_complete(
     duration = _stream_duration(stream)
     if duration is None or end is None:
         if short:
-            raise _ended_early(path, f"{_good(decoded)} of {expected}")
+            raise _ended_early(path, f"{_good(decoded)} of {expected}", _damaged_hint(stream, end))
         return
     if _falls_short(stream, end, duration, timed=timed):
         counted = f"{_good(decoded)} of {expected}" if short else f"{_good(decoded)}, {float(end):.2f} s of {duration:.2f} s"
-        raise _ended_early(path, counted)
+        raise _ended_early(path, counted, _damaged_hint(stream, end))
 
 
 def _falls_short(stream, end: Fraction, duration: float, *, timed: bool) -> bool:
@@ -652,9 +666,9 @@ def _falls_short(stream, end: Fraction, duration: float, *, timed: bool) -> bool
     return float(end) < duration - slack
 
 
-def _ended_early(path: Path, counted: str) -> InputError:
+def _ended_early(path: Path, counted: str, hint: str) -> InputError:
     return InputError(
-        f"{path}: the video stream ends early: {counted} (truncated or damaged file)", hint=_DAMAGED_HINT
+        f"{path}: the video stream ends early: {counted} (truncated or damaged file)", hint=hint
     )
 
 
@@ -695,6 +709,7 @@ def packets_end_early(path: str | os.PathLike) -> str | None:
         short = end is None or _falls_short(stream, end, duration, timed=timed)
         if short and stream.frames:  # a whole read takes every packet its index counts as complete
             short = _packets_read(path, stream.index) < stream.frames
+        advice = _damaged_hint(stream, end)
     if not short:
         return None
     if end is None:  # the index lists packets there, and the file ends before them
@@ -704,7 +719,7 @@ def packets_end_early(path: str | os.PathLike) -> str | None:
         )
     return (
         f"the video stream ends early: its packets stop at {float(end):.2f} s of {duration:.2f} s "
-        "(truncated or damaged file); deblur run fails there"
+        f"(truncated or damaged file); deblur run fails there: {advice}"
     )
 
 
