@@ -32,7 +32,9 @@ from deblur_cli.transfer import ModelCurve, model_curve
 from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, input_identity, open_sink, open_source
 from deblur_cli.windows import WindowOptions, restartable_at
 
-ProgressFn = Callable[[int, int | None], None]  # (frames done, total or None)
+# (frames done, total or None): once before the first frame is restored (done: the frames an interrupted run
+# kept, 0 for a fresh run), then after each frame
+ProgressFn = Callable[[int, int | None], None]
 
 
 @dataclass
@@ -366,6 +368,8 @@ def _restore_into(
         target=_encode_worker, args=(sink, info.bit_depth, out_q, stop, encode_errors), daemon=True
     )
     encoder.start()
+    if progress is not None:  # the total now, not after the first window (a minute at 4K on a CPU)
+        progress(done, info.frame_count)
     try:
         with torch.inference_mode():
             split: set[int] = set()  # frames after a cut the windows were split at

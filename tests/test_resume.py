@@ -303,9 +303,17 @@ def test_a_resumed_run_writes_what_an_uninterrupted_run_writes(tmp_path, after):
     assert f"the first {kept} frames of {target} are kept" in notes[-1]
 
     restorer = MixingRestorer()
-    notes = []
-    result = deblur_video(source, target, restorer, windows=WINDOWS, encode=FFV1, on_note=notes.append)
+    notes, calls = [], []
+
+    def progress(done, total):
+        calls.append((done, total, len(restorer.calls)))
+
+    result = deblur_video(
+        source, target, restorer, windows=WINDOWS, encode=FFV1, on_note=notes.append, progress=progress
+    )
     assert result.resumed == kept and result.frames == whole.frames == 24
+    # the kept frames and the total before any window is restored (the bar said 0/? until the first was)
+    assert calls[0] == (kept, 24, 0) and [c[0] for c in calls[1:]] == list(range(kept + 1, 25))
     assert notes == [f"continuing an interrupted run of {target}: {kept} of 24 frames were kept"]
     assert same_video(target, tmp_path / "whole.mkv")
     # the resumed run restored the windows from the one before the kept frames' end, no earlier

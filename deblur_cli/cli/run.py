@@ -313,10 +313,10 @@ def run(
             lines = lines_for_a_log(name, err, quiet)  # a line now and then where the bar cannot show
 
             def progress(done: int, total: int | None, task=task, started=started, lines=lines, first=[]) -> None:
-                if not first:  # frames an interrupted run kept count towards neither the rate nor the ETA
-                    first.append(done - 1)
-                    if done > 1:
-                        bar.reset(task, completed=done - 1, total=total)
+                if not first:  # before the first frame: those an interrupted run kept count towards neither the
+                    first.append(done)  # rate nor the ETA
+                    bar.reset(task, completed=done, total=total)
+                    return
                 elapsed = bar.get_time() - started
                 rate = (done - first[0]) / elapsed if elapsed > 0 else 0.0
                 bar.update(task, completed=done, total=total, fps=rate, left=time_left(done, total, rate))
