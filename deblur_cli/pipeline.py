@@ -368,7 +368,7 @@ def _restore_into(
         target=_encode_worker, args=(sink, info.bit_depth, out_q, stop, encode_errors), daemon=True
     )
     encoder.start()
-    if progress is not None:  # the total now, not after the first window (a minute at 4K on a CPU)
+    if progress is not None:  # the total now, not after the first window (a while for large frames on a CPU)
         progress(done, info.frame_count)
     try:
         with torch.inference_mode():
