@@ -664,8 +664,11 @@ def test_hdr_frames_keep_their_transfer_in_png_and_warn_elsewhere(tmp_path):
 
 
 def test_the_bit_depth_warning_offers_only_encoders_that_hold_the_bits(tmp_path):
-    """It offered libx264 for 12-bit input, which libx264 here cannot hold, and ffv1 for a .mp4."""
-    source = media.make_video(tmp_path / "deep.mkv", frames=2, codec="ffv1", pix_fmt="yuv420p12le", bit_depth=12)
+    """It offered libx264 for 12-bit input, which libx264 here cannot hold, and ffv1 for a .mp4; and encoders
+    that cannot take the frames' size: libsvtav1 (4:2:0 only) for odd sides, libx265 for sides under 64."""
+    source = media.make_video(
+        tmp_path / "deep.mkv", frames=2, size=(64, 64), codec="ffv1", pix_fmt="yuv420p12le", bit_depth=12
+    )
     _, _, warnings = convert(source, tmp_path / "out.mp4", codec="libx264")
     assert warnings == [
         "libx264 here cannot store more than 10 bits per channel; the 12-bit input is written as yuv420p10le "
@@ -675,6 +678,12 @@ def test_the_bit_depth_warning_offers_only_encoders_that_hold_the_bits(tmp_path)
     assert warnings == [
         "yuv420p stores 8 bits per channel; the 12-bit input is rounded (ffv1 has deeper pixel formats: leave out"
         " --pix-fmt for one)"
+    ]
+    odd = media.make_video(tmp_path / "odd.mkv", frames=2, size=(65, 49), codec="ffv1", pix_fmt="yuv444p10le")
+    _, _, warnings = convert(odd, tmp_path / "odd.webm", codec="libvpx-vp9")
+    assert warnings == [
+        "libvpx-vp9 here cannot store more than 8 bits per channel; the 10-bit input is written as yuv444p "
+        "(--codec libx264 in .mkv or --codec ffv1 in .mkv keeps them)"
     ]
 
 

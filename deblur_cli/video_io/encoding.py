@@ -344,6 +344,13 @@ def _supported_formats(encoder: str) -> set[str] | None:
     return {f.name for f in formats} if formats else None
 
 
+def takes_size(encoder: str, pix_fmt: str, width: int, height: int) -> bool:
+    """Whether `encoder` writes `pix_fmt` frames of this size as they are: chroma planes that cover them
+    (_fits), and no side under the smallest the encoder takes (SMALLEST_SIDE, and x265's X265_SMALLEST)."""
+    smallest = X265_SMALLEST if encoder == "libx265" else SMALLEST_SIDE.get(encoder, 1)
+    return _fits(pix_fmt, width, height) and min(width, height) >= smallest
+
+
 def _fits(pix_fmt: str, width: int, height: int) -> bool:
     """Whether the format's chroma planes can cover a frame of this size without changing it: each side
     a multiple of its chroma subsampling (2 for 4:2:0's both sides; a 1-pixel side fits none)."""

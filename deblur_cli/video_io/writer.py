@@ -15,7 +15,7 @@ import numpy as np
 from deblur_cli import files
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
-from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder, unused_options
+from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder, takes_size, unused_options
 from deblur_cli.video_io.grey import grey_frame, grey_video, is_grey_format, is_grey_image
 from deblur_cli.video_io.hdr import svtav1_params, x265_params
 from deblur_cli.video_io.info import (
@@ -76,13 +76,19 @@ _DEEP_ENCODERS = {
 _HDR_PARAMS = {"libx265": ("x265-params", x265_params), "libsvtav1": ("svtav1-params", svtav1_params)}
 
 
-def _holds(encoder: str, bit_depth: int, alpha: bool) -> bool:
-    """Whether this FFmpeg's `encoder` has a pixel format of `bit_depth` bits or more (with an alpha channel)."""
+def _holds(encoder: str, bit_depth: int, alpha: bool, width: int, height: int) -> bool:
+    """Whether this FFmpeg's `encoder` has a pixel format of `bit_depth` bits or more (with an alpha channel)
+    that it writes frames of this size in (encoding.takes_size: an odd side needs 4:4:4)."""
     try:
         formats = av.codec.Codec(encoder, "w").video_formats or []
     except ValueError:  # av.codec.codec.UnknownCodecError: not in this build
         return False
-    return any(bit_depth_of(f) >= bit_depth and (has_alpha_channel(f.name) or not alpha) for f in formats)
+    return any(
+        bit_depth_of(f) >= bit_depth
+        and (has_alpha_channel(f.name) or not alpha)
+        and takes_size(encoder, f.name, width, height)
+        for f in formats
+    )
 
 
 def _subsampled(pix_fmt: str) -> bool:
@@ -139,7 +145,7 @@ class VideoEncoder:
         if info.alpha and not encoding.alpha:
             warnings.append(alpha_left_out(encoding.encoder))
         depth = bit_depth_of(av.VideoFormat(encoding.pix_fmt))
-        if depth < info.bit_depth and _holds(encoding.encoder, info.bit_depth, self._alpha):  # --pix-fmt chose
+        if depth < info.bit_depth and _holds(encoding.encoder, info.bit_depth, self._alpha, info.width, info.height):  # --pix-fmt chose
             warnings.append(
                 f"{encoding.pix_fmt} stores {depth} bits per channel; the {info.bit_depth}-bit input is rounded"
                 f" ({encoding.encoder} has deeper pixel formats: leave out --pix-fmt for one)"
@@ -149,7 +155,7 @@ class VideoEncoder:
             deeper = [
                 f"--codec {encoder}" + ("" if suffix in suffixes else f" in {suffixes[0]}")
                 for encoder, suffixes in sorted(_DEEP_ENCODERS.items(), key=lambda item: suffix not in item[1])
-                if _holds(encoder, info.bit_depth, self._alpha)
+                if _holds(encoder, info.bit_depth, self._alpha, info.width, info.height)
             ]
             keeps = f" ({' or '.join(deeper)} keeps them)" if deeper else ""
             warnings.append(
