@@ -878,6 +878,23 @@ def test_a_matroska_video_that_starts_after_its_audio_counts_its_own_frames(tmp_
     assert info.frame_count == 12 and info.duration == pytest.approx(0.48, abs=0.002)
 
 
+def test_a_matroska_file_that_states_no_length_has_its_frames_counted(tmp_path):
+    """A recording that crashed (or a live one) leaves a Matroska file without a duration: the progress bar
+    showed no total and no time left. Its packets are now counted; its duration stays unknown."""
+    live = tmp_path / "live.mkv"
+    with av.open(str(live), "w", options={"live": "1"}) as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(9):
+            frame = av.VideoFrame.from_ndarray(media.pattern(i, 64, 48), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    with av.open(str(live)) as container:
+        assert container.duration is None and container.streams.video[0].duration is None  # the case itself
+    info = describe(live)
+    assert info.frame_count == 9 == len(decode(live)) and info.duration is None
+
+
 def test_audio_longer_than_the_video_is_not_taken_for_truncation(tmp_path):
     source = media.make_video(tmp_path / "a.mkv", frames=10, audio="aac", audio_seconds=2.0)
     convert(source, tmp_path / "b.mkv")

@@ -524,8 +524,12 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
     duration = _stream_length(stream)
     frame_count = len(listed) if listed else stream.frames or (round(duration * fps) if duration and fps else None)
     unstated = container.format.name in _PROGRAM_STREAM_FORMATS | _BARE_FORMATS  # no length, or a guessed one
-    if unstated and fps and (packets := _count_packets(container.name, stream)):
-        frame_count, duration = packets, float(packets / fps)
+    # a file whose length its container never got to state (a Matroska recording that crashed, a live one)
+    # has its frames counted too, for the progress bar: its duration stays unknown
+    if (unstated or not frame_count) and fps and (packets := _count_packets(container.name, stream)):
+        frame_count = packets
+        if unstated:
+            duration = float(packets / fps)
     time_base = 1 / fps if counted and fps else stream.time_base
     return VideoInfo(
         width=first.width,
