@@ -43,7 +43,8 @@ from deblur_cli.video_io.work_folder import normalized
 from deblur_cli.windows import WindowOptions
 
 SequenceProgress = Callable[[str, int, int | None], None]
-"""Called as progress(sequence name, frames done, frames in the sequence or None) after each frame."""
+"""Called as progress(sequence name, frames done, frames in the sequence or None) before the first frame
+is restored (done 0) and after each frame."""
 
 FrameMetric = Callable[[torch.Tensor, torch.Tensor], float]
 """A per-frame score: (frame, its sharp frame), each (3, H, W) float in [0, 1] on one device."""
@@ -326,6 +327,8 @@ def _score(
         # Saved as scored: in the frames' stored orientation, not turned for display (an EXIF or
         # display-matrix rotation), so that `--results` of the saved frames gives the same scores.
         saved_as = replace(blurred_info, rotation=0)
+        if progress is not None:  # the total now, not after the first window
+            progress(pair.name, 0, total)
         with torch.inference_mode(), PngSequenceSink(save_to, saved_as) if save_to else nullcontext() as sink:
             for done, frame in enumerate(restored(inputs(), blurred_info), start=1):
                 seconds += time.perf_counter() - started
