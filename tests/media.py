@@ -364,6 +364,18 @@ def truncate(path: str | Path, keep: float, target: str | Path | None = None) ->
     return target
 
 
+def faststart(path: str | Path, target: str | Path) -> Path:
+    """The video of an MP4 remuxed with its index (moov) at the front, as web uploads have it: a file cut
+    short still opens."""
+    with av.open(str(path)) as source, av.open(str(target), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(video=0):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    return Path(target)
+
+
 def damage(path: str | Path, start: float, length: int, target: str | Path | None = None) -> Path:
     """Copy a file with `length` bytes from fraction `start` on overwritten by a fixed noise pattern."""
     path = Path(path)

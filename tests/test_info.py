@@ -15,6 +15,7 @@ from deblur_cli.cli.info import _colour
 from deblur_cli.video_io.deinterlace import READS_FIELD_ORDER
 from tests.media import (
     cut_without_reencoding,
+    faststart,
     make_audio_only,
     make_dv,
     make_images,
@@ -287,16 +288,10 @@ def test_a_truncated_video_is_reported_from_its_last_packets(tmp_path):
     cut without re-encoding (its index counts samples its edit list hides) is whole."""
     mkv = make_video(tmp_path / "a.mkv", frames=30)
     mp4 = make_video(tmp_path / "a.mp4", frames=30)
-    faststart = tmp_path / "fs.mp4"  # its index at the front, so a cut file still opens
-    with av.open(str(mp4)) as source, av.open(str(faststart), "w", options={"movflags": "faststart"}) as out:
-        stream = out.add_stream_from_template(source.streams.video[0])
-        for packet in source.demux(video=0):
-            if packet.dts is not None:
-                packet.stream = stream
-                out.mux(packet)
+    fast = faststart(mp4, tmp_path / "fs.mp4")  # its index at the front, so a cut file still opens
     edited = cut_without_reencoding(mp4, tmp_path / "edited.mp4", 5)
-    cut_mkv, cut_mp4 = truncate(mkv, 0.5), truncate(faststart, 0.6)
-    result = runner.invoke(app, ["info", str(mkv), str(faststart), str(edited), str(cut_mkv), str(cut_mp4), "--json"])
+    cut_mkv, cut_mp4 = truncate(mkv, 0.5), truncate(fast, 0.6)
+    result = runner.invoke(app, ["info", str(mkv), str(fast), str(edited), str(cut_mkv), str(cut_mp4), "--json"])
     assert result.exit_code == 0, result.output
     whole_mkv, whole_mp4, whole_edit, short_mkv, short_mp4 = (r["warnings"] for r in json.loads(result.stdout))
     assert whole_mkv == whole_mp4 == whole_edit == []
