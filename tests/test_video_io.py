@@ -1509,6 +1509,14 @@ def test_later_images_of_a_richer_kind_are_read_at_the_firsts_with_one_warning(t
     media.make_images(rich, count=2, name="a_{}", start=2)
     with open_source(rich) as source:
         assert len(list(source)) == 3 and source.warnings == []
+    one = tmp_path / "one"
+    media.make_images(one, count=2)
+    media.write_image(one / "img_003.png", media.rgba_pattern(2, 64, 48))
+    with open_source(one) as source:
+        list(source)
+    assert source.warnings == [
+        "1 of 3 images was read at the first's kind (img_001.png, 8-bit RGB): 1 with transparency, read opaque"
+    ]
 
 
 def test_unknown_video_codec(tmp_path):

@@ -116,7 +116,8 @@ class SequenceKinds:
         parts = [f"{self.transparent} with transparency, read opaque"] if self.transparent else []
         parts += [f"{count} of {bits} bits, rounded to 8" for bits, count in sorted(self.deeper.items())]
         kind = kind_words(self.info.bit_depth, self.info.alpha, self.info.pix_fmt)
-        return f"{self.images} of {images} images were read at the first's kind ({first}, {kind}): " + "; ".join(parts)
+        verb = "was" if self.images == 1 else "were"
+        return f"{self.images} of {images} images {verb} read at the first's kind ({first}, {kind}): " + "; ".join(parts)
 
 
 def survey(
