@@ -29,7 +29,7 @@ from deblur_cli.side_by_side import compose, composed_info
 from deblur_cli.span import Span
 from deblur_cli.stream import as_float, check_windows, restore_stream
 from deblur_cli.transfer import ModelCurve, model_curve
-from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, input_identity, open_sink, open_source
+from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, check_not_cut, input_identity, open_sink, open_source
 from deblur_cli.windows import WindowOptions, restartable_at
 
 # (frames done, total or None): once before the first frame is restored (done: the frames an interrupted run
@@ -251,6 +251,7 @@ def deblur_video(
     check_output_path(source_path, output_path, force=force)
     check_windows(restorer, windows)
     check_strength(strength)
+    check_not_cut(source_path, span)  # now, not after every frame up to the cut was restored
     started = time.perf_counter()
     retries: dict[str, str] = {}  # what out-of-memory retries changed, for the user: the latest of each kind
     scene_cuts: list[int] = []

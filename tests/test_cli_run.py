@@ -565,6 +565,19 @@ def test_a_damaged_input_among_several_is_reported_and_the_others_are_restored(t
     assert summary[0]["frames"] == 3 and "ends early" in summary[1]["error"] and summary[2]["frames"] == 4
 
 
+def test_a_file_cut_short_is_refused_before_restoring_and_its_hint_restores_the_part_before(tmp_path, identity):
+    """It restored every frame up to the cut, then failed with nothing written: hours lost on a long clip."""
+    cut = media.truncate(media.make_video(tmp_path / "full.mkv", frames=30), 0.5, tmp_path / "cut.mkv")
+    result = deblur(cut, "-o", tmp_path / "out.mkv")
+    assert result.exit_code == 1 and "cut.mkv: the video stream ends early: its packets stop at" in result.stderr
+    assert identity.calls == [] and not (tmp_path / "out.mkv").exists()  # no frame was restored
+    until = result.stderr.split("--end ")[1].split()[0]
+    again = deblur(cut, "-o", tmp_path / "out.mkv", "--end", until, "--json")
+    assert again.exit_code == 0, again.output
+    frames = json.loads(again.stdout)["frames"]
+    assert 5 < frames < 30 and len(media.read_frames(tmp_path / "out.mkv")) == frames
+
+
 def test_an_interrupted_batch_is_finished_with_skip_existing(tmp_path, monkeypatch):
     videos = [media.make_video(tmp_path / f"{name}.mkv", frames=3) for name in "abc"]
     restorers = iter([IdentityRestorer(), FailingRestorer(0, KeyboardInterrupt()), IdentityRestorer()])
@@ -720,7 +733,7 @@ BAD_INPUTS = {
         lambda d: media.drop_keyframes(media.make_video(d / "a.mkv", frames=8), d / "nokey.mkv"),
         "no decodable frames",
     ),
-    "truncated": (lambda d: media.truncate(media.make_video(d / "a.mkv", frames=30), 0.5), "good frame"),
+    "truncated": (lambda d: media.truncate(media.make_video(d / "a.mkv", frames=30), 0.5), "ends early: its packets stop"),
     "empty folder": (lambda d: _mkdir(d / "empty"), "no images"),
     "mixed sizes": (lambda d: _mixed_sizes(d / "mixed"), "img_002.png"),
     "unknown codec": (lambda d: media.make_undecodable(d / "avs2.mkv"), "avs2"),

@@ -297,6 +297,6 @@ def test_a_truncated_video_is_reported_from_its_last_packets(tmp_path):
     assert whole_mkv == whole_mp4 == whole_edit == []
     ends_early = (
         r"the video stream ends early: its packets stop at 0\.\d\d s of 1\.20 s \(truncated or damaged file\); "
-        r"deblur run fails there: re-copy the file, or restore the part before the damage with --end 0\.\d+"
+        r"deblur run refuses it: re-copy the file, or restore the part before the damage with --end 0\.\d+"
     )
     assert re.fullmatch(ends_early, short_mkv[0]) and re.fullmatch(ends_early, short_mp4[0]), (short_mkv, short_mp4)

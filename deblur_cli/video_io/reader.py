@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
+from typing import NamedTuple
 
 import av
 
@@ -72,7 +73,7 @@ _FLAGGING_CONTAINERS = {"matroska,webm", "mov,mp4,m4a,3gp,3g2,mj2"}
 _DEFAULT = av.stream.Disposition.default
 
 TAIL_SECONDS = 5.0  # how much of a video's end `deblur info` demuxes to find a truncated file (packets_end_early)
-_DAMAGED_HINT = "the frames before the damage were read; re-copy the file, or cut it before the damaged part"
+_DAMAGED_HINT = "re-copy the file, or cut it before the damaged part"
 
 
 def _damaged_hint(stream, end: Fraction | None) -> str:
@@ -676,15 +677,22 @@ def _ended_early(path: Path, counted: str, hint: str) -> InputError:
     )
 
 
-def packets_end_early(path: str | os.PathLike) -> str | None:
+class Cut(NamedTuple):
+    """How a video file falls short of the end its container states (tail_cut)."""
+
+    problem: str  # "the video stream ends early: its packets stop at 1.96 s of 4.00 s (truncated or damaged file)"
+    end: float | None  # seconds from the stream's start up to which its frames are there, where known
+    hint: str  # what to do: re-copy it, or the --end that restores the part before the cut
+
+
+def tail_cut(path: str | os.PathLike) -> Cut | None:
     """Whether the first video stream's packets stop before the end its container announces (a truncated
-    file), as `deblur info` finds it without decoding: a seek to the stream's last TAIL_SECONDS, whose
-    packets are demuxed and their end held against the stated duration, as a whole read does
-    (_check_complete), and where they fall short and the container counts its packets (MP4, MOV), every
-    packet counted, since a whole read takes the count reached as complete. A line saying where they
-    stop; None where they reach it, the container states no duration (MPEG-TS: FFmpeg estimates it from
-    the file's own size), or the file cannot be read (VideoFileSource says why). Damage in the middle of
-    a file is found only by decoding it."""
+    file), found without decoding: a seek to the stream's last TAIL_SECONDS, whose packets are demuxed
+    and their end held against the stated duration, as a whole read does (_check_complete), and where
+    they fall short and the container counts its packets (MP4, MOV), every packet counted, since a whole
+    read takes the count reached as complete. None where they reach it, the container states no duration
+    (MPEG-TS: FFmpeg estimates it from the file's own size), or the file cannot be read (VideoFileSource
+    says why). Damage in the middle of a file is found only by decoding it."""
     path = Path(path)
     try:
         container = open_input(path)
@@ -699,6 +707,7 @@ def packets_end_early(path: str | os.PathLike) -> str | None:
         if duration is None or not stream.time_base:
             return None
         since = max(duration - TAIL_SECONDS, 0.0)
+        first = (stream.start_time or 0) * stream.time_base
         end, timed = None, False
         try:
             container.seek((stream.start_time or 0) + int(since / stream.time_base), stream=stream, backward=True)
@@ -707,24 +716,30 @@ def packets_end_early(path: str | os.PathLike) -> str | None:
                     stop = (packet.pts + (packet.duration or 0)) * packet.time_base
                     end = stop if end is None else max(end, stop)
                     timed = timed or bool(packet.duration)
-        except av.FFmpegError as e:  # the demuxer gives up: the run's own read says where
-            return f"the video stream is corrupt before its end ({_reason(e)}); deblur run fails there"
+        except av.FFmpegError as e:  # the demuxer gives up in the last seconds: what comes before them is whole
+            return Cut(
+                f"the video stream is corrupt before its end ({_reason(e)})",
+                since,
+                _damaged_hint(stream, first + Fraction(since).limit_denominator(1000)),
+            )
         # asked before the container closes, which frees the stream
         short = end is None or _falls_short(stream, end, duration, timed=timed)
         if short and stream.frames:  # a whole read takes every packet its index counts as complete
             short = _packets_read(path, stream.index) < stream.frames
-        advice = _damaged_hint(stream, end)
+        hint = _damaged_hint(stream, end)
     if not short:
         return None
     if end is None:  # the index lists packets there, and the file ends before them
-        return (
-            f"the video stream ends early: no packets in its last {duration - since:g} s of {duration:.2f} s "
-            "(truncated file); deblur run fails there"
-        )
-    return (
-        f"the video stream ends early: its packets stop at {float(end):.2f} s of {duration:.2f} s "
-        f"(truncated or damaged file); deblur run fails there: {advice}"
-    )
+        problem = f"the video stream ends early: no packets in its last {duration - since:g} s of {duration:.2f} s"
+        return Cut(problem + " (truncated file)", None, _DAMAGED_HINT)
+    problem = f"the video stream ends early: its packets stop at {float(end):.2f} s of {duration:.2f} s"
+    return Cut(problem + " (truncated or damaged file)", float(end - first), hint)
+
+
+def packets_end_early(path: str | os.PathLike) -> str | None:
+    """tail_cut's finding as a line for `deblur info`; None where there is none."""
+    cut = tail_cut(path)
+    return None if cut is None else f"{cut.problem}; deblur run refuses it: {cut.hint}"
 
 
 def _packets_read(path: Path, index: int) -> int:

@@ -16,7 +16,7 @@ from deblur_cli.span import Span
 from deblur_cli.video_io.image_kinds import survey
 from deblur_cli.video_io.images import ImageSequenceSource, is_glob, is_image, list_images
 from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
-from deblur_cli.video_io.reader import VideoFileSource, packets_end_early
+from deblur_cli.video_io.reader import VideoFileSource, packets_end_early, tail_cut
 
 
 class FrameSource(Protocol):
@@ -110,6 +110,18 @@ def describe(
     """The VideoInfo of an input (of its `span`) without reading past the span's first frame."""
     with open_source(path, span, image_rate=image_rate, deinterlace=deinterlace) as source:
         return source.info
+
+
+def check_not_cut(path: str | os.PathLike, span: Span = Span()) -> None:
+    """InputError, before any frame is decoded, where a video file is cut short before its `span` ends
+    (reader.tail_cut): the whole read would restore every frame up to the cut, then fail with nothing
+    written. A span that ends before the cut is read as it would be."""
+    text = os.fspath(path)
+    if os.path.isdir(text) or not os.path.exists(text) or is_image(text):
+        return
+    cut = tail_cut(text)
+    if cut is not None and (span.end is None or cut.end is None or span.end > cut.end):
+        raise InputError(f"{path}: {cut.problem}", hint=cut.hint)
 
 
 def reading_warnings(path: str | os.PathLike, info: VideoInfo) -> list[str]:
