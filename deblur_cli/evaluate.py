@@ -37,7 +37,7 @@ from deblur_cli.prefetch import prefetched
 from deblur_cli.restorer import Restorer
 from deblur_cli.stream import as_float, check_windows, restore_stream
 from deblur_cli.transfer import model_curve
-from deblur_cli.video_io import Frame, VideoInfo, open_source
+from deblur_cli.video_io import Frame, VideoInfo, check_not_cut, open_source
 from deblur_cli.video_io.png_sequence import PngSequenceSink
 from deblur_cli.video_io.work_folder import normalized
 from deblur_cli.windows import WindowOptions
@@ -284,6 +284,9 @@ def _score(
     """Score what `restored(inputs, info)` yields, one frame per frame it takes from `inputs` (the
     blurred frames, `info` theirs), against the sharp frames (see evaluate_sequence). `read_ahead`: frames decoded
     ahead of their use, a window's worth for a model."""
+    if max_frames is None:  # a video of the pair cut short: refused before the model restores any of it
+        for path in (pair.blurred, pair.sharp):
+            check_not_cut(path)
     with ExitStack() as stack:
         blurred_source = stack.enter_context(open_source(pair.blurred))
         sharp_source = stack.enter_context(open_source(pair.sharp))

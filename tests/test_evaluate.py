@@ -218,6 +218,19 @@ def test_scores_pair_every_frame_with_its_own_sharp_frame(tmp_path):
     assert [calls[0] for calls in restorer.calls] == [3, 3, 3]  # windows of 3 sharing 1: 0-2, 2-4, 4-6
 
 
+def test_a_video_of_a_pair_cut_short_is_refused_before_it_is_restored(tmp_path):
+    from tests.media import truncate
+
+    (tmp_path / "blur").mkdir()
+    (tmp_path / "sharp").mkdir()
+    truncate(make_video(tmp_path / "whole.mkv", frames=30), 0.5, tmp_path / "blur" / "c.mkv")
+    make_video(tmp_path / "sharp" / "c.mkv", frames=30)
+    restorer = IdentityRestorer()
+    with pytest.raises(InputError, match=r"c\.mkv: the video stream ends early: its packets stop at"):
+        evaluate_sequence(find_sequences(tmp_path)[0], restorer, WINDOWS)
+    assert restorer.calls == []  # it restored every frame up to the cut first
+
+
 class Constant(IdentityRestorer):
     """Restores every pixel to 0.5: an output the scores must measure, not the input."""
 
