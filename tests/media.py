@@ -376,6 +376,18 @@ def faststart(path: str | Path, target: str | Path) -> Path:
     return Path(target)
 
 
+def without_first_packets(path: str | Path, target: str | Path, count: int) -> Path:
+    """The video of `path` remuxed without its first `count` packets: a clip cut from a longer recording
+    without re-encoding, which starts mid-GOP with packets it cannot decode."""
+    with av.open(str(path)) as source, av.open(str(target), "w") as out:
+        stream = out.add_stream_from_template(source.streams.video[0])
+        for index, packet in enumerate(source.demux(video=0)):
+            if packet.dts is not None and index >= count:
+                packet.stream = stream
+                out.mux(packet)
+    return Path(target)
+
+
 def damage(path: str | Path, start: float, length: int, target: str | Path | None = None) -> Path:
     """Copy a file with `length` bytes from fraction `start` on overwritten by a fixed noise pattern."""
     path = Path(path)

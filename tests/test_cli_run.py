@@ -578,6 +578,31 @@ def test_a_file_cut_short_is_refused_before_restoring_and_its_hint_restores_the_
     assert 5 < frames < 30 and len(media.read_frames(tmp_path / "out.mkv")) == frames
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_cut_file_that_starts_late_or_mid_gop_is_refused_and_its_hint_restores_the_part_before(
+    tmp_path, identity, suffix
+):
+    """Found in review: an MP4 whose video starts at 10 s (an empty edit) compared its packets' end on the
+    file's clock with its length, so a cut one ran to exit 0 with 38 of 100 frames; and where the first
+    packets cannot be decoded (a clip cut from a recording mid-GOP) the hint's --end counted from the first
+    packet, not the first frame, so following it failed again after restoring every frame."""
+    late = media.make_video(tmp_path / f"late{suffix}", frames=100, pts=[250 + i for i in range(100)])
+    if suffix == ".mp4":
+        late = media.faststart(late, tmp_path / "late_fs.mp4")  # its index at the front: a cut one opens
+    mid_gop = media.without_first_packets(media.make_video(tmp_path / f"g{suffix}", frames=100, gop=10),
+                                          tmp_path / f"mid{suffix}", 5)  # fmt: skip
+    if suffix == ".mp4":
+        mid_gop = media.faststart(mid_gop, tmp_path / "mid_fs.mp4")
+    for whole in (late, mid_gop):
+        cut = media.truncate(whole, 0.6)
+        refused = deblur(cut, "-o", tmp_path / f"out{suffix}", "-f")
+        assert refused.exit_code == 1 and "ends early: its packets stop at" in refused.stderr, refused.output
+        until = refused.stderr.split("--end ")[1].split()[0]
+        follow = deblur(cut, "-o", tmp_path / f"out{suffix}", "--end", until, "-f", "--json")
+        assert follow.exit_code == 0, follow.output
+        assert deblur(whole, "-o", tmp_path / f"whole{suffix}", "-f", "-q").exit_code == 0  # a whole one runs
+
+
 def test_an_interrupted_batch_is_finished_with_skip_existing(tmp_path, monkeypatch):
     videos = [media.make_video(tmp_path / f"{name}.mkv", frames=3) for name in "abc"]
     restorers = iter([IdentityRestorer(), FailingRestorer(0, KeyboardInterrupt()), IdentityRestorer()])

@@ -1453,28 +1453,38 @@ def test_unreadable_image_in_a_sequence_is_named(tmp_path):
     assert e.value.frames_before == 1
 
 
-def float_tiff(path: Path, width: int = 4, height: int = 3, order: str = "<") -> Path:
-    """A grey TIFF of 32-bit floating-point samples (SampleFormat 3), as scientific and HDR tools write."""
+def float_tiff(path: Path, order: str = "<", *, bits: int = 32, big: bool = False) -> Path:
+    """A 4x3 grey TIFF (or BigTIFF) of floating-point samples (SampleFormat 3), as scientific and HDR tools
+    write: 32-bit floats, or 16-bit halves."""
     import struct
 
-    pixels = struct.pack(f"{order}{width * height}f", *[i / (width * height) for i in range(width * height)])
-    tags = [(256, 3, width), (257, 3, height), (258, 3, 32), (259, 3, 1), (262, 3, 1), (273, 4, 8), (277, 3, 1),
-            (278, 3, height), (279, 4, len(pixels)), (339, 3, 3)]  # fmt: skip
-    ifd = struct.pack(f"{order}H", len(tags)) + b"".join(
-        struct.pack(f"{order}HHI", tag, kind, 1) + struct.pack(f"{order}{'H' if kind == 3 else 'I'}", value).ljust(4, b"\0")
+    width, height = 4, 3
+    values = [i / (width * height) for i in range(width * height)]
+    pixels = struct.pack(f"{order}{len(values)}{'f' if bits == 32 else 'e'}", *values)
+    offset, counter, size, field = ("Q", "Q", 20, 8) if big else ("I", "H", 12, 4)
+    head = (b"II" if order == "<" else b"MM") + struct.pack(f"{order}H", 43 if big else 42)
+    head += struct.pack(f"{order}HH", 8, 0) if big else b""
+    start = len(head) + struct.calcsize(offset)  # the pixels, then the directory
+    tags = [(256, 3, width), (257, 3, height), (258, 3, bits), (259, 3, 1), (262, 3, 1), (273, 4, start),
+            (277, 3, 1), (278, 3, height), (279, 4, len(pixels)), (339, 3, 3)]  # fmt: skip
+    ifd = struct.pack(f"{order}{counter}", len(tags)) + b"".join(
+        struct.pack(f"{order}HH{offset}", tag, kind, 1)
+        + struct.pack(f"{order}{'H' if kind == 3 else 'I'}", value).ljust(field, b"\0")
         for tag, kind, value in tags
-    ) + b"\0\0\0\0"
-    head = (b"II*\0" if order == "<" else b"MM\0*") + struct.pack(f"{order}I", 8 + len(pixels))
-    path.write_bytes(head + pixels + ifd)
+    ) + bytes(struct.calcsize(offset))
+    path.write_bytes(head + struct.pack(f"{order}{offset}", start + len(pixels)) + pixels + ifd)
     return path
 
 
-@pytest.mark.parametrize("order", ["<", ">"])
-def test_a_float_tiff_is_named_as_such_not_as_damaged(tmp_path, order):
-    path = float_tiff(tmp_path / "scan.tif", order=order)
-    with pytest.raises(InputError, match=r"scan\.tif is a floating-point TIFF, which FFmpeg does not decode") as e:
+@pytest.mark.parametrize("kind", ["little", "big-endian", "half", "BigTIFF"])
+def test_a_float_tiff_is_named_as_such_not_as_damaged_nor_read_as_integers(tmp_path, kind):
+    """FFmpeg refuses a 32-bit float grey TIFF (deblur said "the file is damaged or not an image"), and
+    decodes a half-float one as 16-bit integers (read silently: 0.5 as 14336 of 65535)."""
+    options = {"big-endian": {"order": ">"}, "half": {"bits": 16}, "BigTIFF": {"big": True}}.get(kind, {})
+    path = float_tiff(tmp_path / "scan.tif", **options)
+    with pytest.raises(InputError, match=r"scan\.tif is a floating-point TIFF of a kind FFmpeg does not decode") as e:
         read_all(path)
-    assert e.value.hint == "save it as a 16-bit TIFF or PNG"  # it said "the file is damaged or not an image"
+    assert e.value.hint == "save it as a 16-bit integer TIFF or a PNG"
 
 
 def test_later_images_of_a_richer_kind_are_read_at_the_firsts_with_one_warning(tmp_path):

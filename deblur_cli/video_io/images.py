@@ -203,32 +203,48 @@ def _read(path: Path) -> tuple[av.VideoFrame, str]:
         raise InputError(f"{path}: permission denied", hint="check the file's permissions") from None
     except (av.FFmpegError, IndexError):
         frame = None
+    float_samples = frame is None or (codec == "tiff" and not _FLOAT_FORMAT.search(frame.format.name))
+    if float_samples and _float_tiff(path):  # FFmpeg refuses a grey one, and reads a half-float one as integers
+        raise InputError(
+            f"{path} is a floating-point TIFF of a kind FFmpeg does not decode as such",
+            hint="save it as a 16-bit integer TIFF or a PNG",
+        )
     if frame is None:
-        if _float_tiff(path):
-            raise InputError(
-                f"{path} is a floating-point TIFF, which FFmpeg does not decode in grey",
-                hint="save it as a 16-bit TIFF or PNG",
-            )
         raise InputError(f"{path} is not an image FFmpeg can read", hint="the file is damaged or not an image")
     return frame, codec
 
 
+_TIFF_FORMS = {  # header -> (byte order, offset size, entry count size, entry size)
+    b"II*\0": ("<", "I", "H", 12), b"MM\0*": (">", "I", "H", 12),
+    b"II+\0": ("<", "Q", "Q", 20), b"MM\0+": (">", "Q", "Q", 20),  # BigTIFF
+}  # fmt: skip
+
+
 def _float_tiff(path: Path) -> bool:
-    """Whether `path` is a TIFF whose first image stores floating-point samples (SampleFormat 3: scientific
-    and HDR scans), which FFmpeg's TIFF decoder refuses for grey images as it would a damaged file."""
+    """Whether `path` is a TIFF (or BigTIFF) whose first image stores floating-point samples (SampleFormat 3:
+    scientific and HDR scans). FFmpeg's TIFF decoder refuses such grey images as it would a damaged file,
+    and reads 16-bit (half) floats as integers; it decodes 32-bit RGB ones (as rgbf32, gbrpf32)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(8)
-            if head[:4] not in (b"II*\0", b"MM\0*"):
+            form = _TIFF_FORMS.get(f.read(4))
+            if form is None:
                 return False
-            order = "<" if head[:2] == b"II" else ">"
-            f.seek(struct.unpack(order + "I", head[4:])[0])
-            (count,) = struct.unpack(order + "H", f.read(2))
-            entries = f.read(12 * count)
+            order, offset, counter, size = form
+            if offset == "Q":
+                f.read(4)  # BigTIFF: the offsets' size (8) and a zero
+            f.seek(struct.unpack(order + offset, f.read(struct.calcsize(offset)))[0])
+            (count,) = struct.unpack(order + counter, f.read(struct.calcsize(counter)))
+            entries = f.read(size * min(count, 4096))
+            for i in range(0, len(entries) - size + 1, size):
+                tag, kind = struct.unpack(order + "HH", entries[i : i + 4])
+                if tag != 339:  # SampleFormat: a SHORT per sample, in the entry where they fit, else at an offset
+                    continue
+                at = i + 4 + struct.calcsize(offset)
+                (values,), field = struct.unpack(order + offset, entries[i + 4 : at]), entries[at : i + size]
+                if values * 2 > len(field):
+                    f.seek(struct.unpack(order + offset, field)[0])
+                    field = f.read(2)
+                return kind == 3 and struct.unpack(order + "H", field[:2])[0] == 3
     except (OSError, struct.error):
         return False
-    for i in range(0, len(entries) - 11, 12):
-        tag, kind, _, value = struct.unpack(order + "HHI4s", entries[i : i + 12])
-        if tag == 339:  # SampleFormat, SHORT: its first (or only) value is in the entry itself
-            return kind == 3 and struct.unpack(order + "H", value[:2])[0] == 3
     return False

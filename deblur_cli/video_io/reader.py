@@ -76,11 +76,10 @@ TAIL_SECONDS = 5.0  # how much of a video's end `deblur info` demuxes to find a 
 _DAMAGED_HINT = "re-copy the file, or cut it before the damaged part"
 
 
-def _damaged_hint(stream, end: Fraction | None) -> str:
-    """The hint for a file damaged or cut short after packets that stop at `end` (s, the stream's clock):
-    the --end that restores the frames before it, where there are any."""
-    first = (stream.start_time or 0) * stream.time_base if stream.time_base else 0
-    until = None if end is None else math.floor((end - first) * 100) / 100  # down: none of the damage in it
+def _damaged_hint(end: float | None) -> str:
+    """The hint for a file damaged or cut short where its frames stop `end` seconds after its first frame
+    (the clock of --start and --end): the --end that restores the frames before it, where there are any."""
+    until = None if end is None else math.floor(end * 100 + 1e-6) / 100  # down: none of the damage in it
     if not until or until <= 0:
         return _DAMAGED_HINT
     return f"re-copy the file, or restore the part before the damage with --end {until:g}"
@@ -363,7 +362,7 @@ class VideoFileSource:
         except av.FFmpegError as e:  # the demuxer itself gave up
             raise InputError(
                 f"{self.path}: the video stream is corrupt after {_good(decoded)} ({_reason(e)})",
-                hint=_damaged_hint(stream, end),
+                hint=_damaged_hint(None if end is None else float(end) - self._first_time()),
             ) from None
         stated = len(self._listed) if self._listed is not None else stream.frames  # 0: not counted
         if count_packets:  # a whole read: how many frames the damage cost, against the container's count
@@ -372,7 +371,19 @@ class VideoFileSource:
             self._missing = max(expected - decoded, 0) if expected else None
         if self._end_time is not None and end is not None and end >= self._end_time:
             return  # the file ends early, but after every frame the span asks for (--end before the cut)
-        _check_complete(self.path, stream, stated, packets if count_packets else None, decoded, end, timed=timed)
+        _check_complete(
+            self.path, stream, stated, packets if count_packets else None, decoded, end, self._first_time(), timed=timed
+        )
+
+    def _first_time(self) -> float:
+        """Seconds on the file's clock of the first frame decoded, where --start and --end count from (a
+        file that starts with frames it cannot decode, cut from a longer recording, starts after its first
+        packet); the stream's start before that frame is known."""
+        zero, info = getattr(self, "_zero", None), getattr(self, "info", None)
+        if zero is not None and info is not None and (info.time_base or info.rate):
+            return float(zero * (info.time_base or 1 / info.rate))
+        stream = self._stream
+        return float((stream.start_time or 0) * stream.time_base) if stream.time_base else 0.0
 
     @property
     def warnings(self) -> list[str]:
@@ -637,6 +648,7 @@ def _check_complete(
     packets: int | None,
     decoded: int,
     end: Fraction | None,
+    first: float = 0.0,
     *,
     timed: bool = False,
 ) -> None:
@@ -648,27 +660,37 @@ def _check_complete(
     when they also end early. Where the container states no duration, the count alone decides. `end`
     is where the last packet stops: its duration included when the packets carry theirs (`timed`), so
     it must meet the stated end to within rounding, a frame and a half; without durations it falls a
-    frame or more short (VFR: the last frame's, however long), so three frames are let go.
+    frame or more short (VFR: the last frame's, however long), so three frames are let go. Both are on the
+    file's clock; what the error says counts from `first`, the first frame's time, as --end does.
     """
     short = bool(expected) and packets is not None and packets < expected
     if expected and packets is not None and not short:
         return
-    duration = _stream_duration(stream)
-    if duration is None or end is None:
+    stated = _stated_end(stream)
+    played = None if end is None else float(end) - first
+    if stated is None or end is None:
         if short:
-            raise _ended_early(path, f"{_good(decoded)} of {expected}", _damaged_hint(stream, end))
+            raise _ended_early(path, f"{_good(decoded)} of {expected}", _damaged_hint(played))
         return
-    if _falls_short(stream, end, duration, timed=timed):
-        counted = f"{_good(decoded)} of {expected}" if short else f"{_good(decoded)}, {float(end):.2f} s of {duration:.2f} s"
-        raise _ended_early(path, counted, _damaged_hint(stream, end))
+    if _falls_short(stream, end, stated, timed=timed):
+        counted = f"{_good(decoded)} of {expected}" if short else f"{_good(decoded)}, {played:.2f} s of {stated - first:.2f} s"
+        raise _ended_early(path, counted, _damaged_hint(played))
 
 
-def _falls_short(stream, end: Fraction, duration: float, *, timed: bool) -> bool:
-    """Whether packets that stop at `end` (s) fall short of the stream's stated `duration`: by more than a
-    frame and a half where they carry their durations (`timed`), else by more than three frames."""
+def _stated_end(stream) -> float | None:
+    """Where the container says the stream ends, on the file's clock: its start plus its duration, or
+    Matroska's DURATION tag, which is an end already."""
+    if stream.duration and stream.time_base:
+        return float((stream.start_time or 0) * stream.time_base + stream.duration * stream.time_base)
+    return _stream_duration(stream)
+
+
+def _falls_short(stream, end: Fraction, stated: float, *, timed: bool) -> bool:
+    """Whether packets that stop at `end` (s, the file's clock) fall short of the `stated` end: by more than
+    a frame and a half where they carry their durations (`timed`), else by more than three frames."""
     fps = float(frame_rate(stream) or 25)
     slack = max(1.5 / fps, 0.05) if timed else max(3 / fps, 0.1)
-    return float(end) < duration - slack
+    return float(end) < stated - slack
 
 
 def _ended_early(path: Path, counted: str, hint: str) -> InputError:
@@ -688,9 +710,10 @@ class Cut(NamedTuple):
 def tail_cut(path: str | os.PathLike) -> Cut | None:
     """Whether the first video stream's packets stop before the end its container announces (a truncated
     file), found without decoding: a seek to the stream's last TAIL_SECONDS, whose packets are demuxed
-    and their end held against the stated duration, as a whole read does (_check_complete), and where
-    they fall short and the container counts its packets (MP4, MOV), every packet counted, since a whole
-    read takes the count reached as complete. None where they reach it, the container states no duration
+    and their end held against the stated end, as a whole read does (_check_complete), and where they
+    fall short and the container counts its packets (MP4, MOV), every packet counted, since a whole read
+    takes the count reached as complete. Where they fall short, the first frame is decoded, for the
+    times to count from it as --end does. None where they reach the end, the container states no duration
     (MPEG-TS: FFmpeg estimates it from the file's own size), or the file cannot be read (VideoFileSource
     says why). Damage in the middle of a file is found only by decoding it."""
     path = Path(path)
@@ -703,37 +726,53 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
             stream = _video_stream(container, path)
         except InputError:
             return None
-        duration = _stream_duration(stream)
-        if duration is None or not stream.time_base:
+        stated = _stated_end(stream)
+        if stated is None or not stream.time_base:
             return None
-        since = max(duration - TAIL_SECONDS, 0.0)
-        first = (stream.start_time or 0) * stream.time_base
-        end, timed = None, False
+        since = max(stated - TAIL_SECONDS, float((stream.start_time or 0) * stream.time_base))
+        end, timed, corrupt = None, False, None
+        try:  # any packet, not only a keyframe: a clip that starts mid-GOP has none before its start
+            container.seek(int(since / stream.time_base), stream=stream, backward=True, any_frame=True)
+        except av.FFmpegError:  # nothing to land on (a cut Matroska file lost its index): read from the start
+            pass
         try:
-            container.seek((stream.start_time or 0) + int(since / stream.time_base), stream=stream, backward=True)
             for packet in container.demux(stream):
                 if packet.size and packet.pts is not None:
                     stop = (packet.pts + (packet.duration or 0)) * packet.time_base
                     end = stop if end is None else max(end, stop)
                     timed = timed or bool(packet.duration)
         except av.FFmpegError as e:  # the demuxer gives up in the last seconds: what comes before them is whole
-            return Cut(
-                f"the video stream is corrupt before its end ({_reason(e)})",
-                since,
-                _damaged_hint(stream, first + Fraction(since).limit_denominator(1000)),
-            )
+            corrupt = _reason(e)
         # asked before the container closes, which frees the stream
-        short = end is None or _falls_short(stream, end, duration, timed=timed)
-        if short and stream.frames:  # a whole read takes every packet its index counts as complete
+        short = corrupt is not None or end is None or _falls_short(stream, end, stated, timed=timed)
+        if short and corrupt is None and stream.frames:  # a whole read takes every packet its index counts
             short = _packets_read(path, stream.index) < stream.frames
-        hint = _damaged_hint(stream, end)
+        index = stream.index
     if not short:
         return None
+    first = _first_frame_time(path, index)
+    if corrupt is not None:
+        return Cut(f"the video stream is corrupt before its end ({corrupt})", since - first, _damaged_hint(since - first))
     if end is None:  # the index lists packets there, and the file ends before them
-        problem = f"the video stream ends early: no packets in its last {duration - since:g} s of {duration:.2f} s"
+        problem = f"the video stream ends early: no packets in its last {stated - since:g} s of {stated - first:.2f} s"
         return Cut(problem + " (truncated file)", None, _DAMAGED_HINT)
-    problem = f"the video stream ends early: its packets stop at {float(end):.2f} s of {duration:.2f} s"
-    return Cut(problem + " (truncated or damaged file)", float(end - first), hint)
+    played = float(end) - first
+    problem = f"the video stream ends early: its packets stop at {played:.2f} s of {stated - first:.2f} s"
+    return Cut(problem + " (truncated or damaged file)", played, _damaged_hint(played))
+
+
+def _first_frame_time(path: Path, index: int) -> float:
+    """Seconds on the file's clock of the first frame stream `index` decodes to (packets before it that
+    cannot be decoded, as in a clip cut from a longer recording, come before); the stream's start where
+    none decodes."""
+    with open_input(path) as container:
+        stream = container.streams[index]
+        start = float((stream.start_time or 0) * stream.time_base) if stream.time_base else 0.0
+        with contextlib.suppress(av.FFmpegError):
+            for frame in container.decode(stream):
+                if frame.pts is not None and frame.time_base:
+                    return float(frame.pts * frame.time_base)
+        return start
 
 
 def packets_end_early(path: str | os.PathLike) -> str | None:
