@@ -18,7 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from deblur_cli.errors import OutputError, WeightsError
-from deblur_cli.files import drop
+from deblur_cli.files import discard
 
 ARCH_KEY = "architecture"
 CONFIG_KEY = "config"
@@ -48,7 +48,7 @@ def save_checkpoint(
     try:
         save_file(tensors, str(tmp), metadata=metadata)
     except BaseException as e:  # safetensors raises its own error types, a full disk included; or Ctrl-C
-        drop(tmp)  # the error that stopped the write is the one raised
+        discard(tmp)  # the error that stopped the write is the one raised
         if isinstance(e, OSError) or not isinstance(e, Exception):
             raise
         raise OutputError(

@@ -82,14 +82,14 @@ def commit(temp: Path, final: Path) -> None:
 
 
 def discard(temp: Path) -> None:
-    """Remove a temporary file or directory; missing is fine. A symbolic link is removed, never followed."""
+    """Remove a temporary file or directory; missing is fine. A symbolic link is removed, never followed.
+    An error doing so (a read-only folder refuses even this: EROFS) is ignored, so that the error that
+    stopped the write is the one reported."""
     if temp.is_dir() and not temp.is_symlink():
         shutil.rmtree(temp, ignore_errors=True)
     else:
-        try:
+        with contextlib.suppress(OSError):
             temp.unlink()
-        except FileNotFoundError:
-            pass
 
 
 def taken(path: str | os.PathLike) -> bool:
@@ -114,7 +114,7 @@ def write_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:
                 os.fsync(f.fileno())
         os.replace(temp, path)
     except BaseException as e:
-        Path(temp).unlink(missing_ok=True)
+        discard(Path(temp))
         if isinstance(e, OSError):
             raise output_error(path, e) from None
         raise
@@ -166,11 +166,3 @@ def output_error(path: Path, error: BaseException) -> OutputError:
         return OutputError(f"cannot write {path}: {where} is not a directory", hint="check the output path")
     reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
     return OutputError(f"cannot write {path}: {reason}", hint="check the output path and the free space")
-
-
-def drop(temp: Path) -> None:
-    """Remove the temporary file of a write that failed, if it is there. An error doing so (a read-only
-    folder refuses even this: EROFS) is ignored, so that the error that stopped the write is the one
-    reported."""
-    with contextlib.suppress(OSError):
-        temp.unlink(missing_ok=True)

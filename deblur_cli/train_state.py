@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from deblur_cli.errors import InputError, OutputError, UsageError
-from deblur_cli.files import drop
+from deblur_cli.files import discard
 from deblur_cli.train_config import TrainConfig
 
 CHECKPOINT = "last.pt"  # full training state, for --resume
@@ -31,7 +31,7 @@ def save_state(path: Path, step: int, config: TrainConfig, model, ema, optimizer
         torch.save(state, tmp)
         tmp.replace(path)
     except BaseException as e:  # a second Ctrl-C while saving, a full disk: no partial last.pt.tmp left behind
-        drop(tmp)  # the error that stopped the write is the one raised
+        discard(tmp)  # the error that stopped the write is the one raised
         if isinstance(e, (OSError, RuntimeError)):  # torch's zip writer reports a failed write as RuntimeError
             raise _unwritable(path, e) from None
         raise

@@ -215,7 +215,7 @@ def test_server_down_is_one_clear_line(tmp_path):
     with pytest.raises(WeightsError, match=f"w: cannot download {url}: Connection refused") as info:
         download(entry(url=url), tmp_path)
     assert "\n" not in str(info.value)
-    assert info.value.hint == "check the network connection, or use a local copy with --weights (run, evaluate, bench)"
+    assert info.value.hint == "check the network connection, or use a local copy with --weights (run, evaluate, bench, demo)"
     assert not (tmp_path / "weights" / "w").exists()  # an empty folder for the entry was left
 
 

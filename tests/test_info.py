@@ -247,6 +247,25 @@ def test_headers_slow_to_read_are_read_for_a_bounded_time(tmp_path):
         "deblur run checks the others as it reads them"
     ]
     assert survey(paths, describe(paths[0]))[0].startswith("images of another size than the first")
+    pngs = make_images(tmp_path / "pngs", count=4)  # read by hand: only slow storage runs out of time there
+    ticks = iter(range(100))
+    assert survey(pngs, describe(pngs[0]), budget=1.5, clock=lambda: next(ticks)) == [
+        "only the headers of the first 2 of 4 images were read (1.5 s): deblur run checks the others as it reads them"
+    ]
+
+
+def test_a_png_cut_short_is_one_deblur_cannot_read(tmp_path):
+    """Its header was whole, so info counted it as a good image; FFmpeg cannot decode it and the run stops."""
+    from deblur_cli.video_io import describe
+    from deblur_cli.video_io.image_kinds import read_kind, survey
+
+    pngs = make_images(tmp_path / "seq", count=3)
+    whole = pngs[1].read_bytes()
+    pngs[1].write_bytes(whole[: len(whole) // 2])
+    assert read_kind(pngs[2]) is not None and read_kind(pngs[1]) is None
+    assert survey(pngs, describe(pngs[0])) == [
+        "images FFmpeg cannot read: 1 of 3 (img_002.png); deblur run stops at the first of them"
+    ]
 
 
 def test_png_headers_say_what_ffmpeg_decodes(tmp_path):

@@ -79,14 +79,26 @@ def test_track_names_languages_and_default_flags_are_kept(tmp_path, source_suffi
     assert tracks(tmp_path / f"out{suffix}") == expected
     with av.open(str(tmp_path / f"out{suffix}")) as container:
         forced = bool(container.streams.subtitles[0].disposition & av.stream.Disposition.forced)
-    # FFmpeg's MOV muxer writes no forced flag (MP4 and Matroska hold one): said so, where it was lost unsaid
+    # FFmpeg's MOV muxer writes no forced flag in its MOV and iPod (.m4v) modes (MP4 and Matroska hold one):
+    # said so, where it was lost unsaid
     lost = [w for w in warnings if "forced" in w]
     assert (forced, lost) == (
-        (False, ["subtitle stream #3 is marked forced (shown whatever the viewer picks); .mov cannot record that flag "
-                 "(.mp4 and .mkv keep it)"])
+        (False, [f"the input's subtitle stream #3 is marked forced (shown whatever the viewer picks); {suffix} cannot "
+                 "record that flag (.mp4 and .mkv keep it)"])
         if suffix == ".mov"
         else (True, [])
     )
+
+
+def test_an_m4v_output_says_it_loses_the_forced_flag_too(tmp_path):
+    """FFmpeg's iPod mode (.m4v) writes no forced flag either; only .mov said so (found in review)."""
+    warnings = convert(make_named_tracks(tmp_path / "in.mp4"), tmp_path / "out.m4v")
+    with av.open(str(tmp_path / "out.m4v")) as container:
+        assert not container.streams.subtitles[0].disposition & av.stream.Disposition.forced  # the case itself
+    assert [w for w in warnings if "forced" in w] == [
+        "the input's subtitle stream #3 is marked forced (shown whatever the viewer picks); .m4v cannot record "
+        "that flag (.mp4 and .mkv keep it)"
+    ]
 
 
 def test_a_video_track_marked_not_default_stays_so(tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from deblur_cli.errors import OutputError
-from deblur_cli.files import drop
+from deblur_cli.files import discard
 
 TEMP_SUFFIX = ".tmp.npy"  # an array being written, never one of the cache's
 
@@ -24,5 +24,5 @@ def save_npy(path: str | Path, array: np.ndarray) -> None:
         np.save(tmp, np.ascontiguousarray(array))
         tmp.replace(path)
     except BaseException:  # Ctrl-C, SIGTERM, a full disk: no partial array left to pass for a photo
-        drop(tmp)  # the error that stopped the write is the one raised
+        discard(tmp)  # the error that stopped the write is the one raised
         raise

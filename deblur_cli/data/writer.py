@@ -21,7 +21,7 @@ import torch
 from deblur_cli import __version__
 from deblur_cli.data.dataset import FixedClips, FixedVideoClips, sources_note, split_photos, split_videos
 from deblur_cli.errors import OutputError
-from deblur_cli.files import drop
+from deblur_cli.files import discard
 
 
 def write_dataset(
@@ -162,7 +162,7 @@ def write_ffv1(clip: torch.Tensor, path: str | Path, fps: int = 30) -> None:
             container.mux(stream.encode())
         tmp.replace(path)
     except BaseException as e:  # a full disk, Ctrl-C, SIGTERM: no half-written clip left to block the next run
-        drop(tmp)  # the error that stopped the write is the one raised
+        discard(tmp)  # the error that stopped the write is the one raised
         if isinstance(e, OSError):
             raise OutputError(f"cannot write {path}: {e.strerror}") from None
         raise
@@ -180,7 +180,7 @@ def write_png(frame: torch.Tensor, path: str | Path) -> None:
         tmp.write_bytes(png_bytes(array))
         tmp.replace(path)
     except BaseException as e:  # a full disk, Ctrl-C, SIGTERM: no half-written frame left behind
-        drop(tmp)  # the error that stopped the write is the one raised
+        discard(tmp)  # the error that stopped the write is the one raised
         if isinstance(e, OSError):
             raise OutputError(f"cannot write {path}: {e.strerror}") from None
         raise

@@ -66,7 +66,20 @@ def _png_kind(f) -> ImageKind | None:
             break
         alpha = header[4:8] == b"tRNS"
         f.seek(struct.unpack(">I", header[:4])[0] + 4, 1)
+    f.seek(0, 2)
+    if f.tell() >= 12:  # a PNG cut short (FFmpeg cannot decode it) has no IEND chunk near its end
+        f.seek(max(f.tell() - 64, 0))
+        if b"IEND" not in f.read():
+            return None
     return ImageKind(width, height, 16 if depth > 8 else 8, alpha)
+
+
+def _why_slow(path: Path) -> str:
+    """Why reading a sequence's headers takes time: FFmpeg decodes an image to open it; a PNG's header is
+    read by hand, so only slow storage can be the reason there."""
+    if path.suffix.lower() == ".png":
+        return ""
+    return f"; FFmpeg decodes {path.suffix.lower() or 'such'} images to read them"
 
 
 def _may_hold_alpha(pix_fmt: str) -> bool:
@@ -180,7 +193,7 @@ def survey(
         )
     if checked < total:
         warnings.append(
-            f"only the headers of the first {checked} of {total} images were read ({budget:g} s; FFmpeg decodes "
-            f"{paths[0].suffix.lower() or 'such'} images to read them): deblur run checks the others as it reads them"
+            f"only the headers of the first {checked} of {total} images were read ({budget:g} s{_why_slow(paths[0])}): "
+            "deblur run checks the others as it reads them"
         )
     return warnings

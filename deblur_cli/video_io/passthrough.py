@@ -46,8 +46,9 @@ _TELEMETRY_FORMATS = {"mp4", "mov"}
 _UNPLAYED_AUDIO = {"mp4": {"mp1", "mp2"}, "ipod": {"mp1", "mp2"}, "mov": {"mp1", "mp2"}, "3gp": {"mp1", "mp2"}}
 _TS_NEGATIVE = 0x40000  # AVFMT_TS_NEGATIVE: the container keeps times before zero (MP4 and MOV, by an edit list)
 _HEARD_EARLY = 0.04  # seconds of audio ahead of the picture that viewers notice (ITU-R BT.1359: 45 ms)
-# Muxers that write no forced flag (FFmpeg's MOV muxer; its MP4 mode and Matroska write one)
-_NO_FORCED_FLAG = {"mov"}
+# Muxers that write no forced flag (FFmpeg's MOV muxer in its MOV, iPod (.m4v) and 3GP modes; its MP4 mode
+# and Matroska write one)
+_NO_FORCED_FLAG = {"mov", "ipod", "3gp", "3g2"}
 
 
 class _Copy:
@@ -142,7 +143,7 @@ class Passthrough:
                 self._routes[stream.index] = route
                 if stream.disposition & av.stream.Disposition.forced and output.format.name in _NO_FORCED_FLAG:
                     warnings.append(
-                        f"{stream.type} stream #{stream.index} is marked forced (shown whatever the viewer picks); "
+                        f"the input's {stream.type} stream #{stream.index} is marked forced (shown whatever the viewer picks); "
                         f"{self._suffix} cannot record that flag (.mp4 and .mkv keep it)"
                     )
         tags = {k: tag_value(v) for k, v in self._input.metadata.items() if k not in _STALE_TAGS}

@@ -16,7 +16,7 @@ from deblur_cli.errors import WeightsError
 
 ProgressFn = Callable[[int, int], None]
 
-LOCAL_COPY = "use a local copy with --weights (run, evaluate, bench)"  # download-weights itself has no --weights
+LOCAL_COPY = "use a local copy with --weights (run, evaluate, bench, demo)"  # download-weights itself has no --weights
 PART_SUFFIX = ".part"
 ATTEMPTS = 3  # connections that drop mid-file are resumed at once, this many tries in all
 TIMEOUT_S = 30.0  # per socket operation, not for the whole file
