@@ -593,8 +593,13 @@ def test_a_cut_file_that_starts_late_or_mid_gop_is_refused_and_its_hint_restores
                                           tmp_path / f"mid{suffix}", 5)  # fmt: skip
     if suffix == ".mp4":
         mid_gop = media.faststart(mid_gop, tmp_path / "mid_fs.mp4")
-    for whole in (late, mid_gop):
-        cut = media.truncate(whole, 0.6)
+    # cut more than 5 s before its end, between close keyframes: the seek to its last seconds found no packet,
+    # and every span was refused, --end 2 included, with no --end in the hint
+    short_gop = media.make_video(tmp_path / f"short_gop{suffix}", frames=200, gop=25)
+    if suffix == ".mp4":
+        short_gop = media.faststart(short_gop, tmp_path / "short_gop_fs.mp4")
+    for whole, keep in ((late, 0.6), (mid_gop, 0.6), (short_gop, 0.3)):
+        cut = media.truncate(whole, keep)
         refused = deblur(cut, "-o", tmp_path / f"out{suffix}", "-f")
         assert refused.exit_code == 1 and "ends early: its packets stop at" in refused.stderr, refused.output
         until = refused.stderr.split("--end ")[1].split()[0]

@@ -745,8 +745,13 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
             corrupt = _reason(e)
         # asked before the container closes, which frees the stream
         short = corrupt is not None or end is None or _falls_short(stream, end, stated, timed=timed)
-        if short and corrupt is None and stream.frames:  # a whole read takes every packet its index counts
-            short = _packets_read(path, stream.index) < stream.frames
+        if short and corrupt is None and (end is None or stream.frames):
+            # the whole stream demuxed: where its packets stop, where the tail had none (the seek landed on
+            # bytes the cut took), and how many, against its index's count (a whole read takes that as whole)
+            count, whole_end = _packets_read(path, stream.index)
+            end = whole_end if end is None else end
+            if stream.frames:
+                short = count < stream.frames
         index = stream.index
     if not short:
         return None
@@ -781,11 +786,15 @@ def packets_end_early(path: str | os.PathLike) -> str | None:
     return None if cut is None else f"{cut.problem}; deblur run refuses it: {cut.hint}"
 
 
-def _packets_read(path: Path, index: int) -> int:
+def _packets_read(path: Path, index: int) -> tuple[int, Fraction | None]:
     """The packets that hold a picture in stream `index`, demuxed from the file's start until its end or
-    until the demuxer gives up."""
-    packets = 0
+    until the demuxer gives up, and where the last of them stops (s, the file's clock; None: none)."""
+    packets, end = 0, None
     with contextlib.suppress(OSError, av.FFmpegError), open_input(path) as container:
         for packet in container.demux(container.streams[index]):
-            packets += bool(packet.size)
-    return packets
+            if packet.size:
+                packets += 1
+                if packet.pts is not None:
+                    stop = (packet.pts + (packet.duration or 0)) * packet.time_base
+                    end = stop if end is None else max(end, stop)
+    return packets, end
