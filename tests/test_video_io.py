@@ -1374,6 +1374,16 @@ def test_matroska_cut_a_few_frames_before_its_end_is_truncated_too(tmp_path):
         read_all_of(cut, Span(end=until + 0.1))
 
 
+def test_the_damage_hint_gives_an_end_before_the_cut_however_long_the_video():
+    """`:g` printed 12345.67 as 12345.7, past the cut (found in review): following the hint failed again."""
+    from deblur_cli.video_io.reader import damaged_hint
+
+    assert damaged_hint(12345.678).endswith("--end 12345.67")
+    assert damaged_hint(1.7599999999).endswith("--end 1.76") and damaged_hint(2.0).endswith("--end 2")
+    assert damaged_hint(2.24, start=5) == "re-copy the file: its frames stop at 2.24 s, before --start 5"
+    assert damaged_hint(0.004) == damaged_hint(None) == "re-copy the file, or cut it before the damaged part"
+
+
 def read_all_of(path, span: Span) -> int:
     with open_source(path, span) as source:
         return sum(1 for _ in source)

@@ -76,13 +76,17 @@ TAIL_SECONDS = 5.0  # how much of a video's end `deblur info` demuxes to find a 
 _DAMAGED_HINT = "re-copy the file, or cut it before the damaged part"
 
 
-def _damaged_hint(end: float | None) -> str:
+def damaged_hint(end: float | None, start: float = 0.0) -> str:
     """The hint for a file damaged or cut short where its frames stop `end` seconds after its first frame
-    (the clock of --start and --end): the --end that restores the frames before it, where there are any."""
+    (the clock of --start and --end): the --end that restores the frames before it, where there are any
+    after `start` (--start)."""
     until = None if end is None else math.floor(end * 100 + 1e-6) / 100  # down: none of the damage in it
     if not until or until <= 0:
         return _DAMAGED_HINT
-    return f"re-copy the file, or restore the part before the damage with --end {until:g}"
+    shown = f"{until:.2f}".rstrip("0").rstrip(".")  # not :g, which rounds 12345.67 up to 12345.7
+    if start and until <= start:
+        return f"re-copy the file: its frames stop at {shown} s, before --start {start:g}"
+    return f"re-copy the file, or restore the part before the damage with --end {shown}"
 
 
 class VideoFileSource:
@@ -114,6 +118,7 @@ class VideoFileSource:
             self._skipped = 0  # frames the timestamps jump over, where the demuxer drops damage silently
             self._breaks: list[float] = []  # seconds of each longer jump there (discontinuities)
             self._end_time: Fraction | None = None  # where a span that ends early ends, on the stream's clock (s)
+            self._start_seconds = float(span.start)  # --start, for a hint about a file cut before it
             self._counts_jumps = self._container.format.name in _SILENT_LOSS_CONTAINERS
             self._index_timestamps = _counts_frames(self._container, self._stream)
             self._listed = _listed_times(self._container, self._stream)
@@ -362,7 +367,7 @@ class VideoFileSource:
         except av.FFmpegError as e:  # the demuxer itself gave up
             raise InputError(
                 f"{self.path}: the video stream is corrupt after {_good(decoded)} ({_reason(e)})",
-                hint=_damaged_hint(None if end is None else float(end) - self._first_time()),
+                hint=damaged_hint(None if end is None else float(end) - self._first_time(), self._start_seconds),
             ) from None
         stated = len(self._listed) if self._listed is not None else stream.frames  # 0: not counted
         if count_packets:  # a whole read: how many frames the damage cost, against the container's count
@@ -372,7 +377,8 @@ class VideoFileSource:
         if self._end_time is not None and end is not None and end >= self._end_time:
             return  # the file ends early, but after every frame the span asks for (--end before the cut)
         _check_complete(
-            self.path, stream, stated, packets if count_packets else None, decoded, end, self._first_time(), timed=timed
+            self.path, stream, stated, packets if count_packets else None, decoded, end, self._first_time(),
+            start=self._start_seconds, timed=timed,
         )
 
     def _first_time(self) -> float:
@@ -650,6 +656,7 @@ def _check_complete(
     end: Fraction | None,
     first: float = 0.0,
     *,
+    start: float = 0.0,
     timed: bool = False,
 ) -> None:
     """Raise if the demuxer stopped before the end the container announced (a truncated or damaged file):
@@ -670,11 +677,11 @@ def _check_complete(
     played = None if end is None else float(end) - first
     if stated is None or end is None:
         if short:
-            raise _ended_early(path, f"{_good(decoded)} of {expected}", _damaged_hint(played))
+            raise _ended_early(path, f"{_good(decoded)} of {expected}", damaged_hint(played, start))
         return
     if _falls_short(stream, end, stated, timed=timed):
         counted = f"{_good(decoded)} of {expected}" if short else f"{_good(decoded)}, {played:.2f} s of {stated - first:.2f} s"
-        raise _ended_early(path, counted, _damaged_hint(played))
+        raise _ended_early(path, counted, damaged_hint(played, start))
 
 
 def _stated_end(stream) -> float | None:
@@ -757,13 +764,13 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         return None
     first = _first_frame_time(path, index)
     if corrupt is not None:
-        return Cut(f"the video stream is corrupt before its end ({corrupt})", since - first, _damaged_hint(since - first))
+        return Cut(f"the video stream is corrupt before its end ({corrupt})", since - first, damaged_hint(since - first))
     if end is None:  # the index lists packets there, and the file ends before them
         problem = f"the video stream ends early: no packets in its last {stated - since:g} s of {stated - first:.2f} s"
         return Cut(problem + " (truncated file)", None, _DAMAGED_HINT)
     played = float(end) - first
     problem = f"the video stream ends early: its packets stop at {played:.2f} s of {stated - first:.2f} s"
-    return Cut(problem + " (truncated or damaged file)", played, _damaged_hint(played))
+    return Cut(problem + " (truncated or damaged file)", played, damaged_hint(played))
 
 
 def _first_frame_time(path: Path, index: int) -> float:

@@ -16,7 +16,7 @@ from deblur_cli.span import Span
 from deblur_cli.video_io.image_kinds import survey
 from deblur_cli.video_io.images import ImageSequenceSource, is_glob, is_image, list_images
 from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
-from deblur_cli.video_io.reader import VideoFileSource, packets_end_early, tail_cut
+from deblur_cli.video_io.reader import VideoFileSource, damaged_hint, packets_end_early, tail_cut
 
 
 class FrameSource(Protocol):
@@ -122,7 +122,8 @@ def check_not_cut(path: str | os.PathLike, span: Span = Span()) -> None:
     cut = tail_cut(text)
     # a span's end is let through where the cut's place is unknown: the reader's own end check decides there
     if cut is not None and (span.end is None or (cut.end is not None and span.end > cut.end + 1e-6)):
-        raise InputError(f"{path}: {cut.problem}", hint=cut.hint)
+        hint = damaged_hint(cut.end, float(span.start)) if cut.end is not None else cut.hint  # --start past it
+        raise InputError(f"{path}: {cut.problem}", hint=hint)
 
 
 def reading_warnings(path: str | os.PathLike, info: VideoInfo) -> list[str]:
