@@ -1998,6 +1998,22 @@ def test_tiny_deep_video_is_kept_off_x265_which_crashes_on_it():
     assert caught.value.hint == "write .h264 or .mkv instead"
 
 
+def test_a_long_pause_in_the_timestamps_is_written_with_them(tmp_path):
+    """A recording paused for 40 minutes (or camera files joined): x264 reorders frames across the pause with
+    decode times that far back, which an hour's sanity limit (with_sane_dts) moved past the next packet's:
+    the muxer refused the packet ("Invalid argument"), and a segmented run restored every frame, then failed
+    ("the segments cannot be joined"). Found in review."""
+    stamps = [0, 40] + [2_500_000 + 40 * k for k in range(1, 60)]
+    source = media.make_video(tmp_path / "in.mkv", frames=len(stamps), pts=stamps, time_base=Fraction(1, 1000))
+    base = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)  # moving: x264 reorders it
+    info = describe(source)
+    with open_sink(tmp_path / "out.mkv", info, EncodeOptions(codec="libx264")) as sink:
+        for index, pts in enumerate(stamps):
+            sink.write(np.roll(base, index, axis=1), pts)
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        assert sorted(p.pts for p in container.demux(video=0) if p.size) == stamps
+
+
 def test_packets_without_a_possible_decode_time_are_decoded_when_shown():
     """x265 leaves the decode timestamp unset on some short encodes (writer.with_sane_dts)."""
     from fractions import Fraction
@@ -2014,7 +2030,11 @@ def test_packets_without_a_possible_decode_time_are_decoded_when_shown():
     reordered = [packet(0, -80), packet(120, -40), packet(40, 0)]  # B-frames: dts before pts, kept
     assert [p.dts for p in with_sane_dts(reordered)] == [-80, -40, 0]
     slides = [packet(0, -2_000_000), packet(5_000_000, -1_000_000)]  # --fps 0.001: a frame lasts 1000 s
-    assert [p.dts for p in with_sane_dts(slides, frame=1_000_000)] == [-2_000_000, -1_000_000]
+    assert [p.dts for p in with_sane_dts(slides)] == [-2_000_000, -1_000_000]
+    # x264 across a 40-minute pause (found in review): an hour's limit moved the second decode time past the
+    # third, and the run failed at its end ("the segments cannot be joined: their timestamps overlap")
+    paused = [packet(0, -2_500_040), packet(2_500_040, -2_500_000), packet(40, 0), packet(2_500_080, 40)]
+    assert [p.dts for p in with_sane_dts(paused)] == [-2_500_040, -2_500_000, 0, 40]
 
 
 @pytest.mark.parametrize(

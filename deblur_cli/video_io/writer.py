@@ -102,18 +102,22 @@ def _stores_rgb(pix_fmt: str | None) -> bool:
     return pix_fmt is not None and (pix_fmt == "pal8" or av.VideoFormat(pix_fmt).is_rgb)
 
 
-def with_sane_dts(packets: list[av.Packet], frame: int = 1) -> list[av.Packet]:
+_IMPLAUSIBLE_SECONDS = 1e8  # three years: no encoder holds a frame back that long, and no recording pauses that long
+
+
+def with_sane_dts(packets: list[av.Packet]) -> list[av.Packet]:
     """The packets, each whose decode timestamp cannot be one given its presentation timestamp: none,
-    after it, or more than an hour and a hundred frames (of `frame` ticks) before it; no encoder holds
-    back a frame that long. x265 4.2 leaves it unset on some short encodes (a two-frame segment,
-    measured in 4 of 20 encodes of 256x256 10-bit frames: values such as 4090149695187711280), and the
-    muxer then refuses the packet. Such a packet is decoded when it is shown (it was not reordered, or
-    its timestamp would have been set)."""
+    after it, or more than _IMPLAUSIBLE_SECONDS before it. x265 4.2 leaves it unset on some short encodes
+    (a two-frame segment, measured in 4 of 20 encodes of 256x256 10-bit frames: values such as
+    4090149695187711280 and -94852852370112), and the muxer then refuses the packet. Such a packet is
+    decoded when it is shown (it was not reordered, or its timestamp would have been set). A decode time
+    far before its frame is no sign of that: x264 reorders frames across a pause in the timestamps (a
+    recording paused for 40 minutes) with decode times that far back; an hour's limit moved those past
+    the next packet's, and the output could not be written."""
     for packet in packets:
         if packet.pts is None:
             continue
-        hour = 3600 / packet.time_base if packet.time_base else 0
-        longest = max(hour, 100 * frame)  # a slide show's frames (--fps 0.001) last over 15 minutes each
+        longest = _IMPLAUSIBLE_SECONDS / packet.time_base if packet.time_base else 0
         if packet.dts is None or packet.dts > packet.pts or packet.pts - packet.dts > longest:
             packet.dts = packet.pts
     return packets
@@ -303,11 +307,11 @@ class VideoEncoder:
         picture = self._convert(_packed(image))
         picture.pts = self._next_pts(None if pts is None else round(pts * self._scale))
         picture.time_base = self.time_base
-        return with_sane_dts(self.stream.encode(picture), self._out_step)
+        return with_sane_dts(self.stream.encode(picture))
 
     def flush(self) -> list[av.Packet]:
         """The packets the encoder still holds; it takes no frame after this."""
-        return with_sane_dts(self.stream.encode(None), self._out_step)
+        return with_sane_dts(self.stream.encode(None))
 
     def _convert(self, image: np.ndarray) -> av.VideoFrame:
         """The encoder's pixel format: YUV exactly (yuv.yuv_frame), grey from a grey frame's first channel
