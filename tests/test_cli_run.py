@@ -608,6 +608,21 @@ def test_a_cut_file_that_starts_late_or_mid_gop_is_refused_and_its_hint_restores
         assert deblur(whole, "-o", tmp_path / f"whole{suffix}", "-f", "-q").exit_code == 0  # a whole one runs
 
 
+def test_an_avi_cut_short_is_refused_too(tmp_path, identity):
+    """FFmpeg rebuilds a cut AVI's lost index, and its duration with it, which the packets then reach: it ran
+    to exit 0 with 151 of 250 frames and no warning (found in the second review). Its header's frame count
+    says where it ended."""
+    whole = media.make_video(tmp_path / "a.avi", frames=50, gop=10)
+    cut = media.truncate(whole, 0.6)
+    refused = deblur(cut, "-o", tmp_path / "out.mkv")
+    assert refused.exit_code == 1 and "ends early: its packets stop at" in refused.stderr, refused.output
+    until = refused.stderr.split("--end ")[1].split()[0]
+    follow = deblur(cut, "-o", tmp_path / "out.mkv", "--end", until, "--json")
+    assert follow.exit_code == 0, follow.output
+    assert 10 < json.loads(follow.stdout)["frames"] < 50
+    assert deblur(whole, "-o", tmp_path / "whole.mkv", "-q").exit_code == 0
+
+
 def test_an_interrupted_batch_is_finished_with_skip_existing(tmp_path, monkeypatch):
     videos = [media.make_video(tmp_path / f"{name}.mkv", frames=3) for name in "abc"]
     restorers = iter([IdentityRestorer(), FailingRestorer(0, KeyboardInterrupt()), IdentityRestorer()])

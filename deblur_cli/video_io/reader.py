@@ -686,7 +686,12 @@ def _check_complete(
 
 def _stated_end(stream) -> float | None:
     """Where the container says the stream ends, on the file's clock: its start plus its duration, or
-    Matroska's DURATION tag, which is an end already."""
+    Matroska's DURATION tag, which is an end already. An AVI cut short has lost its index: FFmpeg rebuilds
+    one from what is left, and the duration with it, which the packets then always reach; its header's
+    frame count (ticks of its time base, dropped frames included) still says where it ended."""
+    avi = stream.container.format.name in _CONSTANT_RATE_CONTAINERS
+    if avi and stream.time_base and stream.duration and (stream.frames or 0) > stream.duration:
+        return float(((stream.start_time or 0) + stream.frames) * stream.time_base)
     if stream.duration and stream.time_base:
         return float((stream.start_time or 0) * stream.time_base + stream.duration * stream.time_base)
     return _stream_duration(stream)
