@@ -2025,16 +2025,20 @@ def test_packets_without_a_possible_decode_time_are_decoded_when_shown():
         p.time_base, p.pts, p.dts = Fraction(1, 1000), pts, dts
         return p
 
+    # frames given from 0 to 80 ms: no decode time before -80 - 40 ms (a frame) is one the encoder could give
+    earliest = Fraction(-120, 1000)
     garbage = [packet(0, 4090149695187711280), packet(40, -94852852370112), packet(80, None)]
-    assert [p.dts for p in with_sane_dts(garbage)] == [0, 40, 80]
+    assert [p.dts for p in with_sane_dts(garbage, earliest)] == [0, 40, 80]
+    days = [packet(0, -279_173_000)]  # x265 at a 1 us clock: 3 days before (the second review), as 1/1000 here
+    assert [p.dts for p in with_sane_dts(days, earliest)] == [0]
     reordered = [packet(0, -80), packet(120, -40), packet(40, 0)]  # B-frames: dts before pts, kept
-    assert [p.dts for p in with_sane_dts(reordered)] == [-80, -40, 0]
+    assert [p.dts for p in with_sane_dts(reordered, earliest)] == [-80, -40, 0]
     slides = [packet(0, -2_000_000), packet(5_000_000, -1_000_000)]  # --fps 0.001: a frame lasts 1000 s
-    assert [p.dts for p in with_sane_dts(slides)] == [-2_000_000, -1_000_000]
+    assert [p.dts for p in with_sane_dts(slides, Fraction(-7000))] == [-2_000_000, -1_000_000]
     # x264 across a 40-minute pause (found in review): an hour's limit moved the second decode time past the
     # third, and the run failed at its end ("the segments cannot be joined: their timestamps overlap")
     paused = [packet(0, -2_500_040), packet(2_500_040, -2_500_000), packet(40, 0), packet(2_500_080, 40)]
-    assert [p.dts for p in with_sane_dts(paused)] == [-2_500_040, -2_500_000, 0, 40]
+    assert [p.dts for p in with_sane_dts(paused, Fraction(-2_500_120, 1000))] == [-2_500_040, -2_500_000, 0, 40]
 
 
 @pytest.mark.parametrize(

@@ -68,7 +68,7 @@ def _png_kind(f) -> ImageKind | None:
         f.seek(struct.unpack(">I", header[:4])[0] + 4, 1)
     f.seek(0, 2)
     if f.tell() >= 12:  # a PNG cut short (FFmpeg cannot decode it) has no IEND chunk near its end
-        f.seek(max(f.tell() - 64, 0))
+        f.seek(max(f.tell() - 4096, 0))  # some tools append bytes after it
         if b"IEND" not in f.read():
             return None
     return ImageKind(width, height, 16 if depth > 8 else 8, alpha)

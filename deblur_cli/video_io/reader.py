@@ -770,8 +770,8 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
     first = _first_frame_time(path, index)
     if corrupt is not None:
         return Cut(f"the video stream is corrupt before its end ({corrupt})", since - first, damaged_hint(since - first))
-    if end is None:  # the index lists packets there, and the file ends before them
-        problem = f"the video stream ends early: no packets in its last {stated - since:g} s of {stated - first:.2f} s"
+    if end is None:  # the index lists packets, and the file ends before any of them
+        problem = f"the video stream ends early: none of its packets of {stated - first:.2f} s is there"
         return Cut(problem + " (truncated file)", None, _DAMAGED_HINT)
     played = float(end) - first
     problem = f"the video stream ends early: its packets stop at {played:.2f} s of {stated - first:.2f} s"

@@ -102,23 +102,21 @@ def _stores_rgb(pix_fmt: str | None) -> bool:
     return pix_fmt is not None and (pix_fmt == "pal8" or av.VideoFormat(pix_fmt).is_rgb)
 
 
-_IMPLAUSIBLE_SECONDS = 1e8  # three years: no encoder holds a frame back that long, and no recording pauses that long
-
-
-def with_sane_dts(packets: list[av.Packet]) -> list[av.Packet]:
+def with_sane_dts(packets: list[av.Packet], earliest: Fraction | None = None) -> list[av.Packet]:
     """The packets, each whose decode timestamp cannot be one given its presentation timestamp: none,
-    after it, or more than _IMPLAUSIBLE_SECONDS before it. x265 4.2 leaves it unset on some short encodes
-    (a two-frame segment, measured in 4 of 20 encodes of 256x256 10-bit frames: values such as
-    4090149695187711280 and -94852852370112), and the muxer then refuses the packet. Such a packet is
-    decoded when it is shown (it was not reordered, or its timestamp would have been set). A decode time
-    far before its frame is no sign of that: x264 reorders frames across a pause in the timestamps (a
-    recording paused for 40 minutes) with decode times that far back; an hour's limit moved those past
-    the next packet's, and the output could not be written."""
+    after it, or before `earliest` (seconds: the first frame's time less the span of the frames the
+    encoder has been given; it cannot reorder a frame further back than the frames it holds). x265 4.2
+    leaves it unset on some short encodes (a two-frame segment, measured in 4 of 20 encodes of 256x256
+    10-bit frames: values such as 4090149695187711280 and -94852852370112, and 3 days to 4.6e12 s before
+    their frames at a 1 us time base), and the muxer then refuses the packet. Such a packet is decoded
+    when it is shown (it was not reordered, or its timestamp would have been set). A decode time far
+    before its frame is no sign of that by itself: x264 reorders frames across a pause in the timestamps
+    (a recording paused for 40 minutes) with decode times that far back, and the frames given span it."""
     for packet in packets:
         if packet.pts is None:
             continue
-        longest = _IMPLAUSIBLE_SECONDS / packet.time_base if packet.time_base else 0
-        if packet.dts is None or packet.dts > packet.pts or packet.pts - packet.dts > longest:
+        early = earliest is not None and packet.dts is not None and packet.dts * packet.time_base < earliest
+        if packet.dts is None or packet.dts > packet.pts or early:
             packet.dts = packet.pts
     return packets
 
@@ -186,6 +184,7 @@ class VideoEncoder:
         clock = _CONTAINER_CLOCKS.get(container.format.name, self.time_base)
         self._min_gap = max(1, math.ceil(clock / self.time_base))
         self._last_pts: int | None = None
+        self._first_pts: int | None = None  # of the frames given to the encoder (_earliest)
         self.encoding = encoding
         self.stream = self._add_video(container, encoding)
 
@@ -307,11 +306,19 @@ class VideoEncoder:
         picture = self._convert(_packed(image))
         picture.pts = self._next_pts(None if pts is None else round(pts * self._scale))
         picture.time_base = self.time_base
-        return with_sane_dts(self.stream.encode(picture))
+        return with_sane_dts(self.stream.encode(picture), self._earliest())
 
     def flush(self) -> list[av.Packet]:
         """The packets the encoder still holds; it takes no frame after this."""
-        return with_sane_dts(self.stream.encode(None))
+        return with_sane_dts(self.stream.encode(None), self._earliest())
+
+    def _earliest(self) -> Fraction | None:
+        """The earliest decode time (s) the encoder can give a packet: its first frame's time, less the span
+        of the frames it has been given and a frame (with_sane_dts)."""
+        if self._first_pts is None or self._last_pts is None:
+            return None
+        span = self._last_pts - self._first_pts
+        return (self._first_pts - span - self._out_step) * self.time_base
 
     def _convert(self, image: np.ndarray) -> av.VideoFrame:
         """The encoder's pixel format: YUV exactly (yuv.yuv_frame), grey from a grey frame's first channel
@@ -336,6 +343,8 @@ class VideoEncoder:
         elif last is not None and pts < last + self._min_gap:
             pts = last + self._min_gap
         self._last_pts = pts
+        if self._first_pts is None:
+            self._first_pts = pts
         return pts
 
 
