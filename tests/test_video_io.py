@@ -1380,7 +1380,7 @@ def test_the_damage_hint_gives_an_end_before_the_cut_however_long_the_video():
 
     assert damaged_hint(12345.678).endswith("--end 12345.67")
     assert damaged_hint(1.7599999999).endswith("--end 1.76") and damaged_hint(2.0).endswith("--end 2")
-    assert damaged_hint(2.24, start=5) == "re-copy the file: its frames stop at 2.24 s, before --start 5"
+    assert damaged_hint(2.24, start=5) == "re-copy the file: its frames stop at 2.24 s, none of them after --start 5"
     assert damaged_hint(0.004) == damaged_hint(None) == "re-copy the file, or cut it before the damaged part"
 
 

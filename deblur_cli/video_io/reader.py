@@ -85,7 +85,7 @@ def damaged_hint(end: float | None, start: float = 0.0) -> str:
         return _DAMAGED_HINT
     shown = f"{until:.2f}".rstrip("0").rstrip(".")  # not :g, which rounds 12345.67 up to 12345.7
     if start and until <= start:
-        return f"re-copy the file: its frames stop at {shown} s, before --start {start:g}"
+        return f"re-copy the file: its frames stop at {shown} s, none of them after --start {start:g}"
     return f"re-copy the file, or restore the part before the damage with --end {shown}"
 
 
@@ -726,8 +726,9 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
     fall short and the container counts its packets (MP4, MOV), every packet counted, since a whole read
     takes the count reached as complete. Where they fall short, the first frame is decoded, for the
     times to count from it as --end does. None where they reach the end, the container states no duration
-    (MPEG-TS: FFmpeg estimates it from the file's own size), or the file cannot be read (VideoFileSource
-    says why). Damage in the middle of a file is found only by decoding it."""
+    (FLV, NUT), or the file cannot be read (VideoFileSource says why). A cut MPEG-TS or MPEG-PS file is not
+    found (FFmpeg estimates its duration from what is left), nor damage in the middle of a file, which only
+    decoding finds."""
     path = Path(path)
     try:
         container = open_input(path)
