@@ -130,7 +130,9 @@ class SequenceKinds:
         parts += [f"{count} of {bits} bits, rounded to 8" for bits, count in sorted(self.deeper.items())]
         kind = kind_words(self.info.bit_depth, self.info.alpha, self.info.pix_fmt)
         verb = "was" if self.images == 1 else "were"
-        return f"{self.images} of {images} images {verb} read at the first's kind ({first}, {kind}): " + "; ".join(parts)
+        return f"{self.images} of {images} images {verb} read at the first's kind ({first}, {kind}): " + "; ".join(
+            parts
+        )
 
 
 def survey(

@@ -72,7 +72,7 @@ _MAX_FPS = 1000
 _FLAGGING_CONTAINERS = {"matroska,webm", "mov,mp4,m4a,3gp,3g2,mj2"}
 _DEFAULT = av.stream.Disposition.default
 
-TAIL_SECONDS = 5.0  # how much of a video's end `deblur info` demuxes to find a truncated file (packets_end_early)
+TAIL_SECONDS = 5.0  # how much of a video's end is demuxed, before a run and by `deblur info`, to find a cut (tail_cut)
 _DAMAGED_HINT = "re-copy the file, or cut it before the damaged part"
 
 
@@ -680,7 +680,11 @@ def _check_complete(
             raise _ended_early(path, f"{_good(decoded)} of {expected}", damaged_hint(played, start))
         return
     if _falls_short(stream, end, stated, timed=timed):
-        counted = f"{_good(decoded)} of {expected}" if short else f"{_good(decoded)}, {played:.2f} s of {stated - first:.2f} s"
+        counted = (
+            f"{_good(decoded)} of {expected}"
+            if short
+            else f"{_good(decoded)}, {played:.2f} s of {stated - first:.2f} s"
+        )
         raise _ended_early(path, counted, damaged_hint(played, start))
 
 
@@ -715,7 +719,7 @@ class Cut(NamedTuple):
     """How a video file falls short of the end its container states (tail_cut)."""
 
     problem: str  # "the video stream ends early: its packets stop at 1.96 s of 4.00 s (truncated or damaged file)"
-    end: float | None  # seconds from the stream's start up to which its frames are there, where known
+    end: float | None  # seconds from the first frame (as --end counts) up to which the frames are there, if known
     hint: str  # what to do: re-copy it, or the --end that restores the part before the cut
 
 
@@ -770,7 +774,9 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         return None
     first = _first_frame_time(path, index)
     if corrupt is not None:
-        return Cut(f"the video stream is corrupt before its end ({corrupt})", since - first, damaged_hint(since - first))
+        return Cut(
+            f"the video stream is corrupt before its end ({corrupt})", since - first, damaged_hint(since - first)
+        )
     if end is None:  # the index lists packets, and the file ends before any of them
         problem = f"the video stream ends early: none of its packets of {stated - first:.2f} s is there"
         return Cut(problem + " (truncated file)", None, _DAMAGED_HINT)
@@ -783,14 +789,14 @@ def _first_frame_time(path: Path, index: int) -> float:
     """Seconds on the file's clock of the first frame stream `index` decodes to (packets before it that
     cannot be decoded, as in a clip cut from a longer recording, come before); the stream's start where
     none decodes."""
-    with open_input(path) as container:
+    start = 0.0
+    with contextlib.suppress(OSError, av.FFmpegError), open_input(path) as container:
         stream = container.streams[index]
         start = float((stream.start_time or 0) * stream.time_base) if stream.time_base else 0.0
-        with contextlib.suppress(av.FFmpegError):
-            for frame in container.decode(stream):
-                if frame.pts is not None and frame.time_base:
-                    return float(frame.pts * frame.time_base)
-        return start
+        for frame in container.decode(stream):
+            if frame.pts is not None and frame.time_base:
+                return float(frame.pts * frame.time_base)
+    return start
 
 
 def packets_end_early(path: str | os.PathLike) -> str | None:
