@@ -90,14 +90,22 @@ def test_track_names_languages_and_default_flags_are_kept(tmp_path, source_suffi
     )
 
 
-def test_an_m4v_output_says_it_loses_the_forced_flag_too(tmp_path):
-    """FFmpeg's iPod mode (.m4v) writes no forced flag either; only .mov said so (found in review)."""
-    warnings = convert(make_named_tracks(tmp_path / "in.mp4"), tmp_path / "out.m4v")
-    with av.open(str(tmp_path / "out.m4v")) as container:
-        assert not container.streams.subtitles[0].disposition & av.stream.Disposition.forced  # the case itself
-    assert [w for w in warnings if "forced" in w] == [
-        "the input's subtitle stream #3 is marked forced (shown whatever the viewer picks); .m4v cannot record "
-        "that flag (.mp4 and .mkv keep it)"
+@pytest.mark.parametrize("suffix", [".m4v", ".3gp"])
+def test_an_m4v_or_3gp_output_says_it_loses_the_forced_flag_and_the_track_names(tmp_path, suffix):
+    """FFmpeg's iPod (.m4v) and 3GP modes write no forced flag and no track names: only .mov's lost flag was
+    said (found in review), and the names went without a word."""
+    warnings = convert(make_named_tracks(tmp_path / "in.mp4"), tmp_path / f"out{suffix}")
+    assert [(t, tags.get("title")) for t, tags, _ in tracks(tmp_path / f"out{suffix}")] == [
+        ("video", None), ("audio", None), ("audio", None), ("subtitle", None)
+    ]  # the case itself
+    with av.open(str(tmp_path / f"out{suffix}")) as container:
+        assert not container.streams.subtitles[0].disposition & av.stream.Disposition.forced
+    assert warnings == [
+        f'{suffix} holds no track names: the video\'s ("cam A") left out (.mp4, .mov and .mkv keep them)',
+        f"the input's subtitle stream #3 is marked forced (shown whatever the viewer picks); {suffix} cannot "
+        "record that flag (.mp4 and .mkv keep it)",
+        f'{suffix} holds no track names: the audio and subtitle tracks\' ("Main", "Commentary", "Forced") left '
+        "out (.mp4, .mov and .mkv keep them)",
     ]
 
 

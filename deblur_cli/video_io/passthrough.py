@@ -21,7 +21,7 @@ from deblur_cli.video_io.extras import (
     warn_video_left_out,
 )
 from deblur_cli.video_io.subtitles import TEXT_CODEC_FOR_FORMAT, TEXT_SUBTITLES, Retext
-from deblur_cli.video_io.track_tags import track_tags
+from deblur_cli.video_io.track_tags import names_lost, track_tags
 
 # Container-level tags that describe the old file rather than its content.
 _STALE_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}
@@ -146,6 +146,9 @@ class Passthrough:
                         f"the input's {stream.type} stream #{stream.index} is marked forced (shown whatever the viewer picks); "
                         f"{self._suffix} cannot record that flag (.mp4 and .mkv keep it)"
                     )
+        names = [track_tags(self._input.streams[i].metadata).get("title") for i in self._routes]
+        if lost := names_lost(output.format.name, names, self._suffix, "the audio and subtitle tracks'"):
+            warnings.append(lost)
         tags = {k: tag_value(v) for k, v in self._input.metadata.items() if k not in _STALE_TAGS}
         output.metadata.update(tags)
         carry_chapters(self._input, output, start, end, self._suffix, warnings)

@@ -17,3 +17,18 @@ def track_tags(metadata: Mapping[str, str]) -> dict[str, str]:
     if "title" not in tags and metadata.get("name"):
         tags["title"] = metadata["name"]
     return tags
+
+
+# FFmpeg's MOV muxer in its iPod (.m4v) and 3GP modes writes no track names (its MP4 and MOV modes do)
+NAMELESS_FORMATS = {"ipod", "3gp", "3g2"}
+
+
+def names_lost(format_name: str, names: list[str | None], suffix: str, whose: str) -> str | None:
+    """The warning for the track `names` an output of this muxer cannot hold, `whose` saying whose they
+    are ("the video's"); None where it holds them, or there are none."""
+    names = [name for name in names if name]
+    if format_name not in NAMELESS_FORMATS or not names:
+        return None
+    quoted = ", ".join(f'"{name}"' for name in names)
+    return f"{suffix} holds no track names: {whose} ({quoted}) left out (.mp4, .mov and .mkv keep them)"
+

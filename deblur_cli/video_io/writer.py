@@ -29,6 +29,7 @@ from deblur_cli.video_io.info import (
     with_alpha,
 )
 from deblur_cli.video_io.passthrough import Passthrough
+from deblur_cli.video_io.track_tags import names_lost
 from deblur_cli.video_io.work_folder import OutputLock
 from deblur_cli.video_io.yuv import yuv_frame
 
@@ -260,6 +261,8 @@ class VideoEncoder:
                     "players will show the frames unrotated (choose .mp4 or .mkv to keep it)"
                 )
         stream.metadata.update(info.tags)
+        if lost := names_lost(container.format.name, [info.tags.get("title")], suffix, "the video's"):
+            self._warnings.append(lost)
         stream.disposition = av.stream.Disposition.default if info.default else av.stream.Disposition(0)
         if info.timecode:
             if container.format.name in _TIMECODE_FORMATS:
