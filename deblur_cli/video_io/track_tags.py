@@ -31,4 +31,3 @@ def names_lost(format_name: str, names: list[str | None], suffix: str, whose: st
         return None
     quoted = ", ".join(f'"{name}"' for name in names)
     return f"{suffix} holds no track names: {whose} ({quoted}) left out (.mp4, .mov and .mkv keep them)"
-

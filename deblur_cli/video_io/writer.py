@@ -148,8 +148,9 @@ class VideoEncoder:
         if info.alpha and not encoding.alpha:
             warnings.append(alpha_left_out(encoding.encoder))
         depth = bit_depth_of(av.VideoFormat(encoding.pix_fmt))
-        deeper_here = _holds(encoding.encoder, info.bit_depth, self._alpha, info.width, info.height)
-        if depth < info.bit_depth and deeper_here:  # --pix-fmt chose
+        if depth < info.bit_depth and _holds(  # --pix-fmt chose
+            encoding.encoder, info.bit_depth, self._alpha, info.width, info.height
+        ):
             warnings.append(
                 f"{encoding.pix_fmt} stores {depth} bits per channel; the {info.bit_depth}-bit input is rounded"
                 f" ({encoding.encoder} has deeper pixel formats: leave out --pix-fmt for one)"
