@@ -351,8 +351,7 @@ class VideoFileSource:
                 if packet.size:  # the last, empty packet only asks the decoder to flush
                     packets += 1
                     if packet.pts is not None:
-                        stop = (packet.pts + (packet.duration or 0)) * packet.time_base
-                        end = stop if end is None else max(end, stop)
+                        end = _stop_after(end, packet)
                         timed = timed or bool(packet.duration)
                 try:
                     pictures = self._decoder.decode(packet)
@@ -755,8 +754,7 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         try:
             for packet in container.demux(stream):
                 if packet.size and packet.pts is not None:
-                    stop = (packet.pts + (packet.duration or 0)) * packet.time_base
-                    end = stop if end is None else max(end, stop)
+                    end = _stop_after(end, packet)
                     timed = timed or bool(packet.duration)
         except av.FFmpegError as e:  # the demuxer gives up in the last seconds: what comes before them is whole
             corrupt = _reason(e)
@@ -805,6 +803,12 @@ def packets_end_early(path: str | os.PathLike) -> str | None:
     return None if cut is None else f"{cut.problem}; deblur run refuses it: {cut.hint}"
 
 
+def _stop_after(end: Fraction | None, packet: av.Packet) -> Fraction:
+    """The later of `end` and where `packet` stops: its time plus its duration (s, the file's clock)."""
+    stop = (packet.pts + (packet.duration or 0)) * packet.time_base
+    return stop if end is None else max(end, stop)
+
+
 def _packets_read(path: Path, index: int) -> tuple[int, Fraction | None]:
     """The packets that hold a picture in stream `index`, demuxed from the file's start until its end or
     until the demuxer gives up, and where the last of them stops (s, the file's clock; None: none)."""
@@ -814,6 +818,5 @@ def _packets_read(path: Path, index: int) -> tuple[int, Fraction | None]:
             if packet.size:
                 packets += 1
                 if packet.pts is not None:
-                    stop = (packet.pts + (packet.duration or 0)) * packet.time_base
-                    end = stop if end is None else max(end, stop)
+                    end = _stop_after(end, packet)
     return packets, end
