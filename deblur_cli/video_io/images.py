@@ -203,8 +203,11 @@ def _read(path: Path) -> tuple[av.VideoFrame, str]:
         raise InputError(f"{path}: permission denied", hint="check the file's permissions") from None
     except (av.FFmpegError, IndexError):
         frame = None
-    float_samples = frame is None or (codec == "tiff" and not _FLOAT_FORMAT.search(frame.format.name))
-    if float_samples and _float_tiff(path):  # FFmpeg refuses a grey one, and reads a half-float one as integers
+    # FFmpeg refuses a float grey TIFF, and decodes a half-float one as 16-bit integers: only those two
+    # cases read the file's header again, not every frame of a TIFF sequence
+    halves = frame is not None and codec == "tiff" and bit_depth_of(frame.format) == 16
+    float_samples = frame is None or (halves and not _FLOAT_FORMAT.search(frame.format.name))
+    if float_samples and _float_tiff(path):
         raise InputError(
             f"{path} is a floating-point TIFF of a kind FFmpeg does not decode as such",
             hint="save it as a 16-bit integer TIFF or a PNG",
