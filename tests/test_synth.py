@@ -352,7 +352,8 @@ def test_a_frame_that_a_read_only_folder_refuses_is_one_error_naming_the_frame(t
     monkeypatch.setattr(type(tmp_path), "unlink", read_only)
     with pytest.raises(OutputError) as caught:
         write_png(torch.zeros(3, 8, 8), tmp_path / "s.png")
-    assert str(caught.value) == f"cannot write {tmp_path / 's.png'}: Read-only file system"
+    assert str(caught.value) == f"cannot write to {tmp_path}: permission denied"
+    assert caught.value.hint == "choose a directory you can write to"
 
 
 def test_a_png_is_written_without_pyav_and_decodes_to_the_same_pixels(tmp_path, monkeypatch):
@@ -605,3 +606,22 @@ def test_one_clip_written_before_is_said_in_the_singular(tmp_path):
     assert CliRunner().invoke(app, args).exit_code == 0
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and "the clip was there already" in again.output, again.output  # "the 1 clips were"
+
+
+def test_a_full_disk_while_writing_a_clip_says_so_with_a_hint(tmp_path, monkeypatch):
+    """The dataset writer built its own "cannot write X: No space left on device", with no hint; it now
+    words its errors as `deblur run` does."""
+    import errno
+
+    from deblur_cli.data.writer import write_ffv1
+    from deblur_cli.errors import OutputError
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(type(tmp_path), "replace", full)
+    with pytest.raises(OutputError) as caught:
+        write_ffv1(torch.zeros(2, 3, 8, 8), tmp_path / "c.mkv")
+    assert str(caught.value) == f"disk full while writing {tmp_path / 'c.mkv'}"
+    assert caught.value.hint == "free some space or write the output elsewhere"
+    assert list(tmp_path.iterdir()) == []

@@ -21,7 +21,7 @@ import torch
 from deblur_cli import __version__
 from deblur_cli.data.dataset import FixedClips, FixedVideoClips, sources_note, split_photos, split_videos
 from deblur_cli.errors import OutputError
-from deblur_cli.files import discard
+from deblur_cli.files import discard, output_error
 
 
 def write_dataset(
@@ -107,7 +107,7 @@ def _claim(out: Path, settings: dict) -> None:
         out.mkdir(parents=True, exist_ok=True)
         (out / STAMP).write_text(json.dumps(settings, indent=1) + "\n")
     except OSError as e:
-        raise OutputError(f"cannot write {out}: {e.strerror}") from None
+        raise output_error(out, e) from None
 
 
 def _sources_identity(sources: str | Path | None) -> str | None:
@@ -130,7 +130,7 @@ def _write_clip(blurred: torch.Tensor, sharp: torch.Tensor, final: Path, fmt: st
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as e:
-                raise OutputError(f"cannot create {folder}: {e.strerror}") from None
+                raise output_error(folder, e) from None
             if fmt == "ffv1":
                 write_ffv1(clip, folder / f"{name}.mkv")
                 continue
@@ -164,7 +164,7 @@ def write_ffv1(clip: torch.Tensor, path: str | Path, fps: int = 30) -> None:
     except BaseException as e:  # a full disk, Ctrl-C, SIGTERM: no half-written clip left to block the next run
         discard(tmp)  # the error that stopped the write is the one raised
         if isinstance(e, OSError):
-            raise OutputError(f"cannot write {path}: {e.strerror}") from None
+            raise output_error(path, e) from None
         raise
 
 
@@ -182,7 +182,7 @@ def write_png(frame: torch.Tensor, path: str | Path) -> None:
     except BaseException as e:  # a full disk, Ctrl-C, SIGTERM: no half-written frame left behind
         discard(tmp)  # the error that stopped the write is the one raised
         if isinstance(e, OSError):
-            raise OutputError(f"cannot write {path}: {e.strerror}") from None
+            raise output_error(path, e) from None
         raise
 
 
