@@ -36,3 +36,37 @@ def test_readme_quick_start_is_what_ci_runs():
     assert 'python -m pip install torch==2.13.0 -e ".[dev]"' in readme
     assert 'python -m pip install -q torch==2.13.0 -e ".[dev]"' in ci
     assert "python -m pytest" in readme and "python -m pytest" in ci
+
+
+def _run_table() -> dict[str, tuple[str, str]]:
+    """cli.md's table of `deblur run`'s options: each option name -> (its value's name, the default column)."""
+    section = (ROOT / "docs" / "cli.md").read_text().split("## deblur run", 1)[1]
+    lines = section[section.index("| option | default | meaning |") :].splitlines()[2:]
+    table = {}
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        names, default = (cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:3])
+        for name in re.findall(r"`([^`]+)`", names):
+            words = name.replace("\\|", "|").replace(",", "").split()
+            value = words[-1] if not words[-1].startswith("-") else ""
+            table.update({word: (value, default.strip("`")) for word in words if word.startswith("-")})
+    return table
+
+
+def test_cli_reference_run_table_has_each_option_with_its_value_name_and_default():
+    """The table drifted from --help once (value names); a default changed in code must change the table too."""
+    table = _run_table()
+    for param in commands()["run"].params:
+        if param.param_type_name != "option":
+            continue
+        for name in [*param.opts, *param.secondary_opts]:
+            assert name in table, name
+        value, default = table[param.opts[0]]
+        if param.metavar and "|" not in value:
+            assert value == param.metavar, (param.opts[0], value)
+        if param.is_flag:
+            assert default == ("on" if param.default else "off"), (param.opts[0], default)
+        elif param.default is not None:
+            expected = f"{param.default:g}" if isinstance(param.default, float) else str(param.default)
+            assert default == expected, (param.opts[0], default, expected)

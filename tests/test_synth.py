@@ -451,12 +451,12 @@ def test_the_same_synth_command_continues_a_stopped_one_and_writes_the_same_clip
 
     monkeypatch.setattr(writer, "_write_clip", stopping)
     stopped = CliRunner().invoke(app, [*command, str(tmp_path / "parts")])
-    assert stopped.exit_code == 130 and "1 of 3 clips are written" in stopped.stderr
+    assert stopped.exit_code == 130 and "1 of 3 clips is written" in stopped.stderr
     monkeypatch.setattr(writer, "_write_clip", plain)
     other = CliRunner().invoke(app, [*command, "--seed", "1", str(tmp_path / "parts")])
     assert other.exit_code == 1 and "is not empty" in other.stderr  # other settings: not this dataset
     resumed = CliRunner().invoke(app, [*command, str(tmp_path / "parts")])
-    assert resumed.exit_code == 0 and "1 of the 3 clips were there" in resumed.stderr
+    assert resumed.exit_code == 0 and "1 of the 3 clips was there" in resumed.stderr
     for frame in sorted((tmp_path / "whole").rglob("*.png")):
         assert (tmp_path / "parts" / frame.relative_to(tmp_path / "whole")).read_bytes() == frame.read_bytes()
     assert len(list((tmp_path / "parts").rglob("*.png"))) == 12

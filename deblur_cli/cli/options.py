@@ -394,8 +394,8 @@ def _tile(value: str) -> int | str | None:
     return side or None
 
 
-# A synthesised clip is made whole in memory: about 110 bytes a pixel of each frame (8.8 GB for 360
-# frames of 640x360), measured on `deblur synth`.
+# A synthesised clip is made whole in memory: 8.8 GB for 360 frames of 640x360 when this was set, 7.4 GB
+# (about 90 bytes a pixel of each frame) since 2dbbfb5 bounded the scene; the estimate keeps that margin.
 SYNTHESIS_BYTES_PER_PIXEL = 110
 SMALLEST_SYNTHESIS = 8  # the camera paths and blur kernels need a few pixels to move across
 

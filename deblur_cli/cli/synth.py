@@ -131,7 +131,8 @@ def synth(
             )  # fmt: skip
     except (KeyboardInterrupt, Terminated):
         if written := clips_written(output) if output.is_dir() else 0:
-            note(f"{written} of {clips} clips are written in {output}: the same command writes the rest")
+            verb = "is" if written == 1 else "are"
+            note(f"{written} of {clips} clips {verb} written in {output}: the same command writes the rest")
         raise
     except (RuntimeError, MemoryError) as e:
         if not is_out_of_memory(e):
@@ -145,7 +146,8 @@ def synth(
         were = "the clip was" if clips == 1 else f"the {clips} clips were"
         note(f"{were} there already, written with these settings: nothing to do")
     elif kept:
-        note(f"{kept} of the {clips} clips were there from a stopped run with these settings: kept")
+        verb = "was" if kept == 1 else "were"
+        note(f"{kept} of the {clips} clips {verb} there from a stopped run with these settings: kept")
     out.print(str(output))
 
 
