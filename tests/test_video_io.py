@@ -1376,7 +1376,7 @@ def test_matroska_cut_a_few_frames_before_its_end_is_truncated_too(tmp_path):
 
 def test_the_damage_hint_gives_an_end_before_the_cut_however_long_the_video():
     """`:g` printed 12345.67 as 12345.7, past the cut (found in review): following the hint failed again."""
-    from deblur_cli.video_io.reader import damaged_hint
+    from deblur_cli.video_io.truncation import damaged_hint
 
     assert damaged_hint(12345.678).endswith("--end 12345.67")
     assert damaged_hint(1.7599999999).endswith("--end 1.76") and damaged_hint(2.0).endswith("--end 2")
@@ -1833,9 +1833,9 @@ def test_sdr_video_has_no_hdr_metadata(tmp_path):
 
 
 def test_damage_messages_count_good_frames_in_words():
-    from deblur_cli.video_io.reader import _good
+    from deblur_cli.video_io.truncation import good_frames
 
-    assert [_good(n) for n in (0, 1, 2)] == ["0 good frames", "1 good frame", "2 good frames"]
+    assert [good_frames(n) for n in (0, 1, 2)] == ["0 good frames", "1 good frame", "2 good frames"]
 
 
 def test_check_writable_probes_the_folder_and_leaves_nothing(tmp_path):

@@ -132,7 +132,7 @@ def decode_frames(path: str | Path) -> tuple[np.ndarray, float]:
     import av  # only the one-time preparation needs a codec
 
     from deblur_cli.data.decode import shrunk_rgb
-    from deblur_cli.video_io.reader import frame_rate
+    from deblur_cli.video_io.streams import frame_rate
 
     frames = []
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 import os
@@ -10,11 +9,10 @@ from collections.abc import Iterator
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
-from typing import NamedTuple
 
 import av
 
-from deblur_cli.errors import InputError, NoVideoError
+from deblur_cli.errors import InputError
 from deblur_cli.span import Span
 from deblur_cli.video_io.containers import open_input
 from deblur_cli.video_io.deinterlace import FRAMES_BEFORE, check_mode, deinterlaced, field_order
@@ -28,15 +26,17 @@ from deblur_cli.video_io.info import (
     frame_arrays,
     normalize_rotation,
 )
+from deblur_cli.video_io.streams import (
+    BARE_FORMATS,
+    CONSTANT_RATE_CONTAINERS,
+    frame_rate,
+    reason,
+    stream_duration,
+    video_stream,
+)
 from deblur_cli.video_io.timecode import at_double_rate, find_timecode, shifted
 from deblur_cli.video_io.track_tags import track_tags
-
-# Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
-# and FFmpeg guesses presentation times from decode order, so such frames take the times its index lists in
-# turn, or are counted where it has no index. Video without reordering keeps its own: the index's tick of
-# each frame (its decode time), past the empty entries where a capture dropped frames. (FFmpeg gives H.264
-# there a presentation time one tick after it, as if every frame were held back for reordering.)
-_CONSTANT_RATE_CONTAINERS = {"avi"}
+from deblur_cli.video_io.truncation import check_complete, damaged_hint, good_frames, stop_after
 
 # Containers whose demuxer drops damaged packets without a word (MPEG-TS: broadcast recordings, AVCHD
 # .mts): the frames they held show only as a jump in the timestamps of the frames around them, which are
@@ -46,10 +46,6 @@ _SILENT_LOSS_CONTAINERS = {"mpegts"}
 # a frame or more short for short files (10 of 12 frames, 20 of 30). Up to this size the video's packets,
 # a frame each, are counted instead (demuxed, not decoded: milliseconds a megabyte).
 _PROGRAM_STREAM_FORMATS = {"mpeg"}
-# Video streams with no container: FFmpeg times their frames at its default 25 fps unless the codec says
-# otherwise (the guessed rate: H.264's timing info, an MPEG-2 sequence header). They state no length
-# either, so their frames are counted as a program stream's are.
-_BARE_FORMATS = {"h264", "hevc", "mpegvideo", "m4v", "vc1", "cavsvideo", "obu"}
 _COUNT_PACKETS_UP_TO = 256 << 20
 # Containers whose clock starts where the recorder's did (MPEG-TS: 1.4 s by convention, hours into a
 # broadcast; MPEG-PS: half a second). Their timestamps are moved to start at zero, as FFmpeg moves them:
@@ -64,29 +60,10 @@ _LAST_TIMESTAMP = 2**63 - 1  # FFmpeg's timestamps are int64: a seek past the en
 # decoders drop it, libvpx's decode it.
 _ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
 
-# No camera records more frames a second than this: a stream's average rate above it is its clock's tick
-# rate (raw DV's 60000, from a time base of 1/60000), and the rate its timestamps imply is the real one.
-_MAX_FPS = 1000
 # Containers whose streams say whether players pick them (Matroska's FlagDefault, an MP4/MOV track's enabled
 # flag); a video from any other is marked default in outputs, being the one to play.
 _FLAGGING_CONTAINERS = {"matroska,webm", "mov,mp4,m4a,3gp,3g2,mj2"}
 _DEFAULT = av.stream.Disposition.default
-
-TAIL_SECONDS = 5.0  # how much of a video's end is demuxed, before a run and by `deblur info`, to find a cut (tail_cut)
-_DAMAGED_HINT = "re-copy the file, or cut it before the damaged part"
-
-
-def damaged_hint(end: float | None, start: float = 0.0) -> str:
-    """The hint for a file damaged or cut short where its frames stop `end` seconds after its first frame
-    (the clock of --start and --end): the --end that restores the frames before it, where there are any
-    after `start` (--start)."""
-    until = None if end is None else math.floor(end * 100 + 1e-6) / 100  # down: none of the damage in it
-    if not until or until <= 0:
-        return _DAMAGED_HINT
-    shown = f"{until:.2f}".rstrip("0").rstrip(".")  # not :g, which rounds 12345.67 up to 12345.7
-    if start and until <= start:
-        return f"re-copy the file: its frames stop at {shown} s, none of them after --start {start:g}"
-    return f"re-copy the file, or restore the part before the damage with --end {shown}"
 
 
 class VideoFileSource:
@@ -110,7 +87,7 @@ class VideoFileSource:
         self.path = Path(path)
         self._container = _open(self.path)
         try:
-            self._stream = _video_stream(self._container, self.path)
+            self._stream = video_stream(self._container, self.path)
             self._decoder = _decoder(self._stream)
             self._damaged: set[tuple[int | None, int | None]] = set()  # packets the decoder refused, by position
             self._missing: int | None = None  # frames fewer than the container counts, after a whole read
@@ -345,13 +322,13 @@ class VideoFileSource:
         stream = self._stream
         packets, decoded, end, timed = 0, 0, None, False
         # unreordered AVI: a frame is shown at the tick its index lists for it
-        by_tick = self._container.format.name in _CONSTANT_RATE_CONTAINERS and not self._index_timestamps
+        by_tick = self._container.format.name in CONSTANT_RATE_CONTAINERS and not self._index_timestamps
         try:
             for packet in self._container.demux(stream):
                 if packet.size:  # the last, empty packet only asks the decoder to flush
                     packets += 1
                     if packet.pts is not None:
-                        end = _stop_after(end, packet)
+                        end = stop_after(end, packet)
                         timed = timed or bool(packet.duration)
                 try:
                     pictures = self._decoder.decode(packet)
@@ -365,7 +342,7 @@ class VideoFileSource:
                     yield frame
         except av.FFmpegError as e:  # the demuxer itself gave up
             raise InputError(
-                f"{self.path}: the video stream is corrupt after {_good(decoded)} ({_reason(e)})",
+                f"{self.path}: the video stream is corrupt after {good_frames(decoded)} ({reason(e)})",
                 hint=damaged_hint(None if end is None else float(end) - self._first_time(), self._start_seconds),
             ) from None
         stated = len(self._listed) if self._listed is not None else stream.frames  # 0: not counted
@@ -375,10 +352,10 @@ class VideoFileSource:
             self._missing = max(expected - decoded, 0) if expected else None
         if self._end_time is not None and end is not None and end >= self._end_time:
             return  # the file ends early, but after every frame the span asks for (--end before the cut)
-        _check_complete(
+        check_complete(
             self.path, stream, stated, packets if count_packets else None, decoded, end, self._first_time(),
             start=self._start_seconds, timed=timed,
-        )
+        )  # fmt: skip
 
     def _first_time(self) -> float:
         """Seconds on the file's clock of the first frame decoded, where --start and --end count from (a
@@ -440,10 +417,6 @@ def _units(seconds: float, time_base: Fraction) -> int:
     return math.ceil(seconds / time_base - 1e-6)
 
 
-def _reason(error: av.FFmpegError) -> str:
-    return error.strerror or type(error).__name__
-
-
 # FFmpeg's demuxers that take any text (.txt, .nfo, .ans by name) for pictures of its characters
 _TEXT_DEMUXERS = {"tty"}
 
@@ -460,7 +433,7 @@ def _open(path: Path):
                 hint="re-copy or re-download the file; a recording stopped by a crash or a full card cannot be read",
             ) from None
         raise InputError(
-            f"{path} is not a video or image file FFmpeg can read ({_reason(e)})",
+            f"{path} is not a video or image file FFmpeg can read ({reason(e)})",
             hint="check that the file plays in a media player",
         ) from None
     if container.format.name in _TEXT_DEMUXERS:
@@ -473,22 +446,6 @@ def _looks_like_mp4_without_index(path: Path) -> bool:
     with open(path, "rb") as f:
         head = f.read(8)
     return head[4:8] in (b"ftyp", b"wide", b"mdat")  # the boxes an MP4/MOV starts with
-
-
-def _video_stream(container, path: Path):
-    # Cover art in audio files is a one-picture "video" stream flagged as an attached picture, not video.
-    videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
-    if not videos:
-        audio = ", ".join(s.codec_context.name for s in container.streams.audio if s.codec_context)
-        what = f"only audio: {audio}" if audio else "no audio either"
-        raise NoVideoError(path, what)
-    stream = videos[0]
-    if stream.codec_context is None:  # FFmpeg knows no decoder for it, so PyAV cannot even name it
-        raise InputError(
-            f"{path}: no decoder for its video codec",
-            hint="the FFmpeg inside PyAV cannot decode it; convert the file to H.264 or FFV1 first",
-        )
-    return stream
 
 
 def _decoder(stream):
@@ -506,21 +463,9 @@ def _decoder(stream):
     return decoder
 
 
-def frame_rate(stream) -> Fraction | None:
-    """The stream's frame rate: its average rate, or FFmpeg's guess from its timestamps where the average
-    is missing or implausible (raw DV states its 1/60000 time base's tick rate, 60000 fps). A bare stream
-    (.h264, .hevc, .m2v) has no average but FFmpeg's 25 fps default; its codec's own rate is the guess."""
-    average, guessed = stream.average_rate, stream.guessed_rate
-    if stream.container.format.name in _BARE_FORMATS and guessed and guessed <= _MAX_FPS:
-        return Fraction(guessed)
-    if average and (average <= _MAX_FPS or not guessed or guessed > _MAX_FPS):
-        return Fraction(average)
-    return Fraction(guessed) if guessed else None
-
-
 def _counts_frames(container, stream) -> bool:
     """Whether frames are timed in turn by their index (AVI with reordered frames), not by their timestamps."""
-    return container.format.name in _CONSTANT_RATE_CONTAINERS and bool(stream.codec_context.has_b_frames)
+    return container.format.name in CONSTANT_RATE_CONTAINERS and bool(stream.codec_context.has_b_frames)
 
 
 def _listed_times(container, stream) -> list[int] | None:
@@ -528,7 +473,7 @@ def _listed_times(container, stream) -> list[int] | None:
     the empty entries where a capture dropped frames, which the header's count (`stream.frames`) includes.
     None for other containers, and for an AVI without an index to the end (the demuxer then adds entries
     as it reads)."""
-    if container.format.name not in _CONSTANT_RATE_CONTAINERS or not stream.duration:
+    if container.format.name not in CONSTANT_RATE_CONTAINERS or not stream.duration:
         return None
     times = [entry.timestamp for entry in stream.index_entries]
     return times if times and times[-1] + 1 >= stream.duration else None
@@ -540,7 +485,7 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
     fps = frame_rate(stream)
     duration = _stream_length(stream)
     frame_count = len(listed) if listed else stream.frames or (round(duration * fps) if duration and fps else None)
-    unstated = container.format.name in _PROGRAM_STREAM_FORMATS | _BARE_FORMATS  # no length, or a guessed one
+    unstated = container.format.name in _PROGRAM_STREAM_FORMATS | BARE_FORMATS  # no length, or a guessed one
     # a file whose length its container never got to state (a Matroska recording that crashed, a live one)
     # has its frames counted too, for the progress bar: its duration stays unknown
     if (unstated or not frame_count) and fps and (packets := _count_packets(container.name, stream)):
@@ -586,25 +531,11 @@ def _count_packets(path: str, stream) -> int | None:
         return None
 
 
-def _stream_duration(stream) -> float | None:
-    """Seconds of video by the container's own account: the stream's duration, or Matroska's DURATION tag."""
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    tag = stream.metadata.get("DURATION")
-    if tag:
-        try:
-            hours, minutes, seconds = tag.split(":")
-            return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-        except ValueError:
-            return None
-    return None
-
-
 def _stream_length(stream) -> float | None:
     """Seconds from the stream's first frame to its end. Matroska's DURATION tag is where the stream ends
     on the file's clock, which starts earlier than the video where the audio begins first (an AAC
     encoder's priming samples: 21 ms)."""
-    end = _stream_duration(stream)
+    end = stream_duration(stream)
     if end is None or stream.duration or not stream.start_time or not stream.time_base:
         return end  # a stream's own duration is a length already
     return end - float(stream.start_time * stream.time_base)
@@ -640,183 +571,3 @@ def _frame_step(info: VideoInfo) -> int:
     if not info.fps or not info.time_base:
         return 1
     return max(1, round(1 / (info.fps * info.time_base)))
-
-
-def _good(count: int) -> str:
-    return f"{count} good frame" + ("" if count == 1 else "s")
-
-
-def _check_complete(
-    path: Path,
-    stream,
-    expected: int,
-    packets: int | None,
-    decoded: int,
-    end: Fraction | None,
-    first: float = 0.0,
-    *,
-    start: float = 0.0,
-    timed: bool = False,
-) -> None:
-    """Raise if the demuxer stopped before the end the container announced (a truncated or damaged file):
-    `expected` packets, as its index counts them (MP4, MOV, AVI; 0 where the container keeps no count).
-
-    The end is the reliable measure: an MP4 cut without re-encoding keeps every sample in its index (the
-    count) but plays only those its edit list shows, so fewer packets than the count is truncation only
-    when they also end early. Where the container states no duration, the count alone decides. `end`
-    is where the last packet stops: its duration included when the packets carry theirs (`timed`), so
-    it must meet the stated end to within rounding, a frame and a half; without durations it falls a
-    frame or more short (VFR: the last frame's, however long), so three frames are let go. Both are on the
-    file's clock; what the error says counts from `first`, the first frame's time, as --end does.
-    """
-    short = bool(expected) and packets is not None and packets < expected
-    if expected and packets is not None and not short:
-        return
-    stated = _stated_end(stream)
-    played = None if end is None else float(end) - first
-    if stated is None or end is None:
-        if short:
-            raise _ended_early(path, f"{_good(decoded)} of {expected}", damaged_hint(played, start))
-        return
-    if _falls_short(stream, end, stated, timed=timed):
-        counted = (
-            f"{_good(decoded)} of {expected}"
-            if short
-            else f"{_good(decoded)}, {played:.2f} s of {stated - first:.2f} s"
-        )
-        raise _ended_early(path, counted, damaged_hint(played, start))
-
-
-def _stated_end(stream) -> float | None:
-    """Where the container says the stream ends, on the file's clock: its start plus its duration, or
-    Matroska's DURATION tag, which is an end already. An AVI cut short has lost its index: FFmpeg rebuilds
-    one from what is left, and the duration with it, which the packets then always reach; its header's
-    frame count (ticks of its time base, dropped frames included) still says where it ended."""
-    avi = stream.container.format.name in _CONSTANT_RATE_CONTAINERS
-    if avi and stream.time_base and stream.duration and (stream.frames or 0) > stream.duration:
-        return float(((stream.start_time or 0) + stream.frames) * stream.time_base)
-    if stream.duration and stream.time_base:
-        return float((stream.start_time or 0) * stream.time_base + stream.duration * stream.time_base)
-    return _stream_duration(stream)
-
-
-def _falls_short(stream, end: Fraction, stated: float, *, timed: bool) -> bool:
-    """Whether packets that stop at `end` (s, the file's clock) fall short of the `stated` end: by more than
-    a frame and a half where they carry their durations (`timed`), else by more than three frames."""
-    fps = float(frame_rate(stream) or 25)
-    slack = max(1.5 / fps, 0.05) if timed else max(3 / fps, 0.1)
-    return float(end) < stated - slack
-
-
-def _ended_early(path: Path, counted: str, hint: str) -> InputError:
-    return InputError(
-        f"{path}: the video stream ends early: {counted} (truncated or damaged file)", hint=hint
-    )
-
-
-class Cut(NamedTuple):
-    """How a video file falls short of the end its container states (tail_cut)."""
-
-    problem: str  # "the video stream ends early: its packets stop at 1.96 s of 4.00 s (truncated or damaged file)"
-    end: float | None  # seconds from the first frame (as --end counts) up to which the frames are there, if known
-    hint: str  # what to do: re-copy it, or the --end that restores the part before the cut
-
-
-def tail_cut(path: str | os.PathLike) -> Cut | None:
-    """Whether the first video stream's packets stop before the end its container announces (a truncated
-    file), found without decoding: a seek to the stream's last TAIL_SECONDS, whose packets are demuxed
-    and their end held against the stated end, as a whole read does (_check_complete), and where they
-    fall short and the container counts its packets (MP4, MOV), every packet counted, since a whole read
-    takes the count reached as complete. Where they fall short, the first frame is decoded, for the
-    times to count from it as --end does. None where they reach the end, the container states no duration
-    (FLV, NUT), or the file cannot be read (VideoFileSource says why). A cut MPEG-TS or MPEG-PS file is not
-    found (FFmpeg estimates its duration from what is left), nor damage in the middle of a file, which only
-    decoding finds."""
-    path = Path(path)
-    try:
-        container = open_input(path)
-    except (OSError, av.FFmpegError):
-        return None
-    with container:
-        try:
-            stream = _video_stream(container, path)
-        except InputError:
-            return None
-        stated = _stated_end(stream)
-        if stated is None or not stream.time_base:
-            return None
-        since = max(stated - TAIL_SECONDS, float((stream.start_time or 0) * stream.time_base))
-        end, timed, corrupt = None, False, None
-        try:  # any packet, not only a keyframe: a clip that starts mid-GOP has none before its start
-            container.seek(int(since / stream.time_base), stream=stream, backward=True, any_frame=True)
-        except av.FFmpegError:  # nothing to land on (a cut Matroska file lost its index): read from the start
-            pass
-        try:
-            for packet in container.demux(stream):
-                if packet.size and packet.pts is not None:
-                    end = _stop_after(end, packet)
-                    timed = timed or bool(packet.duration)
-        except av.FFmpegError as e:  # the demuxer gives up in the last seconds: what comes before them is whole
-            corrupt = _reason(e)
-        # asked before the container closes, which frees the stream
-        short = corrupt is not None or end is None or _falls_short(stream, end, stated, timed=timed)
-        if short and corrupt is None and (end is None or stream.frames):
-            # the whole stream demuxed: where its packets stop, where the tail had none (the seek landed on
-            # bytes the cut took), and how many, against its index's count (a whole read takes that as whole)
-            count, whole_end = _packets_read(path, stream.index)
-            end = whole_end if end is None else end
-            if stream.frames:
-                short = count < stream.frames
-        index = stream.index
-    if not short:
-        return None
-    first = _first_frame_time(path, index)
-    if corrupt is not None:
-        return Cut(
-            f"the video stream is corrupt before its end ({corrupt})", since - first, damaged_hint(since - first)
-        )
-    if end is None:  # the index lists packets, and the file ends before any of them
-        problem = f"the video stream ends early: none of its packets of {stated - first:.2f} s is there"
-        return Cut(problem + " (truncated file)", None, _DAMAGED_HINT)
-    played = float(end) - first
-    problem = f"the video stream ends early: its packets stop at {played:.2f} s of {stated - first:.2f} s"
-    return Cut(problem + " (truncated or damaged file)", played, damaged_hint(played))
-
-
-def _first_frame_time(path: Path, index: int) -> float:
-    """Seconds on the file's clock of the first frame stream `index` decodes to (packets before it that
-    cannot be decoded, as in a clip cut from a longer recording, come before); the stream's start where
-    none decodes."""
-    start = 0.0
-    with contextlib.suppress(OSError, av.FFmpegError), open_input(path) as container:
-        stream = container.streams[index]
-        start = float((stream.start_time or 0) * stream.time_base) if stream.time_base else 0.0
-        for frame in container.decode(stream):
-            if frame.pts is not None and frame.time_base:
-                return float(frame.pts * frame.time_base)
-    return start
-
-
-def packets_end_early(path: str | os.PathLike) -> str | None:
-    """tail_cut's finding as a line for `deblur info`; None where there is none."""
-    cut = tail_cut(path)
-    return None if cut is None else f"{cut.problem}; deblur run refuses it: {cut.hint}"
-
-
-def _stop_after(end: Fraction | None, packet: av.Packet) -> Fraction:
-    """The later of `end` and where `packet` stops: its time plus its duration (s, the file's clock)."""
-    stop = (packet.pts + (packet.duration or 0)) * packet.time_base
-    return stop if end is None else max(end, stop)
-
-
-def _packets_read(path: Path, index: int) -> tuple[int, Fraction | None]:
-    """The packets that hold a picture in stream `index`, demuxed from the file's start until its end or
-    until the demuxer gives up, and where the last of them stops (s, the file's clock; None: none)."""
-    packets, end = 0, None
-    with contextlib.suppress(OSError, av.FFmpegError), open_input(path) as container:
-        for packet in container.demux(container.streams[index]):
-            if packet.size:
-                packets += 1
-                if packet.pts is not None:
-                    end = _stop_after(end, packet)
-    return packets, end

@@ -16,7 +16,8 @@ from deblur_cli.span import Span
 from deblur_cli.video_io.image_kinds import survey
 from deblur_cli.video_io.images import ImageSequenceSource, is_glob, is_image, list_images
 from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
-from deblur_cli.video_io.reader import VideoFileSource, damaged_hint, packets_end_early, tail_cut
+from deblur_cli.video_io.reader import VideoFileSource
+from deblur_cli.video_io.truncation import damaged_hint, packets_end_early, tail_cut
 
 
 class FrameSource(Protocol):
@@ -114,7 +115,7 @@ def describe(
 
 def check_not_cut(path: str | os.PathLike, span: Span = Span()) -> None:
     """InputError, before any frame is decoded, where a video file is cut short before its `span` ends
-    (reader.tail_cut): the whole read would restore every frame up to the cut, then fail with nothing
+    (truncation.tail_cut): the whole read would restore every frame up to the cut, then fail with nothing
     written. A span that ends before the cut is read as it would be."""
     text = os.fspath(path)
     if os.path.isdir(text) or not os.path.exists(text) or is_image(text):
@@ -129,7 +130,7 @@ def check_not_cut(path: str | os.PathLike, span: Span = Span()) -> None:
 def reading_warnings(path: str | os.PathLike, info: VideoInfo) -> list[str]:
     """What reading the whole input `path`, whose `describe` is `info`, would stop at or warn about, found
     without decoding: the images of a sequence of another size or kind than the first, from their headers
-    (image_kinds.survey), and a video file's packets that stop before its stated end (reader.packets_end_early)."""
+    (image_kinds.survey), and a video file's packets that stop before its stated end (truncation.packets_end_early)."""
     text = os.fspath(path)
     if os.path.isdir(text) or (not os.path.exists(text) and is_glob(text)):
         return survey(list_images(text), info)

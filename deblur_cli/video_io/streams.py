@@ -1,0 +1,71 @@
+"""What the reader and the truncation check both need to know of a container's video stream: which stream
+is the video, its frame rate, the length the container states, and an FFmpeg error in words."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from deblur_cli.errors import InputError, NoVideoError
+
+# Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
+# and FFmpeg guesses presentation times from decode order, so such frames take the times its index lists in
+# turn, or are counted where it has no index. Video without reordering keeps its own: the index's tick of
+# each frame (its decode time), past the empty entries where a capture dropped frames. (FFmpeg gives H.264
+# there a presentation time one tick after it, as if every frame were held back for reordering.)
+CONSTANT_RATE_CONTAINERS = {"avi"}
+# Video streams with no container: FFmpeg times their frames at its default 25 fps unless the codec says
+# otherwise (the guessed rate: H.264's timing info, an MPEG-2 sequence header). They state no length
+# either, so their frames are counted as a program stream's are.
+BARE_FORMATS = {"h264", "hevc", "mpegvideo", "m4v", "vc1", "cavsvideo", "obu"}
+# No camera records more frames a second than this: a stream's average rate above it is its clock's tick
+# rate (raw DV's 60000, from a time base of 1/60000), and the rate its timestamps imply is the real one.
+_MAX_FPS = 1000
+
+
+def reason(error: av.FFmpegError) -> str:
+    return error.strerror or type(error).__name__
+
+
+def video_stream(container, path: Path):
+    # Cover art in audio files is a one-picture "video" stream flagged as an attached picture, not video.
+    videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not videos:
+        audio = ", ".join(s.codec_context.name for s in container.streams.audio if s.codec_context)
+        what = f"only audio: {audio}" if audio else "no audio either"
+        raise NoVideoError(path, what)
+    stream = videos[0]
+    if stream.codec_context is None:  # FFmpeg knows no decoder for it, so PyAV cannot even name it
+        raise InputError(
+            f"{path}: no decoder for its video codec",
+            hint="the FFmpeg inside PyAV cannot decode it; convert the file to H.264 or FFV1 first",
+        )
+    return stream
+
+
+def frame_rate(stream) -> Fraction | None:
+    """The stream's frame rate: its average rate, or FFmpeg's guess from its timestamps where the average
+    is missing or implausible (raw DV states its 1/60000 time base's tick rate, 60000 fps). A bare stream
+    (.h264, .hevc, .m2v) has no average but FFmpeg's 25 fps default; its codec's own rate is the guess."""
+    average, guessed = stream.average_rate, stream.guessed_rate
+    if stream.container.format.name in BARE_FORMATS and guessed and guessed <= _MAX_FPS:
+        return Fraction(guessed)
+    if average and (average <= _MAX_FPS or not guessed or guessed > _MAX_FPS):
+        return Fraction(average)
+    return Fraction(guessed) if guessed else None
+
+
+def stream_duration(stream) -> float | None:
+    """Seconds of video by the container's own account: the stream's duration, or Matroska's DURATION tag."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    tag = stream.metadata.get("DURATION")
+    if tag:
+        try:
+            hours, minutes, seconds = tag.split(":")
+            return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        except ValueError:
+            return None
+    return None

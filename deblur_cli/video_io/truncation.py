@@ -1,0 +1,212 @@
+"""Whether a video file holds all the video its container states: a file cut short (a copy or download that
+stopped) is found before a run restores it (tail_cut) and after a whole read (check_complete), and the hint
+says which --end restores the part before the damage."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from fractions import Fraction
+from pathlib import Path
+from typing import NamedTuple
+
+import av
+
+from deblur_cli.errors import InputError
+from deblur_cli.video_io.containers import open_input
+from deblur_cli.video_io.streams import CONSTANT_RATE_CONTAINERS, frame_rate, reason, stream_duration, video_stream
+
+TAIL_SECONDS = 5.0  # how much of a video's end is demuxed, before a run and by `deblur info`, to find a cut (tail_cut)
+_DAMAGED_HINT = "re-copy the file, or cut it before the damaged part"
+
+
+def damaged_hint(end: float | None, start: float = 0.0) -> str:
+    """The hint for a file damaged or cut short where its frames stop `end` seconds after its first frame
+    (the clock of --start and --end): the --end that restores the frames before it, where there are any
+    after `start` (--start)."""
+    until = None if end is None else math.floor(end * 100 + 1e-6) / 100  # down: none of the damage in it
+    if not until or until <= 0:
+        return _DAMAGED_HINT
+    shown = f"{until:.2f}".rstrip("0").rstrip(".")  # not :g, which rounds 12345.67 up to 12345.7
+    if start and until <= start:
+        return f"re-copy the file: its frames stop at {shown} s, none of them after --start {start:g}"
+    return f"re-copy the file, or restore the part before the damage with --end {shown}"
+
+
+def good_frames(count: int) -> str:
+    return f"{count} good frame" + ("" if count == 1 else "s")
+
+
+def check_complete(
+    path: Path,
+    stream,
+    expected: int,
+    packets: int | None,
+    decoded: int,
+    end: Fraction | None,
+    first: float = 0.0,
+    *,
+    start: float = 0.0,
+    timed: bool = False,
+) -> None:
+    """Raise if the demuxer stopped before the end the container announced (a truncated or damaged file):
+    `expected` packets, as its index counts them (MP4, MOV, AVI; 0 where the container keeps no count).
+
+    The end is the reliable measure: an MP4 cut without re-encoding keeps every sample in its index (the
+    count) but plays only those its edit list shows, so fewer packets than the count is truncation only
+    when they also end early. Where the container states no duration, the count alone decides. `end`
+    is where the last packet stops: its duration included when the packets carry theirs (`timed`), so
+    it must meet the stated end to within rounding, a frame and a half; without durations it falls a
+    frame or more short (VFR: the last frame's, however long), so three frames are let go. Both are on the
+    file's clock; what the error says counts from `first`, the first frame's time, as --end does.
+    """
+    short = bool(expected) and packets is not None and packets < expected
+    if expected and packets is not None and not short:
+        return
+    stated = _stated_end(stream)
+    played = None if end is None else float(end) - first
+    if stated is None or end is None:
+        if short:
+            raise _ended_early(path, f"{good_frames(decoded)} of {expected}", damaged_hint(played, start))
+        return
+    if _falls_short(stream, end, stated, timed=timed):
+        counted = (
+            f"{good_frames(decoded)} of {expected}"
+            if short
+            else f"{good_frames(decoded)}, {played:.2f} s of {stated - first:.2f} s"
+        )
+        raise _ended_early(path, counted, damaged_hint(played, start))
+
+
+def _stated_end(stream) -> float | None:
+    """Where the container says the stream ends, on the file's clock: its start plus its duration, or
+    Matroska's DURATION tag, which is an end already. An AVI cut short has lost its index: FFmpeg rebuilds
+    one from what is left, and the duration with it, which the packets then always reach; its header's
+    frame count (ticks of its time base, dropped frames included) still says where it ended."""
+    avi = stream.container.format.name in CONSTANT_RATE_CONTAINERS
+    if avi and stream.time_base and stream.duration and (stream.frames or 0) > stream.duration:
+        return float(((stream.start_time or 0) + stream.frames) * stream.time_base)
+    if stream.duration and stream.time_base:
+        return float((stream.start_time or 0) * stream.time_base + stream.duration * stream.time_base)
+    return stream_duration(stream)
+
+
+def _falls_short(stream, end: Fraction, stated: float, *, timed: bool) -> bool:
+    """Whether packets that stop at `end` (s, the file's clock) fall short of the `stated` end: by more than
+    a frame and a half where they carry their durations (`timed`), else by more than three frames."""
+    fps = float(frame_rate(stream) or 25)
+    slack = max(1.5 / fps, 0.05) if timed else max(3 / fps, 0.1)
+    return float(end) < stated - slack
+
+
+def _ended_early(path: Path, counted: str, hint: str) -> InputError:
+    return InputError(f"{path}: the video stream ends early: {counted} (truncated or damaged file)", hint=hint)
+
+
+class Cut(NamedTuple):
+    """How a video file falls short of the end its container states (tail_cut)."""
+
+    problem: str  # "the video stream ends early: its packets stop at 1.96 s of 4.00 s (truncated or damaged file)"
+    end: float | None  # seconds from the first frame (as --end counts) up to which the frames are there, if known
+    hint: str  # what to do: re-copy it, or the --end that restores the part before the cut
+
+
+def tail_cut(path: str | os.PathLike) -> Cut | None:
+    """Whether the first video stream's packets stop before the end its container announces (a truncated
+    file), found without decoding: a seek to the stream's last TAIL_SECONDS, whose packets are demuxed
+    and their end held against the stated end, as a whole read does (check_complete), and where they
+    fall short and the container counts its packets (MP4, MOV), every packet counted, since a whole read
+    takes the count reached as complete. Where they fall short, the first frame is decoded, for the
+    times to count from it as --end does. None where they reach the end, the container states no duration
+    (FLV, NUT), or the file cannot be read (VideoFileSource says why). A cut MPEG-TS or MPEG-PS file is not
+    found (FFmpeg estimates its duration from what is left), nor damage in the middle of a file, which only
+    decoding finds."""
+    path = Path(path)
+    try:
+        container = open_input(path)
+    except (OSError, av.FFmpegError):
+        return None
+    with container:
+        try:
+            stream = video_stream(container, path)
+        except InputError:
+            return None
+        stated = _stated_end(stream)
+        if stated is None or not stream.time_base:
+            return None
+        since = max(stated - TAIL_SECONDS, float((stream.start_time or 0) * stream.time_base))
+        end, timed, corrupt = None, False, None
+        try:  # any packet, not only a keyframe: a clip that starts mid-GOP has none before its start
+            container.seek(int(since / stream.time_base), stream=stream, backward=True, any_frame=True)
+        except av.FFmpegError:  # nothing to land on (a cut Matroska file lost its index): read from the start
+            pass
+        try:
+            for packet in container.demux(stream):
+                if packet.size and packet.pts is not None:
+                    end = stop_after(end, packet)
+                    timed = timed or bool(packet.duration)
+        except av.FFmpegError as e:  # the demuxer gives up in the last seconds: what comes before them is whole
+            corrupt = reason(e)
+        # asked before the container closes, which frees the stream
+        short = corrupt is not None or end is None or _falls_short(stream, end, stated, timed=timed)
+        if short and corrupt is None and (end is None or stream.frames):
+            # the whole stream demuxed: where its packets stop, where the tail had none (the seek landed on
+            # bytes the cut took), and how many, against its index's count (a whole read takes that as whole)
+            count, whole_end = _packets_read(path, stream.index)
+            end = whole_end if end is None else end
+            if stream.frames:
+                short = count < stream.frames
+        index = stream.index
+    if not short:
+        return None
+    first = _first_frame_time(path, index)
+    if corrupt is not None:
+        return Cut(
+            f"the video stream is corrupt before its end ({corrupt})", since - first, damaged_hint(since - first)
+        )
+    if end is None:  # the index lists packets, and the file ends before any of them
+        problem = f"the video stream ends early: none of its packets of {stated - first:.2f} s is there"
+        return Cut(problem + " (truncated file)", None, _DAMAGED_HINT)
+    played = float(end) - first
+    problem = f"the video stream ends early: its packets stop at {played:.2f} s of {stated - first:.2f} s"
+    return Cut(problem + " (truncated or damaged file)", played, damaged_hint(played))
+
+
+def _first_frame_time(path: Path, index: int) -> float:
+    """Seconds on the file's clock of the first frame stream `index` decodes to (packets before it that
+    cannot be decoded, as in a clip cut from a longer recording, come before); the stream's start where
+    none decodes."""
+    start = 0.0
+    with contextlib.suppress(OSError, av.FFmpegError), open_input(path) as container:
+        stream = container.streams[index]
+        start = float((stream.start_time or 0) * stream.time_base) if stream.time_base else 0.0
+        for frame in container.decode(stream):
+            if frame.pts is not None and frame.time_base:
+                return float(frame.pts * frame.time_base)
+    return start
+
+
+def packets_end_early(path: str | os.PathLike) -> str | None:
+    """tail_cut's finding as a line for `deblur info`; None where there is none."""
+    cut = tail_cut(path)
+    return None if cut is None else f"{cut.problem}; deblur run refuses it: {cut.hint}"
+
+
+def stop_after(end: Fraction | None, packet: av.Packet) -> Fraction:
+    """The later of `end` and where `packet` stops: its time plus its duration (s, the file's clock)."""
+    stop = (packet.pts + (packet.duration or 0)) * packet.time_base
+    return stop if end is None else max(end, stop)
+
+
+def _packets_read(path: Path, index: int) -> tuple[int, Fraction | None]:
+    """The packets that hold a picture in stream `index`, demuxed from the file's start until its end or
+    until the demuxer gives up, and where the last of them stops (s, the file's clock; None: none)."""
+    packets, end = 0, None
+    with contextlib.suppress(OSError, av.FFmpegError), open_input(path) as container:
+        for packet in container.demux(container.streams[index]):
+            if packet.size:
+                packets += 1
+                if packet.pts is not None:
+                    end = stop_after(end, packet)
+    return packets, end
