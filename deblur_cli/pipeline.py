@@ -27,7 +27,7 @@ from deblur_cli.restorer import Restorer, batches
 from deblur_cli.prefetch import prefetched, put_unless_stopped
 from deblur_cli.side_by_side import compose, composed_info
 from deblur_cli.span import Span
-from deblur_cli.stream import as_float, check_windows, restore_stream
+from deblur_cli.stream import as_float, check_windows, holds_uint16, restore_stream
 from deblur_cli.transfer import ModelCurve, model_curve
 from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, check_not_cut, input_identity, open_sink, open_source
 from deblur_cli.windows import WindowOptions, restartable_at
@@ -75,9 +75,10 @@ def to_tensor(frame: Frame, device: torch.device) -> torch.Tensor:
 
 
 def to_compact_tensor(frame: Frame, device: torch.device) -> torch.Tensor:
-    """(H, W, 3) uint8 → contiguous (3, H, W) uint8 on `device`, a quarter of float32's bytes
-    (`stream.as_float` scales it when its window is restored); deeper frames as `to_tensor` gives them."""
-    if frame.image.dtype != np.uint8:
+    """(H, W, 3) uint8/uint16 → contiguous (3, H, W) of the same dtype on `device`, a quarter (a half) of
+    float32's bytes (`stream.as_float` scales it when its window is restored); 16-bit frames as
+    `to_tensor` gives them where torch cannot hold uint16 there (`stream.holds_uint16`)."""
+    if frame.image.dtype == np.uint16 and not holds_uint16(torch.device(device)):
         return to_tensor(frame, device)
     return torch.from_numpy(frame.image).to(device, non_blocking=True).permute(2, 0, 1).contiguous()
 
@@ -348,8 +349,8 @@ def _restore_into(
     carry_alpha = info.alpha and not side_by_side  # side-by-side frames are opaque
     inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # the input frames, where needed
     # Decoding runs in a thread of its own, which also puts the frames on the restorer's device, 8-bit
-    # frames as uint8: the frames read ahead take a quarter of float32's memory, and on a GPU a quarter
-    # of its upload. Each window is converted to float when it is restored.
+    # frames as uint8 and deeper ones as uint16: the frames read ahead take a quarter (a half) of float32's
+    # memory, and on a GPU of its upload. Each window is converted to float when it is restored.
     frames = ((to_compact_tensor(frame, restorer.device), frame.pts, frame.alpha) for frame in source)
     frames_in = prefetched(frames if begin is not None else iter(()), depth=windows.window + 2)
     read = begin or 0  # frames of the span read so far

@@ -5,6 +5,7 @@ and encoding; `evaluate`, `demo` and the benchmarks use it directly. It needs no
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from typing import Callable, Iterable, Iterator
 
@@ -27,14 +28,32 @@ from deblur_cli.windows import WindowOptions, stitch_windows
 
 
 def as_float(frames: torch.Tensor) -> torch.Tensor:
-    """Frames as float in [0, 1]: 8-bit ones (uint8, 0 to 255) scaled, float ones as they are.
+    """Frames as float in [0, 1]: 8-bit ones (uint8, 0 to 255) and 16-bit ones (uint16, 0 to 65535)
+    scaled, float ones as they are.
 
-    `deblur run` keeps 8-bit frames as uint8 until their window is restored: its read-ahead then takes a
-    quarter of the memory (and, on a GPU, of the bytes uploaded) that float32 frames would.
+    `deblur run` keeps 8-bit frames as uint8 until their window is restored, and deeper ones as uint16
+    where the device holds them (`holds_uint16`): its read-ahead then takes a quarter (a half) of the
+    memory, and on a GPU of the bytes uploaded, that float32 frames would.
     """
     if frames.dtype == torch.uint8:
         return frames.to(torch.float32).mul_(1 / 255)
+    if frames.dtype == getattr(torch, "uint16", None):
+        return frames.to(torch.float32).mul_(1 / 65535)
     return frames
+
+
+@functools.cache
+def holds_uint16(device: torch.device) -> bool:
+    """Whether torch on `device` does with uint16 frames what the read-ahead and the windows do with them:
+    take from NumPy, copy, stack, compare (`is_grey`), convert to float. PyTorch has had the dtype since 2.3,
+    with few operators."""
+    try:
+        x = torch.from_numpy(torch.zeros((2, 2), dtype=torch.uint16).numpy()).to(device)
+        torch.equal(x[0], x[1])
+        torch.stack([x, x.t().contiguous()]).to(torch.float32)
+    except (AttributeError, RuntimeError, NotImplementedError, TypeError):
+        return False
+    return True
 
 
 def is_grey(frame: torch.Tensor) -> bool:

@@ -243,16 +243,23 @@ def test_eight_bit_frames_are_restored_as_their_float_values(tile, batch):
     assert max(f.max().item() for f in compact) > 0.9  # scaled once, not twice
 
 
-def test_run_reads_eight_bit_frames_ahead_as_uint8_and_deeper_ones_as_float():
+def test_run_reads_frames_ahead_as_uint8_or_uint16_and_converts_them_as_before():
     from deblur_cli.pipeline import to_compact_tensor, to_tensor
     from deblur_cli.video_io import Frame
 
+    cpu = torch.device("cpu")
     image = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
-    compact = to_compact_tensor(Frame(image=image, pts=0, index=0), torch.device("cpu"))
+    compact = to_compact_tensor(Frame(image=image, pts=0, index=0), cpu)
     assert compact.dtype == torch.uint8 and compact.shape == (3, 4, 6) and compact.is_contiguous()
-    assert torch.equal(stream.as_float(compact), to_tensor(Frame(image=image, pts=0, index=0), torch.device("cpu")))
-    deep = (image.astype(np.uint16) * 257)
-    assert to_compact_tensor(Frame(image=deep, pts=0, index=0), torch.device("cpu")).dtype == torch.float32
+    assert torch.equal(stream.as_float(compact), to_tensor(Frame(image=image, pts=0, index=0), cpu))
+    # every 16-bit code, bit for bit as the float32 frames read ahead before (half their bytes)
+    deep = np.random.default_rng(0).permutation(np.arange(65536 * 3) % 65536).astype(np.uint16).reshape(256, 256, 3)
+    compact = to_compact_tensor(Frame(image=deep, pts=0, index=0), cpu)
+    assert stream.holds_uint16(cpu)  # torch 2.3 and later
+    assert compact.dtype == torch.uint16 and compact.shape == (3, 256, 256) and compact.is_contiguous()
+    as_float = stream.as_float(torch.stack([compact, compact]))
+    assert torch.equal(as_float[1], to_tensor(Frame(image=deep, pts=0, index=0), cpu))
+    assert as_float.max() == 1 and as_float.min() == 0
 
 
 def test_run_reports_what_out_of_memory_retries_changed(tmp_path, monkeypatch):
