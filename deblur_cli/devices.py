@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import re
-from pathlib import Path
 
 import torch
 
+from deblur_cli.cpuinfo import cpu_runs_bf16
 from deblur_cli.errors import UsageError
 
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
@@ -119,14 +118,3 @@ def seed_everything(seed: int | None, device: torch.device | str = "cpu") -> tor
         return None
     torch.manual_seed(seed)
     return torch.Generator(device=device).manual_seed(seed)
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_runs_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether this CPU has bf16 instructions: the avx512_bf16 or amx_bf16 flag in Linux's cpuinfo.
-    False where that cannot be read (other systems): fp32 is never the slow choice."""
-    try:
-        flags = cpuinfo.read_text(errors="replace").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags

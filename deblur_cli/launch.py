@@ -8,12 +8,17 @@ import contextlib
 import os
 import sys
 
+from deblur_cli.cpuinfo import cpu_runs_bf16
+
 
 def main() -> None:
     # PyTorch reads this once, at its first CPU allocation: transparent huge pages cut DSTNet's CPU time
-    # by about a fifth (docs/dstnet.md). Set for the command only, before anything imports torch (not
-    # when deblur_cli is imported as a library); a user's own setting wins.
-    os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+    # by about a fifth on the CPUs with bf16 it was measured on; on an AVX2-only EPYC (float32) they cost
+    # more kernel time than they saved (docs/dstnet.md), so they stay off on CPUs without bf16. Set for the
+    # command only, before anything imports torch (not when deblur_cli is imported as a library); a user's
+    # own setting wins.
+    if cpu_runs_bf16():
+        os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:  # started with the descriptor closed (`>&-`): write nowhere, not fail
             setattr(sys, name, open(os.devnull, "w"))

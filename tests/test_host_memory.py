@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
+import subprocess
+import sys
+
+import pytest
 
 import deblur_cli.host_memory as host_memory
 
@@ -66,3 +71,31 @@ def test_windows_structure_has_the_documented_layout():
     assert ctypes.sizeof(host_memory.MemoryStatusEx) == 64
     assert host_memory.MemoryStatusEx.ullAvailPhys.offset == 16
     assert host_memory._windows_available() is None  # not Windows: the probe declines
+
+
+_FAULTS_OF_REUSE = """
+import resource, sys
+from deblur_cli.host_memory import keep_freed_memory
+kept = keep_freed_memory()
+block = bytearray(64 * 2**20)  # past glibc's largest adaptive mmap threshold (32 MiB)
+del block
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(4):
+    block = bytearray(64 * 2**20)  # filled with zeros: every page is touched
+    del block
+print(kept, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_kept_freed_memory_is_reused_without_page_faults(tmp_path):
+    environ = {k: v for k, v in os.environ.items() if k not in host_memory.MALLOC_SETTINGS}
+    run = functools.partial(subprocess.run, capture_output=True, text=True, cwd=tmp_path, check=True)
+    kept, faults = run([sys.executable, "-c", _FAULTS_OF_REUSE], env=environ).stdout.split()
+    assert kept == "True" and int(faults) < 100, faults
+    # glibc's default: each 64 MiB block is mapped afresh, 16384 pages of 4 KiB faulted in every time
+    default = _FAULTS_OF_REUSE.replace("kept = keep_freed_memory()", "kept = False")
+    assert int(run([sys.executable, "-c", default], env=environ).stdout.split()[1]) > 4 * 10_000
+    # the user's own glibc setting wins
+    users = run([sys.executable, "-c", _FAULTS_OF_REUSE], env=environ | {"MALLOC_TRIM_THRESHOLD_": "0"}).stdout
+    assert users.split()[0] == "False"
