@@ -387,8 +387,9 @@ def _check_names(
 
 
 def _tensors(source: Iterable[Frame], count: int | None) -> Iterator[torch.Tensor]:
-    """The first `count` frames of `source` (all with None) in host memory, 8-bit ones as uint8
-    (a quarter of float32's memory; `as_float` converts them where they are used)."""
+    """The first `count` frames of `source` (all with None) in host memory, 8-bit ones as uint8 and deeper
+    ones as uint16 where torch holds them (a quarter, a half of float32's memory; `as_float` converts
+    them where they are used)."""
     cpu = torch.device("cpu")
     return (to_compact_tensor(frame, cpu) for frame in itertools.islice(source, count))
 
