@@ -18,6 +18,7 @@ MEMINFO = Path("/proc/meminfo")
 GUESS_BYTES = 4 * 2**30  # when nothing can be asked: enough for whole 1080p windows of dstnet-s
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 KEEP_BYTES = 2**31 - 1  # both thresholds as high as mallopt's int allows
+OLD_GLIBC_MMAP_CAP = 32 * 2**20  # the highest mmap threshold glibc took before it lifted the cap (64-bit)
 MALLOC_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")  # the user's own, which win
 
 
@@ -38,7 +39,8 @@ def keep_freed_memory() -> bool:
     about 96k page faults and 0.24 s of kernel time per 1280x720 frame of dstnet-s in float32 on a
     2-core AVX2 EPYC (docs/dstnet.md). The freed memory stays with the process: peak RSS of `deblur run`
     there grew 7% with huge pages off, 50% with them on. Linux with glibc only, and not where the
-    environment sets glibc's malloc tunables. Returns whether both settings took.
+    environment sets glibc's malloc tunables. Returns whether both settings took (an older glibc keeps
+    blocks up to 32 MiB only: False).
     """
     if not sys.platform.startswith("linux") or any(name in os.environ for name in MALLOC_SETTINGS):
         return False
@@ -48,7 +50,12 @@ def keep_freed_memory() -> bool:
         return False
     if not hasattr(libc, "gnu_get_libc_version"):  # not glibc: musl's mallopt takes these and does nothing
         return False
-    return all(libc.mallopt(option, KEEP_BYTES) == 1 for option in (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD))
+    trimmed = libc.mallopt(M_TRIM_THRESHOLD, KEEP_BYTES) == 1
+    # Older glibc refuses an mmap threshold over 32 MiB (half its heap size): blocks up to that are kept then
+    if libc.mallopt(M_MMAP_THRESHOLD, KEEP_BYTES) != 1:
+        libc.mallopt(M_MMAP_THRESHOLD, OLD_GLIBC_MMAP_CAP)
+        return False
+    return trimmed
 
 
 def _meminfo_available() -> int | None:

@@ -91,7 +91,7 @@ def restore_stream(
     temporal windows, up to `windows.batch` of them per model call when the restorer batches
     (restorer.py), each cut into tiles, blended back. Yields the restored frames in order, on
     the restorer's device, lazily; call it under torch.inference_mode(). The frames may be on any
-    device: each call's windows are moved to the restorer's. They are float in [0, 1], or uint8 (see
+    device: each call's windows are moved to the restorer's. They are float in [0, 1], or uint8 or uint16 (see
     `as_float`); the restored frames are float.
 
     With `tile="auto"`, free memory decides: as many windows per call as fit whole (at most

@@ -196,7 +196,7 @@ def stitch_windows(
     """Restore a stream of frames window by window and yield the blended frames in order.
 
     frames: (3, H, W) tensors of one size, read lazily; their number need not be known. Float, or
-    uint8 that `restore` converts itself (stream.as_float).
+    uint8 or uint16 that `restore` converts itself (stream.as_float).
     restore: (B, T, 3, H, W) -> same shape; called with the windows of `plan_windows`, in order, up
     to `batch` consecutive windows of equal length stacked in one call. Windows hold `window`
     frames, except the last two and a video shorter than one window. on_spans, if given, hears the

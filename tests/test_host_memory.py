@@ -92,10 +92,13 @@ def test_kept_freed_memory_is_reused_without_page_faults(tmp_path):
     environ = {k: v for k, v in os.environ.items() if k not in host_memory.MALLOC_SETTINGS}
     run = functools.partial(subprocess.run, capture_output=True, text=True, cwd=tmp_path, check=True)
     kept, faults = run([sys.executable, "-c", _FAULTS_OF_REUSE], env=environ).stdout.split()
-    assert kept == "True" and int(faults) < 100, faults
-    # glibc's default: each 64 MiB block is mapped afresh, 16384 pages of 4 KiB faulted in every time
+    if kept == "False":
+        pytest.skip("this glibc caps the mmap threshold at 32 MiB (or is not glibc): only smaller blocks are kept")
+    assert int(faults) < 16, faults
+    # glibc's default: each 64 MiB block is mapped afresh and faulted in every time: 16384 pages of 4 KiB,
+    # or 32 huge pages of 2 MiB where the kernel gives them to any mapping
     default = _FAULTS_OF_REUSE.replace("kept = keep_freed_memory()", "kept = False")
-    assert int(run([sys.executable, "-c", default], env=environ).stdout.split()[1]) > 4 * 10_000
+    assert int(run([sys.executable, "-c", default], env=environ).stdout.split()[1]) >= 4 * 32
     # the user's own glibc setting wins
     users = run([sys.executable, "-c", _FAULTS_OF_REUSE], env=environ | {"MALLOC_TRIM_THRESHOLD_": "0"}).stdout
     assert users.split()[0] == "False"
