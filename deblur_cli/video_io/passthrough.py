@@ -143,8 +143,8 @@ class Passthrough:
                 self._routes[stream.index] = route
                 if stream.disposition & av.stream.Disposition.forced and output.format.name in _NO_FORCED_FLAG:
                     warnings.append(
-                        f"the input's {stream.type} stream #{stream.index} is marked forced (shown whatever the viewer picks); "
-                        f"{self._suffix} cannot record that flag (.mp4 and .mkv keep it)"
+                        f"the input's {stream.type} stream #{stream.index} is marked forced (shown whatever the"
+                        f" viewer picks); {self._suffix} cannot record that flag (.mp4 and .mkv keep it)"
                     )
         names = [track_tags(self._input.streams[i].metadata).get("title") for i in self._routes]
         if lost := names_lost(output.format.name, names, self._suffix, "the audio and subtitle tracks'"):
