@@ -101,8 +101,9 @@ def restore_stream(
     latest message of each kind is the one that holds.
 
     With `windows.scene_cuts`, a window that spans a scene cut (scene_cuts.py) is restored scene by
-    scene, so that no frame is restored from frames of another scene; on_cut(t) hears of each cut
-    the windows were split at, once, t the index of the frame after it in the stream.
+    scene, so that no frame is restored from frames of another scene, and two windows that share the
+    frames around a cut hand over at it (windows.py); on_cut(t) hears of each cut the windows were
+    split at, once, t the index of the frame after it in the stream.
 
     on_tile(side) hears the tile side the windows are restored in (None: whole frames), what `tile="auto"`
     decides included: once planned, and again each time an out-of-memory retry makes it smaller.
@@ -159,9 +160,12 @@ def restore_stream(
 
     starts: list[int] = []  # where the windows of the coming call start in the stream
     told: set[int] = set()  # the cuts on_cut has heard of (windows overlap: one cut may be in two)
+    split: dict[int, list[int]] = {}  # window start -> where it was split, till stitch_windows asks
 
     def split_at(cuts: list[list[int]]) -> None:
         for start, at in zip(starts, cuts):
+            if at:
+                split[start] = [start + t for t in at]
             for t in at:
                 if on_cut is not None and start + t not in told:
                     told.add(start + t)
@@ -215,6 +219,6 @@ def restore_stream(
 
     restored = stitch_windows(
         noted(frames), restore, window=windows.window, overlap=windows.overlap, batch=batch, last=windows.last,
-        on_spans=call,
+        on_spans=call, scenes=lambda start: split.pop(start, ()),
     )  # fmt: skip
     return (greyed(frame) if grey.popleft() else frame for frame in restored)

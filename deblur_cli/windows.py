@@ -7,6 +7,12 @@ frame is restored more often than the overlap asks. Where windows overlap, each 
 weighted mean of the windows' outputs, the weights following raised-cosine ramps so that one
 window fades into the next instead of cutting.
 
+Where the restorer split windows at a scene cut (stream.py), a cut among the frames two windows share
+hands over there instead: the frames before it come from the earlier window alone, those from it on
+from the later one. Each window restored those frames as part of a shorter scene piece than the other
+did (in the earlier window, the frames after the cut are a piece cut off by its end), and the picture
+changes at a cut anyway, so nothing is faded.
+
 The published DSTNet test ends otherwise (`last="shift"`): the last window is a full one that ends
 on the last frame, reaching back over frames the windows before it restored, and those frames keep
 the earlier windows' results; only the frames after them (and a normal overlap) come from it.
@@ -17,7 +23,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 import torch
 
@@ -144,10 +150,16 @@ class _Restored:
     start: int
     frames: torch.Tensor  # (T, 3, H, W) float32, the restorer's output
     fade_in: list[float]  # its weights with the fade-in only, one per frame
+    cuts: Sequence[int] = ()  # where the restorer split it into scenes: each later scene's first frame
 
     @property
     def stop(self) -> int:
         return self.start + len(self.frames)
+
+    def from_frame(self, index: int) -> _Restored:
+        """The window from frame `index` on, those frames copied, so that what held the earlier ones can go."""
+        k = index - self.start
+        return _Restored(index, self.frames[k:].clone(), self.fade_in[k:], self.cuts)
 
 
 class _Blend:
@@ -161,6 +173,8 @@ class _Blend:
     def add(self, start: int, frames: torch.Tensor, weights: list[float]) -> None:
         for k, (frame, weight) in enumerate(zip(frames, weights), start=start - self.first):
             if k < 0:  # emitted while this window was open; its weight there was final already
+                continue
+            if weight == 0.0 and k < len(self.sums):  # handed over to another window (or hidden by it)
                 continue
             if k == len(self.sums):
                 self.sums.append(frame if weight == 1.0 else frame * weight)
@@ -177,7 +191,8 @@ class _Blend:
         total, weight = (self.sums.popleft(), self.weights.popleft()) if self.sums else (None, 0.0)
         if open_window is not None and open_window.start <= index < open_window.stop:
             w, frame = open_window.fade_in[index - open_window.start], open_window.frames[index - open_window.start]
-            total = (frame if w == 1.0 else frame * w) if total is None else torch.add(total, frame, alpha=w)
+            if w or total is None:
+                total = (frame if w == 1.0 else frame * w) if total is None else torch.add(total, frame, alpha=w)
             weight += w
         # Most frames come from one window at weight 1: they pass through untouched.
         return total if weight == 1.0 else total / weight
@@ -192,6 +207,7 @@ def stitch_windows(
     batch: int = 1,
     last: str = "split",
     on_spans: Callable[[list[tuple[int, int]]], None] | None = None,
+    scenes: Callable[[int], Sequence[int]] | None = None,
 ) -> Iterator[torch.Tensor]:
     """Restore a stream of frames window by window and yield the blended frames in order.
 
@@ -200,10 +216,13 @@ def stitch_windows(
     restore: (B, T, 3, H, W) -> same shape; called with the windows of `plan_windows`, in order, up
     to `batch` consecutive windows of equal length stacked in one call. Windows hold `window`
     frames, except the last two and a video shorter than one window. on_spans, if given, hears the
-    (start, stop) frame indices of each call's windows just before the call.
+    (start, stop) frame indices of each call's windows just before the call. scenes, if given, tells
+    after each call where `restore` split the window that starts at frame `start` into scenes: the
+    first frame of each of its later scenes. Where two windows share a frame that one of them says
+    begins a scene, they hand over there rather than fade (see the module's docstring).
     Yields every frame once, (3, H, W) in the input frames' dtype (float32 for integer frames) on the
     restorer's output device, as soon as no later window can touch it. Blending runs in float32; the
-    weights are positive and sum to one per frame, so an identity restorer gives back the input (to
+    weights are non-negative and sum to one per frame, so an identity restorer gives back the input (to
     float32 rounding). With `last="shift"`, the last window's weight is 0 on the frames it repeats
     beyond a normal overlap: they keep the earlier windows' results.
 
@@ -214,7 +233,7 @@ def stitch_windows(
     check_window(window, overlap, last)  # here, not on the first next()
     if batch < 1:
         raise UsageError(f"windows per call must be at least 1, got {batch}", hint="use --batch 1 or more")
-    return _stitch(_Planner(iter(frames), window, overlap, last), restore, batch, on_spans)
+    return _stitch(_Planner(iter(frames), window, overlap, last), restore, batch, on_spans, scenes)
 
 
 class _Planner:
@@ -293,20 +312,27 @@ def _stitch(
     restore: Callable[[torch.Tensor], torch.Tensor],
     batch: int,
     on_spans: Callable[[list[tuple[int, int]]], None] | None,
+    scenes: Callable[[int], Sequence[int]] | None,
 ) -> Iterator[torch.Tensor]:
     blend = _Blend()
     open_window: _Restored | None = None
     blended = 0  # end of the windows already added to `blend`
+    handover: int | None = None  # the scene cut the last window closed hands over to the next at
 
-    def close_open_window(next_start: int | None) -> None:
-        # Its fade-out is known once the next window's start is (None: it was the last).
-        nonlocal open_window, blended
+    def close_open_window(next_start: int | None, next_cuts: Sequence[int] = ()) -> None:
+        # Its fade-out is known once the next window's start is (None: it was the last), and so is the
+        # cut it hands over at, from where the two were split: both hold all the frames they share.
+        nonlocal open_window, blended, handover
         if open_window is None:
             return
         # Consecutive windows share `overlap` frames; a last window shifted back shares more, and the
         # earlier window keeps all but the last `overlap` of them.
         fade_out = min(open_window.stop - next_start, planner.overlap) if next_start is not None else 0
         weights = blend_weights(len(open_window.frames), 0, fade_out).tolist()
+        shared = range(open_window.stop - fade_out, open_window.stop)
+        handover = _handover(shared, [*open_window.cuts, *next_cuts]) if fade_out else None
+        if handover is not None:
+            weights[len(weights) - fade_out :] = [float(t < handover) for t in shared]
         blend.add(open_window.start, open_window.frames, [a * b for a, b in zip(open_window.fade_in, weights)])
         blended = open_window.stop
         open_window = None
@@ -326,8 +352,12 @@ def _stitch(
 
         length = spans[0][1] - spans[0][0]
         shape = (len(spans), length, *frames[0].shape)
-        close_open_window(spans[0][0])
+        # The open window is closed after the call, whose cuts may hand over in the frames it shares with
+        # the next; all but those frames are out by now, so it keeps a copy of them, not the last call's output.
         yield from emit_before(spans[0][0])
+        if open_window is not None:
+            open_window = open_window.from_frame(spans[0][0])
+        restored = frames_out = None
         # The stack is referenced by `restore` alone, which may let it go once converted (stream.py
         # turns 8-bit windows into float ones: the 8-bit copy need not last through the model).
         if on_spans is not None:
@@ -339,9 +369,19 @@ def _stitch(
                 hint="a restorer must return frames of the shape it was given",
             )
         for (start, stop), frames_out in zip(spans, restored):
-            close_open_window(start)
+            cuts = scenes(start) if scenes is not None else ()
+            close_open_window(start, cuts)
             yield from emit_before(start)
             covered = blended - start  # frames of this window that earlier windows restored
             hidden = max(0, covered - planner.overlap)  # beyond an overlap (last="shift"): theirs alone
             fade_in = [0.0] * hidden + blend_weights(stop - start - hidden, covered - hidden, 0).tolist()
-            open_window = _Restored(start, frames_out.to(torch.float32), fade_in)
+            if covered > 0 and handover is not None:
+                fade_in[hidden:covered] = [float(t >= handover) for t in range(start + hidden, start + covered)]
+            open_window = _Restored(start, frames_out.to(torch.float32), fade_in, cuts)
+
+
+def _handover(shared: range, cuts: Sequence[int]) -> int | None:
+    """The scene cut two windows that share the frames `shared` hand over at, of the cuts they were
+    split at: the first among those frames or just after them (which leaves them all to the earlier
+    window). None where there is none: they fade."""
+    return min((cut for cut in cuts if shared.start <= cut <= shared.stop), default=None)

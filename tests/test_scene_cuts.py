@@ -125,6 +125,18 @@ def test_no_frame_is_restored_from_another_scene():
     assert (whole[:5] - _restored(torch.cat([first, other]), MixingRestorer(), scene_cuts=False)[:5]).abs().max() > 0.01
 
 
+def test_a_cut_in_the_frames_two_windows_share_hands_over_there():
+    """Windows (0, 8) and (6, 14) share frames 6 and 7, and the cut is between them. Each comes from the
+    window that restored it with its scene around it, not from the one-frame piece the other window
+    split off: the first scene as if restored alone, frame 7 mixed with the mean of frames 7 to 13."""
+    first, second = scene(0, frames=7), scene(1, frames=7)
+    frames = torch.cat([first, second])
+    assert cuts_in(frames[:8]) == [7] and cuts_in(frames[6:]) == [1]
+    restored = _restored(frames, MixingRestorer(), scene_cuts=True)
+    torch.testing.assert_close(restored[:7], _restored(first, MixingRestorer(), scene_cuts=True), rtol=0, atol=1e-6)
+    torch.testing.assert_close(restored[7], (frames[7] + second.mean(dim=0)) / 2, rtol=0, atol=1e-6)
+
+
 def test_restorers_that_draw_are_split_too():
     """The diffusion models: a continued run replays their draws over the input's own frames, so it
     splits their windows where this run did (test_resume.py)."""

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deblur_cli.errors import ModelError, UsageError
-from deblur_cli.windows import blend_weights, plan_windows, ramp, restartable_at, stitch_windows
+from deblur_cli.windows import LAST_WINDOWS, blend_weights, plan_windows, ramp, restartable_at, stitch_windows
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
 
@@ -316,3 +316,77 @@ def test_shifted_last_window_round_trips_an_identity(plan):
 def test_an_unknown_last_window_is_a_usage_error():
     with pytest.raises(UsageError, match="split or shift"):
         stitch_windows(iter([]), lambda x: x, window=3, overlap=1, last="wrap")
+
+
+def stitched_with_cuts(n, window, overlap, cuts, batch=1, last="split"):
+    """The stitched output of a restorer that writes the window's number (1, 2, ...) into its frames
+    and says it split each window at the `cuts` inside it, as stream.py does at scene cuts."""
+    spans = []
+
+    def restore(x):
+        out = torch.empty_like(x)
+        for b in range(len(x)):
+            spans.append(None)
+            out[b] = len(spans)
+        return out
+
+    def scenes(start):
+        stop = next(stop for begin, stop in plan_windows(n, window, overlap, last) if begin == start)
+        return [c for c in cuts if start < c < stop]
+
+    out = stitch_windows(numbered(n), restore, window=window, overlap=overlap, batch=batch, last=last, scenes=scenes)
+    return [f[0, 0, 0].item() for f in out]
+
+
+FADE = (1 + ramp(2)).tolist()  # frames 6 and 7 faded from window 1 into window 2 (raised cosine)
+
+
+@pytest.mark.parametrize(
+    "cut, shared",
+    [
+        (None, FADE),  # no cut: a fade
+        (7, [1.0, 2.0]),  # a cut between the shared frames: each from the window that holds its scene
+        (6, [2.0, 2.0]),  # at the later window's start: both shared frames from it
+        (8, [1.0, 1.0]),  # just after the shared frames: both from the earlier window
+        (3, FADE),  # a cut elsewhere changes no weight
+        (10, FADE),
+    ],
+)
+def test_windows_hand_over_at_a_scene_cut_in_the_frames_they_share(cut, shared):
+    """Windows (0, 8) and (6, 14) share frames 6 and 7. Fading there would mix one window's
+    restoration of a frame, made from a scene piece of one or two frames, into the other's, made
+    with the frame's scene around it."""
+    assert plan_windows(14, 8, 2) == [(0, 8), (6, 14)]
+    got = stitched_with_cuts(14, 8, 2, [] if cut is None else [cut])
+    assert got == pytest.approx([1.0] * 6 + shared + [2.0] * 6, abs=1e-6)
+
+
+@SETTINGS
+@given(batched_plans(max_frames=40), st.sampled_from(LAST_WINDOWS), st.data())
+def test_frames_shared_across_a_cut_come_from_one_window(plan, last, data):
+    n, window, overlap, batch = plan
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, n - 1)), max_size=4)))
+    got = stitched_with_cuts(n, window, overlap, cuts, batch=batch, last=last)
+    assert got == stitched_with_cuts(n, window, overlap, cuts, batch=1, last=last)  # batching changes nothing
+    spans = plan_windows(n, window, overlap, last)
+    for k, ((a_start, a_stop), (b_start, _)) in enumerate(zip(spans, spans[1:]), start=1):
+        shared = range(a_stop - min(a_stop - b_start, overlap), a_stop)
+        cut = min((c for c in cuts if shared.start <= c <= shared.stop), default=None)
+        for t in shared:
+            covering = [s for s in spans if s[0] <= t < s[1]]
+            if len(covering) == 2:
+                value = got[t]
+                if cut is not None:
+                    assert value == (k if t < cut else k + 1)
+                else:
+                    assert k <= value <= k + 1
+
+
+@SETTINGS
+@given(plans(max_frames=40), st.data())
+def test_an_identity_round_trips_with_cuts(plan, data):
+    n, window, overlap = plan
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, n - 1)), max_size=4)))
+    frames = numbered(n)
+    out = list(stitch_windows(iter(frames), lambda x: x.clone(), window=window, overlap=overlap, scenes=lambda s: cuts))
+    assert len(out) == n and all(torch.allclose(a, b) for a, b in zip(out, frames))
