@@ -905,7 +905,7 @@ def test_metrics_some_sequences_lack_are_kept_with_a_note(tmp_path, monkeypatch)
 
 
 def test_models_compare_a_metric_some_sequences_lack_over_the_same_sequences():
-    from deblur_cli.cli.evaluate import _comparison
+    from deblur_cli.cli.evaluate_tables import comparison
 
     def report(model, niqe_b):
         r = EvaluationReport("d", model, "cpu", planned=2)
@@ -921,7 +921,7 @@ def test_models_compare_a_metric_some_sequences_lack_over_the_same_sequences():
     from rich.console import Console
 
     console = Console(width=200, record=True)
-    console.print(_comparison([flat, textured]))
+    console.print(comparison([flat, textured]))
     (rows,) = table_rows(console.export_text(), "model")
     rows = {row[0]: row for row in rows}
     assert "4.000" in rows["textured"] and "4.000" in rows["flat"]  # both over sequence a
@@ -930,7 +930,7 @@ def test_models_compare_a_metric_some_sequences_lack_over_the_same_sequences():
 @pytest.mark.parametrize("columns, parts", [(200, 1), (80, 2), (50, 5)])
 def test_a_table_too_wide_for_the_terminal_is_split_into_whole_metrics(monkeypatch, columns, parts):
     """At 80 columns the label column was squeezed to nothing and figures were cut ("0.67…")."""
-    from deblur_cli.cli.evaluate import _show, out
+    from deblur_cli.cli.evaluate_tables import out, show
 
     scores = {"psnr": 22.4081, "ssim": 0.67641, "lpips": 0.31234, "niqe": 5.4321, "flicker": 19.3612}
     report = EvaluationReport("d", "dstnet-s", "cpu", planned=2)
@@ -940,7 +940,7 @@ def test_a_table_too_wide_for_the_terminal_is_split_into_whole_metrics(monkeypat
     ]
     monkeypatch.setattr(out, "width", columns)
     with out.capture() as captured:
-        _show(report)
+        show(report)
     shown = captured.get()
     assert "…" not in shown and max(map(len, shown.splitlines())) <= columns
     tables = table_rows(shown, "sequence")

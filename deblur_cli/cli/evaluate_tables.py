@@ -1,0 +1,122 @@
+"""The tables `deblur evaluate` prints: one report's per-sequence scores (split into parts where stdout is
+narrow), and several models' means side by side."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+
+from deblur_cli.cli.app import note, out
+from deblur_cli.cli.tables import cell, figures_table, fitting_parts, frame_count, width_needed
+
+if TYPE_CHECKING:
+    from deblur_cli.evaluate import EvaluationReport
+
+
+def comparison(reports: list[EvaluationReport]) -> Table:
+    """One row per model, its means over sequences (and the input's, from the first report). A metric
+    some sequences lack is averaged over the sequences every row has it for, so that rows compare."""
+    from deblur_cli.evaluate import METRICS
+
+    metrics = [m for m in METRICS if all(m in r.metrics for r in reports)]
+    common: dict[str, set[str] | None] = {
+        m: set.intersection(reports[0].having(m, "input"), *(r.having(m) for r in reports))
+        if any(r.partial(m) for r in reports) or len(reports[0].having(m, "input")) < len(reports[0].sequences)
+        else None
+        for m in metrics
+    }  # fmt: skip
+    stopped = [r.model for r in reports if not r.complete]
+    partial = f" ({', '.join(stopped)}: stopped part-way, not comparable)" if stopped else ""
+    table = figures_table(title=f"{reports[0].dataset}: mean of sequences{partial}")
+    table.add_column("model", overflow="fold")
+    for metric in metrics:
+        table.add_column(f"{metric.upper()} {'↑' if METRICS[metric] else '↓'}", justify="right", no_wrap=True)
+    table.add_column("fps", justify="right", no_wrap=True)
+    table.add_row("input", *(cell(reports[0].mean(m, "input", among=common[m]), _format(m)) for m in metrics), "")
+    for r in reports:
+        seconds = sum(s.seconds for s in r.sequences)
+        fps = f"{r.frames / seconds if seconds > 0 else 0.0:.3g}" if r.timed else ""
+        table.add_row(r.model, *(cell(r.mean(m, among=common[m]), _format(m)) for m in metrics), fps)
+    return table
+
+
+def show(report: EvaluationReport) -> None:
+    """The report's table on stdout, and under it a note on the sequences split at scene cuts, if any."""
+    for table in _tables(report):
+        out.print(table)
+    if line := _scene_cuts_note(report):
+        note(line)
+
+
+def _scene_cuts_note(report: EvaluationReport, shown: int = 5) -> str | None:
+    """A line naming the sequences (the first `shown` of them) whose windows were split at scene cuts,
+    which a published protocol does not do; None when none was."""
+    split = [s for s in report.sequences if s.scene_cuts]
+    if not split:
+        return None
+    names = ", ".join(f"{s.name} ({len(s.scene_cuts)} cut{'s' * (len(s.scene_cuts) > 1)})" for s in split[:shown])
+    more = f" and {len(split) - shown} more" if len(split) > shown else ""
+    return (
+        f"{report.model}: windows were split at scene cuts in {names}{more}, which changes their scores; "
+        "published results restore every window whole: add --no-scene-cuts to compare with them"
+    )
+
+
+def _tables(report: EvaluationReport) -> list[Table]:
+    """The report's table; where it is too wide for stdout, split into parts of whole metrics (in, out
+    and gain together), each with the sequences and frame counts, the title over the first."""
+    groups = [*report.metrics, *(["fps"] if report.timed else [])]
+    parts = fitting_parts(groups, lambda part: width_needed(_table(report, part, title=False), out) <= out.width)
+    return [_table(report, part, title=i == 0) for i, part in enumerate(parts)]
+
+
+def _table(report: EvaluationReport, columns: list[str], *, title: bool) -> Table:
+    """The table of `columns`: metrics of the report, in and out (and the gain in dB after PSNR), and "fps"."""
+    from deblur_cli.evaluate import METRICS
+
+    done = "" if report.complete else f" (stopped after {len(report.sequences)} of {report.planned} sequences)"
+    source = f"on {report.device}" if report.timed else "(restored elsewhere)"
+    title_text = f"{report.dataset}: {report.model} {source}, {frame_count(report.frames)}{done}"
+    table = figures_table(title=title_text if title else None)
+    metrics = [c for c in columns if c != "fps"]
+    timed = "fps" in columns
+    table.add_column("sequence", overflow="fold")  # long names fold; the numbers stay whole
+    table.add_column("frames", justify="right", no_wrap=True)
+    for metric in metrics:
+        arrow = "↑" if METRICS[metric] else "↓"
+        for side in ("in", "out"):
+            table.add_column(f"{metric.upper()} {arrow}\n{side}", justify="right", no_wrap=True)
+        if metric == "psnr":
+            table.add_column("gain\ndB", justify="right", no_wrap=True)
+    if timed:
+        table.add_column("fps", justify="right", no_wrap=True)
+    for s in report.sequences:
+        fps = [f"{s.fps:.3g}"] if timed else []
+        table.add_row(s.name, str(s.frames), *_scores(metrics, s.input.get, s.output.get), *fps)
+    table.add_section()
+    for per, label in (("sequence", "mean of sequences"), ("frame", "mean of frames")):
+        cells = _scores(
+            metrics,
+            lambda m, per=per: report.mean(m, "input", per=per),
+            lambda m, per=per: report.mean(m, "output", per=per),
+        )
+        table.add_row(label, str(report.frames) if per == "frame" else "", *cells, *[""] * timed)
+    return table
+
+
+def _scores(metrics: list[str], before, after) -> list[str]:
+    cells = []
+    for metric in metrics:
+        fmt = _format(metric)
+        cells += [cell(before(metric), fmt), cell(after(metric), fmt)]
+        if metric == "psnr":
+            gain = None if before(metric) is None or after(metric) is None else after(metric) - before(metric)
+            cells.append(cell(None if gain is not None and math.isnan(gain) else gain, "{:+.2f}"))  # inf − inf
+    return cells
+
+
+def _format(metric: str) -> str:
+    """How a metric's values are printed: dB and 8-bit levels to 0.01, NIQE to 0.001, the rest to 0.0001."""
+    return {"psnr": "{:.2f}", "flicker": "{:.2f}", "niqe": "{:.3f}"}.get(metric, "{:.4f}")
