@@ -249,3 +249,35 @@ def test_cuts_to_and_from_black_are_found_and_a_white_flash_is_not():
     white = shot.clone()
     white[2] = 1.0
     assert cuts_in(white) == []
+
+
+def test_a_cut_beside_a_short_shot_that_changes_by_itself_is_found():
+    """A shot of two frames whose own histogram changes as much as a cut's (here its light dims; in
+    footage, shake over a high-contrast scene) but whose picture stays: the change beside each cut does
+    not explain it, as it would were the picture to change too (found neither cut before)."""
+    short = scene(1, frames=2)
+    short[1] *= 0.45
+    assert cuts_in(torch.cat([scene(0), short, scene(2)])) == [4, 6]
+
+
+def test_a_one_frame_insert_is_cut_on_both_sides():
+    """One frame of another shot, then the first shot again: both its sides change the whole picture
+    (found neither before, when the first shot coming back was taken for a flash)."""
+    for first, insert in [(0, 1), (2, 3)]:
+        shot = scene(first, frames=8)
+        assert cuts_in(torch.cat([shot[:4], scene(insert, frames=1), shot[4:]])) == [4, 5], (first, insert)
+
+
+def test_an_overlay_or_a_partial_flash_is_not_a_cut():
+    """A banner over the bottom third, a title over the dimmed picture, half the frame lit for one frame:
+    the rest of the picture keeps its structure (the banner and the title were cuts before)."""
+    banner = scene(0, frames=8)
+    banner[4:, :, 44:, :] = torch.tensor([0.8, 0.08, 0.08])[:, None, None]
+    title = scene(0, frames=8)
+    title[4:] *= 0.3
+    y, x = torch.meshgrid(torch.arange(64), torch.arange(96), indexing="ij")
+    title[4:, :, (y >= 24) & (y < 40) & (x >= 8) & (x < 88) & ((y // 4 + x // 4) % 2 == 0)] = 1.0
+    flash = scene(0, frames=8)
+    flash[4, :, :, 48:] = flash[4, :, :, 48:] * 0.3 + 0.7
+    for name, frames in [("banner", banner), ("title", title), ("half flash", flash)]:
+        assert cuts_in(frames) == [], name
