@@ -136,6 +136,20 @@ def test_batching_does_not_change_the_output(plan):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
+class WindowNumbers:
+    """A restorer that writes each window's number (1, 2, ...) into its frames."""
+
+    def __init__(self):
+        self.windows = 0
+
+    def __call__(self, x):
+        out = torch.empty_like(x)
+        for b in range(len(x)):
+            self.windows += 1
+            out[b] = self.windows
+        return out
+
+
 def stitched_constants(n, window, overlap, value=float):
     """The stitched output of a restorer that ignores its input and returns value(k) for window k."""
     calls = []
@@ -290,18 +304,10 @@ def test_shifted_last_window_keeps_the_earlier_windows_results(plan, batch):
     that holds it. The restorer writes the window's number into its frames."""
     n, window, _ = plan
     windows = official_clips(n, window, 0) if n else []
-    calls = []
-
-    def restore(x):
-        out = torch.empty_like(x)
-        for b in range(len(x)):
-            calls.append(None)
-            out[b] = len(calls)
-        return out
-
+    restore = WindowNumbers()
     got = [int(f[0, 0, 0]) for f in stitch_windows(numbered(n), restore, window=window, overlap=0, batch=batch, last="shift")]
     expected = [1 + next(k for k, (start, stop) in enumerate(windows) if start <= t < stop) for t in range(n)]
-    assert got == expected and len(calls) == len(windows)
+    assert got == expected and restore.windows == len(windows)
 
 
 @SETTINGS
@@ -321,14 +327,7 @@ def test_an_unknown_last_window_is_a_usage_error():
 def stitched_with_cuts(n, window, overlap, cuts, batch=1, last="split"):
     """The stitched output of a restorer that writes the window's number (1, 2, ...) into its frames
     and says it split each window at the `cuts` inside it, as stream.py does at scene cuts."""
-    spans = []
-
-    def restore(x):
-        out = torch.empty_like(x)
-        for b in range(len(x)):
-            spans.append(None)
-            out[b] = len(spans)
-        return out
+    restore = WindowNumbers()
 
     def scenes(start):
         stop = next(stop for begin, stop in plan_windows(n, window, overlap, last) if begin == start)
