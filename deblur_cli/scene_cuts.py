@@ -58,6 +58,8 @@ to 0.65).
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -84,20 +86,25 @@ def cuts_in(frames: torch.Tensor) -> list[int]:
         return []
     small = _small(frames)
     histogram_change, pixel_change = _changes(small)
-    structure: dict[int, float] = {}  # measured where the rules below call for it only
 
-    def structure_at(t: int) -> float:
-        if t not in structure:
-            structure[t] = _structure_between(small, t, t + 1)
-        return structure[t]
+    # measured where the rules below call for them only, each pair once
+    @functools.cache
+    def lumas(t: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The luma of frames t and t+1 on their own picture (_picture)."""
+        first, second = _luma(_picture(small[t : t + 2]))
+        return first, second
+
+    @functools.cache
+    def structure(t: int) -> float:
+        return structure_change(*lumas(t))
 
     jumps = torch.nonzero((histogram_change > HISTOGRAM_CHANGE) & (pixel_change > PIXEL_CHANGE)).flatten().tolist()
-    changed = [t for t in jumps if structure_at(t) > STRUCTURE_CHANGE and _kept_between(small, t) <= KEPT_SHARE]
+    changed = [t for t in jumps if structure(t) > STRUCTURE_CHANGE and kept_share(*lumas(t)) <= KEPT_SHARE]
     # the other side of a one-frame shot changes as much, and is no motion of a shot (a flash, a strobe or a
     # partial flash never passes the tests above)
     one_frame_shot_sides = set()
     for t in (t for t in changed if t + 1 in changed):  # frame t+1 is a shot of its own?
-        if min(structure[t], structure[t + 1]) > SHORT_SHOT:
+        if min(structure(t), structure(t + 1)) > SHORT_SHOT:
             one_frame_shot_sides |= {t, t + 1}
 
     def explains(u: int, t: int) -> bool:
@@ -108,7 +115,9 @@ def cuts_in(frames: torch.Tensor) -> list[int]:
             return False
         if SPIKE * histogram_change[u] < histogram_change[t]:
             return False
-        return _has_black(small, t) or SPIKE * structure_at(u) >= structure[t]
+        # a black or nearly black frame (darker than BAR_LEVEL on average) has no picture above its noise
+        black = any(float(luma.mean()) < BAR_LEVEL for luma in lumas(t))
+        return black or SPIKE * structure(u) >= structure(t)
 
     return [t + 1 for t in changed if not (explains(t - 1, t) or explains(t + 1, t))]
 
@@ -201,24 +210,6 @@ def _changes(small: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         histogram_change[t] = (histograms[1] - histograms[0]).abs().sum(dim=1).mean() / bins.shape[-1]
         pixel_change[t] = (pair[1] - pair[0]).abs().mean()
     return histogram_change, pixel_change
-
-
-def _structure_between(small: torch.Tensor, t: int, u: int) -> float:
-    """structure_change of frames t and u of `small` (_small's), on their own picture (_picture)."""
-    first, second = _luma(_picture(small[[t, u]]))
-    return structure_change(first, second)
-
-
-def _kept_between(small: torch.Tensor, t: int) -> float:
-    """kept_share of frames t and t+1 of `small` (_small's), on their own picture (_picture)."""
-    first, second = _luma(_picture(small[t : t + 2]))
-    return kept_share(first, second)
-
-
-def _has_black(small: torch.Tensor, t: int) -> bool:
-    """Whether frame t or t+1 of `small` (_small's), on their own picture (_picture), is black or nearly
-    (darker than BAR_LEVEL on average): no picture above its noise, which correlates with nothing."""
-    return any(float(luma.mean()) < BAR_LEVEL for luma in _luma(_picture(small[t : t + 2])))
 
 
 def _picture(small: torch.Tensor) -> torch.Tensor:
