@@ -221,9 +221,9 @@ def stitch_windows(
     first frame of each of its later scenes. Where two windows share a frame that one of them says
     begins a scene, they hand over there rather than fade (see the module's docstring).
     Yields every frame once, (3, H, W) in the input frames' dtype (float32 for integer frames) on the
-    restorer's output device, as soon as no later window can touch it. Blending runs in float32; the
-    weights are non-negative and sum to one per frame, so an identity restorer gives back the input (to
-    float32 rounding). With `last="shift"`, the last window's weight is 0 on the frames it repeats
+    restorer's output device, as soon as no later window can touch it. Blending runs in float32; each
+    frame is the mean of the windows' outputs by non-negative weights, divided by their sum, so an
+    identity restorer gives back the input (to float32 rounding). With `last="shift"`, the last window's weight is 0 on the frames it repeats
     beyond a normal overlap: they keep the earlier windows' results.
 
     Memory: fewer than `window + batch * (window - overlap)` input frames are held (the windows of
@@ -317,14 +317,14 @@ def _stitch(
     blend = _Blend()
     open_window: _Restored | None = None
     blended = 0  # end of the windows already added to `blend`
-    handover: int | None = None  # the scene cut the last window closed hands over to the next at
 
-    def close_open_window(next_start: int | None, next_cuts: Sequence[int] = ()) -> None:
+    def close_open_window(next_start: int | None, next_cuts: Sequence[int] = ()) -> int | None:
         # Its fade-out is known once the next window's start is (None: it was the last), and so is the
-        # cut it hands over at, from where the two were split: both hold all the frames they share.
-        nonlocal open_window, blended, handover
+        # cut it hands over at, from where the two were split (both hold all the frames they share):
+        # returned, for the next window's fade-in.
+        nonlocal open_window, blended
         if open_window is None:
-            return
+            return None
         # Consecutive windows share `overlap` frames; a last window shifted back shares more, and the
         # earlier window keeps all but the last `overlap` of them.
         fade_out = min(open_window.stop - next_start, planner.overlap) if next_start is not None else 0
@@ -336,6 +336,7 @@ def _stitch(
         blend.add(open_window.start, open_window.frames, [a * b for a, b in zip(open_window.fade_in, weights)])
         blended = open_window.stop
         open_window = None
+        return handover
 
     def emit_before(index: int) -> Iterator[torch.Tensor]:
         # Frames before `index` are final: every window still to come starts at or after it.
@@ -370,12 +371,12 @@ def _stitch(
             )
         for (start, stop), frames_out in zip(spans, restored):
             cuts = scenes(start) if scenes is not None else ()
-            close_open_window(start, cuts)
+            handover = close_open_window(start, cuts)
             yield from emit_before(start)
             covered = blended - start  # frames of this window that earlier windows restored
             hidden = max(0, covered - planner.overlap)  # beyond an overlap (last="shift"): theirs alone
             fade_in = [0.0] * hidden + blend_weights(stop - start - hidden, covered - hidden, 0).tolist()
-            if covered > 0 and handover is not None:
+            if handover is not None:
                 fade_in[hidden:covered] = [float(t >= handover) for t in range(start + hidden, start + covered)]
             open_window = _Restored(start, frames_out.to(torch.float32), fade_in, cuts)
 
