@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from deblur_cli import files
-from deblur_cli.errors import InputError, OutputError
+from deblur_cli.errors import EncoderOptionError, InputError, OutputError
 from deblur_cli.span import Span
 from deblur_cli.video_io import (
     DEFAULT_FPS,
@@ -640,7 +640,7 @@ def test_ten_bit_into_an_eight_bit_encoder_warns(tmp_path):
 def test_a_codec_the_muxer_lists_but_refuses_is_the_containers_fault(tmp_path):
     """MOV lists VP9 among its codecs, then refuses it: the error blamed the encoder's settings."""
     source = media.make_video(tmp_path / "in.mkv", frames=2)
-    with pytest.raises(OutputError, match="the .mov container cannot hold libvpx-vp9 video"):
+    with pytest.raises(EncoderOptionError, match="the .mov container cannot hold libvpx-vp9 video"):
         convert(source, tmp_path / "out.mov", codec="libvpx-vp9")
     assert not (tmp_path / "out.mov").exists()
 
@@ -1585,8 +1585,16 @@ def test_odd_size_with_a_subsampled_pixel_format_is_refused(tmp_path):
 def test_a_container_that_refuses_the_codec_is_found_before_any_model_loads(tmp_path, target, codec):
     from deblur_cli.video_io.sinks import planned_warnings
 
-    with pytest.raises(OutputError, match=r"container cannot hold libx264 video"):
+    with pytest.raises(OutputError, match=r"container cannot hold libx264 video") as e:
         planned_warnings(tmp_path / target, INFO, EncodeOptions(codec=codec))
+    assert e.value.exit_code == (2 if codec else 1)  # --codec and the suffix clash: a bad option, as others
+
+
+@pytest.mark.parametrize("target", ["o.webm", "o.y4m"])  # refused as the stream is added; when the encoder opens
+def test_a_named_codec_the_container_cannot_hold_is_a_bad_option(tmp_path, target):
+    with pytest.raises(EncoderOptionError, match=r"container cannot hold libx264 video") as e:
+        open_sink(tmp_path / target, INFO, EncodeOptions(codec="libx264"))
+    assert e.value.exit_code == 2
 
 
 @pytest.mark.parametrize("width, height", [(1, 1), (8, 1), (1, 8), (3, 1)])

@@ -6,6 +6,7 @@ import contextlib
 import math
 import os
 from collections.abc import Iterable
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -142,6 +143,7 @@ class VideoEncoder:
             options, Path(name).suffix, info.bit_depth, info.width, info.height,
             source_codec=info.codec, source_profile=info.profile, alpha=info.alpha, grey=grey_video(info),
         )  # fmt: skip
+        encoding = replace(encoding, named=options.codec is not None)
         warnings.extend(unused_options(options, encoding, f"by {encoding.encoder}"))
         self._pix_fmt = encoding.pix_fmt
         self._alpha = info.alpha and encoding.alpha  # frames take the source's alpha channel along
@@ -225,8 +227,8 @@ class VideoEncoder:
             stream = container.add_stream(encoding.encoder, rate=info.rate, options=options)
         except ValueError:
             animated = suffix.lower() in (".gif", ".webp", ".apng")  # image formats with frames of their own
-            raise OutputError(
-                f"the {suffix or container.format.name} container cannot hold {encoding.encoder} video",
+            raise encoding.cannot_hold(
+                suffix or container.format.name,
                 hint="write the video as .mp4, .mov, .mkv or .webm" if animated else "use .mkv, which holds almost any codec",
             ) from None
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, encoding.pix_fmt
@@ -407,10 +409,8 @@ def start_encoding(container, encoding: Encoding) -> None:
             ) from None
         # a muxer may list a codec it then refuses (MOV and VP9): an encoder that opens alone was not at fault
         if encoding.encoder not in container.supported_codecs or _opens_alone(container.streams.video[0]):
-            raise OutputError(
-                f"the {Path(container.name).suffix or container.format.name} container cannot hold "
-                f"{encoding.encoder} video",
-                hint="use .mkv, which holds almost any codec",
+            raise encoding.cannot_hold(
+                Path(container.name).suffix or container.format.name, hint="use .mkv, which holds almost any codec"
             ) from None
         raise OutputError(
             f"the {encoding.encoder} encoder refused its settings ({getattr(e, 'strerror', None) or e})",
