@@ -838,7 +838,9 @@ def test_h264_and_hevc_in_mpeg_ps_keep_a_variable_frame_rate(tmp_path, target_na
     assert frames.info.fps == describe(source).fps  # the stated rate, not the 90 kHz clock's
 
 
-@pytest.mark.parametrize("target_name, codec", [("b.h264", "h264"), ("b.hevc", "hevc"), ("b.m2v", "mpeg2video")])
+@pytest.mark.parametrize(
+    "target_name, codec", [("b.h264", "h264"), ("b.hevc", "hevc"), ("b.m2v", "mpeg2video"), ("b.ivf", "vp9")]
+)
 def test_a_bare_video_stream_keeps_its_frame_rate(tmp_path, target_name, codec):
     """A bare stream has no container to time it: FFmpeg reads it at 25 fps unless the codec says otherwise.
     H.264's timing info said 90000 fps, and the reader took FFmpeg's 25 over what the codec said (29.97); .m2v

@@ -164,6 +164,7 @@ CODEC_FOR_SUFFIX = {
     ".m2v": "mpeg2video",  # elementary streams: the codec is the format
     ".hevc": "libx265",
     ".h265": "libx265",
+    ".ivf": "libvpx-vp9",  # VP8, VP9 and AV1 only (a bare .obu or .mjpeg stream reads back at 25 fps: not offered)
 }
 # The x265 library aborted the process on frames with a side under 64 pixels (48x40 and 40x40). Such tiny
 # deep video goes to H.264's High 10 instead. (The garbage decode timestamps of two-frame encodes, first
