@@ -1583,8 +1583,9 @@ def test_odd_size_with_a_subsampled_pixel_format_is_refused(tmp_path):
         open_sink(tmp_path / "o.mkv", odd, EncodeOptions(codec="av1"))
 
 
-@pytest.mark.parametrize("target, codec", [("o.ogv", None), ("o.y4m", "libx264")])
+@pytest.mark.parametrize("target, codec", [("o.ogv", None), ("o.y4m", "libx264"), ("o.swf", None)])
 def test_a_container_that_refuses_the_codec_is_found_before_any_model_loads(tmp_path, target, codec):
+    """SWF's muxer refuses H.264 with EPERM, which read as the disk's: 'o.swf: Operation not permitted'."""
     from deblur_cli.video_io.sinks import planned_warnings
 
     with pytest.raises(OutputError, match=r"container cannot hold libx264 video") as e:

@@ -108,7 +108,12 @@ def planned_warnings(
         encoder = VideoEncoder(container, name, info, options, warnings)
         if _carries(source):
             carry_streams(source, container, encoder, options, warnings).close()
-        start_encoding(container, encoder.encoding)
+        try:
+            start_encoding(container, encoder.encoding)
+        except OSError:  # written to memory: the muxer's refusal, not the disk's (SWF's for codecs it lacks: EPERM)
+            raise encoder.encoding.cannot_hold(
+                Path(name).suffix or container.format.name, hint="use .mkv, which holds almost any codec"
+            ) from None
     finally:
         with contextlib.suppress(Exception):
             container.close()
