@@ -6,7 +6,7 @@ import re
 
 import torch
 
-from deblur_cli.cpuinfo import cpu_runs_bf16
+from deblur_cli.cpuinfo import cpu_emulates_bf16, cpu_runs_bf16
 from deblur_cli.errors import UsageError
 
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
@@ -118,3 +118,14 @@ def seed_everything(seed: int | None, device: torch.device | str = "cpu") -> tor
         return None
     torch.manual_seed(seed)
     return torch.Generator(device=device).manual_seed(seed)
+
+
+def precision_warning(dtype: torch.dtype, device: torch.device) -> str | None:
+    """What to tell a user who chose bf16 on a CPU without bf16 instructions, which PyTorch then emulates:
+    dstnet-s took 140.5 s for 3 frames of 640x360 in bf16 against 7.7 s in fp32 on an AVX2 EPYC."""
+    if dtype == torch.bfloat16 and device.type == "cpu" and cpu_emulates_bf16():
+        return (
+            "this CPU has no bf16 instructions (AVX-512 BF16 or AMX), so bf16 runs emulated, many times slower "
+            "than fp32: --precision auto picks fp32 here"
+        )
+    return None

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Callable
 
 import torch
 
-from deblur_cli.devices import resolve_device, resolve_dtype, seed_everything
+from deblur_cli.devices import precision_warning, resolve_device, resolve_dtype, seed_everything
 from deblur_cli.diffusion import DiffusionConfig, sample
 from deblur_cli.errors import UsageError
 from deblur_cli.model_specs import model_spec
@@ -213,6 +213,9 @@ def build_restorer(
         raise UsageError(f"--eta must be >= 0, got {eta}")
     torch_device = resolve_device(device)
     dtype = resolve_dtype(precision, torch_device)
+    slow = precision_warning(dtype, torch_device)
+    if slow and warn is not None:
+        warn(slow)
     from deblur_cli.weights import resolve_weights
 
     resolved = resolve_weights(

@@ -114,3 +114,25 @@ def test_seed_makes_noise_reproducible():
     global_b = torch.rand(3)
     assert torch.equal(a, b) and torch.equal(global_a, global_b)
     assert not torch.equal(a, torch.randn(4, generator=seed_everything(8)))
+
+
+def test_a_cpu_without_bf16_instructions_is_told_apart_from_one_that_cannot_be_read(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\n")  # x86 without bf16: emulated
+    assert devices.cpu_emulates_bf16.__wrapped__(info)
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16\n")
+    assert not devices.cpu_emulates_bf16.__wrapped__(info)
+    info.write_text("processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n")  # Arm names its features otherwise
+    assert not devices.cpu_emulates_bf16.__wrapped__(info)
+    assert not devices.cpu_emulates_bf16.__wrapped__(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("emulates", [True, False])
+def test_bf16_on_a_cpu_that_emulates_it_is_warned_of(monkeypatch, emulates):
+    """dstnet-s took 140.5 s for 3 frames of 640x360 in bf16 on an AVX2 EPYC, 7.7 s in fp32, and said nothing."""
+    monkeypatch.setattr(devices, "cpu_emulates_bf16", lambda: emulates)
+    cpu = torch.device("cpu")
+    message = devices.precision_warning(torch.bfloat16, cpu)
+    assert (message is not None and "emulated" in message and "fp32" in message) == emulates
+    assert devices.precision_warning(torch.float32, cpu) is None
+    assert devices.precision_warning(torch.bfloat16, torch.device("cuda")) is None

@@ -48,6 +48,18 @@ def test_dstnet_restorer_keeps_the_contract_and_is_deterministic(dstnet_file):
     assert torch.equal(y, restorer(x))
 
 
+def test_bf16_asked_on_a_cpu_that_emulates_it_is_warned_of(dstnet_file, monkeypatch):
+    from deblur_cli import devices
+
+    monkeypatch.setattr(devices, "cpu_emulates_bf16", lambda: True)
+    said: list[str] = []
+    build_restorer("dstnet", weights=dstnet_file, device="cpu", precision="bf16", warn=said.append)
+    assert len(said) == 1 and "bf16 runs emulated" in said[0]
+    said.clear()
+    build_restorer("dstnet", weights=dstnet_file, device="cpu", precision="fp32", warn=said.append)
+    assert said == []
+
+
 def test_residual_restorer_samples_a_correction_of_its_prior(tmp_path):
     """A residual file's restorer runs the DSTNet stored in it, then samples on that estimate."""
     torch.manual_seed(0)

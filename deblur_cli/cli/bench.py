@@ -254,12 +254,20 @@ def bench(
         else:
             notes.append("ColorVideoVDP left out: the cvvdp package is not installed")
 
+    warned: set[str] = set()  # each model is built once per row: each warning is said once
+
+    def warn_once(message: str) -> None:
+        if message not in warned:
+            warned.add(message)
+            warn(message)
+
     contenders = [
         BenchModel(
             weights_label(name, weight_files.get(name)),
             functools.partial(
-                _build, name, weights=weight_files.get(name), device=device, precision=precision, seed=seed, quiet=quiet
-            ),
+                _build, name, weights=weight_files.get(name), device=device, precision=precision, seed=seed,
+                quiet=quiet, warn=warn_once,
+            ),  # fmt: skip
             diffusion=spec.architecture == "wtsa",
             window=spec.window,
             overlap=spec.overlap,
@@ -401,7 +409,7 @@ def _size_note(name: str, weights: Path) -> str | None:
 
 
 def _build(name: str, steps: int, samples: int, *, quiet: bool, **kwargs):
-    return build_shown(name, quiet=quiet, steps=steps, samples=samples, warn=warn, **kwargs)
+    return build_shown(name, quiet=quiet, steps=steps, samples=samples, **kwargs)
 
 
 def _with_fps(metric, fps: float, output, reference) -> float:
