@@ -14,7 +14,7 @@ import deblur_cli.pipeline as pipeline
 from deblur_cli.cli.options import window_options
 from deblur_cli.data.synth import synthesize_clip
 from deblur_cli.pipeline import deblur_video
-from deblur_cli.scene_cuts import cuts_in
+from deblur_cli.scene_cuts import cuts_in, kept_share
 from deblur_cli.stream import restore_stream
 from deblur_cli.video_io import EncodeOptions
 from deblur_cli.windows import WindowOptions
@@ -281,3 +281,32 @@ def test_an_overlay_or_a_partial_flash_is_not_a_cut():
     flash[4, :, :, 48:] = flash[4, :, :, 48:] * 0.3 + 0.7
     for name, frames in [("banner", banner), ("title", title), ("half flash", flash)]:
         assert cuts_in(frames) == [], name
+
+
+def _smooth_shot(seed: int, frames: int = 4) -> torch.Tensor:
+    """A slow pan over a smooth field of random colours (3 x 3 of them, bicubic), 64x36: a shot with little
+    texture, as a blurred one has."""
+    generator = torch.Generator().manual_seed(seed)
+    colours = torch.rand(1, 3, 3, 3, generator=generator)
+    field = torch.nn.functional.interpolate(colours, size=(36 + 2 * frames, 64 + 2 * frames), mode="bicubic")[0]
+    return torch.stack([field[:, k : k + 36, 2 * k : 2 * k + 64] for k in range(frames)]).clamp(0, 1)
+
+
+def test_a_cut_between_two_smooth_shots_is_found():
+    """A smooth block of one shot correlates well with some part of any other smooth picture, but each block at a
+    shift of its own, where an overlay leaves the rest of the picture at one shift (4 of these 8 were taken for
+    an overlay, when a block counted as kept at any shift)."""
+    for seed in range(8):
+        assert cuts_in(torch.cat([_smooth_shot(2 * seed), _smooth_shot(2 * seed + 1)])) == [4], seed
+
+
+def test_blocks_flat_in_both_frames_keep_nothing():
+    """A dark frame whose picture is one lit, textured corner, and the same again: the eight flat blocks tell
+    nothing, and one block is too little to hold a change back (they were 9 of 9 kept); three are enough."""
+    texture = torch.rand(12, 21, generator=torch.Generator().manual_seed(0))
+    corner = torch.zeros(36, 64)
+    corner[:12, :21] = texture
+    assert kept_share(corner, corner) == 0.0
+    row = torch.zeros(36, 64)
+    row[:12, :21], row[:12, 21:42], row[:12, 42:63] = texture, texture.flip(0), texture.flip(1)
+    assert kept_share(row, row) == 1.0
