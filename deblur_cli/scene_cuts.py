@@ -1,21 +1,22 @@
 """Scene cuts inside a window of frames, so that a model's temporal fusion does not reach across them.
 
-A window that spans a cut (edited footage) would let a recurrent model such as DSTNet carry the other
-scene's features into the frames beside the cut. Consecutive frames of one scene keep their colour
-distribution and change little at low resolution, even under camera shake, passing objects or
-flicker; across a cut both change at once, and more than between the frames around it. So a cut
-lies between two frames where the colour histograms (16 bins per channel, at most 64 px wide) differ
-by more than HISTOGRAM_CHANGE in mean L1 distance (0 to 2), the pixels at that size by more than
-PIXEL_CHANGE on average (0 to 1), unless a pair of frames beside it, where the window holds one, changes
-as much (within SPIKE times) both in the histogram and in the picture (STRUCTURE_CHANGE below): fast
-motion in a small frame changes every pair of frames alike, a cut is one jump. A shot's own change that
-leaves its picture (shake over a high-contrast scene, a light) explains no cut beside it; beside a black
-frame the histogram alone speaks, as in a fade. Both are measured on the picture of the two frames compared,
-whatever else the window holds: black bars at their edges (letterbox, pillarbox) are cut off first, and
-dark frames' levels are stretched (at most 4 times) so that two night shots, which fill the same few dark
-bins, differ as much as two daylight ones. (Measured on the whole window instead, as before 2026-12-02, a
-daylight shot in the window kept the levels of a later cut between two night shots from being stretched:
-at a fifth of the brightness none of the 12 such cuts of tests/test_scene_cuts.py was found.)
+A window that spans a cut (edited footage) would let a recurrent model such as DSTNet carry the other scene's
+features into the frames beside the cut. Consecutive frames of one scene keep their colour distribution and
+change little at low resolution, even under camera shake, passing objects or flicker; across a cut both change
+at once, and more than between the frames around it. So a cut lies between two frames where the colour
+histograms (16 bins per channel, at most 64 px wide) differ by more than HISTOGRAM_CHANGE in mean L1 distance
+(0 to 2), the pixels at that size by more than PIXEL_CHANGE on average (0 to 1), unless a pair of frames
+beside it, where the window holds one, changes as much (within SPIKE times) both in the histogram and in the
+picture (STRUCTURE_CHANGE below): fast motion in a small frame changes every pair of frames alike, a cut is
+one jump. A shot's own change that leaves its picture (shake over a high-contrast scene, a light) explains no
+cut beside it; beside a black frame the histogram alone speaks, as in a fade. Both are measured on the picture
+of the two frames compared, whatever else the window holds: black bars at their edges (letterbox, pillarbox)
+are cut off first, told on the stretched levels where the frames' own would leave less than half of a side (a
+night shot darker than the bars' level but for a lamp is not the lamp between bars), and dark frames' levels
+are stretched (at most 4 times) so that two night shots, which fill the same few dark bins, differ as much as
+two daylight ones. (Measured on the whole window instead, as before 2026-12-02, a daylight shot in the window
+kept the levels of a later cut between two night shots from being stretched: at a fifth of the brightness none
+of the 12 such cuts of tests/test_scene_cuts.py was found.)
 
 Light that changes at once (a flash, a strobe, a lamp switched on, an exposure or white-balance jump,
 a fast fade) moves the histograms and the pixels as much as a cut, but leaves the picture: so a cut
@@ -41,27 +42,30 @@ three. Without the structure test the same clips gave the same joins, and one fa
 procedural clip letterboxed to 48 rows of fast motion. Gradual transitions (fades, dissolves) are not
 cuts here: their frames change a little at a time.
 
-On 57 synthetic 160x90 clips of what users film (pans, flashes, strobes, lights, fades, overlays, cuts
-between similar, dark and panning shots, shots of 1 to 3 frames; 40 true cuts), judged window by window
-as `deblur run` plans them (`benchmarks/bench_scene_cuts.py footage`, windows of 10 overlapping by 2),
-the structure test and the one-frame-shot rule took the detector from 26 cuts found, 14 missed and 22
-false (as it was at commit 7a38063) to 33 found, 7 missed and 3 false. Measuring each pair on its own levels left
-that at 33, 7 and 3, and the joins of the real videos' shots (`bench_scene_cuts.py shots`) as they were:
-55 of 56 found at full brightness (the one missed joins two parts of one shot), 47 at 10%, none falsely.
-With the gain allowed up to 8, 54 at 10%, but 7 joins with false cuts inside a shot, in its noise.
-Judging the spike on both measures, the blocks and inserts (2026-12-04) took that to 38 found, 2 missed
-and 0 false; `shots` stayed at 55 of 56 and 47 at 10%, none falsely. A block then counted as kept at any
-shift, which hid cuts between smooth shots: of 8 joins each of two unrelated smooth fields of 3x3, 4x4 and
-6x6 random colours (640x360), 2, 4 and 4 were found, against 7, 8 and 6 without the blocks. Kept at one
-shift only, and blocks flat in both frames left out, they are found 7, 8 and 6 times again, and 445 of 462
-joins of 22 photos blurred 21 px (444 before); those figures, `stats` and `shots` stayed as they were, and no
-banner, title or half flash over such smooth or blurred shots (186 windows) was taken for a cut. What it still gets wrong: a cut to a
-closer view of the same place (at 80x45 its picture correlates 0.94 with the first at some shift, and
-its pixels change 5/255) and one between two noisy shots at 5% brightness (the gain stops at 4, and the
-pixels change 11/255 against the noise's 8/255) are missed; so is a cut into a shot that moves as much by
-itself in both measures (96x64 procedural scene 3, structure 0.32 to 0.35 a frame, beside cuts of 0.40
-to 0.65).
-"""
+On 57 synthetic 160x90 clips of what users film (pans, flashes, strobes, lights, fades, overlays, cuts between
+similar, dark and panning shots, shots of 1 to 3 frames; 40 true cuts), judged window by window as `deblur
+run` plans them (`benchmarks/bench_scene_cuts.py footage`, windows of 10 overlapping by 2), the structure test
+and the one-frame-shot rule took the detector from 26 cuts found, 14 missed and 22 false (as it was at commit
+7a38063) to 33 found, 7 missed and 3 false. Measuring each pair on its own levels left that at 33, 7 and 3,
+and the joins of the real videos' shots (`bench_scene_cuts.py shots`) as they were: 55 of 56 found at full
+brightness (the one missed joins two parts of one shot), 47 at 10%, none falsely. With the gain allowed up to
+8, 54 at 10%, but 7 joins with false cuts inside a shot, in its noise. Judging the spike on both measures, the
+blocks and inserts (2026-12-04) took that to 38 found, 2 missed and 0 false; `shots` stayed at 55 of 56 and 47
+at 10%, none falsely. A block then counted as kept at any shift, which hid cuts between smooth shots: of 8
+joins each of two unrelated smooth fields of 3x3, 4x4 and 6x6 random colours (640x360), 2, 4 and 4 were found,
+against 7, 8 and 6 without the blocks. Kept at one shift only, and blocks flat in both frames left out, they
+are found 7, 8 and 6 times again, and 445 of 462 joins of 22 photos blurred 21 px (444 before); those figures,
+`stats` and `shots` stayed as they were, and no banner, title or half flash over such smooth or blurred shots
+(186 windows) was taken for a cut. Bars told on the stretched levels where the frames' own would leave less
+than half of a side took `shots` at 10% from 47 to 50 and at 12% from 52 to 53, none falsely (at 10% the bars
+had left 4x3 px of a join of `vtest` and `bikes`, whose brightest pixels then lie at BAR_LEVEL); at 5% it
+stays at 1 of 56, the gain's limit. `stats --darken 0.1` no longer cuts a `bikes` shot before frames 100 and
+101 (a few pixels' histograms). Letterboxed night films keep their bars (told on the stretched levels always,
+a bar's noise passes for picture). What it still gets wrong: a cut to a closer view of the same place (at
+80x45 its picture correlates 0.94 with the first at some shift, and its pixels change 5/255) and one between
+two noisy shots at 5% brightness (the gain stops at 4, and the pixels change 11/255 against the noise's 8/255)
+are missed; so is a cut into a shot that moves as much by itself in both measures (96x64 procedural scene 3,
+structure 0.32 to 0.35 a frame, beside cuts of 0.40 to 0.65)."""
 
 from __future__ import annotations
 
@@ -236,11 +240,22 @@ def _changes(small: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def _picture(small: torch.Tensor) -> torch.Tensor:
     """Two frames (2, 3, h, w) without the black bars at their edges, their levels stretched (the same for
     both) so that dark frames' changes weigh as bright ones': a cut between two night shots, or in a
-    letterboxed film, moves as much of the measures as one between two daylight shots."""
-    lit = small.amax(dim=(0, 1)) > BAR_LEVEL  # (h, w)
-    rows, cols = torch.nonzero(lit.any(dim=1)).flatten(), torch.nonzero(lit.any(dim=0)).flatten()
-    if len(rows) and len(cols):  # else both are dark: nothing tells bars from picture
-        small = small[..., rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    bright = torch.quantile(small.flatten(), 1 - BRIGHT_SHARE)
-    gain = min(MAX_GAIN, 1 / max(float(bright), 1 / MAX_GAIN))
+    letterboxed film, moves as much of the measures as one between two daylight shots. Bars are edge rows and
+    columns darker than BAR_LEVEL, and leave at least half of each side (no film is framed narrower): where
+    the frames' own levels would leave less, the frames are a night shot, and bars are told on its stretched
+    levels (their noise, stretched, could pass for picture in a brighter film)."""
+    h, w = small.shape[-2:]
+    for levels in (small, small * _gain(small)):
+        lit = levels.amax(dim=(0, 1)) > BAR_LEVEL  # (h, w)
+        rows, cols = torch.nonzero(lit.any(dim=1)).flatten(), torch.nonzero(lit.any(dim=0)).flatten()
+        if len(rows) and 2 * (rows[-1] - rows[0] + 1) >= h and 2 * (cols[-1] - cols[0] + 1) >= w:
+            small = small[..., rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+            break  # else dark or a few bright spots: nothing tells bars from picture
+    gain = _gain(small)  # the picture's own, without its bars
     return small * gain if gain > 1 else small
+
+
+def _gain(small: torch.Tensor) -> float:
+    """The factor (1 to MAX_GAIN) that brings BRIGHT_SHARE of the values of `small` to full scale."""
+    bright = torch.quantile(small.flatten(), 1 - BRIGHT_SHARE)
+    return max(1.0, min(MAX_GAIN, 1 / max(float(bright), 1 / MAX_GAIN)))

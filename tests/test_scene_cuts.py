@@ -310,3 +310,19 @@ def test_blocks_flat_in_both_frames_keep_nothing():
     row = torch.zeros(36, 64)
     row[:12, :21], row[:12, 21:42], row[:12, 42:63] = texture, texture.flip(0), texture.flip(1)
     assert kept_share(row, row) == 1.0
+
+
+def test_a_lamp_in_a_night_shot_is_not_taken_for_its_picture():
+    """Night shots darker than the bars' level but for a lamp: the bars are told on the stretched levels, so the
+    cut is measured on the picture, not on the lamp, and is found as without it (those joins of these shots
+    that are found at this brightness without the lamp; with the bars told on the frames' own levels, none)."""
+
+    def night(clip: torch.Tensor) -> torch.Tensor:
+        clip = clip * 0.09
+        clip[..., 10:12, 20:22] = 0.3
+        return clip
+
+    for first, second in [(0, 1), (0, 4), (1, 0), (1, 4)]:
+        assert cuts_in(torch.cat([night(scene(first)), night(scene(second))])) == [4], (first, second)
+    for seed in range(6):
+        assert cuts_in(night(scene(seed, frames=8))) == [], seed
