@@ -1593,6 +1593,25 @@ def test_a_container_that_refuses_the_codec_is_found_before_any_model_loads(tmp_
     assert e.value.exit_code == (2 if codec else 1)  # --codec and the suffix clash: a bad option, as others
 
 
+def test_a_hardware_encoder_without_its_device_is_the_encoders_fault_not_the_containers(tmp_path):
+    """NVENC without a GPU fails to open with EPERM, which the in-memory check took for SWF's muxer refusal:
+    'the .mp4 container cannot hold h264_nvenc video', and the .mkv hint looped."""
+    if "h264_nvenc" not in av.codecs_available:
+        pytest.skip("this FFmpeg has no h264_nvenc")
+    nvenc = av.CodecContext.create("h264_nvenc", "w")
+    nvenc.width, nvenc.height, nvenc.pix_fmt, nvenc.time_base = 64, 48, "yuv420p", Fraction(1, 25)
+    try:
+        nvenc.open()
+        pytest.skip("NVENC opens here: this machine has its GPU")
+    except (ValueError, av.FFmpegError):
+        pass
+    from deblur_cli.video_io.sinks import planned_warnings
+
+    with pytest.raises(OutputError, match="the h264_nvenc encoder cannot be opened here") as e:
+        planned_warnings(tmp_path / "o.mkv", INFO, EncodeOptions(codec="h264_nvenc"))
+    assert "container" not in str(e.value)
+
+
 @pytest.mark.parametrize("target", ["o.webm", "o.y4m"])  # refused as the stream is added; when the encoder opens
 def test_a_named_codec_the_container_cannot_hold_is_a_bad_option(tmp_path, target):
     with pytest.raises(EncoderOptionError, match=r"container cannot hold libx264 video") as e:

@@ -19,7 +19,14 @@ from deblur_cli.video_io.images import READ_ONLY_IMAGE_SUFFIXES, is_image
 from deblur_cli.video_io.info import Frame, VideoInfo
 from deblur_cli.video_io.png_sequence import PngSequenceSink
 from deblur_cli.video_io.segments import SegmentedVideoSink
-from deblur_cli.video_io.writer import VideoEncoder, VideoFileSink, carry_streams, open_container, start_encoding
+from deblur_cli.video_io.writer import (
+    VideoEncoder,
+    VideoFileSink,
+    carry_streams,
+    open_container,
+    opens_alone,
+    start_encoding,
+)
 
 
 class FrameSink(Protocol):
@@ -110,8 +117,13 @@ def planned_warnings(
             carry_streams(source, container, encoder, options, warnings).close()
         try:
             start_encoding(container, encoder.encoding)
-        except OSError:  # written to memory: the muxer's refusal, not the disk's (SWF's for codecs it lacks: EPERM)
-            raise encoder.encoding.cannot_hold(
+        except OSError as e:  # written to memory, so not the disk's: the encoder's refusal or the muxer's
+            if not opens_alone(container.streams.video[0]):  # a hardware encoder without its device (EPERM)
+                raise OutputError(
+                    f"the {encoder.encoding.encoder} encoder cannot be opened here ({e.strerror or e})",
+                    hint="a hardware encoder needs its device and driver; leave out --codec for the default",
+                ) from None
+            raise encoder.encoding.cannot_hold(  # SWF's muxer refuses codecs it lacks with EPERM
                 Path(name).suffix or container.format.name, hint="use .mkv, which holds almost any codec"
             ) from None
     finally:
