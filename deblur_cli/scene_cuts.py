@@ -241,14 +241,15 @@ def _picture(small: torch.Tensor) -> torch.Tensor:
     """Two frames (2, 3, h, w) without the black bars at their edges, their levels stretched (the same for
     both) so that dark frames' changes weigh as bright ones': a cut between two night shots, or in a
     letterboxed film, moves as much of the measures as one between two daylight shots. Bars are edge rows and
-    columns darker than BAR_LEVEL, and leave at least half of each side (no film is framed narrower): where
-    the frames' own levels would leave less, the frames are a night shot, and bars are told on its stretched
-    levels (their noise, stretched, could pass for picture in a brighter film)."""
+    columns darker than BAR_LEVEL, and leave at least half of each side: where the frames' own levels would leave
+    less, the frames may be a night shot, and bars are told on its stretched levels (their noise, stretched, could
+    pass for picture in a brighter film), which need leave only a quarter: a phone's 9:16 picture fills a third of
+    a 16:9 frame's width (with half asked of both, none of 8 such joins of tests/test_scene_cuts.py was found)."""
     h, w = small.shape[-2:]
-    for levels in (small, small * _gain(small)):
+    for levels, least in ((small, 2), (small * _gain(small), 4)):  # half of each side, then a quarter
         lit = levels.amax(dim=(0, 1)) > BAR_LEVEL  # (h, w)
         rows, cols = torch.nonzero(lit.any(dim=1)).flatten(), torch.nonzero(lit.any(dim=0)).flatten()
-        if len(rows) and 2 * (rows[-1] - rows[0] + 1) >= h and 2 * (cols[-1] - cols[0] + 1) >= w:
+        if len(rows) and least * (rows[-1] - rows[0] + 1) >= h and least * (cols[-1] - cols[0] + 1) >= w:
             small = small[..., rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
             break  # else dark or a few bright spots: nothing tells bars from picture
     gain = _gain(small)  # the picture's own, without its bars

@@ -326,3 +326,18 @@ def test_a_lamp_in_a_night_shot_is_not_taken_for_its_picture():
         assert cuts_in(torch.cat([night(scene(first)), night(scene(second))])) == [4], (first, second)
     for seed in range(6):
         assert cuts_in(night(scene(seed, frames=8))) == [], seed
+
+
+def test_a_cut_in_portrait_video_pillarboxed_in_a_landscape_frame_is_found():
+    """A phone's 9:16 picture fills a third of a 16:9 frame's width: its bars are bars (none of these joins was
+    found when bars had to leave half of each side)."""
+
+    def pillarboxed(clip: torch.Tensor) -> torch.Tensor:
+        boxed = torch.zeros(*clip.shape[:2], 92, 164)
+        boxed[..., 56:108] = clip
+        return boxed
+
+    for first, second in [(0, 1), (1, 2), (2, 3), (3, 4)]:
+        joined = torch.cat([scene(first, size=(52, 92)), scene(second, size=(52, 92))])
+        assert cuts_in(pillarboxed(joined)) == [4], (first, second)
+    assert cuts_in(pillarboxed(scene(0, frames=8, size=(52, 92)))) == []
