@@ -171,7 +171,7 @@ class _SegmentWriter:
         self._data = None
         try:
             self._encoder = VideoEncoder(self._container, name, info, options, warnings=[])
-            start_encoding(self._container, self._encoder.encoding)
+            start_encoding(self._container, self._encoder.encoding, in_memory=True)
             self._data = open(self._part(".bin"), "wb")
         except BaseException:
             self.discard()

@@ -19,14 +19,7 @@ from deblur_cli.video_io.images import READ_ONLY_IMAGE_SUFFIXES, is_image
 from deblur_cli.video_io.info import Frame, VideoInfo
 from deblur_cli.video_io.png_sequence import PngSequenceSink
 from deblur_cli.video_io.segments import SegmentedVideoSink
-from deblur_cli.video_io.writer import (
-    VideoEncoder,
-    VideoFileSink,
-    carry_streams,
-    open_container,
-    opens_alone,
-    start_encoding,
-)
+from deblur_cli.video_io.writer import VideoEncoder, VideoFileSink, carry_streams, open_container, start_encoding
 
 
 class FrameSink(Protocol):
@@ -115,17 +108,7 @@ def planned_warnings(
         encoder = VideoEncoder(container, name, info, options, warnings)
         if _carries(source):
             carry_streams(source, container, encoder, options, warnings).close()
-        try:
-            start_encoding(container, encoder.encoding)
-        except OSError as e:  # written to memory, so not the disk's: the encoder's refusal or the muxer's
-            if not opens_alone(container.streams.video[0]):  # a hardware encoder without its device (EPERM)
-                raise OutputError(
-                    f"the {encoder.encoding.encoder} encoder cannot be opened here ({e.strerror or e})",
-                    hint="a hardware encoder needs its device and driver; leave out --codec for the default",
-                ) from None
-            raise encoder.encoding.cannot_hold(  # SWF's muxer refuses codecs it lacks with EPERM
-                Path(name).suffix or container.format.name, hint="use .mkv, which holds almost any codec"
-            ) from None
+        start_encoding(container, encoder.encoding, in_memory=True)
     finally:
         with contextlib.suppress(Exception):
             container.close()

@@ -392,23 +392,30 @@ def open_container(file, name: str):
         ) from None
 
 
-def start_encoding(container, encoding: Encoding) -> None:
-    """Open the encoders and write the header now, so bad settings fail before any frame is decoded."""
+def start_encoding(container, encoding: Encoding, *, in_memory: bool = False) -> None:
+    """Open the encoders and write the header now, so bad settings fail before any frame is decoded.
+    `in_memory`: the container writes to memory, so an OSError there is FFmpeg's refusal, not the disk's."""
     try:
         container.start_encoding()
-    except OSError:
-        raise  # the file system's (a full disk): the caller says so
-    except (ValueError, av.FFmpegError) as e:  # the encoder refused its settings, or the muxer the codec
+    except (OSError, ValueError, av.FFmpegError) as e:  # the encoder refused its settings, or the muxer the codec
+        if isinstance(e, OSError) and not in_memory:
+            raise  # the file system's (a full disk): the caller says so
         video = container.streams.video[0]
+        if isinstance(e, OSError) and not _opens_alone(video):  # a hardware encoder without its device: EPERM
+            raise OutputError(
+                f"the {encoding.encoder} encoder cannot be opened here ({e.strerror or e})",
+                hint="a hardware encoder needs its device and driver; leave out --codec for the default",
+            ) from None
         rate = video.codec_context.framerate
-        if rate and not opens_alone(video, rate=rate) and opens_alone(video, rate=Fraction(25)):
+        if rate and not _opens_alone(video, rate=rate) and _opens_alone(video, rate=Fraction(25)):
             # MPEG-1 and MPEG-2 store a fixed set of rates (25, 29.97, ... and some fractions of them)
             raise OutputError(
                 f"the {encoding.encoder} encoder cannot store {float(rate):g} frames a second",
                 hint="write .mp4 or .mkv without --codec: their H.264 takes any rate",
             ) from None
-        # a muxer may list a codec it then refuses (MOV and VP9): an encoder that opens alone was not at fault
-        if encoding.encoder not in container.supported_codecs or opens_alone(container.streams.video[0]):
+        # a muxer may list a codec it then refuses (MOV and VP9; SWF with EPERM): an encoder that opens alone
+        # was not at fault
+        if encoding.encoder not in container.supported_codecs or _opens_alone(video):
             raise encoding.cannot_hold(
                 Path(container.name).suffix or container.format.name, hint="use .mkv, which holds almost any codec"
             ) from None
@@ -418,7 +425,7 @@ def start_encoding(container, encoding: Encoding) -> None:
         ) from None
 
 
-def opens_alone(stream, rate: Fraction | None = None) -> bool:
+def _opens_alone(stream, rate: Fraction | None = None) -> bool:
     """Whether the encoder of `stream`, with its settings (at `rate` frames a second, where given), opens
     outside its container."""
     settings = stream.codec_context
