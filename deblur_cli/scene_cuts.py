@@ -246,7 +246,8 @@ def _picture(small: torch.Tensor) -> torch.Tensor:
     pass for picture in a brighter film), which need leave only a quarter: a phone's 9:16 picture fills a third of
     a 16:9 frame's width (with half asked of both, none of 8 such joins of tests/test_scene_cuts.py was found)."""
     h, w = small.shape[-2:]
-    for levels, least in ((small, 2), (small * _gain(small), 4)):  # half of each side, then a quarter
+    for stretched, least in ((False, 2), (True, 4)):  # half of each side, then a quarter
+        levels = small * _gain(small) if stretched else small  # the pair's stretch, only where it is needed
         lit = levels.amax(dim=(0, 1)) > BAR_LEVEL  # (h, w)
         rows, cols = torch.nonzero(lit.any(dim=1)).flatten(), torch.nonzero(lit.any(dim=0)).flatten()
         if len(rows) and least * (rows[-1] - rows[0] + 1) >= h and least * (cols[-1] - cols[0] + 1) >= w:

@@ -223,8 +223,8 @@ def stitch_windows(
     Yields every frame once, (3, H, W) in the input frames' dtype (float32 for integer frames) on the
     restorer's output device, as soon as no later window can touch it. Blending runs in float32; each
     frame is the mean of the windows' outputs by non-negative weights, divided by their sum, so an
-    identity restorer gives back the input (to float32 rounding). With `last="shift"`, the last window's weight is 0 on the frames it repeats
-    beyond a normal overlap: they keep the earlier windows' results.
+    identity restorer gives back the input (to float32 rounding). With `last="shift"`, the last window's
+    weight is 0 on the frames it repeats beyond a normal overlap: they keep the earlier windows' results.
 
     Memory: fewer than `window + batch * (window - overlap)` input frames are held (the windows of
     one call, and a stride beyond the last to see whether the video ends there); besides those,
