@@ -65,6 +65,10 @@ def captured(model: DSTNet, x: torch.Tensor):
     Its output must equal the eager call's (checked here)."""
     if x.device.type != "cuda":
         raise SystemExit("--cuda-graph needs --device cuda")
+    # The composed input and output convolutions are built from constants copied from the host,
+    # which a capture cannot hold: build them once, before it, and let every call reuse them.
+    kernels = model._composite_kernels(x.dtype)
+    model._composite_kernels = lambda dtype: kernels
     side = torch.cuda.Stream(x.device)
     side.wait_stream(torch.cuda.current_stream(x.device))
     with torch.cuda.stream(side):  # the allocator's warm-up happens off the capture

@@ -55,12 +55,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="bfloat16")
     parser.add_argument("--cudnn-benchmark", action="store_true", help="torch.backends.cudnn.benchmark = True")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the propagation steps")
     args = parser.parse_args(argv)
 
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
     device, dtype = torch.device(args.device), getattr(torch, args.dtype)
     torch.manual_seed(0)
     restorer = DSTNetRestorer(DSTNet(DSTNET_VARIANTS[args.variant]), device, dtype)
+    if args.compile:
+        for propagation in (restorer.model.forward_propagation, restorer.model.backward_propagation):
+            propagation.step = torch.compile(propagation.step)
     width, height = args.size
     generator = torch.Generator().manual_seed(1)
     pool = [torch.rand(3, height, width, generator=generator).to(device) for _ in range(min(args.frames, 8))]
@@ -68,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.variant}, {width}x{height}, {args.frames} frames, windows of {args.window} overlapping by "
         f"{args.overlap}, {args.dtype} on {device}, torch {torch.__version__}"
         + (", cudnn.benchmark" if args.cudnn_benchmark else "")
+        + (", compiled propagation steps" if args.compile else "")
     )
     for batch in args.batch:
         windows = WindowOptions(window=args.window, overlap=args.overlap, tile=None, batch=batch)

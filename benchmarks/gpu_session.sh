@@ -4,17 +4,19 @@
 #
 #   here, once:  deblur synth --pack .gpu/sources --sources ~/.cache/deblur/sources   # 44 MB of JPEGs
 #   there:       bash benchmarks/gpu_session.sh SECONDS [bench] [train MODEL [STEPS] [-- more train options]]
+#                bash benchmarks/gpu_session.sh SECONDS speed     # inference speed only, speed.txt
 #                bash benchmarks/gpu_session.sh SECONDS compile   # torch.compile vs eager, compile.txt
-#                (device tool: carry [".gpu"]; `bench train dstnet` does both in one command)
+#                (device tool: carry [".gpu"]; `bench train dstnet` does both in one command;
+#                `speed` and `compile` need no .gpu)
 #
 # SECONDS is the wall time the command may take (the device tool's limit, less a margin): every
-# benchmark step is cut to what is left of it, and skipped, saying so, when nothing is. `bench`
-# (three to four minutes) writes bench.txt: the DSTNet and WTSA speed benchmarks with their operator
-# profiles, DSTNet with cuDNN's algorithm search, with 4 windows per call and as CUDA graph
-# replays, `deblur run`'s restore path with 1 to 8 windows per call, and bench_train.py's split of
-# a training step into data synthesis and optimiser step at two batch sizes (which says
-# whether the GPU or the CPU sets the pace; the full speed figures are in docs/dstnet.md and
-# docs/wtsa.md). `train` trains MODEL in .gpurun/MODEL:
+# benchmark step is cut to what is left of it, and skipped, saying so, when nothing is. `speed`
+# (three to four minutes) writes speed.txt: DSTNet with several windows per call, as CUDA graph
+# replays and with cuDNN's algorithm search, `deblur run`'s restore path with 1 to 8 windows per
+# call, and the DSTNet and WTSA operator profiles. `bench` is `speed`, then train-bench.txt:
+# bench_train.py's split of a training step into data synthesis and optimiser step at two batch
+# sizes (which says whether the GPU or the CPU sets the pace). The full speed figures are in
+# docs/dstnet.md and docs/wtsa.md. `train` trains MODEL in .gpurun/MODEL:
 # it resumes the run there when the machine is still warm from the previous piece, otherwise starts
 # from .gpu/MODEL.safetensors when an earlier session brought one back (carried with .gpu), from the
 # bundled weights for dstnet-s, or from scratch. Training stops 40 s before SECONDS are up; the export
@@ -25,7 +27,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if (($# < 2)); then
-    sed -n '2,21p' "$0" >&2
+    sed -n '2,24p' "$0" >&2
     exit 2
 fi
 budget=$1 job=$2
@@ -35,7 +37,8 @@ export PYTHONPATH=$PWD
 out=${OUT:-.gpurun/out}
 mkdir -p "$out"
 cache=.gpucache/sources
-if [[ ! -d $cache ]]; then
+# the photos the training benchmarks and training synthesise from; `speed` and `compile` need none
+if [[ $job == bench || $job == train ]] && [[ ! -d $cache ]]; then
     python3 -m deblur_cli synth --unpack .gpu/sources --sources "$cache"
 fi
 left() { echo $((end - $(date +%s))); }
@@ -53,25 +56,34 @@ within() {
     timeout $((limit < remaining ? limit : remaining)) "$@" || echo "exit $?: $*"
 }
 
-bench() {
+# the inference speed benchmarks of issues 3 and 6 (dstnet, wtsa): no photos needed
+speed() {
     {
         nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
         python3 -c 'import torch; print("torch", torch.__version__)'
-        within 100 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
-            --frames 10 --repeat 2 --profile
-        # what issue 3's 100 fps may need: cuDNN's own algorithm search, several windows per call
-        # (deblur run --batch), and no kernel launches by the host (a CUDA graph's replays)
-        for extra in "--cudnn-benchmark" "--batch 4" "--batch 4 --cudnn-benchmark" "--cuda-graph" \
-            "--batch 4 --cuda-graph"; do
+        # what issue 3's 100 fps may need: several windows per call (deblur run --batch), no kernel
+        # launches by the host (a CUDA graph's replays) and cuDNN's own algorithm search; most telling first
+        for extra in "--batch 4 --cuda-graph" "--batch 4" "--cuda-graph" "--batch 8 --cuda-graph" \
+            "--cudnn-benchmark" "--batch 4 --cudnn-benchmark"; do
             # shellcheck disable=SC2086
             within 60 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
                 --frames 30 --repeat 3 --no-check $extra
         done
         # the same through deblur run's restore path (windows of 30, blending), 1 to 8 windows per call
         within 120 python3 benchmarks/bench_stream.py --variant dstnet --device cuda --dtype bfloat16 \
-            --window 30 --frames 240 --batch 1 2 4 8
+            --window 30 --frames 240 --batch 1 4 8
+        # where the time goes, operator by operator
+        within 100 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
+            --frames 10 --repeat 2 --profile
         within 100 python3 benchmarks/bench_wtsa.py --variant wtsa --device cuda --precision bf16 \
             --steps 4 --profile
+    } 2>&1 | grep -v '^USDT' | tee "$out/speed.txt"
+}
+
+# speed, then how fast training steps and clip synthesis are on the GPU
+bench() {
+    speed
+    {
         for model in dstnet-s dstnet; do
             for batch in 8 32; do
                 within 60 python3 benchmarks/bench_train.py --model "$model" --sources "$cache" --crop 256 \
@@ -80,19 +92,19 @@ bench() {
         done
         within 60 python3 benchmarks/bench_train.py --model dstnet-s --sources "$cache" --crop 256 --frames 5 \
             --batch 16 --precision bf16 --repeat 2 --gpu-synthesis
-    } 2>&1 | grep -v '^USDT' | tee "$out/bench.txt"
+    } 2>&1 | grep -v '^USDT' | tee "$out/train-bench.txt"
 }
 
-# torch.compile of the models, eager first for comparison: a few minutes of compiling, so not in bench
+# torch.compile of the models (their eager figures are in speed.txt): minutes of compiling, so not
+# in speed. The restore path's run reuses the first run's compiled kernels (Inductor's disk cache).
 compiled() {
     {
-        within 240 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
-            --frames 30 --repeat 3 --compile
-        for flag in "" "--compile"; do
-            # shellcheck disable=SC2086
-            within 300 python3 benchmarks/bench_wtsa.py --variant wtsa --device cuda --precision bf16 \
-                --steps 4 $flag
-        done
+        within 200 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
+            --frames 30 --repeat 3 --no-check --compile
+        within 120 python3 benchmarks/bench_stream.py --variant dstnet --device cuda --dtype bfloat16 \
+            --window 30 --frames 120 --batch 1 --compile
+        within 300 python3 benchmarks/bench_wtsa.py --variant wtsa --device cuda --precision bf16 \
+            --steps 4 --compile
     } 2>&1 | grep -v '^USDT' | tee "$out/compile.txt"
 }
 
@@ -150,9 +162,10 @@ bench)
     fi
     ;;
 train) train "$@" ;;
+speed) speed ;;
 compile) compiled ;;
 *)
-    echo "unknown job $job: bench, compile or train" >&2
+    echo "unknown job $job: speed, bench, compile or train" >&2
     exit 2
     ;;
 esac
