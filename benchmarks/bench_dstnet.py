@@ -35,6 +35,7 @@ import torch
 
 from deblur_cli.devices import synchronize
 from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet
+from deblur_cli.restorers import DSTNetRestorer
 from profiling import count_flops, count_operators, kernel_table
 
 
@@ -118,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         + (", CUDA graph" if args.cuda_graph else "")
     )
     if args.compile:
-        for propagation in (model.forward_propagation, model.backward_propagation):
-            propagation.step = torch.compile(propagation.step)
+        DSTNetRestorer(model, device, dtype).compile(print)  # the model's steps, as deblur run --compile does
     if not args.no_check:
         vs_graph, vs_float64 = check_paths(model, device, dtype)
         print(

@@ -63,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     restorer = DSTNetRestorer(DSTNet(DSTNET_VARIANTS[args.variant]), device, dtype)
     if args.compile:
-        for propagation in (restorer.model.forward_propagation, restorer.model.backward_propagation):
-            propagation.step = torch.compile(propagation.step)
+        restorer.compile(print)  # as deblur run --compile does
     width, height = args.size
     generator = torch.Generator().manual_seed(1)
     pool = [torch.rand(3, height, width, generator=generator).to(device) for _ in range(min(args.frames, 8))]

@@ -13,6 +13,7 @@ from deblur_cli.devices import precision_warning, resolve_device, resolve_dtype,
 from deblur_cli.diffusion import DiffusionConfig, sample
 from deblur_cli.errors import UsageError
 from deblur_cli.model_specs import model_spec
+from deblur_cli.models.compiling import Compiled, said_once
 from deblur_cli.restorer import ProgressFn, Restorer
 from deblur_cli.tiles import Region, TileGrid, blend_tiles
 
@@ -34,6 +35,14 @@ class DSTNetRestorer:
         # Peak working memory measured on the CPU in float32: about 140 B (feat 32) and 170 B (feat 64)
         # per pixel and frame of a window; 1.5 × feat × element size keeps a margin over both.
         self.bytes_per_pixel = 1.5 * model.config.feat * torch.finfo(dtype).bits / 8
+
+    def compile(self, warn: Callable[[str], None] | None = None) -> None:
+        """Run the recurrence steps of both propagation directions, most of the time a window takes,
+        through torch.compile (`deblur run --compile`): their gates, activations and bias additions fused.
+        The first windows of each shape pay the compiling. Uncompiled, after a warning, where it fails."""
+        warn = said_once(warn)
+        for propagation in (self.model.forward_propagation, self.model.backward_propagation):
+            propagation.step = Compiled(propagation.step, warn)
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         """frames: (T, 3, H, W) float in [0, 1], H and W multiples of 16; returns the same shape."""
@@ -93,6 +102,14 @@ class DiffusionRestorer:
         # One generator for the windows of an input, restored in order, so a seed fixes the output.
         self.seed = seed
         self.generator = seed_everything(seed, device)
+
+    def compile(self, warn: Callable[[str], None] | None = None) -> None:
+        """Run the network (called once per DDIM step) and the prior through torch.compile (`deblur run
+        --compile`); see DSTNetRestorer.compile."""
+        warn = said_once(warn)
+        self.model.forward = Compiled(self.model.forward, warn)
+        if self.prior is not None:
+            self.prior.compile(warn)
 
     def reseed(self) -> None:
         """Draw afresh from the seed, as right after building: each input of `deblur run` and each
@@ -196,13 +213,15 @@ def build_restorer(
     warn: Callable[[str], None] | None = None,
     on_fetch: Callable[[WeightsEntry], None] | None = None,
     fetch_progress: Callable[[int, int], None] | None = None,
+    compile: bool = False,
 ) -> Restorer:
     """A ready Restorer for model `name` ("dstnet", "dstnet-s", "wtsa", "wtsa-s").
 
     Weights come from `weights` if given, else the cache, the bundled files, or a download
     (see weights/resolve.py; `warn(line)` hears what it says, `on_fetch(entry)` that a download
     starts, `fetch_progress(done_bytes, total_bytes)` how it goes). `steps`, `eta`, `samples` and
-    `seed` apply to diffusion models.
+    `seed` apply to diffusion models. `compile` runs the network through torch.compile (the
+    restorers' compile(): warn hears it if that fails).
     """
     spec = model_spec(name)
     if not 1 <= steps <= 1000:
@@ -245,6 +264,9 @@ def build_restorer(
             steps=steps, eta=eta, samples=samples, seed=seed, on_step=on_step, prior=prior,
         )  # fmt: skip
         identity.update(steps=steps, eta=eta, samples=samples, seed=seed)
+    if compile:
+        restorer.compile(warn)
+        identity["compiled"] = True  # fused kernels round differently
     restorer.identity = identity
     return restorer
 

@@ -278,7 +278,8 @@ def test_cli_json_names_the_settings_and_a_row_with_weights_of_ones_own(tmp_path
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "b.json").read_text())
     assert report["settings"] == {
-        "deblur": __version__, "warmup": 0, "repeat": 1, "seed": 5, "precision": "fp32", "reference": None, "start": None
+        "deblur": __version__, "warmup": 0, "repeat": 1, "seed": 5, "precision": "fp32", "compile": False,
+        "reference": None, "start": None,
     }
     row = report["rows"][1]
     assert row["model"] == "dstnet-s (mine.safetensors)" and row["model"] in result.stdout

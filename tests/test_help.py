@@ -52,7 +52,7 @@ def test_every_value_option_names_its_value_and_flags_none():
 def test_long_commands_group_their_options_in_panels():
     run = panels(shown("run"))
     assert run["Options"] == ["--output", "--force", "--skip-existing", "--no-resume", "--quiet", "--json", "--help"]
-    assert run["Model"] == ["--model", "--weights", "--device", "--precision", "--cache-dir", "--offline"]
+    assert run["Model"] == ["--model", "--weights", "--device", "--precision", "--compile", "--cache-dir", "--offline"]
     assert run["Sampling (diffusion models)"] == ["--steps", "--eta", "--seed", "--samples"]
     assert run["Windows and tiles"] == ["--window", "--overlap", "--tile", "--tile-overlap", "--batch", "--scene-cuts"]
     assert run["Input frames"] == ["--start", "--end", "--duration", "--fps", "--deinterlace"]

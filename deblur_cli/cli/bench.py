@@ -22,6 +22,7 @@ from deblur_cli.cli.options import (
     MAX_STEPS,
     MODEL_PANEL,
     SAMPLING_PANEL,
+    CompileOpt,
     DeviceOpt,
     LpipsWeightsOpt,
     PrecisionOpt,
@@ -148,6 +149,7 @@ def bench(
     seed: Annotated[int, seed_option("Seed of the built-in clip and of the samplers.", SAMPLING_PANEL)] = 0,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
+    compile_model: CompileOpt = False,
     warmup: Annotated[
         Optional[int],
         typer.Option("--warmup", metavar="N", min=0, help="Untimed runs before timing. Default: 1; 0 on a CPU."),
@@ -266,7 +268,7 @@ def bench(
             weights_label(name, weight_files.get(name)),
             functools.partial(
                 _build, name, weights=weight_files.get(name), device=device, precision=precision, seed=seed,
-                quiet=quiet, warn=warn_once,
+                quiet=quiet, warn=warn_once, compile=compile_model,
             ),  # fmt: skip
             diffusion=spec.architecture == "wtsa",
             window=spec.window,
@@ -291,6 +293,7 @@ def bench(
         about = {
             "seed": seed,  # of the built-in clip and of the samplers
             "precision": precision,  # as asked; each row's restorer says the dtype it ran in
+            "compile": compile_model,  # the warm-up runs take the compiling
             "reference": None if reference is None else str(reference),
             "start": span.start if start is not None else None,
         }

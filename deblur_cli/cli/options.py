@@ -62,6 +62,15 @@ DeviceOpt = Annotated[
 PrecisionOpt = Annotated[
     str, typer.Option("--precision", metavar="NAME", rich_help_panel=MODEL_PANEL, help="auto, fp32, fp16 or bf16.")
 ]
+CompileOpt = Annotated[
+    bool,
+    typer.Option(
+        "--compile",
+        metavar="",
+        rich_help_panel=MODEL_PANEL,
+        help="torch.compile the model: a minute or two of compiling first, then faster frames (GPUs).",
+    ),
+]
 MAX_STEPS = 1000  # DDIM steps at most: one per training timestep
 StepsOpt = Annotated[
     int,

@@ -17,6 +17,7 @@ from deblur_cli.cli.app import command, err, examples, labelled, note, note_left
 from deblur_cli.cli.options import (
     BatchOpt,
     CacheDirOpt,
+    CompileOpt,
     DeviceOpt,
     DurationOpt,
     EndOpt,
@@ -91,6 +92,7 @@ def run(
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
+    compile_model: CompileOpt = False,
     steps: StepsOpt = 20,
     eta: EtaOpt = 0.0,
     seed: SeedOpt = 0,
@@ -289,6 +291,7 @@ def run(
             weights=weights,
             device=device,
             precision=precision,
+            compile=compile_model,
             steps=steps,
             eta=eta,
             seed=seed,

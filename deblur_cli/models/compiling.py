@@ -1,12 +1,64 @@
-"""Whether torch.compile is tracing the code that asks: inference paths that reuse buffers (out=
-arguments, results written over their inputs) take their plain form then, which the compiler can
-trace and plans buffers for itself."""
+"""torch.compile for inference (`deblur run --compile`), and whether it is tracing the code that asks:
+inference paths that reuse buffers (out= arguments, results written over their inputs) take their
+plain form then, which the compiler can trace and plans buffers for itself."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
+
+# What torch.compile hands the traced graphs to: Inductor generates fused kernels (Triton on a GPU, C++
+# on a CPU). Tests set "eager", which traces and runs the same operators without generating code.
+BACKEND = "inductor"
 
 
 def compiling() -> bool:
     is_compiling = getattr(torch.compiler, "is_compiling", None)  # torch >= 2.3
     return bool(is_compiling and is_compiling())
+
+
+class Compiled:
+    """`fn` through torch.compile, or `fn` itself from the first call on which compiling fails: no
+    compiler, a Python or platform the compiler does not support, an operator it cannot trace.
+    Then `warn(line)` hears why, once, and the run goes on uncompiled. Errors of running the code
+    (out of memory, bad input) pass through as they would uncompiled."""
+
+    def __init__(self, fn: Callable, warn: Callable[[str], None] | None = None):
+        self.fn, self.warn = fn, warn
+        self.compiled: Callable | None = None
+        try:
+            self.compiled = torch.compile(fn, backend=BACKEND)
+        except RuntimeError as e:  # torch.compile refuses at once on Pythons it does not support
+            self._give_up(e)
+
+    def __call__(self, *args, **kwargs):
+        if self.compiled is not None:
+            try:
+                return self.compiled(*args, **kwargs)
+            except torch._dynamo.exc.TorchDynamoException as e:
+                if "out of memory" in str(e).lower():
+                    raise
+                self._give_up(e)
+        return self.fn(*args, **kwargs)
+
+    def _give_up(self, error: Exception) -> None:
+        self.compiled = None
+        if self.warn is not None:
+            cause = getattr(error, "inner_exception", None) or error  # what the backend raised
+            reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+            self.warn(f"--compile: torch.compile failed ({reason[:200]}); running uncompiled")
+
+
+def said_once(warn: Callable[[str], None] | None) -> Callable[[str], None] | None:
+    """`warn`, saying each line once: the Compiled parts of one model fail alike."""
+    if warn is None:
+        return None
+    said: set[str] = set()
+
+    def once(line: str) -> None:
+        if line not in said:
+            said.add(line)
+            warn(line)
+
+    return once

@@ -1,0 +1,136 @@
+"""--compile: the restorers' networks through torch.compile, the same output, uncompiled where compiling fails.
+
+Inductor's code generation takes minutes on this CPU, so these tests hand torch.compile a backend that
+records the graphs it is given and runs them as they are: what is tested is that the networks are traced
+and what runs is the traced code. The speed is measured on GPUs (docs/dstnet.md, docs/wtsa.md)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from deblur_cli.cli import app
+from deblur_cli.diffusion import DiffusionConfig
+from deblur_cli.dstnet_weights import save_dstnet
+from deblur_cli.models import compiling
+from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
+from deblur_cli.restorers import build_restorer
+from deblur_cli.wtsa_weights import save_wtsa
+from tests import media
+
+TINY_WTSA = WTSAConfig(channels=(8, 16), blocks_per_stage=1, windows=(2,), heads=(1, 2), time_dim=16, max_frames=4)
+
+
+@pytest.fixture(autouse=True)
+def fresh_dynamo():
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+@pytest.fixture
+def traced(monkeypatch) -> list[torch.fx.GraphModule]:
+    """The graphs torch.compile traces from now on; each runs as traced, its calls counted in .calls."""
+    graphs: list[torch.fx.GraphModule] = []
+
+    def recording(graph: torch.fx.GraphModule, example_inputs):
+        graph.calls = 0
+        graphs.append(graph)
+
+        def run(*args):
+            graph.calls += 1
+            return graph.forward(*args)
+
+        return run
+
+    monkeypatch.setattr(compiling, "BACKEND", recording)
+    return graphs
+
+
+@pytest.fixture
+def dstnet_file(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "tiny-dstnet.safetensors"
+    save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), path)
+    return path
+
+
+def frames(t: int = 3, h: int = 32, w: int = 48) -> torch.Tensor:
+    return torch.rand(t, 3, h, w, generator=torch.Generator().manual_seed(1))
+
+
+def test_compiled_dstnet_runs_its_traced_propagation_steps_and_restores_as_uncompiled(dstnet_file, traced):
+    plain = build_restorer("dstnet", weights=dstnet_file, device="cpu", precision="fp32")
+    compiled = build_restorer("dstnet", weights=dstnet_file, device="cpu", precision="fp32", compile=True)
+    assert traced == []  # compiling waits for the first call
+    x = frames()
+    torch.testing.assert_close(compiled(x), plain(x), rtol=0, atol=1e-6)
+    assert traced and all(graph.calls for graph in traced)
+    # three frames in each direction: the first step of each (no state yet) and the other two
+    assert sum(graph.calls for graph in traced) == 6
+    assert compiled.identity == {**plain.identity, "compiled": True}
+
+
+def test_compiled_diffusion_restorer_samples_as_uncompiled(tmp_path, traced):
+    torch.manual_seed(0)
+    path = tmp_path / "tiny-wtsa.safetensors"
+    save_wtsa(WTSAUNet(TINY_WTSA), path, diffusion=DiffusionConfig())
+    options = dict(weights=path, device="cpu", precision="fp32", steps=3, seed=5)
+    plain, compiled = build_restorer("wtsa-s", **options), build_restorer("wtsa-s", **options, compile=True)
+    x = frames(t=2, h=16, w=16)
+    torch.testing.assert_close(compiled(x), plain(x), rtol=0, atol=1e-5)
+    assert sum(graph.calls for graph in traced) == 3  # the network, once per DDIM step
+
+
+def test_a_failing_compiler_is_said_once_and_the_run_goes_on_uncompiled(dstnet_file, monkeypatch):
+    def broken(graph, example_inputs):
+        raise RuntimeError("no C++ compiler found")
+
+    monkeypatch.setattr(compiling, "BACKEND", broken)
+    said: list[str] = []
+    plain = build_restorer("dstnet", weights=dstnet_file, device="cpu", precision="fp32")
+    compiled = build_restorer(
+        "dstnet", weights=dstnet_file, device="cpu", precision="fp32", compile=True, warn=said.append
+    )
+    x = frames()
+    torch.testing.assert_close(compiled(x), plain(x), rtol=0, atol=0)
+    torch.testing.assert_close(compiled(x), plain(x), rtol=0, atol=0)
+    assert said == ["--compile: torch.compile failed (no C++ compiler found); running uncompiled"]
+
+
+def test_a_python_torch_compile_refuses_runs_uncompiled(dstnet_file, monkeypatch):
+    def refuses(*args, **kwargs):
+        raise RuntimeError("torch.compile is not supported on Python 3.99+")
+
+    monkeypatch.setattr(torch, "compile", refuses)
+    said: list[str] = []
+    restorer = build_restorer("dstnet", weights=dstnet_file, device="cpu", compile=True, warn=said.append)
+    assert restorer(frames()).shape == (3, 3, 32, 48)
+    assert said and "not supported on Python 3.99+" in said[0]
+
+
+def test_running_out_of_memory_while_compiling_is_not_taken_for_a_compiler_failure(dstnet_file, monkeypatch):
+    """The windows' out-of-memory retries (tiles.py) must still see it."""
+
+    def exhausted(graph, example_inputs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")  # torch.OutOfMemoryError: 2.5+
+
+    monkeypatch.setattr(compiling, "BACKEND", exhausted)
+    said: list[str] = []
+    restorer = build_restorer("dstnet", weights=dstnet_file, device="cpu", compile=True, warn=said.append)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        restorer(frames())
+    assert said == []
+
+
+def test_deblur_run_compile(tmp_path, dstnet_file, traced):
+    source = media.make_video(tmp_path / "in.mp4", frames=6, size=(48, 32))
+    result = CliRunner().invoke(
+        app, ["run", str(source), "-o", str(tmp_path / "out.mp4"), "-m", "dstnet", "--weights", str(dstnet_file),
+              "--window", "3", "--overlap", "1", "--compile", "-q"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert len(media.read_frames(tmp_path / "out.mp4")) == 6
+    assert traced and sum(graph.calls for graph in traced) > 0
