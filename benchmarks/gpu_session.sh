@@ -5,7 +5,7 @@
 #   here, once:  deblur synth --pack .gpu/sources --sources ~/.cache/deblur/sources   # 44 MB of JPEGs
 #   there:       bash benchmarks/gpu_session.sh SECONDS [bench] [train MODEL [STEPS] [-- more train options]]
 #                bash benchmarks/gpu_session.sh SECONDS speed     # inference speed only, speed.txt
-#                bash benchmarks/gpu_session.sh SECONDS compile   # torch.compile vs eager, compile.txt
+#                bash benchmarks/gpu_session.sh SECONDS compile   # torch.compile, compile.txt
 #                (device tool: carry [".gpu"]; `bench train dstnet` does both in one command;
 #                `speed` and `compile` need no .gpu)
 #
@@ -77,6 +77,7 @@ speed() {
             --frames 10 --repeat 2 --profile
         within 100 python3 benchmarks/bench_wtsa.py --variant wtsa --device cuda --precision bf16 \
             --steps 4 --profile
+        within 40 python3 benchmarks/bench_norms.py  # WTSA's norms against plain passes over memory
     } 2>&1 | grep -v '^USDT' | tee "$out/speed.txt"
 }
 
