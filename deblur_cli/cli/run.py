@@ -303,6 +303,8 @@ def run(
         )
         if unbatched := unbatched_note(restorer, model, batch):
             warn(unbatched)
+        if compile_model and not quiet:  # else a long first window looks like a hang
+            note("--compile: the first windows wait while torch.compile builds the network's kernels (minutes)")
         summaries: list[dict] = []  # one per input, in order: what --json prints
         failed: list[Path] = []
         for source, target in planned:
