@@ -1,5 +1,6 @@
 """The benchmark scripts' own arithmetic, and that they run (tiny sizes: speed is not tested here)."""
 
+import collections
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,22 @@ def test_benchmark_scripts_run_and_report_achieved_throughput():
     assert "batch 1:" in out and "batch 2:" in out and "fps" in out, out
     out = _bench("bench_wtsa.py", "--variant", "wtsa-s", "--height", "48", "--width", "64", "--frames", "2", "--steps", "1")
     assert "TFLOP/s achieved" in out, out
+
+
+def test_host_reads_lists_the_restore_paths_reads_by_line():
+    def counts(*options: str) -> dict[tuple[str, str], int]:  # (call, file) -> count
+        out = _bench("host_reads.py", "--frames", "12", "--window", "5", "--overlap", "1", *options)
+        found: collections.Counter = collections.Counter()
+        for line in out.splitlines()[1:]:
+            count, name, where = line.split()
+            found[name, where.split(":")[0]] += int(count)
+        return found
+
+    with_cuts = counts()  # windows 0-5, 4-8 and 7-12
+    assert with_cuts["equal", "stream.py"] == 12, with_cuts  # is_grey: once per frame
+    assert with_cuts["cpu", "scene_cuts.py"] == 3, with_cuts  # the scene-cut thumbnails: once per window
+    without = counts("--no-scene-cuts")
+    assert without["equal", "stream.py"] == 12 and not any(where == "scene_cuts.py" for _, where in without), without
 
 
 def test_the_decode_benchmark_times_image_threads_and_videos(tmp_path):
