@@ -283,6 +283,21 @@ def test_an_overlay_or_a_partial_flash_is_not_a_cut():
         assert cuts_in(frames) == [], name
 
 
+def test_an_overlay_during_a_pan_is_not_a_cut():
+    """The banner and the half flash again, while the camera pans 3 px a frame, sideways and diagonally: the blocks
+    at the edges the picture moves toward are compared on the part that stays in the frame (with them left out,
+    at most 6 of 9 blocks, or 4 of 9 in a diagonal pan, could be kept, and these were cuts)."""
+    for down, seed in [(0, 0), (3, 4)]:
+        big = synthesize_clip(seed, frames=1, size=(160, 120))[0][0]
+        pan = torch.stack([big[:, down * k : down * k + 64, 3 * k : 3 * k + 96] for k in range(8)])
+        banner = pan.clone()
+        banner[4:, :, 44:, :] = torch.tensor([0.8, 0.08, 0.08])[:, None, None]
+        flash = pan.clone()
+        flash[4, :, :, 48:] = flash[4, :, :, 48:] * 0.3 + 0.7
+        for name, frames in [("pan", pan), ("banner", banner), ("half flash", flash)]:
+            assert cuts_in(frames) == [], (name, down)
+
+
 def _smooth_shot(seed: int, frames: int = 4) -> torch.Tensor:
     """A slow pan over a smooth field of random colours (3 x 3 of them, bicubic), 64x36: a shot with little
     texture, as a blurred one has."""
