@@ -17,6 +17,7 @@ from deblur_cli.models import compiling
 from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
 from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
 from deblur_cli.restorers import build_restorer
+from deblur_cli.tiles import is_out_of_memory, restore_tiled, restore_tiled_with_retry
 from deblur_cli.wtsa_weights import save_wtsa
 from tests import media
 
@@ -111,18 +112,60 @@ def test_a_python_torch_compile_refuses_runs_uncompiled(dstnet_file, monkeypatch
     assert said and "not supported on Python 3.99+" in said[0]
 
 
-def test_running_out_of_memory_while_compiling_is_not_taken_for_a_compiler_failure(dstnet_file, monkeypatch):
-    """The windows' out-of-memory retries (tiles.py) must still see it."""
+@pytest.mark.parametrize(
+    "error",
+    [
+        torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),  # torch.OutOfMemoryError: 2.5+
+        RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried to"),
+    ],
+)
+def test_running_out_of_memory_while_compiling_is_not_taken_for_a_compiler_failure(dstnet_file, monkeypatch, error):
+    """The windows' out-of-memory retries (tiles.py, stream.py) must still see it: the allocator's error
+    itself, not torch.compile's BackendCompilerFailed around it, which is_out_of_memory does not know."""
 
     def exhausted(graph, example_inputs):
-        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")  # torch.OutOfMemoryError: 2.5+
+        raise error
 
     monkeypatch.setattr(compiling, "BACKEND", exhausted)
     said: list[str] = []
     restorer = build_restorer("dstnet", weights=dstnet_file, device="cpu", compile=True, warn=said.append)
-    with pytest.raises(RuntimeError, match="out of memory"):
+    with pytest.raises(RuntimeError) as raised:
         restorer(frames())
+    assert raised.value is error and is_out_of_memory(raised.value)
     assert said == []
+
+
+def test_running_out_of_memory_while_compiling_retries_in_smaller_tiles(dstnet_file, monkeypatch):
+    compiles: list[int] = []
+
+    def exhausted_once(graph, example_inputs):
+        compiles.append(1)
+        if len(compiles) == 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return graph.forward
+
+    monkeypatch.setattr(compiling, "BACKEND", exhausted_once)
+    said: list[str] = []
+    restorer = build_restorer("dstnet", weights=dstnet_file, device="cpu", compile=True, warn=said.append)
+    plain = build_restorer("dstnet", weights=dstnet_file, device="cpu")
+    retried: list[int] = []
+    x = frames(h=128, w=128)
+    out = restore_tiled_with_retry(x, restorer, multiple=16, tile=None, overlap=None, on_retry=retried.append)
+    expected = restore_tiled(x, plain, multiple=16, tile=64, overlap=None)
+    assert retried == [64] and said == [] and len(compiles) > 1
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
+
+
+def test_an_error_of_the_code_itself_is_not_taken_for_a_compiler_failure(traced):
+    """Bad input met while tracing raises as it would uncompiled: no "torch.compile failed" warning, and
+    compiling stays on for the calls after it."""
+    said: list[str] = []
+    multiply = compiling.Compiled(lambda x, w: (x @ w).relu(), said.append)
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        multiply(torch.ones(2, 3), torch.ones(5, 4))
+    assert said == [] and multiply.compiled is not None
+    torch.testing.assert_close(multiply(torch.ones(2, 3), torch.ones(3, 4)), torch.full((2, 4), 3.0))
+    assert said == [] and sum(graph.calls for graph in traced) == 1
 
 
 def test_deblur_run_compile(tmp_path, dstnet_file, traced):

@@ -8,6 +8,8 @@ from typing import Callable
 
 import torch
 
+from deblur_cli.tiles import is_out_of_memory
+
 # What torch.compile hands the traced graphs to: Inductor generates fused kernels (Triton on a GPU, C++
 # on a CPU). Tests set "eager", which traces and runs the same operators without generating code.
 BACKEND = "inductor"
@@ -30,24 +32,38 @@ class Compiled:
         try:
             self.compiled = torch.compile(fn, backend=BACKEND)
         except RuntimeError as e:  # torch.compile refuses at once on Pythons it does not support
-            self._give_up(e)
+            self._give_up(_reason(e))
 
     def __call__(self, *args, **kwargs):
-        if self.compiled is not None:
-            try:
-                return self.compiled(*args, **kwargs)
-            except torch._dynamo.exc.TorchDynamoException as e:
-                if "out of memory" in str(e).lower():
-                    raise
-                self._give_up(e)
-        return self.fn(*args, **kwargs)
+        if self.compiled is None:
+            return self.fn(*args, **kwargs)
+        try:
+            return self.compiled(*args, **kwargs)
+        except torch._dynamo.exc.TorchDynamoException as e:
+            failure = e
+        # The compiler wraps what failed under it: the out-of-memory retries (tiles.py, stream.py) know
+        # the allocator's own error, not the wrapper.
+        cause = getattr(failure, "inner_exception", None) or failure.__cause__ or failure
+        if is_out_of_memory(cause) or "out of memory" in str(cause).lower():
+            raise cause
+        # An error of the code itself (bad input, a bug), met while tracing, raises here as it would
+        # uncompiled, and compiling stays on; the compiler failed only where the code runs without it.
+        reason = _reason(failure)
+        del failure, cause  # their tracebacks would hold the failed call's tensors through the rerun
+        result = self.fn(*args, **kwargs)
+        self._give_up(reason)
+        return result
 
-    def _give_up(self, error: Exception) -> None:
+    def _give_up(self, reason: str) -> None:
         self.compiled = None
         if self.warn is not None:
-            cause = getattr(error, "inner_exception", None) or error  # what the backend raised
-            reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
             self.warn(f"--compile: torch.compile failed ({reason[:200]}); running uncompiled")
+
+
+def _reason(error: Exception) -> str:
+    """The first line of what the backend raised (torch.compile wraps it), or its type."""
+    cause = getattr(error, "inner_exception", None) or error
+    return str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
 
 
 def said_once(warn: Callable[[str], None] | None) -> Callable[[str], None] | None:
