@@ -483,6 +483,22 @@ def test_cli_names_only_the_cpu_defaults_it_used_and_sweep_options_no_model_uses
     assert "warning" not in result.stderr and "defaults to --warmup 0 --repeat 1 (on a GPU: --warmup 1 --repeat 2)" in result.stderr
 
 
+def test_cli_compile_warms_up_on_a_cpu_too(stand_in_models, tmp_path, monkeypatch):
+    """--warmup 0 would leave the compiling in the timed runs where torch compiles each restorer afresh
+    (torch 2.3): with --compile the default is --warmup 1 on a CPU as well, and a given 0 is warned of."""
+    from deblur_cli.models import compiling
+
+    monkeypatch.setattr(compiling, "BACKEND", "eager")
+    base = ["bench", "-m", "dstnet-s", "--size", "64x48", "--frames", "2", "--device", "cpu", "--compile"]
+    result = CliRunner().invoke(app, [*base, "--json", str(tmp_path / "a.json")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "a.json").read_text())["settings"]["warmup"] == 1
+    assert "--warmup 0" not in result.stderr and "defaults to --repeat 1 (on a GPU: --repeat 2)" in result.stderr
+    result = CliRunner().invoke(app, [*base, "--warmup", "0", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "warning: --compile with --warmup 0: the timed runs may include compiling" in result.stderr
+
+
 def test_the_plot_draws_what_is_finite_and_leaves_out_the_rest(tmp_path):
     import math
 

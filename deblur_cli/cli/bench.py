@@ -186,10 +186,15 @@ def bench(
     cpu = torch_device.type == "cpu"
     notes = []
     given = [option for option, value in (("--steps", steps), ("--samples", samples)) if value is not None]
-    defaulted = {"--steps": steps is None, "--warmup": warmup is None, "--repeat": repeat is None}
+    # With --compile a CPU warms up too: the start-up pass of --warmup 0 runs another restorer than a
+    # row's timed runs, which torch 2.3 compiles afresh (torch 2.13 reuses the first one's kernels).
+    light_warmup = cpu and not compile_model
+    defaulted = {"--steps": steps is None, "--warmup": warmup is None and light_warmup, "--repeat": repeat is None}
     # None: the default; --steps "" is a mistake, not the default
     steps = (CPU_STEPS if cpu else GPU_STEPS) if steps is None else steps
-    warmup = (0 if cpu else 1) if warmup is None else warmup
+    if compile_model and warmup == 0:
+        warn("--compile with --warmup 0: the timed runs may include compiling (minutes); use --warmup 1")
+    warmup = (0 if light_warmup else 1) if warmup is None else warmup
     repeat = (1 if cpu else 2) if repeat is None else repeat
     sweep = _positive_ints("--steps", steps, MAX_STEPS), _positive_ints("--samples", "1" if samples is None else samples, MAX_SAMPLES)
     options = BenchOptions(*sweep, warmup, repeat)
