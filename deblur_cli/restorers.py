@@ -36,13 +36,17 @@ class DSTNetRestorer:
         # per pixel and frame of a window; 1.5 × feat × element size keeps a margin over both.
         self.bytes_per_pixel = 1.5 * model.config.feat * torch.finfo(dtype).bits / 8
 
-    def compile(self, warn: Callable[[str], None] | None = None) -> None:
+    def compile(self, warn: Callable[[str], None] | None = None) -> bool:
         """Run the recurrence steps of both propagation directions, most of the time a window takes,
         through torch.compile (`deblur run --compile`): their gates, activations and bias additions fused.
-        The first windows of each shape pay the compiling. Uncompiled, after a warning, where it fails."""
+        The first windows of each shape pay the compiling. Uncompiled, after a warning, where it fails.
+        False where torch.compile refused at once (an unsupported Python): nothing will be compiled."""
         warn = said_once(warn)
+        steps = []
         for propagation in (self.model.forward_propagation, self.model.backward_propagation):
-            propagation.step = Compiled(propagation.step, warn)
+            propagation.step = step = Compiled(propagation.step, warn)
+            steps.append(step)
+        return any(step.compiled is not None for step in steps)
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         """frames: (T, 3, H, W) float in [0, 1], H and W multiples of 16; returns the same shape."""
@@ -103,13 +107,13 @@ class DiffusionRestorer:
         self.seed = seed
         self.generator = seed_everything(seed, device)
 
-    def compile(self, warn: Callable[[str], None] | None = None) -> None:
+    def compile(self, warn: Callable[[str], None] | None = None) -> bool:
         """Run the network (called once per DDIM step) and the prior through torch.compile (`deblur run
         --compile`); see DSTNetRestorer.compile."""
         warn = said_once(warn)
-        self.model.forward = Compiled(self.model.forward, warn)
-        if self.prior is not None:
-            self.prior.compile(warn)
+        self.model.forward = network = Compiled(self.model.forward, warn)
+        prior = self.prior is not None and self.prior.compile(warn)
+        return network.compiled is not None or prior
 
     def reseed(self) -> None:
         """Draw afresh from the seed, as right after building: each input of `deblur run` and each
@@ -264,8 +268,7 @@ def build_restorer(
             steps=steps, eta=eta, samples=samples, seed=seed, on_step=on_step, prior=prior,
         )  # fmt: skip
         identity.update(steps=steps, eta=eta, samples=samples, seed=seed)
-    if compile:
-        restorer.compile(warn)
+    if compile and restorer.compile(warn):
         identity["compiled"] = True  # fused kernels round differently
     restorer.identity = identity
     return restorer

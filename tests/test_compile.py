@@ -109,7 +109,8 @@ def test_a_python_torch_compile_refuses_runs_uncompiled(dstnet_file, monkeypatch
     said: list[str] = []
     restorer = build_restorer("dstnet", weights=dstnet_file, device="cpu", compile=True, warn=said.append)
     assert restorer(frames()).shape == (3, 3, 32, 48)
-    assert said and "not supported on Python 3.99+" in said[0]
+    assert said == ["--compile: torch.compile failed (torch.compile is not supported on Python 3.99+); running uncompiled"]
+    assert "compiled" not in restorer.identity  # it restores as uncompiled, and an interrupted run continues
 
 
 @pytest.mark.parametrize(
@@ -178,3 +179,18 @@ def test_deblur_run_compile(tmp_path, dstnet_file, traced):
     assert "note: --compile: the first windows wait while torch.compile builds" in result.output
     assert len(media.read_frames(tmp_path / "out.mp4")) == 6
     assert traced and sum(graph.calls for graph in traced) > 0
+
+
+def test_deblur_run_compile_where_torch_compile_refuses_says_so_and_no_more(tmp_path, dstnet_file, monkeypatch):
+    def refuses(*args, **kwargs):
+        raise RuntimeError("torch.compile is not supported on Python 3.99+")
+
+    monkeypatch.setattr(torch, "compile", refuses)
+    source = media.make_video(tmp_path / "in.mp4", frames=4, size=(48, 32))
+    result = CliRunner().invoke(
+        app, ["run", str(source), "-o", str(tmp_path / "out.mp4"), "-m", "dstnet", "--weights", str(dstnet_file),
+              "--window", "3", "--overlap", "1", "--compile"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "torch.compile failed (torch.compile is not supported on Python 3.99+)" in result.output
+    assert "first windows wait" not in result.output

@@ -303,7 +303,7 @@ def run(
         )
         if unbatched := unbatched_note(restorer, model, batch):
             warn(unbatched)
-        if compile_model and not quiet:  # else a long first window looks like a hang
+        if (restorer.identity or {}).get("compiled") and not quiet:  # else a long first window looks like a hang
             note("--compile: the first windows wait while torch.compile builds the network's kernels (minutes)")
         summaries: list[dict] = []  # one per input, in order: what --json prints
         failed: list[Path] = []
