@@ -109,7 +109,9 @@ def test_a_python_torch_compile_refuses_runs_uncompiled(dstnet_file, monkeypatch
     said: list[str] = []
     restorer = build_restorer("dstnet", weights=dstnet_file, device="cpu", compile=True, warn=said.append)
     assert restorer(frames()).shape == (3, 3, 32, 48)
-    assert said == ["--compile: torch.compile failed (torch.compile is not supported on Python 3.99+); running uncompiled"]
+    assert said == [
+        "--compile: torch.compile failed (torch.compile is not supported on Python 3.99+); running uncompiled"
+    ]
     assert "compiled" not in restorer.identity  # it restores as uncompiled, and an interrupted run continues
 
 
