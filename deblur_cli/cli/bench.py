@@ -152,7 +152,9 @@ def bench(
     compile_model: CompileOpt = False,
     warmup: Annotated[
         Optional[int],
-        typer.Option("--warmup", metavar="N", min=0, help="Untimed runs before timing. Default: 1; 0 on a CPU without --compile."),
+        typer.Option(
+            "--warmup", metavar="N", min=0, help="Untimed runs before timing. Default: 1; 0 on a CPU without --compile."
+        ),
     ] = None,
     repeat: Annotated[
         Optional[int],
