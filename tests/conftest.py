@@ -9,3 +9,15 @@ torch.set_num_threads(1)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Never touch the user's weights cache from a test."""
     monkeypatch.setenv("DEBLUR_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture
+def dstnet_file(tmp_path):
+    """A tiny DSTNet (8 features, 1 block), seeded, saved as our safetensors."""
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+
+    torch.manual_seed(0)
+    path = tmp_path / "tiny-dstnet.safetensors"
+    save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), path)
+    return path

@@ -12,9 +12,7 @@ from typer.testing import CliRunner
 
 from deblur_cli.cli import app
 from deblur_cli.diffusion import DiffusionConfig
-from deblur_cli.dstnet_weights import save_dstnet
 from deblur_cli.models import compiling
-from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
 from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
 from deblur_cli.restorers import build_restorer
 from deblur_cli.tiles import is_out_of_memory, restore_tiled, restore_tiled_with_retry
@@ -48,14 +46,6 @@ def traced(monkeypatch) -> list[torch.fx.GraphModule]:
 
     monkeypatch.setattr(compiling, "BACKEND", recording)
     return graphs
-
-
-@pytest.fixture
-def dstnet_file(tmp_path):
-    torch.manual_seed(0)
-    path = tmp_path / "tiny-dstnet.safetensors"
-    save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), path)
-    return path
 
 
 def frames(t: int = 3, h: int = 32, w: int = 48) -> torch.Tensor:
@@ -171,12 +161,17 @@ def test_an_error_of_the_code_itself_is_not_taken_for_a_compiler_failure(traced)
     assert said == [] and sum(graph.calls for graph in traced) == 1
 
 
-def test_deblur_run_compile(tmp_path, dstnet_file, traced):
-    source = media.make_video(tmp_path / "in.mp4", frames=6, size=(48, 32))
-    result = CliRunner().invoke(
-        app, ["run", str(source), "-o", str(tmp_path / "out.mp4"), "-m", "dstnet", "--weights", str(dstnet_file),
+def deblur_run_compile(folder, weights, frames: int):
+    """`deblur run --compile` of a clip of `frames` frames made in `folder`, to folder/out.mp4."""
+    source = media.make_video(folder / "in.mp4", frames=frames, size=(48, 32))
+    return CliRunner().invoke(
+        app, ["run", str(source), "-o", str(folder / "out.mp4"), "-m", "dstnet", "--weights", str(weights),
               "--window", "3", "--overlap", "1", "--compile"],
     )  # fmt: skip
+
+
+def test_deblur_run_compile(tmp_path, dstnet_file, traced):
+    result = deblur_run_compile(tmp_path, dstnet_file, frames=6)
     assert result.exit_code == 0, result.output
     assert "note: --compile: the first windows wait while torch.compile builds" in result.output
     assert len(media.read_frames(tmp_path / "out.mp4")) == 6
@@ -188,11 +183,7 @@ def test_deblur_run_compile_where_torch_compile_refuses_says_so_and_no_more(tmp_
         raise RuntimeError("torch.compile is not supported on Python 3.99+")
 
     monkeypatch.setattr(torch, "compile", refuses)
-    source = media.make_video(tmp_path / "in.mp4", frames=4, size=(48, 32))
-    result = CliRunner().invoke(
-        app, ["run", str(source), "-o", str(tmp_path / "out.mp4"), "-m", "dstnet", "--weights", str(dstnet_file),
-              "--window", "3", "--overlap", "1", "--compile"],
-    )  # fmt: skip
+    result = deblur_run_compile(tmp_path, dstnet_file, frames=4)
     assert result.exit_code == 0, result.output
     assert "torch.compile failed (torch.compile is not supported on Python 3.99+)" in result.output
     assert "first windows wait" not in result.output

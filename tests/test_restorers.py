@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from deblur_cli.diffusion import DiffusionConfig, sample
-from deblur_cli.dstnet_weights import save_dstnet
 from deblur_cli.errors import ModelError, UsageError, WeightsError
 from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
 from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet
@@ -16,14 +15,6 @@ from deblur_cli.restorers import build_restorer
 from deblur_cli.wtsa_weights import save_wtsa
 
 TINY_WTSA = WTSAConfig(channels=(8, 16), blocks_per_stage=1, windows=(2,), heads=(1, 2), time_dim=16, max_frames=4)
-
-
-@pytest.fixture
-def dstnet_file(tmp_path):
-    torch.manual_seed(0)
-    path = tmp_path / "tiny-dstnet.safetensors"
-    save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), path)
-    return path
 
 
 @pytest.fixture
