@@ -303,7 +303,8 @@ def run(
         )
         if unbatched := unbatched_note(restorer, model, batch):
             warn(unbatched)
-        if (restorer.identity or {}).get("compiled") and not quiet:  # else a long first window looks like a hang
+        # a restorer need not have an identity (restorer.py); without this note a long first window looks like a hang
+        if (getattr(restorer, "identity", None) or {}).get("compiled") and not quiet:
             note("--compile: the first windows wait while torch.compile builds the network's kernels (minutes)")
         summaries: list[dict] = []  # one per input, in order: what --json prints
         failed: list[Path] = []
