@@ -19,8 +19,8 @@ import time
 
 import torch
 
-from deblur_cli.models.compiling import Compiled
 from deblur_cli.diffusion import sample
+from deblur_cli.models.compiling import Compiled
 from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAUNet
 from profiling import count_flops, kernel_table
 

@@ -13,7 +13,7 @@
 # benchmark step is cut to what is left of it, and skipped, saying so, when nothing is. `speed`
 # (three to four minutes) writes speed.txt: DSTNet with several windows per call, as CUDA graph
 # replays and with cuDNN's algorithm search, `deblur run`'s restore path with 1 to 8 windows per
-# call, and the DSTNet and WTSA operator profiles. `bench` is `speed`, then train-bench.txt:
+# call, the DSTNet and WTSA operator profiles and bench_norms.py. `bench` is `speed`, then train-bench.txt:
 # bench_train.py's split of a training step into data synthesis and optimiser step at two batch
 # sizes (which says whether the GPU or the CPU sets the pace). The full speed figures are in
 # docs/dstnet.md and docs/wtsa.md. `train` trains MODEL in .gpurun/MODEL:
