@@ -67,11 +67,11 @@ where the frames' own would leave less than half of a side took `shots` at 10% f
 to 53, none falsely (at 10% the bars had left 4x3 px of a join of `vtest` and `bikes`, whose brightest pixels
 then lie at BAR_LEVEL); at 5% it stays at 1 of 56, the gain's limit. `stats --darken 0.1` no longer cuts a
 `bikes` shot before frames 100 and 101 (a few pixels' histograms). Letterboxed night films keep their bars
-(told on the stretched levels always, a bar's noise passes for picture). What it still gets wrong: a cut to a closer view of the same place (at
-80x45 its picture correlates 0.94 with the first at some shift, and its pixels change 5/255) and one between
-two noisy shots at 5% brightness (the gain stops at 4, and the pixels change 11/255 against the noise's 8/255)
-are missed; so is a cut into a shot that moves as much by itself in both measures (96x64 procedural scene 3,
-structure 0.32 to 0.35 a frame, beside cuts of 0.40 to 0.65)."""
+(told on the stretched levels always, a bar's noise passes for picture). What it still gets wrong: a cut to a
+closer view of the same place (at 80x45 its picture correlates 0.94 with the first at some shift, and its
+pixels change 5/255) and one between two noisy shots at 5% brightness (the gain stops at 4, and the pixels
+change 11/255 against the noise's 8/255) are missed; so is a cut into a shot that moves as much by itself in
+both measures (96x64 procedural scene 3, structure 0.32 to 0.35 a frame, beside cuts of 0.40 to 0.65)."""
 
 from __future__ import annotations
 
