@@ -1,4 +1,5 @@
-"""Resolving --device, --precision and --seed into what torch needs."""
+"""Resolving --device, --precision and --seed into what torch needs; a device's free memory and its
+allocation failures."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ import torch
 
 from deblur_cli.cpuinfo import cpu_emulates_bf16, cpu_runs_bf16
 from deblur_cli.errors import UsageError
+from deblur_cli.host_memory import available_bytes
 
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# Newer torch raises a device-generic torch.OutOfMemoryError (torch.cuda's name is an alias of it).
+_OOM_ERRORS = tuple({torch.cuda.OutOfMemoryError, getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)})
+# Older torch reports the MPS and CPU allocators' failures as plain RuntimeErrors with these messages.
+_OOM_MESSAGES = ("MPS backend out of memory", "DefaultCPUAllocator: can't allocate memory")
 
 
 def resolve_device(spec: str) -> torch.device:
@@ -57,6 +63,32 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
     elif device.type == "mps":
         torch.mps.synchronize()
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether `error` is an allocation failure on any device (CUDA, MPS, CPU)."""
+    return isinstance(error, _OOM_ERRORS) or any(m in str(error) for m in _OOM_MESSAGES)
+
+
+def free_memory(device: torch.device) -> int:
+    """Bytes a new allocation on `device` can use now.
+
+    CUDA: free device memory plus what PyTorch's cache holds unused. CPU and MPS (whose memory
+    is the system's): what host_memory.available_bytes finds.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    return available_bytes()
+
+
+def release_cached_memory(device: torch.device) -> None:
+    """Hand the allocator's cached blocks back to the device after an out-of-memory error."""
+    if torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+    if device.type == "mps":
+        torch.mps.empty_cache()
 
 
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:

@@ -11,18 +11,11 @@ from typing import Callable, Iterable, Iterator
 
 import torch
 
+from deblur_cli.devices import free_memory, is_out_of_memory, release_cached_memory
 from deblur_cli.errors import UsageError
 from deblur_cli.restorer import Restorer, batches, restore_windows
 from deblur_cli.scene_cuts import cuts_in
-from deblur_cli.tiles import (
-    TILED_BYTES_PER_PIXEL_FRAME,
-    auto_tile_size,
-    free_memory,
-    is_out_of_memory,
-    release_cached_memory,
-    restore_tiled,
-    restore_tiled_with_retry,
-)
+from deblur_cli.tiles import TILED_BYTES_PER_PIXEL_FRAME, auto_tile_size, restore_tiled, restore_tiled_with_retry
 from deblur_cli.transfer import ModelCurve
 from deblur_cli.windows import WindowOptions, stitch_windows
 

@@ -13,24 +13,13 @@ from typing import Callable, Iterator
 
 import torch
 
-from deblur_cli.devices import cpu_runs_bf16
+from deblur_cli.devices import cpu_runs_bf16, is_out_of_memory, release_cached_memory
 from deblur_cli.errors import ModelError, UsageError
-from deblur_cli.host_memory import available_bytes
 from deblur_cli.windows import blend_weights, plan_windows
 
 # What restore_tiled keeps of the whole window besides the model: a float32 sum (and a weight sum per pixel).
 TILED_BYTES_PER_PIXEL_FRAME = 3 * 4
-# Newer torch raises a device-generic torch.OutOfMemoryError (torch.cuda's name is an alias of it).
-_OOM_ERRORS = tuple({torch.cuda.OutOfMemoryError, getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)})
-# Older torch reports the MPS and CPU allocators' failures as plain RuntimeErrors with these messages.
-_OOM_MESSAGES = ("MPS backend out of memory", "DefaultCPUAllocator: can't allocate memory")
-
 DEFAULT_TILE_OVERLAP = 32  # pixels shared by neighbouring tiles unless asked otherwise
-
-
-def is_out_of_memory(error: BaseException) -> bool:
-    """Whether `error` is an allocation failure on any device (CUDA, MPS, CPU)."""
-    return isinstance(error, _OOM_ERRORS) or any(m in str(error) for m in _OOM_MESSAGES)
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -220,27 +209,6 @@ def auto_tile_size(
     budget = free_bytes - padded_pixels * (frames * whole_bytes_per_pixel_frame + 4)
     side = math.isqrt(max(int(budget / (frames * bytes_per_pixel_frame)), 0))
     return max(side // multiple * multiple, multiple)
-
-
-def free_memory(device: torch.device) -> int:
-    """Bytes a new allocation on `device` can use now.
-
-    CUDA: free device memory plus what PyTorch's cache holds unused. CPU and MPS (whose memory
-    is the system's): what host_memory.available_bytes finds.
-    """
-    device = torch.device(device)
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
-    return available_bytes()
-
-
-def release_cached_memory(device: torch.device) -> None:
-    """Hand the allocator's cached blocks back to the device after an out-of-memory error."""
-    if torch.cuda.is_initialized():
-        torch.cuda.empty_cache()
-    if device.type == "mps":
-        torch.mps.empty_cache()
 
 
 def _out_of_memory_hint(device: torch.device, model_dtype: torch.dtype | None, min_tile: int) -> str:

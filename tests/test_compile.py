@@ -11,11 +11,12 @@ import torch
 from typer.testing import CliRunner
 
 from deblur_cli.cli import app
+from deblur_cli.devices import is_out_of_memory
 from deblur_cli.diffusion import DiffusionConfig
 from deblur_cli.models import compiling
 from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
 from deblur_cli.restorers import build_restorer
-from deblur_cli.tiles import is_out_of_memory, restore_tiled, restore_tiled_with_retry
+from deblur_cli.tiles import restore_tiled, restore_tiled_with_retry
 from deblur_cli.wtsa_weights import save_wtsa
 from tests import media
 

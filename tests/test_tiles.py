@@ -7,11 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deblur_cli import tiles
+from deblur_cli.devices import free_memory
 from deblur_cli.errors import ModelError, UsageError
 from deblur_cli.tiles import (
     auto_tile_size,
     crop_to,
-    free_memory,
     pad_to_multiple,
     restore_tiled,
     restore_tiled_with_retry,

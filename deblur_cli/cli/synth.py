@@ -117,7 +117,7 @@ def synth(
                 hint="pip install av",
             ) from None
     from deblur_cli.data.writer import clips_written, write_dataset
-    from deblur_cli.tiles import is_out_of_memory
+    from deblur_cli.devices import is_out_of_memory
 
     width, height = parse_size(size, minimum=SMALLEST_SYNTHESIS)
     check_synthesis_memory(frames, width, height)

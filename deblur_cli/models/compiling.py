@@ -8,7 +8,7 @@ from typing import Callable
 
 import torch
 
-from deblur_cli.tiles import is_out_of_memory
+from deblur_cli.devices import is_out_of_memory
 
 # What torch.compile hands the traced graphs to: Inductor generates fused kernels (Triton on a GPU, C++
 # on a CPU). Tests set "eager", which traces and runs the same operators without generating code.
