@@ -6,6 +6,7 @@ splitting windows at cuts is worth to a model, and which cuts it finds in synthe
     python benchmarks/bench_scene_cuts.py quality --clips DIR [DIR ...] [--model dstnet-s] [--side 5]
     python benchmarks/bench_scene_cuts.py footage [--window 10] [--overlap 2] [--only NAME ...]
     python benchmarks/bench_scene_cuts.py shots --sources ~/.cache/deblur/sources [--side 5] [--darken GAIN]
+    python benchmarks/bench_scene_cuts.py cost --sources ~/.cache/deblur/sources [--window 30] [--size 1280x720]
 
 `stats` prints, for each real video of the source cache (frames.npy) and each clip folder (blurred.mkv, as
 `deblur synth` writes), the largest histogram and pixel changes between consecutive frames, and which
@@ -22,6 +23,10 @@ looks for cuts window by window as `deblur run` plans them (plan_windows, `--win
 missed M, false positives K` over all clips (`--only` some of them). `shots` joins the last `--side`
 frames of every shot of the source cache's real videos (their segments: no cut, no fast pan) to the first
 of every other, at 640x360, and looks for the cut in windows starting at each of `--side` positions.
+`cost` times cuts_in on the host, in one thread, over windows of `--window` frames of each real video
+(resized to `--size`): the thumbnails (_small, on a GPU the device's work) apart from the measures taken
+on them (the host's, for every window `deblur run` restores). On a GPU the device waits for the measures
+between two windows (stream.py reads the thumbnails back before it queues the next window's model).
 """
 
 from __future__ import annotations
@@ -182,9 +187,46 @@ def shots(args) -> None:
           f"joins with a false cut {false}")
 
 
+def cost(args) -> None:
+    """Milliseconds cuts_in spends per window on the host: the thumbnails, then the measures on them."""
+    import statistics
+    import time
+
+    import torch.nn.functional as F
+
+    from deblur_cli import scene_cuts
+
+    if args.sources is None:
+        raise SystemExit("cost needs --sources (a source cache with real videos)")
+    torch.set_num_threads(1)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    small_ms, measures_ms = [], []
+    for path in sorted((args.sources / "videos").glob("*/frames.npy")):
+        frames = np.load(path, mmap_mode="r")
+        for start in range(0, len(frames) - args.window + 1, args.window):
+            window = torch.from_numpy(np.ascontiguousarray(frames[start : start + args.window]))
+            window = F.interpolate(window.permute(0, 3, 1, 2).float() / 255, size=(height, width), mode="bilinear")
+            began = time.perf_counter()
+            small = scene_cuts._small(window)
+            thumbnails = time.perf_counter()
+            with_thumbnails = scene_cuts._small
+            scene_cuts._small = lambda _: small  # noqa: B023 - the measures alone, on these thumbnails
+            try:
+                cuts = scene_cuts.cuts_in(window)
+            finally:
+                scene_cuts._small = with_thumbnails
+            small_ms.append(1000 * (thumbnails - began))
+            measures_ms.append(1000 * (time.perf_counter() - thumbnails))
+            print(f"{path.parent.name} {start}-{start + args.window}: thumbnails {small_ms[-1]:.1f} ms, "
+                  f"measures {measures_ms[-1]:.1f} ms, cuts at {cuts}")
+    print(f"{len(small_ms)} windows of {args.window} frames at {width}x{height}, one thread, torch {torch.__version__}: "
+          f"median thumbnails {statistics.median(small_ms):.1f} ms, median measures {statistics.median(measures_ms):.1f} "
+          f"ms ({statistics.median(measures_ms) / (args.window - args.overlap):.2f} ms per new frame)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
-    parser.add_argument("mode", choices=["stats", "quality", "footage", "shots"])
+    parser.add_argument("mode", choices=["stats", "quality", "footage", "shots", "cost"])
     parser.add_argument("--sources", type=Path, help="the source cache (for its real videos)")
     parser.add_argument("--clips", type=Path, nargs="*", default=[], help="clip folders with blurred.mkv (and sharp.mkv)")
     parser.add_argument("--procedural", type=int, default=0, help="also this many procedural 96x64 clips of deblur synth")
@@ -192,12 +234,13 @@ def main() -> None:
     parser.add_argument("--letterbox", type=float, default=0.0, help="stats: black out this share of the rows")
     parser.add_argument("--model", default="dstnet-s")
     parser.add_argument("--side", type=int, default=5, help="frames taken from each clip on either side of the cut")
-    parser.add_argument("--window", type=int, default=10, help="footage: frames a window holds (deblur run's --window)")
+    parser.add_argument("--window", type=int, default=10, help="footage, cost: frames a window holds (deblur run's --window)")
+    parser.add_argument("--size", default="1280x720", help="cost: WIDTHxHEIGHT the windows are resized to")
     parser.add_argument("--overlap", type=int, default=2, help="footage: frames shared by consecutive windows")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="footage: these clips only (cut_footage's names)")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    {"stats": stats, "quality": quality, "footage": footage, "shots": shots}[args.mode](args)
+    {"stats": stats, "quality": quality, "footage": footage, "shots": shots, "cost": cost}[args.mode](args)
 
 
 if __name__ == "__main__":

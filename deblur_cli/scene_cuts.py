@@ -260,18 +260,29 @@ def _picture(small: torch.Tensor) -> torch.Tensor:
     pass for picture in a brighter film), which need leave only a quarter: a phone's 9:16 picture fills a third of
     a 16:9 frame's width (with half asked of both, none of 8 such joins of tests/test_scene_cuts.py was found)."""
     h, w = small.shape[-2:]
+    gain = None  # of `small` as it stands
     for stretched, least in ((False, 2), (True, 4)):  # half of each side, then a quarter
-        levels = small * _gain(small) if stretched else small  # the pair's stretch, only where it is needed
-        lit = levels.amax(dim=(0, 1)) > BAR_LEVEL  # (h, w)
+        if stretched:
+            gain = _gain(small)  # the pair's stretch, only where it is needed
+        lit = (small * gain if stretched else small).amax(dim=(0, 1)) > BAR_LEVEL  # (h, w)
         rows, cols = torch.nonzero(lit.any(dim=1)).flatten(), torch.nonzero(lit.any(dim=0)).flatten()
         if len(rows) and least * (rows[-1] - rows[0] + 1) >= h and least * (cols[-1] - cols[0] + 1) >= w:
-            small = small[..., rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+            small, gain = small[..., rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], None
             break  # else dark or a few bright spots: nothing tells bars from picture
-    gain = _gain(small)  # the picture's own, without its bars
+    gain = _gain(small) if gain is None else gain  # the picture's own, without its bars
     return small * gain if gain > 1 else small
 
 
 def _gain(small: torch.Tensor) -> float:
     """The factor (1 to MAX_GAIN) that brings BRIGHT_SHARE of the values of `small` to full scale."""
-    bright = torch.quantile(small.flatten(), 1 - BRIGHT_SHARE)
+    bright = _quantile(small.flatten(), 1 - BRIGHT_SHARE)
     return max(1.0, min(MAX_GAIN, 1 / max(float(bright), 1 / MAX_GAIN)))
+
+
+def _quantile(values: torch.Tensor, q: float) -> torch.Tensor:
+    """torch.quantile(values, q) for 1-D `values` and q near 1, to the bit, from the values above it (topk)
+    rather than all of them sorted: a tenth of the time for a pair of thumbnails, most of `cuts_in`'s."""
+    rank = torch.tensor(q, dtype=values.dtype) * (len(values) - 1)  # in the values' precision, as quantile does
+    below = int(rank)
+    top = torch.topk(values, len(values) - below).values  # descending: the value at `below` comes last
+    return torch.lerp(top[-1], top[max(-2, -len(top))], rank - below)

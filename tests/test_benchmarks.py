@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -116,6 +117,15 @@ def test_the_scene_cut_benchmark_judges_synthetic_footage_window_by_window():
     # a cut on the first frame two windows share, and a flash: both told right
     assert "ok  cut_at_8             true [8] found [8]" in out and "ok  flash_at_9" in out, out
     assert out.endswith("true cuts found 1, missed 0, false positives 0\n"), out
+
+
+def test_the_scene_cut_benchmark_times_the_thumbnails_and_the_measures_per_window(tmp_path):
+    frames = np.random.default_rng(0).integers(0, 256, (9, 36, 64, 3), dtype=np.uint8)
+    (tmp_path / "videos" / "noise").mkdir(parents=True)
+    np.save(tmp_path / "videos" / "noise" / "frames.npy", frames)
+    out = _bench("bench_scene_cuts.py", "cost", "--sources", str(tmp_path), "--window", "4", "--size", "128x72")
+    assert "noise 0-4: thumbnails " in out and "noise 4-8: thumbnails " in out and "noise 8-" not in out, out
+    assert "2 windows of 4 frames at 128x72, one thread" in out and "ms per new frame" in out, out
 
 
 def test_the_startup_benchmark_times_a_whole_run_and_the_weights_loading():
