@@ -8,6 +8,12 @@ the device, so what it times is the model and the stitching around it.
 Weights are random (speed does not depend on their values); the frames cycle through a few random
 ones. Each batch size runs once untimed (a window of it: allocator, cuDNN) and then once timed,
 the device synchronised around the timer. `bench_dstnet.py` times the model alone.
+
+`--profile` then runs the stream once more (the first batch size) under PyTorch's profiler and says
+where its wall time went: how long the GPU ran kernels (the rest it waited for the host), the host's
+time in each part of the restore path (queuing the model's work; the scene-cut thumbnails, whose
+read-back waits for the GPU's queued work, and the tests on them; the grey-frame tests, which wait
+too), and the operators with the most device time.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ import argparse
 import itertools
 import sys
 import time
+from pathlib import Path
 
 import torch
 
+from deblur_cli import scene_cuts, stream
 from deblur_cli.devices import synchronize
 from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet
 from deblur_cli.restorers import DSTNetRestorer
@@ -44,6 +52,54 @@ def stream_seconds(restorer: DSTNetRestorer, pool: list[torch.Tensor], frames: i
     return time.perf_counter() - start
 
 
+# the restore path's parts timed by --profile: (module, function, label)
+PARTS = (
+    (stream, "restore_windows", "model calls (queuing the model's work)"),
+    (stream, "cuts_in", "scene-cut tests (thumbnails, read-back, tests)"),
+    (scene_cuts, "_small", "scene-cut thumbnails and their read-back"),
+    (stream, "is_grey", "grey-frame tests"),
+)
+
+
+def profiled(restorer: DSTNetRestorer, pool: list[torch.Tensor], frames: int, windows: WindowOptions) -> str:
+    """One stream of `frames` frames under the profiler, each of PARTS labelled: where the wall time went."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from profiling import device_seconds
+
+    def labelled(fn, label):
+        def call(*args, **kwargs):
+            with torch.profiler.record_function(label):
+                return fn(*args, **kwargs)
+
+        return call
+
+    originals = [(module, name, getattr(module, name)) for module, name, _ in PARTS]
+    for (module, name, fn), (_, _, label) in zip(originals, PARTS):
+        setattr(module, name, labelled(fn, label))
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if restorer.device.type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    try:
+        with torch.profiler.profile(activities=activities) as profile:
+            wall = stream_seconds(restorer, pool, frames, windows)
+    finally:
+        for module, name, fn in originals:
+            setattr(module, name, fn)
+    by_name = {event.key: event for event in profile.key_averages()}
+    lines = [f"profiled {frames} frames, {windows.batch} window(s) per call: wall {wall:.3f} s"]
+    if restorer.device.type == "cuda":
+        busy = device_seconds(profile)
+        lines.append(f"  GPU running kernels {busy:.3f} s ({100 * busy / wall:.0f}% of the wall time)")
+    for _, _, label in PARTS:
+        event = by_name.get(label)
+        seconds = event.cpu_time_total / 1e6 if event is not None else 0.0
+        calls = event.count if event is not None else 0
+        lines.append(f"  host in {label}: {seconds:.3f} s over {calls} calls ({100 * seconds / wall:.0f}%)")
+    key = "self_cuda_time_total" if restorer.device.type == "cuda" else "self_cpu_time_total"
+    lines.append(profile.key_averages().table(sort_by=key, row_limit=12))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", choices=sorted(DSTNET_VARIANTS), default="dstnet")
@@ -56,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="bfloat16")
     parser.add_argument("--cudnn-benchmark", action="store_true", help="torch.backends.cudnn.benchmark = True")
     parser.add_argument("--compile", action="store_true", help="torch.compile the propagation steps")
+    parser.add_argument("--profile", action="store_true", help="then profile one stream: where its wall time went")
     args = parser.parse_args(argv)
 
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
@@ -79,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         seconds = stream_seconds(restorer, pool, args.frames, windows)
         peak = f", peak CUDA memory {torch.cuda.max_memory_allocated(device) / 2**20:.0f} MiB" if device.type == "cuda" else ""
         print(f"batch {batch}: {seconds:.2f} s, {args.frames / seconds:.1f} fps{peak}", flush=True)
+    if args.profile:
+        windows = WindowOptions(window=args.window, overlap=args.overlap, tile=None, batch=args.batch[0])
+        print(profiled(restorer, pool, args.frames, windows))
     return 0
 
 

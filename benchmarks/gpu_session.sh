@@ -69,9 +69,10 @@ speed() {
             within 60 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
                 --frames 30 --repeat 3 --no-check $extra
         done
-        # the same through deblur run's restore path (windows of 30, blending), 1 to 8 windows per call
-        within 120 python3 benchmarks/bench_stream.py --variant dstnet --device cuda --dtype bfloat16 \
-            --window 30 --frames 240 --batch 1 4 8
+        # the same through deblur run's restore path (windows of 30, blending), 1 to 8 windows per call;
+        # then where its wall time went (GPU running kernels, the host's parts of the path)
+        within 150 python3 benchmarks/bench_stream.py --variant dstnet --device cuda --dtype bfloat16 \
+            --window 30 --frames 240 --batch 1 4 8 --profile
         # where the time goes, operator by operator
         within 100 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
             --frames 10 --repeat 2 --profile
@@ -103,7 +104,7 @@ compiled() {
         within 200 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
             --frames 30 --repeat 3 --no-check --compile
         within 120 python3 benchmarks/bench_stream.py --variant dstnet --device cuda --dtype bfloat16 \
-            --window 30 --frames 120 --batch 1 --compile
+            --window 30 --frames 120 --batch 1 --compile --profile
         within 300 python3 benchmarks/bench_wtsa.py --variant wtsa --device cuda --precision bf16 \
             --steps 4 --compile
     } 2>&1 | grep -v '^USDT' | tee "$out/compile.txt"

@@ -7,7 +7,8 @@ Against a measured time it gives the achieved TFLOP/s, i.e. how far a model is f
 hardware could do. `count_operators` counts, on the meta device too, the PyTorch operators a call
 dispatches that compute something (views excluded): on a GPU each launches at least one kernel,
 and each costs the host some microseconds however small it is. `kernel_table` profiles one call and returns the operators that took the most
-device time (CUDA) or CPU time, which says what to optimise next.
+device time (CUDA) or CPU time, which says what to optimise next. `device_seconds` says how long the GPU
+ran kernels during a profile, overlaps counted once: against the wall time, how long it waited for the host.
 """
 
 from __future__ import annotations
@@ -58,3 +59,18 @@ def kernel_table(run: Callable[[], object], device: torch.device, rows: int = 15
             torch.cuda.synchronize(device)
     key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     return profile.key_averages().table(sort_by=key, row_limit=rows)
+
+
+def device_seconds(profile: torch.profiler.profile) -> float:
+    """Seconds in which the GPU ran at least one kernel (or copy) during `profile`: 0 without CUDA events."""
+    spans = sorted(
+        (event.time_range.start, event.time_range.end)
+        for event in profile.events()
+        if event.device_type == torch.autograd.DeviceType.CUDA
+    )
+    busy, end = 0.0, float("-inf")
+    for start, stop in spans:  # microseconds
+        if stop > end:
+            busy += stop - max(start, end)
+            end = stop
+    return busy / 1e6

@@ -4,14 +4,16 @@ import collections
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
-from profiling import count_flops, count_operators  # noqa: E402
+from profiling import count_flops, count_operators, device_seconds  # noqa: E402
 
 
 def test_flops_of_a_convolution_and_of_attention_by_hand():
@@ -45,10 +47,28 @@ def test_benchmark_scripts_run_and_report_achieved_throughput():
     out = _bench("bench_dstnet.py", "--variant", "dstnet-s", "--size", "64x48", "--frames", "2", "--batch", "3", "--no-check")
     assert "3 window(s) per call" in out and "fps" in out, out
     out = _bench("bench_stream.py", "--variant", "dstnet-s", "--size", "64x48", "--frames", "12", "--window", "5",
-                 "--overlap", "1", "--batch", "1", "2")
+                 "--overlap", "1", "--batch", "1", "2", "--dtype", "float32", "--profile")
     assert "batch 1:" in out and "batch 2:" in out and "fps" in out, out
+    # the profiled stream: 12 frames in windows of 5 overlapping by 1 are 3 windows, each a model call and a
+    # scene-cut test; every frame is tested for colour once
+    assert "profiled 12 frames, 1 window(s) per call: wall " in out, out
+    assert "host in model calls (queuing the model's work): " in out and " over 3 calls (" in out, out
+    assert "host in grey-frame tests: " in out and " over 12 calls (" in out, out
+    assert "aten::" in out, out  # the operator table
     out = _bench("bench_wtsa.py", "--variant", "wtsa-s", "--height", "48", "--width", "64", "--frames", "2", "--steps", "1")
     assert "TFLOP/s achieved" in out, out
+
+
+def test_device_seconds_counts_overlapping_kernels_once():
+    cuda, cpu = torch.autograd.DeviceType.CUDA, torch.autograd.DeviceType.CPU
+
+    def event(start, end, device_type=cuda):
+        return SimpleNamespace(time_range=SimpleNamespace(start=start, end=end), device_type=device_type)
+
+    # kernels at 0-10, 5-12 (overlapping), 20-30, 22-25 (inside) us; a CPU op spanning it all is not the GPU's
+    events = [event(20, 30), event(0, 10), event(0, 100, cpu), event(5, 12), event(22, 25)]
+    assert device_seconds(SimpleNamespace(events=lambda: events)) == pytest.approx(22e-6)
+    assert device_seconds(SimpleNamespace(events=lambda: [event(0, 100, cpu)])) == 0
 
 
 def test_host_reads_lists_the_restore_paths_reads_by_line():
