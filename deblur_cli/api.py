@@ -1,0 +1,218 @@
+"""deblur from Python: a model loaded once (`load`), restoring frames held in memory as `deblur run`
+restores a video's: overlapping temporal windows blended, tiles where memory asks for them, windows split
+at scene cuts, grey frames kept grey.
+
+    import deblur_cli
+    model = deblur_cli.load("dstnet-s")          # its weights: bundled, cached or downloaded
+    sharp = model.restore(frames)                # (T, 3, H, W) torch or (T, H, W, 3) NumPy, all in memory
+    for frame in model.restore_iter(reader):     # or one frame at a time, for long videos
+        ...
+
+Frames are torch tensors (3, H, W), float in [0, 1] or uint8 (0 to 255), on any device, and come back
+float32 in [0, 1] on the device they came from; or NumPy arrays (H, W, 3) (RGB, as PyAV and imageio give
+them; OpenCV's are BGR) uint8, uint16 or float in [0, 1], which come back with the same dtype (float32 for
+floats), rounded to the nearest level. Frames are display-referred SDR (BT.709/sRGB-like), as the models
+learned; `deblur run` maps PQ and HLG video onto that curve and back itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from pathlib import Path
+from typing import Iterable, Iterator, Union
+
+import numpy as np
+import torch
+
+from deblur_cli.errors import UsageError
+from deblur_cli.model_specs import model_spec
+from deblur_cli.restorer import Restorer
+from deblur_cli.stream import check_windows, restore_stream
+from deblur_cli.windows import WindowOptions, check_window
+
+Frame = Union[torch.Tensor, np.ndarray]
+
+
+class DeblurWarning(UserWarning):
+    """What `deblur run` would print as a warning: slow precision on this device, sampling options a
+    deterministic model ignores, weights that were fetched."""
+
+
+class Deblurrer:
+    """A loaded model (`load`) and how it cuts frames into windows and tiles."""
+
+    def __init__(self, name: str, restorer: Restorer, windows: WindowOptions):
+        self.name, self.restorer, self.windows = name, restorer, windows
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model runs; frames are moved there a window at a time, and back."""
+        return self.restorer.device
+
+    def __repr__(self) -> str:
+        w = self.windows
+        return (
+            f"Deblurrer({self.name!r}, device={self.device}, window={w.window}, overlap={w.overlap}, tile={w.tile!r})"
+        )
+
+    def restore(self, frames: Frame) -> Frame:
+        """All of a clip's frames at once: a tensor (T, 3, H, W) or an array (T, H, W, 3), restored into
+        the same layout (see the module's docstring for dtypes and devices). A diffusion model draws its
+        noise afresh from its seed at each call: the same frames give the same result."""
+        if not isinstance(frames, (torch.Tensor, np.ndarray)) or frames.ndim != 4:
+            raise UsageError(
+                f"restore takes a clip, (T, 3, H, W) torch or (T, H, W, 3) NumPy, got {_described(frames)}",
+                hint="for one frame, add a leading axis (frames[None]); for a stream of frames, use restore_iter",
+            )
+        restored = list(self.restore_iter(iter(frames)))
+        if not restored:
+            return frames.clone() if isinstance(frames, torch.Tensor) else frames.copy()
+        return torch.stack(restored) if isinstance(frames, torch.Tensor) else np.stack(restored)
+
+    def restore_iter(self, frames: Iterable[Frame]) -> Iterator[Frame]:
+        """Each of `frames`, restored, in order and lazily: (3, H, W) tensors or (H, W, 3) arrays, all of
+        one kind and size. Frames are read up to two windows ahead of the frames that come out (where
+        the stream ends decides how its last windows are cut), so a long video is never in memory whole."""
+        frames = iter(frames)
+        first = next(frames, None)
+        if first is None:
+            return
+        kind = _Kind(first)
+        if reseed := getattr(self.restorer, "reseed", None):
+            reseed()  # each call is restored as it would be alone, as each input of deblur run
+        stream = restore_stream((kind.tensor(frame) for frame in itertools.chain([first], frames)),
+                                self.restorer, self.windows, kind.size)  # fmt: skip
+        while True:
+            with torch.inference_mode():  # around each step only: the caller's code between them is its own
+                restored = next(stream, None)
+            if restored is None:
+                return
+            yield kind.frame(restored)
+
+
+def load(
+    model: str = "auto",
+    *,
+    weights: str | Path | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    steps: int = 20,
+    eta: float = 0.0,
+    seed: int | None = 0,
+    samples: int = 1,
+    window: int | None = None,
+    overlap: int | None = None,
+    tile: int | str | None = "auto",
+    tile_overlap: int | None = None,
+    batch: int = 1,
+    scene_cuts: bool = True,
+    compile: bool = False,
+    cache_dir: str | Path | None = None,
+    offline: bool | None = None,
+) -> Deblurrer:
+    """A model ready to restore frames, with `deblur run`'s options and defaults (docs/cli.md): `model`
+    "auto" (the best one with weights here, as `deblur run` picks), "dstnet", "dstnet-s", "wtsa" or
+    "wtsa-s"; `weights` a file instead of the registered ones; `steps`, `eta`, `samples` and `seed` for the
+    diffusion models; `window` and `overlap` in frames (None: the model's); `tile` a side in pixels, "auto"
+    (from free memory) or None (whole frames); `batch` windows per model call. Bad values raise
+    deblur_cli.errors.UsageError (a DeblurError) saying which; warnings are DeblurWarning."""
+    from deblur_cli.auto_model import choose_model
+    from deblur_cli.devices import resolve_device
+    from deblur_cli.restorers import build_restorer
+
+    name = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
+    spec = model_spec(name)
+    windows = WindowOptions(
+        window=spec.window if window is None else window,
+        overlap=spec.overlap if overlap is None else overlap,
+        tile=_tile(tile),
+        tile_overlap=tile_overlap,
+        batch=batch,
+        scene_cuts=scene_cuts,
+    )
+    check_window(windows.window, windows.overlap)
+    if batch < 1:
+        raise UsageError(f"batch must be at least 1 window per call, got {batch}")
+    ignored = [
+        n for n, v, default in (("steps", steps, 20), ("eta", eta, 0.0), ("samples", samples, 1)) if v != default
+    ]
+    if ignored and spec.architecture != "wtsa":
+        message = f"{', '.join(ignored)}: {name} restores in one deterministic pass and ignores sampling options"
+        warnings.warn(message, DeblurWarning, stacklevel=2)
+    restorer = build_restorer(
+        name, weights=weights, device=device, precision=precision, steps=steps, eta=eta, seed=seed,
+        samples=samples, cache_dir=Path(cache_dir) if cache_dir is not None else None, offline=offline,
+        warn=_warn, compile=compile,
+    )  # fmt: skip
+    check_windows(restorer, windows)
+    return Deblurrer(name, restorer, windows)
+
+
+def _warn(line: str) -> None:
+    warnings.warn(line, DeblurWarning, stacklevel=2)
+
+
+def _tile(tile: int | str | None) -> int | str | None:
+    if tile is None or tile == "auto":
+        return tile
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 0:
+        raise UsageError(f'tile must be "auto", None (whole frames) or a side in pixels, got {tile!r}')
+    return tile or None
+
+
+def _described(frames: object) -> str:
+    shape = getattr(frames, "shape", None)
+    if shape is None:
+        return type(frames).__name__
+    return f"{type(frames).__name__} of shape {tuple(shape)} and dtype {frames.dtype}"
+
+
+class _Kind:
+    """What the first frame of a stream is (torch or NumPy, dtype, device, size): every later frame must be
+    the same, and the restored frames are given back as it."""
+
+    TORCH_DTYPES = (torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64)
+    NUMPY_DTYPES = (np.uint8, np.uint16, np.float16, np.float32, np.float64)
+
+    def __init__(self, first: Frame):
+        self.is_torch = isinstance(first, torch.Tensor)
+        if not self.is_torch and not isinstance(first, np.ndarray):
+            raise UsageError(f"frames must be torch tensors or NumPy arrays, got {type(first).__name__}")
+        self.dtype = first.dtype
+        self.device = first.device if self.is_torch else None
+        allowed = self.TORCH_DTYPES if self.is_torch else [np.dtype(d) for d in self.NUMPY_DTYPES]
+        if self.dtype not in allowed:
+            raise UsageError(f"frames of dtype {self.dtype} are not taken",
+                             hint="give uint8, or float in [0, 1]" + ("" if self.is_torch else ", or uint16"))  # fmt: skip
+        self.shape = tuple(first.shape)
+        channels = self.shape[0] if self.is_torch else self.shape[-1]
+        if len(self.shape) != 3 or channels != 3 or min(self.shape) < 1:
+            layout = "(3, H, W) tensors" if self.is_torch else "(H, W, 3) arrays"
+            raise UsageError(f"frames must be RGB {layout}, got one of shape {self.shape}")
+        self.size = self.shape[1:] if self.is_torch else self.shape[:2]
+
+    def tensor(self, frame: Frame) -> torch.Tensor:
+        """The frame as restore_stream takes it: (3, H, W), uint8 or float32."""
+        like = isinstance(frame, torch.Tensor if self.is_torch else np.ndarray)
+        if not like or frame.dtype != self.dtype or tuple(frame.shape) != self.shape:
+            raise UsageError(
+                f"every frame must be like the first ({self.dtype}, shape {self.shape}), got {_described(frame)}"
+            )
+        if self.is_torch:
+            return frame if frame.dtype in (torch.uint8, torch.float32) else frame.to(torch.float32)
+        if frame.dtype == np.uint16:  # torch's uint16 is partial on some versions: as float
+            frame = frame.astype(np.float32) / 65535
+        elif frame.dtype != np.uint8:
+            frame = frame.astype(np.float32, copy=False)
+        return torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))
+
+    def frame(self, restored: torch.Tensor) -> Frame:
+        """A restored (3, H, W) float frame as the input's kind; never a view of restore_stream's buffers."""
+        if self.is_torch:
+            return restored.to(self.device, torch.float32, copy=True)
+        if self.dtype in (np.uint8, np.uint16):
+            from deblur_cli.pipeline import to_image  # the writers' rounding
+
+            return to_image(restored, 8 if self.dtype == np.uint8 else 16)
+        return restored.to(torch.float32).permute(1, 2, 0).cpu().numpy().copy()
