@@ -88,13 +88,14 @@ def profiled(restorer: DSTNetRestorer, pool: list[torch.Tensor], frames: int, wi
     by_name = {event.key: event for event in profile.key_averages()}
     lines = [f"profiled {frames} frames, {windows.batch} window(s) per call: wall {wall:.3f} s"]
     if restorer.device.type == "cuda":
-        busy = device_seconds(profile)
+        busy = device_seconds(profile, labels=[label for _, _, label in PARTS])
         lines.append(f"  GPU running kernels {busy:.3f} s ({100 * busy / wall:.0f}% of the wall time)")
     for _, _, label in PARTS:
         event = by_name.get(label)
         seconds = event.cpu_time_total / 1e6 if event is not None else 0.0
         calls = event.count if event is not None else 0
         lines.append(f"  host in {label}: {seconds:.3f} s over {calls} calls ({100 * seconds / wall:.0f}%)")
+    lines.append("  (the thumbnails' time is part of the scene-cut tests')")
     key = "self_cuda_time_total" if restorer.device.type == "cuda" else "self_cpu_time_total"
     lines.append(profile.key_averages().table(sort_by=key, row_limit=12))
     return "\n".join(lines)

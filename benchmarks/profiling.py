@@ -13,7 +13,7 @@ ran kernels during a profile, overlaps counted once: against the wall time, how 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -61,12 +61,17 @@ def kernel_table(run: Callable[[], object], device: torch.device, rows: int = 15
     return profile.key_averages().table(sort_by=key, row_limit=rows)
 
 
-def device_seconds(profile: torch.profiler.profile) -> float:
-    """Seconds in which the GPU ran at least one kernel (or copy) during `profile`: 0 without CUDA events."""
+def device_seconds(profile: torch.profiler.profile, labels: Iterable[str] = ()) -> float:
+    """Seconds in which the GPU ran at least one kernel (or copy) during `profile`: 0 without CUDA events.
+    A record_function range also shows on the GPU's timeline, from its first kernel to its last, gaps
+    included: those are left out (is_user_annotation, torch >= 2.5; before, by their `labels`)."""
+    labels = set(labels)
     spans = sorted(
         (event.time_range.start, event.time_range.end)
         for event in profile.events()
         if event.device_type == torch.autograd.DeviceType.CUDA
+        and not getattr(event, "is_user_annotation", False)
+        and event.name not in labels
     )
     busy, end = 0.0, float("-inf")
     for start, stop in spans:  # microseconds

@@ -62,12 +62,16 @@ def test_benchmark_scripts_run_and_report_achieved_throughput():
 def test_device_seconds_counts_overlapping_kernels_once():
     cuda, cpu = torch.autograd.DeviceType.CUDA, torch.autograd.DeviceType.CPU
 
-    def event(start, end, device_type=cuda):
-        return SimpleNamespace(time_range=SimpleNamespace(start=start, end=end), device_type=device_type)
+    def event(start, end, device_type=cuda, name="kernel", **more):
+        return SimpleNamespace(
+            time_range=SimpleNamespace(start=start, end=end), device_type=device_type, name=name, **more
+        )
 
-    # kernels at 0-10, 5-12 (overlapping), 20-30, 22-25 (inside) us; a CPU op spanning it all is not the GPU's
+    # kernels at 0-10, 5-12 (overlapping), 20-30, 22-25 (inside) us; a CPU op spanning it all is not the GPU's,
+    # nor are a record_function's ranges on the GPU's timeline (first kernel to last, the gap included)
     events = [event(20, 30), event(0, 10), event(0, 100, cpu), event(5, 12), event(22, 25)]
-    assert device_seconds(SimpleNamespace(events=lambda: events)) == pytest.approx(22e-6)
+    events += [event(0, 30, name="part", is_user_annotation=True), event(0, 30, name="old torch's part")]
+    assert device_seconds(SimpleNamespace(events=lambda: events), labels=["old torch's part"]) == pytest.approx(22e-6)
     assert device_seconds(SimpleNamespace(events=lambda: [event(0, 100, cpu)])) == 0
 
 
