@@ -1,13 +1,24 @@
 """deblur: remove motion blur from video."""
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 __version__ = "0.1.0"
+
+if _TYPE_CHECKING:  # what __getattr__ gives, for type checkers and editors
+    from deblur_cli.api import DeblurWarning, Deblurrer, load  # noqa: F401
+
+_API = ("load", "Deblurrer", "DeblurWarning")
 
 
 def __getattr__(name: str):
     """deblur_cli.load, Deblurrer and DeblurWarning (api.py), imported when first asked for: the command
     line does not pay for torch's import before it needs it."""
-    if name in ("load", "Deblurrer", "DeblurWarning"):
+    if name in _API:
         from deblur_cli import api
 
         return getattr(api, name)
     raise AttributeError(f"module 'deblur_cli' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])

@@ -18,6 +18,7 @@ learned; `deblur run` maps PQ and HLG video onto that curve and back itself.
 from __future__ import annotations
 
 import itertools
+import sys
 import warnings
 from pathlib import Path
 from typing import Iterable, Iterator, Union
@@ -27,9 +28,9 @@ import torch
 
 from deblur_cli.errors import UsageError
 from deblur_cli.model_specs import model_spec
-from deblur_cli.restorer import Restorer
-from deblur_cli.stream import check_windows, restore_stream
-from deblur_cli.windows import WindowOptions, check_window
+from deblur_cli.restorer import Restorer, batches
+from deblur_cli.stream import restore_stream
+from deblur_cli.windows import WindowOptions
 
 Frame = Union[torch.Tensor, np.ndarray]
 
@@ -65,9 +66,10 @@ class Deblurrer:
                 f"restore takes a clip, (T, 3, H, W) torch or (T, H, W, 3) NumPy, got {_described(frames)}",
                 hint="for one frame, add a leading axis (frames[None]); for a stream of frames, use restore_iter",
             )
+        if len(frames) == 0:  # checked as a frame of its shape would be; nothing to restore
+            return _Kind(frames.new_zeros(frames.shape[1:]) if isinstance(frames, torch.Tensor)
+                         else np.zeros(frames.shape[1:], frames.dtype)).empty()  # fmt: skip
         restored = list(self.restore_iter(iter(frames)))
-        if not restored:
-            return frames.clone() if isinstance(frames, torch.Tensor) else frames.copy()
         return torch.stack(restored) if isinstance(frames, torch.Tensor) else np.stack(restored)
 
     def restore_iter(self, frames: Iterable[Frame]) -> Iterator[Frame]:
@@ -81,8 +83,26 @@ class Deblurrer:
         kind = _Kind(first)
         if reseed := getattr(self.restorer, "reseed", None):
             reseed()  # each call is restored as it would be alone, as each input of deblur run
-        stream = restore_stream((kind.tensor(frame) for frame in itertools.chain([first], frames)),
-                                self.restorer, self.windows, kind.size)  # fmt: skip
+        grad = torch.is_grad_enabled()  # the caller's
+
+        def given() -> Iterator[torch.Tensor]:
+            """The frames as restore_stream takes them. It pulls them under inference mode; the caller's code
+            that makes each one runs as the caller left it (its tensors would be inference tensors otherwise)."""
+            for index in itertools.count():
+                if index == 0:
+                    frame = first
+                else:
+                    with torch.inference_mode(False), torch.set_grad_enabled(grad):
+                        frame = next(frames, None)
+                    if frame is None:
+                        return
+                yield kind.tensor(frame, index)
+
+        def retried(what: str, message: str) -> None:  # out of memory: smaller tiles, or one window per call
+            what_to_do = "load with a smaller tile" if what == "tile" else "load with a lower batch"
+            _warn(f"{message.split(' (')[0]} ({what_to_do} to skip the retries)")
+
+        stream = restore_stream(given(), self.restorer, self.windows, kind.size, on_retry=retried)
         while True:
             with torch.inference_mode():  # around each step only: the caller's code between them is its own
                 restored = next(stream, None)
@@ -121,44 +141,72 @@ def load(
     from deblur_cli.devices import resolve_device
     from deblur_cli.restorers import build_restorer
 
+    for option, value, least in (("steps", steps, 1), ("samples", samples, 1), ("batch", batch, 1)):
+        _integer(option, value, least)
+    for option, value, least in (("window", window, 1), ("overlap", overlap, 0), ("tile_overlap", tile_overlap, 0)):
+        if value is not None:
+            _integer(option, value, least)
+    if seed is not None:
+        _integer("seed", seed, 0)
+    if not 1 <= steps <= 1000:
+        raise UsageError(f"steps must be between 1 and 1000, got {steps}")
+    if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not eta >= 0:
+        raise UsageError(f"eta must be a number >= 0, got {eta!r}")
     name = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     spec = model_spec(name)
     windows = WindowOptions(
-        window=spec.window if window is None else window,
-        overlap=spec.overlap if overlap is None else overlap,
+        window=spec.window if window is None else int(window),
+        overlap=spec.overlap if overlap is None else int(overlap),
         tile=_tile(tile),
-        tile_overlap=tile_overlap,
-        batch=batch,
-        scene_cuts=scene_cuts,
+        tile_overlap=None if tile_overlap is None else int(tile_overlap),
+        batch=int(batch),
+        scene_cuts=bool(scene_cuts),
     )
-    check_window(windows.window, windows.overlap)
-    if batch < 1:
-        raise UsageError(f"batch must be at least 1 window per call, got {batch}")
+    if not windows.overlap < windows.window:
+        raise UsageError(f"overlap ({windows.overlap}) must be smaller than window ({windows.window})")
     ignored = [
         n for n, v, default in (("steps", steps, 20), ("eta", eta, 0.0), ("samples", samples, 1)) if v != default
     ]
     if ignored and spec.architecture != "wtsa":
-        message = f"{', '.join(ignored)}: {name} restores in one deterministic pass and ignores sampling options"
-        warnings.warn(message, DeblurWarning, stacklevel=2)
+        _warn(f"{', '.join(ignored)}: {name} restores in one deterministic pass and ignores sampling options")
+    if windows.tile is None and windows.tile_overlap is not None:
+        _warn(f"tile_overlap={windows.tile_overlap} is not used: tile=None restores whole frames")
     restorer = build_restorer(
         name, weights=weights, device=device, precision=precision, steps=steps, eta=eta, seed=seed,
         samples=samples, cache_dir=Path(cache_dir) if cache_dir is not None else None, offline=offline,
         warn=_warn, compile=compile,
     )  # fmt: skip
-    check_windows(restorer, windows)
+    if windows.window > (restorer.max_frames or windows.window):
+        raise UsageError(f"window ({windows.window}) is longer than {name} accepts ({restorer.max_frames} frames)")
+    if isinstance(windows.tile, int) and windows.tile < restorer.multiple:
+        raise UsageError(f"tile ({windows.tile}) must be at least {restorer.multiple} pixels for {name}")
+    if windows.batch > 1 and not batches(restorer):
+        _warn(f"batch={windows.batch} does nothing for {name}, which restores one window per call")
     return Deblurrer(name, restorer, windows)
 
 
 def _warn(line: str) -> None:
-    warnings.warn(line, DeblurWarning, stacklevel=2)
+    """A DeblurWarning shown at the caller's line: the first frame outside this package."""
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(line, DeblurWarning, stacklevel=level)
+
+
+_PACKAGE = str(Path(__file__).resolve().parent)
+
+
+def _integer(name: str, value: object, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise UsageError(f"{name} must be an integer of at least {least}, got {value!r}")
 
 
 def _tile(tile: int | str | None) -> int | str | None:
     if tile is None or tile == "auto":
         return tile
-    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 0:
+    if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 0:
         raise UsageError(f'tile must be "auto", None (whole frames) or a side in pixels, got {tile!r}')
-    return tile or None
+    return int(tile) or None
 
 
 def _described(frames: object) -> str:
@@ -174,6 +222,7 @@ class _Kind:
 
     TORCH_DTYPES = (torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64)
     NUMPY_DTYPES = (np.uint8, np.uint16, np.float16, np.float32, np.float64)
+    SLACK = 0.5  # float frames further than this outside [0, 1] are another scale (0 to 255), not overshoot
 
     def __init__(self, first: Frame):
         self.is_torch = isinstance(first, torch.Tensor)
@@ -181,6 +230,8 @@ class _Kind:
             raise UsageError(f"frames must be torch tensors or NumPy arrays, got {type(first).__name__}")
         self.dtype = first.dtype
         self.device = first.device if self.is_torch else None
+        if self.is_torch and first.device.type == "meta":
+            raise UsageError("frames on the meta device have no values to restore")
         allowed = self.TORCH_DTYPES if self.is_torch else [np.dtype(d) for d in self.NUMPY_DTYPES]
         if self.dtype not in allowed:
             raise UsageError(f"frames of dtype {self.dtype} are not taken",
@@ -191,21 +242,33 @@ class _Kind:
             layout = "(3, H, W) tensors" if self.is_torch else "(H, W, 3) arrays"
             raise UsageError(f"frames must be RGB {layout}, got one of shape {self.shape}")
         self.size = self.shape[1:] if self.is_torch else self.shape[:2]
+        self.is_float = self.dtype.is_floating_point if self.is_torch else np.issubdtype(self.dtype, np.floating)
 
-    def tensor(self, frame: Frame) -> torch.Tensor:
-        """The frame as restore_stream takes it: (3, H, W), uint8 or float32."""
+    def tensor(self, frame: Frame, index: int) -> torch.Tensor:
+        """Frame `index` as restore_stream takes it: (3, H, W), uint8 or float32 in [0, 1]."""
         like = isinstance(frame, torch.Tensor if self.is_torch else np.ndarray)
         if not like or frame.dtype != self.dtype or tuple(frame.shape) != self.shape:
-            raise UsageError(
-                f"every frame must be like the first ({self.dtype}, shape {self.shape}), got {_described(frame)}"
-            )
+            raise UsageError(f"every frame must be like the first ({self.dtype}, shape {self.shape}), got "
+                             f"{_described(frame)} (frame {index})")  # fmt: skip
         if self.is_torch:
-            return frame if frame.dtype in (torch.uint8, torch.float32) else frame.to(torch.float32)
-        if frame.dtype == np.uint16:  # torch's uint16 is partial on some versions: as float
-            frame = frame.astype(np.float32) / 65535
-        elif frame.dtype != np.uint8:
-            frame = frame.astype(np.float32, copy=False)
-        return torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))
+            t = frame
+        else:
+            image = np.ascontiguousarray(frame.transpose(2, 0, 1))
+            if not image.flags.writeable:  # torch takes NumPy's memory as writable
+                image = image.copy()
+            t = torch.from_numpy(image.astype(np.float32) if self.dtype == np.uint16 else image)
+            if self.dtype == np.uint16:  # in torch, as deblur run scales 16-bit frames (stream.as_float)
+                return t.mul_(1 / 65535)
+        if not self.is_float:
+            return t
+        t = t.to(torch.float32)
+        low, high = torch.aminmax(t)
+        if not (-self.SLACK <= float(low) and float(high) <= 1 + self.SLACK):  # NaN fails too
+            raise UsageError(
+                f"frame {index} has values from {float(low):.4g} to {float(high):.4g}: float frames are in [0, 1]",
+                hint="divide 8-bit values by 255 (or give uint8 frames)",
+            )
+        return t.clamp(0, 1)  # a copy: the caller's frame is never written
 
     def frame(self, restored: torch.Tensor) -> Frame:
         """A restored (3, H, W) float frame as the input's kind; never a view of restore_stream's buffers."""
@@ -216,3 +279,9 @@ class _Kind:
 
             return to_image(restored, 8 if self.dtype == np.uint8 else 16)
         return restored.to(torch.float32).permute(1, 2, 0).cpu().numpy().copy()
+
+    def empty(self) -> Frame:
+        """No frames, of the restored kind."""
+        if self.is_torch:
+            return torch.empty((0, *self.shape), dtype=torch.float32, device=self.device)
+        return np.empty((0, *self.shape), np.float32 if self.is_float else self.dtype)

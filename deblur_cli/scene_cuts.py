@@ -154,7 +154,7 @@ def structure_change(first: torch.Tensor, second: torch.Tensor) -> float:
     the same picture moved, brightened, darkened or tinted (a pan, a flash, a fade, a light switched
     on), near 1 for unrelated pictures. Where one is flat (FLAT) there is nothing to compare: a flat
     bright frame (a flash) is 0, a flat dark one beside a picture (a cut to or from black) 1."""
-    flat = [float(frame.std()) < FLAT for frame in (first, second)]
+    flat = [frame.numel() < 2 or float(frame.std()) < FLAT for frame in (first, second)]  # a pixel has no structure
     if all(flat):
         return 0.0
     if any(flat):

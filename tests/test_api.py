@@ -26,17 +26,19 @@ def frames(count=7, seed=0, size=(40, 56)):
     return torch.rand(count, 3, *size, generator=torch.Generator().manual_seed(seed))
 
 
-def test_restore_writes_what_deblur_run_writes(tmp_path):
+@pytest.mark.parametrize("bit_depth", [8, 16])
+def test_restore_writes_what_deblur_run_writes(tmp_path, bit_depth):
     """A folder of PNG frames through `deblur run` and the same frames through load().restore: equal."""
-    paths = media.make_images(tmp_path / "in", count=7, size=(64, 48))
+    paths = media.make_images(tmp_path / "in", count=7, size=(64, 48), bit_depth=bit_depth)
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["run", str(tmp_path / "in"), "-o", f"{out}/", "--model", "dstnet-s",
                                       "--device", "cpu", "--precision", "fp32", "-q"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    written = np.stack([media.read_frames(path)[0] for path in sorted(out.glob("*.png"))])
-    given = np.stack([media.read_frames(path)[0] for path in paths])
+    kind = "rgb24" if bit_depth == 8 else "rgb48le"
+    written = np.stack([media.read_frames(path, format=kind)[0] for path in sorted(out.glob("*.png"))])
+    given = np.stack([media.read_frames(path, format=kind)[0] for path in paths])
     restored = deblur_cli.load("dstnet-s", device="cpu", precision="fp32").restore(given)
-    assert restored.dtype == np.uint8 and restored.shape == given.shape == written.shape
+    assert restored.dtype == given.dtype == written.dtype and restored.shape == given.shape == written.shape
     assert np.array_equal(restored, written)
     assert not np.array_equal(restored, given)  # it did restore
 
@@ -115,9 +117,58 @@ def test_what_is_not_a_clip_is_a_usage_error(model, clip, message):
     assert str(raised.value).startswith(message), raised.value
 
 
+def test_float_frames_out_of_range_or_not_finite_are_usage_errors_and_overshoot_is_clamped(model):
+    x = frames(count=4, size=(16, 16))
+    with pytest.raises(
+        UsageError, match=r"frame 0 has values from 0\.\d+ to 25\d(\.\d+)?: float frames are in \[0, 1\]"
+    ) as e:
+        model.restore(x * 255)  # 8-bit values as floats: the usual slip
+    assert e.value.hint == "divide 8-bit values by 255 (or give uint8 frames)"
+    spoiled = x.clone()
+    spoiled[2, 0, 0, 0] = torch.nan
+    with pytest.raises(UsageError, match="frame 2 has values from nan to nan"):
+        model.restore(spoiled)
+    with pytest.raises(UsageError, match="frame 0 has values"):
+        model.restore(np.full((2, 16, 16, 3), np.inf))
+    overshoot = (x - 0.5) * 1.2 + 0.5  # resampling leaves values a little outside [0, 1]
+    assert torch.equal(model.restore(overshoot), model.restore(overshoot.clamp(0, 1)))
+
+
+def test_the_callers_frame_source_runs_outside_inference_mode(model):
+    kept, modes = [], []
+
+    def source():
+        for frame in frames(count=6, size=(16, 16)):
+            modes.append((torch.is_inference_mode_enabled(), torch.is_grad_enabled()))
+            kept.append(frame.clone())  # made by the caller's code: an ordinary tensor
+            yield kept[-1]
+
+    list(model.restore_iter(source()))
+    assert modes == [(False, True)] * 6 and not any(f.is_inference() for f in kept)
+    kept[3].mul_(2)  # in place, as the caller's own tensors allow
+
+
+def test_odd_frames_and_empty_clips(model):
+    with pytest.raises(UsageError, match="frames on the meta device have no values"):
+        model.restore(torch.empty(2, 3, 16, 16, device="meta"))
+    empty = model.restore(torch.zeros(0, 3, 16, 16, dtype=torch.float16))
+    assert empty.shape == (0, 3, 16, 16) and empty.dtype == torch.float32
+    assert model.restore(np.zeros((0, 16, 16, 3), np.float64)).dtype == np.float32
+    with pytest.raises(UsageError, match="frames must be RGB"):
+        model.restore(torch.zeros(0, 16, 16, 3))  # the layout is checked on an empty clip too
+    read_only = frames(count=3, size=(16, 16)).permute(0, 2, 3, 1).numpy()
+    read_only.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no torch warning about a read-only array
+        assert model.restore(read_only).shape == (3, 16, 16, 3)
+        model.restore(torch.rand(2, 3, 1, 1))  # a pixel has no structure for the scene-cut test to warn of
+
+
 def test_a_frame_unlike_the_first_is_a_usage_error(model):
     mixed = [torch.rand(3, 16, 16), torch.rand(3, 16, 16), torch.rand(3, 16, 24)]
-    with pytest.raises(UsageError, match=r"every frame must be like the first \(torch.float32, shape \(3, 16, 16\)\)"):
+    with pytest.raises(
+        UsageError, match=r"every frame must be like the first \(torch.float32, shape \(3, 16, 16\)\), .* \(frame 2\)"
+    ):
         list(model.restore_iter(mixed))
     with pytest.raises(UsageError, match="every frame must be like the first"):
         list(model.restore_iter([np.zeros((16, 16, 3), np.uint8), torch.zeros(3, 16, 16, dtype=torch.uint8)]))
@@ -130,9 +181,16 @@ def test_a_frame_unlike_the_first_is_a_usage_error(model):
     [
         ({"tile": -1}, "tile must be"),
         ({"tile": "big"}, "tile must be"),
-        ({"window": 4, "overlap": 4}, "window overlap must be between 0 and 3"),
-        ({"batch": 0}, "batch must be at least 1"),
-        ({"steps": 0, "model": "wtsa-s"}, "--steps must be between 1 and 1000"),
+        ({"tile": 7}, r"tile \(7\) must be at least 16 pixels for dstnet-s"),
+        ({"window": 4, "overlap": 4}, r"overlap \(4\) must be smaller than window \(4\)"),
+        ({"batch": 0}, "batch must be an integer of at least 1, got 0"),
+        ({"batch": "2"}, "batch must be an integer of at least 1, got '2'"),
+        ({"seed": "a"}, "seed must be an integer"),
+        ({"tile_overlap": -5}, "tile_overlap must be an integer of at least 0"),
+        ({"steps": 0, "model": "wtsa-s"}, "steps must be an integer of at least 1"),
+        ({"steps": 1001, "model": "wtsa-s"}, "steps must be between 1 and 1000, got 1001"),
+        ({"eta": -1, "model": "wtsa-s"}, "eta must be a number >= 0"),
+        ({"window": 99, "model": "wtsa-s"}, r"window \(99\) is longer than wtsa-s accepts"),
         ({"model": "dstnet-xl"}, "unknown model 'dstnet-xl'"),
         ({"device": "tpu"}, "unknown device 'tpu'"),
     ],
@@ -142,12 +200,28 @@ def test_bad_options_are_usage_errors(options, message):
         deblur_cli.load(**{"model": "dstnet-s", "device": "cpu", **options})
 
 
-def test_sampling_options_for_a_deterministic_model_warn():
-    with pytest.warns(deblur_cli.DeblurWarning, match="steps, samples: dstnet-s restores in one deterministic pass"):
+def test_what_deblur_run_would_warn_of_is_a_warning_at_the_callers_line():
+    with pytest.warns(
+        deblur_cli.DeblurWarning, match="steps, samples: dstnet-s restores in one deterministic pass"
+    ) as w:
         deblur_cli.load("dstnet-s", device="cpu", steps=5, samples=2)
+    assert w[0].filename == __file__
+    with pytest.warns(deblur_cli.DeblurWarning, match="tile_overlap=8 is not used: tile=None restores whole frames"):
+        deblur_cli.load("dstnet-s", device="cpu", tile=None, tile_overlap=8)
+    with pytest.warns(deblur_cli.DeblurWarning, match="batch=2 does nothing for wtsa-s, which restores one window"):
+        deblur_cli.load("wtsa-s", device="cpu", eta=0.5, batch=2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         deblur_cli.load("dstnet-s", device="cpu", precision="fp32")  # nothing to say
+
+
+def test_a_warning_said_deep_inside_the_loading_is_shown_at_the_callers_line(monkeypatch):
+    from deblur_cli import restorers
+
+    monkeypatch.setattr(restorers, "precision_warning", lambda dtype, device: "bf16 is emulated here: slow")
+    with pytest.warns(deblur_cli.DeblurWarning, match="bf16 is emulated here: slow") as w:
+        deblur_cli.load("dstnet-s", device="cpu")
+    assert w[0].filename == __file__, w[0].filename
 
 
 def test_the_options_reach_the_windows(model):
@@ -160,9 +234,9 @@ def test_the_options_reach_the_windows(model):
 
 def test_importing_the_package_imports_no_torch_until_load_is_asked_for():
     script = (
-        "import sys, deblur_cli; assert 'torch' not in sys.modules; "
+        "import sys, deblur_cli; assert 'torch' not in sys.modules and 'load' in dir(deblur_cli); "
         "load = deblur_cli.load; assert 'torch' in sys.modules; "
-        "assert deblur_cli.Deblurrer.__name__ == 'Deblurrer'; "
+        "assert deblur_cli.Deblurrer.__name__ == 'Deblurrer'; assert 'load' in dir(deblur_cli); "
         "import pytest\n"
         "with pytest.raises(AttributeError): deblur_cli.nothing"
     )
@@ -185,3 +259,21 @@ def test_the_documented_stream_over_pyav_frames(tmp_path):
         frames = (frame.to_ndarray(format="rgb24") for frame in video.decode(video=0))
         restored = list(model.restore_iter(frames))
     assert len(restored) == 6 and all(r.shape == (32, 48, 3) and r.dtype == np.uint8 for r in restored)
+
+
+def test_out_of_memory_retries_are_warnings():
+    model = deblur_cli.load("dstnet-s", device="cpu", precision="fp32", window=4, overlap=1, tile=None)
+    whole = model.restorer.restore_batch
+
+    def small_only(frames):  # a device with room for tiles of 96 px and less
+        if frames.shape[-1] > 96:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return whole(frames)
+
+    model.restorer.restore_batch = small_only
+    with pytest.warns(
+        deblur_cli.DeblurWarning,
+        match=r"out of device memory: restored in tiles of \d+ px \(load with a smaller tile to skip the retries\)",
+    ):
+        restored = model.restore(frames(count=5, size=(128, 160)))
+    assert restored.shape == (5, 3, 128, 160)
