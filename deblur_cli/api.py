@@ -36,8 +36,9 @@ Frame = Union[torch.Tensor, np.ndarray]
 
 
 class DeblurWarning(UserWarning):
-    """What `deblur run` would print as a warning: slow precision on this device, sampling options a
-    deterministic model ignores, weights that were fetched."""
+    """What `deblur run` would print as a warning: slow precision on this device, options that do nothing
+    (sampling options for a DSTNet, tile_overlap without tiles, batch for a model that restores one window
+    per call), what finding the weights says, out-of-memory retries."""
 
 
 class Deblurrer:
@@ -150,7 +151,7 @@ def load(
         _integer("seed", seed, 0)
     if not 1 <= steps <= 1000:
         raise UsageError(f"steps must be between 1 and 1000, got {steps}")
-    if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not eta >= 0:
+    if isinstance(eta, bool) or not isinstance(eta, (int, float, np.integer, np.floating)) or not eta >= 0:
         raise UsageError(f"eta must be a number >= 0, got {eta!r}")
     name = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     spec = model_spec(name)
@@ -172,8 +173,9 @@ def load(
     if windows.tile is None and windows.tile_overlap is not None:
         _warn(f"tile_overlap={windows.tile_overlap} is not used: tile=None restores whole frames")
     restorer = build_restorer(
-        name, weights=weights, device=device, precision=precision, steps=steps, eta=eta, seed=seed,
-        samples=samples, cache_dir=Path(cache_dir) if cache_dir is not None else None, offline=offline,
+        name, weights=weights, device=device, precision=precision, steps=int(steps), eta=float(eta),
+        seed=None if seed is None else int(seed), samples=int(samples),
+        cache_dir=Path(cache_dir) if cache_dir is not None else None, offline=offline,
         warn=_warn, compile=compile,
     )  # fmt: skip
     if windows.window > (restorer.max_frames or windows.window):
