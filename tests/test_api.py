@@ -277,3 +277,16 @@ def test_out_of_memory_retries_are_warnings():
     ):
         restored = model.restore(frames(count=5, size=(128, 160)))
     assert restored.shape == (5, 3, 128, 160)
+
+
+def test_the_documented_comparison_of_models():
+    """docs/python.md's comparison: the metrics of deblur evaluate over restored tensors."""
+    from deblur_cli.data.synth import synthesize_clip
+    from deblur_cli.metrics import psnr, ssim, to_8bit
+
+    blurred, sharp = synthesize_clip(0, frames=4, size=(48, 32))[:2]
+    scores = {}
+    for name, options in (("dstnet-s", {}), ("wtsa-s", {"steps": 2})):
+        restored = to_8bit(deblur_cli.load(name, device="cpu", **options).restore(blurred))
+        scores[name] = (psnr(restored, sharp).mean().item(), ssim(restored, sharp).mean().item())
+    assert all(10 < p < 60 and 0 < s <= 1 for p, s in scores.values()), scores
