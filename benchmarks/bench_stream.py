@@ -9,6 +9,8 @@ Weights are random (speed does not depend on their values); the frames cycle thr
 ones. Each batch size runs once untimed (a window of it: allocator, cuDNN) and then once timed,
 the device synchronised around the timer. `bench_dstnet.py` times the model alone.
 
+`--source` says what the frames are and where: float on the device (default), uint8 on the device (as
+`deblur run` hands them over), or uint8 in host memory, to see what reading nothing back costs or saves.
 `--profile` then runs the stream once more (the first batch size) under PyTorch's profiler and says
 where its wall time went: how long the GPU ran kernels (the rest it waited for the host), the host's
 time in each part of the restore path (queuing the model's work; the scene-cut thumbnails, whose
@@ -114,6 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cudnn-benchmark", action="store_true", help="torch.backends.cudnn.benchmark = True")
     parser.add_argument("--compile", action="store_true", help="torch.compile the propagation steps")
     parser.add_argument("--profile", action="store_true", help="then profile one stream: where its wall time went")
+    parser.add_argument(
+        "--source", choices=["device-float", "device-uint8", "host-uint8"], default="device-float",
+        help="the frames given: float on the device; uint8 on the device (as deblur run's decoding thread "
+        "uploads them); uint8 in host memory (the grey and scene-cut tests then read nothing back from the "
+        "device, and each call's windows are uploaded)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
@@ -124,10 +132,14 @@ def main(argv: list[str] | None = None) -> int:
         restorer.compile(print)  # as deblur run --compile does
     width, height = args.size
     generator = torch.Generator().manual_seed(1)
-    pool = [torch.rand(3, height, width, generator=generator).to(device) for _ in range(min(args.frames, 8))]
+    pool = [torch.rand(3, height, width, generator=generator) for _ in range(min(args.frames, 8))]
+    if args.source != "device-float":  # 8-bit frames, as decoded
+        pool = [frame.mul(255).round().to(torch.uint8) for frame in pool]
+    if args.source != "host-uint8":
+        pool = [frame.to(device) for frame in pool]
     print(
         f"{args.variant}, {width}x{height}, {args.frames} frames, windows of {args.window} overlapping by "
-        f"{args.overlap}, {args.dtype} on {device}, torch {torch.__version__}"
+        f"{args.overlap}, {args.dtype} on {device}, frames {args.source}, torch {torch.__version__}"
         + (", cudnn.benchmark" if args.cudnn_benchmark else "")
         + (", compiled propagation steps" if args.compile else "")
     )

@@ -13,7 +13,8 @@
 # benchmark step is cut to what is left of it, and skipped, saying so, when nothing is. `speed`
 # (three to four minutes) writes speed.txt: DSTNet with several windows per call, as CUDA graph
 # replays and with cuDNN's algorithm search, `deblur run`'s restore path with 1 to 8 windows per
-# call, the DSTNet and WTSA operator profiles and bench_norms.py. `bench` is `speed`, then train-bench.txt:
+# call (profiled, and with uint8 frames on the GPU and in host memory), the DSTNet and WTSA operator
+# profiles and bench_norms.py. `bench` is `speed`, then train-bench.txt:
 # bench_train.py's split of a training step into data synthesis and optimiser step at two batch
 # sizes (which says whether the GPU or the CPU sets the pace). The full speed figures are in
 # docs/dstnet.md and docs/wtsa.md. `train` trains MODEL in .gpurun/MODEL:
@@ -27,7 +28,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if (($# < 2)); then
-    sed -n '2,24p' "$0" >&2
+    sed -n '2,25p' "$0" >&2
     exit 2
 fi
 budget=$1 job=$2
@@ -73,6 +74,12 @@ speed() {
         # then where its wall time went (GPU running kernels, the host's parts of the path)
         within 150 python3 benchmarks/bench_stream.py --variant dstnet --device cuda --dtype bfloat16 \
             --window 30 --frames 240 --batch 1 4 8 --profile
+        # the frames as deblur run hands them over (uint8 on the GPU), and left in host memory (the grey
+        # and scene-cut tests then read nothing back; each call's windows are uploaded): what the wait costs
+        for source in device-uint8 host-uint8; do
+            within 60 python3 benchmarks/bench_stream.py --variant dstnet --device cuda --dtype bfloat16 \
+                --window 30 --frames 120 --batch 1 --source "$source" --profile
+        done
         # where the time goes, operator by operator
         within 100 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
             --frames 10 --repeat 2 --profile

@@ -55,6 +55,9 @@ def test_benchmark_scripts_run_and_report_achieved_throughput():
     assert "host in model calls (queuing the model's work): " in out and " over 3 calls (" in out, out
     assert "host in grey-frame tests: " in out and " over 12 calls (" in out, out
     assert "aten::" in out, out  # the operator table
+    out = _bench("bench_stream.py", "--variant", "dstnet-s", "--size", "64x48", "--frames", "6", "--window", "5",
+                 "--overlap", "1", "--batch", "1", "--dtype", "float32", "--source", "host-uint8")
+    assert "frames host-uint8" in out and "batch 1:" in out, out
     out = _bench("bench_wtsa.py", "--variant", "wtsa-s", "--height", "48", "--width", "64", "--frames", "2", "--steps", "1")
     assert "TFLOP/s achieved" in out, out
 
