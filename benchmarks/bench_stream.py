@@ -10,7 +10,8 @@ ones. Each batch size runs once untimed (a window of it: allocator, cuDNN) and t
 the device synchronised around the timer. `bench_dstnet.py` times the model alone.
 
 `--source` says what the frames are and where: float on the device (default), uint8 on the device (as
-`deblur run` hands them over), or uint8 in host memory, to see what reading nothing back costs or saves.
+`deblur run` hands them over), or uint8 in host memory (no grey test reads the device; each call's
+windows are uploaded).
 `--profile` then runs the stream once more (the first batch size) under PyTorch's profiler and says
 where its wall time went: how long the GPU ran kernels (the rest it waited for the host), the host's
 time in each part of the restore path (queuing the model's work; the scene-cut thumbnails, whose
@@ -119,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--source", choices=["device-float", "device-uint8", "host-uint8"], default="device-float",
         help="the frames given: float on the device; uint8 on the device (as deblur run's decoding thread "
-        "uploads them); uint8 in host memory (the grey and scene-cut tests then read nothing back from the "
-        "device, and each call's windows are uploaded)",
+        "uploads them); uint8 in host memory (the grey tests then read nothing back from the device; each "
+        "call's windows are uploaded, and the scene-cut tests still read their thumbnails back)",
     )  # fmt: skip
     args = parser.parse_args(argv)
 

@@ -75,7 +75,7 @@ speed() {
         within 150 python3 benchmarks/bench_stream.py --variant dstnet --device cuda --dtype bfloat16 \
             --window 30 --frames 240 --batch 1 4 8 --profile
         # the frames as deblur run hands them over (uint8 on the GPU), and left in host memory (the grey
-        # and scene-cut tests then read nothing back; each call's windows are uploaded): what the wait costs
+        # tests then read nothing back; each call's windows are uploaded): what those reads cost
         for source in device-uint8 host-uint8; do
             within 60 python3 benchmarks/bench_stream.py --variant dstnet --device cuda --dtype bfloat16 \
                 --window 30 --frames 120 --batch 1 --source "$source" --profile
