@@ -6,6 +6,7 @@
 #   there:       bash benchmarks/gpu_session.sh SECONDS [bench] [train MODEL [STEPS] [-- more train options]]
 #                bash benchmarks/gpu_session.sh SECONDS speed     # inference speed only, speed.txt
 #                bash benchmarks/gpu_session.sh SECONDS compile   # torch.compile, compile.txt
+#                bash benchmarks/gpu_session.sh SECONDS run       # whole deblur runs, run.txt (carry .gpu/wheels)
 #                (device tool: carry [".gpu"]; `bench train dstnet` does both in one command;
 #                `speed` and `compile` need no .gpu)
 #
@@ -28,7 +29,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if (($# < 2)); then
-    sed -n '2,25p' "$0" >&2
+    sed -n '2,26p' "$0" >&2
     exit 2
 fi
 budget=$1 job=$2
@@ -117,6 +118,26 @@ compiled() {
     } 2>&1 | grep -v '^USDT' | tee "$out/compile.txt"
 }
 
+# a whole deblur run (decoding, restore path, encoding) on a generated 720p clip: the machine has no
+# PyAV, so the wheel carried in .gpu/wheels is installed into .gpurun/site first (here, once:
+# pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux_2_28_x86_64
+# "av>=17.1,<20" -d .gpu/wheels, 35 MB)
+runs() {
+    {
+        if ! python3 -c 'import av' 2>/dev/null; then
+            wheel=$(find .gpu/wheels -name 'av-*.whl' 2>/dev/null | head -1)
+            if [[ -z $wheel ]]; then
+                echo "run: no PyAV here and no wheel in .gpu/wheels"
+                return
+            fi
+            python3 -m pip install -q --no-deps --no-index --target .gpurun/site "$wheel"
+            export PYTHONPATH=$PWD/.gpurun/site:$PYTHONPATH
+        fi
+        within 240 python3 benchmarks/bench_run.py --model dstnet --device cuda --precision bf16 \
+            --size 1280x720 --frames 240 --variants default pageable no-scene-cuts batch4
+    } 2>&1 | grep -v '^USDT' | tee "$out/run.txt"
+}
+
 train() {
     model=${1:?which model}
     shift
@@ -173,8 +194,9 @@ bench)
 train) train "$@" ;;
 speed) speed ;;
 compile) compiled ;;
+run) runs ;;
 *)
-    echo "unknown job $job: speed, bench, compile or train" >&2
+    echo "unknown job $job: speed, bench, compile, run or train" >&2
     exit 2
     ;;
 esac

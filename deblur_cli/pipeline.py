@@ -63,13 +63,24 @@ class RunResult:
         return (self.frames - self.resumed) / self.seconds if self.seconds > 0 else 0.0
 
 
+def uploaded(image: np.ndarray, device: torch.device) -> torch.Tensor:
+    """`image` as a tensor on `device`, the copy queued behind the device's work. To a CUDA device it goes
+    through page-locked (pinned) host memory: from pageable memory the CUDA driver may stage the copy in
+    stream order, so that the decoding thread would wait for each window's model to end before it could
+    upload the next frame (`benchmarks/bench_run.py --variant pageable` measures the difference)."""
+    t = torch.from_numpy(image)
+    if torch.device(device).type == "cuda":
+        t = t.pin_memory()  # a host copy; the allocator keeps the block until the upload has read it
+    return t.to(device, non_blocking=True)
+
+
 def to_tensor(frame: Frame, device: torch.device) -> torch.Tensor:
     """(H, W, 3) uint8/uint16 → contiguous (3, H, W) float32 in [0, 1] on `device`."""
     image = frame.image
     scale = 1 / 255 if image.dtype == np.uint8 else 1 / 65535
     if image.dtype == np.uint16:  # torch's uint16 support is partial: convert in NumPy
         image = image.astype(np.float32)
-    t = torch.from_numpy(image).to(device, non_blocking=True).permute(2, 0, 1)
+    t = uploaded(image, device).permute(2, 0, 1)
     # one strided pass converts and makes planes contiguous, so stacking windows is a plain copy
     return t.to(torch.float32, memory_format=torch.contiguous_format).mul_(scale)
 
@@ -80,7 +91,7 @@ def to_compact_tensor(frame: Frame, device: torch.device) -> torch.Tensor:
     `to_tensor` gives them where torch cannot hold uint16 there (`stream.holds_uint16`)."""
     if frame.image.dtype == np.uint16 and not holds_uint16(torch.device(device)):
         return to_tensor(frame, device)
-    return torch.from_numpy(frame.image).to(device, non_blocking=True).permute(2, 0, 1).contiguous()
+    return uploaded(frame.image, device).permute(2, 0, 1).contiguous()
 
 
 def to_image(frame: torch.Tensor, bit_depth: int) -> np.ndarray:

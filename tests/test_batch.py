@@ -264,6 +264,17 @@ def test_run_reads_frames_ahead_as_uint8_or_uint16_and_converts_them_as_before()
     assert as_float.max() == 1 and as_float.min() == 0
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="uploads to a CUDA device go through pinned memory")
+def test_frames_reach_a_cuda_device_whole_through_pinned_memory():
+    from deblur_cli.pipeline import uploaded
+
+    image = np.random.default_rng(0).integers(0, 256, (36, 64, 3), dtype=np.uint8)
+    on_gpu = uploaded(image, torch.device("cuda"))
+    image[:] = 0  # the host copy may change as soon as uploaded returns
+    assert on_gpu.device.type == "cuda" and on_gpu.sum().item() > 0
+    assert torch.equal(on_gpu.cpu(), torch.from_numpy(np.random.default_rng(0).integers(0, 256, (36, 64, 3), dtype=np.uint8)))
+
+
 def test_run_reports_what_out_of_memory_retries_changed(tmp_path, monkeypatch):
     class Small(BatchingRestorer):
         """Runs out of memory on several windows at once, and on tiles over 96x96."""

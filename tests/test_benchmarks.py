@@ -155,6 +155,13 @@ def test_the_scene_cut_benchmark_times_the_thumbnails_and_the_measures_per_windo
     assert "2 windows of 4 frames at 128x72, one thread" in out and "ms per new frame" in out, out
 
 
+def test_the_run_benchmark_times_whole_runs_of_a_generated_clip():
+    out = _bench("bench_run.py", "--model", "dstnet-s", "--size", "64x48", "--frames", "8", "--device", "cpu",
+                 "--precision", "fp32", "--variants", "default", "pageable")  # fmt: skip
+    assert out.startswith("dstnet-s (random weights), 64x48, 8 frames of H.264"), out
+    assert "\ndefault: 8 frames, " in out and "\npageable: 8 frames, " in out and "torch.float32" in out, out
+
+
 def test_the_startup_benchmark_times_a_whole_run_and_the_weights_loading():
     out = _bench("bench_startup.py", "--models", "dstnet-s", "--repeat", "1")
     assert out.startswith("dstnet-s: deblur run of one 64x48 frame ") and "loading the weights" in out, out
