@@ -130,7 +130,7 @@ runs() {
                 echo "run: no PyAV here and no wheel in .gpu/wheels"
                 return
             fi
-            python3 -m pip install -q --no-deps --no-index --target .gpurun/site "$wheel"
+            python3 -m zipfile -e "$wheel" .gpurun/site  # a wheel is a zip of what site-packages holds
             export PYTHONPATH=$PWD/.gpurun/site:$PYTHONPATH
         fi
         within 240 python3 benchmarks/bench_run.py --model dstnet --device cuda --precision bf16 \
