@@ -64,10 +64,11 @@ class RunResult:
 
 
 def uploaded(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    """`image` as a tensor on `device`, the copy queued behind the device's work. To a CUDA device it goes
-    through page-locked (pinned) host memory: from pageable memory the CUDA driver may stage the copy in
-    stream order, so that the decoding thread would wait for each window's model to end before it could
-    upload the next frame (`benchmarks/bench_run.py --variant pageable` measures the difference)."""
+    """`image` as a tensor on `device` (on the CPU, the array's own memory). To a CUDA device it goes
+    through page-locked (pinned) host memory, the copy queued behind the device's work: from pageable
+    memory the CUDA driver may stage the copy in stream order, so that the decoding thread would wait for
+    each window's model to end before it could upload the next frame (`benchmarks/bench_run.py`'s
+    `pageable` variant measures the difference)."""
     t = torch.from_numpy(image)
     if torch.device(device).type == "cuda":
         t = t.pin_memory()  # a host copy; the allocator keeps the block until the upload has read it
