@@ -71,7 +71,10 @@ def uploaded(image: np.ndarray, device: torch.device) -> torch.Tensor:
     `pageable` variant measures the difference)."""
     t = torch.from_numpy(image)
     if torch.device(device).type == "cuda":
-        t = t.pin_memory()  # a host copy; the allocator keeps the block until the upload has read it
+        try:
+            t = t.pin_memory()  # a host copy; the allocator keeps the block until the upload has read it
+        except RuntimeError:  # no page-locked memory to be had: from pageable memory, as before
+            pass
     return t.to(device, non_blocking=True)
 
 
