@@ -58,3 +58,18 @@ def restore_windows(restorer: Restorer, frames: torch.Tensor) -> torch.Tensor:
 
 ProgressFn = Callable[[int, int], None]
 """Called as progress(done, total) by long loops (sampler steps, frames); total may be 0 if unknown."""
+
+
+def said_once(warn: Callable[[str], None] | None) -> Callable[[str], None] | None:
+    """`warn`, saying each line once: the Compiled parts of one model fail alike, and `deblur bench`
+    builds each model once per row."""
+    if warn is None:
+        return None
+    said: set[str] = set()
+
+    def once(line: str) -> None:
+        if line not in said:
+            said.add(line)
+            warn(line)
+
+    return once

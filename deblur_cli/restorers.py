@@ -13,8 +13,8 @@ from deblur_cli.devices import precision_warning, resolve_device, resolve_dtype,
 from deblur_cli.diffusion import DiffusionConfig, sample
 from deblur_cli.errors import UsageError
 from deblur_cli.model_specs import model_spec
-from deblur_cli.models.compiling import Compiled, said_once
-from deblur_cli.restorer import ProgressFn, Restorer
+from deblur_cli.models.compiling import Compiled
+from deblur_cli.restorer import ProgressFn, Restorer, said_once
 from deblur_cli.tiles import Region, TileGrid, blend_tiles
 
 if TYPE_CHECKING:

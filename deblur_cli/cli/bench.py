@@ -183,6 +183,7 @@ def bench(
     from deblur_cli.metrics.lpips import applicable as lpips_applicable
     from deblur_cli.metrics.lpips import load_lpips, lpips_clip
     from deblur_cli.plot import shows_figures, write_plot
+    from deblur_cli.restorer import said_once
 
     torch_device = resolve_device(device)
     cpu = torch_device.type == "cpu"
@@ -263,12 +264,7 @@ def bench(
         else:
             notes.append("ColorVideoVDP left out: the cvvdp package is not installed")
 
-    warned: set[str] = set()  # each model is built once per row: each warning is said once
-
-    def warn_once(message: str) -> None:
-        if message not in warned:
-            warned.add(message)
-            warn(message)
+    warn_once = said_once(warn)  # each model is built once per row: each warning is said once
 
     contenders = [
         BenchModel(

@@ -64,17 +64,3 @@ def _reason(error: Exception) -> str:
     """The first line of what the backend raised (torch.compile wraps it), or its type."""
     cause = getattr(error, "inner_exception", None) or error
     return str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-
-
-def said_once(warn: Callable[[str], None] | None) -> Callable[[str], None] | None:
-    """`warn`, saying each line once: the Compiled parts of one model fail alike."""
-    if warn is None:
-        return None
-    said: set[str] = set()
-
-    def once(line: str) -> None:
-        if line not in said:
-            said.add(line)
-            warn(line)
-
-    return once
