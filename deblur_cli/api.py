@@ -149,8 +149,6 @@ def load(
             _integer(option, value, least)
     if seed is not None:
         _integer("seed", seed, 0)
-    if not 1 <= steps <= 1000:
-        raise UsageError(f"steps must be between 1 and 1000, got {steps}")
     if isinstance(eta, bool) or not isinstance(eta, (int, float, np.integer, np.floating)) or not eta >= 0:
         raise UsageError(f"eta must be a number >= 0, got {eta!r}")
     name = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
@@ -255,12 +253,15 @@ class _Kind:
         if self.is_torch:
             t = frame
         else:
-            image = np.ascontiguousarray(frame.transpose(2, 0, 1))
+            image = np.ascontiguousarray(frame)
             if not image.flags.writeable:  # torch takes NumPy's memory as writable
                 image = image.copy()
-            t = torch.from_numpy(image.astype(np.float32) if self.dtype == np.uint16 else image)
-            if self.dtype == np.uint16:  # in torch, as deblur run scales 16-bit frames (stream.as_float)
-                return t.mul_(1 / 65535)
+            if not self.is_float:  # uint8, uint16: as deblur run takes its decoded frames
+                from deblur_cli.pipeline import to_compact_tensor
+                from deblur_cli.video_io import Frame
+
+                return to_compact_tensor(Frame(image=image, pts=None, index=index), torch.device("cpu"))
+            t = torch.from_numpy(image).permute(2, 0, 1)
         if not self.is_float:
             return t
         t = t.to(torch.float32)
