@@ -21,3 +21,14 @@ def dstnet_file(tmp_path):
     path = tmp_path / "tiny-dstnet.safetensors"
     save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), path)
     return path
+
+
+@pytest.fixture
+def identity(monkeypatch):
+    """`deblur run` builds this restorer (tests/restorers.py) whatever --model says."""
+    import deblur_cli.restorers as restorers_module
+    from tests.restorers import IdentityRestorer
+
+    restorer = IdentityRestorer()
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: restorer)
+    return restorer

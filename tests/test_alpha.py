@@ -14,7 +14,6 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import deblur_cli.pipeline as pipeline
-import deblur_cli.restorers as restorers_module
 from deblur_cli.cli import app
 from deblur_cli.pipeline import deblur_video
 from deblur_cli.video_io import EncodeOptions, open_source
@@ -22,18 +21,11 @@ from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.info import carries_alpha
 from deblur_cli.windows import WindowOptions
 from tests import media
-from tests.restorers import IdentityRestorer, MixingRestorer
+from tests.restorers import MixingRestorer
 
 runner = CliRunner()
 SIZE = (48, 32)
 FRAMES = 9
-
-
-@pytest.fixture
-def identity(monkeypatch):
-    restorer = IdentityRestorer()
-    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: restorer)
-    return restorer
 
 
 def deblur(*args) -> dict:

@@ -28,14 +28,6 @@ from tests.restorers import FailingRestorer, IdentityRestorer, MixingRestorer
 runner = CliRunner()
 
 
-@pytest.fixture
-def identity(monkeypatch):
-    """`deblur run` builds this restorer whatever --model says."""
-    restorer = IdentityRestorer()
-    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: restorer)
-    return restorer
-
-
 def deblur(*args: str):
     return runner.invoke(app, ["run", *map(str, args)])
 

@@ -11,12 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from deblur_cli.cli import app
-import deblur_cli.restorers as restorers_module
 from deblur_cli.errors import InputError
 from deblur_cli.span import Span, parse_time
 from deblur_cli.video_io import EncodeOptions, describe, open_sink, open_source
 from tests import media
-from tests.restorers import IdentityRestorer
 
 runner = CliRunner()
 
@@ -204,13 +202,6 @@ def test_subtitles_on_screen_in_the_span_are_trimmed_to_it(tmp_path, name):
     # a span inside the second cue keeps just it, cut to the span
     cues = cut(Span(2.0, 2.5), tmp_path / ("inside" + source.suffix))
     assert [(a, b) for a, b, _ in cues] == [(0.0, 0.5)] and "second cue" in cues[0][2]
-
-
-@pytest.fixture
-def identity(monkeypatch):
-    restorer = IdentityRestorer()
-    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: restorer)
-    return restorer
 
 
 def test_run_restores_only_the_span(tmp_path, identity):

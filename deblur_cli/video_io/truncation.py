@@ -15,6 +15,7 @@ import av
 
 from deblur_cli.errors import InputError
 from deblur_cli.video_io.containers import open_input
+from deblur_cli.video_io.flv import stated_file_size
 from deblur_cli.video_io.streams import CONSTANT_RATE_CONTAINERS, frame_rate, reason, stream_duration, video_stream
 
 TAIL_SECONDS = 5.0  # how much of a video's end is demuxed, before a run and by `deblur info`, to find a cut (tail_cut)
@@ -117,11 +118,12 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
     file), found without decoding: a seek to the stream's last TAIL_SECONDS, whose packets are demuxed
     and their end held against the stated end, as a whole read does (check_complete), and where they
     fall short and the container counts its packets (MP4, MOV), every packet counted, since a whole read
-    takes the count reached as complete. Where they fall short, the first frame is decoded, for the
-    times to count from it as --end does. None where they reach the end, the container states no duration
-    (FLV, NUT), or the file cannot be read (VideoFileSource says why). A cut MPEG-TS or MPEG-PS file is not
-    found (FFmpeg estimates its duration from what is left), nor damage in the middle of a file, which only
-    decoding finds."""
+    takes the count reached as complete. An FLV file is cut where it is smaller than the size its
+    onMetaData states (FFmpeg measures its duration from what is left). Where they fall short, the first
+    frame is decoded, for the times to count from it as --end does. None where they reach the end, the
+    container states no duration (NUT; FLV without a stated size), or the file cannot be read
+    (VideoFileSource says why). A cut MPEG-TS or MPEG-PS file is not found (FFmpeg estimates its duration
+    from what is left), nor damage in the middle of a file, which only decoding finds."""
     path = Path(path)
     try:
         container = open_input(path)
@@ -133,9 +135,14 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         except InputError:
             return None
         stated = _stated_end(stream)
-        if stated is None or not stream.time_base:
+        # an FLV file's duration is measured from what is left of it; its header's file size says it was cut
+        size_short = container.format.name == "flv" and (stated_file_size(path) or 0) > os.path.getsize(path)
+        if stated is None and size_short and container.duration:
+            stated = float(((container.start_time or 0) + container.duration) / av.time_base)
+        if not stream.time_base or (stated is None and not size_short):
             return None
-        since = max(stated - TAIL_SECONDS, float((stream.start_time or 0) * stream.time_base))
+        start = float((stream.start_time or 0) * stream.time_base)
+        since = start if stated is None else max(stated - TAIL_SECONDS, start)
         end, timed, corrupt = None, False, None
         try:  # any packet, not only a keyframe: a clip that starts mid-GOP has none before its start
             container.seek(int(since / stream.time_base), stream=stream, backward=True, any_frame=True)
@@ -149,7 +156,7 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         except av.FFmpegError as e:  # the demuxer gives up in the last seconds: what comes before them is whole
             corrupt = reason(e)
         # asked before the container closes, which frees the stream
-        short = corrupt is not None or end is None or _falls_short(stream, end, stated, timed=timed)
+        short = size_short or corrupt is not None or end is None or _falls_short(stream, end, stated, timed=timed)
         if short and corrupt is None and (end is None or stream.frames):
             # the whole stream demuxed: where its packets stop, where the tail had none (the seek landed on
             # bytes the cut took), and how many, against its index's count (a whole read takes that as whole)
@@ -165,11 +172,12 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         return Cut(
             f"the video stream is corrupt before its end ({corrupt})", since - first, damaged_hint(since - first)
         )
+    length = "" if stated is None else f" of {stated - first:.2f} s"  # an FLV file may state only its size
     if end is None:  # the index lists packets, and the file ends before any of them
-        problem = f"the video stream ends early: none of its packets of {stated - first:.2f} s is there"
+        problem = f"the video stream ends early: none of its packets{length} is there"
         return Cut(problem + " (truncated file)", None, _DAMAGED_HINT)
     played = float(end) - first
-    problem = f"the video stream ends early: its packets stop at {played:.2f} s of {stated - first:.2f} s"
+    problem = f"the video stream ends early: its packets stop at {played:.2f} s{length}"
     return Cut(problem + " (truncated or damaged file)", played, damaged_hint(played))
 
 

@@ -1,0 +1,119 @@
+"""An FLV file's stated size (video_io.flv), and a cut FLV file refused before a run as other cut files are."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+
+import pytest
+
+from deblur_cli.video_io.flv import stated_file_size
+from deblur_cli.video_io.truncation import tail_cut
+from tests import media
+from tests.test_cli_run import deblur
+
+
+def _amf_string(text: str, width: int = 2) -> bytes:
+    data = text.encode()
+    return len(data).to_bytes(width, "big") + data
+
+
+def _flv(metadata: bytes, *, ecma: bool = True) -> bytes:
+    """An FLV header and one script tag: onMetaData holding `metadata` (AMF0 name/value pairs)."""
+    body = b"\x02" + _amf_string("onMetaData") + (b"\x08" + (3).to_bytes(4, "big") if ecma else b"\x03")
+    body += metadata + b"\x00\x00\x09"
+    tag = bytes([18]) + len(body).to_bytes(3, "big") + bytes(7) + body
+    return b"FLV\x01\x05" + (9).to_bytes(4, "big") + bytes(4) + tag + (len(tag)).to_bytes(4, "big")
+
+
+def _number(name: str, value: float) -> bytes:
+    return _amf_string(name) + b"\x00" + struct.pack(">d", value)
+
+
+def test_the_size_an_ffmpeg_flv_states_is_its_own(tmp_path):
+    path = media.make_video(tmp_path / "a.flv", frames=10, codec="libx264", audio="aac")
+    assert stated_file_size(path) == path.stat().st_size
+    assert stated_file_size(media.truncate(path, 0.5)) == path.stat().st_size  # the header is at the front
+
+
+def test_the_size_is_found_past_every_kind_of_value_before_it(tmp_path):
+    nested = (
+        _amf_string("keyframes") + b"\x03"  # an object holding strict arrays, as a keyframe index is
+        + _amf_string("times") + b"\x0a" + (2).to_bytes(4, "big") + b"\x00" + struct.pack(">d", 0.0) * 1
+        + b"\x00" + struct.pack(">d", 1.0)
+        + _amf_string("note") + b"\x0c" + _amf_string("long", width=4)
+        + b"\x00\x00\x09"
+    )  # fmt: skip
+    values = (
+        _amf_string("stereo") + b"\x01\x01"
+        + _amf_string("encoder") + b"\x02" + _amf_string("Lavf")
+        + _amf_string("created") + b"\x0b" + struct.pack(">d", 1e12) + b"\x00\x00"
+        + _amf_string("empty") + b"\x05"
+        + nested
+        + _number("filesize", 123456.0)
+    )  # fmt: skip
+    for ecma in (True, False):
+        (tmp_path / "m.flv").write_bytes(_flv(values, ecma=ecma))
+        assert stated_file_size(tmp_path / "m.flv") == 123456
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"FLV",
+        b"not an flv file at all, but long enough",
+        _flv(_number("duration", 2.0)),  # no filesize
+        _flv(_number("filesize", 0.0)),  # a muxer that could not seek back to fill it in
+        _flv(_number("filesize", float("nan"))),
+        _flv(_number("filesize", -5.0)),
+        _flv(_amf_string("filesize") + b"\x02" + _amf_string("12")),  # not a number
+        _flv(_amf_string("x") + b"\x11" + _number("filesize", 10.0)),  # a type AMF0 does not have
+        _flv(_number("filesize", 99.0))[:40],  # the tag cut inside the number
+    ],
+)
+def test_no_size_where_the_file_states_none(tmp_path, data):
+    (tmp_path / "x.flv").write_bytes(data)
+    assert stated_file_size(tmp_path / "x.flv") is None
+
+
+def test_a_cut_flv_is_refused_before_a_run_and_its_hint_restores_the_part_before(tmp_path, identity):
+    """It was restored up to the cut, exit 0, no warning: FFmpeg measures the length of an FLV file from
+    what is left of it, so the packets reached it. The size onMetaData states tells."""
+    whole = media.make_video(tmp_path / "a.flv", frames=40, codec="libx264", audio="aac", gop=5)
+    cut = media.truncate(whole, 0.6, tmp_path / "cut.flv")
+    found = tail_cut(cut)
+    assert found is not None and found.problem.startswith("the video stream ends early: its packets stop at")
+    # the length is the file's, which AAC's last frame makes a little longer than 1.6 s of video
+    assert re.search(r" of 1\.6\d s \(truncated or damaged file\)$", found.problem) and 0.3 < found.end < 1.3
+    refused = deblur(cut, "-o", tmp_path / "out.mkv")
+    assert refused.exit_code == 1 and "cut.flv: the video stream ends early" in refused.stderr, refused.output
+    assert identity.calls == [] and not (tmp_path / "out.mkv").exists()
+    until = refused.stderr.split("--end ")[1].split()[0]
+    follow = deblur(cut, "-o", tmp_path / "out.mkv", "--end", until, "--json")
+    assert follow.exit_code == 0, follow.output
+    assert 5 < json.loads(follow.stdout)["frames"] < 40
+    assert tail_cut(whole) is None
+    assert deblur(whole, "-o", tmp_path / "whole.mkv", "-q").exit_code == 0
+
+
+def test_a_whole_flv_whose_audio_outlasts_its_video_is_not_cut(tmp_path, identity):
+    """Its stated duration is the audio's; its size is whole."""
+    path = media.make_video(tmp_path / "a.flv", frames=10, codec="libx264", audio="aac", audio_seconds=2.0)
+    assert tail_cut(path) is None
+    result = deblur(path, "-o", tmp_path / "out.mkv", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["frames"] == 10, result.output
+
+
+def test_a_cut_flv_that_states_its_size_but_no_duration(tmp_path):
+    """The problem then names no length; the hint still gives the --end before the cut."""
+    whole = media.make_video(tmp_path / "a.flv", frames=40, codec="libx264", gop=5)
+    data = whole.read_bytes()
+    key = _amf_string("duration")
+    assert data.count(key) == 1
+    (tmp_path / "cut.flv").write_bytes(data.replace(key, _amf_string("duratioN"))[: int(len(data) * 0.6)])
+    found = tail_cut(tmp_path / "cut.flv")
+    assert found is not None, "not found"
+    assert found.problem.startswith("the video stream ends early: its packets stop at ")
+    assert " of " not in found.problem and "--end" in found.hint
