@@ -20,6 +20,7 @@ from deblur_cli.video_io.streams import CONSTANT_RATE_CONTAINERS, frame_rate, re
 
 TAIL_SECONDS = 5.0  # how much of a video's end is demuxed, before a run and by `deblur info`, to find a cut (tail_cut)
 _DAMAGED_HINT = "re-copy the file, or cut it before the damaged part"
+_TS_TAIL_BYTES = 4096  # how much of a transport stream's end is read for its last packets (_ends_inside_a_packet)
 
 
 def damaged_hint(end: float | None, start: float = 0.0) -> str:
@@ -119,11 +120,12 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
     and their end held against the stated end, as a whole read does (check_complete), and where they
     fall short and the container counts its packets (MP4, MOV), every packet counted, since a whole read
     takes the count reached as complete. An FLV file is cut where it is smaller than the size its
-    onMetaData states (FFmpeg measures its duration from what is left). Where they fall short, the first
-    frame is decoded, for the times to count from it as --end does. None where they reach the end, the
-    container states no duration (NUT; FLV without a stated size), or the file cannot be read
-    (VideoFileSource says why). A cut MPEG-TS or MPEG-PS file is not found (FFmpeg estimates its duration
-    from what is left), nor damage in the middle of a file, which only decoding finds."""
+    onMetaData states, an MPEG-TS file where it ends inside a packet (FFmpeg measures the duration of both
+    from what is left). Where they fall short, the first frame is decoded, for the times to count from it
+    as --end does. None where they reach the end, the container states no duration (NUT; FLV without a
+    stated size), or the file cannot be read (VideoFileSource says why). A cut MPEG-PS file is not found,
+    nor an MPEG-TS file cut at a packet's end, nor damage in the middle of a file, which only decoding
+    finds."""
     path = Path(path)
     try:
         container = open_input(path)
@@ -135,8 +137,11 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         except InputError:
             return None
         stated = _stated_end(stream)
-        # an FLV file's duration is measured from what is left of it; its header's file size says it was cut
+        # FFmpeg measures the length of FLV and MPEG-TS files from what is left of them: the file's own
+        # layout says it was cut, an FLV file's by the size its header states, a transport stream's by
+        # ending inside one of its fixed-size packets
         size_short = container.format.name == "flv" and (stated_file_size(path) or 0) > os.path.getsize(path)
+        mid_packet = container.format.name == "mpegts" and _ends_inside_a_packet(path)
         if stated is None and size_short and container.duration:
             stated = float(((container.start_time or 0) + container.duration) / av.time_base)
         if not stream.time_base or (stated is None and not size_short):
@@ -156,7 +161,8 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         except av.FFmpegError as e:  # the demuxer gives up in the last seconds: what comes before them is whole
             corrupt = reason(e)
         # asked before the container closes, which frees the stream
-        short = size_short or corrupt is not None or end is None or _falls_short(stream, end, stated, timed=timed)
+        short = size_short or mid_packet or corrupt is not None or end is None
+        short = short or _falls_short(stream, end, stated, timed=timed)
         if short and corrupt is None and (end is None or stream.frames):
             # the whole stream demuxed: where its packets stop, where the tail had none (the seek landed on
             # bytes the cut took), and how many, against its index's count (a whole read takes that as whole)
@@ -172,13 +178,50 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         return Cut(
             f"the video stream is corrupt before its end ({corrupt})", since - first, damaged_hint(since - first)
         )
-    length = "" if stated is None else f" of {stated - first:.2f} s"  # an FLV file may state only its size
+    # a length measured from what is left says nothing (a transport stream's; an FLV file may state only its size)
+    length = "" if stated is None or mid_packet else f" of {stated - first:.2f} s"
     if end is None:  # the index lists packets, and the file ends before any of them
         problem = f"the video stream ends early: none of its packets{length} is there"
         return Cut(problem + " (truncated file)", None, _DAMAGED_HINT)
     played = float(end) - first
     problem = f"the video stream ends early: its packets stop at {played:.2f} s{length}"
+    if mid_packet:
+        problem += ", where the file breaks off inside a transport packet (truncated file)"
+        return Cut(problem, played, damaged_hint(played))
     return Cut(problem + " (truncated or damaged file)", played, damaged_hint(played))
+
+
+def _ends_inside_a_packet(path: Path) -> bool:
+    """Whether an MPEG transport stream file ends inside a packet (a copy cut short at any byte): after its
+    last whole packet of 188 bytes (204 with error correction, 192 in M2TS, whose 4-byte time stamp comes
+    before the sync byte) come fewer bytes than a packet that are not padding. The last packets are found
+    by three sync bytes a packet apart; where none are in the last few kilobytes, or more than a packet's
+    bytes follow them (junk, long padding), it says no: a whole file is never refused on a guess."""
+    try:
+        with open(path, "rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            file.seek(max(size - _TS_TAIL_BYTES, 0))
+            tail = file.read()
+    except OSError:
+        return False
+    partial = False
+    for packet, sync in ((188, 0), (192, 4), (204, 0)):
+        last = next(  # where the last packet begins that follows two others
+            (
+                i - sync
+                for i in range(len(tail) - 1, 2 * packet - 1, -1)
+                if tail[i] == tail[i - packet] == tail[i - 2 * packet] == 0x47
+            ),
+            None,
+        )
+        if last is None:
+            continue
+        whole_end = last + packet if last + packet <= len(tail) else last
+        left = tail[whole_end:]
+        if not left or set(left) <= {0x00} or set(left) <= {0xFF}:  # whole, or padded after its last packet
+            return False
+        partial = partial or len(left) < packet
+    return partial
 
 
 def _first_frame_time(path: Path, index: int) -> float:

@@ -1,4 +1,6 @@
-"""An FLV file's stated size (video_io.flv), and a cut FLV file refused before a run as other cut files are."""
+"""FLV and MPEG-TS files cut short, which FFmpeg measures from what is left of them: an FLV file by the size its
+header states (video_io.flv), a transport stream by ending inside a packet; refused before a run as other cut
+files are (tests/test_cli_run.py), with the --end that restores the part before the cut."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import struct
 import pytest
 
 from deblur_cli.video_io.flv import stated_file_size
-from deblur_cli.video_io.truncation import tail_cut
+from deblur_cli.video_io.truncation import _ends_inside_a_packet, tail_cut
 from tests import media
 from tests.test_cli_run import deblur
 
@@ -117,3 +119,45 @@ def test_a_cut_flv_that_states_its_size_but_no_duration(tmp_path):
     assert found is not None, "not found"
     assert found.problem.startswith("the video stream ends early: its packets stop at ")
     assert " of " not in found.problem and "--end" in found.hint
+
+
+def _transport_stream(path, **options):
+    return media.make_video(path, frames=40, codec="libx264", audio="aac", gop=5, **options)
+
+
+def test_a_transport_stream_that_breaks_off_inside_a_packet_is_cut(tmp_path):
+    whole = _transport_stream(tmp_path / "a.ts")
+    m2ts = _transport_stream(tmp_path / "b.m2ts")  # 192-byte packets, the sync byte after a time stamp
+    for path, packet in ((whole, 188), (m2ts, 192)):
+        data = path.read_bytes()
+        assert len(data) % packet == 0 and not _ends_inside_a_packet(path)
+        for cut in (1, 100, packet - 1, packet + 7, len(data) // 3):
+            (tmp_path / "x.ts").write_bytes(data[:-cut])
+            assert _ends_inside_a_packet(tmp_path / "x.ts") == (cut % packet != 0), (path.name, cut)
+        # never refused on a guess: junk before the first packet, padding after the last, junk longer than a packet
+        for kept in (b"junk" + data, data + bytes(500), data + b"\xff" * 100, data + b"x" * 300, data[:300]):
+            (tmp_path / "x.ts").write_bytes(kept)
+            assert not _ends_inside_a_packet(tmp_path / "x.ts")
+
+
+def test_a_cut_transport_stream_is_refused_before_a_run_and_its_hint_restores_the_part_before(tmp_path, identity):
+    """It was restored up to the cut, exit 0, no warning: FFmpeg estimates a transport stream's length from
+    what is left of it."""
+    whole = _transport_stream(tmp_path / "a.ts")
+    cut = media.truncate(whole, 0.6, tmp_path / "cut.ts")
+    found = tail_cut(cut)
+    assert found is not None and 0.3 < found.end < 1.3, found
+    assert re.fullmatch(
+        r"the video stream ends early: its packets stop at \d\.\d\d s, where the file breaks off inside a "
+        r"transport packet \(truncated file\)",
+        found.problem,
+    )
+    refused = deblur(cut, "-o", tmp_path / "out.mkv")
+    assert refused.exit_code == 1 and "cut.ts: the video stream ends early" in refused.stderr, refused.output
+    assert identity.calls == [] and not (tmp_path / "out.mkv").exists()
+    until = refused.stderr.split("--end ")[1].split()[0]
+    follow = deblur(cut, "-o", tmp_path / "out.mkv", "--end", until, "--json")
+    assert follow.exit_code == 0, follow.output
+    assert 5 < json.loads(follow.stdout)["frames"] < 40
+    assert tail_cut(whole) is None
+    assert deblur(whole, "-o", tmp_path / "whole.mkv", "-q").exit_code == 0
