@@ -38,6 +38,7 @@ from deblur_cli.restorer import Restorer
 from deblur_cli.stream import as_float, check_windows, restore_stream
 from deblur_cli.transfer import model_curve
 from deblur_cli.video_io import Frame, VideoInfo, check_not_cut, open_source
+from deblur_cli.video_io.images import list_images
 from deblur_cli.video_io.png_sequence import PngSequenceSink
 from deblur_cli.video_io.work_folder import normalized
 from deblur_cli.windows import WindowOptions
@@ -251,16 +252,37 @@ def score_results(
             for _ in inputs:
                 frame = next(frames, None)
                 if frame is None:
-                    raise InputError(f"{pair.name}: {results} has fewer frames than {pair.blurred}", hint=_ONE_EACH)
+                    raise _counted_wrong(pair, results, "fewer", _ONE_EACH)
                 yield as_float(frame)
             if max_frames is None and next(frames, None) is not None:
-                raise InputError(f"{pair.name}: {results} has more frames than {pair.blurred}", hint=_ONE_EACH)
+                raise _counted_wrong(pair, results, "more", _ONE_EACH)
 
     return _score(
         pair, restored, read_ahead=4,
         lpips=lpips, with_niqe=with_niqe, with_flicker=with_flicker, max_frames=max_frames,
         progress=progress, input_scores=input_scores,
     )  # fmt: skip
+
+
+def check_frame_names(pair: SequencePair, max_frames: int | None = None, results: Path | None = None) -> None:
+    """InputError, before any frame is decoded or restored, where a sequence's frames do not pair one for one:
+    its sharp frames with its blurred ones, or, given `results`, the frames restored elsewhere: one missing,
+    extra or named otherwise. Scoring finds the same, but only when it comes to that sequence, perhaps after
+    hours of a model's pass. Only folders of images are listed; videos are counted as they are read."""
+    other, kind, hint = (pair.sharp, "sharp", _GROUND_TRUTH) if results is None else (results, "restored", _ONE_EACH)
+    if not (pair.blurred.is_dir() and other.is_dir()):
+        return
+    blurred = [path.stem for path in list_images(pair.blurred)][:max_frames]
+    others = [path.stem for path in list_images(other)]
+    _check_names(pair.name, blurred, others, other, kind, max_frames, hint)
+    if len(others) < len(blurred):
+        raise _counted_wrong(pair, other, "fewer", hint)
+    if results is not None and max_frames is None and len(others) > len(blurred):
+        raise _counted_wrong(pair, other, "more", hint)
+
+
+def _counted_wrong(pair: SequencePair, other: Path, than: str, hint: str) -> InputError:
+    return InputError(f"{pair.name}: {other} has {than} frames than {pair.blurred}", hint=hint)
 
 
 _ONE_EACH = "results must hold one restored frame for each blurred frame, in order"
@@ -320,7 +342,7 @@ def _score(
             for blurred in blurred_frames:
                 sharp = next(sharp_frames, None)
                 if sharp is None:
-                    raise InputError(f"{pair.name}: {pair.sharp} has fewer frames than {pair.blurred}", hint=_GROUND_TRUTH)
+                    raise _counted_wrong(pair, pair.sharp, "fewer", _GROUND_TRUTH)
                 waiting.append((blurred, sharp))
                 yield blurred
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import av
@@ -191,6 +192,43 @@ def test_results_must_match_the_blurred_frames(tmp_path, count, size, message):
     (tmp_path / "r").rename(tmp_path / "all" / "a")
     result = runner.invoke(app, ["evaluate", str(data), "--results", str(tmp_path / "all"), "-q"])
     assert result.exit_code == 1 and message.split(",")[0] in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda r: (r / "b" / "000002.png").unlink(), "b: .* has fewer frames than"),
+        (lambda r: (r / "b" / "000001.png").unlink(), "b: blurred frame 000001 has no restored frame of its name"),
+        (lambda r: (r / "b" / "000001.png").rename(r / "b" / "000007.png"), "b: blurred frame 000001 has no restored"),
+        (lambda r: shutil.copy(r / "b" / "000000.png", r / "b" / "000003.png"), "b: .* has more frames than"),
+    ],
+)
+def test_results_that_do_not_pair_with_the_blurred_frames_are_refused_before_a_model_runs(
+    tmp_path, monkeypatch, change, message
+):
+    """Found by review: a frame missing from the last sequence's results was named only when that sequence
+    was scored, after every model had restored the whole dataset."""
+    restorer = IdentityRestorer()
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: restorer)
+    data = two_sequences(tmp_path / "d")
+    for k, seq in enumerate(("a", "b")):
+        frames_folder(tmp_path / "r" / seq, blurred_images(k))
+    change(tmp_path / "r")
+    result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet-s", "--results", str(tmp_path / "r"), "-q"])
+    assert result.exit_code == 1 and re.search(message, result.stderr), result.output
+    assert restorer.calls == []  # nothing restored
+    with pytest.raises(InputError, match=message):  # what score_results finds when it reads them
+        score_results(find_sequences(data)[1], tmp_path / "r" / "b")
+
+
+def test_a_dataset_whose_sharp_frames_do_not_pair_is_refused_before_a_model_runs(tmp_path, monkeypatch):
+    restorer = IdentityRestorer()
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: restorer)
+    data = two_sequences(tmp_path / "d")
+    (data / "b" / "sharp" / "000000.png").unlink()
+    result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet-s", "-q"])
+    assert result.exit_code == 1 and "b: blurred frame 000000 has no sharp frame" in result.stderr, result.output
+    assert restorer.calls == []
 
 
 def test_first_frames_only_with_frames(tmp_path):

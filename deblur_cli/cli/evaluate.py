@@ -183,7 +183,7 @@ def evaluate(
         _check_json_target(json_path)
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.devices import resolve_device
-    from deblur_cli.evaluate import EvaluationReport, evaluate_sequence, score_results
+    from deblur_cli.evaluate import EvaluationReport, check_frame_names, evaluate_sequence, score_results
     from deblur_cli.metrics.lpips import load_lpips
     from deblur_cli.pipeline import output_settings
 
@@ -191,6 +191,10 @@ def evaluate(
     asked = models or ([AUTO] if weights or not results else [])  # --results alone runs no model
     contenders = _contenders(asked, weights or [], torch_device, cache_dir)
     restored_elsewhere = _restored_elsewhere(results or [], pairs, [label for label, _, _ in contenders])
+    for pair in pairs:  # a frame missing found now, not after a model's pass
+        check_frame_names(pair, frames)
+        for _, found in restored_elsewhere:
+            check_frame_names(pair, frames, results=found[pair.name])
     several = len(contenders) + len(restored_elsewhere) > 1
     # every model's windows checked before any work, and LPIPS loaded once for all of them
     window_plans = {
