@@ -84,6 +84,47 @@ def test_ssim_matches_scikit_image_and_falls_with_noise(dtype):
         previous = ours
 
 
+@pytest.mark.parametrize("level", [16, 128, 200, 254, 255])
+def test_ssim_in_float32_of_flat_bright_8_bit_frames_matches_scikit_image(level):
+    """Found in review: E[x²] - E[x]² in float32 lost up to 5e-5 of SSIM on flat bright frames with
+    one-level noise (the fourth decimal of a table); the images are centred on their mean first."""
+    metrics = pytest.importorskip("skimage.metrics")
+    generator = np.random.default_rng(level)
+
+    def noisy(base):
+        steps = (generator.random(base.shape) < 0.5) * generator.choice([-1, 1], base.shape)
+        return np.clip(base.astype(int) + steps, 0, 255).astype(np.uint8)
+
+    reference = noisy(np.full((96, 128, 3), level, np.uint8))
+    output = noisy(reference)
+    theirs = metrics.structural_similarity(
+        output, reference, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255, channel_axis=2
+    )
+
+    def as_float32(frame):  # as evaluate reads an 8-bit file
+        return torch.from_numpy(frame).permute(2, 0, 1).float() * (1 / 255)
+
+    assert ssim(as_float32(output), as_float32(reference)).item() == pytest.approx(theirs, abs=1e-6)
+
+
+def test_metrics_refuse_numpy_frames_and_frames_on_another_scale():
+    """Found in review: NumPy frames (what Deblurrer.restore returns for NumPy input) raised AttributeError
+    from deep inside, and frames of 0..255 measured on a scale of 1 gave -20 dB without a word."""
+    from deblur_cli.metrics import to_8bit
+
+    frames = np.zeros((2, 16, 16, 3), np.uint8)
+    for call in (lambda: psnr(frames / 255, frames / 255), lambda: ssim(frames, frames), lambda: to_8bit(frames)):
+        with pytest.raises(TypeError, match=r"got ndarray; .*torch\.from_numpy\(frames\)\.permute\(0, 3, 1, 2\) / 255"):
+            call()
+    bright, brighter = torch.full((1, 3, 16, 16), 190.0), torch.full((1, 3, 16, 16), 200.0)
+    for metric in (psnr, ssim, temporal_error):
+        with pytest.raises(ValueError, match="values from 190 to 200, measured on a scale of 0 to 1"):
+            metric(bright.expand(2, 3, 16, 16), brighter.expand(2, 3, 16, 16))
+    assert psnr(bright, brighter, data_range=255).item() == pytest.approx(10 * math.log10(255**2 / 100))
+    slightly_over = torch.full((1, 3, 16, 16), 1.2)  # a model's overshoot is measured, not refused
+    assert psnr(slightly_over, torch.ones(1, 3, 16, 16)).item() == pytest.approx(10 * math.log10(1 / 0.04))
+
+
 def test_ssim_is_per_image():
     a = pattern(32, 32)
     stacked = ssim(torch.stack([a, a, 1 - a]), torch.stack([a, a, a]))

@@ -14,6 +14,6 @@ def psnr(output: torch.Tensor, reference: torch.Tensor, *, data_range: float = 1
     Returns a float64 tensor of the leading shape (...), one value per image; +inf where the images
     are identical.
     """
-    check_pair(output, reference)
+    check_pair(output, reference, data_range)
     mse = (output.double() - reference.double()).square().mean(dim=(-3, -2, -1))
     return 10 * torch.log10(data_range**2 / mse)
