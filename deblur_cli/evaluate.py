@@ -70,6 +70,7 @@ class SequenceScore:
     # each, the first frame 0 (as `deblur run --json` lists them); None where none were looked for
     # (--no-scene-cuts, frames restored elsewhere)
     scene_cuts: list[int] | None = None
+    exact_frames: int = 0  # restored frames equal to their sharp frames: an infinite PSNR, and so the mean's
 
     @property
     def fps(self) -> float:
@@ -85,7 +86,8 @@ class SequenceScore:
             return {metric: math.inf if value is None else float(value) for metric, value in values.items()}
 
         name, frames, seconds = data["name"], int(data["frames"]), float(data["seconds"])
-        return cls(name, frames, seconds, scores(data["input"]), scores(data["output"]), data.get("scene_cuts"))
+        input_scores, output_scores = scores(data["input"]), scores(data["output"])
+        return cls(name, frames, seconds, input_scores, output_scores, data.get("scene_cuts"), data.get("exact_frames", 0))
 
 
 @dataclass
@@ -470,4 +472,5 @@ class _Scores:
             return {metric: mean for metric, mean in found.items() if mean is not None}
 
         inputs = dict(self.known_input) if self.known_input is not None else means(self.input)
-        return SequenceScore(name, len(self.output["psnr"]), seconds, inputs, means(self.output))
+        exact = sum(math.isinf(value) for value in self.output["psnr"])
+        return SequenceScore(name, len(self.output["psnr"]), seconds, inputs, means(self.output), exact_frames=exact)

@@ -80,6 +80,24 @@ def test_results_equal_to_the_sharp_frames_score_an_infinite_psnr(tmp_path):
     assert table.exit_code == 0 and "inf" in table.stdout and "nan" not in table.stdout
 
 
+def test_an_infinite_psnr_says_how_many_frames_were_restored_exactly(tmp_path):
+    """Found in review: one exact frame made every mean infinite without a word, and nothing said how many."""
+    sharp = random_images(3, seed=1)
+    frames_folder(tmp_path / "seq" / "blur", random_images(3, seed=0))
+    frames_folder(tmp_path / "seq" / "sharp", sharp)
+    frames_folder(tmp_path / "out", [sharp[0], random_images(1, seed=2)[0], sharp[2]])
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "seq"), "--results", str(tmp_path / "out"),
+                                 "--json", str(tmp_path / "r.json"), "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (sequence,) = json.loads((tmp_path / "r.json").read_text())["sequences"]
+    assert sequence["output"]["psnr"] == "Infinity" and sequence["exact_frames"] == 2
+    assert "PSNR is infinite in 1 of 1 sequences, and so its means: 2 of 3 frames equal their sharp frames" in (
+        " ".join(result.stderr.split())
+    )
+    blurred = runner.invoke(app, ["evaluate", str(tmp_path / "seq"), "--results", str(tmp_path / "seq" / "blur"), "-q"])
+    assert blurred.exit_code == 0 and "PSNR is infinite" not in blurred.stderr, blurred.output
+
+
 def test_a_16_bit_dataset_is_scored_and_saved_at_16_bits(tmp_path, monkeypatch):
     """The blurred frames given back as results score as the input does, and --save's 16-bit PNGs score
     what the table said (restored frames were rounded to 8 bits, the rest read at 16)."""

@@ -330,6 +330,12 @@ def _coverage_notes(
     if with_flicker and any("flicker" not in report.metrics for report in reports):
         lines.append("FLICKER left out: it compares consecutive frames, and sequences here have one")
     for report in reports:
+        if exact := sum(s.exact_frames for s in report.sequences):
+            sequences = sum(s.exact_frames > 0 for s in report.sequences)
+            lines.append(
+                f"{report.model}: PSNR is infinite in {sequences} of {len(report.sequences)} sequences, and so its means: "
+                f"{exact} of {report.frames} frames equal their sharp frames"
+            )
         for metric in report.metrics:
             if having := report.partial(metric):
                 lines.append(
