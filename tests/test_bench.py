@@ -328,7 +328,7 @@ def test_cli_json_names_the_reference_and_the_start(stand_in_models, tmp_path):
     assert settings["reference"] == str(tmp_path / "sharp") and settings["start"] == 1.0
 
 
-FORMATS = {"sec_per_frame": "{:.4g}", "peak_memory_mib": "{:.0f}", "psnr": "{:.2f}", "ssim": "{:.4f}", "temporal": "{:.3f}"}
+FORMATS = {"peak_memory_mib": "{:.0f}", "psnr": "{:.2f}", "ssim": "{:.4f}", "temporal": "{:.3f}"}
 
 
 @pytest.mark.parametrize("columns", [60, 80])
@@ -348,6 +348,8 @@ def test_the_table_cuts_no_figure_on_a_narrow_terminal(stand_in_models, tmp_path
                 assert fmt.format(row[key]) in shown, (columns, key, row)
         if row["fps"] is not None:  # trailing zeros kept ("50.0" beside "29.4"), whole from 100 on
             assert ("{:.0f}" if row["fps"] >= 99.95 else "{:#.3g}").format(row["fps"]) in shown
+        if row["sec_per_frame"] is not None:  # the same, four digits, whole from 1000 on
+            assert ("{:.0f}" if row["sec_per_frame"] >= 999.95 else "{:#.4g}").format(row["sec_per_frame"]) in shown
     assert "dstnet-s-finetuned-gopro-epoch300.safetensors" in "".join(shown)  # folded, not cut
     assert "table needs" not in result.stderr
 
@@ -356,13 +358,18 @@ def test_the_table_names_units_repeats_and_precision(tmp_path):
     from deblur_cli.bench import BenchReport, BenchRow
     from deblur_cli.cli.bench import _print_table
 
-    rows = [BenchRow("input", psnr=25.0), BenchRow("dstnet-s", sec_per_frame=0.02, fps=50.0, psnr=26.0)]
+    rows = [
+        BenchRow("input", psnr=25.0),
+        BenchRow("dstnet-s", sec_per_frame=0.02, fps=50.0, psnr=26.0),
+        BenchRow("wtsa-s", sec_per_frame=3.930284, fps=0.2544, psnr=26.5),  # review: printed 3.93 under 3.097
+    ]
     rows[1].restorer = {"dtype": "torch.float32"}
     report = BenchReport("clip", 2, 64, 48, "cpu", "rss", rows, [], {"repeat": 3})
     with out.capture() as captured:
         _print_table(report)
     shown = captured.get()
     assert "PSNR" in shown and "dB ↑" in shown and " 50.0 " in shown
+    assert " 0.02000 " in shown and " 3.930 " in shown and " 0.254 " in shown  # trailing zeros kept
     assert "s/frame: the median of 3 timed runs, in float32; memory: rss" in " ".join(shown.split())
 
 

@@ -424,7 +424,7 @@ def _with_fps(metric, fps: float, output, reference) -> float:
 
 # The figure columns, (heading, BenchRow field, format): speed, then quality. Headings are split over two
 # lines so that no column is wider than its figures need; a table never cuts a figure (_print_table).
-SPEED = (("s/frame", "sec_per_frame", "{:.4g}"), ("fps", "fps", None), ("peak\nMiB", "peak_memory_mib", "{:.0f}"))
+SPEED = (("s/frame", "sec_per_frame", None), ("fps", "fps", None), ("peak\nMiB", "peak_memory_mib", "{:.0f}"))
 QUALITY = (
     ("PSNR\ndB ↑", "psnr", "{:.2f}"),
     ("SSIM\n↑", "ssim", "{:.4f}"),
@@ -463,7 +463,7 @@ def _table(report: BenchReport, figures: tuple, *, title: bool, caption: bool) -
         cells = [cell(row.steps, "{}"), cell(row.samples, "{}")]
         for _, name, fmt in figures:
             value = row.extra.get(name) if name in row.extra else getattr(row, name, None)
-            cells.append(_fps_text(value) if name == "fps" else cell(value, fmt))
+            cells.append(_SPEED_TEXT[name](value) if name in _SPEED_TEXT else cell(value, fmt))
         table.add_row(row.model, *cells)
     return table
 
@@ -481,3 +481,12 @@ def _fps_text(value: float | None) -> str:
     """Frames a second to three significant digits, trailing zeros kept ("50.0" beside "29.4"); whole
     numbers from 100 on."""
     return cell(value, "{:.0f}" if (value or 0) >= 99.95 else "{:#.3g}")
+
+
+def _seconds_text(value: float | None) -> str:
+    """Seconds a frame to four significant digits, trailing zeros kept ("3.930" beside "3.097", not
+    "3.93"); whole numbers from 1000 on."""
+    return cell(value, "{:.0f}" if (value or 0) >= 999.95 else "{:#.4g}")
+
+
+_SPEED_TEXT = {"fps": _fps_text, "sec_per_frame": _seconds_text}
