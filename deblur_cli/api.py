@@ -77,7 +77,10 @@ class Deblurrer:
         """Each of `frames`, restored, in order and lazily: (3, H, W) tensors or (H, W, 3) arrays, all of
         one kind and size. Frames are read up to two windows ahead of the frames that come out (where
         the stream ends decides how its last windows are cut), so a long video is never in memory whole."""
-        frames = iter(frames)
+        try:
+            frames = iter(frames)
+        except TypeError:
+            raise UsageError(f"restore_iter takes an iterable of frames, got {_described(frames)}") from None
         first = next(frames, None)
         if first is None:
             return

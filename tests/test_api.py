@@ -174,6 +174,8 @@ def test_a_frame_unlike_the_first_is_a_usage_error(model):
         list(model.restore_iter([np.zeros((16, 16, 3), np.uint8), torch.zeros(3, 16, 16, dtype=torch.uint8)]))
     with pytest.raises(UsageError, match="every frame must be like the first .*, got list"):
         list(model.restore_iter([np.zeros((16, 16, 3), np.uint8), [[0]]]))
+    with pytest.raises(UsageError, match="restore_iter takes an iterable of frames, got None"):  # not TypeError
+        list(model.restore_iter(None))
 
 
 @pytest.mark.parametrize(
