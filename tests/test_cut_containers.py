@@ -84,13 +84,19 @@ def test_a_cut_flv_is_refused_before_a_run_and_its_hint_restores_the_part_before
     """It was restored up to the cut, exit 0, no warning: FFmpeg measures the length of an FLV file from
     what is left of it, so the packets reached it. The size onMetaData states tells."""
     whole = media.make_video(tmp_path / "a.flv", frames=40, codec="libx264", audio="aac", gop=5)
-    cut = media.truncate(whole, 0.6, tmp_path / "cut.flv")
-    found = tail_cut(cut)
-    assert found is not None and found.problem.startswith("the video stream ends early: its packets stop at")
     # the length is the file's, which AAC's last frame makes a little longer than 1.6 s of video
-    assert re.search(r" of 1\.6\d s \(truncated or damaged file\)$", found.problem) and 0.3 < found.end < 1.3
+    problem = r"the video stream ends early: its packets stop at \d\.\d\d s of 1\.6\d s \(truncated or damaged file\)"
+    _refused_then_restored_before_the_cut(whole, problem, tmp_path, identity)
+
+
+def _refused_then_restored_before_the_cut(whole, problem: str, tmp_path, identity) -> None:
+    """`whole` (40 frames) cut at 60% of its bytes: tail_cut finds `problem` (a regular expression), deblur run
+    refuses it before restoring a frame, and its hint's --end restores the part before the cut; `whole` runs."""
+    cut = media.truncate(whole, 0.6, tmp_path / f"cut{whole.suffix}")
+    found = tail_cut(cut)
+    assert found is not None and 0.3 < found.end < 1.3 and re.fullmatch(problem, found.problem), found
     refused = deblur(cut, "-o", tmp_path / "out.mkv")
-    assert refused.exit_code == 1 and "cut.flv: the video stream ends early" in refused.stderr, refused.output
+    assert refused.exit_code == 1 and f"{cut.name}: the video stream ends early" in refused.stderr, refused.output
     assert identity.calls == [] and not (tmp_path / "out.mkv").exists()
     until = refused.stderr.split("--end ")[1].split()[0]
     follow = deblur(cut, "-o", tmp_path / "out.mkv", "--end", until, "--json")
@@ -143,21 +149,8 @@ def test_a_transport_stream_that_breaks_off_inside_a_packet_is_cut(tmp_path):
 def test_a_cut_transport_stream_is_refused_before_a_run_and_its_hint_restores_the_part_before(tmp_path, identity):
     """It was restored up to the cut, exit 0, no warning: FFmpeg estimates a transport stream's length from
     what is left of it."""
-    whole = _transport_stream(tmp_path / "a.ts")
-    cut = media.truncate(whole, 0.6, tmp_path / "cut.ts")
-    found = tail_cut(cut)
-    assert found is not None and 0.3 < found.end < 1.3, found
-    assert re.fullmatch(
+    problem = (
         r"the video stream ends early: its packets stop at \d\.\d\d s, where the file breaks off inside a "
-        r"transport packet \(truncated file\)",
-        found.problem,
+        r"transport packet \(truncated file\)"
     )
-    refused = deblur(cut, "-o", tmp_path / "out.mkv")
-    assert refused.exit_code == 1 and "cut.ts: the video stream ends early" in refused.stderr, refused.output
-    assert identity.calls == [] and not (tmp_path / "out.mkv").exists()
-    until = refused.stderr.split("--end ")[1].split()[0]
-    follow = deblur(cut, "-o", tmp_path / "out.mkv", "--end", until, "--json")
-    assert follow.exit_code == 0, follow.output
-    assert 5 < json.loads(follow.stdout)["frames"] < 40
-    assert tail_cut(whole) is None
-    assert deblur(whole, "-o", tmp_path / "whole.mkv", "-q").exit_code == 0
+    _refused_then_restored_before_the_cut(_transport_stream(tmp_path / "a.ts"), problem, tmp_path, identity)
