@@ -65,6 +65,19 @@ def expand_video_globs(inputs: list[Path]) -> list[Path]:
     return expanded
 
 
+def earlier_outputs(inputs: list[Path]) -> dict[Path, Path]:
+    """The inputs that are another input's output without -o (`default_output`), each with that input:
+    `deblur run *.mp4` run again, to finish a batch (--skip-existing) or not, finds the first run's
+    clip-deblurred.mp4 beside clip.mp4, and would restore the restored clip again."""
+    outputs: dict[Path, Path] = {}
+    for path in inputs:
+        try:
+            outputs[_resolved(default_output(path))] = path
+        except UsageError:  # a glob names no one output
+            continue
+    return {path: outputs[key] for path in inputs if (key := _resolved(path)) in outputs and outputs[key] != path}
+
+
 def plan_outputs(inputs: list[Path], output: Path | None, *, named_folder: bool = False) -> list[tuple[Path, Path]]:
     """Pair each input with its output path.
 

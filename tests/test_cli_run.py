@@ -685,6 +685,23 @@ def test_skip_existing_with_nothing_left_and_with_force(tmp_path, identity):
     assert "or --skip-existing to keep it" in refused.stderr
 
 
+def test_a_batch_run_again_beside_its_outputs_leaves_them_out(tmp_path, identity):
+    """Found in review: `deblur run *.mp4` again (to finish it with --skip-existing, or not) took the first
+    run's a-deblurred.mp4 for an input and restored the restored clip into a-deblurred-deblurred.mp4."""
+    clips = [media.make_video(tmp_path / f"{name}.mp4", frames=3) for name in ("a", "b")]
+    first = runner.invoke(app, ["run", str(clips[0]), "--json"])
+    assert first.exit_code == 0 and (tmp_path / "a-deblurred.mp4").exists(), first.output
+    listed = sorted(tmp_path.glob("*.mp4"))  # as the shell expands *.mp4 now: a, a-deblurred, b
+    again = runner.invoke(app, ["run", *map(str, listed), "--skip-existing", "--json"])
+    assert again.exit_code == 0, again.output
+    assert f"left out {tmp_path / 'a-deblurred.mp4'}: it is what {tmp_path / 'a.mp4'} is restored into" in " ".join(
+        again.stderr.split()
+    )
+    assert sorted(p.name for p in tmp_path.glob("*.mp4")) == ["a-deblurred.mp4", "a.mp4", "b-deblurred.mp4", "b.mp4"]
+    alone = runner.invoke(app, ["run", str(tmp_path / "a-deblurred.mp4"), "-q"])  # asked for alone: restored
+    assert alone.exit_code == 0 and (tmp_path / "a-deblurred-deblurred.mp4").exists()
+
+
 def test_one_damaged_input_alone_is_its_own_error(tmp_path, identity):
     b = media.truncate(media.make_video(tmp_path / "full.mkv", frames=30), 0.5, tmp_path / "b.mkv")
     result = deblur(b, "-o", tmp_path / "out.mkv")

@@ -54,6 +54,7 @@ from deblur_cli.outputs import (
     check_not_a_device,
     check_not_the_input,
     check_output_path,
+    earlier_outputs,
     expand_video_globs,
     plan_outputs,
 )
@@ -205,6 +206,10 @@ def run(
     if force and skip_existing:
         raise UsageError("--force replaces existing outputs and --skip-existing keeps them", hint="choose one")
     inputs = expand_video_globs(inputs)
+    if output is None:  # a batch run again beside its outputs: they are not inputs
+        for restored, source in earlier_outputs(inputs).items():
+            note(f"left out {restored}: it is what {source} is restored into")
+            inputs.remove(restored)
     planned = plan_outputs(inputs, output, named_folder=named_folder)
     for source, target in planned:  # before --skip-existing takes an input for its own finished output
         check_not_a_device(target)  # nor /dev/null for one
