@@ -120,6 +120,18 @@ def write_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:
         raise
 
 
+def open_own(path: Path, *, append: bool = False):
+    """`path` opened for binary writing (appended to, or made empty), never through a link at its name: a
+    link planted there, in a cache shared with others, would have the bytes written wherever it points.
+    Such a link is removed and a file made in its place (the OS refuses to follow one that appears
+    meanwhile: ELOOP)."""
+    if path.is_symlink():
+        path.unlink()
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+    flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    return os.fdopen(os.open(path, flags, 0o666), "ab" if append else "wb")
+
+
 def check_writable(path: str | os.PathLike) -> None:
     """OutputError unless a file can be written at `path`: its folder exists and takes a new file (one is
     created there and removed). For the files a command writes at its end, so that a long run does not

@@ -285,16 +285,33 @@ def test_a_file_of_no_stated_size_is_capped_and_the_sizes_are_readable(tmp_path)
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full, whose writes fail as on a full disk")
-def test_a_full_disk_while_downloading_is_one_clear_line_and_resumable(server, tmp_path):
+def test_a_full_disk_while_downloading_is_one_clear_line_and_resumable(server, tmp_path, monkeypatch):
+    import deblur_cli.weights.urls as urls
+
     e = entry(url=server.add_file("w.safetensors", CONTENT))
-    part = cache.download_path(e, tmp_path).with_name("w.safetensors.part")
-    part.parent.mkdir(parents=True)
-    part.symlink_to("/dev/full")
+    full = lambda path, append=False: open("/dev/full", "ab" if append else "wb")  # noqa: E731  (writes fail)
+    monkeypatch.setattr(urls, "open_own", full)
     with pytest.raises(WeightsError, match=r"w: cannot write .*w.safetensors.part: No space left on device") as info:
         download(e, tmp_path)
     assert "it resumes" in info.value.hint
-    part.unlink()  # space was freed
+    monkeypatch.undo()  # space was freed
     assert download(e, tmp_path).read_bytes() == CONTENT
+
+
+def test_links_planted_in_the_cache_are_never_written_through(server, tmp_path):
+    """Found in review: the partial download was appended to, and the stamp's temporary file written, through
+    links at their names, so anyone who can write a shared cache could have another user's download write
+    into a file of that user's."""
+    e = entry(url=server.add_file("w.safetensors", CONTENT))
+    folder = cache.download_path(e, tmp_path).parent
+    folder.mkdir(parents=True)
+    victims = {name: tmp_path / f"victim-{name}" for name in ("w.safetensors.part", "w.safetensors.verified.tmp")}
+    for name, victim in victims.items():
+        victim.write_bytes(b"a file of the user's")
+        (folder / name).symlink_to(victim)
+    assert download(e, tmp_path).read_bytes() == CONTENT
+    assert all(victim.read_bytes() == b"a file of the user's" for victim in victims.values())
+    assert not any(path.is_symlink() for path in folder.iterdir() if path.name.endswith(".verified"))
 
 
 def test_a_cached_file_is_hashed_before_each_use_and_fetched_again_when_damaged(server, tmp_path):
@@ -440,6 +457,40 @@ def test_a_damaged_hub_file_is_deleted_and_fetched_again(hub, tmp_path):
     again = download(e, tmp_path, warn=heard.append)
     assert again.read_bytes() == CONTENT and len(heard) == 1 and "it was deleted" in heard[0]
     assert len(hub.requests("GET")) == 2
+
+
+def test_a_hub_snapshot_link_to_a_file_outside_its_blobs_loses_only_itself(hub, tmp_path):
+    """Found in review: a snapshot entry linked (by hand, or planted in a shared cache) to a file elsewhere,
+    which failed the pin, had its target deleted: a file outside every cache."""
+    hub.add_hub_file("me/models", COMMIT, "w.safetensors", CONTENT)
+    e = entry(hub=("me/models", "w.safetensors"))
+    path = download(e, tmp_path)
+    elsewhere = tmp_path / "a file of the user's.safetensors"
+    elsewhere.write_bytes(b"not the pinned weights")
+    path.unlink()
+    path.symlink_to(elsewhere)
+    heard = []
+    again = download(e, tmp_path, warn=heard.append)
+    assert again.read_bytes() == CONTENT and elsewhere.read_bytes() == b"not the pinned weights"
+    assert len(heard) == 1 and "(not the pinned file); it was deleted" in heard[0], heard
+
+
+def test_a_damaged_file_in_a_read_only_cache_is_named_and_not_used(server, tmp_path, monkeypatch):
+    """Found in review: where the cache could not be written, the damaged file's deletion failed first, and the
+    only line was "...safetensors: Read-only file system", which did not say that the file was damaged."""
+    from pathlib import Path
+
+    e = entry(url=server.add_file("w.safetensors", CONTENT))
+    path = download(e, tmp_path)
+    path.write_bytes(b"x" + CONTENT[1:])
+
+    def read_only(self, missing_ok=False):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(Path, "unlink", read_only)
+    heard = []
+    assert cache.cached_file(e, tmp_path, warn=heard.append) is None
+    assert len(heard) == 1 and "(damaged since it was verified); it is not used, and could not be deleted (Read-only" in heard[0]
 
 
 # --- offline ---------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from importlib import resources
 from pathlib import Path
 
 from deblur_cli.errors import OutputError, UsageError, WeightsError
+from deblur_cli.files import write_bytes
 from deblur_cli.weights import hub
 from deblur_cli.weights.registry import BundledSource, HubSource, WeightsEntry
 from deblur_cli.weights.verify import Checksum, file_digest, mismatch
@@ -101,11 +102,8 @@ def unusable(entry: WeightsEntry, cache_dir: str | Path | None, e: OSError) -> O
 def write_stamp(path: Path, checksum: Checksum) -> None:
     """Record that `path` was made from a source verified against `checksum`, with the sha256 of `path`
     itself (atomically)."""
-    stamp = _stamp_path(path)
-    tmp = stamp.with_name(stamp.name + ".tmp")
     record = {"checksum": str(checksum), "size": path.stat().st_size, "sha256": file_digest(path, "sha256")}
-    tmp.write_text(json.dumps(record), encoding="utf-8")
-    tmp.replace(stamp)
+    write_bytes(_stamp_path(path), json.dumps(record).encode())  # under a fresh name: no link is followed
 
 
 def _stamp_path(path: Path) -> Path:
@@ -197,17 +195,15 @@ def cached_file(
             problem = mismatch(ours, entry.checksum, entry.size)
         if problem is None:
             return ours
-        ours.unlink(missing_ok=True)
-        _stamp_path(ours).unlink(missing_ok=True)
-        _damaged(entry, ours, problem, warn)
+        _discard_damaged(entry, ours, f"{problem} (damaged since it was verified)", warn, ours, _stamp_path(ours))
     if isinstance(entry.source, HubSource) and not entry.needs_conversion:
         path = hub.find_cached(entry.source, cache_dir=hub_cache(cache_dir))
         if path is not None:
             problem = mismatch(path, entry.checksum, entry.size)
             if problem is None:
                 return path
-            hub.delete_cached(path)
-            _damaged(entry, path, problem, warn)
+            # deblur did not put it there (another tool, by hand): not the pinned file, whatever its story
+            _discard_damaged(entry, path, f"{problem} (not the pinned file)", warn, in_hub=True)
     return None
 
 
@@ -224,9 +220,26 @@ def recorded_sha256(entry: WeightsEntry, path: Path) -> str | None:
     return None
 
 
-def _damaged(entry: WeightsEntry, path: Path, problem: str, warn: Callable[[str], None] | None) -> None:
+def _discard_damaged(
+    entry: WeightsEntry,
+    path: Path,
+    problem: str,
+    warn: Callable[[str], None] | None,
+    *files: Path,
+    in_hub: bool = False,
+) -> None:
+    """Delete a cached file that fails its pin (`files`, or a Hub cache entry), saying so through `warn`;
+    where it cannot be deleted (a read-only cache), it is left, unused, and the line says why."""
+    try:
+        if in_hub:
+            hub.delete_cached(path)
+        for file in files:
+            file.unlink(missing_ok=True)
+        done = "it was deleted"
+    except OSError as e:
+        done = f"it is not used, and could not be deleted ({e.strerror or e})"
     if warn is not None:
-        warn(f"{entry.name}: the cached file {path} {problem} (damaged since it was verified); it was deleted")
+        warn(f"{entry.name}: the cached file {path} {problem}; {done}")
 
 
 def status(entry: WeightsEntry, cache_dir: str | Path | None = None) -> str:

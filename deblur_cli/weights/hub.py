@@ -67,10 +67,15 @@ def find_cached(source: HubSource, *, cache_dir: Path | None) -> Path | None:
 
 
 def delete_cached(path: Path) -> None:
-    """Remove a file from the Hub cache: its snapshot link and the blob behind it."""
+    """Remove a file from the Hub cache: its snapshot entry, and the blob behind it where that lies in the
+    repository's own blobs folder (`<repo>/snapshots/<revision>/<file>` links to `<repo>/blobs/<hash>`).
+    A link that points anywhere else (made by hand, or planted in a shared cache) loses only itself:
+    deleting its target would delete a file outside every cache."""
     blob = path.resolve()
+    snapshots = next((folder for folder in path.parents if folder.name == "snapshots"), None)
     path.unlink(missing_ok=True)
-    blob.unlink(missing_ok=True)
+    if snapshots is not None and blob.parent == (snapshots.parent / "blobs").resolve():
+        blob.unlink(missing_ok=True)
 
 
 def _weights_error(e: Exception, source: HubSource, label: str) -> WeightsError:

@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 
 from deblur_cli import __version__
 from deblur_cli.errors import WeightsError
+from deblur_cli.files import open_own
 
 ProgressFn = Callable[[int, int], None]
 
@@ -107,6 +108,8 @@ def fetch(
 def _get(
     url: str, part: Path, whole: Path, *, label: str, size: int | None, limit: int, progress: ProgressFn | None
 ) -> Path:
+    if part.is_symlink():  # not a partial download of ours (see files.open_own)
+        part.unlink()
     have = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": f"deblur/{__version__}", "Accept-Encoding": "identity"}
     if have:
@@ -195,7 +198,7 @@ def _receive(
     A connection that drops raises _Dropped, the bytes so far kept; more than `cap` bytes deletes the file.
     """
     done = have
-    with part.open("ab" if have else "wb") as f:
+    with open_own(part, append=bool(have)) as f:
         while True:
             try:
                 chunk = response.read(_CHUNK)
