@@ -41,7 +41,8 @@ class OutputBusyError(OutputError):
 
 
 class EncoderOptionError(OutputError):
-    """--codec, --preset or --pix-fmt names nothing the encoder knows or takes: a bad option."""
+    """--codec, --preset or --pix-fmt names nothing the encoder knows or takes, or -o a format FFmpeg does not
+    know (its suffix): a bad option."""
 
     exit_code = 2
 

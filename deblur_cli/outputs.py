@@ -201,6 +201,8 @@ def check_output_path(source: str | os.PathLike, output: str | os.PathLike, *, f
     parent = out.parent if out.suffix or not out.is_dir() else out
     while not parent.exists():
         parent = parent.parent
+    if not parent.is_dir():  # -o notes.txt/out.mp4
+        raise OutputError(f"cannot write {output}: {parent} is a file, not a folder", hint="check the output path")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write to {parent}", hint="choose a writable output directory")
 

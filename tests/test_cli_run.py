@@ -702,6 +702,29 @@ def test_a_batch_run_again_beside_its_outputs_leaves_them_out(tmp_path, identity
     assert alone.exit_code == 0 and (tmp_path / "a-deblurred-deblurred.mp4").exists()
 
 
+def test_bad_input_and_options_say_what_is_wrong_with_a_hint_and_the_right_exit_code(tmp_path, identity):
+    """Found in review: an empty file read "not a video FFmpeg can read", an output in a "folder" that is a file
+    asked for "a writable output directory", an unknown output suffix (a bad option) exited 1, and bad times
+    came without a hint."""
+    source = media.make_video(tmp_path / "a.mp4", frames=2)
+    (tmp_path / "zero.mp4").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("hi")
+    cases = [
+        ((tmp_path / "zero.mp4",), 1, "zero.mp4 is empty (0 bytes)"),
+        ((source, "-o", tmp_path / "notes.txt" / "out.mp4"), 1, "notes.txt is a file, not a folder"),
+        ((source, "-o", tmp_path / "out.xyz"), 2, "cannot tell the video format of out.xyz from its suffix"),
+        ((source, "--start", "abc"), 2, "--start: 'abc' is not a time"),
+        ((source, "--start", "-1"), 2, "--start: '-1' is negative"),
+        ((source, "--duration", "0"), 2, "--duration must be longer than 0 s"),
+        ((source, "--start", "2", "--end", "1"), 2, "--end (1) must come after --start (2)"),
+    ]
+    for args, code, message in cases:
+        result = deblur(*args)
+        assert result.exit_code == code and message in result.stderr, (args, result.output)
+        assert result.stderr.count("\nhint: ") == 1 and "Traceback" not in result.output, (args, result.output)
+    assert identity.calls == []
+
+
 def test_one_damaged_input_alone_is_its_own_error(tmp_path, identity):
     b = media.truncate(media.make_video(tmp_path / "full.mkv", frames=30), 0.5, tmp_path / "b.mkv")
     result = deblur(b, "-o", tmp_path / "out.mkv")
@@ -1103,7 +1126,7 @@ def test_a_folder_name_with_a_dot_ending_in_a_slash_is_a_folder_of_frames(tmp_pa
         tmp_path / "frames.v4"
     )
     refused = deblur(source, "-o", tmp_path / "frames.v3")
-    assert refused.exit_code == 1 and "end a name that has a dot with /" in refused.stderr
+    assert refused.exit_code == 2 and "end a name that has a dot with /" in refused.stderr
     assert not (tmp_path / "frames.v3").exists()
     assert deblur(tmp_path / "gone.mp4", "-o", f"{tmp_path / 'frames.v5'}/").exit_code == 1
     assert not (tmp_path / "frames.v5").exists()  # a refused run makes no folder

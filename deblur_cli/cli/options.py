@@ -376,11 +376,14 @@ def span_option(start: str | None, end: str | None, duration: str | None) -> Spa
     if duration is not None:
         length = _time("--duration", duration)
         if length <= 0:
-            raise UsageError(f"--duration must be longer than 0 s, got {duration!r}")
+            raise UsageError(f"--duration must be longer than 0 s, got {duration!r}", hint="e.g. --duration 5")
         stop = first + length
     if stop is not None and stop <= first:
         after = f"--start ({start})" if start is not None else "the first frame (--start 0)"
-        raise UsageError(f"--end ({end}) must come after {after}")
+        raise UsageError(
+            f"--end ({end}) must come after {after}",
+            hint="--end is a time in the input, where to stop; how long to restore is --duration",
+        )
     return Span(first, stop)
 
 
@@ -388,7 +391,9 @@ def _time(option: str, value: str) -> float:
     try:
         return parse_time(value)
     except ValueError as e:
-        raise UsageError(f"{option}: {e}") from None
+        raise UsageError(
+            f"{option}: {e}", hint="e.g. --start 1:30 --duration 5 (times count from the first frame)"
+        ) from None
 
 
 def _tile(value: str) -> int | str | None:

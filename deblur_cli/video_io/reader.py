@@ -432,6 +432,8 @@ def _open(path: Path):
                 f"{path} is an MP4/MOV file without its index (moov atom): it was cut short or is still being written",
                 hint="re-copy or re-download the file; a recording stopped by a crash or a full card cannot be read",
             ) from None
+        if _is_empty(path):
+            raise InputError(f"{path} is empty (0 bytes)", hint="a copy or download that failed: copy it again") from None
         raise InputError(
             f"{path} is not a video or image file FFmpeg can read ({reason(e)})",
             hint="check that the file plays in a media player",
@@ -440,6 +442,13 @@ def _open(path: Path):
         container.close()
         raise InputError(f"{path} is a text file, not a video", hint="give a video, an image or a folder of images")
     return container
+
+
+def _is_empty(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size == 0
+    except OSError:
+        return False
 
 
 def _looks_like_mp4_without_index(path: Path) -> bool:

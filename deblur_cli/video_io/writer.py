@@ -14,7 +14,7 @@ import av
 import numpy as np
 
 from deblur_cli import files
-from deblur_cli.errors import OutputError
+from deblur_cli.errors import EncoderOptionError, OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder, takes_size, unused_options
 from deblur_cli.video_io.grey import grey_frame, grey_video, is_grey_format, is_grey_image
@@ -382,11 +382,11 @@ def carry_streams(source, container, encoder: VideoEncoder, options: EncodeOptio
 
 def open_container(file, name: str):
     """An output container for `file` (a path, or a file object whose `name` is set), its format from the
-    suffix of `name`; OutputError for a suffix FFmpeg does not know."""
+    suffix of `name`; EncoderOptionError (a bad option) for a suffix FFmpeg does not know."""
     try:
         return av.open(file, "w")
     except ValueError:
-        raise OutputError(
+        raise EncoderOptionError(
             f"cannot tell the video format of {name} from its suffix",
             hint="use .mp4, .mkv, .mov, .webm or .avi, or a folder for PNG frames (end a name that has a dot with /)",
         ) from None
