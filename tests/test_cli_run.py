@@ -725,6 +725,22 @@ def test_bad_input_and_options_say_what_is_wrong_with_a_hint_and_the_right_exit_
     assert identity.calls == []
 
 
+def test_frames_of_an_odd_size_into_h264_say_that_they_become_4_4_4(tmp_path, identity):
+    """Found in review: odd-sized frames became H.264 High 4:4:4, which many players refuse, without a word."""
+    odd, even = tmp_path / "odd", tmp_path / "even"
+    media.make_images(odd, count=2, size=(65, 47))
+    media.make_images(even, count=2, size=(64, 48))
+    warned = "65x47 has an odd side, which 4:2:0 cannot hold: written as libx264 4:4:4 (yuv444p)"
+    result = deblur(odd, "-o", tmp_path / "odd.mp4")
+    assert result.exit_code == 0 and warned in " ".join(result.stderr.split()), result.output
+    with av.open(str(tmp_path / "odd.mp4")) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "yuv444p"
+    for quiet in ((even, "-o", tmp_path / "even.mp4"), (odd, "-o", tmp_path / "asked.mp4", "--pix-fmt", "yuv444p"),
+                  (odd, "-o", tmp_path / "odd.mkv", "--codec", "ffv1")):  # fmt: skip
+        result = deblur(*quiet)
+        assert result.exit_code == 0 and "odd side" not in result.stderr, (quiet, result.output)
+
+
 def test_one_damaged_input_alone_is_its_own_error(tmp_path, identity):
     b = media.truncate(media.make_video(tmp_path / "full.mkv", frames=30), 0.5, tmp_path / "b.mkv")
     result = deblur(b, "-o", tmp_path / "out.mkv")

@@ -93,10 +93,20 @@ def _holds(encoder: str, bit_depth: int, alpha: bool, width: int, height: int) -
     )
 
 
+# Encoders whose usual output is 4:2:0, which players expect of them; an odd frame side makes them write 4:4:4
+# (said where the source is not 4:4:4 YUV itself)
+_SUBSAMPLING = {"libx264", "libx265", "libvpx-vp9"}
+
+
 def _subsampled(pix_fmt: str) -> bool:
     """Whether a pixel format stores YUV with fewer chroma samples than pixels."""
     fmt = av.VideoFormat(pix_fmt)
     return not fmt.is_rgb and (fmt.chroma_width(1024) < 1024 or fmt.chroma_height(1024) < 1024)
+
+
+def _subsampled_or_rgb(pix_fmt: str | None) -> bool:
+    """Whether a source's pixel format is anything but 4:4:4 YUV (whose 4:4:4 output is no surprise)."""
+    return pix_fmt is None or _stores_rgb(pix_fmt) or _subsampled(pix_fmt)
 
 
 def _stores_rgb(pix_fmt: str | None) -> bool:
@@ -149,6 +159,14 @@ class VideoEncoder:
         self._alpha = info.alpha and encoding.alpha  # frames take the source's alpha channel along
         if info.alpha and not encoding.alpha:
             warnings.append(alpha_left_out(encoding.encoder))
+        odd = info.width % 2 or info.height % 2
+        if options.pix_fmt is None and odd and encoding.encoder in _SUBSAMPLING and _subsampled_or_rgb(info.pix_fmt):
+            if not _subsampled(encoding.pix_fmt) and not av.VideoFormat(encoding.pix_fmt).is_rgb:
+                warnings.append(
+                    f"{info.width}x{info.height} has an odd side, which 4:2:0 cannot hold: written as "
+                    f"{encoding.encoder} 4:4:4 ({encoding.pix_fmt}), which many phones, browsers and hardware "
+                    "players do not play (frames with even sides get 4:2:0)"
+                )
         depth = bit_depth_of(av.VideoFormat(encoding.pix_fmt))
         if depth < info.bit_depth and _holds(  # --pix-fmt chose
             encoding.encoder, info.bit_depth, self._alpha, info.width, info.height
