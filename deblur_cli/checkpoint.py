@@ -58,6 +58,9 @@ def save_checkpoint(
     tmp.replace(path)
 
 
+_UNREADABLE = "the file is damaged or not a safetensors file: download or export it again"
+
+
 def _umask() -> int:
     mask = os.umask(0o022)  # reading it means setting it: put it back at once
     os.umask(mask)
@@ -70,7 +73,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         with safe_open(str(path), framework="pt") as f:
             return dict(f.metadata() or {})
     except Exception as e:  # safetensors raises its own error types across versions
-        raise WeightsError(f"cannot read weights file {path}: {e}") from None
+        raise WeightsError(f"cannot read weights file {path}: {e}", hint=_UNREADABLE) from None
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -86,7 +89,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
         try:
             state = load_file(str(path))
         except Exception as e:  # safetensors raises its own error types across versions
-            raise WeightsError(f"cannot read weights file {path}: {e}") from None
+            raise WeightsError(f"cannot read weights file {path}: {e}", hint=_UNREADABLE) from None
         return state, read_metadata(path)
     if path.suffix.lower() in (".pth", ".pt", ".ckpt", ".bin"):
         try:

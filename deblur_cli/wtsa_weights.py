@@ -142,6 +142,16 @@ def _refuse_dstnet(state: dict[str, torch.Tensor], name: str) -> None:
 def _check_prior(diffusion: DiffusionConfig, has_prior: bool, path: str | Path) -> None:
     residual = diffusion.condition == "residual"
     if residual and not has_prior:
-        raise WeightsError(f"{Path(path).name}: a residual diffusion model needs the DSTNet it corrects (its prior)")
+        raise WeightsError(
+            f"{Path(path).name}: a residual diffusion model needs the DSTNet it corrects (its prior), which it lacks",
+            hint=_WHOLE_EXPORT,
+        )
     if has_prior and not residual:
-        raise WeightsError(f"{Path(path).name}: a prior DSTNet only goes with the residual condition")
+        raise WeightsError(
+            f"{Path(path).name} holds a DSTNet prior, which only a diffusion model that corrects it takes, but its "
+            "config says it does not",
+            hint=_WHOLE_EXPORT,
+        )
+
+
+_WHOLE_EXPORT = "use the .safetensors `deblur train` exported, whose config and tensors agree (not one edited or re-saved)"

@@ -222,3 +222,20 @@ def test_pin_prints_fields_that_verify_the_file(tmp_path):
     save_checkpoint({"w": torch.arange(6.0)}, nested, architecture="wtsa", config={"model": {"channels": [8, 16]}})
     entry = parse_registry('[n]\ndescription = "d"\nlicence = "MIT"\ntraining_data = "t"\n' + to_toml(pin_fields(nested))).entry("n")
     assert entry.architecture == "wtsa" and dict(entry.config) == {}
+
+
+def test_weights_that_cannot_be_used_say_what_to_do(tmp_path):
+    """Found in review: these errors had no hint line."""
+    from deblur_cli.checkpoint import read_checkpoint
+    from deblur_cli.weights import resolve_weights
+
+    (tmp_path / "bad.safetensors").write_bytes((2**62).to_bytes(8, "little") + b"{}")  # a header length past the file
+    calls = [
+        (lambda: read_checkpoint(tmp_path / "bad.safetensors"), "cannot read weights file", "damaged or not a"),
+        (lambda: resolve_weights("dstnet", weights=str(tmp_path)), "not a file", "`deblur models`"),
+        (lambda: resolve_weights("dstnet", weights="wtsa-s"), "wtsa weights cannot load into model dstnet", "--model wtsa"),
+    ]
+    for call, message, hint in calls:
+        with pytest.raises(WeightsError, match=message) as info:
+            call()
+        assert hint in (info.value.hint or ""), (message, info.value.hint)

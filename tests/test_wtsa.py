@@ -226,7 +226,7 @@ def test_a_prior_goes_with_the_residual_condition_only(tmp_path):
     model, dstnet = tiny_model(), DSTNet(DSTNetConfig(feat=8, blocks=1))
     with pytest.raises(WeightsError, match="needs the DSTNet"):
         save_wtsa(model, tmp_path / "a.safetensors", diffusion=DiffusionConfig(condition="residual"))
-    with pytest.raises(WeightsError, match="only goes with the residual"):
+    with pytest.raises(WeightsError, match="holds a DSTNet prior, which only a diffusion model that corrects it"):
         save_wtsa(model, tmp_path / "b.safetensors", diffusion=DiffusionConfig(), prior=dstnet)
     # a file edited to drop its prior is refused on loading, not run without one
     path = tmp_path / "c.safetensors"

@@ -64,7 +64,9 @@ def resolve_weights(
         if path.is_file():
             return ResolvedWeights(path, None)
         if path.exists():
-            raise WeightsError(f"--weights {weights}: not a file")
+            raise WeightsError(
+                f"--weights {weights}: not a file", hint="give a weights file, or a name from `deblur models`"
+            )
         entry = registry.entries.get(str(weights))
         if entry is None:
             raise WeightsError(
@@ -74,7 +76,8 @@ def resolve_weights(
         architecture = registry.candidates(model)[0].architecture
         if entry.architecture != architecture:
             raise WeightsError(
-                f"--weights {weights}: {entry.architecture} weights cannot load into model {model} ({architecture})"
+                f"--weights {weights}: {entry.architecture} weights cannot load into model {model} ({architecture})",
+                hint=f"give them to a {entry.architecture} model (--model {entry.architecture}...), see `deblur models`",
             )
         candidates: tuple[WeightsEntry, ...] = (entry,)
     else:
