@@ -704,6 +704,39 @@ def test_an_entry_listed_before_it_has_weights_is_unpublished_not_missing(tmp_pa
     assert "missing: not downloaded yet (`deblur download-weights NAME` fetches it), or a bundled file" in notes
 
 
+def test_a_mirror_serves_url_entries_by_file_name_verified_against_the_same_pins(server, tmp_path, monkeypatch):
+    """$DEBLUR_WEIGHTS_MIRROR: a company's or an air-gapped network's copy of the files; nothing is trusted
+    that the pins do not vouch for."""
+    e = entry(url="http://127.0.0.1:9/unreachable/w.safetensors")  # the pinned source is never asked
+    server.add_file("w.safetensors", CONTENT)
+    monkeypatch.setenv("DEBLUR_WEIGHTS_MIRROR", f"{server.endpoint}/files/")
+    assert download(e, tmp_path).read_bytes() == CONTENT
+    assert [r.path for r in server.requests("GET")] == ["/files/w.safetensors"]
+    wrong = entry("v", url="http://127.0.0.1:9/unreachable/v.safetensors")
+    server.add_file("v.safetensors", b"x" + CONTENT[1:])  # the size right, one byte not
+    with pytest.raises(WeightsError, match="v: the downloaded file has sha256 .*; it was deleted"):
+        download(wrong, tmp_path)
+    monkeypatch.setenv("DEBLUR_WEIGHTS_MIRROR", "/mnt/share/weights")
+    with pytest.raises(WeightsError, match=r"\$DEBLUR_WEIGHTS_MIRROR must be an http\(s\) address") as info:
+        download(wrong, tmp_path)
+    assert "--weights FILE" in info.value.hint
+
+
+def test_the_official_checkpoints_come_from_a_mirror_and_are_refused_when_they_differ(server, tmp_path, monkeypatch):
+    """The packaged registry's DSTNet entries, fetched through the CLI from a mirror that holds other bytes
+    under their name: named as fetched from the mirror, and refused by the pin."""
+    from deblur_cli.cli import app
+
+    server.add_file("GOPRO.pth", b"not the official checkpoint")
+    monkeypatch.setenv("DEBLUR_WEIGHTS_MIRROR", f"{server.endpoint}/files")
+    result = CliRunner().invoke(app, ["download-weights", "dstnet-gopro", "--cache-dir", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.stderr.split())
+    assert f"downloading dstnet-gopro (27 B) from {server.endpoint}/files/GOPRO.pth" in said
+    assert "dstnet-gopro: the downloaded file has git-blob-sha1" in said and "it was deleted" in said
+    assert not list((tmp_path / "weights").rglob("*.pth")) and not list((tmp_path / "weights").rglob("*.safetensors"))
+
+
 # --- CLI ---------------------------------------------------------------------------------------------------
 
 

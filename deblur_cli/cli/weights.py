@@ -162,7 +162,8 @@ class DownloadShown:
             if not self.quiet and self.entry is not None:
                 size = total or self.entry.size
                 about = f" ({_human_size(size)})" if size else ""
-                err.print(f"downloading {name}{about} from {_location(self.entry)}", highlight=False, soft_wrap=True)
+                where = _fetched_from(self.entry)
+                err.print(f"downloading {name}{about} from {where}", highlight=False, soft_wrap=True)
             self._bar.start()
             self._task = self._bar.add_task(name, total=None)
         self._bar.update(self._task, completed=done, total=total or None)
@@ -209,6 +210,13 @@ def _location(entry: WeightsEntry) -> str:
     if isinstance(source, HubSource):
         return f"{source.repo_id}@{source.revision}/{source.filename}"
     return source.path
+
+
+def _fetched_from(entry: WeightsEntry) -> str:
+    """Where a download of `entry` comes from: its location, or a file on $DEBLUR_WEIGHTS_MIRROR."""
+    from deblur_cli.weights.download import source_url
+
+    return source_url(entry.source) if isinstance(entry.source, UrlSource) else _location(entry)
 
 
 def _human_size(size: int | None) -> str:

@@ -6,6 +6,7 @@ import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 from deblur_cli.errors import WeightsError
 from deblur_cli.weights import cache, hub, urls
@@ -18,7 +19,25 @@ ProgressFn = Callable[[int, int], None]
 """Called as progress(done_bytes, total_bytes); total is 0 while unknown."""
 
 MAX_UNSIZED_BYTES = 2 << 30  # cap for a download whose size weights.toml does not state
+MIRROR_ENV = "DEBLUR_WEIGHTS_MIRROR"  # a base URL that holds the URL entries' files by name
 _TRUE = {"1", "true", "yes", "on"}
+
+
+def source_url(source: UrlSource) -> str:
+    """Where a URL entry is fetched from: its pinned URL, or with $DEBLUR_WEIGHTS_MIRROR set to a base URL
+    (an http(s) server inside a company network, or beside an air-gapped machine), the file of the same
+    name there. A mirror's bytes are verified against the same pins, so it needs no trust of its own.
+    (Hub entries have huggingface_hub's HF_ENDPOINT.)"""
+    mirror = os.environ.get(MIRROR_ENV, "").strip()
+    if not mirror:
+        return source.url
+    if urlsplit(mirror).scheme not in ("http", "https") or not urlsplit(mirror).netloc:
+        raise WeightsError(
+            f"${MIRROR_ENV} must be an http(s) address, got {mirror!r}",
+            hint="e.g. http://weights.example.lan/deblur/, a folder that holds GOPRO.pth and the other files; "
+            "a file on disk needs no mirror: --weights FILE",
+        )
+    return f"{mirror.rstrip('/')}/{quote(source.filename)}"
 
 
 def offline_from_env() -> bool:
@@ -102,7 +121,7 @@ def _fetch_url(
     elif entry.needs_conversion and target.is_file() and mismatch(target, entry.checksum, entry.size) is None:
         return target  # verified by an earlier call whose conversion failed: no need to fetch it again
     fetched = urls.fetch(
-        source.url, target, label=entry.name, size=entry.size, limit=MAX_UNSIZED_BYTES, progress=progress
+        source_url(source), target, label=entry.name, size=entry.size, limit=MAX_UNSIZED_BYTES, progress=progress
     )
     problem = mismatch(fetched, entry.checksum, entry.size)
     if problem is not None:
