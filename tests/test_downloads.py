@@ -704,6 +704,15 @@ def test_an_entry_listed_before_it_has_weights_is_unpublished_not_missing(tmp_pa
     assert "missing: not downloaded yet (`deblur download-weights NAME` fetches it), or a bundled file" in notes
 
 
+def test_a_mismatch_without_a_stated_size_says_how_much_came(server, tmp_path):
+    """Found in review: a server that closes early without a length delivers what looks like a whole file; the
+    hint blamed only the source."""
+    e = entry(url=server.add_file("w.safetensors", CONTENT[:1000]), size=False)
+    with pytest.raises(WeightsError, match="the downloaded file has sha256") as info:
+        download(e, tmp_path)
+    assert info.value.hint.startswith("1.0 kB came; try again (a connection that closed early without saying")
+
+
 def test_a_mirror_serves_url_entries_by_file_name_verified_against_the_same_pins(server, tmp_path, monkeypatch):
     """$DEBLUR_WEIGHTS_MIRROR: a company's or an air-gapped network's copy of the files; nothing is trusted
     that the pins do not vouch for."""

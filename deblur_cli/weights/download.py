@@ -13,6 +13,7 @@ from deblur_cli.weights import cache, hub, urls
 from deblur_cli.weights.convert import convert_checkpoint
 from deblur_cli.weights.lock import exclusive
 from deblur_cli.weights.registry import BundledSource, HubSource, UrlSource, WeightsEntry
+from deblur_cli.weights.urls import readable_size
 from deblur_cli.weights.verify import mismatch
 
 ProgressFn = Callable[[int, int], None]
@@ -125,12 +126,16 @@ def _fetch_url(
     )
     problem = mismatch(fetched, entry.checksum, entry.size)
     if problem is not None:
+        received = fetched.stat().st_size
         fetched.unlink()  # only this answer: a .part a server sent all of the file for instead stays
         with contextlib.suppress(OSError):  # the entry's folder, if that leaves it empty
             target.parent.rmdir()
+        # without a stated size, a connection that closed early (and said no length) looks like a whole file
+        early = "" if entry.size is not None else " (a connection that closed early without saying the length looks so)"
         raise WeightsError(
             f"{entry.name}: the downloaded file {problem}; it was deleted",
-            hint="try again; if it repeats, the source changed and must not be used",
+            hint=f"{readable_size(received)} came; try again{early}; if it repeats, the source changed and must not "
+            "be used",
         )
     fetched.replace(target)  # only a verified file ever has the final name
     for path in partial:
