@@ -87,7 +87,8 @@ class SequenceScore:
 
         name, frames, seconds = data["name"], int(data["frames"]), float(data["seconds"])
         input_scores, output_scores = scores(data["input"]), scores(data["output"])
-        return cls(name, frames, seconds, input_scores, output_scores, data.get("scene_cuts"), data.get("exact_frames", 0))
+        exact = data.get("exact_frames", 0)  # files from before counted none
+        return cls(name, frames, seconds, input_scores, output_scores, data.get("scene_cuts"), exact)
 
 
 @dataclass

@@ -154,4 +154,4 @@ def _check_prior(diffusion: DiffusionConfig, has_prior: bool, path: str | Path) 
         )
 
 
-_WHOLE_EXPORT = "use the .safetensors `deblur train` exported, whose config and tensors agree (not one edited or re-saved)"
+_WHOLE_EXPORT = "use the .safetensors `deblur train` exported, whose config and tensors agree (not one edited)"

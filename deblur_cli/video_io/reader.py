@@ -433,7 +433,7 @@ def _open(path: Path):
                 hint="re-copy or re-download the file; a recording stopped by a crash or a full card cannot be read",
             ) from None
         if _is_empty(path):
-            raise InputError(f"{path} is empty (0 bytes)", hint="a copy or download that failed: copy it again") from None
+            raise InputError(f"{path} is empty (0 bytes)", hint="a failed copy or download: copy it again") from None
         raise InputError(
             f"{path} is not a video or image file FFmpeg can read ({reason(e)})",
             hint="check that the file plays in a media player",
