@@ -46,13 +46,11 @@ class Encoding:
     pix_fmt: str  # pixel format fed to the encoder
     options: dict[str, str] = field(default_factory=dict)  # FFmpeg encoder options
     env: dict[str, str] = field(default_factory=dict)  # environment defaults to set before opening it
-    named: bool = False  # chosen with --codec, so a container that cannot hold it is a clash of options
 
     def cannot_hold(self, container: str, hint: str) -> OutputError:
         """The error for a container (its suffix or format name) that cannot hold this encoder's video: a
-        bad option (exit code 2) where --codec named the encoder."""
-        error = EncoderOptionError if self.named else OutputError
-        return error(f"the {container} container cannot hold {self.encoder} video", hint=hint)
+        bad option (exit code 2), -o's suffix or --codec, as an unknown suffix is."""
+        return EncoderOptionError(f"the {container} container cannot hold {self.encoder} video", hint=hint)
 
     @property
     def alpha(self) -> bool:

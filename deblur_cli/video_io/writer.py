@@ -6,7 +6,6 @@ import contextlib
 import math
 import os
 from collections.abc import Iterable
-from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -153,7 +152,6 @@ class VideoEncoder:
             options, Path(name).suffix, info.bit_depth, info.width, info.height,
             source_codec=info.codec, source_profile=info.profile, alpha=info.alpha, grey=grey_video(info),
         )  # fmt: skip
-        encoding = replace(encoding, named=options.codec is not None)
         warnings.extend(unused_options(options, encoding, f"by {encoding.encoder}"))
         self._pix_fmt = encoding.pix_fmt
         self._alpha = info.alpha and encoding.alpha  # frames take the source's alpha channel along
