@@ -31,7 +31,7 @@ def check_pair(output: torch.Tensor, reference: torch.Tensor, data_range: float 
     if output.numel() == 0 or output.device.type == "meta":
         return
     # one read-back of the four extremes (a device waits for each)
-    extremes = [value.double() for image in (output, reference) for value in torch.aminmax(image)]
+    extremes = [extreme.double() for image in (output, reference) for extreme in (image.amin(), image.amax())]
     low_out, high_out, low_ref, high_ref = torch.stack(extremes).tolist()
     low, high = min(low_out, low_ref), max(high_out, high_ref)
     if low < -0.5 * data_range or high > 1.5 * data_range:
