@@ -104,7 +104,7 @@ def _subsampled(pix_fmt: str) -> bool:
 
 
 def _subsampled_or_rgb(pix_fmt: str | None) -> bool:
-    """Whether a source's pixel format is anything but 4:4:4 YUV (whose 4:4:4 output is no surprise)."""
+    """Whether a pixel format is anything but 4:4:4 YUV (an unknown one, None, counts as such)."""
     return pix_fmt is None or _stores_rgb(pix_fmt) or _subsampled(pix_fmt)
 
 
@@ -158,8 +158,8 @@ class VideoEncoder:
         if info.alpha and not encoding.alpha:
             warnings.append(alpha_left_out(encoding.encoder))
         odd = info.width % 2 or info.height % 2
-        if options.pix_fmt is None and odd and encoding.encoder in _SUBSAMPLING and _subsampled_or_rgb(info.pix_fmt):
-            if not _subsampled(encoding.pix_fmt) and not av.VideoFormat(encoding.pix_fmt).is_rgb:
+        if odd and options.pix_fmt is None and encoding.encoder in _SUBSAMPLING:  # 4:4:4 out of anything else
+            if _subsampled_or_rgb(info.pix_fmt) and not _subsampled_or_rgb(encoding.pix_fmt):
                 warnings.append(
                     f"{info.width}x{info.height} has an odd side, which 4:2:0 cannot hold: written as "
                     f"{encoding.encoder} 4:4:4 ({encoding.pix_fmt}), which many phones, browsers and hardware "

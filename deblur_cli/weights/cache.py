@@ -195,7 +195,7 @@ def cached_file(
             problem = mismatch(ours, entry.checksum, entry.size)
         if problem is None:
             return ours
-        _discard_damaged(entry, ours, f"{problem} (damaged since it was verified)", warn, ours, _stamp_path(ours))
+        _discard_damaged(entry, ours, f"{problem} (damaged since it was verified)", warn, _delete_with_stamp)
     if isinstance(entry.source, HubSource) and not entry.needs_conversion:
         path = hub.find_cached(entry.source, cache_dir=hub_cache(cache_dir))
         if path is not None:
@@ -203,7 +203,7 @@ def cached_file(
             if problem is None:
                 return path
             # deblur did not put it there (another tool, by hand): not the pinned file, whatever its story
-            _discard_damaged(entry, path, f"{problem} (not the pinned file)", warn, in_hub=True)
+            _discard_damaged(entry, path, f"{problem} (not the pinned file)", warn, hub.delete_cached)
     return None
 
 
@@ -221,25 +221,22 @@ def recorded_sha256(entry: WeightsEntry, path: Path) -> str | None:
 
 
 def _discard_damaged(
-    entry: WeightsEntry,
-    path: Path,
-    problem: str,
-    warn: Callable[[str], None] | None,
-    *files: Path,
-    in_hub: bool = False,
+    entry: WeightsEntry, path: Path, problem: str, warn: Callable[[str], None] | None, delete: Callable[[Path], None]
 ) -> None:
-    """Delete a cached file that fails its pin (`files`, or a Hub cache entry), saying so through `warn`;
-    where it cannot be deleted (a read-only cache), it is left, unused, and the line says why."""
+    """`delete(path)`, a cached file that fails its pin, saying so through `warn`; where it cannot be deleted
+    (a read-only cache), it is left, unused, and the line says why."""
     try:
-        if in_hub:
-            hub.delete_cached(path)
-        for file in files:
-            file.unlink(missing_ok=True)
+        delete(path)
         done = "it was deleted"
     except OSError as e:
         done = f"it is not used, and could not be deleted ({e.strerror or e})"
     if warn is not None:
         warn(f"{entry.name}: the cached file {path} {problem}; {done}")
+
+
+def _delete_with_stamp(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    _stamp_path(path).unlink(missing_ok=True)
 
 
 def status(entry: WeightsEntry, cache_dir: str | Path | None = None) -> str:

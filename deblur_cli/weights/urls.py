@@ -108,9 +108,8 @@ def fetch(
 def _get(
     url: str, part: Path, whole: Path, *, label: str, size: int | None, limit: int, progress: ProgressFn | None
 ) -> Path:
-    if part.is_symlink():  # not a partial download of ours (see files.open_own)
-        part.unlink()
-    have = part.stat().st_size if part.exists() else 0
+    # a link at the .part's name is not a partial download of ours: started afresh (open_own removes it)
+    have = part.stat().st_size if part.exists() and not part.is_symlink() else 0
     headers = {"User-Agent": f"deblur/{__version__}", "Accept-Encoding": "identity"}
     if have:
         headers["Range"] = f"bytes={have}-"
