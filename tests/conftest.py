@@ -1,5 +1,13 @@
+import os
+
 import pytest
 import torch
+
+# What a command prints to a pipe is LOG_WIDTH wide (cli/app.py) unless COLUMNS says otherwise, as read when
+# its consoles are made (at import). pytest-xdist's workers set COLUMNS=80 and LINES=24, which would fold
+# the long paths the tests look for: the tests see what a pipe gets wherever they run.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 
 # Test tensors are tiny: one thread avoids the thread-pool overhead that dominates them.
 torch.set_num_threads(1)
