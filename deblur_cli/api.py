@@ -243,9 +243,33 @@ class _Kind:
         channels = self.shape[0] if self.is_torch else self.shape[-1]
         if len(self.shape) != 3 or channels != 3 or min(self.shape) < 1:
             layout = "(3, H, W) tensors" if self.is_torch else "(H, W, 3) arrays"
-            raise UsageError(f"frames must be RGB {layout}, got one of shape {self.shape}")
+            raise UsageError(f"frames must be RGB {layout}, got one of shape {self.shape}", hint=self._layout_hint())
         self.size = self.shape[1:] if self.is_torch else self.shape[:2]
         self.is_float = self.dtype.is_floating_point if self.is_torch else np.issubdtype(self.dtype, np.floating)
+
+    def _layout_hint(self) -> str | None:
+        """How to turn a frame of the wrong layout into the one taken: the other library's channel order,
+        grey, or an alpha channel."""
+        shape = self.shape
+        if len(shape) == 2:
+            return "grey frames: repeat them into three channels, " + (
+                "frame.expand(3, -1, -1)" if self.is_torch else "np.repeat(frame[..., None], 3, axis=-1)"
+            )
+        if len(shape) != 3:
+            return None
+        if (shape[0] if self.is_torch else shape[-1]) == 1:
+            return "grey frames: repeat them into three channels, " + (
+                "frame.expand(3, -1, -1)" if self.is_torch else "np.repeat(frame, 3, axis=-1)"
+            )
+        if self.is_torch and shape[-1] in (3, 4) and shape[0] not in (3, 4):
+            alpha = ", then [:3] to drop the alpha channel" if shape[-1] == 4 else ""
+            return f"tensors are channels-first: frame.permute(2, 0, 1) (a clip: .permute(0, 3, 1, 2)){alpha}"
+        if not self.is_torch and shape[0] in (3, 4) and shape[-1] not in (3, 4):
+            alpha = ", then [..., :3] to drop the alpha channel" if shape[0] == 4 else ""
+            return f"arrays are channels-last: frame.transpose(1, 2, 0) (a clip: .transpose(0, 2, 3, 1)){alpha}"
+        if (shape[0] if self.is_torch else shape[-1]) == 4:
+            return "drop the alpha channel: " + ("frame[:3]" if self.is_torch else "frame[..., :3]")
+        return None
 
     def tensor(self, frame: Frame, index: int) -> torch.Tensor:
         """Frame `index` as restore_stream takes it: (3, H, W), uint8 or float32 in [0, 1]."""

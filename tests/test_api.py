@@ -117,6 +117,34 @@ def test_what_is_not_a_clip_is_a_usage_error(model, clip, message):
     assert str(raised.value).startswith(message), raised.value
 
 
+@pytest.mark.parametrize(
+    "clip, fix, said",
+    [
+        (torch.rand(2, 16, 24, 3), lambda c: c.permute(0, 3, 1, 2), "channels-first: frame.permute(2, 0, 1)"),
+        (torch.rand(2, 16, 24, 4), lambda c: c.permute(0, 3, 1, 2)[:, :3], "[:3] to drop the alpha"),
+        (np.zeros((2, 3, 16, 24), np.uint8), lambda c: c.transpose(0, 2, 3, 1), "channels-last: frame.transpose"),
+        (np.zeros((2, 4, 16, 24), np.uint8), lambda c: c.transpose(0, 2, 3, 1)[..., :3], "[..., :3] to drop"),
+        (np.zeros((2, 16, 24, 1), np.uint8), lambda c: np.repeat(c, 3, axis=-1), "np.repeat(frame, 3, axis=-1)"),
+        (torch.rand(2, 1, 16, 24), lambda c: c.expand(-1, 3, -1, -1), "frame.expand(3, -1, -1)"),
+        (np.zeros((2, 16, 24, 4), np.uint16), lambda c: c[..., :3], "drop the alpha channel: frame[..., :3]"),
+        (torch.rand(2, 4, 16, 24), lambda c: c[:, :3], "drop the alpha channel: frame[:3]"),
+    ],
+)
+def test_frames_of_another_layout_get_a_hint_and_the_hint_works(model, clip, fix, said):
+    with pytest.raises(UsageError, match="frames must be RGB") as raised:
+        model.restore(clip)
+    assert said in raised.value.hint, raised.value.hint
+    assert model.restore(fix(clip)).shape == fix(clip).shape
+
+
+def test_a_grey_stream_gets_a_hint(model):
+    with pytest.raises(UsageError, match="frames must be RGB") as raised:
+        list(model.restore_iter([np.zeros((16, 24), np.uint8)]))
+    assert "np.repeat(frame[..., None], 3, axis=-1)" in raised.value.hint
+    restored = list(model.restore_iter([np.repeat(np.zeros((16, 24), np.uint8)[..., None], 3, axis=-1)]))
+    assert restored[0].shape == (16, 24, 3)
+
+
 def test_float_frames_out_of_range_or_not_finite_are_usage_errors_and_overshoot_is_clamped(model):
     x = frames(count=4, size=(16, 16))
     with pytest.raises(
