@@ -1,6 +1,7 @@
-"""FLV and MPEG-TS files cut short, which FFmpeg measures from what is left of them: an FLV file by the size its
-header states (video_io.flv), a transport stream by ending inside a packet; refused before a run as other cut
-files are (tests/test_cli_run.py), with the --end that restores the part before the cut."""
+"""FLV, MPEG-TS and MPEG-PS files cut short, which FFmpeg measures from what is left of them: an FLV file by the
+size its header states (video_io.flv), a transport stream by ending inside a packet, a program stream inside a
+pack (video_io.mpeg_ps); refused before a run as other cut files are (tests/test_cli_run.py), with the --end
+that restores the part before the cut."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import struct
 import pytest
 
 from deblur_cli.video_io.flv import stated_file_size
+from deblur_cli.video_io.mpeg_ps import TAIL_BYTES, ends_inside_a_pack
 from deblur_cli.video_io.truncation import _ends_inside_a_packet, tail_cut
 from tests import media
 from tests.test_cli_run import deblur
@@ -89,10 +91,10 @@ def test_a_cut_flv_is_refused_before_a_run_and_its_hint_restores_the_part_before
     _refused_then_restored_before_the_cut(whole, problem, tmp_path, identity)
 
 
-def _refused_then_restored_before_the_cut(whole, problem: str, tmp_path, identity) -> None:
-    """`whole` (40 frames) cut at 60% of its bytes: tail_cut finds `problem` (a regular expression), deblur run
+def _refused_then_restored_before_the_cut(whole, problem: str, tmp_path, identity, keep: float = 0.6) -> None:
+    """`whole` (40 frames) cut at `keep` of its bytes: tail_cut finds `problem` (a regular expression), deblur run
     refuses it before restoring a frame, and its hint's --end restores the part before the cut; `whole` runs."""
-    cut = media.truncate(whole, 0.6, tmp_path / f"cut{whole.suffix}")
+    cut = media.truncate(whole, keep, tmp_path / f"cut{whole.suffix}")
     found = tail_cut(cut)
     assert found is not None and 0.3 < found.end < 1.3 and re.fullmatch(problem, found.problem), found
     refused = deblur(cut, "-o", tmp_path / "out.mkv")
@@ -154,3 +156,37 @@ def test_a_cut_transport_stream_is_refused_before_a_run_and_its_hint_restores_th
         r"transport packet \(truncated file\)"
     )
     _refused_then_restored_before_the_cut(_transport_stream(tmp_path / "a.ts"), problem, tmp_path, identity)
+
+
+def _program_stream(path, codec="mpeg2video"):
+    return media.make_video(path, frames=40, size=(320, 240), codec=codec, pix_fmt="yuv420p", audio="mp2", gop=5)
+
+
+@pytest.mark.parametrize("name, codec", [("a.mpg", "mpeg2video"), ("b.vob", "mpeg2video"), ("c.mpg", "mpeg1video")])
+def test_a_program_stream_that_breaks_off_inside_a_pack_is_cut(tmp_path, name, codec):
+    data = _program_stream(tmp_path / name, codec).read_bytes()
+    assert len(data) % 2048 == 0 and not ends_inside_a_pack(tmp_path / name)  # FFmpeg writes packs of 2048 bytes
+    for cut, inside in ((1, True), (3, True), (100, True), (2049, True), (len(data) // 3 + 5, True), (2048, False)):
+        (tmp_path / "x.mpg").write_bytes(data[:-cut])
+        assert ends_inside_a_pack(tmp_path / "x.mpg") == inside, (name, cut)
+    # a pack start code's bytes found by chance in a picture's data, before the first pack the check reads:
+    # its walk breaks off, and the real one is found
+    cut = data[:-100]
+    chance = len(cut) - TAIL_BYTES + 10  # the tail read starts 1948 bytes into a pack, the next at + 100
+    (tmp_path / "x.mpg").write_bytes(cut[:chance] + b"\x00\x00\x01\xba\x44" + cut[chance + 5 :])
+    assert ends_inside_a_pack(tmp_path / "x.mpg")
+    # never refused on a guess: junk before it, padding or junk after it, a tail too short to check
+    for kept in (b"junk" + data, data + bytes(500), data + b"\xff" * 10, data + b"x" * 3000, data[:300]):
+        (tmp_path / "x.mpg").write_bytes(kept)
+        assert not ends_inside_a_pack(tmp_path / "x.mpg")
+
+
+def test_a_cut_program_stream_is_refused_before_a_run_and_its_hint_restores_the_part_before(tmp_path, identity):
+    """It was restored up to the cut, exit 0, no warning: FFmpeg measures a program stream's length from what
+    is left of it."""
+    problem = (
+        r"the video stream ends early: its packets stop at \d\.\d\d s, where the file breaks off inside a "
+        r"pack \(truncated file\)"
+    )
+    # the video's packs run ahead of the audio's in the file: 40% of it holds about half of the frames
+    _refused_then_restored_before_the_cut(_program_stream(tmp_path / "a.mpg"), problem, tmp_path, identity, keep=0.4)

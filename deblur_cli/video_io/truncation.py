@@ -16,6 +16,7 @@ import av
 from deblur_cli.errors import InputError
 from deblur_cli.video_io.containers import open_input
 from deblur_cli.video_io.flv import stated_file_size
+from deblur_cli.video_io.mpeg_ps import ends_inside_a_pack
 from deblur_cli.video_io.streams import CONSTANT_RATE_CONTAINERS, frame_rate, reason, stream_duration, video_stream
 
 TAIL_SECONDS = 5.0  # how much of a video's end is demuxed, before a run and by `deblur info`, to find a cut (tail_cut)
@@ -120,12 +121,12 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
     and their end held against the stated end, as a whole read does (check_complete), and where they
     fall short and the container counts its packets (MP4, MOV), every packet counted, since a whole read
     takes the count reached as complete. An FLV file is cut where it is smaller than the size its
-    onMetaData states, an MPEG-TS file where it ends inside a packet (FFmpeg measures the duration of both
-    from what is left). Where they fall short, the first frame is decoded, for the times to count from it
-    as --end does. None where they reach the end, the container states no duration (NUT; FLV without a
-    stated size), or the file cannot be read (VideoFileSource says why). A cut MPEG-PS file is not found,
-    nor an MPEG-TS file cut at a packet's end, nor damage in the middle of a file, which only decoding
-    finds."""
+    onMetaData states, an MPEG-TS file where it ends inside a packet, an MPEG-PS file inside a pack
+    (FFmpeg measures the duration of all three from what is left). Where they fall short, the first frame
+    is decoded, for the times to count from it as --end does. None where they reach the end, the container
+    states no duration (NUT; FLV without a stated size), or the file cannot be read (VideoFileSource says
+    why). An MPEG-TS or MPEG-PS file cut at a packet's or a pack's end is not found, nor damage in the
+    middle of a file, which only decoding finds."""
     path = Path(path)
     try:
         container = open_input(path)
@@ -137,11 +138,13 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         except InputError:
             return None
         stated = _stated_end(stream)
-        # FFmpeg measures the length of FLV and MPEG-TS files from what is left of them: the file's own
-        # layout says it was cut, an FLV file's by the size its header states, a transport stream's by
-        # ending inside one of its fixed-size packets
+        # FFmpeg measures the length of FLV, MPEG-TS and MPEG-PS files from what is left of them: the file's
+        # own layout says it was cut, an FLV file's by the size its header states, a transport stream's by
+        # ending inside one of its fixed-size packets, a program stream's inside a pack
         size_short = container.format.name == "flv" and (stated_file_size(path) or 0) > os.path.getsize(path)
-        mid_packet = container.format.name == "mpegts" and _ends_inside_a_packet(path)
+        mid_packet = {"mpegts": _ends_inside_a_packet, "mpeg": ends_inside_a_pack}.get(container.format.name)
+        mid_packet = mid_packet is not None and mid_packet(path)
+        unit = "a transport packet" if container.format.name == "mpegts" else "a pack"
         if stated is None and size_short and container.duration:
             stated = float(((container.start_time or 0) + container.duration) / av.time_base)
         if not stream.time_base or (stated is None and not size_short):
@@ -186,7 +189,7 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
     played = float(end) - first
     problem = f"the video stream ends early: its packets stop at {played:.2f} s{length}"
     if mid_packet:
-        problem += ", where the file breaks off inside a transport packet (truncated file)"
+        problem += f", where the file breaks off inside {unit} (truncated file)"
         return Cut(problem, played, damaged_hint(played))
     return Cut(problem + " (truncated or damaged file)", played, damaged_hint(played))
 
