@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deblur_cli.errors import UnknownModelError, WeightsError
+from deblur_cli.errors import UnknownModelError, WeightsError, did_you_mean
 from deblur_cli.model_specs import MODELS
 from deblur_cli.weights.registry import Registry, load_registry
 from deblur_cli.weights.resolve import has_local_weights
@@ -51,7 +51,10 @@ def choose_model(
     if name in MODELS:
         return name
     if name != AUTO:
-        raise UnknownModelError(f"unknown model {name!r}", hint=f"choose one of: {AUTO}, {', '.join(MODELS)}")
+        known = [AUTO, *MODELS]
+        raise UnknownModelError(
+            f"unknown model {name!r}", hint=f"{did_you_mean(name, known)}choose one of: {', '.join(known)}"
+        )
     registry = registry or load_registry()
     if weights is not None:
         return _model_of_weights(Path(weights).expanduser(), registry)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class DeblurError(Exception):
     """Base of every error a user can cause; `hint` says what to do about it."""
@@ -65,3 +67,13 @@ class UsageError(DeblurError):
     """Options that do not fit together."""
 
     exit_code = 2
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """A hint's opening, "did you mean 'dstnet-s'? ", where one of `known` is close to a mistyped `name` (case
+    aside); "" where none is."""
+    import difflib
+
+    lowered = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return f"did you mean {lowered[close[0]]!r}? " if close else ""

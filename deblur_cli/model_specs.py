@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deblur_cli.errors import UnknownModelError
+from deblur_cli.errors import UnknownModelError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -29,4 +29,5 @@ def model_spec(name: str) -> ModelSpec:
     try:
         return MODELS[name]
     except KeyError:
-        raise UnknownModelError(f"unknown model {name!r}", hint=f"choose one of: {', '.join(MODELS)}") from None
+        hint = f"{did_you_mean(name, MODELS)}choose one of: {', '.join(MODELS)}"
+        raise UnknownModelError(f"unknown model {name!r}", hint=hint) from None

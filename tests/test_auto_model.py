@@ -13,6 +13,7 @@ from deblur_cli.cli import app
 import deblur_cli.restorers as restorers_module
 from deblur_cli.dstnet_weights import save_dstnet
 from deblur_cli.errors import ModelError
+from deblur_cli.model_specs import model_spec
 from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
 from deblur_cli.weights import cache, load_registry
 from tests import media
@@ -39,6 +40,13 @@ def test_an_unknown_name_lists_auto_among_the_choices(tmp_path):
     with pytest.raises(ModelError, match="unknown model 'nope'") as caught:
         choose_model("nope", device=CPU, cache_dir=tmp_path)
     assert caught.value.hint.startswith("choose one of: auto, ")
+    for typo, meant in (("dstnet-ss", "dstnet-s"), ("WTSA-S", "wtsa-s"), ("atuo", "auto")):
+        with pytest.raises(ModelError) as caught:
+            choose_model(typo, device=CPU, cache_dir=tmp_path)
+        assert caught.value.hint.startswith(f"did you mean {meant!r}? choose one of: auto, "), caught.value.hint
+    with pytest.raises(ModelError) as caught:  # where auto is not a choice (deblur bench -m)
+        model_spec("dstnet-ss")
+    assert caught.value.hint == "did you mean 'dstnet-s'? choose one of: dstnet, dstnet-s, wtsa, wtsa-s"
 
 
 def test_cpu_and_mps_run_the_small_dstnet_even_with_the_official_weights_cached(tmp_path):

@@ -72,7 +72,10 @@ def test_every_model_name_has_default_weights_of_its_architecture():
 def test_unknown_names_list_the_known_ones():
     with pytest.raises(WeightsError, match="unknown weights 'nope'") as info:
         load_registry().entry("nope")
-    assert "dstnet-gopro" in info.value.hint
+    assert "dstnet-gopro" in info.value.hint and "did you mean" not in info.value.hint
+    with pytest.raises(WeightsError, match="unknown weights 'dstnet-gopr'") as info:
+        load_registry().entry("dstnet-gopr")
+    assert info.value.hint.startswith("did you mean 'dstnet-gopro'? known weights: dstnet-gopro, ")
     with pytest.raises(WeightsError, match="no weights are registered for model 'nope'"):
         load_registry().candidates("nope")
     with pytest.raises(WeightsError, match="unknown weights 'dstnet'") as info:

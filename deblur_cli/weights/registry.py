@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from deblur_cli.errors import WeightsError
+from deblur_cli.errors import WeightsError, did_you_mean
 from deblur_cli.weights.verify import Checksum
 
 if sys.version_info >= (3, 11):
@@ -121,7 +121,9 @@ class Registry:
                 names = self.defaults[name]
                 hint = f"{name} is a model: its weights are {', '.join(names)} (`deblur download-weights {names[0]}`)"
             else:
-                hint = f"known weights: {', '.join(self.entries)} (see `deblur models`)"
+                hint = (
+                    f"{did_you_mean(name, self.entries)}known weights: {', '.join(self.entries)} (see `deblur models`)"
+                )
             raise WeightsError(f"unknown weights {name!r}", hint=hint) from None
 
     def candidates(self, model: str) -> tuple[WeightsEntry, ...]:
