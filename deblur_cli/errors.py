@@ -71,9 +71,13 @@ class UsageError(DeblurError):
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """A hint's opening, "did you mean 'dstnet-s'? ", where one of `known` is close to a mistyped `name` (case
-    aside); "" where none is."""
-    import difflib
+    aside); all those equally close ("did you mean 'libx264' or 'libx265'? " for libx246); "" where none is."""
+    from difflib import SequenceMatcher
 
     lowered = {k.lower(): k for k in known}
-    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
-    return f"did you mean {lowered[close[0]]!r}? " if close else ""
+    scores = {k: SequenceMatcher(None, name.lower(), k).ratio() for k in lowered}
+    best = max(scores.values(), default=0.0)
+    if best < 0.6:
+        return ""
+    close = [repr(lowered[k]) for k in sorted(scores) if scores[k] == best][:3]
+    return f"did you mean {' or '.join(close)}? "

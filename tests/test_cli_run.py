@@ -990,6 +990,9 @@ def test_bad_option_combinations_are_usage_errors(tmp_path, identity):
     for option, value, message in [
         ("--codec", "nonsense", "unknown video codec 'nonsense'"), ("--preset", "warp", "unknown preset 'warp'"),
         ("--pix-fmt", "bogus", "unknown pixel format 'bogus'"),
+        ("--codec", "libx246", "hint: did you mean 'libx264' or 'libx265'? use one of av1, "),  # typos: what is close
+        ("--pix-fmt", "yuv402p", "hint: did you mean 'yuv420p' or 'yuv422p'?\n"),
+        ("--model", "dstnet-ss", "hint: did you mean 'dstnet-s'? choose one of: auto, "),
         ("--window", "0", "error: invalid value for '--window'"),  # Click's range check, in the same one-line form
         ("--eta", "inf", "error: invalid value for '--eta'"),  # wrote black frames: σ infinite, x NaN
         ("--seed", str(2**64), "error: invalid value for '--seed'"),  # beyond torch's 64-bit generators

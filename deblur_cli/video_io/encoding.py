@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 import av
 
-from deblur_cli.errors import EncoderOptionError, OutputError
+from deblur_cli.errors import EncoderOptionError, OutputError, did_you_mean
 from deblur_cli.video_io.grey import grey_format
 from deblur_cli.video_io.info import bit_depth_of, has_alpha_channel
 
@@ -340,8 +340,9 @@ def _generic(name: str) -> Encoder:
     except (av.FFmpegError, ValueError):
         codec = None
     if codec is None or codec.type != "video":
-        known = ", ".join(sorted(set(ENCODERS) | set(ALIASES)))
-        raise EncoderOptionError(f"unknown video codec '{name}'", hint=f"use one of {known}, or any FFmpeg video encoder")
+        known = sorted(set(ENCODERS) | set(ALIASES))
+        hint = f"{did_you_mean(name, known)}use one of {', '.join(known)}, or any FFmpeg video encoder"
+        raise EncoderOptionError(f"unknown video codec '{name}'", hint=hint)
     return Encoder(name, _YUV8, _YUV_DEEP)
 
 
@@ -379,7 +380,10 @@ def _check_pix_fmt(pix_fmt: str, encoder: str, supported: set[str] | None, width
     try:
         av.VideoFormat(pix_fmt)
     except ValueError:
-        raise EncoderOptionError(f"unknown pixel format '{pix_fmt}'", hint="e.g. yuv420p, yuv444p, yuv420p10le") from None
+        close = did_you_mean(pix_fmt, supported or ("yuv420p", "yuv422p", "yuv444p", "yuv420p10le"))
+        raise EncoderOptionError(
+            f"unknown pixel format '{pix_fmt}'", hint=close.strip() or "e.g. yuv420p, yuv444p, yuv420p10le"
+        ) from None
     if supported is not None and pix_fmt not in supported:
         raise EncoderOptionError(
             f"{encoder} cannot encode pixel format {pix_fmt}", hint=f"it accepts: {', '.join(sorted(supported))}"
