@@ -100,6 +100,17 @@ def taken(path: str | os.PathLike) -> bool:
     return (path.exists() or path.is_symlink()) and not (path.is_dir() and not any(path.iterdir()))
 
 
+def read_tail(path: str | os.PathLike, count: int) -> bytes | None:
+    """The last `count` bytes of a file (all of a smaller one); None where it cannot be read."""
+    try:
+        with open(path, "rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            file.seek(max(size - count, 0))
+            return file.read()
+    except OSError:
+        return None
+
+
 def write_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:
     """Write `data` to `path` under a temporary name in the same folder, then rename it into place: a
     reader finds the old file or the whole new one. `durable` also flushes it to disk before the rename,

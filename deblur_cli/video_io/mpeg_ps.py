@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from deblur_cli import files
+
 TAIL_BYTES = 1 << 16  # how much of the file's end is read (a DVD's packs are 2048 bytes, FFmpeg's too)
 _PACK, _END, _SYSTEM = 0xBA, 0xB9, 0xBB  # start codes; those from 0xBC on begin PES packets
 _CHAIN = 2  # pack headers the walk must have met, one after another, before a file is taken for cut
@@ -19,12 +21,7 @@ def ends_inside_a_pack(path: str | os.PathLike) -> bool:
     after _CHAIN pack headers met in a row, and no where it lands on the end or after the end code. A walk
     that meets anything else (junk, padding, a start code's bytes found by chance in a picture's data) is
     given up, and the next pack header tried: a whole file is never refused on a guess."""
-    try:
-        with open(path, "rb") as file:
-            size = file.seek(0, os.SEEK_END)
-            file.seek(max(size - TAIL_BYTES, 0))
-            tail = file.read()
-    except OSError:
+    if (tail := files.read_tail(path, TAIL_BYTES)) is None:
         return False
     at = tail.find(b"\x00\x00\x01\xba")
     while at >= 0:

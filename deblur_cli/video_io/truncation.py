@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import av
 
+from deblur_cli import files
 from deblur_cli.errors import InputError
 from deblur_cli.video_io.containers import open_input
 from deblur_cli.video_io.flv import stated_file_size
@@ -200,12 +201,7 @@ def _ends_inside_a_packet(path: Path) -> bool:
     before the sync byte) come fewer bytes than a packet that are not padding. The last packets are found
     by three sync bytes a packet apart; where none are in the last few kilobytes, or more than a packet's
     bytes follow them (junk, long padding), it says no: a whole file is never refused on a guess."""
-    try:
-        with open(path, "rb") as file:
-            size = file.seek(0, os.SEEK_END)
-            file.seek(max(size - _TS_TAIL_BYTES, 0))
-            tail = file.read()
-    except OSError:
+    if (tail := files.read_tail(path, _TS_TAIL_BYTES)) is None:
         return False
     partial = False
     for packet, sync in ((188, 0), (192, 4), (204, 0)):
