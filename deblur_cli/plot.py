@@ -173,10 +173,10 @@ def _panel(canvas, box, metric, label, series, timed, reference) -> None:
         fy = (value - y_lo) / (y_hi - y_lo)
         return left + fx * (right - left), bottom - fy * (bottom - top)
 
-    for tick in y_ticks:
+    for tick, text in zip(y_ticks, tick_labels(y_ticks)):
         _, py = to_px(10**x_lo, tick)
         canvas.line(left, py, right, py, _LIGHT)
-        canvas.text(left - 6, py - 7, _fmt(tick), _BLACK, anchor="right")
+        canvas.text(left - 6, py - 7, text, _BLACK, anchor="right")
     for tick in _log_ticks(x_lo, x_hi):
         px, _ = to_px(tick, y_lo)
         canvas.line(px, top, px, bottom, _LIGHT)
@@ -259,6 +259,17 @@ def _linear_ticks(lo: float, hi: float) -> tuple[float, float, list[float]]:
     lo_tick, hi_tick = math.floor(low / step) * step, math.ceil((hi + 0.05 * span) / step) * step
     ticks = [lo_tick + i * step for i in range(round((hi_tick - lo_tick) / step) + 1)]
     return lo_tick, hi_tick, ticks
+
+
+def tick_labels(ticks: list[float]) -> list[str]:
+    """Labels for evenly spaced ticks, with as few decimals as give each tick's value exactly: a sweep
+    whose PSNR spans tenths of a dB has ticks 20.65, 20.70, ... (three significant digits made them
+    20.7, 20.7, ...)."""
+    for decimals in range(7):
+        labels = [f"{tick + 0.0:.{decimals}f}" for tick in ticks]  # + 0.0: no "-0"
+        if all(math.isclose(float(text), tick, rel_tol=1e-9, abs_tol=1e-9) for text, tick in zip(labels, ticks)):
+            return labels
+    return [_fmt(tick) for tick in ticks]
 
 
 def _fmt(value: float) -> str:

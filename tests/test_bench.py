@@ -27,7 +27,7 @@ from deblur_cli.bench import (
 )
 from deblur_cli.cli.app import app, out
 from deblur_cli.errors import InputError, UsageError, WeightsError
-from deblur_cli.plot import HEIGHT, WIDTH, write_plot
+from deblur_cli.plot import HEIGHT, WIDTH, tick_labels, write_plot
 from deblur_cli.span import Span
 from tests.media import make_images, make_video, write_image
 from tests.restorers import IdentityRestorer
@@ -674,3 +674,15 @@ def test_the_table_title_counts_one_frame_in_the_singular():
     shown = CliRunner().invoke(app, ["bench", "--frames", "1", "--size", "64x48", "-m", "dstnet-s"])
     assert shown.exit_code == 0, shown.output
     assert "seed 0: 1 frame 64x48 on" in shown.stdout, shown.stdout  # it said "1 frames"
+
+
+def test_tick_labels_tell_each_tick_apart_and_say_its_value():
+    from deblur_cli.plot import _linear_ticks
+
+    _, _, ticks = _linear_ticks(20.68, 20.92)  # a step sweep whose PSNR spans a quarter of a dB
+    labels = tick_labels(ticks)
+    assert labels[:3] == ["20.65", "20.70", "20.75"] and len(set(labels)) == len(labels), labels
+    assert [float(text) for text in labels] == pytest.approx(ticks, abs=1e-9)
+    assert tick_labels(_linear_ticks(3.0, 7.0)[2]) == ["2", "3", "4", "5", "6", "7", "8"]
+    assert tick_labels([-0.0, 0.5, 1.0]) == ["0.0", "0.5", "1.0"]
+    assert tick_labels([1000.0, 1500.0, 2000.0]) == ["1000", "1500", "2000"]
