@@ -18,7 +18,7 @@ from deblur_cli.errors import OutputError, WeightsError
 from deblur_cli.weights import cache, download, resolve_weights, status
 from deblur_cli.weights import registry as registry_module
 from deblur_cli.weights.hub import _accepts_tqdm_class
-from deblur_cli.weights.registry import parse_registry
+from deblur_cli.weights.registry import load_registry, parse_registry
 
 COMMIT = "c0ffee" + "0" * 34
 CONTENT = bytes(range(256)) * 1200  # 307,200 bytes: several read chunks
@@ -657,6 +657,9 @@ def test_weights_by_entry_name_must_fit_the_model(tmp_path, bundled):
         resolve_weights("dstnet", weights=tmp_path / "nothing.safetensors", registry=registry)
     with pytest.raises(WeightsError, match="not a file"):
         resolve_weights("dstnet", weights=tmp_path, registry=registry)
+    with pytest.raises(WeightsError) as caught:  # a typo of an entry's name
+        resolve_weights("dstnet", weights="dstnet-gopr", registry=load_registry())
+    assert caught.value.hint.startswith("did you mean 'dstnet-gopro'? give a weights file, or a name from")
 
 
 def test_bundled_files_are_checked(bundled):

@@ -35,7 +35,7 @@ from deblur_cli.cli.options import (
     span_option,
     weights_label,
 )
-from deblur_cli.errors import DeblurError, InputError, OutputError, UsageError, WeightsError
+from deblur_cli.errors import DeblurError, InputError, OutputError, UsageError, WeightsError, did_you_mean
 from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.outputs import same_file
 from deblur_cli.weights import has_local_weights
@@ -384,6 +384,9 @@ def _weight_files(pairs: list[str], names: list[str], auto: str | None) -> dict[
             meant = auto or names[0]
             chose = f" (-m auto is {auto} here)" if auto else ""
             raise UsageError(f"--weights takes a model's name, not auto{chose}", hint=f"e.g. --weights {meant}={path}")
+        if name not in MODELS:
+            hint = f"{did_you_mean(name, MODELS)}models: {', '.join(MODELS)}"
+            raise UsageError(f"--weights names {name!r}, which is not a model", hint=hint)
         if name not in names:
             raise UsageError(f"--weights names {name!r}, which is not benchmarked", hint=f"add --model {name}")
         if name in files:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from deblur_cli.errors import WeightsError
+from deblur_cli.errors import WeightsError, did_you_mean
 from deblur_cli.weights import cache
 from deblur_cli.weights.download import ProgressFn, offline_from_env
 from deblur_cli.weights.download import download as download_entry
@@ -71,7 +71,7 @@ def resolve_weights(
         if entry is None:
             raise WeightsError(
                 f"--weights {weights}: no such file, and no registry entry of that name",
-                hint="give a weights file, or a name from `deblur models`",
+                hint=f"{did_you_mean(str(weights), registry.entries)}give a weights file, or a name from `deblur models`",
             )
         architecture = registry.candidates(model)[0].architecture
         if entry.architecture != architecture:
