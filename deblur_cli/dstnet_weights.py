@@ -87,7 +87,10 @@ def build_dstnet(state: dict[str, torch.Tensor], config: DSTNetConfig | None = N
     """A DSTNet in eval mode holding `state` (loaded strictly); the config is read from the shapes if None.
     `name` says where the tensors came from, in errors. A config given (from a file's metadata) must be
     the one the shapes say, checked before anything is built (`checkpoint.build_to_fit`)."""
-    from_shapes = config_from_state_dict(state)
+    try:
+        from_shapes = config_from_state_dict(state)
+    except WeightsError as e:  # say which file
+        raise WeightsError(f"{name}: {e}", hint=e.hint) from None
     if config is not None and config != from_shapes:
         raise WeightsError(
             f"{name}: its metadata describes DSTNet(feat={config.feat}, blocks={config.blocks}), its tensors "

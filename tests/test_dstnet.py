@@ -192,6 +192,9 @@ def test_config_comes_from_shapes_when_a_file_has_no_metadata(tmp_path):
 def test_weights_of_another_layout_are_refused_with_a_clear_error(tmp_path):
     with pytest.raises(WeightsError, match="not DSTNet weights"):
         config_from_state_dict({"conv.weight": torch.zeros(4, 3, 3, 3)})
+    save_file({"conv.weight": torch.zeros(4, 3, 3, 3)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(WeightsError, match=r"^other\.safetensors: not DSTNet weights: no feat_extractor\.weight"):
+        load_dstnet(tmp_path / "other.safetensors")  # the file is named
     large = dict(_model(DSTNetConfig(feat=8, blocks=1)).state_dict(), **{"up.weight": torch.zeros(12, 8, 1, 1)})
     with pytest.raises(WeightsError, match="large DSTNet layout"):
         config_from_state_dict(large)
