@@ -251,16 +251,13 @@ class _Kind:
         """How to turn a frame of the wrong layout into the one taken: the other library's channel order,
         grey, or an alpha channel."""
         shape = self.shape
-        if len(shape) == 2:
-            return "grey frames: repeat them into three channels, " + (
-                "frame.expand(3, -1, -1)" if self.is_torch else "np.repeat(frame[..., None], 3, axis=-1)"
+        if len(shape) == 2 or len(shape) == 3 and (shape[0] if self.is_torch else shape[-1]) == 1:
+            numpy_form = (
+                "np.repeat(frame[..., None], 3, axis=-1)" if len(shape) == 2 else "np.repeat(frame, 3, axis=-1)"
             )
+            return f"grey frames: repeat them into three channels, {'frame.expand(3, -1, -1)' if self.is_torch else numpy_form}"
         if len(shape) != 3:
             return None
-        if (shape[0] if self.is_torch else shape[-1]) == 1:
-            return "grey frames: repeat them into three channels, " + (
-                "frame.expand(3, -1, -1)" if self.is_torch else "np.repeat(frame, 3, axis=-1)"
-            )
         if self.is_torch and shape[-1] in (3, 4) and shape[0] not in (3, 4):
             alpha = ", then [:3] to drop the alpha channel" if shape[-1] == 4 else ""
             return f"tensors are channels-first: frame.permute(2, 0, 1) (a clip: .permute(0, 3, 1, 2)){alpha}"

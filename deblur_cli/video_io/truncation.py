@@ -143,8 +143,8 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         # own layout says it was cut, an FLV file's by the size its header states, a transport stream's by
         # ending inside one of its fixed-size packets, a program stream's inside a pack
         size_short = container.format.name == "flv" and (stated_file_size(path) or 0) > os.path.getsize(path)
-        mid_packet = {"mpegts": _ends_inside_a_packet, "mpeg": ends_inside_a_pack}.get(container.format.name)
-        mid_packet = mid_packet is not None and mid_packet(path)
+        ends_cut = {"mpegts": _ends_inside_a_packet, "mpeg": ends_inside_a_pack}.get(container.format.name)
+        mid_packet = ends_cut is not None and ends_cut(path)
         unit = "a transport packet" if container.format.name == "mpegts" else "a pack"
         if stated is None and size_short and container.duration:
             stated = float(((container.start_time or 0) + container.duration) / av.time_base)
