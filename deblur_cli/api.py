@@ -251,11 +251,13 @@ class _Kind:
         """How to turn a frame of the wrong layout into the one taken: the other library's channel order,
         grey, or an alpha channel."""
         shape = self.shape
-        if len(shape) == 2 or len(shape) == 3 and (shape[0] if self.is_torch else shape[-1]) == 1:
-            numpy_form = (
-                "np.repeat(frame[..., None], 3, axis=-1)" if len(shape) == 2 else "np.repeat(frame, 3, axis=-1)"
-            )
-            return f"grey frames: repeat them into three channels, {'frame.expand(3, -1, -1)' if self.is_torch else numpy_form}"
+        channels = shape[0] if self.is_torch else shape[-1]  # where a 3-axis frame keeps them
+        if len(shape) == 2 or len(shape) == 3 and channels == 1:
+            if self.is_torch:
+                form = "frame.expand(3, -1, -1)"
+            else:
+                form = "np.repeat(frame[..., None], 3, axis=-1)" if len(shape) == 2 else "np.repeat(frame, 3, axis=-1)"
+            return f"grey frames: repeat them into three channels, {form}"
         if len(shape) != 3:
             return None
         if self.is_torch and shape[-1] in (3, 4) and shape[0] not in (3, 4):
@@ -264,7 +266,7 @@ class _Kind:
         if not self.is_torch and shape[0] in (3, 4) and shape[-1] not in (3, 4):
             alpha = ", then [..., :3] to drop the alpha channel" if shape[0] == 4 else ""
             return f"arrays are channels-last: frame.transpose(1, 2, 0) (a clip: .transpose(0, 2, 3, 1)){alpha}"
-        if (shape[0] if self.is_torch else shape[-1]) == 4:
+        if channels == 4:
             return "drop the alpha channel: " + ("frame[:3]" if self.is_torch else "frame[..., :3]")
         return None
 

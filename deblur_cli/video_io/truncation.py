@@ -143,9 +143,8 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         # own layout says it was cut, an FLV file's by the size its header states, a transport stream's by
         # ending inside one of its fixed-size packets, a program stream's inside a pack
         size_short = container.format.name == "flv" and (stated_file_size(path) or 0) > os.path.getsize(path)
-        ends_cut = {"mpegts": _ends_inside_a_packet, "mpeg": ends_inside_a_pack}.get(container.format.name)
+        ends_cut, unit = _CUT_INSIDE.get(container.format.name, (None, ""))
         mid_packet = ends_cut is not None and ends_cut(path)
-        unit = "a transport packet" if container.format.name == "mpegts" else "a pack"
         if stated is None and size_short and container.duration:
             stated = float(((container.start_time or 0) + container.duration) / av.time_base)
         if not stream.time_base or (stated is None and not size_short):
@@ -221,6 +220,10 @@ def _ends_inside_a_packet(path: Path) -> bool:
             return False
         partial = partial or len(left) < packet
     return partial
+
+
+# formats whose file ends inside one of its units where a copy was cut short: the test, and the unit's name
+_CUT_INSIDE = {"mpegts": (_ends_inside_a_packet, "a transport packet"), "mpeg": (ends_inside_a_pack, "a pack")}
 
 
 def _first_frame_time(path: Path, index: int) -> float:

@@ -69,9 +69,10 @@ def resolve_weights(
             )
         entry = registry.entries.get(str(weights))
         if entry is None:
+            close = did_you_mean(str(weights), registry.entries)
             raise WeightsError(
                 f"--weights {weights}: no such file, and no registry entry of that name",
-                hint=f"{did_you_mean(str(weights), registry.entries)}give a weights file, or a name from `deblur models`",
+                hint=f"{close}give a weights file, or a name from `deblur models`",
             )
         architecture = registry.candidates(model)[0].architecture
         if entry.architecture != architecture:
