@@ -41,6 +41,15 @@ def test_psnr_is_per_image_and_infinite_for_identical_images():
     assert math.isinf(values[0]) and values[1].item() == pytest.approx(40.0, abs=1e-4)
 
 
+@pytest.mark.parametrize("metric", [psnr, ssim])
+def test_channels_last_images_are_refused_with_the_move_that_fixes_them(metric):
+    """SSIM said "needs images of at least 11x11 pixels, got (64, 3)" and PSNR measured, of the wrong layout."""
+    frames = torch.rand(2, 48, 64, 3, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match=r"got \(2, 48, 64, 3\), channels last: move them with .movedim\(-1, -3\)"):
+        metric(frames, frames)
+    assert metric(frames.movedim(-1, -3), frames.movedim(-1, -3)).shape == (2,)
+
+
 def test_psnr_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="differ in shape"):
         psnr(torch.zeros(3, 8, 8), torch.zeros(3, 8, 9))

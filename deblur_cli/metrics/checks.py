@@ -26,6 +26,11 @@ def check_pair(output: torch.Tensor, reference: torch.Tensor, data_range: float 
         raise ValueError(f"output and reference differ in shape: {tuple(output.shape)} vs {tuple(reference.shape)}")
     if output.dim() < 3:
         raise ValueError(f"expected images of shape (..., C, H, W), got {tuple(output.shape)}")
+    if output.shape[-1] in (3, 4) and output.shape[-3] not in (1, 3, 4):  # RGB(A) last, not a 3-pixel-wide image
+        raise ValueError(
+            f"expected images of shape (..., C, H, W), got {tuple(output.shape)}, channels last: "
+            f"move them with .movedim(-1, -3)"
+        )
     if not (output.is_floating_point() and reference.is_floating_point()):
         raise ValueError(f"expected float images, got {output.dtype} and {reference.dtype}")
     if output.numel() == 0 or output.device.type == "meta":
