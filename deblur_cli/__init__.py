@@ -1,4 +1,13 @@
-"""deblur: remove motion blur from video."""
+"""deblur: remove motion blur from video.
+
+The command line is `deblur` (deblur_cli.cli). From Python (docs/python.md):
+
+    import deblur_cli
+    model = deblur_cli.load("dstnet-s")     # load(model="auto", *, weights=None, device="auto", ...)
+    sharp = model.restore(frames)           # a Deblurrer; restore_iter(frames) for a stream
+
+`load`, `Deblurrer` and `DeblurWarning` come from deblur_cli.api, imported when first asked for.
+"""
 
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 

@@ -27,9 +27,10 @@ import numpy as np
 import torch
 
 from deblur_cli.errors import UsageError
-from deblur_cli.model_specs import model_spec
+from deblur_cli.model_specs import MAX_SEED, model_spec
 from deblur_cli.restorer import Restorer, batches
 from deblur_cli.stream import restore_stream
+from deblur_cli.tiles import plan_tiles
 from deblur_cli.windows import WindowOptions
 
 Frame = Union[torch.Tensor, np.ndarray]
@@ -65,7 +66,7 @@ class Deblurrer:
         if not isinstance(frames, (torch.Tensor, np.ndarray)) or frames.ndim != 4:
             raise UsageError(
                 f"restore takes a clip, (T, 3, H, W) torch or (T, H, W, 3) NumPy, got {_described(frames)}",
-                hint="for one frame, add a leading axis (frames[None]); for a stream of frames, use restore_iter",
+                hint=_clip_hint(frames),
             )
         if len(frames) == 0:  # checked as a frame of its shape would be; nothing to restore
             return _Kind(frames.new_zeros(frames.shape[1:]) if isinstance(frames, torch.Tensor)
@@ -77,12 +78,17 @@ class Deblurrer:
         """Each of `frames`, restored, in order and lazily: (3, H, W) tensors or (H, W, 3) arrays, all of
         one kind and size. Frames are read up to two windows ahead of the frames that come out (where
         the stream ends decides how its last windows are cut), so a long video is never in memory whole."""
+        if _is_one_frame(frames):
+            raise UsageError(
+                f"restore_iter takes an iterable of frames, got one frame, {_described(frames)}",
+                hint="give [frame], or restore(frame[None]) for a clip of one",
+            )
         try:
             frames = iter(frames)
         except TypeError:
             raise UsageError(f"restore_iter takes an iterable of frames, got {_described(frames)}") from None
-        first = next(frames, None)
-        if first is None:
+        first = next(frames, _END)
+        if first is _END:
             return
         kind = _Kind(first)
         if reseed := getattr(self.restorer, "reseed", None):
@@ -97,8 +103,8 @@ class Deblurrer:
                     frame = first
                 else:
                     with torch.inference_mode(False), torch.set_grad_enabled(grad):
-                        frame = next(frames, None)
-                    if frame is None:
+                        frame = next(frames, _END)
+                    if frame is _END:
                         return
                 yield kind.tensor(frame, index)
 
@@ -109,8 +115,8 @@ class Deblurrer:
         stream = restore_stream(given(), self.restorer, self.windows, kind.size, on_retry=retried)
         while True:
             with torch.inference_mode():  # around each step only: the caller's code between them is its own
-                restored = next(stream, None)
-            if restored is None:
+                restored = next(stream, _END)
+            if restored is _END:
                 return
             yield kind.frame(restored)
 
@@ -151,9 +157,14 @@ def load(
         if value is not None:
             _integer(option, value, least)
     if seed is not None:
-        _integer("seed", seed, 0)
-    if isinstance(eta, bool) or not isinstance(eta, (int, float, np.integer, np.floating)) or not eta >= 0:
-        raise UsageError(f"eta must be a number >= 0, got {eta!r}")
+        _integer("seed", seed, 0, most=MAX_SEED)
+    if isinstance(eta, bool) or not isinstance(eta, (int, float, np.integer, np.floating)) or not 0 <= eta <= 1:
+        raise UsageError(f"eta must be a number from 0 (deterministic) to 1 (DDPM's noise), got {eta!r}")
+    if not isinstance(model, str):
+        raise UsageError(f'model must be a name ("auto", "dstnet-s", ...), got {model!r}')
+    if weights is not None and not isinstance(weights, (str, Path)):
+        raise UsageError(f"weights must be a path or a registered name, got {type(weights).__name__}")
+    device, precision = _device_name(device), _precision_name(precision)
     name = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     spec = model_spec(name)
     windows = WindowOptions(
@@ -181,8 +192,12 @@ def load(
     )  # fmt: skip
     if windows.window > (restorer.max_frames or windows.window):
         raise UsageError(f"window ({windows.window}) is longer than {name} accepts ({restorer.max_frames} frames)")
-    if isinstance(windows.tile, int) and windows.tile < restorer.multiple:
-        raise UsageError(f"tile ({windows.tile}) must be at least {restorer.multiple} pixels for {name}")
+    if isinstance(tile := windows.tile, int):
+        if tile < restorer.multiple:
+            raise UsageError(f"tile ({tile}) must be at least {restorer.multiple} pixels for {name}")
+        plan_tiles(tile, tile, tile=tile, overlap=windows.tile_overlap, multiple=restorer.multiple)  # room to move
+    if compile and restorer.device.type == "cpu":
+        _warn("compile=True on a CPU: measured no faster than without, after minutes of compiling (docs/cli.md)")
     if windows.batch > 1 and not batches(restorer):
         _warn(f"batch={windows.batch} does nothing for {name}, which restores one window per call")
     return Deblurrer(name, restorer, windows)
@@ -199,9 +214,34 @@ def _warn(line: str) -> None:
 _PACKAGE = str(Path(__file__).resolve().parent)
 
 
-def _integer(name: str, value: object, least: int) -> None:
+def _integer(name: str, value: object, least: int, most: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
         raise UsageError(f"{name} must be an integer of at least {least}, got {value!r}")
+    if most is not None and value > most:
+        raise UsageError(f"{name} must be at most {most}, got {value!r}")
+
+
+def _device_name(device: object) -> str:
+    """load's device as resolve_device takes it: a name, or a torch.device (a tensor's .device)."""
+    if isinstance(device, torch.device):
+        return str(device)
+    if not isinstance(device, str):
+        raise UsageError(f'device must be a name ("auto", "cpu", "cuda:0", ...) or a torch.device, got {device!r}')
+    return device
+
+
+def _precision_name(precision: object) -> str:
+    """load's precision as resolve_dtype takes it: a name, or a torch dtype (torch.bfloat16)."""
+    from deblur_cli.devices import PRECISIONS
+
+    names = {dtype: name for name, dtype in PRECISIONS.items()}
+    if isinstance(precision, torch.dtype) and precision in names:
+        return names[precision]
+    if not isinstance(precision, str):
+        raise UsageError(
+            f"precision must be one of auto, {', '.join(PRECISIONS)} or their torch dtypes, got {precision!r}"
+        )
+    return precision
 
 
 def _tile(tile: int | str | None) -> int | str | None:
@@ -212,11 +252,37 @@ def _tile(tile: int | str | None) -> int | str | None:
     return int(tile) or None
 
 
+_END = object()  # the end of a stream: None is a frame a reader failed to give, not the end
+
+
+def _is_one_frame(frames: object) -> bool:
+    """Whether `frames` is a single frame in the layout taken: (3, H, W) torch or (H, W, 3) NumPy."""
+    if isinstance(frames, torch.Tensor):
+        return frames.ndim == 3 and frames.shape[0] == 3
+    return isinstance(frames, np.ndarray) and frames.ndim == 3 and frames.shape[-1] == 3
+
+
+def _clip_hint(frames: object) -> str:
+    """What to do with what restore was given instead of a clip: one frame, or a grey clip (T, H, W)."""
+    stream = "for a stream of frames, use restore_iter"
+    if not isinstance(frames, (torch.Tensor, np.ndarray)) or frames.ndim != 3:
+        return stream
+    if _is_one_frame(frames):
+        return "for one frame, add a leading axis (frames[None]); " + stream
+    if isinstance(frames, torch.Tensor):
+        return "a grey clip (T, H, W): repeat it into three channels, frames[:, None].expand(-1, 3, -1, -1)"
+    grey = "a grey clip (T, H, W): repeat it into three channels, np.repeat(frames[..., None], 3, axis=-1)"
+    return grey + ("; one channels-first frame: frames.transpose(1, 2, 0)[None]" if frames.shape[0] == 3 else "")
+
+
 def _described(frames: object) -> str:
     shape = getattr(frames, "shape", None)
     if shape is None:
         return type(frames).__name__
     return f"{type(frames).__name__} of shape {tuple(shape)} and dtype {frames.dtype}"
+
+
+_NONE_HINT = "the reader gave no frame there (OpenCV's read() does so where decoding fails): stop or skip there"
 
 
 class _Kind:
@@ -229,6 +295,8 @@ class _Kind:
 
     def __init__(self, first: Frame):
         self.is_torch = isinstance(first, torch.Tensor)
+        if first is None:
+            raise UsageError("frame 0 is None", hint=_NONE_HINT)
         if not self.is_torch and not isinstance(first, np.ndarray):
             raise UsageError(f"frames must be torch tensors or NumPy arrays, got {type(first).__name__}")
         self.dtype = first.dtype
@@ -272,6 +340,8 @@ class _Kind:
 
     def tensor(self, frame: Frame, index: int) -> torch.Tensor:
         """Frame `index` as restore_stream takes it: (3, H, W), uint8 or float32 in [0, 1]."""
+        if frame is None:
+            raise UsageError(f"frame {index} is None", hint=_NONE_HINT)
         like = isinstance(frame, torch.Tensor if self.is_torch else np.ndarray)
         if not like or frame.dtype != self.dtype or tuple(frame.shape) != self.shape:
             raise UsageError(f"every frame must be like the first ({self.dtype}, shape {self.shape}), got "
@@ -291,8 +361,10 @@ class _Kind:
         if not self.is_float:
             return t
         t = t.to(torch.float32)
+        if not bool(torch.isfinite(t).all()):
+            raise UsageError(f"frame {index} has NaN or infinite values")
         low, high = torch.aminmax(t)
-        if not (-self.SLACK <= float(low) and float(high) <= 1 + self.SLACK):  # NaN fails too
+        if not (-self.SLACK <= float(low) and float(high) <= 1 + self.SLACK):
             raise UsageError(
                 f"frame {index} has values from {float(low):.4g} to {float(high):.4g}: float frames are in [0, 1]",
                 hint="divide 8-bit values by 255 (or give uint8 frames)",

@@ -22,6 +22,7 @@ MODELS: dict[str, ModelSpec] = {
     "wtsa": ModelSpec("wtsa", 6, 2, "WTSA video diffusion, the paper's size: sharper texture, needs a GPU"),
     "wtsa-s": ModelSpec("wtsa", 6, 2, "WTSA video diffusion, small: samples on a CPU, slowly"),
 }
+MAX_SEED = 2**64 - 1  # the diffusion models' seed: torch's generators and NumPy's SeedSequence take 64 bits
 
 
 def model_spec(name: str) -> ModelSpec:

@@ -229,11 +229,11 @@ def build_restorer(
     """
     spec = model_spec(name)
     if not 1 <= steps <= 1000:
-        raise UsageError(f"--steps must be between 1 and 1000, got {steps}")
+        raise UsageError(f"steps must be between 1 and 1000, got {steps}")
     if samples < 1:
-        raise UsageError(f"--samples must be at least 1, got {samples}")
+        raise UsageError(f"samples must be at least 1, got {samples}")
     if eta < 0:
-        raise UsageError(f"--eta must be >= 0, got {eta}")
+        raise UsageError(f"eta must be >= 0, got {eta}")
     torch_device = resolve_device(device)
     dtype = resolve_dtype(precision, torch_device)
     slow = precision_warning(dtype, torch_device)

@@ -125,7 +125,7 @@ def plan_tiles(height: int, width: int, *, tile: int, overlap: int | None, multi
     if not 0 <= overlap <= tile - multiple:
         raise UsageError(
             f"a tile overlap of {overlap} px leaves no room between {tile}-px tiles (they move in steps of {multiple})",
-            hint=f"use a larger --tile or an overlap of at most {tile - multiple} px",
+            hint=f"use a larger tile or a tile overlap of at most {tile - multiple} px",
         )
     rows, cols = _spans(height, tile, overlap, multiple), _spans(width, tile, overlap, multiple)
     return TileGrid((height, width), tuple(rows), tuple(cols))

@@ -145,6 +145,44 @@ def test_a_grey_stream_gets_a_hint(model):
     assert restored[0].shape == (16, 24, 3)
 
 
+@pytest.mark.parametrize(
+    "clip, said, fix",
+    [
+        (np.zeros((5, 16, 24), np.uint8), "a grey clip (T, H, W)", lambda c: np.repeat(c[..., None], 3, axis=-1)),
+        (np.zeros((3, 16, 24), np.uint8), "a grey clip (T, H, W)", lambda c: np.repeat(c[..., None], 3, axis=-1)),
+        (np.zeros((3, 16, 24), np.uint8), "one channels-first frame", lambda c: c.transpose(1, 2, 0)[None]),
+        (torch.rand(5, 16, 24), "a grey clip (T, H, W)", lambda c: c[:, None].expand(-1, 3, -1, -1)),
+        (torch.rand(3, 16, 24), "for one frame, add a leading axis", lambda c: c[None]),
+        (np.zeros((16, 24, 3), np.uint8), "for one frame, add a leading axis", lambda c: c[None]),
+    ],
+)
+def test_a_grey_clip_or_one_frame_given_to_restore_gets_the_hint_that_fits(model, clip, said, fix):
+    """A grey clip (T, H, W) was told to add a leading axis, as one frame is, and then to move its frames'
+    axis last: three grey frames came back as one colour frame, with no error on the way."""
+    with pytest.raises(UsageError, match="restore takes a clip") as raised:
+        model.restore(clip)
+    assert said in raised.value.hint, raised.value.hint
+    assert len(model.restore(fix(clip))) == (1 if "frame" in said.split(",")[0] else len(clip))
+
+
+@pytest.mark.parametrize("frame", [torch.rand(3, 16, 24), np.zeros((16, 24, 3), np.uint8)])
+def test_one_frame_given_to_restore_iter_is_told_apart_from_a_grey_stream(model, frame):
+    with pytest.raises(UsageError, match="restore_iter takes an iterable of frames, got one frame") as raised:
+        list(model.restore_iter(frame))
+    assert raised.value.hint == "give [frame], or restore(frame[None]) for a clip of one"
+    assert len(list(model.restore_iter([frame]))) == 1
+
+
+@pytest.mark.parametrize("where", [0, 1, 2])
+def test_a_none_among_the_frames_is_an_error_naming_it_not_the_end_of_the_stream(model, where):
+    """None ended the stream: a reader giving None for a frame it failed to decode lost the rest unnoticed."""
+    given: list = [np.zeros((16, 24, 3), np.uint8) for _ in range(3)]
+    given[where] = None
+    with pytest.raises(UsageError, match=f"^frame {where} is None$") as raised:
+        list(model.restore_iter(given))
+    assert "OpenCV's read()" in raised.value.hint
+
+
 def test_float_frames_out_of_range_or_not_finite_are_usage_errors_and_overshoot_is_clamped(model):
     x = frames(count=4, size=(16, 16))
     with pytest.raises(
@@ -154,9 +192,10 @@ def test_float_frames_out_of_range_or_not_finite_are_usage_errors_and_overshoot_
     assert e.value.hint == "divide 8-bit values by 255 (or give uint8 frames)"
     spoiled = x.clone()
     spoiled[2, 0, 0, 0] = torch.nan
-    with pytest.raises(UsageError, match="frame 2 has values from nan to nan"):
+    with pytest.raises(UsageError, match="frame 2 has NaN or infinite values") as e:
         model.restore(spoiled)
-    with pytest.raises(UsageError, match="frame 0 has values"):
+    assert e.value.hint is None  # not the 0-to-255 hint: dividing would not help
+    with pytest.raises(UsageError, match="frame 0 has NaN or infinite values"):
         model.restore(np.full((2, 16, 16, 3), np.inf))
     overshoot = (x - 0.5) * 1.2 + 0.5  # resampling leaves values a little outside [0, 1]
     assert torch.equal(model.restore(overshoot), model.restore(overshoot.clamp(0, 1)))
@@ -219,7 +258,16 @@ def test_a_frame_unlike_the_first_is_a_usage_error(model):
         ({"tile_overlap": -5}, "tile_overlap must be an integer of at least 0"),
         ({"steps": 0, "model": "wtsa-s"}, "steps must be an integer of at least 1"),
         ({"steps": 1001, "model": "wtsa-s"}, "steps must be between 1 and 1000, got 1001"),
-        ({"eta": -1, "model": "wtsa-s"}, "eta must be a number >= 0"),
+        ({"eta": -1, "model": "wtsa-s"}, r"eta must be a number from 0 \(deterministic\) to 1"),
+        ({"eta": 5.0, "model": "wtsa-s"}, "eta must be a number from 0"),  # as --eta: 1 is DDPM's noise
+        ({"eta": float("inf"), "model": "wtsa-s"}, "eta must be a number from 0"),
+        ({"seed": 2**64, "model": "wtsa-s"}, "seed must be at most 18446744073709551615, got 18446744073709551616"),
+        ({"tile": 64, "tile_overlap": 64}, "a tile overlap of 64 px leaves no room between 64-px tiles"),
+        ({"model": None}, "model must be a name"),
+        ({"device": 0}, "device must be a name"),
+        ({"precision": torch.int8}, "precision must be one of auto, fp32, fp16, bf16 or their torch dtypes"),
+        ({"precision": torch.float16}, "fp16 is not supported on the CPU"),
+        ({"weights": 3}, "weights must be a path or a registered name, got int"),
         ({"window": 99, "model": "wtsa-s"}, r"window \(99\) is longer than wtsa-s accepts"),
         ({"model": "dstnet-xl"}, "unknown model 'dstnet-xl'"),
         ({"device": "tpu"}, "unknown device 'tpu'"),
@@ -228,6 +276,17 @@ def test_a_frame_unlike_the_first_is_a_usage_error(model):
 def test_bad_options_are_usage_errors(options, message):
     with pytest.raises(deblur_cli.errors.DeblurError, match=message):
         deblur_cli.load(**{"model": "dstnet-s", "device": "cpu", **options})
+
+
+def test_a_torch_device_and_dtype_are_taken_as_their_names():
+    """A researcher passes x.device and torch.float32: they gave an AttributeError from deep inside."""
+    loaded = deblur_cli.load("dstnet-s", device=torch.device("cpu"), precision=torch.float32)
+    assert loaded.device == torch.device("cpu") and loaded.restorer.dtype == torch.float32
+
+
+def test_compiling_on_a_cpu_is_warned_of():
+    with pytest.warns(deblur_cli.DeblurWarning, match="compile=True on a CPU: measured no faster"):
+        deblur_cli.load("dstnet-s", device="cpu", compile=True)
 
 
 def test_what_deblur_run_would_warn_of_is_a_warning_at_the_callers_line():

@@ -131,10 +131,10 @@ def test_a_plain_wtsa_state_dict_loads_as_the_model_asked_for(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"steps": 0}, UsageError, "--steps must be between 1 and 1000"),
-        ({"steps": 1001}, UsageError, "--steps must be between 1 and 1000"),
-        ({"samples": 0}, UsageError, "--samples must be at least 1"),
-        ({"eta": -1.0}, UsageError, "--eta must be >= 0"),
+        ({"steps": 0}, UsageError, "steps must be between 1 and 1000"),
+        ({"steps": 1001}, UsageError, "steps must be between 1 and 1000"),
+        ({"samples": 0}, UsageError, "samples must be at least 1"),
+        ({"eta": -1.0}, UsageError, "eta must be >= 0"),
     ],
 )
 def test_bad_sampling_options(dstnet_file, kwargs, error, message):

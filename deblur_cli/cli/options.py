@@ -12,7 +12,7 @@ import typer
 from deblur_cli.auto_model import AUTO
 from deblur_cli.errors import UsageError
 from deblur_cli.host_memory import available_bytes
-from deblur_cli.model_specs import MODELS, model_spec
+from deblur_cli.model_specs import MAX_SEED, MODELS, model_spec
 from deblur_cli.span import Span, parse_time
 
 if TYPE_CHECKING:
@@ -89,7 +89,6 @@ EtaOpt = Annotated[
         help="DDIM noise: 0 = deterministic, 1 = DDPM-like.",
     ),
 ]
-MAX_SEED = 2**64 - 1  # torch's generators and NumPy's SeedSequence take 64 bits
 
 
 def check_seed(value: int) -> int:

@@ -309,8 +309,11 @@ def run(
         if unbatched := unbatched_note(restorer, model, batch):
             warn(unbatched)
         # a restorer need not have an identity (restorer.py); without this note a long first window looks like a hang
-        if (getattr(restorer, "identity", None) or {}).get("compiled") and not quiet:
-            note("--compile: the first windows wait while torch.compile builds the network's kernels (minutes)")
+        if (getattr(restorer, "identity", None) or {}).get("compiled"):
+            if restorer.device.type == "cpu":
+                warn("--compile on a CPU: measured no faster than without (docs/cli.md)")
+            if not quiet:
+                note("--compile: the first windows wait while torch.compile builds the network's kernels (minutes)")
         summaries: list[dict] = []  # one per input, in order: what --json prints
         failed: list[Path] = []
         for source, target in planned:
