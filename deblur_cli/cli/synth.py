@@ -73,12 +73,29 @@ def synth(
             "--videos", metavar="", help="Clips from the split's real videos (in --sources) instead of photos."
         ),
     ] = False,
+    add: Annotated[
+        Optional[Path],
+        typer.Option("--add", metavar="DIR", help="Add your own sharp photos, frame folders and videos to --sources."),
+    ] = None,
 ) -> None:
     """Write blurred/sharp clip pairs: [bold]deblur synth data/val --sources cache --fetch[/]."""
     if split not in ("train", "val"):
         raise UsageError(f"--split must be train or val, got {split!r}")
     if fmt not in ("png", "ffv1"):
         raise UsageError(f"--format must be png or ffv1, got {fmt!r}")
+    if add:
+        if sources is None or fetch or output is not None or pack or unpack:
+            raise UsageError("--add takes --sources alone", hint="deblur synth --add DIR --sources CACHE")
+        from deblur_cli.data.own import add_own
+
+        def adding(line: str) -> None:
+            err.print(f"adding {line}", highlight=False, soft_wrap=True)
+
+        added = add_own(sources, add, progress=adding, warn=warn)
+        scenes = len({entry["group"] for entry in added})
+        what = f"{len(added)} photo{'s' * (len(added) != 1)} of {scenes} scene{'s' * (scenes != 1)}"
+        out.print(f"{what} added to {sources} from {add}", highlight=False, soft_wrap=True)
+        return
     if pack or unpack:
         if sources is None or fetch or output is not None or (pack and unpack):
             raise UsageError("--pack and --unpack each take --sources alone", hint="deblur synth --pack DIR --sources CACHE")
@@ -99,9 +116,16 @@ def synth(
 
         manifest = fetch_sources(sources, progress=lambda line: err.print(f"installing {line}", highlight=False))
         n_photos, n_videos = sum("photo" in e for e in manifest), sum("video" in e for e in manifest)
-        out.print(f"{n_photos} photos and {n_videos} videos in {sources} (licences: {sources / 'manifest.json'})", highlight=False)
+        licences = sources / "manifest.json"
+        summary = f"{n_photos} photos and {n_videos} videos in {sources} (licences: {licences})"
+        out.print(summary, highlight=False, soft_wrap=True)
     elif sources is not None and not sources.is_dir():
-        raise UsageError(f"--sources {sources} is not a folder", hint="add --fetch to install the photos there")
+        raise UsageError(
+            f"--sources {sources} is not a folder",
+            hint=f"your own photos and videos go into a cache with --add {sources} --sources CACHE"
+            if sources.is_file()
+            else "add --fetch to install the photos there",
+        )
     if videos and sources is None:
         raise UsageError("--videos needs --sources, a cache with the videos (deblur synth --fetch)")
     if output is None:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
+from deblur_cli.data.own import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from deblur_cli.data.photos import is_validation, list_photos, load_photo
 from deblur_cli.data.synth import synthesize_clip
 from deblur_cli.data.video_blur import fits as video_fits
@@ -45,6 +46,11 @@ def sources_note(sources: str | Path | None, photos: Sequence[Path], size: tuple
     if not Path(sources).is_dir():
         raise InputError(f"the photo cache {sources} is not a folder", hint="give its new place with --sources")
     if not photos:
+        if _holds_media(Path(sources)):  # one's own pictures, given as they are
+            return (
+                f"{sources} holds images or videos, not a source cache: the clips are procedural scenes"
+                f" (`deblur synth --add {sources} --sources CACHE` adds them to a cache)"
+            )
         return (
             f"{sources} holds no photos of this split: the clips are procedural scenes"
             f" (`deblur synth --fetch --sources {sources}` fetches photos)"
@@ -56,6 +62,12 @@ def sources_note(sources: str | Path | None, photos: Sequence[Path], size: tuple
             " procedural scenes (smaller clips use the photos)"
         )
     return None
+
+
+def _holds_media(folder: Path) -> bool:
+    """Whether `folder` or a folder in it holds image or video files, as `deblur synth --add` takes them."""
+    near = [p for sub in folder.iterdir() for p in (sub.iterdir() if sub.is_dir() else [sub])]
+    return any(p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES for p in near)
 
 
 def split_videos(cache: str | Path | None) -> tuple[list[Path], list[Path]]:

@@ -18,6 +18,8 @@ from deblur_cli.data.videos import VIDEOS_DIR
 from deblur_cli.folders import walk_once
 from deblur_cli.errors import InputError
 
+SCENE_MARK = "~"  # in an added photo's name: its scene, the mark, its frame number
+
 
 def procedural_scene(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
     """A textured scene (H, W, 3) float32 sRGB in [0, 1] of `size` (W, H), drawn from `rng`.
@@ -104,20 +106,31 @@ def load_photo(path: str | Path, *, mmap: bool = False) -> np.ndarray:
 
 def list_photos(cache: str | Path) -> list[Path]:
     """All cached photos under `cache`, in a stable order (prepared videos' arrays, and arrays being
-    written, are not photos). Folders linked into the cache are followed (a photos folder shared
-    between caches), each once."""
+    written, are not photos, nor is anything in a hidden folder, where `deblur synth --add` builds).
+    Folders linked into the cache are followed (a photos folder shared between caches), each once."""
     cache = Path(cache)
-    arrays = (folder / name for folder, _, names in walk_once(cache) for name in names if name.endswith(".npy"))
+    walk = _visible(walk_once(cache))
+    arrays = (folder / name for folder, _, names in walk for name in names if name.endswith(".npy"))
     return sorted(
         p for p in arrays
         if VIDEOS_DIR not in p.relative_to(cache).parts[:-1] and not p.name.endswith(TEMP_SUFFIX)
     )  # fmt: skip
 
 
+def _visible(walk):
+    for folder, subfolders, names in walk:
+        subfolders[:] = [s for s in subfolders if not s.startswith(".")]
+        yield folder, subfolders, names
+
+
 def scene_group(path: str | Path) -> str:
-    """The scene a photo shows: views of one scene share a name up to a numbered or lettered suffix
+    """The scene a photo shows. One's own material (data/own.py) names it before SCENE_MARK
+    (walk~0003). The packages' views of one scene share a name up to a numbered or lettered suffix
     (aloeL / aloeR / aloeGT, graf1 / graf3, ela_original / ela_modified)."""
-    return re.sub(r"(_?\d+|L|R|GT|A|B|N|_original|_modified)$", "", Path(path).stem)
+    stem = Path(path).stem
+    if SCENE_MARK in stem:
+        return stem.rsplit(SCENE_MARK, 1)[0]
+    return re.sub(r"(_?\d+|L|R|GT|A|B|N|_original|_modified)$", "", stem)
 
 
 def is_validation(path: str | Path, fraction: float = 0.15) -> bool:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import json
 import shutil
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from deblur_cli.data.decode import DECODE, shrunk_rgb
+from deblur_cli.data.manifest import own_entries, write_manifest
 from deblur_cli.data.npy import save_npy
 from deblur_cli.data.photos import scene_group
 from deblur_cli.data.videos import VIDEOS_DIR, opencv, prepare_video
@@ -180,10 +180,7 @@ def fetch_sources(
         if not current:
             _write_text(stamp, DECODE)
     entries += _fetch_videos(cache, videos, progress)
-    manifest = cache / "manifest.json"
-    tmp = manifest.with_name(manifest.name + ".tmp")
-    tmp.write_text(json.dumps(entries, indent=1))
-    tmp.replace(manifest)
+    write_manifest(cache, entries + own_entries(cache))  # what --add added stays
     return entries
 
 

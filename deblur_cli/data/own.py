@@ -1,0 +1,164 @@
+"""One's own sharp material added to a source cache (`deblur synth --add DIR --sources CACHE`).
+
+Each image in DIR is a scene; so is each subfolder of frames and each video, of which FRAMES_PER_CLIP
+frames, evenly spaced, are kept: consecutive frames are near copies, and a long clip would otherwise
+outweigh every photo. They are stored as `photos/own-<DIR's name>/<scene>~<frame>.npy`, decoded and shrunk
+as the fetched photos are, and `photos.scene_group` reads the scene from the name, so that a clip's frames
+all land on one side of the train/validation split. Adding DIR again replaces what it added before (the
+new set is built in a hidden folder, which training does not read, and then put in place).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from deblur_cli.data.decode import shrunk_rgb
+from deblur_cli.data.manifest import OWN_PREFIX, read_manifest, write_manifest
+from deblur_cli.data.npy import save_npy
+from deblur_cli.data.photos import SCENE_MARK, scene_group
+from deblur_cli.data.sources import LONG_SIDE, MIN_SIDE
+from deblur_cli.errors import InputError, OutputError
+
+FRAMES_PER_CLIP = 8
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".mpg", ".ts"})
+Say = Callable[[str], None]
+
+
+def add_own(
+    cache: str | Path, folder: str | Path, *, progress: Say | None = None, warn: Say | None = None
+) -> list[dict]:
+    """Add the images, frame folders and videos of `folder` (or the one image or video it is) to the
+    source cache `cache`; returns the manifest entries written. InputError where nothing is usable."""
+    cache, folder = Path(cache), Path(folder)
+    if not folder.exists():
+        raise InputError(f"--add {folder}: no such file or folder")
+    source = OWN_PREFIX + _safe(folder.resolve().name if folder.is_dir() else folder.stem)
+    target = cache / "photos" / source
+    building = target.with_name(f".{source}.tmp")
+    _remove(building)  # left by an add that was stopped
+    entries: list[dict] = []
+    unreadable, small = [], 0
+    for scene, frames in _scenes(sorted(folder.iterdir()) if folder.is_dir() else [folder]):
+        kept, hashed = 0, (None, None)  # (file, its SHA-256): a video's frames share it
+        for index, path, frame in frames:
+            if frame is None:
+                unreadable.append(path.name)
+                continue
+            factor = max(1.0, max(frame.width, frame.height) / LONG_SIDE)
+            photo = shrunk_rgb(frame, round(frame.width / factor), round(frame.height / factor))
+            if min(photo.shape[:2]) < MIN_SIDE:
+                small += 1
+                continue
+            name = f"{_safe(scene)}{SCENE_MARK}{index:04d}.npy"
+            save_npy(building / name, photo)
+            kept += 1
+            if hashed[0] != path:
+                hashed = path, _sha256(path)
+            entries.append({
+                "photo": str((target / name).relative_to(cache)),
+                "source": source,
+                "original": str(path.resolve()),
+                "group": scene_group(name),
+                "sha256": hashed[1],
+                "size": [photo.shape[1], photo.shape[0]],
+            })  # fmt: skip
+        if kept and progress:
+            progress(f"{scene}: {_count(kept, 'frame')}")
+    if unreadable and warn:
+        warn(f"left out {_count(len(unreadable), 'file')} that could not be decoded: {', '.join(unreadable[:3])}"
+             + (", ..." if len(unreadable) > 3 else ""))  # fmt: skip
+    if small and warn:
+        warn(f"left out {_count(small, 'image')} under {MIN_SIDE} px a side (too little room for motion)")
+    if not entries:
+        _remove(building)
+        raise InputError(
+            f"{folder}: no images, frame folders or videos of at least {MIN_SIDE} px a side",
+            hint=f"images ({', '.join(sorted(IMAGE_SUFFIXES))}) or videos ({', '.join(sorted(VIDEO_SUFFIXES))})",
+        )
+    _remove(target)
+    building.rename(target)
+    write_manifest(cache, [e for e in read_manifest(cache) if e.get("source") != source] + entries)
+    return entries
+
+
+def _scenes(paths: list[Path]) -> Iterator[tuple[str, Iterator[tuple[int, Path, object]]]]:
+    """(scene, its frames as (frame number, file, decoded av.VideoFrame or None)) for each image, frame
+    folder and video of `paths`; hidden files and other kinds are passed over."""
+    for path in (p for p in paths if not p.name.startswith(".")):
+        suffix = path.suffix.lower()
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            yield path.name, ((i, files[i], _picture(files[i])) for i in _evenly(len(files)))
+        elif suffix in IMAGE_SUFFIXES:
+            yield path.stem, iter([(0, path, _picture(path))])
+        elif suffix in VIDEO_SUFFIXES:
+            yield path.stem, _video_frames(path)
+
+
+def _evenly(count: int) -> list[int]:
+    """FRAMES_PER_CLIP indices spread over `count` frames, first and last included (all where fewer)."""
+    if count <= FRAMES_PER_CLIP:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (FRAMES_PER_CLIP - 1)) for i in range(FRAMES_PER_CLIP)})
+
+
+def _picture(path: Path):
+    """The picture of an image file, or None where it cannot be decoded."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return next(container.decode(video=0))
+    except (av.FFmpegError, StopIteration, IndexError, OSError):
+        return None
+
+
+def _video_frames(path: Path) -> Iterator[tuple[int, Path, object]]:
+    """FRAMES_PER_CLIP frames of a video, evenly spaced: its packets are counted first (no decoding), then
+    the chosen frames decoded. One None for a video that cannot be read."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            count = sum(1 for packet in container.demux(video=0) if packet.size)
+        wanted = set(_evenly(count))
+        with av.open(str(path)) as container:
+            for index, frame in enumerate(container.decode(video=0)):
+                if index in wanted:
+                    wanted.discard(index)
+                    yield index, path, frame
+                if not wanted:
+                    return
+    except (av.FFmpegError, IndexError, OSError):
+        yield 0, path, None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _safe(name: str) -> str:
+    """A file name part: no path separators, no scene mark, no control characters."""
+    cleaned = "".join("-" if c in "/\\" + SCENE_MARK or ord(c) < 32 else c for c in name).strip(". ")
+    return cleaned or "scene"
+
+
+def _remove(path: Path) -> None:
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise OutputError(f"cannot remove {path}: {e.strerror}") from None

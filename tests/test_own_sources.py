@@ -1,0 +1,143 @@
+"""`deblur synth --add`: one's own sharp photos, frame folders and videos in a source cache, each clip one
+scene of the train/validation split; and what a folder of images given as --sources is told."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import deblur_cli.cli.synth  # noqa: F401  registers the command
+from deblur_cli.cli.app import app
+from deblur_cli.data.own import FRAMES_PER_CLIP, add_own
+from deblur_cli.data.photos import is_validation, list_photos, load_photo, scene_group
+from deblur_cli.data.sources import fetch_sources
+from tests import media
+
+
+def own_folder(folder):
+    """Two photos, a folder of 12 frames, a 30-frame video, one photo too small, one broken, one text."""
+    folder.mkdir()
+    for name, index in (("IMG_0001.png", 0), ("IMG_0002.jpg", 1)):
+        media.write_image(folder / name, media.pattern(index, 320, 240))
+    (folder / "walk").mkdir()
+    for index in range(12):
+        media.write_image(folder / "walk" / f"{index:04d}.png", media.pattern(index, 256, 208))
+    media.make_video(folder / "street.mp4", frames=30, size=(224, 208))
+    media.write_image(folder / "tiny.png", media.pattern(2, 120, 90))
+    (folder / "broken.jpg").write_bytes(b"not a picture")
+    (folder / "notes.txt").write_text("what is not a picture is passed over")
+    return folder
+
+
+def synth(*args: str):
+    return CliRunner().invoke(app, ["synth", *args])
+
+
+def test_add_keeps_each_photo_and_evenly_spaced_frames_of_each_clip_named_by_scene(tmp_path):
+    mine, cache = own_folder(tmp_path / "mine"), tmp_path / "cache"
+    result = synth("--add", str(mine), "--sources", str(cache))
+    assert result.exit_code == 0, result.output
+    assert f"{2 + 2 * FRAMES_PER_CLIP} photos of 4 scenes added to {cache} from {mine}" in result.stdout
+    assert "warning: left out 1 file that could not be decoded: broken.jpg" in result.stderr
+    assert "warning: left out 1 image under 200 px a side" in result.stderr
+    names = [p.name for p in list_photos(cache)]
+    assert names == [
+        "IMG_0001~0000.npy", "IMG_0002~0000.npy",
+        *(f"street~{i:04d}.npy" for i in (0, 4, 8, 12, 17, 21, 25, 29)),
+        *(f"walk~{i:04d}.npy" for i in (0, 2, 3, 5, 6, 8, 9, 11)),
+    ]  # fmt: skip
+    assert {scene_group(name) for name in names} == {"IMG_0001", "IMG_0002", "street", "walk"}
+    walk = load_photo(cache / "photos/own-mine/walk~0003.npy")
+    assert np.array_equal(walk, media.pattern(3, 256, 208))  # PNG frames: the exact pixels
+    manifest = json.loads((cache / "manifest.json").read_text())
+    assert len(manifest) == len(names) and {e["source"] for e in manifest} == {"own-mine"}
+    street = [e for e in manifest if e["group"] == "street"]
+    assert {e["original"] for e in street} == {str((mine / "street.mp4").resolve())}
+    assert len({e["sha256"] for e in street}) == 1
+
+
+def test_a_clips_frames_all_land_on_one_side_of_the_split():
+    """By-name groups split frame_a0 ... frame_l11 into 12 scenes and put all of 0000.npy ... into one ""."""
+    for scene in ("walk", "IMG_0001", "frame_a", "0000"):
+        sides = {is_validation(f"photos/own-x/{scene}~{i:04d}.npy") for i in range(40)}
+        assert len(sides) == 1
+    held_out = [s for s in (f"scene{i}" for i in range(200)) if is_validation(f"{s}~0000.npy")]
+    assert 15 <= len(held_out) <= 45  # the 15 % held out, by scene
+    assert scene_group("aloeL.npy") == scene_group("aloeR.npy") == "aloe"  # the packages' names as before
+
+
+def test_adding_again_replaces_what_the_folder_added_and_a_fetch_keeps_it(tmp_path):
+    mine, cache = tmp_path / "mine", tmp_path / "cache"
+    mine.mkdir()
+    for name in ("a.png", "b.png"):
+        media.write_image(mine / name, media.pattern(0, 240, 208))
+    add_own(cache, mine)
+    other = tmp_path / "other.png"
+    media.write_image(other, media.pattern(1, 240, 208))
+    add_own(cache, other)
+    (mine / "b.png").unlink()
+    add_own(cache, mine)
+    assert [p.relative_to(cache).as_posix() for p in list_photos(cache)] == [
+        "photos/own-mine/a~0000.npy", "photos/own-other/other~0000.npy"
+    ]  # fmt: skip
+    fetch_sources(cache, names=(), videos=())  # the packages' entries rewritten; --add's stay
+    manifest = json.loads((cache / "manifest.json").read_text())
+    assert sorted(e["photo"] for e in manifest) == ["photos/own-mine/a~0000.npy", "photos/own-other/other~0000.npy"]
+
+
+def test_an_add_that_was_stopped_leaves_nothing_training_reads(tmp_path, monkeypatch):
+    mine, cache = tmp_path / "mine", tmp_path / "cache"
+    mine.mkdir()
+    for name in ("a.png", "b.png"):
+        media.write_image(mine / name, media.pattern(0, 240, 208))
+    import deblur_cli.data.own as own
+
+    monkeypatch.setattr(own, "save_npy", _stopping_after(1, own.save_npy))
+    with pytest.raises(KeyboardInterrupt):
+        add_own(cache, mine)
+    assert list(cache.rglob("*.npy")) and list_photos(cache) == [] and not (cache / "manifest.json").exists()
+    monkeypatch.undo()
+    add_own(cache, mine)
+    assert len(list_photos(cache)) == 2 and not list(cache.glob("photos/.*"))
+
+
+def _stopping_after(count, save):
+    calls = []
+
+    def save_then_stop(path, array):
+        if len(calls) == count:
+            raise KeyboardInterrupt
+        calls.append(path)
+        save(path, array)
+
+    return save_then_stop
+
+
+def test_add_refuses_what_it_cannot_use_in_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = synth("--add", str(tmp_path / "empty"), "--sources", str(tmp_path / "cache"))
+    assert result.exit_code == 1 and "no images, frame folders or videos of at least 200 px a side" in result.stderr
+    assert "hint: images (.bmp, .jpeg" in result.stderr and not (tmp_path / "cache/photos/own-empty").exists()
+    result = synth("--add", str(tmp_path / "nowhere"), "--sources", str(tmp_path / "cache"))
+    assert result.exit_code == 1 and "--add " in result.stderr and "no such file or folder" in result.stderr
+    result = synth(str(tmp_path / "out"), "--add", str(tmp_path / "empty"), "--sources", str(tmp_path / "cache"))
+    assert result.exit_code != 0 and "error: --add takes --sources alone" in result.stderr
+
+
+def test_a_folder_of_pictures_given_as_sources_is_told_how_to_add_them(tmp_path):
+    """It said the folder held "no photos" and offered to --fetch the Debian packages into it."""
+    mine = own_folder(tmp_path / "mine")
+    args = ["--clips", "1", "--frames", "2", "--size", "32x24", "--split", "train"]
+    result = synth(str(tmp_path / "ds"), "--sources", str(mine), *args)
+    assert result.exit_code == 0
+    assert f"{mine} holds images or videos, not a source cache" in result.stderr
+    assert f"`deblur synth --add {mine} --sources CACHE`" in result.stderr
+    result = synth(str(tmp_path / "ds2"), "--sources", str(mine / "street.mp4"), *args)
+    hint = f"hint: your own photos and videos go into a cache with --add {mine / 'street.mp4'} --sources CACHE"
+    assert result.exit_code != 0 and hint in result.stderr
+    add_own(tmp_path / "cache", mine)
+    result = synth(str(tmp_path / "ds3"), "--sources", str(tmp_path / "cache"), *args)
+    assert result.exit_code == 0 and "warning" not in result.stderr  # the clips are of the added photos
