@@ -867,6 +867,30 @@ def test_cli_run_says_what_it_downloads(monkeypatch, server, tmp_path, official_
         assert (said in result.stderr.splitlines()) == (not quiet), result.stderr
 
 
+@pytest.mark.parametrize("command", ["bench", "demo"])
+def test_bench_and_demo_take_cache_dir_and_offline(server, tmp_path, official_pth, command, monkeypatch):
+    """They read $DEBLUR_CACHE alone: weights fetched with download-weights --cache-dir were out of their reach."""
+    from deblur_cli.cli import app
+
+    pth = entry("c", url=server.add_file("GOPRO.pth", official_pth), content=official_pth,
+                extra="config = { feat = 8, blocks = 1 }\n")  # fmt: skip
+    monkeypatch.setattr(registry_module, "_packaged_registry", lambda: _registry_of(pth))
+    args = {"bench": ["bench", "--size", "64x48", "--frames", "2"],
+            "demo": ["demo", "-o", str(tmp_path / "demo"), "--size", "64x48", "--frames", "3"]}[command]  # fmt: skip
+
+    def invoke(cache: str, *extra: str):
+        where = ["--cache-dir", str(tmp_path / cache)]
+        return CliRunner().invoke(app, [*args, "-m", "dstnet", "--device", "cpu", *where, *extra])
+
+    offline = invoke("empty", "--offline")
+    assert offline.exit_code == 1 and "not downloaded" in offline.stderr and not server.requests(), offline.output
+    fetched = invoke("cache")
+    assert fetched.exit_code == 0, fetched.output
+    assert list((tmp_path / "cache/weights/c").iterdir()) and len(server.requests()) == 1
+    again = invoke("cache", "--offline", "--force") if command == "demo" else invoke("cache", "--offline")
+    assert again.exit_code == 0 and len(server.requests()) == 1, again.output
+
+
 def test_cli_download_weights_finishes_its_bar_before_the_path(cli, tmp_path, monkeypatch):
     """In a terminal the bar (on stderr) is cleared before the path goes to stdout: on one terminal
     both streams share a line, and the path must not be glued to the bar's."""

@@ -22,9 +22,11 @@ from deblur_cli.cli.options import (
     MAX_STEPS,
     MODEL_PANEL,
     SAMPLING_PANEL,
+    CacheDirOpt,
     CompileOpt,
     DeviceOpt,
     LpipsWeightsOpt,
+    OfflineOpt,
     PrecisionOpt,
     QuietOpt,
     StartOpt,
@@ -150,6 +152,8 @@ def bench(
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
     compile_model: CompileOpt = False,
+    cache_dir: CacheDirOpt = None,
+    offline: OfflineOpt = False,
     warmup: Annotated[
         Optional[int],
         typer.Option(
@@ -210,7 +214,7 @@ def bench(
     if input_path is None:
         check_synthesis_memory(frames, *(crop or SYNTHETIC_SIZE))
     names = [name.strip() for value in model or DEFAULT_MODELS for name in value.split(",")]  # -m a,b as -m a -m b
-    chosen = {name: choose_model(name, device=torch_device) for name in names}
+    chosen = {name: choose_model(name, device=torch_device, cache_dir=cache_dir) for name in names}
     candidates = list(dict.fromkeys(chosen.values()))
     specs = {name: model_spec(name) for name in candidates}  # unknown names fail here, before any work
     weight_files = _weight_files(weights or [], candidates, chosen.get(AUTO))
@@ -223,7 +227,7 @@ def bench(
         )
     _check_outputs({"--json": json_path, "--plot": plot_path}, sources, force=force)
     if not model:  # the defaults that can run here without a download; say which were left out
-        runnable = [name for name in candidates if name in weight_files or has_local_weights(name)]
+        runnable = [name for name in candidates if name in weight_files or has_local_weights(name, cache_dir)]
         notes += [f"{name} left out: no bundled or cached weights" for name in candidates if name not in runnable]
         if not runnable:
             raise WeightsError("no default model has weights here", hint="see `deblur models`, or pass --model and --weights")
@@ -271,7 +275,7 @@ def bench(
             weights_label(name, weight_files.get(name)),
             functools.partial(
                 _build, name, weights=weight_files.get(name), device=device, precision=precision, seed=seed,
-                quiet=quiet, warn=warn_once, compile=compile_model,
+                quiet=quiet, warn=warn_once, compile=compile_model, cache_dir=cache_dir, offline=offline or None,
             ),  # fmt: skip
             diffusion=spec.architecture == "wtsa",
             window=spec.window,

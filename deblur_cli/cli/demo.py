@@ -12,7 +12,9 @@ from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, out, warn
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.cli.options import (
+    CacheDirOpt,
     DeviceOpt,
+    OfflineOpt,
     ModelOpt,
     PrecisionOpt,
     SeedOpt,
@@ -36,6 +38,8 @@ def demo(
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
+    cache_dir: CacheDirOpt = None,
+    offline: OfflineOpt = False,
     steps: StepsOpt = 20,
     seed: SeedOpt = 0,
     frames: Annotated[int, typer.Option("--frames", metavar="N", min=1, help="Length of the generated clip.")] = 20,
@@ -51,10 +55,13 @@ def demo(
     from deblur_cli.devices import resolve_device
 
     check_size(clip_size)  # before the model is built
-    model = choose_model(model, device=resolve_device(device), weights=weights)
+    model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     if ignored := sampling_note(model, steps, SAMPLING_DEFAULTS["--eta"], SAMPLING_DEFAULTS["--samples"]):
         warn(ignored)  # as `deblur run` and `deblur bench` do
-    restorer = build_shown(model, weights=weights, device=device, precision=precision, steps=steps, seed=seed, warn=warn)
+    restorer = build_shown(
+        model, weights=weights, device=device, precision=precision, steps=steps, seed=seed, warn=warn,
+        cache_dir=cache_dir, offline=offline or None,
+    )  # fmt: skip
     # the generated clip is one shot, filmed by a camera that pans ever faster towards its ends: a cut
     # found in it could only be a false one, and would change the figure the demo prints
     windows = window_options(model, None, None, "auto", 32, scene_cuts=False)
