@@ -331,9 +331,10 @@ def test_cli_json_names_the_reference_and_the_start(stand_in_models, tmp_path):
 FORMATS = {"peak_memory_mib": "{:.0f}", "psnr": "{:.2f}", "ssim": "{:.4f}", "temporal": "{:.3f}"}
 
 
-@pytest.mark.parametrize("columns", [60, 80])
+@pytest.mark.parametrize("columns", [45, 60, 80])
 def test_the_table_cuts_no_figure_on_a_narrow_terminal(stand_in_models, tmp_path, monkeypatch, columns):
-    """The label column folds (a long weights file name too); every figure of the JSON is in the table whole."""
+    """The label column folds (a long weights file name too); every figure of the JSON is in the table whole,
+    and every table keeps the model column (at 45 columns the quality table lost it: rows without labels)."""
     monkeypatch.setattr(out, "width", columns)
     args = ["bench", "-m", "dstnet-s", "-m", "wtsa-s", "--steps", "1,2", "--size", "64x48", "--frames", "2", "-q"]
     args += ["--weights", "dstnet-s=dstnet-s-finetuned-gopro-epoch300.safetensors", "--json", str(tmp_path / "b.json")]
@@ -352,6 +353,8 @@ def test_the_table_cuts_no_figure_on_a_narrow_terminal(stand_in_models, tmp_path
             assert ("{:.0f}" if row["sec_per_frame"] >= 999.95 else "{:#.4g}").format(row["sec_per_frame"]) in shown
     assert "dstnet-s-finetuned-gopro-epoch300.safetensors" in "".join(shown)  # folded, not cut
     assert "table needs" not in result.stderr
+    headers = [line.split() for line in result.stdout.splitlines() if "steps" in line.split()]
+    assert len(headers) == result.stdout.count("input") >= 1 and all(h[0] == "model" for h in headers)
 
 
 def test_the_table_names_units_repeats_and_precision(tmp_path):
@@ -374,10 +377,10 @@ def test_the_table_names_units_repeats_and_precision(tmp_path):
 
 
 def test_a_terminal_too_narrow_for_the_table_is_named_with_a_hint(stand_in_models, monkeypatch):
-    monkeypatch.setattr(out, "width", 40)
+    monkeypatch.setattr(out, "width", 30)  # too narrow for the labels and a single figure
     result = CliRunner().invoke(app, ["bench", "-m", "dstnet-s", "--size", "64x48", "--frames", "2", "-q"])
     assert result.exit_code == 0, result.output
-    assert "the table needs 54 columns and the terminal has 40" in result.stderr and "--json" in result.stderr
+    assert "the table needs 35 columns and the terminal has 30" in result.stderr and "--json" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -393,6 +396,8 @@ def test_a_terminal_too_narrow_for_the_table_is_named_with_a_hint(stand_in_model
         (["-m", "wtsa-s", "--steps", "1,5000"], 2, "--steps values must be at most 1000, got '1,5000'"),
         (["-m", "wtsa-s", "--samples", "1,100000"], 2, "--samples values must be at most 64, got '1,100000'"),
         (["--plot", "plot.jpg"], 2, "--plot writes a PNG image; plot.jpg does not end in .png"),
+        (["--json", ""], 2, "error: --json is empty\nhint: name a file, or leave --json out"),
+        (["--plot", ""], 2, "error: --plot is empty\nhint: name a file, or leave --plot out"),
         (["--weights", "wtsa=w.safetensors"], 2, "not benchmarked\nhint: add --model wtsa"),
         (["--weights", "dsntet-s=w.safetensors"], 2, "not a model\nhint: did you mean 'dstnet-s'? models: dstnet, "),
         (["-m", "auto,wtsa-s", "--weights", "auto=w.safetensors"], 2, "--weights takes a model's name, not auto (-m auto is"),
@@ -403,6 +408,12 @@ def test_a_terminal_too_narrow_for_the_table_is_named_with_a_hint(stand_in_model
 def test_cli_refuses_bad_options(stand_in_models, args, code, message):
     result = CliRunner().invoke(app, ["bench", *args])
     assert result.exit_code == code and message in result.stderr
+
+
+def test_a_weights_hint_gives_benchs_form_of_the_option():
+    """The shared hints say `--weights FILE`, which bench refuses (it takes MODEL=FILE): a second round trip."""
+    result = CliRunner().invoke(app, ["bench", "-m", "wtsa", "--size", "64x48", "--frames", "2", "--device", "cpu"])
+    assert result.exit_code == 1 and "hint: pass weights of your own with --weights wtsa=FILE" in result.stderr
 
 
 def test_cli_refuses_an_output_that_names_an_input_or_the_other_output(stand_in_models, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import glob
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -14,7 +15,7 @@ from rich.table import Table
 
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, examples, labelled, out, warn
-from deblur_cli.cli.tables import cell, figures_table, frame_count, width_needed
+from deblur_cli.cli.tables import cell, figures_table, fitting_parts, frame_count, width_needed
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.cli.options import (
     FRAMES_PANEL,
@@ -71,6 +72,17 @@ def _positive_ints(option: str, value: str, most: int | None = None) -> tuple[in
     if most is not None and max(numbers) > most:
         raise UsageError(f"{option} values must be at most {most}, got {value!r}")
     return tuple(dict.fromkeys(numbers))  # drop repeats, keep the order
+
+
+def _file_named(option: str):
+    """An output file option's parser: an empty name is refused (as a Path it is ".", the current folder)."""
+
+    def parse(value: str) -> Path:
+        if not value:
+            raise UsageError(f"{option} is empty", hint=f"name a file, or leave {option} out")
+        return Path(value)
+
+    return parse
 
 
 @command(
@@ -167,10 +179,17 @@ def bench(
         ),
     ] = None,
     json_path: Annotated[
-        Optional[Path], typer.Option("--json", metavar="FILE", help="Write the results as JSON here.")
+        Optional[Path],
+        typer.Option("--json", metavar="FILE", parser=_file_named("--json"), help="Write the results as JSON here."),
     ] = None,
     plot_path: Annotated[
-        Optional[Path], typer.Option("--plot", metavar="FILE", help="Write a PNG of PSNR and NIQE against speed here.")
+        Optional[Path],
+        typer.Option(
+            "--plot",
+            metavar="FILE",
+            parser=_file_named("--plot"),
+            help="Write a PNG of PSNR and NIQE against speed here.",
+        ),
     ] = None,
     lpips_weights: LpipsWeightsOpt = None,
     force: Annotated[
@@ -422,7 +441,11 @@ def _size_note(name: str, weights: Path) -> str | None:
 
 
 def _build(name: str, steps: int, samples: int, *, quiet: bool, **kwargs):
-    return build_shown(name, quiet=quiet, steps=steps, samples=samples, **kwargs)
+    try:
+        return build_shown(name, quiet=quiet, steps=steps, samples=samples, **kwargs)
+    except WeightsError as e:  # the hints name run's --weights FILE; bench's takes MODEL=FILE
+        e.hint = e.hint and re.sub(r"--weights( FILE)?", f"--weights {name}=FILE", e.hint)
+        raise
 
 
 def _with_fps(metric, fps: float, output, reference) -> float:
@@ -441,13 +464,21 @@ QUALITY = (
 
 
 def _print_table(report: BenchReport) -> list[str]:
-    """Print the results on stdout: one table when it fits the terminal, else a speed table and a
-    quality table. Returns a note for a terminal too narrow even for those (figures are then cut)."""
+    """Print the results on stdout: one table when it fits the terminal, else speed tables and quality
+    tables, each with as many figures as fit beside the model column. Returns a note for a terminal too
+    narrow even for one figure a table (figures are then cut)."""
     extras = list(dict.fromkeys(key for row in report.rows for key in row.extra))
     quality = QUALITY + tuple((f"{key.upper()}\n{'↑' if key == 'cvvdp' else '↓'}", key, "{:.4f}") for key in extras)
     tables = [_table(report, SPEED + quality, title=True, caption=True)]
     if width_needed(tables[0], out) > out.width:
-        tables = [_table(report, SPEED, title=True, caption=False), _table(report, quality, title=False, caption=True)]
+
+        def fits(figures: list) -> bool:
+            return width_needed(_table(report, tuple(figures), title=False, caption=False), out) <= out.width
+
+        parts = fitting_parts(list(SPEED), fits) + fitting_parts(list(quality), fits)
+        tables = [
+            _table(report, tuple(part), title=i == 0, caption=i == len(parts) - 1) for i, part in enumerate(parts)
+        ]
     for table in tables:
         out.print(table)
     needed = max(width_needed(table, out) for table in tables)
