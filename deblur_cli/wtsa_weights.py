@@ -110,6 +110,9 @@ def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet
     # Each block holds a ResBlock and its WTSA modules, every one with tensors: a config of more blocks
     # than the file has tensors for is refused before it is built (building that many takes minutes).
     modules = len(model_config.channels) * model_config.blocks_per_stage * (1 + len(model_config.windows))
+    if modules > len(state) and stored is None:  # no metadata: whatever file it is, not WTSA weights
+        raise WeightsError(f"{name} does not hold WTSA weights: {len(state)} tensor{'s' * (len(state) != 1)}, "
+                           f"where {variant} has {modules} modules or more", hint="give a WTSA checkpoint")  # fmt: skip
     if modules > len(state):
         raise WeightsError(f"{name}: its metadata describes a WTSA model of {modules} modules or more, its file "
                            f"holds {len(state)} tensors", hint="the file was edited or damaged")  # fmt: skip

@@ -319,6 +319,18 @@ def test_an_official_dstnet_pth_given_to_wtsa_is_named_as_such(tmp_path):
     assert "--model dstnet" in info.value.hint
 
 
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_an_unrelated_file_without_metadata_is_said_not_to_hold_wtsa_weights(tmp_path, suffix):
+    """It was told of "metadata" describing a model, which the file does not have, and that it was damaged."""
+    path = tmp_path / f"other{suffix}"
+    if suffix == ".pth":
+        torch.save({"a": torch.zeros(3)}, path)
+    else:
+        save_file({"a": torch.zeros(3)}, str(path))
+    with pytest.raises(WeightsError, match=f"^other{suffix} does not hold WTSA weights: 1 tensor, where wtsa-s has"):
+        load_wtsa(path, variant="wtsa-s")
+
+
 def test_dstnet_weights_are_named_as_such(tmp_path):
     from deblur_cli.dstnet_weights import save_dstnet
 
