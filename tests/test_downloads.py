@@ -779,6 +779,9 @@ def test_cli_models_table_and_json(cli, tmp_path):
     assert cli("download-weights", "w", "--cache-dir", str(tmp_path)).exit_code == 0
     listed = json.loads(cli("models", "--json", "--cache-dir", str(tmp_path)).stdout)
     assert {row["name"]: row["status"] for row in listed} == {"w": "cached", "gone": "missing", "b": "bundled"}
+    paths = {row["name"]: row["path"] for row in listed}  # where each file is here, as download-weights prints it
+    assert paths["w"] == cli("download-weights", "w", "--cache-dir", str(tmp_path)).stdout.strip()
+    assert paths["gone"] is None and Path(paths["b"]).is_file()
     assert listed[0]["default_for"] == ["dstnet"] and listed[0]["size"] == len(CONTENT)
 
 

@@ -17,7 +17,7 @@ from deblur_cli.cli.options import cache_dir_option
 from deblur_cli.errors import DeblurError, UsageError, WeightsError
 from deblur_cli.host_memory import keep_freed_memory
 from deblur_cli.weights import WeightsEntry, download, load_registry, status
-from deblur_cli.weights.cache import cache_root
+from deblur_cli.weights.cache import cache_root, present_file
 from deblur_cli.weights.registry import BundledSource, HubSource, UrlSource
 from deblur_cli.weights.urls import readable_size
 
@@ -49,7 +49,8 @@ def models(
     registry = load_registry()
     rows = [(entry, status(entry, cache_dir), registry.models_using(entry.name)) for entry in registry.entries.values()]
     if as_json:
-        out.print_json(json.dumps([_as_dict(entry, state, used_by) for entry, state, used_by in rows]))
+        listed = [_as_dict(entry, state, used_by, present_file(entry, cache_dir)) for entry, state, used_by in rows]
+        out.print_json(json.dumps(listed))
         return
     table = Table(title=f"weights (cache: {cache_root(cache_dir)})", title_justify="left")
     for column in ("name", "model", "architecture", "size", "source", "licence", "status"):
@@ -185,7 +186,7 @@ def build_shown(model: str, *, quiet: bool = False, **options):
     return restorer
 
 
-def _as_dict(entry: WeightsEntry, state: str, used_by: tuple[str, ...]) -> dict:
+def _as_dict(entry: WeightsEntry, state: str, used_by: tuple[str, ...], path: Path | None) -> dict:
     return {
         "name": entry.name,
         "description": entry.description,
@@ -200,6 +201,7 @@ def _as_dict(entry: WeightsEntry, state: str, used_by: tuple[str, ...]) -> dict:
         "training_data": entry.training_data,
         "quality": None if entry.quality is None else vars(entry.quality),
         "status": state,
+        "path": None if path is None else str(path),  # the bundled or cached file here
     }
 
 

@@ -249,11 +249,18 @@ def status(entry: WeightsEntry, cache_dir: str | Path | None = None) -> str:
         if not bundled_path(entry).is_file():
             return "missing" if entry.checksum is not None else "unpublished"
         return "bundled" if entry.checksum is not None else "unpinned"
+    return "cached" if present_file(entry, cache_dir) is not None else "missing"
+
+
+def present_file(entry: WeightsEntry, cache_dir: str | Path | None = None) -> Path | None:
+    """The file that makes `status` say bundled, unpinned or cached; None where there is none. Not hashed."""
+    if isinstance(entry.source, BundledSource):
+        path = bundled_path(entry)
+        return path if path.is_file() else None
     ours = converted_path(entry, cache_dir) if entry.needs_conversion else download_path(entry, cache_dir)
     stamp = _stamp(ours, entry.checksum) if ours.is_file() else None
     if stamp is not None and _vouches(entry, stamp):
-        return "cached"
-    hub_file = isinstance(entry.source, HubSource) and not entry.needs_conversion
-    if hub_file and hub.find_cached(entry.source, cache_dir=hub_cache(cache_dir)) is not None:
-        return "cached"
-    return "missing"
+        return ours
+    if isinstance(entry.source, HubSource) and not entry.needs_conversion:
+        return hub.find_cached(entry.source, cache_dir=hub_cache(cache_dir))
+    return None
