@@ -13,6 +13,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from deblur_cli.video_io.writer import with_sane_dts
+
 VIDEO_CODEC_FOR_SUFFIX = {
     ".mp4": "libx264",
     ".mov": "libx264",
@@ -142,6 +144,12 @@ def make_video(
         pts = [int(i / rate / time_base) for i in range(frames)]
     with av.open(str(path), "w") as container:
         quiet = {"x265-params": "log-level=error"} if codec == "libx265" else {}  # x265 prints a banner otherwise
+        # x265 leaves some short encodes' decode times unset (garbage), which the muxer refuses now and then
+        earliest = (pts[0] * time_base - Fraction(len(pts)) / rate) if pts else None  # no reordering reaches further
+
+        def sane(packets: list) -> list:
+            return with_sane_dts(packets, earliest) if codec == "libx265" else packets
+
         video = container.add_stream(codec, rate=rate, options=quiet)
         video.width, video.height, video.pix_fmt = width, height, pix_fmt
         video.time_base = time_base
@@ -177,10 +185,10 @@ def make_video(
                 dst_color_range=(color or {}).get("range"),
             )
             frame.pts, frame.time_base = stamp, time_base
-            container.mux(video.encode(frame))
+            container.mux(sane(video.encode(frame)))
             if telemetry is not None:
                 _write_telemetry(container, telemetry, float(stamp * time_base), float(1 / rate))
-        container.mux(video.encode())
+        container.mux(sane(video.encode()))
         container.start_encoding()  # writes the header even when there were no frames
         if sound is not None:
             _write_tone(container, sound, audio_seconds if audio_seconds is not None else duration)
