@@ -254,8 +254,10 @@ def test_fetch_sources_unpacks_converts_and_records_licences(tmp_path):
 
     photo = cache / entry["photo"]
     np.save(photo, np.zeros((240, LONG_SIDE, 3), np.uint8))
-    fetch_sources(cache, names=("lomiri",), videos=())
+    said: list[str] = []
+    fetch_sources(cache, names=("lomiri",), videos=(), progress=said.append)
     assert not np.load(photo).any()  # converted the current way: reused
+    assert said == ["lomiri: lomiri-wallpapers-16.04 (downloaded before)"]  # not "installing" it again
     (photo.parent / "decode.txt").write_text("older\n")
     fetch_sources(cache, names=("lomiri",), videos=())
     assert np.load(photo).any() and (photo.parent / "decode.txt").read_text() == "rgb-exact-1\n"
@@ -374,6 +376,25 @@ def test_a_png_is_written_without_pyav_and_decodes_to_the_same_pixels(tmp_path, 
         decoded = next(container.decode(video=0)).to_ndarray(format="rgb24")
     expected = (frame.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
     assert decoded.shape == (37, 53, 3) and np.array_equal(decoded, expected)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--pack", "p", "--format", "ffv1"], "each take --sources alone (--format is for writing clips)"),
+        (["--unpack", "p", "--clips", "5", "--size", "64x64"], "(--clips, --size are for writing clips)"),
+        (["--add", "mine", "--seed", "3"], "--add takes --sources alone (--seed is for writing clips)"),
+    ],
+)
+def test_options_of_writing_clips_beside_pack_unpack_or_add_are_refused(tmp_path, args, message):
+    """They were passed over without a word: --pack --size 64x64 packed the cache as it is."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.synth  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    result = CliRunner().invoke(app, ["synth", "--sources", str(tmp_path), *args])
+    assert result.exit_code == 2 and message in result.stderr, result.output
 
 
 def test_unpacking_into_a_cache_that_holds_files_is_refused(tmp_path):

@@ -354,6 +354,12 @@ def error_boundary() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+def given(ctx: typer.Context, name: str) -> bool:
+    """Whether the command line (or the environment) set the parameter `name`, rather than its default."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"
+
+
 def examples(*rows: tuple[str, str]) -> str:
     """A command's --help epilog: example command lines, each with what it does as a comment beside it
     (one paragraph each: Typer 0.16 joins the lines of a paragraph)."""

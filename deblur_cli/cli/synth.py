@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from deblur_cli.cli.app import command, err, note, out, warn
+from deblur_cli.cli.app import command, err, given, note, out, warn
 from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
 from deblur_cli.cli.options import (
     SMALLEST_SYNTHESIS,
@@ -24,6 +24,7 @@ from deblur_cli.interrupts import Terminated
 
 @command("synth", short_help="Write synthetic blurred/sharp clip pairs.")
 def synth(
+    ctx: typer.Context,
     output: Annotated[
         Optional[Path], typer.Argument(metavar="OUTPUT", help="Dataset folder to write (clip_NNNN/blurred|sharp/*.png).")
     ] = None,
@@ -83,9 +84,12 @@ def synth(
         raise UsageError(f"--split must be train or val, got {split!r}")
     if fmt not in ("png", "ffv1"):
         raise UsageError(f"--format must be png or ffv1, got {fmt!r}")
+    stray = _given_clip_options(ctx)
     if add:
-        if sources is None or fetch or output is not None or pack or unpack:
-            raise UsageError("--add takes --sources alone", hint="deblur synth --add DIR --sources CACHE")
+        if sources is None or fetch or output is not None or pack or unpack or stray:
+            raise UsageError(
+                f"--add takes --sources alone{_besides(stray)}", hint="deblur synth --add DIR --sources CACHE"
+            )
         from deblur_cli.data.own import add_own
 
         def adding(line: str) -> None:
@@ -97,8 +101,11 @@ def synth(
         out.print(f"{what} added to {sources} from {add}", highlight=False, soft_wrap=True)
         return
     if pack or unpack:
-        if sources is None or fetch or output is not None or (pack and unpack):
-            raise UsageError("--pack and --unpack each take --sources alone", hint="deblur synth --pack DIR --sources CACHE")
+        if sources is None or fetch or output is not None or (pack and unpack) or stray:
+            raise UsageError(
+                f"--pack and --unpack each take --sources alone{_besides(stray)}",
+                hint="deblur synth --pack DIR --sources CACHE",
+            )
         from deblur_cli.data.travel import pack_cache, unpack_cache
 
         def say(line: str) -> None:
@@ -114,7 +121,7 @@ def synth(
             raise UsageError("--fetch needs --sources, the folder to install the photos into")
         from deblur_cli.data.sources import fetch_sources
 
-        manifest = fetch_sources(sources, progress=lambda line: err.print(f"installing {line}", highlight=False))
+        manifest = fetch_sources(sources, progress=lambda line: err.print(f"source {line}", highlight=False))
         n_photos, n_videos = sum("photo" in e for e in manifest), sum("video" in e for e in manifest)
         licences = sources / "manifest.json"
         summary = f"{n_photos} photos and {n_videos} videos in {sources} (licences: {licences})"
@@ -122,9 +129,11 @@ def synth(
     elif sources is not None and not sources.is_dir():
         raise UsageError(
             f"--sources {sources} is not a folder",
-            hint=f"your own photos and videos go into a cache with --add {sources} --sources CACHE"
-            if sources.is_file()
-            else "add --fetch to install the photos there",
+            hint=(
+                f"your own photos and videos go into a cache with --add {sources} --sources CACHE"
+                if sources.is_file()
+                else "add --fetch to install the photos there"
+            ),
         )
     if videos and sources is None:
         raise UsageError("--videos needs --sources, a cache with the videos (deblur synth --fetch)")
@@ -215,3 +224,16 @@ class _Progress:
         self.bar.update(self.task, completed=done * self.frames, description=f"clip {min(done + 1, clips)}/{clips}")
         if not err.is_terminal:  # the bar shows it on a terminal
             err.print(f"clip {done}/{clips}", highlight=False)
+
+
+def _given_clip_options(ctx: typer.Context) -> list[str]:
+    """The options of writing clips given on the command line, which --add, --pack and --unpack, which
+    write none, would pass over unnoticed."""
+    options = {"clips": "--clips", "frames": "--frames", "size": "--size", "split": "--split", "seed": "--seed",
+               "shake_only": "--shake-only", "fmt": "--format", "videos": "--videos"}  # fmt: skip
+    return [option for name, option in options.items() if given(ctx, name)]
+
+
+def _besides(options: list[str]) -> str:
+    """The clip options given beside --add, --pack or --unpack, for their error line."""
+    return f" ({', '.join(options)} {'is' if len(options) == 1 else 'are'} for writing clips)" if options else ""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from deblur_cli.cli.app import command, err, examples, note, out, stop_after_step, stopped, warn
+from deblur_cli.cli.app import command, err, examples, given, note, out, stop_after_step, stopped, warn
 from deblur_cli.cli.options import check_synthesis_memory, parse_size, seed_option
 from deblur_cli.errors import UsageError
 from deblur_cli.model_specs import MODELS
@@ -273,13 +273,13 @@ def train_command(
     evaluation_only = {"--shake-only": shake_only, "--camera": camera != "any", "--sharp-input": sharp_input,
                        "--videos": videos, "--sample": sample, "--weights": weights, "--ddim-steps": ddim_steps,
                        "--force": force}  # fmt: skip
-    if not evaluate_only and (given := [name for name, value in evaluation_only.items() if value]):
-        raise UsageError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} with --evaluate only")
+    if not evaluate_only and (stray := [name for name, value in evaluation_only.items() if value]):
+        raise UsageError(f"{', '.join(stray)} {'applies' if len(stray) == 1 else 'apply'} with --evaluate only")
     training = {**TRAINING_ONLY, "gpu_synthesis": "--gpu-synthesis" if gpu_synthesis else "--cpu-synthesis"}
-    if evaluate_only and (given := [option for name, option in training.items() if _given(ctx, name)]):
+    if evaluate_only and (stray := [option for name, option in training.items() if given(ctx, name)]):
         raise UsageError(
-            f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to training, not to --evaluate",
-            hint="drop it to evaluate" if len(given) == 1 else "drop them to evaluate",
+            f"{', '.join(stray)} {'applies' if len(stray) == 1 else 'apply'} to training, not to --evaluate",
+            hint="drop it to evaluate" if len(stray) == 1 else "drop them to evaluate",
         )
     if out_dir is None and evaluate_only and weights is None:
         raise UsageError("--evaluate needs a run folder (--out) or a weights file (--weights)")
@@ -331,11 +331,12 @@ def train_command(
         note("stopping after this step, keeping every step done (press Ctrl-C again to stop at once)")
 
     # on --resume, what the command line does not set keeps the run's value (fields that are no option: None)
-    given = frozenset(f.name for f in fields(TrainConfig) if _given(ctx, f.name))
+    set_here = frozenset(f.name for f in fields(TrainConfig) if given(ctx, f.name))
     with stop_after_step(asked_to_stop) as signalled:
         result = train(
-            config, out_dir, resume=resume, until=until, callback=report, should_stop=signalled, given=given, warn=warn
-        )
+            config, out_dir, resume=resume, until=until, callback=report, should_stop=signalled, given=set_here,
+            warn=warn,
+        )  # fmt: skip
     if (signum := signalled()) and not result.reached:  # a request during the last step: the run is complete
         if result.main:
             note(f"stopped after step {done[0] if done else 0}, saved in {out_dir}: the same command with --resume continues")
@@ -345,12 +346,6 @@ def train_command(
     out.print(str(result.weights))
     if result.validation:
         _print_figures(result.validation)
-
-
-def _given(ctx: typer.Context, name: str) -> bool:
-    """Whether the command line (or the environment) set the parameter `name`, rather than its default."""
-    source = ctx.get_parameter_source(name)
-    return source is not None and source.name != "DEFAULT"
 
 
 def _print_figures(v: dict[str, float]) -> None:

