@@ -11,9 +11,11 @@ from typer.testing import CliRunner
 
 import deblur_cli.cli.synth  # noqa: F401  registers the command
 from deblur_cli.cli.app import app
+from deblur_cli.data.dataset import split_videos
 from deblur_cli.data.own import FRAMES_PER_CLIP, add_own
 from deblur_cli.data.photos import is_validation, list_photos, load_photo, scene_group
 from deblur_cli.data.sources import fetch_sources
+from deblur_cli.data.videos import load_video
 from tests import media
 
 
@@ -40,7 +42,8 @@ def test_add_keeps_each_photo_and_evenly_spaced_frames_of_each_clip_named_by_sce
     mine, cache = own_folder(tmp_path / "mine"), tmp_path / "cache"
     result = synth("--add", str(mine), "--sources", str(cache))
     assert result.exit_code == 0, result.output
-    assert f"{2 + 2 * FRAMES_PER_CLIP} photos of 4 scenes added to {cache} from {mine}" in result.stdout
+    said = f"{2 + 2 * FRAMES_PER_CLIP} photos of 4 scenes and 1 video for --videos added to {cache} from {mine}"
+    assert said in result.stdout
     assert "warning: left out 1 file that could not be decoded: broken.jpg" in result.stderr
     assert "warning: left out 1 image under 200 px a side" in result.stderr
     names = [p.name for p in list_photos(cache)]
@@ -53,10 +56,15 @@ def test_add_keeps_each_photo_and_evenly_spaced_frames_of_each_clip_named_by_sce
     walk = load_photo(cache / "photos/own-mine/walk~0003.npy")
     assert np.array_equal(walk, media.pattern(3, 256, 208))  # PNG frames: the exact pixels
     manifest = json.loads((cache / "manifest.json").read_text())
-    assert len(manifest) == len(names) and {e["source"] for e in manifest} == {"own-mine"}
-    street = [e for e in manifest if e["group"] == "street"]
+    assert len(manifest) == len(names) + 1 and {e["source"] for e in manifest} == {"own-mine"}
+    street = [e for e in manifest if e.get("group") == "street"]
     assert {e["original"] for e in street} == {str((mine / "street.mp4").resolve())}
     assert len({e["sha256"] for e in street}) == 1
+    # the video is a real-motion source too, as the fetched ones are, and trains (no held-out name)
+    video = load_video(cache / "videos/own-mine~street")
+    assert len(video.frames) == 30 and video.size == (224, 208)
+    assert split_videos(cache) == ([cache / "videos/own-mine~street"], [])
+    assert [e["video"] for e in manifest if "video" in e] == ["videos/own-mine~street"]
 
 
 def test_a_clips_frames_all_land_on_one_side_of_the_split():
@@ -74,18 +82,34 @@ def test_adding_again_replaces_what_the_folder_added_and_a_fetch_keeps_it(tmp_pa
     mine.mkdir()
     for name in ("a.png", "b.png"):
         media.write_image(mine / name, media.pattern(0, 240, 208))
+    media.make_video(mine / "v.mp4", frames=4, size=(224, 208))
     add_own(cache, mine)
+    assert (cache / "videos/own-mine~v/meta.json").is_file()
     other = tmp_path / "other.png"
     media.write_image(other, media.pattern(1, 240, 208))
     add_own(cache, other)
     (mine / "b.png").unlink()
+    (mine / "v.mp4").unlink()
     add_own(cache, mine)
+    assert not (cache / "videos/own-mine~v").exists()
     assert [p.relative_to(cache).as_posix() for p in list_photos(cache)] == [
         "photos/own-mine/a~0000.npy", "photos/own-other/other~0000.npy"
     ]  # fmt: skip
     fetch_sources(cache, names=(), videos=())  # the packages' entries rewritten; --add's stay
     manifest = json.loads((cache / "manifest.json").read_text())
     assert sorted(e["photo"] for e in manifest) == ["photos/own-mine/a~0000.npy", "photos/own-other/other~0000.npy"]
+
+
+def test_without_opencv_videos_are_stills_only_and_said_so(tmp_path, monkeypatch):
+    import deblur_cli.data.own as own
+
+    monkeypatch.setattr(own, "has_opencv", lambda: False)
+    media.make_video(tmp_path / "v.mp4", frames=10, size=(224, 208))
+    said: list[str] = []
+    entries = add_own(tmp_path / "cache", tmp_path / "v.mp4", warn=said.append)
+    assert len(entries) == 8 and all("photo" in e for e in entries) and not (tmp_path / "cache/videos").exists()
+    assert said == ["your videos are added as stills only: real-motion clips (--videos) need OpenCV's optical flow "
+                    "(pip install 'deblur[data]'), then --add again"]  # fmt: skip
 
 
 def test_an_add_that_was_stopped_leaves_nothing_training_reads(tmp_path, monkeypatch):

@@ -4,8 +4,10 @@ Each image in DIR is a scene; so is each subfolder of frames and each video, of 
 frames, evenly spaced, are kept: consecutive frames are near copies, and a long clip would otherwise
 outweigh every photo. They are stored as `photos/own-<DIR's name>/<scene>~<frame>.npy`, decoded and shrunk
 as the fetched photos are, and `photos.scene_group` reads the scene from the name, so that a clip's frames
-all land on one side of the train/validation split. Adding DIR again replaces what it added before (the
-new set is built in a hidden folder, which training does not read, and then put in place).
+all land on one side of the train/validation split. With OpenCV, each video is also prepared as the fetched
+videos are (`videos/own-<DIR's name>~<video>/`: frames and optical flow), a source of real-motion clips
+(`--videos`) for training. Adding DIR again replaces what it added before (the new photos are built in a
+hidden folder, which training does not read, and then put in place).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from deblur_cli.data.decode import shrunk_rgb
 from deblur_cli.data.manifest import OWN_PREFIX, read_manifest, write_manifest
 from deblur_cli.data.npy import save_npy
 from deblur_cli.data.photos import SCENE_MARK, scene_group
-from deblur_cli.data.sources import LONG_SIDE, MIN_SIDE
+from deblur_cli.data.sources import LONG_SIDE, MIN_SIDE, has_opencv
+from deblur_cli.data.videos import VIDEOS_DIR, prepare_video
 from deblur_cli.errors import InputError, OutputError
 
 FRAMES_PER_CLIP = 8
@@ -42,7 +45,8 @@ def add_own(
     _remove(building)  # left by an add that was stopped
     entries: list[dict] = []
     unreadable, small = [], 0
-    for scene, frames in _scenes(sorted(folder.iterdir()) if folder.is_dir() else [folder]):
+    paths = [p for p in (sorted(folder.iterdir()) if folder.is_dir() else [folder]) if not p.name.startswith(".")]
+    for scene, frames in _scenes(paths):
         kept, hashed = 0, (None, None)  # (file, its SHA-256): a video's frames share it
         for index, path, frame in frames:
             if frame is None:
@@ -81,14 +85,51 @@ def add_own(
         )
     _remove(target)
     building.rename(target)
+    videos = [p for p in paths if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and p.name not in unreadable]
+    entries += _video_sources(cache, source, videos, progress, warn)
     write_manifest(cache, [e for e in read_manifest(cache) if e.get("source") != source] + entries)
+    return entries
+
+
+def _video_sources(cache: Path, source: str, videos: list[Path], progress: Say | None, warn: Say | None) -> list[dict]:
+    """Each of `videos` prepared as a real-motion source, as the fetched videos are (frames and optical flow,
+    `videos.prepare_video`), in `videos/<source>~<name>/`, replacing what `source` added before; their
+    manifest entries. Where OpenCV is missing, a warning: the videos are stills only."""
+    for old in (cache / VIDEOS_DIR).glob(f"{source}{SCENE_MARK}*"):
+        _remove(old)
+    if not videos:
+        return []
+    if not has_opencv():
+        if warn:
+            warn("your videos are added as stills only: real-motion clips (--videos) need OpenCV's optical flow "
+                 "(pip install 'deblur[data]'), then --add again")  # fmt: skip
+        return []
+    entries = []
+    for path in videos:
+        folder = cache / VIDEOS_DIR / f"{source}{SCENE_MARK}{_safe(path.stem)}"
+        try:
+            prepared = prepare_video(path, folder, meta={"licence": "your own", "original": str(path.resolve())})
+        except InputError as e:
+            if warn:
+                warn(f"{path.name} is added as stills only: {e}")
+            continue
+        if progress:
+            progress(f"{path.stem}: {_count(len(prepared.frames), 'frame')} and optical flow, for --videos clips")
+        entries.append({
+            "video": str(folder.relative_to(cache)),
+            "source": source,
+            "original": str(path.resolve()),
+            "sha256": _sha256(path),
+            "size": list(prepared.size),
+            "frames": len(prepared.frames),
+        })  # fmt: skip
     return entries
 
 
 def _scenes(paths: list[Path]) -> Iterator[tuple[str, Iterator[tuple[int, Path, object]]]]:
     """(scene, its frames as (frame number, file, decoded av.VideoFrame or None)) for each image, frame
-    folder and video of `paths`; hidden files and other kinds are passed over."""
-    for path in (p for p in paths if not p.name.startswith(".")):
+    folder and video of `paths`; other kinds of files are passed over."""
+    for path in paths:
         suffix = path.suffix.lower()
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
