@@ -17,16 +17,18 @@ learned; `deblur run` maps PQ and HLG video onto that curve and back itself.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import re
 import sys
 import warnings
 from pathlib import Path
-from typing import Iterable, Iterator, Union
+from typing import Callable, Iterable, Iterator, Union
 
 import numpy as np
 import torch
 
-from deblur_cli.errors import UsageError
+from deblur_cli.errors import DeblurError, UsageError
 from deblur_cli.model_specs import MAX_SEED, model_spec
 from deblur_cli.restorer import Restorer, batches
 from deblur_cli.stream import restore_stream
@@ -121,6 +123,35 @@ class Deblurrer:
             yield kind.frame(restored)
 
 
+def _in_python_terms(load: Callable[..., Deblurrer]) -> Callable[..., Deblurrer]:
+    """`load`, whose errors' hints name its arguments where they named deblur run's options (--device cpu:
+    device="cpu"); commands in backquotes are left as they are."""
+
+    @functools.wraps(load)
+    def loading(*args, **kwargs) -> Deblurrer:
+        try:
+            return load(*args, **kwargs)
+        except DeblurError as e:
+            if e.hint:
+                parts = re.split(r"(`[^`]*`)", e.hint)  # odd parts: `commands`
+                e.hint = "".join(part if i % 2 else _FLAG.sub(_argument, part) for i, part in enumerate(parts))
+            raise
+
+    return loading
+
+
+_FLAG = re.compile(r"--([a-z][a-z-]*)(?: ([a-z0-9][\w:.]*|FILE))?")
+
+
+def _argument(flag: re.Match) -> str:
+    """An option as an argument: --device cpu -> device="cpu", --tile 64 -> tile=64, --weights -> weights=..."""
+    name, value = flag[1].replace("-", "_"), flag[2]
+    if value is None:
+        return f"{name}=..."
+    return f"{name}={value}" if value == "FILE" or value.isdigit() else f'{name}="{value}"'
+
+
+@_in_python_terms
 def load(
     model: str = "auto",
     *,

@@ -278,6 +278,15 @@ def test_bad_options_are_usage_errors(options, message):
         deblur_cli.load(**{"model": "dstnet-s", "device": "cpu", **options})
 
 
+def test_hints_name_loads_arguments_not_deblur_runs_options():
+    with pytest.raises(UsageError) as raised:
+        deblur_cli.load("dstnet-s", device="cpu", precision="fp16")
+    assert raised.value.hint == 'use precision="fp32" (or bf16 on CPUs with AVX-512 BF16 or AMX)'  # not --precision
+    with pytest.raises(deblur_cli.errors.WeightsError) as raised:
+        deblur_cli.load("wtsa", device="cpu")
+    assert raised.value.hint == "pass weights of your own with weights=... (`deblur train --model wtsa ...` makes them)"
+
+
 def test_a_torch_device_and_dtype_are_taken_as_their_names():
     """A researcher passes x.device and torch.float32: they gave an AttributeError from deep inside."""
     loaded = deblur_cli.load("dstnet-s", device=torch.device("cpu"), precision=torch.float32)
