@@ -152,7 +152,8 @@ def train(
     (the command line's; None: all of them): those of RESUMED_FREELY are taken, those of RESUMED_FIXED
     must equal the run's (UsageError otherwise), and every other field keeps the run's value. Without
     `resume`, a folder that holds a run, or weights under the name this run exports to, is refused, not
-    overwritten; a `log.csv` found there is replaced.
+    overwritten; a `log.csv` found there is replaced. `config.threads`, where set, is torch's thread count
+    from then on (torch.set_num_threads, for the whole process).
     """
     out_dir = Path(out_dir)
     config = _absolute_paths(config)
@@ -170,6 +171,8 @@ def train(
         state = read_state(out_dir / CHECKPOINT) if resume else None
         if state is not None:  # the run's own config decides its task (a residual model keeps its prior)
             config = resumed_config(state["config"], config, out_dir / CHECKPOINT, given)
+        if config.threads is not None:  # here, not in the command: a resume that does not give it keeps the run's
+            torch.set_num_threads(config.threads)
         task = task or get_task(config.model, config.prior)
         if config.prior is not None:
             config = _same_prior(config, out_dir / CHECKPOINT if state is not None else None)

@@ -324,6 +324,39 @@ def test_a_resume_keeps_what_the_command_line_did_not_set(tmp_path):
     assert torch.load(tmp_path / "r" / "last.pt", weights_only=True)["config"]["steps"] == 20000  # given: taken
 
 
+def test_a_resume_keeps_the_runs_threads_unless_given(tmp_path, monkeypatch):
+    """--threads was not stored: `-o RUN --resume` of a run begun with --threads 1 trained on all cores."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    set_to: list[int] = []
+    monkeypatch.setattr(torch, "set_num_threads", set_to.append)  # conftest's one thread stays
+    small = ["--crop", "16", "--frames", "2", "--batch", "1", "--steps", "4", "--val-every", "100", "--val-clips", "1",
+             "--val-size", "16x16", "--warmup", "1", "-q"]  # fmt: skip
+    run = tmp_path / "run"
+
+    def stored_threads():
+        return torch.load(run / "last.pt", weights_only=True)["config"]["threads"]
+
+    first = CliRunner().invoke(app, ["train", *small, "--threads", "1", "--until", "1", "-o", str(run)])
+    assert first.exit_code == 0, first.output
+    resumed = CliRunner().invoke(app, ["train", "-o", str(run), "--resume", "--until", "2", "-q"])
+    assert resumed.exit_code == 0, resumed.output
+    assert set_to == [1, 1] and stored_threads() == 1
+    changed = CliRunner().invoke(app, ["train", "-o", str(run), "--resume", "--until", "3", "--threads", "2", "-q"])
+    assert changed.exit_code == 0, changed.output
+    assert set_to[-1] == 2 and stored_threads() == 2
+    state = torch.load(run / "last.pt", weights_only=True)
+    del state["config"]["threads"]  # a run begun before runs stored it: torch's default
+    torch.save(state, run / "last.pt")
+    set_to.clear()
+    old = CliRunner().invoke(app, ["train", "-o", str(run), "--resume", "-q"])
+    assert old.exit_code == 0, old.output
+    assert set_to == [] and stored_threads() is None
+
+
 def test_residual_diffusion_trains_on_its_prior_and_keeps_it_on_resume(tmp_path):
     """`--prior`: the run stores the prior, exports it inside the WTSA file, and a resume without it keeps it."""
     from deblur_cli.dstnet_weights import save_dstnet
@@ -939,6 +972,7 @@ def test_a_damaged_prepared_video_in_the_sources_is_one_clear_error(tmp_path, da
         (lambda c: {**c, "lr": None}, "its lr is None"),
         (lambda c: {**c, "val_size": [16]}, r"its val_size is \[16\]"),
         (lambda c: {**c, "gpu_synthesis": 1}, "its gpu_synthesis is 1"),
+        (lambda c: {**c, "threads": 0}, "its threads is 0"),
         (lambda c: {**c, "dither": 0.5}, r"it was written by another version of deblur \(settings unknown here: dither\)"),
     ],
 )

@@ -168,7 +168,7 @@ def train_command(
             metavar="N",
             rich_help_panel=OPTIMISER_PANEL,
             min=1,
-            help="CPU threads for torch (default: all).",
+            help="CPU threads for torch (default: all). --resume keeps the run's unless given.",
         ),
     ] = None,
     resume: Annotated[bool, typer.Option("--resume", metavar="", help="Continue the run in --out.")] = False,
@@ -296,9 +296,9 @@ def train_command(
     from deblur_cli.train import train
     from deblur_cli.train_evaluate import evaluate
 
-    if threads:
-        torch.set_num_threads(threads)
     if evaluate_only:
+        if threads:
+            torch.set_num_threads(threads)
         figures = evaluate(
             out_dir, size=size, clips=val_clips, frames=frames, shake_only=shake_only,
             camera=camera, sharp_input=sharp_input, videos=videos, sources=sources, sample=sample, weights=weights,
@@ -310,7 +310,7 @@ def train_command(
         model=model, crop=crop, frames=frames, batch=batch, steps=steps, lr=lr, warmup=warmup, ema=ema, seed=seed,
         sources=str(sources) if sources else None, workers=workers, gpu_synthesis=gpu_synthesis, echo=echo, val_every=val_every,
         val_size=size, val_clips=val_clips, save_every=save_every, precision=precision, init=str(init) if init else None,
-        prior=prior,
+        prior=prior, threads=threads,
     )  # fmt: skip
 
     done: list[int] = []  # the last step finished
