@@ -330,9 +330,10 @@ def _train(
         return should_stop is not None and step < stop and ddp.any(bool(should_stop()), device)
 
     last_val: dict[str, float] = {}
-    timer, timed = time.perf_counter(), 0
+    spent, timed = 0.0, 0  # seconds in the steps of the window, and their count: no validation or checkpoint
     batch = None
     while step < stop:
+        began = time.perf_counter()
         if batch is None or step % config.echo == 0:
             batch = [x.to(device, non_blocking=True) for x in next(loader)]
         blurred, sharp = (echo_view(x, step % config.echo, step // config.echo) for x in batch)
@@ -359,9 +360,9 @@ def _train(
         scaler.update()
         _update_ema(ema, model, config.ema, step)
         step += 1
-        timed += 1
-        loss = float(loss.detach())
-        seconds = (time.perf_counter() - timer) / timed
+        loss = float(loss.detach())  # waits for the device: the step is done
+        spent, timed = spent + time.perf_counter() - began, timed + 1
+        seconds = spent / timed
         validation = None
         due = step % config.val_every == 0 or step == stop  # the same on every rank
         # a stop request already made is not kept waiting by a validation (minutes, for a diffusion model)
@@ -375,7 +376,7 @@ def _train(
             if step % config.save_every == 0 or step == stop:
                 checkpoint()
         if step % 50 == 0:  # a rolling window, so the figure follows the current speed
-            timer, timed = time.perf_counter(), 0
+            spent, timed = 0.0, 0
         if stopping or stop_asked():
             if ddp.main and step % config.save_every:  # the steps since the last checkpoint are kept
                 checkpoint()

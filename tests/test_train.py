@@ -86,6 +86,28 @@ def test_training_writes_log_checkpoint_and_weights(tmp_path):
     assert meta["architecture"] == "tiny" and state["conv.weight"].dtype == torch.float16
 
 
+def test_seconds_per_step_leave_out_validation_and_checkpoints(tmp_path, monkeypatch):
+    """The step timer ran on through validations and checkpoint writes: the steps after them seemed slower."""
+    clock = [0.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
+    tiny = _tiny_task()
+
+    def after(seconds, work):  # `work`, taking `seconds` on the clock
+        def timed(*args):
+            clock[0] += seconds
+            return work(*args)
+
+        return timed
+
+    task = dataclasses.replace(
+        tiny, loss=after(1.0, tiny.loss), restore=after(100.0, tiny.restore), export=after(50.0, tiny.export)
+    )
+    seen = []
+    train(CONFIG, tmp_path, callback=seen.append, task=task)  # validations at steps 3, 6; checkpoints at 2, 4, 6
+    assert [p.seconds_per_step for p in seen] == [1.0] * 6
+    assert [row["seconds_per_step"] for row in csv.DictReader((tmp_path / "log.csv").open())] == ["1.000"] * 6
+
+
 @pytest.mark.parametrize("echo", [1, 3])  # echo 3: the resume at step 4 lands inside a batch's reuses
 def test_resume_continues_exactly(tmp_path, echo):
     config = dataclasses.replace(CONFIG, echo=echo)
