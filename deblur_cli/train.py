@@ -46,6 +46,7 @@ from deblur_cli.train_tasks import (
     prior_file,
     procedural_note,
     validate,
+    weights_file,
 )
 
 LOG = "log.csv"
@@ -188,12 +189,12 @@ def train(
 
 def _absolute_paths(config: TrainConfig) -> TrainConfig:
     """`config` with its files and cache as absolute paths: the run stores them, and a resume from
-    another folder must find the same ones (a --prior that names no file is a model name, kept)."""
+    another folder must find the same ones (an --init or --prior that names no file is a model name, kept)."""
     sources, init, prior = config.sources, config.init, config.prior
     return replace(
         config,
         sources=None if sources is None else str(Path(sources).absolute()),
-        init=None if init is None else str(Path(init).absolute()),
+        init=str(Path(init).absolute()) if init is not None and Path(init).is_file() else init,
         prior=str(Path(prior).absolute()) if prior is not None and Path(prior).is_file() else prior,
     )
 
@@ -223,7 +224,7 @@ def _check_new_run(out_dir: Path, config: TrainConfig) -> None:
     weights = out_dir / f"{config.model}.safetensors"
     if not weights.exists():
         return
-    if config.init is not None and Path(config.init).exists() and os.path.samefile(config.init, weights):
+    if config.init is not None and Path(config.init).is_file() and os.path.samefile(config.init, weights):
         raise UsageError(
             f"--init {config.init} is the file this run would write its weights to",
             hint="copy it out of the run folder and start from the copy, or give another --out",
@@ -232,20 +233,26 @@ def _check_new_run(out_dir: Path, config: TrainConfig) -> None:
 
 
 def _init_weights(path: str, config: TrainConfig) -> dict[str, torch.Tensor]:
-    """The tensors of --init `path` that initialise the run's model. A residual WTSA file also holds the
-    DSTNet it corrects (`prior.` tensors): the run's own --prior is that, so they are left out. Weights of
-    a residual model start a residual run only, and weights of a direct one a direct run only: the same
-    tensors, conditioned on another input, would fit without error and train from a wrong start."""
+    """The tensors of --init `path` (a file, or a model name: its weights) that initialise the run's model.
+    A residual WTSA file also holds the DSTNet it corrects (`prior.` tensors): the run's own --prior is
+    that, so they are left out. Weights of a residual model start a residual run only, and weights of a
+    direct one a direct run only: the same tensors, conditioned on another input, would fit without error
+    and train from a wrong start."""
     from deblur_cli.wtsa_weights import PRIOR_PREFIX
 
-    tensors = read_checkpoint(path)[0]
+    tensors, metadata = read_checkpoint(weights_file(path, "--init"))
     residual = any(key.startswith(PRIOR_PREFIX) for key in tensors)
     if residual and config.prior is None:
+        if config.model in DIFFUSION_TASKS:
+            hint = "add the --prior it was trained with, or start from the weights of a model without one"
+        elif (variant := metadata.get("variant")) in DIFFUSION_TASKS:  # -m left at its default, most likely
+            hint = f"it is a {variant} model: -m {variant} with the --prior it was trained with (e.g. dstnet-s)"
+        else:
+            hint = f"start from weights of {config.model}"
         raise InputError(
             f"--init {path} holds a residual model (one that corrects a DSTNet prior, stored with it): "
             "this run trains without --prior",
-            hint="add the --prior it was trained with, or start from the weights of a model without one"
-            if config.model in DIFFUSION_TASKS else f"start from weights of {config.model}",
+            hint=hint,
         )
     if config.prior is not None and not residual:
         raise InputError(
@@ -269,7 +276,8 @@ def _train(
             hint="drop --gpu-synthesis" if device.type == "cpu" else "drop --workers",
         )
     half = autocast_dtype(config.precision, device)
-    start = _init_weights(config.init, config) if config.init and state is None else None  # before the folder is made
+    # before the folder is made
+    start = _init_weights(config.init, config) if config.init is not None and state is None else None
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     model = task.build().to(device)

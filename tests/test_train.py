@@ -474,6 +474,34 @@ def test_train_command_rejects_unknown_model(tmp_path):
     result = CliRunner().invoke(app, ["train", "--model", "resnet", "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "cannot train 'resnet'" in result.output
+    typo = CliRunner().invoke(app, ["train", "--model", "dstnet-ss", "--out", str(tmp_path)])
+    assert typo.exit_code == 1 and "hint: did you mean 'dstnet-s'? trainable models: dstnet, dstnet-s" in typo.output
+
+
+def test_init_takes_a_model_name_as_prior_does(tmp_path):
+    """`--init dstnet-s` was "weights file not found: .../dstnet-s", though --prior takes model names."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+    from deblur_cli.weights import resolve_weights
+
+    small = ["--crop", "16", "--frames", "2", "--batch", "1", "--steps", "1", "--lr", "0", "--warmup", "1",
+             "--val-every", "100", "--val-clips", "1", "--val-size", "16x16", "-q"]  # fmt: skip
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", *small, "--init", "dstnet-s", "-o", str(run)])
+    assert result.exit_code == 0, result.output
+    state = torch.load(run / "last.pt", weights_only=True)
+    assert state["config"]["init"] == "dstnet-s"  # a name, not a file of the working folder
+    for key, value in read_checkpoint(resolve_weights("dstnet-s").path)[0].items():  # lr 0: the model's weights
+        torch.testing.assert_close(state["model"][key], value.float(), rtol=0, atol=0)
+    typo = CliRunner().invoke(app, ["train", *small, "--init", "dstnet-ss", "-o", str(tmp_path / "typo")])
+    assert typo.exit_code == 2 and "error: --init dstnet-ss: no such file, and not a model name" in typo.output
+    assert "hint: did you mean 'dstnet-s'? give a weights file or a model name: dstnet, dstnet-s" in typo.output
+    assert not (tmp_path / "typo").exists()
+    residual = CliRunner().invoke(app, ["train", *small, "--init", "wtsa-s", "-o", str(tmp_path / "residual")])
+    assert residual.exit_code == 1 and "--init wtsa-s holds a residual model" in residual.output  # -m left out
+    assert "hint: it is a wtsa-s model: -m wtsa-s with the --prior it was trained with" in residual.output
 
 
 def test_train_takes_the_largest_seed_run_takes_and_resumes_it(tmp_path):

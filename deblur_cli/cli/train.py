@@ -173,8 +173,13 @@ def train_command(
     ] = None,
     resume: Annotated[bool, typer.Option("--resume", metavar="", help="Continue the run in --out.")] = False,
     init: Annotated[
-        Optional[Path],
-        typer.Option("--init", metavar="FILE", help="Start from these weights (fine-tuning) instead of random ones."),
+        Optional[str],
+        typer.Option(
+            "--init",
+            metavar="WEIGHTS",
+            help="Start from these weights (a weights file or a model name, e.g. dstnet-s: fine-tuning) instead of "
+            "random ones.",
+        ),
     ] = None,
     prior: Annotated[
         Optional[str],
@@ -309,7 +314,7 @@ def train_command(
     config = TrainConfig(
         model=model, crop=crop, frames=frames, batch=batch, steps=steps, lr=lr, warmup=warmup, ema=ema, seed=seed,
         sources=str(sources) if sources else None, workers=workers, gpu_synthesis=gpu_synthesis, echo=echo, val_every=val_every,
-        val_size=size, val_clips=val_clips, save_every=save_every, precision=precision, init=str(init) if init else None,
+        val_size=size, val_clips=val_clips, save_every=save_every, precision=precision, init=init,
         prior=prior, threads=threads,
     )  # fmt: skip
 
