@@ -268,7 +268,12 @@ def _train(
     """(the last validation figures, whether the run reached its last step rather than being stopped)."""
     check_frames(task, config.frames, config.model)
     if config.crop % task.multiple:
-        raise UsageError(f"--crop must be a multiple of {task.multiple} for {config.model}")
+        below = config.crop // task.multiple * task.multiple
+        nearest = [size for size in (below, below + task.multiple) if size > 0]
+        raise UsageError(
+            f"--crop must be a multiple of {task.multiple} for {config.model}",
+            hint=f"--crop {' or '.join(str(size) for size in nearest)}",
+        )
     if config.gpu_synthesis and (device.type == "cpu" or config.workers):
         raise UsageError(
             "--gpu-synthesis renders clips on the training GPU, in the training process"

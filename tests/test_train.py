@@ -296,6 +296,15 @@ def test_precisions_a_cpu_cannot_train_in_are_usage_errors(tmp_path, precision):
     assert not tmp_path.joinpath("last.pt").exists()
 
 
+def test_a_crop_the_model_cannot_take_names_the_nearest_it_can(tmp_path):
+    task = dataclasses.replace(_tiny_task(), multiple=16)
+    for crop, hint in [(17, "--crop 16 or 32"), (8, "--crop 16")]:
+        with pytest.raises(UsageError, match="--crop must be a multiple of 16 for tiny") as caught:
+            train(dataclasses.replace(CONFIG, crop=crop), tmp_path / "run", task=task)
+        assert caught.value.hint == hint
+    assert not (tmp_path / "run").exists()
+
+
 def test_gpu_synthesis_without_a_gpu_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="--gpu-synthesis renders clips on the training GPU.*no GPU here"):
         train(dataclasses.replace(CONFIG, gpu_synthesis=True), tmp_path, task=_tiny_task())
@@ -824,6 +833,11 @@ def test_broken_photos_in_the_sources_are_one_clear_error(tmp_path):
         train(dataclasses.replace(CONFIG, sources=str(sources)), tmp_path / "run", task=_tiny_task())
     assert "allow_pickle" not in str(caught.value)  # numpy's words suggest loading it unsafely
     assert not (tmp_path / "run").exists()  # made for the run, left behind empty
+    (sources / "pickled.npy").unlink()
+    np.save(sources / "grey.npy", np.zeros((64, 64), np.uint8))
+    with pytest.raises(InputError, match=r"grey.npy is not \(H, W, 3\) uint8") as caught:
+        train(dataclasses.replace(CONFIG, sources=str(sources)), tmp_path / "run", task=_tiny_task())
+    assert caught.value.hint == "rebuild the cache with `deblur synth --fetch`"  # as the other broken photos
 
 
 def test_a_blank_line_at_the_end_of_the_log_does_not_stop_a_resume(tmp_path):
