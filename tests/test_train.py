@@ -232,6 +232,35 @@ def test_the_first_stop_signal_asks_and_the_second_stops_at_once():
     assert signal.getsignal(signal.SIGTERM) is handler
 
 
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+@pytest.mark.parametrize("save_every, said", [
+    (100, "stopped at once, before the run's first checkpoint: nothing was saved (the same command starts it over)"),
+    (1, "last.pt keeps the run as of its last checkpoint (the steps since are lost): the same command with --resume"),
+])  # fmt: skip
+def test_a_second_ctrl_c_says_what_is_kept(tmp_path, monkeypatch, save_every, said):
+    """Two Ctrl-C before the first checkpoint said only `interrupted`; --resume then found nothing to resume."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    import deblur_cli.train
+    from deblur_cli.cli.app import app
+
+    def two_requests_in_step_2(step, config):
+        if step == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # asks to stop after the step
+            os.kill(os.getpid(), signal.SIGINT)  # stops at once
+        return lr_at(step, config)
+
+    monkeypatch.setattr(deblur_cli.train, "lr_at", two_requests_in_step_2)
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--crop", "16", "--frames", "2", "--batch", "1", "--steps", "4",
+                                      "--val-every", "100", "--val-clips", "1", "--val-size", "16x16", "--save-every",
+                                      str(save_every), "-o", str(run), "-q"])  # fmt: skip
+    assert result.exit_code == 130, result.output
+    assert said in result.output and result.output.endswith("interrupted\n")
+    assert (run / "last.pt").exists() == (save_every == 1)
+
+
 def test_echo_views_are_sixteen_distinct_blur_preserving_views():
     clips = torch.rand(2, 3, 3, 4, 4)
     views = [echo_view(clips, reuse, batch_index=7) for reuse in range(16)]

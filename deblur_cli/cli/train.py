@@ -300,6 +300,7 @@ def train_command(
 
     from deblur_cli.train import train
     from deblur_cli.train_evaluate import evaluate
+    from deblur_cli.train_state import CHECKPOINT
 
     if evaluate_only:
         if threads:
@@ -338,10 +339,15 @@ def train_command(
     # on --resume, what the command line does not set keeps the run's value (fields that are no option: None)
     set_here = frozenset(f.name for f in fields(TrainConfig) if given(ctx, f.name))
     with stop_after_step(asked_to_stop) as signalled:
-        result = train(
-            config, out_dir, resume=resume, until=until, callback=report, should_stop=signalled, given=set_here,
-            warn=warn,
-        )  # fmt: skip
+        try:
+            result = train(
+                config, out_dir, resume=resume, until=until, callback=report, should_stop=signalled, given=set_here,
+                warn=warn,
+            )  # fmt: skip
+        except KeyboardInterrupt:  # the second request (Terminated is one too): stopped in mid-step
+            if signalled():
+                _say_what_is_kept(out_dir / CHECKPOINT)
+            raise
     if (signum := signalled()) and not result.reached:  # a request during the last step: the run is complete
         if result.main:
             note(f"stopped after step {done[0] if done else 0}, saved in {out_dir}: the same command with --resume continues")
@@ -351,6 +357,17 @@ def train_command(
     out.print(str(result.weights))
     if result.validation:
         _print_figures(result.validation)
+
+
+def _say_what_is_kept(checkpoint: Path) -> None:
+    """After a run stopped at once: what --resume would continue from, if anything."""
+    if checkpoint.exists():
+        note(
+            f"stopped at once: {checkpoint} keeps the run as of its last checkpoint (the steps since are lost): "
+            "the same command with --resume continues from it"
+        )
+    else:
+        note("stopped at once, before the run's first checkpoint: nothing was saved (the same command starts it over)")
 
 
 def _print_figures(v: dict[str, float]) -> None:
