@@ -46,6 +46,7 @@ from deblur_cli.train_tasks import (
     prior_file,
     procedural_note,
     validate,
+    weights_file,
 )
 
 LOG = "log.csv"
@@ -152,7 +153,8 @@ def train(
     (the command line's; None: all of them): those of RESUMED_FREELY are taken, those of RESUMED_FIXED
     must equal the run's (UsageError otherwise), and every other field keeps the run's value. Without
     `resume`, a folder that holds a run, or weights under the name this run exports to, is refused, not
-    overwritten; a `log.csv` found there is replaced.
+    overwritten; a `log.csv` found there is replaced. `config.threads`, where set, is torch's thread count
+    from then on (torch.set_num_threads, for the whole process).
     """
     out_dir = Path(out_dir)
     config = _absolute_paths(config)
@@ -170,6 +172,8 @@ def train(
         state = read_state(out_dir / CHECKPOINT) if resume else None
         if state is not None:  # the run's own config decides its task (a residual model keeps its prior)
             config = resumed_config(state["config"], config, out_dir / CHECKPOINT, given)
+        if config.threads is not None:  # here, not in the command: a resume that does not give it keeps the run's
+            torch.set_num_threads(config.threads)
         task = task or get_task(config.model, config.prior)
         if config.prior is not None:
             config = _same_prior(config, out_dir / CHECKPOINT if state is not None else None)
@@ -185,12 +189,12 @@ def train(
 
 def _absolute_paths(config: TrainConfig) -> TrainConfig:
     """`config` with its files and cache as absolute paths: the run stores them, and a resume from
-    another folder must find the same ones (a --prior that names no file is a model name, kept)."""
+    another folder must find the same ones (an --init or --prior that names no file is a model name, kept)."""
     sources, init, prior = config.sources, config.init, config.prior
     return replace(
         config,
         sources=None if sources is None else str(Path(sources).absolute()),
-        init=None if init is None else str(Path(init).absolute()),
+        init=str(Path(init).absolute()) if init is not None and Path(init).is_file() else init,
         prior=str(Path(prior).absolute()) if prior is not None and Path(prior).is_file() else prior,
     )
 
@@ -220,7 +224,7 @@ def _check_new_run(out_dir: Path, config: TrainConfig) -> None:
     weights = out_dir / f"{config.model}.safetensors"
     if not weights.exists():
         return
-    if config.init is not None and Path(config.init).exists() and os.path.samefile(config.init, weights):
+    if config.init is not None and Path(config.init).is_file() and os.path.samefile(config.init, weights):
         raise UsageError(
             f"--init {config.init} is the file this run would write its weights to",
             hint="copy it out of the run folder and start from the copy, or give another --out",
@@ -229,20 +233,26 @@ def _check_new_run(out_dir: Path, config: TrainConfig) -> None:
 
 
 def _init_weights(path: str, config: TrainConfig) -> dict[str, torch.Tensor]:
-    """The tensors of --init `path` that initialise the run's model. A residual WTSA file also holds the
-    DSTNet it corrects (`prior.` tensors): the run's own --prior is that, so they are left out. Weights of
-    a residual model start a residual run only, and weights of a direct one a direct run only: the same
-    tensors, conditioned on another input, would fit without error and train from a wrong start."""
+    """The tensors of --init `path` (a file, or a model name: its weights) that initialise the run's model.
+    A residual WTSA file also holds the DSTNet it corrects (`prior.` tensors): the run's own --prior is
+    that, so they are left out. Weights of a residual model start a residual run only, and weights of a
+    direct one a direct run only: the same tensors, conditioned on another input, would fit without error
+    and train from a wrong start."""
     from deblur_cli.wtsa_weights import PRIOR_PREFIX
 
-    tensors = read_checkpoint(path)[0]
+    tensors, metadata = read_checkpoint(weights_file(path, "--init"))
     residual = any(key.startswith(PRIOR_PREFIX) for key in tensors)
     if residual and config.prior is None:
+        if config.model in DIFFUSION_TASKS:
+            hint = "add the --prior it was trained with, or start from the weights of a model without one"
+        elif (variant := metadata.get("variant")) in DIFFUSION_TASKS:  # -m left at its default, most likely
+            hint = f"it is a {variant} model: -m {variant} with the --prior it was trained with (e.g. dstnet-s)"
+        else:
+            hint = f"start from weights of {config.model}"
         raise InputError(
             f"--init {path} holds a residual model (one that corrects a DSTNet prior, stored with it): "
             "this run trains without --prior",
-            hint="add the --prior it was trained with, or start from the weights of a model without one"
-            if config.model in DIFFUSION_TASKS else f"start from weights of {config.model}",
+            hint=hint,
         )
     if config.prior is not None and not residual:
         raise InputError(
@@ -258,7 +268,12 @@ def _train(
     """(the last validation figures, whether the run reached its last step rather than being stopped)."""
     check_frames(task, config.frames, config.model)
     if config.crop % task.multiple:
-        raise UsageError(f"--crop must be a multiple of {task.multiple} for {config.model}")
+        below = config.crop // task.multiple * task.multiple
+        nearest = [size for size in (below, below + task.multiple) if size > 0]
+        raise UsageError(
+            f"--crop must be a multiple of {task.multiple} for {config.model}",
+            hint=f"--crop {' or '.join(str(size) for size in nearest)}",
+        )
     if config.gpu_synthesis and (device.type == "cpu" or config.workers):
         raise UsageError(
             "--gpu-synthesis renders clips on the training GPU, in the training process"
@@ -266,7 +281,8 @@ def _train(
             hint="drop --gpu-synthesis" if device.type == "cpu" else "drop --workers",
         )
     half = autocast_dtype(config.precision, device)
-    start = _init_weights(config.init, config) if config.init and state is None else None  # before the folder is made
+    # before the folder is made
+    start = _init_weights(config.init, config) if config.init is not None and state is None else None
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     model = task.build().to(device)
@@ -327,9 +343,10 @@ def _train(
         return should_stop is not None and step < stop and ddp.any(bool(should_stop()), device)
 
     last_val: dict[str, float] = {}
-    timer, timed = time.perf_counter(), 0
+    spent, timed = 0.0, 0  # seconds in the steps of the window, and their count: no validation or checkpoint
     batch = None
     while step < stop:
+        began = time.perf_counter()
         if batch is None or step % config.echo == 0:
             batch = [x.to(device, non_blocking=True) for x in next(loader)]
         blurred, sharp = (echo_view(x, step % config.echo, step // config.echo) for x in batch)
@@ -356,9 +373,9 @@ def _train(
         scaler.update()
         _update_ema(ema, model, config.ema, step)
         step += 1
-        timed += 1
-        loss = float(loss.detach())
-        seconds = (time.perf_counter() - timer) / timed
+        loss = float(loss.detach())  # waits for the device: the step is done
+        spent, timed = spent + time.perf_counter() - began, timed + 1
+        seconds = spent / timed
         validation = None
         due = step % config.val_every == 0 or step == stop  # the same on every rank
         # a stop request already made is not kept waiting by a validation (minutes, for a diffusion model)
@@ -372,7 +389,7 @@ def _train(
             if step % config.save_every == 0 or step == stop:
                 checkpoint()
         if step % 50 == 0:  # a rolling window, so the figure follows the current speed
-            timer, timed = time.perf_counter(), 0
+            spent, timed = 0.0, 0
         if stopping or stop_asked():
             if ddp.main and step % config.save_every:  # the steps since the last checkpoint are kept
                 checkpoint()

@@ -76,7 +76,7 @@ def read_state(path: Path, needed: tuple[str, ...] = ("step", "config", "model",
 
 
 # Settings that runs begun before them do not store: such a run trained as their default says.
-ADDED_LATER = ("gpu_synthesis", "echo", "precision", "init", "prior", "prior_sha256")
+ADDED_LATER = ("gpu_synthesis", "echo", "precision", "init", "prior", "prior_sha256", "threads")
 STORED_BEFORE = {"amp": False}  # settings of older versions that a resume translates (amp: precision)
 AT_LEAST_ZERO = ("warmup", "seed", "workers")  # the other whole numbers of a run are at least 1
 
@@ -97,7 +97,9 @@ def _check_stored_config(stored: object, path: Path) -> None:
         raise _not_resumable(path, f"its config has no {', '.join(missing)}")
     for name, value in stored.items():
         default = defaults[name]
-        if default is None:  # a file or a cache, or none
+        if name == "threads":  # a count, or None: torch's default
+            fits = value is None or (type(value) is int and value >= 1)
+        elif default is None:  # a file or a cache, or none
             fits = value is None or isinstance(value, str)
         elif isinstance(default, bool):
             fits = isinstance(value, bool)
@@ -121,10 +123,10 @@ def _not_resumable(path: Path, what: str) -> InputError:
 
 
 # What a resumed run takes from the command line: its length and learning-rate schedule, the bookkeeping,
-# where the photos are, and the EMA (which does not feed back into training).
+# where the photos are, the EMA (which does not feed back into training), and the CPU threads.
 RESUMED_FREELY = (
     "steps", "lr", "warmup", "val_every", "val_clips", "val_size", "save_every", "workers", "gpu_synthesis",
-    "sources", "ema", "precision",
+    "sources", "ema", "precision", "threads",
 )  # fmt: skip
 
 

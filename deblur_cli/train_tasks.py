@@ -5,7 +5,7 @@ loop and by `train --evaluate` alike."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,9 +14,10 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from deblur_cli.checkpoint import state_mismatch
-from deblur_cli.errors import ModelError, UsageError, WeightsError
+from deblur_cli.errors import ModelError, UsageError, WeightsError, did_you_mean
 from deblur_cli.metrics.psnr import psnr
 from deblur_cli.metrics.ssim import ssim
+from deblur_cli.model_specs import MODELS
 from deblur_cli.tiles import crop_to, pad_to_multiple
 from deblur_cli.train_config import TrainConfig
 
@@ -134,25 +135,29 @@ def _load_prior(spec: str) -> nn.Module:
 
 def prior_file(spec: str) -> str:
     """The weights file of --prior `spec`: the file it names, or a DSTNet model name's weights."""
-    if not Path(spec).is_file():
-        from deblur_cli.restorers import model_spec
-        from deblur_cli.weights import resolve_weights
+    dstnets = [name for name, model in MODELS.items() if model.architecture == "dstnet"]
+    if spec in MODELS and spec not in dstnets and not Path(spec).is_file():
+        raise UsageError(f"--prior must be a DSTNet, not {spec!r}", hint=f"give a DSTNet file or {'/'.join(dstnets)}")
+    return weights_file(spec, "--prior", dstnets)
 
-        try:
-            architecture = model_spec(spec).architecture
-        except ModelError:
-            raise UsageError(
-                f"--prior {spec}: no such file, and not a model name",
-                hint="give a DSTNet weights file or dstnet/dstnet-s",
-            ) from None
-        if architecture != "dstnet":
-            raise UsageError(f"--prior must be a DSTNet, not {spec!r}")
-        try:
-            spec = str(resolve_weights(spec).path)
-        except WeightsError as e:  # its hint names `deblur run`'s option; train takes the file here
-            e.hint = e.hint and e.hint.replace("with --weights", "with --prior FILE")
-            raise
-    return spec
+
+def weights_file(spec: str, option: str, names: Collection[str] = MODELS) -> str:
+    """The weights file that `option` (--init, --prior) names with `spec`: the file itself, or, for one of
+    the model `names`, that model's weights as `deblur run` finds them (cached, bundled or downloaded)."""
+    if Path(spec).is_file():
+        return spec
+    if spec not in names:
+        raise UsageError(
+            f"{option} {spec}: no such file, and not a model name",
+            hint=f"{did_you_mean(spec, names)}give a weights file or a model name: {', '.join(names)}",
+        )
+    from deblur_cli.weights import resolve_weights
+
+    try:
+        return str(resolve_weights(spec).path)
+    except WeightsError as e:  # its hint names `deblur run`'s option; train takes the file here
+        e.hint = e.hint and e.hint.replace("with --weights", f"with {option} FILE")
+        raise
 
 
 TASKS: dict[str, Callable[..., Task]] = {  # (prior, **options) -> Task
@@ -168,7 +173,8 @@ def get_task(name: str, prior: str | None = None, *, ddim_steps: int | None = No
     """The Task of a model name in TASKS; `prior` (diffusion models only) makes it a residual model, and
     `ddim_steps` (diffusion models only) is what its validation samples with (VALIDATION_DDIM_STEPS if None)."""
     if name not in TASKS:
-        raise ModelError(f"cannot train {name!r}", hint=f"trainable models: {', '.join(TASKS)}")
+        hint = f"{did_you_mean(name, TASKS)}trainable models: {', '.join(TASKS)}"
+        raise ModelError(f"cannot train {name!r}", hint=hint)
     if ddim_steps is not None and name not in DIFFUSION_TASKS:
         raise UsageError(f"--ddim-steps applies to the diffusion models ({', '.join(DIFFUSION_TASKS)}), not {name}")
     try:

@@ -30,6 +30,24 @@ def test_cli_reference_names_every_command_and_option():
                     assert re.search(rf"{re.escape(longest)}(?![\w-])", text), (name, longest)
 
 
+def test_constants_the_docs_name_are_in_the_modules_named():
+    """training.md and wtsa.md sent readers to `train.RESIDUAL_SCALE`, which is in train_tasks.py."""
+    package = ROOT / "deblur_cli"
+    modules = {path.relative_to(package).with_suffix("").as_posix() for path in package.rglob("*.py")}
+    named = [
+        (doc.name, module, constant)
+        for doc in sorted((ROOT / "docs").glob("*.md"))
+        for module, constant in re.findall(r"`(?:deblur_cli\.)?([a-z_][a-z_.]*)\.([A-Z][A-Z0-9_]*)`", doc.read_text())
+    ]
+    assert named  # the pattern finds what the docs write, `motion.DRIFT_HORIZON`
+    for doc, module, constant in named:
+        # `motion` is deblur_cli/data/motion.py: a module named by the end of its path
+        files = [name for name in modules if f"/{name}".endswith("/" + module.replace(".", "/"))]
+        assert files, (doc, module)
+        defined = rf"^{constant}\b[^=\n]*="  # an assignment at the top level, annotated or not
+        assert any(re.search(defined, (package / f"{f}.py").read_text(), re.M) for f in files), (doc, module, constant)
+
+
 def test_readme_quick_start_is_what_ci_runs():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()

@@ -86,6 +86,28 @@ def test_training_writes_log_checkpoint_and_weights(tmp_path):
     assert meta["architecture"] == "tiny" and state["conv.weight"].dtype == torch.float16
 
 
+def test_seconds_per_step_leave_out_validation_and_checkpoints(tmp_path, monkeypatch):
+    """The step timer ran on through validations and checkpoint writes: the steps after them seemed slower."""
+    clock = [0.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
+    tiny = _tiny_task()
+
+    def after(seconds, work):  # `work`, taking `seconds` on the clock
+        def timed(*args):
+            clock[0] += seconds
+            return work(*args)
+
+        return timed
+
+    task = dataclasses.replace(
+        tiny, loss=after(1.0, tiny.loss), restore=after(100.0, tiny.restore), export=after(50.0, tiny.export)
+    )
+    seen = []
+    train(CONFIG, tmp_path, callback=seen.append, task=task)  # validations at steps 3, 6; checkpoints at 2, 4, 6
+    assert [p.seconds_per_step for p in seen] == [1.0] * 6
+    assert [row["seconds_per_step"] for row in csv.DictReader((tmp_path / "log.csv").open())] == ["1.000"] * 6
+
+
 @pytest.mark.parametrize("echo", [1, 3])  # echo 3: the resume at step 4 lands inside a batch's reuses
 def test_resume_continues_exactly(tmp_path, echo):
     config = dataclasses.replace(CONFIG, echo=echo)
@@ -210,6 +232,35 @@ def test_the_first_stop_signal_asks_and_the_second_stops_at_once():
     assert signal.getsignal(signal.SIGTERM) is handler
 
 
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+@pytest.mark.parametrize("save_every, said", [
+    (100, "stopped at once, before the run's first checkpoint: nothing was saved (the same command starts it over)"),
+    (1, "last.pt keeps the run as of its last checkpoint (the steps since are lost): the same command with --resume"),
+])  # fmt: skip
+def test_a_second_ctrl_c_says_what_is_kept(tmp_path, monkeypatch, save_every, said):
+    """Two Ctrl-C before the first checkpoint said only `interrupted`; --resume then found nothing to resume."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    import deblur_cli.train
+    from deblur_cli.cli.app import app
+
+    def two_requests_in_step_2(step, config):
+        if step == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # asks to stop after the step
+            os.kill(os.getpid(), signal.SIGINT)  # stops at once
+        return lr_at(step, config)
+
+    monkeypatch.setattr(deblur_cli.train, "lr_at", two_requests_in_step_2)
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--crop", "16", "--frames", "2", "--batch", "1", "--steps", "4",
+                                      "--val-every", "100", "--val-clips", "1", "--val-size", "16x16", "--save-every",
+                                      str(save_every), "-o", str(run), "-q"])  # fmt: skip
+    assert result.exit_code == 130, result.output
+    assert said in result.output and result.output.endswith("interrupted\n")
+    assert (run / "last.pt").exists() == (save_every == 1)
+
+
 def test_echo_views_are_sixteen_distinct_blur_preserving_views():
     clips = torch.rand(2, 3, 3, 4, 4)
     views = [echo_view(clips, reuse, batch_index=7) for reuse in range(16)]
@@ -274,6 +325,15 @@ def test_precisions_a_cpu_cannot_train_in_are_usage_errors(tmp_path, precision):
     assert not tmp_path.joinpath("last.pt").exists()
 
 
+def test_a_crop_the_model_cannot_take_names_the_nearest_it_can(tmp_path):
+    task = dataclasses.replace(_tiny_task(), multiple=16)
+    for crop, hint in [(17, "--crop 16 or 32"), (8, "--crop 16")]:
+        with pytest.raises(UsageError, match="--crop must be a multiple of 16 for tiny") as caught:
+            train(dataclasses.replace(CONFIG, crop=crop), tmp_path / "run", task=task)
+        assert caught.value.hint == hint
+    assert not (tmp_path / "run").exists()
+
+
 def test_gpu_synthesis_without_a_gpu_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="--gpu-synthesis renders clips on the training GPU.*no GPU here"):
         train(dataclasses.replace(CONFIG, gpu_synthesis=True), tmp_path, task=_tiny_task())
@@ -322,6 +382,39 @@ def test_a_resume_keeps_what_the_command_line_did_not_set(tmp_path):
     assert (stored["steps"], stored["save_every"], stored["sources"]) == (8, 3, str(tmp_path / "photos"))
     train(defaults, tmp_path / "r", resume=True, until=4, task=_tiny_task(), given=frozenset({"steps"}))
     assert torch.load(tmp_path / "r" / "last.pt", weights_only=True)["config"]["steps"] == 20000  # given: taken
+
+
+def test_a_resume_keeps_the_runs_threads_unless_given(tmp_path, monkeypatch):
+    """--threads was not stored: `-o RUN --resume` of a run begun with --threads 1 trained on all cores."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    set_to: list[int] = []
+    monkeypatch.setattr(torch, "set_num_threads", set_to.append)  # conftest's one thread stays
+    small = ["--crop", "16", "--frames", "2", "--batch", "1", "--steps", "4", "--val-every", "100", "--val-clips", "1",
+             "--val-size", "16x16", "--warmup", "1", "-q"]  # fmt: skip
+    run = tmp_path / "run"
+
+    def stored_threads():
+        return torch.load(run / "last.pt", weights_only=True)["config"]["threads"]
+
+    first = CliRunner().invoke(app, ["train", *small, "--threads", "1", "--until", "1", "-o", str(run)])
+    assert first.exit_code == 0, first.output
+    resumed = CliRunner().invoke(app, ["train", "-o", str(run), "--resume", "--until", "2", "-q"])
+    assert resumed.exit_code == 0, resumed.output
+    assert set_to == [1, 1] and stored_threads() == 1
+    changed = CliRunner().invoke(app, ["train", "-o", str(run), "--resume", "--until", "3", "--threads", "2", "-q"])
+    assert changed.exit_code == 0, changed.output
+    assert set_to[-1] == 2 and stored_threads() == 2
+    state = torch.load(run / "last.pt", weights_only=True)
+    del state["config"]["threads"]  # a run begun before runs stored it: torch's default
+    torch.save(state, run / "last.pt")
+    set_to.clear()
+    old = CliRunner().invoke(app, ["train", "-o", str(run), "--resume", "-q"])
+    assert old.exit_code == 0, old.output
+    assert set_to == [] and stored_threads() is None
 
 
 def test_residual_diffusion_trains_on_its_prior_and_keeps_it_on_resume(tmp_path):
@@ -419,6 +512,34 @@ def test_train_command_rejects_unknown_model(tmp_path):
     result = CliRunner().invoke(app, ["train", "--model", "resnet", "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "cannot train 'resnet'" in result.output
+    typo = CliRunner().invoke(app, ["train", "--model", "dstnet-ss", "--out", str(tmp_path)])
+    assert typo.exit_code == 1 and "hint: did you mean 'dstnet-s'? trainable models: dstnet, dstnet-s" in typo.output
+
+
+def test_init_takes_a_model_name_as_prior_does(tmp_path):
+    """`--init dstnet-s` was "weights file not found: .../dstnet-s", though --prior takes model names."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+    from deblur_cli.weights import resolve_weights
+
+    small = ["--crop", "16", "--frames", "2", "--batch", "1", "--steps", "1", "--lr", "0", "--warmup", "1",
+             "--val-every", "100", "--val-clips", "1", "--val-size", "16x16", "-q"]  # fmt: skip
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", *small, "--init", "dstnet-s", "-o", str(run)])
+    assert result.exit_code == 0, result.output
+    state = torch.load(run / "last.pt", weights_only=True)
+    assert state["config"]["init"] == "dstnet-s"  # a name, not a file of the working folder
+    for key, value in read_checkpoint(resolve_weights("dstnet-s").path)[0].items():  # lr 0: the model's weights
+        torch.testing.assert_close(state["model"][key], value.float(), rtol=0, atol=0)
+    typo = CliRunner().invoke(app, ["train", *small, "--init", "dstnet-ss", "-o", str(tmp_path / "typo")])
+    assert typo.exit_code == 2 and "error: --init dstnet-ss: no such file, and not a model name" in typo.output
+    assert "hint: did you mean 'dstnet-s'? give a weights file or a model name: dstnet, dstnet-s" in typo.output
+    assert not (tmp_path / "typo").exists()
+    residual = CliRunner().invoke(app, ["train", *small, "--init", "wtsa-s", "-o", str(tmp_path / "residual")])
+    assert residual.exit_code == 1 and "--init wtsa-s holds a residual model" in residual.output  # -m left out
+    assert "hint: it is a wtsa-s model: -m wtsa-s with the --prior it was trained with" in residual.output
 
 
 def test_train_takes_the_largest_seed_run_takes_and_resumes_it(tmp_path):
@@ -741,6 +862,11 @@ def test_broken_photos_in_the_sources_are_one_clear_error(tmp_path):
         train(dataclasses.replace(CONFIG, sources=str(sources)), tmp_path / "run", task=_tiny_task())
     assert "allow_pickle" not in str(caught.value)  # numpy's words suggest loading it unsafely
     assert not (tmp_path / "run").exists()  # made for the run, left behind empty
+    (sources / "pickled.npy").unlink()
+    np.save(sources / "grey.npy", np.zeros((64, 64), np.uint8))
+    with pytest.raises(InputError, match=r"grey.npy is not \(H, W, 3\) uint8") as caught:
+        train(dataclasses.replace(CONFIG, sources=str(sources)), tmp_path / "run", task=_tiny_task())
+    assert caught.value.hint == "rebuild the cache with `deblur synth --fetch`"  # as the other broken photos
 
 
 def test_a_blank_line_at_the_end_of_the_log_does_not_stop_a_resume(tmp_path):
@@ -939,6 +1065,7 @@ def test_a_damaged_prepared_video_in_the_sources_is_one_clear_error(tmp_path, da
         (lambda c: {**c, "lr": None}, "its lr is None"),
         (lambda c: {**c, "val_size": [16]}, r"its val_size is \[16\]"),
         (lambda c: {**c, "gpu_synthesis": 1}, "its gpu_synthesis is 1"),
+        (lambda c: {**c, "threads": 0}, "its threads is 0"),
         (lambda c: {**c, "dither": 0.5}, r"it was written by another version of deblur \(settings unknown here: dither\)"),
     ],
 )

@@ -168,13 +168,18 @@ def train_command(
             metavar="N",
             rich_help_panel=OPTIMISER_PANEL,
             min=1,
-            help="CPU threads for torch (default: all).",
+            help="CPU threads for torch (default: all). --resume keeps the run's unless given.",
         ),
     ] = None,
     resume: Annotated[bool, typer.Option("--resume", metavar="", help="Continue the run in --out.")] = False,
     init: Annotated[
-        Optional[Path],
-        typer.Option("--init", metavar="FILE", help="Start from these weights (fine-tuning) instead of random ones."),
+        Optional[str],
+        typer.Option(
+            "--init",
+            metavar="WEIGHTS",
+            help="Start from these weights (a weights file or a model name, e.g. dstnet-s: fine-tuning) instead of "
+            "random ones.",
+        ),
     ] = None,
     prior: Annotated[
         Optional[str],
@@ -295,10 +300,11 @@ def train_command(
 
     from deblur_cli.train import train
     from deblur_cli.train_evaluate import evaluate
+    from deblur_cli.train_state import CHECKPOINT
 
-    if threads:
-        torch.set_num_threads(threads)
     if evaluate_only:
+        if threads:
+            torch.set_num_threads(threads)
         figures = evaluate(
             out_dir, size=size, clips=val_clips, frames=frames, shake_only=shake_only,
             camera=camera, sharp_input=sharp_input, videos=videos, sources=sources, sample=sample, weights=weights,
@@ -309,8 +315,8 @@ def train_command(
     config = TrainConfig(
         model=model, crop=crop, frames=frames, batch=batch, steps=steps, lr=lr, warmup=warmup, ema=ema, seed=seed,
         sources=str(sources) if sources else None, workers=workers, gpu_synthesis=gpu_synthesis, echo=echo, val_every=val_every,
-        val_size=size, val_clips=val_clips, save_every=save_every, precision=precision, init=str(init) if init else None,
-        prior=prior,
+        val_size=size, val_clips=val_clips, save_every=save_every, precision=precision, init=init,
+        prior=prior, threads=threads,
     )  # fmt: skip
 
     done: list[int] = []  # the last step finished
@@ -333,10 +339,15 @@ def train_command(
     # on --resume, what the command line does not set keeps the run's value (fields that are no option: None)
     set_here = frozenset(f.name for f in fields(TrainConfig) if given(ctx, f.name))
     with stop_after_step(asked_to_stop) as signalled:
-        result = train(
-            config, out_dir, resume=resume, until=until, callback=report, should_stop=signalled, given=set_here,
-            warn=warn,
-        )  # fmt: skip
+        try:
+            result = train(
+                config, out_dir, resume=resume, until=until, callback=report, should_stop=signalled, given=set_here,
+                warn=warn,
+            )  # fmt: skip
+        except KeyboardInterrupt:  # the second request (Terminated is one too): stopped in mid-step
+            if signalled():
+                _say_what_is_kept(out_dir / CHECKPOINT)
+            raise
     if (signum := signalled()) and not result.reached:  # a request during the last step: the run is complete
         if result.main:
             note(f"stopped after step {done[0] if done else 0}, saved in {out_dir}: the same command with --resume continues")
@@ -346,6 +357,17 @@ def train_command(
     out.print(str(result.weights))
     if result.validation:
         _print_figures(result.validation)
+
+
+def _say_what_is_kept(checkpoint: Path) -> None:
+    """After a run stopped at once: what --resume would continue from, if anything."""
+    if checkpoint.exists():
+        note(
+            f"stopped at once: {checkpoint} keeps the run as of its last checkpoint (the steps since are lost): "
+            "the same command with --resume continues from it"
+        )
+    else:
+        note("stopped at once, before the run's first checkpoint: nothing was saved (the same command starts it over)")
 
 
 def _print_figures(v: dict[str, float]) -> None:

@@ -100,7 +100,7 @@ def load_photo(path: str | Path, *, mmap: bool = False) -> np.ndarray:
     except (ValueError, EOFError):  # numpy's words would suggest loading pickled data: never from a cache
         raise InputError(f"cached photo {path} is truncated or not an array of pixels", hint=hint) from None
     if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
-        raise InputError(f"cached photo {path} is not (H, W, 3) uint8")
+        raise InputError(f"cached photo {path} is not (H, W, 3) uint8", hint=hint)
     return photo
 
 
