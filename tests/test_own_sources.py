@@ -160,8 +160,12 @@ def test_a_folder_of_pictures_given_as_sources_is_told_how_to_add_them(tmp_path)
     assert f"{mine} holds images or videos, not a source cache" in result.stderr
     assert f"`deblur synth --add {mine} --sources CACHE`" in result.stderr
     result = synth(str(tmp_path / "ds2"), "--sources", str(mine / "street.mp4"), *args)
-    hint = f"hint: your own photos and videos go into a cache with --add {mine / 'street.mp4'} --sources CACHE"
+    hint = f"hint: your own photos and videos go into a cache with `deblur synth --add {mine / 'street.mp4'} --sources"
     assert result.exit_code != 0 and hint in result.stderr
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+
+    trained = CliRunner().invoke(app, ["train", "-o", str(tmp_path / "run"), "--sources", str(mine / "street.mp4")])
+    assert trained.exit_code != 0 and hint in trained.stderr
     add_own(tmp_path / "cache", mine)
     result = synth(str(tmp_path / "ds3"), "--sources", str(tmp_path / "cache"), *args)
     assert result.exit_code == 0 and "warning" not in result.stderr  # the clips are of the added photos

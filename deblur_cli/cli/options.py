@@ -234,6 +234,13 @@ def cache_dir_option(value: str) -> Path:
     return Path(value)
 
 
+def sources_not_a_folder(sources: Path, missing: str) -> UsageError:
+    """The error for a --sources that is no folder: a file (one's own photo or video, which --add takes into a
+    cache), or nothing (`missing` says how to make it)."""
+    own = f"your own photos and videos go into a cache with `deblur synth --add {sources} --sources CACHE`"
+    return UsageError(f"--sources {sources} is not a folder", hint=own if sources.is_file() else missing)
+
+
 def input_path(value: str) -> Path:
     """An input as typed. An empty one is refused: as a Path it is the current folder, whose videos would
     all be restored (a script's unset variable: `deblur run "$CLIP"`)."""

@@ -17,6 +17,7 @@ from deblur_cli.cli.options import (
     check_synthesis_memory,
     parse_size,
     seed_option,
+    sources_not_a_folder,
 )
 from deblur_cli.errors import DeblurError, UsageError
 from deblur_cli.interrupts import Terminated
@@ -129,14 +130,7 @@ def synth(
         summary = f"{n_photos} photos and {n_videos} videos in {sources} (licences: {licences})"
         out.print(summary, highlight=False, soft_wrap=True)
     elif sources is not None and not sources.is_dir():
-        raise UsageError(
-            f"--sources {sources} is not a folder",
-            hint=(
-                f"your own photos and videos go into a cache with --add {sources} --sources CACHE"
-                if sources.is_file()
-                else "add --fetch to install the photos there"
-            ),
-        )
+        raise sources_not_a_folder(sources, "add --fetch to install the photos there")
     if videos and sources is None:
         raise UsageError("--videos needs --sources, a cache with the videos (deblur synth --fetch)")
     if output is None:

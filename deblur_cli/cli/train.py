@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from deblur_cli.cli.app import command, err, examples, given, note, out, stop_after_step, stopped, warn
-from deblur_cli.cli.options import check_synthesis_memory, parse_size, seed_option
+from deblur_cli.cli.options import check_synthesis_memory, parse_size, seed_option, sources_not_a_folder
 from deblur_cli.errors import UsageError
 from deblur_cli.model_specs import MODELS
 from deblur_cli.train_config import PRECISIONS, TrainConfig
@@ -274,7 +274,7 @@ def train_command(
 ) -> None:
     """Train on clips synthesised on the fly: [bold]deblur train -m dstnet-s --sources cache -o runs/s[/]."""
     if sources is not None and not sources.is_dir():
-        raise UsageError(f"--sources {sources} is not a folder", hint="create it with `deblur synth --fetch`")
+        raise sources_not_a_folder(sources, "create it with `deblur synth --fetch`")
     evaluation_only = {"--shake-only": shake_only, "--camera": camera != "any", "--sharp-input": sharp_input,
                        "--videos": videos, "--sample": sample, "--weights": weights, "--ddim-steps": ddim_steps,
                        "--force": force}  # fmt: skip
