@@ -475,7 +475,7 @@ def test_the_same_synth_command_continues_a_stopped_one_and_writes_the_same_clip
     assert stopped.exit_code == 130 and "1 of 3 clips is written" in stopped.stderr
     monkeypatch.setattr(writer, "_write_clip", plain)
     other = CliRunner().invoke(app, [*command, "--seed", "1", str(tmp_path / "parts")])
-    assert other.exit_code == 1 and "is not empty" in other.stderr  # other settings: not this dataset
+    assert other.exit_code == 1 and "holds clips written with other settings: seed 0 (now 1)" in other.stderr
     resumed = CliRunner().invoke(app, [*command, str(tmp_path / "parts")])
     assert resumed.exit_code == 0 and "1 of the 3 clips was there" in resumed.stderr
     for frame in sorted((tmp_path / "whole").rglob("*.png")):

@@ -86,6 +86,21 @@ def clips_written(out: str | Path) -> int:
     return sum(1 for p in Path(out).glob("clip_[0-9][0-9][0-9][0-9]") if p.is_dir())
 
 
+def _changed(stored: dict, settings: dict) -> str:
+    """What differs between the settings a dataset folder was written with and these, as "clips 2 (now 3)"."""
+
+    def shown(key: str, value: object) -> str:
+        if key == "size" and isinstance(value, list):
+            return "x".join(map(str, value))
+        return str(value).split(" ")[0] if key == "sources" else str(value)  # a cache: its path, not its digest
+
+    def change(key: str) -> str:
+        was, now = shown(key, stored.get(key)), shown(key, settings[key])
+        return f"{key} {was} (its photos and videos changed since)" if was == now else f"{key} {was} (now {now})"
+
+    return ", ".join(change(key) for key in settings if stored.get(key) != settings[key])
+
+
 def _claim(out: Path, settings: dict) -> None:
     """Make `out` this dataset's folder: a new or empty folder, or one that a stopped run with the same
     `settings` left (its clips are kept and the rest written). OutputError for a file, or a folder
@@ -94,15 +109,20 @@ def _claim(out: Path, settings: dict) -> None:
         raise OutputError(f"{out} is a file, not a folder", hint="write the clips into a new or empty folder")
     if out.is_dir() and any(p.name != STAMP for p in out.iterdir()):  # a stamp alone: no clip was written
         try:
-            same = json.loads((out / STAMP).read_text()) == settings
+            stored = json.loads((out / STAMP).read_text())
         except (OSError, ValueError):
-            same = False
-        if not same:
+            stored = None
+        if stored == settings:
+            return
+        if isinstance(stored, dict) and (changed := _changed(stored, settings)):
             raise OutputError(
-                f"{out} is not empty",
-                hint="write the clips into a new or empty folder (the same command continues one it stopped)",
+                f"{out} holds clips written with other settings: {changed}",
+                hint="write the clips into a new or empty folder (one continues only with the settings it began with)",
             )
-        return
+        raise OutputError(
+            f"{out} is not empty",
+            hint="write the clips into a new or empty folder (the same command continues one it stopped)",
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / STAMP).write_text(json.dumps(settings, indent=1) + "\n")
