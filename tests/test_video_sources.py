@@ -240,7 +240,7 @@ def test_synth_command_writes_clips_from_videos_and_refuses_sizes_none_holds(tmp
     again = CliRunner().invoke(app, [*args, "--size", "48x32", "--split", "train"])  # the same command again
     assert again.exit_code == 0 and "the 2 clips were there already" in again.output
     other = CliRunner().invoke(app, [*args, "--size", "48x32", "--split", "val"])  # over the clips just written
-    assert other.exit_code == 1 and "ds is not empty" in other.output
+    assert other.exit_code == 1 and "ds holds clips written with other settings: split train (now val)" in other.stderr
     args[1] = str(tmp_path / "ds2")
     too_big = CliRunner().invoke(app, [*args, "--size", "640x360"])
     assert too_big.exit_code == 1 and "no video holds clips of 3 frames at 640x360: the videos of this split are 96x64" in too_big.output
