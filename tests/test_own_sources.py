@@ -42,7 +42,7 @@ def test_add_keeps_each_photo_and_evenly_spaced_frames_of_each_clip_named_by_sce
     mine, cache = own_folder(tmp_path / "mine"), tmp_path / "cache"
     result = synth("--add", str(mine), "--sources", str(cache))
     assert result.exit_code == 0, result.output
-    said = f"{2 + 2 * FRAMES_PER_CLIP} photos of 4 scenes and 1 video for --videos added to {cache} from {mine}"
+    said = f"{2 + 2 * FRAMES_PER_CLIP} photos of 4 scenes and 1 video of real motion added to {cache} from {mine}"
     assert said in result.stdout
     assert "warning: left out 1 file that could not be decoded: broken.jpg" in result.stderr
     assert "warning: left out 1 image under 200 px a side" in result.stderr
@@ -108,7 +108,7 @@ def test_without_opencv_videos_are_stills_only_and_said_so(tmp_path, monkeypatch
     said: list[str] = []
     entries = add_own(tmp_path / "cache", tmp_path / "v.mp4", warn=said.append)
     assert len(entries) == 8 and all("photo" in e for e in entries) and not (tmp_path / "cache/videos").exists()
-    assert said == ["your videos are added as stills only: real-motion clips (--videos) need OpenCV's optical flow "
+    assert said == ["your videos are added as stills only: real-motion clips need OpenCV's optical flow "
                     "(pip install 'deblur[data]'), then --add again"]  # fmt: skip
 
 

@@ -100,7 +100,7 @@ def synth(
         photos = [entry for entry in added if "photo" in entry]
         scenes, videos = len({entry["group"] for entry in photos}), len(added) - len(photos)
         what = f"{len(photos)} photo{'s' * (len(photos) != 1)} of {scenes} scene{'s' * (scenes != 1)}"
-        what += f" and {videos} video{'s' * (videos != 1)} for --videos" if videos else ""
+        what += f" and {videos} video{'s' * (videos != 1)} of real motion" if videos else ""
         out.print(f"{what} added to {sources} from {add}", highlight=False, soft_wrap=True)
         return
     if pack or unpack:

@@ -6,7 +6,7 @@ outweigh every photo. They are stored as `photos/own-<DIR's name>/<scene>~<frame
 as the fetched photos are, and `photos.scene_group` reads the scene from the name, so that a clip's frames
 all land on one side of the train/validation split. With OpenCV, each video is also prepared as the fetched
 videos are (`videos/own-<DIR's name>~<video>/`: frames and optical flow), a source of real-motion clips
-(`--videos`) for training. Adding DIR again replaces what it added before (the new photos are built in a
+for training. Adding DIR again replaces what it added before (the new photos are built in a
 hidden folder, which training does not read, and then put in place).
 """
 
@@ -101,7 +101,7 @@ def _video_sources(cache: Path, source: str, videos: list[Path], progress: Say |
         return []
     if not has_opencv():
         if warn:
-            warn("your videos are added as stills only: real-motion clips (--videos) need OpenCV's optical flow "
+            warn("your videos are added as stills only: real-motion clips need OpenCV's optical flow "
                  "(pip install 'deblur[data]'), then --add again")  # fmt: skip
         return []
     entries = []
@@ -114,7 +114,7 @@ def _video_sources(cache: Path, source: str, videos: list[Path], progress: Say |
                 warn(f"{path.name} is added as stills only: {e}")
             continue
         if progress:
-            progress(f"{path.stem}: {_count(len(prepared.frames), 'frame')} and optical flow, for --videos clips")
+            progress(f"{path.stem}: {_count(len(prepared.frames), 'frame')} and optical flow, for real-motion clips")
         entries.append({
             "video": str(folder.relative_to(cache)),
             "source": source,
