@@ -67,6 +67,18 @@ def test_add_keeps_each_photo_and_evenly_spaced_frames_of_each_clip_named_by_sce
     assert [e["video"] for e in manifest if "video" in e] == ["videos/own-mine~street"]
 
 
+def test_a_frame_folder_and_a_video_of_one_name_are_two_scenes(tmp_path):
+    """walk/ (frames) and walk.mp4 wrote the same walk~0000.npy: one overwrote the other."""
+    mine = tmp_path / "mine"
+    (mine / "walk").mkdir(parents=True)
+    for index in range(3):
+        media.write_image(mine / "walk" / f"{index:04d}.png", media.pattern(index, 224, 208))
+    media.make_video(mine / "walk.mp4", frames=3, size=(224, 208))
+    add_own(tmp_path / "cache", mine)
+    names = [p.name for p in list_photos(tmp_path / "cache")]
+    assert names == [*(f"walk-2~{i:04d}.npy" for i in range(3)), *(f"walk~{i:04d}.npy" for i in range(3))]
+
+
 def test_a_clips_frames_all_land_on_one_side_of_the_split():
     """By-name groups split frame_a0 ... frame_l11 into 12 scenes and put all of 0000.npy ... into one ""."""
     for scene in ("walk", "IMG_0001", "frame_a", "0000"):

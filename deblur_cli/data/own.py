@@ -13,6 +13,7 @@ hidden folder, which training does not read, and then put in place).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -46,7 +47,10 @@ def add_own(
     entries: list[dict] = []
     unreadable, small = [], 0
     paths = [p for p in (sorted(folder.iterdir()) if folder.is_dir() else [folder]) if not p.name.startswith(".")]
+    named: set[str] = set()  # scenes' names as stored: walk/ and walk.mp4 are two scenes
     for scene, frames in _scenes(paths):
+        stored = _unused(_safe(scene), named)
+        named.add(stored)
         kept, hashed = 0, (None, None)  # (file, its SHA-256): a video's frames share it
         for index, path, frame in frames:
             if frame is None:
@@ -57,7 +61,7 @@ def add_own(
             if min(photo.shape[:2]) < MIN_SIDE:
                 small += 1
                 continue
-            name = f"{_safe(scene)}{SCENE_MARK}{index:04d}.npy"
+            name = f"{stored}{SCENE_MARK}{index:04d}.npy"
             save_npy(building / name, photo)
             kept += 1
             if hashed[0] != path:
@@ -184,6 +188,11 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _unused(name: str, named: set[str]) -> str:
+    """`name`, or name-2, name-3 ... where it is taken."""
+    return next(f"{name}-{n}" for n in itertools.count(2) if f"{name}-{n}" not in named) if name in named else name
 
 
 def _count(n: int, noun: str) -> str:
