@@ -14,8 +14,8 @@ from deblur_cli.cli.weights import build_shown
 from deblur_cli.cli.options import (
     CacheDirOpt,
     DeviceOpt,
-    OfflineOpt,
     ModelOpt,
+    OfflineOpt,
     PrecisionOpt,
     SeedOpt,
     StepsOpt,
