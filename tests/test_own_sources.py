@@ -157,6 +157,8 @@ def test_add_refuses_what_it_cannot_use_in_one_line(tmp_path):
     result = synth("--add", str(tmp_path / "empty"), "--sources", str(tmp_path / "cache"))
     assert result.exit_code == 1 and "no images, frame folders or videos of at least 200 px a side" in result.stderr
     assert "hint: images (.bmp, .jpeg" in result.stderr and not (tmp_path / "cache/photos/own-empty").exists()
+    inside = synth("--add", str(tmp_path / "empty"), "--sources", str(tmp_path / "empty" / "cache"))
+    assert inside.exit_code == 2 and "is inside --add" in inside.stderr and not (tmp_path / "empty/cache").exists()
     result = synth("--add", str(tmp_path / "nowhere"), "--sources", str(tmp_path / "cache"))
     assert result.exit_code == 1 and "--add " in result.stderr and "no such file or folder" in result.stderr
     result = synth(str(tmp_path / "out"), "--add", str(tmp_path / "empty"), "--sources", str(tmp_path / "cache"))

@@ -24,7 +24,7 @@ from deblur_cli.data.npy import save_npy
 from deblur_cli.data.photos import SCENE_MARK, scene_group
 from deblur_cli.data.sources import LONG_SIDE, MIN_SIDE, has_opencv
 from deblur_cli.data.videos import VIDEOS_DIR, prepare_video
-from deblur_cli.errors import InputError, OutputError
+from deblur_cli.errors import InputError, OutputError, UsageError
 
 FRAMES_PER_CLIP = 8
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
@@ -40,6 +40,11 @@ def add_own(
     cache, folder = Path(cache), Path(folder)
     if not folder.exists():
         raise InputError(f"--add {folder}: no such file or folder")
+    if folder.is_dir() and folder.resolve() in (cache.resolve(), *cache.resolve().parents):
+        raise UsageError(
+            f"--sources {cache} is inside --add {folder}: the cache would be written among your pictures",
+            hint="give the cache a folder of its own",
+        )
     source = OWN_PREFIX + _safe(folder.resolve().name if folder.is_dir() else folder.stem)
     target = cache / "photos" / source
     building = target.with_name(f".{source}.tmp")
