@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from deblur_cli.errors import DeblurError, UsageError
-from deblur_cli.model_specs import MAX_SEED, model_spec
+from deblur_cli.model_specs import MAX_SAMPLES, MAX_SEED, model_spec
 from deblur_cli.restorer import Restorer, batches
 from deblur_cli.stream import restore_stream
 from deblur_cli.tiles import plan_tiles
@@ -182,8 +182,9 @@ def load(
     from deblur_cli.devices import resolve_device
     from deblur_cli.restorers import build_restorer
 
-    for option, value, least in (("steps", steps, 1), ("samples", samples, 1), ("batch", batch, 1)):
+    for option, value, least in (("steps", steps, 1), ("batch", batch, 1)):
         _integer(option, value, least)
+    _integer("samples", samples, 1, most=MAX_SAMPLES)
     for option, value, least in (("window", window, 1), ("overlap", overlap, 0), ("tile_overlap", tile_overlap, 0)):
         if value is not None:
             _integer(option, value, least)

@@ -262,6 +262,7 @@ def test_a_frame_unlike_the_first_is_a_usage_error(model):
         ({"eta": 5.0, "model": "wtsa-s"}, "eta must be a number from 0"),  # as --eta: 1 is DDPM's noise
         ({"eta": float("inf"), "model": "wtsa-s"}, "eta must be a number from 0"),
         ({"seed": 2**64, "model": "wtsa-s"}, "seed must be at most 18446744073709551615, got 18446744073709551616"),
+        ({"samples": 65, "model": "wtsa-s"}, "samples must be at most 64, got 65"),  # as --samples
         ({"tile": 64, "tile_overlap": 64}, "a tile overlap of 64 px leaves no room between 64-px tiles"),
         ({"model": None}, "model must be a name"),
         ({"device": 0}, "device must be a name"),

@@ -12,7 +12,7 @@ import typer
 from deblur_cli.auto_model import AUTO
 from deblur_cli.errors import UsageError
 from deblur_cli.host_memory import available_bytes
-from deblur_cli.model_specs import MAX_SEED, MODELS, model_spec
+from deblur_cli.model_specs import MAX_SAMPLES, MAX_SEED, MODELS, model_spec
 from deblur_cli.span import Span, parse_time
 
 if TYPE_CHECKING:
@@ -104,9 +104,6 @@ def seed_option(help: str, panel: str | None = None) -> typer.models.OptionInfo:
 
 
 SeedOpt = Annotated[int, seed_option("Random seed: same seed, same output.", SAMPLING_PANEL)]
-# Samples averaged at most: each is a whole DDIM run, and the K starting noises are held at once
-# (restorers.py), so a stray extra digit meant hours and gigabytes before any output
-MAX_SAMPLES = 64
 SamplesOpt = Annotated[
     int,
     typer.Option(
