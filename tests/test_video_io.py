@@ -861,12 +861,12 @@ def test_mpeg2_takes_crf_as_its_quantiser_scale(crf, scale):
     assert unused_options(EncodeOptions(crf=crf, asked=frozenset({"crf"})), encoding, "by mpeg2video") == []
 
 
-def test_no_audio_option_leaves_audio_out(tmp_path):
-    source = media.make_video(tmp_path / "a.mp4", frames=5, audio="aac")
+def test_no_audio_option_leaves_audio_and_subtitles_out(tmp_path):
+    """As --help and the docs say: subtitles were kept (review, session 35)."""
+    source = media.make_video(tmp_path / "a.mp4", frames=5, audio="aac", subtitles=True)
     convert(source, tmp_path / "b.mp4", audio=False)
-    container, stream = stream_info(tmp_path / "b.mp4", "audio")
-    with container:
-        assert stream is None
+    with av.open(str(tmp_path / "b.mp4")) as container:
+        assert [s.type for s in container.streams] == ["video"]
 
 
 def test_a_matroska_video_that_starts_after_its_audio_counts_its_own_frames(tmp_path):

@@ -92,7 +92,8 @@ class Passthrough:
     anew by the video's encoder (writer.py); other data streams are left out with a warning. Attachments
     (fonts, cover images) are copied into Matroska outputs, chapters wherever the container holds them (cut
     to a span); video streams besides the restored one are left out with a warning. Streams must be added
-    before the first packet is muxed, so construct this right after the video stream.
+    before the first packet is muxed, so construct this right after the video stream. Without `audio`
+    (--no-audio) neither audio nor subtitles are copied, only the telemetry.
 
     `start` and `end` cut a span, in seconds on the source's own clock: packets shown before `start` or from
     `end` on are left out, and the rest move `start` earlier, as the video's frames do. A subtitle is trimmed
@@ -124,7 +125,7 @@ class Passthrough:
         wanted = [
             s
             for s in self._input.streams
-            if s.type == "subtitle" or (audio and s.type == "audio") or is_telemetry(s)
+            if (audio and s.type in ("audio", "subtitle")) or is_telemetry(s)  # --no-audio drops both
         ]
         warn_data_left_out(self._input, warnings)
         warn_video_left_out(self._input, warnings)
