@@ -12,7 +12,6 @@ hidden folder, which training does not read, and then put in place).
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import shutil
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from deblur_cli.data.photos import SCENE_MARK, scene_group
 from deblur_cli.data.sources import LONG_SIDE, MIN_SIDE, has_opencv
 from deblur_cli.data.videos import VIDEOS_DIR, prepare_video
 from deblur_cli.errors import InputError, OutputError, UsageError
+from deblur_cli.weights.verify import file_digest
 
 FRAMES_PER_CLIP = 8
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
@@ -70,7 +70,7 @@ def add_own(
             save_npy(building / name, photo)
             kept += 1
             if hashed[0] != path:
-                hashed = path, _sha256(path)
+                hashed = path, file_digest(path, "sha256")
             entries.append({
                 "photo": str((target / name).relative_to(cache)),
                 "source": source,
@@ -128,7 +128,7 @@ def _video_sources(cache: Path, source: str, videos: list[Path], progress: Say |
             "video": str(folder.relative_to(cache)),
             "source": source,
             "original": str(path.resolve()),
-            "sha256": _sha256(path),
+            "sha256": file_digest(path, "sha256"),
             "size": list(prepared.size),
             "frames": len(prepared.frames),
         })  # fmt: skip
@@ -185,14 +185,6 @@ def _video_frames(path: Path) -> Iterator[tuple[int, Path, object]]:
                     return
     except (av.FFmpegError, IndexError, OSError):
         yield 0, path, None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _unused(name: str, named: set[str]) -> str:
