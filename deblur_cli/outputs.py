@@ -9,7 +9,14 @@ from pathlib import Path
 
 from deblur_cli.errors import OutputError, OutputExistsError, UsageError
 from deblur_cli import files
-from deblur_cli.video_io.images import IMAGE_SUFFIXES, READ_ONLY_IMAGE_SUFFIXES, is_glob, is_image, natural_key
+from deblur_cli.video_io.images import (
+    IMAGE_SUFFIXES,
+    READ_ONLY_IMAGE_SUFFIXES,
+    is_glob,
+    is_image,
+    list_images,
+    natural_key,
+)
 
 VIDEO_SUFFIXES = {
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".flv", ".wmv", ".y4m",
@@ -31,6 +38,7 @@ def default_output(path: Path) -> Path:
             path = Path(os.path.abspath(path))
         return path.with_name(path.name + DEFAULT_TAG)
     if not path.exists() and is_glob(str(path)):
+        list_images(path)  # InputError when the pattern matches no file, or no image: that, not -o, is what to fix
         raise UsageError(
             f"a glob ({path}) needs -o to say where its frames go", hint="e.g. -o restored/ or -o out.mp4"
         )

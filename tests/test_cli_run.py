@@ -541,6 +541,8 @@ def test_a_quoted_glob_of_videos_is_several_inputs(tmp_path, identity):
     assert beside.exit_code == 0 and (tmp_path / "clips" / "take9-deblurred.mkv").is_file()
     nothing = deblur(str(tmp_path / "clips" / "none*.mkv"), "-o", tmp_path / "x.mkv")
     assert nothing.exit_code == 1 and "no file matches" in nothing.stderr
+    beside_nothing = deblur(str(tmp_path / "clips" / "none*.mkv"))  # was "a glob ... needs -o": not what to fix
+    assert beside_nothing.exit_code == 1 and "no file matches" in beside_nothing.stderr
 
 
 def test_a_damaged_input_among_several_is_reported_and_the_others_are_restored(tmp_path, identity):
