@@ -32,7 +32,8 @@ _WRITTEN_AS_IS = {".mp4", ".mov", ".mkv", ".webm", ".avi"}  # video suffixes a d
 def default_output(path: Path) -> Path:
     """Where a result goes without -o: beside its input, named as it with DEFAULT_TAG added
     (clip.mp4 -> clip-deblurred.mp4, frames/ -> frames-deblurred/). A video in a container deblur
-    does not write (.mts, .ts, .wmv, ...) gets .mp4, an image it does not write (.ppm, .jp2, ...) .png. UsageError for a glob, which names no one place."""
+    does not write (.mts, .ts, .wmv, ...) gets .mp4, an image it does not write (.ppm, .jp2, ...) .png.
+    UsageError for a glob, which names no one place; InputError for one that matches no image."""
     if path.is_dir():
         if path.name in ("", ".."):  # `.` or `..`: the folder by its own name
             path = Path(os.path.abspath(path))
