@@ -9,6 +9,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from fractions import Fraction
+from types import SimpleNamespace
 from pathlib import Path
 
 import av
@@ -31,7 +32,7 @@ from deblur_cli.video_io.encoding import resolve_encoder, unused_options
 from deblur_cli.video_io.images import ImageSequenceSource
 from deblur_cli.video_io.info import bit_depth_of, frame_arrays
 from deblur_cli.video_io.passthrough import _starts_at_zero
-from deblur_cli.video_io.reader import frames_jumped
+from deblur_cli.video_io.reader import frames_jumped, rising_timestamps
 from deblur_cli.video_io.work_folder import work_folder
 from tests import media
 
@@ -1954,6 +1955,26 @@ def test_a_long_jump_in_an_mpeg_ts_is_a_discontinuity_not_lost_frames(tmp_path):
         "rec.ts: the video's timestamps jump over a frame, missing from the file (damage the demuxer dropped, "
         "or frames the recorder dropped); the output keeps the gaps, where a player holds the frame before",
     ]
+
+
+def _rising(stamps: list[int | None], step: int = 512) -> tuple[list[tuple[int | None, int]], int]:
+    frames = [SimpleNamespace(pts=p) for p in stamps]
+    left_out = []
+    timed = list(rising_timestamps(iter(frames), step, lambda: left_out.append(1)))
+    return [(frame.pts, pts) for frame, pts in timed], len(left_out)
+
+
+def test_a_stale_frame_returned_late_is_left_out_and_a_restarted_clock_goes_on():
+    """A damaged MP4's decoder returned a frame stamped 4608 after 9216: it was stamped 9728 and pushed
+    the real 9728 to 9729 (a frame 1/12800 s long at the end, the stale picture in the last window)."""
+    assert _rising([0, 512, 8704, 9216, 4608, 9728]) == ([(0, 0), (512, 512), (8704, 8704), (9216, 9216), (9728, 9728)], 1)
+    restarted = _rising([0, 512, 1024, 0, 512])  # files joined end to end: the clock starts again
+    assert restarted == ([(0, 0), (512, 512), (1024, 1024), (0, 1536), (512, 2048)], 0)
+    assert _rising([0, 512, 1024, 0]) == ([(0, 0), (512, 512), (1024, 1024), (0, 1536)], 0)  # nothing after: kept
+    assert _rising([0, 512, 512, 500, None, 2048]) == (
+        [(0, 0), (512, 512), (512, 513), (500, 514), (None, 1026), (2048, 2048)], 0
+    )  # a repeat or a little behind: one unit on; no stamp: a frame on
+    assert _rising([None, 0]) == ([(None, 0), (0, 1)], 0)
 
 
 def test_frames_jumped_allows_jitter_and_telecine():

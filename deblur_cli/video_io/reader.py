@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -94,6 +94,7 @@ class VideoFileSource:
             self._resized: str | None = None  # where the frame size first changed, if it did
             self._skipped = 0  # frames the timestamps jump over, where the demuxer drops damage silently
             self._breaks: list[float] = []  # seconds of each longer jump there (discontinuities)
+            self._stale = 0  # frames left out: stamped a frame or more behind, the frames after them not
             self._end_time: Fraction | None = None  # where a span that ends early ends, on the stream's clock (s)
             self._start_seconds = float(span.start)  # --start, for a hint about a file cut before it
             self._counts_jumps = self._container.format.name in _SILENT_LOSS_CONTAINERS
@@ -187,23 +188,16 @@ class VideoFileSource:
     def _timed(self, frames: Iterator[av.VideoFrame]) -> Iterator[tuple[av.VideoFrame, int]]:
         """Frames with strictly rising timestamps in the timeline's time base (the stream's; at double
         rate, half of it)."""
+        if not self._index_timestamps:
+            yield from rising_timestamps(frames, self._step, self._left_out_stale)
+            return
         last = None
         for index, frame in enumerate(frames):
-            last = self._pts(frame, index, last)
+            last = self._indexed_pts(index, last)
             yield frame, last
 
-    def _pts(self, frame: av.VideoFrame, index: int, last: int | None) -> int:
-        # Timestamps must rise strictly for any encoder downstream. A stamp repeated, or a little behind
-        # the one before (less than a frame), becomes the previous one plus one tick, so that the stamps
-        # after it keep their places (the audio's sync, and a resumed run finding its frame by its stamp);
-        # a missing stamp, or one far behind (a clock that restarted), the previous plus one nominal frame.
-        if self._index_timestamps:
-            return self._indexed_pts(index, last)
-        if frame.pts is not None and (last is None or frame.pts > last):
-            return frame.pts
-        if last is None:
-            return 0
-        return last + 1 if frame.pts is not None and last - frame.pts < self._step else last + self._step
+    def _left_out_stale(self) -> None:
+        self._stale += 1
 
     def _indexed_pts(self, index: int, last: int | None) -> int:
         """The timestamp of reordered AVI's `index`-th frame on the timeline: the `index`-th time its index
@@ -383,6 +377,12 @@ class VideoFileSource:
                 f"(a discontinuity, as where a broadcast recording was spliced); the output keeps the pause"
             )
         count = len(self._damaged)
+        stale = "a frame" if self._stale == 1 else f"{self._stale} frames"
+        if self._stale and not count:  # after a seek in a file damaged before it, or a decoder's own slip
+            notes.append(
+                f"{self.path.name}: the decoder returned {stale} out of order, stamped before frames already "
+                f"read; {'it was' if self._stale == 1 else 'they were'} left out"
+            )
         if not count:
             if self._skipped:  # damage the demuxer dropped without an error (each decoder error is counted below)
                 frames = "a frame" if self._skipped == 1 else f"{self._skipped} frames"
@@ -393,7 +393,7 @@ class VideoFileSource:
                 )
             return notes
         packets = "a damaged packet" if count == 1 else f"{count} damaged packets"
-        missing = self._missing
+        missing = (self._missing or 0) + self._stale  # a stale frame is decoded, so not in _missing
         lost = f"{missing} frame{' is' if missing == 1 else 's are'} missing from the output, and " if missing else ""
         return notes + [
             f"{self.path.name}: {packets} of the video could not be decoded and {'was' if count == 1 else 'were'} "
@@ -566,6 +566,42 @@ def _field_rate(info: VideoInfo) -> VideoInfo:
         frame_count=info.frame_count * 2 if info.frame_count else None,
         timecode=at_double_rate(info.timecode) if info.timecode else None,
     )
+
+
+def rising_timestamps(
+    frames: Iterator[av.VideoFrame], step: int, on_stale: Callable[[], None]
+) -> Iterator[tuple[av.VideoFrame, int]]:
+    """The frames with strictly rising timestamps, as any encoder downstream needs, in a stream of `step`
+    units a frame. A stamp repeated, or a little behind the one before (less than a frame), becomes the
+    one before plus one unit, so that the stamps after it keep their places (the audio's sync, and a
+    resumed run finding its frame by its stamp); a missing stamp, the one before plus a frame.
+
+    A stamp a frame or more behind is one of two things, told apart by the frame after it. When that
+    frame goes on above the last stamp, it was a stale picture that a damaged file's decoder returned
+    late: it is left out (`on_stale` is called), not shown out of its place at the end of the timeline.
+    Otherwise the clock restarted (files joined end to end), and the frames go on a frame at a time."""
+    last: int | None = None
+    held = None  # the frame stamped behind, until the next one tells which it is
+    for frame in frames:
+        if held is not None:
+            if frame.pts is not None and frame.pts > last:
+                on_stale()
+            else:
+                last += step
+                yield held, last
+            held = None
+        if frame.pts is not None and last is not None and last - frame.pts >= step:
+            held = frame
+            continue
+        if frame.pts is not None and (last is None or frame.pts > last):
+            last = frame.pts
+        elif last is None:
+            last = 0
+        else:
+            last += 1 if frame.pts is not None else step
+        yield frame, last
+    if held is not None:  # the last frame: nothing after it tells
+        yield held, last + step
 
 
 def frames_jumped(gap: int, step: int) -> int:
