@@ -145,6 +145,23 @@ def test_audio_is_cut_to_the_span_and_moved_with_the_video(tmp_path, name, audio
         assert 1.0 <= sound <= 1.0 + longest
 
 
+@pytest.mark.parametrize("name", ["a.mp4", "a.mkv"])
+def test_audio_that_ends_before_the_span_is_left_out_alike_in_every_container_and_said_so(tmp_path, name):
+    """MP4 dropped such a track and Matroska declared an AAC track with no packet (which editors show as
+    broken), both silently."""
+    source = media.make_video(tmp_path / name, frames=40, fps=20, audio="aac", audio_seconds=0.5, gop=5)
+    target = tmp_path / ("out" + source.suffix)
+    with open_source(source, Span(1.0, None)) as frames:
+        with open_sink(target, frames.info, EncodeOptions(), source=source) as sink:
+            for frame in frames:
+                sink.write(frame)
+    with av.open(str(target)) as container:
+        assert [s.type for s in container.streams] == ["video"]
+    assert any("audio stream #1 ends at 0.5" in w and "no track of it" in w for w in sink.warnings), sink.warnings
+    kept = copied(source, tmp_path / ("kept" + source.suffix), Span(0.25, 1.0))  # sound in the span: kept
+    assert audio_packets(kept)
+
+
 def copied(source, target, span: Span):
     """`target`, written with the span's frames of `source` unchanged and its other streams."""
     with open_source(source, span) as frames:

@@ -127,6 +127,13 @@ class Passthrough:
             for s in self._input.streams
             if (audio and s.type in ("audio", "subtitle")) or is_telemetry(s)  # --no-audio drops both
         ]
+        if start is not None or end is not None:  # a track that would be declared in the output and left empty
+            silent = _silent_in_span(source, [s for s in wanted if s.type == "audio"], start or 0.0, end)
+            for stream in (s for s in wanted if s.index in silent):
+                ends = silent[stream.index]
+                why = "has no sound in the span" if ends is None else f"ends at {ends:g} s, before the span starts"
+                warnings.append(f"audio stream #{stream.index} {why}; the output has no track of it")
+            wanted = [s for s in wanted if s.index not in silent]
         warn_data_left_out(self._input, warnings)
         warn_video_left_out(self._input, warnings)
         attach(self._input, output, self._suffix, warnings)
@@ -315,6 +322,39 @@ def _trim_start(cue: av.Packet, start: float) -> bool:
     if cue.dts is not None:
         cue.dts += late
     return True
+
+
+def _silent_in_span(source: str | Path, streams: list, start: float, end: float | None) -> dict[int, float | None]:
+    """Of these audio streams, those with no packet playing in the span from `start` to `end` (seconds on the
+    source's clock), each with where its sound ends when a packet before the span said so (else None); read
+    from a separate opening of the source, from a second before `start`. A stream the file's damage stops
+    reading from is kept."""
+    waiting = {s.index for s in streams}
+    silent: dict[int, float | None] = {}
+    heard_until: dict[int, float] = {}
+    if not waiting:
+        return silent
+    try:
+        with open_input(source) as container:
+            container.seek(int(max(start - 1, 0) * av.time_base), backward=True)
+            for packet in container.demux([container.streams[i] for i in waiting]):
+                index = packet.stream.index
+                if index not in waiting or packet.pts is None or not packet.size:
+                    continue
+                shown = float(packet.pts * packet.time_base)
+                until = shown + float((packet.duration or 0) * packet.time_base)
+                if end is not None and shown >= end:  # the span ended with nothing of it
+                    waiting.discard(index)
+                    silent[index] = heard_until.get(index)
+                elif until > start:
+                    waiting.discard(index)
+                else:
+                    heard_until[index] = until
+                if not waiting:
+                    break
+    except av.FFmpegError:
+        return silent
+    return silent | {index: heard_until.get(index) for index in waiting}
 
 
 def _first_packets(source: str | Path, indices: list[int], limit: int = 1000) -> dict[int, av.Packet]:
