@@ -627,10 +627,17 @@ def test_an_interrupted_batch_is_finished_with_skip_existing(tmp_path, monkeypat
 
     (outdir / "b.mkv").unlink()
     (outdir / "c.mkv").unlink()
-    stopped = runner.invoke(app, ["run", *map(str, videos), "-o", str(outdir), "--skip-existing"])
+    stopped = runner.invoke(app, ["run", *map(str, videos), "-o", str(outdir), "--skip-existing", "--json"])
     assert stopped.exit_code == 130
     assert f"note: skipped {videos[0]}: {outdir / 'a.mkv'} exists" in stopped.stderr
     assert "1 of 3 outputs is finished: the same command with --skip-existing goes on" in stopped.stderr
+    told = json.loads(stopped.stdout)  # printed nothing: a script learnt nothing of what was done
+    assert [(s.get("skipped"), s.get("interrupted"), s.get("not_started")) for s in told] == [
+        (True, None, None),
+        (None, True, None),
+        (None, None, True),
+    ]
+    assert [Path(s["output"]).name for s in told] == ["a.mkv", "b.mkv", "c.mkv"]
 
     again = runner.invoke(app, ["run", *map(str, videos), "-o", str(outdir), "--skip-existing", "--json"])
     assert again.exit_code == 0, again.stderr

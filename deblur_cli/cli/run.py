@@ -369,12 +369,17 @@ def run(
                 failed.append(source)
                 summaries.append({"input": str(source), "output": str(target), "error": str(e)})
                 continue
-            except BaseException:  # Ctrl-C, or an error that stops the batch
+            except BaseException as e:  # Ctrl-C, or an error that stops the batch
                 if several and (finished := sum("error" not in summary for summary in summaries)):
                     note(
                         f"{finished} of {len(planned)} outputs {'is' if finished == 1 else 'are'} finished: "
                         "the same command with --skip-existing goes on with the rest"
                     )
+                if as_json and isinstance(e, KeyboardInterrupt):  # what was done, for a script that stopped it
+                    summaries.append({"input": str(source), "output": str(target), "interrupted": True})
+                    later = planned[len(summaries) :]
+                    summaries += [{"input": str(s), "output": str(t), "not_started": True} for s, t in later]
+                    out.print_json(json.dumps(summaries if several else summaries[0]))
                 raise
             finally:
                 bar.remove_task(task)
