@@ -15,7 +15,14 @@ import numpy as np
 from deblur_cli import files
 from deblur_cli.errors import EncoderOptionError, OutputError
 from deblur_cli.video_io import atomic
-from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder, takes_size, unused_options
+from deblur_cli.video_io.encoding import (
+    ALIASES,
+    EncodeOptions,
+    Encoding,
+    resolve_encoder,
+    takes_size,
+    unused_options,
+)
 from deblur_cli.video_io.grey import grey_frame, grey_video, is_grey_format, is_grey_image
 from deblur_cli.video_io.hdr import svtav1_params, x265_params
 from deblur_cli.video_io.info import (
@@ -166,6 +173,12 @@ class VideoEncoder:
                     "players do not play (frames with even sides get 4:2:0)"
                 )
         depth = bit_depth_of(av.VideoFormat(encoding.pix_fmt))
+        asked_h264 = ALIASES.get(options.codec, options.codec) == "libx264"  # not x264-lossless: an archive's
+        if depth > 8 and asked_h264:  # without --codec, deep frames get HEVC Main 10
+            warnings.append(
+                f"H.264 at {depth} bits (High 10 and up) plays in few players: not on Apple devices, nor on most hardware"
+                " decoders (leave out --codec for HEVC Main 10, or add --pix-fmt yuv420p for 8-bit H.264)"
+            )
         if depth < info.bit_depth and _holds(  # --pix-fmt chose
             encoding.encoder, info.bit_depth, self._alpha, info.width, info.height
         ):
