@@ -19,6 +19,7 @@ from deblur_cli.cli.options import (
     seed_option,
     sources_not_a_folder,
 )
+from deblur_cli.data.manifest import MANIFEST
 from deblur_cli.errors import DeblurError, UsageError
 from deblur_cli.interrupts import Terminated
 
@@ -126,7 +127,7 @@ def synth(
 
         manifest = fetch_sources(sources, progress=lambda line: err.print(f"source {line}", highlight=False))
         n_photos, n_videos = sum("photo" in e for e in manifest), sum("video" in e for e in manifest)
-        licences = sources / "manifest.json"
+        licences = sources / MANIFEST
         summary = f"{n_photos} photos and {n_videos} videos in {sources} (licences: {licences})"
         out.print(summary, highlight=False, soft_wrap=True)
     elif sources is not None and not sources.is_dir():

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deblur_cli.data.manifest import MANIFEST
 from deblur_cli.data.npy import save_npy
 from deblur_cli.data.photos import list_photos, load_photo
 from deblur_cli.data.videos import VIDEOS_DIR, compute_flows, list_videos, load_video, opencv
@@ -83,7 +84,7 @@ def unpack_cache(packed: str | Path, cache: str | Path, *, progress: ProgressFn 
 
 def _copy_records(source: Path, target: Path) -> None:
     """The manifest and the licence files, which travel unchanged."""
-    for name in ("manifest.json", "licences"):
+    for name in (MANIFEST, "licences"):
         if (source / name).is_dir():
             shutil.copytree(source / name, target / name, dirs_exist_ok=True)
         elif (source / name).is_file():

@@ -20,6 +20,7 @@ import torch
 
 from deblur_cli import __version__
 from deblur_cli.data.dataset import FixedClips, FixedVideoClips, sources_note, split_photos, split_videos
+from deblur_cli.data.manifest import MANIFEST
 from deblur_cli.errors import OutputError
 from deblur_cli.files import discard, output_error
 
@@ -135,7 +136,7 @@ def _sources_identity(sources: str | Path | None) -> str | None:
     lost some since a run stopped would give other clips."""
     if sources is None:
         return None
-    manifest = Path(sources) / "manifest.json"
+    manifest = Path(sources) / MANIFEST
     digest = hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else "no manifest"
     return f"{Path(sources).resolve()} {digest}"
 
