@@ -67,6 +67,18 @@ def test_add_keeps_each_photo_and_evenly_spaced_frames_of_each_clip_named_by_sce
     assert [e["video"] for e in manifest if "video" in e] == ["videos/own-mine~street"]
 
 
+def test_adding_many_photos_says_a_line_a_second_not_one_each(tmp_path, monkeypatch):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for index in range(6):
+        media.write_image(folder / f"p{index}.png", media.pattern(index, 200, 200))
+    clock = iter([0.0, 0.2, 0.5, 1.1, 1.3, 1.6])  # six scenes: lines at 0 and 1.1 s
+    monkeypatch.setattr(deblur_cli.cli.synth, "monotonic", lambda: next(clock))
+    result = synth("--add", str(folder), "--sources", str(tmp_path / "cache"))
+    assert result.exit_code == 0, result.output
+    assert [line.split(":")[0] for line in result.stderr.splitlines()] == ["adding p0", "adding p3"]
+
+
 def test_a_frame_folder_and_a_video_of_one_name_are_two_scenes(tmp_path):
     """walk/ (frames) and walk.mp4 wrote the same walk~0000.npy: one overwrote the other."""
     mine = tmp_path / "mine"

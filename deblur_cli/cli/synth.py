@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import time
+import math
+from time import monotonic
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -94,8 +95,14 @@ def synth(
             )
         from deblur_cli.data.own import add_own
 
+        said = [-math.inf]  # when the last line was printed: thousands of photos give a line a second, not each
+        # (a video's line comes after the seconds its optical flow takes, so each is printed)
+
         def adding(line: str) -> None:
-            err.print(f"adding {line}", highlight=False, soft_wrap=True)
+            now = monotonic()
+            if now - said[0] >= 1.0:
+                said[0] = now
+                err.print(f"adding {line}", highlight=False, soft_wrap=True)
 
         added = add_own(sources, add, progress=adding, warn=warn)
         photos = [entry for entry in added if "photo" in entry]
@@ -198,7 +205,7 @@ class _Progress:
             transient=True,
         )
         self.lines = lines_for_a_log("synth", err, quiet=False)
-        self.began, self.rendered = time.monotonic(), 0  # frames rendered by this run, for its rate
+        self.began, self.rendered = monotonic(), 0  # frames rendered by this run, for its rate
 
     def __enter__(self) -> _Progress:
         self.bar.__enter__()
@@ -211,7 +218,7 @@ class _Progress:
     def frame_done(self) -> None:
         self.rendered += 1
         done = int(self.bar.tasks[0].completed) + 1
-        rate = self.rendered / max(time.monotonic() - self.began, 1e-9)
+        rate = self.rendered / max(monotonic() - self.began, 1e-9)
         total = self.clips * self.frames
         self.bar.update(self.task, completed=done, left=time_left(done, total, rate))
         if self.lines is not None:
