@@ -76,5 +76,4 @@ def _model_of_weights(weights: Path, registry: Registry) -> str:
     entry = registry.entries.get(str(weights))
     if entry is None:
         return "dstnet-s"  # neither a file nor a registry entry: resolving it says so
-    users = registry.models_using(entry.name)
-    return users[0] if users else entry.architecture  # both architectures are also model names
+    return registry.model_of(entry.name)

@@ -240,7 +240,7 @@ def _init_weights(path: str, config: TrainConfig) -> dict[str, torch.Tensor]:
     and train from a wrong start."""
     from deblur_cli.wtsa_weights import PRIOR_PREFIX
 
-    tensors, metadata = read_checkpoint(weights_file(path, "--init"))
+    tensors, metadata = read_checkpoint(weights_file(path, "--init", fits=config.model))
     residual = any(key.startswith(PRIOR_PREFIX) for key in tensors)
     if residual and config.prior is None:
         if config.model in DIFFUSION_TASKS:

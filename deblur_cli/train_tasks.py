@@ -19,6 +19,7 @@ from deblur_cli.metrics.psnr import psnr
 from deblur_cli.metrics.ssim import ssim
 from deblur_cli.model_specs import MODELS
 from deblur_cli.tiles import crop_to, pad_to_multiple
+from deblur_cli.weights.urls import LOCAL_COPY
 from deblur_cli.train_config import TrainConfig
 
 
@@ -141,21 +142,35 @@ def prior_file(spec: str) -> str:
     return weights_file(spec, "--prior", dstnets)
 
 
-def weights_file(spec: str, option: str, names: Collection[str] = MODELS) -> str:
-    """The weights file that `option` (--init, --prior) names with `spec`: the file itself, or, for one of
-    the model `names`, that model's weights as `deblur run` finds them (cached, bundled or downloaded)."""
+def weights_file(spec: str, option: str, names: Collection[str] = MODELS, *, fits: str | None = None) -> str:
+    """The weights file that `option` (--init, --prior) names with `spec`: the file itself; for one of the
+    model `names`, that model's weights as `deblur run` finds them (cached, bundled or downloaded); for an
+    entry of `deblur models` (`dstnet-gopro`) of one of those models, that entry's file, as `run --weights`
+    takes it. With `fits` (the model a run trains), a name of another model is refused before any download."""
     if Path(spec).is_file():
         return spec
-    if spec not in names:
-        raise UsageError(
-            f"{option} {spec}: no such file, and not a model name",
-            hint=f"{did_you_mean(spec, names)}give a weights file or a model name: {', '.join(names)}",
-        )
-    from deblur_cli.weights import resolve_weights
+    from deblur_cli.weights import load_registry, resolve_weights
 
+    registry = load_registry()
+    entries = {name: model for name in registry.entries if (model := registry.model_of(name)) in names}
+    if spec not in names and spec not in entries:
+        raise UsageError(
+            f"{option} {spec}: no such file, and not a model or weights name",
+            hint=f"{did_you_mean(spec, [*names, *entries])}give a weights file, a model name ({', '.join(names)}) "
+            "or a name from `deblur models`",
+        )
+    model, entry = (spec, None) if spec in names else (entries[spec], spec)
+    if fits is not None and model != fits:
+        raise UsageError(
+            f"{option} {spec}: {'weights of ' if entry else ''}{model} cannot start a {fits} run ("
+            + ("another size)" if MODELS[model].architecture == MODELS[fits].architecture else "another model)"),
+            hint=f"start from {fits}'s weights (`{option} {fits}`), or train {model} (`-m {model}`"
+            + (" with the --prior it was trained with)" if model in DIFFUSION_TASKS else ")"),
+        )
     try:
-        return str(resolve_weights(spec).path)
-    except WeightsError as e:  # its hint names `deblur run`'s option; train takes the file here
+        return str(resolve_weights(model, weights=entry).path)
+    except WeightsError as e:  # its hint names the options of `deblur run`; train takes the file here
+        e.hint = e.hint and e.hint.replace(LOCAL_COPY, f"use a local copy with {option} FILE")
         e.hint = e.hint and e.hint.replace("with --weights", f"with {option} FILE")
         raise
 

@@ -452,7 +452,7 @@ def test_a_prior_is_for_diffusion_models_only(tmp_path):
         get_task("dstnet-s", prior="dstnet-s")
     with pytest.raises(UsageError, match="must be a DSTNet"):
         get_task("wtsa-s", prior="wtsa")
-    with pytest.raises(UsageError, match="no such file, and not a model name"):
+    with pytest.raises(UsageError, match="no such file, and not a model or weights name"):
         get_task("wtsa-s", prior=str(tmp_path / "missing.safetensors"))
 
 
@@ -534,12 +534,18 @@ def test_init_takes_a_model_name_as_prior_does(tmp_path):
     for key, value in read_checkpoint(resolve_weights("dstnet-s").path)[0].items():  # lr 0: the model's weights
         torch.testing.assert_close(state["model"][key], value.float(), rtol=0, atol=0)
     typo = CliRunner().invoke(app, ["train", *small, "--init", "dstnet-ss", "-o", str(tmp_path / "typo")])
-    assert typo.exit_code == 2 and "error: --init dstnet-ss: no such file, and not a model name" in typo.output
-    assert "hint: did you mean 'dstnet-s'? give a weights file or a model name: dstnet, dstnet-s" in typo.output
+    assert typo.exit_code == 2
+    assert "error: --init dstnet-ss: no such file, and not a model or weights name" in typo.output
+    assert "hint: did you mean 'dstnet-s'? give a weights file, a model name (dstnet, dstnet-s" in typo.output
     assert not (tmp_path / "typo").exists()
     residual = CliRunner().invoke(app, ["train", *small, "--init", "wtsa-s", "-o", str(tmp_path / "residual")])
-    assert residual.exit_code == 1 and "--init wtsa-s holds a residual model" in residual.output  # -m left out
-    assert "hint: it is a wtsa-s model: -m wtsa-s with the --prior it was trained with" in residual.output
+    assert residual.exit_code == 2
+    assert "--init wtsa-s: wtsa-s cannot start a dstnet-s run (another model)" in residual.output
+    assert "train wtsa-s (`-m wtsa-s` with the --prior it was trained with)" in residual.output  # -m left out
+    # an entry of `deblur models`, as `run --weights` takes it; one of another size is refused before downloading
+    entry = CliRunner().invoke(app, ["train", *small, "--init", "dstnet-gopro", "-o", str(tmp_path / "gopro")])
+    assert entry.exit_code == 2, entry.output
+    assert "--init dstnet-gopro: weights of dstnet cannot start a dstnet-s run (another size)" in entry.output
 
 
 def test_train_takes_the_largest_seed_run_takes_and_resumes_it(tmp_path):

@@ -138,6 +138,12 @@ class Registry:
         """The model names that list entry `name` among their defaults."""
         return tuple(model for model, names in self.defaults.items() if name in names)
 
+    def model_of(self, name: str) -> str:
+        """The model that entry `name`'s weights run as: the first that lists it, else the model named as
+        its architecture (dstnet, wtsa: the published sizes)."""
+        users = self.models_using(name)
+        return users[0] if users else self.entries[name].architecture
+
 
 def load_registry(path: str | Path | None = None) -> Registry:
     """Parse a weights.toml; without `path`, the one shipped in the package (read once per process)."""
