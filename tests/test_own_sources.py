@@ -175,6 +175,8 @@ def test_add_refuses_what_it_cannot_use_in_one_line(tmp_path):
     assert result.exit_code == 1 and "--add " in result.stderr and "no such file or folder" in result.stderr
     result = synth(str(tmp_path / "out"), "--add", str(tmp_path / "empty"), "--sources", str(tmp_path / "cache"))
     assert result.exit_code != 0 and "error: --add takes --sources alone" in result.stderr
+    alone = synth("--add", str(tmp_path / "empty"))  # was "--add takes --sources alone": --sources was missing
+    assert alone.exit_code == 2 and "error: --add needs --sources CACHE" in alone.stderr
 
 
 def test_a_folder_of_pictures_given_as_sources_is_told_how_to_add_them(tmp_path):

@@ -89,7 +89,12 @@ def synth(
         raise UsageError(f"--format must be png or ffv1, got {fmt!r}")
     stray = _given_clip_options(ctx)
     if add:
-        if sources is None or fetch or output is not None or pack or unpack or stray:
+        if sources is None:
+            raise UsageError(
+                "--add needs --sources CACHE: the source cache to add them to",
+                hint=f"deblur synth --add {add} --sources CACHE",
+            )
+        if fetch or output is not None or pack or unpack or stray:
             raise UsageError(
                 f"--add takes --sources alone{_besides(stray)}", hint="deblur synth --add DIR --sources CACHE"
             )
