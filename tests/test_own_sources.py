@@ -45,7 +45,7 @@ def test_add_keeps_each_photo_and_evenly_spaced_frames_of_each_clip_named_by_sce
     said = f"{2 + 2 * FRAMES_PER_CLIP} photos of 4 scenes and 1 video of real motion added to {cache} from {mine}"
     assert said in result.stdout
     assert "warning: left out 1 file that could not be decoded: broken.jpg" in result.stderr
-    assert "warning: left out 1 image under 200 px a side" in result.stderr
+    assert "warning: left out 1 image under 200 px a side (too little room for motion): tiny.png" in result.stderr
     names = [p.name for p in list_photos(cache)]
     assert names == [
         "IMG_0001~0000.npy", "IMG_0002~0000.npy",
@@ -79,6 +79,15 @@ def test_adding_many_photos_says_a_line_a_second_not_one_each(tmp_path, monkeypa
     assert [line.split(":")[0] for line in result.stderr.splitlines()] == ["adding p0", "adding p3"]
 
 
+def test_a_file_added_from_two_folders_is_said_to_be_there_twice(tmp_path):
+    mine, cache = own_folder(tmp_path / "mine"), tmp_path / "cache"
+    assert "in the cache already" not in synth("--add", str(mine), "--sources", str(cache)).stderr
+    assert "in the cache already" not in synth("--add", str(mine), "--sources", str(cache)).stderr  # replaced
+    again = synth("--add", str(mine / "IMG_0001.png"), "--sources", str(cache))
+    assert again.exit_code == 0, again.output
+    assert "warning: IMG_0001.png is in the cache already, added from another folder" in again.stderr
+
+
 def test_a_frame_folder_and_a_video_of_one_name_are_two_scenes(tmp_path):
     """walk/ (frames) and walk.mp4 wrote the same walk~0000.npy: one overwrote the other."""
     mine = tmp_path / "mine"
@@ -86,9 +95,11 @@ def test_a_frame_folder_and_a_video_of_one_name_are_two_scenes(tmp_path):
     for index in range(3):
         media.write_image(mine / "walk" / f"{index:04d}.png", media.pattern(index, 224, 208))
     media.make_video(mine / "walk.mp4", frames=3, size=(224, 208))
-    add_own(tmp_path / "cache", mine)
+    said = []
+    add_own(tmp_path / "cache", mine, progress=said.append)
     names = [p.name for p in list_photos(tmp_path / "cache")]
     assert names == [*(f"walk-2~{i:04d}.npy" for i in range(3)), *(f"walk~{i:04d}.npy" for i in range(3))]
+    assert [line.split(":")[0] for line in said][:2] == ["walk", "walk-2"]  # as stored: "walk" was said twice
 
 
 def test_a_clips_frames_all_land_on_one_side_of_the_split():

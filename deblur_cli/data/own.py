@@ -50,7 +50,7 @@ def add_own(
     building = target.with_name(f".{source}.tmp")
     _remove(building)  # left by an add that was stopped
     entries: list[dict] = []
-    unreadable, small = [], 0
+    unreadable, small = [], []
     paths = [p for p in (sorted(folder.iterdir()) if folder.is_dir() else [folder]) if not p.name.startswith(".")]
     named: set[str] = set()  # scenes' names as stored: walk/ and walk.mp4 are two scenes
     for scene, frames in _scenes(paths):
@@ -64,7 +64,7 @@ def add_own(
             factor = max(1.0, max(frame.width, frame.height) / LONG_SIDE)
             photo = shrunk_rgb(frame, round(frame.width / factor), round(frame.height / factor))
             if min(photo.shape[:2]) < MIN_SIDE:
-                small += 1
+                small.append(path.name)
                 continue
             name = f"{stored}{SCENE_MARK}{index:04d}.npy"
             save_npy(building / name, photo)
@@ -80,12 +80,12 @@ def add_own(
                 "size": [photo.shape[1], photo.shape[0]],
             })  # fmt: skip
         if kept and progress:
-            progress(f"{scene}: {_count(kept, 'frame')}")
+            progress(f"{stored}: {_count(kept, 'frame')}")
     if unreadable and warn:
-        warn(f"left out {_count(len(unreadable), 'file')} that could not be decoded: {', '.join(unreadable[:3])}"
-             + (", ..." if len(unreadable) > 3 else ""))  # fmt: skip
+        warn(f"left out {_count(len(unreadable), 'file')} that could not be decoded: {_some(unreadable)}")
     if small and warn:
-        warn(f"left out {_count(small, 'image')} under {MIN_SIDE} px a side (too little room for motion)")
+        warn(f"left out {_count(len(small), 'image')} under {MIN_SIDE} px a side (too little room for motion): "
+             + _some(small))  # fmt: skip
     if not entries:
         _remove(building)
         raise InputError(
@@ -96,8 +96,18 @@ def add_own(
     building.rename(target)
     videos = [p for p in paths if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and p.name not in unreadable]
     entries += _video_sources(cache, source, videos, progress, warn)
-    write_manifest(cache, [e for e in read_manifest(cache) if e.get("source") != source] + entries)
+    others = [e for e in read_manifest(cache) if e.get("source") != source]
+    if warn and (twice := _added_before(entries, others)):
+        warn(f"{_some(twice)} {'is' if len(twice) == 1 else 'are'} in the cache already, added from another folder:"
+             " training sees each copy (remove a folder's copies by adding it again without them)")  # fmt: skip
+    write_manifest(cache, others + entries)
     return entries
+
+
+def _added_before(entries: list[dict], others: list[dict]) -> list[str]:
+    """The names of the files among `entries` that `others` hold too (the same SHA-256)."""
+    known = {e.get("sha256") for e in others if e.get("sha256")}
+    return sorted({Path(e["original"]).name for e in entries if e.get("sha256") in known})
 
 
 def _video_sources(cache: Path, source: str, videos: list[Path], progress: Say | None, warn: Say | None) -> list[dict]:
@@ -147,6 +157,11 @@ def _scenes(paths: list[Path]) -> Iterator[tuple[str, Iterator[tuple[int, Path, 
             yield path.stem, iter([(0, path, _picture(path))])
         elif suffix in VIDEO_SUFFIXES:
             yield path.stem, _video_frames(path)
+
+
+def _some(names: list[str]) -> str:
+    """The first three names, and "..." for more."""
+    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
 
 
 def _evenly(count: int) -> list[int]:
