@@ -34,6 +34,7 @@ from deblur_cli.data.dataset import (
     split_photos,
     split_videos,
 )
+from deblur_cli.devices import precision_warning
 from deblur_cli.errors import DeblurError, InputError, UsageError
 from deblur_cli.train_config import PRECISIONS, TrainConfig
 from deblur_cli.train_state import CHECKPOINT, as_option, load_state, read_state, resumed_config, save_state, writing
@@ -281,6 +282,8 @@ def _train(
             hint="drop --gpu-synthesis" if device.type == "cpu" else "drop --workers",
         )
     half = autocast_dtype(config.precision, device)
+    if half is not None and warn and ddp.main and (slow := precision_warning(half, device)):
+        warn(slow)  # --precision bf16 on a CPU that emulates it: many times slower, and silent
     # before the folder is made
     start = _init_weights(config.init, config) if config.init is not None and state is None else None
     out_dir.mkdir(parents=True, exist_ok=True)

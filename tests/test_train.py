@@ -13,6 +13,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from deblur_cli import devices
 from deblur_cli.checkpoint import read_checkpoint, save_checkpoint
 from deblur_cli.errors import DeblurError, InputError, ModelError, OutputError, UsageError, WeightsError
 from deblur_cli.train import echo_view, lr_at, train
@@ -302,7 +303,7 @@ def test_init_starts_from_given_weights(tmp_path):
     assert torch.equal(state["model"]["conv.weight"], torch.full((3, 3, 3, 3), 0.25))  # lr 0: unchanged
 
 
-def test_bf16_precision_runs_the_loss_under_cpu_autocast(tmp_path):
+def test_bf16_precision_runs_the_loss_under_cpu_autocast(tmp_path, monkeypatch):
     seen = []
     task = _tiny_task()
 
@@ -311,9 +312,12 @@ def test_bf16_precision_runs_the_loss_under_cpu_autocast(tmp_path):
         return charbonnier(model(blurred).float(), sharp)
 
     task = dataclasses.replace(task, loss=loss)
-    train(dataclasses.replace(CONFIG, steps=2, precision="bf16"), tmp_path / "bf16", task=task)
-    train(dataclasses.replace(CONFIG, steps=2, precision="auto"), tmp_path / "auto", task=task)
+    warned = []
+    monkeypatch.setattr(devices, "cpu_emulates_bf16", lambda: True)  # as an AVX2 CPU: warned, as run warns
+    train(dataclasses.replace(CONFIG, steps=2, precision="bf16"), tmp_path / "bf16", task=task, warn=warned.append)
+    train(dataclasses.replace(CONFIG, steps=2, precision="auto"), tmp_path / "auto", task=task, warn=warned.append)
     assert seen == [torch.bfloat16] * 2 + [torch.float32] * 2  # auto is fp32 on a CPU
+    assert [w for w in warned if "bf16 runs emulated" in w] == [devices.precision_warning(torch.bfloat16, torch.device("cpu"))]
     state = torch.load(tmp_path / "bf16" / "last.pt", weights_only=True)
     assert state["model"]["conv.weight"].dtype == torch.float32  # master weights stay float32
 
