@@ -14,6 +14,7 @@ from deblur_cli.cli.app import app
 from deblur_cli.data.dataset import split_videos
 from deblur_cli.data.own import FRAMES_PER_CLIP, add_own
 from deblur_cli.data.photos import is_validation, list_photos, load_photo, scene_group
+from deblur_cli.data import sources
 from deblur_cli.data.sources import fetch_sources
 from deblur_cli.data.videos import load_video
 from tests import media
@@ -112,7 +113,7 @@ def test_a_clips_frames_all_land_on_one_side_of_the_split():
     assert scene_group("aloeL.npy") == scene_group("aloeR.npy") == "aloe"  # the packages' names as before
 
 
-def test_adding_again_replaces_what_the_folder_added_and_a_fetch_keeps_it(tmp_path):
+def test_adding_again_replaces_what_the_folder_added_and_a_fetch_keeps_it(tmp_path, monkeypatch):
     mine, cache = tmp_path / "mine", tmp_path / "cache"
     mine.mkdir()
     for name in ("a.png", "b.png"):
@@ -133,6 +134,11 @@ def test_adding_again_replaces_what_the_folder_added_and_a_fetch_keeps_it(tmp_pa
     fetch_sources(cache, names=(), videos=())  # the packages' entries rewritten; --add's stay
     manifest = json.loads((cache / "manifest.json").read_text())
     assert sorted(e["photo"] for e in manifest) == ["photos/own-mine/a~0000.npy", "photos/own-other/other~0000.npy"]
+    # and `synth --fetch` counts them beside the fetched ones (here none: no package is downloaded)
+    monkeypatch.setattr(sources, "fetch_sources", lambda cache, progress: fetch_sources(cache, names=(), videos=()))
+    fetched = synth("--fetch", "--sources", str(cache))
+    assert fetched.exit_code == 0, fetched.output
+    assert "0 photos and 0 videos in" in fetched.stdout and "besides 2 photos and 0 videos of your own" in fetched.stdout
 
 
 def test_without_opencv_videos_are_stills_only_and_said_so(tmp_path, monkeypatch):

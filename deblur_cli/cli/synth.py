@@ -20,7 +20,7 @@ from deblur_cli.cli.options import (
     seed_option,
     sources_not_a_folder,
 )
-from deblur_cli.data.manifest import MANIFEST
+from deblur_cli.data.manifest import MANIFEST, own_entries
 from deblur_cli.errors import DeblurError, UsageError
 from deblur_cli.interrupts import Terminated
 
@@ -141,6 +141,9 @@ def synth(
         n_photos, n_videos = sum("photo" in e for e in manifest), sum("video" in e for e in manifest)
         licences = sources / MANIFEST
         summary = f"{n_photos} photos and {n_videos} videos in {sources} (licences: {licences})"
+        if own := own_entries(sources):  # kept: without them counted, the line reads as if they were gone
+            mine = sum("photo" in e for e in own)
+            summary += f", besides {mine} photos and {len(own) - mine} videos of your own (--add)"
         out.print(summary, highlight=False, soft_wrap=True)
     elif sources is not None and not sources.is_dir():
         raise sources_not_a_folder(sources, "add --fetch to install the photos there")

@@ -138,7 +138,7 @@ def fetch_sources(
 ) -> list[dict]:
     """Install the photo sources `names` (default: all of SOURCES) and the video sources `videos`
     (default: all of VIDEO_SOURCES when OpenCV is installed, none otherwise) under `cache`; returns
-    the manifest.
+    their manifest entries (the manifest keeps those of `deblur synth --add` too).
 
     Idempotent: packages already downloaded and photos and videos already converted are reused.
     """
