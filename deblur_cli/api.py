@@ -133,11 +133,16 @@ def _in_python_terms(load: Callable[..., Deblurrer]) -> Callable[..., Deblurrer]
             return load(*args, **kwargs)
         except DeblurError as e:
             if e.hint:
-                parts = re.split(r"(`[^`]*`)", e.hint)  # odd parts: `commands`
-                e.hint = "".join(part if i % 2 else _FLAG.sub(_argument, part) for i, part in enumerate(parts))
+                e.hint = _python_terms(e.hint)
             raise
 
     return loading
+
+
+def _python_terms(text: str) -> str:
+    """`text` with deblur run's options as load's arguments (--device cpu: device="cpu"), outside backquotes."""
+    parts = re.split(r"(`[^`]*`)", text)  # odd parts: `commands`
+    return "".join(part if i % 2 else _FLAG.sub(_argument, part) for i, part in enumerate(parts))
 
 
 _FLAG = re.compile(r"--([a-z][a-z-]*)(?: ([a-z0-9][\w:.]*|FILE))?")
@@ -236,11 +241,12 @@ def load(
 
 
 def _warn(line: str) -> None:
-    """A DeblurWarning shown at the caller's line: the first frame outside this package."""
+    """A DeblurWarning shown at the caller's line (the first frame outside this package), in load's terms
+    where it names deblur run's options (the bf16 warning's --precision auto)."""
     level, frame = 2, sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         level, frame = level + 1, frame.f_back
-    warnings.warn(line, DeblurWarning, stacklevel=level)
+    warnings.warn(_python_terms(line), DeblurWarning, stacklevel=level)
 
 
 _PACKAGE = str(Path(__file__).resolve().parent)

@@ -320,10 +320,12 @@ def test_what_deblur_run_would_warn_of_is_a_warning_at_the_callers_line():
 def test_a_warning_said_deep_inside_the_loading_is_shown_at_the_callers_line(monkeypatch):
     from deblur_cli import restorers
 
-    monkeypatch.setattr(restorers, "precision_warning", lambda dtype, device: "bf16 is emulated here: slow")
+    said = "bf16 is emulated here: slow; --precision auto picks fp32 here"
+    monkeypatch.setattr(restorers, "precision_warning", lambda dtype, device: said)
     with pytest.warns(deblur_cli.DeblurWarning, match="bf16 is emulated here: slow") as w:
         deblur_cli.load("dstnet-s", device="cpu")
     assert w[0].filename == __file__, w[0].filename
+    assert str(w[0].message).endswith('precision="auto" picks fp32 here')  # in load's terms, as its hints are
 
 
 def test_the_options_reach_the_windows(model):
