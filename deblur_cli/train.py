@@ -26,7 +26,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 
-from deblur_cli.checkpoint import read_checkpoint
+from deblur_cli.checkpoint import ARCH_KEY, read_checkpoint
 from deblur_cli.data.dataset import (
     FixedClips,
     TrainClips,
@@ -40,6 +40,7 @@ from deblur_cli.train_config import PRECISIONS, TrainConfig
 from deblur_cli.train_state import CHECKPOINT, as_option, load_state, read_state, resumed_config, save_state, writing
 from deblur_cli.train_tasks import (
     DIFFUSION_TASKS,
+    TASKS,
     Task,
     check_frames,
     get_task,
@@ -241,7 +242,8 @@ def _init_weights(path: str, config: TrainConfig) -> dict[str, torch.Tensor]:
     and train from a wrong start."""
     from deblur_cli.wtsa_weights import PRIOR_PREFIX
 
-    tensors, metadata = read_checkpoint(weights_file(path, "--init", fits=config.model))
+    file = weights_file(path, "--init", fits=config.model)
+    tensors, metadata = read_checkpoint(file)
     residual = any(key.startswith(PRIOR_PREFIX) for key in tensors)
     if residual and config.prior is None:
         if config.model in DIFFUSION_TASKS:
@@ -260,7 +262,24 @@ def _init_weights(path: str, config: TrainConfig) -> dict[str, torch.Tensor]:
             f"--init {path} holds no residual model (it has no DSTNet prior): this run, with --prior, trains one",
             hint="start from the weights of a run trained with --prior, or drop --prior",
         )
+    held = _variant(file, metadata)
+    if held is not None and held != config.model:  # said before PyTorch's list of the tensors that do not fit
+        raise InputError(
+            f"--init {path} holds {held} weights, not {config.model}'s",
+            hint=f"-m {held} trains that model; or start from {config.model}'s weights (`--init {config.model}`)",
+        )
     return {key: value for key, value in tensors.items() if not key.startswith(PRIOR_PREFIX)}
+
+
+def _variant(file: str, metadata: dict[str, str]) -> str | None:
+    """The model a weights file holds, by its metadata (dstnet-s, wtsa-s; dstnet for an official .pth); None
+    where the file names an architecture deblur does not train (a Task of one's own)."""
+    from deblur_cli import dstnet_weights, wtsa_weights
+
+    if metadata and metadata.get(ARCH_KEY) not in ("dstnet", "wtsa"):
+        return None
+    held = (wtsa_weights if wtsa_weights.is_wtsa_file(file) else dstnet_weights).variant_of(file)
+    return held if held in TASKS else None
 
 
 def _train(

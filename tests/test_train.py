@@ -550,6 +550,10 @@ def test_init_takes_a_model_name_as_prior_does(tmp_path):
     entry = CliRunner().invoke(app, ["train", *small, "--init", "dstnet-gopro", "-o", str(tmp_path / "gopro")])
     assert entry.exit_code == 2, entry.output
     assert "--init dstnet-gopro: weights of dstnet cannot start a dstnet-s run (another size)" in entry.output
+    bundled = str(resolve_weights("dstnet-s").path)  # a file: its metadata names the model it holds
+    other = CliRunner().invoke(app, ["train", *small, "-m", "dstnet", "--init", bundled, "-o", str(tmp_path / "o")])
+    assert other.exit_code == 1 and f"--init {bundled} holds dstnet-s weights, not dstnet's" in other.output
+    assert "hint: -m dstnet-s trains that model" in other.output and not (tmp_path / "o").exists()
 
 
 def test_train_takes_the_largest_seed_run_takes_and_resumes_it(tmp_path):
