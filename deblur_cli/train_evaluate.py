@@ -25,6 +25,7 @@ from deblur_cli.train_tasks import (
     procedural_note,
     restore_clip,
     validate,
+    weights_file as named_weights,
 )
 
 CAMERAS = {"any": None, "moving": False, "still": True}  # evaluate(camera=...) -> synthesize_clip(still=...)
@@ -50,7 +51,8 @@ def evaluate(
 ) -> dict[str, float]:
     """Validate the EMA weights of the run in `out_dir` on `clips` held-out clips of `size` (W, H).
 
-    `weights` evaluates that weights file of the run's model instead (e.g. the float16 export); without
+    `weights` evaluates that weights file of the run's model instead (e.g. the float16 export; or a model's
+    name, whose weights are found as `deblur run` finds them); without
     a run (`out_dir` None, or no checkpoint in it) the file's metadata names the model, as in every file
     `deblur train` exports or bundles, and `sources` must be given.
     The clips come from the validation photos of `sources` (the run's own cache when None) and, with
@@ -69,6 +71,8 @@ def evaluate(
         raise UsageError(f"--camera must be one of {', '.join(CAMERAS)}, got {camera!r}")
     if videos and camera != "any":
         raise UsageError("--camera applies to clips made from photos, not to --videos")
+    if weights is not None:  # a file, or a model's or `deblur models` entry's name (--weights dstnet-s), as --init takes
+        weights = named_weights(str(weights), "--weights")
     if sample:
         inputs = [Path(weights)] if weights is not None else []
         if out_dir is not None:  # the run's checkpoint, and the weights it exported (the run's own work)

@@ -630,6 +630,8 @@ def test_a_weights_file_is_evaluated_without_its_run(tmp_path):
         np.save(cache / f"{name}.npy", rng.integers(0, 256, size=(64, 96, 3), dtype=np.uint8))
     alone = evaluate(None, size=(32, 32), clips=1, frames=2, weights=bundled, sources=cache)
     assert alone["psnr"] > 10 and with_run["psnr"] > 10
+    named = evaluate(None, size=(32, 32), clips=1, frames=2, weights="dstnet-s", sources=cache)  # as --init takes it
+    assert named == alone  # was "weights file not found: dstnet-s"
     with pytest.raises(UsageError, match="needs --sources"):
         evaluate(tmp_path / "nowhere", weights=bundled)
     with pytest.raises(UsageError, match="nothing to evaluate"):
