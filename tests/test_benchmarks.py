@@ -165,3 +165,24 @@ def test_the_run_benchmark_times_whole_runs_of_a_generated_clip():
 def test_the_startup_benchmark_times_a_whole_run_and_the_weights_loading():
     out = _bench("bench_startup.py", "--models", "dstnet-s", "--repeat", "1")
     assert out.startswith("dstnet-s: deblur run of one 64x48 frame ") and "loading the weights" in out, out
+
+
+def test_the_still_benchmark_sorts_steps_by_where_windows_meet_and_measures_a_still_clip():
+    from bench_still import detail, flicker, step_kinds
+
+    # 20 frames in windows of 8 sharing 2 (frames 0-7, 6-13, 12-19): frames 6, 7, 12 and 13 are blended.
+    kinds = step_kinds(20, 8, 2)
+    assert len(kinds) == 19 and kinds[0] == kinds[18] == "end"
+    assert [t for t, k in enumerate(kinds) if k == "handover"] == [5, 6, 7, 11, 12, 13], kinds
+    still = torch.full((4, 3, 8, 8), 0.5)
+    assert flicker(still, ["end", "inside", "end"]) == {"inside": (0.0, 0.0), "end": (0.0, 0.0)}
+    jump = still.clone()
+    jump[2:] += 2 / 255
+    assert flicker(jump, ["end", "handover", "end"])["handover"] == pytest.approx((2.0, 2.0))
+    flat, edge = torch.zeros(3, 8, 8), torch.zeros(3, 8, 8)
+    edge[:, :, 4:] = 1.0
+    assert detail(flat) == 0 and detail(edge) > 0
+
+    out = _bench("bench_still.py", "--clips", "1", "--frames", "5", "--size", "64x48")
+    assert out.startswith("Deblurrer('dstnet-s'") and "5 frames 64x48" in out, out
+    assert "sharp: PSNR out vs in" in out and "blurred: gain, alone" in out and "sharp: flicker end, p99.9" in out, out
