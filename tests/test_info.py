@@ -319,3 +319,27 @@ def test_a_truncated_video_is_reported_from_its_last_packets(tmp_path):
         r"deblur run refuses it: re-copy the file, or restore the part before the damage with --end 0\.\d+"
     )
     assert re.fullmatch(ends_early, short_mkv[0]) and re.fullmatch(ends_early, short_mp4[0]), (short_mkv, short_mp4)
+
+
+def test_a_variable_frame_rate_is_reported_from_the_packets_and_a_steady_one_is_not(tmp_path):
+    # a phone's clip: 30 fps, then 10 fps for a stretch (low light), then 30 again; in an MKV's 1 ms clock
+    pts = [0, 33, 67, 100, 200, 300, 333, 367, 400]
+    vfr = make_video(tmp_path / "phone.mkv", frames=len(pts), pts=pts, time_base=Fraction(1, 1000))
+    report = json.loads(runner.invoke(app, ["info", str(vfr), "--json"]).stdout)
+    said = report["variable_frame_rate"]
+    assert said == "33 to 100 ms between frames (usually 33); deblur run keeps each frame's time"
+    table = runner.invoke(app, ["info", str(vfr)]).output
+    assert "variable frame rate" in table and "33 to 100 ms between frames" in table
+    # 29.97 fps on a millisecond clock alternates 33 and 34 ms: rounding, not a variable rate
+    steady = make_video(tmp_path / "ntsc.mkv", frames=12, fps=Fraction(30000, 1001))
+    report = json.loads(runner.invoke(app, ["info", str(steady), "--json"]).stdout)
+    assert report["variable_frame_rate"] is None
+    assert "variable frame rate" not in runner.invoke(app, ["info", str(steady)]).output
+
+
+def test_frame_intervals_say_how_far_they_read():
+    from deblur_cli.video_io.frame_timing import Intervals
+
+    assert Intervals(0.0333, 0.0667, 0.0333, 300, False).describe() == (
+        "33.3 to 66.7 ms between frames in the first 300 frames (usually 33.3)"
+    )

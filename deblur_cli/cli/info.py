@@ -16,6 +16,7 @@ from deblur_cli.outputs import plan_outputs
 from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
 from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.extras import describe_extras
+from deblur_cli.video_io.frame_timing import variable_intervals
 from deblur_cli.video_io.grey import grey_format, grey_source, grey_video
 from deblur_cli.video_io.image_file import ALPHA_IMAGE_FORMATS, IMAGE_FORMATS, is_image_output
 from deblur_cli.video_io.images import is_glob
@@ -145,6 +146,7 @@ def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
         "shown_as": f"{width}x{height}, {_turned(info.rotation)}" if info.rotation else None,
         "pixel_aspect": str(info.sample_aspect_ratio) if info.sample_aspect_ratio not in (None, 1) else None,
         "frame_rate": float(info.fps or info.rate) if info.fps or (info.frame_count or 0) > 1 else None,
+        "variable_frame_rate": _variable_rate(path, info),
         "frames": info.frame_count,
         "duration_s": round(info.duration, 3) if info.duration is not None else None,
         "colour": _colour(info.color),
@@ -165,6 +167,15 @@ def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
         "written_with": writes,
         "warnings": warnings,
     }
+
+
+def _variable_rate(path: Path, info: VideoInfo) -> str | None:
+    """How the time between frames varies in a video file (frame_timing), which deblur run keeps; None
+    where it is steady, and for images."""
+    if not info.container or info.frame_names is not None or not path.is_file():
+        return None
+    intervals = variable_intervals(path)
+    return None if intervals is None else f"{intervals.describe()}; deblur run keeps each frame's time"
 
 
 def _container_name(path: Path, demuxer: str | None) -> str:
