@@ -393,8 +393,8 @@ def _check_names(
     """InputError naming the first frame without a partner when the blurred frames and the `other_kind`
     frames (sharp or restored) are both named, but their names (`frame_key`) do not correspond position
     for position: the frames are paired in order, so a missing frame on one side would pair every later
-    frame with its neighbour's. Videos have no names, and their frames are paired by position only. A
-    count that differs past the common frames is left to the frame-by-frame checks."""
+    frame with its neighbour's. Videos have no names, and their frames are paired by position only. Where
+    one side has frames past the other's last, the first of them is named too."""
     if blurred is None or other is None:
         return
     blurred_keys = [frame_key(name) for name in blurred[:max_frames]]
@@ -409,6 +409,14 @@ def _check_names(
         else:
             what = f"blurred frame {blurred[k]} would be paired with {other_kind} frame {other[k]}"
         raise InputError(f"{sequence}: {what}", hint=hint)
+    common = min(len(blurred_keys), len(other_keys))
+    if len(blurred_keys) > common:
+        what = f"fewer frames than the blurred ones: blurred frame {blurred[common]} has none of its name"
+    elif len(other_keys) > common:
+        what = f"more frames than the blurred ones: {other_kind} frame {other[common]} has no blurred frame of its name"
+    else:
+        return
+    raise InputError(f"{sequence}: {other_path} has {what}", hint=hint)
 
 
 def _tensors(source: Iterable[Frame], count: int | None) -> Iterator[torch.Tensor]:

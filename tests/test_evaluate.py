@@ -983,3 +983,12 @@ def test_the_table_title_counts_one_frame_in_the_singular(tmp_path):
         assert scored.exit_code == 0, scored.output
         text = " ".join(scored.stdout.split())  # a long title folds
         assert "(restored elsewhere), 1 frame " in text if count == 1 else ", 2 frames " in text, text  # "1 frames"
+
+
+def test_a_frame_missing_at_the_end_of_a_side_is_named(tmp_path):
+    make_images(tmp_path / "s" / "blur", count=5)
+    make_images(tmp_path / "s" / "sharp", count=5)
+    last = sorted((tmp_path / "s" / "sharp").iterdir())[-1]
+    last.unlink()
+    with pytest.raises(InputError, match=rf"has fewer frames than the blurred ones: blurred frame {last.stem} has none"):
+        evaluate_sequence(find_sequences(tmp_path)[0], IdentityRestorer(), WINDOWS)
