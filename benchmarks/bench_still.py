@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 import deblur_cli
 from deblur_cli.data.synth import synthesize_clip
-from deblur_cli.metrics import psnr
+from deblur_cli.metrics import psnr, to_8bit
 from deblur_cli.windows import plan_windows
 
 _LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
@@ -93,17 +93,14 @@ def main(argv: list[str] | None = None) -> int:
         out = model.restore(clip)
         return clip + args.strength * (out - clip)  # what --strength does, before 8-bit rounding
 
-    def rounded(frames: torch.Tensor) -> torch.Tensor:
-        return (frames.clamp(0, 1) * 255).round() / 255
-
     totals: dict[str, list[float]] = {}
     for seed in range(args.clips):
         blurred, sharp = synthesize_clip(seed, frames=1, size=(width, height), still=False)
-        still_sharp = rounded(sharp[:1]).expand(args.frames, -1, -1, -1).contiguous()
+        still_sharp = to_8bit(sharp[:1]).expand(args.frames, -1, -1, -1).contiguous()
         still_blurred = blurred[:1].expand(args.frames, -1, -1, -1).contiguous()
-        out = rounded(restore(still_sharp))
-        alone = rounded(restore(blurred[:1]))[0]
-        out_blurred = rounded(restore(still_blurred))
+        out = to_8bit(restore(still_sharp))
+        alone = to_8bit(restore(blurred[:1]))[0]
+        out_blurred = to_8bit(restore(still_blurred))
         row = {
             "sharp: PSNR out vs in": float(psnr(out, still_sharp).mean()),
             "sharp: detail out/in": sum(detail(o) for o in out) / len(out) / detail(still_sharp[0]),

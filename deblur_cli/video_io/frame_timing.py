@@ -5,8 +5,8 @@ at a variable frame rate (fewer frames in low light), which editing programs han
 from __future__ import annotations
 
 import contextlib
-from collections import Counter
 import os
+from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
