@@ -411,9 +411,10 @@ def carry_streams(source, container, encoder: VideoEncoder, options: EncodeOptio
 
 def open_container(file, name: str):
     """An output container for `file` (a path, or a file object whose `name` is set), its format from the
-    suffix of `name`; EncoderOptionError (a bad option) for a suffix FFmpeg does not know."""
+    suffix of `name`; EncoderOptionError (a bad option) for a suffix FFmpeg does not know. Bit-exact: the
+    muxer writes no random IDs or dates of its own (Matroska's segment UID), so the same run writes the same bytes."""
     try:
-        return av.open(file, "w")
+        return av.open(file, "w", container_options={"fflags": "+bitexact"})
     except ValueError:
         raise EncoderOptionError(
             f"cannot tell the video format of {name} from its suffix",
