@@ -71,6 +71,9 @@ class SequenceScore:
     # (--no-scene-cuts, frames restored elsewhere)
     scene_cuts: list[int] | None = None
     exact_frames: int = 0  # restored frames equal to their sharp frames: an infinite PSNR, and so the mean's
+    # every frame's scores, {"input": {metric: [...]}, "output": {...}}, in the order of the blurred frames
+    # (flicker's k-th value is of frames k and k + 1); empty in files written before they were kept
+    per_frame: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
@@ -82,13 +85,20 @@ class SequenceScore:
         and "NaN" stand for an infinite PSNR and an undefined score; null, as files from before wrote an
         infinite PSNR, for infinity too."""
 
+        def number(value) -> float:
+            return math.inf if value is None else float(value)
+
         def scores(values: dict) -> dict[str, float]:
-            return {metric: math.inf if value is None else float(value) for metric, value in values.items()}
+            return {metric: number(value) for metric, value in values.items()}
 
         name, frames, seconds = data["name"], int(data["frames"]), float(data["seconds"])
         input_scores, output_scores = scores(data["input"]), scores(data["output"])
         exact = data.get("exact_frames", 0)  # files from before counted none
-        return cls(name, frames, seconds, input_scores, output_scores, data.get("scene_cuts"), exact)
+        per_frame = {
+            side: {metric: [number(v) for v in values] for metric, values in by_metric.items()}
+            for side, by_metric in (data.get("per_frame") or {}).items()
+        }
+        return cls(name, frames, seconds, input_scores, output_scores, data.get("scene_cuts"), exact, per_frame)
 
 
 @dataclass
@@ -195,16 +205,16 @@ def evaluate_sequence(
     max_frames: int | None = None,
     save_to: Path | None = None,
     progress: SequenceProgress | None = None,
-    input_scores: dict[str, float] | None = None,
+    input_scores: SequenceScore | None = None,
     strength: float = 1.0,
 ) -> SequenceScore:
     """Restore `pair.blurred` (its first `max_frames` frames, if given) and score it against
     `pair.sharp` with `frame_metrics` (LPIPS with that model, NIQE if `with_niqe`), and with the
     temporal error of consecutive frames ("flicker") if `with_flicker`. With `save_to`,
     the restored frames are also written there as PNG files (frame_000001.png, ...), atomically.
-    `input_scores`, the input's means from another model's pass over the same frames with the same
-    metrics, are taken as they are instead of scoring the input again (NIQE alone costs about 0.4 s
-    a 720p frame on a CPU). `strength` mixes each restored frame with its input as `deblur run
+    `input_scores`, another model's score of the same frames with the same metrics: its input side (the
+    means and each frame's scores) is taken as it is instead of scoring the input again (NIQE alone costs
+    about 0.4 s a 720p frame on a CPU). `strength` mixes each restored frame with its input as `deblur run
     --strength` does (pipeline.deblur_video). The score lists the scene cuts the windows were split at."""
     check_windows(restorer, windows)
     if reseed := getattr(restorer, "reseed", None):
@@ -233,7 +243,7 @@ def score_results(
     with_flicker: bool = False,
     max_frames: int | None = None,
     progress: SequenceProgress | None = None,
-    input_scores: dict[str, float] | None = None,
+    input_scores: SequenceScore | None = None,
 ) -> SequenceScore:
     """Score frames restored elsewhere, `results` (a video or a folder of frames: another method's
     published results, or what `--save` wrote), against `pair.sharp` as `evaluate_sequence` scores a
@@ -302,7 +312,7 @@ def _score(
     with_flicker: bool,
     max_frames: int | None,
     progress: SequenceProgress | None,
-    input_scores: dict[str, float] | None,
+    input_scores: SequenceScore | None,
     save_to: Path | None = None,
     strength: float = 1.0,
 ) -> SequenceScore:
@@ -429,18 +439,18 @@ def _tensors(source: Iterable[Frame], count: int | None) -> Iterator[torch.Tenso
 
 class _Scores:
     """Per-frame scores of the input and of the output against the sharp frames; the input's only
-    when its means are not known already (`known_input`)."""
+    when another pass scored it already (`known_input`, a score of the same frames, whose input side is taken)."""
 
     def __init__(
         self,
         metrics: dict[str, FrameMetric],
-        known_input: dict[str, float] | None = None,
+        known_input: SequenceScore | None = None,
         *,
         flicker: bool = False,
         bit_depth: int = 8,
     ) -> None:
-        if known_input is not None and set(known_input) - {"flicker"} != set(metrics):
-            raise ValueError(f"input scores for {sorted(known_input)}, but the metrics are {sorted(metrics)}")
+        if known_input is not None and set(known_input.input) - {"flicker"} != set(metrics):
+            raise ValueError(f"input scores for {sorted(known_input.input)}, but the metrics are {sorted(metrics)}")
         self.metrics = metrics
         self.known_input = known_input
         names = [*metrics, "flicker"] if flicker else list(metrics)
@@ -480,6 +490,15 @@ class _Scores:
             found = {m: mean_niqe(v) if m == "niqe" else statistics.fmean(v) if v else None for m, v in values.items()}
             return {metric: mean for metric, mean in found.items() if mean is not None}
 
-        inputs = dict(self.known_input) if self.known_input is not None else means(self.input)
+        def measured(values: dict[str, list[float]]) -> dict[str, list[float]]:
+            return {metric: list(v) for metric, v in values.items() if v}
+
+        if self.known_input is None:
+            inputs, input_frames = means(self.input), measured(self.input)
+        else:  # a score from before frames were kept has none of them
+            inputs, input_frames = dict(self.known_input.input), self.known_input.per_frame.get("input", {})
         exact = sum(math.isinf(value) for value in self.output["psnr"])
-        return SequenceScore(name, len(self.output["psnr"]), seconds, inputs, means(self.output), exact_frames=exact)
+        per_frame = {"input": input_frames, "output": measured(self.output)}
+        return SequenceScore(
+            name, len(self.output["psnr"]), seconds, inputs, means(self.output), exact_frames=exact, per_frame=per_frame
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -654,14 +655,14 @@ def test_known_input_scores_are_taken_and_the_input_is_not_scored_again(tmp_path
         return {name: wrap(name, metric) for name, metric in real(*args, **kwargs).items()}
 
     monkeypatch.setattr(evaluate_module, "frame_metrics", counting)
-    again = evaluate_sequence(pair, Darkens(), WINDOWS, input_scores=first.input)
-    assert again.input == first.input and again.output == first.output
+    again = evaluate_sequence(pair, Darkens(), WINDOWS, input_scores=first)
+    assert again.input == first.input and again.output == first.output and again.per_frame == first.per_frame
     assert sorted(set(scored)) == ["psnr", "ssim"] and len(scored) == 2 * 3  # the 3 outputs only, not the inputs
     fresh = evaluate_sequence(pair, Darkens(), WINDOWS)
     assert len(scored) == 2 * 3 + 2 * 3 * 2  # without known scores, input and output
     assert fresh.input == first.input
     with pytest.raises(ValueError, match="metrics"):
-        evaluate_sequence(pair, Darkens(), WINDOWS, input_scores={"psnr": 1.0})
+        evaluate_sequence(pair, Darkens(), WINDOWS, input_scores=replace(first, input={"psnr": 1.0}))
 
 
 def test_several_models_score_the_input_once(tmp_path, monkeypatch):
@@ -685,6 +686,28 @@ def test_several_models_score_the_input_once(tmp_path, monkeypatch):
     models = json.loads(out.read_text())["models"]
     inputs = [[s["input"] for s in m["sequences"]] for m in models]
     assert inputs[0] == inputs[1] == inputs[2] and inputs[0][0]["psnr"] > 0
+
+
+def test_the_json_keeps_every_frames_scores_and_a_continued_run_reads_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda model, **kwargs: Darkens())
+    data = two_sequences(tmp_path / "d")
+    out = tmp_path / "scores.json"
+    args = ["evaluate", str(data), "-m", "dstnet-s", "-m", "dstnet", "--flicker", "--json", str(out), "-q"]
+    assert runner.invoke(app, args).exit_code == 0
+    first, second = json.loads(out.read_text())["models"]
+    sequence = first["sequences"][0]
+    sharp = [torch.from_numpy(f).permute(2, 0, 1).double() / 255 for f in random_images(3, seed=0, size=(32, 32))]
+    blurred = [(f * 255).round().div(2).floor().add(64) / 255 for f in sharp]  # as two_sequences wrote them
+    expected = [float(psnr(b.float(), s.float())) for b, s in zip(blurred, sharp)]
+    per_frame = sequence["per_frame"]
+    assert per_frame["input"]["psnr"] == pytest.approx(expected, abs=1e-4)
+    assert len(per_frame["output"]["psnr"]) == 3 and len(per_frame["output"]["flicker"]) == 2
+    for side in ("input", "output"):
+        for metric, values in per_frame[side].items():
+            assert sequence[side][metric] == pytest.approx(sum(values) / len(values))
+    assert second["sequences"][0]["per_frame"]["input"] == per_frame["input"]  # taken from the first pass
+    stored = SequenceScore.from_dict(sequence)
+    assert stored.per_frame["output"]["ssim"] == sequence["per_frame"]["output"]["ssim"]
 
 
 class CountsSequences(MixingRestorer):

@@ -217,7 +217,7 @@ def evaluate(
     digests = {pair.name: sequence_digest(pair) for pair in pairs} if json_path is not None else {}
     reports: list[EvaluationReport] = []
     current: EvaluationReport | None = None  # the report being filled
-    inputs: dict[str, dict[str, float]] = {}  # the input's scores by sequence, scored by the first model only
+    inputs: dict[str, SequenceScore] = {}  # by sequence, the first model's scores, whose input the others take
     try:
         for label, model, weights_file in contenders:
             restorer = build_shown(
@@ -267,7 +267,7 @@ def evaluate(
                 strength=strength,
             )
             _evaluate_all(current, pairs, score, folders[label], quiet, inputs, done)
-            inputs.update((s.name, s.input) for s in current.sequences)  # from the first model's pass
+            inputs.update((s.name, s) for s in current.sequences if s.name not in inputs)  # the first model's
             show(current)
             current = None
             del restorer, score  # before the next model loads
@@ -283,7 +283,7 @@ def evaluate(
                 )  # fmt: skip
 
             _evaluate_all(current, pairs, score_files, {}, quiet, inputs, {})
-            inputs.update((s.name, s.input) for s in current.sequences)
+            inputs.update((s.name, s) for s in current.sequences if s.name not in inputs)
             show(current)
             current = None
     except (KeyboardInterrupt, DeblurError):  # stopped by hand, by a bad sequence or model: what is done is kept
@@ -448,7 +448,7 @@ def _evaluate_all(
     score: Callable[..., SequenceScore],
     folders: dict[str, Path],
     quiet: bool,
-    inputs: dict[str, dict[str, float]],
+    inputs: dict[str, SequenceScore],
     done: dict[str, SequenceScore],
 ) -> None:
     """Score the pairs in order, each added to `report` as soon as it is done; `score(pair, save_to=,
