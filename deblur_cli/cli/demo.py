@@ -91,6 +91,12 @@ def demo(
         soft_wrap=True,
     )
     out.print(f"files: {result.blurry}  {result.restored}  {result.sharp}", highlight=False, soft_wrap=True)
+    out.print(  # deblur evaluate on the files scores against sharp.mp4, a lossy copy, and gets less
+        f"(PSNR against the generated sharp frames, before H.264 encoding; deblur evaluate on these files "
+        f"scores against {result.sharp.name}, their lossy copy, and reports less)",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _made_by(identity: dict | None) -> str:
