@@ -253,7 +253,7 @@ def deblur_video(
     error or Ctrl-C nothing is left under the final name. The input is never modified.
     With `side_by_side`, each output frame shows the input on the left and the restored frame on the
     right, twice as wide (see side_by_side.py). `strength` below 1 keeps that much of the restoration
-    and the rest of the input: each frame is input + strength × (restored − input). `image_rate` is
+    and the rest of the input: each frame is input + strength × (restored − input); at 0 the model is not run. `image_rate` is
     the frame rate of an image-sequence input (video_io.DEFAULT_FPS without one). `deinterlace` ("auto",
     "on", "off", "double") says whether and how a video's fields are joined into progressive frames
     before they are restored (video_io/deinterlace.py).
@@ -390,11 +390,14 @@ def _restore_into(
     try:
         with torch.inference_mode():
             split: set[int] = set()  # frames after a cut the windows were split at
-            restored_frames = restore_stream(
-                decoded(), restorer, windows, size,
-                on_retry=retries.__setitem__, on_cut=lambda t: split.add((begin or 0) + t), on_tile=tiles.append,
-                curve=curve,
-            )  # fmt: skip
+            if strength > 0:
+                restored_frames = restore_stream(
+                    decoded(), restorer, windows, size,
+                    on_retry=retries.__setitem__, on_cut=lambda t: split.add((begin or 0) + t), on_tile=tiles.append,
+                    curve=curve,
+                )  # fmt: skip
+            else:  # the input as it is: the model's frames would be mixed in at a weight of 0
+                restored_frames = (as_float(frame) for frame in decoded())
             for index, restored in enumerate(restored_frames, start=begin or 0):
                 if encode_errors:
                     raise encode_errors[0]

@@ -37,6 +37,16 @@ def test_the_output_mixes_input_and_restoration(tmp_path, strength):
     assert np.abs(written - expected).max() <= 0.5 + 1e-6  # rounded to 8 bits once
 
 
+def test_strength_zero_writes_the_input_without_running_the_model(tmp_path):
+    source = media.make_video(tmp_path / "in.mkv", frames=7, codec="ffv1", pix_fmt="bgr0")
+    restorer = IdentityRestorer()
+    windows = WindowOptions(window=3, overlap=1, tile=None)
+    deblur_video(source, tmp_path / "out.mkv", restorer, windows=windows, encode=FFV1, strength=0.0)
+    assert restorer.calls == []
+    assert all(np.array_equal(a, b) for a, b in zip(media.read_frames(source), media.read_frames(tmp_path / "out.mkv")))
+    assert len(media.read_frames(tmp_path / "out.mkv")) == 7
+
+
 def test_strength_with_side_by_side_mixes_the_right_half_only(tmp_path):
     source = media.make_video(tmp_path / "in.mkv", frames=3, size=(32, 16), codec="ffv1", pix_fmt="bgr0")
     inputs = np.stack(media.read_frames(source)).astype(np.float64)
