@@ -22,11 +22,15 @@ both propagation directions (most of the time; each frame calls it once per dire
 torch.compile, which fuses its elementwise work (gates, activations, residual adds).
 `--cuda-graph` captures one call in a CUDA graph and times its replays: no kernel is launched by
 the host, so the difference from the eager time is what launching costs.
+`--fused-filter` (CUDA, Triton) runs inference with the per-pixel filter's fused Triton kernel
+(DEBLUR_FUSED_FILTER=1): the path check then compares it with the PyTorch path (the autograd one), and
+the filter alone is timed both ways on the feature maps of one frame at --size.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import time
@@ -34,7 +38,8 @@ import time
 import torch
 
 from deblur_cli.devices import synchronize
-from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet
+from deblur_cli.models.dstnet import DSTNET_VARIANTS, PIXEL_KERNEL_SCALE, DSTNet
+from deblur_cli.models.dynamic_filter import FUSED_FILTER_ENV, pixel_filter_3x3
 from deblur_cli.restorers import DSTNetRestorer
 from profiling import count_flops, count_operators, kernel_table
 
@@ -84,6 +89,35 @@ def captured(model: DSTNet, x: torch.Tensor):
     return graph.replay
 
 
+def time_filter(channels: int, height: int, width: int, device: torch.device, dtype: torch.dtype) -> str:
+    """The per-pixel filter alone on one frame's propagation features ((1, channels, height, width)),
+    the PyTorch path against the fused kernel: ms per call (best of 20) and their largest difference."""
+    generator = torch.Generator().manual_seed(2)
+    x = torch.randn(1, channels, height, width, generator=generator).to(device, dtype)
+    x = x.contiguous(memory_format=torch.channels_last)
+    low = (1, 9 * channels, height // PIXEL_KERNEL_SCALE, width // PIXEL_KERNEL_SCALE)
+    kernels = (torch.randn(low, generator=generator) / 9).to(device, dtype)
+    results, times = {}, {}
+    for fused in ("0", "1"):
+        os.environ[FUSED_FILTER_ENV] = fused
+        with torch.inference_mode():
+            results[fused] = pixel_filter_3x3(x, kernels, PIXEL_KERNEL_SCALE)
+            best = float("inf")
+            for _ in range(20):
+                synchronize(device)
+                start = time.perf_counter()
+                pixel_filter_3x3(x, kernels, PIXEL_KERNEL_SCALE)
+                synchronize(device)
+                best = min(best, time.perf_counter() - start)
+        times[fused] = best * 1e3
+    os.environ[FUSED_FILTER_ENV] = "1"
+    difference = (results["0"].float() - results["1"].float()).abs().max().item()
+    return (
+        f"pixel filter on (1, {channels}, {height}, {width}): PyTorch path {times['0']:.3f} ms, fused "
+        f"{times['1']:.3f} ms; max|difference| {difference:.2e} (max|output| {results['0'].abs().max().item():.2f})"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", choices=sorted(DSTNET_VARIANTS), default="dstnet")
@@ -100,10 +134,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cuda-graph", action="store_true", help="capture one call in a CUDA graph and time its replays (CUDA only)"
     )
+    parser.add_argument(
+        "--fused-filter", action="store_true", help="the per-pixel filter's fused Triton kernel (CUDA only)"
+    )
     parser.add_argument("--no-check", action="store_true", help="skip the path-equivalence check")
     parser.add_argument("--profile", action="store_true", help="then profile one window: the top operators")
     args = parser.parse_args(argv)
 
+    if args.fused_filter:
+        if args.device == "cpu":
+            raise SystemExit("--fused-filter needs --device cuda")
+        os.environ[FUSED_FILTER_ENV] = "1"
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
@@ -117,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         f"torch {torch.__version__}" + (", cudnn.benchmark" if args.cudnn_benchmark else "")
         + (", compiled propagation steps" if args.compile else "")
         + (", CUDA graph" if args.cuda_graph else "")
+        + (", fused pixel filter" if args.fused_filter else "")
     )
     if args.compile:
         DSTNetRestorer(model, device, dtype).compile(print)  # the model's steps, as deblur run --compile does
@@ -126,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
             f"check (64x96, 3 frames): max|inference - autograd path| = {vs_graph:.2e}, "
             f"max|{args.dtype} - float64| = {vs_float64:.2e}"
         )
+
+    if args.fused_filter:
+        print(time_filter(model.config.feat, height // 2, width // 2, device, dtype))
 
     shape = (args.batch, args.frames, 3, height, width)
     x = torch.rand(shape, generator=torch.Generator().manual_seed(1)).to(device, dtype)

@@ -65,8 +65,11 @@ speed() {
         python3 -c 'import torch; print("torch", torch.__version__)'
         # what issue 3's 100 fps may need: several windows per call (deblur run --batch), no kernel
         # launches by the host (a CUDA graph's replays) and cuDNN's own algorithm search; most telling first
-        for extra in "--batch 4 --cuda-graph" "--batch 4" "--cuda-graph" "--batch 8 --cuda-graph" \
-            "--cudnn-benchmark" "--batch 4 --cudnn-benchmark"; do
+        # and the per-pixel filter's fused Triton kernel (checked against the PyTorch path first)
+        within 90 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
+            --frames 30 --repeat 3 --fused-filter
+        for extra in "--batch 4 --cuda-graph" "--batch 4 --cuda-graph --fused-filter" "--batch 4" "--cuda-graph" \
+            "--batch 8 --cuda-graph" "--cudnn-benchmark" "--batch 4 --cudnn-benchmark"; do
             # shellcheck disable=SC2086
             within 60 python3 benchmarks/bench_dstnet.py --variant dstnet --device cuda --dtype bfloat16 \
                 --frames 30 --repeat 3 --no-check $extra
@@ -75,6 +78,8 @@ speed() {
         # then where its wall time went (GPU running kernels, the host's parts of the path)
         within 150 python3 benchmarks/bench_stream.py --variant dstnet --device cuda --dtype bfloat16 \
             --window 30 --frames 240 --batch 1 4 8 --profile
+        DEBLUR_FUSED_FILTER=1 within 60 python3 benchmarks/bench_stream.py --variant dstnet --device cuda \
+            --dtype bfloat16 --window 30 --frames 120 --batch 1
         # the frames as deblur run hands them over (uint8 on the GPU), and left in host memory (the grey
         # tests then read nothing back; each call's windows are uploaded): what those reads cost
         for source in device-uint8 host-uint8; do

@@ -5,11 +5,14 @@ nine-fold kernel tensor or an unfolded copy of its input: it upsamples one kerne
 adds it as a shifted multiply-add, so its memory is about twice that of its input. On the CPU in
 bf16 the upsampling is two matrix products with fixed interpolation matrices, one per axis, which
 the CPU's matrix units run up to three times faster than PyTorch's bilinear kernel
-(docs/dstnet.md, "The per-pixel filter on the CPU").
+(docs/dstnet.md, "The per-pixel filter on the CPU"). On CUDA, with DEBLUR_FUSED_FILTER=1 in the
+environment, inference uses one fused Triton kernel instead (fused_filter.py; off by default until a GPU
+benchmark shows it is faster).
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 
 import torch
@@ -18,6 +21,9 @@ from einops import rearrange
 from torch import Tensor
 
 from deblur_cli.models.compiling import compiling
+from deblur_cli.models.fused_filter import fused_pixel_filter_3x3, triton_installed
+
+FUSED_FILTER_ENV = "DEBLUR_FUSED_FILTER"  # "1": the fused Triton kernel for CUDA inference
 
 _TAPS = [(i, j) for i in range(3) for j in range(3) if (i, j) != (1, 1)]  # all but the centre
 
@@ -52,6 +58,8 @@ def pixel_filter_3x3(x: Tensor, kernels_low: Tensor, scale: int) -> Tensor:
         raise ValueError(f"kernels {tuple(kernels_low.shape)} do not fit features {tuple(x.shape)} at scale {scale}")
     taps_low = rearrange(kernels_low, "n (c i j) h w -> i j n c h w", i=3, j=3)
     records_graph = torch.is_grad_enabled() and (x.requires_grad or kernels_low.requires_grad)
+    if not records_graph and use_fused_filter(x):
+        return fused_pixel_filter_3x3(x, kernels_low, scale)
     x = x.contiguous(memory_format=torch.channels_last)
     # Without autograd one buffer serves all nine taps; a fresh tensor per tap costs page faults.
     # torch.compile plans its own buffers, and out= arguments would break its graph.
@@ -73,6 +81,15 @@ def pixel_filter_3x3(x: Tensor, kernels_low: Tensor, scale: int) -> Tensor:
         kernel = upsampled(i, j)
         out[:, :, rows_out, cols_out].addcmul_(x[:, :, rows_in, cols_in], kernel[:, :, rows_out, cols_out])
     return out
+
+
+def use_fused_filter(x: Tensor) -> bool:
+    """Whether inference on `x` takes the fused Triton kernel: asked for (FUSED_FILTER_ENV), on CUDA (or
+    on Triton's CPU interpreter, TRITON_INTERPRET=1, as the tests run it), with Triton installed, and not
+    while torch.compile traces (it fuses the PyTorch path itself)."""
+    if os.environ.get(FUSED_FILTER_ENV) != "1" or compiling() or not triton_installed():
+        return False
+    return x.device.type == "cuda" or os.environ.get("TRITON_INTERPRET") == "1"
 
 
 def upsample_by_products(low: Tensor, scale: int, out: Tensor | None = None) -> Tensor:
