@@ -364,7 +364,7 @@ def _score(
         started = time.perf_counter()
         # Saved as scored: in the frames' stored orientation, not turned for display (an EXIF or
         # display-matrix rotation), so that `--results` of the saved frames gives the same scores.
-        saved_as = replace(blurred_info, rotation=0)
+        saved_as = replace(blurred_info, rotation=0, mirrored=False)
         if progress is not None:  # the total now, not after the first window
             progress(pair.name, 0, total)
         with torch.inference_mode(), PngSequenceSink(save_to, saved_as) if save_to else nullcontext() as sink:

@@ -415,7 +415,7 @@ def _restore_into(
                 if strength != 1:
                     restored = torch.lerp(source_frame, restored, strength)
                 if side_by_side:
-                    restored = compose(source_frame, restored, info.rotation)
+                    restored = compose(source_frame, restored, info.rotation, info.mirrored)
                 if not put_unless_stopped(out_q, (restored, pts, alpha), stop):
                     raise encode_errors[0]
                 done += 1

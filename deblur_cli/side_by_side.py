@@ -3,7 +3,8 @@ the right, as a player shows them, with a thin black line between them.
 
 Frames are composed in stored orientation, and a player then turns them by the display rotation. So the
 two halves are placed where that turn brings them to the left and the right: side by side for 0 and 180
-degrees, one above the other for 90 and 270.
+degrees, one above the other for 90 and 270; a player that also mirrors the frames swaps the halves, so
+they are placed the other way round then.
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ def composed_info(info: VideoInfo) -> VideoInfo:
     return dataclasses.replace(info, height=2 * info.height + DIVIDER, alpha=False)
 
 
-def compose(before: torch.Tensor, after: torch.Tensor, rotation: int) -> torch.Tensor:
+def compose(before: torch.Tensor, after: torch.Tensor, rotation: int, mirrored: bool = False) -> torch.Tensor:
     """(3, H, W) input and restored frames, stored orientation -> one (3, H, 2W + DIVIDER) or (3, 2H + DIVIDER, W)
-    frame that a player turned by `rotation` shows with the input on the left and the restored frame on the right."""
+    frame that a player turned by `rotation` (and mirrored, if `mirrored`) shows with the input on the left and
+    the restored frame on the right."""
     axis, before_first = _LAYOUT[rotation]
+    before_first ^= mirrored
     shape = list(before.shape)
     shape[axis] = DIVIDER
     line = before.new_zeros(shape)

@@ -112,6 +112,7 @@ def make_video(
     pts: list[int] | None = None,
     time_base: Fraction | None = None,
     rotation: int = 0,
+    mirrored: bool = False,
     audio: str | None = None,
     audio_seconds: float | None = None,
     subtitles: str | bool | None = None,
@@ -124,7 +125,8 @@ def make_video(
     """Write a small video of `pattern` frames and return its path.
 
     size: (width, height). pts: explicit per-frame timestamps in `time_base` units (VFR); by default frame i has
-    timestamp i / fps. rotation: counter-clockwise display rotation in degrees, stored as a display matrix.
+    timestamp i / fps. rotation: counter-clockwise display rotation in degrees, stored as a display matrix;
+    `mirrored` adds a left-right mirror after the turn (as a flipped camera's display matrix does).
     audio: an audio encoder name ("aac", "libopus", "pcm_s16le", "libmp3lame", "flac") for a 440 Hz stereo tone
     lasting `audio_seconds` (default: the video's length). subtitles: True for the container's usual text codec,
     or a codec name; two cues are written. color: {"primaries", "transfer", "matrix", "range"} FFmpeg enum values
@@ -156,8 +158,8 @@ def make_video(
         video.codec_context.time_base = time_base
         if gop:
             video.codec_context.gop_size = gop
-        if rotation:
-            video.set_display_rotation(rotation)
+        if rotation or mirrored:
+            video.set_display_rotation(rotation, hflip=mirrored)
         if color:
             _tag_color(video, color)
         telemetry = container.add_data_stream(data) if data else None

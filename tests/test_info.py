@@ -79,6 +79,16 @@ def test_a_folder_of_videos_and_a_rotated_ten_bit_clip(tmp_path):
     assert b["bit_depth"] == 10 and b["shown_as"] == "64x96, rotated 90° counter-clockwise" and b["written_with"] == "libx265, yuv420p10le"
 
 
+def test_a_mirrored_clip_is_said_to_be_mirrored_not_turned(tmp_path):
+    make_video(tmp_path / "front.mp4", frames=2, mirrored=True)
+    make_video(tmp_path / "turned.mp4", frames=2, rotation=270, mirrored=True)
+    for name, shown in [("front", "64x48, mirrored left to right"),
+                        ("turned", "48x64, rotated 90° clockwise and mirrored left to right")]:  # fmt: skip
+        result = runner.invoke(app, ["info", str(tmp_path / f"{name}.mp4"), "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["shown_as"] == shown
+
+
 def test_a_card_with_sound_files_lists_its_videos_and_says_what_it_left_out(tmp_path):
     (tmp_path / "card").mkdir()
     make_video(tmp_path / "card" / "0001.MXF", frames=2, codec="mpeg2video")

@@ -19,24 +19,27 @@ from tests.restorers import IdentityRestorer
 runner = CliRunner()
 
 
-def displayed(frame: torch.Tensor, rotation: int) -> np.ndarray:
-    """(3, H, W) stored frame -> (H', W', 3) as a player shows it (np.rot90 turns counter-clockwise)."""
-    return np.rot90(frame.permute(1, 2, 0).numpy(), rotation // 90)
+def displayed(frame: torch.Tensor, rotation: int, mirrored: bool = False) -> np.ndarray:
+    """(3, H, W) stored frame -> (H', W', 3) as a player shows it (np.rot90 turns counter-clockwise; a
+    mirror comes after the turn)."""
+    turned = np.rot90(frame.permute(1, 2, 0).numpy(), rotation // 90)
+    return turned[:, ::-1] if mirrored else turned
 
 
+@pytest.mark.parametrize("mirrored", [False, True])
 @pytest.mark.parametrize("rotation", [0, 90, 180, 270])
-def test_the_input_is_shown_left_and_the_result_right_for_every_rotation(rotation):
+def test_the_input_is_shown_left_and_the_result_right_for_every_rotation(rotation, mirrored):
     before = torch.rand(3, 4, 6, generator=torch.Generator().manual_seed(0))
     after = torch.rand(3, 4, 6, generator=torch.Generator().manual_seed(1))
-    both = compose(before, after, rotation)
+    both = compose(before, after, rotation, mirrored)
     info = composed_info(VideoInfo(width=6, height=4, fps=None, time_base=None, frame_count=1, bit_depth=8, rotation=rotation))
     assert tuple(both.shape[-2:]) == (info.height, info.width)
-    shown = displayed(both, rotation)
+    shown = displayed(both, rotation, mirrored)
     width = displayed(before, rotation).shape[1]
     assert shown.shape[:2] == (displayed(before, rotation).shape[0], 2 * width + DIVIDER)
-    np.testing.assert_array_equal(shown[:, :width], displayed(before, rotation))
+    np.testing.assert_array_equal(shown[:, :width], displayed(before, rotation, mirrored))
     assert (shown[:, width : width + DIVIDER] == 0).all()  # the black line between
-    np.testing.assert_array_equal(shown[:, width + DIVIDER :], displayed(after, rotation))
+    np.testing.assert_array_equal(shown[:, width + DIVIDER :], displayed(after, rotation, mirrored))
 
 
 class Inverting(IdentityRestorer):

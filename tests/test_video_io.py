@@ -512,6 +512,33 @@ def test_rotation_is_read_and_carried(tmp_path, suffix, degrees):
     assert frame.rotation % 360 == degrees
 
 
+def display_matrix(path) -> bytes | None:
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+    return next((bytes(data) for data in frame.side_data if data.type.name == "DISPLAYMATRIX"), None)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+@pytest.mark.parametrize("degrees", [0, 90, 180, 270])
+def test_a_mirrored_display_matrix_is_read_and_carried_as_it_is(tmp_path, suffix, degrees):
+    # PyAV's frame.rotation reads a plain mirror as 180 degrees: a player would show the output upside down
+    source = media.make_video(tmp_path / f"m{suffix}", frames=3, rotation=degrees, mirrored=True)
+    info, _, warnings = convert(source, tmp_path / f"out{suffix}")
+    assert (info.rotation, info.mirrored) == (degrees, True) and warnings == []
+    assert display_matrix(tmp_path / f"out{suffix}") == display_matrix(source) is not None
+    plain = media.make_video(tmp_path / f"p{suffix}", frames=3, rotation=degrees)
+    assert (describe(plain).rotation, describe(plain).mirrored) == (degrees, False)
+
+
+def test_a_mirrored_clip_as_png_frames_is_turned_and_mirrored(tmp_path):
+    source = media.make_video(tmp_path / "m.mkv", frames=2, rotation=90, mirrored=True, codec="ffv1", pix_fmt="bgr0")
+    stored = media.read_frames(source)
+    convert(source, tmp_path / "frames/")
+    pngs = sorted((tmp_path / "frames").iterdir())
+    shown = decode(pngs[0])[0]
+    np.testing.assert_array_equal(shown, np.rot90(stored[0], 1)[:, ::-1])  # FFmpeg's autorotate: clock_flip
+
+
 def test_rotation_into_avi_warns(tmp_path):
     source = media.make_video(tmp_path / "r.mp4", frames=3, rotation=90)
     _, _, warnings = convert(source, tmp_path / "out.avi")

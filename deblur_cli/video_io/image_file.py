@@ -163,7 +163,9 @@ class ImageFileSink(atomic.FinishOrAbort):
                 image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
             if self._grey_format is not None and is_grey_image(image):
                 self._encoder.pix_fmt = self._grey_format  # the encoder opens at its first frame
-            picture = display_picture(image, self.info.rotation, self._encoder.pix_fmt, self.info.color)
+            picture = display_picture(
+                image, self.info.rotation, self._encoder.pix_fmt, self.info.color, mirrored=self.info.mirrored
+            )
             packets = self._encoder.encode(picture) + self._encoder.encode(None)
             self._data = b"".join(bytes(p) for p in packets)
             self._frames = 1

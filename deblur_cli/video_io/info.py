@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -31,6 +32,7 @@ class VideoInfo:
     frame_count: int | None  # best estimate of the number of frames, for progress; None if unknown
     bit_depth: int  # bits per channel in the source: 8 gives uint8 arrays, more gives uint16 arrays
     rotation: int = 0  # counter-clockwise degrees (0, 90, 180, 270) a player turns stored frames for display
+    mirrored: bool = False  # a player also mirrors the turned frames left to right (a display matrix with a flip)
     color: dict[str, int] = field(default_factory=dict)  # FFmpeg enums: primaries, transfer, matrix, range
     codec: str | None = None  # decoder name, e.g. "h264", "png"
     profile: str | None = None  # the codec's profile as the decoder names it, e.g. "HQ" for ProRes
@@ -197,6 +199,23 @@ def color_of(frame) -> dict[str, int]:
 def normalize_rotation(degrees: float) -> int:
     """A display-matrix angle in [-180, 180] as one of 0, 90, 180, 270."""
     return round(degrees / 90.0) * 90 % 360
+
+
+def orientation_of(frame) -> tuple[int, bool]:
+    """(rotation, mirrored) of a decoded frame's display matrix, as VideoInfo holds them: a matrix that
+    mirrors (a negative determinant) is a turn, then a left-right mirror, as PyAV's
+    set_display_rotation(rotation, hflip=True) writes it. PyAV's frame.rotation alone reads a mirror
+    as a turn of 180 degrees."""
+    matrix = next((bytes(data) for data in frame.side_data if data.type.name == "DISPLAYMATRIX"), None)
+    if matrix is None or len(matrix) != 36:
+        return normalize_rotation(frame.rotation), False
+    m = np.frombuffer(matrix, dtype="<i4").astype(np.float64)
+    if m[0] * m[4] - m[1] * m[3] >= 0:
+        return normalize_rotation(frame.rotation), False
+    # undo the mirror (it negates the first column) and read the turn as FFmpeg's av_display_rotation_get
+    first, second = math.hypot(m[0], m[3]), math.hypot(m[1], m[4])
+    degrees = -math.degrees(math.atan2(m[1] / second, -m[0] / first))
+    return normalize_rotation(degrees), True
 
 
 def checked_parts(

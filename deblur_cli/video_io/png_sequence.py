@@ -25,15 +25,16 @@ _PNG_FORMATS = {(False, False): "rgb24", (True, False): "rgb48be", (False, True)
 
 
 def display_picture(
-    image: np.ndarray, rotation: int, pix_fmt: str, color: dict[str, int] | None = None
+    image: np.ndarray, rotation: int, pix_fmt: str, color: dict[str, int] | None = None, mirrored: bool = False
 ) -> av.VideoFrame:
     """An (H, W, 3) RGB or (H, W, 4) RGBA array in stored orientation as a frame of `pix_fmt` turned for
-    display, for image formats, which have no rotation tag. JPEG's yuvj formats get full range; a grey
+    display (then mirrored left to right if `mirrored`), for image formats, which have no rotation tag. JPEG's yuvj formats get full range; a grey
     format takes a grey array's first channel (grey.grey_frame). With an HDR transfer in `color` (the
     source's tags), the frame carries it and the primaries, which FFmpeg's PNG encoder writes as a cICP
     chunk: without it, viewers show PQ or HLG code values as sRGB."""
     turns = rotation // 90  # np.rot90 turns counter-clockwise, as the display matrix does
-    upright = np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+    upright = np.rot90(image, turns) if turns else image
+    upright = np.ascontiguousarray(upright[:, ::-1] if mirrored else upright)
     if is_grey_format(pix_fmt) and (grey := grey_frame(upright, pix_fmt)) is not None:
         picture = grey
     else:
@@ -152,7 +153,9 @@ class PngSequenceSink(atomic.FinishOrAbort):
             if grey != is_grey_format(self._encoder.pix_fmt):  # an image sequence of grey and colour images
                 self._save(self._encoder.encode(None))
                 self._encoder = self._new_encoder(grey)
-            picture = display_picture(image, self.info.rotation, self._encoder.pix_fmt, self.info.color)
+            picture = display_picture(
+                image, self.info.rotation, self._encoder.pix_fmt, self.info.color, mirrored=self.info.mirrored
+            )
             self._save(self._encoder.encode(picture))
             self._frames += 1
 

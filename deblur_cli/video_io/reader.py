@@ -24,7 +24,7 @@ from deblur_cli.video_io.info import (
     carries_alpha,
     color_of,
     frame_arrays,
-    normalize_rotation,
+    orientation_of,
 )
 from deblur_cli.video_io.streams import (
     BARE_FORMATS,
@@ -492,6 +492,7 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
     """The stream's VideoInfo; `counted`: frames are timed by their count, at the stream's rate; `listed`:
     the frames' timestamps as an AVI's index lists them, which count them exactly."""
     fps = frame_rate(stream)
+    rotation, mirrored = orientation_of(first)
     duration = _stream_length(stream)
     frame_count = len(listed) if listed else stream.frames or (round(duration * fps) if duration and fps else None)
     unstated = container.format.name in _PROGRAM_STREAM_FORMATS | BARE_FORMATS  # no length, or a guessed one
@@ -509,7 +510,8 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
         time_base=time_base,
         frame_count=frame_count or None,
         bit_depth=bit_depth_of(first.format),
-        rotation=normalize_rotation(first.rotation),
+        rotation=rotation,
+        mirrored=mirrored,
         color=color_of(first),
         codec=stream.codec_context.name,
         profile=stream.codec_context.profile,

@@ -284,13 +284,14 @@ class VideoEncoder:
                     "record it for any codec, and libx264 and libx265 in any container)"
                 )
         self._tag_color(stream.codec_context, encoding.pix_fmt)
-        if info.rotation:
+        if info.rotation or info.mirrored:
             if container.format.name in _ROTATING_FORMATS:
-                stream.set_display_rotation(info.rotation)
+                stream.set_display_rotation(info.rotation, hflip=info.mirrored)
             else:
+                turn = f"{info.rotation}°" + (", mirrored" if info.mirrored else "")
                 self._warnings.append(
-                    f"the {suffix} container cannot record the display rotation ({info.rotation}°); "
-                    "players will show the frames unrotated (choose .mp4 or .mkv to keep it)"
+                    f"the {suffix} container cannot record the display rotation ({turn}); "
+                    "players will show the frames as stored (choose .mp4 or .mkv to keep it)"
                 )
         stream.metadata.update(info.tags)
         if lost := names_lost(container.format.name, [info.tags.get("title")], suffix, "the video's"):
