@@ -206,7 +206,11 @@ def orientation_of(frame) -> tuple[int, bool]:
     mirrors (a negative determinant) is a turn, then a left-right mirror, as PyAV's
     set_display_rotation(rotation, hflip=True) writes it. PyAV's frame.rotation alone reads a mirror
     as a turn of 180 degrees."""
-    matrix = next((bytes(data) for data in frame.side_data if data.type.name == "DISPLAYMATRIX"), None)
+    try:  # by name: listing every side data may meet a type this PyAV has no name for (TIFF's, 31)
+        data = frame.side_data.get("DISPLAYMATRIX")
+    except (KeyError, ValueError):
+        data = None
+    matrix = bytes(data) if data is not None else None
     if matrix is None or len(matrix) != 36:
         return normalize_rotation(frame.rotation), False
     m = np.frombuffer(matrix, dtype="<i4").astype(np.float64)

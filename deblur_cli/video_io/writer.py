@@ -172,6 +172,17 @@ class VideoEncoder:
                     f"{encoding.encoder} 4:4:4 ({encoding.pix_fmt}), which many phones, browsers and hardware "
                     "players do not play (frames with even sides get 4:2:0)"
                 )
+        full_chroma = not _subsampled_or_rgb(info.pix_fmt) and not grey_video(info)  # 4:4:4 YUV
+        if full_chroma and options.pix_fmt is None and _subsampled(encoding.pix_fmt):
+            kept = encoding.pix_fmt.replace("420", "444").replace("422", "444")
+            keeps = (
+                f"; --pix-fmt {kept} keeps it ({encoding.encoder} 4:4:4, which many phones, browsers and hardware "
+                "players do not play)" if encoding.encoder in _SUBSAMPLING else ""
+            )
+            warnings.append(
+                f"the input's colour is 4:4:4 ({info.pix_fmt}); it is written as {encoding.pix_fmt}, with half its "
+                f"colour resolution, as players expect{keeps}"
+            )
         depth = bit_depth_of(av.VideoFormat(encoding.pix_fmt))
         asked_h264 = ALIASES.get(options.codec, options.codec) == "libx264"  # not x264-lossless: an archive's
         if depth > 8 and asked_h264:  # without --codec, deep frames get HEVC Main 10
