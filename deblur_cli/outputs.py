@@ -224,7 +224,8 @@ def check_free(output: str | os.PathLike, *, force: bool) -> None:
     if files.taken(out) and out.is_dir():  # frames go into a new or empty folder: --force empties none
         raise OutputExistsError(
             f"output exists: {out} is a folder that is not empty",
-            hint="choose a new or empty folder for the PNG frames (--force does not empty folders)",
+            hint=f"choose a new or empty folder for the PNG frames (--force does not empty folders), or, to put "
+            f"the video in {out}, name its file: -o {out / 'NAME.mp4'}",
         )
     if files.taken(out) and not force:
         raise OutputExistsError(f"output exists: {out}", hint="pass --force to replace it (or --skip-existing to keep it)")

@@ -1150,6 +1150,7 @@ def test_a_folder_of_frames_that_is_not_empty_is_refused_even_with_force(tmp_pat
         assert result.exit_code == 1
         assert f"output exists: {frames} is a folder that is not empty" in result.stderr
         assert "--force does not empty folders" in result.stderr
+        assert "name its file: -o" in " ".join(result.stderr.split()) and "NAME.mp4" in result.stderr  # a script's
 
 
 def test_a_folder_name_with_a_dot_ending_in_a_slash_is_a_folder_of_frames(tmp_path, identity):

@@ -599,6 +599,19 @@ def test_deep_input_to_webm_gets_an_encoder_that_keeps_its_depth():
     assert resolve_encoder(EncodeOptions(), ".webm", 10, 64, 48, alpha=True).encoder == "libvpx-vp9"
 
 
+def test_gif_is_refused_before_a_run_with_a_reason_that_holds(tmp_path):
+    # it used to blame the size (320x192 is not odd), or take pal8 and fail mid-run blaming the disk
+    with pytest.raises(OutputError, match="gif takes none of the pixel formats deblur writes") as refused:
+        resolve_encoder(EncodeOptions(codec="gif"), ".gif", 8, 320, 192)
+    assert "pal8" not in str(refused.value) and "convert" in refused.value.hint
+    with pytest.raises(EncoderOptionError, match="cannot write pal8 frames"):
+        resolve_encoder(EncodeOptions(codec="gif", pix_fmt="pal8"), ".gif", 8, 320, 192)
+    source = media.make_video(tmp_path / "in.mp4", frames=2)
+    _, _, warnings = convert(source, tmp_path / "out.gif", codec="gif", pix_fmt="rgb8")  # what it can write
+    assert len(warnings) == 1 and "leave out --pix-fmt" not in warnings[0]  # which would be refused
+    assert len(decode(tmp_path / "out.gif")) == 2
+
+
 @pytest.mark.skipif(_deepest("libvpx-vp9") >= 10 or _deepest("libsvtav1") < 10, reason="needs 8-bit-only VP9 and AV1")
 def test_hdr_video_to_webm_stays_10_bit_and_the_hint_names_av1(tmp_path):
     pq = {"primaries": 9, "transfer": 16, "matrix": 9, "range": 1}

@@ -370,10 +370,19 @@ def _pick_pix_fmt(preferred, encoder: str, supported: set[str] | None, width: in
     for pix_fmt in preferred:
         if (supported is None or pix_fmt in supported) and _fits(pix_fmt, width, height):
             return pix_fmt
+    if supported is not None and not supported & set(preferred):  # GIF's palettes: no size would do
+        raise OutputError(
+            f"{encoder} takes none of the pixel formats deblur writes (it takes "
+            f"{', '.join(sorted(supported - PALETTE_FORMATS))})",
+            hint="choose another --codec; for a GIF, write .mp4 and convert it with a GIF tool",
+        )
     raise OutputError(
         f"{encoder} cannot encode a {width}x{height} video without changing its size",
         hint="odd sizes need a codec with 4:4:4 or RGB formats: libx264, libx265, vp9 or ffv1",
     )
+
+
+PALETTE_FORMATS = {"pal8"}  # a frame's colours as indices into a palette that FFmpeg's conversion does not choose
 
 
 def _check_pix_fmt(pix_fmt: str, encoder: str, supported: set[str] | None, width: int, height: int) -> str:
@@ -387,6 +396,11 @@ def _check_pix_fmt(pix_fmt: str, encoder: str, supported: set[str] | None, width
     if supported is not None and pix_fmt not in supported:
         raise EncoderOptionError(
             f"{encoder} cannot encode pixel format {pix_fmt}", hint=f"it accepts: {', '.join(sorted(supported))}"
+        )
+    if av.VideoFormat(pix_fmt).name in PALETTE_FORMATS:
+        raise EncoderOptionError(
+            f"deblur cannot write {pix_fmt} frames: a palette of 256 colours would have to be chosen for them",
+            hint="choose another --codec; for a GIF, write .mp4 and convert it with a GIF tool",
         )
     if not _fits(pix_fmt, width, height):
         raise EncoderOptionError(

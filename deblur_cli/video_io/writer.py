@@ -17,6 +17,7 @@ from deblur_cli.errors import EncoderOptionError, OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import (
     ALIASES,
+    PALETTE_FORMATS,
     EncodeOptions,
     Encoding,
     resolve_encoder,
@@ -95,6 +96,8 @@ def _holds(encoder: str, bit_depth: int, alpha: bool, width: int, height: int) -
         bit_depth_of(f) >= bit_depth
         and (has_alpha_channel(f.name) or not alpha)
         and takes_size(encoder, f.name, width, height)
+        and f.name not in PALETTE_FORMATS
+        and not is_grey_format(f.name)  # no colour (gif's gray), whatever its depth
         for f in formats
     )
 
