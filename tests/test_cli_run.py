@@ -1153,6 +1153,17 @@ def test_a_folder_of_frames_that_is_not_empty_is_refused_even_with_force(tmp_pat
         assert "name its file: -o" in " ".join(result.stderr.split()) and "NAME.mp4" in result.stderr  # a script's
 
 
+def test_a_file_name_that_starts_with_a_dash_is_named_in_the_error_with_the_way_round_it(tmp_path, identity, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    media.make_video(tmp_path / "-clip.mp4", frames=2)
+    result = deblur("-clip.mp4", "-q")  # Click reads -c -l -i ...: it said "no such option: -c" alone
+    assert result.exit_code == 2
+    assert "error: -clip.mp4 is a file, but it was read as options" in result.stderr
+    assert "-- -clip.mp4" in result.stderr and "./-clip.mp4" in result.stderr
+    assert deblur("-q", "--", "-clip.mp4").exit_code == 0 and (tmp_path / "-clip-deblurred.mp4").exists()
+    assert "lists the options" in deblur("-x", "in.mp4").stderr  # no such file: the usual hint
+
+
 def test_a_folder_name_with_a_dot_ending_in_a_slash_is_a_folder_of_frames(tmp_path, identity):
     """`-o frames.v2/` was refused as a file of an unknown format: the slash, which says "folder", was lost
     when the option became a Path."""

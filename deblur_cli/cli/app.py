@@ -95,7 +95,14 @@ class _Group(_HelpShape, typer.core.TyperGroup):
             code = e.exit_code
         except click_errors.ClickException as e:
             message = e.format_message().rstrip(".")
-            report_error(UsageError(message[:1].lower() + message[1:], hint=_help_hint(e)))
+            if isinstance(e, click_errors.NoSuchOption) and (dashed := _dashed_file(args)):
+                hint = f"write it after -- (-- {dashed}) or as ./{dashed}"
+                error = UsageError(
+                    f"{dashed} is a file, but it was read as options ({message[:1].lower()}{message[1:]})", hint=hint
+                )
+            else:
+                error = UsageError(message[:1].lower() + message[1:], hint=_help_hint(e))
+            report_error(error)
             code = e.exit_code
         except DeblurError as e:  # an option's own parser refused its value (`options.cache_dir_option`)
             if os.environ.get(DEBUG_ENV):  # error_boundary let it through for its traceback
@@ -107,6 +114,16 @@ class _Group(_HelpShape, typer.core.TyperGroup):
         if not standalone_mode:
             return code
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _dashed_file(args) -> str | None:
+    """The first argument before any `--` that starts with a dash and names an existing file or folder
+    (`-clip.mp4`), which the parser takes for options."""
+    words = list(sys.argv[1:] if args is None else args)
+    for word in words[: words.index("--") if "--" in words else len(words)]:
+        if word.startswith("-") and len(word) > 1 and os.path.exists(word):
+            return word
+    return None
 
 
 def _help_hint(error: click_errors.ClickException) -> str:
