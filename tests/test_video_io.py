@@ -1394,7 +1394,7 @@ def test_a_text_file_is_not_taken_for_a_video(tmp_path):
 )
 def test_audio_only_file(tmp_path, name, codec, cover, shown):
     path = media.make_audio_only(tmp_path / name, codec=codec, cover=cover)  # cover art is no video
-    with pytest.raises(InputError, match=rf"{name} has no video stream \(only audio: {shown}"):
+    with pytest.raises(InputError, match=rf"{name} has no video stream \(only audio: {shown}\)"):  # not mp3float
         open_source(path)
 
 

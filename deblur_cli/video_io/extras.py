@@ -9,6 +9,7 @@ from fractions import Fraction
 import av
 
 from deblur_cli.video_io.containers import open_input
+from deblur_cli.video_io.streams import codec_label
 
 # Data streams copied as they are: GoPro's GPMF telemetry (gyroscope, accelerometer, GPS), opaque binary
 # data to FFmpeg in a track its handler names "GoPro MET". MP4 and MOV outputs store opaque binary data as
@@ -117,7 +118,7 @@ def _audio_track(stream) -> str:
     context = stream.codec_context
     rate = f"{context.sample_rate / 1000:g} kHz" if context.sample_rate else None
     layout = getattr(context.layout, "name", None) if context.channels else None
-    return ", ".join(filter(None, [stream.name, rate, layout, _language(stream)]))
+    return ", ".join(filter(None, [codec_label(stream), rate, layout, _language(stream)]))
 
 
 def describe_extras(path) -> dict[str, object]:

@@ -20,6 +20,7 @@ from deblur_cli.video_io.extras import (
     warn_data_left_out,
     warn_video_left_out,
 )
+from deblur_cli.video_io.streams import codec_label
 from deblur_cli.video_io.subtitles import TEXT_CODEC_FOR_FORMAT, TEXT_SUBTITLES, Retext
 from deblur_cli.video_io.track_tags import names_lost, track_tags
 
@@ -179,7 +180,7 @@ class Passthrough:
         self._warnings = warnings
 
     def _audio_route(self, stream, fits: bool, warnings: list[str]):
-        name = _codec_name(stream)
+        name = codec_label(stream)
         unplayed = fits and name in _UNPLAYED_AUDIO.get(self._output.format.name, ())
         if fits and not unplayed:
             return _Copy(self._output.add_stream_from_template(stream))
@@ -208,7 +209,7 @@ class Passthrough:
         the text codec it has; anything else left out, each change with a warning."""
         if fits:
             return _Copy(self._output.add_stream_from_template(stream))
-        source_codec = _codec_name(stream)
+        source_codec = codec_label(stream)
         target_codec = TEXT_CODEC_FOR_FORMAT.get(self._output.format.name)
         if stream.type == "subtitle" and source_codec in TEXT_SUBTITLES and target_codec is not None:
             output_stream = self._output.add_mux_stream(target_codec)
@@ -439,10 +440,6 @@ def _audio_encoder(format_name: str, sample_rate: int, layout: str) -> tuple[str
                     with contextlib.suppress(av.FFmpegError):  # MXF ends no file without packets: the header decided
                         probe.close()
     return None
-
-
-def _codec_name(stream) -> str:
-    return stream.codec_context.name if stream.codec_context is not None else "unknown codec"
 
 
 def tag_value(value: str) -> str:

@@ -29,11 +29,21 @@ def reason(error: av.FFmpegError) -> str:
     return error.strerror or type(error).__name__
 
 
+def codec_label(stream) -> str:
+    """The codec of a stream as people name it: audio by its codec ("mp3", "ac3"), not by FFmpeg's decoder
+    ("mp3float", "ac3_fixed"); the rest by the decoder ("srt", where the codec is "subrip"); "unknown
+    codec" where FFmpeg has no decoder for it."""
+    context = stream.codec_context
+    if context is None:
+        return "unknown codec"
+    return (getattr(context.codec, "canonical_name", None) if stream.type == "audio" else None) or context.name
+
+
 def video_stream(container, path: Path):
     # Cover art in audio files is a one-picture "video" stream flagged as an attached picture, not video.
     videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     if not videos:
-        audio = ", ".join(s.codec_context.name for s in container.streams.audio if s.codec_context)
+        audio = ", ".join(codec_label(s) for s in container.streams.audio if s.codec_context)
         what = f"only audio: {audio}" if audio else "no audio either"
         raise NoVideoError(path, what)
     stream = videos[0]
