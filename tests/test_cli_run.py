@@ -1054,6 +1054,8 @@ def test_sampling_options_given_to_a_deterministic_model_are_named_as_ignored(tm
         "--steps and --samples apply to the diffusion models (wtsa, wtsa-s); dstnet-s restores in one "
         "deterministic pass and ignores them" in " ".join(result.stderr.split())
     )
+    seeded = deblur(source, "-o", tmp_path / "b.mp4", "-m", "dstnet-s", "--seed", 5, "-q")
+    assert "--seed applies to the diffusion models" in " ".join(seeded.stderr.split())
     for args in (["-m", "dstnet-s"], ["-m", "wtsa-s", "--steps", 5, "--eta", 0.5]):  # defaults; a diffusion model
         quiet = deblur(source, "-o", tmp_path / f"{args[1]}.mp4", *args, "-q")
         assert quiet.exit_code == 0, quiet.output

@@ -201,7 +201,7 @@ def evaluate(
         label: window_options(model, window, overlap, tile, tile_overlap, batch, last_window, scene_cuts)
         for label, model, _ in contenders
     }
-    notes = [sampling_note(model, steps, eta, samples) for _, model, _ in contenders]
+    notes = [sampling_note(model, steps, eta, samples, seed) for _, model, _ in contenders]
     if notes and all(notes):  # no model here samples: the diffusion options were given for nothing
         warn(notes[0])
     if window_plans and (unused := tile_overlap_note(next(iter(window_plans.values())))):

@@ -320,12 +320,12 @@ def weights_label(model: str, weights: Path | None) -> str:
     return model if weights is None else f"{model} ({weights.name})"
 
 
-SAMPLING_DEFAULTS = {"--steps": 20, "--eta": 0.0, "--samples": 1}  # the diffusion models' sampling options
+SAMPLING_DEFAULTS = {"--steps": 20, "--eta": 0.0, "--samples": 1, "--seed": 0}  # the diffusion models' sampling options
 
 
-def sampling_note(model: str, steps: int, eta: float, samples: int) -> str | None:
+def sampling_note(model: str, steps: int, eta: float, samples: int, seed: int = 0) -> str | None:
     """A warning for sampling options set away from their defaults for a model that does not sample, else None."""
-    values = {"--steps": steps, "--eta": eta, "--samples": samples}
+    values = {"--steps": steps, "--eta": eta, "--samples": samples, "--seed": seed}
     return ignored_sampling_note(model, [name for name, value in values.items() if value != SAMPLING_DEFAULTS[name]])
 
 

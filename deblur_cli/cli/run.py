@@ -264,7 +264,7 @@ def run(
 
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     windows = window_options(model, window, overlap, tile, tile_overlap, batch, scene_cuts=scene_cuts)
-    if ignored := sampling_note(model, steps, eta, samples):
+    if ignored := sampling_note(model, steps, eta, samples, seed):
         warn(ignored)
     if unused := tile_overlap_note(windows):
         warn(unused)
