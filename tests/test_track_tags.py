@@ -10,13 +10,13 @@ import av
 import pytest
 
 from deblur_cli.video_io import EncodeOptions, open_sink, open_source
-from deblur_cli.video_io.track_tags import track_tags
+from deblur_cli.video_io.track_tags import recorded_language, track_tags
 from tests import media
 
 DEFAULT, NONE = av.stream.Disposition.default, av.stream.Disposition(0)
 
 
-def make_named_tracks(path: Path, *, video_default: bool = True) -> Path:
+def make_named_tracks(path: Path, *, video_default: bool = True, subtitle_language: str = "eng") -> Path:
     """Video "cam A" (eng), AAC "Main" (eng, default) and "Commentary" (fra), a subtitle "Forced" (eng, default
     and forced)."""
     options = {"movflags": "use_metadata_tags"} if path.suffix == ".mp4" else {}
@@ -35,7 +35,7 @@ def make_named_tracks(path: Path, *, video_default: bool = True) -> Path:
             sounds.append(sound)
         subtitle = container.add_mux_stream(subtitle_codec)
         subtitle.time_base = Fraction(1, 1000)
-        subtitle.metadata.update({"language": "eng", "title": "Forced"})
+        subtitle.metadata.update({"language": subtitle_language, "title": "Forced"})
         subtitle.disposition = DEFAULT | av.stream.Disposition.forced
         for index in range(3):
             frame = av.VideoFrame.from_ndarray(media.pattern(index, 64, 48), format="rgb24")
@@ -106,6 +106,21 @@ def test_an_m4v_or_3gp_output_says_it_loses_the_forced_flag_and_the_track_names(
         "record that flag (.mp4 and .mkv keep it)",
         f'{suffix} holds no track names: the audio and subtitle tracks\' ("Main", "Commentary", "Forced") left '
         "out (.mp4, .mov and .mkv keep them)",
+    ]
+
+
+def test_a_language_the_output_knows_by_its_other_code_is_written_so_and_one_it_cannot_hold_is_named(tmp_path):
+    # QuickTime's table, which the MOV muxer writes from, has "ger", not "deu": the tag was dropped unsaid
+    assert [recorded_language("mov", code) for code in ("deu", "ger", "fra", "eng")] == ["ger", "ger", "fra", "eng"]
+    assert recorded_language("mp4", "deu") == "deu" and recorded_language("avi", "eng") is None
+    source = make_named_tracks(tmp_path / "in.mkv", subtitle_language="deu")
+    warnings = convert(source, tmp_path / "out.mov")
+    assert [tags.get("language") for _, tags, _ in tracks(tmp_path / "out.mov")] == ["eng", "eng", "fra", "ger"]
+    assert not [w for w in warnings if "language" in w]
+    warnings = convert(source, tmp_path / "out.avi")  # AVI records no language at all
+    assert [w for w in warnings if "language" in w] == [
+        f".avi cannot record the language of {what}; .mp4 and .mkv keep it"
+        for what in ("the video (eng)", "audio stream #1 (eng)", "audio stream #2 (fra)")
     ]
 
 

@@ -22,7 +22,7 @@ from deblur_cli.video_io.extras import (
 )
 from deblur_cli.video_io.streams import codec_label
 from deblur_cli.video_io.subtitles import TEXT_CODEC_FOR_FORMAT, TEXT_SUBTITLES, Retext
-from deblur_cli.video_io.track_tags import names_lost, track_tags
+from deblur_cli.video_io.track_tags import keep_language, names_lost, track_tags
 
 # Container-level tags that describe the old file rather than its content.
 _STALE_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}
@@ -149,6 +149,9 @@ class Passthrough:
                 route = self._copy_route(stream, fits, warnings)
             if route is not None:
                 _copy_tags(stream, route.output_stream)
+                what = f"{stream.type} stream #{stream.index}"
+                if lost := keep_language(output.format.name, route.output_stream.metadata, what, self._suffix):
+                    warnings.append(lost)
                 self._routes[stream.index] = route
                 if stream.disposition & av.stream.Disposition.forced and output.format.name in _NO_FORCED_FLAG:
                     warnings.append(

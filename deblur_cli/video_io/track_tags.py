@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import io
 from collections.abc import Mapping
+
+import av
+import numpy as np
 
 # Tags that say what a track is rather than how it was encoded; the others (the encoder's and handler's
 # names, Matroska's DURATION) describe the old stream, and the muxer writes its own.
@@ -21,6 +26,62 @@ def track_tags(metadata: Mapping[str, str]) -> dict[str, str]:
 
 # FFmpeg's MOV muxer in its iPod (.m4v) and 3GP modes writes no track names (its MP4 and MOV modes do)
 NAMELESS_FORMATS = {"ipod", "3gp", "3g2"}
+
+
+# ISO 639-2's twenty languages with two codes, bibliographic (B) and terminology (T): QuickTime's table,
+# which FFmpeg's MOV muxer writes languages from, holds one of each pair (ger, not deu; but fra, not fre)
+_TWINS = dict(
+    pair
+    for b, t in [("alb", "sqi"), ("arm", "hye"), ("baq", "eus"), ("bur", "mya"), ("chi", "zho"), ("cze", "ces"),
+                 ("dut", "nld"), ("fre", "fra"), ("geo", "kat"), ("ger", "deu"), ("gre", "ell"), ("ice", "isl"),
+                 ("mac", "mkd"), ("mao", "mri"), ("may", "msa"), ("per", "fas"), ("rum", "ron"), ("slo", "slk"),
+                 ("tib", "bod"), ("wel", "cym")]
+    for pair in ((b, t), (t, b))
+)  # fmt: skip
+
+
+def recorded_language(format_name: str, language: str) -> str | None:
+    """The code under which an output of this muxer keeps a track's `language`: itself, or its ISO 639-2
+    twin where the muxer knows only that one (MOV: deu is written as ger); None where it keeps neither (AVI
+    records no languages; MOV none outside QuickTime's table). Found by writing a tiny file in memory."""
+    if _keeps_language(format_name, language):
+        return language
+    twin = _TWINS.get(language)
+    return twin if twin and _keeps_language(format_name, twin) else None
+
+
+@functools.lru_cache(maxsize=256)
+def _keeps_language(format_name: str, language: str) -> bool:
+    """Whether a track tagged `language` reads back so from a file of this muxer; True where the probe
+    cannot tell (the muxer takes no PCM audio)."""
+    memory = io.BytesIO()
+    try:
+        with av.open(memory, "w", format=format_name) as probe:
+            sound = probe.add_stream("pcm_s16le", rate=8000, layout="mono")
+            sound.metadata["language"] = language
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 80), np.int16), format="s16", layout="mono")
+            frame.sample_rate, frame.pts = 8000, 0
+            probe.mux(sound.encode(frame))
+            probe.mux(sound.encode())
+        with av.open(io.BytesIO(memory.getvalue())) as written:
+            return written.streams[0].metadata.get("language") == language
+    except (av.FFmpegError, ValueError, IndexError):
+        return True
+
+
+def keep_language(format_name: str, metadata, what: str, suffix: str) -> str | None:
+    """Set the language in a stream's `metadata` (its output tags) to the code the muxer records for it
+    (recorded_language), or drop it where it records none, and return the warning for that; `what` names
+    the track ("audio stream #2")."""
+    language = metadata.get("language")
+    if not language or language == "und":
+        return None
+    recorded = recorded_language(format_name, language)
+    if recorded is not None:
+        metadata["language"] = recorded
+        return None
+    del metadata["language"]
+    return f"{suffix} cannot record the language of {what} ({language}); .mp4 and .mkv keep it"
 
 
 def names_lost(format_name: str, names: list[str | None], suffix: str, whose: str) -> str | None:

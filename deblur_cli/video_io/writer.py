@@ -37,7 +37,7 @@ from deblur_cli.video_io.info import (
     with_alpha,
 )
 from deblur_cli.video_io.passthrough import Passthrough
-from deblur_cli.video_io.track_tags import names_lost
+from deblur_cli.video_io.track_tags import keep_language, names_lost
 from deblur_cli.video_io.work_folder import OutputLock
 from deblur_cli.video_io.yuv import yuv_frame
 
@@ -308,6 +308,8 @@ class VideoEncoder:
                     "players will show the frames as stored (choose .mp4 or .mkv to keep it)"
                 )
         stream.metadata.update(info.tags)
+        if lost := keep_language(container.format.name, stream.metadata, "the video", suffix):
+            self._warnings.append(lost)
         if lost := names_lost(container.format.name, [info.tags.get("title")], suffix, "the video's"):
             self._warnings.append(lost)
         stream.disposition = av.stream.Disposition.default if info.default else av.stream.Disposition(0)
