@@ -311,12 +311,14 @@ class VideoFileSource:
 
         A packet the decoder refuses (damage in the middle of a file) is skipped, as FFmpeg's own tools
         do, and counted for `warnings`. A demuxer that gives up is an InputError: the file is corrupt
-        from there on.
+        from there on. The last packet of a file cut short, which the demuxer marks corrupt, is left out
+        and counted too: a threaded decoder given it drops the frames still in its threads, without an error.
         """
         stream = self._stream
         packets, decoded, end, timed = 0, 0, None, False
         # unreordered AVI: a frame is shown at the tick its index lists for it
         by_tick = self._container.format.name in CONSTANT_RATE_CONTAINERS and not self._index_timestamps
+        held = None  # a packet marked corrupt, decoded once another follows it (concealed damage), else left out
         try:
             for packet in self._container.demux(stream):
                 if packet.size:  # the last, empty packet only asks the decoder to flush
@@ -324,16 +326,23 @@ class VideoFileSource:
                     if packet.pts is not None:
                         end = stop_after(end, packet)
                         timed = timed or bool(packet.duration)
-                try:
-                    pictures = self._decoder.decode(packet)
-                except av.FFmpegError:
-                    self._damaged.add((packet.pos, packet.pts))
-                    continue
-                for frame in pictures:
-                    decoded += 1
-                    if by_tick and frame.dts is not None:
-                        frame.pts = frame.dts
-                    yield frame
+                if held is not None and not packet.size:  # the file ends inside it
+                    self._damaged.add((held.pos, held.pts))
+                for sent in [held, packet] if held is not None and packet.size else [packet]:
+                    if sent is packet and packet.size and packet.is_corrupt:
+                        held = packet
+                        continue
+                    held = None
+                    try:
+                        pictures = self._decoder.decode(sent)
+                    except av.FFmpegError:
+                        self._damaged.add((sent.pos, sent.pts))
+                        continue
+                    for frame in pictures:
+                        decoded += 1
+                        if by_tick and frame.dts is not None:
+                            frame.pts = frame.dts
+                        yield frame
         except av.FFmpegError as e:  # the demuxer itself gave up
             raise InputError(
                 f"{self.path}: the video stream is corrupt after {good_frames(decoded)} ({reason(e)})",
