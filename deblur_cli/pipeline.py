@@ -30,6 +30,7 @@ from deblur_cli.span import Span
 from deblur_cli.stream import as_float, check_windows, holds_uint16, restore_stream
 from deblur_cli.transfer import ModelCurve, model_curve
 from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, check_not_cut, input_identity, open_sink, open_source
+from deblur_cli.video_io.encoding import options_in_effect
 from deblur_cli.windows import WindowOptions, restartable_at
 
 # (frames done, total or None): once before the first frame is restored (done: the frames an interrupted run
@@ -212,7 +213,10 @@ def resume_key(
         "image_rate": None if image_rate is None else str(image_rate),
         "deinterlace": deinterlace,
         # which options the user named changes only the notes, not the output
-        "encode": {name: value for name, value in dataclasses.asdict(encode).items() if name != "asked"},
+        # nor do the options the encoder does not take (--crf for FFV1)
+        "encode": {
+            name: value for name, value in dataclasses.asdict(options_in_effect(encode)).items() if name != "asked"
+        },
         "side_by_side": side_by_side,
         # grey frames come out grey, and grey sources are written grey (2026-12-04): work kept before,
         # without this, could hold tinted frames or, in FFV1, another pixel format, refused at the join
@@ -276,9 +280,7 @@ def deblur_video(
 
     with open_source(source_path, span, image_rate=image_rate, deinterlace=deinterlace) as source:
         info: VideoInfo = source.info
-        key = resume_key(
-            source_path, restorer, windows, encode, span, side_by_side, image_rate, strength, deinterlace
-        )
+        key = resume_key(source_path, restorer, windows, encode, span, side_by_side, image_rate, strength, deinterlace)
         sink_info = composed_info(info) if side_by_side else info
         sink = open_sink(output_path, sink_info, encode, source=source_path, resume_key=key, fresh=not resume)
         try:
@@ -456,7 +458,9 @@ def _resume(sink, source, total: int | None, note: Callable[[str], None], *, ask
     """Where this run starts reading (None: nowhere, every frame is kept) and how many frames an
     earlier run kept, moving `source` there. `asked`: whether the caller wanted kept work reused."""
     if getattr(sink, "discarded", 0):
-        why = "were made with other settings or another input" if asked else "are discarded (--no-resume)"
+        changes = "; ".join(getattr(sink, "changes", [])[:3])
+        why = f"were made with other settings ({changes})" if changes else "were made with other settings or another input"
+        why = why if asked else "are discarded (--no-resume)"
         note(f"the {sink.discarded} frames an earlier run kept for {sink.path} {why}: starting over")
     point = getattr(sink, "resume_point", None)
     if point is None:

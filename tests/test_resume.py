@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 
 try:
     import fcntl
@@ -364,7 +365,15 @@ def test_other_settings_or_resume_false_start_over(tmp_path):
     notes: list[str] = []
     other = WindowOptions(window=4, overlap=2, tile=None)
     result = deblur_video(source, target, MixingRestorer(), windows=other, encode=FFV1, on_note=notes.append)
-    assert result.resumed == 0 and "made with other settings" in notes[0]
+    assert result.resumed == 0 and "made with other settings (windows.overlap 1, now 2)" in notes[0], notes
+
+    # an option the encoder does not take (--crf for FFV1, which the run warns of) keeps the work
+    target.unlink()
+    interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
+    notes.clear()
+    result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=replace(FFV1, crf=30),
+                          on_note=notes.append)  # fmt: skip
+    assert result.resumed > 0, notes
 
     target.unlink()
     interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)

@@ -72,7 +72,8 @@ X26X_MAX_CRF = 51  # x264's and x265's scale ends here (VP9's and AV1's at 63); 
 def _x264(o: EncodeOptions, name: str = "libx264") -> dict[str, str]:
     if o.crf is not None and o.crf > X26X_MAX_CRF:
         raise EncoderOptionError(
-            f"--crf {o.crf} is beyond {name}'s scale, 0 to {X26X_MAX_CRF}", hint=f"--crf {X26X_MAX_CRF} is its smallest file"
+            f"--crf {o.crf} is beyond {name}'s scale, 0 to {X26X_MAX_CRF}",
+            hint=f"--crf {X26X_MAX_CRF} is its smallest file",
         )
     return {"preset": o.preset, **_crf(o)}
 
@@ -312,6 +313,22 @@ def _pixel_format(preferred: tuple[str, ...], encoder: str, options: EncodeOptio
 
 _SPEED_OPTIONS = ("preset", "cpu-used")  # where each encoder takes --preset
 _QUALITY_OPTIONS = ("crf", "qmax")  # where each encoder takes --crf (MPEG-2 as its quantiser scale)
+
+
+def options_in_effect(options: EncodeOptions) -> EncodeOptions:
+    """`options` with --crf and --preset set to None and "" where the named encoder (`options.codec`) takes
+    neither (FFV1, ProRes): what decides the output, for telling whether an interrupted run's work may
+    be reused; unchanged without a codec (the suffix then picks one that takes both)."""
+    name = ALIASES.get(options.codec or "", options.codec)
+    variant = ENCODERS.get(name or "")
+    if variant is None:
+        return options
+    taken = variant.options(options)
+    crf_used = variant.options(replace(options, crf=(options.crf or 0) + 7)) != taken
+    preset_used = (
+        variant.options(replace(options, preset="veryslow" if options.preset != "veryslow" else "fast")) != taken
+    )
+    return replace(options, crf=options.crf if crf_used else None, preset=options.preset if preset_used else "")
 
 
 def unused_options(options: EncodeOptions, encoding: Encoding | None, written_as: str) -> list[str]:

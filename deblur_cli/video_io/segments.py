@@ -89,6 +89,7 @@ class SegmentedVideoSink(atomic.FinishesOnExit):
         self._records: list[_Record] = []
         try:
             self._records, self.discarded = _load(self._folder)
+            self.changes = self._folder.changes
             last = self._records[-1] if self._records else None
             self.resume_point = ResumePoint(last.stop, last.restart, last.restart_pts) if last else None
             self._next = last.stop if last else 0

@@ -87,6 +87,9 @@ class WorkFolder:
         with contextlib.suppress(OSError, ValueError):
             stored = json.loads((self.path / _MANIFEST).read_text())
         self.matches = not fresh and stored == {"format": WORK_FORMAT, "key": self._key}
+        # what differs from the settings the kept work was made with, for the note that it is not reused
+        old = stored.get("key") if isinstance(stored, dict) and stored.get("format") == WORK_FORMAT else None
+        self.changes = key_changes(old, self._key) if isinstance(old, dict) and not fresh else []
 
     def keep(self, names: set[str]) -> None:
         """Remove everything but `names` (and the lock), and record this run's key."""
@@ -98,6 +101,25 @@ class WorkFolder:
     def release(self, *, keep: bool) -> None:
         """Unlock; the folder stays only with `keep`. Does nothing the second time."""
         self._lock.release(keep=keep)
+
+
+def key_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """The settings that differ between two keys, as "windows.overlap 2, now 3" (nested names joined with
+    dots; a value shown where it is short)."""
+    changes = []
+    for name in sorted(set(old) | set(new), key=lambda n: (n != "input", n)):
+        before, after = old.get(name), new.get(name)
+        if before == after:
+            continue
+        if isinstance(before, dict) and isinstance(after, dict):
+            changes += key_changes(before, after, f"{prefix}{name}.")
+        elif name == "input":
+            changes.append("another input, or the input changed")
+        elif len(repr(before)) + len(repr(after)) <= 40:
+            changes.append(f"{prefix}{name} {json.dumps(before)}, now {json.dumps(after)}")
+        else:
+            changes.append(f"{prefix}{name}")
+    return changes
 
 
 def normalized(data: dict) -> dict:
