@@ -545,13 +545,15 @@ def test_rotation_into_avi_warns(tmp_path):
     assert any("cannot record the display rotation (90°)" in w for w in warnings)
 
 
-def test_four_four_four_input_written_as_four_two_zero_says_so(tmp_path):
+def test_four_four_four_or_four_two_two_input_written_as_four_two_zero_says_so(tmp_path):
     source = media.make_video(tmp_path / "full.mp4", frames=2, pix_fmt="yuv444p")
     _, _, warnings = convert(source, tmp_path / "out.mp4")
     assert describe(tmp_path / "out.mp4").pix_fmt == "yuv420p"  # what players take
     assert len(warnings) == 1 and "4:4:4 (yuv444p)" in warnings[0] and "--pix-fmt yuv444p keeps it" in warnings[0]
     assert convert(source, tmp_path / "kept.mp4", pix_fmt="yuv444p")[2] == []
     assert describe(tmp_path / "kept.mp4").pix_fmt == "yuv444p"
+    camera = media.make_video(tmp_path / "camera.mkv", frames=2, pix_fmt="yuv422p")  # as XAVC-I and ProRes 422
+    assert "4:2:2 (yuv422p); it is written as yuv420p (4:2:0)" in convert(camera, tmp_path / "c.mp4")[2][0]
     rgb = media.make_video(tmp_path / "rgb.mkv", frames=2, codec="ffv1", pix_fmt="bgr0")  # as PNG frames: no word
     assert convert(rgb, tmp_path / "from-rgb.mp4")[2] == []
 

@@ -113,6 +113,19 @@ def _subsampled(pix_fmt: str) -> bool:
     return not fmt.is_rgb and (fmt.chroma_width(1024) < 1024 or fmt.chroma_height(1024) < 1024)
 
 
+def _chroma_samples(pix_fmt: str) -> int:
+    """Chroma samples of a 1024x1024 frame in a pixel format, per plane (RGB formats: all of them)."""
+    fmt = av.VideoFormat(pix_fmt)
+    return 1024 * 1024 if fmt.is_rgb else fmt.chroma_width(1024) * fmt.chroma_height(1024)
+
+
+def _sampling_name(pix_fmt: str) -> str:
+    """A YUV format's chroma subsampling as people write it: "4:4:4", "4:2:2", "4:2:0", "4:1:1"."""
+    fmt = av.VideoFormat(pix_fmt)
+    across, down = 1024 // fmt.chroma_width(1024), 1024 // fmt.chroma_height(1024)
+    return {(1, 1): "4:4:4", (2, 1): "4:2:2", (2, 2): "4:2:0", (4, 1): "4:1:1"}.get((across, down), "subsampled")
+
+
 def _subsampled_or_rgb(pix_fmt: str | None) -> bool:
     """Whether a pixel format is anything but 4:4:4 YUV (an unknown one, None, counts as such)."""
     return pix_fmt is None or _stores_rgb(pix_fmt) or _subsampled(pix_fmt)
@@ -175,16 +188,19 @@ class VideoEncoder:
                     f"{encoding.encoder} 4:4:4 ({encoding.pix_fmt}), which many phones, browsers and hardware "
                     "players do not play (frames with even sides get 4:2:0)"
                 )
-        full_chroma = not _subsampled_or_rgb(info.pix_fmt) and not grey_video(info)  # 4:4:4 YUV
-        if full_chroma and options.pix_fmt is None and _subsampled(encoding.pix_fmt):
-            kept = encoding.pix_fmt.replace("420", "444").replace("422", "444")
+        yuv_input = info.pix_fmt is not None and not _stores_rgb(info.pix_fmt) and not grey_video(info)
+        if yuv_input and options.pix_fmt is None and _chroma_samples(encoding.pix_fmt) < _chroma_samples(info.pix_fmt):
+            sampling = _sampling_name(info.pix_fmt)
+            kept = encoding.pix_fmt.replace("420", sampling.replace(":", "")[:3])
             keeps = (
-                f"; --pix-fmt {kept} keeps it ({encoding.encoder} 4:4:4, which many phones, browsers and hardware "
-                "players do not play)" if encoding.encoder in _SUBSAMPLING else ""
+                f"; --pix-fmt {kept} keeps it ({encoding.encoder} {sampling}, which many phones, browsers and "
+                "hardware players do not play)"
+                if encoding.encoder in _SUBSAMPLING and kept != encoding.pix_fmt
+                else ""
             )
             warnings.append(
-                f"the input's colour is 4:4:4 ({info.pix_fmt}); it is written as {encoding.pix_fmt}, with half its "
-                f"colour resolution, as players expect{keeps}"
+                f"the input's colour is {sampling} ({info.pix_fmt}); it is written as {encoding.pix_fmt} "
+                f"({_sampling_name(encoding.pix_fmt)}), with less colour resolution, as players expect{keeps}"
             )
         depth = bit_depth_of(av.VideoFormat(encoding.pix_fmt))
         asked_h264 = ALIASES.get(options.codec, options.codec) == "libx264"  # not x264-lossless: an archive's
@@ -272,7 +288,11 @@ class VideoEncoder:
             animated = suffix.lower() in (".gif", ".webp", ".apng")  # image formats with frames of their own
             raise encoding.cannot_hold(
                 suffix or container.format.name,
-                hint="write the video as .mp4, .mov, .mkv or .webm" if animated else "use .mkv, which holds almost any codec",
+                hint=(
+                    "write the video as .mp4, .mov, .mkv or .webm"
+                    if animated
+                    else "use .mkv, which holds almost any codec"
+                ),
             ) from None
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, encoding.pix_fmt
         stream.time_base = self.time_base
