@@ -294,7 +294,12 @@ def deblur_video(
                     read_again=lambda: open_source(source_path, span, image_rate=image_rate, deinterlace=deinterlace),
                 )  # fmt: skip
         except BaseException as e:
-            if kept := getattr(sink, "kept_frames", 0):
+            if (kept := getattr(sink, "kept_frames", 0)) and kept == info.frame_count:  # stopped while joining
+                note(
+                    f"all {kept} frames of {output_path} are restored and kept in {sink.work}: the same command "
+                    "only joins them, in seconds (delete that folder to free its space)"
+                )
+            elif kept:
                 note(
                     f"the first {kept} frames of {output_path} are kept in {sink.work}: the same command "
                     "continues from there (delete that folder to free its space)"

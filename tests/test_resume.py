@@ -491,7 +491,7 @@ def test_a_join_that_fails_keeps_every_segment_and_the_next_run_only_joins(tmp_p
     notes: list[str] = []
     with pytest.raises(OutputError, match="disk full"):
         deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, on_note=notes.append)
-    assert notes[-1].startswith(f"the first 24 frames of {target} are kept")
+    assert notes[-1].startswith(f"all 24 frames of {target} are restored and kept") and "only joins" in notes[-1]
     monkeypatch.undo()
     restorer = MixingRestorer()
     result = deblur_video(source, target, restorer, windows=WINDOWS, encode=FFV1)

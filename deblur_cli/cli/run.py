@@ -408,7 +408,8 @@ def run(
             if not as_json and not quiet:
                 earlier = f"; {result.resumed} of them restored by an earlier run" if result.resumed else ""
                 frames = f"{result.frames} frame{'s' * (result.frames != 1)} {result.width}x{result.height}"
-                how = f"{result.fps:.2f} fps, {model} on {restorer.device}{earlier}"
+                rate = f"{result.fps:.2f} fps, " if result.frames > result.resumed else "all joined, "
+                how = f"{rate}{model} on {restorer.device}{earlier}"
                 line = f"{result.output}: {frames} in {result.seconds:.1f} s ({how}){_scenes(result.scene_cuts)}"
                 err.print(labelled("done", "green", line), highlight=False, soft_wrap=True)
     if as_json:
