@@ -601,6 +601,14 @@ def test_deep_input_to_webm_gets_an_encoder_that_keeps_its_depth():
     assert resolve_encoder(EncodeOptions(), ".webm", 10, 64, 48, alpha=True).encoder == "libvpx-vp9"
 
 
+def test_ffv1_in_mp4_is_written_with_a_word_on_where_it_opens(tmp_path):
+    source = media.make_video(tmp_path / "in.mkv", frames=2)
+    warnings = convert(source, tmp_path / "out.mp4", codec="ffv1")[2]
+    assert len(warnings) == 1 and "FFV1 in .mp4 opens only in FFmpeg-based programs" in warnings[0]
+    assert len(decode(tmp_path / "out.mp4")) == 2
+    assert convert(source, tmp_path / "out.mkv", codec="ffv1")[2] == []
+
+
 def test_gif_is_refused_before_a_run_with_a_reason_that_holds(tmp_path):
     # it used to blame the size (320x192 is not odd), or take pal8 and fail mid-run blaming the disk
     with pytest.raises(OutputError, match="gif takes none of the pixel formats deblur writes") as refused:

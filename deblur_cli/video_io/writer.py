@@ -188,6 +188,11 @@ class VideoEncoder:
                     f"{encoding.encoder} 4:4:4 ({encoding.pix_fmt}), which many phones, browsers and hardware "
                     "players do not play (frames with even sides get 4:2:0)"
                 )
+        if encoding.encoder == "ffv1" and container.format.name in ("mp4", "mov", "ipod"):
+            warnings.append(
+                f"FFV1 in {Path(name).suffix} opens only in FFmpeg-based programs (mpv, VLC, ffplay), not in QuickTime "
+                "or most editors; .mkv is its usual container"
+            )
         yuv_input = info.pix_fmt is not None and not _stores_rgb(info.pix_fmt) and not grey_video(info)
         if yuv_input and options.pix_fmt is None and _chroma_samples(encoding.pix_fmt) < _chroma_samples(info.pix_fmt):
             sampling = _sampling_name(info.pix_fmt)
