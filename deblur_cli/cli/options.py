@@ -298,10 +298,19 @@ def window_options(
     return windows
 
 
+SMALL_TILE = 64  # pixels: smaller tiles see too little of the picture, and each call costs its own overhead
+
+
 def tile_overlap_note(windows: WindowOptions) -> str | None:
-    """A warning for --tile-overlap given where no tiles are made (--tile 0), else None."""
+    """A warning for --tile-overlap given where no tiles are made (--tile 0), or for tiles so small they restore
+    less and slowly, else None."""
     if windows.tile is None and windows.tile_overlap is not None:
         return f"--tile-overlap {windows.tile_overlap} is not used: --tile 0 restores whole frames"
+    if isinstance(windows.tile, int) and windows.tile < SMALL_TILE:
+        return (
+            f"--tile {windows.tile}: tiles under {SMALL_TILE} pixels restore less (each sees little of the picture) "
+            "and take many times longer; --tile auto picks the largest that fits in memory"
+        )
     return None
 
 
