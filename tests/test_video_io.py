@@ -611,7 +611,7 @@ def test_ffv1_in_mp4_is_written_with_a_word_on_where_it_opens(tmp_path):
 
 def test_gif_is_refused_before_a_run_with_a_reason_that_holds(tmp_path):
     # it used to blame the size (320x192 is not odd), or take pal8 and fail mid-run blaming the disk
-    with pytest.raises(OutputError, match="gif takes none of the pixel formats deblur writes") as refused:
+    with pytest.raises(OutputError, match="gif takes none of the pixel formats deblur picks by itself") as refused:
         resolve_encoder(EncodeOptions(codec="gif"), ".gif", 8, 320, 192)
     assert "pal8" not in str(refused.value) and "convert" in refused.value.hint
     with pytest.raises(EncoderOptionError, match="cannot write pal8 frames"):

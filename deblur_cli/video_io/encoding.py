@@ -389,9 +389,9 @@ def _pick_pix_fmt(preferred, encoder: str, supported: set[str] | None, width: in
             return pix_fmt
     if supported is not None and not supported & set(preferred):  # GIF's palettes: no size would do
         raise OutputError(
-            f"{encoder} takes none of the pixel formats deblur writes (it takes "
-            f"{', '.join(sorted(supported - PALETTE_FORMATS))})",
-            hint="choose another --codec; for a GIF, write .mp4 and convert it with a GIF tool",
+            f"{encoder} takes none of the pixel formats deblur picks by itself: only low-colour ones "
+            f"({', '.join(sorted(supported - PALETTE_FORMATS))}), written only when asked for with --pix-fmt",
+            hint="for a GIF, write .mp4 and convert it with a GIF tool (--pix-fmt rgb8 keeps 3 bits per channel)",
         )
     raise OutputError(
         f"{encoder} cannot encode a {width}x{height} video without changing its size",
