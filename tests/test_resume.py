@@ -178,6 +178,23 @@ def test_a_damaged_segment_is_not_reused(tmp_path):
     sink.abort()
 
 
+def test_a_segment_damaged_on_disk_without_changing_its_size_is_not_reused(tmp_path):
+    # its size was all that was checked: zeroed bytes in the middle went into the output as broken frames
+    target, info, _ = kept_segment(tmp_path)
+    data = work_folder(target) / "seg_00000.bin"
+    damaged = bytearray(data.read_bytes())
+    damaged[len(damaged) // 2 : len(damaged) // 2 + 64] = bytes(64)
+    data.write_bytes(bytes(damaged))
+    sink = SegmentedVideoSink(target, info, FFV1, key={"k": 1})
+    assert sink.resume_point is None
+    sink.abort()
+    (tmp_path / "whole").mkdir()
+    target, info, _ = kept_segment(tmp_path / "whole")  # undamaged, it is reused
+    sink = SegmentedVideoSink(target, info, FFV1, key={"k": 1})
+    assert sink.resume_point.frames == 5
+    sink.abort()
+
+
 def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_path):
     target, info, _ = kept_segment(tmp_path)
     first = SegmentedVideoSink(target, info, FFV1, key={"k": 1})

@@ -14,6 +14,7 @@ work to be reused (`key`); pipeline.py does both.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -49,6 +50,7 @@ class _Record:
     time_base: Fraction
     extradata: bytes | None
     packets: list[list]  # [size, pts, dts, duration, keyframe, side data] in decode order (_stored_size)
+    sha256: str | None = None  # of the data file, checked before it is reused (None in records from before)
 
     @property
     def stop(self) -> int:
@@ -164,6 +166,7 @@ class _SegmentWriter:
         self.number, self.first, self.frames = number, first, 0
         self._work = work
         self._packets: list[list] = []
+        self._digest = hashlib.sha256()  # of the data as written, so damage on disk is found before reuse
         # The encoder belongs to a container of the output's own format, which never receives a packet:
         # the format decides how the encoder stores its headers (in-band, or once for the container).
         memory = io.BytesIO()
@@ -191,10 +194,12 @@ class _SegmentWriter:
         for packet in packets:
             data = bytes(packet)
             self._data.write(data)
+            self._digest.update(data)
             side = []  # VP9's alpha plane, for one, travels as side data (a Matroska BlockAdditional)
             for item in packet.iter_sidedata():
                 extra = bytes(item)
                 self._data.write(extra)
+                self._digest.update(extra)
                 side.append([item.data_type, len(extra)])
             self._packets.append([len(data), packet.pts, packet.dts, packet.duration, int(packet.is_keyframe), side])
 
@@ -217,6 +222,7 @@ class _SegmentWriter:
             time_base=self._encoder.time_base,
             extradata=self._encoder.extradata,
             packets=self._packets,
+            sha256=self._digest.hexdigest(),
         )
         os.replace(self._part(".bin"), _data_path(self._work, self.number))
         write_json(self._work / f"seg_{self.number:05d}.json", _record_json(record))
@@ -261,8 +267,12 @@ def _read_record(path: Path, number: int) -> _Record | None:
             time_base=Fraction(data["time_base"]),
             extradata=bytes.fromhex(data["extradata"]) if data["extradata"] is not None else None,
             packets=data["packets"],
+            sha256=data.get("sha256"),
         )
-        if _data_path(path.parent, number).stat().st_size != sum(map(_stored_size, record.packets)):
+        stored = _data_path(path.parent, number)
+        if stored.stat().st_size != sum(map(_stored_size, record.packets)):
+            return None
+        if record.sha256 is not None and _file_sha256(stored) != record.sha256:  # damaged on disk, or copied so
             return None
         for packet in record.packets:  # side data this PyAV cannot name (written by another) is a ValueError
             for kind, _ in packet[5] if len(packet) > 5 else []:
@@ -281,7 +291,16 @@ def _record_json(record: _Record) -> dict:
         "time_base": str(record.time_base),
         "extradata": record.extradata.hex() if record.extradata is not None else None,
         "packets": record.packets,
+        "sha256": record.sha256,
     }
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _stored_size(packet: list) -> int:
