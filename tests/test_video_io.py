@@ -601,6 +601,17 @@ def test_deep_input_to_webm_gets_an_encoder_that_keeps_its_depth():
     assert resolve_encoder(EncodeOptions(), ".webm", 10, 64, 48, alpha=True).encoder == "libvpx-vp9"
 
 
+def test_asking_for_yuv420p_keeps_full_range_input_full_and_says_so(tmp_path):
+    # an FFmpeg user expects -pix_fmt yuv420p to mean limited range: the range was kept without a word
+    source = media.make_video(tmp_path / "full.mkv", frames=2, codec="mjpeg", pix_fmt="yuvj420p")
+    images, warnings = convert(source, tmp_path / "asked.mp4", pix_fmt="yuv420p")[1:]
+    assert len(warnings) == 1 and "full range (0-255 levels) and stays so" in warnings[0]
+    with av.open(str(tmp_path / "asked.mp4")) as container:
+        assert int(next(container.decode(video=0)).color_range) == 2
+    assert psnr(images[0], decode(tmp_path / "asked.mp4")[0]) > 35
+    assert convert(source, tmp_path / "default.mp4")[2] == []  # not asked: nothing to say
+
+
 def test_ffv1_in_mp4_is_written_with_a_word_on_where_it_opens(tmp_path):
     source = media.make_video(tmp_path / "in.mkv", frames=2)
     warnings = convert(source, tmp_path / "out.mp4", codec="ffv1")[2]

@@ -188,6 +188,12 @@ class VideoEncoder:
                     f"{encoding.encoder} 4:4:4 ({encoding.pix_fmt}), which many phones, browsers and hardware "
                     "players do not play (frames with even sides get 4:2:0)"
                 )
+        asked_limited = options.pix_fmt is not None and not options.pix_fmt.startswith("yuvj")
+        if asked_limited and info.color.get("range") == _FULL_RANGE and not av.VideoFormat(encoding.pix_fmt).is_rgb:
+            warnings.append(
+                f"the input is full range (0-255 levels) and stays so: --pix-fmt {options.pix_fmt} picks the layout, "
+                "not the range (the output is tagged full range, as players need to show it right)"
+            )
         if encoding.encoder == "ffv1" and container.format.name in ("mp4", "mov", "ipod"):
             warnings.append(
                 f"FFV1 in {Path(name).suffix} opens only in FFmpeg-based programs (mpv, VLC, ffplay), not in QuickTime "
