@@ -46,7 +46,7 @@ class RunResult:
     output: str
     frames: int
     seconds: float
-    width: int  # of the frames written, as stored (side by side: both halves and the line between)
+    width: int  # of the frames written (side by side: both halves and the line between), turned where images are
     height: int
     warnings: list[str] = field(default_factory=list)
     resumed: int = 0  # frames an interrupted earlier run had restored, taken from the work it kept
@@ -320,8 +320,9 @@ def deblur_video(
         output=os.path.normpath(output_path),  # "frames.v2/" names the folder, without its slash
         frames=done,
         seconds=time.perf_counter() - started,
-        width=sink_info.width,
-        height=sink_info.height,
+        # as written: images are turned for display, videos stored with the rotation as a tag
+        width=sink_info.display_size[0] if getattr(sink, "turns_frames", False) else sink_info.width,
+        height=sink_info.display_size[1] if getattr(sink, "turns_frames", False) else sink_info.height,
         warnings=warnings,
         resumed=resumed,
         deinterlaced=info.deinterlaced,

@@ -56,8 +56,8 @@ def test_run_writes_before_and_after_side_by_side(tmp_path, monkeypatch, rotatio
     out = tmp_path / "frames"
     result = runner.invoke(app, ["run", str(video), "-o", str(out), "--side-by-side", "--json"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)  # the size of the frames written (it was the input's)
-    assert (summary["width"], summary["height"]) == ((2 * 48 + DIVIDER, 32) if rotation == 0 else (48, 2 * 32 + DIVIDER))
+    summary = json.loads(result.stdout)  # the size of the frames written, turned as PNGs are (it was the input's)
+    assert (summary["width"], summary["height"]) == ((2 * 48 + DIVIDER, 32) if rotation == 0 else (2 * 32 + DIVIDER, 48))
     stored = media.read_frames(video)
     pngs = sorted(out.iterdir())
     assert len(pngs) == 3

@@ -102,6 +102,8 @@ class ImageFileSink(atomic.FinishOrAbort):
     as for the other outputs: the lock is held from here until `finish` or `abort`.
     """
 
+    turns_frames = True  # written in display orientation (images have no rotation tag)
+
     def __init__(
         self,
         path: str | os.PathLike,

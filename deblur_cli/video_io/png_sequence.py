@@ -73,6 +73,8 @@ class PngSequenceSink(atomic.FinishOrAbort):
     written so far as kept, and a later sink under the same key (`resume_point`) continues after them.
     """
 
+    turns_frames = True  # written in display orientation (images have no rotation tag)
+
     def __init__(
         self,
         path: str | os.PathLike,
