@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import pytest
 from typer.testing import CliRunner
 
 from deblur_cli.cli import app
@@ -77,6 +78,15 @@ def test_a_folder_of_videos_and_a_rotated_ten_bit_clip(tmp_path):
     a, b = json.loads(result.stdout)
     assert a["default_output"] == str(tmp_path / "shots-deblurred" / "a.mp4") and a["shown_as"] is None
     assert b["bit_depth"] == 10 and b["shown_as"] == "64x96, rotated 90° counter-clockwise" and b["written_with"] == "libx265, yuv420p10le"
+
+
+def test_a_still_with_sound_gives_the_file_s_duration_beside_the_video_s(tmp_path):
+    make_video(tmp_path / "card.mp4", frames=1, audio="aac", audio_seconds=2.0)  # a title card with music
+    make_video(tmp_path / "clip.mp4", frames=10, audio="aac")
+    reports = [json.loads(runner.invoke(app, ["info", str(tmp_path / name), "--json"]).stdout)
+               for name in ("card.mp4", "clip.mp4")]  # fmt: skip
+    assert reports[0]["duration_s"] < 0.1 and reports[0]["file_duration_s"] == pytest.approx(2.0, abs=0.1)
+    assert reports[1]["file_duration_s"] is None  # sound as long as the video: nothing more to say
 
 
 def test_a_mirrored_clip_is_said_to_be_mirrored_not_turned(tmp_path):

@@ -149,6 +149,7 @@ def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
         "variable_frame_rate": _variable_rate(path, info),
         "frames": info.frame_count,
         "duration_s": round(info.duration, 3) if info.duration is not None else None,
+        "file_duration_s": _longer(extras.get("seconds"), info.duration),
         "colour": _colour(info.color),
         "hdr10_metadata": info.hdr is not None or None,
         "interlaced": _interlacing(info),
@@ -167,6 +168,14 @@ def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
         "written_with": writes,
         "warnings": warnings,
     }
+
+
+def _longer(file_seconds: float | None, video_seconds: float | None) -> float | None:
+    """The file's duration where its sound (or other streams) plays half a second or more past the video
+    (a still with music: one frame, minutes of audio), which deblur run keeps whole; else None."""
+    if file_seconds is None or video_seconds is None or file_seconds < video_seconds + 0.5:
+        return None
+    return round(file_seconds, 3)
 
 
 def _variable_rate(path: Path, info: VideoInfo) -> str | None:

@@ -124,7 +124,8 @@ def _audio_track(stream) -> str:
 def describe_extras(path) -> dict[str, object]:
     """What a media file holds besides its first video stream, audio and subtitles, for `deblur info`:
     {"audio": [tracks], "subtitles": [tracks], "chapters": count, "telemetry": [handler names], "data":
-    [other data streams], "attachments": [file names], "other_video": count}; a track as "aac, 48 kHz,
+    [other data streams], "attachments": [file names], "other_video": count, "seconds": the file's duration,
+    its longest stream's}; a track as "aac, 48 kHz,
     stereo, eng"; entries it does not have are left out. {} for an unreadable file."""
     try:
         container = open_input(path)
@@ -140,5 +141,6 @@ def describe_extras(path) -> dict[str, object]:
             "data": [data_name(s) for s in data if not is_telemetry(s)],
             "attachments": [s.name or f"#{s.index}" for s in container.streams.attachments],
             "other_video": max(len(container.streams.video) - 1, 0),
+            "seconds": container.duration / av.time_base if container.duration else None,  # the whole file's
         }
     return {key: value for key, value in found.items() if value}
