@@ -23,7 +23,7 @@ from deblur_cli.video_io.info import (
     carries_alpha,
     color_of,
     frame_arrays,
-    orientation_of,
+    normalize_rotation,
 )
 from deblur_cli.video_io.jfif import jfif_rgb
 
@@ -96,7 +96,6 @@ class ImageSequenceSource:
         self.paths = list(paths)
         first, codec = _read(self.paths[0])
         self._first = first
-        rotation, mirrored = orientation_of(first)
         self.info = VideoInfo(
             width=first.width,
             height=first.height,
@@ -104,8 +103,8 @@ class ImageSequenceSource:
             time_base=None,
             frame_count=len(self.paths),
             bit_depth=bit_depth_of(first.format),
-            rotation=rotation,
-            mirrored=mirrored,
+            # the rotation alone: PyAV's side data of image frames (an EXIF or ICC entry) fails or crashes
+            rotation=normalize_rotation(first.rotation),
             color=color_of(first),
             codec=codec,
             pix_fmt=first.format.name,

@@ -205,12 +205,18 @@ def orientation_of(frame) -> tuple[int, bool]:
     """(rotation, mirrored) of a decoded frame's display matrix, as VideoInfo holds them: a matrix that
     mirrors (a negative determinant) is a turn, then a left-right mirror, as PyAV's
     set_display_rotation(rotation, hflip=True) writes it. PyAV's frame.rotation alone reads a mirror
-    as a turn of 180 degrees."""
-    try:  # by name: listing every side data may meet a type this PyAV has no name for (TIFF's, 31)
-        data = frame.side_data.get("DISPLAYMATRIX")
-    except (KeyError, ValueError):
-        data = None
-    matrix = bytes(data) if data is not None else None
+    as a turn of 180 degrees. For video frames only: PyAV 18 crashes collecting an image frame's side
+    data (a PNG's ICC profile)."""
+    matrix = None
+    try:  # a type this PyAV has no name for (an image's EXIF entry, 31) fails at once
+        side_data = frame.side_data
+        for item in side_data:  # as hdr.hdr_of reads them
+            if not hasattr(item, "type"):  # PyAV 19 iterates over the types, as a mapping to the entries
+                item = side_data[item]
+            if getattr(item.type, "name", str(item.type)) == "DISPLAYMATRIX":
+                matrix = bytes(item)
+    except ValueError:
+        matrix = None
     if matrix is None or len(matrix) != 36:
         return normalize_rotation(frame.rotation), False
     m = np.frombuffer(matrix, dtype="<i4").astype(np.float64)
