@@ -213,7 +213,7 @@ def check_output_path(source: str | os.PathLike, output: str | os.PathLike, *, f
     if not parent.is_dir():  # -o notes.txt/out.mp4
         raise OutputError(f"cannot write {output}: {parent} is a file, not a folder", hint="check the output path")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write to {parent}", hint="choose a writable output directory")
+        raise OutputError(f"cannot write to {parent}", hint="write somewhere else with -o (a folder you can write to)")
 
 
 def check_free(output: str | os.PathLike, *, force: bool) -> None:
