@@ -119,7 +119,7 @@ def test_a_language_the_output_knows_by_its_other_code_is_written_so_and_one_it_
     assert not [w for w in warnings if "language" in w]
     warnings = convert(source, tmp_path / "out.avi")  # AVI records no language at all
     assert [w for w in warnings if "language" in w] == [
-        f".avi cannot record the language of {what}; .mp4 and .mkv keep it"
+        f".avi cannot record the language of {what}; .mkv keeps it"
         for what in ("the video (eng)", "audio stream #1 (eng)", "audio stream #2 (fra)")
     ]
 

@@ -612,6 +612,45 @@ def test_asking_for_yuv420p_keeps_full_range_input_full_and_says_so(tmp_path):
     assert convert(source, tmp_path / "default.mp4")[2] == []  # not asked: nothing to say
 
 
+def test_an_animated_png_with_a_colour_profile_is_read_without_touching_its_side_data(tmp_path):
+    # PyAV 18 crashes (a segfault) collecting such a frame's side data, which the reader read for HDR10
+    # metadata and, since this stop, the display matrix; run in a process of its own, so a crash is a failure
+    script = (
+        "import numpy as np, gc, sys; from PIL import Image, ImageCms\n"
+        "from deblur_cli.video_io import open_source\n"
+        "profile = ImageCms.ImageCmsProfile(ImageCms.createProfile('sRGB')).tobytes()\n"
+        "frames = [Image.fromarray(np.full((48, 64, 3), 40 * i, np.uint8)) for i in range(3)]\n"
+        "frames[0].save(sys.argv[1], save_all=True, append_images=frames[1:], icc_profile=profile)\n"
+        "for _ in range(3):\n"
+        "    with open_source(sys.argv[1]) as source: count = sum(1 for _ in source)\n"
+        "    gc.collect()\n"
+        "print(count)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "icc.apng")], capture_output=True, text=True)
+    assert (done.returncode, done.stdout.strip()) == (0, "3"), done.stderr[-2000:]
+
+
+def test_the_resume_key_takes_every_crf_an_encoder_takes():
+    # it probed --crf with the value + 7: --codec libx264 --crf 45 to 51 stopped every run ("--crf 52 is beyond")
+    from deblur_cli.video_io.encoding import options_in_effect
+
+    for codec in ("libx264", "x265", "libvpx-vp9"):
+        for crf in (0, 18, 45, 51):
+            assert options_in_effect(EncodeOptions(codec=codec, crf=crf)).crf == crf
+    assert options_in_effect(EncodeOptions(codec="ffv1", crf=51)).crf is None
+
+
+def test_the_colour_notes_name_only_formats_that_exist_and_hold_for_the_input(tmp_path):
+    rgb = media.make_video(tmp_path / "rgb.mkv", frames=2, codec="ffv1", pix_fmt="bgr0")  # PNG-like, full range
+    assert convert(rgb, tmp_path / "a.mp4", pix_fmt="yuv420p")[2] == []  # no "stays full range": it does not
+    odd = media.make_video(tmp_path / "440.mkv", frames=2, codec="ffv1", pix_fmt="yuv440p")
+    warnings = convert(odd, tmp_path / "b.mp4")[2]
+    assert len(warnings) == 1 and "--pix-fmt" not in warnings[0]  # it named "yuvsubp"
+    with pytest.raises(OutputError) as refused:  # not GIF's reason: v210 takes 10-bit 4:2:2 when asked
+        resolve_encoder(EncodeOptions(codec="v210"), ".mov", 8, 64, 48)
+    assert "GIF" not in refused.value.hint and "yuv422p10le" in refused.value.hint
+
+
 def test_ffv1_in_mp4_is_written_with_a_word_on_where_it_opens(tmp_path):
     source = media.make_video(tmp_path / "in.mkv", frames=2)
     warnings = convert(source, tmp_path / "out.mp4", codec="ffv1")[2]

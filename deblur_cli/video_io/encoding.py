@@ -324,7 +324,8 @@ def options_in_effect(options: EncodeOptions) -> EncodeOptions:
     if variant is None:
         return options
     taken = variant.options(options)
-    crf_used = variant.options(replace(options, crf=(options.crf or 0) + 7)) != taken
+    other_crf = (options.crf or 0) + 1 if (options.crf or 0) < 20 else options.crf - 1  # inside every encoder's scale
+    crf_used = variant.options(replace(options, crf=other_crf)) != taken
     preset_used = (
         variant.options(replace(options, preset="veryslow" if options.preset != "veryslow" else "fast")) != taken
     )
@@ -387,12 +388,11 @@ def _pick_pix_fmt(preferred, encoder: str, supported: set[str] | None, width: in
     for pix_fmt in preferred:
         if (supported is None or pix_fmt in supported) and _fits(pix_fmt, width, height):
             return pix_fmt
-    if supported is not None and not supported & set(preferred):  # GIF's palettes: no size would do
-        raise OutputError(
-            f"{encoder} takes none of the pixel formats deblur picks by itself: only low-colour ones "
-            f"({', '.join(sorted(supported - PALETTE_FORMATS))}), written only when asked for with --pix-fmt",
-            hint="for a GIF, write .mp4 and convert it with a GIF tool (--pix-fmt rgb8 keeps 3 bits per channel)",
-        )
+    if supported is not None and not supported & set(preferred):  # no size would do
+        hint = f"pass --pix-fmt, one of: {', '.join(sorted(supported - PALETTE_FORMATS))}"
+        if encoder == "gif":
+            hint = "for a GIF, write .mp4 and convert it with a GIF tool (--pix-fmt rgb8 writes 256 colours)"
+        raise OutputError(f"{encoder} takes none of the pixel formats deblur picks by itself", hint=hint)
     raise OutputError(
         f"{encoder} cannot encode a {width}x{height} video without changing its size",
         hint="odd sizes need a codec with 4:4:4 or RGB formats: libx264, libx265, vp9 or ffv1",

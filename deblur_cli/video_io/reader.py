@@ -24,6 +24,7 @@ from deblur_cli.video_io.info import (
     carries_alpha,
     color_of,
     frame_arrays,
+    normalize_rotation,
     orientation_of,
 )
 from deblur_cli.video_io.streams import (
@@ -497,11 +498,17 @@ def _listed_times(container, stream) -> list[int] | None:
     return times if times and times[-1] + 1 >= stream.duration else None
 
 
+_IMAGE_CODECS = {"png", "apng", "mjpeg", "jpegls", "tiff", "webp", "gif", "bmp", "jpeg2000", "libopenjpeg", "qoi"}
+
+
 def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed: list[int] | None) -> VideoInfo:
     """The stream's VideoInfo; `counted`: frames are timed by their count, at the stream's rate; `listed`:
     the frames' timestamps as an AVI's index lists them, which count them exactly."""
     fps = frame_rate(stream)
-    rotation, mirrored = orientation_of(first)
+    # PyAV 18 crashes collecting the side data of frames from image codecs (an animated PNG's ICC profile),
+    # which carry neither a display matrix nor HDR10 metadata that video codecs do: those are not read
+    side_data_safe = stream.codec_context.name not in _IMAGE_CODECS
+    rotation, mirrored = orientation_of(first) if side_data_safe else (normalize_rotation(first.rotation), False)
     duration = _stream_length(stream)
     frame_count = len(listed) if listed else stream.frames or (round(duration * fps) if duration and fps else None)
     unstated = container.format.name in _PROGRAM_STREAM_FORMATS | BARE_FORMATS  # no length, or a guessed one
@@ -530,7 +537,7 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
         has_subtitles=bool(container.streams.subtitles),
         sample_aspect_ratio=stream.sample_aspect_ratio or None,
         duration=duration,
-        hdr=hdr_of(first),
+        hdr=hdr_of(first) if side_data_safe else None,
         field_order=field_order(stream, first),
         timecode=find_timecode(container, stream),
         alpha=carries_alpha(first, stream.codec_context.name),

@@ -159,6 +159,7 @@ class SegmentedVideoSink(atomic.FinishesOnExit):
         number = self._records[-1].number + 1 if self._records else 0
         return _SegmentWriter(self.work, number, self._next, self.path.name, self.info, self._options)
 
+
 class _SegmentWriter:
     """One segment being encoded: a fresh encoder, its packets appended to `seg_NNNNN.bin.part`."""
 
@@ -242,7 +243,8 @@ def _load(folder: WorkFolder) -> tuple[list[_Record], int]:
     those made under another key held (0 if none; they are removed, as is anything else but the kept)."""
     records: list[_Record] = []
     segments = sorted((int(m.group(1)), path) for path in folder.path.iterdir() if (m := _SEGMENT.match(path.name)))
-    found = [record for number, path in segments if (record := _read_record(path, number)) is not None]
+    # hashed only where they may be reused: work about to be discarded is only counted
+    found = [r for number, path in segments if (r := _read_record(path, number, verify=folder.matches)) is not None]
     if folder.matches:
         for record in found:
             expected = records[-1].stop if records else 0
@@ -254,8 +256,9 @@ def _load(folder: WorkFolder) -> tuple[list[_Record], int]:
     return records, discarded
 
 
-def _read_record(path: Path, number: int) -> _Record | None:
-    """A segment's record, or None if its JSON or data file is missing, unreadable or inconsistent."""
+def _read_record(path: Path, number: int, *, verify: bool = True) -> _Record | None:
+    """A segment's record, or None if its JSON or data file is missing, unreadable or inconsistent (with
+    `verify`, its data's SHA-256 too)."""
     try:
         data = json.loads(path.read_text())
         record = _Record(
@@ -272,7 +275,9 @@ def _read_record(path: Path, number: int) -> _Record | None:
         stored = _data_path(path.parent, number)
         if stored.stat().st_size != sum(map(_stored_size, record.packets)):
             return None
-        if record.sha256 is not None and _file_sha256(stored) != record.sha256:  # damaged on disk, or copied so
+        if (
+            verify and record.sha256 is not None and _file_sha256(stored) != record.sha256
+        ):  # damaged on disk, or copied so
             return None
         for packet in record.packets:  # side data this PyAV cannot name (written by another) is a ValueError
             for kind, _ in packet[5] if len(packet) > 5 else []:

@@ -81,7 +81,7 @@ def keep_language(format_name: str, metadata, what: str, suffix: str) -> str | N
         metadata["language"] = recorded
         return None
     del metadata["language"]
-    return f"{suffix} cannot record the language of {what} ({language}); .mp4 and .mkv keep it"
+    return f"{suffix} cannot record the language of {what} ({language}); .mkv keeps it"
 
 
 def names_lost(format_name: str, names: list[str | None], suffix: str, whose: str) -> str | None:

@@ -189,7 +189,8 @@ class VideoEncoder:
                     "players do not play (frames with even sides get 4:2:0)"
                 )
         asked_limited = options.pix_fmt is not None and not options.pix_fmt.startswith("yuvj")
-        if asked_limited and info.color.get("range") == _FULL_RANGE and not av.VideoFormat(encoding.pix_fmt).is_rgb:
+        full_yuv = info.color.get("range") == _FULL_RANGE and info.pix_fmt is not None and not _stores_rgb(info.pix_fmt)
+        if asked_limited and full_yuv and not av.VideoFormat(encoding.pix_fmt).is_rgb:
             warnings.append(
                 f"the input is full range (0-255 levels) and stays so: --pix-fmt {options.pix_fmt} picks the layout, "
                 "not the range (the output is tagged full range, as players need to show it right)"
@@ -206,7 +207,7 @@ class VideoEncoder:
             keeps = (
                 f"; --pix-fmt {kept} keeps it ({encoding.encoder} {sampling}, which many phones, browsers and "
                 "hardware players do not play)"
-                if encoding.encoder in _SUBSAMPLING and kept != encoding.pix_fmt
+                if sampling in ("4:4:4", "4:2:2") and encoding.encoder in _SUBSAMPLING and kept != encoding.pix_fmt
                 else ""
             )
             warnings.append(
