@@ -155,7 +155,11 @@ def test_a_cut_transport_stream_is_refused_before_a_run_and_its_hint_restores_th
         r"the video stream ends early: its packets stop at \d\.\d\d s, where the file breaks off inside a "
         r"transport packet \(truncated file\)"
     )
-    _refused_then_restored_before_the_cut(_transport_stream(tmp_path / "a.ts"), problem, tmp_path, identity)
+    whole = _transport_stream(tmp_path / "a.ts")
+    # cut inside a 188-byte packet, whatever the encoders' threads made the size: 60% of it fell on a packet's
+    # end one time in five (a file whole to its last packet, which is not cut)
+    inside = int(whole.stat().st_size * 0.6) // 188 * 188 + 94
+    _refused_then_restored_before_the_cut(whole, problem, tmp_path, identity, keep=inside / whole.stat().st_size)
 
 
 def _program_stream(path, codec="mpeg2video"):
