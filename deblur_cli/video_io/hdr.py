@@ -4,6 +4,7 @@ and how an encoder is told to write it back."""
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 # FFmpeg's AVMasteringDisplayMetadata: display_primaries[3][2], white_point[2], min_luminance, max_luminance
@@ -25,18 +26,13 @@ class HdrMetadata:
     max_fall: int | None = None  # maximum frame-average light level, cd/m²
 
 
-def hdr_of(frame) -> HdrMetadata | None:
-    """The HDR10 metadata a decoded PyAV frame carries as side data, or None if it carries none."""
+def hdr_of(side_data: Mapping[str, bytes]) -> HdrMetadata | None:
+    """The HDR10 metadata in a decoded frame's side data (side_data.side_data_of), or None if it has none."""
     mastering = light = None
-    side_data = frame.side_data
-    for item in side_data:
-        if not hasattr(item, "type"):  # PyAV 19 iterates over the types, as a mapping to the entries
-            item = side_data[item]
-        name = getattr(item.type, "name", str(item.type))
-        if name == "MASTERING_DISPLAY_METADATA" and len(bytes(item)) == _MASTERING.size:
-            mastering = _MASTERING.unpack(bytes(item))
-        elif name == "CONTENT_LIGHT_LEVEL" and len(bytes(item)) == _LIGHT.size:
-            light = _LIGHT.unpack(bytes(item))
+    if len(found := side_data.get("MASTERING_DISPLAY_METADATA", b"")) == _MASTERING.size:
+        mastering = _MASTERING.unpack(found)
+    if len(found := side_data.get("CONTENT_LIGHT_LEVEL", b"")) == _LIGHT.size:
+        light = _LIGHT.unpack(found)
     if mastering is None and light is None:
         return None
     fields = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -201,27 +202,17 @@ def normalize_rotation(degrees: float) -> int:
     return round(degrees / 90.0) * 90 % 360
 
 
-def orientation_of(frame) -> tuple[int, bool]:
-    """(rotation, mirrored) of a decoded frame's display matrix, as VideoInfo holds them: a matrix that
-    mirrors (a negative determinant) is a turn, then a left-right mirror, as PyAV's
-    set_display_rotation(rotation, hflip=True) writes it. PyAV's frame.rotation alone reads a mirror
-    as a turn of 180 degrees. For video frames only: PyAV 18 crashes collecting an image frame's side
-    data (a PNG's ICC profile)."""
-    matrix = None
-    try:  # a type this PyAV has no name for (an image's EXIF entry, 31) fails at once
-        side_data = frame.side_data
-        for item in side_data:  # as hdr.hdr_of reads them
-            if not hasattr(item, "type"):  # PyAV 19 iterates over the types, as a mapping to the entries
-                item = side_data[item]
-            if getattr(item.type, "name", str(item.type)) == "DISPLAYMATRIX":
-                matrix = bytes(item)
-    except ValueError:
-        matrix = None
+def orientation_of(rotation: float, side_data: Mapping[str, bytes]) -> tuple[int, bool]:
+    """(rotation, mirrored) of a decoded frame, as VideoInfo holds them, from PyAV's `frame.rotation` and
+    the frame's side data (side_data.side_data_of): a display matrix that mirrors (a negative
+    determinant) is a turn, then a left-right mirror, as PyAV's set_display_rotation(rotation,
+    hflip=True) writes it; frame.rotation alone reads a mirror as a turn of 180 degrees."""
+    matrix = side_data.get("DISPLAYMATRIX")
     if matrix is None or len(matrix) != 36:
-        return normalize_rotation(frame.rotation), False
+        return normalize_rotation(rotation), False
     m = np.frombuffer(matrix, dtype="<i4").astype(np.float64)
     if m[0] * m[4] - m[1] * m[3] >= 0:
-        return normalize_rotation(frame.rotation), False
+        return normalize_rotation(rotation), False
     # undo the mirror (it negates the first column) and read the turn as FFmpeg's av_display_rotation_get
     first, second = math.hypot(m[0], m[3]), math.hypot(m[1], m[4])
     degrees = -math.degrees(math.atan2(m[1] / second, -m[0] / first))

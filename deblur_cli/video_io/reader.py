@@ -17,6 +17,7 @@ from deblur_cli.span import Span
 from deblur_cli.video_io.containers import open_input
 from deblur_cli.video_io.deinterlace import FRAMES_BEFORE, check_mode, deinterlaced, field_order
 from deblur_cli.video_io.hdr import hdr_of
+from deblur_cli.video_io.side_data import side_data_of
 from deblur_cli.video_io.info import (
     Frame,
     VideoInfo,
@@ -24,7 +25,6 @@ from deblur_cli.video_io.info import (
     carries_alpha,
     color_of,
     frame_arrays,
-    normalize_rotation,
     orientation_of,
 )
 from deblur_cli.video_io.streams import (
@@ -507,8 +507,8 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
     fps = frame_rate(stream)
     # PyAV 18 crashes collecting the side data of frames from image codecs (an animated PNG's ICC profile),
     # which carry neither a display matrix nor HDR10 metadata that video codecs do: those are not read
-    side_data_safe = stream.codec_context.name not in _IMAGE_CODECS
-    rotation, mirrored = orientation_of(first) if side_data_safe else (normalize_rotation(first.rotation), False)
+    side_data = side_data_of(first) if stream.codec_context.name not in _IMAGE_CODECS else {}
+    rotation, mirrored = orientation_of(first.rotation, side_data)
     duration = _stream_length(stream)
     frame_count = len(listed) if listed else stream.frames or (round(duration * fps) if duration and fps else None)
     unstated = container.format.name in _PROGRAM_STREAM_FORMATS | BARE_FORMATS  # no length, or a guessed one
@@ -537,7 +537,7 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
         has_subtitles=bool(container.streams.subtitles),
         sample_aspect_ratio=stream.sample_aspect_ratio or None,
         duration=duration,
-        hdr=hdr_of(first) if side_data_safe else None,
+        hdr=hdr_of(side_data),
         field_order=field_order(stream, first),
         timecode=find_timecode(container, stream),
         alpha=carries_alpha(first, stream.codec_context.name),
