@@ -638,6 +638,8 @@ def test_the_resume_key_takes_every_crf_an_encoder_takes():
         for crf in (0, 18, 45, 51):
             assert options_in_effect(EncodeOptions(codec=codec, crf=crf)).crf == crf
     assert options_in_effect(EncodeOptions(codec="ffv1", crf=51)).crf is None
+    # MPEG-2 takes --crf as its quantiser scale, crf / 6 rounded: 17 and 18 give the same, 30 not
+    assert options_in_effect(EncodeOptions(codec="mpeg2video", crf=18)).crf == 18
 
 
 def test_the_colour_notes_name_only_formats_that_exist_and_hold_for_the_input(tmp_path):

@@ -315,21 +315,24 @@ _SPEED_OPTIONS = ("preset", "cpu-used")  # where each encoder takes --preset
 _QUALITY_OPTIONS = ("crf", "qmax")  # where each encoder takes --crf (MPEG-2 as its quantiser scale)
 
 
+def _options_used(encoder_options: dict[str, str]) -> set[str]:
+    """Which of --crf and --preset an encoder's options (Encoder.options' result) take."""
+    takes = {"crf": _QUALITY_OPTIONS, "preset": _SPEED_OPTIONS}
+    return {option for option, names in takes.items() if any(name in encoder_options for name in names)}
+
+
 def options_in_effect(options: EncodeOptions) -> EncodeOptions:
     """`options` with --crf and --preset set to None and "" where the named encoder (`options.codec`) takes
-    neither (FFV1, ProRes): what decides the output, for telling whether an interrupted run's work may
-    be reused; unchanged without a codec (the suffix then picks one that takes both)."""
-    name = ALIASES.get(options.codec or "", options.codec)
-    variant = ENCODERS.get(name or "")
+    neither (FFV1, ProRes), as unused_options finds them: what decides the output, for telling whether an
+    interrupted run's work may be reused; unchanged without a codec (the suffix then picks one that takes
+    both)."""
+    variant = ENCODERS.get(ALIASES.get(options.codec or "", options.codec) or "")
     if variant is None:
         return options
-    taken = variant.options(options)
-    other_crf = (options.crf or 0) + 1 if (options.crf or 0) < 20 else options.crf - 1  # inside every encoder's scale
-    crf_used = variant.options(replace(options, crf=other_crf)) != taken
-    preset_used = (
-        variant.options(replace(options, preset="veryslow" if options.preset != "veryslow" else "fast")) != taken
+    used = _options_used(variant.options(options))
+    return replace(
+        options, crf=options.crf if "crf" in used else None, preset=options.preset if "preset" in used else ""
     )
-    return replace(options, crf=options.crf if crf_used else None, preset=options.preset if preset_used else "")
 
 
 def unused_options(options: EncodeOptions, encoding: Encoding | None, written_as: str) -> list[str]:
@@ -337,11 +340,7 @@ def unused_options(options: EncodeOptions, encoding: Encoding | None, written_as
     not use: those a video encoder does not take (`encoding`: FFV1, ProRes) or all of them for images
     (`encoding` None), --pix-fmt too, since images take the format of their frames. `written_as` ends
     the message ("by ffv1", "for PNG frames")."""
-    used = set()
-    if encoding is not None and any(name in encoding.options for name in _QUALITY_OPTIONS):
-        used.add("crf")
-    if encoding is not None and any(name in encoding.options for name in _SPEED_OPTIONS):
-        used.add("preset")
+    used = _options_used(encoding.options) if encoding is not None else set()
     unused = [f"--{name}" for name in ("crf", "preset") if name in options.asked and name not in used]
     if encoding is None and options.pix_fmt:
         unused.append("--pix-fmt")
