@@ -315,14 +315,15 @@ def deblur_video(
     warnings = read_warnings + list(sink.warnings) + list(retries.values())
     if info.alpha and side_by_side:
         warnings.insert(0, "side-by-side frames are opaque: the input's transparency is left out")
+    written = sink_info.display_size if getattr(sink, "turns_frames", False) else (sink_info.width, sink_info.height)
     return RunResult(
         input=str(source_path),
         output=os.path.normpath(output_path),  # "frames.v2/" names the folder, without its slash
         frames=done,
         seconds=time.perf_counter() - started,
         # as written: images are turned for display, videos stored with the rotation as a tag
-        width=sink_info.display_size[0] if getattr(sink, "turns_frames", False) else sink_info.width,
-        height=sink_info.display_size[1] if getattr(sink, "turns_frames", False) else sink_info.height,
+        width=written[0],
+        height=written[1],
         warnings=warnings,
         resumed=resumed,
         deinterlaced=info.deinterlaced,
@@ -465,8 +466,12 @@ def _resume(sink, source, total: int | None, note: Callable[[str], None], *, ask
     earlier run kept, moving `source` there. `asked`: whether the caller wanted kept work reused."""
     if getattr(sink, "discarded", 0):
         changes = "; ".join(getattr(sink, "changes", [])[:3])
-        why = f"were made with other settings ({changes})" if changes else "were made with other settings or another input"
-        why = why if asked else "are discarded (--no-resume)"
+        if not asked:
+            why = "are discarded (--no-resume)"
+        elif changes:
+            why = f"were made with other settings ({changes})"
+        else:
+            why = "were made with other settings or another input"
         note(f"the {sink.discarded} frames an earlier run kept for {sink.path} {why}: starting over")
     point = getattr(sink, "resume_point", None)
     if point is None:

@@ -132,8 +132,8 @@ class PngSequenceSink(atomic.FinishOrAbort):
             kept = ResumePoint(int(stored["frames"]), stored["restart"], stored["restart_pts"])
         if not self._folder.matches or kept is None or not _whole(self._temp, kept.frames, self._name):
             self.discarded = kept.frames if kept is not None and not self._folder.matches else 0
-            self.changes = self._folder.changes
             kept = None
+        self.changes = self._folder.changes
         self._folder.keep({"frames", _KEPT} if kept else set())
         self._temp.mkdir(exist_ok=True)
         if kept:

@@ -327,13 +327,16 @@ class VideoFileSource:
                     if packet.pts is not None:
                         end = stop_after(end, packet)
                         timed = timed or bool(packet.duration)
-                if held is not None and not packet.size:  # the file ends inside it
-                    self._damaged.add((held.pos, held.pts))
-                for sent in [held, packet] if held is not None and packet.size else [packet]:
-                    if sent is packet and packet.size and packet.is_corrupt:
-                        held = packet
-                        continue
-                    held = None
+                sending = []
+                if held is not None:  # decoded if a packet follows it; else the file ends inside it
+                    if packet.size:
+                        sending.append(held)
+                    else:
+                        self._damaged.add((held.pos, held.pts))
+                held = packet if packet.size and packet.is_corrupt else None
+                if held is None:
+                    sending.append(packet)
+                for sent in sending:
                     try:
                         pictures = self._decoder.decode(sent)
                     except av.FFmpegError:

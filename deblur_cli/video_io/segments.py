@@ -275,9 +275,8 @@ def _read_record(path: Path, number: int, *, verify: bool = True) -> _Record | N
         stored = _data_path(path.parent, number)
         if stored.stat().st_size != sum(map(_stored_size, record.packets)):
             return None
-        if (
-            verify and record.sha256 is not None and _file_sha256(stored) != record.sha256
-        ):  # damaged on disk, or copied so
+        # damaged on disk, or copied so
+        if verify and record.sha256 is not None and _file_sha256(stored) != record.sha256:
             return None
         for packet in record.packets:  # side data this PyAV cannot name (written by another) is a ValueError
             for kind, _ in packet[5] if len(packet) > 5 else []:
