@@ -107,23 +107,21 @@ def _holds(encoder: str, bit_depth: int, alpha: bool, width: int, height: int) -
 _SUBSAMPLING = {"libx264", "libx265", "libvpx-vp9"}
 
 
+def _chroma_steps(pix_fmt: str) -> tuple[int, int]:
+    """Pixels per chroma sample across and down: (1, 1) for 4:4:4 YUV and RGB, (2, 2) for 4:2:0."""
+    fmt = av.VideoFormat(pix_fmt)
+    return (1, 1) if fmt.is_rgb else (1024 // fmt.chroma_width(1024), 1024 // fmt.chroma_height(1024))
+
+
 def _subsampled(pix_fmt: str) -> bool:
     """Whether a pixel format stores YUV with fewer chroma samples than pixels."""
-    fmt = av.VideoFormat(pix_fmt)
-    return not fmt.is_rgb and (fmt.chroma_width(1024) < 1024 or fmt.chroma_height(1024) < 1024)
-
-
-def _chroma_samples(pix_fmt: str) -> int:
-    """Chroma samples of a 1024x1024 frame in a pixel format, per plane (RGB formats: all of them)."""
-    fmt = av.VideoFormat(pix_fmt)
-    return 1024 * 1024 if fmt.is_rgb else fmt.chroma_width(1024) * fmt.chroma_height(1024)
+    return _chroma_steps(pix_fmt) != (1, 1)
 
 
 def _sampling_name(pix_fmt: str) -> str:
     """A YUV format's chroma subsampling as people write it: "4:4:4", "4:2:2", "4:2:0", "4:1:1"."""
-    fmt = av.VideoFormat(pix_fmt)
-    across, down = 1024 // fmt.chroma_width(1024), 1024 // fmt.chroma_height(1024)
-    return {(1, 1): "4:4:4", (2, 1): "4:2:2", (2, 2): "4:2:0", (4, 1): "4:1:1"}.get((across, down), "subsampled")
+    names = {(1, 1): "4:4:4", (2, 1): "4:2:2", (2, 2): "4:2:0", (4, 1): "4:1:1"}
+    return names.get(_chroma_steps(pix_fmt), "subsampled")
 
 
 def _subsampled_or_rgb(pix_fmt: str | None) -> bool:
@@ -201,7 +199,8 @@ class VideoEncoder:
                 "or most editors; .mkv is its usual container"
             )
         yuv_input = info.pix_fmt is not None and not _stores_rgb(info.pix_fmt) and not grey_video(info)
-        if yuv_input and options.pix_fmt is None and _chroma_samples(encoding.pix_fmt) < _chroma_samples(info.pix_fmt):
+        fewer = yuv_input and math.prod(_chroma_steps(encoding.pix_fmt)) > math.prod(_chroma_steps(info.pix_fmt))
+        if fewer and options.pix_fmt is None:  # chroma samples than the input has
             sampling = _sampling_name(info.pix_fmt)
             kept = encoding.pix_fmt.replace("420", sampling.replace(":", "")[:3])
             keeps = (
