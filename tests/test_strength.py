@@ -65,3 +65,24 @@ def test_a_strength_out_of_range_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
     result = CliRunner().invoke(app, ["run", str(source), "-o", str(tmp_path / "o.mkv"), "--strength", "1.2"])
     assert result.exit_code == 2 and not (tmp_path / "o.mkv").exists()
+
+
+@pytest.mark.parametrize(
+    "command, option, value, scale",
+    [
+        ("run", "--strength", "nan", "from 0 to 1"),
+        ("run", "--strength", "inf", "from 0 to 1"),
+        ("run", "--strength", "1.2", "from 0 to 1"),
+        ("run", "--eta", "nan", "from 0 to 1"),
+        ("train", "--ema", "nan", "from 0 to 1"),
+        ("train", "--lr", "inf", "of 0 or more"),
+        ("train", "--lr", "-1e-4", "of 0 or more"),
+    ],
+)
+def test_a_float_option_refuses_nan_and_infinity_by_its_range(command, option, value, scale):
+    """Click's range let nan through its comparisons and blamed a bound ("less than or equal to 1")."""
+    result = CliRunner().invoke(
+        app, [command, "in.mp4", option, value] if command == "run" else [command, option, value]
+    )
+    assert result.exit_code == 2
+    assert f"invalid value for '{option}': {value} is not a number {scale}" in result.output

@@ -71,6 +71,26 @@ CompileOpt = Annotated[
         help="torch.compile the model: a minute or two of compiling first, then faster frames (GPUs).",
     ),
 ]
+
+
+def number_in(low: float, high: float | None = None):
+    """The parser of a float option that takes a finite number from `low` to `high`. Click's own range let
+    nan through (every comparison with it is false) and then blamed a bound: "should be less than or equal
+    to 1". The bounds are also given to the option, so that --help shows them."""
+    scale = f"from {low:g} to {high:g}" if high is not None else f"of {low:g} or more"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise typer.BadParameter(f"{text!r} is not a number") from None
+        if not (math.isfinite(value) and low <= value and (high is None or value <= high)):
+            raise typer.BadParameter(f"{text} is not a number {scale}")
+        return value
+
+    return parse
+
+
 MAX_STEPS = 1000  # DDIM steps at most: one per training timestep
 StepsOpt = Annotated[
     int,
@@ -84,6 +104,7 @@ EtaOpt = Annotated[
         "--eta",
         min=0.0,
         max=1.0,
+        parser=number_in(0.0, 1.0),
         metavar="X",
         rich_help_panel=SAMPLING_PANEL,
         help="DDIM noise: 0 = deterministic, 1 = DDPM-like.",
@@ -179,6 +200,7 @@ StrengthOpt = Annotated[
         "--strength",
         min=0.0,
         max=1.0,
+        parser=number_in(0.0, 1.0),
         metavar="S",
         rich_help_panel=OUTPUT_PANEL,
         help="How much of the restoration to keep: 1 all, 0.5 half (mixed with the input).",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from deblur_cli.cli.app import command, err, examples, given, note, out, stop_after_step, stopped, warn
-from deblur_cli.cli.options import check_synthesis_memory, parse_size, seed_option, sources_not_a_folder
+from deblur_cli.cli.options import check_synthesis_memory, number_in, parse_size, seed_option, sources_not_a_folder
 from deblur_cli.errors import UsageError
 from deblur_cli.model_specs import MODELS
 from deblur_cli.train_config import PRECISIONS, TrainConfig
@@ -95,7 +95,15 @@ def train_command(
         typer.Option("--until", metavar="N", min=1, help="Stop after this many steps in all (resume later)."),
     ] = None,
     lr: Annotated[
-        float, typer.Option("--lr", metavar="X", rich_help_panel=OPTIMISER_PANEL, min=0.0, help="Peak learning rate.")
+        float,
+        typer.Option(
+            "--lr",
+            metavar="X",
+            rich_help_panel=OPTIMISER_PANEL,
+            min=0.0,
+            parser=number_in(0.0),
+            help="Peak learning rate.",
+        ),
     ] = DEFAULTS.lr,
     warmup: Annotated[
         int, typer.Option("--warmup", metavar="N", rich_help_panel=OPTIMISER_PANEL, min=0, help="Warm-up steps.")
@@ -108,6 +116,7 @@ def train_command(
             rich_help_panel=OPTIMISER_PANEL,
             min=0.0,
             max=1.0,
+            parser=number_in(0.0, 1.0),
             help="EMA decay of the exported weights (short runs: lower).",
         ),
     ] = DEFAULTS.ema,
