@@ -1165,6 +1165,11 @@ def test_a_file_name_that_starts_with_a_dash_is_named_in_the_error_with_the_way_
     assert "-- -clip.mp4" in result.stderr and "./-clip.mp4" in result.stderr
     assert deblur("-q", "--", "-clip.mp4").exit_code == 0 and (tmp_path / "-clip-deblurred.mp4").exists()
     assert "lists the options" in deblur("-x", "in.mp4").stderr  # no such file: the usual hint
+    media.make_video(tmp_path / "-oclip.mp4", frames=2)
+    glued = deblur("-oclip.mp4")  # -o with the value clip.mp4, then no input
+    assert glued.exit_code == 2 and "error: -oclip.mp4 is a file, but it was read as options" in glued.stderr
+    typo = deblur("./-clip.mp4", "-o", "-oclip.mp4", "--bogus")  # -o's value is read as a value: not to blame
+    assert typo.exit_code == 2 and "no such option: --bogus" in typo.stderr and "read as options" not in typo.stderr
 
 
 def test_a_folder_name_with_a_dot_ending_in_a_slash_is_a_folder_of_frames(tmp_path, identity):

@@ -95,7 +95,7 @@ class _Group(_HelpShape, typer.core.TyperGroup):
             code = e.exit_code
         except click_errors.ClickException as e:
             message = e.format_message().rstrip(".")
-            if isinstance(e, click_errors.NoSuchOption) and (dashed := _dashed_file(args)):
+            if dashed := _dashed_file(args, self):
                 hint = f"write it after -- (-- {dashed}) or as ./{dashed}"
                 error = UsageError(
                     f"{dashed} is a file, but it was read as options ({message[:1].lower()}{message[1:]})", hint=hint
@@ -116,12 +116,21 @@ class _Group(_HelpShape, typer.core.TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-def _dashed_file(args) -> str | None:
-    """The first argument before any `--` that starts with a dash and names an existing file or folder
-    (`-clip.mp4`), which the parser takes for options."""
+def _dashed_file(args, group: typer.core.TyperGroup) -> str | None:
+    """The first argument before any `--` that starts with a dash and names an existing file or folder,
+    which the parser took for options: `-clip.mp4` for -c -l ..., `-oclip.mp4` for -o with the value
+    clip.mp4. The value of an option that takes one (`-o -out.mp4`) was read as a value, not options."""
     words = list(sys.argv[1:] if args is None else args)
-    for word in words[: words.index("--") if "--" in words else len(words)]:
-        if word.startswith("-") and len(word) > 1 and os.path.exists(word):
+    command = group.commands.get(words[0]) if words else None
+    takes_value = {
+        name
+        for param in (command.params if command else ())
+        if not getattr(param, "is_flag", True) and not getattr(param, "count", False)  # options, not arguments
+        for name in param.opts
+    }
+    words = words[: words.index("--") if "--" in words else len(words)]
+    for before, word in zip([None] + words, words):
+        if word.startswith("-") and len(word) > 1 and before not in takes_value and os.path.exists(word):
             return word
     return None
 
