@@ -997,6 +997,20 @@ def test_a_matroska_video_that_starts_after_its_audio_counts_its_own_frames(tmp_
     assert info.frame_count == 12 and info.duration == pytest.approx(0.48, abs=0.002)
 
 
+@pytest.mark.parametrize("frames", [1, 2])
+def test_a_matroska_still_with_longer_sound_has_its_own_frames_not_the_file_s_length(tmp_path, frames):
+    """FFmpeg gives a Matroska stream of one or two frames the whole file's duration: a title card with
+    3 s of music read as 76 frames and was refused as "the video stream ends early". Its DURATION tag is
+    the video's own."""
+    source = media.make_video(tmp_path / "card.mkv", frames=frames, audio="aac", audio_seconds=3.0)
+    with av.open(str(source)) as container:
+        assert container.streams.video[0].duration == 3021  # the case: the file's length, in ms
+    info = describe(source)
+    assert info.frame_count == frames and info.duration == pytest.approx(0.04 * frames, abs=0.002)
+    _, images, _ = convert(source, tmp_path / "out.mkv", codec="ffv1")
+    assert len(images) == frames and describe(tmp_path / "out.mkv").frame_count == frames
+
+
 def test_a_matroska_file_that_states_no_length_has_its_frames_counted(tmp_path):
     """A recording that crashed (or a live one) leaves a Matroska file without a duration: the progress bar
     showed no total and no time left. Its packets are now counted; its duration stays unknown."""

@@ -512,7 +512,7 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
     # which carry neither a display matrix nor HDR10 metadata that video codecs do: those are not read
     side_data = side_data_of(first) if stream.codec_context.name not in _IMAGE_CODECS else {}
     rotation, mirrored = orientation_of(first.rotation, side_data)
-    duration = _stream_length(stream)
+    duration = stream_duration(stream)
     frame_count = len(listed) if listed else stream.frames or (round(duration * fps) if duration and fps else None)
     unstated = container.format.name in _PROGRAM_STREAM_FORMATS | BARE_FORMATS  # no length, or a guessed one
     # a file whose length its container never got to state (a Matroska recording that crashed, a live one)
@@ -561,19 +561,9 @@ def _count_packets(path: str, stream) -> int | None:
         return None
 
 
-def _stream_length(stream) -> float | None:
-    """Seconds from the stream's first frame to its end. Matroska's DURATION tag is where the stream ends
-    on the file's clock, which starts earlier than the video where the audio begins first (an AAC
-    encoder's priming samples: 21 ms)."""
-    end = stream_duration(stream)
-    if end is None or stream.duration or not stream.start_time or not stream.time_base:
-        return end  # a stream's own duration is a length already
-    return end - float(stream.start_time * stream.time_base)
-
-
 def _frames_by_duration(stream) -> int:
     """The frame count the stream's length and average rate imply; 0 if either is unknown."""
-    duration, fps = _stream_length(stream), frame_rate(stream)
+    duration, fps = stream_duration(stream), frame_rate(stream)
     return round(duration * fps) if duration and fps else 0
 
 

@@ -68,14 +68,26 @@ def frame_rate(stream) -> Fraction | None:
 
 
 def stream_duration(stream) -> float | None:
-    """Seconds of video by the container's own account: the stream's duration, or Matroska's DURATION tag."""
+    """Seconds of video by the container's own account: Matroska's DURATION tag less the stream's start, or
+    the stream's duration."""
+    end = tagged_end(stream)
+    if end is not None:
+        return end - float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else end
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
+    return None
+
+
+def tagged_end(stream) -> float | None:
+    """Where Matroska's DURATION tag (written by its muxers for each track) says the stream ends, on the
+    file's clock. It goes before FFmpeg's duration of a Matroska stream, which is an estimate: for a
+    stream of one or two frames, the whole file's (a still picture with three minutes of music)."""
     tag = stream.metadata.get("DURATION")
-    if tag:
-        try:
-            hours, minutes, seconds = tag.split(":")
-            return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-        except ValueError:
-            return None
+    if not tag:
+        return None
+    try:
+        hours, minutes, seconds = tag.split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return None
     return None

@@ -18,7 +18,7 @@ from deblur_cli.errors import InputError
 from deblur_cli.video_io.containers import open_input
 from deblur_cli.video_io.flv import stated_file_size
 from deblur_cli.video_io.mpeg_ps import ends_inside_a_pack
-from deblur_cli.video_io.streams import CONSTANT_RATE_CONTAINERS, frame_rate, reason, stream_duration, video_stream
+from deblur_cli.video_io.streams import CONSTANT_RATE_CONTAINERS, frame_rate, reason, tagged_end, video_stream
 
 TAIL_SECONDS = 5.0  # how much of a video's end is demuxed, before a run and by `deblur info`, to find a cut (tail_cut)
 _DAMAGED_HINT = "re-copy the file, or cut it before the damaged part"
@@ -84,16 +84,18 @@ def check_complete(
 
 
 def _stated_end(stream) -> float | None:
-    """Where the container says the stream ends, on the file's clock: its start plus its duration, or
-    Matroska's DURATION tag, which is an end already. An AVI cut short has lost its index: FFmpeg rebuilds
+    """Where the container says the stream ends, on the file's clock: Matroska's DURATION tag, which is an
+    end already, or the stream's start plus its duration. An AVI cut short has lost its index: FFmpeg rebuilds
     one from what is left, and the duration with it, which the packets then always reach; its header's
     frame count (ticks of its time base, dropped frames included) still says where it ended."""
     avi = stream.container.format.name in CONSTANT_RATE_CONTAINERS
     if avi and stream.time_base and stream.duration and (stream.frames or 0) > stream.duration:
         return float(((stream.start_time or 0) + stream.frames) * stream.time_base)
+    if (end := tagged_end(stream)) is not None:
+        return end
     if stream.duration and stream.time_base:
         return float((stream.start_time or 0) * stream.time_base + stream.duration * stream.time_base)
-    return stream_duration(stream)
+    return None
 
 
 def _falls_short(stream, end: Fraction, stated: float, *, timed: bool) -> bool:
