@@ -358,7 +358,12 @@ class VideoFileSource:
             expected = min(filter(None, (stated, _frames_by_duration(stream))), default=0)
             self._missing = max(expected - decoded, 0) if expected else None
         if self._end_time is not None and end is not None and end >= self._end_time:
-            return  # the file ends early, but after every frame the span asks for (--end before the cut)
+            # the file ends early, but after every frame the span asks for (--end before the cut): damage
+            # after the span is not the span's, and the whole file's count of missing frames says nothing of it
+            inside = self._end_time / stream.time_base
+            self._damaged = {(pos, pts) for pos, pts in self._damaged if pts is None or pts < inside}
+            self._missing = None
+            return
         check_complete(
             self.path, stream, stated, packets if count_packets else None, decoded, end, self._first_time(),
             start=self._start_seconds, timed=timed,

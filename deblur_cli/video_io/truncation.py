@@ -249,7 +249,10 @@ def packets_end_early(path: str | os.PathLike) -> str | None:
 
 
 def stop_after(end: Fraction | None, packet: av.Packet) -> Fraction:
-    """The later of `end` and where `packet` stops: its time plus its duration (s, the file's clock)."""
+    """The later of `end` and where `packet` stops: its time plus its duration (s, the file's clock). A
+    packet the demuxer marks corrupt (the last of a file cut inside it) stops nothing: its frame is lost."""
+    if packet.is_corrupt:
+        return end
     stop = (packet.pts + (packet.duration or 0)) * packet.time_base
     return stop if end is None else max(end, stop)
 
