@@ -20,7 +20,7 @@ def photo(path, orientation: int = 6):
     exif = Image.Exif()
     exif.update(CAMERA)
     exif[0x0112] = orientation
-    image.save(path, exif=exif)
+    image.save(path, exif=exif, **({"lossless": True} if str(path).endswith(".webp") else {}))
     return path
 
 
@@ -41,6 +41,21 @@ def test_the_camera_date_and_place_are_kept_and_the_orientation_is_as_shown(tmp_
     exif = out.getexif()
     assert {tag: exif.get(tag) for tag in CAMERA} == CAMERA
     assert exif.get(0x0112) == 1 and out.size == (24, 32)  # written turned for display: shown as it is
+
+
+@pytest.mark.parametrize(
+    "suffix, orientation",
+    [(".jpg", o) for o in range(1, 9)] + [(s, o) for s in (".png", ".webp", ".tiff") for o in (2, 5)],
+)
+def test_a_photo_is_restored_as_a_viewer_shows_it_mirrored_orientations_too(tmp_path, suffix, orientation):
+    """PyAV's frame.rotation reads a mirrored EXIF orientation as a turn (2, a mirror, as 180 degrees): a
+    mirrored photo came back upside down. The written image is compared with Pillow's exif_transpose."""
+    from PIL import ImageOps
+
+    source = photo(tmp_path / f"in{suffix}", orientation)
+    out = np.asarray(Image.open(restored(source, tmp_path / "out.png")).convert("RGB")).astype(int)
+    shown = np.asarray(ImageOps.exif_transpose(Image.open(source)).convert("RGB")).astype(int)
+    assert out.shape == shown.shape and np.abs(out - shown).mean() < 4  # JPEG's chroma, decoded twice
 
 
 def test_the_thumbnail_of_the_blurred_photo_is_unlinked():

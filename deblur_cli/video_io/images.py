@@ -26,6 +26,7 @@ from deblur_cli.video_io.info import (
     normalize_rotation,
 )
 from deblur_cli.video_io.jfif import jfif_rgb
+from deblur_cli.video_io.photo_metadata import photo_orientation
 
 # FFmpeg decodes still WebP only; TGA and DPX (10-bit film scans) are frames of VFX and animation pipelines
 WRITTEN_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".tga", ".dpx")
@@ -96,6 +97,9 @@ class ImageSequenceSource:
         self.paths = list(paths)
         first, codec = _read(self.paths[0])
         self._first = first
+        # by the EXIF tag, which says a mirror apart from a turn: PyAV's side data of image frames, which
+        # holds it as a display matrix, fails or crashes (an EXIF or ICC entry)
+        rotation, mirrored = photo_orientation(self.paths[0]) or (normalize_rotation(first.rotation), False)
         self.info = VideoInfo(
             width=first.width,
             height=first.height,
@@ -103,8 +107,8 @@ class ImageSequenceSource:
             time_base=None,
             frame_count=len(self.paths),
             bit_depth=bit_depth_of(first.format),
-            # the rotation alone: PyAV's side data of image frames (an EXIF or ICC entry) fails or crashes
-            rotation=normalize_rotation(first.rotation),
+            rotation=rotation,
+            mirrored=mirrored,
             color=color_of(first),
             codec=codec,
             pix_fmt=first.format.name,

@@ -48,6 +48,33 @@ def read_metadata(path: str | os.PathLike) -> PhotoMetadata | None:
     return found if found.exif or found.icc else None
 
 
+# EXIF Orientation -> (rotation, mirrored) as VideoInfo holds them: turned counter-clockwise for display,
+# then mirrored left to right (png_sequence.display_picture). FFmpeg's decoders read the tag into a display
+# matrix, and frame.rotation reads a mirrored one as another turn (2, a mirror, as 180 degrees)
+_EXIF_TURNS = {
+    1: (0, False), 2: (0, True), 3: (180, False), 4: (180, True),
+    5: (270, True), 6: (270, False), 7: (90, True), 8: (90, False),
+}  # fmt: skip
+
+
+def photo_orientation(path: str | os.PathLike) -> tuple[int, bool] | None:
+    """(rotation, mirrored) by the EXIF Orientation tag of a JPEG, PNG, WebP or TIFF image, known by its
+    first bytes; None where there is no such tag, or the file cannot be read."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    if data[:2] == b"\xff\xd8":
+        tiff = _jpeg_exif(data)
+    elif data[:8] == b"\x89PNG\r\n\x1a\n":
+        tiff = _png_exif(data)
+    elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        tiff = _webp_exif(data)
+    else:
+        tiff = data if data[:4] in (b"II*\x00", b"MM\x00*") else None
+    return None if tiff is None else _EXIF_TURNS.get(_orientation(tiff))
+
+
 def with_metadata(image: bytes, suffix: str, metadata: PhotoMetadata) -> bytes:
     """An encoded JPEG or PNG image with `metadata` inserted; other formats as they are. EXIF too large
     for a JPEG segment is left out."""
@@ -106,6 +133,18 @@ def _png_exif(data: bytes) -> bytes | None:
     return data[at + 8 : at + 8 + struct.unpack(">I", data[at : at + 4])[0]]
 
 
+def _webp_exif(data: bytes) -> bytes | None:
+    """The payload of a WebP's EXIF chunk (some writers start it with JPEG's "Exif" header)."""
+    at = 12
+    while at + 8 <= len(data):
+        kind, length = struct.unpack("<4sI", data[at : at + 8])
+        if kind == b"EXIF":
+            payload = data[at + 8 : at + 8 + length]
+            return payload[len(_EXIF_HEADER) :] if payload.startswith(_EXIF_HEADER) else payload
+        at += 8 + length + (length & 1)  # chunks are padded to an even length
+    return None
+
+
 def _jpeg_segments(data: bytes):
     """(marker, payload) of each JPEG segment up to the image data."""
     at = 2
@@ -153,20 +192,37 @@ def _png_chunk(data: bytes, kind: bytes) -> int | None:
     return None
 
 
-def _upright(tiff: bytes) -> bytes | None:
-    """`tiff` with IFD0's Orientation set to 1 and its link to the thumbnail's IFD cut; None if malformed."""
+def _ifd0_entries(tiff: bytes):
+    """(byte order, where IFD0's entries start, where they end) of a TIFF structure; None if malformed."""
     order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
     if order is None or len(tiff) < 8 or struct.unpack(order + "H", tiff[2:4])[0] != 42:
         return None
-    out = bytearray(tiff)
     ifd = struct.unpack(order + "I", tiff[4:8])[0]
     if ifd + 2 > len(tiff):
         return None
-    count = struct.unpack(order + "H", tiff[ifd : ifd + 2])[0]
-    end = ifd + 2 + 12 * count
-    if end + 4 > len(tiff):
+    end = ifd + 2 + 12 * struct.unpack(order + "H", tiff[ifd : ifd + 2])[0]
+    return None if end + 4 > len(tiff) else (order, ifd + 2, end)
+
+
+def _orientation(tiff: bytes) -> int | None:
+    """IFD0's Orientation of a TIFF structure (EXIF's); None if it has none or is malformed."""
+    if (found := _ifd0_entries(tiff)) is None:
         return None
-    for entry in range(ifd + 2, end, 12):
+    order, start, end = found
+    for entry in range(start, end, 12):
+        tag, kind = struct.unpack(order + "HH", tiff[entry : entry + 4])
+        if tag == _ORIENTATION and kind == _SHORT:
+            return struct.unpack(order + "H", tiff[entry + 8 : entry + 10])[0]
+    return None
+
+
+def _upright(tiff: bytes) -> bytes | None:
+    """`tiff` with IFD0's Orientation set to 1 and its link to the thumbnail's IFD cut; None if malformed."""
+    if (found := _ifd0_entries(tiff)) is None:
+        return None
+    order, start, end = found
+    out = bytearray(tiff)
+    for entry in range(start, end, 12):
         tag, kind = struct.unpack(order + "HH", tiff[entry : entry + 4])
         if tag == _ORIENTATION and kind == _SHORT:
             out[entry + 8 : entry + 10] = struct.pack(order + "H", 1)
