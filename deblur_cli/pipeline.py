@@ -29,7 +29,16 @@ from deblur_cli.side_by_side import compose, composed_info
 from deblur_cli.span import Span
 from deblur_cli.stream import as_float, check_windows, holds_uint16, restore_stream
 from deblur_cli.transfer import ModelCurve, model_curve
-from deblur_cli.video_io import EncodeOptions, Frame, VideoInfo, check_not_cut, input_identity, open_sink, open_source
+from deblur_cli.video_io import (
+    EncodeOptions,
+    Frame,
+    VideoInfo,
+    check_not_cut,
+    input_identity,
+    open_sink,
+    open_source,
+    shows_turned,
+)
 from deblur_cli.video_io.encoding import options_in_effect
 from deblur_cli.windows import WindowOptions, restartable_at
 
@@ -281,7 +290,8 @@ def deblur_video(
     with open_source(source_path, span, image_rate=image_rate, deinterlace=deinterlace) as source:
         info: VideoInfo = source.info
         key = resume_key(source_path, restorer, windows, encode, span, side_by_side, image_rate, strength, deinterlace)
-        sink_info = composed_info(info) if side_by_side else info
+        turned = shows_turned(output_path)  # else the halves are placed for frames shown as stored (.avi)
+        sink_info = composed_info(info, turned) if side_by_side else info
         sink = open_sink(output_path, sink_info, encode, source=source_path, resume_key=key, fresh=not resume)
         try:
             with sink:
@@ -289,7 +299,8 @@ def deblur_video(
                 begin, resumed = _resume(sink, source, info.frame_count, note, asked=resume)
                 done = _restore_into(
                     sink, source, restorer, windows,
-                    begin=begin, resumed=resumed, side_by_side=side_by_side, strength=strength, progress=progress,
+                    begin=begin, resumed=resumed, strength=strength, progress=progress,
+                    side_by_side=((info.rotation, info.mirrored) if turned else (0, False)) if side_by_side else None,
                     retries=retries, scene_cuts=scene_cuts, tiles=tiles,
                     read_again=lambda: open_source(source_path, span, image_rate=image_rate, deinterlace=deinterlace),
                 )  # fmt: skip
@@ -340,7 +351,7 @@ def _restore_into(
     *,
     begin: int | None,
     resumed: int,
-    side_by_side: bool,
+    side_by_side: tuple[int, bool] | None,
     strength: float,
     progress: ProgressFn | None,
     retries: dict[str, str],
@@ -352,7 +363,8 @@ def _restore_into(
     `resumed` on into `sink`; returns the frames the output holds. Decoding and encoding run in threads
     of their own; `retries` collects what out-of-memory retries changed, `scene_cuts` the cuts the
     windows were split at among the frames written (RunResult.scene_cuts), `tiles` the tile sides the
-    windows were restored in (RunResult.tile). `read_again()` opens the source afresh, for a restorer
+    windows were restored in (RunResult.tile). `side_by_side`: the (rotation, mirrored) that composed
+    frames are placed for, None for the restored frames alone. `read_again()` opens the source afresh, for a restorer
     that draws random numbers to replay its draws over the frames before `begin`."""
     info: VideoInfo = source.info
     size = (info.height, info.width)
@@ -369,8 +381,8 @@ def _restore_into(
     encode_errors: list[BaseException] = []
     done = resumed
     pts_fifo: collections.deque[tuple[int | None, np.ndarray | None]] = collections.deque()  # and alpha planes
-    keep_inputs = side_by_side or strength != 1
-    carry_alpha = info.alpha and not side_by_side  # side-by-side frames are opaque
+    keep_inputs = side_by_side is not None or strength != 1
+    carry_alpha = info.alpha and side_by_side is None  # side-by-side frames are opaque
     inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # the input frames, where needed
     # Decoding runs in a thread of its own, which also puts the frames on the restorer's device, 8-bit
     # frames as uint8 and deeper ones as uint16: the frames read ahead take a quarter (a half) of float32's
@@ -423,8 +435,8 @@ def _restore_into(
                     source_frame = as_float(source_frame).to(restored)
                 if strength != 1:
                     restored = torch.lerp(source_frame, restored, strength)
-                if side_by_side:
-                    restored = compose(source_frame, restored, info.rotation, info.mirrored)
+                if side_by_side is not None:
+                    restored = compose(source_frame, restored, *side_by_side)
                 if not put_unless_stopped(out_q, (restored, pts, alpha), stop):
                     raise encode_errors[0]
                 done += 1

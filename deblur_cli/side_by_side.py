@@ -4,7 +4,8 @@ the right, as a player shows them, with a thin black line between them.
 Frames are composed in stored orientation, and a player then turns them by the display rotation. So the
 two halves are placed where that turn brings them to the left and the right: side by side for 0 and 180
 degrees, one above the other for 90 and 270; a player that also mirrors the frames swaps the halves, so
-they are placed the other way round then.
+they are placed the other way round then. An output that records no rotation (.avi) is shown as stored:
+its halves are placed for no turn and no mirror.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ _LAYOUT = {0: (-1, True), 90: (-2, True), 180: (-1, False), 270: (-2, False)}
 DIVIDER = 4  # pixels of black between the halves; even, so 4:2:0 video keeps even sizes
 
 
-def composed_info(info: VideoInfo) -> VideoInfo:
+def composed_info(info: VideoInfo, turned: bool = True) -> VideoInfo:
     """The VideoInfo of the composed frames: twice as wide as displayed plus the divider, opaque, the rest
-    unchanged."""
-    axis, _ = _LAYOUT[info.rotation]
+    unchanged. `turned`: whether the output is shown turned as `info` says (sinks.shows_turned)."""
+    axis, _ = _LAYOUT[info.rotation if turned else 0]
     if axis == -1:
         return dataclasses.replace(info, width=2 * info.width + DIVIDER, alpha=False)
     return dataclasses.replace(info, height=2 * info.height + DIVIDER, alpha=False)

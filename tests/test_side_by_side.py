@@ -69,3 +69,20 @@ def test_run_writes_before_and_after_side_by_side(tmp_path, monkeypatch, rotatio
         assert np.abs(shown[:, :width] - before).max() <= 1
         assert (shown[:, width : width + DIVIDER] == 0).all()
         assert np.abs(shown[:, width + DIVIDER :] - (255 - before)).max() <= 1
+
+
+@pytest.mark.parametrize("rotation, mirrored", [(0, True), (90, False)])
+def test_an_output_that_records_no_rotation_has_its_halves_placed_as_stored(tmp_path, monkeypatch, rotation, mirrored):
+    """.avi records no display matrix, so players show the frames as stored: the halves placed for a
+    player that mirrors a front camera's clip put the input on the right there (found in review)."""
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: Inverting())
+    video = media.make_video(tmp_path / "in.mp4", frames=2, size=(48, 32), rotation=rotation, mirrored=mirrored)
+    result = runner.invoke(
+        app, ["run", str(video), "-o", str(tmp_path / "out.avi"), "--side-by-side", "--codec", "ffv1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "cannot record the display rotation" in result.output  # still said: the picture is shown as stored
+    for image, shown in zip(media.read_frames(video), media.read_frames(tmp_path / "out.avi")):
+        assert shown.shape == (32, 2 * 48 + DIVIDER, 3)
+        assert np.abs(shown[:, :48].astype(int) - image).mean() < 2  # the input on the left, as stored
+        assert np.abs(shown[:, -48:].astype(int) - (255 - image.astype(int))).mean() < 2

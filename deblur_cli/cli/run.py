@@ -58,7 +58,7 @@ from deblur_cli.outputs import (
     expand_video_globs,
     plan_outputs,
 )
-from deblur_cli.video_io import EncodeOptions, check_sink, describe
+from deblur_cli.video_io import EncodeOptions, check_sink, describe, shows_turned
 from deblur_cli.video_io.deinterlace import MODES
 from deblur_cli.video_io.sinks import planned_warnings
 
@@ -250,7 +250,7 @@ def run(
         if side_by_side:
             from deblur_cli.side_by_side import composed_info  # imports torch
 
-            info = composed_info(info)
+            info = composed_info(info, shows_turned(sink_path(target)))
         check_sink(sink_path(target), info, encode)
         # what the output cannot hold, said before a long run rather than after it
         foreseen[source] = planned_warnings(sink_path(target), info, encode, source=source)

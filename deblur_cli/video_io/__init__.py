@@ -7,7 +7,7 @@ Imports only PyAV, NumPy and the standard library.
 from deblur_cli.video_io.encoding import EncodeOptions
 from deblur_cli.video_io.images import IMAGE_SUFFIXES
 from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
-from deblur_cli.video_io.sinks import FrameSink, check_sink, is_frame_directory, open_sink
+from deblur_cli.video_io.sinks import FrameSink, check_sink, is_frame_directory, open_sink, shows_turned
 from deblur_cli.video_io.sources import FrameSource, check_not_cut, describe, input_identity, open_source
 
 __all__ = [
@@ -24,5 +24,6 @@ __all__ = [
     "input_identity",
     "is_frame_directory",
     "open_sink",
+    "shows_turned",
     "open_source",
 ]

@@ -19,7 +19,14 @@ from deblur_cli.video_io.images import READ_ONLY_IMAGE_SUFFIXES, is_image
 from deblur_cli.video_io.info import Frame, VideoInfo
 from deblur_cli.video_io.png_sequence import PngSequenceSink
 from deblur_cli.video_io.segments import SegmentedVideoSink
-from deblur_cli.video_io.writer import VideoEncoder, VideoFileSink, carry_streams, open_container, start_encoding
+from deblur_cli.video_io.writer import (
+    ROTATING_FORMATS,
+    VideoEncoder,
+    VideoFileSink,
+    carry_streams,
+    open_container,
+    start_encoding,
+)
 
 
 class FrameSink(Protocol):
@@ -80,6 +87,22 @@ def open_sink(
     if resume_key is not None:
         return SegmentedVideoSink(path, info, options, key=resume_key, source=source if carry else None, fresh=fresh)
     return VideoFileSink(path, info, options, source=source if carry else None)
+
+
+def shows_turned(path: str | os.PathLike) -> bool:
+    """Whether the output at `path` is seen turned (and mirrored) as a source's display rotation says: PNG
+    frames and image files are written turned; a video file's container records the rotation where its
+    format can (.mp4, .mov, .mkv, .webm), and elsewhere (.avi) players show the frames as stored."""
+    if is_frame_directory(path) or is_image_output(path):
+        return True
+    memory = io.BytesIO()
+    memory.name = Path(path).name
+    try:
+        container = open_container(memory, memory.name)
+    except OutputError:  # a suffix FFmpeg does not know: open_sink says so
+        return True
+    with container:
+        return container.format.name in ROTATING_FORMATS
 
 
 def planned_warnings(

@@ -42,7 +42,7 @@ from deblur_cli.video_io.work_folder import OutputLock
 from deblur_cli.video_io.yuv import yuv_frame
 
 # Containers that store a display matrix (MP4/MOV track matrix, Matroska projection).
-_ROTATING_FORMATS = {"mp4", "mov", "matroska", "webm", "ipod"}
+ROTATING_FORMATS = {"mp4", "mov", "matroska", "webm", "ipod"}
 _APPLE_FORMATS = {"mp4", "mov", "ipod"}
 # Where an anamorphic video's pixel aspect ratio survives: MP4/MOV store it for any codec (a pasp box);
 # elsewhere only codecs that keep it in their own headers do. PyAV cannot set the ratio Matroska and
@@ -330,7 +330,7 @@ class VideoEncoder:
                 )
         self._tag_color(stream.codec_context, encoding.pix_fmt)
         if info.rotation or info.mirrored:
-            if container.format.name in _ROTATING_FORMATS:
+            if container.format.name in ROTATING_FORMATS:
                 stream.set_display_rotation(info.rotation, hflip=info.mirrored)
             else:
                 turn = f"{info.rotation}°" + (", mirrored" if info.mirrored else "")
