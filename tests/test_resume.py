@@ -156,17 +156,22 @@ def kept_segment(tmp_path, key=None):
     return target, info, items
 
 
-def test_another_key_or_fresh_starts_over_and_says_how_much_it_dropped(tmp_path):
+def test_another_key_keeps_the_work_and_refuses_fresh_starts_over_and_says_how_much_it_dropped(tmp_path):
+    # other settings for the same input discarded the work at once: a mistyped option cost it all
     target, info, _ = kept_segment(tmp_path)
-    sink = SegmentedVideoSink(target, info, FFV1, key={"k": 2})
+    with pytest.raises(OutputError, match=r"an earlier run kept 5 restored frames of this input, made with other "
+                       r"settings \(k 1, now 2\)") as refused:  # fmt: skip
+        SegmentedVideoSink(target, info, FFV1, key={"k": 2})
+    assert "--no-resume" in refused.value.hint
+    assert {"seg_00000.bin", "seg_00000.json"} <= set(os.listdir(work_folder(target)))
+    sink = SegmentedVideoSink(target, info, FFV1, key={"k": 1})  # the command as it was: continued
+    assert sink.resume_point.frames == 5
+    sink.abort()
+
+    sink = SegmentedVideoSink(target, info, FFV1, key={"k": 2}, fresh=True)
     assert (sink.resume_point, sink.discarded) == (None, 5)
     sink.abort()
     assert not work_folder(target).exists()  # nothing finished was left to keep
-
-    target, info, _ = kept_segment(tmp_path)
-    sink = SegmentedVideoSink(target, info, FFV1, key={"k": 1}, fresh=True)
-    assert (sink.resume_point, sink.discarded) == (None, 5)
-    sink.abort()
 
 
 def test_a_damaged_segment_is_not_reused(tmp_path):
@@ -375,19 +380,18 @@ def test_resuming_a_span_of_an_image_sequence_and_with_side_by_side(tmp_path):
     assert same_video(tmp_path / "out.mkv", tmp_path / "whole.mkv")
 
 
-def test_other_settings_or_resume_false_start_over(tmp_path):
+def test_other_settings_keep_the_work_and_are_refused_and_resume_false_starts_over(tmp_path):
     source = media.make_video(tmp_path / "in.mkv", frames=24)
     target = tmp_path / "out.mkv"
     interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
-    notes: list[str] = []
     other = WindowOptions(window=4, overlap=2, tile=None)
-    result = deblur_video(source, target, MixingRestorer(), windows=other, encode=FFV1, on_note=notes.append)
-    assert result.resumed == 0 and "made with other settings (windows.overlap 1, now 2)" in notes[0], notes
+    with pytest.raises(OutputError, match=r"made with other settings \(windows.overlap 1, now 2\)"):
+        deblur_video(source, target, MixingRestorer(), windows=other, encode=FFV1)
+    with pytest.raises(OutputError, match="made with other settings"):
+        deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, strength=0.5)
+    notes: list[str] = []
 
     # an option the encoder does not take (--crf for FFV1, which the run warns of) keeps the work
-    target.unlink()
-    interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
-    notes.clear()
     result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=replace(FFV1, crf=30),
                           on_note=notes.append)  # fmt: skip
     assert result.resumed > 0, notes
@@ -395,13 +399,9 @@ def test_other_settings_or_resume_false_start_over(tmp_path):
     target.unlink()
     interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
     notes = []
-    options = dict(windows=WINDOWS, encode=FFV1, resume=False, on_note=notes.append)
+    options = dict(windows=other, encode=FFV1, resume=False, on_note=notes.append)
     result = deblur_video(source, target, MixingRestorer(), **options)
     assert result.resumed == 0 and "are discarded (--no-resume): starting over" in notes[0]
-
-    target.unlink()
-    interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
-    assert deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, strength=0.5).resumed == 0
 
     target.unlink()
     interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
@@ -447,7 +447,7 @@ def test_a_video_that_changed_in_place_is_reported(tmp_path):
 def test_deblur_run_continues_and_says_so(tmp_path, monkeypatch):
     source = media.make_video(tmp_path / "in.mp4", frames=24, fps=30)
     target = tmp_path / "out.mkv"
-    restorers = iter([MixingRestorer(fail_after=5), MixingRestorer(), MixingRestorer()])
+    restorers = iter([MixingRestorer(fail_after=5), MixingRestorer(), MixingRestorer(), MixingRestorer()])
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: next(restorers))
     runner = CliRunner()
     args = ["run", str(source), "-o", str(target), "--window", "4", "--overlap", "1", "--tile", "0", "--codec", "ffv1"]
@@ -455,6 +455,9 @@ def test_deblur_run_continues_and_says_so(tmp_path, monkeypatch):
     assert first.exit_code == 130
     assert "note: the first" in first.stderr and "the same command continues from there" in first.stderr
 
+    typo = runner.invoke(app, [*args[:-6], "--overlap", "2", *args[-4:]])  # the kept work is not lost to it
+    assert typo.exit_code == 1 and "made with other settings (windows.overlap 1, now 2)" in typo.stderr
+    assert "error:" in typo.stderr and "Traceback" not in typo.output
     second = runner.invoke(app, [*args, "--json"])
     assert second.exit_code == 0, second.stderr
     assert "note: continuing an interrupted run" in second.stderr
@@ -548,6 +551,8 @@ def test_png_frame_outputs_are_continued_too(tmp_path):
     assert not target.exists() and "are kept in" in notes[-1]
     kept = json.loads((work_folder(target) / "kept.json").read_text())["frames"]
     (work_folder(target) / "frames" / f"frame_{kept + 1:06d}.png").write_bytes(b"half a frame")  # after the cut
+    with pytest.raises(OutputError, match=f"kept {kept} restored frames of this input, made with other settings"):
+        deblur_video(source, target, MixingRestorer(), windows=WINDOWS, strength=0.5)
 
     result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS)
     assert result.resumed == kept > 0
@@ -656,9 +661,10 @@ def test_a_run_continues_under_the_same_weights_and_not_under_other_bytes_of_the
     data[-1] ^= 0x01  # the last bit of the last tensor: a loadable file of other weights
     weights.write_bytes(bytes(data))
     os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))
-    notes: list[str] = []
-    result = deblur_video(source, tmp_path / "b.mkv", tiny_wtsa(), windows=WINDOWS, encode=FFV1, on_note=notes.append)
-    assert result.resumed == 0 and any("made with other settings" in note for note in notes)
+    with pytest.raises(OutputError, match=r"made with other settings \(restorer.weights_sha256\)"):
+        deblur_video(source, tmp_path / "b.mkv", tiny_wtsa(), windows=WINDOWS, encode=FFV1)
+    result = deblur_video(source, tmp_path / "b.mkv", tiny_wtsa(), windows=WINDOWS, encode=FFV1, resume=False)
+    assert result.resumed == 0
 
 
 def test_each_input_of_a_batch_gets_the_noise_it_gets_alone(tmp_path, tiny_wtsa):

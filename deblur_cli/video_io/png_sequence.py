@@ -132,6 +132,7 @@ class PngSequenceSink(atomic.FinishOrAbort):
             kept = ResumePoint(int(stored["frames"]), stored["restart"], stored["restart_pts"])
         if not self._folder.matches or kept is None or not _whole(self._temp, kept.frames, self._name):
             self.discarded = kept.frames if kept is not None and not self._folder.matches else 0
+            self._folder.refuse_to_discard(self.discarded)
             kept = None
         self.changes = self._folder.changes
         self._folder.keep({"frames", _KEPT} if kept else set())

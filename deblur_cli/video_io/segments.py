@@ -252,6 +252,7 @@ def _load(folder: WorkFolder) -> tuple[list[_Record], int]:
                 break
             records.append(record)
     discarded = 0 if folder.matches else max((record.stop for record in found), default=0)
+    folder.refuse_to_discard(discarded)
     folder.keep({f"seg_{r.number:05d}{suffix}" for r in records for suffix in (".json", ".bin")})
     return records, discarded
 

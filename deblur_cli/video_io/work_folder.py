@@ -90,6 +90,21 @@ class WorkFolder:
         # what differs from the settings the kept work was made with, for the note that it is not reused
         old = stored.get("key") if isinstance(stored, dict) and stored.get("format") == WORK_FORMAT else None
         self.changes = key_changes(old, self._key) if isinstance(old, dict) and not fresh else []
+        # work of this input under other settings is not discarded unasked (refuse_to_discard)
+        self._same_input = isinstance(old, dict) and not fresh and old.get("input") == self._key.get("input")
+
+    def refuse_to_discard(self, frames: int) -> None:
+        """OutputError, the folder kept, where `frames` restored frames of this same input would be
+        discarded for settings that differ: an option mistyped on the way back would cost hours of work.
+        The command as it was continues them; --no-resume (`fresh`) discards them. Work kept of another
+        input, or of a deblur that kept other settings, is discarded with a note."""
+        if frames and self._same_input and self.changes:
+            self.release(keep=True)
+            raise OutputError(
+                f"{self.output}: an earlier run kept {frames} restored frames of this input, made with other "
+                f"settings ({'; '.join(self.changes[:3])})",
+                hint="run it as it was to continue, or add --no-resume to discard them and start over",
+            )
 
     def keep(self, names: set[str]) -> None:
         """Remove everything but `names` (and the lock), and record this run's key."""
