@@ -22,7 +22,7 @@ from typing import Callable, Mapping, Sequence
 
 import torch
 
-from deblur_cli import __version__
+from deblur_cli import __version__, cpu_share
 from deblur_cli.devices import synchronize
 from deblur_cli.errors import InputError, UsageError
 from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_8bit
@@ -247,6 +247,8 @@ def run_bench(
             "peak memory on the CPU is the process's peak resident set so far: it never goes down, "
             "so each row shows the largest of it and the rows before"
         )
+        if cpu_share.chose_passive_waiting:
+            report_notes.append(f"{cpu_share.SHARED_CPU_NOTE}: the times are those of a shared machine")
     device = ", ".join(sorted({str(d) for d in devices})) or "none"
     settings = {"deblur": __version__, "warmup": options.warmup, "repeat": options.repeat, **(about or {})}
     return BenchReport(clip.source, frames, width, height, device, _memory_kind(devices), rows, report_notes, settings)

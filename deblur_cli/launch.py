@@ -8,10 +8,12 @@ import contextlib
 import os
 import sys
 
+from deblur_cli import cpu_share
 from deblur_cli.cpuinfo import cpu_runs_bf16
 
 
 def main() -> None:
+    started = cpu_share.sample()  # what the cores did while the command line loads: are they shared?
     # PyTorch reads this once, at its first CPU allocation: transparent huge pages cut DSTNet's CPU time
     # by about a fifth on the CPUs with bf16 it was measured on; on an AVX2-only EPYC (float32) they cost
     # more kernel time than they saved (docs/dstnet.md), so they stay off on CPUs without bf16. Set for the
@@ -27,6 +29,8 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         raise SystemExit(130) from None
+    if "torch" not in sys.modules:  # libgomp reads how its threads wait once, when torch loads it
+        cpu_share.wait_passively_if_shared(started, cpu_share.sample())
     try:
         run_command_line()
     except KeyboardInterrupt:  # a second Ctrl-C while Typer builds the command, before any command runs

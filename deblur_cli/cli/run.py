@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from deblur_cli import files
+from deblur_cli import cpu_share, files
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, examples, labelled, note, note_left_out, out, report_error, warn
 from deblur_cli.cli.options import (
@@ -308,6 +308,8 @@ def run(
         )
         if unbatched := unbatched_note(restorer, model, batch):
             warn(unbatched)
+        if restorer.device.type == "cpu" and cpu_share.chose_passive_waiting and not quiet:
+            note(cpu_share.SHARED_CPU_NOTE)
         # a restorer need not have an identity (restorer.py); without this note a long first window looks like a hang
         if (getattr(restorer, "identity", None) or {}).get("compiled"):
             if restorer.device.type == "cpu":

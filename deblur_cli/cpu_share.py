@@ -1,0 +1,78 @@
+"""Whether other programs keep this process's CPU cores busy, read from Linux's /proc/stat while the
+`deblur` command starts (launch.py), without torch.
+
+PyTorch's OpenMP threads spin while they wait for each other (libgomp's default): fastest on a machine
+the run has to itself, and costly where other work keeps the cores busy, since a spinning thread holds a
+core that a descheduled peer needs. `deblur run` of a 720p clip took 1.2 to 2.2 times as long as with
+waiting threads asleep (OMP_WAIT_POLICY=PASSIVE) beside other programs, and two runs started together
+took twice as long each; on a quiet machine passive waiting cost nothing at 720p and up to a fifth at
+640x360 (docs/dstnet.md). libgomp reads its setting once, when torch loads it, so the command measures
+before any command imports torch: the work its cores did over the half second the command line takes
+to load, less its own.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SHARED_CORES = 0.5  # other programs' work on this process's cores, in cores, from which they share them
+_MIN_SECONDS = 0.1  # shorter than this, and ticks of 10 ms say too little
+# set by the command where it chose passive waiting (launch.py), for the notes of `run` and `bench`
+chose_passive_waiting = False
+SHARED_CPU_NOTE = (
+    "other programs keep the CPU busy, so the model's threads sleep while they wait for each other (faster "
+    "then; an OMP_WAIT_POLICY of your own overrides this)"
+)
+
+
+@dataclass(frozen=True)
+class Sample:
+    seconds: float  # a monotonic clock
+    busy: float  # CPU seconds the process's cores have worked, all programs together
+    own: float  # CPU seconds of this process
+
+
+def sample(stat: Path = Path("/proc/stat")) -> Sample | None:
+    """The counters now; None where /proc/stat cannot be read (other systems)."""
+    try:
+        cores = os.sched_getaffinity(0)
+        lines = stat.read_text().splitlines()
+    except (OSError, AttributeError):  # AttributeError: no sched_getaffinity (macOS, Windows)
+        return None
+    ticks = 0
+    for line in lines:
+        name, *fields = line.split()
+        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cores:
+            # user nice system idle iowait irq softirq steal: all but idle and iowait is work (steal, a
+            # hypervisor's, too); guest time is counted in user already
+            values = [int(value) for value in fields[:8]]
+            ticks += sum(values) - values[3] - values[4]
+    times = os.times()
+    return Sample(time.monotonic(), ticks / os.sysconf("SC_CLK_TCK"), times.user + times.system)
+
+
+def others_busy(since: Sample | None, now: Sample | None) -> float | None:
+    """Cores' worth of work other programs did on this process's cores between two samples; None where
+    either is missing or they are too close together to tell."""
+    if since is None or now is None or now.seconds - since.seconds < _MIN_SECONDS:
+        return None
+    others = (now.busy - since.busy) - (now.own - since.own)
+    return max(others, 0.0) / (now.seconds - since.seconds)
+
+
+def wait_passively_if_shared(since: Sample | None, now: Sample | None) -> bool:
+    """Set OMP_WAIT_POLICY=PASSIVE for the torch this process will load where other programs kept its
+    cores busy between the samples, unless the environment sets libgomp's waiting itself. Returns
+    whether it did."""
+    global chose_passive_waiting
+    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+        return False
+    others = others_busy(since, now)
+    if others is None or others < SHARED_CORES:
+        return False
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    chose_passive_waiting = True
+    return True

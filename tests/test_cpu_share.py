@@ -1,0 +1,79 @@
+"""The `deblur` command lets PyTorch's threads sleep while they wait where other programs keep its cores
+busy (cpu_share.py): read from /proc/stat while the command line loads, before torch."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from deblur_cli import cpu_share
+from deblur_cli.cpu_share import Sample, others_busy, sample, wait_passively_if_shared
+
+
+def test_only_the_process_s_own_cores_are_counted_idle_and_iowait_are_not_work(tmp_path):
+    stat = tmp_path / "stat"
+    ticks = os.sysconf("SC_CLK_TCK")
+    cores = sorted(os.sched_getaffinity(0))
+    lines = ["cpu  1 1 1 1 1 1 1 1 0 0"]  # the sum of all cores: not counted again
+    lines += [f"cpu{n} 100 10 50 7000 300 5 5 30 20 0" for n in cores]  # 200 ticks of work each
+    lines += [f"cpu{max(cores) + 1} 9999 0 0 0 0 0 0 0 0 0", "intr 123 4 5", "ctxt 99"]  # not this process's
+    stat.write_text("\n".join(lines) + "\n")
+    assert sample(stat).busy == pytest.approx(200 * len(cores) / ticks)
+
+
+def test_other_programs_work_is_the_cores_work_less_the_process_s_own():
+    start = Sample(seconds=10.0, busy=100.0, own=1.0)
+    assert others_busy(start, Sample(seconds=10.5, busy=100.9, own=1.4)) == pytest.approx(1.0)  # 0.5 of 0.9 s
+    assert others_busy(start, Sample(seconds=10.5, busy=100.4, own=1.4)) == pytest.approx(0.0, abs=1e-9)  # itself alone
+    assert others_busy(start, Sample(seconds=10.05, busy=101.0, own=1.0)) is None  # too close to tell
+    assert others_busy(None, start) is None and others_busy(start, None) is None  # no /proc/stat
+
+
+@pytest.mark.parametrize(
+    "environment, busy, chosen",
+    [
+        ({}, 100.6, True),
+        ({}, 100.2, False),
+        ({"OMP_WAIT_POLICY": "ACTIVE"}, 100.9, False),
+        ({"GOMP_SPINCOUNT": "1"}, 100.9, False),
+    ],
+)
+def test_passive_waiting_is_chosen_on_shared_cores_unless_the_environment_says_how(
+    monkeypatch, environment, busy, chosen
+):
+    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(cpu_share, "chose_passive_waiting", False)
+    start = Sample(seconds=0.0, busy=100.0, own=0.0)
+    assert wait_passively_if_shared(start, Sample(seconds=1.0, busy=busy, own=0.0)) == chosen
+    assert cpu_share.chose_passive_waiting == chosen
+    assert os.environ.get("OMP_WAIT_POLICY") == ("PASSIVE" if chosen else environment.get("OMP_WAIT_POLICY"))
+
+
+def test_the_command_chooses_before_torch_loads_and_the_package_import_chooses_nothing(tmp_path):
+    """libgomp reads OMP_WAIT_POLICY once, when torch loads it: the command decides before any command
+    imports torch, from the cores' work while the command line loaded (here made to look shared)."""
+    code = (
+        "import os, sys, itertools\n"
+        "import deblur_cli.cpu_share as share\n"
+        "counter = itertools.count()\n"
+        "share.sample = lambda: share.Sample(seconds=next(counter), busy=0.0 if next(counter) < 2 else 5.0, own=0.0)\n"
+        "import deblur_cli.launch as launch\n"
+        "sys.argv = ['deblur', 'models']\n"
+        "try:\n    launch.main()\nexcept SystemExit:\n    pass\n"
+        "import torch\n"
+        "print(os.environ.get('OMP_WAIT_POLICY'), share.chose_passive_waiting)\n"
+    )
+    environ = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=environ)
+    assert done.stdout.splitlines()[-1] == "PASSIVE True", done.stderr
+    imported = subprocess.run(
+        [sys.executable, "-c", "import os, deblur_cli.launch, deblur_cli.cli; print(os.environ.get('OMP_WAIT_POLICY'))"],
+        capture_output=True, text=True, cwd=tmp_path, env=environ,
+    )  # fmt: skip
+    assert imported.stdout == "None\n", imported.stderr
