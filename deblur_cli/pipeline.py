@@ -40,6 +40,7 @@ from deblur_cli.video_io import (
     shows_turned,
 )
 from deblur_cli.video_io.encoding import options_in_effect
+from deblur_cli.video_io.work_folder import INPUT_CHANGED
 from deblur_cli.windows import WindowOptions, restartable_at
 
 # (frames done, total or None): once before the first frame is restored (done: the frames an interrupted run
@@ -480,6 +481,8 @@ def _resume(sink, source, total: int | None, note: Callable[[str], None], *, ask
         changes = "; ".join(getattr(sink, "changes", [])[:3])
         if not asked:
             why = "are discarded (--no-resume)"
+        elif INPUT_CHANGED in getattr(sink, "changes", []):
+            why = "were made from another input, or the input has changed since (its size, time or content)"
         elif changes:
             why = f"were made with other settings ({changes})"
         else:

@@ -118,6 +118,9 @@ class WorkFolder:
         self._lock.release(keep=keep)
 
 
+INPUT_CHANGED = "another input, or the input changed"  # what key_changes says of the input's identity
+
+
 def key_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
     """The settings that differ between two keys, as "windows.overlap 2, now 3" (nested names joined with
     dots; a value shown where it is short)."""
@@ -126,10 +129,10 @@ def key_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
         before, after = old.get(name), new.get(name)
         if before == after:
             continue
-        if isinstance(before, dict) and isinstance(after, dict):
+        if name == "input" and not prefix:
+            changes.append(INPUT_CHANGED)
+        elif isinstance(before, dict) and isinstance(after, dict):
             changes += key_changes(before, after, f"{prefix}{name}.")
-        elif name == "input":
-            changes.append("another input, or the input changed")
         elif len(repr(before)) + len(repr(after)) <= 40:
             changes.append(f"{prefix}{name} {json.dumps(before)}, now {json.dumps(after)}")
         else:
