@@ -15,6 +15,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from PIL import Image
 
 from deblur_cli import files
 from deblur_cli.errors import EncoderOptionError, InputError, OutputError
@@ -556,6 +557,11 @@ def test_four_four_four_or_four_two_two_input_written_as_four_two_zero_says_so(t
     assert "4:2:2 (yuv422p); it is written as yuv420p (4:2:0)" in convert(camera, tmp_path / "c.mp4")[2][0]
     rgb = media.make_video(tmp_path / "rgb.mkv", frames=2, codec="ffv1", pix_fmt="bgr0")  # as PNG frames: no word
     assert convert(rgb, tmp_path / "from-rgb.mp4")[2] == []
+    (tmp_path / "grey").mkdir()  # grey PNG frames have no colour to lose: they were called 4:4:4 (gray)
+    for n in range(2):
+        Image.fromarray(np.full((48, 64), 60 * n, np.uint8)).save(tmp_path / "grey" / f"{n}.png")
+    assert describe(tmp_path / "grey").pix_fmt == "gray"
+    assert convert(tmp_path / "grey", tmp_path / "from-grey.mp4")[2] == []
 
 
 def test_ten_bit_input_stays_ten_bit(tmp_path):
@@ -568,6 +574,8 @@ def test_ten_bit_input_stays_ten_bit(tmp_path):
     *_, asked = convert(source, tmp_path / "h264.mp4", codec="h264")  # High 10: kept, but few players play it
     assert len(asked) == 1 and "not on Apple devices" in asked[0] and "--pix-fmt yuv420p" in asked[0]
     assert convert(source, tmp_path / "lossless.mkv", codec="x264-lossless")[2] == []  # an archive: no player said
+    *_, avi = convert(source, tmp_path / "out.avi")  # .avi gets H.264, High 10 here: it went unsaid
+    assert len(avi) == 1 and "not on Apple devices" in avi[0] and ".mp4 and .mkv get HEVC Main 10" in avi[0]
 
 
 @pytest.mark.parametrize(
@@ -782,20 +790,23 @@ def test_hdr_frames_keep_their_transfer_in_png_and_warn_elsewhere(tmp_path):
 
 def test_the_bit_depth_warning_offers_only_encoders_that_hold_the_bits(tmp_path):
     """It offered libx264 for 12-bit input, which libx264 here cannot hold, and ffv1 for a .mp4; and encoders
-    that cannot take the frames' size: libsvtav1 (4:2:0 only) for odd sides, libx265 for sides under 64."""
+    that cannot take the frames' size: libsvtav1 (4:2:0 only) for odd sides, libx265 for sides under 64. It
+    offered libx265 and "leave out --pix-fmt", where libx265 by itself writes Main 10 (a ProRes 4444 master)."""
     source = media.make_video(
         tmp_path / "deep.mkv", frames=2, size=(64, 64), codec="ffv1", pix_fmt="yuv420p12le", bit_depth=12
     )
     _, _, warnings = convert(source, tmp_path / "out.mp4", codec="libx264")
     assert warnings[1:] == [
         "libx264 here cannot store more than 10 bits per channel; the 12-bit input is written as yuv420p10le "
-        "(--codec libx265 or --codec ffv1 in .mkv keeps them)"
+        "(--codec libx265 --pix-fmt yuv420p12le or --codec ffv1 in .mkv keeps them)"
     ]
     _, _, warnings = convert(source, tmp_path / "out8.mkv", codec="ffv1", pix_fmt="yuv420p")  # ffv1 could hold them
+    assert warnings == ["yuv420p stores 8 bits per channel; the 12-bit input is rounded (--pix-fmt yuv420p12le keeps them)"]
+    _, _, warnings = convert(source, tmp_path / "main10.mp4")  # nothing asked: HEVC Main 10
     assert warnings == [
-        "yuv420p stores 8 bits per channel; the 12-bit input is rounded (ffv1 has deeper pixel formats: leave out"
-        " --pix-fmt for one)"
+        "yuv420p10le stores 10 bits per channel; the 12-bit input is rounded (--pix-fmt yuv420p12le keeps them)"
     ]
+    assert convert(source, tmp_path / "kept.mp4", pix_fmt="yuv420p12le")[2] == []
     odd = media.make_video(tmp_path / "odd.mkv", frames=2, size=(65, 49), codec="ffv1", pix_fmt="yuv444p10le")
     _, _, warnings = convert(odd, tmp_path / "odd.webm", codec="libvpx-vp9")
     assert warnings == [

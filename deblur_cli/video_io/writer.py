@@ -18,6 +18,7 @@ from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import (
     ALIASES,
     PALETTE_FORMATS,
+    X265_SMALLEST,
     EncodeOptions,
     Encoding,
     resolve_encoder,
@@ -85,21 +86,50 @@ _DEEP_ENCODERS = {
 _HDR_PARAMS = {"libx265": ("x265-params", x265_params), "libsvtav1": ("svtav1-params", svtav1_params)}
 
 
-def _holds(encoder: str, bit_depth: int, alpha: bool, width: int, height: int) -> bool:
-    """Whether this FFmpeg's `encoder` has a pixel format of `bit_depth` bits or more (with an alpha channel)
-    that it writes frames of this size in (encoding.takes_size: an odd side needs 4:4:4)."""
+def _deep_formats(encoder: str, bit_depth: int, alpha: bool, width: int, height: int) -> list[str]:
+    """The pixel formats of `bit_depth` bits or more (with an alpha channel) that this FFmpeg's `encoder`
+    writes frames of this size in (encoding.takes_size: an odd side needs 4:4:4), shallowest first."""
     try:
         formats = av.codec.Codec(encoder, "w").video_formats or []
     except ValueError:  # av.codec.codec.UnknownCodecError: not in this build
-        return False
-    return any(
-        bit_depth_of(f) >= bit_depth
+        return []
+    return [
+        f.name
+        for f in sorted(formats, key=bit_depth_of)
+        if bit_depth_of(f) >= bit_depth
         and (has_alpha_channel(f.name) or not alpha)
         and takes_size(encoder, f.name, width, height)
         and f.name not in PALETTE_FORMATS
         and not is_grey_format(f.name)  # no colour (gif's gray), whatever its depth
-        for f in formats
-    )
+    ]
+
+
+def _holds(encoder: str, bit_depth: int, alpha: bool, width: int, height: int) -> bool:
+    """Whether this FFmpeg's `encoder` has a pixel format that keeps `bit_depth` bits (see _deep_formats)."""
+    return bool(_deep_formats(encoder, bit_depth, alpha, width, height))
+
+
+def _keeping_depth(encoder: str, suffix: str, info: VideoInfo, alpha: bool, like: str) -> str:
+    """The options that have `encoder` keep `info`'s bits: `--codec NAME`, and where the pixel format it
+    picks by itself has fewer (HEVC picks Main 10, which players play), `--pix-fmt` with the shallowest that
+    does not, of the chroma layout of `like` where one has it."""
+    asked = f"--codec {encoder}"
+    try:
+        picked = resolve_encoder(EncodeOptions(codec=encoder), suffix, info.bit_depth, info.width, info.height,
+                                 alpha=alpha).pix_fmt  # fmt: skip
+    except OutputError:
+        picked = None
+    if picked is not None and bit_depth_of(av.VideoFormat(picked)) >= info.bit_depth:
+        return asked
+    deeper = _deeper_format(encoder, info, alpha, like)
+    return f"{asked} --pix-fmt {deeper}" if deeper else asked
+
+
+def _deeper_format(encoder: str, info: VideoInfo, alpha: bool, like: str) -> str | None:
+    """The shallowest pixel format `encoder` keeps `info`'s bits in, of `like`'s chroma layout where one is."""
+    formats = _deep_formats(encoder, info.bit_depth, alpha, info.width, info.height)
+    same_layout = [f for f in formats if _chroma_steps(f) == _chroma_steps(like) and _stores_rgb(f) == _stores_rgb(like)]
+    return (same_layout or formats or [None])[0]
 
 
 # Encoders whose usual output is 4:2:0, which players expect of them; an odd frame side makes them write 4:4:4
@@ -198,7 +228,7 @@ class VideoEncoder:
                 f"FFV1 in {Path(name).suffix} opens only in FFmpeg-based programs (mpv, VLC, ffplay), not in QuickTime "
                 "or most editors; .mkv is its usual container"
             )
-        yuv_input = info.pix_fmt is not None and not _stores_rgb(info.pix_fmt) and not grey_video(info)
+        yuv_input = info.pix_fmt is not None and not _stores_rgb(info.pix_fmt) and not is_grey_format(info.pix_fmt)
         fewer = yuv_input and math.prod(_chroma_steps(encoding.pix_fmt)) > math.prod(_chroma_steps(info.pix_fmt))
         if fewer and options.pix_fmt is None:  # chroma samples than the input has
             sampling = _sampling_name(info.pix_fmt)
@@ -215,22 +245,26 @@ class VideoEncoder:
             )
         depth = bit_depth_of(av.VideoFormat(encoding.pix_fmt))
         asked_h264 = ALIASES.get(options.codec, options.codec) == "libx264"  # not x264-lossless: an archive's
-        if depth > 8 and asked_h264:  # without --codec, deep frames get HEVC Main 10
+        # without --codec, deep frames get HEVC Main 10, but in .avi H.264 (and frames too small for x265)
+        chosen_h264 = options.codec is None and encoding.encoder == "libx264" and min(info.width, info.height) >= X265_SMALLEST
+        if depth > 8 and (asked_h264 or chosen_h264):
+            instead = "leave out --codec for HEVC Main 10" if asked_h264 else ".mp4 and .mkv get HEVC Main 10"
             warnings.append(
                 f"H.264 at {depth} bits (High 10 and up) plays in few players: not on Apple devices, nor on most hardware"
-                " decoders (leave out --codec for HEVC Main 10, or add --pix-fmt yuv420p for 8-bit H.264)"
+                f" decoders ({instead}, or add --pix-fmt yuv420p for 8-bit H.264)"
             )
-        if depth < info.bit_depth and _holds(  # --pix-fmt chose
-            encoding.encoder, info.bit_depth, self._alpha, info.width, info.height
-        ):
+        suffix = Path(name).suffix.lower()
+        # the chroma layout a deeper format should have: the input's, where it is YUV
+        like = info.pix_fmt if yuv_input else encoding.pix_fmt
+        if depth < info.bit_depth and _holds(encoding.encoder, info.bit_depth, self._alpha, info.width, info.height):
             warnings.append(
                 f"{encoding.pix_fmt} stores {depth} bits per channel; the {info.bit_depth}-bit input is rounded"
-                f" ({encoding.encoder} has deeper pixel formats: leave out --pix-fmt for one)"
+                f" (--pix-fmt {_deeper_format(encoding.encoder, info, self._alpha, like)} keeps them)"
             )
         elif depth < info.bit_depth:
-            suffix = Path(name).suffix.lower()
             deeper = [
-                f"--codec {encoder}" + ("" if suffix in suffixes else f" in {suffixes[0]}")
+                _keeping_depth(encoder, suffix if suffix in suffixes else suffixes[0], info, self._alpha, like)
+                + ("" if suffix in suffixes else f" in {suffixes[0]}")
                 for encoder, suffixes in sorted(_DEEP_ENCODERS.items(), key=lambda item: suffix not in item[1])
                 if _holds(encoder, info.bit_depth, self._alpha, info.width, info.height)
             ]
