@@ -128,7 +128,8 @@ def _keeping_depth(encoder: str, suffix: str, info: VideoInfo, alpha: bool, like
 def _deeper_format(encoder: str, info: VideoInfo, alpha: bool, like: str) -> str | None:
     """The shallowest pixel format `encoder` keeps `info`'s bits in, of `like`'s chroma layout where one is."""
     formats = _deep_formats(encoder, info.bit_depth, alpha, info.width, info.height)
-    same_layout = [f for f in formats if _chroma_steps(f) == _chroma_steps(like) and _stores_rgb(f) == _stores_rgb(like)]
+    layout = (_chroma_steps(like), _stores_rgb(like))
+    same_layout = [f for f in formats if (_chroma_steps(f), _stores_rgb(f)) == layout]
     return (same_layout or formats or [None])[0]
 
 
@@ -246,7 +247,8 @@ class VideoEncoder:
         depth = bit_depth_of(av.VideoFormat(encoding.pix_fmt))
         asked_h264 = ALIASES.get(options.codec, options.codec) == "libx264"  # not x264-lossless: an archive's
         # without --codec, deep frames get HEVC Main 10, but in .avi H.264 (and frames too small for x265)
-        chosen_h264 = options.codec is None and encoding.encoder == "libx264" and min(info.width, info.height) >= X265_SMALLEST
+        x265_would = min(info.width, info.height) >= X265_SMALLEST
+        chosen_h264 = options.codec is None and encoding.encoder == "libx264" and x265_would
         if depth > 8 and (asked_h264 or chosen_h264):
             instead = "leave out --codec for HEVC Main 10" if asked_h264 else ".mp4 and .mkv get HEVC Main 10"
             warnings.append(
