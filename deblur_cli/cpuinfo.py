@@ -27,6 +27,13 @@ def cpu_runs_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 
 
 @functools.lru_cache(maxsize=1)
+def cpu_has_amx(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU has AMX's bf16 tiles (the amx_bf16 flag: Intel Xeon since Sapphire Rapids)."""
+    words = _words(cpuinfo)
+    return words is not None and "amx_bf16" in words
+
+
+@functools.lru_cache(maxsize=1)
 def cpu_emulates_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """Whether this CPU is known to lack bf16 instructions: an x86 CPU (sse2 among its flags) with neither
     flag. False where that cannot be told: other systems, and Arm, whose cpuinfo names features otherwise."""

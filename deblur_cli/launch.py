@@ -9,17 +9,17 @@ import os
 import sys
 
 from deblur_cli import cpu_share
-from deblur_cli.cpuinfo import cpu_runs_bf16
+from deblur_cli.cpuinfo import cpu_has_amx
 
 
 def main() -> None:
     started = cpu_share.sample()  # what the cores did while the command line loads: are they shared?
-    # PyTorch reads this once, at its first CPU allocation: transparent huge pages cut DSTNet's CPU time
-    # by about a fifth on the CPUs with bf16 it was measured on; on an AVX2-only EPYC (float32) they cost
-    # more kernel time than they saved (docs/dstnet.md), so they stay off on CPUs without bf16. Set for the
-    # command only, before anything imports torch (not when deblur_cli is imported as a library); a user's
-    # own setting wins.
-    if cpu_runs_bf16():
+    # PyTorch reads this once, at its first CPU allocation: transparent huge pages made `deblur run` 4 to 9%
+    # faster on the Xeon with AMX they were measured on; on EPYCs, with AVX2 only (float32) or with
+    # AVX512-BF16, they cost more kernel time than they saved, and there glibc keeping freed memory
+    # (cli/weights.build_shown) does better (docs/dstnet.md). Set for the command only, before anything
+    # imports torch (not when deblur_cli is imported as a library); a user's own setting wins.
+    if cpu_has_amx():
         os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:  # started with the descriptor closed (`>&-`): write nowhere, not fail

@@ -81,10 +81,10 @@ def test_importing_the_package_runs_nothing_and_leaves_the_environment_alone(tmp
         "import os, deblur_cli.__main__, deblur_cli.cli; print(os.environ.get('THP_MEM_ALLOC_ENABLE'))", tmp_path
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "None\n", "")
-    # the command sets it for itself, before torch can read it, on CPUs with bf16 (huge pages cost more than
-    # they saved in float32 on an AVX2-only CPU)
-    for bf16, expected in ((True, "1"), (False, "None")):
-        command = f"import os, sys; import deblur_cli.launch as launch; launch.cpu_runs_bf16 = lambda: {bf16}\n"
+    # the command sets it for itself, before torch can read it, on CPUs with AMX (huge pages cost more than
+    # they saved on EPYCs, with AVX2 only in float32 and with AVX512-BF16 in bf16)
+    for amx, expected in ((True, "1"), (False, "None")):
+        command = f"import os, sys; import deblur_cli.launch as launch; launch.cpu_has_amx = lambda: {amx}\n"
         command += "sys.argv = ['deblur', '--version']\n"
         command += "try:\n    launch.main()\nexcept SystemExit:\n    print(os.environ.get('THP_MEM_ALLOC_ENABLE'))"
         assert _python(command, tmp_path).stdout.splitlines()[-1] == expected

@@ -102,3 +102,22 @@ def test_kept_freed_memory_is_reused_without_page_faults(tmp_path):
     # the user's own glibc setting wins
     users = run([sys.executable, "-c", _FAULTS_OF_REUSE], env=environ | {"MALLOC_TRIM_THRESHOLD_": "0"}).stdout
     assert users.split()[0] == "False"
+
+
+@pytest.mark.parametrize(
+    "precision, huge_pages, kept",
+    [("fp32", None, True), ("bf16", None, True), ("bf16", "1", False), ("fp32", "1", True)],
+)
+def test_dstnet_on_the_cpu_keeps_freed_memory_except_bf16_on_huge_pages(monkeypatch, precision, huge_pages, kept):
+    """Measured: float32 on an AVX2 EPYC, bf16 without huge pages on an AVX512-BF16 EPYC (docs/dstnet.md);
+    bf16 with huge pages, the command's choice on AMX CPUs, was not, and keeps glibc's default."""
+    import deblur_cli.cli.weights as weights_command
+
+    calls = []
+    monkeypatch.setattr(weights_command, "keep_freed_memory", lambda: calls.append(1))
+    if huge_pages is None:
+        monkeypatch.delenv("THP_MEM_ALLOC_ENABLE", raising=False)
+    else:
+        monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", huge_pages)
+    weights_command.build_shown("dstnet-s", quiet=True, device="cpu", precision=precision, warn=lambda message: None)
+    assert bool(calls) == kept

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -179,10 +180,14 @@ def build_shown(model: str, *, quiet: bool = False, **options):
 
     with DownloadShown(quiet=quiet) as shown:
         restorer = build_restorer(model, on_fetch=shown.fetching, fetch_progress=shown.progress, **options)
-    # Measured for DSTNet on the CPU in float32 only (`deblur run`, dstnet-s at 720p on a 2-core AVX2 EPYC: about
-    # 30% less wall time, docs/dstnet.md); bf16, GPUs and the diffusion models were not, so they keep glibc's default.
-    if isinstance(restorer, DSTNetRestorer) and restorer.device.type == "cpu" and restorer.dtype == torch.float32:
-        keep_freed_memory()
+    # Measured for DSTNet on the CPU (`deblur run` of dstnet-s at 720p, docs/dstnet.md): on a 2-core AVX2 EPYC in
+    # float32 about 30% less wall time; on an AVX512-BF16 EPYC in bf16, huge pages off, kernel time from 7.5 to 0.95 s
+    # and 12% less peak memory. With huge pages on (the command's choice on AMX CPUs) bf16 was not measured, and
+    # GPUs and the diffusion models were not: they keep glibc's default.
+    huge_pages = os.environ.get("THP_MEM_ALLOC_ENABLE") == "1"
+    if isinstance(restorer, DSTNetRestorer) and restorer.device.type == "cpu":
+        if restorer.dtype == torch.float32 or not huge_pages:
+            keep_freed_memory()
     return restorer
 
 
