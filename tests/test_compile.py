@@ -65,6 +65,18 @@ def test_compiled_dstnet_runs_its_traced_propagation_steps_and_restores_as_uncom
     assert compiled.identity == {**plain.identity, "compiled": True}
 
 
+def test_compiling_bf16_dstnet_on_the_cpu_says_nothing_of_its_cached_interpolation_matrices(dstnet_file, traced):
+    """The bf16 CPU path's upsampling by matrix products (cached with lru_cache) made Dynamo print two
+    five-line warnings of 'silent incorrectness' on every --compile run."""
+    import warnings
+
+    compiled = build_restorer("dstnet", weights=dstnet_file, device="cpu", precision="bf16", compile=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compiled(frames(2))
+    assert traced and not [w for w in caught if "lru_cache" in str(w.message)]
+
+
 def test_compiled_diffusion_restorer_samples_as_uncompiled(tmp_path, traced):
     torch.manual_seed(0)
     path = tmp_path / "tiny-wtsa.safetensors"

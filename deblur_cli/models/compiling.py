@@ -4,6 +4,7 @@ plain form then, which the compiler can trace and plans buffers for itself."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import torch
@@ -38,7 +39,11 @@ class Compiled:
         if self.compiled is None:
             return self.fn(*args, **kwargs)
         try:
-            return self.compiled(*args, **kwargs)
+            with warnings.catch_warnings():
+                # Dynamo traces through functools.lru_cache and says so, five lines a cached function:
+                # the cached ones here (dynamic_filter.interpolation_matrix) depend on their arguments alone
+                warnings.filterwarnings("ignore", message=".*lru_cache", category=UserWarning)
+                return self.compiled(*args, **kwargs)
         except torch._dynamo.exc.TorchDynamoException as e:
             failure = e
         # The compiler wraps what failed under it: the out-of-memory retries (tiles.py, stream.py) know
