@@ -1781,6 +1781,17 @@ def test_a_named_codec_the_container_cannot_hold_is_a_bad_option(tmp_path, targe
     with pytest.raises(EncoderOptionError, match=r"container cannot hold libx264 video") as e:
         open_sink(tmp_path / target, INFO, EncodeOptions(codec="libx264"))
     assert e.value.exit_code == 2
+    assert ".mkv" in e.value.hint and ".mp4" in e.value.hint
+
+
+@pytest.mark.parametrize("codec, holding", [("utvideo", "use .avi, which holds"), ("qtrle", "use .mov, which holds")])
+def test_the_hint_for_a_container_that_cannot_hold_the_codec_names_one_that_can(tmp_path, codec, holding):
+    """It said "use .mkv, which holds almost any codec" to a .mkv output."""
+    if codec not in av.codecs_available:
+        pytest.skip(f"this FFmpeg has no {codec}")
+    with pytest.raises(OutputError, match=f"the .mkv container cannot hold {codec} video") as e:
+        open_sink(tmp_path / "o.mkv", INFO, EncodeOptions(codec=codec))
+    assert e.value.hint.startswith(holding)
 
 
 @pytest.mark.parametrize("width, height", [(1, 1), (8, 1), (1, 8), (3, 1)])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import io
 import math
 import os
 from collections.abc import Iterable
@@ -335,11 +337,7 @@ class VideoEncoder:
             animated = suffix.lower() in (".gif", ".webp", ".apng")  # image formats with frames of their own
             raise encoding.cannot_hold(
                 suffix or container.format.name,
-                hint=(
-                    "write the video as .mp4, .mov, .mkv or .webm"
-                    if animated
-                    else "use .mkv, which holds almost any codec"
-                ),
+                hint="write the video as .mp4, .mov, .mkv or .webm" if animated else _holding_hint(encoding.encoder),
             ) from None
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, encoding.pix_fmt
         stream.time_base = self.time_base
@@ -531,12 +529,37 @@ def start_encoding(container, encoding: Encoding, *, in_memory: bool = False) ->
         # was not at fault
         if encoding.encoder not in container.supported_codecs or _opens_alone(video):
             raise encoding.cannot_hold(
-                Path(container.name).suffix or container.format.name, hint="use .mkv, which holds almost any codec"
+                Path(container.name).suffix or container.format.name, hint=_holding_hint(encoding.encoder)
             ) from None
         raise OutputError(
             f"the {encoding.encoder} encoder refused its settings ({getattr(e, 'strerror', None) or e})",
             hint="check the codec, --crf, --preset and --pix-fmt options",
         ) from None
+
+
+_USUAL_SUFFIXES = (".mkv", ".mov", ".mp4", ".avi", ".webm")
+
+
+@functools.lru_cache(maxsize=None)
+def _holding_hint(encoder: str) -> str:
+    """The hint for a container that cannot hold `encoder`'s video: the usual ones whose muxer takes it
+    (Ut Video: .avi alone; PNG: not .mkv), found by adding such a stream to each in memory."""
+    holding = []
+    for suffix in _USUAL_SUFFIXES:
+        memory = io.BytesIO()
+        memory.name = "probe" + suffix
+        container = av.open(memory, "w")
+        try:
+            container.add_stream(encoder, rate=25)
+            holding.append(suffix)
+        except (ValueError, av.FFmpegError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                container.close()
+    if not holding:
+        return "choose another --codec"
+    return f"use {' or '.join(holding)}, which {'holds' if len(holding) == 1 else 'hold'} {encoder} video"
 
 
 def _opens_alone(stream, rate: Fraction | None = None) -> bool:
