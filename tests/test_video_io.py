@@ -717,6 +717,25 @@ def test_editing_and_archive_codecs_are_kept(source, profile, suffix, codec, exp
     assert (encoding.encoder, encoding.pix_fmt, encoding.options.get("profile")) == expected
 
 
+@pytest.mark.parametrize(
+    "options, depth, source, expected",
+    [({"codec": "dnxhd"}, 8, None, ("yuv422p", "dnxhr_hq")),
+     ({"codec": "dnxhr"}, 10, None, ("yuv422p10le", "dnxhr_hqx")),
+     ({"codec": "dnxhd", "pix_fmt": "yuv444p10le"}, 8, None, ("yuv444p10le", "dnxhr_444")),
+     ({"codec": "dnxhd"}, 8, ("dnxhd", "DNXHR SQ"), ("yuv422p", "dnxhr_sq"))],
+)  # fmt: skip
+def test_dnxhr_asked_for_gets_a_profile_and_its_pixel_format(tmp_path, options, depth, source, expected):
+    """--codec dnxhd asked for --pix-fmt, and then the encoder refused every one: it had no profile."""
+    codec, profile = source or (None, None)
+    encoding = resolve_encoder(
+        EncodeOptions(**options), ".mov", depth, 64, 48, source_codec=codec, source_profile=profile
+    )
+    assert (encoding.encoder, encoding.pix_fmt, encoding.options.get("profile")) == ("dnxhd", *expected)
+    source = media.make_video(tmp_path / "in.mp4", frames=2, size=(256, 144))  # DNxHR refuses 64x48
+    convert(source, tmp_path / "out.mov", **options)
+    assert describe(tmp_path / "out.mov").codec == "dnxhd" and len(decode(tmp_path / "out.mov")) == 2
+
+
 def test_a_kept_codec_still_checks_the_preset():
     with pytest.raises(OutputError, match="unknown preset"):
         resolve_encoder(EncodeOptions(preset="sluggish"), ".mov", 10, 64, 48, source_codec="prores")

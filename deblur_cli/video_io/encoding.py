@@ -148,6 +148,7 @@ ALIASES = {
     "av1": "libsvtav1",
     "svtav1": "libsvtav1",
     "prores": "prores_ks",
+    "dnxhr": "dnxhd",
 }
 CODEC_FOR_SUFFIX = {
     ".mp4": "libx264",
@@ -197,6 +198,9 @@ _DNXHR_PROFILES = {
     "dnxhr hqx": ("dnxhr_hqx", "yuv422p10le"),
     "dnxhr 444": ("dnxhr_444", "yuv444p10le"),
 }
+_DNXHR_FOR_FORMAT = {
+    "yuv422p": "dnxhr_hq", "yuv422p10le": "dnxhr_hqx", "yuv444p10le": "dnxhr_444", "gbrp10le": "dnxhr_444"
+}  # fmt: skip
 
 
 def resolve_encoder(
@@ -242,6 +246,9 @@ def resolve_encoder(
                 hint="write .h264 or .mkv instead" if bare else "use --codec libx264, which keeps 10 bits too",
             )
         name = "libx264"
+    if name == "dnxhd":  # asked for: DNxHR, of the input's profile where the input is DNxHR
+        profile = source_profile if source_codec == "dnxhd" else None
+        return _kept_encoding(name, options, bit_depth, width, height, profile, alpha, grey)
     variant = ENCODERS.get(name) or _generic(name)
     deep = bit_depth > 8
     encoder = variant.deep_name if deep and variant.deep_name else variant.name
@@ -288,6 +295,8 @@ def _kept_encoding(
     elif name == "dnxhd":
         fallback = ("dnxhr_hqx", "yuv422p10le") if bit_depth > 8 else ("dnxhr_hq", "yuv422p")
         chosen, dnxhr_format = _DNXHR_PROFILES.get((profile or "").lower(), fallback)
+        if options.pix_fmt and options.pix_fmt != dnxhr_format:  # the profile that encodes the format asked for
+            chosen = _DNXHR_FOR_FORMAT.get(options.pix_fmt, chosen)
         formats = (dnxhr_format,)
     else:
         return resolve_encoder(replace(options, codec=name), "", bit_depth, width, height, alpha=alpha, grey=grey)
