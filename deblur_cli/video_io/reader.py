@@ -537,7 +537,7 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
         rotation=rotation,
         mirrored=mirrored,
         color=color_of(first),
-        codec=stream.codec_context.name,
+        codec=_codec_name(stream),
         profile=stream.codec_context.profile,
         pix_fmt=first.format.name,
         container=container.format.name,
@@ -552,6 +552,12 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
         tags=track_tags(stream.metadata),
         default=container.format.name not in _FLAGGING_CONTAINERS or bool(stream.disposition & _DEFAULT),
     )
+
+
+def _codec_name(stream) -> str:
+    """The stream's codec by its own name, not its decoder's: AV1 decoded by dav1d is `av1`, not `libdav1d`."""
+    codec = stream.codec_context.codec
+    return getattr(codec, "canonical_name", None) or codec.name
 
 
 def _count_packets(path: str, stream) -> int | None:
