@@ -99,7 +99,7 @@ def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet
         )
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     prior_state = {k[len(PRIOR_PREFIX) :]: state.pop(k) for k in list(state) if k.startswith(PRIOR_PREFIX)}
-    _check_prior(diffusion, bool(prior_state), path)
+    _check_prior(diffusion, bool(prior_state), path, described=stored is not None)
     prior = None
     if prior_state:
         described = (stored or {}).get("prior") or {}
@@ -142,11 +142,19 @@ def _refuse_dstnet(state: dict[str, torch.Tensor], name: str) -> None:
     )
 
 
-def _check_prior(diffusion: DiffusionConfig, has_prior: bool, path: str | Path) -> None:
+def _check_prior(diffusion: DiffusionConfig, has_prior: bool, path: str | Path, described: bool = True) -> None:
+    """WeightsError where the tensors and the diffusion settings disagree on a DSTNet prior; `described`:
+    the settings are the file's metadata (else --model's variant's, the paper's: conditioned on the frames)."""
     residual = diffusion.condition == "residual"
     if residual and not has_prior:
         raise WeightsError(
             f"{Path(path).name}: a residual diffusion model needs the DSTNet it corrects (its prior), which it lacks",
+            hint=_WHOLE_EXPORT,
+        )
+    if has_prior and not residual and not described:
+        raise WeightsError(
+            f"{Path(path).name} holds a DSTNet prior, which only a diffusion model that corrects it takes, and no "
+            "metadata saying how it was trained (a residual model needs it)",
             hint=_WHOLE_EXPORT,
         )
     if has_prior and not residual:

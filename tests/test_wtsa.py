@@ -236,6 +236,12 @@ def test_a_prior_goes_with_the_residual_condition_only(tmp_path):
     save_file(kept, str(path), metadata=metadata)
     with pytest.raises(WeightsError, match="needs the DSTNet"):
         load_wtsa(path)
+    # its metadata dropped instead: what is missing is said ("its config" was blamed, of a file without one)
+    save_wtsa(model, path, diffusion=DiffusionConfig(condition="residual"), prior=dstnet)
+    state, _ = read_checkpoint(path)
+    save_file(state, str(path))
+    with pytest.raises(WeightsError, match="and no metadata saying how it was trained"):
+        load_wtsa(path, variant="wtsa-s")
 
 
 def test_weights_without_metadata_need_a_variant(tmp_path):
