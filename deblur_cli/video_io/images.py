@@ -36,6 +36,16 @@ READ_ONLY_IMAGE_SUFFIXES = (
     ".ppm", ".pgm", ".pbm", ".pnm", ".pam", ".pcx", ".sgi", ".jp2", ".j2k", ".xbm", ".exr", ".pfm",
 )  # fmt: skip
 _FLOAT_FORMAT = re.compile(r"f(16|32)(le|be)?$")  # FFmpeg's float pixel formats: gbrpf32le, grayf16le, ...
+
+
+def float_warning(name: str, pix_fmt: str | None) -> str | None:
+    """The warning for an image of float samples (OpenEXR, PFM: scene-referred, above 1 in highlights)."""
+    if pix_fmt is None or not _FLOAT_FORMAT.search(pix_fmt):
+        return None
+    return (
+        f"{name} holds float samples ({pix_fmt}; OpenEXR's are linear light): they were read clipped to 0..1 and "
+        "restored as display-referred frames"
+    )
 IMAGE_SUFFIXES = WRITTEN_IMAGE_SUFFIXES + READ_ONLY_IMAGE_SUFFIXES
 _SEQUENCE_HINT = "a frame sequence is a folder of .png, .jpg or .tif files that sort in order (frame_0001.png ...)"
 
@@ -119,11 +129,8 @@ class ImageSequenceSource:
         self._warnings: list[str] = []  # an image that cannot be read is an error, never skipped
         self._kinds = SequenceKinds(self.info)
         self._read = 0  # images read so far, in order
-        if _FLOAT_FORMAT.search(first.format.name):  # OpenEXR, PFM: scene-referred values, above 1 in highlights
-            self._warnings.append(
-                f"{self.paths[0].name} holds float samples ({first.format.name}; OpenEXR's are linear light): "
-                "they were read clipped to 0..1 and restored as display-referred frames"
-            )
+        if clipped := float_warning(self.paths[0].name, first.format.name):
+            self._warnings.append(clipped)
         self._start = 0  # the first image iteration yields
 
     @property

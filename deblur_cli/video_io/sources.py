@@ -14,7 +14,7 @@ from typing import Protocol
 from deblur_cli.errors import InputError
 from deblur_cli.span import Span
 from deblur_cli.video_io.image_kinds import survey
-from deblur_cli.video_io.images import ImageSequenceSource, is_glob, is_image, list_images
+from deblur_cli.video_io.images import ImageSequenceSource, float_warning, is_glob, is_image, list_images
 from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
 from deblur_cli.video_io.reader import VideoFileSource
 from deblur_cli.video_io.truncation import damaged_hint, packets_end_early, tail_cut
@@ -133,7 +133,9 @@ def reading_warnings(path: str | os.PathLike, info: VideoInfo) -> list[str]:
     (image_kinds.survey), and a video file's packets that stop before its stated end (truncation.packets_end_early)."""
     text = os.fspath(path)
     if os.path.isdir(text) or (not os.path.exists(text) and is_glob(text)):
-        return survey(list_images(text), info)
+        images = list_images(text)
+        clipped = float_warning(images[0].name, info.pix_fmt) if images else None
+        return ([clipped] if clipped else []) + survey(images, info)
     if is_image(text):
-        return []
+        return [clipped] if (clipped := float_warning(Path(text).name, info.pix_fmt)) else []
     return [ended] if (ended := packets_end_early(text)) else []
