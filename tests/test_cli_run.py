@@ -281,7 +281,9 @@ def test_an_openexr_frame_is_restored_as_png_and_its_clipping_said(tmp_path, ide
     assert result.exit_code == 0, result.output
     said = " ".join(result.stderr.split())
     assert "shot.exr holds float samples (gbrpf32le; OpenEXR's are linear light): they were read clipped" in said
-    for shown in (tmp_path / "shot.exr", tmp_path):  # `info` says it before a run, of the image and of a folder
+    (tmp_path / "frames").mkdir()
+    (tmp_path / "frames" / "shot.exr").write_bytes((tmp_path / "shot.exr").read_bytes())
+    for shown in (tmp_path / "shot.exr", tmp_path / "frames"):  # `info` says it before a run, of an image, a folder
         report = json.loads(CliRunner().invoke(app, ["info", str(shown), "--json"]).stdout)
         assert any("shot.exr holds float samples" in line for line in report["warnings"]), report
     (restored,) = media.read_frames(tmp_path / "shot-deblurred.png", format="rgb48le")
