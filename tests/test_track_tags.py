@@ -109,6 +109,24 @@ def test_an_m4v_or_3gp_output_says_it_loses_the_forced_flag_and_the_track_names(
     ]
 
 
+@pytest.mark.parametrize("suffix", [".avi", ".ts"])
+def test_a_container_without_flags_says_it_loses_a_forced_audio_track_s(tmp_path, suffix):
+    """AVI and MPEG-TS have no forced flag: it went unsaid, where .mov's loss was warned of (docs check)."""
+    source = media.make_video(tmp_path / "in.mkv", frames=2, codec="ffv1", audio="aac")
+    with av.open(str(source)) as original, av.open(str(tmp_path / "forced.mkv"), "w") as out:
+        for stream in original.streams:
+            copied = out.add_stream_from_template(stream)
+            forced = av.stream.Disposition.forced if stream.type == "audio" else av.stream.Disposition(0)
+            copied.disposition = av.stream.Disposition.default | forced
+        for packet in original.demux():
+            if packet.dts is not None:
+                packet.stream = out.streams[packet.stream.index]
+                out.mux(packet)
+    warnings = convert(tmp_path / "forced.mkv", tmp_path / f"out{suffix}")
+    said = f"the input's audio stream #1 is marked forced (shown whatever the viewer picks); {suffix} cannot record"
+    assert said in " ".join(warnings)
+
+
 def test_a_language_the_output_knows_by_its_other_code_is_written_so_and_one_it_cannot_hold_is_named(tmp_path):
     # QuickTime's table, which the MOV muxer writes from, has "ger", not "deu": the tag was dropped unsaid
     assert [recorded_language("mov", code) for code in ("deu", "ger", "fra", "eng")] == ["ger", "ger", "fra", "eng"]

@@ -47,9 +47,9 @@ _TELEMETRY_FORMATS = {"mp4", "mov"}
 _UNPLAYED_AUDIO = {"mp4": {"mp1", "mp2"}, "ipod": {"mp1", "mp2"}, "mov": {"mp1", "mp2"}, "3gp": {"mp1", "mp2"}}
 _TS_NEGATIVE = 0x40000  # AVFMT_TS_NEGATIVE: the container keeps times before zero (MP4 and MOV, by an edit list)
 _HEARD_EARLY = 0.04  # seconds of audio ahead of the picture that viewers notice (ITU-R BT.1359: 45 ms)
-# Muxers that write no forced flag (FFmpeg's MOV muxer in its MOV, iPod (.m4v) and 3GP modes; its MP4 mode
-# and Matroska write one)
-_NO_FORCED_FLAG = {"mov", "ipod", "3gp", "3g2"}
+# Muxers that write no forced flag (FFmpeg's MOV muxer in its MOV, iPod (.m4v) and 3GP modes, AVI, MPEG-TS,
+# MPEG-PS and FLV, which have no flags; its MP4 mode and Matroska write one)
+_NO_FORCED_FLAG = {"mov", "ipod", "3gp", "3g2", "avi", "mpegts", "mpeg", "vob", "flv"}
 
 
 class _Copy:
