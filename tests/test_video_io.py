@@ -929,6 +929,14 @@ def test_y4m_output_is_raw_yuv_at_the_frame_rate_without_audio(tmp_path):
     deep = media.make_video(tmp_path / "deep.mkv", frames=2, codec="ffv1", bit_depth=10)
     convert(deep, tmp_path / "deep.y4m")
     assert describe(tmp_path / "deep.y4m").pix_fmt == "yuv420p10le"
+    # BT.2020 PQ: the header holds no primaries, transfer or matrix, and their loss went unsaid
+    pq = {"primaries": 9, "transfer": 16, "matrix": 9, "range": 1}
+    hdr = media.make_video(tmp_path / "pq.mkv", frames=2, color=pq)
+    assert convert(hdr, tmp_path / "pq.y4m")[2] == [
+        ".y4m cannot record the input's colour primaries, transfer, matrix (tools take it for BT.709); .mkv keeps them"
+    ]
+    bt709 = media.make_video(tmp_path / "709.mkv", frames=2, color=dict.fromkeys(pq, 1))
+    assert convert(bt709, tmp_path / "709.y4m")[2] == []
 
 
 @pytest.mark.parametrize("target_name", ["b.mpg", "b.vob"])

@@ -140,6 +140,9 @@ def _deeper_format(encoder: str, info: VideoInfo, alpha: bool, like: str) -> str
 _SUBSAMPLING = {"libx264", "libx265", "libvpx-vp9"}
 
 
+_BT709_OR_NONE = (None, 1, 2)  # a colour tag of BT.709 (1), or none (2: unspecified)
+
+
 def _chroma_steps(pix_fmt: str) -> tuple[int, int]:
     """Pixels per chroma sample across and down: (1, 1) for 4:4:4 YUV and RGB, (2, 2) for 4:2:0."""
     fmt = av.VideoFormat(pix_fmt)
@@ -363,6 +366,12 @@ class VideoEncoder:
                     "record it for any codec, and libx264 and libx265 in any container)"
                 )
         self._tag_color(stream.codec_context, encoding.pix_fmt)
+        described = [name for name in ("primaries", "transfer", "matrix") if info.color.get(name) not in _BT709_OR_NONE]
+        if container.format.name == "yuv4mpegpipe" and described:  # its header has a range, not these
+            self._warnings.append(
+                f"{suffix or '.y4m'} cannot record the input's colour {', '.join(described)} (tools take it for "
+                "BT.709); .mkv keeps them"
+            )
         if info.rotation or info.mirrored:
             if container.format.name in ROTATING_FORMATS:
                 stream.set_display_rotation(info.rotation, hflip=info.mirrored)
