@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shlex
 import stat
 from pathlib import Path
 
@@ -139,7 +140,8 @@ def _into(inputs: list[Path], output: Path, named_folder: bool) -> list[tuple[Pa
         why = f"there are {len(inputs)} inputs" if len(inputs) > 1 else f"{inputs[0]} is a folder of videos"
         raise UsageError(
             f"-o {output} names {kind} file, but {why}",
-            hint=f"give a folder for their outputs (-o {output.with_suffix('')}/), or restore each input apart",
+            hint=f"give a folder for their outputs (-o {shlex.quote(str(output.with_suffix('')) + '/')}), or restore "
+            "each input apart",
         )
     return [(source, output / place) for source, place in expanded]
 
@@ -225,7 +227,7 @@ def check_free(output: str | os.PathLike, *, force: bool) -> None:
         raise OutputExistsError(
             f"output exists: {out} is a folder that is not empty",
             hint=f"choose a new or empty folder for the PNG frames (--force does not empty folders), or, to put "
-            f"the video in {out}, name its file: -o {out / 'NAME.mp4'}",
+            f"the video in {out}, name its file: -o {shlex.quote(str(out / 'NAME.mp4'))}",
         )
     if files.taken(out) and not force:
         raise OutputExistsError(f"output exists: {out}", hint="pass --force to replace it (or --skip-existing to keep it)")

@@ -1161,6 +1161,16 @@ def test_a_folder_of_frames_that_is_not_empty_is_refused_even_with_force(tmp_pat
         assert "name its file: -o" in " ".join(result.stderr.split()) and "NAME.mp4" in result.stderr  # a script's
 
 
+def test_a_path_with_a_space_in_a_hint_is_quoted_for_the_shell(tmp_path, identity):
+    """A hint is a command to copy: `-o my dir/NAME.mp4` split at the space when pasted."""
+    source = media.make_video(tmp_path / "in.mp4", frames=2)
+    folder = tmp_path / "my dir"
+    folder.mkdir()
+    (folder / "x.png").write_bytes(b"")
+    result = deblur(source, "-o", folder, "-q")
+    assert result.exit_code == 1 and f"-o '{folder}/NAME.mp4'" in " ".join(result.stderr.split())
+
+
 def test_a_file_name_that_starts_with_a_dash_is_named_in_the_error_with_the_way_round_it(tmp_path, identity, monkeypatch):
     monkeypatch.chdir(tmp_path)
     media.make_video(tmp_path / "-clip.mp4", frames=2)

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import functools
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -96,7 +97,7 @@ class _Group(_HelpShape, typer.core.TyperGroup):
         except click_errors.ClickException as e:
             message = e.format_message().rstrip(".")
             if dashed := _dashed_file(args, self):
-                hint = f"write it after -- (-- {dashed}) or as ./{dashed}"
+                hint = f"write it after -- (-- {shlex.quote(dashed)}) or as {shlex.quote('./' + dashed)}"
                 error = UsageError(
                     f"{dashed} is a file, but it was read as options ({message[:1].lower()}{message[1:]})", hint=hint
                 )
