@@ -156,6 +156,28 @@ def kept_segment(tmp_path, key=None):
     return target, info, items
 
 
+@pytest.mark.parametrize(
+    "old, refused",
+    [({"deblur": "0.0.9"}, False),  # an upgrade: no command continues it
+     ({"grey": None}, False),  # deblur's own marker of how it was made
+     ({"restorer": {"weights": ["/w/a.safetensors", 1, 2], "weights_sha256": "aa"}}, False),  # rewritten in place
+     ({"restorer": {"weights": ["/w/b.safetensors", 1, 2], "weights_sha256": "bb"}}, True),  # --weights another file
+     ({"windows": {"overlap": 1}}, True)],
+)  # fmt: skip
+def test_only_work_the_command_could_continue_is_refused(tmp_path, old, refused):
+    """Found in review: after an upgrade, "run it as it was" could not continue the work it refused."""
+    new = {"deblur": "0.1.0", "grey": "kept", "windows": {"overlap": 2},
+           "restorer": {"weights": ["/w/a.safetensors", 1, 3], "weights_sha256": "ab"}}  # fmt: skip
+    target, info, _ = kept_segment(tmp_path, key={**new, **old})
+    if refused:
+        with pytest.raises(OutputError, match="an earlier run kept 5 restored frames"):
+            SegmentedVideoSink(target, info, FFV1, key=new)
+        return
+    sink = SegmentedVideoSink(target, info, FFV1, key=new)
+    assert (sink.resume_point, sink.discarded) == (None, 5)
+    sink.abort()
+
+
 def test_another_key_keeps_the_work_and_refuses_fresh_starts_over_and_says_how_much_it_dropped(tmp_path):
     # other settings for the same input discarded the work at once: a mistyped option cost it all
     target, info, _ = kept_segment(tmp_path)
@@ -663,10 +685,9 @@ def test_a_run_continues_under_the_same_weights_and_not_under_other_bytes_of_the
     data[-1] ^= 0x01  # the last bit of the last tensor: a loadable file of other weights
     weights.write_bytes(bytes(data))
     os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))
-    with pytest.raises(OutputError, match=r"made with other settings \(restorer.weights_sha256\)"):
-        deblur_video(source, tmp_path / "b.mkv", tiny_wtsa(), windows=WINDOWS, encode=FFV1)
-    result = deblur_video(source, tmp_path / "b.mkv", tiny_wtsa(), windows=WINDOWS, encode=FFV1, resume=False)
-    assert result.resumed == 0
+    notes: list[str] = []  # no command continues work of weights changed in place: discarded, not refused
+    result = deblur_video(source, tmp_path / "b.mkv", tiny_wtsa(), windows=WINDOWS, encode=FFV1, on_note=notes.append)
+    assert result.resumed == 0 and any("made with other settings (restorer.weights_sha256)" in n for n in notes)
 
 
 def test_each_input_of_a_batch_gets_the_noise_it_gets_alone(tmp_path, tiny_wtsa):

@@ -90,20 +90,21 @@ class WorkFolder:
         # what differs from the settings the kept work was made with, for the note that it is not reused
         old = stored.get("key") if isinstance(stored, dict) and stored.get("format") == WORK_FORMAT else None
         self.changes = key_changes(old, self._key) if isinstance(old, dict) and not fresh else []
-        # work of this input under other settings is not discarded unasked (refuse_to_discard)
-        self._same_input = isinstance(old, dict) and not fresh and old.get("input") == self._key.get("input")
+        # work of this input under other options is not discarded unasked (refuse_to_discard)
+        self._asked_otherwise = isinstance(old, dict) and not fresh and _asked_otherwise(old, self._key)
 
     def refuse_to_discard(self, frames: int) -> None:
         """OutputError, the folder kept, where `frames` restored frames of this same input would be
-        discarded for settings that differ: an option mistyped on the way back would cost hours of work.
-        The command as it was continues them; --no-resume (`fresh`) discards them. Work kept of another
-        input, or of a deblur that kept other settings, is discarded with a note."""
-        if frames and self._same_input and self.changes:
+        discarded for options that differ: one mistyped on the way back would cost hours of work. The
+        command as it was continues them; --no-resume (`fresh`) discards them. Work that no command can
+        continue (of another input, another deblur, a weights file changed in place) is discarded with
+        a note."""
+        if frames and self._asked_otherwise and self.changes:
             self.release(keep=True)
             raise OutputError(
                 f"{self.output}: an earlier run kept {frames} restored frames of this input, made with other "
                 f"settings ({'; '.join(self.changes[:3])})",
-                hint="run it as it was to continue, or add --no-resume to discard them and start over",
+                hint="run it as it was to continue, or add --no-resume (not --force) to discard them and start over",
             )
 
     def keep(self, names: set[str]) -> None:
@@ -119,6 +120,22 @@ class WorkFolder:
 
 
 INPUT_CHANGED = "another input, or the input changed"  # what key_changes says of the input's identity
+# Entries of pipeline.resume_key that no option sets: deblur's version and its own markers ("grey" says the
+# work was made since grey frames come out grey)
+_NOT_OPTIONS = ("input", "deblur", "grey")
+
+
+def _asked_otherwise(old: dict, new: dict) -> bool:
+    """Whether two keys differ only where the command asked for something else: not in the input, nor in
+    an entry no option sets, nor in a weights file changed at the same path (rewritten, or reinstalled)."""
+    if any(old.get(name) != new.get(name) for name in _NOT_OPTIONS):
+        return False
+    before, after = old.get("restorer"), new.get("restorer")
+    if isinstance(before, dict) and isinstance(after, dict):
+        weights = [(r.get("weights") or [None], r.get("weights_sha256")) for r in (before, after)]
+        if weights[0] != weights[1]:
+            return weights[0][0][0] != weights[1][0][0]  # another path: --weights named another file, asked for
+    return True
 
 
 def key_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
