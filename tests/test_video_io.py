@@ -1049,6 +1049,25 @@ def test_a_matroska_still_with_longer_sound_has_its_own_frames_not_the_file_s_le
     assert len(images) == frames and describe(tmp_path / "out.mkv").frame_count == frames
 
 
+@pytest.mark.parametrize("tag", [None, b"00:00:         inf", b"00:00:09.600000000", b"00:00:00.0000000-1"])
+def test_a_matroska_duration_tag_that_is_missing_or_no_time_in_the_file_is_not_trusted(tmp_path, tag):
+    """Found in review: without the tag (muxers that write none) the title card was refused as truncated
+    again; a tag of inf crashed `info` and `run` (OverflowError); one past the file's end made 240 frames of
+    40 and a refusal. The video's own packets decide then."""
+    source = media.make_video(tmp_path / "card.mkv", frames=1, audio="aac", audio_seconds=3.0)
+    data = source.read_bytes()
+    if tag is None:
+        data = data.replace(b"DURATION", b"DURATIOX")  # the same length: the file stays whole
+    else:
+        assert data.count(b"00:00:00.040000000") == 1
+        data = data.replace(b"00:00:00.040000000", tag)
+    source.write_bytes(data)
+    info = describe(source)
+    assert info.frame_count == 1
+    _, images, _ = convert(source, tmp_path / "out.mkv", codec="ffv1")
+    assert len(images) == 1
+
+
 def test_a_matroska_file_that_states_no_length_has_its_frames_counted(tmp_path):
     """A recording that crashed (or a live one) leaves a Matroska file without a duration: the progress bar
     showed no total and no time left. Its packets are now counted; its duration stays unknown."""

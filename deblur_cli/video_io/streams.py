@@ -3,6 +3,7 @@ is the video, its frame rate, the length the container states, and an FFmpeg err
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from pathlib import Path
 
@@ -73,21 +74,32 @@ def stream_duration(stream) -> float | None:
     end = tagged_end(stream)
     if end is not None:
         return end - float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else end
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    return None
+    return stated_length(stream)
+
+
+def stated_length(stream) -> float | None:
+    """The stream's own duration in seconds, where its container states one. Matroska states none per
+    stream (its DURATION tag aside, tagged_end): FFmpeg fills in the whole file's for a stream of one or
+    two frames, which is not the video's (a still picture with three minutes of music)."""
+    if "matroska" in stream.container.format.name or not stream.duration or not stream.time_base:
+        return None
+    return float(stream.duration * stream.time_base)
 
 
 def tagged_end(stream) -> float | None:
     """Where Matroska's DURATION tag (written by its muxers for each track) says the stream ends, on the
-    file's clock. It goes before FFmpeg's duration of a Matroska stream, which is an estimate: for a
-    stream of one or two frames, the whole file's (a still picture with three minutes of music)."""
+    file's clock; None without one, or with one that is no time within the file."""
     tag = stream.metadata.get("DURATION")
     if not tag:
         return None
     try:
         hours, minutes, seconds = tag.split(":")
-        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        end = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
     except ValueError:
         return None
+    container = stream.container
+    whole = ((container.start_time or 0) + container.duration) / av.time_base if container.duration else None
+    if not math.isfinite(end) or end < 0 or (whole is not None and end > whole + 1):  # a stale or made-up tag
+        return None
+    return end
     return None

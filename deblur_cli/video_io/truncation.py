@@ -18,7 +18,14 @@ from deblur_cli.errors import InputError
 from deblur_cli.video_io.containers import open_input
 from deblur_cli.video_io.flv import stated_file_size
 from deblur_cli.video_io.mpeg_ps import ends_inside_a_pack
-from deblur_cli.video_io.streams import CONSTANT_RATE_CONTAINERS, frame_rate, reason, tagged_end, video_stream
+from deblur_cli.video_io.streams import (
+    CONSTANT_RATE_CONTAINERS,
+    frame_rate,
+    reason,
+    stated_length,
+    tagged_end,
+    video_stream,
+)
 
 TAIL_SECONDS = 5.0  # how much of a video's end is demuxed, before a run and by `deblur info`, to find a cut (tail_cut)
 _DAMAGED_HINT = "re-copy the file, or cut it before the damaged part"
@@ -93,8 +100,8 @@ def _stated_end(stream) -> float | None:
         return float(((stream.start_time or 0) + stream.frames) * stream.time_base)
     if (end := tagged_end(stream)) is not None:
         return end
-    if stream.duration and stream.time_base:
-        return float((stream.start_time or 0) * stream.time_base + stream.duration * stream.time_base)
+    if (length := stated_length(stream)) is not None:
+        return float((stream.start_time or 0) * stream.time_base) + length
     return None
 
 
