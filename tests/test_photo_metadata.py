@@ -58,6 +58,29 @@ def test_a_photo_is_restored_as_a_viewer_shows_it_mirrored_orientations_too(tmp_
     assert out.shape == shown.shape and np.abs(out - shown).mean() < 4  # JPEG's chroma, decoded twice
 
 
+def test_a_png_s_exif_after_its_image_data_and_an_orientation_stored_as_long_are_read(tmp_path):
+    """Found in review: an eXIf chunk after IDAT (allowed, and read by FFmpeg and Pillow) was passed over,
+    and a mirrored photo came back turned; an Orientation written as a LONG (Pillow reads it) too."""
+    from PIL import ImageOps
+
+    from deblur_cli.video_io.photo_metadata import photo_orientation
+
+    data = photo(tmp_path / "before.png", 2).read_bytes()
+    at = data.index(b"eXIf") - 4
+    chunk = data[at : at + 12 + struct.unpack(">I", data[at : at + 4])[0]]
+    rest = data[:at] + data[at + len(chunk) :]
+    end = rest.index(b"IEND") - 4
+    (tmp_path / "after.png").write_bytes(rest[:end] + chunk + rest[end:])
+    assert photo_orientation(tmp_path / "after.png") == (0, True)
+    out = np.asarray(Image.open(restored(tmp_path / "after.png", tmp_path / "out.png")).convert("RGB")).astype(int)
+    shown = np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "after.png")).convert("RGB")).astype(int)
+    assert np.abs(out - shown).max() == 0
+
+    tiff = bytearray(b"II*\x00\x08\x00\x00\x00\x01\x00") + struct.pack("<HHII", 0x0112, 4, 1, 6) + bytes(4)
+    (tmp_path / "long.tif").write_bytes(bytes(tiff))  # IFD0 alone, its Orientation a LONG of 6
+    assert photo_orientation(tmp_path / "long.tif") == (270, False)
+
+
 def test_the_thumbnail_of_the_blurred_photo_is_unlinked():
     tiff = b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", 1) + struct.pack("<HHII", 0x0112, 3, 1, 8)
     tiff += struct.pack("<I", 26) + b"\x00" * 6  # IFD0's link to IFD1

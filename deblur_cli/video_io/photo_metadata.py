@@ -21,7 +21,7 @@ _JPEG_SUFFIXES = (".jpg", ".jpeg")
 _EXIF_HEADER = b"Exif\x00\x00"  # what starts a JPEG APP1 segment holding EXIF
 _ICC_HEADER = b"ICC_PROFILE\x00"  # what starts each APP2 segment of a JPEG's profile (then its number, count)
 _ORIENTATION = 0x0112
-_SHORT = 3  # the TIFF type of the Orientation tag
+_VALUE_FORMATS = {3: "H", 4: "I"}  # TIFF's SHORT (what EXIF says the Orientation tag is) and LONG
 _MAX_SEGMENT = 65533  # a JPEG segment's payload: a 16-bit length that counts its own two bytes
 
 
@@ -67,7 +67,7 @@ def photo_orientation(path: str | os.PathLike) -> tuple[int, bool] | None:
     if data[:2] == b"\xff\xd8":
         tiff = _jpeg_exif(data)
     elif data[:8] == b"\x89PNG\r\n\x1a\n":
-        tiff = _png_exif(data)
+        tiff = _png_exif(data, after_image=True)  # viewers read an eXIf after the image data too
     elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         tiff = _webp_exif(data)
     else:
@@ -125,10 +125,11 @@ def _jpeg_exif(data: bytes) -> bytes | None:
     return next((payload[len(_EXIF_HEADER) :] for payload in found), None)
 
 
-def _png_exif(data: bytes) -> bytes | None:
-    """The payload of a PNG's eXIf chunk (before its image data, where the format puts it)."""
+def _png_exif(data: bytes, after_image: bool = False) -> bytes | None:
+    """The payload of a PNG's eXIf chunk: before its image data, where the format puts it, or anywhere
+    with `after_image` (where the PNG extensions of 2017 still allowed it)."""
     at, idat = _png_chunk(data, b"eXIf"), _png_chunk(data, b"IDAT")
-    if at is None or idat is not None and idat < at:
+    if at is None or idat is not None and idat < at and not after_image:
         return None
     return data[at + 8 : at + 8 + struct.unpack(">I", data[at : at + 4])[0]]
 
@@ -211,8 +212,9 @@ def _orientation(tiff: bytes) -> int | None:
     order, start, end = found
     for entry in range(start, end, 12):
         tag, kind = struct.unpack(order + "HH", tiff[entry : entry + 4])
-        if tag == _ORIENTATION and kind == _SHORT:
-            return struct.unpack(order + "H", tiff[entry + 8 : entry + 10])[0]
+        if tag == _ORIENTATION and kind in _VALUE_FORMATS:  # a SHORT, as EXIF says; some writers a LONG
+            value = order + _VALUE_FORMATS[kind]
+            return struct.unpack(value, tiff[entry + 8 : entry + 8 + struct.calcsize(value)])[0]
     return None
 
 
@@ -224,7 +226,8 @@ def _upright(tiff: bytes) -> bytes | None:
     out = bytearray(tiff)
     for entry in range(start, end, 12):
         tag, kind = struct.unpack(order + "HH", tiff[entry : entry + 4])
-        if tag == _ORIENTATION and kind == _SHORT:
-            out[entry + 8 : entry + 10] = struct.pack(order + "H", 1)
+        if tag == _ORIENTATION and kind in _VALUE_FORMATS:
+            value = struct.pack(order + _VALUE_FORMATS[kind], 1)
+            out[entry + 8 : entry + 8 + len(value)] = value
     out[end : end + 4] = b"\x00\x00\x00\x00"  # no IFD1: the thumbnail shows the blurred photo
     return bytes(out)
