@@ -44,11 +44,14 @@ def sample(stat: Path = Path("/proc/stat")) -> Sample | None:
         return None
     ticks = 0
     for line in lines:
-        name, *fields = line.split()
+        name, *fields = line.split() or [""]
         if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cores:
             # user nice system idle iowait irq softirq steal: all but idle and iowait is work (steal, a
-            # hypervisor's, too); guest time is counted in user already
-            values = [int(value) for value in fields[:8]]
+            # hypervisor's, too); guest time is counted in user already. Old kernels list the first four.
+            try:
+                values = [int(value) for value in fields[:8]] + [0] * (8 - len(fields[:8]))
+            except ValueError:  # not Linux's layout: no choice is made
+                return None
             ticks += sum(values) - values[3] - values[4]
     times = os.times()
     return Sample(time.monotonic(), ticks / os.sysconf("SC_CLK_TCK"), times.user + times.system)

@@ -24,6 +24,17 @@ def test_only_the_process_s_own_cores_are_counted_idle_and_iowait_are_not_work(t
     assert sample(stat).busy == pytest.approx(200 * len(cores) / ticks)
 
 
+def test_an_odd_proc_stat_is_read_or_passed_over_not_a_crash(tmp_path):
+    """Found in review: four fields (old kernels), an empty line or a word where a number goes raised, and
+    every command, --help too, would have ended in a traceback."""
+    stat = tmp_path / "stat"
+    core = min(os.sched_getaffinity(0))
+    stat.write_text(f"cpu  1 2 3 4\n\ncpu{core} 100 0 50 7000\n")
+    assert sample(stat).busy == pytest.approx(150 / os.sysconf("SC_CLK_TCK"))
+    stat.write_text(f"cpu{core} 100 zero 50 7000 0 0 0 0\n")
+    assert sample(stat) is None
+
+
 def test_other_programs_work_is_the_cores_work_less_the_process_s_own():
     start = Sample(seconds=10.0, busy=100.0, own=1.0)
     assert others_busy(start, Sample(seconds=10.5, busy=100.9, own=1.4)) == pytest.approx(1.0)  # 0.5 of 0.9 s
