@@ -731,8 +731,10 @@ def test_dnxhr_asked_for_gets_a_profile_and_its_pixel_format(tmp_path, options, 
         EncodeOptions(**options), ".mov", depth, 64, 48, source_codec=codec, source_profile=profile
     )
     assert (encoding.encoder, encoding.pix_fmt, encoding.options.get("profile")) == ("dnxhd", *expected)
-    source = media.make_video(tmp_path / "in.mp4", frames=2, size=(256, 144))  # DNxHR refuses 64x48
+    source = media.make_video(tmp_path / "in.mp4", frames=2, size=(256, 144))
     convert(source, tmp_path / "out.mov", **options)
+    with pytest.raises(OutputError, match="DNxHR takes frames of 256x120 or more, not 64x48"):  # was "refused"
+        convert(media.make_video(tmp_path / "small.mp4", frames=2), tmp_path / "small.mov", **options)
     assert describe(tmp_path / "out.mov").codec == "dnxhd" and len(decode(tmp_path / "out.mov")) == 2
 
 

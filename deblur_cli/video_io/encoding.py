@@ -178,6 +178,7 @@ DEEP_CODEC_FOR_SUFFIX = {".mp4": "libx265", ".m4v": "libx265", ".mov": "libx265"
 # that HDR video tagged PQ or HLG is not cut to 8 bits, where its gradients band. 8-bit VP9 where neither can.
 DEEP_WEBM_CODECS = ("libvpx-vp9", "libsvtav1")
 SMALLEST_SIDE = {"libsvtav1": 4}  # SVT-AV1 refuses smaller frames
+DNXHR_SMALLEST = (256, 120)  # FFmpeg's DNxHR encoder refuses frames narrower or lower
 # Editing and archive codecs an output keeps where its container holds them: ProRes or DNxHR from an
 # editor comes back as itself (of the same profile), and a lossless FFV1 master as FFV1, not as H.264.
 KEPT_CODECS = {
@@ -293,6 +294,11 @@ def _kept_encoding(
         if chosen.startswith("4444"):
             formats = _with_alpha(formats, name, bit_depth > 8, alpha)
     elif name == "dnxhd":
+        if width < DNXHR_SMALLEST[0] or height < DNXHR_SMALLEST[1]:
+            raise EncoderOptionError(
+                f"DNxHR takes frames of {DNXHR_SMALLEST[0]}x{DNXHR_SMALLEST[1]} or more, not {width}x{height}",
+                hint="choose another --codec: prores_ks, the other editing codec, takes any size",
+            )
         fallback = ("dnxhr_hqx", "yuv422p10le") if bit_depth > 8 else ("dnxhr_hq", "yuv422p")
         chosen, dnxhr_format = _DNXHR_PROFILES.get((profile or "").lower(), fallback)
         if options.pix_fmt and options.pix_fmt != dnxhr_format:  # the profile that encodes the format asked for
