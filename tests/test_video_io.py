@@ -712,7 +712,7 @@ def test_hdr_video_to_webm_stays_10_bit_and_the_hint_names_av1(tmp_path):
 )  # fmt: skip
 def test_editing_and_archive_codecs_are_kept(source, profile, suffix, codec, expected):
     encoding = resolve_encoder(
-        EncodeOptions(codec=codec), suffix, 10, 64, 64, source_codec=source, source_profile=profile
+        EncodeOptions(codec=codec), suffix, 10, 256, 144, source_codec=source, source_profile=profile
     )
     assert (encoding.encoder, encoding.pix_fmt, encoding.options.get("profile")) == expected
 
@@ -728,7 +728,7 @@ def test_dnxhr_asked_for_gets_a_profile_and_its_pixel_format(tmp_path, options, 
     """--codec dnxhd asked for --pix-fmt, and then the encoder refused every one: it had no profile."""
     codec, profile = source or (None, None)
     encoding = resolve_encoder(
-        EncodeOptions(**options), ".mov", depth, 64, 48, source_codec=codec, source_profile=profile
+        EncodeOptions(**options), ".mov", depth, 256, 144, source_codec=codec, source_profile=profile
     )
     assert (encoding.encoder, encoding.pix_fmt, encoding.options.get("profile")) == ("dnxhd", *expected)
     source = media.make_video(tmp_path / "in.mp4", frames=2, size=(256, 144))
