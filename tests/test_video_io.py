@@ -576,6 +576,12 @@ def test_ten_bit_input_stays_ten_bit(tmp_path):
     assert convert(source, tmp_path / "lossless.mkv", codec="x264-lossless")[2] == []  # an archive: no player said
     *_, avi = convert(source, tmp_path / "out.avi")  # .avi gets H.264, High 10 here: it went unsaid
     assert len(avi) == 1 and "not on Apple devices" in avi[0] and ".mp4 and .mkv get HEVC Main 10" in avi[0]
+    *_, asked = convert(source, tmp_path / "asked.avi", codec="libx264")  # leaving --codec out changes nothing
+    assert len(asked) == 1 and ".mp4 and .mkv get HEVC Main 10" in asked[0]
+    layout = media.make_video(tmp_path / "422.mkv", frames=2, size=(64, 64), codec="ffv1", pix_fmt="yuv422p10le",
+                              bit_depth=10)  # fmt: skip
+    *_, rounded = convert(layout, tmp_path / "420.mp4", pix_fmt="yuv420p")  # the layout asked for is kept
+    assert rounded[-1].endswith("the 10-bit input is rounded (--pix-fmt yuv420p10le keeps them)"), rounded
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from deblur_cli.errors import EncoderOptionError, OutputError
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.encoding import (
     ALIASES,
+    DEEP_CODEC_FOR_SUFFIX,
     PALETTE_FORMATS,
     X265_SMALLEST,
     EncodeOptions,
@@ -255,14 +256,15 @@ class VideoEncoder:
         x265_would = min(info.width, info.height) >= X265_SMALLEST
         chosen_h264 = options.codec is None and encoding.encoder == "libx264" and x265_would
         if depth > 8 and (asked_h264 or chosen_h264):
-            instead = "leave out --codec for HEVC Main 10" if asked_h264 else ".mp4 and .mkv get HEVC Main 10"
+            deep_default = Path(name).suffix.lower() in DEEP_CODEC_FOR_SUFFIX  # where leaving out --codec gives HEVC
+            instead = "leave out --codec for HEVC Main 10" if deep_default else ".mp4 and .mkv get HEVC Main 10"
             warnings.append(
                 f"H.264 at {depth} bits (High 10 and up) plays in few players: not on Apple devices, nor on most hardware"
                 f" decoders ({instead}, or add --pix-fmt yuv420p for 8-bit H.264)"
             )
         suffix = Path(name).suffix.lower()
-        # the chroma layout a deeper format should have: the input's, where it is YUV
-        like = info.pix_fmt if yuv_input else encoding.pix_fmt
+        # the chroma layout a deeper format should have: the one asked for, else the input's where it is YUV
+        like = options.pix_fmt or (info.pix_fmt if yuv_input else encoding.pix_fmt)
         if depth < info.bit_depth and _holds(encoding.encoder, info.bit_depth, self._alpha, info.width, info.height):
             warnings.append(
                 f"{encoding.pix_fmt} stores {depth} bits per channel; the {info.bit_depth}-bit input is rounded"
