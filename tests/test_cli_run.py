@@ -1183,6 +1183,8 @@ def test_a_file_name_that_starts_with_a_dash_is_named_in_the_error_with_the_way_
     media.make_video(tmp_path / "-oclip.mp4", frames=2)
     glued = deblur("-oclip.mp4")  # -o with the value clip.mp4, then no input
     assert glued.exit_code == 2 and "error: -oclip.mp4 is a file, but it was read as options" in glued.stderr
+    other = deblur("-oclip.mp4", "x.mp4", "--strength", "2")  # another option's mistake is its own
+    assert other.exit_code == 2 and "error: invalid value for '--strength'" in other.stderr
     typo = deblur("./-clip.mp4", "-o", "-oclip.mp4", "--bogus")  # -o's value is read as a value: not to blame
     assert typo.exit_code == 2 and "no such option: --bogus" in typo.stderr and "read as options" not in typo.stderr
 

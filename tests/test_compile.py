@@ -71,8 +71,7 @@ def test_compiling_bf16_dstnet_on_the_cpu_says_nothing_of_its_cached_interpolati
     import warnings
 
     compiled = build_restorer("dstnet", weights=dstnet_file, device="cpu", precision="bf16", compile=True)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings.catch_warnings(record=True) as caught:  # the filters as they are, each warning recorded
         compiled(frames(2))
     assert traced and not [w for w in caught if "lru_cache" in str(w.message)]
 

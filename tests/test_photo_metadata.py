@@ -76,6 +76,10 @@ def test_a_png_s_exif_after_its_image_data_and_an_orientation_stored_as_long_are
     shown = np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "after.png")).convert("RGB")).astype(int)
     assert np.abs(out - shown).max() == 0
 
+    jpeg = photo(tmp_path / "fill.jpg", 2).read_bytes()  # a fill byte before the EXIF's marker (T.81 B.1.1.2)
+    (tmp_path / "fill.jpg").write_bytes(jpeg[:2] + b"\xff" + jpeg[2:])
+    assert photo_orientation(tmp_path / "fill.jpg") == (0, True)
+
     tiff = bytearray(b"II*\x00\x08\x00\x00\x00\x01\x00") + struct.pack("<HHII", 0x0112, 4, 1, 6) + bytes(4)
     (tmp_path / "long.tif").write_bytes(bytes(tiff))  # IFD0 alone, its Orientation a LONG of 6
     assert photo_orientation(tmp_path / "long.tif") == (270, False)

@@ -544,6 +544,8 @@ def test_rotation_into_avi_warns(tmp_path):
     source = media.make_video(tmp_path / "r.mp4", frames=3, rotation=90)
     _, _, warnings = convert(source, tmp_path / "out.avi")
     assert any("cannot record the display rotation (90°)" in w for w in warnings)
+    _, _, warnings = convert(source, tmp_path / "out.3gp")  # the MOV muxer's 3GP mode writes the matrix
+    assert not any("rotation" in w for w in warnings) and describe(tmp_path / "out.3gp").rotation == 90
 
 
 def test_four_four_four_or_four_two_two_input_written_as_four_two_zero_says_so(tmp_path):

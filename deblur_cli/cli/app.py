@@ -96,7 +96,8 @@ class _Group(_HelpShape, typer.core.TyperGroup):
             code = e.exit_code
         except click_errors.ClickException as e:
             message = e.format_message().rstrip(".")
-            if dashed := _dashed_file(args, self):
+            option_error = isinstance(e, (click_errors.NoSuchOption, click_errors.MissingParameter))
+            if option_error and (dashed := _dashed_file(args, self)):
                 hint = f"write it after -- (-- {shlex.quote(dashed)}) or as {shlex.quote('./' + dashed)}"
                 error = UsageError(
                     f"{dashed} is a file, but it was read as options ({message[:1].lower()}{message[1:]})", hint=hint

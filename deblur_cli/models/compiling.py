@@ -30,6 +30,10 @@ class Compiled:
     def __init__(self, fn: Callable, warn: Callable[[str], None] | None = None):
         self.fn, self.warn = fn, warn
         self.compiled: Callable | None = None
+        # Dynamo traces through functools.lru_cache and says so, five lines a cached function: the cached
+        # ones here (dynamic_filter.interpolation_matrix) depend on their arguments alone. Said once, for
+        # the process (a catch_warnings around each call reset every other warning's once-only record).
+        warnings.filterwarnings("ignore", message=".*lru_cache", category=UserWarning)
         try:
             self.compiled = torch.compile(fn, backend=BACKEND)
         except RuntimeError as e:  # torch.compile refuses at once on Pythons it does not support
@@ -39,11 +43,7 @@ class Compiled:
         if self.compiled is None:
             return self.fn(*args, **kwargs)
         try:
-            with warnings.catch_warnings():
-                # Dynamo traces through functools.lru_cache and says so, five lines a cached function:
-                # the cached ones here (dynamic_filter.interpolation_matrix) depend on their arguments alone
-                warnings.filterwarnings("ignore", message=".*lru_cache", category=UserWarning)
-                return self.compiled(*args, **kwargs)
+            return self.compiled(*args, **kwargs)
         except torch._dynamo.exc.TorchDynamoException as e:
             failure = e
         # The compiler wraps what failed under it: the out-of-memory retries (tiles.py, stream.py) know

@@ -150,6 +150,9 @@ def _jpeg_segments(data: bytes):
     """(marker, payload) of each JPEG segment up to the image data."""
     at = 2
     while at + 4 <= len(data) and data[at] == 0xFF:
+        if data[at + 1] == 0xFF:  # a fill byte before the marker (ITU T.81 B.1.1.2)
+            at += 1
+            continue
         marker, length = data[at + 1], struct.unpack(">H", data[at + 2 : at + 4])[0]
         if marker == 0xDA:  # start of scan: no metadata after it
             return

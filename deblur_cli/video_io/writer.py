@@ -46,7 +46,7 @@ from deblur_cli.video_io.work_folder import OutputLock
 from deblur_cli.video_io.yuv import yuv_frame
 
 # Containers that store a display matrix (MP4/MOV track matrix, Matroska projection).
-ROTATING_FORMATS = {"mp4", "mov", "matroska", "webm", "ipod"}
+ROTATING_FORMATS = {"mp4", "mov", "matroska", "webm", "ipod", "3gp", "3g2"}
 _APPLE_FORMATS = {"mp4", "mov", "ipod"}
 # Where an anamorphic video's pixel aspect ratio survives: MP4/MOV store it for any codec (a pasp box);
 # elsewhere only codecs that keep it in their own headers do. PyAV cannot set the ratio Matroska and
