@@ -38,14 +38,14 @@ READ_ONLY_IMAGE_SUFFIXES = (
 _FLOAT_FORMAT = re.compile(r"f(16|32)(le|be)?$")  # FFmpeg's float pixel formats: gbrpf32le, grayf16le, ...
 
 
-def float_warning(name: str, pix_fmt: str | None) -> str | None:
-    """The warning for an image of float samples (OpenEXR, PFM: scene-referred, above 1 in highlights)."""
+def float_warning(name: str, pix_fmt: str | None, *, read: bool = True) -> str | None:
+    """The warning for an image of float samples (OpenEXR, PFM: scene-referred, above 1 in highlights):
+    what reading did, or with `read` False what a run will do."""
     if pix_fmt is None or not _FLOAT_FORMAT.search(pix_fmt):
         return None
-    return (
-        f"{name} holds float samples ({pix_fmt}; OpenEXR's are linear light): they were read clipped to 0..1 and "
-        "restored as display-referred frames"
-    )
+    linear = "; OpenEXR's are linear light" if name.lower().endswith(".exr") else ""
+    done = "they were read clipped to 0..1 and restored" if read else "a run reads them clipped to 0..1, restores them"
+    return f"{name} holds float samples ({pix_fmt}{linear}): {done} as display-referred frames"
 IMAGE_SUFFIXES = WRITTEN_IMAGE_SUFFIXES + READ_ONLY_IMAGE_SUFFIXES
 _SEQUENCE_HINT = "a frame sequence is a folder of .png, .jpg or .tif files that sort in order (frame_0001.png ...)"
 

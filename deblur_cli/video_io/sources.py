@@ -134,8 +134,8 @@ def reading_warnings(path: str | os.PathLike, info: VideoInfo) -> list[str]:
     text = os.fspath(path)
     if os.path.isdir(text) or (not os.path.exists(text) and is_glob(text)):
         images = list_images(text)
-        clipped = float_warning(images[0].name, info.pix_fmt) if images else None
+        clipped = float_warning(images[0].name, info.pix_fmt, read=False) if images else None
         return ([clipped] if clipped else []) + survey(images, info)
     if is_image(text):
-        return [clipped] if (clipped := float_warning(Path(text).name, info.pix_fmt)) else []
+        return [clipped] if (clipped := float_warning(Path(text).name, info.pix_fmt, read=False)) else []
     return [ended] if (ended := packets_end_early(text)) else []
