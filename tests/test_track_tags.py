@@ -109,7 +109,7 @@ def test_an_m4v_or_3gp_output_says_it_loses_the_forced_flag_and_the_track_names(
     ]
 
 
-@pytest.mark.parametrize("suffix", [".avi", ".ts"])
+@pytest.mark.parametrize("suffix", [".avi", ".ts", ".nut"])
 def test_a_container_without_flags_says_it_loses_a_forced_audio_track_s(tmp_path, suffix):
     """AVI and MPEG-TS have no forced flag: it went unsaid, where .mov's loss was warned of (docs check)."""
     source = media.make_video(tmp_path / "in.mkv", frames=2, codec="ffv1", audio="aac")

@@ -47,9 +47,9 @@ _TELEMETRY_FORMATS = {"mp4", "mov"}
 _UNPLAYED_AUDIO = {"mp4": {"mp1", "mp2"}, "ipod": {"mp1", "mp2"}, "mov": {"mp1", "mp2"}, "3gp": {"mp1", "mp2"}}
 _TS_NEGATIVE = 0x40000  # AVFMT_TS_NEGATIVE: the container keeps times before zero (MP4 and MOV, by an edit list)
 _HEARD_EARLY = 0.04  # seconds of audio ahead of the picture that viewers notice (ITU-R BT.1359: 45 ms)
-# Muxers that write no forced flag (FFmpeg's MOV muxer in its MOV, iPod (.m4v) and 3GP modes, AVI, MPEG-TS,
-# MPEG-PS and FLV, which have no flags; its MP4 mode and Matroska write one)
-_NO_FORCED_FLAG = {"mov", "ipod", "3gp", "3g2", "avi", "mpegts", "mpeg", "vob", "flv"}
+# The muxers that write a forced flag: FFmpeg's MOV muxer in its MP4 mode (not MOV, iPod or 3GP) and
+# Matroska's; AVI, MPEG-TS, MPEG-PS, FLV, ASF and NUT drop it
+_FORCED_FLAG = {"mp4", "matroska", "webm"}
 
 
 class _Copy:
@@ -153,7 +153,7 @@ class Passthrough:
                 if lost := keep_language(output.format.name, route.output_stream.metadata, what, self._suffix):
                     warnings.append(lost)
                 self._routes[stream.index] = route
-                if stream.disposition & av.stream.Disposition.forced and output.format.name in _NO_FORCED_FLAG:
+                if stream.disposition & av.stream.Disposition.forced and output.format.name not in _FORCED_FLAG:
                     warnings.append(
                         f"the input's {stream.type} stream #{stream.index} is marked forced (shown whatever the"
                         f" viewer picks); {self._suffix} cannot record that flag (.mp4 and .mkv keep it)"
