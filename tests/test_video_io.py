@@ -836,6 +836,11 @@ def test_the_bit_depth_warning_offers_only_encoders_that_hold_the_bits(tmp_path)
         "yuv420p10le stores 10 bits per channel; the 12-bit input is rounded (--pix-fmt yuv420p12le keeps them)"
     ]
     assert convert(source, tmp_path / "kept.mp4", pix_fmt="yuv420p12le")[2] == []
+    _, _, warnings = convert(source, tmp_path / "eight.mp4", codec="libx264", pix_fmt="yuv420p")  # it blamed libx264
+    assert warnings[-1] == (
+        "yuv420p stores 8 bits per channel; the 12-bit input is rounded (--pix-fmt yuv420p10le keeps 10; --codec "
+        "libx265 --pix-fmt yuv420p12le or --codec ffv1 in .mkv keeps them all 12)"
+    )
     odd = media.make_video(tmp_path / "odd.mkv", frames=2, size=(65, 49), codec="ffv1", pix_fmt="yuv444p10le")
     _, _, warnings = convert(odd, tmp_path / "odd.webm", codec="libvpx-vp9")
     assert warnings == [

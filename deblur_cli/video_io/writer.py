@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import io
 import math
@@ -277,11 +278,20 @@ class VideoEncoder:
                 for encoder, suffixes in sorted(_DEEP_ENCODERS.items(), key=lambda item: suffix not in item[1])
                 if _holds(encoder, info.bit_depth, self._alpha, info.width, info.height)
             ]
-            keeps = f" ({' or '.join(deeper)} keeps them)" if deeper else ""
-            warnings.append(
-                f"{encoding.encoder} here cannot store more than {depth} bits per channel; the {info.bit_depth}-bit "
-                f"input is written as {encoding.pix_fmt}{keeps}"
-            )
+            keeps = f"{' or '.join(deeper)} keeps them" if deeper else ""
+            within = _deeper_format(encoding.encoder, dataclasses.replace(info, bit_depth=depth + 1), self._alpha, like)
+            if within is not None:  # --pix-fmt chose fewer bits than the encoder stores
+                stored = bit_depth_of(av.VideoFormat(within))
+                keeps = f"--pix-fmt {within} keeps {stored}" + (f"; {keeps} all {info.bit_depth}" if keeps else "")
+                warnings.append(
+                    f"{encoding.pix_fmt} stores {depth} bits per channel; the {info.bit_depth}-bit input is rounded "
+                    f"({keeps})"
+                )
+            else:
+                warnings.append(
+                    f"{encoding.encoder} here cannot store more than {depth} bits per channel; the "
+                    f"{info.bit_depth}-bit input is written as {encoding.pix_fmt}" + (f" ({keeps})" if keeps else "")
+                )
         self.source_time_base = info.time_base or 1 / info.rate  # what Frame.pts and `encode`'s pts count in
         # AVI gives every tick of its time base a frame: a finer one would read as a rate of thousands of
         # frames a second, nearly all of them dropped, so it counts frames and timestamps are rounded to them
