@@ -482,7 +482,7 @@ def _resume(sink, source, total: int | None, note: Callable[[str], None], *, ask
         if not asked:
             why = "are discarded (--no-resume)"
         elif INPUT_CHANGED in getattr(sink, "changes", []):
-            why = "were made from another input, or the input has changed since (its size, time or content)"
+            why = "were made from another input, or the input has changed since (its path, size or modification time)"
         elif changes:
             why = f"were made with other settings ({changes})"
         else:
