@@ -1855,6 +1855,17 @@ def test_the_hint_for_a_container_that_cannot_hold_the_codec_names_one_that_can(
     assert e.value.hint.startswith(holding)
 
 
+def test_av1_into_mov_is_the_container_s_refusal_not_the_encoder_s(tmp_path):
+    """MOV takes an AV1 stream and refuses it at its header; the check that the encoder opens alone gave
+    SVT-AV1 no frame rate, so it took the time base for one (12800 fps, over its 240) and was blamed."""
+    if "libsvtav1" not in av.codecs_available:
+        pytest.skip("this FFmpeg has no libsvtav1")
+    info = replace(INFO, time_base=Fraction(1, 12800), width=128, height=96)
+    with pytest.raises(OutputError, match="the .mov container cannot hold libsvtav1 video") as e:
+        open_sink(tmp_path / "o.mov", info, EncodeOptions(codec="libsvtav1"))
+    assert ".mov" not in e.value.hint and ".mp4" in e.value.hint
+
+
 @pytest.mark.parametrize("width, height", [(1, 1), (8, 1), (1, 8), (3, 1)])
 @pytest.mark.parametrize("target", ["o.mp4", "o.mkv"])
 def test_a_video_one_pixel_wide_or_high_is_written(tmp_path, width, height, target):

@@ -352,7 +352,9 @@ class VideoEncoder:
             animated = suffix.lower() in (".gif", ".webp", ".apng")  # image formats with frames of their own
             raise encoding.cannot_hold(
                 suffix or container.format.name,
-                hint="write the video as .mp4, .mov, .mkv or .webm" if animated else _holding_hint(encoding.encoder),
+                hint=(
+                    "write the video as .mp4, .mov, .mkv or .webm" if animated else _holding_hint(encoding.encoder, suffix)
+                ),
             ) from None
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, encoding.pix_fmt
         stream.time_base = self.time_base
@@ -550,7 +552,8 @@ def start_encoding(container, encoding: Encoding, *, in_memory: bool = False) ->
         # was not at fault
         if encoding.encoder not in container.supported_codecs or _opens_alone(video):
             raise encoding.cannot_hold(
-                Path(container.name).suffix or container.format.name, hint=_holding_hint(encoding.encoder)
+                Path(container.name).suffix or container.format.name,
+                hint=_holding_hint(encoding.encoder, Path(container.name).suffix),
             ) from None
         raise OutputError(
             f"the {encoding.encoder} encoder refused its settings ({getattr(e, 'strerror', None) or e})",
@@ -562,11 +565,12 @@ _USUAL_SUFFIXES = (".mkv", ".mov", ".mp4", ".avi", ".webm")
 
 
 @functools.lru_cache(maxsize=None)
-def _holding_hint(encoder: str) -> str:
-    """The hint for a container that cannot hold `encoder`'s video: the usual ones whose muxer takes it
-    (Ut Video: .avi alone; PNG: not .mkv), found by adding such a stream to each in memory."""
+def _holding_hint(encoder: str, refused: str = "") -> str:
+    """The hint for a container (of suffix `refused`) that cannot hold `encoder`'s video: the other usual
+    ones whose muxer takes such a stream (Ut Video: .avi alone; PNG: not .mkv), tried in memory. (A muxer
+    may take a stream and refuse it at its header, as MOV does AV1: `refused` is never offered.)"""
     holding = []
-    for suffix in _USUAL_SUFFIXES:
+    for suffix in (s for s in _USUAL_SUFFIXES if s != refused.lower()):
         memory = io.BytesIO()
         memory.name = "probe" + suffix
         container = av.open(memory, "w")
@@ -591,8 +595,8 @@ def _opens_alone(stream, rate: Fraction | None = None) -> bool:
         alone = av.CodecContext.create(settings.name, "w")
         alone.width, alone.height, alone.pix_fmt = settings.width, settings.height, settings.pix_fmt
         alone.time_base = 1 / rate if rate else settings.time_base or Fraction(1, 25)
-        if rate:
-            alone.framerate = rate
+        if rate or settings.framerate:  # SVT-AV1 takes the time base for the rate where none is set
+            alone.framerate = rate or settings.framerate
         alone.options = dict(settings.options)
         alone.open()
     except (ValueError, av.FFmpegError):
