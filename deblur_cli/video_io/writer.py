@@ -350,12 +350,8 @@ class VideoEncoder:
             stream = container.add_stream(encoding.encoder, rate=info.rate, options=options)
         except ValueError:
             animated = suffix.lower() in (".gif", ".webp", ".apng")  # image formats with frames of their own
-            raise encoding.cannot_hold(
-                suffix or container.format.name,
-                hint=(
-                    "write the video as .mp4, .mov, .mkv or .webm" if animated else _holding_hint(encoding.encoder, suffix)
-                ),
-            ) from None
+            holding = "write the video as .mp4, .mov, .mkv or .webm" if animated else _holding_hint(encoding.encoder, suffix)
+            raise encoding.cannot_hold(suffix or container.format.name, hint=holding) from None
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, encoding.pix_fmt
         stream.time_base = self.time_base
         stream.codec_context.time_base = self.time_base
