@@ -350,7 +350,9 @@ class VideoEncoder:
             stream = container.add_stream(encoding.encoder, rate=info.rate, options=options)
         except ValueError:
             animated = suffix.lower() in (".gif", ".webp", ".apng")  # image formats with frames of their own
-            holding = "write the video as .mp4, .mov, .mkv or .webm" if animated else _holding_hint(encoding.encoder, suffix)
+            holding = _holding_hint(encoding.encoder, suffix)
+            if animated:
+                holding = "write the video as .mp4, .mov, .mkv or .webm"
             raise encoding.cannot_hold(suffix or container.format.name, hint=holding) from None
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, encoding.pix_fmt
         stream.time_base = self.time_base
