@@ -231,6 +231,9 @@ def resume_key(
         # grey frames come out grey, and grey sources are written grey (2026-12-04): work kept before,
         # without this, could hold tinted frames or, in FFV1, another pixel format, refused at the join
         "grey": "kept",
+        # photos turned and mirrored by their EXIF, side-by-side halves as stored where nothing turns them
+        # (2026-12-05): work kept before holds frames turned or placed otherwise
+        "orientation": "exif, as shown",
     }
 
 

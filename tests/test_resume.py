@@ -160,6 +160,7 @@ def kept_segment(tmp_path, key=None):
     "old, refused",
     [({"deblur": "0.0.9"}, False),  # an upgrade: no command continues it
      ({"grey": None}, False),  # deblur's own marker of how it was made
+     ({"orientation": None}, False),  # work kept before photos' mirrors and side-by-side in .avi were mended
      ({"restorer": {"weights": ["/w/a.safetensors", 1, 2], "weights_sha256": "aa"}}, False),  # rewritten in place
      ({"restorer": {"weights": ["/w/b.safetensors", 1, 2], "weights_sha256": "bb"}}, True),  # --weights another file
      ({"windows": {"overlap": 1}}, True)],

@@ -86,3 +86,21 @@ def test_an_output_that_records_no_rotation_has_its_halves_placed_as_stored(tmp_
         assert shown.shape == (32, 2 * 48 + DIVIDER, 3)
         assert np.abs(shown[:, :48].astype(int) - image).mean() < 2  # the input on the left, as stored
         assert np.abs(shown[:, -48:].astype(int) - (255 - image.astype(int))).mean() < 2
+
+
+def test_work_kept_before_the_halves_were_placed_as_stored_is_not_continued():
+    """Found in review: side-by-side work kept in .avi before then was continued after, the halves swapping
+    sides part-way (a turned clip's first segments came out as noise): the key marks the change, which
+    work_folder counts among what no option sets, so such work is discarded with a note."""
+    from pathlib import Path
+
+    from deblur_cli.pipeline import resume_key
+    from deblur_cli.span import Span
+    from deblur_cli.video_io import EncodeOptions
+    from deblur_cli.video_io.work_folder import _asked_otherwise
+    from deblur_cli.windows import WindowOptions
+    from tests.restorers import MixingRestorer
+
+    key = resume_key(Path(__file__), MixingRestorer(), WindowOptions(), EncodeOptions(), Span(), True, None)
+    before = {name: value for name, value in key.items() if name != "orientation"}
+    assert key != before and not _asked_otherwise(before, key)

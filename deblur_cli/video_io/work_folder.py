@@ -120,9 +120,9 @@ class WorkFolder:
 
 
 INPUT_CHANGED = "another input, or the input changed"  # what key_changes says of the input's identity
-# Entries of pipeline.resume_key that no option sets: deblur's version and its own markers ("grey" says the
-# work was made since grey frames come out grey)
-_NOT_OPTIONS = ("input", "deblur", "grey")
+# Entries of pipeline.resume_key that no option sets: deblur's version and its own markers of changes to
+# what a run writes ("grey": since grey frames come out grey; "orientation": since EXIF mirrors are read)
+_NOT_OPTIONS = ("input", "deblur", "grey", "orientation")
 
 
 def _asked_otherwise(old: dict, new: dict) -> bool:
