@@ -37,7 +37,7 @@ from deblur_cli.video_io.streams import (
 )
 from deblur_cli.video_io.timecode import at_double_rate, find_timecode, shifted
 from deblur_cli.video_io.track_tags import track_tags
-from deblur_cli.video_io.truncation import check_complete, damaged_hint, good_frames, stop_after
+from deblur_cli.video_io.truncation import IntactEnd, check_complete, damaged_hint, good_frames
 
 # Containers whose demuxer drops damaged packets without a word (MPEG-TS: broadcast recordings, AVCHD
 # .mts): the frames they held show only as a jump in the timestamps of the frames around them, which are
@@ -316,7 +316,7 @@ class VideoFileSource:
         and counted too: a threaded decoder given it drops the frames still in its threads, without an error.
         """
         stream = self._stream
-        packets, decoded, end, timed = 0, 0, None, False
+        packets, decoded, tail, timed = 0, 0, IntactEnd(), False
         # unreordered AVI: a frame is shown at the tick its index lists for it
         by_tick = self._container.format.name in CONSTANT_RATE_CONTAINERS and not self._index_timestamps
         held = None  # a packet marked corrupt, decoded once another follows it (concealed damage), else left out
@@ -325,7 +325,7 @@ class VideoFileSource:
                 if packet.size:  # the last, empty packet only asks the decoder to flush
                     packets += 1
                     if packet.pts is not None:
-                        end = stop_after(end, packet)
+                        tail.add(packet)
                         timed = timed or bool(packet.duration)
                 sending = []
                 if held is not None:  # decoded if a packet follows it; else the file ends inside it
@@ -348,20 +348,20 @@ class VideoFileSource:
                             frame.pts = frame.dts
                         yield frame
         except av.FFmpegError as e:  # the demuxer itself gave up
+            end = tail.intact
             raise InputError(
                 f"{self.path}: the video stream is corrupt after {good_frames(decoded)} ({reason(e)})",
                 hint=damaged_hint(None if end is None else float(end) - self._first_time(), self._start_seconds),
             ) from None
+        end = tail.intact
         stated = len(self._listed) if self._listed is not None else stream.frames  # 0: not counted
         if count_packets:  # a whole read: how many frames the damage cost, against the container's count
             # the smaller: an MP4 cut without re-encoding counts samples its edit list does not show
             expected = min(filter(None, (stated, _frames_by_duration(stream))), default=0)
             self._missing = max(expected - decoded, 0) if expected else None
         if self._end_time is not None and end is not None and end >= self._end_time:
-            # the file ends early, but after every frame the span asks for (--end before the cut): damage
-            # after the span is not the span's, and the whole file's count of missing frames says nothing of it
-            inside = self._end_time / stream.time_base
-            self._damaged = {(pos, pts) for pos, pts in self._damaged if pts is None or pts < inside}
+            # the file ends early, but after every frame the span asks for (--end before the cut): the whole
+            # file's count of missing frames says nothing of the span (nor does damage after it: `warnings`)
             self._missing = None
             return
         check_complete(
@@ -394,7 +394,7 @@ class VideoFileSource:
                 f"{self.path.name}: the video's timestamps jump forward {times}, by up to {max(self._breaks):.0f} s "
                 f"(a discontinuity, as where a broadcast recording was spliced); the output keeps the pause"
             )
-        count = len(self._damaged)
+        count = len(self._damaged_in_span())
         stale = "a frame" if self._stale == 1 else f"{self._stale} frames"
         if self._stale and not count:  # after a seek in a file damaged before it, or a decoder's own slip
             notes.append(
@@ -417,6 +417,14 @@ class VideoFileSource:
             f"{self.path.name}: {packets} of the video could not be decoded and {'was' if count == 1 else 'were'} "
             f"skipped; {lost}some frames after the damage may show blocks"
         ]
+
+    def _damaged_in_span(self) -> set:
+        """The damaged packets shown before the span's end: damage after it, which reading ahead for the
+        decoder's reordering came upon (the packet a file was cut inside), is not the span's."""
+        if self._end_time is None:
+            return self._damaged
+        inside = self._end_time / self._stream.time_base
+        return {(pos, pts) for pos, pts in self._damaged if pts is None or pts < inside}
 
     def close(self) -> None:
         self._timeline = iter(())

@@ -4,6 +4,7 @@ says which --end restores the part before the damage."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 import os
@@ -160,7 +161,7 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
             return None
         start = float((stream.start_time or 0) * stream.time_base)
         since = start if stated is None else max(stated - TAIL_SECONDS, start)
-        end, timed, corrupt = None, False, None
+        tail, timed, corrupt = IntactEnd(), False, None
         try:  # any packet, not only a keyframe: a clip that starts mid-GOP has none before its start
             container.seek(int(since / stream.time_base), stream=stream, backward=True, any_frame=True)
         except av.FFmpegError:  # nothing to land on (a cut Matroska file lost its index): read from the start
@@ -168,10 +169,11 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         try:
             for packet in container.demux(stream):
                 if packet.size and packet.pts is not None:
-                    end = stop_after(end, packet)
+                    tail.add(packet)
                     timed = timed or bool(packet.duration)
         except av.FFmpegError as e:  # the demuxer gives up in the last seconds: what comes before them is whole
             corrupt = reason(e)
+        end = tail.intact
         # asked before the container closes, which frees the stream
         short = size_short or mid_packet or corrupt is not None or end is None
         short = short or _falls_short(stream, end, stated, timed=timed)
@@ -253,6 +255,41 @@ def packets_end_early(path: str | os.PathLike) -> str | None:
     """tail_cut's finding as a line for `deblur info`; None where there is none."""
     cut = tail_cut(path)
     return None if cut is None else f"{cut.problem}; deblur run refuses it: {cut.hint}"
+
+
+class IntactEnd:
+    """Where a stream's intact frames stop (s, the file's clock), from its packets in decode order: the
+    latest stop of those not marked corrupt (stop_after), cut back where the last is (a file cut inside
+    it) to the first frame lost: that packet's, or, with B-frames, one whose packet the cut took
+    though it is shown before frames decoded ahead of it, found as a gap among the last packets' times."""
+
+    def __init__(self) -> None:
+        self.end: Fraction | None = None
+        self._lost: Fraction | None = None
+        self._recent: collections.deque = collections.deque(maxlen=64)  # (time, duration) of the last packets
+
+    def add(self, packet: av.Packet) -> None:
+        if packet.pts is None:
+            return
+        shown = packet.pts * packet.time_base
+        if packet.is_corrupt:
+            self._lost = shown if self._lost is None else min(self._lost, shown)
+            return
+        self.end = stop_after(self.end, packet)
+        self._recent.append((shown, (packet.duration or 0) * packet.time_base))
+        self._lost = None  # damage with intact packets after it is in the middle: the decoder conceals it
+
+    @property
+    def intact(self) -> Fraction | None:
+        if self._lost is None or self.end is None:
+            return self.end
+        times = sorted(self._recent)
+        for (shown, lasts), (following, _) in zip(times, times[1:]):
+            if following >= self._lost:
+                break
+            if lasts and following > shown + lasts * 3 / 2:  # a frame between them is missing
+                return shown + lasts
+        return min(self.end, self._lost)
 
 
 def stop_after(end: Fraction | None, packet: av.Packet) -> Fraction:
