@@ -741,6 +741,10 @@ def test_dnxhr_asked_for_gets_a_profile_and_its_pixel_format(tmp_path, options, 
     assert (encoding.encoder, encoding.pix_fmt, encoding.options.get("profile")) == ("dnxhd", *expected)
     source = media.make_video(tmp_path / "in.mp4", frames=2, size=(256, 144))
     convert(source, tmp_path / "out.mov", **options)
+    four = media.make_video(tmp_path / "444.mkv", frames=2, size=(256, 144), codec="ffv1", pix_fmt="yuv444p")
+    if "pix_fmt" not in options:  # 4:4:4 written as 4:2:2: the warning names DNxHR 444, not players
+        *_, warned = convert(four, tmp_path / "from444.mov", **options)
+        assert any("as DNxHR HQ and HQX store it; --pix-fmt yuv444p10le keeps it (DNxHR 444)" in w for w in warned)
     with pytest.raises(OutputError, match="DNxHR takes frames of 256x120 or more, not 64x48"):  # was "refused"
         convert(media.make_video(tmp_path / "small.mp4", frames=2), tmp_path / "small.mov", **options)
     assert describe(tmp_path / "out.mov").codec == "dnxhd" and len(decode(tmp_path / "out.mov")) == 2

@@ -247,9 +247,12 @@ class VideoEncoder:
                 if sampling in ("4:4:4", "4:2:2") and encoding.encoder in _SUBSAMPLING and kept != encoding.pix_fmt
                 else ""
             )
+            why = "as players expect"
+            if encoding.encoder == "dnxhd":  # an editing codec: its HQ and HQX profiles are 4:2:2
+                why, keeps = "as DNxHR HQ and HQX store it", "; --pix-fmt yuv444p10le keeps it (DNxHR 444)"
             warnings.append(
                 f"the input's colour is {sampling} ({info.pix_fmt}); it is written as {encoding.pix_fmt} "
-                f"({_sampling_name(encoding.pix_fmt)}), with less colour resolution, as players expect{keeps}"
+                f"({_sampling_name(encoding.pix_fmt)}), with less colour resolution, {why}{keeps}"
             )
         depth = bit_depth_of(av.VideoFormat(encoding.pix_fmt))
         asked_h264 = ALIASES.get(options.codec, options.codec) == "libx264"  # not x264-lossless: an archive's
