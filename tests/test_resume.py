@@ -156,6 +156,16 @@ def kept_segment(tmp_path, key=None):
     return target, info, items
 
 
+def test_what_changed_is_named_by_its_option():
+    from deblur_cli.video_io.work_folder import key_changes
+
+    weights = [{"weights": [f"/home/me/models/{n}.safetensors", 1, 2], "weights_sha256": n * 64} for n in "ab"]
+    old = {"windows": {"overlap": 1, "tile": "auto"}, "restorer": weights[0]}
+    new = {"windows": {"overlap": 2, "tile": "auto"}, "restorer": weights[1]}
+    assert key_changes(old, new) == ["--weights", "--overlap 1, now 2"]  # it said restorer.weights_sha256
+    assert key_changes({"k": 1}, {"k": 2}) == ["k 1, now 2"]  # an entry no option sets: by its name
+
+
 @pytest.mark.parametrize(
     "old, refused",
     [({"deblur": "0.0.9"}, False),  # an upgrade: no command continues it
@@ -408,7 +418,7 @@ def test_other_settings_keep_the_work_and_are_refused_and_resume_false_starts_ov
     target = tmp_path / "out.mkv"
     interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
     other = WindowOptions(window=4, overlap=2, tile=None)
-    with pytest.raises(OutputError, match=r"made with other settings \(windows.overlap 1, now 2\)"):
+    with pytest.raises(OutputError, match=r"made with other settings \(--overlap 1, now 2\)"):
         deblur_video(source, target, MixingRestorer(), windows=other, encode=FFV1)
     with pytest.raises(OutputError, match="made with other settings"):
         deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, strength=0.5)
@@ -481,7 +491,7 @@ def test_deblur_run_continues_and_says_so(tmp_path, monkeypatch):
     assert "note: the first" in first.stderr and "the same command continues from there" in first.stderr
 
     typo = runner.invoke(app, [*args[:-6], "--overlap", "2", *args[-4:]])  # the kept work is not lost to it
-    assert typo.exit_code == 1 and "made with other settings (windows.overlap 1, now 2)" in typo.stderr
+    assert typo.exit_code == 1 and "made with other settings (--overlap 1, now 2)" in typo.stderr
     assert "error:" in typo.stderr and "Traceback" not in typo.output
     second = runner.invoke(app, [*args, "--json"])
     assert second.exit_code == 0, second.stderr
@@ -688,7 +698,7 @@ def test_a_run_continues_under_the_same_weights_and_not_under_other_bytes_of_the
     os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))
     notes: list[str] = []  # no command continues work of weights changed in place: discarded, not refused
     result = deblur_video(source, tmp_path / "b.mkv", tiny_wtsa(), windows=WINDOWS, encode=FFV1, on_note=notes.append)
-    assert result.resumed == 0 and any("made with other settings (restorer.weights_sha256)" in n for n in notes)
+    assert result.resumed == 0 and any("made with other settings (--weights)" in n for n in notes)
 
 
 def test_each_input_of_a_batch_gets_the_noise_it_gets_alone(tmp_path, tiny_wtsa):

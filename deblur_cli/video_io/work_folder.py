@@ -139,8 +139,8 @@ def _asked_otherwise(old: dict, new: dict) -> bool:
 
 
 def key_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
-    """The settings that differ between two keys, as "windows.overlap 2, now 3" (nested names joined with
-    dots; a value shown where it is short)."""
+    """The settings that differ between two keys, as "--overlap 2, now 3": by the option that sets them
+    (_OPTIONS), else by their nested names joined with dots; a value shown where it is short."""
     changes = []
     for name in sorted(set(old) | set(new), key=lambda n: (n != "input", n)):
         before, after = old.get(name), new.get(name)
@@ -151,10 +151,24 @@ def key_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
         elif isinstance(before, dict) and isinstance(after, dict):
             changes += key_changes(before, after, f"{prefix}{name}.")
         elif len(repr(before)) + len(repr(after)) <= 40:
-            changes.append(f"{prefix}{name} {json.dumps(before)}, now {json.dumps(after)}")
+            option = _OPTIONS.get(prefix + name, prefix + name)
+            changes.append(f"{option} {json.dumps(before)}, now {json.dumps(after)}")
         else:
-            changes.append(f"{prefix}{name}")
-    return changes
+            changes.append(_OPTIONS.get(prefix + name, prefix + name))
+    return list(dict.fromkeys(changes))  # one option may set two entries (--weights: its file and its sha256)
+
+
+# The options of `deblur run` that set the entries of pipeline.resume_key, by which key_changes names them
+_OPTIONS = {
+    **{f"windows.{name}": f"--{name.replace('_', '-')}" for name in ("window", "overlap", "tile", "tile_overlap")},
+    "windows.batch": "--batch",
+    "windows.scene_cuts": "--scene-cuts", "strength": "--strength", "side_by_side": "--side-by-side",
+    "deinterlace": "--deinterlace", "image_rate": "--fps", "span": "--start/--end", "encode.audio": "--no-audio",
+    **{f"encode.{name}": f"--{name.replace('_', '-')}" for name in ("codec", "crf", "preset", "pix_fmt")},
+    "restorer.model": "--model", "restorer.dtype": "--precision", "restorer.device": "--device",
+    "restorer.weights": "--weights", "restorer.weights_sha256": "--weights", "restorer.compiled": "--compile",
+    **{f"restorer.{name}": f"--{name}" for name in ("steps", "eta", "samples", "seed")},
+}  # fmt: skip
 
 
 def normalized(data: dict) -> dict:
