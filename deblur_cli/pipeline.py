@@ -481,13 +481,13 @@ def _resume(sink, source, total: int | None, note: Callable[[str], None], *, ask
     """Where this run starts reading (None: nowhere, every frame is kept) and how many frames an
     earlier run kept, moving `source` there. `asked`: whether the caller wanted kept work reused."""
     if getattr(sink, "discarded", 0):
-        changes = "; ".join(getattr(sink, "changes", [])[:3])
+        changes = getattr(sink, "changes", [])
         if not asked:
             why = "are discarded (--no-resume)"
-        elif INPUT_CHANGED in getattr(sink, "changes", []):
+        elif INPUT_CHANGED in changes:
             why = "were made from another input, or the input has changed since (its path, size or modification time)"
         elif changes:
-            why = f"were made with other settings ({changes})"
+            why = f"were made with other settings ({'; '.join(changes[:3])})"
         else:
             why = "were made with other settings or another input"
         note(f"the {sink.discarded} frames an earlier run kept for {sink.path} {why}: starting over")

@@ -243,7 +243,8 @@ def bench(
     sources |= {f"--lpips-weights {path}": path for path in lpips_weights or []}
     if plot_path is not None and plot_path.suffix.lower() != ".png":
         raise UsageError(
-            f"--plot writes a PNG image; {plot_path} does not end in .png", hint=f"e.g. --plot {shlex.quote(plot_path.stem + '.png')}"
+            f"--plot writes a PNG image; {plot_path} does not end in .png",
+            hint=f"e.g. --plot {shlex.quote(plot_path.stem + '.png')}",
         )
     _check_outputs({"--json": json_path, "--plot": plot_path}, sources, force=force)
     if not model:  # the defaults that can run here without a download; say which were left out
@@ -407,7 +408,8 @@ def _weight_files(pairs: list[str], names: list[str], auto: str | None) -> dict[
         if name == AUTO:  # weights go with the model bench runs, which auto only stands for
             meant = auto or names[0]
             chose = f" (-m auto is {auto} here)" if auto else ""
-            raise UsageError(f"--weights takes a model's name, not auto{chose}", hint=f"e.g. --weights {shlex.quote(f'{meant}={path}')}")
+            hint = f"e.g. --weights {shlex.quote(f'{meant}={path}')}"
+            raise UsageError(f"--weights takes a model's name, not auto{chose}", hint=hint)
         if name not in MODELS:
             hint = f"{did_you_mean(name, MODELS)}models: {', '.join(MODELS)}"
             raise UsageError(f"--weights names {name!r}, which is not a model", hint=hint)

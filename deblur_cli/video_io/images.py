@@ -36,6 +36,8 @@ READ_ONLY_IMAGE_SUFFIXES = (
     ".ppm", ".pgm", ".pbm", ".pnm", ".pam", ".pcx", ".sgi", ".jp2", ".j2k", ".xbm", ".exr", ".pfm",
 )  # fmt: skip
 _FLOAT_FORMAT = re.compile(r"f(16|32)(le|be)?$")  # FFmpeg's float pixel formats: gbrpf32le, grayf16le, ...
+IMAGE_SUFFIXES = WRITTEN_IMAGE_SUFFIXES + READ_ONLY_IMAGE_SUFFIXES
+_SEQUENCE_HINT = "a frame sequence is a folder of .png, .jpg or .tif files that sort in order (frame_0001.png ...)"
 
 
 def float_warning(name: str, pix_fmt: str | None, *, read: bool = True) -> str | None:
@@ -46,8 +48,6 @@ def float_warning(name: str, pix_fmt: str | None, *, read: bool = True) -> str |
     linear = "; OpenEXR's are linear light" if name.lower().endswith(".exr") else ""
     done = "they were read clipped to 0..1 and restored" if read else "a run reads them clipped to 0..1, restores them"
     return f"{name} holds float samples ({pix_fmt}{linear}): {done} as display-referred frames"
-IMAGE_SUFFIXES = WRITTEN_IMAGE_SUFFIXES + READ_ONLY_IMAGE_SUFFIXES
-_SEQUENCE_HINT = "a frame sequence is a folder of .png, .jpg or .tif files that sort in order (frame_0001.png ...)"
 
 
 def is_image(path: str | os.PathLike) -> bool:

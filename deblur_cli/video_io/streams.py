@@ -102,4 +102,3 @@ def tagged_end(stream) -> float | None:
     if not math.isfinite(end) or end < 0 or (whole is not None and end > whole + 1):  # a stale or made-up tag
         return None
     return end
-    return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import io
 import math
@@ -125,13 +124,14 @@ def _keeping_depth(encoder: str, suffix: str, info: VideoInfo, alpha: bool, like
         picked = None
     if picked is not None and bit_depth_of(av.VideoFormat(picked)) >= info.bit_depth:
         return asked
-    deeper = _deeper_format(encoder, info, alpha, like)
+    deeper = _deeper_format(encoder, info.bit_depth, info, alpha, like)
     return f"{asked} --pix-fmt {deeper}" if deeper else asked
 
 
-def _deeper_format(encoder: str, info: VideoInfo, alpha: bool, like: str) -> str | None:
-    """The shallowest pixel format `encoder` keeps `info`'s bits in, of `like`'s chroma layout where one is."""
-    formats = _deep_formats(encoder, info.bit_depth, alpha, info.width, info.height)
+def _deeper_format(encoder: str, bits: int, info: VideoInfo, alpha: bool, like: str) -> str | None:
+    """The shallowest pixel format `encoder` keeps `bits` bits in, for frames of `info`'s size, of `like`'s
+    chroma layout where one is."""
+    formats = _deep_formats(encoder, bits, alpha, info.width, info.height)
     layout = (_chroma_steps(like), _stores_rgb(like))
     same_layout = [f for f in formats if (_chroma_steps(f), _stores_rgb(f)) == layout]
     return (same_layout or formats or [None])[0]
@@ -259,20 +259,20 @@ class VideoEncoder:
         # without --codec, deep frames get HEVC Main 10, but in .avi H.264 (and frames too small for x265)
         x265_would = min(info.width, info.height) >= X265_SMALLEST
         chosen_h264 = options.codec is None and encoding.encoder == "libx264" and x265_would
+        suffix = Path(name).suffix.lower()
         if depth > 8 and (asked_h264 or chosen_h264):
-            deep_default = Path(name).suffix.lower() in DEEP_CODEC_FOR_SUFFIX  # where leaving out --codec gives HEVC
+            deep_default = suffix in DEEP_CODEC_FOR_SUFFIX  # where leaving out --codec gives HEVC
             instead = "leave out --codec for HEVC Main 10" if deep_default else ".mp4 and .mkv get HEVC Main 10"
             warnings.append(
                 f"H.264 at {depth} bits (High 10 and up) plays in few players: not on Apple devices, nor on most hardware"
                 f" decoders ({instead}, or add --pix-fmt yuv420p for 8-bit H.264)"
             )
-        suffix = Path(name).suffix.lower()
         # the chroma layout a deeper format should have: the one asked for, else the input's where it is YUV
         like = options.pix_fmt or (info.pix_fmt if yuv_input else encoding.pix_fmt)
         if depth < info.bit_depth and _holds(encoding.encoder, info.bit_depth, self._alpha, info.width, info.height):
             warnings.append(
                 f"{encoding.pix_fmt} stores {depth} bits per channel; the {info.bit_depth}-bit input is rounded"
-                f" (--pix-fmt {_deeper_format(encoding.encoder, info, self._alpha, like)} keeps them)"
+                f" (--pix-fmt {_deeper_format(encoding.encoder, info.bit_depth, info, self._alpha, like)} keeps them)"
             )
         elif depth < info.bit_depth:
             deeper = [
@@ -282,7 +282,7 @@ class VideoEncoder:
                 if _holds(encoder, info.bit_depth, self._alpha, info.width, info.height)
             ]
             keeps = f"{' or '.join(deeper)} keeps them" if deeper else ""
-            within = _deeper_format(encoding.encoder, dataclasses.replace(info, bit_depth=depth + 1), self._alpha, like)
+            within = _deeper_format(encoding.encoder, depth + 1, info, self._alpha, like)
             if within is not None:  # --pix-fmt chose fewer bits than the encoder stores
                 stored = bit_depth_of(av.VideoFormat(within))
                 keeps = f"--pix-fmt {within} keeps {stored}" + (f"; {keeps} all {info.bit_depth}" if keeps else "")
@@ -353,9 +353,10 @@ class VideoEncoder:
             stream = container.add_stream(encoding.encoder, rate=info.rate, options=options)
         except ValueError:
             animated = suffix.lower() in (".gif", ".webp", ".apng")  # image formats with frames of their own
-            holding = _holding_hint(encoding.encoder, suffix)
             if animated:
                 holding = "write the video as .mp4, .mov, .mkv or .webm"
+            else:
+                holding = _holding_hint(encoding.encoder, suffix)
             raise encoding.cannot_hold(suffix or container.format.name, hint=holding) from None
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, encoding.pix_fmt
         stream.time_base = self.time_base
@@ -574,7 +575,7 @@ def _holding_hint(encoder: str, refused: str = "") -> str:
     for suffix in (s for s in _USUAL_SUFFIXES if s != refused.lower()):
         memory = io.BytesIO()
         memory.name = "probe" + suffix
-        container = av.open(memory, "w")
+        container = open_container(memory, memory.name)
         try:
             container.add_stream(encoder, rate=25)
             holding.append(suffix)
