@@ -74,6 +74,8 @@ class SequenceScore:
     # every frame's scores, {"input": {metric: [...]}, "output": {...}}, in the order of the blurred frames
     # (flicker's k-th value is of frames k and k + 1); empty in files written before they were kept
     per_frame: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    # the file names of the blurred frames scored, in that order (a dataset of images); None for a video
+    frame_names: list[str] | None = None
 
     @property
     def fps(self) -> float:
@@ -98,7 +100,8 @@ class SequenceScore:
             side: {metric: [number(v) for v in values] for metric, values in by_metric.items()}
             for side, by_metric in (data.get("per_frame") or {}).items()
         }
-        return cls(name, frames, seconds, input_scores, output_scores, data.get("scene_cuts"), exact, per_frame)
+        names = data.get("frame_names")
+        return cls(name, frames, seconds, input_scores, output_scores, data.get("scene_cuts"), exact, per_frame, names)
 
 
 @dataclass
@@ -381,7 +384,8 @@ def _score(
                 started = time.perf_counter()
         if max_frames is None and next(sharp_frames, None) is not None:
             raise InputError(f"{pair.name}: {pair.sharp} has more frames than {pair.blurred}", hint=_GROUND_TRUTH)
-    return scores.result(pair.name, seconds)
+    score, names = scores.result(pair.name, seconds), blurred_info.frame_names
+    return replace(score, frame_names=list(names[: score.frames]) if names else None)
 
 
 def frame_key(stem: str) -> int | str:

@@ -232,6 +232,14 @@ def test_a_video_of_a_pair_cut_short_is_refused_before_it_is_restored(tmp_path):
     assert restorer.calls == []  # it restored every frame up to the cut first
 
 
+def test_frames_of_a_video_pair_have_no_names(tmp_path):
+    for kind in ("blur", "sharp"):
+        (tmp_path / kind).mkdir()
+        make_video(tmp_path / kind / "c.mkv", frames=3)
+    score = evaluate_sequence(find_sequences(tmp_path)[0], IdentityRestorer(), WINDOWS)
+    assert score.frames == 3 and score.frame_names is None and len(score.per_frame["output"]["psnr"]) == 3
+
+
 class Constant(IdentityRestorer):
     """Restores every pixel to 0.5: an output the scores must measure, not the input."""
 
@@ -424,6 +432,7 @@ def test_command_scores_a_dataset_and_writes_json(tmp_path):
     assert scores["model"] == "dstnet-s" and means["input"]["psnr"] == "Infinity"  # identical halves
     assert math.isfinite(means["output"]["psnr"]) and set(means["output"]) == {"psnr", "ssim"}
     assert scores["settings"]["restorer"]["weights_sha256"] == load_registry().entries["dstnet-s"].checksum.digest
+    assert scores["sequences"][0]["frame_names"] == ["img_001", "img_002"]  # the frames scored, by name
 
 
 def test_command_bad_dataset_is_one_line(tmp_path):
@@ -708,6 +717,7 @@ def test_the_json_keeps_every_frames_scores_and_a_continued_run_reads_them(tmp_p
     assert second["sequences"][0]["per_frame"]["input"] == per_frame["input"]  # taken from the first pass
     stored = SequenceScore.from_dict(sequence)
     assert stored.per_frame["output"]["ssim"] == sequence["per_frame"]["output"]["ssim"]
+    assert sequence["frame_names"] == stored.frame_names == ["000000", "000001", "000002"]
 
 
 class CountsSequences(MixingRestorer):
