@@ -214,7 +214,11 @@ def build_to_fit(make: Callable[[], M], state: dict[str, torch.Tensor], *, name:
             hint="the file is damaged, or its training diverged: use another file, or train again",
         )
     model = make()
-    model.load_state_dict(state, strict=True)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:  # a module's own check of what it loads (HaarWavelet's fixed filter bank)
+        reasons = [line.strip() for line in str(e).splitlines()[1:] if line.strip()] or [str(e)]
+        raise WeightsError(f"{name} does not fit {described}: {reasons[0]}", hint=hint) from None
     return model.eval()
 
 

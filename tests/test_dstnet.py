@@ -117,6 +117,14 @@ def test_a_filter_bank_other_than_haar_is_refused():
         model.load_state_dict(state)
 
 
+def test_a_weights_file_with_another_filter_bank_is_a_weights_error_naming_it(tmp_path):
+    state = DSTNet(DSTNetConfig(feat=8, blocks=1)).state_dict()
+    state["wave.haar_weights"] = state["wave.haar_weights"] * 2
+    torch.save({"params": state}, tmp_path / "haar.pth")
+    with pytest.raises(WeightsError, match=r"^haar.pth does not fit DSTNet\(feat=8, blocks=1\): wave.haar_weights is not"):
+        load_dstnet(tmp_path / "haar.pth")
+
+
 # Weight files
 
 
