@@ -8,17 +8,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from deblur_cli.errors import OutputError, WeightsError
-from deblur_cli.files import discard
+from deblur_cli import files
 
 ARCH_KEY = "architecture"
 CONFIG_KEY = "config"
@@ -44,27 +43,27 @@ def save_checkpoint(
     metadata = {ARCH_KEY: architecture, CONFIG_KEY: json.dumps(config, sort_keys=True)}
     metadata.update(extra or {})
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        save_file(tensors, str(tmp), metadata=metadata)
-    except BaseException as e:  # safetensors raises its own error types, a full disk included; or Ctrl-C
-        discard(tmp)  # the error that stopped the write is the one raised
-        if isinstance(e, OSError) or not isinstance(e, Exception):
-            raise
-        raise OutputError(
-            f"cannot write {path}: {e}", hint="check the free space and the permissions of its folder"
-        ) from None
-    tmp.chmod(0o666 & ~_umask())  # safetensors writes 0600, which keeps the weights from the rest of a team
-    tmp.replace(path)
+        data = _sorted_metadata(save(tensors, metadata=metadata))
+    except (RuntimeError, ValueError, TypeError) as e:  # safetensors' own error types derive from these
+        raise OutputError(f"cannot write {path}: {e}") from None
+    files.write_bytes(path, data)  # atomic, with the usual permissions (safetensors' save_file writes 0600)
+
+
+def _sorted_metadata(data: bytes) -> bytes:
+    """safetensors bytes with the header's metadata in sorted order. safetensors writes it from a hash map,
+    in an order that changes from one process to the next: equal weights would make unequal files (and
+    SHA-256s, by which deblur names weights), without this. The tensors' order and bytes are kept."""
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    if "__metadata__" in header:
+        header = {"__metadata__": dict(sorted(header.pop("__metadata__").items())), **header}
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)  # the tensors' data stays 8-byte aligned, as safetensors pads it
+    return len(text).to_bytes(8, "little") + text + data[8 + length :]
 
 
 _UNREADABLE = "the file is damaged or not a safetensors file: download or export it again"
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)  # reading it means setting it: put it back at once
-    os.umask(mask)
-    return mask
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:

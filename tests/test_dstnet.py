@@ -7,6 +7,7 @@ output the official forward pass gives for it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -187,6 +188,18 @@ def test_saved_weights_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(before)
     assert (tmp_path / "w.safetensors").stat().st_mode & 0o777 == 0o644
+
+
+def test_equal_weights_make_equal_files(tmp_path):
+    """safetensors writes its metadata in a random order, so equal weights gave files of other SHA-256s."""
+    model = _model(DSTNetConfig(feat=8, blocks=1))
+    digests = set()
+    for k in range(6):
+        save_dstnet(model, tmp_path / f"{k}.safetensors", extra_metadata={"variant": "v", "a": "1", "z": "2"})
+        digests.add(hashlib.sha256((tmp_path / f"{k}.safetensors").read_bytes()).hexdigest())
+    assert len(digests) == 1
+    assert read_metadata(tmp_path / "0.safetensors")["variant"] == "v"
+    assert load_dstnet(tmp_path / "0.safetensors").config == DSTNetConfig(feat=8, blocks=1)
 
 
 def test_config_comes_from_shapes_when_a_file_has_no_metadata(tmp_path):

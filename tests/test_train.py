@@ -928,7 +928,7 @@ def test_a_validation_size_too_small_for_ssim_is_refused_before_training(tmp_pat
 
 def test_a_checkpoint_interrupted_while_saved_leaves_no_temporary_file(tmp_path, monkeypatch):
     """A second Ctrl-C while saving left `last.pt.tmp` (and the weights' `.tmp`) behind."""
-    import deblur_cli.checkpoint
+    import deblur_cli.files
     import deblur_cli.train_state
 
     def stopping(obj, path, *args, **kwargs):
@@ -939,7 +939,14 @@ def test_a_checkpoint_interrupted_while_saved_leaves_no_temporary_file(tmp_path,
     with pytest.raises(KeyboardInterrupt):
         train(dataclasses.replace(CONFIG, steps=1), tmp_path / "a", task=_tiny_task())
     monkeypatch.undo()
-    monkeypatch.setattr(deblur_cli.checkpoint, "save_file", stopping)
+    replace = os.replace
+
+    def stopping_at_weights(source, target):  # the weights written whole under their temporary name
+        if str(target).endswith(".safetensors"):
+            raise KeyboardInterrupt
+        replace(source, target)
+
+    monkeypatch.setattr(deblur_cli.files.os, "replace", stopping_at_weights)
     with pytest.raises(KeyboardInterrupt):
         train(dataclasses.replace(CONFIG, steps=1), tmp_path / "b", task=_tiny_task())
     assert not list(tmp_path.rglob("*.tmp"))
