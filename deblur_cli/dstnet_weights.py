@@ -71,6 +71,16 @@ def variant_of(path: str | Path) -> str:
     return next((name for name, known in DSTNET_VARIANTS.items() if known == config), ARCHITECTURE)
 
 
+def held_model(path: str | Path) -> str:
+    """The model a DSTNet weights file holds: the name of its variant (DSTNET_VARIANTS) where its config
+    (from the metadata, else from the tensor shapes, as `load_dstnet` reads it) is one, else that config
+    written out. WeightsError where the file is unreadable or not DSTNet weights."""
+    state, metadata = read_checkpoint(path)
+    config = _config_from_metadata(metadata, Path(path).name) or config_from_state_dict(state)
+    known = (name for name, variant in DSTNET_VARIANTS.items() if variant == config)
+    return next(known, f"DSTNet(feat={config.feat}, blocks={config.blocks})")
+
+
 def load_dstnet(path: str | Path) -> DSTNet:
     """A DSTNet in eval mode on the CPU, float32, from .pth (official/BasicSR) or .safetensors weights.
 

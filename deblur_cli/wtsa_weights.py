@@ -63,11 +63,19 @@ def is_wtsa_file(path: str | Path) -> bool:
 def variant_of(path: str | Path) -> str:
     """The name of the WTSA variant whose model config a WTSA file's metadata holds (WTSA_VARIANTS), else
     the architecture's."""
+    held = held_model(path)
+    return held if held in WTSA_VARIANTS else ARCHITECTURE
+
+
+def held_model(path: str | Path) -> str | None:
+    """The model a WTSA weights file holds, by the model config in its metadata: the name of its variant
+    (WTSA_VARIANTS), else its stages written out; None where the metadata holds no model config."""
     stored = config_from_metadata(read_metadata(path), ARCHITECTURE, Path(path).name)
     if not isinstance(stored, dict) or not isinstance(stored.get("model"), dict):
-        return ARCHITECTURE
+        return None
     config = config_from_json(WTSAConfig, stored["model"], Path(path).name)
-    return next((name for name, known in WTSA_VARIANTS.items() if known == config), ARCHITECTURE)
+    known = (name for name, variant in WTSA_VARIANTS.items() if variant == config)
+    return next(known, f"WTSA(channels={list(config.channels)}, blocks_per_stage={config.blocks_per_stage})")
 
 
 def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet, DiffusionConfig, DSTNet | None]:

@@ -289,7 +289,7 @@ def test_cli_json_names_the_settings_and_a_row_with_weights_of_ones_own(tmp_path
 
 def test_cli_warns_of_weights_of_another_size_than_the_model_named(stand_in_models, tmp_path):
     from deblur_cli.dstnet_weights import save_dstnet
-    from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet
+    from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet, DSTNetConfig
 
     small = tmp_path / "small.safetensors"
     save_dstnet(DSTNet(DSTNET_VARIANTS["dstnet-s"]), small)
@@ -299,10 +299,32 @@ def test_cli_warns_of_weights_of_another_size_than_the_model_named(stand_in_mode
     assert "warning: small.safetensors holds a dstnet-s model, not dstnet: its row is labelled dstnet" in result.stderr
     result = CliRunner().invoke(app, [*args, "-m", "dstnet-s", "--weights", f"dstnet-s={small}"])
     assert result.exit_code == 0 and "warning" not in result.stderr
-    plain = tmp_path / "plain.safetensors"  # no metadata: its size is not named, so nothing is said of it
+    plain = tmp_path / "plain.safetensors"  # no metadata: its size is read from its tensors, as loading does
     safetensors.torch.save_file(DSTNet(DSTNET_VARIANTS["dstnet-s"]).state_dict(), plain)
     result = CliRunner().invoke(app, [*args, "-m", "dstnet-s", "--weights", f"dstnet-s={plain}"])
     assert result.exit_code == 0 and "warning" not in result.stderr, result.stderr
+    official = tmp_path / "GOPRO.pth"  # the official layout, no metadata: the full size
+    torch.save({"params": DSTNet(DSTNET_VARIANTS["dstnet"]).state_dict()}, official)
+    result = CliRunner().invoke(app, [*args, "-m", "dstnet-s", "--weights", f"dstnet-s={official}"])
+    assert "warning: GOPRO.pth holds a dstnet model, not dstnet-s: its row is labelled dstnet-s" in result.stderr
+    own = tmp_path / "own.safetensors"  # a size of one's own
+    save_dstnet(DSTNet(DSTNetConfig(feat=16, blocks=3)), own)
+    result = CliRunner().invoke(app, [*args, "-m", "dstnet-s", "--weights", f"dstnet-s={own}"])
+    assert "warning: own.safetensors holds DSTNet(feat=16, blocks=3), not dstnet-s: its row" in result.stderr
+
+
+def test_wtsa_weights_of_another_size_are_named(tmp_path):
+    from deblur_cli.cli.bench import _size_note
+    from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet
+    from deblur_cli.diffusion.schedule import DiffusionConfig
+    from deblur_cli.wtsa_weights import save_wtsa
+
+    for config, held in ((WTSA_VARIANTS["wtsa-s"], None), (WTSA_VARIANTS["wtsa"], "a wtsa model"),
+                         (WTSAConfig(channels=(16, 32), heads=(1, 1), windows=(2,)), "WTSA(channels=[16, 32], blocks_per_stage=2)")):  # fmt: skip
+        path = tmp_path / "w.safetensors"
+        save_wtsa(WTSAUNet(config), path, diffusion=DiffusionConfig())
+        note = _size_note("wtsa-s", path)
+        assert note == (held and f"w.safetensors holds {held}, not wtsa-s: its row is labelled wtsa-s but measures the file's model")
 
 
 def test_cli_reads_lpips_weights_even_without_a_reference_and_says_lpips_needs_one(stand_in_models, tmp_path):

@@ -425,22 +425,24 @@ def _weight_files(pairs: list[str], names: list[str], auto: str | None) -> dict[
 
 
 def _size_note(name: str, weights: Path) -> str | None:
-    """A warning when a --weights file's metadata names another size of the model's architecture than
-    `name` says: its row would be labelled `name` and measure the file's model. None when it fits, for a
-    file whose metadata names no size (an official .pth, a file without metadata), and for a file that is
-    not of that architecture or cannot be read (building it then says what is wrong)."""
+    """A warning when a --weights file holds another size of the model's architecture than `name` says:
+    its row would be labelled `name` and measure the file's model. A DSTNet file's size is read as loading
+    reads it (metadata, else the tensor shapes: an official .pth too), a WTSA file's from its metadata.
+    None when it fits, for a WTSA file whose metadata holds no config, and for a file that is not of that
+    architecture or cannot be read (building it then says what is wrong)."""
     from deblur_cli import dstnet_weights, wtsa_weights
 
     architecture = model_spec(name).architecture
     try:
         if not weights.is_file() or wtsa_weights.is_wtsa_file(weights) != (architecture == "wtsa"):
             return None
-        held = (wtsa_weights if architecture == "wtsa" else dstnet_weights).variant_of(weights)
+        held = (wtsa_weights if architecture == "wtsa" else dstnet_weights).held_model(weights)
     except DeblurError:
         return None
-    if held in (name, architecture):
+    if held is None or held == name:
         return None
-    return f"{weights.name} holds a {held} model, not {name}: its row is labelled {name} but measures the file's model"
+    held = f"a {held} model" if held in MODELS else held  # else its size, written out
+    return f"{weights.name} holds {held}, not {name}: its row is labelled {name} but measures the file's model"
 
 
 def _build(name: str, steps: int, samples: int, *, quiet: bool, **kwargs):
