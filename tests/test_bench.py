@@ -319,12 +319,13 @@ def test_wtsa_weights_of_another_size_are_named(tmp_path):
     from deblur_cli.diffusion.schedule import DiffusionConfig
     from deblur_cli.wtsa_weights import save_wtsa
 
+    own = WTSAConfig(channels=(16, 32), heads=(1, 1), windows=(2,))
     for config, held in ((WTSA_VARIANTS["wtsa-s"], None), (WTSA_VARIANTS["wtsa"], "a wtsa model"),
-                         (WTSAConfig(channels=(16, 32), heads=(1, 1), windows=(2,)), "WTSA(channels=[16, 32], blocks_per_stage=2)")):  # fmt: skip
+                         (own, "WTSA(channels=[16, 32], blocks_per_stage=2)")):  # fmt: skip
         path = tmp_path / "w.safetensors"
         save_wtsa(WTSAUNet(config), path, diffusion=DiffusionConfig())
-        note = _size_note("wtsa-s", path)
-        assert note == (held and f"w.safetensors holds {held}, not wtsa-s: its row is labelled wtsa-s but measures the file's model")
+        said = held and f"w.safetensors holds {held}, not wtsa-s: its row is labelled wtsa-s but measures the file's model"
+        assert _size_note("wtsa-s", path) == said
 
 
 def test_cli_reads_lpips_weights_even_without_a_reference_and_says_lpips_needs_one(stand_in_models, tmp_path):
