@@ -710,10 +710,17 @@ def test_an_entry_listed_before_it_has_weights_is_unpublished_not_missing(tmp_pa
 def test_a_mismatch_without_a_stated_size_says_how_much_came(server, tmp_path):
     """Found in review: a server that closes early without a length delivers what looks like a whole file; the
     hint blamed only the source."""
-    e = entry(url=server.add_file("w.safetensors", CONTENT[:1000]), size=False)
-    with pytest.raises(WeightsError, match="the downloaded file has sha256") as info:
-        download(e, tmp_path)
+    raw = RawServer(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n" + CONTENT[:1000])
+    try:
+        with pytest.raises(WeightsError, match="the downloaded file has sha256") as info:
+            download(entry(url=f"http://127.0.0.1:{raw.port}/w.safetensors", size=False), tmp_path)
+    finally:
+        raw.close()
     assert info.value.hint.startswith("1.0 kB came; try again (a connection that closed early without saying")
+    # a server that stated the length sent all of it: the file is whole, and the hint does not suggest otherwise
+    with pytest.raises(WeightsError, match="the downloaded file has sha256") as info:
+        download(entry(url=server.add_file("w.safetensors", CONTENT[:1000]), size=False), tmp_path)
+    assert info.value.hint == "1.0 kB came; try again; if it repeats, the source changed and must not be used"
 
 
 def test_a_mirror_serves_url_entries_by_file_name_verified_against_the_same_pins(server, tmp_path, monkeypatch):

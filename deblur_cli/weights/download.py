@@ -121,7 +121,7 @@ def _fetch_url(
             path.unlink(missing_ok=True)
     elif entry.needs_conversion and target.is_file() and mismatch(target, entry.checksum, entry.size) is None:
         return target  # verified by an earlier call whose conversion failed: no need to fetch it again
-    fetched = urls.fetch(
+    fetched, stated = urls.fetch(
         source_url(source), target, label=entry.name, size=entry.size, limit=MAX_UNSIZED_BYTES, progress=progress
     )
     problem = mismatch(fetched, entry.checksum, entry.size)
@@ -130,8 +130,8 @@ def _fetch_url(
         fetched.unlink()  # only this answer: a .part a server sent all of the file for instead stays
         with contextlib.suppress(OSError):  # the entry's folder, if that leaves it empty
             target.parent.rmdir()
-        # without a stated size, a connection that closed early (and said no length) looks like a whole file
-        early = "" if entry.size is not None else " (a connection that closed early without saying the length looks so)"
+        # with no size stated by weights.toml nor the server, a connection that closed early looks like a whole file
+        early = "" if entry.size is not None or stated else " (a connection that closed early without saying the length looks so)"
         raise WeightsError(
             f"{entry.name}: the downloaded file {problem}; it was deleted",
             hint=f"{readable_size(received)} came; try again{early}; if it repeats, the source changed and must not "

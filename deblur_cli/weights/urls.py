@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 from deblur_cli import __version__
@@ -58,6 +59,11 @@ class _HttpRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_HttpRedirects)
 
 
+class Fetched(NamedTuple):
+    path: Path  # the whole file, not verified
+    stated: bool  # the server stated the file's length: a connection that closed early was noticed
+
+
 def part_path(target: Path) -> Path:
     """The partial file a download of `target` grows in."""
     return target.with_name(target.name + PART_SUFFIX)
@@ -77,8 +83,9 @@ def fetch(
     size: int | None,
     limit: int,
     progress: ProgressFn | None = None,
-) -> Path:
-    """Download `url` to `part_path(target)` and return the path that holds the whole file, not verified.
+) -> Fetched:
+    """Download `url` to `part_path(target)` and return the path that holds the whole file, not verified,
+    and whether the server stated its length (then every byte of it came).
 
     A .part file left by an earlier, interrupted call is resumed with `Range: bytes=<have>-`; a server
     that ignores the range and sends all of the file fills `whole_path(target)` instead, which is
@@ -107,7 +114,7 @@ def fetch(
 
 def _get(
     url: str, part: Path, whole: Path, *, label: str, size: int | None, limit: int, progress: ProgressFn | None
-) -> Path:
+) -> Fetched:
     # a link at the .part's name is not a partial download of ours: started afresh (open_own removes it)
     have = part.stat().st_size if part.exists() and not part.is_symlink() else 0
     headers = {"User-Agent": f"deblur/{__version__}", "Accept-Encoding": "identity"}
@@ -126,7 +133,7 @@ def _get(
             # The .part is at least as long as the file: complete if the length matches, else start over.
             total = _total_from_range(e.headers.get("Content-Range"))
             if total == have and size in (None, have):
-                return part
+                return Fetched(part, stated=True)
             part.unlink()
             raise _Dropped(f"server refused to resume at byte {have}") from None
         raise _http_error(label, url, e) from None
@@ -186,7 +193,7 @@ def _get(
             ) from None
     if expected is not None and done < expected:
         raise _Dropped(f"{done} of {expected} bytes")
-    return into
+    return Fetched(into, stated=total is not None)
 
 
 def _receive(
