@@ -131,7 +131,8 @@ def _fetch_url(
         with contextlib.suppress(OSError):  # the entry's folder, if that leaves it empty
             target.parent.rmdir()
         # with no size stated by weights.toml nor the server, a connection that closed early looks like a whole file
-        early = "" if entry.size is not None or stated else " (a connection that closed early without saying the length looks so)"
+        early = " (a connection that closed early without saying the length looks so)"
+        early = "" if entry.size is not None or stated else early
         raise WeightsError(
             f"{entry.name}: the downloaded file {problem}; it was deleted",
             hint=f"{readable_size(received)} came; try again{early}; if it repeats, the source changed and must not "
