@@ -331,6 +331,19 @@ def test_a_cached_file_is_hashed_before_each_use_and_fetched_again_when_damaged(
     assert download(e, tmp_path).read_bytes() == CONTENT and len(server.requests("GET")) == 2
 
 
+def test_a_cached_file_cut_short_is_deleted_with_a_warning(server, tmp_path):
+    """Found in review: a cached file whose size changed (a full disk, a copy stopped) was taken for one never
+    downloaded, with no word, and left in the cache."""
+    e = entry(url=server.add_file("w.safetensors", CONTENT), size=False)
+    path = download(e, tmp_path)
+    path.write_bytes(CONTENT[:-1])
+    heard = []
+    assert cache.cached_file(e, tmp_path, warn=heard.append) is None
+    assert not path.exists() and not list(path.parent.glob("*.verified"))
+    assert heard == [f"w: the cached file {path} has {len(CONTENT) - 1} bytes, {len(CONTENT)} when it was verified "
+                     "(damaged since); it was deleted"]  # fmt: skip
+
+
 def test_a_cache_stamped_by_an_earlier_release(server, tmp_path, official_pth):
     """Stamps from before deblur recorded a conversion's sha256 hold the checksum and size only. A download
     is still hashed against its pin, so it counts; a conversion has nothing to be checked against, so it

@@ -110,16 +110,17 @@ def _stamp_path(path: Path) -> Path:
     return path.with_name(path.name + STAMP_SUFFIX)
 
 
-def _stamp(path: Path, checksum: Checksum) -> dict | None:
-    """The stamp of `path` if it records `checksum` and the file's current size, else None. (Stamps
-    written before deblur recorded a conversion's own sha256 lack it: see `_vouches`.)"""
+def _stamp(path: Path, checksum: Checksum, *, any_size: bool = False) -> dict | None:
+    """The stamp of `path` if it records `checksum` and the file's current size (any size with
+    `any_size`), else None. (Stamps written before deblur recorded a conversion's own sha256 lack it:
+    see `_vouches`.)"""
     try:
         recorded = json.loads(_stamp_path(path).read_text(encoding="utf-8"))
         size = path.stat().st_size
     except (OSError, ValueError):
         return None
-    fits = isinstance(recorded, dict) and recorded.get("checksum") == str(checksum) and recorded.get("size") == size
-    return recorded if fits else None
+    fits = isinstance(recorded, dict) and recorded.get("checksum") == str(checksum)
+    return recorded if fits and (any_size or recorded.get("size") == size) else None
 
 
 def _vouches(entry: WeightsEntry, stamp: dict) -> bool:
@@ -182,7 +183,11 @@ def cached_file(
         return None
     assert entry.checksum is not None  # required for downloadable entries by the registry
     ours = converted_path(entry, cache_dir) if entry.needs_conversion else download_path(entry, cache_dir)
-    stamp = _stamp(ours, entry.checksum) if ours.is_file() else None
+    stamp = _stamp(ours, entry.checksum, any_size=True) if ours.is_file() else None
+    if stamp is not None and stamp.get("size") != ours.stat().st_size:  # cut short (a full disk, a copy stopped)
+        problem = f"has {ours.stat().st_size} bytes, {stamp.get('size')} when it was verified"
+        _discard_damaged(entry, ours, f"{problem} (damaged since)", warn, _delete_with_stamp)
+        stamp = None
     if stamp is not None and not _vouches(entry, stamp):
         if warn is not None:
             warn(f"{entry.name}: the cached file {ours} was converted by an earlier release of deblur, whose stamp "
