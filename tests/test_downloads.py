@@ -177,9 +177,10 @@ def test_a_web_page_instead_of_the_weights_keeps_the_partial_file(server, tmp_pa
     assert "kept" in info.value.hint and part.read_bytes() == CONTENT[:5000]
     assert [g.headers.get("range") for g in server.requests("GET")] == ["bytes=5000-"]
     part.unlink()
-    with pytest.raises(WeightsError, match="a web page"):
+    with pytest.raises(WeightsError, match="a web page") as info:
         download(e, tmp_path)
     assert list(part.parent.iterdir()) == []
+    assert info.value.hint == "open the URL in a browser to see what it asks for"  # no partial download to keep
 
 
 def test_a_whole_answer_to_a_resume_replaces_the_partial_file_only_once_verified(server, tmp_path):
@@ -744,6 +745,11 @@ def test_a_mirror_serves_url_entries_by_file_name_verified_against_the_same_pins
     monkeypatch.setenv("DEBLUR_WEIGHTS_MIRROR", f"{server.endpoint}/files/")
     assert download(e, tmp_path).read_bytes() == CONTENT
     assert [r.path for r in server.requests("GET")] == ["/files/w.safetensors"]
+    absent = entry("u", url="http://127.0.0.1:9/unreachable/u.safetensors")
+    with pytest.raises(WeightsError, match=r"u: .*/files/u.safetensors answered HTTP 404") as info:
+        download(absent, tmp_path)  # the hint blamed the pinned source ("check weights.toml")
+    assert info.value.hint == ("$DEBLUR_WEIGHTS_MIRROR points to a mirror without u.safetensors: copy it there from "
+                               "http://127.0.0.1:9/unreachable/u.safetensors, or unset it")  # fmt: skip
     wrong = entry("v", url="http://127.0.0.1:9/unreachable/v.safetensors")
     server.add_file("v.safetensors", b"x" + CONTENT[1:])  # the size right, one byte not
     with pytest.raises(WeightsError, match="v: the downloaded file has sha256 .*; it was deleted"):

@@ -121,8 +121,14 @@ def _fetch_url(
             path.unlink(missing_ok=True)
     elif entry.needs_conversion and target.is_file() and mismatch(target, entry.checksum, entry.size) is None:
         return target  # verified by an earlier call whose conversion failed: no need to fetch it again
+    url = source_url(source)
+    gone = urls.GONE  # where the file is not there; from a mirror, the mirror's copy is what is missing
+    if url != source.url:
+        gone = (
+            f"${MIRROR_ENV} points to a mirror without {source.filename}: copy it there from {source.url}, or unset it"
+        )
     fetched, stated = urls.fetch(
-        source_url(source), target, label=entry.name, size=entry.size, limit=MAX_UNSIZED_BYTES, progress=progress
+        url, target, label=entry.name, size=entry.size, limit=MAX_UNSIZED_BYTES, progress=progress, gone=gone
     )
     problem = mismatch(fetched, entry.checksum, entry.size)
     if problem is not None:

@@ -19,6 +19,7 @@ from deblur_cli.files import open_own
 ProgressFn = Callable[[int, int], None]
 
 LOCAL_COPY = "use a local copy with --weights (run, evaluate, bench, demo)"  # download-weights itself has no --weights
+GONE = "the pinned file is gone or moved; check weights.toml or " + LOCAL_COPY  # HTTP 404, 410
 PART_SUFFIX = ".part"
 ATTEMPTS = 3  # connections that drop mid-file are resumed at once, this many tries in all
 TIMEOUT_S = 30.0  # per socket operation, not for the whole file
@@ -83,6 +84,7 @@ def fetch(
     size: int | None,
     limit: int,
     progress: ProgressFn | None = None,
+    gone: str = GONE,
 ) -> Fetched:
     """Download `url` to `part_path(target)` and return the path that holds the whole file, not verified,
     and whether the server stated its length (then every byte of it came).
@@ -92,7 +94,7 @@ def fetch(
     returned: the caller deletes the .part once that file is verified. `size` (when known) must match
     the server's length; without it the file may not exceed `limit` bytes. An answer that is a web page
     (a login portal, a proxy) is refused. Every failure is a WeightsError; the .part file is kept when
-    resuming can help.
+    resuming can help. `gone` is the hint where the server has no such file (HTTP 404, 410).
     """
     part, whole = part_path(target), whole_path(target)
     made = not part.parent.exists()
@@ -100,7 +102,7 @@ def fetch(
     try:
         for _ in range(ATTEMPTS):
             try:
-                return _get(url, part, whole, label=label, size=size, limit=limit, progress=progress)
+                return _get(url, part, whole, label=label, size=size, limit=limit, progress=progress, gone=gone)
             except _Dropped as e:
                 dropped = e
         whole.unlink(missing_ok=True)  # a server that ignores ranges cannot resume it either
@@ -113,7 +115,15 @@ def fetch(
 
 
 def _get(
-    url: str, part: Path, whole: Path, *, label: str, size: int | None, limit: int, progress: ProgressFn | None
+    url: str,
+    part: Path,
+    whole: Path,
+    *,
+    label: str,
+    size: int | None,
+    limit: int,
+    progress: ProgressFn | None,
+    gone: str,
 ) -> Fetched:
     # a link at the .part's name is not a partial download of ours: started afresh (open_own removes it)
     have = part.stat().st_size if part.exists() and not part.is_symlink() else 0
@@ -136,7 +146,7 @@ def _get(
                 return Fetched(part, stated=True)
             part.unlink()
             raise _Dropped(f"server refused to resume at byte {have}") from None
-        raise _http_error(label, url, e) from None
+        raise _http_error(label, url, e, gone) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as e:
         # URLError: no connection (DNS, refused, proxy); OSError: a time-out; HTTPException: an answer
         # that is not HTTP; ValueError: a redirect to an address that is not one. The URL is the one
@@ -154,7 +164,8 @@ def _get(
         if response.headers.get_content_type() == "text/html":
             raise WeightsError(
                 f"{label}: the server answered with a web page, not the weights: a login portal or proxy? ({url})",
-                hint="open the URL in a browser to see what it asks for; a partial download is kept for the next try",
+                hint="open the URL in a browser to see what it asks for"
+                + ("; the partial download is kept for the next try" if have else ""),
             )
         into = part
         if have and response.status == 206:
@@ -222,8 +233,9 @@ def _receive(
                 progress(done, expected or 0)
 
 
-def _http_error(label: str, url: str, e: urllib.error.HTTPError) -> WeightsError:
-    """The error for an HTTP status the download cannot go on from, with a hint fitting that status."""
+def _http_error(label: str, url: str, e: urllib.error.HTTPError, gone: str) -> WeightsError:
+    """The error for an HTTP status the download cannot go on from, with a hint fitting that status
+    (`gone` where the file is not there)."""
     if 300 <= e.code < 400:  # urllib follows redirects: one left over loops, or points nowhere
         return WeightsError(
             f"{label}: {url} answered HTTP {e.code} and its redirects lead nowhere (a loop, or no Location)",
@@ -234,7 +246,7 @@ def _http_error(label: str, url: str, e: urllib.error.HTTPError) -> WeightsError
     elif e.code in (401, 403):
         hint = "the server refuses access: the file may have been made private; " + LOCAL_COPY
     else:
-        hint = "the pinned file is gone or moved; check weights.toml or " + LOCAL_COPY
+        hint = gone
     return WeightsError(f"{label}: {url} answered HTTP {e.code} {_one_line(str(e.reason))}", hint=hint)
 
 
