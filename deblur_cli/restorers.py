@@ -245,12 +245,12 @@ def build_restorer(
         name, weights=weights, cache_dir=cache_dir, offline=offline, warn=warn, on_fetch=on_fetch, progress=fetch_progress
     )
     path = resolved.path
-    stat = Path(path).stat()
     identity = {
         "model": name,
-        "weights": [str(Path(path).absolute()), stat.st_size, stat.st_mtime_ns],
-        # what the weights are wherever they lie, which a file's size and time do not promise
-        "weights_sha256": resolved.sha256(),
+        # the file (earlier releases added its size and time, which WorkFolder leaves out of its comparison):
+        # weights fetched or written again with the same bytes are the same weights, and kept work stays usable
+        "weights": [str(Path(path).absolute())],
+        "weights_sha256": resolved.sha256(),  # what the weights are, wherever they lie
         "device": torch_device.type,
         "dtype": str(dtype),
     }

@@ -178,7 +178,7 @@ def test_what_changed_is_named_by_its_option():
 def test_only_work_the_command_could_continue_is_refused(tmp_path, old, refused):
     """Found in review: after an upgrade, "run it as it was" could not continue the work it refused."""
     new = {"deblur": "0.1.0", "grey": "kept", "windows": {"overlap": 2},
-           "restorer": {"weights": ["/w/a.safetensors", 1, 3], "weights_sha256": "ab"}}  # fmt: skip
+           "restorer": {"weights": ["/w/a.safetensors"], "weights_sha256": "ab"}}  # fmt: skip
     target, info, _ = kept_segment(tmp_path, key={**new, **old})
     if refused:
         with pytest.raises(OutputError, match="an earlier run kept 5 restored frames"):
@@ -699,6 +699,30 @@ def test_a_run_continues_under_the_same_weights_and_not_under_other_bytes_of_the
     notes: list[str] = []  # no command continues work of weights changed in place: discarded, not refused
     result = deblur_video(source, tmp_path / "b.mkv", tiny_wtsa(), windows=WINDOWS, encode=FFV1, on_note=notes.append)
     assert result.resumed == 0 and any("made with other settings (--weights)" in n for n in notes)
+
+
+def test_a_run_continues_under_weights_written_again_with_the_same_bytes(tmp_path, tiny_wtsa):
+    """Found in review: weights fetched again (download-weights --force, a damaged cache file replaced) or
+    copied over with the same bytes have a new modification time, and the kept work was discarded as made
+    with other weights. Work kept by an earlier release, whose key has the file's size and time, continues too."""
+    import json
+
+    from deblur_cli.video_io.work_folder import work_folder
+
+    source = media.make_video(tmp_path / "in.mkv", frames=24)
+    weights = Path(tiny_wtsa().identity["weights"][0])
+    for target in (tmp_path / "a.mkv", tmp_path / "b.mkv"):
+        with pytest.raises(KeyboardInterrupt):
+            deblur_video(source, target, StopsAfter(tiny_wtsa(), 5), windows=WINDOWS, encode=FFV1)
+        weights.write_bytes(weights.read_bytes())  # the same bytes, a new time
+        os.utime(weights, ns=(1, 10**18 + weights.stat().st_mtime_ns))
+        manifest = work_folder(target) / "run.json"
+        if target.name == "b.mkv":  # as an earlier release wrote the key: the file's size and time beside its path
+            stored = json.loads(manifest.read_text())
+            stored["key"]["restorer"]["weights"] += [weights.stat().st_size, 12345]
+            manifest.write_text(json.dumps(stored))
+        result = deblur_video(source, target, tiny_wtsa(), windows=WINDOWS, encode=FFV1)
+        assert result.resumed > 0, target.name
 
 
 def test_each_input_of_a_batch_gets_the_noise_it_gets_alone(tmp_path, tiny_wtsa):

@@ -86,9 +86,11 @@ class WorkFolder:
         stored = None
         with contextlib.suppress(OSError, ValueError):
             stored = json.loads((self.path / _MANIFEST).read_text())
-        self.matches = not fresh and stored == {"format": WORK_FORMAT, "key": self._key}
-        # what differs from the settings the kept work was made with, for the note that it is not reused
+        # the settings the kept work was made with, where it is of this format
         old = stored.get("key") if isinstance(stored, dict) and stored.get("format") == WORK_FORMAT else None
+        old = _as_now(old) if isinstance(old, dict) else None
+        self.matches = not fresh and old == self._key
+        # what differs from them, for the note that it is not reused
         self.changes = key_changes(old, self._key) if isinstance(old, dict) and not fresh else []
         # work of this input under other options is not discarded unasked (refuse_to_discard)
         self._asked_otherwise = isinstance(old, dict) and not fresh and _asked_otherwise(old, self._key)
@@ -123,6 +125,16 @@ INPUT_CHANGED = "another input, or the input changed"  # what key_changes says o
 # Entries of pipeline.resume_key that no option sets: deblur's version and its own markers of changes to
 # what a run writes ("grey": since grey frames come out grey; "orientation": since EXIF mirrors are read)
 _NOT_OPTIONS = ("input", "deblur", "grey", "orientation")
+
+
+def _as_now(key: dict) -> dict:
+    """A stored key as this release writes it: earlier ones recorded the weights file's size and time
+    beside its path and sha256, so that a file fetched or written again with the same bytes counted as
+    other weights."""
+    restorer = key.get("restorer")
+    if isinstance(restorer, dict) and isinstance(restorer.get("weights"), list) and restorer.get("weights_sha256"):
+        return {**key, "restorer": {**restorer, "weights": restorer["weights"][:1]}}
+    return key
 
 
 def _asked_otherwise(old: dict, new: dict) -> bool:
