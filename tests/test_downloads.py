@@ -315,6 +315,21 @@ def test_links_planted_in_the_cache_are_never_written_through(server, tmp_path):
     assert not any(path.is_symlink() for path in folder.iterdir() if path.name.endswith(".verified"))
 
 
+def test_a_link_planted_at_a_lock_file_is_not_followed(server, tmp_path):
+    """Found in review: the lock was opened through a link at its name, creating a file wherever it pointed
+    (/etc/nologin, for a run as root over a shared cache)."""
+    e = entry(url=server.add_file("w.safetensors", CONTENT))
+    lock = cache.lock_path(e, tmp_path)
+    lock.parent.mkdir(parents=True)
+    lock.symlink_to(tmp_path / "made-through-the-link")
+    with pytest.raises(OutputError, match=f"cannot use the weights cache {tmp_path}: {lock} is a symbolic link") as info:
+        download(e, tmp_path)
+    assert not (tmp_path / "made-through-the-link").exists() and lock.is_symlink()
+    assert info.value.hint.startswith("delete the link")
+    lock.unlink()
+    assert download(e, tmp_path).read_bytes() == CONTENT
+
+
 def test_a_cached_file_is_hashed_before_each_use_and_fetched_again_when_damaged(server, tmp_path):
     e = entry(url=server.add_file("w.safetensors", CONTENT))
     path = download(e, tmp_path)

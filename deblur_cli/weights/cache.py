@@ -93,10 +93,11 @@ def unusable(entry: WeightsEntry, cache_dir: str | Path | None, e: OSError) -> O
         path = Path(e.filename)
         in_the_way = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
         problem = problem if in_the_way is None else f"{in_the_way} is a file, not a folder"
-    return OutputError(
-        f"{entry.name}: cannot use the weights cache {cache_root(cache_dir)}: {problem}",
-        hint="choose another folder with --cache-dir (or $DEBLUR_CACHE), or make this one writable",
-    )
+    hint = "choose another folder with --cache-dir (or $DEBLUR_CACHE), or make this one writable"
+    if e.errno == errno.ELOOP and e.filename:  # a link where deblur keeps a file of its own: not followed
+        problem = f"{e.filename} is a symbolic link, which deblur does not follow"
+        hint = "delete the link (deblur makes the file itself), or choose another folder with --cache-dir"
+    return OutputError(f"{entry.name}: cannot use the weights cache {cache_root(cache_dir)}: {problem}", hint=hint)
 
 
 def write_stamp(path: Path, checksum: Checksum) -> None:

@@ -9,6 +9,7 @@ file another process waits on would let a third one in).
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -19,10 +20,13 @@ from pathlib import Path
 def exclusive(path: Path, *, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold an exclusive lock on `path` (created if needed) for the `with` block.
 
-    on_wait() is called once if another process holds the lock, before blocking on it.
+    on_wait() is called once if another process holds the lock, before blocking on it. A link at `path`
+    is not followed (OSError ELOOP): planted in a cache shared with others, it would have this process
+    create a file wherever it points. It is not removed either: a lock file is never deleted.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    with os.fdopen(os.open(path, flags, 0o666), "r+b") as handle:
         if not _try_lock(handle):
             if on_wait is not None:
                 on_wait()
