@@ -417,6 +417,21 @@ def test_niqe_left_out_is_said_in_the_words_bench_uses(tmp_path, monkeypatch):
     assert "too flat for it (fewer than 2 of their 96x96 blocks have detail" in said  # as bench says it
 
 
+def test_weights_of_another_size_than_the_model_named_are_said_to_be(tmp_path):
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+
+    make_images(tmp_path / "data" / "a" / "blur", count=2, size=(32, 32))
+    make_images(tmp_path / "data" / "a" / "sharp", count=2, size=(32, 32))
+    save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), tmp_path / "mine.safetensors")
+    for model, said in (("dstnet-s", True), ("auto", False)):
+        args = ["evaluate", str(tmp_path / "data"), "-m", model, "--weights", str(tmp_path / "mine.safetensors"), "-q"]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        held = "mine.safetensors holds DSTNet(feat=8, blocks=1), not dstnet-s: its scores are labelled dstnet-s"
+        assert (held in " ".join(result.stderr.split())) == said, result.stderr
+
+
 def test_command_scores_a_dataset_and_writes_json(tmp_path):
     for seq in ("a", "b"):
         make_images(tmp_path / "data" / seq / "blur", count=3, size=(32, 32))

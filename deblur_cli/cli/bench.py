@@ -17,7 +17,7 @@ from rich.table import Table
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, examples, labelled, out, warn
 from deblur_cli.cli.tables import cell, figures_table, fitting_parts, frame_count, width_needed
-from deblur_cli.cli.weights import build_shown
+from deblur_cli.cli.weights import build_shown, held_elsewhere
 from deblur_cli.cli.options import (
     FRAMES_PANEL,
     MAX_SAMPLES,
@@ -39,7 +39,7 @@ from deblur_cli.cli.options import (
     span_option,
     weights_label,
 )
-from deblur_cli.errors import DeblurError, InputError, OutputError, UsageError, WeightsError, did_you_mean
+from deblur_cli.errors import InputError, OutputError, UsageError, WeightsError, did_you_mean
 from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.outputs import same_file
 from deblur_cli.weights import has_local_weights
@@ -254,8 +254,8 @@ def bench(
             raise WeightsError("no default model has weights here", hint="see `deblur models`, or pass --model and --weights")
         specs = {name: specs[name] for name in runnable}
     for name in specs:
-        if name in weight_files and (mismatch := _size_note(name, weight_files[name])):
-            warn(mismatch)
+        if name in weight_files and (held := held_elsewhere(name, weight_files[name])):
+            warn(f"{held}: its row is labelled {name} but measures the file's model")
     ignored = [ignored_sampling_note(name, given) for name in specs]
     if ignored and all(ignored):  # no model here samples: the sweep options were given for nothing
         warn(ignored[0])
@@ -422,27 +422,6 @@ def _weight_files(pairs: list[str], names: list[str], auto: str | None) -> dict[
             )
         files[name] = Path(path)
     return files
-
-
-def _size_note(name: str, weights: Path) -> str | None:
-    """A warning when a --weights file holds another size of the model's architecture than `name` says:
-    its row would be labelled `name` and measure the file's model. A DSTNet file's size is read as loading
-    reads it (metadata, else the tensor shapes: an official .pth too), a WTSA file's from its metadata.
-    None when it fits, for a WTSA file whose metadata holds no config, and for a file that is not of that
-    architecture or cannot be read (building it then says what is wrong)."""
-    from deblur_cli import dstnet_weights, wtsa_weights
-
-    architecture = model_spec(name).architecture
-    try:
-        if not weights.is_file() or wtsa_weights.is_wtsa_file(weights) != (architecture == "wtsa"):
-            return None
-        held = (wtsa_weights if architecture == "wtsa" else dstnet_weights).held_model(weights)
-    except DeblurError:
-        return None
-    if held is None or held == name:
-        return None
-    held = f"a {held} model" if held in MODELS else held  # else its size, written out
-    return f"{weights.name} holds {held}, not {name}: its row is labelled {name} but measures the file's model"
 
 
 def _build(name: str, steps: int, samples: int, *, quiet: bool, **kwargs):

@@ -45,7 +45,7 @@ from deblur_cli.cli.options import (
 )
 from deblur_cli.cli.evaluate_tables import comparison, show
 from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
-from deblur_cli.cli.weights import build_shown
+from deblur_cli.cli.weights import build_shown, held_elsewhere
 from deblur_cli.datasets import find_sequences, save_folders, sequence_digest
 from deblur_cli.files import check_writable, taken
 from deblur_cli.errors import DeblurError, OutputError, UsageError
@@ -220,6 +220,8 @@ def evaluate(
     inputs: dict[str, SequenceScore] = {}  # by sequence, the first model's scores, whose input the others take
     try:
         for label, model, weights_file in contenders:
+            if model in (models or []) and (held := held_elsewhere(model, weights_file)):  # named, not auto's choice
+                warn(f"{held}: its scores are labelled {label} but measure the file's model")
             restorer = build_shown(
                 model,
                 quiet=quiet,

@@ -48,7 +48,7 @@ from deblur_cli.cli.options import (
     window_options,
 )
 from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
-from deblur_cli.cli.weights import build_shown
+from deblur_cli.cli.weights import build_shown, held_elsewhere
 from deblur_cli.errors import InputError, NoVideoError, OutputBusyError, OutputError, OutputExistsError, UsageError
 from deblur_cli.outputs import (
     check_not_a_device,
@@ -262,10 +262,13 @@ def run(
     from deblur_cli.devices import resolve_device
     from deblur_cli.pipeline import deblur_video, output_settings
 
+    named = model != AUTO
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     windows = window_options(model, window, overlap, tile, tile_overlap, batch, scene_cuts=scene_cuts)
     if ignored := sampling_note(model, steps, eta, samples, seed):
         warn(ignored)
+    if named and (held := held_elsewhere(model, weights)):  # auto: the file's own model, whatever its size
+        warn(f"{held}: the file's model runs, under the name {model}")
     if unused := tile_overlap_note(windows):
         warn(unused)
     if output is None or planned[0][1] != output:  # the folder -o names, or one beside a folder of videos

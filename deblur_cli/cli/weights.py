@@ -17,6 +17,7 @@ from deblur_cli.cli.app import command, err, labelled, out, warn
 from deblur_cli.cli.options import cache_dir_option
 from deblur_cli.errors import DeblurError, UsageError, WeightsError
 from deblur_cli.host_memory import keep_freed_memory
+from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.weights import WeightsEntry, download, load_registry, status
 from deblur_cli.weights.cache import cache_root, present_file
 from deblur_cli.weights.registry import BundledSource, HubSource, UrlSource
@@ -189,6 +190,29 @@ def build_shown(model: str, *, quiet: bool = False, **options):
         if restorer.dtype == torch.float32 or not huge_pages:
             keep_freed_memory()
     return restorer
+
+
+def held_elsewhere(name: str, weights: str | Path | None) -> str | None:
+    """"FILE holds a dstnet model, not dstnet-s" where a --weights file holds another size of model `name`'s
+    architecture than `name` says: the file's model runs, under the name given. A DSTNet file's size is
+    read as loading reads it (metadata, else the tensor shapes: an official .pth too), a WTSA file's from
+    its metadata. None when it fits, for a registry name, for a WTSA file whose metadata holds no config,
+    and for a file that is not of that architecture or cannot be read (building it says what is wrong)."""
+    from deblur_cli import dstnet_weights, wtsa_weights
+
+    if weights is None or not Path(weights).expanduser().is_file():
+        return None
+    weights, architecture = Path(weights).expanduser(), model_spec(name).architecture
+    try:
+        if wtsa_weights.is_wtsa_file(weights) != (architecture == "wtsa"):
+            return None
+        held = (wtsa_weights if architecture == "wtsa" else dstnet_weights).held_model(weights)
+    except DeblurError:
+        return None
+    if held is None or held == name:
+        return None
+    held = f"a {held} model" if held in MODELS else held  # else its size, written out
+    return f"{weights.name} holds {held}, not {name}"
 
 
 def _as_dict(entry: WeightsEntry, state: str, used_by: tuple[str, ...], path: Path | None) -> dict:
