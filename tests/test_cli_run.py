@@ -823,7 +823,8 @@ def test_json_names_the_weights_by_their_sha256(tmp_path):
     assert restorer["weights_sha256"] == hashlib.sha256((tmp_path / "mine.safetensors").read_bytes()).hexdigest()
     assert "warning" not in result.stderr  # -m auto: the file's own model
     # named as another model: the file's runs, and a line says so
-    result = deblur(source, "-o", tmp_path / "c.mp4", "-m", "dstnet-s", "--weights", tmp_path / "mine.safetensors", "-q")
+    mine = tmp_path / "mine.safetensors"
+    result = deblur(source, "-o", tmp_path / "c.mp4", "-m", "dstnet-s", "--weights", mine, "-q")
     assert result.exit_code == 0, result.output
     said = " ".join(result.stderr.split())
     assert "warning: mine.safetensors holds DSTNet(feat=8, blocks=1), not dstnet-s: the file's model runs" in said
