@@ -67,6 +67,7 @@ def download(
     """
     if isinstance(entry.source, BundledSource):
         return cache.bundled_file(entry)
+    warn = cache.said_once(warn)
     if not force:
         found = cache.cached_file(entry, cache_dir, warn=warn)
         if found is not None:

@@ -58,7 +58,7 @@ def resolve_weights(
     `registry` defaults to the packaged weights.toml. `warn(line)` hears of a cached file found
     damaged (it is deleted, and the search goes on) and of waiting for another process's download.
     """
-    registry = registry or load_registry()
+    registry, warn = registry or load_registry(), cache.said_once(warn)
     if weights is not None:
         path = Path(weights).expanduser()
         if path.is_file():
