@@ -8,7 +8,8 @@ What huggingface_hub (2.x) needs from `HEAD/GET {endpoint}/{repo_id}/resolve/{re
   redirect off the Hub's origin is not followed for HEAD, and the GET goes to the Location directly,
   without the Authorization header. Here that other host is a second server on another port.
 - 404s carry `X-Error-Code` (`EntryNotFound`, `RepoNotFound`, `RevisionNotFound`).
-Plain files are at /files/<name>, /redirect/<name> answers 302 to them and /moved/<name> 308. Every GET honours
+Plain files are at /files/<name>, /redirect/<name> answers 302 to them, /moved/<name> 308, and
+/elsewhere/<name> 302 to the other host (a CDN), which serves every file by its sha256 too. Every GET honours
 `Range: bytes=N-` (206 + Content-Range; 416 past the end), except on paths told to answer whole (a
 proxy, a login portal). Every request is recorded.
 """
@@ -34,6 +35,7 @@ class Seen:
     method: str
     path: str
     headers: dict[str, str]  # lower-case names
+    query: str = ""  # after the path's ?
 
 
 @dataclass
@@ -129,15 +131,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, *, body: bool) -> None:
         state: ServerState = self.server.state
-        path = self.path.split("?", 1)[0]
-        state.seen.append(Seen(self.server.name, self.command, path, {k.lower(): v for k, v in self.headers.items()}))
+        path, _, query = self.path.partition("?")
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        state.seen.append(Seen(self.server.name, self.command, path, headers, query))
         if self.server.name == "cdn":
-            blob = next((f.content for f in state.hub.values() if _sha256(f.content) == path.removeprefix("/")), None)
+            blobs = [f.content for f in state.hub.values()] + list(state.files.values())
+            blob = next((content for content in blobs if _sha256(content) == path.removeprefix("/")), None)
             return self._content(blob, path, body) if blob is not None else self._status(404)
         if path in state.files:
             return self._content(state.files[path], path, body)
         if path.startswith("/redirect/"):  # like github.com/<repo>/raw/... answering with the file's real URL
             return self._status(302, {"Location": "/files/" + path.removeprefix("/redirect/")})
+        if path.startswith("/elsewhere/") and "/files/" + path.removeprefix("/elsewhere/") in state.files:  # a CDN
+            content = state.files["/files/" + path.removeprefix("/elsewhere/")]
+            return self._status(302, {"Location": f"{self.server.cdn_origin}/{_sha256(content)}"})
         if path.startswith("/moved/"):  # a permanent redirect that keeps the method (308)
             return self._status(308, {"Location": "/files/" + path.removeprefix("/moved/")})
         match = _RESOLVE.fullmatch(path)

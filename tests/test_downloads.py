@@ -780,6 +780,32 @@ def test_a_mirror_serves_url_entries_by_file_name_verified_against_the_same_pins
     assert "--weights FILE" in info.value.hint
 
 
+def test_a_mirror_with_a_login_or_a_token_in_its_address(server, tmp_path, monkeypatch):
+    """Found in review: user:password@ in $DEBLUR_WEIGHTS_MIRROR failed as a host name and printed the
+    password; a ?token= query had the file's name appended after it."""
+    import base64
+
+    e = entry(url="http://127.0.0.1:9/unreachable/w.safetensors")
+    server.add_file("w.safetensors", CONTENT)
+    host = server.endpoint.removeprefix("http://")
+    monkeypatch.setenv("DEBLUR_WEIGHTS_MIRROR", f"http://me:s%40cret@{host}/files/?token=abc")
+    assert download(e, tmp_path).read_bytes() == CONTENT
+    (got,) = server.requests("GET")
+    assert (got.path, got.query) == ("/files/w.safetensors", "token=abc")
+    assert got.headers["authorization"] == "Basic " + base64.b64encode(b"me:s@cret").decode()
+    # a redirect to another host (a CDN) does not take the login along
+    monkeypatch.setenv("DEBLUR_WEIGHTS_MIRROR", f"http://me:s%40cret@{host}/elsewhere/")
+    assert download(entry("v", url="http://127.0.0.1:9/unreachable/w.safetensors"), tmp_path).read_bytes() == CONTENT
+    main, cdn = server.requests("GET")[1:]
+    assert (main.server, cdn.server) == ("main", "cdn") and "authorization" in main.headers
+    assert "authorization" not in cdn.headers
+    # lines show neither the password nor the token
+    monkeypatch.setenv("DEBLUR_WEIGHTS_MIRROR", f"http://me:s%40cret@{host}/nothing/?token=abc")
+    with pytest.raises(WeightsError) as info:
+        download(entry("u", url="http://127.0.0.1:9/unreachable/u.safetensors"), tmp_path)
+    assert str(info.value) == f"u: http://{host}/nothing/u.safetensors?*** answered HTTP 404 Not Found"
+
+
 def test_the_official_checkpoints_come_from_a_mirror_and_are_refused_when_they_differ(server, tmp_path, monkeypatch):
     """The packaged registry's DSTNet entries, fetched through the CLI from a mirror that holds other bytes
     under their name: named as fetched from the mirror, and refused by the pin."""

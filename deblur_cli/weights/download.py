@@ -6,7 +6,7 @@ import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from deblur_cli.errors import WeightsError
 from deblur_cli.weights import cache, hub, urls
@@ -32,13 +32,15 @@ def source_url(source: UrlSource) -> str:
     mirror = os.environ.get(MIRROR_ENV, "").strip()
     if not mirror:
         return source.url
-    if urlsplit(mirror).scheme not in ("http", "https") or not urlsplit(mirror).netloc:
+    parts = urlsplit(mirror)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
         raise WeightsError(
-            f"${MIRROR_ENV} must be an http(s) address, got {mirror!r}",
+            f"${MIRROR_ENV} must be an http(s) address, got {urls.shown(mirror)!r}",
             hint="e.g. http://weights.example.lan/deblur/, a folder that holds GOPRO.pth and the other files; "
             "a file on disk needs no mirror: --weights FILE",
         )
-    return f"{mirror.rstrip('/')}/{quote(source.filename)}"
+    # the file in the mirror's folder; a query (?token=...) stays after it, and a login (user:password@) before
+    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{quote(source.filename)}"))
 
 
 def offline_from_env() -> bool:

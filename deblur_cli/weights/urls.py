@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import re
@@ -10,7 +11,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from deblur_cli import __version__
 from deblur_cli.errors import WeightsError
@@ -51,13 +52,35 @@ class _HttpRedirects(urllib.request.HTTPRedirectHandler):
     http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
-        """As urllib's, with 308 (permanent, as 301) followed on Python 3.10 too, whose urllib refuses it."""
+        """As urllib's, with 308 (permanent, as 301) followed on Python 3.10 too, whose urllib refuses it, and
+        a mirror's login kept from other hosts (urllib passes it on to wherever a redirect points)."""
         if code == 308 and req.get_method() in ("GET", "HEAD"):
             code = 301
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and urlsplit(new.full_url).netloc != urlsplit(req.full_url).netloc:
+            new.remove_header("Authorization")
+        return new
 
 
 _OPENER = urllib.request.build_opener(_HttpRedirects)
+
+
+def shown(url: str) -> str:
+    """`url` as a line may show it: a password in it (user:password@) and a query (?token=...) starred."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = f"{parts.username}:***@{netloc.rpartition('@')[2]}"
+    return urlunsplit(parts._replace(netloc=netloc, query="***" if parts.query else ""))
+
+
+def _without_login(url: str) -> tuple[str, str | None]:
+    """(`url` without a user:password@ part, that part as "user:password", unquoted; None without one)."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    login = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])), login
 
 
 class Fetched(NamedTuple):
@@ -128,13 +151,16 @@ def _get(
     # a link at the .part's name is not a partial download of ours: started afresh (open_own removes it)
     have = part.stat().st_size if part.exists() and not part.is_symlink() else 0
     headers = {"User-Agent": f"deblur/{__version__}", "Accept-Encoding": "identity"}
+    url, login = _without_login(url)
+    if login is not None:  # user:password@ in a mirror's address: HTTP basic authentication, as curl does
+        headers["Authorization"] = "Basic " + base64.b64encode(login.encode("utf-8")).decode("ascii")
     if have:
         headers["Range"] = f"bytes={have}-"
     try:
         response = _OPENER.open(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
     except _OffHttp as e:
         raise WeightsError(
-            f"{label}: {url} redirects to {e.args[0]}, which is not an http(s) address",
+            f"{label}: {shown(url)} redirects to {shown(e.args[0])}, which is not an http(s) address",
             hint="the server is misconfigured; check weights.toml or " + LOCAL_COPY,
         ) from None
     except urllib.error.HTTPError as e:
@@ -157,13 +183,13 @@ def _get(
         else:
             reason = getattr(reason, "strerror", None) or _one_line(str(reason)) or type(reason).__name__
         raise WeightsError(
-            f"{label}: cannot download {url}: {reason}",
+            f"{label}: cannot download {shown(url)}: {reason}",
             hint="check the network connection, or " + LOCAL_COPY,
         ) from None
     with response:
         if response.headers.get_content_type() == "text/html":
             raise WeightsError(
-                f"{label}: the server answered with a web page, not the weights: a login portal or proxy? ({url})",
+                f"{label}: the server answered with a web page, not the weights: a login portal or proxy? ({shown(url)})",
                 hint="open the URL in a browser to see what it asks for"
                 + ("; the partial download is kept for the next try" if have else ""),
             )
@@ -238,7 +264,7 @@ def _http_error(label: str, url: str, e: urllib.error.HTTPError, gone: str) -> W
     (`gone` where the file is not there)."""
     if 300 <= e.code < 400:  # urllib follows redirects: one left over loops, or points nowhere
         return WeightsError(
-            f"{label}: {url} answered HTTP {e.code} and its redirects lead nowhere (a loop, or no Location)",
+            f"{label}: {shown(url)} answered HTTP {e.code} and its redirects lead nowhere (a loop, or no Location)",
             hint="the server is misconfigured; check weights.toml or " + LOCAL_COPY,
         )
     if e.code >= 500 or e.code == 429:
@@ -247,7 +273,7 @@ def _http_error(label: str, url: str, e: urllib.error.HTTPError, gone: str) -> W
         hint = "the server refuses access: the file may have been made private; " + LOCAL_COPY
     else:
         hint = gone
-    return WeightsError(f"{label}: {url} answered HTTP {e.code} {_one_line(str(e.reason))}", hint=hint)
+    return WeightsError(f"{label}: {shown(url)} answered HTTP {e.code} {_one_line(str(e.reason))}", hint=hint)
 
 
 def readable_size(size: int) -> str:
