@@ -189,7 +189,8 @@ def _get(
     with response:
         if response.headers.get_content_type() == "text/html":
             raise WeightsError(
-                f"{label}: the server answered with a web page, not the weights: a login portal or proxy? ({shown(url)})",
+                f"{label}: the server answered with a web page, not the weights: a login portal or proxy? "
+                f"({shown(url)})",
                 hint="open the URL in a browser to see what it asks for"
                 + ("; the partial download is kept for the next try" if have else ""),
             )
