@@ -9,6 +9,7 @@ import io
 import json
 import os
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,26 @@ def test_a_dropped_connection_resumes_with_a_range_request(server, tmp_path):
     assert path.read_bytes() == CONTENT
     gets = server.requests("GET")
     assert [g.headers.get("range") for g in gets] == [None, "bytes=100000-"]
+
+
+def test_a_server_that_stops_sending_is_given_up_once_nothing_comes(tmp_path, monkeypatch):
+    """Found in review: a server that answered, sent some bytes, then nothing, took three waits of 30 s, the bytes
+    were lost (read 64 KiB at a time), and the line named Python's TimeoutError."""
+    import deblur_cli.weights.urls as urls
+
+    monkeypatch.setattr(urls, "TIMEOUT_S", 0.3)
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(CONTENT)}\r\n\r\n".encode()
+    rest = len(CONTENT) - 1000
+    resumed = f"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 1000-{len(CONTENT) - 1}/{len(CONTENT)}\r\n"
+    raw = RawServer([head + CONTENT[:1000], f"{resumed}Content-Length: {rest}\r\n\r\n".encode()], hold=1.0)
+    try:
+        said = r"w: download interrupted \(1000 of 307200 bytes; the server sent nothing for 0.3 s\)"
+        with pytest.raises(WeightsError, match=said):
+            download(entry(url=f"http://127.0.0.1:{raw.port}/w.safetensors"), tmp_path)
+    finally:
+        raw.close()
+    assert (tmp_path / "weights" / "w" / "w.safetensors.part").read_bytes() == CONTENT[:1000]
+    assert raw.connections == 2  # the second try resumed and got nothing at all: not a third
 
 
 def test_an_interrupted_download_is_resumed_by_the_next_call(server, tmp_path):
@@ -222,27 +243,37 @@ def test_server_down_is_one_clear_line(tmp_path):
 
 
 class RawServer:
-    """A TCP server on 127.0.0.1 that answers every connection with the same bytes, HTTP or not."""
+    """A TCP server on 127.0.0.1 that answers every connection with the same bytes, HTTP or not (or, given
+    a list, the k-th connection with its k-th item, the last one from there on)."""
 
-    def __init__(self, answer: bytes):
+    def __init__(self, answer: bytes | list[bytes], hold: float = 0.0):
         import threading
 
         self.answer = answer
+        self.hold = hold  # seconds the connection stays open, silent, after the answer
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.connections = 0
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
+        import threading
+
         while True:
             try:
                 conn, _ = self.sock.accept()
             except OSError:  # closed
                 return
-            with conn:
-                self.connections += 1
-                conn.recv(65536)
-                conn.sendall(self.answer)
+            self.connections += 1
+            answers = self.answer if isinstance(self.answer, list) else [self.answer]
+            answer = answers[min(self.connections, len(answers)) - 1]
+            threading.Thread(target=self._answer, args=(conn, answer), daemon=True).start()
+
+    def _answer(self, conn: socket.socket, answer: bytes) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(answer)
+            time.sleep(self.hold)
 
     def close(self) -> None:
         self.sock.close()

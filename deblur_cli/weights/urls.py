@@ -29,7 +29,12 @@ _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
 class _Dropped(Exception):
-    """The connection ended before the file did; the bytes received so far are in the .part file."""
+    """The connection ended before the file did; the bytes received so far are in the .part file. `stalled`:
+    it waited TIMEOUT_S for bytes and none came at all, which trying again would most likely repeat."""
+
+    def __init__(self, message: str, *, stalled: bool = False):
+        super().__init__(message)
+        self.stalled = stalled
 
 
 class _OffHttp(Exception):
@@ -128,6 +133,8 @@ def fetch(
                 return _get(url, part, whole, label=label, size=size, limit=limit, progress=progress, gone=gone)
             except _Dropped as e:
                 dropped = e
+                if e.stalled:  # a server that sent nothing for TIMEOUT_S: not TIMEOUT_S more, twice
+                    break
         whole.unlink(missing_ok=True)  # a server that ignores ranges cannot resume it either
         raise WeightsError(f"{label}: download interrupted ({dropped})", hint="run the same command again: it resumes")
     except WeightsError:
@@ -245,9 +252,12 @@ def _receive(
     with open_own(part, append=bool(have)) as f:
         while True:
             try:
-                chunk = response.read(_CHUNK)
+                chunk = response.read1(_CHUNK)  # what has come, up to _CHUNK: kept if the server then stalls
             except (http.client.HTTPException, OSError) as e:
-                raise _Dropped(f"{done} of {expected or '?'} bytes, {type(e).__name__}") from None
+                timed_out = isinstance(e, TimeoutError) or "timed out" in str(e)
+                why = f"the server sent nothing for {TIMEOUT_S:g} s" if timed_out else "the connection broke"
+                stalled = timed_out and done == have
+                raise _Dropped(f"{done} of {expected or '?'} bytes; {why}", stalled=stalled) from None
             if not chunk:
                 return done
             done += len(chunk)
