@@ -252,6 +252,16 @@ def stand_in_models(monkeypatch):
     monkeypatch.setattr(restorers_module, "build_restorer", build)
 
 
+def test_a_missing_weights_file_stops_bench_before_any_model_runs(monkeypatch, tmp_path):
+    built = []
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda name, **k: built.append(name) or IdentityRestorer())
+    args = ["bench", "-m", "dstnet-s,wtsa-s", "--size", "32x32", "--frames", "2"]
+    args += ["--weights", "wtsa-s=nosuch.safetensors"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and built == []
+    assert "error: --weights nosuch.safetensors: no such file, and no registry entry of that name" in result.stderr
+
+
 def test_cli_prints_a_table_and_writes_json_and_plot(stand_in_models, tmp_path):
     args = ["bench", "-m", "dstnet-s,wtsa-s", "--steps", "1,2", "--size", "64x48", "--frames", "3"]  # as -m a -m b
     args += ["--warmup", "0", "--repeat", "1", "--json", str(tmp_path / "b.json"), "--plot", str(tmp_path / "b.png")]
@@ -359,6 +369,8 @@ def test_the_table_cuts_no_figure_on_a_narrow_terminal(stand_in_models, tmp_path
     """The label column folds (a long weights file name too); every figure of the JSON is in the table whole,
     and every table keeps the model column (at 45 columns the quality table lost it: rows without labels)."""
     monkeypatch.setattr(out, "width", columns)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dstnet-s-finetuned-gopro-epoch300.safetensors").write_bytes(b"")  # found, and built by a stand-in
     args = ["bench", "-m", "dstnet-s", "-m", "wtsa-s", "--steps", "1,2", "--size", "64x48", "--frames", "2", "-q"]
     args += ["--weights", "dstnet-s=dstnet-s-finetuned-gopro-epoch300.safetensors", "--json", str(tmp_path / "b.json")]
     result = CliRunner().invoke(app, args)

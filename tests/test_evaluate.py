@@ -432,6 +432,17 @@ def test_weights_of_another_size_than_the_model_named_are_said_to_be(tmp_path):
         assert (held in " ".join(result.stderr.split())) == said, result.stderr
 
 
+def test_every_weights_is_checked_before_the_first_model_restores(tmp_path, monkeypatch):
+    """Found in review: a mistyped last --weights stopped the run after the first model's whole pass."""
+    built = []
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda m, **k: built.append(m) or IdentityRestorer())
+    data = two_sequences(tmp_path / "d")
+    args = ["evaluate", str(data), "-m", "dstnet-s", "--weights", "dstnet-s", "--weights", "nosuchfile", "-q"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and built == []
+    assert "error: --weights nosuchfile: no such file, and no registry entry of that name" in result.stderr
+
+
 def test_command_scores_a_dataset_and_writes_json(tmp_path):
     for seq in ("a", "b"):
         make_images(tmp_path / "data" / seq / "blur", count=3, size=(32, 32))
@@ -613,6 +624,9 @@ def test_several_weights_for_one_model_and_weights_paired_with_models(tmp_path, 
     )
     data = two_sequences(tmp_path / "d")
     out = tmp_path / "scores.json"
+    monkeypatch.chdir(tmp_path)
+    for name in ("GOPRO.pth", "DVD.pth", "small.safetensors"):  # files: each is looked for before any model runs
+        (tmp_path / name).write_bytes(b"")
     result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet", "--weights", "GOPRO.pth", "--weights", "DVD.pth",
                                  "--json", str(out), "-q"])  # fmt: skip
     assert result.exit_code == 0, result.output

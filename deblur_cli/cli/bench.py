@@ -42,7 +42,7 @@ from deblur_cli.cli.options import (
 from deblur_cli.errors import InputError, OutputError, UsageError, WeightsError, did_you_mean
 from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.outputs import same_file
-from deblur_cli.weights import has_local_weights
+from deblur_cli.weights import has_local_weights, named_entry
 from deblur_cli.files import check_writable
 from deblur_cli.video_io.images import is_glob, is_image
 
@@ -254,8 +254,10 @@ def bench(
             raise WeightsError("no default model has weights here", hint="see `deblur models`, or pass --model and --weights")
         specs = {name: specs[name] for name in runnable}
     for name in specs:
-        if name in weight_files and (held := held_elsewhere(name, weight_files[name])):
-            warn(f"{held}: its row is labelled {name} but measures the file's model")
+        if name in weight_files:  # each file found before the first model runs, and its size named
+            _check_weights(name, weight_files[name])
+            if held := held_elsewhere(name, weight_files[name]):
+                warn(f"{held}: its row is labelled {name} but measures the file's model")
     ignored = [ignored_sampling_note(name, given) for name in specs]
     if ignored and all(ignored):  # no model here samples: the sweep options were given for nothing
         warn(ignored[0])
@@ -427,9 +429,21 @@ def _weight_files(pairs: list[str], names: list[str], auto: str | None) -> dict[
 def _build(name: str, steps: int, samples: int, *, quiet: bool, **kwargs):
     try:
         return build_shown(name, quiet=quiet, steps=steps, samples=samples, **kwargs)
-    except WeightsError as e:  # the hints name run's --weights FILE; bench's takes MODEL=FILE
-        e.hint = e.hint and re.sub(r"--weights( FILE)?", f"--weights {name}=FILE", e.hint)
-        raise
+    except WeightsError as e:
+        raise _as_bench_said(e, name) from None
+
+
+def _check_weights(name: str, weights: Path) -> None:
+    try:
+        named_entry(name, weights)
+    except WeightsError as e:
+        raise _as_bench_said(e, name) from None
+
+
+def _as_bench_said(e: WeightsError, name: str) -> WeightsError:
+    """`e` with its hint in bench's terms: run's name --weights FILE; bench's takes MODEL=FILE."""
+    e.hint = e.hint and re.sub(r"--weights( FILE)?", f"--weights {name}=FILE", e.hint)
+    return e
 
 
 def _with_fps(metric, fps: float, output, reference) -> float:

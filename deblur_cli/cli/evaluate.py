@@ -51,6 +51,7 @@ from deblur_cli.files import check_writable, taken
 from deblur_cli.errors import DeblurError, OutputError, UsageError
 from deblur_cli.model_specs import MODELS
 from deblur_cli.video_io import input_identity
+from deblur_cli.weights import named_entry
 
 if TYPE_CHECKING:
     from deblur_cli.evaluate import EvaluationReport, SequenceScore
@@ -366,6 +367,8 @@ def _contenders(
     contenders = []
     for name, weights_file in combos:
         model = choose_model(name, device=device, weights=weights_file, cache_dir=cache_dir)
+        if weights_file is not None:  # each named file or entry exists before the first model restores a frame
+            named_entry(model, weights_file)
         label = _unique(weights_label(model, weights_file), [c[0] for c in contenders])
         contenders.append((label, model, weights_file))
     return contenders

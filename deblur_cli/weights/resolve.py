@@ -33,6 +33,35 @@ def _from_registry(entry: WeightsEntry, path: Path) -> ResolvedWeights:
     return ResolvedWeights(path, entry, cache.recorded_sha256(entry, path))
 
 
+def named_entry(model: str, weights: str | Path, registry: Registry | None = None) -> WeightsEntry | None:
+    """What `--weights` names for `model`, looked up without reading the cache or the network: None for a
+    file, else the registry entry of that name. WeightsError where it is neither, or an entry of another
+    architecture: a command that restores with several weights checks each first, so that a mistyped
+    last one does not stop it after hours of the first."""
+    registry = registry or load_registry()
+    path = Path(weights).expanduser()
+    if path.is_file():
+        return None
+    if path.exists():
+        raise WeightsError(
+            f"--weights {weights}: not a file", hint="give a weights file, or a name from `deblur models`"
+        )
+    entry = registry.entries.get(str(weights))
+    if entry is None:
+        close = did_you_mean(str(weights), registry.entries)
+        raise WeightsError(
+            f"--weights {weights}: no such file, and no registry entry of that name",
+            hint=f"{close}give a weights file, or a name from `deblur models`",
+        )
+    architecture = registry.candidates(model)[0].architecture
+    if entry.architecture != architecture:
+        raise WeightsError(
+            f"--weights {weights}: {entry.architecture} weights cannot load into model {model} ({architecture})",
+            hint=f"give them to a {entry.architecture} model (--model {entry.architecture}...), see `deblur models`",
+        )
+    return entry
+
+
 def resolve_weights(
     model: str,
     *,
@@ -60,26 +89,9 @@ def resolve_weights(
     """
     registry, warn = registry or load_registry(), cache.said_once(warn)
     if weights is not None:
-        path = Path(weights).expanduser()
-        if path.is_file():
-            return ResolvedWeights(path, None)
-        if path.exists():
-            raise WeightsError(
-                f"--weights {weights}: not a file", hint="give a weights file, or a name from `deblur models`"
-            )
-        entry = registry.entries.get(str(weights))
+        entry = named_entry(model, weights, registry)
         if entry is None:
-            close = did_you_mean(str(weights), registry.entries)
-            raise WeightsError(
-                f"--weights {weights}: no such file, and no registry entry of that name",
-                hint=f"{close}give a weights file, or a name from `deblur models`",
-            )
-        architecture = registry.candidates(model)[0].architecture
-        if entry.architecture != architecture:
-            raise WeightsError(
-                f"--weights {weights}: {entry.architecture} weights cannot load into model {model} ({architecture})",
-                hint=f"give them to a {entry.architecture} model (--model {entry.architecture}...), see `deblur models`",
-            )
+            return ResolvedWeights(Path(weights).expanduser(), None)
         candidates: tuple[WeightsEntry, ...] = (entry,)
     else:
         candidates = registry.candidates(model)
