@@ -822,6 +822,28 @@ def test_a_resume_on_the_command_line_takes_the_model_from_the_run(tmp_path):
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"] == 2
 
 
+def test_the_console_shows_the_loss_on_validation_steps_and_where_a_run_continues(tmp_path):
+    """Found in review: a validation step's line replaced its loss line (with --val-every 10, no loss was ever
+    shown), and a continued run said nothing until its next tenth step."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    small = ["--crop", "16", "--frames", "2", "--batch", "1", "--steps", "3", "--val-every", "2", "--val-clips", "1",
+             "--val-size", "16x16", "--threads", "1", "--warmup", "1"]  # fmt: skip
+    run = tmp_path / "run"
+    first = CliRunner().invoke(app, ["train", "-m", "dstnet-s", *small, "--until", "2", "-o", str(run)])
+    assert first.exit_code == 0, first.output
+    lines = [line.split("  ")[:2] for line in first.stderr.splitlines() if line.startswith("step ")]
+    assert [line[0] for line in lines] == ["step 1/3", "step 2/3", "step 2/3"]
+    assert lines[1][1].startswith("loss ") and lines[2][1].startswith("val PSNR ")
+    resumed = CliRunner().invoke(app, ["train", "-o", str(run), "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    said = " ".join(resumed.stderr.split())
+    assert f"note: continuing the run in {run} after step 2 of 3 step 3/3 loss " in said
+
+
 def test_the_loss_seed_of_each_step_is_its_own():
     """It was seed·1000 + rank + step: seed 0 at step 1000 drew as seed 1 at step 0."""
     from deblur_cli.train import loss_seed

@@ -331,7 +331,13 @@ def train_command(
     done: list[int] = []  # the last step finished
 
     def report(p: Progress) -> None:
+        first = not done  # this command's first step: a run continued says where it was
         done[:] = [p.step]
+        if first and p.step > 1 and not quiet:
+            note(f"continuing the run in {out_dir} after step {p.step - 1} of {p.steps}")
+        if not quiet and (p.step % 10 == 0 or first or p.validation):  # the loss on a validation step too
+            line = f"step {p.step}/{p.steps}  loss {p.loss:.4f}  lr {p.lr:.2e}  {p.seconds_per_step:.2f} s/step"
+            err.print(line, highlight=False)
         if p.validation:
             v = p.validation
             err.print(
@@ -339,8 +345,6 @@ def train_command(
                 f"SSIM {v['ssim']:.4f} (input {v['ssim_in']:.4f})",
                 highlight=False,
             )
-        elif not quiet and (p.step % 10 == 0 or p.step == 1):
-            err.print(f"step {p.step}/{p.steps}  loss {p.loss:.4f}  lr {p.lr:.2e}  {p.seconds_per_step:.2f} s/step", highlight=False)
 
     def asked_to_stop() -> None:
         note("stopping after this step, keeping every step done (press Ctrl-C again to stop at once)")
