@@ -201,14 +201,17 @@ def test_a_folder_of_pictures_given_as_sources_is_told_how_to_add_them(tmp_path)
     mine = own_folder(tmp_path / "mine")
     args = ["--clips", "1", "--frames", "2", "--size", "32x24", "--split", "train"]
     result = synth(str(tmp_path / "ds"), "--sources", str(mine), *args)
-    assert result.exit_code == 0
+    assert result.exit_code == 1 and not (tmp_path / "ds").exists()  # it wrote procedural clips, with a warning
     assert f"{mine} holds images or videos, not a source cache" in result.stderr
     assert f"`deblur synth --add {mine} --sources CACHE`" in result.stderr
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+
+    trained = CliRunner().invoke(app, ["train", "-o", str(tmp_path / "run0"), "--sources", str(mine), "--steps", "1"])
+    assert trained.exit_code == 1 and f"{mine} holds images or videos" in trained.stderr
+    assert not (tmp_path / "run0").exists()
     result = synth(str(tmp_path / "ds2"), "--sources", str(mine / "street.mp4"), *args)
     hint = f"hint: your own photos and videos go into a cache with `deblur synth --add {mine / 'street.mp4'} --sources"
     assert result.exit_code != 0 and hint in result.stderr
-    import deblur_cli.cli.train  # noqa: F401  registers the command
-
     trained = CliRunner().invoke(app, ["train", "-o", str(tmp_path / "run"), "--sources", str(mine / "street.mp4")])
     assert trained.exit_code != 0 and hint in trained.stderr
     add_own(tmp_path / "cache", mine)

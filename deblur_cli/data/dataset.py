@@ -40,16 +40,17 @@ def sources_note(sources: str | Path | None, photos: Sequence[Path], size: tuple
     """What to tell a user whose `sources` (a cache folder, given) yields none of `photos` (its split's)
     for clips of `size` (W, H): every photo clip is then a procedural scene instead, which would
     otherwise pass unnoticed. None when some photo fits, or without `sources`. InputError when
-    `sources` is no folder (a cache moved since a run began)."""
+    `sources` is no folder (a cache moved since a run began), and when it holds one's own pictures as
+    they are: they would not be read, and weights trained without them look like weights trained on them."""
     if sources is None:
         return None
     if not Path(sources).is_dir():
         raise InputError(f"the photo cache {sources} is not a folder", hint="give its new place with --sources")
     if not photos:
         if _holds_media(Path(sources)):  # one's own pictures, given as they are
-            return (
-                f"{sources} holds images or videos, not a source cache: the clips are procedural scenes"
-                f" (`deblur synth --add {sources} --sources CACHE` adds them to a cache)"
+            raise InputError(
+                f"{sources} holds images or videos, not a source cache: they cannot be read from there",
+                hint=f"add them to a cache with `deblur synth --add {sources} --sources CACHE`, then give --sources CACHE",
             )
         return (
             f"{sources} holds no photos of this split: the clips are procedural scenes"
