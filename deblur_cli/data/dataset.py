@@ -50,7 +50,8 @@ def sources_note(sources: str | Path | None, photos: Sequence[Path], size: tuple
         if _holds_media(Path(sources)):  # one's own pictures, given as they are
             raise InputError(
                 f"{sources} holds images or videos, not a source cache: they cannot be read from there",
-                hint=f"add them to a cache with `deblur synth --add {sources} --sources CACHE`, then give --sources CACHE",
+                hint=f"add them to a cache with `deblur synth --add {sources} --sources CACHE`, then give that "
+                "--sources CACHE",
             )
         return (
             f"{sources} holds no photos of this split: the clips are procedural scenes"
