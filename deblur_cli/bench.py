@@ -170,11 +170,18 @@ def _read_frames(
         seek = Span(max(first - 0.5, 0) / own)  # half a frame early: rounding never skips that frame
     with open_source(path, seek) as source:
         fps = float(source.info.fps or DEFAULT_FPS)
-        frames = []
-        for frame in source:
-            frames.append(to_tensor(frame, torch.device("cpu")))
-            if len(frames) == count:
-                break
+        frames: list[torch.Tensor] = []
+        try:
+            for frame in source:
+                frames.append(to_tensor(frame, torch.device("cpu")))
+                if len(frames) == count:
+                    break
+        except InputError as e:  # damaged or cut short: its hint names run's --end, which bench has not
+            if e.hint and "--end" in e.hint:
+                good, e.hint = len(frames), "re-copy the file"
+                if good:
+                    e.hint += f", or bench the frames before the damage: --frames {good}"
+            raise
     if len(frames) < count:
         where = "" if span.whole else f" from {span.start:g} s"
         raise InputError(

@@ -324,7 +324,12 @@ def _score(
     ahead of their use, a window's worth for a model."""
     if max_frames is None:  # a video of the pair cut short: refused before the model restores any of it
         for path in (pair.blurred, pair.sharp):
-            check_not_cut(path)
+            try:
+                check_not_cut(path)
+            except InputError as e:  # its hint names run's --end, which evaluate has not
+                if e.hint and "--end" in e.hint:
+                    e.hint = "re-copy the file, or score the frames before the damage with --frames N"
+                raise
     with ExitStack() as stack:
         blurred_source = stack.enter_context(open_source(pair.blurred))
         sharp_source = stack.enter_context(open_source(pair.sharp))

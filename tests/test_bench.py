@@ -222,6 +222,18 @@ def test_load_clip_reads_and_crops_pairs(tmp_path):
         load_clip(tmp_path / "blurred", None, frames=2, size=(65, 48))
 
 
+def test_a_clip_cut_short_is_named_with_a_hint_bench_can_follow(tmp_path):
+    """Found in review: the hint named run's --end, which bench has not."""
+    from tests.media import truncate
+
+    cut = truncate(make_video(tmp_path / "whole.mkv", frames=30), 0.5)
+    with pytest.raises(InputError, match="ends early") as info:
+        load_clip(cut, None, frames=30)
+    good = int(info.value.hint.rpartition("--frames ")[2])
+    assert info.value.hint == f"re-copy the file, or bench the frames before the damage: --frames {good}"
+    assert load_clip(cut, None, frames=good).blurred.shape[0] == good  # as the hint says
+
+
 def test_load_clip_starts_where_told(tmp_path):
     make_images(tmp_path / "long", count=30, size=(32, 32))
     whole = load_clip(tmp_path / "long", None, frames=30)

@@ -227,9 +227,10 @@ def test_a_video_of_a_pair_cut_short_is_refused_before_it_is_restored(tmp_path):
     truncate(make_video(tmp_path / "whole.mkv", frames=30), 0.5, tmp_path / "blur" / "c.mkv")
     make_video(tmp_path / "sharp" / "c.mkv", frames=30)
     restorer = IdentityRestorer()
-    with pytest.raises(InputError, match=r"c\.mkv: the video stream ends early: its packets stop at"):
+    with pytest.raises(InputError, match=r"c\.mkv: the video stream ends early: its packets stop at") as info:
         evaluate_sequence(find_sequences(tmp_path)[0], restorer, WINDOWS)
     assert restorer.calls == []  # it restored every frame up to the cut first
+    assert info.value.hint == "re-copy the file, or score the frames before the damage with --frames N"  # not --end
 
 
 def test_frames_of_a_video_pair_have_no_names(tmp_path):
