@@ -450,7 +450,7 @@ def test_command_scores_a_dataset_and_writes_json(tmp_path):
         make_images(tmp_path / "data" / seq / "sharp", count=3, size=(32, 32))
     out = tmp_path / "scores.json"
     result = runner.invoke(
-        app, ["evaluate", str(tmp_path / "data"), "-m", "dstnet-s", "--frames", "2", "--sequences", "b", "--json", str(out), "-q"]
+        app, ["evaluate", str(tmp_path / "data"), "-m", "dstnet-s", "--frames", "2", "--sequences", "B", "--json", str(out), "-q"]
     )
     assert result.exit_code == 0, result.output
     scores = json.loads(out.read_text())

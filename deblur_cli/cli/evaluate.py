@@ -116,7 +116,7 @@ def evaluate(
         typer.Option("--frames", metavar="N", min=1, help="Only the first N frames of each sequence (default: all)."),
     ] = None,
     sequences: Annotated[
-        Optional[str], typer.Option("--sequences", metavar="TEXT", help="Only sequences whose name contains this text.")
+        Optional[str], typer.Option("--sequences", metavar="TEXT", help="Only sequences whose name contains this text (without case).")
     ] = None,
     lpips_weights: LpipsWeightsOpt = None,
     last_window: Annotated[
@@ -176,7 +176,7 @@ def evaluate(
     if unmatched:
         warn(f"left out, no sharp counterpart or no blurred frames: {', '.join(unmatched)}")
     if sequences is not None:
-        pairs = [p for p in pairs if sequences in p.name]
+        pairs = [p for p in pairs if sequences.casefold() in p.name.casefold()]  # as names are matched elsewhere
         if not pairs:
             raise UsageError(f"no sequence of {dataset} has {sequences!r} in its name", hint="drop or change --sequences")
     if json_path is not None:
