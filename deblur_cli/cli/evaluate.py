@@ -116,7 +116,7 @@ def evaluate(
         typer.Option("--frames", metavar="N", min=1, help="Only the first N frames of each sequence (default: all)."),
     ] = None,
     sequences: Annotated[
-        Optional[str], typer.Option("--sequences", metavar="TEXT", help="Only sequences whose name contains this text (without case).")
+        Optional[str], typer.Option("--sequences", metavar="TEXT", help="Only sequences whose name holds this text (any case).")
     ] = None,
     lpips_weights: LpipsWeightsOpt = None,
     last_window: Annotated[
