@@ -960,6 +960,11 @@ def test_metrics_some_sequences_lack_are_kept_with_a_note(tmp_path, monkeypatch)
     result = runner.invoke(app, ["evaluate", str(tmp_path / "small"), "-m", "dstnet-s", "--lpips-weights", str(tmp_path / "lpips.pth"), "-q"])
     assert result.exit_code == 0, result.output
     assert "LPIPS left out: it needs frames of 31 pixels a side or more" in result.stderr
+    assert "SSIM left out" not in result.stderr
+    make_images(tmp_path / "tiny" / "s" / "blur", count=2, size=(10, 10))  # SSIM left out too: it was, without a word
+    make_images(tmp_path / "tiny" / "s" / "sharp", count=2, size=(10, 10))
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "tiny"), "-m", "dstnet-s", "-q"])
+    assert result.exit_code == 0 and "SSIM left out: it needs frames of 11 pixels a side or more" in result.stderr
     # and a model is scored with LPIPS where the frames are large enough (this crashed: its weights
     # files, a list, were taken for one path)
     result = runner.invoke(app, ["evaluate", str(tmp_path / "d"), "-m", "dstnet-s", "--lpips-weights", str(tmp_path / "lpips.pth"), "-q"])

@@ -326,6 +326,8 @@ def _coverage_notes(
         "flicker": "a sequence of one frame has none",
     }
     lines = []
+    if any(report.sequences and "ssim" not in report.metrics for report in reports):  # always asked for
+        lines.append(f"SSIM left out: {why_missing['ssim']}")
     if with_niqe and any("niqe" not in report.metrics for report in reports):
         lines.append(f"NIQE left out: the frames are {unscored}")
     if with_lpips and any("lpips" not in report.metrics for report in reports):
