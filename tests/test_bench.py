@@ -502,12 +502,17 @@ def test_cli_refuses_an_output_that_is_or_would_be_a_frame_of_an_input_folder(st
         ["--plot", str(tmp_path / "link.png"), "--force"],
         ["--plot", str(tmp_path / "blurred" / "9999.png")],
         ["--input", str(tmp_path / "blurred" / "*.png"), "--json", str(blurred[0])],
+        ["--input", str(tmp_path / "blurred" / "*.png"), "--json", str(tmp_path / "blurred" / "9999.png")],  # new
+        ["--input", str(tmp_path / "b*" / "*.png"), "--plot", str(tmp_path / "blurred" / "9999.png")],
     ]
     for args in cases:
         result = CliRunner().invoke(app, ["bench", *clip, *args])
         assert result.exit_code == 2 and "a frame of --" in result.stderr and "hint: give" in result.stderr, result.output
     assert [p.read_bytes() for p in blurred + sharp] == before
     assert not (tmp_path / "blurred" / "9999.png").exists()
+    elsewhere = ["--input", str(tmp_path / "blurred" / "*.png"), "--frames", "2", "-m", "dstnet-s", "-q"]
+    result = CliRunner().invoke(app, ["bench", *elsewhere, "--plot", str(tmp_path / "sharp" / "9999.png")])
+    assert result.exit_code == 0, result.output  # an image the pattern does not name
 
 
 def test_cli_replaces_an_existing_json_or_plot_only_with_force(stand_in_models, tmp_path):

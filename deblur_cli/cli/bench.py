@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import fnmatch
 import glob
 import os
 import re
@@ -384,6 +385,8 @@ def _frame_named(source: Path, output: Path) -> Path | None:
             return source
         frames = [p for p in source.iterdir() if is_image(p) and p.is_file()]
     elif is_glob(text):
+        if is_image(output) and _matches(output, text):  # a new image the pattern would read as a frame
+            return source
         frames = [Path(p) for p in glob.glob(text) if os.path.isfile(p)]
     else:
         return None
@@ -397,6 +400,12 @@ def _frame_named(source: Path, output: Path) -> Path | None:
         except OSError:
             continue
     return None
+
+
+def _matches(path: Path, pattern: str) -> bool:
+    """Whether glob `pattern` names `path`, both made absolute (a * does not cross a /, as in glob)."""
+    parts, wanted = Path(os.path.abspath(path)).parts, Path(os.path.abspath(pattern)).parts
+    return len(parts) == len(wanted) and all(fnmatch.fnmatch(p, w) for p, w in zip(parts, wanted))
 
 
 def _weight_files(pairs: list[str], names: list[str], auto: str | None) -> dict[str, Path]:
