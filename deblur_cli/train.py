@@ -399,7 +399,9 @@ def _train(
         spent, timed = spent + time.perf_counter() - began, timed + 1
         seconds = spent / timed
         validation = None
-        due = step % config.val_every == 0 or step == stop  # the same on every rank
+        # every --val-every steps and at the run's end, not at the end of a --until piece (one more validation
+        # per piece, minutes for a diffusion model); the same on every rank
+        due = step % config.val_every == 0 or step == config.steps
         # a stop request already made is not kept waiting by a validation (minutes, for a diffusion model)
         stopping = due and stop_asked()
         if ddp.main and due and not stopping:

@@ -87,6 +87,15 @@ def test_training_writes_log_checkpoint_and_weights(tmp_path):
     assert meta["architecture"] == "tiny" and state["conv.weight"].dtype == torch.float16
 
 
+def test_a_piece_of_a_run_validates_only_when_due(tmp_path):
+    """Found in review: every --until piece ended with a validation (minutes, for a diffusion model)."""
+    seen = []
+    train(CONFIG, tmp_path, until=2, callback=seen.append, task=_tiny_task())
+    train(CONFIG, tmp_path, resume=True, until=4, callback=seen.append, task=_tiny_task(), given=frozenset())
+    train(CONFIG, tmp_path, resume=True, callback=seen.append, task=_tiny_task(), given=frozenset())
+    assert [p.step for p in seen] == [1, 2, 3, 4, 5, 6] and [p.step for p in seen if p.validation] == [3, 6]
+
+
 def test_seconds_per_step_leave_out_validation_and_checkpoints(tmp_path, monkeypatch):
     """The step timer ran on through validations and checkpoint writes: the steps after them seemed slower."""
     clock = [0.0]
