@@ -57,6 +57,25 @@ CONFIG = TrainConfig(
 )  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def a_cpu_without_bf16(monkeypatch):
+    """The same warnings on every machine: none of bf16 being faster here (test_bf16_is_suggested...)."""
+    import deblur_cli.train
+
+    monkeypatch.setattr(deblur_cli.train, "cpu_runs_bf16", lambda: False)
+
+
+def test_bf16_is_suggested_on_a_cpu_that_runs_it(tmp_path, monkeypatch):
+    import deblur_cli.train
+
+    monkeypatch.setattr(deblur_cli.train, "cpu_runs_bf16", lambda: True)
+    for precision, said in (("auto", True), ("fp32", False), ("bf16", False)):
+        heard: list[str] = []
+        train(dataclasses.replace(CONFIG, steps=1, precision=precision), tmp_path / precision, task=_tiny_task(),
+              warn=heard.append)  # fmt: skip
+        assert any("--precision bf16 trains faster here" in line for line in heard) == said, heard
+
+
 def test_lr_schedule_warms_up_then_decays_to_min():
     cfg = TrainConfig(lr=1e-3, min_lr=1e-5, warmup=10, steps=110)
     assert lr_at(0, cfg) == pytest.approx(1e-4)
