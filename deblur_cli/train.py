@@ -38,7 +38,16 @@ from deblur_cli.data.dataset import (
 from deblur_cli.devices import precision_warning
 from deblur_cli.errors import DeblurError, InputError, UsageError
 from deblur_cli.train_config import PRECISIONS, TrainConfig
-from deblur_cli.train_state import CHECKPOINT, as_option, load_state, read_state, resumed_config, save_state, writing
+from deblur_cli.train_state import (
+    CHECKPOINT,
+    as_option,
+    load_state,
+    read_state,
+    resume_changes,
+    resumed_config,
+    save_state,
+    writing,
+)
 from deblur_cli.train_tasks import (
     DIFFUSION_TASKS,
     TASKS,
@@ -174,7 +183,11 @@ def train(
     try:
         state = read_state(out_dir / CHECKPOINT) if resume else None
         if state is not None:  # the run's own config decides its task (a residual model keeps its prior)
+            before = resumed_config(state["config"], config, out_dir / CHECKPOINT, frozenset())  # as it was
             config = resumed_config(state["config"], config, out_dir / CHECKPOINT, given)
+            if (changes := resume_changes(before, config)) and warn and ddp.main:  # said once, not found in the log
+                clips = "; the validation clips change with them" if before.sources != config.sources else ""
+                warn(f"this resume changes the run's settings: {'; '.join(changes)}{clips}")
         if config.threads is not None:  # here, not in the command: a resume that does not give it keeps the run's
             torch.set_num_threads(config.threads)
         task = task or get_task(config.model, config.prior)

@@ -155,6 +155,15 @@ def resumed_config(stored: dict, config: TrainConfig, path: Path, given: frozens
     return TrainConfig(**{**stored, **{k: getattr(config, k) for k in free}})
 
 
+def resume_changes(before: TrainConfig, after: TrainConfig) -> list[str]:
+    """What a resume changes of the run's settings (RESUMED_FREELY), as "--lr 0.0002, now 0.0001"."""
+    return [
+        f"{as_option(name, getattr(before, name))}, now {getattr(after, name)}"
+        for name in RESUMED_FREELY
+        if not _same_setting(name, getattr(before, name), getattr(after, name))
+    ]
+
+
 def _same_setting(name: str, stored: object, given: object) -> bool:
     if name in ("init", "prior") and stored is not None and given is not None:  # files, named as the user chose
         return stored == given or Path(str(stored)).resolve() == Path(str(given)).resolve()

@@ -1271,4 +1271,21 @@ def test_a_resume_with_no_steps_left_says_so(tmp_path):
     assert result.validation == {} and (tmp_path / "last.pt").read_bytes() == before
     heard.clear()
     train(dataclasses.replace(CONFIG, steps=4), tmp_path, resume=True, until=1, task=_tiny_task(), warn=heard.append)
-    assert len(heard) == 1 and "already at step 2 (--until 1)" in heard[0]
+    assert heard[0] == "this resume changes the run's settings: --steps 2, now 4"
+    assert len(heard) == 2 and "already at step 2 (--until 1)" in heard[1]
+
+
+def test_a_resume_says_what_it_changes(tmp_path):
+    """Found in review: a resume with other --sources and --lr said nothing, and the validation figures jumped."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    train(dataclasses.replace(CONFIG, steps=4, sources=str(first)), tmp_path / "run", until=2, task=_tiny_task())
+    heard: list[str] = []
+    again = dataclasses.replace(CONFIG, steps=4, sources=str(first))
+    train(again, tmp_path / "run", resume=True, until=3, task=_tiny_task(), warn=heard.append)
+    assert not [line for line in heard if "changes" in line]  # the same command: nothing to say
+    changed = dataclasses.replace(again, sources=str(second), lr=5e-4)
+    train(changed, tmp_path / "run", resume=True, task=_tiny_task(), warn=heard.append)
+    said = [line for line in heard if "changes" in line]
+    assert said == [f"this resume changes the run's settings: --lr 0.001, now 0.0005; --sources {first}, now {second}; "
+                    "the validation clips change with them"]  # fmt: skip
