@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from deblur_cli.checkpoint import state_mismatch
-from deblur_cli.errors import ModelError, UsageError, WeightsError, did_you_mean
+from deblur_cli.errors import ModelError, UnknownModelError, UsageError, WeightsError, did_you_mean
 from deblur_cli.metrics.psnr import psnr
 from deblur_cli.metrics.ssim import ssim
 from deblur_cli.model_specs import MODELS
@@ -189,7 +189,7 @@ def get_task(name: str, prior: str | None = None, *, ddim_steps: int | None = No
     `ddim_steps` (diffusion models only) is what its validation samples with (VALIDATION_DDIM_STEPS if None)."""
     if name not in TASKS:
         hint = f"{did_you_mean(name, TASKS)}trainable models: {', '.join(TASKS)}"
-        raise ModelError(f"cannot train {name!r}", hint=hint)
+        raise UnknownModelError(f"cannot train {name!r}", hint=hint)  # a bad --model: exit 2, as run says it
     if ddim_steps is not None and name not in DIFFUSION_TASKS:
         raise UsageError(f"--ddim-steps applies to the diffusion models ({', '.join(DIFFUSION_TASKS)}), not {name}")
     try:

@@ -542,10 +542,10 @@ def test_train_command_rejects_unknown_model(tmp_path):
     from deblur_cli.cli.app import app
 
     result = CliRunner().invoke(app, ["train", "--model", "resnet", "--out", str(tmp_path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a bad option, as every other (it was 1)
     assert "cannot train 'resnet'" in result.output
     typo = CliRunner().invoke(app, ["train", "--model", "dstnet-ss", "--out", str(tmp_path)])
-    assert typo.exit_code == 1 and "hint: did you mean 'dstnet-s'? trainable models: dstnet, dstnet-s" in typo.output
+    assert typo.exit_code == 2 and "hint: did you mean 'dstnet-s'? trainable models: dstnet, dstnet-s" in typo.output
 
 
 def test_init_takes_a_model_name_as_prior_does(tmp_path):
