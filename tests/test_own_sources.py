@@ -39,6 +39,15 @@ def synth(*args: str):
     return CliRunner().invoke(app, ["synth", *args])
 
 
+def test_a_small_video_is_named_once(tmp_path):
+    """Found in review: each of its frames was named, as 'images'."""
+    (tmp_path / "mine").mkdir()
+    media.make_video(tmp_path / "mine" / "walk.mkv", frames=6, size=(160, 96))
+    result = synth("--add", str(tmp_path / "mine"), "--sources", str(tmp_path / "cache"))
+    said = " ".join(result.stderr.split())
+    assert "warning: left out 1 file under 200 px a side (too little room for motion): walk.mkv error:" in said
+
+
 def test_add_keeps_each_photo_and_evenly_spaced_frames_of_each_clip_named_by_scene(tmp_path):
     mine, cache = own_folder(tmp_path / "mine"), tmp_path / "cache"
     result = synth("--add", str(mine), "--sources", str(cache))
@@ -46,7 +55,7 @@ def test_add_keeps_each_photo_and_evenly_spaced_frames_of_each_clip_named_by_sce
     said = f"{2 + 2 * FRAMES_PER_CLIP} photos of 4 scenes and 1 video of real motion added to {cache} from {mine}"
     assert said in result.stdout
     assert "warning: left out 1 file that could not be decoded: broken.jpg" in result.stderr
-    assert "warning: left out 1 image under 200 px a side (too little room for motion): tiny.png" in result.stderr
+    assert "warning: left out 1 file under 200 px a side (too little room for motion): tiny.png" in result.stderr
     names = [p.name for p in list_photos(cache)]
     assert names == [
         "IMG_0001~0000.npy", "IMG_0002~0000.npy",

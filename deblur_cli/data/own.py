@@ -83,8 +83,9 @@ def add_own(
             progress(f"{stored}: {_count(kept, 'frame')}")
     if unreadable and warn:
         warn(f"left out {_count(len(unreadable), 'file')} that could not be decoded: {_some(unreadable)}")
-    if small and warn:
-        warn(f"left out {_count(len(small), 'image')} under {MIN_SIDE} px a side (too little room for motion): "
+    if small and warn:  # by file: a video's frames are all of its size
+        small = list(dict.fromkeys(small))
+        warn(f"left out {_count(len(small), 'file')} under {MIN_SIDE} px a side (too little room for motion): "
              + _some(small))  # fmt: skip
     if not entries:
         _remove(building)
