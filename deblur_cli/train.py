@@ -15,6 +15,7 @@ import math
 import os
 import signal
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -356,6 +357,10 @@ def _train(
             done = f"the run in {out_dir} is already at step {step} ({asked})"
             warn(f"{done}: nothing to train; a higher --steps lengthens it")
         return {}, True
+    if ddp.active:
+        # The depthwise 3x3 weights' gradients come out with another stride on their size-1 dimension than the
+        # weights have, which DDP reports from every process: a copy of a few kilobytes a step, and nothing wrong.
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
     train_model = nn.parallel.DistributedDataParallel(model) if ddp.active else model
 
     scaler = torch.amp.GradScaler("cuda", enabled=half == torch.float16)
