@@ -252,10 +252,10 @@ def test_the_first_stop_signal_asks_and_the_second_stops_at_once():
     from deblur_cli.cli.app import Terminated, stop_after_step
 
     handler, asked = signal.getsignal(signal.SIGTERM), []
-    with stop_after_step(lambda: asked.append(True)) as signalled:
+    with stop_after_step(asked.append) as signalled:
         assert signalled() is None
         os.kill(os.getpid(), signal.SIGTERM)
-        assert signalled() == signal.SIGTERM and asked == [True]
+        assert signalled() == signal.SIGTERM and asked == [signal.SIGTERM]
         with pytest.raises(Terminated):
             os.kill(os.getpid(), signal.SIGTERM)
     assert signal.getsignal(signal.SIGTERM) is handler
@@ -288,6 +288,29 @@ def test_a_second_ctrl_c_says_what_is_kept(tmp_path, monkeypatch, save_every, sa
     assert result.exit_code == 130, result.output
     assert said in result.output and result.output.endswith("interrupted\n")
     assert (run / "last.pt").exists() == (save_every == 1)
+    assert "(press Ctrl-C again to stop at once)" in " ".join(result.output.split())
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+def test_a_stop_by_sigterm_asks_for_sigterm_again(tmp_path, monkeypatch):
+    """Found in review: a scheduler's SIGTERM was told to press Ctrl-C again."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    import deblur_cli.train
+    from deblur_cli.cli.app import app
+
+    def a_request_in_step_2(step, config):
+        if step == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return lr_at(step, config)
+
+    monkeypatch.setattr(deblur_cli.train, "lr_at", a_request_in_step_2)
+    result = CliRunner().invoke(app, ["train", "--crop", "16", "--frames", "2", "--batch", "1", "--steps", "4",
+                                      "--val-every", "100", "--val-clips", "1", "--val-size", "16x16",
+                                      "-o", str(tmp_path / "run"), "-q"])  # fmt: skip
+    assert result.exit_code == 143, result.output
+    assert "(send SIGTERM again to stop at once)" in " ".join(result.output.split())
 
 
 def test_echo_views_are_sixteen_distinct_blur_preserving_views():

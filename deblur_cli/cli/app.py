@@ -316,8 +316,8 @@ def stop_signals_interrupt() -> contextlib.AbstractContextManager[None]:
 
 
 @contextlib.contextmanager
-def stop_after_step(on_first: Callable[[], None]) -> Iterator[Callable[[], int | None]]:
-    """Within the block, the first Ctrl-C, SIGTERM or SIGHUP only asks to stop: `on_first` is called,
+def stop_after_step(on_first: Callable[[int], None]) -> Iterator[Callable[[], int | None]]:
+    """Within the block, the first Ctrl-C, SIGTERM or SIGHUP only asks to stop: `on_first(signum)` is called,
     and the function the block gets returns that signal's number from then on (None before). The next
     one stops at once, as usual. For work that can stop cleanly between its steps (training)."""
     asked: list[int] = []
@@ -326,7 +326,7 @@ def stop_after_step(on_first: Callable[[], None]) -> Iterator[Callable[[], int |
         if asked:
             raise stopped(signum)
         asked.append(signum)
-        on_first()
+        on_first(signum)
 
     with _handling(("SIGINT", "SIGTERM", "SIGHUP"), handler):
         yield lambda: asked[0] if asked else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -346,8 +347,9 @@ def train_command(
                 highlight=False,
             )
 
-    def asked_to_stop() -> None:
-        note("stopping after this step, keeping every step done (press Ctrl-C again to stop at once)")
+    def asked_to_stop(signum: int) -> None:  # a scheduler's SIGTERM has no Ctrl-C to press again
+        again = "press Ctrl-C again" if signum == signal.SIGINT else f"send {signal.Signals(signum).name} again"
+        note(f"stopping after this step, keeping every step done ({again} to stop at once)")
 
     # on --resume, what the command line does not set keeps the run's value (fields that are no option: None)
     set_here = frozenset(f.name for f in fields(TrainConfig) if given(ctx, f.name))
