@@ -618,6 +618,25 @@ def test_official_pth_is_converted_once_to_safetensors(server, tmp_path, officia
     assert download(e, tmp_path) == path and len(server.requests()) == 1
 
 
+def test_a_conversion_of_a_file_already_there_is_not_called_a_download(server, tmp_path, official_pth, monkeypatch):
+    """Found in review: download-weights said 'downloaded and verified' of a .pth it only converted (one an
+    earlier conversion failed on, or copied there by hand)."""
+    import deblur_cli.cli.weights as cli_weights
+    from deblur_cli.cli import app
+
+    url = server.add_file("GOPRO.pth", official_pth)
+    e = entry(url=url, content=official_pth, extra="config = { feat = 8, blocks = 1 }\n")
+    monkeypatch.setattr(cli_weights, "load_registry", lambda: _registry_of(e))
+    (tmp_path / "weights" / "w").mkdir(parents=True)
+    (tmp_path / "weights" / "w" / "GOPRO.pth").write_bytes(official_pth)  # there already, verified first
+    result = CliRunner().invoke(app, ["download-weights", "w", "--cache-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "w: verified and converted: nothing to download" in result.stderr and server.requests("GET") == []
+    (tmp_path / "weights" / "w" / "w.safetensors").unlink()
+    result = CliRunner().invoke(app, ["download-weights", "w", "--cache-dir", str(tmp_path)])
+    assert "w: downloaded and verified" in result.stderr and len(server.requests("GET")) == 1
+
+
 def test_conversion_refuses_a_config_that_contradicts_weights_toml(server, tmp_path, official_pth):
     url = server.add_file("GOPRO.pth", official_pth)
     e = entry(url=url, content=official_pth, extra="config = { feat = 64, blocks = 15 }\n")

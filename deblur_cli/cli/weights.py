@@ -116,8 +116,12 @@ def download_weights(
             continue
         if was == "bundled":  # the package's own file, checked: there is nothing to fetch, even with --force
             note = "bundled with deblur, nothing to download"
-        else:  # fetched by this process, not found in the cache nor fetched by another one
-            note = "downloaded and verified" if shown.entry is not None else "already cached"
+        elif shown.entry is None:  # found in the cache, or fetched by another process meanwhile
+            note = "already cached"
+        elif shown.downloaded:
+            note = "downloaded and verified"
+        else:  # its source file was there already (an earlier download whose conversion failed, a copy)
+            note = "verified" + (" and converted" if entry.needs_conversion else "") + ": nothing to download"
         err.print(f"{entry.name}: {note}", highlight=False)
         out.print(str(path), highlight=False, soft_wrap=True)
     if failed:
@@ -153,6 +157,11 @@ class DownloadShown:
 
     def __exit__(self, *exc) -> None:
         self._bar.stop()
+
+    @property
+    def downloaded(self) -> bool:
+        """Whether bytes came over the network (a progress report), not only a file already there checked."""
+        return self._task is not None
 
     def fetching(self, entry: WeightsEntry) -> None:
         """A download of `entry` starts; its line waits for the first `progress`, which knows the size."""
