@@ -176,6 +176,9 @@ def train(
             raise UsageError(f"{as_option(name, getattr(config, name))} is not a number a run can train with")
     if out_dir.exists() and not out_dir.is_dir():  # mkdir's "File exists" said nothing of what to do
         raise UsageError(f"--out {out_dir} is a file, not a folder", hint="--out names the run's folder (made if missing)")
+    in_the_way = next((p for p in out_dir.parents if p.exists() and not p.is_dir()), None)
+    if in_the_way is not None:  # mkdir's "Not a directory", as a failure of the machine, exit 1
+        raise UsageError(f"--out {out_dir}: {in_the_way} is a file, not a folder", hint="give --out a path of folders")
     if not resume:
         _check_new_run(out_dir, config)
     made = not out_dir.exists()

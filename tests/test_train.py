@@ -416,6 +416,8 @@ def test_an_out_that_is_a_file_is_named_so(tmp_path):
         with pytest.raises(UsageError, match="--out .*run is a file, not a folder"):
             train(CONFIG, tmp_path / "run", resume=resume, task=_tiny_task())
     assert (tmp_path / "run").read_text() == "notes"
+    with pytest.raises(UsageError, match=r"--out .*run/sub: .*run is a file, not a folder"):  # was 'Not a directory'
+        train(CONFIG, tmp_path / "run" / "sub", task=_tiny_task())
 
 
 def test_a_new_run_into_a_folder_holding_one_is_refused(tmp_path):
