@@ -109,6 +109,42 @@ def test_a_dropped_connection_resumes_with_a_range_request(server, tmp_path):
     assert [g.headers.get("range") for g in gets] == [None, "bytes=100000-"]
 
 
+def test_an_untrusted_certificate_names_ssl_cert_file(tmp_path, monkeypatch):
+    """Found in review: a mirror with an organisation's certificate got 'check the network connection'.
+    A real HTTPS server on 127.0.0.1, with a self-signed certificate (tests/data/tls): refused, then trusted
+    through SSL_CERT_FILE, as OpenSSL reads it."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    pem = Path(__file__).parent / "data" / "tls" / "self-signed-127.0.0.1.pem"
+
+    class Files(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(CONTENT)))
+            self.end_headers()
+            self.wfile.write(CONTENT)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Files)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pem)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        e = entry(url=f"https://127.0.0.1:{server.server_address[1]}/w.safetensors")
+        with pytest.raises(WeightsError, match="CERTIFICATE_VERIFY_FAILED") as info:
+            download(e, tmp_path)
+        assert info.value.hint.startswith("if the server's certificate is your organisation's")
+        monkeypatch.setenv("SSL_CERT_FILE", str(pem))  # as the hint says
+        assert download(e, tmp_path).read_bytes() == CONTENT
+    finally:
+        server.shutdown()
+
+
 def test_a_server_that_stops_sending_is_given_up_once_nothing_comes(tmp_path, monkeypatch):
     """Found in review: a server that answered, sent some bytes, then nothing, took three waits of 30 s, the bytes
     were lost (read 64 KiB at a time), and the line named Python's TimeoutError."""

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import http.client
 import re
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -185,14 +186,15 @@ def _get(
         # that is not HTTP; ValueError: a redirect to an address that is not one. The URL is the one
         # asked for: urllib does not say which hop of a redirect failed.
         reason = getattr(e, "reason", e)
+        hint = "check the network connection, or " + LOCAL_COPY
+        if isinstance(reason, ssl.SSLCertVerificationError):  # the connection works; the certificate is not trusted
+            hint = "if the server's certificate is your organisation's (a proxy, a mirror), set SSL_CERT_FILE "
+            hint += "to its CA certificate; or " + LOCAL_COPY
         if isinstance(reason, TimeoutError) or "timed out" in str(reason):
             reason = f"no answer within {TIMEOUT_S:g} s"
         else:
             reason = getattr(reason, "strerror", None) or _one_line(str(reason)) or type(reason).__name__
-        raise WeightsError(
-            f"{label}: cannot download {shown(url)}: {reason}",
-            hint="check the network connection, or " + LOCAL_COPY,
-        ) from None
+        raise WeightsError(f"{label}: cannot download {shown(url)}: {reason}", hint=hint) from None
     with response:
         if response.headers.get_content_type() == "text/html":
             raise WeightsError(
