@@ -811,6 +811,20 @@ def test_the_same_command_continues_a_stopped_evaluation(tmp_path, monkeypatch):
     assert len(other.seen) == 3
 
 
+def test_an_evaluation_stopped_under_an_earlier_release_continues():
+    """Found in review: settings written when a restorer named its weights file by path, size and time no longer
+    matched ones that name it by path and sha256, and the stopped evaluation was scored again from scratch."""
+    restorer = {"model": "dstnet-s", "weights": ["/w/dstnet-s.safetensors"], "weights_sha256": "ab"}
+    report = EvaluationReport("d", "dstnet-s", "cpu", planned=2, settings={"restorer": restorer}, digests={"a": "x"})
+    done = SequenceScore("a", 2, 1.0, {"psnr": 20.0}, {"psnr": 21.0})
+    then = {**restorer, "weights": ["/w/dstnet-s.safetensors", 3062790, 17]}  # as 7b764e3 wrote it
+    stored = EvaluationReport("d", "dstnet-s", "cpu", planned=2, sequences=[done], digests={"a": "x"},
+                              settings={"restorer": then})  # fmt: skip
+    assert list(report.reusable(stored.to_dict())) == ["a"]
+    other = {**then, "weights_sha256": "cd"}
+    assert report.reusable({**stored.to_dict(), "settings": {"restorer": other}}) == {}  # other weights
+
+
 def test_a_changed_sequence_or_no_resume_is_scored_again(tmp_path, monkeypatch):
 
     data, out = three_levels(tmp_path / "d"), tmp_path / "scores.json"

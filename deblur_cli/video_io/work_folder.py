@@ -88,7 +88,7 @@ class WorkFolder:
             stored = json.loads((self.path / _MANIFEST).read_text())
         # the settings the kept work was made with, where it is of this format
         old = stored.get("key") if isinstance(stored, dict) and stored.get("format") == WORK_FORMAT else None
-        old = _as_now(old) if isinstance(old, dict) else None
+        old = as_written_now(old) if isinstance(old, dict) else None
         self.matches = not fresh and old == self._key
         # what differs from them, for the note that it is not reused
         self.changes = key_changes(old, self._key) if isinstance(old, dict) and not fresh else []
@@ -127,10 +127,10 @@ INPUT_CHANGED = "another input, or the input changed"  # what key_changes says o
 _NOT_OPTIONS = ("input", "deblur", "grey", "orientation")
 
 
-def _as_now(key: dict) -> dict:
-    """A stored key as this release writes it: earlier ones recorded the weights file's size and time
-    beside its path and sha256, so that a file fetched or written again with the same bytes counted as
-    other weights."""
+def as_written_now(key: dict) -> dict:
+    """A stored key (or `run`/`evaluate` settings) as this release writes it: earlier ones recorded the
+    weights file's size and time beside its path and sha256, so that a file fetched or written again with
+    the same bytes counted as other weights."""
     restorer = key.get("restorer")
     if isinstance(restorer, dict) and isinstance(restorer.get("weights"), list) and restorer.get("weights_sha256"):
         return {**key, "restorer": {**restorer, "weights": restorer["weights"][:1]}}
