@@ -892,6 +892,33 @@ def test_a_mirror_with_a_login_or_a_token_in_its_address(server, tmp_path, monke
     assert str(info.value) == f"u: http://{host}/nothing/u.safetensors?*** answered HTTP 404 Not Found"
 
 
+def test_a_login_is_never_shown_nor_sent_where_it_was_not_given(monkeypatch, tmp_path):
+    """Found in review: a token given as the user name was printed whole, as was a mirror written without its
+    scheme; a redirect from https to http on the same host kept the login; a bracket left open was an
+    internal error."""
+    import urllib.request
+    from email.message import Message
+
+    from deblur_cli.weights.urls import _HttpRedirects, shown
+
+    assert shown("https://ghp_TOKEN@host/x/") == "https://***@host/x/"
+    assert shown("http://me:secret@host:8080/x/?token=abc") == "http://***@host:8080/x/?***"
+    assert shown("me:secret@host/x/") == "***@host/x/" and shown("http://[bad@host/") == "***@host/"
+    assert shown("https://host/x/GOPRO.pth") == "https://host/x/GOPRO.pth"
+    handler = _HttpRedirects()
+    for target, kept in (("https://mirror.example/b", True), ("https://mirror.example:443/b", True),
+                         ("http://mirror.example/b", False), ("https://cdn.example/b", False),
+                         ("https://mirror.example:8443/b", False)):  # fmt: skip
+        request = urllib.request.Request("https://mirror.example/a", headers={"Authorization": "Basic x"})
+        new = handler.redirect_request(request, None, 302, "Found", Message(), target)
+        assert new.has_header("Authorization") == kept, target
+    for mirror in ("me:secret@weights.example/deblur/", "http://[bad/deblur/"):
+        monkeypatch.setenv("DEBLUR_WEIGHTS_MIRROR", mirror)
+        with pytest.raises(WeightsError, match=r"\$DEBLUR_WEIGHTS_MIRROR must be an http\(s\) address") as info:
+            download(entry(url="http://127.0.0.1:9/unreachable/w.safetensors"), tmp_path)
+        assert "secret" not in str(info.value)
+
+
 def test_the_official_checkpoints_come_from_a_mirror_and_are_refused_when_they_differ(server, tmp_path, monkeypatch):
     """The packaged registry's DSTNet entries, fetched through the CLI from a mirror that holds other bytes
     under their name: named as fetched from the mirror, and refused by the pin."""

@@ -32,7 +32,10 @@ def source_url(source: UrlSource) -> str:
     mirror = os.environ.get(MIRROR_ENV, "").strip()
     if not mirror:
         return source.url
-    parts = urlsplit(mirror)
+    try:
+        parts = urlsplit(mirror)
+    except ValueError:  # a bracket left open ("http://[bad/"): no address, as a wrong scheme is not
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise WeightsError(
             f"${MIRROR_ENV} must be an http(s) address, got {urls.shown(mirror)!r}",

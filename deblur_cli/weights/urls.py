@@ -63,20 +63,36 @@ class _HttpRedirects(urllib.request.HTTPRedirectHandler):
         if code == 308 and req.get_method() in ("GET", "HEAD"):
             code = 301
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new is not None and urlsplit(new.full_url).netloc != urlsplit(req.full_url).netloc:
+        if new is not None and _origin(new.full_url) != _origin(req.full_url):  # another host, or https to http
             new.remove_header("Authorization")
         return new
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of `url`, the port where the scheme does not imply it: what a login is sent to."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:  # a port that is not a number: no origin a login was given for
+        port = -1
+    return parts.scheme, (parts.hostname or "").lower(), port
 
 
 _OPENER = urllib.request.build_opener(_HttpRedirects)
 
 
 def shown(url: str) -> str:
-    """`url` as a line may show it: a password in it (user:password@) and a query (?token=...) starred."""
-    parts = urlsplit(url)
+    """`url` as a line may show it: a login in it (user:password@, or a token alone as the user) and a query
+    (?token=...) starred; a value that is no address, but has an @, starred up to it."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # no address (a bracket left open): whatever comes before an @ may be a login
+        return f"***@{url.rpartition('@')[2]}" if "@" in url else url
+    if not parts.netloc and "@" in url:  # no scheme: "me:secret@host/..." reads as a scheme and a path
+        return f"***@{url.rpartition('@')[2]}"
     netloc = parts.netloc
-    if parts.password is not None:
-        netloc = f"{parts.username}:***@{netloc.rpartition('@')[2]}"
+    if "@" in netloc:
+        netloc = f"***@{netloc.rpartition('@')[2]}"
     return urlunsplit(parts._replace(netloc=netloc, query="***" if parts.query else ""))
 
 
