@@ -21,7 +21,8 @@ from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.weights import WeightsEntry, download, load_registry, status
 from deblur_cli.weights.cache import cache_root, present_file
 from deblur_cli.weights.registry import BundledSource, HubSource, UrlSource
-from deblur_cli.weights.urls import readable_size, shown
+from deblur_cli.weights.urls import readable_size
+from deblur_cli.weights.urls import shown as redacted
 
 CacheDirOpt = Annotated[
     Optional[Path],
@@ -256,7 +257,7 @@ def _fetched_from(entry: WeightsEntry) -> str:
     """Where a download of `entry` comes from: its location, or a file on $DEBLUR_WEIGHTS_MIRROR."""
     from deblur_cli.weights.download import source_url
 
-    return shown(source_url(entry.source)) if isinstance(entry.source, UrlSource) else _location(entry)
+    return redacted(source_url(entry.source)) if isinstance(entry.source, UrlSource) else _location(entry)
 
 
 def _human_size(size: int | None) -> str:

@@ -201,8 +201,12 @@ def cached_file(
     assert entry.checksum is not None  # required for downloadable entries by the registry
     ours = converted_path(entry, cache_dir) if entry.needs_conversion else download_path(entry, cache_dir)
     stamp = _stamp(ours, entry.checksum, any_size=True) if ours.is_file() else None
-    if stamp is not None and stamp.get("size") != ours.stat().st_size:  # cut short (a full disk, a copy stopped)
-        problem = f"has {ours.stat().st_size} bytes, {stamp.get('size')} when it was verified"
+    try:
+        size = ours.stat().st_size if stamp is not None else None
+    except OSError:  # deleted meanwhile (another process found it damaged too): missing
+        stamp = size = None
+    if stamp is not None and stamp.get("size") != size:  # cut short (a full disk, a copy stopped)
+        problem = f"has {size} bytes, {stamp.get('size')} when it was verified"
         _discard_damaged(entry, ours, f"{problem} (damaged since)", warn, _delete_with_stamp)
         stamp = None
     if stamp is not None and not _vouches(entry, stamp):
