@@ -35,6 +35,7 @@ from deblur_cli.stream import greyed, is_grey
 from deblur_cli.files import write_bytes
 from deblur_cli.tiles import restore_tiled
 from deblur_cli.video_io import DEFAULT_FPS, open_source
+from deblur_cli.video_io.truncation import retell_damage
 from deblur_cli.windows import stitch_windows
 
 ClipMetric = Callable[[torch.Tensor, torch.Tensor], float]
@@ -176,11 +177,9 @@ def _read_frames(
                 frames.append(to_tensor(frame, torch.device("cpu")))
                 if len(frames) == count:
                     break
-        except InputError as e:  # damaged or cut short: its hint names run's --end, which bench has not
-            if e.hint and "--end" in e.hint:
-                good, e.hint = len(frames), "re-copy the file"
-                if good:
-                    e.hint += f", or bench the frames before the damage: --frames {good}"
+        except InputError as e:  # damaged or cut short: the frames before it are len(frames)
+            good = f", or bench the frames before the damage: --frames {len(frames)}" if frames else ""
+            retell_damage(e, "re-copy the file" + good)
             raise
     if len(frames) < count:
         where = "" if span.whole else f" from {span.start:g} s"

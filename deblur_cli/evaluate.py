@@ -17,7 +17,7 @@ import re
 import statistics
 import time
 from collections import deque
-from contextlib import ExitStack, closing, nullcontext
+from contextlib import ExitStack, closing, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
@@ -40,6 +40,7 @@ from deblur_cli.transfer import model_curve
 from deblur_cli.video_io import Frame, VideoInfo, check_not_cut, open_source
 from deblur_cli.video_io.images import list_images
 from deblur_cli.video_io.png_sequence import PngSequenceSink
+from deblur_cli.video_io.truncation import retell_damage
 from deblur_cli.video_io.work_folder import as_written_now, normalized
 from deblur_cli.windows import WindowOptions
 
@@ -327,9 +328,8 @@ def _score(
         for path in (pair.blurred, pair.sharp):
             try:
                 check_not_cut(path)
-            except InputError as e:  # its hint names run's --end, which evaluate has not
-                if e.hint and "--end" in e.hint:
-                    e.hint = "re-copy the file, or score the frames before the damage with --frames N"
+            except InputError as e:
+                retell_damage(e, _BEFORE_THE_DAMAGE)
                 raise
     with ExitStack() as stack:
         blurred_source = stack.enter_context(open_source(pair.blurred))
@@ -376,7 +376,11 @@ def _score(
         saved_as = replace(blurred_info, rotation=0, mirrored=False)
         if progress is not None:  # the total now, not after the first window
             progress(pair.name, 0, total)
-        with torch.inference_mode(), PngSequenceSink(save_to, saved_as) if save_to else nullcontext() as sink:
+        with (
+            _retold_damage(),
+            torch.inference_mode(),
+            PngSequenceSink(save_to, saved_as) if save_to else nullcontext() as sink,
+        ):
             for done, frame in enumerate(restored(inputs(), blurred_info), start=1):
                 seconds += time.perf_counter() - started
                 blurred, sharp = waiting.popleft()
@@ -392,6 +396,20 @@ def _score(
             raise InputError(f"{pair.name}: {pair.sharp} has more frames than {pair.blurred}", hint=_GROUND_TRUTH)
     score, names = scores.result(pair.name, seconds), blurred_info.frame_names
     return replace(score, frame_names=list(names[: score.frames]) if names else None)
+
+
+_BEFORE_THE_DAMAGE = "re-copy the file, or score the frames before the damage with --frames N"
+
+
+@contextmanager
+def _retold_damage() -> Iterator[None]:
+    """A file found cut short or damaged as it is read (with --frames, or past what the up-front check sees):
+    a hint in evaluate's options."""
+    try:
+        yield
+    except InputError as e:
+        retell_damage(e, _BEFORE_THE_DAMAGE)
+        raise
 
 
 def frame_key(stem: str) -> int | str:

@@ -231,6 +231,9 @@ def test_a_video_of_a_pair_cut_short_is_refused_before_it_is_restored(tmp_path):
         evaluate_sequence(find_sequences(tmp_path)[0], restorer, WINDOWS)
     assert restorer.calls == []  # it restored every frame up to the cut first
     assert info.value.hint == "re-copy the file, or score the frames before the damage with --frames N"  # not --end
+    with pytest.raises(InputError, match="ends early") as info:  # found as the frames are read: the same hint
+        evaluate_sequence(find_sequences(tmp_path)[0], restorer, WINDOWS, max_frames=25)
+    assert info.value.hint == "re-copy the file, or score the frames before the damage with --frames N"
 
 
 def test_frames_of_a_video_pair_have_no_names(tmp_path):

@@ -43,7 +43,17 @@ def damaged_hint(end: float | None, start: float = 0.0) -> str:
     shown = f"{until:.2f}".rstrip("0").rstrip(".")  # not :g, which rounds 12345.67 up to 12345.7
     if start and until <= start:
         return f"re-copy the file: its frames stop at {shown} s, none of them after --start {start:g}"
-    return f"re-copy the file, or restore the part before the damage with --end {shown}"
+    return f"re-copy the file, or restore the part before the damage {_END} {shown}"
+
+
+_END = "with --end"  # run's option in damaged_hint's hints, which evaluate and bench have not
+
+
+def retell_damage(e: Exception, hint: str) -> None:
+    """Give `e` `hint` where its hint is damaged_hint's with run's --end (a command without --end: evaluate,
+    bench); other errors keep theirs."""
+    if getattr(e, "hint", None) and _END in e.hint:
+        e.hint = hint
 
 
 def good_frames(count: int) -> str:
