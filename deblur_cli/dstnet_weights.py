@@ -18,7 +18,6 @@ from deblur_cli.checkpoint import (
     config_from_json,
     config_from_metadata,
     read_checkpoint,
-    read_metadata,
     save_checkpoint,
 )
 from deblur_cli.errors import WeightsError
@@ -63,12 +62,11 @@ def dstnet_config(stored: object, where: str = "the weights file") -> DSTNetConf
 
 
 def variant_of(path: str | Path) -> str:
-    """The name of the DSTNet variant whose config a safetensors file's metadata holds (DSTNET_VARIANTS),
-    else the architecture's: an official .pth, or a width and depth of one's own."""
-    if Path(path).suffix.lower() != ".safetensors":
-        return ARCHITECTURE
-    config = _config_from_metadata(read_metadata(path), Path(path).name)
-    return next((name for name, known in DSTNET_VARIANTS.items() if known == config), ARCHITECTURE)
+    """The name of the DSTNet variant a weights file holds (DSTNET_VARIANTS), its size read as loading reads it
+    (`held_model`: an official-layout .pth of dstnet-s's size is dstnet-s), else the architecture's: a width
+    and depth of one's own."""
+    held = held_model(path)
+    return held if held in DSTNET_VARIANTS else ARCHITECTURE
 
 
 def held_model(path: str | Path) -> str:

@@ -14,7 +14,7 @@ import deblur_cli.restorers as restorers_module
 from deblur_cli.dstnet_weights import save_dstnet
 from deblur_cli.errors import ModelError
 from deblur_cli.model_specs import model_spec
-from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet, DSTNetConfig
 from deblur_cli.weights import cache, load_registry
 from tests import media
 from tests.restorers import IdentityRestorer
@@ -79,7 +79,10 @@ def test_weights_decide_the_model(tmp_path):
     assert choose_model(AUTO, device=CPU, weights=wtsa_file) == "wtsa-s"  # the variant its config is
     assert choose_model(AUTO, device=CPU, weights=cache.bundled_file(registry.entry("dstnet-s"))) == "dstnet-s"
     assert choose_model(AUTO, device=CPU, weights=dstnet_file) == "dstnet"  # no named variant: the architecture
-    assert choose_model(AUTO, device=CPU, weights=official) == "dstnet"
+    assert choose_model(AUTO, device=CPU, weights=official) == "dstnet"  # not DSTNet weights: loading says so
+    small = tmp_path / "small.pth"  # the official layout at dstnet-s's size: read from its tensors, as loading does
+    torch.save({"params": DSTNet(DSTNET_VARIANTS["dstnet-s"]).state_dict()}, small)
+    assert choose_model(AUTO, device=CPU, weights=small) == "dstnet-s"  # it said dstnet, the label of another size
     assert choose_model(AUTO, device=CPU, weights="wtsa-s") == "wtsa-s"
     assert choose_model(AUTO, device=CPU, weights="dstnet-dvd") == "dstnet"  # an entry no model defaults to
     broken = tmp_path / "broken.safetensors"
