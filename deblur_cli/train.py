@@ -321,9 +321,6 @@ def _train(
     half = autocast_dtype(config.precision, device)
     if half is not None and warn and ddp.main and (slow := precision_warning(half, device)):
         warn(slow)  # --precision bf16 on a CPU that emulates it: many times slower, and silent
-    if config.precision == "auto" and device.type == "cpu" and cpu_runs_bf16() and warn and ddp.main:
-        # auto stays fp32 on a CPU: a run begun under it resumes as it began
-        warn("this CPU runs bf16 natively: --precision bf16 trains faster here (auto trains in fp32 on a CPU)")
     # before the folder is made
     start = _init_weights(config.init, config) if config.init is not None and state is None else None
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -371,8 +368,12 @@ def _train(
 
     train_photos, val_photos = split_photos(config.sources)
     train_videos, _ = split_videos(config.sources)
-    if (note := sources_note(config.sources, train_photos, (config.crop, config.crop))) and warn and ddp.main:
-        warn(note)
+    sources_said = sources_note(config.sources, train_photos, (config.crop, config.crop), resumed=state is not None)
+    if sources_said and warn and ddp.main:
+        warn(sources_said)
+    if config.precision == "auto" and device.type == "cpu" and state is None and cpu_runs_bf16() and warn and ddp.main:
+        # for a new run, once its data is found (auto stays fp32 on a CPU: a run begun under it resumes as it began)
+        warn("this CPU runs bf16 natively: --precision bf16 trains faster here (auto trains in fp32 on a CPU)")
     stream = TrainClips(
         train_photos, frames=config.frames, crop=config.crop, seed=config.seed, batch=config.batch,
         start=(step // config.echo) * config.batch, rank=ddp.rank, world_size=ddp.world_size, videos=train_videos,

@@ -20,6 +20,7 @@ from deblur_cli.train import echo_view, lr_at, train
 from deblur_cli.train_config import TrainConfig
 from deblur_cli.train_evaluate import evaluate
 from deblur_cli.train_tasks import VALIDATION_DDIM_STEPS, Task, charbonnier, fft_l1, get_task
+from tests import media
 
 
 class TinyRestorer(nn.Module):
@@ -71,9 +72,31 @@ def test_bf16_is_suggested_on_a_cpu_that_runs_it(tmp_path, monkeypatch):
     monkeypatch.setattr(deblur_cli.train, "cpu_runs_bf16", lambda: True)
     for precision, said in (("auto", True), ("fp32", False), ("bf16", False)):
         heard: list[str] = []
-        train(dataclasses.replace(CONFIG, steps=1, precision=precision), tmp_path / precision, task=_tiny_task(),
-              warn=heard.append)  # fmt: skip
+        train(dataclasses.replace(CONFIG, steps=2, precision=precision), tmp_path / precision, task=_tiny_task(),
+              until=1, warn=heard.append)  # fmt: skip
         assert any("--precision bf16 trains faster here" in line for line in heard) == said, heard
+    heard = []  # not again on each resume of a run that stays on auto
+    train(dataclasses.replace(CONFIG, steps=2), tmp_path / "auto", task=_tiny_task(), resume=True, warn=heard.append)
+    assert not any("bf16" in line for line in heard), heard
+
+
+def test_a_run_begun_on_a_folder_of_pictures_resumes_as_it_began(tmp_path):
+    """Found in review: an earlier release trained such a run on procedural scenes, with a warning; refusing
+    the folder now stopped its resume."""
+    pictures = tmp_path / "pics"
+    pictures.mkdir()
+    config = dataclasses.replace(CONFIG, steps=2, sources=str(pictures))
+    train(config, tmp_path / "run", until=1, task=_tiny_task())  # empty: procedural scenes
+    media.write_image(pictures / "IMG_0001.jpg", media.pattern(0, 320, 240))  # as the earlier release saw it
+    heard: list[str] = []
+    train(config, tmp_path / "run", resume=True, task=_tiny_task(), warn=heard.append)
+    assert any(f"{pictures} holds images or videos, not a source cache" in line for line in heard), heard
+    with pytest.raises(InputError, match="holds images or videos"):  # a new run is refused
+        train(config, tmp_path / "new", task=_tiny_task())
+    (pictures / "manifest.json").write_text("{}")  # a --pack folder: made a cache with --unpack, not --add
+    with pytest.raises(InputError, match="holds a packed cache, not a source cache") as info:
+        train(config, tmp_path / "new", task=_tiny_task())
+    assert info.value.hint.startswith(f"make a cache of them with `deblur synth --unpack {pictures} --sources CACHE`")
 
 
 def test_lr_schedule_warms_up_then_decays_to_min():

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
+from deblur_cli.data.manifest import MANIFEST
 from deblur_cli.data.own import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from deblur_cli.data.photos import is_validation, list_photos, load_photo
 from deblur_cli.data.synth import synthesize_clip
@@ -36,22 +37,29 @@ def split_photos(cache: str | Path | None) -> tuple[list[Path], list[Path]]:
     return [p for p in photos if not is_validation(p)], [p for p in photos if is_validation(p)]
 
 
-def sources_note(sources: str | Path | None, photos: Sequence[Path], size: tuple[int, int]) -> str | None:
+def sources_note(
+    sources: str | Path | None, photos: Sequence[Path], size: tuple[int, int], *, resumed: bool = False
+) -> str | None:
     """What to tell a user whose `sources` (a cache folder, given) yields none of `photos` (its split's)
     for clips of `size` (W, H): every photo clip is then a procedural scene instead, which would
     otherwise pass unnoticed. None when some photo fits, or without `sources`. InputError when
     `sources` is no folder (a cache moved since a run began), and when it holds one's own pictures as
-    they are: they would not be read, and weights trained without them look like weights trained on them."""
+    they are: they would not be read, and weights trained without them look like weights trained on them
+    (a note for a `resumed` run, which an earlier release began so: it goes on as it began)."""
     if sources is None:
         return None
     if not Path(sources).is_dir():
         raise InputError(f"the photo cache {sources} is not a folder", hint="give its new place with --sources")
     if not photos:
-        if _holds_media(Path(sources)):  # one's own pictures, given as they are
+        if _holds_media(Path(sources)):  # one's own pictures, given as they are; or a --pack folder
+            packed = (Path(sources) / MANIFEST).is_file()
+            command = f"deblur synth --unpack {sources}" if packed else f"deblur synth --add {sources}"
+            if resumed:
+                return f"{sources} holds images or videos, not a source cache: the clips are procedural scenes"
             raise InputError(
-                f"{sources} holds images or videos, not a source cache: they cannot be read from there",
-                hint=f"add them to a cache with `deblur synth --add {sources} --sources CACHE`, then give that "
-                "--sources CACHE",
+                f"{sources} holds {'a packed cache' if packed else 'images or videos'}, not a source cache: "
+                "they cannot be read from there",
+                hint=f"make a cache of them with `{command} --sources CACHE`, then give that --sources CACHE",
             )
         return (
             f"{sources} holds no photos of this split: the clips are procedural scenes"
