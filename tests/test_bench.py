@@ -382,7 +382,10 @@ def test_the_table_cuts_no_figure_on_a_narrow_terminal(stand_in_models, tmp_path
     and every table keeps the model column (at 45 columns the quality table lost it: rows without labels)."""
     monkeypatch.setattr(out, "width", columns)
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "dstnet-s-finetuned-gopro-epoch300.safetensors").write_bytes(b"")  # found, and built by a stand-in
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet
+
+    save_dstnet(DSTNet(DSTNET_VARIANTS["dstnet-s"]), tmp_path / "dstnet-s-finetuned-gopro-epoch300.safetensors")
     args = ["bench", "-m", "dstnet-s", "-m", "wtsa-s", "--steps", "1,2", "--size", "64x48", "--frames", "2", "-q"]
     args += ["--weights", "dstnet-s=dstnet-s-finetuned-gopro-epoch300.safetensors", "--json", str(tmp_path / "b.json")]
     result = CliRunner().invoke(app, args)

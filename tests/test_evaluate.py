@@ -445,6 +445,15 @@ def test_every_weights_is_checked_before_the_first_model_restores(tmp_path, monk
     result = runner.invoke(app, args)
     assert result.exit_code == 1 and built == []
     assert "error: --weights nosuchfile: no such file, and no registry entry of that name" in result.stderr
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+
+    save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), tmp_path / "mine.safetensors")
+    swapped = ["evaluate", str(data), "-m", "dstnet-s", "-m", "wtsa-s", "--weights", "dstnet-s",
+               "--weights", str(tmp_path / "mine.safetensors"), "-q"]  # fmt: skip
+    result = runner.invoke(app, swapped)  # paired in order: a DSTNet file for wtsa-s
+    assert result.exit_code == 1 and built == []
+    assert "error: mine.safetensors holds dstnet weights, not a WTSA diffusion model's" in result.stderr
 
 
 def test_command_scores_a_dataset_and_writes_json(tmp_path):
@@ -629,8 +638,12 @@ def test_several_weights_for_one_model_and_weights_paired_with_models(tmp_path, 
     data = two_sequences(tmp_path / "d")
     out = tmp_path / "scores.json"
     monkeypatch.chdir(tmp_path)
-    for name in ("GOPRO.pth", "DVD.pth", "small.safetensors"):  # files: each is looked for before any model runs
+    for name in ("GOPRO.pth", "DVD.pth"):  # files: each is looked for before any model runs
         (tmp_path / name).write_bytes(b"")
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet
+
+    save_dstnet(DSTNet(DSTNET_VARIANTS["dstnet-s"]), tmp_path / "small.safetensors")  # its metadata is read too
     result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet", "--weights", "GOPRO.pth", "--weights", "DVD.pth",
                                  "--json", str(out), "-q"])  # fmt: skip
     assert result.exit_code == 0, result.output

@@ -18,7 +18,7 @@ from rich.table import Table
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, examples, labelled, out, warn
 from deblur_cli.cli.tables import cell, figures_table, fitting_parts, frame_count, width_needed
-from deblur_cli.cli.weights import build_shown, held_elsewhere
+from deblur_cli.cli.weights import build_shown, check_weights, held_elsewhere
 from deblur_cli.cli.options import (
     FRAMES_PANEL,
     MAX_SAMPLES,
@@ -43,7 +43,7 @@ from deblur_cli.cli.options import (
 from deblur_cli.errors import InputError, OutputError, UsageError, WeightsError, did_you_mean
 from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.outputs import same_file
-from deblur_cli.weights import has_local_weights, named_entry
+from deblur_cli.weights import has_local_weights
 from deblur_cli.files import check_writable
 from deblur_cli.video_io.images import is_glob, is_image
 
@@ -444,7 +444,7 @@ def _build(name: str, steps: int, samples: int, *, quiet: bool, **kwargs):
 
 def _check_weights(name: str, weights: Path) -> None:
     try:
-        named_entry(name, weights)
+        check_weights(name, weights)
     except WeightsError as e:
         raise _as_bench_said(e, name) from None
 

@@ -45,13 +45,12 @@ from deblur_cli.cli.options import (
 )
 from deblur_cli.cli.evaluate_tables import comparison, show
 from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
-from deblur_cli.cli.weights import build_shown, held_elsewhere
+from deblur_cli.cli.weights import build_shown, check_weights, held_elsewhere
 from deblur_cli.datasets import find_sequences, save_folders, sequence_digest
 from deblur_cli.files import check_writable, taken
 from deblur_cli.errors import DeblurError, OutputError, UsageError
 from deblur_cli.model_specs import MODELS
 from deblur_cli.video_io import input_identity
-from deblur_cli.weights import named_entry
 
 if TYPE_CHECKING:
     from deblur_cli.evaluate import EvaluationReport, SequenceScore
@@ -221,8 +220,6 @@ def evaluate(
     inputs: dict[str, SequenceScore] = {}  # by sequence, the first model's scores, whose input the others take
     try:
         for label, model, weights_file in contenders:
-            if model in (models or []) and (held := held_elsewhere(model, weights_file)):  # named, not auto's choice
-                warn(f"{held}: its scores are labelled {label} but measure the file's model")
             restorer = build_shown(
                 model,
                 quiet=quiet,
@@ -369,9 +366,11 @@ def _contenders(
     contenders = []
     for name, weights_file in combos:
         model = choose_model(name, device=device, weights=weights_file, cache_dir=cache_dir)
-        if weights_file is not None:  # each named file or entry exists before the first model restores a frame
-            named_entry(model, weights_file)
         label = _unique(weights_label(model, weights_file), [c[0] for c in contenders])
+        if weights_file is not None:  # each file or entry checked, and its size named, before any model runs
+            check_weights(model, weights_file)
+            if name != AUTO and (held := held_elsewhere(model, weights_file)):  # auto takes the file's own model
+                warn(f"{held}: its scores are labelled {label} but measure the file's model")
         contenders.append((label, model, weights_file))
     return contenders
 

@@ -18,7 +18,7 @@ from deblur_cli.cli.options import cache_dir_option
 from deblur_cli.errors import DeblurError, UsageError, WeightsError
 from deblur_cli.host_memory import keep_freed_memory
 from deblur_cli.model_specs import MODELS, model_spec
-from deblur_cli.weights import WeightsEntry, download, load_registry, status
+from deblur_cli.weights import WeightsEntry, download, load_registry, named_entry, status
 from deblur_cli.weights.cache import cache_root, present_file
 from deblur_cli.weights.registry import BundledSource, HubSource, UrlSource
 from deblur_cli.weights.urls import readable_size
@@ -200,6 +200,20 @@ def build_shown(model: str, *, quiet: bool = False, **options):
         if restorer.dtype == torch.float32 or not huge_pages:
             keep_freed_memory()
     return restorer
+
+
+def check_weights(name: str, weights: str | Path) -> None:
+    """WeightsError, before a command that restores with several weights does any work, where `weights` is no
+    file nor registry entry (`named_entry`), or a safetensors file of another architecture than model `name`'s
+    (its metadata read, not its tensors): a mistyped or swapped last one would stop it after hours of the first."""
+    from deblur_cli.checkpoint import check_architecture, read_metadata
+
+    named_entry(name, weights)
+    path = Path(weights).expanduser()
+    if path.is_file() and path.suffix.lower() == ".safetensors":
+        architecture = model_spec(name).architecture
+        what = "a WTSA diffusion model's" if architecture == "wtsa" else "DSTNet's"
+        check_architecture(read_metadata(path), architecture, path.name, what)
 
 
 def held_elsewhere(name: str, weights: str | Path | None) -> str | None:
