@@ -109,6 +109,14 @@ def test_demo_records_the_weights_precision_and_steps_it_ran_with(tmp_path):
     result = runner.invoke(app, [*args, "-f"])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"dstnet-s (dstnet-s.safetensors sha256 {made['weights_sha256'][:12]}, float32) on cpu:")
+    assert "warning" not in result.stderr
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+
+    save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), tmp_path / "mine.safetensors")  # named as dstnet-s: said
+    result = runner.invoke(app, [*args, "-f", "--weights", str(tmp_path / "mine.safetensors")])
+    assert result.exit_code == 0, result.output
+    assert "mine.safetensors holds DSTNet(feat=8, blocks=1), not dstnet-s" in " ".join(result.stderr.split())
 
 
 def test_demo_into_a_file_says_it_is_a_file(tmp_path):
