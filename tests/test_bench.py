@@ -516,6 +516,8 @@ def test_cli_refuses_an_output_that_is_or_would_be_a_frame_of_an_input_folder(st
     elsewhere = ["--input", str(tmp_path / "blurred" / "*.png"), "--frames", "2", "-m", "dstnet-s", "-q"]
     result = CliRunner().invoke(app, ["bench", *elsewhere, "--plot", str(tmp_path / "sharp" / "9999.png")])
     assert result.exit_code == 0, result.output  # an image the pattern does not name
+    result = CliRunner().invoke(app, ["bench", *elsewhere, "--plot", str(tmp_path / "blurred" / ".plot.png")])
+    assert result.exit_code == 0, result.output  # nor a hidden one, which * does not match in glob
 
 
 def test_cli_replaces_an_existing_json_or_plot_only_with_force(stand_in_models, tmp_path):

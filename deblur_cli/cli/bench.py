@@ -403,9 +403,12 @@ def _frame_named(source: Path, output: Path) -> Path | None:
 
 
 def _matches(path: Path, pattern: str) -> bool:
-    """Whether glob `pattern` names `path`, both made absolute (a * does not cross a /, as in glob)."""
+    """Whether glob `pattern` names `path`, both made absolute, by glob's rules: a * does not cross a /,
+    nor match a name's leading dot."""
     parts, wanted = Path(os.path.abspath(path)).parts, Path(os.path.abspath(pattern)).parts
-    return len(parts) == len(wanted) and all(fnmatch.fnmatch(p, w) for p, w in zip(parts, wanted))
+    return len(parts) == len(wanted) and all(
+        fnmatch.fnmatch(p, w) and (not p.startswith(".") or w.startswith(".")) for p, w in zip(parts, wanted)
+    )
 
 
 def _weight_files(pairs: list[str], names: list[str], auto: str | None) -> dict[str, Path]:
