@@ -190,7 +190,9 @@ def train(
             before = resumed_config(state["config"], config, out_dir / CHECKPOINT, frozenset())  # as it was
             config = resumed_config(state["config"], config, out_dir / CHECKPOINT, given)
             if (changes := resume_changes(before, config)) and warn and ddp.main:  # said once, not found in the log
-                clips = "; the validation clips change with them" if before.sources != config.sources else ""
+                chosen = ("sources", "val_size", "val_clips")  # what the validation clips are drawn from, and how
+                clips = any(getattr(before, k) != getattr(config, k) for k in chosen)
+                clips = "; the validation clips change with them" if clips else ""
                 warn(f"this resume changes the run's settings: {'; '.join(changes)}{clips}")
         if config.threads is not None:  # here, not in the command: a resume that does not give it keeps the run's
             torch.set_num_threads(config.threads)

@@ -156,12 +156,27 @@ def resumed_config(stored: dict, config: TrainConfig, path: Path, given: frozens
 
 
 def resume_changes(before: TrainConfig, after: TrainConfig) -> list[str]:
-    """What a resume changes of the run's settings (RESUMED_FREELY), as "--lr 0.0002, now 0.0001"."""
-    return [
-        f"{as_option(name, getattr(before, name))}, now {getattr(after, name)}"
-        for name in RESUMED_FREELY
-        if not _same_setting(name, getattr(before, name), getattr(after, name))
-    ]
+    """What a resume changes of the run's settings (RESUMED_FREELY), as the options say them: "--lr 0.0002,
+    now 0.0001", "--val-size 32x32, now 48x32", "--cpu-synthesis, now --gpu-synthesis"."""
+    changes = []
+    for name in RESUMED_FREELY:
+        old, new = getattr(before, name), getattr(after, name)
+        if _same_setting(name, old, new):
+            continue
+        if name == "gpu_synthesis":
+            changes.append(f"--{'gpu' if old else 'cpu'}-synthesis, now --{'gpu' if new else 'cpu'}-synthesis")
+        else:
+            changes.append(f"{as_option(name)} {_as_given(old)}, now {_as_given(new)}")
+    return changes
+
+
+def _as_given(value: object) -> str:
+    """A setting's value as its option takes it: a size as WxH; none given as "unset"."""
+    if value is None:
+        return "unset"
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return f"{value[0]}x{value[1]}"
+    return str(value)
 
 
 def _same_setting(name: str, stored: object, given: object) -> bool:

@@ -1338,3 +1338,8 @@ def test_a_resume_says_what_it_changes(tmp_path):
     said = [line for line in heard if "changes" in line]
     assert said == [f"this resume changes the run's settings: --lr 0.001, now 0.0005; --sources {first}, now {second}; "
                     "the validation clips change with them"]  # fmt: skip
+    from deblur_cli.train_state import resume_changes
+
+    later = dataclasses.replace(changed, val_size=(48, 32), gpu_synthesis=True, threads=None)
+    assert resume_changes(dataclasses.replace(changed, threads=2), later) == [
+        "--val-size 16x16, now 48x32", "--cpu-synthesis, now --gpu-synthesis", "--threads 2, now unset"]  # as options say
