@@ -1341,5 +1341,5 @@ def test_a_resume_says_what_it_changes(tmp_path):
     from deblur_cli.train_state import resume_changes
 
     later = dataclasses.replace(changed, val_size=(48, 32), gpu_synthesis=True, threads=None)
-    assert resume_changes(dataclasses.replace(changed, threads=2), later) == [
-        "--val-size 16x16, now 48x32", "--cpu-synthesis, now --gpu-synthesis", "--threads 2, now unset"]  # as options say
+    assert resume_changes(dataclasses.replace(changed, threads=2), later) == [  # as the options say them
+        "--val-size 16x16, now 48x32", "--cpu-synthesis, now --gpu-synthesis", "--threads 2, now unset"]
