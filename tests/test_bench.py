@@ -335,6 +335,17 @@ def test_cli_warns_of_weights_of_another_size_than_the_model_named(stand_in_mode
     assert "warning: own.safetensors holds DSTNet(feat=16, blocks=3), not dstnet-s: its row" in result.stderr
 
 
+def test_registry_weights_of_another_size_are_named():
+    """Found in review: `-m dstnet --weights dstnet-s` ran the small model as dstnet without a word."""
+    from deblur_cli.cli.weights import held_elsewhere
+
+    assert held_elsewhere("dstnet", "dstnet-s") == "dstnet-s holds a dstnet-s model, not dstnet"
+    assert held_elsewhere("dstnet-s", "dstnet-gopro") == "dstnet-gopro holds a dstnet model, not dstnet-s"
+    assert held_elsewhere("dstnet", "dstnet-gopro") is None and held_elsewhere("dstnet-s", "dstnet-s") is None
+    assert held_elsewhere("wtsa", "wtsa-s") is None  # its entry states no config: loading decides
+    assert held_elsewhere("dstnet", "no-such-entry") is None  # resolving it says what is wrong
+
+
 def test_wtsa_weights_of_another_size_are_named(tmp_path):
     from deblur_cli.cli.weights import held_elsewhere
     from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet

@@ -220,23 +220,43 @@ def held_elsewhere(name: str, weights: str | Path | None) -> str | None:
     """"FILE holds a dstnet model, not dstnet-s" where a --weights file holds another size of model `name`'s
     architecture than `name` says: the file's model runs, under the name given. A DSTNet file's size is
     read as loading reads it (metadata, else the tensor shapes: an official .pth too), a WTSA file's from
-    its metadata. None when it fits, for a registry name, for a WTSA file whose metadata holds no config,
-    and for a file that is not of that architecture or cannot be read (building it says what is wrong)."""
+    its metadata, a registry entry's from the config weights.toml states (`-m dstnet --weights dstnet-s`).
+    None when it fits, for a WTSA file whose metadata holds no config or an entry that states none, and for
+    weights that are not of that architecture or cannot be read (building them says what is wrong)."""
     from deblur_cli import dstnet_weights, wtsa_weights
 
-    if weights is None or not Path(weights).expanduser().is_file():
+    if weights is None:
         return None
-    weights, architecture = Path(weights).expanduser(), model_spec(name).architecture
+    architecture, path = model_spec(name).architecture, Path(weights).expanduser()
     try:
-        if wtsa_weights.is_wtsa_file(weights) != (architecture == "wtsa"):
+        if not path.is_file():  # a registry entry, or nothing (resolving it says so)
+            label, held = str(weights), _entry_model(str(weights), architecture)
+        elif wtsa_weights.is_wtsa_file(path) != (architecture == "wtsa"):
             return None
-        held = (wtsa_weights if architecture == "wtsa" else dstnet_weights).held_model(weights)
+        else:
+            label, held = path.name, (wtsa_weights if architecture == "wtsa" else dstnet_weights).held_model(path)
     except DeblurError:
         return None
     if held is None or held == name:
         return None
     held = f"a {held} model" if held in MODELS else held  # else its size, written out
-    return f"{weights.name} holds {held}, not {name}"
+    return f"{label} holds {held}, not {name}"
+
+
+def _entry_model(name: str, architecture: str) -> str | None:
+    """The model a DSTNet entry of weights.toml holds by the config it states (its variant's name, else its
+    size written out); None for another entry, or one that states none."""
+    entry = load_registry().entries.get(name)
+    if entry is None or entry.architecture != architecture or architecture != "dstnet" or not entry.config:
+        return None
+    from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNetConfig
+
+    try:
+        config = DSTNetConfig(**entry.config)
+    except TypeError:  # keys DSTNetConfig does not take: loading the file decides
+        return None
+    known = (variant for variant, stated in DSTNET_VARIANTS.items() if stated == config)
+    return next(known, f"DSTNet(feat={config.feat}, blocks={config.blocks})")
 
 
 def _as_dict(entry: WeightsEntry, state: str, used_by: tuple[str, ...], path: Path | None) -> dict:
