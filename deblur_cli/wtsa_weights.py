@@ -75,7 +75,17 @@ def held_model(path: str | Path) -> str | None:
         return None
     config = config_from_json(WTSAConfig, stored["model"], Path(path).name)
     known = (name for name, variant in WTSA_VARIANTS.items() if variant == config)
-    return next(known, f"WTSA(channels={list(config.channels)}, blocks_per_stage={config.blocks_per_stage})")
+    paper = WTSAConfig()  # a size of one's own: what differs from the paper's, in full
+    own = [
+        f"{f.name}={_listed(getattr(config, f.name))}"
+        for f in dataclasses.fields(config)
+        if getattr(config, f.name) != getattr(paper, f.name)
+    ]
+    return next(known, f"WTSA({', '.join(own)})")
+
+
+def _listed(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet, DiffusionConfig, DSTNet | None]:

@@ -354,7 +354,7 @@ def test_wtsa_weights_of_another_size_are_named(tmp_path):
 
     own = WTSAConfig(channels=(16, 32), heads=(1, 1), windows=(2,))
     for config, held in ((WTSA_VARIANTS["wtsa-s"], None), (WTSA_VARIANTS["wtsa"], "a wtsa model"),
-                         (own, "WTSA(channels=[16, 32], blocks_per_stage=2)")):  # fmt: skip
+                         (own, "WTSA(channels=[16, 32], windows=[2], heads=[1, 1])")):  # fmt: skip
         path = tmp_path / "w.safetensors"
         save_wtsa(WTSAUNet(config), path, diffusion=DiffusionConfig())
         said = held and f"w.safetensors holds {held}, not wtsa-s"
