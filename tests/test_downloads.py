@@ -858,8 +858,10 @@ def test_a_mirror_serves_url_entries_by_file_name_verified_against_the_same_pins
                                "http://127.0.0.1:9/unreachable/u.safetensors, or unset it")  # fmt: skip
     wrong = entry("v", url="http://127.0.0.1:9/unreachable/v.safetensors")
     server.add_file("v.safetensors", b"x" + CONTENT[1:])  # the size right, one byte not
-    with pytest.raises(WeightsError, match="v: the downloaded file has sha256 .*; it was deleted"):
+    with pytest.raises(WeightsError, match="v: the downloaded file has sha256 .*; it was deleted") as info:
         download(wrong, tmp_path)
+    assert info.value.hint == ("the mirror's v.safetensors is not the pinned file: copy it there again from "
+                               "http://127.0.0.1:9/unreachable/v.safetensors")  # not 'try again': the mirror's copy
     monkeypatch.setenv("DEBLUR_WEIGHTS_MIRROR", "/mnt/share/weights")
     with pytest.raises(WeightsError, match=r"\$DEBLUR_WEIGHTS_MIRROR must be an http\(s\) address") as info:
         download(wrong, tmp_path)
@@ -885,6 +887,15 @@ def test_a_mirror_with_a_login_or_a_token_in_its_address(server, tmp_path, monke
     main, cdn = server.requests("GET")[1:]
     assert (main.server, cdn.server) == ("main", "cdn") and "authorization" in main.headers
     assert "authorization" not in cdn.headers
+    # a mirror that refuses the login: the hint names the mirror's login, not a file made private
+    raw = RawServer(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+    try:
+        monkeypatch.setenv("DEBLUR_WEIGHTS_MIRROR", f"http://me:wrong@127.0.0.1:{raw.port}/deblur/")
+        with pytest.raises(WeightsError, match="answered HTTP 401") as info:
+            download(entry("t", url="http://127.0.0.1:9/unreachable/t.safetensors"), tmp_path)
+        assert info.value.hint == "the mirror refuses access: check the login or token in $DEBLUR_WEIGHTS_MIRROR"
+    finally:
+        raw.close()
     # lines show neither the password nor the token
     monkeypatch.setenv("DEBLUR_WEIGHTS_MIRROR", f"http://me:s%40cret@{host}/nothing/?token=abc")
     with pytest.raises(WeightsError) as info:

@@ -128,13 +128,14 @@ def _fetch_url(
     elif entry.needs_conversion and target.is_file() and mismatch(target, entry.checksum, entry.size) is None:
         return target  # verified by an earlier call whose conversion failed: no need to fetch it again
     url = source_url(source)
-    gone = urls.GONE  # where the file is not there; from a mirror, the mirror's copy is what is missing
-    if url != source.url:
-        gone = (
-            f"${MIRROR_ENV} points to a mirror without {source.filename}: copy it there from {source.url}, or unset it"
-        )
+    mirrored = url != source.url  # then what is missing, refused or wrong is the mirror's copy, not the source
+    hints: dict[int, str] = {}
+    if mirrored:
+        missing = f"${MIRROR_ENV} points to a mirror without {source.filename}: copy it there from {source.url}"
+        refused = f"the mirror refuses access: check the login or token in ${MIRROR_ENV}"
+        hints = {404: f"{missing}, or unset it", 410: f"{missing}, or unset it", 401: refused, 403: refused}
     fetched, stated = urls.fetch(
-        url, target, label=entry.name, size=entry.size, limit=MAX_UNSIZED_BYTES, progress=progress, gone=gone
+        url, target, label=entry.name, size=entry.size, limit=MAX_UNSIZED_BYTES, progress=progress, hints=hints
     )
     problem = mismatch(fetched, entry.checksum, entry.size)
     if problem is not None:
@@ -145,11 +146,11 @@ def _fetch_url(
         # with no size stated by weights.toml nor the server, a connection that closed early looks like a whole file
         early = " (a connection that closed early without saying the length looks so)"
         early = "" if entry.size is not None or stated else early
-        raise WeightsError(
-            f"{entry.name}: the downloaded file {problem}; it was deleted",
-            hint=f"{readable_size(received)} came; try again{early}; if it repeats, the source changed and must not "
-            "be used",
-        )
+        hint = f"{readable_size(received)} came; try again{early}; if it repeats, the source changed and must not "
+        hint += "be used"
+        if mirrored:
+            hint = f"the mirror's {source.filename} is not the pinned file: copy it there again from {source.url}"
+        raise WeightsError(f"{entry.name}: the downloaded file {problem}; it was deleted", hint=hint)
     fetched.replace(target)  # only a verified file ever has the final name
     for path in partial:
         path.unlink(missing_ok=True)

@@ -9,7 +9,7 @@ import re
 import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
@@ -129,7 +129,7 @@ def fetch(
     size: int | None,
     limit: int,
     progress: ProgressFn | None = None,
-    gone: str = GONE,
+    hints: Mapping[int, str] | None = None,
 ) -> Fetched:
     """Download `url` to `part_path(target)` and return the path that holds the whole file, not verified,
     and whether the server stated its length (then every byte of it came).
@@ -139,7 +139,7 @@ def fetch(
     returned: the caller deletes the .part once that file is verified. `size` (when known) must match
     the server's length; without it the file may not exceed `limit` bytes. An answer that is a web page
     (a login portal, a proxy) is refused. Every failure is a WeightsError; the .part file is kept when
-    resuming can help. `gone` is the hint where the server has no such file (HTTP 404, 410).
+    resuming can help. `hints` replace the hints of HTTP statuses, by status (a mirror's 404 is the mirror's).
     """
     part, whole = part_path(target), whole_path(target)
     made = not part.parent.exists()
@@ -147,7 +147,7 @@ def fetch(
     try:
         for _ in range(ATTEMPTS):
             try:
-                return _get(url, part, whole, label=label, size=size, limit=limit, progress=progress, gone=gone)
+                return _get(url, part, whole, label=label, size=size, limit=limit, progress=progress, hints=hints)
             except _Dropped as e:
                 dropped = e
                 if e.stalled:  # a server that sent nothing for TIMEOUT_S: not TIMEOUT_S more, twice
@@ -170,7 +170,7 @@ def _get(
     size: int | None,
     limit: int,
     progress: ProgressFn | None,
-    gone: str,
+    hints: Mapping[int, str] | None,
 ) -> Fetched:
     # a link at the .part's name is not a partial download of ours: started afresh (open_own removes it)
     have = part.stat().st_size if part.exists() and not part.is_symlink() else 0
@@ -196,7 +196,7 @@ def _get(
                 return Fetched(part, stated=True)
             part.unlink()
             raise _Dropped(f"server refused to resume at byte {have}") from None
-        raise _http_error(label, url, e, gone) from None
+        raise _http_error(label, url, e, hints or {}) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as e:
         # URLError: no connection (DNS, refused, proxy); OSError: a time-out; HTTPException: an answer
         # that is not HTTP; ValueError: a redirect to an address that is not one. The URL is the one
@@ -288,9 +288,9 @@ def _receive(
                 progress(done, expected or 0)
 
 
-def _http_error(label: str, url: str, e: urllib.error.HTTPError, gone: str) -> WeightsError:
+def _http_error(label: str, url: str, e: urllib.error.HTTPError, hints: Mapping[int, str]) -> WeightsError:
     """The error for an HTTP status the download cannot go on from, with a hint fitting that status
-    (`gone` where the file is not there)."""
+    (`hints`' where it has one)."""
     if 300 <= e.code < 400:  # urllib follows redirects: one left over loops, or points nowhere
         return WeightsError(
             f"{label}: {shown(url)} answered HTTP {e.code} and its redirects lead nowhere (a loop, or no Location)",
@@ -301,7 +301,8 @@ def _http_error(label: str, url: str, e: urllib.error.HTTPError, gone: str) -> W
     elif e.code in (401, 403):
         hint = "the server refuses access: the file may have been made private; " + LOCAL_COPY
     else:
-        hint = gone
+        hint = GONE
+    hint = hints.get(e.code, hint)
     return WeightsError(f"{label}: {shown(url)} answered HTTP {e.code} {_one_line(str(e.reason))}", hint=hint)
 
 
