@@ -37,7 +37,7 @@ from deblur_cli.data.dataset import (
     split_videos,
 )
 from deblur_cli.devices import precision_warning
-from deblur_cli.errors import DeblurError, InputError, UsageError
+from deblur_cli.errors import DeblurError, InputError, ModelError, UnknownModelError, UsageError
 from deblur_cli.train_config import PRECISIONS, TrainConfig
 from deblur_cli.train_state import (
     CHECKPOINT,
@@ -196,7 +196,15 @@ def train(
                 warn(f"this resume changes the run's settings: {'; '.join(changes)}{clips}")
         if config.threads is not None:  # here, not in the command: a resume that does not give it keeps the run's
             torch.set_num_threads(config.threads)
-        task = task or get_task(config.model, config.prior)
+        try:
+            task = task or get_task(config.model, config.prior)
+        except UnknownModelError as e:
+            if state is None:  # --model named it
+                raise
+            raise ModelError(  # the run's own model (a Task of one's own, a newer release's): the command is right
+                f"the run in {out_dir} is of model {config.model!r}, which this version of deblur cannot train",
+                hint=e.hint,
+            ) from None
         if config.prior is not None:
             config = _same_prior(config, out_dir / CHECKPOINT if state is not None else None)
         validation, reached = _train(config, out_dir, state, until, callback, task, device, ddp, should_stop, warn)

@@ -597,6 +597,15 @@ def test_train_command_rejects_unknown_model(tmp_path):
     assert typo.exit_code == 2 and "hint: did you mean 'dstnet-s'? trainable models: dstnet, dstnet-s" in typo.output
 
 
+def test_a_run_of_a_model_this_version_cannot_train_is_named_so(tmp_path):
+    """Found in review: it was 'cannot train', exit 2, as for a bad --model, though the command had none."""
+    run = tmp_path / "run"
+    train(dataclasses.replace(CONFIG, steps=2), run, until=1, task=_tiny_task())  # stored as model "tiny"
+    with pytest.raises(ModelError, match=f"the run in {run} is of model 'tiny', which this version") as info:
+        train(dataclasses.replace(CONFIG, steps=2), run, resume=True)
+    assert info.value.exit_code == 1
+
+
 def test_init_takes_a_model_name_as_prior_does(tmp_path):
     """`--init dstnet-s` was "weights file not found: .../dstnet-s", though --prior takes model names."""
     from typer.testing import CliRunner
