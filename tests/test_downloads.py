@@ -145,6 +145,27 @@ def test_an_untrusted_certificate_names_ssl_cert_file(tmp_path, monkeypatch):
         server.shutdown()
 
 
+def test_the_hub_librarys_retry_lines_are_held_back(monkeypatch, capfd):
+    """Found in review: an unreachable HF_ENDPOINT printed eleven lines of huggingface_hub's retries before
+    deblur's one line."""
+    import logging
+
+    import huggingface_hub
+
+    from deblur_cli.weights import hub
+    from deblur_cli.weights.registry import HubSource
+
+    def retrying(*args, **kwargs):
+        huggingface_hub.utils.logging.get_logger("huggingface_hub.utils._http").warning("Retrying in 1s [Retry 1/5].")
+        raise ConnectionError("Connection refused")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", retrying)
+    level = logging.getLogger("huggingface_hub").level
+    with pytest.raises(WeightsError, match="Hub download of me/models@.* failed: ConnectionError"):
+        hub.fetch(HubSource("me/models", "w.safetensors", COMMIT), label="w", cache_dir=None)
+    assert "Retrying" not in capfd.readouterr().err and logging.getLogger("huggingface_hub").level == level
+
+
 def test_a_server_that_stops_sending_is_given_up_once_nothing_comes(tmp_path, monkeypatch):
     """Found in review: a server that answered, sent some bytes, then nothing, took three waits of 30 s, the bytes
     were lost (read 64 KiB at a time), and the line named Python's TimeoutError."""

@@ -7,10 +7,12 @@ download.offline_from_env) and pass them as arguments, so a variable set after i
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from deblur_cli.errors import WeightsError
@@ -38,18 +40,32 @@ def fetch(
     if progress is not None and _accepts_tqdm_class():
         kwargs["tqdm_class"] = _progress_bar_class(progress)
     try:
-        path = hf_hub_download(
-            source.repo_id,
-            source.filename,
-            revision=source.revision,
-            cache_dir=cache_dir,
-            endpoint=os.environ.get("HF_ENDPOINT") or None,
-            force_download=force,
-            **kwargs,
-        )
+        with _quiet_library():
+            path = hf_hub_download(
+                source.repo_id,
+                source.filename,
+                revision=source.revision,
+                cache_dir=cache_dir,
+                endpoint=os.environ.get("HF_ENDPOINT") or None,
+                force_download=force,
+                **kwargs,
+            )
     except Exception as e:  # huggingface_hub's error types vary across versions; all mean "not fetched"
         raise _weights_error(e, source, label) from None
     return Path(path)
+
+
+@contextlib.contextmanager
+def _quiet_library() -> Iterator[None]:
+    """huggingface_hub's own warnings held back while it downloads: it logs each retry of a connection
+    (eleven lines for an unreachable endpoint), and deblur says in one line what failed."""
+    logger = logging.getLogger("huggingface_hub")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def find_cached(source: HubSource, *, cache_dir: Path | None) -> Path | None:
