@@ -694,6 +694,26 @@ def test_a_conversion_of_a_file_already_there_is_not_called_a_download(server, t
     assert "w: downloaded and verified" in result.stderr and len(server.requests("GET")) == 1
 
 
+def test_a_conversion_stopped_by_a_full_disk_says_the_download_is_kept(server, tmp_path, official_pth, monkeypatch):
+    """Found in review: its hint was an output's ('write the output elsewhere')."""
+    import errno
+
+    import deblur_cli.checkpoint
+    from deblur_cli.files import output_error
+
+    def full(path, data, **kwargs):
+        raise output_error(path, OSError(errno.ENOSPC, "No space left on device"))
+
+    url = server.add_file("GOPRO.pth", official_pth)
+    e = entry(url=url, content=official_pth, extra="config = { feat = 8, blocks = 1 }\n")
+    monkeypatch.setattr(deblur_cli.checkpoint.files, "write_bytes", full)
+    with pytest.raises(OutputError) as info:
+        download(e, tmp_path)
+    assert "--cache-dir" in info.value.hint and "converts the verified download it kept" in info.value.hint
+    monkeypatch.undo()
+    assert download(e, tmp_path).is_file() and len(server.requests("GET")) == 1  # converted, not fetched again
+
+
 def test_conversion_refuses_a_config_that_contradicts_weights_toml(server, tmp_path, official_pth):
     url = server.add_file("GOPRO.pth", official_pth)
     e = entry(url=url, content=official_pth, extra="config = { feat = 64, blocks = 15 }\n")

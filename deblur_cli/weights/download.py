@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from deblur_cli.errors import WeightsError
+from deblur_cli.errors import OutputError, WeightsError
 from deblur_cli.weights import cache, hub, urls
 from deblur_cli.weights.convert import convert_checkpoint
 from deblur_cli.weights.lock import exclusive
@@ -110,7 +110,12 @@ def _download_unlocked(
         return source_file
     target = cache.converted_path(entry, cache_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
-    convert_checkpoint(source_file, target, entry)  # on failure the verified source stays, for the next try
+    try:
+        convert_checkpoint(source_file, target, entry)  # on failure the verified source stays, for the next try
+    except OutputError as e:  # a full disk, say: the hint of a cache, not of a command's output
+        e.hint = "free some space (or choose another folder with --cache-dir), then run the same command: it converts "
+        e.hint += "the verified download it kept, with no new download"
+        raise
     cache.write_stamp(target, entry.checksum)
     if isinstance(entry.source, UrlSource):
         source_file.unlink()  # ours, and no longer needed; a Hub file stays in the Hub cache
