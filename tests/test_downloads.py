@@ -285,6 +285,9 @@ def test_404_is_one_clear_line(server, tmp_path):
     with pytest.raises(WeightsError, match=r"w: http://127\.0\.0\.1:\d+/files/gone answered HTTP 404") as info:
         download(entry(url=f"{server.endpoint}/files/gone"), tmp_path)
     assert "\n" not in str(info.value)
+    # weights.toml is deblur's, in the package: the user reports it, and meanwhile uses a file of their own
+    assert info.value.hint == ("the pinned file is gone or moved: deblur's weights.toml needs a new address (please "
+                               "report it); use a local copy with --weights (run, evaluate, bench, demo)")  # fmt: skip
 
 
 def test_server_down_is_one_clear_line(tmp_path):

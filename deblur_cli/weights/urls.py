@@ -21,7 +21,9 @@ from deblur_cli.files import open_own
 ProgressFn = Callable[[int, int], None]
 
 LOCAL_COPY = "use a local copy with --weights (run, evaluate, bench, demo)"  # download-weights itself has no --weights
-GONE = "the pinned file is gone or moved; check weights.toml or " + LOCAL_COPY  # HTTP 404, 410
+# HTTP 404, 410; weights.toml is deblur's own (packaged), which its users do not edit
+GONE = "the pinned file is gone or moved: deblur's weights.toml needs a new address (please report it); "
+GONE += LOCAL_COPY
 PART_SUFFIX = ".part"
 ATTEMPTS = 3  # connections that drop mid-file are resumed at once, this many tries in all
 TIMEOUT_S = 30.0  # per socket operation, not for the whole file
@@ -185,7 +187,7 @@ def _get(
     except _OffHttp as e:
         raise WeightsError(
             f"{label}: {shown(url)} redirects to {shown(e.args[0])}, which is not an http(s) address",
-            hint="the server is misconfigured; check weights.toml or " + LOCAL_COPY,
+            hint="the server is misconfigured; " + LOCAL_COPY,
         ) from None
     except urllib.error.HTTPError as e:
         e.close()
@@ -235,7 +237,7 @@ def _get(
             into.unlink(missing_ok=True)
             raise WeightsError(
                 f"{label}: the server offers {total} bytes, weights.toml expects {size}",
-                hint="the source changed; do not use it until weights.toml is updated",
+                hint="the source changed: do not use it until deblur's weights.toml is updated (please report it)",
             )
         expected = total if total is not None else size
         cap = expected if expected is not None else limit
@@ -243,7 +245,8 @@ def _get(
             raise WeightsError(
                 f"{label}: the file is {readable_size(cap)}, more than the {readable_size(limit)} limit for a download "
                 "whose size weights.toml does not state",
-                hint="if the file is right, state its size in weights.toml (size = <bytes>), or " + LOCAL_COPY,
+                hint="fetch the file yourself and " + LOCAL_COPY + "; maintainers: state its size in weights.toml "
+                "(size = <bytes>)",
             )
         if progress is not None:  # the size is known now: a bar can show before the first bytes
             progress(have, expected or 0)
@@ -294,7 +297,7 @@ def _http_error(label: str, url: str, e: urllib.error.HTTPError, hints: Mapping[
     if 300 <= e.code < 400:  # urllib follows redirects: one left over loops, or points nowhere
         return WeightsError(
             f"{label}: {shown(url)} answered HTTP {e.code} and its redirects lead nowhere (a loop, or no Location)",
-            hint="the server is misconfigured; check weights.toml or " + LOCAL_COPY,
+            hint="the server is misconfigured; " + LOCAL_COPY,
         )
     if e.code >= 500 or e.code == 429:
         hint = "the server is failing or busy, not the file: try again later"
