@@ -1054,6 +1054,23 @@ def test_a_table_too_wide_for_the_terminal_is_split_into_whole_metrics(monkeypat
     assert [c for c in cells if c.startswith("+")] == ["+0.50"]  # the gain, with its PSNR
 
 
+def test_a_terminal_too_narrow_for_one_figure_gets_a_note(monkeypatch, capsys):
+    """Found in review: under about 40 columns the figures were cut with no word, where bench says so."""
+    from deblur_cli.cli.evaluate_tables import out, show
+
+    report = EvaluationReport("d", "dstnet-s", "cpu", planned=1)
+    report.sequences = [SequenceScore("GOPR0384_11_00", 6, 2.0, {"psnr": 22.4081}, {"psnr": 22.9081})]
+    monkeypatch.setattr(out, "width", 24)
+    with out.capture():
+        show(report)
+    said = " ".join(capsys.readouterr().err.split())
+    assert "columns and the terminal has 24: figures are cut short; widen the terminal, or read them in full" in said
+    monkeypatch.setattr(out, "width", 80)
+    with out.capture():
+        show(report)
+    assert "figures are cut short" not in capsys.readouterr().err
+
+
 def test_a_comparison_stopped_before_its_second_model_scored_anything_continues_after_the_first(tmp_path, monkeypatch):
     """The stopped model's empty report was dropped, so the JSON held complete reports only and read as a
     finished evaluation: the first model was run again."""

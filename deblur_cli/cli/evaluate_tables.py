@@ -44,8 +44,14 @@ def comparison(reports: list[EvaluationReport]) -> Table:
 
 def show(report: EvaluationReport) -> None:
     """The report's table on stdout, and under it a note on the sequences split at scene cuts, if any."""
-    for table in _tables(report):
+    tables = _tables(report)
+    for table in tables:
         out.print(table)
+    if (needed := max(width_needed(table, out) for table in tables)) > out.width:  # as bench says it
+        note(
+            f"the table needs {needed} columns and the terminal has {out.width}: figures are cut short; "
+            "widen the terminal, or read them in full with --json"
+        )
     if line := _scene_cuts_note(report):
         note(line)
 
