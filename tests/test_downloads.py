@@ -422,6 +422,20 @@ def test_a_link_planted_at_a_lock_file_is_not_followed(server, tmp_path):
     assert download(e, tmp_path).read_bytes() == CONTENT
 
 
+@pytest.mark.parametrize("folder", ["locks", "weights/w"])
+def test_a_link_planted_at_a_folder_of_deblurs_is_not_followed(server, tmp_path, folder):
+    """Found in review: O_NOFOLLOW covered the lock file's own name; a link at locks/ or weights/NAME/ still had
+    the lock, or the download, written wherever it pointed."""
+    e = entry(url=server.add_file("w.safetensors", CONTENT))
+    cache_root, elsewhere = tmp_path / "cache", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (cache_root / folder).parent.mkdir(parents=True, exist_ok=True)
+    (cache_root / folder).symlink_to(elsewhere)
+    with pytest.raises(OutputError, match=f"{cache_root / folder} is a symbolic link, which deblur does not follow"):
+        download(e, cache_root)
+    assert list(elsewhere.iterdir()) == [] and server.requests("GET") == []
+
+
 def test_a_cached_file_is_hashed_before_each_use_and_fetched_again_when_damaged(server, tmp_path):
     e = entry(url=server.add_file("w.safetensors", CONTENT))
     path = download(e, tmp_path)

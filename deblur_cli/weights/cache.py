@@ -80,6 +80,15 @@ def lock_path(entry: WeightsEntry, cache_dir: str | Path | None = None) -> Path:
     return cache_root(cache_dir) / "locks" / f"{entry.name}.lock"
 
 
+def refuse_linked_folders(entry: WeightsEntry, cache_dir: str | Path | None = None) -> None:
+    """OSError (ELOOP) where a folder deblur makes for its own files (`locks/`, `weights/NAME/`) is a symbolic
+    link: planted in a cache shared with others, it would have this process write its lock and download
+    wherever it points. (The cache root, and `weights/` itself, may be links: a cache on another disk.)"""
+    for folder in (lock_path(entry, cache_dir).parent, entry_dir(entry, cache_dir)):
+        if folder.is_symlink():
+            raise OSError(errno.ELOOP, "a symbolic link", str(folder))
+
+
 def converted_path(entry: WeightsEntry, cache_dir: str | Path | None = None) -> Path:
     """Where the safetensors conversion of a legacy checkpoint is kept."""
     return entry_dir(entry, cache_dir) / f"{entry.name}.safetensors"
@@ -96,7 +105,8 @@ def unusable(entry: WeightsEntry, cache_dir: str | Path | None, e: OSError) -> O
     hint = "choose another folder with --cache-dir (or $DEBLUR_CACHE), or make this one writable"
     if e.errno == errno.ELOOP and e.filename:  # a link where deblur keeps a file of its own: not followed
         problem = f"{e.filename} is a symbolic link, which deblur does not follow"
-        hint = "delete the link (deblur makes the file itself), or choose another folder with --cache-dir"
+        hint = "delete the link (deblur makes its own files and folders there), or choose another folder with "
+        hint += "--cache-dir"
     return OutputError(f"{entry.name}: cannot use the weights cache {cache_root(cache_dir)}: {problem}", hint=hint)
 
 

@@ -83,6 +83,7 @@ def download(
             warn(f"{entry.name}: another deblur process is fetching these weights; waiting for it")
 
     try:
+        cache.refuse_linked_folders(entry, cache_dir)
         with exclusive(cache.lock_path(entry, cache_dir), on_wait=waiting):
             if not force:  # another process may have fetched it while this one waited
                 found = cache.cached_file(entry, cache_dir, warn=warn)
