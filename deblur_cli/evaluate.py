@@ -326,11 +326,8 @@ def _score(
     ahead of their use, a window's worth for a model."""
     if max_frames is None:  # a video of the pair cut short: refused before the model restores any of it
         for path in (pair.blurred, pair.sharp):
-            try:
+            with _retold_damage():
                 check_not_cut(path)
-            except InputError as e:
-                retell_damage(e, _BEFORE_THE_DAMAGE)
-                raise
     with ExitStack() as stack:
         blurred_source = stack.enter_context(open_source(pair.blurred))
         sharp_source = stack.enter_context(open_source(pair.sharp))
@@ -403,8 +400,8 @@ _BEFORE_THE_DAMAGE = "re-copy the file, or score the frames before the damage wi
 
 @contextmanager
 def _retold_damage() -> Iterator[None]:
-    """A file found cut short or damaged as it is read (with --frames, or past what the up-front check sees):
-    a hint in evaluate's options."""
+    """A file found cut short or damaged, before its frames are read or as they are (with --frames, or past
+    what the up-front check sees): a hint in evaluate's options, not run's --end."""
     try:
         yield
     except InputError as e:
