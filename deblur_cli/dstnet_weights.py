@@ -18,6 +18,7 @@ from deblur_cli.checkpoint import (
     config_from_json,
     config_from_metadata,
     read_checkpoint,
+    read_metadata,
     save_checkpoint,
 )
 from deblur_cli.errors import WeightsError
@@ -70,11 +71,18 @@ def variant_of(path: str | Path) -> str:
 
 
 def held_model(path: str | Path) -> str:
-    """The model a DSTNet weights file holds: the name of its variant (DSTNET_VARIANTS) where its config
-    (from the metadata, else from the tensor shapes, as `load_dstnet` reads it) is one, else that config
-    written out. WeightsError where the file is unreadable or not DSTNet weights."""
-    state, metadata = read_checkpoint(path)
-    config = _config_from_metadata(metadata, Path(path).name) or config_from_state_dict(state)
+    """The model a DSTNet weights file holds (`model_name`), its config read as `load_dstnet` reads it: from
+    the metadata, else from the tensor shapes (which only then are loaded: an official .pth, a file without
+    metadata). WeightsError where the file is unreadable or not DSTNet weights."""
+    name = Path(path).name
+    config = _config_from_metadata(read_metadata(path), name) if Path(path).suffix.lower() == ".safetensors" else None
+    if config is None:
+        config = config_from_state_dict(read_checkpoint(path)[0])
+    return model_name(config)
+
+
+def model_name(config: DSTNetConfig) -> str:
+    """The name of the variant `config` is (DSTNET_VARIANTS), else the config written out."""
     known = (name for name, variant in DSTNET_VARIANTS.items() if variant == config)
     return next(known, f"DSTNet(feat={config.feat}, blocks={config.blocks})")
 

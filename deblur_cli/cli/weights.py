@@ -249,14 +249,13 @@ def _entry_model(name: str, architecture: str) -> str | None:
     entry = load_registry().entries.get(name)
     if entry is None or entry.architecture != architecture or architecture != "dstnet" or not entry.config:
         return None
-    from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNetConfig
+    from deblur_cli.dstnet_weights import model_name
+    from deblur_cli.models.dstnet import DSTNetConfig
 
     try:
-        config = DSTNetConfig(**entry.config)
+        return model_name(DSTNetConfig(**entry.config))
     except TypeError:  # keys DSTNetConfig does not take: loading the file decides
         return None
-    known = (variant for variant, stated in DSTNET_VARIANTS.items() if stated == config)
-    return next(known, f"DSTNet(feat={config.feat}, blocks={config.blocks})")
 
 
 def _as_dict(entry: WeightsEntry, state: str, used_by: tuple[str, ...], path: Path | None) -> dict:
