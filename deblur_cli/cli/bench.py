@@ -17,7 +17,7 @@ from rich.table import Table
 
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, examples, labelled, out, warn
-from deblur_cli.cli.tables import cell, figures_table, fitting_parts, frame_count, width_needed
+from deblur_cli.cli.tables import cell, cut_note, figures_table, fitting_parts, frame_count, width_needed
 from deblur_cli.cli.weights import build_shown, check_weights, held_elsewhere
 from deblur_cli.cli.options import (
     FRAMES_PANEL,
@@ -491,13 +491,7 @@ def _print_table(report: BenchReport) -> list[str]:
         ]
     for table in tables:
         out.print(table)
-    needed = max(width_needed(table, out) for table in tables)
-    if needed <= out.width:
-        return []
-    return [
-        f"the table needs {needed} columns and the terminal has {out.width}: figures are cut short; "
-        "widen the terminal, or read them in full with --json"
-    ]
+    return [cut] if (cut := cut_note(tables, out)) else []
 
 
 def _table(report: BenchReport, figures: tuple, *, title: bool, caption: bool) -> Table:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 
 from deblur_cli.cli.app import note, out
-from deblur_cli.cli.tables import cell, figures_table, fitting_parts, frame_count, width_needed
+from deblur_cli.cli.tables import cell, cut_note, figures_table, fitting_parts, frame_count, width_needed
 
 if TYPE_CHECKING:
     from deblur_cli.evaluate import EvaluationReport
@@ -47,11 +47,8 @@ def show(report: EvaluationReport) -> None:
     tables = _tables(report)
     for table in tables:
         out.print(table)
-    if (needed := max(width_needed(table, out) for table in tables)) > out.width:  # as bench says it
-        note(
-            f"the table needs {needed} columns and the terminal has {out.width}: figures are cut short; "
-            "widen the terminal, or read them in full with --json"
-        )
+    if cut := cut_note(tables, out):
+        note(cut)
     if line := _scene_cuts_note(report):
         note(line)
 

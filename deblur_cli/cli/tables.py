@@ -35,6 +35,18 @@ def width_needed(table: Table, console: Console) -> int:
         label.max_width = None
 
 
+def cut_note(tables: list[Table], console: Console) -> str | None:
+    """The line for tables printed on a console too narrow for one of them (`width_needed`): their figures
+    are cut short. None when every table fits."""
+    needed = max(width_needed(table, console) for table in tables)
+    if needed <= console.width:
+        return None
+    return (
+        f"the table needs {needed} columns and the terminal has {console.width}: figures are cut short; "
+        "widen the terminal, or read them in full with --json"
+    )
+
+
 def fitting_parts(groups: list, fits) -> list[list]:
     """`groups` (of columns, in order) packed greedily into consecutive parts, each as long as
     `fits(part)` allows; a group too wide on its own is a part of its own."""
