@@ -25,6 +25,7 @@ from deblur_cli.errors import WeightsError
 from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet, DSTNetConfig
 
 ARCHITECTURE = "dstnet"
+WEIGHTS_OF = "DSTNet's"  # what a file of another architecture is said not to hold
 _FIRST_CONV = "feat_extractor.weight"
 _TRUNK_BLOCK = re.compile(r"forward_propagation\.resblock_bcakward2d\.main\.0\.(\d+)\.conv1\.weight")
 _LARGE_LAYOUT_KEY = "up.weight"  # only in the official large model (GOPRO_Large.pth)
@@ -95,7 +96,7 @@ def load_dstnet(path: str | Path) -> DSTNet:
     """
     state, metadata = read_checkpoint(path)
     name = Path(path).name
-    check_architecture(metadata, ARCHITECTURE, name, "DSTNet's")
+    check_architecture(metadata, ARCHITECTURE, name, WEIGHTS_OF)
     return build_dstnet(state, _config_from_metadata(metadata, name), name=name)
 
 

@@ -29,6 +29,7 @@ from deblur_cli.models.dstnet import DSTNet
 from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet
 
 ARCHITECTURE = "wtsa"
+WEIGHTS_OF = "a WTSA diffusion model's"  # what a file of another architecture is said not to hold
 PRIOR_PREFIX = "prior."
 
 
@@ -97,7 +98,7 @@ def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet
     """
     state, metadata = read_checkpoint(path)
     name = Path(path).name
-    check_architecture(metadata, ARCHITECTURE, name, "a WTSA diffusion model's")
+    check_architecture(metadata, ARCHITECTURE, name, WEIGHTS_OF)
     stored = config_from_metadata(metadata, ARCHITECTURE, name)
     if stored is not None:
         if not isinstance(stored, dict):

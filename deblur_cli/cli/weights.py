@@ -206,14 +206,14 @@ def check_weights(name: str, weights: str | Path) -> None:
     """WeightsError, before a command that restores with several weights does any work, where `weights` is no
     file nor registry entry (`named_entry`), or a safetensors file of another architecture than model `name`'s
     (its metadata read, not its tensors): a mistyped or swapped last one would stop it after hours of the first."""
+    from deblur_cli import dstnet_weights, wtsa_weights
     from deblur_cli.checkpoint import check_architecture, read_metadata
 
     named_entry(name, weights)
     path = Path(weights).expanduser()
     if path.is_file() and path.suffix.lower() == ".safetensors":
-        architecture = model_spec(name).architecture
-        what = "a WTSA diffusion model's" if architecture == "wtsa" else "DSTNet's"
-        check_architecture(read_metadata(path), architecture, path.name, what)
+        module = wtsa_weights if model_spec(name).architecture == "wtsa" else dstnet_weights
+        check_architecture(read_metadata(path), module.ARCHITECTURE, path.name, module.WEIGHTS_OF)  # as loading does
 
 
 def held_elsewhere(name: str, weights: str | Path | None) -> str | None:
