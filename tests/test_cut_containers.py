@@ -1,7 +1,8 @@
 """FLV, MPEG-TS and MPEG-PS files cut short, which FFmpeg measures from what is left of them: an FLV file by the
 size its header states (video_io.flv), a transport stream by ending inside a packet, a program stream inside a
-pack (video_io.mpeg_ps); refused before a run as other cut files are (tests/test_cli_run.py), with the --end
-that restores the part before the cut."""
+pack (video_io.mpeg_ps); and Matroska files without per-track DURATION tags, by every stream stopping short of
+the file's length. Refused before a run as other cut files are (tests/test_cli_run.py), with the --end that
+restores the part before the cut."""
 
 from __future__ import annotations
 
@@ -127,6 +128,32 @@ def test_a_cut_flv_that_states_its_size_but_no_duration(tmp_path):
     assert found is not None, "not found"
     assert found.problem.startswith("the video stream ends early: its packets stop at ")
     assert " of " not in found.problem and "--end" in found.hint
+
+
+def _untagged(path):
+    """`path` as a Matroska muxer that writes no DURATION tags would have made it (mkvmerge writes them at the
+    end, where a cut takes them): FFmpeg's renamed in place, so only the file's own length is stated."""
+    data = path.read_bytes()
+    assert data.count(b"DURATION") >= 1
+    path.write_bytes(data.replace(b"DURATION", b"DURATIOX"))
+    return path
+
+
+@pytest.mark.parametrize("audio", [None, "libopus"])
+def test_a_cut_matroska_file_without_duration_tags_is_refused_before_a_run(tmp_path, identity, audio):
+    """It was restored up to the cut, exit 0, no warning: only the file's length is stated, and where every
+    stream stops short of it together, the file was cut."""
+    whole = _untagged(media.make_video(tmp_path / "a.mkv", frames=40, codec="libx264", audio=audio, gop=5))
+    problem = r"the video stream ends early: its packets stop at \d\.\d\d s of 1\.6\d s \(truncated or damaged file\)"
+    _refused_then_restored_before_the_cut(whole, problem, tmp_path, identity)
+
+
+def test_an_untagged_matroska_file_whose_audio_outlasts_its_video_is_whole_even_cut_in_the_audio(tmp_path):
+    """The file's length is the audio's: a whole video stops short of it, alone, and so does one whose file
+    was cut where only the audio went on."""
+    path = _untagged(media.make_video(tmp_path / "a.mkv", frames=40, audio="aac", audio_seconds=4.0))
+    assert tail_cut(path) is None
+    assert tail_cut(media.truncate(path, 0.8)) is None
 
 
 def _transport_stream(path, **options):

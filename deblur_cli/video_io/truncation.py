@@ -30,6 +30,7 @@ from deblur_cli.video_io.streams import (
 
 TAIL_SECONDS = 5.0  # how much of a video's end is demuxed, before a run and by `deblur info`, to find a cut (tail_cut)
 _DAMAGED_HINT = "re-copy the file, or cut it before the damaged part"
+_INTERLEAVED = 1  # s: how far apart the last packets of a Matroska file's streams may stop where it was cut
 _TS_TAIL_BYTES = 4096  # how much of a transport stream's end is read for its last packets (_ends_inside_a_packet)
 
 
@@ -143,7 +144,9 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
     fall short and the container counts its packets (MP4, MOV), every packet counted, since a whole read
     takes the count reached as complete. An FLV file is cut where it is smaller than the size its
     onMetaData states, an MPEG-TS file where it ends inside a packet, an MPEG-PS file inside a pack
-    (FFmpeg measures the duration of all three from what is left). Where they fall short, the first frame
+    (FFmpeg measures the duration of all three from what is left). A Matroska file without DURATION tags
+    states only its own length: it is cut where the last packets of all its streams stop short of it
+    together. Where they fall short, the first frame
     is decoded, for the times to count from it as --end does. None where they reach the end, the container
     states no duration (NUT; FLV without a stated size), or the file cannot be read (VideoFileSource says
     why). An MPEG-TS or MPEG-PS file cut at a packet's or a pack's end is not found, nor damage in the
@@ -165,28 +168,39 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         size_short = container.format.name == "flv" and (stated_file_size(path) or 0) > os.path.getsize(path)
         ends_cut, unit = _CUT_INSIDE.get(container.format.name, (None, ""))
         mid_packet = ends_cut is not None and ends_cut(path)
-        if stated is None and size_short and container.duration:
+        # a Matroska file whose muxer wrote no DURATION tags (mkvmerge's sit at the end, lost with it) states
+        # only the whole file's length, which the last packets of some stream reach where it is whole
+        untagged = "matroska" in container.format.name and stated is None and bool(container.duration)
+        if (untagged or (stated is None and size_short)) and container.duration:
             stated = float(((container.start_time or 0) + container.duration) / av.time_base)
         if not stream.time_base or (stated is None and not size_short):
             return None
         start = float((stream.start_time or 0) * stream.time_base)
         since = start if stated is None else max(stated - TAIL_SECONDS, start)
-        tail, timed, corrupt = IntactEnd(), False, None
+        tail, timed, corrupt, others = IntactEnd(), False, None, None
         try:  # any packet, not only a keyframe: a clip that starts mid-GOP has none before its start
             container.seek(int(since / stream.time_base), stream=stream, backward=True, any_frame=True)
         except av.FFmpegError:  # nothing to land on (a cut Matroska file lost its index): read from the start
             pass
         try:
-            for packet in container.demux(stream):
-                if packet.size and packet.pts is not None:
-                    tail.add(packet)
-                    timed = timed or bool(packet.duration)
+            for packet in container.demux() if untagged else container.demux(stream):
+                if not packet.size or packet.pts is None:
+                    continue
+                if packet.stream.index != stream.index:  # another stream of an untagged Matroska file
+                    others = stop_after(others, packet)
+                    continue
+                tail.add(packet)
+                timed = timed or bool(packet.duration)
         except av.FFmpegError as e:  # the demuxer gives up in the last seconds: what comes before them is whole
             corrupt = reason(e)
         end = tail.intact
         # asked before the container closes, which frees the stream
         short = size_short or mid_packet or corrupt is not None or end is None
         short = short or _falls_short(stream, end, stated, timed=timed)
+        if untagged and short and corrupt is None and others is not None and end is not None:
+            # a cut stops every stream at once (the muxer interleaves them); packets of others that go on well
+            # past the video's last, or reach the file's end, follow a video that ended before the file did
+            short = others < end + _INTERLEAVED and _falls_short(stream, max(end, others), stated, timed=timed)
         if short and corrupt is None and (end is None or stream.frames):
             # the whole stream demuxed: where its packets stop, where the tail had none (the seek landed on
             # bytes the cut took), and how many, against its index's count (a whole read takes that as whole)
