@@ -116,15 +116,20 @@ class TileGrid:
         return placed[device]
 
 
+def check_tile(tile: int, multiple: int) -> None:
+    """UsageError for a --tile smaller than the model's `multiple`, the least a tile can be."""
+    if tile < multiple:
+        raise UsageError(f"tiles must be at least {multiple} pixels for this model", hint=f"use --tile {multiple} or more")
+
+
 def plan_tiles(height: int, width: int, *, tile: int, overlap: int | None, multiple: int) -> TileGrid:
     """The tiles of a frame padded to (height, width), multiples of `multiple`: at most tile x tile
     pixels (rounded down to the multiple), overlapping by at least `overlap` pixels (None:
     DEFAULT_TILE_OVERLAP, less where a small tile leaves no room for it), laid out along each axis by
     `plan_windows`; a tile larger than the frame covers it whole along that side. UsageError for a
     tile or overlap that leaves no room."""
+    check_tile(tile, multiple)
     tile = tile // multiple * multiple
-    if tile < multiple:
-        raise UsageError(f"tiles must be at least {multiple} pixels for this model", hint=f"use --tile {multiple} or more")
     if overlap is None:
         overlap = min(DEFAULT_TILE_OVERLAP, tile - multiple)
     if not 0 <= overlap <= tile - multiple:

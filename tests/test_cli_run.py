@@ -1258,3 +1258,9 @@ def test_a_tile_overlap_without_tiles_is_named(tmp_path, identity):
         assert result.exit_code == 0 and "not used" not in result.output and "warning" not in result.output
     result = deblur(source, "-o", tmp_path / "small.mp4", "--tile", "32", "-q")  # 30 times slower at 16, and worse
     assert result.exit_code == 0 and "--tile 32: tiles under 64 pixels restore less" in " ".join(result.output.split())
+    # under the model's least, the error alone, before any frame is read (not the note on small tiles first)
+    calls = len(identity.calls)
+    result = deblur(source, "-o", tmp_path / "tiny.mp4", "--tile", "8")
+    assert result.exit_code == 2 and "tiles must be at least 16 pixels" in result.stderr, result.output
+    assert "restore less" not in result.output and len(identity.calls) == calls
+    assert not (tmp_path / "tiny.mp4").exists()

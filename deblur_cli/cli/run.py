@@ -261,6 +261,7 @@ def run(
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.devices import resolve_device
     from deblur_cli.pipeline import deblur_video, output_settings
+    from deblur_cli.tiles import check_tile
 
     named = model != AUTO
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
@@ -269,8 +270,6 @@ def run(
         warn(ignored)
     if named and (held := held_elsewhere(model, weights)):  # auto: the file's own model, whatever its size
         warn(f"{held}: the file's model runs, under the name {model}")
-    if unused := tile_overlap_note(windows):
-        warn(unused)
     if output is None or planned[0][1] != output:  # the folder -o names, or one beside a folder of videos
         for _, target in jobs:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -309,6 +308,10 @@ def run(
             on_step=on_step,
             warn=warn,
         )
+        if isinstance(windows.tile, int):  # the least a tile can be is the built model's, before a note on small ones
+            check_tile(windows.tile, restorer.multiple)
+        if unused := tile_overlap_note(windows):
+            warn(unused)
         if unbatched := unbatched_note(restorer, model, batch):
             warn(unbatched)
         if restorer.device.type == "cpu" and cpu_share.chose_passive_waiting and not quiet:
