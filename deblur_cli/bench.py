@@ -29,14 +29,13 @@ from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_8bit
 from deblur_cli.metrics.niqe import applicable, mean_niqe, too_flat, too_small
 from deblur_cli.metrics.ssim import WINDOW as SSIM_WINDOW
 from deblur_cli.pipeline import to_tensor
-from deblur_cli.restorer import Restorer, restore_windows
+from deblur_cli.restorer import Restorer
 from deblur_cli.span import Span
-from deblur_cli.stream import greyed, is_grey
+from deblur_cli.stream import restore_stream
 from deblur_cli.files import write_bytes
-from deblur_cli.tiles import restore_tiled
 from deblur_cli.video_io import DEFAULT_FPS, open_source
 from deblur_cli.video_io.truncation import retell_damage
-from deblur_cli.windows import stitch_windows
+from deblur_cli.windows import WindowOptions
 
 ClipMetric = Callable[[torch.Tensor, torch.Tensor], float]
 """A full-reference metric over clips: (output, reference), each (T, 3, H, W) float in [0, 1]."""
@@ -270,20 +269,15 @@ def write_json(report, path: str | os.PathLike) -> None:
 
 
 def restore_clip(restorer: Restorer, frames: torch.Tensor, window: int | None, overlap: int) -> torch.Tensor:
-    """Restore frames (T, 3, H, W) on the restorer's device as `deblur run` does, without tiling:
-    temporal windows blended over their overlap, each padded to the model's multiple.
-    Returns (T, 3, H, W) on the restorer's device."""
+    """Restore frames (T, 3, H, W) on the restorer's device through `deblur run`'s own path
+    (stream.restore_stream), without tiling: temporal windows blended over their overlap, each padded to
+    the model's multiple, split at scene cuts, grey frames kept grey. Returns (T, 3, H, W) on the
+    restorer's device."""
     count = frames.shape[0]
     window = min(window or count, restorer.max_frames or count, count)
-    overlap = min(overlap, window - 1)
-
-    def restore(windows: torch.Tensor) -> torch.Tensor:
-        return restore_tiled(windows, partial(restore_windows, restorer), multiple=restorer.multiple, tile=None)
-
+    windows = WindowOptions(window=window, overlap=min(overlap, window - 1), tile=None)
     with torch.inference_mode():  # as in `deblur run`: no autograd bookkeeping in the timings
-        restored = stitch_windows(frames.unbind(0), restore, window=window, overlap=overlap)
-        # a grey frame comes out grey, as stream.restore_stream makes it
-        return torch.stack([greyed(out) if is_grey(frame) else out for frame, out in zip(frames, restored)])
+        return torch.stack(list(restore_stream(frames.unbind(0), restorer, windows, tuple(frames.shape[-2:]))))
 
 
 def _check(clip: Clip, options: BenchOptions) -> None:
