@@ -14,6 +14,7 @@ from deblur_cli.diffusion import DiffusionConfig, sample
 from deblur_cli.errors import UsageError
 from deblur_cli.model_specs import model_spec
 from deblur_cli.models.compiling import Compiled
+from deblur_cli.models.dstnet import MULTIPLE
 from deblur_cli.restorer import ProgressFn, Restorer, said_once
 from deblur_cli.tiles import Region, TileGrid, blend_tiles
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 class DSTNetRestorer:
     """Runs a DSTNet over a window; deterministic."""
 
-    multiple = 16
+    multiple = MULTIPLE
     max_frames = None
     identity: dict | None = None  # what fixes its output (see restorer.py); build_restorer sets it
 
@@ -49,7 +50,7 @@ class DSTNetRestorer:
         return any(step.compiled is not None for step in steps)
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        """frames: (T, 3, H, W) float in [0, 1], H and W multiples of 16; returns the same shape."""
+        """frames: (T, 3, H, W) float in [0, 1], H and W multiples of `multiple`; returns the same shape."""
         return self.restore_batch(frames.unsqueeze(0)).squeeze(0)
 
     def restore_batch(self, frames: torch.Tensor) -> torch.Tensor:

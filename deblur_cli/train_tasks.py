@@ -84,7 +84,7 @@ def _wtsa_task(variant: str, prior_spec: str | None, ddim_steps: int = VALIDATIO
     from deblur_cli.wtsa_weights import save_wtsa
 
     config = WTSA_VARIANTS[variant]
-    multiple = 2 ** (len(config.channels) - 1)  # as WTSAUNet.multiple: one halving per stage after the first
+    multiple = config.multiple
     if prior_spec is None:
         prior, diffusion = None, DiffusionConfig()
     else:

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from deblur_cli.data.manifest import MANIFEST
-from deblur_cli.data.own import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from deblur_cli.data.own import SOURCE_IMAGE_SUFFIXES, SOURCE_VIDEO_SUFFIXES
 from deblur_cli.data.photos import is_validation, list_photos, load_photo
 from deblur_cli.data.synth import synthesize_clip
 from deblur_cli.data.video_blur import fits as video_fits
@@ -77,7 +77,7 @@ def sources_note(
 def _holds_media(folder: Path) -> bool:
     """Whether `folder` or a folder in it holds image or video files, as `deblur synth --add` takes them."""
     near = [p for sub in folder.iterdir() for p in (sub.iterdir() if sub.is_dir() else [sub])]
-    return any(p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES for p in near)
+    return any(p.suffix.lower() in SOURCE_IMAGE_SUFFIXES | SOURCE_VIDEO_SUFFIXES for p in near)
 
 
 def split_videos(cache: str | Path | None) -> tuple[list[Path], list[Path]]:

@@ -27,9 +27,15 @@ from deblur_cli.errors import InputError, OutputError, UsageError
 from deblur_cli.weights.verify import file_digest
 
 FRAMES_PER_CLIP = 8
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".mpg", ".ts"})
+# what --add takes as sharp material: fewer kinds than `deblur run` reads (video_io.images.IMAGE_SUFFIXES,
+# outputs.VIDEO_SUFFIXES): 8-bit photos and camera video, no float or HDR images, no GIFs
+SOURCE_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
+SOURCE_VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".mpg", ".ts"})
 Say = Callable[[str], None]
+
+
+def _listed(suffixes: frozenset[str]) -> str:
+    return ", ".join(sorted(suffixes))
 
 
 def add_own(
@@ -91,11 +97,13 @@ def add_own(
         _remove(building)
         raise InputError(
             f"{folder}: no images, frame folders or videos of at least {MIN_SIDE} px a side",
-            hint=f"images ({', '.join(sorted(IMAGE_SUFFIXES))}) or videos ({', '.join(sorted(VIDEO_SUFFIXES))})",
+            hint=f"images ({_listed(SOURCE_IMAGE_SUFFIXES)}) or videos ({_listed(SOURCE_VIDEO_SUFFIXES)})",
         )
     _remove(target)
     building.rename(target)
-    videos = [p for p in paths if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and p.name not in unreadable]
+    videos = [
+        p for p in paths if p.is_file() and p.suffix.lower() in SOURCE_VIDEO_SUFFIXES and p.name not in unreadable
+    ]
     entries += _video_sources(cache, source, videos, progress, warn)
     others = [e for e in read_manifest(cache) if e.get("source") != source]
     if warn and (twice := _added_before(entries, others)):
@@ -152,11 +160,11 @@ def _scenes(paths: list[Path]) -> Iterator[tuple[str, Iterator[tuple[int, Path, 
     for path in paths:
         suffix = path.suffix.lower()
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SOURCE_IMAGE_SUFFIXES)
             yield path.name, ((i, files[i], _picture(files[i])) for i in _evenly(len(files)))
-        elif suffix in IMAGE_SUFFIXES:
+        elif suffix in SOURCE_IMAGE_SUFFIXES:
             yield path.stem, iter([(0, path, _picture(path))])
-        elif suffix in VIDEO_SUFFIXES:
+        elif suffix in SOURCE_VIDEO_SUFFIXES:
             yield path.stem, _video_frames(path)
 
 

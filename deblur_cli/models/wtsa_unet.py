@@ -33,6 +33,12 @@ class WTSAConfig:
         if any(c % self.groups for c in self.channels):
             raise ValueError(f"channels {self.channels} must be multiples of groups={self.groups}")
 
+    @property
+    def multiple(self) -> int:
+        """H and W must be multiples of this: one halving per stage after the first (WTSA pads for its own
+        windows)."""
+        return 2 ** (len(self.channels) - 1)
+
 
 WTSA_VARIANTS: dict[str, WTSAConfig] = {
     "wtsa": WTSAConfig(),
@@ -103,7 +109,7 @@ class WTSAUNet(nn.Module):
         super().__init__()
         self.config = config
         stages = len(config.channels)
-        self.multiple = 2 ** (stages - 1)  # H and W must be multiples of this; WTSA pads for its own windows
+        self.multiple = config.multiple
         self.max_frames = config.max_frames
         c0 = config.channels[0]
         self.time_mlp = nn.Sequential(nn.Linear(c0, config.time_dim), nn.SiLU(), nn.Linear(config.time_dim, config.time_dim))

@@ -46,7 +46,7 @@ _SILENT_LOSS_CONTAINERS = {"mpegts"}
 # MPEG program streams (.mpg, .vob) state no length: FFmpeg guesses it from the last timestamps it finds,
 # a frame or more short for short files (10 of 12 frames, 20 of 30). Up to this size the video's packets,
 # a frame each, are counted instead (demuxed, not decoded: milliseconds a megabyte).
-_PROGRAM_STREAM_FORMATS = {"mpeg"}
+_PS_DEMUXERS = {"mpeg"}  # FFmpeg's demuxer of MPEG program streams (its muxers: writer._PS_MUXERS)
 _COUNT_PACKETS_UP_TO = 256 << 20
 # Containers whose clock starts where the recorder's did (MPEG-TS: 1.4 s by convention, hours into a
 # broadcast; MPEG-PS: half a second). Their timestamps are moved to start at zero, as FFmpeg moves them:
@@ -527,7 +527,7 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
     rotation, mirrored = orientation_of(first.rotation, side_data)
     duration = stream_duration(stream)
     frame_count = len(listed) if listed else stream.frames or (round(duration * fps) if duration and fps else None)
-    unstated = container.format.name in _PROGRAM_STREAM_FORMATS | BARE_FORMATS  # no length, or a guessed one
+    unstated = container.format.name in _PS_DEMUXERS | BARE_FORMATS  # no length, or a guessed one
     # a file whose length its container never got to state (a Matroska recording that crashed, a live one)
     # has its frames counted too, for the progress bar: its duration stays unknown
     if (unstated or not frame_count) and fps and (packets := _count_packets(container.name, stream)):

@@ -67,7 +67,7 @@ _FRAME_CLOCK_ENCODERS = {"mpeg2video"}  # encoders that take no time base but th
 _BARE_FORMATS = {"h264", "hevc", "mpeg2video", "mpeg1video"}
 # MPEG program streams (.mpg, .vob) state no rate either, but keep each frame's time (where a frame starts a
 # PES packet): encoders that state the rate apart from the time base keep the source's timestamps there
-_PROGRAM_STREAM_FORMATS = {"mpeg", "svcd", "vob", "dvd", "vcd"}
+_PS_MUXERS = {"mpeg", "svcd", "vob", "dvd", "vcd"}  # FFmpeg's muxers of MPEG program streams
 _RATE_STATING_ENCODERS = {"libx264", "libx265"}  # x264 with force-cfr: its timing info from the rate, not the time base
 # Containers whose timestamps count in a unit of their own, coarser than most streams' time bases.
 _CONTAINER_CLOCKS = {"matroska": Fraction(1, 1000), "webm": Fraction(1, 1000), "flv": Fraction(1, 1000)}
@@ -300,10 +300,10 @@ class VideoEncoder:
         # frames a second, nearly all of them dropped, so it counts frames and timestamps are rounded to them
         # (so do Y4M's header and MPEG-2, whose encoder refuses any other time base)
         format_name = container.format.name
-        self._keeps_times = format_name in _PROGRAM_STREAM_FORMATS and encoding.encoder in _RATE_STATING_ENCODERS
+        self._keeps_times = format_name in _PS_MUXERS and encoding.encoder in _RATE_STATING_ENCODERS
         frame_clock = (
             format_name in _FRAME_CLOCK_FORMATS | _BARE_FORMATS
-            or (format_name in _PROGRAM_STREAM_FORMATS and not self._keeps_times)
+            or (format_name in _PS_MUXERS and not self._keeps_times)
             or encoding.encoder in _FRAME_CLOCK_ENCODERS
         )
         self.time_base = 1 / info.rate if frame_clock else self.source_time_base
