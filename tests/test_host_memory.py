@@ -112,9 +112,10 @@ def test_dstnet_on_the_cpu_keeps_freed_memory_except_bf16_on_huge_pages(monkeypa
     """Measured: float32 on an AVX2 EPYC, bf16 without huge pages on an AVX512-BF16 EPYC (docs/dstnet.md);
     bf16 with huge pages, the command's choice on AMX CPUs, was not, and keeps glibc's default."""
     import deblur_cli.cli.weights as weights_command
+    import deblur_cli.host_memory as host_memory
 
     calls = []
-    monkeypatch.setattr(weights_command, "keep_freed_memory", lambda: calls.append(1))
+    monkeypatch.setattr(host_memory, "keep_freed_memory", lambda: calls.append(1))
     if huge_pages is None:
         monkeypatch.delenv("THP_MEM_ALLOC_ENABLE", raising=False)
     else:

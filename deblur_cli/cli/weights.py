@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -16,7 +15,7 @@ from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, labelled, out, warn
 from deblur_cli.cli.options import cache_dir_option
 from deblur_cli.errors import DeblurError, UsageError, WeightsError
-from deblur_cli.host_memory import keep_freed_memory
+from deblur_cli.host_memory import suit_allocator
 from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.weights import WeightsEntry, download, load_registry, named_entry, status
 from deblur_cli.weights.cache import cache_root, present_file
@@ -184,21 +183,13 @@ class DownloadShown:
 
 def build_shown(model: str, *, quiet: bool = False, **options):
     """restorers.build_restorer(model, **options), with a weights download it needs shown as every command
-    shows one (DownloadShown)."""
-    import torch  # imported when a command builds a model, as is restorers
-
-    from deblur_cli.restorers import DSTNetRestorer, build_restorer
+    shows one (DownloadShown); then the process's allocator set for the model (host_memory.suit_allocator),
+    which a command may do to its own process and a library call (api.load) does not."""
+    from deblur_cli.restorers import build_restorer  # imported when a command builds a model: it imports torch
 
     with DownloadShown(quiet=quiet) as shown:
         restorer = build_restorer(model, on_fetch=shown.fetching, fetch_progress=shown.progress, **options)
-    # Measured for DSTNet on the CPU (`deblur run` of dstnet-s at 720p, docs/dstnet.md): on a 2-core AVX2 EPYC in
-    # float32 about 30% less wall time; on an AVX512-BF16 EPYC in bf16, huge pages off, kernel time from 7.5 to 0.95 s
-    # and 12% less peak memory. With huge pages on (the command's choice on AMX CPUs) bf16 was not measured, and
-    # GPUs and the diffusion models were not: they keep glibc's default.
-    huge_pages = os.environ.get("THP_MEM_ALLOC_ENABLE") == "1"
-    if isinstance(restorer, DSTNetRestorer) and restorer.device.type == "cpu":
-        if restorer.dtype == torch.float32 or not huge_pages:
-            keep_freed_memory()
+    suit_allocator(restorer)
     return restorer
 
 
