@@ -286,9 +286,6 @@ def deblur_video(
     check_strength(strength)
     check_not_cut(source_path, span)  # now, not after every frame up to the cut was restored
     started = time.perf_counter()
-    retries: dict[str, str] = {}  # what out-of-memory retries changed, for the user: the latest of each kind
-    scene_cuts: list[int] = []
-    tiles: list[int | None] = []  # the tile sides used, the latest last
     note = on_note or (lambda message: None)
 
     with open_source(source_path, span, image_rate=image_rate, deinterlace=deinterlace) as source:
@@ -301,11 +298,10 @@ def deblur_video(
             with sink:
                 check_free(output_path, force=force)  # again, under the lock: a run may have finished it meanwhile
                 begin, resumed = _resume(sink, source, info.frame_count, note, asked=resume)
-                done = _restore_into(
+                restored = _restore_into(
                     sink, source, restorer, windows,
                     begin=begin, resumed=resumed, strength=strength, progress=progress,
-                    side_by_side=((info.rotation, info.mirrored) if turned else (0, False)) if side_by_side else None,
-                    retries=retries, scene_cuts=scene_cuts, tiles=tiles,
+                    placement=((info.rotation, info.mirrored) if turned else (0, False)) if side_by_side else None,
                     read_again=lambda: open_source(source_path, span, image_rate=image_rate, deinterlace=deinterlace),
                 )  # fmt: skip
         except BaseException as e:
@@ -327,14 +323,14 @@ def deblur_video(
                 )
             raise
         read_warnings = list(source.warnings)  # damaged packets skipped
-    warnings = read_warnings + list(sink.warnings) + list(retries.values())
+    warnings = read_warnings + list(sink.warnings) + list(restored.retries.values())
     if info.alpha and side_by_side:
         warnings.insert(0, "side-by-side frames are opaque: the input's transparency is left out")
     written = sink_info.display_size if getattr(sink, "turns_frames", False) else (sink_info.width, sink_info.height)
     return RunResult(
         input=str(source_path),
         output=os.path.normpath(output_path),  # "frames.v2/" names the folder, without its slash
-        frames=done,
+        frames=restored.frames,
         seconds=time.perf_counter() - started,
         # as written: images are turned for display, videos stored with the rotation as a tag
         width=written[0],
@@ -342,9 +338,19 @@ def deblur_video(
         warnings=warnings,
         resumed=resumed,
         deinterlaced=info.deinterlaced,
-        scene_cuts=scene_cuts,
-        tile=tiles[-1] if tiles else None,
+        scene_cuts=restored.scene_cuts,
+        tile=restored.tile,
     )
+
+
+@dataclass
+class _Restored:
+    """What _restore_into made of an input."""
+
+    frames: int  # the frames the output holds
+    retries: dict[str, str]  # what out-of-memory retries changed, for the user: the latest of each kind
+    scene_cuts: list[int]  # the cuts the windows were split at among the frames written (RunResult.scene_cuts)
+    tile: int | None  # the tile side the last windows were restored in (RunResult.tile)
 
 
 def _restore_into(
@@ -355,20 +361,14 @@ def _restore_into(
     *,
     begin: int | None,
     resumed: int,
-    side_by_side: tuple[int, bool] | None,
+    placement: tuple[int, bool] | None,
     strength: float,
     progress: ProgressFn | None,
-    retries: dict[str, str],
-    scene_cuts: list[int],
-    tiles: list[int | None],
     read_again: Callable[[], object],
-) -> int:
+) -> _Restored:
     """Decode `source` from frame `begin` (None: not at all), restore it and write the frames from
-    `resumed` on into `sink`; returns the frames the output holds. Decoding and encoding run in threads
-    of their own; `retries` collects what out-of-memory retries changed, `scene_cuts` the cuts the
-    windows were split at among the frames written (RunResult.scene_cuts), `tiles` the tile sides the
-    windows were restored in (RunResult.tile). `side_by_side`: the (rotation, mirrored) that composed
-    frames are placed for, None for the restored frames alone. `read_again()` opens the source afresh, for a restorer
+    `resumed` on into `sink`. Decoding and encoding run in threads of their own. `placement`: the
+    (rotation, mirrored) that side-by-side frames are placed for, None for the restored frames alone. `read_again()` opens the source afresh, for a restorer
     that draws random numbers to replay its draws over the frames before `begin`."""
     info: VideoInfo = source.info
     size = (info.height, info.width)
@@ -380,13 +380,16 @@ def _restore_into(
         with read_again() as again:
             frames_again = (to_compact_tensor(f, restorer.device) for f in again)
             _replay_draws(drawing_only(), windows, size, frames_again, begin, curve=curve)
+    retries: dict[str, str] = {}
+    scene_cuts: list[int] = []
+    tiles: list[int | None] = []  # the tile sides used, the latest last
     stop = threading.Event()
     out_q: queue.Queue = queue.Queue(maxsize=windows.window + 2)
     encode_errors: list[BaseException] = []
     done = resumed
     pts_fifo: collections.deque[tuple[int | None, np.ndarray | None]] = collections.deque()  # and alpha planes
-    keep_inputs = side_by_side is not None or strength != 1
-    carry_alpha = info.alpha and side_by_side is None  # side-by-side frames are opaque
+    keep_inputs = placement is not None or strength != 1
+    carry_alpha = info.alpha and placement is None  # side-by-side frames are opaque
     inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # the input frames, where needed
     # Decoding runs in a thread of its own, which also puts the frames on the restorer's device, 8-bit
     # frames as uint8 and deeper ones as uint16: the frames read ahead take a quarter (a half) of float32's
@@ -439,8 +442,8 @@ def _restore_into(
                     source_frame = as_float(source_frame).to(restored)
                 if strength != 1:
                     restored = torch.lerp(source_frame, restored, strength)
-                if side_by_side is not None:
-                    restored = compose(source_frame, restored, *side_by_side)
+                if placement is not None:
+                    restored = compose(source_frame, restored, *placement)
                 if not put_unless_stopped(out_q, (restored, pts, alpha), stop):
                     raise encode_errors[0]
                 done += 1
@@ -454,7 +457,7 @@ def _restore_into(
         stop.set()
         frames_in.close()  # stops the decoding thread before the source closes
         encoder.join(timeout=5)
-    return done
+    return _Restored(done, retries, scene_cuts, tiles[-1] if tiles else None)
 
 
 def _replay_draws(
