@@ -368,8 +368,9 @@ def _restore_into(
 ) -> _Restored:
     """Decode `source` from frame `begin` (None: not at all), restore it and write the frames from
     `resumed` on into `sink`. Decoding and encoding run in threads of their own. `placement`: the
-    (rotation, mirrored) that side-by-side frames are placed for, None for the restored frames alone. `read_again()` opens the source afresh, for a restorer
-    that draws random numbers to replay its draws over the frames before `begin`."""
+    (rotation, mirrored) that side-by-side frames are placed for, None for the restored frames alone.
+    `read_again()` opens the source afresh, for a restorer that draws random numbers to replay its draws
+    over the frames before `begin`."""
     info: VideoInfo = source.info
     size = (info.height, info.width)
     curve = model_curve(info.color.get("transfer"))  # HDR frames are restored on an sRGB-like curve
