@@ -182,8 +182,8 @@ def _encode_worker(
             if isinstance(item, _Cut):
                 sink.cut(item.restart, item.restart_pts)
                 continue
-            frame, pts, alpha = item
-            sink.write(to_image(frame, bit_depth), pts, alpha)
+            frame, pts, alpha, duration = item
+            sink.write(to_image(frame, bit_depth), pts, alpha, duration)
     except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
         errors.append(e)
         stop.set()
@@ -388,22 +388,23 @@ def _restore_into(
     out_q: queue.Queue = queue.Queue(maxsize=windows.window + 2)
     encode_errors: list[BaseException] = []
     done = resumed
-    pts_fifo: collections.deque[tuple[int | None, np.ndarray | None]] = collections.deque()  # and alpha planes
+    # of each frame read and not yet written: its timestamp, alpha plane and duration (Frame's)
+    pts_fifo: collections.deque[tuple[int | None, np.ndarray | None, int | None]] = collections.deque()
     keep_inputs = placement is not None or strength != 1
     carry_alpha = info.alpha and placement is None  # side-by-side frames are opaque
     inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # the input frames, where needed
     # Decoding runs in a thread of its own, which also puts the frames on the restorer's device, 8-bit
     # frames as uint8 and deeper ones as uint16: the frames read ahead take a quarter (a half) of float32's
     # memory, and on a GPU of its upload. Each window is converted to float when it is restored.
-    frames = ((to_compact_tensor(frame, restorer.device), frame.pts, frame.alpha) for frame in source)
+    frames = ((to_compact_tensor(frame, restorer.device), frame.pts, frame.alpha, frame.duration) for frame in source)
     frames_in = prefetched(frames if begin is not None else iter(()), depth=windows.window + 2)
     read = begin or 0  # frames of the span read so far
 
     def decoded() -> Iterator[torch.Tensor]:
         nonlocal read
-        for frame, pts, alpha in frames_in:
+        for frame, pts, alpha, duration in frames_in:
             read += 1
-            pts_fifo.append((pts, alpha if carry_alpha else None))  # the alpha channel bypasses the model
+            pts_fifo.append((pts, alpha if carry_alpha else None, duration))  # the alpha channel bypasses the model
             if keep_inputs:
                 inputs_fifo.append(frame)
             yield frame
@@ -430,7 +431,7 @@ def _restore_into(
             for index, restored in enumerate(restored_frames, start=begin or 0):
                 if encode_errors:
                     raise encode_errors[0]
-                pts, alpha = pts_fifo.popleft()
+                pts, alpha, duration = pts_fifo.popleft()
                 source_frame = inputs_fifo.popleft() if keep_inputs else None
                 cut = cuts.before(index, pts, read) if segmented else None
                 if index < resumed:  # read again to restore the window it shares with the next
@@ -445,7 +446,7 @@ def _restore_into(
                     restored = torch.lerp(source_frame, restored, strength)
                 if placement is not None:
                     restored = compose(source_frame, restored, *placement)
-                if not put_unless_stopped(out_q, (restored, pts, alpha), stop):
+                if not put_unless_stopped(out_q, (restored, pts, alpha, duration), stop):
                     raise encode_errors[0]
                 done += 1
                 if progress is not None:

@@ -150,7 +150,9 @@ class ImageFileSink(atomic.FinishOrAbort):
         finally:
             self._lock.release()
 
-    def write(self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None) -> None:
+    def write(
+        self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None, duration: int | None = None
+    ) -> None:
         """Encode the frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation and its (H, W)
         alpha plane (None: opaque), or a Frame."""
         frame, _, alpha = checked_parts(frame, pts, alpha, self.info)

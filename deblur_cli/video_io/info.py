@@ -78,6 +78,7 @@ class Frame:
     pts: int | None  # presentation time in VideoInfo.time_base units; None for image sequences
     index: int  # position among the frames the source delivers (from its span's start), from 0
     alpha: np.ndarray | None = None  # (H, W) transparency, dtype as image (max = opaque), when VideoInfo.alpha
+    duration: int | None = None  # how long it shows, in VideoInfo.time_base units, where the container says
 
 
 def array_format(dtype: np.dtype | type, *, alpha: bool = False) -> str:

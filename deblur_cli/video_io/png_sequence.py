@@ -145,10 +145,12 @@ class PngSequenceSink(atomic.FinishOrAbort):
             self.resume_point, self.kept_frames = kept, kept.frames
             self._frames = self._written = kept.frames
 
-    def write(self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None) -> None:
+    def write(
+        self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None, duration: int | None = None
+    ) -> None:
         """Write one frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation and its (H, W)
-        alpha plane (None: opaque), or a Frame. `pts` is accepted for symmetry with video outputs and not
-        stored."""
+        alpha plane (None: opaque), or a Frame. `pts` and `duration` are accepted for symmetry with video
+        outputs and not stored."""
         frame, _, alpha = checked_parts(frame, pts, alpha, self.info)
         atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):

@@ -37,7 +37,7 @@ from deblur_cli.video_io.streams import (
 )
 from deblur_cli.video_io.timecode import at_double_rate, find_timecode, shifted
 from deblur_cli.video_io.track_tags import track_tags
-from deblur_cli.video_io.truncation import IntactEnd, check_complete, damaged_hint, good_frames
+from deblur_cli.video_io.truncation import IntactEnd, check_complete, damaged_hint, good_frames, stated_end
 
 # Containers whose demuxer drops damaged packets without a word (MPEG-TS: broadcast recordings, AVCHD
 # .mts): the frames they held show only as a jump in the timestamps of the frames around them, which are
@@ -46,6 +46,7 @@ _SILENT_LOSS_CONTAINERS = {"mpegts"}
 # MPEG program streams (.mpg, .vob) state no length: FFmpeg guesses it from the last timestamps it finds,
 # a frame or more short for short files (10 of 12 frames, 20 of 30). Up to this size the video's packets,
 # a frame each, are counted instead (demuxed, not decoded: milliseconds a megabyte).
+_CLOCK_SLACK = Fraction(1, 1000)  # s: how far containers' stated ends are rounded (MP4's edit lists, Matroska)
 _PS_DEMUXERS = {"mpeg"}  # FFmpeg's demuxer of MPEG program streams (its muxers: writer._PS_MUXERS)
 _COUNT_PACKETS_UP_TO = 256 << 20
 # Containers whose clock starts where the recorder's did (MPEG-TS: 1.4 s by convention, hours into a
@@ -137,18 +138,46 @@ class VideoFileSource:
         if self._first is not None:
             timeline = itertools.chain([self._first], timeline)
             self._first = None
-        stop, previous = self._end_pts, None
-        for index, (frame, pts) in enumerate(timeline, start=self._index):
-            if stop is not None and pts >= stop:
-                return
-            info = self.info
-            if self._counts_jumps and previous is not None:
-                self._count_jump(pts - previous, info.time_base or 1 / info.rate)
-            previous = pts
-            if (frame.width, frame.height) != (info.width, info.height) and self._resized is None:
-                self._resized = f"{frame.width}x{frame.height} from frame {index + 1} on"
-            image, alpha = frame_arrays(frame, info.dtype, info.alpha, info.width, info.height)
-            yield Frame(image=image, pts=pts - info.pts_offset, index=index, alpha=alpha)
+        stop, previous, after = self._end_pts, None, None
+        held: Frame | None = None  # a frame behind: the last one is told how long it shows (_last_shows)
+        try:
+            for index, (frame, pts) in enumerate(timeline, start=self._index):
+                if stop is not None and pts >= stop:
+                    after = pts
+                    break
+                info = self.info
+                if self._counts_jumps and previous is not None:
+                    self._count_jump(pts - previous, info.time_base or 1 / info.rate)
+                previous = pts
+                if (frame.width, frame.height) != (info.width, info.height) and self._resized is None:
+                    self._resized = f"{frame.width}x{frame.height} from frame {index + 1} on"
+                image, alpha = frame_arrays(frame, info.dtype, info.alpha, info.width, info.height)
+                if held is not None:
+                    yield held
+                held = Frame(image=image, pts=pts - info.pts_offset, index=index, alpha=alpha)
+        except InputError:  # a file damaged further on: the frames before the damage first
+            if held is not None:
+                yield held
+            raise
+        if held is not None:
+            held.duration = self._last_shows(previous, after)
+            yield held
+
+    def _last_shows(self, pts: int, after: int | None) -> int | None:
+        """How long the last frame read, at `pts`, shows (timeline units): up to the frame `after` it (the
+        first past a span), or to where the container says the video ends, as a frame held at the end of a
+        screen recording or an editor's export is (the frames' own durations say nothing of it where they
+        are reordered: MP4's are their decode order's). None where neither is known."""
+        time_base = self.info.time_base
+        if not time_base or pts is None:
+            return None
+        if after is not None:
+            return after - pts
+        end = stated_end(self._stream)
+        lasts = None if end is None else round(Fraction(end) / time_base) - pts
+        if not lasts or lasts <= 0 or abs(lasts - self._step) * time_base <= _CLOCK_SLACK:
+            return None  # a frame at the nominal rate (an MP4's edit list rounds its end to a millisecond)
+        return lasts
 
     def _count_jump(self, gap: int, time_base: Fraction) -> None:
         if gap * time_base > _DISCONTINUITY_SECONDS:

@@ -105,15 +105,18 @@ class SegmentedVideoSink(atomic.FinishesOnExit):
         """Frames in finished segments: what a later run would not restore again."""
         return self._records[-1].stop if self._records else 0
 
-    def write(self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None) -> None:
+    def write(
+        self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None, duration: int | None = None
+    ) -> None:
         """Encode one frame, as VideoFileSink.write does. Without a timestamp, a frame's is its index
         times the nominal frame duration, so that segments continue each other's clock."""
+        duration = frame.duration if duration is None and isinstance(frame, Frame) else duration
         frame, pts, alpha = checked_parts(frame, pts, alpha, self.info)
         atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
             if self._segment is None:
                 self._segment = self._open_segment()
-            self._segment.write(frame, pts, alpha)
+            self._segment.write(frame, pts, alpha, duration)
             self._next += 1
 
     def cut(self, restart: int, restart_pts: int | None) -> None:
@@ -185,10 +188,10 @@ class _SegmentWriter:
     def _part(self, suffix: str) -> Path:
         return self._work / f"seg_{self.number:05d}{suffix}.part"
 
-    def write(self, image: np.ndarray, pts: int | None, alpha: np.ndarray | None) -> None:
+    def write(self, image: np.ndarray, pts: int | None, alpha: np.ndarray | None, duration: int | None) -> None:
         if pts is None:
             pts = (self.first + self.frames) * self._encoder.step
-        self._store(self._encoder.encode(image, pts, alpha))
+        self._store(self._encoder.encode(image, pts, alpha, duration))
         self.frames += 1
 
     def _store(self, packets) -> None:

@@ -87,7 +87,7 @@ def check_complete(
     short = bool(expected) and packets is not None and packets < expected
     if expected and packets is not None and not short:
         return
-    stated = _stated_end(stream)
+    stated = stated_end(stream)
     played = None if end is None else float(end) - first
     if stated is None or end is None:
         if short:
@@ -102,7 +102,7 @@ def check_complete(
         raise _ended_early(path, counted, damaged_hint(played, start))
 
 
-def _stated_end(stream) -> float | None:
+def stated_end(stream) -> float | None:
     """Where the container says the stream ends, on the file's clock: Matroska's DURATION tag, which is an
     end already, or the stream's start plus its duration. An AVI cut short has lost its index: FFmpeg rebuilds
     one from what is left, and the duration with it, which the packets then always reach; its header's
@@ -161,7 +161,7 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
             stream = video_stream(container, path)
         except InputError:
             return None
-        stated = _stated_end(stream)
+        stated = stated_end(stream)
         # FFmpeg measures the length of FLV, MPEG-TS and MPEG-PS files from what is left of them: the file's
         # own layout says it was cut, an FLV file's by the size its header states, a transport stream's by
         # ending inside one of its fixed-size packets, a program stream's inside a pack

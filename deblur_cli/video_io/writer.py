@@ -67,6 +67,7 @@ _FRAME_CLOCK_ENCODERS = {"mpeg2video"}  # encoders that take no time base but th
 _BARE_FORMATS = {"h264", "hevc", "mpeg2video", "mpeg1video"}
 # MPEG program streams (.mpg, .vob) state no rate either, but keep each frame's time (where a frame starts a
 # PES packet): encoders that state the rate apart from the time base keep the source's timestamps there
+_MP4_MUXERS = {"mov", "mp4", "ipod", "3gp", "3g2", "psp", "ismv", "f4v"}  # FFmpeg's ISO media muxers
 _PS_MUXERS = {"mpeg", "svcd", "vob", "dvd", "vcd"}  # FFmpeg's muxers of MPEG program streams
 _RATE_STATING_ENCODERS = {"libx264", "libx265"}  # x264 with force-cfr: its timing info from the rate, not the time base
 # Containers whose timestamps count in a unit of their own, coarser than most streams' time bases.
@@ -316,6 +317,11 @@ class VideoEncoder:
         self._min_gap = max(1, math.ceil(clock / self.time_base))
         self._last_pts: int | None = None
         self._first_pts: int | None = None  # of the frames given to the encoder (_earliest)
+        self._durations: dict[int, int] = {}  # pts -> duration of the frames given, till their packets come
+        self._end: int | None = None  # where the frames given stop showing, where a duration was told
+        self._mp4 = format_name in _MP4_MUXERS
+        self._muxed: tuple[int, int] | None = None  # (pts, dts) of the latest packet, in an MP4 or MOV
+        self._muxed_end: int | None = None  # where the packets before it end, as such a muxer takes them
         self.encoding = encoding
         self.stream = self._add_video(container, encoding)
 
@@ -434,9 +440,15 @@ class VideoEncoder:
         if self._range is not None:
             context.color_range = self._range
 
-    def encode(self, image: np.ndarray, pts: int | None, alpha: np.ndarray | None = None) -> list[av.Packet]:
+    def encode(
+        self, image: np.ndarray, pts: int | None, alpha: np.ndarray | None = None, duration: int | None = None
+    ) -> list[av.Packet]:
         """The packets the encoder has ready after taking one (H, W, 3) RGB frame in stored orientation,
         and its (H, W) alpha plane where the source has one (None: opaque).
+
+        `duration` (in `source_time_base`; None: unknown, one frame at the nominal rate) is how long the frame
+        shows: its packet carries it, so that the last frame, held at the end, lasts as long as in the source
+        (_lasting).
 
         `pts` is in `source_time_base` (the packets' are in `time_base`); None continues at the nominal rate.
         A timestamp that does not rise (or rises by less than the container's clock tells apart: a
@@ -449,11 +461,38 @@ class VideoEncoder:
         picture = self._convert(_packed(image))
         picture.pts = self._next_pts(None if pts is None else round(pts * self._scale))
         picture.time_base = self.time_base
-        return with_sane_dts(self.stream.encode(picture), self._earliest())
+        if duration:
+            lasts = max(1, round(duration * self._scale))
+            self._durations[picture.pts] = lasts
+            self._end = max(self._end or 0, picture.pts + lasts)
+        return self._lasting(with_sane_dts(self.stream.encode(picture), self._earliest()))
 
     def flush(self) -> list[av.Packet]:
         """The packets the encoder still holds; it takes no frame after this."""
-        return with_sane_dts(self.stream.encode(None), self._earliest())
+        return self._lasting(with_sane_dts(self.stream.encode(None), self._earliest()), last=True)
+
+    def _lasting(self, packets: list[av.Packet], *, last: bool = False) -> list[av.Packet]:
+        """The packets, each carrying the duration of its frame where `encode` was told it (encoders give
+        every packet one frame at the nominal rate): Matroska holds the last frame for its packet's. An MP4
+        or MOV muxer takes the durations of all but the last packet from the decode times that follow, and
+        ends the video where the packet that ends last does; with reordered frames (B-frames) the last
+        packet, the flush's (`last`), is not the last frame's: it is made to end where the last frame does
+        where the others end before (a frame held), and not after it (the nominal rate is not each frame's)."""
+        for packet in packets:
+            if packet.pts is not None and (lasts := self._durations.pop(packet.pts, None)) is not None:
+                packet.duration = lasts
+            if self._mp4 and packet.pts is not None and packet.dts is not None:
+                if self._muxed is not None:  # the packet before ends at its time plus the decode times' step
+                    shown, decoded = self._muxed
+                    self._muxed_end = max(self._muxed_end or shown, shown + packet.dts - decoded)
+                self._muxed = packet.pts, packet.dts
+        final = packets[-1] if last and packets else None
+        if final is not None and self._mp4 and self._end is not None and final.pts is not None:
+            if (self._muxed_end or 0) < self._end:
+                final.duration = self._end - final.pts
+            elif final.pts + (final.duration or self._out_step) > self._end:  # the muxer's, where it has none
+                final.duration = max(1, self._end - final.pts)
+        return packets
 
     def _earliest(self) -> Fraction | None:
         """The earliest decode time (s) the encoder can give a packet: its first frame's time, less the span
@@ -649,17 +688,21 @@ class VideoFileSink(atomic.FinishOrAbort):
         """The video stream's headers, which packets given to `write_packets` must have been encoded with."""
         return self._encoder.extradata
 
-    def write(self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None) -> None:
+    def write(
+        self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None, duration: int | None = None
+    ) -> None:
         """Encode one frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation and its (H, W)
         alpha plane (None: opaque), or a Frame.
 
         `pts` is in the info's time base (a Frame brings its own); None continues at the nominal rate. A
         timestamp that does not rise is moved one tick past the previous one, since encoders require it.
+        `duration` (a Frame brings its own): how long the frame shows, which the last frame keeps.
         """
+        duration = frame.duration if duration is None and isinstance(frame, Frame) else duration
         frame, pts, alpha = checked_parts(frame, pts, alpha, self.info)
         atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
-            self._mux(self._encoder.encode(frame, pts, alpha))
+            self._mux(self._encoder.encode(frame, pts, alpha, duration))
             self._frames += 1
 
     def write_packets(self, packets: Iterable[av.Packet]) -> None:

@@ -1,0 +1,82 @@
+"""The last frame shows as long in the output as in the input: a frame held at the end (a screen recording's
+still, an editor's freeze frame) kept its time, not one frame at the average rate, so the picture ended
+before the sound did."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import pytest
+
+from deblur_cli.pipeline import deblur_video
+from deblur_cli.span import Span
+from deblur_cli.video_io.truncation import stated_end
+from deblur_cli.windows import WindowOptions
+from tests.media import pattern
+from tests.restorers import IdentityRestorer, MixingRestorer
+
+WINDOWS = WindowOptions(window=4, overlap=1, tile=None)
+SIZE = (64, 48)
+
+
+def _held(path, time_base: Fraction, hold: Fraction, frames: int = 10, fps: int = 30):
+    """`frames` frames at `fps`, the last shown for `hold` seconds (its packet's duration), no B-frames."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=fps, options={"bf": "0"})
+        video.width, video.height, video.pix_fmt = *SIZE, "yuv420p"
+        video.time_base = video.codec_context.time_base = time_base
+        packets = []
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(pattern(index, SIZE[1], SIZE[0]), format="rgb24")
+            frame.pts, frame.time_base = round(Fraction(index, fps) / time_base), time_base
+            packets += video.encode(frame)
+        packets += video.encode()
+        max(packets, key=lambda packet: packet.pts).duration = round(hold / time_base)
+        for packet in packets:
+            container.mux(packet)
+    return path
+
+
+def _video_end(path) -> float:
+    with av.open(str(path)) as container:
+        return stated_end(container.streams.video[0])
+
+
+@pytest.mark.parametrize("suffix, time_base", [(".mp4", Fraction(1, 90000)), (".mkv", Fraction(1, 1000))])
+@pytest.mark.parametrize("restorer", [IdentityRestorer, MixingRestorer])  # written whole, and in segments
+def test_a_frame_held_at_the_end_keeps_its_time(tmp_path, suffix, time_base, restorer):
+    source = _held(tmp_path / f"in{suffix}", time_base, hold=Fraction(1, 2))
+    assert _video_end(source) == pytest.approx(0.8, abs=1e-3)  # 9 frames of 1/30 s, then half a second
+    output = tmp_path / f"out{suffix}"
+    deblur_video(source, output, restorer(), windows=WINDOWS)  # with B-frames: its last packet is not the last frame's
+    assert _video_end(output) == pytest.approx(0.8, abs=1e-3)  # was 0.333 s
+    with av.open(str(output)) as container:
+        shown = [float(frame.pts * frame.time_base) for frame in container.decode(video=0)]
+    assert shown == pytest.approx([i / 30 for i in range(10)], abs=1e-3)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_frames_of_a_constant_rate_keep_their_length(tmp_path, suffix):
+    """The last frame of an ordinary video lasts one frame: the output is no longer than the input."""
+    source = _held(tmp_path / f"in{suffix}", Fraction(1, 90000 if suffix == ".mp4" else 1000), hold=Fraction(1, 30))
+    deblur_video(source, tmp_path / f"out{suffix}", IdentityRestorer(), windows=WINDOWS)
+    assert _video_end(tmp_path / f"out{suffix}") == pytest.approx(_video_end(source), abs=1e-3)
+
+
+def test_the_last_frame_of_a_span_lasts_until_the_next_one(tmp_path):
+    """--end: the last frame of the span shows until the frame after it would, as in the input."""
+    source = _held(tmp_path / "in.mp4", Fraction(1, 90000), hold=Fraction(1, 2))
+    deblur_video(source, tmp_path / "out.mp4", IdentityRestorer(), windows=WINDOWS, span=Span(end=0.25))
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        assert container.streams.video[0].frames == 8  # frames at 0 to 7/30 s
+    assert _video_end(tmp_path / "out.mp4") == pytest.approx(8 / 30, abs=1e-3)
+
+
+def test_frames_know_how_long_the_last_one_shows(tmp_path):
+    from deblur_cli.video_io import open_source
+
+    source = _held(tmp_path / "in.mkv", Fraction(1, 1000), hold=Fraction(1, 2))
+    with open_source(source) as frames:
+        durations = [frame.duration for frame in frames]
+    assert durations == [None] * 9 + [500]
