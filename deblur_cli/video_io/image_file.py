@@ -151,7 +151,11 @@ class ImageFileSink(atomic.FinishOrAbort):
             self._lock.release()
 
     def write(
-        self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None, duration: int | None = None
+        self,
+        frame: Frame | np.ndarray,
+        pts: int | None = None,
+        alpha: np.ndarray | None = None,
+        duration: int | None = None,
     ) -> None:
         """Encode the frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation and its (H, W)
         alpha plane (None: opaque), or a Frame."""

@@ -146,7 +146,11 @@ class PngSequenceSink(atomic.FinishOrAbort):
             self._frames = self._written = kept.frames
 
     def write(
-        self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None, duration: int | None = None
+        self,
+        frame: Frame | np.ndarray,
+        pts: int | None = None,
+        alpha: np.ndarray | None = None,
+        duration: int | None = None,
     ) -> None:
         """Write one frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation and its (H, W)
         alpha plane (None: opaque), or a Frame. `pts` and `duration` are accepted for symmetry with video

@@ -106,7 +106,11 @@ class SegmentedVideoSink(atomic.FinishesOnExit):
         return self._records[-1].stop if self._records else 0
 
     def write(
-        self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None, duration: int | None = None
+        self,
+        frame: Frame | np.ndarray,
+        pts: int | None = None,
+        alpha: np.ndarray | None = None,
+        duration: int | None = None,
     ) -> None:
         """Encode one frame, as VideoFileSink.write does. Without a timestamp, a frame's is its index
         times the nominal frame duration, so that segments continue each other's clock."""

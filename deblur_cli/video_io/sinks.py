@@ -41,7 +41,11 @@ class FrameSink(Protocol):
     warnings: list[str]
 
     def write(
-        self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None, duration: int | None = None
+        self,
+        frame: Frame | np.ndarray,
+        pts: int | None = None,
+        alpha: np.ndarray | None = None,
+        duration: int | None = None,
     ) -> None:
         """One frame: an RGB array (with its alpha plane, where the source has one), or a Frame; `duration`,
         how long it shows (in the info's time base), where the source says (a video output holds the last

@@ -689,7 +689,11 @@ class VideoFileSink(atomic.FinishOrAbort):
         return self._encoder.extradata
 
     def write(
-        self, frame: Frame | np.ndarray, pts: int | None = None, alpha: np.ndarray | None = None, duration: int | None = None
+        self,
+        frame: Frame | np.ndarray,
+        pts: int | None = None,
+        alpha: np.ndarray | None = None,
+        duration: int | None = None,
     ) -> None:
         """Encode one frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation and its (H, W)
         alpha plane (None: opaque), or a Frame.
