@@ -356,7 +356,8 @@ def test_noise_drawn_per_call_gives_the_same_frames_whatever_the_batch(tile):
     clip = frames(13)
     alone = restored(NoisyRestorer(), clip, tile=tile, batch=1)
     together = restored(NoisyRestorer(), clip, tile=tile, batch=3)
-    for a, b in zip(alone, together):
+    assert len(alone) == 13
+    for a, b in zip(alone, together, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
 
 
@@ -366,10 +367,12 @@ def test_an_out_of_memory_retry_draws_what_the_failed_call_drew():
     clip = frames(13)
     plain = restored(NoisyRestorer(), clip, batch=3)
     retried = restored(NoisyRestorer(fail_calls=1), clip, batch=3)  # the batch fails: one window at a time
-    for a, b in zip(plain, retried):
+    assert len(plain) == 13
+    for a, b in zip(plain, retried, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
     clip = frames(6, size=(144, 256))
     tiled = restored(NoisyRestorer(), clip, tile=128)
     retried = restored(NoisyRestorer(fail_calls=1), clip)  # the whole frame fails: tiles of 256 / 2 px
-    for a, b in zip(tiled, retried):
+    assert len(tiled) == 6
+    for a, b in zip(tiled, retried, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
