@@ -666,18 +666,30 @@ def test_a_continued_diffusion_run_draws_the_noise_an_uninterrupted_run_draws(tm
     assert not same_video(target, tmp_path / "whole.mkv")
 
 
-@pytest.mark.parametrize("eta", [0.0, 1.0])
-def test_a_continued_diffusion_run_over_scene_cuts_draws_what_an_uninterrupted_run_draws(tmp_path, tiny_wtsa, eta):
-    """Windows across a cut are sampled shot by shot: the replay of the kept windows' draws reads the
-    input again to split them where the interrupted run did. (On the CPU a split happens to consume as
-    many random numbers as a whole window, so drawing over blank frames, as before, would pass here too;
-    a CUDA generator advances by rounded amounts per call.)"""
+def test_a_continued_diffusion_run_over_scene_cuts_replays_the_calls_of_an_uninterrupted_run(
+    tmp_path, tiny_wtsa, monkeypatch
+):
+    """Windows across a cut are sampled shot by shot: the replay of the kept windows' draws reads the input
+    again to split them where the interrupted run did. Told by the calls themselves (how many frames each
+    sampled), not by the noise: on the CPU a split happens to consume as many random numbers as a whole
+    window, so the replay over blank frames it once made gave the same output here (a CUDA generator
+    advances by rounded amounts per call). No network runs: the sampler returns its condition."""
+    calls: list[tuple[str, int]] = []  # (the model sampled: the network or the replay's, frames in the call)
+
+    def recorded(model, cond, **options):
+        calls.append((type(model).__name__, cond.shape[-4]))
+        return cond
+
+    monkeypatch.setattr(restorers_module, "sample", recorded)
     source = media.make_edited(tmp_path / "edited.mkv", [(0, 7), (1, 5), (2, 9), (3, 6)])
-    deblur_video(source, tmp_path / "whole.mkv", tiny_wtsa(eta), windows=WINDOWS, encode=FFV1)
-    target = tmp_path / "out.mkv"
-    result = stopped_and_continued(source, target, StopsAfter(tiny_wtsa(eta), 7), tiny_wtsa(eta))
+    deblur_video(source, tmp_path / "whole.mkv", tiny_wtsa(), windows=WINDOWS, encode=FFV1)
+    whole = [frames for _, frames in calls]
+    calls.clear()
+    result = stopped_and_continued(source, tmp_path / "out.mkv", StopsAfter(tiny_wtsa(), 7), tiny_wtsa())
     assert result.resumed > 7
-    assert same_video(target, tmp_path / "whole.mkv")
+    replayed = [frames for name, frames in calls if name == "_PredictsZero"]
+    assert replayed and replayed == whole[: len(replayed)], (replayed, whole)
+    assert min(replayed) < WINDOWS.window  # a window split at a cut is among them
 
 
 def test_a_run_continues_under_the_same_weights_and_not_under_other_bytes_of_the_same_size_and_time(
