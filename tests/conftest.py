@@ -9,8 +9,11 @@ import torch
 os.environ.pop("COLUMNS", None)
 os.environ.pop("LINES", None)
 
-# Test tensors are tiny: one thread avoids the thread-pool overhead that dominates them.
+# Test tensors are tiny: one thread avoids the thread-pool overhead that dominates them. The variable does the
+# same for the commands and benchmark scripts tests start as processes of their own (measured: the benchmark
+# tests took 180 s of a loaded 2-core machine with torch's two threads waiting on each other, 58 s with one).
 torch.set_num_threads(1)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(autouse=True)
