@@ -989,24 +989,33 @@ def test_ctrl_c_exits_130_and_leaves_no_output_and_no_thread(tmp_path, monkeypat
 
 
 class SelfTerminating(IdentityRestorer):
-    """Sends its own process SIGTERM during its second window, as a job scheduler stopping the run would."""
+    """Sends its own process `signum` during its second window, as a job scheduler stopping the run (SIGTERM)
+    or a terminal closed under it (SIGHUP) would."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__()
+        self.signum = signum
 
     def __call__(self, frames):
         if self.calls:
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), self.signum)
         return super().__call__(frames)
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name == "nt", reason="POSIX signals")
-def test_sigterm_stops_a_run_as_ctrl_c_does_and_exits_143(tmp_path, monkeypatch):
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+@pytest.mark.parametrize("name, code", [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_sigterm_or_sighup_stops_a_run_as_ctrl_c_does(tmp_path, monkeypatch, name, code):
+    signum = getattr(signal, name)
+    if signal.getsignal(signum) is signal.SIG_IGN:  # under nohup: a signal ignored from the start stays so
+        pytest.skip(f"the tests run with {name} ignored")
     source = media.make_video(tmp_path / "in.mp4", frames=20)
-    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: SelfTerminating())
-    handler, threads = signal.getsignal(signal.SIGTERM), set(threading.enumerate())
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: SelfTerminating(signum))
+    handler, threads = signal.getsignal(signum), set(threading.enumerate())
     result = deblur(source, "-o", tmp_path / "out.mp4", "--window", 4, "--overlap", 1)
-    assert result.exit_code == 143 and "terminated (SIGTERM)" in result.stderr
+    assert result.exit_code == code and f"({name})" in result.stderr, result.output
     assert os.listdir(tmp_path) == ["in.mp4"]  # no output, no temporary file: the run cleaned up
     assert set(threading.enumerate()) == threads
-    assert signal.getsignal(signal.SIGTERM) is handler  # the process's own handler is back
+    assert signal.getsignal(signum) is handler  # the process's own handler is back
 
 
 def test_bad_option_combinations_are_usage_errors(tmp_path, identity):
