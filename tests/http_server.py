@@ -51,6 +51,7 @@ class ServerState:
     cut_after: dict[str, list[int]] = field(default_factory=dict)  # path -> bytes to send before closing, per GET
     no_range: set[str] = field(default_factory=set)  # paths answered whole (200), whatever Range asks
     content_type: dict[str, str] = field(default_factory=dict)  # path -> Content-Type header
+    failing: dict[str, int] = field(default_factory=dict)  # path -> the error status every request gets
     seen: list[Seen] = field(default_factory=list)
 
 
@@ -94,6 +95,10 @@ class LocalServer:
         if content_type is not None:
             self.state.content_type[path] = content_type
 
+    def fail(self, url_or_path: str, status: int) -> None:
+        """Every request of this path is answered `status` (503: a server too busy to answer)."""
+        self.state.failing[url_or_path.removeprefix(self.endpoint)] = status
+
     def requests(self, method: str | None = None, server: str | None = None) -> list[Seen]:
         return [s for s in self.state.seen if method in (None, s.method) and server in (None, s.server)]
 
@@ -134,6 +139,8 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         headers = {k.lower(): v for k, v in self.headers.items()}
         state.seen.append(Seen(self.server.name, self.command, path, headers, query))
+        if path in state.failing:
+            return self._status(state.failing[path])
         if self.server.name == "cdn":
             blobs = [f.content for f in state.hub.values()] + list(state.files.values())
             blob = next((content for content in blobs if _sha256(content) == path.removeprefix("/")), None)
