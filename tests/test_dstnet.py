@@ -294,10 +294,17 @@ def test_weight_file_extensions_are_read_in_any_case(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "shape", [(1, 2, 3, 40, 48), (1, 2, 3, 48, 40), (1, 2, 4, 32, 32), (2, 3, 32, 32), (1, 0, 3, 32, 32)]
+    "shape, message",
+    [
+        ((1, 2, 3, 40, 48), "multiples of 16, got 40x48"),
+        ((1, 2, 3, 48, 40), "multiples of 16, got 48x40"),
+        ((1, 2, 4, 32, 32), r"expects \(B, T >= 1, 3, H, W\) frames"),
+        ((2, 3, 32, 32), r"expects \(B, T >= 1, 3, H, W\) frames"),
+        ((1, 0, 3, 32, 32), r"expects \(B, T >= 1, 3, H, W\) frames"),
+    ],
 )
-def test_unsupported_shapes_raise_value_error(shape):
-    with pytest.raises(ValueError):
+def test_unsupported_shapes_raise_value_error(shape, message):
+    with pytest.raises(ValueError, match=message):
         _model(DSTNetConfig(feat=8, blocks=1))(torch.zeros(shape))
 
 

@@ -6,14 +6,15 @@ kernels once and writes the output once: each program takes a block of pixels an
 sample, interpolates the nine taps bilinearly where it needs them (align_corners=False, edges clamped,
 PyTorch's formula) and sums the nine products in float32, rounding once to the output dtype.
 
-It runs on CUDA devices with Triton installed (PyTorch's CUDA builds bring it), without autograd, and
-with TRITON_INTERPRET=1 on the CPU too, where its tests run it (numpy emulates each program, slowly).
-Whether a run uses it is `dynamic_filter.use_fused_filter`'s call.
+It runs on CUDA devices with Triton 3.0 or later installed (PyTorch's CUDA builds from 2.4 bring it),
+without autograd, and with TRITON_INTERPRET=1 on the CPU too, where its tests run it (numpy emulates each
+program, slowly). Whether a run uses it is `dynamic_filter.use_fused_filter`'s call.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import importlib.util
 
 import torch
@@ -22,7 +23,15 @@ from torch import Tensor
 
 @functools.lru_cache(maxsize=1)
 def triton_installed() -> bool:
-    return importlib.util.find_spec("triton") is not None
+    """Whether Triton 3.0 or later is installed: the kernel is written and tested for its language (the
+    tests skip older ones, which PyTorch's CUDA builds before 2.4 bring)."""
+    if importlib.util.find_spec("triton") is None:
+        return False
+    try:
+        major = int(importlib.metadata.version("triton").split(".")[0])
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return False
+    return major >= 3
 
 
 def fused_pixel_filter_3x3(x: Tensor, kernels_low: Tensor, scale: int) -> Tensor:
