@@ -358,7 +358,10 @@ def test_registry_weights_of_another_size_are_named():
     assert held_elsewhere("dstnet", "dstnet-s") == "dstnet-s holds a dstnet-s model, not dstnet"
     assert held_elsewhere("dstnet-s", "dstnet-gopro") == "dstnet-gopro holds a dstnet model, not dstnet-s"
     assert held_elsewhere("dstnet", "dstnet-gopro") is None and held_elsewhere("dstnet-s", "dstnet-s") is None
-    assert held_elsewhere("wtsa", "wtsa-s") is None  # its entry states no config: loading decides
+    # a WTSA entry states no config: its file's metadata says, where the file is here (found in review: it
+    # ran the bundled wtsa-s as wtsa without a word)
+    assert held_elsewhere("wtsa", "wtsa-s") == "wtsa-s holds a wtsa-s model, not wtsa"
+    assert held_elsewhere("wtsa-s", "wtsa-s") is None and held_elsewhere("wtsa-s", "wtsa") is None  # no file yet
     assert held_elsewhere("dstnet", "no-such-entry") is None  # resolving it says what is wrong
 
 

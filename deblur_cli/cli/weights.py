@@ -235,10 +235,19 @@ def held_elsewhere(name: str, weights: str | Path | None) -> str | None:
 
 
 def _entry_model(name: str, architecture: str) -> str | None:
-    """The model a DSTNet entry of weights.toml holds by the config it states (its variant's name, else its
-    size written out); None for another entry, or one that states none."""
+    """The model an entry of weights.toml of `architecture` holds: a DSTNet entry's by the config it states (its
+    variant's name, else its size written out), a WTSA entry's by its file's metadata where the file is here
+    (bundled, or downloaded); None for another entry, or one that says nothing of its size."""
     entry = load_registry().entries.get(name)
-    if entry is None or entry.architecture != architecture or architecture != "dstnet" or not entry.config:
+    if entry is None or entry.architecture != architecture:
+        return None
+    if architecture == "wtsa":
+        from deblur_cli import wtsa_weights
+        from deblur_cli.weights.cache import present_file
+
+        path = present_file(entry)
+        return None if path is None else wtsa_weights.held_model(path)
+    if not entry.config:
         return None
     from deblur_cli.dstnet_weights import model_name
     from deblur_cli.models.dstnet import DSTNetConfig
