@@ -1273,3 +1273,14 @@ def test_a_tile_overlap_without_tiles_is_named(tmp_path, identity):
     assert result.exit_code == 2 and "tiles must be at least 16 pixels" in result.stderr, result.output
     assert "restore less" not in result.output and len(identity.calls) == calls
     assert not (tmp_path / "tiny.mp4").exists()
+
+
+def test_a_window_longer_than_the_diffusion_weights_learned_is_named(tmp_path):
+    """Found in review: `-m wtsa-s --window 8` ran without a word, though the bundled weights learned windows
+    of 6 frames (rows 7 and 8 of their positional tables are zero)."""
+    source = media.make_video(tmp_path / "in.mp4", frames=8, size=(32, 32))
+    result = deblur(source, "-o", tmp_path / "out.mp4", "-m", "wtsa-s", "--steps", "1", "--window", "8", "-q")
+    assert result.exit_code == 0, result.output
+    assert "--window 8: wtsa-s's weights learned windows of up to 6 frames" in " ".join(result.stderr.split())
+    result = deblur(source, "-o", tmp_path / "six.mp4", "-m", "wtsa-s", "--steps", "1", "--window", "6", "-q")
+    assert result.exit_code == 0 and "learned" not in result.stderr, result.output

@@ -344,3 +344,18 @@ def test_dstnet_weights_are_named_as_such(tmp_path):
     save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), path)
     with pytest.raises(WeightsError, match="fast.safetensors holds dstnet weights, not a WTSA diffusion model's"):
         load_wtsa(path)
+
+
+def test_the_frames_a_window_learned_are_the_positional_rows_training_changed():
+    """Tables start at zero and windows of F frames train only their first F rows: a window longer than
+    training's gets positions the network never saw (run warns of it)."""
+    model = WTSAUNet(TINY)
+    assert model.learned_frames() == TINY.max_frames  # untrained: nothing to say
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith("frame_pos"):
+                parameter[:2] = 0.5
+    assert model.learned_frames() == 2
+    with torch.no_grad():
+        next(p for n, p in model.named_parameters() if n.endswith("frame_pos"))[2] = 0.1  # one table went further
+    assert model.learned_frames() == 3

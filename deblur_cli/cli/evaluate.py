@@ -40,6 +40,7 @@ from deblur_cli.cli.options import (
     sampling_note,
     tile_overlap_note,
     unbatched_note,
+    unlearned_note,
     weights_label,
     window_options,
 )
@@ -236,6 +237,8 @@ def evaluate(
             )
             if unbatched := unbatched_note(restorer, model, batch):
                 warn(unbatched)
+            if unlearned := unlearned_note(restorer, model, window_plans[label].window):
+                warn(unlearned)
             identity = getattr(restorer, "identity", None)  # none: a restorer whose scores cannot be reused
             settings = output_settings(restorer, window_plans[label], strength) | {
                 "frames": frames,

@@ -336,6 +336,18 @@ def tile_overlap_note(windows: WindowOptions) -> str | None:
     return None
 
 
+def unlearned_note(restorer: Restorer, model: str, window: int) -> str | None:
+    """A warning for a --window longer than the diffusion model's weights learned (WTSAUNet.learned_frames),
+    else None."""
+    learned = getattr(restorer, "learned_frames", None)
+    if learned is None or window <= learned:
+        return None
+    return (
+        f"--window {window}: {model}'s weights learned windows of up to {learned} frames; frames {learned + 1} to "
+        f"{window} of each window get positions the network never learned (use --window {learned} or less)"
+    )
+
+
 def unbatched_note(restorer: Restorer, model: str, batch: int) -> str | None:
     """A warning for --batch with a restorer that restores one window per call, else None."""
     from deblur_cli.restorer import batches

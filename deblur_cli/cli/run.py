@@ -45,6 +45,7 @@ from deblur_cli.cli.options import (
     tile_overlap_note,
     span_option,
     unbatched_note,
+    unlearned_note,
     window_options,
 )
 from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
@@ -314,6 +315,8 @@ def run(
             warn(unused)
         if unbatched := unbatched_note(restorer, model, batch):
             warn(unbatched)
+        if unlearned := unlearned_note(restorer, model, windows.window):
+            warn(unlearned)
         if restorer.device.type == "cpu" and cpu_share.chose_passive_waiting and not quiet:
             note(cpu_share.SHARED_CPU_NOTE)
         # a restorer need not have an identity (restorer.py); without this note a long first window looks like a hang

@@ -141,6 +141,17 @@ class WTSAUNet(nn.Module):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
+    def learned_frames(self) -> int:
+        """How many frames of a window the positional tables learned: each starts at zero, and training
+        with windows of F frames changes only its first F rows, so rows that are zero in every table are
+        positions the network never saw. `max_frames` for a network whose tables are all zero (untrained)."""
+        learned = 0
+        for module in self.modules():
+            if isinstance(module, WTSABlock):
+                rows = (module.frame_pos.detach() != 0).any(dim=1).nonzero()
+                learned = max(learned, int(rows[-1]) + 1 if len(rows) else 0)
+        return learned or self.max_frames
+
     def forward(self, x_t: Tensor, cond: Tensor, t: Tensor) -> Tensor:
         """x_t, cond: (B, F, 3, H, W) float, H and W multiples of `multiple`, 1 ≤ F ≤ max_frames;
         t: (B,) int64 timesteps in [0, T). Returns the prediction (B, F, out_channels, H, W)."""
