@@ -17,7 +17,8 @@ from deblur_cli.cli.options import (
     ModelOpt,
     OfflineOpt,
     PrecisionOpt,
-    SeedOpt,
+    SAMPLING_PANEL,
+    seed_option,
     StepsOpt,
     WeightsOpt,
     SMALLEST_SYNTHESIS,
@@ -41,7 +42,9 @@ def demo(
     cache_dir: CacheDirOpt = None,
     offline: OfflineOpt = False,
     steps: StepsOpt = 20,
-    seed: SeedOpt = 0,
+    seed: Annotated[
+        int, seed_option("Seed of the sample clip and of the diffusion sampler: another seed, another clip.", SAMPLING_PANEL)
+    ] = 0,
     frames: Annotated[int, typer.Option("--frames", metavar="N", min=1, help="Length of the generated clip.")] = 20,
     size: Annotated[str, typer.Option("--size", metavar="WxH", help="Size of the generated clip.")] = "640x360",
     force: Annotated[bool, typer.Option("--force", "-f", metavar="", help="Replace an earlier demo's files.")] = False,

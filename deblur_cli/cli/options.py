@@ -124,7 +124,14 @@ def seed_option(help: str, panel: str | None = None) -> typer.models.OptionInfo:
     return typer.Option("--seed", min=0, callback=check_seed, metavar="N", rich_help_panel=panel, help=help)
 
 
-SeedOpt = Annotated[int, seed_option("Random seed: same seed, same output.", SAMPLING_PANEL)]
+SeedOpt = Annotated[
+    int,
+    seed_option(
+        "Seed of the diffusion sampler: same seed, same restored frames (a lossy codec may encode them a"
+        " little differently from run to run; compare with --codec ffv1).",
+        SAMPLING_PANEL,
+    ),
+]
 SamplesOpt = Annotated[
     int,
     typer.Option(
