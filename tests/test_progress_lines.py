@@ -73,3 +73,16 @@ def test_time_left_follows_the_mean_rate_not_the_last_burst():
     assert time_left(6, 12, 6 / 100) == "2 min left"  # six frames done in 100 s, six to go
     assert time_left(8, 300, 0.37) == "13 min left"
     assert time_left(12, 12, 0.1) == time_left(0, None, 1.0) == time_left(0, 12, 0.0) == ""
+
+
+def test_the_bar_names_the_sample_and_its_step():
+    """Found in review: `--steps 5 --samples 2` showed "DDIM step 1/10"."""
+    from deblur_cli.cli.progress_lines import sampling_step
+
+    assert sampling_step(3, 5, 1) == "DDIM step 3/5"
+    assert [sampling_step(done, 10, 2) for done in (1, 5, 6, 10)] == [
+        "sample 1/2, DDIM step 1/5",
+        "sample 1/2, DDIM step 5/5",
+        "sample 2/2, DDIM step 1/5",
+        "sample 2/2, DDIM step 5/5",
+    ]

@@ -57,3 +57,13 @@ def _duration(seconds: float) -> str:
     if seconds >= 60:
         return f"{round(seconds / 60)} min"
     return f"{seconds} s"
+
+
+def sampling_step(done: int, total: int, samples: int) -> str:
+    """The sampler's place in a window as the bar shows it: "DDIM step 3/5", with --samples 2 "sample 2/2,
+    DDIM step 3/5" (the sampler counts `total` calls of the network, every sample's steps one after another)."""
+    if samples <= 1 or total % samples:
+        return f"DDIM step {done}/{total}"
+    steps = total // samples
+    sample, step = divmod(done - 1, steps)
+    return f"sample {sample + 1}/{samples}, DDIM step {step + 1}/{steps}"

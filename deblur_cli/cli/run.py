@@ -48,7 +48,7 @@ from deblur_cli.cli.options import (
     unlearned_note,
     window_options,
 )
-from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
+from deblur_cli.cli.progress_lines import lines_for_a_log, sampling_step, time_left
 from deblur_cli.cli.weights import build_shown, held_elsewhere
 from deblur_cli.errors import InputError, NoVideoError, OutputBusyError, OutputError, OutputExistsError, UsageError
 from deblur_cli.outputs import (
@@ -291,7 +291,7 @@ def run(
 
         def on_step(done: int, total: int) -> None:
             if current:
-                bar.update(current[0], detail=f"DDIM step {done}/{total}")
+                bar.update(current[0], detail=sampling_step(done, total, samples))
 
         restorer = build_shown(  # weights to download: a line, and a bar of their own
             model,
