@@ -1085,6 +1085,15 @@ def test_sampling_options_given_to_a_deterministic_model_are_named_as_ignored(tm
         assert "ignores" not in quiet.stderr
 
 
+def test_weights_that_do_not_fit_are_named_alone_not_after_a_note_on_sampling_options(tmp_path):
+    """Found in review: `-m dstnet-s --weights wtsa-s --steps 2` warned that dstnet-s ignores --steps, then
+    stopped on the weights."""
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    result = deblur(source, "-o", tmp_path / "a.mp4", "-m", "dstnet-s", "--weights", "wtsa-s", "--steps", 2)
+    assert result.exit_code == 1 and "wtsa weights cannot load into model dstnet-s" in result.stderr, result.output
+    assert "ignores" not in result.stderr
+
+
 def test_what_the_output_cannot_hold_is_said_once_before_the_run(tmp_path, monkeypatch):
     source = media.make_video(tmp_path / "in.mkv", frames=6, subtitles=True)
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: FailingRestorer(0, KeyboardInterrupt()))

@@ -267,8 +267,6 @@ def run(
     named = model != AUTO
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     windows = window_options(model, window, overlap, tile, tile_overlap, batch, scene_cuts=scene_cuts)
-    if ignored := sampling_note(model, steps, eta, samples, seed):
-        warn(ignored)
     if named and (held := held_elsewhere(model, weights)):  # auto: the file's own model, whatever its size
         warn(f"{held}: the file's model runs, under the name {model}")
     if output is None or planned[0][1] != output:  # the folder -o names, or one beside a folder of videos
@@ -309,6 +307,8 @@ def run(
             on_step=on_step,
             warn=warn,
         )
+        if ignored := sampling_note(model, steps, eta, samples, seed):  # once the weights fit the model
+            warn(ignored)
         if isinstance(windows.tile, int):  # the least a tile can be is the built model's, before a note on small ones
             check_tile(windows.tile, restorer.multiple)
         if unused := tile_overlap_note(windows):
