@@ -798,3 +798,14 @@ def test_the_built_in_clip_is_blurred_whatever_its_seed_and_size():
     for seed, size in [(0, (160, 96)), (0, (256, 160)), (0, (320, 192)), (1, (160, 96)), (2, (160, 96))]:
         clip = synthetic_clip(seed, 8, size)
         assert float(psnr(clip.blurred, clip.reference).mean()) < 35, (seed, size)
+
+
+def test_eta_is_the_samplers_for_every_diffusion_row(tmp_path):
+    """Found in review: bench had no --eta, so deterministic and ancestral sampling could not be compared."""
+    args = ["bench", "--size", "32x32", "--frames", "2", "--steps", "1", "-q", "--json"]
+    result = CliRunner().invoke(app, [*args, tmp_path / "r.json", "-m", "wtsa-s", "--eta", "0.5"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "r.json").read_text())["rows"]
+    assert [row["restorer"]["eta"] for row in rows if row.get("restorer")] == [0.5]
+    result = CliRunner().invoke(app, [*args, tmp_path / "d.json", "-m", "dstnet-s", "--eta", "0.5"])
+    assert "--steps and --eta apply to the diffusion models" in " ".join(result.stderr.split()), result.output

@@ -28,6 +28,7 @@ from deblur_cli.cli.options import (
     CacheDirOpt,
     CompileOpt,
     DeviceOpt,
+    EtaOpt,
     LpipsWeightsOpt,
     OfflineOpt,
     PrecisionOpt,
@@ -162,6 +163,7 @@ def bench(
             help="Weights for one of the models, repeatable (default: the cache or the bundled file).",
         ),
     ] = None,
+    eta: EtaOpt = 0.0,
     seed: Annotated[int, seed_option("Seed of the built-in clip and of the samplers.", SAMPLING_PANEL)] = 0,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
@@ -214,6 +216,7 @@ def bench(
     cpu = torch_device.type == "cpu"
     notes = []
     given = [option for option, value in (("--steps", steps), ("--samples", samples)) if value is not None]
+    given += ["--eta"] if eta else []
     # With --compile a CPU warms up too: the start-up pass of --warmup 0 runs another restorer than a
     # row's timed runs, which torch 2.3 compiles afresh (torch 2.13 reuses the first one's kernels).
     light_warmup = cpu and not compile_model
@@ -298,7 +301,7 @@ def bench(
         BenchModel(
             weights_label(name, weight_files.get(name)),
             functools.partial(
-                _build, name, weights=weight_files.get(name), device=device, precision=precision, seed=seed,
+                _build, name, weights=weight_files.get(name), device=device, precision=precision, seed=seed, eta=eta,
                 quiet=quiet, warn=warn_once, compile=compile_model, cache_dir=cache_dir, offline=offline or None,
             ),  # fmt: skip
             diffusion=spec.architecture == "wtsa",
