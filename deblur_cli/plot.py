@@ -124,7 +124,7 @@ def _series(rows: list[BenchRow]) -> list[tuple[str, list[BenchRow]]]:
             groups.setdefault((row.model, row.samples), []).append(row)
     series = []
     for (model, samples), members in groups.items():
-        label = model if samples is None else f"{model}, {samples} sample{'s' if samples > 1 else ''}"
+        label = model if samples is None else f"{model}, {samples} sample{'s' if samples > 1 else ''} (points: steps)"
         series.append((label, sorted(members, key=lambda r: r.steps or 0)))
     return series
 

@@ -651,7 +651,7 @@ def test_the_plot_keeps_long_labels_whole_and_point_labels_inside_their_panels_a
     plot.render(BenchReport("clip", 2, 64, 48, "cpu", "rss", rows, []))
 
     legend = " ".join(text for _, y, text, colour, _ in texts if colour == plot._BLACK and y < panels[0][1] - 30)
-    for label in (dstnet, f"{wtsa}, 1 sample", f"{wtsa}, 2 samples"):
+    for label in (dstnet, f"{wtsa}, 1 sample (points: steps)", f"{wtsa}, 2 samples (points: steps)"):
         assert label in legend
     advance = 12  # output pixels a character
     assert all(x + len(text) * advance <= WIDTH for x, _, text, _, anchor in texts if anchor == "left")
