@@ -880,6 +880,7 @@ def test_an_entry_listed_before_it_has_weights_is_unpublished_not_missing(tmp_pa
     assert shown.exit_code == 0, shown.output
     rows = {line.split()[1]: line for line in shown.stdout.splitlines() if line.startswith("│")}
     assert "unpublished" in rows["wtsa"] and "bundled" in rows["dstnet-s"]
+    assert "bundled" not in rows["wtsa"] and "unknown" not in rows["wtsa"]  # found in review: its source said bundled
     notes = " ".join(shown.stdout.split())
     assert "unpublished: no weights exist yet; run, evaluate and bench take your own with --weights" in notes
     assert "missing: not downloaded yet (`deblur download-weights NAME` fetches it), or a bundled file" in notes

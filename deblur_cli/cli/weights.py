@@ -62,8 +62,8 @@ def models(
             entry.name,
             ", ".join(used_by),
             entry.architecture,
-            _human_size(entry.size),
-            entry.source.kind,
+            "–" if state == "unpublished" else _human_size(entry.size),
+            "–" if state == "unpublished" else entry.source.kind,  # nothing is bundled yet
             entry.licence,
             Text(state, style=_STATUS_STYLE[state]),
         )
