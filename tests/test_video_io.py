@@ -935,6 +935,25 @@ def test_audio_the_container_cannot_hold_is_reencoded_with_a_warning(tmp_path, s
     assert abs(audio_seconds(tmp_path / target_name) - audio_seconds(source)) < 0.05
 
 
+@pytest.mark.parametrize("target_name", ["b.mkv", "b.mov"])
+def test_an_audio_track_without_sound_is_named_so_and_left_out(tmp_path, target_name):
+    """Found in review: a PCM track with no packet (a recorder's unused channel) was said to be re-encoded to
+    AAC because the container could not store PCM, which it can; in .mov the track then vanished."""
+    source = media.make_video(tmp_path / "a.mkv", frames=10, audio="libopus")
+    with av.open(str(source)) as original, av.open(str(tmp_path / "two.mkv"), "w") as both:
+        copies = {s.index: both.add_stream_from_template(s) for s in original.streams}
+        both.add_stream("pcm_s16le", rate=48000, layout="stereo")  # declared, never written to
+        for packet in original.demux():
+            if packet.size:
+                packet.stream = copies[packet.stream.index]
+                both.mux(packet)
+    _, _, warnings = convert(tmp_path / "two.mkv", tmp_path / target_name)
+    assert "audio stream #2 holds no sound; the output has no track of it" in warnings, warnings
+    assert not any("pcm" in w for w in warnings), warnings
+    with av.open(str(tmp_path / target_name)) as written:
+        assert [s.type for s in written.streams] == ["video", "audio"]
+
+
 def test_y4m_output_is_raw_yuv_at_the_frame_rate_without_audio(tmp_path):
     # the metrics tools' format (VMAF); its header's rate is its time base's, so that counts frames
     source = media.make_video(tmp_path / "a.mp4", frames=6, audio="aac")

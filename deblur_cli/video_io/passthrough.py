@@ -138,7 +138,10 @@ class Passthrough:
         warn_data_left_out(self._input, warnings)
         warn_video_left_out(self._input, warnings)
         attach(self._input, output, self._suffix, warnings)
-        samples = _first_packets(source, [s.index for s in wanted])
+        samples, whole = _first_packets(source, [s.index for s in wanted])
+        for stream in [s for s in wanted if whole and s.type == "audio" and s.index not in samples]:
+            warnings.append(f"audio stream #{stream.index} holds no sound; the output has no track of it")
+            wanted.remove(stream)  # a recorder's unused channel: declared, with no packet
         for stream in wanted:
             fits = (stream.type != "data" or output.format.name in _TELEMETRY_FORMATS) and _accepts(
                 output.format.name, stream, samples.get(stream.index)
@@ -380,18 +383,22 @@ def _silent_in_span(source: str | Path, streams: list, start: float, end: float 
     return silent | {index: heard_until.get(index) for index in waiting}
 
 
-def _first_packets(source: str | Path, indices: list[int], limit: int = 1000) -> dict[int, av.Packet]:
-    """The first non-empty packet of each listed stream, read from a separate opening of the source."""
+def _first_packets(source: str | Path, indices: list[int], limit: int = 1000) -> tuple[dict[int, av.Packet], bool]:
+    """The first non-empty packet of each listed stream, read from a separate opening of the source, and
+    whether every packet of theirs was read (so a stream without one holds none)."""
     found: dict[int, av.Packet] = {}
     if not indices:
-        return found
+        return found, True
+    whole = False
     with contextlib.suppress(av.FFmpegError), open_input(source) as container:
         for count, packet in enumerate(container.demux([container.streams[i] for i in indices])):
             if packet.size and packet.stream.index not in found:
                 found[packet.stream.index] = packet
             if len(found) == len(indices) or count >= limit:
                 break
-    return found  # a stream without a sample is probed by its header alone
+        else:
+            whole = True
+    return found, whole  # a stream without a sample is probed by its header alone
 
 
 _VIDEO_FIRST_FORMATS = {"mxf"}  # "there must be exactly one video stream and it must be the first one"
