@@ -1139,6 +1139,20 @@ def test_subtitles_are_copied(tmp_path, source_name, target_name):
 
 
 @pytest.mark.parametrize("target_name", ["b.mp4", "b.mov"])
+def test_mp4_text_subtitles_are_copied_sample_for_sample(tmp_path, target_name):
+    """Found in review: the muxer's empty samples between cues were copied, and the muxer wrote its own beside
+    them: every pass added a filler at each gap."""
+    source = media.make_video(tmp_path / "a.mp4", frames=10, subtitles=True)
+
+    def samples(path):
+        with av.open(str(path)) as container:
+            return [(p.pts, p.duration, bytes(p)) for p in container.demux(subtitles=0) if p.size]
+
+    convert(source, tmp_path / target_name)
+    assert samples(tmp_path / target_name) == samples(source)
+
+
+@pytest.mark.parametrize("target_name", ["b.mp4", "b.mov"])
 def test_telemetry_is_copied_into_mp4_and_mov(tmp_path, target_name):
     # GoPro's GPMF track (gyroscope, accelerometer, GPS), which stabilisers such as Gyroflow read from the file
     source = media.make_video(tmp_path / "a.mp4", frames=10, data="bin_data")

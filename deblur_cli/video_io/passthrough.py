@@ -272,7 +272,7 @@ class Passthrough:
         if self._queued:
             return self._queued.pop(0)
         for packet in self._packets:
-            if packet.dts is None:  # flush markers carry no data
+            if packet.dts is None or _no_text(packet):  # flush markers carry no data
                 continue
             shown = (packet.pts if packet.pts is not None else packet.dts) * packet.time_base
             cue = packet.stream.type == "subtitle" and packet.pts is not None and (packet.duration or 0) > 0
@@ -317,6 +317,12 @@ class Passthrough:
 
     def close(self) -> None:
         self._input.close()
+
+
+def _no_text(packet: av.Packet) -> bool:
+    """Whether `packet` is an MP4 text subtitle's empty sample, which its muxer writes between cues (and
+    would write again beside a copy of it)."""
+    return packet.stream.type == "subtitle" and packet.size == 2 and bytes(packet) == b"\x00\x00"
 
 
 def _straddles(packet: av.Packet, shown: Fraction, start: float) -> bool:
