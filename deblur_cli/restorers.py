@@ -93,7 +93,8 @@ class DiffusionRestorer:
         self.dtype = dtype
         self.multiple = model.multiple if prior is None else math.lcm(model.multiple, DSTNetRestorer.multiple)
         self.max_frames = model.max_frames
-        self.learned_frames = model.learned_frames()  # a longer window is restored, with positions it never learned
+        # a longer window is restored, with positions it never learned (a stand-in network says nothing)
+        self.learned_frames = model.learned_frames() if hasattr(model, "learned_frames") else None
         # Measured on the CPU in float32 for wtsa-s (32 base channels): 1.6-2.8 kB per pixel and frame.
         self.bytes_per_pixel = 24 * model.config.channels[0] * torch.finfo(dtype).bits / 8
         if self.prior is not None:  # the prior runs first, then frees its memory

@@ -280,7 +280,7 @@ class Passthrough:
                 (cue and _trim_start(packet, self._start))
                 or (self._keeps_straddlers and _straddles(packet, shown, self._start))
             ):
-                if self._keeps_straddlers and packet.stream.type == "audio":
+                if self._keeps_straddlers and _decoded_after_the_one_before(packet):
                     self._before[packet.stream.index] = packet
                 continue
             if self._end is not None and shown >= self._end:
@@ -317,6 +317,12 @@ class Passthrough:
 
     def close(self) -> None:
         self._input.close()
+
+
+def _decoded_after_the_one_before(packet: av.Packet) -> bool:
+    """Whether `packet` is audio whose decoder needs the packet before it (AAC, MP3, Opus: transforms
+    overlap); PCM decodes each sample alone."""
+    return packet.stream.type == "audio" and not codec_label(packet.stream).startswith("pcm")
 
 
 def _no_text(packet: av.Packet) -> bool:
