@@ -571,10 +571,8 @@ def test_two_torchrun_processes_print_the_result_once(tmp_path):
     import subprocess
     import sys
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(port),
+    # --standalone: torchrun picks a free port itself (a port found free here may be taken before it binds)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                "-m", "deblur_cli", "train", "--crop", "32", "--frames", "2", "--batch", "1", "--steps", "2",
                "--val-clips", "1", "--val-size", "32x32", "-o", str(tmp_path / "run"), "-q", "--threads", "1"]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
