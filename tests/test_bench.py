@@ -809,3 +809,10 @@ def test_eta_is_the_samplers_for_every_diffusion_row(tmp_path):
     assert [row["restorer"]["eta"] for row in rows if row.get("restorer")] == [0.5]
     result = CliRunner().invoke(app, [*args, tmp_path / "d.json", "-m", "dstnet-s", "--eta", "0.5"])
     assert "--steps and --eta apply to the diffusion models" in " ".join(result.stderr.split()), result.output
+
+
+def test_a_log_gets_no_empty_line_for_the_bar(tmp_path):
+    """A bench run whose stderr is a log (not a terminal) got an empty line where the bar was."""
+    result = CliRunner().invoke(app, ["bench", "-m", "dstnet-s", "--size", "32x32", "--frames", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("note: "), result.stderr[:80]

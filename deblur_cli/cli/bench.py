@@ -316,7 +316,7 @@ def bench(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err,
-        disable=quiet,
+        disable=quiet or not err.is_terminal,  # a log gets no bar (it got an empty line)
         transient=True,
     ) as bar:
         task = bar.add_task("bench", total=None)
