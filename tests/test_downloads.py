@@ -9,7 +9,6 @@ import io
 import json
 import os
 import socket
-import time
 from pathlib import Path
 
 import pytest
@@ -175,7 +174,8 @@ def test_a_server_that_stops_sending_is_given_up_once_nothing_comes(tmp_path, mo
     head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(CONTENT)}\r\n\r\n".encode()
     rest = len(CONTENT) - 1000
     resumed = f"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 1000-{len(CONTENT) - 1}/{len(CONTENT)}\r\n"
-    raw = RawServer([head + CONTENT[:1000], f"{resumed}Content-Length: {rest}\r\n\r\n".encode()], hold=1.0)
+    # silent far longer than the client waits: a client slowed down must still find it silent, not closed
+    raw = RawServer([head + CONTENT[:1000], f"{resumed}Content-Length: {rest}\r\n\r\n".encode()], hold=30)
     try:
         said = r"w: download interrupted \(1000 of 307200 bytes; the server sent nothing for 0.3 s\)"
         with pytest.raises(WeightsError, match=said):
@@ -310,7 +310,8 @@ class RawServer:
         import threading
 
         self.answer = answer
-        self.hold = hold  # seconds the connection stays open, silent, after the answer
+        self.hold = hold  # seconds the connection stays open, silent, after the answer (or until close())
+        self._closed = threading.Event()
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.connections = 0
@@ -333,9 +334,10 @@ class RawServer:
         with conn:
             conn.recv(65536)
             conn.sendall(answer)
-            time.sleep(self.hold)
+            self._closed.wait(self.hold)
 
     def close(self) -> None:
+        self._closed.set()
         self.sock.close()
 
 
