@@ -14,12 +14,20 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from deblur_cli.checkpoint import state_mismatch
+from deblur_cli.diffusion.loss import diffusion_loss
+from deblur_cli.diffusion.sample import sample
+from deblur_cli.diffusion.schedule import DiffusionConfig
+from deblur_cli.dstnet_weights import load_dstnet, save_dstnet
 from deblur_cli.errors import ModelError, UnknownModelError, UsageError, WeightsError, did_you_mean
 from deblur_cli.metrics.psnr import psnr
 from deblur_cli.metrics.ssim import ssim
 from deblur_cli.model_specs import MODELS
+from deblur_cli.models.dstnet import DSTNET_VARIANTS, MULTIPLE, DSTNet
+from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAUNet
 from deblur_cli.tiles import crop_to, pad_to_multiple
+from deblur_cli.weights import load_registry, resolve_weights
 from deblur_cli.weights.urls import LOCAL_COPY
+from deblur_cli.wtsa_weights import is_wtsa_file, load_wtsa, save_wtsa
 from deblur_cli.train_config import TrainConfig
 
 
@@ -48,8 +56,6 @@ def fft_l1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def _dstnet_task(variant: str, prior: str | None) -> Task:
-    from deblur_cli.dstnet_weights import save_dstnet
-    from deblur_cli.models.dstnet import DSTNET_VARIANTS, MULTIPLE, DSTNet
 
     if prior is not None:
         raise UsageError("--prior applies to the diffusion models (wtsa, wtsa-s) only")
@@ -76,12 +82,6 @@ RESIDUAL_SCALE = 6.0
 
 
 def _wtsa_task(variant: str, prior_spec: str | None, ddim_steps: int = VALIDATION_DDIM_STEPS) -> Task:
-    from deblur_cli.diffusion.loss import diffusion_loss
-    from deblur_cli.diffusion.sample import sample
-    from deblur_cli.diffusion.schedule import DiffusionConfig
-    from deblur_cli.models.dstnet import MULTIPLE as PRIOR_MULTIPLE
-    from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAUNet
-    from deblur_cli.wtsa_weights import save_wtsa
 
     config = WTSA_VARIANTS[variant]
     multiple = config.multiple
@@ -90,7 +90,7 @@ def _wtsa_task(variant: str, prior_spec: str | None, ddim_steps: int = VALIDATIO
     else:
         prior = _load_prior(prior_spec).requires_grad_(False)
         diffusion = DiffusionConfig(condition="residual", scale=RESIDUAL_SCALE)
-        multiple = math.lcm(multiple, PRIOR_MULTIPLE)
+        multiple = math.lcm(multiple, MULTIPLE)
 
     @torch.no_grad()
     def condition(blurred: torch.Tensor) -> torch.Tensor:
@@ -122,8 +122,6 @@ def _wtsa_task(variant: str, prior_spec: str | None, ddim_steps: int = VALIDATIO
 def _load_prior(spec: str) -> nn.Module:
     """The DSTNet a residual diffusion model corrects: a DSTNet weights file, a residual WTSA file (its
     prior), or a model name resolved as `deblur run` does."""
-    from deblur_cli.dstnet_weights import load_dstnet
-    from deblur_cli.wtsa_weights import is_wtsa_file, load_wtsa
 
     spec = prior_file(spec)
     if is_wtsa_file(spec):
@@ -149,7 +147,6 @@ def weights_file(spec: str, option: str, names: Collection[str] = MODELS, *, fit
     takes it. With `fits` (the model a run trains), a name of another model is refused before any download."""
     if Path(spec).is_file():
         return spec
-    from deblur_cli.weights import load_registry, resolve_weights
 
     registry = load_registry()
     entries = {name: model for name in registry.entries if (model := registry.model_of(name)) in names}

@@ -1074,12 +1074,12 @@ def test_a_checkpoint_interrupted_while_saved_leaves_no_temporary_file(tmp_path,
 
 
 def test_a_prior_that_cannot_be_downloaded_points_to_prior_file(monkeypatch):
-    import deblur_cli.weights
+    import deblur_cli.train_tasks
 
     def offline(name, *args, **kwargs):
         raise WeightsError(f"cannot download {name}", hint="check the network connection, or pass a local file with --weights")
 
-    monkeypatch.setattr(deblur_cli.weights, "resolve_weights", offline)
+    monkeypatch.setattr(deblur_cli.train_tasks, "resolve_weights", offline)
     with pytest.raises(WeightsError, match="cannot download dstnet-s") as caught:
         get_task("wtsa-s", prior="dstnet-s")
     assert caught.value.hint == "check the network connection, or pass a local file with --prior FILE"
