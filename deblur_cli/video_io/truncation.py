@@ -177,7 +177,9 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
             return None
         start = float((stream.start_time or 0) * stream.time_base)
         since = start if stated is None else max(stated - TAIL_SECONDS, start)
-        tail, timed, corrupt, others = IntactEnd(), False, None, None
+        tail, timed, corrupt = IntactEnd(), False, None
+        sound = cues = None  # where an untagged Matroska file's audio and subtitle packets stop in its tail
+        has_sound = any(s.type == "audio" for s in container.streams)
         try:  # any packet, not only a keyframe: a clip that starts mid-GOP has none before its start
             container.seek(int(since / stream.time_base), stream=stream, backward=True, any_frame=True)
         except av.FFmpegError:  # nothing to land on (a cut Matroska file lost its index): read from the start
@@ -187,7 +189,10 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
                 if not packet.size or packet.pts is None:
                     continue
                 if packet.stream.index != stream.index:  # another stream of an untagged Matroska file
-                    others = stop_after(others, packet)
+                    if packet.stream.type == "audio":
+                        sound = stop_after(sound, packet)
+                    elif packet.stream.type == "subtitle":
+                        cues = stop_after(cues, packet)
                     continue
                 tail.add(packet)
                 timed = timed or bool(packet.duration)
@@ -197,10 +202,6 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         # asked before the container closes, which frees the stream
         short = size_short or mid_packet or corrupt is not None or end is None
         short = short or _falls_short(stream, end, stated, timed=timed)
-        if untagged and short and corrupt is None and others is not None and end is not None:
-            # a cut stops every stream at once (the muxer interleaves them); packets of others that go on well
-            # past the video's last, or reach the file's end, follow a video that ended before the file did
-            short = others < end + _INTERLEAVED and _falls_short(stream, max(end, others), stated, timed=timed)
         if short and corrupt is None and (end is None or stream.frames):
             # the whole stream demuxed: where its packets stop, where the tail had none (the seek landed on
             # bytes the cut took), and how many, against its index's count (a whole read takes that as whole)
@@ -208,6 +209,8 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
             end = whole_end if end is None else end
             if stream.frames:
                 short = count < stream.frames
+        if untagged and short and corrupt is None:
+            short = _cut_together(stream, end, sound, cues, stated, timed=timed, has_sound=has_sound)
         index = stream.index
     if not short:
         return None
@@ -227,6 +230,29 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         problem += f", where the file breaks off inside {unit} (truncated file)"
         return Cut(problem, played, damaged_hint(played))
     return Cut(problem + " (truncated or damaged file)", played, damaged_hint(played))
+
+
+def _cut_together(
+    stream,
+    end: Fraction | None,
+    sound: Fraction | None,
+    cues: Fraction | None,
+    stated: float,
+    *,
+    timed: bool,
+    has_sound: bool,
+) -> bool:
+    """Whether an untagged Matroska file, whose video stops at `end` short of the file's `stated` length, was
+    cut: a cut stops every stream at once (the muxer interleaves them). Where its sound (`sound`: where its
+    audio packets in the tail stop) reaches the file's end, or goes on well past the video's last packet, the
+    video ended before the file did. A subtitle cue's end says nothing of a cut (a cue begun before it may
+    end at the file's end), so where there is no sound a cue that reaches the end leaves it undecided: a whole
+    file is not refused on a guess."""
+    if sound is not None and not _falls_short(stream, sound, stated, timed=timed):
+        return False
+    if not has_sound and cues is not None and not _falls_short(stream, cues, stated, timed=True):
+        return False
+    return sound is None or end is None or sound < end + _INTERLEAVED
 
 
 def _ends_inside_a_packet(path: Path) -> bool:
