@@ -80,3 +80,11 @@ def test_frames_know_how_long_the_last_one_shows(tmp_path):
     with open_source(source) as frames:
         durations = [frame.duration for frame in frames]
     assert durations == [None] * 9 + [500]
+
+
+def test_a_span_that_ends_inside_the_held_frame_ends_there(tmp_path):
+    """Found in review: --end 0.8 inside a frame held from 0.3 to 1.3 s gave a picture to 1.3 s, past the span
+    and its sound."""
+    source = _held(tmp_path / "in.mkv", Fraction(1, 1000), hold=Fraction(1))
+    deblur_video(source, tmp_path / "out.mkv", IdentityRestorer(), windows=WINDOWS, span=Span(end=0.8))
+    assert _video_end(tmp_path / "out.mkv") == pytest.approx(0.8, abs=1e-3)

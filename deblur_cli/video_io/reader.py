@@ -165,8 +165,8 @@ class VideoFileSource:
 
     def _last_shows(self, pts: int, after: int | None) -> int | None:
         """How long the last frame read, at `pts`, shows (timeline units): up to the frame `after` it (the
-        first past a span), or to where the container says the video ends, as a frame held at the end of a
-        screen recording or an editor's export is (the frames' own durations say nothing of it where they
+        first past a span), or to where the container says the video ends (or the span does, inside it), as a
+        frame held at the end of a screen recording or an editor's export is (the frames' own durations say nothing of it where they
         are reordered: MP4's are their decode order's). None where neither is known."""
         time_base = self.info.time_base
         if not time_base or pts is None:
@@ -174,7 +174,10 @@ class VideoFileSource:
         if after is not None:
             return after - pts
         end = stated_end(self._stream)
-        lasts = None if end is None else round(Fraction(end) / time_base) - pts
+        stop = None if end is None else round(Fraction(end) / time_base)
+        if self._end_pts is not None:  # a span that ends inside the last frame ends the frame there
+            stop = self._end_pts if stop is None else min(stop, self._end_pts)
+        lasts = None if stop is None else stop - pts
         if not lasts or lasts <= 0 or abs(lasts - self._step) * time_base <= _CLOCK_SLACK:
             return None  # a frame at the nominal rate (an MP4's edit list rounds its end to a millisecond)
         return lasts
