@@ -935,10 +935,17 @@ def test_audio_the_container_cannot_hold_is_reencoded_with_a_warning(tmp_path, s
     assert abs(audio_seconds(tmp_path / target_name) - audio_seconds(source)) < 0.05
 
 
-@pytest.mark.parametrize("target_name", ["b.mkv", "b.mov"])
-def test_an_audio_track_without_sound_is_named_so_and_left_out(tmp_path, target_name):
+@pytest.mark.parametrize("target_name, limit", [("b.mkv", None), ("b.mov", None), ("b.mov", 3)])
+def test_an_audio_track_without_sound_is_named_so_and_left_out(tmp_path, target_name, limit, monkeypatch):
     """Found in review: a PCM track with no packet (a recorder's unused channel) was said to be re-encoded to
-    AAC because the container could not store PCM, which it can; in .mov the track then vanished."""
+    AAC because the container could not store PCM, which it can; in .mov the track then vanished. With a
+    `limit` of 3 packets for the first look, as a recording longer than its 1000 packets (20 s of Opus)."""
+    if limit is not None:
+        import functools
+
+        from deblur_cli.video_io import passthrough
+
+        monkeypatch.setattr(passthrough, "_first_packets", functools.partial(passthrough._first_packets, limit=limit))
     source = media.make_video(tmp_path / "a.mkv", frames=10, audio="libopus")
     with av.open(str(source)) as original, av.open(str(tmp_path / "two.mkv"), "w") as both:
         copies = {s.index: both.add_stream_from_template(s) for s in original.streams}

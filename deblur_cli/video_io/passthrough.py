@@ -397,16 +397,20 @@ def _silent_in_span(source: str | Path, streams: list, start: float, end: float 
 
 def _first_packets(source: str | Path, indices: list[int], limit: int = 1000) -> tuple[dict[int, av.Packet], bool]:
     """The first non-empty packet of each listed stream, read from a separate opening of the source, and
-    whether every packet of theirs was read (so a stream without one holds none)."""
+    whether every packet of theirs was read (so a stream without one holds none). After `limit` packets, only
+    an audio stream still without one is looked for further, to the end where it has none: an unused channel
+    of a recording of any length is found empty (its track would be declared and left empty)."""
     found: dict[int, av.Packet] = {}
     if not indices:
         return found, True
     whole = False
     with contextlib.suppress(av.FFmpegError), open_input(source) as container:
-        for count, packet in enumerate(container.demux([container.streams[i] for i in indices])):
+        streams = [container.streams[i] for i in indices]
+        for count, packet in enumerate(container.demux(streams)):
             if packet.size and packet.stream.index not in found:
                 found[packet.stream.index] = packet
-            if len(found) == len(indices) or count >= limit:
+            unseen = [s for s in streams if s.index not in found]
+            if not unseen or (count >= limit and all(s.type != "audio" for s in unseen)):
                 break
         else:
             whole = True
