@@ -237,7 +237,7 @@ def load(
         _warn("compile=True on a CPU: measured no faster than without, after minutes of compiling (docs/cli.md)")
     if windows.batch > 1 and not batches(restorer):
         _warn(f"batch={windows.batch} does nothing for {name}, which restores one window per call")
-    if windows.window > getattr(restorer, "learned_frames", windows.window):
+    if windows.window > (getattr(restorer, "learned_frames", None) or windows.window):
         _warn(
             f"window={windows.window}: {name}'s weights learned windows of up to {restorer.learned_frames} frames;"
             " the frames after them get positions the network never learned"
