@@ -282,10 +282,12 @@ def _sound(path) -> tuple[float, int, np.ndarray]:
     return float(frames[0].pts * frames[0].time_base), frames[0].sample_rate, samples
 
 
-def test_the_sound_of_a_span_decodes_as_the_inputs_from_its_first_sample(tmp_path):
+@pytest.mark.parametrize("audio, error", [("aac", 0.01), ("libopus", 0.15)])  # Opus: 7% against 45% with one packet
+def test_the_sound_of_a_span_decodes_as_the_inputs_from_its_first_sample(tmp_path, audio, error):
     """Found in review: the AAC packet under --start was kept (the edit list skips its part before it), not
-    the one before it, which the decoder needs to decode it: the first 10 ms came out 40-70% off."""
-    source = media.make_video(tmp_path / "a.mp4", frames=20, fps=20, audio="aac", gop=5)
+    the one before it, which the decoder needs to decode it: the first 10 ms came out 40-70% off. Opus needs
+    80 ms before it, and comes out close, not equal, from a later start."""
+    source = media.make_video(tmp_path / "a.mp4", frames=20, fps=20, audio=audio, gop=5)
     target = copied(source, tmp_path / "out.mp4", Span(0.2, None))
     start, rate, heard = _sound(target)
     first, _, original = _sound(source)
@@ -293,4 +295,4 @@ def test_the_sound_of_a_span_decodes_as_the_inputs_from_its_first_sample(tmp_pat
     block = rate // 100  # 10 ms
     for i in range(0, 5 * block, block):
         expected = original[offset + i : offset + i + block]
-        assert np.sqrt(((heard[i : i + block] - expected) ** 2).mean()) < 0.01 * np.sqrt((expected**2).mean()), i
+        assert np.sqrt(((heard[i : i + block] - expected) ** 2).mean()) < error * np.sqrt((expected**2).mean()), i

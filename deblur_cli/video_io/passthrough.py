@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import math
@@ -183,9 +184,9 @@ class Passthrough:
         # whether the audio packet under a span's start is kept, its part before the start not played
         self._keeps_straddlers = self._audio_from_zero or bool(int(output.format.flags) & _TS_NEGATIVE)
         self._audio_started: set[int] = set()  # audio streams (the source's indices) with a packet muxed
-        # of each copied audio stream, the latest packet wholly before the span: a decoder's pre-roll (AAC's
-        # first packet decodes right only after the one before), kept before the first one in the span
-        self._before: dict[int, av.Packet] = {}
+        # of each copied audio stream, the latest packets wholly before the span: a decoder's pre-roll (AAC's
+        # first packet decodes right only after the one before, Opus's after 80 ms), kept before the span's first
+        self._before: dict[int, collections.deque[av.Packet]] = {}
         self._queued: list[av.Packet] = []  # packets _next_packet returns before reading more
         self._warnings = warnings
 
@@ -281,7 +282,7 @@ class Passthrough:
                 or (self._keeps_straddlers and _straddles(packet, shown, self._start))
             ):
                 if self._keeps_straddlers and _decoded_after_the_one_before(packet):
-                    self._before[packet.stream.index] = packet
+                    self._before.setdefault(packet.stream.index, collections.deque(maxlen=16)).append(packet)
                 continue
             if self._end is not None and shown >= self._end:
                 self._ended.add(packet.stream.index)
@@ -293,9 +294,10 @@ class Passthrough:
                 last = math.floor(Fraction(self._end) / packet.time_base)
                 packet.duration = max(1, min(packet.duration, last - packet.pts))
             index = packet.stream.index
-            if (before := self._before.pop(index, None)) is not None and isinstance(self._routes.get(index), _Copy):
-                self._queued.append(self._moved(packet))
-                packet = before
+            if (before := self._before.pop(index, None)) and isinstance(self._routes.get(index), _Copy):
+                preroll = [*_preroll(before), packet]
+                self._queued += [self._moved(p) for p in preroll[1:]]
+                packet = preroll[0]
             return self._moved(packet)
         return None
 
@@ -317,6 +319,19 @@ class Passthrough:
 
     def close(self) -> None:
         self._input.close()
+
+
+_PREROLL_SECONDS = {"opus": 0.08}  # what a decoder needs before its first sample comes out right (RFC 7845)
+
+
+def _preroll(before: collections.deque[av.Packet]) -> list[av.Packet]:
+    """Of the packets just before a span, the last ones a decoder needs: one, or as many as cover its codec's
+    pre-roll (Opus: 80 ms, four packets of 20 ms)."""
+    seconds = _PREROLL_SECONDS.get(codec_label(before[-1].stream), 0.0)
+    kept = [before.pop()]
+    while before and sum(float(p.duration * p.time_base) for p in kept if p.duration) < seconds:
+        kept.insert(0, before.pop())
+    return kept
 
 
 def _decoded_after_the_one_before(packet: av.Packet) -> bool:
