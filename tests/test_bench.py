@@ -802,11 +802,12 @@ def test_the_built_in_clip_is_blurred_whatever_its_seed_and_size():
 
 def test_eta_is_the_samplers_for_every_diffusion_row(tmp_path):
     """Found in review: bench had no --eta, so deterministic and ancestral sampling could not be compared."""
-    args = ["bench", "--size", "32x32", "--frames", "2", "--steps", "1", "-q", "--json"]
+    args = ["bench", "--size", "32x32", "--frames", "2", "--steps", "1", "--json"]
     result = CliRunner().invoke(app, [*args, tmp_path / "r.json", "-m", "wtsa-s", "--eta", "0.5"])
     assert result.exit_code == 0, result.output
     rows = json.loads((tmp_path / "r.json").read_text())["rows"]
     assert [row["restorer"]["eta"] for row in rows if row.get("restorer")] == [0.5]
+    assert "DDIM eta 0.5" in " ".join(result.stdout.split())  # the table's caption says so too
     result = CliRunner().invoke(app, [*args, tmp_path / "d.json", "-m", "dstnet-s", "--eta", "0.5"])
     assert "--steps and --eta apply to the diffusion models" in " ".join(result.stderr.split()), result.output
 

@@ -514,12 +514,15 @@ def _table(report: BenchReport, figures: tuple, *, title: bool, caption: bool) -
 
 
 def _caption(report: BenchReport) -> str:
-    """What the speed figures are: the median of how many timed runs, in which precision; and the memory."""
+    """What the speed figures are: the median of how many timed runs, in which precision; the memory; and the
+    diffusion rows' DDIM eta, where not 0."""
     repeat = report.settings.get("repeat")
     runs = f"the median of {repeat} timed run{'' if repeat == 1 else 's'}" if repeat else "timed"
     dtypes = sorted({str(row.restorer.get("dtype", "")).removeprefix("torch.") for row in report.rows if row.restorer})
     precision = f", in {' and '.join(dtypes)}" if any(dtypes) else ""
-    return f"s/frame: {runs}{precision}; memory: {report.memory}"
+    etas = sorted({row.restorer["eta"] for row in report.rows if row.restorer and row.restorer.get("eta")})
+    sampled = f"; DDIM eta {' and '.join(f'{eta:g}' for eta in etas)}" if etas else ""  # 0, the default: unsaid
+    return f"s/frame: {runs}{precision}; memory: {report.memory}{sampled}"
 
 
 def _fps_text(value: float | None) -> str:
