@@ -473,9 +473,9 @@ class VideoEncoder:
         return self._lasting(with_sane_dts(self.stream.encode(None), self._earliest()), last=True)
 
     def _lasting(self, packets: list[av.Packet], *, last: bool = False) -> list[av.Packet]:
-        """The packets, each carrying the duration of its frame where `encode` was told it (encoders give
-        every packet one frame at the nominal rate): Matroska holds the last frame for its packet's. An MP4
-        or MOV muxer takes the durations of all but the last packet from the decode times that follow, and
+        """The packets, each carrying the duration of its frame where `encode` was told it (x264 leaves them
+        to the muxer, which takes a frame at the nominal rate): Matroska holds the last frame for its packet's.
+        An MP4 or MOV muxer takes the durations of all but the last packet from the decode times that follow, and
         ends the video where the packet that ends last does; with reordered frames (B-frames) the last
         packet, the flush's (`last`), is not the last frame's: it is made to end where the last frame does
         where the others end before (a frame held), and not after it (the nominal rate is not each frame's)."""
