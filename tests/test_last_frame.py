@@ -98,3 +98,11 @@ def test_an_avi_output_counts_frames_not_the_held_one(tmp_path):
     with av.open(str(tmp_path / "out.avi")) as container:
         video = container.streams.video[0]
         assert video.frames == 10 and float(video.duration * video.time_base) == pytest.approx(1.3, abs=0.01)
+
+
+def test_a_matroska_files_frames_are_counted_not_guessed_from_its_length(tmp_path):
+    """Matroska counts no frames: its length times its average rate said 39 frames for these 10 (found in
+    review: a resumed run said "122 of 229 frames were kept" of 200)."""
+    from deblur_cli.video_io import describe
+
+    assert describe(_held(tmp_path / "in.mkv", Fraction(1, 1000), hold=Fraction(1))).frame_count == 10

@@ -561,8 +561,11 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
     frame_count = len(listed) if listed else stream.frames or (round(duration * fps) if duration and fps else None)
     unstated = container.format.name in _PS_DEMUXERS | BARE_FORMATS  # no length, or a guessed one
     # a file whose length its container never got to state (a Matroska recording that crashed, a live one)
-    # has its frames counted too, for the progress bar: its duration stays unknown
-    if (unstated or not frame_count) and fps and (packets := _count_packets(container.name, stream)):
+    # has its frames counted too, for the progress bar: its duration stays unknown; so has any Matroska
+    # file, which counts no frames: its length times its average rate is a guess (119 frames for 60 where
+    # the last is held 2 s)
+    guessed = "matroska" in container.format.name and not stream.frames and not listed
+    if (unstated or guessed or not frame_count) and fps and (packets := _count_packets(container.name, stream)):
         frame_count = packets
         if unstated:
             duration = float(packets / fps)
