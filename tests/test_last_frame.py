@@ -106,3 +106,15 @@ def test_a_matroska_files_frames_are_counted_not_guessed_from_its_length(tmp_pat
     from deblur_cli.video_io import describe
 
     assert describe(_held(tmp_path / "in.mkv", Fraction(1, 1000), hold=Fraction(1))).frame_count == 10
+
+
+def test_a_span_past_the_end_of_a_video_that_states_none_keeps_its_last_frame_one_frame(tmp_path):
+    """Found in review: with no stated end (an untagged Matroska file), --end 2 made a 0.33 s clip's last frame
+    last until 2 s, past its sound."""
+    source = _held(tmp_path / "in.mkv", Fraction(1, 1000), hold=Fraction(1, 30))
+    data = source.read_bytes()
+    source.write_bytes(data.replace(b"DURATION", b"DURATIOX"))  # as a muxer that writes none
+    deblur_video(source, tmp_path / "out.mkv", IdentityRestorer(), windows=WINDOWS, span=Span(end=2.0))
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        ends = [float((p.pts + p.duration) * p.time_base) for p in container.demux(video=0) if p.size]
+    assert max(ends) < 0.4

@@ -175,8 +175,8 @@ class VideoFileSource:
             return after - pts
         end = stated_end(self._stream)
         stop = None if end is None else round(Fraction(end) / time_base)
-        if self._end_pts is not None:  # a span that ends inside the last frame ends the frame there
-            stop = self._end_pts if stop is None else min(stop, self._end_pts)
+        if self._end_pts is not None and stop is not None:  # a span that ends inside the last frame ends it there
+            stop = min(stop, self._end_pts)
         lasts = None if stop is None else stop - pts
         if not lasts or lasts <= 0 or abs(lasts - self._step) * time_base <= _CLOCK_SLACK:
             return None  # a frame at the nominal rate (an MP4's edit list rounds its end to a millisecond)
