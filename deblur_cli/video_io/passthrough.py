@@ -77,6 +77,12 @@ class _Reencode:
     def packets(self, packet):
         return [p for frame in self.input_stream.decode(packet) for p in self.output_stream.encode(frame)]
 
+    def prime(self, packets) -> None:
+        """Decode `packets` and drop what they decode to: the pre-roll a decoder needs before a span's first
+        packet (Opus: 80 ms) comes out right."""
+        for packet in packets:
+            self.input_stream.decode(packet)
+
     def flush(self):
         tail = [p for frame in self.input_stream.decode(None) for p in self.output_stream.encode(frame)]
         return tail + self.output_stream.encode(None)
@@ -294,10 +300,12 @@ class Passthrough:
                 last = math.floor(Fraction(self._end) / packet.time_base)
                 packet.duration = max(1, min(packet.duration, last - packet.pts))
             index = packet.stream.index
-            if (before := self._before.pop(index, None)) and isinstance(self._routes.get(index), _Copy):
+            if (before := self._before.pop(index, None)) and isinstance(route := self._routes.get(index), _Copy):
                 preroll = [*_preroll(before), packet]
                 self._queued += [self._moved(p) for p in preroll[1:]]
                 packet = preroll[0]
+            elif before and isinstance(route, _Reencode):  # decoded to prime the decoder, not written
+                route.prime(_preroll(before))
             return self._moved(packet)
         return None
 
