@@ -159,7 +159,7 @@ class ImageFileSink(atomic.FinishOrAbort):
     ) -> None:
         """Encode the frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation and its (H, W)
         alpha plane (None: opaque), or a Frame."""
-        frame, _, alpha = checked_parts(frame, pts, alpha, self.info)
+        frame, _, alpha, _ = checked_parts(frame, pts, alpha, self.info)
         image = with_alpha(frame, alpha) if self._alpha else frame
         atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):

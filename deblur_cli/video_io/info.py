@@ -221,16 +221,17 @@ def orientation_of(rotation: float, side_data: Mapping[str, bytes]) -> tuple[int
 
 
 def checked_parts(
-    frame: Frame | np.ndarray, pts: int | None, alpha: np.ndarray | None, info: VideoInfo
-) -> tuple[np.ndarray, int | None, np.ndarray | None]:
-    """What a sink's `write` was given, as (image, pts, alpha): a Frame's own (its pts unless `pts` is
-    given), or the arrays as they came. ValueError unless the image is an RGB frame of the info's stored
-    size, uint8 or uint16, and the alpha plane (if any) one of that size and dtype."""
+    frame: Frame | np.ndarray, pts: int | None, alpha: np.ndarray | None, info: VideoInfo, duration: int | None = None
+) -> tuple[np.ndarray, int | None, np.ndarray | None, int | None]:
+    """What a sink's `write` was given, as (image, pts, alpha, duration): a Frame's own (its pts and duration
+    unless given), or the arrays as they came. ValueError unless the image is an RGB frame of the info's
+    stored size, uint8 or uint16, and the alpha plane (if any) one of that size and dtype."""
     if isinstance(frame, Frame):
-        frame, pts, alpha = frame.image, frame.pts if pts is None else pts, frame.alpha
+        pts, duration = frame.pts if pts is None else pts, frame.duration if duration is None else duration
+        frame, alpha = frame.image, frame.alpha
     expected = (info.height, info.width, 3)
     if frame.shape != expected or frame.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"expected an {expected} uint8 or uint16 RGB array, got {frame.shape} {frame.dtype}")
     if alpha is not None and (alpha.shape != expected[:2] or alpha.dtype != frame.dtype):
         raise ValueError(f"expected an {expected[:2]} {frame.dtype} alpha plane, got {alpha.shape} {alpha.dtype}")
-    return frame, pts, alpha
+    return frame, pts, alpha, duration

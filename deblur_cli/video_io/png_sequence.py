@@ -155,7 +155,7 @@ class PngSequenceSink(atomic.FinishOrAbort):
         """Write one frame: an (H, W, 3) RGB uint8 or uint16 array in stored orientation and its (H, W)
         alpha plane (None: opaque), or a Frame. `pts` and `duration` are accepted for symmetry with video
         outputs and not stored."""
-        frame, _, alpha = checked_parts(frame, pts, alpha, self.info)
+        frame, _, alpha, _ = checked_parts(frame, pts, alpha, self.info)
         atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
             image = with_alpha(frame, alpha) if self.info.alpha else frame

@@ -114,8 +114,7 @@ class SegmentedVideoSink(atomic.FinishesOnExit):
     ) -> None:
         """Encode one frame, as VideoFileSink.write does. Without a timestamp, a frame's is its index
         times the nominal frame duration, so that segments continue each other's clock."""
-        duration = frame.duration if duration is None and isinstance(frame, Frame) else duration
-        frame, pts, alpha = checked_parts(frame, pts, alpha, self.info)
+        frame, pts, alpha, duration = checked_parts(frame, pts, alpha, self.info, duration)
         atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
             if self._segment is None:

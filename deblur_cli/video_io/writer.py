@@ -703,8 +703,7 @@ class VideoFileSink(atomic.FinishOrAbort):
         timestamp that does not rise is moved one tick past the previous one, since encoders require it.
         `duration` (a Frame brings its own): how long the frame shows, which the last frame keeps.
         """
-        duration = frame.duration if duration is None and isinstance(frame, Frame) else duration
-        frame, pts, alpha = checked_parts(frame, pts, alpha, self.info)
+        frame, pts, alpha, duration = checked_parts(frame, pts, alpha, self.info, duration)
         atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
             self._mux(self._encoder.encode(frame, pts, alpha, duration))
