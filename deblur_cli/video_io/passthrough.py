@@ -429,11 +429,11 @@ def _first_packets(source: str | Path, indices: list[int], limit: int = 1000) ->
     whole = False
     with contextlib.suppress(av.FFmpegError), open_input(source) as container:
         streams = [container.streams[i] for i in indices]
+        audio = {s.index for s in streams if s.type == "audio"}
         for count, packet in enumerate(container.demux(streams)):
             if packet.size and packet.stream.index not in found:
                 found[packet.stream.index] = packet
-            unseen = [s for s in streams if s.index not in found]
-            if not unseen or (count >= limit and all(s.type != "audio" for s in unseen)):
+            if len(found) == len(streams) or (count >= limit and audio <= found.keys()):
                 break
         else:
             whole = True
