@@ -166,8 +166,8 @@ class VideoFileSource:
     def _last_shows(self, pts: int, after: int | None) -> int | None:
         """How long the last frame read, at `pts`, shows (timeline units): up to the frame `after` it (the
         first past a span), or to where the container says the video ends (or the span does, inside it), as a
-        frame held at the end of a screen recording or an editor's export is (the frames' own durations say nothing of it where they
-        are reordered: MP4's are their decode order's). None where neither is known."""
+        frame held at the end of a screen recording or an editor's export is (the frames' own durations say
+        nothing of it where they are reordered: MP4's are their decode order's). None where neither is known."""
         time_base = self.info.time_base
         if not time_base or pts is None:
             return None
@@ -564,7 +564,7 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
     # has its frames counted too, for the progress bar: its duration stays unknown; so has any Matroska
     # file, which counts no frames: its length times its average rate is a guess (119 frames for 60 where
     # the last is held 2 s)
-    guessed = "matroska" in container.format.name and not stream.frames and not listed
+    guessed = "matroska" in container.format.name and not stream.frames
     if (unstated or guessed or not frame_count) and fps and (packets := _count_packets(container.name, stream)):
         frame_count = packets
         if unstated:

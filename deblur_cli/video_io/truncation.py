@@ -171,7 +171,7 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         # a Matroska file whose muxer wrote no DURATION tags (mkvmerge's sit at the end, lost with it) states
         # only the whole file's length, which the last packets of some stream reach where it is whole
         untagged = "matroska" in container.format.name and stated is None and bool(container.duration)
-        if (untagged or (stated is None and size_short)) and container.duration:
+        if untagged or (stated is None and size_short and container.duration):
             stated = float(((container.start_time or 0) + container.duration) / av.time_base)
         if not stream.time_base or (stated is None and not size_short):
             return None
