@@ -10,7 +10,7 @@ import typer
 
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, out, warn
-from deblur_cli.cli.weights import build_shown, held_elsewhere
+from deblur_cli.cli.weights import build_shown, runs_under
 from deblur_cli.cli.options import (
     CacheDirOpt,
     DeviceOpt,
@@ -62,8 +62,8 @@ def demo(
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     if ignored := sampling_note(model, steps, SAMPLING_DEFAULTS["--eta"], SAMPLING_DEFAULTS["--samples"]):
         warn(ignored)  # as `deblur run` and `deblur bench` do
-    if named and (held := held_elsewhere(model, weights)):  # as run says it
-        warn(f"{held}: the file's model runs, under the name {model}")
+    if named and (held := runs_under(model, weights)):  # as run says it
+        warn(held)
     restorer = build_shown(
         model, weights=weights, device=device, precision=precision, steps=steps, seed=seed, warn=warn,
         cache_dir=cache_dir, offline=offline or None,

@@ -49,7 +49,7 @@ from deblur_cli.cli.options import (
     window_options,
 )
 from deblur_cli.cli.progress_lines import lines_for_a_log, sampling_step, time_left
-from deblur_cli.cli.weights import build_shown, held_elsewhere
+from deblur_cli.cli.weights import build_shown, runs_under
 from deblur_cli.errors import InputError, NoVideoError, OutputBusyError, OutputError, OutputExistsError, UsageError
 from deblur_cli.outputs import (
     check_not_a_device,
@@ -267,8 +267,8 @@ def run(
     named = model != AUTO
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     windows = window_options(model, window, overlap, tile, tile_overlap, batch, scene_cuts=scene_cuts)
-    if named and (held := held_elsewhere(model, weights)):  # auto: the file's own model, whatever its size
-        warn(f"{held}: the file's model runs, under the name {model}")
+    if named and (held := runs_under(model, weights)):  # auto: the file's own model, whatever its size
+        warn(held)
     if output is None or planned[0][1] != output:  # the folder -o names, or one beside a folder of videos
         for _, target in jobs:
             target.parent.mkdir(parents=True, exist_ok=True)

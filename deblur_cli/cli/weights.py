@@ -234,6 +234,12 @@ def held_elsewhere(name: str, weights: str | Path | None) -> str | None:
     return f"{label} holds {held}, not {name}"
 
 
+def runs_under(name: str, weights: str | Path | None) -> str | None:
+    """held_elsewhere's warning as run and demo give it: the file's model runs, under the name given."""
+    held = held_elsewhere(name, weights)
+    return None if held is None else f"{held}: the file's model runs, under the name {name}"
+
+
 def _entry_model(name: str, architecture: str) -> str | None:
     """The model an entry of weights.toml of `architecture` holds: a DSTNet entry's by the config it states (its
     variant's name, else its size written out), a WTSA entry's by its file's metadata where the file is here
