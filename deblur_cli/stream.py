@@ -107,102 +107,7 @@ def restore_stream(
     A frame without colour (`is_grey`) comes out without colour (`greyed`): the models, trained on colour,
     tint grey frames a little (up to 46 of 255 levels apart between channels on grey noise).
     """
-    batch = windows.batch if batches(restorer) else 1
-    tile = windows.tile
-    in_tiles = getattr(restorer, "restore_in_tiles", None)  # a restorer that blends tiles itself
-    if tile == "auto":
-        free = int(0.8 * free_memory(restorer.device))  # headroom for the allocator and I/O
-
-        def tile_for(windows_per_call: int) -> int | None:
-            return auto_tile_size(
-                *size,
-                windows_per_call * windows.window,
-                bytes_per_pixel_frame=restorer.bytes_per_pixel,
-                free_bytes=free,
-                multiple=restorer.multiple,
-                whole_bytes_per_pixel_frame=getattr(restorer, "tiled_bytes_per_pixel", TILED_BYTES_PER_PIXEL_FRAME),
-            )
-
-        while batch > 1 and tile_for(batch) is not None:
-            batch -= 1
-        tile = tile_for(batch)
-    if on_tile is not None:
-        on_tile(tile)
-
-    def model(x: torch.Tensor) -> torch.Tensor:
-        return restore_windows(restorer, x)
-
-    def smaller_tile(side: int) -> None:
-        nonlocal tile  # later windows start from the size that fitted
-        tile = side
-        if on_tile is not None:
-            on_tile(side)
-        if on_retry is not None:
-            on_retry("tile", f"out of device memory: restored in tiles of {side} px (set --tile to skip the retries)")
-
-    def restore_one(window: torch.Tensor) -> torch.Tensor:
-        return restore_tiled_with_retry(
-            window, model, multiple=restorer.multiple, tile=tile, overlap=windows.tile_overlap, on_retry=smaller_tile,
-            generator=getattr(restorer, "generator", None), in_tiles=in_tiles,
-            model_dtype=getattr(restorer, "dtype", None),
-        )  # fmt: skip
-
-    def by_scene(window: torch.Tensor, cuts: list[int]) -> torch.Tensor:
-        scenes = torch.tensor_split(window, cuts)
-        return torch.cat([restore_one(scene.unsqueeze(0)).squeeze(0) for scene in scenes])
-
-    starts: list[int] = []  # where the windows of the coming call start in the stream
-    told: set[int] = set()  # the cuts on_cut has heard of (windows overlap: one cut may be in two)
-    split: dict[int, list[int]] = {}  # window start -> where it was split, till stitch_windows asks
-
-    def split_at(cuts: list[list[int]]) -> None:
-        for start, at in zip(starts, cuts):
-            if at:
-                split[start] = [start + t for t in at]
-            for t in at:
-                if on_cut is not None and start + t not in told:
-                    told.add(start + t)
-                    on_cut(start + t)
-
-    def restore(group: torch.Tensor) -> torch.Tensor:
-        group = as_float(group.to(restorer.device))
-        if curve is None:
-            return restore_on_model_curve(group)
-        return curve.from_model(restore_on_model_curve(curve.to_model(group)))
-
-    def restore_on_model_curve(group: torch.Tensor) -> torch.Tensor:
-        nonlocal batch
-        if windows.scene_cuts and any(cuts := [cuts_in(window) for window in group]):
-            split_at(cuts)
-            return torch.stack([by_scene(window, at) for window, at in zip(group, cuts)])
-        # A restorer that draws noise (a diffusion model) draws it call by call: tiles of several windows
-        # would draw it tile by tile across the windows, not window by window, and --batch would change
-        # the output. Tiled, it restores one window at a time, unless it blends the tiles itself (and
-        # so draws for whole frames).
-        generator = getattr(restorer, "generator", None)
-        if len(group) > 1 and batch > 1 and (tile is None or generator is None or in_tiles is not None):
-            drawn = None if generator is None else generator.get_state()
-            try:
-                return restore_tiled(
-                    group, model, multiple=restorer.multiple, tile=tile, overlap=windows.tile_overlap, in_tiles=in_tiles
-                )
-            except RuntimeError as e:  # torch's OutOfMemoryError is a RuntimeError too
-                if not is_out_of_memory(e):
-                    raise
-            if drawn is not None:  # the retry draws what the failed call drew, so the output stays the seed's
-                generator.set_state(drawn)
-            if on_retry is not None:
-                on_retry("batch", f"out of device memory with {len(group)} windows per call: restored one at a"
-                         " time (lower --batch to skip the retry)")
-            batch = 1
-            release_cached_memory(group.device)
-        if len(group) > 1:
-            return torch.stack([restore_one(window.unsqueeze(0)).squeeze(0) for window in group])
-        return restore_one(group)
-
-    def call(spans: list[tuple[int, int]]) -> None:
-        starts[:] = [start for start, _ in spans]
-
+    restore = _WindowRestorer(restorer, windows, size, on_retry=on_retry, on_tile=on_tile, curve=curve)
     grey: deque[bool] = deque()  # of each frame read and not yet yielded restored: whether it is grey
 
     def noted(frames: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
@@ -211,7 +116,121 @@ def restore_stream(
             yield frame
 
     restored = stitch_windows(
-        noted(frames), restore, window=windows.window, overlap=windows.overlap, batch=batch, last=windows.last,
-        on_spans=call, scenes=lambda start: split.pop(start, ()),
+        noted(frames), restore, window=windows.window, overlap=windows.overlap, batch=restore.batch,
+        last=windows.last, on_cut=on_cut,
     )  # fmt: skip
     return (greyed(frame) if grey.popleft() else frame for frame in restored)
+
+
+class _WindowRestorer:
+    """The `restore` of stitch_windows for restore_stream: each call's windows as float on the
+    restorer's device, on the model's curve, split at scene cuts, in tiles, retried smaller after an
+    out-of-memory error. `tile` and `batch` hold what the latest retry left, for the later windows."""
+
+    def __init__(
+        self,
+        restorer: Restorer,
+        windows: WindowOptions,
+        size: tuple[int, int],
+        *,
+        on_retry: Callable[[str, str], None] | None,
+        on_tile: Callable[[int | None], None] | None,
+        curve: ModelCurve | None,
+    ):
+        self.restorer = restorer
+        self.windows = windows
+        self.on_retry = on_retry
+        self.on_tile = on_tile
+        self.curve = curve
+        self.in_tiles = getattr(restorer, "restore_in_tiles", None)  # a restorer that blends tiles itself
+        self.batch, self.tile = _planned(restorer, windows, size)
+        if on_tile is not None:
+            on_tile(self.tile)
+
+    def __call__(self, group: torch.Tensor) -> tuple[torch.Tensor, list[list[int]]]:
+        """Windows (B, T, 3, H, W) restored, and where each was split into scenes."""
+        group = as_float(group.to(self.restorer.device))
+        if self.curve is not None:
+            group = self.curve.to_model(group)
+        cuts = [cuts_in(window) for window in group] if self.windows.scene_cuts else [[] for _ in group]
+        if any(cuts):
+            restored = torch.stack([self._by_scene(window, at) for window, at in zip(group, cuts)])
+        else:
+            restored = self._restore_group(group)
+        return (restored if self.curve is None else self.curve.from_model(restored)), cuts
+
+    @property
+    def generator(self) -> torch.Generator | None:
+        return getattr(self.restorer, "generator", None)  # reseed() replaces it
+
+    def _model(self, x: torch.Tensor) -> torch.Tensor:
+        return restore_windows(self.restorer, x)
+
+    def _restore_group(self, group: torch.Tensor) -> torch.Tensor:
+        # A restorer that draws noise (a diffusion model) draws it call by call: tiles of several windows
+        # would draw it tile by tile across the windows, not window by window, and --batch would change
+        # the output. Tiled, it restores one window at a time, unless it blends the tiles itself (and
+        # so draws for whole frames).
+        generator, tile = self.generator, self.tile
+        if len(group) > 1 and self.batch > 1 and (tile is None or generator is None or self.in_tiles is not None):
+            drawn = None if generator is None else generator.get_state()
+            try:
+                return restore_tiled(
+                    group, self._model, multiple=self.restorer.multiple, tile=tile, overlap=self.windows.tile_overlap,
+                    in_tiles=self.in_tiles,
+                )  # fmt: skip
+            except RuntimeError as e:  # torch's OutOfMemoryError is a RuntimeError too
+                if not is_out_of_memory(e):
+                    raise
+            if drawn is not None:  # the retry draws what the failed call drew, so the output stays the seed's
+                generator.set_state(drawn)
+            if self.on_retry is not None:
+                self.on_retry("batch", f"out of device memory with {len(group)} windows per call: restored one at a"
+                              " time (lower --batch to skip the retry)")  # fmt: skip
+            self.batch = 1
+            release_cached_memory(group.device)
+        if len(group) > 1:
+            return torch.stack([self._restore_one(window.unsqueeze(0)).squeeze(0) for window in group])
+        return self._restore_one(group)
+
+    def _by_scene(self, window: torch.Tensor, cuts: list[int]) -> torch.Tensor:
+        scenes = torch.tensor_split(window, cuts)
+        return torch.cat([self._restore_one(scene.unsqueeze(0)).squeeze(0) for scene in scenes])
+
+    def _restore_one(self, window: torch.Tensor) -> torch.Tensor:
+        return restore_tiled_with_retry(
+            window, self._model, multiple=self.restorer.multiple, tile=self.tile, overlap=self.windows.tile_overlap,
+            on_retry=self._smaller_tile, generator=self.generator, in_tiles=self.in_tiles,
+            model_dtype=getattr(self.restorer, "dtype", None),
+        )  # fmt: skip
+
+    def _smaller_tile(self, side: int) -> None:
+        self.tile = side  # later windows start from the size that fitted
+        if self.on_tile is not None:
+            self.on_tile(side)
+        if self.on_retry is not None:
+            message = f"out of device memory: restored in tiles of {side} px (set --tile to skip the retries)"
+            self.on_retry("tile", message)
+
+
+def _planned(restorer: Restorer, windows: WindowOptions, size: tuple[int, int]) -> tuple[int, int | None]:
+    """The windows per call and the tile side to start with: with `tile="auto"`, as many windows per call as
+    free memory holds whole (at most `windows.batch`), else one window in tiles that fit."""
+    batch = windows.batch if batches(restorer) else 1
+    if windows.tile != "auto":
+        return batch, windows.tile
+    free = int(0.8 * free_memory(restorer.device))  # headroom for the allocator and I/O
+
+    def tile_for(windows_per_call: int) -> int | None:
+        return auto_tile_size(
+            *size,
+            windows_per_call * windows.window,
+            bytes_per_pixel_frame=restorer.bytes_per_pixel,
+            free_bytes=free,
+            multiple=restorer.multiple,
+            whole_bytes_per_pixel_frame=getattr(restorer, "tiled_bytes_per_pixel", TILED_BYTES_PER_PIXEL_FRAME),
+        )
+
+    while batch > 1 and tile_for(batch) is not None:
+        batch -= 1
+    return batch, tile_for(batch)

@@ -206,8 +206,7 @@ def stitch_windows(
     overlap: int,
     batch: int = 1,
     last: str = "split",
-    on_spans: Callable[[list[tuple[int, int]]], None] | None = None,
-    scenes: Callable[[int], Sequence[int]] | None = None,
+    on_cut: Callable[[int], None] | None = None,
 ) -> Iterator[torch.Tensor]:
     """Restore a stream of frames window by window and yield the blended frames in order.
 
@@ -215,11 +214,11 @@ def stitch_windows(
     uint8 or uint16 that `restore` converts itself (stream.as_float).
     restore: (B, T, 3, H, W) -> same shape; called with the windows of `plan_windows`, in order, up
     to `batch` consecutive windows of equal length stacked in one call. Windows hold `window`
-    frames, except the last two and a video shorter than one window. on_spans, if given, hears the
-    (start, stop) frame indices of each call's windows just before the call. scenes, if given, tells
-    after each call where `restore` split the window that starts at frame `start` into scenes: the
-    first frame of each of its later scenes. Where two windows share a frame that one of them says
-    begins a scene, they hand over there rather than fade (see the module's docstring).
+    frames, except the last two and a video shorter than one window. A `restore` that restores a
+    window scene by scene returns, with the windows, where it split each: for each window, the
+    indices in it of the first frame of each of its later scenes. Where two windows share a frame that
+    one of them says begins a scene, they hand over there rather than fade (see the module's
+    docstring); on_cut(t), if given, hears of each such scene start once, t its index in the stream.
     Yields every frame once, (3, H, W) in the input frames' dtype (float32 for integer frames) on the
     restorer's output device, as soon as no later window can touch it. Blending runs in float32; each
     frame is the mean of the windows' outputs by non-negative weights, divided by their sum, so an
@@ -233,7 +232,7 @@ def stitch_windows(
     check_window(window, overlap, last)  # here, not on the first next()
     if batch < 1:
         raise UsageError(f"windows per call must be at least 1, got {batch}", hint="use --batch 1 or more")
-    return _stitch(_Planner(iter(frames), window, overlap, last), restore, batch, on_spans, scenes)
+    return _stitch(_Planner(iter(frames), window, overlap, last), restore, batch, on_cut)
 
 
 class _Planner:
@@ -309,14 +308,14 @@ def _stacked(frames: list[torch.Tensor], shape: tuple[int, ...]) -> torch.Tensor
 
 def _stitch(
     planner: _Planner,
-    restore: Callable[[torch.Tensor], torch.Tensor],
+    restore: Callable[[torch.Tensor], torch.Tensor | tuple[torch.Tensor, Sequence[Sequence[int]]]],
     batch: int,
-    on_spans: Callable[[list[tuple[int, int]]], None] | None,
-    scenes: Callable[[int], Sequence[int]] | None,
+    on_cut: Callable[[int], None] | None,
 ) -> Iterator[torch.Tensor]:
     blend = _Blend()
     open_window: _Restored | None = None
     blended = 0  # end of the windows already added to `blend`
+    told: set[int] = set()  # the scene starts on_cut heard of (windows overlap: one may be in two)
 
     def close_open_window(next_start: int | None, next_cuts: Sequence[int] = ()) -> int | None:
         # Its fade-out is known once the next window's start is (None: it was the last), and so is the
@@ -361,16 +360,19 @@ def _stitch(
         restored = frames_out = None
         # The stack is referenced by `restore` alone, which may let it go once converted (stream.py
         # turns 8-bit windows into float ones: the 8-bit copy need not last through the model).
-        if on_spans is not None:
-            on_spans(spans)
         restored = restore(_stacked(frames, shape))
+        restored, split = restored if isinstance(restored, tuple) else (restored, [()] * len(spans))
+        scenes = [[start + t for t in at] for (start, _), at in zip(spans, split)]
+        for t in (t for at in scenes for t in at if t not in told):
+            told.add(t)
+            if on_cut is not None:
+                on_cut(t)
         if restored.shape != shape:
             raise ModelError(
                 f"the model returned shape {tuple(restored.shape)} for windows of shape {shape}",
                 hint="a restorer must return frames of the shape it was given",
             )
-        for (start, stop), frames_out in zip(spans, restored):
-            cuts = scenes(start) if scenes is not None else ()
+        for (start, stop), frames_out, cuts in zip(spans, restored, scenes):
             handover = close_open_window(start, cuts)
             yield from emit_before(start)
             covered = blended - start  # frames of this window that earlier windows restored

@@ -332,14 +332,18 @@ def test_an_unknown_last_window_is_a_usage_error():
 def stitched_with_cuts(n, window, overlap, cuts, batch=1, last="split"):
     """The stitched output of a restorer that writes the window's number (1, 2, ...) into its frames
     and says it split each window at the `cuts` inside it, as stream.py does at scene cuts."""
-    restore = WindowNumbers()
+    numbers = WindowNumbers()
 
-    def scenes(start):
-        stop = next(stop for begin, stop in plan_windows(n, window, overlap, last) if begin == start)
-        return [c for c in cuts if start < c < stop]
+    def restore(x):
+        return numbers(x), split_at(x, cuts)
 
-    out = stitch_windows(numbered(n), restore, window=window, overlap=overlap, batch=batch, last=last, scenes=scenes)
+    out = stitch_windows(numbered(n), restore, window=window, overlap=overlap, batch=batch, last=last)
     return [f[0, 0, 0].item() for f in out]
+
+
+def split_at(x, cuts):
+    """For each window of numbered frames (B, T, 3, H, W): the indices in it of the frames that are `cuts`."""
+    return [[t for t, frame in enumerate(window) if t and int(frame[0, 0, 0]) in cuts] for window in x]
 
 
 FADE = (1 + ramp(2)).tolist()  # frames 6 and 7 faded from window 1 into window 2 (raised cosine)
@@ -395,17 +399,23 @@ def test_an_identity_round_trips_with_cuts(plan, last, data):
     """Whatever the handover does to the weights, they still sum to one for every frame."""
     n, window, overlap, batch = plan
     cuts = sorted(data.draw(st.sets(st.integers(1, max(1, n - 1)), max_size=4)))
-    spans = dict(plan_windows(n, window, overlap, last))
     frames = numbered(n)
     out = list(
         stitch_windows(
             iter(frames),
-            lambda x: x.clone(),
+            lambda x: (x.clone(), split_at(x, cuts)),
             window=window,
             overlap=overlap,
             batch=batch,
             last=last,
-            scenes=lambda start: [c for c in cuts if start < c < spans[start]],
         )
     )
     assert len(out) == n and all(torch.allclose(a, b) for a, b in zip(out, frames))
+
+
+def test_on_cut_hears_each_scene_start_once_in_order():
+    """Windows (0, 8), (6, 14), (12, 20) of 20 frames: a cut at 7 lies in the first two, one at 13 in the last two."""
+    told = []
+    restore = lambda x: (x.clone(), split_at(x, [7, 13]))  # noqa: E731
+    out = list(stitch_windows(iter(numbered(20)), restore, window=8, overlap=2, batch=2, on_cut=told.append))
+    assert len(out) == 20 and told == [7, 13]
