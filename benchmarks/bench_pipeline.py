@@ -23,8 +23,10 @@ import av
 import numpy as np
 import torch
 
+from deblur_cli.restorer import Restorer
 
-class Identity:
+
+class Identity(Restorer):
     multiple = 16
     max_frames = None
     device = torch.device("cpu")

@@ -241,7 +241,7 @@ def run_bench(
         label = model.name if steps is None else f"{model.name} steps={steps} samples={samples}"
         output, seconds, peak = _time(restorer, clip.blurred, model, options, partial(tick, label))
         row = BenchRow(model.name, steps, samples, seconds / frames, frames / seconds, peak)
-        row.restorer = getattr(restorer, "identity", None)
+        row.restorer = restorer.identity
         rows.append(_quality(row, output, clip, extra_metrics, report_notes, label))
         del restorer, output
     if progress is not None:
@@ -343,11 +343,9 @@ def _time(
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     output, seconds = None, []
-    reseed = getattr(restorer, "reseed", None)  # a sampler: each timed run draws what `deblur run` would
     for _ in range(options.repeat):
         tick()
-        if reseed is not None:
-            reseed()
+        restorer.reseed()  # a sampler: each timed run draws what `deblur run` would
         start = time.perf_counter()
         result = restore_clip(restorer, frames, model.window, model.overlap)
         synchronize(device)

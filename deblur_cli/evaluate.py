@@ -222,8 +222,7 @@ def evaluate_sequence(
     about 0.4 s a 720p frame on a CPU). `strength` mixes each restored frame with its input as `deblur run
     --strength` does (pipeline.deblur_video). The score lists the scene cuts the windows were split at."""
     check_windows(restorer, windows)
-    if reseed := getattr(restorer, "reseed", None):
-        reseed()  # a diffusion model samples each sequence as it would alone (--sequences, continued runs)
+    restorer.reseed()  # a diffusion model samples each sequence as it would alone (--sequences, continued runs)
     cuts: list[int] = []
 
     def restored(inputs: Iterator[torch.Tensor], info: VideoInfo) -> Iterator[torch.Tensor]:

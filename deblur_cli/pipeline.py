@@ -195,7 +195,7 @@ def output_settings(restorer: Restorer, windows: WindowOptions, strength: float 
     restorer without one), the windows and tiles as asked for, and --strength."""
     return {
         "deblur": __version__,
-        "restorer": getattr(restorer, "identity", None),
+        "restorer": restorer.identity,
         "windows": dataclasses.asdict(windows),
         "strength": strength,
     }
@@ -215,7 +215,7 @@ def resume_key(
     """Everything a run's output depends on, for telling whether the work an interrupted run kept can
     be reused: the input's identity, what cuts it into windows and tiles, the encoder's settings, and
     the restorer's `identity` (model, weights, precision, sampler). None for a restorer without one."""
-    if getattr(restorer, "identity", None) is None:
+    if restorer.identity is None:
         return None
     return output_settings(restorer, windows, strength) | {
         "input": input_identity(source_path),
@@ -374,13 +374,11 @@ def _restore_into(
     info: VideoInfo = source.info
     size = (info.height, info.width)
     curve = model_curve(info.color.get("transfer"))  # HDR frames are restored on an sRGB-like curve
-    if reseed := getattr(restorer, "reseed", None):
-        reseed()  # each input is restored as it would be alone
-    drawing_only = getattr(restorer, "drawing_only", None)
-    if begin and drawing_only is not None:
+    restorer.reseed()  # each input is restored as it would be alone
+    if begin and restorer.drawing_only is not None:
         with read_again() as again:
             frames_again = (to_compact_tensor(f, restorer.device) for f in again)
-            _replay_draws(drawing_only(), windows, size, frames_again, begin, curve=curve)
+            _replay_draws(restorer.drawing_only(), windows, size, frames_again, begin, curve=curve)
     retries: dict[str, str] = {}
     scene_cuts: list[int] = []
     tiles: list[int | None] = []  # the tile sides used, the latest last

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 import torch
+
+from deblur_cli.tiles import TILED_BYTES_PER_PIXEL_FRAME
 
 
 class Restorer(Protocol):
@@ -13,26 +15,9 @@ class Restorer(Protocol):
     __call__(frames): frames (T, 3, H, W) float in [0, 1] on `device`, H and W multiples of
     `multiple`; returns a tensor of the same shape, dtype and device, clamped to [0, 1].
 
-    A restorer may also have restore_batch(frames): frames (B, T, 3, H, W), B windows of equal
-    length restored in one call, each as __call__ would restore it alone (to float rounding). The
-    pipeline uses it for `--batch` (several windows per call keep a GPU's kernels full); without
-    it, or where it is None, every window is one call.
-
-    A restorer may also have restore_in_tiles(frames, grid): frames (B, T, 3, H, W) as restore_batch
-    takes them, restored whole by a model run tile by tile over `grid` (a tiles.TileGrid), blending
-    the tiles as it needs (a diffusion model blends its network's outputs at every sampler step, so
-    its noise and sample are the whole frame's). Without it, the pipeline restores each tile as a
-    window of its own and blends the results. `tiled_bytes_per_pixel` then says what it keeps of the
-    whole window per pixel and frame besides a tile's working memory, for automatic tile sizes.
-
-    A restorer may also have `identity`: a JSON-able dict of what fixes its output (model, weights
-    file, device type, precision, sampler settings). `deblur run` continues an interrupted run only
-    under the same identity; without one (or None), an interrupted run starts over.
-
-    A restorer that draws random numbers (the diffusion models) may have `reseed()`, called before
-    each input or sequence so that each is restored as it would be alone, and `drawing_only()`: a
-    restorer making the same draws and nothing else, which a continued run runs over the windows the
-    interrupted run restored (pipeline.py).
+    The members below the four required ones are optional: a restorer that subclasses Restorer
+    inherits the defaults given here, which say what their absence means, and the pipeline reads
+    them as attributes.
     """
 
     multiple: int  # H and W must be multiples of this (the pipeline pads, once)
@@ -40,12 +25,45 @@ class Restorer(Protocol):
     device: torch.device
     bytes_per_pixel: float  # working memory per pixel per frame of a window, for automatic tile sizes
 
+    # restore_batch(frames): frames (B, T, 3, H, W), B windows of equal length restored in one call, each as
+    # __call__ would restore it alone (to float rounding). The pipeline uses it for `--batch` (several windows
+    # per call keep a GPU's kernels full); where it is None, every window is one call.
+    restore_batch: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    # restore_in_tiles(frames, grid): frames (B, T, 3, H, W) as restore_batch takes them, restored whole by
+    # a model run tile by tile over `grid` (a tiles.TileGrid), blending the tiles as it needs (a diffusion
+    # model blends its network's outputs at every sampler step, so its noise and sample are the whole
+    # frame's). Where it is None, the pipeline restores each tile as a window of its own and blends the
+    # results. `tiled_bytes_per_pixel` then says what it keeps of the whole window per pixel and frame
+    # besides a tile's working memory, for automatic tile sizes.
+    restore_in_tiles: Callable[[torch.Tensor, Any], torch.Tensor] | None = None
+    tiled_bytes_per_pixel: float = TILED_BYTES_PER_PIXEL_FRAME
+
+    # A JSON-able dict of what fixes its output (model, weights file, device type, precision, sampler
+    # settings). `deblur run` continues an interrupted run only under the same identity; where it is None,
+    # an interrupted run starts over.
+    identity: dict[str, Any] | None = None
+
+    dtype: torch.dtype | None = None  # what the network computes in, where it differs from the frames'
+    learned_frames: int | None = None  # the longest window its weights learned, where shorter than max_frames
+
+    # A restorer that draws random numbers (the diffusion models) has its `generator`, its DDIM `eta`,
+    # `reseed()`, called before each input or sequence so that each is restored as it would be alone, and
+    # `drawing_only()`: a restorer making the same draws and nothing else, which a continued run runs over
+    # the windows the interrupted run restored (pipeline.py).
+    generator: torch.Generator | None = None
+    eta: float = 0.0
+    drawing_only: Callable[[], Restorer] | None = None
+
+    def reseed(self) -> None:
+        """Draw afresh from the seed (nothing to do for a restorer that draws nothing)."""
+
     def __call__(self, frames: torch.Tensor) -> torch.Tensor: ...
 
 
 def batches(restorer: Restorer) -> bool:
     """Whether the restorer restores several windows in one call (it has a restore_batch)."""
-    return getattr(restorer, "restore_batch", None) is not None
+    return restorer.restore_batch is not None
 
 
 def restore_windows(restorer: Restorer, frames: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from deblur_cli.weights import WeightsEntry
 
 
-class DSTNetRestorer:
+class DSTNetRestorer(Restorer):
     """Runs a DSTNet over a window; deterministic."""
 
     multiple = MULTIPLE
@@ -66,7 +66,7 @@ class DSTNetRestorer:
             return residual.to(frames.dtype).add_(frames).clamp_(0, 1)
 
 
-class DiffusionRestorer:
+class DiffusionRestorer(Restorer):
     """Samples a WTSA diffusion model with DDIM, conditioned on the blurry window or, when the model
     has a `prior` (the "residual" condition), on that DSTNet's estimate, which the samples correct."""
 

@@ -15,7 +15,7 @@ from deblur_cli.devices import free_memory, is_out_of_memory, release_cached_mem
 from deblur_cli.errors import UsageError
 from deblur_cli.restorer import Restorer, batches, restore_windows
 from deblur_cli.scene_cuts import cuts_in
-from deblur_cli.tiles import TILED_BYTES_PER_PIXEL_FRAME, auto_tile_size, restore_tiled, restore_tiled_with_retry
+from deblur_cli.tiles import auto_tile_size, restore_tiled, restore_tiled_with_retry
 from deblur_cli.transfer import ModelCurve
 from deblur_cli.windows import WindowOptions, stitch_windows
 
@@ -142,7 +142,7 @@ class _WindowRestorer:
         self.on_retry = on_retry
         self.on_tile = on_tile
         self.curve = curve
-        self.in_tiles = getattr(restorer, "restore_in_tiles", None)  # a restorer that blends tiles itself
+        self.in_tiles = restorer.restore_in_tiles  # a restorer that blends tiles itself
         self.batch, self.tile = _planned(restorer, windows, size)
         if on_tile is not None:
             on_tile(self.tile)
@@ -161,7 +161,7 @@ class _WindowRestorer:
 
     @property
     def generator(self) -> torch.Generator | None:
-        return getattr(self.restorer, "generator", None)  # reseed() replaces it
+        return self.restorer.generator  # reseed() replaces it
 
     def _model(self, x: torch.Tensor) -> torch.Tensor:
         return restore_windows(self.restorer, x)
@@ -201,7 +201,7 @@ class _WindowRestorer:
         return restore_tiled_with_retry(
             window, self._model, multiple=self.restorer.multiple, tile=self.tile, overlap=self.windows.tile_overlap,
             on_retry=self._smaller_tile, generator=self.generator, in_tiles=self.in_tiles,
-            model_dtype=getattr(self.restorer, "dtype", None),
+            model_dtype=self.restorer.dtype,
         )  # fmt: skip
 
     def _smaller_tile(self, side: int) -> None:
@@ -228,7 +228,7 @@ def _planned(restorer: Restorer, windows: WindowOptions, size: tuple[int, int]) 
             bytes_per_pixel_frame=restorer.bytes_per_pixel,
             free_bytes=free,
             multiple=restorer.multiple,
-            whole_bytes_per_pixel_frame=getattr(restorer, "tiled_bytes_per_pixel", TILED_BYTES_PER_PIXEL_FRAME),
+            whole_bytes_per_pixel_frame=restorer.tiled_bytes_per_pixel,
         )
 
     while batch > 1 and tile_for(batch) is not None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from deblur_cli.restorer import Restorer
 
-class IdentityRestorer:
+
+class IdentityRestorer(Restorer):
     """Returns its input: split → restore → stitch must then reproduce the input exactly."""
 
     multiple = 16

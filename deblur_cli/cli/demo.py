@@ -84,7 +84,7 @@ def demo(
         "files": [str(result.blurry), str(result.sharp), str(result.restored)],
         # what made deblurred.mp4, as bench's rows and run --json record it: weights file and sha256,
         # the dtype --precision resolved to, and a diffusion model's steps and seed
-        "restorer": getattr(restorer, "identity", None),
+        "restorer": restorer.identity,
     }
     if as_json:
         out.print_json(json.dumps(summary))

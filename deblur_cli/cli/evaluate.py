@@ -239,7 +239,7 @@ def evaluate(
                 warn(unbatched)
             if unlearned := unlearned_note(restorer, model, window_plans[label].window):
                 warn(unlearned)
-            identity = getattr(restorer, "identity", None)  # none: a restorer whose scores cannot be reused
+            identity = restorer.identity  # none: a restorer whose scores cannot be reused
             settings = output_settings(restorer, window_plans[label], strength) | {
                 "frames": frames,
                 "lpips": None if lpips_weights is None else [input_identity(p) for p in lpips_weights],

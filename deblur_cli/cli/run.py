@@ -320,7 +320,7 @@ def run(
         if restorer.device.type == "cpu" and cpu_share.chose_passive_waiting and not quiet:
             note(cpu_share.SHARED_CPU_NOTE)
         # a restorer need not have an identity (restorer.py); without this note a long first window looks like a hang
-        if (getattr(restorer, "identity", None) or {}).get("compiled"):
+        if (restorer.identity or {}).get("compiled"):
             if restorer.device.type == "cpu":
                 warn("--compile on a CPU: measured no faster than without (docs/cli.md)")
             if not quiet:
