@@ -35,7 +35,7 @@ from deblur_cli.metrics.ssim import WINDOW as SSIM_MIN_SIDE
 from deblur_cli.pipeline import to_compact_tensor, to_image
 from deblur_cli.prefetch import prefetched
 from deblur_cli.restorer import Restorer
-from deblur_cli.stream import as_float, check_windows, restore_stream
+from deblur_cli.stream import as_float, check_windows, mixed, restore_stream
 from deblur_cli.transfer import model_curve
 from deblur_cli.video_io import Frame, VideoInfo, check_not_cut, open_source
 from deblur_cli.video_io.images import list_images
@@ -380,8 +380,7 @@ def _score(
             for done, frame in enumerate(restored(inputs(), blurred_info), start=1):
                 seconds += time.perf_counter() - started
                 blurred, sharp = waiting.popleft()
-                if strength != 1:
-                    frame = torch.lerp(as_float(blurred.to(frame.device)), frame, strength)
+                frame = mixed(blurred, frame, strength)
                 scores.add(blurred, sharp, frame)
                 if sink is not None:
                     sink.write(to_image(frame, blurred_info.bit_depth))

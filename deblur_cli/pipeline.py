@@ -27,7 +27,7 @@ from deblur_cli.restorer import Restorer, batches
 from deblur_cli.prefetch import prefetched, put_unless_stopped
 from deblur_cli.side_by_side import compose, composed_info
 from deblur_cli.span import Span
-from deblur_cli.stream import as_float, check_windows, holds_uint16, restore_stream
+from deblur_cli.stream import as_float, check_windows, holds_uint16, mixed, restore_stream
 from deblur_cli.transfer import ModelCurve, model_curve
 from deblur_cli.video_io import (
     EncodeOptions,
@@ -440,8 +440,7 @@ def _restore_into(
                     put_unless_stopped(out_q, cut, stop)
                 if keep_inputs:
                     source_frame = as_float(source_frame).to(restored)
-                if strength != 1:
-                    restored = torch.lerp(source_frame, restored, strength)
+                restored = mixed(source_frame, restored, strength)
                 if placement is not None:
                     restored = compose(source_frame, restored, *placement)
                 if not put_unless_stopped(out_q, (restored, pts, alpha, duration), stop):

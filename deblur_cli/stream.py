@@ -49,6 +49,14 @@ def holds_uint16(device: torch.device) -> bool:
     return True
 
 
+def mixed(frame: torch.Tensor, restored: torch.Tensor, strength: float) -> torch.Tensor:
+    """A restored frame with its input `frame` (any dtype `as_float` takes, any device) mixed back in as `deblur run
+    --strength` says: frame + strength × (restored − frame), on the restored frame's device."""
+    if strength == 1:
+        return restored
+    return torch.lerp(as_float(frame.to(restored.device)), restored, strength)
+
+
 def is_grey(frame: torch.Tensor) -> bool:
     """Whether a (3, H, W) frame has no colour: its three channels are equal (a greyscale image, or video
     whose chroma is neutral throughout: black-and-white film, a fade through black)."""
