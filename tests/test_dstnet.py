@@ -486,6 +486,6 @@ def test_streamed_cwgdn_block_equals_the_whole_window_computation(count):
     x = _frames(1, count, 8, 8, 12, seed=11, dtype=torch.float64)
     frames = [f.contiguous(memory_format=torch.channels_last) for f in x.unbind(1)]
     with torch.inference_mode():
-        block.run(frames)
+        block.update_in_place(frames)
         expected = _reference_cwgdn(block, x)
     assert math.isclose((torch.stack(frames, 1) - expected).abs().max().item(), 0, abs_tol=1e-12)

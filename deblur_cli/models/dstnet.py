@@ -169,7 +169,7 @@ class CWGDN(nn.Module):
         self.norm2 = ChannelLayerNorm(channels)
         self.ffn = GatedDynamicFFN(channels)
 
-    def run(self, frames: list[Tensor]) -> None:
+    def update_in_place(self, frames: list[Tensor]) -> None:
         """Replace every frame (B, C, h, w) of a window by the block's output, in place.
 
         Holds at most three normalised frames and three projected hidden frames: output t needs the
@@ -374,7 +374,7 @@ class DSTNet(nn.Module):
 
         # 2. CWGDN blocks on the level-2 low band, each frame seeing its neighbours.
         for block in self.transformer_scale4:
-            block[0].run(low2)
+            block[0].update_in_place(low2)
 
         # 3. Backward propagation over the level-1 low band, from the last frame to the first.
         backward: list[Tensor | None] = [None] * count
