@@ -19,8 +19,14 @@ from deblur_cli.video_io.images import READ_ONLY_IMAGE_SUFFIXES, is_image
 from deblur_cli.video_io.info import Frame, VideoInfo
 from deblur_cli.video_io.png_sequence import PngSequenceSink
 from deblur_cli.video_io.segments import SegmentedVideoSink
-from deblur_cli.video_io.output_losses import ROTATING_FORMATS
-from deblur_cli.video_io.writer import VideoEncoder, VideoFileSink, carry_streams, open_container, start_encoding
+from deblur_cli.video_io.writer import (
+    ROTATING_FORMATS,
+    VideoEncoder,
+    VideoFileSink,
+    carry_streams,
+    open_container,
+    start_encoding,
+)
 
 
 class FrameSink(Protocol):
