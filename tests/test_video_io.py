@@ -33,7 +33,8 @@ from deblur_cli.video_io.encoding import resolve_encoder, unused_options
 from deblur_cli.video_io.images import ImageSequenceSource
 from deblur_cli.video_io.info import bit_depth_of, frame_arrays
 from deblur_cli.video_io.passthrough import _starts_at_zero
-from deblur_cli.video_io.reader import frames_jumped, rising_timestamps
+from deblur_cli.video_io.read_damage import frames_jumped
+from deblur_cli.video_io.reader import rising_timestamps
 from deblur_cli.video_io.work_folder import work_folder
 from tests import media
 

@@ -74,6 +74,10 @@ def svtav1_params(hdr: HdrMetadata) -> str:
     return ":".join(params)
 
 
+# The encoders that write HDR10 mastering metadata: the option that tells each, and its value for an HdrMetadata.
+HDR_PARAMS = {"libx265": ("x265-params", x265_params), "libsvtav1": ("svtav1-params", svtav1_params)}
+
+
 def _mastering_display(hdr: HdrMetadata, point, levels) -> str | None:
     """The mastering display in the syntax both encoders share, G(..)B(..)R(..)WP(..)L(..), each chromaticity
     written by `point(x, y)` and the luminance by `levels(high, low)`; None where `hdr` lacks part of it."""

@@ -27,6 +27,7 @@ from deblur_cli.video_io.info import (
     frame_arrays,
     orientation_of,
 )
+from deblur_cli.video_io.read_damage import DamageLog
 from deblur_cli.video_io.streams import (
     BARE_FORMATS,
     CONSTANT_RATE_CONTAINERS,
@@ -53,9 +54,6 @@ _COUNT_PACKETS_UP_TO = 256 << 20
 # broadcast; MPEG-PS: half a second). Their timestamps are moved to start at zero, as FFmpeg moves them:
 # kept, they become an empty edit in MP4 and MOV, seconds of nothing before the first frame.
 _SHIFTED_CLOCK_CONTAINERS = {"mpegts", "mpeg"}
-# A longer jump there is a discontinuity (a spliced broadcast, a recorder restarted), not lost frames: FFmpeg's
-# own threshold for it.
-_DISCONTINUITY_SECONDS = 10
 _LAST_TIMESTAMP = 2**63 - 1  # FFmpeg's timestamps are int64: a seek past the end goes no further
 
 # WebM stores VP8/VP9 transparency beside each frame (Matroska's ALPHA_MODE tag says so); FFmpeg's own
@@ -91,12 +89,8 @@ class VideoFileSource:
         try:
             self._stream = video_stream(self._container, self.path)
             self._decoder = _decoder(self._stream)
-            self._damaged: set[tuple[int | None, int | None]] = set()  # packets the decoder refused, by position
-            self._missing: int | None = None  # frames fewer than the container counts, after a whole read
-            self._resized: str | None = None  # where the frame size first changed, if it did
-            self._skipped = 0  # frames the timestamps jump over, where the demuxer drops damage silently
-            self._breaks: list[float] = []  # seconds of each longer jump there (discontinuities)
-            self._stale = 0  # frames left out: stamped a frame or more behind, the frames after them not
+            self._damage = DamageLog()
+            self._first_seconds: float | None = None  # the first frame's time (_first_time), once `info` is known
             self._end_time: Fraction | None = None  # where a span that ends early ends, on the stream's clock (s)
             self._start_seconds = float(span.start)  # --start, for a hint about a file cut before it
             self._counts_jumps = self._container.format.name in _SILENT_LOSS_CONTAINERS
@@ -132,6 +126,7 @@ class VideoFileSource:
             self._container.close()
             raise
         self.info = info
+        self._first_seconds = float(self._zero * (info.time_base or 1 / info.rate))
 
     def __iter__(self) -> Iterator[Frame]:
         timeline, self._timeline = self._timeline, iter(())
@@ -147,10 +142,10 @@ class VideoFileSource:
                     break
                 info = self.info
                 if self._counts_jumps and previous is not None:
-                    self._count_jump(pts - previous, info.time_base or 1 / info.rate)
+                    self._damage.count_jump(pts - previous, info.time_base or 1 / info.rate, self._step)
                 previous = pts
-                if (frame.width, frame.height) != (info.width, info.height) and self._resized is None:
-                    self._resized = f"{frame.width}x{frame.height} from frame {index + 1} on"
+                if (frame.width, frame.height) != (info.width, info.height):
+                    self._damage.size_changed(frame.width, frame.height, index)
                 image, alpha = frame_arrays(frame, info.dtype, info.alpha, info.width, info.height)
                 if held is not None:
                     yield held
@@ -181,12 +176,6 @@ class VideoFileSource:
         if not lasts or lasts <= 0 or abs(lasts - self._step) * time_base <= _CLOCK_SLACK:
             return None  # a frame at the nominal rate (an MP4's edit list rounds its end to a millisecond)
         return lasts
-
-    def _count_jump(self, gap: int, time_base: Fraction) -> None:
-        if gap * time_base > _DISCONTINUITY_SECONDS:
-            self._breaks.append(float(gap * time_base))
-        else:
-            self._skipped += frames_jumped(gap, self._step)
 
     def skip_to(self, index: int, pts: int | None) -> None:
         """Make iteration start at the span's frame `index`, whose timestamp on the output's clock is
@@ -222,15 +211,12 @@ class VideoFileSource:
         """Frames with strictly rising timestamps in the timeline's time base (the stream's; at double
         rate, half of it)."""
         if not self._index_timestamps:
-            yield from rising_timestamps(frames, self._step, self._left_out_stale)
+            yield from rising_timestamps(frames, self._step, self._damage.left_out_stale)
             return
         last = None
         for index, frame in enumerate(frames):
             last = self._indexed_pts(index, last)
             yield frame, last
-
-    def _left_out_stale(self) -> None:
-        self._stale += 1
 
     def _indexed_pts(self, index: int, last: int | None) -> int:
         """The timestamp of reordered AVI's `index`-th frame on the timeline: the `index`-th time its index
@@ -364,7 +350,7 @@ class VideoFileSource:
                     if packet.size:
                         sending.append(held)
                     else:
-                        self._damaged.add((held.pos, held.pts))
+                        self._damage.refused(held)
                 held = packet if packet.size and packet.is_corrupt else None
                 if held is None:
                     sending.append(packet)
@@ -372,7 +358,7 @@ class VideoFileSource:
                     try:
                         pictures = self._decoder.decode(sent)
                     except av.FFmpegError:
-                        self._damaged.add((sent.pos, sent.pts))
+                        self._damage.refused(sent)
                         continue
                     for frame in pictures:
                         decoded += 1
@@ -390,11 +376,11 @@ class VideoFileSource:
         if count_packets:  # a whole read: how many frames the damage cost, against the container's count
             # the smaller: an MP4 cut without re-encoding counts samples its edit list does not show
             expected = min(filter(None, (stated, _frames_by_duration(stream))), default=0)
-            self._missing = max(expected - decoded, 0) if expected else None
+            self._damage.missing = max(expected - decoded, 0) if expected else None
         if self._end_time is not None and end is not None and end >= self._end_time:
             # the file ends early, but after every frame the span asks for (--end before the cut): the whole
             # file's count of missing frames says nothing of the span (nor does damage after it: `warnings`)
-            self._missing = None
+            self._damage.missing = None
             return
         check_complete(
             self.path, stream, stated, packets if count_packets else None, decoded, end, self._first_time(),
@@ -404,59 +390,17 @@ class VideoFileSource:
     def _first_time(self) -> float:
         """Seconds on the file's clock of the first frame decoded, where --start and --end count from (a
         file that starts with frames it cannot decode, cut from a longer recording, starts after its first
-        packet); the stream's start before that frame is known."""
-        zero, info = getattr(self, "_zero", None), getattr(self, "info", None)
-        if zero is not None and info is not None and (info.time_base or info.rate):
-            return float(zero * (info.time_base or 1 / info.rate))
+        packet); the stream's start until `__init__` has described the source."""
+        if self._first_seconds is not None:
+            return self._first_seconds
         stream = self._stream
         return float((stream.start_time or 0) * stream.time_base) if stream.time_base else 0.0
 
     @property
     def warnings(self) -> list[str]:
         """What reading changed or left out so far: frames of another size scaled, damaged packets skipped."""
-        notes = []
-        if self._resized:
-            notes.append(
-                f"{self.path.name}: the video's frame size changes ({self._resized}); those frames were "
-                f"scaled to the first size, {self.info.width}x{self.info.height}"
-            )
-        if self._breaks:
-            times = "once" if len(self._breaks) == 1 else f"{len(self._breaks)} times"
-            notes.append(
-                f"{self.path.name}: the video's timestamps jump forward {times}, by up to {max(self._breaks):.0f} s "
-                f"(a discontinuity, as where a broadcast recording was spliced); the output keeps the pause"
-            )
-        count = len(self._damaged_in_span())
-        stale = "a frame" if self._stale == 1 else f"{self._stale} frames"
-        if self._stale and not count:  # after a seek in a file damaged before it, or a decoder's own slip
-            notes.append(
-                f"{self.path.name}: the decoder returned {stale} out of order, stamped before frames already "
-                f"read; {'it was' if self._stale == 1 else 'they were'} left out"
-            )
-        if not count:
-            if self._skipped:  # damage the demuxer dropped without an error (each decoder error is counted below)
-                frames = "a frame" if self._skipped == 1 else f"{self._skipped} frames"
-                notes.append(
-                    f"{self.path.name}: the video's timestamps jump over {frames}, missing from the file (damage "
-                    f"the demuxer dropped, or frames the recorder dropped); the output keeps the gaps, where a "
-                    f"player holds the frame before"
-                )
-            return notes
-        packets = "a damaged packet" if count == 1 else f"{count} damaged packets"
-        missing = (self._missing or 0) + self._stale  # a stale frame is decoded, so not in _missing
-        lost = f"{missing} frame{' is' if missing == 1 else 's are'} missing from the output, and " if missing else ""
-        return notes + [
-            f"{self.path.name}: {packets} of the video could not be decoded and {'was' if count == 1 else 'were'} "
-            f"skipped; {lost}some frames after the damage may show blocks"
-        ]
-
-    def _damaged_in_span(self) -> set:
-        """The damaged packets shown before the span's end: damage after it, which reading ahead for the
-        decoder's reordering came upon (the packet a file was cut inside), is not the span's."""
-        if self._end_time is None:
-            return self._damaged
-        inside = self._end_time / self._stream.time_base
-        return {(pos, pts) for pos, pts in self._damaged if pts is None or pts < inside}
+        shown_before = None if self._end_time is None else self._end_time / self._stream.time_base
+        return self._damage.warnings(self.path.name, self.info, shown_before)
 
     def close(self) -> None:
         self._timeline = iter(())
@@ -667,13 +611,6 @@ def rising_timestamps(
         yield frame, last
     if held is not None:  # the last frame: nothing after it tells
         yield held, last + step
-
-
-def frames_jumped(gap: int, step: int) -> int:
-    """Frames missing between two frames `gap` timestamp units apart in a stream of `step` units a frame:
-    none up to one and a half frames (jitter, soft telecine's alternating durations), else the frames
-    that would fill the gap."""
-    return max(round(gap / step) - 1, 0) if gap > 1.5 * step else 0
 
 
 def _frame_step(info: VideoInfo) -> int:

@@ -81,6 +81,14 @@ def keep_language(format_name: str, metadata, what: str, suffix: str) -> str | N
         metadata["language"] = recorded
         return None
     del metadata["language"]
+    return language_lost(format_name, language, what, suffix)
+
+
+def language_lost(format_name: str, language: str | None, what: str, suffix: str) -> str | None:
+    """The warning keep_language gives for a track tagged `language` in an output of this muxer; None where
+    the muxer records it (or its twin), or the track has no language."""
+    if not language or language == "und" or recorded_language(format_name, language) is not None:
+        return None
     return f"{suffix} cannot record the language of {what} ({language}); .mkv keeps it"
 
 

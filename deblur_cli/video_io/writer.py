@@ -17,44 +17,24 @@ import numpy as np
 from deblur_cli import files
 from deblur_cli.errors import EncoderOptionError, OutputError
 from deblur_cli.video_io import atomic
-from deblur_cli.video_io.encoding import (
-    ALIASES,
-    DEEP_CODEC_FOR_SUFFIX,
-    PALETTE_FORMATS,
-    X265_SMALLEST,
-    EncodeOptions,
-    Encoding,
-    resolve_encoder,
-    takes_size,
-    unused_options,
-)
+from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder
 from deblur_cli.video_io.grey import grey_frame, grey_video, is_grey_format, is_grey_image
-from deblur_cli.video_io.hdr import svtav1_params, x265_params
-from deblur_cli.video_io.info import (
-    Frame,
-    VideoInfo,
-    alpha_left_out,
-    array_format,
-    bit_depth_of,
-    checked_parts,
-    has_alpha_channel,
-    with_alpha,
+from deblur_cli.video_io.hdr import HDR_PARAMS
+from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of, checked_parts, with_alpha
+from deblur_cli.video_io.output_losses import (
+    ROTATING_FORMATS,
+    TIMECODE_FORMATS,
+    encoding_losses,
+    stores_rgb,
+    stream_losses,
+    subsampled,
 )
 from deblur_cli.video_io.passthrough import Passthrough
-from deblur_cli.video_io.track_tags import keep_language, names_lost
+from deblur_cli.video_io.track_tags import keep_language
 from deblur_cli.video_io.work_folder import OutputLock
 from deblur_cli.video_io.yuv import yuv_frame
 
-# Containers that store a display matrix (MP4/MOV track matrix, Matroska projection).
-ROTATING_FORMATS = {"mp4", "mov", "matroska", "webm", "ipod", "3gp", "3g2"}
 _APPLE_FORMATS = {"mp4", "mov", "ipod"}
-# Where an anamorphic video's pixel aspect ratio survives: MP4/MOV store it for any codec (a pasp box);
-# elsewhere only codecs that keep it in their own headers do. PyAV cannot set the ratio Matroska and
-# WebM take from the stream (AVStream's, not the codec's), so there FFV1, ProRes, VP9 and AV1 lose it.
-_ASPECT_FORMATS = {"mp4", "mov", "ipod", "3gp", "3g2"}
-_ASPECT_CODECS = {"libx264", "libx264rgb", "libx265", "mpeg2video", "mpeg4", "mjpeg", "png"}
-# Containers that store a timecode: a timecode track (MP4, MOV) or a TIMECODE tag (Matroska, WebM).
-_TIMECODE_FORMATS = {"mp4", "mov", "matroska", "webm"}
 # FFmpeg colorspace (AVColorSpace) -> the swscale matrix (SWS_CS_*) of the RGB -> YUV step. Numbers, not
 # PyAV's names: PyAV before 18 has no name for BT.2020.
 _SWS_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
@@ -74,103 +54,6 @@ _RATE_STATING_ENCODERS = {"libx264", "libx265"}  # x264 with force-cfr: its timi
 _CONTAINER_CLOCKS = {"matroska": Fraction(1, 1000), "webm": Fraction(1, 1000), "flv": Fraction(1, 1000)}
 _BT709, _BT601 = 1, 5  # AVCOL_SPC_BT709, AVCOL_SPC_BT470BG
 _LIMITED_RANGE, _FULL_RANGE = 1, 2  # AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG
-
-
-# What the bit-depth warning offers, where this FFmpeg's can, and the outputs that hold each (the first
-# named where the output's does not); those the output holds are offered first.
-_DEEP_ENCODERS = {
-    "libx264": (".mkv", ".mp4", ".mov"),
-    "libx265": (".mkv", ".mp4", ".mov"),
-    "ffv1": (".mkv", ".avi"),
-    "libsvtav1": (".mkv", ".webm", ".mp4"),
-}
-
-
-# The encoders that write HDR10 mastering metadata: the option that tells each, and its value for an HdrMetadata.
-_HDR_PARAMS = {"libx265": ("x265-params", x265_params), "libsvtav1": ("svtav1-params", svtav1_params)}
-
-
-def _deep_formats(encoder: str, bit_depth: int, alpha: bool, width: int, height: int) -> list[str]:
-    """The pixel formats of `bit_depth` bits or more (with an alpha channel) that this FFmpeg's `encoder`
-    writes frames of this size in (encoding.takes_size: an odd side needs 4:4:4), shallowest first."""
-    try:
-        formats = av.codec.Codec(encoder, "w").video_formats or []
-    except ValueError:  # av.codec.codec.UnknownCodecError: not in this build
-        return []
-    return [
-        f.name
-        for f in sorted(formats, key=bit_depth_of)
-        if bit_depth_of(f) >= bit_depth
-        and (has_alpha_channel(f.name) or not alpha)
-        and takes_size(encoder, f.name, width, height)
-        and f.name not in PALETTE_FORMATS
-        and not is_grey_format(f.name)  # no colour (gif's gray), whatever its depth
-    ]
-
-
-def _holds(encoder: str, bit_depth: int, alpha: bool, width: int, height: int) -> bool:
-    """Whether this FFmpeg's `encoder` has a pixel format that keeps `bit_depth` bits (see _deep_formats)."""
-    return bool(_deep_formats(encoder, bit_depth, alpha, width, height))
-
-
-def _keeping_depth(encoder: str, suffix: str, info: VideoInfo, alpha: bool, like: str) -> str:
-    """The options that have `encoder` keep `info`'s bits: `--codec NAME`, and where the pixel format it
-    picks by itself has fewer (HEVC picks Main 10, which players play), `--pix-fmt` with the shallowest that
-    does not, of the chroma layout of `like` where one has it."""
-    asked = f"--codec {encoder}"
-    try:
-        picked = resolve_encoder(EncodeOptions(codec=encoder), suffix, info.bit_depth, info.width, info.height,
-                                 alpha=alpha).pix_fmt  # fmt: skip
-    except OutputError:
-        picked = None
-    if picked is not None and bit_depth_of(av.VideoFormat(picked)) >= info.bit_depth:
-        return asked
-    deeper = _deeper_format(encoder, info.bit_depth, info, alpha, like)
-    return f"{asked} --pix-fmt {deeper}" if deeper else asked
-
-
-def _deeper_format(encoder: str, bits: int, info: VideoInfo, alpha: bool, like: str) -> str | None:
-    """The shallowest pixel format `encoder` keeps `bits` bits in, for frames of `info`'s size, of `like`'s
-    chroma layout where one is."""
-    formats = _deep_formats(encoder, bits, alpha, info.width, info.height)
-    layout = (_chroma_steps(like), _stores_rgb(like))
-    same_layout = [f for f in formats if (_chroma_steps(f), _stores_rgb(f)) == layout]
-    return (same_layout or formats or [None])[0]
-
-
-# Encoders whose usual output is 4:2:0, which players expect of them; an odd frame side makes them write 4:4:4
-# (said where the source is not 4:4:4 YUV itself)
-_SUBSAMPLING = {"libx264", "libx265", "libvpx-vp9"}
-
-
-_BT709_OR_NONE = (None, 1, 2)  # a colour tag of BT.709 (1), or none (2: unspecified)
-
-
-def _chroma_steps(pix_fmt: str) -> tuple[int, int]:
-    """Pixels per chroma sample across and down: (1, 1) for 4:4:4 YUV and RGB, (2, 2) for 4:2:0."""
-    fmt = av.VideoFormat(pix_fmt)
-    return (1, 1) if fmt.is_rgb else (1024 // fmt.chroma_width(1024), 1024 // fmt.chroma_height(1024))
-
-
-def _subsampled(pix_fmt: str) -> bool:
-    """Whether a pixel format stores YUV with fewer chroma samples than pixels."""
-    return _chroma_steps(pix_fmt) != (1, 1)
-
-
-def _sampling_name(pix_fmt: str) -> str:
-    """A YUV format's chroma subsampling as people write it: "4:4:4", "4:2:2", "4:2:0", "4:1:1"."""
-    names = {(1, 1): "4:4:4", (2, 1): "4:2:2", (2, 2): "4:2:0", (4, 1): "4:1:1"}
-    return names.get(_chroma_steps(pix_fmt), "subsampled")
-
-
-def _subsampled_or_rgb(pix_fmt: str | None) -> bool:
-    """Whether a pixel format is anything but 4:4:4 YUV (an unknown one, None, counts as such)."""
-    return pix_fmt is None or _stores_rgb(pix_fmt) or _subsampled(pix_fmt)
-
-
-def _stores_rgb(pix_fmt: str | None) -> bool:
-    """Whether a source's pixel format holds RGB: RGB planes or a palette of RGB colours."""
-    return pix_fmt is not None and (pix_fmt == "pal8" or av.VideoFormat(pix_fmt).is_rgb)
 
 
 def with_sane_dts(packets: list[av.Packet], earliest: Fraction | None = None) -> list[av.Packet]:
@@ -206,101 +89,19 @@ class VideoEncoder:
 
     def __init__(self, container, name: str, info: VideoInfo, options: EncodeOptions, warnings: list[str]):
         self.info = info
-        self._name = name
-        self._warnings = warnings
+        suffix, format_name = Path(name).suffix, container.format.name
         encoding = resolve_encoder(
-            options, Path(name).suffix, info.bit_depth, info.width, info.height,
+            options, suffix, info.bit_depth, info.width, info.height,
             source_codec=info.codec, source_profile=info.profile, alpha=info.alpha, grey=grey_video(info),
         )  # fmt: skip
-        warnings.extend(unused_options(options, encoding, f"by {encoding.encoder}"))
+        warnings.extend(encoding_losses(info, options, encoding, format_name, suffix))
+        warnings.extend(stream_losses(info, encoding, format_name, suffix))
         self._pix_fmt = encoding.pix_fmt
         self._alpha = info.alpha and encoding.alpha  # frames take the source's alpha channel along
-        if info.alpha and not encoding.alpha:
-            warnings.append(alpha_left_out(encoding.encoder))
-        odd = info.width % 2 or info.height % 2
-        if odd and options.pix_fmt is None and encoding.encoder in _SUBSAMPLING:  # 4:4:4 out of anything else
-            if _subsampled_or_rgb(info.pix_fmt) and not _subsampled_or_rgb(encoding.pix_fmt):
-                warnings.append(
-                    f"{info.width}x{info.height} has an odd side, which 4:2:0 cannot hold: written as "
-                    f"{encoding.encoder} 4:4:4 ({encoding.pix_fmt}), which many phones, browsers and hardware "
-                    "players do not play (frames with even sides get 4:2:0)"
-                )
-        asked_limited = options.pix_fmt is not None and not options.pix_fmt.startswith("yuvj")
-        full_yuv = info.color.get("range") == _FULL_RANGE and info.pix_fmt is not None and not _stores_rgb(info.pix_fmt)
-        if asked_limited and full_yuv and not av.VideoFormat(encoding.pix_fmt).is_rgb:
-            warnings.append(
-                f"the input is full range (0-255 levels) and stays so: --pix-fmt {options.pix_fmt} picks the layout, "
-                "not the range (the output is tagged full range, as players need to show it right)"
-            )
-        if encoding.encoder == "ffv1" and container.format.name in ("mp4", "mov", "ipod"):
-            warnings.append(
-                f"FFV1 in {Path(name).suffix} opens only in FFmpeg-based programs (mpv, VLC, ffplay), not in QuickTime "
-                "or most editors; .mkv is its usual container"
-            )
-        yuv_input = info.pix_fmt is not None and not _stores_rgb(info.pix_fmt) and not is_grey_format(info.pix_fmt)
-        fewer = yuv_input and math.prod(_chroma_steps(encoding.pix_fmt)) > math.prod(_chroma_steps(info.pix_fmt))
-        if fewer and options.pix_fmt is None:  # chroma samples than the input has
-            sampling = _sampling_name(info.pix_fmt)
-            kept = encoding.pix_fmt.replace("420", sampling.replace(":", "")[:3])
-            keeps = (
-                f"; --pix-fmt {kept} keeps it ({encoding.encoder} {sampling}, which many phones, browsers and "
-                "hardware players do not play)"
-                if sampling in ("4:4:4", "4:2:2") and encoding.encoder in _SUBSAMPLING and kept != encoding.pix_fmt
-                else ""
-            )
-            why = "as players expect"
-            if encoding.encoder == "dnxhd":  # an editing codec: its HQ and HQX profiles are 4:2:2
-                why, keeps = "as DNxHR HQ and HQX store it", "; --pix-fmt yuv444p10le keeps it (DNxHR 444)"
-            warnings.append(
-                f"the input's colour is {sampling} ({info.pix_fmt}); it is written as {encoding.pix_fmt} "
-                f"({_sampling_name(encoding.pix_fmt)}), with less colour resolution, {why}{keeps}"
-            )
-        depth = bit_depth_of(av.VideoFormat(encoding.pix_fmt))
-        asked_h264 = ALIASES.get(options.codec, options.codec) == "libx264"  # not x264-lossless: an archive's
-        # without --codec, deep frames get HEVC Main 10, but in .avi H.264 (and frames too small for x265)
-        x265_would = min(info.width, info.height) >= X265_SMALLEST
-        chosen_h264 = options.codec is None and encoding.encoder == "libx264" and x265_would
-        suffix = Path(name).suffix.lower()
-        if depth > 8 and (asked_h264 or chosen_h264):
-            deep_default = suffix in DEEP_CODEC_FOR_SUFFIX  # where leaving out --codec gives HEVC
-            instead = "leave out --codec for HEVC Main 10" if deep_default else ".mp4 and .mkv get HEVC Main 10"
-            warnings.append(
-                f"H.264 at {depth} bits (High 10 and up) plays in few players: not on Apple devices, nor on most hardware"
-                f" decoders ({instead}, or add --pix-fmt yuv420p for 8-bit H.264)"
-            )
-        # the chroma layout a deeper format should have: the one asked for, else the input's where it is YUV
-        like = options.pix_fmt or (info.pix_fmt if yuv_input else encoding.pix_fmt)
-        if depth < info.bit_depth and _holds(encoding.encoder, info.bit_depth, self._alpha, info.width, info.height):
-            warnings.append(
-                f"{encoding.pix_fmt} stores {depth} bits per channel; the {info.bit_depth}-bit input is rounded"
-                f" (--pix-fmt {_deeper_format(encoding.encoder, info.bit_depth, info, self._alpha, like)} keeps them)"
-            )
-        elif depth < info.bit_depth:
-            deeper = [
-                _keeping_depth(encoder, suffix if suffix in suffixes else suffixes[0], info, self._alpha, like)
-                + ("" if suffix in suffixes else f" in {suffixes[0]}")
-                for encoder, suffixes in sorted(_DEEP_ENCODERS.items(), key=lambda item: suffix not in item[1])
-                if _holds(encoder, info.bit_depth, self._alpha, info.width, info.height)
-            ]
-            keeps = f"{' or '.join(deeper)} keeps them" if deeper else ""
-            within = _deeper_format(encoding.encoder, depth + 1, info, self._alpha, like)
-            if within is not None:  # --pix-fmt chose fewer bits than the encoder stores
-                stored = bit_depth_of(av.VideoFormat(within))
-                keeps = f"--pix-fmt {within} keeps {stored}" + (f"; {keeps} all {info.bit_depth}" if keeps else "")
-                warnings.append(
-                    f"{encoding.pix_fmt} stores {depth} bits per channel; the {info.bit_depth}-bit input is rounded "
-                    f"({keeps})"
-                )
-            else:
-                warnings.append(
-                    f"{encoding.encoder} here cannot store more than {depth} bits per channel; the "
-                    f"{info.bit_depth}-bit input is written as {encoding.pix_fmt}" + (f" ({keeps})" if keeps else "")
-                )
         self.source_time_base = info.time_base or 1 / info.rate  # what Frame.pts and `encode`'s pts count in
         # AVI gives every tick of its time base a frame: a finer one would read as a rate of thousands of
         # frames a second, nearly all of them dropped, so it counts frames and timestamps are rounded to them
         # (so do Y4M's header and MPEG-2, whose encoder refuses any other time base)
-        format_name = container.format.name
         self._keeps_times = format_name in _PS_MUXERS and encoding.encoder in _RATE_STATING_ENCODERS
         frame_clock = (
             format_name in _FRAME_CLOCK_FORMATS | _BARE_FORMATS
@@ -324,38 +125,30 @@ class VideoEncoder:
         self._muxed: tuple[int, int] | None = None  # (pts, dts) of the latest packet, in an MP4 or MOV
         self._muxed_end: int | None = None  # where the packets before it end, as such a muxer takes them
         self.encoding = encoding
-        self.stream = self._add_video(container, encoding)
+        self.stream = self._add_video(container, encoding, suffix)
 
     @property
     def extradata(self) -> bytes | None:
         """The stream headers the encoder made when it opened (after the container started encoding)."""
         return self.stream.codec_context.extradata
 
-    def _add_video(self, container, encoding):
+    def _add_video(self, container, encoding: Encoding, suffix: str):
         info = self.info
         for name, value in encoding.env.items():
             os.environ.setdefault(name, value)  # a value the user set wins
         options = dict(encoding.options)
-        if _subsampled(encoding.pix_fmt):
+        if subsampled(encoding.pix_fmt):
             # the chroma is averaged about each block's centre (yuv.py): said so where the stream can say it
             # (H.264 and HEVC 4:2:0, whose readers otherwise take it as left-sited: mpv and FFmpeg's accurate
             # conversion showed colour edges half a pixel left; untagged VP9, AV1 and ProRes read as centred)
             options["chroma_sample_location"] = "center"
-        if info.hdr is not None:
-            if encoding.encoder in _HDR_PARAMS:
-                option, params = _HDR_PARAMS[encoding.encoder]
-                options[option] = ":".join(filter(None, [options.get(option), params(info.hdr)]))
-            else:
-                self._warnings.append(
-                    f"the input's HDR10 mastering metadata is not written by {encoding.encoder}; players may tone-map "
-                    "the output differently (libx265, the default for 10-bit input in .mp4/.mov/.mkv, and libsvtav1 "
-                    "keep it)"
-                )
+        if info.hdr is not None and encoding.encoder in HDR_PARAMS:
+            option, params = HDR_PARAMS[encoding.encoder]
+            options[option] = ":".join(filter(None, [options.get(option), params(info.hdr)]))
         if self._keeps_times and encoding.encoder == "libx264":
             # x264 takes variable-rate input's timing info from the time base (90000 fps in MPEG-PS); force-cfr
             # states the rate there and still passes each frame's timestamp through
             options["x264-params"] = ":".join(filter(None, [options.get("x264-params"), "force-cfr=1"]))
-        suffix = Path(self._name).suffix
         try:
             stream = container.add_stream(encoding.encoder, rate=info.rate, options=options)
         except ValueError:
@@ -380,44 +173,14 @@ class VideoEncoder:
             stream.codec_context.codec_tag = "hvc1"  # QuickTime and iOS refuse HEVC tagged "hev1"
         if info.sample_aspect_ratio:
             stream.sample_aspect_ratio = info.sample_aspect_ratio
-            anamorphic = info.sample_aspect_ratio != 1
-            if anamorphic and container.format.name not in _ASPECT_FORMATS and encoding.encoder not in _ASPECT_CODECS:
-                ratio = info.sample_aspect_ratio
-                self._warnings.append(
-                    f"{encoding.encoder} video in {suffix} does not record the input's pixel aspect ratio "
-                    f"({ratio.numerator}:{ratio.denominator}); players will show it unstretched (.mp4 and .mov "
-                    "record it for any codec, and libx264 and libx265 in any container)"
-                )
         self._tag_color(stream.codec_context, encoding.pix_fmt)
-        described = [name for name in ("primaries", "transfer", "matrix") if info.color.get(name) not in _BT709_OR_NONE]
-        if container.format.name == "yuv4mpegpipe" and described:  # its header has a range, not these
-            self._warnings.append(
-                f"{suffix or '.y4m'} cannot record the input's colour {', '.join(described)} (tools take it for "
-                "BT.709); .mkv keeps them"
-            )
-        if info.rotation or info.mirrored:
-            if container.format.name in ROTATING_FORMATS:
-                stream.set_display_rotation(info.rotation, hflip=info.mirrored)
-            else:
-                turn = f"{info.rotation}°" + (", mirrored" if info.mirrored else "")
-                self._warnings.append(
-                    f"the {suffix} container cannot record the display rotation ({turn}); "
-                    "players will show the frames as stored (choose .mp4 or .mkv to keep it)"
-                )
+        if (info.rotation or info.mirrored) and container.format.name in ROTATING_FORMATS:
+            stream.set_display_rotation(info.rotation, hflip=info.mirrored)
         stream.metadata.update(info.tags)
-        if lost := keep_language(container.format.name, stream.metadata, "the video", suffix):
-            self._warnings.append(lost)
-        if lost := names_lost(container.format.name, [info.tags.get("title")], suffix, "the video's"):
-            self._warnings.append(lost)
+        keep_language(container.format.name, stream.metadata, "the video", suffix)  # its loss: stream_losses
         stream.disposition = av.stream.Disposition.default if info.default else av.stream.Disposition(0)
-        if info.timecode:
-            if container.format.name in _TIMECODE_FORMATS:
-                stream.metadata["timecode"] = info.timecode
-            else:
-                self._warnings.append(
-                    f"the {suffix} container cannot record the input's timecode ({info.timecode}); "
-                    "choose .mov, .mp4 or .mkv to keep it"
-                )
+        if info.timecode and container.format.name in TIMECODE_FORMATS:
+            stream.metadata["timecode"] = info.timecode
         return stream
 
     def _tag_color(self, context, pix_fmt: str) -> None:
@@ -426,7 +189,7 @@ class VideoEncoder:
         color, rgb = self.info.color, av.VideoFormat(pix_fmt).is_rgb
         jpeg = pix_fmt.startswith("yuvj")  # JPEG-style formats: full range (and BT.601) by definition
         matrix, value_range = color.get("matrix", context.colorspace), color.get("range")
-        if matrix == _UNSPECIFIED and _stores_rgb(self.info.pix_fmt):
+        if matrix == _UNSPECIFIED and stores_rgb(self.info.pix_fmt):
             matrix = _RGB_MATRIX  # RGB needs no matrix, so many RGB streams (FFV1, QuickTime Animation) name none
         if not rgb and matrix == _RGB_MATRIX:  # RGB frames (PNG, TIFF, FFV1) into YUV: the matrix video uses
             matrix, value_range = (_BT601, _FULL_RANGE) if jpeg else (_BT709, _LIMITED_RANGE)

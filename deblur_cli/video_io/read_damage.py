@@ -1,0 +1,100 @@
+"""What reading a video file changed or left out (damaged packets, missing and stale frames, a frame size
+that changes, jumps in the timestamps), counted as it is read, and the warnings that say so."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from deblur_cli.video_io.info import VideoInfo
+
+# A longer jump there is a discontinuity (a spliced broadcast, a recorder restarted), not lost frames: FFmpeg's
+# own threshold for it.
+_DISCONTINUITY_SECONDS = 10
+
+
+@dataclass
+class DamageLog:
+    """The damage and changes one VideoFileSource met so far."""
+
+    damaged: set[tuple[int | None, int | None]] = field(default_factory=set)  # packets the decoder refused, by position
+    missing: int | None = None  # frames fewer than the container counts, after a whole read
+    resized: str | None = None  # where the frame size first changed, if it did
+    skipped: int = 0  # frames the timestamps jump over, where the demuxer drops damage silently
+    breaks: list[float] = field(default_factory=list)  # seconds of each longer jump there (discontinuities)
+    stale: int = 0  # frames left out: stamped a frame or more behind, the frames after them not
+
+    def refused(self, packet) -> None:
+        """Count a packet the decoder refused, or one the file ends inside."""
+        self.damaged.add((packet.pos, packet.pts))
+
+    def size_changed(self, width: int, height: int, index: int) -> None:
+        """Note a frame of another size than the first, the `index`-th (from 0): where the size first changed."""
+        if self.resized is None:
+            self.resized = f"{width}x{height} from frame {index + 1} on"
+
+    def left_out_stale(self) -> None:
+        """Count a frame rising_timestamps left out."""
+        self.stale += 1
+
+    def count_jump(self, gap: int, time_base: Fraction, step: int) -> None:
+        """Count the frames between two frames `gap` units of `time_base` apart, in a stream of `step` units a
+        frame whose demuxer drops damage silently; a jump of over _DISCONTINUITY_SECONDS is a discontinuity."""
+        if gap * time_base > _DISCONTINUITY_SECONDS:
+            self.breaks.append(float(gap * time_base))
+        else:
+            self.skipped += frames_jumped(gap, step)
+
+    def warnings(self, name: str, info: VideoInfo, shown_before: Fraction | None) -> list[str]:
+        """What reading the file `name`, described by `info`, changed or left out so far: frames of another size
+        scaled, damaged packets skipped. `shown_before`: the stream timestamp a span ends at (None: the file's
+        end); damage after it is not the span's."""
+        notes = []
+        if self.resized:
+            notes.append(
+                f"{name}: the video's frame size changes ({self.resized}); those frames were "
+                f"scaled to the first size, {info.width}x{info.height}"
+            )
+        if self.breaks:
+            times = "once" if len(self.breaks) == 1 else f"{len(self.breaks)} times"
+            notes.append(
+                f"{name}: the video's timestamps jump forward {times}, by up to {max(self.breaks):.0f} s "
+                f"(a discontinuity, as where a broadcast recording was spliced); the output keeps the pause"
+            )
+        count = len(self._damaged_before(shown_before))
+        stale = "a frame" if self.stale == 1 else f"{self.stale} frames"
+        if self.stale and not count:  # after a seek in a file damaged before it, or a decoder's own slip
+            notes.append(
+                f"{name}: the decoder returned {stale} out of order, stamped before frames already "
+                f"read; {'it was' if self.stale == 1 else 'they were'} left out"
+            )
+        if not count:
+            if self.skipped:  # damage the demuxer dropped without an error (each decoder error is counted below)
+                frames = "a frame" if self.skipped == 1 else f"{self.skipped} frames"
+                notes.append(
+                    f"{name}: the video's timestamps jump over {frames}, missing from the file (damage "
+                    f"the demuxer dropped, or frames the recorder dropped); the output keeps the gaps, where a "
+                    f"player holds the frame before"
+                )
+            return notes
+        packets = "a damaged packet" if count == 1 else f"{count} damaged packets"
+        missing = (self.missing or 0) + self.stale  # a stale frame is decoded, so not in `missing`
+        lost = f"{missing} frame{' is' if missing == 1 else 's are'} missing from the output, and " if missing else ""
+        return notes + [
+            f"{name}: {packets} of the video could not be decoded and {'was' if count == 1 else 'were'} "
+            f"skipped; {lost}some frames after the damage may show blocks"
+        ]
+
+    def _damaged_before(self, shown_before: Fraction | None) -> set:
+        """The damaged packets shown before a span's end: damage after it, which reading ahead for the
+        decoder's reordering came upon (the packet a file was cut inside), is not the span's."""
+        if shown_before is None:
+            return self.damaged
+        return {(pos, pts) for pos, pts in self.damaged if pts is None or pts < shown_before}
+
+
+def frames_jumped(gap: int, step: int) -> int:
+    """Frames missing between two frames `gap` timestamp units apart in a stream of `step` units a frame:
+    none up to one and a half frames (jitter, soft telecine's alternating durations), else the frames
+    that would fill the gap."""
+    return max(round(gap / step) - 1, 0) if gap > 1.5 * step else 0

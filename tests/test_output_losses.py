@@ -1,0 +1,71 @@
+"""output_losses: what a video output loses of its source, decided without encoding a frame."""
+
+from fractions import Fraction
+
+from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder
+from deblur_cli.video_io.hdr import HdrMetadata
+from deblur_cli.video_io.info import VideoInfo
+from deblur_cli.video_io.output_losses import encoding_losses, stream_losses
+from deblur_cli.video_io.sinks import planned_warnings
+
+
+def _info(width: int = 64, height: int = 48, bit_depth: int = 8, pix_fmt: str = "yuv420p", **kwargs) -> VideoInfo:
+    return VideoInfo(width, height, Fraction(25), Fraction(1, 25), 10, bit_depth, pix_fmt=pix_fmt, **kwargs)
+
+
+def test_an_output_that_keeps_everything_loses_nothing():
+    info = _info(rotation=90, timecode="01:00:00:00", tags={"language": "eng", "title": "main"})
+    encoding = Encoding("libx264", "yuv420p")
+    assert encoding_losses(info, EncodeOptions(), encoding, "matroska", ".mkv") == []
+    assert stream_losses(info, encoding, "matroska", ".mkv") == []
+
+
+def test_an_odd_side_written_as_four_four_four_says_so():
+    losses = encoding_losses(_info(width=65), EncodeOptions(), Encoding("libx264", "yuv444p"), "mp4", ".mp4")
+    assert len(losses) == 1 and losses[0].startswith("65x48 has an odd side, which 4:2:0 cannot hold")
+
+
+def test_four_four_four_written_as_four_two_zero_names_the_format_that_keeps_it():
+    info = _info(pix_fmt="yuv444p")
+    (loss,) = encoding_losses(info, EncodeOptions(), Encoding("libx264", "yuv420p"), "mp4", ".mp4")
+    assert loss.startswith("the input's colour is 4:4:4 (yuv444p); it is written as yuv420p (4:2:0)")
+    assert "--pix-fmt yuv444p keeps it" in loss
+    assert encoding_losses(info, EncodeOptions(pix_fmt="yuv420p"), Encoding("libx264", "yuv420p"), "mp4", ".mp4") == []
+
+
+def test_ffv1_in_mov_and_rounded_bits_come_in_order():
+    info = _info(bit_depth=10, pix_fmt="yuv420p10le")
+    options = EncodeOptions(crf=4, asked=frozenset({"crf"}))
+    losses = encoding_losses(info, options, Encoding("ffv1", "yuv420p"), "mov", ".mov")
+    assert [loss.split(" ")[0] for loss in losses] == ["--crf", "FFV1", "yuv420p"]
+    assert "the 10-bit input is rounded" in losses[2]
+
+
+def test_a_container_without_rotation_timecode_or_aspect_ratio_says_each_in_order():
+    info = _info(rotation=90, mirrored=True, timecode="01:00:00:00", sample_aspect_ratio=Fraction(4, 3))
+    losses = stream_losses(info, Encoding("ffv1", "yuv420p"), "avi", ".avi")
+    assert losses == [
+        "ffv1 video in .avi does not record the input's pixel aspect ratio (4:3); players will show it unstretched "
+        "(.mp4 and .mov record it for any codec, and libx264 and libx265 in any container)",
+        "the .avi container cannot record the display rotation (90°, mirrored); players will show the frames as "
+        "stored (choose .mp4 or .mkv to keep it)",
+        "the .avi container cannot record the input's timecode (01:00:00:00); choose .mov, .mp4 or .mkv to keep it",
+    ]
+    assert stream_losses(info, Encoding("libx264", "yuv420p"), "mov", ".mov") == []
+
+
+def test_hdr_metadata_is_lost_by_an_encoder_that_does_not_write_it():
+    info = _info(bit_depth=10, pix_fmt="yuv420p10le", hdr=HdrMetadata(max_cll=1000, max_fall=400))
+    (loss,) = stream_losses(info, Encoding("ffv1", "yuv420p10le"), "matroska", ".mkv")
+    assert loss.startswith("the input's HDR10 mastering metadata is not written by ffv1")
+    assert stream_losses(info, Encoding("libx265", "yuv420p10le"), "matroska", ".mkv") == []
+
+
+def test_the_planned_warnings_of_a_video_output_are_its_losses(tmp_path):
+    info = _info(width=65, rotation=90, timecode="01:00:00:00")
+    encoding = resolve_encoder(EncodeOptions(), ".avi", info.bit_depth, info.width, info.height)
+    losses = encoding_losses(info, EncodeOptions(), encoding, "avi", ".avi") + stream_losses(
+        info, encoding, "avi", ".avi"
+    )
+    assert len(losses) == 3
+    assert planned_warnings(tmp_path / "out.avi", info) == losses
