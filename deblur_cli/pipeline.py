@@ -32,6 +32,7 @@ from deblur_cli.transfer import ModelCurve, model_curve
 from deblur_cli.video_io import (
     EncodeOptions,
     Frame,
+    FrameSink,
     VideoInfo,
     check_not_cut,
     input_identity,
@@ -165,7 +166,7 @@ class _Cuts:
 
 
 def _encode_worker(
-    sink, bit_depth: int, out_q: queue.Queue, stop: threading.Event, errors: list[BaseException]
+    sink: FrameSink, bit_depth: int, out_q: queue.Queue, stop: threading.Event, errors: list[BaseException]
 ) -> None:
     """Convert back to arrays and encode off the main thread, until _DONE comes or `stop` is set (a
     failed or interrupted run: the frames still queued are dropped with the output)."""
@@ -305,7 +306,7 @@ def deblur_video(
                     read_again=lambda: open_source(source_path, span, image_rate=image_rate, deinterlace=deinterlace),
                 )  # fmt: skip
         except BaseException as e:
-            if (kept := getattr(sink, "kept_frames", 0)) and kept == info.frame_count:  # stopped while joining
+            if (kept := sink.kept_frames) and kept == info.frame_count:  # stopped while joining
                 note(
                     f"all {kept} frames of {output_path} are restored and kept in {sink.work}: the same command "
                     "only joins them, in seconds (delete that folder to free its space)"
@@ -315,7 +316,7 @@ def deblur_video(
                     f"the first {kept} frames of {output_path} are kept in {sink.work}: the same command "
                     "continues from there (delete that folder to free its space)"
                 )
-            elif hasattr(sink, "kept_frames") and isinstance(e, KeyboardInterrupt):  # Ctrl-C, SIGTERM...
+            elif sink.work is not None and isinstance(e, KeyboardInterrupt):  # Ctrl-C, SIGTERM...
                 note(
                     f"nothing of {output_path} was kept: a run keeps its frames {SEGMENT_FRAMES} at a time (or"
                     f" {SEGMENT_SECONDS:g} s of restoring, at least {SEGMENT_MIN_FRAMES} frames), and this one"
@@ -326,7 +327,7 @@ def deblur_video(
     warnings = read_warnings + list(sink.warnings) + list(restored.retries.values())
     if info.alpha and side_by_side:
         warnings.insert(0, "side-by-side frames are opaque: the input's transparency is left out")
-    written = sink_info.display_size if getattr(sink, "turns_frames", False) else (sink_info.width, sink_info.height)
+    written = sink_info.display_size if sink.turns_frames else (sink_info.width, sink_info.height)
     return RunResult(
         input=str(source_path),
         output=os.path.normpath(output_path),  # "frames.v2/" names the folder, without its slash
@@ -354,7 +355,7 @@ class _Restored:
 
 
 def _restore_into(
-    sink,
+    sink: FrameSink,
     source,
     restorer: Restorer,
     windows: WindowOptions,
@@ -407,7 +408,7 @@ def _restore_into(
                 inputs_fifo.append(frame)
             yield frame
 
-    segmented = hasattr(sink, "cut")  # where its segments end is decided here
+    segmented = sink.cut is not None  # where its segments end is decided here
     cuts = _Cuts(windows, windows.batch if batches(restorer) else 1, first=resumed)
     encoder = threading.Thread(
         target=_encode_worker, args=(sink, info.bit_depth, out_q, stop, encode_errors), daemon=True
@@ -479,11 +480,11 @@ def _replay_draws(
         collections.deque(itertools.islice(stream, count), maxlen=0)
 
 
-def _resume(sink, source, total: int | None, note: Callable[[str], None], *, asked: bool) -> tuple[int | None, int]:
+def _resume(sink: FrameSink, source, total: int | None, note: Callable[[str], None], *, asked: bool) -> tuple[int | None, int]:
     """Where this run starts reading (None: nowhere, every frame is kept) and how many frames an
     earlier run kept, moving `source` there. `asked`: whether the caller wanted kept work reused."""
-    if getattr(sink, "discarded", 0):
-        changes = getattr(sink, "changes", [])
+    if sink.discarded:
+        changes = sink.changes
         if not asked:
             why = "are discarded (--no-resume)"
         elif INPUT_CHANGED in changes:
@@ -493,7 +494,7 @@ def _resume(sink, source, total: int | None, note: Callable[[str], None], *, ask
         else:
             why = "were made with other settings or another input"
         note(f"the {sink.discarded} frames an earlier run kept for {sink.path} {why}: starting over")
-    point = getattr(sink, "resume_point", None)
+    point = sink.resume_point
     if point is None:
         return 0, 0
     of = f" of {total}" if total else ""

@@ -12,6 +12,7 @@ import numpy as np
 from deblur_cli import files
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
+from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io.encoding import EncodeOptions, unused_options
 from deblur_cli.video_io.grey import grey_format, is_grey_format, is_grey_image
 from deblur_cli.video_io.info import (
@@ -89,7 +90,7 @@ def left_out(path: Path, info: VideoInfo, options: EncodeOptions = EncodeOptions
     return warnings
 
 
-class ImageFileSink(atomic.FinishOrAbort):
+class ImageFileSink(atomic.FinishOrAbort, FrameSink):
     """The one frame of a one-frame source (a photo) as an image file, in display orientation.
 
     PNG and TIFF keep 16-bit depth and the alpha channel, WebP the alpha channel in 8 bits; JPEG and BMP

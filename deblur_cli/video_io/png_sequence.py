@@ -15,6 +15,7 @@ import numpy as np
 from deblur_cli import files
 from deblur_cli.errors import OutputExistsError
 from deblur_cli.video_io import atomic
+from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io.encoding import EncodeOptions, unused_options
 from deblur_cli.video_io.grey import grey_format, grey_frame, grey_source, is_grey_format, is_grey_image
 from deblur_cli.video_io.info import HDR_TRANSFERS, Frame, VideoInfo, array_format, checked_parts, with_alpha
@@ -57,7 +58,7 @@ def left_out(info: VideoInfo, options: EncodeOptions = EncodeOptions()) -> list[
     return warnings
 
 
-class PngSequenceSink(atomic.FinishOrAbort):
+class PngSequenceSink(atomic.FinishOrAbort, FrameSink):
     """Frames written as PNG files into a directory that appears under its final name only when finished.
 
     8-bit input gives 8-bit PNGs, deeper input 16-bit PNGs, with the alpha channel of a source that has

@@ -30,6 +30,7 @@ from av.packet import PacketSideData, packet_sidedata_type_from_literal
 from deblur_cli import files
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io import atomic
+from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io.encoding import EncodeOptions
 from deblur_cli.video_io.info import Frame, VideoInfo, checked_parts
 from deblur_cli.video_io.work_folder import ResumePoint, WorkFolder, write_json
@@ -57,7 +58,7 @@ class _Record:
         return self.first + self.frames
 
 
-class SegmentedVideoSink(atomic.FinishesOnExit):
+class SegmentedVideoSink(atomic.FinishesOnExit, FrameSink):
     """Frames encoded into `path` (a video file, as VideoFileSink writes it) by way of segments in
     `work_folder(path)`.
 

@@ -7,16 +7,14 @@ import contextlib
 import io
 import os
 from pathlib import Path
-from typing import Protocol
-
-import numpy as np
 
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io.encoding import EncodeOptions
+from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io import image_file, png_sequence
 from deblur_cli.video_io.image_file import ImageFileSink, check_image_output, is_image_output
 from deblur_cli.video_io.images import READ_ONLY_IMAGE_SUFFIXES, is_image
-from deblur_cli.video_io.info import Frame, VideoInfo
+from deblur_cli.video_io.info import VideoInfo
 from deblur_cli.video_io.png_sequence import PngSequenceSink
 from deblur_cli.video_io.segments import SegmentedVideoSink
 from deblur_cli.video_io.writer import (
@@ -27,37 +25,6 @@ from deblur_cli.video_io.writer import (
     open_container,
     start_encoding,
 )
-
-
-class FrameSink(Protocol):
-    """Takes frames in order; `finish` publishes the output under its final name, `abort` removes it.
-
-    As a context manager it finishes on a clean exit and aborts on any exception (Ctrl-C included).
-    `warnings` lists what could not be carried over as it was (re-encoded audio, dropped subtitles, an
-    alpha channel the output's format has no room for ...).
-    """
-
-    path: Path
-    warnings: list[str]
-
-    def write(
-        self,
-        frame: Frame | np.ndarray,
-        pts: int | None = None,
-        alpha: np.ndarray | None = None,
-        duration: int | None = None,
-    ) -> None:
-        """One frame: an RGB array (with its alpha plane, where the source has one), or a Frame; `duration`,
-        how long it shows (in the info's time base), where the source says (a video output holds the last
-        frame that long)."""
-
-    def finish(self) -> None: ...
-
-    def abort(self) -> None: ...
-
-    def __enter__(self) -> FrameSink: ...
-
-    def __exit__(self, exc_type, exc, tb) -> None: ...
 
 
 def is_frame_directory(path: str | os.PathLike) -> bool:

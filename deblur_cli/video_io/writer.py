@@ -17,6 +17,7 @@ import numpy as np
 from deblur_cli import files
 from deblur_cli.errors import EncoderOptionError, OutputError
 from deblur_cli.video_io import atomic
+from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder
 from deblur_cli.video_io.grey import grey_frame, grey_video, is_grey_format, is_grey_image
 from deblur_cli.video_io.hdr import HDR_PARAMS
@@ -409,7 +410,7 @@ def _opens_alone(stream, rate: Fraction | None = None) -> bool:
     return True
 
 
-class VideoFileSink(atomic.FinishOrAbort):
+class VideoFileSink(atomic.FinishOrAbort, FrameSink):
     """Frames encoded into a video file written under a temporary name and renamed into place by `finish`.
 
     The video stream is a VideoEncoder's. With `source`, its audio and subtitle streams are carried over
