@@ -35,7 +35,6 @@ from deblur_cli.cli.options import (
     QuietOpt,
     StartOpt,
     check_synthesis_memory,
-    ignored_sampling_note,
     parse_size,
     seed_option,
     span_option,
@@ -44,6 +43,7 @@ from deblur_cli.cli.options import (
 from deblur_cli.errors import InputError, OutputError, UsageError, WeightsError, did_you_mean
 from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.outputs import same_file
+from deblur_cli.run_options import ignored_sampling_note
 from deblur_cli.weights import has_local_weights
 from deblur_cli.files import check_writable
 from deblur_cli.video_io.images import is_glob, is_image

@@ -22,12 +22,10 @@ from deblur_cli.cli.options import (
     StepsOpt,
     WeightsOpt,
     SMALLEST_SYNTHESIS,
-    SAMPLING_DEFAULTS,
     check_synthesis_memory,
     parse_size,
-    sampling_note,
-    window_options,
 )
+from deblur_cli.run_options import SAMPLING_DEFAULTS, sampling_note, window_options
 
 
 @command("demo", short_help="Deblur a generated clip and print the PSNR gain.")
@@ -70,7 +68,7 @@ def demo(
     )  # fmt: skip
     # the generated clip is one shot, filmed by a camera that pans ever faster towards its ends: a cut
     # found in it could only be a false one, and would change the figure the demo prints
-    windows = window_options(model, None, None, "auto", 32, scene_cuts=False)
+    windows, _ = window_options(model, None, None, "auto", 32, scene_cuts=False)  # no notes on these
     with err.status(f"deblurring a generated {size} clip with {model}..."):
         result = run_demo(output, restorer, windows=windows, seed=seed, frames=frames, size=clip_size, force=force)
     summary = {
