@@ -185,7 +185,7 @@ def load(
     deblur_cli.errors.UsageError (a DeblurError) saying which; warnings are DeblurWarning."""
     from deblur_cli.auto_model import choose_model
     from deblur_cli.devices import resolve_device
-    from deblur_cli.restorers import build_restorer
+    from deblur_cli.restorers import ModelOptions, build_restorer
 
     for option, value, least in (("steps", steps, 1), ("batch", batch, 1)):
         _integer(option, value, least)
@@ -210,12 +210,12 @@ def load(
         _warn(ignored)
     for line in notes:
         _warn(line)
-    restorer = build_restorer(
-        name, weights=weights, device=device, precision=precision, steps=int(steps), eta=float(eta),
-        seed=None if seed is None else int(seed), samples=int(samples),
+    options = ModelOptions(
+        weights=weights, device=device, precision=precision, steps=int(steps), eta=float(eta),
+        seed=None if seed is None else int(seed), samples=int(samples), compile=compile,
         cache_dir=Path(cache_dir) if cache_dir is not None else None, offline=offline,
-        warn=_warn, compile=compile,
     )  # fmt: skip
+    restorer = build_restorer(name, options, warn=_warn)
     for line in check_restorer(restorer, name, windows, compiled=compile, python=True):
         _warn(line)
     return Deblurrer(name, restorer, windows)

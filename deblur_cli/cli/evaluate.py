@@ -6,7 +6,7 @@ import functools
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
@@ -184,6 +184,7 @@ def evaluate(
     from deblur_cli.evaluate import EvaluationReport, check_frame_names, evaluate_sequence, score_results
     from deblur_cli.metrics.lpips import load_lpips
     from deblur_cli.pipeline import output_settings
+    from deblur_cli.restorers import ModelOptions
 
     torch_device = resolve_device(device)
     asked = models or ([AUTO] if weights or not results else [])  # --results alone runs no model
@@ -206,6 +207,10 @@ def evaluate(
     for line in next(iter(planned.values()))[1] if planned else []:
         warn(line)  # the tiles are the same for every model
     lpips = load_lpips(lpips_weights, torch_device) if lpips_weights else None
+    options = ModelOptions(
+        device=device, precision=precision, steps=steps, eta=eta, seed=seed, samples=samples, cache_dir=cache_dir,
+        offline=offline or None,
+    )  # each model's weights are its own
     # a stopped evaluation's JSON: its sequences are taken as they are where nothing changed
     stopped = {} if json_path is None or no_resume else _stopped_reports(json_path)
     folders: dict[str, dict[str, Path]] = {label: {} for label, _, _ in contenders}  # where --save writes
@@ -219,20 +224,7 @@ def evaluate(
     inputs: dict[str, SequenceScore] = {}  # by sequence, the first model's scores, whose input the others take
     try:
         for label, model, weights_file in contenders:
-            restorer = build_shown(
-                model,
-                quiet=quiet,
-                weights=weights_file,
-                device=device,
-                precision=precision,
-                steps=steps,
-                eta=eta,
-                seed=seed,
-                samples=samples,
-                cache_dir=cache_dir,
-                offline=offline or None,
-                warn=warn,
-            )
+            restorer = build_shown(model, replace(options, weights=weights_file), quiet=quiet, warn=warn)
             for line in check_restorer(restorer, model, window_plans[label]):
                 warn(line)
             identity = getattr(restorer, "identity", None)  # none: a restorer whose scores cannot be reused

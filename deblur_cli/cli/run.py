@@ -259,12 +259,17 @@ def run(
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.devices import resolve_device
     from deblur_cli.pipeline import deblur_video, output_settings
+    from deblur_cli.restorers import ModelOptions
 
     named = model != AUTO
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     windows, notes = window_options(
         model, window, overlap, tile_option(tile), tile_overlap, batch, scene_cuts=scene_cuts
     )
+    options = ModelOptions(
+        weights=weights, device=device, precision=precision, steps=steps, eta=eta, seed=seed, samples=samples,
+        compile=compile_model, cache_dir=cache_dir, offline=offline or None,
+    )  # fmt: skip
     if named and (held := runs_under(model, weights)):  # auto: the file's own model, whatever its size
         warn(held)
     if output is None or planned[0][1] != output:  # the folder -o names, or one beside a folder of videos
@@ -289,22 +294,7 @@ def run(
             if current:
                 bar.update(current[0], detail=sampling_step(done, total, samples))
 
-        restorer = build_shown(  # weights to download: a line, and a bar of their own
-            model,
-            quiet=quiet,
-            weights=weights,
-            device=device,
-            precision=precision,
-            compile=compile_model,
-            steps=steps,
-            eta=eta,
-            seed=seed,
-            samples=samples,
-            cache_dir=cache_dir,
-            offline=offline or None,
-            on_step=on_step,
-            warn=warn,
-        )
+        restorer = build_shown(model, options, quiet=quiet, on_step=on_step, warn=warn)  # a download: a line, a bar
         if ignored := sampling_note(model, steps, eta, samples, seed):  # once the weights fit the model
             warn(ignored)
         # a restorer need not have an identity (restorer.py)
