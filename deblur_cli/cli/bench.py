@@ -35,13 +35,13 @@ from deblur_cli.cli.options import (
     PrecisionOpt,
     QuietOpt,
     StartOpt,
-    check_synthesis_memory,
     parse_size,
     seed_option,
     span_option,
     weights_label,
 )
 from deblur_cli.errors import InputError, OutputError, UsageError, WeightsError, did_you_mean
+from deblur_cli.host_memory import check_synthesis_memory
 from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.outputs import same_file
 from deblur_cli.run_options import ignored_sampling_note

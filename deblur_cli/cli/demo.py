@@ -22,9 +22,9 @@ from deblur_cli.cli.options import (
     StepsOpt,
     WeightsOpt,
     SMALLEST_SYNTHESIS,
-    check_synthesis_memory,
     parse_size,
 )
+from deblur_cli.host_memory import check_synthesis_memory
 from deblur_cli.run_options import SAMPLING_DEFAULTS, sampling_note, window_options
 
 

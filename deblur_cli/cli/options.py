@@ -11,7 +11,6 @@ import typer
 
 from deblur_cli.auto_model import AUTO
 from deblur_cli.errors import UsageError
-from deblur_cli.host_memory import available_bytes
 from deblur_cli.model_specs import MAX_SAMPLES, MAX_SEED, MODELS
 from deblur_cli.span import Span, parse_time
 
@@ -367,22 +366,7 @@ def tile_option(value: str) -> int | str | None:
     return side or None
 
 
-# A synthesised clip is made whole in memory: 8.8 GB for 360 frames of 640x360 when this was set, 7.4 GB
-# (about 90 bytes a pixel of each frame) since 2dbbfb5 bounded the scene; the estimate keeps that margin.
-SYNTHESIS_BYTES_PER_PIXEL = 110
 SMALLEST_SYNTHESIS = 8  # the camera paths and blur kernels need a few pixels to move across
-
-
-def check_synthesis_memory(frames: int, width: int, height: int, size_option: str = "--size") -> None:
-    """A UsageError, before any work, when clips of this length and size cannot be made in the memory
-    available now (the system would kill the process part-way instead); the hint names `size_option`."""
-    need, available = SYNTHESIS_BYTES_PER_PIXEL * frames * width * height, available_bytes()
-    if need > available:
-        raise UsageError(
-            f"not enough memory to synthesise clips of {frames} frames at {width}x{height} (about "
-            f"{need / 1e9:.1f} GB each, {available / 1e9:.1f} GB available)",
-            hint=f"ask for fewer --frames or a smaller {size_option}",
-        )
 
 
 def parse_size(value: str, option: str = "--size", *, minimum: int = 1) -> tuple[int, int]:
