@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from deblur_cli.data.dataset import split_photos  # noqa: E402
 from deblur_cli.data.synth import synthesize_clip  # noqa: E402
 from deblur_cli.metrics import psnr  # noqa: E402
-from deblur_cli.restorers import build_restorer  # noqa: E402
+from deblur_cli.restorers import ModelOptions, build_restorer  # noqa: E402
 from deblur_cli.stream import restore_stream  # noqa: E402
 from deblur_cli.transfer import (  # noqa: E402
     HLG,
@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--gain", type=float, default=1.0, help="scale the clips' light: highlights above white")
     args = parser.parse_args()
     held_out = split_photos(args.sources)[1] if args.sources else []
-    restorer = build_restorer(args.model, device="cpu")
+    restorer = build_restorer(args.model, ModelOptions(device="cpu"))
 
     def restored(frames: torch.Tensor, transfer: int | None) -> torch.Tensor:
         windows = WindowOptions(window=len(frames), overlap=0, tile=None)

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from deblur_cli.data.dataset import split_photos  # noqa: E402
 from deblur_cli.data.synth import synthesize_clip  # noqa: E402
 from deblur_cli.metrics import psnr  # noqa: E402
-from deblur_cli.restorers import build_restorer  # noqa: E402
+from deblur_cli.restorers import ModelOptions, build_restorer  # noqa: E402
 
 
 def main() -> None:
@@ -33,8 +33,8 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=4)
     args = parser.parse_args()
     held_out = split_photos(args.sources)[1] if args.sources else []
-    reference = build_restorer(args.model, device="cpu", precision="fp32")
-    half = build_restorer(args.model, device="cpu", precision=args.dtype)
+    reference = build_restorer(args.model, ModelOptions(device="cpu", precision="fp32"))
+    half = build_restorer(args.model, ModelOptions(device="cpu", precision=args.dtype))
     rows = []
     for i in range(args.clips):
         photo = np.load(held_out[i % len(held_out)]) if held_out else None

@@ -104,10 +104,10 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def quality(args) -> None:
-    from deblur_cli.restorers import build_restorer
+    from deblur_cli.restorers import ModelOptions, build_restorer
     from deblur_cli.tiles import crop_to, pad_to_multiple
 
-    restorer = build_restorer(args.model, device="cpu")
+    restorer = build_restorer(args.model, ModelOptions(device="cpu"))
     pairs = [(read(d / "blurred.mkv"), read(d / "sharp.mkv")) for d in args.clips]
 
     def restore(frames: torch.Tensor) -> torch.Tensor:

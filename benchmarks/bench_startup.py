@@ -22,9 +22,9 @@ import numpy as np
 LOAD = """
 import sys, time
 start = time.perf_counter()
-from deblur_cli.restorers import build_restorer
+from deblur_cli.restorers import ModelOptions, build_restorer
 imported = time.perf_counter()
-build_restorer(sys.argv[1], device="cpu", steps=1)
+build_restorer(sys.argv[1], ModelOptions(device="cpu", steps=1))
 print(imported - start, time.perf_counter() - imported)
 """
 

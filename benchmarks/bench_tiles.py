@@ -24,7 +24,7 @@ import torch
 
 from deblur_cli.data.dataset import FixedClips, split_photos
 from deblur_cli.metrics import psnr
-from deblur_cli.restorers import build_restorer
+from deblur_cli.restorers import ModelOptions, build_restorer
 from deblur_cli.stream import restore_stream
 from deblur_cli.tiles import pad_to_multiple, plan_tiles
 from deblur_cli.windows import WindowOptions
@@ -73,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     width, height = (int(v) for v in args.size.lower().split("x"))
 
     def restorer(seed: int):
-        return build_restorer(args.model, weights=args.weights, device=args.device, precision=args.precision,
-                              steps=args.steps, seed=seed, offline=True)  # fmt: skip
+        options = ModelOptions(weights=args.weights, device=args.device, precision=args.precision, steps=args.steps,
+                               seed=seed, offline=True)  # fmt: skip
+        return build_restorer(args.model, options)
 
     def restored(r, frames: torch.Tensor, tile: int | None) -> torch.Tensor:
         options = WindowOptions(window=len(frames), overlap=0, tile=tile, tile_overlap=args.tile_overlap)

@@ -29,10 +29,10 @@ import numpy as np
 import torch
 
 from deblur_cli.errors import DeblurError, UsageError
-from deblur_cli.model_specs import MAX_SAMPLES, MAX_SEED, model_spec
-from deblur_cli.restorer import Restorer, batches
+from deblur_cli.model_specs import MAX_SAMPLES, MAX_SEED
+from deblur_cli.restorer import Restorer
+from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.stream import restore_stream
-from deblur_cli.tiles import plan_tiles
 from deblur_cli.windows import WindowOptions
 
 Frame = Union[torch.Tensor, np.ndarray]
@@ -184,7 +184,7 @@ def load(
     deblur_cli.errors.UsageError (a DeblurError) saying which; warnings are DeblurWarning."""
     from deblur_cli.auto_model import choose_model
     from deblur_cli.devices import resolve_device
-    from deblur_cli.restorers import build_restorer
+    from deblur_cli.restorers import ModelOptions, build_restorer
 
     for option, value, least in (("steps", steps, 1), ("batch", batch, 1)):
         _integer(option, value, least)
@@ -202,45 +202,21 @@ def load(
         raise UsageError(f"weights must be a path or a registered name, got {type(weights).__name__}")
     device, precision = _device_name(device), _precision_name(precision)
     name = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
-    spec = model_spec(name)
-    windows = WindowOptions(
-        window=spec.window if window is None else int(window),
-        overlap=spec.overlap if overlap is None else int(overlap),
-        tile=_tile(tile),
-        tile_overlap=None if tile_overlap is None else int(tile_overlap),
-        batch=int(batch),
-        scene_cuts=bool(scene_cuts),
+    windows, notes = window_options(
+        name, window, overlap, tile, tile_overlap, batch, scene_cuts=scene_cuts, python=True
     )
-    if not windows.overlap < windows.window:
-        raise UsageError(f"overlap ({windows.overlap}) must be smaller than window ({windows.window})")
-    ignored = [
-        n for n, v, default in (("steps", steps, 20), ("eta", eta, 0.0), ("samples", samples, 1)) if v != default
-    ]
-    if ignored and spec.architecture != "wtsa":
-        _warn(f"{', '.join(ignored)}: {name} restores in one deterministic pass and ignores sampling options")
-    if windows.tile is None and windows.tile_overlap is not None:
-        _warn(f"tile_overlap={windows.tile_overlap} is not used: tile=None restores whole frames")
-    restorer = build_restorer(
-        name, weights=weights, device=device, precision=precision, steps=int(steps), eta=float(eta),
-        seed=None if seed is None else int(seed), samples=int(samples),
+    if ignored := sampling_note(name, steps, eta, samples, python=True):
+        _warn(ignored)
+    for line in notes:
+        _warn(line)
+    options = ModelOptions(
+        weights=weights, device=device, precision=precision, steps=int(steps), eta=float(eta),
+        seed=None if seed is None else int(seed), samples=int(samples), compile=compile,
         cache_dir=Path(cache_dir) if cache_dir is not None else None, offline=offline,
-        warn=_warn, compile=compile,
     )  # fmt: skip
-    if windows.window > (restorer.max_frames or windows.window):
-        raise UsageError(f"window ({windows.window}) is longer than {name} accepts ({restorer.max_frames} frames)")
-    if isinstance(tile := windows.tile, int):
-        if tile < restorer.multiple:
-            raise UsageError(f"tile ({tile}) must be at least {restorer.multiple} pixels for {name}")
-        plan_tiles(tile, tile, tile=tile, overlap=windows.tile_overlap, multiple=restorer.multiple)  # room to move
-    if compile and restorer.device.type == "cpu":
-        _warn("compile=True on a CPU: measured no faster than without, after minutes of compiling (docs/cli.md)")
-    if windows.batch > 1 and not batches(restorer):
-        _warn(f"batch={windows.batch} does nothing for {name}, which restores one window per call")
-    if windows.window > (getattr(restorer, "learned_frames", None) or windows.window):
-        _warn(
-            f"window={windows.window}: {name}'s weights learned windows of up to {restorer.learned_frames} frames;"
-            " the frames after them get positions the network never learned"
-        )
+    restorer = build_restorer(name, options, warn=_warn)
+    for line in check_restorer(restorer, name, windows, compiled=compile, python=True):
+        _warn(line)
     return Deblurrer(name, restorer, windows)
 
 
@@ -284,14 +260,6 @@ def _precision_name(precision: object) -> str:
             f"precision must be one of auto, {', '.join(PRECISIONS)} or their torch dtypes, got {precision!r}"
         )
     return precision
-
-
-def _tile(tile: int | str | None) -> int | str | None:
-    if tile is None or tile == "auto":
-        return tile
-    if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 0:
-        raise UsageError(f'tile must be "auto", None (whole frames) or a side in pixels, got {tile!r}')
-    return int(tile) or None
 
 
 _END = object()  # the end of a stream: None is a frame a reader failed to give, not the end

@@ -33,6 +33,7 @@ from deblur_cli.restorer import Restorer
 from deblur_cli.span import Span
 from deblur_cli.stream import restore_stream
 from deblur_cli.files import write_bytes
+from deblur_cli.host_memory import check_synthesis_memory
 from deblur_cli.video_io import DEFAULT_FPS, open_source
 from deblur_cli.video_io.truncation import retell_damage
 from deblur_cli.windows import WindowOptions
@@ -119,9 +120,11 @@ class BenchReport:
 def synthetic_clip(seed: int, frames: int, size: tuple[int, int]) -> Clip:
     """The built-in benchmark clip: blur synthesised over procedural scenes with known sharp frames,
     the same for the same (seed, frames, size) on every machine. Its camera moves, as the demo's does:
-    training's almost still paths (a quarter of draws) give clips with next to no blur to measure."""
+    training's almost still paths (a quarter of draws) give clips with next to no blur to measure. UsageError
+    where it cannot be made in the memory available (check_synthesis_memory)."""
     from deblur_cli.data.synth import synthesize_clip
 
+    check_synthesis_memory(frames, *size)
     blurred, sharp = synthesize_clip(seed, frames=frames, size=size, still=False)
     return Clip(blurred, sharp, float(DEFAULT_FPS), f"synthetic clip, seed {seed}")
 

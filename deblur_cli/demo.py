@@ -12,6 +12,7 @@ import torch
 
 from deblur_cli.data.synth import synthesize_clip
 from deblur_cli.errors import OutputError, UsageError
+from deblur_cli.host_memory import check_synthesis_memory
 from deblur_cli.metrics import psnr, to_8bit
 from deblur_cli.pipeline import ProgressFn, WindowOptions, to_image, to_tensor
 from deblur_cli.stream import restore_stream
@@ -85,9 +86,11 @@ def run_demo(
     The scores use the sharp frames as generated (rounded to 8 bits), not sharp.mp4: H.264 at 4:2:0
     halves the chroma resolution, which puts the default clip's sharp.mp4 31.7 dB from the truth,
     and scoring against a degraded reference measures the codec as much as the model. The input is scored as the model received it, decoded from blurry.mp4; the
-    output as the model returned it, before deblurred.mp4 (4:2:0 too, for players) is encoded.
+    output as the model returned it, before deblurred.mp4 (4:2:0 too, for players) is encoded. A clip
+    that cannot be made in the memory available is a UsageError before any work (check_synthesis_memory).
     """
     check_size(size)
+    check_synthesis_memory(frames, *size)
     paths = {name: folder / f"{name}.mp4" for name in ("blurry", "sharp", "deblurred")}
     existing = [p.name for p in paths.values() if p.exists()]
     if existing and not force:

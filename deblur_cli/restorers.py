@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -204,48 +205,61 @@ class _PredictsZero:
         return torch.zeros_like(x_t)
 
 
+@dataclass(frozen=True)
+class ModelOptions:
+    """How a model is built: its weights, where and in what precision it runs, how a diffusion model samples."""
+
+    weights: str | Path | None = None  # a file or registry entry; None: the model's own (cache, bundled, download)
+    device: str = "auto"  # auto, cpu, cuda, cuda:N or mps
+    precision: str = "auto"  # auto, fp32, fp16 or bf16
+    steps: int = 20  # DDIM steps (diffusion models)
+    eta: float = 0.0  # DDIM noise: 0 deterministic, 1 DDPM-like (diffusion models)
+    seed: int | None = 0  # of the sampler's noise; None: unseeded (diffusion models)
+    samples: int = 1  # samples averaged per window (diffusion models)
+    compile: bool = False  # run the network through torch.compile
+    cache_dir: Path | None = None  # the weights cache; None: the default one
+    offline: bool | None = None  # never download; None: as HF_HUB_OFFLINE says
+
+
 def build_restorer(
     name: str,
+    options: ModelOptions = ModelOptions(),
     *,
-    weights: str | Path | None = None,
-    device: str = "auto",
-    precision: str = "auto",
-    steps: int = 20,
-    eta: float = 0.0,
-    seed: int | None = 0,
-    samples: int = 1,
-    cache_dir: Path | None = None,
-    offline: bool | None = None,
     on_step: ProgressFn | None = None,
     warn: Callable[[str], None] | None = None,
     on_fetch: Callable[[WeightsEntry], None] | None = None,
     fetch_progress: Callable[[int, int], None] | None = None,
-    compile: bool = False,
 ) -> Restorer:
-    """A ready Restorer for model `name` ("dstnet", "dstnet-s", "wtsa", "wtsa-s").
+    """A ready Restorer for model `name` ("dstnet", "dstnet-s", "wtsa", "wtsa-s"), built as `options` say.
 
-    Weights come from `weights` if given, else the cache, the bundled files, or a download
+    Weights come from `options.weights` if given, else the cache, the bundled files, or a download
     (see weights/resolve.py; `warn(line)` hears what it says, `on_fetch(entry)` that a download
     starts, `fetch_progress(done_bytes, total_bytes)` how it goes). `steps`, `eta`, `samples` and
     `seed` apply to diffusion models. `compile` runs the network through torch.compile (the
     restorers' compile(): warn hears it if that fails).
     """
     spec = model_spec(name)
-    if not 1 <= steps <= 1000:
-        raise UsageError(f"steps must be between 1 and 1000, got {steps}")
-    if samples < 1:
-        raise UsageError(f"samples must be at least 1, got {samples}")
-    if eta < 0:
-        raise UsageError(f"eta must be >= 0, got {eta}")
-    torch_device = resolve_device(device)
-    dtype = resolve_dtype(precision, torch_device)
+    if not 1 <= options.steps <= 1000:
+        raise UsageError(f"steps must be between 1 and 1000, got {options.steps}")
+    if options.samples < 1:
+        raise UsageError(f"samples must be at least 1, got {options.samples}")
+    if options.eta < 0:
+        raise UsageError(f"eta must be >= 0, got {options.eta}")
+    torch_device = resolve_device(options.device)
+    dtype = resolve_dtype(options.precision, torch_device)
     slow = precision_warning(dtype, torch_device)
     if slow and warn is not None:
         warn(slow)
     from deblur_cli.weights import resolve_weights
 
     resolved = resolve_weights(
-        name, weights=weights, cache_dir=cache_dir, offline=offline, warn=warn, on_fetch=on_fetch, progress=fetch_progress
+        name,
+        weights=options.weights,
+        cache_dir=options.cache_dir,
+        offline=options.offline,
+        warn=warn,
+        on_fetch=on_fetch,
+        progress=fetch_progress,
     )
     path = resolved.path
     identity = {
@@ -268,10 +282,11 @@ def build_restorer(
         model, diffusion, prior = load_wtsa(path, variant=name)
         restorer = DiffusionRestorer(
             model, diffusion, torch_device, dtype,
-            steps=steps, eta=eta, samples=samples, seed=seed, on_step=on_step, prior=prior,
+            steps=options.steps, eta=options.eta, samples=options.samples, seed=options.seed,
+            on_step=on_step, prior=prior,
         )  # fmt: skip
-        identity.update(steps=steps, eta=eta, samples=samples, seed=seed)
-    if compile and restorer.compile(warn):
+        identity.update(steps=options.steps, eta=options.eta, samples=options.samples, seed=options.seed)
+    if options.compile and restorer.compile(warn):
         identity["compiled"] = True  # fused kernels round differently
     restorer.identity = identity
     return restorer

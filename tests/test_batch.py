@@ -299,7 +299,7 @@ def test_run_reports_what_out_of_memory_retries_changed(tmp_path, monkeypatch):
 def test_a_diffusion_batch_gives_what_one_window_per_call_gives(tmp_path, samples, eta):
     from deblur_cli.diffusion import DiffusionConfig
     from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
-    from deblur_cli.restorers import build_restorer
+    from deblur_cli.restorers import ModelOptions, build_restorer
     from deblur_cli.wtsa_weights import save_wtsa
 
     torch.manual_seed(0)
@@ -310,8 +310,8 @@ def test_a_diffusion_batch_gives_what_one_window_per_call_gives(tmp_path, sample
     save_wtsa(unet, path, diffusion=DiffusionConfig(condition="residual", scale=6.0), prior=prior)
 
     def restorer():
-        return build_restorer("wtsa-s", weights=path, device="cpu", precision="fp32", steps=3, eta=eta, seed=7,
-                              samples=samples)  # fmt: skip
+        options = ModelOptions(weights=path, device="cpu", precision="fp32", steps=3, eta=eta, seed=7, samples=samples)
+        return build_restorer("wtsa-s", options)
 
     windows = torch.rand(3, 4, 3, 16, 32, generator=torch.Generator().manual_seed(1))
     one_by_one = restorer()

@@ -274,8 +274,8 @@ def test_start_is_a_frame_of_the_input_and_the_reference_is_read_from_the_same_f
 def stand_in_models(monkeypatch):
     """`deblur bench` with the named models replaced by stand-ins: no weights needed."""
 
-    def build(name, *, steps, samples, **kwargs):
-        return IdentityRestorer() if name == "dstnet-s" else NoisyStandIn(steps, samples)
+    def build(name, *, options, **kwargs):
+        return IdentityRestorer() if name == "dstnet-s" else NoisyStandIn(options.steps, options.samples)
 
     monkeypatch.setattr(restorers_module, "build_restorer", build)
 

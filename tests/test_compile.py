@@ -6,6 +6,8 @@ and what runs is the traced code. The speed is measured on GPUs (docs/dstnet.md,
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -15,7 +17,7 @@ from deblur_cli.devices import is_out_of_memory
 from deblur_cli.diffusion import DiffusionConfig
 from deblur_cli.models import compiling
 from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
-from deblur_cli.restorers import build_restorer
+from deblur_cli.restorers import ModelOptions, build_restorer
 from deblur_cli.tiles import restore_tiled, restore_tiled_with_retry
 from deblur_cli.wtsa_weights import save_wtsa
 from tests import media
@@ -54,8 +56,8 @@ def frames(t: int = 3, h: int = 32, w: int = 48) -> torch.Tensor:
 
 
 def test_compiled_dstnet_runs_its_traced_propagation_steps_and_restores_as_uncompiled(dstnet_file, traced):
-    plain = build_restorer("dstnet", weights=dstnet_file, device="cpu", precision="fp32")
-    compiled = build_restorer("dstnet", weights=dstnet_file, device="cpu", precision="fp32", compile=True)
+    plain = build_restorer("dstnet", ModelOptions(weights=dstnet_file, device="cpu", precision="fp32"))
+    compiled = build_restorer("dstnet", ModelOptions(weights=dstnet_file, device="cpu", precision="fp32", compile=True))
     assert traced == []  # compiling waits for the first call
     x = frames()
     torch.testing.assert_close(compiled(x), plain(x), rtol=0, atol=1e-6)
@@ -70,7 +72,7 @@ def test_compiling_bf16_dstnet_on_the_cpu_says_nothing_of_its_cached_interpolati
     five-line warnings of 'silent incorrectness' on every --compile run."""
     import warnings
 
-    compiled = build_restorer("dstnet", weights=dstnet_file, device="cpu", precision="bf16", compile=True)
+    compiled = build_restorer("dstnet", ModelOptions(weights=dstnet_file, device="cpu", precision="bf16", compile=True))
     with warnings.catch_warnings(record=True) as caught:  # the filters as they are, each warning recorded
         compiled(frames(2))
     assert traced and not [w for w in caught if "lru_cache" in str(w.message)]
@@ -80,8 +82,8 @@ def test_compiled_diffusion_restorer_samples_as_uncompiled(tmp_path, traced):
     torch.manual_seed(0)
     path = tmp_path / "tiny-wtsa.safetensors"
     save_wtsa(WTSAUNet(TINY_WTSA), path, diffusion=DiffusionConfig())
-    options = dict(weights=path, device="cpu", precision="fp32", steps=3, seed=5)
-    plain, compiled = build_restorer("wtsa-s", **options), build_restorer("wtsa-s", **options, compile=True)
+    options = ModelOptions(weights=path, device="cpu", precision="fp32", steps=3, seed=5)
+    plain, compiled = build_restorer("wtsa-s", options), build_restorer("wtsa-s", replace(options, compile=True))
     x = frames(t=2, h=16, w=16)
     torch.testing.assert_close(compiled(x), plain(x), rtol=0, atol=1e-5)
     assert sum(graph.calls for graph in traced) == 3  # the network, once per DDIM step
@@ -93,9 +95,9 @@ def test_a_failing_compiler_is_said_once_and_the_run_goes_on_uncompiled(dstnet_f
 
     monkeypatch.setattr(compiling, "BACKEND", broken)
     said: list[str] = []
-    plain = build_restorer("dstnet", weights=dstnet_file, device="cpu", precision="fp32")
+    plain = build_restorer("dstnet", ModelOptions(weights=dstnet_file, device="cpu", precision="fp32"))
     compiled = build_restorer(
-        "dstnet", weights=dstnet_file, device="cpu", precision="fp32", compile=True, warn=said.append
+        "dstnet", ModelOptions(weights=dstnet_file, device="cpu", precision="fp32", compile=True), warn=said.append
     )
     x = frames()
     torch.testing.assert_close(compiled(x), plain(x), rtol=0, atol=0)
@@ -109,7 +111,7 @@ def test_a_python_torch_compile_refuses_runs_uncompiled(dstnet_file, monkeypatch
 
     monkeypatch.setattr(torch, "compile", refuses)
     said: list[str] = []
-    restorer = build_restorer("dstnet", weights=dstnet_file, device="cpu", compile=True, warn=said.append)
+    restorer = build_restorer("dstnet", ModelOptions(weights=dstnet_file, device="cpu", compile=True), warn=said.append)
     assert restorer(frames()).shape == (3, 3, 32, 48)
     assert said == [
         "--compile: torch.compile failed (torch.compile is not supported on Python 3.99+); running uncompiled"
@@ -133,7 +135,7 @@ def test_running_out_of_memory_while_compiling_is_not_taken_for_a_compiler_failu
 
     monkeypatch.setattr(compiling, "BACKEND", exhausted)
     said: list[str] = []
-    restorer = build_restorer("dstnet", weights=dstnet_file, device="cpu", compile=True, warn=said.append)
+    restorer = build_restorer("dstnet", ModelOptions(weights=dstnet_file, device="cpu", compile=True), warn=said.append)
     with pytest.raises(RuntimeError) as raised:
         restorer(frames())
     assert raised.value is error and is_out_of_memory(raised.value)
@@ -151,8 +153,8 @@ def test_running_out_of_memory_while_compiling_retries_in_smaller_tiles(dstnet_f
 
     monkeypatch.setattr(compiling, "BACKEND", exhausted_once)
     said: list[str] = []
-    restorer = build_restorer("dstnet", weights=dstnet_file, device="cpu", compile=True, warn=said.append)
-    plain = build_restorer("dstnet", weights=dstnet_file, device="cpu")
+    restorer = build_restorer("dstnet", ModelOptions(weights=dstnet_file, device="cpu", compile=True), warn=said.append)
+    plain = build_restorer("dstnet", ModelOptions(weights=dstnet_file, device="cpu"))
     retried: list[int] = []
     x = frames(h=128, w=128)
     out = restore_tiled_with_retry(x, restorer, multiple=16, tile=None, overlap=None, on_retry=retried.append)

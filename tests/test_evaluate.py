@@ -605,8 +605,8 @@ def test_several_models_are_compared_in_one_run(tmp_path, monkeypatch):
 
     built = []
 
-    def build(model, *, weights=None, **kwargs):
-        built.append((model, weights))
+    def build(model, *, options, **kwargs):
+        built.append((model, options.weights))
         return Darkens() if model == "wtsa-s" else IdentityRestorer()
 
     monkeypatch.setattr(restorers_module, "build_restorer", build)
@@ -633,7 +633,9 @@ def test_several_weights_for_one_model_and_weights_paired_with_models(tmp_path, 
 
     built = []
     monkeypatch.setattr(
-        restorers_module, "build_restorer", lambda model, *, weights=None, **k: built.append((model, weights)) or IdentityRestorer()
+        restorers_module,
+        "build_restorer",
+        lambda model, *, options, **k: built.append((model, options.weights)) or IdentityRestorer(),
     )
     data = two_sequences(tmp_path / "d")
     out = tmp_path / "scores.json"

@@ -113,6 +113,7 @@ def test_dstnet_on_the_cpu_keeps_freed_memory_except_bf16_on_huge_pages(monkeypa
     bf16 with huge pages, the command's choice on AMX CPUs, was not, and keeps glibc's default."""
     import deblur_cli.cli.weights as weights_command
     import deblur_cli.host_memory as host_memory
+    from deblur_cli.restorers import ModelOptions
 
     calls = []
     monkeypatch.setattr(host_memory, "keep_freed_memory", lambda: calls.append(1))
@@ -120,5 +121,6 @@ def test_dstnet_on_the_cpu_keeps_freed_memory_except_bf16_on_huge_pages(monkeypa
         monkeypatch.delenv("THP_MEM_ALLOC_ENABLE", raising=False)
     else:
         monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", huge_pages)
-    weights_command.build_shown("dstnet-s", quiet=True, device="cpu", precision=precision, warn=lambda message: None)
+    options = ModelOptions(device="cpu", precision=precision)
+    weights_command.build_shown("dstnet-s", options, quiet=True, warn=lambda message: None)
     assert bool(calls) == kept

@@ -11,7 +11,7 @@ from deblur_cli.diffusion import DiffusionConfig, sample
 from deblur_cli.errors import ModelError, UsageError, WeightsError
 from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
 from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet
-from deblur_cli.restorers import build_restorer
+from deblur_cli.restorers import ModelOptions, build_restorer
 from deblur_cli.wtsa_weights import save_wtsa
 
 TINY_WTSA = WTSAConfig(channels=(8, 16), blocks_per_stage=1, windows=(2,), heads=(1, 2), time_dim=16, max_frames=4)
@@ -30,7 +30,7 @@ def frames(t: int = 3, h: int = 32, w: int = 48) -> torch.Tensor:
 
 
 def test_dstnet_restorer_keeps_the_contract_and_is_deterministic(dstnet_file):
-    restorer = build_restorer("dstnet", weights=dstnet_file, device="cpu")
+    restorer = build_restorer("dstnet", ModelOptions(weights=dstnet_file, device="cpu"))
     assert restorer.multiple == 16 and restorer.max_frames is None and restorer.device == torch.device("cpu")
     x = frames()
     y = restorer(x)
@@ -44,10 +44,10 @@ def test_bf16_asked_on_a_cpu_that_emulates_it_is_warned_of(dstnet_file, monkeypa
 
     monkeypatch.setattr(devices, "cpu_emulates_bf16", lambda: True)
     said: list[str] = []
-    build_restorer("dstnet", weights=dstnet_file, device="cpu", precision="bf16", warn=said.append)
+    build_restorer("dstnet", ModelOptions(weights=dstnet_file, device="cpu", precision="bf16"), warn=said.append)
     assert len(said) == 1 and "bf16 runs emulated" in said[0]
     said.clear()
-    build_restorer("dstnet", weights=dstnet_file, device="cpu", precision="fp32", warn=said.append)
+    build_restorer("dstnet", ModelOptions(weights=dstnet_file, device="cpu", precision="fp32"), warn=said.append)
     assert said == []
 
 
@@ -59,7 +59,7 @@ def test_residual_restorer_samples_a_correction_of_its_prior(tmp_path):
     diffusion = DiffusionConfig(condition="residual", scale=6.0)
     path = tmp_path / "residual.safetensors"
     save_wtsa(wtsa, path, diffusion=diffusion, prior=dstnet)
-    restorer = build_restorer("wtsa-s", weights=path, device="cpu", precision="fp32", steps=3, seed=7)
+    restorer = build_restorer("wtsa-s", ModelOptions(weights=path, device="cpu", precision="fp32", steps=3, seed=7))
     assert restorer.multiple == 16  # the prior's multiple, and the UNet's (2) divides it
     x = frames(t=4, h=16, w=32)
     with torch.no_grad():
@@ -79,7 +79,7 @@ def test_a_bf16_residual_restorer_corrects_its_prior_in_float32(tmp_path):
     diffusion = DiffusionConfig(condition="residual", scale=6.0)
     path = tmp_path / "residual.safetensors"
     save_wtsa(wtsa, path, diffusion=diffusion, prior=dstnet)
-    restorer = build_restorer("wtsa-s", weights=path, device="cpu", precision="bf16", steps=2, seed=7)
+    restorer = build_restorer("wtsa-s", ModelOptions(weights=path, device="cpu", precision="bf16", steps=2, seed=7))
     x = frames(t=4, h=16, w=32)
     y = restorer(x)
     assert y.dtype == torch.float32 and not torch.equal(y, y.to(torch.bfloat16).float())
@@ -93,9 +93,9 @@ def test_a_bf16_residual_restorer_corrects_its_prior_in_float32(tmp_path):
 
 def test_diffusion_restorer_same_seed_same_output(wtsa_file):
     x = frames(t=4, h=16, w=16)
-    a = build_restorer("wtsa-s", weights=wtsa_file, device="cpu", steps=3, eta=1.0, seed=7)
-    b = build_restorer("wtsa-s", weights=wtsa_file, device="cpu", steps=3, eta=1.0, seed=7)
-    c = build_restorer("wtsa-s", weights=wtsa_file, device="cpu", steps=3, eta=1.0, seed=8)
+    a = build_restorer("wtsa-s", ModelOptions(weights=wtsa_file, device="cpu", steps=3, eta=1.0, seed=7))
+    b = build_restorer("wtsa-s", ModelOptions(weights=wtsa_file, device="cpu", steps=3, eta=1.0, seed=7))
+    c = build_restorer("wtsa-s", ModelOptions(weights=wtsa_file, device="cpu", steps=3, eta=1.0, seed=8))
     ya, yb, yc = a(x), b(x), c(x)
     assert ya.shape == x.shape and 0 <= ya.min() and ya.max() <= 1
     assert torch.equal(ya, yb)
@@ -105,27 +105,26 @@ def test_diffusion_restorer_same_seed_same_output(wtsa_file):
 
 def test_diffusion_restorer_reports_every_step(wtsa_file):
     seen = []
-    restorer = build_restorer(
-        "wtsa-s", weights=wtsa_file, device="cpu", steps=4, samples=2, on_step=lambda d, t: seen.append((d, t))
-    )
+    options = ModelOptions(weights=wtsa_file, device="cpu", steps=4, samples=2)
+    restorer = build_restorer("wtsa-s", options, on_step=lambda d, t: seen.append((d, t)))
     restorer(frames(t=2, h=16, w=16))
     assert seen == [(i, 8) for i in range(1, 9)]
 
 
 def test_weights_of_the_wrong_architecture_are_refused(dstnet_file, wtsa_file):
     with pytest.raises(WeightsError, match="holds dstnet weights, not a WTSA diffusion model's"):
-        build_restorer("wtsa-s", weights=dstnet_file, device="cpu")
+        build_restorer("wtsa-s", ModelOptions(weights=dstnet_file, device="cpu"))
     with pytest.raises(WeightsError, match="holds wtsa weights, not DSTNet's"):
-        build_restorer("dstnet-s", weights=wtsa_file, device="cpu")
+        build_restorer("dstnet-s", ModelOptions(weights=wtsa_file, device="cpu"))
 
 
 def test_a_plain_wtsa_state_dict_loads_as_the_model_asked_for(tmp_path):
     path = tmp_path / "plain.pth"
     torch.save({"params": WTSAUNet(WTSA_VARIANTS["wtsa-s"]).state_dict()}, path)
-    restorer = build_restorer("wtsa-s", weights=path, device="cpu", steps=1)
+    restorer = build_restorer("wtsa-s", ModelOptions(weights=path, device="cpu", steps=1))
     assert restorer.identity["model"] == "wtsa-s"
     with pytest.raises(WeightsError, match="does not fit the WTSA model"):
-        build_restorer("wtsa", weights=path, device="cpu")
+        build_restorer("wtsa", ModelOptions(weights=path, device="cpu"))
 
 
 @pytest.mark.parametrize(
@@ -139,7 +138,7 @@ def test_a_plain_wtsa_state_dict_loads_as_the_model_asked_for(tmp_path):
 )
 def test_bad_sampling_options(dstnet_file, kwargs, error, message):
     with pytest.raises(error, match=message):
-        build_restorer("wtsa-s", weights=dstnet_file, device="cpu", **kwargs)
+        build_restorer("wtsa-s", ModelOptions(weights=dstnet_file, device="cpu", **kwargs))
 
 
 def test_unknown_model_lists_the_known_ones():
@@ -149,7 +148,7 @@ def test_unknown_model_lists_the_known_ones():
 
 
 def test_bundled_wtsa_s_corrects_the_dstnet_inside_it():
-    restorer = build_restorer("wtsa-s", device="cpu", steps=1, offline=True)
+    restorer = build_restorer("wtsa-s", ModelOptions(device="cpu", steps=1, offline=True))
     assert restorer.diffusion.condition == "residual" and restorer.prior is not None
     x = frames(t=2, h=32, w=32)
     y = restorer(x)
@@ -158,12 +157,13 @@ def test_bundled_wtsa_s_corrects_the_dstnet_inside_it():
 
 def test_identity_names_what_fixes_the_output_so_runs_can_be_continued(dstnet_file, wtsa_file):
     """An interrupted `deblur run` continues only under the same identity (pipeline.resume_key)."""
-    dstnet = build_restorer("dstnet", weights=dstnet_file, device="cpu", precision="fp32")
+    dstnet = build_restorer("dstnet", ModelOptions(weights=dstnet_file, device="cpu", precision="fp32"))
     assert dstnet.identity["model"] == "dstnet" and dstnet.identity["dtype"] == "torch.float32"
     assert dstnet.identity["weights"] == [str(dstnet_file.absolute())]  # not its time: rewritten alike, the same
     assert dstnet.identity["weights_sha256"] == hashlib.sha256(dstnet_file.read_bytes()).hexdigest()
-    assert build_restorer("dstnet", weights=dstnet_file, device="cpu", precision="bf16").identity != dstnet.identity
-    a = build_restorer("wtsa-s", weights=wtsa_file, device="cpu", steps=3, seed=7).identity
-    assert a == build_restorer("wtsa-s", weights=wtsa_file, device="cpu", steps=3, seed=7).identity
-    assert a != build_restorer("wtsa-s", weights=wtsa_file, device="cpu", steps=4, seed=7).identity
-    assert a != build_restorer("wtsa-s", weights=wtsa_file, device="cpu", steps=3, seed=8).identity
+    bf16 = build_restorer("dstnet", ModelOptions(weights=dstnet_file, device="cpu", precision="bf16"))
+    assert bf16.identity != dstnet.identity
+    a = build_restorer("wtsa-s", ModelOptions(weights=wtsa_file, device="cpu", steps=3, seed=7)).identity
+    assert a == build_restorer("wtsa-s", ModelOptions(weights=wtsa_file, device="cpu", steps=3, seed=7)).identity
+    assert a != build_restorer("wtsa-s", ModelOptions(weights=wtsa_file, device="cpu", steps=4, seed=7)).identity
+    assert a != build_restorer("wtsa-s", ModelOptions(weights=wtsa_file, device="cpu", steps=3, seed=8)).identity

@@ -634,7 +634,7 @@ def tiny_wtsa(tmp_path):
 
     from deblur_cli.diffusion import DiffusionConfig
     from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
-    from deblur_cli.restorers import build_restorer
+    from deblur_cli.restorers import ModelOptions, build_restorer
     from deblur_cli.wtsa_weights import save_wtsa
 
     torch.manual_seed(0)
@@ -645,7 +645,8 @@ def tiny_wtsa(tmp_path):
     save_wtsa(network, path, diffusion=DiffusionConfig())
 
     def build(eta: float = 0.0):
-        return build_restorer("wtsa-s", weights=path, device="cpu", precision="fp32", steps=2, eta=eta, seed=7)
+        options = ModelOptions(weights=path, device="cpu", precision="fp32", steps=2, eta=eta, seed=7)
+        return build_restorer("wtsa-s", options)
 
     return build
 

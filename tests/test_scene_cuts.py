@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import deblur_cli.pipeline as pipeline
-from deblur_cli.cli.options import window_options
+from deblur_cli.run_options import window_options
 from deblur_cli.data.synth import synthesize_clip
 from deblur_cli.pipeline import deblur_video
 from deblur_cli.scene_cuts import cuts_in, kept_share
@@ -186,8 +186,8 @@ def test_the_run_says_where_it_split(tmp_path, monkeypatch):
 
 
 def test_the_command_line_switch():
-    assert window_options("dstnet-s", None, None, "auto", None).scene_cuts
-    assert not window_options("dstnet-s", None, None, "auto", None, scene_cuts=False).scene_cuts
+    assert window_options("dstnet-s", None, None, "auto", None)[0].scene_cuts
+    assert not window_options("dstnet-s", None, None, "auto", None, scene_cuts=False)[0].scene_cuts
 
 
 def test_an_interrupted_run_with_cuts_continues_to_the_same_frames(tmp_path, monkeypatch):

@@ -277,7 +277,7 @@ def test_still_can_be_forced_either_way():
 def test_synth_command_too_big_for_memory_is_one_clear_error(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    import deblur_cli.cli.options
+    import deblur_cli.host_memory
     import deblur_cli.cli.synth  # noqa: F401  registers the command
     import deblur_cli.data.writer
     from deblur_cli.cli.app import app
@@ -287,14 +287,14 @@ def test_synth_command_too_big_for_memory_is_one_clear_error(tmp_path, monkeypat
 
     monkeypatch.setattr(deblur_cli.data.writer, "write_dataset", out_of_memory)
     args = ["synth", str(tmp_path / "ds"), "--frames", "360", "--size", "1280x720"]
-    monkeypatch.setattr(deblur_cli.cli.options, "available_bytes", lambda: 64 * 2**30)  # the estimate lets it start
+    monkeypatch.setattr(deblur_cli.host_memory, "available_bytes", lambda: 64 * 2**30)  # the estimate lets it start
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
     assert "not enough memory to synthesise clips of 360 frames at 1280x720 (about 36 GB each)" in result.stderr
     assert "--frames" in result.stderr and "Traceback" not in result.output
     # where the estimate (110 bytes a pixel of every frame) already exceeds what is free, before any work:
     # the system would kill the process part-way (a 20000x20000 clip was, after 83 s)
-    monkeypatch.setattr(deblur_cli.cli.options, "available_bytes", lambda: 8 * 2**30)
+    monkeypatch.setattr(deblur_cli.host_memory, "available_bytes", lambda: 8 * 2**30)
     for command in (args, ["demo", "-o", str(tmp_path / "d"), "--frames", "360", "--size", "1280x720"],
                     ["bench", "--frames", "360", "--size", "1280x720"]):  # fmt: skip
         result = CliRunner().invoke(app, command)

@@ -680,11 +680,11 @@ def test_clips_too_large_for_the_memory_are_refused_before_the_run_folder(tmp_pa
     """torch's allocator failed at the first clip instead: "internal error: RuntimeError: ... can't allocate memory"."""
     from typer.testing import CliRunner
 
-    import deblur_cli.cli.options
+    import deblur_cli.host_memory
     import deblur_cli.cli.train  # noqa: F401  registers the command
     from deblur_cli.cli.app import app
 
-    monkeypatch.setattr(deblur_cli.cli.options, "available_bytes", lambda: 8 * 2**30)
+    monkeypatch.setattr(deblur_cli.host_memory, "available_bytes", lambda: 8 * 2**30)
     run = tmp_path / "run"
     result = CliRunner().invoke(app, ["train", "-o", str(run), "--frames", "2", "--val-clips", "1", *args])
     assert result.exit_code == 2, result.output

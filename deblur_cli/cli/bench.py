@@ -8,8 +8,9 @@ import glob
 import os
 import re
 import shlex
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -34,22 +35,24 @@ from deblur_cli.cli.options import (
     PrecisionOpt,
     QuietOpt,
     StartOpt,
-    check_synthesis_memory,
-    ignored_sampling_note,
     parse_size,
     seed_option,
     span_option,
     weights_label,
 )
 from deblur_cli.errors import InputError, OutputError, UsageError, WeightsError, did_you_mean
+from deblur_cli.host_memory import check_synthesis_memory
 from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.outputs import same_file
+from deblur_cli.run_options import ignored_sampling_note
 from deblur_cli.weights import has_local_weights
 from deblur_cli.files import check_writable
 from deblur_cli.video_io.images import is_glob, is_image
 
 if TYPE_CHECKING:
     from deblur_cli.bench import BenchReport
+    from deblur_cli.restorer import Restorer
+    from deblur_cli.restorers import ModelOptions
 
 DEFAULT_MODELS = ["dstnet-s", "wtsa-s"]  # the bundled ones
 SYNTHETIC_SIZE = (640, 384)  # of the built-in clip without --size
@@ -211,6 +214,7 @@ def bench(
     from deblur_cli.metrics.lpips import load_lpips, lpips_clip
     from deblur_cli.plot import shows_figures, write_plot
     from deblur_cli.restorer import said_once
+    from deblur_cli.restorers import ModelOptions
 
     torch_device = resolve_device(device)
     cpu = torch_device.type == "cpu"
@@ -296,14 +300,17 @@ def bench(
             notes.append("ColorVideoVDP left out: the cvvdp package is not installed")
 
     warn_once = said_once(warn)  # each model is built once per row: each warning is said once
+    model_options = ModelOptions(
+        device=device, precision=precision, eta=eta, seed=seed, compile=compile_model, cache_dir=cache_dir,
+        offline=offline or None,
+    )  # each row's steps and samples, each model's weights: its own
 
     contenders = [
         BenchModel(
             weights_label(name, weight_files.get(name)),
             functools.partial(
-                _build, name, weights=weight_files.get(name), device=device, precision=precision, seed=seed, eta=eta,
-                quiet=quiet, warn=warn_once, compile=compile_model, cache_dir=cache_dir, offline=offline or None,
-            ),  # fmt: skip
+                _build, name, replace(model_options, weights=weight_files.get(name)), quiet=quiet, warn=warn_once
+            ),
             diffusion=spec.architecture == "wtsa",
             window=spec.window,
             overlap=spec.overlap,
@@ -441,9 +448,12 @@ def _weight_files(pairs: list[str], names: list[str], auto: str | None) -> dict[
     return files
 
 
-def _build(name: str, steps: int, samples: int, *, quiet: bool, **kwargs):
+def _build(
+    name: str, options: ModelOptions, steps: int, samples: int, *, quiet: bool, warn: Callable[[str], None]
+) -> Restorer:
+    """Model `name` built as `options` say, with `steps` and `samples` (a row of the sweep); bench's hints."""
     try:
-        return build_shown(name, quiet=quiet, steps=steps, samples=samples, **kwargs)
+        return build_shown(name, replace(options, steps=steps, samples=samples), quiet=quiet, warn=warn)
     except WeightsError as e:
         raise _as_bench_said(e, name) from None
 

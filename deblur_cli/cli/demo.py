@@ -22,12 +22,10 @@ from deblur_cli.cli.options import (
     StepsOpt,
     WeightsOpt,
     SMALLEST_SYNTHESIS,
-    SAMPLING_DEFAULTS,
-    check_synthesis_memory,
     parse_size,
-    sampling_note,
-    window_options,
 )
+from deblur_cli.host_memory import check_synthesis_memory
+from deblur_cli.run_options import SAMPLING_DEFAULTS, sampling_note, window_options
 
 
 @command("demo", short_help="Deblur a generated clip and print the PSNR gain.")
@@ -56,6 +54,7 @@ def demo(
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.demo import check_size, run_demo
     from deblur_cli.devices import resolve_device
+    from deblur_cli.restorers import ModelOptions
 
     check_size(clip_size)  # before the model is built
     named = model != AUTO
@@ -64,13 +63,14 @@ def demo(
         warn(ignored)  # as `deblur run` and `deblur bench` do
     if named and (held := runs_under(model, weights)):  # as run says it
         warn(held)
-    restorer = build_shown(
-        model, weights=weights, device=device, precision=precision, steps=steps, seed=seed, warn=warn,
-        cache_dir=cache_dir, offline=offline or None,
-    )  # fmt: skip
+    options = ModelOptions(
+        weights=weights, device=device, precision=precision, steps=steps, seed=seed, cache_dir=cache_dir,
+        offline=offline or None,
+    )
+    restorer = build_shown(model, options, warn=warn)
     # the generated clip is one shot, filmed by a camera that pans ever faster towards its ends: a cut
     # found in it could only be a false one, and would change the figure the demo prints
-    windows = window_options(model, None, None, "auto", 32, scene_cuts=False)
+    windows, _ = window_options(model, None, None, "auto", 32, scene_cuts=False)  # no notes on these
     with err.status(f"deblurring a generated {size} clip with {model}..."):
         result = run_demo(output, restorer, windows=windows, seed=seed, frames=frames, size=clip_size, force=force)
     summary = {

@@ -6,7 +6,7 @@ import functools
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
@@ -37,12 +37,8 @@ from deblur_cli.cli.options import (
     TileOpt,
     TileOverlapOpt,
     WindowOpt,
-    sampling_note,
-    tile_overlap_note,
-    unbatched_note,
-    unlearned_note,
+    tile_option,
     weights_label,
-    window_options,
 )
 from deblur_cli.cli.evaluate_tables import comparison, show
 from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
@@ -51,6 +47,7 @@ from deblur_cli.datasets import find_sequences, save_folders, sequence_digest
 from deblur_cli.files import check_writable, taken
 from deblur_cli.errors import DeblurError, OutputError, UsageError
 from deblur_cli.model_specs import MODELS
+from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.video_io import input_identity
 
 if TYPE_CHECKING:
@@ -187,6 +184,7 @@ def evaluate(
     from deblur_cli.evaluate import EvaluationReport, check_frame_names, evaluate_sequence, score_results
     from deblur_cli.metrics.lpips import load_lpips
     from deblur_cli.pipeline import output_settings
+    from deblur_cli.restorers import ModelOptions
 
     torch_device = resolve_device(device)
     asked = models or ([AUTO] if weights or not results else [])  # --results alone runs no model
@@ -198,16 +196,21 @@ def evaluate(
             check_frame_names(pair, frames, results=found[pair.name])
     several = len(contenders) + len(restored_elsewhere) > 1
     # every model's windows checked before any work, and LPIPS loaded once for all of them
-    window_plans = {
-        label: window_options(model, window, overlap, tile, tile_overlap, batch, last_window, scene_cuts)
+    planned = {
+        label: window_options(model, window, overlap, tile_option(tile), tile_overlap, batch, last_window, scene_cuts)
         for label, model, _ in contenders
     }
+    window_plans = {label: windows for label, (windows, _) in planned.items()}
     notes = [sampling_note(model, steps, eta, samples, seed) for _, model, _ in contenders]
     if notes and all(notes):  # no model here samples: the diffusion options were given for nothing
         warn(notes[0])
-    if window_plans and (unused := tile_overlap_note(next(iter(window_plans.values())))):
-        warn(unused)  # the tiles are the same for every model
+    for line in next(iter(planned.values()))[1] if planned else []:
+        warn(line)  # the tiles are the same for every model
     lpips = load_lpips(lpips_weights, torch_device) if lpips_weights else None
+    options = ModelOptions(
+        device=device, precision=precision, steps=steps, eta=eta, seed=seed, samples=samples, cache_dir=cache_dir,
+        offline=offline or None,
+    )  # each model's weights are its own
     # a stopped evaluation's JSON: its sequences are taken as they are where nothing changed
     stopped = {} if json_path is None or no_resume else _stopped_reports(json_path)
     folders: dict[str, dict[str, Path]] = {label: {} for label, _, _ in contenders}  # where --save writes
@@ -221,24 +224,9 @@ def evaluate(
     inputs: dict[str, SequenceScore] = {}  # by sequence, the first model's scores, whose input the others take
     try:
         for label, model, weights_file in contenders:
-            restorer = build_shown(
-                model,
-                quiet=quiet,
-                weights=weights_file,
-                device=device,
-                precision=precision,
-                steps=steps,
-                eta=eta,
-                seed=seed,
-                samples=samples,
-                cache_dir=cache_dir,
-                offline=offline or None,
-                warn=warn,
-            )
-            if unbatched := unbatched_note(restorer, model, batch):
-                warn(unbatched)
-            if unlearned := unlearned_note(restorer, model, window_plans[label].window):
-                warn(unlearned)
+            restorer = build_shown(model, replace(options, weights=weights_file), quiet=quiet, warn=warn)
+            for line in check_restorer(restorer, model, window_plans[label]):
+                warn(line)
             identity = restorer.identity  # none: a restorer whose scores cannot be reused
             settings = output_settings(restorer, window_plans[label], strength) | {
                 "frames": frames,

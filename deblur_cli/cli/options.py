@@ -5,19 +5,14 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from deblur_cli.auto_model import AUTO
 from deblur_cli.errors import UsageError
-from deblur_cli.host_memory import available_bytes
-from deblur_cli.model_specs import MAX_SAMPLES, MAX_SEED, MODELS, model_spec
+from deblur_cli.model_specs import MAX_SAMPLES, MAX_SEED, MODELS
 from deblur_cli.span import Span, parse_time
-
-if TYPE_CHECKING:
-    from deblur_cli.restorer import Restorer
-    from deblur_cli.windows import WindowOptions
 
 # How --help shows options. Each value option names its value (`--steps N`, `--start TIME`; flags name
 # none: Typer 0.29 would print "<bool>") and options that belong together share a panel, so that at 80 columns
@@ -295,100 +290,9 @@ LpipsWeightsOpt = Annotated[
 ]
 
 
-def window_options(
-    model: str,
-    window: int | None,
-    overlap: int | None,
-    tile: str,
-    tile_overlap: int | None,
-    batch: int = 1,
-    last: str = "split",
-    scene_cuts: bool = True,
-) -> WindowOptions:
-    """WindowOptions from the command line, with the model's defaults where an option is not given."""
-    from deblur_cli.windows import LAST_WINDOWS, WindowOptions
-
-    spec = model_spec(model)
-    windows = WindowOptions(
-        window=window or spec.window,
-        overlap=spec.overlap if overlap is None else overlap,
-        tile=_tile(tile),
-        tile_overlap=tile_overlap,
-        batch=batch,
-        last=last,
-        scene_cuts=scene_cuts,
-    )
-    if last not in LAST_WINDOWS:
-        raise UsageError(f"--last-window must be {' or '.join(LAST_WINDOWS)}, got {last!r}")
-    if windows.overlap >= windows.window:
-        most = windows.window - 1
-        hint = f"add --overlap {most}{' or less' if most else ''} ({model}'s is {spec.overlap})" if overlap is None else None
-        raise UsageError(f"--overlap ({windows.overlap}) must be smaller than --window ({windows.window})", hint=hint)
-    return windows
-
-
-SMALL_TILE = 64  # pixels: smaller tiles see too little of the picture, and each call costs its own overhead
-
-
-def tile_overlap_note(windows: WindowOptions) -> str | None:
-    """A warning for --tile-overlap given where no tiles are made (--tile 0), or for tiles so small they restore
-    less and slowly, else None."""
-    if windows.tile is None and windows.tile_overlap is not None:
-        return f"--tile-overlap {windows.tile_overlap} is not used: --tile 0 restores whole frames"
-    if isinstance(windows.tile, int) and windows.tile < SMALL_TILE:
-        return (
-            f"--tile {windows.tile}: tiles under {SMALL_TILE} pixels restore less (each sees little of the picture) "
-            "and take many times longer; --tile auto picks the largest that fits in memory"
-        )
-    return None
-
-
-def unlearned_note(restorer: Restorer, model: str, window: int) -> str | None:
-    """A warning for a --window longer than the diffusion model's weights learned (WTSAUNet.learned_frames),
-    else None."""
-    learned = getattr(restorer, "learned_frames", None)
-    if learned is None or window <= learned:
-        return None
-    return (
-        f"--window {window}: {model}'s weights learned windows of up to {learned} frames; frames {learned + 1} to "
-        f"{window} of each window get positions the network never learned (use --window {learned} or less)"
-    )
-
-
-def unbatched_note(restorer: Restorer, model: str, batch: int) -> str | None:
-    """A warning for --batch with a restorer that restores one window per call, else None."""
-    from deblur_cli.restorer import batches
-
-    if batch > 1 and not batches(restorer):
-        why = " with --eta above 0" if getattr(restorer, "eta", 0) > 0 else ""
-        return f"--batch {batch} does nothing for {model}{why}: it restores one window per call"
-    return None
-
-
 def weights_label(model: str, weights: Path | None) -> str:
     """How tables and JSON name a model run with weights given as a file: `dstnet (GOPRO.pth)`."""
     return model if weights is None else f"{model} ({weights.name})"
-
-
-SAMPLING_DEFAULTS = {"--steps": 20, "--eta": 0.0, "--samples": 1, "--seed": 0}  # the diffusion models' sampling options
-
-
-def sampling_note(model: str, steps: int, eta: float, samples: int, seed: int = 0) -> str | None:
-    """A warning for sampling options set away from their defaults for a model that does not sample, else None."""
-    values = {"--steps": steps, "--eta": eta, "--samples": samples, "--seed": seed}
-    return ignored_sampling_note(model, [name for name, value in values.items() if value != SAMPLING_DEFAULTS[name]])
-
-
-def ignored_sampling_note(model: str, given: list[str]) -> str | None:
-    """A warning that the sampling options `given` (their names) do nothing for a model that does not
-    sample, else None."""
-    if not given or model_spec(model).architecture == "wtsa":
-        return None
-    which = " and ".join(given)
-    return (
-        f"{which} {'apply' if len(given) > 1 else 'applies'} to the diffusion models (wtsa, wtsa-s); "
-        f"{model} restores in one deterministic pass and ignores {'them' if len(given) > 1 else 'it'}"
-    )
 
 
 MAX_RATE = 1000  # frames a second: beyond any camera's video mode, a typo guard
@@ -449,7 +353,8 @@ def _time(option: str, value: str) -> float:
         ) from None
 
 
-def _tile(value: str) -> int | str | None:
+def tile_option(value: str) -> int | str | None:
+    """--tile as typed: "auto", None for 0 (whole frames) or a side in pixels; a UsageError otherwise."""
     if value == "auto":
         return "auto"
     try:
@@ -461,22 +366,7 @@ def _tile(value: str) -> int | str | None:
     return side or None
 
 
-# A synthesised clip is made whole in memory: 8.8 GB for 360 frames of 640x360 when this was set, 7.4 GB
-# (about 90 bytes a pixel of each frame) since 2dbbfb5 bounded the scene; the estimate keeps that margin.
-SYNTHESIS_BYTES_PER_PIXEL = 110
 SMALLEST_SYNTHESIS = 8  # the camera paths and blur kernels need a few pixels to move across
-
-
-def check_synthesis_memory(frames: int, width: int, height: int, size_option: str = "--size") -> None:
-    """A UsageError, before any work, when clips of this length and size cannot be made in the memory
-    available now (the system would kill the process part-way instead); the hint names `size_option`."""
-    need, available = SYNTHESIS_BYTES_PER_PIXEL * frames * width * height, available_bytes()
-    if need > available:
-        raise UsageError(
-            f"not enough memory to synthesise clips of {frames} frames at {width}x{height} (about "
-            f"{need / 1e9:.1f} GB each, {available / 1e9:.1f} GB available)",
-            hint=f"ask for fewer --frames or a smaller {size_option}",
-        )
 
 
 def parse_size(value: str, option: str = "--size", *, minimum: int = 1) -> tuple[int, int]:

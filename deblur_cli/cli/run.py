@@ -41,12 +41,8 @@ from deblur_cli.cli.options import (
     WindowOpt,
     input_path,
     rate_option,
-    sampling_note,
-    tile_overlap_note,
     span_option,
-    unbatched_note,
-    unlearned_note,
-    window_options,
+    tile_option,
 )
 from deblur_cli.cli.progress_lines import lines_for_a_log, sampling_step, time_left
 from deblur_cli.cli.weights import build_shown, runs_under
@@ -59,6 +55,7 @@ from deblur_cli.outputs import (
     expand_video_globs,
     plan_outputs,
 )
+from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.video_io import EncodeOptions, check_sink, describe, shows_turned
 from deblur_cli.video_io.deinterlace import MODES
 from deblur_cli.video_io.sinks import planned_warnings
@@ -262,11 +259,17 @@ def run(
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.devices import resolve_device
     from deblur_cli.pipeline import deblur_video, output_settings
-    from deblur_cli.tiles import check_tile
+    from deblur_cli.restorers import ModelOptions
 
     named = model != AUTO
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
-    windows = window_options(model, window, overlap, tile, tile_overlap, batch, scene_cuts=scene_cuts)
+    windows, notes = window_options(
+        model, window, overlap, tile_option(tile), tile_overlap, batch, scene_cuts=scene_cuts
+    )
+    options = ModelOptions(
+        weights=weights, device=device, precision=precision, steps=steps, eta=eta, seed=seed, samples=samples,
+        compile=compile_model, cache_dir=cache_dir, offline=offline or None,
+    )  # fmt: skip
     if named and (held := runs_under(model, weights)):  # auto: the file's own model, whatever its size
         warn(held)
     if output is None or planned[0][1] != output:  # the folder -o names, or one beside a folder of videos
@@ -291,40 +294,16 @@ def run(
             if current:
                 bar.update(current[0], detail=sampling_step(done, total, samples))
 
-        restorer = build_shown(  # weights to download: a line, and a bar of their own
-            model,
-            quiet=quiet,
-            weights=weights,
-            device=device,
-            precision=precision,
-            compile=compile_model,
-            steps=steps,
-            eta=eta,
-            seed=seed,
-            samples=samples,
-            cache_dir=cache_dir,
-            offline=offline or None,
-            on_step=on_step,
-            warn=warn,
-        )
+        restorer = build_shown(model, options, quiet=quiet, on_step=on_step, warn=warn)  # a download: a line, a bar
         if ignored := sampling_note(model, steps, eta, samples, seed):  # once the weights fit the model
             warn(ignored)
-        if isinstance(windows.tile, int):  # the least a tile can be is the built model's, before a note on small ones
-            check_tile(windows.tile, restorer.multiple)
-        if unused := tile_overlap_note(windows):
-            warn(unused)
-        if unbatched := unbatched_note(restorer, model, batch):
-            warn(unbatched)
-        if unlearned := unlearned_note(restorer, model, windows.window):
-            warn(unlearned)
+        compiled = bool((restorer.identity or {}).get("compiled"))
+        for message in notes + check_restorer(restorer, model, windows, compiled=compiled):  # once the model is built
+            warn(message)
         if restorer.device.type == "cpu" and cpu_share.chose_passive_waiting and not quiet:
             note(cpu_share.SHARED_CPU_NOTE)
-        # a restorer need not have an identity (restorer.py); without this note a long first window looks like a hang
-        if (restorer.identity or {}).get("compiled"):
-            if restorer.device.type == "cpu":
-                warn("--compile on a CPU: measured no faster than without (docs/cli.md)")
-            if not quiet:
-                note("--compile: the first windows wait while torch.compile builds the network's kernels (minutes)")
+        if compiled and not quiet:  # without this note a long first window looks like a hang
+            note("--compile: the first windows wait while torch.compile builds the network's kernels (minutes)")
         summaries: list[dict] = []  # one per input, in order: what --json prints
         failed: list[Path] = []
         for source, target in planned:

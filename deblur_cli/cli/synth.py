@@ -14,14 +14,13 @@ from deblur_cli.cli.app import command, err, given, note, out, warn
 from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
 from deblur_cli.cli.options import (
     SMALLEST_SYNTHESIS,
-    SYNTHESIS_BYTES_PER_PIXEL,
-    check_synthesis_memory,
     parse_size,
     seed_option,
     sources_not_a_folder,
 )
 from deblur_cli.data.manifest import MANIFEST, own_entries
 from deblur_cli.errors import DeblurError, UsageError
+from deblur_cli.host_memory import SYNTHESIS_BYTES_PER_PIXEL, check_synthesis_memory
 from deblur_cli.interrupts import Terminated
 
 

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from deblur_cli.cli.app import command, err, examples, given, note, out, stop_after_step, stopped, warn
-from deblur_cli.cli.options import check_synthesis_memory, number_in, parse_size, seed_option, sources_not_a_folder
+from deblur_cli.cli.options import number_in, parse_size, seed_option, sources_not_a_folder
 from deblur_cli.errors import UsageError
+from deblur_cli.host_memory import check_synthesis_memory
 from deblur_cli.model_specs import MODELS
 from deblur_cli.train_config import PRECISIONS, TrainConfig
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
@@ -22,6 +22,9 @@ from deblur_cli.weights.cache import cache_root, present_file
 from deblur_cli.weights.registry import BundledSource, HubSource, UrlSource
 from deblur_cli.weights.urls import readable_size
 from deblur_cli.weights.urls import shown as redacted
+
+if TYPE_CHECKING:
+    from deblur_cli.restorers import ModelOptions
 
 CacheDirOpt = Annotated[
     Optional[Path],
@@ -181,14 +184,23 @@ class DownloadShown:
         self._bar.update(self._task, completed=done, total=total or None)
 
 
-def build_shown(model: str, *, quiet: bool = False, **options):
-    """restorers.build_restorer(model, **options), with a weights download it needs shown as every command
+def build_shown(
+    model: str,
+    options: ModelOptions,
+    *,
+    quiet: bool = False,
+    on_step: Callable[[int, int], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+):
+    """restorers.build_restorer(model, options), with a weights download it needs shown as every command
     shows one (DownloadShown); then the process's allocator set for the model (host_memory.suit_allocator),
     which a command may do to its own process and a library call (api.load) does not."""
     from deblur_cli.restorers import build_restorer  # imported when a command builds a model: it imports torch
 
     with DownloadShown(quiet=quiet) as shown:
-        restorer = build_restorer(model, on_fetch=shown.fetching, fetch_progress=shown.progress, **options)
+        restorer = build_restorer(
+            model, options=options, on_step=on_step, warn=warn, on_fetch=shown.fetching, fetch_progress=shown.progress
+        )
     suit_allocator(restorer)
     return restorer
 

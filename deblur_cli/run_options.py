@@ -1,0 +1,162 @@
+"""The checks of a run's windows, tiles, batch and sampling options, shared by the commands that restore
+(`run`, `evaluate`, `demo`, `bench`) and `api.load`: first of the values (`window_options`, `sampling_note`),
+then against the built restorer (`check_restorer`). Notes come back as lines for each front end to show its
+own way; `python=True` words them as api.load always has (its argument names), else as the command line.
+No torch at import (see cli/__init__.py)."""
+
+from __future__ import annotations
+
+import numbers
+from typing import TYPE_CHECKING
+
+from deblur_cli.errors import UsageError
+from deblur_cli.model_specs import model_spec
+
+if TYPE_CHECKING:
+    from deblur_cli.restorer import Restorer
+    from deblur_cli.windows import WindowOptions
+
+SMALL_TILE = 64  # pixels: smaller tiles see too little of the picture, and each call costs its own overhead
+SAMPLING_DEFAULTS = {"--steps": 20, "--eta": 0.0, "--samples": 1, "--seed": 0}  # the diffusion models' sampling options
+
+
+def window_options(
+    model: str,
+    window: int | None,
+    overlap: int | None,
+    tile: int | str | None,
+    tile_overlap: int | None,
+    batch: int = 1,
+    last: str = "split",
+    scene_cuts: bool = True,
+    *,
+    python: bool = False,
+) -> tuple[WindowOptions, list[str]]:
+    """WindowOptions with model `model`'s defaults where `window` or `overlap` is None, and the notes on them
+    (tile_overlap without tiles; with python=False, tiles under SMALL_TILE). `tile` is "auto", None or a side
+    in pixels (0: whole frames). UsageError for an unknown `last`, an overlap not smaller than the window, or
+    a tile that is none of those."""
+    from deblur_cli.windows import LAST_WINDOWS, WindowOptions
+
+    spec = model_spec(model)
+    windows = WindowOptions(
+        window=spec.window if window is None else int(window),
+        overlap=spec.overlap if overlap is None else int(overlap),
+        tile=_tile(tile),
+        tile_overlap=None if tile_overlap is None else int(tile_overlap),
+        batch=int(batch),
+        last=last,
+        scene_cuts=bool(scene_cuts),
+    )
+    if last not in LAST_WINDOWS:
+        raise UsageError(f"--last-window must be {' or '.join(LAST_WINDOWS)}, got {last!r}")
+    if windows.overlap >= windows.window:
+        if python:
+            raise UsageError(f"overlap ({windows.overlap}) must be smaller than window ({windows.window})")
+        most = windows.window - 1
+        hint = (
+            f"add --overlap {most}{' or less' if most else ''} ({model}'s is {spec.overlap})"
+            if overlap is None
+            else None
+        )
+        raise UsageError(f"--overlap ({windows.overlap}) must be smaller than --window ({windows.window})", hint=hint)
+    return windows, [note] if (note := _tile_overlap_note(windows, python)) else []
+
+
+def _tile(tile: int | str | None) -> int | str | None:
+    """A tile as WindowOptions holds it: "auto", None (whole frames) or a side in pixels; 0 is None."""
+    if tile is None or tile == "auto":
+        return tile
+    if isinstance(tile, bool) or not isinstance(tile, numbers.Integral) or tile < 0:  # NumPy's integers too
+        raise UsageError(f'tile must be "auto", None (whole frames) or a side in pixels, got {tile!r}')
+    return int(tile) or None
+
+
+def _tile_overlap_note(windows: WindowOptions, python: bool) -> str | None:
+    """A note for a tile_overlap given where no tiles are made, or for tiles so small they restore less and
+    slowly, else None."""
+    if windows.tile is None and windows.tile_overlap is not None:
+        if python:
+            return f"tile_overlap={windows.tile_overlap} is not used: tile=None restores whole frames"
+        return f"--tile-overlap {windows.tile_overlap} is not used: --tile 0 restores whole frames"
+    if not python and isinstance(windows.tile, int) and windows.tile < SMALL_TILE:
+        return (
+            f"--tile {windows.tile}: tiles under {SMALL_TILE} pixels restore less (each sees little of the picture) "
+            "and take many times longer; --tile auto picks the largest that fits in memory"
+        )
+    return None
+
+
+def sampling_note(
+    model: str, steps: int, eta: float, samples: int, seed: int = 0, *, python: bool = False
+) -> str | None:
+    """A note for sampling options set away from their defaults for a model that does not sample, else None.
+    With python=True the seed is left out, as api.load has always done."""
+    values = {"--steps": steps, "--eta": eta, "--samples": samples, "--seed": seed}
+    given = [name for name, value in values.items() if value != SAMPLING_DEFAULTS[name]]
+    if python:
+        given = [name.removeprefix("--") for name in given if name != "--seed"]
+        if given and model_spec(model).architecture != "wtsa":
+            return f"{', '.join(given)}: {model} restores in one deterministic pass and ignores sampling options"
+        return None
+    return ignored_sampling_note(model, given)
+
+
+def ignored_sampling_note(model: str, given: list[str]) -> str | None:
+    """A note that the sampling options `given` (their names) do nothing for a model that does not
+    sample, else None."""
+    if not given or model_spec(model).architecture == "wtsa":
+        return None
+    which = " and ".join(given)
+    return (
+        f"{which} {'apply' if len(given) > 1 else 'applies'} to the diffusion models (wtsa, wtsa-s); "
+        f"{model} restores in one deterministic pass and ignores {'them' if len(given) > 1 else 'it'}"
+    )
+
+
+def check_restorer(
+    restorer: Restorer, model: str, windows: WindowOptions, *, compiled: bool = False, python: bool = False
+) -> list[str]:
+    """`windows` checked against the built `restorer` of model `model`: UsageError for a window longer than
+    it takes, or tiles smaller than its multiple or with no room between them. Returns the notes on them: a
+    batch it restores one window at a time, a window longer than its weights learned, and (`compiled`: the
+    network was asked to be, with python=True, or was, else) compiling for a CPU."""
+    from deblur_cli.restorer import batches
+    from deblur_cli.stream import check_windows
+    from deblur_cli.tiles import plan_tiles
+
+    if not python:
+        check_windows(restorer, windows)
+    elif windows.window > (restorer.max_frames or windows.window):
+        raise UsageError(f"window ({windows.window}) is longer than {model} accepts ({restorer.max_frames} frames)")
+    if isinstance(tile := windows.tile, int):
+        if python and tile < restorer.multiple:
+            raise UsageError(f"tile ({tile}) must be at least {restorer.multiple} pixels for {model}")
+        plan_tiles(tile, tile, tile=tile, overlap=windows.tile_overlap, multiple=restorer.multiple)  # room to move
+    notes = []
+    if windows.batch > 1 and not batches(restorer):
+        if python:
+            notes.append(f"batch={windows.batch} does nothing for {model}, which restores one window per call")
+        else:
+            why = " with --eta above 0" if restorer.eta > 0 else ""
+            notes.append(f"--batch {windows.batch} does nothing for {model}{why}: it restores one window per call")
+    if windows.window > (learned := restorer.learned_frames or windows.window):
+        if python:
+            notes.append(
+                f"window={windows.window}: {model}'s weights learned windows of up to {learned} frames;"
+                " the frames after them get positions the network never learned"
+            )
+        else:
+            notes.append(
+                f"--window {windows.window}: {model}'s weights learned windows of up to {learned} frames; frames "
+                f"{learned + 1} to {windows.window} of each window get positions the network never learned "
+                f"(use --window {learned} or less)"
+            )
+    if compiled and restorer.device.type == "cpu":
+        if python:
+            notes.append(
+                "compile=True on a CPU: measured no faster than without, after minutes of compiling (docs/cli.md)"
+            )
+        else:
+            notes.append("--compile on a CPU: measured no faster than without (docs/cli.md)")
+    return notes
