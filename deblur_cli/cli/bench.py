@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, examples, labelled, out, warn
+from deblur_cli.cli.progress_lines import progress_bar
 from deblur_cli.cli.tables import cell, cut_note, figures_table, fitting_parts, frame_count, width_needed
 from deblur_cli.cli.weights import build_shown, check_weights, held_elsewhere
 from deblur_cli.cli.options import (
@@ -317,15 +317,7 @@ def bench(
         )
         for name, spec in specs.items()
     ]
-    with Progress(
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=quiet or not err.is_terminal,  # a log gets no bar (it got an empty line)
-        transient=True,
-    ) as bar:
+    with progress_bar(err, quiet, left=False) as bar:  # a log gets no bar (it got an empty line)
         task = bar.add_task("bench", total=None)
 
         def progress(done: int, total: int, label: str) -> None:

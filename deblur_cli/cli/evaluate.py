@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, examples, note, out, warn
@@ -41,7 +40,7 @@ from deblur_cli.cli.options import (
     weights_label,
 )
 from deblur_cli.cli.evaluate_tables import comparison, show
-from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
+from deblur_cli.cli.progress_lines import FramesTask, progress_bar, time_left
 from deblur_cli.cli.weights import build_shown, check_weights, held_elsewhere
 from deblur_cli.datasets import find_sequences, save_folders, sequence_digest
 from deblur_cli.files import check_writable, taken
@@ -451,16 +450,7 @@ def _evaluate_all(
     """Score the pairs in order, each added to `report` as soon as it is done; `score(pair, save_to=,
     progress=, input_scores=)` is evaluate_sequence with the model and metric options bound, `inputs`
     the input's scores already known, and `done` the sequences scored already, by sequence name."""
-    with Progress(
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[left]}"),  # not rich's estimate, which bursts of frames mislead (time_left)
-        console=err,
-        disable=quiet or not err.is_terminal,
-        transient=True,
-    ) as bar:
+    with progress_bar(err, quiet) as bar:
         overall = bar.add_task(f"{len(pairs)} sequences", total=len(pairs), left="")
         began, scored = time.monotonic(), 0  # the sequences this run scores, for the overall time left
         for number, pair in enumerate(pairs, start=1):
@@ -468,21 +458,14 @@ def _evaluate_all(
                 report.sequences.append(done[pair.name])
                 bar.advance(overall)
                 continue
-            task = bar.add_task(pair.name, total=None, left="")
-            lines = lines_for_a_log(f"{pair.name} ({number}/{len(pairs)})", err, quiet)  # where bars cannot show
-            started = time.monotonic()
-
-            def progress(name: str, done: int, total: int | None, task=task, lines=lines, started=started) -> None:
-                elapsed = time.monotonic() - started
-                rate = done / elapsed if elapsed > 0 else 0.0
-                bar.update(task, completed=done, total=total, left=time_left(done, total, rate))
-                if lines is not None:
-                    lines.update(done, total, rate)
-
+            frames = FramesTask(bar, pair.name, err, quiet, log_name=f"{pair.name} ({number}/{len(pairs)})")
             report.sequences.append(
-                score(pair, save_to=folders.get(pair.name), progress=progress, input_scores=inputs.get(pair.name))
+                score(
+                    pair, save_to=folders.get(pair.name), progress=lambda _, done, total: frames(done, total),
+                    input_scores=inputs.get(pair.name),
+                )  # fmt: skip
             )
-            bar.remove_task(task)
+            frames.close()
             scored += 1
             rate = scored / max(time.monotonic() - began, 1e-9)
             bar.update(overall, advance=1, left=time_left(scored, scored + len(pairs) - number, rate))

@@ -1,6 +1,6 @@
-"""Progress as plain lines, for a stderr that is a file or a pipe (a run under nohup, cron or a job
-scheduler), where a progress bar cannot redraw itself: one line now and then, so a log shows how far
-a run of hours has come and how long it has left."""
+"""Progress on stderr: the commands' bar on a terminal, and plain lines for a stderr that is a file or a pipe (a
+run under nohup, cron or a job scheduler), where a progress bar cannot redraw itself: one line now and then, so a
+log shows how far a run of hours has come and how long it has left."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 from typing import Callable
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TaskID, TextColumn, TimeElapsedColumn
 
 EVERY = 60.0  # seconds between two lines
 
@@ -67,3 +68,49 @@ def sampling_step(done: int, total: int, samples: int) -> str:
     steps = total // samples
     sample, step = divmod(done - 1, steps)
     return f"sample {sample + 1}/{samples}, DDIM step {step + 1}/{steps}"
+
+
+def progress_bar(console: Console, quiet: bool, *columns: ProgressColumn, left: bool = True) -> Progress:
+    """The bar the commands draw on `console` (stderr): each task's description, its bar and count, `columns`,
+    the time elapsed and, with `left`, the task's `left` field (time_left's, not rich's estimate, which bursts
+    of frames mislead). None is drawn where `quiet` or in a log, which gets ProgressLines instead; it goes
+    when done."""
+    return Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        *columns,
+        TimeElapsedColumn(),
+        *([TextColumn("{task.fields[left]}")] if left else []),
+        console=console,
+        disable=quiet or not console.is_terminal,
+        transient=True,
+    )
+
+
+class FramesTask:
+    """An input's frames on a progress_bar, and in a log a line now and then (ProgressLines): called as
+    (done, total) by the restoring loop. The rate and the time left count from the first call's frames,
+    so that those an interrupted run kept count towards neither."""
+
+    def __init__(self, bar: Progress, name: str, console: Console, quiet: bool, *, log_name: str | None = None):
+        self.bar = bar
+        self.task: TaskID = bar.add_task(name, total=None, fps=0.0, detail="", left="")
+        self.lines = lines_for_a_log(log_name or name, console, quiet)
+        self.started = bar.get_time()
+        self.first: int | None = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self.first is None:
+            self.first = done
+            self.bar.reset(self.task, completed=done, total=total)
+            return
+        elapsed = self.bar.get_time() - self.started
+        rate = (done - self.first) / elapsed if elapsed > 0 else 0.0
+        self.bar.update(self.task, completed=done, total=total, fps=rate, left=time_left(done, total, rate))
+        if self.lines is not None:
+            self.lines.update(done, total, rate)
+
+    def close(self) -> None:
+        """Take the task off the bar."""
+        self.bar.remove_task(self.task)

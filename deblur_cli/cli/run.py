@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import TextColumn
 
 from deblur_cli import cpu_share, files
 from deblur_cli.auto_model import AUTO, choose_model
@@ -44,7 +44,7 @@ from deblur_cli.cli.options import (
     span_option,
     tile_option,
 )
-from deblur_cli.cli.progress_lines import lines_for_a_log, sampling_step, time_left
+from deblur_cli.cli.progress_lines import FramesTask, progress_bar, sampling_step
 from deblur_cli.cli.weights import build_shown, runs_under
 from deblur_cli.errors import InputError, NoVideoError, OutputBusyError, OutputError, OutputExistsError, UsageError
 from deblur_cli.outputs import (
@@ -276,18 +276,8 @@ def run(
         for _, target in jobs:
             target.parent.mkdir(parents=True, exist_ok=True)
 
-    with Progress(
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[fps]:.2f} fps"),
-        TextColumn("{task.fields[detail]}", markup=False),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[left]}"),  # not rich's estimate: see time_left
-        console=err,
-        disable=quiet or not err.is_terminal,
-        transient=True,
-    ) as bar:
+    columns = TextColumn("{task.fields[fps]:.2f} fps"), TextColumn("{task.fields[detail]}", markup=False)
+    with progress_bar(err, quiet, *columns) as bar:
         current: list = []  # the task being restored, for the sampler's step callback
 
         def on_step(done: int, total: int) -> None:
@@ -311,22 +301,8 @@ def run(
                 summaries.append(_skipped(source, target))
                 continue
             name = f"{source.name} ({len(summaries) + 1}/{len(planned)})" if several else source.name
-            task = bar.add_task(name, total=None, fps=0.0, detail="", left="")
-            current[:] = [task]
-            started = bar.get_time()
-            lines = lines_for_a_log(name, err, quiet)  # a line now and then where the bar cannot show
-
-            def progress(done: int, total: int | None, task=task, started=started, lines=lines, first=[]) -> None:
-                if not first:  # before the first frame: those an interrupted run kept count towards neither the
-                    first.append(done)  # rate nor the ETA
-                    bar.reset(task, completed=done, total=total)
-                    return
-                elapsed = bar.get_time() - started
-                rate = (done - first[0]) / elapsed if elapsed > 0 else 0.0
-                bar.update(task, completed=done, total=total, fps=rate, left=time_left(done, total, rate))
-                if lines is not None:
-                    lines.update(done, total, rate)
-
+            progress = FramesTask(bar, name, err, quiet)
+            current[:] = [progress.task]
             try:
                 result = deblur_video(
                     source,
@@ -372,7 +348,7 @@ def run(
                     out.print_json(json.dumps(summaries if several else summaries[0]))
                 raise
             finally:
-                bar.remove_task(task)
+                progress.close()
             for message in result.warnings:
                 if message not in foreseen[source]:
                     warn(message)

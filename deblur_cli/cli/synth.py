@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from deblur_cli.cli.app import command, err, given, note, out, warn
-from deblur_cli.cli.progress_lines import lines_for_a_log, time_left
+from deblur_cli.cli.progress_lines import lines_for_a_log, progress_bar, time_left
 from deblur_cli.cli.options import (
     SMALLEST_SYNTHESIS,
     parse_size,
@@ -201,16 +200,7 @@ class _Progress:
 
     def __init__(self, clips: int, frames: int):
         self.clips, self.frames = clips, frames
-        self.bar = Progress(
-            TextColumn("{task.description}", markup=False),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[left]}"),
-            console=err,
-            disable=not err.is_terminal,
-            transient=True,
-        )
+        self.bar = progress_bar(err, False)
         self.lines = lines_for_a_log("synth", err, quiet=False)
         self.began, self.rendered = monotonic(), 0  # frames rendered by this run, for its rate
 
