@@ -202,6 +202,40 @@ def test_an_interrupted_download_is_resumed_by_the_next_call(server, tmp_path):
     assert not part.exists()
 
 
+def test_the_resume_and_size_rules_read_an_answers_status_and_headers():
+    """_body_plan and _holds_whole_file are pure: header dicts, no server."""
+    from deblur_cli.weights.urls import _body_plan, _holds_whole_file, _Plan
+
+    n, limit = len(CONTENT), 10**6
+    resumed = {"Content-Range": f"bytes 1000-{n - 1}/{n}", "Content-Length": str(n - 1000)}
+    assert _body_plan(206, resumed, 1000, size=n, limit=limit) == _Plan("take", False, 1000, n, n, n)
+    # an unstated total: weights.toml's size is the one expected, else the limit caps it
+    unstated = {"Content-Range": f"bytes 1000-{n - 1}/*"}
+    assert _body_plan(206, unstated, 1000, size=n, limit=limit) == _Plan("take", False, 1000, None, n, n)
+    assert _body_plan(206, unstated, 1000, size=None, limit=limit) == _Plan("take", False, 1000, None, None, limit)
+    for wrong in ({"Content-Range": f"bytes 0-{n - 1}/{n}"}, {"Content-Range": "bytes */307200"}, {}):
+        assert _body_plan(206, wrong, 1000, size=n, limit=limit).verdict == "start over"
+    # the range ignored (200) or none asked: all of the file, apart from a .part held
+    assert _body_plan(200, {"Content-Length": str(n)}, 1000, size=n, limit=limit) == _Plan("take", True, 0, n, n, n)
+    assert _body_plan(200, {"Content-Length": str(n)}, 0, size=n, limit=limit) == _Plan("take", False, 0, n, n, n)
+    other = _Plan("other size", False, 0, n - 1000, n - 1000, n - 1000)  # a 206 to no range: read as all of the file
+    assert _body_plan(206, resumed, 0, size=n, limit=limit) == other
+    assert _body_plan(200, {}, 0, size=None, limit=limit) == _Plan("take", False, 0, None, None, limit)
+    assert _body_plan(200, {"Content-Length": "-5"}, 0, size=n, limit=limit) == _Plan("take", False, 0, None, n, n)
+    # the size rules
+    assert _body_plan(200, {"Content-Length": str(n + 1)}, 0, size=n, limit=limit).verdict == "other size"
+    assert _body_plan(206, resumed, 1000, size=n + 1, limit=limit).verdict == "other size"
+    assert _body_plan(200, {"Content-Length": str(limit + 1)}, 0, size=None, limit=limit).verdict == "too large"
+    assert _body_plan(200, {"Content-Length": str(limit)}, 0, size=None, limit=limit).verdict == "take"
+    assert _body_plan(200, {"Content-Length": str(limit + 1)}, 0, size=limit + 1, limit=limit).verdict == "take"
+    # a 416 to a request from the .part's end: the .part is complete when the stated length is its own
+    assert _holds_whole_file({"Content-Range": f"bytes */{n}"}, n, None)
+    assert _holds_whole_file({"Content-Range": f"bytes */{n}"}, n, n)
+    assert not _holds_whole_file({"Content-Range": f"bytes */{n}"}, n, n + 1)
+    assert not _holds_whole_file({"Content-Range": f"bytes */{n - 1}"}, n, None)
+    assert not _holds_whole_file({}, n, None)
+
+
 def test_resume_follows_redirects_and_finishes_a_complete_partial_file(server, tmp_path):
     server.add_file("w.safetensors", CONTENT)
     server.cut("/files/w.safetensors", 50_000)
