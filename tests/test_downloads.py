@@ -165,6 +165,17 @@ def test_the_hub_librarys_retry_lines_are_held_back(hub, tmp_path, monkeypatch, 
     assert "Retrying" not in capfd.readouterr().err and logging.getLogger("huggingface_hub").level == level
 
 
+def test_a_hub_failure_deblur_does_not_recognise_keeps_its_cause(tmp_path):
+    """Said by its type and first line; the original error stays the cause, for DEBLUR_DEBUG's traceback."""
+    from deblur_cli.weights import hub as hub_module
+    from deblur_cli.weights.registry import HubSource
+
+    said = r"w: Hub download of a/b/c@c0ffee000000/w.safetensors failed: HFValidationError: Repo id must be"
+    with pytest.raises(WeightsError, match=said) as info:  # huggingface_hub checks the name before any request
+        hub_module.fetch(HubSource("a/b/c", "w.safetensors", COMMIT), label="w", cache_dir=tmp_path)
+    assert isinstance(info.value.__cause__, ValueError) and "\n" not in str(info.value)
+
+
 def test_a_server_that_stops_sending_is_given_up_once_nothing_comes(tmp_path, monkeypatch):
     """Found in review: a server that answered, sent some bytes, then nothing, took three waits of 30 s, the bytes
     were lost (read 64 KiB at a time), and the line named Python's TimeoutError."""
