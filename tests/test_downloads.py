@@ -305,6 +305,10 @@ def test_a_web_page_instead_of_the_weights_keeps_the_partial_file(server, tmp_pa
         download(e, tmp_path)
     assert list(part.parent.iterdir()) == []
     assert info.value.hint == "open the URL in a browser to see what it asks for"  # no partial download to keep
+    # the address is shown as it was asked for, without the login it held (not even starred)
+    host = server.endpoint.removeprefix("http://")
+    with pytest.raises(WeightsError, match=f"a web page.*\\(http://{host}/files/w.safetensors\\)$"):
+        download(entry(url=url.replace(host, f"me:secret@{host}"), size=False), tmp_path)
 
 
 def test_a_whole_answer_to_a_resume_replaces_the_partial_file_only_once_verified(server, tmp_path):

@@ -224,7 +224,8 @@ def _get(
 ) -> Fetched:
     # a link at the .part's name is not a partial download of ours: started afresh (open_own removes it)
     have = part.stat().st_size if part.exists() and not part.is_symlink() else 0
-    response = _open(url, part, have, label=label, size=size, hints=hints)
+    url, login = _without_login(url)
+    response = _open(url, login, part, have, label=label, size=size, hints=hints)
     if isinstance(response, Fetched):
         return response
     with response:
@@ -269,14 +270,13 @@ def _get(
 
 
 def _open(
-    url: str, part: Path, have: int, *, label: str, size: int | None, hints: Mapping[int, str] | None
+    url: str, login: str | None, part: Path, have: int, *, label: str, size: int | None, hints: Mapping[int, str] | None
 ) -> http.client.HTTPResponse | Fetched:
-    """Ask for `url` from byte `have` on (all of it when `have` is 0), with deblur's headers and a login in the
-    address as HTTP basic authentication: the open response, or Fetched(part) when the server answers that the
-    .part is the whole file already. Failing to get an answer, or an HTTP error status, is a WeightsError; a
-    .part the server will not resume is deleted (_Dropped)."""
+    """Ask for `url` from byte `have` on (all of it when `have` is 0), with deblur's headers and `login`
+    ("user:password", taken out of the address) as HTTP basic authentication: the open response, or Fetched(part)
+    when the server answers that the .part is the whole file already. Failing to get an answer, or an HTTP error
+    status, is a WeightsError; a .part the server will not resume is deleted (_Dropped)."""
     headers = {"User-Agent": f"deblur/{__version__}", "Accept-Encoding": "identity"}
-    url, login = _without_login(url)
     if login is not None:  # user:password@ in a mirror's address: HTTP basic authentication, as curl does
         headers["Authorization"] = "Basic " + base64.b64encode(login.encode("utf-8")).decode("ascii")
     if have:
