@@ -25,9 +25,8 @@ import torch
 from deblur_cli import __version__, cpu_share
 from deblur_cli.devices import synchronize
 from deblur_cli.errors import InputError, UsageError
-from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_8bit
-from deblur_cli.metrics.niqe import applicable, mean_niqe, too_flat, too_small
-from deblur_cli.metrics.ssim import WINDOW as SSIM_WINDOW
+from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_8bit, too_small_for
+from deblur_cli.metrics.niqe import mean_niqe, too_flat
 from deblur_cli.pipeline import to_tensor
 from deblur_cli.restorer import Restorer
 from deblur_cli.span import Span
@@ -306,11 +305,11 @@ def _metric_notes(clip: Clip) -> list[str]:
         notes.append("no reference clip: PSNR, SSIM, the temporal error and other full-reference metrics left out")
     elif frames < 2:
         notes.append("one frame: the temporal error needs two or more")
-    if clip.reference is not None and min(height, width) < SSIM_WINDOW:
-        side = SSIM_WINDOW
-        notes.append(f"SSIM left out: its {side}x{side} window needs frames of {side} pixels a side or more")
-    if not applicable(height, width):
-        notes.append(f"NIQE left out: {too_small(width, height)}")
+    small = too_small_for(height, width)
+    if clip.reference is not None and "ssim" in small:
+        notes.append(f"SSIM left out: {small['ssim']}")
+    if "niqe" in small:
+        notes.append(f"NIQE left out: {small['niqe']}")
     return notes
 
 
@@ -393,7 +392,8 @@ def _quality(
     figure alone does not say (`label` names the row there)."""
     output = to_8bit(output.cpu())
     frames, _, height, width = output.shape
-    if applicable(height, width):
+    small = too_small_for(height, width)
+    if "niqe" not in small:
         scores = [niqe(frame) for frame in output]
         row.niqe = mean_niqe(scores)
         # NaN: fewer than MIN_BLOCKS blocks with defined statistics, which a block of one luma level lacks;
@@ -412,7 +412,7 @@ def _quality(
     if exact := int(per_frame.isinf().sum()):
         notes.append(f"{label}: PSNR is infinite: {exact} of {frames} frames {'equal' if exact > 1 else 'equals'} "
                      f"{'their' if exact > 1 else 'its'} reference")
-    if min(height, width) >= SSIM_WINDOW:
+    if "ssim" not in small:
         row.ssim = float(ssim(output, reference).mean())
     if frames >= 2:
         row.temporal = temporal_error(output, reference)

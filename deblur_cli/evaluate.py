@@ -26,12 +26,9 @@ import torch
 
 from deblur_cli.datasets import SequencePair
 from deblur_cli.errors import InputError
-from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_levels
+from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_levels, too_small_for
 from deblur_cli.metrics.lpips import LPIPS, lpips_clip
-from deblur_cli.metrics.lpips import applicable as lpips_applicable
-from deblur_cli.metrics.niqe import applicable as niqe_applicable
 from deblur_cli.metrics.niqe import mean_niqe
-from deblur_cli.metrics.ssim import WINDOW as SSIM_MIN_SIDE
 from deblur_cli.pipeline import to_compact_tensor, to_image
 from deblur_cli.prefetch import prefetched
 from deblur_cli.restorer import Restorer
@@ -189,12 +186,13 @@ class EvaluationReport:
 def frame_metrics(height: int, width: int, *, lpips: LPIPS | None = None, with_niqe: bool = False) -> dict[str, FrameMetric]:
     """The per-frame metrics for frames of height x width: PSNR; SSIM where the frames are 11
     pixels a side or more; LPIPS with its model, from 31; NIQE on request where the frames are large enough."""
+    small = too_small_for(height, width)
     metrics: dict[str, FrameMetric] = {"psnr": lambda frame, sharp: float(psnr(frame, sharp))}
-    if min(height, width) >= SSIM_MIN_SIDE:
+    if "ssim" not in small:
         metrics["ssim"] = lambda frame, sharp: float(ssim(frame, sharp))
-    if lpips is not None and lpips_applicable(height, width):
+    if lpips is not None and "lpips" not in small:
         metrics["lpips"] = lambda frame, sharp: lpips_clip(lpips, frame[None], sharp[None])
-    if with_niqe and niqe_applicable(height, width):
+    if with_niqe and "niqe" not in small:
         metrics["niqe"] = lambda frame, sharp: niqe(frame.cpu())
     return metrics
 

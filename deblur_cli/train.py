@@ -16,7 +16,7 @@ import os
 import signal
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -310,10 +310,8 @@ def _variant(file: str, metadata: dict[str, str]) -> str | None:
     return held if held in TASKS else None
 
 
-def _train(
-    config, out_dir, state, until, callback, task, device, ddp, should_stop=None, warn=None
-) -> tuple[dict[str, float], bool]:
-    """(the last validation figures, whether the run reached its last step rather than being stopped)."""
+def _check_run(config: TrainConfig, task: Task, device: torch.device) -> None:
+    """The option combinations `task` cannot train with on `device` (UsageError), before anything is built."""
     check_frames(task, config.frames, config.model)
     if config.crop % task.multiple:
         below = config.crop // task.multiple * task.multiple
@@ -328,12 +326,13 @@ def _train(
             + (": there is no GPU here" if device.type == "cpu" else ", so it takes no --workers"),
             hint="drop --gpu-synthesis" if device.type == "cpu" else "drop --workers",
         )
-    half = autocast_dtype(config.precision, device)
-    if half is not None and warn and ddp.main and (slow := precision_warning(half, device)):
-        warn(slow)  # --precision bf16 on a CPU that emulates it: many times slower, and silent
-    # before the folder is made
-    start = _init_weights(config.init, config) if config.init is not None and state is None else None
-    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _build(
+    config: TrainConfig, task: Task, device: torch.device, start: dict[str, torch.Tensor] | None
+) -> tuple[nn.Module, nn.Module, torch.optim.Optimizer]:
+    """(the model, seeded by config.seed and loaded with `start`, the --init weights; its EMA copy; AdamW, with
+    weight decay on the weights of two or more dimensions only)."""
     torch.manual_seed(config.seed)
     model = task.build().to(device)
     if start is not None:
@@ -347,6 +346,62 @@ def _train(
         lr=config.lr,
         betas=(0.9, 0.99),
     )
+    return model, ema, optimizer
+
+
+def _data(
+    config: TrainConfig,
+    *,
+    step: int,
+    resumed: bool,
+    ddp: _Distributed,
+    device: torch.device,
+    warn: Callable[[str], None] | None,
+) -> tuple[Iterator[list[torch.Tensor]], FixedClips]:
+    """(this process's training batches from `step` on, the validation clips), with the notes on the data found."""
+    train_photos, val_photos = split_photos(config.sources)
+    train_videos, _ = split_videos(config.sources)
+    sources_said = sources_note(config.sources, train_photos, (config.crop, config.crop), resumed=resumed)
+    if sources_said and warn and ddp.main:
+        warn(sources_said)
+    if config.precision == "auto" and device.type == "cpu" and not resumed and cpu_runs_bf16() and warn and ddp.main:
+        # for a new run, once its data is found (auto stays fp32 on a CPU: a run begun under it resumes as it began)
+        warn("this CPU runs bf16 natively: --precision bf16 trains faster here (auto trains in fp32 on a CPU)")
+    stream = TrainClips(
+        train_photos, frames=config.frames, crop=config.crop, seed=config.seed, batch=config.batch,
+        start=(step // config.echo) * config.batch, rank=ddp.rank, world_size=ddp.world_size, videos=train_videos,
+        device=device if config.gpu_synthesis else "cpu",
+    )  # fmt: skip
+    on_cpu = not config.gpu_synthesis
+    loader = iter(DataLoader(stream, batch_size=config.batch, num_workers=config.workers,
+                             pin_memory=on_cpu and device.type == "cuda", worker_init_fn=_ignore_stop_signals))  # fmt: skip
+    val_set = FixedClips(val_photos, count=config.val_clips, frames=config.frames, size=config.val_size, seed=1)
+    if val_set.procedural and warn and ddp.main:
+        warn(procedural_note(config.sources, config.val_size))
+    return loader, val_set
+
+
+def _train(
+    config: TrainConfig,
+    out_dir: Path,
+    state: dict | None,
+    until: int | None,
+    callback: ProgressCallback | None,
+    task: Task,
+    device: torch.device,
+    ddp: _Distributed,
+    should_stop: Callable[[], bool] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[dict[str, float], bool]:
+    """(the last validation figures, whether the run reached its last step rather than being stopped)."""
+    _check_run(config, task, device)
+    half = autocast_dtype(config.precision, device)
+    if half is not None and warn and ddp.main and (slow := precision_warning(half, device)):
+        warn(slow)  # --precision bf16 on a CPU that emulates it: many times slower, and silent
+    # before the folder is made
+    start = _init_weights(config.init, config) if config.init is not None and state is None else None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model, ema, optimizer = _build(config, task, device, start)
     step = 0
     ckpt_path = out_dir / CHECKPOINT
 
@@ -376,25 +431,7 @@ def _train(
     scaler = torch.amp.GradScaler("cuda", enabled=half == torch.float16)
     autocast = (lambda: torch.autocast(device.type, dtype=half)) if half else nullcontext
 
-    train_photos, val_photos = split_photos(config.sources)
-    train_videos, _ = split_videos(config.sources)
-    sources_said = sources_note(config.sources, train_photos, (config.crop, config.crop), resumed=state is not None)
-    if sources_said and warn and ddp.main:
-        warn(sources_said)
-    if config.precision == "auto" and device.type == "cpu" and state is None and cpu_runs_bf16() and warn and ddp.main:
-        # for a new run, once its data is found (auto stays fp32 on a CPU: a run begun under it resumes as it began)
-        warn("this CPU runs bf16 natively: --precision bf16 trains faster here (auto trains in fp32 on a CPU)")
-    stream = TrainClips(
-        train_photos, frames=config.frames, crop=config.crop, seed=config.seed, batch=config.batch,
-        start=(step // config.echo) * config.batch, rank=ddp.rank, world_size=ddp.world_size, videos=train_videos,
-        device=device if config.gpu_synthesis else "cpu",
-    )  # fmt: skip
-    on_cpu = not config.gpu_synthesis
-    loader = iter(DataLoader(stream, batch_size=config.batch, num_workers=config.workers,
-                             pin_memory=on_cpu and device.type == "cuda", worker_init_fn=_ignore_stop_signals))  # fmt: skip
-    val_set = FixedClips(val_photos, count=config.val_clips, frames=config.frames, size=config.val_size, seed=1)
-    if val_set.procedural and warn and ddp.main:
-        warn(procedural_note(config.sources, config.val_size))
+    loader, val_set = _data(config, step=step, resumed=state is not None, ddp=ddp, device=device, warn=warn)
     generator = torch.Generator(device)  # the loss's random draws (a diffusion model's timesteps and noise)
 
     def stop_asked() -> bool:  # before the last step; every rank gets the same answer

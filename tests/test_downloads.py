@@ -165,6 +165,17 @@ def test_the_hub_librarys_retry_lines_are_held_back(hub, tmp_path, monkeypatch, 
     assert "Retrying" not in capfd.readouterr().err and logging.getLogger("huggingface_hub").level == level
 
 
+def test_a_hub_failure_deblur_does_not_recognise_keeps_its_cause(tmp_path):
+    """Said by its type and first line; the original error stays the cause, for DEBLUR_DEBUG's traceback."""
+    from deblur_cli.weights import hub as hub_module
+    from deblur_cli.weights.registry import HubSource
+
+    said = r"w: Hub download of a/b/c@c0ffee000000/w.safetensors failed: HFValidationError: Repo id must be"
+    with pytest.raises(WeightsError, match=said) as info:  # huggingface_hub checks the name before any request
+        hub_module.fetch(HubSource("a/b/c", "w.safetensors", COMMIT), label="w", cache_dir=tmp_path)
+    assert isinstance(info.value.__cause__, ValueError) and "\n" not in str(info.value)
+
+
 def test_a_server_that_stops_sending_is_given_up_once_nothing_comes(tmp_path, monkeypatch):
     """Found in review: a server that answered, sent some bytes, then nothing, took three waits of 30 s, the bytes
     were lost (read 64 KiB at a time), and the line named Python's TimeoutError."""
@@ -200,6 +211,40 @@ def test_an_interrupted_download_is_resumed_by_the_next_call(server, tmp_path):
     assert download(e, tmp_path).read_bytes() == CONTENT
     assert server.requests("GET")[-1].headers["range"] == "bytes=6000-"
     assert not part.exists()
+
+
+def test_the_resume_and_size_rules_read_an_answers_status_and_headers():
+    """_body_plan and _holds_whole_file are pure: header dicts, no server."""
+    from deblur_cli.weights.urls import _body_plan, _holds_whole_file, _Plan
+
+    n, limit = len(CONTENT), 10**6
+    resumed = {"Content-Range": f"bytes 1000-{n - 1}/{n}", "Content-Length": str(n - 1000)}
+    assert _body_plan(206, resumed, 1000, size=n, limit=limit) == _Plan("take", False, 1000, n, n, n)
+    # an unstated total: weights.toml's size is the one expected, else the limit caps it
+    unstated = {"Content-Range": f"bytes 1000-{n - 1}/*"}
+    assert _body_plan(206, unstated, 1000, size=n, limit=limit) == _Plan("take", False, 1000, None, n, n)
+    assert _body_plan(206, unstated, 1000, size=None, limit=limit) == _Plan("take", False, 1000, None, None, limit)
+    for wrong in ({"Content-Range": f"bytes 0-{n - 1}/{n}"}, {"Content-Range": "bytes */307200"}, {}):
+        assert _body_plan(206, wrong, 1000, size=n, limit=limit).verdict == "start over"
+    # the range ignored (200) or none asked: all of the file, apart from a .part held
+    assert _body_plan(200, {"Content-Length": str(n)}, 1000, size=n, limit=limit) == _Plan("take", True, 0, n, n, n)
+    assert _body_plan(200, {"Content-Length": str(n)}, 0, size=n, limit=limit) == _Plan("take", False, 0, n, n, n)
+    other = _Plan("other size", False, 0, n - 1000, n - 1000, n - 1000)  # a 206 to no range: read as all of the file
+    assert _body_plan(206, resumed, 0, size=n, limit=limit) == other
+    assert _body_plan(200, {}, 0, size=None, limit=limit) == _Plan("take", False, 0, None, None, limit)
+    assert _body_plan(200, {"Content-Length": "-5"}, 0, size=n, limit=limit) == _Plan("take", False, 0, None, n, n)
+    # the size rules
+    assert _body_plan(200, {"Content-Length": str(n + 1)}, 0, size=n, limit=limit).verdict == "other size"
+    assert _body_plan(206, resumed, 1000, size=n + 1, limit=limit).verdict == "other size"
+    assert _body_plan(200, {"Content-Length": str(limit + 1)}, 0, size=None, limit=limit).verdict == "too large"
+    assert _body_plan(200, {"Content-Length": str(limit)}, 0, size=None, limit=limit).verdict == "take"
+    assert _body_plan(200, {"Content-Length": str(limit + 1)}, 0, size=limit + 1, limit=limit).verdict == "take"
+    # a 416 to a request from the .part's end: the .part is complete when the stated length is its own
+    assert _holds_whole_file({"Content-Range": f"bytes */{n}"}, n, None)
+    assert _holds_whole_file({"Content-Range": f"bytes */{n}"}, n, n)
+    assert not _holds_whole_file({"Content-Range": f"bytes */{n}"}, n, n + 1)
+    assert not _holds_whole_file({"Content-Range": f"bytes */{n - 1}"}, n, None)
+    assert not _holds_whole_file({}, n, None)
 
 
 def test_resume_follows_redirects_and_finishes_a_complete_partial_file(server, tmp_path):
@@ -260,6 +305,10 @@ def test_a_web_page_instead_of_the_weights_keeps_the_partial_file(server, tmp_pa
         download(e, tmp_path)
     assert list(part.parent.iterdir()) == []
     assert info.value.hint == "open the URL in a browser to see what it asks for"  # no partial download to keep
+    # the address is shown as it was asked for, without the login it held (not even starred)
+    host = server.endpoint.removeprefix("http://")
+    with pytest.raises(WeightsError, match=f"a web page.*\\(http://{host}/files/w.safetensors\\)$"):
+        download(entry(url=url.replace(host, f"me:secret@{host}"), size=False), tmp_path)
 
 
 def test_a_whole_answer_to_a_resume_replaces_the_partial_file_only_once_verified(server, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from deblur_cli.errors import WeightsError
-from deblur_cli.metrics import niqe, psnr, ssim, temporal_error
+from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, too_small_for
 from deblur_cli.metrics.cvvdp import load_cvvdp
 from deblur_cli.metrics.lpips import LPIPS, load_lpips, lpips_clip
 from deblur_cli.metrics.niqe import applicable, luma, niqe_luma, pristine_model
@@ -242,6 +242,18 @@ def test_niqe_needs_two_blocks():
     assert applicable(96, 192) and applicable(192, 96) and not applicable(95, 1000) and not applicable(96, 96)
     with pytest.raises(ValueError, match="blocks"):
         niqe(torch.rand(3, 96, 96))
+
+
+def test_too_small_for_names_the_metrics_a_frame_size_rules_out():
+    assert too_small_for(192, 96) == {}
+    assert list(too_small_for(95, 1000)) == ["niqe"]
+    assert list(too_small_for(30, 1000)) == ["lpips", "niqe"] and list(too_small_for(31, 1000)) == ["niqe"]
+    assert too_small_for(10, 200) == {
+        "ssim": "its 11x11 window needs frames of 11 pixels a side or more",
+        "lpips": "it needs frames of 31 pixels a side or more",
+        "niqe": "frames of 200x10 hold fewer than 2 96x96 blocks",
+    }
+    assert "ssim" not in too_small_for(11, 11)
 
 
 def test_luma_is_bt601_on_the_studio_scale():

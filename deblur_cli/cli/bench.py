@@ -208,9 +208,8 @@ def bench(
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.bench import BenchModel, BenchOptions, load_clip, run_bench, synthetic_clip, write_json
     from deblur_cli.devices import resolve_device
+    from deblur_cli.metrics import too_small_for
     from deblur_cli.metrics.cvvdp import load_cvvdp
-    from deblur_cli.metrics.lpips import MIN_SIDE as LPIPS_MIN_SIDE
-    from deblur_cli.metrics.lpips import applicable as lpips_applicable
     from deblur_cli.metrics.lpips import load_lpips, lpips_clip
     from deblur_cli.plot import shows_figures, write_plot
     from deblur_cli.restorer import said_once
@@ -287,8 +286,9 @@ def bench(
     if clip.reference is None and lpips is not None:
         notes.append("LPIPS left out: it compares with the sharp clip, which --reference gives")
     if clip.reference is not None:
-        if lpips is not None and not lpips_applicable(*clip.blurred.shape[-2:]):
-            notes.append(f"LPIPS left out: it needs frames of {LPIPS_MIN_SIDE} pixels a side or more")
+        small = too_small_for(*clip.blurred.shape[-2:])
+        if lpips is not None and "lpips" in small:
+            notes.append(f"LPIPS left out: {small['lpips']}")
         elif lpips is not None:
             extra["lpips"] = functools.partial(lpips_clip, lpips)
         else:

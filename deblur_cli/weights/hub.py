@@ -51,7 +51,14 @@ def fetch(
                 **kwargs,
             )
     except Exception as e:  # huggingface_hub's error types vary across versions; all mean "not fetched"
-        raise _weights_error(e, source, label) from None
+        known = _known_error(e, source, label)
+        if known is not None:
+            raise known from None
+        # anything else may be deblur's own mistake (a keyword a newer huggingface_hub renamed): its traceback is
+        # kept for DEBLUR_DEBUG
+        first_line = (str(e).strip().splitlines() or [""])[0]
+        where = _where(source)
+        raise WeightsError(f"{label}: Hub download of {where} failed: {type(e).__name__}: {first_line}") from e
     return Path(path)
 
 
@@ -94,7 +101,13 @@ def delete_cached(path: Path) -> None:
         blob.unlink(missing_ok=True)
 
 
-def _weights_error(e: Exception, source: HubSource, label: str) -> WeightsError:
+def _where(source: HubSource) -> str:
+    return f"{source.repo_id}@{source.revision[:12]}/{source.filename}"
+
+
+def _known_error(e: Exception, source: HubSource, label: str) -> WeightsError | None:
+    """The error to report for a failure huggingface_hub names (offline, a missing repository, revision or file);
+    None for any other."""
     from huggingface_hub.utils import (
         EntryNotFoundError,
         LocalEntryNotFoundError,
@@ -102,7 +115,7 @@ def _weights_error(e: Exception, source: HubSource, label: str) -> WeightsError:
         RevisionNotFoundError,
     )
 
-    where = f"{source.repo_id}@{source.revision[:12]}/{source.filename}"
+    where = _where(source)
     if isinstance(e, LocalEntryNotFoundError):  # offline, or the Hub unreachable, and not cached
         return WeightsError(
             f"{label}: cannot reach the Hugging Face Hub for {where}",
@@ -113,8 +126,7 @@ def _weights_error(e: Exception, source: HubSource, label: str) -> WeightsError:
             f"{label}: {where} was not found on the Hub ({type(e).__name__})",
             hint="a private or gated repository needs HF_TOKEN; otherwise weights.toml points to a missing file",
         )
-    first_line = (str(e).strip().splitlines() or [""])[0]
-    return WeightsError(f"{label}: Hub download of {where} failed: {type(e).__name__}: {first_line}")
+    return None
 
 
 @functools.lru_cache(maxsize=1)

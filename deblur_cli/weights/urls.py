@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import email.message
 import http.client
 import re
 import ssl
@@ -11,7 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from deblur_cli import __version__
@@ -19,6 +20,7 @@ from deblur_cli.errors import WeightsError
 from deblur_cli.files import open_own
 
 ProgressFn = Callable[[int, int], None]
+Headers = Mapping[str, str] | email.message.Message  # an answer's headers, by name
 
 LOCAL_COPY = "use a local copy with --weights (run, evaluate, bench, demo)"  # download-weights itself has no --weights
 # HTTP 404, 410; weights.toml is deblur's own (packaged), which its users do not edit
@@ -163,6 +165,52 @@ def fetch(
         raise
 
 
+class _Plan(NamedTuple):
+    """How the body of an answer is taken (`_body_plan`)."""
+
+    verdict: Literal["take", "start over", "other size", "too large"]
+    # "take" the body; "start over": a 206 from another byte than asked, the .part is no use;
+    # "other size": not the length weights.toml states; "too large": over the limit for a file of unstated size
+    whole: bool  # the body is all of the file although part of it was held: it goes to whole_path
+    have: int  # the bytes held that the body continues; 0 when the body is all of the file
+    total: int | None  # the file's length as the server states it
+    expected: int | None  # the length the file must reach: the stated one, else weights.toml's
+    cap: int  # the most bytes the file may hold
+
+
+def _body_plan(status: int, headers: Headers, have: int, *, size: int | None, limit: int) -> _Plan:
+    """The resume and size rules for an answer (`status`, `headers`) to a request for the bytes from `have` on
+    (all of the file when `have` is 0), for a file of `size` bytes (None: unstated, then at most `limit`).
+
+    A 206 continues the .part from `have` when its Content-Range starts there; any other answer (a 200: the server
+    ignored the range) is all of the file, which goes to whole_path when part of it was held.
+    """
+    whole = False
+    if have and status == 206:
+        match = _CONTENT_RANGE.fullmatch(headers.get("Content-Range", ""))
+        if not match or int(match[1]) != have:
+            return _Plan("start over", False, have, None, None, 0)
+        total = int(match[3]) if match[3] != "*" else None
+    else:
+        whole, have = bool(have), 0
+        length = headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+    expected = total if total is not None else size
+    cap = expected if expected is not None else limit
+    verdict = "take"
+    if size is not None and total is not None and total != size:
+        verdict = "other size"
+    elif size is None and cap > limit:
+        verdict = "too large"
+    return _Plan(verdict, whole, have, total, expected, cap)
+
+
+def _holds_whole_file(headers: Headers, have: int, size: int | None) -> bool:
+    """Whether a 416 (the range starts past the end) to a request from byte `have` shows that the .part is the
+    whole file: its Content-Range states that length, and weights.toml no other."""
+    return _total_from_range(headers.get("Content-Range")) == have and size in (None, have)
+
+
 def _get(
     url: str,
     part: Path,
@@ -176,14 +224,65 @@ def _get(
 ) -> Fetched:
     # a link at the .part's name is not a partial download of ours: started afresh (open_own removes it)
     have = part.stat().st_size if part.exists() and not part.is_symlink() else 0
-    headers = {"User-Agent": f"deblur/{__version__}", "Accept-Encoding": "identity"}
     url, login = _without_login(url)
+    response = _open(url, login, part, have, label=label, size=size, hints=hints)
+    if isinstance(response, Fetched):
+        return response
+    with response:
+        if response.headers.get_content_type() == "text/html":
+            raise WeightsError(
+                f"{label}: the server answered with a web page, not the weights: a login portal or proxy? "
+                f"({shown(url)})",
+                hint="open the URL in a browser to see what it asks for"
+                + ("; the partial download is kept for the next try" if have else ""),
+            )
+        plan = _body_plan(response.status, response.headers, have, size=size, limit=limit)
+        if plan.verdict == "start over":
+            part.unlink()
+            raise _Dropped("server resumed at the wrong byte")
+        into = whole if plan.whole else part
+        if plan.verdict == "other size":
+            into.unlink(missing_ok=True)
+            raise WeightsError(
+                f"{label}: the server offers {plan.total} bytes, weights.toml expects {size}",
+                hint="the source changed: do not use it until deblur's weights.toml is updated (please report it)",
+            )
+        if plan.verdict == "too large":
+            raise WeightsError(
+                f"{label}: the file is {readable_size(plan.cap)}, more than the {readable_size(limit)} limit for a "
+                "download whose size weights.toml does not state",
+                hint="fetch the file yourself and " + LOCAL_COPY + "; maintainers: state its size in weights.toml "
+                "(size = <bytes>)",
+            )
+        have, expected = plan.have, plan.expected
+        if progress is not None:  # the size is known now: a bar can show before the first bytes
+            progress(have, expected or 0)
+        try:
+            done = _receive(response, into, have=have, cap=plan.cap, expected=expected, label=label, progress=progress)
+        except OSError as e:  # writing the .part: a full disk, a folder made read-only meanwhile
+            raise WeightsError(
+                f"{label}: cannot write {into}: {e.strerror or e}",
+                hint="free some space (or choose another folder with --cache-dir), then run the same command: it resumes",
+            ) from None
+    if expected is not None and done < expected:
+        raise _Dropped(f"{done} of {expected} bytes")
+    return Fetched(into, stated=plan.total is not None)
+
+
+def _open(
+    url: str, login: str | None, part: Path, have: int, *, label: str, size: int | None, hints: Mapping[int, str] | None
+) -> http.client.HTTPResponse | Fetched:
+    """Ask for `url` from byte `have` on (all of it when `have` is 0), with deblur's headers and `login`
+    ("user:password", taken out of the address) as HTTP basic authentication: the open response, or Fetched(part)
+    when the server answers that the .part is the whole file already. Failing to get an answer, or an HTTP error
+    status, is a WeightsError; a .part the server will not resume is deleted (_Dropped)."""
+    headers = {"User-Agent": f"deblur/{__version__}", "Accept-Encoding": "identity"}
     if login is not None:  # user:password@ in a mirror's address: HTTP basic authentication, as curl does
         headers["Authorization"] = "Basic " + base64.b64encode(login.encode("utf-8")).decode("ascii")
     if have:
         headers["Range"] = f"bytes={have}-"
     try:
-        response = _OPENER.open(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
+        return _OPENER.open(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
     except _OffHttp as e:
         raise WeightsError(
             f"{label}: {shown(url)} redirects to {shown(e.args[0])}, which is not an http(s) address",
@@ -192,9 +291,7 @@ def _get(
     except urllib.error.HTTPError as e:
         e.close()
         if e.code == 416 and have:
-            # The .part is at least as long as the file: complete if the length matches, else start over.
-            total = _total_from_range(e.headers.get("Content-Range"))
-            if total == have and size in (None, have):
+            if _holds_whole_file(e.headers, have, size):
                 return Fetched(part, stated=True)
             part.unlink()
             raise _Dropped(f"server refused to resume at byte {have}") from None
@@ -213,53 +310,6 @@ def _get(
         else:
             reason = getattr(reason, "strerror", None) or _one_line(str(reason)) or type(reason).__name__
         raise WeightsError(f"{label}: cannot download {shown(url)}: {reason}", hint=hint) from None
-    with response:
-        if response.headers.get_content_type() == "text/html":
-            raise WeightsError(
-                f"{label}: the server answered with a web page, not the weights: a login portal or proxy? "
-                f"({shown(url)})",
-                hint="open the URL in a browser to see what it asks for"
-                + ("; the partial download is kept for the next try" if have else ""),
-            )
-        into = part
-        if have and response.status == 206:
-            match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
-            if not match or int(match[1]) != have:
-                part.unlink()
-                raise _Dropped("server resumed at the wrong byte")
-            total = int(match[3]) if match[3] != "*" else None
-        else:
-            into = whole if have else part  # the server ignored the range (or there was none): all of the file
-            have = 0
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-        if size is not None and total is not None and total != size:
-            into.unlink(missing_ok=True)
-            raise WeightsError(
-                f"{label}: the server offers {total} bytes, weights.toml expects {size}",
-                hint="the source changed: do not use it until deblur's weights.toml is updated (please report it)",
-            )
-        expected = total if total is not None else size
-        cap = expected if expected is not None else limit
-        if size is None and cap > limit:
-            raise WeightsError(
-                f"{label}: the file is {readable_size(cap)}, more than the {readable_size(limit)} limit for a download "
-                "whose size weights.toml does not state",
-                hint="fetch the file yourself and " + LOCAL_COPY + "; maintainers: state its size in weights.toml "
-                "(size = <bytes>)",
-            )
-        if progress is not None:  # the size is known now: a bar can show before the first bytes
-            progress(have, expected or 0)
-        try:
-            done = _receive(response, into, have=have, cap=cap, expected=expected, label=label, progress=progress)
-        except OSError as e:  # writing the .part: a full disk, a folder made read-only meanwhile
-            raise WeightsError(
-                f"{label}: cannot write {into}: {e.strerror or e}",
-                hint="free some space (or choose another folder with --cache-dir), then run the same command: it resumes",
-            ) from None
-    if expected is not None and done < expected:
-        raise _Dropped(f"{done} of {expected} bytes")
-    return Fetched(into, stated=total is not None)
 
 
 def _receive(
