@@ -123,14 +123,15 @@ class Deblurrer:
 
 
 def _in_python_terms(load: Callable[..., Deblurrer]) -> Callable[..., Deblurrer]:
-    """`load`, whose errors' hints name its arguments where they named deblur run's options (--device cpu:
-    device="cpu"); commands in backquotes are left as they are."""
+    """`load`, whose errors name its arguments where they named deblur run's options (--device cpu:
+    device="cpu"), in their messages and hints; commands in backquotes are left as they are."""
 
     @functools.wraps(load)
     def loading(*args, **kwargs) -> Deblurrer:
         try:
             return load(*args, **kwargs)
         except DeblurError as e:
+            e.args = (_python_terms(str(e)), *e.args[1:])
             if e.hint:
                 e.hint = _python_terms(e.hint)
             raise
@@ -144,7 +145,8 @@ def _python_terms(text: str) -> str:
     return "".join(part if i % 2 else _FLAG.sub(_argument, part) for i, part in enumerate(parts))
 
 
-_FLAG = re.compile(r"--([a-z][a-z-]*)(?: ([a-z0-9][\w:.]*|FILE))?")
+# --option and its value, if any: a word (cuda:0, 2.5) or a path, not the punctuation after it
+_FLAG = re.compile(r"--([a-z][a-z-]*)(?: ([a-z0-9](?:[\w:.]*\w)?|FILE|[/.~](?:[\w./~-]*\w)?))?")
 
 
 def _argument(flag: re.Match) -> str:

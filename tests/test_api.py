@@ -1,6 +1,8 @@
 """deblur from Python (api.py): the same frames as `deblur run`, in the caller's own types."""
 
+import inspect
 import itertools
+import re
 import subprocess
 import sys
 import warnings
@@ -245,38 +247,53 @@ def test_a_frame_unlike_the_first_is_a_usage_error(model):
         list(model.restore_iter(None))
 
 
-@pytest.mark.parametrize(
-    "options, message",
-    [
-        ({"tile": -1}, "tile must be"),
-        ({"tile": "big"}, "tile must be"),
-        ({"tile": 7}, r"tile \(7\) must be at least 16 pixels for dstnet-s"),
-        ({"window": 4, "overlap": 4}, r"overlap \(4\) must be smaller than window \(4\)"),
-        ({"batch": 0}, "batch must be an integer of at least 1, got 0"),
-        ({"batch": "2"}, "batch must be an integer of at least 1, got '2'"),
-        ({"seed": "a"}, "seed must be an integer"),
-        ({"tile_overlap": -5}, "tile_overlap must be an integer of at least 0"),
-        ({"steps": 0, "model": "wtsa-s"}, "steps must be an integer of at least 1"),
-        ({"steps": 1001, "model": "wtsa-s"}, "steps must be between 1 and 1000, got 1001"),
-        ({"eta": -1, "model": "wtsa-s"}, r"eta must be a number from 0 \(deterministic\) to 1"),
-        ({"eta": 5.0, "model": "wtsa-s"}, "eta must be a number from 0"),  # as --eta: 1 is DDPM's noise
-        ({"eta": float("inf"), "model": "wtsa-s"}, "eta must be a number from 0"),
-        ({"seed": 2**64, "model": "wtsa-s"}, "seed must be at most 18446744073709551615, got 18446744073709551616"),
-        ({"samples": 65, "model": "wtsa-s"}, "samples must be at most 64, got 65"),  # as --samples
-        ({"tile": 64, "tile_overlap": 64}, "a tile overlap of 64 px leaves no room between 64-px tiles"),
-        ({"model": None}, "model must be a name"),
-        ({"device": 0}, "device must be a name"),
-        ({"precision": torch.int8}, "precision must be one of auto, fp32, fp16, bf16 or their torch dtypes"),
-        ({"precision": torch.float16}, "fp16 is not supported on the CPU"),
-        ({"weights": 3}, "weights must be a path or a registered name, got int"),
-        ({"window": 99, "model": "wtsa-s"}, r"window \(99\) is longer than wtsa-s accepts"),
-        ({"model": "dstnet-xl"}, "unknown model 'dstnet-xl'"),
-        ({"device": "tpu"}, "unknown device 'tpu'"),
-    ],
-)
+BAD_OPTIONS = [
+    ({"tile": -1}, "tile must be"),
+    ({"tile": "big"}, "tile must be"),
+    ({"tile": 7}, r"tile \(7\) must be at least 16 pixels for dstnet-s"),
+    ({"window": 4, "overlap": 4}, r"overlap \(4\) must be smaller than window \(4\)"),
+    ({"batch": 0}, "batch must be an integer of at least 1, got 0"),
+    ({"batch": "2"}, "batch must be an integer of at least 1, got '2'"),
+    ({"seed": "a"}, "seed must be an integer"),
+    ({"tile_overlap": -5}, "tile_overlap must be an integer of at least 0"),
+    ({"steps": 0, "model": "wtsa-s"}, "steps must be an integer of at least 1"),
+    ({"steps": 1001, "model": "wtsa-s"}, "steps must be between 1 and 1000, got 1001"),
+    ({"eta": -1, "model": "wtsa-s"}, r"eta must be a number from 0 \(deterministic\) to 1"),
+    ({"eta": 5.0, "model": "wtsa-s"}, "eta must be a number from 0"),  # as --eta: 1 is DDPM's noise
+    ({"eta": float("inf"), "model": "wtsa-s"}, "eta must be a number from 0"),
+    ({"seed": 2**64, "model": "wtsa-s"}, "seed must be at most 18446744073709551615, got 18446744073709551616"),
+    ({"samples": 65, "model": "wtsa-s"}, "samples must be at most 64, got 65"),  # as --samples
+    ({"tile": 64, "tile_overlap": 64}, "a tile overlap of 64 px leaves no room between 64-px tiles"),
+    ({"model": None}, "model must be a name"),
+    ({"device": 0}, "device must be a name"),
+    ({"precision": torch.int8}, "precision must be one of auto, fp32, fp16, bf16 or their torch dtypes"),
+    ({"precision": torch.float16}, "fp16 is not supported on the CPU"),
+    ({"weights": 3}, "weights must be a path or a registered name, got int"),
+    ({"window": 99, "model": "wtsa-s"}, r"window \(99\) is longer than wtsa-s accepts"),
+    ({"model": "dstnet-xl"}, "unknown model 'dstnet-xl'"),
+    ({"device": "tpu"}, "unknown device 'tpu'"),
+    ({"weights": "nosuch"}, 'weights="nosuch": no such file'),
+    ({"weights": "/no/such.safetensors"}, 'weights="/no/such.safetensors": no such file'),
+]
+
+
+@pytest.mark.parametrize("options, message", BAD_OPTIONS)
 def test_bad_options_are_usage_errors(options, message):
     with pytest.raises(deblur_cli.errors.DeblurError, match=message):
         deblur_cli.load(**{"model": "dstnet-s", "device": "cpu", **options})
+
+
+@pytest.mark.parametrize("options", [options for options, _ in BAD_OPTIONS] + [{"model": "wtsa"}])
+def test_load_errors_name_its_arguments_not_deblur_runs_options(options):
+    """The library words its errors for the command line (--weights FILE); load's callers have arguments. Found
+    in review: `load(weights="nosuch")` said `--weights nosuch: no such file`."""
+    with pytest.raises(deblur_cli.errors.DeblurError) as raised:
+        deblur_cli.load(**{"model": "dstnet-s", "device": "cpu", **options})
+    for text in (str(raised.value), raised.value.hint or ""):
+        outside_commands = re.sub(r"`[^`]*`", "", text)
+        assert "--" not in outside_commands, text
+        named = set(re.findall(r"\b([a-z_]+)=", outside_commands))
+        assert named <= set(inspect.signature(deblur_cli.load).parameters), text
 
 
 def test_hints_name_loads_arguments_not_deblur_runs_options():
