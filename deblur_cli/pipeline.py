@@ -488,7 +488,7 @@ def _resume(sink: FrameSink, source, total: int | None, note: Callable[[str], No
         if not asked:
             why = "are discarded (--no-resume)"
         elif INPUT_CHANGED in changes:
-            why = "were made from another input, or the input has changed since (its path, size or modification time)"
+            why = "were made from another input, or the input has changed since"
         elif changes:
             why = f"were made with other settings ({'; '.join(changes[:3])})"
         else:

@@ -438,10 +438,41 @@ def test_other_settings_keep_the_work_and_are_refused_and_resume_false_starts_ov
 
     target.unlink()
     interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
-    os.utime(source, ns=(0, 0))  # the input changed
+    media.make_video(source, frames=24, size=(64, 32))  # new content at the same path (a re-export)
     notes = []
     assert deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, on_note=notes.append).resumed == 0
     assert "were made from another input, or the input has changed since" in notes[0]  # not "input.digest"
+
+
+def test_an_input_copied_moved_or_touched_keeps_the_work(tmp_path):
+    """The input is told by its content: kept work was discarded as made from another input when the file was
+    touched (a sync tool, a copy without its times) or moved, though its frames were the same."""
+    source = media.make_video(tmp_path / "in.mkv", frames=24)
+    target = tmp_path / "out.mkv"
+    interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
+    moved = source.rename(tmp_path / "moved.mkv")
+    os.utime(moved, ns=(0, 0))
+    notes: list[str] = []
+    result = deblur_video(moved, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, on_note=notes.append)
+    assert result.resumed > 0, notes
+    assert notes[0].startswith(f"continuing an interrupted run of {target}")
+
+
+@pytest.mark.parametrize("size", [100, 3 << 20, 50 << 20])
+def test_an_input_is_told_by_samples_of_its_bytes_wherever_they_change(tmp_path, size):
+    """A byte changed at either end, or in a sampled block, changes the identity; up to about 3 MiB, anywhere."""
+    from deblur_cli.video_io.sources import input_identity
+
+    path = tmp_path / "clip.mp4"
+    data = bytearray(os.urandom(1 << 16)) * (size >> 16) + bytearray(os.urandom(size % (1 << 16)))
+    path.write_bytes(data)
+    first = input_identity(path)
+    assert first["size"] == size and input_identity(path) == first
+    for where in (0, size // 2, size - 1) if size < 3 << 20 else (0, (1 << 20) + (size - (2 << 20)) // 16, size - 1):
+        changed = bytearray(data)
+        changed[where] ^= 1
+        path.write_bytes(changed)
+        assert input_identity(path) != first, where
 
 
 def test_a_restorer_without_identity_writes_no_segments(tmp_path):

@@ -91,18 +91,43 @@ def _images_in(paths: list[Path], span: Span, text: str, rate: Fraction | None) 
 
 
 def input_identity(path: str | os.PathLike) -> dict:
-    """What tells whether an input is still the one an earlier run read, cheaply: its path, and the
-    size and modification time of its file (each image's, for a folder or glob)."""
+    """What tells whether an input is still the one an earlier run read, cheaply. A file (a video, an image)
+    by its content: its size and a SHA-256 of samples of its bytes (`_sampled_digest`), so that a copy, a move
+    or a `touch` keeps it, while new content (a re-export, a trim) of any size changes it. A folder or glob of
+    images by its path and each image's size and modification time (reading a sample of thousands of images
+    would take a while)."""
     text = os.fspath(path)
     if os.path.isdir(text) or (not os.path.exists(text) and is_glob(text)):
+        digest = hashlib.sha256()
         files = list_images(text)
-    else:
-        files = [Path(text)]
+        for file in files:
+            stat = file.stat()
+            digest.update(os.fsencode(f"{file.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\n"))
+        return {"path": str(Path(text).resolve()), "files": len(files), "digest": digest.hexdigest()}  # one spelling
+    size, sampled = _sampled_digest(Path(text))
+    return {"size": size, "sampled_sha256": sampled}
+
+
+_SAMPLE_ENDS = 1 << 20  # bytes read at each end of a file: a video's headers and index lie there
+_SAMPLE_BLOCKS, _SAMPLE_BLOCK = 16, 1 << 16  # and blocks spread between them
+
+
+def _sampled_digest(path: Path) -> tuple[int, str]:
+    """The size of the file at `path` and the SHA-256 of its first and last _SAMPLE_ENDS bytes and of
+    _SAMPLE_BLOCKS blocks spread evenly between them (all of it, for a file up to about 3 MiB)."""
     digest = hashlib.sha256()
-    for file in files:
-        stat = file.stat()
-        digest.update(os.fsencode(f"{file.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\n"))
-    return {"path": str(Path(text).resolve()), "files": len(files), "digest": digest.hexdigest()}  # one spelling
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        middle = size - 2 * _SAMPLE_ENDS
+        if middle <= _SAMPLE_BLOCKS * _SAMPLE_BLOCK:
+            parts = [(0, size)]
+        else:
+            spread = [(_SAMPLE_ENDS + middle * k // _SAMPLE_BLOCKS, _SAMPLE_BLOCK) for k in range(_SAMPLE_BLOCKS)]
+            parts = [(0, _SAMPLE_ENDS), *spread, (size - _SAMPLE_ENDS, _SAMPLE_ENDS)]
+        for start, length in parts:
+            file.seek(start)
+            digest.update(file.read(length))
+    return size, digest.hexdigest()
 
 
 def describe(
