@@ -30,7 +30,7 @@ import torch
 
 from deblur_cli.errors import DeblurError, UsageError
 from deblur_cli.model_specs import MAX_SAMPLES, MAX_SEED
-from deblur_cli.restorer import Restorer
+from deblur_cli.restorer import Restorer, completed
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.stream import restore_stream
 from deblur_cli.windows import WindowOptions
@@ -48,7 +48,7 @@ class Deblurrer:
     """A loaded model (`load`) and how it cuts frames into windows and tiles."""
 
     def __init__(self, name: str, restorer: Restorer, windows: WindowOptions):
-        self.name, self.restorer, self.windows = name, restorer, windows
+        self.name, self.restorer, self.windows = name, completed(restorer), windows
 
     @property
     def device(self) -> torch.device:

@@ -28,7 +28,7 @@ from deblur_cli.errors import InputError, UsageError
 from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_8bit, too_small_for
 from deblur_cli.metrics.niqe import mean_niqe, too_flat
 from deblur_cli.pipeline import to_tensor
-from deblur_cli.restorer import Restorer
+from deblur_cli.restorer import Restorer, completed
 from deblur_cli.span import Span
 from deblur_cli.stream import restore_stream
 from deblur_cli.files import write_bytes
@@ -238,7 +238,7 @@ def run_bench(
     rows = [_quality(BenchRow("input"), clip.blurred, clip, extra_metrics, report_notes)]
     devices: set[torch.device] = set()
     for model, steps, samples in runs:
-        restorer = model.build(steps or 1, samples or 1)
+        restorer = completed(model.build(steps or 1, samples or 1))  # BenchModel.build may give any Restorer
         devices.add(restorer.device)
         label = model.name if steps is None else f"{model.name} steps={steps} samples={samples}"
         output, seconds, peak = _time(restorer, clip.blurred, model, options, partial(tick, label))

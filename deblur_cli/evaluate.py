@@ -31,7 +31,7 @@ from deblur_cli.metrics.lpips import LPIPS, lpips_clip
 from deblur_cli.metrics.niqe import mean_niqe
 from deblur_cli.pipeline import to_compact_tensor, to_image
 from deblur_cli.prefetch import prefetched
-from deblur_cli.restorer import Restorer
+from deblur_cli.restorer import Restorer, completed
 from deblur_cli.stream import as_float, check_windows, mixed, restore_stream
 from deblur_cli.transfer import model_curve
 from deblur_cli.video_io import Frame, VideoInfo, check_not_cut, open_source
@@ -219,6 +219,7 @@ def evaluate_sequence(
     means and each frame's scores) is taken as it is instead of scoring the input again (NIQE alone costs
     about 0.4 s a 720p frame on a CPU). `strength` mixes each restored frame with its input as `deblur run
     --strength` does (pipeline.deblur_video). The score lists the scene cuts the windows were split at."""
+    restorer = completed(restorer)
     check_windows(restorer, windows)
     restorer.reseed()  # a diffusion model samples each sequence as it would alone (--sequences, continued runs)
     cuts: list[int] = []

@@ -23,7 +23,7 @@ import torch
 from deblur_cli import __version__
 from deblur_cli.errors import UsageError
 from deblur_cli.outputs import check_free, check_output_path
-from deblur_cli.restorer import Restorer, batches
+from deblur_cli.restorer import Restorer, batches, completed
 from deblur_cli.prefetch import prefetched, put_unless_stopped
 from deblur_cli.side_by_side import compose, composed_info
 from deblur_cli.span import Span
@@ -282,6 +282,7 @@ def deblur_video(
     (`resume=False` starts over): it reads again from the window start before that point, so that the
     frames it writes are those an uninterrupted run would have written. `on_note` hears about it.
     """
+    restorer = completed(restorer)
     check_output_path(source_path, output_path, force=force)
     check_windows(restorer, windows)
     check_strength(strength)

@@ -17,7 +17,8 @@ class Restorer(Protocol):
 
     The members below the four required ones are optional: a restorer that subclasses Restorer
     inherits the defaults given here, which say what their absence means, and the pipeline reads
-    them as attributes.
+    them as attributes. One that does not subclass it is given them by `completed`, which the entry
+    points (stream.restore_stream, pipeline.deblur_video, evaluate, bench, the API) call.
     """
 
     multiple: int  # H and W must be multiples of this (the pipeline pads, once)
@@ -59,6 +60,32 @@ class Restorer(Protocol):
         """Draw afresh from the seed (nothing to do for a restorer that draws nothing)."""
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor: ...
+
+
+def completed(restorer: Restorer) -> Restorer:
+    """`restorer` with the Restorer protocol's defaults for the optional members it lacks: itself where it
+    subclasses Restorer, else a stand-in that takes every member it has from it."""
+    return restorer if Restorer in type(restorer).__mro__ else _Completed(restorer)
+
+
+class _Completed(Restorer):
+    """A restorer that does not subclass Restorer, with the protocol's defaults where it lacks a member."""
+
+    def __init__(self, restorer: Restorer):
+        object.__setattr__(self, "_restorer", restorer)
+
+    def __getattribute__(self, name: str):
+        restorer = object.__getattribute__(self, "_restorer")
+        try:
+            return getattr(restorer, name)
+        except AttributeError:
+            return object.__getattribute__(self, name)  # the protocol's default
+
+    def __setattr__(self, name: str, value) -> None:
+        setattr(object.__getattribute__(self, "_restorer"), name, value)
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        return object.__getattribute__(self, "_restorer")(frames)
 
 
 def batches(restorer: Restorer) -> bool:

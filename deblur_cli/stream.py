@@ -13,7 +13,7 @@ import torch
 
 from deblur_cli.devices import free_memory, is_out_of_memory, release_cached_memory
 from deblur_cli.errors import UsageError
-from deblur_cli.restorer import Restorer, batches, restore_windows
+from deblur_cli.restorer import Restorer, batches, completed, restore_windows
 from deblur_cli.scene_cuts import cuts_in
 from deblur_cli.tiles import auto_tile_size, restore_tiled, restore_tiled_with_retry
 from deblur_cli.transfer import ModelCurve
@@ -115,6 +115,7 @@ def restore_stream(
     A frame without colour (`is_grey`) comes out without colour (`greyed`): the models, trained on colour,
     tint grey frames a little (up to 46 of 255 levels apart between channels on grey noise).
     """
+    restorer = completed(restorer)
     restore = _WindowRestorer(restorer, windows, size, on_retry=on_retry, on_tile=on_tile, curve=curve)
     grey: deque[bool] = deque()  # of each frame read and not yet yielded restored: whether it is grey
 

@@ -376,3 +376,28 @@ def test_an_out_of_memory_retry_draws_what_the_failed_call_drew():
     assert len(tiled) == 6
     for a, b in zip(tiled, retried, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+class Structural:
+    """A restorer with the contract's required members only, not a subclass of Restorer."""
+
+    multiple, max_frames, device, bytes_per_pixel = 16, None, torch.device("cpu"), 64.0
+
+    def __call__(self, frames):
+        return frames.clone()
+
+
+def test_a_restorer_that_does_not_subclass_the_protocol_gets_its_defaults(tmp_path):
+    """Found in review: once the pipeline read the optional members as attributes, a restorer with only the
+    required ones (a Protocol is structural) failed with AttributeError in restore_stream, the API and bench."""
+    import deblur_cli
+    from deblur_cli.pipeline import deblur_video
+
+    clip = [torch.rand(3, 20, 24) for _ in range(5)]
+    windows = WindowOptions(window=4, overlap=1, tile=None)
+    out = list(restore_stream(iter(clip), Structural(), windows, (20, 24)))
+    assert len(out) == 5 and all(torch.allclose(a, b) for a, b in zip(out, clip))
+    restored = deblur_cli.Deblurrer("mine", Structural(), windows).restore(torch.stack(clip))
+    assert restored.shape == (5, 3, 20, 24)
+    source = media.make_video(tmp_path / "in.mkv", frames=5)
+    assert deblur_video(source, tmp_path / "out.mkv", Structural(), windows=windows).frames == 5
