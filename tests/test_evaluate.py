@@ -943,7 +943,7 @@ def test_the_published_last_window_on_request(tmp_path, monkeypatch):
 
 
 def test_infinite_and_undefined_scores_survive_the_json(tmp_path):
-    from deblur_cli.bench import write_json
+    from deblur_cli.files import write_json
 
     report = EvaluationReport("d", "m", "cpu", planned=1)
     report.sequences = [SequenceScore("a", 2, 1.0, {"psnr": math.inf}, {"psnr": math.nan})]

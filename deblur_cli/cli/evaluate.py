@@ -43,7 +43,7 @@ from deblur_cli.cli.evaluate_tables import comparison, show
 from deblur_cli.cli.progress_lines import FramesTask, progress_bar, time_left
 from deblur_cli.cli.weights import build_shown, check_weights, held_elsewhere
 from deblur_cli.datasets import find_sequences, save_folders, sequence_digest
-from deblur_cli.files import check_writable, taken
+from deblur_cli.files import check_writable, taken, write_json
 from deblur_cli.errors import DeblurError, OutputError, UsageError
 from deblur_cli.model_specs import MODELS
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
@@ -478,8 +478,6 @@ def _finish(reports: list[EvaluationReport], several: bool, json_path: Path | No
     if several:
         out.print(comparison(reports))
     if json_path is not None:
-        from deblur_cli.bench import write_json
-
         write_json(_Comparison(reports, stopped) if several else reports[0], json_path)
         err.print(f"wrote {json_path}", highlight=False)
 
