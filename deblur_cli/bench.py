@@ -9,7 +9,6 @@ docs/bench.md.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import statistics
@@ -17,7 +16,6 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import torch
@@ -31,7 +29,6 @@ from deblur_cli.pipeline import to_tensor
 from deblur_cli.restorer import Restorer, completed
 from deblur_cli.span import Span
 from deblur_cli.stream import restore_stream
-from deblur_cli.files import write_bytes
 from deblur_cli.host_memory import check_synthesis_memory
 from deblur_cli.video_io import DEFAULT_FPS, open_source
 from deblur_cli.video_io.truncation import retell_damage
@@ -112,7 +109,7 @@ class BenchReport:
     settings: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        """The report as plain dicts and lists (write_json turns non-finite numbers into strings)."""
+        """The report as plain dicts and lists (files.write_json turns non-finite numbers into strings)."""
         return asdict(self)
 
 
@@ -259,15 +256,6 @@ def run_bench(
     device = ", ".join(sorted({str(d) for d in devices})) or "none"
     settings = {"deblur": __version__, "warmup": options.warmup, "repeat": options.repeat, **(about or {})}
     return BenchReport(clip.source, frames, width, height, device, _memory_kind(devices), rows, report_notes, settings)
-
-
-def write_json(report, path: str | os.PathLike) -> None:
-    """Write a report (anything with a to_dict(), as BenchReport or an evaluation's) as JSON (UTF-8,
-    indented), atomically: a temporary file, then a rename. JSON has no infinity nor NaN: an infinite
-    figure (the PSNR of an exact frame) is written as the string "Infinity", an undefined one as "NaN"
-    (what Python's float() reads back); null stays "does not apply, not measured"."""
-    text = json.dumps(_json_numbers(report.to_dict()), indent=2, allow_nan=False) + "\n"
-    write_bytes(Path(path), text.encode("utf-8"))
 
 
 def restore_clip(restorer: Restorer, frames: torch.Tensor, window: int | None, overlap: int) -> torch.Tensor:
@@ -418,14 +406,3 @@ def _quality(
         row.temporal = temporal_error(output, reference)
     row.extra = {name: float(metric(output, reference)) for name, metric in extra_metrics.items()}
     return row
-
-
-def _json_numbers(value):
-    """`value` with every non-finite float in it as the string float() reads back: "Infinity", "-Infinity", "NaN"."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
-    if isinstance(value, dict):
-        return {k: _json_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_numbers(v) for v in value]
-    return value

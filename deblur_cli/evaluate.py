@@ -81,7 +81,7 @@ class SequenceScore:
 
     @classmethod
     def from_dict(cls, data: dict) -> SequenceScore:
-        """A score as EvaluationReport.to_dict wrote it (see `bench.write_json`): the strings "Infinity"
+        """A score as EvaluationReport.to_dict wrote it (see `files.write_json`): the strings "Infinity"
         and "NaN" stand for an infinite PSNR and an undefined score; null, as files from before wrote an
         infinite PSNR, for infinity too."""
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
+import math
 import os
 import secrets
 import shutil
@@ -129,6 +131,26 @@ def write_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:
         if isinstance(e, OSError):
             raise output_error(path, e) from None
         raise
+
+
+def write_json(report, path: str | os.PathLike) -> None:
+    """Write a report (anything with a to_dict(), as BenchReport or an evaluation's) as JSON (UTF-8,
+    indented), atomically: a temporary file, then a rename. JSON has no infinity nor NaN: an infinite
+    figure (the PSNR of an exact frame) is written as the string "Infinity", an undefined one as "NaN"
+    (what Python's float() reads back); null stays "does not apply, not measured"."""
+    text = json.dumps(_json_numbers(report.to_dict()), indent=2, allow_nan=False) + "\n"
+    write_bytes(Path(path), text.encode("utf-8"))
+
+
+def _json_numbers(value):
+    """`value` with every non-finite float in it as the string float() reads back: "Infinity", "-Infinity", "NaN"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, dict):
+        return {k: _json_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_numbers(v) for v in value]
+    return value
 
 
 def open_own(path: Path, *, append: bool = False):

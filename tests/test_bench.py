@@ -24,10 +24,10 @@ from deblur_cli.bench import (
     restore_clip,
     run_bench,
     synthetic_clip,
-    write_json,
 )
 from deblur_cli.cli.app import app, out
 from deblur_cli.errors import InputError, UsageError, WeightsError
+from deblur_cli.files import write_json
 from deblur_cli.plot import HEIGHT, WIDTH, tick_labels, write_plot
 from deblur_cli.span import Span
 from tests.media import make_images, make_video, write_image

@@ -723,7 +723,7 @@ def test_known_input_scores_are_taken_and_the_input_is_not_scored_again(tmp_path
 
 
 def test_several_models_score_the_input_once(tmp_path, monkeypatch):
-    from deblur_cli import evaluate as evaluate_module
+    from deblur_cli import evaluate as evaluate_module, evaluate_session
 
     monkeypatch.setattr(restorers_module, "build_restorer", lambda model, **kwargs: Darkens())
     passes = []
@@ -733,7 +733,7 @@ def test_several_models_score_the_input_once(tmp_path, monkeypatch):
         passes.append((pair.name, kwargs.get("input_scores") is not None))
         return real(pair, restorer, windows, **kwargs)
 
-    monkeypatch.setattr(evaluate_module, "evaluate_sequence", recording)
+    monkeypatch.setattr(evaluate_session, "evaluate_sequence", recording)
     out = tmp_path / "scores.json"
     data = two_sequences(tmp_path / "d")
     result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet-s", "-m", "dstnet", "-m", "wtsa-s",
@@ -943,7 +943,7 @@ def test_the_published_last_window_on_request(tmp_path, monkeypatch):
 
 
 def test_infinite_and_undefined_scores_survive_the_json(tmp_path):
-    from deblur_cli.bench import write_json
+    from deblur_cli.files import write_json
 
     report = EvaluationReport("d", "m", "cpu", planned=1)
     report.sequences = [SequenceScore("a", 2, 1.0, {"psnr": math.inf}, {"psnr": math.nan})]

@@ -206,7 +206,8 @@ def bench(
 ) -> None:
     """Measure speed and quality per model, step count and sample count: [bold]deblur bench --steps 1,5,20[/]."""
     # Modules that import torch: here, not at the top (see cli/__init__.py).
-    from deblur_cli.bench import BenchModel, BenchOptions, load_clip, run_bench, synthetic_clip, write_json
+    from deblur_cli.bench import BenchModel, BenchOptions, load_clip, run_bench, synthetic_clip
+    from deblur_cli.files import write_json
     from deblur_cli.devices import resolve_device
     from deblur_cli.metrics import too_small_for
     from deblur_cli.metrics.cvvdp import load_cvvdp

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -42,15 +41,20 @@ from deblur_cli.cli.options import (
 from deblur_cli.cli.evaluate_tables import comparison, show
 from deblur_cli.cli.progress_lines import FramesTask, progress_bar, time_left
 from deblur_cli.cli.weights import build_shown, check_weights, held_elsewhere
-from deblur_cli.datasets import find_sequences, save_folders, sequence_digest
-from deblur_cli.files import check_writable, taken
-from deblur_cli.errors import DeblurError, OutputError, UsageError
+from deblur_cli.datasets import find_sequences
+from deblur_cli.files import check_writable
+from deblur_cli.errors import OutputError, UsageError
 from deblur_cli.model_specs import MODELS
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
-from deblur_cli.video_io import input_identity
 
 if TYPE_CHECKING:
-    from deblur_cli.evaluate import EvaluationReport, SequenceScore
+    from rich.progress import Progress
+
+    from deblur_cli.evaluate import EvaluationReport
+    from deblur_cli.evaluate_session import EvaluationProgress
+    from deblur_cli.restorer import Restorer
+    from deblur_cli.restorers import ModelOptions
+    from deblur_cli.windows import WindowOptions
 
 
 @command(
@@ -180,20 +184,26 @@ def evaluate(
         _check_json_target(json_path)
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.devices import resolve_device
-    from deblur_cli.evaluate import EvaluationReport, check_frame_names, evaluate_sequence, score_results
+    from deblur_cli.evaluate import check_frame_names
+    from deblur_cli.evaluate_session import (
+        ModelContender,
+        ResultsContender,
+        ScoreOptions,
+        evaluate_models,
+        stopped_reports,
+    )
     from deblur_cli.metrics.lpips import load_lpips
-    from deblur_cli.pipeline import output_settings
     from deblur_cli.restorers import ModelOptions
 
     torch_device = resolve_device(device)
     asked = models or ([AUTO] if weights or not results else [])  # --results alone runs no model
     contenders = _contenders(asked, weights or [], torch_device, cache_dir)
-    restored_elsewhere = _restored_elsewhere(results or [], pairs, [label for label, _, _ in contenders])
+    elsewhere = _restored_elsewhere(results or [], pairs, [label for label, _, _ in contenders])
     for pair in pairs:  # a frame missing found now, not after a model's pass
         check_frame_names(pair, frames)
-        for _, found in restored_elsewhere:
+        for _, found in elsewhere:
             check_frame_names(pair, frames, results=found[pair.name])
-    several = len(contenders) + len(restored_elsewhere) > 1
+    several = len(contenders) + len(elsewhere) > 1
     # every model's windows checked before any work, and LPIPS loaded once for all of them
     planned = {
         label: window_options(model, window, overlap, tile_option(tile), tile_overlap, batch, last_window, scene_cuts)
@@ -211,90 +221,116 @@ def evaluate(
         offline=offline or None,
     )  # each model's weights are its own
     # a stopped evaluation's JSON: its sequences are taken as they are where nothing changed
-    stopped = {} if json_path is None or no_resume else _stopped_reports(json_path)
-    folders: dict[str, dict[str, Path]] = {label: {} for label, _, _ in contenders}  # where --save writes
-    if save is not None:  # every folder checked before any work; a stopped evaluation's own may exist
-        for label in folders:
-            scored = {entry.get("name") for entry in stopped.get(label, {}).get("sequences", [])}
-            folders[label] = save_folders(pairs, save / _folder_name(label) if several else save, scored=scored)
-    digests = {pair.name: sequence_digest(pair) for pair in pairs} if json_path is not None else {}
-    reports: list[EvaluationReport] = []
-    current: EvaluationReport | None = None  # the report being filled
-    inputs: dict[str, SequenceScore] = {}  # by sequence, the first model's scores, whose input the others take
-    try:
-        for label, model, weights_file in contenders:
-            restorer = build_shown(model, replace(options, weights=weights_file), quiet=quiet, warn=warn)
-            for line in check_restorer(restorer, model, window_plans[label]):
-                warn(line)
-            identity = restorer.identity  # none: a restorer whose scores cannot be reused
-            settings = output_settings(restorer, window_plans[label], strength) | {
-                "frames": frames,
-                "lpips": None if lpips_weights is None else [input_identity(p) for p in lpips_weights],
-                "niqe": with_niqe,
-                "flicker": with_flicker,
-            }
-            current = EvaluationReport(
-                str(dataset), label, str(restorer.device), planned=len(pairs), settings=settings, digests=digests
-            )
-            reports.append(current)
-            done = current.reusable(stopped.get(label)) if identity is not None else {}
-            if save is not None:  # taken only with the frames the stopped evaluation saved for them
-                done = {name: s for name, s in done.items() if folders[label][name].is_dir()}
-                _check_unused(folders[label], done)
-            if done:
-                note(
-                    f"continuing the stopped evaluation in {json_path}: {len(done)} of {len(pairs)} sequences "
-                    f"were scored with {label} already"
-                )
-            score = functools.partial(
-                evaluate_sequence,
-                restorer=restorer,
-                windows=window_plans[label],
-                lpips=lpips,
-                with_niqe=with_niqe,
-                with_flicker=with_flicker,
-                max_frames=frames,
-                strength=strength,
-            )
-            _evaluate_all(current, pairs, score, folders[label], quiet, inputs, done)
-            inputs.update((s.name, s) for s in current.sequences if s.name not in inputs)  # the first model's
-            show(current)
-            current = None
-            del restorer, score  # before the next model loads
-        for label, found in restored_elsewhere:
-            current = EvaluationReport(str(dataset), label, "", planned=len(pairs), digests=digests, timed=False)
-            reports.append(current)
+    stopped = {} if json_path is None or no_resume else stopped_reports(json_path)
+    if stopped is None:
+        warn(f"{json_path} is not the JSON of a stopped evaluation; it will be replaced")
+        stopped = {}
+    model_contenders = [
+        ModelContender(
+            label,
+            window_plans[label],
+            functools.partial(_build, model, options, weights_file, window_plans[label], quiet),
+        )
+        for label, model, weights_file in contenders
+    ]
+    score_options = ScoreOptions(
+        lpips=lpips,
+        lpips_files=None if lpips_weights is None else tuple(lpips_weights),
+        with_niqe=with_niqe,
+        with_flicker=with_flicker,
+        max_frames=frames,
+        strength=strength,
+    )
 
-            def score_files(pair, *, save_to, progress, input_scores, found=found):
-                return score_results(
-                    pair, found[pair.name],
-                    lpips=lpips, with_niqe=with_niqe, with_flicker=with_flicker, max_frames=frames,
-                    progress=progress, input_scores=input_scores,
-                )  # fmt: skip
+    bars = _PassBars(quiet)
 
-            _evaluate_all(current, pairs, score_files, {}, quiet, inputs, {})
-            inputs.update((s.name, s) for s in current.sequences if s.name not in inputs)
-            show(current)
-            current = None
-    except (KeyboardInterrupt, DeblurError):  # stopped by hand, by a bad sequence or model: what is done is kept
-        if current is not None and current.sequences:
+    def progress(event: EvaluationProgress) -> None:
+        if event.stage == "pass" and event.taken:
+            note(
+                f"continuing the stopped evaluation in {json_path}: {event.taken} of {event.sequences} sequences "
+                f"were scored with {event.model} already"
+            )
+        bars(event)
+
+    def shown(report: EvaluationReport) -> None:
+        bars.close()
+        show(report)
+
+    with bars:
+        evaluation = evaluate_models(
+            str(dataset), pairs, model_contenders, [ResultsContender(label, found) for label, found in elsewhere],
+            options=score_options, stopped=stopped, save=save, digests=json_path is not None,
+            on_report=shown, on_progress=progress,
+        )  # fmt: skip
+    reports = evaluation.reports
+    if evaluation.stopped_by is not None:  # stopped by hand, by a bad sequence or model: what is done is kept
+        if (current := evaluation.partial) is not None:
             show(current)
             warn(f"stopped: {len(current.sequences)} of {len(pairs)} sequences evaluated with {current.model}")
             if json_path is not None and current.timed:  # results restored elsewhere are scored afresh: quick
                 note(f"the same command continues from there, taking the scores in {json_path}")
-        elif current is not None:
-            reports.remove(current)
         if several:
             finished = sum(r.complete for r in reports)
-            total = len(contenders) + len(restored_elsewhere)
-            what = "models and results" if restored_elsewhere else "models"
+            total = len(contenders) + len(elsewhere)
+            what = "models and results" if elsewhere else "models"
             warn(f"stopped: {finished} of {total} {what} evaluated on every sequence")
         if reports:
             _finish(reports, several, json_path, stopped=True)
-        raise
+        raise evaluation.stopped_by
     for line in _coverage_notes(reports, with_niqe=with_niqe, with_lpips=lpips is not None, with_flicker=with_flicker):
         note(line)
     _finish(reports, several, json_path)
+
+
+def _build(
+    model: str, options: ModelOptions, weights_file: Path | None, windows: WindowOptions, quiet: bool
+) -> Restorer:
+    """A contender's restorer, its weights download shown, and what it makes of the windows said."""
+    restorer = build_shown(model, replace(options, weights=weights_file), quiet=quiet, warn=warn)
+    for line in check_restorer(restorer, model, windows):
+        warn(line)
+    return restorer
+
+
+class _PassBars:
+    """evaluate_models' progress on a progress_bar (stderr), one bar a pass, closed before the pass's table."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: Progress | None = None
+
+    def __enter__(self) -> _PassBars:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+    def __call__(self, event: EvaluationProgress) -> None:
+        if event.stage == "pass":
+            self.close()
+            self.bar = progress_bar(err, self.quiet)
+            self.bar.start()
+            self.overall = self.bar.add_task(f"{event.sequences} sequences", total=event.sequences, left="")
+            self.began, self.scored = time.monotonic(), 0  # the sequences this run scores, for the overall time left
+        elif event.stage == "taken":
+            self.bar.advance(self.overall)
+        elif event.stage == "started":
+            log_name = f"{event.name} ({event.number}/{event.sequences})"
+            self.frames = FramesTask(self.bar, event.name, err, self.quiet, log_name=log_name)
+        elif event.stage == "frames":
+            self.frames(event.done, event.total)
+        else:
+            self.frames.close()
+            self.scored += 1
+            rate = self.scored / max(time.monotonic() - self.began, 1e-9)
+            left = time_left(self.scored, self.scored + event.sequences - event.number, rate)
+            self.bar.update(self.overall, advance=1, left=left)
+
+    def close(self) -> None:
+        """Take the bar off stderr."""
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
 
 
 def _coverage_notes(
@@ -388,23 +424,6 @@ def _unique(label: str, labels: list[str]) -> str:
     return f"{label} #{n}"
 
 
-def _check_unused(folders: dict[str, Path], done: dict) -> None:
-    """OutputError if a sequence to be scored has a --save folder already: a stopped evaluation's frames,
-    made under other settings than this one's (the others are taken with their scores, in `done`)."""
-    for name, folder in folders.items():
-        if name not in done and taken(folder):
-            raise OutputError(
-                f"{folder} holds frames an earlier evaluation saved with other settings or files",
-                hint="choose a new --save folder, or delete that one",
-            )
-
-
-def _folder_name(label: str) -> str:
-    """A folder name for a contender's saved frames: its label with anything but letters, digits,
-    dots, dashes and underscores as one underscore."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_")
-
-
 def _check_json_target(path: Path) -> None:
     """OutputError if `path` is a file other than an evaluation's JSON: only that is continued or replaced
     (any other file, even a frame of the dataset, would be lost to the scores)."""
@@ -421,76 +440,12 @@ def _check_json_target(path: Path) -> None:
         )
 
 
-def _stopped_reports(path: Path) -> dict[str, dict]:
-    """The reports, by model label, of the JSON an evaluation stopped part-way wrote at `path`; none
-    if there is no such file, or if it is a finished evaluation's (every report complete, and not marked
-    "stopped"), which is run again."""
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-        reports = data["models"] if "models" in data else [data]
-        if all(report["complete"] for report in reports) and not data.get("stopped"):
-            return {}
-        return {report["model"]: report for report in reports}
-    except (OSError, ValueError, KeyError, TypeError):
-        warn(f"{path} is not the JSON of a stopped evaluation; it will be replaced")
-        return {}
-
-
-def _evaluate_all(
-    report: EvaluationReport,
-    pairs: list,
-    score: Callable[..., SequenceScore],
-    folders: dict[str, Path],
-    quiet: bool,
-    inputs: dict[str, SequenceScore],
-    done: dict[str, SequenceScore],
-) -> None:
-    """Score the pairs in order, each added to `report` as soon as it is done; `score(pair, save_to=,
-    progress=, input_scores=)` is evaluate_sequence with the model and metric options bound, `inputs`
-    the input's scores already known, and `done` the sequences scored already, by sequence name."""
-    with progress_bar(err, quiet) as bar:
-        overall = bar.add_task(f"{len(pairs)} sequences", total=len(pairs), left="")
-        began, scored = time.monotonic(), 0  # the sequences this run scores, for the overall time left
-        for number, pair in enumerate(pairs, start=1):
-            if pair.name in done:
-                report.sequences.append(done[pair.name])
-                bar.advance(overall)
-                continue
-            frames = FramesTask(bar, pair.name, err, quiet, log_name=f"{pair.name} ({number}/{len(pairs)})")
-            report.sequences.append(
-                score(
-                    pair, save_to=folders.get(pair.name), progress=lambda _, done, total: frames(done, total),
-                    input_scores=inputs.get(pair.name),
-                )  # fmt: skip
-            )
-            frames.close()
-            scored += 1
-            rate = scored / max(time.monotonic() - began, 1e-9)
-            bar.update(overall, advance=1, left=time_left(scored, scored + len(pairs) - number, rate))
-
-
 def _finish(reports: list[EvaluationReport], several: bool, json_path: Path | None, stopped: bool = False) -> None:
-    """With several models, a table comparing them; the JSON, if asked for (one report, or all; a
-    comparison `stopped` before its end says so, since its reports may all be complete: the model that
-    stopped it had scored no sequence)."""
+    """With several models, a table comparing them; the JSON, if asked for (`write_reports`)."""
     if several:
         out.print(comparison(reports))
     if json_path is not None:
-        from deblur_cli.bench import write_json
+        from deblur_cli.evaluate_session import write_reports
 
-        write_json(_Comparison(reports, stopped) if several else reports[0], json_path)
+        write_reports(reports, json_path, several=several, stopped=stopped)
         err.print(f"wrote {json_path}", highlight=False)
-
-
-@dataclass
-class _Comparison:
-    """The JSON of several reports on one dataset."""
-
-    reports: list[EvaluationReport]
-    stopped: bool = False
-
-    def to_dict(self) -> dict:
-        whole = {"dataset": self.reports[0].dataset, "models": [r.to_dict() for r in self.reports]}
-        return {**whole, "stopped": True} if self.stopped else whole
