@@ -74,6 +74,27 @@ class RunResult:
         """Frames restored by this run per second."""
         return (self.frames - self.resumed) / self.seconds if self.seconds > 0 else 0.0
 
+    def summary(self, model: str, restorer: Restorer, windows: WindowOptions, strength: float = 1.0) -> dict:
+        """This run as `run --json` prints it: `model` is the model's name, `restorer`, `windows` and
+        `strength` what the run was given."""
+        return {
+            "input": self.input,
+            "output": self.output,
+            "frames": self.frames,
+            "width": self.width,
+            "height": self.height,
+            "seconds": round(self.seconds, 3),
+            "fps": round(self.fps, 3),
+            "resumed_frames": self.resumed,
+            "deinterlaced": self.deinterlaced,
+            "scene_cuts": self.scene_cuts if windows.scene_cuts else None,  # None: not looked for
+            "model": model,
+            "device": str(restorer.device),
+            "warnings": self.warnings,
+            # --tile auto, and out-of-memory retries, decide the tiles as the run goes
+            "settings": output_settings(restorer, windows, strength) | {"tile_used": self.tile},
+        }
+
 
 def uploaded(image: np.ndarray, device: torch.device) -> torch.Tensor:
     """`image` as a tensor on `device` (on the CPU, the array's own memory). To a CUDA device it goes

@@ -260,6 +260,27 @@ def test_run_deinterlaces_and_says_so(tmp_path, monkeypatch):
     assert max(combing(f.image) for f in outputs["auto"]) * 8 < min(combing(f.image) for f in outputs["off"])
 
 
+def test_preflight_notes_the_deinterlacing_before_it_checks_the_output(tmp_path):
+    from deblur_cli.errors import OutputExistsError
+    from deblur_cli.outputs import preflight
+
+    source = make_interlaced(tmp_path / "in.mp4", frames=4)
+    target = tmp_path / "out.mkv"
+    target.write_bytes(b"an earlier output")
+    for force in (False, True):
+        checks = preflight(
+            [(source, target)], [source], Span(), EncodeOptions(), image_rate=None, deinterlace="auto",
+            force=force, side_by_side=False, output=target,
+        )  # fmt: skip
+        found = next(checks)
+        assert "in.mp4 is interlaced" in found.note and found.warnings is None
+        if force:
+            assert next(checks).warnings == () and next(checks, None) is None
+        else:
+            with pytest.raises(OutputExistsError):
+                next(checks)
+
+
 def test_run_at_double_rate(tmp_path, monkeypatch):
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
     source = make_interlaced(tmp_path / "in.mp4", frames=8)
