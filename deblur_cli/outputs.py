@@ -8,14 +8,12 @@ import os
 import shlex
 import stat
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
 
 from deblur_cli.errors import InputError, NoVideoError, OutputError, OutputExistsError, UsageError
 from deblur_cli import files
-from deblur_cli.span import Span
-from deblur_cli.video_io import EncodeOptions, VideoInfo, check_sink, describe, shows_turned
+from deblur_cli.video_io import EncodeOptions, ReadOptions, VideoInfo, check_sink, describe, shows_turned
 from deblur_cli.video_io.images import (
     IMAGE_SUFFIXES,
     READ_ONLY_IMAGE_SUFFIXES,
@@ -262,18 +260,16 @@ class Foreseen:
 def preflight(
     jobs: list[tuple[Path, Path]],
     inputs: list[Path],
-    span: Span,
+    read: ReadOptions,
     encode: EncodeOptions,
     *,
-    image_rate: Fraction | None,
-    deinterlace: str,
     force: bool,
     side_by_side: bool,
     output: Path | None,
     named_folder: bool = False,
 ) -> Iterator[Foreseen]:
-    """Each job's (source, target) checked before any model loads, in order: the source described (its
-    `span`) and checked against --fps and --deinterlace, then the target's path and kind. Yields for each
+    """Each job's (source, target) checked before any model loads, in order: the source described as `read`
+    says and checked against its --fps and --deinterlace, then the target's path and kind. Yields for each
     job its Foreseen as found: a note, if any, before the target's checks, then the target checked; or the
     job left out, a file of a folder of videos without a video stream (one named in `inputs` raises
     NoVideoError). Raises UsageError, InputError or OutputError at the first job that cannot run, and
@@ -282,21 +278,21 @@ def preflight(
     left_out = 0
     for source, target in jobs:
         try:
-            info = describe(source, span, image_rate=image_rate, deinterlace=deinterlace)
+            info = describe(source, read)
         except NoVideoError as e:
             if source in inputs:
                 raise
             left_out += 1
             yield Foreseen(source, target, left_out=e)
             continue
-        if image_rate is not None and info.container is not None:
+        if read.image_rate is not None and info.container is not None:
             raise UsageError(
                 f"--fps sets the frame rate of image sequences; {source} is a video, which keeps its own",
                 hint="leave out --fps for videos",
             )
-        if deinterlace == "on" and info.container is None:
+        if read.deinterlace == "on" and info.container is None:
             raise UsageError(f"--deinterlace on applies to videos, not to images ({source})", hint="leave it out")
-        if message := _deinterlace_note(source, info, deinterlace):
+        if message := _deinterlace_note(source, info, read.deinterlace):
             yield Foreseen(source, target, note=message)
         check_output_path(source, target, force=force)
         if target == output and not target.parent.is_dir():  # a file -o names: its folder is not made for it

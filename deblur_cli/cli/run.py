@@ -56,7 +56,7 @@ from deblur_cli.outputs import (
     sink_path,
 )
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
-from deblur_cli.video_io import EncodeOptions
+from deblur_cli.video_io import EncodeOptions, ReadOptions
 from deblur_cli.video_io.deinterlace import MODES
 
 
@@ -190,6 +190,7 @@ def run(
     image_rate = rate_option(fps)
     if deinterlace not in MODES:
         raise UsageError(f"--deinterlace must be one of {', '.join(MODES)}, got {deinterlace!r}")
+    read = ReadOptions(span, image_rate, deinterlace)
     if output == Path("-") or Path("-") in inputs:  # the shell's name for a pipe, which deblur does not use
         raise UsageError(
             "deblur reads and writes files, not pipes ('-')",
@@ -218,16 +219,7 @@ def run(
         return
     foreseen: dict[Path, tuple[str, ...]] = {}  # the warnings each output's sink will give, shown before the run
     checks = preflight(
-        jobs,
-        inputs,
-        span,
-        encode,
-        image_rate=image_rate,
-        deinterlace=deinterlace,
-        force=force,
-        side_by_side=side_by_side,
-        output=output,
-        named_folder=named_folder,
+        jobs, inputs, read, encode, force=force, side_by_side=side_by_side, output=output, named_folder=named_folder
     )
     for found in checks:  # bad inputs and outputs fail before torch is imported and the model loads
         if found.left_out is not None:
@@ -294,12 +286,10 @@ def run(
                     restorer,
                     windows=windows,
                     encode=encode,
-                    span=span,
+                    read=read,
                     force=force,
                     side_by_side=side_by_side,
                     strength=strength,
-                    image_rate=image_rate,
-                    deinterlace=deinterlace,
                     resume=not no_resume,
                     progress=progress,
                     on_note=note,
