@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import shlex
 import stat
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
-from deblur_cli.errors import OutputError, OutputExistsError, UsageError
+from deblur_cli.errors import InputError, NoVideoError, OutputError, OutputExistsError, UsageError
 from deblur_cli import files
+from deblur_cli.video_io import EncodeOptions, ReadOptions, VideoInfo, check_sink, describe, shows_turned
 from deblur_cli.video_io.images import (
     IMAGE_SUFFIXES,
     READ_ONLY_IMAGE_SUFFIXES,
@@ -18,6 +22,7 @@ from deblur_cli.video_io.images import (
     list_images,
     natural_key,
 )
+from deblur_cli.video_io.sinks import planned_warnings
 
 VIDEO_SUFFIXES = {
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".flv", ".wmv", ".y4m",
@@ -231,3 +236,90 @@ def check_free(output: str | os.PathLike, *, force: bool) -> None:
         )
     if files.taken(out) and not force:
         raise OutputExistsError(f"output exists: {out}", hint="pass --force to replace it (or --skip-existing to keep it)")
+
+
+def sink_path(target: Path, output: Path | None, *, named_folder: bool = False) -> Path | str:
+    """`target` as the sinks take it: "NAME/" where it is the folder -o named with a trailing slash (a
+    folder of frames even with a dot in its name), else `target` itself."""
+    return f"{target}{os.sep}" if named_folder and target == output else target
+
+
+@dataclass(frozen=True)
+class Foreseen:
+    """What the checks before a run found of one input, as they found it: a note, the input left out, or
+    its output checked with the warnings it will give."""
+
+    source: Path
+    target: Path
+    note: str | None = None  # what the run does that the user may not expect (deinterlacing)
+    left_out: NoVideoError | None = None  # no video stream in a file a folder of videos held: not restored
+    # the output's path and kind are checked: what it cannot hold, said before a long run rather than after it
+    warnings: tuple[str, ...] | None = None
+
+
+def preflight(
+    jobs: list[tuple[Path, Path]],
+    inputs: list[Path],
+    read: ReadOptions,
+    encode: EncodeOptions,
+    *,
+    force: bool,
+    side_by_side: bool,
+    output: Path | None,
+    named_folder: bool = False,
+) -> Iterator[Foreseen]:
+    """Each job's (source, target) checked before any model loads, in order: the source described as `read`
+    says and checked against its --fps and --deinterlace, then the target's path and kind. Yields for each
+    job its Foreseen as found: a note, if any, before the target's checks, then the target checked; or the
+    job left out, a file of a folder of videos without a video stream (one named in `inputs` raises
+    NoVideoError). Raises UsageError, InputError or OutputError at the first job that cannot run, and
+    InputError after the last where every job was left out. Imports torch only for `side_by_side`."""
+    jobs = list(jobs)  # as given: the caller may take the left out from its own list meanwhile
+    left_out = 0
+    for source, target in jobs:
+        try:
+            info = describe(source, read)
+        except NoVideoError as e:
+            if source in inputs:
+                raise
+            left_out += 1
+            yield Foreseen(source, target, left_out=e)
+            continue
+        if read.image_rate is not None and info.container is not None:
+            raise UsageError(
+                f"--fps sets the frame rate of image sequences; {source} is a video, which keeps its own",
+                hint="leave out --fps for videos",
+            )
+        if read.deinterlace == "on" and info.container is None:
+            raise UsageError(f"--deinterlace on applies to videos, not to images ({source})", hint="leave it out")
+        if message := _deinterlace_note(source, info, read.deinterlace):
+            yield Foreseen(source, target, note=message)
+        check_output_path(source, target, force=force)
+        if target == output and not target.parent.is_dir():  # a file -o names: its folder is not made for it
+            raise files.output_error(target, FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)))
+        sink = sink_path(target, output, named_folder=named_folder)
+        if side_by_side:
+            from deblur_cli.side_by_side import composed_info  # imports torch
+
+            info = composed_info(info, shows_turned(sink))
+        check_sink(sink, info, encode)
+        yield Foreseen(source, target, warnings=tuple(planned_warnings(sink, info, encode, source=source)))
+    if left_out == len(jobs):
+        raise InputError("no video to restore: the folders given hold sound files only")
+
+
+def _deinterlace_note(source: Path, info: VideoInfo, mode: str) -> str | None:
+    """What --deinterlace auto or double does to an input, when it does something the user may not expect."""
+    if mode in ("auto", "double") and info.deinterlaced:
+        order = f" ({info.field_order} field first)" if info.field_order in ("top", "bottom") else ""
+        how = (
+            f"each field becomes a whole frame ({float(info.fps):g} frames a second)"
+            if mode == "double"
+            else "its fields are joined into whole frames"
+        )
+        return f"{source} is interlaced{order}: {how} before restoring (--deinterlace off keeps the fields as they are)"
+    if mode == "double" and info.container is not None:
+        return f"{source} is not marked interlaced: --deinterlace double leaves it as it is (on deinterlaces any video)"
+    if mode == "double":
+        return f"{source}: images have no fields, so --deinterlace double leaves them as they are"
+    return None

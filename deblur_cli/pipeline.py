@@ -14,7 +14,6 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Callable, Iterator
 
 import numpy as np
@@ -26,13 +25,13 @@ from deblur_cli.outputs import check_free, check_output_path
 from deblur_cli.restorer import Restorer, batches, completed
 from deblur_cli.prefetch import prefetched, put_unless_stopped
 from deblur_cli.side_by_side import compose, composed_info
-from deblur_cli.span import Span
 from deblur_cli.stream import as_float, check_windows, holds_uint16, mixed, restore_stream
 from deblur_cli.transfer import ModelCurve, model_curve
 from deblur_cli.video_io import (
     EncodeOptions,
     Frame,
     FrameSink,
+    ReadOptions,
     VideoInfo,
     check_not_cut,
     input_identity,
@@ -73,6 +72,27 @@ class RunResult:
     def fps(self) -> float:
         """Frames restored by this run per second."""
         return (self.frames - self.resumed) / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self, model: str, restorer: Restorer, windows: WindowOptions, strength: float = 1.0) -> dict:
+        """This run as `run --json` prints it: `model` is the model's name, `restorer`, `windows` and
+        `strength` what the run was given."""
+        return {
+            "input": self.input,
+            "output": self.output,
+            "frames": self.frames,
+            "width": self.width,
+            "height": self.height,
+            "seconds": round(self.seconds, 3),
+            "fps": round(self.fps, 3),
+            "resumed_frames": self.resumed,
+            "deinterlaced": self.deinterlaced,
+            "scene_cuts": self.scene_cuts if windows.scene_cuts else None,  # None: not looked for
+            "model": model,
+            "device": str(restorer.device),
+            "warnings": self.warnings,
+            # --tile auto, and out-of-memory retries, decide the tiles as the run goes
+            "settings": output_settings(restorer, windows, strength) | {"tile_used": self.tile},
+        }
 
 
 def uploaded(image: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -207,11 +227,9 @@ def resume_key(
     restorer: Restorer,
     windows: WindowOptions,
     encode: EncodeOptions,
-    span: Span,
+    read: ReadOptions,
     side_by_side: bool,
-    image_rate: Fraction | None,
     strength: float = 1.0,
-    deinterlace: str = "auto",
 ) -> dict | None:
     """Everything a run's output depends on, for telling whether the work an interrupted run kept can
     be reused: the input's identity, what cuts it into windows and tiles, the encoder's settings, and
@@ -220,9 +238,9 @@ def resume_key(
         return None
     return output_settings(restorer, windows, strength) | {
         "input": input_identity(source_path),
-        "span": [span.start, span.end],
-        "image_rate": None if image_rate is None else str(image_rate),
-        "deinterlace": deinterlace,
+        "span": [read.span.start, read.span.end],
+        "image_rate": None if read.image_rate is None else str(read.image_rate),
+        "deinterlace": read.deinterlace,
         # which options the user named changes only the notes, not the output
         # nor do the options the encoder does not take (--crf for FFV1)
         "encode": {
@@ -254,27 +272,26 @@ def deblur_video(
     *,
     windows: WindowOptions = WindowOptions(),
     encode: EncodeOptions = EncodeOptions(),
-    span: Span = Span(),
+    read: ReadOptions = ReadOptions(),
     force: bool = False,
     side_by_side: bool = False,
     strength: float = 1.0,
-    image_rate: Fraction | None = None,
-    deinterlace: str = "auto",
     resume: bool = True,
     progress: ProgressFn | None = None,
     on_note: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Restore every frame of `source_path` (of its `span`) with `restorer` and write `output_path`.
+    """Restore every frame of `source_path`, read as `read` says (its span), with `restorer` and write
+    `output_path`.
 
     The output keeps the input's frame count, size, frame rate, timestamps, rotation, colour metadata
     and audio/subtitle streams; a span keeps what falls inside it, with the clock starting at its first frame. It is written under a temporary name and renamed at the end; on any
     error or Ctrl-C nothing is left under the final name. The input is never modified.
     With `side_by_side`, each output frame shows the input on the left and the restored frame on the
     right, twice as wide (see side_by_side.py). `strength` below 1 keeps that much of the restoration
-    and the rest of the input: each frame is input + strength × (restored − input); at 0 the model is not run. `image_rate` is
-    the frame rate of an image-sequence input (video_io.DEFAULT_FPS without one). `deinterlace` ("auto",
-    "on", "off", "double") says whether and how a video's fields are joined into progressive frames
-    before they are restored (video_io/deinterlace.py).
+    and the rest of the input: each frame is input + strength × (restored − input); at 0 the model is not run.
+    `read.image_rate` is the frame rate of an image-sequence input (video_io.DEFAULT_FPS without one).
+    `read.deinterlace` ("auto", "on", "off", "double") says whether and how a video's fields are joined
+    into progressive frames before they are restored (video_io/deinterlace.py).
 
     A video file output from a restorer with an `identity` is encoded in segments of SEGMENT_FRAMES
     frames or more, kept beside the output until the end (video_io.segments). When a run stops early,
@@ -286,13 +303,13 @@ def deblur_video(
     check_output_path(source_path, output_path, force=force)
     check_windows(restorer, windows)
     check_strength(strength)
-    check_not_cut(source_path, span)  # now, not after every frame up to the cut was restored
+    check_not_cut(source_path, read.span)  # now, not after every frame up to the cut was restored
     started = time.perf_counter()
     note = on_note or (lambda message: None)
 
-    with open_source(source_path, span, image_rate=image_rate, deinterlace=deinterlace) as source:
+    with open_source(source_path, read) as source:
         info: VideoInfo = source.info
-        key = resume_key(source_path, restorer, windows, encode, span, side_by_side, image_rate, strength, deinterlace)
+        key = resume_key(source_path, restorer, windows, encode, read, side_by_side, strength)
         turned = shows_turned(output_path)  # else the halves are placed for frames shown as stored (.avi)
         sink_info = composed_info(info, turned) if side_by_side else info
         sink = open_sink(output_path, sink_info, encode, source=source_path, resume_key=key, fresh=not resume)
@@ -304,7 +321,7 @@ def deblur_video(
                     sink, source, restorer, windows,
                     begin=begin, resumed=resumed, strength=strength, progress=progress,
                     placement=((info.rotation, info.mirrored) if turned else (0, False)) if side_by_side else None,
-                    read_again=lambda: open_source(source_path, span, image_rate=image_rate, deinterlace=deinterlace),
+                    read_again=lambda: open_source(source_path, read),
                 )  # fmt: skip
         except BaseException as e:
             if (kept := sink.kept_frames) and kept == info.frame_count:  # stopped while joining

@@ -17,7 +17,7 @@ from deblur_cli.cli import app
 from deblur_cli.pipeline import deblur_video, resume_key
 from deblur_cli.span import Span
 from deblur_cli.video_io.deinterlace import READS_FIELD_ORDER
-from deblur_cli.video_io import EncodeOptions, describe, open_source
+from deblur_cli.video_io import EncodeOptions, ReadOptions, describe, open_source
 from deblur_cli.windows import WindowOptions
 from tests.media import make_images, make_video
 from tests.restorers import IdentityRestorer, MixingRestorer
@@ -67,7 +67,7 @@ def combing(image: np.ndarray) -> float:
 
 
 def _read(path: Path, **options) -> tuple[list, object]:
-    with open_source(path, **options) as source:
+    with open_source(path, ReadOptions(**options)) as source:
         return list(source), source.info
 
 
@@ -171,7 +171,7 @@ def test_double_rate_gives_a_frame_per_field(tmp_path):
 def test_a_continued_read_at_double_rate(tmp_path, index):
     path = make_interlaced(tmp_path / "in.mp4")
     whole, _ = _read(path, deinterlace="double")
-    with open_source(path, deinterlace="double") as source:
+    with open_source(path, ReadOptions(deinterlace="double")) as source:
         source.skip_to(index, whole[index].pts)
         part = list(source)
     assert len(part) == 32 - index
@@ -180,8 +180,8 @@ def test_a_continued_read_at_double_rate(tmp_path, index):
 
 def test_double_rate_counts_the_timecode_in_fields(tmp_path):
     path = make_interlaced(tmp_path / "in.mov", frames=8, timecode="10:00:00:12")
-    assert describe(path, deinterlace="double").timecode == "10:00:00:24"
-    assert describe(path, Span(0.2), deinterlace="double").timecode == "10:00:00:34"  # 10 fields later
+    assert describe(path, ReadOptions(deinterlace="double")).timecode == "10:00:00:24"
+    assert describe(path, ReadOptions(Span(0.2), deinterlace="double")).timecode == "10:00:00:34"  # 10 fields later
     assert describe(path).timecode == "10:00:00:12"
 
 
@@ -218,7 +218,7 @@ def test_an_interrupted_run_continues_to_the_same_frames(tmp_path, monkeypatch, 
     source = make_interlaced(tmp_path / "in.mp4", frames=40)
     # scene_cuts off: this test pattern jumps in brightness, which splits windows into more calls than 9
     windows = WindowOptions(window=5, overlap=1, tile=None, scene_cuts=False)
-    options = dict(windows=windows, encode=EncodeOptions(codec="ffv1"), deinterlace=mode)
+    options = dict(windows=windows, encode=EncodeOptions(codec="ffv1"), read=ReadOptions(deinterlace=mode))
     deblur_video(source, tmp_path / "whole.mkv", MixingRestorer(), **options)
     with pytest.raises(KeyboardInterrupt):
         deblur_video(source, tmp_path / "out.mkv", MixingRestorer(fail_after=9, error=KeyboardInterrupt()), **options)
@@ -235,7 +235,7 @@ def test_the_resume_key_holds_the_mode(tmp_path):
     restorer = IdentityRestorer()
     restorer.identity = {"model": "identity"}
     keys = [
-        resume_key(path, restorer, WindowOptions(), EncodeOptions(), Span(), False, None, 1.0, mode)
+        resume_key(path, restorer, WindowOptions(), EncodeOptions(), ReadOptions(deinterlace=mode), False, 1.0)
         for mode in ("auto", "on", "off", "double")
     ]
     assert len({json.dumps(key, sort_keys=True) for key in keys}) == 4
@@ -258,6 +258,26 @@ def test_run_deinterlaces_and_says_so(tmp_path, monkeypatch):
         outputs[mode], info = _read(target)
         assert len(outputs[mode]) == 16 and info.field_order is None  # written as progressive frames
     assert max(combing(f.image) for f in outputs["auto"]) * 8 < min(combing(f.image) for f in outputs["off"])
+
+
+def test_preflight_notes_the_deinterlacing_before_it_checks_the_output(tmp_path):
+    from deblur_cli.errors import OutputExistsError
+    from deblur_cli.outputs import preflight
+
+    source = make_interlaced(tmp_path / "in.mp4", frames=4)
+    target = tmp_path / "out.mkv"
+    target.write_bytes(b"an earlier output")
+    for force in (False, True):
+        checks = preflight(
+            [(source, target)], [source], ReadOptions(), EncodeOptions(), force=force, side_by_side=False, output=target
+        )
+        found = next(checks)
+        assert "in.mp4 is interlaced" in found.note and found.warnings is None
+        if force:
+            assert next(checks).warnings == () and next(checks, None) is None
+        else:
+            with pytest.raises(OutputExistsError):
+                next(checks)
 
 
 def test_run_at_double_rate(tmp_path, monkeypatch):

@@ -191,9 +191,8 @@ def test_work_kept_before_grey_frames_were_kept_grey_is_not_continued():
     from pathlib import Path
 
     from deblur_cli.pipeline import resume_key
-    from deblur_cli.span import Span
-    from deblur_cli.video_io import EncodeOptions
+    from deblur_cli.video_io import EncodeOptions, ReadOptions
     from tests.restorers import MixingRestorer
 
-    key = resume_key(Path(__file__), MixingRestorer(), WindowOptions(), EncodeOptions(), Span(), False, None)
+    key = resume_key(Path(__file__), MixingRestorer(), WindowOptions(), EncodeOptions(), ReadOptions(), False)
     assert key["grey"] == "kept"

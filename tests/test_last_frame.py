@@ -11,6 +11,7 @@ import pytest
 
 from deblur_cli.pipeline import deblur_video
 from deblur_cli.span import Span
+from deblur_cli.video_io import ReadOptions
 from deblur_cli.video_io.truncation import stated_end
 from deblur_cli.windows import WindowOptions
 from tests.media import pattern
@@ -67,7 +68,7 @@ def test_frames_of_a_constant_rate_keep_their_length(tmp_path, suffix):
 def test_the_last_frame_of_a_span_lasts_until_the_next_one(tmp_path):
     """--end: the last frame of the span shows until the frame after it would, as in the input."""
     source = _held(tmp_path / "in.mp4", Fraction(1, 90000), hold=Fraction(1, 2))
-    deblur_video(source, tmp_path / "out.mp4", IdentityRestorer(), windows=WINDOWS, span=Span(end=0.25))
+    deblur_video(source, tmp_path / "out.mp4", IdentityRestorer(), windows=WINDOWS, read=ReadOptions(Span(end=0.25)))
     with av.open(str(tmp_path / "out.mp4")) as container:
         assert container.streams.video[0].frames == 8  # frames at 0 to 7/30 s
     assert _video_end(tmp_path / "out.mp4") == pytest.approx(8 / 30, abs=1e-3)
@@ -86,7 +87,7 @@ def test_a_span_that_ends_inside_the_held_frame_ends_there(tmp_path):
     """Found in review: --end 0.8 inside a frame held from 0.3 to 1.3 s gave a picture to 1.3 s, past the span
     and its sound."""
     source = _held(tmp_path / "in.mkv", Fraction(1, 1000), hold=Fraction(1))
-    deblur_video(source, tmp_path / "out.mkv", IdentityRestorer(), windows=WINDOWS, span=Span(end=0.8))
+    deblur_video(source, tmp_path / "out.mkv", IdentityRestorer(), windows=WINDOWS, read=ReadOptions(Span(end=0.8)))
     assert _video_end(tmp_path / "out.mkv") == pytest.approx(0.8, abs=1e-3)
 
 
@@ -114,7 +115,7 @@ def test_a_span_past_the_end_of_a_video_that_states_none_keeps_its_last_frame_on
     source = _held(tmp_path / "in.mkv", Fraction(1, 1000), hold=Fraction(1, 30))
     data = source.read_bytes()
     source.write_bytes(data.replace(b"DURATION", b"DURATIOX"))  # as a muxer that writes none
-    deblur_video(source, tmp_path / "out.mkv", IdentityRestorer(), windows=WINDOWS, span=Span(end=2.0))
+    deblur_video(source, tmp_path / "out.mkv", IdentityRestorer(), windows=WINDOWS, read=ReadOptions(Span(end=2.0)))
     with av.open(str(tmp_path / "out.mkv")) as container:
         ends = [float((p.pts + p.duration) * p.time_base) for p in container.demux(video=0) if p.size]
     assert max(ends) < 0.4

@@ -25,7 +25,7 @@ import deblur_cli.restorers as restorers_module
 from deblur_cli.errors import InputError, OutputBusyError, OutputError
 from deblur_cli.pipeline import deblur_video
 from deblur_cli.span import Span
-from deblur_cli.video_io import EncodeOptions, open_source
+from deblur_cli.video_io import EncodeOptions, ReadOptions, open_source
 from deblur_cli.video_io.segments import SegmentedVideoSink
 import deblur_cli.video_io.work_folder as work_folder_module
 from deblur_cli.video_io.work_folder import OutputLock, work_folder
@@ -405,7 +405,7 @@ def test_resuming_a_span_of_an_image_sequence_and_with_side_by_side(tmp_path):
     folder.mkdir()
     for i in range(30):
         media.write_image(folder / f"f{i:03d}.png", media.pattern(i, 64, 48))
-    options = dict(windows=WINDOWS, encode=FFV1, span=Span(0.2, 1.1), side_by_side=True)
+    options = dict(windows=WINDOWS, encode=FFV1, read=ReadOptions(Span(0.2, 1.1)), side_by_side=True)
     deblur_video(folder, tmp_path / "whole.mkv", MixingRestorer(), **options)
     interrupted(folder, tmp_path / "out.mkv", after=5, **options)
     result = deblur_video(folder, tmp_path / "out.mkv", MixingRestorer(), **options)
@@ -846,7 +846,7 @@ def test_png_frames_named_after_their_images_are_continued_too(tmp_path):
     folder.mkdir()
     for i in range(1001, 1031):
         media.write_image(folder / f"shot.{i}.png", media.pattern(i, 64, 48))
-    options = dict(windows=WINDOWS, span=Span(0.2, 1.1))  # from the sixth image, at 25 fps
+    options = dict(windows=WINDOWS, read=ReadOptions(Span(0.2, 1.1)))  # from the sixth image, at 25 fps
     deblur_video(folder, tmp_path / "whole", MixingRestorer(), **options)
     assert min(p.name for p in (tmp_path / "whole").iterdir()) == "shot.1006.png"
     target = tmp_path / "frames"

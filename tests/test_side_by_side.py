@@ -95,12 +95,11 @@ def test_work_kept_before_the_halves_were_placed_as_stored_is_not_continued():
     from pathlib import Path
 
     from deblur_cli.pipeline import resume_key
-    from deblur_cli.span import Span
-    from deblur_cli.video_io import EncodeOptions
+    from deblur_cli.video_io import EncodeOptions, ReadOptions
     from deblur_cli.video_io.work_folder import _asked_otherwise
     from deblur_cli.windows import WindowOptions
     from tests.restorers import MixingRestorer
 
-    key = resume_key(Path(__file__), MixingRestorer(), WindowOptions(), EncodeOptions(), Span(), True, None)
+    key = resume_key(Path(__file__), MixingRestorer(), WindowOptions(), EncodeOptions(), ReadOptions(), True)
     before = {name: value for name, value in key.items() if name != "orientation"}
     assert key != before and not _asked_otherwise(before, key)

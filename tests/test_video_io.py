@@ -24,6 +24,7 @@ from deblur_cli.video_io import (
     DEFAULT_FPS,
     EncodeOptions,
     Frame,
+    ReadOptions,
     VideoInfo,
     describe,
     open_sink,
@@ -304,7 +305,7 @@ def test_avi_frames_a_capture_dropped_keep_their_times(tmp_path, codec, pix_fmt)
     convert(source, tmp_path / "b.mkv")
     out, base = media.read_video_pts(tmp_path / "b.mkv")
     assert [p * base for p in out] == [Fraction(s, 25) for s in stamps]
-    with open_source(source, span=Span(start=0.2)) as cut:
+    with open_source(source, ReadOptions(Span(start=0.2))) as cut:
         assert [f.pts for f in cut] == [0, 1, 15]
 
 
@@ -316,7 +317,7 @@ def test_avi_frames_a_capture_dropped_are_not_counted(tmp_path):
         assert container.streams.video[0].frames == 21
     assert describe(source).frame_count == 5
     for span, count in ((Span(start=0.2), 3), (Span(end=0.3), 4), (Span(start=0.1, end=0.25), 2)):
-        with open_source(source, span=span) as cut:
+        with open_source(source, ReadOptions(span)) as cut:
             assert cut.info.frame_count == count == len(list(cut))
 
 
@@ -331,7 +332,7 @@ def test_reordered_avi_keeps_the_gaps_where_a_capture_dropped_frames(tmp_path):
     assert reader.info.frame_count == len(got) == len(stamps)
     assert reader.info.time_base == Fraction(1, 25) and got == sorted(got) and got[-1] == 23
     assert [i for i, (g, s) in enumerate(zip(got, stamps)) if g != s] == [4, 5, 10, 11]
-    with open_source(source, span=Span(start=0.4)) as cut:
+    with open_source(source, ReadOptions(Span(start=0.4))) as cut:
         assert cut.info.frame_count == len(list(cut)) == 8
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 from pathlib import Path
@@ -46,19 +45,19 @@ from deblur_cli.cli.options import (
 )
 from deblur_cli.cli.progress_lines import FramesTask, progress_bar, sampling_step
 from deblur_cli.cli.weights import build_shown, runs_under
-from deblur_cli.errors import InputError, NoVideoError, OutputBusyError, OutputError, OutputExistsError, UsageError
+from deblur_cli.errors import InputError, OutputBusyError, OutputError, OutputExistsError, UsageError
 from deblur_cli.outputs import (
     check_not_a_device,
     check_not_the_input,
-    check_output_path,
     earlier_outputs,
     expand_video_globs,
     plan_outputs,
+    preflight,
+    sink_path,
 )
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
-from deblur_cli.video_io import EncodeOptions, check_sink, describe, shows_turned
+from deblur_cli.video_io import EncodeOptions, ReadOptions
 from deblur_cli.video_io.deinterlace import MODES
-from deblur_cli.video_io.sinks import planned_warnings
 
 
 @command(
@@ -185,17 +184,13 @@ def run(
     output = Path(output_given) if output_given is not None else None
     named_folder = output_given is not None and output_given.endswith(("/", os.sep))  # a Path drops the slash
 
-    def sink_path(target: Path) -> Path | str:
-        """The target as the sinks take it: "NAME/" where -o ended in a slash, a folder of frames even with a
-        dot in its name."""
-        return f"{target}{os.sep}" if named_folder and target == output else target
-
     asked = {name: value for name, value in (("crf", crf), ("preset", preset)) if value is not None}
     encode = EncodeOptions(codec=codec, pix_fmt=pix_fmt, audio=not no_audio, asked=frozenset(asked), **asked)
     span = span_option(start, end, duration)
     image_rate = rate_option(fps)
     if deinterlace not in MODES:
         raise UsageError(f"--deinterlace must be one of {', '.join(MODES)}, got {deinterlace!r}")
+    read = ReadOptions(span, image_rate, deinterlace)
     if output == Path("-") or Path("-") in inputs:  # the shell's name for a pipe, which deblur does not use
         raise UsageError(
             "deblur reads and writes files, not pipes ('-')",
@@ -222,43 +217,24 @@ def run(
             skipped = [_skipped(source, target) for source, target in planned]
             out.print_json(json.dumps(skipped if several else skipped[0]))
         return
-    foreseen: dict[Path, list[str]] = {}  # the warnings each output's sink will give, shown before the run
-    for source, target in list(jobs):  # bad inputs and outputs fail before torch is imported and the model loads
-        try:
-            info = describe(source, span, image_rate=image_rate, deinterlace=deinterlace)
-        except NoVideoError as e:
-            if source in inputs:
-                raise
-            note_left_out(source, e)
-            jobs.remove((source, target))
-            planned.remove((source, target))
-            continue
-        if image_rate is not None and info.container is not None:
-            raise UsageError(
-                f"--fps sets the frame rate of image sequences; {source} is a video, which keeps its own",
-                hint="leave out --fps for videos",
-            )
-        if deinterlace == "on" and info.container is None:
-            raise UsageError(f"--deinterlace on applies to videos, not to images ({source})", hint="leave it out")
-        if message := _deinterlace_note(source, info, deinterlace):
-            note(message)
-        check_output_path(source, target, force=force)
-        if target == output and not target.parent.is_dir():  # a file -o names: its folder is not made for it
-            raise files.output_error(target, FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)))
-        if side_by_side:
-            from deblur_cli.side_by_side import composed_info  # imports torch
-
-            info = composed_info(info, shows_turned(sink_path(target)))
-        check_sink(sink_path(target), info, encode)
-        # what the output cannot hold, said before a long run rather than after it
-        foreseen[source] = planned_warnings(sink_path(target), info, encode, source=source)
-        for message in foreseen[source]:
-            warn(f"{source.name}: {message}" if several else message)
-    if not jobs:
-        raise InputError("no video to restore: the folders given hold sound files only")
+    foreseen: dict[Path, tuple[str, ...]] = {}  # the warnings each output's sink will give, shown before the run
+    checks = preflight(
+        jobs, inputs, read, encode, force=force, side_by_side=side_by_side, output=output, named_folder=named_folder
+    )
+    for found in checks:  # bad inputs and outputs fail before torch is imported and the model loads
+        if found.left_out is not None:
+            note_left_out(found.source, found.left_out)
+            jobs.remove((found.source, found.target))
+            planned.remove((found.source, found.target))
+        if found.note is not None:
+            note(found.note)
+        if found.warnings is not None:
+            foreseen[found.source] = found.warnings
+            for message in found.warnings:
+                warn(f"{found.source.name}: {message}" if several else message)
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.devices import resolve_device
-    from deblur_cli.pipeline import deblur_video, output_settings
+    from deblur_cli.pipeline import deblur_video
     from deblur_cli.restorers import ModelOptions
 
     named = model != AUTO
@@ -306,16 +282,14 @@ def run(
             try:
                 result = deblur_video(
                     source,
-                    sink_path(target),
+                    sink_path(target, output, named_folder=named_folder),
                     restorer,
                     windows=windows,
                     encode=encode,
-                    span=span,
+                    read=read,
                     force=force,
                     side_by_side=side_by_side,
                     strength=strength,
-                    image_rate=image_rate,
-                    deinterlace=deinterlace,
                     resume=not no_resume,
                     progress=progress,
                     on_note=note,
@@ -352,25 +326,7 @@ def run(
             for message in result.warnings:
                 if message not in foreseen[source]:
                     warn(message)
-            summaries.append(
-                {
-                    "input": result.input,
-                    "output": result.output,
-                    "frames": result.frames,
-                    "width": result.width,
-                    "height": result.height,
-                    "seconds": round(result.seconds, 3),
-                    "fps": round(result.fps, 3),
-                    "resumed_frames": result.resumed,
-                    "deinterlaced": result.deinterlaced,
-                    "scene_cuts": result.scene_cuts if windows.scene_cuts else None,  # None: not looked for
-                    "model": model,
-                    "device": str(restorer.device),
-                    "warnings": result.warnings,
-                    # --tile auto, and out-of-memory retries, decide the tiles as the run goes
-                    "settings": output_settings(restorer, windows, strength) | {"tile_used": result.tile},
-                }
-            )
+            summaries.append(result.summary(model, restorer, windows, strength))
             if not as_json and not quiet:
                 earlier = f"; {result.resumed} of them restored by an earlier run" if result.resumed else ""
                 frames = f"{result.frames} frame{'s' * (result.frames != 1)} {result.width}x{result.height}"
@@ -389,23 +345,6 @@ def run(
             f"{len(failed)} of {len(jobs)} inputs failed: {names}",
             hint=f"{done} {'was' if restored == 1 else 'were'} restored; the errors above say what went wrong",
         )
-
-
-def _deinterlace_note(source: Path, info, mode: str) -> str | None:
-    """What --deinterlace auto or double does to an input, when it does something the user may not expect."""
-    if mode in ("auto", "double") and info.deinterlaced:
-        order = f" ({info.field_order} field first)" if info.field_order in ("top", "bottom") else ""
-        how = (
-            f"each field becomes a whole frame ({float(info.fps):g} frames a second)"
-            if mode == "double"
-            else "its fields are joined into whole frames"
-        )
-        return f"{source} is interlaced{order}: {how} before restoring (--deinterlace off keeps the fields as they are)"
-    if mode == "double" and info.container is not None:
-        return f"{source} is not marked interlaced: --deinterlace double leaves it as it is (on deinterlaces any video)"
-    if mode == "double":
-        return f"{source}: images have no fields, so --deinterlace double leaves them as they are"
-    return None
 
 
 def _scenes(cuts: list[int]) -> str:

@@ -9,7 +9,7 @@ from deblur_cli.video_io.images import IMAGE_SUFFIXES
 from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
 from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io.sinks import check_sink, is_frame_directory, open_sink, shows_turned
-from deblur_cli.video_io.sources import FrameSource, check_not_cut, describe, input_identity, open_source
+from deblur_cli.video_io.sources import FrameSource, ReadOptions, check_not_cut, describe, input_identity, open_source
 
 __all__ = [
     "DEFAULT_FPS",
@@ -18,6 +18,7 @@ __all__ = [
     "Frame",
     "FrameSink",
     "FrameSource",
+    "ReadOptions",
     "VideoInfo",
     "check_not_cut",
     "check_sink",

@@ -7,6 +7,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
@@ -18,6 +19,16 @@ from deblur_cli.video_io.images import ImageSequenceSource, float_warning, is_gl
 from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
 from deblur_cli.video_io.reader import VideoFileSource
 from deblur_cli.video_io.truncation import damaged_hint, packets_end_early, tail_cut
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How an input is read: which part of it, at what rate an image sequence's frames come, which videos
+    are deinterlaced."""
+
+    span: Span = Span()  # the part to read; a video's timestamps start from the span's first frame
+    image_rate: Fraction | None = None  # an image sequence's frames a second (DEFAULT_FPS without); videos keep theirs
+    deinterlace: str = "auto"  # "auto", "on", "off" or "double": which videos are deinterlaced (VideoFileSource)
 
 
 class FrameSource(Protocol):
@@ -39,18 +50,20 @@ class FrameSource(Protocol):
     def __exit__(self, *exc) -> None: ...
 
 
-def open_source(
-    path: str | os.PathLike, span: Span = Span(), *, image_rate: Fraction | None = None, deinterlace: str = "auto"
-) -> FrameSource:
-    """Open a video file, a directory of images, a glob pattern ("frames/*.png") or a single image.
+def open_source(path: str | os.PathLike, read: ReadOptions | Span = ReadOptions()) -> FrameSource:
+    """Open a video file, a directory of images, a glob pattern ("frames/*.png") or a single image, read as
+    `read` says (a Span alone: that span, with the other ReadOptions as they default).
 
     `.info` is ready at once (the first frame is decoded to fill it); iterating yields `Frame`s. With a
-    `span`, only its frames are delivered (image sequences count `image_rate` frames a second,
+    span, only its frames are delivered (image sequences count `image_rate` frames a second,
     DEFAULT_FPS without one), and a video's timestamps start from the span's first frame. `image_rate`
     becomes an image sequence's `info.fps`; a video keeps its own timing. `deinterlace` says which
     videos are deinterlaced (VideoFileSource); images are taken as they are.
     Raises InputError with a one-line message and a hint for anything that cannot be read.
     """
+    if isinstance(read, Span):
+        read = ReadOptions(read)
+    span, image_rate = read.span, read.image_rate
     text = os.fspath(path)
     if os.path.isdir(text) or (not os.path.exists(text) and is_glob(text)):
         return ImageSequenceSource(_images_in(list_images(text), span, text, image_rate), rate=image_rate)
@@ -69,7 +82,7 @@ def open_source(
         )
     if is_image(text):
         return ImageSequenceSource(_images_in([Path(text)], span, text, image_rate), rate=image_rate)
-    return VideoFileSource(text, span, deinterlace=deinterlace)
+    return VideoFileSource(text, span, deinterlace=read.deinterlace)
 
 
 def _images_in(paths: list[Path], span: Span, text: str, rate: Fraction | None) -> list[Path]:
@@ -130,11 +143,10 @@ def _sampled_digest(path: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def describe(
-    path: str | os.PathLike, span: Span = Span(), *, image_rate: Fraction | None = None, deinterlace: str = "auto"
-) -> VideoInfo:
-    """The VideoInfo of an input (of its `span`) without reading past the span's first frame."""
-    with open_source(path, span, image_rate=image_rate, deinterlace=deinterlace) as source:
+def describe(path: str | os.PathLike, read: ReadOptions | Span = ReadOptions()) -> VideoInfo:
+    """The VideoInfo of an input read as `read` says (as open_source), without reading past its span's first
+    frame."""
+    with open_source(path, read) as source:
         return source.info
 
 
