@@ -28,7 +28,6 @@ class DSTNetRestorer(Restorer):
 
     multiple = MULTIPLE
     max_frames = None
-    identity: dict | None = None  # what fixes its output (see restorer.py); build_restorer sets it
 
     def __init__(self, model: torch.nn.Module, device: torch.device, dtype: torch.dtype):
         self.model = model.to(device=device, dtype=dtype).eval()
@@ -70,8 +69,6 @@ class DSTNetRestorer(Restorer):
 class DiffusionRestorer(Restorer):
     """Samples a WTSA diffusion model with DDIM, conditioned on the blurry window or, when the model
     has a `prior` (the "residual" condition), on that DSTNet's estimate, which the samples correct."""
-
-    identity: dict | None = None  # what fixes its output (see restorer.py); build_restorer sets it
 
     def __init__(
         self,

@@ -124,8 +124,9 @@ def restore_stream(
             grey.append(is_grey(frame))
             yield frame
 
+    # the bound method, not the object: a call of the object keeps the stack of 8-bit frames alive through the model
     restored = stitch_windows(
-        noted(frames), restore, window=windows.window, overlap=windows.overlap, batch=restore.batch,
+        noted(frames), restore.__call__, window=windows.window, overlap=windows.overlap, batch=restore.batch,
         last=windows.last, on_cut=on_cut,
     )  # fmt: skip
     return (greyed(frame) if grey.popleft() else frame for frame in restored)

@@ -200,7 +200,7 @@ class _Blend:
 
 def stitch_windows(
     frames: Iterable[torch.Tensor],
-    restore: Callable[[torch.Tensor], torch.Tensor],
+    restore: Callable[[torch.Tensor], torch.Tensor | tuple[torch.Tensor, Sequence[Sequence[int]]]],
     *,
     window: int,
     overlap: int,
