@@ -93,7 +93,6 @@ class Deblurrer:
         if first is _END:
             return
         kind = _Kind(first)
-        self.restorer.reseed()  # each call is restored as it would be alone, as each input of deblur run
         grad = torch.is_grad_enabled()  # the caller's
 
         def given() -> Iterator[torch.Tensor]:

@@ -335,7 +335,6 @@ def _time(
     output, seconds = None, []
     for _ in range(options.repeat):
         tick()
-        restorer.reseed()  # a sampler: each timed run draws what `deblur run` would
         start = time.perf_counter()
         result = restore_clip(restorer, frames, model.window, model.overlap)
         synchronize(device)

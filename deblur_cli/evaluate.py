@@ -221,7 +221,6 @@ def evaluate_sequence(
     --strength` does (pipeline.deblur_video). The score lists the scene cuts the windows were split at."""
     restorer = completed(restorer)
     check_windows(restorer, windows)
-    restorer.reseed()  # a diffusion model samples each sequence as it would alone (--sequences, continued runs)
     cuts: list[int] = []
 
     def restored(inputs: Iterator[torch.Tensor], info: VideoInfo) -> Iterator[torch.Tensor]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import itertools
 import os
 import queue
 import threading
@@ -26,7 +25,7 @@ from deblur_cli.restorer import Restorer, batches, completed
 from deblur_cli.prefetch import prefetched, put_unless_stopped
 from deblur_cli.side_by_side import compose, composed_info
 from deblur_cli.stream import as_float, check_windows, holds_uint16, mixed, restore_stream
-from deblur_cli.transfer import ModelCurve, model_curve
+from deblur_cli.transfer import model_curve
 from deblur_cli.video_io import (
     EncodeOptions,
     Frame,
@@ -321,7 +320,6 @@ def deblur_video(
                     sink, source, restorer, windows,
                     begin=begin, resumed=resumed, strength=strength, progress=progress,
                     placement=((info.rotation, info.mirrored) if turned else (0, False)) if side_by_side else None,
-                    read_again=lambda: open_source(source_path, read),
                 )  # fmt: skip
         except BaseException as e:
             if (kept := sink.kept_frames) and kept == info.frame_count:  # stopped while joining
@@ -383,21 +381,13 @@ def _restore_into(
     placement: tuple[int, bool] | None,
     strength: float,
     progress: ProgressFn | None,
-    read_again: Callable[[], object],
 ) -> _Restored:
     """Decode `source` from frame `begin` (None: not at all), restore it and write the frames from
     `resumed` on into `sink`. Decoding and encoding run in threads of their own. `placement`: the
-    (rotation, mirrored) that side-by-side frames are placed for, None for the restored frames alone.
-    `read_again()` opens the source afresh, for a restorer that draws random numbers to replay its draws
-    over the frames before `begin`."""
+    (rotation, mirrored) that side-by-side frames are placed for, None for the restored frames alone."""
     info: VideoInfo = source.info
     size = (info.height, info.width)
     curve = model_curve(info.color.get("transfer"))  # HDR frames are restored on an sRGB-like curve
-    restorer.reseed()  # each input is restored as it would be alone
-    if begin and restorer.drawing_only is not None:
-        with read_again() as again:
-            frames_again = (to_compact_tensor(f, restorer.device) for f in again)
-            _replay_draws(restorer.drawing_only(), windows, size, frames_again, begin, curve=curve)
     retries: dict[str, str] = {}
     scene_cuts: list[int] = []
     tiles: list[int | None] = []  # the tile sides used, the latest last
@@ -441,7 +431,7 @@ def _restore_into(
                 restored_frames = restore_stream(
                     decoded(), restorer, windows, size,
                     on_retry=retries.__setitem__, on_cut=lambda t: split.add((begin or 0) + t), on_tile=tiles.append,
-                    curve=curve,
+                    curve=curve, first=begin or 0,
                 )  # fmt: skip
             else:  # the input as it is: the model's frames would be mixed in at a weight of 0
                 restored_frames = (as_float(frame) for frame in decoded())
@@ -476,26 +466,6 @@ def _restore_into(
         frames_in.close()  # stops the decoding thread before the source closes
         encoder.join(timeout=5)
     return _Restored(done, retries, scene_cuts, tiles[-1] if tiles else None)
-
-
-def _replay_draws(
-    restorer: Restorer,
-    windows: WindowOptions,
-    size: tuple[int, int],
-    frames: Iterator[torch.Tensor],
-    count: int,
-    *,
-    curve: ModelCurve | None,
-) -> None:
-    """Run a restorer that only makes random draws (a diffusion restorer's `drawing_only()`) over the
-    windows of the first `count` of `frames` (the input's, read again), as the interrupted run restored
-    them, so that its generator ends where that run's was when it began the window at `count` (a
-    restart point: the stitching yields the frames before a window start before it restores that
-    window). The draws depend on the number and size of the frames and on where the scene cuts split
-    the windows, which the frames themselves say; the network's output plays no part."""
-    with torch.inference_mode():
-        stream = restore_stream(frames, restorer, windows, size, curve=curve)
-        collections.deque(itertools.islice(stream, count), maxlen=0)
 
 
 def _resume(sink: FrameSink, source, total: int | None, note: Callable[[str], None], *, asked: bool) -> tuple[int | None, int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, Sequence
 
 import torch
 
@@ -48,16 +48,11 @@ class Restorer(Protocol):
     dtype: torch.dtype | None = None  # what the network computes in, where it differs from the frames'
     learned_frames: int | None = None  # the longest window its weights learned, where shorter than max_frames
 
-    # A restorer that draws random numbers (the diffusion models) has its `generator`, its DDIM `eta`,
-    # `reseed()`, called before each input or sequence so that each is restored as it would be alone, and
-    # `drawing_only()`: a restorer making the same draws and nothing else, which a continued run runs over
-    # the windows the interrupted run restored (pipeline.py).
-    generator: torch.Generator | None = None
-    eta: float = 0.0
-    drawing_only: Callable[[], Restorer] | None = None
-
-    def reseed(self) -> None:
-        """Draw afresh from the seed (nothing to do for a restorer that draws nothing)."""
+    # A restorer whose output depends on where a window lies in the video (a diffusion model draws each frame's
+    # noise from its seed and the frame's index) is `positional`: the pipeline then calls it with the index of
+    # each window's first frame, as __call__(frames, first_frame), restore_batch(frames, first_frames) and
+    # restore_in_tiles(frames, grid, first_frames).
+    positional: bool = False
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor: ...
 
@@ -84,8 +79,8 @@ class _Completed(Restorer):
     def __setattr__(self, name: str, value) -> None:
         setattr(object.__getattribute__(self, "_restorer"), name, value)
 
-    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        return object.__getattribute__(self, "_restorer")(frames)
+    def __call__(self, frames: torch.Tensor, *first_frame: int) -> torch.Tensor:
+        return object.__getattribute__(self, "_restorer")(frames, *first_frame)
 
 
 def batches(restorer: Restorer) -> bool:
@@ -93,12 +88,16 @@ def batches(restorer: Restorer) -> bool:
     return restorer.restore_batch is not None
 
 
-def restore_windows(restorer: Restorer, frames: torch.Tensor) -> torch.Tensor:
-    """Restore frames (B, T, 3, H, W), B windows of equal length: in one call where the restorer
-    batches, else one call per window. Returns the same shape."""
+def restore_windows(restorer: Restorer, frames: torch.Tensor, first_frames: Sequence[int]) -> torch.Tensor:
+    """Restore frames (B, T, 3, H, W), B windows of equal length that start at frames `first_frames` of
+    the video: in one call where the restorer batches, else one call per window. Returns the same shape."""
+    if not restorer.positional:
+        if len(frames) > 1 and batches(restorer):
+            return restorer.restore_batch(frames)
+        return torch.stack([restorer(window) for window in frames])
     if len(frames) > 1 and batches(restorer):
-        return restorer.restore_batch(frames)
-    return torch.stack([restorer(window) for window in frames])
+        return restorer.restore_batch(frames, first_frames)
+    return torch.stack([restorer(window, first) for window, first in zip(frames, first_frames)])
 
 
 ProgressFn = Callable[[int, int], None]

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 
-from deblur_cli.devices import precision_warning, resolve_device, resolve_dtype, seed_everything
+from deblur_cli.devices import precision_warning, resolve_device, resolve_dtype
 from deblur_cli.diffusion import DiffusionConfig, sample
 from deblur_cli.errors import UsageError
 from deblur_cli.model_specs import model_spec
@@ -68,7 +67,10 @@ class DSTNetRestorer(Restorer):
 
 class DiffusionRestorer(Restorer):
     """Samples a WTSA diffusion model with DDIM, conditioned on the blurry window or, when the model
-    has a `prior` (the "residual" condition), on that DSTNet's estimate, which the samples correct."""
+    has a `prior` (the "residual" condition), on that DSTNet's estimate, which the samples correct.
+    Positional: each frame's noise is drawn from the seed and the frame's index in the video."""
+
+    positional = True
 
     def __init__(
         self,
@@ -104,9 +106,7 @@ class DiffusionRestorer(Restorer):
         self.tiled_bytes_per_pixel = 4 * 3 * (16 + samples)
         self.steps, self.eta, self.samples = steps, eta, samples
         self.on_step = on_step
-        # One generator for the windows of an input, restored in order, so a seed fixes the output.
-        self.seed = seed
-        self.generator = seed_everything(seed, device)
+        self.seed = seed  # with a frame's index, fixes its noise (diffusion/noise.py)
 
     def compile(self, warn: Callable[[str], None] | None = None) -> bool:
         """Run the network (called once per DDIM step) and the prior through torch.compile (`deblur run
@@ -116,59 +116,42 @@ class DiffusionRestorer(Restorer):
         prior = self.prior is not None and self.prior.compile(warn)
         return network.compiled is not None or prior
 
-    def reseed(self) -> None:
-        """Draw afresh from the seed, as right after building: each input of `deblur run` and each
-        sequence of `deblur evaluate` is sampled as it would be alone. Nothing changes without a seed."""
-        if self.seed is not None:
-            self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
+    def __call__(self, frames: torch.Tensor, first_frame: int = 0) -> torch.Tensor:
+        """frames: (T, 3, H, W) float in [0, 1], frames `first_frame`, `first_frame` + 1, ... of a video;
+        returns the same shape (the mean of `samples` samples)."""
+        return self.restore_batch(frames.unsqueeze(0), [first_frame]).squeeze(0)
 
-    def drawing_only(self) -> DiffusionRestorer:
-        """A restorer that shares this one's generator and makes the random draws this one would make for
-        the same windows, and nothing else: its network predicts zero and it has no prior. Run over the
-        windows an interrupted run restored, it leaves the generator where that run had it, so that a
-        continued run draws the noise an uninterrupted run would (pipeline.py)."""
-        shadow = copy.copy(self)
-        shadow.model, shadow.prior, shadow.on_step = _PredictsZero(self.model.multiple), None, None
-        if self.eta == 0:  # the starting noises are then the only draws, whatever the number of steps
-            shadow.steps = 1
-        return shadow
+    def restore_batch(self, frames: torch.Tensor, first_frames: Sequence[int] | None = None) -> torch.Tensor:
+        """frames: (B, T, 3, H, W), B windows restored in one pass of the sampler, each as a call of its
+        own would restore it, noise included; first_frames: where each window starts in the video
+        (default 0). Returns the same shape."""
+        cond = frames if self.prior is None else self.prior.restore_batch(frames)
+        return self._sample_given(cond, self.model, first_frames).to(frames.dtype)
 
-    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        """frames: (T, 3, H, W) float in [0, 1]; returns the same shape (the mean of `samples` samples)."""
-        return self._sample(frames.unsqueeze(0)).squeeze(0)
-
-    @property
-    def restore_batch(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
-        """With eta = 0: restores frames (B, T, 3, H, W), B windows in one pass of the sampler,
-        each as a call of its own would, noise included (see sample()). With eta > 0 every step
-        draws noise for the whole batch, so there is none: one window per call."""
-        return self._sample if self.eta == 0 else None
-
-    def restore_in_tiles(self, frames: torch.Tensor, grid: TileGrid) -> torch.Tensor:
+    def restore_in_tiles(
+        self, frames: torch.Tensor, grid: TileGrid, first_frames: Sequence[int] | None = None
+    ) -> torch.Tensor:
         """frames: (B, T, 3, H, W) padded to `multiple`; returns the same shape, sampled as a whole
         with the network run tile by tile (the prior too): at every DDIM step each tile's output is
         blended over the overlaps, and the sampler's state and noise are the whole frame's. So
         neighbouring tiles never drift into different samples, and the noise, drawn for the whole
-        frame, is the same whatever the tiles. B > 1 as restore_batch: with eta = 0 only."""
-        if len(frames) > 1 and self.eta > 0:
-            return torch.stack([self.restore_in_tiles(window.unsqueeze(0), grid).squeeze(0) for window in frames])
+        frame, is the same whatever the tiles. first_frames as restore_batch takes them."""
         cond = frames
         if self.prior is not None:
             cond = blend_tiles(grid, lambda region: self.prior.restore_batch(frames[..., region[0], region[1]]))
-        return self._sample_given(cond, _InTiles(self.model, grid)).to(frames.dtype)
+        return self._sample_given(cond, _InTiles(self.model, grid), first_frames).to(frames.dtype)
 
-    def _sample(self, frames: torch.Tensor) -> torch.Tensor:
-        cond = frames if self.prior is None else self.prior.restore_batch(frames)
-        return self._sample_given(cond, self.model).to(frames.dtype)
-
-    def _sample_given(self, cond: torch.Tensor, model: Callable[..., torch.Tensor]) -> torch.Tensor:
+    def _sample_given(
+        self, cond: torch.Tensor, model: Callable[..., torch.Tensor], first_frames: Sequence[int] | None
+    ) -> torch.Tensor:
         with torch.inference_mode():
             out = sample(
                 model,
                 cond,  # as given (float32): the estimate a correction is added to keeps its precision
                 steps=self.steps,
                 eta=self.eta,
-                generator=self.generator,
+                seed=self.seed,
+                first_frames=first_frames,
                 samples=self.samples,
                 callback=self.on_step,
                 diffusion=self.diffusion,
@@ -190,16 +173,6 @@ class _InTiles:
             return self.model(x_t[..., rows, cols], cond[..., rows, cols], t)
 
         return blend_tiles(self.grid, tile)
-
-
-class _PredictsZero:
-    """Stands in for the diffusion network where only the sampler's random draws matter."""
-
-    def __init__(self, multiple: int):
-        self.multiple = multiple  # the sampler pads to it, so the noise has the network's shapes
-
-    def __call__(self, x_t: torch.Tensor, cond: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return torch.zeros_like(x_t)
 
 
 @dataclass(frozen=True)
@@ -283,6 +256,8 @@ def build_restorer(
             on_step=on_step, prior=prior,
         )  # fmt: skip
         identity.update(steps=options.steps, eta=options.eta, samples=options.samples, seed=options.seed)
+        # each frame's noise drawn from the seed and its index (2026-12-06): work kept before drew it otherwise
+        identity["noise"] = "by frame"
     if options.compile and restorer.compile(warn):
         identity["compiled"] = True  # fused kernels round differently
     restorer.identity = identity

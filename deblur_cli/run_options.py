@@ -138,8 +138,7 @@ def check_restorer(
         if python:
             notes.append(f"batch={windows.batch} does nothing for {model}, which restores one window per call")
         else:
-            why = " with --eta above 0" if restorer.eta > 0 else ""
-            notes.append(f"--batch {windows.batch} does nothing for {model}{why}: it restores one window per call")
+            notes.append(f"--batch {windows.batch} does nothing for {model}: it restores one window per call")
     if windows.window > (learned := restorer.learned_frames or windows.window):
         if python:
             notes.append(

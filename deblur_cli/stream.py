@@ -87,6 +87,7 @@ def restore_stream(
     on_cut: Callable[[int], None] | None = None,
     on_tile: Callable[[int | None], None] | None = None,
     curve: ModelCurve | None = None,
+    first: int = 0,
 ) -> Iterator[torch.Tensor]:
     """Restore a stream of (3, H, W) frames of `size` (H, W) as `deblur run` does: overlapping
     temporal windows, up to `windows.batch` of them per model call when the restorer batches
@@ -112,11 +113,14 @@ def restore_stream(
     With a `curve` (transfer.model_curve: HDR frames), each window is restored on it and mapped back:
     the frames go in and come out as stored, the model sees them as it learned to.
 
+    `first` is the index in the video of the stream's first frame (where a continued run restarts): a
+    positional restorer (restorer.py) is told where each window lies in the video.
+
     A frame without colour (`is_grey`) comes out without colour (`greyed`): the models, trained on colour,
     tint grey frames a little (up to 46 of 255 levels apart between channels on grey noise).
     """
     restorer = completed(restorer)
-    restore = _WindowRestorer(restorer, windows, size, on_retry=on_retry, on_tile=on_tile, curve=curve)
+    restore = _WindowRestorer(restorer, windows, size, on_retry=on_retry, on_tile=on_tile, curve=curve, first=first)
     grey: deque[bool] = deque()  # of each frame read and not yet yielded restored: whether it is grey
 
     def noted(frames: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
@@ -146,8 +150,10 @@ class _WindowRestorer:
         on_retry: Callable[[str, str], None] | None,
         on_tile: Callable[[int | None], None] | None,
         curve: ModelCurve | None,
+        first: int,
     ):
         self.restorer = restorer
+        self.first = first
         self.windows = windows
         self.on_retry = on_retry
         self.on_tile = on_tile
@@ -157,62 +163,58 @@ class _WindowRestorer:
         if on_tile is not None:
             on_tile(self.tile)
 
-    def __call__(self, group: torch.Tensor) -> tuple[torch.Tensor, list[list[int]]]:
-        """Windows (B, T, 3, H, W) restored, and where each was split into scenes."""
+    def __call__(self, group: torch.Tensor, starts: list[int]) -> tuple[torch.Tensor, list[list[int]]]:
+        """Windows (B, T, 3, H, W) that start at frames `starts` of the stream restored, and where each was
+        split into scenes."""
         group = as_float(group.to(self.restorer.device))
         if self.curve is not None:
             group = self.curve.to_model(group)
+        starts = [self.first + start for start in starts]  # in the video
         cuts = [cuts_in(window) for window in group] if self.windows.scene_cuts else [[] for _ in group]
         if any(cuts):
-            restored = torch.stack([self._by_scene(window, at) for window, at in zip(group, cuts)])
+            restored = torch.stack([self._by_scene(*scenes) for scenes in zip(group, starts, cuts)])
         else:
-            restored = self._restore_group(group)
+            restored = self._restore_group(group, starts)
         return (restored if self.curve is None else self.curve.from_model(restored)), cuts
 
-    @property
-    def generator(self) -> torch.Generator | None:
-        return self.restorer.generator  # reseed() replaces it
+    def _at(self, starts: list[int]) -> tuple[Callable, Callable | None]:
+        """restore_tiled's `restore` and `in_tiles` for windows that start at frames `starts` of the video."""
+        model = functools.partial(restore_windows, self.restorer, first_frames=starts)
+        if self.in_tiles is None or not self.restorer.positional:
+            return model, self.in_tiles
+        return model, functools.partial(self.in_tiles, first_frames=starts)
 
-    def _model(self, x: torch.Tensor) -> torch.Tensor:
-        return restore_windows(self.restorer, x)
-
-    def _restore_group(self, group: torch.Tensor) -> torch.Tensor:
-        # A restorer that draws noise (a diffusion model) draws it call by call: tiles of several windows
-        # would draw it tile by tile across the windows, not window by window, and --batch would change
-        # the output. Tiled, it restores one window at a time, unless it blends the tiles itself (and
-        # so draws for whole frames).
-        generator, tile = self.generator, self.tile
-        if len(group) > 1 and self.batch > 1 and (tile is None or generator is None or self.in_tiles is not None):
-            drawn = None if generator is None else generator.get_state()
+    def _restore_group(self, group: torch.Tensor, starts: list[int]) -> torch.Tensor:
+        if len(group) > 1 and self.batch > 1:
+            model, in_tiles = self._at(starts)
             try:
                 return restore_tiled(
-                    group, self._model, multiple=self.restorer.multiple, tile=tile, overlap=self.windows.tile_overlap,
-                    in_tiles=self.in_tiles,
+                    group, model, multiple=self.restorer.multiple, tile=self.tile, overlap=self.windows.tile_overlap,
+                    in_tiles=in_tiles,
                 )  # fmt: skip
             except RuntimeError as e:  # torch's OutOfMemoryError is a RuntimeError too
                 if not is_out_of_memory(e):
                     raise
-            if drawn is not None:  # the retry draws what the failed call drew, so the output stays the seed's
-                generator.set_state(drawn)
             if self.on_retry is not None:
                 self.on_retry("batch", f"out of device memory with {len(group)} windows per call: restored one at a"
                               " time (lower --batch to skip the retry)")  # fmt: skip
             self.batch = 1
             release_cached_memory(group.device)
         if len(group) > 1:
-            return torch.stack([self._restore_one(window.unsqueeze(0)).squeeze(0) for window in group])
-        return self._restore_one(group)
+            return torch.stack([self._restore_one(window, start) for window, start in zip(group, starts)])
+        return self._restore_one(group[0], starts[0])[None]
 
-    def _by_scene(self, window: torch.Tensor, cuts: list[int]) -> torch.Tensor:
+    def _by_scene(self, window: torch.Tensor, start: int, cuts: list[int]) -> torch.Tensor:
         scenes = torch.tensor_split(window, cuts)
-        return torch.cat([self._restore_one(scene.unsqueeze(0)).squeeze(0) for scene in scenes])
+        return torch.cat([self._restore_one(scene, start + at) for scene, at in zip(scenes, [0, *cuts])])
 
-    def _restore_one(self, window: torch.Tensor) -> torch.Tensor:
+    def _restore_one(self, window: torch.Tensor, start: int) -> torch.Tensor:
+        """One window (T, 3, H, W) that starts at frame `start` of the video, restored."""
+        model, in_tiles = self._at([start])
         return restore_tiled_with_retry(
-            window, self._model, multiple=self.restorer.multiple, tile=self.tile, overlap=self.windows.tile_overlap,
-            on_retry=self._smaller_tile, generator=self.generator, in_tiles=self.in_tiles,
-            model_dtype=self.restorer.dtype,
-        )  # fmt: skip
+            window[None], model, multiple=self.restorer.multiple, tile=self.tile, overlap=self.windows.tile_overlap,
+            on_retry=self._smaller_tile, in_tiles=in_tiles, model_dtype=self.restorer.dtype,
+        )[0]  # fmt: skip
 
     def _smaller_tile(self, side: int) -> None:
         self.tile = side  # later windows start from the size that fitted

@@ -243,7 +243,6 @@ def restore_tiled_with_retry(
     overlap: int | None,
     min_tile: int = 64,
     on_retry: Callable[[int], None] | None = None,
-    generator: torch.Generator | None = None,
     in_tiles: Callable[[torch.Tensor, TileGrid], torch.Tensor] | None = None,
     model_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
@@ -252,22 +251,17 @@ def restore_tiled_with_retry(
     From the whole frame the first retry uses half its padded larger side. The overlap shrinks
     with the tile when it would leave no room. Below `min_tile` it gives up with a ModelError.
     on_retry(tile) is called before each retry, so the caller can keep the smaller tile for the
-    next windows and tell the user. `generator`, the one `restore` draws noise from, is put back
-    before a retry where the failed attempt left it, so that a retry draws what that attempt drew.
-    `model_dtype`, the dtype the model runs in, decides whether the last error's hint offers a
-    narrower --precision.
+    next windows and tell the user. `model_dtype`, the dtype the model runs in, decides whether the
+    last error's hint offers a narrower --precision.
     """
     longest = _round_up(max(frames.shape[-2:]), multiple)
     while True:
-        drawn = None if generator is None else generator.get_state()
         try:
             return restore_tiled(frames, restore, multiple=multiple, tile=tile, overlap=overlap, in_tiles=in_tiles)
         except RuntimeError as e:  # torch's OutOfMemoryError is a RuntimeError too
             if not is_out_of_memory(e):
                 raise
             failed = tile
-        if drawn is not None:
-            generator.set_state(drawn)
         # Out of the except block, so the traceback no longer pins the failed attempt's tensors.
         release_cached_memory(frames.device)
         tile = min(failed or longest, longest) // 2 // multiple * multiple

@@ -101,8 +101,7 @@ def _wtsa_task(variant: str, prior_spec: str | None, ddim_steps: int = VALIDATIO
         return prior(blurred).clamp(0, 1).to(blurred.dtype)
 
     def restore(model, blurred):
-        generator = torch.Generator(blurred.device).manual_seed(0)
-        return sample(model, condition(blurred), steps=ddim_steps, generator=generator, diffusion=diffusion)
+        return sample(model, condition(blurred), steps=ddim_steps, seed=0, diffusion=diffusion)
 
     return Task(
         build=lambda: WTSAUNet(config),

@@ -200,7 +200,7 @@ class _Blend:
 
 def stitch_windows(
     frames: Iterable[torch.Tensor],
-    restore: Callable[[torch.Tensor], torch.Tensor | tuple[torch.Tensor, Sequence[Sequence[int]]]],
+    restore: Callable[[torch.Tensor, list[int]], torch.Tensor | tuple[torch.Tensor, Sequence[Sequence[int]]]],
     *,
     window: int,
     overlap: int,
@@ -212,8 +212,9 @@ def stitch_windows(
 
     frames: (3, H, W) tensors of one size, read lazily; their number need not be known. Float, or
     uint8 or uint16 that `restore` converts itself (stream.as_float).
-    restore: (B, T, 3, H, W) -> same shape; called with the windows of `plan_windows`, in order, up
-    to `batch` consecutive windows of equal length stacked in one call. Windows hold `window`
+    restore(windows, starts): (B, T, 3, H, W) -> same shape; called with the windows of `plan_windows`, in
+    order, up to `batch` consecutive windows of equal length stacked in one call, and the index in the
+    stream of each one's first frame. Windows hold `window`
     frames, except the last two and a video shorter than one window. A `restore` that restores a
     window scene by scene returns, with the windows, where it split each: for each window, the
     indices in it of the first frame of each of its later scenes. Where two windows share a frame that
@@ -308,7 +309,7 @@ def _stacked(frames: list[torch.Tensor], shape: tuple[int, ...]) -> torch.Tensor
 
 def _stitch(
     planner: _Planner,
-    restore: Callable[[torch.Tensor], torch.Tensor | tuple[torch.Tensor, Sequence[Sequence[int]]]],
+    restore: Callable[[torch.Tensor, list[int]], torch.Tensor | tuple[torch.Tensor, Sequence[Sequence[int]]]],
     batch: int,
     on_cut: Callable[[int], None] | None,
 ) -> Iterator[torch.Tensor]:
@@ -360,7 +361,7 @@ def _stitch(
         restored = frames_out = None
         # The stack is referenced by `restore` alone, which may let it go once converted (stream.py
         # turns 8-bit windows into float ones: the 8-bit copy need not last through the model).
-        restored = restore(_stacked(frames, shape))
+        restored = restore(_stacked(frames, shape), [start for start, _ in spans])
         restored, split = restored if isinstance(restored, tuple) else (restored, [()] * len(spans))
         scenes = [[start + t for t in at] for (start, _), at in zip(spans, split)]
         for t in (t for at in scenes for t in at if t not in told):

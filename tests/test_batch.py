@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -60,9 +61,9 @@ def restored(restorer, clip, **options) -> list[torch.Tensor]:
 def test_restore_windows_uses_one_call_where_the_restorer_batches():
     x = torch.rand(3, 4, 3, 16, 16)
     batching, plain = BatchingRestorer(), IdentityRestorer()
-    torch.testing.assert_close(restore_windows(batching, x), BatchingRestorer._restore(x))
+    torch.testing.assert_close(restore_windows(batching, x, [0, 3, 6]), BatchingRestorer._restore(x))
     assert batching.batch_calls == [(3, 4, 3, 16, 16)] and batching.calls == []
-    torch.testing.assert_close(restore_windows(plain, x), x)
+    torch.testing.assert_close(restore_windows(plain, x, [0, 3, 6]), x)
     assert plain.calls == [(4, 3, 16, 16)] * 3
 
 
@@ -191,14 +192,16 @@ def test_batch_where_the_model_restores_one_window_per_call_says_so(tmp_path, mo
     assert "--batch 2 does nothing for dstnet-s: it restores one window per call" in result.output
 
 
-def test_the_diffusion_models_batch_only_without_step_noise(tmp_path):
+def test_the_diffusion_models_batch_with_step_noise_too(tmp_path):
+    """Until each frame drew its noise from its own index, --eta above 0 drew it for the whole batch at every step,
+    and --batch did nothing."""
     source = media.make_video(tmp_path / "in.mp4", frames=6, size=(32, 32))
     runner = CliRunner()
-    for eta, warned in (("0", False), ("0.5", True)):
+    for eta in ("0", "0.5"):
         result = runner.invoke(app, ["run", str(source), "-o", str(tmp_path / "out.mp4"), "-m", "wtsa-s", "--steps", "1",
                                      "--eta", eta, "--batch", "2", "--force", "-q"])  # fmt: skip
         assert result.exit_code == 0, result.output
-        assert ("--batch 2 does nothing for wtsa-s with --eta above 0" in result.output) == warned
+        assert "does nothing" not in result.output
 
 
 def test_frames_wait_on_the_host_and_go_to_the_restorers_device_per_call():
@@ -314,68 +317,83 @@ def test_a_diffusion_batch_gives_what_one_window_per_call_gives(tmp_path, sample
         return build_restorer("wtsa-s", options)
 
     windows = torch.rand(3, 4, 3, 16, 32, generator=torch.Generator().manual_seed(1))
+    starts = [0, 3, 6]
     one_by_one = restorer()
-    alone = torch.stack([one_by_one(window) for window in windows])
+    alone = torch.stack([one_by_one(window, start) for window, start in zip(windows, starts)])
     batched = restorer()
     calls = []
     batched.model.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
-    together = restore_windows(batched, windows)
+    together = restore_windows(batched, windows, starts)
     torch.testing.assert_close(together, alone, rtol=0, atol=1e-5)
-    # eta = 0: all three windows in each of the steps x samples calls. eta > 0 draws noise at every
-    # step for the whole batch, so that restorer does not batch: one window per call.
-    assert batches(batched) == (eta == 0)
-    assert calls == ([3] * 3 * samples if eta == 0 else [1] * 3 * 3 * samples)
-    # and the noise differs from window to window and from sample to sample, as it should
+    # all three windows in each of the steps x samples calls, with step noise (eta > 0) too
+    assert batches(batched) and calls == [3] * 3 * samples
+    # the noise is the frames': the same where they are, other frames' elsewhere
     again = restorer()
-    assert not torch.allclose(again(windows[0]), again(windows[0]), atol=1e-3)
+    torch.testing.assert_close(again(windows[1], 3), alone[1], rtol=0, atol=1e-5)
+    assert not torch.allclose(again(windows[0], 0), again(windows[0], 3), atol=1e-3)
 
 
 class NoisyRestorer(BatchingRestorer):
-    """Draws noise as the diffusion sampler does: from one generator, window by window within a call."""
+    """Positional, as a diffusion restorer: adds noise drawn from each frame's index in the video."""
+
+    positional = True
 
     def __init__(self, fail_calls: int = 0):
         super().__init__()
-        self.generator = torch.Generator().manual_seed(5)
-        self.fail_calls = fail_calls  # this many calls run out of memory, after drawing their noise
+        self.fail_calls = fail_calls  # this many calls run out of memory
+        self.starts = []
 
-    def __call__(self, frames):
-        return self.restore_batch(frames.unsqueeze(0)).squeeze(0)
+    def __call__(self, frames, first_frame=0):
+        return self.restore_batch(frames.unsqueeze(0), [first_frame]).squeeze(0)
 
-    def restore_batch(self, frames):
-        noise = torch.cat([torch.randn(item.shape, generator=self.generator) for item in frames.split(1)])
+    def restore_batch(self, frames, first_frames=None):
+        self.starts.append(list(first_frames))
         if self.fail_calls:
             self.fail_calls -= 1
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        noise = torch.stack([self._noise(window, first) for window, first in zip(frames, first_frames)])
         return (self._restore(frames) + 0.05 * noise).clamp(0, 1)
+
+    @staticmethod
+    def _noise(window: torch.Tensor, first: int) -> torch.Tensor:
+        drawn = [torch.randn(f.shape, generator=torch.Generator().manual_seed(first + t)) for t, f in enumerate(window)]
+        return torch.stack(drawn)
+
+
+def assert_same(a: list[torch.Tensor], b: list[torch.Tensor]) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x, y, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("tile", [None, 32])
-def test_noise_drawn_per_call_gives_the_same_frames_whatever_the_batch(tile):
-    """With tiles, several windows per call drew noise tile by tile across windows: --batch changed a
-    diffusion model's output. Tiled, such a restorer restores one window at a time."""
+def test_a_positional_restorer_gives_the_same_frames_whatever_the_batch(tile):
     clip = frames(13)
-    alone = restored(NoisyRestorer(), clip, tile=tile, batch=1)
-    together = restored(NoisyRestorer(), clip, tile=tile, batch=3)
-    assert len(alone) == 13
-    for a, b in zip(alone, together, strict=True):
-        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    restorer = NoisyRestorer()
+    alone = restored(restorer, clip, tile=tile, batch=1)
+    assert [start for start, _ in itertools.groupby(restorer.starts)] == [[0], [4], [8]]  # each tile told too
+    assert_same(restored(NoisyRestorer(), clip, tile=tile, batch=3), alone)
 
 
-def test_an_out_of_memory_retry_draws_what_the_failed_call_drew():
-    """The failed call had drawn its noise; the retry must draw the same, not the next, or the output is
-    no longer the seed's."""
+def test_an_out_of_memory_retry_restores_the_windows_where_they_are():
+    """After a failed call of several windows, or of a whole frame, each window is still told where it starts."""
     clip = frames(13)
-    plain = restored(NoisyRestorer(), clip, batch=3)
-    retried = restored(NoisyRestorer(fail_calls=1), clip, batch=3)  # the batch fails: one window at a time
-    assert len(plain) == 13
-    for a, b in zip(plain, retried, strict=True):
-        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    assert_same(restored(NoisyRestorer(fail_calls=1), clip, batch=3), restored(NoisyRestorer(), clip, batch=3))
     clip = frames(6, size=(144, 256))
     tiled = restored(NoisyRestorer(), clip, tile=128)
-    retried = restored(NoisyRestorer(fail_calls=1), clip)  # the whole frame fails: tiles of 256 / 2 px
-    assert len(tiled) == 6
-    for a, b in zip(tiled, retried, strict=True):
-        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    assert_same(restored(NoisyRestorer(fail_calls=1), clip), tiled)  # the whole frame fails: tiles of 256 / 2 px
+
+
+def test_a_stream_restarted_at_a_window_start_is_told_where_it_restarts():
+    """A continued run restores from a restart point: told where its first frame lies in the video, a positional
+    restorer gives the frames the whole run gave from there (after the overlap the restart reads again)."""
+    clip, options = frames(14), WindowOptions(window=5, overlap=1, tile=None)
+    with torch.inference_mode():
+        whole = list(restore_stream(iter(clip), NoisyRestorer(), options, (40, 72)))
+        again = list(restore_stream(iter(clip[8:]), NoisyRestorer(), options, (40, 72), first=8))
+        unplaced = list(restore_stream(iter(clip[8:]), NoisyRestorer(), options, (40, 72)))
+    assert_same(again[1:], whole[9:])
+    assert not torch.allclose(unplaced[1], whole[9])
 
 
 class Structural:

@@ -663,24 +663,20 @@ def test_the_plot_keeps_long_labels_whole_and_point_labels_inside_their_panels_a
     assert not any(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3] for i, a in enumerate(boxes) for b in boxes[:i])
 
 
-class Reseeded(NoisyStandIn):
-    """Draws from a generator it keeps, as DiffusionRestorer does, with `reseed`."""
+class Placed(NoisyStandIn):
+    """Positional, as DiffusionRestorer: noise drawn from where each window lies in the clip."""
 
-    def __init__(self, steps: int, samples: int):
-        super().__init__(steps, samples)
-        self.reseed()
+    positional = True
 
-    def reseed(self) -> None:
-        self.generator = torch.Generator().manual_seed(3)
-
-    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+    def __call__(self, frames: torch.Tensor, first_frame: int = 0) -> torch.Tensor:
         IdentityRestorer.__call__(self, frames)
-        return (frames + 0.2 * torch.randn(frames.shape, generator=self.generator)).clamp(0, 1)
+        generator = torch.Generator().manual_seed(first_frame)
+        return (frames + 0.2 * torch.randn(frames.shape, generator=generator)).clamp(0, 1)
 
 
 def test_a_samplers_figures_do_not_depend_on_the_warm_up_runs(tiny_clip):
     """The scored run must draw what `deblur run` draws, not what is left after the warm-up runs."""
-    model = [BenchModel("sampler", lambda steps, samples: Reseeded(steps, samples), diffusion=True, window=2, overlap=1)]
+    model = [BenchModel("sampler", lambda steps, samples: Placed(steps, samples), diffusion=True, window=2, overlap=1)]
     psnr = {
         warmup: run_bench(tiny_clip, model, BenchOptions(steps=(1,), samples=(1,), warmup=warmup, repeat=1)).rows[1].psnr
         for warmup in (0, 1, 2)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from deblur_cli.diffusion import SPACINGS, DiffusionConfig, Schedule, ddim_timesteps, diffusion_loss, sample, sample_ddim
+from deblur_cli.diffusion.noise import frame_noise
 from deblur_cli.diffusion.space import base_of, from_model_space, to_model_space, x0_bounds
 from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
 
 STEP_COUNTS = [1, 2, 5, 50, 1000]
+SAMPLE_MODULE = importlib.import_module("deblur_cli.diffusion.sample")  # the package's `sample` is the function
 
 
 class Oracle:
@@ -68,7 +72,8 @@ def test_oracle_returns_x0(prediction, spacing, steps, eta):
     noise = torch.randn(x0.shape, generator=gen, dtype=torch.float64)
     oracle = Oracle(x0, schedule)
     timesteps = ddim_timesteps(steps, spacing=spacing)
-    out = sample_ddim(oracle, noise, torch.zeros_like(x0), timesteps, schedule, eta=eta, generator=gen)
+    draw = lambda x: torch.randn(x.shape, generator=gen, dtype=x.dtype)  # noqa: E731
+    out = sample_ddim(oracle, noise, torch.zeros_like(x0), timesteps, schedule, eta=eta, noise=draw)
     assert oracle.calls == steps
     torch.testing.assert_close(out, x0, atol=1e-5, rtol=0)
 
@@ -96,7 +101,8 @@ def test_stochastic_step_matches_eq16():
     noise = torch.randn(x0.shape, generator=gen, dtype=torch.float64)
     oracle = Oracle(x0, schedule)
     timesteps = torch.tensor([900, 300])
-    sample_ddim(oracle, noise, x0, timesteps, schedule, eta=1.0, generator=gen)
+    draw = lambda x: torch.randn(x.shape, generator=gen, dtype=x.dtype)  # noqa: E731
+    sample_ddim(oracle, noise, x0, timesteps, schedule, eta=1.0, noise=draw)
     a_t, a_prev = schedule.alphas_cumprod[900], schedule.alphas_cumprod[300]
     sigma2 = (1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)
     first, second = oracle.noises[0].flatten(), oracle.noises[1].flatten()
@@ -114,7 +120,7 @@ def test_sample_pads_crops_and_maps_pixels(condition, scale):
     pad = lambda x: F.pad(x, (0, 1, 0, 3, 0, 0), mode="replicate")  # to 8×8, as sample() pads
     x0 = to_model_space(pad(sharp), base_of(pad(cond), diffusion), scale)
     oracle = Oracle(x0, Schedule.from_config(diffusion), multiple=4)
-    out = sample(oracle, cond, steps=4, eta=0.5, generator=gen, samples=2, diffusion=diffusion)
+    out = sample(oracle, cond, steps=4, eta=0.5, seed=0, samples=2, diffusion=diffusion)
     assert out.shape == sharp.shape and out.dtype == torch.float64
     torch.testing.assert_close(out, sharp, atol=1e-5, rtol=0)
 
@@ -127,10 +133,9 @@ def small_model() -> WTSAUNet:
     return model
 
 
-def run(model, seed: int, eta: float, samples: int = 1, generator: torch.Generator | None = None):
-    cond = torch.rand(1, 2, 3, 6, 6, generator=torch.Generator().manual_seed(123))
-    gen = generator if generator is not None else torch.Generator().manual_seed(seed)
-    return sample(model, cond, steps=3, eta=eta, generator=gen, samples=samples)
+def run(model, seed: int | None, eta: float, samples: int = 1, first_frames=None):
+    cond = torch.rand(len(first_frames or [0]), 2, 3, 6, 6, generator=torch.Generator().manual_seed(123))
+    return sample(model, cond, steps=3, eta=eta, seed=seed, samples=samples, first_frames=first_frames)
 
 
 def test_same_seed_same_output():
@@ -145,20 +150,49 @@ def test_seeds_and_eta_change_the_output():
     assert not torch.allclose(run(model, 1, 0.0), run(model, 1, 1.0))
 
 
-def test_samples_are_averaged():
-    """SA-K: K samples from one generator equal the mean of K single samples drawn in turn."""
+def test_samples_are_averaged(monkeypatch):
+    """SA-K: K samples are the mean of K single samples, each with noise of its own. Here sample k of seed s
+    draws what sample 0 of seed s + k draws, so seed 5's two samples are seed 5's and seed 6's single ones."""
     model = small_model()
-    gen = torch.Generator().manual_seed(5)
-    first, second = run(model, 0, 1.0, generator=gen), run(model, 0, 1.0, generator=gen)
-    torch.testing.assert_close(run(model, 5, 1.0, samples=2), (first + second) / 2)
+    drawn = SAMPLE_MODULE.frame_noise
+    shifted = lambda seed, firsts, k, device: drawn(seed + k, firsts, 0, device)  # noqa: E731
+    monkeypatch.setattr(SAMPLE_MODULE, "frame_noise", shifted)
+    for eta in (0.0, 1.0):
+        first, second = run(model, 5, eta), run(model, 6, eta)
+        assert not torch.allclose(first, second)
+        torch.testing.assert_close(run(model, 5, eta, samples=2), (first + second) / 2)
+
+
+def test_each_sample_draws_noise_of_its_own():
+    model = small_model()
+    starts = []
+
+    def spy(x_t, c, t):
+        if int(t[0]) == 999:  # the first step: x_t is the sample's starting noise
+            starts.append(x_t.clone())
+        return model(x_t, c, t)
+
+    spy.multiple = model.multiple
+    sample(spy, torch.rand(1, 2, 3, 8, 8), steps=2, samples=3, seed=4)
+    assert len(starts) == 3 and not torch.equal(starts[0], starts[1]) and not torch.equal(starts[1], starts[2])
+    torch.testing.assert_close(starts[2], frame_noise(4, [0], 2, torch.device("cpu"))(starts[2]))
+
+
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+def test_a_batch_samples_each_window_as_alone(eta):
+    """Each window's noise comes from its own frames, so a batch is its windows sampled one by one, with
+    step noise (eta > 0) too."""
+    model = small_model()
+    together = run(model, 3, eta, first_frames=[0, 2])
+    torch.testing.assert_close(together[0], run(model, 3, eta, first_frames=[0])[0])
+    assert not torch.allclose(together[0], together[1])  # the same frames, other noise
 
 
 def test_output_range_and_callback():
     model = small_model()
     seen = []
     cond = torch.rand(1, 3, 3, 5, 6)
-    out = sample(model, cond, steps=3, samples=2, generator=torch.Generator().manual_seed(0),
-                 callback=lambda done, total: seen.append((done, total)))
+    out = sample(model, cond, steps=3, samples=2, seed=0, callback=lambda done, total: seen.append((done, total)))
     assert out.shape == cond.shape and 0 <= out.min() and out.max() <= 1
     assert seen == [(i, 6) for i in range(1, 7)]
 
@@ -174,7 +208,7 @@ def test_bf16_model_keeps_a_float32_sampler():
         return model(x_t, c, t)
 
     spy.multiple = model.multiple
-    out = sample(spy, cond, steps=2, generator=torch.Generator().manual_seed(0))
+    out = sample(spy, cond, steps=2, seed=0)
     assert out.dtype == torch.bfloat16 and torch.isfinite(out.float()).all()
     assert seen == [(torch.bfloat16, torch.bfloat16)] * 2
 

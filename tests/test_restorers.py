@@ -64,7 +64,7 @@ def test_residual_restorer_samples_a_correction_of_its_prior(tmp_path):
     x = frames(t=4, h=16, w=32)
     with torch.no_grad():
         estimate = dstnet(x[None]).clamp(0, 1)
-        expected = sample(wtsa, estimate, steps=3, generator=torch.Generator().manual_seed(7), diffusion=diffusion)
+        expected = sample(wtsa, estimate, steps=3, seed=7, diffusion=diffusion)
     y = restorer(x)
     torch.testing.assert_close(y, expected[0].clamp(0, 1), atol=1e-6, rtol=0)
     assert (y - estimate[0]).abs().max() > 1e-3  # the sample corrects the estimate rather than returning it
@@ -86,7 +86,7 @@ def test_a_bf16_residual_restorer_corrects_its_prior_in_float32(tmp_path):
     estimate = restorer.prior(x)
     assert not torch.equal(estimate, estimate.to(torch.bfloat16).float())  # the prior's output keeps its bits too
     with torch.no_grad():
-        expected = sample(restorer.model, estimate[None], steps=2, generator=torch.Generator().manual_seed(7),
+        expected = sample(restorer.model, estimate[None], steps=2, seed=7,
                           diffusion=diffusion, dtype=torch.bfloat16)  # fmt: skip
     torch.testing.assert_close(y, expected[0].clamp(0, 1), atol=1e-6, rtol=0)
 

@@ -25,6 +25,7 @@ import deblur_cli.restorers as restorers_module
 from deblur_cli.errors import InputError, OutputBusyError, OutputError
 from deblur_cli.pipeline import deblur_video
 from deblur_cli.span import Span
+from deblur_cli.stream import restore_stream
 from deblur_cli.video_io import EncodeOptions, ReadOptions, open_source
 from deblur_cli.video_io.segments import SegmentedVideoSink
 import deblur_cli.video_io.work_folder as work_folder_module
@@ -171,14 +172,15 @@ def test_what_changed_is_named_by_its_option():
     [({"deblur": "0.0.9"}, False),  # an upgrade: no command continues it
      ({"grey": None}, False),  # deblur's own marker of how it was made
      ({"orientation": None}, False),  # work kept before photos' mirrors and side-by-side in .avi were mended
-     ({"restorer": {"weights": ["/w/a.safetensors", 1, 2], "weights_sha256": "aa"}}, False),  # rewritten in place
-     ({"restorer": {"weights": ["/w/b.safetensors", 1, 2], "weights_sha256": "bb"}}, True),  # --weights another file
+     ({"restorer": {"weights": ["/w/a.safetensors", 1, 2], "weights_sha256": "aa", "noise": "by frame"}}, False),  # rewritten in place
+     ({"restorer": {"weights": ["/w/b.safetensors", 1, 2], "weights_sha256": "bb", "noise": "by frame"}}, True),  # --weights another file
+     ({"restorer": {"weights": ["/w/a.safetensors"], "weights_sha256": "ab"}}, False),  # a sampler's noise drawn otherwise
      ({"windows": {"overlap": 1}}, True)],
 )  # fmt: skip
 def test_only_work_the_command_could_continue_is_refused(tmp_path, old, refused):
     """Found in review: after an upgrade, "run it as it was" could not continue the work it refused."""
     new = {"deblur": "0.1.0", "grey": "kept", "windows": {"overlap": 2},
-           "restorer": {"weights": ["/w/a.safetensors"], "weights_sha256": "ab"}}  # fmt: skip
+           "restorer": {"weights": ["/w/a.safetensors"], "weights_sha256": "ab", "noise": "by frame"}}  # fmt: skip
     target, info, _ = kept_segment(tmp_path, key={**new, **old})
     if refused:
         with pytest.raises(OutputError, match="an earlier run kept 5 restored frames"):
@@ -644,11 +646,11 @@ class StopsAfter:
     def __getattr__(self, name):
         return getattr(self._restorer, name)
 
-    def __call__(self, frames):
+    def __call__(self, frames, *first_frame):
         if self._left == 0:
             raise KeyboardInterrupt
         self._left -= 1
-        return self._restorer(frames)
+        return self._restorer(frames, *first_frame)
 
 
 def stopped_and_continued(source, target, stopping, continuing):
@@ -683,45 +685,43 @@ def tiny_wtsa(tmp_path):
 
 
 @pytest.mark.parametrize("eta", [0.0, 1.0])
-def test_a_continued_diffusion_run_draws_the_noise_an_uninterrupted_run_draws(tmp_path, tiny_wtsa, eta):
+def test_a_continued_diffusion_run_draws_the_noise_an_uninterrupted_run_draws(tmp_path, tiny_wtsa, eta, monkeypatch):
     source = media.make_video(tmp_path / "in.mkv", frames=24)
     deblur_video(source, tmp_path / "whole.mkv", tiny_wtsa(eta), windows=WINDOWS, encode=FFV1)
     target = tmp_path / "out.mkv"
     result = stopped_and_continued(source, target, StopsAfter(tiny_wtsa(eta), 5), tiny_wtsa(eta))
     assert result.resumed > 0
     assert same_video(target, tmp_path / "whole.mkv")
-    # without the replay of the kept windows' draws the continued frames differ (the test can fail)
+    # restored from its restart point as if the video began there, the continued frames differ (the test can fail)
     target.unlink()
-    forgetful = tiny_wtsa(eta)
-    forgetful.drawing_only = None
-    stopped_and_continued(source, target, StopsAfter(tiny_wtsa(eta), 5), forgetful)
+    monkeypatch.setattr(pipeline, "restore_stream", lambda *args, first=0, **kwargs: restore_stream(*args, **kwargs))
+    stopped_and_continued(source, target, StopsAfter(tiny_wtsa(eta), 5), tiny_wtsa(eta))
     assert not same_video(target, tmp_path / "whole.mkv")
 
-
-def test_a_continued_diffusion_run_over_scene_cuts_replays_the_calls_of_an_uninterrupted_run(
+def test_a_continued_diffusion_run_over_scene_cuts_samples_what_an_uninterrupted_run_samples(
     tmp_path, tiny_wtsa, monkeypatch
 ):
-    """Windows across a cut are sampled shot by shot: the replay of the kept windows' draws reads the input
-    again to split them where the interrupted run did. Told by the calls themselves (how many frames each
-    sampled), not by the noise: on the CPU a split happens to consume as many random numbers as a whole
-    window, so the replay over blank frames it once made gave the same output here (a CUDA generator
-    advances by rounded amounts per call). No network runs: the sampler returns its condition."""
-    calls: list[tuple[str, int]] = []  # (the model sampled: the network or the replay's, frames in the call)
+    """Windows across a cut are sampled shot by shot, each shot's noise drawn from its frames' indices in the
+    video: a continued run makes the calls an uninterrupted run makes from its restart point on, each with the
+    same frames and first frame. No network runs: the sampler returns its condition."""
+    calls: list[tuple[int, list[int]]] = []  # (frames in the call, the first frame of each window)
 
     def recorded(model, cond, **options):
-        calls.append((type(model).__name__, cond.shape[-4]))
+        calls.append((cond.shape[-4], list(options["first_frames"])))
         return cond
 
     monkeypatch.setattr(restorers_module, "sample", recorded)
     source = media.make_edited(tmp_path / "edited.mkv", [(0, 7), (1, 5), (2, 9), (3, 6)])
     deblur_video(source, tmp_path / "whole.mkv", tiny_wtsa(), windows=WINDOWS, encode=FFV1)
-    whole = [frames for _, frames in calls]
+    whole = list(calls)
+    assert min(frames for frames, _ in whole) < WINDOWS.window  # windows split at cuts are among them
     calls.clear()
-    result = stopped_and_continued(source, tmp_path / "out.mkv", StopsAfter(tiny_wtsa(), 7), tiny_wtsa())
+    with pytest.raises(KeyboardInterrupt):
+        deblur_video(source, tmp_path / "out.mkv", StopsAfter(tiny_wtsa(), 7), windows=WINDOWS, encode=FFV1)
+    calls.clear()
+    result = deblur_video(source, tmp_path / "out.mkv", tiny_wtsa(), windows=WINDOWS, encode=FFV1)
     assert result.resumed > 7
-    replayed = [frames for name, frames in calls if name == "_PredictsZero"]
-    assert replayed and replayed == whole[: len(replayed)], (replayed, whole)
-    assert min(replayed) < WINDOWS.window  # a window split at a cut is among them
+    assert calls and calls == whole[len(whole) - len(calls) :] and calls[0][1][0] > 0, (calls, whole)
 
 
 def test_a_run_continues_under_the_same_weights_and_not_under_other_bytes_of_the_same_size_and_time(

@@ -137,18 +137,21 @@ def test_a_cut_in_the_frames_two_windows_share_hands_over_there():
     torch.testing.assert_close(restored[7], (frames[7] + second.mean(dim=0)) / 2, rtol=0, atol=1e-6)
 
 
-def test_restorers_that_draw_are_split_too():
-    """The diffusion models: a continued run replays their draws over the input's own frames, so it
-    splits their windows where this run did (test_resume.py)."""
+def test_a_positional_restorer_is_told_where_each_scene_starts():
+    """A diffusion model draws each frame's noise by its index in the video: a window split at a cut is
+    restored scene by scene, each told where it starts. Windows (0, 7) and (5, 12), the cut at 5."""
 
-    class Drawing(MixingRestorer):
-        def drawing_only(self):
-            return self
+    class Placed(MixingRestorer):
+        positional = True
+        starts = []
 
-    first, second, other = scene(0, frames=5), scene(1, frames=7), scene(2, frames=7)
-    with_second = _restored(torch.cat([first, second]), Drawing(), scene_cuts=True)
-    with_other = _restored(torch.cat([first, other]), Drawing(), scene_cuts=True)
-    torch.testing.assert_close(with_second[:5], with_other[:5], rtol=0, atol=1e-6)
+        def __call__(self, frames, first_frame=0):
+            self.starts.append((first_frame, len(frames)))
+            return super().__call__(frames)
+
+    restorer = Placed()
+    _restored(torch.cat([scene(0, frames=5), scene(1, frames=7)]), restorer, scene_cuts=True)
+    assert restorer.starts == [(0, 5), (5, 2), (5, 7)]
 
 
 @pytest.mark.parametrize("batch", [1, 3])

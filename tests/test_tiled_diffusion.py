@@ -56,7 +56,6 @@ def clip(t=4, h=40, w=52, seed=1):
 
 def restored(r, frames, *, tile, batch=1, window=4, overlap=1):
     options = WindowOptions(window=window, overlap=overlap, batch=batch, tile=tile)
-    r.reseed()
     with torch.inference_mode():
         return torch.stack(list(restore_stream(frames, r, options, tuple(frames.shape[-2:]))))
 

@@ -82,7 +82,7 @@ def test_identity_round_trip_streams_every_frame_once(plan):
     frames = [torch.rand(3, 2, 3, generator=torch.Generator().manual_seed(i)) for i in range(n)]
     source = Recorder(frames)
     out = []
-    for frame in stitch_windows(source, lambda x: x, window=window, overlap=overlap, batch=batch):
+    for frame in stitch_windows(source, lambda x, _: x, window=window, overlap=overlap, batch=batch):
         out.append(frame)
         # Bounded memory: never more than the windows of one call and a stride read beyond what
         # has been handed out (2 * window - overlap for one window per call).
@@ -97,16 +97,18 @@ def test_identity_round_trip_streams_every_frame_once(plan):
 @given(batched_plans())
 def test_restorer_sees_the_planned_windows(plan):
     n, window, overlap, batch = plan
-    seen, calls = [], []
+    seen, calls, told = [], [], []
 
-    def restore(x):
+    def restore(x, starts):
         calls.append(len(x))
         seen.extend(tuple(int(v) for v in w[:, 0, 0, 0]) for w in x)
+        told.extend(starts)
         return x
 
     out = list(stitch_windows(iter(numbered(n)), restore, window=window, overlap=overlap, batch=batch))
     spans = plan_windows(n, window, overlap)
     assert seen == [tuple(range(start, stop)) for start, stop in spans]
+    assert told == [start for start, _ in spans]  # where each window starts
     assert [round(f[0, 0, 0].item()) for f in out] == list(range(n))  # in order, each once
     # Calls are as full as equal lengths allow: the full windows in calls of `batch`, then the rest.
     lengths = [stop - start for start, stop in spans]
@@ -126,7 +128,7 @@ def test_batching_does_not_change_the_output(plan):
     n, window, overlap, batch = plan
     frames = [torch.rand(3, 2, 3, generator=torch.Generator().manual_seed(i)) for i in range(n)]
 
-    def restore(x):  # depends on each window's frames, their order and their number, not on the call
+    def restore(x, _):  # depends on each window's frames, their order and their number, not on the call
         return x.cumsum(dim=1) / torch.arange(1, x.shape[1] + 1).view(1, -1, 1, 1, 1) + x.shape[1]
 
     one = list(stitch_windows(iter(frames), restore, window=window, overlap=overlap))
@@ -142,7 +144,7 @@ class WindowNumbers:
     def __init__(self):
         self.windows = 0
 
-    def __call__(self, x):
+    def __call__(self, x, _starts=None):
         out = torch.empty_like(x)
         for b in range(len(x)):
             self.windows += 1
@@ -154,7 +156,7 @@ def stitched_constants(n, window, overlap, value=float):
     """The stitched output of a restorer that ignores its input and returns value(k) for window k."""
     calls = []
 
-    def restore(x):
+    def restore(x, _):
         calls.append(x)
         return torch.full_like(x, value(len(calls) - 1))
 
@@ -214,7 +216,7 @@ def test_blends_in_float32_and_keeps_the_input_dtype():
     frames = [torch.full((3, 2, 2), 0.5 + i / 64, dtype=torch.float16) for i in range(9)]
     dtypes = []
 
-    def restore(x):
+    def restore(x, _):
         dtypes.append(x.dtype)
         return x.to(torch.bfloat16)
 
@@ -227,27 +229,27 @@ def test_blends_in_float32_and_keeps_the_input_dtype():
 
 def test_short_video_is_one_window_of_its_own_length():
     seen = []
-    out = list(stitch_windows(iter(numbered(3)), lambda x: seen.append(x.shape[:2]) or x, window=8, overlap=2))
+    out = list(stitch_windows(iter(numbered(3)), lambda x, _: seen.append(x.shape[:2]) or x, window=8, overlap=2))
     assert seen == [(1, 3)] and len(out) == 3
 
 
 def test_empty_stream_calls_nothing():
-    assert list(stitch_windows(iter([]), lambda x: pytest.fail("called"), window=4, overlap=1)) == []
+    assert list(stitch_windows(iter([]), lambda x, _: pytest.fail("called"), window=4, overlap=1)) == []
 
 
 @pytest.mark.parametrize("window,overlap,batch", [(0, 0, 1), (4, -1, 1), (4, 4, 1), (4, 7, 1), (4, 1, 0)])
 def test_bad_window_is_a_usage_error_before_reading(window, overlap, batch):
     with pytest.raises(UsageError) as info:
-        stitch_windows(iter(numbered(5)), lambda x: x, window=window, overlap=overlap, batch=batch)  # not iterated
+        stitch_windows(iter(numbered(5)), lambda x, _: x, window=window, overlap=overlap, batch=batch)  # not iterated
     assert info.value.hint and info.value.exit_code == 2
 
 
 def test_a_restorer_returning_another_shape_is_a_model_error():
     with pytest.raises(ModelError, match="shape"):
-        list(stitch_windows(iter(numbered(5)), lambda x: x[:-1], window=4, overlap=1))
+        list(stitch_windows(iter(numbered(5)), lambda x, _: x[:-1], window=4, overlap=1))
 
 
-def _mixing(windows: torch.Tensor) -> torch.Tensor:
+def _mixing(windows: torch.Tensor, _starts: list[int]) -> torch.Tensor:
     """(B, T, ...) -> each frame mixed with its window's mean: a window cut differently shows."""
     return (windows + windows.mean(dim=1, keepdim=True)) / 2
 
@@ -320,13 +322,13 @@ def test_shifted_last_window_keeps_the_earlier_windows_results(plan, batch):
 def test_shifted_last_window_round_trips_an_identity(plan):
     n, window, overlap = plan
     frames = numbered(n)
-    out = list(stitch_windows(iter(frames), lambda x: x.clone(), window=window, overlap=overlap, last="shift"))
+    out = list(stitch_windows(iter(frames), lambda x, _: x.clone(), window=window, overlap=overlap, last="shift"))
     assert len(out) == n and all(torch.allclose(a, b) for a, b in zip(out, frames))
 
 
 def test_an_unknown_last_window_is_a_usage_error():
     with pytest.raises(UsageError, match="split or shift"):
-        stitch_windows(iter([]), lambda x: x, window=3, overlap=1, last="wrap")
+        stitch_windows(iter([]), lambda x, _: x, window=3, overlap=1, last="wrap")
 
 
 def stitched_with_cuts(n, window, overlap, cuts, batch=1, last="split"):
@@ -334,7 +336,7 @@ def stitched_with_cuts(n, window, overlap, cuts, batch=1, last="split"):
     and says it split each window at the `cuts` inside it, as stream.py does at scene cuts."""
     numbers = WindowNumbers()
 
-    def restore(x):
+    def restore(x, _):
         return numbers(x), split_at(x, cuts)
 
     out = stitch_windows(numbered(n), restore, window=window, overlap=overlap, batch=batch, last=last)
@@ -403,7 +405,7 @@ def test_an_identity_round_trips_with_cuts(plan, last, data):
     out = list(
         stitch_windows(
             iter(frames),
-            lambda x: (x.clone(), split_at(x, cuts)),
+            lambda x, _: (x.clone(), split_at(x, cuts)),
             window=window,
             overlap=overlap,
             batch=batch,
@@ -416,6 +418,6 @@ def test_an_identity_round_trips_with_cuts(plan, last, data):
 def test_on_cut_hears_each_scene_start_once_in_order():
     """Windows (0, 8), (6, 14), (12, 20) of 20 frames: a cut at 7 lies in the first two, one at 13 in the last two."""
     told = []
-    restore = lambda x: (x.clone(), split_at(x, [7, 13]))  # noqa: E731
+    restore = lambda x, _: (x.clone(), split_at(x, [7, 13]))  # noqa: E731
     out = list(stitch_windows(iter(numbered(20)), restore, window=8, overlap=2, batch=2, on_cut=told.append))
     assert len(out) == 20 and told == [7, 13]

@@ -49,7 +49,7 @@ def sample_ddim(
     schedule: Schedule,
     *,
     eta: float = 0.0,
-    generator: torch.Generator | None = None,
+    noise: Callable[[Tensor], Tensor] | None = None,
     clip: tuple[Tensor | float, Tensor | float] | None = None,
     callback: Callable[[int, int], None] | None = None,
 ) -> Tensor:
@@ -57,7 +57,8 @@ def sample_ddim(
 
     model(x_t, cond, t) returns the network output (v or ε, per `schedule`) for x_t (B, ...), t (B,).
     timesteps: decreasing int64 timesteps (see ddim_timesteps). eta: 0 = deterministic DDIM,
-    1 = DDPM-like ancestral noise. clip: (low, high) bounds for the predicted x0, if any.
+    1 = DDPM-like ancestral noise, each step's drawn as noise(x) (default: torch's own draws).
+    clip: (low, high) bounds for the predicted x0, if any.
     callback(done, total) after every step. Returns the final x0 estimate, x's shape and dtype.
     """
     if not 0.0 <= eta < math.inf:
@@ -88,13 +89,7 @@ def sample_ddim(
         x = x0.mul_(a_prev.sqrt()).add_(direction)
         del x0, direction
         if eta > 0 and i + 1 < total:
-            x = x + sigma * gaussian_like(x, generator)
+            x = x + sigma * (torch.randn_like(x) if noise is None else noise(x))
         if callback is not None:
             callback(i + 1, total)
     return x
-
-
-def gaussian_like(x: Tensor, generator: torch.Generator | None) -> Tensor:
-    """Standard normal noise shaped like x, drawn on the generator's device so a seed means the same on any device."""
-    device = generator.device if generator is not None else x.device
-    return torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)

@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from deblur_cli.diffusion.ddim import gaussian_like
 from deblur_cli.diffusion.schedule import DiffusionConfig, Schedule
 from deblur_cli.diffusion.space import base_of, condition_input, to_model_space
 
@@ -35,8 +34,14 @@ def diffusion_loss(
     x0 = to_model_space(sharp, base, diffusion.scale)
     device = generator.device if generator is not None else sharp.device
     t = torch.randint(0, schedule.num_train, (sharp.shape[0],), generator=generator, device=device).to(sharp.device)
-    noise = gaussian_like(x0, generator)
+    noise = _gaussian_like(x0, generator)
     a = schedule.alpha_bar(t, x0)
     x_t = a.sqrt() * x0 + (1.0 - a).sqrt() * noise
     out = model(x_t, condition_input(cond), t)
     return F.mse_loss(out.float(), schedule.target(x0, noise, a).float())
+
+
+def _gaussian_like(x: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Standard normal noise shaped like x, drawn on the generator's device so a seed means the same on any device."""
+    device = generator.device if generator is not None else x.device
+    return torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)

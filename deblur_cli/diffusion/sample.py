@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from deblur_cli.diffusion.ddim import ddim_timesteps, gaussian_like, sample_ddim
+from deblur_cli.diffusion.ddim import ddim_timesteps, sample_ddim
+from deblur_cli.diffusion.noise import frame_noise
 from deblur_cli.diffusion.schedule import DiffusionConfig, Schedule
 from deblur_cli.diffusion.space import base_of, condition_input, from_model_space, x0_bounds
 
@@ -20,7 +21,8 @@ def sample(
     *,
     steps: int,
     eta: float = 0.0,
-    generator: torch.Generator | None = None,
+    seed: int | None = None,
+    first_frames: Sequence[int] | None = None,
     samples: int = 1,
     callback: Callable[[int, int], None] | None = None,
     spacing: str = "trailing",
@@ -35,14 +37,14 @@ def sample(
     least float32, and so does the estimate a residual sample is added to: float32 cond with a bf16
     model keeps the frames' precision, which bf16's 8 significant bits would not; if the model has a `multiple` attribute, H and W are padded up to it here (edge
     replication) and cropped back.
-    steps: DDIM steps, 1..T; eta: 0 = deterministic; generator: the source of every random draw;
-    samples: K independent samples averaged in pixel space (the paper's SA-K); callback(done, total)
-    after every step of every sample. Returns (B, F, 3, H, W) in [0, 1], cond's dtype and device.
+    steps: DDIM steps, 1..T; eta: 0 = deterministic; samples: K independent samples averaged in
+    pixel space (the paper's SA-K); callback(done, total) after every step of every sample. Returns
+    (B, F, 3, H, W) in [0, 1], cond's dtype and device.
 
-    With eta = 0 the only draws are the starting noises, and they are drawn first, item by item
-    (each item's K samples in turn), exactly as B calls of one item each would draw them: a batch
-    of B windows gives what B calls give, to float rounding. With eta > 0 every step draws noise
-    for the whole batch, and only B = 1 has that property.
+    The noise is drawn frame by frame (diffusion/noise.py): item b's frames are frames
+    first_frames[b], first_frames[b] + 1, ... of a video (default: 0, 1, ... for every item), and each
+    draws from `seed` and its index alone (None: unseeded). So a batch of B windows gives what B calls
+    give, to float rounding, and a frame gets the same noise in every window that holds it.
     """
     if cond.ndim != 5 or cond.shape[2] != 3:
         raise ValueError(f"condition must be (B, F, 3, H, W), got {tuple(cond.shape)}")
@@ -63,21 +65,14 @@ def sample(
     def net(x_t: Tensor, c: Tensor, t: Tensor) -> Tensor:
         return model(x_t.to(net_dtype), c, t)
 
-    starts = _starting_noises(padded, samples, generator) if eta == 0 else None
+    firsts = [0] * len(padded) if first_frames is None else list(first_frames)
     result = torch.zeros_like(padded)
     for k in range(samples):
         progress = None if callback is None else (lambda i, _n, k=k: callback(k * steps + i, total))
-        start = starts[k] if starts is not None else gaussian_like(padded, generator)
+        noise = frame_noise(seed, firsts, k, padded.device)
         x0 = sample_ddim(
-            net, start, net_cond, timesteps, schedule,
-            eta=eta, generator=generator, clip=x0_bounds(base, diffusion.scale), callback=progress,
-        )
+            net, noise(padded), net_cond, timesteps, schedule,
+            eta=eta, noise=noise, clip=x0_bounds(base, diffusion.scale), callback=progress,
+        )  # fmt: skip
         result += from_model_space(x0, base, diffusion.scale).clamp(0.0, 1.0)
     return (result / samples)[..., :h, :w].to(cond.dtype)
-
-
-def _starting_noises(x: Tensor, samples: int, generator: torch.Generator | None) -> list[Tensor]:
-    """The starting noise of each of `samples` samples of the batch x, drawn item-major (item 0's
-    samples, then item 1's, ...), as one call per item would draw them."""
-    drawn = [[gaussian_like(item, generator) for _ in range(samples)] for item in x.split(1)]
-    return [torch.cat([noises[k] for noises in drawn]) for k in range(samples)]

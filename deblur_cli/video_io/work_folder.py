@@ -123,8 +123,9 @@ class WorkFolder:
 
 INPUT_CHANGED = "another input, or the input changed"  # what key_changes says of the input's identity
 # Entries of pipeline.resume_key that no option sets: deblur's version and its own markers of changes to
-# what a run writes ("grey": since grey frames come out grey; "orientation": since EXIF mirrors are read)
-_NOT_OPTIONS = ("input", "deblur", "grey", "orientation")
+# what a run writes ("grey": since grey frames come out grey; "orientation": since EXIF mirrors are read;
+# the restorer's "noise": since a diffusion model draws each frame's noise from the seed and its index)
+_NOT_OPTIONS = ("input", "deblur", "grey", "orientation", "restorer.noise")
 
 
 def as_written_now(key: dict) -> dict:
@@ -140,7 +141,7 @@ def as_written_now(key: dict) -> dict:
 def _asked_otherwise(old: dict, new: dict) -> bool:
     """Whether two keys differ only where the command asked for something else: not in the input, nor in
     an entry no option sets, nor in a weights file changed at the same path (rewritten, or reinstalled)."""
-    if any(old.get(name) != new.get(name) for name in _NOT_OPTIONS):
+    if any(_entry(old, name) != _entry(new, name) for name in _NOT_OPTIONS):
         return False
     before, after = old.get("restorer"), new.get("restorer")
     if isinstance(before, dict) and isinstance(after, dict):
@@ -148,6 +149,13 @@ def _asked_otherwise(old: dict, new: dict) -> bool:
         if weights[0] != weights[1]:
             return weights[0][0][0] != weights[1][0][0]  # another path: --weights named another file, asked for
     return True
+
+
+def _entry(key: dict, name: str) -> object:
+    """The entry of `key` at a dotted `name` ("restorer.noise"), None where there is none."""
+    for part in name.split("."):
+        key = key.get(part) if isinstance(key, dict) else None
+    return key
 
 
 def key_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
