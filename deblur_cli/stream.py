@@ -172,7 +172,8 @@ class _WindowRestorer:
         starts = [self.first + start for start in starts]  # in the video
         cuts = [cuts_in(window) for window in group] if self.windows.scene_cuts else [[] for _ in group]
         if any(cuts):
-            restored = torch.stack([self._by_scene(*scenes) for scenes in zip(group, starts, cuts)])
+            scenes = zip(group, starts, cuts)
+            restored = torch.stack([self._by_scene(window, start, at) for window, start, at in scenes])
         else:
             restored = self._restore_group(group, starts)
         return (restored if self.curve is None else self.curve.from_model(restored)), cuts
