@@ -24,7 +24,7 @@ from deblur_cli.outputs import check_free, check_output_path
 from deblur_cli.restorer import Restorer, batches, completed
 from deblur_cli.prefetch import prefetched, put_unless_stopped
 from deblur_cli.side_by_side import compose, composed_info
-from deblur_cli.stream import as_float, check_windows, holds_uint16, mixed, restore_stream
+from deblur_cli.stream import as_float, check_windows, holds_uint16, is_held, mixed, restore_stream
 from deblur_cli.transfer import model_curve
 from deblur_cli.video_io import (
     EncodeOptions,
@@ -170,15 +170,16 @@ class _Cuts:
         self._since = time.monotonic()  # when it started
         self._recent: collections.deque[int | None] = collections.deque(maxlen=windows.overlap + 1)
 
-    def before(self, index: int, pts: int | None, read: int) -> _Cut | None:
-        """The cut to make before frame `index` (timestamp `pts`; `read` frames read so far), if any.
-        Called for every frame in order, the frames read again on resuming included."""
+    def before(self, index: int, pts: int | None, read: int, held: bool = False) -> _Cut | None:
+        """The cut to make before frame `index` (timestamp `pts`; `read` frames read so far), if any; none
+        before a held frame (stream.restore_stream), which a run continuing there could not write as the
+        frame before it came out. Called for every frame in order, the frames read again on resuming included."""
         self._recent.append(pts)  # the timestamps of frames index - overlap to index
         window, overlap = self._windows.window, self._windows.overlap
         frames = index - self._last
         slow = time.monotonic() - self._since >= SEGMENT_SECONDS
         due = frames >= SEGMENT_FRAMES or (frames >= SEGMENT_MIN_FRAMES and slow)
-        if frames <= 0 or not due or not restartable_at(index, read, window, overlap, self._per_call):
+        if held or frames <= 0 or not due or not restartable_at(index, read, window, overlap, self._per_call):
             return None
         self._last, self._since = index, time.monotonic()
         return _Cut(index - overlap, self._recent[0])
@@ -252,6 +253,8 @@ def resume_key(
         # photos turned and mirrored by their EXIF, side-by-side halves as stored where nothing turns them
         # (2026-12-05): work kept before holds frames turned or placed otherwise
         "orientation": "exif, as shown",
+        # a held frame comes out as the frame before it (2026-12-06): work kept before restored each copy apart
+        "held": "as the frame before",
     }
 
 
@@ -395,8 +398,9 @@ def _restore_into(
     out_q: queue.Queue = queue.Queue(maxsize=windows.window + 2)
     encode_errors: list[BaseException] = []
     done = resumed
-    # of each frame read and not yet written: its timestamp, alpha plane and duration (Frame's)
-    pts_fifo: collections.deque[tuple[int | None, np.ndarray | None, int | None]] = collections.deque()
+    # of each frame read and not yet written: its timestamp, alpha plane and duration (Frame's), and whether it
+    # is held (stream.is_held: restore_stream writes the frame before it again)
+    pts_fifo: collections.deque[tuple[int | None, np.ndarray | None, int | None, bool]] = collections.deque()
     keep_inputs = placement is not None or strength != 1
     carry_alpha = info.alpha and placement is None  # side-by-side frames are opaque
     inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # the input frames, where needed
@@ -409,11 +413,14 @@ def _restore_into(
 
     def decoded() -> Iterator[torch.Tensor]:
         nonlocal read
+        before = None
         for frame, pts, alpha, duration in frames_in:
             read += 1
-            pts_fifo.append((pts, alpha if carry_alpha else None, duration))  # the alpha channel bypasses the model
+            held = before is not None and is_held(frame, before)
+            pts_fifo.append((pts, alpha if carry_alpha else None, duration, held))  # alpha bypasses the model
             if keep_inputs:
                 inputs_fifo.append(frame)
+            before = frame
             yield frame
 
     segmented = sink.cut is not None  # where its segments end is decided here
@@ -438,9 +445,9 @@ def _restore_into(
             for index, restored in enumerate(restored_frames, start=begin or 0):
                 if encode_errors:
                     raise encode_errors[0]
-                pts, alpha, duration = pts_fifo.popleft()
+                pts, alpha, duration, held = pts_fifo.popleft()
                 source_frame = inputs_fifo.popleft() if keep_inputs else None
-                cut = cuts.before(index, pts, read) if segmented else None
+                cut = cuts.before(index, pts, read, held) if segmented else None
                 if index < resumed:  # read again to restore the window it shares with the next
                     continue
                 if index in split:

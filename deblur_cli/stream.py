@@ -63,6 +63,11 @@ def is_grey(frame: torch.Tensor) -> bool:
     return torch.equal(frame[0], frame[1]) and torch.equal(frame[1], frame[2])
 
 
+def is_held(frame: torch.Tensor, before: torch.Tensor) -> bool:
+    """Whether a frame is held: equal to the frame `before` it, in size and in every value."""
+    return frame.shape == before.shape and torch.equal(frame, before)
+
+
 def greyed(frame: torch.Tensor) -> torch.Tensor:
     """A restored (3, H, W) frame as grey: each pixel the mean of its channels, in all three."""
     return frame.mean(dim=0, keepdim=True).expand_as(frame).contiguous()
@@ -118,14 +123,33 @@ def restore_stream(
 
     A frame without colour (`is_grey`) comes out without colour (`greyed`): the models, trained on colour,
     tint grey frames a little (up to 46 of 255 levels apart between channels on grey noise).
+
+    A held frame, equal to the frame before it in the stream (a duplicate: animation on twos, a still screen,
+    a frame repeated to fill a variable rate), comes out as the frame before it did, so that what stands still
+    in the input stands still in the output: restored within other windows, the copies differ (dstnet-s up to
+    7 levels of 255, a diffusion model's samples up to 84). The stream's first frame is never held.
     """
     restorer = completed(restorer)
     restore = _WindowRestorer(restorer, windows, size, on_retry=on_retry, on_tile=on_tile, curve=curve, first=first)
-    grey: deque[bool] = deque()  # of each frame read and not yet yielded restored: whether it is grey
+    # of each frame read and not yet yielded restored: whether it is grey, and whether it is held
+    seen: deque[tuple[bool, bool]] = deque()
 
     def noted(frames: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
+        before = None
         for frame in frames:
-            grey.append(is_grey(frame))
+            seen.append((is_grey(frame), before is not None and is_held(frame, before)))
+            before = frame
+            yield frame
+
+    def finished(restored: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
+        before = None
+        for frame in restored:
+            grey, held = seen.popleft()
+            if held:
+                frame = before.clone()  # a copy: a caller may change the frames it is given
+            elif grey:
+                frame = greyed(frame)
+            before = frame
             yield frame
 
     # the bound method, not the object: a call of the object keeps the stack of 8-bit frames alive through the model
@@ -133,7 +157,7 @@ def restore_stream(
         noted(frames), restore.__call__, window=windows.window, overlap=windows.overlap, batch=restore.batch,
         last=windows.last, on_cut=on_cut,
     )  # fmt: skip
-    return (greyed(frame) if grey.popleft() else frame for frame in restored)
+    return finished(restored)
 
 
 class _WindowRestorer:

@@ -365,6 +365,24 @@ def make_edited(path: str | Path, shots: list[tuple[int, int]], *, size: tuple[i
     return Path(path)
 
 
+def make_held(path: str | Path, order: list[int], *, size: tuple[int, int] = (96, 64)) -> Path:
+    """An FFV1 video at 25 fps of a blurred camera-shake clip's frames in `order` (their indices in the clip), a
+    frame repeated where it is held: decoded, the copies are equal."""
+    import torch
+
+    from deblur_cli.data.synth import synthesize_clip
+
+    clip = synthesize_clip(0, frames=max(order) + 1, size=size)[0]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "bgr0"
+        for index in order:
+            image = (clip[index].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return Path(path)
+
+
 def truncate(path: str | Path, keep: float, target: str | Path | None = None) -> Path:
     """Copy the first `keep` fraction of a file's bytes to `target` (default: next to it, prefixed "cut-")."""
     path = Path(path)

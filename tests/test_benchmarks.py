@@ -88,10 +88,10 @@ def test_host_reads_lists_the_restore_paths_reads_by_line():
         return found
 
     with_cuts = counts()  # windows 0-5, 4-8 and 7-12
-    assert with_cuts["equal", "stream.py"] == 12, with_cuts  # is_grey: once per frame
+    assert with_cuts["equal", "stream.py"] == 12 + 11, with_cuts  # is_grey once per frame, is_held from the second
     assert with_cuts["cpu", "scene_cuts.py"] == 3, with_cuts  # the scene-cut thumbnails: once per window
     without = counts("--no-scene-cuts")
-    assert without["equal", "stream.py"] == 12 and not any(where == "scene_cuts.py" for _, where in without), without
+    assert without["equal", "stream.py"] == 23 and not any(where == "scene_cuts.py" for _, where in without), without
 
 
 def test_the_decode_benchmark_times_image_threads_and_videos(tmp_path):

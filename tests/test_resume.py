@@ -172,6 +172,7 @@ def test_what_changed_is_named_by_its_option():
     [({"deblur": "0.0.9"}, False),  # an upgrade: no command continues it
      ({"grey": None}, False),  # deblur's own marker of how it was made
      ({"orientation": None}, False),  # work kept before photos' mirrors and side-by-side in .avi were mended
+     ({"held": None}, False),  # work kept before held frames came out held
      ({"restorer": {"weights": ["/w/a.safetensors", 1, 2], "weights_sha256": "aa", "noise": "by frame"}}, False),  # rewritten in place
      ({"restorer": {"weights": ["/w/b.safetensors", 1, 2], "weights_sha256": "bb", "noise": "by frame"}}, True),  # --weights another file
      ({"restorer": {"weights": ["/w/a.safetensors"], "weights_sha256": "ab"}}, False),  # a sampler's noise drawn otherwise
@@ -179,7 +180,7 @@ def test_what_changed_is_named_by_its_option():
 )  # fmt: skip
 def test_only_work_the_command_could_continue_is_refused(tmp_path, old, refused):
     """Found in review: after an upgrade, "run it as it was" could not continue the work it refused."""
-    new = {"deblur": "0.1.0", "grey": "kept", "windows": {"overlap": 2},
+    new = {"deblur": "0.1.0", "grey": "kept", "held": "as the frame before", "windows": {"overlap": 2},
            "restorer": {"weights": ["/w/a.safetensors"], "weights_sha256": "ab", "noise": "by frame"}}  # fmt: skip
     target, info, _ = kept_segment(tmp_path, key={**new, **old})
     if refused:

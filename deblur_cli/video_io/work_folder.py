@@ -124,8 +124,9 @@ class WorkFolder:
 INPUT_CHANGED = "another input, or the input changed"  # what key_changes says of the input's identity
 # Entries of pipeline.resume_key that no option sets: deblur's version and its own markers of changes to
 # what a run writes ("grey": since grey frames come out grey; "orientation": since EXIF mirrors are read;
-# the restorer's "noise": since a diffusion model draws each frame's noise from the seed and its index)
-_NOT_OPTIONS = ("input", "deblur", "grey", "orientation", "restorer.noise")
+# "held": since held frames come out held; the restorer's "noise": since a diffusion model draws each frame's
+# noise from the seed and its index)
+_NOT_OPTIONS = ("input", "deblur", "grey", "orientation", "held", "restorer.noise")
 
 
 def as_written_now(key: dict) -> dict:

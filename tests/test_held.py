@@ -1,0 +1,87 @@
+"""Held frames: a frame equal to the one before it comes out as that one did, and a run is never continued
+from inside a hold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import deblur_cli.pipeline as pipeline
+from deblur_cli.pipeline import deblur_video
+from deblur_cli.stream import restore_stream
+from deblur_cli.video_io import EncodeOptions
+from deblur_cli.windows import WindowOptions
+from tests import media
+from tests.restorers import IdentityRestorer, MixingRestorer
+
+WINDOWS = WindowOptions(window=4, overlap=1, tile=None)
+
+
+class ByPlace(IdentityRestorer):
+    """Brightens each frame by its place in its window: copies of a frame in other places come out unequal."""
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        super().__call__(frames)
+        return (frames + 0.02 * torch.arange(len(frames)).view(-1, 1, 1, 1)).clamp(0, 1)
+
+
+def restored(clip: list[torch.Tensor], restorer=None) -> list[torch.Tensor]:
+    with torch.inference_mode():
+        return list(restore_stream(iter(clip), restorer or ByPlace(), WINDOWS, tuple(clip[0].shape[-2:])))
+
+
+def frames(order: list[int], size=(16, 16)) -> list[torch.Tensor]:
+    pool = [torch.rand(3, *size, generator=torch.Generator().manual_seed(i)) * 0.8 for i in range(max(order) + 1)]
+    return [pool[i].clone() for i in order]
+
+
+def test_held_frames_come_out_as_the_frame_before_them():
+    order = [0, 0, 1, 2, 2, 2, 2, 2, 3, 4, 4]
+    out = restored(frames(order))
+    assert len(out) == len(order)
+    for k in range(1, len(order)):
+        assert torch.equal(out[k], out[k - 1]) == (order[k] == order[k - 1]), k
+    unheld = ByPlace()(torch.stack(frames(order)[:4]))  # the stand-in brightens the second copy of frame 0
+    assert not torch.equal(unheld[0], unheld[1])
+
+
+def test_a_held_copy_is_a_frame_of_its_own():
+    out = restored(frames([0, 0, 0]))
+    with torch.inference_mode():
+        out[1].zero_()  # a caller changing one frame it was given changes no other
+    assert not torch.equal(out[0], out[1]) and torch.equal(out[0], out[2])
+
+
+def test_grey_held_frames_stay_grey_and_held():
+    grey = torch.rand(1, 16, 16).expand(3, -1, -1).contiguous()
+    out = restored([grey, grey.clone(), torch.rand(3, 16, 16)])
+    assert torch.equal(out[0], out[1]) and torch.equal(out[0][0], out[0][1])
+
+
+def test_no_segment_ends_before_a_held_frame():
+    cuts = pipeline._Cuts(WINDOWS, 1, first=0)
+    pipeline_frames = pipeline.SEGMENT_FRAMES + 8
+    assert [i for i in range(pipeline_frames) if cuts.before(i, i, pipeline_frames, held=True)] == []
+    cuts = pipeline._Cuts(WINDOWS, 1, first=0)
+    assert [i for i in range(pipeline_frames) if cuts.before(i, i, pipeline_frames)] != []
+
+
+@pytest.mark.parametrize("after", [2, 3, 4, 5])
+def test_a_run_continued_near_a_hold_writes_what_an_uninterrupted_run_writes(tmp_path, monkeypatch, after):
+    """Frames 4 to 15 are one frame held: windows of 4 overlapping by 1 restore its copies unequally, so the
+    output holds the first copy's. A segment ending inside the hold would leave a continued run unable to
+    write that copy; none does, and the continued run writes what the uninterrupted one wrote."""
+    monkeypatch.setattr(pipeline, "SEGMENT_FRAMES", 3)
+    order = [0, 1, 2, 3] + [4] * 12 + [5, 6, 7, 8, 9, 10]
+    source = media.make_held(tmp_path / "held.mkv", order)
+    options = dict(windows=WINDOWS, encode=EncodeOptions(codec="ffv1"))
+    whole = media.read_frames(deblur_video(source, tmp_path / "whole.mkv", MixingRestorer(), **options).output)
+    assert all(np.array_equal(whole[k], whole[4]) for k in range(4, 16)) and not np.array_equal(whole[16], whole[4])
+    target = tmp_path / f"out{after}.mkv"
+    with pytest.raises(KeyboardInterrupt):
+        deblur_video(source, target, MixingRestorer(fail_after=after), **options)
+    result = deblur_video(source, target, MixingRestorer(), **options)
+    assert result.resumed > 0 and result.resumed not in range(5, 16)  # not inside the hold
+    again = media.read_frames(target)
+    assert len(again) == len(order) and all(np.array_equal(a, b) for a, b in zip(again, whole))
