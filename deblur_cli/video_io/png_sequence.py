@@ -19,7 +19,7 @@ from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io.encoding import EncodeOptions, unused_options
 from deblur_cli.video_io.grey import grey_format, grey_frame, grey_source, is_grey_format, is_grey_image
 from deblur_cli.video_io.info import HDR_TRANSFERS, Frame, VideoInfo, array_format, checked_parts, with_alpha
-from deblur_cli.video_io.work_folder import OutputLock, ResumePoint, WorkFolder, write_json
+from deblur_cli.video_io.work_folder import OutputLock, ResumePoint, WorkFolder, write_record
 
 FRAME_NAME = "frame_{:06d}.png"  # numbered from 1
 _PNG_FORMATS = {(False, False): "rgb24", (True, False): "rgb48be", (False, True): "rgba", (True, True): "rgba64be"}
@@ -181,7 +181,7 @@ class PngSequenceSink(atomic.FinishOrAbort, FrameSink):
             self._encoder = self._new_encoder(is_grey_format(self._encoder.pix_fmt))
             for number in range(self.kept_frames + 1, self._written + 1):
                 _fsync(self._temp / self._name(number))
-            write_json(self.work / _KEPT, {"frames": self._written, "restart": restart, "restart_pts": restart_pts})
+            write_record(self.work / _KEPT, {"frames": self._written, "restart": restart, "restart_pts": restart_pts})
             self.kept_frames = self._written
 
     def _save(self, packets) -> None:

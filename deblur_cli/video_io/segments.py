@@ -33,7 +33,7 @@ from deblur_cli.video_io import atomic
 from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io.encoding import EncodeOptions
 from deblur_cli.video_io.info import Frame, VideoInfo, checked_parts
-from deblur_cli.video_io.work_folder import ResumePoint, WorkFolder, write_json
+from deblur_cli.video_io.work_folder import ResumePoint, WorkFolder, write_record
 from deblur_cli.video_io.writer import VideoEncoder, VideoFileSink, open_container, start_encoding
 
 _SEGMENT = re.compile(r"^seg_(\d{5})\.json$")
@@ -233,7 +233,7 @@ class _SegmentWriter:
             sha256=self._digest.hexdigest(),
         )
         os.replace(self._part(".bin"), _data_path(self._work, self.number))
-        write_json(self._work / f"seg_{self.number:05d}.json", _record_json(record))
+        write_record(self._work / f"seg_{self.number:05d}.json", _record_json(record))
         return record
 
     def discard(self) -> None:

@@ -114,7 +114,7 @@ class WorkFolder:
         for path in self.path.iterdir():
             if path.name not in names and path.name != _LOCK:
                 files.discard(path)
-        write_json(self.path / _MANIFEST, {"format": WORK_FORMAT, "key": self._key})
+        write_record(self.path / _MANIFEST, {"format": WORK_FORMAT, "key": self._key})
 
     def release(self, *, keep: bool) -> None:
         """Unlock; the folder stays only with `keep`. Does nothing the second time."""
@@ -197,9 +197,9 @@ def normalized(data: dict) -> dict:
     return json.loads(json.dumps(data, sort_keys=True))
 
 
-def write_json(path: Path, data: dict) -> None:
-    """Write `data` as JSON atomically and durably: a reader finds the old file or the whole new one,
-    even after a power cut."""
+def write_record(path: Path, data: dict) -> None:
+    """Write a work folder's record `data` as JSON atomically and durably: a reader finds the old file or the
+    whole new one, even after a power cut. (files.write_json writes a user's report.)"""
     files.write_bytes(path, json.dumps(data).encode("utf-8"), durable=True)
 
 
