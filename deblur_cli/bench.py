@@ -30,7 +30,7 @@ from deblur_cli.restorer import Restorer, completed
 from deblur_cli.span import Span
 from deblur_cli.stream import restore_stream
 from deblur_cli.host_memory import check_synthesis_memory
-from deblur_cli.video_io import DEFAULT_FPS, open_source
+from deblur_cli.video_io import DEFAULT_FPS, ReadOptions, open_source
 from deblur_cli.video_io.truncation import retell_damage
 from deblur_cli.windows import WindowOptions
 
@@ -167,7 +167,7 @@ def _read_frames(
             own = float(source.info.fps or DEFAULT_FPS)
         first = span.frames(sys.maxsize, rate).start  # the index of the input's first frame
         seek = Span(max(first - 0.5, 0) / own)  # half a frame early: rounding never skips that frame
-    with open_source(path, seek) as source:
+    with open_source(path, ReadOptions(seek)) as source:
         fps = float(source.info.fps or DEFAULT_FPS)
         frames: list[torch.Tensor] = []
         try:

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 import deblur_cli.pipeline as pipeline
 from deblur_cli.cli import app
 from deblur_cli.pipeline import deblur_video
-from deblur_cli.video_io import EncodeOptions, open_source
+from deblur_cli.video_io import EncodeOptions, ReadOptions, open_source
 from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.info import carries_alpha
 from deblur_cli.windows import WindowOptions
@@ -103,7 +103,7 @@ def test_webm_transparency_is_read_and_the_seek_of_a_span_keeps_it(tmp_path):
         assert next(container.decode(video=0)).format.name == "yuv420p"  # the control: no alpha that way
     from deblur_cli.span import Span
 
-    with open_source(path, Span(start=0.2)) as source:
+    with open_source(path, ReadOptions(Span(start=0.2))) as source:
         frames = list(source)
     assert len(frames) == FRAMES - 5
     assert largest_alpha_error([np.dstack([f.image, f.alpha]) for f in frames], sources()[5:]) <= 8

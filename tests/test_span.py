@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from deblur_cli.cli import app
 from deblur_cli.errors import InputError
 from deblur_cli.span import Span, parse_time
-from deblur_cli.video_io import EncodeOptions, describe, open_sink, open_source
+from deblur_cli.video_io import EncodeOptions, ReadOptions, describe, open_sink, open_source
 from tests import media
 
 runner = CliRunner()
@@ -55,7 +55,7 @@ def test_span_checks_itself_and_picks_image_indices():
 
 
 def decode(path, span=Span()) -> tuple[list[np.ndarray], list[int | None], object]:
-    with open_source(path, span) as source:
+    with open_source(path, ReadOptions(span)) as source:
         frames = list(source)
     return [f.image for f in frames], [f.pts for f in frames], source.info
 
@@ -82,9 +82,9 @@ def test_a_span_holds_exactly_the_frames_shown_in_it(tmp_path, name, codec):
 def test_spans_outside_the_video_are_one_clear_error(tmp_path):
     path = media.make_video(tmp_path / "a.mp4", frames=10, fps=10)
     with pytest.raises(InputError, match=r"no frame at or after 2 s \(the video is 1 s long\)"):
-        describe(path, Span(2.0))
+        describe(path, ReadOptions(Span(2.0)))
     with pytest.raises(InputError, match="no frame is shown from 0.21 s to 0.29 s"):
-        describe(path, Span(0.21, 0.29))
+        describe(path, ReadOptions(Span(0.21, 0.29)))
 
 
 def test_image_sequences_are_cut_at_25_frames_a_second(tmp_path):
@@ -96,10 +96,10 @@ def test_image_sequences_are_cut_at_25_frames_a_second(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(images, whole[25:50]))
     assert pts == [None] * 25
     with pytest.raises(InputError, match="no image from 3 s to the end: 60 images last 2.4 s") as late:
-        describe(folder, Span(3.0))
+        describe(folder, ReadOptions(Span(3.0)))
     assert late.value.hint == "choose an earlier --start"
     with pytest.raises(InputError, match="no image starts from 1.01 s to 1.02 s") as between:  # inside, between two
-        describe(folder, Span(1.01, 1.02))
+        describe(folder, ReadOptions(Span(1.01, 1.02)))
     assert between.value.hint == "give the span at least one frame's duration"
 
 
@@ -117,7 +117,7 @@ def audio_packets(path) -> list[tuple[float, float]]:
 def test_audio_is_cut_to_the_span_and_moved_with_the_video(tmp_path, name, audio):
     source = media.make_video(tmp_path / name, frames=60, fps=20, audio=audio, gop=5)
     target = tmp_path / ("out" + source.suffix)
-    with open_source(source, Span(1.0, 2.0)) as frames:
+    with open_source(source, ReadOptions(Span(1.0, 2.0))) as frames:
         with open_sink(target, frames.info, EncodeOptions(), source=source) as sink:
             for frame in frames:
                 sink.write(frame)
@@ -154,7 +154,7 @@ def test_audio_that_ends_before_the_span_is_left_out_alike_in_every_container_an
     broken), both silently."""
     source = media.make_video(tmp_path / name, frames=40, fps=20, audio="aac", audio_seconds=0.5, gop=5)
     target = tmp_path / ("out" + source.suffix)
-    with open_source(source, Span(1.0, None)) as frames:
+    with open_source(source, ReadOptions(Span(1.0, None))) as frames:
         with open_sink(target, frames.info, EncodeOptions(), source=source) as sink:
             for frame in frames:
                 sink.write(frame)
@@ -167,7 +167,7 @@ def test_audio_that_ends_before_the_span_is_left_out_alike_in_every_container_an
 
 def copied(source, target, span: Span):
     """`target`, written with the span's frames of `source` unchanged and its other streams."""
-    with open_source(source, span) as frames:
+    with open_source(source, ReadOptions(span)) as frames:
         with open_sink(target, frames.info, EncodeOptions(), source=source) as sink:
             for frame in frames:
                 sink.write(frame)
@@ -210,7 +210,7 @@ def test_subtitles_on_screen_in_the_span_are_trimmed_to_it(tmp_path, name):
     assert [(a, b) for a, b, _ in subtitle_cues(source)] == [(0.0, 1.5), (1.5, 3.0)]
 
     def cut(span, target):
-        with open_source(source, span) as frames:
+        with open_source(source, ReadOptions(span)) as frames:
             with open_sink(target, frames.info, EncodeOptions(), source=source) as sink:
                 for frame in frames:
                     sink.write(frame)
@@ -268,7 +268,7 @@ def test_a_span_of_an_mpeg_ts_whose_seeks_land_late_is_read_from_the_first_byte(
     source = media.make_video(tmp_path / "a.ts", frames=12, codec="mpeg2video")
     with open_source(source) as frames:
         whole = [frame.image for frame in frames]
-    with open_source(source, Span(start=0.1)) as frames:
+    with open_source(source, ReadOptions(Span(start=0.1))) as frames:
         kept = [frame.image for frame in frames]
     assert len(kept) == 9  # the frames at 0.16 s and after, on a clock starting at 0.04 s
     assert all(np.array_equal(a, b) for a, b in zip(kept, whole[3:]))

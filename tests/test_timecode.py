@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import deblur_cli.restorers as restorers_module
 from deblur_cli.cli import app
 from deblur_cli.span import Span
-from deblur_cli.video_io import describe
+from deblur_cli.video_io import ReadOptions, describe
 from deblur_cli.video_io.timecode import _frame_number, _label, shifted
 from tests.media import make_video
 from tests.restorers import IdentityRestorer
@@ -80,7 +80,7 @@ def make_timed_video(path: Path, timecode: str | None, frames: int = 10, rate: F
 def test_the_timecode_is_read(tmp_path, suffix):
     path = make_timed_video(tmp_path / f"in{suffix}", "01:02:03:04")
     assert describe(path).timecode == "01:02:03:04"
-    assert describe(path, Span(0.2)).timecode == "01:02:03:09"  # five frames later at 25 fps
+    assert describe(path, ReadOptions(Span(0.2))).timecode == "01:02:03:09"  # five frames later at 25 fps
 
 
 def test_a_video_without_one(tmp_path):

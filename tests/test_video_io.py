@@ -1619,7 +1619,7 @@ def test_matroska_cut_a_few_frames_before_its_end_is_truncated_too(tmp_path):
         read_all(cut)
     until = float(e.value.hint.split("--end ")[1])  # it said only "cut it before the damaged part"
     assert e.value.hint == f"re-copy the file, or restore the part before the damage with --end {until:g}"
-    with open_source(cut, Span(end=until)) as source:  # as said: every frame before the cut, and no error
+    with open_source(cut, ReadOptions(Span(end=until))) as source:  # as said: every frame before the cut, and no error
         assert len(list(source)) == e.value.frames_before  # it raised: the file ended after the span's frames
     with pytest.raises(InputError, match="ends early"):  # a span past the cut still meets it
         read_all_of(cut, Span(end=until + 0.1))
@@ -1636,7 +1636,7 @@ def test_the_damage_hint_gives_an_end_before_the_cut_however_long_the_video():
 
 
 def read_all_of(path, span: Span) -> int:
-    with open_source(path, span) as source:
+    with open_source(path, ReadOptions(span)) as source:
         return sum(1 for _ in source)
 
 
@@ -1668,7 +1668,7 @@ def test_a_file_cut_inside_its_last_packet_ends_before_that_packet_and_the_hint_
         read_all(cut)
     until = float(refused.value.hint.split("--end ")[1].split()[0])
     assert until <= float(packets[-1].pts * packets[-1].time_base) + 1e-9  # not into the lost frame
-    with open_source(cut, Span(start=0, end=until)) as source:
+    with open_source(cut, ReadOptions(Span(start=0, end=until))) as source:
         times = [frame.pts * float(source.info.time_base) for frame in source]
         assert source.warnings == []
     assert times == pytest.approx([k * 0.04 for k in range(round(until / 0.04))])  # every frame before it

@@ -50,9 +50,9 @@ class FrameSource(Protocol):
     def __exit__(self, *exc) -> None: ...
 
 
-def open_source(path: str | os.PathLike, read: ReadOptions | Span = ReadOptions()) -> FrameSource:
+def open_source(path: str | os.PathLike, read: ReadOptions = ReadOptions()) -> FrameSource:
     """Open a video file, a directory of images, a glob pattern ("frames/*.png") or a single image, read as
-    `read` says (a Span alone: that span, with the other ReadOptions as they default).
+    `read` says.
 
     `.info` is ready at once (the first frame is decoded to fill it); iterating yields `Frame`s. With a
     span, only its frames are delivered (image sequences count `image_rate` frames a second,
@@ -61,8 +61,6 @@ def open_source(path: str | os.PathLike, read: ReadOptions | Span = ReadOptions(
     videos are deinterlaced (VideoFileSource); images are taken as they are.
     Raises InputError with a one-line message and a hint for anything that cannot be read.
     """
-    if isinstance(read, Span):
-        read = ReadOptions(read)
     span, image_rate = read.span, read.image_rate
     text = os.fspath(path)
     if os.path.isdir(text) or (not os.path.exists(text) and is_glob(text)):
@@ -143,7 +141,7 @@ def _sampled_digest(path: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def describe(path: str | os.PathLike, read: ReadOptions | Span = ReadOptions()) -> VideoInfo:
+def describe(path: str | os.PathLike, read: ReadOptions = ReadOptions()) -> VideoInfo:
     """The VideoInfo of an input read as `read` says (as open_source), without reading past its span's first
     frame."""
     with open_source(path, read) as source:
