@@ -416,7 +416,7 @@ def test_resuming_a_span_of_an_image_sequence_and_with_side_by_side(tmp_path):
     assert same_video(tmp_path / "out.mkv", tmp_path / "whole.mkv")
 
 
-def test_other_settings_keep_the_work_and_are_refused_and_resume_false_starts_over(tmp_path):
+def test_other_settings_keep_the_work_and_are_refused_and_resume_false_starts_over(tmp_path, monkeypatch):
     source = media.make_video(tmp_path / "in.mkv", frames=24)
     target = tmp_path / "out.mkv"
     interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
@@ -445,6 +445,14 @@ def test_other_settings_keep_the_work_and_are_refused_and_resume_false_starts_ov
     notes = []
     assert deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, on_note=notes.append).resumed == 0
     assert "were made from another input, or the input has changed since" in notes[0]  # not "input.digest"
+
+    # work an earlier deblur kept, made otherwise (a marker no option sets differs): said so, not in the key's names
+    target.unlink()
+    interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
+    monkeypatch.setattr(pipeline, "__version__", "9.9.9")
+    notes = []
+    assert deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, on_note=notes.append).resumed == 0
+    assert "were made by another version of deblur, which made them otherwise: starting over" in notes[0], notes
 
 
 def test_an_input_copied_moved_or_touched_keeps_the_work(tmp_path):

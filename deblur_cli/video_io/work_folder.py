@@ -122,6 +122,7 @@ class WorkFolder:
 
 
 INPUT_CHANGED = "another input, or the input changed"  # what key_changes says of the input's identity
+EARLIER_DEBLUR = "another version of deblur"  # what it says of a change in an entry no option sets (_NOT_OPTIONS)
 # Entries of pipeline.resume_key that no option sets: deblur's version and its own markers of changes to
 # what a run writes ("grey": since grey frames come out grey; "orientation": since EXIF mirrors are read;
 # "held": since held frames come out held; the restorer's "noise": since a diffusion model draws each frame's
@@ -169,6 +170,8 @@ def key_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
             continue
         if name == "input" and not prefix:
             changes.append(INPUT_CHANGED)
+        elif prefix + name in _NOT_OPTIONS:
+            changes.append(EARLIER_DEBLUR)
         elif isinstance(before, dict) and isinstance(after, dict):
             changes += key_changes(before, after, f"{prefix}{name}.")
         elif len(repr(before)) + len(repr(after)) <= 40:
