@@ -127,27 +127,33 @@ def restore_stream(
     A held frame, equal to the frame before it in the stream (a duplicate: animation on twos, a still screen,
     a frame repeated to fill a variable rate), comes out as the frame before it did, so that what stands still
     in the input stands still in the output: restored within other windows, the copies differ (dstnet-s up to
-    7 levels of 255, a diffusion model's samples up to 84). The stream's first frame is never held.
+    7 levels of 255, a diffusion model's samples up to 84). The stream's first frame is never held. A window
+    whose every frame is held (inside a still shot) is not restored at all: each of its frames comes out as a
+    copy.
     """
     restorer = completed(restorer)
-    restore = _WindowRestorer(restorer, windows, size, on_retry=on_retry, on_tile=on_tile, curve=curve, first=first)
-    # of each frame read and not yet yielded restored: whether it is grey, and whether it is held
-    seen: deque[tuple[bool, bool]] = deque()
+    # of each frame read and not yet yielded restored, by its index in the stream: whether it is held
+    held_at: dict[int, bool] = {}
+    restore = _WindowRestorer(
+        restorer, windows, size, on_retry=on_retry, on_tile=on_tile, curve=curve, first=first, held=held_at
+    )
+    grey: deque[bool] = deque()  # of each frame read and not yet yielded restored: whether it is grey
 
     def noted(frames: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
         before = None
-        for frame in frames:
-            seen.append((is_grey(frame), before is not None and is_held(frame, before)))
+        for index, frame in enumerate(frames):
+            grey.append(is_grey(frame))
+            held_at[index] = before is not None and is_held(frame, before)
             before = frame
             yield frame
 
     def finished(restored: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
         before = None
-        for frame in restored:
-            grey, held = seen.popleft()
-            if held:
+        for index, frame in enumerate(restored):
+            colourless = grey.popleft()
+            if held_at.pop(index):  # a frame yielded is in no window still to come
                 frame = before.clone()  # a copy: a caller may change the frames it is given
-            elif grey:
+            elif colourless:
                 frame = greyed(frame)
             before = frame
             yield frame
@@ -175,9 +181,11 @@ class _WindowRestorer:
         on_tile: Callable[[int | None], None] | None,
         curve: ModelCurve | None,
         first: int,
+        held: dict[int, bool],
     ):
         self.restorer = restorer
         self.first = first
+        self.held = held  # by the frames' index in the stream: whether each is held (restore_stream fills it)
         self.windows = windows
         self.on_retry = on_retry
         self.on_tile = on_tile
@@ -191,6 +199,16 @@ class _WindowRestorer:
         """Windows (B, T, 3, H, W) that start at frames `starts` of the stream restored, and where each was
         split into scenes."""
         group = as_float(group.to(self.restorer.device))
+        still = [all(self.held.get(start + t, False) for t in range(group.shape[1])) for start in starts]
+        if all(still):  # every frame will come out as a copy of the frame before the window
+            return group, [[] for _ in group]
+        if any(still):
+            restored, cuts = group.clone(), [[] for _ in group]
+            moving = [b for b, is_still in enumerate(still) if not is_still]
+            restored[moving], moving_cuts = self(group[moving], [starts[b] for b in moving])
+            for b, at in zip(moving, moving_cuts):
+                cuts[b] = at
+            return restored, cuts
         if self.curve is not None:
             group = self.curve.to_model(group)
         starts = [self.first + start for start in starts]  # in the video

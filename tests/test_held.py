@@ -73,7 +73,7 @@ def test_a_run_continued_near_a_hold_writes_what_an_uninterrupted_run_writes(tmp
     output holds the first copy's. A segment ending inside the hold would leave a continued run unable to
     write that copy; none does, and the continued run writes what the uninterrupted one wrote."""
     monkeypatch.setattr(pipeline, "SEGMENT_FRAMES", 3)
-    order = [0, 1, 2, 3] + [4] * 12 + [5, 6, 7, 8, 9, 10]
+    order = [0, 1, 2, 3] + [4] * 12 + list(range(5, 15))
     source = media.make_held(tmp_path / "held.mkv", order)
     options = dict(windows=WINDOWS, encode=EncodeOptions(codec="ffv1"))
     whole = media.read_frames(deblur_video(source, tmp_path / "whole.mkv", MixingRestorer(), **options).output)
@@ -85,3 +85,17 @@ def test_a_run_continued_near_a_hold_writes_what_an_uninterrupted_run_writes(tmp
     assert result.resumed > 0 and result.resumed not in range(5, 16)  # not inside the hold
     again = media.read_frames(target)
     assert len(again) == len(order) and all(np.array_equal(a, b) for a, b in zip(again, whole))
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_windows_inside_a_still_shot_are_not_restored(batch):
+    """Frames 4 to 14 are frame 3 held: the windows (6, 10), (9, 13) and (12, 15) hold nothing but copies, so no model
+    call restores them, and the frames come out as with every window restored."""
+    order = [0, 1, 2] + [3] * 12 + [4, 5]
+    restorer = ByPlace()
+    options = WindowOptions(window=4, overlap=1, tile=None, batch=batch)
+    with torch.inference_mode():
+        out = list(restore_stream(iter(frames(order)), restorer, options, (16, 16)))
+    assert len(restorer.calls) == 3  # of the windows (0, 4) (3, 7) (6, 10) (9, 13) (12, 15) (14, 17)
+    assert all(torch.equal(out[k], out[3]) for k in range(3, 15)) and not torch.equal(out[15], out[3])
+    assert torch.equal(torch.stack(out), torch.stack(restored(frames(order))))  # batch 1 the same
