@@ -191,7 +191,8 @@ def _entry(root: Path, names: list[str]) -> Path | None:
 
 def sequence_digest(pair: SequencePair) -> str:
     """What tells whether a sequence's files are still those scored before: a digest of the blurred
-    and sharp clips' paths, sizes and modification times."""
+    and sharp clips' input identities (sources.input_identity: a file by its content, a folder of images by
+    its files' paths, sizes and modification times)."""
     identities = [input_identity(pair.blurred), input_identity(pair.sharp)]
     return hashlib.sha256(json.dumps(identities, sort_keys=True).encode()).hexdigest()
 

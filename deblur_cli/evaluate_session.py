@@ -59,7 +59,8 @@ Stage = Literal["pass", "taken", "started", "frames", "scored"]
 @dataclass(frozen=True)
 class EvaluationProgress:
     """Where an evaluation stands, as `on_progress` is told: a contender's pass over the sequences starts
-    ("pass"; `taken`: how many a stopped evaluation scored already); a sequence is taken from that evaluation
+    ("pass"; `taken`: how many a stopped evaluation scored already, of the `stored` it had scored, the others
+    under other settings or from files since changed); a sequence is taken from that evaluation
     ("taken"), starts ("started"), has `done` of its `total` frames scored ("frames", from 0), or is scored."""
 
     stage: Stage
@@ -70,6 +71,7 @@ class EvaluationProgress:
     done: int = 0
     total: int | None = None  # None where not known
     taken: int = 0
+    stored: int = 0
 
 
 @dataclass
@@ -137,7 +139,8 @@ def evaluate_models(
                 done = {name: s for name, s in done.items() if folders[model.label][name].is_dir()}
                 _check_unused(folders[model.label], done)
             score = _model_scorer(restorer, model.windows, options, folders[model.label])
-            _score_all(current, pairs, score, inputs, done, on_progress)
+            stored = stopped.get(model.label) or {}
+            _score_all(current, pairs, score, inputs, done, on_progress, stored=len(stored.get("sequences") or []))
             inputs.update((s.name, s) for s in current.sequences if s.name not in inputs)
             if on_report is not None:
                 on_report(current)
@@ -201,15 +204,17 @@ def _score_all(
     inputs: dict[str, SequenceScore],
     done: dict[str, SequenceScore],
     on_progress: Callable[[EvaluationProgress], None] | None,
+    stored: int = 0,
 ) -> None:
     """Score the pairs in order, each added to `report` as soon as it is done: those in `done` (by sequence
-    name) as they are, the others with `score`, given the input's scores already known in `inputs`."""
+    name) as they are, the others with `score`, given the input's scores already known in `inputs`. `stored`:
+    how many a stopped evaluation had scored (EvaluationProgress)."""
 
     def tell(stage: Stage, **where) -> None:
         if on_progress is not None:
             on_progress(EvaluationProgress(stage, report.model, len(pairs), **where))
 
-    tell("pass", taken=len(done))
+    tell("pass", taken=len(done), stored=stored)
     for number, pair in enumerate(pairs, start=1):
         if pair.name in done:
             report.sequences.append(done[pair.name])

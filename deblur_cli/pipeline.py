@@ -39,7 +39,7 @@ from deblur_cli.video_io import (
     shows_turned,
 )
 from deblur_cli.video_io.encoding import options_in_effect
-from deblur_cli.video_io.work_folder import EARLIER_DEBLUR, INPUT_CHANGED
+from deblur_cli.video_io.work_folder import EARLIER_DEBLUR, INPUT_CHANGED, INPUT_OR_VERSION
 from deblur_cli.windows import WindowOptions, restartable_at
 
 # (frames done, total or None): once before the first frame is restored (done: the frames an interrupted run
@@ -484,6 +484,8 @@ def _resume(sink: FrameSink, source, total: int | None, note: Callable[[str], No
             why = "are discarded (--no-resume)"
         elif INPUT_CHANGED in changes:
             why = "were made from another input, or the input has changed since"
+        elif INPUT_OR_VERSION in changes:
+            why = "were made from another input, or by another version of deblur"
         elif changes and set(changes) == {EARLIER_DEBLUR}:
             why = "were made by another version of deblur, which made them otherwise"
         elif changes:

@@ -853,8 +853,12 @@ def test_a_changed_sequence_or_no_resume_is_scored_again(tmp_path, monkeypatch):
     os.utime(sharp, ns=(0, 0))  # sequence a's files changed
     again = CountsSequences()
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: again)
-    assert runner.invoke(app, args).exit_code == 0
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0
     assert len(again.seen) == 2  # a and c; b was taken
+    assert "1 of 3 sequences were scored with dstnet-s already" in result.stderr
+    # and it says why it scores a again (it once said nothing: an upgrade's new digests scored every sequence again)
+    assert "scored 1 of these sequences with dstnet-s under other settings, from files since changed" in result.stderr
 
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: CountsSequences(stop_above=0.6))
     runner.invoke(app, args)

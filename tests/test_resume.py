@@ -165,6 +165,11 @@ def test_what_changed_is_named_by_its_option():
     new = {"windows": {"overlap": 2, "tile": "auto"}, "restorer": weights[1]}
     assert key_changes(old, new) == ["--weights", "--overlap 1, now 2"]  # it said restorer.weights_sha256
     assert key_changes({"k": 1}, {"k": 2}) == ["k 1, now 2"]  # an entry no option sets: by its name
+    file = {"size": 5, "sampled_sha256": "ab"}
+    assert key_changes({"input": file}, {"input": {**file, "size": 6}}) == ["another input, or the input changed"]
+    # found in a comparison with the earlier release: its work was said to be of another input
+    told_by_path = {"path": "/v/in.mkv", "size": 5, "mtime_ns": 1}
+    assert key_changes({"input": told_by_path}, {"input": file}) == ["another input, or another version of deblur"]
 
 
 @pytest.mark.parametrize(

@@ -250,6 +250,12 @@ def evaluate(
                 f"continuing the stopped evaluation in {json_path}: {event.taken} of {event.sequences} sequences "
                 f"were scored with {event.model} already"
             )
+        if event.stage == "pass" and event.stored > event.taken:
+            note(
+                f"the stopped evaluation in {json_path} scored {event.stored - event.taken} of these sequences with "
+                f"{event.model} under other settings, from files since changed, or with another version of deblur: "
+                "scoring them again"
+            )
         bars(event)
 
     def shown(report: EvaluationReport) -> None:

@@ -123,6 +123,9 @@ class WorkFolder:
 
 INPUT_CHANGED = "another input, or the input changed"  # what key_changes says of the input's identity
 EARLIER_DEBLUR = "another version of deblur"  # what it says of a change in an entry no option sets (_NOT_OPTIONS)
+# and of an input told by other entries: another kind of input, or one another version told so (until 2026-12-05 a
+# file by its path and time, now by its content)
+INPUT_OR_VERSION = "another input, or another version of deblur"
 # Entries of pipeline.resume_key that no option sets: deblur's version and its own markers of changes to
 # what a run writes ("grey": since grey frames come out grey; "orientation": since EXIF mirrors are read;
 # "held": since held frames come out held; the restorer's "noise": since a diffusion model draws each frame's
@@ -169,7 +172,8 @@ def key_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
         if before == after:
             continue
         if name == "input" and not prefix:
-            changes.append(INPUT_CHANGED)
+            same_kind = isinstance(before, dict) and isinstance(after, dict) and before.keys() == after.keys()
+            changes.append(INPUT_CHANGED if same_kind else INPUT_OR_VERSION)
         elif prefix + name in _NOT_OPTIONS:
             changes.append(EARLIER_DEBLUR)
         elif isinstance(before, dict) and isinstance(after, dict):
