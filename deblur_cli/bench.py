@@ -261,8 +261,9 @@ def run_bench(
 def restore_clip(restorer: Restorer, frames: torch.Tensor, window: int | None, overlap: int) -> torch.Tensor:
     """Restore frames (T, 3, H, W) on the restorer's device through `deblur run`'s own path
     (stream.restore_stream), without tiling: temporal windows blended over their overlap, each padded to
-    the model's multiple, split at scene cuts, grey frames kept grey. Returns (T, 3, H, W) on the
-    restorer's device."""
+    the model's multiple, split at scene cuts, grey frames kept grey, held frames held (a window of copies
+    alone is not restored, so a clip with still shots times faster than one that moves throughout).
+    Returns (T, 3, H, W) on the restorer's device."""
     count = frames.shape[0]
     window = min(window or count, restorer.max_frames or count, count)
     windows = WindowOptions(window=window, overlap=min(overlap, window - 1), tile=None)

@@ -139,19 +139,6 @@ def _mps_runs_bf16() -> bool:
     return True
 
 
-def seed_everything(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator | None:
-    """Seed torch's global RNGs (CPU and every GPU) and return a generator on `device` seeded the
-    same, for samplers that take `generator=`. None leaves everything unseeded and returns None.
-
-    The same seed gives the same noise on the same device and PyTorch version; bit-identical
-    outputs on a GPU also need deterministic kernels, which this does not force.
-    """
-    if seed is None:
-        return None
-    torch.manual_seed(seed)
-    return torch.Generator(device=device).manual_seed(seed)
-
-
 def precision_warning(dtype: torch.dtype, device: torch.device) -> str | None:
     """What to tell a user who chose bf16 on a CPU without bf16 instructions, which PyTorch then emulates:
     dstnet-s took 140.5 s for 3 frames of 640x360 in bf16 against 7.7 s in fp32 on an AVX2 EPYC."""

@@ -171,15 +171,20 @@ class _Cuts:
         self._recent: collections.deque[int | None] = collections.deque(maxlen=windows.overlap + 1)
 
     def before(self, index: int, pts: int | None, read: int, held: bool = False) -> _Cut | None:
-        """The cut to make before frame `index` (timestamp `pts`; `read` frames read so far), if any; none
-        before a held frame (stream.restore_stream), which a run continuing there could not write as the
-        frame before it came out. Called for every frame in order, the frames read again on resuming included."""
+        """The cut to make before frame `index` (timestamp `pts`; `read` frames read so far), if any. Not
+        before a held frame (stream.restore_stream), which a run continuing there could not write as the frame
+        before it came out, unless twice SEGMENT_FRAMES went by without a cut (a long still shot; footage on
+        twos whose copies fall where the windows can restart): a continued run then writes the hold after the
+        cut as a copy of a frame it restored again, which differs a little. Called for every frame in order,
+        the frames read again on resuming included."""
         self._recent.append(pts)  # the timestamps of frames index - overlap to index
         window, overlap = self._windows.window, self._windows.overlap
         frames = index - self._last
         slow = time.monotonic() - self._since >= SEGMENT_SECONDS
         due = frames >= SEGMENT_FRAMES or (frames >= SEGMENT_MIN_FRAMES and slow)
-        if held or frames <= 0 or not due or not restartable_at(index, read, window, overlap, self._per_call):
+        if held and frames < 2 * SEGMENT_FRAMES:
+            return None
+        if frames <= 0 or not due or not restartable_at(index, read, window, overlap, self._per_call):
             return None
         self._last, self._since = index, time.monotonic()
         return _Cut(index - overlap, self._recent[0])
@@ -487,7 +492,7 @@ def _resume(sink: FrameSink, source, total: int | None, note: Callable[[str], No
         elif INPUT_OR_VERSION in changes:
             why = "were made from another input, or by another version of deblur"
         elif changes and set(changes) == {EARLIER_DEBLUR}:
-            why = "were made by another version of deblur, which made them otherwise"
+            why = "were made by another version of deblur"
         elif changes:
             why = f"were made with other settings ({'; '.join(changes[:3])})"
         else:

@@ -29,7 +29,7 @@ class Restorer(Protocol):
     # restore_batch(frames): frames (B, T, 3, H, W), B windows of equal length restored in one call, each as
     # __call__ would restore it alone (to float rounding). The pipeline uses it for `--batch` (several windows
     # per call keep a GPU's kernels full); where it is None, every window is one call.
-    restore_batch: Callable[[torch.Tensor], torch.Tensor] | None = None
+    restore_batch: Callable[..., torch.Tensor] | None = None
 
     # restore_in_tiles(frames, grid): frames (B, T, 3, H, W) as restore_batch takes them, restored whole by
     # a model run tile by tile over `grid` (a tiles.TileGrid), blending the tiles as it needs (a diffusion
@@ -37,7 +37,7 @@ class Restorer(Protocol):
     # frame's). Where it is None, the pipeline restores each tile as a window of its own and blends the
     # results. `tiled_bytes_per_pixel` then says what it keeps of the whole window per pixel and frame
     # besides a tile's working memory, for automatic tile sizes.
-    restore_in_tiles: Callable[[torch.Tensor, Any], torch.Tensor] | None = None
+    restore_in_tiles: Callable[..., torch.Tensor] | None = None
     tiled_bytes_per_pixel: float = TILED_BYTES_PER_PIXEL_FRAME
 
     # A JSON-able dict of what fixes its output (model, weights file, device type, precision, sampler
@@ -50,8 +50,8 @@ class Restorer(Protocol):
 
     # A restorer whose output depends on where a window lies in the video (a diffusion model draws each frame's
     # noise from its seed and the frame's index) is `positional`: the pipeline then calls it with the index of
-    # each window's first frame, as __call__(frames, first_frame), restore_batch(frames, first_frames) and
-    # restore_in_tiles(frames, grid, first_frames).
+    # each window's first frame, by position: __call__(frames, first_frame), restore_batch(frames, first_frames)
+    # and restore_in_tiles(frames, grid, first_frames).
     positional: bool = False
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor: ...

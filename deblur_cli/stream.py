@@ -223,9 +223,10 @@ class _WindowRestorer:
     def _at(self, starts: list[int]) -> tuple[Callable, Callable | None]:
         """restore_tiled's `restore` and `in_tiles` for windows that start at frames `starts` of the video."""
         model = functools.partial(restore_windows, self.restorer, first_frames=starts)
-        if self.in_tiles is None or not self.restorer.positional:
-            return model, self.in_tiles
-        return model, functools.partial(self.in_tiles, first_frames=starts)
+        in_tiles = self.in_tiles
+        if in_tiles is None or not self.restorer.positional:
+            return model, in_tiles
+        return model, lambda frames, grid: in_tiles(frames, grid, starts)  # by position, as the protocol says
 
     def _restore_group(self, group: torch.Tensor, starts: list[int]) -> torch.Tensor:
         if len(group) > 1 and self.batch > 1:

@@ -663,27 +663,6 @@ def test_the_plot_keeps_long_labels_whole_and_point_labels_inside_their_panels_a
     assert not any(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3] for i, a in enumerate(boxes) for b in boxes[:i])
 
 
-class Placed(NoisyStandIn):
-    """Positional, as DiffusionRestorer: noise drawn from where each window lies in the clip."""
-
-    positional = True
-
-    def __call__(self, frames: torch.Tensor, first_frame: int = 0) -> torch.Tensor:
-        IdentityRestorer.__call__(self, frames)
-        generator = torch.Generator().manual_seed(first_frame)
-        return (frames + 0.2 * torch.randn(frames.shape, generator=generator)).clamp(0, 1)
-
-
-def test_a_samplers_figures_do_not_depend_on_the_warm_up_runs(tiny_clip):
-    """The scored run must draw what `deblur run` draws, not what is left after the warm-up runs."""
-    model = [BenchModel("sampler", lambda steps, samples: Placed(steps, samples), diffusion=True, window=2, overlap=1)]
-    psnr = {
-        warmup: run_bench(tiny_clip, model, BenchOptions(steps=(1,), samples=(1,), warmup=warmup, repeat=1)).rows[1].psnr
-        for warmup in (0, 1, 2)
-    }
-    assert psnr[0] == psnr[1] == psnr[2]
-
-
 def test_bench_seed_is_range_checked(stand_in_models):
     for seed in ("-1", str(2**64)):
         result = CliRunner().invoke(app, ["bench", "--seed", seed])

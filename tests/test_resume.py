@@ -172,21 +172,24 @@ def test_what_changed_is_named_by_its_option():
     assert key_changes({"input": told_by_path}, {"input": file}) == ["another input, or another version of deblur"]
 
 
+RESTORER = {"weights": ["/w/a.safetensors"], "weights_sha256": "ab", "noise": "by frame"}
+
+
 @pytest.mark.parametrize(
     "old, refused",
     [({"deblur": "0.0.9"}, False),  # an upgrade: no command continues it
      ({"grey": None}, False),  # deblur's own marker of how it was made
      ({"orientation": None}, False),  # work kept before photos' mirrors and side-by-side in .avi were mended
      ({"held": None}, False),  # work kept before held frames came out held
-     ({"restorer": {"weights": ["/w/a.safetensors", 1, 2], "weights_sha256": "aa", "noise": "by frame"}}, False),  # rewritten in place
-     ({"restorer": {"weights": ["/w/b.safetensors", 1, 2], "weights_sha256": "bb", "noise": "by frame"}}, True),  # --weights another file
-     ({"restorer": {"weights": ["/w/a.safetensors"], "weights_sha256": "ab"}}, False),  # a sampler's noise drawn otherwise
+     ({"restorer": {**RESTORER, "weights": ["/w/a.safetensors", 1, 2], "weights_sha256": "aa"}}, False),  # in place
+     ({"restorer": {**RESTORER, "weights": ["/w/b.safetensors", 1, 2], "weights_sha256": "bb"}}, True),  # another file
+     ({"restorer": {"weights": ["/w/a.safetensors"], "weights_sha256": "ab"}}, False),  # its noise drawn otherwise
      ({"windows": {"overlap": 1}}, True)],
 )  # fmt: skip
 def test_only_work_the_command_could_continue_is_refused(tmp_path, old, refused):
     """Found in review: after an upgrade, "run it as it was" could not continue the work it refused."""
     new = {"deblur": "0.1.0", "grey": "kept", "held": "as the frame before", "windows": {"overlap": 2},
-           "restorer": {"weights": ["/w/a.safetensors"], "weights_sha256": "ab", "noise": "by frame"}}  # fmt: skip
+           "restorer": RESTORER}  # fmt: skip
     target, info, _ = kept_segment(tmp_path, key={**new, **old})
     if refused:
         with pytest.raises(OutputError, match="an earlier run kept 5 restored frames"):
@@ -456,8 +459,9 @@ def test_other_settings_keep_the_work_and_are_refused_and_resume_false_starts_ov
     interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)
     monkeypatch.setattr(pipeline, "__version__", "9.9.9")
     notes = []
-    assert deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, on_note=notes.append).resumed == 0
-    assert "were made by another version of deblur, which made them otherwise: starting over" in notes[0], notes
+    result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, on_note=notes.append)
+    assert result.resumed == 0
+    assert "were made by another version of deblur: starting over" in notes[0], notes
 
 
 def test_an_input_copied_moved_or_touched_keeps_the_work(tmp_path):
@@ -711,6 +715,7 @@ def test_a_continued_diffusion_run_draws_the_noise_an_uninterrupted_run_draws(tm
     monkeypatch.setattr(pipeline, "restore_stream", lambda *args, first=0, **kwargs: restore_stream(*args, **kwargs))
     stopped_and_continued(source, target, StopsAfter(tiny_wtsa(eta), 5), tiny_wtsa(eta))
     assert not same_video(target, tmp_path / "whole.mkv")
+
 
 def test_a_continued_diffusion_run_over_scene_cuts_samples_what_an_uninterrupted_run_samples(
     tmp_path, tiny_wtsa, monkeypatch
