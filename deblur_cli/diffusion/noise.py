@@ -34,8 +34,10 @@ def frame_noise(seed: int | None, first_frames: Sequence[int], sample: int, devi
                 generators.extend(
                     torch.Generator(device).manual_seed(_mixed(seed, first + f, sample)) for f in range(frames)
                 )
-        noise = [torch.randn(like.shape[2:], generator=g, device=device, dtype=like.dtype) for g in generators]
-        return torch.stack(noise).view(like.shape).to(like.device)
+        noise = torch.empty(like.shape, dtype=like.dtype, device=device)  # drawn in place: no second copy
+        for generator, frame in zip(generators, noise.view(-1, *like.shape[2:])):
+            frame.normal_(generator=generator)  # what torch.randn draws
+        return noise.to(like.device)
 
     return draw
 
