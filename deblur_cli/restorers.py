@@ -100,9 +100,9 @@ class DiffusionRestorer(Restorer):
         if self.prior is not None:  # the prior runs first, then frees its memory
             self.bytes_per_pixel = max(self.bytes_per_pixel, self.prior.bytes_per_pixel)
         # In tiles the sampler's state is the whole window's: the padded condition, its network input,
-        # the K starting noises, the sum of the samples, x_t and a step's float32 temporaries. Peak RSS
-        # on the CPU, tiles of 64 px over 8 frames of 640x360, grew by 180-230 B per pixel and frame
-        # for K = 1, 2 and 4.
+        # the sum of the samples, x_t and a step's float32 temporaries. Peak RSS on the CPU, tiles of 64 px
+        # over 8 frames of 640x360, grew by 180-230 B per pixel and frame for K = 1, 2 and 4, when the K
+        # starting noises were drawn up front; each sample draws its own now, so this errs high for K > 1.
         self.tiled_bytes_per_pixel = 4 * 3 * (16 + samples)
         self.steps, self.eta, self.samples = steps, eta, samples
         self.on_step = on_step
