@@ -256,7 +256,8 @@ def build_restorer(
             on_step=on_step, prior=prior,
         )  # fmt: skip
         identity.update(steps=options.steps, eta=options.eta, samples=options.samples, seed=options.seed)
-        # each frame's noise drawn from the seed and its index (2026-12-06): work kept before drew it otherwise
+        # a marker no option sets: each frame's noise is drawn from the seed and its index, so work kept by a
+        # release that drew it otherwise is discarded, not continued
         identity["noise"] = "by frame"
     if options.compile and restorer.compile(warn):
         identity["compiled"] = True  # fused kernels round differently
