@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -24,7 +24,7 @@ from deblur_cli.outputs import check_free, check_output_path
 from deblur_cli.restorer import Restorer, batches, completed
 from deblur_cli.prefetch import prefetched, put_unless_stopped
 from deblur_cli.side_by_side import compose, composed_info
-from deblur_cli.stream import as_float, check_windows, holds_uint16, is_held, mixed, restore_stream
+from deblur_cli.stream import as_float, check_windows, holds_uint16, mixed, restore_stream
 from deblur_cli.transfer import model_curve
 from deblur_cli.video_io import (
     EncodeOptions,
@@ -412,20 +412,21 @@ def _restore_into(
     # Decoding runs in a thread of its own, which also puts the frames on the restorer's device, 8-bit
     # frames as uint8 and deeper ones as uint16: the frames read ahead take a quarter (a half) of float32's
     # memory, and on a GPU of its upload. Each window is converted to float when it is restored.
-    frames = ((to_compact_tensor(frame, restorer.device), frame.pts, frame.alpha, frame.duration) for frame in source)
+    # Whether each frame is held is told there too, on the host, off the restoring thread's path.
+    frames = (
+        (to_compact_tensor(frame, restorer.device), frame.pts, frame.alpha, frame.duration, held)
+        for frame, held in _marked_held(source)
+    )
     frames_in = prefetched(frames if begin is not None else iter(()), depth=windows.window + 2)
     read = begin or 0  # frames of the span read so far
 
     def decoded() -> Iterator[torch.Tensor]:
         nonlocal read
-        before = None
-        for frame, pts, alpha, duration in frames_in:
+        for frame, pts, alpha, duration, held in frames_in:
             read += 1
-            held = before is not None and is_held(frame, before)
             pts_fifo.append((pts, alpha if carry_alpha else None, duration, held))  # alpha bypasses the model
             if keep_inputs:
                 inputs_fifo.append(frame)
-            before = frame
             yield frame
 
     segmented = sink.cut is not None  # where its segments end is decided here
@@ -478,6 +479,16 @@ def _restore_into(
         frames_in.close()  # stops the decoding thread before the source closes
         encoder.join(timeout=5)
     return _Restored(done, retries, scene_cuts, tiles[-1] if tiles else None)
+
+
+def _marked_held(frames: Iterable[Frame]) -> Iterator[tuple[Frame, bool]]:
+    """Each frame, and whether it is held: its picture equal to the frame before it, as stream.is_held tells
+    the tensors made of them (the alpha plane bypasses the model, and counts for neither)."""
+    before = None
+    for frame in frames:
+        held = before is not None and frame.image.shape == before.shape and np.array_equal(frame.image, before)
+        yield frame, held
+        before = frame.image
 
 
 def _resume(sink: FrameSink, source, total: int | None, note: Callable[[str], None], *, asked: bool) -> tuple[int | None, int]:
