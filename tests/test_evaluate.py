@@ -1113,3 +1113,15 @@ def test_a_frame_missing_at_the_end_of_a_side_is_named(tmp_path):
     last.unlink()
     with pytest.raises(InputError, match=rf"has fewer frames than the blurred ones: blurred frame {last.stem} has none"):
         evaluate_sequence(find_sequences(tmp_path)[0], IdentityRestorer(), WINDOWS)
+
+
+def test_notes_on_the_tiles_come_after_the_checks_and_once(tmp_path, monkeypatch):
+    """As `deblur run` says them (found in diff43: evaluate warned of small tiles, then refused them)."""
+    data = three_levels(tmp_path / "d")
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: MixingRestorer())
+    refused = runner.invoke(app, ["evaluate", str(data), "--tile", "48", "--tile-overlap", "40", "-q"])
+    assert refused.exit_code == 2 and "leaves no room" in refused.stderr, refused.output
+    assert "tiles under 64 pixels" not in refused.stderr
+    result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet-s", "-m", "dstnet", "--tile", "32", "-q"])
+    assert result.exit_code == 0, result.output
+    assert " ".join(result.stderr.split()).count("--tile 32: tiles under 64 pixels restore less") == 1

@@ -7,7 +7,7 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 
@@ -213,8 +213,10 @@ def evaluate(
     notes = [sampling_note(model, steps, eta, samples, seed) for _, model, _ in contenders]
     if notes and all(notes):  # no model here samples: the diffusion options were given for nothing
         warn(notes[0])
-    for line in next(iter(planned.values()))[1] if planned else []:
-        warn(line)  # the tiles are the same for every model
+    tile_notes = next(iter(planned.values()))[1] if planned else []  # the same for every model: said once
+    from deblur_cli.restorer import said_once
+
+    say_once = said_once(warn)
     lpips = load_lpips(lpips_weights, torch_device) if lpips_weights else None
     options = ModelOptions(
         device=device, precision=precision, steps=steps, eta=eta, seed=seed, samples=samples, cache_dir=cache_dir,
@@ -229,7 +231,7 @@ def evaluate(
         ModelContender(
             label,
             window_plans[label],
-            functools.partial(_build, model, options, weights_file, window_plans[label], quiet),
+            functools.partial(_build, model, options, weights_file, window_plans[label], quiet, tile_notes, say_once),
         )
         for label, model, weights_file in contenders
     ]
@@ -289,12 +291,19 @@ def evaluate(
 
 
 def _build(
-    model: str, options: ModelOptions, weights_file: Path | None, windows: WindowOptions, quiet: bool
+    model: str,
+    options: ModelOptions,
+    weights_file: Path | None,
+    windows: WindowOptions,
+    quiet: bool,
+    notes: list[str],
+    say_once: Callable[[str], None],
 ) -> Restorer:
-    """A contender's restorer, its weights download shown, and what it makes of the windows said."""
+    """A contender's restorer, its weights download shown, and what it makes of the windows said, after the
+    `notes` on them, as `deblur run` says them: once the checks passed (said once for all the models)."""
     restorer = build_shown(model, replace(options, weights=weights_file), quiet=quiet, warn=warn)
-    for line in check_restorer(restorer, model, windows):
-        warn(line)
+    for line in notes + check_restorer(restorer, model, windows):
+        say_once(line)
     return restorer
 
 
