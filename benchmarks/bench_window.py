@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     _, held_out = split_photos(args.sources)
     clips = FixedClips(held_out, count=args.clips, frames=args.frames, size=(width, height), seed=2, max_layers=0, still=False)
 
-    def restore(windows: torch.Tensor) -> torch.Tensor:  # (B, T, 3, H, W), B windows of one length
+    def restore(windows: torch.Tensor, _starts: list[int]) -> torch.Tensor:  # (B, T, 3, H, W) of one length
         padded, size = pad_to_multiple(windows.to(dtype), 16)
         return crop_to(model(padded), size).float().clamp(0, 1)
 
