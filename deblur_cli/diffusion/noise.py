@@ -17,9 +17,9 @@ def frame_noise(seed: int | None, first_frames: Sequence[int], sample: int, devi
     video, frames `first_frames` (one index per window).
 
     Frame n of the video draws from a generator of its own, on `device`, seeded by (seed, n, sample):
-    its starting noise first, then, where eta > 0, one draw per DDIM step but the last. A frame thus gets the same
-    noise in every window that holds it, whichever windows share a call (`--batch`), however the
-    frame is tiled, and wherever a continued run restarts. seed None: unseeded, torch's own draws.
+    its starting noise first, then, where eta > 0, one draw per DDIM step but the last. A frame thus gets
+    the same noise in every window that holds it, whichever windows share a call (`--batch`), however
+    the frame is tiled, and wherever a continued run restarts. seed None: unseeded, torch's own draws.
     """
     if seed is None:
         return lambda like: torch.randn(like.shape, dtype=like.dtype, device=like.device)
