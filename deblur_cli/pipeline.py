@@ -404,8 +404,9 @@ def _restore_into(
     encode_errors: list[BaseException] = []
     done = resumed
     # of each frame read and not yet written: its timestamp, alpha plane and duration (Frame's), and whether it
-    # is held (stream.is_held: restore_stream writes the frame before it again)
+    # is held (restore_stream writes the frame before it again; no segment ends before it, mostly: _Cuts)
     pts_fifo: collections.deque[tuple[int | None, np.ndarray | None, int | None, bool]] = collections.deque()
+    held_fifo: collections.deque[bool] = collections.deque()  # the same flags, till restore_stream reads the frame
     keep_inputs = placement is not None or strength != 1
     carry_alpha = info.alpha and placement is None  # side-by-side frames are opaque
     inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # the input frames, where needed
@@ -425,6 +426,7 @@ def _restore_into(
         for frame, pts, alpha, duration, held in frames_in:
             read += 1
             pts_fifo.append((pts, alpha if carry_alpha else None, duration, held))  # alpha bypasses the model
+            held_fifo.append(held)
             if keep_inputs:
                 inputs_fifo.append(frame)
             yield frame
@@ -444,7 +446,7 @@ def _restore_into(
                 restored_frames = restore_stream(
                     decoded(), restorer, windows, size,
                     on_retry=retries.__setitem__, on_cut=lambda t: split.add((begin or 0) + t), on_tile=tiles.append,
-                    curve=curve, first=begin or 0,
+                    curve=curve, first=begin or 0, held=iter(held_fifo.popleft, None),  # one flag a frame read
                 )  # fmt: skip
             else:  # the input as it is: the model's frames would be mixed in at a weight of 0
                 restored_frames = (as_float(frame) for frame in decoded())
@@ -482,8 +484,8 @@ def _restore_into(
 
 
 def _marked_held(frames: Iterable[Frame]) -> Iterator[tuple[Frame, bool]]:
-    """Each frame, and whether it is held: its picture equal to the frame before it, as stream.is_held tells
-    the tensors made of them (the alpha plane bypasses the model, and counts for neither)."""
+    """Each frame, and whether it is held: its picture equal to the frame before it (the alpha plane bypasses
+    the model, and does not count). restore_stream takes these flags rather than comparing the frames again."""
     before = None
     for frame in frames:
         held = before is not None and frame.image.shape == before.shape and np.array_equal(frame.image, before)

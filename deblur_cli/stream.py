@@ -93,6 +93,7 @@ def restore_stream(
     on_tile: Callable[[int | None], None] | None = None,
     curve: ModelCurve | None = None,
     first: int = 0,
+    held: Iterable[bool] | None = None,
 ) -> Iterator[torch.Tensor]:
     """Restore a stream of (3, H, W) frames of `size` (H, W) as `deblur run` does: overlapping
     temporal windows, up to `windows.batch` of them per model call when the restorer batches
@@ -129,7 +130,8 @@ def restore_stream(
     in the input stands still in the output: restored within other windows, the copies differ (dstnet-s up to
     7 levels of 255, a diffusion model's samples up to 84). The stream's first frame is never held. A window
     whose every frame is held (inside a still shot) is not restored at all: each of its frames comes out as a
-    copy.
+    copy. `held`, where the caller told it already (`deblur run`, for where its segments end): whether each
+    frame is held, one flag per frame, taken as each frame is read; else the frames are compared here.
     """
     restorer = completed(restorer)
     # of each frame read and not yet yielded restored, by its index in the stream: whether it is held
@@ -140,11 +142,15 @@ def restore_stream(
     grey: deque[bool] = deque()  # of each frame read and not yet yielded restored: whether it is grey
 
     def noted(frames: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
+        told = None if held is None else iter(held)
         before = None
         for index, frame in enumerate(frames):
             grey.append(is_grey(frame))
-            held_at[index] = before is not None and is_held(frame, before)
-            before = frame
+            if told is not None:
+                held_at[index] = next(told)
+            else:
+                held_at[index] = before is not None and is_held(frame, before)
+                before = frame
             yield frame
 
     def finished(restored: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:

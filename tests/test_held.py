@@ -109,3 +109,12 @@ def test_windows_inside_a_still_shot_are_not_restored(batch):
     assert len(restorer.calls) == 3  # of the windows (0, 4) (3, 7) (6, 10) (9, 13) (12, 15) (14, 17)
     assert all(torch.equal(out[k], out[3]) for k in range(3, 15)) and not torch.equal(out[15], out[3])
     assert torch.equal(torch.stack(out), torch.stack(restored(frames(order))))  # batch 1 the same
+
+
+def test_flags_told_by_the_caller_are_taken_as_they_are():
+    """`deblur run` tells whether each frame is held as it decodes it (for where its segments end): restore_stream
+    takes those flags rather than comparing the frames a second time."""
+    clip = frames([0, 0, 1, 1])
+    with torch.inference_mode():
+        told = list(restore_stream(iter(clip), ByPlace(), WINDOWS, (16, 16), held=iter([False, False, False, True])))
+    assert not torch.equal(told[1], told[0]) and torch.equal(told[3], told[2])
