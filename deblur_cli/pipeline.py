@@ -323,7 +323,7 @@ def deblur_video(
         try:
             with sink:
                 check_free(output_path, force=force)  # again, under the lock: a run may have finished it meanwhile
-                begin, resumed = _resume(sink, source, info.frame_count, note, asked=resume)
+                begin, resumed = _resume(sink, source, info.frame_count, note, asked=resume, name=output_path)
                 restored = _restore_into(
                     sink, source, restorer, windows,
                     begin=begin, resumed=resumed, strength=strength, progress=progress,
@@ -493,9 +493,12 @@ def _marked_held(frames: Iterable[Frame]) -> Iterator[tuple[Frame, bool]]:
         before = frame.image
 
 
-def _resume(sink: FrameSink, source, total: int | None, note: Callable[[str], None], *, asked: bool) -> tuple[int | None, int]:
+def _resume(
+    sink: FrameSink, source, total: int | None, note: Callable[[str], None], *, asked: bool, name: str | os.PathLike
+) -> tuple[int | None, int]:
     """Where this run starts reading (None: nowhere, every frame is kept) and how many frames an
-    earlier run kept, moving `source` there. `asked`: whether the caller wanted kept work reused."""
+    earlier run kept, moving `source` there. `asked`: whether the caller wanted kept work reused; `name`:
+    the output as the caller named it (a folder's trailing slash kept), for the notes."""
     if sink.discarded:
         changes = sink.changes
         if not asked:
@@ -510,12 +513,12 @@ def _resume(sink: FrameSink, source, total: int | None, note: Callable[[str], No
             why = f"were made with other settings ({'; '.join(changes[:3])})"
         else:
             why = "were made with other settings or another input"
-        note(f"the {sink.discarded} frames an earlier run kept for {sink.path} {why}: starting over")
+        note(f"the {sink.discarded} frames an earlier run kept for {name} {why}: starting over")
     point = sink.resume_point
     if point is None:
         return 0, 0
     of = f" of {total}" if total else ""
-    note(f"continuing an interrupted run of {sink.path}: {point.frames}{of} frames were kept")
+    note(f"continuing an interrupted run of {name}: {point.frames}{of} frames were kept")
     if point.restart is None:
         return None, point.frames
     source.skip_to(point.restart, point.restart_pts)

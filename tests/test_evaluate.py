@@ -856,7 +856,7 @@ def test_a_changed_sequence_or_no_resume_is_scored_again(tmp_path, monkeypatch):
     result = runner.invoke(app, args)
     assert result.exit_code == 0
     assert len(again.seen) == 2  # a and c; b was taken
-    assert "1 of 3 sequences were scored with dstnet-s already" in result.stderr
+    assert "1 of 3 sequences was scored with dstnet-s already" in result.stderr
     # and it says why it scores a again (it once said nothing: an upgrade's new digests scored every sequence again)
     assert "scored 1 of these sequences with dstnet-s under other settings, from files since changed" in result.stderr
 

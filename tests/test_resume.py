@@ -646,6 +646,16 @@ def test_png_frame_outputs_are_continued_too(tmp_path):
     assert not work_folder(target).exists()
 
 
+def test_both_notes_name_a_folder_as_the_caller_did(tmp_path):
+    source = media.make_video(tmp_path / "in.mkv", frames=26)
+    target = f"{tmp_path / 'frames'}/"  # as typed: a name ending in / is a folder
+    notes = interrupted(source, target, after=6, windows=WINDOWS)
+    assert notes[-1].startswith("the first ") and f" of {target} are kept in" in notes[-1]
+    notes = []
+    deblur_video(source, target, MixingRestorer(), windows=WINDOWS, on_note=notes.append)
+    assert notes[0].startswith(f"continuing an interrupted run of {target}: ")
+
+
 def test_png_frames_missing_from_the_work_folder_are_not_trusted(tmp_path):
     source = media.make_video(tmp_path / "in.mkv", frames=26)
     target = tmp_path / "frames"

@@ -250,7 +250,7 @@ def evaluate(
         if event.stage == "pass" and event.taken:
             note(
                 f"continuing the stopped evaluation in {json_path}: {event.taken} of {event.sequences} sequences "
-                f"were scored with {event.model} already"
+                f"{'was' if event.taken == 1 else 'were'} scored with {event.model} already"
             )
         if event.stage == "pass" and event.stored > event.taken:
             note(
