@@ -87,7 +87,8 @@ def use_fused_filter(x: Tensor) -> bool:
     """Whether inference on `x` takes the fused Triton kernel: asked for (FUSED_FILTER_ENV), on CUDA (or
     on Triton's CPU interpreter, TRITON_INTERPRET=1, as the tests run it), with Triton installed, and not
     while torch.compile traces (it fuses the PyTorch path itself)."""
-    if os.environ.get(FUSED_FILTER_ENV) != "1" or compiling() or not triton_installed():
+    # compiling() first: torch 2.3's Dynamo cannot trace os.environ.get, and broke the graph there
+    if compiling() or os.environ.get(FUSED_FILTER_ENV) != "1" or not triton_installed():
         return False
     return x.device.type == "cuda" or os.environ.get("TRITON_INTERPRET") == "1"
 
