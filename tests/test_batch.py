@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -420,9 +421,14 @@ def test_a_restorer_that_does_not_subclass_the_protocol_gets_its_defaults(tmp_pa
     assert deblur_video(source, tmp_path / "out.mkv", Structural(), windows=windows).frames == 5
 
 
+@pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="Python 3.10 holds a call's arguments in the caller until the call returns"
+)
 def test_the_8_bit_stack_of_a_call_is_let_go_before_the_model_runs():
     """Found in review: restore_stream's windows went to stitch_windows as an object, whose call kept the 8-bit
-    stack of each call alive through the model (on a GPU, 62 MB a 1080p window of dstnet's)."""
+    stack of each call alive through the model (on a GPU, 62 MB a 1080p window of dstnet's). Python 3.10 keeps
+    it alive anyway, in stitch_windows' frame (its calls do not hand their arguments over), about 1.5% of the
+    4 GB the tile planner counts for such a window."""
     import gc
 
     held = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import signal
 import socket
 import subprocess
@@ -1212,7 +1213,8 @@ def test_a_file_name_that_starts_with_a_dash_is_named_in_the_error_with_the_way_
     other = deblur("-oclip.mp4", "x.mp4", "--strength", "2")  # another option's mistake is its own
     assert other.exit_code == 2 and "error: invalid value for '--strength'" in other.stderr
     typo = deblur("./-clip.mp4", "-o", "-oclip.mp4", "--bogus")  # -o's value is read as a value: not to blame
-    assert typo.exit_code == 2 and "no such option: --bogus" in typo.stderr and "read as options" not in typo.stderr
+    assert typo.exit_code == 2 and "read as options" not in typo.stderr
+    assert re.search(r"no such option(: | ')--bogus", typo.stderr)  # the wording of the Click and Typer releases
 
 
 def test_a_folder_name_with_a_dot_ending_in_a_slash_is_a_folder_of_frames(tmp_path, identity):

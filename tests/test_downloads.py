@@ -151,6 +151,7 @@ def test_the_hub_librarys_retry_lines_are_held_back(hub, tmp_path, monkeypatch, 
     import logging
     import types
 
+    import huggingface_hub
     import huggingface_hub.utils._http as library_http
 
     from deblur_cli.weights import hub as hub_module
@@ -161,8 +162,9 @@ def test_the_hub_librarys_retry_lines_are_held_back(hub, tmp_path, monkeypatch, 
     level = logging.getLogger("huggingface_hub").level
     with pytest.raises(WeightsError, match="cannot reach the Hugging Face Hub"):
         hub_module.fetch(HubSource("me/models", "w.safetensors", COMMIT), label="w", cache_dir=tmp_path)
-    assert len(hub.requests()) > 1  # the library retried
     assert "Retrying" not in capfd.readouterr().err and logging.getLogger("huggingface_hub").level == level
+    if len(hub.requests()) == 1:  # what the test is about did not happen (huggingface_hub 0.23 does not retry)
+        pytest.skip(f"huggingface_hub {huggingface_hub.__version__} does not retry a 503")
 
 
 def test_a_hub_failure_deblur_does_not_recognise_keeps_its_cause(tmp_path):
