@@ -8,6 +8,7 @@ import io
 import math
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -336,18 +337,19 @@ def open_container(file, name: str):
 def start_encoding(container, encoding: Encoding, *, in_memory: bool = False) -> None:
     """Open the encoders and write the header now, so bad settings fail before any frame is decoded.
     `in_memory`: the container writes to memory, so an OSError there is FFmpeg's refusal, not the disk's."""
+    # read before opening: PyAV 19 crashes reading a codec context that failed to open
+    video = _EncoderSettings.of(container.streams.video[0].codec_context)
     try:
         container.start_encoding()
     except (OSError, ValueError, av.FFmpegError) as e:  # the encoder refused its settings, or the muxer the codec
         if isinstance(e, OSError) and not in_memory:
             raise  # the file system's (a full disk): the caller says so
-        video = container.streams.video[0]
         if isinstance(e, OSError) and not _opens_alone(video):  # a hardware encoder without its device: EPERM
             raise OutputError(
                 f"the {encoding.encoder} encoder cannot be opened here ({e.strerror or e})",
                 hint="a hardware encoder needs its device and driver; leave out --codec for the default",
             ) from None
-        rate = video.codec_context.framerate
+        rate = video.framerate
         if rate and not _opens_alone(video, rate=rate) and _opens_alone(video, rate=Fraction(25)):
             # MPEG-1 and MPEG-2 store a fixed set of rates (25, 29.97, ... and some fractions of them)
             raise OutputError(
@@ -393,10 +395,28 @@ def _holding_hint(encoder: str, refused: str = "") -> str:
     return f"use {' or '.join(holding)}, which {'holds' if len(holding) == 1 else 'hold'} {encoder} video"
 
 
-def _opens_alone(stream, rate: Fraction | None = None) -> bool:
-    """Whether the encoder of `stream`, with its settings (at `rate` frames a second, where given), opens
-    outside its container."""
-    settings = stream.codec_context
+@dataclass(frozen=True)
+class _EncoderSettings:
+    """What an encoder was set to, read off its codec context before it is opened."""
+
+    name: str
+    width: int
+    height: int
+    pix_fmt: str | None
+    time_base: Fraction | None
+    framerate: Fraction | None
+    options: dict[str, str]
+
+    @classmethod
+    def of(cls, context) -> _EncoderSettings:
+        return cls(
+            context.name, context.width, context.height, context.pix_fmt, context.time_base, context.framerate,
+            dict(context.options),
+        )  # fmt: skip
+
+
+def _opens_alone(settings: _EncoderSettings, rate: Fraction | None = None) -> bool:
+    """Whether an encoder with `settings` (at `rate` frames a second, where given) opens outside its container."""
     try:
         alone = av.CodecContext.create(settings.name, "w")
         alone.width, alone.height, alone.pix_fmt = settings.width, settings.height, settings.pix_fmt
