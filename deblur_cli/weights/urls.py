@@ -82,7 +82,11 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
-_OPENER = urllib.request.build_opener(_HttpRedirects)
+def _opener() -> urllib.request.OpenerDirector:
+    """An opener whose HTTPS trusts what OpenSSL's defaults say now (SSL_CERT_FILE, SSL_CERT_DIR): Python 3.13's
+    default handler reads them once, when it is made."""
+    https = urllib.request.HTTPSHandler(context=ssl.create_default_context())
+    return urllib.request.build_opener(_HttpRedirects, https)
 
 
 def shown(url: str) -> str:
@@ -282,7 +286,7 @@ def _open(
     if have:
         headers["Range"] = f"bytes={have}-"
     try:
-        return _OPENER.open(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
+        return _opener().open(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
     except _OffHttp as e:
         raise WeightsError(
             f"{label}: {shown(url)} redirects to {shown(e.args[0])}, which is not an http(s) address",
