@@ -280,10 +280,11 @@ def _gain(small: torch.Tensor) -> float:
 
 
 def _quantile(values: torch.Tensor, q: float) -> torch.Tensor:
-    """torch.quantile(values, q) for 1-D finite `values` and q near 1, to the bit, from the values above it (topk)
+    """torch.quantile(values, q) for 1-D finite `values` and q near 1 (to the bit as torch 2.13 rounds it; torch
+    2.14 rounds the rank otherwise, a unit in the last place apart), from the values above it (topk)
     rather than all of them sorted: a tenth of the time on a pair of thumbnails (the sort was over half of
     `cuts_in`'s time, docs/dstnet.md)."""
-    rank = torch.tensor(q, dtype=values.dtype) * (len(values) - 1)  # in the values' precision, as quantile does
+    rank = torch.tensor(q, dtype=values.dtype) * (len(values) - 1)  # in the values' precision, as torch 2.13 does
     below = int(rank)
     top = torch.topk(values, len(values) - below).values  # descending: the value at `below` comes last
     return torch.lerp(top[-1], top[max(-2, -len(top))], rank - below)

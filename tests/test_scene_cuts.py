@@ -363,8 +363,9 @@ def test_a_cut_in_portrait_video_pillarboxed_in_a_landscape_frame_is_found():
 
 @pytest.mark.parametrize("size", [1, 2, 3, 20, 1000, 13824])
 def test_the_levels_stretch_takes_torch_quantiles_value_from_the_top_values_alone(size):
-    """scene_cuts._quantile replaces torch.quantile (a full sort) for speed: the same value to the bit,
-    on values with ties, on values below a flat maximum and on very few values."""
+    """scene_cuts._quantile replaces torch.quantile (a full sort) for speed: the same value (to the bit on
+    torch 2.13; torch 2.14 rounds the rank otherwise, a unit in the last place apart), on values with ties,
+    on values below a flat maximum and on very few values."""
     from deblur_cli.scene_cuts import BRIGHT_SHARE, _quantile
 
     generator = torch.Generator().manual_seed(size)
@@ -374,4 +375,4 @@ def test_the_levels_stretch_takes_torch_quantiles_value_from_the_top_values_alon
         torch.rand(size, generator=generator).square().clamp(max=0.3),  # a flat top
     ):
         for q in (1 - BRIGHT_SHARE, 0.5, 0.999, 1.0):
-            assert torch.equal(_quantile(values, q), torch.quantile(values, q)), (size, q)
+            torch.testing.assert_close(_quantile(values, q), torch.quantile(values, q), rtol=2**-23, atol=0)
