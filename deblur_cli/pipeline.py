@@ -39,7 +39,7 @@ from deblur_cli.video_io import (
     shows_turned,
 )
 from deblur_cli.video_io.encoding import options_in_effect
-from deblur_cli.video_io.work_folder import EARLIER_DEBLUR, INPUT_CHANGED, INPUT_OR_VERSION
+from deblur_cli.video_io.work_folder import EARLIER_DEBLUR, INPUT_CHANGED, INPUT_OR_VERSION, listed
 from deblur_cli.windows import WindowOptions, restartable_at
 
 # (frames done, total or None): once before the first frame is restored (done: the frames an interrupted run
@@ -510,7 +510,7 @@ def _resume(
         elif changes and set(changes) == {EARLIER_DEBLUR}:
             why = "were made by another version of deblur"
         elif changes:
-            why = f"were made with other settings ({'; '.join(changes[:3])})"
+            why = f"were made with other settings ({listed(changes)})"
         else:
             why = "were made with other settings or another input"
         note(f"the {sink.discarded} frames an earlier run kept for {name} {why}: starting over")

@@ -158,13 +158,20 @@ def kept_segment(tmp_path, key=None):
 
 
 def test_what_changed_is_named_by_its_option():
-    from deblur_cli.video_io.work_folder import key_changes
+    from deblur_cli.video_io.work_folder import key_changes, listed
 
     weights = [{"weights": [f"/home/me/models/{n}.safetensors", 1, 2], "weights_sha256": n * 64} for n in "ab"]
     old = {"windows": {"overlap": 1, "tile": "auto"}, "restorer": weights[0]}
     new = {"windows": {"overlap": 2, "tile": "auto"}, "restorer": weights[1]}
     assert key_changes(old, new) == ["--weights", "--overlap 1, now 2"]  # it said restorer.weights_sha256
     assert key_changes({"k": 1}, {"k": 2}) == ["k 1, now 2"]  # an entry no option sets: by its name
+    # found in review: '--codec null, now "ffv1"; --crf 18, now null; --preset "medium", now ""' (and --strength
+    # left out, past the first three)
+    x264 = {"codec": None, "crf": 18, "preset": "medium", "pix_fmt": None}
+    ffv1 = {"codec": "ffv1", "crf": None, "preset": "", "pix_fmt": None}
+    changed = key_changes({"encode": x264, "strength": 1.0}, {"encode": ffv1, "strength": 0.5})
+    assert changed == ["--codec default, now ffv1", "--strength 1.0, now 0.5"]
+    assert listed([str(n) for n in range(7)]) == "0; 1; 2; 3; 4; and 2 more"
     file = {"size": 5, "sampled_sha256": "ab"}
     assert key_changes({"input": file}, {"input": {**file, "size": 6}}) == ["another input, or the input changed"]
     # found in a comparison with the earlier release: its work was said to be of another input

@@ -105,7 +105,7 @@ class WorkFolder:
             self.release(keep=True)
             raise OutputError(
                 f"{self.output}: an earlier run kept {frames} restored frames of this input, made with other "
-                f"settings ({'; '.join(self.changes[:3])})",
+                f"settings ({listed(self.changes)})",
                 hint="run it as it was to continue, or add --no-resume (not --force) to discard them and start over",
             )
 
@@ -169,7 +169,7 @@ def key_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
     changes = []
     for name in sorted(set(old) | set(new), key=lambda n: (n != "input", n)):
         before, after = old.get(name), new.get(name)
-        if before == after:
+        if before == after or (prefix == "encode." and _follows_the_codec(old, new, name)):
             continue
         if name == "input" and not prefix:
             same_kind = isinstance(before, dict) and isinstance(after, dict) and before.keys() == after.keys()
@@ -180,10 +180,33 @@ def key_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
             changes += key_changes(before, after, f"{prefix}{name}.")
         elif len(repr(before)) + len(repr(after)) <= 40:
             option = _OPTIONS.get(prefix + name, prefix + name)
-            changes.append(f"{option} {json.dumps(before)}, now {json.dumps(after)}")
+            changes.append(f"{option} {_shown(before)}, now {_shown(after)}")
         else:
             changes.append(_OPTIONS.get(prefix + name, prefix + name))
     return list(dict.fromkeys(changes))  # one option may set two entries (--weights: its file and its sha256)
+
+
+def listed(changes: list[str], most: int = 5) -> str:
+    """key_changes' lines in one, the first `most` of them and how many more."""
+    more = f"; and {len(changes) - most} more" if len(changes) > most else ""
+    return "; ".join(changes[:most]) + more
+
+
+def _follows_the_codec(old: dict, new: dict, name: str) -> bool:
+    """Whether an encoder setting differs only because the codec does: one of them takes no --crf or --preset."""
+    unset = (None, "")
+    return (
+        name in ("crf", "preset")
+        and old.get("codec") != new.get("codec")
+        and (old.get(name) in unset or new.get(name) in unset)
+    )
+
+
+def _shown(value: object) -> str:
+    """A setting's value as a command line writes it: a name bare, a number as it is, none as "default"."""
+    if value is None or value == "":
+        return "default"
+    return value if isinstance(value, str) and value.isprintable() and " " not in value else json.dumps(value)
 
 
 # The options of `deblur run` that set the entries of pipeline.resume_key, by which key_changes names them
