@@ -1198,6 +1198,19 @@ def test_a_path_with_a_space_in_a_hint_is_quoted_for_the_shell(tmp_path, identit
     assert result.exit_code == 1 and f"-o '{folder}/NAME.mp4'" in " ".join(result.stderr.split())
 
 
+def test_a_file_given_without_run_gets_the_run_command_as_its_hint(tmp_path, monkeypatch):
+    """Found in review: `deblur clip.mp4`, a first-time user's likeliest slip, said only that there is no such
+    command."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my clip.mp4").write_bytes(b"")
+    result = runner.invoke(app, ["my clip.mp4", "-o", "out.mp4"])
+    assert result.exit_code == 2 and result.stderr.splitlines() == [
+        "error: no such command 'my clip.mp4'",
+        "hint: to restore it: deblur run 'my clip.mp4' -o out.mp4",
+    ]
+    assert runner.invoke(app, ["missing.mp4"]).stderr.splitlines()[1] == "hint: deblur --help lists the options"
+
+
 def test_a_file_name_that_starts_with_a_dash_is_named_in_the_error_with_the_way_round_it(tmp_path, identity, monkeypatch):
     monkeypatch.chdir(tmp_path)
     media.make_video(tmp_path / "-clip.mp4", frames=2)

@@ -103,7 +103,7 @@ class _Group(_HelpShape, typer.core.TyperGroup):
                     f"{dashed} is a file, but it was read as options ({message[:1].lower()}{message[1:]})", hint=hint
                 )
             else:
-                error = UsageError(message[:1].lower() + message[1:], hint=_help_hint(e))
+                error = UsageError(message[:1].lower() + message[1:], hint=_run_hint(args, self) or _help_hint(e))
             report_error(error)
             code = e.exit_code
         except DeblurError as e:  # an option's own parser refused its value (`options.cache_dir_option`)
@@ -135,6 +135,14 @@ def _dashed_file(args, group: typer.core.TyperGroup) -> str | None:
         if word.startswith("-") and len(word) > 1 and before not in takes_value and os.path.exists(word):
             return word
     return None
+
+
+def _run_hint(args, group: typer.core.TyperGroup) -> str | None:
+    """For a first word that is no command but a file or folder (`deblur clip.mp4`): the run command to mean."""
+    words = list(sys.argv[1:] if args is None else args)
+    if not words or words[0] in group.commands or words[0].startswith("-") or not os.path.exists(words[0]):
+        return None
+    return f"to restore it: deblur run {shlex.join(words)}"
 
 
 def _help_hint(error: click_errors.ClickException) -> str:
