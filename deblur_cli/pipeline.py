@@ -341,10 +341,11 @@ def deblur_video(
                     "continues from there (delete that folder to free its space)"
                 )
             elif sink.work is not None and isinstance(e, KeyboardInterrupt):  # Ctrl-C, SIGTERM...
+                unchanged = f" ({output_path}, already there, is unchanged)" if os.path.exists(output_path) else ""
                 note(
-                    f"nothing of {output_path} was kept: a run keeps its frames {SEGMENT_FRAMES} at a time (or"
-                    f" {SEGMENT_SECONDS:g} s of restoring, at least {SEGMENT_MIN_FRAMES} frames), and this one"
-                    " stopped before the first were finished"
+                    f"no restored frames of {output_path} were kept{unchanged}: a run keeps its frames"
+                    f" {SEGMENT_FRAMES} at a time (or {SEGMENT_SECONDS:g} s of restoring, at least {SEGMENT_MIN_FRAMES}"
+                    " frames), and this one stopped before the first were finished"
                 )
             raise
         read_warnings = list(source.warnings)  # damaged packets skipped

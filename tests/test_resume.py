@@ -408,9 +408,14 @@ def test_a_slow_run_keeps_its_work_a_minute_at_a_time_and_says_when_it_kept_noth
     target = tmp_path / "out.mkv"
     notes = interrupted(source, target, after=4, windows=WINDOWS, encode=FFV1)
     assert notes == [
-        f"nothing of {target} was kept: a run keeps its frames 1000 at a time (or 1e+09 s of restoring, at least 3"
-        " frames), and this one stopped before the first were finished"
+        f"no restored frames of {target} were kept: a run keeps its frames 1000 at a time (or 1e+09 s of restoring,"
+        " at least 3 frames), and this one stopped before the first were finished"
     ]
+    target.write_bytes(b"earlier")  # found in review: with --force, "nothing of out.mkv was kept" read as lost
+    notes = interrupted(source, target, after=4, windows=WINDOWS, encode=FFV1, force=True)
+    assert notes[-1].startswith(f"no restored frames of {target} were kept ({target}, already there, is unchanged): ")
+    assert target.read_bytes() == b"earlier"
+    target.unlink()
     monkeypatch.setattr(pipeline, "SEGMENT_SECONDS", 0.0)  # every restart point 3 frames on is due
     notes = interrupted(source, target, after=4, windows=WINDOWS, encode=FFV1)
     assert "frames of" in notes[-1] and "are kept" in notes[-1]
