@@ -1084,6 +1084,18 @@ def test_a_matroska_video_that_starts_after_its_audio_counts_its_own_frames(tmp_
     assert info.frame_count == 12 and info.duration == pytest.approx(0.48, abs=0.002)
 
 
+def test_an_mp4_cut_without_re_encoding_counts_the_frames_its_edit_list_shows(tmp_path):
+    """Found in review: a clip trimmed in place keeps the frames before its in-point, hidden by its edit list;
+    `info` said 40 frames and the progress bar ended at 30/40."""
+    stamps = [i - 10 for i in range(40)]  # frames before 0: the muxer's edit list starts the clip at 0
+    source = media.make_video(tmp_path / "trim.mp4", frames=40, fps=30, pts=stamps, time_base=Fraction(1, 30))
+    with av.open(str(source)) as container:
+        assert container.streams.video[0].frames == 40  # the case: 40 samples stated, 10 of them hidden
+    info = describe(source)
+    with open_source(source) as frames:
+        assert info.frame_count == 30 == len(list(frames))
+
+
 @pytest.mark.parametrize("frames", [1, 2])
 def test_a_matroska_still_with_longer_sound_has_its_own_frames_not_the_file_s_length(tmp_path, frames):
     """FFmpeg gives a Matroska stream of one or two frames the whole file's duration: a title card with

@@ -509,7 +509,11 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
     # file, which counts no frames: its length times its average rate is a guess (119 frames for 60 where
     # the last is held 2 s)
     guessed = "matroska" in container.format.name and not stream.frames
-    if (unstated or guessed or not frame_count) and fps and (packets := _count_packets(container.name, stream)):
+    # an MP4 or MOV cut without re-encoding states every sample it holds, also those its edit list hides
+    trimmed = "mp4" in container.format.name and stream.frames and duration and fps
+    trimmed = bool(trimmed) and stream.frames > round(duration * fps) + 1
+    uncertain = unstated or guessed or trimmed or not frame_count
+    if uncertain and fps and (packets := _count_packets(container.name, stream)):
         frame_count = packets
         if unstated:
             duration = float(packets / fps)
@@ -548,13 +552,15 @@ def _codec_name(stream) -> str:
 
 
 def _count_packets(path: str, stream) -> int | None:
-    """The packets that hold a picture in `stream` of the file at `path`, read through a second opening
-    of it; None for a file over _COUNT_PACKETS_UP_TO bytes, or one that cannot be read to its end."""
+    """The packets that hold a picture shown in `stream` of the file at `path` (not hidden by an edit list),
+    read through a second opening of it; None for a file over _COUNT_PACKETS_UP_TO bytes, or one that cannot
+    be read to its end."""
     try:
         if os.path.getsize(path) > _COUNT_PACKETS_UP_TO:
             return None
         with av.open(path) as again:
-            return sum(1 for packet in again.demux(again.streams[stream.index]) if packet.size)
+            packets = again.demux(again.streams[stream.index])
+            return sum(1 for packet in packets if packet.size and not packet.is_discard)
     except (OSError, av.FFmpegError, IndexError):
         return None
 
