@@ -253,6 +253,7 @@ class Foreseen:
     target: Path
     note: str | None = None  # what the run does that the user may not expect (deinterlacing)
     left_out: NoVideoError | None = None  # no video stream in a file a folder of videos held: not restored
+    failed: InputError | None = None  # an input of several that cannot be read: the others are restored
     # the output's path and kind are checked: what it cannot hold, said before a long run rather than after it
     warnings: tuple[str, ...] | None = None
 
@@ -272,8 +273,9 @@ def preflight(
     says and checked against its --fps and --deinterlace, then the target's path and kind. Yields for each
     job its Foreseen as found: a note, if any, before the target's checks, then the target checked; or the
     job left out, a file of a folder of videos without a video stream (one named in `inputs` raises
-    NoVideoError). Raises UsageError, InputError or OutputError at the first job that cannot run, and
-    InputError after the last where every job was left out. Imports torch only for `side_by_side`."""
+    NoVideoError); or, of several jobs, one whose existing input cannot be read (damaged, cut short) failed.
+    Raises UsageError, InputError or OutputError at the first job that cannot run, and InputError after the
+    last where every job was left out. Imports torch only for `side_by_side`."""
     jobs = list(jobs)  # as given: the caller may take the left out from its own list meanwhile
     left_out = 0
     for source, target in jobs:
@@ -284,6 +286,11 @@ def preflight(
                 raise
             left_out += 1
             yield Foreseen(source, target, left_out=e)
+            continue
+        except InputError as e:  # a missing input is a mistyped name: that stops the batch
+            if len(jobs) == 1 or not os.path.exists(source):
+                raise
+            yield Foreseen(source, target, failed=e)
             continue
         if read.image_rate is not None and info.container is not None:
             raise UsageError(

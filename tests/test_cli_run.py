@@ -576,6 +576,37 @@ def test_a_damaged_input_among_several_is_reported_and_the_others_are_restored(t
     assert summary[0]["frames"] == 3 and "ends early" in summary[1]["error"] and summary[2]["frames"] == 4
 
 
+def test_an_unreadable_input_among_several_fails_alone_before_the_model_loads(tmp_path, identity):
+    """Found in review: a card's MP4 without its index (a recording stopped by a crash) stopped the whole batch,
+    where a clip cut short with its index failed alone. A name that does not exist still stops it (a typo)."""
+    card = tmp_path / "card"
+    card.mkdir()
+    a, c = media.make_video(card / "A001.mp4", frames=3), media.make_video(card / "A003.mp4", frames=4)
+    whole = media.make_video(tmp_path / "whole.mp4", frames=30).read_bytes()
+    (card / "A002.mp4").write_bytes(whole[: len(whole) // 2])  # its moov, at the end, cut off
+    (card / "notes.mp4").write_text("not a video")
+    result = runner.invoke(app, ["run", str(card), "-o", str(tmp_path / "out") + "/", "--json"])
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"error: {card / 'A002.mp4'} is an MP4/MOV file without its index")
+    assert lines[2].startswith(f"error: {card / 'notes.mp4'} is not a video")
+    assert lines[-2] == f"error: 2 of 4 inputs failed: {card / 'A002.mp4'}, {card / 'notes.mp4'}"
+    assert lines[-1] == "hint: the other 2 were restored; the errors above say what went wrong"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["A001.mp4", "A003.mp4"]
+    summary = json.loads(result.stdout)
+    assert ["frames" in s for s in summary] == [True, False, True, False]
+    assert ["error" in s for s in summary] == [False, True, False, True]
+    unreadable = [str(card / "A002.mp4"), str(card / "notes.mp4")]
+    none = runner.invoke(app, ["run", *unreadable, "-o", str(tmp_path / "o2") + "/"])
+    assert none.exit_code == 1 and none.stderr.splitlines()[-2:] == [
+        "error: none of the 2 inputs can be read",
+        "hint: the errors above say why",
+    ]
+    typo = runner.invoke(app, ["run", str(a), str(tmp_path / "A003.mp4"), "-o", str(tmp_path / "o3") + "/"])
+    assert typo.exit_code == 1 and "no such file" in typo.stderr and not (tmp_path / "o3").exists()
+    assert c.exists()
+
+
 def test_a_file_cut_short_is_refused_before_restoring_and_its_hint_restores_the_part_before(tmp_path, identity):
     """It restored every frame up to the cut, then failed with nothing written: hours lost on a long clip."""
     cut = media.truncate(media.make_video(tmp_path / "full.mkv", frames=30), 0.5, tmp_path / "cut.mkv")

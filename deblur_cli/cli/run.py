@@ -221,7 +221,11 @@ def run(
     checks = preflight(
         jobs, inputs, read, encode, force=force, side_by_side=side_by_side, output=output, named_folder=named_folder
     )
+    unreadable: dict[Path, InputError] = {}  # inputs of several that cannot be read: the others still run
     for found in checks:  # bad inputs and outputs fail before torch is imported and the model loads
+        if found.failed is not None:
+            report_error(found.failed)
+            unreadable[found.source] = found.failed
         if found.left_out is not None:
             note_left_out(found.source, found.left_out)
             jobs.remove((found.source, found.target))
@@ -232,6 +236,8 @@ def run(
             foreseen[found.source] = found.warnings
             for message in found.warnings:
                 warn(f"{found.source.name}: {message}" if several else message)
+    if len(unreadable) == len(jobs):
+        raise InputError(f"none of the {len(jobs)} inputs can be read", hint="the errors above say why")
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.devices import resolve_device
     from deblur_cli.pipeline import deblur_video
@@ -275,6 +281,10 @@ def run(
         for source, target in planned:
             if (source, target) not in jobs:
                 summaries.append(_skipped(source, target))
+                continue
+            if source in unreadable:  # said before the model loaded
+                failed.append(source)
+                summaries.append({"input": str(source), "output": str(target), "error": str(unreadable[source])})
                 continue
             name = f"{source.name} ({len(summaries) + 1}/{len(planned)})" if several else source.name
             progress = FramesTask(bar, name, err, quiet)
