@@ -12,6 +12,7 @@ import json
 import math
 import os
 import secrets
+import shlex
 import shutil
 from pathlib import Path
 
@@ -204,7 +205,8 @@ def output_error(path: Path, error: BaseException) -> OutputError:
     if code in (errno.EACCES, errno.EPERM, errno.EROFS):
         return OutputError(f"cannot write to {where}: permission denied", hint="choose a directory you can write to")
     if code == errno.ENOENT and not where.is_dir():
-        return OutputError(f"cannot write {path}: directory {where} does not exist", hint="create it first")
+        hint = f"create it first (mkdir -p {shlex.quote(str(where))}), or check the name"
+        return OutputError(f"cannot write {path}: directory {where} does not exist", hint=hint)
     if code == errno.ENOENT:  # a folder that takes no new files, such as /proc
         return OutputError(f"cannot create files in {where}", hint="choose a directory you can write to")
     if code == errno.ENOTDIR:

@@ -1163,6 +1163,7 @@ def test_a_missing_output_folder_is_reported_before_the_model_loads(tmp_path, mo
         result = deblur(source, "-o", target)
         assert result.exit_code == 1, result.output
         assert result.stderr.startswith(f"error: cannot write {target}: directory {target.parent} does not exist")
+        assert result.stderr.splitlines()[1] == f"hint: create it first (mkdir -p {target.parent}), or check the name"
 
 
 def test_inputs_are_not_refused_as_a_usage_error_by_a_permission_check(tmp_path, monkeypatch, identity):
