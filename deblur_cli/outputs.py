@@ -22,7 +22,7 @@ from deblur_cli.video_io.images import (
     list_images,
     natural_key,
 )
-from deblur_cli.video_io.sinks import planned_warnings
+from deblur_cli.video_io.sinks import is_frame_directory, planned_warnings
 
 VIDEO_SUFFIXES = {
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".flv", ".wmv", ".y4m",
@@ -310,6 +310,9 @@ def preflight(
 
             info = composed_info(info, shows_turned(sink))
         check_sink(sink, info, encode)
+        if info.container is not None and target == output and is_frame_directory(sink):
+            video = shlex.quote(str(target / (source.stem + source.suffix.lower())))
+            yield Foreseen(source, target, note=f"{target} gets PNG frames, not a video (for a video, -o {video})")
         yield Foreseen(source, target, warnings=tuple(planned_warnings(sink, info, encode, source=source)))
     if left_out == len(jobs):
         raise InputError("no video to restore: the folders given hold sound files only")

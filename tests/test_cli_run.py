@@ -1230,6 +1230,18 @@ def test_a_path_with_a_space_in_a_hint_is_quoted_for_the_shell(tmp_path, identit
     assert result.exit_code == 1 and f"-o '{folder}/NAME.mp4'" in " ".join(result.stderr.split())
 
 
+def test_a_video_into_a_folder_of_frames_is_told_how_to_get_a_video(tmp_path, identity):
+    """Found in review: `-o exports/` puts a batch's videos in the folder, but one video's frames, as PNG images,
+    which the run said only by the sound it left out."""
+    source = media.make_video(tmp_path / "Phone.mp4", frames=3)
+    result = deblur(source, "-o", f"{tmp_path / 'exports'}/")
+    assert result.exit_code == 0, result.output
+    video = tmp_path / "exports" / "Phone.mp4"
+    assert f"note: {tmp_path / 'exports'} gets PNG frames, not a video (for a video, -o {video})" in result.stderr
+    frames = media.make_images(tmp_path / "frames", count=3, size=(32, 24))
+    assert "PNG frames, not a video" not in deblur(frames, "-o", f"{tmp_path / 'restored'}/").stderr
+
+
 def test_a_file_given_without_run_gets_the_run_command_as_its_hint(tmp_path, monkeypatch):
     """Found in review: `deblur clip.mp4`, a first-time user's likeliest slip, said only that there is no such
     command."""
