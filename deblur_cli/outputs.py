@@ -155,16 +155,27 @@ def _videos_in(path: Path) -> list[Path]:
     """The videos in a folder and its subfolders, sorted; none for anything else. A folder of frames
     (images at its top) is searched at its top only, as before subfolders were. Hidden files and
     folders are left out (macOS's `._` companions on memory cards carry video suffixes)."""
+    return sorted(p for p in _searched(path) if p.suffix.lower() in VIDEO_SUFFIXES)
+
+
+def photos_beside_videos(path: Path) -> list[Path]:
+    """The images among a folder's videos (a phone's or camera's DCIM folder), found where _videos_in
+    looks, which a run of the folder leaves out: it restores the videos."""
+    found = _searched(path)
+    if not any(p.suffix.lower() in VIDEO_SUFFIXES for p in found):
+        return []
+    return sorted((p for p in found if is_image(p)), key=natural_key)
+
+
+def _searched(path: Path) -> list[Path]:
+    """The files _videos_in looks through: a folder's top where images are (a folder of frames), else the
+    folder and its subfolders; hidden ones (a name starting with a dot, or in such a folder) left out.
+    None for anything but a folder."""
     if not path.is_dir():
         return []
     frames = any(is_image(p) for p in path.iterdir())
-    return sorted(
-        p
-        for p in (path.iterdir() if frames else path.rglob("*"))
-        if p.suffix.lower() in VIDEO_SUFFIXES
-        and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(path).parts)
-    )
+    found = path.iterdir() if frames else path.rglob("*")
+    return [p for p in found if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)]
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:

@@ -1230,6 +1230,25 @@ def test_a_path_with_a_space_in_a_hint_is_quoted_for_the_shell(tmp_path, identit
     assert result.exit_code == 1 and f"-o '{folder}/NAME.mp4'" in " ".join(result.stderr.split())
 
 
+def test_photos_in_a_folder_of_videos_are_said_to_be_left_out(tmp_path, identity):
+    """Found in review: a phone's DCIM folder restored its videos and left its photos out without a word."""
+    folder = tmp_path / "DCIM" / "100APPLE"
+    folder.mkdir(parents=True)
+    media.make_video(folder / "IMG_0001.mov", frames=3)
+    for name in ("IMG_0010.jpg", "IMG_0002.jpg"):
+        media.write_image(folder / name, media.pattern(0, 32, 24))
+    (folder / "IMG_0002.aae").write_text("<plist/>")  # the sidecars of a card are not photos
+    for given in (folder, tmp_path / "DCIM"):
+        result = deblur(given, "-o", f"{tmp_path / 'out'}/", "--force")
+        assert result.exit_code == 0, result.output
+        lines = [line for line in result.stderr.splitlines() if "photo" in line and line.startswith("note")]
+        assert lines == [
+            f"note: left out 2 photos in {given}, a folder of videos: restore a photo on its own"
+            f" (deblur run {folder / 'IMG_0002.jpg'})"
+        ]
+    assert "photo" not in deblur(media.make_video(tmp_path / "a.mp4", frames=3), "-q").stderr
+
+
 def test_a_video_into_a_folder_of_frames_is_told_how_to_get_a_video(tmp_path, identity):
     """Found in review: `-o exports/` puts a batch's videos in the folder, but one video's frames, as PNG images,
     which the run said only by the sound it left out."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -51,6 +52,7 @@ from deblur_cli.outputs import (
     check_not_the_input,
     earlier_outputs,
     expand_video_globs,
+    photos_beside_videos,
     plan_outputs,
     preflight,
     sink_path,
@@ -204,6 +206,11 @@ def run(
             note(f"left out {restored}: it is what {source} is restored into")
             inputs.remove(restored)
     planned = plan_outputs(inputs, output, named_folder=named_folder)
+    for folder in inputs:
+        if photos := photos_beside_videos(folder):
+            some = "a photo" if len(photos) == 1 else f"{len(photos)} photos"
+            one = shlex.quote(str(photos[0]))
+            note(f"left out {some} in {folder}, a folder of videos: restore a photo on its own (deblur run {one})")
     for source, target in planned:  # before --skip-existing takes an input for its own finished output
         check_not_a_device(target)  # nor /dev/null for one
         check_not_the_input(source, target)
