@@ -601,6 +601,21 @@ def two_sequences(root):
     return root
 
 
+def test_what_a_later_model_refuses_is_said_before_the_first_models_pass(tmp_path):
+    """Found in review: -m dstnet-s -m wtsa-s --window 30 ran dstnet-s's whole pass, then refused the window for
+    wtsa-s; refused by the first model, the error came after 'stopped: 0 of 2 models evaluated'."""
+    data = two_sequences(tmp_path / "d")
+    for models in (["dstnet-s", "wtsa-s"], ["wtsa-s", "dstnet-s"]):
+        flags = [flag for model in models for flag in ("-m", model)]
+        out = tmp_path / "scores.json"
+        result = runner.invoke(app, ["evaluate", str(data), *flags, "--window", "9", "--json", str(out)])
+        assert result.exit_code == 2 and result.stderr.splitlines() == [
+            "error: --window 9 is longer than this model accepts (8 frames)",
+            "hint: use --window 8 or less",
+        ]
+        assert not out.exists()
+
+
 def test_several_models_are_compared_in_one_run(tmp_path, monkeypatch):
 
     built = []
@@ -615,7 +630,7 @@ def test_several_models_are_compared_in_one_run(tmp_path, monkeypatch):
     result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet-s", "-m", "wtsa-s", "--json", str(out),
                                  "--save", str(tmp_path / "saved"), "-q"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert built == [("dstnet-s", None), ("wtsa-s", None)]
+    assert built == [("dstnet-s", None), ("wtsa-s", None)] * 2  # each checked before the first pass, then run
     scores = json.loads(out.read_text())
     assert scores["dataset"] == str(data) and [m["model"] for m in scores["models"]] == ["dstnet-s", "wtsa-s"]
     identity, darker = (m["mean_of_sequences"] for m in scores["models"])
@@ -649,14 +664,14 @@ def test_several_weights_for_one_model_and_weights_paired_with_models(tmp_path, 
     result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet", "--weights", "GOPRO.pth", "--weights", "DVD.pth",
                                  "--json", str(out), "-q"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert built == [("dstnet", Path("GOPRO.pth")), ("dstnet", Path("DVD.pth"))]
+    assert built == [("dstnet", Path("GOPRO.pth")), ("dstnet", Path("DVD.pth"))] * 2  # checked ahead, then run
     labels = [m["model"] for m in json.loads(out.read_text())["models"]]
     assert labels == ["dstnet (GOPRO.pth)", "dstnet (DVD.pth)"]
     built.clear()
     result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet", "-m", "dstnet-s", "--weights", "GOPRO.pth",
                                  "--weights", "small.safetensors", "-q"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert built == [("dstnet", Path("GOPRO.pth")), ("dstnet-s", Path("small.safetensors"))]
+    assert built == [("dstnet", Path("GOPRO.pth")), ("dstnet-s", Path("small.safetensors"))] * 2
     result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet", "-m", "dstnet-s", "--weights", "GOPRO.pth"])
     assert result.exit_code == 2 and "1 --weights for 2 models" in result.output
 

@@ -235,6 +235,9 @@ def evaluate(
         )
         for label, model, weights_file in contenders
     ]
+    if several:  # what any model refuses (a window too long for it) said before the first pass, not after it
+        for contender in model_contenders:
+            contender.build()  # and let go: each is built again when its turn comes
     score_options = ScoreOptions(
         lpips=lpips,
         lpips_files=None if lpips_weights is None else tuple(lpips_weights),
