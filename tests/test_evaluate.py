@@ -696,6 +696,38 @@ def test_a_comparison_stopped_in_its_second_model_keeps_the_first(tmp_path, monk
     assert [(m["model"], m["complete"], len(m["sequences"])) for m in models] == [("dstnet-s", True, 2), ("wtsa-s", False, 1)]
 
 
+def test_a_stopped_comparison_averages_every_row_over_the_sequences_the_stopped_model_finished(tmp_path, monkeypatch):
+    """Found in review: the stopped model's mean of one sequence stood beside the others' means of all of them
+    (wtsa-s 29.60 dB 'above' dstnet-s 28.60, which led 30.41 to 29.60 on the one sequence both scored)."""
+
+    class StopsInItsSecondSequence(Darkens):
+        calls = 0
+
+        def __call__(self, frames):
+            type(self).calls += 1
+            if type(self).calls > 1:
+                raise KeyboardInterrupt
+            return super().__call__(frames)
+
+    def build(model, **kwargs):
+        StopsInItsSecondSequence.calls = 0  # a fresh model for each build
+        return StopsInItsSecondSequence() if model == "wtsa-s" else IdentityRestorer()
+
+    monkeypatch.setattr(restorers_module, "build_restorer", build)
+    data = two_sequences(tmp_path / "d")
+    out = tmp_path / "scores.json"
+    result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet-s", "-m", "wtsa-s", "--json", str(out)])
+    assert result.exit_code == 130
+    assert "d: mean of sequences (the 1 of 2 sequences wtsa-s finished)" in " ".join(result.stdout.split())
+    first, darker = json.loads(out.read_text())["models"]
+    assert len(darker["sequences"]) == 1 and len(first["sequences"]) == 2
+    scored = first["sequences"][0]
+    rows = table_rows(result.stdout, "model")[-1]
+    assert [row[0] for row in rows] == ["input", "dstnet-s", "wtsa-s"]
+    assert float(rows[0][1]) == float(rows[1][1]) == round(scored["input"]["psnr"], 2)  # the identity: the input
+    assert float(rows[2][1]) == round(darker["sequences"][0]["output"]["psnr"], 2)
+
+
 @pytest.mark.parametrize("depth, dtype", [(8, torch.uint8), (16, getattr(torch, "uint16", None))])
 def test_frames_waiting_to_be_scored_are_held_as_decoded(tmp_path, depth, dtype):
     from deblur_cli.evaluate import _tensors

@@ -17,18 +17,21 @@ if TYPE_CHECKING:
 
 def comparison(reports: list[EvaluationReport]) -> Table:
     """One row per model, its means over sequences (and the input's, from the first report). A metric
-    some sequences lack is averaged over the sequences every row has it for, so that rows compare."""
+    some sequences lack, or that a model stopped part-way has for some only, is averaged over the sequences
+    every row has it for, so that rows compare."""
     from deblur_cli.evaluate import METRICS
 
     metrics = [m for m in METRICS if all(m in r.metrics for r in reports)]
+    stopped = [r.model for r in reports if not r.complete]
+    uneven = {m: bool(stopped) or any(r.partial(m) for r in reports) for m in metrics}
     common: dict[str, set[str] | None] = {
         m: set.intersection(reports[0].having(m, "input"), *(r.having(m) for r in reports))
-        if any(r.partial(m) for r in reports) or len(reports[0].having(m, "input")) < len(reports[0].sequences)
+        if uneven[m] or len(reports[0].having(m, "input")) < len(reports[0].sequences)
         else None
         for m in metrics
     }  # fmt: skip
-    stopped = [r.model for r in reports if not r.complete]
-    partial = f" ({', '.join(stopped)}: stopped part-way, not comparable)" if stopped else ""
+    finished = min(len(r.sequences) for r in reports)
+    partial = f" (the {finished} of {reports[0].planned} sequences {' and '.join(stopped)} finished)" if stopped else ""
     table = figures_table(title=f"{reports[0].dataset}: mean of sequences{partial}")
     table.add_column("model", overflow="fold")
     for metric in metrics:
