@@ -601,6 +601,17 @@ def two_sequences(root):
     return root
 
 
+def test_a_diffusion_models_table_says_how_it_sampled(tmp_path):
+    """Found in review: runs at 2 and at 4 steps printed the same title; the steps were in the JSON alone."""
+    data = two_sequences(tmp_path / "d")
+    result = runner.invoke(app, ["evaluate", str(data), "-m", "wtsa-s", "-m", "dstnet-s", "--steps", "1",
+                                 "--samples", "2", "--seed", "3", "--frames", "1"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "d: wtsa-s (1 step, eta 0, seed 3, 2 samples) on cpu, 2 frames" in text
+    assert "d: dstnet-s on cpu, 2 frames" in text
+
+
 def test_what_a_later_model_refuses_is_said_before_the_first_models_pass(tmp_path):
     """Found in review: -m dstnet-s -m wtsa-s --window 30 ran dstnet-s's whole pass, then refused the window for
     wtsa-s; refused by the first model, the error came after 'stopped: 0 of 2 models evaluated'."""

@@ -84,7 +84,7 @@ def _table(report: EvaluationReport, columns: list[str], *, title: bool) -> Tabl
 
     done = "" if report.complete else f" (stopped after {len(report.sequences)} of {report.planned} sequences)"
     source = f"on {report.device}" if report.timed else "(restored elsewhere)"
-    title_text = f"{report.dataset}: {report.model} {source}, {frame_count(report.frames)}{done}"
+    title_text = f"{report.dataset}: {report.model}{_sampling(report)} {source}, {frame_count(report.frames)}{done}"
     table = figures_table(title=title_text if title else None)
     metrics = [c for c in columns if c != "fps"]
     timed = "fps" in columns
@@ -110,6 +110,16 @@ def _table(report: EvaluationReport, columns: list[str], *, title: bool) -> Tabl
         )
         table.add_row(label, str(report.frames) if per == "frame" else "", *cells, *[""] * timed)
     return table
+
+
+def _sampling(report: EvaluationReport) -> str:
+    """How a diffusion model sampled, for its table's title (" (20 steps, eta 0, seed 0)"); "" for others."""
+    restorer = (report.settings or {}).get("restorer") or {}
+    if "steps" not in restorer:
+        return ""
+    samples = f", {restorer['samples']} samples" if restorer.get("samples", 1) != 1 else ""
+    steps = f"{restorer['steps']} step{'s' * (restorer['steps'] != 1)}"
+    return f" ({steps}, eta {restorer['eta']:g}, seed {restorer['seed']}{samples})"
 
 
 def _scores(metrics: list[str], before, after) -> list[str]:
