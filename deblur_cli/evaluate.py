@@ -74,6 +74,9 @@ class SequenceScore:
     per_frame: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     # the file names of the blurred frames scored, in that order (a dataset of images); None for a video
     frame_names: list[str] | None = None
+    # the tile side the last windows were restored in (`deblur run --json`'s tile_used); None: whole frames,
+    # frames restored elsewhere, or a file from before it was kept
+    tile_used: int | None = None
 
     @property
     def fps(self) -> float:
@@ -99,7 +102,8 @@ class SequenceScore:
             for side, by_metric in (data.get("per_frame") or {}).items()
         }
         names = data.get("frame_names")
-        return cls(name, frames, seconds, input_scores, output_scores, data.get("scene_cuts"), exact, per_frame, names)
+        cuts, tile = data.get("scene_cuts"), data.get("tile_used")
+        return cls(name, frames, seconds, input_scores, output_scores, cuts, exact, per_frame, names, tile)
 
 
 @dataclass
@@ -222,18 +226,20 @@ def evaluate_sequence(
     restorer = completed(restorer)
     check_windows(restorer, windows)
     cuts: list[int] = []
+    tiles: list[int | None] = []  # the tile side planned, then any smaller one an out-of-memory retry took
 
     def restored(inputs: Iterator[torch.Tensor], info: VideoInfo) -> Iterator[torch.Tensor]:
         curve = model_curve(info.color.get("transfer"))  # HDR frames on an sRGB-like curve, as deblur run
         size = (info.height, info.width)
-        return restore_stream(inputs, restorer, windows, size, on_cut=cuts.append, curve=curve)
+        return restore_stream(inputs, restorer, windows, size, on_cut=cuts.append, curve=curve, on_tile=tiles.append)
 
     score = _score(
         pair, restored, read_ahead=windows.window + 2,
         lpips=lpips, with_niqe=with_niqe, with_flicker=with_flicker, max_frames=max_frames, save_to=save_to,
         progress=progress, input_scores=input_scores, strength=strength,
     )  # fmt: skip
-    return replace(score, scene_cuts=sorted(cuts) if windows.scene_cuts else None)
+    tile_used = tiles[-1] if tiles else None
+    return replace(score, scene_cuts=sorted(cuts) if windows.scene_cuts else None, tile_used=tile_used)
 
 
 def score_results(

@@ -601,6 +601,29 @@ def two_sequences(root):
     return root
 
 
+def test_tiles_chosen_from_free_memory_are_recorded_and_said(tmp_path, monkeypatch):
+    """Found in review: --tile auto cut the frames into tiles where memory was short, which changes scores,
+    and neither the tables nor the JSON said so."""
+    from deblur_cli import stream
+
+    root = tmp_path / "d"
+    for seq in ("a", "b"):
+        sharp = random_images(2, seed=len(seq), size=(192, 256))
+        frames_folder(root / seq / "sharp", sharp)
+        frames_folder(root / seq / "blur", [(s // 2 + 64).astype(np.uint8) for s in sharp])
+    out = tmp_path / "scores.json"
+    monkeypatch.setattr(stream, "free_memory", lambda device: 40 << 20)  # a busy machine, or a small GPU
+    tiled = runner.invoke(app, ["evaluate", str(root), "-m", "dstnet-s", "--json", str(out)])
+    assert tiled.exit_code == 0, tiled.output
+    sides = [s["tile_used"] for s in json.loads(out.read_text())["sequences"]]
+    assert sides[0] is not None and sides[0] < 256 and sides[0] == sides[1]
+    assert f"note: dstnet-s: 2 of 2 sequences were restored in tiles of {sides[0]} pixels" in tiled.stderr
+    monkeypatch.undo()
+    whole = runner.invoke(app, ["evaluate", str(root), "-m", "dstnet-s", "--json", str(out), "--no-resume"])
+    assert [s["tile_used"] for s in json.loads(out.read_text())["sequences"]] == [None, None]
+    assert "tiles of" not in whole.stderr
+
+
 def test_a_diffusion_models_table_says_how_it_sampled(tmp_path):
     """Found in review: runs at 2 and at 4 steps printed the same title; the steps were in the JSON alone."""
     data = two_sequences(tmp_path / "d")

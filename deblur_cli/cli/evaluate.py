@@ -274,6 +274,9 @@ def evaluate(
             on_report=shown, on_progress=progress,
         )  # fmt: skip
     reports = evaluation.reports
+    for report in reports:
+        if line := _tiled_note(report, window_plans.get(report.model)):
+            note(line)
     if evaluation.stopped_by is not None:  # stopped by hand, by a bad sequence or model: what is done is kept
         if (current := evaluation.partial) is not None:
             show(current)
@@ -291,6 +294,22 @@ def evaluate(
     for line in _coverage_notes(reports, with_niqe=with_niqe, with_lpips=lpips is not None, with_flicker=with_flicker):
         note(line)
     _finish(reports, several, json_path)
+
+
+def _tiled_note(report: EvaluationReport, windows: WindowOptions | None) -> str | None:
+    """For a model whose automatic tiles (`--tile auto`, from free memory) cut some sequences' frames: which
+    sides, and that whole frames score a little otherwise."""
+    if windows is None or windows.tile != "auto":
+        return None
+    tiled = [s for s in report.sequences if s.tile_used is not None]
+    if not tiled:
+        return None
+    sides = ", ".join(str(side) for side in sorted({s.tile_used for s in tiled}))
+    return (
+        f"{report.model}: {len(tiled)} of {len(report.sequences)} sequences were restored in tiles of {sides} pixels, "
+        "which --tile auto chose from the free memory; tiles change scores a little (JSON: tile_used): --tile 0 "
+        "restores whole frames, as published results do"
+    )
 
 
 def _build(
