@@ -601,6 +601,23 @@ def two_sequences(root):
     return root
 
 
+def test_lossy_sharp_videos_are_noted(tmp_path, identity):
+    """Found in review: sharp frames from an H.264 4:2:0 file lowered every model's scores by its encoding,
+    without a word (deblur demo's own folder is such a pair)."""
+    root = tmp_path / "d"
+    for seq, codec in (("a", None), ("b", "ffv1")):
+        (root / seq).mkdir(parents=True)
+        suffix = ".mp4" if codec is None else ".mkv"
+        for name in ("blurred", "sharp"):
+            make_video(root / seq / f"{name}{suffix}", frames=2, size=(32, 24), codec=codec)
+    result = runner.invoke(app, ["evaluate", str(root), "-m", "dstnet-s", "-q"])
+    assert result.exit_code == 0, result.output
+    assert [line for line in result.stderr.splitlines() if "lossy" in line] == [
+        "note: the sharp frames of 1 of 2 sequences are lossy video (sharp.mp4: h264 yuv420p): the scores include"
+        " that encoding's loss; lossless frames (PNG, FFV1) score the restoration alone"
+    ]
+
+
 def test_tiles_chosen_from_free_memory_are_recorded_and_said(tmp_path, monkeypatch):
     """Found in review: --tile auto cut the frames into tiles where memory was short, which changes scores,
     and neither the tables nor the JSON said so."""

@@ -203,6 +203,8 @@ def evaluate(
         check_frame_names(pair, frames)
         for _, found in elsewhere:
             check_frame_names(pair, frames, results=found[pair.name])
+    for line in _lossy_notes(pairs, elsewhere):
+        note(line)
     several = len(contenders) + len(elsewhere) > 1
     # every model's windows checked before any work, and LPIPS loaded once for all of them
     planned = {
@@ -449,6 +451,39 @@ def _restored_elsewhere(folders: list[Path], pairs: list, models: list[str]) -> 
         label = _unique(str(folder), models + [label for label, _ in labelled])
         labelled.append((label, find_results(pairs, folder)))
     return labelled
+
+
+# codecs that store frames exactly (as deblur writes FFV1 and PNG); any other video may have lost detail to its
+# encoding, which then counts against every model scored on it
+_LOSSLESS_CODECS = {"ffv1", "png", "apng", "rawvideo", "utvideo", "huffyuv", "ffvhuff", "qtrle", "tiff", "bmp", "qoi"}
+
+
+def _lossy_notes(pairs: list, elsewhere: list[tuple[str, dict[str, Path]]], shown: int = 3) -> list[str]:
+    """Notes naming the sharp videos, and the --results videos, stored in a lossy codec: their encoding's loss
+    is in the scores (a reference's lowers every model's; a result's, its own)."""
+    from deblur_cli.video_io import describe
+
+    def lossy(path: Path) -> str | None:
+        if path.is_dir():
+            return None
+        info = describe(path)
+        # x264's lossless mode (deblur's x264-lossless) stores 4:4:4 with the High 4:4:4 Predictive profile
+        if info.codec in _LOSSLESS_CODECS or "4:4:4 Predictive" in (info.profile or ""):
+            return None
+        return f"{path.name}: {info.codec} {info.pix_fmt}"
+
+    groups = [("the sharp frames", [pair.sharp for pair in pairs])]
+    groups += [(f"the frames of --results {label}", [found[pair.name] for pair in pairs]) for label, found in elsewhere]
+    notes = []
+    for what, paths in groups:
+        found = [line for line in map(lossy, paths) if line]
+        if found:
+            more = f" and {len(found) - shown} more" if len(found) > shown else ""
+            notes.append(
+                f"{what} of {len(found)} of {len(paths)} sequences are lossy video ({'; '.join(found[:shown])}{more}):"
+                " the scores include that encoding's loss; lossless frames (PNG, FFV1) score the restoration alone"
+            )
+    return notes
 
 
 def _unique(label: str, labels: list[str]) -> str:
