@@ -22,6 +22,7 @@ import torch
 
 from deblur_cli import __version__, cpu_share
 from deblur_cli.devices import synchronize
+from deblur_cli.environment import environment
 from deblur_cli.errors import InputError, UsageError
 from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_8bit, too_small_for
 from deblur_cli.metrics.niqe import mean_niqe, too_flat
@@ -109,8 +110,9 @@ class BenchReport:
     settings: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        """The report as plain dicts and lists (files.write_json turns non-finite numbers into strings)."""
-        return asdict(self)
+        """The report as plain dicts and lists (files.write_json turns non-finite numbers into strings), with
+        what it was measured on (environment.environment)."""
+        return asdict(self) | {"environment": environment([self.device])}
 
 
 def synthetic_clip(seed: int, frames: int, size: tuple[int, int]) -> Clip:

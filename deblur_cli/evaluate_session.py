@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Literal, Sequence
 
 from deblur_cli.datasets import SequencePair, save_folders, sequence_digest
+from deblur_cli.environment import environment
 from deblur_cli.errors import DeblurError, OutputError
 from deblur_cli.evaluate import EvaluationReport, SequenceProgress, SequenceScore, evaluate_sequence, score_results
 from deblur_cli.files import taken, write_json
@@ -278,16 +279,20 @@ def write_reports(reports: list[EvaluationReport], path: Path, *, several: bool,
     """The JSON of an evaluation: its one report or, with `several` contenders, all of them (a comparison
     `stopped` before its end says so, since its reports may all be complete: the model that stopped it
     had scored no sequence)."""
-    write_json(_Comparison(reports, stopped) if several else reports[0], path)
+    write_json(_Comparison(reports, stopped, several), path)
 
 
 @dataclass
 class _Comparison:
-    """The JSON of several reports on one dataset."""
+    """The JSON of an evaluation: one report, or several on one dataset; with what they were measured on."""
 
     reports: list[EvaluationReport]
     stopped: bool = False
+    several: bool = True
 
     def to_dict(self) -> dict:
+        measured = {"environment": environment(r.device for r in self.reports)}
+        if not self.several:
+            return self.reports[0].to_dict() | measured
         whole = {"dataset": self.reports[0].dataset, "models": [r.to_dict() for r in self.reports]}
-        return {**whole, "stopped": True} if self.stopped else whole
+        return whole | ({"stopped": True} if self.stopped else {}) | measured

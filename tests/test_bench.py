@@ -106,6 +106,7 @@ def test_bench_end_to_end_writes_json_and_a_png(tiny_clip, tmp_path):
     data = json.loads((tmp_path / "bench.json").read_text())
     assert [row["model"] for row in data["rows"]] == [label[0] for label in labels]
     assert data["rows"][2]["psnr"] == pytest.approx(psnr[(1, 1)]) and data["frames"] == 3
+    assert data["environment"]["torch"] == torch.__version__ and data["environment"]["numpy"] == np.__version__
     with av.open(str(tmp_path / "bench.png")) as container:
         image = next(container.decode(video=0)).to_ndarray(format="rgb24")
     assert image.shape == (HEIGHT, WIDTH, 3)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
 from dataclasses import replace
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -684,6 +686,9 @@ def test_several_models_are_compared_in_one_run(tmp_path, monkeypatch):
     assert built == [("dstnet-s", None), ("wtsa-s", None)] * 2  # each checked before the first pass, then run
     scores = json.loads(out.read_text())
     assert scores["dataset"] == str(data) and [m["model"] for m in scores["models"]] == ["dstnet-s", "wtsa-s"]
+    # what the figures were measured with (research44: no versions, no processor)
+    assert scores["environment"]["torch"] == torch.__version__ and scores["environment"]["av"] == av.__version__
+    assert scores["environment"]["python"] == platform.python_version() and scores["environment"]["cpu"]
     identity, darker = (m["mean_of_sequences"] for m in scores["models"])
     assert identity["output"]["psnr"] == pytest.approx(identity["input"]["psnr"])  # the identity changes nothing
     assert darker["output"]["psnr"] < identity["output"]["psnr"] - 1

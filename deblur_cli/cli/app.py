@@ -234,27 +234,18 @@ err = _console("stderr", stderr=True)  # progress, warnings, errors
 
 
 def versions() -> str:
-    """What a bug report needs: the Python, torch, PyAV, FFmpeg and NumPy releases, on one line. Reads
-    the installed packages' metadata rather than importing torch (seconds); PyAV is imported for its
-    FFmpeg's version."""
+    """What a bug report needs: the Python, torch, PyAV, FFmpeg and NumPy releases, on one line
+    (environment.software: no torch import)."""
     import platform
-    from importlib import metadata
 
-    def release(package: str) -> str:
-        try:
-            return metadata.version(package)
-        except metadata.PackageNotFoundError:
-            return "not installed"
+    from deblur_cli.environment import software
 
-    try:
-        import av
-
-        ffmpeg = f" with FFmpeg {av.ffmpeg_version_info}"
-    except ImportError:
-        ffmpeg = ""
+    releases = software()
+    found = {name: release or "not installed" for name, release in releases.items()}
+    ffmpeg = f" with FFmpeg {releases['ffmpeg']}" if releases["ffmpeg"] else ""
     return (
-        f"Python {platform.python_version()} ({platform.system()} {platform.machine()}), torch {release('torch')}, "
-        f"PyAV {release('av')}{ffmpeg}, NumPy {release('numpy')}"
+        f"Python {found['python']} ({platform.system()} {platform.machine()}), torch {found['torch']}, "
+        f"PyAV {found['av']}{ffmpeg}, NumPy {found['numpy']}"
     )
 
 

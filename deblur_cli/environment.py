@@ -1,0 +1,68 @@
+"""What a figure was measured with, for the JSON of `evaluate` and `bench` and for `deblur --version`: the
+releases of Python and the libraries that make the numbers, and the processors that ran them. Reads the
+installed packages' metadata (no torch import); PyAV is imported for its FFmpeg's version, torch only
+where a GPU is to be named."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+
+from deblur_cli import __version__
+
+
+def software() -> dict[str, str | None]:
+    """deblur's, Python's, torch's, PyAV's (and its FFmpeg's) and NumPy's releases; None where not installed."""
+
+    def release(package: str) -> str | None:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return None
+
+    try:
+        import av
+
+        ffmpeg = str(av.ffmpeg_version_info)
+    except ImportError:
+        ffmpeg = None
+    return {
+        "deblur": __version__,
+        "python": platform.python_version(),
+        "torch": release("torch"),
+        "av": release("av"),
+        "ffmpeg": ffmpeg,
+        "numpy": release("numpy"),
+    }
+
+
+def environment(devices: Iterable[str] = ()) -> dict:
+    """software(), the system, the CPU's model and each CUDA device of `devices` ("cuda:0") by name."""
+    gpus = {}
+    for device in sorted(set(devices)):
+        if device.startswith("cuda") and "torch" in sys.modules:  # a CUDA device named: torch is loaded
+            import torch
+
+            gpus[device] = torch.cuda.get_device_name(torch.device(device))
+    return {
+        **software(),
+        "system": f"{platform.system()} {platform.machine()}",
+        "cpu": _cpu_model() or platform.processor() or None,
+        **({"gpus": gpus} if gpus else {}),
+    }
+
+
+def _cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """The CPU's model name as Linux's cpuinfo gives it; None elsewhere."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() in ("model name", "Model") and value.strip():
+            return value.strip()
+    return None
