@@ -144,7 +144,8 @@ def evaluate(
             "--flicker",
             metavar="",
             rich_help_panel=METRICS_PANEL,
-            help="Add the temporal error: how much more than the sharp frames each frame changes from the one before.",
+            help="Add the temporal error: how far each frame's change from the one before is from the sharp frames'"
+            " change (changing too little counts too).",
         ),
     ] = False,
     save: Annotated[

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deblur_cli.errors import WeightsError, did_you_mean
+from deblur_cli.model_specs import MODELS
 from deblur_cli.weights import cache
 from deblur_cli.weights.download import ProgressFn, offline_from_env
 from deblur_cli.weights.download import download as download_entry
@@ -48,11 +49,11 @@ def named_entry(model: str, weights: str | Path, registry: Registry | None = Non
         )
     entry = registry.entries.get(str(weights))
     if entry is None:
-        close = did_you_mean(str(weights), registry.entries)
-        raise WeightsError(
-            f"--weights {weights}: no such file, and no registry entry of that name",
-            hint=f"{close}give a weights file, or a name from `deblur models`",
-        )
+        hint = f"{did_you_mean(str(weights), registry.entries)}give a weights file, or a name from `deblur models`"
+        named, _, file = str(weights).partition("=")
+        if file and named in MODELS:  # bench's MODEL=FILE given to run or evaluate
+            hint = f"--weights takes a file here, and -m its model: -m {named} --weights {file}"
+        raise WeightsError(f"--weights {weights}: no such file, and no registry entry of that name", hint=hint)
     architecture = registry.candidates(model)[0].architecture
     if entry.architecture != architecture:
         raise WeightsError(
