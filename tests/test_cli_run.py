@@ -1230,6 +1230,21 @@ def test_a_path_with_a_space_in_a_hint_is_quoted_for_the_shell(tmp_path, identit
     assert result.exit_code == 1 and f"-o '{folder}/NAME.mp4'" in " ".join(result.stderr.split())
 
 
+def test_a_variable_rate_into_avi_is_warned_of_before_the_run(tmp_path, identity):
+    """AVI counts frames at the average rate: a phone clip whose rate drops in low light drifts against its
+    sound there (0.93 s at the change, for 3 s at 30 fps then 3 s at 15 fps)."""
+    stamps = [*range(0, 18), *range(18, 42, 2)]
+    source = media.make_video(tmp_path / "in.mp4", frames=30, fps=30, pts=stamps, time_base=Fraction(1, 30))
+    result = deblur(source, "-o", tmp_path / "out.avi")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith(
+        "warning: the .avi container counts frames at one rate, and this video's varies, 33.3 to 66.7 ms between"
+        " frames (usually 33.3): frames that come faster than its average take the next free frame's time,"
+    )
+    steady = media.make_video(tmp_path / "steady.mp4", frames=30, fps=30)
+    assert "counts frames at one rate" not in deblur(steady, "-o", tmp_path / "steady.avi").stderr
+
+
 def test_photos_in_a_folder_of_videos_are_said_to_be_left_out(tmp_path, identity):
     """Found in review: a phone's DCIM folder restored its videos and left its photos out without a word."""
     folder = tmp_path / "DCIM" / "100APPLE"

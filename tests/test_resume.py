@@ -641,6 +641,20 @@ def png_files(folder) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
+def test_a_variable_rate_in_avi_joins_as_a_run_in_one_piece_writes_it(tmp_path, monkeypatch):
+    """Found in review: a phone clip whose rate drops (30 then 15 fps) restored whole into .avi, then failed
+    with 'the segments cannot be joined: their timestamps overlap', and the hint's --no-resume did the same.
+    AVI counts frames at the average rate, so the faster frames are moved a tick later each, across
+    segments as within one."""
+    stamps = [*range(0, 18), *range(18, 42, 2)]  # 1/30 s ticks: 18 frames at 30 fps, then 12 at 15 fps
+    source = media.make_video(tmp_path / "in.mp4", frames=30, fps=30, pts=stamps, time_base=Fraction(1, 30))
+    monkeypatch.setattr(pipeline, "SEGMENT_FRAMES", 1000)  # one piece
+    deblur_video(source, tmp_path / "whole.avi", MixingRestorer(), windows=WINDOWS, encode=FFV1)
+    monkeypatch.setattr(pipeline, "SEGMENT_FRAMES", 6)
+    deblur_video(source, tmp_path / "out.avi", MixingRestorer(), windows=WINDOWS, encode=FFV1)
+    assert same_video(tmp_path / "out.avi", tmp_path / "whole.avi") and len(decoded(tmp_path / "out.avi")) == 30
+
+
 def test_png_frame_outputs_are_continued_too(tmp_path):
     source = media.make_video(tmp_path / "in.mkv", frames=26, rotation=90)
     deblur_video(source, tmp_path / "whole", MixingRestorer(), windows=WINDOWS)

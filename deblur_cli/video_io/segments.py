@@ -330,7 +330,10 @@ def _joined(work: Path, records: list[_Record], extradata: bytes | None, output:
 
     Decode timestamps must rise across segments too. With a constant frame rate they do by themselves
     (each encoder delays its first decode time by the same number of frames); where one does not, it is
-    moved one tick past the previous, as long as the packet is still decoded before it is shown.
+    moved one tick past the previous, as long as the packet is still decoded before it is shown. A frame
+    not reordered (its pts its dts) is moved whole, shown a tick later, as the writer itself moves frames
+    that a container counting frames (AVI) would put on one tick: a variable rate written there comes out
+    as a run written in one piece writes it.
     """
     last_dts = None
     for record in records:
@@ -347,7 +350,7 @@ def _joined(work: Path, records: list[_Record], extradata: bytes | None, output:
                     item.update(data.read(length))
                     packet.set_sidedata(item, move=True)
                 if dts is not None and last_dts is not None and dts <= last_dts:
-                    dts = last_dts + 1
+                    pts, dts = (last_dts + 1 if pts == dts else pts), last_dts + 1
                     if pts is not None and dts > pts:
                         raise OutputError(
                             f"the segments of {output.name} cannot be joined: their timestamps overlap",
