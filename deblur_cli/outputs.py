@@ -13,6 +13,7 @@ from typing import Iterator
 
 from deblur_cli.errors import InputError, NoVideoError, OutputError, OutputExistsError, UsageError
 from deblur_cli import files
+from deblur_cli.span import Span
 from deblur_cli.video_io import EncodeOptions, ReadOptions, VideoInfo, check_sink, describe, shows_turned
 from deblur_cli.video_io.images import (
     IMAGE_SUFFIXES,
@@ -38,21 +39,31 @@ DEFAULT_TAG = "-deblurred"  # added to an input's name for its output when there
 _WRITTEN_AS_IS = {".mp4", ".mov", ".mkv", ".webm", ".avi"}  # video suffixes a default output keeps
 
 
-def default_output(path: Path) -> Path:
-    """Where a result goes without -o: beside its input, named as it with DEFAULT_TAG added
-    (clip.mp4 -> clip-deblurred.mp4, frames/ -> frames-deblurred/). A video in a container deblur
+def output_tag(span: Span = Span(), side_by_side: bool = False) -> str:
+    """What a result's name without -o adds to its input's: DEFAULT_TAG, or "-compare" for a side-by-side, and
+    the part restored where it is not the whole (clip-deblurred-90s-95s.mp4), so that a preview does not take
+    the name of the whole result, which a later run of the whole would then find taken."""
+    tag = "-compare" if side_by_side else DEFAULT_TAG
+    if span.end is not None:
+        return f"{tag}-{span.start:g}s-{span.end:g}s"
+    return f"{tag}-from-{span.start:g}s" if span.start else tag
+
+
+def default_output(path: Path, tag: str = DEFAULT_TAG) -> Path:
+    """Where a result goes without -o: beside its input, named as it with `tag` added (clip.mp4 ->
+    clip-deblurred.mp4, frames/ -> frames-deblurred/; output_tag). A video in a container deblur
     does not write (.mts, .ts, .wmv, ...) gets .mp4, an image it does not write (.ppm, .jp2, ...) .png.
     UsageError for a glob, which names no one place; InputError for one that matches no image."""
     if path.is_dir():
         if path.name in ("", ".."):  # `.` or `..`: the folder by its own name
             path = Path(os.path.abspath(path))
-        return path.with_name(path.name + DEFAULT_TAG)
+        return path.with_name(path.name + tag)
     if not path.exists() and is_glob(str(path)):
         list_images(path)  # InputError when the pattern matches no file, or no image: that, not -o, is what to fix
         raise UsageError(
             f"a glob ({path}) needs -o to say where its frames go", hint="e.g. -o restored/ or -o out.mp4"
         )
-    return _written_as(path.with_name(path.stem + DEFAULT_TAG + path.suffix))
+    return _written_as(path.with_name(path.stem + tag + path.suffix))
 
 
 def _written_as(path: Path) -> Path:
@@ -96,7 +107,9 @@ def earlier_outputs(inputs: list[Path]) -> dict[Path, Path]:
     return {path: outputs[key] for path in inputs if (key := _resolved(path)) in outputs and outputs[key] != path}
 
 
-def plan_outputs(inputs: list[Path], output: Path | None, *, named_folder: bool = False) -> list[tuple[Path, Path]]:
+def plan_outputs(
+    inputs: list[Path], output: Path | None, *, named_folder: bool = False, tag: str = DEFAULT_TAG
+) -> list[tuple[Path, Path]]:
     """Pair each input with its output path.
 
     One input: `output` is the output (a path without a video suffix means a PNG sequence folder).
@@ -104,7 +117,7 @@ def plan_outputs(inputs: list[Path], output: Path | None, *, named_folder: bool 
     (with .mp4 for a container deblur does not write by default, as `default_output` gives), and a
     folder's videos their place below it (its subfolders are searched too, as a camera card's).
     A folder that holds images and no videos is one input (an image sequence). Without `output`, each
-    result goes beside its input (`default_output`); a folder of videos goes into a folder beside it.
+    result goes beside its input (`default_output`, with `tag`); a folder of videos goes into a folder beside it.
     A new folder for several results may not be named as a video or an image (`-o out.mp4` is a mistake
     for one output), unless `named_folder` (the name was typed with a trailing slash).
     """
@@ -112,7 +125,7 @@ def plan_outputs(inputs: list[Path], output: Path | None, *, named_folder: bool 
         planned = []
         for path in inputs:
             videos = _videos_in(path)
-            folder = default_output(path)
+            folder = default_output(path, tag)
             planned += [(video, folder / _written_as(video.relative_to(path))) for video in videos] or [(path, folder)]
     else:
         planned = _into(inputs, output, named_folder)

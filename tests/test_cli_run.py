@@ -1230,6 +1230,22 @@ def test_a_path_with_a_space_in_a_hint_is_quoted_for_the_shell(tmp_path, identit
     assert result.exit_code == 1 and f"-o '{folder}/NAME.mp4'" in " ".join(result.stderr.split())
 
 
+def test_a_preview_without_o_does_not_take_the_whole_results_name(tmp_path, identity):
+    """Found in review: `--side-by-side --duration 0.3` without -o wrote clip-deblurred.mp4, so the run of the
+    whole clip found its output taken, and --skip-existing kept the preview as the result."""
+    source = media.make_video(tmp_path / "clip.mp4", frames=10, fps=25)
+    for options, name in (
+        (["--side-by-side", "--duration", "0.2"], "clip-compare-0s-0.2s.mp4"),
+        (["--start", "0.08"], "clip-deblurred-from-0.08s.mp4"),
+        (["--start", "0.08", "--end", "0.2"], "clip-deblurred-0.08s-0.2s.mp4"),
+        (["--side-by-side"], "clip-compare.mp4"),
+        ([], "clip-deblurred.mp4"),
+    ):
+        result = deblur(source, *options, "-q")
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / name).is_file(), name
+
+
 def test_a_variable_rate_into_avi_is_warned_of_before_the_run(tmp_path, identity):
     """AVI counts frames at the average rate: a phone clip whose rate drops in low light drifts against its
     sound there (0.93 s at the change, for 3 s at 30 fps then 3 s at 15 fps)."""

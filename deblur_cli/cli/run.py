@@ -52,6 +52,7 @@ from deblur_cli.outputs import (
     check_not_the_input,
     earlier_outputs,
     expand_video_globs,
+    output_tag,
     photos_beside_videos,
     plan_outputs,
     preflight,
@@ -85,7 +86,8 @@ def run(
             "-o",
             metavar="PATH",
             help="Output file; a folder for several inputs (a name ending in / is a folder). "
-            "Default: beside each input, with -deblurred added to its name.",
+            "Default: beside each input, with -deblurred added to its name (-compare with --side-by-side, and a"
+            " part's times with --start/--end).",
         ),
     ] = None,
     model: ModelOpt = AUTO,
@@ -205,7 +207,7 @@ def run(
         for restored, source in earlier_outputs(inputs).items():
             note(f"left out {restored}: it is what {source} is restored into")
             inputs.remove(restored)
-    planned = plan_outputs(inputs, output, named_folder=named_folder)
+    planned = plan_outputs(inputs, output, named_folder=named_folder, tag=output_tag(span, side_by_side))
     for folder in inputs:
         if photos := photos_beside_videos(folder):
             some = "a photo" if len(photos) == 1 else f"{len(photos)} photos"
