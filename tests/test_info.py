@@ -363,3 +363,37 @@ def test_frame_intervals_say_how_far_they_read():
     assert Intervals(0.0333, 0.0667, 0.0333, 300, False).describe() == (
         "33.3 to 66.7 ms between frames in the first 300 frames (usually 33.3)"
     )
+
+
+@pytest.fixture
+def unwritable(tmp_path):
+    """A folder no one may write to: write-protected (chattr +i, which binds root too), else read-only by
+    its permissions; skipped where neither holds this user back."""
+    import os
+    import shutil
+    import subprocess
+
+    folder = tmp_path / "card"
+    folder.mkdir()
+    make_video(folder / "clip.mp4", frames=2)
+    chattr = shutil.which("chattr")
+    protected = bool(chattr) and subprocess.run([chattr, "+i", str(folder)], capture_output=True).returncode == 0
+    if not protected:
+        folder.chmod(0o555)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("this user writes through a folder's protection")
+        yield folder
+    finally:
+        if protected:
+            subprocess.run([chattr, "-i", str(folder)], check=True)
+        folder.chmod(0o755)
+
+
+def test_a_default_output_that_cannot_be_written_is_warned_of(unwritable):
+    """Found in review: info named ro3/rot-deblurred.mp4 with 'warnings none', and the run then failed."""
+    result = runner.invoke(app, ["info", str(unwritable / "clip.mp4"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert f"{unwritable} cannot be written: deblur run needs -o to put the result elsewhere" in json.loads(
+        result.stdout
+    )["warnings"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -136,6 +137,8 @@ def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
     except DeblurError as e:  # the container refuses the encoder, say
         warnings, writes = [], f"nothing: {e}"
     warnings = reading_warnings(path, info) + warnings
+    if shown_target == str(target) and not os.access(target.parent, os.W_OK):  # a card or folder write-protected
+        warnings.append(f"{target.parent} cannot be written: deblur run needs -o to put the result elsewhere")
     container = _container_name(path, info.container)
     extras = describe_extras(path) if info.container else {}
     return {
