@@ -66,6 +66,8 @@ class RunResult:
     # the tile side this run's windows were last restored in, as `--tile auto` or an out-of-memory
     # retry left it; None: whole frames
     tile: int | None = None
+    # the size players show a video whose frames are stored turned (a portrait phone clip's rotation tag)
+    shown: tuple[int, int] | None = None
 
     @property
     def fps(self) -> float:
@@ -353,6 +355,7 @@ def deblur_video(
     if info.alpha and side_by_side:
         warnings.insert(0, "side-by-side frames are opaque: the input's transparency is left out")
     written = sink_info.display_size if sink.turns_frames else (sink_info.width, sink_info.height)
+    shown = sink_info.display_size if sink_info.display_size != written else None
     return RunResult(
         input=str(source_path),
         output=os.path.normpath(output_path),  # "frames.v2/" names the folder, without its slash
@@ -366,6 +369,7 @@ def deblur_video(
         deinterlaced=info.deinterlaced,
         scene_cuts=restored.scene_cuts,
         tile=restored.tile,
+        shown=shown,
     )
 
 

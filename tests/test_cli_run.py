@@ -1230,6 +1230,16 @@ def test_a_path_with_a_space_in_a_hint_is_quoted_for_the_shell(tmp_path, identit
     assert result.exit_code == 1 and f"-o '{folder}/NAME.mp4'" in " ".join(result.stderr.split())
 
 
+def test_the_summary_of_a_turned_video_gives_the_size_players_show(tmp_path, identity):
+    """Found in review: a portrait phone clip was 'done ... 320x180', which players show 180x320."""
+    source = media.make_video(tmp_path / "in.mp4", frames=3, size=(64, 48), rotation=90)
+    result = deblur(source, "-o", tmp_path / "out.mp4")
+    assert result.exit_code == 0, result.output
+    assert f"done {tmp_path / 'out.mp4'}: 3 frames 64x48 (shown 48x64) in " in result.stderr
+    plain = deblur(media.make_video(tmp_path / "flat.mp4", frames=3, size=(64, 48)), "-o", tmp_path / "o2.mp4")
+    assert "shown" not in plain.stderr
+
+
 def test_a_preview_without_o_does_not_take_the_whole_results_name(tmp_path, identity):
     """Found in review: `--side-by-side --duration 0.3` without -o wrote clip-deblurred.mp4, so the run of the
     whole clip found its output taken, and --skip-existing kept the preview as the result."""

@@ -349,6 +349,8 @@ def run(
             if not as_json and not quiet:
                 earlier = f"; {result.resumed} of them restored by an earlier run" if result.resumed else ""
                 frames = f"{result.frames} frame{'s' * (result.frames != 1)} {result.width}x{result.height}"
+                if result.shown is not None:  # a rotation tag turns them for players
+                    frames += f" (shown {result.shown[0]}x{result.shown[1]})"
                 rate = f"{result.fps:.2f} fps, " if result.frames > result.resumed else "all joined, "
                 how = f"{rate}{model} on {restorer.device}{earlier}"
                 line = f"{result.output}: {frames} in {result.seconds:.1f} s ({how}){_scenes(result.scene_cuts)}"
