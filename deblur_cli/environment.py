@@ -29,10 +29,12 @@ def software() -> dict[str, str | None]:
         ffmpeg = str(av.ffmpeg_version_info)
     except ImportError:
         ffmpeg = None
+    # a loaded torch names its build too (2.3.1+cu121), where the package's metadata may not (2.3.1)
+    torch = sys.modules.get("torch")
     return {
         "deblur": __version__,
         "python": platform.python_version(),
-        "torch": release("torch"),
+        "torch": getattr(torch, "__version__", None) or release("torch"),
         "av": release("av"),
         "ffmpeg": ffmpeg,
         "numpy": release("numpy"),
