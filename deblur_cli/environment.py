@@ -14,8 +14,9 @@ from pathlib import Path
 from deblur_cli import __version__
 
 
-def software() -> dict[str, str | None]:
-    """deblur's, Python's, torch's, PyAV's (and its FFmpeg's) and NumPy's releases; None where not installed."""
+def software(*, loaded: bool = True) -> dict[str, str | None]:
+    """deblur's, Python's, torch's, PyAV's (and its FFmpeg's) and NumPy's releases; None where not installed.
+    `loaded`: a torch already imported names its own version (build included), else the installed package's."""
 
     def release(package: str) -> str | None:
         try:
@@ -30,7 +31,7 @@ def software() -> dict[str, str | None]:
     except ImportError:
         ffmpeg = None
     # a loaded torch names its build too (2.3.1+cu121), where the package's metadata may not (2.3.1)
-    torch = sys.modules.get("torch")
+    torch = sys.modules.get("torch") if loaded else None
     return {
         "deblur": __version__,
         "python": platform.python_version(),

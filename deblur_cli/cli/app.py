@@ -240,7 +240,7 @@ def versions() -> str:
 
     from deblur_cli.environment import software
 
-    releases = software()
+    releases = software(loaded=False)  # the same line whether or not a command has loaded torch
     found = {name: release or "not installed" for name, release in releases.items()}
     ffmpeg = f" with FFmpeg {releases['ffmpeg']}" if releases["ffmpeg"] else ""
     return (
