@@ -47,8 +47,8 @@ def test_a_container_without_rotation_timecode_or_aspect_ratio_says_each_in_orde
     assert losses == [
         "ffv1 video in .avi does not record the input's pixel aspect ratio (4:3); players will show it unstretched "
         "(.mp4 and .mov record it for any codec, and libx264 and libx265 in any container)",
-        "the .avi container cannot record the display rotation (90°, mirrored); players will show the frames as "
-        "stored (choose .mp4 or .mkv to keep it)",
+        "the .avi container cannot record the display rotation (rotated 90° counter-clockwise and mirrored left to"
+        " right); players will show the frames as stored (choose .mp4 or .mkv to keep it)",
         "the .avi container cannot record the input's timecode (01:00:00:00); choose .mov, .mp4 or .mkv to keep it",
     ]
     assert stream_losses(info, Encoding("libx264", "yuv420p"), "mov", ".mov") == []

@@ -546,7 +546,8 @@ def test_a_mirrored_clip_as_png_frames_is_turned_and_mirrored(tmp_path):
 def test_rotation_into_avi_warns(tmp_path):
     source = media.make_video(tmp_path / "r.mp4", frames=3, rotation=90)
     _, _, warnings = convert(source, tmp_path / "out.avi")
-    assert any("cannot record the display rotation (90°)" in w for w in warnings)
+    # in the words of deblur info's "shown as" (editor44: "270°" there read as another turn than "90° clockwise")
+    assert any("cannot record the display rotation (rotated 90° counter-clockwise)" in w for w in warnings)
     _, _, warnings = convert(source, tmp_path / "out.3gp")  # the MOV muxer's 3GP mode writes the matrix
     assert not any("rotation" in w for w in warnings) and describe(tmp_path / "out.3gp").rotation == 90
 

@@ -21,7 +21,7 @@ from deblur_cli.video_io.frame_timing import variable_intervals
 from deblur_cli.video_io.grey import grey_format, grey_source, grey_video
 from deblur_cli.video_io.image_file import ALPHA_IMAGE_FORMATS, IMAGE_FORMATS, is_image_output
 from deblur_cli.video_io.images import is_glob
-from deblur_cli.video_io.info import HDR_TRANSFERS
+from deblur_cli.video_io.info import HDR_TRANSFERS, turn_in_words
 from deblur_cli.video_io.sinks import planned_warnings
 from deblur_cli.video_io.sources import reading_warnings
 
@@ -146,7 +146,7 @@ def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
         "format": ", ".join(filter(None, [container, info.codec, info.pix_fmt])),
         "bit_depth": info.bit_depth,
         "size": f"{info.width}x{info.height}",
-        "shown_as": f"{width}x{height}, {_turned(info.rotation, info.mirrored)}" if info.rotation or info.mirrored else None,
+        "shown_as": f"{width}x{height}, {turned}" if (turned := turn_in_words(info.rotation, info.mirrored)) else None,
         "pixel_aspect": str(info.sample_aspect_ratio) if info.sample_aspect_ratio not in (None, 1) else None,
         "frame_rate": float(info.fps or info.rate) if info.fps or (info.frame_count or 0) > 1 else None,
         "variable_frame_rate": _variable_rate(path, info),
@@ -214,14 +214,6 @@ def _colour(color: dict[str, int]) -> str:
     if color.get("transfer") in HDR_TRANSFERS:
         tags += " (HDR: restored on an sRGB-like curve)"
     return tags
-
-
-def _turned(rotation: int, mirrored: bool = False) -> str:
-    """A display rotation (counter-clockwise degrees, as the display matrix stores it) as people say it:
-    a phone held upright tags its clips 270, which players show turned 90° clockwise; then a mirror."""
-    turned = {0: "", 90: "rotated 90° counter-clockwise", 180: "rotated 180°", 270: "rotated 90° clockwise"}[rotation]
-    mirror = "mirrored left to right" if mirrored else ""
-    return " and ".join(filter(None, [turned, mirror]))
 
 
 def _interlacing(info: VideoInfo) -> str | None:

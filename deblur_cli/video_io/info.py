@@ -203,6 +203,15 @@ def normalize_rotation(degrees: float) -> int:
     return round(degrees / 90.0) * 90 % 360
 
 
+def turn_in_words(rotation: int, mirrored: bool = False) -> str:
+    """A display rotation (counter-clockwise degrees, as the display matrix stores it) as people say it:
+    a phone held upright tags its clips 270, which players show turned 90° clockwise; then a mirror."""
+    turns = {0: "", 90: "rotated 90° counter-clockwise", 180: "rotated 180°", 270: "rotated 90° clockwise"}
+    turned = turns[rotation]
+    mirror = "mirrored left to right" if mirrored else ""
+    return " and ".join(filter(None, [turned, mirror]))
+
+
 def orientation_of(rotation: float, side_data: Mapping[str, bytes]) -> tuple[int, bool]:
     """(rotation, mirrored) of a decoded frame, as VideoInfo holds them, from PyAV's `frame.rotation` and
     the frame's side data (side_data.side_data_of): a display matrix that mirrors (a negative

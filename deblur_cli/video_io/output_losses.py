@@ -21,7 +21,7 @@ from deblur_cli.video_io.encoding import (
 )
 from deblur_cli.video_io.grey import is_grey_format
 from deblur_cli.video_io.hdr import HDR_PARAMS
-from deblur_cli.video_io.info import VideoInfo, alpha_left_out, bit_depth_of, has_alpha_channel
+from deblur_cli.video_io.info import VideoInfo, alpha_left_out, bit_depth_of, has_alpha_channel, turn_in_words
 from deblur_cli.video_io.track_tags import language_lost, names_lost
 
 # Containers that store a display matrix (MP4/MOV track matrix, Matroska projection).
@@ -99,9 +99,9 @@ def stream_losses(info: VideoInfo, encoding: Encoding, format_name: str, suffix:
             "BT.709); .mkv keeps them"
         )
     if (info.rotation or info.mirrored) and format_name not in ROTATING_FORMATS:
-        turn = f"{info.rotation}°" + (", mirrored" if info.mirrored else "")
+        turned = turn_in_words(info.rotation, info.mirrored)
         losses.append(
-            f"the {suffix} container cannot record the display rotation ({turn}); "
+            f"the {suffix} container cannot record the display rotation ({turned}); "
             "players will show the frames as stored (choose .mp4 or .mkv to keep it)"
         )
     if lost := language_lost(format_name, info.tags.get("language"), "the video", suffix):
