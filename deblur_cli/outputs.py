@@ -23,7 +23,6 @@ from deblur_cli.video_io.images import (
     list_images,
     natural_key,
 )
-from deblur_cli.video_io.frame_timing import variable_intervals
 from deblur_cli.video_io.sinks import is_frame_directory, planned_warnings
 
 VIDEO_SUFFIXES = {
@@ -33,8 +32,6 @@ VIDEO_SUFFIXES = {
     ".mod", ".tod",  # MPEG-2 camcorders
     ".gif",  # an animated GIF is a short video; restored, it becomes an .mp4
 }  # fmt: skip
-# outputs whose clock counts frames at one rate (writer._FRAME_CLOCK_FORMATS): a variable rate drifts there
-_FRAME_COUNTING_SUFFIXES = {".avi", ".y4m"}
 DEFAULT_TAG = "-deblurred"  # added to an input's name for its output when there is no -o
 _WRITTEN_AS_IS = {".mp4", ".mov", ".mkv", ".webm", ".avi"}  # video suffixes a default output keeps
 
@@ -340,16 +337,7 @@ def preflight(
         if info.container is not None and target == output and is_frame_directory(sink):
             video = shlex.quote(str(target / (source.stem + source.suffix.lower())))
             yield Foreseen(source, target, note=f"{target} gets PNG frames, not a video (for a video, -o {video})")
-        warnings = planned_warnings(sink, info, encode, source=source)
-        if target.suffix.lower() in _FRAME_COUNTING_SUFFIXES and info.container is not None:
-            if (varying := variable_intervals(source)) is not None:
-                warnings.append(
-                    f"the {target.suffix.lower()} container counts frames at one rate, and this video's varies, "
-                    f"{varying.describe()}: frames that come faster than its average take the next free frame's"
-                    " time, and drift against the sound until slower ones let them catch up; .mp4, .mov and .mkv"
-                    " keep each frame's time"
-                )
-        yield Foreseen(source, target, warnings=tuple(warnings))
+        yield Foreseen(source, target, warnings=tuple(planned_warnings(sink, info, encode, source=source)))
     if left_out == len(jobs):
         raise InputError("no video to restore: the folders given hold sound files only")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io.encoding import EncodeOptions
+from deblur_cli.video_io.frame_timing import variable_intervals
 from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io import image_file, png_sequence
 from deblur_cli.video_io.image_file import ImageFileSink, check_image_output, is_image_output
@@ -89,8 +90,9 @@ def planned_warnings(
 ) -> list[str]:
     """The warnings `open_sink(path, info, options, source=source)` would give: what of the source the
     output cannot hold as it is. Nothing is written: a video file's encoder and container are set up in
-    memory, the source's other streams matched against them, and the encoders opened. Raises OutputError
-    as open_sink would."""
+    memory, the source's other streams matched against them, and the encoders opened; and where the output
+    counts frames at one rate (AVI, Y4M, bare streams) and the source's rate varies, that it drifts there.
+    Raises OutputError as open_sink would."""
     if is_frame_directory(path):
         _check_frame_directory(path, options)
         return png_sequence.left_out(info, options)
@@ -110,6 +112,12 @@ def planned_warnings(
     finally:
         with contextlib.suppress(Exception):
             container.close()
+    if encoder.counts_frames and _carries(source) and (varying := variable_intervals(source)) is not None:
+        warnings.append(
+            f"the {Path(path).suffix.lower()} container counts frames at one rate, and this video's varies, "
+            f"{varying.describe()}: frames that come faster than its average take the next free frame's time, and"
+            " drift against the sound until slower ones let them catch up; .mp4, .mov and .mkv keep each frame's time"
+        )
     return warnings
 
 

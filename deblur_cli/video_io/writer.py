@@ -111,7 +111,9 @@ class VideoEncoder:
             or encoding.encoder in _FRAME_CLOCK_ENCODERS
         )
         self.time_base = 1 / info.rate if frame_clock else self.source_time_base
-        self._frame_clock = frame_clock  # whose frames each last one tick: no duration of their own is carried
+        # whose frames each last one tick, at one rate: no duration of their own is carried, and a variable rate
+        # drifts (frames that come faster than the average take the next free tick)
+        self.counts_frames = frame_clock
         self._scale = self.source_time_base / self.time_base
         self.step = max(1, round(1 / (info.rate * self.source_time_base)))  # source units per frame at the nominal rate
         self._out_step = max(1, round(1 / (info.rate * self.time_base)))
@@ -227,7 +229,7 @@ class VideoEncoder:
         picture = self._convert(_packed(image))
         picture.pts = self._next_pts(None if pts is None else round(pts * self._scale))
         picture.time_base = self.time_base
-        if duration and not self._frame_clock:
+        if duration and not self.counts_frames:
             lasts = max(1, round(duration * self._scale))
             self._durations[picture.pts] = lasts
             self._end = max(self._end or 0, picture.pts + lasts)
