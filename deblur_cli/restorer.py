@@ -91,13 +91,10 @@ def batches(restorer: Restorer) -> bool:
 def restore_windows(restorer: Restorer, frames: torch.Tensor, first_frames: Sequence[int]) -> torch.Tensor:
     """Restore frames (B, T, 3, H, W), B windows of equal length that start at frames `first_frames` of
     the video: in one call where the restorer batches, else one call per window. Returns the same shape."""
-    if not restorer.positional:
-        if len(frames) > 1 and batches(restorer):
-            return restorer.restore_batch(frames)
-        return torch.stack([restorer(window) for window in frames])
+    told = restorer.positional  # a positional restorer is told where each window starts, others not
     if len(frames) > 1 and batches(restorer):
-        return restorer.restore_batch(frames, first_frames)
-    return torch.stack([restorer(window, first) for window, first in zip(frames, first_frames)])
+        return restorer.restore_batch(frames, first_frames) if told else restorer.restore_batch(frames)
+    return torch.stack([restorer(w, first) if told else restorer(w) for w, first in zip(frames, first_frames)])
 
 
 ProgressFn = Callable[[int, int], None]

@@ -360,7 +360,8 @@ def _stitch(
             open_window = open_window.from_frame(spans[0][0])
         restored = frames_out = None
         # The stack is referenced by `restore` alone, which may let it go once converted (stream.py
-        # turns 8-bit windows into float ones: the 8-bit copy need not last through the model).
+        # turns 8-bit windows into float ones: the 8-bit copy need not last through the model). Python 3.10
+        # keeps a call's arguments in the caller's frame until it returns, so there the copy lasts.
         restored = restore(_stacked(frames, shape), [start for start, _ in spans])
         restored, split = restored if isinstance(restored, tuple) else (restored, [()] * len(spans))
         scenes = [[start + t for t in at] for (start, _), at in zip(spans, split)]
