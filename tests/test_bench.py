@@ -404,6 +404,20 @@ def test_cli_json_names_the_reference_and_the_start(stand_in_models, tmp_path):
     assert settings["reference"] == str(tmp_path / "sharp") and settings["start"] == 1.0
 
 
+def test_a_model_below_the_built_in_clip_gets_a_note_that_one_scene_swings(stand_in_models, tmp_path):
+    args = ["bench", "-m", "dstnet-s,wtsa-s", "--steps", "1,2", "--size", "64x48", "--frames", "3", "--repeat", "1"]
+    result = CliRunner().invoke(app, [*args, "--json", str(tmp_path / "b.json")])
+    assert result.exit_code == 0, result.output
+    note = "wtsa-s scored below the input on the built-in clip, which is one procedural scene"  # once for 2 rows
+    assert note in " ".join(result.stderr.split()) and "dstnet-s scored" not in result.stderr  # the identity equals it
+    assert any(note in line for line in json.loads((tmp_path / "b.json").read_text())["notes"])
+    make_images(tmp_path / "blurred", count=3, size=(32, 32))  # one's own footage: the figure is the finding
+    args = ["bench", "-m", "wtsa-s", "--steps", "1", "--input", str(tmp_path / "blurred"), "--frames", "3"]
+    result = CliRunner().invoke(app, [*args, "--reference", str(tmp_path / "blurred")])
+    assert result.exit_code == 0, result.output
+    assert "scored below" not in result.stderr
+
+
 FORMATS = {"peak_memory_mib": "{:.0f}", "psnr": "{:.2f}", "ssim": "{:.4f}", "temporal": "{:.3f}"}
 
 
