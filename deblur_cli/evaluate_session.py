@@ -267,12 +267,29 @@ def stopped_reports(path: Path) -> dict[str, dict] | None:
         return {}
     try:
         data = json.loads(path.read_text())
-        reports = data["models"] if "models" in data else [data]
-        if all(report["complete"] for report in reports) and not data.get("stopped"):
+        if _finished(data):
             return {}
-        return {report["model"]: report for report in reports}
+        return {report["model"]: report for report in _reports(data)}
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def is_finished(path: Path) -> bool:
+    """Whether `path` holds the JSON of a finished evaluation (one that stopped_reports runs again)."""
+    try:
+        return path.is_file() and _finished(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _finished(data: dict) -> bool:
+    """Every report complete, and not marked "stopped"; KeyError or TypeError where `data` is not an
+    evaluation's JSON."""
+    return all(report["complete"] for report in _reports(data)) and not data.get("stopped")
+
+
+def _reports(data: dict) -> list[dict]:
+    return data["models"] if "models" in data else [data]
 
 
 def write_reports(reports: list[EvaluationReport], path: Path, *, several: bool, stopped: bool = False) -> None:

@@ -642,7 +642,7 @@ def test_tiles_chosen_from_free_memory_are_recorded_and_said(tmp_path, monkeypat
     assert sides[0] is not None and sides[0] < 256 and sides[0] == sides[1]
     assert f"note: dstnet-s: 2 of 2 sequences were restored in tiles of {sides[0]} pixels" in tiled.stderr
     monkeypatch.undo()
-    whole = runner.invoke(app, ["evaluate", str(root), "-m", "dstnet-s", "--json", str(out), "--no-resume"])
+    whole = runner.invoke(app, ["evaluate", str(root), "-m", "dstnet-s", "--json", str(out), "--force"])
     assert [s["tile_used"] for s in json.loads(out.read_text())["sequences"]] == [None, None]
     assert "tiles of" not in whole.stderr
 
@@ -925,11 +925,15 @@ def test_the_same_command_continues_a_stopped_evaluation(tmp_path, monkeypatch):
     assert scores["mean_of_sequences"] == reference["mean_of_sequences"]
     assert [s["output"] for s in scores["sequences"]] == [s["output"] for s in reference["sequences"]]
 
-    # a finished evaluation is run again whole, as is one whose settings or files changed
-    runner.invoke(app, args)
+    # a finished evaluation is kept, or with --force run again whole, as is one whose settings or files changed
+    kept = out.read_bytes()
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 1 and f"error: --json {out} holds a finished evaluation" in refused.stderr
+    assert "hint: --force replaces it" in refused.stderr and out.read_bytes() == kept and len(again.seen) == 1
+    assert runner.invoke(app, [*args, "--force"]).exit_code == 0
     assert len(again.seen) == 4
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: CountsSequences(stop_above=0.6))
-    runner.invoke(app, args)
+    runner.invoke(app, [*args, "-f"])
     other = CountsSequences(name="other")
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: other)
     assert runner.invoke(app, args).exit_code == 0
@@ -968,7 +972,7 @@ def test_a_changed_sequence_or_no_resume_is_scored_again(tmp_path, monkeypatch):
     assert "scored 1 of these sequences with dstnet-s under other settings, from files since changed" in result.stderr
 
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: CountsSequences(stop_above=0.6))
-    runner.invoke(app, args)
+    runner.invoke(app, [*args, "--force"])
     fresh = CountsSequences()
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: fresh)
     assert runner.invoke(app, [*args, "--no-resume"]).exit_code == 0
@@ -1020,7 +1024,7 @@ def test_scene_cuts_are_listed_per_sequence_and_named_under_the_table(tmp_path, 
         "results restore every window whole: add --no-scene-cuts to compare with them"
     ) in " ".join(result.stderr.split())
 
-    result = runner.invoke(app, [*args, "--no-scene-cuts"])
+    result = runner.invoke(app, [*args, "--no-scene-cuts", "--force"])
     assert result.exit_code == 0 and "scene cuts" not in result.stderr
     assert [s["scene_cuts"] for s in json.loads((tmp_path / "a.json").read_text())["sequences"]] == [None, None]
 

@@ -167,6 +167,16 @@ def evaluate(
             "--no-resume", metavar="", help="Start over instead of continuing the stopped evaluation in --json FILE."
         ),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            "-f",
+            metavar="",
+            rich_help_panel=OUTPUT_PANEL,
+            help="Replace a finished evaluation's --json FILE (a stopped one is continued; --no-resume starts it over).",
+        ),
+    ] = False,
     quiet: QuietOpt = False,
     cache_dir: CacheDirOpt = None,
     offline: OfflineOpt = False,
@@ -191,6 +201,7 @@ def evaluate(
         ResultsContender,
         ScoreOptions,
         evaluate_models,
+        is_finished,
         stopped_reports,
     )
     from deblur_cli.metrics.lpips import load_lpips
@@ -225,6 +236,10 @@ def evaluate(
         device=device, precision=precision, steps=steps, eta=eta, seed=seed, samples=samples, cache_dir=cache_dir,
         offline=offline or None,
     )  # each model's weights are its own
+    if json_path is not None and not force and is_finished(json_path):  # its scores may have taken hours
+        raise OutputError(
+            f"--json {json_path} holds a finished evaluation", hint="--force replaces it; or give another file name"
+        )
     # a stopped evaluation's JSON: its sequences are taken as they are where nothing changed
     stopped = {} if json_path is None or no_resume else stopped_reports(json_path)
     if stopped is None:
