@@ -174,7 +174,8 @@ def evaluate(
             "-f",
             metavar="",
             rich_help_panel=OUTPUT_PANEL,
-            help="Replace a finished evaluation's --json FILE (a stopped one is continued; --no-resume starts it over).",
+            help="Replace a finished evaluation's --json FILE (a stopped one is continued; --no-resume starts it "
+            "over).",
         ),
     ] = False,
     quiet: QuietOpt = False,
