@@ -1107,10 +1107,13 @@ def test_cli_download_weights(cli, server, tmp_path):
     assert "damaged since it was verified" in repaired.stderr and "w: downloaded and verified" in repaired.stderr
     forced = cli("download-weights", "w", "--cache-dir", str(tmp_path), "--force")
     assert forced.exit_code == 0 and len(server.requests()) == 3
+    assert f"downloading w (307.2 kB) from {server.endpoint}" in forced.stderr
+    quiet = cli("download-weights", "w", "--cache-dir", str(tmp_path), "--force", "-q")
+    assert quiet.exit_code == 0 and len(server.requests()) == 4 and quiet.stderr == "w: downloaded and verified\n"
     for extra in ([], ["--force"]):  # the package's own file: not "cached", and never "downloaded"
         packaged = cli("download-weights", "b", "--cache-dir", str(tmp_path), *extra)
         assert packaged.exit_code == 0 and "b: bundled with deblur, nothing to download" in packaged.stderr
-    assert len(server.requests()) == 3
+    assert len(server.requests()) == 4
 
 
 def test_cli_download_errors(cli, tmp_path):

@@ -13,6 +13,7 @@ from deblur_cli.cli.app import command, err, given, note, out, warn
 from deblur_cli.cli.progress_lines import lines_for_a_log, progress_bar, time_left
 from deblur_cli.cli.options import (
     SMALLEST_SYNTHESIS,
+    QuietOpt,
     parse_size,
     seed_option,
     sources_not_a_folder,
@@ -79,6 +80,7 @@ def synth(
         Optional[Path],
         typer.Option("--add", metavar="DIR", help="Add your own sharp photos, frame folders and videos to --sources."),
     ] = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write blurred/sharp clip pairs: [bold]deblur synth data/val --sources cache --fetch[/]."""
     if split not in ("train", "val"):
@@ -86,6 +88,11 @@ def synth(
     if fmt not in ("png", "ffv1"):
         raise UsageError(f"--format must be png or ffv1, got {fmt!r}")
     stray = _given_clip_options(ctx)
+
+    def say(line: str) -> None:  # how far the sources have come
+        if not quiet:
+            err.print(line, highlight=False, soft_wrap=True)
+
     if add:
         if sources is None:
             raise UsageError(
@@ -105,7 +112,7 @@ def synth(
             now = monotonic()
             if now - said[0] >= 1.0:
                 said[0] = now
-                err.print(f"adding {line}", highlight=False, soft_wrap=True)
+                say(f"adding {line}")
 
         added = add_own(sources, add, progress=adding, warn=warn)
         photos = [entry for entry in added if "photo" in entry]
@@ -122,9 +129,6 @@ def synth(
             )
         from deblur_cli.data.travel import pack_cache, unpack_cache
 
-        def say(line: str) -> None:
-            err.print(line, highlight=False)
-
         if pack:
             out.print(str(pack_cache(sources, pack, progress=say)))
         else:
@@ -135,7 +139,7 @@ def synth(
             raise UsageError("--fetch needs --sources, the folder to install the photos into")
         from deblur_cli.data.sources import fetch_sources
 
-        manifest = fetch_sources(sources, progress=lambda line: err.print(f"source {line}", highlight=False))
+        manifest = fetch_sources(sources, progress=lambda line: say(f"source {line}"))
         n_photos, n_videos = sum("photo" in e for e in manifest), sum("video" in e for e in manifest)
         licences = sources / MANIFEST
         summary = f"{n_photos} photos and {n_videos} videos in {sources} (licences: {licences})"
@@ -166,7 +170,7 @@ def synth(
     check_synthesis_memory(frames, width, height)
     kept = clips_written(output) if output.is_dir() else 0  # by a stopped run, if its settings were these
     try:
-        with _Progress(clips, frames) as shown:
+        with _Progress(clips, frames, quiet) as shown:
             write_dataset(
                 output, clips=clips, frames=frames, size=(width, height), sources=sources, split=split, seed=seed,
                 max_layers=0 if shake_only else 2, videos=videos, fmt=fmt, progress=shown.clip_done, warn=warn,
@@ -198,10 +202,10 @@ class _Progress:
     """How far `deblur synth` has come: on a terminal a bar of frames rendered, the clip and the time left;
     in a log a line per clip and, within a long clip, one a minute (progress_lines)."""
 
-    def __init__(self, clips: int, frames: int):
-        self.clips, self.frames = clips, frames
-        self.bar = progress_bar(err, False)
-        self.lines = lines_for_a_log("synth", err, quiet=False)
+    def __init__(self, clips: int, frames: int, quiet: bool):
+        self.clips, self.frames, self.quiet = clips, frames, quiet
+        self.bar = progress_bar(err, quiet)
+        self.lines = lines_for_a_log("synth", err, quiet=quiet)
         self.began, self.rendered = monotonic(), 0  # frames rendered by this run, for its rate
 
     def __enter__(self) -> _Progress:
@@ -223,7 +227,7 @@ class _Progress:
 
     def clip_done(self, done: int, clips: int) -> None:
         self.bar.update(self.task, completed=done * self.frames, description=f"clip {min(done + 1, clips)}/{clips}")
-        if not err.is_terminal:  # the bar shows it on a terminal
+        if not err.is_terminal and not self.quiet:  # the bar shows it on a terminal
             err.print(f"clip {done}/{clips}", highlight=False)
 
 

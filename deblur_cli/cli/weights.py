@@ -13,7 +13,7 @@ from rich.text import Text
 
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, labelled, out, warn
-from deblur_cli.cli.options import cache_dir_option
+from deblur_cli.cli.options import QuietOpt, cache_dir_option
 from deblur_cli.errors import DeblurError, UsageError, WeightsError
 from deblur_cli.host_memory import suit_allocator
 from deblur_cli.model_specs import MODELS, model_spec
@@ -90,6 +90,7 @@ def download_weights(
     all_: Annotated[bool, typer.Option("--all", metavar="", help="Fetch every downloadable entry.")] = False,
     cache_dir: CacheDirOpt = None,
     force: Annotated[bool, typer.Option("--force", metavar="", help="Download again even when cached.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Download weights into the cache, verify them, and convert official .pth files to safetensors."""
     registry = load_registry()
@@ -106,7 +107,7 @@ def download_weights(
     for entry in entries:
         was = status(entry, cache_dir)
         try:
-            with DownloadShown() as shown:  # its bar is cleared when the block ends, before the lines below
+            with DownloadShown(quiet=quiet) as shown:  # its bar is cleared when the block ends, before the lines below
                 path = download(
                     entry, cache_dir, force=force, progress=shown.progress, warn=warn,
                     on_fetch=lambda entry=entry: shown.fetching(entry),
