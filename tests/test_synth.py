@@ -136,7 +136,8 @@ def test_synth_reports_each_frame_rendered_and_a_log_hears_how_far_it_has_come(t
         "synth: 1 of 6 frames (16%)", "synth: 2 of 6 frames (33%)", "synth: 3 of 6 frames (50%)", "clip 1/2",
         "synth: 4 of 6 frames (66%)", "synth: 5 of 6 frames (83%)", "synth: 6 of 6 frames (100%)", "clip 2/2",
     ]  # fmt: skip
-    quiet = CliRunner().invoke(app, ["synth", str(tmp_path / "c"), "--clips", "2", "--frames", "3", "--size", "32x24", "-q"])
+    args = ["synth", str(tmp_path / "c"), "--clips", "2", "--frames", "3", "--size", "32x24", "-q"]
+    quiet = CliRunner().invoke(app, args)
     assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout == f"{tmp_path / 'c'}\n"  # its path alone
 
 
