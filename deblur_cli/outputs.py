@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import glob
 import os
+import re
 import shlex
 import stat
 from dataclasses import dataclass
@@ -32,7 +33,10 @@ VIDEO_SUFFIXES = {
     ".mod", ".tod",  # MPEG-2 camcorders
     ".gif",  # an animated GIF is a short video; restored, it becomes an .mp4
 }  # fmt: skip
-DEFAULT_TAG = "-deblurred"  # added to an input's name for its output when there is no -o
+DEFAULT_TAG = "-deblurred"  # added to an input's name for its whole result when there is no -o (output_tag)
+COMPARE_TAG = "-compare"  # and for a side-by-side comparison
+# any tag output_tag gives, at the end of a name: what a result named without -o may end in
+_ANY_TAG = re.compile(rf"(?:{DEFAULT_TAG}|{COMPARE_TAG})(?:-[0-9.e+]+s-[0-9.e+]+s|-from-[0-9.e+]+s)?$")
 _WRITTEN_AS_IS = {".mp4", ".mov", ".mkv", ".webm", ".avi"}  # video suffixes a default output keeps
 
 
@@ -40,7 +44,7 @@ def output_tag(span: Span = Span(), side_by_side: bool = False) -> str:
     """What a result's name without -o adds to its input's: DEFAULT_TAG, or "-compare" for a side-by-side, and
     the part restored where it is not the whole (clip-deblurred-90s-95s.mp4), so that a preview does not take
     the name of the whole result, which a later run of the whole would then find taken."""
-    tag = "-compare" if side_by_side else DEFAULT_TAG
+    tag = COMPARE_TAG if side_by_side else DEFAULT_TAG
     if span.end is not None:
         return f"{tag}-{span.start:g}s-{span.end:g}s"
     return f"{tag}-from-{span.start:g}s" if span.start else tag
@@ -92,15 +96,18 @@ def expand_video_globs(inputs: list[Path]) -> list[Path]:
 
 
 def earlier_outputs(inputs: list[Path]) -> dict[Path, Path]:
-    """The inputs that are another input's output without -o (`default_output`), each with that input:
-    `deblur run *.mp4` run again, to finish a batch (--skip-existing) or not, finds the first run's
-    clip-deblurred.mp4 beside clip.mp4, and would restore the restored clip again."""
+    """The inputs that are another input's output without -o (`default_output`, with any tag output_tag
+    gives), each with that input: `deblur run *.mp4` run again, to finish a batch (--skip-existing) or
+    not, or with --side-by-side or --start, finds the first run's clip-deblurred.mp4 (clip-compare.mp4,
+    clip-deblurred-90s-95s.mp4) beside clip.mp4, and would restore the restored clip again."""
+    tags = {found.group(0) for path in inputs if (found := _ANY_TAG.search(path.stem) or _ANY_TAG.search(path.name))}
     outputs: dict[Path, Path] = {}
     for path in inputs:
-        try:
-            outputs[_resolved(default_output(path))] = path
-        except UsageError:  # a glob names no one output
-            continue
+        for tag in tags:
+            try:
+                outputs[_resolved(default_output(path, tag))] = path
+            except UsageError:  # a glob names no one output
+                break
     return {path: outputs[key] for path in inputs if (key := _resolved(path)) in outputs and outputs[key] != path}
 
 
@@ -262,10 +269,12 @@ def check_free(output: str | os.PathLike, *, force: bool) -> None:
         raise OutputExistsError(f"output exists: {out}", hint="pass --force to replace it (or --skip-existing to keep it)")
 
 
-def sink_path(target: Path, output: Path | None, *, named_folder: bool = False) -> Path | str:
-    """`target` as the sinks take it: "NAME/" where it is the folder -o named with a trailing slash (a
-    folder of frames even with a dot in its name), else `target` itself."""
-    return f"{target}{os.sep}" if named_folder and target == output else target
+def sink_path(source: Path, target: Path, output: Path | None, *, named_folder: bool = False) -> Path | str:
+    """`target` as the sinks take it: "NAME/" (a folder of frames even with a dot in its name) where it is the
+    folder -o named with a trailing slash, or where a folder of frames is restored without -o (its name may
+    hold a part's times: shots-deblurred-from-0.04s); else `target` itself."""
+    folder = (named_folder and target == output) or (output is None and source.is_dir())
+    return f"{target}{os.sep}" if folder else target
 
 
 @dataclass(frozen=True)
@@ -328,14 +337,14 @@ def preflight(
         check_output_path(source, target, force=force)
         if target == output and not target.parent.is_dir():  # a file -o names: its folder is not made for it
             raise files.output_error(target, FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)))
-        sink = sink_path(target, output, named_folder=named_folder)
+        sink = sink_path(source, target, output, named_folder=named_folder)
         if side_by_side:
             from deblur_cli.side_by_side import composed_info  # imports torch
 
             info = composed_info(info, shows_turned(sink))
         check_sink(sink, info, encode)
         if info.container is not None and target == output and is_frame_directory(sink):
-            video = shlex.quote(str(target / (source.stem + source.suffix.lower())))
+            video = shlex.quote(str(target / _written_as(Path(source.stem + source.suffix.lower()))))
             yield Foreseen(source, target, note=f"{target} gets PNG frames, not a video (for a video, -o {video})")
         yield Foreseen(source, target, warnings=tuple(planned_warnings(sink, info, encode, source=source)))
     if left_out == len(jobs):

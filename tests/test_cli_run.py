@@ -759,6 +759,29 @@ def test_a_batch_run_again_beside_its_outputs_leaves_them_out(tmp_path, identity
     assert alone.exit_code == 0 and (tmp_path / "a-deblurred-deblurred.mp4").exists()
 
 
+@pytest.mark.parametrize("options", [["--side-by-side"], ["--start", "0.04"], ["--start", "0", "--end", "0.08"]])
+def test_a_batch_run_again_beside_its_previews_leaves_them_out(tmp_path, identity, options):
+    """Found in review: the names of a side-by-side or a part (clip-compare.mp4, clip-deblurred-0s-0.08s.mp4)
+    were not known for outputs, and a second run took them for inputs."""
+    clip = media.make_video(tmp_path / "a.mp4", frames=3)
+    media.make_video(tmp_path / "b.mp4", frames=3)
+    (frames := tmp_path / "shots").mkdir()
+    media.make_images(frames, count=3)
+    first = runner.invoke(app, ["run", str(clip), str(frames), *options, "-q"])
+    assert first.exit_code == 0, first.output
+    made = sorted(set(tmp_path.iterdir()) - {clip, frames, tmp_path / "b.mp4"})
+    assert len(made) == 2 and all(path.name.startswith(("a-", "shots-")) for path in made), made
+    again = runner.invoke(app, ["run", *map(str, sorted(tmp_path.iterdir())), *options, "--skip-existing", "-q"])
+    assert again.exit_code == 0, again.output
+    text = " ".join(again.stderr.split())
+    for path in made:
+        source = clip if path.name.startswith("a-") else frames
+        assert f"left out {path}: it is what {source} is restored into" in text
+    assert all(path.is_dir() == path.name.startswith("shots-") for path in made)  # a dot in a folder's name
+    restored = tmp_path / made[0].name.replace("a-", "b-", 1)
+    assert set(tmp_path.iterdir()) - {clip, frames, *made} == {tmp_path / "b.mp4", restored}
+
+
 def test_bad_input_and_options_say_what_is_wrong_with_a_hint_and_the_right_exit_code(tmp_path, identity):
     """Found in review: an empty file read "not a video FFmpeg can read", an output in a "folder" that is a file
     asked for "a writable output directory", an unknown output suffix (a bad option) exited 1, and bad times
@@ -1300,6 +1323,10 @@ def test_a_video_into_a_folder_of_frames_is_told_how_to_get_a_video(tmp_path, id
     assert f"note: {tmp_path / 'exports'} gets PNG frames, not a video (for a video, -o {video})" in result.stderr
     frames = media.make_images(tmp_path / "frames", count=3, size=(32, 24))
     assert "PNG frames, not a video" not in deblur(frames, "-o", f"{tmp_path / 'restored'}/").stderr
+    camera = media.make_video(tmp_path / "Cam.ts", frames=3, codec="libx264")  # a video deblur restores into an .mp4
+    result = deblur(camera, "-o", f"{tmp_path / 'cards'}/")
+    video = tmp_path / "cards" / "Cam.mp4"  # as a batch into the folder names it: followed, it is written
+    assert f"(for a video, -o {video})" in result.stderr and deblur(camera, "-o", video).exit_code == 0
 
 
 def test_a_file_given_without_run_gets_the_run_command_as_its_hint(tmp_path, monkeypatch):

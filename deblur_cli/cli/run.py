@@ -301,7 +301,7 @@ def run(
             try:
                 result = deblur_video(
                     source,
-                    sink_path(target, output, named_folder=named_folder),
+                    sink_path(source, target, output, named_folder=named_folder),
                     restorer,
                     windows=windows,
                     encode=encode,
