@@ -87,6 +87,7 @@ class RunResult:
             "fps": round(self.fps, 3),
             "resumed_frames": self.resumed,
             "deinterlaced": self.deinterlaced,
+            "shown": None if self.shown is None else {"width": self.shown[0], "height": self.shown[1]},
             "scene_cuts": self.scene_cuts if windows.scene_cuts else None,  # None: not looked for
             "model": model,
             "device": str(restorer.device),
@@ -355,7 +356,8 @@ def deblur_video(
     if info.alpha and side_by_side:
         warnings.insert(0, "side-by-side frames are opaque: the input's transparency is left out")
     written = sink_info.display_size if sink.turns_frames else (sink_info.width, sink_info.height)
-    shown = sink_info.display_size if sink_info.display_size != written else None
+    # where the output records the rotation (not .avi) and it turns the frames
+    shown = sink_info.display_size if turned and sink_info.display_size != written else None
     return RunResult(
         input=str(source_path),
         output=os.path.normpath(output_path),  # "frames.v2/" names the folder, without its slash

@@ -1259,8 +1259,16 @@ def test_the_summary_of_a_turned_video_gives_the_size_players_show(tmp_path, ide
     result = deblur(source, "-o", tmp_path / "out.mp4")
     assert result.exit_code == 0, result.output
     assert f"done {tmp_path / 'out.mp4'}: 3 frames 64x48 (shown 48x64) in " in result.stderr
+    summary = json.loads(deblur(source, "-o", tmp_path / "out.mkv", "--json").stdout)
+    assert summary["shown"] == {"width": 48, "height": 64} and (summary["width"], summary["height"]) == (64, 48)
     plain = deblur(media.make_video(tmp_path / "flat.mp4", frames=3, size=(64, 48)), "-o", tmp_path / "o2.mp4")
     assert "shown" not in plain.stderr
+    stored = deblur(source, "-o", tmp_path / "out.avi")  # which cannot record the rotation: shown as stored
+    assert "players will show the frames as stored" in stored.stderr
+    assert f"done {tmp_path / 'out.avi'}: 3 frames 64x48 in " in stored.stderr
+    for kept in ("again.avi", "frames"):  # the frames of a folder are turned as they are written
+        summary = json.loads(deblur(source, "-o", tmp_path / kept, "--json").stdout)
+        assert summary["shown"] is None and summary["width"] == (64 if kept == "again.avi" else 48)
 
 
 def test_a_preview_without_o_does_not_take_the_whole_results_name(tmp_path, identity):
