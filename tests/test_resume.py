@@ -179,6 +179,57 @@ def test_what_changed_is_named_by_its_option():
     assert key_changes({"input": told_by_path}, {"input": file}) == ["another input, or another version of deblur"]
 
 
+
+@pytest.mark.parametrize(
+    "name, before, after, told",
+    [
+        ("encode.audio", True, False, "--no-audio added"),  # it said '--no-audio true, now false'
+        ("encode.audio", False, True, "--no-audio left out"),
+        ("windows.tile", "auto", None, "--tile auto, now 0"),  # it said 'now default': auto is the default
+        ("windows.tile", 256, "auto", "--tile 256, now auto"),
+        ("windows.scene_cuts", True, False, "--no-scene-cuts added"),
+        ("side_by_side", False, True, "--side-by-side added"),
+        ("restorer.compiled", True, None, "--compile left out"),
+        ("restorer.dtype", "torch.bfloat16", "torch.float32", "--precision bf16, now fp32"),
+        ("span", [0, None], [1.5, 3.0], "the whole input, now --start 1.5 --end 3"),
+        ("span", [0, 2.0], [4, None], "--end 2, now --start 4"),
+        ("image_rate", None, "30000/1001", "--fps default, now 30000/1001"),
+        ("windows.last", "split", "shift", "--last-window split, now shift"),
+    ],
+)
+def test_each_option_is_told_as_it_is_typed(name, before, after, told):
+    """Found in review: the refusal's values were written one way for every option, so that "run it as it was"
+    pointed the wrong way for --no-audio added, and --tile 0 read as the default."""
+    from deblur_cli.video_io.work_folder import key_changes
+
+    def key(value: object) -> dict:
+        *path, last = name.split(".")
+        entry = key = {}
+        for part in path:
+            entry = entry.setdefault(part, {})
+        entry[last] = value
+        return key
+
+    assert key_changes(key(before), key(after)) == [told]
+
+
+def test_every_entry_an_option_sets_is_told_by_its_option():
+    key = pipeline.resume_key(Path(__file__), MixingRestorer(), WindowOptions(), EncodeOptions(), ReadOptions(), False)
+    key["restorer"] |= {"weights": ["/w/a.safetensors"], "weights_sha256": "ab", "dtype": "torch.float32"}
+    key["restorer"] |= {"device": "cpu", "compiled": True, "steps": 20, "eta": 0.0, "samples": 1, "seed": 0}
+
+    told = work_folder_module._OPTIONS.keys() | set(work_folder_module._NOT_OPTIONS)
+
+    def untold(entry: dict, prefix: str = "") -> list[str]:
+        found = []
+        for name, value in entry.items():
+            if prefix + name not in told:
+                found += untold(value, f"{prefix}{name}.") if isinstance(value, dict) else [prefix + name]
+        return found
+
+    assert untold(key) == []
+
+
 RESTORER = {"weights": ["/w/a.safetensors"], "weights_sha256": "ab", "noise": "by frame"}
 
 

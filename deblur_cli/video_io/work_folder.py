@@ -9,8 +9,9 @@ import hashlib
 import json
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from deblur_cli.errors import OutputBusyError, OutputError
 from deblur_cli import files
@@ -164,8 +165,9 @@ def _entry(key: dict, name: str) -> object:
 
 
 def key_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
-    """The settings that differ between two keys, as "--overlap 2, now 3": by the option that sets them
-    (_OPTIONS), else by their nested names joined with dots; a value shown where it is short."""
+    """The settings that differ between two keys, as the command line that sets them tells them ("--overlap 2,
+    now 3", "--no-audio added"; _OPTIONS), else by their nested names joined with dots; a value shown where
+    it is short."""
     changes = []
     for name in sorted(set(old) | set(new), key=lambda n: (n != "input", n)):
         before, after = old.get(name), new.get(name)
@@ -178,11 +180,8 @@ def key_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
             changes.append(EARLIER_DEBLUR)
         elif isinstance(before, dict) and isinstance(after, dict):
             changes += key_changes(before, after, f"{prefix}{name}.")
-        elif len(repr(before)) + len(repr(after)) <= 40:
-            option = _OPTIONS.get(prefix + name, prefix + name)
-            changes.append(f"{option} {_shown(before)}, now {_shown(after)}")
         else:
-            changes.append(_OPTIONS.get(prefix + name, prefix + name))
+            changes.append(_OPTIONS.get(prefix + name, _Valued(prefix + name))(before, after))
     return list(dict.fromkeys(changes))  # one option may set two entries (--weights: its file and its sha256)
 
 
@@ -202,23 +201,68 @@ def _follows_the_codec(old: dict, new: dict, name: str) -> bool:
     )
 
 
-def _shown(value: object) -> str:
-    """A setting's value as a command line writes it: a name bare, a number as it is, none as "default"."""
-    if value is None or value == "":
-        return "default"
-    return value if isinstance(value, str) and value.isprintable() and " " not in value else json.dumps(value)
+@dataclass(frozen=True)
+class _Valued:
+    """An option that takes a value, told as "--overlap 2, now 3": a value as a command line writes it, the
+    entry's None as `unset` says (the option left out: "default"), the option alone where the values are long."""
+
+    option: str
+    unset: str = "default"
+    names: Mapping[str, str] = field(default_factory=dict)  # how the entry's values are typed, where not as stored
+
+    def __call__(self, before: object, after: object) -> str:
+        if len(repr(before)) + len(repr(after)) > 40:
+            return self.option
+        return f"{self.option} {self._typed(before)}, now {self._typed(after)}"
+
+    def _typed(self, value: object) -> str:
+        if value is None or value == "":
+            return self.unset
+        if isinstance(value, str):
+            value = self.names.get(value, value)
+            return value if value.isprintable() and " " not in value else json.dumps(value)
+        return json.dumps(value)
 
 
-# The options of `deblur run` that set the entries of pipeline.resume_key, by which key_changes names them
+@dataclass(frozen=True)
+class _Flag:
+    """An option without a value, told as "--side-by-side added" or "left out"; `inverse` where the entry is
+    true when it is left out (--no-audio sets audio false)."""
+
+    option: str
+    inverse: bool = False
+
+    def __call__(self, before: object, after: object) -> str:
+        given = not after if self.inverse else bool(after)
+        return f"{self.option} {'added' if given else 'left out'}"
+
+
+def _span(before: object, after: object) -> str:
+    """--start and --end, as given: [start, end] entries, end None for the end of the input."""
+
+    def given(span: object) -> str:
+        start, end = span if isinstance(span, list) and len(span) == 2 else (None, None)
+        parts = ([f"--start {start:g}"] if start else []) + ([f"--end {end:g}"] if end is not None else [])
+        return " ".join(parts) or "the whole input"
+
+    return f"{given(before)}, now {given(after)}"
+
+
+# The options of `deblur run` that set the entries of pipeline.resume_key, each telling a change of its entry
 _OPTIONS = {
-    **{f"windows.{name}": f"--{name.replace('_', '-')}" for name in ("window", "overlap", "tile", "tile_overlap")},
-    "windows.batch": "--batch",
-    "windows.scene_cuts": "--scene-cuts", "strength": "--strength", "side_by_side": "--side-by-side",
-    "deinterlace": "--deinterlace", "image_rate": "--fps", "span": "--start/--end", "encode.audio": "--no-audio",
-    **{f"encode.{name}": f"--{name.replace('_', '-')}" for name in ("codec", "crf", "preset", "pix_fmt")},
-    "restorer.model": "--model", "restorer.dtype": "--precision", "restorer.device": "--device",
-    "restorer.weights": "--weights", "restorer.weights_sha256": "--weights", "restorer.compiled": "--compile",
-    **{f"restorer.{name}": f"--{name}" for name in ("steps", "eta", "samples", "seed")},
+    **{f"windows.{name}": _Valued(f"--{name.replace('_', '-')}") for name in ("window", "overlap", "tile_overlap")},
+    "windows.tile": _Valued("--tile", unset="0"),  # None: whole frames
+    "windows.batch": _Valued("--batch"), "windows.last": _Valued("--last-window"),
+    "windows.scene_cuts": _Flag("--no-scene-cuts", inverse=True), "strength": _Valued("--strength"),
+    "side_by_side": _Flag("--side-by-side"), "deinterlace": _Valued("--deinterlace"), "image_rate": _Valued("--fps"),
+    "span": _span, "encode.audio": _Flag("--no-audio", inverse=True),
+    **{f"encode.{name}": _Valued(f"--{name.replace('_', '-')}") for name in ("codec", "crf", "preset", "pix_fmt")},
+    "restorer.model": _Valued("--model"), "restorer.device": _Valued("--device"),
+    "restorer.dtype": _Valued("--precision", names={"torch.float32": "fp32", "torch.float16": "fp16",
+                                                    "torch.bfloat16": "bf16"}),
+    "restorer.weights": lambda before, after: "--weights", "restorer.weights_sha256": lambda before, after: "--weights",
+    "restorer.compiled": _Flag("--compile"),
+    **{f"restorer.{name}": _Valued(f"--{name}") for name in ("steps", "eta", "samples", "seed")},
 }  # fmt: skip
 
 
