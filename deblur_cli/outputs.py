@@ -244,14 +244,26 @@ def check_output_path(source: str | os.PathLike, output: str | os.PathLike, *, f
     check_not_a_device(output)
     check_not_the_input(source, output)
     check_free(output, force=force)
+    parent = nearest_folder(output)
+    if not parent.is_dir():  # -o notes.txt/out.mp4
+        raise OutputError(f"cannot write {output}: {parent} is a file, not a folder", hint="check the output path")
+    if not writable(parent):
+        raise OutputError(f"cannot write to {parent}", hint="write somewhere else with -o (a folder you can write to)")
+
+
+def nearest_folder(output: str | os.PathLike) -> Path:
+    """What holds `output` on disk now: its folder, or the nearest one above it that exists (a run makes the
+    rest), or the folder it names (a folder of frames there already). Possibly a file: -o notes.txt/out.mp4."""
     out = Path(output)
     parent = out.parent if out.suffix or not out.is_dir() else out
     while not parent.exists():
         parent = parent.parent
-    if not parent.is_dir():  # -o notes.txt/out.mp4
-        raise OutputError(f"cannot write {output}: {parent} is a file, not a folder", hint="check the output path")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write to {parent}", hint="write somewhere else with -o (a folder you can write to)")
+    return parent
+
+
+def writable(folder: Path) -> bool:
+    """Whether files can be made in `folder`."""
+    return os.access(folder, os.W_OK | os.X_OK)
 
 
 def check_free(output: str | os.PathLike, *, force: bool) -> None:

@@ -397,3 +397,13 @@ def test_a_default_output_that_cannot_be_written_is_warned_of(unwritable):
     assert f"{unwritable} cannot be written: deblur run needs -o to put the result elsewhere" in json.loads(
         result.stdout
     )["warnings"]
+
+
+def test_a_folder_of_videos_whose_results_folder_is_not_made_yet_is_not_warned_of(tmp_path):
+    """Found in review: every folder of videos was said to be unwritable, as its card-deblurred/ is not there
+    until the run makes it."""
+    (tmp_path / "card").mkdir()
+    make_video(tmp_path / "card" / "a.mp4", frames=2)
+    result = runner.invoke(app, ["info", str(tmp_path / "card"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert not any("cannot be written" in warning for warning in json.loads(result.stdout)["warnings"])

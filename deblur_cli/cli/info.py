@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +12,7 @@ from rich.table import Table
 from deblur_cli.cli.app import command, note_left_out, out, report_error
 from deblur_cli.cli.options import input_path
 from deblur_cli.errors import DeblurError, InputError, NoVideoError
-from deblur_cli.outputs import plan_outputs
+from deblur_cli.outputs import nearest_folder, plan_outputs, writable
 from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
 from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.extras import describe_extras
@@ -137,8 +136,8 @@ def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
     except DeblurError as e:  # the container refuses the encoder, say
         warnings, writes = [], f"nothing: {e}"
     warnings = reading_warnings(path, info) + warnings
-    if shown_target == str(target) and not os.access(target.parent, os.W_OK):  # a card or folder write-protected
-        warnings.append(f"{target.parent} cannot be written: deblur run needs -o to put the result elsewhere")
+    if shown_target == str(target) and (folder := nearest_folder(target)).is_dir() and not writable(folder):
+        warnings.append(f"{folder} cannot be written: deblur run needs -o to put the result elsewhere")  # a card
     container = _container_name(path, info.container)
     extras = describe_extras(path) if info.container else {}
     return {
