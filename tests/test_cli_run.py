@@ -1300,6 +1300,14 @@ def test_a_variable_rate_into_avi_is_warned_of_before_the_run(tmp_path, identity
     )
     steady = media.make_video(tmp_path / "steady.mp4", frames=30, fps=30)
     assert "counts frames at one rate" not in deblur(steady, "-o", tmp_path / "steady.avi").stderr
+    # an encoder that counts frames in a container that need not: the remedy is the codec, not the container
+    jitter = [tick for start in range(0, 60, 6) for tick in (start, start + 1, start + 4)]  # 30 fps, unevenly
+    source = media.make_video(tmp_path / "jitter.mp4", frames=30, fps=30, pts=jitter, time_base=Fraction(1, 60))
+    coded = deblur(source, "-o", tmp_path / "out.mkv", "--codec", "mpeg2video")
+    text = " ".join(coded.stderr.split())
+    assert "warning: the mpeg2video encoder counts frames at one rate" in text, text
+    assert "; another --codec keeps each frame's time" in text and "the .mkv container" not in text
+    assert "counts frames" not in deblur(source, "-o", tmp_path / "kept.mkv").stderr
 
 
 def test_photos_in_a_folder_of_videos_are_said_to_be_left_out(tmp_path, identity):

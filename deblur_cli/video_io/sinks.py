@@ -112,11 +112,12 @@ def planned_warnings(
     finally:
         with contextlib.suppress(Exception):
             container.close()
-    if encoder.counts_frames and _carries(source) and (varying := variable_intervals(source)) is not None:
+    if encoder.frame_clock and _carries(source) and (varying := variable_intervals(source)) is not None:
+        counts, keeps = encoder.frame_clock
         warnings.append(
-            f"the {Path(path).suffix.lower()} container counts frames at one rate, and this video's varies, "
-            f"{varying.describe()}: frames that come faster than its average take the next free frame's time, and"
-            " drift against the sound until slower ones let them catch up; .mp4, .mov and .mkv keep each frame's time"
+            f"{counts} counts frames at one rate, and this video's varies, {varying.describe()}: frames that come "
+            "faster than its average take the next free frame's time, and drift against the sound until slower "
+            f"ones let them catch up; {keeps} each frame's time"
         )
     return warnings
 

@@ -105,15 +105,16 @@ class VideoEncoder:
         # frames a second, nearly all of them dropped, so it counts frames and timestamps are rounded to them
         # (so do Y4M's header and MPEG-2, whose encoder refuses any other time base)
         self._keeps_times = format_name in _PS_MUXERS and encoding.encoder in _RATE_STATING_ENCODERS
-        frame_clock = (
-            format_name in _FRAME_CLOCK_FORMATS | _BARE_FORMATS
-            or (format_name in _PS_MUXERS and not self._keeps_times)
-            or encoding.encoder in _FRAME_CLOCK_ENCODERS
-        )
-        self.time_base = 1 / info.rate if frame_clock else self.source_time_base
-        # whose frames each last one tick, at one rate: no duration of their own is carried, and a variable rate
-        # drifts (frames that come faster than the average take the next free tick)
-        self.counts_frames = frame_clock
+        # what counts frames at one rate, if anything does, and what would keep each frame's time instead: the
+        # frames each last one tick, no duration of their own is carried, and a variable rate drifts (frames that
+        # come faster than the average take the next free tick)
+        self.frame_clock: tuple[str, str] | None = None
+        if format_name in _FRAME_CLOCK_FORMATS | _BARE_FORMATS or (format_name in _PS_MUXERS and not self._keeps_times):
+            self.frame_clock = f"the {suffix.lower()} container", ".mp4, .mov and .mkv keep"
+        elif encoding.encoder in _FRAME_CLOCK_ENCODERS:
+            self.frame_clock = f"the {encoding.encoder} encoder", "another --codec keeps"
+        self.counts_frames = self.frame_clock is not None
+        self.time_base = 1 / info.rate if self.counts_frames else self.source_time_base
         self._scale = self.source_time_base / self.time_base
         self.step = max(1, round(1 / (info.rate * self.source_time_base)))  # source units per frame at the nominal rate
         self._out_step = max(1, round(1 / (info.rate * self.time_base)))
