@@ -614,14 +614,37 @@ def test_lossy_sharp_videos_are_noted(tmp_path, identity):
     for seq, codec in (("a", None), ("b", "ffv1")):
         (root / seq).mkdir(parents=True)
         suffix = ".mp4" if codec is None else ".mkv"
-        for name in ("blurred", "sharp"):
-            make_video(root / seq / f"{name}{suffix}", frames=2, size=(32, 24), codec=codec)
+        for name in ("blurred", "sharp"):  # FFV1 in RGB, as deblur writes it: exact (in 4:2:0 it would be noted)
+            make_video(root / seq / f"{name}{suffix}", frames=2, size=(32, 24), codec=codec, pix_fmt=codec and "bgr0")
     result = runner.invoke(app, ["evaluate", str(root), "-m", "dstnet-s", "-q"])
     assert result.exit_code == 0, result.output
     assert [line for line in result.stderr.splitlines() if "lossy" in line] == [
         "note: the sharp frames of 1 of 2 sequences are lossy video (sharp.mp4: h264 yuv420p): the scores include"
         " that encoding's loss; lossless frames (PNG, FFV1) score the restoration alone"
     ]
+
+
+def test_results_are_told_lossy_by_what_their_encoder_did(tmp_path, identity):
+    """Found in review: x264 in 4:4:4 at its default crf counted as lossless, as its profile name alone was read,
+    and so did deblur's own .y4m, whose colour is at half resolution (4:2:0)."""
+    sharp = random_images(2, seed=1, size=(32, 32))
+    frames_folder(tmp_path / "d" / "s" / "sharp", sharp)
+    frames_folder(tmp_path / "d" / "s" / "blur", sharp)
+    written = {"exact": ("s.mkv", "--codec", "x264-lossless"), "ffv1": ("s.mkv", "--codec", "ffv1"),
+               "crf": ("s.mp4", "--pix-fmt", "yuv444p"), "y4m": ("s.y4m",)}  # fmt: skip
+    args = ["evaluate", str(tmp_path / "d"), "-q"]
+    for label, (name, *options) in written.items():
+        (tmp_path / label).mkdir()
+        target = tmp_path / label / name
+        made = runner.invoke(app, ["run", str(tmp_path / "d" / "s" / "blur"), "-o", str(target), *options])
+        assert made.exit_code == 0, made.output
+        args += ["--results", str(tmp_path / label)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    noted = [line.split(" are lossy video ")[1] for line in result.stderr.splitlines() if " are lossy video " in line]
+    assert [line.split(": the scores")[0] for line in noted] == [
+        "(s.mp4: h264 yuv444p)", "(s.y4m: rawvideo yuv420p, colour at reduced resolution)"
+    ]  # and none for x264's lossless mode (in RGB) or FFV1
 
 
 def test_tiles_chosen_from_free_memory_are_recorded_and_said(tmp_path, monkeypatch):

@@ -470,24 +470,17 @@ def _restored_elsewhere(folders: list[Path], pairs: list, models: list[str]) -> 
     return labelled
 
 
-# codecs that store frames exactly (as deblur writes FFV1 and PNG); any other video may have lost detail to its
-# encoding, which then counts against every model scored on it
-_LOSSLESS_CODECS = {"ffv1", "png", "apng", "rawvideo", "utvideo", "huffyuv", "ffvhuff", "qtrle", "tiff", "bmp", "qoi"}
-
-
 def _lossy_notes(pairs: list, elsewhere: list[tuple[str, dict[str, Path]]], shown: int = 3) -> list[str]:
     """Notes naming the sharp videos, and the --results videos, stored in a lossy codec: their encoding's loss
     is in the scores (a reference's lowers every model's; a result's, its own)."""
     from deblur_cli.video_io import describe
+    from deblur_cli.video_io.lossless import loss
 
     def lossy(path: Path) -> str | None:
         if path.is_dir():
             return None
-        info = describe(path)
-        # x264's lossless mode (deblur's x264-lossless) stores 4:4:4 with the High 4:4:4 Predictive profile
-        if info.codec in _LOSSLESS_CODECS or "4:4:4 Predictive" in (info.profile or ""):
-            return None
-        return f"{path.name}: {info.codec} {info.pix_fmt}"
+        how = loss(path, describe(path))
+        return None if how is None else f"{path.name}: {how}"
 
     groups = [("the sharp frames", [pair.sharp for pair in pairs])]
     groups += [(f"the frames of --results {label}", [found[pair.name] for pair in pairs]) for label, found in elsewhere]
