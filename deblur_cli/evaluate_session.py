@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, Sequence
 
@@ -292,11 +292,13 @@ def _reports(data: dict) -> list[dict]:
     return data["models"] if "models" in data else [data]
 
 
-def write_reports(reports: list[EvaluationReport], path: Path, *, several: bool, stopped: bool = False) -> None:
+def write_reports(
+    reports: list[EvaluationReport], path: Path, *, several: bool, stopped: bool = False, notes: Sequence[str] = ()
+) -> None:
     """The JSON of an evaluation: its one report or, with `several` contenders, all of them (a comparison
     `stopped` before its end says so, since its reports may all be complete: the model that stopped it
-    had scored no sequence)."""
-    write_json(_Comparison(reports, stopped, several), path)
+    had scored no sequence); `notes`: what the scores stand on that a reader should know (lossy references)."""
+    write_json(_Comparison(reports, stopped, several, list(notes)), path)
 
 
 @dataclass
@@ -306,9 +308,10 @@ class _Comparison:
     reports: list[EvaluationReport]
     stopped: bool = False
     several: bool = True
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        measured = {"environment": environment(r.device for r in self.reports)}
+        measured = {"notes": self.notes, "environment": environment(r.device for r in self.reports)}
         if not self.several:
             return self.reports[0].to_dict() | measured
         whole = {"dataset": self.reports[0].dataset, "models": [r.to_dict() for r in self.reports]}

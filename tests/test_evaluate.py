@@ -616,12 +616,14 @@ def test_lossy_sharp_videos_are_noted(tmp_path, identity):
         suffix = ".mp4" if codec is None else ".mkv"
         for name in ("blurred", "sharp"):  # FFV1 in RGB, as deblur writes it: exact (in 4:2:0 it would be noted)
             make_video(root / seq / f"{name}{suffix}", frames=2, size=(32, 24), codec=codec, pix_fmt=codec and "bgr0")
-    result = runner.invoke(app, ["evaluate", str(root), "-m", "dstnet-s", "-q"])
+    result = runner.invoke(app, ["evaluate", str(root), "-m", "dstnet-s", "-q", "--json", str(tmp_path / "s.json")])
     assert result.exit_code == 0, result.output
-    assert [line for line in result.stderr.splitlines() if "lossy" in line] == [
-        "note: the sharp frames of 1 of 2 sequences are lossy video (sharp.mp4: h264 yuv420p): the scores include"
+    said = (
+        "the sharp frames of 1 of 2 sequences are lossy video (sharp.mp4: h264 yuv420p): the scores include"
         " that encoding's loss; lossless frames (PNG, FFV1) score the restoration alone"
-    ]
+    )
+    assert [line for line in result.stderr.splitlines() if " are lossy " in line] == [f"note: {said}"]
+    assert json.loads((tmp_path / "s.json").read_text())["notes"] == [said]  # kept with the scores it concerns
 
 
 def test_results_are_told_lossy_by_what_their_encoder_did(tmp_path, identity):

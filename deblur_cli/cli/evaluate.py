@@ -216,7 +216,8 @@ def evaluate(
         check_frame_names(pair, frames)
         for _, found in elsewhere:
             check_frame_names(pair, frames, results=found[pair.name])
-    for line in _lossy_notes(pairs, elsewhere):
+    lossy = _lossy_notes(pairs, elsewhere)  # said now, and kept in --json with the scores they concern
+    for line in lossy:
         note(line)
     several = len(contenders) + len(elsewhere) > 1
     # every model's windows checked before any work, and LPIPS loaded once for all of them
@@ -308,11 +309,11 @@ def evaluate(
             what = "models and results" if elsewhere else "models"
             warn(f"stopped: {finished} of {total} {what} evaluated on every sequence")
         if reports:
-            _finish(reports, several, json_path, stopped=True)
+            _finish(reports, several, json_path, lossy, stopped=True)
         raise evaluation.stopped_by
     for line in _coverage_notes(reports, with_niqe=with_niqe, with_lpips=lpips is not None, with_flicker=with_flicker):
         note(line)
-    _finish(reports, several, json_path)
+    _finish(reports, several, json_path, lossy)
 
 
 def _tiled_note(report: EvaluationReport, windows: WindowOptions | None) -> str | None:
@@ -522,12 +523,14 @@ def _check_json_target(path: Path) -> None:
         )
 
 
-def _finish(reports: list[EvaluationReport], several: bool, json_path: Path | None, stopped: bool = False) -> None:
+def _finish(
+    reports: list[EvaluationReport], several: bool, json_path: Path | None, notes: list[str], stopped: bool = False
+) -> None:
     """With several models, a table comparing them; the JSON, if asked for (`write_reports`)."""
     if several:
         out.print(comparison(reports))
     if json_path is not None:
         from deblur_cli.evaluate_session import write_reports
 
-        write_reports(reports, json_path, several=several, stopped=stopped)
+        write_reports(reports, json_path, several=several, stopped=stopped, notes=notes)
         err.print(f"wrote {json_path}", highlight=False)
