@@ -313,15 +313,18 @@ def preflight(
     side_by_side: bool,
     output: Path | None,
     named_folder: bool = False,
+    alone: bool | None = None,
 ) -> Iterator[Foreseen]:
     """Each job's (source, target) checked before any model loads, in order: the source described as `read`
     says and checked against its --fps and --deinterlace, then the target's path and kind. Yields for each
     job its Foreseen as found: a note, if any, before the target's checks, then the target checked; or the
     job left out, a file of a folder of videos without a video stream (one named in `inputs` raises
-    NoVideoError); or, of several jobs, one whose existing input cannot be read (damaged, cut short) failed.
+    NoVideoError); or, of several jobs (the run's, `not alone`: by default these), one whose existing input
+    cannot be read (damaged, cut short) failed.
     Raises UsageError, InputError or OutputError at the first job that cannot run, and InputError after the
     last where every job was left out. Imports torch only for `side_by_side`."""
     jobs = list(jobs)  # as given: the caller may take the left out from its own list meanwhile
+    alone = len(jobs) == 1 if alone is None else alone
     left_out = 0
     for source, target in jobs:
         try:
@@ -333,7 +336,7 @@ def preflight(
             yield Foreseen(source, target, left_out=e)
             continue
         except InputError as e:  # a missing input is a mistyped name: that stops the batch
-            if len(jobs) == 1 or not os.path.exists(source):
+            if alone or not os.path.exists(source):
                 raise
             yield Foreseen(source, target, failed=e)
             continue

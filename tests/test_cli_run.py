@@ -607,6 +607,30 @@ def test_an_unreadable_input_among_several_fails_alone_before_the_model_loads(tm
     assert c.exists()
 
 
+def test_a_batch_with_nothing_left_to_restore_says_so_once_and_its_json_keeps_its_shape(tmp_path, identity):
+    """Found in review: a folder of a sound file and a broken file ended "error: none of the 1 inputs can be read"
+    under the broken file's own error; and --json printed nothing for a batch of a skipped input and an unreadable
+    one, where it prints each input's entry for the others."""
+    card = tmp_path / "card"
+    card.mkdir()
+    media.make_audio_only(card / "sound.mp4")
+    (card / "broken.mp4").write_text("not a video")
+    result = runner.invoke(app, ["run", str(card)])
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {card / 'broken.mp4'} is not a video or image file")
+    assert f"note: left out {card / 'sound.mp4'}" in result.stderr
+    done = media.make_video(tmp_path / "a.mkv", frames=2)
+    (tmp_path / "a-deblurred.mkv").write_bytes(b"kept")
+    (tmp_path / "b.mp4").write_text("not a video")
+    args = ["run", str(done), str(tmp_path / "b.mp4"), "--skip-existing", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    entries = json.loads(result.stdout)
+    assert [("skipped" in e, "error" in e) for e in entries] == [(True, False), (False, True)]
+    assert "b.mp4 is not a video" in entries[1]["error"]
+
+
 def test_a_file_cut_short_is_refused_before_restoring_and_its_hint_restores_the_part_before(tmp_path, identity):
     """It restored every frame up to the cut, then failed with nothing written: hours lost on a long clip."""
     cut = media.truncate(media.make_video(tmp_path / "full.mkv", frames=30), 0.5, tmp_path / "cut.mkv")

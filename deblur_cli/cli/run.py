@@ -228,12 +228,12 @@ def run(
         return
     foreseen: dict[Path, tuple[str, ...]] = {}  # the warnings each output's sink will give, shown before the run
     checks = preflight(
-        jobs, inputs, read, encode, force=force, side_by_side=side_by_side, output=output, named_folder=named_folder
-    )
+        jobs, inputs, read, encode, force=force, side_by_side=side_by_side, output=output, named_folder=named_folder,
+        alone=not several,
+    )  # fmt: skip
     unreadable: dict[Path, InputError] = {}  # inputs of several that cannot be read: the others still run
     for found in checks:  # bad inputs and outputs fail before torch is imported and the model loads
         if found.failed is not None:
-            report_error(found.failed)
             unreadable[found.source] = found.failed
         if found.left_out is not None:
             note_left_out(found.source, found.left_out)
@@ -245,8 +245,17 @@ def run(
             foreseen[found.source] = found.warnings
             for message in found.warnings:
                 warn(f"{found.source.name}: {message}" if several else message)
-    if len(unreadable) == len(jobs):
+    if len(unreadable) == len(jobs):  # nothing left to restore (the inputs left out were noted)
+        if as_json:
+            entries = [_failed(s, t, unreadable[s]) if s in unreadable else _skipped(s, t) for s, t in planned]
+            out.print_json(json.dumps(entries))
+        if len(unreadable) == 1:
+            raise next(iter(unreadable.values()))
+        for error in unreadable.values():
+            report_error(error)
         raise InputError(f"none of the {len(jobs)} inputs can be read", hint="the errors above say why")
+    for error in unreadable.values():
+        report_error(error)
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.devices import resolve_device
     from deblur_cli.pipeline import deblur_video
@@ -293,7 +302,7 @@ def run(
                 continue
             if source in unreadable:  # said before the model loaded
                 failed.append(source)
-                summaries.append({"input": str(source), "output": str(target), "error": str(unreadable[source])})
+                summaries.append(_failed(source, target, unreadable[source]))
                 continue
             name = f"{source.name} ({len(summaries) + 1}/{len(planned)})" if several else source.name
             progress = FramesTask(bar, name, err, quiet)
@@ -326,7 +335,7 @@ def run(
                     raise
                 report_error(e)  # one damaged input of several: the others are still restored
                 failed.append(source)
-                summaries.append({"input": str(source), "output": str(target), "error": str(e)})
+                summaries.append(_failed(source, target, e))
                 continue
             except BaseException as e:  # Ctrl-C, or an error that stops the batch
                 if several and (finished := sum("error" not in summary for summary in summaries)):
@@ -379,3 +388,8 @@ def _scenes(cuts: list[int]) -> str:
 def _skipped(source: Path, target: Path) -> dict:
     """The --json entry of an input left out by --skip-existing."""
     return {"input": str(source), "output": str(target), "skipped": True}
+
+
+def _failed(source: Path, target: Path, error: Exception) -> dict:
+    """The --json entry of an input of several that failed."""
+    return {"input": str(source), "output": str(target), "error": str(error)}
