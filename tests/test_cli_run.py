@@ -1379,7 +1379,7 @@ def test_a_file_given_without_run_gets_the_run_command_as_its_hint(tmp_path, mon
         "error: no such command 'my clip.mp4'",
         "hint: to restore it: deblur run 'my clip.mp4' -o out.mp4",
     ]
-    assert runner.invoke(app, ["missing.mp4"]).stderr.splitlines()[1] == "hint: deblur --help lists the options"
+    assert runner.invoke(app, ["missing.mp4"]).stderr.splitlines()[1] == "hint: deblur --help lists the commands"
 
 
 def test_a_file_name_that_starts_with_a_dash_is_named_in_the_error_with_the_way_round_it(tmp_path, identity, monkeypatch):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -84,6 +85,31 @@ def test_a_seed_beyond_64_bits_is_refused_in_one_line():
     assert result.exit_code == 2
     assert "error: invalid value for '--seed': 18446744073709551616 is above the largest seed, 2^64 - 1" in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (["run", "in.mp4", "--crf", "70"], "'--crf': 70 is not a whole number from 0 to 63"),
+        (["run", "in.mp4", "--crf=-1"], "'--crf': -1 is not a whole number from 0 to 63"),
+        (["run", "in.mp4", "--steps", "abc"], "'--steps': abc is not a whole number from 1 to 1000"),
+        (["run", "in.mp4", "--samples", "2.5"], "'--samples': 2.5 is not a whole number from 1 to 64"),
+        (["bench", "--frames", "0"], "'--frames': 0 is not a whole number of 1 or more"),
+        (["train", "--crop", "8"], "'--crop': 8 is not a whole number of 16 or more"),
+    ],
+)
+def test_a_number_out_of_its_range_is_said_in_one_wording(args, said):
+    """Found in review: `--crf 70` read "Input should be less than or equal to 63" (Typer 0.29's words; Click's
+    are "not in the range 0<=x<=63"), unlike the float options' "is not a number from 0 to 1"."""
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and result.stderr.splitlines()[0] == f"error: invalid value for {said}"
+
+
+def test_a_mistyped_command_is_pointed_to_the_commands():
+    result = runner.invoke(app, ["inf", "clip.mp4"])
+    assert result.exit_code == 2 and result.stderr.splitlines()[1] == "hint: deblur --help lists the commands"
+    assert runner.invoke(app, ["--nope"]).stderr.splitlines()[1] == "hint: deblur --help lists the options"
+    assert runner.invoke(app, ["run", "--nope"]).stderr.splitlines()[1] == "hint: deblur run --help lists the options"
 
 
 def test_the_long_commands_end_with_examples_a_line_each():

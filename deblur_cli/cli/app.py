@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import math
 import os
 import shlex
 import signal
@@ -103,6 +104,7 @@ class _Group(_HelpShape, typer.core.TyperGroup):
                     f"{dashed} is a file, but it was read as options ({message[:1].lower()}{message[1:]})", hint=hint
                 )
             else:
+                message = _out_of_range(e, args) or message
                 error = UsageError(message[:1].lower() + message[1:], hint=_run_hint(args, self) or _help_hint(e))
             report_error(error)
             code = e.exit_code
@@ -145,9 +147,50 @@ def _run_hint(args, group: typer.core.TyperGroup) -> str | None:
     return f"to restore it: deblur run {shlex.join(words)}"
 
 
+def _out_of_range(error: click_errors.ClickException, args) -> str | None:
+    """A number option's value that is not a number or outside the option's range, said in one wording
+    ("invalid value for '--crf': 70 is not a whole number from 0 to 63") where Click and Typer releases each
+    word it their own way ("not in the range 0<=x<=63", "Input should be less than or equal to 63"); None for
+    any other error."""
+    param = getattr(error, "param", None)
+    if not isinstance(error, click_errors.BadParameter) or param is None:
+        return None
+    bounds = [getattr(param, "min", None), getattr(param, "max", None)]  # Typer 0.29 keeps them on the option
+    if bounds == [None, None]:
+        bounds = [getattr(param.type, "min", None), getattr(param.type, "max", None)]  # Click's IntRange, FloatRange
+    low, high = bounds
+    if low is None and high is None:
+        return None
+    words = list(sys.argv[1:] if args is None else args)
+    given = None
+    for before, word in zip([None] + words, words):
+        if before in param.opts:
+            given = word
+        elif word.startswith(tuple(f"{name}=" for name in param.opts)):
+            given = word.split("=", 1)[1]
+    try:
+        value = float(given)
+    except (TypeError, ValueError):
+        value = math.nan  # not a number at all
+    whole = all(isinstance(b, int) for b in bounds if b is not None)
+    fits = (low is None or value >= low) and (high is None or value <= high) and (not whole or value.is_integer())
+    if given is None or fits:
+        return None  # refused for another reason (a seed beyond 64 bits): the option's own words say it
+    number = "a whole number" if whole else "a number"
+    if high is None:
+        scale = f"of {low:g} or more"
+    elif low is None:
+        scale = f"of {high:g} or less"
+    else:
+        scale = f"from {low:g} to {high:g}"
+    return f"invalid value for '{param.opts[0]}': {given} is not {number} {scale}"
+
+
 def _help_hint(error: click_errors.ClickException) -> str:
     context = getattr(error, "ctx", None)
-    return f"{context.command_path if context else 'deblur'} --help lists the options"
+    group = context is None or hasattr(context.command, "commands")  # `deblur`, not one of its commands
+    what = "commands" if group and not isinstance(error, click_errors.NoSuchOption) else "options"
+    return f"{context.command_path if context else 'deblur'} --help lists the {what}"
 
 
 app = typer.Typer(
