@@ -116,10 +116,12 @@ def plan_outputs(
 ) -> list[tuple[Path, Path]]:
     """Pair each input with its output path.
 
-    One input: `output` is the output (a path without a video suffix means a PNG sequence folder).
+    One input: `output` is the output (a path without a video suffix means a PNG sequence folder), but for
+    one video into a folder named with a trailing slash (`named_folder`), as for several.
     Several inputs, or a folder of videos: `output` is a folder; each result keeps its input's file name
-    (with .mp4 for a container deblur does not write by default, as `default_output` gives), and a
-    folder's videos their place below it (its subfolders are searched too, as a camera card's).
+    (with .mp4 for a container deblur does not write by default, as `default_output` gives; with `tag` for a
+    part or a side-by-side), and a folder's videos their place below it (its subfolders are searched too, as
+    a camera card's).
     A folder that holds images and no videos is one input (an image sequence). Without `output`, each
     result goes beside its input (`default_output`, with `tag`); a folder of videos goes into a folder beside it.
     A new folder for several results may not be named as a video or an image (`-o out.mp4` is a mistake
@@ -132,7 +134,7 @@ def plan_outputs(
             folder = default_output(path, tag)
             planned += [(video, folder / _written_as(video.relative_to(path))) for video in videos] or [(path, folder)]
     else:
-        planned = _into(inputs, output, named_folder)
+        planned = _into(inputs, output, named_folder, tag)
     seen: set[Path] = set()
     for _, target in planned:  # a camera card can hold thousands of clips: one pass, not one per pair
         if target in seen:
@@ -145,18 +147,22 @@ def plan_outputs(
     return planned
 
 
-def _into(inputs: list[Path], output: Path, named_folder: bool) -> list[tuple[Path, Path]]:
-    """The outputs under -o: the output itself for one input, else a file of the input's name in it."""
+def _into(inputs: list[Path], output: Path, named_folder: bool, tag: str = DEFAULT_TAG) -> list[tuple[Path, Path]]:
+    """The outputs under -o: the output itself for one input, else a file of the input's name in it, with `tag`
+    where it is not DEFAULT_TAG (a part's times, a side-by-side: clip-deblurred-90s-95s.mp4), so that a later
+    run of the whole finds the whole result's name free. One video into a folder named with a trailing slash
+    (`named_folder`: -o DIR/) goes into it as one of several would; one image sequence into a folder is its PNG
+    frames, and so is one video into a folder named without the slash (a new name, or an empty folder)."""
     expanded: list[tuple[Path, Path]] = []  # each input, and where below the output folder it goes
     batch = len(inputs) > 1
     for path in inputs:
         videos = _videos_in(path)
         if videos:
-            expanded += [(video, _written_as(video.relative_to(path))) for video in videos]
+            expanded += [(video, _tagged(_written_as(video.relative_to(path)), tag)) for video in videos]
             batch = True
         else:
-            expanded.append((path, _written_as(Path(path.name))))
-    if not batch:
+            expanded.append((path, _tagged(_written_as(Path(path.name)), tag)))
+    if not batch and not (named_folder and _is_video_file(inputs[0])):
         return [(expanded[0][0], output)]
     if output.exists() and not output.is_dir():
         raise UsageError(f"-o {output} must be a folder when there are several inputs")
@@ -169,6 +175,15 @@ def _into(inputs: list[Path], output: Path, named_folder: bool) -> list[tuple[Pa
             "each input apart",
         )
     return [(source, output / place) for source, place in expanded]
+
+
+def _tagged(place: Path, tag: str) -> Path:
+    """`place` in a folder of results, named for a part or a side-by-side (`tag`) where that is what it holds."""
+    return place if tag == DEFAULT_TAG else place.with_name(place.stem + tag + place.suffix)
+
+
+def _is_video_file(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES and path.is_file()
 
 
 def _videos_in(path: Path) -> list[Path]:

@@ -334,7 +334,7 @@ def test_a_deep_photo_keeps_16_bits_in_png_and_is_rounded_with_a_warning_in_jpeg
     [
         ("out.png", [], "out.png is one image, and the input has 3 frames"),
         ("out.jpg", ["--codec", "h264"], "out.jpg is a mjpeg image, not h264 video"),
-        ("outdir/", ["--codec", "h264"], "is a directory, which holds PNG frames, not h264 video"),
+        ("outdir", ["--codec", "h264"], "is a directory, which holds PNG frames, not h264 video"),
     ],
 )
 def test_an_output_that_cannot_hold_the_input_fails_before_the_model_loads(tmp_path, monkeypatch, output, options, message):
@@ -631,6 +631,50 @@ def test_a_batch_with_nothing_left_to_restore_says_so_once_and_its_json_keeps_it
     assert "b.mp4 is not a video" in entries[1]["error"]
 
 
+def test_a_folder_named_with_a_slash_takes_one_video_as_it_takes_several(tmp_path, identity):
+    """Found in review: `-o results/` put two clips into the folder, but one clip's frames, as PNG images, and
+    its sound was lost."""
+    clip = media.make_video(tmp_path / "clip.mp4", frames=3, audio="aac")
+    result = deblur(clip, "-o", f"{tmp_path / 'results'}/")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "results").iterdir()] == ["clip.mp4"] and "PNG" not in result.stderr
+    assert "audio" not in result.stderr
+
+
+def test_a_batch_into_a_folder_names_a_part_or_a_comparison_apart_from_the_whole(tmp_path, identity):
+    """Found in review: `deblur run clips/ -o batch/ --duration 0.1` wrote each preview under the whole result's
+    name, and the batch of the whole run with --skip-existing then kept the previews as the results."""
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for name in ("a", "b"):
+        media.make_video(clips / f"{name}.mp4", frames=5, fps=25)
+    assert deblur(clips, "-o", f"{tmp_path / 'batch'}/", "--duration", "0.08", "-q").exit_code == 0
+    assert deblur(clips, "-o", f"{tmp_path / 'batch'}/", "--side-by-side", "-q").exit_code == 0
+    whole = deblur(clips, "-o", f"{tmp_path / 'batch'}/", "--skip-existing")
+    assert whole.exit_code == 0 and "skipped" not in whole.stderr, whole.output
+    assert sorted(p.name for p in (tmp_path / "batch").iterdir()) == [
+        "a-compare.mp4", "a-deblurred-0s-0.08s.mp4", "a.mp4", "b-compare.mp4", "b-deblurred-0s-0.08s.mp4", "b.mp4"
+    ]  # fmt: skip
+    assert len(media.read_frames(tmp_path / "batch" / "a.mp4")) == 5
+
+
+def test_earlier_results_in_a_folder_are_left_out_of_its_batch(tmp_path, identity):
+    """Found in review: a folder holding a clip and the clip's earlier result (made beside it) restored both,
+    into -o or not: the result was restored again."""
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    clip = media.make_video(clips / "a.mp4", frames=3)
+    media.make_video(clips / "b.mp4", frames=3)
+    assert deblur(clip, "--side-by-side", "-q").exit_code == 0  # clips/a-compare.mp4
+    for output in ([], ["-o", f"{tmp_path / 'batch'}/"]):
+        result = deblur(clips, *output, "-q")
+        assert result.exit_code == 0, result.output
+        said = " ".join(result.stderr.split())
+        assert f"left out {clips / 'a-compare.mp4'}: it is {clip} restored, by an earlier run" in said
+    assert sorted(p.name for p in (tmp_path / "batch").iterdir()) == ["a.mp4", "b.mp4"]
+    assert sorted(p.name for p in (tmp_path / "clips-deblurred").iterdir()) == ["a.mp4", "b.mp4"]
+
+
 def test_a_file_cut_short_is_refused_before_restoring_and_its_hint_restores_the_part_before(tmp_path, identity):
     """It restored every frame up to the cut, then failed with nothing written: hours lost on a long clip."""
     cut = media.truncate(media.make_video(tmp_path / "full.mkv", frames=30), 0.5, tmp_path / "cut.mkv")
@@ -775,7 +819,7 @@ def test_a_batch_run_again_beside_its_outputs_leaves_them_out(tmp_path, identity
     listed = sorted(tmp_path.glob("*.mp4"))  # as the shell expands *.mp4 now: a, a-deblurred, b
     again = runner.invoke(app, ["run", *map(str, listed), "--skip-existing", "--json"])
     assert again.exit_code == 0, again.output
-    assert f"left out {tmp_path / 'a-deblurred.mp4'}: it is what {tmp_path / 'a.mp4'} is restored into" in " ".join(
+    assert f"left out {tmp_path / 'a-deblurred.mp4'}: it is {tmp_path / 'a.mp4'} restored, by an earlier run" in " ".join(
         again.stderr.split()
     )
     assert sorted(p.name for p in tmp_path.glob("*.mp4")) == ["a-deblurred.mp4", "a.mp4", "b-deblurred.mp4", "b.mp4"]
@@ -800,7 +844,7 @@ def test_a_batch_run_again_beside_its_previews_leaves_them_out(tmp_path, identit
     text = " ".join(again.stderr.split())
     for path in made:
         source = clip if path.name.startswith("a-") else frames
-        assert f"left out {path}: it is what {source} is restored into" in text
+        assert f"left out {path}: it is {source} restored, by an earlier run" in text
     assert all(path.is_dir() == path.name.startswith("shots-") for path in made)  # a dot in a folder's name
     restored = tmp_path / made[0].name.replace("a-", "b-", 1)
     assert set(tmp_path.iterdir()) - {clip, frames, *made} == {tmp_path / "b.mp4", restored}
@@ -1357,14 +1401,15 @@ def test_a_video_into_a_folder_of_frames_is_told_how_to_get_a_video(tmp_path, id
     """Found in review: `-o exports/` puts a batch's videos in the folder, but one video's frames, as PNG images,
     which the run said only by the sound it left out."""
     source = media.make_video(tmp_path / "Phone.mp4", frames=3)
-    result = deblur(source, "-o", f"{tmp_path / 'exports'}/")
+    (tmp_path / "exports").mkdir()  # an empty folder, named without the slash that puts the video in it
+    result = deblur(source, "-o", tmp_path / "exports")
     assert result.exit_code == 0, result.output
     video = tmp_path / "exports" / "Phone.mp4"
     assert f"note: {tmp_path / 'exports'} gets PNG frames, not a video (for a video, -o {video})" in result.stderr
     frames = media.make_images(tmp_path / "frames", count=3, size=(32, 24))
     assert "PNG frames, not a video" not in deblur(frames, "-o", f"{tmp_path / 'restored'}/").stderr
     camera = media.make_video(tmp_path / "Cam.ts", frames=3, codec="libx264")  # a video deblur restores into an .mp4
-    result = deblur(camera, "-o", f"{tmp_path / 'cards'}/")
+    result = deblur(camera, "-o", tmp_path / "cards")
     video = tmp_path / "cards" / "Cam.mp4"  # as a batch into the folder names it: followed, it is written
     assert f"(for a video, -o {video})" in result.stderr and deblur(camera, "-o", video).exit_code == 0
 
@@ -1401,16 +1446,22 @@ def test_a_file_name_that_starts_with_a_dash_is_named_in_the_error_with_the_way_
     assert re.search(r"no such option(: | ')--bogus", typo.stderr)  # the wording of the Click and Typer releases
 
 
-def test_a_folder_name_with_a_dot_ending_in_a_slash_is_a_folder_of_frames(tmp_path, identity):
+def test_a_folder_name_with_a_dot_ending_in_a_slash_is_a_folder(tmp_path, identity):
     """`-o frames.v2/` was refused as a file of an unknown format: the slash, which says "folder", was lost
-    when the option became a Path."""
+    when the option became a Path. A video goes into such a folder, an image sequence's frames too, and a
+    video's frames into an empty folder made first."""
     source = media.make_video(tmp_path / "in.mp4", frames=3)
-    result = deblur(source, "-o", f"{tmp_path / 'frames.v2'}/")
+    result = deblur(source, "-o", f"{tmp_path / 'takes.v2'}/")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "frames.v2").iterdir()) == [f"frame_00000{i}.png" for i in (1, 2, 3)]
-    assert json.loads(deblur(source, "-o", f"{tmp_path / 'frames.v4'}/", "--json").stdout)["output"] == str(
+    assert sorted(p.name for p in (tmp_path / "takes.v2").iterdir()) == ["in.mp4"]
+    media.make_images(tmp_path / "shots", count=3)
+    assert deblur(tmp_path / "shots", "-o", f"{tmp_path / 'frames.v2'}/").exit_code == 0
+    assert len(list((tmp_path / "frames.v2").glob("*.png"))) == 3
+    (tmp_path / "frames.v4").mkdir()
+    assert json.loads(deblur(source, "-o", tmp_path / "frames.v4", "--json").stdout)["output"] == str(
         tmp_path / "frames.v4"
     )
+    assert sorted(p.name for p in (tmp_path / "frames.v4").iterdir()) == [f"frame_00000{i}.png" for i in (1, 2, 3)]
     refused = deblur(source, "-o", tmp_path / "frames.v3")
     assert refused.exit_code == 2 and "end a name that has a dot with /" in refused.stderr
     assert not (tmp_path / "frames.v3").exists()

@@ -85,9 +85,9 @@ def run(
             "--output",
             "-o",
             metavar="PATH",
-            help="Output file; a folder for several inputs (a name ending in / is a folder). "
-            "Default: beside each input, with -deblurred added to its name (-compare with --side-by-side, and a"
-            " part's times with --start/--end).",
+            help="Output file, or a folder (out/) for each video's result under its name; a name without a suffix"
+            " gets PNG frames. Default: beside each input, -deblurred added (-compare with --side-by-side; and a"
+            " part's times).",
         ),
     ] = None,
     model: ModelOpt = AUTO,
@@ -203,11 +203,12 @@ def run(
     if force and skip_existing:
         raise UsageError("--force replaces existing outputs and --skip-existing keeps them", hint="choose one")
     inputs = expand_video_globs(inputs)
-    if output is None:  # a batch run again beside its outputs: they are not inputs
-        for restored, source in earlier_outputs(inputs).items():
-            note(f"left out {restored}: it is what {source} is restored into")
-            inputs.remove(restored)
     planned = plan_outputs(inputs, output, named_folder=named_folder, tag=output_tag(span, side_by_side))
+    earlier = earlier_outputs([source for source, _ in planned])  # a batch run again beside its first results
+    for restored, source in earlier.items():
+        note(f"left out {restored}: it is {source} restored, by an earlier run")
+    planned = [(source, target) for source, target in planned if source not in earlier]
+    inputs = [path for path in inputs if path not in earlier]
     for folder in inputs:
         if photos := photos_beside_videos(folder):
             some = "a photo" if len(photos) == 1 else f"{len(photos)} photos"
