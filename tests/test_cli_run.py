@@ -819,9 +819,8 @@ def test_a_batch_run_again_beside_its_outputs_leaves_them_out(tmp_path, identity
     listed = sorted(tmp_path.glob("*.mp4"))  # as the shell expands *.mp4 now: a, a-deblurred, b
     again = runner.invoke(app, ["run", *map(str, listed), "--skip-existing", "--json"])
     assert again.exit_code == 0, again.output
-    assert f"left out {tmp_path / 'a-deblurred.mp4'}: it is {tmp_path / 'a.mp4'} restored, by an earlier run" in " ".join(
-        again.stderr.split()
-    )
+    said = " ".join(again.stderr.split())
+    assert f"left out {tmp_path / 'a-deblurred.mp4'}: it is {tmp_path / 'a.mp4'} restored, by an earlier run" in said
     assert sorted(p.name for p in tmp_path.glob("*.mp4")) == ["a-deblurred.mp4", "a.mp4", "b-deblurred.mp4", "b.mp4"]
     alone = runner.invoke(app, ["run", str(tmp_path / "a-deblurred.mp4"), "-q"])  # asked for alone: restored
     assert alone.exit_code == 0 and (tmp_path / "a-deblurred-deblurred.mp4").exists()
