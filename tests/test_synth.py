@@ -264,6 +264,10 @@ def test_fetch_sources_unpacks_converts_and_records_licences(tmp_path):
     (photo.parent / "decode.txt").write_text("older\n")
     fetch_sources(cache, names=("lomiri",), videos=())
     assert np.load(photo).any() and (photo.parent / "decode.txt").read_text() == "rgb-exact-1\n"
+    whole = photo.read_bytes()
+    for damage in (whole[:1000], b"\x93NUMPY" + bytes(200)):  # cut short, or overwritten: what train refuses
+        photo.write_bytes(damage)  # found in review: the fetch train's hint names crashed on it and mended nothing
+        assert fetch_sources(cache, names=("lomiri",), videos=()) == entries and photo.read_bytes() == whole
 
 
 def test_still_can_be_forced_either_way():

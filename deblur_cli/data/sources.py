@@ -31,7 +31,7 @@ import numpy as np
 from deblur_cli.data.decode import DECODE, shrunk_rgb
 from deblur_cli.data.manifest import own_entries, write_manifest
 from deblur_cli.data.npy import save_npy
-from deblur_cli.data.photos import scene_group
+from deblur_cli.data.photos import load_photo, scene_group
 from deblur_cli.data.videos import VIDEOS_DIR, is_prepared, opencv, prepare_video
 from deblur_cli.errors import DeblurError, InputError, OutputError
 
@@ -159,12 +159,12 @@ def fetch_sources(
             rel = image.relative_to(root)
             stem = image.stem if source.name_part == -1 else rel.parts[source.name_part]
             target = cache / "photos" / name / (stem + ".npy")
-            if not (current and target.exists()):
+            if not (current and _readable(target)):  # a photo missing or damaged is decoded again
                 photo = _decode_shrunk(image)
                 if min(photo.shape[:2]) < MIN_SIDE:
                     continue
                 save_npy(target, photo)
-            shape = np.load(target, mmap_mode="r").shape
+            shape = load_photo(target, mmap=True).shape
             entries.append({
                 "photo": str(target.relative_to(cache)),
                 "source": name,
@@ -325,6 +325,15 @@ def _matching(root: Path, source: DebSource) -> list[Path]:
             if not any(fnmatch.fnmatch(path.name, p) for p in source.exclude):
                 found.append(path)
     return found
+
+
+def _readable(photo: Path) -> bool:
+    """Whether a cached photo is there and reads as one (not cut short, not overwritten)."""
+    try:
+        load_photo(photo, mmap=True)
+    except InputError:
+        return False
+    return True
 
 
 def _decode_shrunk(path: Path) -> np.ndarray:
