@@ -150,6 +150,24 @@ def test_adding_again_replaces_what_the_folder_added_and_a_fetch_keeps_it(tmp_pa
     assert "0 photos and 0 videos in" in fetched.stdout and "besides 2 photos and 0 videos of your own" in fetched.stdout
 
 
+def test_another_folder_of_the_same_name_is_added_beside_the_first(tmp_path):
+    """Found in review: adding trip2/shots after trip1/shots replaced trip1's photos without a word, as if the
+    first folder were added again; so did two files of one name."""
+    cache = tmp_path / "cache"
+    for trip in ("trip1", "trip2"):
+        (tmp_path / trip / "shots").mkdir(parents=True)
+        media.write_image(tmp_path / trip / "shots" / f"{trip}.png", media.pattern(len(trip), 240, 208))
+        media.write_image(tmp_path / trip / "same.png", media.pattern(len(trip) + 1, 240, 208))
+        add_own(cache, tmp_path / trip / "shots")
+        add_own(cache, tmp_path / trip / "same.png")
+    add_own(cache, tmp_path / "trip1" / "shots")  # the first again: it replaces its own
+    assert sorted(p.relative_to(cache).as_posix() for p in list_photos(cache)) == [
+        "photos/own-same-2/same~0000.npy", "photos/own-same/same~0000.npy",
+        "photos/own-shots-2/trip2~0000.npy", "photos/own-shots/trip1~0000.npy",
+    ]  # fmt: skip
+    assert len(json.loads((cache / "manifest.json").read_text())) == 4
+
+
 def test_without_opencv_videos_are_stills_only_and_said_so(tmp_path, monkeypatch):
     import deblur_cli.data.own as own
 

@@ -2,7 +2,8 @@
 
 Each image in DIR is a scene; so is each subfolder of frames and each video, of which FRAMES_PER_CLIP
 frames, evenly spaced, are kept: consecutive frames are near copies, and a long clip would otherwise
-outweigh every photo. They are stored as `photos/own-<DIR's name>/<scene>~<frame>.npy`, decoded and shrunk
+outweigh every photo. They are stored as `photos/own-<DIR's name>/<scene>~<frame>.npy` (own-<name>-2, ..., for another folder of the
+same name), decoded and shrunk
 as the fetched photos are, and `photos.scene_group` reads the scene from the name, so that a clip's frames
 all land on one side of the train/validation split. With OpenCV, each video is also prepared as the fetched
 videos are (`videos/own-<DIR's name>~<video>/`: frames and optical flow), a source of real-motion clips
@@ -51,7 +52,7 @@ def add_own(
             f"--sources {cache} is inside --add {folder}: the cache would be written among your pictures",
             hint="give the cache a folder of its own",
         )
-    source = OWN_PREFIX + _safe(folder.resolve().name if folder.is_dir() else folder.stem)
+    source = _source_name(cache, folder)
     target = cache / "photos" / source
     building = target.with_name(f".{source}.tmp")
     _remove(building)  # left by an add that was stopped
@@ -111,6 +112,25 @@ def add_own(
              " training sees each copy (remove a folder's copies by adding it again without them)")  # fmt: skip
     write_manifest(cache, others + entries)
     return entries
+
+
+def _source_name(cache: Path, folder: Path) -> str:
+    """own-<name of `folder`>, the source a folder or file of that name adds: the one this folder added before
+    (to replace it), else the first of own-<name>, own-<name>-2, ... that no other folder holds (trip1/frames and
+    trip2/frames are two sources)."""
+    base = OWN_PREFIX + _safe(folder.resolve().name if folder.is_dir() else folder.stem)
+    where = folder.resolve()
+    originals: dict[str, list[Path]] = {}
+    for entry in read_manifest(cache):
+        originals.setdefault(entry.get("source"), []).append(Path(entry.get("original", "")))
+    for number in itertools.count(1):
+        name = base if number == 1 else f"{base}-{number}"
+        held = originals.get(name)
+        if held is None and not (cache / "photos" / name).exists():
+            return name
+        if held and all(path == where or where in path.parents for path in held):
+            return name
+    raise AssertionError("unreachable")
 
 
 def _added_before(entries: list[dict], others: list[dict]) -> list[str]:
