@@ -193,6 +193,11 @@ def check_architecture(metadata: dict[str, str], architecture: str, name: str, w
         raise WeightsError(f"{name} holds {found} weights, not {what}", hint=hint)
 
 
+def non_finite(state: dict[str, torch.Tensor]) -> str | None:
+    """The name of the first tensor of `state` that holds NaN or an infinity; None where all are finite."""
+    return next((key for key, tensor in state.items() if tensor.is_floating_point() and not tensor.isfinite().all()), None)
+
+
 def build_to_fit(make: Callable[[], M], state: dict[str, torch.Tensor], *, name: str, described: str, hint: str) -> M:
     """`make()`, a model in eval mode holding `state` (loaded strictly). The model is first made on the
     meta device, where its tensors take no memory, and every tensor of `state` checked against it, so
@@ -206,8 +211,7 @@ def build_to_fit(make: Callable[[], M], state: dict[str, torch.Tensor], *, name:
     problem = state_mismatch(skeleton.state_dict(), state)
     if problem is not None:
         raise WeightsError(f"{name} does not fit {described}: {problem}", hint=hint)
-    broken = next((key for key, tensor in state.items() if tensor.is_floating_point() and not tensor.isfinite().all()), None)
-    if broken is not None:  # they would make every frame black (NaN is written as 0), and the run succeed
+    if (broken := non_finite(state)) is not None:  # they would make every frame black (NaN is written as 0)
         raise WeightsError(
             f"{name} holds NaN or infinite values ({broken})",
             hint="the file is damaged, or its training diverged: use another file, or train again",

@@ -27,7 +27,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 
-from deblur_cli.checkpoint import ARCH_KEY, read_checkpoint
+from deblur_cli.checkpoint import ARCH_KEY, non_finite, read_checkpoint
 from deblur_cli.cpuinfo import cpu_runs_bf16
 from deblur_cli.data.dataset import (
     FixedClips,
@@ -272,6 +272,11 @@ def _init_weights(path: str, config: TrainConfig) -> dict[str, torch.Tensor]:
 
     file = weights_file(path, "--init", fits=config.model)
     tensors, metadata = read_checkpoint(file)
+    if (broken := non_finite(tensors)) is not None:  # else the run's first step "diverges", blamed on --lr
+        raise InputError(
+            f"--init {path} holds NaN or infinite values ({broken})",
+            hint="the file is damaged, or its training diverged: start from another file",
+        )
     residual = any(key.startswith(PRIOR_PREFIX) for key in tensors)
     if residual and config.prior is None:
         if config.model in DIFFUSION_TASKS:

@@ -610,6 +610,8 @@ def test_init_takes_a_model_name_as_prior_does(tmp_path):
 
     import deblur_cli.cli.train  # noqa: F401  registers the command
     from deblur_cli.cli.app import app
+    from safetensors.torch import save_file
+
     from deblur_cli.weights import resolve_weights
 
     small = ["--crop", "16", "--frames", "2", "--batch", "1", "--steps", "1", "--lr", "0", "--warmup", "1",
@@ -623,6 +625,15 @@ def test_init_takes_a_model_name_as_prior_does(tmp_path):
         torch.testing.assert_close(state["model"][key], value.float(), rtol=0, atol=0)
     typo = CliRunner().invoke(app, ["train", *small, "--init", "dstnet-ss", "-o", str(tmp_path / "typo")])
     assert typo.exit_code == 2
+    # found in review: a file holding NaN trained, then "diverged at step 1" with the hint to lower --lr
+    tensors, metadata = read_checkpoint(resolve_weights("dstnet-s").path)
+    name = next(iter(tensors))
+    tensors[name] = torch.full_like(tensors[name], float("nan"))
+    save_file(tensors, str(tmp_path / "nan.safetensors"), metadata=metadata)
+    args = ["train", *small, "--init", str(tmp_path / "nan.safetensors"), "-o", str(tmp_path / "nan")]
+    broken = CliRunner().invoke(app, args)
+    assert broken.exit_code == 1 and f"holds NaN or infinite values ({name})" in broken.stderr, broken.output
+    assert not (tmp_path / "nan").exists()
     assert "error: --init dstnet-ss: no such file, and not a model or weights name" in typo.output
     assert "hint: did you mean 'dstnet-s'? give a weights file, a model name (dstnet, dstnet-s" in typo.output
     assert not (tmp_path / "typo").exists()
