@@ -483,7 +483,10 @@ def _train(
         # a stop request already made is not kept waiting by a validation (minutes, for a diffusion model)
         stopping = due and stop_asked()
         if ddp.main and due and not stopping:
-            validation = last_val = validate(task, ema, val_set, device)
+            # given up if a stop is asked meanwhile (this rank's own request: the others do not validate), but for
+            # the run's last step, which ends the run whatever is asked
+            validation = validate(task, ema, val_set, device, abandon=lambda: step < stop and _asked(should_stop))
+            last_val = validation or last_val
         if ddp.main:
             _log(out_dir / LOG, step, loss, lr, seconds, validation)
             if callback:
@@ -497,6 +500,10 @@ def _train(
                 checkpoint()
             return last_val, False
     return last_val, True
+
+
+def _asked(should_stop: Callable[[], object] | None) -> bool:
+    return should_stop is not None and bool(should_stop())
 
 
 def loss_seed(seed: int, rank: int, step: int) -> int:

@@ -114,7 +114,7 @@ def evaluate(
         blurred, sharp = clip_set[0]
         panels = [blurred, restore_clip(task, model, blurred, torch.device("cpu")), sharp]
         if task.prior is not None:  # blurred | the prior's estimate | restored | sharp
-            as_prior = replace(task, restore=lambda _, clip: task.prior(clip))
+            as_prior = replace(task, restore=lambda _, clip, on_step: task.prior(clip))
             panels.insert(1, restore_clip(as_prior, model, blurred, torch.device("cpu")))
         mid = frames // 2
         write_png(torch.cat([panel[mid] for panel in panels], dim=-1), sample)

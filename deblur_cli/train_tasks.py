@@ -37,7 +37,9 @@ class Task:
 
     build: Callable[[], nn.Module]  # a freshly initialised model
     loss: Callable[[nn.Module, torch.Tensor, torch.Tensor, TrainConfig, torch.Generator], torch.Tensor]
-    restore: Callable[[nn.Module, torch.Tensor], torch.Tensor]  # (B, T, 3, H, W) -> same, for validation
+    # (model, (B, T, 3, H, W), on_step) -> same, for validation; a sampler calls on_step(done, total) (if not None)
+    # after each of its steps
+    restore: Callable[[nn.Module, torch.Tensor, Callable[[int, int], None] | None], torch.Tensor]
     export: Callable[[nn.Module, Path], None]  # half-precision inference weights
     multiple: int = 1  # crops must be multiples of this; validation clips are padded to it
     prior: Callable[[torch.Tensor], torch.Tensor] | None = None  # a residual model's DSTNet estimate, (B, T, 3, H, W)
@@ -68,7 +70,7 @@ def _dstnet_task(variant: str, prior: str | None) -> Task:
     return Task(
         build=lambda: DSTNet(config),
         loss=loss,
-        restore=lambda model, blurred: model(blurred),
+        restore=lambda model, blurred, on_step: model(blurred),
         export=lambda model, path: save_dstnet(model, path, extra_metadata={"variant": variant}, half=True),
         multiple=MULTIPLE,
     )
@@ -100,8 +102,8 @@ def _wtsa_task(variant: str, prior_spec: str | None, ddim_steps: int = VALIDATIO
         prior.to(blurred.device)  # a no-op once there
         return prior(blurred).clamp(0, 1).to(blurred.dtype)
 
-    def restore(model, blurred):
-        return sample(model, condition(blurred), steps=ddim_steps, seed=0, diffusion=diffusion)
+    def restore(model, blurred, on_step):
+        return sample(model, condition(blurred), steps=ddim_steps, seed=0, diffusion=diffusion, callback=on_step)
 
     return Task(
         build=lambda: WTSAUNet(config),
@@ -218,24 +220,44 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], name: str, de
     model.load_state_dict(state, strict=True)  # copy_ casts a float16 file to the model's dtype
 
 
+class _Abandoned(Exception):
+    """A validation given up, as `abandon` asked."""
+
+
 @torch.no_grad()
-def validate(task: Task, model: nn.Module, clips: Dataset, device: torch.device) -> dict[str, float]:
-    """Mean PSNR/SSIM over all frames of `clips`: of the blurred input and of the model's output."""
+def validate(
+    task: Task, model: nn.Module, clips: Dataset, device: torch.device, abandon: Callable[[], bool] | None = None
+) -> dict[str, float] | None:
+    """Mean PSNR/SSIM over all frames of `clips`: of the blurred input and of the model's output. None where
+    `abandon()` turned true on the way (asked between clips and between a sampler's steps): a run asked to
+    stop does not wait minutes for figures that change no weight."""
+
+    def on_step(done: int, total: int) -> None:
+        if abandon is not None and abandon():
+            raise _Abandoned
+
     sums = {"psnr_in": 0.0, "psnr": 0.0, "ssim_in": 0.0, "ssim": 0.0}
     count = 0
-    for i in range(len(clips)):
-        blurred, sharp = clips[i]
-        restored = restore_clip(task, model, blurred, device)
-        sums["psnr_in"] += float(psnr(blurred, sharp).sum())
-        sums["psnr"] += float(psnr(restored, sharp).sum())
-        sums["ssim_in"] += float(ssim(blurred, sharp).sum())
-        sums["ssim"] += float(ssim(restored, sharp).sum())
-        count += blurred.shape[0]
+    try:
+        for i in range(len(clips)):
+            on_step(0, 0)
+            blurred, sharp = clips[i]
+            restored = restore_clip(task, model, blurred, device, on_step if abandon is not None else None)
+            sums["psnr_in"] += float(psnr(blurred, sharp).sum())
+            sums["psnr"] += float(psnr(restored, sharp).sum())
+            sums["ssim_in"] += float(ssim(blurred, sharp).sum())
+            sums["ssim"] += float(ssim(restored, sharp).sum())
+            count += blurred.shape[0]
+    except _Abandoned:
+        return None
     return {k: v / max(count, 1) for k, v in sums.items()}
 
 
 @torch.no_grad()
-def restore_clip(task: Task, model: nn.Module, clip: torch.Tensor, device: torch.device) -> torch.Tensor:
+def restore_clip(
+    task: Task, model: nn.Module, clip: torch.Tensor, device: torch.device,
+    on_step: Callable[[int, int], None] | None = None,
+) -> torch.Tensor:  # fmt: skip
     """clip (T, 3, H, W) of any size -> restored (T, 3, H, W) in [0, 1] on the CPU; pads once for the model."""
     padded, size = pad_to_multiple(clip[None].to(device), task.multiple)
-    return crop_to(task.restore(model, padded), size)[0].float().clamp(0, 1).cpu()
+    return crop_to(task.restore(model, padded, on_step), size)[0].float().clamp(0, 1).cpu()

@@ -45,7 +45,7 @@ def _tiny_task() -> Task:
     return Task(
         build=TinyRestorer,
         loss=loss,
-        restore=lambda model, blurred: model(blurred),
+        restore=lambda model, blurred, on_step: model(blurred),
         export=lambda model, path: save_checkpoint(
             model.state_dict(), path, architecture="tiny", config={}, dtype=torch.float16
         ),
@@ -218,6 +218,36 @@ def test_a_stop_asked_before_a_validation_saves_without_waiting_for_it(tmp_path)
     result = train(config, run, task=asking, callback=seen.append, should_stop=lambda: bool(asked))
     assert [p.step for p in seen] == [1, 2, 3] and seen[-1].validation is None  # logged, not validated
     assert not result.reached and torch.load(run / "last.pt", weights_only=True)["step"] == 3
+
+
+def test_a_stop_asked_during_a_validation_gives_it_up_and_saves(tmp_path):
+    """Found in review: a Ctrl-C or SIGTERM while a diffusion model validated waited for the whole validation
+    (a minute a clip on a CPU; a scheduler's grace period is shorter), the console silent."""
+    config = dataclasses.replace(CONFIG, save_every=100)  # validations at steps 3 and 6
+    tiny, asked, sampled = _tiny_task(), [], []
+
+    def restore(model, blurred, on_step):  # a sampler of two steps: the request comes after its first
+        sampled.append(1)
+        asked.append(True)
+        if on_step is not None:
+            on_step(1, 2)
+        sampled.append(2)
+        return model(blurred)
+
+    seen: list = []
+    run = tmp_path / "asked"
+    result = train(config, run, task=dataclasses.replace(tiny, restore=restore), callback=seen.append,
+                   should_stop=lambda: bool(asked))  # fmt: skip
+    assert sampled == [1] and [p.step for p in seen] == [1, 2, 3] and seen[-1].validation is None
+    assert not result.reached and torch.load(run / "last.pt", weights_only=True)["step"] == 3
+    rows = list(csv.DictReader((run / "log.csv").open()))
+    assert len(rows) == 3 and rows[-1]["psnr"] == ""  # no figures of a validation given up
+    asked.clear()
+    sampled.clear()
+    last = dataclasses.replace(config, steps=3)  # at the run's last step, the validation ends the run: kept
+    task = dataclasses.replace(tiny, restore=restore)
+    done = train(last, tmp_path / "last", task=task, should_stop=lambda: bool(asked))
+    assert done.reached and done.validation and sampled.count(2) == len(sampled) // 2 > 0
 
 
 def test_a_stop_asked_during_the_last_step_finishes_the_run(tmp_path, monkeypatch):
@@ -819,7 +849,7 @@ def test_evaluation_samples_diffusion_models_with_the_ddim_steps_asked_for():
     for steps, expected in [(None, VALIDATION_DDIM_STEPS), (3, 3)]:
         calls.clear()
         task = get_task("wtsa-s", ddim_steps=steps)
-        task.restore(counted(task), clip)
+        task.restore(counted(task), clip, None)
         assert len(calls) == expected
     with pytest.raises(UsageError, match="--ddim-steps applies to the diffusion models"):
         get_task("dstnet-s", ddim_steps=20)
