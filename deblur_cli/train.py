@@ -409,14 +409,17 @@ def _train(
     model, ema, optimizer = _build(config, task, device, start)
     step = 0
     ckpt_path = out_dir / CHECKPOINT
+    saved: list[int] = []  # the step of the last checkpoint, once there is one
 
     def checkpoint() -> None:  # the training state to resume from, and the EMA weights as users load them
         save_state(ckpt_path, step, config, model, ema, optimizer)
+        saved[:] = [step]
         with writing(out_dir / f"{config.model}.safetensors"):
             task.export(ema, out_dir / f"{config.model}.safetensors")
 
     if state is not None:
         step = load_state(state, model, ema, optimizer)
+        saved[:] = [step]
         _truncate_log(out_dir / LOG, step)
     elif ddp.main:  # a log left in the folder belongs to no run of it: this one's starts at step 1
         (out_dir / LOG).unlink(missing_ok=True)
@@ -464,10 +467,15 @@ def _train(
         # lost to NaN from here on, so the run stops and keeps its last checkpoint, taken before
         diverged = not torch.isfinite(loss.detach()) or (not scaler.is_enabled() and not torch.isfinite(norm))
         if ddp.any(bool(diverged), device):
-            kept = ckpt_path.exists()
+            if saved and saved[0] < step:  # steps of the lower rate lie between it and this one
+                hint = f"{ckpt_path} keeps step {saved[0]}: --resume with a lower --lr"
+            elif saved:  # this step is the first from it, and the same whatever the rate: resuming fails again
+                hint = f"{ckpt_path} keeps step {saved[0]}, from which this step fails whatever --lr: start a new run"
+                hint += " with a lower --lr (or --init an earlier export)"
+            else:
+                hint = "lower --lr"
             raise DeblurError(
-                f"training diverged at step {step + 1}: the loss or its gradients are not finite",
-                hint=f"{ckpt_path} keeps the last checkpoint: --resume with a lower --lr" if kept else "lower --lr",
+                f"training diverged at step {step + 1}: the loss or its gradients are not finite", hint=hint
             )
         scaler.step(optimizer)
         scaler.update()

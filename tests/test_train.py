@@ -634,6 +634,24 @@ def test_a_run_of_a_model_this_version_cannot_train_is_named_so(tmp_path):
     assert info.value.exit_code == 1
 
 
+def test_an_until_piece_says_where_it_stopped_and_that_resume_continues(tmp_path):
+    """Found in review: a piece ended at --until with the exported file's path alone: a log could not tell an
+    unfinished run, nor its step."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    small = ["--crop", "16", "--frames", "2", "--batch", "1", "--steps", "3", "--warmup", "1", "--val-every", "100",
+             "--val-clips", "1", "--val-size", "16x16", "-q", "-o", str(tmp_path / "run")]  # fmt: skip
+    piece = CliRunner().invoke(app, ["train", *small, "--until", "2"])
+    assert piece.exit_code == 0, piece.output
+    said = "note: stopped after step 2 of 3 (--until): the same command with --resume continues"
+    assert said in " ".join(piece.stderr.split())
+    rest = CliRunner().invoke(app, ["train", *small, "--resume"])
+    assert rest.exit_code == 0 and "stopped after" not in rest.stderr, rest.output
+
+
 def test_init_takes_a_model_name_as_prior_does(tmp_path):
     """`--init dstnet-s` was "weights file not found: .../dstnet-s", though --prior takes model names."""
     from typer.testing import CliRunner
@@ -1067,7 +1085,14 @@ def test_a_run_that_diverges_stops_and_keeps_its_last_good_checkpoint(tmp_path):
 
     with pytest.raises(DeblurError, match="training diverged at step 3") as caught:
         train(dataclasses.replace(CONFIG, save_every=1), tmp_path / "nan", task=dataclasses.replace(task, loss=loss))
-    assert "--resume" in caught.value.hint
+    # found in review: "--resume with a lower --lr" from the step just before failed again, whatever the rate
+    assert "keeps step 2, from which this step fails whatever --lr: start a new run" in caught.value.hint
+    steps.clear()
+    train(dataclasses.replace(CONFIG, save_every=1, steps=1), tmp_path / "later", task=_tiny_task())
+    with pytest.raises(DeblurError, match="training diverged at step 4") as caught:  # steps 2 and 3 lie between
+        train(dataclasses.replace(CONFIG, save_every=5), tmp_path / "later", resume=True,
+              given=frozenset({"steps", "save_every"}), task=dataclasses.replace(task, loss=loss))  # fmt: skip
+    assert caught.value.hint.endswith("keeps step 1: --resume with a lower --lr")
     state = torch.load(tmp_path / "nan" / "last.pt", weights_only=True)
     assert state["step"] == 2 and all(torch.isfinite(v).all() for v in state["model"].values())
     weights, _ = read_checkpoint(tmp_path / "nan" / "tiny.safetensors")

@@ -330,11 +330,11 @@ def train_command(
         prior=prior, threads=threads,
     )  # fmt: skip
 
-    done: list[int] = []  # the last step finished
+    done: list[int] = []  # the last step finished, and the run's steps
 
     def report(p: Progress) -> None:
         first = not done  # this command's first step: a run continued says where it was
-        done[:] = [p.step]
+        done[:] = [p.step, p.steps]
         if first and p.step > 1 and not quiet:
             note(f"continuing the run in {out_dir} after step {p.step - 1} of {p.steps}")
         if not quiet and (p.step % 10 == 0 or first or p.validation):  # the loss on a validation step too
@@ -370,6 +370,8 @@ def train_command(
         raise stopped(signum)
     if not result.main:  # under torchrun, rank 0 alone prints the run's result
         return
+    if done and done[0] < done[1]:  # an --until piece: nothing else would say the run goes on
+        note(f"stopped after step {done[0]} of {done[1]} (--until): the same command with --resume continues")
     out.print(str(result.weights))
     if result.validation:
         _print_figures(result.validation)
