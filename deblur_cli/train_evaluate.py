@@ -81,7 +81,10 @@ def evaluate(
     weights_file = read_checkpoint(weights) if weights is not None else None  # (tensors, metadata), read once
     name, prior, ema, run_sources = _evaluated_model(out_dir, weights, weights_file)
     if ema is None and sources is None:  # no run: nothing says which photos (none means procedural scenes)
-        raise UsageError("--evaluate without a run folder needs --sources", hint="the cache of `deblur synth --fetch`")
+        raise UsageError(
+            "--evaluate without a run folder needs --sources",
+            hint="the cache of `deblur synth --fetch` (an empty folder: procedural scenes, not real footage)",
+        )
     sources = sources or run_sources
     task = task or get_task(name, prior, ddim_steps=ddim_steps)
     check_frames(task, frames, name)
