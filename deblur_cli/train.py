@@ -194,6 +194,11 @@ def train(
                 clips = any(getattr(before, k) != getattr(config, k) for k in chosen)
                 clips = "; the validation clips change with them" if clips else ""
                 warn(f"this resume changes the run's settings: {'; '.join(changes)}{clips}")
+        if state is not None and config.prior_sha256 and _gone(config.prior):  # before --prior's own error
+            raise InputError(
+                f"the run in {out_dir} was trained with --prior {config.prior}, which is no longer there",
+                hint="give the same file at its new place with --prior (it is known by its SHA-256)",
+            )
         if config.threads is not None:  # here, not in the command: a resume that does not give it keeps the run's
             torch.set_num_threads(config.threads)
         try:
@@ -227,6 +232,11 @@ def _absolute_paths(config: TrainConfig) -> TrainConfig:
         init=str(Path(init).absolute()) if init is not None and Path(init).is_file() else init,
         prior=str(Path(prior).absolute()) if prior is not None and Path(prior).is_file() else prior,
     )
+
+
+def _gone(prior: str | None) -> bool:
+    """Whether --prior `prior` named a file (an absolute path, as runs store them) that is not there now."""
+    return prior is not None and Path(prior).is_absolute() and not Path(prior).exists()
 
 
 def _same_prior(config: TrainConfig, checkpoint: Path | None) -> TrainConfig:

@@ -141,9 +141,11 @@ def resumed_config(stored: dict, config: TrainConfig, path: Path, given: frozens
     if "amp" in stored:  # runs from before `precision`: amp meant bf16/fp16 on CUDA only, i.e. "auto"
         stored["precision"] = "auto" if stored.pop("amp") else "fp32"
     stored["val_size"] = tuple(stored["val_size"])
+    moved = (given is None or "prior" in given) and _moved_prior(stored, config.prior)
     changed = [
         name for name in RESUMED_FIXED
         if (given is None or name in given) and not _same_setting(name, stored[name], getattr(config, name))
+        and not (name == "prior" and moved)
     ]  # fmt: skip
     if changed:
         options = ", ".join(as_option(name, stored[name]) for name in changed)
@@ -151,8 +153,18 @@ def resumed_config(stored: dict, config: TrainConfig, path: Path, given: frozens
             f"{path} is a run with {options}: a resume cannot change {'it' if len(changed) == 1 else 'them'}",
             hint=f"drop {', '.join(as_option(name) for name in changed)} to continue it, or give another --out",
         )
-    free = [k for k in RESUMED_FREELY if given is None or k in given]
+    free = [k for k in RESUMED_FREELY if given is None or k in given] + (["prior"] if moved else [])
     return TrainConfig(**{**stored, **{k: getattr(config, k) for k in free}})
+
+
+def _moved_prior(stored: dict, prior: str | None) -> bool:
+    """Whether --prior `prior` is a file holding what the run's own prior held (its SHA-256, as the run
+    recorded it), at another path: the run's file moved with a project, or copied to another machine."""
+    if prior is None or not stored.get("prior_sha256") or not Path(prior).is_file():
+        return False
+    from deblur_cli.weights.verify import file_digest
+
+    return file_digest(Path(prior), "sha256") == stored["prior_sha256"]
 
 
 def resume_changes(before: TrainConfig, after: TrainConfig) -> list[str]:

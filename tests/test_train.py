@@ -1349,6 +1349,35 @@ def test_a_run_stores_its_files_as_absolute_paths_and_a_resume_refuses_a_changed
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"] == 2
 
 
+def test_a_resume_takes_the_runs_prior_file_at_a_new_place(tmp_path):
+    """Found in review: a run whose --prior file had moved could not be resumed: without --prior "no such
+    file", and with the same file at its new place "a resume cannot change it", though the run records the
+    file's SHA-256."""
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+
+    torch.manual_seed(0)
+    save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), tmp_path / "prior.safetensors")
+    config = TrainConfig(
+        model="wtsa-s", crop=16, frames=2, batch=1, steps=3, warmup=1, val_every=100, val_clips=1,
+        val_size=(16, 16), save_every=1, prior=str(tmp_path / "prior.safetensors"),
+    )  # fmt: skip
+    train(config, tmp_path / "run", until=1)
+    (tmp_path / "models").mkdir()
+    moved = (tmp_path / "prior.safetensors").rename(tmp_path / "models" / "dstnet.safetensors")
+    with pytest.raises(InputError, match="trained with --prior .*prior.safetensors, which is no longer there") as gone:
+        train(config, tmp_path / "run", resume=True, given=frozenset())
+    assert "--prior" in gone.value.hint
+    at_new_place = dataclasses.replace(config, prior=str(moved))
+    train(at_new_place, tmp_path / "run", resume=True, until=2, given=frozenset({"prior"}))
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert state["step"] == 2 and state["config"]["prior"] == str(moved)
+    save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), tmp_path / "other.safetensors")  # other weights: refused
+    with pytest.raises(UsageError, match="a resume cannot change it"):
+        train(dataclasses.replace(config, prior=str(tmp_path / "other.safetensors")), tmp_path / "run", resume=True,
+              given=frozenset({"prior"}))  # fmt: skip
+
+
 def test_gpu_synthesis_can_be_turned_off_on_resume(tmp_path):
     """--gpu-synthesis was a flag: a run stored with it could not be resumed without it (on a CPU, or with
     --workers), although it may change on resume."""
