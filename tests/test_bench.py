@@ -507,6 +507,24 @@ def test_cli_refuses_bad_options(stand_in_models, args, code, message):
     assert result.exit_code == code and message in result.stderr
 
 
+def test_a_weights_file_alone_is_benched_as_the_model_it_holds(tmp_path):
+    """Found in review: `deblur bench --weights FILE`, the next command after training, was refused (MODEL=FILE),
+    where run and evaluate take the file alone."""
+    from deblur_cli.weights import resolve_weights
+
+    mine = tmp_path / "mine.safetensors"
+    mine.write_bytes(resolve_weights("dstnet-s").path.read_bytes())
+    args = ["bench", "--weights", str(mine), "--size", "32x32", "--frames", "2", "--json", str(tmp_path / "b.json")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "b.json").read_text())["rows"]
+    assert [row["model"] for row in rows] == ["input", "dstnet-s (mine.safetensors)"]  # it alone, without -m
+    both = CliRunner().invoke(app, [*args[:-1], str(tmp_path / "c.json"), "-m", "dstnet-s,wtsa-s", "--steps", "1"])
+    assert both.exit_code == 0, both.output
+    labels = [row["model"] for row in json.loads((tmp_path / "c.json").read_text())["rows"]]
+    assert labels[1] == "dstnet-s (mine.safetensors)" and labels[2] == "wtsa-s"
+
+
 def test_a_weights_hint_gives_benchs_form_of_the_option():
     """The shared hints say `--weights FILE`, which bench refuses (it takes MODEL=FILE): a second round trip."""
     result = CliRunner().invoke(app, ["bench", "-m", "wtsa", "--size", "64x48", "--frames", "2", "--device", "cpu"])

@@ -163,7 +163,8 @@ def bench(
             "--weights",
             metavar="MODEL=FILE",
             rich_help_panel=MODEL_PANEL,
-            help="Weights for one of the models, repeatable (default: the cache or the bundled file).",
+            help="Weights for one of the models, repeatable (default: the cache or the bundled file); a FILE alone"
+            " is for the model it holds, benched alone without -m.",
         ),
     ] = None,
     eta: EtaOpt = 0.0,
@@ -241,6 +242,11 @@ def bench(
     crop = parse_size(size, minimum=SMALLEST_FRAME) if size else None
     if input_path is None:
         check_synthesis_memory(frames, *(crop or SYNTHETIC_SIZE))
+    # a bare --weights FILE, as run and evaluate take it: the model its file holds (and, without -m, that model alone)
+    bare = [value for value in weights or [] if "=" not in value]
+    held = {value: choose_model(AUTO, device=torch_device, weights=value) for value in bare}
+    weights = [f"{held[value]}={value}" if value in held else value for value in weights or []]
+    model = model or list(dict.fromkeys(held.values())) or None
     names = [name.strip() for value in model or DEFAULT_MODELS for name in value.split(",")]  # -m a,b as -m a -m b
     chosen = {name: choose_model(name, device=torch_device, cache_dir=cache_dir) for name in names}
     candidates = list(dict.fromkeys(chosen.values()))
