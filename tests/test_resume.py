@@ -593,6 +593,23 @@ def test_a_video_that_changed_in_place_is_reported(tmp_path):
 # --- the command ----------------------------------------------------------------------------------
 
 
+def test_a_continued_runs_summary_counts_the_frames_its_rate_is_of(tmp_path, monkeypatch):
+    """Found in review: "60 frames 1280x720 in 48.4 s (0.54 fps, ...; 34 of them restored by an earlier run)",
+    whose rate was of the 26 frames restored then, not of the 60."""
+    import re
+
+    source = media.make_video(tmp_path / "in.mp4", frames=24, fps=30)
+    restorers = iter([MixingRestorer(fail_after=5), MixingRestorer()])
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: next(restorers))
+    args = ["run", str(source), "-o", str(tmp_path / "out.mkv"), "--window", "4", "--overlap", "1", "--tile", "0"]
+    assert CliRunner().invoke(app, [*args, "--codec", "ffv1"]).exit_code == 130
+    second = CliRunner().invoke(app, [*args, "--codec", "ffv1"])
+    assert second.exit_code == 0, second.output
+    done = re.search(r"24 frames \d+x\d+ \((\d+) from an earlier run\) in [\d.]+ s \((\d+) restored at [\d.]+ fps, ",
+                     " ".join(second.stderr.split()))  # fmt: skip
+    assert done is not None and int(done[1]) + int(done[2]) == 24 and int(done[1]) > 0, second.stderr
+
+
 def test_deblur_run_continues_and_says_so(tmp_path, monkeypatch):
     source = media.make_video(tmp_path / "in.mp4", frames=24, fps=30)
     target = tmp_path / "out.mkv"

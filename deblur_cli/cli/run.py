@@ -357,12 +357,15 @@ def run(
                     warn(message)
             summaries.append(result.summary(model, restorer, windows, strength))
             if not as_json and not quiet:
-                earlier = f"; {result.resumed} of them restored by an earlier run" if result.resumed else ""
                 frames = f"{result.frames} frame{'s' * (result.frames != 1)} {result.width}x{result.height}"
                 if result.shown is not None:  # a rotation tag turns them for players
                     frames += f" (shown {result.shown[0]}x{result.shown[1]})"
-                rate = f"{result.fps:.2f} fps, " if result.frames > result.resumed else "all joined, "
-                how = f"{rate}{model} on {restorer.device}{earlier}"
+                if result.resumed:  # the rate is of this run's frames: it says how many they are
+                    frames += f" ({result.resumed} from an earlier run)"
+                now = result.frames - result.resumed
+                rate = f"{now} restored at " if result.resumed else ""
+                rate = f"{rate}{result.fps:.2f} fps, " if now > 0 else "all joined, "
+                how = f"{rate}{model} on {restorer.device}"
                 line = f"{result.output}: {frames} in {result.seconds:.1f} s ({how}){_scenes(result.scene_cuts)}"
                 err.print(labelled("done", "green", line), highlight=False, soft_wrap=True)
     if as_json:
