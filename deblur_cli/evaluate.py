@@ -103,7 +103,10 @@ class SequenceScore:
         }
         names = data.get("frame_names")
         cuts, tile = data.get("scene_cuts"), data.get("tile_used")
-        return cls(name, frames, seconds, input_scores, output_scores, cuts, exact, per_frame, names, tile)
+        return cls(
+            name, frames, seconds, input=input_scores, output=output_scores, scene_cuts=cuts, exact_frames=exact,
+            per_frame=per_frame, frame_names=names, tile_used=tile,
+        )  # fmt: skip
 
 
 @dataclass

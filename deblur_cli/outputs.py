@@ -306,8 +306,8 @@ def sink_path(source: Path, target: Path, output: Path | None, *, named_folder: 
 
 @dataclass(frozen=True)
 class Foreseen:
-    """What the checks before a run found of one input, as they found it: a note, the input left out, or
-    its output checked with the warnings it will give."""
+    """What the checks before a run found of one input, as they found it, one of: a note, the input left out,
+    the input failed (one of several), or its output checked with the warnings it will give."""
 
     source: Path
     target: Path

@@ -105,8 +105,9 @@ def _planned(given: Path) -> list[tuple[Path, Path | None]]:
 def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
     """The facts about one input, by name, None where they do not apply; `target` is where `deblur run`
     without -o writes (None for a glob, which needs -o: it is described as written to PNG frames)."""
-    shown_target = "none: a glob needs -o (a folder for PNG frames, or a video file)" if target is None else str(target)
-    target = Path("deblurred") if target is None else target
+    planned = target is not None  # a glob's frames are described as written to a folder of PNG frames
+    shown_target = str(target) if planned else "none: a glob needs -o (a folder for PNG frames, or a video file)"
+    target = target if planned else Path("deblurred")
     width, height = info.display_size
     alpha = "kept" if info.alpha else None
     if is_image_output(target) or target.suffix == "":
@@ -136,7 +137,7 @@ def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
     except DeblurError as e:  # the container refuses the encoder, say
         warnings, writes = [], f"nothing: {e}"
     warnings = reading_warnings(path, info) + warnings
-    if shown_target == str(target) and (folder := nearest_folder(target)).is_dir() and not writable(folder):
+    if planned and (folder := nearest_folder(target)).is_dir() and not writable(folder):
         warnings.append(f"{folder} cannot be written: deblur run needs -o to put the result elsewhere")  # a card
     container = _container_name(path, info.container)
     extras = describe_extras(path) if info.container else {}
