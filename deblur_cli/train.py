@@ -13,6 +13,7 @@ import copy
 import csv
 import math
 import os
+import shlex
 import signal
 import time
 import warnings
@@ -290,7 +291,7 @@ def _init_weights(path: str, config: TrainConfig) -> dict[str, torch.Tensor]:
     residual = any(key.startswith(PRIOR_PREFIX) for key in tensors)
     if residual and config.prior is None:
         if config.model in DIFFUSION_TASKS:
-            hint = "add the --prior it was trained with, or start from the weights of a model without one"
+            hint = f"add --prior {shlex.quote(path)} (the DSTNet stored in it), or start from weights without one"
         elif (variant := metadata.get("variant")) in DIFFUSION_TASKS:  # -m left at its default, most likely
             hint = f"it is a {variant} model: -m {variant} with the --prior it was trained with (e.g. dstnet-s)"
         else:

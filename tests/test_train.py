@@ -1194,9 +1194,14 @@ def test_init_from_a_residual_model_starts_a_residual_run_and_only_that(tmp_path
         torch.testing.assert_close(state[key], value, rtol=0, atol=0)
     with pytest.raises(InputError, match="holds no residual model .* this run, with --prior, trains one"):
         train(dataclasses.replace(config, init=str(direct)), tmp_path / "direct")
-    with pytest.raises(InputError, match="holds a residual model .* this run trains without --prior"):
+    with pytest.raises(InputError, match="holds a residual model .* this run trains without --prior") as without:
         train(dataclasses.replace(config, prior=None), tmp_path / "residual")
     assert not (tmp_path / "direct").exists() and not (tmp_path / "residual").exists()
+    # found in review: the hint said "the --prior it was trained with", which the file holds: it names the file
+    assert without.value.hint.startswith(f"add --prior {residual} (the DSTNet stored in it)")
+    train(dataclasses.replace(config, prior=str(residual)), tmp_path / "followed")  # the hint, followed
+    for key, value in start.state_dict().items():
+        torch.testing.assert_close(torch.load(tmp_path / "followed" / "last.pt", weights_only=True)["model"][key], value)
 
 
 def test_a_full_disk_while_saving_is_one_line_naming_the_file_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
