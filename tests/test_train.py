@@ -1200,8 +1200,9 @@ def test_init_from_a_residual_model_starts_a_residual_run_and_only_that(tmp_path
     # found in review: the hint said "the --prior it was trained with", which the file holds: it names the file
     assert without.value.hint.startswith(f"add --prior {residual} (the DSTNet stored in it)")
     train(dataclasses.replace(config, prior=str(residual)), tmp_path / "followed")  # the hint, followed
+    followed = torch.load(tmp_path / "followed" / "last.pt", weights_only=True)["model"]
     for key, value in start.state_dict().items():
-        torch.testing.assert_close(torch.load(tmp_path / "followed" / "last.pt", weights_only=True)["model"][key], value)
+        torch.testing.assert_close(followed[key], value)
 
 
 def test_a_full_disk_while_saving_is_one_line_naming_the_file_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
