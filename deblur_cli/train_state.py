@@ -4,6 +4,7 @@ checked, and the settings a resumed run takes from the command line or keeps fro
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -60,7 +61,10 @@ def read_state(path: Path, needed: tuple[str, ...] = ("step", "config", "model",
     must hold `needed`; InputError for a file that is not such a state (cut short, another file)."""
     if not path.is_file():
         raise UsageError(f"nothing to resume: {path} does not exist", hint="drop --resume to start a new run")
-    hint = "a run stopped while saving keeps the state before; otherwise start a new run with another --out"
+    exported = sorted(path.parent.glob("*.safetensors"))  # the EMA weights of the last checkpoint that was whole
+    hint = "start a new run with another --out" + (
+        f", from the weights the run exported: --init {shlex.quote(str(exported[0]))}" if exported else ""
+    )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # torch's message suggests weights_only=False, never to be done with a file: not passed on

@@ -1205,6 +1205,19 @@ def test_init_from_a_residual_model_starts_a_residual_run_and_only_that(tmp_path
         torch.testing.assert_close(followed[key], value)
 
 
+def test_a_damaged_checkpoint_is_one_line_whose_hint_starts_again_from_the_exported_weights(tmp_path):
+    """Found in review: a last.pt cut short said "a run stopped while saving keeps the state before", of no use to
+    the one who sees it, and not that the weights exported beside it keep the run's progress."""
+    train(dataclasses.replace(CONFIG, steps=2), tmp_path / "run", task=_tiny_task())
+    checkpoint = tmp_path / "run" / "last.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    with pytest.raises(InputError, match="it is not a complete training checkpoint") as caught:
+        train(CONFIG, tmp_path / "run", resume=True, task=_tiny_task(), given=frozenset())
+    assert caught.value.hint.endswith(f"--init {tmp_path / 'run' / 'tiny.safetensors'}")
+    start = dataclasses.replace(CONFIG, steps=1, init=str(tmp_path / "run" / "tiny.safetensors"))
+    train(start, tmp_path / "again", task=_tiny_task())  # the hint, followed
+
+
 def test_a_full_disk_while_saving_is_one_line_naming_the_file_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
     """torch.save on a full disk raised its own RuntimeError (or an OSError naming no file): an internal error."""
     import errno
