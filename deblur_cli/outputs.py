@@ -165,6 +165,8 @@ def _into(inputs: list[Path], output: Path, named_folder: bool, tag: str = DEFAU
     if not batch and not (named_folder and _is_video_file(inputs[0])):
         return [(expanded[0][0], output)]
     if output.exists() and not output.is_dir():
+        if not batch:  # -o clip.mp4/ for one video
+            raise UsageError(f"-o {output}/ names a folder, but {output} is a file", hint="give a folder's name")
         raise UsageError(f"-o {output} must be a folder when there are several inputs")
     if not output.exists() and not named_folder and output.suffix.lower() in VIDEO_SUFFIXES | set(IMAGE_SUFFIXES):
         kind = "a video" if output.suffix.lower() in VIDEO_SUFFIXES else "an image"
@@ -183,7 +185,8 @@ def _tagged(place: Path, tag: str) -> Path:
 
 
 def _is_video_file(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_SUFFIXES and path.is_file()
+    """A file that is not an image: a video by any suffix (.nut, a camera's own), or a file that fails later."""
+    return path.is_file() and not is_image(path)
 
 
 def _videos_in(path: Path) -> list[Path]:
@@ -298,9 +301,10 @@ def check_free(output: str | os.PathLike, *, force: bool) -> None:
 
 def sink_path(source: Path, target: Path, output: Path | None, *, named_folder: bool = False) -> Path | str:
     """`target` as the sinks take it: "NAME/" (a folder of frames even with a dot in its name) where it is the
-    folder -o named with a trailing slash, or where a folder of frames is restored without -o (its name may
-    hold a part's times: shots-deblurred-from-0.04s); else `target` itself."""
-    folder = (named_folder and target == output) or (output is None and source.is_dir())
+    folder -o named with a trailing slash, or a folder of frames restored under a name deblur made (beside
+    it, or in -o's folder: its name may hold a part's times, shots-deblurred-from-0.04s); else `target` itself
+    (-o NAME for a folder of frames may name a video)."""
+    folder = (named_folder and target == output) or (source.is_dir() and target != output)
     return f"{target}{os.sep}" if folder else target
 
 

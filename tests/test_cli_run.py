@@ -658,6 +658,23 @@ def test_a_batch_into_a_folder_names_a_part_or_a_comparison_apart_from_the_whole
     assert len(media.read_frames(tmp_path / "batch" / "a.mp4")) == 5
 
 
+def test_a_folder_of_frames_into_a_folder_in_part_and_other_names_into_a_folder(tmp_path, identity):
+    """Found in review: a folder of frames in a batch into -o DIR/ with --start 0.04 was refused (its name, made
+    by deblur, has a dot); one video of a suffix deblur does not list (.nut) into -o DIR/ gave PNG frames; and
+    -o FILE/ for an existing file said "when there are several inputs" of one."""
+    clip = media.make_video(tmp_path / "a.mp4", frames=3)
+    media.make_images(tmp_path / "shots", count=3)
+    result = deblur(tmp_path / "shots", clip, "-o", f"{tmp_path / 'fo'}/", "--start", "0.04", "-q")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "fo" / "shots-deblurred-from-0.04s").is_dir()
+    assert (tmp_path / "fo" / "a-deblurred-from-0.04s.mp4").is_file()
+    (tmp_path / "raw.nut").write_bytes(clip.read_bytes())  # an MP4 by another name: FFmpeg reads it by content
+    assert deblur(tmp_path / "raw.nut", "-o", f"{tmp_path / 'outn'}/", "-q").exit_code == 0
+    assert [p.name for p in (tmp_path / "outn").iterdir()] == ["raw.nut"]
+    refused = deblur(clip, "-o", f"{clip}/")
+    assert refused.exit_code == 2 and f"error: -o {clip}/ names a folder, but {clip} is a file" in refused.stderr
+
+
 def test_earlier_results_in_a_folder_are_left_out_of_its_batch(tmp_path, identity):
     """Found in review: a folder holding a clip and the clip's earlier result (made beside it) restored both,
     into -o or not: the result was restored again."""
