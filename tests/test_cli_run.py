@@ -687,9 +687,17 @@ def test_earlier_results_in_a_folder_are_left_out_of_its_batch(tmp_path, identit
         result = deblur(clips, *output, "-q")
         assert result.exit_code == 0, result.output
         said = " ".join(result.stderr.split())
-        assert f"left out {clips / 'a-compare.mp4'}: it is {clip} restored, by an earlier run" in said
+        assert f"left out {clips / 'a-compare.mp4'}: named as deblur names the result of {clip}" in said
     assert sorted(p.name for p in (tmp_path / "batch").iterdir()) == ["a.mp4", "b.mp4"]
     assert sorted(p.name for p in (tmp_path / "clips-deblurred").iterdir()) == ["a.mp4", "b.mp4"]
+    # typed with -o, a name like a result's is one's own (talk-compare.mp4): restored, and the JSON lists both
+    typed = [clip, clips / "a-compare.mp4"]
+    result = deblur(*typed, "-o", f"{tmp_path / 'mine'}/", "--json")
+    assert result.exit_code == 0 and "left out" not in result.stderr, result.output
+    assert [Path(entry["input"]).name for entry in json.loads(result.stdout)] == ["a.mp4", "a-compare.mp4"]
+    beside = deblur(*typed, "--json", "--force")  # without -o, as the shell's *.mp4 gives it: left out
+    assert beside.exit_code == 0 and "left out" in beside.stderr, beside.output
+    assert isinstance(json.loads(beside.stdout), list)  # the command named two inputs: a list, as always
 
 
 def test_a_file_cut_short_is_refused_before_restoring_and_its_hint_restores_the_part_before(tmp_path, identity):
@@ -837,7 +845,7 @@ def test_a_batch_run_again_beside_its_outputs_leaves_them_out(tmp_path, identity
     again = runner.invoke(app, ["run", *map(str, listed), "--skip-existing", "--json"])
     assert again.exit_code == 0, again.output
     said = " ".join(again.stderr.split())
-    assert f"left out {tmp_path / 'a-deblurred.mp4'}: it is {tmp_path / 'a.mp4'} restored, by an earlier run" in said
+    assert f"left out {tmp_path / 'a-deblurred.mp4'}: named as deblur names the result of {tmp_path / 'a.mp4'}" in said
     assert sorted(p.name for p in tmp_path.glob("*.mp4")) == ["a-deblurred.mp4", "a.mp4", "b-deblurred.mp4", "b.mp4"]
     alone = runner.invoke(app, ["run", str(tmp_path / "a-deblurred.mp4"), "-q"])  # asked for alone: restored
     assert alone.exit_code == 0 and (tmp_path / "a-deblurred-deblurred.mp4").exists()
@@ -860,7 +868,7 @@ def test_a_batch_run_again_beside_its_previews_leaves_them_out(tmp_path, identit
     text = " ".join(again.stderr.split())
     for path in made:
         source = clip if path.name.startswith("a-") else frames
-        assert f"left out {path}: it is {source} restored, by an earlier run" in text
+        assert f"left out {path}: named as deblur names the result of {source}" in text
     assert all(path.is_dir() == path.name.startswith("shots-") for path in made)  # a dot in a folder's name
     restored = tmp_path / made[0].name.replace("a-", "b-", 1)
     assert set(tmp_path.iterdir()) - {clip, frames, *made} == {tmp_path / "b.mp4", restored}

@@ -204,9 +204,13 @@ def run(
         raise UsageError("--force replaces existing outputs and --skip-existing keeps them", hint="choose one")
     inputs = expand_video_globs(inputs)
     planned = plan_outputs(inputs, output, named_folder=named_folder, tag=output_tag(span, side_by_side))
-    earlier = earlier_outputs([source for source, _ in planned])  # a batch run again beside its first results
+    several = len(planned) > 1  # as typed: --json's shape does not change with what is left out
+    # a batch run again beside its first results: a folder's, or without -o the shell's *.mp4, hold them too
+    earlier = earlier_outputs([source for source, _ in planned])
+    if output is not None:  # what was typed goes to -o's place whatever its name
+        earlier = {restored: source for restored, source in earlier.items() if restored not in inputs}
     for restored, source in earlier.items():
-        note(f"left out {restored}: it is {source} restored, by an earlier run")
+        note(f"left out {restored}: named as deblur names the result of {source} (restore it alone to restore it)")
     planned = [(source, target) for source, target in planned if source not in earlier]
     inputs = [path for path in inputs if path not in earlier]
     for folder in inputs:
@@ -217,7 +221,6 @@ def run(
     for source, target in planned:  # before --skip-existing takes an input for its own finished output
         check_not_a_device(target)  # nor /dev/null for one
         check_not_the_input(source, target)
-    several = len(planned) > 1
     jobs = [(source, target) for source, target in planned if not (skip_existing and files.taken(target))]
     for source, target in planned:
         if (source, target) not in jobs:
