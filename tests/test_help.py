@@ -94,6 +94,8 @@ def test_a_seed_beyond_64_bits_is_refused_in_one_line():
         (["run", "in.mp4", "--crf=-1"], "'--crf': -1 is not a whole number from 0 to 63"),
         (["run", "in.mp4", "--steps", "abc"], "'--steps': abc is not a whole number from 1 to 1000"),
         (["run", "in.mp4", "--samples", "2.5"], "'--samples': 2.5 is not a whole number from 1 to 64"),
+        (["run", "in.mp4", "--steps", "1e1"], "'--steps': 1e1 is not a whole number from 1 to 1000"),  # Typer's words
+        (["run", "in.mp4", "--crf", ""], "'--crf': '' is not a whole number from 0 to 63"),
         (["bench", "--frames", "0"], "'--frames': 0 is not a whole number of 1 or more"),
         (["train", "--crop", "8"], "'--crop': 8 is not a whole number of 16 or more"),
     ],

@@ -7,6 +7,7 @@ import errno
 import functools
 import math
 import os
+import re
 import shlex
 import signal
 import sys
@@ -173,7 +174,8 @@ def _out_of_range(error: click_errors.ClickException, args) -> str | None:
     except (TypeError, ValueError):
         value = math.nan  # not a number at all
     whole = all(isinstance(b, int) for b in bounds if b is not None)
-    fits = (low is None or value >= low) and (high is None or value <= high) and (not whole or value.is_integer())
+    written = given is not None and (not whole or re.fullmatch(r"[+-]?\d+", given) is not None)  # not 1e1, 2.0
+    fits = written and (low is None or value >= low) and (high is None or value <= high)
     if given is None or fits:
         return None  # refused for another reason (a seed beyond 64 bits): the option's own words say it
     number = "a whole number" if whole else "a number"
@@ -183,7 +185,7 @@ def _out_of_range(error: click_errors.ClickException, args) -> str | None:
         scale = f"of {high:g} or less"
     else:
         scale = f"from {low:g} to {high:g}"
-    return f"invalid value for '{param.opts[0]}': {given} is not {number} {scale}"
+    return f"invalid value for '{param.opts[0]}': {shlex.quote(given)} is not {number} {scale}"
 
 
 def _help_hint(error: click_errors.ClickException) -> str:
