@@ -297,7 +297,8 @@ def write_reports(
 ) -> None:
     """The JSON of an evaluation: its one report or, with `several` contenders, all of them (a comparison
     `stopped` before its end says so, since its reports may all be complete: the model that stopped it
-    had scored no sequence); `notes`: what the scores stand on that a reader should know (lossy references)."""
+    had scored no sequence); `notes`: the notes on sharp or --results videos that are lossy, which the scores
+    stand on (as "lossy_videos")."""
     write_json(_Comparison(reports, stopped, several, list(notes)), path)
 
 
@@ -311,7 +312,7 @@ class _Comparison:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        measured = {"notes": self.notes, "environment": environment(r.device for r in self.reports)}
+        measured = {"lossy_videos": self.notes, "environment": environment(r.device for r in self.reports)}
         if not self.several:
             return self.reports[0].to_dict() | measured
         whole = {"dataset": self.reports[0].dataset, "models": [r.to_dict() for r in self.reports]}

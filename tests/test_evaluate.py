@@ -623,7 +623,21 @@ def test_lossy_sharp_videos_are_noted(tmp_path, identity):
         " that encoding's loss; lossless frames (PNG, FFV1) score the restoration alone"
     )
     assert [line for line in result.stderr.splitlines() if " are lossy " in line] == [f"note: {said}"]
-    assert json.loads((tmp_path / "s.json").read_text())["notes"] == [said]  # kept with the scores it concerns
+    assert json.loads((tmp_path / "s.json").read_text())["lossy_videos"] == [said]  # kept with the scores
+
+
+def test_a_finished_evaluation_is_refused_before_its_notes_and_the_hint_names_its_save_folder(tmp_path, identity):
+    """Found in review: the refusal came after a paragraph on lossy videos it would not score, and its hint,
+    --force, then stopped at the --save folder of the same evaluation."""
+    (tmp_path / "d" / "a").mkdir(parents=True)
+    for name in ("blurred", "sharp"):
+        make_video(tmp_path / "d" / "a" / f"{name}.mp4", frames=2, size=(32, 24))
+    args = ["evaluate", str(tmp_path / "d"), "-m", "dstnet-s", "-q", "--json", str(tmp_path / "s.json")]
+    args += ["--save", str(tmp_path / "saved")]
+    assert runner.invoke(app, args).exit_code == 0
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1 and again.stderr.startswith(f"error: --json {tmp_path / 's.json'} holds a finished")
+    assert "hint: --force replaces it, once its --save folder is removed (or give another --save)" in again.stderr
 
 
 def test_results_are_told_lossy_by_what_their_encoder_did(tmp_path, identity):

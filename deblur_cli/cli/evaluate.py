@@ -164,7 +164,9 @@ def evaluate(
     no_resume: Annotated[
         bool,
         typer.Option(
-            "--no-resume", metavar="", help="Start over instead of continuing the stopped evaluation in --json FILE."
+            "--no-resume",
+            metavar="",
+            help="Start over instead of continuing the stopped evaluation in --json FILE (a finished one: --force).",
         ),
     ] = False,
     force: Annotated[
@@ -216,9 +218,7 @@ def evaluate(
         check_frame_names(pair, frames)
         for _, found in elsewhere:
             check_frame_names(pair, frames, results=found[pair.name])
-    lossy = _lossy_notes(pairs, elsewhere)  # said now, and kept in --json with the scores they concern
-    for line in lossy:
-        note(line)
+    lossy = _lossy_notes(pairs, elsewhere)  # said before the scoring, and kept in --json with the scores
     several = len(contenders) + len(elsewhere) > 1
     # every model's windows checked before any work, and LPIPS loaded once for all of them
     planned = {
@@ -239,9 +239,13 @@ def evaluate(
         offline=offline or None,
     )  # each model's weights are its own
     if json_path is not None and not force and is_finished(json_path):  # its scores may have taken hours
+        again = ", once its --save folder is removed (or give another --save)" if save is not None else ""
         raise OutputError(
-            f"--json {json_path} holds a finished evaluation", hint="--force replaces it; or give another file name"
+            f"--json {json_path} holds a finished evaluation",
+            hint=f"--force replaces it{again}; or give another file name",
         )
+    for line in lossy:
+        note(line)
     # a stopped evaluation's JSON: its sequences are taken as they are where nothing changed
     stopped = {} if json_path is None or no_resume else stopped_reports(json_path)
     if stopped is None:
@@ -519,7 +523,7 @@ def _check_json_target(path: Path) -> None:
     if not (isinstance(data, dict) and "dataset" in data):
         raise OutputError(
             f"--json {path} exists and is not the JSON of an evaluation",
-            hint="give a new file name (an evaluation's own JSON is continued or replaced)",
+            hint="give a new file name (an evaluation's own JSON is continued, or with --force replaced)",
         )
 
 
