@@ -523,6 +523,14 @@ def test_a_weights_file_alone_is_benched_as_the_model_it_holds(tmp_path):
     assert both.exit_code == 0, both.output
     labels = [row["model"] for row in json.loads((tmp_path / "c.json").read_text())["rows"]]
     assert labels[1] == "dstnet-s (mine.safetensors)" and labels[2] == "wtsa-s"
+    # found in review: with one -m, the file went to its own model and was "not benchmarked"; run takes it for -m
+    one = CliRunner().invoke(app, [*args[:-1], str(tmp_path / "d.json"), "-m", "dstnet"])
+    assert one.exit_code == 0 and "holds a dstnet-s model, not dstnet" in " ".join(one.stderr.split()), one.output
+    # and a folder named with "=" (a sweep's lr=1e-4) is a path, not MODEL=FILE
+    (tmp_path / "lr=1e-4").mkdir()
+    swept = mine.rename(tmp_path / "lr=1e-4" / "mine.safetensors")
+    result = CliRunner().invoke(app, ["bench", "--weights", str(swept), *args[3:-1], str(tmp_path / "e.json")])
+    assert result.exit_code == 0, result.output
 
 
 def test_a_weights_hint_gives_benchs_form_of_the_option():

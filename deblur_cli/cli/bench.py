@@ -242,9 +242,13 @@ def bench(
     crop = parse_size(size, minimum=SMALLEST_FRAME) if size else None
     if input_path is None:
         check_synthesis_memory(frames, *(crop or SYNTHETIC_SIZE))
-    # a bare --weights FILE, as run and evaluate take it: the model its file holds (and, without -m, that model alone)
-    bare = [value for value in weights or [] if "=" not in value]
-    held = {value: choose_model(AUTO, device=torch_device, weights=value) for value in bare}
+    # a bare --weights FILE, as run and evaluate take it (an existing file named with "=" too: a folder may be
+    # named lr=1e-4): with one -m, for that model, as run takes it; else for the model the file holds (and,
+    # without -m, that model alone)
+    bare = [v for v in weights or [] if "=" not in v or (v.partition("=")[0] not in MODELS and Path(v).exists())]
+    named = [name.strip() for value in model or [] for name in value.split(",")]
+    one = named[0] if len(named) == 1 and named[0] != AUTO else None
+    held = {value: one or choose_model(AUTO, device=torch_device, weights=value) for value in bare}
     weights = [f"{held[value]}={value}" if value in held else value for value in weights or []]
     model = model or list(dict.fromkeys(held.values())) or None
     names = [name.strip() for value in model or DEFAULT_MODELS for name in value.split(",")]  # -m a,b as -m a -m b
