@@ -437,9 +437,10 @@ def _train(
     stop = config.steps if until is None else min(until, config.steps)
     if step >= stop:  # a resume that asks for no more steps: said, rather than a silent success
         if warn and ddp.main:
-            asked = f"--until {until}" if until is not None and until < config.steps else f"--steps {config.steps}"
-            done = f"the run in {out_dir} is already at step {step} ({asked})"
-            warn(f"{done}: nothing to train; a higher --steps lengthens it")
+            by_until = until is not None and until < config.steps
+            asked = f"--until {until}" if by_until else f"--steps {config.steps}"
+            more = "a higher --until, or none, goes on" if by_until else "a higher --steps lengthens it"
+            warn(f"the run in {out_dir} is already at step {step} ({asked}): nothing to train; {more}")
         return {}, True
     if ddp.active:
         # The depthwise 3x3 weights' gradients come out with another stride on their size-1 dimension than the
@@ -482,7 +483,7 @@ def _train(
                 hint = f"{ckpt_path} keeps step {saved[0]}: --resume with a lower --lr"
             elif saved:  # this step is the first from it, and the same whatever the rate: resuming fails again
                 hint = f"{ckpt_path} keeps step {saved[0]}, from which this step fails whatever --lr: start a new run"
-                hint += " with a lower --lr (or --init an earlier export)"
+                hint += " with a lower --lr"
             else:
                 hint = "lower --lr"
             raise DeblurError(

@@ -14,6 +14,7 @@ import torch
 
 from deblur_cli.errors import InputError, OutputError, UsageError
 from deblur_cli.files import discard
+from deblur_cli.model_specs import MODELS
 from deblur_cli.train_config import TrainConfig
 
 CHECKPOINT = "last.pt"  # full training state, for --resume
@@ -58,13 +59,19 @@ def _unwritable(path: Path, error: Exception) -> OutputError:
 
 def read_state(path: Path, needed: tuple[str, ...] = ("step", "config", "model", "ema", "optimizer")) -> dict:
     """The training state saved at `path` (read once per resume: config, weights, optimiser, step), which
-    must hold `needed`; InputError for a file that is not such a state (cut short, another file)."""
+    must hold `needed` (the EMA and the config alone: an evaluation); InputError for a file that is not such a
+    state (cut short, another file)."""
     if not path.is_file():
         raise UsageError(f"nothing to resume: {path} does not exist", hint="drop --resume to start a new run")
-    exported = sorted(path.parent.glob("*.safetensors"))  # the EMA weights of the last checkpoint that was whole
-    hint = "start a new run with another --out" + (
-        f", from the weights the run exported: --init {shlex.quote(str(exported[0]))}" if exported else ""
-    )
+    # the EMA weights the run exported at its checkpoints, under its model's name (of a Task of one's own: the
+    # newest weights file there, which each checkpoint rewrites)
+    found = sorted(path.parent.glob("*.safetensors"), key=lambda file: (file.stem not in MODELS, -file.stat().st_mtime))
+    if "optimizer" not in needed:  # an evaluation: the exported weights are what it can score
+        hint = f"evaluate the weights the run exported: --weights {shlex.quote(str(found[0]))}" if found else None
+    else:
+        hint = "start a new run with another --out" + (
+            f", from the weights the run exported: --init {shlex.quote(str(found[0]))}" if found else ""
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # torch's message suggests weights_only=False, never to be done with a file: not passed on

@@ -646,8 +646,10 @@ def test_an_until_piece_says_where_it_stopped_and_that_resume_continues(tmp_path
              "--val-clips", "1", "--val-size", "16x16", "-q", "-o", str(tmp_path / "run")]  # fmt: skip
     piece = CliRunner().invoke(app, ["train", *small, "--until", "2"])
     assert piece.exit_code == 0, piece.output
-    said = "note: stopped after step 2 of 3 (--until): the same command with --resume continues"
+    said = "note: stopped after step 2 of 3 (--until): --resume with a higher --until, or none, continues"
     assert said in " ".join(piece.stderr.split())
+    again = CliRunner().invoke(app, ["train", *small, "--until", "2", "--resume"])  # found in review: "the same
+    assert "nothing to train; a higher --until, or none, goes on" in " ".join(again.stderr.split())  # command" said
     rest = CliRunner().invoke(app, ["train", *small, "--resume"])
     assert rest.exit_code == 0 and "stopped after" not in rest.stderr, rest.output
 
@@ -1214,6 +1216,17 @@ def test_a_damaged_checkpoint_is_one_line_whose_hint_starts_again_from_the_expor
     with pytest.raises(InputError, match="it is not a complete training checkpoint") as caught:
         train(CONFIG, tmp_path / "run", resume=True, task=_tiny_task(), given=frozenset())
     assert caught.value.hint.endswith(f"--init {tmp_path / 'run' / 'tiny.safetensors'}")
+    (tmp_path / "run" / "aaa-other.safetensors").write_bytes(b"")  # found in review: the first by name was named
+    os.utime(tmp_path / "run" / "aaa-other.safetensors", (0, 0))
+    with pytest.raises(InputError) as again:
+        train(CONFIG, tmp_path / "run", resume=True, task=_tiny_task(), given=frozenset())
+    assert again.value.hint.endswith(f"--init {tmp_path / 'run' / 'tiny.safetensors'}")
+    from deblur_cli.train_evaluate import evaluate
+
+    with pytest.raises(InputError) as scored:  # to score it, the exported weights are what there is
+        evaluate(tmp_path / "run", size=(16, 16), clips=1, frames=2, task=_tiny_task())
+    exported = tmp_path / "run" / "tiny.safetensors"
+    assert scored.value.hint == f"evaluate the weights the run exported: --weights {exported}"
     start = dataclasses.replace(CONFIG, steps=1, init=str(tmp_path / "run" / "tiny.safetensors"))
     train(start, tmp_path / "again", task=_tiny_task())  # the hint, followed
 

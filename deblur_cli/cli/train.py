@@ -371,7 +371,7 @@ def train_command(
     if not result.main:  # under torchrun, rank 0 alone prints the run's result
         return
     if done and done[0] < done[1]:  # an --until piece: nothing else would say the run goes on
-        note(f"stopped after step {done[0]} of {done[1]} (--until): the same command with --resume continues")
+        note(f"stopped after step {done[0]} of {done[1]} (--until): --resume with a higher --until, or none, continues")
     out.print(str(result.weights))
     if result.validation:
         _print_figures(result.validation)
