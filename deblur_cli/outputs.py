@@ -293,7 +293,7 @@ def check_free(output: str | os.PathLike, *, force: bool) -> None:
         raise OutputExistsError(
             f"output exists: {out} is a folder that is not empty",
             hint=f"choose a new or empty folder for the PNG frames (--force does not empty folders), or, to put "
-            f"the video in {out}, name its file: -o {shlex.quote(str(out / 'NAME.mp4'))}",
+            f"a video in {out}, end its name with a slash: -o {shlex.quote(str(out) + os.sep)}",
         )
     if files.taken(out) and not force:
         raise OutputExistsError(f"output exists: {out}", hint="pass --force to replace it (or --skip-existing to keep it)")
@@ -378,8 +378,8 @@ def preflight(
             info = composed_info(info, shows_turned(sink))
         check_sink(sink, info, encode)
         if info.container is not None and target == output and is_frame_directory(sink):
-            video = shlex.quote(str(target / _written_as(Path(source.stem + source.suffix.lower()))))
-            yield Foreseen(source, target, note=f"{target} gets PNG frames, not a video (for a video, -o {video})")
+            video = shlex.quote(str(target) + os.sep)  # into the folder, as its name: as a batch's
+            yield Foreseen(source, target, note=f"{target} gets PNG frames, not a video (for a video in it, -o {video})")
         yield Foreseen(source, target, warnings=tuple(planned_warnings(sink, info, encode, source=source)))
     if left_out == len(jobs):
         raise InputError("no video to restore: the folders given hold sound files only")

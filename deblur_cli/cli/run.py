@@ -257,7 +257,8 @@ def run(
             raise next(iter(unreadable.values()))
         for error in unreadable.values():
             report_error(error)
-        raise InputError(f"none of the {len(jobs)} inputs can be read", hint="the errors above say why")
+        left = " left to restore" if len(jobs) < len(planned) else ""  # the others skipped (--skip-existing)
+        raise InputError(f"none of the {len(jobs)} inputs{left} can be read", hint="the errors above say why")
     for error in unreadable.values():
         report_error(error)
     # Modules that import torch: here, not at the top (see cli/__init__.py).
