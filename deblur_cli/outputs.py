@@ -379,7 +379,8 @@ def preflight(
         check_sink(sink, info, encode)
         if info.container is not None and target == output and is_frame_directory(sink):
             video = shlex.quote(str(target) + os.sep)  # into the folder, as its name: as a batch's
-            yield Foreseen(source, target, note=f"{target} gets PNG frames, not a video (for a video in it, -o {video})")
+            message = f"{target} gets PNG frames, not a video (for a video in it, -o {video})"
+            yield Foreseen(source, target, note=message)
         yield Foreseen(source, target, warnings=tuple(planned_warnings(sink, info, encode, source=source)))
     if left_out == len(jobs):
         raise InputError("no video to restore: the folders given hold sound files only")
