@@ -333,7 +333,8 @@ def open_container(file, name: str):
     except ValueError:
         raise EncoderOptionError(
             f"cannot tell the video format of {name} from its suffix",
-            hint="use .mp4, .mkv, .mov, .webm or .avi, or a folder for PNG frames (end a name that has a dot with /)",
+            hint="use .mp4, .mkv, .mov, .webm or .avi; for PNG frames under a name that has a dot, make the folder"
+            " first",
         ) from None
 
 
