@@ -1492,7 +1492,8 @@ def test_a_folder_name_with_a_dot_ending_in_a_slash_is_a_folder(tmp_path, identi
     )
     assert sorted(p.name for p in (tmp_path / "frames.v4").iterdir()) == [f"frame_00000{i}.png" for i in (1, 2, 3)]
     refused = deblur(source, "-o", tmp_path / "frames.v3")
-    assert refused.exit_code == 2 and "for PNG frames under a name that has a dot, make the folder first" in refused.stderr
+    assert refused.exit_code == 2
+    assert "for PNG frames under a name that has a dot, make the folder first" in refused.stderr
     assert not (tmp_path / "frames.v3").exists()
     assert deblur(tmp_path / "gone.mp4", "-o", f"{tmp_path / 'frames.v5'}/").exit_code == 1
     assert not (tmp_path / "frames.v5").exists()  # a refused run makes no folder
