@@ -160,8 +160,9 @@ def _into(inputs: list[Path], output: Path, named_folder: bool, tag: str = DEFAU
         if videos:
             expanded += [(video, _tagged(_written_as(video.relative_to(path)), tag)) for video in videos]
             batch = True
-        else:
-            expanded.append((path, _tagged(_written_as(Path(path.name)), tag)))
+        else:  # a glob of frames ("shots/*.png") by its folder's name
+            name = Path(os.path.abspath(path.parent)).name if _is_glob_input(path) else path.name
+            expanded.append((path, _tagged(_written_as(Path(name)), tag)))
     if not batch and not (named_folder and _is_video_file(inputs[0])):
         return [(expanded[0][0], output)]
     if output.exists() and not output.is_dir():
@@ -182,6 +183,11 @@ def _into(inputs: list[Path], output: Path, named_folder: bool, tag: str = DEFAU
 def _tagged(place: Path, tag: str) -> Path:
     """`place` in a folder of results, named for a part or a side-by-side (`tag`) where that is what it holds."""
     return place if tag == DEFAULT_TAG else place.with_name(place.stem + tag + place.suffix)
+
+
+def _is_glob_input(path: Path) -> bool:
+    """Whether an input is a glob of images ('shots/*.png'), not a file or folder of that name."""
+    return not path.exists() and is_glob(str(path))
 
 
 def _is_video_file(path: Path) -> bool:
@@ -304,7 +310,7 @@ def sink_path(source: Path, target: Path, output: Path | None, *, named_folder: 
     folder -o named with a trailing slash, or a folder of frames restored under a name deblur made (beside
     it, or in -o's folder: its name may hold a part's times, shots-deblurred-from-0.04s); else `target` itself
     (-o NAME for a folder of frames may name a video)."""
-    folder = (named_folder and target == output) or (source.is_dir() and target != output)
+    folder = (named_folder and target == output) or ((source.is_dir() or _is_glob_input(source)) and target != output)
     return f"{target}{os.sep}" if folder else target
 
 

@@ -672,6 +672,9 @@ def test_a_folder_of_frames_into_a_folder_in_part_and_other_names_into_a_folder(
     assert result.exit_code == 0, result.output
     assert (tmp_path / "fo" / "shots-deblurred-from-0.04s").is_dir()
     assert (tmp_path / "fo" / "a-deblurred-from-0.04s.mp4").is_file()
+    glob = f"{tmp_path / 'shots'}/*.png"  # a glob of frames is named by its folder (it was "*.png", an image)
+    assert deblur(glob, clip, "-o", f"{tmp_path / 'fg'}/", "--start", "0.04", "-q").exit_code == 0
+    assert len(list((tmp_path / "fg" / "shots-deblurred-from-0.04s").glob("*.png"))) == 2
     (tmp_path / "raw.nut").write_bytes(clip.read_bytes())  # an MP4 by another name: FFmpeg reads it by content
     assert deblur(tmp_path / "raw.nut", "-o", f"{tmp_path / 'outn'}/", "-q").exit_code == 0
     assert [p.name for p in (tmp_path / "outn").iterdir()] == ["raw.nut"]
