@@ -25,6 +25,7 @@ from deblur_cli.video_io.images import (
     natural_key,
 )
 from deblur_cli.video_io.sinks import is_frame_directory, planned_warnings
+from deblur_cli.video_io.writer import has_muxer
 
 VIDEO_SUFFIXES = {
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".flv", ".wmv", ".y4m",
@@ -69,8 +70,12 @@ def default_output(path: Path, tag: str = DEFAULT_TAG) -> Path:
 
 def _written_as(path: Path) -> Path:
     """`path` for a restored video or image: with .mp4 for a video suffix deblur reads but does not write by
-    default, .png for an image it reads but does not write (.ppm, .jp2, ...)."""
-    if path.suffix.lower() in VIDEO_SUFFIXES and path.suffix.lower() not in _WRITTEN_AS_IS:
+    default, or one no container is written under (a camera's own, .lrv), .png for an image it reads but does
+    not write (.ppm, .jp2, ...)."""
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_SUFFIXES and suffix not in _WRITTEN_AS_IS:
+        return path.with_suffix(".mp4")
+    if suffix and not is_image(path) and suffix not in VIDEO_SUFFIXES and not has_muxer(suffix):
         return path.with_suffix(".mp4")
     if path.suffix.lower() in READ_ONLY_IMAGE_SUFFIXES:
         return path.with_suffix(".png")
@@ -160,9 +165,11 @@ def _into(inputs: list[Path], output: Path, named_folder: bool, tag: str = DEFAU
         if videos:
             expanded += [(video, _tagged(_written_as(video.relative_to(path)), tag)) for video in videos]
             batch = True
-        else:  # a glob of frames ("shots/*.png") by its folder's name
+        elif path.is_dir() or _is_glob_input(path):  # frames, by the folder's name (a glob's: "shots/*.png")
             name = Path(os.path.abspath(path.parent)).name if _is_glob_input(path) else path.name
-            expanded.append((path, _tagged(_written_as(Path(name)), tag)))
+            expanded.append((path, _tagged(Path(name), tag)))
+        else:
+            expanded.append((path, _tagged(_written_as(Path(path.name)), tag)))
     if not batch and not (named_folder and _is_video_file(inputs[0])):
         return [(expanded[0][0], output)]
     if output.exists() and not output.is_dir():

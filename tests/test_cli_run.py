@@ -678,6 +678,10 @@ def test_a_folder_of_frames_into_a_folder_in_part_and_other_names_into_a_folder(
     (tmp_path / "raw.nut").write_bytes(clip.read_bytes())  # an MP4 by another name: FFmpeg reads it by content
     assert deblur(tmp_path / "raw.nut", "-o", f"{tmp_path / 'outn'}/", "-q").exit_code == 0
     assert [p.name for p in (tmp_path / "outn").iterdir()] == ["raw.nut"]
+    (tmp_path / "GX01.LRV").write_bytes(clip.read_bytes())  # a GoPro proxy: an MP4 under a suffix FFmpeg cannot write
+    assert deblur(tmp_path / "GX01.LRV", "-o", f"{tmp_path / 'outl'}/", "-q").exit_code == 0
+    assert deblur(tmp_path / "GX01.LRV", "-q").exit_code == 0 and (tmp_path / "GX01-deblurred.mp4").is_file()
+    assert [p.name for p in (tmp_path / "outl").iterdir()] == ["GX01.mp4"]
     refused = deblur(clip, "-o", f"{clip}/")
     assert refused.exit_code == 2 and f"error: -o {clip}/ names a folder, but {clip} is a file" in refused.stderr
 

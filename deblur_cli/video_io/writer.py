@@ -338,6 +338,18 @@ def open_container(file, name: str):
         ) from None
 
 
+@functools.cache
+def has_muxer(suffix: str) -> bool:
+    """Whether FFmpeg writes a container named with `suffix` (".nut" yes, a camera's own ".lrv" no)."""
+    memory = io.BytesIO()
+    memory.name = f"out{suffix}"
+    try:
+        av.open(memory, "w").close()
+    except ValueError:
+        return False
+    return True
+
+
 def start_encoding(container, encoding: Encoding, *, in_memory: bool = False) -> None:
     """Open the encoders and write the header now, so bad settings fail before any frame is decoded.
     `in_memory`: the container writes to memory, so an OSError there is FFmpeg's refusal, not the disk's."""
