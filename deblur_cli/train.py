@@ -215,7 +215,9 @@ def train(
             config = _same_prior(config, out_dir / CHECKPOINT if state is not None else None)
         validation, reached = _train(config, out_dir, state, until, callback, task, device, ddp, should_stop, warn)
         return TrainResult(out_dir / f"{config.model}.safetensors", validation, reached, ddp.main)
-    except BaseException:  # a run that stops before writing anything leaves no empty folder it made
+    except BaseException as e:  # a run that stops before writing anything leaves no empty folder it made
+        if made and ddp.main and isinstance(e, KeyboardInterrupt) and not (out_dir / CHECKPOINT).exists():
+            (out_dir / LOG).unlink(missing_ok=True)  # stopped at once before its first checkpoint: nothing saved
         if made and ddp.main and out_dir.is_dir() and not any(out_dir.iterdir()):
             out_dir.rmdir()
         raise

@@ -341,6 +341,7 @@ def test_a_second_ctrl_c_says_what_is_kept(tmp_path, monkeypatch, save_every, sa
     assert result.exit_code == 130, result.output
     assert said in result.output and result.output.endswith("interrupted\n")
     assert (run / "last.pt").exists() == (save_every == 1)
+    assert run.exists() == (save_every == 1)  # found in review: "nothing was saved" left the first step's log.csv
     assert "(press Ctrl-C again to stop at once)" in " ".join(result.output.split())
 
 
