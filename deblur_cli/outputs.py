@@ -167,7 +167,7 @@ def _into(inputs: list[Path], output: Path, named_folder: bool, tag: str = DEFAU
             batch = True
         elif path.is_dir() or _is_glob_input(path):  # frames, by the folder's name (a glob's: "shots/*.png")
             name = Path(os.path.abspath(path.parent)).name if _is_glob_input(path) else path.name
-            expanded.append((path, _tagged(Path(name), tag)))
+            expanded.append((path, Path(name if tag == DEFAULT_TAG else name + tag)))  # shots.v2-compare
         else:
             expanded.append((path, _tagged(_written_as(Path(path.name)), tag)))
     if not batch and not (named_folder and _is_video_file(inputs[0])):
