@@ -433,7 +433,8 @@ def _restore_into(
         for frame, pts, alpha, duration, held in frames_in:
             read += 1
             pts_fifo.append((pts, alpha if carry_alpha else None, duration, held))  # alpha bypasses the model
-            held_fifo.append(held)
+            if strength > 0:  # restore_stream reads them; --strength 0 restores nothing
+                held_fifo.append(held)
             if keep_inputs:
                 inputs_fifo.append(frame)
             yield frame
