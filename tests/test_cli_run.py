@@ -1184,6 +1184,12 @@ def test_bad_option_combinations_are_usage_errors(tmp_path, identity):
     assert result.exit_code == 2 and "hint: add --overlap 0 (" in result.stderr
     result = deblur(source, "-o", tmp_path / "out.mp4", "--tile", "big")
     assert result.exit_code == 2 and "--tile must be auto" in result.stderr
+    (tmp_path / "taken.mp4").write_bytes(b"")  # found in review: a bad --tile was said after the output's checks
+    result = deblur(source, "-o", tmp_path / "taken.mp4", "--tile", "-5")
+    assert result.exit_code == 2 and result.stderr.splitlines() == [
+        "error: --tile must be auto, 0 or a number of pixels, got '-5'",
+        "hint: auto cuts frames into tiles where memory is short; 0 restores them whole",
+    ]
     result = deblur(source, "-o", tmp_path / "out.mp4", "--model", "nope")
     assert result.exit_code == 2 and "unknown model 'nope'" in result.stderr
     for option, value, message in [

@@ -360,9 +360,12 @@ def tile_option(value: str) -> int | str | None:
     try:
         side = int(value)
     except ValueError:
-        raise UsageError(f"--tile must be auto, 0 or a number of pixels, got {value!r}") from None
+        side = -1
     if side < 0:
-        raise UsageError("--tile must not be negative")
+        raise UsageError(
+            f"--tile must be auto, 0 or a number of pixels, got {value!r}",
+            hint="auto cuts frames into tiles where memory is short; 0 restores them whole",
+        )
     return side or None
 
 

@@ -191,6 +191,7 @@ def run(
     asked = {name: value for name, value in (("crf", crf), ("preset", preset)) if value is not None}
     encode = EncodeOptions(codec=codec, pix_fmt=pix_fmt, audio=not no_audio, asked=frozenset(asked), **asked)
     span = span_option(start, end, duration)
+    tile_side = tile_option(tile)  # a mistyped option is said before any file is looked at
     image_rate = rate_option(fps)
     if deinterlace not in MODES:
         raise UsageError(f"--deinterlace must be one of {', '.join(MODES)}, got {deinterlace!r}")
@@ -269,7 +270,7 @@ def run(
     named = model != AUTO
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     windows, notes = window_options(
-        model, window, overlap, tile_option(tile), tile_overlap, batch, scene_cuts=scene_cuts
+        model, window, overlap, tile_side, tile_overlap, batch, scene_cuts=scene_cuts
     )
     options = ModelOptions(
         weights=weights, device=device, precision=precision, steps=steps, eta=eta, seed=seed, samples=samples,
