@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save
 
 from deblur_cli.errors import OutputError, WeightsError
 from deblur_cli import files
+from deblur_cli.wording import some
 
 ARCH_KEY = "architecture"
 CONFIG_KEY = "config"
@@ -230,10 +231,10 @@ def state_mismatch(expected: dict[str, torch.Tensor], state: dict[str, torch.Ten
     shape), or None when every tensor fits. `expected` may live on the meta device."""
     missing = [key for key in expected if key not in state]
     if missing:
-        return f"missing {missing[0]}" + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+        return f"missing {some(missing, 1)}"
     extra = [key for key in state if key not in expected]
     if extra:
-        return f"unexpected {extra[0]}" + (f" and {len(extra) - 1} more" if len(extra) > 1 else "")
+        return f"unexpected {some(extra, 1)}"
     for key, tensor in expected.items():
         if state[key].shape != tensor.shape:
             return f"{key} has shape {tuple(state[key].shape)}, the model's is {tuple(tensor.shape)}"

@@ -16,6 +16,7 @@ from deblur_cli.folders import walk_once
 from deblur_cli.outputs import VIDEO_SUFFIXES
 from deblur_cli.video_io import input_identity
 from deblur_cli.video_io.images import is_image
+from deblur_cli.wording import some
 
 # Names of the blurred and sharp halves of a pair, compared without case or file suffix: GoPro
 # (blur, sharp), DVD (input, GT), BSD (Blur, Sharp), BasicSR (lq, gt) and `deblur synth` (blurred, sharp).
@@ -166,9 +167,8 @@ def find_results(pairs: list[SequencePair], root: str | os.PathLike) -> dict[str
         else:
             found[pair.name] = _frames_of(path)
     if missing:
-        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         raise InputError(
-            f"no results in {root} for {len(missing)} of {len(pairs)} sequences: {shown}",
+            f"no results in {root} for {len(missing)} of {len(pairs)} sequences: {some(missing, 3)}",
             hint=f"expected {root}/<sequence>/ holding its frames, or a video {root}/<sequence>.mp4 (docs/evaluate.md)",
         )
     return found

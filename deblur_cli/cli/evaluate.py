@@ -46,6 +46,7 @@ from deblur_cli.files import check_writable
 from deblur_cli.errors import OutputError, UsageError
 from deblur_cli.model_specs import MODELS
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
+from deblur_cli.wording import some
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -493,9 +494,8 @@ def _lossy_notes(pairs: list, elsewhere: list[tuple[str, dict[str, Path]]], show
     for what, paths in groups:
         found = [line for line in map(lossy, paths) if line]
         if found:
-            more = f" and {len(found) - shown} more" if len(found) > shown else ""
             notes.append(
-                f"{what} of {len(found)} of {len(paths)} sequences are lossy video ({'; '.join(found[:shown])}{more}):"
+                f"{what} of {len(found)} of {len(paths)} sequences are lossy video ({some(found, shown, '; ')}):"
                 " the scores include that encoding's loss; lossless frames (PNG, FFV1) score the restoration alone"
             )
     return notes

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from deblur_cli.cli.app import note, out
 from deblur_cli.cli.tables import cell, cut_note, figures_table, fitting_parts, frame_count, width_needed
+from deblur_cli.wording import some
 
 if TYPE_CHECKING:
     from deblur_cli.evaluate import EvaluationReport
@@ -62,10 +63,9 @@ def _scene_cuts_note(report: EvaluationReport, shown: int = 5) -> str | None:
     split = [s for s in report.sequences if s.scene_cuts]
     if not split:
         return None
-    names = ", ".join(f"{s.name} ({len(s.scene_cuts)} cut{'s' * (len(s.scene_cuts) > 1)})" for s in split[:shown])
-    more = f" and {len(split) - shown} more" if len(split) > shown else ""
+    names = some([f"{s.name} ({len(s.scene_cuts)} cut{'s' * (len(s.scene_cuts) > 1)})" for s in split], shown)
     return (
-        f"{report.model}: windows were split at scene cuts in {names}{more}, which changes their scores; "
+        f"{report.model}: windows were split at scene cuts in {names}, which changes their scores; "
         "published results restore every window whole: add --no-scene-cuts to compare with them"
     )
 

@@ -61,6 +61,7 @@ from deblur_cli.outputs import (
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.video_io import EncodeOptions, ReadOptions
 from deblur_cli.video_io.deinterlace import MODES
+from deblur_cli.wording import some
 
 
 @command(
@@ -390,8 +391,8 @@ def _scenes(cuts: list[int]) -> str:
     """What the summary line says of the scene cuts the windows were split at."""
     if not cuts:
         return ""
-    shown = ", ".join(map(str, cuts[:5])) + (f" and {len(cuts) - 5} more" if len(cuts) > 5 else "")
-    return f"; split at {len(cuts)} scene cut{'s' * (len(cuts) > 1)}, before frame{'s' * (len(cuts) > 1)} {shown}"
+    plural = "s" * (len(cuts) > 1)
+    return f"; split at {len(cuts)} scene cut{plural}, before frame{plural} {some(cuts, 5)}"
 
 
 def _skipped(source: Path, target: Path) -> dict:

@@ -23,6 +23,7 @@ from deblur_cli.data.photos import is_validation
 from deblur_cli.errors import DeblurError, UsageError
 from deblur_cli.host_memory import SYNTHESIS_BYTES_PER_PIXEL, check_synthesis_memory
 from deblur_cli.interrupts import Terminated
+from deblur_cli.wording import some
 
 
 @command("synth", short_help="Write synthetic blurred/sharp clip pairs.")
@@ -123,9 +124,8 @@ def synth(
         out.print(f"{what} added to {sources} from {add}", highlight=False, soft_wrap=True)
         held = sorted({entry["group"] for entry in photos if is_validation(entry["photo"])})
         if held:  # with few scenes the share held out is far from the usual 15%
-            names = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
             note(f"{len(held)} of these {scenes} scenes {'is' if len(held) == 1 else 'are'} held out for validation,"
-                 f" which training does not see: {names}")  # fmt: skip
+                 f" which training does not see: {some(held, 5)}")  # fmt: skip
         return
     if pack or unpack:
         if sources is None or fetch or output is not None or (pack and unpack) or stray:
