@@ -60,7 +60,7 @@ def default_output(path: Path, tag: str = DEFAULT_TAG) -> Path:
         if path.name in ("", ".."):  # `.` or `..`: the folder by its own name
             path = Path(os.path.abspath(path))
         return path.with_name(path.name + tag)
-    if not path.exists() and is_glob(str(path)):
+    if is_glob_input(path):
         list_images(path)  # InputError when the pattern matches no file, or no image: that, not -o, is what to fix
         raise UsageError(
             f"a glob ({path}) needs -o to say where its frames go", hint="e.g. -o restored/ or -o out.mp4"
@@ -88,7 +88,7 @@ def expand_video_globs(inputs: list[Path]) -> list[Path]:
     long"); a glob of images stays one input, a frame sequence."""
     expanded: list[Path] = []
     for path in inputs:
-        if path.exists() or not is_glob(str(path)):
+        if not is_glob_input(path):
             expanded.append(path)
             continue
         files = [Path(p) for p in glob.glob(str(path)) if os.path.isfile(p) and not Path(p).name.startswith(".")]
@@ -165,8 +165,8 @@ def _into(inputs: list[Path], output: Path, named_folder: bool, tag: str = DEFAU
         if videos:
             expanded += [(video, _tagged(_written_as(video.relative_to(path)), tag)) for video in videos]
             batch = True
-        elif path.is_dir() or _is_glob_input(path):  # frames, by the folder's name (a glob's: "shots/*.png")
-            name = Path(os.path.abspath(path.parent)).name if _is_glob_input(path) else path.name
+        elif path.is_dir() or is_glob_input(path):  # frames, by the folder's name (a glob's: "shots/*.png")
+            name = Path(os.path.abspath(path.parent)).name if is_glob_input(path) else path.name
             expanded.append((path, Path(name if tag == DEFAULT_TAG else name + tag)))  # shots.v2-compare
         else:
             expanded.append((path, _tagged(_written_as(Path(path.name)), tag)))
@@ -192,7 +192,7 @@ def _tagged(place: Path, tag: str) -> Path:
     return place if tag == DEFAULT_TAG else place.with_name(place.stem + tag + place.suffix)
 
 
-def _is_glob_input(path: Path) -> bool:
+def is_glob_input(path: Path) -> bool:
     """Whether an input is a glob of images ('shots/*.png'), not a file or folder of that name."""
     return not path.exists() and is_glob(str(path))
 
@@ -317,7 +317,7 @@ def sink_path(source: Path, target: Path, output: Path | None, *, named_folder: 
     folder -o named with a trailing slash, or a folder of frames restored under a name deblur made (beside
     it, or in -o's folder: its name may hold a part's times, shots-deblurred-from-0.04s); else `target` itself
     (-o NAME for a folder of frames may name a video)."""
-    folder = (named_folder and target == output) or ((source.is_dir() or _is_glob_input(source)) and target != output)
+    folder = (named_folder and target == output) or ((source.is_dir() or is_glob_input(source)) and target != output)
     return f"{target}{os.sep}" if folder else target
 
 

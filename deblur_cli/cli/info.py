@@ -12,14 +12,13 @@ from rich.table import Table
 from deblur_cli.cli.app import command, note_left_out, out, report_error
 from deblur_cli.cli.options import input_path
 from deblur_cli.errors import DeblurError, InputError, NoVideoError
-from deblur_cli.outputs import nearest_folder, plan_outputs, writable
+from deblur_cli.outputs import is_glob_input, nearest_folder, plan_outputs, writable
 from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
 from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.extras import describe_extras
 from deblur_cli.video_io.frame_timing import variable_intervals
 from deblur_cli.video_io.grey import grey_format, grey_source, grey_video
 from deblur_cli.video_io.image_file import ALPHA_IMAGE_FORMATS, IMAGE_FORMATS, is_image_output
-from deblur_cli.video_io.images import is_glob
 from deblur_cli.video_io.info import HDR_TRANSFERS, turn_in_words
 from deblur_cli.video_io.sinks import planned_warnings
 from deblur_cli.video_io.sources import reading_warnings
@@ -97,7 +96,7 @@ def _print_tables(reports: list[dict]) -> None:
 
 def _planned(given: Path) -> list[tuple[Path, Path | None]]:
     """What `deblur run` without -o would write for an input: a glob names no place (None)."""
-    if not given.exists() and is_glob(str(given)):
+    if is_glob_input(given):
         return [(given, None)]
     return plan_outputs([given], None)
 
