@@ -73,11 +73,11 @@ def _written_as(path: Path) -> Path:
     default, or one no container is written under (a camera's own, .lrv), .png for an image it reads but does
     not write (.ppm, .jp2, ...)."""
     suffix = path.suffix.lower()
-    if suffix in VIDEO_SUFFIXES and suffix not in _WRITTEN_AS_IS:
+    if suffix in VIDEO_SUFFIXES:
+        return path if suffix in _WRITTEN_AS_IS else path.with_suffix(".mp4")
+    if suffix and not is_image(path) and not has_muxer(suffix):
         return path.with_suffix(".mp4")
-    if suffix and not is_image(path) and suffix not in VIDEO_SUFFIXES and not has_muxer(suffix):
-        return path.with_suffix(".mp4")
-    if path.suffix.lower() in READ_ONLY_IMAGE_SUFFIXES:
+    if suffix in READ_ONLY_IMAGE_SUFFIXES:
         return path.with_suffix(".png")
     return path
 
