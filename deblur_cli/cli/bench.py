@@ -250,7 +250,7 @@ def bench(
     one = named[0] if len(named) == 1 and named[0] != AUTO else None
     bare_for = {value: one or choose_model(AUTO, device=torch_device, weights=value) for value in bare}
     weights = [f"{bare_for[value]}={value}" if value in bare_for else value for value in weights or []]
-    defaulted = not named and not bare_for  # the defaults, those of them with weights here
+    default_models = not named and not bare_for  # the defaults, those of them with weights here
     names = named or list(dict.fromkeys(bare_for.values())) or list(DEFAULT_MODELS)
     chosen = {name: choose_model(name, device=torch_device, cache_dir=cache_dir) for name in names}
     candidates = list(dict.fromkeys(chosen.values()))
@@ -265,7 +265,7 @@ def bench(
             hint=f"e.g. --plot {shlex.quote(plot_path.stem + '.png')}",
         )
     _check_outputs({"--json": json_path, "--plot": plot_path}, sources, force=force)
-    if defaulted:  # the defaults that can run here without a download; say which were left out
+    if default_models:  # the defaults that can run here without a download; say which were left out
         runnable = [name for name in candidates if name in weight_files or has_local_weights(name, cache_dir)]
         notes += [f"{name} left out: no bundled or cached weights" for name in candidates if name not in runnable]
         if not runnable:
