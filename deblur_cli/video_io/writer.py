@@ -113,8 +113,7 @@ class VideoEncoder:
             self.frame_clock = f"the {suffix.lower()} container", ".mp4, .mov and .mkv keep"
         elif encoding.encoder in _FRAME_CLOCK_ENCODERS:
             self.frame_clock = f"the {encoding.encoder} encoder", "another --codec keeps"
-        self.counts_frames = self.frame_clock is not None
-        self.time_base = 1 / info.rate if self.counts_frames else self.source_time_base
+        self.time_base = 1 / info.rate if self.frame_clock else self.source_time_base
         self._scale = self.source_time_base / self.time_base
         self.step = max(1, round(1 / (info.rate * self.source_time_base)))  # source units per frame at the nominal rate
         self._out_step = max(1, round(1 / (info.rate * self.time_base)))
@@ -230,7 +229,7 @@ class VideoEncoder:
         picture = self._convert(_packed(image))
         picture.pts = self._next_pts(None if pts is None else round(pts * self._scale))
         picture.time_base = self.time_base
-        if duration and not self.counts_frames:
+        if duration and not self.frame_clock:
             lasts = max(1, round(duration * self._scale))
             self._durations[picture.pts] = lasts
             self._end = max(self._end or 0, picture.pts + lasts)
@@ -344,8 +343,8 @@ def has_muxer(suffix: str) -> bool:
     memory = io.BytesIO()
     memory.name = f"out{suffix}"
     try:
-        av.open(memory, "w").close()
-    except ValueError:
+        open_container(memory, memory.name).close()
+    except EncoderOptionError:
         return False
     return True
 
