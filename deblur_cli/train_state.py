@@ -63,27 +63,31 @@ def read_state(path: Path, needed: tuple[str, ...] = ("step", "config", "model",
     state (cut short, another file)."""
     if not path.is_file():
         raise UsageError(f"nothing to resume: {path} does not exist", hint="drop --resume to start a new run")
-    # the EMA weights the run exported at its checkpoints, under its model's name (of a Task of one's own: the
-    # newest weights file there, which each checkpoint rewrites)
-    found = sorted(path.parent.glob("*.safetensors"), key=lambda file: (file.stem not in MODELS, -file.stat().st_mtime))
-    if "optimizer" not in needed:  # an evaluation: the exported weights are what it can score
-        hint = f"evaluate the weights the run exported: --weights {shlex.quote(str(found[0]))}" if found else None
-    else:
-        hint = "start a new run with another --out" + (
-            f", from the weights the run exported: --init {shlex.quote(str(found[0]))}" if found else ""
-        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # torch's message suggests weights_only=False, never to be done with a file: not passed on
+        hint = _instead_of(path, needed)
         raise InputError(f"cannot read {path}: it is not a complete training checkpoint", hint=hint) from None
     missing = [key for key in needed if not isinstance(state, dict) or key not in state]
     if missing:
+        hint = _instead_of(path, needed)
         raise InputError(f"{path} is not a training checkpoint of deblur (no {', '.join(missing)})", hint=hint)
     _check_stored_config(state["config"], path)
     step = state.get("step", 0)
     if type(step) is not int or step < 0:  # bool is an int too: compared by type
         raise _not_resumable(path, f"its step is {step!r}")
     return state
+
+
+def _instead_of(checkpoint: Path, needed: tuple[str, ...]) -> str | None:
+    """The hint for a checkpoint that cannot be read: the EMA weights the run exported beside it, under its
+    model's name (of a Task of one's own: the newest weights file there, which each checkpoint rewrites), to
+    score (`needed` without the optimiser: an evaluation) or to start a new run from."""
+    found = sorted(checkpoint.parent.glob("*.safetensors"), key=lambda f: (f.stem not in MODELS, -f.stat().st_mtime))
+    if "optimizer" not in needed:
+        return f"evaluate the weights the run exported: --weights {shlex.quote(str(found[0]))}" if found else None
+    exported = f", from the weights the run exported: --init {shlex.quote(str(found[0]))}" if found else ""
+    return "start a new run with another --out" + exported
 
 
 # Settings that runs begun before them do not store: such a run trained as their default says.

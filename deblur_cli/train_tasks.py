@@ -240,7 +240,8 @@ def validate(
     count = 0
     try:
         for i in range(len(clips)):
-            on_step(0, 0)
+            if abandon is not None and abandon():
+                return None
             blurred, sharp = clips[i]
             restored = restore_clip(task, model, blurred, device, on_step if abandon is not None else None)
             sums["psnr_in"] += float(psnr(blurred, sharp).sum())
