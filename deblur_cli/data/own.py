@@ -2,9 +2,8 @@
 
 Each image in DIR is a scene; so is each subfolder of frames and each video, of which FRAMES_PER_CLIP
 frames, evenly spaced, are kept: consecutive frames are near copies, and a long clip would otherwise
-outweigh every photo. They are stored as `photos/own-<DIR's name>/<scene>~<frame>.npy` (own-<name>-2, ..., for another folder of the
-same name), decoded and shrunk
-as the fetched photos are, and `photos.scene_group` reads the scene from the name, so that a clip's frames
+outweigh every photo. They are stored as `photos/own-<DIR's name>/<scene>~<frame>.npy` (own-<name>-2, ...,
+for another folder of the same name), decoded and shrunk as the fetched photos are, and `photos.scene_group` reads the scene from the name, so that a clip's frames
 all land on one side of the train/validation split. With OpenCV, each video is also prepared as the fetched
 videos are (`videos/own-<DIR's name>~<video>/`: frames and optical flow), a source of real-motion clips
 for training. Adding DIR again replaces what it added before (the new photos are built in a

@@ -159,12 +159,13 @@ def fetch_sources(
             rel = image.relative_to(root)
             stem = image.stem if source.name_part == -1 else rel.parts[source.name_part]
             target = cache / "photos" / name / (stem + ".npy")
-            if not (current and _readable(target)):  # a photo missing or damaged is decoded again
+            shape = _cached_shape(target) if current else None  # a photo missing or damaged is decoded again
+            if shape is None:
                 photo = _decode_shrunk(image)
                 if min(photo.shape[:2]) < MIN_SIDE:
                     continue
                 save_npy(target, photo)
-            shape = load_photo(target, mmap=True).shape
+                shape = photo.shape
             entries.append({
                 "photo": str(target.relative_to(cache)),
                 "source": name,
@@ -327,13 +328,12 @@ def _matching(root: Path, source: DebSource) -> list[Path]:
     return found
 
 
-def _readable(photo: Path) -> bool:
-    """Whether a cached photo is there and reads as one (not cut short, not overwritten)."""
+def _cached_shape(photo: Path) -> tuple[int, ...] | None:
+    """The shape of a cached photo; None where it is not there or does not read as one (cut short, overwritten)."""
     try:
-        load_photo(photo, mmap=True)
+        return load_photo(photo, mmap=True).shape
     except InputError:
-        return False
-    return True
+        return None
 
 
 def _decode_shrunk(path: Path) -> np.ndarray:
