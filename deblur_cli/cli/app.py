@@ -97,16 +97,17 @@ class _Group(_HelpShape, typer.core.TyperGroup):
             e.show()
             code = e.exit_code
         except click_errors.ClickException as e:
+            words = list(sys.argv[1:] if args is None else args)  # the command line as given
             message = e.format_message().rstrip(".")
             option_error = isinstance(e, (click_errors.NoSuchOption, click_errors.MissingParameter))
-            if option_error and (dashed := _dashed_file(args, self)):
+            if option_error and (dashed := _dashed_file(words, self)):
                 hint = f"write it after -- (-- {shlex.quote(dashed)}) or as {shlex.quote('./' + dashed)}"
                 error = UsageError(
                     f"{dashed} is a file, but it was read as options ({message[:1].lower()}{message[1:]})", hint=hint
                 )
             else:
-                message = _out_of_range(e, args) or message
-                error = UsageError(message[:1].lower() + message[1:], hint=_run_hint(args, self) or _help_hint(e))
+                message = _out_of_range(e, words) or message
+                error = UsageError(message[:1].lower() + message[1:], hint=_run_hint(words, self) or _help_hint(e))
             report_error(error)
             code = e.exit_code
         except DeblurError as e:  # an option's own parser refused its value (`options.cache_dir_option`)
@@ -121,11 +122,10 @@ class _Group(_HelpShape, typer.core.TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-def _dashed_file(args, group: typer.core.TyperGroup) -> str | None:
+def _dashed_file(words: list[str], group: typer.core.TyperGroup) -> str | None:
     """The first argument before any `--` that starts with a dash and names an existing file or folder,
     which the parser took for options: `-clip.mp4` for -c -l ..., `-oclip.mp4` for -o with the value
     clip.mp4. The value of an option that takes one (`-o -out.mp4`) was read as a value, not options."""
-    words = list(sys.argv[1:] if args is None else args)
     command = group.commands.get(words[0]) if words else None
     takes_value = {
         name
@@ -140,15 +140,14 @@ def _dashed_file(args, group: typer.core.TyperGroup) -> str | None:
     return None
 
 
-def _run_hint(args, group: typer.core.TyperGroup) -> str | None:
+def _run_hint(words: list[str], group: typer.core.TyperGroup) -> str | None:
     """For a first word that is no command but a file or folder (`deblur clip.mp4`): the run command to mean."""
-    words = list(sys.argv[1:] if args is None else args)
     if not words or words[0] in group.commands or words[0].startswith("-") or not os.path.exists(words[0]):
         return None
     return f"to restore it: deblur run {shlex.join(words)}"
 
 
-def _out_of_range(error: click_errors.ClickException, args) -> str | None:
+def _out_of_range(error: click_errors.ClickException, words: list[str]) -> str | None:
     """A number option's value that is not a number or outside the option's range, said in one wording
     ("invalid value for '--crf': 70 is not a whole number from 0 to 63") where Click and Typer releases each
     word it their own way ("not in the range 0<=x<=63", "Input should be less than or equal to 63"); None for
@@ -162,7 +161,6 @@ def _out_of_range(error: click_errors.ClickException, args) -> str | None:
     low, high = bounds
     if low is None and high is None:
         return None
-    words = list(sys.argv[1:] if args is None else args)
     given = None
     for before, word in zip([None] + words, words):
         if before in param.opts:
