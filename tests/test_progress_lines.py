@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import deblur_cli.cli.progress_lines as progress_lines
 import deblur_cli.restorers as restorers_module
 from deblur_cli.cli import app
-from deblur_cli.cli.progress_lines import ProgressLines, _duration, time_left
+from deblur_cli.cli.progress_lines import ProgressLines, in_words, time_left
 from tests.media import make_video
 from tests.restorers import IdentityRestorer
 
@@ -40,7 +40,7 @@ def test_a_line_at_most_every_interval(capsys):
 
 @pytest.mark.parametrize("seconds, text", [(40.2, "40 s"), (720, "12 min"), (3720, "1 h 02 min"), (7199.6, "2 h 00 min")])
 def test_durations(seconds, text):
-    assert _duration(seconds) == text
+    assert in_words(seconds) == text
 
 
 @pytest.fixture

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from deblur_cli.cli.app import command, note_left_out, out, report_error
-from deblur_cli.cli.options import input_path
-from deblur_cli.errors import DeblurError, InputError, NoVideoError
+from deblur_cli.auto_model import AUTO, choose_model
+from deblur_cli.cli.app import command, note, note_left_out, out, report_error, warn
+from deblur_cli.cli.options import (
+    DeviceOpt,
+    ModelOpt,
+    PrecisionOpt,
+    SamplesOpt,
+    StepsOpt,
+    WeightsOpt,
+    input_path,
+)
+from deblur_cli.cli.progress_lines import in_words
+from deblur_cli.cli.weights import build_shown
+from deblur_cli.errors import DeblurError, InputError, NoVideoError, UsageError
+from deblur_cli.model_specs import model_spec
 from deblur_cli.outputs import is_glob_input, nearest_folder, plan_outputs, writable
+from deblur_cli.run_options import window_options
 from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
 from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.extras import describe_extras
@@ -22,6 +35,12 @@ from deblur_cli.video_io.image_file import ALPHA_IMAGE_FORMATS, IMAGE_FORMATS, i
 from deblur_cli.video_io.info import HDR_TRANSFERS, turn_in_words
 from deblur_cli.video_io.sinks import planned_warnings
 from deblur_cli.video_io.sources import reading_warnings
+
+if TYPE_CHECKING:  # it imports torch, which `deblur info` without --estimate does without
+    from deblur_cli.estimate import Estimate
+
+ESTIMATE_PANEL = "How long deblur run takes (--estimate)"
+TIMED_STEPS = 2  # the sampler steps a diffusion model is timed at, its time then scaled to the steps asked
 
 # FFmpeg's colour enums, by the names ffprobe prints, for the values cameras and phones write.
 # FFmpeg's names for its colour enums, as ffprobe prints them (a few with a plainer name beside).
@@ -50,14 +69,36 @@ def info(
         typer.Argument(parser=input_path, metavar="INPUT...", help="Videos, image folders, folders of videos or images.", readable=False),
     ],
     as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print JSON on stdout.")] = False,
+    estimate: Annotated[
+        bool,
+        typer.Option(
+            "--estimate",
+            metavar="",
+            rich_help_panel=ESTIMATE_PANEL,
+            help="Also tell how long deblur run's model would take here: times it on a window of each size's"
+            " frames (a window's work, twice).",
+        ),
+    ] = False,
+    model: ModelOpt = AUTO,
+    weights: WeightsOpt = None,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    steps: StepsOpt = 20,
+    samples: SamplesOpt = 1,
 ) -> None:
     """What deblur reads from an input and what [bold]deblur run[/] would write for it."""
+    options = {"--model": (model, AUTO), "--weights": (weights, None), "--device": (device, "auto")}
+    options |= {"--precision": (precision, "auto"), "--steps": (steps, 20), "--samples": (samples, 1)}
+    if not estimate and (given := [name for name, (value, default) in options.items() if value != default]):
+        raise UsageError(f"{given[0]} is for --estimate", hint=f"add --estimate to time {model} on these inputs")
     reports = []
+    described: list[tuple[dict, VideoInfo]] = []  # each report with what was read: the size an estimate is for
     planned = [pair for given in inputs for pair in _planned(given)]
     failed = 0
     for source, target in planned:
         try:
-            reports.append(_report(source, describe(source), target))
+            reports.append(report := _report(source, video := describe(source), target))
+            described.append((report, video))
         except NoVideoError as e:
             if source not in inputs:  # found in a folder of videos: a camera card's sound files
                 note_left_out(source, e)
@@ -75,6 +116,9 @@ def info(
             failed += 1
     if not reports:
         raise InputError("no video: the folders given hold sound files only")
+    if estimate:
+        model_options = dict(weights=weights, device=device, precision=precision, steps=steps, samples=samples)
+        _estimate(described, model, model_options, quiet=as_json)
     if as_json:
         out.print_json(json.dumps(reports if len(reports) > 1 else reports[0]))
     else:
@@ -99,6 +143,45 @@ def _planned(given: Path) -> list[tuple[Path, Path | None]]:
     if is_glob_input(given):
         return [(given, None)]
     return plan_outputs([given], None)
+
+
+def _estimate(described: list[tuple[dict, VideoInfo]], model: str, options: dict, *, quiet: bool) -> None:
+    """Each report given its "estimate": `model` (auto: as deblur run chooses it) built once with `options`
+    (restorers.ModelOptions' fields), timed once for each frame size (estimate.py). A diffusion model is timed
+    at TIMED_STEPS sampler steps of one sample at most, and the time scaled to the steps and samples asked:
+    its network runs once a step of each sample."""
+    from deblur_cli.devices import resolve_device
+    from deblur_cli.estimate import estimate
+    from deblur_cli.restorers import ModelOptions
+
+    model = choose_model(model, device=resolve_device(options["device"]), weights=options["weights"])
+    timed_options, scale = dict(options), 1.0
+    if diffusion := model_spec(model).architecture == "wtsa":
+        timed_options |= {"steps": min(options["steps"], TIMED_STEPS), "samples": 1}
+        scale = options["steps"] * options["samples"] / timed_options["steps"]
+    restorer = build_shown(model, ModelOptions(**timed_options), quiet=quiet, warn=warn)
+    windows, _ = window_options(model, None, None, "auto", None)
+    timed: dict[tuple[int, int], Estimate] = {}
+    for report, video in described:
+        size = (video.height, video.width)  # as stored: the frames the model restores
+        if size not in timed:
+            if not quiet:
+                note(f"timing {model} on {video.width}x{video.height} frames (restoring a window twice)")
+            timed[size] = estimate(
+                restorer, size, windows.window, windows.overlap, frames=video.frame_count, scale=scale
+            )
+        found = timed[size]
+        precision = str(restorer.dtype or "").removeprefix("torch.")
+        report["estimate"] = {
+            "model": model,
+            "device": str(restorer.device),
+            "precision": precision or None,
+            "steps": options["steps"] if diffusion else None,
+            "samples": options["samples"] if diffusion else None,
+            "timed_steps": timed_options["steps"] if diffusion else None,
+            "seconds": None if video.frame_count is None else round(found.seconds(video.frame_count), 1),
+            **found.to_dict(),
+        }
 
 
 def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
@@ -224,7 +307,25 @@ def _interlacing(info: VideoInfo) -> str | None:
     return f"yes, {order}: deinterlaced by default (--deinterlace)"
 
 
+def _estimate_text(found: dict) -> str:
+    """An estimate as the table says it: "about 12 min (1.9 s a frame) for the model: dstnet-s on cpu, bfloat16,
+    timed on 10 frames of 1280x208"."""
+    each = found["seconds_per_frame"]
+    each = f"{each:.2g} s a frame" if each < 10 else f"{in_words(each)} a frame"
+    total = f"about {in_words(found['seconds'])} ({each})" if found["seconds"] is not None else each
+    height, width = found["probe"]
+    how = ", ".join(filter(None, [f"{found['model']} on {found['device']}", found["precision"]]))
+    frames = f"{found['window']} frame{'s' * (found['window'] != 1)}"
+    timed = f"timed on {frames} of {width}x{height}"
+    if found["timed_steps"] is not None:  # a diffusion model: its steps, and the samples each step is run for
+        samples = f" x {found['samples']} samples" if found["samples"] > 1 else ""
+        timed += f" at {found['timed_steps']} of its {found['steps']} DDIM steps{samples}"
+    return f"{total} for the model: {how}, {timed}"
+
+
 def _text(value) -> str:
+    if isinstance(value, dict) and "seconds_per_frame" in value:
+        return _estimate_text(value)
     if isinstance(value, list):
         return "\n".join(value) or "none"
     if value is True:

@@ -47,11 +47,11 @@ def time_left(done: int, total: int | None, rate: float) -> str:
     stop or a sprint); "" where it cannot be told."""
     if not total or rate <= 0 or done >= total:
         return ""
-    return f"{_duration((total - done) / rate)} left"
+    return f"{in_words((total - done) / rate)} left"
 
 
-def _duration(seconds: float) -> str:
-    """1 h 02 min, 12 min, 40 s."""
+def in_words(seconds: float) -> str:
+    """A time as the commands say one: 1 h 02 min, 12 min, 40 s."""
     seconds = round(seconds)
     if seconds >= 3600:
         return f"{seconds // 3600} h {seconds // 60 % 60:02d} min"

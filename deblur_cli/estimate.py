@@ -1,0 +1,93 @@
+"""How long a model takes to restore a video here, before the run: one window restored on a strip of the frames'
+full width, timed, and scaled to the whole frame and to every frame. The model's work, not decoding or encoding."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from deblur_cli.devices import synchronize
+from deblur_cli.restorer import Restorer, completed
+
+PROBE_PIXELS = 256 * 1024  # a frame up to this size is timed whole; a larger one on a strip of about this size
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Seconds a frame that a model takes on a frame size, and what was timed to tell it."""
+
+    seconds_per_frame: float
+    probe: tuple[int, int]  # (height, width) of the frames timed: the whole frame, or a strip of its full width
+    window: int  # frames in the window timed
+    new_frames: int  # of them, those each window adds to the output (the window less its overlap)
+    scale: float = 1.0  # the work of a real call over the timed call's (a diffusion model timed at fewer steps)
+
+    def seconds(self, frames: int) -> float:
+        """For a video of `frames` frames."""
+        return self.seconds_per_frame * frames
+
+    def to_dict(self) -> dict:
+        return {
+            "seconds_per_frame": self.seconds_per_frame,
+            "probe": list(self.probe),
+            "window": self.window,
+            "new_frames": self.new_frames,
+            "scale": self.scale,
+        }
+
+
+def probe_size(size: tuple[int, int], multiple: int) -> tuple[int, int]:
+    """The (height, width) timed for frames of `size` (height, width), both padded to `multiple` as the pipeline
+    pads them: the whole frame up to PROBE_PIXELS, else a strip of its full width, as many rows (a multiple of
+    `multiple`) as make about PROBE_PIXELS. A strip keeps the full width: the rows of a convolution cost alike."""
+    height, width = (_padded(side, multiple) for side in size)
+    if height * width <= PROBE_PIXELS:
+        return height, width
+    rows = max(multiple, round(PROBE_PIXELS / width / multiple) * multiple)
+    return min(rows, height), width
+
+
+def estimate(
+    restorer: Restorer,
+    size: tuple[int, int],
+    window: int,
+    overlap: int,
+    *,
+    frames: int | None = None,
+    scale: float = 1.0,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Estimate:
+    """Time `restorer` on one window of `window` frames (fewer where the video has fewer `frames`, or the
+    model takes fewer) of a strip of frames of `size` (height, width) (probe_size), after one untimed call on
+    the same window that pays what a first call pays (kernels chosen for its shapes, memory taken). The time is
+    scaled by the padded frame's area over the strip's, divided among the frames a window adds (`window -
+    overlap`, or every frame where one window holds the whole video) and multiplied by `scale`, the work of a
+    real call over the timed call's (a diffusion model built with fewer sampler steps than the run's). The
+    strip is seeded noise: the models' work does not depend on what the frames show. Whole frames: where
+    `deblur run` would restore in tiles (a frame too large for the memory), their overlap adds time that this
+    does not count."""
+    restorer = completed(restorer)
+    window = min(window, restorer.max_frames or window, frames or window)
+    new_frames = window if frames is not None and frames <= window else max(1, window - overlap)
+    probe = probe_size(size, restorer.multiple)
+    noise = torch.rand((window, 3, *probe), generator=torch.Generator().manual_seed(0))
+    noise = noise.to(restorer.device)
+    first = (0,) if restorer.positional else ()
+    with torch.inference_mode():
+        restorer(noise, *first)
+        synchronize(restorer.device)
+        started = clock()
+        restorer(noise, *first)
+        synchronize(restorer.device)
+        seconds = clock() - started
+    height, width = (_padded(side, restorer.multiple) for side in size)
+    whole = seconds * scale * (height * width) / (probe[0] * probe[1])
+    return Estimate(whole / new_frames, probe, window, new_frames, scale)
+
+
+def _padded(side: int, multiple: int) -> int:
+    return math.ceil(side / multiple) * multiple

@@ -1,0 +1,108 @@
+"""estimate.py and `deblur info --estimate`: how long a model takes on an input, timed before the run."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from deblur_cli.cli import app
+from deblur_cli.estimate import PROBE_PIXELS, estimate, probe_size
+from deblur_cli.restorer import Restorer
+from tests.media import make_video
+
+runner = CliRunner()
+
+
+class _Timed(Restorer):
+    """A restorer that costs one tick of a fake clock per pixel of each frame it restores, and keeps the shapes
+    it was called with."""
+
+    multiple, max_frames, device, bytes_per_pixel = 16, None, torch.device("cpu"), 1.0
+
+    def __init__(self):
+        self.now, self.calls = 0.0, []
+
+    def clock(self) -> float:
+        return self.now
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        self.calls.append(tuple(frames.shape))
+        self.now += frames.shape[0] * frames.shape[2] * frames.shape[3]
+        return frames
+
+
+@pytest.mark.parametrize(
+    "size, probe",
+    [
+        ((48, 64), (48, 64)),  # small: whole
+        ((360, 640), (368, 640)),  # whole, padded to the multiple
+        ((1080, 1920), (144, 1920)),  # a strip of the full width: 262144 / 1920 / 16 = 8.5 rows of 16
+        ((3840, 2160), (128, 2160)),  # portrait 4K
+    ],
+)
+def test_a_large_frame_is_timed_on_a_strip_of_its_full_width(size, probe):
+    assert probe_size(size, 16) == probe
+    assert probe[0] * probe[1] <= PROBE_PIXELS * 1.1 or probe == tuple(-(-side // 16) * 16 for side in size)
+
+
+def test_the_time_of_a_strip_is_scaled_to_the_frame_and_shared_by_the_frames_a_window_adds():
+    restorer = _Timed()
+    found = estimate(restorer, (1080, 1920), window=10, overlap=2, frames=1000, clock=restorer.clock)
+    assert restorer.calls == [(10, 3, 144, 1920)] * 2  # one call paying the first call's costs, one timed
+    assert found.window == 10 and found.new_frames == 8
+    # the timed call: 10 frames of 144x1920 ticks, scaled to 1088x1920 (padded), over the 8 frames it adds
+    assert found.seconds_per_frame == pytest.approx(10 * 1088 * 1920 / 8)
+    assert found.seconds(100) == pytest.approx(100 * found.seconds_per_frame)
+
+
+def test_a_video_shorter_than_a_window_is_one_window_of_all_its_frames():
+    restorer = _Timed()
+    found = estimate(restorer, (48, 64), window=10, overlap=2, frames=3, clock=restorer.clock)
+    assert restorer.calls[-1] == (3, 3, 48, 64) and found.new_frames == 3
+    assert found.seconds_per_frame == pytest.approx(48 * 64)
+
+
+def test_a_model_of_shorter_windows_is_timed_on_its_longest():
+    restorer = _Timed()
+    restorer.max_frames = 4
+    found = estimate(restorer, (48, 64), window=10, overlap=2, clock=restorer.clock)
+    assert restorer.calls[-1][0] == 4 and found.new_frames == 2
+
+
+def test_info_estimate_times_the_model_on_each_input(tmp_path):
+    clip = make_video(tmp_path / "clip.mp4", frames=12, size=(64, 48))
+    result = runner.invoke(app, ["info", str(clip), "--estimate", "-m", "dstnet-s", "--device", "cpu", "--json"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)["estimate"]
+    assert found["model"] == "dstnet-s" and found["device"] == "cpu" and found["probe"] == [48, 64]
+    assert found["window"] == 10 and found["new_frames"] == 8 and found["seconds_per_frame"] > 0
+    assert found["seconds"] == pytest.approx(12 * found["seconds_per_frame"], abs=0.1)
+    table = runner.invoke(app, ["info", str(clip), "--estimate", "-m", "dstnet-s", "--device", "cpu"])
+    assert table.exit_code == 0, table.output
+    text = re.sub(r"[│\s]+", " ", table.output)  # a table's cell wraps at the terminal's width
+    assert "a frame) for the model: dstnet-s on cpu" in text and "timed on 10 frames of 64x48" in text
+    assert "timing dstnet-s on 64x48 frames (restoring a window twice)" in text
+
+
+def test_a_diffusion_model_is_timed_at_two_steps_and_scaled_to_the_steps_and_samples_asked(tmp_path):
+    clip = make_video(tmp_path / "clip.mp4", frames=2, size=(32, 32))
+    command = ["info", str(clip), "--estimate", "-m", "wtsa-s", "--device", "cpu", "--steps", "10", "--samples", "3"]
+    result = runner.invoke(app, [*command, "--json"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)["estimate"]
+    assert (found["steps"], found["samples"], found["timed_steps"], found["scale"]) == (10, 3, 2, 15.0)
+    assert found["window"] == 2 and found["new_frames"] == 2  # the whole clip is one window
+    text = re.sub(r"[│\s]+", " ", runner.invoke(app, command).output)
+    assert "timed on 2 frames of 32x32 at 2 of its 10 DDIM steps x 3 samples" in text
+
+
+def test_info_refuses_model_options_without_estimate(tmp_path):
+    clip = make_video(tmp_path / "clip.mp4", frames=2)
+    result = runner.invoke(app, ["info", str(clip), "--steps", "50"])
+    assert result.exit_code == 2
+    assert "error: --steps is for --estimate" in result.output and "add --estimate" in result.output
+    assert "Traceback" not in result.output
