@@ -48,17 +48,12 @@ def grey_video(info: VideoInfo) -> bool:
     return grey_source(info) and info.frame_names is None
 
 
-def is_grey_image(image: np.ndarray) -> bool:
-    """Whether an (H, W, 3) RGB array has three equal channels."""
-    return bool((image[..., 0] == image[..., 1]).all() and (image[..., 1] == image[..., 2]).all())
-
-
 _GREY_PLANES = re.compile(r"gray(9|1[0-6])?(le|be)?")  # one integer plane: gray, gray10le ... gray16be
 
 
 def grey_frame(image: np.ndarray, pix_fmt: str) -> av.VideoFrame | None:
-    """The `pix_fmt` frame of an (H, W, 3) RGB array whose channels are equal (`is_grey_image`): its first
-    channel, sample for sample where `pix_fmt` has the array's depth (gray for uint8, gray16 for uint16),
+    """The `pix_fmt` frame of an (H, W, 3) RGB array whose channels are equal (`frame_facts.is_grey_image`): its
+    first channel, sample for sample where `pix_fmt` has the array's depth (gray for uint8, gray16 for uint16),
     else scaled to the format's depth and rounded once (gray10le from uint16, say; swscale put those up to
     4.4 codes of 1023 off). None for formats of no single integer plane (ya8, monob, grayf32), which
     swscale converts."""

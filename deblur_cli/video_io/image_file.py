@@ -11,10 +11,11 @@ import numpy as np
 
 from deblur_cli import files
 from deblur_cli.errors import OutputError
+from deblur_cli.frame_facts import is_grey_image
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io.encoding import EncodeOptions, unused_options
-from deblur_cli.video_io.grey import grey_format, is_grey_format, is_grey_image
+from deblur_cli.video_io.grey import grey_format, is_grey_format
 from deblur_cli.video_io.info import (
     HDR_TRANSFERS,
     Frame,

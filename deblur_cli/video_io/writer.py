@@ -17,10 +17,11 @@ import numpy as np
 
 from deblur_cli import files
 from deblur_cli.errors import EncoderOptionError, OutputError
+from deblur_cli.frame_facts import is_grey_image
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder
-from deblur_cli.video_io.grey import grey_frame, grey_video, is_grey_format, is_grey_image
+from deblur_cli.video_io.grey import grey_frame, grey_video, is_grey_format
 from deblur_cli.video_io.hdr import HDR_PARAMS
 from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of, checked_parts, with_alpha
 from deblur_cli.video_io.output_losses import (
