@@ -7,10 +7,10 @@ the GPU work queued before: counted on the CPU, by intercepting torch calls, ove
 Prints each reading call (torch.equal, .cpu(), .tolist(), bool(tensor), .item()...) with the line of
 deblur_cli that made it and how often. On a GPU, a read of a tensor on the GPU waits for the GPU;
 the same calls on CPU tensors (the scene-cut tests after their thumbnails are copied to the host)
-cost no wait. Which of the counted calls meet GPU tensors in `deblur run`: is_grey's and is_held's
-torch.equal (stream.py, once each per frame; `deblur run` compares each frame with the one before it once
-more, pipeline.py, which this stream leaves out) and the scene-cut thumbnails' .cpu() (scene_cuts.py, once
-per window).
+cost no wait. This stream's frames come without their facts, so restore_stream tells them on the frames'
+device: is_grey's and is_held's torch.equal (stream.py, once each per frame), GPU reads for frames on a GPU
+(`deblur run` tells them on the host as it decodes, frame_facts.py, and hands them over with the frames). The
+scene-cut thumbnails' .cpu() (scene_cuts.py, once per window) meets GPU tensors in `deblur run` too.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import torch
 
 from deblur_cli import __version__
 from deblur_cli.errors import UsageError
+from deblur_cli.frame_facts import FrameFacts, image_facts
 from deblur_cli.outputs import check_free, check_output_path
 from deblur_cli.restorer import Restorer, batches, completed
 from deblur_cli.prefetch import prefetched, put_unless_stopped
@@ -413,31 +414,28 @@ def _restore_into(
     # of each frame read and not yet written: its timestamp, alpha plane and duration (Frame's), and whether it
     # is held (restore_stream writes the frame before it again; no segment ends before it, mostly: _Cuts)
     pts_fifo: collections.deque[tuple[int | None, np.ndarray | None, int | None, bool]] = collections.deque()
-    held_fifo: collections.deque[bool] = collections.deque()  # the same flags, till restore_stream reads the frame
     keep_inputs = placement is not None or strength != 1
     carry_alpha = info.alpha and placement is None  # side-by-side frames are opaque
     inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # the input frames, where needed
     # Decoding runs in a thread of its own, which also puts the frames on the restorer's device, 8-bit
     # frames as uint8 and deeper ones as uint16: the frames read ahead take a quarter (a half) of float32's
     # memory, and on a GPU of its upload. Each window is converted to float when it is restored.
-    # Whether each frame is held is told there too, on the host, off the restoring thread's path.
+    # Each frame's facts (held, grey) are told there too, on the host, off the restoring thread's path.
     frames = (
-        (to_compact_tensor(frame, restorer.device), frame.pts, frame.alpha, frame.duration, held)
-        for frame, held in _marked_held(source)
+        (to_compact_tensor(frame, restorer.device), facts, frame.pts, frame.alpha, frame.duration)
+        for frame, facts in _with_facts(source)
     )
     frames_in = prefetched(frames if begin is not None else iter(()), depth=windows.window + 2)
     read = begin or 0  # frames of the span read so far
 
-    def decoded() -> Iterator[torch.Tensor]:
+    def decoded() -> Iterator[tuple[torch.Tensor, FrameFacts]]:
         nonlocal read
-        for frame, pts, alpha, duration, held in frames_in:
+        for frame, facts, pts, alpha, duration in frames_in:
             read += 1
-            pts_fifo.append((pts, alpha if carry_alpha else None, duration, held))  # alpha bypasses the model
-            if strength > 0:  # restore_stream reads them; --strength 0 restores nothing
-                held_fifo.append(held)
+            pts_fifo.append((pts, alpha if carry_alpha else None, duration, facts.held))  # alpha bypasses the model
             if keep_inputs:
                 inputs_fifo.append(frame)
-            yield frame
+            yield frame, facts
 
     segmented = sink.cut is not None  # where its segments end is decided here
     cuts = _Cuts(windows, windows.batch if batches(restorer) else 1, first=resumed)
@@ -454,10 +452,10 @@ def _restore_into(
                 restored_frames = restore_stream(
                     decoded(), restorer, windows, size,
                     on_retry=retries.__setitem__, on_cut=lambda t: split.add((begin or 0) + t), on_tile=tiles.append,
-                    curve=curve, first=begin or 0, held=iter(held_fifo.popleft, None),  # one flag a frame read
+                    curve=curve, first=begin or 0,
                 )  # fmt: skip
             else:  # the input as it is: the model's frames would be mixed in at a weight of 0
-                restored_frames = (as_float(frame) for frame in decoded())
+                restored_frames = (as_float(frame) for frame, _ in decoded())
             for index, restored in enumerate(restored_frames, start=begin or 0):
                 if encode_errors:
                     raise encode_errors[0]
@@ -491,13 +489,12 @@ def _restore_into(
     return _Restored(done, retries, scene_cuts, tiles[-1] if tiles else None)
 
 
-def _marked_held(frames: Iterable[Frame]) -> Iterator[tuple[Frame, bool]]:
-    """Each frame, and whether it is held: its picture equal to the frame before it (the alpha plane bypasses
-    the model, and does not count). restore_stream takes these flags rather than comparing the frames again."""
+def _with_facts(frames: Iterable[Frame]) -> Iterator[tuple[Frame, FrameFacts]]:
+    """Each frame, and the facts of its picture (the alpha plane bypasses the model, and does not count), which
+    restore_stream takes rather than telling them again on the device."""
     before = None
     for frame in frames:
-        held = before is not None and frame.image.shape == before.shape and np.array_equal(frame.image, before)
-        yield frame, held
+        yield frame, image_facts(frame.image, before)
         before = frame.image
 
 

@@ -6,13 +6,13 @@ and encoding; `evaluate`, `demo` and the benchmarks use it directly. It needs no
 from __future__ import annotations
 
 import functools
-from collections import deque
 from typing import Callable, Iterable, Iterator
 
 import torch
 
 from deblur_cli.devices import free_memory, is_out_of_memory, release_cached_memory
 from deblur_cli.errors import UsageError
+from deblur_cli.frame_facts import FrameFacts
 from deblur_cli.restorer import Restorer, batches, completed, restore_windows
 from deblur_cli.scene_cuts import cuts_in
 from deblur_cli.tiles import auto_tile_size, restore_tiled, restore_tiled_with_retry
@@ -68,6 +68,12 @@ def is_held(frame: torch.Tensor, before: torch.Tensor) -> bool:
     return frame.shape == before.shape and torch.equal(frame, before)
 
 
+def frame_facts(frame: torch.Tensor, before: torch.Tensor | None) -> FrameFacts:
+    """The facts of a (3, H, W) frame (frame_facts.py), on its device, `before` the frame before it in the stream
+    (None for the first): restore_stream's, for the frames given it without them."""
+    return FrameFacts(held=before is not None and is_held(frame, before), grey=is_grey(frame))
+
+
 def greyed(frame: torch.Tensor) -> torch.Tensor:
     """A restored (3, H, W) frame as grey: each pixel the mean of its channels, in all three."""
     return frame.mean(dim=0, keepdim=True).expand_as(frame).contiguous()
@@ -83,7 +89,7 @@ def check_windows(restorer: Restorer, windows: WindowOptions) -> None:
 
 
 def restore_stream(
-    frames: Iterable[torch.Tensor],
+    frames: Iterable[torch.Tensor | tuple[torch.Tensor, FrameFacts]],
     restorer: Restorer,
     windows: WindowOptions,
     size: tuple[int, int],
@@ -93,7 +99,6 @@ def restore_stream(
     on_tile: Callable[[int | None], None] | None = None,
     curve: ModelCurve | None = None,
     first: int = 0,
-    held: Iterable[bool] | None = None,
 ) -> Iterator[torch.Tensor]:
     """Restore a stream of (3, H, W) frames of `size` (H, W) as `deblur run` does: overlapping
     temporal windows, up to `windows.batch` of them per model call when the restorer batches
@@ -130,36 +135,35 @@ def restore_stream(
     in the input stands still in the output: restored within other windows, the copies differ (dstnet-s up to
     7 levels of 255, a diffusion model's samples up to 84). The stream's first frame is never held. A window
     whose every frame is held (inside a still shot) is not restored at all: each of its frames comes out as a
-    copy. `held`, where the caller told it already (`deblur run`, for where its segments end): whether each
-    frame is held, one flag per frame, taken as each frame is read; else the frames are compared here.
+    copy.
+
+    Each frame may come with its facts (a `(frame, FrameFacts)` pair), where the caller told them already: `deblur
+    run` tells them on the host as it decodes (frame_facts.image_facts), and ends no segment before a held frame.
+    Else they are told here, on the frames' device (`frame_facts`).
     """
     restorer = completed(restorer)
-    # of each frame read and not yet yielded restored, by its index in the stream: whether it is held
-    held_at: dict[int, bool] = {}
+    facts: dict[int, FrameFacts] = {}  # of each frame read and not yet yielded restored, by its index in the stream
     restore = _WindowRestorer(
-        restorer, windows, size, on_retry=on_retry, on_tile=on_tile, curve=curve, first=first, held=held_at
+        restorer, windows, size, on_retry=on_retry, on_tile=on_tile, curve=curve, first=first, facts=facts
     )
-    grey: deque[bool] = deque()  # of each frame read and not yet yielded restored: whether it is grey
 
-    def noted(frames: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
-        told = None if held is None else iter(held)
+    def noted(frames: Iterable[torch.Tensor | tuple[torch.Tensor, FrameFacts]]) -> Iterator[torch.Tensor]:
         before = None
         for index, frame in enumerate(frames):
-            grey.append(is_grey(frame))
-            if told is not None:
-                held_at[index] = next(told)
+            if isinstance(frame, tuple):
+                frame, facts[index] = frame
             else:
-                held_at[index] = before is not None and is_held(frame, before)
-                before = frame
+                facts[index] = frame_facts(frame, before)
+            before = frame
             yield frame
 
     def finished(restored: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
         before = None
         for index, frame in enumerate(restored):
-            colourless = grey.popleft()
-            if held_at.pop(index):  # a frame yielded is in no window still to come
+            told = facts.pop(index)  # a frame yielded is in no window still to come
+            if told.held:
                 frame = before.clone()  # a copy: a caller may change the frames it is given
-            elif colourless:
+            elif told.grey:
                 frame = greyed(frame)
             before = frame
             yield frame
@@ -187,11 +191,11 @@ class _WindowRestorer:
         on_tile: Callable[[int | None], None] | None,
         curve: ModelCurve | None,
         first: int,
-        held: dict[int, bool],
+        facts: dict[int, FrameFacts],
     ):
         self.restorer = restorer
         self.first = first
-        self.held = held  # by the frames' index in the stream: whether each is held (restore_stream fills it)
+        self.facts = facts  # by the frames' index in the stream (restore_stream fills it)
         self.windows = windows
         self.on_retry = on_retry
         self.on_tile = on_tile
@@ -205,7 +209,7 @@ class _WindowRestorer:
         """Windows (B, T, 3, H, W) that start at frames `starts` of the stream restored, and where each was
         split into scenes."""
         group = as_float(group.to(self.restorer.device))
-        still = [all(self.held.get(start + t, False) for t in range(group.shape[1])) for start in starts]
+        still = [all(self._held(start + t) for t in range(group.shape[1])) for start in starts]
         if all(still):  # every frame will come out as a copy of the frame before the window
             return group, [[] for _ in group]
         if any(still):
@@ -225,6 +229,10 @@ class _WindowRestorer:
         else:
             restored = self._restore_group(group, starts)
         return (restored if self.curve is None else self.curve.from_model(restored)), cuts
+
+    def _held(self, index: int) -> bool:
+        told = self.facts.get(index)
+        return told is not None and told.held
 
     def _at(self, starts: list[int]) -> tuple[Callable, Callable | None]:
         """restore_tiled's `restore` and `in_tiles` for windows that start at frames `starts` of the video."""

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import deblur_cli.pipeline as pipeline
+from deblur_cli.frame_facts import FrameFacts
 from deblur_cli.pipeline import deblur_video
 from deblur_cli.stream import restore_stream
 from deblur_cli.video_io import EncodeOptions
@@ -115,6 +116,7 @@ def test_flags_told_by_the_caller_are_taken_as_they_are():
     """`deblur run` tells whether each frame is held as it decodes it (for where its segments end): restore_stream
     takes those flags rather than comparing the frames a second time."""
     clip = frames([0, 0, 1, 1])
+    facts = [FrameFacts(held=held, grey=False) for held in (False, False, False, True)]
     with torch.inference_mode():
-        told = list(restore_stream(iter(clip), ByPlace(), WINDOWS, (16, 16), held=iter([False, False, False, True])))
+        told = list(restore_stream(zip(clip, facts), ByPlace(), WINDOWS, (16, 16)))
     assert not torch.equal(told[1], told[0]) and torch.equal(told[3], told[2])
