@@ -40,7 +40,7 @@ from deblur_cli.video_io import (
     shows_turned,
 )
 from deblur_cli.video_io.encoding import options_in_effect
-from deblur_cli.video_io.work_folder import EARLIER_DEBLUR, INPUT_CHANGED, INPUT_OR_VERSION, listed
+from deblur_cli.video_io.work_folder import MARKERS, listed
 from deblur_cli.windows import WindowOptions, restartable_at
 
 # (frames done, total or None): once before the first frame is restored (done: the frames an interrupted run
@@ -256,14 +256,7 @@ def resume_key(
             name: value for name, value in dataclasses.asdict(options_in_effect(encode)).items() if name != "asked"
         },
         "side_by_side": side_by_side,
-        # grey frames come out grey, and grey sources are written grey (2026-12-04): work kept before,
-        # without this, could hold tinted frames or, in FFV1, another pixel format, refused at the join
-        "grey": "kept",
-        # photos turned and mirrored by their EXIF, side-by-side halves as stored where nothing turns them
-        # (2026-12-05): work kept before holds frames turned or placed otherwise
-        "orientation": "exif, as shown",
-        # a held frame comes out as the frame before it (2026-12-06): work kept before restored each copy apart
-        "held": "as the frame before",
+        **MARKERS,  # how this release writes (a change to what a run writes is marked there)
     }
 
 
@@ -506,16 +499,17 @@ def _resume(
     the output as the caller named it (a folder's trailing slash kept), for the notes."""
     if sink.discarded:
         changes = sink.changes
+        kinds = {change.kind for change in changes}
         if not asked:
             why = "are discarded (--no-resume)"
-        elif INPUT_CHANGED in changes:
+        elif "input" in kinds:
             why = "were made from another input, or the input has changed since"
-        elif INPUT_OR_VERSION in changes:
+        elif "input_or_version" in kinds:
             why = "were made from another input, or by another version of deblur"
-        elif changes and set(changes) == {EARLIER_DEBLUR}:
+        elif kinds == {"version"}:
             why = "were made by another version of deblur"
         elif changes:
-            why = f"were made with other settings ({listed(changes)})"
+            why = f"were made with other settings ({listed([change.text for change in changes])})"
         else:
             why = "were made with other settings or another input"
         note(f"the {sink.discarded} frames an earlier run kept for {name} {why}: starting over")

@@ -29,7 +29,7 @@ from deblur_cli.stream import restore_stream
 from deblur_cli.video_io import EncodeOptions, ReadOptions, open_source
 from deblur_cli.video_io.segments import SegmentedVideoSink
 import deblur_cli.video_io.work_folder as work_folder_module
-from deblur_cli.video_io.work_folder import OutputLock, work_folder
+from deblur_cli.video_io.work_folder import MARKERS, Change, OutputLock, key_changes, work_folder
 from deblur_cli.video_io.writer import VideoFileSink
 from deblur_cli.windows import WindowOptions
 from tests import media
@@ -157,26 +157,54 @@ def kept_segment(tmp_path, key=None):
     return target, info, items
 
 
+def texts(changes: list[Change]) -> list[str]:
+    return [change.text for change in changes]
+
+
 def test_what_changed_is_named_by_its_option():
-    from deblur_cli.video_io.work_folder import key_changes, listed
+    from deblur_cli.video_io.work_folder import listed
 
     weights = [{"weights": [f"/home/me/models/{n}.safetensors", 1, 2], "weights_sha256": n * 64} for n in "ab"]
     old = {"windows": {"overlap": 1, "tile": "auto"}, "restorer": weights[0]}
     new = {"windows": {"overlap": 2, "tile": "auto"}, "restorer": weights[1]}
-    assert key_changes(old, new) == ["--weights", "--overlap 1, now 2"]  # it said restorer.weights_sha256
-    assert key_changes({"k": 1}, {"k": 2}) == ["k 1, now 2"]  # an entry no option sets: by its name
+    assert texts(key_changes(old, new)) == ["--weights", "--overlap 1, now 2"]  # it said restorer.weights_sha256
+    assert texts(key_changes({"k": 1}, {"k": 2})) == ["k 1, now 2"]  # an entry no option sets: by its name
     # found in review: '--codec null, now "ffv1"; --crf 18, now null; --preset "medium", now ""' (and --strength
     # left out, past the first three)
     x264 = {"codec": None, "crf": 18, "preset": "medium", "pix_fmt": None}
     ffv1 = {"codec": "ffv1", "crf": None, "preset": "", "pix_fmt": None}
     changed = key_changes({"encode": x264, "strength": 1.0}, {"encode": ffv1, "strength": 0.5})
-    assert changed == ["--codec default, now ffv1", "--strength 1.0, now 0.5"]
+    assert texts(changed) == ["--codec default, now ffv1", "--strength 1.0, now 0.5"]
     assert listed([str(n) for n in range(7)]) == "0; 1; 2; 3; 4; and 2 more"
     file = {"size": 5, "sampled_sha256": "ab"}
-    assert key_changes({"input": file}, {"input": {**file, "size": 6}}) == ["another input, or the input changed"]
+    assert texts(key_changes({"input": file}, {"input": {**file, "size": 6}})) == [
+        "another input, or the input changed"
+    ]
     # found in a comparison with the earlier release: its work was said to be of another input
     told_by_path = {"path": "/v/in.mkv", "size": 5, "mtime_ns": 1}
-    assert key_changes({"input": told_by_path}, {"input": file}) == ["another input, or another version of deblur"]
+    assert texts(key_changes({"input": told_by_path}, {"input": file})) == [
+        "another input, or another version of deblur"
+    ]
+
+
+def test_each_change_is_told_with_its_kind():
+    """The note on discarded work is chosen by the changes' kinds, not by their wording (pipeline._resume)."""
+    file = {"size": 5, "sampled_sha256": "ab"}
+    old = {"input": file, "deblur": "0.0.9", "held": None, "windows": {"overlap": 1}, "restorer": {"noise": None}}
+    new = {"input": {**file, "size": 6}, "deblur": "0.1.0", **MARKERS, "windows": {"overlap": 2},
+           "restorer": {"noise": "by frame"}}  # fmt: skip
+    assert key_changes(old, new) == [
+        Change("input", "another input, or the input changed"),
+        Change("version", "another version of deblur"),  # deblur's version, its markers, the restorer's: said once
+        Change("option", "--overlap 1, now 2"),
+    ]
+    told_by_path = {"input": {"path": "/v/in.mkv", "size": 5, "mtime_ns": 1}}
+    assert key_changes(told_by_path, {"input": file}) == [
+        Change("input_or_version", "another input, or another version of deblur")
+    ]
+    assert key_changes({"k": 1, "deblur": "0.0.9"}, {"k": 1, "deblur": "0.1.0"}) == [
+        Change("version", "another version of deblur")
+    ]
 
 
 
@@ -200,7 +228,6 @@ def test_what_changed_is_named_by_its_option():
 def test_each_option_is_told_as_it_is_typed(name, before, after, told):
     """Found in review: the refusal's values were written one way for every option, so that "run it as it was"
     pointed the wrong way for --no-audio added, and --tile 0 read as the default."""
-    from deblur_cli.video_io.work_folder import key_changes
 
     def key(value: object) -> dict:
         *path, last = name.split(".")
@@ -210,7 +237,7 @@ def test_each_option_is_told_as_it_is_typed(name, before, after, told):
         entry[last] = value
         return key
 
-    assert key_changes(key(before), key(after)) == [told]
+    assert texts(key_changes(key(before), key(after))) == [told]
 
 
 def test_every_entry_an_option_sets_is_told_by_its_option():
@@ -236,9 +263,7 @@ RESTORER = {"weights": ["/w/a.safetensors"], "weights_sha256": "ab", "noise": "b
 @pytest.mark.parametrize(
     "old, refused",
     [({"deblur": "0.0.9"}, False),  # an upgrade: no command continues it
-     ({"grey": None}, False),  # deblur's own marker of how it was made
-     ({"orientation": None}, False),  # work kept before photos' mirrors and side-by-side in .avi were mended
-     ({"held": None}, False),  # work kept before held frames came out held
+     *[({marker: None}, False) for marker in MARKERS],  # work kept before deblur wrote as it marks there
      ({"restorer": {**RESTORER, "weights": ["/w/a.safetensors", 1, 2], "weights_sha256": "aa"}}, False),  # in place
      ({"restorer": {**RESTORER, "weights": ["/w/b.safetensors", 1, 2], "weights_sha256": "bb"}}, True),  # another file
      ({"restorer": {"weights": ["/w/a.safetensors"], "weights_sha256": "ab"}}, False),  # its noise drawn otherwise
@@ -246,8 +271,7 @@ RESTORER = {"weights": ["/w/a.safetensors"], "weights_sha256": "ab", "noise": "b
 )  # fmt: skip
 def test_only_work_the_command_could_continue_is_refused(tmp_path, old, refused):
     """Found in review: after an upgrade, "run it as it was" could not continue the work it refused."""
-    new = {"deblur": "0.1.0", "grey": "kept", "held": "as the frame before", "windows": {"overlap": 2},
-           "restorer": RESTORER}  # fmt: skip
+    new = {"deblur": "0.1.0", **MARKERS, "windows": {"overlap": 2}, "restorer": RESTORER}
     target, info, _ = kept_segment(tmp_path, key={**new, **old})
     if refused:
         with pytest.raises(OutputError, match="an earlier run kept 5 restored frames"):

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from deblur_cli.video_io.info import Frame
-    from deblur_cli.video_io.work_folder import ResumePoint
+    from deblur_cli.video_io.work_folder import Change, ResumePoint
 
 
 class FrameSink(Protocol):
@@ -40,7 +40,7 @@ class FrameSink(Protocol):
     kept_frames: int = 0
     resume_point: ResumePoint | None = None
     discarded: int = 0
-    changes: Sequence[str] = ()
+    changes: Sequence[Change] = ()
 
     def write(
         self,

@@ -11,7 +11,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Literal, Mapping
 
 from deblur_cli.errors import OutputBusyError, OutputError
 from deblur_cli import files
@@ -106,7 +106,7 @@ class WorkFolder:
             self.release(keep=True)
             raise OutputError(
                 f"{self.output}: an earlier run kept {frames} restored frames of this input, made with other "
-                f"settings ({listed(self.changes)})",
+                f"settings ({listed([change.text for change in self.changes])})",
                 hint="run it as it was to continue, or add --no-resume (not --force) to discard them and start over",
             )
 
@@ -122,16 +122,39 @@ class WorkFolder:
         self._lock.release(keep=keep)
 
 
-INPUT_CHANGED = "another input, or the input changed"  # what key_changes says of the input's identity
-EARLIER_DEBLUR = "another version of deblur"  # what it says of a change in an entry no option sets (_NOT_OPTIONS)
-# and of an input told by other entries: another kind of input, or one another version told so (until 2026-12-05 a
-# file by its path and time, now by its content)
-INPUT_OR_VERSION = "another input, or another version of deblur"
-# Entries of pipeline.resume_key that no option sets: deblur's version and its own markers of changes to
-# what a run writes ("grey": since grey frames come out grey; "orientation": since EXIF mirrors are read;
-# "held": since held frames come out held; the restorer's "noise": since a diffusion model draws each frame's
-# noise from the seed and its index)
-_NOT_OPTIONS = ("input", "deblur", "grey", "orientation", "held", "restorer.noise")
+# How this release writes, as pipeline.resume_key records it beside the options: a change to what a run writes adds
+# an entry here (or changes one's value), so that work kept before it is discarded with a note, not continued
+MARKERS = {
+    # grey frames come out grey, and grey sources are written grey (2026-12-04): work kept before, without this,
+    # could hold tinted frames or, in FFV1, another pixel format, refused at the join
+    "grey": "kept",
+    # photos turned and mirrored by their EXIF, side-by-side halves as stored where nothing turns them
+    # (2026-12-05): work kept before holds frames turned or placed otherwise
+    "orientation": "exif, as shown",
+    # a held frame comes out as the frame before it (2026-12-06): work kept before restored each copy apart
+    "held": "as the frame before",
+}
+# Entries of pipeline.resume_key that no option sets: the input, deblur's version, MARKERS, and the restorer's own
+# marker (restorers.py: "noise", since a diffusion model draws each frame's noise from the seed and its index)
+_NOT_OPTIONS = ("input", "deblur", *MARKERS, "restorer.noise")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between two keys (key_changes), as `text` tells it to the user.
+
+    `kind`: "input", the input's identity differs; "input_or_version", the input is told by other entries (another
+    kind of input, or one an earlier release told otherwise: until 2026-12-05 a file by its path and time, now by
+    its content); "version", an entry no option sets differs (_NOT_OPTIONS: deblur's version, MARKERS); "option",
+    an entry an option sets."""
+
+    kind: Literal["input", "input_or_version", "version", "option"]
+    text: str
+
+
+_INPUT_CHANGED = Change("input", "another input, or the input changed")
+_INPUT_OR_VERSION = Change("input_or_version", "another input, or another version of deblur")
+_EARLIER_DEBLUR = Change("version", "another version of deblur")
 
 
 def as_written_now(key: dict) -> dict:
@@ -164,10 +187,10 @@ def _entry(key: dict, name: str) -> object:
     return key
 
 
-def key_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
-    """The settings that differ between two keys, as the command line that sets them tells them ("--overlap 2,
-    now 3", "--no-audio added"; _OPTIONS), else by their nested names joined with dots; a value shown where
-    it is short."""
+def key_changes(old: dict, new: dict, prefix: str = "") -> list[Change]:
+    """What differs between two keys, each difference once, by its kind (Change): the input, an entry no option
+    sets, and the options, each told as the command line that sets it tells it ("--overlap 2, now 3", "--no-audio
+    added"; _OPTIONS), else by its nested names joined with dots; a value shown where it is short."""
     changes = []
     for name in sorted(set(old) | set(new), key=lambda n: (n != "input", n)):
         before, after = old.get(name), new.get(name)
@@ -175,13 +198,13 @@ def key_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
             continue
         if name == "input" and not prefix:
             same_kind = isinstance(before, dict) and isinstance(after, dict) and before.keys() == after.keys()
-            changes.append(INPUT_CHANGED if same_kind else INPUT_OR_VERSION)
+            changes.append(_INPUT_CHANGED if same_kind else _INPUT_OR_VERSION)
         elif prefix + name in _NOT_OPTIONS:
-            changes.append(EARLIER_DEBLUR)
+            changes.append(_EARLIER_DEBLUR)
         elif isinstance(before, dict) and isinstance(after, dict):
             changes += key_changes(before, after, f"{prefix}{name}.")
         else:
-            changes.append(_OPTIONS.get(prefix + name, _Valued(prefix + name))(before, after))
+            changes.append(Change("option", _OPTIONS.get(prefix + name, _Valued(prefix + name))(before, after)))
     return list(dict.fromkeys(changes))  # one option may set two entries (--weights: its file and its sha256)
 
 
