@@ -3,7 +3,13 @@
 from deblur_cli.weights.cache import cache_root, cached_file, status
 from deblur_cli.weights.download import download
 from deblur_cli.weights.registry import Registry, WeightsEntry, load_registry
-from deblur_cli.weights.resolve import ResolvedWeights, has_local_weights, named_entry, resolve_weights
+from deblur_cli.weights.resolve import (
+    ResolvedWeights,
+    has_local_weights,
+    local_weights,
+    named_entry,
+    resolve_weights,
+)
 
 __all__ = [
     "Registry",
@@ -14,6 +20,7 @@ __all__ = [
     "download",
     "has_local_weights",
     "load_registry",
+    "local_weights",
     "named_entry",
     "resolve_weights",
     "status",

@@ -89,6 +89,44 @@ def resolve_weights(
     damaged (it is deleted, and the search goes on) and of waiting for another process's download.
     """
     registry, warn = registry or load_registry(), cache.said_once(warn)
+    found = _found_here(model, weights, cache_dir, registry, warn)
+    if isinstance(found, ResolvedWeights):
+        return found
+    offline = offline_from_env() if offline is None else offline
+    if offline or not download:
+        raise _not_downloaded(found, model, "offline" if offline else "downloads disabled")
+    fetching = None if on_fetch is None else functools.partial(on_fetch, found)
+    return _from_registry(found, download_entry(found, cache_dir, progress=progress, warn=warn, on_fetch=fetching))
+
+
+def local_weights(
+    model: str,
+    *,
+    weights: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    offline: bool | None = None,
+    registry: Registry | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> ResolvedWeights | None:
+    """The weights `resolve_weights` would load, where they are here already; None where it would download
+    them. Never downloads; raises what resolving them raises without a download (offline included)."""
+    registry, warn = registry or load_registry(), cache.said_once(warn)
+    found = _found_here(model, weights, cache_dir, registry, warn)
+    if isinstance(found, ResolvedWeights):
+        return found
+    if offline_from_env() if offline is None else offline:
+        raise _not_downloaded(found, model, "offline")
+    return None
+
+
+def _found_here(
+    model: str,
+    weights: str | Path | None,
+    cache_dir: str | Path | None,
+    registry: Registry,
+    warn: Callable[[str], None] | None,
+) -> ResolvedWeights | WeightsEntry:
+    """Steps 1-3 of `resolve_weights`: the weights here, else the entry a download would fetch."""
     if weights is not None:
         entry = named_entry(model, weights, registry)
         if entry is None:
@@ -118,16 +156,14 @@ def resolve_weights(
             f"no usable weights for model {model} in this installation (bundled {names})",
             hint="pass a weights file with --weights FILE",
         )
-    entry = downloadable[0]
-    offline = offline_from_env() if offline is None else offline
-    if offline or not download:
-        why = "offline" if offline else "downloads disabled"
-        raise WeightsError(
-            f"weights {entry.name!r} for model {model} are not downloaded ({why})",
-            hint=f"run `deblur download-weights {entry.name}` when online, or pass a local file with --weights",
-        )
-    fetching = None if on_fetch is None else functools.partial(on_fetch, entry)
-    return _from_registry(entry, download_entry(entry, cache_dir, progress=progress, warn=warn, on_fetch=fetching))
+    return downloadable[0]
+
+
+def _not_downloaded(entry: WeightsEntry, model: str, why: str) -> WeightsError:
+    return WeightsError(
+        f"weights {entry.name!r} for model {model} are not downloaded ({why})",
+        hint=f"run `deblur download-weights {entry.name}` when online, or pass a local file with --weights",
+    )
 
 
 def has_local_weights(model: str, cache_dir: str | Path | None = None, registry: Registry | None = None) -> bool:
