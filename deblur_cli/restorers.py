@@ -16,6 +16,7 @@ from deblur_cli.model_specs import model_spec
 from deblur_cli.models.compiling import Compiled
 from deblur_cli.models.dstnet import MULTIPLE
 from deblur_cli.restorer import ProgressFn, Restorer, said_once
+from deblur_cli.run_options import ModelFacts
 from deblur_cli.tiles import Region, TileGrid, blend_tiles
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class DiffusionRestorer(Restorer):
         self.prior = None if prior is None else DSTNetRestorer(prior, device, dtype)
         self.device = device
         self.dtype = dtype
-        self.multiple = model.multiple if prior is None else math.lcm(model.multiple, DSTNetRestorer.multiple)
+        self.multiple = _multiple(model.multiple, prior is not None)
         self.max_frames = model.max_frames
         # a longer window is restored, with positions it never learned (a stand-in network says nothing)
         self.learned_frames = model.learned_frames() if hasattr(model, "learned_frames") else None
@@ -160,6 +161,11 @@ class DiffusionRestorer(Restorer):
             return out.clamp_(0, 1)
 
 
+def _multiple(network: int, prior: bool) -> int:
+    """What a diffusion restorer's frames must be multiples of: its network's `multiple`, and its prior's."""
+    return math.lcm(network, DSTNetRestorer.multiple) if prior else network
+
+
 class _InTiles:
     """A diffusion network run tile by tile over the whole frame, its outputs blended (tiles.py)."""
 
@@ -209,17 +215,7 @@ def build_restorer(
     restorers' compile(): warn hears it if that fails).
     """
     spec = model_spec(name)
-    if not 1 <= options.steps <= 1000:
-        raise UsageError(f"steps must be between 1 and 1000, got {options.steps}")
-    if options.samples < 1:
-        raise UsageError(f"samples must be at least 1, got {options.samples}")
-    if options.eta < 0:
-        raise UsageError(f"eta must be >= 0, got {options.eta}")
-    torch_device = resolve_device(options.device)
-    dtype = resolve_dtype(options.precision, torch_device)
-    slow = precision_warning(dtype, torch_device)
-    if slow and warn is not None:
-        warn(slow)
+    torch_device, dtype = _device_and_dtype(options, warn)
     from deblur_cli.weights import resolve_weights
 
     resolved = resolve_weights(
@@ -264,3 +260,47 @@ def build_restorer(
     restorer.identity = identity
     return restorer
 
+
+def describe_restorer(
+    name: str,
+    options: ModelOptions = ModelOptions(),
+    *,
+    warn: Callable[[str], None] | None = None,
+    on_fetch: Callable[[WeightsEntry], None] | None = None,
+    fetch_progress: Callable[[int, int], None] | None = None,
+) -> ModelFacts:
+    """What `run_options.check_restorer` reads of the restorer `build_restorer(name, options)` builds, found
+    without building it, after the same checks of `options` and with the same warnings. A DSTNet's are its
+    architecture's: its weights are only looked for (WeightsError where none can be had, offline included), a
+    download left to the build. A WTSA model's are read from its weights (fetched where they must be, as
+    `build_restorer` fetches them): their config, and the positional tables that say how many frames they learned."""
+    from deblur_cli.weights import local_weights, resolve_weights
+
+    spec = model_spec(name)
+    torch_device, _ = _device_and_dtype(options, warn)
+    where = {"weights": options.weights, "cache_dir": options.cache_dir, "offline": options.offline, "warn": warn}
+    if spec.architecture == "dstnet":
+        local_weights(name, **where)
+        return ModelFacts(DSTNetRestorer.multiple, DSTNetRestorer.max_frames, None, True, torch_device)
+    from deblur_cli.wtsa_weights import read_facts
+
+    path = resolve_weights(name, **where, on_fetch=on_fetch, progress=fetch_progress).path
+    config, prior, learned = read_facts(path, variant=name)
+    return ModelFacts(_multiple(config.multiple, prior), config.max_frames, learned, True, torch_device)
+
+
+def _device_and_dtype(options: ModelOptions, warn: Callable[[str], None] | None) -> tuple[torch.device, torch.dtype]:
+    """The device and dtype `options` ask for, after UsageError for sampling options out of range; `warn`
+    hears of a precision the device emulates."""
+    if not 1 <= options.steps <= 1000:
+        raise UsageError(f"steps must be between 1 and 1000, got {options.steps}")
+    if options.samples < 1:
+        raise UsageError(f"samples must be at least 1, got {options.samples}")
+    if options.eta < 0:
+        raise UsageError(f"eta must be >= 0, got {options.eta}")
+    torch_device = resolve_device(options.device)
+    dtype = resolve_dtype(options.precision, torch_device)
+    slow = precision_warning(dtype, torch_device)
+    if slow and warn is not None:
+        warn(slow)
+    return torch_device, dtype

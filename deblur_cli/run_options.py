@@ -7,17 +7,39 @@ No torch at import (see cli/__init__.py)."""
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from deblur_cli.errors import UsageError
 from deblur_cli.model_specs import model_spec
 
 if TYPE_CHECKING:
+    import torch
+
     from deblur_cli.restorer import Restorer
     from deblur_cli.windows import WindowOptions
 
 SMALL_TILE = 64  # pixels: smaller tiles see too little of the picture, and each call costs its own overhead
 SAMPLING_DEFAULTS = {"--steps": 20, "--eta": 0.0, "--samples": 1, "--seed": 0}  # the diffusion models' sampling options
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What `check_restorer` reads of a model: a built restorer's members (`of`), or the same read from a model's
+    name and weights before it is built (`restorers.describe_restorer`)."""
+
+    multiple: int  # H and W must be multiples of this
+    max_frames: int | None  # longest window the model accepts, None = any
+    learned_frames: int | None  # the longest window its weights learned, where shorter than max_frames
+    batches: bool  # restores several windows in one call
+    device: torch.device
+
+    @classmethod
+    def of(cls, restorer: Restorer) -> ModelFacts:
+        """The facts of a built restorer."""
+        from deblur_cli.restorer import batches
+
+        return cls(restorer.multiple, restorer.max_frames, restorer.learned_frames, batches(restorer), restorer.device)
 
 
 def window_options(
@@ -115,15 +137,21 @@ def ignored_sampling_note(model: str, given: list[str]) -> str | None:
 
 
 def check_restorer(
-    restorer: Restorer, model: str, windows: WindowOptions, *, compiled: bool = False, python: bool = False
+    restorer: Restorer | ModelFacts,
+    model: str,
+    windows: WindowOptions,
+    *,
+    compiled: bool = False,
+    python: bool = False,
 ) -> list[str]:
-    """`windows` checked against the built `restorer` of model `model`: UsageError for a window longer than
-    it takes, or tiles smaller than its multiple or with no room between them. Returns the notes on them: a
-    batch it restores one window at a time, a window longer than its weights learned, and (`compiled`: the
-    network was asked to be, with python=True, or was, else) compiling for a CPU."""
-    from deblur_cli.restorer import batches
+    """`windows` checked against the built `restorer` of model `model`, or its facts: UsageError for a window
+    longer than it takes, or tiles smaller than its multiple or with no room between them. Returns the notes on
+    them: a batch it restores one window at a time, a window longer than its weights learned, and (`compiled`:
+    the network was asked to be, with python=True, or was, else) compiling for a CPU."""
     from deblur_cli.stream import check_windows
     from deblur_cli.tiles import plan_tiles
+
+    restorer = restorer if isinstance(restorer, ModelFacts) else ModelFacts.of(restorer)
 
     if not python:
         check_windows(restorer, windows)
@@ -134,7 +162,7 @@ def check_restorer(
             raise UsageError(f"tile ({tile}) must be at least {restorer.multiple} pixels for {model}")
         plan_tiles(tile, tile, tile=tile, overlap=windows.tile_overlap, multiple=restorer.multiple)  # room to move
     notes = []
-    if windows.batch > 1 and not batches(restorer):
+    if windows.batch > 1 and not restorer.batches:
         if python:
             notes.append(f"batch={windows.batch} does nothing for {model}, which restores one window per call")
         else:

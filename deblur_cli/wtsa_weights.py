@@ -20,13 +20,14 @@ from deblur_cli.checkpoint import (
     config_from_metadata,
     read_checkpoint,
     read_metadata,
+    read_some,
     save_checkpoint,
 )
 from deblur_cli.diffusion.schedule import DiffusionConfig
 from deblur_cli.dstnet_weights import ARCHITECTURE as DSTNET, build_dstnet, config_from_state_dict, dstnet_config
 from deblur_cli.errors import WeightsError
 from deblur_cli.models.dstnet import DSTNet
-from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet
+from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet, learned_frames
 
 ARCHITECTURE = "wtsa"
 WEIGHTS_OF = "a WTSA diffusion model's"  # what a file of another architecture is said not to hold
@@ -100,22 +101,9 @@ def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet
     name = Path(path).name
     check_architecture(metadata, ARCHITECTURE, name, WEIGHTS_OF)
     stored = config_from_metadata(metadata, ARCHITECTURE, name)
-    if stored is not None:
-        if not isinstance(stored, dict):
-            raise WeightsError(f"{name}: the WTSA config in its metadata is not a JSON object")
-        missing = [f"'{part}'" for part in ("model", "diffusion") if part not in stored]
-        if missing:
-            raise WeightsError(f"{name}: the WTSA config in its metadata is missing {' and '.join(missing)}")
-        model_config = config_from_json(WTSAConfig, stored["model"], name)
-        diffusion = config_from_json(DiffusionConfig, stored["diffusion"], name)
-    elif variant in WTSA_VARIANTS:
+    model_config, diffusion = _configs(stored, variant, name)
+    if stored is None:
         _refuse_dstnet(state, name)
-        model_config, diffusion = WTSA_VARIANTS[variant], DiffusionConfig()
-    else:
-        raise WeightsError(
-            f"{name} has no WTSA config in its metadata",
-            hint=f"name the variant it was trained as: one of {', '.join(WTSA_VARIANTS)}",
-        )
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     prior_state = {k[len(PRIOR_PREFIX) :]: state.pop(k) for k in list(state) if k.startswith(PRIOR_PREFIX)}
     _check_prior(diffusion, bool(prior_state), path, described=stored is not None)
@@ -146,6 +134,52 @@ def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet
         hint="the file belongs to another architecture or variant",
     )
     return model, diffusion, prior
+
+
+def read_facts(path: str | Path, *, variant: str | None = None) -> tuple[WTSAConfig, bool, int]:
+    """(model config, whether it corrects a DSTNet prior, frames its positional tables learned) of the model
+    `load_wtsa` would build from a weights file, without building it, after the checks load_wtsa makes of its
+    config and prior: of a file whose metadata holds its config, the positional tables alone are read; any
+    other is read whole, as load_wtsa reads it."""
+    name = Path(path).name
+    metadata = read_metadata(path) if Path(path).suffix.lower() == ".safetensors" else {}
+    check_architecture(metadata, ARCHITECTURE, name, WEIGHTS_OF)
+    stored = config_from_metadata(metadata, ARCHITECTURE, name)
+    if stored is not None:
+        tables, keys = read_some(path, _is_table)
+    else:
+        state, _ = read_checkpoint(path)
+        tables, keys = {key: t for key, t in state.items() if _is_table(key)}, list(state)
+    config, diffusion = _configs(stored, variant, name)
+    if stored is None:
+        _refuse_dstnet(state, name)
+    prior = any(key.startswith(PRIOR_PREFIX) for key in keys)
+    _check_prior(diffusion, prior, path, described=stored is not None)
+    return config, prior, learned_frames([t.float() for t in tables.values()], config.max_frames)
+
+
+def _is_table(key: str) -> bool:
+    """Whether `key` names a positional table of the WTSA model (not of its prior)."""
+    return key.endswith(".frame_pos") and not key.startswith(PRIOR_PREFIX)
+
+
+def _configs(stored: object, variant: str | None, name: str) -> tuple[WTSAConfig, DiffusionConfig]:
+    """The model and diffusion configs of file `name`: from its metadata's config `stored`, else (None) the
+    paper's diffusion settings and `variant`'s model config; WeightsError where neither is usable."""
+    if stored is not None:
+        if not isinstance(stored, dict):
+            raise WeightsError(f"{name}: the WTSA config in its metadata is not a JSON object")
+        missing = [f"'{part}'" for part in ("model", "diffusion") if part not in stored]
+        if missing:
+            raise WeightsError(f"{name}: the WTSA config in its metadata is missing {' and '.join(missing)}")
+        model = config_from_json(WTSAConfig, stored["model"], name)
+        return model, config_from_json(DiffusionConfig, stored["diffusion"], name)
+    if variant in WTSA_VARIANTS:
+        return WTSA_VARIANTS[variant], DiffusionConfig()
+    raise WeightsError(
+        f"{name} has no WTSA config in its metadata",
+        hint=f"name the variant it was trained as: one of {', '.join(WTSA_VARIANTS)}",
+    )
 
 
 def _refuse_dstnet(state: dict[str, torch.Tensor], name: str) -> None:

@@ -11,7 +11,8 @@ from deblur_cli.diffusion import DiffusionConfig, sample
 from deblur_cli.errors import ModelError, UsageError, WeightsError
 from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
 from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet
-from deblur_cli.restorers import ModelOptions, build_restorer
+from deblur_cli.restorers import ModelOptions, build_restorer, describe_restorer
+from deblur_cli.run_options import ModelFacts
 from deblur_cli.wtsa_weights import save_wtsa
 
 TINY_WTSA = WTSAConfig(channels=(8, 16), blocks_per_stage=1, windows=(2,), heads=(1, 2), time_dim=16, max_frames=4)
@@ -145,6 +146,29 @@ def test_unknown_model_lists_the_known_ones():
     with pytest.raises(ModelError) as e:
         build_restorer("dstnet-xl")
     assert "dstnet-s" in e.value.hint and "wtsa" in e.value.hint
+
+
+def test_a_description_says_what_the_built_restorer_says(dstnet_file, wtsa_file, tmp_path):
+    """What `deblur evaluate` checks every model's options against before the first pass, without building it."""
+    plain = tmp_path / "plain.pth"  # no metadata: the variant's config
+    model = WTSAUNet(WTSA_VARIANTS["wtsa-s"])
+    with torch.no_grad():
+        for name, table in model.named_parameters():
+            if name.endswith("frame_pos"):
+                table[:3] = 1.0  # as if trained on windows of 3 frames
+    torch.save({"params": model.state_dict()}, plain)
+    for name, weights in [("dstnet-s", None), ("wtsa-s", None), ("dstnet", dstnet_file), ("wtsa", wtsa_file),
+                          ("wtsa-s", plain)]:  # fmt: skip
+        options = ModelOptions(weights=weights, device="cpu", offline=True)
+        described = describe_restorer(name, options)
+        assert described == ModelFacts.of(build_restorer(name, options)), name
+    assert describe_restorer("wtsa-s", ModelOptions(device="cpu")).learned_frames == 6  # the bundled weights'
+    assert describe_restorer("wtsa-s", ModelOptions(weights=plain, device="cpu")).learned_frames == 3
+    with pytest.raises(WeightsError, match="are not downloaded \\(offline\\)"):
+        describe_restorer("dstnet", ModelOptions(device="cpu", offline=True))
+    torch.save(DSTNet(DSTNetConfig(feat=8, blocks=1)).state_dict(), tmp_path / "dstnet.pth")
+    with pytest.raises(WeightsError, match="holds DSTNet weights, not a WTSA diffusion model's"):
+        describe_restorer("wtsa-s", ModelOptions(weights=tmp_path / "dstnet.pth", device="cpu"))
 
 
 def test_bundled_wtsa_s_corrects_the_dstnet_inside_it():

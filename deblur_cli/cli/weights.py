@@ -25,6 +25,7 @@ from deblur_cli.weights.urls import shown as redacted
 
 if TYPE_CHECKING:
     from deblur_cli.restorers import ModelOptions
+    from deblur_cli.run_options import ModelFacts
 
 CacheDirOpt = Annotated[
     Optional[Path],
@@ -204,6 +205,17 @@ def build_shown(
         )
     suit_allocator(restorer)
     return restorer
+
+
+def describe_shown(
+    model: str, options: ModelOptions, *, quiet: bool = False, warn: Callable[[str], None] | None = None
+) -> ModelFacts:
+    """restorers.describe_restorer(model, options): what `run_options.check_restorer` reads of the model, without
+    building it; a weights download it needs shown as build_shown shows one."""
+    from deblur_cli.restorers import describe_restorer  # it imports torch
+
+    with DownloadShown(quiet=quiet) as shown:
+        return describe_restorer(model, options, warn=warn, on_fetch=shown.fetching, fetch_progress=shown.progress)
 
 
 def check_weights(name: str, weights: str | Path) -> None:

@@ -102,6 +102,16 @@ class WTSABlock(nn.Module):
         return rearrange(x, "b f h w c -> (b f) c h w")
 
 
+def learned_frames(tables: list[Tensor], max_frames: int) -> int:
+    """How many frames the positional tables `tables` (each (max_frames, C)) learned: the rows up to the last
+    that is not zero in some table (see WTSAUNet.learned_frames); `max_frames` where all are zero."""
+    learned = 0
+    for table in tables:
+        rows = (table != 0).any(dim=1).nonzero()
+        learned = max(learned, int(rows[-1]) + 1 if len(rows) else 0)
+    return learned or max_frames
+
+
 class WTSAUNet(nn.Module):
     """Predicts v (or ε) for every frame of a window from the noisy frames, the condition and t."""
 
@@ -145,12 +155,8 @@ class WTSAUNet(nn.Module):
         """How many frames of a window the positional tables learned: each starts at zero, and training
         with windows of F frames changes only its first F rows, so rows that are zero in every table are
         positions the network never saw. `max_frames` for a network whose tables are all zero (untrained)."""
-        learned = 0
-        for module in self.modules():
-            if isinstance(module, WTSABlock):
-                rows = (module.frame_pos.detach() != 0).any(dim=1).nonzero()
-                learned = max(learned, int(rows[-1]) + 1 if len(rows) else 0)
-        return learned or self.max_frames
+        tables = [module.frame_pos.detach() for module in self.modules() if isinstance(module, WTSABlock)]
+        return learned_frames(tables, self.max_frames)
 
     def forward(self, x_t: Tensor, cond: Tensor, t: Tensor) -> Tensor:
         """x_t, cond: (B, F, 3, H, W) float, H and W multiples of `multiple`, 1 ≤ F ≤ max_frames;
