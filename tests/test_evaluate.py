@@ -712,6 +712,22 @@ def test_what_a_later_model_refuses_is_said_before_the_first_models_pass(tmp_pat
         assert not out.exists()
 
 
+def test_each_model_is_built_once_and_weights_missing_offline_are_refused_before_any(tmp_path, monkeypatch):
+    """Found in review (F10): with several models each was built before the first pass to find what it
+    refuses, then again when its turn came."""
+    built = []
+    build = lambda model, **k: built.append(model) or IdentityRestorer()  # noqa: E731
+    monkeypatch.setattr(restorers_module, "build_restorer", build)
+    data = two_sequences(tmp_path / "d")
+    result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet-s", "-m", "wtsa-s", "-m", "dstnet-s", "-q"])
+    assert result.exit_code == 0, result.output
+    assert built == ["dstnet-s", "wtsa-s", "dstnet-s"]
+    built.clear()
+    offline = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet-s", "-m", "dstnet", "--offline", "-q"])
+    assert offline.exit_code == 1 and built == []
+    assert "error: weights 'dstnet-gopro' for model dstnet are not downloaded (offline)" in offline.stderr
+
+
 def test_several_models_are_compared_in_one_run(tmp_path, monkeypatch):
 
     built = []
@@ -726,7 +742,7 @@ def test_several_models_are_compared_in_one_run(tmp_path, monkeypatch):
     result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet-s", "-m", "wtsa-s", "--json", str(out),
                                  "--save", str(tmp_path / "saved"), "-q"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert built == [("dstnet-s", None), ("wtsa-s", None)] * 2  # each checked before the first pass, then run
+    assert built == [("dstnet-s", None), ("wtsa-s", None)]  # each described before the first pass, built once
     scores = json.loads(out.read_text())
     assert scores["dataset"] == str(data) and [m["model"] for m in scores["models"]] == ["dstnet-s", "wtsa-s"]
     # what the figures were measured with (research44: no versions, no processor)
@@ -763,14 +779,14 @@ def test_several_weights_for_one_model_and_weights_paired_with_models(tmp_path, 
     result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet", "--weights", "GOPRO.pth", "--weights", "DVD.pth",
                                  "--json", str(out), "-q"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert built == [("dstnet", Path("GOPRO.pth")), ("dstnet", Path("DVD.pth"))] * 2  # checked ahead, then run
+    assert built == [("dstnet", Path("GOPRO.pth")), ("dstnet", Path("DVD.pth"))]  # described ahead, built once
     labels = [m["model"] for m in json.loads(out.read_text())["models"]]
     assert labels == ["dstnet (GOPRO.pth)", "dstnet (DVD.pth)"]
     built.clear()
     result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet", "-m", "dstnet-s", "--weights", "GOPRO.pth",
                                  "--weights", "small.safetensors", "-q"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert built == [("dstnet", Path("GOPRO.pth")), ("dstnet-s", Path("small.safetensors"))] * 2
+    assert built == [("dstnet", Path("GOPRO.pth")), ("dstnet-s", Path("small.safetensors"))]
     result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet", "-m", "dstnet-s", "--weights", "GOPRO.pth"])
     assert result.exit_code == 2 and "1 --weights for 2 models" in result.output
 

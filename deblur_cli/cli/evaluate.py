@@ -7,7 +7,7 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -40,7 +40,7 @@ from deblur_cli.cli.options import (
 )
 from deblur_cli.cli.evaluate_tables import comparison, show
 from deblur_cli.cli.progress_lines import FramesTask, progress_bar, time_left
-from deblur_cli.cli.weights import build_shown, check_weights, held_elsewhere
+from deblur_cli.cli.weights import build_shown, check_weights, describe_shown, held_elsewhere
 from deblur_cli.datasets import find_sequences
 from deblur_cli.files import check_writable
 from deblur_cli.errors import OutputError, UsageError
@@ -53,8 +53,6 @@ if TYPE_CHECKING:
 
     from deblur_cli.evaluate import EvaluationReport
     from deblur_cli.evaluate_session import EvaluationProgress
-    from deblur_cli.restorer import Restorer
-    from deblur_cli.restorers import ModelOptions
     from deblur_cli.windows import WindowOptions
 
 
@@ -233,7 +231,7 @@ def evaluate(
     tile_notes = next(iter(planned.values()))[1] if planned else []  # the same for every model: said once
     from deblur_cli.restorer import said_once
 
-    say_once = said_once(warn)
+    say_once = said_once(warn)  # the tile notes, and a warning the models' descriptions and builds share
     lpips = load_lpips(lpips_weights, torch_device) if lpips_weights else None
     options = ModelOptions(
         device=device, precision=precision, steps=steps, eta=eta, seed=seed, samples=samples, cache_dir=cache_dir,
@@ -252,17 +250,19 @@ def evaluate(
     if stopped is None:
         warn(f"{json_path} is not the JSON of a stopped evaluation; it will be replaced")
         stopped = {}
+    model_options = [replace(options, weights=weights_file) for _, _, weights_file in contenders]
+    # what any model refuses (a window too long for it) said before the first pass, not after it, as `deblur run`
+    # says it: the notes on the windows once the checks passed
+    for (label, model, _), its_options in zip(contenders, model_options):
+        facts = describe_shown(model, its_options, quiet=quiet, warn=say_once)
+        for line in tile_notes + check_restorer(facts, model, window_plans[label]):
+            say_once(line)
     model_contenders = [
         ModelContender(
-            label,
-            window_plans[label],
-            functools.partial(_build, model, options, weights_file, window_plans[label], quiet, tile_notes, say_once),
-        )
-        for label, model, weights_file in contenders
+            label, window_plans[label], functools.partial(build_shown, model, its_options, quiet=quiet, warn=say_once)
+        )  # each built once, when its turn comes
+        for (label, model, _), its_options in zip(contenders, model_options)
     ]
-    if several:  # what any model refuses (a window too long for it) said before the first pass, not after it
-        for contender in model_contenders:
-            contender.build()  # and let go: each is built again when its turn comes
     score_options = ScoreOptions(
         lpips=lpips,
         lpips_files=None if lpips_weights is None else tuple(lpips_weights),
@@ -335,23 +335,6 @@ def _tiled_note(report: EvaluationReport, windows: WindowOptions | None) -> str 
         "which --tile auto chose from the free memory; tiles change scores a little (JSON: tile_used): --tile 0 "
         "restores whole frames, as published results do"
     )
-
-
-def _build(
-    model: str,
-    options: ModelOptions,
-    weights_file: Path | None,
-    windows: WindowOptions,
-    quiet: bool,
-    notes: list[str],
-    say_once: Callable[[str], None],
-) -> Restorer:
-    """A contender's restorer, its weights download shown, and what it makes of the windows said, after the
-    `notes` on them, as `deblur run` says them: once the checks passed (said once for all the models)."""
-    restorer = build_shown(model, replace(options, weights=weights_file), quiet=quiet, warn=warn)
-    for line in notes + check_restorer(restorer, model, windows):
-        say_once(line)
-    return restorer
 
 
 class _PassBars:
