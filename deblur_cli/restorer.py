@@ -99,18 +99,3 @@ def restore_windows(restorer: Restorer, frames: torch.Tensor, first_frames: Sequ
 
 ProgressFn = Callable[[int, int], None]
 """Called as progress(done, total) by long loops (sampler steps, frames); total may be 0 if unknown."""
-
-
-def said_once(warn: Callable[[str], None] | None) -> Callable[[str], None] | None:
-    """`warn`, saying each line once: the Compiled parts of one model fail alike, and `deblur bench`
-    builds each model once per row."""
-    if warn is None:
-        return None
-    said: set[str] = set()
-
-    def once(line: str) -> None:
-        if line not in said:
-            said.add(line)
-            warn(line)
-
-    return once

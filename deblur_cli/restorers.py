@@ -15,9 +15,10 @@ from deblur_cli.errors import UsageError
 from deblur_cli.model_specs import model_spec
 from deblur_cli.models.compiling import Compiled
 from deblur_cli.models.dstnet import MULTIPLE
-from deblur_cli.restorer import ProgressFn, Restorer, said_once
+from deblur_cli.restorer import ProgressFn, Restorer
 from deblur_cli.run_options import ModelFacts
 from deblur_cli.tiles import Region, TileGrid, blend_tiles
+from deblur_cli.wording import said_once
 
 if TYPE_CHECKING:
     from deblur_cli.weights import WeightsEntry

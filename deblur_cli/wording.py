@@ -1,11 +1,31 @@
-"""How messages name a list that may be long: the first few items, and how many more."""
+"""How messages word what recurs: a list that may be long (the first few items, and how many more), and a
+line that may come more than once (said once)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
-def some(items: Sequence[object], most: int, sep: str = ", ") -> str:
-    """The first `most` of `items` joined by `sep`, then " and N more" for the rest: "a, b and 3 more"."""
-    more = f" and {len(items) - most} more" if len(items) > most else ""
+def some(items: Sequence[object], most: int, sep: str = ", ", *, before_more: str = " ") -> str:
+    """The first `most` of `items` joined by `sep`, then `before_more` and "and N more" for the rest:
+    "a, b and 3 more", or with sep="; " and before_more="; ", "a; b; and 3 more"."""
+    more = f"{before_more}and {len(items) - most} more" if len(items) > most else ""
     return sep.join(map(str, items[:most])) + more
+
+
+def said_once(warn: Callable[[str], None] | None) -> Callable[[str], None] | None:
+    """`warn`, saying each line once (None stays None; a `warn` that says each line once already is returned
+    as it is): the cache is looked at more than once for one file (resolving it, then downloading, before and
+    after the lock) and a damaged file that stays (a read-only cache) is found each time, the Compiled parts of one model fail alike, and a command that builds a model more than
+    once (`deblur bench`, once per row) or several models hears the same warnings again."""
+    if warn is None or getattr(warn, "said_once", False):
+        return warn
+    heard: set[str] = set()
+
+    def once(line: str) -> None:
+        if line not in heard:
+            heard.add(line)
+            warn(line)
+
+    once.said_once = True  # type: ignore[attr-defined]
+    return once

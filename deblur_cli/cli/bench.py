@@ -48,6 +48,7 @@ from deblur_cli.run_options import ignored_sampling_note
 from deblur_cli.weights import has_local_weights
 from deblur_cli.files import check_writable
 from deblur_cli.video_io.images import is_glob, is_image
+from deblur_cli.wording import said_once
 
 if TYPE_CHECKING:
     from deblur_cli.bench import BenchReport
@@ -214,7 +215,6 @@ def bench(
     from deblur_cli.metrics.cvvdp import load_cvvdp
     from deblur_cli.metrics.lpips import load_lpips, lpips_clip
     from deblur_cli.plot import shows_figures, write_plot
-    from deblur_cli.restorer import said_once
     from deblur_cli.restorers import ModelOptions
 
     torch_device = resolve_device(device)

@@ -46,7 +46,7 @@ from deblur_cli.files import check_writable
 from deblur_cli.errors import OutputError, UsageError
 from deblur_cli.model_specs import MODELS
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
-from deblur_cli.wording import some
+from deblur_cli.wording import said_once, some
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -229,8 +229,6 @@ def evaluate(
     if notes and all(notes):  # no model here samples: the diffusion options were given for nothing
         warn(notes[0])
     tile_notes = next(iter(planned.values()))[1] if planned else []  # the same for every model: said once
-    from deblur_cli.restorer import said_once
-
     say_once = said_once(warn)  # the tile notes, and a warning the models' descriptions and builds share
     lpips = load_lpips(lpips_weights, torch_device) if lpips_weights else None
     options = ModelOptions(

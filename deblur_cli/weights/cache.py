@@ -182,22 +182,6 @@ def bundled_file(entry: WeightsEntry) -> Path:
     return path
 
 
-def said_once(warn: Callable[[str], None] | None) -> Callable[[str], None] | None:
-    """`warn`, saying each line once: the cache is looked at more than once for one file (resolving it, then
-    downloading, before and after the lock), and a damaged file that stays (a read-only cache) is found each time."""
-    if warn is None or getattr(warn, "said_once", False):
-        return warn
-    heard: set[str] = set()
-
-    def once(line: str) -> None:
-        if line not in heard:
-            heard.add(line)
-            warn(line)
-
-    once.said_once = True  # type: ignore[attr-defined]
-    return once
-
-
 def cached_file(
     entry: WeightsEntry, cache_dir: str | Path | None = None, *, warn: Callable[[str], None] | None = None
 ) -> Path | None:

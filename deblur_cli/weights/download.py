@@ -15,6 +15,7 @@ from deblur_cli.weights.lock import exclusive
 from deblur_cli.weights.registry import BundledSource, HubSource, UrlSource, WeightsEntry
 from deblur_cli.weights.urls import readable_size
 from deblur_cli.weights.verify import mismatch
+from deblur_cli.wording import said_once
 
 ProgressFn = Callable[[int, int], None]
 """Called as progress(done_bytes, total_bytes); total is 0 while unknown."""
@@ -72,7 +73,7 @@ def download(
     """
     if isinstance(entry.source, BundledSource):
         return cache.bundled_file(entry)
-    warn = cache.said_once(warn)
+    warn = said_once(warn)
     if not force:
         found = cache.cached_file(entry, cache_dir, warn=warn)
         if found is not None:

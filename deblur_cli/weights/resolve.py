@@ -14,6 +14,7 @@ from deblur_cli.weights.download import ProgressFn, offline_from_env
 from deblur_cli.weights.download import download as download_entry
 from deblur_cli.weights.registry import BundledSource, Registry, WeightsEntry, load_registry
 from deblur_cli.weights.verify import file_digest
+from deblur_cli.wording import said_once
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def resolve_weights(
     `registry` defaults to the packaged weights.toml. `warn(line)` hears of a cached file found
     damaged (it is deleted, and the search goes on) and of waiting for another process's download.
     """
-    registry, warn = registry or load_registry(), cache.said_once(warn)
+    registry, warn = registry or load_registry(), said_once(warn)
     found = _found_here(model, weights, cache_dir, registry, warn)
     if isinstance(found, ResolvedWeights):
         return found
@@ -110,7 +111,7 @@ def local_weights(
 ) -> ResolvedWeights | None:
     """The weights `resolve_weights` would load, where they are here already; None where it would download
     them. Never downloads; raises what resolving them raises without a download (offline included)."""
-    registry, warn = registry or load_registry(), cache.said_once(warn)
+    registry, warn = registry or load_registry(), said_once(warn)
     found = _found_here(model, weights, cache_dir, registry, warn)
     if isinstance(found, ResolvedWeights):
         return found
