@@ -17,6 +17,7 @@ import av
 
 from deblur_cli.video_io.grey import is_grey_format
 from deblur_cli.video_io.info import VideoInfo, bit_depth_of, carries_alpha, has_alpha_channel
+from deblur_cli.wording import some
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SURVEY_SECONDS = 2.0  # most time `deblur info` spends reading a sequence's headers
@@ -169,10 +170,7 @@ def survey(
     warnings = []
     if sizes:
         odd = sum(len(names) for names in sizes.values())
-        listed = ", ".join(
-            f"{names[0]} {w}x{h}" + (f" and {len(names) - 1} more" if len(names) > 1 else "")
-            for (w, h), names in sizes.items()
-        )
+        listed = ", ".join(some([f"{names[0]} {w}x{h}", *names[1:]], 1) for (w, h), names in sizes.items())
         warnings.append(
             f"images of another size than the first ({first}, {info.width}x{info.height}): {odd} of {total} "
             f"({listed}); deblur run stops at the first of them"

@@ -210,8 +210,9 @@ def key_changes(old: dict, new: dict, prefix: str = "") -> list[Change]:
 
 def listed(changes: list[str], most: int = 5) -> str:
     """key_changes' lines in one, the first `most` of them and how many more."""
-    more = f"; and {len(changes) - most} more" if len(changes) > most else ""
-    return "; ".join(changes[:most]) + more
+    from deblur_cli.wording import some
+
+    return some(changes, most, "; ", before_more="; ")
 
 
 def _follows_the_codec(old: dict, new: dict, name: str) -> bool:
