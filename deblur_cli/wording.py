@@ -16,8 +16,9 @@ def some(items: Sequence[object], most: int, sep: str = ", ", *, before_more: st
 def said_once(warn: Callable[[str], None] | None) -> Callable[[str], None] | None:
     """`warn`, saying each line once (None stays None; a `warn` that says each line once already is returned
     as it is): the cache is looked at more than once for one file (resolving it, then downloading, before and
-    after the lock) and a damaged file that stays (a read-only cache) is found each time, the Compiled parts of one model fail alike, and a command that builds a model more than
-    once (`deblur bench`, once per row) or several models hears the same warnings again."""
+    after the lock) and a damaged file that stays (a read-only cache) is found each time; the Compiled parts of
+    one model fail alike; a command that builds a model more than once (`deblur bench`, once per row) or
+    several models hears the same warnings again."""
     if warn is None or getattr(warn, "said_once", False):
         return warn
     heard: set[str] = set()
