@@ -15,6 +15,7 @@ from typing import Literal, Mapping
 
 from deblur_cli.errors import OutputBusyError, OutputError
 from deblur_cli import files
+from deblur_cli.wording import some
 
 try:
     import fcntl
@@ -210,8 +211,6 @@ def key_changes(old: dict, new: dict, prefix: str = "") -> list[Change]:
 
 def listed(changes: list[str], most: int = 5) -> str:
     """key_changes' lines in one, the first `most` of them and how many more."""
-    from deblur_cli.wording import some
-
     return some(changes, most, "; ", before_more="; ")
 
 
