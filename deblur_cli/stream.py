@@ -6,7 +6,7 @@ and encoding; `evaluate`, `demo` and the benchmarks use it directly. It needs no
 from __future__ import annotations
 
 import functools
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import torch
 
@@ -18,6 +18,9 @@ from deblur_cli.scene_cuts import cuts_in
 from deblur_cli.tiles import auto_tile_size, restore_tiled, restore_tiled_with_retry
 from deblur_cli.transfer import ModelCurve
 from deblur_cli.windows import WindowOptions, stitch_windows
+
+if TYPE_CHECKING:
+    from deblur_cli.run_options import ModelFacts
 
 
 def as_float(frames: torch.Tensor) -> torch.Tensor:
@@ -79,8 +82,8 @@ def greyed(frame: torch.Tensor) -> torch.Tensor:
     return frame.mean(dim=0, keepdim=True).expand_as(frame).contiguous()
 
 
-def check_windows(restorer: Restorer, windows: WindowOptions) -> None:
-    """UsageError if the windows are longer than the model accepts."""
+def check_windows(restorer: Restorer | ModelFacts, windows: WindowOptions) -> None:
+    """UsageError if the windows are longer than the model accepts (of a built restorer, or its description)."""
     if restorer.max_frames is not None and windows.window > restorer.max_frames:
         raise UsageError(
             f"--window {windows.window} is longer than this model accepts ({restorer.max_frames} frames)",
