@@ -10,8 +10,9 @@ ones. Each batch size runs once untimed (a window of it: allocator, cuDNN) and t
 the device synchronised around the timer. `bench_dstnet.py` times the model alone.
 
 `--source` says what the frames are and where: float on the device (default), uint8 on the device (as
-`deblur run` hands them over), or uint8 in host memory (no grey test reads the device; each call's
-windows are uploaded).
+`deblur run` hands them over; it tells each frame's held and grey facts on the host as it decodes, while
+this benchmark's frames come without them and are tested on the device, as the API's are), or uint8 in host
+memory (no grey test reads the device; each call's windows are uploaded).
 `--profile` then runs the stream once more (the first batch size) under PyTorch's profiler and says
 where its wall time went: how long the GPU ran kernels (the rest it waited for the host), the host's
 time in each part of the restore path (queuing the model's work; the scene-cut thumbnails, whose
