@@ -116,10 +116,21 @@ def earlier_outputs(inputs: list[Path]) -> dict[Path, Path]:
     return {path: outputs[key] for path in inputs if (key := _resolved(path)) in outputs and outputs[key] != path}
 
 
+@dataclass(frozen=True)
+class Job:
+    """One input of a run and where its result goes, as `plan_outputs` made it."""
+
+    source: Path
+    target: Path
+    sink: Path | str  # `target` as the sinks take it: "NAME/" for a folder of frames with a dot in its name (_sink)
+    named: bool = False  # the file or folder -o named: one input's output, not a place in -o's folder
+    given: bool = True  # named on the command line, not found in a folder of videos
+
+
 def plan_outputs(
     inputs: list[Path], output: Path | None, *, named_folder: bool = False, tag: str = DEFAULT_TAG
-) -> list[tuple[Path, Path]]:
-    """Pair each input with its output path.
+) -> list[Job]:
+    """Each input's Job: the input paired with its output path.
 
     One input: `output` is the output (a path without a video suffix means a PNG sequence folder), but for
     one video into a folder named with a trailing slash (`named_folder`), as for several.
@@ -149,7 +160,14 @@ def plan_outputs(
                 "(each output goes beside its input) or run them apart",
             )
         seen.add(target)
-    return planned
+    given = set(inputs)
+    return [_job(source, target, output, named_folder, given=source in given) for source, target in planned]
+
+
+def _job(source: Path, target: Path, output: Path | None, named_folder: bool, *, given: bool) -> Job:
+    """The Job of `source` written to `target` under -o `output`."""
+    named = target == output
+    return Job(source, target, _sink(source, target, named, named_folder), named=named, given=given)
 
 
 def _into(inputs: list[Path], output: Path, named_folder: bool, tag: str = DEFAULT_TAG) -> list[tuple[Path, Path]]:
@@ -312,12 +330,12 @@ def check_free(output: str | os.PathLike, *, force: bool) -> None:
         raise OutputExistsError(f"output exists: {out}", hint="pass --force to replace it (or --skip-existing to keep it)")
 
 
-def sink_path(source: Path, target: Path, output: Path | None, *, named_folder: bool = False) -> Path | str:
+def _sink(source: Path, target: Path, named: bool, named_folder: bool) -> Path | str:
     """`target` as the sinks take it: "NAME/" (a folder of frames even with a dot in its name) where it is the
-    folder -o named with a trailing slash, or a folder of frames restored under a name deblur made (beside
-    it, or in -o's folder: its name may hold a part's times, shots-deblurred-from-0.04s); else `target` itself
-    (-o NAME for a folder of frames may name a video)."""
-    folder = (named_folder and target == output) or ((source.is_dir() or is_glob_input(source)) and target != output)
+    folder -o named (`named`) with a trailing slash, or a folder of frames restored under a name deblur made
+    (beside it, or in -o's folder: its name may hold a part's times, shots-deblurred-from-0.04s); else `target`
+    itself (-o NAME for a folder of frames may name a video)."""
+    folder = (named_folder and named) or ((source.is_dir() or is_glob_input(source)) and not named)
     return f"{target}{os.sep}" if folder else target
 
 
@@ -326,8 +344,7 @@ class Foreseen:
     """What the checks before a run found of one input, as they found it, one of: a note, the input left out,
     the input failed (one of several), or its output checked with the warnings it will give."""
 
-    source: Path
-    target: Path
+    job: Job
     note: str | None = None  # what the run does that the user may not expect (deinterlacing)
     left_out: NoVideoError | None = None  # no video stream in a file a folder of videos held: not restored
     failed: InputError | None = None  # an input of several that cannot be read: the others are restored
@@ -336,41 +353,39 @@ class Foreseen:
 
 
 def preflight(
-    jobs: list[tuple[Path, Path]],
-    inputs: list[Path],
+    jobs: list[Job],
     read: ReadOptions,
     encode: EncodeOptions,
     *,
     force: bool,
     side_by_side: bool,
-    output: Path | None,
-    named_folder: bool = False,
     alone: bool | None = None,
 ) -> Iterator[Foreseen]:
-    """Each job's (source, target) checked before any model loads, in order: the source described as `read`
-    says and checked against its --fps and --deinterlace, then the target's path and kind. Yields for each
-    job its Foreseen as found: a note, if any, before the target's checks, then the target checked; or the
-    job left out, a file of a folder of videos without a video stream (one named in `inputs` raises
-    NoVideoError); or, of several jobs (the run's, `not alone`: by default these), one whose existing input
-    cannot be read (damaged, cut short) failed.
+    """Each job checked before any model loads, in order: the source described as `read` says and checked
+    against its --fps and --deinterlace, then the target's path and kind. Yields for each job its Foreseen as
+    found: a note, if any, before the target's checks, then the target checked; or the job left out, a file of
+    a folder of videos without a video stream (one given on the command line raises NoVideoError); or, of
+    several jobs (the run's, `not alone`: by default these), one whose existing input cannot be read (damaged,
+    cut short) failed.
     Raises UsageError, InputError or OutputError at the first job that cannot run, and InputError after the
     last where every job was left out. Imports torch only for `side_by_side`."""
     jobs = list(jobs)  # as given: the caller may take the left out from its own list meanwhile
     alone = len(jobs) == 1 if alone is None else alone
     left_out = 0
-    for source, target in jobs:
+    for job in jobs:
+        source, target = job.source, job.target
         try:
             info = describe(source, read)
         except NoVideoError as e:
-            if source in inputs:
+            if job.given:
                 raise
             left_out += 1
-            yield Foreseen(source, target, left_out=e)
+            yield Foreseen(job, left_out=e)
             continue
         except InputError as e:  # a missing input is a mistyped name: that stops the batch
             if alone or not os.path.exists(source):
                 raise
-            yield Foreseen(source, target, failed=e)
+            yield Foreseen(job, failed=e)
             continue
         if read.image_rate is not None and info.container is not None:
             raise UsageError(
@@ -380,21 +395,20 @@ def preflight(
         if read.deinterlace == "on" and info.container is None:
             raise UsageError(f"--deinterlace on applies to videos, not to images ({source})", hint="leave it out")
         if message := _deinterlace_note(source, info, read.deinterlace):
-            yield Foreseen(source, target, note=message)
+            yield Foreseen(job, note=message)
         check_output_path(source, target, force=force)
-        if target == output and not target.parent.is_dir():  # a file -o names: its folder is not made for it
+        if job.named and not target.parent.is_dir():  # a file -o names: its folder is not made for it
             raise files.output_error(target, FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)))
-        sink = sink_path(source, target, output, named_folder=named_folder)
         if side_by_side:
             from deblur_cli.side_by_side import composed_info  # imports torch
 
-            info = composed_info(info, shows_turned(sink))
-        check_sink(sink, info, encode)
-        if info.container is not None and target == output and is_frame_directory(sink):
+            info = composed_info(info, shows_turned(job.sink))
+        check_sink(job.sink, info, encode)
+        if info.container is not None and job.named and is_frame_directory(job.sink):
             video = shlex.quote(str(target) + os.sep)  # into the folder, as its name: as a batch's
             message = f"{target} gets PNG frames, not a video (for a video in it, -o {video})"
-            yield Foreseen(source, target, note=message)
-        yield Foreseen(source, target, warnings=tuple(planned_warnings(sink, info, encode, source=source)))
+            yield Foreseen(job, note=message)
+        yield Foreseen(job, warnings=tuple(planned_warnings(job.sink, info, encode, source=source)))
     if left_out == len(jobs):
         raise InputError("no video to restore: the folders given hold sound files only")
 

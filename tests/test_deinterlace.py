@@ -262,15 +262,14 @@ def test_run_deinterlaces_and_says_so(tmp_path, monkeypatch):
 
 def test_preflight_notes_the_deinterlacing_before_it_checks_the_output(tmp_path):
     from deblur_cli.errors import OutputExistsError
-    from deblur_cli.outputs import preflight
+    from deblur_cli.outputs import plan_outputs, preflight
 
     source = make_interlaced(tmp_path / "in.mp4", frames=4)
     target = tmp_path / "out.mkv"
     target.write_bytes(b"an earlier output")
     for force in (False, True):
-        checks = preflight(
-            [(source, target)], [source], ReadOptions(), EncodeOptions(), force=force, side_by_side=False, output=target
-        )
+        jobs = plan_outputs([source], target)
+        checks = preflight(jobs, ReadOptions(), EncodeOptions(), force=force, side_by_side=False)
         found = next(checks)
         assert "in.mp4 is interlaced" in found.note and found.warnings is None
         if force:

@@ -142,7 +142,7 @@ def _planned(given: Path) -> list[tuple[Path, Path | None]]:
     """What `deblur run` without -o would write for an input: a glob names no place (None)."""
     if is_glob_input(given):
         return [(given, None)]
-    return plan_outputs([given], None)
+    return [(job.source, job.target) for job in plan_outputs([given], None)]
 
 
 def _estimate(described: list[tuple[dict, VideoInfo]], model: str, options: dict, *, quiet: bool) -> None:

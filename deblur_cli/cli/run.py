@@ -51,12 +51,12 @@ from deblur_cli.outputs import (
     check_not_a_device,
     check_not_the_input,
     earlier_outputs,
+    Job,
     expand_video_globs,
     output_tag,
     photos_beside_videos,
     plan_outputs,
     preflight,
-    sink_path,
 )
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.video_io import EncodeOptions, ReadOptions
@@ -208,52 +208,50 @@ def run(
     planned = plan_outputs(inputs, output, named_folder=named_folder, tag=output_tag(span, side_by_side))
     several = len(planned) > 1  # as typed: --json's shape does not change with what is left out
     # a batch run again beside its first results: a folder's, or without -o the shell's *.mp4, hold them too
-    earlier = earlier_outputs([source for source, _ in planned])
+    earlier = earlier_outputs([job.source for job in planned])
     if output is not None:  # what was typed goes to -o's place whatever its name
         earlier = {restored: source for restored, source in earlier.items() if restored not in inputs}
     for restored, source in earlier.items():
         note(f"left out {restored}: named as deblur names the result of {source} (restore it alone to restore it)")
-    planned = [(source, target) for source, target in planned if source not in earlier]
+    planned = [job for job in planned if job.source not in earlier]
     inputs = [path for path in inputs if path not in earlier]
     for folder in inputs:
         if photos := photos_beside_videos(folder):
             some = "a photo" if len(photos) == 1 else f"{len(photos)} photos"
             one = shlex.quote(str(photos[0]))
             note(f"left out {some} in {folder}, a folder of videos: restore a photo on its own (deblur run {one})")
-    for source, target in planned:  # before --skip-existing takes an input for its own finished output
-        check_not_a_device(target)  # nor /dev/null for one
-        check_not_the_input(source, target)
-    jobs = [(source, target) for source, target in planned if not (skip_existing and files.taken(target))]
-    for source, target in planned:
-        if (source, target) not in jobs:
-            note(f"skipped {source}: {target} exists")
+    for job in planned:  # before --skip-existing takes an input for its own finished output
+        check_not_a_device(job.target)  # nor /dev/null for one
+        check_not_the_input(job.source, job.target)
+    jobs = [job for job in planned if not (skip_existing and files.taken(job.target))]
+    for job in planned:
+        if job not in jobs:
+            note(f"skipped {job.source}: {job.target} exists")
     if not jobs:
         if as_json:
-            skipped = [_skipped(source, target) for source, target in planned]
+            skipped = [_skipped(job) for job in planned]
             out.print_json(json.dumps(skipped if several else skipped[0]))
         return
     foreseen: dict[Path, tuple[str, ...]] = {}  # the warnings each output's sink will give, shown before the run
-    checks = preflight(
-        jobs, inputs, read, encode, force=force, side_by_side=side_by_side, output=output, named_folder=named_folder,
-        alone=not several,
-    )  # fmt: skip
+    checks = preflight(jobs, read, encode, force=force, side_by_side=side_by_side, alone=not several)
     unreadable: dict[Path, InputError] = {}  # inputs of several that cannot be read: the others still run
     for found in checks:  # bad inputs and outputs fail before torch is imported and the model loads
+        source = found.job.source
         if found.failed is not None:
-            unreadable[found.source] = found.failed
+            unreadable[source] = found.failed
         if found.left_out is not None:
-            note_left_out(found.source, found.left_out)
-            jobs.remove((found.source, found.target))
-            planned.remove((found.source, found.target))
+            note_left_out(source, found.left_out)
+            jobs.remove(found.job)
+            planned.remove(found.job)
         if found.note is not None:
             note(found.note)
         if found.warnings is not None:
-            foreseen[found.source] = found.warnings
+            foreseen[source] = found.warnings
             for message in found.warnings:
-                warn(f"{found.source.name}: {message}" if several else message)
+                warn(f"{source.name}: {message}" if several else message)
     if len(unreadable) == len(jobs):  # nothing left to restore (the inputs left out were noted)
         if as_json:
-            entries = [_failed(s, t, unreadable[s]) if s in unreadable else _skipped(s, t) for s, t in planned]
+            entries = [_failed(j, unreadable[j.source]) if j.source in unreadable else _skipped(j) for j in planned]
             out.print_json(json.dumps(entries))
         if len(unreadable) == 1:
             raise next(iter(unreadable.values()))
@@ -279,9 +277,9 @@ def run(
     )  # fmt: skip
     if named and (held := runs_under(model, weights)):  # auto: the file's own model, whatever its size
         warn(held)
-    if output is None or planned[0][1] != output:  # the folder -o names, or one beside a folder of videos
-        for _, target in jobs:
-            target.parent.mkdir(parents=True, exist_ok=True)
+    if not planned[0].named:  # the folder -o names, or one beside a folder of videos
+        for job in jobs:
+            job.target.parent.mkdir(parents=True, exist_ok=True)
 
     columns = TextColumn("{task.fields[fps]:.2f} fps"), TextColumn("{task.fields[detail]}", markup=False)
     with progress_bar(err, quiet, *columns) as bar:
@@ -303,13 +301,14 @@ def run(
             note("--compile: the first windows wait while torch.compile builds the network's kernels (minutes)")
         summaries: list[dict] = []  # one per input, in order: what --json prints
         failed: list[Path] = []
-        for source, target in planned:
-            if (source, target) not in jobs:
-                summaries.append(_skipped(source, target))
+        for job in planned:
+            source, target = job.source, job.target
+            if job not in jobs:
+                summaries.append(_skipped(job))
                 continue
             if source in unreadable:  # said before the model loaded
                 failed.append(source)
-                summaries.append(_failed(source, target, unreadable[source]))
+                summaries.append(_failed(job, unreadable[source]))
                 continue
             name = f"{source.name} ({len(summaries) + 1}/{len(planned)})" if several else source.name
             progress = FramesTask(bar, name, err, quiet)
@@ -317,7 +316,7 @@ def run(
             try:
                 result = deblur_video(
                     source,
-                    sink_path(source, target, output, named_folder=named_folder),
+                    job.sink,
                     restorer,
                     windows=windows,
                     encode=encode,
@@ -336,13 +335,13 @@ def run(
                         note(f"skipped {source}: another deblur run is writing {target}")
                     else:
                         note(f"skipped {source}: {target} exists")
-                    summaries.append(_skipped(source, target))
+                    summaries.append(_skipped(job))
                     continue
                 if not several:
                     raise
                 report_error(e)  # one damaged input of several: the others are still restored
                 failed.append(source)
-                summaries.append(_failed(source, target, e))
+                summaries.append(_failed(job, e))
                 continue
             except BaseException as e:  # Ctrl-C, or an error that stops the batch
                 if several and (finished := sum("error" not in summary for summary in summaries)):
@@ -353,7 +352,7 @@ def run(
                 if as_json and isinstance(e, KeyboardInterrupt):  # what was done, for a script that stopped it
                     summaries.append({"input": str(source), "output": str(target), "interrupted": True})
                     later = planned[len(summaries) :]
-                    summaries += [{"input": str(s), "output": str(t), "not_started": True} for s, t in later]
+                    summaries += [{"input": str(j.source), "output": str(j.target), "not_started": True} for j in later]
                     out.print_json(json.dumps(summaries if several else summaries[0]))
                 raise
             finally:
@@ -395,11 +394,11 @@ def _scenes(cuts: list[int]) -> str:
     return f"; split at {len(cuts)} scene cut{plural}, before frame{plural} {some(cuts, 5)}"
 
 
-def _skipped(source: Path, target: Path) -> dict:
+def _skipped(job: Job) -> dict:
     """The --json entry of an input left out by --skip-existing."""
-    return {"input": str(source), "output": str(target), "skipped": True}
+    return {"input": str(job.source), "output": str(job.target), "skipped": True}
 
 
-def _failed(source: Path, target: Path, error: Exception) -> dict:
+def _failed(job: Job, error: Exception) -> dict:
     """The --json entry of an input of several that failed."""
-    return {"input": str(source), "output": str(target), "error": str(error)}
+    return {"input": str(job.source), "output": str(job.target), "error": str(error)}
