@@ -413,6 +413,12 @@ def preflight(
         raise InputError("no video to restore: the folders given hold sound files only")
 
 
+def left_out_note(source: Path, error: NoVideoError) -> str:
+    """The note for a file found in a folder of videos that holds no video (a camera card's sound files),
+    which `run` and `info` leave out."""
+    return f"left out {source}, found in a folder of videos: it has no video stream ({error.what})"
+
+
 def _deinterlace_note(source: Path, info: VideoInfo, mode: str) -> str | None:
     """What --deinterlace auto or double does to an input, when it does something the user may not expect."""
     if mode in ("auto", "double") and info.deinterlaced:

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.text import Text
 
 from deblur_cli import __version__
-from deblur_cli.errors import DeblurError, NoVideoError, OutputError, UsageError
+from deblur_cli.errors import DeblurError, OutputError, UsageError
 from deblur_cli.interrupts import Terminated, stop_now, stopped
 
 DEBUG_ENV = "DEBLUR_DEBUG"
@@ -316,12 +316,6 @@ def warn(message: str) -> None:
 def note(message: str) -> None:
     """One line on stderr about what a command does beyond the usual (it continues an interrupted run)."""
     err.print(labelled("note:", "cyan", message), highlight=False, soft_wrap=True)
-
-
-def note_left_out(source, error: NoVideoError) -> None:
-    """The note for a file found in a folder of videos that holds no video (a camera card's sound files),
-    which `run` and `info` leave out."""
-    note(f"left out {source}, found in a folder of videos: it has no video stream ({error.what})")
 
 
 def report_error(e: DeblurError) -> None:

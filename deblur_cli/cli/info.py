@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from deblur_cli.auto_model import AUTO, choose_model
-from deblur_cli.cli.app import command, note, note_left_out, out, report_error, warn
+from deblur_cli.cli.app import command, note, out, report_error, warn
 from deblur_cli.cli.options import (
     DeviceOpt,
     ModelOpt,
@@ -24,7 +24,7 @@ from deblur_cli.cli.progress_lines import in_words
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.errors import DeblurError, InputError, NoVideoError, UsageError
 from deblur_cli.model_specs import model_spec
-from deblur_cli.outputs import is_glob_input, nearest_folder, plan_outputs, writable
+from deblur_cli.outputs import is_glob_input, left_out_note, nearest_folder, plan_outputs, writable
 from deblur_cli.run_options import window_options
 from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
 from deblur_cli.video_io.encoding import resolve_encoder
@@ -101,7 +101,7 @@ def info(
             described.append((report, video))
         except NoVideoError as e:
             if source not in inputs:  # found in a folder of videos: a camera card's sound files
-                note_left_out(source, e)
+                note(left_out_note(source, e))
                 continue
             if len(planned) == 1:
                 raise

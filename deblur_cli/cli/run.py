@@ -13,7 +13,7 @@ from rich.progress import TextColumn
 
 from deblur_cli import cpu_share, files
 from deblur_cli.auto_model import AUTO, choose_model
-from deblur_cli.cli.app import command, err, examples, labelled, note, note_left_out, out, report_error, warn
+from deblur_cli.cli.app import command, err, examples, labelled, note, out, report_error, warn
 from deblur_cli.cli.options import (
     BatchOpt,
     CacheDirOpt,
@@ -53,6 +53,7 @@ from deblur_cli.outputs import (
     earlier_outputs,
     Job,
     expand_video_globs,
+    left_out_note,
     output_tag,
     photos_beside_videos,
     plan_outputs,
@@ -240,7 +241,7 @@ def run(
         if found.failed is not None:
             unreadable[source] = found.failed
         if found.left_out is not None:
-            note_left_out(source, found.left_out)
+            note(left_out_note(source, found.left_out))
             jobs.remove(found.job)
             planned.remove(found.job)
         if found.note is not None:

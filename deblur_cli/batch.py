@@ -1,0 +1,323 @@
+"""A batch of `deblur run`: its inputs planned and checked before any model loads (`plan_batch`), then restored
+one after another (`restore_batch`), each input's outcome (done, skipped, failed, or the batch stopped) as it
+comes, with the entry `run --json` prints for it."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Generator, Iterator, NamedTuple, Sequence, Union
+
+from deblur_cli import files
+from deblur_cli.errors import InputError, OutputBusyError, OutputError, OutputExistsError
+from deblur_cli.outputs import (
+    Job,
+    check_not_a_device,
+    check_not_the_input,
+    earlier_outputs,
+    expand_video_globs,
+    left_out_note,
+    output_tag,
+    photos_beside_videos,
+    plan_outputs,
+    preflight,
+)
+from deblur_cli.video_io import EncodeOptions, ReadOptions
+
+if TYPE_CHECKING:
+    from deblur_cli.pipeline import ProgressFn, RunResult
+    from deblur_cli.restorer import Restorer
+    from deblur_cli.windows import WindowOptions
+
+
+class Said(NamedTuple):
+    """A line the planning of a batch says as it finds it: a note, or a warning of what an output cannot hold."""
+
+    text: str
+    warning: bool = False
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The inputs of a run, planned and checked, and what the checks found before any model loads."""
+
+    jobs: tuple[Job, ...]  # in order, less those left out (a result of an earlier run; no video in a folder of videos)
+    skipped: frozenset[Job]  # --skip-existing: those whose output exists
+    unreadable: dict[Path, InputError]  # inputs of several that cannot be read: the others still run
+    foreseen: dict[Path, tuple[str, ...]]  # the warnings each output will give, said before the run
+    several: bool  # more than one input as typed: --json's shape does not change with what is left out
+    read: ReadOptions
+    encode: EncodeOptions
+    force: bool
+    side_by_side: bool
+    skip_existing: bool
+
+    @property
+    def todo(self) -> list[Job]:
+        """The jobs to restore: all but the skipped (the unreadable among them fail)."""
+        return [job for job in self.jobs if job not in self.skipped]
+
+    def entries(self) -> list[dict]:
+        """The --json entries of a batch that restores nothing: each input skipped, or failed unread."""
+        failed = self.unreadable
+        return [
+            failed_entry(job, failed[job.source]) if job.source in failed else skipped_entry(job) for job in self.jobs
+        ]
+
+    def none_readable(self) -> InputError | None:
+        """The error that stops a batch before the model loads when none of the inputs left to restore can be
+        read: the one input's own error, or one that counts them (after their own, said by the caller); None
+        where there is one to restore."""
+        todo = self.todo
+        if not todo or len(self.unreadable) < len(todo):
+            return None
+        if len(self.unreadable) == 1:
+            return next(iter(self.unreadable.values()))
+        left = " left to restore" if len(todo) < len(self.jobs) else ""  # the others skipped (--skip-existing)
+        return InputError(f"none of the {len(todo)} inputs{left} can be read", hint="the errors above say why")
+
+
+def plan_batch(
+    inputs: list[Path],
+    output: Path | None,
+    read: ReadOptions,
+    encode: EncodeOptions,
+    *,
+    named_folder: bool = False,
+    force: bool = False,
+    side_by_side: bool = False,
+    skip_existing: bool = False,
+) -> Generator[Said, None, Batch]:
+    """The Batch of a run of `inputs` (quoted globs of videos expanded) to -o `output` (`named_folder`: typed
+    with a trailing slash), checked as `outputs.preflight` checks each job, before any model loads. Yields
+    what it says as it finds it: the inputs left out (results of an earlier run beside their inputs, a folder
+    of videos' photos and sound files), --skip-existing's skipped, the notes and warnings of the checks; returns
+    the Batch. Raises UsageError, InputError or OutputError where the run cannot start (after what it said)."""
+    inputs = expand_video_globs(inputs)
+    planned = plan_outputs(inputs, output, named_folder=named_folder, tag=output_tag(read.span, side_by_side))
+    several = len(planned) > 1
+    # a batch run again beside its first results: a folder's, or without -o the shell's *.mp4, hold them too
+    earlier = earlier_outputs([job.source for job in planned])
+    if output is not None:  # what was typed goes to -o's place whatever its name
+        earlier = {restored: source for restored, source in earlier.items() if restored not in inputs}
+    for restored, source in earlier.items():
+        why = f"named as deblur names the result of {source} (restore it alone to restore it)"
+        yield Said(f"left out {restored}: {why}")
+    planned = [job for job in planned if job.source not in earlier]
+    for folder in (path for path in inputs if path not in earlier):
+        if photos := photos_beside_videos(folder):
+            some = "a photo" if len(photos) == 1 else f"{len(photos)} photos"
+            one = f"deblur run {shlex.quote(str(photos[0]))}"
+            yield Said(f"left out {some} in {folder}, a folder of videos: restore a photo on its own ({one})")
+    for job in planned:  # before --skip-existing takes an input for its own finished output
+        check_not_a_device(job.target)  # nor /dev/null for one
+        check_not_the_input(job.source, job.target)
+    skipped = frozenset(job for job in planned if skip_existing and files.taken(job.target))
+    for job in planned:
+        if job in skipped:
+            yield Said(f"skipped {job.source}: {job.target} exists")
+    unreadable: dict[Path, InputError] = {}
+    foreseen: dict[Path, tuple[str, ...]] = {}
+    todo = [job for job in planned if job not in skipped]
+    checks = preflight(todo, read, encode, force=force, side_by_side=side_by_side, alone=not several) if todo else ()
+    for found in checks:  # bad inputs and outputs fail before torch is imported and the model loads
+        source = found.job.source
+        if found.failed is not None:
+            unreadable[source] = found.failed
+        if found.left_out is not None:
+            yield Said(left_out_note(source, found.left_out))
+            planned.remove(found.job)
+        if found.note is not None:
+            yield Said(found.note)
+        if found.warnings is not None:
+            foreseen[source] = found.warnings
+            for message in found.warnings:
+                yield Said(f"{source.name}: {message}" if several else message, warning=True)
+    return Batch(
+        jobs=tuple(planned),
+        skipped=skipped,
+        unreadable=unreadable,
+        foreseen=foreseen,
+        several=several,
+        read=read,
+        encode=encode,
+        force=force,
+        side_by_side=side_by_side,
+        skip_existing=skip_existing,
+    )
+
+
+def make_output_folders(batch: Batch) -> None:
+    """The folders the outputs of a batch go in, made where deblur names them: the folder -o names, or one
+    beside a folder of videos (not the folder of a file -o names, which must exist)."""
+    if not batch.jobs[0].named:
+        for job in batch.todo:
+            job.target.parent.mkdir(parents=True, exist_ok=True)
+
+
+@dataclass(frozen=True)
+class Started:
+    """An input about to be restored, the `number`th of the batch's jobs (from 1)."""
+
+    job: Job
+    number: int
+
+
+@dataclass(frozen=True)
+class Done:
+    """An input restored."""
+
+    job: Job
+    result: RunResult
+    entry: dict  # what --json prints for it: the result's summary
+    warnings: tuple[str, ...]  # the result's warnings that were not said before the run
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An input left out by --skip-existing: its output existed when the batch was planned, or another run
+    finished it or is writing it now (`note` says which)."""
+
+    job: Job
+    note: str | None = None  # None: said when the batch was planned
+
+    @property
+    def entry(self) -> dict:
+        return skipped_entry(self.job)
+
+
+@dataclass(frozen=True)
+class Failed:
+    """An input of several that could not be restored: the others are."""
+
+    job: Job
+    error: InputError | OutputError
+    unreadable: bool = False  # found before the model loaded, and said then
+
+    @property
+    def entry(self) -> dict:
+        return failed_entry(self.job, self.error)
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """The batch stopped at this input by `error` (Ctrl-C, or an error that stops a batch), which
+    restore_batch raises when asked for the next outcome."""
+
+    job: Job
+    error: BaseException
+    note: str | None  # how much of the batch is finished, where something of several is
+    json: list[dict] | dict | None  # for Ctrl-C, what --json prints: what was done, for a script that stopped it
+
+
+JobOutcome = Union[Done, Skipped, Failed, Stopped]
+
+
+def restore_batch(
+    batch: Batch,
+    restorer: Restorer,
+    *,
+    model: str,
+    windows: WindowOptions,
+    strength: float = 1.0,
+    resume: bool = True,
+    progress: ProgressFn | None = None,
+    on_note: Callable[[str], None] | None = None,
+) -> Iterator[Started | JobOutcome]:
+    """Each job of `batch` restored with `restorer` (named `model`) by `pipeline.deblur_video`, in order, with
+    the options the batch was checked with; yields Started before each input restored, then each job's outcome.
+    An error of one input of several is its Failed outcome; that of a batch of one, or one not of an input
+    (InputError, OutputError), is raised; so is Ctrl-C, after its Stopped outcome. `progress` and `on_note` are
+    deblur_video's, for the input Started last."""
+    from deblur_cli.pipeline import deblur_video  # imports torch
+
+    outcomes: list[JobOutcome] = []
+    for number, job in enumerate(batch.jobs, 1):
+        if job in batch.skipped:
+            outcome: JobOutcome = Skipped(job)
+        elif job.source in batch.unreadable:  # said before the model loaded
+            outcome = Failed(job, batch.unreadable[job.source], unreadable=True)
+        else:
+            yield Started(job, number)
+            try:
+                result = deblur_video(
+                    job.source,
+                    job.sink,
+                    restorer,
+                    windows=windows,
+                    encode=batch.encode,
+                    read=batch.read,
+                    force=batch.force,
+                    side_by_side=batch.side_by_side,
+                    strength=strength,
+                    resume=resume,
+                    progress=progress,
+                    on_note=on_note,
+                )
+            except (InputError, OutputError) as e:
+                if batch.skip_existing and isinstance(e, OutputBusyError):
+                    outcome = Skipped(job, f"skipped {job.source}: another deblur run is writing {job.target}")
+                elif batch.skip_existing and isinstance(e, OutputExistsError):  # another worker of the batch did it
+                    outcome = Skipped(job, f"skipped {job.source}: {job.target} exists")
+                elif not batch.several:
+                    raise
+                else:
+                    outcome = Failed(job, e)  # one damaged input of several: the others are still restored
+            except BaseException as e:  # Ctrl-C, or an error that stops the batch
+                yield _stopped(batch, job, e, outcomes)
+                raise
+            else:
+                warnings = tuple(message for message in result.warnings if message not in batch.foreseen[job.source])
+                outcome = Done(job, result, result.summary(model, restorer, windows, strength), warnings)
+        outcomes.append(outcome)
+        yield outcome
+
+
+def _stopped(batch: Batch, job: Job, error: BaseException, outcomes: list[JobOutcome]) -> Stopped:
+    """The Stopped outcome of `batch` stopped by `error` at `job`, after `outcomes`."""
+    note = None
+    if batch.several and (finished := sum(not isinstance(outcome, Failed) for outcome in outcomes)):
+        note = (
+            f"{finished} of {len(batch.jobs)} outputs {'is' if finished == 1 else 'are'} finished: "
+            "the same command with --skip-existing goes on with the rest"
+        )
+    entries = None
+    if isinstance(error, KeyboardInterrupt):
+        entries = [outcome.entry for outcome in outcomes]
+        entries.append({"input": str(job.source), "output": str(job.target), "interrupted": True})
+        later = batch.jobs[len(entries) :]
+        entries += [{"input": str(j.source), "output": str(j.target), "not_started": True} for j in later]
+    return Stopped(job, error, note, None if entries is None else json_shape(entries, batch.several))
+
+
+def json_shape(entries: list[dict], several: bool) -> list[dict] | dict:
+    """What --json prints of a batch's entries: the list, or one input's own entry alone."""
+    return entries if several else entries[0]
+
+
+def failure(batch: Batch, outcomes: Sequence[JobOutcome]) -> InputError | None:
+    """The error a finished batch ends with where inputs of it failed: how many, and how many of the others
+    were restored (those another run finished or was writing, skipped, are not); None where none failed."""
+    failed = [outcome.job.source for outcome in outcomes if isinstance(outcome, Failed)]
+    if not failed:
+        return None
+    names = ", ".join(str(source) for source in failed)
+    restored = sum(isinstance(outcome, Done) for outcome in outcomes)
+    todo = len(batch.todo)
+    others = todo - len(failed)
+    done = f"the other {restored}" if restored == others else f"{restored} of the other {others}"
+    return InputError(
+        f"{len(failed)} of {todo} inputs failed: {names}",
+        hint=f"{done} {'was' if restored == 1 else 'were'} restored; the errors above say what went wrong",
+    )
+
+
+def skipped_entry(job: Job) -> dict:
+    """The --json entry of an input left out by --skip-existing."""
+    return {"input": str(job.source), "output": str(job.target), "skipped": True}
+
+
+def failed_entry(job: Job, error: Exception) -> dict:
+    """The --json entry of an input of several that failed."""
+    return {"input": str(job.source), "output": str(job.target), "error": str(error)}

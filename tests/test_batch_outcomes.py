@@ -1,0 +1,118 @@
+"""deblur_cli.batch without the command line: a batch planned, what it says, and each input's outcome."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deblur_cli.batch import (
+    Batch,
+    Done,
+    Failed,
+    Said,
+    Skipped,
+    Started,
+    Stopped,
+    failure,
+    make_output_folders,
+    plan_batch,
+    restore_batch,
+)
+from deblur_cli.errors import InputError
+from deblur_cli.video_io import EncodeOptions, ReadOptions
+from deblur_cli.windows import WindowOptions
+from tests import media
+from tests.restorers import FailingRestorer, IdentityRestorer
+
+
+def planned(planning) -> tuple[list[Said], Batch]:
+    """What a planning says, and its Batch, its output folders made."""
+    said = []
+    while True:
+        try:
+            said.append(next(planning))
+        except StopIteration as done:
+            make_output_folders(done.value)
+            return said, done.value
+
+
+def restored(batch: Batch, restorer) -> list:
+    return list(restore_batch(batch, restorer, model="dstnet", windows=WindowOptions(window=3, overlap=1)))
+
+
+def test_a_skipped_a_failed_and_a_restored_input(tmp_path):
+    a, c = media.make_video(tmp_path / "a.mkv", frames=3), media.make_video(tmp_path / "c.mkv", frames=3)
+    b = media.truncate(media.make_video(tmp_path / "full.mkv", frames=30), 0.5, tmp_path / "b.mkv")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.mkv").write_bytes(b"kept")
+    said, batch = planned(plan_batch([a, b, c], out, ReadOptions(), EncodeOptions(), skip_existing=True))
+    assert said == [Said(f"skipped {a}: {out / 'a.mkv'} exists")]
+    assert [job.source for job in batch.jobs] == [a, b, c] and [job.source for job in batch.todo] == [b, c]
+    assert batch.several and not batch.unreadable and batch.none_readable() is None
+    assert [job.named for job in batch.jobs] == [False] * 3 and all(job.given for job in batch.jobs)
+
+    outcomes = restored(batch, IdentityRestorer())
+    assert [type(outcome) for outcome in outcomes] == [Skipped, Started, Failed, Started, Done]
+    assert outcomes[0].note is None  # said when the batch was planned
+    assert [outcomes[1].number, outcomes[3].number] == [2, 3]
+    assert "ends early" in str(outcomes[2].error) and not outcomes[2].unreadable
+    assert outcomes[4].entry["frames"] == 3 and outcomes[4].result.output == str(out / "c.mkv")
+    finished = [outcome for outcome in outcomes if not isinstance(outcome, Started)]
+    assert [sorted(outcome.entry) for outcome in finished[:2]] == [
+        ["input", "output", "skipped"],
+        ["error", "input", "output"],
+    ]
+    error = failure(batch, finished)
+    assert str(error) == f"1 of 2 inputs failed: {b}"
+    assert error.hint == "the other 1 was restored; the errors above say what went wrong"
+    assert (out / "a.mkv").read_bytes() == b"kept" and not (out / "b.mkv").exists()
+
+
+def test_inputs_that_cannot_be_read_fail_before_the_model_loads(tmp_path):
+    a = media.make_video(tmp_path / "a.mkv", frames=3)
+    broken = [tmp_path / "b.mp4", tmp_path / "c.mp4"]
+    for path in broken:
+        path.write_text("not a video")
+    said, batch = planned(plan_batch([a, *broken], tmp_path / "out", ReadOptions(), EncodeOptions()))
+    assert said == [] and list(batch.unreadable) == broken and batch.none_readable() is None
+    outcomes = restored(batch, IdentityRestorer())
+    assert [type(outcome) for outcome in outcomes] == [Started, Done, Failed, Failed]
+    assert all(outcome.unreadable for outcome in outcomes[2:])
+    assert str(failure(batch, outcomes[1:])) == f"2 of 3 inputs failed: {broken[0]}, {broken[1]}"
+
+    _, none = planned(plan_batch(broken, tmp_path / "out", ReadOptions(), EncodeOptions()))
+    assert str(none.none_readable()) == "none of the 2 inputs can be read"
+    assert [sorted(entry) for entry in none.entries()] == [["error", "input", "output"]] * 2
+    _, one = planned(plan_batch([a, broken[0]], tmp_path / "o2", ReadOptions(), EncodeOptions()))
+    assert one.none_readable() is None
+
+
+def test_ctrl_c_is_a_stopped_outcome_then_raised(tmp_path):
+    videos = [media.make_video(tmp_path / f"{name}.mkv", frames=3) for name in "abc"]
+    _, batch = planned(plan_batch(videos, tmp_path / "out", ReadOptions(), EncodeOptions()))
+    restoring = restore_batch(
+        batch, FailingRestorer(1, KeyboardInterrupt()), model="dstnet", windows=WindowOptions(window=3, overlap=1)
+    )
+    outcomes = [next(restoring) for _ in range(4)]
+    assert [type(outcome) for outcome in outcomes] == [Started, Done, Started, Stopped]
+    stopped = outcomes[-1]
+    assert stopped.job.source == videos[1] and isinstance(stopped.error, KeyboardInterrupt)
+    assert stopped.note == "1 of 3 outputs is finished: the same command with --skip-existing goes on with the rest"
+    assert [Path(entry["input"]).name for entry in stopped.json] == ["a.mkv", "b.mkv", "c.mkv"]
+    assert [("frames" in e, e.get("interrupted"), e.get("not_started")) for e in stopped.json] == [
+        (True, None, None),
+        (False, True, None),
+        (False, None, True),
+    ]
+    with pytest.raises(KeyboardInterrupt):  # once what it stopped at is said
+        next(restoring)
+
+
+def test_one_input_raises_its_own_error(tmp_path):
+    b = media.truncate(media.make_video(tmp_path / "full.mkv", frames=30), 0.5, tmp_path / "b.mkv")
+    _, batch = planned(plan_batch([b], tmp_path / "out.mkv", ReadOptions(), EncodeOptions()))
+    assert not batch.several and batch.jobs[0].named and not batch.unreadable
+    with pytest.raises(InputError, match="ends early"):
+        restored(batch, IdentityRestorer())
