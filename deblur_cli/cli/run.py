@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Generator, Optional
 
 import typer
 from rich.progress import TextColumn
 
-from deblur_cli import cpu_share, files
+from deblur_cli import cpu_share
 from deblur_cli.auto_model import AUTO, choose_model
+from deblur_cli.batch import (
+    Batch,
+    Done,
+    Failed,
+    JobOutcome,
+    Said,
+    Skipped,
+    Started,
+    Stopped,
+    failure,
+    json_shape,
+    make_output_folders,
+    plan_batch,
+    restore_batch,
+)
 from deblur_cli.cli.app import command, err, examples, labelled, note, out, report_error, warn
 from deblur_cli.cli.options import (
     BatchOpt,
@@ -46,23 +60,14 @@ from deblur_cli.cli.options import (
 )
 from deblur_cli.cli.progress_lines import FramesTask, progress_bar, sampling_step
 from deblur_cli.cli.weights import build_shown, runs_under
-from deblur_cli.errors import InputError, OutputBusyError, OutputError, OutputExistsError, UsageError
-from deblur_cli.outputs import (
-    check_not_a_device,
-    check_not_the_input,
-    earlier_outputs,
-    Job,
-    expand_video_globs,
-    left_out_note,
-    output_tag,
-    photos_beside_videos,
-    plan_outputs,
-    preflight,
-)
+from deblur_cli.errors import UsageError
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.video_io import EncodeOptions, ReadOptions
 from deblur_cli.video_io.deinterlace import MODES
 from deblur_cli.wording import some
+
+if TYPE_CHECKING:
+    from deblur_cli.pipeline import RunResult
 
 
 @command(
@@ -205,66 +210,25 @@ def run(
         )
     if force and skip_existing:
         raise UsageError("--force replaces existing outputs and --skip-existing keeps them", hint="choose one")
-    inputs = expand_video_globs(inputs)
-    planned = plan_outputs(inputs, output, named_folder=named_folder, tag=output_tag(span, side_by_side))
-    several = len(planned) > 1  # as typed: --json's shape does not change with what is left out
-    # a batch run again beside its first results: a folder's, or without -o the shell's *.mp4, hold them too
-    earlier = earlier_outputs([job.source for job in planned])
-    if output is not None:  # what was typed goes to -o's place whatever its name
-        earlier = {restored: source for restored, source in earlier.items() if restored not in inputs}
-    for restored, source in earlier.items():
-        note(f"left out {restored}: named as deblur names the result of {source} (restore it alone to restore it)")
-    planned = [job for job in planned if job.source not in earlier]
-    inputs = [path for path in inputs if path not in earlier]
-    for folder in inputs:
-        if photos := photos_beside_videos(folder):
-            some = "a photo" if len(photos) == 1 else f"{len(photos)} photos"
-            one = shlex.quote(str(photos[0]))
-            note(f"left out {some} in {folder}, a folder of videos: restore a photo on its own (deblur run {one})")
-    for job in planned:  # before --skip-existing takes an input for its own finished output
-        check_not_a_device(job.target)  # nor /dev/null for one
-        check_not_the_input(job.source, job.target)
-    jobs = [job for job in planned if not (skip_existing and files.taken(job.target))]
-    for job in planned:
-        if job not in jobs:
-            note(f"skipped {job.source}: {job.target} exists")
-    if not jobs:
+    planning = plan_batch(
+        inputs, output, read, encode, named_folder=named_folder, force=force, side_by_side=side_by_side,
+        skip_existing=skip_existing,
+    )  # fmt: skip
+    planned = _said(planning)
+    if not planned.todo:  # every output exists (--skip-existing)
         if as_json:
-            skipped = [_skipped(job) for job in planned]
-            out.print_json(json.dumps(skipped if several else skipped[0]))
+            out.print_json(json.dumps(json_shape(planned.entries(), planned.several)))
         return
-    foreseen: dict[Path, tuple[str, ...]] = {}  # the warnings each output's sink will give, shown before the run
-    checks = preflight(jobs, read, encode, force=force, side_by_side=side_by_side, alone=not several)
-    unreadable: dict[Path, InputError] = {}  # inputs of several that cannot be read: the others still run
-    for found in checks:  # bad inputs and outputs fail before torch is imported and the model loads
-        source = found.job.source
-        if found.failed is not None:
-            unreadable[source] = found.failed
-        if found.left_out is not None:
-            note(left_out_note(source, found.left_out))
-            jobs.remove(found.job)
-            planned.remove(found.job)
-        if found.note is not None:
-            note(found.note)
-        if found.warnings is not None:
-            foreseen[source] = found.warnings
-            for message in found.warnings:
-                warn(f"{source.name}: {message}" if several else message)
-    if len(unreadable) == len(jobs):  # nothing left to restore (the inputs left out were noted)
-        if as_json:
-            entries = [_failed(j, unreadable[j.source]) if j.source in unreadable else _skipped(j) for j in planned]
-            out.print_json(json.dumps(entries))
-        if len(unreadable) == 1:
-            raise next(iter(unreadable.values()))
-        for error in unreadable.values():
+    stopped = planned.none_readable()
+    if stopped is not None and as_json:
+        out.print_json(json.dumps(planned.entries()))
+    for error in planned.unreadable.values():  # inputs of several: the others still run
+        if error is not stopped:  # one input alone that cannot be read is the error raised
             report_error(error)
-        left = " left to restore" if len(jobs) < len(planned) else ""  # the others skipped (--skip-existing)
-        raise InputError(f"none of the {len(jobs)} inputs{left} can be read", hint="the errors above say why")
-    for error in unreadable.values():
-        report_error(error)
+    if stopped is not None:
+        raise stopped
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.devices import resolve_device
-    from deblur_cli.pipeline import deblur_video
     from deblur_cli.restorers import ModelOptions
 
     named = model != AUTO
@@ -278,17 +242,15 @@ def run(
     )  # fmt: skip
     if named and (held := runs_under(model, weights)):  # auto: the file's own model, whatever its size
         warn(held)
-    if not planned[0].named:  # the folder -o names, or one beside a folder of videos
-        for job in jobs:
-            job.target.parent.mkdir(parents=True, exist_ok=True)
+    make_output_folders(planned)
 
     columns = TextColumn("{task.fields[fps]:.2f} fps"), TextColumn("{task.fields[detail]}", markup=False)
     with progress_bar(err, quiet, *columns) as bar:
-        current: list = []  # the task being restored, for the sampler's step callback
+        tasks: list[FramesTask] = []  # the input being restored: its task on the bar, for the sampler's steps too
 
         def on_step(done: int, total: int) -> None:
-            if current:
-                bar.update(current[0], detail=sampling_step(done, total, samples))
+            if tasks:
+                bar.update(tasks[0].task, detail=sampling_step(done, total, samples))
 
         restorer = build_shown(model, options, quiet=quiet, on_step=on_step, warn=warn)  # a download: a line, a bar
         if ignored := sampling_note(model, steps, eta, samples, seed):  # once the weights fit the model
@@ -300,91 +262,64 @@ def run(
             note(cpu_share.SHARED_CPU_NOTE)
         if compiled and not quiet:  # without this note a long first window looks like a hang
             note("--compile: the first windows wait while torch.compile builds the network's kernels (minutes)")
-        summaries: list[dict] = []  # one per input, in order: what --json prints
-        failed: list[Path] = []
-        for job in planned:
-            source, target = job.source, job.target
-            if job not in jobs:
-                summaries.append(_skipped(job))
+        outcomes: list[JobOutcome] = []  # one per input, in order: what --json prints
+        restoring = restore_batch(
+            planned, restorer, model=model, windows=windows, strength=strength, resume=not no_resume,
+            progress=lambda done, total: tasks[0](done, total), on_note=note,
+        )  # fmt: skip
+        for outcome in restoring:
+            if isinstance(outcome, Started):
+                name = outcome.job.source.name
+                name = f"{name} ({outcome.number}/{len(planned.jobs)})" if planned.several else name
+                tasks[:] = [FramesTask(bar, name, err, quiet)]
                 continue
-            if source in unreadable:  # said before the model loaded
-                failed.append(source)
-                summaries.append(_failed(job, unreadable[source]))
-                continue
-            name = f"{source.name} ({len(summaries) + 1}/{len(planned)})" if several else source.name
-            progress = FramesTask(bar, name, err, quiet)
-            current[:] = [progress.task]
-            try:
-                result = deblur_video(
-                    source,
-                    job.sink,
-                    restorer,
-                    windows=windows,
-                    encode=encode,
-                    read=read,
-                    force=force,
-                    side_by_side=side_by_side,
-                    strength=strength,
-                    resume=not no_resume,
-                    progress=progress,
-                    on_note=note,
-                )
-            except (InputError, OutputError) as e:
-                if skip_existing and isinstance(e, (OutputExistsError, OutputBusyError)):
-                    # another worker of the same batch finished this output, or is writing it: not a failure
-                    if isinstance(e, OutputBusyError):
-                        note(f"skipped {source}: another deblur run is writing {target}")
-                    else:
-                        note(f"skipped {source}: {target} exists")
-                    summaries.append(_skipped(job))
-                    continue
-                if not several:
-                    raise
-                report_error(e)  # one damaged input of several: the others are still restored
-                failed.append(source)
-                summaries.append(_failed(job, e))
-                continue
-            except BaseException as e:  # Ctrl-C, or an error that stops the batch
-                if several and (finished := sum("error" not in summary for summary in summaries)):
-                    note(
-                        f"{finished} of {len(planned)} outputs {'is' if finished == 1 else 'are'} finished: "
-                        "the same command with --skip-existing goes on with the rest"
-                    )
-                if as_json and isinstance(e, KeyboardInterrupt):  # what was done, for a script that stopped it
-                    summaries.append({"input": str(source), "output": str(target), "interrupted": True})
-                    later = planned[len(summaries) :]
-                    summaries += [{"input": str(j.source), "output": str(j.target), "not_started": True} for j in later]
-                    out.print_json(json.dumps(summaries if several else summaries[0]))
-                raise
-            finally:
-                progress.close()
-            for message in result.warnings:
-                if message not in foreseen[source]:
-                    warn(message)
-            summaries.append(result.summary(model, restorer, windows, strength))
-            if not as_json and not quiet:
-                frames = f"{result.frames} frame{'s' * (result.frames != 1)} {result.width}x{result.height}"
-                if result.shown is not None:  # a rotation tag turns them for players
-                    frames += f" (shown {result.shown[0]}x{result.shown[1]})"
-                if result.resumed:  # the rate is of this run's frames: it says how many they are
-                    frames += f" ({result.resumed} from an earlier run)"
-                now = result.frames - result.resumed
-                rate = f"{now} restored at " if result.resumed else ""
-                rate = f"{rate}{result.fps:.2f} fps, " if now > 0 else "all joined, "
-                how = f"{rate}{model} on {restorer.device}"
-                line = f"{result.output}: {frames} in {result.seconds:.1f} s ({how}){_scenes(result.scene_cuts)}"
-                err.print(labelled("done", "green", line), highlight=False, soft_wrap=True)
+            if tasks:
+                tasks.pop().close()
+            _say(outcome, as_json=as_json, quiet=quiet, how=f"{model} on {restorer.device}")
+            outcomes.append(outcome)
     if as_json:
-        out.print_json(json.dumps(summaries if several else summaries[0]))
-    if failed:
-        names = ", ".join(str(source) for source in failed)
-        restored = sum("frames" in summary for summary in summaries)
-        others = len(jobs) - len(failed)  # less those another run finished or was writing, skipped
-        done = f"the other {restored}" if restored == others else f"{restored} of the other {others}"
-        raise InputError(
-            f"{len(failed)} of {len(jobs)} inputs failed: {names}",
-            hint=f"{done} {'was' if restored == 1 else 'were'} restored; the errors above say what went wrong",
-        )
+        out.print_json(json.dumps(json_shape([outcome.entry for outcome in outcomes], planned.several)))
+    if (failed := failure(planned, outcomes)) is not None:
+        raise failed
+
+
+def _said(planning: Generator[Said, None, Batch]) -> Batch:
+    """The Batch `planning` returns, what it says printed as it says it."""
+    while True:
+        try:
+            said = next(planning)
+        except StopIteration as planned:
+            return planned.value
+        (warn if said.warning else note)(said.text)
+
+
+def _say(outcome: JobOutcome, *, as_json: bool, quiet: bool, how: str) -> None:
+    """What `outcome` says on stderr (and for a Ctrl-C with --json, on stdout), `how` being the model and its
+    device, for the line of an input restored."""
+    if isinstance(outcome, (Skipped, Stopped)) and outcome.note is not None:
+        note(outcome.note)
+    if isinstance(outcome, Failed) and not outcome.unreadable:  # those were said before the model loaded
+        report_error(outcome.error)
+    if isinstance(outcome, Stopped) and as_json and outcome.json is not None:
+        out.print_json(json.dumps(outcome.json))
+    if isinstance(outcome, Done):
+        for message in outcome.warnings:
+            warn(message)
+        if not as_json and not quiet:
+            err.print(labelled("done", "green", _done_line(outcome.result, how)), highlight=False, soft_wrap=True)
+
+
+def _done_line(result: RunResult, how: str) -> str:
+    """The line of an input restored: its output, its frames, the time and rate, `how` (the model and device)."""
+    frames = f"{result.frames} frame{'s' * (result.frames != 1)} {result.width}x{result.height}"
+    if result.shown is not None:  # a rotation tag turns them for players
+        frames += f" (shown {result.shown[0]}x{result.shown[1]})"
+    if result.resumed:  # the rate is of this run's frames: it says how many they are
+        frames += f" ({result.resumed} from an earlier run)"
+    now = result.frames - result.resumed
+    rate = f"{now} restored at " if result.resumed else ""
+    rate = f"{rate}{result.fps:.2f} fps, " if now > 0 else "all joined, "
+    return f"{result.output}: {frames} in {result.seconds:.1f} s ({rate}{how}){_scenes(result.scene_cuts)}"
 
 
 def _scenes(cuts: list[int]) -> str:
@@ -393,13 +328,3 @@ def _scenes(cuts: list[int]) -> str:
         return ""
     plural = "s" * (len(cuts) > 1)
     return f"; split at {len(cuts)} scene cut{plural}, before frame{plural} {some(cuts, 5)}"
-
-
-def _skipped(job: Job) -> dict:
-    """The --json entry of an input left out by --skip-existing."""
-    return {"input": str(job.source), "output": str(job.target), "skipped": True}
-
-
-def _failed(job: Job, error: Exception) -> dict:
-    """The --json entry of an input of several that failed."""
-    return {"input": str(job.source), "output": str(job.target), "error": str(error)}
