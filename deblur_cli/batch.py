@@ -62,7 +62,8 @@ class Batch:
         """The --json entries of a batch that restores nothing: each input skipped, or failed unread."""
         failed = self.unreadable
         return [
-            failed_entry(job, failed[job.source]) if job.source in failed else skipped_entry(job) for job in self.jobs
+            _entry(job, error=str(failed[job.source])) if job.source in failed else _entry(job, skipped=True)
+            for job in self.jobs
         ]
 
     def none_readable(self) -> InputError | None:
@@ -184,7 +185,7 @@ class Skipped:
 
     @property
     def entry(self) -> dict:
-        return skipped_entry(self.job)
+        return _entry(self.job, skipped=True)
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ class Failed:
 
     @property
     def entry(self) -> dict:
-        return failed_entry(self.job, self.error)
+        return _entry(self.job, error=str(self.error))
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,10 @@ class Stopped:
     error: BaseException
     note: str | None  # how much of the batch is finished, where something of several is
     json: list[dict] | dict | None  # for Ctrl-C, what --json prints: what was done, for a script that stopped it
+
+    @property
+    def entry(self) -> dict:
+        return _entry(self.job, interrupted=True)
 
 
 JobOutcome = Union[Done, Skipped, Failed, Stopped]
@@ -284,10 +289,8 @@ def _stopped(batch: Batch, job: Job, error: BaseException, outcomes: list[JobOut
         )
     entries = None
     if isinstance(error, KeyboardInterrupt):
-        entries = [outcome.entry for outcome in outcomes]
-        entries.append({"input": str(job.source), "output": str(job.target), "interrupted": True})
-        later = batch.jobs[len(entries) :]
-        entries += [{"input": str(j.source), "output": str(j.target), "not_started": True} for j in later]
+        entries = [outcome.entry for outcome in outcomes] + [_entry(job, interrupted=True)]
+        entries += [_entry(later, not_started=True) for later in batch.jobs[len(entries) :]]
     return Stopped(job, error, note, None if entries is None else json_shape(entries, batch.several))
 
 
@@ -313,11 +316,7 @@ def failure(batch: Batch, outcomes: Sequence[JobOutcome]) -> InputError | None:
     )
 
 
-def skipped_entry(job: Job) -> dict:
-    """The --json entry of an input left out by --skip-existing."""
-    return {"input": str(job.source), "output": str(job.target), "skipped": True}
-
-
-def failed_entry(job: Job, error: Exception) -> dict:
-    """The --json entry of an input of several that failed."""
-    return {"input": str(job.source), "output": str(job.target), "error": str(error)}
+def _entry(job: Job, **state) -> dict:
+    """The --json entry of an input that was not restored: its input and output, and `state` (skipped, error,
+    interrupted, not_started)."""
+    return {"input": str(job.source), "output": str(job.target), **state}
