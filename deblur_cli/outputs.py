@@ -222,7 +222,7 @@ def _is_video_file(path: Path) -> bool:
 
 def _videos_in(path: Path) -> list[Path]:
     """The videos in a folder and its subfolders, sorted; none for anything else. A folder of frames
-    (images at its top) is searched at its top only, as before subfolders were. Hidden files and
+    (images at its top, and no videos) is searched at its top only, as before subfolders were. Hidden files and
     folders are left out (macOS's `._` companions on memory cards carry video suffixes)."""
     return sorted(p for p in _searched(path) if p.suffix.lower() in VIDEO_SUFFIXES)
 
@@ -237,13 +237,15 @@ def photos_beside_videos(path: Path) -> list[Path]:
 
 
 def _searched(path: Path) -> list[Path]:
-    """The files _videos_in looks through: a folder's top where images are (a folder of frames), else the
-    folder and its subfolders; hidden ones (a name starting with a dot, or in such a folder) left out.
-    None for anything but a folder."""
+    """The files _videos_in looks through: a folder's top where images are and no videos (a folder of
+    frames), else the folder and its subfolders (a card's photos beside its videos do not hide the videos
+    in its subfolders); hidden ones (a name starting with a dot, or in such a folder) left out. None for
+    anything but a folder."""
     if not path.is_dir():
         return []
-    frames = any(is_image(p) for p in path.iterdir())
-    found = path.iterdir() if frames else path.rglob("*")
+    top = [p for p in path.iterdir() if not p.name.startswith(".")]
+    frames = any(is_image(p) for p in top) and not any(p.suffix.lower() in VIDEO_SUFFIXES for p in top)
+    found = top if frames else path.rglob("*")
     return [p for p in found if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)]
 
 

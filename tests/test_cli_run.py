@@ -1438,6 +1438,29 @@ def test_photos_in_a_folder_of_videos_are_said_to_be_left_out(tmp_path, identity
     assert "photo" not in deblur(media.make_video(tmp_path / "a.mp4", frames=3), "-q").stderr
 
 
+def test_a_photo_beside_a_cards_videos_does_not_hide_the_videos_in_its_subfolders(tmp_path, identity):
+    """Found in review: with a photo at its top, a card's folder was taken for a folder of frames and searched at
+    its top only: the videos of its subfolders were left out without a word."""
+    card = tmp_path / "card"
+    (card / "sub").mkdir(parents=True)
+    media.make_video(card / "A001.mp4", frames=2)
+    media.make_video(card / "sub" / "A002.mov", frames=2)
+    media.write_image(card / "photo.jpg", media.pattern(0, 32, 24))
+    result = deblur(card, "-o", f"{tmp_path / 'out'}/")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.m*")) == [
+        "A001.mp4", "sub/A002.mov"
+    ]  # fmt: skip
+    assert f"note: left out a photo in {card}, a folder of videos" in result.stderr
+    frames = tmp_path / "frames"  # images and no video at the top: frames, whatever a subfolder holds
+    (frames / "preview").mkdir(parents=True)
+    media.write_image(frames / "0001.png", media.pattern(0, 32, 24))
+    media.write_image(frames / "0002.png", media.pattern(1, 32, 24))
+    media.make_video(frames / "preview" / "p.mp4", frames=2)
+    assert deblur(frames, "-o", tmp_path / "restored").exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "restored").iterdir()) == ["0001.png", "0002.png"]
+
+
 def test_a_video_into_a_folder_of_frames_is_told_how_to_get_a_video(tmp_path, identity):
     """Found in review: `-o exports/` puts a batch's videos in the folder, but one video's frames, as PNG images,
     which the run said only by the sound it left out."""
