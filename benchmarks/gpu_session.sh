@@ -6,7 +6,7 @@
 #   there:       bash benchmarks/gpu_session.sh SECONDS [bench] [train MODEL [STEPS] [-- more train options]]
 #                bash benchmarks/gpu_session.sh SECONDS speed     # inference speed only, speed.txt
 #                bash benchmarks/gpu_session.sh SECONDS compile   # torch.compile, compile.txt
-#                bash benchmarks/gpu_session.sh SECONDS run       # whole deblur runs, run.txt (carry .gpu/wheels)
+#                bash benchmarks/gpu_session.sh SECONDS run       # whole deblur runs and info --estimate's figure, run.txt (carry .gpu/wheels)
 #                (device tool: carry [".gpu"]; `bench train dstnet` does both in one command;
 #                `speed` and `compile` need no .gpu)
 #
@@ -140,6 +140,9 @@ runs() {
         fi
         within 240 python3 benchmarks/bench_run.py --model dstnet --device cuda --precision bf16 \
             --size 1280x720 --frames 240 --variants default pageable no-scene-cuts batch4
+        # info --estimate's figure on the GPU against the restore path (bundled weights, no PyAV needed)
+        within 60 python3 benchmarks/bench_estimate.py --model dstnet-s --device cuda --sizes 1280x720,1920x1080 \
+            --frames 60
     } 2>&1 | grep -v '^USDT' | tee "$out/run.txt"
 }
 
