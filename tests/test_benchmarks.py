@@ -163,7 +163,8 @@ def test_the_run_benchmark_times_whole_runs_of_a_generated_clip():
 
 
 def test_the_estimate_benchmark_sets_info_estimates_figure_against_the_restore_path():
-    out = _bench("bench_estimate.py", "--model", "dstnet-s", "--sizes", "64x48,48x32", "--frames", "12", "--device", "cpu")
+    sizes = "64x48,48x32"
+    out = _bench("bench_estimate.py", "--model", "dstnet-s", "--sizes", sizes, "--frames", "12", "--device", "cpu")
     rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["64x48"], ["48x32"])]
     assert [row[0] for row in rows] == ["64x48", "48x32"]
     assert all(float(row[1]) > 0 and float(row[2]) > 0 and float(row[3]) > 0 for row in rows)
