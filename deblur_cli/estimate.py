@@ -51,6 +51,14 @@ def probe_size(size: tuple[int, int], multiple: int) -> tuple[int, int]:
     return min(rows, height), width
 
 
+def timed_window(window: int, overlap: int, frames: int | None, max_frames: int | None) -> tuple[int, int]:
+    """The frames of the window `estimate` times for a video of `frames` frames (None: not known), and how many
+    of them each window adds to the output: `window` frames (fewer where the video has fewer, or the model
+    takes fewer), adding `window - overlap`, or all of them where one window holds the whole video."""
+    window = min(window, max_frames or window, frames or window)
+    return window, window if frames is not None and frames <= window else max(1, window - overlap)
+
+
 def estimate(
     restorer: Restorer,
     size: tuple[int, int],
@@ -71,8 +79,7 @@ def estimate(
     `deblur run` would restore in tiles (a frame too large for the memory), their overlap adds time that this
     does not count."""
     restorer = completed(restorer)
-    window = min(window, restorer.max_frames or window, frames or window)
-    new_frames = window if frames is not None and frames <= window else max(1, window - overlap)
+    window, new_frames = timed_window(window, overlap, frames, restorer.max_frames)
     probe = probe_size(size, restorer.multiple)
     noise = torch.rand((window, 3, *probe), generator=torch.Generator().manual_seed(0))
     noise = noise.to(restorer.device)

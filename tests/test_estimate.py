@@ -100,6 +100,19 @@ def test_a_diffusion_model_is_timed_at_two_steps_and_scaled_to_the_steps_and_sam
     assert "timed on 2 frames of 32x32 at 2 of its 10 DDIM steps x 3 samples" in text
 
 
+def test_inputs_of_one_size_share_a_timing_only_where_they_share_its_window(tmp_path):
+    """Found in review: a 40-frame clip was given the figure of a 2-frame clip of its size, timed on its 2 frames."""
+    short = make_video(tmp_path / "short.mp4", frames=2)
+    long = make_video(tmp_path / "long.mp4", frames=12)
+    again = make_video(tmp_path / "again.mp4", frames=20)
+    result = runner.invoke(app, ["info", str(short), str(long), str(again), "--estimate", "-m", "dstnet-s", "--json"])
+    assert result.exit_code == 0, result.output
+    found = [report["estimate"] for report in json.loads(result.stdout)]
+    assert [(each["window"], each["new_frames"]) for each in found] == [(2, 2), (10, 8), (10, 8)]
+    assert found[1]["seconds_per_frame"] == found[2]["seconds_per_frame"]  # timed once, for both
+    assert result.stderr.count("note: timing dstnet-s on 64x48 frames") == 2
+
+
 def test_info_refuses_model_options_without_estimate(tmp_path):
     clip = make_video(tmp_path / "clip.mp4", frames=2)
     result = runner.invoke(app, ["info", str(clip), "--steps", "50"])

@@ -118,7 +118,7 @@ def info(
         raise InputError("no video: the folders given hold sound files only")
     if estimate:
         model_options = dict(weights=weights, device=device, precision=precision, steps=steps, samples=samples)
-        _estimate(described, model, model_options, quiet=as_json)
+        _estimate(described, model, model_options)
     if as_json:
         out.print_json(json.dumps(reports if len(reports) > 1 else reports[0]))
     else:
@@ -145,13 +145,13 @@ def _planned(given: Path) -> list[tuple[Path, Path | None]]:
     return [(job.source, job.target) for job in plan_outputs([given], None)]
 
 
-def _estimate(described: list[tuple[dict, VideoInfo]], model: str, options: dict, *, quiet: bool) -> None:
+def _estimate(described: list[tuple[dict, VideoInfo]], model: str, options: dict) -> None:
     """Each report given its "estimate": `model` (auto: as deblur run chooses it) built once with `options`
     (restorers.ModelOptions' fields), timed once for each frame size (estimate.py). A diffusion model is timed
     at TIMED_STEPS sampler steps of one sample at most, and the time scaled to the steps and samples asked:
     its network runs once a step of each sample."""
     from deblur_cli.devices import resolve_device
-    from deblur_cli.estimate import estimate
+    from deblur_cli.estimate import estimate, timed_window
     from deblur_cli.restorers import ModelOptions
 
     model = choose_model(model, device=resolve_device(options["device"]), weights=options["weights"])
@@ -159,18 +159,18 @@ def _estimate(described: list[tuple[dict, VideoInfo]], model: str, options: dict
     if diffusion := model_spec(model).architecture == "wtsa":
         timed_options |= {"steps": min(options["steps"], TIMED_STEPS), "samples": 1}
         scale = options["steps"] * options["samples"] / timed_options["steps"]
-    restorer = build_shown(model, ModelOptions(**timed_options), quiet=quiet, warn=warn)
+    restorer = build_shown(model, ModelOptions(**timed_options), warn=warn)
     windows, _ = window_options(model, None, None, "auto", None)
-    timed: dict[tuple[int, int], Estimate] = {}
+    timed: dict[tuple, Estimate] = {}  # by frame size and the window timed for it, which the frames decide
     for report, video in described:
         size = (video.height, video.width)  # as stored: the frames the model restores
-        if size not in timed:
-            if not quiet:
-                note(f"timing {model} on {video.width}x{video.height} frames (restoring a window twice)")
-            timed[size] = estimate(
+        key = (size, timed_window(windows.window, windows.overlap, video.frame_count, restorer.max_frames))
+        if key not in timed:
+            note(f"timing {model} on {video.width}x{video.height} frames (restoring a window twice)")
+            timed[key] = estimate(
                 restorer, size, windows.window, windows.overlap, frames=video.frame_count, scale=scale
             )
-        found = timed[size]
+        found = timed[key]
         precision = str(restorer.dtype or "").removeprefix("torch.")
         report["estimate"] = {
             "model": model,
