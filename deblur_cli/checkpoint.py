@@ -211,10 +211,23 @@ def non_finite(state: dict[str, torch.Tensor]) -> str | None:
 
 
 def build_to_fit(make: Callable[[], M], state: dict[str, torch.Tensor], *, name: str, described: str, hint: str) -> M:
-    """`make()`, a model in eval mode holding `state` (loaded strictly). The model is first made on the
-    meta device, where its tensors take no memory, and every tensor of `state` checked against it, so
-    a config read from a file's metadata cannot make deblur allocate a model the file does not fill.
-    WeightsError naming `name` (the file) and `described` (the model) otherwise."""
+    """`make()`, a model in eval mode holding `state` (loaded strictly), after `check_fit`: a config read
+    from a file's metadata cannot make deblur allocate a model the file does not fill. WeightsError naming
+    `name` (the file) and `described` (the model) otherwise."""
+    check_fit(make, state, name=name, described=described, hint=hint)
+    model = make()
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:  # a module's own check of what it loads (HaarWavelet's fixed filter bank)
+        reasons = [line.strip() for line in str(e).splitlines()[1:] if line.strip()] or [str(e)]
+        raise WeightsError(f"{name} does not fit {described}: {reasons[0]}", hint=hint) from None
+    return model.eval()
+
+
+def check_fit(make: Callable[[], torch.nn.Module], state: dict[str, torch.Tensor], *, name: str, described: str,
+              hint: str) -> None:  # fmt: skip
+    """WeightsError unless every tensor of `state` fits the model `make()` makes, in keys and shapes, and is
+    finite: the model is made on the meta device, where its tensors take no memory."""
     try:
         with torch.device("meta"):
             skeleton = make()
@@ -228,13 +241,6 @@ def build_to_fit(make: Callable[[], M], state: dict[str, torch.Tensor], *, name:
             f"{name} holds NaN or infinite values ({broken})",
             hint="the file is damaged, or its training diverged: use another file, or train again",
         )
-    model = make()
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as e:  # a module's own check of what it loads (HaarWavelet's fixed filter bank)
-        reasons = [line.strip() for line in str(e).splitlines()[1:] if line.strip()] or [str(e)]
-        raise WeightsError(f"{name} does not fit {described}: {reasons[0]}", hint=hint) from None
-    return model.eval()
 
 
 def state_mismatch(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> str | None:

@@ -15,6 +15,7 @@ import torch
 from deblur_cli.checkpoint import (
     build_to_fit,
     check_architecture,
+    check_fit,
     config_from_json,
     config_from_metadata,
     read_checkpoint,
@@ -100,10 +101,35 @@ def load_dstnet(path: str | Path) -> DSTNet:
     return build_dstnet(state, _config_from_metadata(metadata, name), name=name)
 
 
+def check_dstnet(path: str | Path) -> DSTNetConfig:
+    """The config of the DSTNet `load_dstnet` would build from a weights file, after the checks it makes of the
+    file, without building it: WeightsError where it would fail (another architecture, a tensor missing, of
+    another shape, or not finite)."""
+    state, metadata = read_checkpoint(path)
+    name = Path(path).name
+    check_architecture(metadata, ARCHITECTURE, name, WEIGHTS_OF)
+    config = _fitted_config(state, _config_from_metadata(metadata, name), name)
+    check_fit(lambda: DSTNet(config), state, name=name, described=_described(config), hint=_HINT)
+    return config
+
+
 def build_dstnet(state: dict[str, torch.Tensor], config: DSTNetConfig | None = None, *, name: str) -> DSTNet:
     """A DSTNet in eval mode holding `state` (loaded strictly); the config is read from the shapes if None.
     `name` says where the tensors came from, in errors. A config given (from a file's metadata) must be
     the one the shapes say, checked before anything is built (`checkpoint.build_to_fit`)."""
+    config = _fitted_config(state, config, name)
+    return build_to_fit(lambda: DSTNet(config), state, name=name, described=_described(config), hint=_HINT)
+
+
+_HINT = "the file must hold a complete DSTNet state dict with the official key names"
+
+
+def _described(config: DSTNetConfig) -> str:
+    return f"DSTNet(feat={config.feat}, blocks={config.blocks})"
+
+
+def _fitted_config(state: dict[str, torch.Tensor], config: DSTNetConfig | None, name: str) -> DSTNetConfig:
+    """The config `state`'s shapes say, which a `config` given (from the file's metadata) must be."""
     try:
         from_shapes = config_from_state_dict(state)
     except WeightsError as e:  # say which file
@@ -114,14 +140,7 @@ def build_dstnet(state: dict[str, torch.Tensor], config: DSTNetConfig | None = N
             f"DSTNet(feat={from_shapes.feat}, blocks={from_shapes.blocks})",
             hint="the file was edited or damaged; the metadata and the tensors must agree",
         )
-    config = from_shapes
-    return build_to_fit(
-        lambda: DSTNet(config),
-        state,
-        name=name,
-        described=f"DSTNet(feat={config.feat}, blocks={config.blocks})",
-        hint="the file must hold a complete DSTNet state dict with the official key names",
-    )
+    return from_shapes
 
 
 def save_dstnet(

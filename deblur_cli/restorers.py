@@ -271,21 +271,24 @@ def describe_restorer(
     fetch_progress: Callable[[int, int], None] | None = None,
 ) -> ModelFacts:
     """What `run_options.check_restorer` reads of the restorer `build_restorer(name, options)` builds, found
-    without building it, after the same checks of `options` and with the same warnings. A DSTNet's are its
-    architecture's: its weights are only looked for (WeightsError where none can be had, offline included), a
-    download left to the build. A WTSA model's are read from its weights (fetched where they must be, as
-    `build_restorer` fetches them): their config, and the positional tables that say how many frames they learned."""
-    from deblur_cli.weights import local_weights, resolve_weights
+    without building it, after the same checks of `options` and with the same warnings. Its weights are
+    resolved as `build_restorer` resolves them (fetched where they must be). A DSTNet's facts are its
+    architecture's, after the checks loading makes of the file (WeightsError for a file that does not fit,
+    `dstnet_weights.check_dstnet`). A WTSA model's are read from its weights: their config, and the positional
+    tables that say how many frames they learned."""
+    from deblur_cli.weights import resolve_weights
 
     spec = model_spec(name)
     torch_device, _ = _device_and_dtype(options, warn)
     where = {"weights": options.weights, "cache_dir": options.cache_dir, "offline": options.offline, "warn": warn}
+    path = resolve_weights(name, **where, on_fetch=on_fetch, progress=fetch_progress).path
     if spec.architecture == "dstnet":
-        local_weights(name, **where)
+        from deblur_cli.dstnet_weights import check_dstnet
+
+        check_dstnet(path)
         return ModelFacts(DSTNetRestorer.multiple, DSTNetRestorer.max_frames, None, True, torch_device)
     from deblur_cli.wtsa_weights import read_facts
 
-    path = resolve_weights(name, **where, on_fetch=on_fetch, progress=fetch_progress).path
     config, prior, learned = read_facts(path, variant=name)
     return ModelFacts(_multiple(config.multiple, prior), config.max_frames, learned, True, torch_device)
 

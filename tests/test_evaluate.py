@@ -28,6 +28,15 @@ from tests.media import make_edited, make_images, make_video, read_frames, write
 from tests.restorers import IdentityRestorer, MixingRestorer
 
 runner = CliRunner()
+
+
+def described_without_weights(monkeypatch):
+    """For tests that fake build_restorer: each model described as a 16-pixel-multiple model of any window,
+    without its weights, which evaluate reads before any pass to refuse a file that does not fit."""
+    from deblur_cli.run_options import ModelFacts
+
+    facts = lambda *a, **k: ModelFacts(16, None, None, True, torch.device("cpu"))  # noqa: E731
+    monkeypatch.setattr(restorers_module, "describe_restorer", facts)
 WINDOWS = WindowOptions(window=3, overlap=1, tile=None)
 
 
@@ -728,6 +737,23 @@ def test_each_model_is_built_once_and_weights_missing_offline_are_refused_before
     assert "error: weights 'dstnet-gopro' for model dstnet are not downloaded (offline)" in offline.stderr
 
 
+def test_a_later_models_weights_that_do_not_fit_are_refused_before_the_first_pass(tmp_path, dstnet_file):
+    """Found in review: with each model built once, a second file that was not DSTNet weights, or missed a
+    tensor, was refused only after the first model's whole pass."""
+    from safetensors.torch import load_file, save_file
+
+    data = two_sequences(tmp_path / "d")
+    torch.save({"conv.weight": torch.zeros(2, 2)}, tmp_path / "other.pth")
+    state = load_file(dstnet_file)
+    state.pop(next(key for key in state if key.endswith(".bias")))
+    save_file(state, tmp_path / "short.safetensors")
+    for bad in ("other.pth", "short.safetensors"):
+        command = ["evaluate", str(data), "-m", "dstnet-s", "--weights", str(dstnet_file), "-m", "dstnet-s"]
+        result = runner.invoke(app, [*command, "--weights", str(tmp_path / bad), "-q"])
+        assert result.exit_code == 1 and result.stdout == "", result.output  # no pass: no table
+        assert f"error: {bad}" in result.stderr and ("not DSTNet weights" in result.stderr) == (bad == "other.pth")
+
+
 def test_several_models_are_compared_in_one_run(tmp_path, monkeypatch):
 
     built = []
@@ -762,6 +788,7 @@ def test_several_models_are_compared_in_one_run(tmp_path, monkeypatch):
 def test_several_weights_for_one_model_and_weights_paired_with_models(tmp_path, monkeypatch):
 
     built = []
+    described_without_weights(monkeypatch)  # the official dstnet's are not here
     monkeypatch.setattr(
         restorers_module,
         "build_restorer",
@@ -887,6 +914,7 @@ def test_known_input_scores_are_taken_and_the_input_is_not_scored_again(tmp_path
 def test_several_models_score_the_input_once(tmp_path, monkeypatch):
     from deblur_cli import evaluate as evaluate_module, evaluate_session
 
+    described_without_weights(monkeypatch)  # the official dstnet's are not here
     monkeypatch.setattr(restorers_module, "build_restorer", lambda model, **kwargs: Darkens())
     passes = []
     real = evaluate_module.evaluate_sequence
@@ -908,6 +936,7 @@ def test_several_models_score_the_input_once(tmp_path, monkeypatch):
 
 
 def test_the_json_keeps_every_frames_scores_and_a_continued_run_reads_them(tmp_path, monkeypatch):
+    described_without_weights(monkeypatch)  # the official dstnet's are not here
     monkeypatch.setattr(restorers_module, "build_restorer", lambda model, **kwargs: Darkens())
     data = two_sequences(tmp_path / "d")
     out = tmp_path / "scores.json"
@@ -1284,6 +1313,7 @@ def test_a_frame_missing_at_the_end_of_a_side_is_named(tmp_path):
 def test_notes_on_the_tiles_come_after_the_checks_and_once(tmp_path, monkeypatch):
     """As `deblur run` says them (found in diff43: evaluate warned of small tiles, then refused them)."""
     data = three_levels(tmp_path / "d")
+    described_without_weights(monkeypatch)  # the official dstnet's are not here
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: MixingRestorer())
     refused = runner.invoke(app, ["evaluate", str(data), "--tile", "48", "--tile-overlap", "40", "-q"])
     assert refused.exit_code == 2 and "leaves no room" in refused.stderr, refused.output

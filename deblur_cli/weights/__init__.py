@@ -6,7 +6,6 @@ from deblur_cli.weights.registry import Registry, WeightsEntry, load_registry
 from deblur_cli.weights.resolve import (
     ResolvedWeights,
     has_local_weights,
-    local_weights,
     named_entry,
     resolve_weights,
 )
@@ -20,7 +19,6 @@ __all__ = [
     "download",
     "has_local_weights",
     "load_registry",
-    "local_weights",
     "named_entry",
     "resolve_weights",
     "status",

@@ -100,26 +100,6 @@ def resolve_weights(
     return _from_registry(found, download_entry(found, cache_dir, progress=progress, warn=warn, on_fetch=fetching))
 
 
-def local_weights(
-    model: str,
-    *,
-    weights: str | Path | None = None,
-    cache_dir: str | Path | None = None,
-    offline: bool | None = None,
-    registry: Registry | None = None,
-    warn: Callable[[str], None] | None = None,
-) -> ResolvedWeights | None:
-    """The weights `resolve_weights` would load, where they are here already; None where it would download
-    them. Never downloads; raises what resolving them raises without a download (offline included)."""
-    registry, warn = registry or load_registry(), said_once(warn)
-    found = _found_here(model, weights, cache_dir, registry, warn)
-    if isinstance(found, ResolvedWeights):
-        return found
-    if offline_from_env() if offline is None else offline:
-        raise _not_downloaded(found, model, "offline")
-    return None
-
-
 def _found_here(
     model: str,
     weights: str | Path | None,
