@@ -142,3 +142,13 @@ def test_arguments_read_as_the_docs_write_them():
         assert not re.search(r"\{\w+\}|<list\[|<path>|\.\.\.\]\.\.\.", text), command  # Typer 0.29's own shapes
     assert "Videos, image folders, globs" in shown("run")  # Typer 0.16 under Click 8.5 dropped it
     assert "Dataset folder: blurred/sharp pairs" in shown("evaluate")
+
+
+@pytest.mark.parametrize("command, argument", [("run", "INPUT..."), ("info", "INPUT..."), ("evaluate", "DATASET")])
+def test_a_command_without_its_argument_says_which_in_one_line(command, argument):
+    """Found in review: `deblur run` alone ended in a traceback under Typer 0.29 (its arguments have no `type`,
+    which the range wording read), and `deblur evaluate` alone in an internal error under Typer 0.16."""
+    result = runner.invoke(app, [command])
+    assert result.exit_code == 2, result.output
+    assert f"error: missing argument '{argument}'" in result.output and f"deblur {command} --help" in result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output

@@ -153,11 +153,14 @@ def _out_of_range(error: click_errors.ClickException, words: list[str]) -> str |
     word it their own way ("not in the range 0<=x<=63", "Input should be less than or equal to 63"); None for
     any other error."""
     param = getattr(error, "param", None)
-    if not isinstance(error, click_errors.BadParameter) or param is None:
+    if not isinstance(error, click_errors.BadParameter) or isinstance(error, click_errors.MissingParameter):
+        return None
+    if not getattr(param, "opts", None):  # an argument, or none named (Typer 0.29's arguments have no `type`)
         return None
     bounds = [getattr(param, "min", None), getattr(param, "max", None)]  # Typer 0.29 keeps them on the option
     if bounds == [None, None]:
-        bounds = [getattr(param.type, "min", None), getattr(param.type, "max", None)]  # Click's IntRange, FloatRange
+        kind = getattr(param, "type", None)  # Click's IntRange, FloatRange
+        bounds = [getattr(kind, "min", None), getattr(kind, "max", None)]
     low, high = bounds
     if low is None and high is None:
         return None

@@ -184,6 +184,8 @@ def evaluate(
     offline: OfflineOpt = False,
 ) -> None:
     """Score models on a dataset: [bold]deblur evaluate GOPRO_Large/test --model dstnet --weights GOPRO.pth[/]."""
+    if dataset is None:  # Click 8.1 under Typer 0.16 calls the command without it rather than say so
+        raise UsageError("missing argument 'DATASET'", hint="deblur evaluate --help lists the options")
     unmatched: list[str] = []
     pairs = find_sequences(dataset, unmatched)
     if unmatched:
