@@ -38,7 +38,7 @@ from deblur_cli.video_io import Frame, VideoInfo, check_not_cut, open_source
 from deblur_cli.video_io.images import list_images
 from deblur_cli.video_io.png_sequence import PngSequenceSink
 from deblur_cli.video_io.truncation import retell_damage
-from deblur_cli.video_io.work_folder import as_written_now, normalized
+from deblur_cli.video_io.work_folder import as_written_now, comparable, normalized
 from deblur_cli.windows import WindowOptions
 
 SequenceProgress = Callable[[str, int, int | None], None]
@@ -180,7 +180,9 @@ class EvaluationReport:
         """The scores of a report that `to_dict` wrote (a stopped evaluation's) which this one may take
         as they are, by sequence name: those made under the same settings from the same files."""
         settings = stored.get("settings") if stored else None
-        if not isinstance(settings, dict) or as_written_now(settings) != normalized(self.settings):
+        if not isinstance(settings, dict):
+            return {}
+        if comparable(as_written_now(settings)) != comparable(normalized(self.settings)):  # weights by their sha256
             return {}
         digests = stored.get("sequence_digests") or {}
         scores = (SequenceScore.from_dict(entry) for entry in stored.get("sequences", []))

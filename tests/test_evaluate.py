@@ -1036,6 +1036,8 @@ def test_an_evaluation_stopped_under_an_earlier_release_continues():
     assert list(report.reusable(stored.to_dict())) == ["a"]
     other = {**then, "weights_sha256": "cd"}
     assert report.reusable({**stored.to_dict(), "settings": {"restorer": other}}) == {}  # other weights
+    elsewhere = {**restorer, "weights": ["/venv2/deblur_cli/weights/bundled/dstnet-s.safetensors"]}
+    assert list(report.reusable({**stored.to_dict(), "settings": {"restorer": elsewhere}})) == ["a"]  # a new install
 
 
 def test_a_changed_sequence_or_no_resume_is_scored_again(tmp_path, monkeypatch):

@@ -282,6 +282,23 @@ def test_only_work_the_command_could_continue_is_refused(tmp_path, old, refused)
     sink.abort()
 
 
+def test_the_same_weights_elsewhere_continue_the_work(tmp_path):
+    """Found in review: the bundled weights of another install of the same release (a new venv) lie at another
+    path, and the work kept with them was refused as made 'with other settings (--weights)'."""
+    new = {"deblur": "0.1.0", **MARKERS, "restorer": RESTORER}
+    moved = {**new, "restorer": {**RESTORER, "weights": ["/venv2/deblur_cli/weights/bundled/a.safetensors"]}}
+    target, info, _ = kept_segment(tmp_path, key=moved)
+    sink = SegmentedVideoSink(target, info, FFV1, key=new)
+    assert sink.resume_point.frames == 5 and sink.discarded == 0
+    sink.abort()
+    other = {**new, "restorer": {**RESTORER, "weights_sha256": "cd"}}  # other bytes at the same path: discarded
+    (tmp_path / "b").mkdir()
+    target, info, _ = kept_segment(tmp_path / "b", key=other)
+    sink = SegmentedVideoSink(target, info, FFV1, key=new)
+    assert (sink.resume_point, sink.discarded) == (None, 5)
+    sink.abort()
+
+
 def test_another_key_keeps_the_work_and_refuses_fresh_starts_over_and_says_how_much_it_dropped(tmp_path):
     # other settings for the same input discarded the work at once: a mistyped option cost it all
     target, info, _ = kept_segment(tmp_path)

@@ -91,9 +91,9 @@ class WorkFolder:
         # the settings the kept work was made with, where it is of this format
         old = stored.get("key") if isinstance(stored, dict) and stored.get("format") == WORK_FORMAT else None
         old = as_written_now(old) if isinstance(old, dict) else None
-        self.matches = not fresh and old == self._key
+        self.matches = not fresh and old is not None and comparable(old) == comparable(self._key)
         # what differs from them, for the note that it is not reused
-        self.changes = key_changes(old, self._key) if isinstance(old, dict) and not fresh else []
+        self.changes = key_changes(comparable(old), comparable(self._key)) if old is not None and not fresh else []
         # work of this input under other options is not discarded unasked (refuse_to_discard)
         self._asked_otherwise = isinstance(old, dict) and not fresh and _asked_otherwise(old, self._key)
 
@@ -165,6 +165,15 @@ def as_written_now(key: dict) -> dict:
     restorer = key.get("restorer")
     if isinstance(restorer, dict) and isinstance(restorer.get("weights"), list) and restorer.get("weights_sha256"):
         return {**key, "restorer": {**restorer, "weights": restorer["weights"][:1]}}
+    return key
+
+
+def comparable(key: dict) -> dict:
+    """A key (or `evaluate`'s settings) as two are compared: weights by their sha256 where it is recorded, not by
+    where they lie (the bundled weights of another install of the same release are the same bytes elsewhere)."""
+    restorer = key.get("restorer")
+    if isinstance(restorer, dict) and restorer.get("weights_sha256"):
+        return {**key, "restorer": {name: value for name, value in restorer.items() if name != "weights"}}
     return key
 
 
