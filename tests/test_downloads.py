@@ -338,7 +338,8 @@ def test_404_is_one_clear_line(server, tmp_path):
     assert "\n" not in str(info.value)
     # weights.toml is deblur's, in the package: the user reports it, and meanwhile uses a file of their own
     assert info.value.hint == ("the pinned file is gone or moved: deblur's weights.toml needs a new address (please "
-                               "report it); use a local copy with --weights (run, evaluate, bench, demo)")  # fmt: skip
+                               "report it); use a local copy with --weights (run, evaluate, bench, demo, "
+                               "info --estimate)")  # fmt: skip
 
 
 def test_server_down_is_one_clear_line(tmp_path):
@@ -349,7 +350,8 @@ def test_server_down_is_one_clear_line(tmp_path):
     with pytest.raises(WeightsError, match=f"w: cannot download {url}: Connection refused") as info:
         download(entry(url=url), tmp_path)
     assert "\n" not in str(info.value)
-    assert info.value.hint == "check the network connection, or use a local copy with --weights (run, evaluate, bench, demo)"
+    assert info.value.hint == "check the network connection, or use a local copy with --weights (run, evaluate, bench, demo, " \
+        "info --estimate)"
     assert not (tmp_path / "weights" / "w").exists()  # an empty folder for the entry was left
 
 

@@ -59,6 +59,21 @@ def test_the_time_of_a_strip_is_scaled_to_the_frame_and_shared_by_the_frames_a_w
     assert found.seconds(100) == pytest.approx(100 * found.seconds_per_frame)
 
 
+def test_the_time_is_scaled_by_the_work_of_a_real_call_over_the_timed_ones():
+    restorer = _Timed()
+    once = estimate(restorer, (48, 64), window=4, overlap=0, clock=restorer.clock)
+    restorer = _Timed()
+    found = estimate(restorer, (48, 64), window=4, overlap=0, scale=7.5, clock=restorer.clock)
+    assert found.scale == 7.5 and found.seconds_per_frame == pytest.approx(7.5 * once.seconds_per_frame)
+
+
+def test_a_strip_is_said_and_a_large_frame_is_timed_on_one(tmp_path):
+    clip = make_video(tmp_path / "wide.mp4", frames=2, size=(1024, 512))
+    result = runner.invoke(app, ["info", str(clip), "--estimate", "-m", "dstnet-s", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["estimate"]["timed"] == "1024x256 strip"
+
+
 def test_a_video_shorter_than_a_window_is_one_window_of_all_its_frames():
     restorer = _Timed()
     found = estimate(restorer, (48, 64), window=10, overlap=2, frames=3, clock=restorer.clock)
@@ -78,14 +93,15 @@ def test_info_estimate_times_the_model_on_each_input(tmp_path):
     result = runner.invoke(app, ["info", str(clip), "--estimate", "-m", "dstnet-s", "--device", "cpu", "--json"])
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)["estimate"]
-    assert found["model"] == "dstnet-s" and found["device"] == "cpu" and found["probe"] == [48, 64]
+    assert found["model"] == "dstnet-s" and found["device"] == "cpu" and found["timed"] == "64x48"  # whole frames
     assert found["window"] == 10 and found["new_frames"] == 8 and found["seconds_per_frame"] > 0
     assert found["seconds"] == pytest.approx(12 * found["seconds_per_frame"], abs=0.1)
     table = runner.invoke(app, ["info", str(clip), "--estimate", "-m", "dstnet-s", "--device", "cpu"])
     assert table.exit_code == 0, table.output
     text = re.sub(r"[│\s]+", " ", table.output)  # a table's cell wraps at the terminal's width
-    assert "a frame) for the model: dstnet-s on cpu" in text and "timed on 10 frames of 64x48" in text
-    assert "timing dstnet-s on 64x48 frames (restoring a window twice)" in text
+    assert "under a second (" in text and "a frame) for the model: dstnet-s on cpu" in text
+    assert "timed on 10 frames" in text and "strip" not in text  # whole frames
+    assert "note: timing dstnet-s on 64x48 frames, a window of 10 (twice)" in text
 
 
 def test_a_diffusion_model_is_timed_at_two_steps_and_scaled_to_the_steps_and_samples_asked(tmp_path):
@@ -97,7 +113,7 @@ def test_a_diffusion_model_is_timed_at_two_steps_and_scaled_to_the_steps_and_sam
     assert (found["steps"], found["samples"], found["timed_steps"], found["scale"]) == (10, 3, 2, 15.0)
     assert found["window"] == 2 and found["new_frames"] == 2  # the whole clip is one window
     text = re.sub(r"[│\s]+", " ", runner.invoke(app, command).output)
-    assert "timed on 2 frames of 32x32 at 2 of its 10 DDIM steps x 3 samples" in text
+    assert "timed on 2 frames at 2 DDIM steps, scaled to 10 and 3 samples" in text
 
 
 def test_inputs_of_one_size_share_a_timing_only_where_they_share_its_window(tmp_path):
@@ -110,7 +126,10 @@ def test_inputs_of_one_size_share_a_timing_only_where_they_share_its_window(tmp_
     found = [report["estimate"] for report in json.loads(result.stdout)]
     assert [(each["window"], each["new_frames"]) for each in found] == [(2, 2), (10, 8), (10, 8)]
     assert found[1]["seconds_per_frame"] == found[2]["seconds_per_frame"]  # timed once, for both
-    assert result.stderr.count("note: timing dstnet-s on 64x48 frames") == 2
+    assert [line for line in result.stderr.splitlines() if line.startswith("note: timing")] == [
+        "note: timing dstnet-s on 64x48 frames, a window of 2 (twice)",
+        "note: timing dstnet-s on 64x48 frames, a window of 10 (twice)",
+    ]
 
 
 def test_info_refuses_model_options_without_estimate(tmp_path):

@@ -12,8 +12,10 @@ from rich.table import Table
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, note, out, report_error, warn
 from deblur_cli.cli.options import (
+    CacheDirOpt,
     DeviceOpt,
     ModelOpt,
+    OfflineOpt,
     PrecisionOpt,
     SamplesOpt,
     StepsOpt,
@@ -25,7 +27,7 @@ from deblur_cli.cli.weights import build_shown
 from deblur_cli.errors import DeblurError, InputError, NoVideoError, UsageError
 from deblur_cli.model_specs import model_spec
 from deblur_cli.outputs import is_glob_input, left_out_note, nearest_folder, plan_outputs, writable
-from deblur_cli.run_options import window_options
+from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
 from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.extras import describe_extras
@@ -36,8 +38,9 @@ from deblur_cli.video_io.info import HDR_TRANSFERS, turn_in_words
 from deblur_cli.video_io.sinks import planned_warnings
 from deblur_cli.video_io.sources import reading_warnings
 
-if TYPE_CHECKING:  # it imports torch, which `deblur info` without --estimate does without
+if TYPE_CHECKING:  # they import torch, which `deblur info` without --estimate does without
     from deblur_cli.estimate import Estimate
+    from deblur_cli.restorers import ModelOptions
 
 ESTIMATE_PANEL = "How long deblur run takes (--estimate)"
 TIMED_STEPS = 2  # the sampler steps a diffusion model is timed at, its time then scaled to the steps asked
@@ -79,18 +82,23 @@ def info(
             " frames (a window's work, twice).",
         ),
     ] = False,
-    model: ModelOpt = AUTO,
+    model: ModelOpt = None,
     weights: WeightsOpt = None,
-    device: DeviceOpt = "auto",
-    precision: PrecisionOpt = "auto",
-    steps: StepsOpt = 20,
-    samples: SamplesOpt = 1,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
+    steps: StepsOpt = None,
+    samples: SamplesOpt = None,
+    cache_dir: CacheDirOpt = None,
+    offline: OfflineOpt = False,
 ) -> None:
     """What deblur reads from an input and what [bold]deblur run[/] would write for it."""
-    options = {"--model": (model, AUTO), "--weights": (weights, None), "--device": (device, "auto")}
-    options |= {"--precision": (precision, "auto"), "--steps": (steps, 20), "--samples": (samples, 1)}
-    if not estimate and (given := [name for name, (value, default) in options.items() if value != default]):
-        raise UsageError(f"{given[0]} is for --estimate", hint=f"add --estimate to time {model} on these inputs")
+    given = {"--model": model, "--weights": weights, "--device": device, "--precision": precision}
+    given |= {"--steps": steps, "--samples": samples, "--cache-dir": cache_dir, "--offline": offline or None}
+    if not estimate and (named := [name for name, value in given.items() if value is not None]):
+        raise UsageError(f"{named[0]} is for --estimate", hint="add --estimate to time the model on these inputs")
+    if estimate:  # a mistyped device or model is said before any input is read
+        timing = _Timing.asked(model or AUTO, weights, device or "auto", precision or "auto", steps, samples,
+                               cache_dir, offline)  # fmt: skip
     reports = []
     described: list[tuple[dict, VideoInfo]] = []  # each report with what was read: the size an estimate is for
     planned = [pair for given in inputs for pair in _planned(given)]
@@ -117,8 +125,7 @@ def info(
     if not reports:
         raise InputError("no video: the folders given hold sound files only")
     if estimate:
-        model_options = dict(weights=weights, device=device, precision=precision, steps=steps, samples=samples)
-        _estimate(described, model, model_options)
+        timing.add_estimates(described)
     if as_json:
         out.print_json(json.dumps(reports if len(reports) > 1 else reports[0]))
     else:
@@ -145,43 +152,69 @@ def _planned(given: Path) -> list[tuple[Path, Path | None]]:
     return [(job.source, job.target) for job in plan_outputs([given], None)]
 
 
-def _estimate(described: list[tuple[dict, VideoInfo]], model: str, options: dict) -> None:
-    """Each report given its "estimate": `model` (auto: as deblur run chooses it) built once with `options`
-    (restorers.ModelOptions' fields), timed once for each frame size (estimate.py). A diffusion model is timed
-    at TIMED_STEPS sampler steps of one sample at most, and the time scaled to the steps and samples asked:
-    its network runs once a step of each sample."""
-    from deblur_cli.devices import resolve_device
-    from deblur_cli.estimate import estimate, timed_window
-    from deblur_cli.restorers import ModelOptions
+class _Timing:
+    """`--estimate`: the model `deblur run` would restore with, built once, timed once for each frame size and
+    window (estimate.py). A diffusion model is timed at TIMED_STEPS sampler steps of one sample at most, and
+    the time scaled to the steps and samples asked: its network runs once a step of each sample."""
 
-    model = choose_model(model, device=resolve_device(options["device"]), weights=options["weights"])
-    timed_options, scale = dict(options), 1.0
-    if diffusion := model_spec(model).architecture == "wtsa":
-        timed_options |= {"steps": min(options["steps"], TIMED_STEPS), "samples": 1}
-        scale = options["steps"] * options["samples"] / timed_options["steps"]
-    restorer = build_shown(model, ModelOptions(**timed_options), warn=warn)
-    windows, _ = window_options(model, None, None, "auto", None)
-    timed: dict[tuple, Estimate] = {}  # by frame size and the window timed for it, which the frames decide
-    for report, video in described:
-        size = (video.height, video.width)  # as stored: the frames the model restores
-        key = (size, timed_window(windows.window, windows.overlap, video.frame_count, restorer.max_frames))
-        if key not in timed:
-            note(f"timing {model} on {video.width}x{video.height} frames (restoring a window twice)")
-            timed[key] = estimate(
-                restorer, size, windows.window, windows.overlap, frames=video.frame_count, scale=scale
-            )
-        found = timed[key]
-        precision = str(restorer.dtype or "").removeprefix("torch.")
-        report["estimate"] = {
-            "model": model,
-            "device": str(restorer.device),
-            "precision": precision or None,
-            "steps": options["steps"] if diffusion else None,
-            "samples": options["samples"] if diffusion else None,
-            "timed_steps": timed_options["steps"] if diffusion else None,
-            "seconds": None if video.frame_count is None else round(found.seconds(video.frame_count), 1),
-            **found.to_dict(),
-        }
+    def __init__(self, model: str, options: ModelOptions, steps: int, samples: int):
+        self.model, self.options, self.steps, self.samples = model, options, steps, samples
+        self.diffusion = model_spec(model).architecture == "wtsa"
+
+    @classmethod
+    def asked(cls, model: str, weights: Path | None, device: str, precision: str, steps: int | None,
+              samples: int | None, cache_dir: Path | None, offline: bool) -> _Timing:  # fmt: skip
+        """The model the options name (auto: as `deblur run` chooses it), checked, not yet built; the sampling
+        options warned of where the model does not sample, as `deblur run` warns."""
+        from deblur_cli.devices import resolve_device
+        from deblur_cli.restorers import ModelOptions
+
+        model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
+        if ignored := sampling_note(model, steps or 20, 0.0, samples or 1, 0):
+            warn(ignored)
+        steps, samples = steps or 20, samples or 1
+        sampling = {"steps": steps, "samples": samples}
+        if model_spec(model).architecture == "wtsa":
+            sampling = {"steps": min(steps, TIMED_STEPS), "samples": 1}
+        options = ModelOptions(weights=weights, device=device, precision=precision, cache_dir=cache_dir,
+                               offline=offline or None, **sampling)  # fmt: skip
+        return cls(model, options, steps, samples)
+
+    def add_estimates(self, described: list[tuple[dict, VideoInfo]]) -> None:
+        """Each report given its "estimate" of how long the model takes on its frames, its windows checked as
+        `deblur run` checks them (UsageError for a window longer than the model takes)."""
+        from deblur_cli.estimate import estimate, timed_window
+
+        restorer = build_shown(self.model, self.options, warn=warn)
+        windows, _ = window_options(self.model, None, None, "auto", None)
+        check_restorer(restorer, self.model, windows)
+        scale = self.steps * self.samples / self.options.steps if self.diffusion else 1.0
+        precision = str(restorer.dtype or "").removeprefix("torch.") or None
+        timed: dict[tuple, Estimate] = {}  # by frame size and the window timed for it, which the frames decide
+        for report, video in described:
+            size = (video.height, video.width)  # as stored: the frames the model restores
+            window = timed_window(windows.window, windows.overlap, video.frame_count, restorer.max_frames)
+            if (size, window) not in timed:
+                note(f"timing {self.model} on {video.width}x{video.height} frames, a window of {window[0]} (twice)")
+                timed[size, window] = estimate(
+                    restorer, size, windows.window, windows.overlap, frames=video.frame_count, scale=scale
+                )
+            found = timed[size, window]
+            strip = found.probe[0] < -(-video.height // restorer.multiple) * restorer.multiple
+            report["estimate"] = {
+                "model": self.model,
+                "device": str(restorer.device),
+                "precision": precision,
+                "steps": self.steps if self.diffusion else None,
+                "samples": self.samples if self.diffusion else None,
+                "timed_steps": self.options.steps if self.diffusion else None,
+                "seconds": None if video.frame_count is None else round(found.seconds(video.frame_count), 3),
+                "seconds_per_frame": round(found.seconds_per_frame, 6),
+                "timed": f"{found.probe[1]}x{found.probe[0]}" + (" strip" if strip else ""),
+                "window": found.window,
+                "new_frames": found.new_frames,
+                "scale": found.scale,
+            }
 
 
 def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
@@ -309,17 +342,21 @@ def _interlacing(info: VideoInfo) -> str | None:
 
 def _estimate_text(found: dict) -> str:
     """An estimate as the table says it: "about 12 min (1.9 s a frame) for the model: dstnet-s on cpu, bfloat16,
-    timed on 10 frames of 1280x208"."""
+    timed on 10 frames of a 1920x144 strip"."""
     each = found["seconds_per_frame"]
     each = f"{each:.2g} s a frame" if each < 10 else f"{in_words(each)} a frame"
-    total = f"about {in_words(found['seconds'])} ({each})" if found["seconds"] is not None else each
-    height, width = found["probe"]
+    if found["seconds"] is None:
+        total = each
+    else:
+        total = f"about {in_words(found['seconds'])}" if found["seconds"] >= 1 else "under a second"
+        total += f" ({each})"
     how = ", ".join(filter(None, [f"{found['model']} on {found['device']}", found["precision"]]))
     frames = f"{found['window']} frame{'s' * (found['window'] != 1)}"
-    timed = f"timed on {frames} of {width}x{height}"
-    if found["timed_steps"] is not None:  # a diffusion model: its steps, and the samples each step is run for
-        samples = f" x {found['samples']} samples" if found["samples"] > 1 else ""
-        timed += f" at {found['timed_steps']} of its {found['steps']} DDIM steps{samples}"
+    strip = found["timed"].endswith(" strip")
+    timed = f"timed on {frames} of a {found['timed']}" if strip else f"timed on {frames}"
+    if found["timed_steps"] is not None:  # a diffusion model: timed at fewer steps, and one sample
+        samples = f" and {found['samples']} samples" if found["samples"] > 1 else ""
+        timed += f" at {found['timed_steps']} DDIM steps, scaled to {found['steps']}{samples}"
     return f"{total} for the model: {how}, {timed}"
 
 

@@ -22,7 +22,8 @@ from deblur_cli.files import open_own
 ProgressFn = Callable[[int, int], None]
 Headers = Mapping[str, str] | email.message.Message  # an answer's headers, by name
 
-LOCAL_COPY = "use a local copy with --weights (run, evaluate, bench, demo)"  # download-weights itself has no --weights
+# download-weights itself has no --weights
+LOCAL_COPY = "use a local copy with --weights (run, evaluate, bench, demo, info --estimate)"
 # HTTP 404, 410; weights.toml is deblur's own (packaged), which its users do not edit
 GONE = "the pinned file is gone or moved: deblur's weights.toml needs a new address (please report it); "
 GONE += LOCAL_COPY
