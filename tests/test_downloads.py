@@ -350,8 +350,8 @@ def test_server_down_is_one_clear_line(tmp_path):
     with pytest.raises(WeightsError, match=f"w: cannot download {url}: Connection refused") as info:
         download(entry(url=url), tmp_path)
     assert "\n" not in str(info.value)
-    assert info.value.hint == "check the network connection, or use a local copy with --weights (run, evaluate, bench, demo, " \
-        "info --estimate)"
+    local = "use a local copy with --weights (run, evaluate, bench, demo, info --estimate)"
+    assert info.value.hint == f"check the network connection, or {local}"
     assert not (tmp_path / "weights" / "w").exists()  # an empty folder for the entry was left
 
 
