@@ -92,9 +92,9 @@ def info(
     offline: OfflineOpt = False,
 ) -> None:
     """What deblur reads from an input and what [bold]deblur run[/] would write for it."""
-    given = {"--model": model, "--weights": weights, "--device": device, "--precision": precision}
-    given |= {"--steps": steps, "--samples": samples, "--cache-dir": cache_dir, "--offline": offline or None}
-    if not estimate and (named := [name for name, value in given.items() if value is not None]):
+    asked = {"--model": model, "--weights": weights, "--device": device, "--precision": precision}
+    asked |= {"--steps": steps, "--samples": samples, "--cache-dir": cache_dir, "--offline": offline or None}
+    if not estimate and (named := [name for name, value in asked.items() if value is not None]):
         raise UsageError(f"{named[0]} is for --estimate", hint="add --estimate to time the model on these inputs")
     if estimate:  # a mistyped device or model is said before any input is read
         timing = _Timing.asked(model or AUTO, weights, device or "auto", precision or "auto", steps, samples,
