@@ -76,17 +76,6 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         raise WeightsError(f"cannot read weights file {path}: {e}", hint=_UNREADABLE) from None
 
 
-def read_some(path: str | Path, keep: Callable[[str], bool]) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """The tensors of a safetensors file whose names `keep` takes, and the names of all its tensors; the
-    others are not read."""
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            names = list(f.keys())
-            return {name: f.get_tensor(name) for name in names if keep(name)}, names
-    except Exception as e:  # safetensors raises its own error types across versions
-        raise WeightsError(f"cannot read weights file {path}: {e}", hint=_UNREADABLE) from None
-
-
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Load (state_dict, metadata) from .safetensors, or from a legacy .pth/.pt via weights_only=True.
 

@@ -108,7 +108,15 @@ def check_dstnet(path: str | Path) -> DSTNetConfig:
     state, metadata = read_checkpoint(path)
     name = Path(path).name
     check_architecture(metadata, ARCHITECTURE, name, WEIGHTS_OF)
-    config = _fitted_config(state, _config_from_metadata(metadata, name), name)
+    return check_dstnet_state(state, _config_from_metadata(metadata, name), name=name)
+
+
+def check_dstnet_state(
+    state: dict[str, torch.Tensor], config: DSTNetConfig | None = None, *, name: str
+) -> DSTNetConfig:
+    """`build_dstnet`'s checks of `state` without building it: the config its shapes say (which `config`, from
+    a file's metadata, must be), every tensor fitting that DSTNet and finite (WeightsError naming `name`)."""
+    config = _fitted_config(state, config, name)
     check_fit(lambda: DSTNet(config), state, name=name, described=_described(config), hint=_HINT)
     return config
 

@@ -16,17 +16,23 @@ from deblur_cli.checkpoint import (
     ARCH_KEY,
     build_to_fit,
     check_architecture,
+    check_fit,
     config_from_json,
     config_from_metadata,
     read_checkpoint,
     read_metadata,
-    read_some,
     save_checkpoint,
 )
 from deblur_cli.diffusion.schedule import DiffusionConfig
-from deblur_cli.dstnet_weights import ARCHITECTURE as DSTNET, build_dstnet, config_from_state_dict, dstnet_config
+from deblur_cli.dstnet_weights import (
+    ARCHITECTURE as DSTNET,
+    build_dstnet,
+    check_dstnet_state,
+    config_from_state_dict,
+    dstnet_config,
+)
 from deblur_cli.errors import WeightsError
-from deblur_cli.models.dstnet import DSTNet
+from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
 from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet, learned_frames
 
 ARCHITECTURE = "wtsa"
@@ -97,6 +103,41 @@ def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet
     model corrects, else None. A file without WTSA metadata (a legacy .pth) needs `variant`, a key
     of WTSA_VARIANTS, and is taken to use the default DiffusionConfig.
     """
+    found = _read(path, variant)
+    prior = None
+    if found.prior_state:
+        prior = build_dstnet(found.prior_state, found.prior_config, name=f"the prior in {found.name}")
+    model = build_to_fit(lambda: WTSAUNet(found.config), found.state, **found.fit)
+    return model, found.diffusion, prior
+
+
+def read_facts(path: str | Path, *, variant: str | None = None) -> tuple[WTSAConfig, bool, int]:
+    """(model config, whether it corrects a DSTNet prior, frames its positional tables learned) of the model
+    `load_wtsa` would build from a weights file, without building it, after the checks load_wtsa makes of the
+    file: its config and prior, and every tensor against the model and the prior, on the meta device."""
+    found = _read(path, variant)
+    if found.prior_state:
+        check_dstnet_state(found.prior_state, found.prior_config, name=f"the prior in {found.name}")
+    check_fit(lambda: WTSAUNet(found.config), found.state, **found.fit)
+    tables = [tensor for key, tensor in found.state.items() if _is_table(key)]
+    return found.config, bool(found.prior_state), learned_frames(tables, found.config.max_frames)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Read:
+    """A WTSA weights file read and checked as far as it can be without a model: its tensors (float32), configs
+    and prior's tensors, and what `checkpoint.build_to_fit` says of it (`fit`: name, described, hint)."""
+
+    name: str
+    state: dict[str, torch.Tensor]
+    config: WTSAConfig
+    diffusion: DiffusionConfig
+    prior_state: dict[str, torch.Tensor]
+    prior_config: DSTNetConfig | None
+    fit: dict[str, str]
+
+
+def _read(path: str | Path, variant: str | None) -> _Read:
     state, metadata = read_checkpoint(path)
     name = Path(path).name
     check_architecture(metadata, ARCHITECTURE, name, WEIGHTS_OF)
@@ -107,13 +148,12 @@ def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     prior_state = {k[len(PRIOR_PREFIX) :]: state.pop(k) for k in list(state) if k.startswith(PRIOR_PREFIX)}
     _check_prior(diffusion, bool(prior_state), path, described=stored is not None)
-    prior = None
+    prior_config = None
     if prior_state:
         described = (stored or {}).get("prior") or {}
         if not isinstance(described, dict) or described.get("architecture", DSTNET) != DSTNET:
             raise WeightsError(f"{name}: its metadata describes no DSTNet prior: {json.dumps(described)[:200]}")
-        config = dstnet_config(described["config"], name) if "config" in described else None
-        prior = build_dstnet(prior_state, config, name=f"the prior in {name}")
+        prior_config = dstnet_config(described["config"], name) if "config" in described else None
     # Each block holds a ResBlock and its WTSA modules, every one with tensors: a config of more blocks
     # than the file has tensors for is refused before it is built (building that many takes minutes).
     modules = len(model_config.channels) * model_config.blocks_per_stage * (1 + len(model_config.windows))
@@ -123,39 +163,12 @@ def load_wtsa(path: str | Path, *, variant: str | None = None) -> tuple[WTSAUNet
     if modules > len(state):
         raise WeightsError(f"{name}: its metadata describes a WTSA model of {modules} modules or more, its file "
                            f"holds {len(state)} tensors", hint="the file was edited or damaged")  # fmt: skip
-    model = build_to_fit(
-        lambda: WTSAUNet(model_config),
-        state,
-        name=name,
-        described=(
-            "the WTSA model its metadata describes" if stored is not None
-            else f"the WTSA model {variant} (the file has no config metadata: --model names the variant)"
-        ),
-        hint="the file belongs to another architecture or variant",
-    )
-    return model, diffusion, prior
-
-
-def read_facts(path: str | Path, *, variant: str | None = None) -> tuple[WTSAConfig, bool, int]:
-    """(model config, whether it corrects a DSTNet prior, frames its positional tables learned) of the model
-    `load_wtsa` would build from a weights file, without building it, after the checks load_wtsa makes of its
-    config and prior: of a file whose metadata holds its config, the positional tables alone are read; any
-    other is read whole, as load_wtsa reads it."""
-    name = Path(path).name
-    metadata = read_metadata(path) if Path(path).suffix.lower() == ".safetensors" else {}
-    check_architecture(metadata, ARCHITECTURE, name, WEIGHTS_OF)
-    stored = config_from_metadata(metadata, ARCHITECTURE, name)
-    if stored is not None:
-        tables, keys = read_some(path, _is_table)
-    else:
-        state, _ = read_checkpoint(path)
-        tables, keys = {key: t for key, t in state.items() if _is_table(key)}, list(state)
-    config, diffusion = _configs(stored, variant, name)
-    if stored is None:
-        _refuse_dstnet(state, name)
-    prior = any(key.startswith(PRIOR_PREFIX) for key in keys)
-    _check_prior(diffusion, prior, path, described=stored is not None)
-    return config, prior, learned_frames([t.float() for t in tables.values()], config.max_frames)
+    described = (
+        "the WTSA model its metadata describes" if stored is not None
+        else f"the WTSA model {variant} (the file has no config metadata: --model names the variant)"
+    )  # fmt: skip
+    fit = {"name": name, "described": described, "hint": "the file belongs to another architecture or variant"}
+    return _Read(name, state, model_config, diffusion, prior_state, prior_config, fit)
 
 
 def _is_table(key: str) -> bool:

@@ -13,6 +13,7 @@ import av
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 from typer.testing import CliRunner
 
 from deblur_cli.cli import app
@@ -752,6 +753,27 @@ def test_a_later_models_weights_that_do_not_fit_are_refused_before_the_first_pas
         result = runner.invoke(app, [*command, "--weights", str(tmp_path / bad), "-q"])
         assert result.exit_code == 1 and result.stdout == "", result.output  # no pass: no table
         assert f"error: {bad}" in result.stderr and ("not DSTNet weights" in result.stderr) == (bad == "other.pth")
+
+
+def test_a_later_wtsa_file_that_does_not_fit_is_refused_before_the_first_pass(tmp_path, dstnet_file):
+    from safetensors.torch import load_file, save_file
+
+    from deblur_cli.diffusion.schedule import DiffusionConfig
+    from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
+    from deblur_cli.wtsa_weights import save_wtsa
+
+    data = two_sequences(tmp_path / "d")
+    whole = tmp_path / "whole.safetensors"
+    save_wtsa(WTSAUNet(WTSAConfig(channels=(16, 32), heads=(1, 1), windows=(2,))), whole, diffusion=DiffusionConfig())
+    state = load_file(whole)
+    state.pop(next(key for key in state if key.endswith(".bias")))
+    with safe_open(str(whole), framework="pt") as f:
+        metadata = f.metadata()
+    save_file(state, tmp_path / "short.safetensors", metadata=metadata)
+    command = ["evaluate", str(data), "-m", "dstnet-s", "--weights", str(dstnet_file), "-m", "wtsa-s", "--weights"]
+    result = runner.invoke(app, [*command, str(tmp_path / "short.safetensors"), "--steps", "1", "-q"])
+    assert result.exit_code == 1 and result.stdout == "", result.output  # no pass: no table
+    assert "error: short.safetensors does not fit the WTSA model its metadata describes: missing" in result.stderr
 
 
 def test_several_models_are_compared_in_one_run(tmp_path, monkeypatch):
