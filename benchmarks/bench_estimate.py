@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
             for restored in restore_stream(frames.unbind(0), restorer, windows, (height, width)):
                 restored.cpu()  # each frame leaves the device, as the writer takes it
         measured = (time.perf_counter() - started) / args.frames
-        ratio = found.seconds_per_frame / measured
-        print(f"{size:>10} {found.seconds_per_frame:17.3f} {measured:17.3f} {ratio:6.2f}", flush=True)
+        estimated = found.seconds(args.frames) / args.frames
+        print(f"{size:>10} {estimated:17.3f} {measured:17.3f} {estimated / measured:6.2f}", flush=True)
     return 0
 
 

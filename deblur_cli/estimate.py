@@ -18,17 +18,24 @@ PROBE_PIXELS = 256 * 1024  # a frame up to this size is timed whole; a larger on
 
 @dataclass(frozen=True)
 class Estimate:
-    """Seconds a frame that a model takes on a frame size, and what was timed to tell it."""
+    """Seconds a window takes on a frame size, and what was timed to tell it."""
 
-    seconds_per_frame: float
+    seconds_per_window: float
     probe: tuple[int, int]  # (height, width) of the frames timed: the whole frame, or a strip of its full width
     window: int  # frames in the window timed
     new_frames: int  # of them, those each window adds to the output (the window less its overlap)
     scale: float = 1.0  # the work of a real call over the timed call's (a diffusion model timed at fewer steps)
 
+    @property
+    def seconds_per_frame(self) -> float:
+        """Of a long video: a window's time shared by the frames it adds."""
+        return self.seconds_per_window / self.new_frames
+
     def seconds(self, frames: int) -> float:
-        """For a video of `frames` frames."""
-        return self.seconds_per_frame * frames
+        """For a video of `frames` frames: a window's time for each of its windows, the first `window` frames
+        and then one for each `new_frames` more, or part of them (a short video's last window adds fewer)."""
+        overlap = self.window - self.new_frames
+        return self.seconds_per_window * max(1, math.ceil((frames - overlap) / self.new_frames))
 
     def to_dict(self) -> dict:
         return {
@@ -72,8 +79,9 @@ def estimate(
     """Time `restorer` on one window of `window` frames (fewer where the video has fewer `frames`, or the
     model takes fewer) of a strip of frames of `size` (height, width) (probe_size), after one untimed call on
     the same window that pays what a first call pays (kernels chosen for its shapes, memory taken). The time is
-    scaled by the padded frame's area over the strip's, divided among the frames a window adds (`window -
-    overlap`, or every frame where one window holds the whole video) and multiplied by `scale`, the work of a
+    scaled by the padded frame's area over the strip's (a window's time: Estimate.seconds counts the windows of a
+    video; `seconds_per_frame` shares it among the frames a window adds, `window - overlap`, or every frame where
+    one window holds the whole video) and multiplied by `scale`, the work of a
     real call over the timed call's (a diffusion model built with fewer sampler steps than the run's). The
     strip is seeded noise: the models' work does not depend on what the frames show. Whole frames: where
     `deblur run` would restore in tiles (a frame too large for the memory), their overlap adds time that this
@@ -93,7 +101,7 @@ def estimate(
         seconds = clock() - started
     height, width = (_padded(side, restorer.multiple) for side in size)
     whole = seconds * scale * (height * width) / (probe[0] * probe[1])
-    return Estimate(whole / new_frames, probe, window, new_frames, scale)
+    return Estimate(whole, probe, window, new_frames, scale)
 
 
 def _padded(side: int, multiple: int) -> int:

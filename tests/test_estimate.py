@@ -56,7 +56,9 @@ def test_the_time_of_a_strip_is_scaled_to_the_frame_and_shared_by_the_frames_a_w
     assert found.window == 10 and found.new_frames == 8
     # the timed call: 10 frames of 144x1920 ticks, scaled to 1088x1920 (padded), over the 8 frames it adds
     assert found.seconds_per_frame == pytest.approx(10 * 1088 * 1920 / 8)
-    assert found.seconds(100) == pytest.approx(100 * found.seconds_per_frame)
+    # 100 frames: the first window's 10, then 8 more a window: 13 windows, the last adding 2
+    assert found.seconds(100) == pytest.approx(13 * 10 * 1088 * 1920)
+    assert found.seconds(10) == found.seconds(5) == pytest.approx(10 * 1088 * 1920)
 
 
 def test_the_time_is_scaled_by_the_work_of_a_real_call_over_the_timed_ones():
@@ -95,7 +97,7 @@ def test_info_estimate_times_the_model_on_each_input(tmp_path):
     found = json.loads(result.stdout)["estimate"]
     assert found["model"] == "dstnet-s" and found["device"] == "cpu" and found["timed"] == "64x48"  # whole frames
     assert found["window"] == 10 and found["new_frames"] == 8 and found["seconds_per_frame"] > 0
-    assert found["seconds"] == pytest.approx(12 * found["seconds_per_frame"], abs=0.1)
+    assert found["seconds"] == pytest.approx(12 * found["seconds_per_frame"], rel=0.01)  # 2 windows of 10 frames
     table = runner.invoke(app, ["info", str(clip), "--estimate", "-m", "dstnet-s", "--device", "cpu"])
     assert table.exit_code == 0, table.output
     text = re.sub(r"[│\s]+", " ", table.output)  # a table's cell wraps at the terminal's width
@@ -104,16 +106,16 @@ def test_info_estimate_times_the_model_on_each_input(tmp_path):
     assert "note: timing dstnet-s on 64x48 frames, a window of 10 (twice)" in text
 
 
-def test_a_diffusion_model_is_timed_at_two_steps_and_scaled_to_the_steps_and_samples_asked(tmp_path):
+def test_a_diffusion_model_is_timed_at_two_steps_of_its_samples_and_scaled_to_the_steps_asked(tmp_path):
     clip = make_video(tmp_path / "clip.mp4", frames=2, size=(32, 32))
     command = ["info", str(clip), "--estimate", "-m", "wtsa-s", "--device", "cpu", "--steps", "10", "--samples", "3"]
     result = runner.invoke(app, [*command, "--json"])
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)["estimate"]
-    assert (found["steps"], found["samples"], found["timed_steps"], found["scale"]) == (10, 3, 2, 15.0)
+    assert (found["steps"], found["samples"], found["timed_steps"], found["scale"]) == (10, 3, 2, 5.0)
     assert found["window"] == 2 and found["new_frames"] == 2  # the whole clip is one window
     text = re.sub(r"[│\s]+", " ", runner.invoke(app, command).output)
-    assert "timed on 2 frames at 2 DDIM steps, scaled to 10 and 3 samples" in text
+    assert "timed on 2 frames at 2 DDIM steps, 3 samples, scaled to 10 steps" in text
 
 
 def test_inputs_of_one_size_share_a_timing_only_where_they_share_its_window(tmp_path):
@@ -125,7 +127,7 @@ def test_inputs_of_one_size_share_a_timing_only_where_they_share_its_window(tmp_
     assert result.exit_code == 0, result.output
     found = [report["estimate"] for report in json.loads(result.stdout)]
     assert [(each["window"], each["new_frames"]) for each in found] == [(2, 2), (10, 8), (10, 8)]
-    assert found[1]["seconds_per_frame"] == found[2]["seconds_per_frame"]  # timed once, for both
+    assert found[1]["seconds"] / 2 == pytest.approx(found[2]["seconds"] / 3, rel=0.02)  # a window: 2 and 3 of them
     assert [line for line in result.stderr.splitlines() if line.startswith("note: timing")] == [
         "note: timing dstnet-s on 64x48 frames, a window of 2 (twice)",
         "note: timing dstnet-s on 64x48 frames, a window of 10 (twice)",

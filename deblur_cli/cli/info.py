@@ -154,8 +154,8 @@ def _planned(given: Path) -> list[tuple[Path, Path | None]]:
 
 class _Timing:
     """`--estimate`: the model `deblur run` would restore with, built once, timed once for each frame size and
-    window (estimate.py). A diffusion model is timed at TIMED_STEPS sampler steps of one sample at most, and
-    the time scaled to the steps and samples asked: its network runs once a step of each sample."""
+    window (estimate.py). A diffusion model is timed at TIMED_STEPS sampler steps at most, of the samples asked
+    (they run together, as in the run), and the time scaled to the steps asked: its network runs once a step."""
 
     def __init__(self, model: str, options: ModelOptions, steps: int, samples: int):
         self.model, self.options, self.steps, self.samples = model, options, steps, samples
@@ -175,7 +175,7 @@ class _Timing:
         steps, samples = steps or 20, samples or 1
         sampling = {"steps": steps, "samples": samples}
         if model_spec(model).architecture == "wtsa":
-            sampling = {"steps": min(steps, TIMED_STEPS), "samples": 1}
+            sampling["steps"] = min(steps, TIMED_STEPS)
         options = ModelOptions(weights=weights, device=device, precision=precision, cache_dir=cache_dir,
                                offline=offline or None, **sampling)  # fmt: skip
         return cls(model, options, steps, samples)
@@ -188,7 +188,7 @@ class _Timing:
         restorer = build_shown(self.model, self.options, warn=warn)
         windows, _ = window_options(self.model, None, None, "auto", None)
         check_restorer(restorer, self.model, windows)
-        scale = self.steps * self.samples / self.options.steps if self.diffusion else 1.0
+        scale = self.steps / self.options.steps if self.diffusion else 1.0
         precision = str(restorer.dtype or "").removeprefix("torch.") or None
         timed: dict[tuple, Estimate] = {}  # by frame size and the window timed for it, which the frames decide
         for report, video in described:
@@ -199,7 +199,7 @@ class _Timing:
                 timed[size, window] = estimate(
                     restorer, size, windows.window, windows.overlap, frames=video.frame_count, scale=scale
                 )
-            found = timed[size, window]
+            found, frames = timed[size, window], video.frame_count
             strip = found.probe[0] < -(-video.height // restorer.multiple) * restorer.multiple
             report["estimate"] = {
                 "model": self.model,
@@ -208,8 +208,8 @@ class _Timing:
                 "steps": self.steps if self.diffusion else None,
                 "samples": self.samples if self.diffusion else None,
                 "timed_steps": self.options.steps if self.diffusion else None,
-                "seconds": None if video.frame_count is None else round(found.seconds(video.frame_count), 3),
-                "seconds_per_frame": round(found.seconds_per_frame, 6),
+                "seconds": round(found.seconds(frames), 3) if frames else None,
+                "seconds_per_frame": round(found.seconds(frames) / frames if frames else found.seconds_per_frame, 6),
                 "timed": f"{found.probe[1]}x{found.probe[0]}" + (" strip" if strip else ""),
                 "window": found.window,
                 "new_frames": found.new_frames,
@@ -354,9 +354,9 @@ def _estimate_text(found: dict) -> str:
     frames = f"{found['window']} frame{'s' * (found['window'] != 1)}"
     strip = found["timed"].endswith(" strip")
     timed = f"timed on {frames} of a {found['timed']}" if strip else f"timed on {frames}"
-    if found["timed_steps"] is not None:  # a diffusion model: timed at fewer steps, and one sample
-        samples = f" and {found['samples']} samples" if found["samples"] > 1 else ""
-        timed += f" at {found['timed_steps']} DDIM steps, scaled to {found['steps']}{samples}"
+    if found["timed_steps"] is not None:  # a diffusion model: timed at fewer steps
+        samples = f", {found['samples']} samples" if found["samples"] > 1 else ""
+        timed += f" at {found['timed_steps']} DDIM steps{samples}, scaled to {found['steps']} steps"
     return f"{total} for the model: {how}, {timed}"
 
 
