@@ -12,6 +12,7 @@ import torch
 
 from deblur_cli.devices import synchronize
 from deblur_cli.restorer import Restorer, completed
+from deblur_cli.tiles import round_up
 
 PROBE_PIXELS = 256 * 1024  # a frame up to this size is timed whole; a larger one on a strip of about this size
 
@@ -25,6 +26,7 @@ class Estimate:
     window: int  # frames in the window timed
     new_frames: int  # of them, those each window adds to the output (the window less its overlap)
     scale: float = 1.0  # the work of a real call over the timed call's (a diffusion model timed at fewer steps)
+    strip: bool = False  # `probe` is a strip of the frame, not the whole padded frame
 
     @property
     def seconds_per_frame(self) -> float:
@@ -37,21 +39,12 @@ class Estimate:
         overlap = self.window - self.new_frames
         return self.seconds_per_window * max(1, math.ceil((frames - overlap) / self.new_frames))
 
-    def to_dict(self) -> dict:
-        return {
-            "seconds_per_frame": self.seconds_per_frame,
-            "probe": list(self.probe),
-            "window": self.window,
-            "new_frames": self.new_frames,
-            "scale": self.scale,
-        }
-
 
 def probe_size(size: tuple[int, int], multiple: int) -> tuple[int, int]:
     """The (height, width) timed for frames of `size` (height, width), both padded to `multiple` as the pipeline
     pads them: the whole frame up to PROBE_PIXELS, else a strip of its full width, as many rows (a multiple of
     `multiple`) as make about PROBE_PIXELS. A strip keeps the full width: the rows of a convolution cost alike."""
-    height, width = (_padded(side, multiple) for side in size)
+    height, width = (round_up(side, multiple) for side in size)
     if height * width <= PROBE_PIXELS:
         return height, width
     rows = max(multiple, round(PROBE_PIXELS / width / multiple) * multiple)
@@ -78,14 +71,12 @@ def estimate(
 ) -> Estimate:
     """Time `restorer` on one window of `window` frames (fewer where the video has fewer `frames`, or the
     model takes fewer) of a strip of frames of `size` (height, width) (probe_size), after one untimed call on
-    the same window that pays what a first call pays (kernels chosen for its shapes, memory taken). The time is
-    scaled by the padded frame's area over the strip's (a window's time: Estimate.seconds counts the windows of a
-    video; `seconds_per_frame` shares it among the frames a window adds, `window - overlap`, or every frame where
-    one window holds the whole video) and multiplied by `scale`, the work of a
-    real call over the timed call's (a diffusion model built with fewer sampler steps than the run's). The
-    strip is seeded noise: the models' work does not depend on what the frames show. Whole frames: where
-    `deblur run` would restore in tiles (a frame too large for the memory), their overlap adds time that this
-    does not count."""
+    the same window that pays what a first call pays (kernels chosen for its shapes, memory taken). The
+    Estimate holds a window's time: the timed call's, scaled by the padded frame's area over the strip's and
+    by `scale`, the work of a real call over the timed call's (a diffusion model built with fewer sampler
+    steps than the run's); Estimate.seconds counts a video's windows. The strip is seeded noise: the models'
+    work does not depend on what the frames show. Whole frames: where `deblur run` would restore in tiles (a
+    frame too large for the memory), their overlap adds time that this does not count."""
     restorer = completed(restorer)
     window, new_frames = timed_window(window, overlap, frames, restorer.max_frames)
     probe = probe_size(size, restorer.multiple)
@@ -99,10 +90,6 @@ def estimate(
         restorer(noise, *first)
         synchronize(restorer.device)
         seconds = clock() - started
-    height, width = (_padded(side, restorer.multiple) for side in size)
+    height, width = (round_up(side, restorer.multiple) for side in size)
     whole = seconds * scale * (height * width) / (probe[0] * probe[1])
-    return Estimate(whole, probe, window, new_frames, scale)
-
-
-def _padded(side: int, multiple: int) -> int:
-    return math.ceil(side / multiple) * multiple
+    return Estimate(whole, probe, window, new_frames, scale, strip=probe[0] < height)

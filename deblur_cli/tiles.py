@@ -22,7 +22,8 @@ TILED_BYTES_PER_PIXEL_FRAME = 3 * 4
 DEFAULT_TILE_OVERLAP = 32  # pixels shared by neighbouring tiles unless asked otherwise
 
 
-def _round_up(n: int, multiple: int) -> int:
+def round_up(n: int, multiple: int) -> int:
+    """`n` rounded up to a multiple of `multiple`: a side as the pipeline pads it."""
     return -(-n // multiple) * multiple
 
 
@@ -47,7 +48,7 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
     if multiple < 1:
         raise ValueError(f"the padding multiple must be at least 1, got {multiple}")
     height, width = x.shape[-2:]
-    pad_h, pad_w = _round_up(height, multiple) - height, _round_up(width, multiple) - width
+    pad_h, pad_w = round_up(height, multiple) - height, round_up(width, multiple) - width
     if not pad_h and not pad_w:
         return x, (height, width)
     padded = x.new_empty(*x.shape[:-2], height + pad_h, width + pad_w)
@@ -213,7 +214,7 @@ def auto_tile_size(
     out-of-memory retry has the last word. `free_bytes` is the budget: leave a margin before
     passing it.
     """
-    padded_pixels = _round_up(height, multiple) * _round_up(width, multiple)
+    padded_pixels = round_up(height, multiple) * round_up(width, multiple)
     if padded_pixels * frames * bytes_per_pixel_frame <= free_bytes:
         return None
     budget = free_bytes - padded_pixels * (frames * whole_bytes_per_pixel_frame + 4)
@@ -254,7 +255,7 @@ def restore_tiled_with_retry(
     next windows and tell the user. `model_dtype`, the dtype the model runs in, decides whether the
     last error's hint offers a narrower --precision.
     """
-    longest = _round_up(max(frames.shape[-2:]), multiple)
+    longest = round_up(max(frames.shape[-2:]), multiple)
     while True:
         try:
             return restore_tiled(frames, restore, multiple=multiple, tile=tile, overlap=overlap, in_tiles=in_tiles)

@@ -200,7 +200,6 @@ class _Timing:
                     restorer, size, windows.window, windows.overlap, frames=video.frame_count, scale=scale
                 )
             found, frames = timed[size, window], video.frame_count
-            strip = found.probe[0] < -(-video.height // restorer.multiple) * restorer.multiple
             report["estimate"] = {
                 "model": self.model,
                 "device": str(restorer.device),
@@ -210,7 +209,7 @@ class _Timing:
                 "timed_steps": self.options.steps if self.diffusion else None,
                 "seconds": round(found.seconds(frames), 3) if frames else None,
                 "seconds_per_frame": round(found.seconds(frames) / frames if frames else found.seconds_per_frame, 6),
-                "timed": f"{found.probe[1]}x{found.probe[0]}" + (" strip" if strip else ""),
+                "timed": f"{found.probe[1]}x{found.probe[0]}" + (" strip" if found.strip else ""),
                 "window": found.window,
                 "new_frames": found.new_frames,
                 "scale": found.scale,
