@@ -211,10 +211,6 @@ class Stopped:
     note: str | None  # how much of the batch is finished, where something of several is
     json: list[dict] | dict | None  # for Ctrl-C, what --json prints: what was done, for a script that stopped it
 
-    @property
-    def entry(self) -> dict:
-        return _entry(self.job, interrupted=True)
-
 
 JobOutcome = Union[Done, Skipped, Failed, Stopped]
 
