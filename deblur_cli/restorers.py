@@ -21,7 +21,7 @@ from deblur_cli.tiles import Region, TileGrid, blend_tiles
 from deblur_cli.wording import said_once
 
 if TYPE_CHECKING:
-    from deblur_cli.weights import WeightsEntry
+    from deblur_cli.weights import ResolvedWeights, WeightsEntry
 
 
 class DSTNetRestorer(Restorer):
@@ -217,17 +217,7 @@ def build_restorer(
     """
     spec = model_spec(name)
     torch_device, dtype = _device_and_dtype(options, warn)
-    from deblur_cli.weights import resolve_weights
-
-    resolved = resolve_weights(
-        name,
-        weights=options.weights,
-        cache_dir=options.cache_dir,
-        offline=options.offline,
-        warn=warn,
-        on_fetch=on_fetch,
-        progress=fetch_progress,
-    )
+    resolved = _resolved(name, options, warn, on_fetch, fetch_progress)
     path = resolved.path
     identity = {
         "model": name,
@@ -276,12 +266,9 @@ def describe_restorer(
     architecture's, after the checks loading makes of the file (WeightsError for a file that does not fit,
     `dstnet_weights.check_dstnet`). A WTSA model's are read from its weights: their config, and the positional
     tables that say how many frames they learned."""
-    from deblur_cli.weights import resolve_weights
-
     spec = model_spec(name)
     torch_device, _ = _device_and_dtype(options, warn)
-    where = {"weights": options.weights, "cache_dir": options.cache_dir, "offline": options.offline, "warn": warn}
-    path = resolve_weights(name, **where, on_fetch=on_fetch, progress=fetch_progress).path
+    path = _resolved(name, options, warn, on_fetch, fetch_progress).path
     if spec.architecture == "dstnet":
         from deblur_cli.dstnet_weights import check_dstnet
 
@@ -291,6 +278,22 @@ def describe_restorer(
 
     config, prior, learned = read_facts(path, variant=name)
     return ModelFacts(_multiple(config.multiple, prior), config.max_frames, learned, True, torch_device)
+
+
+def _resolved(
+    name: str,
+    options: ModelOptions,
+    warn: Callable[[str], None] | None,
+    on_fetch: Callable[[WeightsEntry], None] | None,
+    fetch_progress: Callable[[int, int], None] | None,
+) -> ResolvedWeights:
+    """Model `name`'s weights as `options` ask for them (weights/resolve.py), fetched where they must be."""
+    from deblur_cli.weights import resolve_weights
+
+    return resolve_weights(
+        name, weights=options.weights, cache_dir=options.cache_dir, offline=options.offline, warn=warn,
+        on_fetch=on_fetch, progress=fetch_progress,
+    )  # fmt: skip
 
 
 def _device_and_dtype(options: ModelOptions, warn: Callable[[str], None] | None) -> tuple[torch.device, torch.dtype]:
