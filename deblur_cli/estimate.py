@@ -3,7 +3,6 @@ full width, timed, and scaled to the whole frame and to every frame. The model's
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -13,6 +12,7 @@ import torch
 from deblur_cli.devices import synchronize
 from deblur_cli.restorer import Restorer, completed
 from deblur_cli.tiles import round_up
+from deblur_cli.windows import plan_windows
 
 PROBE_PIXELS = 256 * 1024  # a frame up to this size is timed whole; a larger one on a strip of about this size
 
@@ -33,11 +33,13 @@ class Estimate:
         """Of a long video: a window's time shared by the frames it adds."""
         return self.seconds_per_window / self.new_frames
 
-    def seconds(self, frames: int) -> float:
-        """For a video of `frames` frames: a window's time for each of its windows, the first `window` frames
-        and then one for each `new_frames` more, or part of them (a short video's last window adds fewer)."""
-        overlap = self.window - self.new_frames
-        return self.seconds_per_window * max(1, math.ceil((frames - overlap) / self.new_frames))
+    def seconds(self, frames: int, last: str = "split") -> float:
+        """For a video of `frames` frames: the frames its windows restore (windows.plan_windows, the frames two
+        windows share counted twice, a short video's last windows shorter than the one timed) at the timed
+        window's time a frame: a window's time taken as proportional to its frames (DSTNet goes through them
+        one by one)."""
+        spans = plan_windows(frames, self.window, self.window - self.new_frames, last)
+        return self.seconds_per_window * sum(stop - start for start, stop in spans) / self.window
 
 
 def probe_size(size: tuple[int, int], multiple: int) -> tuple[int, int]:

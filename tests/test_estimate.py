@@ -56,9 +56,13 @@ def test_the_time_of_a_strip_is_scaled_to_the_frame_and_shared_by_the_frames_a_w
     assert found.window == 10 and found.new_frames == 8
     # the timed call: 10 frames of 144x1920 ticks, scaled to 1088x1920 (padded), over the 8 frames it adds
     assert found.seconds_per_frame == pytest.approx(10 * 1088 * 1920 / 8)
-    # 100 frames: the first window's 10, then 8 more a window: 13 windows, the last adding 2
-    assert found.seconds(100) == pytest.approx(13 * 10 * 1088 * 1920)
-    assert found.seconds(10) == found.seconds(5) == pytest.approx(10 * 1088 * 1920)
+    # 100 frames: 11 windows of 10 frames from frames 0, 8, ... 80, then the 12 frames left split in two windows
+    # sharing 2, of 7 frames each: 124 frames restored, at the timed window's time a frame
+    assert found.seconds(100) == pytest.approx(124 * 1088 * 1920)
+    # --last-window shift: the last two full windows, 88-98 and 90-100
+    assert found.seconds(100, "shift") == pytest.approx(130 * 1088 * 1920)
+    assert found.seconds(10) == pytest.approx(10 * 1088 * 1920)
+    assert found.seconds(5) == pytest.approx(5 * 1088 * 1920)  # one window, shorter than the one timed
 
 
 def test_the_time_is_scaled_by_the_work_of_a_real_call_over_the_timed_ones():
@@ -97,7 +101,7 @@ def test_info_estimate_times_the_model_on_each_input(tmp_path):
     found = json.loads(result.stdout)["estimate"]
     assert found["model"] == "dstnet-s" and found["device"] == "cpu" and found["timed"] == "64x48"  # whole frames
     assert found["window"] == 10 and found["new_frames"] == 8 and found["seconds_per_frame"] > 0
-    assert found["seconds"] == pytest.approx(12 * found["seconds_per_frame"], rel=0.01)  # 2 windows of 10 frames
+    assert found["seconds"] == pytest.approx(12 * found["seconds_per_frame"], rel=0.01)
     table = runner.invoke(app, ["info", str(clip), "--estimate", "-m", "dstnet-s", "--device", "cpu"])
     assert table.exit_code == 0, table.output
     text = re.sub(r"[│\s]+", " ", table.output)  # a table's cell wraps at the terminal's width
@@ -127,7 +131,8 @@ def test_inputs_of_one_size_share_a_timing_only_where_they_share_its_window(tmp_
     assert result.exit_code == 0, result.output
     found = [report["estimate"] for report in json.loads(result.stdout)]
     assert [(each["window"], each["new_frames"]) for each in found] == [(2, 2), (10, 8), (10, 8)]
-    assert found[1]["seconds"] / 2 == pytest.approx(found[2]["seconds"] / 3, rel=0.02)  # a window: 2 and 3 of them
+    # 12 frames: windows 0-7 and 5-12 (14 frames restored); 20 frames: 0-10, 8-15 and 13-20 (24)
+    assert found[1]["seconds"] / 14 == pytest.approx(found[2]["seconds"] / 24, rel=0.02)
     assert [line for line in result.stderr.splitlines() if line.startswith("note: timing")] == [
         "note: timing dstnet-s on 64x48 frames, a window of 2 (twice)",
         "note: timing dstnet-s on 64x48 frames, a window of 10 (twice)",

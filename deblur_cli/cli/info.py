@@ -207,8 +207,10 @@ class _Timing:
                 "steps": self.steps if self.diffusion else None,
                 "samples": self.samples if self.diffusion else None,
                 "timed_steps": self.options.steps if self.diffusion else None,
-                "seconds": round(found.seconds(frames), 3) if frames else None,
-                "seconds_per_frame": round(found.seconds(frames) / frames if frames else found.seconds_per_frame, 6),
+                "seconds": round(found.seconds(frames, windows.last), 3) if frames else None,
+                "seconds_per_frame": round(
+                    found.seconds(frames, windows.last) / frames if frames else found.seconds_per_frame, 6
+                ),
                 "timed": f"{found.probe[1]}x{found.probe[0]}" + (" strip" if found.strip else ""),
                 "window": found.window,
                 "new_frames": found.new_frames,
