@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable, Generator, Iterator, NamedTuple, Seq
 from deblur_cli import files
 from deblur_cli.errors import InputError, OutputBusyError, OutputError, OutputExistsError
 from deblur_cli.outputs import (
+    DEFAULT_TAG,
     Job,
     check_not_a_device,
     check_not_the_input,
@@ -36,6 +37,36 @@ class Said(NamedTuple):
 
     text: str
     warning: bool = False
+
+
+class Jobs(NamedTuple):
+    """The inputs a run restores, each with its output, and the notes on those it leaves out."""
+
+    jobs: list[Job]
+    several: bool  # more than one input as typed, before any is left out
+    left_out: list[str]  # results of an earlier run beside their inputs, a folder of videos' photos
+
+
+def plan_jobs(inputs: list[Path], output: Path | None, *, named_folder: bool = False, tag: str = DEFAULT_TAG) -> Jobs:
+    """The jobs of a run of `inputs` (quoted globs of videos expanded) to -o `output` (`named_folder`: typed
+    with a trailing slash; `tag`: outputs.output_tag's), less the results of an earlier run found among them,
+    as `deblur run` restores them and `deblur info` describes them. UsageError where no output can be named."""
+    inputs = expand_video_globs(inputs)
+    planned = plan_outputs(inputs, output, named_folder=named_folder, tag=tag)
+    # a batch run again beside its first results: a folder's, or without -o the shell's *.mp4, hold them too
+    earlier = earlier_outputs([job.source for job in planned])
+    if output is not None:  # what was typed goes to -o's place whatever its name
+        earlier = {restored: source for restored, source in earlier.items() if restored not in inputs}
+    left_out = [
+        f"left out {restored}: named as deblur names the result of {source} (restore it alone to restore it)"
+        for restored, source in earlier.items()
+    ]
+    for folder in (path for path in inputs if path not in earlier):
+        if photos := photos_beside_videos(folder):
+            some = "a photo" if len(photos) == 1 else f"{len(photos)} photos"
+            one = f"deblur run {shlex.quote(str(photos[0]))}"
+            left_out.append(f"left out {some} in {folder}, a folder of videos: restore a photo on its own ({one})")
+    return Jobs([job for job in planned if job.source not in earlier], len(planned) > 1, left_out)
 
 
 @dataclass(frozen=True)
@@ -95,22 +126,10 @@ def plan_batch(
     what it says as it finds it: the inputs left out (results of an earlier run beside their inputs, a folder
     of videos' photos and sound files), --skip-existing's skipped, the notes and warnings of the checks; returns
     the Batch. Raises UsageError, InputError or OutputError where the run cannot start (after what it said)."""
-    inputs = expand_video_globs(inputs)
-    planned = plan_outputs(inputs, output, named_folder=named_folder, tag=output_tag(read.span, side_by_side))
-    several = len(planned) > 1
-    # a batch run again beside its first results: a folder's, or without -o the shell's *.mp4, hold them too
-    earlier = earlier_outputs([job.source for job in planned])
-    if output is not None:  # what was typed goes to -o's place whatever its name
-        earlier = {restored: source for restored, source in earlier.items() if restored not in inputs}
-    for restored, source in earlier.items():
-        why = f"named as deblur names the result of {source} (restore it alone to restore it)"
-        yield Said(f"left out {restored}: {why}")
-    planned = [job for job in planned if job.source not in earlier]
-    for folder in (path for path in inputs if path not in earlier):
-        if photos := photos_beside_videos(folder):
-            some = "a photo" if len(photos) == 1 else f"{len(photos)} photos"
-            one = f"deblur run {shlex.quote(str(photos[0]))}"
-            yield Said(f"left out {some} in {folder}, a folder of videos: restore a photo on its own ({one})")
+    jobs = plan_jobs(inputs, output, named_folder=named_folder, tag=output_tag(read.span, side_by_side))
+    for line in jobs.left_out:
+        yield Said(line)
+    planned, several = list(jobs.jobs), jobs.several
     for job in planned:  # before --skip-existing takes an input for its own finished output
         check_not_a_device(job.target)  # nor /dev/null for one
         check_not_the_input(job.source, job.target)

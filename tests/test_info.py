@@ -407,3 +407,24 @@ def test_a_folder_of_videos_whose_results_folder_is_not_made_yet_is_not_warned_o
     result = runner.invoke(app, ["info", str(tmp_path / "card"), "--json"])
     assert result.exit_code == 0, result.output
     assert not any("cannot be written" in warning for warning in json.loads(result.stdout)["warnings"])
+
+
+def test_info_describes_the_inputs_run_restores_and_notes_those_it_leaves_out(tmp_path):
+    """Found in review: `info` of a phone's folder described the result of an earlier run beside its clip and said
+    nothing of the photo there, both of which `run` leaves out with a note; and a quoted glob of videos, which
+    `run` expands, was taken for one of images."""
+    card = tmp_path / "DCIM"
+    (card / "sub").mkdir(parents=True)
+    make_video(card / "a.mp4", frames=2)
+    make_video(card / "a-deblurred.mp4", frames=2)  # an earlier run's result, named as deblur names it
+    make_video(card / "sub" / "b.mp4", frames=2)
+    write_image(card / "p.png", pattern(0, 32, 32))
+    result = runner.invoke(app, ["info", str(card), "--json"])
+    assert result.exit_code == 0, result.output
+    assert [report["input"] for report in json.loads(result.stdout)] == [str(card / "a.mp4"), str(card / "sub" / "b.mp4")]
+    assert f"note: left out {card / 'a-deblurred.mp4'}: named as deblur names the result of {card / 'a.mp4'}" in result.stderr
+    assert f"note: left out a photo in {card}, a folder of videos: restore a photo on its own" in result.stderr
+
+    quoted = runner.invoke(app, ["info", str(card / "*.mp4"), "--json"])
+    assert quoted.exit_code == 0, quoted.output
+    assert json.loads(quoted.stdout)["input"] == str(card / "a.mp4")  # one left: a-deblurred.mp4 is a.mp4's result

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from deblur_cli.auto_model import AUTO, choose_model
+from deblur_cli.batch import Jobs, plan_jobs
 from deblur_cli.cli.app import command, note, out, report_error, warn
 from deblur_cli.cli.options import (
     CacheDirOpt,
@@ -26,7 +27,7 @@ from deblur_cli.cli.progress_lines import in_words
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.errors import DeblurError, InputError, NoVideoError, UsageError
 from deblur_cli.model_specs import model_spec
-from deblur_cli.outputs import is_glob_input, left_out_note, nearest_folder, plan_outputs, writable
+from deblur_cli.outputs import expand_video_globs, is_glob_input, left_out_note, nearest_folder, writable
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
 from deblur_cli.video_io.encoding import resolve_encoder
@@ -101,14 +102,16 @@ def info(
                                cache_dir, offline)  # fmt: skip
     reports = []
     described: list[tuple[dict, VideoInfo]] = []  # each report with what was read: the size an estimate is for
-    planned = [pair for given in inputs for pair in _planned(given)]
+    planned, left_out = _planned(inputs)
+    for line in left_out:
+        note(line)
     failed = 0
-    for source, target in planned:
+    for source, target, given in planned:
         try:
             reports.append(report := _report(source, video := describe(source), target))
             described.append((report, video))
         except NoVideoError as e:
-            if source not in inputs:  # found in a folder of videos: a camera card's sound files
+            if not given:  # found in a folder of videos: a camera card's sound files
                 note(left_out_note(source, e))
                 continue
             if len(planned) == 1:
@@ -145,11 +148,15 @@ def _print_tables(reports: list[dict]) -> None:
         out.print(table)
 
 
-def _planned(given: Path) -> list[tuple[Path, Path | None]]:
-    """What `deblur run` without -o would write for an input: a glob names no place (None)."""
-    if is_glob_input(given):
-        return [(given, None)]
-    return [(job.source, job.target) for job in plan_outputs([given], None)]
+def _planned(inputs: list[Path]) -> tuple[list[tuple[Path, Path | None, bool]], list[str]]:
+    """What `deblur run` without -o would restore of `inputs` and write for each (batch.plan_jobs: quoted globs of
+    videos expanded, earlier results left out), with whether it was named on the command line, then the globs of
+    images, which name no place (None); and the notes on the inputs left out."""
+    expanded = expand_video_globs(inputs)
+    videos = [path for path in expanded if not is_glob_input(path)]
+    jobs = plan_jobs(videos, None) if videos else Jobs([], False, [])
+    globs = [(path, None, True) for path in expanded if is_glob_input(path)]
+    return [(job.source, job.target, job.given) for job in jobs.jobs] + globs, jobs.left_out
 
 
 class _Timing:
