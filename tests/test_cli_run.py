@@ -347,6 +347,21 @@ def test_an_output_that_cannot_hold_the_input_fails_before_the_model_loads(tmp_p
     assert leftovers(tmp_path) == [] and not loaded
 
 
+@pytest.mark.parametrize(
+    "output, options", [("out.png", []), ("out.jpg", ["--codec", "h264"]), ("out.png", ["--codec", "ffv1"])]
+)
+def test_the_hint_for_an_image_that_cannot_hold_the_input_names_outputs_that_can(tmp_path, identity, output, options):
+    """Found in review: the hint offered `-o DIR/` for PNG frames, which puts a video in the folder."""
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    result = deblur(source, "-o", tmp_path / output, *options)
+    assert result.exit_code == 1
+    hint = result.stderr.splitlines()[-1]
+    frames, video = re.fullmatch(r"hint: for PNG frames, .* \(-o (\S+)\); for a video, -o (\S+)", hint).groups()
+    assert deblur(source, "-o", frames, "-q").exit_code == 0 and len(list(Path(frames).glob("*.png"))) == 3
+    assert deblur(source, "-o", video, *options, "-q").exit_code == 0  # the codec asked, in a container that holds it
+    assert len(media.read_frames(video)) == 3
+
+
 @pytest.mark.parametrize("output", ["out.mpg", "out.vob", "out.m2v"])
 def test_mpeg2_at_a_rate_it_cannot_store_says_so_before_the_model_loads(tmp_path, monkeypatch, output):
     """It was "the .mpg container cannot hold mpeg2video video", or for .vob and .m2v "the mpeg2video encoder

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from shlex import quote
 from fractions import Fraction
 from pathlib import Path
 
@@ -48,7 +49,13 @@ ALPHA_IMAGE_FORMATS = {
 }  # fmt: skip
 JPEG_QUANTISER = 2  # FFmpeg's -q:v 2: about 40 dB PSNR on a natural photo, roughly JPEG quality 95
 WEBP_QUALITY = 95  # libwebp's lossy quality, as JPEG_QUANTISER's
-_HINT = "write a folder of PNG frames (-o DIR/) or a video (.mp4, .mkv) instead"
+
+
+def _hint(path: Path, video: str = ".mp4") -> str:
+    """Where several frames can go instead of the image `path`: a new folder of PNG frames (a name without a suffix;
+    an existing folder or a trailing slash puts a video in it), or a video of suffix `video`."""
+    folder, video = quote(str(path.with_suffix(""))), quote(str(path.with_suffix(video)))
+    return f"for PNG frames, name a folder without a suffix (-o {folder}); for a video, -o {video}"
 
 
 def is_image_output(path: str | os.PathLike) -> bool:
@@ -67,9 +74,9 @@ def check_image_output(path: str | os.PathLike, info: VideoInfo, options: Encode
             hint="write the image as .png, .jpg or .tif instead",
         )
     if options.codec not in (None, codec):
-        raise OutputError(f"{path} is a {codec} image, not {options.codec} video", hint=_HINT)
+        raise OutputError(f"{path} is a {codec} image, not {options.codec} video", hint=_hint(path, ".mkv"))
     if info.frame_count is not None and info.frame_count > 1:
-        raise OutputError(f"{path} is one image, and the input has {info.frame_count} frames", hint=_HINT)
+        raise OutputError(f"{path} is one image, and the input has {info.frame_count} frames", hint=_hint(path))
 
 
 def left_out(path: Path, info: VideoInfo, options: EncodeOptions = EncodeOptions()) -> list[str]:
@@ -166,7 +173,9 @@ class ImageFileSink(atomic.FinishOrAbort, FrameSink):
         atomic.check_open(self._state, self.path)
         with atomic.cleanup_on_error(self.path, self.abort):
             if self._frames:
-                raise OutputError(f"{self.path} is one image, and the input has more than one frame", hint=_HINT)
+                raise OutputError(
+                    f"{self.path} is one image, and the input has more than one frame", hint=_hint(self.path)
+                )
             if image.dtype == np.uint16 and bit_depth_of(av.VideoFormat(self._encoder.pix_fmt)) <= 8:
                 # rounded once, here: swscale's 16-bit path moved a grey frame's chroma a code in JPEG,
                 # and its channels apart in BMP (up to 267 of 65535)
