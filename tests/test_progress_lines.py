@@ -38,7 +38,12 @@ def test_a_line_at_most_every_interval(capsys):
     assert capsys.readouterr().err == "in.mp4: 301 frames, 0.50 fps\n"
 
 
-@pytest.mark.parametrize("seconds, text", [(40.2, "40 s"), (720, "12 min"), (3720, "1 h 02 min"), (7199.6, "2 h 00 min")])
+@pytest.mark.parametrize(
+    "seconds, text",
+    [(40.2, "40 s"), (720, "12 min"), (3720, "1 h 02 min"), (7199.6, "2 h 00 min")]
+    # minutes rounded over an hour as under one: 61.9 min was "1 h 01 min", 59.5 min "59 min"
+    + [(3714, "1 h 02 min"), (3569, "59 min"), (3571, "1 h 00 min")],
+)
 def test_durations(seconds, text):
     assert in_words(seconds) == text
 

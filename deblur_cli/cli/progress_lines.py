@@ -53,11 +53,10 @@ def time_left(done: int, total: int | None, rate: float) -> str:
 def in_words(seconds: float) -> str:
     """A time as the commands say one: 1 h 02 min, 12 min, 40 s."""
     seconds = round(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds // 60 % 60:02d} min"
-    if seconds >= 60:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds} s"
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)  # to the nearest minute, over an hour as under one
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
 def sampling_step(done: int, total: int, samples: int) -> str:
