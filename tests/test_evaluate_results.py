@@ -333,3 +333,16 @@ def test_a_set_of_videos_names_its_sequences_without_the_suffix(tmp_path):
     assert [p.name for p in pairs] == ["test/seq0"]
     make_images(tmp_path / "results" / "seq0", count=2, size=(24, 20))
     assert find_results(pairs, tmp_path / "results") == {"test/seq0": tmp_path / "results" / "seq0"}
+
+
+def test_options_for_models_given_with_results_alone_are_warned_of(tmp_path):
+    """Found in review: `--results DIR --save S --strength 0.5` without --model saved nothing, without a word."""
+    frames_folder(tmp_path / "seq" / "blur", random_images(2, seed=0))
+    frames_folder(tmp_path / "seq" / "sharp", random_images(2, seed=1))
+    frames_folder(tmp_path / "out", random_images(2, seed=2))
+    command = ["evaluate", str(tmp_path / "seq"), "--results", str(tmp_path / "out"), "-q"]
+    result = runner.invoke(app, [*command, "--save", str(tmp_path / "saved"), "--strength", "0.5", "--no-scene-cuts"])
+    assert result.exit_code == 0, result.output
+    warning = "warning: --strength, --save, --no-scene-cuts are for models, and --results without --model runs none"
+    assert warning in " ".join(result.stderr.split()) and not (tmp_path / "saved").exists()
+    assert "warning" not in runner.invoke(app, [*command, "--frames", "2"]).stderr  # --frames is for the results too

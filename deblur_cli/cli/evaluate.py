@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from deblur_cli.auto_model import AUTO, choose_model
-from deblur_cli.cli.app import command, err, examples, note, out, warn
+from deblur_cli.cli.app import command, err, examples, given, note, out, warn
 from deblur_cli.cli.options import (
     BatchOpt,
     CacheDirOpt,
@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     ),
 )
 def evaluate(
+    ctx: typer.Context,
     dataset: Annotated[
         Path, typer.Argument(metavar="DATASET", help="Dataset folder: blurred/sharp pairs as in GoPro, DVD, BSD, REDS or `deblur synth`.")
     ],
@@ -197,6 +198,9 @@ def evaluate(
     if json_path is not None:
         check_writable(json_path)  # now, not after hours of scoring
         _check_json_target(json_path)
+    if results and not models and not weights and (stray := _for_models(ctx, scene_cuts)):
+        are = "is" if len(stray) == 1 else "are"
+        warn(f"{', '.join(stray)} {are} for models, and --results without --model runs none: left unused")
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.devices import resolve_device
     from deblur_cli.evaluate import check_frame_names
@@ -319,6 +323,20 @@ def evaluate(
     for line in _coverage_notes(reports, with_niqe=with_niqe, with_lpips=lpips is not None, with_flicker=with_flicker):
         note(line)
     _finish(reports, several, json_path, lossy)
+
+
+_FOR_MODELS = {
+    "precision": "--precision", "steps": "--steps", "eta": "--eta", "seed": "--seed", "samples": "--samples",
+    "window": "--window", "overlap": "--overlap", "tile": "--tile", "tile_overlap": "--tile-overlap",
+    "batch": "--batch", "last_window": "--last-window", "strength": "--strength", "save": "--save",
+    "cache_dir": "--cache-dir", "offline": "--offline",
+}  # fmt: skip
+
+
+def _for_models(ctx: typer.Context, scene_cuts: bool) -> list[str]:
+    """The options given that only a model's restoration reads, as typed."""
+    stray = [option for name, option in _FOR_MODELS.items() if given(ctx, name)]
+    return stray + ([f"--{'' if scene_cuts else 'no-'}scene-cuts"] if given(ctx, "scene_cuts") else [])
 
 
 def _tiled_note(report: EvaluationReport, windows: WindowOptions | None) -> str | None:
