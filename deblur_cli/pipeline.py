@@ -151,6 +151,10 @@ SEGMENT_SECONDS = 60.0
 # ... though never fewer frames than this (about a second): each segment starts with a keyframe, and a cut at
 # every window (4 frames apart for WTSA) made an x264 file 5 times the size in a test of panning texture.
 SEGMENT_MIN_FRAMES = 30
+# ... unless restoring those takes longer still (30 frames of 4K on a CPU: about 8 minutes; of a diffusion model,
+# hours): after this long a segment ends at the next restart point, however few its frames, so that a stop
+# loses at most this much work and a window. Only runs slower than 10 s a frame cut more often for it.
+SEGMENT_MOST_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,8 @@ class _Cut:
 
 class _Cuts:
     """Where a segmented output's segments end: before the first frame SEGMENT_FRAMES or more after the
-    last end (or SEGMENT_MIN_FRAMES or more once SEGMENT_SECONDS of restoring have passed) at which the
+    last end (or SEGMENT_MIN_FRAMES or more once SEGMENT_SECONDS of restoring have passed, or any number once
+    SEGMENT_MOST_SECONDS have) at which the
     stitching can restart (windows.restartable_at), so that a run continuing there writes the frames an uninterrupted
     run would."""
 
@@ -184,8 +189,9 @@ class _Cuts:
         self._recent.append(pts)  # the timestamps of frames index - overlap to index
         window, overlap = self._windows.window, self._windows.overlap
         frames = index - self._last
-        slow = time.monotonic() - self._since >= SEGMENT_SECONDS
-        due = frames >= SEGMENT_FRAMES or (frames >= SEGMENT_MIN_FRAMES and slow)
+        spent = time.monotonic() - self._since
+        due = frames >= SEGMENT_FRAMES or (frames >= SEGMENT_MIN_FRAMES and spent >= SEGMENT_SECONDS)
+        due = due or spent >= SEGMENT_MOST_SECONDS
         if held and frames < 2 * SEGMENT_FRAMES:
             return None
         if frames <= 0 or not due or not restartable_at(index, read, window, overlap, self._per_call):
@@ -342,7 +348,8 @@ def deblur_video(
                 note(
                     f"no restored frames of {output_path} were kept{unchanged}: a run keeps its frames"
                     f" {SEGMENT_FRAMES} at a time (or {SEGMENT_SECONDS:g} s of restoring, at least {SEGMENT_MIN_FRAMES}"
-                    " frames), and this one stopped before the first were finished"
+                    f" frames; or {SEGMENT_MOST_SECONDS:g} s of restoring), and this one stopped before the first were"
+                    " finished"
                 )
             raise
         read_warnings = list(source.warnings)  # damaged packets skipped

@@ -497,11 +497,12 @@ def test_a_slow_run_keeps_its_work_a_minute_at_a_time_and_says_when_it_kept_noth
     monkeypatch.setattr(pipeline, "SEGMENT_FRAMES", 1000)
     monkeypatch.setattr(pipeline, "SEGMENT_SECONDS", 1e9)
     monkeypatch.setattr(pipeline, "SEGMENT_MIN_FRAMES", 3)
+    monkeypatch.setattr(pipeline, "SEGMENT_MOST_SECONDS", 2e9)
     target = tmp_path / "out.mkv"
     notes = interrupted(source, target, after=4, windows=WINDOWS, encode=FFV1)
     assert notes == [
         f"no restored frames of {target} were kept: a run keeps its frames 1000 at a time (or 1e+09 s of restoring,"
-        " at least 3 frames), and this one stopped before the first were finished"
+        " at least 3 frames; or 2e+09 s of restoring), and this one stopped before the first were finished"
     ]
     target.write_bytes(b"earlier")  # found in review: with --force, "nothing of out.mkv was kept" read as lost
     notes = interrupted(source, target, after=4, windows=WINDOWS, encode=FFV1, force=True)
@@ -509,6 +510,22 @@ def test_a_slow_run_keeps_its_work_a_minute_at_a_time_and_says_when_it_kept_noth
     assert target.read_bytes() == b"earlier"
     target.unlink()
     monkeypatch.setattr(pipeline, "SEGMENT_SECONDS", 0.0)  # every restart point 3 frames on is due
+    notes = interrupted(source, target, after=4, windows=WINDOWS, encode=FFV1)
+    assert "frames of" in notes[-1] and "are kept" in notes[-1]
+    result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1)
+    assert result.resumed > 0 and same_video(target, tmp_path / "whole.mkv")
+
+
+def test_a_very_slow_run_keeps_its_work_however_few_frames_it_restored(tmp_path, monkeypatch):
+    """Found in review: 30 frames of 4K took 8 minutes on a CPU, all lost to a stop before them. After
+    SEGMENT_MOST_SECONDS a segment ends at the next restart point, fewer than SEGMENT_MIN_FRAMES frames on."""
+    source = media.make_video(tmp_path / "in.mp4", frames=24, fps=30)
+    deblur_video(source, tmp_path / "whole.mkv", MixingRestorer(), windows=WINDOWS, encode=FFV1)
+    monkeypatch.setattr(pipeline, "SEGMENT_FRAMES", 1000)
+    monkeypatch.setattr(pipeline, "SEGMENT_MIN_FRAMES", 1000)
+    monkeypatch.setattr(pipeline, "SEGMENT_SECONDS", 0.0)
+    monkeypatch.setattr(pipeline, "SEGMENT_MOST_SECONDS", 0.0)
+    target = tmp_path / "out.mkv"
     notes = interrupted(source, target, after=4, windows=WINDOWS, encode=FFV1)
     assert "frames of" in notes[-1] and "are kept" in notes[-1]
     result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1)
