@@ -1377,22 +1377,38 @@ def test_a_path_with_a_space_in_a_hint_is_quoted_for_the_shell(tmp_path, identit
     assert result.exit_code == 1 and f"-o '{folder}/'" in " ".join(result.stderr.split())
 
 
-def test_the_summary_of_a_turned_video_gives_the_size_players_show(tmp_path, identity):
-    """Found in review: a portrait phone clip was 'done ... 320x180', which players show 180x320."""
+# output suffixes over both sides of the rule: containers that record a display rotation, and those that do not
+RECORDS_ROTATION = [".mp4", ".mov", ".mkv", ".webm", ".m4v", ".3gp"]
+SHOWN_AS_STORED = [".avi", ".ts", ".mpg", ".nut", ".flv"]
+
+
+@pytest.mark.parametrize("suffix", RECORDS_ROTATION + SHOWN_AS_STORED)
+def test_the_summary_of_a_turned_video_gives_the_size_players_show(tmp_path, identity, suffix):
+    """Found in review: a portrait phone clip was 'done ... 320x180', which players show 180x320; and then an .avi,
+    which cannot record the rotation, was 'shown 48x64' under the warning that players show it as stored. The
+    rule: the done line's size, and --json's, is the size the written file is shown at."""
+    from deblur_cli.video_io import describe
+
     source = media.make_video(tmp_path / "in.mp4", frames=3, size=(64, 48), rotation=90)
-    result = deblur(source, "-o", tmp_path / "out.mp4")
+    target = tmp_path / f"out{suffix}"
+    result = deblur(source, "-o", target)
     assert result.exit_code == 0, result.output
-    assert f"done {tmp_path / 'out.mp4'}: 3 frames 64x48 (shown 48x64) in " in result.stderr
-    summary = json.loads(deblur(source, "-o", tmp_path / "out.mkv", "--json").stdout)
-    assert summary["shown"] == {"width": 48, "height": 64} and (summary["width"], summary["height"]) == (64, 48)
-    plain = deblur(media.make_video(tmp_path / "flat.mp4", frames=3, size=(64, 48)), "-o", tmp_path / "o2.mp4")
-    assert "shown" not in plain.stderr
-    stored = deblur(source, "-o", tmp_path / "out.avi")  # which cannot record the rotation: shown as stored
-    assert "players will show the frames as stored" in stored.stderr
-    assert f"done {tmp_path / 'out.avi'}: 3 frames 64x48 in " in stored.stderr
-    for kept in ("again.avi", "frames"):  # the frames of a folder are turned as they are written
-        summary = json.loads(deblur(source, "-o", tmp_path / kept, "--json").stdout)
-        assert summary["shown"] is None and summary["width"] == (64 if kept == "again.avi" else 48)
+    players_show = describe(target).display_size
+    assert players_show == ((48, 64) if suffix in RECORDS_ROTATION else (64, 48))  # the control: the file itself
+    size = "64x48 (shown 48x64)" if players_show == (48, 64) else "64x48"
+    assert f"done {target}: 3 frames {size} in " in result.stderr
+    assert ("players will show the frames as stored" in result.stderr) == (players_show == (64, 48))
+    summary = json.loads(deblur(source, "-o", tmp_path / f"again{suffix}", "--json").stdout)
+    assert (summary["width"], summary["height"]) == (64, 48)
+    assert summary["shown"] == (None if players_show == (64, 48) else {"width": 48, "height": 64})
+
+
+@pytest.mark.parametrize("output", ["flat.mp4", "frames"])
+def test_the_summary_of_a_video_written_as_shown_gives_one_size(tmp_path, identity, output):
+    """A clip with no rotation, and a turned clip's PNG frames (turned as they are written), are shown as written."""
+    source = media.make_video(tmp_path / "in.mp4", frames=3, size=(64, 48), rotation=0 if output == "flat.mp4" else 90)
+    summary = json.loads(deblur(source, "-o", tmp_path / output, "--json").stdout)
+    assert summary["shown"] is None and summary["width"] == (64 if output == "flat.mp4" else 48)
 
 
 def test_a_preview_without_o_does_not_take_the_whole_results_name(tmp_path, identity):
