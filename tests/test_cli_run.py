@@ -1492,22 +1492,49 @@ def test_a_photo_beside_a_cards_videos_does_not_hide_the_videos_in_its_subfolder
     assert sorted(p.name for p in (tmp_path / "restored").iterdir()) == ["0001.png", "0002.png"]
 
 
-def test_a_video_into_a_folder_of_frames_is_told_how_to_get_a_video(tmp_path, identity):
+# inputs of each class of name, and the video a run into a folder names each (outputs._written_as): a container
+# deblur writes kept, one it reads but does not write by default as .mp4, a suffix in capitals kept as it is
+INTO_A_FOLDER = {
+    "Phone.mp4": ({}, "Phone.mp4"),
+    "Clip.mov": ({"codec": "libx264"}, "Clip.mov"),
+    "Clip.mkv": ({}, "Clip.mkv"),
+    "Clip.avi": ({}, "Clip.avi"),
+    "Clip.webm": ({}, "Clip.webm"),
+    "Cam.mts": ({"codec": "libx264"}, "Cam.mp4"),
+    "Cam.m2ts": ({"codec": "libx264"}, "Cam.mp4"),
+    "Cam.ts": ({"codec": "libx264"}, "Cam.mp4"),
+    "Loop.gif": ({"codec": "gif", "pix_fmt": "rgb8"}, "Loop.mp4"),
+    "Old.wmv": ({"codec": "wmv2"}, "Old.mp4"),
+    "PHONE.MP4": ({"codec": "libx264"}, "PHONE.MP4"),
+}
+
+
+@pytest.mark.parametrize("name", INTO_A_FOLDER)
+def test_a_video_into_a_folder_of_frames_is_told_how_to_get_a_video(tmp_path, identity, name):
     """Found in review: `-o exports/` puts a batch's videos in the folder, but one video's frames, as PNG images,
-    which the run said only by the sound it left out."""
-    source = media.make_video(tmp_path / "Phone.mp4", frames=3)
-    (tmp_path / "exports").mkdir()  # an empty folder, named without the slash that puts the video in it
-    result = deblur(source, "-o", tmp_path / "exports")
+    which the run said only by the sound it left out; then the note's suggestion kept a suffix deblur does not
+    write (-o exports/anim.gif, refused). The rule: the note's -o, pasted into a shell, writes a video there."""
+    import shlex
+
+    codec, written = INTO_A_FOLDER[name]
+    source = media.make_video(tmp_path / name, frames=3, **codec)
+    exports = tmp_path / "my exports"  # an empty folder, named without the slash that puts the video in it
+    exports.mkdir()
+    result = deblur(source, "-o", exports)
     assert result.exit_code == 0, result.output
-    said = f"note: {tmp_path / 'exports'} gets PNG frames, not a video (for a video in it, -o {tmp_path / 'exports'}/)"
-    assert said in result.stderr
+    assert len(list(exports.glob("*.png"))) == 3
+    note = f"note: {exports} gets PNG frames, not a video (for a video in it, -o "
+    said = next((line for line in result.stderr.splitlines() if line.startswith(note)), None)
+    assert said is not None and said.endswith(")"), result.stderr
+    followed = deblur(source, "-o", *shlex.split(said[len(note) : -1]))
+    assert followed.exit_code == 0, followed.output
+    assert sorted(p.name for p in exports.iterdir() if p.suffix != ".png") == [written]
+    assert len(media.read_frames(exports / written)) == 3
+
+
+def test_a_folder_of_images_into_a_folder_is_not_told_how_to_get_a_video(tmp_path, identity):
     frames = media.make_images(tmp_path / "frames", count=3, size=(32, 24))
     assert "PNG frames, not a video" not in deblur(frames, "-o", f"{tmp_path / 'restored'}/").stderr
-    camera = media.make_video(tmp_path / "Cam.ts", frames=3, codec="libx264")  # a video deblur restores into an .mp4
-    result = deblur(camera, "-o", tmp_path / "cards")
-    assert f"(for a video in it, -o {tmp_path / 'cards'}/)" in result.stderr
-    assert deblur(camera, "-o", f"{tmp_path / 'cards'}/").exit_code == 0  # followed: named as a batch names it
-    assert (tmp_path / "cards" / "Cam.mp4").is_file()
 
 
 def test_a_file_given_without_run_gets_the_run_command_as_its_hint(tmp_path, monkeypatch):
