@@ -1427,6 +1427,58 @@ def test_a_preview_without_o_does_not_take_the_whole_results_name(tmp_path, iden
         assert (tmp_path / name).is_file(), name
 
 
+PREVIEWS = {
+    "duration": ["--duration", "0.2"],
+    "start": ["--start", "0.2"],
+    "start-end": ["--start", "0.08", "--end", "0.2"],
+    "side-by-side": ["--side-by-side"],
+    "side-by-side-duration": ["--side-by-side", "--duration", "0.2"],
+}
+# where the whole results go, by how the clips were given and where
+WHOLE = {
+    ("one", "beside"): ["clips/a-deblurred.mp4"],
+    ("listed", "beside"): ["clips/a-deblurred.mp4", "clips/b-deblurred.mp4"],
+    ("folder-of-videos", "beside"): ["clips-deblurred/a.mp4", "clips-deblurred/b.mp4"],
+    ("one", "into-folder"): ["out/a.mp4"],
+    ("listed", "into-folder"): ["out/a.mp4", "out/b.mp4"],
+    ("folder-of-videos", "into-folder"): ["out/a.mp4", "out/b.mp4"],
+}
+
+
+@pytest.mark.parametrize("preview", PREVIEWS)
+@pytest.mark.parametrize("into", ["beside", "into-folder"])
+@pytest.mark.parametrize("inputs", ["one", "listed", "folder-of-videos"])
+def test_a_preview_never_takes_the_whole_results_name(tmp_path, identity, preview, into, inputs):
+    """The rule the fixes of F7 and the preview names state: a preview (a part, a side-by-side) is written under a
+    name of its own, without -o or into -o DIR/, for one input and a batch; and the whole run then, with
+    --skip-existing, writes every whole result rather than take a preview for it, nor a preview for an input (the
+    clips as the shell lists them again, previews beside them)."""
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for name in ("a", "b"):
+        media.make_video(clips / f"{name}.mp4", frames=10, fps=25)
+    output = [] if into == "beside" else ["-o", f"{tmp_path / 'out'}/"]
+
+    def given() -> list[Path]:
+        return {"one": [clips / "a.mp4"], "listed": sorted(clips.iterdir()), "folder-of-videos": [clips]}[inputs]
+
+    def files() -> dict[Path, bytes]:
+        return {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
+
+    before = files()
+    first = deblur(*given(), *PREVIEWS[preview], *output, "-q")
+    assert first.exit_code == 0, first.output
+    previews = {path: data for path, data in files().items() if path not in before}
+    assert len(previews) == (1 if inputs == "one" else 2), sorted(previews)
+    whole = deblur(*given(), *output, "--skip-existing")
+    assert whole.exit_code == 0 and "skipped" not in whole.stderr, whole.output
+    after = files()
+    assert all(after[path] == data for path, data in previews.items())  # each preview as it was
+    results = sorted(set(after) - set(previews) - set(before))
+    assert [path.relative_to(tmp_path).as_posix() for path in results] == WHOLE[inputs, into]
+    assert all(len(media.read_frames(path)) == 10 for path in results)
+
+
 def test_a_variable_rate_into_avi_is_warned_of_before_the_run(tmp_path, identity):
     """AVI counts frames at the average rate: a phone clip whose rate drops in low light drifts against its
     sound there (0.93 s at the change, for 3 s at 30 fps then 3 s at 15 fps)."""
