@@ -366,47 +366,69 @@ def test_frame_intervals_say_how_far_they_read():
 
 
 @pytest.fixture
-def unwritable(tmp_path):
-    """A folder no one may write to: write-protected (chattr +i, which binds root too), else read-only by
-    its permissions; skipped where neither holds this user back."""
+def protect():
+    """Makes a folder no one may write to: write-protected (chattr +i, which binds root too), else read-only by
+    its permissions; skips the test where neither holds this user back. Undone at the end."""
     import os
     import shutil
     import subprocess
 
-    folder = tmp_path / "card"
-    folder.mkdir()
-    make_video(folder / "clip.mp4", frames=2)
     chattr = shutil.which("chattr")
-    protected = bool(chattr) and subprocess.run([chattr, "+i", str(folder)], capture_output=True).returncode == 0
-    if not protected:
-        folder.chmod(0o555)
-    try:
+    done: list[tuple[Path, bool]] = []
+
+    def protect(folder: Path) -> Path:
+        protected = bool(chattr) and subprocess.run([chattr, "+i", str(folder)], capture_output=True).returncode == 0
+        if not protected:
+            folder.chmod(0o555)
+        done.append((folder, protected))
         if os.access(folder, os.W_OK):
             pytest.skip("this user writes through a folder's protection")
-        yield folder
-    finally:
+        return folder
+
+    yield protect
+    for folder, protected in done:
         if protected:
             subprocess.run([chattr, "-i", str(folder)], check=True)
         folder.chmod(0o755)
 
 
-def test_a_default_output_that_cannot_be_written_is_warned_of(unwritable):
-    """Found in review: info named ro3/rot-deblurred.mp4 with 'warnings none', and the run then failed."""
-    result = runner.invoke(app, ["info", str(unwritable / "clip.mp4"), "--json"])
-    assert result.exit_code == 0, result.output
-    assert f"{unwritable} cannot be written: deblur run needs -o to put the result elsewhere" in json.loads(
-        result.stdout
-    )["warnings"]
+# (what is given to info and run, below tmp_path; the folder protected, if any; whether run cannot write its result)
+DEFAULT_OUTPUTS = {
+    "clip-in-a-writable-folder": ("card/clip.mp4", None, False),
+    "clip-in-a-protected-folder": ("card/clip.mp4", "card", True),
+    "folder-of-videos-writable": ("card", None, False),  # card-deblurred/ is not there until the run makes it
+    "folder-of-videos-protected-itself": ("card", "card", False),  # its results go beside it
+    "folder-of-videos-in-a-protected-folder": ("shelf/card", "shelf", True),
+    "frames-in-a-writable-folder": ("shelf/frames", None, False),
+    "frames-in-a-protected-folder": ("shelf/frames", "shelf", True),
+}
 
 
-def test_a_folder_of_videos_whose_results_folder_is_not_made_yet_is_not_warned_of(tmp_path):
-    """Found in review: every folder of videos was said to be unwritable, as its card-deblurred/ is not there
-    until the run makes it."""
-    (tmp_path / "card").mkdir()
-    make_video(tmp_path / "card" / "a.mp4", frames=2)
-    result = runner.invoke(app, ["info", str(tmp_path / "card"), "--json"])
+@pytest.mark.parametrize("case", DEFAULT_OUTPUTS)
+def test_a_default_output_that_cannot_be_written_is_warned_of(tmp_path, identity, protect, case):
+    """Found in review: info named ro3/rot-deblurred.mp4 with 'warnings none', and the run then failed; then every
+    folder of videos was said to be unwritable, as its card-deblurred/ is not there until the run makes it. The
+    rule: info warns exactly where `deblur run` without -o cannot write its result."""
+    given, protected, refused = DEFAULT_OUTPUTS[case]
+    for folder in ("card", "shelf/card"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        make_video(tmp_path / folder / "clip.mp4", frames=2)
+    make_images(tmp_path / "shelf" / "frames", count=2, size=(32, 24))
+    if protected:
+        protect(tmp_path / protected)
+    result = runner.invoke(app, ["info", str(tmp_path / given), "--json"])
     assert result.exit_code == 0, result.output
-    assert not any("cannot be written" in warning for warning in json.loads(result.stdout)["warnings"])
+    reports = json.loads(result.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    warned = [warning for report in reports for warning in report["warnings"] if "cannot be written" in warning]
+    run = runner.invoke(app, ["run", str(tmp_path / given)])
+    assert (run.exit_code != 0) == refused, run.output  # the control: what run does
+    if refused:
+        folder = tmp_path / protected
+        assert f"error: cannot write to {folder}" in run.stderr
+        assert f"{folder} cannot be written: deblur run needs -o to put the result elsewhere" in warned
+    else:
+        assert warned == []
 
 
 def test_info_describes_the_inputs_run_restores_and_notes_those_it_leaves_out(tmp_path):
