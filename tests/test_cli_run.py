@@ -1522,15 +1522,11 @@ DRIFT_CASES = {
     "ts": (".ts", None, None),
     "nut": (".nut", None, None),
     "mkv-ffv1": (".mkv", "ffv1", None),
-    "mxf": pytest.param(
-        ".mxf", None, "the .mxf container",
-        marks=pytest.mark.xfail(strict=True, reason="MXF counts frames (its edit rate), but writer.py's frame clock "
-                                "does not list it: a variable rate drifts there without a warning"),
-    ),
+    "mxf": (".mxf", None, "the .mxf container"),
     "mxf-mpeg2video": pytest.param(
-        ".mxf", "mpeg2video", "the mpeg2video encoder",
-        marks=pytest.mark.xfail(strict=True, reason="the advice (another --codec) drifts as well, unwarned: MXF "
-                                "counts frames, which writer.py's frame clock does not know"),
+        ".mxf", "mpeg2video", "the .mxf container",
+        marks=pytest.mark.xfail(strict=True, reason="both the container and the encoder count frames, and the warning"
+                                " names the container alone: its advice (.mkv) with the same --codec drifts too"),
     ),
     "mpg-mpeg2video": pytest.param(
         ".mpg", "mpeg2video", "the .mpg container",

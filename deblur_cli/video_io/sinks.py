@@ -91,7 +91,7 @@ def planned_warnings(
     """The warnings `open_sink(path, info, options, source=source)` would give: what of the source the
     output cannot hold as it is. Nothing is written: a video file's encoder and container are set up in
     memory, the source's other streams matched against them, and the encoders opened; and where the output
-    counts frames at one rate (AVI, Y4M, bare streams) and the source's rate varies, that it drifts there.
+    counts frames at one rate (AVI, Y4M, MXF, bare streams) and the source's rate varies, that it drifts there.
     Raises OutputError as open_sink would."""
     if is_frame_directory(path):
         _check_frame_directory(path, options)

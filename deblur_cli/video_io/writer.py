@@ -44,6 +44,7 @@ _SWS_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
 _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream stores RGB (or GBR) planes, no YUV matrix
 _UNSPECIFIED = 2  # AVCOL_SPC_UNSPECIFIED
 _FRAME_CLOCK_FORMATS = {"avi", "yuv4mpegpipe"}  # containers whose time base is their frame rate
+_EDIT_RATE_FORMATS = {"mxf", "mxf_d10", "mxf_opatom"}  # MXF: one frame an edit unit, at one edit rate
 _FRAME_CLOCK_ENCODERS = {"mpeg2video"}  # encoders that take no time base but their frame rate's
 # Bare streams (.h264, .hevc, .m2v) state no frame rate and hold no timestamps: readers take the codec's rate
 # (H.264's timing info), so the encoder counts frames (with the stream's 90 kHz ticks H.264 read as 90000 fps)
@@ -110,7 +111,9 @@ class VideoEncoder:
         # frames each last one tick, no duration of their own is carried, and a variable rate drifts (frames that
         # come faster than the average take the next free tick)
         self.frame_clock: tuple[str, str] | None = None
-        if format_name in _FRAME_CLOCK_FORMATS | _BARE_FORMATS or (format_name in _PS_MUXERS and not self._keeps_times):
+        if format_name in _FRAME_CLOCK_FORMATS | _BARE_FORMATS | _EDIT_RATE_FORMATS or (
+            format_name in _PS_MUXERS and not self._keeps_times
+        ):
             self.frame_clock = f"the {suffix.lower()} container", ".mp4, .mov and .mkv keep"
         elif encoding.encoder in _FRAME_CLOCK_ENCODERS:
             self.frame_clock = f"the {encoding.encoder} encoder", "another --codec keeps"
