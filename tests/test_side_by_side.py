@@ -88,18 +88,32 @@ def test_an_output_that_records_no_rotation_has_its_halves_placed_as_stored(tmp_
         assert np.abs(shown[:, -48:].astype(int) - (255 - image.astype(int))).mean() < 2
 
 
-def test_work_kept_before_the_halves_were_placed_as_stored_is_not_continued():
+def test_work_kept_before_the_halves_were_placed_as_stored_is_not_continued(tmp_path):
     """Found in review: side-by-side work kept in .avi before then was continued after, the halves swapping
     sides part-way (a turned clip's first segments came out as noise): the key marks the change, which
-    work_folder counts among what no option sets, so such work is discarded with a note."""
-    from pathlib import Path
-
+    work_folder counts among what no option sets, so such work is discarded with a note, not continued, nor
+    refused as work of other options would be."""
+    from deblur_cli.errors import OutputError
     from deblur_cli.pipeline import resume_key
     from deblur_cli.video_io import EncodeOptions, ReadOptions
-    from deblur_cli.video_io.work_folder import _asked_otherwise
+    from deblur_cli.video_io.work_folder import WorkFolder
     from deblur_cli.windows import WindowOptions
     from tests.restorers import MixingRestorer
 
-    key = resume_key(Path(__file__), MixingRestorer(), WindowOptions(), EncodeOptions(), ReadOptions(), True)
-    before = {name: value for name, value in key.items() if name != "orientation"}
-    assert key != before and not _asked_otherwise(before, key)
+    source, output = media.make_video(tmp_path / "in.mp4", frames=2), tmp_path / "out.avi"
+
+    def kept_under(key: dict) -> None:
+        work = WorkFolder(output, key)
+        work.keep(set())
+        work.release(keep=True)
+
+    key = resume_key(source, MixingRestorer(), WindowOptions(), EncodeOptions(), ReadOptions(), True)
+    kept_under({name: value for name, value in key.items() if name != "orientation"})
+    now = WorkFolder(output, key)
+    assert not now.matches  # not continued
+    now.refuse_to_discard(40)  # discarded, not refused
+    now.release(keep=False)
+    kept_under(resume_key(source, MixingRestorer(), WindowOptions(), EncodeOptions(crf=30), ReadOptions(), True))
+    other_options = WorkFolder(output, key)  # the control: work of other options is refused, and kept
+    with pytest.raises(OutputError, match="made with other settings"):
+        other_options.refuse_to_discard(40)
