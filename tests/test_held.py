@@ -77,6 +77,26 @@ def test_segments_end_before_held_frames_only_after_a_long_wait():
     assert len(on_twos) == 2 and all(0 <= gap - 2 * pipeline.SEGMENT_FRAMES < 8 for gap in gaps)
 
 
+def test_an_interrupted_run_of_footage_on_twos_keeps_its_work_up_to_a_cut_after_a_long_wait(tmp_path, monkeypatch):
+    """The behaviour of the test above through deblur_video: footage on twos whose copies fall where the windows can
+    restart kept no work when stopped (no segment ended); it keeps the frames before a cut made once twice
+    SEGMENT_FRAMES went by, the continued run goes on from there, and only the copy after the cut comes out
+    otherwise (restored again, not as the frame before it came out)."""
+    monkeypatch.setattr(pipeline, "SEGMENT_FRAMES", 6)
+    order = [0] + [frame for frame in range(1, 25) for _ in (0, 1)]  # 0, 1, 1, 2, 2, ...: copies on even frames
+    source = media.make_held(tmp_path / "twos.mkv", order, size=(32, 32))
+    options = dict(windows=WindowOptions(window=10, overlap=2, tile=None), encode=EncodeOptions(codec="ffv1"))
+    whole = media.read_frames(deblur_video(source, tmp_path / "whole.mkv", MixingRestorer(), **options).output)
+    target = tmp_path / "out.mkv"
+    with pytest.raises(KeyboardInterrupt):
+        deblur_video(source, target, MixingRestorer(fail_after=4), **options)  # 26 frames restored
+    result = deblur_video(source, target, MixingRestorer(), **options)
+    assert 2 * 6 <= result.resumed < 2 * 6 + 8
+    again = media.read_frames(target)
+    assert len(again) == len(order)
+    assert [k for k, (a, b) in enumerate(zip(again, whole)) if not np.array_equal(a, b)] == [result.resumed]
+
+
 @pytest.mark.parametrize("after", [2, 3, 4, 5])
 def test_a_run_continued_near_a_hold_writes_what_an_uninterrupted_run_writes(tmp_path, monkeypatch, after):
     """Frames 4 to 15 are one frame held: windows of 4 overlapping by 1 restore its copies unequally, so the
