@@ -1403,6 +1403,23 @@ def test_the_summary_of_a_turned_video_gives_the_size_players_show(tmp_path, ide
     assert summary["shown"] == (None if players_show == (64, 48) else {"width": 48, "height": 64})
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".avi", ".ts"])
+def test_the_summary_of_a_turned_side_by_side_gives_the_size_players_show(tmp_path, identity, suffix):
+    """The same rule for a comparison, whose halves are placed for the frames as players show them: the done line's
+    size (its 'shown' one where it gives two) is the written file's displayed size."""
+    from deblur_cli.video_io import describe
+
+    source = media.make_video(tmp_path / "in.mp4", frames=3, size=(64, 48), rotation=90)
+    target = tmp_path / f"out{suffix}"
+    result = deblur(source, "-o", target, "--side-by-side")
+    assert result.exit_code == 0, result.output
+    size = r"(\d+)x(\d+)(?: \(shown (\d+)x(\d+)\))?"
+    said = re.search(rf"done {re.escape(str(target))}: 3 frames {size} in ", result.stderr)
+    assert said, result.stderr
+    width, height = said.group(3, 4) if said.group(3) else said.group(1, 2)
+    assert (int(width), int(height)) == describe(target).display_size
+
+
 @pytest.mark.parametrize("output", ["flat.mp4", "frames"])
 def test_the_summary_of_a_video_written_as_shown_gives_one_size(tmp_path, identity, output):
     """A clip with no rotation, and a turned clip's PNG frames (turned as they are written), are shown as written."""
