@@ -1540,16 +1540,9 @@ DRIFT_CASES = {
     "nut": (".nut", None, None),
     "mkv-ffv1": (".mkv", "ffv1", None),
     "mxf": (".mxf", None, "the .mxf container"),
-    "mxf-mpeg2video": pytest.param(
-        ".mxf", "mpeg2video", "the .mxf container",
-        marks=pytest.mark.xfail(strict=True, reason="both the container and the encoder count frames, and the warning"
-                                " names the container alone: its advice (.mkv) with the same --codec drifts too"),
-    ),
-    "mpg-mpeg2video": pytest.param(
-        ".mpg", "mpeg2video", "the .mpg container",
-        marks=pytest.mark.xfail(strict=True, reason="both the container and the encoder count frames, and the warning"
-                                " names the container alone: its advice (.mkv) with the same --codec drifts too"),
-    ),
+    # both the container and the codec asked count frames: the advice is another container with another codec
+    "mxf-mpeg2video": (".mxf", "mpeg2video", "the .mxf container"),
+    "mpg-mpeg2video": (".mpg", "mpeg2video", "the .mpg container"),
 }  # fmt: skip
 
 
@@ -1574,19 +1567,23 @@ def test_a_variable_rate_is_warned_of_exactly_where_it_drifts_and_the_advice_kee
     jitter = [tick for start in range(0, 30, 6) for tick in (start, start + 1, start + 4)]
     source = media.make_video(tmp_path / "jitter.mp4", frames=15, fps=30, pts=jitter, time_base=Fraction(1, 60))
 
-    def written(target: Path, codec: str | None) -> tuple[str | None, bool]:
+    def written(target: Path, codec: str | None) -> tuple[str | None, bool, str]:
         result = deblur(source, "-o", target, *(["--codec", codec] if codec else []))
         assert result.exit_code == 0, result.output
-        said = re.search(r"warning: (.+?) counts frames at one rate", " ".join(result.stderr.split()))
-        return (said.group(1) if said else None), kept_times(target, source)
+        text = " ".join(result.stderr.split())
+        said = re.search(r"warning: (.+?) counts frames at one rate.*?; ([^;]*?) each frame's time", text)
+        return (said.group(1) if said else None), kept_times(target, source), (said.group(2) if said else "")
 
-    warned, kept = written(tmp_path / f"out{suffix}", codec)
+    warned, kept, advice = written(tmp_path / f"out{suffix}", codec)
     assert (warned, kept) == (counts, counts is None)
-    if counts is not None:  # the advice followed: into .mkv, or the same container with another codec
+    if counts is not None:  # the advice followed: into .mkv (with another codec where it says so), or another codec
         if "container" in counts:
-            assert written(tmp_path / "advised.mkv", codec) == (None, True)
+            another = "another --codec" in advice
+            assert another == (codec == "mpeg2video")  # only where the codec asked counts frames too
+            assert written(tmp_path / "advised.mkv", "libx264" if another else codec)[:2] == (None, True)
         else:
-            assert written(tmp_path / f"advised{suffix}", "libx264") == (None, True)
+            assert advice == "another --codec keeps"
+            assert written(tmp_path / f"advised{suffix}", "libx264")[:2] == (None, True)
 
 
 def test_photos_in_a_folder_of_videos_are_said_to_be_left_out(tmp_path, identity):

@@ -114,7 +114,9 @@ class VideoEncoder:
         if format_name in _FRAME_CLOCK_FORMATS | _BARE_FORMATS | _EDIT_RATE_FORMATS or (
             format_name in _PS_MUXERS and not self._keeps_times
         ):
-            self.frame_clock = f"the {suffix.lower()} container", ".mp4, .mov and .mkv keep"
+            # the codec asked may count frames too (--codec mpeg2video into .mpg): then another one as well
+            codec = " with another --codec" if options.codec and encoding.encoder in _FRAME_CLOCK_ENCODERS else ""
+            self.frame_clock = f"the {suffix.lower()} container", f".mp4, .mov and .mkv{codec} keep"
         elif encoding.encoder in _FRAME_CLOCK_ENCODERS:
             self.frame_clock = f"the {encoding.encoder} encoder", "another --codec keeps"
         self.time_base = 1 / info.rate if self.frame_clock else self.source_time_base
