@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -91,3 +92,24 @@ def test_the_bar_names_the_sample_and_its_step():
         "sample 2/2, DDIM step 1/5",
         "sample 2/2, DDIM step 5/5",
     ]
+
+
+def test_the_time_left_waits_for_a_window_of_frames(monkeypatch):
+    """Found in review: frames come out a window at a time, so the first frame of a 4K run on a CPU came two
+    minutes in, and the mean rate then said 18 min were left of a run that ended 2 min later."""
+    from rich.progress import Progress
+
+    from deblur_cli.cli.progress_lines import SETTLING, FramesTask
+
+    clock, logged = Clock(), []
+    bar = Progress(get_time=clock, disable=True)
+    task = FramesTask(bar, "in.mp4", Console(file=io.StringIO()), quiet=False)
+    monkeypatch.setattr(task, "lines", type("Lines", (), {"update": lambda self, *a: logged.append(a)})())
+    left = lambda: bar.tasks[0].fields["left"]  # noqa: E731
+    task(0, 40)  # the total, before the first window
+    clock.now = 105.0
+    task(1, 40)  # the first frame of the first window: 105 s for one frame
+    assert left() == "" and logged[-1][-1] is False
+    clock.now = 140.0
+    task(SETTLING, 40)  # a window's worth out: 14 s a frame, 30 frames to go
+    assert left() == "7 min left" and logged[-1][-1] is True

@@ -11,6 +11,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TaskID, TextColumn, TimeElapsedColumn
 
 EVERY = 60.0  # seconds between two lines
+# frames restored before the time left is told: frames come out a window at a time, so until a window's worth
+# have, the mean rate counts the first window's wait against its first frames (at 4K on a CPU, two minutes
+# against one frame: 18 min left was said of a run that ended 2 min later)
+SETTLING = 10
 
 
 class ProgressLines:
@@ -21,14 +25,15 @@ class ProgressLines:
         self.name, self.console, self.clock = name, console, clock
         self.last = clock()
 
-    def update(self, done: int, total: int | None, rate: float) -> None:
-        """After frame `done` of `total` (None: not known), restored at `rate` frames a second."""
+    def update(self, done: int, total: int | None, rate: float, timed: bool = True) -> None:
+        """After frame `done` of `total` (None: not known), restored at `rate` frames a second; the time left
+        told where `timed`."""
         now = self.clock()
         if now - self.last < EVERY:
             return
         self.last = now
         if total:
-            left = f", about {left}" if (left := time_left(done, total, rate)) else ""
+            left = f", about {left}" if timed and (left := time_left(done, total, rate)) else ""
             line = f"{self.name}: {done} of {total} frames ({100 * done // total}%), {rate:.2f} fps{left}"
         else:
             line = f"{self.name}: {done} frames, {rate:.2f} fps"
@@ -90,7 +95,8 @@ def progress_bar(console: Console, quiet: bool, *columns: ProgressColumn, left: 
 class FramesTask:
     """An input's frames on a progress_bar, and in a log a line now and then (ProgressLines): called as
     (done, total) by the restoring loop. The rate and the time left count from the first call's frames,
-    so that those an interrupted run kept count towards neither."""
+    so that those an interrupted run kept count towards neither; the time left is told once SETTLING frames
+    have come out since."""
 
     def __init__(self, bar: Progress, name: str, console: Console, quiet: bool, *, log_name: str | None = None):
         self.bar = bar
@@ -106,9 +112,11 @@ class FramesTask:
             return
         elapsed = self.bar.get_time() - self.started
         rate = (done - self.first) / elapsed if elapsed > 0 else 0.0
-        self.bar.update(self.task, completed=done, total=total, fps=rate, left=time_left(done, total, rate))
+        timed = done - self.first >= SETTLING
+        left = time_left(done, total, rate) if timed else ""
+        self.bar.update(self.task, completed=done, total=total, fps=rate, left=left)
         if self.lines is not None:
-            self.lines.update(done, total, rate)
+            self.lines.update(done, total, rate, timed)
 
     def close(self) -> None:
         """Take the task off the bar."""
