@@ -241,6 +241,9 @@ class VideoFileSource:
             self._first = next((item for item in self._timeline if item[1] >= target), None)
             if self._first is None:
                 length = f" (the video is {info.duration:g} s long)" if info.duration else ""
+                if info.duration and info.fps and span.start < info.duration:  # in its last frame's time
+                    last = info.duration - 1 / float(info.fps)
+                    length = f" (the video is {info.duration:g} s long; its last frame starts at {last:.3f} s)"
                 raise InputError(
                     f"{self.path}: no frame at or after {span.start:g} s{length}", hint="choose an earlier --start"
                 )
