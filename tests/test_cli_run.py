@@ -1790,3 +1790,12 @@ def test_a_window_longer_than_the_diffusion_weights_learned_is_named(tmp_path):
     assert "--window 8: wtsa-s's weights learned windows of up to 6 frames" in " ".join(result.stderr.split())
     result = deblur(source, "-o", tmp_path / "six.mp4", "-m", "wtsa-s", "--steps", "1", "--window", "6", "-q")
     assert result.exit_code == 0 and "learned" not in result.stderr, result.output
+
+
+def test_at_strength_0_the_done_line_names_no_model(tmp_path, identity):
+    """Found in review: `--strength 0` (the input re-encoded, the model not run) said 'dstnet-s on cpu'."""
+    source = media.make_video(tmp_path / "in.mp4", frames=3)
+    result = deblur(source, "-o", tmp_path / "out.mp4", "--strength", 0)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.rstrip().endswith("fps, --strength 0: the model not run)"), result.stderr
+    assert "fps, dstnet-s on cpu)" in deblur(source, "-o", tmp_path / "out2.mp4", "--strength", 0.5).stderr

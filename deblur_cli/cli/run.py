@@ -275,7 +275,7 @@ def run(
                 continue
             if tasks:
                 tasks.pop().close()
-            _say(outcome, as_json=as_json, quiet=quiet, how=f"{model} on {restorer.device}")
+            _say(outcome, as_json=as_json, quiet=quiet, how=_how(model, restorer, strength))
             outcomes.append(outcome)
     if as_json:
         out.print_json(json.dumps(json_shape([outcome.entry for outcome in outcomes], planned.several)))
@@ -307,6 +307,11 @@ def _say(outcome: JobOutcome, *, as_json: bool, quiet: bool, how: str) -> None:
             warn(message)
         if not as_json and not quiet:
             err.print(labelled("done", "green", _done_line(outcome.result, how)), highlight=False, soft_wrap=True)
+
+
+def _how(model: str, restorer, strength: float) -> str:
+    """What the done line says made the frames: the model and device, or at --strength 0, no model."""
+    return f"{model} on {restorer.device}" if strength > 0 else "--strength 0: the model not run"
 
 
 def _done_line(result: RunResult, how: str) -> str:
