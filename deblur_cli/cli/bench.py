@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from deblur_cli.auto_model import AUTO, choose_model
+from deblur_cli.bench_plan import CPU_STEPS, GPU_STEPS, Sweep, numbers
 from deblur_cli.cli.app import command, err, examples, labelled, out, warn
 from deblur_cli.cli.progress_lines import progress_bar
 from deblur_cli.cli.tables import cell, cut_note, figures_table, fitting_parts, frame_count, width_needed
@@ -44,7 +45,6 @@ from deblur_cli.errors import InputError, OutputError, UsageError, WeightsError,
 from deblur_cli.host_memory import check_synthesis_memory
 from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.outputs import same_file
-from deblur_cli.run_options import ignored_sampling_note
 from deblur_cli.weights import has_local_weights
 from deblur_cli.files import check_writable
 from deblur_cli.video_io.images import is_glob, is_image
@@ -57,10 +57,6 @@ if TYPE_CHECKING:
 
 DEFAULT_MODELS = ["dstnet-s", "wtsa-s"]  # the bundled ones
 SYNTHETIC_SIZE = (640, 384)  # of the built-in clip without --size
-# One diffusion run is slow on a CPU (wtsa-s on the default 640x384 clip, fp32, the 2-core Xeon: about
-# 1.5 s a frame per DDIM step; docs/bench.md), so a CPU sweeps fewer step counts and times each once,
-# unless told otherwise.
-GPU_STEPS, CPU_STEPS = "1,5,10,20,50", "5,20"
 # Frames a side, at least, of the clip benchmarked, the built-in one or --input: the models pad frames to
 # a multiple of 16, so a smaller frame is mostly padding; SSIM's 11x11 window fits; and the built-in
 # clip's camera paths need 8 pixels (SMALLEST_SYNTHESIS).
@@ -118,7 +114,7 @@ def bench(
             "--steps",
             metavar="N,N,...",
             rich_help_panel=SAMPLING_PANEL,
-            help=f"DDIM step counts to sweep. Default: {GPU_STEPS}; {CPU_STEPS} on a CPU.",
+            help=f"DDIM step counts to sweep. Default: {numbers(GPU_STEPS)}; {numbers(CPU_STEPS)} on a CPU.",
         ),
     ] = None,
     samples: Annotated[
@@ -208,7 +204,7 @@ def bench(
 ) -> None:
     """Measure speed and quality per model, step count and sample count: [bold]deblur bench --steps 1,5,20[/]."""
     # Modules that import torch: here, not at the top (see cli/__init__.py).
-    from deblur_cli.bench import BenchModel, BenchOptions, load_clip, run_bench, synthetic_clip
+    from deblur_cli.bench import BenchModel, load_clip, run_bench, synthetic_clip
     from deblur_cli.files import write_json
     from deblur_cli.devices import resolve_device
     from deblur_cli.metrics import too_small_for
@@ -220,20 +216,17 @@ def bench(
     torch_device = resolve_device(device)
     cpu = torch_device.type == "cpu"
     notes = []
-    given = [option for option, value in (("--steps", steps), ("--samples", samples)) if value is not None]
-    given += ["--eta"] if eta else []
-    # With --compile a CPU warms up too: the start-up pass of --warmup 0 runs another restorer than a
-    # row's timed runs, which torch 2.3 compiles afresh (torch 2.13 reuses the first one's kernels).
-    light_warmup = cpu and not compile_model
-    defaulted = {"--steps": steps is None, "--warmup": warmup is None and light_warmup, "--repeat": repeat is None}
-    # None: the default; --steps "" is a mistake, not the default
-    steps = (CPU_STEPS if cpu else GPU_STEPS) if steps is None else steps
     if compile_model and warmup == 0:
         warn("--compile with --warmup 0: the timed runs may include compiling (minutes); use --warmup 1")
-    warmup = (0 if light_warmup else 1) if warmup is None else warmup
-    repeat = (1 if cpu else 2) if repeat is None else repeat
-    sweep = _positive_ints("--steps", steps, MAX_STEPS), _positive_ints("--samples", "1" if samples is None else samples, MAX_SAMPLES)
-    options = BenchOptions(*sweep, warmup, repeat)
+    # None: the default; --steps "" is a mistake, not the default
+    sweep = Sweep(
+        None if steps is None else _positive_ints("--steps", steps, MAX_STEPS),
+        None if samples is None else _positive_ints("--samples", samples, MAX_SAMPLES),
+        warmup,
+        repeat,
+        eta,
+    )
+    options = sweep.options(cpu=cpu, compile=compile_model)
     if reference is not None and input_path is None:
         raise UsageError("--reference needs --input", hint="give the blurred clip with --input")
     if start is not None and input_path is None:
@@ -276,11 +269,11 @@ def bench(
             _check_weights(name, weight_files[name])
             if held := held_elsewhere(name, weight_files[name]):
                 warn(f"{held}: its row is labelled {name} but measures the file's model")
-    ignored = [ignored_sampling_note(name, given) for name in specs]
-    if ignored and all(ignored):  # no model here samples: the sweep options were given for nothing
-        warn(ignored[0])
-    if cpu:
-        notes += _cpu_defaults(defaulted, diffusion=any(spec.architecture == "wtsa" for spec in specs.values()))
+    if ignored := sweep.ignored(list(specs)):
+        warn(ignored)
+    notes += sweep.defaults_note(
+        cpu=cpu, compile=compile_model, diffusion=any(spec.architecture == "wtsa" for spec in specs.values())
+    )
 
     lpips = load_lpips(lpips_weights, torch_device) if lpips_weights else None  # a bad file fails, used or not
     if input_path is None:
@@ -372,18 +365,6 @@ def _below_the_input(report: BenchReport) -> list[str]:
         "with --seed and --size, by several dB at small sizes; compare a few seeds, or your own footage "
         "(--input with --reference)"
     ]
-
-
-def _cpu_defaults(defaulted: dict[str, bool], *, diffusion: bool) -> list[str]:
-    """A note naming the lighter defaults a CPU took, those left unset that matter here (--steps only
-    with a diffusion model), each with its option and its value on a GPU; none when all were given."""
-    values = {"--steps": (CPU_STEPS, GPU_STEPS), "--warmup": (0, 1), "--repeat": (1, 2)}
-    used = [option for option, unset in defaulted.items() if unset and (option != "--steps" or diffusion)]
-    if not used:
-        return []
-    here = " ".join(f"{option} {values[option][0]}" for option in used)
-    there = " ".join(f"{option} {values[option][1]}" for option in used)
-    return [f"on a CPU, bench defaults to {here} (on a GPU: {there})"]
 
 
 def _check_outputs(outputs: dict[str, Path | None], sources: dict[str, Path | None], *, force: bool) -> None:
