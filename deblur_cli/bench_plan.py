@@ -1,16 +1,26 @@
-"""What `deblur bench` runs, decided before any model loads: the sweep and how each row is timed (lighter on a
-CPU), and the notes that say which defaults the device took. `bench.run_bench` runs it; the command prints it.
-No torch at import: the command line reads the defaults for its help."""
+"""What `deblur bench` runs, decided before any model loads (`plan_bench`): the models (a weights file given alone
+assigned to its model; the default models narrowed to those with weights here), the sweep and how each row is timed
+(lighter on a CPU), and the notes that say what was left out or which defaults the device took. `bench.run_bench`
+runs it; the command prints it. No torch at import: the command line reads the defaults for its help."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
+from deblur_cli.auto_model import AUTO, choose_model
+from deblur_cli.errors import WeightsError
+from deblur_cli.model_specs import ModelSpec, model_spec
 from deblur_cli.run_options import ignored_sampling_note
+from deblur_cli.weights import has_local_weights
 
 if TYPE_CHECKING:
+    import torch
+
     from deblur_cli.bench import BenchOptions
+
+DEFAULT_MODELS = ("dstnet-s", "wtsa-s")  # the bundled ones
 
 # One diffusion run is slow on a CPU (wtsa-s on the default 640x384 clip, fp32, the 2-core Xeon: about
 # 1.5 s a frame per DDIM step; docs/bench.md), so a CPU sweeps fewer step counts and times each once,
@@ -75,3 +85,66 @@ def _light_warmup(cpu: bool, compile: bool) -> bool:
     --warmup 0 runs another restorer than a row's timed runs, which torch 2.3 compiles afresh (torch 2.13 reuses
     the first one's kernels)."""
     return cpu and not compile
+
+
+@dataclass(frozen=True)
+class BenchModels:
+    """The models bench was asked to run, before their --weights MODEL=FILE pairs are read."""
+
+    specs: dict[str, ModelSpec]  # by name, in order, each once (-m auto: the model it stands for)
+    auto: str | None  # what -m auto stands for here; None without it
+    bare: dict[str, str]  # each --weights FILE given alone: the model it is for
+    defaults: bool  # neither -m nor a FILE alone: DEFAULT_MODELS, narrowed to those with weights here (plan_bench)
+
+
+def choose_models(
+    named: Sequence[str], bare: Sequence[str], *, device: torch.device, cache_dir: str | Path | None = None
+) -> BenchModels:
+    """The models of -m's names (`named`, those of -m a,b apart) and the weights files given alone (`bare`), as run
+    and evaluate take a file alone: with one -m, for that model; else for the model the file holds (and, without -m,
+    those models alone); with neither, DEFAULT_MODELS. ModelError for an unknown name, before any work."""
+    one = named[0] if len(named) == 1 and named[0] != AUTO else None
+    bare_for = {value: one or choose_model(AUTO, device=device, weights=value) for value in bare}
+    names = list(named) or list(dict.fromkeys(bare_for.values())) or list(DEFAULT_MODELS)
+    chosen = {name: choose_model(name, device=device, cache_dir=cache_dir) for name in names}
+    specs = {name: model_spec(name) for name in dict.fromkeys(chosen.values())}
+    return BenchModels(specs, chosen.get(AUTO), bare_for, defaults=not named and not bare_for)
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """What bench runs: the models, each one's weights file where given, how the rows are swept and timed, and
+    the notes and the warning that say what was left out, defaulted or given for nothing."""
+
+    models: dict[str, ModelSpec]  # those that run, in order
+    weights: dict[str, Path]  # the --weights file of a model, where given
+    options: BenchOptions
+    notes: tuple[str, ...]  # the models left out, the defaults a CPU took
+    ignored: str | None  # a warning: no model here samples, and sampling options were given
+
+
+def plan_bench(
+    models: BenchModels,
+    weights: dict[str, Path],
+    sweep: Sweep,
+    *,
+    device: torch.device,
+    compile: bool = False,
+    cache_dir: str | Path | None = None,
+) -> BenchPlan:
+    """The plan of a bench of `models` with the weights files `weights` (by model), sweeping as `sweep` asks on
+    `device` (`compile`: --compile). The default models are narrowed to those that run here without a download,
+    a note naming each left out; WeightsError where none is left."""
+    specs, notes = models.specs, []
+    if models.defaults:
+        runnable = [name for name in specs if name in weights or has_local_weights(name, cache_dir)]
+        notes += [f"{name} left out: no bundled or cached weights" for name in specs if name not in runnable]
+        if not runnable:
+            raise WeightsError(
+                "no default model has weights here", hint="see `deblur models`, or pass --model and --weights"
+            )
+        specs = {name: specs[name] for name in runnable}
+    cpu = device.type == "cpu"
+    diffusion = any(spec.architecture == "wtsa" for spec in specs.values())
+    notes += sweep.defaults_note(cpu=cpu, compile=compile, diffusion=diffusion)
+    return BenchPlan(specs, weights, sweep.options(cpu=cpu, compile=compile), tuple(notes), sweep.ignored(list(specs)))

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Callable, Optional
 import typer
 from rich.table import Table
 
-from deblur_cli.auto_model import AUTO, choose_model
-from deblur_cli.bench_plan import CPU_STEPS, GPU_STEPS, Sweep, numbers
+from deblur_cli.auto_model import AUTO
+from deblur_cli.bench_plan import CPU_STEPS, DEFAULT_MODELS, GPU_STEPS, Sweep, choose_models, numbers, plan_bench
 from deblur_cli.cli.app import command, err, examples, labelled, out, warn
 from deblur_cli.cli.progress_lines import progress_bar
 from deblur_cli.cli.tables import cell, cut_note, figures_table, fitting_parts, frame_count, width_needed
@@ -43,9 +43,8 @@ from deblur_cli.cli.options import (
 )
 from deblur_cli.errors import InputError, OutputError, UsageError, WeightsError, did_you_mean
 from deblur_cli.host_memory import check_synthesis_memory
-from deblur_cli.model_specs import MODELS, model_spec
+from deblur_cli.model_specs import MODELS
 from deblur_cli.outputs import same_file
-from deblur_cli.weights import has_local_weights
 from deblur_cli.files import check_writable
 from deblur_cli.video_io.images import is_glob, is_image
 from deblur_cli.wording import said_once
@@ -55,7 +54,6 @@ if TYPE_CHECKING:
     from deblur_cli.restorer import Restorer
     from deblur_cli.restorers import ModelOptions
 
-DEFAULT_MODELS = ["dstnet-s", "wtsa-s"]  # the bundled ones
 SYNTHETIC_SIZE = (640, 384)  # of the built-in clip without --size
 # Frames a side, at least, of the clip benchmarked, the built-in one or --input: the models pad frames to
 # a multiple of 16, so a smaller frame is mostly padding; SSIM's 11x11 window fits; and the built-in
@@ -214,8 +212,6 @@ def bench(
     from deblur_cli.restorers import ModelOptions
 
     torch_device = resolve_device(device)
-    cpu = torch_device.type == "cpu"
-    notes = []
     if compile_model and warmup == 0:
         warn("--compile with --warmup 0: the timed runs may include compiling (minutes); use --warmup 1")
     # None: the default; --steps "" is a mistake, not the default
@@ -226,7 +222,6 @@ def bench(
         repeat,
         eta,
     )
-    options = sweep.options(cpu=cpu, compile=compile_model)
     if reference is not None and input_path is None:
         raise UsageError("--reference needs --input", hint="give the blurred clip with --input")
     if start is not None and input_path is None:
@@ -240,15 +235,9 @@ def bench(
     # without -m, that model alone)
     bare = [v for v in weights or [] if "=" not in v or (v.partition("=")[0] not in MODELS and Path(v).exists())]
     named = [name.strip() for value in model or [] for name in value.split(",")]  # -m a,b as -m a -m b
-    one = named[0] if len(named) == 1 and named[0] != AUTO else None
-    bare_for = {value: one or choose_model(AUTO, device=torch_device, weights=value) for value in bare}
-    weights = [f"{bare_for[value]}={value}" if value in bare_for else value for value in weights or []]
-    default_models = not named and not bare_for  # the defaults, those of them with weights here
-    names = named or list(dict.fromkeys(bare_for.values())) or list(DEFAULT_MODELS)
-    chosen = {name: choose_model(name, device=torch_device, cache_dir=cache_dir) for name in names}
-    candidates = list(dict.fromkeys(chosen.values()))
-    specs = {name: model_spec(name) for name in candidates}  # unknown names fail here, before any work
-    weight_files = _weight_files(weights or [], candidates, chosen.get(AUTO))
+    asked = choose_models(named, bare, device=torch_device, cache_dir=cache_dir)
+    weights = [f"{asked.bare[value]}={value}" if value in asked.bare else value for value in weights or []]
+    weight_files = _weight_files(weights, list(asked.specs), asked.auto)
     sources = {"--input": input_path, "--reference": reference}
     sources |= {f"--weights {name}": path for name, path in weight_files.items()}
     sources |= {f"--lpips-weights {path}": path for path in lpips_weights or []}
@@ -258,22 +247,15 @@ def bench(
             hint=f"e.g. --plot {shlex.quote(plot_path.stem + '.png')}",
         )
     _check_outputs({"--json": json_path, "--plot": plot_path}, sources, force=force)
-    if default_models:  # the defaults that can run here without a download; say which were left out
-        runnable = [name for name in candidates if name in weight_files or has_local_weights(name, cache_dir)]
-        notes += [f"{name} left out: no bundled or cached weights" for name in candidates if name not in runnable]
-        if not runnable:
-            raise WeightsError("no default model has weights here", hint="see `deblur models`, or pass --model and --weights")
-        specs = {name: specs[name] for name in runnable}
-    for name in specs:
+    plan = plan_bench(asked, weight_files, sweep, device=torch_device, compile=compile_model, cache_dir=cache_dir)
+    for name in plan.models:
         if name in weight_files:  # each file found before the first model runs, and its size named
             _check_weights(name, weight_files[name])
             if held := held_elsewhere(name, weight_files[name]):
                 warn(f"{held}: its row is labelled {name} but measures the file's model")
-    if ignored := sweep.ignored(list(specs)):
-        warn(ignored)
-    notes += sweep.defaults_note(
-        cpu=cpu, compile=compile_model, diffusion=any(spec.architecture == "wtsa" for spec in specs.values())
-    )
+    if plan.ignored:
+        warn(plan.ignored)
+    notes = list(plan.notes)
 
     lpips = load_lpips(lpips_weights, torch_device) if lpips_weights else None  # a bad file fails, used or not
     if input_path is None:
@@ -319,7 +301,7 @@ def bench(
             window=spec.window,
             overlap=spec.overlap,
         )
-        for name, spec in specs.items()
+        for name, spec in plan.models.items()
     ]
     with progress_bar(err, quiet, left=False) as bar:  # a log gets no bar (it got an empty line)
         task = bar.add_task("bench", total=None)
@@ -334,7 +316,9 @@ def bench(
             "reference": None if reference is None else str(reference),
             "start": span.start if start is not None else None,
         }
-        report = run_bench(clip, contenders, options, extra_metrics=extra, notes=notes, about=about, progress=progress)
+        report = run_bench(
+            clip, contenders, plan.options, extra_metrics=extra, notes=notes, about=about, progress=progress
+        )
     if input_path is None:
         report.notes += _below_the_input(report)
 
