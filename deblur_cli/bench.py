@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import torch
 
@@ -34,6 +34,9 @@ from deblur_cli.host_memory import check_synthesis_memory
 from deblur_cli.video_io import DEFAULT_FPS, ReadOptions, open_source
 from deblur_cli.video_io.truncation import retell_damage
 from deblur_cli.windows import WindowOptions
+
+if TYPE_CHECKING:
+    from deblur_cli.metrics.lpips import LPIPS
 
 ClipMetric = Callable[[torch.Tensor, torch.Tensor], float]
 """A full-reference metric over clips: (output, reference), each (T, 3, H, W) float in [0, 1]."""
@@ -197,6 +200,37 @@ def _centre_crop(clip: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         raise UsageError(f"--size {width}x{height} is larger than the frames ({full_w}x{full_h})")
     top, left = (full_h - height) // 2, (full_w - width) // 2
     return clip[..., top : top + height, left : left + width]
+
+
+def optional_metrics(clip: Clip, lpips: LPIPS | None, device: torch.device) -> tuple[dict[str, ClipMetric], list[str]]:
+    """The optional full-reference metrics for `clip`, by name, and a note for each left out saying why: LPIPS with
+    the model `lpips` (None: no weights were given), ColorVideoVDP on `device` where the cvvdp package is
+    installed; neither without a reference."""
+    from deblur_cli.metrics.cvvdp import load_cvvdp
+    from deblur_cli.metrics.lpips import lpips_clip
+
+    metrics: dict[str, ClipMetric] = {}
+    notes = []
+    if clip.reference is None and lpips is not None:
+        notes.append("LPIPS left out: it compares with the sharp clip, which --reference gives")
+    if clip.reference is not None:
+        small = too_small_for(*clip.blurred.shape[-2:])
+        if lpips is not None and "lpips" in small:
+            notes.append(f"LPIPS left out: {small['lpips']}")
+        elif lpips is not None:
+            metrics["lpips"] = partial(lpips_clip, lpips)
+        else:
+            notes.append("LPIPS left out: it needs AlexNet weights on disk (--lpips-weights)")
+        cvvdp = load_cvvdp(device)
+        if cvvdp is not None:
+            metrics["cvvdp"] = partial(_with_fps, cvvdp, clip.fps)
+        else:
+            notes.append("ColorVideoVDP left out: the cvvdp package is not installed")
+    return metrics, notes
+
+
+def _with_fps(metric: Callable[[torch.Tensor, torch.Tensor, float], float], fps: float, output, reference) -> float:
+    return metric(output, reference, fps)
 
 
 def run_bench(

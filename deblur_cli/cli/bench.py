@@ -202,12 +202,10 @@ def bench(
 ) -> None:
     """Measure speed and quality per model, step count and sample count: [bold]deblur bench --steps 1,5,20[/]."""
     # Modules that import torch: here, not at the top (see cli/__init__.py).
-    from deblur_cli.bench import BenchModel, load_clip, run_bench, synthetic_clip
+    from deblur_cli.bench import BenchModel, load_clip, optional_metrics, run_bench, synthetic_clip
     from deblur_cli.files import write_json
     from deblur_cli.devices import resolve_device
-    from deblur_cli.metrics import too_small_for
-    from deblur_cli.metrics.cvvdp import load_cvvdp
-    from deblur_cli.metrics.lpips import load_lpips, lpips_clip
+    from deblur_cli.metrics.lpips import load_lpips
     from deblur_cli.plot import shows_figures, write_plot
     from deblur_cli.restorers import ModelOptions
 
@@ -255,7 +253,6 @@ def bench(
                 warn(f"{held}: its row is labelled {name} but measures the file's model")
     if plan.ignored:
         warn(plan.ignored)
-    notes = list(plan.notes)
 
     lpips = load_lpips(lpips_weights, torch_device) if lpips_weights else None  # a bad file fails, used or not
     if input_path is None:
@@ -268,22 +265,7 @@ def bench(
                 f"{input_path} has frames of {width}x{height}; bench needs {SMALLEST_FRAME}x{SMALLEST_FRAME} or more"
             )
 
-    extra = {}
-    if clip.reference is None and lpips is not None:
-        notes.append("LPIPS left out: it compares with the sharp clip, which --reference gives")
-    if clip.reference is not None:
-        small = too_small_for(*clip.blurred.shape[-2:])
-        if lpips is not None and "lpips" in small:
-            notes.append(f"LPIPS left out: {small['lpips']}")
-        elif lpips is not None:
-            extra["lpips"] = functools.partial(lpips_clip, lpips)
-        else:
-            notes.append("LPIPS left out: it needs AlexNet weights on disk (--lpips-weights)")
-        cvvdp = load_cvvdp(torch_device)
-        if cvvdp is not None:
-            extra["cvvdp"] = functools.partial(_with_fps, cvvdp, clip.fps)
-        else:
-            notes.append("ColorVideoVDP left out: the cvvdp package is not installed")
+    extra, metric_notes = optional_metrics(clip, lpips, torch_device)
 
     warn_once = said_once(warn)  # each model is built once per row: each warning is said once
     model_options = ModelOptions(
@@ -317,7 +299,13 @@ def bench(
             "start": span.start if start is not None else None,
         }
         report = run_bench(
-            clip, contenders, plan.options, extra_metrics=extra, notes=notes, about=about, progress=progress
+            clip,
+            contenders,
+            plan.options,
+            extra_metrics=extra,
+            notes=[*plan.notes, *metric_notes],
+            about=about,
+            progress=progress,
         )
     if input_path is None:
         report.notes += _below_the_input(report)
@@ -454,10 +442,6 @@ def _as_bench_said(e: WeightsError, name: str) -> WeightsError:
     """`e` with its hint in bench's terms: run's name --weights FILE; bench's takes MODEL=FILE."""
     e.hint = e.hint and re.sub(r"--weights( FILE)?", f"--weights {name}=FILE", e.hint)
     return e
-
-
-def _with_fps(metric, fps: float, output, reference) -> float:
-    return metric(output, reference, fps)
 
 
 # The figure columns, (heading, BenchRow field, format): speed, then quality. Headings are split over two
