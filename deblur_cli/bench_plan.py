@@ -7,18 +7,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.errors import WeightsError
 from deblur_cli.model_specs import ModelSpec, model_spec
 from deblur_cli.run_options import ignored_sampling_note
 from deblur_cli.weights import has_local_weights
+from deblur_cli.wording import weights_label
 
 if TYPE_CHECKING:
     import torch
 
-    from deblur_cli.bench import BenchOptions
+    from deblur_cli.bench import BenchModel, BenchOptions
+    from deblur_cli.restorer import Restorer
 
 DEFAULT_MODELS = ("dstnet-s", "wtsa-s")  # the bundled ones
 
@@ -121,6 +124,22 @@ class BenchPlan:
     options: BenchOptions
     notes: tuple[str, ...]  # the models left out, the defaults a CPU took
     ignored: str | None  # a warning: no model here samples, and sampling options were given
+
+    def contenders(self, build: Callable[[str, Path | None, int, int], Restorer]) -> list[BenchModel]:
+        """The models to run_bench, each labelled with its weights file where given, built as
+        `build(name, weights, steps, samples)`, swept by steps and samples where it is a diffusion model."""
+        from deblur_cli.bench import BenchModel  # imports torch
+
+        return [
+            BenchModel(
+                weights_label(name, self.weights.get(name)),
+                partial(build, name, self.weights.get(name)),
+                diffusion=spec.architecture == "wtsa",
+                window=spec.window,
+                overlap=spec.overlap,
+            )
+            for name, spec in self.models.items()
+        ]
 
 
 def plan_bench(

@@ -1,9 +1,10 @@
-"""How messages word what recurs: a list that may be long (the first few items, and how many more), and a
-line that may come more than once (said once)."""
+"""How messages word what recurs: a list that may be long (the first few items, and how many more), a line
+that may come more than once (said once), and a model run with weights of one's own."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 
 def some(items: Sequence[object], most: int, sep: str = ", ", *, before_more: str = " ") -> str:
@@ -30,3 +31,8 @@ def said_once(warn: Callable[[str], None] | None) -> Callable[[str], None] | Non
 
     once.said_once = True  # type: ignore[attr-defined]
     return once
+
+
+def weights_label(model: str, weights: Path | None) -> str:
+    """How tables and JSON name a model run with weights given as a file: `dstnet (GOPRO.pth)`."""
+    return model if weights is None else f"{model} ({weights.name})"

@@ -39,7 +39,6 @@ from deblur_cli.cli.options import (
     parse_size,
     seed_option,
     span_option,
-    weights_label,
 )
 from deblur_cli.errors import InputError, OutputError, UsageError, WeightsError, did_you_mean
 from deblur_cli.host_memory import check_synthesis_memory
@@ -202,7 +201,7 @@ def bench(
 ) -> None:
     """Measure speed and quality per model, step count and sample count: [bold]deblur bench --steps 1,5,20[/]."""
     # Modules that import torch: here, not at the top (see cli/__init__.py).
-    from deblur_cli.bench import BenchModel, load_clip, optional_metrics, run_bench, synthetic_clip
+    from deblur_cli.bench import load_clip, optional_metrics, run_bench, synthetic_clip
     from deblur_cli.files import write_json
     from deblur_cli.devices import resolve_device
     from deblur_cli.metrics.lpips import load_lpips
@@ -228,9 +227,8 @@ def bench(
     crop = parse_size(size, minimum=SMALLEST_FRAME) if size else None
     if input_path is None:
         check_synthesis_memory(frames, *(crop or SYNTHETIC_SIZE))
-    # a bare --weights FILE, as run and evaluate take it (an existing file named with "=" too: a folder may be
-    # named lr=1e-4): with one -m, for that model, as run takes it; else for the model the file holds (and,
-    # without -m, that model alone)
+    # a --weights FILE alone, as run and evaluate take it (an existing file named with "=" too: a folder may be
+    # named lr=1e-4); choose_models says which model it is for
     bare = [v for v in weights or [] if "=" not in v or (v.partition("=")[0] not in MODELS and Path(v).exists())]
     named = [name.strip() for value in model or [] for name in value.split(",")]  # -m a,b as -m a -m b
     asked = choose_models(named, bare, device=torch_device, cache_dir=cache_dir)
@@ -267,24 +265,12 @@ def bench(
 
     extra, metric_notes = optional_metrics(clip, lpips, torch_device)
 
-    warn_once = said_once(warn)  # each model is built once per row: each warning is said once
     model_options = ModelOptions(
         device=device, precision=precision, eta=eta, seed=seed, compile=compile_model, cache_dir=cache_dir,
         offline=offline or None,
     )  # each row's steps and samples, each model's weights: its own
-
-    contenders = [
-        BenchModel(
-            weights_label(name, weight_files.get(name)),
-            functools.partial(
-                _build, name, replace(model_options, weights=weight_files.get(name)), quiet=quiet, warn=warn_once
-            ),
-            diffusion=spec.architecture == "wtsa",
-            window=spec.window,
-            overlap=spec.overlap,
-        )
-        for name, spec in plan.models.items()
-    ]
+    # each model is built once per row: each warning is said once
+    contenders = plan.contenders(functools.partial(_build, options=model_options, quiet=quiet, warn=said_once(warn)))
     with progress_bar(err, quiet, left=False) as bar:  # a log gets no bar (it got an empty line)
         task = bar.add_task("bench", total=None)
 
@@ -422,11 +408,20 @@ def _weight_files(pairs: list[str], names: list[str], auto: str | None) -> dict[
 
 
 def _build(
-    name: str, options: ModelOptions, steps: int, samples: int, *, quiet: bool, warn: Callable[[str], None]
+    name: str,
+    weights: Path | None,
+    steps: int,
+    samples: int,
+    *,
+    options: ModelOptions,
+    quiet: bool,
+    warn: Callable[[str], None],
 ) -> Restorer:
-    """Model `name` built as `options` say, with `steps` and `samples` (a row of the sweep); bench's hints."""
+    """Model `name` built as `options` say, with `weights` (None: the default), `steps` and `samples` (a row of the
+    sweep); bench's hints."""
+    options = replace(options, weights=weights, steps=steps, samples=samples)
     try:
-        return build_shown(name, replace(options, steps=steps, samples=samples), quiet=quiet, warn=warn)
+        return build_shown(name, options, quiet=quiet, warn=warn)
     except WeightsError as e:
         raise _as_bench_said(e, name) from None
 

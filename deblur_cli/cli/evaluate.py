@@ -37,7 +37,6 @@ from deblur_cli.cli.options import (
     WindowOpt,
     tile_option,
     seed_option,
-    weights_label,
 )
 from deblur_cli.cli.evaluate_tables import comparison, show
 from deblur_cli.cli.progress_lines import FramesTask, progress_bar, time_left
@@ -47,7 +46,7 @@ from deblur_cli.files import check_writable
 from deblur_cli.errors import OutputError, UsageError
 from deblur_cli.model_specs import MODELS
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
-from deblur_cli.wording import said_once, some
+from deblur_cli.wording import said_once, some, weights_label
 
 if TYPE_CHECKING:
     from rich.progress import Progress

@@ -290,11 +290,6 @@ LpipsWeightsOpt = Annotated[
 ]
 
 
-def weights_label(model: str, weights: Path | None) -> str:
-    """How tables and JSON name a model run with weights given as a file: `dstnet (GOPRO.pth)`."""
-    return model if weights is None else f"{model} ({weights.name})"
-
-
 MAX_RATE = 1000  # frames a second: beyond any camera's video mode, a typo guard
 MIN_RATE = Fraction(1, 1000)  # its mirror: MP4's clock refuses a frame every 65535 s, and only at the end of a run
 _NTSC_BASES = {24, 30, 48, 60, 120, 240}  # whole rates whose NTSC form is the rate times 1000/1001
