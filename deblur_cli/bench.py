@@ -74,6 +74,7 @@ class Clip:
     reference: torch.Tensor | None  # the sharp ground truth, same shape; None: no-reference metrics only
     fps: float  # frame rate, for the video metrics that model time
     source: str  # where it came from, for the report
+    built_in: bool = False  # synthetic_clip's: one procedural scene, whose figures move with its seed and size
 
 
 @dataclass
@@ -127,7 +128,7 @@ def synthetic_clip(seed: int, frames: int, size: tuple[int, int]) -> Clip:
 
     check_synthesis_memory(frames, *size)
     blurred, sharp = synthesize_clip(seed, frames=frames, size=size, still=False)
-    return Clip(blurred, sharp, float(DEFAULT_FPS), f"synthetic clip, seed {seed}")
+    return Clip(blurred, sharp, float(DEFAULT_FPS), f"synthetic clip, seed {seed}", built_in=True)
 
 
 def load_clip(
@@ -245,7 +246,7 @@ def run_bench(
 ) -> BenchReport:
     """Benchmark `models` on `clip`: an "input" row (the blurred clip itself, quality only), then, model
     by model in the order given, one row for a non-diffusion model and one per steps x samples for a
-    diffusion model.
+    diffusion model. On the built-in clip, a note names the models that scored below the input.
 
     extra_metrics: further full-reference metrics by name, reported in BenchRow.extra.
     notes: caller's notes to carry into the report (e.g. why LPIPS is absent).
@@ -289,9 +290,26 @@ def run_bench(
         )
         if cpu_share.chose_passive_waiting:
             report_notes.append(f"{cpu_share.SHARED_CPU_NOTE}: the times are those of a shared machine")
+    if clip.built_in:
+        report_notes += _below_the_input(rows)
     device = ", ".join(sorted({str(d) for d in devices})) or "none"
     settings = {"deblur": __version__, "warmup": options.warmup, "repeat": options.repeat, **(about or {})}
     return BenchReport(clip.source, frames, width, height, device, _memory_kind(devices), rows, report_notes, settings)
+
+
+def _below_the_input(rows: list[BenchRow]) -> list[str]:
+    """A note naming the models that scored a lower PSNR than the built-in clip itself (`rows[0]`): one procedural
+    scene, whose figures move with --seed and --size, is a poor ground for that conclusion."""
+    given = rows[0].psnr
+    worse = [row.model for row in rows[1:] if given is not None and row.psnr is not None and row.psnr < given]
+    if not worse:
+        return []
+    names = ", ".join(dict.fromkeys(worse))
+    return [
+        f"{names} scored below the input on the built-in clip, which is one procedural scene: its figures move "
+        "with --seed and --size, by several dB at small sizes; compare a few seeds, or your own footage "
+        "(--input with --reference)"
+    ]
 
 
 def restore_clip(restorer: Restorer, frames: torch.Tensor, window: int | None, overlap: int) -> torch.Tensor:

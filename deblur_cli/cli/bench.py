@@ -293,8 +293,6 @@ def bench(
             about=about,
             progress=progress,
         )
-    if input_path is None:
-        report.notes += _below_the_input(report)
 
     table_notes = _print_table(report)
     for note in report.notes + table_notes:
@@ -308,21 +306,6 @@ def bench(
             err.print(labelled("note:", "dim", nothing), highlight=False)
         write_plot(report, plot_path)
         err.print(f"wrote {plot_path}", highlight=False)
-
-
-def _below_the_input(report: BenchReport) -> list[str]:
-    """A note naming the models that scored a lower PSNR than the built-in clip itself: one procedural scene,
-    whose figures move with --seed and --size, is a poor ground for that conclusion."""
-    given = report.rows[0].psnr
-    worse = [row.model for row in report.rows[1:] if given is not None and row.psnr is not None and row.psnr < given]
-    if not worse:
-        return []
-    names = ", ".join(dict.fromkeys(worse))
-    return [
-        f"{names} scored below the input on the built-in clip, which is one procedural scene: its figures move "
-        "with --seed and --size, by several dB at small sizes; compare a few seeds, or your own footage "
-        "(--input with --reference)"
-    ]
 
 
 def _check_outputs(outputs: dict[str, Path | None], sources: dict[str, Path | None], *, force: bool) -> None:
