@@ -155,6 +155,15 @@ def test_at_no_warm_up_each_model_first_makes_one_untimed_pass_over_a_window(tin
     assert calls[0] == (0, 5, "standin start-up") and calls[-1] == (5, 5, "")
 
 
+def test_the_report_names_models_below_the_built_in_clip_and_only_there(tiny_clip):
+    """One procedural scene is a poor ground for "worse than the input": run_bench says so in the report (F12)."""
+    options = BenchOptions(steps=(1,), warmup=0, repeat=1)
+    below = [note for note in run_bench(tiny_clip, tiny_models(), options).notes if "scored below the input" in note]
+    assert len(below) == 1 and below[0].startswith("standin scored below the input on the built-in clip")
+    own = Clip(tiny_clip.blurred, tiny_clip.reference, tiny_clip.fps, "mine.mp4")
+    assert not any("scored below" in note for note in run_bench(own, tiny_models(), options).notes)
+
+
 def test_restore_clip_windows_and_pads_like_a_run():
     clip = torch.rand(5, 3, 30, 40, generator=torch.Generator().manual_seed(0))
     restorer = IdentityRestorer()
