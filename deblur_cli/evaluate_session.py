@@ -83,6 +83,7 @@ class Evaluation:
     reports: list[EvaluationReport]
     stopped_by: KeyboardInterrupt | DeblurError | None = None
     partial: EvaluationReport | None = None  # the last report, where its pass stopped after a sequence or more
+    notes: list[str] = field(default_factory=list)  # what the scores do not say: the tiles --tile auto chose
 
 
 def evaluate_models(
@@ -106,7 +107,8 @@ def evaluate_models(
     save/<label>/<sequence>/ with several contenders; every folder is checked before any work. `digests`:
     the reports list each sequence's `sequence_digest`, which a later run needs to continue from them.
     `on_report` is told of each report as its pass ends. Ctrl-C or a DeblurError ends the evaluation
-    with what was done (`Evaluation.stopped_by`); a report that scored no sequence is left out."""
+    with what was done (`Evaluation.stopped_by`); a report that scored no sequence is left out. The
+    Evaluation's notes say what the scores do not: the tiles `--tile auto` chose."""
     stopped = stopped or {}
     several = len(models) + len(results) > 1
     folders = (
@@ -161,8 +163,26 @@ def evaluate_models(
         if current is not None and not current.sequences:
             reports.remove(current)
         partial = current if current is not None and current.sequences else None
-        return Evaluation(reports, stopped_by=e, partial=partial)
-    return Evaluation(reports)
+        return Evaluation(reports, stopped_by=e, partial=partial, notes=_tiled_notes(reports, models))
+    return Evaluation(reports, notes=_tiled_notes(reports, models))
+
+
+def _tiled_notes(reports: list[EvaluationReport], models: Sequence[ModelContender]) -> list[str]:
+    """For each model whose automatic tiles (`--tile auto`, from free memory) cut some sequences' frames: which
+    sides, and that whole frames score a little otherwise."""
+    auto = {model.label for model in models if model.windows.tile == "auto"}
+    notes = []
+    for report in reports:
+        tiled = [s for s in report.sequences if s.tile_used is not None]
+        if report.model not in auto or not tiled:
+            continue
+        sides = ", ".join(str(side) for side in sorted({s.tile_used for s in tiled}))
+        notes.append(
+            f"{report.model}: {len(tiled)} of {len(report.sequences)} sequences were restored in tiles of {sides} "
+            "pixels, which --tile auto chose from the free memory; tiles change scores a little (JSON: tile_used): "
+            "--tile 0 restores whole frames, as published results do"
+        )
+    return notes
 
 
 Scorer = Callable[[SequencePair, SequenceProgress | None, SequenceScore | None], SequenceScore]

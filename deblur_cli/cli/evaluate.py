@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 
     from deblur_cli.evaluate import EvaluationReport
     from deblur_cli.evaluate_session import EvaluationProgress
-    from deblur_cli.windows import WindowOptions
 
 
 @command(
@@ -303,9 +302,8 @@ def evaluate(
             on_report=shown, on_progress=progress,
         )  # fmt: skip
     reports = evaluation.reports
-    for report in reports:
-        if line := _tiled_note(report, window_plans.get(report.model)):
-            note(line)
+    for line in evaluation.notes:
+        note(line)
     if evaluation.stopped_by is not None:  # stopped by hand, by a bad sequence or model: what is done is kept
         if (current := evaluation.partial) is not None:
             show(current)
@@ -337,22 +335,6 @@ def _for_models(ctx: typer.Context, scene_cuts: bool) -> list[str]:
     """The options given that only a model's restoration reads, as typed."""
     stray = [option for name, option in _FOR_MODELS.items() if given(ctx, name)]
     return stray + ([f"--{'' if scene_cuts else 'no-'}scene-cuts"] if given(ctx, "scene_cuts") else [])
-
-
-def _tiled_note(report: EvaluationReport, windows: WindowOptions | None) -> str | None:
-    """For a model whose automatic tiles (`--tile auto`, from free memory) cut some sequences' frames: which
-    sides, and that whole frames score a little otherwise."""
-    if windows is None or windows.tile != "auto":
-        return None
-    tiled = [s for s in report.sequences if s.tile_used is not None]
-    if not tiled:
-        return None
-    sides = ", ".join(str(side) for side in sorted({s.tile_used for s in tiled}))
-    return (
-        f"{report.model}: {len(tiled)} of {len(report.sequences)} sequences were restored in tiles of {sides} pixels, "
-        "which --tile auto chose from the free memory; tiles change scores a little (JSON: tile_used): --tile 0 "
-        "restores whole frames, as published results do"
-    )
 
 
 class _PassBars:
