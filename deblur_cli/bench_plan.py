@@ -6,8 +6,8 @@ runs it; the command prints it. No torch at import: the command line reads the d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from deblur_cli.auto_model import AUTO, choose_model
@@ -77,7 +77,9 @@ class Sweep:
 
     def ignored(self, models: list[str]) -> str | None:
         """A warning where no model of `models` samples, so that the sampling options given do nothing; else None."""
-        given = [option for option, value in (("--steps", self.steps), ("--samples", self.samples)) if value]
+        given = [
+            option for option, value in (("--steps", self.steps), ("--samples", self.samples)) if value is not None
+        ]
         given += ["--eta"] if self.eta else []
         notes = [ignored_sampling_note(name, given) for name in models]
         return notes[0] if notes and all(notes) else None
