@@ -194,3 +194,13 @@ def test_the_still_benchmark_sorts_steps_by_where_windows_meet_and_measures_a_st
     out = _bench("bench_still.py", "--clips", "1", "--frames", "5", "--size", "64x48")
     assert out.startswith("Deblurrer('dstnet-s'") and "5 frames 64x48" in out, out
     assert "sharp: PSNR out vs in" in out and "blurred: gain, alone" in out and "sharp: flicker end, p99.9" in out, out
+
+
+def test_the_keyframe_benchmark_sizes_encodes_against_the_keyframe_interval():
+    from keyframe_cost import encoded_size, panning_texture
+
+    frames = panning_texture(24, size=(48, 64))
+    assert frames.shape == (24, 48, 64, 3) and np.array_equal(frames[1][:, :-2], frames[0][:, 2:])  # it pans
+    assert encoded_size(frames, 25.0, 2, 18) > encoded_size(frames, 25.0, 250, 18)  # keyframes cost bytes
+    out = _bench("keyframe_cost.py", "--synthetic", "12", "--every", "4")
+    assert out.startswith("panning texture: 12 frames 640x360, CRF 18: ") and "a keyframe every   4 frames: " in out
