@@ -183,17 +183,19 @@ class _Cuts:
         """The cut to make before frame `index` (timestamp `pts`; `read` frames read so far), if any. Not
         before a held frame (stream.restore_stream), which a run continuing there could not write as the frame
         before it came out, unless twice SEGMENT_FRAMES went by without a cut (a long still shot; footage on
-        twos whose copies fall where the windows can restart): a continued run then writes the hold after the
-        cut as a copy of a frame it restored again, which differs a little. Called for every frame in order,
+        twos whose copies fall where the windows can restart) or SEGMENT_MOST_SECONDS of restoring did: a
+        continued run then writes the hold after the cut as a copy of a frame it restored again, which differs
+        a little. Called for every frame in order,
         the frames read again on resuming included."""
         self._recent.append(pts)  # the timestamps of frames index - overlap to index
         window, overlap = self._windows.window, self._windows.overlap
         frames = index - self._last
         spent = time.monotonic() - self._since
         due = frames >= SEGMENT_FRAMES or (frames >= SEGMENT_MIN_FRAMES and spent >= SEGMENT_SECONDS)
-        due = due or spent >= SEGMENT_MOST_SECONDS
-        if held and frames < 2 * SEGMENT_FRAMES:
+        overdue = spent >= SEGMENT_MOST_SECONDS
+        if held and frames < 2 * SEGMENT_FRAMES and not overdue:
             return None
+        due = due or overdue
         if frames <= 0 or not due or not restartable_at(index, read, window, overlap, self._per_call):
             return None
         self._last, self._since = index, time.monotonic()

@@ -77,6 +77,16 @@ def test_segments_end_before_held_frames_only_after_a_long_wait():
     assert len(on_twos) == 2 and all(0 <= gap - 2 * pipeline.SEGMENT_FRAMES < 8 for gap in gaps)
 
 
+def test_a_slow_run_of_footage_on_twos_still_ends_a_segment_after_the_longest_wait(monkeypatch):
+    """Found in review: the wait for a restart point that is no copy held back SEGMENT_MOST_SECONDS, so a slow run
+    of footage on twos kept nothing for 240 frames (an hour of 4K on a CPU)."""
+    options, count = WindowOptions(window=10, overlap=2, tile=None), 5 * pipeline.SEGMENT_FRAMES
+    monkeypatch.setattr(pipeline, "SEGMENT_MOST_SECONDS", 0.0)  # every restart point is overdue
+    planner = pipeline._Cuts(options, 1, first=0)
+    on_twos = [i for i in range(count) if planner.before(i, i, count, held=i > 1 and i % 2 == 0)]
+    assert on_twos[:3] == [10, 18, 26]  # each restart point, copies though they are
+
+
 def test_an_interrupted_run_of_footage_on_twos_keeps_its_work_up_to_a_cut_after_a_long_wait(tmp_path, monkeypatch):
     """The behaviour of the test above through deblur_video: footage on twos whose copies fall where the windows can
     restart kept no work when stopped (no segment ended); it keeps the frames before a cut made once twice
