@@ -450,3 +450,21 @@ def test_info_describes_the_inputs_run_restores_and_notes_those_it_leaves_out(tm
     quoted = runner.invoke(app, ["info", str(card / "*.mp4"), "--json"])
     assert quoted.exit_code == 0, quoted.output
     assert json.loads(quoted.stdout)["input"] == str(card / "a.mp4")  # one left: a-deblurred.mp4 is a.mp4's result
+
+
+def test_inputs_run_would_refuse_together_are_each_described_in_the_order_given(tmp_path):
+    """Found in review: `info a.mp4 a.mp4` (or a folder given twice) stopped at run's planning error and described
+    nothing; and globs of images came after every video, whatever their place among the inputs."""
+    make_video(tmp_path / "a.mp4", frames=2)
+    result = runner.invoke(app, ["info", str(tmp_path / "a.mp4"), str(tmp_path / "a.mp4"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert [report["input"] for report in json.loads(result.stdout)] == [str(tmp_path / "a.mp4")] * 2
+    assert "warning: deblur run would refuse these inputs together: two inputs would both be written" in result.stderr
+    make_images(tmp_path / "frames", count=2, size=(32, 24))
+    (tmp_path / "card").mkdir()
+    make_video(tmp_path / "card" / "b.mp4", frames=2)
+    glob = str(tmp_path / "frames" / "*.png")
+    ordered = runner.invoke(app, ["info", glob, str(tmp_path / "card"), str(tmp_path / "a.mp4"), "--json"])
+    assert ordered.exit_code == 0, ordered.output
+    described = [report["input"] for report in json.loads(ordered.stdout)]
+    assert described == [glob, str(tmp_path / "card" / "b.mp4"), str(tmp_path / "a.mp4")]

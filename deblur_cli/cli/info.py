@@ -150,13 +150,25 @@ def _print_tables(reports: list[dict]) -> None:
 
 def _planned(inputs: list[Path]) -> tuple[list[tuple[Path, Path | None, bool]], list[str]]:
     """What `deblur run` without -o would restore of `inputs` and write for each (batch.plan_jobs: quoted globs of
-    videos expanded, earlier results left out), with whether it was named on the command line, then the globs of
-    images, which name no place (None); and the notes on the inputs left out."""
+    videos expanded, earlier results left out), with whether it was named on the command line, and the globs of
+    images, which name no place (None), in the order given; and the notes on the inputs left out. Inputs that
+    run would refuse together (one given twice) are each described alone, after a warning."""
     expanded = expand_video_globs(inputs)
     videos = [path for path in expanded if not is_glob_input(path)]
-    jobs = plan_jobs(videos, None) if videos else Jobs([], False, [])
-    globs = [(path, None, True) for path in expanded if is_glob_input(path)]
-    return [(job.source, job.target, job.given) for job in jobs.jobs] + globs, jobs.left_out
+    try:
+        jobs = plan_jobs(videos, None) if videos else Jobs([], False, [])
+    except UsageError as e:
+        warn(f"deblur run would refuse these inputs together: {e}")
+        alone = [plan_jobs([path], None) for path in videos]
+        notes = [line for each in alone for line in each.left_out]
+        jobs = Jobs([job for each in alone for job in each.jobs], True, notes)
+    planned = [(job.source, job.target, job.given) for job in jobs.jobs]
+    planned += [(path, None, True) for path in expanded if is_glob_input(path)]
+
+    def given_at(source: Path) -> int:  # the place of the input a job comes from: itself, or its folder
+        return next((i for i, path in enumerate(expanded) if path == source or path in source.parents), len(expanded))
+
+    return sorted(planned, key=lambda entry: given_at(entry[0])), jobs.left_out
 
 
 class _Timing:
