@@ -238,12 +238,17 @@ class VideoFileSource:
             target = zero + _units(span.start, time_base)
             if not self._index_timestamps:  # reordered AVI's are given in turn from the start: read up to the span
                 self._seek(target, zero)
-            self._first = next((item for item in self._timeline if item[1] >= target), None)
+            self._first = last = None
+            for item in self._timeline:
+                if item[1] >= target:
+                    self._first = item
+                    break
+                last = item
             if self._first is None:
                 length = f" (the video is {info.duration:g} s long)" if info.duration else ""
-                if info.duration and info.fps and span.start < info.duration:  # in its last frame's time
-                    last = info.duration - 1 / float(info.fps)
-                    length = f" (the video is {info.duration:g} s long; its last frame starts at {last:.3f} s)"
+                if info.duration and last is not None:  # a start in the last frame's time: where that frame starts
+                    starts = math.floor(float((last[1] - zero) * time_base) * 1000) / 1000  # a --start it takes
+                    length = f" (the video is {info.duration:g} s long; its last frame starts at {starts:g} s)"
                 raise InputError(
                     f"{self.path}: no frame at or after {span.start:g} s{length}", hint="choose an earlier --start"
                 )
