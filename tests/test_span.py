@@ -82,7 +82,8 @@ def test_a_span_holds_exactly_the_frames_shown_in_it(tmp_path, name, codec):
 
 def test_spans_outside_the_video_are_one_clear_error(tmp_path):
     path = media.make_video(tmp_path / "a.mp4", frames=10, fps=10)
-    with pytest.raises(InputError, match=r"no frame at or after 2 s \(the video is 1 s long; its last frame starts at 0.9 s\)"):
+    outside = r"no frame at or after 2 s \(the video is 1 s long; its last frame starts at 0.9 s\)"
+    with pytest.raises(InputError, match=outside):
         describe(path, ReadOptions(Span(2.0)))
     with pytest.raises(InputError, match="no frame is shown from 0.21 s to 0.29 s"):
         describe(path, ReadOptions(Span(0.21, 0.29)))
