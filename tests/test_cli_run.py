@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -348,18 +349,24 @@ def test_an_output_that_cannot_hold_the_input_fails_before_the_model_loads(tmp_p
 
 
 @pytest.mark.parametrize(
-    "output, options", [("out.png", []), ("out.jpg", ["--codec", "h264"]), ("out.png", ["--codec", "ffv1"])]
-)
+    "output, options",
+    [("out.png", []), ("shot.v2.png", []), ("my shot.png", []), ("out.jpg", ["--codec", "h264"]),
+     ("out.png", ["--codec", "ffv1"])],
+)  # fmt: skip
 def test_the_hint_for_an_image_that_cannot_hold_the_input_names_outputs_that_can(tmp_path, identity, output, options):
-    """Found in review: the hint offered `-o DIR/` for PNG frames, which puts a video in the folder."""
+    """Found in review: the hint offered `-o DIR/` for PNG frames, which puts a video in the folder; then a folder
+    named shot.v2, taken for a video of format .v2, and PNG frames where --codec asked for a video codec. The rule:
+    every output the hint names, given with the command's own options, is written."""
     source = media.make_video(tmp_path / "in.mp4", frames=3)
     result = deblur(source, "-o", tmp_path / output, *options)
     assert result.exit_code == 1
     hint = result.stderr.splitlines()[-1]
-    frames, video = re.fullmatch(r"hint: for PNG frames, .* \(-o (\S+)\); for a video, -o (\S+)", hint).groups()
-    assert deblur(source, "-o", frames, "-q").exit_code == 0 and len(list(Path(frames).glob("*.png"))) == 3
-    assert deblur(source, "-o", video, *options, "-q").exit_code == 0  # the codec asked, in a container that holds it
-    assert len(media.read_frames(video)) == 3
+    named = [word for word in re.findall(r"-o ('[^']*'|[^\s;)]+)", hint)]
+    assert len(named) == (1 if options else 2), hint
+    for each in (shlex.split(word)[0] for word in named):
+        assert deblur(source, "-o", each, *options, "-q").exit_code == 0, each
+        written = list(Path(each).glob("*.png")) if Path(each).is_dir() else media.read_frames(each)
+        assert len(written) == 3, each
 
 
 @pytest.mark.parametrize("output", ["out.mpg", "out.vob", "out.m2v"])

@@ -51,11 +51,15 @@ JPEG_QUANTISER = 2  # FFmpeg's -q:v 2: about 40 dB PSNR on a natural photo, roug
 WEBP_QUALITY = 95  # libwebp's lossy quality, as JPEG_QUANTISER's
 
 
-def _hint(path: Path, video: str = ".mp4") -> str:
+def _hint(path: Path, codec: str | None = None) -> str:
     """Where several frames can go instead of the image `path`: a new folder of PNG frames (a name without a suffix;
-    an existing folder or a trailing slash puts a video in it), or a video of suffix `video`."""
-    folder, video = quote(str(path.with_suffix(""))), quote(str(path.with_suffix(video)))
-    return f"for PNG frames, name a folder without a suffix (-o {folder}); for a video, -o {video}"
+    an existing folder or a trailing slash puts a video in it), or a video; for the video codec `codec` asked,
+    a video that holds it (.mkv) alone."""
+    stem = path.with_suffix("")
+    if codec is not None:
+        return f"for {codec} video, -o {quote(f'{stem}.mkv')}"
+    folder = quote(str(stem.with_name(stem.name.replace(".", "-"))))  # shot.v2 would be a video of format .v2
+    return f"for PNG frames, name a folder without a suffix (-o {folder}); for a video, -o {quote(f'{stem}.mp4')}"
 
 
 def is_image_output(path: str | os.PathLike) -> bool:
@@ -74,7 +78,7 @@ def check_image_output(path: str | os.PathLike, info: VideoInfo, options: Encode
             hint="write the image as .png, .jpg or .tif instead",
         )
     if options.codec not in (None, codec):
-        raise OutputError(f"{path} is a {codec} image, not {options.codec} video", hint=_hint(path, ".mkv"))
+        raise OutputError(f"{path} is a {codec} image, not {options.codec} video", hint=_hint(path, options.codec))
     if info.frame_count is not None and info.frame_count > 1:
         raise OutputError(f"{path} is one image, and the input has {info.frame_count} frames", hint=_hint(path))
 
