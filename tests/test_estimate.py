@@ -146,3 +146,17 @@ def test_info_refuses_model_options_without_estimate(tmp_path):
     assert result.exit_code == 2
     assert "error: --steps is for --estimate" in result.output and "add --estimate" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "seconds, said",
+    [(0.183, "0.18 s a frame, 5.46 fps"), (2.99, "3.0 s a frame, 0.33 fps"), (75.0, "75 s a frame, 0.013 fps"),
+     (250.0, "250 s a frame, 0.004 fps"), (3600.0, "1 h 00 min a frame, 0.00028 fps")],
+)  # fmt: skip
+def test_an_estimates_time_a_frame_keeps_its_figures_from_fast_to_slow(seconds, said):
+    """Found in review: a diffusion model at minutes a frame said "0.00 fps", and 75 s a frame "1 min a frame"."""
+    from deblur_cli.cli.info import _estimate_text
+
+    found = {"seconds_per_frame": seconds, "seconds": None, "model": "m", "device": "cpu", "precision": None,
+             "window": 10, "timed": "64x48", "timed_steps": None}  # fmt: skip
+    assert _estimate_text(found).startswith(said + " for the model")

@@ -364,8 +364,10 @@ def _estimate_text(found: dict) -> str:
     """An estimate as the table says it: "about 12 min (1.9 s a frame, 0.53 fps) for the model: dstnet-s on cpu,
     bfloat16, timed on 10 frames of a 1920x144 strip"."""
     seconds = found["seconds_per_frame"]
-    each = f"{seconds:.2g} s" if seconds < 1 else f"{seconds:.1f} s" if seconds < 10 else in_words(seconds)
-    each = f"{each} a frame, {1 / seconds:.2f} fps"  # fps as the run's summary line gives its speed
+    each = f"{seconds:.2g} s" if seconds < 1 else f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+    each = in_words(seconds) if seconds >= 600 else each
+    rate = 1 / seconds  # as the run's summary line gives its speed, where that says more than 0.00
+    each = f"{each} a frame, {rate:.2f} fps" if rate >= 0.1 else f"{each} a frame, {rate:.2g} fps"
     if found["seconds"] is None:
         total = each
     else:
