@@ -1559,7 +1559,7 @@ def kept_times(path: Path, source: Path) -> bool:
     written, read = media.read_video_pts(path), media.read_video_pts(source)
     if None in written[0] or len(written[0]) != len(read[0]):
         return False
-    ours, theirs = ([float(pts * base) for pts in sorted(stamps)] for stamps, base in (written, read))
+    ours, theirs = ([float(pts * base) for pts in stamps] for stamps, base in (written, read))  # as decoded
     return all(abs((a - ours[0]) - (b - theirs[0])) < 0.004 for a, b in zip(ours, theirs))
 
 
@@ -1806,3 +1806,27 @@ def test_at_strength_0_the_done_line_names_no_model(tmp_path, identity):
     assert result.exit_code == 0, result.output
     assert result.stderr.rstrip().endswith("fps, --strength 0: the model not run)"), result.stderr
     assert "fps, dstnet-s on cpu)" in deblur(source, "-o", tmp_path / "out2.mp4", "--strength", 0.5).stderr
+
+
+@pytest.mark.parametrize("codec", [None, "mpeg2video"])
+def test_an_mxf_output_reads_back_with_every_frame_in_order(tmp_path, identity, codec):
+    """Found in review: FFmpeg's MXF muxer writes H.264 without its reordering, so x264's B-frames came back with
+    their decode times and a run of the file left a third of its frames out."""
+    source = media.make_video(tmp_path / "in.mp4", frames=12, fps=25, size=(64, 64))
+    result = deblur(source, "-o", tmp_path / "out.mxf", *(["--codec", codec] if codec else []), "-q")
+    assert result.exit_code == 0, result.output
+    stamps, base = media.read_video_pts(tmp_path / "out.mxf")
+    assert [round(float(pts * base), 2) for pts in stamps] == [round(i / 25, 2) for i in range(12)]
+    again = deblur(tmp_path / "out.mxf", "-o", tmp_path / "back.mkv")
+    assert again.exit_code == 0 and "out of order" not in again.stderr and "12 frames" in again.stderr, again.output
+
+
+def test_an_mxf_output_at_a_rate_it_cannot_store_says_so(tmp_path, identity):
+    """Found in review: at 10 fps, "the .mxf container cannot hold libx264 video", which it holds at 25."""
+    source = media.make_video(tmp_path / "in.mp4", frames=3, fps=10)
+    result = deblur(source, "-o", tmp_path / "out.mxf")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "error: the .mxf container cannot hold video at 10 frames a second",
+        "hint: write .mkv, .mov or .mp4, which take any rate",
+    ]

@@ -176,6 +176,10 @@ class VideoEncoder:
             # AVI (and Y4M) store no presentation times: a B-frame's would be lost, and its decode time before the first
             # frame's moved every stream a frame later (x264's default reorders; AVI players show frames in order)
             stream.codec_context.max_b_frames = 0
+        elif container.format.name in _EDIT_RATE_FORMATS and encoding.encoder not in _FRAME_CLOCK_ENCODERS:
+            # FFmpeg's MXF muxer writes H.264 and HEVC without their reordering: B-frames came back with their
+            # decode times, out of order (MPEG-2 keeps its own temporal offsets there)
+            stream.codec_context.max_b_frames = 0
         if container.format.name == "yuv4mpegpipe" and bit_depth_of(av.VideoFormat(encoding.pix_fmt)) > 8:
             # Y4M's deep formats (C420p10, ...), which x264, libaom and VMAF read, are FFmpeg's "unofficial" ones
             container.options["strict"] = "unofficial"
@@ -377,6 +381,14 @@ def start_encoding(container, encoding: Encoding, *, in_memory: bool = False) ->
                 f"the {encoding.encoder} encoder cannot store {float(rate):g} frames a second",
                 hint="write .mp4 or .mkv without --codec: their H.264 takes any rate",
             ) from None
+        muxer = container.format.name
+        if rate and _opens_alone(video) and _muxes(video, muxer, Fraction(25)) and not _muxes(video, muxer, rate):
+            # MXF writes broadcast rates only (25, 29.97, 50, ...)
+            raise EncoderOptionError(
+                f"the {Path(container.name).suffix or muxer} container cannot hold video at {float(rate):.4g}"
+                " frames a second",
+                hint="write .mkv, .mov or .mp4, which take any rate",
+            ) from None
         # a muxer may list a codec it then refuses (MOV and VP9; SWF with EPERM): an encoder that opens alone
         # was not at fault
         if encoding.encoder not in container.supported_codecs or _opens_alone(video):
@@ -398,22 +410,42 @@ def _holding_hint(encoder: str, refused: str = "") -> str:
     """The hint for a container (of suffix `refused`) that cannot hold `encoder`'s video: the other usual
     ones whose muxer takes such a stream (Ut Video: .avi alone; PNG: not .mkv), tried in memory. (A muxer
     may take a stream and refuse it at its header, as MOV does AV1: `refused` is never offered.)"""
-    holding = []
-    for suffix in (s for s in _USUAL_SUFFIXES if s != refused.lower()):
-        memory = io.BytesIO()
-        memory.name = "probe" + suffix
-        container = open_container(memory, memory.name)
-        try:
-            container.add_stream(encoder, rate=25)
-            holding.append(suffix)
-        except (ValueError, av.FFmpegError):
-            pass
-        finally:
-            with contextlib.suppress(Exception):
-                container.close()
+    holding = [suffix for suffix in _USUAL_SUFFIXES if suffix != refused.lower() and _takes(encoder, suffix)]
     if not holding:
         return "choose another --codec"
     return f"use {' or '.join(holding)}, which {'holds' if len(holding) == 1 else 'hold'} {encoder} video"
+
+
+def _takes(encoder: str, suffix: str) -> bool:
+    """Whether the muxer of `suffix` takes a stream of `encoder`'s video, tried in memory."""
+    memory = io.BytesIO()
+    memory.name = "probe" + suffix
+    container = open_container(memory, memory.name)
+    try:
+        container.add_stream(encoder, rate=25)
+        return True
+    except (ValueError, av.FFmpegError):
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            container.close()
+
+
+def _muxes(settings: _EncoderSettings, muxer: str, rate: Fraction) -> bool:
+    """Whether the muxer `muxer` writes its header for a stream of an encoder with `settings` at `rate` frames a
+    second, tried in memory."""
+    container = av.open(io.BytesIO(), "w", format=muxer)
+    try:
+        stream = container.add_stream(settings.name, rate=rate, options=dict(settings.options))
+        stream.width, stream.height, stream.pix_fmt = settings.width, settings.height, settings.pix_fmt
+        stream.time_base = stream.codec_context.time_base = 1 / rate
+        container.start_encoding()
+        return True
+    except (OSError, ValueError, av.FFmpegError):
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            container.close()
 
 
 @dataclass(frozen=True)
