@@ -43,22 +43,28 @@ class Jobs(NamedTuple):
     """The inputs a run restores, each with its output, and the notes on those it leaves out."""
 
     jobs: list[Job]
-    several: bool  # more than one input as typed, before any is left out
+    several: bool  # more than one job planned (a folder's videos count), before any is left out
     left_out: list[str]  # results of an earlier run beside their inputs, a folder of videos' photos
 
 
-def plan_jobs(inputs: list[Path], output: Path | None, *, named_folder: bool = False, tag: str = DEFAULT_TAG) -> Jobs:
+def plan_jobs(
+    inputs: list[Path], output: Path | None, *, named_folder: bool = False, tag: str = DEFAULT_TAG, typed: bool = False
+) -> Jobs:
     """The jobs of a run of `inputs` (quoted globs of videos expanded) to -o `output` (`named_folder`: typed
     with a trailing slash; `tag`: outputs.output_tag's), less the results of an earlier run found among them,
-    as `deblur run` restores them and `deblur info` describes them. UsageError where no output can be named."""
+    as `deblur run` restores them. With `typed` (`deblur info`, which describes what it is given), such a
+    result given itself is kept, and its note says that run would leave it out. UsageError where no output can
+    be named."""
     inputs = expand_video_globs(inputs)
     planned = plan_outputs(inputs, output, named_folder=named_folder, tag=tag)
     # a batch run again beside its first results: a folder's, or without -o the shell's *.mp4, hold them too
     earlier = earlier_outputs([job.source for job in planned])
     if output is not None:  # what was typed goes to -o's place whatever its name
         earlier = {restored: source for restored, source in earlier.items() if restored not in inputs}
+    kept = {restored for restored in earlier if typed and restored in inputs}
     left_out = [
-        f"left out {restored}: named as deblur names the result of {source} (restore it alone to restore it)"
+        f"{'deblur run would leave out' if restored in kept else 'left out'} {restored}: named as deblur names the"
+        f" result of {source} (restore it alone to restore it)"
         for restored, source in earlier.items()
     ]
     for folder in (path for path in inputs if path not in earlier):
@@ -66,7 +72,8 @@ def plan_jobs(inputs: list[Path], output: Path | None, *, named_folder: bool = F
             some = "a photo" if len(photos) == 1 else f"{len(photos)} photos"
             one = f"deblur run {shlex.quote(str(photos[0]))}"
             left_out.append(f"left out {some} in {folder}, a folder of videos: restore a photo on its own ({one})")
-    return Jobs([job for job in planned if job.source not in earlier], len(planned) > 1, left_out)
+    jobs = [job for job in planned if job.source not in earlier or job.source in kept]
+    return Jobs(jobs, len(planned) > 1, left_out)
 
 
 @dataclass(frozen=True)

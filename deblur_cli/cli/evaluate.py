@@ -101,7 +101,9 @@ def evaluate(
     precision: PrecisionOpt = "auto",
     steps: StepsOpt = 20,
     eta: EtaOpt = 0.0,
-    seed: Annotated[int, seed_option("Seed of the diffusion sampler: same seed, same scores.", SAMPLING_PANEL)] = 0,
+    seed: Annotated[
+        int, seed_option("Seed of the diffusion sampler: the same seed restores the same frames.", SAMPLING_PANEL)
+    ] = 0,
     samples: SamplesOpt = 1,
     window: WindowOpt = None,
     overlap: OverlapOpt = None,
@@ -332,7 +334,7 @@ _FOR_MODELS = {
 
 
 def _for_models(ctx: typer.Context, scene_cuts: bool) -> list[str]:
-    """The options given that only a model's restoration reads, as typed."""
+    """The options given that only a model's restoration reads, as the command line writes them."""
     stray = [option for name, option in _FOR_MODELS.items() if given(ctx, name)]
     return stray + ([f"--{'' if scene_cuts else 'no-'}scene-cuts"] if given(ctx, "scene_cuts") else [])
 

@@ -156,10 +156,10 @@ def _planned(inputs: list[Path]) -> tuple[list[tuple[Path, Path | None, bool]], 
     expanded = expand_video_globs(inputs)
     videos = [path for path in expanded if not is_glob_input(path)]
     try:
-        jobs = plan_jobs(videos, None) if videos else Jobs([], False, [])
+        jobs = plan_jobs(videos, None, typed=True) if videos else Jobs([], False, [])
     except UsageError as e:
         warn(f"deblur run would refuse these inputs together: {e}")
-        alone = [plan_jobs([path], None) for path in videos]
+        alone = [plan_jobs([path], None, typed=True) for path in videos]
         notes = [line for each in alone for line in each.left_out]
         jobs = Jobs([job for each in alone for job in each.jobs], True, notes)
     planned = [(job.source, job.target, job.given) for job in jobs.jobs]
