@@ -510,10 +510,7 @@ def test_a_slow_run_keeps_its_work_a_minute_at_a_time_and_says_when_it_kept_noth
     assert target.read_bytes() == b"earlier"
     target.unlink()
     monkeypatch.setattr(pipeline, "SEGMENT_SECONDS", 0.0)  # every restart point 3 frames on is due
-    notes = interrupted(source, target, after=4, windows=WINDOWS, encode=FFV1)
-    assert "frames of" in notes[-1] and "are kept" in notes[-1]
-    result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1)
-    assert result.resumed > 0 and same_video(target, tmp_path / "whole.mkv")
+    _kept_and_continued(source, target, tmp_path / "whole.mkv")
 
 
 def test_a_very_slow_run_keeps_its_work_however_few_frames_it_restored(tmp_path, monkeypatch):
@@ -525,11 +522,16 @@ def test_a_very_slow_run_keeps_its_work_however_few_frames_it_restored(tmp_path,
     monkeypatch.setattr(pipeline, "SEGMENT_MIN_FRAMES", 1000)
     monkeypatch.setattr(pipeline, "SEGMENT_SECONDS", 0.0)
     monkeypatch.setattr(pipeline, "SEGMENT_MOST_SECONDS", 0.0)
-    target = tmp_path / "out.mkv"
+    _kept_and_continued(source, tmp_path / "out.mkv", tmp_path / "whole.mkv")
+
+
+def _kept_and_continued(source: Path, target: Path, whole: Path) -> None:
+    """A run of `source` into `target` stopped after 4 windows keeps frames, and the same run continues from them
+    to the frames of `whole`, an uninterrupted run's."""
     notes = interrupted(source, target, after=4, windows=WINDOWS, encode=FFV1)
     assert "frames of" in notes[-1] and "are kept" in notes[-1]
     result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1)
-    assert result.resumed > 0 and same_video(target, tmp_path / "whole.mkv")
+    assert result.resumed > 0 and same_video(target, whole)
 
 
 def test_resuming_a_span_of_an_image_sequence_and_with_side_by_side(tmp_path):
