@@ -107,9 +107,28 @@ def test_the_time_left_waits_for_a_window_of_frames(monkeypatch):
     monkeypatch.setattr(task, "lines", type("Lines", (), {"update": lambda self, *a: logged.append(a)})())
     left = lambda: bar.tasks[0].fields["left"]  # noqa: E731
     task(0, 40)  # the total, before the first window
+    assert left() == "restoring the first window"  # found in review: 0/N 0.00 fps for minutes at 4K, and nothing more
+    assert {"fps", "detail"} <= set(bar.tasks[0].fields)  # the bar's other columns still have theirs
     clock.now = 105.0
     task(1, 40)  # the first frame of the first window: 105 s for one frame
     assert left() == "" and logged[-1][-1] is False
     clock.now = 140.0
     task(SETTLING, 40)  # a window's worth out: 14 s a frame, 30 frames to go
     assert left() == "7 min left" and logged[-1][-1] is True
+
+
+def test_the_bar_draws_on_a_terminal_from_the_first_call_to_the_last():
+    """Found before it landed: fields given to the bar's reset replaced them all, and the bar of a run on a terminal
+    failed on its fps column (internal error: KeyError: 'fps')."""
+    from rich.progress import TextColumn
+
+    from deblur_cli.cli.progress_lines import FramesTask, progress_bar
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=120)
+    columns = TextColumn("{task.fields[fps]:.2f} fps"), TextColumn("{task.fields[detail]}", markup=False)
+    with progress_bar(console, False, *columns) as bar:
+        task = FramesTask(bar, "in.mp4", console, quiet=False)
+        for done in (0, 0, 12, 20):
+            task(done, 20)
+            bar.refresh()
+    assert "restoring the first window" in console.file.getvalue() and "20/20" in console.file.getvalue()

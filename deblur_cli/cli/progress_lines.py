@@ -108,7 +108,9 @@ class FramesTask:
     def __call__(self, done: int, total: int | None) -> None:
         if self.first is None:
             self.first = done
-            self.bar.reset(self.task, completed=done, total=total)
+            self.bar.reset(self.task, completed=done, total=total)  # fields given to reset would replace them all
+            # until frames come out: minutes for large frames on a CPU
+            self.bar.update(self.task, left="restoring the first window")
             return
         elapsed = self.bar.get_time() - self.started
         rate = (done - self.first) / elapsed if elapsed > 0 else 0.0
