@@ -160,3 +160,19 @@ def test_an_estimates_time_a_frame_keeps_its_figures_from_fast_to_slow(seconds, 
     found = {"seconds_per_frame": seconds, "seconds": None, "model": "m", "device": "cpu", "precision": None,
              "window": 10, "timed": "64x48", "timed_steps": None}  # fmt: skip
     assert _estimate_text(found).startswith(said + " for the model")
+
+
+def test_an_estimate_of_a_part_counts_its_frames(tmp_path):
+    """Found in review: the time of a preview (run --start 1:30 --duration 5) could not be asked, only the whole
+    video's. With --start, --end or --duration, --estimate counts the frames of that part, as run reads them."""
+    clip = make_video(tmp_path / "clip.mp4", frames=40, size=(64, 48), fps=25)
+    command = ["info", str(clip), "--estimate", "-m", "dstnet-s", "--device", "cpu", "--json"]
+    whole = json.loads(runner.invoke(app, command).stdout)["estimate"]
+    part = runner.invoke(app, [*command, "--start", "0.4", "--duration", "0.6"])
+    assert part.exit_code == 0, part.output
+    found = json.loads(part.stdout)["estimate"]
+    assert (found["frames"], found["span"], whole["frames"], whole["span"]) == (15, "0.4 s to 1 s", 40, None)
+    table = runner.invoke(app, command[:-1] + ["--start", "0.4", "--end", "1"])
+    assert "for its 15 frames from 0.4 s to 1 s, for the model: dstnet-s" in re.sub(r"[│\s]+", " ", table.output)
+    refused = runner.invoke(app, ["info", str(clip), "--start", "0.4"])
+    assert refused.exit_code == 2 and "error: --start is for --estimate" in refused.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.table import Table
@@ -22,14 +22,16 @@ from deblur_cli.cli.options import (
     StepsOpt,
     WeightsOpt,
     input_path,
+    span_option,
 )
 from deblur_cli.cli.progress_lines import in_words
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.errors import DeblurError, InputError, NoVideoError, UsageError
 from deblur_cli.model_specs import model_spec
 from deblur_cli.outputs import expand_video_globs, is_glob_input, left_out_note, nearest_folder, writable
+from deblur_cli.span import Span
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
-from deblur_cli.video_io import EncodeOptions, VideoInfo, describe
+from deblur_cli.video_io import EncodeOptions, ReadOptions, VideoInfo, describe
 from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.extras import describe_extras
 from deblur_cli.video_io.frame_timing import variable_intervals
@@ -45,6 +47,12 @@ if TYPE_CHECKING:  # they import torch, which `deblur info` without --estimate d
 
 ESTIMATE_PANEL = "How long deblur run takes (--estimate)"
 TIMED_STEPS = 2  # the sampler steps a diffusion model is timed at, its time then scaled to the steps asked
+
+
+def _span(flag: str, help: str) -> typer.models.OptionInfo:
+    """An option of the part of each input --estimate counts (a preview's), as run's option of that name."""
+    return typer.Option(flag, metavar="TIME", rich_help_panel=ESTIMATE_PANEL, help=help)
+
 
 # FFmpeg's colour enums, by the names ffprobe prints, for the values cameras and phones write.
 # FFmpeg's names for its colour enums, as ffprobe prints them (a few with a plainer name beside).
@@ -91,17 +99,22 @@ def info(
     samples: SamplesOpt = None,
     cache_dir: CacheDirOpt = None,
     offline: OfflineOpt = False,
+    start: Annotated[Optional[str], _span("--start", "Count the frames from this time on, as run does.")] = None,
+    end: Annotated[Optional[str], _span("--end", "...and before this time.")] = None,
+    duration: Annotated[Optional[str], _span("--duration", "...or this long from --start.")] = None,
 ) -> None:
     """What deblur reads from an input and what [bold]deblur run[/] would write for it."""
     asked = {"--model": model, "--weights": weights, "--device": device, "--precision": precision}
     asked |= {"--steps": steps, "--samples": samples, "--cache-dir": cache_dir, "--offline": offline or None}
+    asked |= {"--start": start, "--end": end, "--duration": duration}
     if not estimate and (named := [name for name, value in asked.items() if value is not None]):
         raise UsageError(f"{named[0]} is for --estimate", hint="add --estimate to time the model on these inputs")
+    span = span_option(start, end, duration)
     if estimate:  # a mistyped device or model is said before any input is read
         timing = _Timing.asked(model or AUTO, weights, device or "auto", precision or "auto", steps, samples,
-                               cache_dir, offline)  # fmt: skip
+                               cache_dir, offline, span)  # fmt: skip
     reports = []
-    described: list[tuple[dict, VideoInfo]] = []  # each report with what was read: the size an estimate is for
+    described: list[tuple[dict, VideoInfo]] = []  # each report with the frames an estimate is for (of the span)
     planned, left_out = _planned(inputs)
     for line in left_out:
         note(line)
@@ -109,7 +122,7 @@ def info(
     for source, target, given in planned:
         try:
             reports.append(report := _report(source, video := describe(source), target))
-            described.append((report, video))
+            described.append((report, video if span.whole else describe(source, ReadOptions(span))))
         except NoVideoError as e:
             if not given:  # found in a folder of videos: a camera card's sound files
                 note(left_out_note(source, e))
@@ -176,13 +189,13 @@ class _Timing:
     window (estimate.py). A diffusion model is timed at TIMED_STEPS sampler steps at most, of the samples asked
     (they run together, as in the run), and the time scaled to the steps asked: its network runs once a step."""
 
-    def __init__(self, model: str, options: ModelOptions, steps: int, samples: int):
-        self.model, self.options, self.steps, self.samples = model, options, steps, samples
+    def __init__(self, model: str, options: ModelOptions, steps: int, samples: int, span: Span = Span()):
+        self.model, self.options, self.steps, self.samples, self.span = model, options, steps, samples, span
         self.diffusion = model_spec(model).architecture == "wtsa"
 
     @classmethod
     def asked(cls, model: str, weights: Path | None, device: str, precision: str, steps: int | None,
-              samples: int | None, cache_dir: Path | None, offline: bool) -> _Timing:  # fmt: skip
+              samples: int | None, cache_dir: Path | None, offline: bool, span: Span = Span()) -> _Timing:  # fmt: skip
         """The model the options name (auto: as `deblur run` chooses it), checked, not yet built; the sampling
         options warned of where the model does not sample, as `deblur run` warns."""
         from deblur_cli.devices import resolve_device
@@ -197,7 +210,7 @@ class _Timing:
             sampling["steps"] = min(steps, TIMED_STEPS)
         options = ModelOptions(weights=weights, device=device, precision=precision, cache_dir=cache_dir,
                                offline=offline or None, **sampling)  # fmt: skip
-        return cls(model, options, steps, samples)
+        return cls(model, options, steps, samples, span)
 
     def add_estimates(self, described: list[tuple[dict, VideoInfo]]) -> None:
         """Each report given its "estimate" of how long the model takes on its frames, its windows checked as
@@ -230,6 +243,8 @@ class _Timing:
                 "seconds_per_frame": round(
                     found.seconds(frames, windows.last) / frames if frames else found.seconds_per_frame, 6
                 ),
+                "frames": frames,
+                "span": None if self.span.whole else self.span.describe(),
                 "timed": f"{found.probe[1]}x{found.probe[0]}" + (" strip" if found.strip else ""),
                 "window": found.window,
                 "new_frames": found.new_frames,
@@ -373,6 +388,8 @@ def _estimate_text(found: dict) -> str:
     else:
         total = f"about {in_words(found['seconds'])}" if found["seconds"] >= 1 else "under a second"
         total += f" ({each})"
+        if found.get("span"):  # --start, --end or --duration: a part of the video
+            total += f" for its {found['frames']} frame{'s' * (found['frames'] != 1)} from {found['span']},"
     how = ", ".join(filter(None, [f"{found['model']} on {found['device']}", found["precision"]]))
     frames = f"{found['window']} frame{'s' * (found['window'] != 1)}"
     strip = found["timed"].endswith(" strip")
