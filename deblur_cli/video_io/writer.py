@@ -114,9 +114,7 @@ class VideoEncoder:
         if format_name in _FRAME_CLOCK_FORMATS | _BARE_FORMATS | _EDIT_RATE_FORMATS or (
             format_name in _PS_MUXERS and not self._keeps_times
         ):
-            # the codec asked may count frames too (--codec mpeg2video into .mpg): then another one as well
-            codec = " with another --codec" if options.codec and encoding.encoder in _FRAME_CLOCK_ENCODERS else ""
-            self.frame_clock = f"the {suffix.lower()} container", f".mp4, .mov and .mkv{codec} keep"
+            self.frame_clock = f"the {suffix.lower()} container", _keeping(encoding.encoder, asked=bool(options.codec))
         elif encoding.encoder in _FRAME_CLOCK_ENCODERS:
             self.frame_clock = f"the {encoding.encoder} encoder", "another --codec keeps"
         self.time_base = 1 / info.rate if self.frame_clock else self.source_time_base
@@ -414,6 +412,20 @@ def _holding_hint(encoder: str, refused: str = "") -> str:
     if not holding:
         return "choose another --codec"
     return f"use {' or '.join(holding)}, which {'holds' if len(holding) == 1 else 'hold'} {encoder} video"
+
+
+def _keeping(encoder: str, asked: bool) -> str:
+    """The advice for a video whose container counts frames: the containers that keep each frame's time, those
+    of them that hold `encoder` where --codec asked for it (ffv1: not .mp4 or .mov), and another codec too where
+    that one counts frames itself (--codec mpeg2video into .mpg)."""
+    if asked and encoder in _FRAME_CLOCK_ENCODERS:
+        return ".mp4, .mov and .mkv with another --codec keep"
+    holding = [suffix for suffix in (".mp4", ".mov", ".mkv") if not asked or _takes(encoder, suffix)]
+    if not holding:
+        return ".mp4, .mov and .mkv with another --codec keep"
+    if len(holding) == 1:
+        return f"{holding[0]} keeps"
+    return f"{', '.join(holding[:-1])} and {holding[-1]} keep"
 
 
 def _takes(encoder: str, suffix: str) -> bool:
