@@ -113,11 +113,10 @@ def planned_warnings(
         with contextlib.suppress(Exception):
             container.close()
     if encoder.frame_clock and _carries(source) and (varying := variable_intervals(source)) is not None:
-        counts, keeps = encoder.frame_clock
         warnings.append(
-            f"{counts} counts frames at one rate, and this video's varies, {varying.describe()}: frames that come "
-            "faster than its average take the next free frame's time, and drift against the sound until slower "
-            f"ones let them catch up; {keeps} each frame's time"
+            f"{encoder.frame_clock} counts frames at one rate, and this video's varies, {varying.describe()}: frames"
+            " that come faster than its average take the next free frame's time, and drift against the sound until"
+            f" slower ones let them catch up; {encoder.keeping()} each frame's time"
         )
     return warnings
 

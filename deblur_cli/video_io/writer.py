@@ -107,16 +107,18 @@ class VideoEncoder:
         # frames a second, nearly all of them dropped, so it counts frames and timestamps are rounded to them
         # (so do Y4M's header and MPEG-2, whose encoder refuses any other time base)
         self._keeps_times = format_name in _PS_MUXERS and encoding.encoder in _RATE_STATING_ENCODERS
-        # what counts frames at one rate, if anything does, and what would keep each frame's time instead: the
-        # frames each last one tick, no duration of their own is carried, and a variable rate drifts (frames that
-        # come faster than the average take the next free tick)
-        self.frame_clock: tuple[str, str] | None = None
+        # what counts frames at one rate, if anything does (keeping() says what would keep each frame's time
+        # instead): the frames each last one tick, no duration of their own is carried, and a variable rate drifts
+        # (frames that come faster than the average take the next free tick)
+        self.frame_clock: str | None = None
         if format_name in _FRAME_CLOCK_FORMATS | _BARE_FORMATS | _EDIT_RATE_FORMATS or (
             format_name in _PS_MUXERS and not self._keeps_times
         ):
-            self.frame_clock = f"the {suffix.lower()} container", _keeping(encoding.encoder, asked=bool(options.codec))
-        elif encoding.encoder in _FRAME_CLOCK_ENCODERS:
-            self.frame_clock = f"the {encoding.encoder} encoder", "another --codec keeps"
+            self.frame_clock = f"the {suffix.lower()} container"
+        self._encoder_counts = self.frame_clock is None and encoding.encoder in _FRAME_CLOCK_ENCODERS
+        if self._encoder_counts:
+            self.frame_clock = f"the {encoding.encoder} encoder"
+        self._codec_asked = bool(options.codec)
         self.time_base = 1 / info.rate if self.frame_clock else self.source_time_base
         self._scale = self.source_time_base / self.time_base
         self.step = max(1, round(1 / (info.rate * self.source_time_base)))  # source units per frame at the nominal rate
@@ -134,6 +136,13 @@ class VideoEncoder:
         self._muxed_end: int | None = None  # where the packets before it end, as such a muxer takes them
         self.encoding = encoding
         self.stream = self._add_video(container, encoding, suffix)
+
+    def keeping(self) -> str:
+        """What would keep each frame's time where `frame_clock` counts frames: other containers (those that hold
+        the codec --codec asked, tried in memory, so only when a warning needs it), or another codec."""
+        if self._encoder_counts:
+            return "another --codec keeps"
+        return _keeping(self.encoding.encoder, asked=self._codec_asked)
 
     @property
     def extradata(self) -> bytes | None:
@@ -416,11 +425,11 @@ def _holding_hint(encoder: str, refused: str = "") -> str:
 
 def _keeping(encoder: str, asked: bool) -> str:
     """The advice for a video whose container counts frames: the containers that keep each frame's time, those
-    of them that hold `encoder` where --codec asked for it (ffv1: not .mp4 or .mov), and another codec too where
-    that one counts frames itself (--codec mpeg2video into .mpg)."""
-    if asked and encoder in _FRAME_CLOCK_ENCODERS:
-        return ".mp4, .mov and .mkv with another --codec keep"
-    holding = [suffix for suffix in (".mp4", ".mov", ".mkv") if not asked or _takes(encoder, suffix)]
+    of them that hold `encoder` where --codec asked for it (ffv1: not .mov), and another codec too where none
+    does or that one counts frames itself (--codec mpeg2video into .mpg)."""
+    holding = [".mp4", ".mov", ".mkv"]
+    if asked:
+        holding = [] if encoder in _FRAME_CLOCK_ENCODERS else [suffix for suffix in holding if _takes(encoder, suffix)]
     if not holding:
         return ".mp4, .mov and .mkv with another --codec keep"
     if len(holding) == 1:
