@@ -169,9 +169,8 @@ class _Cut:
 class _Cuts:
     """Where a segmented output's segments end: before the first frame SEGMENT_FRAMES or more after the
     last end (or SEGMENT_MIN_FRAMES or more once SEGMENT_SECONDS of restoring have passed, or any number once
-    SEGMENT_MOST_SECONDS have) at which the
-    stitching can restart (windows.restartable_at), so that a run continuing there writes the frames an uninterrupted
-    run would."""
+    SEGMENT_MOST_SECONDS have) at which the stitching can restart (windows.restartable_at), so that a run
+    continuing there writes the frames an uninterrupted run would."""
 
     def __init__(self, windows: WindowOptions, per_call: int, first: int):
         self._windows, self._per_call = windows, per_call
@@ -185,17 +184,15 @@ class _Cuts:
         before it came out, unless twice SEGMENT_FRAMES went by without a cut (a long still shot; footage on
         twos whose copies fall where the windows can restart) or SEGMENT_MOST_SECONDS of restoring did: a
         continued run then writes the hold after the cut as a copy of a frame it restored again, which differs
-        a little. Called for every frame in order,
-        the frames read again on resuming included."""
+        a little. Called for every frame in order, the frames read again on resuming included."""
         self._recent.append(pts)  # the timestamps of frames index - overlap to index
         window, overlap = self._windows.window, self._windows.overlap
         frames = index - self._last
         spent = time.monotonic() - self._since
-        due = frames >= SEGMENT_FRAMES or (frames >= SEGMENT_MIN_FRAMES and spent >= SEGMENT_SECONDS)
         overdue = spent >= SEGMENT_MOST_SECONDS
         if held and frames < 2 * SEGMENT_FRAMES and not overdue:
             return None
-        due = due or overdue
+        due = overdue or frames >= SEGMENT_FRAMES or (frames >= SEGMENT_MIN_FRAMES and spent >= SEGMENT_SECONDS)
         if frames <= 0 or not due or not restartable_at(index, read, window, overlap, self._per_call):
             return None
         self._last, self._since = index, time.monotonic()

@@ -54,8 +54,8 @@ def _span(flag: str, help: str) -> typer.models.OptionInfo:
     return typer.Option(flag, metavar="TIME", rich_help_panel=ESTIMATE_PANEL, help=help)
 
 
-# FFmpeg's colour enums, by the names ffprobe prints, for the values cameras and phones write.
-# FFmpeg's names for its colour enums, as ffprobe prints them (a few with a plainer name beside).
+# FFmpeg's names for its colour enums, as ffprobe prints them (a few with a plainer name beside), for the values
+# cameras and phones write.
 _PRIMARIES = {
     1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film", 9: "bt2020",
     10: "smpte428", 11: "smpte431 (DCI-P3)", 12: "smpte432 (Display P3)", 22: "ebu3213",
@@ -202,9 +202,9 @@ class _Timing:
         from deblur_cli.restorers import ModelOptions
 
         model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
-        if ignored := sampling_note(model, steps or 20, 0.0, samples or 1, 0):
-            warn(ignored)
         steps, samples = steps or 20, samples or 1
+        if ignored := sampling_note(model, steps, 0.0, samples, 0):
+            warn(ignored)
         sampling = {"steps": steps, "samples": samples}
         if model_spec(model).architecture == "wtsa":
             sampling["steps"] = min(steps, TIMED_STEPS)
@@ -232,6 +232,7 @@ class _Timing:
                     restorer, size, windows.window, windows.overlap, frames=video.frame_count, scale=scale
                 )
             found, frames = timed[size, window], video.frame_count
+            seconds = found.seconds(frames, windows.last) if frames else None
             report["estimate"] = {
                 "model": self.model,
                 "device": str(restorer.device),
@@ -239,10 +240,8 @@ class _Timing:
                 "steps": self.steps if self.diffusion else None,
                 "samples": self.samples if self.diffusion else None,
                 "timed_steps": self.options.steps if self.diffusion else None,
-                "seconds": round(found.seconds(frames, windows.last), 3) if frames else None,
-                "seconds_per_frame": round(
-                    found.seconds(frames, windows.last) / frames if frames else found.seconds_per_frame, 6
-                ),
+                "seconds": None if seconds is None else round(seconds, 3),
+                "seconds_per_frame": round(found.seconds_per_frame if seconds is None else seconds / frames, 6),
                 "frames": frames,
                 "span": None if self.span.whole else self.span.describe(),
                 "timed": f"{found.probe[1]}x{found.probe[0]}" + (" strip" if found.strip else ""),

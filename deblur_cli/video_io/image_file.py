@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from shlex import quote
 from fractions import Fraction
 from pathlib import Path
+from shlex import quote
 
 import av
 import numpy as np

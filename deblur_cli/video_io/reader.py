@@ -245,10 +245,11 @@ class VideoFileSource:
                     break
                 last = item
             if self._first is None:
-                length = f" (the video is {info.duration:g} s long)" if info.duration else ""
-                if info.duration and last is not None:  # a start in the last frame's time: where that frame starts
-                    starts = math.floor(float((last[1] - zero) * time_base) * 1000) / 1000  # a --start it takes
-                    length = f" (the video is {info.duration:g} s long; its last frame starts at {starts:g} s)"
+                told = [f"the video is {info.duration:g} s long"] if info.duration else []
+                if told and last is not None:  # where its last frame starts, rounded down to a --start it takes
+                    starts = math.floor(float((last[1] - zero) * time_base) * 1000) / 1000
+                    told.append(f"its last frame starts at {starts:g} s")
+                length = f" ({'; '.join(told)})" if told else ""
                 raise InputError(
                     f"{self.path}: no frame at or after {span.start:g} s{length}", hint="choose an earlier --start"
                 )
