@@ -203,8 +203,10 @@ def _picture(path: Path):
     """The picture of an image file, or None where it cannot be decoded."""
     import av
 
+    from deblur_cli.video_io.containers import open_input
+
     try:
-        with av.open(str(path)) as container:
+        with open_input(path) as container:
             return next(container.decode(video=0))
     except (av.FFmpegError, StopIteration, IndexError, OSError):
         return None
@@ -215,11 +217,13 @@ def _video_frames(path: Path) -> Iterator[tuple[int, Path, object]]:
     the chosen frames decoded. One None for a video that cannot be read."""
     import av
 
+    from deblur_cli.video_io.containers import open_input
+
     try:
-        with av.open(str(path)) as container:
+        with open_input(path) as container:
             count = sum(1 for packet in container.demux(video=0) if packet.size)
         wanted = set(_evenly(count))
-        with av.open(str(path)) as container:
+        with open_input(path) as container:
             for index, frame in enumerate(container.decode(video=0)):
                 if index in wanted:
                     wanted.discard(index)

@@ -137,11 +137,12 @@ def decode_frames(path: str | Path) -> tuple[np.ndarray, float]:
     import av  # only the one-time preparation needs a codec
 
     from deblur_cli.data.decode import shrunk_rgb
+    from deblur_cli.video_io.containers import open_input
     from deblur_cli.video_io.streams import frame_rate
 
     frames = []
     try:
-        with av.open(str(path)) as container:
+        with open_input(path) as container:
             stream = container.streams.video[0]
             fps = float(frame_rate(stream) or 0)  # raw DV's stated 60000 fps is its clock's, not its frames'
             factor = max(stream.width, stream.height) / LONG_SIDE

@@ -567,7 +567,7 @@ def _count_packets(path: str, stream) -> int | None:
     try:
         if os.path.getsize(path) > _COUNT_PACKETS_UP_TO:
             return None
-        with av.open(path) as again:
+        with open_input(path) as again:
             packets = again.demux(again.streams[stream.index])
             return sum(1 for packet in packets if packet.size and not packet.is_discard)
     except (OSError, av.FFmpegError, IndexError):
