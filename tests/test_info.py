@@ -119,6 +119,18 @@ def test_a_glob_is_described_though_it_names_no_default_output(tmp_path):
     assert report["default_output"].startswith("none: a glob needs -o")
 
 
+@pytest.mark.parametrize("name", ["shots.v2", "seq.mp4"])
+def test_a_folder_of_frames_with_a_dot_in_its_name_is_described_as_run_writes_it(tmp_path, name):
+    """Found by fuzz48: info took shots.v2-deblurred for a file of suffix .v2-deblurred and said nothing would
+    be written; run writes PNG frames there."""
+    frames = make_images(tmp_path / name, count=3)[0].parent
+    result = runner.invoke(app, ["info", str(frames), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["written_with"] == "PNG frames" and report["default_output"] == str(tmp_path / f"{name}-deblurred")
+    assert report["warnings"] in (None, [])
+
+
 def test_a_missing_input_is_one_line(tmp_path):
     result = runner.invoke(app, ["info", str(tmp_path / "nothing.mp4")])
     assert result.exit_code == 1 and result.output.startswith("error: ") and "no such file" in result.output

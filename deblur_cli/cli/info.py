@@ -38,7 +38,7 @@ from deblur_cli.video_io.frame_timing import variable_intervals
 from deblur_cli.video_io.grey import grey_format, grey_source, grey_video
 from deblur_cli.video_io.image_file import ALPHA_IMAGE_FORMATS, IMAGE_FORMATS, is_image_output
 from deblur_cli.video_io.info import HDR_TRANSFERS, turn_in_words
-from deblur_cli.video_io.sinks import planned_warnings
+from deblur_cli.video_io.sinks import is_frame_directory, planned_warnings
 from deblur_cli.video_io.sources import reading_warnings
 
 if TYPE_CHECKING:  # they import torch, which `deblur info` without --estimate does without
@@ -161,8 +161,9 @@ def _print_tables(reports: list[dict]) -> None:
         out.print(table)
 
 
-def _planned(inputs: list[Path]) -> tuple[list[tuple[Path, Path | None, bool]], list[str]]:
-    """What `deblur run` without -o would restore of `inputs` and write for each (batch.plan_jobs: quoted globs of
+def _planned(inputs: list[Path]) -> tuple[list[tuple[Path, Path | str | None, bool]], list[str]]:
+    """What `deblur run` without -o would restore of `inputs` and write for each, as the sinks take it (Job.sink:
+    "NAME/" for a folder of frames whose name holds a dot), (batch.plan_jobs: quoted globs of
     videos expanded, earlier results left out), with whether it was named on the command line, and the globs of
     images, which name no place (None), in the order given; and the notes on the inputs left out. Inputs that
     run would refuse together (one given twice) are each described alone, after a warning."""
@@ -175,7 +176,7 @@ def _planned(inputs: list[Path]) -> tuple[list[tuple[Path, Path | None, bool]], 
         alone = [plan_jobs([path], None, typed=True) for path in videos]
         notes = [line for each in alone for line in each.left_out]
         jobs = Jobs([job for each in alone for job in each.jobs], True, notes)
-    planned = [(job.source, job.target, job.given) for job in jobs.jobs]
+    planned = [(job.source, job.sink, job.given) for job in jobs.jobs]
     planned += [(path, None, True) for path in expanded if is_glob_input(path)]
 
     def given_at(source: Path) -> int:  # the place of the input a job comes from: itself, or its folder
@@ -251,23 +252,25 @@ class _Timing:
             }
 
 
-def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
-    """The facts about one input, by name, None where they do not apply; `target` is where `deblur run`
-    without -o writes (None for a glob, which needs -o: it is described as written to PNG frames)."""
-    planned = target is not None  # a glob's frames are described as written to a folder of PNG frames
+def _report(path: Path, info: VideoInfo, sink: Path | str | None) -> dict:
+    """The facts about one input, by name, None where they do not apply; `sink` is where `deblur run`
+    without -o writes, as the sinks take it ("NAME/" for a folder of frames; None for a glob, which needs -o: it
+    is described as written to PNG frames)."""
+    planned = sink is not None  # a glob's frames are described as written to a folder of PNG frames
+    sink = sink if planned else "deblurred/"
+    target, frames = Path(sink), is_frame_directory(sink)  # shots.v2-deblurred/ is a folder, not a .v2-... file
     shown_target = str(target) if planned else "none: a glob needs -o (a folder for PNG frames, or a video file)"
-    target = target if planned else Path("deblurred")
     width, height = info.display_size
     alpha = "kept" if info.alpha else None
-    if is_image_output(target) or target.suffix == "":
+    if is_image_output(target) or frames:
         grey = grey_source(info)  # written grey where the format holds it
-        if target.suffix == "":
+        if frames:
             writes = "PNG frames" + (", grey where the input's are" if grey else "")
         else:
             codec = IMAGE_FORMATS[target.suffix.lower()][0]
             held = grey and grey_format(codec, info.bit_depth) is not None
             writes = f"an image ({target.suffix}{', grey' if held else ''})"
-        if info.alpha and target.suffix.lower() not in ("", *ALPHA_IMAGE_FORMATS):
+        if info.alpha and not frames and target.suffix.lower() not in ALPHA_IMAGE_FORMATS:
             alpha = "left out"
     else:
         try:
@@ -282,7 +285,7 @@ def _report(path: Path, info: VideoInfo, target: Path | None) -> dict:
         except DeblurError as e:
             writes = f"nothing: {e}"
     try:
-        warnings = planned_warnings(target, info, EncodeOptions(), source=path)
+        warnings = planned_warnings(sink, info, EncodeOptions(), source=path)
     except DeblurError as e:  # the container refuses the encoder, say
         warnings, writes = [], f"nothing: {e}"
     warnings = reading_warnings(path, info) + warnings
