@@ -8,10 +8,14 @@ from there, so the command stops as it would have.
 
 from __future__ import annotations
 
+import contextlib
 import signal
+from collections.abc import Iterator
 from typing import NoReturn
 
 _received: list[int] = []  # the last stopping signal a handler saw, until raise_received takes it
+_holding: list[bool] = []  # a True for each held_back section open: a signal then waits for its end
+_waiting: list[int] = []  # the signal that arrived while held back, raised when the outermost section ends
 
 
 class Terminated(KeyboardInterrupt):
@@ -29,9 +33,32 @@ def stopped(signum: int) -> KeyboardInterrupt:
 
 
 def stop_now(signum: int, frame) -> None:
-    """A signal handler: remember the signal, and raise its exception."""
+    """A signal handler: remember the signal, and raise its exception (at the end of a held_back section,
+    where one is open)."""
     _received[:] = [signum]
+    if _holding:
+        _waiting[:] = [signum]
+        return
     raise stopped(signum)
+
+
+@contextlib.contextmanager
+def held_back() -> Iterator[None]:
+    """A section that a stopping signal does not cut in two: a signal that arrives inside it is raised as it
+    ends. For steps that only make sense together and take an instant, such as an output renamed into place
+    and marked finished: a Ctrl-C between the two left a complete output that the run then took for
+    unfinished (its work kept for a later run that could only say "output exists")."""
+    _holding.append(True)
+    try:
+        yield
+    except BaseException:
+        if len(_holding) == 1:
+            _waiting.clear()  # the section's own error stops the command: the signal is not raised later
+        raise
+    finally:
+        _holding.pop()
+    if not _holding and _waiting:
+        raise stopped(_waiting.pop())
 
 
 def raise_received() -> NoReturn:

@@ -332,7 +332,9 @@ def deblur_video(
                     placement=((info.rotation, info.mirrored) if turned else (0, False)) if side_by_side else None,
                 )  # fmt: skip
         except BaseException as e:
-            if (kept := sink.kept_frames) and kept == info.frame_count:  # stopped while joining
+            if sink.finished:  # stopped as the output was renamed into place: nothing is left to do
+                note(f"{output_path} was finished before the stop: it is complete")
+            elif (kept := sink.kept_frames) and kept == info.frame_count:  # stopped while joining
                 note(
                     f"all {kept} frames of {output_path} are restored and kept in {sink.work}: the same command "
                     "only joins them, in seconds (delete that folder to free its space)"

@@ -60,6 +60,30 @@ def start(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     return process, source
 
 
+def test_a_signal_in_a_held_back_section_is_raised_as_it_ends_and_an_error_there_wins():
+    from deblur_cli.interrupts import Terminated, held_back, stop_now
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with held_back():
+            stop_now(signal.SIGINT, None)  # what the handler does when Ctrl-C arrives here
+            with held_back():  # nested: only the outermost raises
+                done.append("inner")
+            done.append("outer")
+    assert done == ["inner", "outer"]
+    with pytest.raises(Terminated):
+        with held_back():
+            stop_now(signal.SIGTERM, None)
+    with pytest.raises(OSError):
+        with held_back():
+            stop_now(signal.SIGINT, None)
+            raise OSError("the rename failed")
+    with held_back():  # nothing waits from the section that failed
+        pass
+    with pytest.raises(KeyboardInterrupt):
+        stop_now(signal.SIGINT, None)  # outside a section: at once
+
+
 def test_ctrl_c_exits_130_and_removes_the_temporary_file(tmp_path):
     process, source = start(tmp_path)
     before = source.read_bytes()

@@ -456,6 +456,37 @@ def test_an_output_another_run_finished_before_this_one_took_the_lock_is_not_rep
     assert target.read_bytes() != b"theirs"
 
 
+@pytest.mark.parametrize("name", ["out.mkv", "frames"])
+def test_a_stop_as_the_output_is_renamed_into_place_leaves_it_complete_and_no_work(tmp_path, monkeypatch, name):
+    """Found by chaos48: Ctrl-C just after the joined output was renamed into place kept the segments for a later
+    run and said "the same command only joins them", which then found the output there ("output exists")."""
+    import signal
+
+    import deblur_cli.video_io.atomic as atomic_module
+    from deblur_cli.interrupts import stop_now
+
+    source = media.make_video(tmp_path / "in.mkv", frames=14)
+    options = dict(windows=WINDOWS, encode=FFV1 if name == "out.mkv" else EncodeOptions())
+    deblur_video(source, tmp_path / f"whole-{name}", MixingRestorer(), **options)
+    real = atomic_module.commit
+
+    def then_ctrl_c(temp, final):  # the signal arrives as the rename returns, the handler runs at once
+        real(temp, final)
+        if final.name == name:
+            stop_now(signal.SIGINT, None)
+
+    monkeypatch.setattr(atomic_module, "commit", then_ctrl_c)
+    notes: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        deblur_video(source, tmp_path / name, MixingRestorer(), on_note=notes.append, **options)
+    assert notes == [f"{tmp_path / name} was finished before the stop: it is complete"]
+    assert sorted(os.listdir(tmp_path)) == sorted(["in.mkv", name, f"whole-{name}"])  # no work folder, no lock
+    if name == "out.mkv":
+        assert same_video(tmp_path / name, tmp_path / f"whole-{name}")
+    else:
+        assert sorted(os.listdir(tmp_path / name)) == sorted(os.listdir(tmp_path / f"whole-{name}"))
+
+
 @pytest.mark.parametrize("after", [3, 6])
 def test_a_resumed_run_writes_what_an_uninterrupted_run_writes(tmp_path, after):
     source = media.make_video(tmp_path / "in.mp4", frames=24, fps=30, audio="aac")

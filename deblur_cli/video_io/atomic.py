@@ -12,6 +12,7 @@ import av
 
 from deblur_cli.errors import DeblurError, OutputError
 from deblur_cli.files import commit, output_error
+from deblur_cli.interrupts import held_back
 
 
 @contextlib.contextmanager
@@ -67,5 +68,11 @@ class FinishOrAbort(FinishesOnExit):
             raise OutputError(f"no frames were written to {self.path}", hint="the input produced no frames")
         with cleanup_on_error(self.path, self.abort):
             self._complete()
-            commit(self._temp, self.path)
-            self._state = "finished"
+            with held_back():  # a stop between the two would leave the output in place but called unfinished
+                commit(self._temp, self.path)
+                self._state = "finished"
+
+    @property
+    def finished(self) -> bool:
+        """Whether the output is in place under its final name."""
+        return self._state == "finished"

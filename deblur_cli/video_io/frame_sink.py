@@ -27,6 +27,7 @@ class FrameSink(Protocol):
     warnings: list[str]
 
     turns_frames: bool = False  # frames are written turned for display (images have no rotation tag)
+    finished: bool = False  # the output is in place under its final name (a stop may still come after)
 
     # cut(restart, restart_pts): end the output's part so far and keep it; a later run continuing from there
     # reads from frame `restart` (timestamp `restart_pts`). None: the sink has no parts, the pipeline cuts none.

@@ -201,9 +201,13 @@ class PngSequenceSink(atomic.FinishOrAbort, FrameSink):
         self._save(self._encoder.encode(None))
 
     def finish(self) -> None:
-        """Save the last frames and rename the directory into place, then unlock (and remove the work folder)."""
-        super().finish()
-        self._held.release(keep=False)
+        """Save the last frames and rename the directory into place, then unlock (and remove the work folder):
+        also where a stop came as it was renamed, once it is in place."""
+        try:
+            super().finish()
+        finally:
+            if self.finished:
+                self._held.release(keep=False)
 
     def abort(self) -> None:
         """Delete the temporary directory and unlock; the final name is never touched. With a key, the

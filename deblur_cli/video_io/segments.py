@@ -29,6 +29,7 @@ from av.packet import PacketSideData, packet_sidedata_type_from_literal
 
 from deblur_cli import files
 from deblur_cli.errors import OutputError
+from deblur_cli.interrupts import held_back
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io.encoding import EncodeOptions
@@ -87,6 +88,7 @@ class SegmentedVideoSink(atomic.FinishesOnExit, FrameSink):
         self._options, self._source = options, source
         self._state = "open"
         self._segment: _SegmentWriter | None = None
+        self._joined: VideoFileSink | None = None  # the output the segments are joined into, by finish()
         self._folder = WorkFolder(self.path, key, fresh=fresh)
         self.work = self._folder.path
         self._records: list[_Record] = []
@@ -146,21 +148,34 @@ class SegmentedVideoSink(atomic.FinishesOnExit, FrameSink):
                 self._segment = None
             if not self._records:
                 raise OutputError(f"no frames were written to {self.path}", hint="the input produced no frames")
-            with VideoFileSink(self.path, self.info, self._options, source=self._source, temp_folder=self.work) as sink:
+            self._joined = VideoFileSink(self.path, self.info, self._options, source=self._source, temp_folder=self.work)
+            with self._joined as sink:
                 self.warnings = sink.warnings
                 sink.write_packets(_joined(self.work, self._records, sink.extradata, self.path))
-        self._state = "finished"
-        self._folder.release(keep=False)
+        self._done()
+
+    @property
+    def finished(self) -> bool:
+        """Whether the output is in place under its final name."""
+        return self._state == "finished"
 
     def abort(self) -> None:
         """Drop the segment in progress; keep the finished ones for a later run. Does nothing once finished
-        or aborted."""
-        if self._state == "open":
+        or aborted; once the joined output is in place (a stop as it was renamed), only removes the folder."""
+        if self._state == "open" and self._joined is not None and self._joined.finished:
+            self._done()
+        elif self._state == "open":
             self._state = "aborted"
             if self._segment is not None:
                 self._segment.discard()
                 self._segment = None
             self._folder.release(keep=bool(self._records))
+
+    def _done(self) -> None:
+        """The output is in place: nothing is left for a later run."""
+        with held_back():
+            self._state = "finished"
+            self._folder.release(keep=False)
 
     def _open_segment(self) -> _SegmentWriter:
         number = self._records[-1].number + 1 if self._records else 0
