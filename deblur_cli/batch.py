@@ -267,6 +267,8 @@ def restore_batch(
             outcome = Failed(job, batch.unreadable[job.source], unreadable=True)
         else:
             yield Started(job, number)
+            # once an output is finished, the same command stops at it ("output exists") unless told to skip it
+            finished = not batch.skip_existing and any(isinstance(outcome, Done) for outcome in outcomes)
             try:
                 result = deblur_video(
                     job.source,
@@ -281,6 +283,7 @@ def restore_batch(
                     resume=resume,
                     progress=progress,
                     on_note=on_note,
+                    again="the same command with --skip-existing" if finished else "the same command",
                 )
             except (InputError, OutputError) as e:
                 if batch.skip_existing and isinstance(e, OutputBusyError):

@@ -288,6 +288,7 @@ def deblur_video(
     resume: bool = True,
     progress: ProgressFn | None = None,
     on_note: Callable[[str], None] | None = None,
+    again: str = "the same command",
 ) -> RunResult:
     """Restore every frame of `source_path`, read as `read` says (its span), with `restorer` and write
     `output_path`.
@@ -306,7 +307,8 @@ def deblur_video(
     frames or more, kept beside the output until the end (video_io.segments). When a run stops early,
     the finished segments stay, and the next run with the same `resume_key` continues after them
     (`resume=False` starts over): it reads again from the window start before that point, so that the
-    frames it writes are those an uninterrupted run would have written. `on_note` hears about it.
+    frames it writes are those an uninterrupted run would have written. `on_note` hears about it, told that
+    `again` continues (in a batch whose earlier outputs are finished: the same command with --skip-existing).
     """
     restorer = completed(restorer)
     check_output_path(source_path, output_path, force=force)
@@ -336,12 +338,12 @@ def deblur_video(
                 note(f"{output_path} was finished before the stop: it is complete")
             elif (kept := sink.kept_frames) and kept == info.frame_count:  # stopped while joining
                 note(
-                    f"all {kept} frames of {output_path} are restored and kept in {sink.work}: the same command "
+                    f"all {kept} frames of {output_path} are restored and kept in {sink.work}: {again} "
                     "only joins them, in seconds (delete that folder to free its space)"
                 )
             elif kept:
                 note(
-                    f"the first {kept} frames of {output_path} are kept in {sink.work}: the same command "
+                    f"the first {kept} frames of {output_path} are kept in {sink.work}: {again} "
                     "continues from there (delete that folder to free its space)"
                 )
             elif sink.work is not None and isinstance(e, KeyboardInterrupt):  # Ctrl-C, SIGTERM...

@@ -23,7 +23,7 @@ from deblur_cli.errors import InputError
 from deblur_cli.video_io import EncodeOptions, ReadOptions
 from deblur_cli.windows import WindowOptions
 from tests import media
-from tests.restorers import FailingRestorer, IdentityRestorer
+from tests.restorers import FailingRestorer, IdentityRestorer, MixingRestorer
 
 
 def planned(planning) -> tuple[list[Said], Batch]:
@@ -108,6 +108,26 @@ def test_ctrl_c_is_a_stopped_outcome_then_raised(tmp_path):
     ]
     with pytest.raises(KeyboardInterrupt):  # once what it stopped at is said
         next(restoring)
+
+
+@pytest.mark.parametrize("skip_existing", [False, True])
+def test_an_input_stopped_after_a_finished_one_says_the_command_that_continues_it(tmp_path, monkeypatch, skip_existing):
+    """Found by chaos48: its note said "the same command continues from there", which stops at the finished
+    output ("output exists"); the batch's own note said --skip-existing."""
+    import deblur_cli.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "SEGMENT_FRAMES", 3)
+    videos = [media.make_video(tmp_path / "a.mkv", frames=4), media.make_video(tmp_path / "b.mkv", frames=30)]
+    _, batch = planned(
+        plan_batch(videos, tmp_path / "out", ReadOptions(), EncodeOptions(codec="ffv1"), skip_existing=skip_existing)
+    )
+    notes: list[str] = []
+    windows = WindowOptions(window=3, overlap=1)
+    restoring = restore_batch(batch, MixingRestorer(fail_after=8), model="mix", windows=windows, on_note=notes.append)
+    outcomes = [next(restoring) for _ in range(4)]
+    assert [type(outcome) for outcome in outcomes] == [Started, Done, Started, Stopped]
+    again = "the same command" if skip_existing else "the same command with --skip-existing"
+    assert len(notes) == 1 and notes[0].startswith("the first ") and f": {again} continues from there" in notes[0]
 
 
 def test_one_input_raises_its_own_error(tmp_path):
