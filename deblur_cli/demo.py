@@ -18,7 +18,8 @@ from deblur_cli.pipeline import ProgressFn, WindowOptions, to_image, to_tensor
 from deblur_cli.stream import restore_stream
 from deblur_cli.restorer import Restorer
 from deblur_cli.video_io import EncodeOptions, VideoInfo, open_sink, open_source
-from deblur_cli.files import discard, output_error, temp_name
+from deblur_cli.video_io.work_folder import OutputLock
+from deblur_cli.files import output_error
 
 FPS = Fraction(25)
 # Near-lossless in luma; 4:2:0 chroma, so that every player shows the clips.
@@ -101,9 +102,11 @@ def run_demo(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise output_error(folder, e) from None
-    # The three files belong together: they are written under temporary names and renamed at the end, so
-    # that a demo stopped part-way leaves an earlier demo's set whole, not its deblurred.mp4 beside new clips.
-    temps = {name: temp_name(path) for name, path in paths.items()}
+    # The three files belong together: they are written in a work folder and renamed at the end, so that a demo
+    # stopped part-way leaves an earlier demo's set whole, not its deblurred.mp4 beside new clips. The folder is
+    # deblurred.mp4's, locked as deblur run locks it: what a killed demo left there, the next one removes.
+    lock = OutputLock(paths["deblurred"])
+    temps = {name: lock.path / path.name for name, path in paths.items()}
     try:
         blurred, sharp = synthesize_clip(seed, frames=frames, size=size, still=False)  # a clip that needs deblurring
         write_clip(temps["blurry"], blurred)
@@ -127,8 +130,7 @@ def run_demo(
         write_clip(temps["deblurred"], torch.stack(restored))
         _replace_set(temps, paths)
     finally:
-        for temp in temps.values():
-            discard(temp)
+        lock.release()
 
     truth = to_8bit(sharp)
     return DemoResult(

@@ -77,6 +77,25 @@ def test_an_interrupted_demo_leaves_the_earlier_set_whole(tmp_path):
         assert len(frames) == 4 and frames[0].shape == (48, 80, 3)
 
 
+def test_what_a_killed_demo_left_the_next_removes_and_two_demos_do_not_share_a_folder(tmp_path):
+    """Found by chaos48: each demo killed (SIGKILL, the OOM killer) left its clips under new hidden names
+    beside the set, which no later demo removed."""
+    from deblur_cli.errors import OutputBusyError
+    from deblur_cli.video_io.work_folder import OutputLock, work_folder
+
+    windows = WindowOptions(window=4, overlap=1, tile=None)
+    left = work_folder(tmp_path / "deblurred.mp4")  # as a killed demo leaves it: clips, and a lock no one holds
+    left.mkdir()
+    for name in ("blurry.mp4", "sharp.mp4", "lock"):
+        (left / name).write_bytes(b"left by a killed demo")
+    run_demo(tmp_path, IdentityRestorer(), windows=windows, frames=3, size=(64, 48))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blurry.mp4", "deblurred.mp4", "sharp.mp4"]
+    held = OutputLock(tmp_path / "deblurred.mp4")  # another demo, or a run writing deblurred.mp4
+    with pytest.raises(OutputBusyError):
+        run_demo(tmp_path, IdentityRestorer(), windows=windows, frames=3, size=(64, 48), force=True)
+    held.release()
+
+
 def test_demo_warns_that_a_model_that_does_not_sample_ignores_steps(tmp_path):
     args = ["demo", "-o", str(tmp_path / "demo"), "-m", "dstnet-s", "--size", "64x48", "--frames", "2"]
     result = runner.invoke(app, [*args, "--steps", "7"])
