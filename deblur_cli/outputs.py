@@ -15,7 +15,7 @@ from typing import Iterator
 from deblur_cli.errors import InputError, NoVideoError, OutputError, OutputExistsError, UsageError
 from deblur_cli import files
 from deblur_cli.span import Span
-from deblur_cli.video_io import EncodeOptions, ReadOptions, VideoInfo, check_sink, describe, shows_turned
+from deblur_cli.video_io import EncodeOptions, ReadOptions, VideoInfo, check_not_cut, check_sink, describe, shows_turned
 from deblur_cli.video_io.images import (
     IMAGE_SUFFIXES,
     READ_ONLY_IMAGE_SUFFIXES,
@@ -363,8 +363,8 @@ def preflight(
     side_by_side: bool,
     alone: bool | None = None,
 ) -> Iterator[Foreseen]:
-    """Each job checked before any model loads, in order: the source described as `read` says and checked
-    against its --fps and --deinterlace, then the target's path and kind. Yields for each job its Foreseen as
+    """Each job checked before any model loads, in order: the source described as `read` says, checked for a
+    cut before its span ends and against its --fps and --deinterlace, then the target's path and kind. Yields for each job its Foreseen as
     found: a note, if any, before the target's checks, then the target checked; or the job left out, a file of
     a folder of videos without a video stream (one given on the command line raises NoVideoError); or, of
     several jobs (the run's, `not alone`: by default these), one whose existing input cannot be read (damaged,
@@ -378,6 +378,7 @@ def preflight(
         source, target = job.source, job.target
         try:
             info = describe(source, read)
+            check_not_cut(source, read.span)  # before warnings of what an output it will not write would lose
         except NoVideoError as e:
             if job.given:
                 raise

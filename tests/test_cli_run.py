@@ -739,6 +739,10 @@ def test_a_file_cut_short_is_refused_before_restoring_and_its_hint_restores_the_
     result = deblur(cut, "-o", tmp_path / "out.mkv")
     assert result.exit_code == 1 and "cut.mkv: the video stream ends early: its packets stop at" in result.stderr
     assert identity.calls == [] and not (tmp_path / "out.mkv").exists()  # no frame was restored
+    with_sound = media.make_video(tmp_path / "sound.mkv", frames=8, size=(96, 64), audio="libopus")
+    refused = deblur(media.truncate(with_sound, 0.25, tmp_path / "sound-cut.mkv"), "-o", tmp_path / "out.mkv")
+    assert refused.exit_code == 1 and "sound-cut.mkv: the video stream ends early" in refused.stderr
+    assert "warning" not in refused.stderr  # of the sound an output it will not write leaves out (fuzz48)
     until = result.stderr.split("--end ")[1].split()[0]
     again = deblur(cut, "-o", tmp_path / "out.mkv", "--end", until, "--json")
     assert again.exit_code == 0, again.output
