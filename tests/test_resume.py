@@ -431,6 +431,32 @@ def test_a_restorer_without_identity_writes_under_the_lock_too(tmp_path, name):
     assert sorted(os.listdir(tmp_path)) == sorted(["in.mkv", name])
 
 
+@pytest.mark.parametrize("name", ["out.mkv", "out.png"])
+def test_a_run_that_keeps_no_work_writes_in_the_folder_of_its_lock_which_the_next_run_empties(tmp_path, name):
+    """Found by chaos48: the temporary output of a run that keeps no work (a photo; a restorer without an
+    identity) lay beside the output, where a killed run's stayed for good, hidden."""
+    if name == "out.png":
+        source = media.write_image(tmp_path / "in.png", media.pattern(0, 32, 32))
+    else:
+        source = media.make_video(tmp_path / "in.mkv", frames=4)
+    seen: list[list[str]] = []
+
+    class Looking(IdentityRestorer):
+        def __call__(self, frames):
+            seen.append(sorted(os.listdir(tmp_path)))
+            return super().__call__(frames)
+
+    encode = FFV1 if name == "out.mkv" else EncodeOptions()
+    deblur_video(source, tmp_path / name, Looking(), windows=WINDOWS, encode=encode)
+    assert seen[0] == sorted([source.name, work_folder(tmp_path / name).name])  # no temporary file beside it
+    left = work_folder(tmp_path / name)  # as a killed run leaves it: its temporary output, a lock no one holds
+    left.mkdir()
+    for leftover in (f".out.deblur-0badf00d{Path(name).suffix}", "lock"):
+        (left / leftover).write_bytes(b"left by a killed run")
+    deblur_video(source, tmp_path / name, IdentityRestorer(), windows=WINDOWS, encode=encode, force=True)
+    assert sorted(os.listdir(tmp_path)) == sorted([source.name, name])
+
+
 # --- the pipeline ---------------------------------------------------------------------------------
 
 

@@ -151,7 +151,7 @@ class ImageFileSink(atomic.FinishOrAbort, FrameSink):
         self._state = "open"
         self._lock = OutputLock(self.path)
         try:
-            self._temp = files.reserve_file(self.path)
+            self._temp = files.reserve_file(self.path, self._lock.path)  # what a killed run left, the next removes
         except BaseException:
             self._lock.release()
             raise

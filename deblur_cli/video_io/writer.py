@@ -528,10 +528,10 @@ class VideoFileSink(atomic.FinishOrAbort, FrameSink):
         self._passthrough = None
         self._state = "open"  # then "finished" or "aborted"
         self._lock = OutputLock(self.path) if temp_folder is None else None
-        # beside the output, or in `temp_folder` (a run's work folder: what a killed run leaves there is
-        # removed by the next one, where a hidden file beside the output would stay for good)
+        # in `temp_folder` (a run's work folder), or in the folder of the lock: what a killed run leaves there is
+        # removed by the next one, where a hidden file beside the output would stay for good
         try:
-            self._temp = files.reserve_file(self.path, temp_folder)
+            self._temp = files.reserve_file(self.path, self._lock.path if temp_folder is None else temp_folder)
         except BaseException:
             self._unlock()
             raise
