@@ -523,6 +523,11 @@ def _resume(
         else:
             why = "were made with other settings or another input"
         note(f"the {sink.discarded} frames an earlier run kept for {name} {why}: starting over")
+    if sink.damaged:
+        note(
+            f"{sink.damaged} frames an earlier run kept for {name} are damaged or incomplete on disk (their data does"
+            " not match what was written): restoring them again"
+        )
     point = sink.resume_point
     if point is None:
         return 0, 0

@@ -322,7 +322,7 @@ def test_a_damaged_segment_is_not_reused(tmp_path):
     data = work_folder(target) / "seg_00000.bin"
     data.write_bytes(data.read_bytes()[:-10])  # as if the machine died while writing it
     sink = SegmentedVideoSink(target, info, FFV1, key={"k": 1})
-    assert sink.resume_point is None
+    assert sink.resume_point is None and sink.damaged == 5  # said, not dropped without a word (chaos48)
     sink.abort()
 
 
@@ -334,13 +334,24 @@ def test_a_segment_damaged_on_disk_without_changing_its_size_is_not_reused(tmp_p
     damaged[len(damaged) // 2 : len(damaged) // 2 + 64] = bytes(64)
     data.write_bytes(bytes(damaged))
     sink = SegmentedVideoSink(target, info, FFV1, key={"k": 1})
-    assert sink.resume_point is None
+    assert sink.resume_point is None and sink.damaged == 5
     sink.abort()
     (tmp_path / "whole").mkdir()
     target, info, _ = kept_segment(tmp_path / "whole")  # undamaged, it is reused
     sink = SegmentedVideoSink(target, info, FFV1, key={"k": 1})
-    assert sink.resume_point.frames == 5
+    assert sink.resume_point.frames == 5 and sink.damaged == 0
     sink.abort()
+
+
+def test_a_run_says_that_kept_frames_it_found_damaged_are_restored_again(tmp_path):
+    source = media.make_video(tmp_path / "in.mkv", frames=14)
+    target = tmp_path / "out.mkv"
+    interrupted(source, target, after=4, windows=WINDOWS, encode=FFV1)
+    data = work_folder(target) / "seg_00000.bin"
+    data.write_bytes(bytes(len(data.read_bytes())))  # its bytes lost, its size kept
+    notes: list[str] = []
+    deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, on_note=notes.append)
+    assert len(notes) == 1 and notes[0].startswith(f"7 frames an earlier run kept for {target} are damaged")
 
 
 def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_path):

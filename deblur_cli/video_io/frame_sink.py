@@ -41,6 +41,7 @@ class FrameSink(Protocol):
     kept_frames: int = 0
     resume_point: ResumePoint | None = None
     discarded: int = 0
+    damaged: int = 0  # frames of earlier work under the same settings found damaged or incomplete, made again
     changes: Sequence[Change] = ()
 
     def write(

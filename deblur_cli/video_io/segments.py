@@ -93,7 +93,7 @@ class SegmentedVideoSink(atomic.FinishesOnExit, FrameSink):
         self.work = self._folder.path
         self._records: list[_Record] = []
         try:
-            self._records, self.discarded = _load(self._folder)
+            self._records, self.discarded, self.damaged = _load(self._folder)
             self.changes = self._folder.changes
             last = self._records[-1] if self._records else None
             self.resume_point = ResumePoint(last.stop, last.restart, last.restart_pts) if last else None
@@ -260,9 +260,11 @@ class _SegmentWriter:
         files.discard(self._part(".bin"))
 
 
-def _load(folder: WorkFolder) -> tuple[list[_Record], int]:
-    """The segments kept in `folder`, whole and consecutive from the first frame, and the frames that
-    those made under another key held (0 if none; they are removed, as is anything else but the kept)."""
+def _load(folder: WorkFolder) -> tuple[list[_Record], int, int]:
+    """The segments kept in `folder`, whole and consecutive from the first frame; the frames that those made
+    under another key held (0 if none; they are removed, as is anything else but the kept); and the frames of
+    this key's segments after those that cannot be reused, found damaged or incomplete (a data file changed on
+    disk, a machine that lost power as they were written)."""
     records: list[_Record] = []
     segments = sorted((int(m.group(1)), path) for path in folder.path.iterdir() if (m := _SEGMENT.match(path.name)))
     # hashed only where they may be reused: work about to be discarded is only counted
@@ -274,9 +276,22 @@ def _load(folder: WorkFolder) -> tuple[list[_Record], int]:
                 break
             records.append(record)
     discarded = 0 if folder.matches else max((record.stop for record in found), default=0)
+    damaged = 0
+    if folder.matches:  # what the segments' own records say they held, their data unchecked
+        told = max((_told_stop(path) for _, path in segments), default=0)
+        damaged = max(0, told - (records[-1].stop if records else 0))
     folder.refuse_to_discard(discarded)
     folder.keep({f"seg_{r.number:05d}{suffix}" for r in records for suffix in (".json", ".bin")})
-    return records, discarded
+    return records, discarded, damaged
+
+
+def _told_stop(path: Path) -> int:
+    """Where the frames of a segment end by its JSON alone (0 where that cannot be read), whatever its data."""
+    try:
+        data = json.loads(path.read_text())
+        return int(data["first"]) + int(data["frames"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
 
 
 def _read_record(path: Path, number: int, *, verify: bool = True) -> _Record | None:
