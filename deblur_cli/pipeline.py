@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from deblur_cli import __version__
-from deblur_cli.errors import UsageError
+from deblur_cli.errors import InputError, UsageError
 from deblur_cli.frame_facts import FrameFacts, image_facts
 from deblur_cli.outputs import check_free, check_output_path
 from deblur_cli.restorer import Restorer, batches, completed
@@ -342,9 +342,13 @@ def deblur_video(
                     "only joins them, in seconds (delete that folder to free its space)"
                 )
             elif kept:
+                # an input that cannot be read on stops the same command there again, and once repaired it is
+                # another input (fuzz48)
+                unread = isinstance(e, InputError)
+                when = " if the input can then be read as it is (a repaired one starts over; " if unread else " ("
                 note(
                     f"the first {kept} frames of {output_path} are kept in {sink.work}: {again} "
-                    "continues from there (delete that folder to free its space)"
+                    f"continues from there{when}delete that folder to free its space)"
                 )
             elif sink.work is not None and isinstance(e, KeyboardInterrupt):  # Ctrl-C, SIGTERM...
                 unchanged = f" ({output_path}, already there, is unchanged)" if os.path.exists(output_path) else ""

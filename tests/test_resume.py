@@ -343,6 +343,19 @@ def test_a_segment_damaged_on_disk_without_changing_its_size_is_not_reused(tmp_p
     sink.abort()
 
 
+def test_a_run_stopped_by_an_image_it_cannot_read_does_not_promise_that_the_same_command_goes_on(tmp_path):
+    """Found by fuzz48: "the same command continues from there" stopped at the same image again, and the image
+    repaired made another input, whose kept frames were discarded."""
+    images = media.make_images(tmp_path / "frames", count=40)
+    images[30].write_bytes(images[30].read_bytes()[: images[30].stat().st_size // 2])  # its header whole
+    notes: list[str] = []
+    said = notes.append
+    with pytest.raises(InputError):
+        deblur_video(images[0].parent, tmp_path / "o.mkv", MixingRestorer(), windows=WINDOWS, encode=FFV1, on_note=said)
+    assert len(notes) == 1 and notes[0].startswith("the first ")
+    assert "continues from there if the input can then be read as it is (a repaired one starts over; delete" in notes[0]
+
+
 def test_a_run_says_that_kept_frames_it_found_damaged_are_restored_again(tmp_path):
     source = media.make_video(tmp_path / "in.mkv", frames=14)
     target = tmp_path / "out.mkv"
