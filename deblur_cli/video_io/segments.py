@@ -88,7 +88,7 @@ class SegmentedVideoSink(atomic.FinishesOnExit, FrameSink):
         self._options, self._source = options, source
         self._state = "open"
         self._segment: _SegmentWriter | None = None
-        self._joined: VideoFileSink | None = None  # the output the segments are joined into, by finish()
+        self._output: VideoFileSink | None = None  # the output the segments are joined into, by finish()
         self._folder = WorkFolder(self.path, key, fresh=fresh)
         self.work = self._folder.path
         self._records: list[_Record] = []
@@ -148,8 +148,8 @@ class SegmentedVideoSink(atomic.FinishesOnExit, FrameSink):
                 self._segment = None
             if not self._records:
                 raise OutputError(f"no frames were written to {self.path}", hint="the input produced no frames")
-            self._joined = VideoFileSink(self.path, self.info, self._options, source=self._source, temp_folder=self.work)
-            with self._joined as sink:
+            self._output = VideoFileSink(self.path, self.info, self._options, source=self._source, temp_folder=self.work)
+            with self._output as sink:
                 self.warnings = sink.warnings
                 sink.write_packets(_joined(self.work, self._records, sink.extradata, self.path))
         self._done()
@@ -162,7 +162,7 @@ class SegmentedVideoSink(atomic.FinishesOnExit, FrameSink):
     def abort(self) -> None:
         """Drop the segment in progress; keep the finished ones for a later run. Does nothing once finished
         or aborted; once the joined output is in place (a stop as it was renamed), only removes the folder."""
-        if self._state == "open" and self._joined is not None and self._joined.finished:
+        if self._state == "open" and self._output is not None and self._output.finished:
             self._done()
         elif self._state == "open":
             self._state = "aborted"
