@@ -76,6 +76,13 @@ class DamageLog:
                     f"the demuxer dropped, or frames the recorder dropped); the output keeps the gaps, where a "
                     f"player holds the frame before"
                 )
+            elif self.missing:  # fewer frames than the container counts, though no packet failed (fuzz48)
+                frames = "a frame" if self.missing == 1 else f"{self.missing} frames"
+                notes.append(
+                    f"{name}: {frames} the file's index lists {'is' if self.missing == 1 else 'are'} missing from "
+                    "it (cut out or damaged without an error); the output goes without, where a player holds the "
+                    "frame before"
+                )
             return notes
         packets = "a damaged packet" if count == 1 else f"{count} damaged packets"
         missing = (self.missing or 0) + self.stale  # a stale frame is decoded, so not in `missing`
