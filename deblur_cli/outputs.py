@@ -19,10 +19,12 @@ from deblur_cli.video_io import EncodeOptions, ReadOptions, VideoInfo, check_not
 from deblur_cli.video_io.images import (
     IMAGE_SUFFIXES,
     READ_ONLY_IMAGE_SUFFIXES,
+    holds_clip,
     is_glob,
     is_image,
     list_images,
     natural_key,
+    reads_as_image,
 )
 from deblur_cli.video_io.sinks import is_frame_directory, planned_warnings
 from deblur_cli.video_io.writer import has_muxer
@@ -65,7 +67,14 @@ def default_output(path: Path, tag: str = DEFAULT_TAG) -> Path:
         raise UsageError(
             f"a glob ({path}) needs -o to say where its frames go", hint="e.g. -o restored/ or -o out.mp4"
         )
-    return _written_as(path.with_name(path.stem + tag + path.suffix))
+    suffix = _as_read(path).suffix
+    return _written_as(path.with_name(path.stem + tag + suffix))
+
+
+def _as_read(path: Path) -> Path:
+    """`path`, or with .mp4 where it is named as an image but holds a clip (an animated PNG): such a file is
+    read as the video it is, as an animated GIF is, and its result is a video."""
+    return path.with_suffix(".mp4") if holds_clip(path) else path
 
 
 def _written_as(path: Path) -> Path:
@@ -187,7 +196,7 @@ def _into(inputs: list[Path], output: Path, named_folder: bool, tag: str = DEFAU
             name = Path(os.path.abspath(path.parent)).name if is_glob_input(path) else path.name
             expanded.append((path, Path(name if tag == DEFAULT_TAG else name + tag)))  # shots.v2-compare
         else:
-            expanded.append((path, _tagged(_written_as(Path(path.name)), tag)))
+            expanded.append((path, _tagged(_written_as(Path(_as_read(path).name)), tag)))
     if not batch and not (named_folder and _is_video_file(inputs[0])):
         return [(expanded[0][0], output)]
     if output.exists() and not output.is_dir():
@@ -217,7 +226,7 @@ def is_glob_input(path: Path) -> bool:
 
 def _is_video_file(path: Path) -> bool:
     """A file that is not an image: a video by any suffix (.nut, a camera's own), or a file that fails later."""
-    return path.is_file() and not is_image(path)
+    return path.is_file() and not reads_as_image(path)
 
 
 def _videos_in(path: Path) -> list[Path]:

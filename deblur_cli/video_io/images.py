@@ -15,6 +15,7 @@ import numpy as np
 
 from deblur_cli.errors import InputError
 from deblur_cli.prefetch import decode_workers, mapped_in_threads
+from deblur_cli.video_io.containers import open_input
 from deblur_cli.video_io.image_kinds import SequenceKinds
 from deblur_cli.video_io.info import (
     Frame,
@@ -53,6 +54,30 @@ def float_warning(name: str, pix_fmt: str | None, *, read: bool = True) -> str |
 def is_image(path: str | os.PathLike) -> bool:
     """Whether the name has an image suffix this module reads."""
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def holds_clip(path: str | os.PathLike) -> bool:
+    """Whether the file at `path`, named as an image, holds a clip as FFmpeg reads it: an animated PNG, or a
+    video renamed with an image suffix. Such a file is read as the video it is, as an animated GIF is, not cut
+    to its first frame. False for a file FFmpeg cannot open: reading it as an image says why."""
+    if not is_image(path) or not os.path.isfile(path):
+        return False
+    try:
+        with open_input(path) as container:
+            return not _is_still(container.format.name)
+    except (OSError, av.FFmpegError, ValueError):  # ValueError: a tag that is not UTF-8, with PyAV 18
+        return False
+
+
+def reads_as_image(path: str | os.PathLike) -> bool:
+    """Whether an input file is read as one image: named as one, and holding no clip (holds_clip)."""
+    return is_image(path) and not holds_clip(path)
+
+
+def _is_still(demuxer: str) -> bool:
+    """Whether FFmpeg's demuxer `demuxer` reads one still picture: its image demuxers ("png_pipe",
+    "jpeg_pipe", "image2"), not those of clips ("apng", "gif", "mov,mp4,...")."""
+    return demuxer.endswith("_pipe") or demuxer == "image2"
 
 
 def is_glob(text: str) -> bool:
@@ -209,6 +234,11 @@ def _read(path: Path) -> tuple[av.VideoFrame, str]:
     """The image's only frame and its codec name."""
     try:
         with av.open(str(path)) as container:
+            if not _is_still(container.format.name):  # an animated PNG, a video renamed .png, among images
+                raise InputError(
+                    f"{path} holds a clip ({container.format.name.split(',')[0]}), not one still image",
+                    hint="a frame sequence holds one picture per file; restore the clip on its own",
+                )
             frame = next(container.decode(video=0), None)
             codec = container.streams.video[0].codec_context.name
     except PermissionError:

@@ -14,7 +14,7 @@ from deblur_cli.video_io.frame_timing import variable_intervals
 from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io import image_file, png_sequence
 from deblur_cli.video_io.image_file import ImageFileSink, check_image_output, is_image_output
-from deblur_cli.video_io.images import READ_ONLY_IMAGE_SUFFIXES, is_image
+from deblur_cli.video_io.images import READ_ONLY_IMAGE_SUFFIXES, reads_as_image
 from deblur_cli.video_io.info import VideoInfo
 from deblur_cli.video_io.png_sequence import PngSequenceSink
 from deblur_cli.video_io.segments import SegmentedVideoSink
@@ -123,7 +123,7 @@ def planned_warnings(
 
 def _carries(source: str | os.PathLike | None) -> bool:
     """Whether a source's other streams go into a video output: it is a media file, not images."""
-    return source is not None and os.path.isfile(source) and not is_image(source)
+    return source is not None and os.path.isfile(source) and not reads_as_image(source)
 
 
 def check_sink(path: str | os.PathLike, info: VideoInfo, options: EncodeOptions = EncodeOptions()) -> None:

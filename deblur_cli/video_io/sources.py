@@ -15,7 +15,7 @@ from typing import Protocol
 from deblur_cli.errors import InputError
 from deblur_cli.span import Span
 from deblur_cli.video_io.image_kinds import survey
-from deblur_cli.video_io.images import ImageSequenceSource, float_warning, is_glob, is_image, list_images
+from deblur_cli.video_io.images import ImageSequenceSource, float_warning, is_glob, list_images, reads_as_image
 from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
 from deblur_cli.video_io.reader import VideoFileSource
 from deblur_cli.video_io.truncation import damaged_hint, packets_end_early, tail_cut
@@ -78,7 +78,7 @@ def open_source(path: str | os.PathLike, read: ReadOptions = ReadOptions()) -> F
             f"{text} is a pipe or a device, not a file: deblur reads its input more than once",
             hint="save the stream to a file first",
         )
-    if is_image(text):
+    if reads_as_image(text):
         return ImageSequenceSource(_images_in([Path(text)], span, text, image_rate), rate=image_rate)
     return VideoFileSource(text, span, deinterlace=read.deinterlace)
 
@@ -153,7 +153,7 @@ def check_not_cut(path: str | os.PathLike, span: Span = Span()) -> None:
     (truncation.tail_cut): the whole read would restore every frame up to the cut, then fail with nothing
     written. A span that ends before the cut is read as it would be."""
     text = os.fspath(path)
-    if os.path.isdir(text) or not os.path.exists(text) or is_image(text):
+    if os.path.isdir(text) or not os.path.exists(text) or reads_as_image(text):
         return
     cut = tail_cut(text)
     # a span's end is let through where the cut's place is unknown: the reader's own end check decides there
@@ -171,6 +171,6 @@ def reading_warnings(path: str | os.PathLike, info: VideoInfo) -> list[str]:
         images = list_images(text)
         clipped = float_warning(images[0].name, info.pix_fmt, read=False) if images else None
         return ([clipped] if clipped else []) + survey(images, info)
-    if is_image(text):
+    if reads_as_image(text):
         return [clipped] if (clipped := float_warning(Path(text).name, info.pix_fmt, read=False)) else []
     return [ended] if (ended := packets_end_early(text)) else []

@@ -1,0 +1,73 @@
+"""Files named as images that are not one whole still picture: an animated PNG, a video under an image suffix,
+a JPEG cut short; and the messages for inputs that are empty, missing or damaged (fuzz48 F3, F4, F7)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import pytest
+from typer.testing import CliRunner
+
+from deblur_cli.cli import app
+from deblur_cli.errors import InputError
+from deblur_cli.outputs import default_output
+from deblur_cli.video_io import open_source
+from tests import media
+
+runner = CliRunner()
+
+
+def write_apng(path: Path, frames: int = 4) -> Path:
+    """An animated PNG of `frames` pattern frames at 10 fps."""
+    with av.open(str(path), "w", format="apng") as container:
+        stream = container.add_stream("apng", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 16, "rgb24"
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(media.pattern(index, 32, 16), format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+def read_all(path) -> int:
+    with open_source(path) as source:
+        return sum(1 for _ in source)
+
+
+def test_an_animated_png_is_read_as_a_clip_as_an_animated_gif_is(tmp_path):
+    anim = write_apng(tmp_path / "anim.png")
+    with open_source(anim) as source:
+        assert source.info.frame_count == 4
+        assert sum(1 for _ in source) == 4
+    assert default_output(anim) == tmp_path / "anim-deblurred.mp4"
+
+
+def test_a_video_under_an_image_suffix_is_read_as_the_video_it_is(tmp_path):
+    video = media.make_video(tmp_path / "v.mp4", frames=5)
+    renamed = video.rename(tmp_path / "clip.jpg")
+    assert read_all(renamed) == 5
+    assert default_output(renamed) == tmp_path / "clip-deblurred.mp4"
+
+
+def test_run_and_info_treat_an_animated_png_alike(tmp_path, identity):
+    anim = write_apng(tmp_path / "anim.png")
+    info = runner.invoke(app, ["info", "--json", str(anim)])
+    assert info.exit_code == 0, info.output
+    described = json.loads(info.stdout)
+    described = described[0] if isinstance(described, list) else described
+    assert described["frames"] == 4, described
+    result = runner.invoke(app, ["run", str(anim), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["output"] == str(tmp_path / "anim-deblurred.mp4")
+    assert len(media.read_frames(tmp_path / "anim-deblurred.mp4")) == 4
+
+
+def test_an_animated_png_among_a_sequences_images_is_refused_not_cut_to_its_first_frame(tmp_path):
+    media.make_images(tmp_path / "seq", count=3, size=(32, 16))
+    write_apng(tmp_path / "seq" / "img_002.png")
+    with pytest.raises(InputError, match=r"img_002\.png holds a clip \(apng\), not one still image"):
+        read_all(tmp_path / "seq")
+
