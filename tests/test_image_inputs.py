@@ -71,3 +71,36 @@ def test_an_animated_png_among_a_sequences_images_is_refused_not_cut_to_its_firs
     with pytest.raises(InputError, match=r"img_002\.png holds a clip \(apng\), not one still image"):
         read_all(tmp_path / "seq")
 
+
+def with_thumbnail(jpeg: bytes) -> bytes:
+    """`jpeg` with a whole small JPEG in an APP1 segment after its start marker, as an EXIF thumbnail sits."""
+    thumbnail = b"Exif\0\0" + jpeg
+    return jpeg[:2] + b"\xff\xe1" + (len(thumbnail) + 2).to_bytes(2, "big") + thumbnail + jpeg[2:]
+
+
+def test_a_jpeg_cut_short_is_refused_as_a_png_cut_short_is(tmp_path):
+    whole = with_thumbnail(media.write_image(tmp_path / "whole.jpg", media.pattern(0, 64, 48)).read_bytes())
+    cut = tmp_path / "half.jpg"
+    cut.write_bytes(whole[: len(whole) * 3 // 4])  # past the thumbnail's end marker, inside the image's data
+    with pytest.raises(InputError, match=r"half\.jpg is a JPEG cut short") as e:
+        read_all(cut)
+    assert "again" in e.value.hint
+    result = runner.invoke(app, ["info", str(cut)])
+    assert result.exit_code == 1 and "half.jpg is a JPEG cut short" in result.output
+
+
+def test_a_whole_jpeg_with_a_thumbnail_padding_or_a_video_after_it_is_read(tmp_path):
+    whole = with_thumbnail(media.write_image(tmp_path / "a.jpg", media.pattern(0, 64, 48)).read_bytes())
+    for tail in (b"", b"\0" * 64, b"\0\0\0\x18ftypmp42" + bytes(range(256)) * 8):  # a phone's motion photo
+        (tmp_path / "b.jpg").write_bytes(whole + tail)
+        assert read_all(tmp_path / "b.jpg") == 1
+
+
+def test_a_jpeg_cut_short_in_a_sequence_stops_the_run_and_info_says_so(tmp_path):
+    media.make_images(tmp_path / "seq", count=3, suffix=".jpg")
+    second = tmp_path / "seq" / "img_002.jpg"
+    second.write_bytes(second.read_bytes()[:-200])
+    with pytest.raises(InputError, match=r"img_002\.jpg is a JPEG cut short"):
+        read_all(tmp_path / "seq")
+    result = runner.invoke(app, ["info", str(tmp_path / "seq")])
+    assert "images FFmpeg cannot read: 1 of 3 (img_002.jpg)" in " ".join(result.output.split()), result.output

@@ -17,6 +17,7 @@ import av
 
 from deblur_cli.video_io.grey import is_grey_format
 from deblur_cli.video_io.info import VideoInfo, bit_depth_of, carries_alpha, has_alpha_channel
+from deblur_cli.video_io.jpeg_end import cut_short
 from deblur_cli.wording import some
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -36,7 +37,7 @@ class ImageKind(NamedTuple):
 def read_kind(path: Path) -> ImageKind | None:
     """The kind of the image at `path` from its header: a PNG's chunks before its pixels, read by hand,
     since opening any image with FFmpeg decodes it to learn its pixel format (9 ms for a 1080p PNG);
-    other formats through FFmpeg. None for a file that cannot be read."""
+    other formats through FFmpeg. None for a file that cannot be read, or a PNG or JPEG cut short."""
     try:
         with open(path, "rb") as f:
             head = f.read(8)
@@ -47,6 +48,8 @@ def read_kind(path: Path) -> ImageKind | None:
     try:
         with av.open(str(path)) as container:
             context = container.streams.video[0].codec_context
+            if context.name == "mjpeg" and cut_short(path):  # FFmpeg decodes it, filling in the missing part
+                return None
             fmt = av.VideoFormat(context.pix_fmt)
             return ImageKind(context.width, context.height, bit_depth_of(fmt), _may_hold_alpha(fmt.name))
     except (av.FFmpegError, IndexError, ValueError, TypeError):

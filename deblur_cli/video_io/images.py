@@ -27,6 +27,7 @@ from deblur_cli.video_io.info import (
     normalize_rotation,
 )
 from deblur_cli.video_io.jfif import jfif_rgb
+from deblur_cli.video_io.jpeg_end import cut_short
 from deblur_cli.video_io.photo_metadata import photo_orientation
 
 # FFmpeg decodes still WebP only; TGA and DPX (10-bit film scans) are frames of VFX and animation pipelines
@@ -256,6 +257,11 @@ def _read(path: Path) -> tuple[av.VideoFrame, str]:
         )
     if frame is None:
         raise InputError(f"{path} is not an image FFmpeg can read", hint="the file is damaged or not an image")
+    if codec == "mjpeg" and cut_short(path):  # FFmpeg fills in the missing part and says nothing
+        raise InputError(
+            f"{path} is a JPEG cut short: its data stops before the image's end (no end marker)",
+            hint="copy or download the file again",
+        )
     return frame, codec
 
 
