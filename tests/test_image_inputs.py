@@ -104,3 +104,26 @@ def test_a_jpeg_cut_short_in_a_sequence_stops_the_run_and_info_says_so(tmp_path)
         read_all(tmp_path / "seq")
     result = runner.invoke(app, ["info", str(tmp_path / "seq")])
     assert "images FFmpeg cannot read: 1 of 3 (img_002.jpg)" in " ".join(result.output.split()), result.output
+
+
+def test_an_mp4_cut_inside_its_index_is_said_to_be_cut_short_not_without_video(tmp_path):
+    whole = media.faststart(media.make_video(tmp_path / "a.mp4", frames=6), tmp_path / "fs.mp4").read_bytes()
+    for keep in (40, 300):  # inside the moov atom at the front, before the video track is described
+        (tmp_path / "cut.mp4").write_bytes(whole[:keep])
+        with pytest.raises(InputError, match=r"cut\.mp4 is an MP4/MOV file cut short: its moov atom runs past the end"):
+            read_all(tmp_path / "cut.mp4")
+
+
+def test_a_damaged_sample_description_is_called_damage_not_a_codec_to_convert_from(tmp_path):
+    from deblur_cli.video_io.mp4_atoms import video_sample_tags
+
+    source = media.make_video(tmp_path / "a.mp4", frames=3)
+    assert video_sample_tags(source) == ["avc1"]
+    data = bytearray(source.read_bytes())
+    at = data.find(b"stsd")
+    data[at - 4 : at + 60] = bytes(64)
+    (tmp_path / "b.mp4").write_bytes(data)
+    with pytest.raises(InputError, match=r"no decoder for its video codec \(its sample description is damaged\)") as e:
+        read_all(tmp_path / "b.mp4")
+    assert "copy it again" in e.value.hint
+

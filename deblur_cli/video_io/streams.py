@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 
 from deblur_cli.errors import InputError, NoVideoError
+from deblur_cli.video_io.mp4_atoms import cut_atom, video_sample_tags
 
 # Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
 # and FFmpeg guesses presentation times from decode order, so such frames take the times its index lists in
@@ -43,15 +44,24 @@ def codec_label(stream) -> str:
 def video_stream(container, path: Path):
     # Cover art in audio files is a one-picture "video" stream flagged as an attached picture, not video.
     videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    mp4 = "mp4" in container.format.name  # MP4 and MOV
     if not videos:
+        if mp4 and (atom := cut_atom(path)):  # FFmpeg opens an MP4 cut inside its index as one without streams
+            raise InputError(
+                f"{path} is an MP4/MOV file cut short: its {atom} atom runs past the end of the file",
+                hint="re-copy or re-download the file; a recording stopped by a crash or a full card cannot be read",
+            )
         audio = ", ".join(codec_label(s) for s in container.streams.audio if s.codec_context)
         what = f"only audio: {audio}" if audio else "no audio either"
         raise NoVideoError(path, what)
     stream = videos[0]
     if stream.codec_context is None:  # FFmpeg knows no decoder for it, so PyAV cannot even name it
+        tags = video_sample_tags(path) if mp4 else []
+        seen = f"codec tag {tags[0]!r}: an unknown codec, or a damaged file" if tags else "an unknown codec"
         raise InputError(
-            f"{path}: no decoder for its video codec",
-            hint="the FFmpeg inside PyAV cannot decode it; convert the file to H.264 or FFV1 first",
+            f"{path}: no decoder for its video codec ({'its sample description is damaged' if mp4 and not tags else seen})",
+            hint="the FFmpeg inside PyAV cannot decode it; if the file plays elsewhere, convert it to H.264 or FFV1"
+            " first, else copy it again",
         )
     return stream
 
