@@ -127,3 +127,19 @@ def test_a_damaged_sample_description_is_called_damage_not_a_codec_to_convert_fr
         read_all(tmp_path / "b.mp4")
     assert "copy it again" in e.value.hint
 
+
+def test_an_empty_image_is_said_to_be_empty_as_an_empty_video_is(tmp_path):
+    (tmp_path / "zero.png").write_bytes(b"")
+    with pytest.raises(InputError, match=r"zero\.png is empty \(0 bytes\)"):
+        read_all(tmp_path / "zero.png")
+    media.make_images(tmp_path / "seq", count=2)
+    (tmp_path / "seq" / "img_002.png").write_bytes(b"")
+    with pytest.raises(InputError, match=r"img_002\.png is empty \(0 bytes\)") as e:
+        read_all(tmp_path / "seq")
+    assert "copy it again" in e.value.hint
+
+
+def test_a_link_to_a_missing_file_is_said_to_be_one(tmp_path):
+    (tmp_path / "clip.mp4").symlink_to(tmp_path / "gone.mp4")
+    with pytest.raises(InputError, match=r"clip\.mp4 is a link to a missing file \(.*gone\.mp4\)"):
+        read_all(tmp_path / "clip.mp4")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import av
 
+from deblur_cli.errors import InputError
 from deblur_cli.interrupts import raise_received
 
 # A tag that is not UTF-8 (an old camera's Latin-1 title) must not make a file unreadable. PyAV before
@@ -22,3 +23,13 @@ def open_input(path: str | Path) -> av.container.InputContainer:
         return av.open(str(path), **_READ_OPTIONS)
     except av.error.InterruptedError:
         raise_received()
+
+
+def empty_file(path: str | Path) -> InputError | None:
+    """The error for a file of 0 bytes (a failed copy or download), which FFmpeg cannot open; None for any
+    other file."""
+    try:
+        empty = Path(path).is_file() and Path(path).stat().st_size == 0
+    except OSError:
+        return None
+    return InputError(f"{path} is empty (0 bytes)", hint="a failed copy or download: copy it again") if empty else None

@@ -15,7 +15,7 @@ import numpy as np
 
 from deblur_cli.errors import InputError
 from deblur_cli.prefetch import decode_workers, mapped_in_threads
-from deblur_cli.video_io.containers import open_input
+from deblur_cli.video_io.containers import empty_file, open_input
 from deblur_cli.video_io.image_kinds import SequenceKinds
 from deblur_cli.video_io.info import (
     Frame,
@@ -256,7 +256,9 @@ def _read(path: Path) -> tuple[av.VideoFrame, str]:
             hint="save it as a 16-bit integer TIFF or a PNG",
         )
     if frame is None:
-        raise InputError(f"{path} is not an image FFmpeg can read", hint="the file is damaged or not an image")
+        raise empty_file(path) or InputError(
+            f"{path} is not an image FFmpeg can read", hint="the file is damaged or not an image"
+        )
     if codec == "mjpeg" and cut_short(path):  # FFmpeg fills in the missing part and says nothing
         raise InputError(
             f"{path} is a JPEG cut short: its data stops before the image's end (no end marker)",

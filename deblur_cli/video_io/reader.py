@@ -14,7 +14,7 @@ import av
 
 from deblur_cli.errors import InputError
 from deblur_cli.span import Span
-from deblur_cli.video_io.containers import open_input
+from deblur_cli.video_io.containers import empty_file, open_input
 from deblur_cli.video_io.deinterlace import FRAMES_BEFORE, check_mode, deinterlaced, field_order
 from deblur_cli.video_io.hdr import hdr_of
 from deblur_cli.video_io.side_data import side_data_of
@@ -443,8 +443,8 @@ def _open(path: Path):
                 f"{path} is an MP4/MOV file without its index (moov atom): it was cut short or is still being written",
                 hint="re-copy or re-download the file; a recording stopped by a crash or a full card cannot be read",
             ) from None
-        if _is_empty(path):
-            raise InputError(f"{path} is empty (0 bytes)", hint="a failed copy or download: copy it again") from None
+        if empty := empty_file(path):
+            raise empty from None
         raise InputError(
             f"{path} is not a video or image file FFmpeg can read ({reason(e)})",
             hint="check that the file plays in a media player",
@@ -453,13 +453,6 @@ def _open(path: Path):
         container.close()
         raise InputError(f"{path} is a text file, not a video", hint="give a video, an image or a folder of images")
     return container
-
-
-def _is_empty(path: Path) -> bool:
-    try:
-        return path.is_file() and path.stat().st_size == 0
-    except OSError:
-        return False
 
 
 def _looks_like_mp4_without_index(path: Path) -> bool:
