@@ -70,6 +70,9 @@ def test_an_animated_png_among_a_sequences_images_is_refused_not_cut_to_its_firs
     write_apng(tmp_path / "seq" / "img_002.png")
     with pytest.raises(InputError, match=r"img_002\.png holds a clip \(apng\), not one still image"):
         read_all(tmp_path / "seq")
+    result = runner.invoke(app, ["info", str(tmp_path / "seq")])
+    said = " ".join(result.output.split())
+    assert "images that hold a clip (an animated PNG), not one still picture: 1 of 3 (img_002.png)" in said, said
 
 
 def with_thumbnail(jpeg: bytes) -> bytes:

@@ -16,7 +16,7 @@ import numpy as np
 from deblur_cli.errors import InputError
 from deblur_cli.prefetch import decode_workers, mapped_in_threads
 from deblur_cli.video_io.containers import empty_file, open_input
-from deblur_cli.video_io.image_kinds import SequenceKinds
+from deblur_cli.video_io.image_kinds import SequenceKinds, animated_png, is_still_demuxer
 from deblur_cli.video_io.info import (
     Frame,
     VideoInfo,
@@ -63,9 +63,11 @@ def holds_clip(path: str | os.PathLike) -> bool:
     to its first frame. False for a file FFmpeg cannot open: reading it as an image says why."""
     if not is_image(path) or not os.path.isfile(path):
         return False
+    if (animated := animated_png(Path(path))) is not None:
+        return animated
     try:
         with open_input(path) as container:
-            return not _is_still(container.format.name)
+            return not is_still_demuxer(container.format.name)
     except (OSError, av.FFmpegError, ValueError):  # ValueError: a tag that is not UTF-8, with PyAV 18
         return False
 
@@ -73,12 +75,6 @@ def holds_clip(path: str | os.PathLike) -> bool:
 def reads_as_image(path: str | os.PathLike) -> bool:
     """Whether an input file is read as one image: named as one, and holding no clip (holds_clip)."""
     return is_image(path) and not holds_clip(path)
-
-
-def _is_still(demuxer: str) -> bool:
-    """Whether FFmpeg's demuxer `demuxer` reads one still picture: its image demuxers ("png_pipe",
-    "jpeg_pipe", "image2"), not those of clips ("apng", "gif", "mov,mp4,...")."""
-    return demuxer.endswith("_pipe") or demuxer == "image2"
 
 
 def is_glob(text: str) -> bool:
@@ -235,7 +231,7 @@ def _read(path: Path) -> tuple[av.VideoFrame, str]:
     """The image's only frame and its codec name."""
     try:
         with av.open(str(path)) as container:
-            if not _is_still(container.format.name):  # an animated PNG, a video renamed .png, among images
+            if not is_still_demuxer(container.format.name):  # an animated PNG, a video renamed .png, among images
                 raise InputError(
                     f"{path} holds a clip ({container.format.name.split(',')[0]}), not one still image",
                     hint="a frame sequence holds one picture per file; restore the clip on its own",
