@@ -70,7 +70,8 @@ def open_source(path: str | os.PathLike, read: ReadOptions = ReadOptions()) -> F
     except OSError as e:  # missing, or a link to nothing or round a loop of links
         missing = e.errno == errno.ENOENT
         if missing and os.path.islink(text):
-            raise InputError(f"{text} is a link to a missing file ({os.readlink(text)})", hint="check the link") from None
+            target = os.readlink(text)
+            raise InputError(f"{text} is a link to a missing file ({target})", hint="check the link") from None
         raise InputError(
             f"{text}: {'no such file or directory' if missing else e.strerror.lower()}",
             hint="check the path; quote glob patterns like 'frames/*.png'" if missing else "check the path",

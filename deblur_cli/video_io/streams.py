@@ -46,9 +46,11 @@ def video_stream(container, path: Path):
     videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     mp4 = "mp4" in container.format.name  # MP4 and MOV
     if not videos:
-        if mp4 and (atom := cut_atom(path)):  # FFmpeg opens an MP4 cut inside its index as one without streams
+        # FFmpeg opens an MP4 cut inside its index as one without streams (a file whose index is whole and
+        # whose media data is cut is an audio file, say, whose streams it finds)
+        if mp4 and cut_atom(path) == "moov":
             raise InputError(
-                f"{path} is an MP4/MOV file cut short: its {atom} atom runs past the end of the file",
+                f"{path} is an MP4/MOV file cut short inside its index (moov atom): it runs past the end of the file",
                 hint="re-copy or re-download the file; a recording stopped by a crash or a full card cannot be read",
             )
         audio = ", ".join(codec_label(s) for s in container.streams.audio if s.codec_context)
@@ -58,8 +60,9 @@ def video_stream(container, path: Path):
     if stream.codec_context is None:  # FFmpeg knows no decoder for it, so PyAV cannot even name it
         tags = video_sample_tags(path) if mp4 else []
         seen = f"codec tag {tags[0]!r}: an unknown codec, or a damaged file" if tags else "an unknown codec"
+        seen = "its sample description is damaged" if mp4 and not tags else seen
         raise InputError(
-            f"{path}: no decoder for its video codec ({'its sample description is damaged' if mp4 and not tags else seen})",
+            f"{path}: no decoder for its video codec ({seen})",
             hint="the FFmpeg inside PyAV cannot decode it; if the file plays elsewhere, convert it to H.264 or FFV1"
             " first, else copy it again",
         )
