@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import av
 
+from deblur_cli.video_io.containers import open_input
 from deblur_cli.video_io.grey import is_grey_format
 from deblur_cli.video_io.info import VideoInfo, bit_depth_of, carries_alpha, has_alpha_channel
 from deblur_cli.video_io.jpeg_end import cut_short
@@ -47,7 +48,7 @@ def read_kind(path: Path) -> ImageKind | None:
     except OSError:
         return None
     try:
-        with av.open(str(path)) as container:
+        with open_input(path) as container:
             context = container.streams.video[0].codec_context
             if context.name == "mjpeg" and cut_short(path):  # FFmpeg decodes it, filling in the missing part
                 return None

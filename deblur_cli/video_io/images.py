@@ -230,7 +230,7 @@ class ImageSequenceSource:
 def _read(path: Path) -> tuple[av.VideoFrame, str]:
     """The image's only frame and its codec name."""
     try:
-        with av.open(str(path)) as container:
+        with open_input(path) as container:
             if not is_still_demuxer(container.format.name):  # an animated PNG, a video renamed .png, among images
                 raise InputError(
                     f"{path} holds a clip ({container.format.name.split(',')[0]}), not one still image",
