@@ -276,6 +276,28 @@ def make_dv(path: str | Path, *, ntsc: bool = False, frames: int = 4) -> Path:
     return path
 
 
+def make_latin1_titled(
+    path: str | Path, *, frames: int = 1, size: tuple[int, int] = (64, 48), codec: str = "libx264"
+) -> Path:
+    """A video whose title tag is Latin-1, not UTF-8, as an old camera writes "Cafe-Tour" with an e-acute: the tag
+    is written as UTF-8 text, then its "e" made the one Latin-1 byte of an e-acute."""
+    path = Path(path)
+    width, height = size
+    with av.open(str(path), "w") as container:
+        container.metadata["title"] = "Cafe-Tour"
+        stream = container.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for index in range(frames):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pattern(index, width, height), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    data = path.read_bytes()
+    assert data.count(b"Cafe-Tour") == 1
+    path.write_bytes(data.replace(b"Cafe-Tour", b"Caf\xe9-Tour"))
+    return path
+
+
 def make_audio_only(path: str | Path, *, codec: str = "aac", seconds: float = 0.5, cover: bool = False) -> Path:
     """An audio file without a real video stream (e.g. song.m4a, song.mp3). cover=True adds cover art: a
     one-picture PNG stream flagged as an attached picture, as in tagged MP3s."""

@@ -14,6 +14,7 @@ import deblur_cli.restorers as restorers_module
 from deblur_cli.cli import app
 from deblur_cli.video_io.containers import open_input
 from deblur_cli.video_io.passthrough import tag_value
+from tests import media
 from tests.restorers import IdentityRestorer
 
 PHONE_TAGS = {
@@ -64,18 +65,7 @@ def test_tags_that_are_not_utf8_neither_stop_a_run_nor_are_lost(tmp_path, monkey
     """An old camera's Latin-1 title: PyAV before 19 drops the bytes that are not UTF-8, PyAV 19 keeps them.
     Matroska and WebM, which do not count their frames, are also read a second time to count them (fuzz48)."""
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
-    source = tmp_path / f"old{suffix}"
-    with av.open(str(source), "w") as container:
-        container.metadata["title"] = "Cafe-Tour"
-        stream = container.add_stream(codec, rate=25)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for packet in stream.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")):
-            container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    data = source.read_bytes()
-    assert data.count(b"Cafe-Tour") == 1
-    source.write_bytes(data.replace(b"Cafe-Tour", b"Caf\xe9-Tour"))  # e-acute in Latin-1, one byte as "e" is
+    source = media.make_latin1_titled(tmp_path / f"old{suffix}", codec=codec)
     described = CliRunner().invoke(app, ["info", str(source)])
     assert described.exit_code == 0, described.output
     target = tmp_path / "out.mkv"

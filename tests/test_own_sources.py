@@ -195,25 +195,10 @@ def test_without_opencv_videos_are_stills_only_and_said_so(tmp_path, monkeypatch
 
 def test_a_video_whose_tags_are_not_utf8_is_added(tmp_path, monkeypatch):
     """An old camera's Latin-1 title (found by fuzz48 in deblur run): the video is read all the same."""
-    import av
-
     import deblur_cli.data.own as own
 
     monkeypatch.setattr(own, "has_opencv", lambda: False)
-    source = tmp_path / "old.mkv"
-    with av.open(str(source), "w") as container:
-        container.metadata["title"] = "Cafe-Tour"
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 224, 208, "yuv420p"
-        for index in range(10):
-            frame = av.VideoFrame.from_ndarray(media.pattern(index, 224, 208), format="rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    data = source.read_bytes()
-    assert data.count(b"Cafe-Tour") == 1
-    source.write_bytes(data.replace(b"Cafe-Tour", b"Caf\xe9-Tour"))  # e-acute in Latin-1
+    source = media.make_latin1_titled(tmp_path / "old.mkv", frames=10, size=(224, 208))
     entries = add_own(tmp_path / "cache", source, warn=lambda line: None)
     assert len(entries) == 8 and all("photo" in e for e in entries)
 
