@@ -225,10 +225,10 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         problem = f"the video stream ends early: none of its packets{length} is there"
         return Cut(problem + " (truncated file)", None, _DAMAGED_HINT)
     played = float(end) - first
-    problem = f"the video stream ends early: its packets stop at {played:.2f} s{length}"
-    if mid_packet:
-        problem += f", where the file breaks off inside {unit} (truncated file)"
+    if mid_packet:  # the file's layout says it was cut, not where the video would have ended (fuzz48)
+        problem = f"the file breaks off inside {unit} (truncated file): its video packets stop at {played:.2f} s"
         return Cut(problem, played, damaged_hint(played))
+    problem = f"the video stream ends early: its packets stop at {played:.2f} s{length}"
     return Cut(problem + " (truncated or damaged file)", played, damaged_hint(played))
 
 
