@@ -1,6 +1,8 @@
 """Whether a video's frames come at a steady rate, from its packets' timestamps (no decoding): phones record
 at a variable frame rate (fewer frames in low light), which editing programs handle less well than
-`deblur run`, which keeps each frame's time."""
+`deblur run`, which keeps each frame's time. A stream at one rate whose timestamps jump a whole number of frames
+now and then has lost those frames (a damaged Matroska file, whose demuxer drops the damage without an error),
+which is told apart from a variable rate (`Steps.holes`)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,11 @@ from deblur_cli.video_io.streams import video_stream
 PACKETS_READ = 300  # the first packets (10 s at 30 fps): enough to see a phone's rate change, and quick on 4K
 RELATIVE = 0.1  # an interval further than this from the usual (most common) one is another rate ...
 TICKS = 1.5  # ... and than this many ticks of the stream's clock, which rounds every timestamp
+# A stream at one rate loses frames in a few places (a damaged stretch, a cut): where more than this share of its
+# intervals are whole multiples of its step, its frames are held for a while now and then (a screen recording
+# that writes a frame only when the screen changes), a variable rate.
+HOLES = 0.1
+_REORDERED = 16  # packets: how far a decoder may reorder frames (H.264's and HEVC's most)
 
 
 @dataclass(frozen=True)
@@ -37,41 +44,129 @@ class Intervals:
         return f"{_ms(self.shortest)} to {_ms(self.longest)} ms between frames{where} (usually {_ms(self.usual)})"
 
 
+@dataclass(frozen=True)
+class Holes:
+    """Frames missing from a stream otherwise at one rate, where its timestamps jump a whole number of frames."""
+
+    frames: int  # frames missing
+    places: int  # jumps
+    at: Fraction  # s, on the clock of the times given: where the first missing frame would have been shown
+
+    def describe(self, since: float = 0.0) -> str:
+        """In words, with the times counted from `since` (s: the first frame's time, as --start and --end count)."""
+        frames = "a frame" if self.frames == 1 else f"{self.frames} frames"
+        at = f"{float(self.at) - since:.2f}".rstrip("0").rstrip(".")
+        where = f"at {at} s" if self.places == 1 else f"in {self.places} places, the first at {at} s"
+        return f"the video's timestamps jump over {frames} {where}"
+
+
+class Steps:
+    """The intervals between a stream's frames, counted as the frames' times come (s, in the order shown): a
+    count of each interval and where it first comes, so a long stream takes no more memory than its kinds of
+    interval."""
+
+    def __init__(self, tick: Fraction):
+        self.tick = tick  # the clock's unit (s), which rounds every time
+        self.frames = 0
+        self.first: Fraction | None = None  # the first frame's time
+        self._counts: Counter = Counter()
+        self._after: dict[Fraction, Fraction] = {}  # each interval: the time of the first frame it follows
+        self._last: Fraction | None = None
+
+    def add(self, time: Fraction) -> None:
+        if self._last is not None:
+            step = time - self._last
+            self._counts[step] += 1
+            self._after.setdefault(step, self._last)
+        else:
+            self.first = time
+        self._last = time
+        self.frames += 1
+
+    def varying(self, all_read: bool = True) -> Intervals | None:
+        """The intervals where they vary beyond the clock's rounding; None where they are steady, or there are
+        fewer than 2 of them."""
+        if sum(self._counts.values()) < 2:
+            return None
+        usual, allowed = self._usual()
+        if all(abs(step - usual) <= allowed for step in self._counts):
+            return None
+        return Intervals(float(min(self._counts)), float(max(self._counts)), float(usual), self.frames, all_read)
+
+    def holes(self) -> Holes | None:
+        """The frames missing from a stream at one rate: where every interval is its usual step or a whole number
+        of steps, and the longer ones are few (HOLES of them at most). None where there are none, and where the
+        rate varies (a phone's, whose intervals are no multiples of one; a screen recording's frames held now and
+        then), since frames held there are not lost."""
+        total = sum(self._counts.values())
+        if total < 2:
+            return None
+        usual, allowed = self._usual()
+        regular = {step: count for step, count in self._counts.items() if abs(step - usual) <= allowed}
+        # the step as the regular intervals average it: 29.97 fps on a millisecond clock is 33 and 34 ms
+        step = sum(interval * count for interval, count in regular.items()) / sum(regular.values())
+        jumps = {interval: round(interval / step) for interval in self._counts if interval not in regular}
+        if not jumps or any(n < 2 or abs(interval - n * step) > allowed for interval, n in jumps.items()):
+            return None
+        places = sum(self._counts[interval] for interval in jumps)
+        if places > HOLES * total:
+            return None
+        frames = sum((n - 1) * self._counts[interval] for interval, n in jumps.items())
+        first = min(self._after[interval] for interval in jumps)
+        return Holes(frames, places, first + step)
+
+    def _usual(self) -> tuple[Fraction, Fraction]:
+        """The most common interval, and how far from it an interval is still the same (the clock's rounding)."""
+        usual = min(self._counts, key=lambda step: (-self._counts[step], step))  # the shorter of two as common
+        return usual, max(RELATIVE * usual, TICKS * self.tick)
+
+
+def frame_steps(path: str | os.PathLike) -> tuple[Steps | None, bool]:
+    """The intervals between the first frames (PACKETS_READ at most) of the first video stream of `path`, None
+    where the file cannot be read; and whether they are all of its frames."""
+    times, tick, all_read = _packet_times(Path(path))
+    if tick is None:
+        return None, False
+    steps = Steps(tick)
+    for time in sorted(set(times)):
+        steps.add(time)
+    return steps, all_read
+
+
 def variable_intervals(path: str | os.PathLike) -> Intervals | None:
     """The frame intervals of the first video stream of `path`, where they vary beyond the clock's rounding;
     None where they are steady, where there are fewer than 3 timed frames, or where the file cannot be read."""
-    times, tick = _packet_times(Path(path))
-    times = sorted(set(times))
-    if len(times) < 3 or tick is None:
-        return None
-    steps = sorted(b - a for a, b in zip(times, times[1:]))
-    usual = Counter(steps).most_common(1)[0][0]
-    allowed = max(RELATIVE * usual, TICKS * tick)
-    if all(abs(step - usual) <= allowed for step in steps):
-        return None
-    return Intervals(float(steps[0]), float(steps[-1]), float(usual), len(times), len(times) < PACKETS_READ)
+    steps, all_read = frame_steps(path)
+    return None if steps is None else steps.varying(all_read)
 
 
-def _packet_times(path: Path) -> tuple[list[Fraction], Fraction | None]:
-    """Presentation times (s) of the first PACKETS_READ packets that hold a picture, and the clock's tick."""
+def _packet_times(path: Path) -> tuple[list[Fraction], Fraction | None, bool]:
+    """Presentation times (s) of the frames shown first, those of the first PACKETS_READ packets that hold a
+    picture, and the clock's tick. Packets come in decode order: B-frames shown before a frame come after it, so
+    the times read on past the PACKETS_READth packet, and the frames shown from the earliest time among those on
+    are left out, which would leave a gap there (in 7 of 10 cuts of an x264 clip's packets). Last, whether
+    those are all the stream's packets."""
     times: list[Fraction] = []
     try:
         container = open_input(path)
     except (OSError, av.FFmpegError):
-        return times, None
+        return times, None, False
     with container:
         try:
             stream = video_stream(container, path)
         except InputError:
-            return times, None
+            return times, None, False
         tick = stream.time_base
         with contextlib.suppress(OSError, av.FFmpegError):  # damage further on: the packets before it
             for packet in container.demux(stream):
                 if packet.size and packet.pts is not None:
                     times.append(packet.pts * tick)
-                    if len(times) >= PACKETS_READ:
+                    if len(times) >= PACKETS_READ + _REORDERED:
                         break
-        return times, tick
+        if len(times) < PACKETS_READ + _REORDERED:  # the packets ended (or the demuxer gave up) before
+            return times, tick, True
+        later = min(times[PACKETS_READ:])
+        return [time for time in times if time < later], tick, False
 
 
 def _ms(seconds: float) -> str:

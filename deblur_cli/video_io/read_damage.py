@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from deblur_cli.video_io.frame_timing import Steps
 from deblur_cli.video_io.info import VideoInfo
 
 # A longer jump there is a discontinuity (a spliced broadcast, a recorder restarted), not lost frames: FFmpeg's
@@ -23,6 +24,7 @@ class DamageLog:
     skipped: int = 0  # frames the timestamps jump over, where the demuxer drops damage silently
     breaks: list[float] = field(default_factory=list)  # seconds of each longer jump there (discontinuities)
     stale: int = 0  # frames left out: stamped a frame or more behind, the frames after them not
+    steps: Steps | None = None  # the intervals between frames, where the demuxer skips damage silently at any rate
 
     def refused(self, packet) -> None:
         """Count a packet the decoder refused, or one the file ends inside."""
@@ -62,6 +64,7 @@ class DamageLog:
                 f"(a discontinuity, as where a broadcast recording was spliced); the output keeps the pause"
             )
         count = len(self._damaged_before(shown_before))
+        holes = self.steps.holes() if self.steps is not None else None
         stale = "a frame" if self.stale == 1 else f"{self.stale} frames"
         if self.stale and not count:  # after a seek in a file damaged before it, or a decoder's own slip
             notes.append(
@@ -83,9 +86,16 @@ class DamageLog:
                     "it (cut out or damaged without an error); the output goes without, where a player holds the "
                     "frame before"
                 )
+            elif holes:  # a stream at one rate whose demuxer skipped damage (Matroska: to the next cluster)
+                notes.append(
+                    f"{name}: {holes.describe()}, missing from the file (damage the demuxer dropped, or frames the "
+                    "recorder dropped); the output keeps the gaps, where a player holds the frame before"
+                )
             return notes
         packets = "a damaged packet" if count == 1 else f"{count} damaged packets"
-        missing = (self.missing or 0) + self.stale  # a stale frame is decoded, so not in `missing`
+        # frames fewer than the container counts; where it counts none, those its timestamps jump over
+        missing = self.missing if self.missing is not None else holes.frames if holes else self.skipped
+        missing += self.stale  # a stale frame is decoded, so not in `missing`
         lost = f"{missing} frame{' is' if missing == 1 else 's are'} missing from the output, and " if missing else ""
         return notes + [
             f"{name}: {packets} of the video could not be decoded and {'was' if count == 1 else 'were'} "

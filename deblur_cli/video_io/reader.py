@@ -16,6 +16,7 @@ from deblur_cli.errors import InputError
 from deblur_cli.span import Span
 from deblur_cli.video_io.containers import empty_file, open_input
 from deblur_cli.video_io.deinterlace import FRAMES_BEFORE, check_mode, deinterlaced, field_order
+from deblur_cli.video_io.frame_timing import Steps
 from deblur_cli.video_io.hdr import hdr_of
 from deblur_cli.video_io.side_data import side_data_of
 from deblur_cli.video_io.info import (
@@ -44,6 +45,10 @@ from deblur_cli.video_io.truncation import IntactEnd, check_complete, damaged_hi
 # .mts): the frames they held show only as a jump in the timestamps of the frames around them, which are
 # otherwise a frame apart (these streams run at a constant rate).
 _SILENT_LOSS_CONTAINERS = {"mpegts"}
+# Containers whose demuxer skips damage silently too, to the next cluster, in streams at any rate (Matroska, WebM:
+# 31 frames of 200 lost to 4 KiB of zeros, without an error): frames are lost only where a stream otherwise at one
+# rate jumps a whole number of frames (frame_timing.Steps.holes), which its intervals are kept to tell.
+_RESYNCING_CONTAINERS = {"matroska,webm"}
 # MPEG program streams (.mpg, .vob) state no length: FFmpeg guesses it from the last timestamps it finds,
 # a frame or more short for short files (10 of 12 frames, 20 of 30). Up to this size the video's packets,
 # a frame each, are counted instead (demuxed, not decoded: milliseconds a megabyte).
@@ -122,6 +127,8 @@ class VideoFileSource:
                 info = self._cut(info, span)
             elif self._clock_start:
                 info = replace(info, pts_offset=self._clock_start)
+            if self._container.format.name in _RESYNCING_CONTAINERS and info.time_base:
+                self._damage.steps = Steps(info.time_base)
         except BaseException:
             self._container.close()
             raise
@@ -143,6 +150,8 @@ class VideoFileSource:
                 info = self.info
                 if self._counts_jumps and previous is not None:
                     self._damage.count_jump(pts - previous, info.time_base or 1 / info.rate, self._step)
+                if self._damage.steps is not None:  # on the clock of --start and --end: from the first frame
+                    self._damage.steps.add((pts - self._zero) * info.time_base)
                 previous = pts
                 if (frame.width, frame.height) != (info.width, info.height):
                     self._damage.size_changed(frame.width, frame.height, index)
@@ -382,10 +391,12 @@ class VideoFileSource:
             ) from None
         end = tail.intact
         stated = len(self._listed) if self._listed is not None else stream.frames  # 0: not counted
-        if count_packets:  # a whole read: how many frames the damage cost, against the container's count
-            # the smaller: an MP4 cut without re-encoding counts samples its edit list does not show
-            expected = min(filter(None, (stated, _frames_by_duration(stream))), default=0)
-            self._damage.missing = max(expected - decoded, 0) if expected else None
+        if count_packets and stated:  # a whole read: how many frames the damage cost, against the container's count
+            # the smaller: an MP4 cut without re-encoding counts samples its edit list does not show. A container
+            # that counts none (Matroska) has no count to miss frames of: its length times its rate is a guess,
+            # 2 frames over the 9 of a phone's clip at a variable rate (the holes in its timestamps tell instead)
+            expected = min(filter(None, (stated, _frames_by_duration(stream))))
+            self._damage.missing = max(expected - decoded, 0)
         if self._end_time is not None and end is not None and end >= self._end_time:
             # the file ends early, but after every frame the span asks for (--end before the cut): the whole
             # file's count of missing frames says nothing of the span (nor does damage after it: `warnings`)

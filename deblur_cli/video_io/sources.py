@@ -14,6 +14,7 @@ from typing import Protocol
 
 from deblur_cli.errors import InputError
 from deblur_cli.span import Span
+from deblur_cli.video_io.frame_timing import frame_steps
 from deblur_cli.video_io.image_kinds import survey
 from deblur_cli.video_io.images import ImageSequenceSource, float_warning, is_glob, list_images, reads_as_image
 from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
@@ -168,7 +169,8 @@ def check_not_cut(path: str | os.PathLike, span: Span = Span()) -> None:
 def reading_warnings(path: str | os.PathLike, info: VideoInfo) -> list[str]:
     """What reading the whole input `path`, whose `describe` is `info`, would stop at or warn about, found
     without decoding: the images of a sequence of another size or kind than the first, from their headers
-    (image_kinds.survey), and a video file's packets that stop before its stated end (truncation.packets_end_early)."""
+    (image_kinds.survey), and a video file's packets that stop before its stated end (truncation.packets_end_early),
+    or else frames missing from a stream at one rate, where its timestamps jump (frame_timing.Steps.holes)."""
     text = os.fspath(path)
     if os.path.isdir(text) or (not os.path.exists(text) and is_glob(text)):
         images = list_images(text)
@@ -176,4 +178,13 @@ def reading_warnings(path: str | os.PathLike, info: VideoInfo) -> list[str]:
         return ([clipped] if clipped else []) + survey(images, info)
     if reads_as_image(text):
         return [clipped] if (clipped := float_warning(Path(text).name, info.pix_fmt, read=False)) else []
-    return [ended] if (ended := packets_end_early(text)) else []
+    if ended := packets_end_early(text):
+        return [ended]
+    steps, all_read = frame_steps(text)
+    if steps is None or (holes := steps.holes()) is None:
+        return []
+    read = "" if all_read else f" (of its first {steps.frames} frames)"
+    return [
+        f"{holes.describe(float(steps.first))}{read}, missing from the file (damage the demuxer dropped, or frames "
+        "the recorder dropped); deblur run keeps the gaps, where a player holds the frame before"
+    ]

@@ -1,0 +1,95 @@
+"""Frames missing from a stream at one rate, told from the jumps in its timestamps (frame_timing.Steps.holes):
+a damaged Matroska file's demuxer skips to the next cluster without an error (fuzz48 F8)."""
+
+import json
+from fractions import Fraction
+
+from typer.testing import CliRunner
+
+from deblur_cli.cli import app
+from deblur_cli.video_io import open_source
+from deblur_cli.video_io.frame_timing import Holes, Steps
+from tests import media
+
+runner = CliRunner()
+MS = Fraction(1, 1000)
+
+
+def _steps(times_ms: list[int]) -> Steps:
+    steps = Steps(MS)
+    for time in times_ms:
+        steps.add(time * MS)
+    return steps
+
+
+def test_a_stream_at_one_rate_that_jumps_whole_frames_has_holes():
+    times = [i * 40 for i in range(50) if not 20 <= i < 23]  # 3 frames gone after 0.76 s
+    assert _steps(times).holes() == Holes(frames=3, places=1, at=Fraction(4, 5))
+    assert _steps(times).holes().describe() == "the video's timestamps jump over 3 frames at 0.8 s"
+    times = [i * 40 for i in range(100) if i not in (10, 50, 51)]
+    said = _steps(times).holes().describe()
+    assert said == "the video's timestamps jump over 3 frames in 2 places, the first at 0.4 s"
+    # 29.97 fps on a millisecond clock (33 and 34 ms), 30 frames gone: a second, 30 times the rounded 33 ms and 10 over
+    times = [round(i * 1001 / 30) for i in range(90) if not 40 <= i < 70]
+    assert _steps(times).holes().frames == 30
+
+
+def test_a_steady_or_variable_rate_has_no_holes():
+    assert _steps([i * 40 for i in range(50)]).holes() is None
+    assert _steps([round(i * 1001 / 30) for i in range(50)]).holes() is None  # 33 and 34 ms: rounding
+    assert _steps([0, 33, 67, 100, 200, 300, 333, 367, 400]).holes() is None  # a phone: 30 fps, 10 in low light
+    assert _steps([i * 33 for i in range(30)] + [990 + i * 50 for i in range(1, 20)]).holes() is None  # 30 then 20
+    # a screen recording that writes a frame when the screen changes: held frames too many to be damage
+    assert _steps([i * 40 for i in range(60) if i % 5]).holes() is None
+    assert _steps([i * 40 for i in range(50) if i != 20] + [2000 + 17]).holes() is None  # an interval of no rate
+    assert _steps([0, 40, 160]).holes() is None  # too few to tell
+
+
+def _damaged_matroska(tmp_path, codec: str, suffix: str):
+    """A 60-frame clip in clusters of 12 frames with 1 KiB of noise at 30% of its bytes: the demuxer skips to the
+    next cluster without an error (11 to 21 frames lost here)."""
+    source = media.make_video(tmp_path / f"a.{suffix}", frames=60, size=(64, 48), codec=codec, gop=12)
+    return media.damage(source, 0.3, 1024)
+
+
+def test_frames_a_damaged_matroska_file_loses_silently_are_warned_of(tmp_path):
+    for codec, suffix in (("libx264", "mkv"), ("libvpx-vp9", "webm")):
+        damaged = _damaged_matroska(tmp_path, codec, suffix)
+        with open_source(damaged) as frames:
+            kept = [frame.pts for frame in frames]
+            warnings = frames.warnings
+        assert 30 < len(kept) < 55
+        (warning,) = warnings
+        assert warning.startswith(f"bad-a.{suffix}: the video's timestamps jump over {60 - len(kept)} frames at ")
+        assert warning.endswith(
+            ", missing from the file (damage the demuxer dropped, or frames the recorder dropped); the output keeps "
+            "the gaps, where a player holds the frame before"
+        )
+        report = json.loads(runner.invoke(app, ["info", str(damaged), "--json"]).stdout)
+        assert report["variable_frame_rate"] is None  # not a variable rate: a steady one with a hole
+        assert any(f"jump over {60 - len(kept)} frames at " in line for line in report["warnings"])
+
+
+def test_a_matroska_file_at_a_variable_rate_reads_without_a_warning(tmp_path):
+    """Its length times its rate (25 fps, guessed from its first frames) is 11 frames: not a count to miss 2 of."""
+    pts = [0, 33, 67, 100, 200, 300, 333, 367, 400]
+    for suffix in ("mkv", "webm"):
+        codec = "libvpx-vp9" if suffix == "webm" else None
+        phone = media.make_video(tmp_path / f"phone.{suffix}", frames=len(pts), pts=pts, time_base=MS, codec=codec)
+        with open_source(phone) as frames:
+            assert len(list(frames)) == 9
+            assert frames.warnings == []
+
+
+def test_the_frames_read_for_their_timing_leave_none_out_at_the_end_of_what_is_read(tmp_path, monkeypatch):
+    """Packets come in decode order: a stop after the Nth left out B-frames shown before the last frame read,
+    a gap that info called a variable frame rate (in 14 of 40 places on this clip)."""
+    from deblur_cli.video_io import frame_timing
+
+    clip = media.make_video(tmp_path / "b.mkv", frames=60, size=(64, 48), codec="libx264")
+    for read in (11, 14, 15, 17, 18, 24, 28, 30, 32, 33):
+        monkeypatch.setattr(frame_timing, "PACKETS_READ", read)
+        assert frame_timing.variable_intervals(clip) is None
+        steps, all_read = frame_timing.frame_steps(clip)
+        assert (steps.varying(), steps.holes(), all_read) == (None, None, False)
+        assert steps.frames >= read - 4
