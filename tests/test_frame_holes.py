@@ -4,11 +4,16 @@ a damaged Matroska file's demuxer skips to the next cluster without an error (fu
 import json
 from fractions import Fraction
 
+import av
+import pytest
 from typer.testing import CliRunner
 
 from deblur_cli.cli import app
+from deblur_cli.span import Span
 from deblur_cli.video_io import open_source
 from deblur_cli.video_io.frame_timing import Holes, Steps
+from deblur_cli.video_io.sources import ReadOptions
+from deblur_cli.video_io.truncation import tail_cut
 from tests import media
 
 runner = CliRunner()
@@ -93,3 +98,61 @@ def test_the_frames_read_for_their_timing_leave_none_out_at_the_end_of_what_is_r
         steps, all_read = frame_timing.frame_steps(clip)
         assert (steps.varying(), steps.holes(), all_read) == (None, None, False)
         assert steps.frames >= read - 4
+
+
+def _with_b_frames(path):
+    """A 50-frame x264 clip whose P-frames come every fourth frame, three B-frames shown before each (decoded
+    after it): 2 s at 25 fps."""
+    with av.open(str(path), "w") as output:
+        stream = output.add_stream("libx264", rate=25, options={"x264-params": "bframes=3:b-adapt=0"})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for index in range(50):
+            output.mux(stream.encode(av.VideoFrame.from_ndarray(media.pattern(index, 64, 48), "rgb24")))
+        output.mux(stream.encode())
+    return path
+
+
+def _cut_before_packet(whole, target, back: int):
+    """`whole` up to where its video's `back`-th packet from the end (in decode order) begins."""
+    with av.open(str(whole)) as container:
+        starts = [packet.pos for packet in container.demux(video=0) if packet.size]
+    target.write_bytes(whole.read_bytes()[: starts[-back]])
+    return target
+
+
+def _shown(path) -> list[int]:
+    with av.open(str(path)) as container:
+        return sorted(round(frame.time * 1000) for frame in container.decode(video=0))
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_a_file_cut_among_its_b_frames_is_refused_and_its_hint_stops_before_the_first_lost_frame(tmp_path, suffix):
+    """Found by fuzz48 (F2, F5): the cut took B-frames shown before the last P-frame it kept, whose end reaches
+    within a frame and a half of the stated end: 46 of 50 frames with exit 0 and no warning. Where the end fell
+    further short, the hint's --end took in the frames lost before it (--end 1.8, frames missing from 1.72 s)."""
+    whole = _with_b_frames(tmp_path / f"whole{suffix}")
+    if suffix == ".mp4":
+        whole = media.faststart(whole, tmp_path / "whole-fs.mp4")  # its index at the front: a cut one opens
+    assert tail_cut(whole) is None
+    for back in (2, 3, 4, 6, 7):  # its end within a frame and a half of 2 s (2, 3, 4), or 0.2 s short (6, 7)
+        cut = _cut_before_packet(whole, tmp_path / f"cut{back}{suffix}", back)
+        shown = _shown(cut)
+        first_lost = next(a + 40 for a, b in zip(shown, shown[1:]) if b - a > 40)  # ms
+        found = tail_cut(cut)
+        assert found is not None and round(found.end * 1000) == first_lost, found
+        assert found.problem.endswith(f", frames missing from {first_lost / 1000:.2f} s (truncated or damaged file)")
+        with open_source(cut, ReadOptions(span=Span(end=found.end))) as frames:  # the hint's --end: whole
+            assert len(list(frames)) == first_lost // 40  # every frame before the first lost one
+            assert frames.warnings == []
+        refused = runner.invoke(app, ["run", str(cut), "-o", str(tmp_path / "out.mkv"), "-m", "dstnet-s"])
+        assert refused.exit_code == 1
+        assert f"restore the part before the damage with --end {first_lost / 1000:g}" in refused.stderr
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_a_whole_file_whose_recorder_dropped_a_frame_near_its_end_is_not_taken_for_a_cut(tmp_path, suffix):
+    pts = [i for i in range(50) if i != 46]  # 25 fps: the frame at 1.84 s was never recorded
+    whole = media.make_video(tmp_path / f"a{suffix}", frames=len(pts), pts=pts, time_base=Fraction(1, 25))
+    assert tail_cut(whole) is None
+    with open_source(whole) as frames:
+        assert len(list(frames)) == 49

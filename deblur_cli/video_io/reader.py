@@ -39,7 +39,14 @@ from deblur_cli.video_io.streams import (
 )
 from deblur_cli.video_io.timecode import at_double_rate, find_timecode, shifted
 from deblur_cli.video_io.track_tags import track_tags
-from deblur_cli.video_io.truncation import IntactEnd, check_complete, damaged_hint, good_frames, stated_end
+from deblur_cli.video_io.truncation import (
+    CLOCK_SLACK,
+    IntactEnd,
+    check_complete,
+    damaged_hint,
+    good_frames,
+    stated_end,
+)
 
 # Containers whose demuxer drops damaged packets without a word (MPEG-TS: broadcast recordings, AVCHD
 # .mts): the frames they held show only as a jump in the timestamps of the frames around them, which are
@@ -52,7 +59,6 @@ _RESYNCING_CONTAINERS = {"matroska,webm"}
 # MPEG program streams (.mpg, .vob) state no length: FFmpeg guesses it from the last timestamps it finds,
 # a frame or more short for short files (10 of 12 frames, 20 of 30). Up to this size the video's packets,
 # a frame each, are counted instead (demuxed, not decoded: milliseconds a megabyte).
-_CLOCK_SLACK = Fraction(1, 1000)  # s: how far containers' stated ends are rounded (MP4's edit lists, Matroska)
 _PS_DEMUXERS = {"mpeg"}  # FFmpeg's demuxer of MPEG program streams (its muxers: writer._PS_MUXERS)
 _COUNT_PACKETS_UP_TO = 256 << 20
 # Containers whose clock starts where the recorder's did (MPEG-TS: 1.4 s by convention, hours into a
@@ -182,7 +188,7 @@ class VideoFileSource:
         if self._end_pts is not None and stop is not None:  # a span that ends inside the last frame ends it there
             stop = min(stop, self._end_pts)
         lasts = None if stop is None else stop - pts
-        if not lasts or lasts <= 0 or abs(lasts - self._step) * time_base <= _CLOCK_SLACK:
+        if not lasts or lasts <= 0 or abs(lasts - self._step) * time_base <= CLOCK_SLACK:
             return None  # a frame at the nominal rate (an MP4's edit list rounds its end to a millisecond)
         return lasts
 

@@ -18,6 +18,7 @@ from deblur_cli import files
 from deblur_cli.errors import InputError
 from deblur_cli.video_io.containers import open_input
 from deblur_cli.video_io.flv import stated_file_size
+from deblur_cli.video_io.frame_timing import Steps
 from deblur_cli.video_io.mpeg_ps import ends_inside_a_pack
 from deblur_cli.video_io.streams import (
     CONSTANT_RATE_CONTAINERS,
@@ -30,6 +31,7 @@ from deblur_cli.video_io.streams import (
 
 TAIL_SECONDS = 5.0  # how much of a video's end is demuxed, before a run and by `deblur info`, to find a cut (tail_cut)
 _DAMAGED_HINT = "re-copy the file, or cut it before the damaged part"
+CLOCK_SLACK = Fraction(1, 1000)  # s: how far containers' stated ends are rounded (MP4's edit lists, Matroska)
 _INTERLEAVED = 1  # s: how far apart the last packets of a Matroska file's streams may stop where it was cut
 _TS_TAIL_BYTES = 4096  # how much of a transport stream's end is read for its last packets (_ends_inside_a_packet)
 
@@ -146,7 +148,9 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
     onMetaData states, an MPEG-TS file where it ends inside a packet, an MPEG-PS file inside a pack
     (FFmpeg measures the duration of all three from what is left). A Matroska file without DURATION tags
     states only its own length: it is cut where the last packets of all its streams stop short of it
-    together. Where they fall short, the first frame
+    together. Frames missing among the last packets of a stream at one rate (a cut among B-frames took frames shown
+    before the last one it kept) are a cut where the packets fall short of the stated end at all, or of an MP4's
+    count, and the --end of the hint stops before the first of them. Where they fall short, the first frame
     is decoded, for the times to count from it as --end does. None where they reach the end, the container
     states no duration (NUT; FLV without a stated size), or the file cannot be read (VideoFileSource says
     why). An MPEG-TS or MPEG-PS file cut at a packet's or a pack's end is not found, nor damage in the
@@ -198,10 +202,14 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
                 timed = timed or bool(packet.duration)
         except av.FFmpegError as e:  # the demuxer gives up in the last seconds: what comes before them is whole
             corrupt = reason(e)
-        end = tail.intact
+        end, missing_from = tail.intact, tail.missing_from
         # asked before the container closes, which frees the stream
         short = size_short or mid_packet or corrupt is not None or end is None
         short = short or _falls_short(stream, end, stated, timed=timed)
+        if not short and missing_from is not None and stated is not None:
+            # frames missing among the last packets of a stream at one rate, whose end falls short of the stated
+            # end by less than a frame and a half (or not at all, in an MP4 that lists more packets than it holds)
+            short = end < stated - CLOCK_SLACK or bool(stream.frames)
         if short and corrupt is None and (end is None or stream.frames):
             # the whole stream demuxed: where its packets stop, where the tail had none (the seek landed on
             # bytes the cut took), and how many, against its index's count (a whole read takes that as whole)
@@ -225,10 +233,14 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         problem = f"the video stream ends early: none of its packets{length} is there"
         return Cut(problem + " (truncated file)", None, _DAMAGED_HINT)
     played = float(end) - first
+    stop, lost = f"{played:.2f} s", ""
+    if missing_from is not None and missing_from < end:  # the --end of the hint stops before the first lost frame
+        played = float(missing_from) - first
+        lost = f", frames missing from {played:.2f} s"
     if mid_packet:  # the file's layout says it was cut, not where the video would have ended (fuzz48)
-        problem = f"the file breaks off inside {unit} (truncated file): its video packets stop at {played:.2f} s"
+        problem = f"the file breaks off inside {unit} (truncated file): its video packets stop at {stop}{lost}"
         return Cut(problem, played, damaged_hint(played))
-    problem = f"the video stream ends early: its packets stop at {played:.2f} s{length}"
+    problem = f"the video stream ends early: its packets stop at {stop}{length}{lost}"
     return Cut(problem + " (truncated or damaged file)", played, damaged_hint(played))
 
 
@@ -317,10 +329,12 @@ class IntactEnd:
         self.end: Fraction | None = None
         self._lost: Fraction | None = None
         self._recent: collections.deque = collections.deque(maxlen=64)  # (time, duration) of the last packets
+        self._tick: Fraction | None = None  # the clock's unit (s)
 
     def add(self, packet: av.Packet) -> None:
         if packet.pts is None:
             return
+        self._tick = packet.time_base
         shown = packet.pts * packet.time_base
         if packet.is_corrupt:
             self._lost = shown if self._lost is None else min(self._lost, shown)
@@ -340,6 +354,19 @@ class IntactEnd:
             if lasts and following > shown + lasts * 3 / 2:  # a frame between them is missing
                 return shown + lasts
         return min(self.end, self._lost)
+
+    @property
+    def missing_from(self) -> Fraction | None:
+        """Where the first frame missing among the last packets would be shown (s), where they otherwise keep one
+        rate (frame_timing.Steps.holes): a file cut among its B-frames lost frames shown before the last one it
+        kept, whose end can still reach the stated end to within a frame. None where none is missing."""
+        if self._tick is None:
+            return None
+        steps = Steps(self._tick)
+        for shown, _ in sorted(self._recent):
+            steps.add(shown)
+        holes = steps.holes()
+        return None if holes is None else holes.at
 
 
 def stop_after(end: Fraction | None, packet: av.Packet) -> Fraction:
