@@ -156,3 +156,35 @@ def test_a_whole_file_whose_recorder_dropped_a_frame_near_its_end_is_not_taken_f
     assert tail_cut(whole) is None
     with open_source(whole) as frames:
         assert len(list(frames)) == 49
+
+
+def test_a_frame_a_threaded_decoder_drops_without_an_error_is_warned_of(tmp_path):
+    """Found by fuzz48 (F10): a VP9 WebM whose last packet is damaged gave one frame fewer with exit 0 and no
+    warning: a frame-threaded decoder (thread_type AUTO) drops the frame without raising, where a decoder without
+    frame threads refuses the packet."""
+    source = media.make_video(tmp_path / "a.webm", frames=12, size=(96, 64), codec="libvpx-vp9")
+    with open_source(source) as frames:  # the control: each packet of VP9 gives a frame
+        assert len(list(frames)) == 12 and frames.warnings == []
+    with av.open(str(source)) as container:
+        last = bytes([packet for packet in container.demux(video=0) if packet.size][-1])
+    data = bytearray(source.read_bytes())
+    start = data.find(last)
+    data[start : start + 2] = bytes(2)  # its frame header
+    damaged = tmp_path / "bad.webm"
+    damaged.write_bytes(bytes(data))
+    with av.open(str(damaged)) as container:  # the control: without frame threads the decoder refuses it
+        stream = container.streams.video[0]
+        stream.codec_context.thread_type = "SLICE"
+        with pytest.raises(av.FFmpegError):
+            for packet in container.demux(stream):
+                stream.codec_context.decode(packet)
+    with open_source(damaged) as frames:
+        assert len(list(frames)) == 11
+        assert frames.warnings == [
+            "bad.webm: a frame of the video could not be decoded and was left out by the decoder without an error "
+            "(a damaged packet); the output goes without, where a player holds the frame before"
+        ]
+    for codec in ("libvpx", "libvpx-vp9"):  # no warning where none was lost: hidden frames ride in a superframe
+        whole = media.make_video(tmp_path / f"{codec}.webm", frames=40, size=(96, 64), codec=codec)
+        with open_source(whole) as frames:
+            assert len(list(frames)) == 40 and frames.warnings == []

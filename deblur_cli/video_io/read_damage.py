@@ -25,6 +25,7 @@ class DamageLog:
     breaks: list[float] = field(default_factory=list)  # seconds of each longer jump there (discontinuities)
     stale: int = 0  # frames left out: stamped a frame or more behind, the frames after them not
     steps: Steps | None = None  # the intervals between frames, where the demuxer skips damage silently at any rate
+    dropped: int = 0  # packets that gave no frame and no error, where each holds a frame (a threaded decoder's loss)
 
     def refused(self, packet) -> None:
         """Count a packet the decoder refused, or one the file ends inside."""
@@ -86,6 +87,13 @@ class DamageLog:
                     "it (cut out or damaged without an error); the output goes without, where a player holds the "
                     "frame before"
                 )
+            elif self.dropped:  # its frames leave holes in the timestamps too: said once, with their cause
+                frames = "a frame" if self.dropped == 1 else f"{self.dropped} frames"
+                notes.append(
+                    f"{name}: {frames} of the video could not be decoded and {'was' if self.dropped == 1 else 'were'} "
+                    "left out by the decoder without an error (a damaged packet); the output goes without, where a "
+                    "player holds the frame before"
+                )
             elif holes:  # a stream at one rate whose demuxer skipped damage (Matroska: to the next cluster)
                 notes.append(
                     f"{name}: {holes.describe()}, missing from the file (damage the demuxer dropped, or frames the "
@@ -94,7 +102,7 @@ class DamageLog:
             return notes
         packets = "a damaged packet" if count == 1 else f"{count} damaged packets"
         # frames fewer than the container counts; where it counts none, those its timestamps jump over
-        missing = self.missing if self.missing is not None else holes.frames if holes else self.skipped
+        missing = self.missing if self.missing is not None else holes.frames if holes else self.skipped or self.dropped
         missing += self.stale  # a stale frame is decoded, so not in `missing`
         lost = f"{missing} frame{' is' if missing == 1 else 's are'} missing from the output, and " if missing else ""
         return notes + [
