@@ -208,8 +208,9 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         short = short or _falls_short(stream, end, stated, timed=timed)
         if not short and missing_from is not None and stated is not None:
             # frames missing among the last packets of a stream at one rate, whose end falls short of the stated
-            # end by less than a frame and a half (or not at all, in an MP4 that lists more packets than it holds)
-            short = end < stated - CLOCK_SLACK or bool(stream.frames)
+            # end by less than a frame and a half (or not at all, in an MP4 that lists more packets than it holds);
+            # packets without durations stop a frame short of it in a whole file
+            short = (timed and end < stated - CLOCK_SLACK) or bool(stream.frames)
         if short and corrupt is None and (end is None or stream.frames):
             # the whole stream demuxed: where its packets stop, where the tail had none (the seek landed on
             # bytes the cut took), and how many, against its index's count (a whole read takes that as whole)
