@@ -373,11 +373,11 @@ def preflight(
     alone: bool | None = None,
 ) -> Iterator[Foreseen]:
     """Each job checked before any model loads, in order: the source described as `read` says, checked for a
-    cut before its span ends and against its --fps and --deinterlace, then the target's path and kind. Yields for each job its Foreseen as
-    found: a note, if any, before the target's checks, then the target checked; or the job left out, a file of
-    a folder of videos without a video stream (one given on the command line raises NoVideoError); or, of
-    several jobs (the run's, `not alone`: by default these), one whose existing input cannot be read (damaged,
-    cut short) failed.
+    cut before its span ends and against its --fps and --deinterlace, then the target's path and kind. Yields for
+    each job its Foreseen as found: a note, if any, before the target's checks, then the target checked; or the
+    job left out, a file of a folder of videos without a video stream (one given on the command line raises
+    NoVideoError); or, of several jobs (the run's, `not alone`: by default these), one whose existing input cannot
+    be read (damaged, cut short) failed.
     Raises UsageError, InputError or OutputError at the first job that cannot run, and InputError after the
     last where every job was left out. Imports torch only for `side_by_side`."""
     jobs = list(jobs)  # as given: the caller may take the left out from its own list meanwhile

@@ -148,7 +148,9 @@ class SegmentedVideoSink(atomic.FinishesOnExit, FrameSink):
                 self._segment = None
             if not self._records:
                 raise OutputError(f"no frames were written to {self.path}", hint="the input produced no frames")
-            self._output = VideoFileSink(self.path, self.info, self._options, source=self._source, temp_folder=self.work)
+            self._output = VideoFileSink(
+                self.path, self.info, self._options, source=self._source, temp_folder=self.work
+            )
             with self._output as sink:
                 self.warnings = sink.warnings
                 sink.write_packets(_joined(self.work, self._records, sink.extradata, self.path))
