@@ -179,8 +179,12 @@ def test_a_frame_a_threaded_decoder_drops_without_an_error_is_warned_of(tmp_path
             for packet in container.demux(stream):
                 stream.codec_context.decode(packet)
     with open_source(damaged) as frames:
-        assert len(list(frames)) == 11
-        assert frames.warnings == [
+        lost = 12 - len(list(frames))
+        warnings = frames.warnings
+    # said either way: an older FFmpeg (PyAV 17) refuses the packet, a damaged packet's warning
+    assert lost >= 1 and len(warnings) == 1 and warnings[0].startswith("bad.webm: ")
+    if "damaged packet of" not in warnings[0]:  # FFmpeg 8's frame threads dropped it: the frames are counted
+        assert lost == 1 and warnings == [
             "bad.webm: a frame of the video could not be decoded and was left out by the decoder without an error "
             "(a damaged packet); the output goes without, where a player holds the frame before"
         ]
