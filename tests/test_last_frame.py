@@ -12,6 +12,7 @@ import pytest
 from deblur_cli.pipeline import deblur_video
 from deblur_cli.span import Span
 from deblur_cli.video_io import ReadOptions
+from deblur_cli.video_io.mp4_atoms import presented_end
 from deblur_cli.video_io.truncation import stated_end
 from deblur_cli.windows import WindowOptions
 from tests.media import pattern
@@ -21,10 +22,11 @@ WINDOWS = WindowOptions(window=4, overlap=1, tile=None)
 SIZE = (64, 48)
 
 
-def _held(path, time_base: Fraction, hold: Fraction, frames: int = 10, fps: int = 30):
-    """`frames` frames at `fps`, the last shown for `hold` seconds (its packet's duration), no B-frames."""
+def _held(path, time_base: Fraction, hold: Fraction, frames: int = 10, fps: int = 30, reordered: bool = False):
+    """`frames` frames at `fps`, the last shown for `hold` seconds (its packet's duration), B-frames only where
+    `reordered`."""
     with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=fps, options={"bf": "0"})
+        video = container.add_stream("libx264", rate=fps, options={} if reordered else {"bf": "0"})
         video.width, video.height, video.pix_fmt = *SIZE, "yuv420p"
         video.time_base = video.codec_context.time_base = time_base
         packets = []
@@ -55,6 +57,45 @@ def test_a_frame_held_at_the_end_keeps_its_time(tmp_path, suffix, time_base, res
     with av.open(str(output)) as container:
         shown = [float(frame.pts * frame.time_base) for frame in container.decode(video=0)]
     assert shown == pytest.approx([i / 30 for i in range(10)], abs=1e-3)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov"])
+def test_a_frame_held_at_the_end_of_a_video_with_b_frames_keeps_its_time(tmp_path, suffix):
+    """Found in review: FFmpeg measures an MP4 or MOV track with B-frames to its last sample in decode order, a
+    B-frame shown before the held one: 4 s of video with its last frame held 2 s came out 2.03 s long. Its edit
+    list says where it ends. Of these 11 frames x264 sends the last but one last."""
+    source = _held(tmp_path / f"in{suffix}", Fraction(1, 90000), hold=Fraction(1, 2), frames=11, reordered=True)
+    with av.open(str(source)) as container:
+        video = container.streams.video[0]
+        last = max(container.demux(video), key=lambda packet: packet.dts if packet.size else -1)
+        assert last.pts < 10 * 3000 and float(video.duration * video.time_base) < 0.4  # what FFmpeg measures
+    assert presented_end(source, 1) == pytest.approx(10 / 30 + 0.5, abs=1e-3)  # the edit list, in milliseconds
+    output = tmp_path / f"out{suffix}"
+    deblur_video(source, output, IdentityRestorer(), windows=WINDOWS)
+    assert presented_end(output, 1) == pytest.approx(10 / 30 + 0.5, abs=1e-3)  # was 0.367 s
+
+
+def test_an_edit_list_that_plays_at_another_rate_or_none_leaves_the_end_to_ffmpeg(tmp_path):
+    """A phone's slow motion plays part of its track at a quarter of its rate, which FFmpeg does not: the length of
+    such edits is not the track's on FFmpeg's clock. A file written without an edit list states no end there."""
+    source = _held(tmp_path / "in.mp4", Fraction(1, 90000), hold=Fraction(1, 2))
+    data = source.read_bytes()
+    assert data.count(b"elst") == 1 and presented_end(source, 1) == pytest.approx(0.8, abs=1e-3)
+    rate = data.index(b"elst") + 4 + 8 + 8  # after version, flags, count, one edit's length and media time
+    assert data[rate : rate + 4] == b"\x00\x01\x00\x00"
+    slow = tmp_path / "slow.mp4"
+    slow.write_bytes(data[:rate] + b"\x00\x00\x40\x00" + data[rate + 4 :])
+    assert presented_end(slow, 1) is None and presented_end(source, 2) is None  # no track 2
+    with av.open(str(slow)) as container:
+        assert stated_end(container.streams.video[0]) == pytest.approx(0.8, abs=1e-3)  # FFmpeg's duration
+    plain = tmp_path / "plain.mp4"
+    with av.open(str(source)) as reading, av.open(str(plain), "w", options={"use_editlist": "0"}) as writing:
+        copy = writing.add_stream_from_template(reading.streams.video[0])
+        for packet in reading.demux(video=0):
+            if packet.size:
+                packet.stream = copy
+                writing.mux(packet)
+    assert b"elst" not in plain.read_bytes() and presented_end(plain, 1) is None
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])

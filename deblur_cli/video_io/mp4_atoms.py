@@ -1,11 +1,13 @@
-"""The atoms (boxes) of an MP4 or MOV file, read by hand where FFmpeg says too little about a damaged one: it
-opens a file cut inside its index (moov atom) as one without streams, and a video track whose sample
-description is damaged as one of no codec, without naming the tag it found."""
+"""The atoms (boxes) of an MP4 or MOV file, read by hand where FFmpeg says too little: it opens a file cut inside
+its index (moov atom) as one without streams, and a video track whose sample description is damaged as one of
+no codec, without naming the tag it found; and it measures a track with reordered frames up to its last sample
+in decode order, not to where its edit list ends it (a frame held at the end loses its hold)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from fractions import Fraction
 from typing import BinaryIO
 
 _TRACK_PATH = (b"mdia", b"minf", b"stbl", b"stsd")  # where a track's sample description lies
@@ -59,6 +61,63 @@ def video_sample_tags(path: str | os.PathLike) -> list[str]:
     except OSError:
         return []
     return tags
+
+
+def presented_end(path: str | os.PathLike, track_id: int) -> Fraction | None:
+    """Seconds from the start of the movie to where the edit list of the track `track_id` (FFmpeg's stream id)
+    ends its presentation: the sum of its edits, an empty one that delays the track included, which is how
+    FFmpeg times the track's frames. None without an edit list, or with one FFmpeg does not play as it says:
+    an edit at another rate than 1 (a phone's slow motion), or one of no length (a fragmented file's)."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            for kind, start, end in _atoms(f, 0, size):
+                if kind == b"moov":
+                    return _movie_end(f, start, min(end, size), track_id)
+    except OSError:
+        return None
+    return None
+
+
+def _movie_end(f: BinaryIO, start: int, end: int, track_id: int) -> Fraction | None:
+    inside = list(_atoms(f, start, end))
+    header = next((at for kind, at, _ in inside if kind == b"mvhd"), None)
+    if header is None:
+        return None
+    version = _read(f, header, 1)
+    scale = int.from_bytes(_read(f, header + (20 if version == b"\x01" else 12), 4), "big")  # after the times
+    for kind, track_start, track_end in inside:
+        if kind != b"trak":
+            continue
+        parts = {kind: (at, stop) for kind, at, stop in _atoms(f, track_start, min(track_end, end))}
+        if b"tkhd" not in parts or _track_id(f, parts[b"tkhd"][0]) != track_id:
+            continue
+        edits = parts.get(b"edts") and next((p for p in _atoms(f, *parts[b"edts"]) if p[0] == b"elst"), None)
+        lengths = _edit_lengths(f, edits[1]) if edits and scale else None
+        return Fraction(sum(lengths), scale) if lengths and all(lengths) else None
+    return None
+
+
+def _track_id(f: BinaryIO, at: int) -> int:
+    """The track id of a tkhd atom whose content starts `at`: after version and flags, two times of 4 or 8
+    bytes."""
+    skip = 4 + (16 if _read(f, at, 1) == b"\x01" else 8)
+    return int.from_bytes(_read(f, at + skip, 4), "big")
+
+
+def _edit_lengths(f: BinaryIO, at: int) -> list[int] | None:
+    """The length of each edit of an elst atom whose content starts `at` (movie time scale); None where one
+    plays its media at another rate than 1."""
+    width = 8 if _read(f, at, 1) == b"\x01" else 4  # version 1: 64-bit length and media time
+    count = int.from_bytes(_read(f, at + 4, 4), "big")
+    entry = 2 * width + 4  # length, media time, rate (16.16)
+    data = _read(f, at + 8, count * entry)
+    if len(data) < count * entry:
+        return None
+    edits = [data[place : place + entry] for place in range(0, len(data), entry)]
+    if any(edit[-4:] != b"\x00\x01\x00\x00" for edit in edits):
+        return None
+    return [int.from_bytes(edit[:width], "big") for edit in edits]
 
 
 def _video_tag(f: BinaryIO, start: int, end: int) -> str | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 
 from deblur_cli.errors import InputError, NoVideoError
-from deblur_cli.video_io.mp4_atoms import cut_atom, video_sample_tags
+from deblur_cli.video_io.mp4_atoms import cut_atom, presented_end, video_sample_tags
 
 # Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
 # and FFmpeg guesses presentation times from decode order, so such frames take the times its index lists in
@@ -93,10 +93,15 @@ def stream_duration(stream) -> float | None:
 def stated_length(stream) -> float | None:
     """The stream's own duration in seconds, where its container states one. Matroska states none per
     stream (its DURATION tag aside, tagged_end): FFmpeg fills in the whole file's for a stream of one or
-    two frames, which is not the video's (a still picture with three minutes of music)."""
-    if "matroska" in stream.container.format.name or not stream.duration or not stream.time_base:
+    two frames, which is not the video's (a still picture with three minutes of music). An MP4 or MOV track
+    lasts as long as its edit list shows it, where it has one: FFmpeg measures a track with B-frames to its
+    last sample in decode order, which ended a frame held 2 s at the end of a 4 s clip at 2.03 s."""
+    name = stream.container.format.name
+    if "matroska" in name or not stream.time_base:
         return None
-    return float(stream.duration * stream.time_base)
+    if "mp4" in name and (end := presented_end(stream.container.name, stream.id)) is not None:
+        return float(end - (stream.start_time or 0) * stream.time_base)
+    return float(stream.duration * stream.time_base) if stream.duration else None
 
 
 def tagged_end(stream) -> float | None:
