@@ -86,6 +86,21 @@ def test_the_same_run_twice_writes_the_same_bytes(tmp_path, identity, suffix):
     assert (tmp_path / ("a" + suffix)).read_bytes() == (tmp_path / ("b" + suffix)).read_bytes()
 
 
+@pytest.mark.parametrize("suffix", [".mkv", ".avi"])
+def test_a_rate_its_timestamps_round_is_stated_as_it_was_made(tmp_path, identity, suffix):
+    """Found in review: FFmpeg averages a 23.976 MP4 whose times are rounded to 1/90000 to 2160000/90091, and
+    outputs stated that rate (a Matroska DefaultDuration of 23.9758 fps, an AVI clock slow against its sound)."""
+    ntsc = Fraction(24000, 1001)
+    source = media.make_video(tmp_path / "in.mp4", frames=24, fps=ntsc, time_base=Fraction(1, 90000))
+    with av.open(str(source)) as container:
+        video = container.streams.video[0]
+        assert video.average_rate != ntsc and video.base_rate == ntsc  # the average is the rounded one
+    assert deblur(source, "-o", tmp_path / f"out{suffix}", "-q").exit_code == 0
+    with av.open(str(tmp_path / f"out{suffix}")) as container:
+        video = container.streams.video[0]
+        assert video.average_rate == ntsc and (suffix != ".avi" or video.time_base == 1 / ntsc)
+
+
 def test_variable_frame_rate_timestamps_are_kept(tmp_path, identity):
     pts = [0, 1, 3, 4, 9, 10, 17]
     source = media.make_video(tmp_path / "vfr.mkv", frames=len(pts), pts=pts, time_base=Fraction(1, 30), fps=30)

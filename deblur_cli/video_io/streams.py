@@ -25,6 +25,12 @@ BARE_FORMATS = {"h264", "hevc", "mpegvideo", "m4v", "vc1", "cavsvideo", "obu"}
 # No camera records more frames a second than this: a stream's average rate above it is its clock's tick
 # rate (raw DV's 60000, from a time base of 1/60000), and the rate its timestamps imply is the real one.
 _MAX_FPS = 1000
+# The rates cameras and editors make, for a stream's measured average to be taken for (_nominal), and how far
+# the rounding of timestamps moves it: 2160000/90091 is 24000/1001 less 0.0011 %.
+_STANDARD_RATES = [Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120, 240)] + [
+    Fraction(n) for n in (24, 25, 30, 48, 50, 60, 100, 120, 240)
+]
+_ROUNDING = Fraction(1, 10_000)
 
 
 def reason(error: av.FFmpegError) -> str:
@@ -77,8 +83,20 @@ def frame_rate(stream) -> Fraction | None:
     if stream.container.format.name in BARE_FORMATS and guessed and guessed <= _MAX_FPS:
         return Fraction(guessed)
     if average and (average <= _MAX_FPS or not guessed or guessed > _MAX_FPS):
-        return Fraction(average)
+        return _nominal(Fraction(average), stream.base_rate)
     return Fraction(guessed) if guessed else None
+
+
+def _nominal(average: Fraction, base: Fraction | None) -> Fraction:
+    """The rate the stream was made at, where its average is that rate but for the rounding of its timestamps:
+    FFmpeg's average of a 23.976 MP4 in 1/90000 ticks is 2160000/90091, which an output would state (a Matroska
+    DefaultDuration of 23.9758 fps, an AVI clock 40 ms an hour slow against its sound). The stream's own base
+    rate or a standard one within a ten-thousandth of the average; else the average (a variable rate, a frame
+    held at the end)."""
+    for rate in ([Fraction(base)] if base else []) + _STANDARD_RATES:
+        if abs(average - rate) <= rate * _ROUNDING:
+            return rate
+    return average
 
 
 def stream_duration(stream) -> float | None:
