@@ -369,6 +369,20 @@ def test_a_variable_frame_rate_is_reported_from_the_packets_and_a_steady_one_is_
     assert "variable frame rate" not in runner.invoke(app, ["info", str(steady)]).output
 
 
+def test_an_inputs_first_packets_are_read_once_and_again_once_it_changes(tmp_path, monkeypatch):
+    """Found in review: info read a video's first 300 packets twice, for its variable rate and for its holes."""
+    from deblur_cli.video_io import frame_timing
+
+    opened = []
+    monkeypatch.setattr(frame_timing, "open_input", lambda path: opened.append(path) or av.open(str(path)))
+    source = make_video(tmp_path / "in.mkv", frames=6, pts=[0, 40, 80, 200, 240, 280], time_base=Fraction(1, 1000))
+    report = json.loads(runner.invoke(app, ["info", str(source), "--json"]).stdout)
+    assert report["variable_frame_rate"] and len(opened) == 1
+    make_video(source, frames=4, time_base=Fraction(1, 1000))  # written again: steady now
+    report = json.loads(runner.invoke(app, ["info", str(source), "--json"]).stdout)
+    assert report["variable_frame_rate"] is None and len(opened) == 2
+
+
 def test_frame_intervals_say_how_far_they_read():
     from deblur_cli.video_io.frame_timing import Intervals
 

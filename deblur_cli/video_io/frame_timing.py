@@ -7,6 +7,7 @@ which is told apart from a variable rate (`Steps.holes`)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections import Counter
 from dataclasses import dataclass
@@ -124,7 +125,7 @@ class Steps:
 def frame_steps(path: str | os.PathLike) -> tuple[Steps | None, bool]:
     """The intervals between the first frames (PACKETS_READ at most) of the first video stream of `path`, None
     where the file cannot be read; and whether they are all of its frames."""
-    times, tick, all_read = _packet_times(Path(path))
+    times, tick, all_read = _packet_times(*_file_key(Path(path)), PACKETS_READ)
     if tick is None:
         return None, False
     steps = Steps(tick)
@@ -140,12 +141,31 @@ def variable_intervals(path: str | os.PathLike) -> Intervals | None:
     return None if steps is None else steps.varying(all_read)
 
 
-def _packet_times(path: Path) -> tuple[list[Fraction], Fraction | None, bool]:
-    """Presentation times (s) of the frames shown first, those of the first PACKETS_READ packets that hold a
+def _file_key(path: Path) -> tuple[Path, int, int]:
+    """The file at `path` as _packet_times keeps what it read of it: its size and time of change, so that a file
+    written again is read again."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return path, -1, -1
+    return path, stat.st_size, stat.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=8)
+def _packet_times(
+    path: Path, size: int, changed: int, count: int
+) -> tuple[tuple[Fraction, ...], Fraction | None, bool]:
+    """Presentation times (s) of the frames shown first, those of the first `count` packets that hold a
     picture, and the clock's tick. Packets come in decode order: B-frames shown before a frame come after it, so
-    the times read on past the PACKETS_READth packet, and the frames shown from the earliest time among those on
+    the times read on past the `count`th packet, and the frames shown from the earliest time among those on
     are left out, which would leave a gap there (in 7 of 10 cuts of an x264 clip's packets). Last, whether
-    those are all the stream's packets."""
+    those are all the stream's packets. Kept for the file as it is (`size`, `changed`): `deblur info` and the
+    run's planning ask for each input's twice (its variable rate, its holes)."""
+    times, tick, all_read = _read_packet_times(path, count)
+    return tuple(times), tick, all_read
+
+
+def _read_packet_times(path: Path, count: int) -> tuple[list[Fraction], Fraction | None, bool]:
     times: list[Fraction] = []
     try:
         container = open_input(path)
@@ -161,11 +181,11 @@ def _packet_times(path: Path) -> tuple[list[Fraction], Fraction | None, bool]:
             for packet in container.demux(stream):
                 if packet.size and packet.pts is not None:
                     times.append(packet.pts * tick)
-                    if len(times) >= PACKETS_READ + _REORDERED:
+                    if len(times) >= count + _REORDERED:
                         break
-        if len(times) < PACKETS_READ + _REORDERED:  # the packets ended (or the demuxer gave up) before
+        if len(times) < count + _REORDERED:  # the packets ended (or the demuxer gave up) before
             return times, tick, True
-        later = min(times[PACKETS_READ:])
+        later = min(times[count:])
         return [time for time in times if time < later], tick, False
 
 
