@@ -102,11 +102,8 @@ class Steps:
         total = sum(self._counts.values())
         if total < 2:
             return None
-        usual, allowed = self._usual()
-        regular = {step: count for step, count in self._counts.items() if abs(step - usual) <= allowed}
-        # the step as the regular intervals average it: 29.97 fps on a millisecond clock is 33 and 34 ms
-        step = sum(interval * count for interval, count in regular.items()) / sum(regular.values())
-        jumps = {interval: round(interval / step) for interval in self._counts if interval not in regular}
+        (usual, allowed), step = self._usual(), self.step()
+        jumps = {interval: round(interval / step) for interval in self._counts if abs(interval - usual) > allowed}
         if not jumps or any(n < 2 or abs(interval - n * step) > allowed for interval, n in jumps.items()):
             return None
         places = sum(self._counts[interval] for interval in jumps)
@@ -115,6 +112,13 @@ class Steps:
         frames = sum((n - 1) * self._counts[interval] for interval, n in jumps.items())
         first = min(self._after[interval] for interval in jumps)
         return Holes(frames, places, first + step)
+
+    def step(self) -> Fraction:
+        """The usual interval as the intervals close to it average it: 29.97 fps on a millisecond clock is 33 and
+        34 ms. At least one interval must have been counted."""
+        usual, allowed = self._usual()
+        regular = {step: count for step, count in self._counts.items() if abs(step - usual) <= allowed}
+        return sum(interval * count for interval, count in regular.items()) / sum(regular.values())
 
     def _usual(self) -> tuple[Fraction, Fraction]:
         """The most common interval, and how far from it an interval is still the same (the clock's rounding)."""
@@ -132,6 +136,16 @@ def frame_steps(path: str | os.PathLike) -> tuple[Steps | None, bool]:
     for time in sorted(set(times)):
         steps.add(time)
     return steps, all_read
+
+
+def steady_rate(path: str | os.PathLike) -> Fraction | None:
+    """The rate of the first video stream of `path` as the time between its first frames gives it, where that
+    time is steady (holes aside); None where it varies, where there are fewer than 3 frames, or where the file
+    cannot be read."""
+    steps, all_read = frame_steps(path)
+    if steps is None or steps.frames < 3 or steps.varying(all_read) is not None and steps.holes() is None:
+        return None
+    return 1 / steps.step()
 
 
 def variable_intervals(path: str | os.PathLike) -> Intervals | None:

@@ -30,7 +30,7 @@ _MAX_FPS = 1000
 _STANDARD_RATES = [Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120, 240)] + [
     Fraction(n) for n in (24, 25, 30, 48, 50, 60, 100, 120, 240)
 ]
-_ROUNDING = Fraction(1, 10_000)
+RATE_ROUNDING = Fraction(1, 10_000)
 
 
 def reason(error: av.FFmpegError) -> str:
@@ -83,18 +83,18 @@ def frame_rate(stream) -> Fraction | None:
     if stream.container.format.name in BARE_FORMATS and guessed and guessed <= _MAX_FPS:
         return Fraction(guessed)
     if average and (average <= _MAX_FPS or not guessed or guessed > _MAX_FPS):
-        return _nominal(Fraction(average), stream.base_rate)
+        return nominal_rate(Fraction(average), stream.base_rate)
     return Fraction(guessed) if guessed else None
 
 
-def _nominal(average: Fraction, base: Fraction | None) -> Fraction:
+def nominal_rate(average: Fraction, base: Fraction | None) -> Fraction:
     """The rate the stream was made at, where its average is that rate but for the rounding of its timestamps:
     FFmpeg's average of a 23.976 MP4 in 1/90000 ticks is 2160000/90091, which an output would state (a Matroska
     DefaultDuration of 23.9758 fps, an AVI clock 40 ms an hour slow against its sound). The stream's own base
     rate or a standard one within a ten-thousandth of the average; else the average (a variable rate, a frame
     held at the end)."""
     for rate in ([Fraction(base)] if base else []) + _STANDARD_RATES:
-        if abs(average - rate) <= rate * _ROUNDING:
+        if abs(average - rate) <= rate * RATE_ROUNDING:
             return rate
     return average
 
