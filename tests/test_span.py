@@ -323,3 +323,34 @@ def test_the_sound_of_a_span_decodes_as_the_inputs_from_its_first_sample(tmp_pat
     for i in range(0, 5 * block, block):
         expected = original[offset + i : offset + i + block]
         assert np.sqrt(((heard[i : i + block] - expected) ** 2).mean()) < error * np.sqrt((expected**2).mean()), i
+
+
+@pytest.mark.parametrize(
+    "name, audio, pts, start",
+    [
+        ("a.mkv", "aac", None, 0.5),
+        # the span's first AAC packet at 43 ms, the one before at 21 ms: on Matroska's millisecond clock
+        # 22 ms before it, one more than the 21.3 ms of the CodecDelay
+        ("a.mkv", "aac", [0, 43, *range(50, 950, 50)], 0.043),
+        ("a.webm", "libopus", None, 0.5),
+    ],
+)
+def test_a_matroska_spans_sound_is_heard_from_its_first_packet(tmp_path, name, audio, pts, start):
+    """Found in review (sync48 F2): a Matroska copy keeps its source's CodecDelay (AAC: 1024 samples, Opus:
+    312), the samples decoders discard from a track's start, and a span started with real sound there: AAC's
+    first packet in the span was swallowed whole, its sound starting 33 ms after the picture. The packet
+    before it is kept before zero for the delay to discard; Opus's delay takes 6.5 ms of its 20 ms, and the
+    rest is heard before the span's first packet, in its place."""
+    time_base = Fraction(1, 1000) if pts else None
+    source = media.make_video(tmp_path / name, frames=20, fps=20, pts=pts, time_base=time_base, audio=audio, gop=5)
+    target = copied(source, tmp_path / ("out" + source.suffix), Span(start, None))
+    assert media.read_video_pts(target)[0][0] == 0  # no stream moved later for the packets before zero
+    first = min(begin for begin, _ in audio_packets(target) if begin >= 0)
+    heard, rate, sound = _sound(target)
+    assert heard == pytest.approx(first - (0.0135 if audio == "libopus" else 0.0), abs=0.001)
+    if audio == "aac":  # decoded right: its decoder had the packet before it
+        begun, _, original = _sound(source)
+        near = round((heard + start - begun) * rate)  # to a millisecond: the sample is the one that matches best
+        block = rate // 100  # 10 ms
+        error = min(np.abs(sound[:block] - original[i : i + block]).max() for i in range(near - 48, near + 49))
+        assert error < 0.01 * np.abs(original).max()

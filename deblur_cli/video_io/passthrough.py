@@ -47,6 +47,9 @@ _TELEMETRY_FORMATS = {"mp4", "mov"}
 # list as supported includes MPEG audio only as MP3 (Layer III).
 _UNPLAYED_AUDIO = {"mp4": {"mp1", "mp2"}, "ipod": {"mp1", "mp2"}, "mov": {"mp1", "mp2"}, "3gp": {"mp1", "mp2"}}
 _TS_NEGATIVE = 0x40000  # AVFMT_TS_NEGATIVE: the container keeps times before zero (MP4 and MOV, by an edit list)
+# Containers that keep audio before zero only as far as a track's CodecDelay reaches (Matroska, WebM): its
+# decoders discard that many samples from the track's start, which a span's copy takes from its template
+_CODEC_DELAY_FORMATS = {"matroska", "webm"}
 _HEARD_EARLY = 0.04  # seconds of audio ahead of the picture that viewers notice (ITU-R BT.1359: 45 ms)
 # The muxers that write a forced flag: FFmpeg's MOV muxer in its MP4 mode (not MOV, iPod or 3GP) and
 # Matroska's; AVI, MPEG-TS, MPEG-PS, FLV, ASF and NUT drop it
@@ -189,6 +192,7 @@ class Passthrough:
         self._audio_from_zero = output.format.name in _AUDIO_FROM_ZERO
         # whether the audio packet under a span's start is kept, its part before the start not played
         self._keeps_straddlers = self._audio_from_zero or bool(int(output.format.flags) & _TS_NEGATIVE)
+        self._keeps_preroll = self._keeps_straddlers or output.format.name in _CODEC_DELAY_FORMATS
         self._audio_started: set[int] = set()  # audio streams (the source's indices) with a packet muxed
         # of each copied audio stream, the latest packets wholly before the span: a decoder's pre-roll (AAC's
         # first packet decodes right only after the one before, Opus's after 80 ms), kept before the span's first
@@ -273,9 +277,9 @@ class Passthrough:
 
     def _next_packet(self):
         """The next source packet inside the span, with its timestamps moved to the output's clock; None at the end.
-        Where the span's first audio packet of a copied stream is kept from before its start (an MP4's edit
-        list skips its part before it), the packet before it comes first, which its decoder needs to decode
-        it right (AAC: the first 10 ms of sound were 40-70% off); the edit list skips that one whole."""
+        Before the span's first audio packet of a copied stream come the packets before it that its decoder
+        needs to decode it right (AAC: the first 10 ms of sound were 40-70% off), where the output holds them
+        unheard (_held): an MP4's edit list skips them whole, Matroska's CodecDelay discards them."""
         if self._queued:
             return self._queued.pop(0)
         for packet in self._packets:
@@ -287,7 +291,7 @@ class Passthrough:
                 (cue and _trim_start(packet, self._start))
                 or (self._keeps_straddlers and _straddles(packet, shown, self._start))
             ):
-                if self._keeps_straddlers and _decoded_after_the_one_before(packet):
+                if self._keeps_preroll and _decoded_after_the_one_before(packet):
                     self._before.setdefault(packet.stream.index, collections.deque(maxlen=16)).append(packet)
                 continue
             if self._end is not None and shown >= self._end:
@@ -301,13 +305,38 @@ class Passthrough:
                 packet.duration = max(1, min(packet.duration, last - packet.pts))
             index = packet.stream.index
             if (before := self._before.pop(index, None)) and isinstance(route := self._routes.get(index), _Copy):
-                preroll = [*_preroll(before), packet]
-                self._queued += [self._moved(p) for p in preroll[1:]]
-                packet = preroll[0]
-            elif before and isinstance(route, _Reencode):  # decoded to prime the decoder, not written
+                preroll = self._held(route.output_stream, [self._moved(p) for p in _preroll(before)])
+                kept = [*preroll, self._moved(packet)]
+                self._queued += kept[1:]
+                return kept[0]
+            if before and isinstance(route, _Reencode):  # decoded to prime the decoder, not written
                 route.prime(_preroll(before))
             return self._moved(packet)
         return None
+
+    def _held(self, output_stream, preroll: list[av.Packet]) -> list[av.Packet]:
+        """Of a copied stream's pre-roll, on the output's clock, what the output holds before the span's first
+        packet: all of it where an edit list skips it (MP4, MOV) or audio plays from zero (AVI leaves out what
+        starts before it). Matroska holds the packets from the track's CodecDelay before zero on, and its
+        decoders discard that delay's samples: AAC's (1024) is its one packet of pre-roll, so the span's first
+        packet is heard, decoded right (without it the delay swallowed that packet whole); Opus's (312, 6.5 ms)
+        holds the last 20 ms packet where the span's first begins 13.5 ms or more into the span, and the
+        rest of that packet is heard before it, in its place. A packet rounded to one tick before the delay
+        (Matroska's clock counts milliseconds: 21.3 ms may read 22) is moved to its start, which the muxer
+        would otherwise meet by moving every stream later."""
+        if self._keeps_straddlers:
+            return preroll
+        context = output_stream.codec_context
+        if not context.delay:  # MP3, Vorbis: nothing before zero
+            return []
+        held = []
+        for packet in preroll:
+            earliest = -round(Fraction(context.delay, context.sample_rate) / packet.time_base)
+            if packet.dts >= earliest - 1:
+                packet.dts = max(packet.dts, earliest)
+                packet.pts = max(packet.pts, packet.dts)
+                held.append(packet)
+        return held
 
     def _moved(self, packet: av.Packet) -> av.Packet:
         """`packet` with its timestamps on the output's clock, which starts at the span's start."""
