@@ -1545,6 +1545,23 @@ def test_a_variable_rate_into_avi_is_warned_of_before_the_run(tmp_path, identity
     assert "counts frames" not in deblur(source, "-o", tmp_path / "kept.mkv").stderr
 
 
+def test_a_variable_rate_into_png_frames_is_warned_of_before_the_run(tmp_path, identity):
+    """Found in review (sync48 F6): a PNG sequence holds no times, so whoever reads it back at one rate gets
+    the drift the .avi warning tells of, and nothing was said."""
+    stamps = [*range(0, 18), *range(18, 42, 2)]
+    source = media.make_video(tmp_path / "in.mp4", frames=30, fps=30, pts=stamps, time_base=Fraction(1, 30))
+    result = deblur(source, "-o", tmp_path / "frames")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stderr.split())
+    assert (
+        "warning: a PNG sequence holds no frame times, and this video's rate varies, 33.3 to 66.7 ms between frames"
+        " (usually 33.3): read back at one rate" in text
+    ), text
+    assert len(list((tmp_path / "frames").glob("*.png"))) == 30
+    steady = media.make_video(tmp_path / "steady.mp4", frames=30, fps=30)
+    assert "holds no frame times" not in deblur(steady, "-o", tmp_path / "steady").stderr
+
+
 # (output suffix, --codec) over what counts frames at one rate: a container (AVI, Y4M, a bare stream, an MPEG
 # program stream), an encoder in a container that need not (mpeg2video), and neither
 DRIFT_CASES = {

@@ -91,11 +91,19 @@ def planned_warnings(
     """The warnings `open_sink(path, info, options, source=source)` would give: what of the source the
     output cannot hold as it is. Nothing is written: a video file's encoder and container are set up in
     memory, the source's other streams matched against them, and the encoders opened; and where the output
-    counts frames at one rate (AVI, Y4M, MXF, bare streams) and the source's rate varies, that it drifts there.
+    counts frames at one rate (AVI, Y4M, MXF, bare streams) or holds no times (PNG frames) and the source's
+    rate varies, that it drifts there.
     Raises OutputError as open_sink would."""
     if is_frame_directory(path):
         _check_frame_directory(path, options)
-        return png_sequence.left_out(info, options)
+        warnings = png_sequence.left_out(info, options)
+        if _carries(source) and (varying := variable_intervals(source)) is not None:
+            warnings.append(
+                f"a PNG sequence holds no frame times, and this video's rate varies, {varying.describe()}: read back"
+                " at one rate (an editor's image-sequence import), its frames drift against the sound; .mp4, .mov"
+                " and .mkv keep each frame's time"
+            )
+        return warnings
     if is_image_output(path):
         check_image_output(path, info, options)
         return image_file.left_out(Path(path), info, options)
