@@ -901,6 +901,9 @@ def test_rgb_video_that_names_no_matrix_becomes_bt709_video_too(tmp_path, source
         ("a.mkv", "mp2", "b.ts"),  # MPEG-TS reads MPEG audio of any layer back as MP3: it was re-encoded to AAC
         ("a.mkv", "mp2", "b.mkv"),
         ("a.mov", "pcm_s16le", "b.mxf"),  # MXF takes no stream before its video: the probe had none
+        # Matroska's PCM names no channel layout ("2 channels"), which MP4's muxer refuses: it was re-encoded to
+        # AAC while the same PCM from a .mov was copied (sync48 F6)
+        ("a.mkv", "pcm_s16le", "b.mp4"),
     ],
 )
 def test_audio_is_copied_without_reencoding(tmp_path, source_name, audio, target_name):
@@ -920,7 +923,7 @@ def test_audio_is_copied_without_reencoding(tmp_path, source_name, audio, target
     "source_name, audio, target_name, codec",
     [
         ("a.mp4", "aac", "b.webm", "opus"),
-        ("a.mkv", "pcm_s16le", "b.mp4", "aac"),
+        ("a.mkv", "pcm_s16le", "b.webm", "opus"),  # its unnamed layout given the standard one, which encoders need
         ("a.mkv", "libopus", "b.avi", "aac"),
         ("a.mov", "pcm_s16le", "b.ts", "aac"),  # the muxer takes PCM, as unnamed data no player reads
         ("a.mp4", "aac", "b.mpg", "mp2"),  # MPEG-PS holds no AAC (a traceback-free error blamed the video)

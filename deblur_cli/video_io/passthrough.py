@@ -204,16 +204,14 @@ class Passthrough:
         name = codec_label(stream)
         unplayed = fits and name in _UNPLAYED_AUDIO.get(self._output.format.name, ())
         if fits and not unplayed:
-            return _Copy(self._output.add_stream_from_template(stream))
+            return _Copy(_add_copy(self._output, stream))
         if stream.codec_context is None:
             warnings.append(
                 f"audio stream #{stream.index} ({name}) cannot be stored in {self._suffix} and cannot be decoded "
                 "for re-encoding; it was left out"
             )
             return None
-        layout = stream.layout.name
-        if layout.endswith("channels"):  # unlabelled ("2 channels"), which encoders and muxers refuse
-            layout = _STANDARD_LAYOUTS.get(stream.layout.nb_channels, "stereo")
+        layout = _named_layout(stream.layout)
         target = _audio_encoder(self._output.format.name, stream.sample_rate, layout)
         if target is None:
             warnings.append(f"audio stream #{stream.index} ({name}) cannot be stored in {self._suffix}; it was left out")
@@ -482,7 +480,7 @@ def _accepts(format_name: str, stream, sample: av.Packet | None) -> bool:
     with contextlib.suppress(av.FFmpegError, ValueError):
         with av.open(memory, "w", format=format_name) as probe:
             video = _video_first(probe)
-            copy = probe.add_stream_from_template(stream)
+            copy = _add_copy(probe, stream)
             probe.start_encoding()
             if video is not None:  # MXF writes its header at its first video packet, and takes none before it
                 frame = av.VideoFrame(64, 48, "yuv420p")
@@ -495,6 +493,24 @@ def _accepts(format_name: str, stream, sample: av.Packet | None) -> bool:
             kind = _kind(stream)
             return any(_kind(s) == kind for s in written.streams)
     return False
+
+
+def _add_copy(output, stream):
+    """A stream of `output` for copies of `stream`'s packets. Audio whose channels are unlabelled ("2
+    channels": Matroska stores only their count) is labelled with the standard layout of that count, which
+    MP4's muxer requires of PCM; the samples are copied as they are."""
+    copy = output.add_stream_from_template(stream)
+    if stream.type == "audio" and (layout := _named_layout(stream.layout)) != stream.layout.name:
+        copy.codec_context.layout = layout
+    return copy
+
+
+def _named_layout(layout) -> str:
+    """A channel layout's name; for unlabelled channels ("2 channels"), which encoders and muxers refuse, the
+    standard layout of their count."""
+    if layout.name.endswith("channels"):
+        return _STANDARD_LAYOUTS.get(layout.nb_channels, "stereo")
+    return layout.name
 
 
 def _video_first(probe):
