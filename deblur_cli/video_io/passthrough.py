@@ -211,7 +211,9 @@ class Passthrough:
                 "for re-encoding; it was left out"
             )
             return None
-        layout = _named_layout(stream.layout)
+        layout = stream.layout.name
+        if layout.endswith("channels"):  # unlabelled ("2 channels"), which encoders and muxers refuse
+            layout = _STANDARD_LAYOUTS.get(stream.layout.nb_channels, "stereo")
         target = _audio_encoder(self._output.format.name, stream.sample_rate, layout)
         if target is None:
             warnings.append(f"audio stream #{stream.index} ({name}) cannot be stored in {self._suffix}; it was left out")
@@ -497,20 +499,13 @@ def _accepts(format_name: str, stream, sample: av.Packet | None) -> bool:
 
 def _add_copy(output, stream):
     """A stream of `output` for copies of `stream`'s packets. Audio whose channels are unlabelled ("2
-    channels": Matroska stores only their count) is labelled with the standard layout of that count, which
-    MP4's muxer requires of PCM; the samples are copied as they are."""
+    channels": Matroska stores only their count) is labelled with the standard layout of that count (up to
+    8), which MP4's muxer requires of PCM; the samples are copied as they are."""
     copy = output.add_stream_from_template(stream)
-    if stream.type == "audio" and (layout := _named_layout(stream.layout)) != stream.layout.name:
-        copy.codec_context.layout = layout
+    if stream.type == "audio" and stream.layout.name.endswith("channels"):
+        if standard := _STANDARD_LAYOUTS.get(stream.layout.nb_channels):
+            copy.codec_context.layout = standard
     return copy
-
-
-def _named_layout(layout) -> str:
-    """A channel layout's name; for unlabelled channels ("2 channels"), which encoders and muxers refuse, the
-    standard layout of their count."""
-    if layout.name.endswith("channels"):
-        return _STANDARD_LAYOUTS.get(layout.nb_channels, "stereo")
-    return layout.name
 
 
 def _video_first(probe):
