@@ -362,8 +362,8 @@ def test_round_trip_keeps_count_rate_time_base_and_timestamps(tmp_path, source_n
 
 
 def test_avi_round_trip_keeps_count_and_rate(tmp_path):
-    # FFmpeg gives H.264 in AVI presentation times a tick after the index's: taken, each AVI written and
-    # read again moved the video a frame later
+    # PyAV gives H.264 in AVI presentation times a tick after the index's (FFmpeg's reader gives none, and PyAV
+    # fills them in from the next packet): taken, each AVI written and read again moved the video a frame later
     source = media.make_video(tmp_path / "a.avi", frames=10)
     convert(source, tmp_path / "b.avi")
     convert(tmp_path / "b.avi", tmp_path / "c.avi")
@@ -371,6 +371,19 @@ def test_avi_round_trip_keeps_count_and_rate(tmp_path):
         with open_source(tmp_path / name) as result:
             assert [f.pts for f in result] == list(range(10))
         assert result.info.fps == 25
+
+
+def test_an_avi_outputs_video_that_starts_after_its_sound_starts_after_empty_index_entries(tmp_path):
+    """FFmpeg's AVI muxer fills the ticks between two frames with empty index entries, but puts the first frame
+    on the first tick whatever its time: a video starting 0.5 s after its sound had its first frame at 0, shown
+    half a second early, and the gap after it. Its frames' times, 40 ms apart from 0.5 s, are rounded half up
+    to the clock's ticks (rounded half to even, they took ticks 12, 14, 15: a gap after the first)."""
+    stamps = [500 + 40 * i for i in range(10)]
+    source = media.make_video(tmp_path / "a.mkv", frames=10, pts=stamps, time_base=Fraction(1, 1000), audio="flac")
+    convert(source, tmp_path / "b.avi")
+    with open_source(tmp_path / "b.avi") as result:
+        shown = [float(f.pts * result.info.time_base) for f in result]
+    assert shown == pytest.approx([0.52 + 0.04 * i for i in range(10)])  # 0.5 s rounded to a tick of 1/25 s
 
 
 @pytest.mark.parametrize("codec", ["libx264", "ffv1"])

@@ -15,8 +15,8 @@ from deblur_cli.video_io.mp4_atoms import cut_atom, presented_end, video_sample_
 # Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
 # and FFmpeg guesses presentation times from decode order, so such frames take the times its index lists in
 # turn, or are counted where it has no index. Video without reordering keeps its own: the index's tick of
-# each frame (its decode time), past the empty entries where a capture dropped frames. (FFmpeg gives H.264
-# there a presentation time one tick after it, as if every frame were held back for reordering.)
+# each frame (its decode time), past the empty entries where a capture dropped frames. (FFmpeg's AVI reader
+# gives H.264 no presentation time, and PyAV, which opens files to fill in missing ones, the next frame's tick.)
 CONSTANT_RATE_CONTAINERS = {"avi"}
 # Video streams with no container: FFmpeg times their frames at its default 25 fps unless the codec says
 # otherwise (the guessed rate: H.264's timing info, an MPEG-2 sequence header). They state no length

@@ -244,7 +244,9 @@ class VideoEncoder:
         if self._alpha:
             image = with_alpha(image, alpha)
         picture = self._convert(_packed(image))
-        picture.pts = self._next_pts(None if pts is None else round(pts * self._scale))
+        # half a tick up, always: rounded half to even, frames 40 ms apart from 0.5 s on a 1/25 s clock took
+        # ticks 12, 14, 15 (14.5 to 14, taken, then the next free one), a gap after the first
+        picture.pts = self._next_pts(None if pts is None else math.floor(pts * self._scale + Fraction(1, 2)))
         picture.time_base = self.time_base
         if duration and not self.frame_clock:
             lasts = max(1, round(duration * self._scale))
@@ -538,6 +540,7 @@ class VideoFileSink(atomic.FinishOrAbort, FrameSink):
         with atomic.cleanup_on_error(self.path, self.abort):
             self._container = open_container(str(self._temp), self.path.name)
             self._encoder = VideoEncoder(self._container, self.path.name, info, options, self.warnings)
+            self._lead_in_due = self._container.format.name == "avi"  # until the first video packet (_lead_in)
             if source is not None:
                 self._passthrough = carry_streams(source, self._container, self._encoder, options, self.warnings)
             start_encoding(self._container, self._encoder.encoding)
@@ -579,9 +582,23 @@ class VideoFileSink(atomic.FinishOrAbort, FrameSink):
 
     def _mux(self, packets) -> None:
         for packet in packets:
+            if self._lead_in_due:
+                self._lead_in(packet)
             if self._passthrough is not None and packet.dts is not None:
                 self._passthrough.feed_until(float(packet.dts * packet.time_base))
             self._container.mux(packet)
+
+    def _lead_in(self, first: av.Packet) -> None:
+        """An empty packet at zero before an AVI's first frame where that frame comes later (a video that starts
+        after its sound). FFmpeg's AVI muxer gives the ticks between two frames empty index entries, but puts the
+        first frame on the first tick whatever its time: a video starting 0.5 s after its sound had its first
+        frame at 0 and the 0.5 s gap after it."""
+        self._lead_in_due = False
+        if first.dts is not None and first.dts > 0:
+            empty = av.Packet(0)
+            empty.stream, empty.time_base = self._encoder.stream, self._encoder.time_base
+            empty.pts = empty.dts = 0
+            self._container.mux(empty)
 
     def _complete(self) -> None:
         """Flush the encoders, carry the rest of the audio, and close."""
