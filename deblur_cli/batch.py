@@ -82,7 +82,7 @@ class Batch:
 
     jobs: tuple[Job, ...]  # in order, less those left out (a result of an earlier run; no video in a folder of videos)
     skipped: frozenset[Job]  # --skip-existing: those whose output exists
-    unreadable: dict[Path, InputError]  # inputs of several that cannot be read: the others still run
+    unreadable: dict[Path, InputError]  # inputs that cannot be read: any others still run
     foreseen: dict[Path, tuple[str, ...]]  # the warnings each output will give, said before the run
     several: bool  # more than one input as typed: --json's shape does not change with what is left out
     read: ReadOptions
@@ -147,7 +147,7 @@ def plan_batch(
     unreadable: dict[Path, InputError] = {}
     foreseen: dict[Path, tuple[str, ...]] = {}
     todo = [job for job in planned if job not in skipped]
-    checks = preflight(todo, read, encode, force=force, side_by_side=side_by_side, alone=not several) if todo else ()
+    checks = preflight(todo, read, encode, force=force, side_by_side=side_by_side) if todo else ()
     for found in checks:  # bad inputs and outputs fail before torch is imported and the model loads
         source = found.job.source
         if found.failed is not None:
@@ -229,13 +229,14 @@ class Failed:
 
 @dataclass(frozen=True)
 class Stopped:
-    """The batch stopped at this input by `error` (Ctrl-C, or an error that stops a batch), which
-    restore_batch raises when asked for the next outcome."""
+    """The batch stopped at this input by `error` (Ctrl-C, an error that stops a batch, or the one input's own),
+    which restore_batch raises when asked for the next outcome."""
 
     job: Job
     error: BaseException
     note: str | None  # how much of the batch is finished, where something of several is
-    json: list[dict] | dict | None  # for Ctrl-C, what --json prints: what was done, for a script that stopped it
+    json: list[dict] | dict | None  # for Ctrl-C, what --json prints: what was done, for a script that stopped it;
+    # for the one input's own error, its entry with the error
 
 
 JobOutcome = Union[Done, Skipped, Failed, Stopped]
@@ -254,8 +255,8 @@ def restore_batch(
 ) -> Iterator[Started | JobOutcome]:
     """Each job of `batch` restored with `restorer` (named `model`) by `pipeline.deblur_video`, in order, with
     the options the batch was checked with; yields Started before each input restored, then each job's outcome.
-    An error of one input of several is its Failed outcome; that of a batch of one, or one not of an input
-    (InputError, OutputError), is raised; so is Ctrl-C, after its Stopped outcome. `progress` and `on_note` are
+    An error of one input of several is its Failed outcome; one not of an input (not InputError, OutputError) is
+    raised; so are that of a batch of one and Ctrl-C, after their Stopped outcome. `progress` and `on_note` are
     deblur_video's, for the input Started last."""
     from deblur_cli.pipeline import deblur_video  # imports torch
 
@@ -290,7 +291,8 @@ def restore_batch(
                     outcome = Skipped(job, f"skipped {job.source}: another deblur run is writing {job.target}")
                 elif batch.skip_existing and isinstance(e, OutputExistsError):  # another worker of the batch did it
                     outcome = Skipped(job, f"skipped {job.source}: {job.target} exists")
-                elif not batch.several:
+                elif not batch.several:  # its own error, after its --json entry
+                    yield _stopped(batch, job, e, outcomes)
                     raise
                 else:
                     outcome = Failed(job, e)  # one damaged input of several: the others are still restored
@@ -316,6 +318,8 @@ def _stopped(batch: Batch, job: Job, error: BaseException, outcomes: list[JobOut
     if isinstance(error, KeyboardInterrupt):
         entries = [outcome.entry for outcome in outcomes] + [_entry(job, interrupted=True)]
         entries += [_entry(later, not_started=True) for later in batch.jobs[len(entries) :]]
+    elif isinstance(error, (InputError, OutputError)):  # of one input: the entry it has among several
+        entries = [_entry(job, error=str(error))]
     return Stopped(job, error, note, None if entries is None else json_shape(entries, batch.several))
 
 

@@ -370,18 +370,16 @@ def preflight(
     *,
     force: bool,
     side_by_side: bool,
-    alone: bool | None = None,
 ) -> Iterator[Foreseen]:
     """Each job checked before any model loads, in order: the source described as `read` says, checked for a
     cut before its span ends and against its --fps and --deinterlace, then the target's path and kind. Yields for
     each job its Foreseen as found: a note, if any, before the target's checks, then the target checked; or the
     job left out, a file of a folder of videos without a video stream (one given on the command line raises
-    NoVideoError); or, of several jobs (the run's, `not alone`: by default these), one whose existing input cannot
-    be read (damaged, cut short) failed.
+    NoVideoError); or one whose existing input cannot be read (damaged, cut short) failed, so that each such input
+    has its own --json entry, of one input as of several.
     Raises UsageError, InputError or OutputError at the first job that cannot run, and InputError after the
     last where every job was left out. Imports torch only for `side_by_side`."""
     jobs = list(jobs)  # as given: the caller may take the left out from its own list meanwhile
-    alone = len(jobs) == 1 if alone is None else alone
     left_out = 0
     for job in jobs:
         source, target = job.source, job.target
@@ -395,7 +393,7 @@ def preflight(
             yield Foreseen(job, left_out=e)
             continue
         except InputError as e:  # a missing input is a mistyped name: that stops the batch
-            if alone or not os.path.exists(source):
+            if not os.path.exists(source):
                 raise
             yield Foreseen(job, failed=e)
             continue

@@ -131,12 +131,18 @@ def test_an_input_stopped_after_a_finished_one_says_the_command_that_continues_i
     assert len(notes) == 1 and notes[0].startswith("the first ") and f": {again} continues from there" in notes[0]
 
 
-def test_one_input_raises_its_own_error(tmp_path):
+def test_one_input_raises_its_own_error_after_its_json_entry(tmp_path):
     b = media.truncate(media.make_video(tmp_path / "full.mkv", frames=30), 0.5, tmp_path / "b.mkv")
-    with pytest.raises(InputError, match="ends early"):  # as it is planned, before the model loads
-        planned(plan_batch([b], tmp_path / "out.mkv", ReadOptions(), EncodeOptions()))
+    _, cut = planned(plan_batch([b], tmp_path / "out.mkv", ReadOptions(), EncodeOptions()))
+    assert "ends early" in str(cut.none_readable())  # as it is planned, before the model loads
+    assert cut.entries() == [{"input": str(b), "output": str(tmp_path / "out.mkv"), "error": str(cut.unreadable[b])}]
     a = media.make_video(tmp_path / "a.mkv", frames=3)
     _, batch = planned(plan_batch([a], tmp_path / "out.mkv", ReadOptions(), EncodeOptions()))
     assert not batch.several and batch.jobs[0].named and not batch.unreadable
-    with pytest.raises(InputError, match="read on"):  # as it restores: not a Failed outcome
-        restored(batch, FailingRestorer(0, InputError("a.mkv cannot be read on")))
+    failing = FailingRestorer(0, InputError("a.mkv cannot be read on"))
+    restoring = restore_batch(batch, failing, model="dstnet", windows=WindowOptions(window=3, overlap=1))
+    started, stopped = next(restoring), next(restoring)  # as it restores: not a Failed outcome
+    assert isinstance(started, Started) and isinstance(stopped, Stopped) and stopped.note is None
+    assert stopped.json == {"input": str(a), "output": str(tmp_path / "out.mkv"), "error": "a.mkv cannot be read on"}
+    with pytest.raises(InputError, match="read on"):
+        next(restoring)

@@ -648,6 +648,28 @@ def test_an_unreadable_input_among_several_fails_alone_before_the_model_loads(tm
     assert c.exists()
 
 
+def test_one_input_that_fails_prints_its_json_entry_as_one_of_several_does(tmp_path, monkeypatch):
+    """Found by fuzz48: with --json, one input that could not be read printed nothing on stdout (a script that
+    passes one file had to read stderr), where among several it is an {"input", "output", "error"} entry."""
+    from deblur_cli.errors import InputError
+
+    bad, out = tmp_path / "bad.mp4", tmp_path / "out.mp4"
+    bad.write_text("not a video")
+    result = deblur(bad, "-o", out, "--json")
+    assert result.exit_code == 1
+    entry = json.loads(result.stdout)
+    assert sorted(entry) == ["error", "input", "output"] and (entry["input"], entry["output"]) == (str(bad), str(out))
+    assert result.stderr.startswith(f"error: {entry['error']}\nhint: ") and "is not a video" in entry["error"]
+    source = media.make_video(tmp_path / "a.mkv", frames=3)  # an error found as the input is restored
+    failing = FailingRestorer(0, InputError(f"{source} cannot be read on"))
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: failing)
+    result = deblur(source, "-o", tmp_path / "out.mkv", "--json")
+    assert result.exit_code == 1 and result.stderr.startswith(f"error: {source} cannot be read on")
+    assert json.loads(result.stdout) == {
+        "input": str(source), "output": str(tmp_path / "out.mkv"), "error": f"{source} cannot be read on"
+    }  # fmt: skip
+
+
 def test_a_batch_with_nothing_left_to_restore_says_so_once_and_its_json_keeps_its_shape(tmp_path, identity):
     """Found in review: a folder of a sound file and a broken file ended "error: none of the 1 inputs can be read"
     under the broken file's own error; and --json printed nothing for a batch of a skipped input and an unreadable

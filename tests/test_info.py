@@ -221,6 +221,22 @@ def test_one_unreadable_input_of_several_is_an_error_line_and_the_others_are_des
     assert failed["input"] == str(tmp_path / "bad.mp4") and failed["error"] in result.stderr
 
 
+def test_one_input_that_cannot_be_read_prints_its_json_entry_as_one_of_several_does(tmp_path):
+    """Found by fuzz48: `info --json BAD` printed nothing on stdout, where among several inputs BAD is an
+    {"input", "error"} entry."""
+    (tmp_path / "bad.mp4").write_bytes(b"not a video")
+    song = make_audio_only(tmp_path / "song.mkv")
+    for source, said in ((tmp_path / "bad.mp4", "is not a video"), (song, "has no video stream")):
+        result = runner.invoke(app, ["info", str(source), "--json"])
+        assert result.exit_code == 1
+        report = json.loads(result.stdout)
+        assert sorted(report) == ["error", "input"] and report["input"] == str(source) and said in report["error"]
+        assert result.stderr.startswith(f"error: {report['error']}\nhint: ")
+        assert result.stderr.count("error:") == 1
+        plain = runner.invoke(app, ["info", str(source)])
+        assert plain.exit_code == 1 and plain.stdout == "" and plain.stderr == result.stderr
+
+
 def test_a_sound_file_given_among_videos_is_an_error_line_and_the_videos_are_described(tmp_path):
     good = make_video(tmp_path / "a.mp4", frames=2)
     song = make_audio_only(tmp_path / "song.mkv")

@@ -118,28 +118,25 @@ def info(
     planned, left_out = _planned(inputs)
     for line in left_out:
         note(line)
-    failed = 0
+    failed: list[InputError] = []
     for source, target, given in planned:
         try:
             reports.append(report := _report(source, video := describe(source), target))
             described.append((report, video if span.whole else describe(source, ReadOptions(span))))
-        except NoVideoError as e:
-            if not given:  # found in a folder of videos: a camera card's sound files
+        except InputError as e:
+            if isinstance(e, NoVideoError) and not given:  # found in a folder of videos: a camera card's sound files
                 note(left_out_note(source, e))
                 continue
-            if len(planned) == 1:
-                raise
-            report_error(e)  # given among several: the others are still described
+            if len(planned) > 1:  # one damaged input of several (or a sound file given): the others are described
+                report_error(e)
             reports.append({"input": str(source), "error": str(e)})
-            failed += 1
-        except InputError as e:
-            if len(planned) == 1:
-                raise
-            report_error(e)  # one damaged input of several: the others are still described
-            reports.append({"input": str(source), "error": str(e)})
-            failed += 1
+            failed.append(e)
     if not reports:
         raise InputError("no video: the folders given hold sound files only")
+    if len(planned) == 1 and failed:  # one input: its error is the command's, after its --json entry
+        if as_json:
+            out.print_json(json.dumps(reports[0]))
+        raise failed[0]
     if estimate:
         timing.add_estimates(described)
     if as_json:

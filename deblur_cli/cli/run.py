@@ -221,7 +221,7 @@ def run(
         return
     stopped = planned.none_readable()
     if stopped is not None and as_json:
-        out.print_json(json.dumps(planned.entries()))
+        out.print_json(json.dumps(json_shape(planned.entries(), planned.several)))
     for error in planned.unreadable.values():  # inputs of several: the others still run
         if error is not stopped:  # one input alone that cannot be read is the error raised
             report_error(error)
@@ -294,8 +294,8 @@ def _said(planning: Generator[Said, None, Batch]) -> Batch:
 
 
 def _say(outcome: JobOutcome, *, as_json: bool, quiet: bool, how: str) -> None:
-    """What `outcome` says on stderr (and for a Ctrl-C with --json, on stdout), `how` being the model and its
-    device, for the line of an input restored."""
+    """What `outcome` says on stderr (and for a Ctrl-C or the error of one input with --json, on stdout), `how`
+    being the model and its device, for the line of an input restored."""
     if isinstance(outcome, (Skipped, Stopped)) and outcome.note is not None:
         note(outcome.note)
     if isinstance(outcome, Failed) and not outcome.unreadable:  # those were said before the model loaded
