@@ -307,16 +307,22 @@ def restore_batch(
 
 
 def _stopped(batch: Batch, job: Job, error: BaseException, outcomes: list[JobOutcome]) -> Stopped:
-    """The Stopped outcome of `batch` stopped by `error` at `job`, after `outcomes`."""
+    """The Stopped outcome of `batch` stopped by `error` at `job`, after `outcomes`: `job` counts as finished
+    where the stop came once its output was in place (pipeline.deblur_video's `output_finished`)."""
+    complete = getattr(error, "output_finished", False)
     note = None
-    if batch.several and (finished := sum(not isinstance(outcome, Failed) for outcome in outcomes)):
+    finished = sum(not isinstance(outcome, Failed) for outcome in outcomes) + int(complete)
+    if batch.several and finished == len(batch.jobs):
+        note = f"all {finished} outputs are finished"
+    elif batch.several and finished:
         note = (
             f"{finished} of {len(batch.jobs)} outputs {'is' if finished == 1 else 'are'} finished: "
             "the same command with --skip-existing goes on with the rest"
         )
     entries = None
     if isinstance(error, KeyboardInterrupt):
-        entries = [outcome.entry for outcome in outcomes] + [_entry(job, interrupted=True)]
+        entries = [outcome.entry for outcome in outcomes]
+        entries.append(_entry(job, finished=True) if complete else _entry(job, interrupted=True))
         entries += [_entry(later, not_started=True) for later in batch.jobs[len(entries) :]]
     elif isinstance(error, (InputError, OutputError)):  # of one input: the entry it has among several
         entries = [_entry(job, error=str(error))]
@@ -346,6 +352,6 @@ def failure(batch: Batch, outcomes: Sequence[JobOutcome]) -> InputError | None:
 
 
 def _entry(job: Job, **state) -> dict:
-    """The --json entry of an input that was not restored: its input and output, and `state` (skipped, error,
-    interrupted, not_started)."""
+    """The --json entry of an input that was not restored, or whose restoring a stop cut short: its input and
+    output, and `state` (skipped, error, interrupted, finished, not_started)."""
     return {"input": str(job.source), "output": str(job.target), **state}

@@ -309,6 +309,7 @@ def deblur_video(
     (`resume=False` starts over): it reads again from the window start before that point, so that the
     frames it writes are those an uninterrupted run would have written. `on_note` hears about it, told that
     `again` continues (in a batch whose earlier outputs are finished: the same command with --skip-existing).
+    A stop that came once the output was in place (it is complete) has an `output_finished` attribute, True.
     """
     restorer = completed(restorer)
     check_output_path(source_path, output_path, force=force)
@@ -336,6 +337,7 @@ def deblur_video(
         except BaseException as e:
             if sink.finished:  # stopped as the output was renamed into place: nothing is left to do
                 note(f"{output_path} was finished before the stop: it is complete")
+                e.output_finished = True  # for a batch, which lists the output as finished, not interrupted
             elif (kept := sink.kept_frames) and kept == info.frame_count:  # stopped while joining
                 note(
                     f"all {kept} frames of {output_path} are restored and kept in {sink.work}: {again} "

@@ -111,6 +111,49 @@ def test_ctrl_c_is_a_stopped_outcome_then_raised(tmp_path):
         next(restoring)
 
 
+@pytest.mark.parametrize("at", ["a.mkv", "b.mkv"])
+def test_a_stop_as_an_output_is_renamed_into_place_lists_it_as_finished(tmp_path, monkeypatch, at):
+    """Found by chaos48: the run said "a.mkv was finished before the stop: it is complete", and --json listed it
+    as interrupted (a script would restore it again), without it in the count of outputs finished."""
+    import signal
+
+    import deblur_cli.video_io.atomic as atomic_module
+    from deblur_cli.interrupts import stop_now
+
+    real = atomic_module.commit
+
+    def then_ctrl_c(temp, final):  # the signal arrives as the rename returns
+        real(temp, final)
+        if final.name == at:
+            stop_now(signal.SIGINT, None)
+
+    monkeypatch.setattr(atomic_module, "commit", then_ctrl_c)
+    videos = [media.make_video(tmp_path / f"{name}.mkv", frames=3) for name in "ab"]
+    _, batch = planned(plan_batch(videos, tmp_path / "out", ReadOptions(), EncodeOptions()))
+    notes: list[str] = []
+    windows = WindowOptions(window=3, overlap=1)
+    restoring = restore_batch(batch, IdentityRestorer(), model="dstnet", windows=windows, on_note=notes.append)
+    outcomes = []
+    with pytest.raises(KeyboardInterrupt):  # once what it stopped at is said
+        for outcome in restoring:
+            outcomes.append(outcome)
+    stopped = outcomes[-1]
+    assert isinstance(stopped, Stopped) and stopped.job.target.name == at
+    assert notes == [f"{tmp_path / 'out' / at} was finished before the stop: it is complete"]
+    if at == "a.mkv":
+        assert stopped.json == [
+            {"input": str(videos[0]), "output": str(tmp_path / "out" / "a.mkv"), "finished": True},
+            {"input": str(videos[1]), "output": str(tmp_path / "out" / "b.mkv"), "not_started": True},
+        ]
+        assert stopped.note == "1 of 2 outputs is finished: the same command with --skip-existing goes on with the rest"
+    else:
+        assert stopped.json[0]["frames"] == 3 and stopped.json[1] == {
+            "input": str(videos[1]), "output": str(tmp_path / "out" / "b.mkv"), "finished": True
+        }  # fmt: skip
+        assert stopped.note == "all 2 outputs are finished"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mkv", "b.mkv"][: 1 + (at == "b.mkv")]
+
+
 @pytest.mark.parametrize("skip_existing", [False, True])
 def test_an_input_stopped_after_a_finished_one_says_the_command_that_continues_it(tmp_path, monkeypatch, skip_existing):
     """Found by chaos48: its note said "the same command continues from there", which stops at the finished
