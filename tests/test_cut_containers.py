@@ -11,12 +11,16 @@ import re
 import struct
 
 import pytest
+from typer.testing import CliRunner
 
+from deblur_cli.cli import app
 from deblur_cli.video_io.flv import stated_file_size
 from deblur_cli.video_io.mpeg_ps import TAIL_BYTES, ends_inside_a_pack
 from deblur_cli.video_io.truncation import _ends_inside_a_packet, tail_cut
 from tests import media
 from tests.test_cli_run import deblur
+
+runner = CliRunner()
 
 
 def _amf_string(text: str, width: int = 2) -> bytes:
@@ -230,3 +234,30 @@ def test_a_cut_program_stream_is_refused_before_a_run_and_its_hint_restores_the_
     )
     # the video's packs run ahead of the audio's in the file: 40% of it holds about half of the frames
     _refused_then_restored_before_the_cut(_program_stream(tmp_path / "a.mpg"), problem, tmp_path, identity, keep=0.4)
+
+
+def test_a_gif_cut_inside_an_image_is_refused_before_a_run_and_its_hint_restores_the_part_before(tmp_path, identity):
+    """Found by fuzz48: it was restored up to the cut, exit 0, no warning, its last frame filled in from the one
+    before: a GIF states no length. Its blocks, walked to where the file breaks off, tell."""
+    whole = media.make_video(tmp_path / "a.gif", frames=40, codec="gif", pix_fmt="rgb8")
+    problem = r"the file breaks off inside its image \d+ \(truncated GIF\), which the decoder fills in"
+    _refused_then_restored_before_the_cut(whole, problem, tmp_path, identity)
+
+
+def test_a_gif_cut_between_its_images_is_restored_with_a_warning_of_the_frames_read(tmp_path, identity):
+    """Its frames are whole, and nothing says how many followed (a writer may also leave the trailer out):
+    a warning, where a cut inside an image is refused."""
+    data = media.make_video(tmp_path / "a.gif", frames=8, codec="gif", pix_fmt="rgb8").read_bytes()
+    cut = tmp_path / "cut.gif"
+    for end, frames in ((len(data) - 1, 8), (data.index(b"\x21\xf9\x04", data.index(b"\x2c")), 1)):
+        cut.write_bytes(data[:end])  # without the trailer byte (3B); before the second image's control block
+        said = f"cut.gif ends without the GIF trailer, as a file cut short does: {frames} whole frame"
+        result = deblur(cut, "-o", tmp_path / "out.mkv", "--json", "--force")
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        assert summary["frames"] == frames and len(summary["warnings"]) == 1 and said in summary["warnings"][0]
+        assert summary["warnings"][0].endswith("read; any frames after the cut are missing")
+        assert "ends without the GIF trailer" in result.stderr and tail_cut(cut) is None
+        report = json.loads(runner.invoke(app, ["info", str(cut), "--json"]).stdout)
+        assert report["warnings"] == summary["warnings"]
+    assert json.loads(deblur(tmp_path / "a.gif", "-o", tmp_path / "whole.mkv", "--json").stdout)["warnings"] == []

@@ -17,6 +17,7 @@ from deblur_cli.span import Span
 from deblur_cli.video_io.containers import empty_file, open_input
 from deblur_cli.video_io.deinterlace import FRAMES_BEFORE, check_mode, deinterlaced, field_order
 from deblur_cli.video_io.frame_timing import Steps, steady_rate
+from deblur_cli.video_io.gif_end import missing_trailer
 from deblur_cli.video_io.hdr import hdr_of
 from deblur_cli.video_io.side_data import side_data_of
 from deblur_cli.video_io.info import (
@@ -112,6 +113,7 @@ class VideoFileSource:
             self._end_time: Fraction | None = None  # where a span that ends early ends, on the stream's clock (s)
             self._start_seconds = float(span.start)  # --start, for a hint about a file cut before it
             self._counts_jumps = self._container.format.name in _SILENT_LOSS_CONTAINERS
+            self._unended = missing_trailer(self.path) if self._container.format.name == "gif" else None
             self._index_timestamps = _counts_frames(self._container, self._stream)
             self._listed = _listed_times(self._container, self._stream)
             self._frames = self._decode()
@@ -433,9 +435,11 @@ class VideoFileSource:
 
     @property
     def warnings(self) -> list[str]:
-        """What reading changed or left out so far: frames of another size scaled, damaged packets skipped."""
+        """What reading changed or left out so far: frames of another size scaled, damaged packets skipped; and
+        a GIF without its trailer."""
         shown_before = None if self._end_time is None else self._end_time / self._stream.time_base
-        return self._damage.warnings(self.path.name, self.info, shown_before)
+        warnings = self._damage.warnings(self.path.name, self.info, shown_before)
+        return warnings + [self._unended] if self._unended else warnings
 
     def close(self) -> None:
         self._timeline = iter(())

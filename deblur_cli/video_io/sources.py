@@ -15,6 +15,7 @@ from typing import Protocol
 from deblur_cli.errors import InputError
 from deblur_cli.span import Span
 from deblur_cli.video_io.frame_timing import frame_steps
+from deblur_cli.video_io.gif_end import missing_trailer
 from deblur_cli.video_io.image_kinds import survey
 from deblur_cli.video_io.images import ImageSequenceSource, float_warning, is_glob, list_images, reads_as_image
 from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
@@ -169,8 +170,9 @@ def check_not_cut(path: str | os.PathLike, span: Span = Span()) -> None:
 def reading_warnings(path: str | os.PathLike, info: VideoInfo) -> list[str]:
     """What reading the whole input `path`, whose `describe` is `info`, would stop at or warn about, found
     without decoding: the images of a sequence of another size or kind than the first, from their headers
-    (image_kinds.survey), and a video file's packets that stop before its stated end (truncation.packets_end_early),
-    or else frames missing from a stream at one rate, where its timestamps jump (frame_timing.Steps.holes)."""
+    (image_kinds.survey), and a video file's packets that stop before its stated end (truncation.packets_end_early)
+    or a GIF's missing trailer (gif_end.missing_trailer), or else frames missing from a stream at one rate, where its
+    timestamps jump (frame_timing.Steps.holes)."""
     text = os.fspath(path)
     if os.path.isdir(text) or (not os.path.exists(text) and is_glob(text)):
         images = list_images(text)
@@ -178,7 +180,7 @@ def reading_warnings(path: str | os.PathLike, info: VideoInfo) -> list[str]:
         return ([clipped] if clipped else []) + survey(images, info)
     if reads_as_image(text):
         return [clipped] if (clipped := float_warning(Path(text).name, info.pix_fmt, read=False)) else []
-    if ended := packets_end_early(text):
+    if ended := packets_end_early(text) or missing_trailer(text):
         return [ended]
     steps, all_read = frame_steps(text)
     if steps is None or (holes := steps.holes()) is None:

@@ -19,6 +19,7 @@ from deblur_cli.errors import InputError
 from deblur_cli.video_io.containers import open_input
 from deblur_cli.video_io.flv import stated_file_size
 from deblur_cli.video_io.frame_timing import Steps
+from deblur_cli.video_io.gif_end import gif_cut
 from deblur_cli.video_io.mpeg_ps import ends_inside_a_pack
 from deblur_cli.video_io.streams import (
     CONSTANT_RATE_CONTAINERS,
@@ -148,7 +149,8 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
     onMetaData states, an MPEG-TS file where it ends inside a packet, an MPEG-PS file inside a pack
     (FFmpeg measures the duration of all three from what is left). A Matroska file without DURATION tags
     states only its own length: it is cut where the last packets of all its streams stop short of it
-    together. Frames missing among the last packets of a stream at one rate (a cut among B-frames took frames shown
+    together. A GIF states no length: it is cut where its file breaks off inside an image (gif_end).
+    Frames missing among the last packets of a stream at one rate (a cut among B-frames took frames shown
     before the last one it kept) are a cut where the packets fall short of the stated end at all, or of an MP4's
     count, and the --end of the hint stops before the first of them. Where they fall short, the first frame
     is decoded, for the times to count from it as --end does. None where they reach the end, the container
@@ -156,6 +158,8 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
     why). An MPEG-TS or MPEG-PS file cut at a packet's or a pack's end is not found, nor damage in the
     middle of a file, which only decoding finds."""
     path = Path(path)
+    if (gif := gif_cut(path)) is not None and gif.inside_image:
+        return _gif_broken_off(path, gif.images)
     try:
         container = open_input(path)
     except (OSError, av.FFmpegError):
@@ -243,6 +247,18 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         return Cut(problem, played, damaged_hint(played))
     problem = f"the video stream ends early: its packets stop at {stop}{length}{lost}"
     return Cut(problem + " (truncated or damaged file)", played, damaged_hint(played))
+
+
+def _gif_broken_off(path: Path, whole: int) -> Cut:
+    """The Cut of a GIF whose file breaks off inside the image after its first `whole`: FFmpeg decodes that
+    one filled in from the frame before, so the --end of the hint stops before it."""
+    starts: list[float] = []  # each frame's time, s
+    with contextlib.suppress(OSError, av.FFmpegError), open_input(path) as container:
+        stream = container.streams.video[0]
+        starts = [float(p.pts * stream.time_base) for p in container.demux(stream) if p.size and p.pts is not None]
+    end = starts[whole] - starts[0] if whole < len(starts) else None
+    problem = f"the file breaks off inside its image {whole + 1} (truncated GIF), which the decoder fills in"
+    return Cut(problem, end, damaged_hint(end))
 
 
 def _cut_together(
