@@ -37,6 +37,7 @@ from deblur_cli.data.dataset import (
     split_photos,
     split_videos,
 )
+from deblur_cli.data.workers import worker_context
 from deblur_cli.devices import precision_warning
 from deblur_cli.errors import DeblurError, InputError, ModelError, UnknownModelError, UsageError
 from deblur_cli.train_config import PRECISIONS, TrainConfig
@@ -391,8 +392,10 @@ def _data(
         device=device if config.gpu_synthesis else "cpu",
     )  # fmt: skip
     on_cpu = not config.gpu_synthesis
+    context = worker_context(TrainClips.__module__, __name__) if config.workers else None  # not fork: see workers.py
     loader = iter(DataLoader(stream, batch_size=config.batch, num_workers=config.workers,
-                             pin_memory=on_cpu and device.type == "cuda", worker_init_fn=_ignore_stop_signals))  # fmt: skip
+                             pin_memory=on_cpu and device.type == "cuda", worker_init_fn=_ignore_stop_signals,
+                             multiprocessing_context=context))  # fmt: skip
     val_set = FixedClips(val_photos, count=config.val_clips, frames=config.frames, size=config.val_size, seed=1)
     if val_set.procedural and warn and ddp.main:
         warn(procedural_note(config.sources, config.val_size))

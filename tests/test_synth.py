@@ -427,10 +427,12 @@ def test_batches_hold_the_same_clips_whatever_the_number_of_workers_and_after_a_
     from torch.utils.data import DataLoader
 
     from deblur_cli.data.dataset import TrainClips
+    from deblur_cli.data.workers import worker_context
 
     def batches(workers, start=0, n=3):
         stream = TrainClips([], frames=1, crop=16, seed=3, batch=2, start=start)
-        loader = iter(DataLoader(stream, batch_size=2, num_workers=workers))
+        context = worker_context(TrainClips.__module__) if workers else None  # as training's loader starts them
+        loader = iter(DataLoader(stream, batch_size=2, num_workers=workers, multiprocessing_context=context))
         return [next(loader)[1] for _ in range(n)]
 
     alone = batches(0, n=5)

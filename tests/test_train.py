@@ -300,6 +300,25 @@ def test_loader_workers_leave_a_stop_signal_to_the_training_process(tmp_path):
     assert torch.load(run / "last.pt", weights_only=True)["step"] == 4
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads a worker's parent in /proc")
+def test_loader_workers_are_not_forked_from_the_threaded_training_process(tmp_path):
+    """Python 3.13 warned "This process is multi-threaded, use of fork() may lead to deadlocks in the child" (a
+    warning it cannot raise as an error: the fork is done): the loader forked its workers from the training
+    process, whose threads may hold a lock as it forks (py3.13)."""
+    import multiprocessing
+
+    parents = []
+
+    def note_the_workers_parents(progress) -> None:
+        for worker in multiprocessing.active_children():  # the field after the name in /proc/PID/stat: the parent
+            parents.append(int(Path(f"/proc/{worker.pid}/stat").read_text().rsplit(")", 1)[1].split()[1]))
+
+    config = dataclasses.replace(CONFIG, workers=1, save_every=100)
+    train(config, tmp_path / "run", task=_tiny_task(), callback=note_the_workers_parents,
+          should_stop=lambda: len(parents) >= 2)  # fmt: skip
+    assert parents and os.getpid() not in parents
+
+
 @pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name == "nt", reason="POSIX signals")
 def test_the_first_stop_signal_asks_and_the_second_stops_at_once():
     from deblur_cli.cli.app import Terminated, stop_after_step
