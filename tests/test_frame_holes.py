@@ -192,3 +192,21 @@ def test_a_frame_a_threaded_decoder_drops_without_an_error_is_warned_of(tmp_path
         whole = media.make_video(tmp_path / f"{codec}.webm", frames=40, size=(96, 64), codec=codec)
         with open_source(whole) as frames:
             assert len(list(frames)) == 40 and frames.warnings == []
+
+
+def test_a_variable_rate_falls_on_the_grid_of_its_shortest_interval_or_on_none():
+    """Steps.grid: AVI keeps each frame's time on it (sinks.with_grid)."""
+
+    def grid(stamps: list[int], tick: Fraction) -> Fraction | None:
+        steps = Steps(tick)
+        for stamp in stamps:
+            steps.add(stamp * tick)
+        return steps.grid()
+
+    phone = [3000 * i for i in range(90)] + [270000 + 6000 * i for i in range(45)]  # 30 fps, then 15; 1/90000
+    assert grid(phone, Fraction(1, 90000)) == Fraction(1, 30)
+    ntsc = [round(i * 1001 / 30) for i in range(100)] + [round((98 + 2 * i) * 1001 / 30) for i in range(1, 50)]
+    assert abs(1 / grid(ntsc, Fraction(1, 1000)) - Fraction(30000, 1001)) < Fraction(1, 100)  # 33 and 34 ms
+    assert grid([0, 33, 83, 124, 157, 207, 248], Fraction(1, 1000)) is None  # 50 ms is 1.5 of 33
+    stray = [0, 5] + [5 + 33 * i for i in range(1, 30)]  # one 5 ms interval among 33 ms ones
+    assert grid(stray, Fraction(1, 1000)) is None

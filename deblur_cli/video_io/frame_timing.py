@@ -18,7 +18,7 @@ import av
 
 from deblur_cli.errors import InputError
 from deblur_cli.video_io.containers import open_input
-from deblur_cli.video_io.streams import video_stream
+from deblur_cli.video_io.streams import nominal_rate, video_stream
 
 PACKETS_READ = 300  # the first packets (10 s at 30 fps): enough to see a phone's rate change, and quick on 4K
 RELATIVE = 0.1  # an interval further than this from the usual (most common) one is another rate ...
@@ -28,6 +28,11 @@ TICKS = 1.5  # ... and than this many ticks of the stream's clock, which rounds 
 # that writes a frame only when the screen changes), a variable rate.
 HOLES = 0.1
 _REORDERED = 16  # packets: how far a decoder may reorder frames (H.264's and HEVC's most)
+# A variable rate whose intervals are whole numbers of its shortest (a phone's 30 fps that drops to 15 in low light,
+# a screen recording's held frames) has its frames on a grid, where that shortest interval is this share of them
+# at least (not one stray short interval), at this rate at most (AVI gives every tick an index entry).
+GRID_SHARE = 0.1
+MAX_GRID_RATE = 120
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,29 @@ class Steps:
         first = min(self._after[interval] for interval in jumps)
         return Holes(frames, places, first + step)
 
+    def grid(self) -> Fraction | None:
+        """The interval every interval is a whole number of (to the clock's rounding), as they average it: the
+        shortest, where it is GRID_SHARE of them at least. None where there are fewer than 2 intervals, or one falls
+        between two whole numbers of it."""
+        total = sum(self._counts.values())
+        if total < 2:
+            return None
+        shortest = min(self._counts)
+        allowed = max(RELATIVE * shortest, TICKS * self.tick)
+        near = sum(count for interval, count in self._counts.items() if interval - shortest <= allowed)
+        if near < GRID_SHARE * total or shortest <= 0:
+            return None
+        # the near ones' mean: 29.97 fps on a millisecond clock is 33 and 34 ms
+        near_sum = sum(interval * count for interval, count in self._counts.items() if interval - shortest <= allowed)
+        rough = near_sum / near
+        units = {interval: round(interval / rough) for interval in self._counts}
+        if any(abs(interval - n * rough) > allowed for interval, n in units.items()):
+            return None
+        # over the whole time read, which a millisecond clock's rounding does not bias
+        return sum(interval * count for interval, count in self._counts.items()) / sum(
+            units[interval] * count for interval, count in self._counts.items()
+        )
+
     def step(self) -> Fraction:
         """The usual interval as the intervals close to it average it: 29.97 fps on a millisecond clock is 33 and
         34 ms. At least one interval must have been counted."""
@@ -146,6 +174,18 @@ def steady_rate(path: str | os.PathLike) -> Fraction | None:
     if steps is None or steps.frames < 3 or steps.varying(all_read) is not None and steps.holes() is None:
         return None
     return 1 / steps.step()
+
+
+def grid_rate(path: str | os.PathLike) -> Fraction | None:
+    """The rate of the grid the frames of the first video stream of `path` fall on where their rate varies
+    (Steps.grid; a standard rate within rounding of it is taken for it): a container that counts ticks but can
+    leave some empty (AVI) keeps each frame's time at it. None where the rate is steady, where the intervals fall
+    on no grid, where that grid is finer than MAX_GRID_RATE, or where the file cannot be read."""
+    steps, all_read = frame_steps(path)
+    if steps is None or steps.varying(all_read) is None or (step := steps.grid()) is None:
+        return None
+    rate = nominal_rate(1 / step, None)
+    return rate if rate <= MAX_GRID_RATE else None
 
 
 def variable_intervals(path: str | os.PathLike) -> Intervals | None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io.encoding import EncodeOptions
-from deblur_cli.video_io.frame_timing import variable_intervals
+from deblur_cli.video_io.frame_timing import grid_rate, variable_intervals
 from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io import image_file, png_sequence
 from deblur_cli.video_io.image_file import ImageFileSink, check_image_output, is_image_output
@@ -59,7 +60,7 @@ def open_sink(
         return PngSequenceSink(path, info, options, key=resume_key, fresh=fresh)
     if is_image_output(path):
         return ImageFileSink(path, info, options, source=source)  # which makes check_image_output's checks
-    carry = _carries(source)
+    carry, info = _carries(source), with_grid(path, info, source)
     if resume_key is not None:
         return SegmentedVideoSink(path, info, options, key=resume_key, source=source if carry else None, fresh=fresh)
     return VideoFileSink(path, info, options, source=source if carry else None)
@@ -107,7 +108,7 @@ def planned_warnings(
     if is_image_output(path):
         check_image_output(path, info, options)
         return image_file.left_out(Path(path), info, options)
-    name = Path(path).name
+    name, info = Path(path).name, with_grid(path, info, source)
     memory = io.BytesIO()
     memory.name = name
     container = open_container(memory, name)
@@ -120,13 +121,24 @@ def planned_warnings(
     finally:
         with contextlib.suppress(Exception):
             container.close()
-    if encoder.frame_clock and _carries(source) and (varying := variable_intervals(source)) is not None:
+    drifts = encoder.frame_clock and not encoder.on_grid and _carries(source)
+    if drifts and (varying := variable_intervals(source)) is not None:
         warnings.append(
             f"{encoder.frame_clock} counts frames at one rate, and this video's varies, {varying.describe()}: frames"
             " that come faster than its average take the next free frame's time, and drift against the sound until"
             f" slower ones let them catch up; {encoder.keeping()} each frame's time"
         )
     return warnings
+
+
+def with_grid(path: str | os.PathLike, info: VideoInfo, source: str | os.PathLike | None) -> VideoInfo:
+    """`info` with the grid its source's frames fall on where their rate varies (frame_timing.grid_rate), for an
+    AVI output, whose clock then ticks at that grid and leaves the ticks between frames empty: each frame keeps its
+    time. At the average rate, frames that come faster took the next free tick and drifted from the sound (a
+    phone's 3 s at 30 fps then 3 s at 15 had frames 0.93 s late)."""
+    if Path(path).suffix.lower() != ".avi" or info.grid or not _carries(source):
+        return info
+    return replace(info, grid=grid_rate(source))
 
 
 def _carries(source: str | os.PathLike | None) -> bool:

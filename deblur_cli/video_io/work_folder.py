@@ -134,6 +134,10 @@ MARKERS = {
     "orientation": "exif, as shown",
     # a held frame comes out as the frame before it (2026-12-06): work kept before restored each copy apart
     "held": "as the frame before",
+    # a stream's rate is the one it was made at, not FFmpeg's average rounded by its timestamps or lowered by a held
+    # last frame, and an AVI of a varying rate ticks on its frames' grid (2026-12-06): work kept before for an
+    # output that states its rate (AVI, Y4M, Matroska, x264's timing info) may have been encoded at another
+    "rate": "nominal, AVI on the frames' grid",
 }
 # Entries of pipeline.resume_key that no option sets: the input, deblur's version, MARKERS, and the restorer's own
 # marker (restorers.py: "noise", since a diffusion model draws each frame's noise from the seed and its index)

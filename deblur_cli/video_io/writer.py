@@ -45,6 +45,7 @@ _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream stores RGB (or GBR) planes, no YUV 
 _UNSPECIFIED = 2  # AVCOL_SPC_UNSPECIFIED
 _FRAME_CLOCK_FORMATS = {"avi", "yuv4mpegpipe"}  # containers whose time base is their frame rate
 _EDIT_RATE_FORMATS = {"mxf", "mxf_d10", "mxf_opatom"}  # MXF: one frame an edit unit, at one edit rate
+_GAPPED_FORMATS = {"avi"}  # of those, the containers that leave ticks without a frame empty (a dropped frame)
 _FRAME_CLOCK_ENCODERS = {"mpeg2video"}  # encoders that take no time base but their frame rate's
 # Bare streams (.h264, .hevc, .m2v) state no frame rate and hold no timestamps: readers take the codec's rate
 # (H.264's timing info), so the encoder counts frames (with the stream's 90 kHz ticks H.264 read as 90000 fps)
@@ -119,7 +120,12 @@ class VideoEncoder:
         if self._encoder_counts:
             self.frame_clock = f"the {encoding.encoder} encoder"
         self._codec_asked = bool(options.codec)
-        self.time_base = 1 / info.rate if self.frame_clock else self.source_time_base
+        # AVI gives the ticks between two frames empty index entries: on the grid a variable rate's frames fall on,
+        # each keeps its time (a clock at the average rate drifts: frames that come faster take the next free tick)
+        grid = info.grid if format_name in _GAPPED_FORMATS and not self._encoder_counts else None
+        self.on_grid = bool(grid) and grid > info.rate
+        self.clock_rate = grid if self.on_grid else info.rate
+        self.time_base = 1 / self.clock_rate if self.frame_clock else self.source_time_base
         self._scale = self.source_time_base / self.time_base
         self.step = max(1, round(1 / (info.rate * self.source_time_base)))  # source units per frame at the nominal rate
         self._out_step = max(1, round(1 / (info.rate * self.time_base)))
@@ -167,7 +173,7 @@ class VideoEncoder:
             # states the rate there and still passes each frame's timestamp through
             options["x264-params"] = ":".join(filter(None, [options.get("x264-params"), "force-cfr=1"]))
         try:
-            stream = container.add_stream(encoding.encoder, rate=info.rate, options=options)
+            stream = container.add_stream(encoding.encoder, rate=self.clock_rate, options=options)
         except ValueError:
             animated = suffix.lower() in (".gif", ".webp", ".apng")  # image formats with frames of their own
             if animated:
