@@ -69,18 +69,20 @@ def test_a_frame_held_at_the_end_of_a_video_with_b_frames_keeps_its_time(tmp_pat
         video = container.streams.video[0]
         last = max(container.demux(video), key=lambda packet: packet.dts if packet.size else -1)
         assert last.pts < 10 * 3000 and float(video.duration * video.time_base) < 0.4  # what FFmpeg measures
-    assert presented_end(source, 1) == pytest.approx(10 / 30 + 0.5, abs=1e-3)  # the edit list, in milliseconds
+    assert presented_end(source, 1).end == pytest.approx(10 / 30 + 0.5, abs=1e-3)  # the edit list, in milliseconds
     output = tmp_path / f"out{suffix}"
     deblur_video(source, output, IdentityRestorer(), windows=WINDOWS)
-    assert presented_end(output, 1) == pytest.approx(10 / 30 + 0.5, abs=1e-3)  # was 0.367 s
+    assert presented_end(output, 1).end == pytest.approx(10 / 30 + 0.5, abs=1e-3)  # was 0.367 s
 
 
 def test_an_edit_list_that_plays_at_another_rate_or_none_leaves_the_end_to_ffmpeg(tmp_path):
     """A phone's slow motion plays part of its track at a quarter of its rate, which FFmpeg does not: the length of
-    such edits is not the track's on FFmpeg's clock. A file written without an edit list states no end there."""
+    such edits is not the track's on FFmpeg's clock. A file written without an edit list states no end there, and a
+    fragmented one's is not read (found in review: an edit list over its first fragment made info say 16 frames of
+    45, all of which run wrote)."""
     source = _held(tmp_path / "in.mp4", Fraction(1, 90000), hold=Fraction(1, 2))
     data = source.read_bytes()
-    assert data.count(b"elst") == 1 and presented_end(source, 1) == pytest.approx(0.8, abs=1e-3)
+    assert data.count(b"elst") == 1 and presented_end(source, 1).end == pytest.approx(0.8, abs=1e-3)
     rate = data.index(b"elst") + 4 + 8 + 8  # after version, flags, count, one edit's length and media time
     assert data[rate : rate + 4] == b"\x00\x01\x00\x00"
     slow = tmp_path / "slow.mp4"
@@ -96,6 +98,17 @@ def test_an_edit_list_that_plays_at_another_rate_or_none_leaves_the_end_to_ffmpe
                 packet.stream = copy
                 writing.mux(packet)
     assert b"elst" not in plain.read_bytes() and presented_end(plain, 1) is None
+    fragmented = tmp_path / "fragmented.mp4"  # its fragments hold the samples, which FFmpeg reads past an edit list
+    with (
+        av.open(str(source)) as reading,
+        av.open(str(fragmented), "w", options={"movflags": "frag_keyframe+empty_moov"}) as writing,
+    ):
+        copy = writing.add_stream_from_template(reading.streams.video[0])
+        for packet in reading.demux(video=0):
+            if packet.size:
+                packet.stream = copy
+                writing.mux(packet)
+    assert b"mvex" in fragmented.read_bytes() and presented_end(fragmented, 1) is None
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
@@ -146,6 +159,22 @@ def test_an_avi_output_counts_frames_at_their_rate_not_over_the_held_one(tmp_pat
     with av.open(str(tmp_path / "out.avi")) as container:
         video = container.streams.video[0]
         assert video.frames == frames and video.time_base == Fraction(1, 30)
+
+
+def test_a_variable_rate_keeps_its_average_and_a_steady_length_ffmpegs_finer_measure(tmp_path):
+    """Found in review: the rate of a held last frame's clip was taken from its first frames' steps, and so was a
+    phone clip's with a short 15 fps stretch among 30 (30 fps, not its 27.7 average: a .y4m output 0.17 s short);
+    and lengths took the edit list's millisecond rounding (1.252 s for FFmpeg's 1.2513)."""
+    from tests.media import make_video
+
+    stamps = [20 * i for i in range(30)] + [600 + 40 * i for i in range(1, 6)] + [800 + 20 * i for i in range(1, 25)]
+    phone = make_video(tmp_path / "phone.mp4", frames=len(stamps), pts=stamps, time_base=Fraction(1, 600))
+    with av.open(str(phone)) as container:
+        assert describe(phone).fps == container.streams.video[0].average_rate < 29  # not the 30 of its first steps
+    ntsc = make_video(tmp_path / "ntsc.mp4", frames=30, fps=Fraction(24000, 1001), time_base=Fraction(1, 24000))
+    with av.open(str(ntsc)) as container:
+        video = container.streams.video[0]
+        assert describe(ntsc).duration == float(video.duration * video.time_base)  # 1.2513 s, the edit list 1.252
 
 
 def test_a_matroska_files_frames_are_counted_not_guessed_from_its_length(tmp_path):

@@ -166,16 +166,6 @@ def frame_steps(path: str | os.PathLike) -> tuple[Steps | None, bool]:
     return steps, all_read
 
 
-def steady_rate(path: str | os.PathLike) -> Fraction | None:
-    """The rate of the first video stream of `path` as the time between its first frames gives it, where that
-    time is steady (holes aside); None where it varies, where there are fewer than 3 frames, or where the file
-    cannot be read."""
-    steps, all_read = frame_steps(path)
-    if steps is None or steps.frames < 3 or steps.varying(all_read) is not None and steps.holes() is None:
-        return None
-    return 1 / steps.step()
-
-
 def grid_rate(path: str | os.PathLike) -> Fraction | None:
     """The rate of the grid the frames of the first video stream of `path` fall on where their rate varies
     (Steps.grid; a standard rate within rounding of it is taken for it): a container that counts ticks but can

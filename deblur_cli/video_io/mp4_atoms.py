@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from fractions import Fraction
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
+HELD = 1.5  # frames at a track's rate: a last sample longer than this is a frame held at the end
 _TRACK_PATH = (b"mdia", b"minf", b"stbl", b"stsd")  # where a track's sample description lies
 
 
@@ -63,39 +64,94 @@ def video_sample_tags(path: str | os.PathLike) -> list[str]:
     return tags
 
 
-def presented_end(path: str | os.PathLike, track_id: int) -> Fraction | None:
-    """Seconds from the start of the movie to where the edit list of the track `track_id` (FFmpeg's stream id)
-    ends its presentation: the sum of its edits, an empty one that delays the track included, which is how
-    FFmpeg times the track's frames. None without an edit list, or with one FFmpeg does not play as it says:
-    an edit at another rate than 1 (a phone's slow motion), or one of no length (a fragmented file's)."""
+class Edits(NamedTuple):
+    """Where a track's edit list ends it (presented_end)."""
+
+    end: Fraction  # seconds from the start of the movie
+    tick: Fraction  # the movie time scale's unit (s), to which the edit list rounds every length
+
+
+def presented_end(path: str | os.PathLike, track_id: int) -> Edits | None:
+    """Where the edit list of the track `track_id` (FFmpeg's stream id) ends its presentation: the sum of its
+    edits, an empty one that delays the track included, which is how FFmpeg times the track's frames. None
+    without an edit list, or with one FFmpeg does not play as it says: an edit at another rate than 1 (a phone's
+    slow motion), one of no length, or a fragmented file's (whose fragments FFmpeg reads past it)."""
     try:
-        size = os.path.getsize(path)
         with open(path, "rb") as f:
-            for kind, start, end in _atoms(f, 0, size):
-                if kind == b"moov":
-                    return _movie_end(f, start, min(end, size), track_id)
+            found = _track(f, os.path.getsize(path), track_id)
+            if found is None or found.fragmented or b"edts" not in found.parts or not found.scale:
+                return None
+            edits = _inside(f, found.parts[b"edts"], b"elst")
+            lengths = _edit_lengths(f, edits[0]) if edits else None
     except OSError:
         return None
-    return None
+    return Edits(Fraction(sum(lengths), found.scale), Fraction(1, found.scale)) if lengths and all(lengths) else None
 
 
-def _movie_end(f: BinaryIO, start: int, end: int, track_id: int) -> Fraction | None:
-    inside = list(_atoms(f, start, end))
-    header = next((at for kind, at, _ in inside if kind == b"mvhd"), None)
-    if header is None:
+def rate_before_hold(path: str | os.PathLike, track_id: int) -> Fraction | None:
+    """The frame rate of the track `track_id` over its samples but the last, where that last one is held (a
+    screen recording's still at the end: it lasts more than HELD frames at that rate), from the sample durations
+    (stts). FFmpeg's average counts the hold in: 21.5 fps for 150 frames at 30 and the last held 2 s. Durations
+    are decode-order steps, and those but the last span the same time as the frames' own. None where the last
+    sample is not held, for fewer than 2 samples, and for a fragmented file (its samples are in its fragments)."""
+    try:
+        with open(path, "rb") as f:
+            found = _track(f, os.path.getsize(path), track_id)
+            if found is None or found.fragmented:
+                return None
+            media = _inside(f, found.parts.get(b"mdia"), b"mdhd")
+            table = _inside(f, _inside(f, _inside(f, found.parts.get(b"mdia"), b"minf"), b"stbl"), b"stts")
+            if media is None or table is None or not (scale := _time_scale(f, media[0])):
+                return None
+            count = int.from_bytes(_read(f, table[0] + 4, 4), "big")  # after version and flags
+            data = _read(f, table[0] + 8, 8 * count)
+    except OSError:
         return None
-    version = _read(f, header, 1)
-    scale = int.from_bytes(_read(f, header + (20 if version == b"\x01" else 12), 4), "big")  # after the times
-    for kind, track_start, track_end in inside:
-        if kind != b"trak":
+    if not count or len(data) < 8 * count:
+        return None
+    entries = [
+        (int.from_bytes(data[i : i + 4], "big"), int.from_bytes(data[i + 4 : i + 8], "big"))
+        for i in range(0, len(data), 8)
+    ]
+    samples, last = sum(n for n, _ in entries), entries[-1][1]
+    span = sum(n * step for n, step in entries) - last
+    if samples < 2 or span <= 0 or last * (samples - 1) <= HELD * span:
+        return None
+    return Fraction((samples - 1) * scale, span)
+
+
+class _Track(NamedTuple):
+    scale: int  # the movie's time scale (mvhd), which its edit lists count in; 0 where unread
+    parts: dict[bytes, tuple[int, int]]  # the atoms in the track's trak, by type: (content start, end)
+    fragmented: bool  # the movie continues in fragments (mvex)
+
+
+def _track(f: BinaryIO, size: int, track_id: int) -> _Track | None:
+    """The track `track_id` of the MP4 or MOV file `f` of `size` bytes; None where it has none."""
+    for kind, start, end in _atoms(f, 0, size):
+        if kind != b"moov":
             continue
-        parts = {kind: (at, stop) for kind, at, stop in _atoms(f, track_start, min(track_end, end))}
-        if b"tkhd" not in parts or _track_id(f, parts[b"tkhd"][0]) != track_id:
-            continue
-        edits = parts.get(b"edts") and next((p for p in _atoms(f, *parts[b"edts"]) if p[0] == b"elst"), None)
-        lengths = _edit_lengths(f, edits[1]) if edits and scale else None
-        return Fraction(sum(lengths), scale) if lengths and all(lengths) else None
+        inside = list(_atoms(f, start, min(end, size)))
+        header = next((at for kind, at, _ in inside if kind == b"mvhd"), None)
+        scale = 0 if header is None else _time_scale(f, header)
+        for kind, track_start, track_end in inside:
+            parts = {} if kind != b"trak" else {k: (a, b) for k, a, b in _atoms(f, track_start, min(track_end, size))}
+            if b"tkhd" in parts and _track_id(f, parts[b"tkhd"][0]) == track_id:
+                return _Track(scale, parts, any(kind == b"mvex" for kind, _, _ in inside))
     return None
+
+
+def _time_scale(f: BinaryIO, at: int) -> int:
+    """The time scale of an mvhd or mdhd atom whose content starts `at`: after version and flags, two times of 4
+    or 8 bytes."""
+    return int.from_bytes(_read(f, at + (20 if _read(f, at, 1) == b"\x01" else 12), 4), "big")
+
+
+def _inside(f: BinaryIO, place: tuple[int, int] | None, kind: bytes) -> tuple[int, int] | None:
+    """(start, end) of the content of the first atom of `kind` in the content from place[0] to place[1]."""
+    if place is None:
+        return None
+    return next(((at, stop) for name, at, stop in _atoms(f, *place) if name == kind), None)
 
 
 def _track_id(f: BinaryIO, at: int) -> int:

@@ -16,8 +16,9 @@ from deblur_cli.errors import InputError
 from deblur_cli.span import Span
 from deblur_cli.video_io.containers import empty_file, open_input
 from deblur_cli.video_io.deinterlace import FRAMES_BEFORE, check_mode, deinterlaced, field_order
-from deblur_cli.video_io.frame_timing import Steps, steady_rate
+from deblur_cli.video_io.frame_timing import Steps
 from deblur_cli.video_io.gif_end import missing_trailer
+from deblur_cli.video_io.mp4_atoms import rate_before_hold
 from deblur_cli.video_io.hdr import hdr_of
 from deblur_cli.video_io.side_data import side_data_of
 from deblur_cli.video_io.info import (
@@ -578,13 +579,13 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
 
 
 def _rate_of_frames(container, stream) -> Fraction | None:
-    """The stream's frame rate (streams.frame_rate); of an MP4 or MOV at one rate whose last frame is held
-    (a screen recording's still), the rate of its frames: FFmpeg averages such a stream over the hold too,
-    21.5 fps for 150 frames at 30 fps and 2 s held, which slowed an AVI output's frames to that clock."""
-    fps, base = frame_rate(stream), stream.base_rate
-    if fps and base and "mp4" in container.format.name and fps < base * (1 - RATE_ROUNDING):
-        if (steady := steady_rate(container.name)) is not None and steady > fps * (1 + RATE_ROUNDING):
-            return nominal_rate(steady, base)
+    """The stream's frame rate (streams.frame_rate); of an MP4 or MOV whose last frame is held (a screen
+    recording's still), the rate of its frames but that one (mp4_atoms.rate_before_hold): FFmpeg averages such a
+    stream over the hold too, 21.5 fps for 150 frames at 30 fps and 2 s held, which slowed an AVI output's frames
+    to that clock."""
+    fps = frame_rate(stream)
+    if fps and "mp4" in container.format.name and (held := rate_before_hold(container.name, stream.id)):
+        return nominal_rate(held, stream.base_rate) if held > fps * (1 + RATE_ROUNDING) else fps
     return fps
 
 

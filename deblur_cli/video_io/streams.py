@@ -117,9 +117,12 @@ def stated_length(stream) -> float | None:
     name = stream.container.format.name
     if "matroska" in name or not stream.time_base:
         return None
-    if "mp4" in name and (end := presented_end(stream.container.name, stream.id)) is not None:
-        return float(end - (stream.start_time or 0) * stream.time_base)
-    return float(stream.duration * stream.time_base) if stream.duration else None
+    measured = float(stream.duration * stream.time_base) if stream.duration else None
+    if "mp4" in name and (edits := presented_end(stream.container.name, stream.id)) is not None:
+        length = edits.end - (stream.start_time or 0) * stream.time_base
+        if measured is None or abs(length - Fraction(measured)) > edits.tick:  # FFmpeg's is finer than a tick
+            return float(length)
+    return measured
 
 
 def tagged_end(stream) -> float | None:
