@@ -49,6 +49,14 @@ def test_a_steady_or_variable_rate_has_no_holes():
     assert _steps([i * 40 for i in range(60) if i % 5]).holes() is None
     assert _steps([i * 40 for i in range(50) if i != 20] + [2000 + 17]).holes() is None  # an interval of no rate
     assert _steps([0, 40, 160]).holes() is None  # too few to tell
+    # a phone's short stretch at 15 fps among 30 (found in review: "jump over 5 frames in 5 places")
+    assert (
+        _steps(
+            [33 * i for i in range(30)] + [957 + 66 * i for i in range(1, 6)] + [1287 + 33 * i for i in range(1, 25)]
+        ).holes()
+        is None
+    )
+    assert _steps([40 * i for i in range(50) if i not in (10, 20, 30)]).holes() is not None  # a frame lost thrice
 
 
 def _damaged_matroska(tmp_path, codec: str, suffix: str):

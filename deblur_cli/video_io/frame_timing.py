@@ -27,6 +27,9 @@ TICKS = 1.5  # ... and than this many ticks of the stream's clock, which rounds 
 # intervals are whole multiples of its step, its frames are held for a while now and then (a screen recording
 # that writes a frame only when the screen changes), a variable rate.
 HOLES = 0.1
+# Jumps of one length this many times in a row are a stretch at a lower rate (a phone's 15 fps in low light among
+# 30), not frames lost: damage drops a run of frames at once (one jump), a recorder a frame now and then.
+RATE_CHANGE = 3
 _REORDERED = 16  # packets: how far a decoder may reorder frames (H.264's and HEVC's most)
 # A variable rate whose intervals are whole numbers of its shortest (a phone's 30 fps that drops to 15 in low light,
 # a screen recording's held frames) has its frames on a grid, where that shortest interval is this share of them
@@ -77,6 +80,8 @@ class Steps:
         self.first: Fraction | None = None  # the first frame's time
         self._counts: Counter = Counter()
         self._after: dict[Fraction, Fraction] = {}  # each interval: the time of the first frame it follows
+        self._runs: dict[Fraction, int] = {}  # each interval: the most times it came one after another
+        self._run = (Fraction(0), 0)  # the interval last counted, and how many times in a row
         self._last: Fraction | None = None
 
     def add(self, time: Fraction) -> None:
@@ -84,6 +89,8 @@ class Steps:
             step = time - self._last
             self._counts[step] += 1
             self._after.setdefault(step, self._last)
+            self._run = (step, self._run[1] + 1 if self._run[0] == step else 1)
+            self._runs[step] = max(self._runs.get(step, 0), self._run[1])
         else:
             self.first = time
         self._last = time
@@ -110,6 +117,8 @@ class Steps:
         (usual, allowed), step = self._usual(), self.step()
         jumps = {interval: round(interval / step) for interval in self._counts if abs(interval - usual) > allowed}
         if not jumps or any(n < 2 or abs(interval - n * step) > allowed for interval, n in jumps.items()):
+            return None
+        if any(self._runs[interval] >= RATE_CHANGE for interval in jumps):  # a stretch at a lower rate
             return None
         places = sum(self._counts[interval] for interval in jumps)
         if places > HOLES * total:
