@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from fractions import Fraction
 from importlib import metadata
@@ -100,6 +101,26 @@ def test_a_rate_its_timestamps_round_is_stated_as_it_was_made(tmp_path, identity
     with av.open(str(tmp_path / f"out{suffix}")) as container:
         video = container.streams.video[0]
         assert video.average_rate == ntsc and (suffix != ".avi" or video.time_base == 1 / ntsc)
+
+
+def test_a_short_clip_on_a_coarse_clock_is_taken_at_the_rate_it_was_made():
+    """Found in review: 29.97 fps on an iPhone's 1/600 clock averages 29.950 over 30 frames (18000/601: 601 ticks
+    for 600.6), 0.07 % off, more than rounding on a fine clock; a phone's own variable rate stays its average."""
+    from deblur_cli.video_io import describe
+
+    with tempfile.TemporaryDirectory() as folder:
+        ticks = [round(Fraction(i * 600 * 1001, 30000)) for i in range(30)]  # 29.97 fps on a 1/600 clock
+        clip = media.make_video(
+            Path(folder) / "iphone.mov", frames=30, pts=ticks, time_base=Fraction(1, 600), fps=Fraction(30000, 1001)
+        )
+        with av.open(str(clip)) as container:
+            assert container.streams.video[0].average_rate == Fraction(64000, 2137)  # 29.949
+        assert describe(clip).fps == Fraction(30000, 1001)
+        stamps = [20 * i for i in range(30)] + [600 + 40 * i for i in range(1, 6)]  # 30 fps, then 15 in low light
+        stamps += [800 + 20 * i for i in range(1, 25)]
+        phone = media.make_video(Path(folder) / "phone.mov", frames=len(stamps), pts=stamps, time_base=Fraction(1, 600))
+        with av.open(str(phone)) as container:
+            assert describe(phone).fps == container.streams.video[0].average_rate < 28
 
 
 def test_variable_frame_rate_timestamps_are_kept(tmp_path, identity):

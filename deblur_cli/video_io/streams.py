@@ -31,6 +31,7 @@ _STANDARD_RATES = [Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120, 240)]
     Fraction(n) for n in (24, 25, 30, 48, 50, 60, 100, 120, 240)
 ]
 RATE_ROUNDING = Fraction(1, 10_000)
+_MILLISECOND = Fraction(1, 1000)
 
 
 def reason(error: av.FFmpegError) -> str:
@@ -83,18 +84,24 @@ def frame_rate(stream) -> Fraction | None:
     if stream.container.format.name in BARE_FORMATS and guessed and guessed <= _MAX_FPS:
         return Fraction(guessed)
     if average and (average <= _MAX_FPS or not guessed or guessed > _MAX_FPS):
-        return nominal_rate(Fraction(average), stream.base_rate)
+        frames = stream.frames or (round(stream.duration * stream.time_base * average) if stream.duration else 0)
+        # over a short clip, one tick of a coarse clock moves the average further: 29.97 fps on an iPhone's 1/600
+        # clock averages 29.950 over 30 frames, 18000/601 (their 601 ticks against 600.6); a millisecond clock's
+        # rounding is allowed for where the time base is finer (a Matroska clip remuxed)
+        slack = max(Fraction(stream.time_base or 0), _MILLISECOND) / frames if frames else Fraction(0)
+        return nominal_rate(Fraction(average), stream.base_rate, slack)
     return Fraction(guessed) if guessed else None
 
 
-def nominal_rate(average: Fraction, base: Fraction | None) -> Fraction:
+def nominal_rate(average: Fraction, base: Fraction | None, slack: Fraction = Fraction(0)) -> Fraction:
     """The rate the stream was made at, where its average is that rate but for the rounding of its timestamps:
     FFmpeg's average of a 23.976 MP4 in 1/90000 ticks is 2160000/90091, which an output would state (a Matroska
     DefaultDuration of 23.9758 fps, an AVI clock 40 ms an hour slow against its sound). The stream's own base
-    rate or a standard one within a ten-thousandth of the average; else the average (a variable rate, a frame
+    rate or a standard one within a ten-thousandth of the average, or whose frame lasts within `slack` (s) of the
+    average's (a clock's tick shared out over a short clip's frames); else the average (a variable rate, a frame
     held at the end)."""
     for rate in ([Fraction(base)] if base else []) + _STANDARD_RATES:
-        if abs(average - rate) <= rate * RATE_ROUNDING:
+        if abs(average - rate) <= rate * RATE_ROUNDING or abs(1 / average - 1 / rate) <= slack:
             return rate
     return average
 
