@@ -135,13 +135,10 @@ class Steps:
         if total < 2:
             return None
         shortest = min(self._counts)
-        allowed = max(RELATIVE * shortest, TICKS * self.tick)
-        near = sum(count for interval, count in self._counts.items() if interval - shortest <= allowed)
+        allowed = self._allowed(shortest)
+        rough, near = self._mean_near(shortest)
         if near < GRID_SHARE * total or shortest <= 0:
             return None
-        # the near ones' mean: 29.97 fps on a millisecond clock is 33 and 34 ms
-        near_sum = sum(interval * count for interval, count in self._counts.items() if interval - shortest <= allowed)
-        rough = near_sum / near
         units = {interval: round(interval / rough) for interval in self._counts}
         if any(abs(interval - n * rough) > allowed for interval, n in units.items()):
             return None
@@ -153,14 +150,22 @@ class Steps:
     def step(self) -> Fraction:
         """The usual interval as the intervals close to it average it: 29.97 fps on a millisecond clock is 33 and
         34 ms. At least one interval must have been counted."""
-        usual, allowed = self._usual()
-        regular = {step: count for step, count in self._counts.items() if abs(step - usual) <= allowed}
-        return sum(interval * count for interval, count in regular.items()) / sum(regular.values())
+        return self._mean_near(self._usual()[0])[0]
 
     def _usual(self) -> tuple[Fraction, Fraction]:
         """The most common interval, and how far from it an interval is still the same (the clock's rounding)."""
         usual = min(self._counts, key=lambda step: (-self._counts[step], step))  # the shorter of two as common
-        return usual, max(RELATIVE * usual, TICKS * self.tick)
+        return usual, self._allowed(usual)
+
+    def _allowed(self, interval: Fraction) -> Fraction:
+        """How far from `interval` an interval is still the same: the clock's rounding."""
+        return max(RELATIVE * interval, TICKS * self.tick)
+
+    def _mean_near(self, interval: Fraction) -> tuple[Fraction, int]:
+        """The mean of the intervals that are the same as `interval` (_allowed), and how many they are."""
+        allowed = self._allowed(interval)
+        near = {step: count for step, count in self._counts.items() if abs(step - interval) <= allowed}
+        return sum(step * count for step, count in near.items()) / sum(near.values()), sum(near.values())
 
 
 def frame_steps(path: str | os.PathLike) -> tuple[Steps | None, bool]:
