@@ -18,7 +18,6 @@ from deblur_cli.video_io.containers import empty_file, open_input
 from deblur_cli.video_io.deinterlace import FRAMES_BEFORE, check_mode, deinterlaced, field_order
 from deblur_cli.video_io.frame_timing import Steps
 from deblur_cli.video_io.gif_end import missing_trailer
-from deblur_cli.video_io.mp4_atoms import rate_before_hold
 from deblur_cli.video_io.hdr import hdr_of
 from deblur_cli.video_io.side_data import side_data_of
 from deblur_cli.video_io.info import (
@@ -34,9 +33,7 @@ from deblur_cli.video_io.read_damage import DamageLog
 from deblur_cli.video_io.streams import (
     BARE_FORMATS,
     CONSTANT_RATE_CONTAINERS,
-    RATE_ROUNDING,
     frame_rate,
-    nominal_rate,
     reason,
     stream_duration,
     video_stream,
@@ -529,7 +526,7 @@ _IMAGE_CODECS = {"png", "apng", "mjpeg", "jpegls", "tiff", "webp", "gif", "bmp",
 def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed: list[int] | None) -> VideoInfo:
     """The stream's VideoInfo; `counted`: frames are timed by their count, at the stream's rate; `listed`:
     the frames' timestamps as an AVI's index lists them, which count them exactly."""
-    fps = _rate_of_frames(container, stream)
+    fps = frame_rate(stream)
     # PyAV 18 crashes collecting the side data of frames from image codecs (an animated PNG's ICC profile),
     # which carry neither a display matrix nor HDR10 metadata that video codecs do: those are not read
     side_data = side_data_of(first) if stream.codec_context.name not in _IMAGE_CODECS else {}
@@ -576,17 +573,6 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
         tags=track_tags(stream.metadata),
         default=container.format.name not in _FLAGGING_CONTAINERS or bool(stream.disposition & _DEFAULT),
     )
-
-
-def _rate_of_frames(container, stream) -> Fraction | None:
-    """The stream's frame rate (streams.frame_rate); of an MP4 or MOV whose last frame is held (a screen
-    recording's still), the rate of its frames but that one (mp4_atoms.rate_before_hold): FFmpeg averages such a
-    stream over the hold too, 21.5 fps for 150 frames at 30 fps and 2 s held, which slowed an AVI output's frames
-    to that clock."""
-    fps = frame_rate(stream)
-    if fps and "mp4" in container.format.name and (held := rate_before_hold(container.name, stream.id)):
-        return nominal_rate(held, stream.base_rate) if held > fps * (1 + RATE_ROUNDING) else fps
-    return fps
 
 
 def _codec_name(stream) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 
 from deblur_cli.errors import InputError, NoVideoError
-from deblur_cli.video_io.mp4_atoms import cut_atom, presented_end, video_sample_tags
+from deblur_cli.video_io.mp4_atoms import cut_atom, presented_end, rate_before_hold, video_sample_tags
 
 # Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
 # and FFmpeg guesses presentation times from decode order, so such frames take the times its index lists in
@@ -84,6 +84,11 @@ def frame_rate(stream) -> Fraction | None:
     if stream.container.format.name in BARE_FORMATS and guessed and guessed <= _MAX_FPS:
         return Fraction(guessed)
     if average and (average <= _MAX_FPS or not guessed or guessed > _MAX_FPS):
+        # an MP4 or MOV whose last frame is held (a screen recording's still): FFmpeg averages it over the hold
+        # too, 21.5 fps for 150 frames at 30 fps and 2 s held, which slowed an AVI output's frames to that clock
+        held = rate_before_hold(stream.container.name, stream.id) if "mp4" in stream.container.format.name else None
+        if held and held > average * (1 + RATE_ROUNDING):
+            return nominal_rate(held, stream.base_rate)
         frames = stream.frames or (round(stream.duration * stream.time_base * average) if stream.duration else 0)
         # over a short clip, one tick of a coarse clock moves the average further: 29.97 fps on an iPhone's 1/600
         # clock averages 29.950 over 30 frames, 18000/601 (their 601 ticks against 600.6); a millisecond clock's
