@@ -80,7 +80,7 @@ class Steps:
         self.first: Fraction | None = None  # the first frame's time
         self._counts: Counter = Counter()
         self._after: dict[Fraction, Fraction] = {}  # each interval: the time of the first frame it follows
-        self._runs: dict[Fraction, int] = {}  # each interval: the most times it came one after another
+        self._runs: dict[Fraction, int] = {}  # each interval: the longest run of its length (_same) it came in
         self._run = (Fraction(0), 0)  # the interval last counted, and how many times in a row
         self._last: Fraction | None = None
 
@@ -89,7 +89,7 @@ class Steps:
             step = time - self._last
             self._counts[step] += 1
             self._after.setdefault(step, self._last)
-            self._run = (step, self._run[1] + 1 if self._run[0] == step else 1)
+            self._run = (step, self._run[1] + 1 if self._same(step, self._run[0]) else 1)
             self._runs[step] = max(self._runs.get(step, 0), self._run[1])
         else:
             self.first = time
@@ -151,6 +151,11 @@ class Steps:
         """The usual interval as the intervals close to it average it: 29.97 fps on a millisecond clock is 33 and
         34 ms. At least one interval must have been counted."""
         return self._mean_near(self._usual()[0])[0]
+
+    def _same(self, step: Fraction, previous: Fraction) -> bool:
+        """Whether two intervals in a row are one length the clock rounded (15 fps on a millisecond clock is 67, 67
+        and 66 ms): rounding makes them a tick apart at most, which tells lengths apart where a tick is short."""
+        return step == previous or abs(step - previous) <= self.tick < previous / 2
 
     def _usual(self) -> tuple[Fraction, Fraction]:
         """The most common interval, and how far from it an interval is still the same (the clock's rounding)."""
