@@ -69,6 +69,15 @@ class Holes:
         return f"the video's timestamps jump over {frames} {where}"
 
 
+def gap_warning(jumps: str, keeper: str = "the output") -> str:
+    """The warning for frames a stream's timestamps jump over (`jumps`, as Holes.describe says it), where `keeper`
+    writes the restored frames: `info` and `run` say it alike."""
+    return (
+        f"{jumps}, missing from the file (damage the demuxer dropped, or frames the recorder dropped); {keeper} keeps "
+        "the gaps, where a player holds the frame before"
+    )
+
+
 class Steps:
     """The intervals between a stream's frames, counted as the frames' times come (s, in the order shown): a
     count of each interval and where it first comes, so a long stream takes no more memory than its kinds of

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from deblur_cli.video_io.frame_timing import Steps
+from deblur_cli.video_io.frame_timing import Steps, gap_warning
 from deblur_cli.video_io.info import VideoInfo
 
 # A longer jump there is a discontinuity (a spliced broadcast, a recorder restarted), not lost frames: FFmpeg's
@@ -75,11 +75,7 @@ class DamageLog:
         if not count:
             if self.skipped:  # damage the demuxer dropped without an error (each decoder error is counted below)
                 frames = "a frame" if self.skipped == 1 else f"{self.skipped} frames"
-                notes.append(
-                    f"{name}: the video's timestamps jump over {frames}, missing from the file (damage "
-                    f"the demuxer dropped, or frames the recorder dropped); the output keeps the gaps, where a "
-                    f"player holds the frame before"
-                )
+                notes.append(f"{name}: " + gap_warning(f"the video's timestamps jump over {frames}"))
             elif self.missing:  # fewer frames than the container counts, though no packet failed (fuzz48)
                 frames = "a frame" if self.missing == 1 else f"{self.missing} frames"
                 notes.append(
@@ -95,10 +91,7 @@ class DamageLog:
                     "player holds the frame before"
                 )
             elif holes:  # a stream at one rate whose demuxer skipped damage (Matroska: to the next cluster)
-                notes.append(
-                    f"{name}: {holes.describe()}, missing from the file (damage the demuxer dropped, or frames the "
-                    "recorder dropped); the output keeps the gaps, where a player holds the frame before"
-                )
+                notes.append(f"{name}: {gap_warning(holes.describe())}")
             return notes
         packets = "a damaged packet" if count == 1 else f"{count} damaged packets"
         # frames fewer than the container counts; where it counts none, those its timestamps jump over

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from deblur_cli.errors import InputError
 from deblur_cli.span import Span
-from deblur_cli.video_io.frame_timing import frame_steps
+from deblur_cli.video_io.frame_timing import frame_steps, gap_warning
 from deblur_cli.video_io.gif_end import missing_trailer
 from deblur_cli.video_io.image_kinds import survey
 from deblur_cli.video_io.images import ImageSequenceSource, float_warning, is_glob, list_images, reads_as_image
@@ -186,7 +186,4 @@ def reading_warnings(path: str | os.PathLike, info: VideoInfo) -> list[str]:
     if steps is None or (holes := steps.holes()) is None:
         return []
     read = "" if all_read else f" (of its first {steps.frames} frames)"
-    return [
-        f"{holes.describe(float(steps.first))}{read}, missing from the file (damage the demuxer dropped, or frames "
-        "the recorder dropped); deblur run keeps the gaps, where a player holds the frame before"
-    ]
+    return [gap_warning(holes.describe(float(steps.first)) + read, "deblur run")]
