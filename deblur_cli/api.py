@@ -130,30 +130,52 @@ def _in_python_terms(load: Callable[..., Deblurrer]) -> Callable[..., Deblurrer]
         try:
             return load(*args, **kwargs)
         except DeblurError as e:
-            e.args = (_python_terms(str(e)), *e.args[1:])
+            given = {name: str(value) for name, value in kwargs.items()}
+            e.args = (_python_terms(str(e), given), *e.args[1:])
             if e.hint:
-                e.hint = _python_terms(e.hint)
+                e.hint = _python_terms(e.hint, given)
             raise
 
     return loading
 
 
-def _python_terms(text: str) -> str:
-    """`text` with deblur run's options as load's arguments (--device cpu: device="cpu"), outside backquotes."""
+def _python_terms(text: str, given: dict[str, str] | None = None) -> str:
+    """`text` with deblur run's options as load's arguments (--device cpu: device="cpu"), outside backquotes;
+    `given`: the arguments load was called with, by name, as text."""
     parts = re.split(r"(`[^`]*`)", text)  # odd parts: `commands`
-    return "".join(part if i % 2 else _FLAG.sub(_argument, part) for i, part in enumerate(parts))
+    argument = functools.partial(_argument, given=given or {})
+    return "".join(part if i % 2 else _FLAG.sub(argument, part) for i, part in enumerate(parts))
 
 
-# --option and its value, if any: a word (cuda:0, 2.5) or a path, not the punctuation after it
-_FLAG = re.compile(r"--([a-z][a-z-]*)(?: ([a-z0-9](?:[\w:.]*\w)?|FILE|[/.~](?:[\w./~-]*\w)?))?")
+# --option and the word after it, if any, not the punctuation after that (_argument tells whether it is a value)
+_FLAG = re.compile(r"--([a-z][a-z-]*)(?: ([\w:./~=-]*[\w/]))?")
 
 
-def _argument(flag: re.Match) -> str:
-    """An option as an argument: --device cpu -> device="cpu", --tile 64 -> tile=64, --weights -> weights=..."""
-    name, value = flag[1].replace("-", "_"), flag[2]
-    if value is None:
-        return f"{name}=..."
-    return f"{name}={value}" if value == "FILE" or value.isdigit() else f'{name}="{value}"'
+def _argument(flag: re.Match, given: dict[str, str]) -> str:
+    """An option as an argument: --device cpu -> device="cpu", --tile 64 -> tile=64, --weights -> weights=...;
+    a word after it that is no value stays a word (--weights takes a file -> weights=... takes a file)."""
+    name, word = flag[1].replace("-", "_"), flag[2]
+    if word is None or not _is_value(word, given.get(name)):
+        return f"{name}=..." + ("" if word is None else f" {word}")
+    return f"{name}={word}" if word == "FILE" or word.isdigit() else f'{name}="{word}"'
+
+
+def _is_value(word: str, given: str | None) -> bool:
+    """Whether the word after an option is its value: what the caller gave, a number, a path or device (cuda:0), or
+    a name of a model, weights, device or precision; not the English around it (--overlap smaller than ...)."""
+    if word in (given, "FILE") or re.fullmatch(r"[\d.]+", word) or any(mark in word for mark in ":/.~="):
+        return True
+    return word in _names()
+
+
+@functools.lru_cache(maxsize=1)
+def _names() -> frozenset[str]:
+    """The names load's arguments take: models, registered weights, devices, precisions."""
+    from deblur_cli.devices import DEVICES, PRECISIONS
+    from deblur_cli.model_specs import MODELS
+    from deblur_cli.weights.registry import load_registry
+
+    return frozenset([*MODELS, *load_registry().entries, *DEVICES, *PRECISIONS])
 
 
 @_in_python_terms

@@ -188,7 +188,7 @@ def check_architecture(metadata: dict[str, str], architecture: str, name: str, w
         models = [model for model, spec in MODELS.items() if spec.architecture == found]
         known = sorted({spec.architecture for spec in MODELS.values()})
         if models:
-            hint = f"give it to a {found} model: --model {' or '.join(models)} (see `deblur models`)"
+            hint = f"give it to a {found} model: --model {' or --model '.join(models)} (see `deblur models`)"
         else:
             hint = f"deblur runs {' and '.join(known)} weights only (see `deblur models`)"
         raise WeightsError(f"{name} holds {found} weights, not {what}", hint=hint)

@@ -204,7 +204,7 @@ def _refuse_dstnet(state: dict[str, torch.Tensor], name: str) -> None:
         return
     raise WeightsError(
         f"{name} holds DSTNet weights, not a WTSA diffusion model's",
-        hint="give it to a dstnet model: --model dstnet or dstnet-s (see `deblur models`)",
+        hint="give it to a dstnet model: --model dstnet or --model dstnet-s (see `deblur models`)",
     )
 
 

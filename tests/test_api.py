@@ -13,6 +13,7 @@ import torch
 from typer.testing import CliRunner
 
 import deblur_cli
+from deblur_cli.api import _python_terms
 from deblur_cli.cli import app
 from deblur_cli.errors import UsageError
 from deblur_cli.stream import restore_stream
@@ -274,6 +275,8 @@ BAD_OPTIONS = [
     ({"device": "tpu"}, "unknown device 'tpu'"),
     ({"weights": "nosuch"}, 'weights="nosuch": no such file'),
     ({"weights": "/no/such.safetensors"}, 'weights="/no/such.safetensors": no such file'),
+    ({"weights": "wtsa-s"}, 'weights="wtsa-s": wtsa weights cannot load into model dstnet-s'),  # was "wtsa"-s
+    ({"weights": "dstnet-s=foo.pth"}, 'weights="dstnet-s=foo.pth": no such file'),
 ]
 
 
@@ -292,7 +295,7 @@ def test_load_errors_name_its_arguments_not_deblur_runs_options(options):
     for text in (str(raised.value), raised.value.hint or ""):
         outside_commands = re.sub(r"`[^`]*`", "", text)
         assert "--" not in outside_commands, text
-        named = set(re.findall(r"\b([a-z_]+)=", outside_commands))
+        named = set(re.findall(r"\b([a-z_]+)=", re.sub(r'"[^"]*"', '""', outside_commands)))  # not in values
         assert named <= set(inspect.signature(deblur_cli.load).parameters), text
 
 
@@ -303,6 +306,22 @@ def test_hints_name_loads_arguments_not_deblur_runs_options():
     with pytest.raises(deblur_cli.errors.WeightsError) as raised:
         deblur_cli.load("wtsa", device="cpu")
     assert raised.value.hint == "pass weights of your own with weights=... (`deblur train --model wtsa ...` makes them)"
+    # found in review: 'model="wtsa" or wtsa-s', and '--weights takes a file' became 'weights="takes" a file'
+    with pytest.raises(deblur_cli.errors.WeightsError) as raised:
+        deblur_cli.load("dstnet-s", device="cpu", weights="wtsa-s")
+    assert raised.value.hint == 'give them to a wtsa model: model="wtsa" or model="wtsa-s" (see `deblur models`)'
+    with pytest.raises(deblur_cli.errors.WeightsError) as raised:
+        deblur_cli.load("dstnet-s", device="cpu", weights="dstnet-s=foo.pth")
+    assert raised.value.hint == 'name the model and the file apart: model="dstnet-s" weights="foo.pth"'
+
+
+def test_words_after_an_option_stay_words():
+    """Only an option's value becomes an argument's: "--overlap smaller" is no overlap of "smaller"."""
+    assert _python_terms("use an --overlap smaller than --window") == "use an overlap=... smaller than window=..."
+    assert _python_terms("set --tile to skip the retries") == "set tile=... to skip the retries"
+    said = 'device="cuda:0", tile=64, precision="bf16".'
+    assert _python_terms("--device cuda:0, --tile 64, --precision bf16.") == said
+    assert _python_terms("--weights nosuch: no such file", {"weights": "nosuch"}) == 'weights="nosuch": no such file'
 
 
 def test_a_torch_device_and_dtype_are_taken_as_their_names():

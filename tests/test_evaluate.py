@@ -459,7 +459,7 @@ def test_every_weights_is_checked_before_the_first_model_restores(tmp_path, monk
     assert "error: --weights nosuchfile: no such file, and no registry entry of that name" in result.stderr
     bench_style = runner.invoke(app, ["evaluate", str(data), "--weights", "dstnet-s=mine.safetensors", "-q"])
     assert bench_style.exit_code == 1 and bench_style.stderr.splitlines()[-1] == (
-        "hint: --weights takes a file here, and -m its model: -m dstnet-s --weights mine.safetensors"
+        "hint: name the model and the file apart: --model dstnet-s --weights mine.safetensors"
     )  # found in review: bench's MODEL=FILE was only 'no such file'
     from deblur_cli.dstnet_weights import save_dstnet
     from deblur_cli.models.dstnet import DSTNet, DSTNetConfig

@@ -53,13 +53,14 @@ def named_entry(model: str, weights: str | Path, registry: Registry | None = Non
         hint = f"{did_you_mean(str(weights), registry.entries)}give a weights file, or a name from `deblur models`"
         named, _, file = str(weights).partition("=")
         if file and named in MODELS:  # bench's MODEL=FILE given to run or evaluate
-            hint = f"--weights takes a file here, and -m its model: -m {named} --weights {file}"
+            hint = f"name the model and the file apart: --model {named} --weights {file}"
         raise WeightsError(f"--weights {weights}: no such file, and no registry entry of that name", hint=hint)
     architecture = registry.candidates(model)[0].architecture
     if entry.architecture != architecture:
+        users = " or --model ".join(name for name, spec in MODELS.items() if spec.architecture == entry.architecture)
         raise WeightsError(
             f"--weights {weights}: {entry.architecture} weights cannot load into model {model} ({architecture})",
-            hint=f"give them to a {entry.architecture} model (--model {entry.architecture}...), see `deblur models`",
+            hint=f"give them to a {entry.architecture} model: --model {users} (see `deblur models`)",
         )
     return entry
 
