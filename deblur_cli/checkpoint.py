@@ -202,9 +202,11 @@ def non_finite(state: dict[str, torch.Tensor]) -> str | None:
 def build_to_fit(make: Callable[[], M], state: dict[str, torch.Tensor], *, name: str, described: str, hint: str) -> M:
     """`make()`, a model in eval mode holding `state` (loaded strictly), after `check_fit`: a config read
     from a file's metadata cannot make deblur allocate a model the file does not fill. WeightsError naming
-    `name` (the file) and `described` (the model) otherwise."""
+    `name` (the file) and `described` (the model) otherwise. The caller's random numbers are left as they were: the
+    layers' random initialisation, which `state` replaces, draws from a copy of the generator."""
     check_fit(make, state, name=name, described=described, hint=hint)
-    model = make()
+    with torch.random.fork_rng(devices=[]):
+        model = make()
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:  # a module's own check of what it loads (HaarWavelet's fixed filter bank)

@@ -324,6 +324,17 @@ def test_words_after_an_option_stay_words():
     assert _python_terms("--weights nosuch: no such file", {"weights": "nosuch"}) == 'weights="nosuch": no such file'
 
 
+def test_load_leaves_the_callers_random_numbers_as_they_were():
+    """Found in review: the layers' random initialisation, which the weights then replace, drew from torch's
+    generator, so a script seeded for its own sampling drew other numbers after loading a model."""
+    for name in ("dstnet-s", "wtsa-s"):
+        torch.manual_seed(0)
+        deblur_cli.load(name, device="cpu")
+        after_loading = torch.rand(3)
+        torch.manual_seed(0)
+        assert torch.equal(after_loading, torch.rand(3)), name
+
+
 def test_a_torch_device_and_dtype_are_taken_as_their_names():
     """A researcher passes x.device and torch.float32: they gave an AttributeError from deep inside."""
     loaded = deblur_cli.load("dstnet-s", device=torch.device("cpu"), precision=torch.float32)
