@@ -13,7 +13,7 @@ from deblur_cli.cli import app
 from deblur_cli.span import Span
 from deblur_cli.video_io import open_source
 from deblur_cli.video_io.frame_timing import Holes, Steps
-from deblur_cli.video_io.sources import ReadOptions
+from deblur_cli.video_io.sources import ReadOptions, describe, reading_warnings
 from deblur_cli.video_io.truncation import tail_cut
 from tests import media
 
@@ -92,6 +92,35 @@ def test_frames_a_damaged_matroska_file_loses_silently_are_warned_of(tmp_path):
         told = [re.search(r"jump over (\d+) frames at ", line) for line in report["warnings"]]
         said = [int(found.group(1)) for found in told if found]
         assert said == [missing] or (refused in warning and said == [missing - 1])  # the refused packet is there
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv", ".ts"])
+def test_run_warns_of_the_frames_a_stream_jumps_over_as_info_does_in_any_container(tmp_path, suffix):
+    """health50 F2: info looked for holes in every container, the reader only in Matroska's (and in MPEG-TS's by a
+    rule of its own): an MP4 with 3 frames missing was warned of by `deblur info`, and `deblur run` said nothing."""
+    pts = [i * 40 for i in range(20)] + [i * 40 for i in range(23, 43)]  # 25 fps: 3 frames missing at 0.8 s
+    clip = media.make_video(tmp_path / f"holes{suffix}", frames=40, pts=pts, time_base=MS, codec="libx264")
+    with open_source(clip) as frames:
+        assert len(list(frames)) == 40
+        told = frames.warnings
+    jumps = "the video's timestamps jump over 3 frames at 0.8 s, missing from the file (damage the demuxer dropped"
+    assert [line.startswith(f"holes{suffix}: {jumps}") for line in told] == [True]
+    assert [line.startswith(jumps) for line in reading_warnings(clip, describe(clip))] == [True]
+
+
+@pytest.mark.parametrize("suffix", [".ts", ".mkv", ".mp4"])
+def test_a_stretch_at_a_lower_rate_is_no_damage_to_run_as_to_info(tmp_path, suffix):
+    """health50 F2: an MPEG-TS phone clip at 30 fps with a 15 fps stretch, which info calls a variable rate, was told
+    by `deblur run` as 10 frames lost to damage (MPEG-TS's own rule: any interval over a frame and a half)."""
+    pts = [i * 3000 for i in range(20)] + [19 * 3000 + 6000 * k for k in range(1, 11)]  # 1/90000: 30 fps, then 15
+    clip = media.make_video(
+        tmp_path / f"phone{suffix}", frames=30, pts=pts, time_base=Fraction(1, 90000), fps=30, codec="libx264"
+    )
+    with open_source(clip) as frames:
+        assert len(list(frames)) == 30
+        assert frames.warnings == []
+    assert reading_warnings(clip, describe(clip)) == []
+    assert json.loads(runner.invoke(app, ["info", str(clip), "--json"]).stdout)["variable_frame_rate"] is not None
 
 
 def test_a_matroska_file_at_a_variable_rate_reads_without_a_warning(tmp_path):

@@ -3,6 +3,7 @@
 from fractions import Fraction
 from types import SimpleNamespace
 
+from deblur_cli.video_io.frame_timing import Steps
 from deblur_cli.video_io.info import VideoInfo
 from deblur_cli.video_io.read_damage import DamageLog
 
@@ -13,19 +14,36 @@ def test_nothing_met_says_nothing():
     assert DamageLog().warnings("a.mp4", INFO, None) == []
 
 
-def test_jumps_are_lost_frames_up_to_ten_seconds_then_a_discontinuity():
-    log = DamageLog()
-    log.count_jump(3 * 3600, Fraction(1, 90000), 3600)  # two frames missing
-    log.count_jump(12 * 90000, Fraction(1, 90000), 3600)
-    assert (log.skipped, log.breaks) == (2, [12.0])
+def _shown(frames: list[int]) -> DamageLog:
+    """A DamageLog that read the frames numbered `frames` of a 25 fps stream on MPEG-TS's 90 kHz clock."""
+    log = DamageLog(steps=Steps(Fraction(1, 90000)))
+    for frame in frames:
+        log.shown(Fraction(frame, 25))
+    return log
+
+
+def test_jumps_over_whole_frames_are_lost_frames_and_over_ten_seconds_a_discontinuity():
+    log = _shown([*range(20), *range(22, 30), *range(330, 340)])  # 2 frames gone at 0.8 s; 12 s on from 1.16 s
+    assert log.breaks == [12.04]
     assert [note.split(" (")[0] for note in log.warnings("a.ts", INFO, None)] == [
         "a.ts: the video's timestamps jump forward once, by up to 12 s",
-        "a.ts: the video's timestamps jump over 2 frames, missing from the file",
+        "a.ts: the video's timestamps jump over 2 frames at 0.8 s, missing from the file",
     ]
 
 
+def test_a_stretch_at_a_lower_rate_is_no_lost_frames():
+    """A phone's 30 fps clip with a 15 fps stretch, in MPEG-TS: the rule that counted any interval over a frame and a
+    half as lost frames there called it "10 frames" of damage, which `deblur info` called a variable rate (health50
+    F2). One rule now (Steps.holes), in every container."""
+    log = DamageLog(steps=Steps(Fraction(1, 90000)))
+    for time in [Fraction(i, 30) for i in range(20)] + [Fraction(19, 30) + Fraction(k, 15) for k in range(1, 11)]:
+        log.shown(time)
+    assert log.warnings("phone.ts", INFO, None) == []
+
+
 def test_damage_counts_the_missing_and_stale_frames_and_hides_the_jumps():
-    log = DamageLog(missing=2, skipped=5)
+    log = _shown([*range(20), *range(25, 40)])
+    log.missing = 2
     log.refused(SimpleNamespace(pos=100, pts=3600))
     log.left_out_stale()
     log.size_changed(32, 24, 4)

@@ -34,7 +34,6 @@ from deblur_cli.video_io.encoding import resolve_encoder, unused_options
 from deblur_cli.video_io.images import ImageSequenceSource
 from deblur_cli.video_io.info import bit_depth_of, frame_arrays
 from deblur_cli.video_io.passthrough import _starts_at_zero
-from deblur_cli.video_io.read_damage import frames_jumped
 from deblur_cli.video_io.reader import rising_timestamps
 from deblur_cli.video_io.writer import with_sane_dts
 from deblur_cli.video_io.side_data import side_data_of
@@ -2253,7 +2252,7 @@ def test_a_damaged_packet_in_the_middle_is_skipped_with_a_warning(tmp_path):
 
 @pytest.mark.parametrize("where", [0.3, 0.5, 0.7])
 def test_frames_an_mpeg_ts_loses_silently_are_counted_from_its_timestamps(tmp_path, where):
-    """MPEG-TS's demuxer drops damaged packets with no error: only the timestamps show the loss."""
+    """MPEG-TS's demuxer drops damaged packets with no error: only the timestamps show the loss, and where."""
     source = media.make_video(tmp_path / "a.ts", frames=60, size=(96, 64), codec="libx264")
     with open_source(source) as frames:  # the control: an undamaged recording, a frame apart throughout
         assert len(list(frames)) == 60 and frames.warnings == []
@@ -2267,9 +2266,12 @@ def test_frames_an_mpeg_ts_loses_silently_are_counted_from_its_timestamps(tmp_pa
     assert len(kept) == decoded < 60
     missing = 60 - len(kept)
     count = "a frame" if missing == 1 else f"{missing} frames"
+    pts = [frame.pts for frame in kept]
+    step = pts[1] - pts[0]  # 25 fps: 3600 on the 90 kHz clock
+    at = next(a + step - pts[0] for a, b in zip(pts, pts[1:]) if b - a > step) / 90000  # s from the first frame
     assert warnings == [
-        f"bad-a.ts: the video's timestamps jump over {count}, missing from the file (damage the demuxer dropped, "
-        "or frames the recorder dropped); the output keeps the gaps, where a player holds the frame before"
+        f"bad-a.ts: the video's timestamps jump over {count} at {at:g} s, missing from the file (damage the demuxer "
+        "dropped, or frames the recorder dropped); the output keeps the gaps, where a player holds the frame before"
     ]
 
 
@@ -2288,8 +2290,8 @@ def test_a_long_jump_in_an_mpeg_ts_is_a_discontinuity_not_lost_frames(tmp_path):
     assert warnings == [
         "rec.ts: the video's timestamps jump forward once, by up to 60 s (a discontinuity, as where a broadcast "
         "recording was spliced); the output keeps the pause",
-        "rec.ts: the video's timestamps jump over a frame, missing from the file (damage the demuxer dropped, "
-        "or frames the recorder dropped); the output keeps the gaps, where a player holds the frame before",
+        "rec.ts: the video's timestamps jump over a frame at 60.6 s, missing from the file (damage the demuxer "
+        "dropped, or frames the recorder dropped); the output keeps the gaps, where a player holds the frame before",
     ]
 
 
@@ -2311,11 +2313,6 @@ def test_a_stale_frame_returned_late_is_left_out_and_a_restarted_clock_goes_on()
         [(0, 0), (512, 512), (512, 513), (500, 514), (None, 1026), (2048, 2048)], 0
     )  # a repeat or a little behind: one unit on; no stamp: a frame on
     assert _rising([None, 0]) == ([(None, 0), (0, 1)], 0)
-
-
-def test_frames_jumped_allows_jitter_and_telecine():
-    assert [frames_jumped(gap, 3600) for gap in (3600, 4500, 5400, 5401, 7200, 10800, 36000)] == [0, 0, 0, 1, 1, 2, 9]
-    assert frames_jumped(-3600, 3600) == 0
 
 
 # 240 and 250 bytes: room for the name, not for the temporary name or the work folder's beside it

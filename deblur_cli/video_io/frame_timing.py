@@ -105,6 +105,12 @@ class Steps:
         self._last = time
         self.frames += 1
 
+    def resume(self, time: Fraction) -> None:
+        """Go on at a frame shown at `time` without counting the interval before it: the clock jumped forward
+        there (a discontinuity, as where a broadcast recording was spliced), which is no interval of the stream's."""
+        self._last, self._run = time, (Fraction(0), 0)
+        self.frames += 1
+
     def varying(self, all_read: bool = True) -> Intervals | None:
         """The intervals where they vary beyond the clock's rounding; None where they are steady, or there are
         fewer than 2 of them."""

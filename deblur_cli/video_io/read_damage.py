@@ -21,11 +21,13 @@ class DamageLog:
     damaged: set[tuple[int | None, int | None]] = field(default_factory=set)  # packets the decoder refused, by position
     missing: int | None = None  # frames fewer than the container counts, after a whole read
     resized: str | None = None  # where the frame size first changed, if it did
-    skipped: int = 0  # frames the timestamps jump over, where the demuxer drops damage silently
-    breaks: list[float] = field(default_factory=list)  # seconds of each longer jump there (discontinuities)
+    breaks: list[float] = field(default_factory=list)  # seconds of each jump forward over _DISCONTINUITY_SECONDS
     stale: int = 0  # frames left out: stamped a frame or more behind, the frames after them not
-    steps: Steps | None = None  # the intervals between frames, where the demuxer skips damage silently at any rate
+    # the intervals between the frames read, where frames a demuxer dropped without an error show (Steps.holes);
+    # set by the reader once it knows the stream's clock
+    steps: Steps | None = None
     dropped: int = 0  # packets that gave no frame and no error, where each holds a frame (a threaded decoder's loss)
+    _last: Fraction | None = field(default=None, init=False, repr=False)  # the time of the frame read last (s)
 
     def refused(self, packet) -> None:
         """Count a packet the decoder refused, or one the file ends inside."""
@@ -40,13 +42,15 @@ class DamageLog:
         """Count a frame rising_timestamps left out."""
         self.stale += 1
 
-    def count_jump(self, gap: int, time_base: Fraction, step: int) -> None:
-        """Count the frames between two frames `gap` units of `time_base` apart, in a stream of `step` units a
-        frame whose demuxer drops damage silently; a jump of over _DISCONTINUITY_SECONDS is a discontinuity."""
-        if gap * time_base > _DISCONTINUITY_SECONDS:
-            self.breaks.append(float(gap * time_base))
+    def shown(self, time: Fraction) -> None:
+        """Count a frame shown at `time` (s, from the first frame, as --start and --end count) among `steps`, the
+        interval before it a discontinuity where it is over _DISCONTINUITY_SECONDS."""
+        if self._last is not None and time - self._last > _DISCONTINUITY_SECONDS:
+            self.breaks.append(float(time - self._last))
+            self.steps.resume(time)
         else:
-            self.skipped += frames_jumped(gap, step)
+            self.steps.add(time)
+        self._last = time
 
     def warnings(self, name: str, info: VideoInfo, shown_before: Fraction | None) -> list[str]:
         """What reading the file `name`, described by `info`, changed or left out so far: frames of another size
@@ -73,10 +77,7 @@ class DamageLog:
                 f"read; {'it was' if self.stale == 1 else 'they were'} left out"
             )
         if not count:
-            if self.skipped:  # damage the demuxer dropped without an error (each decoder error is counted below)
-                frames = "a frame" if self.skipped == 1 else f"{self.skipped} frames"
-                notes.append(f"{name}: " + gap_warning(f"the video's timestamps jump over {frames}"))
-            elif self.missing:  # fewer frames than the container counts, though no packet failed (fuzz48)
+            if self.missing:  # fewer frames than the container counts, though no packet failed (fuzz48)
                 frames = "a frame" if self.missing == 1 else f"{self.missing} frames"
                 notes.append(
                     f"{name}: {frames} the file's index lists {'is' if self.missing == 1 else 'are'} missing from "
@@ -90,12 +91,12 @@ class DamageLog:
                     "left out by the decoder without an error (a damaged packet); the output goes without, where a "
                     "player holds the frame before"
                 )
-            elif holes:  # a stream at one rate whose demuxer skipped damage (Matroska: to the next cluster)
+            elif holes:  # a stream at one rate whose demuxer dropped damage (Matroska: to the next cluster; MPEG-TS)
                 notes.append(f"{name}: {gap_warning(holes.describe())}")
             return notes
         packets = "a damaged packet" if count == 1 else f"{count} damaged packets"
         # frames fewer than the container counts; where it counts none, those its timestamps jump over
-        missing = self.missing if self.missing is not None else holes.frames if holes else self.skipped or self.dropped
+        missing = self.missing if self.missing is not None else holes.frames if holes else self.dropped
         missing += self.stale  # a stale frame is decoded, so not in `missing`
         lost = f"{missing} frame{' is' if missing == 1 else 's are'} missing from the output, and " if missing else ""
         return notes + [
@@ -109,10 +110,3 @@ class DamageLog:
         if shown_before is None:
             return self.damaged
         return {(pos, pts) for pos, pts in self.damaged if pts is None or pts < shown_before}
-
-
-def frames_jumped(gap: int, step: int) -> int:
-    """Frames missing between two frames `gap` timestamp units apart in a stream of `step` units a frame:
-    none up to one and a half frames (jitter, soft telecine's alternating durations), else the frames
-    that would fill the gap."""
-    return max(round(gap / step) - 1, 0) if gap > 1.5 * step else 0

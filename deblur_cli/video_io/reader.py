@@ -49,14 +49,6 @@ from deblur_cli.video_io.truncation import (
     stated_end,
 )
 
-# Containers whose demuxer drops damaged packets without a word (MPEG-TS: broadcast recordings, AVCHD
-# .mts): the frames they held show only as a jump in the timestamps of the frames around them, which are
-# otherwise a frame apart (these streams run at a constant rate).
-_SILENT_LOSS_CONTAINERS = {"mpegts"}
-# Containers whose demuxer skips damage silently too, to the next cluster, in streams at any rate (Matroska, WebM:
-# 31 frames of 200 lost to 4 KiB of zeros, without an error): frames are lost only where a stream otherwise at one
-# rate jumps a whole number of frames (frame_timing.Steps.holes), which its intervals are kept to tell.
-_RESYNCING_CONTAINERS = {"matroska,webm"}
 # MPEG program streams (.mpg, .vob) state no length: FFmpeg guesses it from the last timestamps it finds,
 # a frame or more short for short files (10 of 12 frames, 20 of 30). Up to this size the video's packets,
 # a frame each, are counted instead (demuxed, not decoded: milliseconds a megabyte).
@@ -110,7 +102,6 @@ class VideoFileSource:
             self._first_seconds: float | None = None  # the first frame's time (_first_time), once `info` is known
             self._end_time: Fraction | None = None  # where a span that ends early ends, on the stream's clock (s)
             self._start_seconds = float(span.start)  # --start, for a hint about a file cut before it
-            self._counts_jumps = self._container.format.name in _SILENT_LOSS_CONTAINERS
             self._unended = missing_trailer(self.path) if self._container.format.name == "gif" else None
             self._index_timestamps = _counts_frames(self._container, self._stream)
             self._listed = _listed_times(self._container, self._stream)
@@ -140,8 +131,10 @@ class VideoFileSource:
                 info = self._cut(info, span)
             elif self._clock_start:
                 info = replace(info, pts_offset=self._clock_start)
-            if self._container.format.name in _RESYNCING_CONTAINERS and info.time_base:
-                self._damage.steps = Steps(info.time_base)
+            # A demuxer may drop damage without an error (MPEG-TS's packets; Matroska's, to the next cluster: 31 of
+            # 200 frames lost to 4 KiB of zeros), as a recorder may drop frames: they show only where a stream
+            # otherwise at one rate jumps a whole number of frames (frame_timing.Steps.holes, as `deblur info` says)
+            self._damage.steps = Steps(info.time_base or 1 / info.rate)
         except BaseException:
             self._container.close()
             raise
@@ -161,10 +154,7 @@ class VideoFileSource:
                     after = pts
                     break
                 info = self.info
-                if self._counts_jumps and previous is not None:
-                    self._damage.count_jump(pts - previous, info.time_base or 1 / info.rate, self._step)
-                if self._damage.steps is not None:  # on the clock of --start and --end: from the first frame
-                    self._damage.steps.add((pts - self._zero) * info.time_base)
+                self._damage.shown((pts - self._zero) * (info.time_base or 1 / info.rate))
                 previous = pts
                 if (frame.width, frame.height) != (info.width, info.height):
                     self._damage.size_changed(frame.width, frame.height, index)
