@@ -206,6 +206,37 @@ def test_a_whole_file_whose_recorder_dropped_a_frame_near_its_end_is_not_taken_f
         assert len(list(frames)) == 49
 
 
+def test_a_phone_clip_cut_inside_its_last_frame_is_not_cut_back_to_its_lower_rate_stretch(tmp_path):
+    """health50 F8: IntactEnd told a frame missing among the last packets by two rules. Its end took any interval over
+    a frame and a half of the packet's own duration (in decode order) for one, so a fragmented MP4 (which counts no
+    frames) from a phone whose last 8 frames came at 15 fps, cut inside its last frame, was refused with --end 1.73,
+    before 8 good frames, while its hint's rule (Steps.holes) saw none missing. One rule now."""
+    pts = [i * 3000 for i in range(50)] + [49 * 3000 + 6000 * k for k in range(1, 9)]  # 1/90000: 30 fps, then 15
+    phone = media.make_video(
+        tmp_path / "phone.mp4", frames=len(pts), pts=pts, time_base=Fraction(1, 90000), fps=30, codec="libx264"
+    )
+    fragmented = tmp_path / "fragmented.mp4"
+    with (
+        av.open(str(phone)) as reading,
+        av.open(str(fragmented), "w", options={"movflags": "frag_keyframe+empty_moov"}) as writing,
+    ):
+        copy = writing.add_stream_from_template(reading.streams.video[0])
+        for packet in reading.demux(video=0):
+            if packet.size:
+                packet.stream = copy
+                writing.mux(packet)
+    with av.open(str(fragmented)) as container:
+        last = max((packet for packet in container.demux(video=0) if packet.size), key=lambda packet: packet.pos)
+        cut_at = last.pos + last.size // 2
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(fragmented.read_bytes()[:cut_at])
+    assert tail_cut(cut) is None
+    with open_source(cut) as frames:
+        assert len(list(frames)) == len(pts) - 1
+        (warning,) = frames.warnings
+    assert warning.startswith("cut.mp4: a damaged packet of the video could not be decoded and was skipped")
+
+
 def test_a_frame_a_threaded_decoder_drops_without_an_error_is_warned_of(tmp_path):
     """Found by fuzz48 (F10): a VP9 WebM whose last packet is damaged gave one frame fewer with exit 0 and no
     warning: a frame-threaded decoder (thread_type AUTO) drops the frame without raising, where a decoder without

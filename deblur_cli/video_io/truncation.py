@@ -340,12 +340,13 @@ class IntactEnd:
     """Where a stream's intact frames stop (s, the file's clock), from its packets in decode order: the
     latest stop of those not marked corrupt (stop_after), cut back where the last is (a file cut inside
     it) to the first frame lost: that packet's, or, with B-frames, one whose packet the cut took
-    though it is shown before frames decoded ahead of it, found as a gap among the last packets' times."""
+    though it is shown before frames decoded ahead of it, found as a gap among the last packets' times
+    (missing_from)."""
 
     def __init__(self) -> None:
         self.end: Fraction | None = None
         self._lost: Fraction | None = None
-        self._recent: collections.deque = collections.deque(maxlen=64)  # (time, duration) of the last packets
+        self._recent: collections.deque = collections.deque(maxlen=64)  # the times of the last packets (s)
         self._tick: Fraction | None = None  # the clock's unit (s)
 
     def add(self, packet: av.Packet) -> None:
@@ -357,20 +358,17 @@ class IntactEnd:
             self._lost = shown if self._lost is None else min(self._lost, shown)
             return
         self.end = stop_after(self.end, packet)
-        self._recent.append((shown, (packet.duration or 0) * packet.time_base))
+        self._recent.append(shown)
         self._lost = None  # damage with intact packets after it is in the middle: the decoder conceals it
 
     @property
     def intact(self) -> Fraction | None:
+        """The end; where the last packet is lost (a file cut inside it), the first frame missing before that
+        packet's (missing_from), else the earlier of the end and that packet's time. None before any packet."""
         if self._lost is None or self.end is None:
             return self.end
-        times = sorted(self._recent)
-        for (shown, lasts), (following, _) in zip(times, times[1:]):
-            if following >= self._lost:
-                break
-            if lasts and following > shown + lasts * 3 / 2:  # a frame between them is missing
-                return shown + lasts
-        return min(self.end, self._lost)
+        missing = self.missing_from
+        return missing if missing is not None and missing < self._lost else min(self.end, self._lost)
 
     @property
     def missing_from(self) -> Fraction | None:
@@ -380,7 +378,7 @@ class IntactEnd:
         if self._tick is None:
             return None
         steps = Steps(self._tick)
-        for shown, _ in sorted(self._recent):
+        for shown in sorted(self._recent):
             steps.add(shown)
         holes = steps.holes()
         return None if holes is None else holes.at
