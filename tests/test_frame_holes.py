@@ -4,6 +4,7 @@ a damaged Matroska file's demuxer skips to the next cluster without an error (fu
 import json
 import re
 from fractions import Fraction
+from itertools import accumulate
 
 import av
 import pytest
@@ -142,10 +143,9 @@ def test_the_frames_read_for_their_timing_leave_none_out_at_the_end_of_what_is_r
     clip = media.make_video(tmp_path / "b.mkv", frames=60, size=(64, 48), codec="libx264")
     for read in (11, 14, 15, 17, 18, 24, 28, 30, 32, 33):
         monkeypatch.setattr(frame_timing, "PACKETS_READ", read)
-        assert frame_timing.variable_intervals(clip) is None
-        steps, all_read = frame_timing.frame_steps(clip)
-        assert (steps.varying(), steps.holes(), all_read) == (None, None, False)
-        assert steps.frames >= read - 4
+        timing = frame_timing.timing_of(clip)
+        assert (timing.varying, timing.holes, timing.all_read) == (None, None, False)
+        assert timing.frames >= read - 4
 
 
 def _with_b_frames(path):
@@ -274,7 +274,7 @@ def test_a_frame_a_threaded_decoder_drops_without_an_error_is_warned_of(tmp_path
 
 
 def test_a_variable_rate_falls_on_the_grid_of_its_shortest_interval_or_on_none():
-    """Steps.grid: AVI keeps each frame's time on it (sinks.with_grid)."""
+    """Steps.grid: AVI keeps each frame's time on it (frame_timing.Timing.grid, sinks.with_grid)."""
 
     def grid(stamps: list[int], tick: Fraction) -> Fraction | None:
         steps = Steps(tick)
@@ -289,3 +289,25 @@ def test_a_variable_rate_falls_on_the_grid_of_its_shortest_interval_or_on_none()
     assert grid([0, 33, 83, 124, 157, 207, 248], Fraction(1, 1000)) is None  # 50 ms is 1.5 of 33
     stray = [0, 5] + [5 + 33 * i for i in range(1, 30)]  # one 5 ms interval among 33 ms ones
     assert grid(stray, Fraction(1, 1000)) is None
+
+
+def test_a_steady_rate_with_frames_missing_is_told_only_as_that_into_any_output(tmp_path, identity):
+    """Found in review (health50 F1): a steady 25 fps Matroska clip with 3 frames missing, run into .avi, was also
+    told that 'the .avi container counts frames at one rate, and this video's varies ... drift against the sound',
+    where the AVI keeps the gap on its own rate's clock; into PNG frames, that the rate varies. Each output asked
+    its own combination of Steps' answers; they now read one (frame_timing.Timing). A varying rate is still told."""
+    pts = [*range(0, 800, 40), *range(920, 1720, 40)]  # ms: frames 20, 21 and 22 missing
+    source = media.make_video(tmp_path / "holes.mkv", frames=40, pts=pts, time_base=MS, fps=25)
+    for target in ("out.avi", "frames"):
+        result = runner.invoke(app, ["run", str(source), "-o", str(tmp_path / target)])
+        assert result.exit_code == 0, result.output
+        text = " ".join(result.stderr.split())
+        assert text.count("warning:") == 1 and "warning: holes.mkv: the video's timestamps jump over 3 frames" in text
+    with open_source(tmp_path / "out.avi") as frames:
+        assert frames.info.time_base == Fraction(1, 25)
+        assert [frame.pts for frame in frames] == [*range(20), *range(23, 43)]  # the gap kept
+    assert len(list((tmp_path / "frames").glob("*.png"))) == 40
+    uneven = media.make_video(tmp_path / "uneven.mkv", frames=31, pts=[0, *accumulate([33, 50, 41] * 10)], time_base=MS)
+    for target, told in (("uneven.avi", "counts frames at one rate"), ("uneven", "this video's rate varies")):
+        result = runner.invoke(app, ["run", str(uneven), "-o", str(tmp_path / target)])
+        assert result.exit_code == 0 and told in " ".join(result.stderr.split()), result.output

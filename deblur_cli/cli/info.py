@@ -34,7 +34,7 @@ from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.video_io import EncodeOptions, ReadOptions, VideoInfo, describe
 from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.extras import describe_extras
-from deblur_cli.video_io.frame_timing import frame_steps
+from deblur_cli.video_io.frame_timing import timing_of
 from deblur_cli.video_io.grey import grey_format, grey_source, grey_video
 from deblur_cli.video_io.image_file import ALPHA_IMAGE_FORMATS, IMAGE_FORMATS, is_image_output
 from deblur_cli.video_io.info import HDR_TRANSFERS, turn_in_words
@@ -331,14 +331,13 @@ def _longer(file_seconds: float | None, video_seconds: float | None) -> float | 
 
 
 def _variable_rate(path: Path, info: VideoInfo) -> str | None:
-    """How the time between frames varies in a video file (frame_timing), which deblur run keeps; None
-    where it is steady, for images, and where it is steady but for frames missing (a warning says so)."""
+    """How the time between frames varies in a video file (frame_timing.Timing.varying), which deblur run keeps;
+    None where it is steady, for images, and where it is steady but for frames missing (a warning says so)."""
     if not info.container or info.frame_names is not None or not path.is_file():
         return None
-    steps, all_read = frame_steps(path)
-    if steps is None or steps.holes() is not None or (intervals := steps.varying(all_read)) is None:
+    if (timing := timing_of(path)) is None or timing.varying is None:
         return None
-    return f"{intervals.describe()}; deblur run keeps each frame's time"
+    return f"{timing.varying.describe()}; deblur run keeps each frame's time"
 
 
 def _container_name(path: Path, demuxer: str | None) -> str:

@@ -2,7 +2,8 @@
 at a variable frame rate (fewer frames in low light), which editing programs handle less well than
 `deblur run`, which keeps each frame's time. A stream at one rate whose timestamps jump a whole number of frames
 now and then has lost those frames (a damaged Matroska file, whose demuxer drops the damage without an error),
-which is told apart from a variable rate (`Steps.holes`)."""
+which is told apart from a variable rate (`Steps.holes`). `timing_of` tells which of these a file is, once, for
+every consumer (`Timing`)."""
 
 from __future__ import annotations
 
@@ -188,39 +189,43 @@ class Steps:
         return sum(step * count for step, count in near.items()) / sum(near.values()), sum(near.values())
 
 
-def frame_steps(path: str | os.PathLike) -> tuple[Steps | None, bool]:
-    """The intervals between the first frames (PACKETS_READ at most) of the first video stream of `path`, None
-    where the file cannot be read; and whether they are all of its frames."""
-    times, tick, all_read = _packet_times(*_file_key(Path(path)), PACKETS_READ)
-    if tick is None:
-        return None, False
-    steps = Steps(tick)
-    for time in sorted(set(times)):
-        steps.add(time)
-    return steps, all_read
+@dataclass(frozen=True)
+class Timing:
+    """How the frames of a video file come, read from its first packets (PACKETS_READ at most), told once for
+    every consumer: at one rate, at one rate but for frames missing (`holes`), or at a rate that varies
+    (`varying`). A stream with holes is not a varying one: its frames keep the times of its one rate."""
+
+    first: Fraction  # s: the first frame's time
+    frames: int  # frames read
+    all_read: bool  # they are all of the stream's frames
+    holes: Holes | None  # frames missing from a stream at one rate (Steps.holes); None where none are, or it varies
+    varying: Intervals | None  # where the rate varies, its intervals (Steps.varying); None at one rate, holes or not
+    # fps: the grid a container that counts ticks but can leave some empty (AVI) keeps each frame's time at: the
+    # stream's own rate where frames are missing, the grid a varying rate's intervals fall on (Steps.grid; a standard
+    # rate within rounding of it is taken for it) up to MAX_GRID_RATE; None at one rate, and on no such grid
+    grid: Fraction | None
 
 
-def grid_rate(path: str | os.PathLike) -> Fraction | None:
-    """The rate of the grid the frames of the first video stream of `path` fall on where their rate varies
-    (Steps.grid; a standard rate within rounding of it is taken for it): a container that counts ticks but can
-    leave some empty (AVI) keeps each frame's time at it. None where the rate is steady, where the intervals fall
-    on no grid, where that grid is finer than MAX_GRID_RATE, or where the file cannot be read."""
-    steps, all_read = frame_steps(path)
-    if steps is None or steps.varying(all_read) is None or (step := steps.grid()) is None:
-        return None
-    rate = nominal_rate(1 / step, None)
-    return rate if rate <= MAX_GRID_RATE else None
+def classify(steps: Steps, all_read: bool) -> Timing:
+    """The Timing of the frames whose times `steps` counted (one at least); `all_read`: they are all the stream's."""
+    holes = steps.holes()
+    varying = None if holes is not None else steps.varying(all_read)
+    grid = None
+    if holes is not None:  # its own rate, as the whole time read averages it, past the rounding of a clock
+        grid = nominal_rate(1 / (steps.grid() or steps.step()), None)
+    elif varying is not None and (step := steps.grid()) is not None:
+        grid = rate if (rate := nominal_rate(1 / step, None)) <= MAX_GRID_RATE else None
+    return Timing(steps.first, steps.frames, all_read, holes, varying, grid)
 
 
-def variable_intervals(path: str | os.PathLike) -> Intervals | None:
-    """The frame intervals of the first video stream of `path`, where they vary beyond the clock's rounding;
-    None where they are steady, where there are fewer than 3 timed frames, or where the file cannot be read."""
-    steps, all_read = frame_steps(path)
-    return None if steps is None else steps.varying(all_read)
+def timing_of(path: str | os.PathLike) -> Timing | None:
+    """The Timing of the first video stream of `path`; None where the file cannot be read or holds no frame.
+    Kept for the file as it is: `deblur info` and a run's planning ask for it several times."""
+    return _timing(*_file_key(Path(path)), PACKETS_READ)
 
 
 def _file_key(path: Path) -> tuple[Path, int, int]:
-    """The file at `path` as _packet_times keeps what it read of it: its size and time of change, so that a file
+    """The file at `path` as _timing keeps what it read of it: its size and time of change, so that a file
     written again is read again."""
     try:
         stat = path.stat()
@@ -230,20 +235,23 @@ def _file_key(path: Path) -> tuple[Path, int, int]:
 
 
 @functools.lru_cache(maxsize=8)
-def _packet_times(
-    path: Path, size: int, changed: int, count: int
-) -> tuple[tuple[Fraction, ...], Fraction | None, bool]:
+def _timing(path: Path, size: int, changed: int, count: int) -> Timing | None:
+    """timing_of for the file as it is (`size`, `changed`), from the first `count` packets."""
+    times, tick, all_read = _read_packet_times(path, count)
+    if tick is None or not times:
+        return None
+    steps = Steps(tick)
+    for time in sorted(set(times)):
+        steps.add(time)
+    return classify(steps, all_read)
+
+
+def _read_packet_times(path: Path, count: int) -> tuple[list[Fraction], Fraction | None, bool]:
     """Presentation times (s) of the frames shown first, those of the first `count` packets that hold a
     picture, and the clock's tick. Packets come in decode order: B-frames shown before a frame come after it, so
     the times read on past the `count`th packet, and the frames shown from the earliest time among those on
     are left out, which would leave a gap there (in 7 of 10 cuts of an x264 clip's packets). Last, whether
-    those are all the stream's packets. Kept for the file as it is (`size`, `changed`): `deblur info` and the
-    run's planning ask for each input's twice (its variable rate, its holes)."""
-    times, tick, all_read = _read_packet_times(path, count)
-    return tuple(times), tick, all_read
-
-
-def _read_packet_times(path: Path, count: int) -> tuple[list[Fraction], Fraction | None, bool]:
+    those are all the stream's packets."""
     times: list[Fraction] = []
     try:
         container = open_input(path)

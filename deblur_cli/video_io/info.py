@@ -53,8 +53,9 @@ class VideoInfo:
     frame_names: tuple[str, ...] | None = None  # image sequences: each frame's file name without its suffix
     tags: dict[str, str] = field(default_factory=dict)  # the video stream's language and title (track_tags.py)
     default: bool = True  # players pick the video stream first (its default flag), as outputs then mark it
-    # where the rate varies, the rate of the grid its frames' times fall on (frame_timing.grid_rate), which a
-    # container that counts ticks but can leave some empty (AVI) keeps each frame's time at; set for such outputs
+    # where the frames do not come at one rate, the rate of the grid their times fall on (frame_timing.Timing.grid),
+    # which a container that counts ticks but can leave some empty (AVI) keeps each frame's time at; set for such
+    # outputs (sinks.with_grid)
     grid: Fraction | None = None
 
     @property

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io.encoding import EncodeOptions
-from deblur_cli.video_io.frame_timing import grid_rate, variable_intervals
+from deblur_cli.video_io.frame_timing import Intervals, timing_of
 from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io import image_file, png_sequence
 from deblur_cli.video_io.image_file import ImageFileSink, check_image_output, is_image_output
@@ -98,7 +98,7 @@ def planned_warnings(
     if is_frame_directory(path):
         _check_frame_directory(path, options)
         warnings = png_sequence.left_out(info, options)
-        if _carries(source) and (varying := variable_intervals(source)) is not None:
+        if (varying := _varying(source)) is not None:
             warnings.append(
                 f"a PNG sequence holds no frame times, and this video's rate varies, {varying.describe()}: read back"
                 " at one rate (an editor's image-sequence import), its frames drift against the sound; .mp4, .mov"
@@ -121,8 +121,7 @@ def planned_warnings(
     finally:
         with contextlib.suppress(Exception):
             container.close()
-    drifts = encoder.frame_clock and not encoder.on_grid and _carries(source)
-    if drifts and (varying := variable_intervals(source)) is not None:
+    if encoder.frame_clock and not encoder.on_grid and (varying := _varying(source)) is not None:
         warnings.append(
             f"{encoder.frame_clock} counts frames at one rate, and this video's varies, {varying.describe()}: frames"
             " that come faster than its average take the next free frame's time, and drift against the sound until"
@@ -132,13 +131,22 @@ def planned_warnings(
 
 
 def with_grid(path: str | os.PathLike, info: VideoInfo, source: str | os.PathLike | None) -> VideoInfo:
-    """`info` with the grid its source's frames fall on where their rate varies (frame_timing.grid_rate), for an
-    AVI output, whose clock then ticks at that grid and leaves the ticks between frames empty: each frame keeps its
-    time. At the average rate, frames that come faster took the next free tick and drifted from the sound (a
-    phone's 3 s at 30 fps then 3 s at 15 had frames 0.93 s late)."""
+    """`info` with the grid its source's frames fall on where they do not come at one rate (frame_timing.Timing.grid:
+    a varying rate's, or the rate of a stream with frames missing), for an AVI output, whose clock then ticks at
+    that grid and leaves the ticks between frames empty: each frame keeps its time. At the average rate, frames that
+    come faster took the next free tick and drifted from the sound (a phone's 3 s at 30 fps then 3 s at 15 had
+    frames 0.93 s late)."""
     if Path(path).suffix.lower() != ".avi" or info.grid or not _carries(source):
         return info
-    return replace(info, grid=grid_rate(source))
+    timing = timing_of(source)
+    return replace(info, grid=timing.grid if timing is not None else None)
+
+
+def _varying(source: str | os.PathLike | None) -> Intervals | None:
+    """The intervals between the frames of a media `source` where its rate varies (frame_timing.Timing.varying:
+    not where it is one but for frames missing, whose times a player keeps); None where it is one, or no file."""
+    timing = timing_of(source) if _carries(source) else None
+    return timing.varying if timing is not None else None
 
 
 def _carries(source: str | os.PathLike | None) -> bool:

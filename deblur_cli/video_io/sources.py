@@ -14,7 +14,7 @@ from typing import Protocol
 
 from deblur_cli.errors import InputError
 from deblur_cli.span import Span
-from deblur_cli.video_io.frame_timing import frame_steps, gap_warning
+from deblur_cli.video_io.frame_timing import gap_warning, timing_of
 from deblur_cli.video_io.gif_end import missing_trailer
 from deblur_cli.video_io.image_kinds import survey
 from deblur_cli.video_io.images import ImageSequenceSource, float_warning, is_glob, list_images, reads_as_image
@@ -172,7 +172,7 @@ def reading_warnings(path: str | os.PathLike, info: VideoInfo) -> list[str]:
     without decoding: the images of a sequence of another size or kind than the first, from their headers
     (image_kinds.survey), and a video file's packets that stop before its stated end (truncation.packets_end_early)
     or a GIF's missing trailer (gif_end.missing_trailer), or else frames missing from a stream at one rate, where its
-    timestamps jump (frame_timing.Steps.holes)."""
+    timestamps jump (frame_timing.Timing.holes)."""
     text = os.fspath(path)
     if os.path.isdir(text) or (not os.path.exists(text) and is_glob(text)):
         images = list_images(text)
@@ -182,8 +182,8 @@ def reading_warnings(path: str | os.PathLike, info: VideoInfo) -> list[str]:
         return [clipped] if (clipped := float_warning(Path(text).name, info.pix_fmt, read=False)) else []
     if ended := packets_end_early(text) or missing_trailer(text):
         return [ended]
-    steps, all_read = frame_steps(text)
-    if steps is None or (holes := steps.holes()) is None:
+    timing = timing_of(text)
+    if timing is None or timing.holes is None:
         return []
-    read = "" if all_read else f" (of its first {steps.frames} frames)"
-    return [gap_warning(holes.describe(float(steps.first)) + read, "deblur run")]
+    read = "" if timing.all_read else f" (of its first {timing.frames} frames)"
+    return [gap_warning(timing.holes.describe(float(timing.first)) + read, "deblur run")]

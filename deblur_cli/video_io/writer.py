@@ -123,7 +123,7 @@ class VideoEncoder:
         # AVI gives the ticks between two frames empty index entries: on the grid a variable rate's frames fall on,
         # each keeps its time (a clock at the average rate drifts: frames that come faster take the next free tick)
         grid = info.grid if format_name in _GAPPED_FORMATS and not self._encoder_counts else None
-        self.on_grid = bool(grid) and grid > info.rate
+        self.on_grid = grid is not None and grid >= info.rate  # a stream with frames missing: its own rate
         self.clock_rate = grid if self.on_grid else info.rate
         self.time_base = 1 / self.clock_rate if self.frame_clock else self.source_time_base
         self._scale = self.source_time_base / self.time_base
