@@ -38,6 +38,7 @@ from deblur_cli.video_io import (
     open_sink,
     open_source,
     shows_turned,
+    with_grid,
 )
 from deblur_cli.video_io.encoding import options_in_effect
 from deblur_cli.video_io.work_folder import MARKERS, listed
@@ -238,6 +239,7 @@ def output_settings(restorer: Restorer, windows: WindowOptions, strength: float 
 
 def resume_key(
     source_path: str | os.PathLike,
+    info: VideoInfo,
     restorer: Restorer,
     windows: WindowOptions,
     encode: EncodeOptions,
@@ -246,7 +248,8 @@ def resume_key(
     strength: float = 1.0,
 ) -> dict | None:
     """Everything a run's output depends on, for telling whether the work an interrupted run kept can
-    be reused: the input's identity, what cuts it into windows and tiles, the encoder's settings, and
+    be reused: the input's identity, what cuts it into windows and tiles, the encoder's settings, the timing
+    the output is encoded at (from `info`, the output's: its rate, time base and AVI grid, sinks.with_grid), and
     the restorer's `identity` (model, weights, precision, sampler). None for a restorer without one."""
     if restorer.identity is None:
         return None
@@ -261,6 +264,12 @@ def resume_key(
             name: value for name, value in dataclasses.asdict(options_in_effect(encode)).items() if name != "asked"
         },
         "side_by_side": side_by_side,
+        # the clock the output is encoded on, which segments joined into one stream must share: work kept by a
+        # release whose rate rules timed the input otherwise is discarded
+        "timing": {
+            name: None if value is None else str(value)
+            for name, value in {"rate": info.rate, "time_base": info.time_base, "grid": info.grid}.items()
+        },
         **MARKERS,  # how this release writes (a change to what a run writes is marked there)
     }
 
@@ -321,9 +330,10 @@ def deblur_video(
 
     with open_source(source_path, read) as source:
         info: VideoInfo = source.info
-        key = resume_key(source_path, restorer, windows, encode, read, side_by_side, strength)
         turned = shows_turned(output_path)  # else the halves are placed for frames shown as stored (.avi)
         sink_info = composed_info(info, turned) if side_by_side else info
+        sink_info = with_grid(output_path, sink_info, source_path)  # before the key, which holds the output's clock
+        key = resume_key(source_path, sink_info, restorer, windows, encode, read, side_by_side, strength)
         sink = open_sink(output_path, sink_info, encode, source=source_path, resume_key=key, fresh=not resume)
         try:
             with sink:

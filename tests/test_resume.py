@@ -26,9 +26,10 @@ from deblur_cli.errors import InputError, OutputBusyError, OutputError
 from deblur_cli.pipeline import deblur_video
 from deblur_cli.span import Span
 from deblur_cli.stream import restore_stream
-from deblur_cli.video_io import EncodeOptions, ReadOptions, open_source
+from deblur_cli.video_io import EncodeOptions, ReadOptions, describe, open_source
 from deblur_cli.video_io.segments import SegmentedVideoSink
 import deblur_cli.video_io.work_folder as work_folder_module
+from deblur_cli.video_io import frame_timing
 from deblur_cli.video_io.work_folder import MARKERS, Change, OutputLock, key_changes, work_folder
 from deblur_cli.video_io.writer import VideoFileSink
 from deblur_cli.windows import WindowOptions
@@ -240,8 +241,11 @@ def test_each_option_is_told_as_it_is_typed(name, before, after, told):
     assert texts(key_changes(key(before), key(after))) == [told]
 
 
-def test_every_entry_an_option_sets_is_told_by_its_option():
-    key = pipeline.resume_key(Path(__file__), MixingRestorer(), WindowOptions(), EncodeOptions(), ReadOptions(), False)
+def test_every_entry_an_option_sets_is_told_by_its_option(tmp_path):
+    info = describe(media.make_video(tmp_path / "in.mkv", frames=2))
+    key = pipeline.resume_key(
+        Path(__file__), info, MixingRestorer(), WindowOptions(), EncodeOptions(), ReadOptions(), False
+    )
     key["restorer"] |= {"weights": ["/w/a.safetensors"], "weights_sha256": "ab", "dtype": "torch.float32"}
     key["restorer"] |= {"device": "cpu", "compiled": True, "steps": 20, "eta": 0.0, "samples": 1, "seed": 0}
 
@@ -280,6 +284,57 @@ def test_only_work_the_command_could_continue_is_refused(tmp_path, old, refused)
     sink = SegmentedVideoSink(target, info, FFV1, key=new)
     assert (sink.resume_point, sink.discarded) == (None, 5)
     sink.abort()
+
+
+TIMING = {"rate": "30", "time_base": "1/15360", "grid": None}
+
+
+@pytest.mark.parametrize(
+    "old, refused, told",
+    [({"timing": {**TIMING, "rate": "5000/167"}}, False, ["another version of deblur"]),  # the rate rules changed
+     ({"timing": {**TIMING, "grid": "30"}}, False, ["another version of deblur"]),
+     ({"rate": "nominal, AVI on the frames' grid", "timing": None}, False, ["another version of deblur"]),  # retired
+     ({"image_rate": "25", "timing": {**TIMING, "rate": "25"}}, True, ["--fps 25, now default"]),  # --fps sets it
+     ({"deinterlace": "double", "timing": {**TIMING, "rate": "60"}}, True, ["--deinterlace double, now auto"])],
+)  # fmt: skip
+def test_work_kept_on_another_clock_is_discarded_unless_an_option_set_it(tmp_path, old, refused, told):
+    """Found in review (health50 F5): the key held no rate, and a marker kept by hand ("rate") stood in for it, which
+    three later rate changes forgot. The key holds the clock the output is encoded on: a release that times the input
+    otherwise discards the work, and an option that sets it (--fps, --deinterlace double) is told as itself."""
+    new = {"deblur": "0.1.0", **MARKERS, "image_rate": None, "deinterlace": "auto", "timing": TIMING,
+           "restorer": RESTORER}  # fmt: skip
+    kept = {name: value for name, value in {**new, **old}.items() if value is not None or name not in old}
+    assert texts(key_changes(kept, new)) == told
+    target, info, _ = kept_segment(tmp_path, key=kept)
+    if refused:
+        with pytest.raises(OutputError, match="an earlier run kept 5 restored frames"):
+            SegmentedVideoSink(target, info, FFV1, key=new)
+        return
+    sink = SegmentedVideoSink(target, info, FFV1, key=new)
+    assert (sink.resume_point, sink.discarded) == (None, 5)
+    sink.abort()
+
+
+def test_work_kept_at_another_encoded_rate_is_not_reused(tmp_path, monkeypatch):
+    """Found in review (health50 F5): segments an earlier release encoded on one clock were joined to those encoded
+    on another (nothing at the join compares clocks). Here the AVI grid rule changes between the runs: a phone clip
+    (30 fps, then 15) was kept on its 30 fps grid, and is now encoded at its average rate."""
+    stamps = [*range(0, 18), *range(18, 42, 2)]  # 1/30 s ticks: 18 frames at 30 fps, then 12 at 15 fps
+    source = media.make_video(tmp_path / "in.mp4", frames=30, fps=30, pts=stamps, time_base=Fraction(1, 30))
+    target = tmp_path / "out.avi"
+    assert "are kept in" in interrupted(source, target, after=6, windows=WINDOWS, encode=FFV1)[-1]
+    monkeypatch.setattr(frame_timing, "MAX_GRID_RATE", 25)  # another rule: no grid finer than 25 fps
+    touched = source.stat().st_mtime_ns
+    os.utime(source, ns=(touched, touched + 1))  # its timing read again; the same input, by its content
+    notes: list[str] = []
+    result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, on_note=notes.append)
+    assert result.resumed == 0 and "were made by another version of deblur: starting over" in notes[0], notes
+    monkeypatch.undo()
+    os.utime(source, ns=(touched, touched + 2))
+    whole = tmp_path / "whole.avi"  # the control: the clocks differ
+    deblur_video(source, whole, MixingRestorer(), windows=WINDOWS, encode=FFV1)
+    with av.open(str(target)) as output, av.open(str(whole)) as grid:
+        assert output.streams.video[0].time_base != grid.streams.video[0].time_base == Fraction(1, 30)
 
 
 def test_the_same_weights_elsewhere_continue_the_work(tmp_path):

@@ -95,7 +95,7 @@ def test_work_kept_before_the_halves_were_placed_as_stored_is_not_continued(tmp_
     refused as work of other options would be."""
     from deblur_cli.errors import OutputError
     from deblur_cli.pipeline import resume_key
-    from deblur_cli.video_io import EncodeOptions, ReadOptions
+    from deblur_cli.video_io import EncodeOptions, ReadOptions, describe
     from deblur_cli.video_io.work_folder import WorkFolder
     from deblur_cli.windows import WindowOptions
     from tests.restorers import MixingRestorer
@@ -107,13 +107,14 @@ def test_work_kept_before_the_halves_were_placed_as_stored_is_not_continued(tmp_
         work.keep(set())
         work.release(keep=True)
 
-    key = resume_key(source, MixingRestorer(), WindowOptions(), EncodeOptions(), ReadOptions(), True)
+    info = describe(source)
+    key = resume_key(source, info, MixingRestorer(), WindowOptions(), EncodeOptions(), ReadOptions(), True)
     kept_under({name: value for name, value in key.items() if name != "orientation"})
     now = WorkFolder(output, key)
     assert not now.matches  # not continued
     now.refuse_to_discard(40)  # discarded, not refused
     now.release(keep=False)
-    kept_under(resume_key(source, MixingRestorer(), WindowOptions(), EncodeOptions(crf=30), ReadOptions(), True))
+    kept_under(resume_key(source, info, MixingRestorer(), WindowOptions(), EncodeOptions(crf=30), ReadOptions(), True))
     other_options = WorkFolder(output, key)  # the control: work of other options is refused, and kept
     with pytest.raises(OutputError, match="made with other settings"):
         other_options.refuse_to_discard(40)

@@ -8,7 +8,7 @@ from deblur_cli.video_io.encoding import EncodeOptions
 from deblur_cli.video_io.images import IMAGE_SUFFIXES
 from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
 from deblur_cli.video_io.frame_sink import FrameSink
-from deblur_cli.video_io.sinks import check_sink, is_frame_directory, open_sink, shows_turned
+from deblur_cli.video_io.sinks import check_sink, is_frame_directory, open_sink, shows_turned, with_grid
 from deblur_cli.video_io.sources import FrameSource, ReadOptions, check_not_cut, describe, input_identity, open_source
 
 __all__ = [
@@ -28,4 +28,5 @@ __all__ = [
     "open_sink",
     "shows_turned",
     "open_source",
+    "with_grid",
 ]

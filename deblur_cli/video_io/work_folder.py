@@ -124,7 +124,8 @@ class WorkFolder:
 
 
 # How this release writes, as pipeline.resume_key records it beside the options: a change to what a run writes adds
-# an entry here (or changes one's value), so that work kept before it is discarded with a note, not continued
+# an entry here (or changes one's value), so that work kept before it is discarded with a note, not continued. (The
+# clock an output is encoded on needs none: the key holds it, "timing".)
 MARKERS = {
     # grey frames come out grey, and grey sources are written grey (2026-12-04): work kept before, without this,
     # could hold tinted frames or, in FFV1, another pixel format, refused at the join
@@ -134,14 +135,13 @@ MARKERS = {
     "orientation": "exif, as shown",
     # a held frame comes out as the frame before it (2026-12-06): work kept before restored each copy apart
     "held": "as the frame before",
-    # a stream's rate is the one it was made at, not FFmpeg's average rounded by its timestamps or lowered by a held
-    # last frame, and an AVI of a varying rate ticks on its frames' grid (2026-12-06): work kept before for an
-    # output that states its rate (AVI, Y4M, Matroska, x264's timing info) may have been encoded at another
-    "rate": "nominal, AVI on the frames' grid",
 }
-# Entries of pipeline.resume_key that no option sets: the input, deblur's version, MARKERS, and the restorer's own
-# marker (restorers.py: "noise", since a diffusion model draws each frame's noise from the seed and its index)
-_NOT_OPTIONS = ("input", "deblur", *MARKERS, "restorer.noise")
+# Entries of pipeline.resume_key that no option sets: the input, deblur's version, MARKERS, the clock the output is
+# encoded on, and the restorer's own marker (restorers.py: "noise", since a diffusion model draws each frame's noise
+# from the seed and its index)
+_NOT_OPTIONS = ("input", "deblur", *MARKERS, "timing", "restorer.noise")
+# The entries of options that change that clock: --fps an image sequence's rate, --deinterlace double the video's
+_TIMING_OPTIONS = ("image_rate", "deinterlace")
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,9 @@ def comparable(key: dict) -> dict:
 def _asked_otherwise(old: dict, new: dict) -> bool:
     """Whether two keys differ only where the command asked for something else: not in the input, nor in
     an entry no option sets, nor in a weights file changed at the same path (rewritten, or reinstalled)."""
-    if any(_entry(old, name) != _entry(new, name) for name in _NOT_OPTIONS):
+    if any(_entry(old, name) != _entry(new, name) for name in _NOT_OPTIONS if not _follows_an_option(old, new, name)):
+        return False
+    if any(name not in new for name in old):  # an entry this release does not write (a marker retired)
         return False
     before, after = old.get("restorer"), new.get("restorer")
     if isinstance(before, dict) and isinstance(after, dict):
@@ -210,10 +212,12 @@ def key_changes(old: dict, new: dict, prefix: str = "") -> list[Change]:
         before, after = old.get(name), new.get(name)
         if before == after or (prefix == "encode." and _follows_the_codec(old, new, name)):
             continue
+        if not prefix and _follows_an_option(old, new, name):
+            continue
         if name == "input" and not prefix:
             same_kind = isinstance(before, dict) and isinstance(after, dict) and before.keys() == after.keys()
             changes.append(_INPUT_CHANGED if same_kind else _INPUT_OR_VERSION)
-        elif prefix + name in _NOT_OPTIONS:
+        elif prefix + name in _NOT_OPTIONS or (not prefix and name not in new):  # or one this release does not write
             changes.append(_EARLIER_DEBLUR)
         elif isinstance(before, dict) and isinstance(after, dict):
             changes += key_changes(before, after, f"{prefix}{name}.")
@@ -225,6 +229,11 @@ def key_changes(old: dict, new: dict, prefix: str = "") -> list[Change]:
 def listed(changes: list[str], most: int = 5) -> str:
     """key_changes' lines in one, the first `most` of them and how many more."""
     return some(changes, most, "; ", before_more="; ")
+
+
+def _follows_an_option(old: dict, new: dict, name: str) -> bool:
+    """Whether the clock an output is encoded on differs only because an option that sets it does (--fps)."""
+    return name == "timing" and any(old.get(option) != new.get(option) for option in _TIMING_OPTIONS)
 
 
 def _follows_the_codec(old: dict, new: dict, name: str) -> bool:
