@@ -235,8 +235,8 @@ def test_the_resume_key_holds_the_mode(tmp_path):
     restorer = IdentityRestorer()
     restorer.identity = {"model": "identity"}
     keys = [
-        resume_key(path, restorer, WindowOptions(), EncodeOptions(), ReadOptions(deinterlace=mode), False, 1.0)
-        for mode in ("auto", "on", "off", "double")
+        resume_key(path, describe(path, read), restorer, WindowOptions(), EncodeOptions(), read, False, 1.0)
+        for read in (ReadOptions(deinterlace=mode) for mode in ("auto", "on", "off", "double"))
     ]
     assert len({json.dumps(key, sort_keys=True) for key in keys}) == 4
 

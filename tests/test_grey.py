@@ -191,8 +191,9 @@ def test_work_kept_before_grey_frames_were_kept_grey_is_not_continued():
     from pathlib import Path
 
     from deblur_cli.pipeline import resume_key
-    from deblur_cli.video_io import EncodeOptions, ReadOptions
+    from deblur_cli.video_io import EncodeOptions, ReadOptions, VideoInfo
     from tests.restorers import MixingRestorer
 
-    key = resume_key(Path(__file__), MixingRestorer(), WindowOptions(), EncodeOptions(), ReadOptions(), False)
+    info = VideoInfo(width=2, height=2, fps=None, time_base=None, frame_count=1, bit_depth=8)
+    key = resume_key(Path(__file__), info, MixingRestorer(), WindowOptions(), EncodeOptions(), ReadOptions(), False)
     assert key["grey"] == "kept"
