@@ -150,8 +150,8 @@ class Change:
 
     `kind`: "input", the input's identity differs; "input_or_version", the input is told by other entries (another
     kind of input, or one an earlier release told otherwise: until 2026-12-05 a file by its path and time, now by
-    its content); "version", an entry no option sets differs (_NOT_OPTIONS: deblur's version, MARKERS); "option",
-    an entry an option sets."""
+    its content); "version", an entry no option sets differs (_NOT_OPTIONS: deblur's version, MARKERS, the output's
+    clock), or one this release no longer writes; "option", an entry an option sets."""
 
     kind: Literal["input", "input_or_version", "version", "option"]
     text: str
@@ -232,7 +232,8 @@ def listed(changes: list[str], most: int = 5) -> str:
 
 
 def _follows_an_option(old: dict, new: dict, name: str) -> bool:
-    """Whether the clock an output is encoded on differs only because an option that sets it does (--fps)."""
+    """Whether `name` is the clock an output is encoded on, and an option that sets it differs (--fps, --deinterlace):
+    the change is told as that option's."""
     return name == "timing" and any(old.get(option) != new.get(option) for option in _TIMING_OPTIONS)
 
 
