@@ -85,8 +85,8 @@ def test_frames_a_damaged_matroska_file_loses_silently_are_warned_of(tmp_path):
         if refused not in warning:
             assert warning.startswith(f"bad-a.{suffix}: the video's timestamps jump over {missing} frames at ")
             assert warning.endswith(
-                ", missing from the file (damage the demuxer dropped, or frames the recorder dropped); the output "
-                "keeps the gaps, where a player holds the frame before"
+                ", missing from the file (damage the demuxer dropped, or frames the recorder dropped); an output "
+                "that keeps each frame's time keeps the gaps, where a player holds the frame before"
             )
         report = json.loads(runner.invoke(app, ["info", str(damaged), "--json"]).stdout)
         assert report["variable_frame_rate"] is None  # not a variable rate: a steady one with a hole
@@ -122,6 +122,21 @@ def test_a_stretch_at_a_lower_rate_is_no_damage_to_run_as_to_info(tmp_path, suff
         assert frames.warnings == []
     assert reading_warnings(clip, describe(clip)) == []
     assert json.loads(runner.invoke(app, ["info", str(clip), "--json"]).stdout)["variable_frame_rate"] is not None
+
+
+def test_a_pause_in_a_gif_is_its_authors_not_frames_lost(tmp_path):
+    """Found in review (loss50): a GIF whose frame is held for 4 frames' time (100 ms frames, one of 400) was told
+    by info and run as "the video's timestamps jump over 3 frames at 1 s, missing from the file"."""
+    pts = [*range(0, 100, 10), *range(130, 250, 10)]  # 1/100 s: a pause after the 10th frame
+    gif = media.make_video(
+        tmp_path / "pause.gif", frames=len(pts), pts=pts, time_base=Fraction(1, 100), fps=10, codec="gif",
+        pix_fmt="rgb8",
+    )  # fmt: skip
+    with open_source(gif) as frames:
+        assert len(list(frames)) == len(pts)
+        assert frames.warnings == []
+    assert reading_warnings(gif, describe(gif)) == []
+    assert json.loads(runner.invoke(app, ["info", str(gif), "--json"]).stdout)["variable_frame_rate"] is not None
 
 
 def test_a_matroska_file_at_a_variable_rate_reads_without_a_warning(tmp_path):
@@ -295,14 +310,18 @@ def test_a_steady_rate_with_frames_missing_is_told_only_as_that_into_any_output(
     """Found in review (health50 F1): a steady 25 fps Matroska clip with 3 frames missing, run into .avi, was also
     told that 'the .avi container counts frames at one rate, and this video's varies ... drift against the sound',
     where the AVI keeps the gap on its own rate's clock; into PNG frames, that the rate varies. Each output asked
-    its own combination of Steps' answers; they now read one (frame_timing.Timing). A varying rate is still told."""
+    its own combination of Steps' answers; they now read one (frame_timing.Timing). A varying rate is still told.
+    Outputs that count frames (.y4m) or hold no times (PNG frames) close the gaps up, which they are told."""
     pts = [*range(0, 800, 40), *range(920, 1720, 40)]  # ms: frames 20, 21 and 22 missing
     source = media.make_video(tmp_path / "holes.mkv", frames=40, pts=pts, time_base=MS, fps=25)
-    for target in ("out.avi", "frames"):
+    for target, closed in (("out.avi", False), ("frames", True), ("out.y4m", True), ("out.mkv", False)):
         result = runner.invoke(app, ["run", str(source), "-o", str(tmp_path / target)])
         assert result.exit_code == 0, result.output
         text = " ".join(result.stderr.split())
-        assert text.count("warning:") == 1 and "warning: holes.mkv: the video's timestamps jump over 3 frames" in text
+        assert "warning: holes.mkv: the video's timestamps jump over 3 frames" in text
+        assert "varies" not in text
+        said = "this video's timestamps jump over 3 frames (missing from the file): the output closes the gaps"
+        assert text.count("warning:") == 1 + closed and (said in text) == closed, target
     with open_source(tmp_path / "out.avi") as frames:
         assert frames.info.time_base == Fraction(1, 25)
         assert [frame.pts for frame in frames] == [*range(20), *range(23, 43)]  # the gap kept

@@ -2271,7 +2271,8 @@ def test_frames_an_mpeg_ts_loses_silently_are_counted_from_its_timestamps(tmp_pa
     at = next(a + step - pts[0] for a, b in zip(pts, pts[1:]) if b - a > step) / 90000  # s from the first frame
     assert warnings == [
         f"bad-a.ts: the video's timestamps jump over {count} at {at:g} s, missing from the file (damage the demuxer "
-        "dropped, or frames the recorder dropped); the output keeps the gaps, where a player holds the frame before"
+        "dropped, or frames the recorder dropped); an output that keeps each frame's time keeps the gaps, where a "
+        "player holds the frame before"
     ]
 
 
@@ -2291,7 +2292,8 @@ def test_a_long_jump_in_an_mpeg_ts_is_a_discontinuity_not_lost_frames(tmp_path):
         "rec.ts: the video's timestamps jump forward once, by up to 60 s (a discontinuity, as where a broadcast "
         "recording was spliced); the output keeps the pause",
         "rec.ts: the video's timestamps jump over a frame at 60.6 s, missing from the file (damage the demuxer "
-        "dropped, or frames the recorder dropped); the output keeps the gaps, where a player holds the frame before",
+        "dropped, or frames the recorder dropped); an output that keeps each frame's time keeps the gaps, where a "
+        "player holds the frame before",
     ]
 
 

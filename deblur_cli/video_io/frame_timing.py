@@ -37,6 +37,9 @@ _REORDERED = 16  # packets: how far a decoder may reorder frames (H.264's and HE
 # at least (not one stray short interval), at this rate at most (AVI gives every tick an index entry).
 GRID_SHARE = 0.1
 MAX_GRID_RATE = 120
+# Animations whose every frame states how long it shows (a GIF's or APNG's delays): a frame shown for three
+# frames' time is a pause their author made, never frames lost.
+AUTHORED_TIMES = {"gif", "apng"}
 
 
 @dataclass(frozen=True)
@@ -70,12 +73,12 @@ class Holes:
         return f"the video's timestamps jump over {frames} {where}"
 
 
-def gap_warning(jumps: str, keeper: str = "the output") -> str:
-    """The warning for frames a stream's timestamps jump over (`jumps`, as Holes.describe says it), where `keeper`
-    writes the restored frames: `info` and `run` say it alike."""
+def gap_warning(jumps: str) -> str:
+    """The warning for frames a stream's timestamps jump over (`jumps`, as Holes.describe says it): `info` and `run`
+    say it alike. Outputs that count frames close the gaps, which sinks.planned_warnings says before a run."""
     return (
-        f"{jumps}, missing from the file (damage the demuxer dropped, or frames the recorder dropped); {keeper} keeps "
-        "the gaps, where a player holds the frame before"
+        f"{jumps}, missing from the file (damage the demuxer dropped, or frames the recorder dropped); an output that "
+        "keeps each frame's time keeps the gaps, where a player holds the frame before"
     )
 
 
@@ -84,8 +87,9 @@ class Steps:
     count of each interval and where it first comes, so a long stream takes no more memory than its kinds of
     interval."""
 
-    def __init__(self, tick: Fraction):
+    def __init__(self, tick: Fraction, authored: bool = False):
         self.tick = tick  # the clock's unit (s), which rounds every time
+        self.authored = authored  # each frame's time is the author's (AUTHORED_TIMES): no jump is frames lost
         self.frames = 0
         self.first: Fraction | None = None  # the first frame's time
         self._counts: Counter = Counter()
@@ -126,9 +130,9 @@ class Steps:
         """The frames missing from a stream at one rate: where every interval is its usual step or a whole number
         of steps, and the longer ones are few (HOLES of them at most). None where there are none, and where the
         rate varies (a phone's, whose intervals are no multiples of one; a screen recording's frames held now and
-        then), since frames held there are not lost."""
+        then) or is the author's (a GIF's), since frames held there are not lost."""
         total = sum(self._counts.values())
-        if total < 2:
+        if total < 2 or self.authored:
             return None
         (usual, allowed), step = self._usual(), self.step()
         jumps = {interval: round(interval / step) for interval in self._counts if abs(interval - usual) > allowed}
@@ -237,32 +241,32 @@ def _file_key(path: Path) -> tuple[Path, int, int]:
 @functools.lru_cache(maxsize=8)
 def _timing(path: Path, size: int, changed: int, count: int) -> Timing | None:
     """timing_of for the file as it is (`size`, `changed`), from the first `count` packets."""
-    times, tick, all_read = _read_packet_times(path, count)
+    times, tick, all_read, authored = _read_packet_times(path, count)
     if tick is None or not times:
         return None
-    steps = Steps(tick)
+    steps = Steps(tick, authored)
     for time in sorted(set(times)):
         steps.add(time)
     return classify(steps, all_read)
 
 
-def _read_packet_times(path: Path, count: int) -> tuple[list[Fraction], Fraction | None, bool]:
+def _read_packet_times(path: Path, count: int) -> tuple[list[Fraction], Fraction | None, bool, bool]:
     """Presentation times (s) of the frames shown first, those of the first `count` packets that hold a
     picture, and the clock's tick. Packets come in decode order: B-frames shown before a frame come after it, so
     the times read on past the `count`th packet, and the frames shown from the earliest time among those on
     are left out, which would leave a gap there (in 7 of 10 cuts of an x264 clip's packets). Last, whether
-    those are all the stream's packets."""
+    those are all the stream's packets, and whether the times are the author's (AUTHORED_TIMES)."""
     times: list[Fraction] = []
     try:
         container = open_input(path)
     except (OSError, av.FFmpegError):
-        return times, None, False
+        return times, None, False, False
     with container:
         try:
             stream = video_stream(container, path)
         except InputError:
-            return times, None, False
-        tick = stream.time_base
+            return times, None, False, False
+        tick, authored = stream.time_base, container.format.name in AUTHORED_TIMES
         with contextlib.suppress(OSError, av.FFmpegError):  # damage further on: the packets before it
             for packet in container.demux(stream):
                 if packet.size and packet.pts is not None:
@@ -270,9 +274,9 @@ def _read_packet_times(path: Path, count: int) -> tuple[list[Fraction], Fraction
                     if len(times) >= count + _REORDERED:
                         break
         if len(times) < count + _REORDERED:  # the packets ended (or the demuxer gave up) before
-            return times, tick, True
+            return times, tick, True, authored
         later = min(times[count:])
-        return [time for time in times if time < later], tick, False
+        return [time for time in times if time < later], tick, False, authored
 
 
 def _ms(seconds: float) -> str:

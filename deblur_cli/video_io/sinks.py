@@ -11,7 +11,7 @@ from pathlib import Path
 
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io.encoding import EncodeOptions
-from deblur_cli.video_io.frame_timing import Intervals, timing_of
+from deblur_cli.video_io.frame_timing import Holes, Timing, timing_of
 from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io import image_file, png_sequence
 from deblur_cli.video_io.image_file import ImageFileSink, check_image_output, is_image_output
@@ -98,11 +98,16 @@ def planned_warnings(
     if is_frame_directory(path):
         _check_frame_directory(path, options)
         warnings = png_sequence.left_out(info, options)
-        if (varying := _varying(source)) is not None:
+        timing = _timing(source)
+        if timing is not None and timing.varying is not None:
             warnings.append(
-                f"a PNG sequence holds no frame times, and this video's rate varies, {varying.describe()}: read back"
-                " at one rate (an editor's image-sequence import), its frames drift against the sound; .mp4, .mov"
+                f"a PNG sequence holds no frame times, and this video's rate varies, {timing.varying.describe()}: read"
+                " back at one rate (an editor's image-sequence import), its frames drift against the sound; .mp4, .mov"
                 " and .mkv keep each frame's time"
+            )
+        elif timing is not None and timing.holes is not None:
+            warnings.append(
+                _gaps_closed("a PNG sequence holds no frame times", timing.holes, ".mp4, .mov and .mkv keep")
             )
         return warnings
     if is_image_output(path):
@@ -121,13 +126,29 @@ def planned_warnings(
     finally:
         with contextlib.suppress(Exception):
             container.close()
-    if encoder.frame_clock and not encoder.on_grid and (varying := _varying(source)) is not None:
+    timing = _timing(source) if encoder.frame_clock and not encoder.on_grid else None
+    if timing is not None and timing.varying is not None:
         warnings.append(
-            f"{encoder.frame_clock} counts frames at one rate, and this video's varies, {varying.describe()}: frames"
-            " that come faster than its average take the next free frame's time, and drift against the sound until"
-            f" slower ones let them catch up; {encoder.keeping()} each frame's time"
+            f"{encoder.frame_clock} counts frames at one rate, and this video's varies, {timing.varying.describe()}:"
+            " frames that come faster than its average take the next free frame's time, and drift against the sound"
+            f" until slower ones let them catch up; {encoder.keeping()} each frame's time"
+        )
+    elif timing is not None and timing.holes is not None:
+        warnings.append(
+            _gaps_closed(f"{encoder.frame_clock} counts frames at one rate", timing.holes, encoder.keeping())
         )
     return warnings
+
+
+def _gaps_closed(output: str, holes: Holes, keeping: str) -> str:
+    """The warning for frames missing from a source (`holes`) where the `output` counts frames: each gap closes
+    up, and the frames after it show that much earlier than in the source, against its sound."""
+    frames = "a frame" if holes.frames == 1 else f"{holes.frames} frames"
+    return (
+        f"{output}, and this video's timestamps jump over {frames} (missing from the file): the output closes the"
+        f" gaps, and the frames after each show earlier than in the input, up to {frames} ahead of the sound;"
+        f" {keeping} each frame's time"
+    )
 
 
 def with_grid(path: str | os.PathLike, info: VideoInfo, source: str | os.PathLike | None) -> VideoInfo:
@@ -142,11 +163,9 @@ def with_grid(path: str | os.PathLike, info: VideoInfo, source: str | os.PathLik
     return replace(info, grid=timing.grid if timing is not None else None)
 
 
-def _varying(source: str | os.PathLike | None) -> Intervals | None:
-    """The intervals between the frames of a media `source` where its rate varies (frame_timing.Timing.varying:
-    not where it is one but for frames missing, whose times a player keeps); None where it is one, or no file."""
-    timing = timing_of(source) if _carries(source) else None
-    return timing.varying if timing is not None else None
+def _timing(source: str | os.PathLike | None) -> Timing | None:
+    """How the frames of a media `source` come (frame_timing.Timing); None for images and where it is no file."""
+    return timing_of(source) if _carries(source) else None
 
 
 def _carries(source: str | os.PathLike | None) -> bool:

@@ -186,4 +186,4 @@ def reading_warnings(path: str | os.PathLike, info: VideoInfo) -> list[str]:
     if timing is None or timing.holes is None:
         return []
     read = "" if timing.all_read else f" (of its first {timing.frames} frames)"
-    return [gap_warning(timing.holes.describe(float(timing.first)) + read, "deblur run")]
+    return [gap_warning(timing.holes.describe(float(timing.first)) + read)]
