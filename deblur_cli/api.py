@@ -28,6 +28,7 @@ from typing import Callable, Iterable, Iterator, Union
 import numpy as np
 import torch
 
+from deblur_cli import cpu_share
 from deblur_cli.errors import DeblurError, UsageError
 from deblur_cli.model_specs import MAX_SAMPLES, MAX_SEED
 from deblur_cli.restorer import Restorer, completed
@@ -209,6 +210,8 @@ def load(
     from deblur_cli.devices import resolve_device
     from deblur_cli.restorers import ModelOptions, build_restorer
 
+    since = cpu_share.sample()
+
     for option, value, least in (("steps", steps, 1), ("batch", batch, 1)):
         _integer(option, value, least)
     _integer("samples", samples, 1, most=MAX_SAMPLES)
@@ -240,7 +243,17 @@ def load(
     restorer = build_restorer(name, options, warn=_warn)
     for line in check_restorer(restorer, name, windows, compiled=compile, python=True):
         _warn(line)
+    if restorer.device.type == "cpu" and cpu_share.spinning_beside_others(since, cpu_share.sample()):
+        _warn(_SPINNING)
     return Deblurrer(name, restorer, windows)
+
+
+# deblur run sets OMP_WAIT_POLICY itself where it finds its cores busy, before torch is imported (cpu_share)
+_SPINNING = (
+    "other programs are busy on this CPU, and torch's threads spin while they wait (libgomp's default): restoring"
+    " here can take several times as long as deblur run, whose threads wait asleep; set OMP_WAIT_POLICY=PASSIVE"
+    " in the environment before torch is imported (docs/python.md, Speed)"
+)
 
 
 def _warn(line: str) -> None:

@@ -66,15 +66,21 @@ def others_busy(since: Sample | None, now: Sample | None) -> float | None:
     return max(others, 0.0) / (now.seconds - since.seconds)
 
 
+def spinning_beside_others(since: Sample | None, now: Sample | None) -> bool:
+    """Whether other programs kept this process's cores busy between the samples (SHARED_CORES of them at least)
+    while the environment leaves libgomp's waiting at its default, spinning."""
+    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+        return False
+    others = others_busy(since, now)
+    return others is not None and others >= SHARED_CORES
+
+
 def wait_passively_if_shared(since: Sample | None, now: Sample | None) -> bool:
     """Set OMP_WAIT_POLICY=PASSIVE for the torch this process will load where other programs kept its
     cores busy between the samples, unless the environment sets libgomp's waiting itself. Returns
     whether it did."""
     global chose_passive_waiting
-    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
-        return False
-    others = others_busy(since, now)
-    if others is None or others < SHARED_CORES:
+    if not spinning_beside_others(since, now):
         return False
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     chose_passive_waiting = True
