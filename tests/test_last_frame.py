@@ -193,3 +193,16 @@ def test_a_span_past_the_end_of_a_video_that_states_none_keeps_its_last_frame_on
     with av.open(str(tmp_path / "out.mkv")) as container:
         ends = [float((p.pts + p.duration) * p.time_base) for p in container.demux(video=0) if p.size]
     assert max(ends) < 0.4
+
+
+def test_an_mp4s_atoms_are_read_once_and_again_once_it_changes(tmp_path, monkeypatch):
+    """Found in review: one run of a 40-frame MP4 walked its moov atom 11 times, for its rate and its end."""
+    from deblur_cli.video_io import mp4_atoms
+
+    opened = []
+    monkeypatch.setattr(mp4_atoms, "open", lambda path, mode: opened.append(path) or open(path, mode), raising=False)
+    source = _held(tmp_path / "in.mp4", Fraction(1, 90000), hold=Fraction(1, 2))
+    assert describe(source).fps == 30 and presented_end(source, 1).end == pytest.approx(0.8, abs=1e-3)
+    assert len(opened) == 1
+    _held(source, Fraction(1, 90000), hold=Fraction(1))  # written again: held longer
+    assert presented_end(source, 1).end == pytest.approx(1.3, abs=1e-3) and len(opened) == 2

@@ -1,10 +1,12 @@
 """The atoms (boxes) of an MP4 or MOV file, read by hand where FFmpeg says too little: it opens a file cut inside
 its index (moov atom) as one without streams, and a video track whose sample description is damaged as one of
 no codec, without naming the tag it found; and it measures a track with reordered frames up to its last sample
-in decode order, not to where its edit list ends it (a frame held at the end loses its hold)."""
+in decode order, not to where its edit list ends it (a frame held at the end loses its hold), and averages its
+rate over such a hold (its sample durations tell the frames' own). Each file's moov atom is read once (_movie)."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from fractions import Fraction
@@ -76,69 +78,110 @@ def presented_end(path: str | os.PathLike, track_id: int) -> Edits | None:
     edits, an empty one that delays the track included, which is how FFmpeg times the track's frames. None
     without an edit list, or with one FFmpeg does not play as it says: an edit at another rate than 1 (a phone's
     slow motion), one of no length, or a fragmented file's (whose fragments FFmpeg reads past it)."""
-    try:
-        with open(path, "rb") as f:
-            found = _track(f, os.path.getsize(path), track_id)
-            if found is None or found.fragmented or b"edts" not in found.parts or not found.scale:
-                return None
-            edits = _inside(f, found.parts[b"edts"], b"elst")
-            lengths = _edit_lengths(f, edits[0]) if edits else None
-    except OSError:
+    track = _tracks(path).get(track_id)
+    if track is None or track.fragmented or not track.scale or not track.edits or not all(track.edits):
         return None
-    return Edits(Fraction(sum(lengths), found.scale), Fraction(1, found.scale)) if lengths and all(lengths) else None
+    return Edits(Fraction(sum(track.edits), track.scale), Fraction(1, track.scale))
+
+
+class Samples(NamedTuple):
+    """How long a track's samples last, by its sample durations (stts): decode-order steps, those but the last
+    spanning the same time as the frames' own."""
+
+    count: int
+    before_last: Fraction  # s: all samples but the last, together
+    last: Fraction  # s: the last sample's duration
+    tick: Fraction  # s: the unit of the track's time scale, to which every duration is rounded
+
+
+def sample_durations(path: str | os.PathLike, track_id: int) -> Samples | None:
+    """The sample durations of the track `track_id` (FFmpeg's stream id); None where they cannot be read, and for
+    a fragmented file (its samples are in its fragments)."""
+    track = _tracks(path).get(track_id)
+    return None if track is None or track.fragmented else track.samples
 
 
 def rate_before_hold(path: str | os.PathLike, track_id: int) -> Fraction | None:
     """The frame rate of the track `track_id` over its samples but the last, where that last one is held (a
-    screen recording's still at the end: it lasts more than HELD frames at that rate), from the sample durations
-    (stts). FFmpeg's average counts the hold in: 21.5 fps for 150 frames at 30 and the last held 2 s. Durations
-    are decode-order steps, and those but the last span the same time as the frames' own. None where the last
-    sample is not held, for fewer than 2 samples, and for a fragmented file (its samples are in its fragments)."""
-    try:
-        with open(path, "rb") as f:
-            found = _track(f, os.path.getsize(path), track_id)
-            if found is None or found.fragmented:
-                return None
-            media = _inside(f, found.parts.get(b"mdia"), b"mdhd")
-            table = _inside(f, _inside(f, _inside(f, found.parts.get(b"mdia"), b"minf"), b"stbl"), b"stts")
-            if media is None or table is None or not (scale := _time_scale(f, media[0])):
-                return None
-            count = int.from_bytes(_read(f, table[0] + 4, 4), "big")  # after version and flags
-            data = _read(f, table[0] + 8, 8 * count)
-    except OSError:
+    screen recording's still at the end: it lasts more than HELD frames at that rate), from the sample durations.
+    FFmpeg's average counts the hold in: 21.5 fps for 150 frames at 30 and the last held 2 s. None where the last
+    sample is not held, for fewer than 2 samples, and for a fragmented file."""
+    samples = sample_durations(path, track_id)
+    if samples is None or samples.count < 2 or samples.before_last <= 0:
         return None
-    if not count or len(data) < 8 * count:
+    if samples.last * (samples.count - 1) <= HELD * samples.before_last:
         return None
-    entries = [
-        (int.from_bytes(data[i : i + 4], "big"), int.from_bytes(data[i + 4 : i + 8], "big"))
-        for i in range(0, len(data), 8)
-    ]
-    samples, last = sum(n for n, _ in entries), entries[-1][1]
-    span = sum(n * step for n, step in entries) - last
-    if samples < 2 or span <= 0 or last * (samples - 1) <= HELD * span:
-        return None
-    return Fraction((samples - 1) * scale, span)
+    return (samples.count - 1) / samples.before_last
 
 
 class _Track(NamedTuple):
     scale: int  # the movie's time scale (mvhd), which its edit lists count in; 0 where unread
-    parts: dict[bytes, tuple[int, int]]  # the atoms in the track's trak, by type: (content start, end)
+    edits: tuple[int, ...] | None  # the length of each edit of its edit list (_edit_lengths); None without one
+    samples: Samples | None  # its sample durations; None where unread
     fragmented: bool  # the movie continues in fragments (mvex)
 
 
-def _track(f: BinaryIO, size: int, track_id: int) -> _Track | None:
-    """The track `track_id` of the MP4 or MOV file `f` of `size` bytes; None where it has none."""
-    for kind, start, end in _atoms(f, 0, size):
-        if kind != b"moov":
-            continue
-        inside = list(_atoms(f, start, min(end, size)))
-        header = next((at for kind, at, _ in inside if kind == b"mvhd"), None)
-        scale = 0 if header is None else _time_scale(f, header)
-        for kind, track_start, track_end in inside:
-            parts = {} if kind != b"trak" else {k: (a, b) for k, a, b in _atoms(f, track_start, min(track_end, size))}
-            if b"tkhd" in parts and _track_id(f, parts[b"tkhd"][0]) == track_id:
-                return _Track(scale, parts, any(kind == b"mvex" for kind, _, _ in inside))
-    return None
+def _tracks(path: str | os.PathLike) -> dict[int, _Track]:
+    """The tracks of the MP4 or MOV file at `path`, by id; none where it cannot be read."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return {}
+    return _movie(os.fspath(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _movie(path: str, size: int, changed: int) -> dict[int, _Track]:
+    """The tracks of the file at `path` of `size` bytes, by id, as its moov atom describes them; the first of two
+    with one id. Read once for the file as it is (`size`, `changed`): a run asks for the rate and the end of its
+    input's video track a dozen times (11 walks of a 40-frame clip's moov, each from the first byte)."""
+    tracks: dict[int, _Track] = {}
+    try:
+        with open(path, "rb") as f:
+            for kind, start, end in _atoms(f, 0, size):
+                if kind != b"moov":
+                    continue
+                inside = list(_atoms(f, start, min(end, size)))
+                header = next((at for kind, at, _ in inside if kind == b"mvhd"), None)
+                scale = 0 if header is None else _time_scale(f, header)
+                fragmented = any(kind == b"mvex" for kind, _, _ in inside)
+                for kind, track_start, track_end in inside:
+                    if kind != b"trak":
+                        continue
+                    parts = {k: (a, b) for k, a, b in _atoms(f, track_start, min(track_end, size))}
+                    if b"tkhd" in parts:
+                        track = _Track(scale, _edits(f, parts), _samples(f, parts), fragmented)
+                        tracks.setdefault(_track_id(f, parts[b"tkhd"][0]), track)
+    except OSError:
+        return {}
+    return tracks
+
+
+def _edits(f: BinaryIO, parts: dict[bytes, tuple[int, int]]) -> tuple[int, ...] | None:
+    """The length of each edit of a track's edit list, of the atoms `parts` of its trak."""
+    found = _inside(f, parts.get(b"edts"), b"elst")
+    lengths = _edit_lengths(f, found[0]) if found else None
+    return None if lengths is None else tuple(lengths)
+
+
+def _samples(f: BinaryIO, parts: dict[bytes, tuple[int, int]]) -> Samples | None:
+    """The sample durations of a track, of the atoms `parts` of its trak: its media header's time scale (mdhd)
+    and its table of durations (stts: runs of samples of one duration)."""
+    media = _inside(f, parts.get(b"mdia"), b"mdhd")
+    table = _inside(f, _inside(f, _inside(f, parts.get(b"mdia"), b"minf"), b"stbl"), b"stts")
+    if media is None or table is None or not (scale := _time_scale(f, media[0])):
+        return None
+    count = int.from_bytes(_read(f, table[0] + 4, 4), "big")  # after version and flags
+    data = _read(f, table[0] + 8, min(8 * count, table[1] - table[0] - 8))  # a damaged count: no more than is there
+    if not count or len(data) < 8 * count:
+        return None
+    runs = [
+        (int.from_bytes(data[i : i + 4], "big"), int.from_bytes(data[i + 4 : i + 8], "big"))
+        for i in range(0, len(data), 8)
+    ]
+    count, last = sum(n for n, _ in runs), runs[-1][1]
+    before_last = sum(n * step for n, step in runs) - last
+    return Samples(count, Fraction(before_last, scale), Fraction(last, scale), Fraction(1, scale))
 
 
 def _time_scale(f: BinaryIO, at: int) -> int:
