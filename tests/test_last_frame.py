@@ -11,7 +11,7 @@ import pytest
 
 from deblur_cli.pipeline import deblur_video
 from deblur_cli.span import Span
-from deblur_cli.video_io import ReadOptions, describe
+from deblur_cli.video_io import ReadOptions, describe, open_source
 from deblur_cli.video_io.mp4_atoms import presented_end
 from deblur_cli.video_io.truncation import stated_end
 from deblur_cli.windows import WindowOptions
@@ -129,8 +129,6 @@ def test_the_last_frame_of_a_span_lasts_until_the_next_one(tmp_path):
 
 
 def test_frames_know_how_long_the_last_one_shows(tmp_path):
-    from deblur_cli.video_io import open_source
-
     source = _held(tmp_path / "in.mkv", Fraction(1, 1000), hold=Fraction(1, 2))
     with open_source(source) as frames:
         durations = [frame.duration for frame in frames]
@@ -159,6 +157,18 @@ def test_an_avi_output_counts_frames_at_their_rate_not_over_the_held_one(tmp_pat
     with av.open(str(tmp_path / "out.avi")) as container:
         video = container.streams.video[0]
         assert video.frames == frames and video.time_base == Fraction(1, 30)
+
+
+@pytest.mark.parametrize("hold", [Fraction(13, 10), Fraction(2)])
+def test_a_last_frame_held_a_little_is_held_at_the_rate_of_the_others(tmp_path, hold):
+    """Found in review: a last frame that showed longer than the others by more than a millisecond kept its time,
+    but the rate was taken over the others only where it showed more than 1.5 frames: held 1.3 frames, 150 frames
+    at 30 fps were read at FFmpeg's 29.94 (5000/167), which an .avi or .mkv output states."""
+    source = _held(tmp_path / "in.mp4", Fraction(1, 90000), hold=hold / 30, frames=150)
+    assert describe(source).fps == 30
+    with open_source(source) as frames:
+        durations = [frame.duration for frame in frames]
+    assert durations == [None] * 149 + [round(hold * 3000)]
 
 
 def test_a_variable_rate_keeps_its_average_and_a_steady_length_ffmpegs_finer_measure(tmp_path):

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from fractions import Fraction
 from typing import BinaryIO, NamedTuple
 
-HELD = 1.5  # frames at a track's rate: a last sample longer than this is a frame held at the end
 _TRACK_PATH = (b"mdia", b"minf", b"stbl", b"stsd")  # where a track's sample description lies
 
 
@@ -90,6 +89,7 @@ class Samples(NamedTuple):
 
     count: int
     before_last: Fraction  # s: all samples but the last, together
+    longest: Fraction  # s: the longest duration of those
     last: Fraction  # s: the last sample's duration
     tick: Fraction  # s: the unit of the track's time scale, to which every duration is rounded
 
@@ -99,19 +99,6 @@ def sample_durations(path: str | os.PathLike, track_id: int) -> Samples | None:
     a fragmented file (its samples are in its fragments)."""
     track = _tracks(path).get(track_id)
     return None if track is None or track.fragmented else track.samples
-
-
-def rate_before_hold(path: str | os.PathLike, track_id: int) -> Fraction | None:
-    """The frame rate of the track `track_id` over its samples but the last, where that last one is held (a
-    screen recording's still at the end: it lasts more than HELD frames at that rate), from the sample durations.
-    FFmpeg's average counts the hold in: 21.5 fps for 150 frames at 30 and the last held 2 s. None where the last
-    sample is not held, for fewer than 2 samples, and for a fragmented file."""
-    samples = sample_durations(path, track_id)
-    if samples is None or samples.count < 2 or samples.before_last <= 0:
-        return None
-    if samples.last * (samples.count - 1) <= HELD * samples.before_last:
-        return None
-    return (samples.count - 1) / samples.before_last
 
 
 class _Track(NamedTuple):
@@ -181,7 +168,10 @@ def _samples(f: BinaryIO, parts: dict[bytes, tuple[int, int]]) -> Samples | None
     ]
     count, last = sum(n for n, _ in runs), runs[-1][1]
     before_last = sum(n * step for n, step in runs) - last
-    return Samples(count, Fraction(before_last, scale), Fraction(last, scale), Fraction(1, scale))
+    longest = max([step for n, step in runs[:-1] if n] + ([last] if runs[-1][0] > 1 else []), default=0)
+    return Samples(
+        count, Fraction(before_last, scale), Fraction(longest, scale), Fraction(last, scale), Fraction(1, scale)
+    )
 
 
 def _time_scale(f: BinaryIO, at: int) -> int:

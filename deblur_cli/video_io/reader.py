@@ -34,6 +34,7 @@ from deblur_cli.video_io.streams import (
     BARE_FORMATS,
     CONSTANT_RATE_CONTAINERS,
     frame_rate,
+    own_time,
     reason,
     stream_duration,
     video_stream,
@@ -41,7 +42,6 @@ from deblur_cli.video_io.streams import (
 from deblur_cli.video_io.timecode import at_double_rate, find_timecode, shifted
 from deblur_cli.video_io.track_tags import track_tags
 from deblur_cli.video_io.truncation import (
-    CLOCK_SLACK,
     IntactEnd,
     check_complete,
     damaged_hint,
@@ -186,8 +186,8 @@ class VideoFileSource:
         if self._end_pts is not None and stop is not None:  # a span that ends inside the last frame ends it there
             stop = min(stop, self._end_pts)
         lasts = None if stop is None else stop - pts
-        if not lasts or lasts <= 0 or abs(lasts - self._step) * time_base <= CLOCK_SLACK:
-            return None  # a frame at the nominal rate (an MP4's edit list rounds its end to a millisecond)
+        if not lasts or lasts <= 0 or not own_time(lasts * time_base, self._step * time_base, time_base):
+            return None  # a frame at the nominal rate, but for rounding
         return lasts
 
     def skip_to(self, index: int, pts: int | None) -> None:

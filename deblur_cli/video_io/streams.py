@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 
 from deblur_cli.errors import InputError, NoVideoError
-from deblur_cli.video_io.mp4_atoms import cut_atom, presented_end, rate_before_hold, video_sample_tags
+from deblur_cli.video_io.mp4_atoms import cut_atom, presented_end, sample_durations, video_sample_tags
 
 # Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
 # and FFmpeg guesses presentation times from decode order, so such frames take the times its index lists in
@@ -31,7 +31,7 @@ _STANDARD_RATES = [Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120, 240)]
     Fraction(n) for n in (24, 25, 30, 48, 50, 60, 100, 120, 240)
 ]
 RATE_ROUNDING = Fraction(1, 10_000)
-_MILLISECOND = Fraction(1, 1000)
+MILLISECOND = Fraction(1, 1000)  # s: how far containers round the times they state (MP4's edit lists, Matroska)
 
 
 def reason(error: av.FFmpegError) -> str:
@@ -77,25 +77,49 @@ def video_stream(container, path: Path):
 
 
 def frame_rate(stream) -> Fraction | None:
-    """The stream's frame rate: its average rate, or FFmpeg's guess from its timestamps where the average
-    is missing or implausible (raw DV states its 1/60000 time base's tick rate, 60000 fps). A bare stream
-    (.h264, .hevc, .m2v) has no average but FFmpeg's 25 fps default; its codec's own rate is the guess."""
+    """The rate the stream was made at: FFmpeg's average rate, snapped to the stream's base rate or a standard one
+    where the rounding of its timestamps moved it off (nominal_rate); an MP4's or MOV's rate over its frames but
+    the last where that one is held (_rate_before_hold); FFmpeg's guess from its timestamps where the average is
+    missing or implausible (raw DV states its 1/60000 time base's tick rate, 60000 fps). A bare stream (.h264,
+    .hevc, .m2v) has no average but FFmpeg's 25 fps default; its codec's own rate is the guess."""
     average, guessed = stream.average_rate, stream.guessed_rate
     if stream.container.format.name in BARE_FORMATS and guessed and guessed <= _MAX_FPS:
         return Fraction(guessed)
     if average and (average <= _MAX_FPS or not guessed or guessed > _MAX_FPS):
-        # an MP4 or MOV whose last frame is held (a screen recording's still): FFmpeg averages it over the hold
-        # too, 21.5 fps for 150 frames at 30 fps and 2 s held, which slowed an AVI output's frames to that clock
-        held = rate_before_hold(stream.container.name, stream.id) if "mp4" in stream.container.format.name else None
-        if held and held > average * (1 + RATE_ROUNDING):
-            return nominal_rate(held, stream.base_rate)
         frames = stream.frames or (round(stream.duration * stream.time_base * average) if stream.duration else 0)
         # over a short clip, one tick of a coarse clock moves the average further: 29.97 fps on an iPhone's 1/600
         # clock averages 29.950 over 30 frames, 18000/601 (their 601 ticks against 600.6); a millisecond clock's
         # rounding is allowed for where the time base is finer (a Matroska clip remuxed)
-        slack = max(Fraction(stream.time_base or 0), _MILLISECOND) / frames if frames else Fraction(0)
+        slack = max(Fraction(stream.time_base or 0), MILLISECOND) / frames if frames else Fraction(0)
+        # FFmpeg averages a held last frame in: 21.5 fps for 150 frames at 30 and 2 s held, which slowed an AVI
+        # output's frames to that clock
+        held = _rate_before_hold(stream)
+        if held and held > average * (1 + RATE_ROUNDING):
+            return nominal_rate(held, stream.base_rate, slack)
         return nominal_rate(Fraction(average), stream.base_rate, slack)
     return Fraction(guessed) if guessed else None
+
+
+def _rate_before_hold(stream) -> Fraction | None:
+    """The rate of an MP4 or MOV track over its samples but the last, where that last one is held: it lasts longer
+    than any before it, by more than rounding (own_time; a screen recording's still at the end). From its sample
+    durations; None where it is not held (a phone's variable rate keeps its average), and for other containers."""
+    if "mp4" not in stream.container.format.name:
+        return None
+    samples = sample_durations(stream.container.name, stream.id)
+    if samples is None or samples.count < 2 or samples.before_last <= 0:
+        return None
+    held = samples.last > samples.longest and own_time(samples.last, samples.longest, samples.tick)
+    return (samples.count - 1) / samples.before_last if held else None
+
+
+def own_time(length: Fraction, step: Fraction, tick: Fraction) -> bool:
+    """Whether a last frame that shows `length` seconds shows for a time of its own, not a frame's of `step`
+    seconds: held at the end (a screen recording's still, an editor's freeze frame), or cut short where the video
+    ends. They differ by more than rounding makes: a `tick` of the stream's clock (s; 29.97 fps on a 1/600 clock
+    lasts 20 ticks or 21), and a MILLISECOND, to which containers round the end they state (an MP4's edit list,
+    Matroska). A frame held 1.3 frames at 30 fps is."""
+    return abs(length - step) > max(tick, MILLISECOND)
 
 
 def nominal_rate(average: Fraction, base: Fraction | None, slack: Fraction = Fraction(0)) -> Fraction:

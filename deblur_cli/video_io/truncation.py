@@ -23,6 +23,7 @@ from deblur_cli.video_io.gif_end import gif_cut
 from deblur_cli.video_io.mpeg_ps import ends_inside_a_pack
 from deblur_cli.video_io.streams import (
     CONSTANT_RATE_CONTAINERS,
+    MILLISECOND,
     frame_rate,
     reason,
     stated_length,
@@ -32,7 +33,6 @@ from deblur_cli.video_io.streams import (
 
 TAIL_SECONDS = 5.0  # how much of a video's end is demuxed, before a run and by `deblur info`, to find a cut (tail_cut)
 _DAMAGED_HINT = "re-copy the file, or cut it before the damaged part"
-CLOCK_SLACK = Fraction(1, 1000)  # s: how far containers' stated ends are rounded (MP4's edit lists, Matroska)
 _INTERLEAVED = 1  # s: how far apart the last packets of a Matroska file's streams may stop where it was cut
 _TS_TAIL_BYTES = 4096  # how much of a transport stream's end is read for its last packets (_ends_inside_a_packet)
 
@@ -214,7 +214,7 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
             # frames missing among the last packets of a stream at one rate, whose end falls short of the stated
             # end by less than a frame and a half (or not at all, in an MP4 that lists more packets than it holds);
             # packets without durations stop a frame short of it in a whole file
-            short = (timed and end < stated - CLOCK_SLACK) or bool(stream.frames)
+            short = (timed and end < stated - MILLISECOND) or bool(stream.frames)
         if short and corrupt is None and (end is None or stream.frames):
             # the whole stream demuxed: where its packets stop, where the tail had none (the seek landed on
             # bytes the cut took), and how many, against its index's count (a whole read takes that as whole)
