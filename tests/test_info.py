@@ -385,6 +385,15 @@ def test_a_variable_frame_rate_is_reported_from_the_packets_and_a_steady_one_is_
     assert "variable frame rate" not in runner.invoke(app, ["info", str(steady)]).output
 
 
+def test_frames_of_a_container_that_counts_none_are_counted_not_guessed_from_its_length(tmp_path):
+    """Found in review: MPEG-TS counts no frames, and a phone's clip at 30 fps with a 15 fps stretch was said to hold
+    40 (its length times its rate), the progress bar's total and --estimate's count, where a run wrote 30."""
+    pts = [3000 * i for i in range(20)] + [57000 + 6000 * k for k in range(1, 11)]
+    clip = make_video(tmp_path / "phone.ts", frames=30, pts=pts, time_base=Fraction(1, 90000), fps=30, codec="libx264")
+    report = json.loads(runner.invoke(app, ["info", str(clip), "--json"]).stdout)
+    assert report["frames"] == 30 and report["frame_rate"] == 30
+
+
 def test_an_inputs_first_packets_are_read_once_and_again_once_it_changes(tmp_path, monkeypatch):
     """Found in review: info read a video's first 300 packets twice, for its variable rate and for its holes."""
     from deblur_cli.video_io import frame_timing

@@ -34,6 +34,7 @@ from deblur_cli.video_io.streams import (
     BARE_FORMATS,
     CONSTANT_RATE_CONTAINERS,
     frame_rate,
+    frames_in,
     own_time,
     reason,
     stream_duration,
@@ -523,17 +524,17 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
     side_data = side_data_of(first) if stream.codec_context.name not in _IMAGE_CODECS else {}
     rotation, mirrored = orientation_of(first.rotation, side_data)
     duration = stream_duration(stream)
-    frame_count = len(listed) if listed else stream.frames or (round(duration * fps) if duration and fps else None)
+    by_length = frames_in(duration, fps)
+    frame_count = len(listed) if listed else stream.frames or by_length
     unstated = container.format.name in _PS_DEMUXERS | BARE_FORMATS  # no length, or a guessed one
-    # a file whose length its container never got to state (a Matroska recording that crashed, a live one)
-    # has its frames counted too, for the progress bar: its duration stays unknown; so has any Matroska
-    # file, which counts no frames: its length times its average rate is a guess (119 frames for 60 where
-    # the last is held 2 s)
-    guessed = "matroska" in container.format.name and not stream.frames
+    # a stream whose container counts no frames (Matroska, MPEG-TS, FLV) has them counted, for the progress bar:
+    # its length times its rate is a guess (119 frames for 60 where the last is held 2 s; 40 for the 30 of a
+    # phone's clip with a 15 fps stretch); so has one whose length its container never got to state (a Matroska
+    # recording that crashed, a live one), whose duration stays unknown
+    guessed = not (listed or stream.frames)
     # an MP4 or MOV cut without re-encoding states every sample it holds, also those its edit list hides
-    trimmed = "mp4" in container.format.name and stream.frames and duration and fps
-    trimmed = bool(trimmed) and stream.frames > round(duration * fps) + 1
-    uncertain = unstated or guessed or trimmed or not frame_count
+    trimmed = "mp4" in container.format.name and by_length and stream.frames > by_length + 1
+    uncertain = unstated or guessed or trimmed
     if uncertain and fps and (packets := _count_packets(container.name, stream)):
         frame_count = packets
         if unstated:
@@ -587,9 +588,8 @@ def _count_packets(path: str, stream) -> int | None:
 
 
 def _frames_by_duration(stream) -> int:
-    """The frame count the stream's length and average rate imply; 0 if either is unknown."""
-    duration, fps = stream_duration(stream), frame_rate(stream)
-    return round(duration * fps) if duration and fps else 0
+    """The frame count the stream's length and rate imply; 0 if either is unknown."""
+    return frames_in(stream_duration(stream), frame_rate(stream))
 
 
 def _field_rate(info: VideoInfo) -> VideoInfo:

@@ -86,7 +86,7 @@ def frame_rate(stream) -> Fraction | None:
     if stream.container.format.name in BARE_FORMATS and guessed and guessed <= _MAX_FPS:
         return Fraction(guessed)
     if average and (average <= _MAX_FPS or not guessed or guessed > _MAX_FPS):
-        frames = stream.frames or (round(stream.duration * stream.time_base * average) if stream.duration else 0)
+        frames = stream.frames or frames_in(stream.duration * stream.time_base if stream.duration else None, average)
         # over a short clip, one tick of a coarse clock moves the average further: 29.97 fps on an iPhone's 1/600
         # clock averages 29.950 over 30 frames, 18000/601 (their 601 ticks against 600.6); a millisecond clock's
         # rounding is allowed for where the time base is finer (a Matroska clip remuxed)
@@ -133,6 +133,13 @@ def nominal_rate(average: Fraction, base: Fraction | None, slack: Fraction = Fra
         if abs(average - rate) <= rate * RATE_ROUNDING or abs(1 / average - 1 / rate) <= slack:
             return rate
     return average
+
+
+def frames_in(seconds: Fraction | float | None, rate: Fraction | None) -> int:
+    """How many frames `seconds` of video at `rate` (fps) hold; 0 where either is unknown. A guess where the rate
+    varies or the last frame is held, which a count the container states, or its packets counted, is not: 40 for
+    the 30 frames of a phone's MPEG-TS clip at 30 fps with a 15 fps stretch."""
+    return round(seconds * rate) if seconds and rate else 0
 
 
 def stream_duration(stream) -> float | None:
