@@ -28,7 +28,10 @@ class VideoInfo:
 
     width: int  # frame width in pixels as stored, before the display rotation
     height: int  # frame height in pixels as stored
-    fps: Fraction | None  # average frame rate; None for images (writers then use DEFAULT_FPS)
+    # the rate the stream was made at (streams.frame_rate): FFmpeg's average, snapped to the stream's base or a
+    # standard rate where its timestamps' rounding moved it off, or an MP4's rate before a held last frame (which
+    # frames / duration is not); None for images (writers then use DEFAULT_FPS)
+    fps: Fraction | None
     time_base: Fraction | None  # seconds per unit of Frame.pts; None when frames carry no timestamps
     frame_count: int | None  # best estimate of the number of frames, for progress; None if unknown
     bit_depth: int  # bits per channel in the source: 8 gives uint8 arrays, more gives uint16 arrays

@@ -79,9 +79,10 @@ def video_stream(container, path: Path):
 def frame_rate(stream) -> Fraction | None:
     """The rate the stream was made at: FFmpeg's average rate, snapped to the stream's base rate or a standard one
     where the rounding of its timestamps moved it off (nominal_rate); an MP4's or MOV's rate over its frames but
-    the last where that one is held (_rate_before_hold); FFmpeg's guess from its timestamps where the average is
-    missing or implausible (raw DV states its 1/60000 time base's tick rate, 60000 fps). A bare stream (.h264,
-    .hevc, .m2v) has no average but FFmpeg's 25 fps default; its codec's own rate is the guess."""
+    the last where that one is held (_rate_before_hold: the file's sample table, read once); FFmpeg's guess from
+    its timestamps where the average is missing or implausible (raw DV states its 1/60000 time base's tick rate,
+    60000 fps). A bare stream (.h264, .hevc, .m2v) has no average but FFmpeg's 25 fps default; its codec's own
+    rate is the guess."""
     average, guessed = stream.average_rate, stream.guessed_rate
     if stream.container.format.name in BARE_FORMATS and guessed and guessed <= _MAX_FPS:
         return Fraction(guessed)

@@ -84,12 +84,15 @@ class VideoEncoder:
     """The video stream of an output container, set up for frames shaped like `info`, and its encoder:
     RGB arrays in, packets out, each with its timestamps in `time_base`.
 
-    The stream keeps the input's frame rate, time base (AVI's counts frames), size, display
-    rotation, sample aspect ratio, colour tags, HDR10 mastering metadata (with libx265), timecode, language,
-    title and default flag. `name` (the
-    output's file name) is for messages; what could not be kept goes to `warnings`. Two encoders made with
-    the same settings for containers of the same format emit the same stream headers (`extradata`), so
-    packets of one can be muxed into the other's stream (segments.py relies on this).
+    The stream keeps the input's time base, so each frame its time, where the container holds it; where a
+    container or encoder counts frames at one rate (`frame_clock`: AVI, Y4M, MXF, bare streams, the MPEG-2
+    encoder), it ticks at the input's rate (`info.rate`), or an AVI at the rate of the grid a varying rate's
+    frames fall on (`info.grid`, `on_grid`), its ticks without a frame left empty. It keeps the input's size,
+    display rotation, sample aspect ratio, colour tags, HDR10 mastering metadata (with libx265), timecode,
+    language, title and default flag. `name` (the output's file name) is for messages; what could not be kept
+    goes to `warnings`. Two encoders made with the same settings for containers of the same format emit the
+    same stream headers (`extradata`), so packets of one can be muxed into the other's stream (segments.py
+    relies on this).
     """
 
     def __init__(self, container, name: str, info: VideoInfo, options: EncodeOptions, warnings: list[str]):
