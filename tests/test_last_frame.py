@@ -13,6 +13,7 @@ from deblur_cli.pipeline import deblur_video
 from deblur_cli.span import Span
 from deblur_cli.video_io import ReadOptions, describe, open_source
 from deblur_cli.video_io.mp4_atoms import presented_end
+from deblur_cli.video_io.streams import own_time
 from deblur_cli.video_io.truncation import stated_end
 from deblur_cli.windows import WindowOptions
 from tests.media import pattern
@@ -157,6 +158,22 @@ def test_an_avi_output_counts_frames_at_their_rate_not_over_the_held_one(tmp_pat
     with av.open(str(tmp_path / "out.avi")) as container:
         video = container.streams.video[0]
         assert video.frames == frames and video.time_base == Fraction(1, 30)
+
+
+@pytest.mark.parametrize(
+    "length, step, tick, own",
+    [
+        (Fraction(13, 300), Fraction(1, 30), Fraction(1, 90000), True),  # held 1.3 frames
+        (Fraction(3400, 90000), Fraction(1, 30), Fraction(1, 90000), True),  # 1.1 ms longer
+        (Fraction(3060, 90000), Fraction(1, 30), Fraction(1, 90000), False),  # 0.67 ms: an edit list's rounding
+        (Fraction(20, 1000), Fraction(1, 30), Fraction(1, 90000), True),  # cut short
+        (Fraction(21, 600), Fraction(20, 600), Fraction(1, 600), False),  # 29.97 fps on an iPhone's clock
+        (Fraction(22, 600), Fraction(20, 600), Fraction(1, 600), True),
+        (Fraction(35, 1000), Fraction(34, 1000), Fraction(1, 1000), False),  # 29.97 fps on Matroska's
+    ],
+)
+def test_a_last_frame_shows_its_own_time_where_it_is_off_a_frame_by_more_than_rounding(length, step, tick, own):
+    assert own_time(length, step, tick) is own
 
 
 @pytest.mark.parametrize("hold", [Fraction(13, 10), Fraction(2)])

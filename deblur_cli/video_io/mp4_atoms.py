@@ -159,7 +159,7 @@ def _samples(f: BinaryIO, parts: dict[bytes, tuple[int, int]]) -> Samples | None
     if media is None or table is None or not (scale := _time_scale(f, media[0])):
         return None
     count = int.from_bytes(_read(f, table[0] + 4, 4), "big")  # after version and flags
-    data = _read(f, table[0] + 8, min(8 * count, table[1] - table[0] - 8))  # a damaged count: no more than is there
+    data = _read(f, table[0] + 8, max(min(8 * count, table[1] - table[0] - 8), 0))  # no more than the atom holds
     if not count or len(data) < 8 * count:
         return None
     runs = [
