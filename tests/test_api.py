@@ -21,11 +21,13 @@ from deblur_cli.stream import restore_stream
 from tests import media
 
 
-@pytest.fixture(autouse=True)
-def cores_to_ourselves(monkeypatch):
+@pytest.fixture(autouse=True, scope="module")
+def cores_to_ourselves():
     """Whether other programs keep the cores busy (load's warning of spinning threads) is the machine's, not the
-    test's: a test that wants it says so."""
-    monkeypatch.setattr(cpu_share, "others_busy", lambda since, now: None)
+    test's: a test that wants it says so. For the module, since its `model` fixture loads once for all."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cpu_share, "others_busy", lambda since, now: None)
+        yield
 
 
 @pytest.fixture(scope="module")
