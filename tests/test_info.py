@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 from deblur_cli.cli import app
 from deblur_cli.cli.info import _colour
 from deblur_cli.video_io.deinterlace import READS_FIELD_ORDER
+from deblur_cli.video_io.info import has_alpha_channel
+from tests import media
 from tests.media import (
     cut_without_reencoding,
     faststart,
@@ -166,6 +168,68 @@ def test_the_warnings_a_run_would_give_are_listed_before_it_and_nothing_is_writt
     assert planned_warnings(tmp_path / "frames", describe(make_video(tmp_path / "a.mkv", audio="aac"))) == [
         "a PNG sequence cannot hold audio; the source's audio was not written"
     ]
+
+
+def _source(folder: Path, case: str) -> Path:
+    """A small input of the kind `case` names, for test_written_with_is_what_run_writes."""
+    from PIL import Image
+
+    if case in ("8-bit", "the writer's own choice"):
+        return make_video(folder / "clip.mp4", frames=3)
+    if case == "10-bit":
+        return make_video(folder / "deep.mkv", frames=3, codec="libx265", pix_fmt="yuv420p10le", bit_depth=10)
+    if case == "alpha kept":
+        return media.make_alpha_video(folder / "anim.mkv", codec="ffv1", pix_fmt="bgra", frames=3)
+    if case == "alpha left out":
+        return media.make_alpha_video(folder / "anim.avi", codec="utvideo", pix_fmt="gbrap", frames=3)
+    if case == "grey":
+        return make_video(folder / "scan.mkv", frames=3, codec="ffv1", pix_fmt="gray")
+    grey = pattern(0, 64, 48)[..., 0]
+    if case == "grey image":
+        Image.fromarray(grey).save(folder / "photo.png")
+        return folder / "photo.png"
+    (folder / "shots").mkdir()  # grey frames
+    for index in range(2):
+        Image.fromarray(grey).save(folder / "shots" / f"img_{index}.png")
+    return folder / "shots"
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["8-bit", "10-bit", "alpha kept", "alpha left out", "grey", "grey image", "grey frames", "the writer's own choice"],
+)
+def test_written_with_is_what_run_writes(tmp_path, identity, monkeypatch, case):
+    """info's "written with" and "alpha" tell the encoder and pixel format `deblur run` then writes the default
+    output with, whatever the writer's choice depends on: one that chose by a fact info did not pass it (the writer
+    patched here to choose 4:4:4) is told as it chose."""
+    if case == "the writer's own choice":
+        from dataclasses import replace
+
+        from deblur_cli.video_io import writer
+
+        chosen = writer.resolve_encoder
+        monkeypatch.setattr(writer, "resolve_encoder", lambda *a, **k: replace(chosen(*a, **k), pix_fmt="yuv444p"))
+    source = _source(tmp_path, case)
+    report = json.loads(runner.invoke(app, ["info", str(source), "--json"]).stdout)
+    result = runner.invoke(app, ["run", str(source), "-q"])
+    assert result.exit_code == 0, result.output
+    output = Path(report["default_output"])
+    written = min(output.iterdir()) if output.is_dir() else output
+    with av.open(str(written)) as container:
+        codec = container.streams.video[0].codec_context
+        codec_id, pix_fmt = codec.codec.id, codec.pix_fmt
+    grey = ", grey" if pix_fmt.startswith("gray") else ""
+    if case == "grey image":
+        assert report["written_with"] == f"an image (.png{grey})" == "an image (.png, grey)"
+    elif case == "grey frames":
+        assert report["written_with"] == "PNG frames, grey where the input's are" and grey
+    else:
+        encoder, told = report["written_with"].split(", ")[:2]
+        assert (av.Codec(encoder, "w").id, told) == (codec_id, pix_fmt)
+    alpha = "kept" if has_alpha_channel(pix_fmt) else "left out"
+    assert report["alpha"] == (alpha if case.startswith("alpha") else None)
+    if case == "the writer's own choice":
+        assert pix_fmt == "yuv444p"
 
 
 def test_chapters_and_attachments_are_counted(tmp_path):

@@ -32,13 +32,10 @@ from deblur_cli.outputs import expand_video_globs, is_glob_input, left_out_note,
 from deblur_cli.span import Span
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.video_io import EncodeOptions, ReadOptions, VideoInfo, describe
-from deblur_cli.video_io.encoding import resolve_encoder
 from deblur_cli.video_io.extras import describe_extras
 from deblur_cli.video_io.frame_timing import timing_of
-from deblur_cli.video_io.grey import grey_format, grey_source, grey_video
-from deblur_cli.video_io.image_file import ALPHA_IMAGE_FORMATS, IMAGE_FORMATS, is_image_output
 from deblur_cli.video_io.info import HDR_TRANSFERS, turn_in_words
-from deblur_cli.video_io.sinks import is_frame_directory, planned_warnings
+from deblur_cli.video_io.sinks import plan_sink
 from deblur_cli.video_io.sources import reading_warnings
 
 if TYPE_CHECKING:  # they import torch, which `deblur info` without --estimate does without
@@ -255,34 +252,15 @@ def _report(path: Path, info: VideoInfo, sink: Path | str | None) -> dict:
     is described as written to PNG frames)."""
     planned = sink is not None  # a glob's frames are described as written to a folder of PNG frames
     sink = sink if planned else "deblurred/"
-    target, frames = Path(sink), is_frame_directory(sink)  # shots.v2-deblurred/ is a folder, not a .v2-... file
+    target = Path(sink)
     shown_target = str(target) if planned else "none: a glob needs -o (a folder for PNG frames, or a video file)"
     width, height = info.display_size
     alpha = "kept" if info.alpha else None
-    if is_image_output(target) or frames:
-        grey = grey_source(info)  # written grey where the format holds it
-        if frames:
-            writes = "PNG frames" + (", grey where the input's are" if grey else "")
-        else:
-            codec = IMAGE_FORMATS[target.suffix.lower()][0]
-            held = grey and grey_format(codec, info.bit_depth) is not None
-            writes = f"an image ({target.suffix}{', grey' if held else ''})"
-        if info.alpha and not frames and target.suffix.lower() not in ALPHA_IMAGE_FORMATS:
-            alpha = "left out"
-    else:
-        try:
-            encoding = resolve_encoder(
-                EncodeOptions(), target.suffix, info.bit_depth, info.width, info.height,
-                source_codec=info.codec, source_profile=info.profile, alpha=info.alpha, grey=grey_video(info),
-            )  # fmt: skip
-            profile = encoding.options.get("profile")
-            writes = f"{encoding.encoder}, {encoding.pix_fmt}" + (f", profile {profile}" if profile else "")
-            if info.alpha and not encoding.alpha:
-                alpha = "left out"
-        except DeblurError as e:
-            writes = f"nothing: {e}"
     try:
-        warnings = planned_warnings(sink, info, EncodeOptions(), source=path)
+        plan = plan_sink(sink, info, EncodeOptions(), source=path)
+        warnings, writes = list(plan.warnings), plan.writes
+        if info.alpha and not plan.alpha_kept:
+            alpha = "left out"
     except DeblurError as e:  # the container refuses the encoder, say
         warnings, writes = [], f"nothing: {e}"
     warnings = reading_warnings(path, info) + warnings

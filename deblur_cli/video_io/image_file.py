@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from shlex import quote
@@ -102,6 +103,30 @@ def left_out(path: Path, info: VideoInfo, options: EncodeOptions = EncodeOptions
     return warnings
 
 
+@dataclass(frozen=True)
+class ImageEncoding:
+    """How the image file of a source's frame is encoded."""
+
+    codec: str  # FFmpeg encoder name
+    pix_fmt: str  # pixel format of a colour frame
+    alpha: bool  # the source's alpha channel kept
+    grey: str | None  # pixel format of a grey frame, where the format holds grey of its depth
+
+
+def image_encoding(path: str | os.PathLike, info: VideoInfo) -> ImageEncoding:
+    """The encoding of the image file `path` for a source like `info`: its depth where the format holds it, its
+    alpha channel where the format holds one, and a grey source's frame as grey where the format holds grey of its
+    depth (PNG, TIFF; BMP at 8 bits)."""
+    suffix = Path(path).suffix.lower()
+    codec, shallow, deep = IMAGE_FORMATS[suffix]
+    alpha = info.alpha and suffix in ALPHA_IMAGE_FORMATS
+    if alpha:
+        shallow, deep = ALPHA_IMAGE_FORMATS[suffix]
+    pix_fmt = deep if info.bit_depth > 8 and deep else shallow
+    grey = grey_format(codec, info.bit_depth) if is_grey_format(info.pix_fmt) and not alpha else None
+    return ImageEncoding(codec, pix_fmt, alpha, grey)
+
+
 class ImageFileSink(atomic.FinishOrAbort, FrameSink):
     """The one frame of a one-frame source (a photo) as an image file, in display orientation.
 
@@ -130,17 +155,11 @@ class ImageFileSink(atomic.FinishOrAbort, FrameSink):
         self._metadata = read_metadata(source) if source is not None else None  # EXIF, colour profile
         check_image_output(self.path, info, options)
         self.warnings: list[str] = left_out(self.path, info, options)
-        codec, shallow, deep = IMAGE_FORMATS[self.path.suffix.lower()]
-        self._alpha = info.alpha and self.path.suffix.lower() in ALPHA_IMAGE_FORMATS
-        if self._alpha:
-            shallow, deep = ALPHA_IMAGE_FORMATS[self.path.suffix.lower()]
-        pix_fmt = deep if info.bit_depth > 8 and deep else shallow
-        # a grey source's frame as grey, where the format holds grey of its depth (PNG, TIFF; BMP at 8 bits)
-        grey = is_grey_format(info.pix_fmt) and not self._alpha
-        self._grey_format = grey_format(codec, info.bit_depth) if grey else None
+        encoding = image_encoding(self.path, info)
+        codec, self._alpha, self._grey_format = encoding.codec, encoding.alpha, encoding.grey
         width, height = info.display_size
         self._encoder = av.CodecContext.create(codec, "w")
-        self._encoder.width, self._encoder.height, self._encoder.pix_fmt = width, height, pix_fmt
+        self._encoder.width, self._encoder.height, self._encoder.pix_fmt = width, height, encoding.pix_fmt
         self._encoder.time_base = Fraction(1, 25)
         if codec == "mjpeg":
             self._encoder.options = {"qmin": str(JPEG_QUANTISER), "qmax": str(JPEG_QUANTISER)}

@@ -59,6 +59,12 @@ def left_out(info: VideoInfo, options: EncodeOptions = EncodeOptions()) -> list[
     return warnings
 
 
+def grey_png(info: VideoInfo) -> str | None:
+    """The PNG pixel format a grey source's grey frames are written in (an image sequence may mix grey and colour
+    images); None for a source with colour or alpha."""
+    return grey_format("png", info.bit_depth) if grey_source(info) else None
+
+
 class PngSequenceSink(atomic.FinishOrAbort, FrameSink):
     """Frames written as PNG files into a directory that appears under its final name only when finished.
 
@@ -96,7 +102,7 @@ class PngSequenceSink(atomic.FinishOrAbort, FrameSink):
         self.warnings: list[str] = left_out(info, options)
         self._names = _kept_names(info.frame_names)
         self._deep = info.bit_depth > 8
-        self._grey_format = grey_format("png", info.bit_depth) if grey_source(info) else None
+        self._grey_format = grey_png(info)
         self._encoder = self._new_encoder(grey=self._grey_format is not None)
         self._frames = 0  # frames given to the encoder
         self._written = 0  # PNG files saved

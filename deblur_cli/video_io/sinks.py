@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deblur_cli.errors import OutputError
@@ -82,6 +82,15 @@ def shows_turned(path: str | os.PathLike) -> bool:
         return container.format.name in ROTATING_FORMATS
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What `open_sink` would write for a source, told before a run (`deblur info`)."""
+
+    warnings: tuple[str, ...]  # what of the source the output cannot hold as it is
+    writes: str  # the encoder and pixel format, in words: "libx264, yuv420p", "PNG frames", "an image (.png)"
+    alpha_kept: bool  # the source's alpha channel is written (False for a source without one)
+
+
 def planned_warnings(
     path: str | os.PathLike,
     info: VideoInfo,
@@ -89,11 +98,23 @@ def planned_warnings(
     *,
     source: str | os.PathLike | None = None,
 ) -> list[str]:
-    """The warnings `open_sink(path, info, options, source=source)` would give: what of the source the
-    output cannot hold as it is. Nothing is written: a video file's encoder and container are set up in
-    memory, the source's other streams matched against them, and the encoders opened; and where the output
+    """The warnings `open_sink(path, info, options, source=source)` would give (plan_sink's). Raises OutputError as
+    open_sink would."""
+    return list(plan_sink(path, info, options, source=source).warnings)
+
+
+def plan_sink(
+    path: str | os.PathLike,
+    info: VideoInfo,
+    options: EncodeOptions = EncodeOptions(),
+    *,
+    source: str | os.PathLike | None = None,
+) -> Plan:
+    """What `open_sink(path, info, options, source=source)` would write, and the warnings it would give: what of
+    the source the output cannot hold as it is. Nothing is written: a video file's encoder and container are set
+    up in memory, the source's other streams matched against them, and the encoders opened; and where the output
     counts frames at one rate (AVI, Y4M, MXF, bare streams) or holds no times (PNG frames) and the source's
-    rate varies, that it drifts there.
+    rate varies, that it drifts there. The encoder told is the one set up, so it is the one a run opens.
     Raises OutputError as open_sink would."""
     if is_frame_directory(path):
         _check_frame_directory(path, options)
@@ -109,10 +130,13 @@ def planned_warnings(
             warnings.append(
                 _gaps_closed("a PNG sequence holds no frame times", timing.holes, ".mp4, .mov and .mkv keep")
             )
-        return warnings
+        writes = "PNG frames" + (", grey where the input's are" if png_sequence.grey_png(info) else "")
+        return Plan(tuple(warnings), writes, info.alpha)  # a PNG holds an alpha channel at either depth
     if is_image_output(path):
         check_image_output(path, info, options)
-        return image_file.left_out(Path(path), info, options)
+        image = image_file.image_encoding(path, info)
+        writes = f"an image ({Path(path).suffix}{', grey' if image.grey else ''})"
+        return Plan(tuple(image_file.left_out(Path(path), info, options)), writes, image.alpha)
     name, info = Path(path).name, with_grid(path, info, source)
     memory = io.BytesIO()
     memory.name = name
@@ -137,7 +161,10 @@ def planned_warnings(
         warnings.append(
             _gaps_closed(f"{encoder.frame_clock} counts frames at one rate", timing.holes, encoder.keeping())
         )
-    return warnings
+    encoding = encoder.encoding
+    profile = encoding.options.get("profile")
+    writes = f"{encoding.encoder}, {encoding.pix_fmt}" + (f", profile {profile}" if profile else "")
+    return Plan(tuple(warnings), writes, encoder.alpha)
 
 
 def _gaps_closed(output: str, holes: Holes, keeping: str) -> str:

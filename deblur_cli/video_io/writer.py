@@ -105,7 +105,7 @@ class VideoEncoder:
         warnings.extend(encoding_losses(info, options, encoding, format_name, suffix))
         warnings.extend(stream_losses(info, encoding, format_name, suffix))
         self._pix_fmt = encoding.pix_fmt
-        self._alpha = info.alpha and encoding.alpha  # frames take the source's alpha channel along
+        self.alpha = info.alpha and encoding.alpha  # frames take the source's alpha channel along
         self.source_time_base = info.time_base or 1 / info.rate  # what Frame.pts and `encode`'s pts count in
         # AVI gives every tick of its time base a frame: a finer one would read as a rate of thousands of
         # frames a second, nearly all of them dropped, so it counts frames and timestamps are rounded to them
@@ -250,7 +250,7 @@ class VideoEncoder:
         distinct rising timestamps.
         The caller checked the image (checked_parts).
         """
-        if self._alpha:
+        if self.alpha:
             image = with_alpha(image, alpha)
         picture = self._convert(_packed(image))
         # half a tick up, always: rounded half to even, frames 40 ms apart from 0.5 s on a 1/25 s clock took
