@@ -124,6 +124,17 @@ def test_a_stretch_at_a_lower_rate_is_no_damage_to_run_as_to_info(tmp_path, suff
     assert json.loads(runner.invoke(app, ["info", str(clip), "--json"]).stdout)["variable_frame_rate"] is not None
 
 
+def test_jumps_in_a_row_where_the_demuxer_saw_damage_are_frames_lost():
+    """Found in review (review50 F1): 2 KB cut from an MPEG-TS broadcast clip with B-frames lost frames 38, 40 and 42
+    (packets lost together in decode order are every other frame shown), which the rate-change rule took for a
+    12.5 fps stretch, where the rule before it warned. The demuxer marked a packet corrupt there."""
+    times = [40 * i for i in range(75) if i not in (38, 40, 42)]
+    assert _steps(times).holes() is None  # as a short stretch at a lower rate reads
+    damaged = _steps(times)
+    damaged.corrupt = True
+    assert damaged.holes() == Holes(frames=3, places=3, at=Fraction(38 * 40, 1000))
+
+
 def test_a_pause_in_a_gif_is_its_authors_not_frames_lost(tmp_path):
     """Found in review (loss50): a GIF whose frame is held for 4 frames' time (100 ms frames, one of 400) was told
     by info and run as "the video's timestamps jump over 3 frames at 1 s, missing from the file"."""

@@ -24,7 +24,7 @@ def _shown(frames: list[int]) -> DamageLog:
 
 def test_jumps_over_whole_frames_are_lost_frames_and_over_ten_seconds_a_discontinuity():
     log = _shown([*range(20), *range(22, 30), *range(330, 340)])  # 2 frames gone at 0.8 s; 12 s on from 1.16 s
-    assert log.breaks == [12.04]
+    assert log.steps.breaks == [Fraction(301, 25)]
     assert [note.split(" (")[0] for note in log.warnings("a.ts", INFO, None)] == [
         "a.ts: the video's timestamps jump forward once, by up to 12 s",
         "a.ts: the video's timestamps jump over 2 frames at 0.8 s, missing from the file",

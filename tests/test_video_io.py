@@ -37,6 +37,8 @@ from deblur_cli.video_io.passthrough import _starts_at_zero
 from deblur_cli.video_io.reader import rising_timestamps
 from deblur_cli.video_io.writer import with_sane_dts
 from deblur_cli.video_io.side_data import side_data_of
+from deblur_cli.video_io.sinks import planned_warnings
+from deblur_cli.video_io.sources import reading_warnings
 from deblur_cli.video_io.work_folder import work_folder
 from tests import media
 
@@ -2277,7 +2279,9 @@ def test_frames_an_mpeg_ts_loses_silently_are_counted_from_its_timestamps(tmp_pa
 
 
 def test_a_long_jump_in_an_mpeg_ts_is_a_discontinuity_not_lost_frames(tmp_path):
-    """A spliced broadcast: the clock jumps a minute forward between two frames a frame apart in the picture."""
+    """A spliced broadcast: the clock jumps a minute forward between two frames a frame apart in the picture.
+    `deblur info` says the same (found in review: it counted the minute as 1500 frames missing), and an output that
+    counts frames, which closes the pause, says so before the run."""
     step, minute = 3600, 60 * 90000  # 25 fps on MPEG-TS's 90 kHz clock
     pts = [i * step for i in range(10)] + [minute + i * step for i in range(10, 18)]
     pts[15] += step  # and one frame lost after it
@@ -2290,11 +2294,14 @@ def test_a_long_jump_in_an_mpeg_ts_is_a_discontinuity_not_lost_frames(tmp_path):
         warnings = frames.warnings
     assert warnings == [
         "rec.ts: the video's timestamps jump forward once, by up to 60 s (a discontinuity, as where a broadcast "
-        "recording was spliced); the output keeps the pause",
+        "recording was spliced); an output that keeps each frame's time keeps the pause",
         "rec.ts: the video's timestamps jump over a frame at 60.6 s, missing from the file (damage the demuxer "
         "dropped, or frames the recorder dropped); an output that keeps each frame's time keeps the gaps, where a "
         "player holds the frame before",
     ]
+    assert reading_warnings(source, info := describe(source)) == [line.removeprefix("rec.ts: ") for line in warnings]
+    closed = " ".join(planned_warnings(tmp_path / "out.y4m", info, source=source))
+    assert "jump forward by up to 60 s (a discontinuity): the output closes the pause" in closed
 
 
 def _rising(stamps: list[int | None], step: int = 512) -> tuple[list[tuple[int | None, int]], int]:

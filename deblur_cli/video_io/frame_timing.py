@@ -29,8 +29,13 @@ TICKS = 1.5  # ... and than this many ticks of the stream's clock, which rounds 
 # that writes a frame only when the screen changes), a variable rate.
 HOLES = 0.1
 # Jumps of one length this many times in a row are a stretch at a lower rate (a phone's 15 fps in low light among
-# 30), not frames lost: damage drops a run of frames at once (one jump), a recorder a frame now and then.
+# 30), not frames lost: damage drops a run of frames at once (one jump), a recorder a frame now and then. Not where
+# the demuxer marked a packet corrupt (MPEG-TS's continuity counter): packets lost together in decode order are
+# every other frame shown where the stream has B-frames (frames 38, 40 and 42 of 2 KB cut from a broadcast clip).
 RATE_CHANGE = 3
+# A longer jump forward is a discontinuity (a spliced broadcast, a recorder restarted), not lost frames nor an
+# interval of the stream's: FFmpeg's own threshold for it.
+DISCONTINUITY = 10
 _REORDERED = 16  # packets: how far a decoder may reorder frames (H.264's and HEVC's most)
 # A variable rate whose intervals are whole numbers of its shortest (a phone's 30 fps that drops to 15 in low light,
 # a screen recording's held frames) has its frames on a grid, where that shortest interval is this share of them
@@ -82,6 +87,16 @@ def gap_warning(jumps: str) -> str:
     )
 
 
+def break_warning(breaks: list[Fraction] | tuple[Fraction, ...]) -> str:
+    """The warning for a stream's clock jumping forward over DISCONTINUITY (`breaks`, s, one at least): `info` and
+    `run` say it alike."""
+    times = "once" if len(breaks) == 1 else f"{len(breaks)} times"
+    return (
+        f"the video's timestamps jump forward {times}, by up to {float(max(breaks)):.0f} s (a discontinuity, as where "
+        "a broadcast recording was spliced); an output that keeps each frame's time keeps the pause"
+    )
+
+
 class Steps:
     """The intervals between a stream's frames, counted as the frames' times come (s, in the order shown): a
     count of each interval and where it first comes, so a long stream takes no more memory than its kinds of
@@ -90,6 +105,8 @@ class Steps:
     def __init__(self, tick: Fraction, authored: bool = False):
         self.tick = tick  # the clock's unit (s), which rounds every time
         self.authored = authored  # each frame's time is the author's (AUTHORED_TIMES): no jump is frames lost
+        self.corrupt = False  # the demuxer marked a packet of the stream corrupt (damage it saw)
+        self.breaks: list[Fraction] = []  # s: the jumps forward over DISCONTINUITY, not counted as intervals
         self.frames = 0
         self.first: Fraction | None = None  # the first frame's time
         self._counts: Counter = Counter()
@@ -99,7 +116,11 @@ class Steps:
         self._last: Fraction | None = None
 
     def add(self, time: Fraction) -> None:
-        if self._last is not None:
+        """Count a frame shown at `time` (s), and the interval before it but where that is a discontinuity."""
+        if self._last is not None and time - self._last > DISCONTINUITY:
+            self.breaks.append(time - self._last)
+            self._run = (Fraction(0), 0)
+        elif self._last is not None:
             step = time - self._last
             self._counts[step] += 1
             self._after.setdefault(step, self._last)
@@ -108,12 +129,6 @@ class Steps:
         else:
             self.first = time
         self._last = time
-        self.frames += 1
-
-    def resume(self, time: Fraction) -> None:
-        """Go on at a frame shown at `time` without counting the interval before it: the clock jumped forward
-        there (a discontinuity, as where a broadcast recording was spliced), which is no interval of the stream's."""
-        self._last, self._run = time, (Fraction(0), 0)
         self.frames += 1
 
     def varying(self, all_read: bool = True) -> Intervals | None:
@@ -138,7 +153,7 @@ class Steps:
         jumps = {interval: round(interval / step) for interval in self._counts if abs(interval - usual) > allowed}
         if not jumps or any(n < 2 or abs(interval - n * step) > allowed for interval, n in jumps.items()):
             return None
-        if any(self._runs[interval] >= RATE_CHANGE for interval in jumps):  # a stretch at a lower rate
+        if not self.corrupt and any(self._runs[interval] >= RATE_CHANGE for interval in jumps):  # a lower rate
             return None
         places = sum(self._counts[interval] for interval in jumps)
         if places > HOLES * total:
@@ -208,6 +223,7 @@ class Timing:
     # stream's own rate where frames are missing, the grid a varying rate's intervals fall on (Steps.grid; a standard
     # rate within rounding of it is taken for it) up to MAX_GRID_RATE; None at one rate, and on no such grid
     grid: Fraction | None
+    breaks: tuple[Fraction, ...] = ()  # s: the jumps forward over DISCONTINUITY (Steps.breaks)
 
 
 def classify(steps: Steps, all_read: bool) -> Timing:
@@ -219,7 +235,7 @@ def classify(steps: Steps, all_read: bool) -> Timing:
         grid = nominal_rate(1 / (steps.grid() or steps.step()), None)
     elif varying is not None and (step := steps.grid()) is not None:
         grid = rate if (rate := nominal_rate(1 / step, None)) <= MAX_GRID_RATE else None
-    return Timing(steps.first, steps.frames, all_read, holes, varying, grid)
+    return Timing(steps.first, steps.frames, all_read, holes, varying, grid, tuple(steps.breaks))
 
 
 def timing_of(path: str | os.PathLike) -> Timing | None:
@@ -241,42 +257,43 @@ def _file_key(path: Path) -> tuple[Path, int, int]:
 @functools.lru_cache(maxsize=8)
 def _timing(path: Path, size: int, changed: int, count: int) -> Timing | None:
     """timing_of for the file as it is (`size`, `changed`), from the first `count` packets."""
-    times, tick, all_read, authored = _read_packet_times(path, count)
-    if tick is None or not times:
+    times, steps, all_read = _read_packet_times(path, count)
+    if steps is None or not times:
         return None
-    steps = Steps(tick, authored)
     for time in sorted(set(times)):
         steps.add(time)
     return classify(steps, all_read)
 
 
-def _read_packet_times(path: Path, count: int) -> tuple[list[Fraction], Fraction | None, bool, bool]:
+def _read_packet_times(path: Path, count: int) -> tuple[list[Fraction], Steps | None, bool]:
     """Presentation times (s) of the frames shown first, those of the first `count` packets that hold a
-    picture, and the clock's tick. Packets come in decode order: B-frames shown before a frame come after it, so
-    the times read on past the `count`th packet, and the frames shown from the earliest time among those on
-    are left out, which would leave a gap there (in 7 of 10 cuts of an x264 clip's packets). Last, whether
-    those are all the stream's packets, and whether the times are the author's (AUTHORED_TIMES)."""
+    picture, and the Steps to count them in (on the stream's clock, its times the author's where they are, marked
+    corrupt where the demuxer marked a packet so). Packets come in decode order: B-frames shown before a frame
+    come after it, so the times read on past the `count`th packet, and the frames shown from the earliest time
+    among those on are left out, which would leave a gap there (in 7 of 10 cuts of an x264 clip's packets). Last,
+    whether those are all the stream's packets."""
     times: list[Fraction] = []
     try:
         container = open_input(path)
     except (OSError, av.FFmpegError):
-        return times, None, False, False
+        return times, None, False
     with container:
         try:
             stream = video_stream(container, path)
         except InputError:
-            return times, None, False, False
-        tick, authored = stream.time_base, container.format.name in AUTHORED_TIMES
+            return times, None, False
+        steps = Steps(stream.time_base, authored=container.format.name in AUTHORED_TIMES)
         with contextlib.suppress(OSError, av.FFmpegError):  # damage further on: the packets before it
             for packet in container.demux(stream):
                 if packet.size and packet.pts is not None:
-                    times.append(packet.pts * tick)
+                    times.append(packet.pts * stream.time_base)
+                    steps.corrupt = steps.corrupt or packet.is_corrupt
                     if len(times) >= count + _REORDERED:
                         break
         if len(times) < count + _REORDERED:  # the packets ended (or the demuxer gave up) before
-            return times, tick, True, authored
+            return times, steps, True
         later = min(times[count:])
-        return [time for time in times if time < later], tick, False, authored
+        return [time for time in times if time < later], steps, False
 
 
 def _ms(seconds: float) -> str:

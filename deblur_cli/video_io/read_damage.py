@@ -6,12 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from deblur_cli.video_io.frame_timing import Steps, gap_warning
+from deblur_cli.video_io.frame_timing import Steps, break_warning, gap_warning
 from deblur_cli.video_io.info import VideoInfo
-
-# A longer jump there is a discontinuity (a spliced broadcast, a recorder restarted), not lost frames: FFmpeg's
-# own threshold for it.
-_DISCONTINUITY_SECONDS = 10
 
 
 @dataclass
@@ -21,13 +17,11 @@ class DamageLog:
     damaged: set[tuple[int | None, int | None]] = field(default_factory=set)  # packets the decoder refused, by position
     missing: int | None = None  # frames fewer than the container counts, after a whole read
     resized: str | None = None  # where the frame size first changed, if it did
-    breaks: list[float] = field(default_factory=list)  # seconds of each jump forward over _DISCONTINUITY_SECONDS
     stale: int = 0  # frames left out: stamped a frame or more behind, the frames after them not
     # the intervals between the frames read, where frames a demuxer dropped without an error show (Steps.holes);
     # set by the reader once it knows the stream's clock
     steps: Steps | None = None
     dropped: int = 0  # packets that gave no frame and no error, where each holds a frame (a threaded decoder's loss)
-    _last: Fraction | None = field(default=None, init=False, repr=False)  # the time of the frame read last (s)
 
     def refused(self, packet) -> None:
         """Count a packet the decoder refused, or one the file ends inside."""
@@ -43,14 +37,8 @@ class DamageLog:
         self.stale += 1
 
     def shown(self, time: Fraction) -> None:
-        """Count a frame shown at `time` (s, from the first frame, as --start and --end count) among `steps`, the
-        interval before it a discontinuity where it is over _DISCONTINUITY_SECONDS."""
-        if self._last is not None and time - self._last > _DISCONTINUITY_SECONDS:
-            self.breaks.append(float(time - self._last))
-            self.steps.resume(time)
-        else:
-            self.steps.add(time)
-        self._last = time
+        """Count a frame shown at `time` (s, from the first frame, as --start and --end count) among `steps`."""
+        self.steps.add(time)
 
     def warnings(self, name: str, info: VideoInfo, shown_before: Fraction | None) -> list[str]:
         """What reading the file `name`, described by `info`, changed or left out so far: frames of another size
@@ -62,12 +50,8 @@ class DamageLog:
                 f"{name}: the video's frame size changes ({self.resized}); those frames were "
                 f"scaled to the first size, {info.width}x{info.height}"
             )
-        if self.breaks:
-            times = "once" if len(self.breaks) == 1 else f"{len(self.breaks)} times"
-            notes.append(
-                f"{name}: the video's timestamps jump forward {times}, by up to {max(self.breaks):.0f} s "
-                f"(a discontinuity, as where a broadcast recording was spliced); the output keeps the pause"
-            )
+        if self.steps is not None and self.steps.breaks:
+            notes.append(f"{name}: {break_warning(self.steps.breaks)}")
         count = len(self._damaged_before(shown_before))
         holes = self.steps.holes() if self.steps is not None else None
         stale = "a frame" if self.stale == 1 else f"{self.stale} frames"

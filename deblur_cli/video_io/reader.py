@@ -375,6 +375,8 @@ class VideoFileSource:
                     else:
                         self._damage.refused(held)
                 held = packet if packet.size and packet.is_corrupt else None
+                if held is not None and self._damage.steps is not None:  # damage: jumps in a row are frames lost
+                    self._damage.steps.corrupt = True
                 if held is None:
                     sending.append(packet)
                 for sent in sending:

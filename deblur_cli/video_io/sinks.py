@@ -11,7 +11,7 @@ from pathlib import Path
 
 from deblur_cli.errors import OutputError
 from deblur_cli.video_io.encoding import EncodeOptions
-from deblur_cli.video_io.frame_timing import Holes, Timing, timing_of
+from deblur_cli.video_io.frame_timing import Timing, timing_of
 from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io import image_file, png_sequence
 from deblur_cli.video_io.image_file import ImageFileSink, check_image_output, is_image_output
@@ -126,10 +126,8 @@ def plan_sink(
                 " back at one rate (an editor's image-sequence import), its frames drift against the sound; .mp4, .mov"
                 " and .mkv keep each frame's time"
             )
-        elif timing is not None and timing.holes is not None:
-            warnings.append(
-                _gaps_closed("a PNG sequence holds no frame times", timing.holes, ".mp4, .mov and .mkv keep")
-            )
+        elif timing is not None:
+            warnings += _gaps_closed("a PNG sequence holds no frame times", timing, ".mp4, .mov and .mkv keep")
         writes = "PNG frames" + (", grey where the input's are" if png_sequence.grey_png(info) else "")
         return Plan(tuple(warnings), writes, info.alpha)  # a PNG holds an alpha channel at either depth
     if is_image_output(path):
@@ -157,25 +155,33 @@ def plan_sink(
             " frames that come faster than its average take the next free frame's time, and drift against the sound"
             f" until slower ones let them catch up; {encoder.keeping()} each frame's time"
         )
-    elif timing is not None and timing.holes is not None:
-        warnings.append(
-            _gaps_closed(f"{encoder.frame_clock} counts frames at one rate", timing.holes, encoder.keeping())
-        )
+    elif timing is not None:
+        warnings += _gaps_closed(f"{encoder.frame_clock} counts frames at one rate", timing, encoder.keeping())
     encoding = encoder.encoding
     profile = encoding.options.get("profile")
     writes = f"{encoding.encoder}, {encoding.pix_fmt}" + (f", profile {profile}" if profile else "")
     return Plan(tuple(warnings), writes, encoder.alpha)
 
 
-def _gaps_closed(output: str, holes: Holes, keeping: str) -> str:
-    """The warning for frames missing from a source (`holes`) where the `output` counts frames: each gap closes
-    up, and the frames after it show that much earlier than in the source, against its sound."""
-    frames = "a frame" if holes.frames == 1 else f"{holes.frames} frames"
-    return (
-        f"{output}, and this video's timestamps jump over {frames} (missing from the file): the output closes the"
-        f" gaps, and the frames after each show earlier than in the input, up to {frames} ahead of the sound;"
-        f" {keeping} each frame's time"
-    )
+def _gaps_closed(output: str, timing: Timing, keeping: str) -> list[str]:
+    """The warnings for gaps in a source's timestamps (`timing`: frames missing, a pause where its clock jumps
+    forward) where the `output` counts frames: each gap closes up, and the frames after it show that much earlier
+    than in the source, against its sound."""
+    said = []
+    if timing.holes is not None:
+        frames = "a frame" if timing.holes.frames == 1 else f"{timing.holes.frames} frames"
+        said.append(
+            f"{output}, and this video's timestamps jump over {frames} (missing from the file): the output closes the"
+            f" gaps, and the frames after each show earlier than in the input, up to {frames} ahead of the sound;"
+            f" {keeping} each frame's time"
+        )
+    if timing.breaks:
+        said.append(
+            f"{output}, and this video's timestamps jump forward by up to {float(max(timing.breaks)):.0f} s (a"
+            " discontinuity): the output closes the pause, and the frames after it show that much earlier than in the"
+            f" input, against the sound; {keeping} each frame's time"
+        )
+    return said
 
 
 def with_grid(path: str | os.PathLike, info: VideoInfo, source: str | os.PathLike | None) -> VideoInfo:

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from deblur_cli.errors import InputError
 from deblur_cli.span import Span
-from deblur_cli.video_io.frame_timing import gap_warning, timing_of
+from deblur_cli.video_io.frame_timing import break_warning, gap_warning, timing_of
 from deblur_cli.video_io.gif_end import missing_trailer
 from deblur_cli.video_io.image_kinds import survey
 from deblur_cli.video_io.images import ImageSequenceSource, float_warning, is_glob, list_images, reads_as_image
@@ -183,7 +183,8 @@ def reading_warnings(path: str | os.PathLike, info: VideoInfo) -> list[str]:
     if ended := packets_end_early(text) or missing_trailer(text):
         return [ended]
     timing = timing_of(text)
-    if timing is None or timing.holes is None:
+    if timing is None:
         return []
     read = "" if timing.all_read else f" (of its first {timing.frames} frames)"
-    return [gap_warning(timing.holes.describe(float(timing.first)) + read)]
+    breaks = [break_warning(timing.breaks)] if timing.breaks else []
+    return breaks + ([gap_warning(timing.holes.describe(float(timing.first)) + read)] if timing.holes else [])
