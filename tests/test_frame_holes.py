@@ -124,6 +124,19 @@ def test_a_stretch_at_a_lower_rate_is_no_damage_to_run_as_to_info(tmp_path, suff
     assert json.loads(runner.invoke(app, ["info", str(clip), "--json"]).stdout)["variable_frame_rate"] is not None
 
 
+def test_a_stream_at_one_rate_with_frames_missing_is_at_that_rate_in_any_container(tmp_path):
+    """Found in review (review50 F3): an MP4's rate is FFmpeg's average, which counts the gaps in: 23.26 fps for 25
+    with 3 frames missing in 40 (its .mkv copy said 25), and a .y4m output played every frame 7% slow."""
+    pts = [*range(0, 800, 40), *range(920, 1720, 40)]  # ms: frames 20, 21 and 22 missing
+    for suffix in (".mp4", ".mkv"):
+        source = media.make_video(tmp_path / f"holes{suffix}", frames=40, pts=pts, time_base=MS, fps=25)
+        assert describe(source).fps == 25, suffix
+        result = runner.invoke(app, ["run", str(source), "-o", str(tmp_path / "out.y4m"), "-f", "--strength", "0"])
+        assert result.exit_code == 0, result.output
+        with av.open(str(tmp_path / "out.y4m")) as written:
+            assert written.streams.video[0].average_rate == 25, suffix
+
+
 def test_jumps_in_a_row_where_the_demuxer_saw_damage_are_frames_lost():
     """Found in review (review50 F1): 2 KB cut from an MPEG-TS broadcast clip with B-frames lost frames 38, 40 and 42
     (packets lost together in decode order are every other frame shown), which the rate-change rule took for a

@@ -19,7 +19,7 @@ import av
 
 from deblur_cli.errors import InputError
 from deblur_cli.video_io.containers import open_input
-from deblur_cli.video_io.streams import nominal_rate, video_stream
+from deblur_cli.video_io.streams import MILLISECOND, nominal_rate, video_stream
 
 PACKETS_READ = 300  # the first packets (10 s at 30 fps): enough to see a phone's rate change, and quick on 4K
 RELATIVE = 0.1  # an interval further than this from the usual (most common) one is another rate ...
@@ -232,7 +232,8 @@ def classify(steps: Steps, all_read: bool) -> Timing:
     varying = None if holes is not None else steps.varying(all_read)
     grid = None
     if holes is not None:  # its own rate, as the whole time read averages it, past the rounding of a clock
-        grid = nominal_rate(1 / (steps.grid() or steps.step()), None)
+        slack = max(steps.tick, MILLISECOND) / steps.frames  # a tick shared out over the frames, as frame_rate allows
+        grid = nominal_rate(1 / (steps.grid() or steps.step()), None, slack)
     elif varying is not None and (step := steps.grid()) is not None:
         grid = rate if (rate := nominal_rate(1 / step, None)) <= MAX_GRID_RATE else None
     return Timing(steps.first, steps.frames, all_read, holes, varying, grid, tuple(steps.breaks))

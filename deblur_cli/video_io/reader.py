@@ -16,7 +16,7 @@ from deblur_cli.errors import InputError
 from deblur_cli.span import Span
 from deblur_cli.video_io.containers import empty_file, open_input
 from deblur_cli.video_io.deinterlace import FRAMES_BEFORE, check_mode, deinterlaced, field_order
-from deblur_cli.video_io.frame_timing import AUTHORED_TIMES, Steps
+from deblur_cli.video_io.frame_timing import AUTHORED_TIMES, Steps, timing_of
 from deblur_cli.video_io.gif_end import missing_trailer
 from deblur_cli.video_io.hdr import hdr_of
 from deblur_cli.video_io.side_data import side_data_of
@@ -521,6 +521,10 @@ def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed:
     """The stream's VideoInfo; `counted`: frames are timed by their count, at the stream's rate; `listed`:
     the frames' timestamps as an AVI's index lists them, which count them exactly."""
     fps = frame_rate(stream)
+    if (timing := timing_of(container.name)) is not None and timing.holes is not None and timing.grid:
+        # a stream at one rate with frames missing is at that rate: an MP4's average counts the gaps in (23.26 fps
+        # for 25 with 3 frames missing in 40), which a .y4m output would have played its frames at, 7% slow
+        fps = timing.grid
     # PyAV 18 crashes collecting the side data of frames from image codecs (an animated PNG's ICC profile),
     # which carry neither a display matrix nor HDR10 metadata that video codecs do: those are not read
     side_data = side_data_of(first) if stream.codec_context.name not in _IMAGE_CODECS else {}
