@@ -45,6 +45,9 @@ MAX_GRID_RATE = 120
 # Animations whose every frame states how long it shows (a GIF's or APNG's delays): a frame shown for three
 # frames' time is a pause their author made, never frames lost.
 AUTHORED_TIMES = {"gif", "apng"}
+# Containers whose index lists every frame, whose demuxers drop no damage unseen (Matroska's skip to the next
+# cluster, MPEG-TS's lose packets): frames missing from their timestamps were never written.
+INDEXED = {"mov,mp4,m4a,3gp,3g2,mj2", "avi"}
 
 
 @dataclass(frozen=True)
@@ -78,13 +81,16 @@ class Holes:
         return f"the video's timestamps jump over {frames} {where}"
 
 
-def gap_warning(jumps: str) -> str:
-    """The warning for frames a stream's timestamps jump over (`jumps`, as Holes.describe says it): `info` and `run`
-    say it alike. Outputs that count frames close the gaps, which sinks.planned_warnings says before a run."""
-    return (
-        f"{jumps}, missing from the file (damage the demuxer dropped, or frames the recorder dropped); an output that "
-        "keeps each frame's time keeps the gaps, where a player holds the frame before"
-    )
+def gap_warning(jumps: str, container: str | None) -> str:
+    """The warning for frames a stream's timestamps jump over (`jumps`, as Holes.describe says it) in a file of the
+    `container` (demuxer name): `info` and `run` say it alike. An MP4's, MOV's or AVI's index lists every frame,
+    so no damage is dropped there unseen: the recorder wrote none. Outputs that count frames close the gaps, which
+    sinks.planned_warnings says before a run."""
+    if container in INDEXED:
+        why = "no frames in the file there (the recorder dropped them, or wrote none while the picture stood still)"
+    else:
+        why = "missing from the file (damage the demuxer dropped, or frames the recorder dropped)"
+    return f"{jumps}, {why}; an output that keeps each frame's time keeps the gaps, where a player holds the frame before"
 
 
 def break_warning(breaks: list[Fraction] | tuple[Fraction, ...]) -> str:

@@ -76,7 +76,7 @@ class DamageLog:
                     "player holds the frame before"
                 )
             elif holes:  # a stream at one rate whose demuxer dropped damage (Matroska: to the next cluster; MPEG-TS)
-                notes.append(f"{name}: {gap_warning(holes.describe())}")
+                notes.append(f"{name}: {gap_warning(holes.describe(), info.container)}")
             return notes
         packets = "a damaged packet" if count == 1 else f"{count} damaged packets"
         # frames fewer than the container counts; where it counts none, those its timestamps jump over

@@ -187,4 +187,5 @@ def reading_warnings(path: str | os.PathLike, info: VideoInfo) -> list[str]:
         return []
     read = "" if timing.all_read else f" (of its first {timing.frames} frames)"
     breaks = [break_warning(timing.breaks)] if timing.breaks else []
-    return breaks + ([gap_warning(timing.holes.describe(float(timing.first)) + read)] if timing.holes else [])
+    gaps = gap_warning(timing.holes.describe(float(timing.first)) + read, info.container) if timing.holes else None
+    return breaks + ([gaps] if gaps else [])
