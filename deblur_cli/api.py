@@ -220,6 +220,8 @@ def load(
             _integer(option, value, least)
     if seed is not None:
         _integer("seed", seed, 0, most=MAX_SEED)
+    scene_cuts, compile = _boolean("scene_cuts", scene_cuts), _boolean("compile", compile)
+    offline = None if offline is None else _boolean("offline", offline, or_none=True)  # None: as HF_HUB_OFFLINE says
     if isinstance(eta, bool) or not isinstance(eta, (int, float, np.integer, np.floating)) or not 0 <= eta <= 1:
         raise UsageError(f"eta must be a number from 0 (deterministic) to 1 (DDPM's noise), got {eta!r}")
     if not isinstance(model, str):
@@ -273,6 +275,14 @@ def _integer(name: str, value: object, least: int, most: int | None = None) -> N
         raise UsageError(f"{name} must be an integer of at least {least}, got {value!r}")
     if most is not None and value > most:
         raise UsageError(f"{name} must be at most {most}, got {value!r}")
+
+
+def _boolean(name: str, value: object, or_none: bool = False) -> bool:
+    """A yes-or-no argument as a bool: True or False (NumPy's too), not any object Python reads as one ("no" is
+    true); `or_none`: where None is taken too (the caller's to handle)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise UsageError(f"{name} must be True{', False or None' if or_none else ' or False'}, got {value!r}")
+    return bool(value)
 
 
 def _device_name(device: object) -> str:

@@ -287,6 +287,10 @@ BAD_OPTIONS = [
     ({"weights": "/no/such.safetensors"}, 'weights="/no/such.safetensors": no such file'),
     ({"weights": "wtsa-s"}, 'weights="wtsa-s": wtsa weights cannot load into model dstnet-s'),  # was "wtsa"-s
     ({"weights": "dstnet-s=foo.pth"}, 'weights="dstnet-s=foo.pth": no such file'),
+    # found in review: any object was taken as a yes or no, and "no" is true (scene cuts stayed on)
+    ({"scene_cuts": "no"}, "scene_cuts must be True or False, got 'no'"),
+    ({"compile": 1}, "compile must be True or False, got 1"),
+    ({"offline": "no"}, "offline must be True, False or None, got 'no'"),
 ]
 
 
@@ -401,6 +405,11 @@ def test_a_warning_said_deep_inside_the_loading_is_shown_at_the_callers_line(mon
         deblur_cli.load("dstnet-s", device="cpu")
     assert w[0].filename == __file__, w[0].filename
     assert str(w[0].message).endswith('precision="auto" picks fp32 here')  # in load's terms, as its hints are
+
+
+def test_yes_or_no_arguments_take_numpy_bools_too():
+    loaded = deblur_cli.load("dstnet-s", device="cpu", scene_cuts=np.False_, compile=np.bool_(False), offline=np.True_)
+    assert loaded.windows.scene_cuts is False
 
 
 def test_the_options_reach_the_windows(model):
