@@ -6,10 +6,13 @@ The command line is `deblur` (deblur_cli.cli). From Python (docs/python.md):
     model = deblur_cli.load("dstnet-s")     # load(model="auto", *, weights=None, device="auto", ...)
     sharp = model.restore(frames)           # a Deblurrer; restore_iter(frames) for a stream
 
-`load`, `Deblurrer` and `DeblurWarning` come from deblur_cli.api, imported when first asked for.
+`load`, `Deblurrer` and `DeblurWarning` come from deblur_cli.api, imported when first asked for; the errors
+they raise (deblur_cli.errors, which imports no torch) are here from the start, for `except` clauses.
 """
 
 from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from deblur_cli.errors import DeblurError, ModelError, UnknownModelError, UsageError, WeightsError
 
 __version__ = "0.1.0"
 
@@ -17,6 +20,7 @@ if _TYPE_CHECKING:  # what __getattr__ gives, for type checkers and editors
     from deblur_cli.api import DeblurWarning, Deblurrer, load  # noqa: F401
 
 _API = ("load", "Deblurrer", "DeblurWarning")
+__all__ = [*_API, "DeblurError", "UsageError", "WeightsError", "ModelError", "UnknownModelError"]
 
 
 def __getattr__(name: str):

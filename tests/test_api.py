@@ -432,6 +432,21 @@ def test_importing_the_package_imports_no_torch_until_load_is_asked_for():
     assert run.returncode == 0, run.stderr
 
 
+def test_the_errors_to_catch_are_there_from_the_start_without_torch():
+    """Found in review: `deblur_cli.errors` was an AttributeError until load had run."""
+    script = (
+        "import sys, deblur_cli; "
+        "assert deblur_cli.errors.DeblurError is deblur_cli.DeblurError; "
+        "assert all(issubclass(getattr(deblur_cli, name), deblur_cli.DeblurError) "
+        "for name in ('UsageError', 'WeightsError', 'ModelError', 'UnknownModelError')); "
+        "assert 'torch' not in sys.modules; "
+        "names = {}; exec('from deblur_cli import *', names); "
+        "assert {'load', 'Deblurrer', 'DeblurWarning', 'DeblurError', 'UsageError'} <= set(names)"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
 def test_frames_of_a_stream_may_come_from_any_iterable(model):
     x = frames(count=5)
     assert torch.equal(torch.stack(list(model.restore_iter(itertools.chain(x[:2], x[2:])))), model.restore(x))
