@@ -20,7 +20,16 @@ if _TYPE_CHECKING:  # what __getattr__ gives, for type checkers and editors
     from deblur_cli.api import DeblurWarning, Deblurrer, load  # noqa: F401
 
 _API = ("load", "Deblurrer", "DeblurWarning")
-__all__ = [*_API, "DeblurError", "UsageError", "WeightsError", "ModelError", "UnknownModelError"]
+__all__ = [  # written out, not from _API: pyflakes reads a literal
+    "load",
+    "Deblurrer",
+    "DeblurWarning",
+    "DeblurError",
+    "UsageError",
+    "WeightsError",
+    "ModelError",
+    "UnknownModelError",
+]
 
 
 def __getattr__(name: str):
