@@ -23,7 +23,7 @@ import re
 import sys
 import warnings
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Union
+from typing import Callable, Iterable, Iterator, ParamSpec, Union, overload
 
 import numpy as np
 import torch
@@ -62,6 +62,10 @@ class Deblurrer:
             f"Deblurrer({self.name!r}, device={self.device}, window={w.window}, overlap={w.overlap}, tile={w.tile!r})"
         )
 
+    @overload
+    def restore(self, frames: torch.Tensor) -> torch.Tensor: ...
+    @overload
+    def restore(self, frames: np.ndarray) -> np.ndarray: ...
     def restore(self, frames: Frame) -> Frame:
         """All of a clip's frames at once: a tensor (T, 3, H, W) or an array (T, H, W, 3), restored into
         the same layout (see the module's docstring for dtypes and devices). A diffusion model draws its
@@ -77,6 +81,10 @@ class Deblurrer:
         restored = list(self.restore_iter(iter(frames)))
         return torch.stack(restored) if isinstance(frames, torch.Tensor) else np.stack(restored)
 
+    @overload
+    def restore_iter(self, frames: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]: ...
+    @overload
+    def restore_iter(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]: ...
     def restore_iter(self, frames: Iterable[Frame]) -> Iterator[Frame]:
         """Each of `frames`, restored, in order and lazily: (3, H, W) tensors or (H, W, 3) arrays, all of
         one kind and size. Frames are read up to two windows ahead of the frames that come out (where
@@ -122,12 +130,16 @@ class Deblurrer:
             yield kind.frame(restored)
 
 
-def _in_python_terms(load: Callable[..., Deblurrer]) -> Callable[..., Deblurrer]:
+P = ParamSpec("P")
+
+
+def _in_python_terms(load: Callable[P, Deblurrer]) -> Callable[P, Deblurrer]:
     """`load`, whose errors name its arguments where they named deblur run's options (--device cpu:
-    device="cpu"), in their messages and hints; commands in backquotes are left as they are."""
+    device="cpu"), in their messages and hints; commands in backquotes are left as they are. Its signature
+    stays load's, for type checkers and editors."""
 
     @functools.wraps(load)
-    def loading(*args, **kwargs) -> Deblurrer:
+    def loading(*args: P.args, **kwargs: P.kwargs) -> Deblurrer:
         try:
             return load(*args, **kwargs)
         except DeblurError as e:
@@ -184,8 +196,8 @@ def load(
     model: str = "auto",
     *,
     weights: str | Path | None = None,
-    device: str = "auto",
-    precision: str = "auto",
+    device: str | torch.device = "auto",
+    precision: str | torch.dtype = "auto",
     steps: int = 20,
     eta: float = 0.0,
     seed: int | None = 0,

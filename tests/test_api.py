@@ -5,7 +5,9 @@ import itertools
 import re
 import subprocess
 import sys
+import typing
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -445,6 +447,27 @@ def test_the_errors_to_catch_are_there_from_the_start_without_torch():
     )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+def test_type_checkers_see_loads_arguments_and_what_restore_returns():
+    """Found in review: mypy saw load(...) -> Deblurrer (its decorator's type hid the arguments, so a typo such
+    as devise="cpu" passed), read no hints from an installed deblur (no py.typed), and took restore's return
+    for torch or NumPy whichever was given. Checked by mypy in review; here, the hints it reads."""
+    from deblur_cli import api
+
+    decorated = typing.get_type_hints(api._in_python_terms)
+    assert all(isinstance(typing.get_args(decorated[name])[0], typing.ParamSpec) for name in ("load", "return"))
+    hints = typing.get_type_hints(deblur_cli.load)
+    assert torch.device in typing.get_args(hints["device"]) and torch.dtype in typing.get_args(hints["precision"])
+    assert (Path(deblur_cli.__file__).parent / "py.typed").is_file()  # setuptools ships it as package data
+    if sys.version_info >= (3, 11):  # typing.get_overloads
+        for method, given, returned in (
+            ("restore", lambda t: t, lambda t: t),
+            ("restore_iter", lambda t: typing.Iterable[t], lambda t: typing.Iterator[t]),
+        ):
+            overloads = [typing.get_type_hints(o) for o in typing.get_overloads(getattr(deblur_cli.Deblurrer, method))]
+            kinds = (torch.Tensor, np.ndarray)
+            assert [(o["frames"], o["return"]) for o in overloads] == [(given(t), returned(t)) for t in kinds], method
 
 
 def test_frames_of_a_stream_may_come_from_any_iterable(model):
