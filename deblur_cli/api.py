@@ -17,6 +17,7 @@ learned; `deblur run` maps PQ and HLG video onto that curve and back itself.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import re
@@ -70,16 +71,23 @@ class Deblurrer:
         """All of a clip's frames at once: a tensor (T, 3, H, W) or an array (T, H, W, 3), restored into
         the same layout (see the module's docstring for dtypes and devices). A diffusion model draws its
         noise afresh from its seed at each call: the same frames give the same result."""
-        if not isinstance(frames, (torch.Tensor, np.ndarray)) or frames.ndim != 4:
-            raise UsageError(
-                f"restore takes a clip, (T, 3, H, W) torch or (T, H, W, 3) NumPy, got {_described(frames)}",
-                hint=_clip_hint(frames),
-            )
-        if len(frames) == 0:  # checked as a frame of its shape would be; nothing to restore
-            return _Kind(frames.new_zeros(frames.shape[1:]) if isinstance(frames, torch.Tensor)
-                         else np.zeros(frames.shape[1:], frames.dtype)).empty()  # fmt: skip
-        restored = list(self.restore_iter(iter(frames)))
-        return torch.stack(restored) if isinstance(frames, torch.Tensor) else np.stack(restored)
+        with _hint_shown():
+            if not isinstance(frames, (torch.Tensor, np.ndarray)) or frames.ndim != 4:
+                raise UsageError(
+                    f"restore takes a clip, (T, 3, H, W) torch or (T, H, W, 3) NumPy, got {_described(frames)}",
+                    hint=_clip_hint(frames),
+                )
+            if len(frames):
+                first = frames[0]
+            elif isinstance(frames, torch.Tensor):  # no frames: checked as a frame of their shape would be
+                first = frames.new_zeros(frames.shape[1:])
+            else:
+                first = np.zeros(frames.shape[1:], frames.dtype)
+            kind = _Kind(first, clip=tuple(frames.shape))
+            if len(frames) == 0:
+                return kind.empty(0)
+            restored = list(self._restored(kind, iter(frames)))
+            return torch.stack(restored) if isinstance(frames, torch.Tensor) else np.stack(restored)
 
     @overload
     def restore_iter(self, frames: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]: ...
@@ -89,32 +97,33 @@ class Deblurrer:
         """Each of `frames`, restored, in order and lazily: (3, H, W) tensors or (H, W, 3) arrays, all of
         one kind and size. Frames are read up to two windows ahead of the frames that come out (where
         the stream ends decides how its last windows are cut), so a long video is never in memory whole."""
-        if _is_one_frame(frames):
-            raise UsageError(
-                f"restore_iter takes an iterable of frames, got one frame, {_described(frames)}",
-                hint="give [frame], or restore(frame[None]) for a clip of one",
-            )
-        try:
-            frames = iter(frames)
-        except TypeError:
-            raise UsageError(f"restore_iter takes an iterable of frames, got {_described(frames)}") from None
-        first = next(frames, _END)
-        if first is _END:
-            return
-        kind = _Kind(first)
+        with _hint_shown():
+            if _is_one_frame(frames):
+                raise UsageError(
+                    f"restore_iter takes an iterable of frames, got one frame, {_described(frames)}",
+                    hint="give [frame], or restore(frame[None]) for a clip of one",
+                )
+            try:
+                frames = iter(frames)
+            except TypeError:
+                raise UsageError(f"restore_iter takes an iterable of frames, got {_described(frames)}") from None
+            first = next(frames, _END)
+            if first is _END:
+                return
+            yield from self._restored(_Kind(first), itertools.chain([first], frames))
+
+    def _restored(self, kind: _Kind, frames: Iterator[Frame]) -> Iterator[Frame]:
+        """`frames`, all like `kind`, restored, as `kind`."""
         grad = torch.is_grad_enabled()  # the caller's
 
         def given() -> Iterator[torch.Tensor]:
             """The frames as restore_stream takes them. It pulls them under inference mode; the caller's code
             that makes each one runs as the caller left it (its tensors would be inference tensors otherwise)."""
             for index in itertools.count():
-                if index == 0:
-                    frame = first
-                else:
-                    with torch.inference_mode(False), torch.set_grad_enabled(grad):
-                        frame = next(frames, _END)
-                    if frame is _END:
-                        return
+                with torch.inference_mode(False), torch.set_grad_enabled(grad):
+                    frame = next(frames, _END)
+                if frame is _END:
+                    return
                 yield kind.tensor(frame, index)
 
         def retried(what: str, message: str) -> None:  # out of memory: smaller tiles, or one window per call
@@ -130,24 +139,39 @@ class Deblurrer:
             yield kind.frame(restored)
 
 
+@contextlib.contextmanager
+def _hint_shown() -> Iterator[None]:
+    """A DeblurError leaving the library with its hint as a note (PEP 678), which a traceback shows: a script's
+    or notebook's uncaught error says what to do, not only what went wrong. Python 3.10 has no notes: there
+    the hint stays the attribute alone. The CLI prints the hint itself and never the notes."""
+    try:
+        yield
+    except DeblurError as e:
+        note = f"hint: {e.hint}"
+        if e.hint and hasattr(e, "add_note") and note not in getattr(e, "__notes__", ()):
+            e.add_note(note)
+        raise
+
+
 P = ParamSpec("P")
 
 
 def _in_python_terms(load: Callable[P, Deblurrer]) -> Callable[P, Deblurrer]:
     """`load`, whose errors name its arguments where they named deblur run's options (--device cpu:
-    device="cpu"), in their messages and hints; commands in backquotes are left as they are. Its signature
-    stays load's, for type checkers and editors."""
+    device="cpu"), in their messages and hints (the hint shown in a traceback too); commands in backquotes
+    are left as they are. Its signature stays load's, for type checkers and editors."""
 
     @functools.wraps(load)
     def loading(*args: P.args, **kwargs: P.kwargs) -> Deblurrer:
-        try:
-            return load(*args, **kwargs)
-        except DeblurError as e:
-            given = {name: str(value) for name, value in kwargs.items()}
-            e.args = (_python_terms(str(e), given), *e.args[1:])
-            if e.hint:
-                e.hint = _python_terms(e.hint, given)
-            raise
+        with _hint_shown():
+            try:
+                return load(*args, **kwargs)
+            except DeblurError as e:
+                given = {name: str(value) for name, value in kwargs.items()}
+                e.args = (_python_terms(str(e), given), *e.args[1:])
+                if e.hint:
+                    e.hint = _python_terms(e.hint, given)
+                raise
 
     return loading
 
@@ -355,13 +379,14 @@ _NONE_HINT = "the reader gave no frame there (OpenCV's read() does so where deco
 
 class _Kind:
     """What the first frame of a stream is (torch or NumPy, dtype, device, size): every later frame must be
-    the same, and the restored frames are given back as it."""
+    the same, and the restored frames are given back as it. `clip`: the shape of the clip it came from
+    (restore's), which errors about its layout quote, since that is what the caller gave."""
 
     TORCH_DTYPES = (torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64)
     NUMPY_DTYPES = (np.uint8, np.uint16, np.float16, np.float32, np.float64)
     SLACK = 0.5  # float frames further than this outside [0, 1] are another scale (0 to 255), not overshoot
 
-    def __init__(self, first: Frame):
+    def __init__(self, first: Frame, clip: tuple[int, ...] | None = None):
         self.is_torch = isinstance(first, torch.Tensor)
         if first is None:
             raise UsageError("frame 0 is None", hint=_NONE_HINT)
@@ -378,8 +403,13 @@ class _Kind:
         self.shape = tuple(first.shape)
         channels = self.shape[0] if self.is_torch else self.shape[-1]
         if len(self.shape) != 3 or channels != 3 or min(self.shape) < 1:
-            layout = "(3, H, W) tensors" if self.is_torch else "(H, W, 3) arrays"
-            raise UsageError(f"frames must be RGB {layout}, got one of shape {self.shape}", hint=self._layout_hint())
+            if clip:
+                layout = "a clip (T, 3, H, W) tensor" if self.is_torch else "a clip (T, H, W, 3) array"
+                said = f"frames must be RGB, {layout}, got shape {clip}"
+            else:
+                layout = "(3, H, W) tensors" if self.is_torch else "(H, W, 3) arrays"
+                said = f"frames must be RGB {layout}, got one of shape {self.shape}"
+            raise UsageError(said, hint=self._layout_hint())
         self.size = self.shape[1:] if self.is_torch else self.shape[:2]
         self.is_float = self.dtype.is_floating_point if self.is_torch else np.issubdtype(self.dtype, np.floating)
 
@@ -449,8 +479,8 @@ class _Kind:
             return to_image(restored, 8 if self.dtype == np.uint8 else 16)
         return restored.to(torch.float32).permute(1, 2, 0).cpu().numpy().copy()
 
-    def empty(self) -> Frame:
-        """No frames, of the restored kind."""
+    def empty(self, count: int) -> Frame:
+        """Room for `count` restored frames, of the restored kind, uninitialised."""
         if self.is_torch:
-            return torch.empty((0, *self.shape), dtype=torch.float32, device=self.device)
-        return np.empty((0, *self.shape), np.float32 if self.is_float else self.dtype)
+            return torch.empty((count, *self.shape), dtype=torch.float32, device=self.device)
+        return np.empty((count, *self.shape), np.float32 if self.is_float else self.dtype)

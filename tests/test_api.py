@@ -5,6 +5,7 @@ import itertools
 import re
 import subprocess
 import sys
+import traceback
 import typing
 import warnings
 from pathlib import Path
@@ -121,8 +122,11 @@ def test_a_diffusion_model_gives_the_same_output_for_the_same_seed():
             "restore takes a clip, (T, 3, H, W) torch or (T, H, W, 3) NumPy, got Tensor of shape (3, 16, 16) and dtype torch.float32",
         ),
         ([[1.0]], "restore takes a clip"),
-        (torch.rand(2, 4, 16, 16), "frames must be RGB (3, H, W) tensors, got one of shape (4, 16, 16)"),
-        (np.zeros((2, 16, 16, 1), np.uint8), "frames must be RGB (H, W, 3) arrays, got one of shape (16, 16, 1)"),
+        # the clip's shape, as given: found in review, one frame's, (4, 16, 16), which the caller never gave
+        (torch.rand(2, 4, 16, 16), "frames must be RGB, a clip (T, 3, H, W) tensor, got shape (2, 4, 16, 16)"),
+        (np.zeros((2, 16, 16, 1), np.uint8), "frames must be RGB, a clip (T, H, W, 3) array, got shape (2, 16, 16, 1)"),
+        (np.zeros((4, 3, 48, 64), np.uint8), "frames must be RGB, a clip (T, H, W, 3) array, got shape (4, 3, 48, 64)"),
+        (torch.zeros(0, 16, 16, 3), "frames must be RGB, a clip (T, 3, H, W) tensor, got shape (0, 16, 16, 3)"),
         (torch.zeros(2, 3, 16, 16, dtype=torch.int32), "frames of dtype torch.int32 are not taken"),
     ],
 )
@@ -160,6 +164,26 @@ def test_a_grey_stream_gets_a_hint(model):
     assert restored[0].shape == (16, 24, 3)
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes (PEP 678) are Python 3.11's")
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda model: model.restore(np.zeros((4, 3, 48, 64), np.uint8)),
+        lambda model: list(model.restore_iter([np.zeros((16, 24), np.uint8)])),
+        lambda model: deblur_cli.load("dstnet-s", device="cpu", precision="fp16"),
+        lambda model: deblur_cli.load("dstnet-s", device="cpu", weights="wtsa-s"),
+    ],
+)
+def test_an_uncaught_error_shows_its_hint_in_the_traceback(model, call):
+    """Found in review: the hint that says how to convert a clip's layout (or which device to use) was an
+    attribute only, which a script's or a notebook's traceback never shows."""
+    with pytest.raises(deblur_cli.DeblurError) as raised:
+        call(model)
+    shown = "".join(traceback.format_exception(raised.value))
+    assert raised.value.hint and shown.count(f"hint: {raised.value.hint}\n") == 1, shown  # once, in load's terms
+    assert "hint" not in str(raised.value)  # the message as before: the CLI prints the hint on its own line
+
+
 @pytest.mark.parametrize(
     "clip, said, fix",
     [
@@ -193,8 +217,9 @@ def test_a_none_among_the_frames_is_an_error_naming_it_not_the_end_of_the_stream
     """None ended the stream: a reader giving None for a frame it failed to decode lost the rest unnoticed."""
     given: list = [np.zeros((16, 24, 3), np.uint8) for _ in range(3)]
     given[where] = None
-    with pytest.raises(UsageError, match=f"^frame {where} is None$") as raised:
+    with pytest.raises(UsageError) as raised:
         list(model.restore_iter(given))
+    assert str(raised.value) == f"frame {where} is None"  # pytest's match= reads the hint's note too
     assert "OpenCV's read()" in raised.value.hint
 
 
