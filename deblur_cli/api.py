@@ -84,10 +84,12 @@ class Deblurrer:
             else:
                 first = np.zeros(frames.shape[1:], frames.dtype)
             kind = _Kind(first, clip=tuple(frames.shape))
-            if len(frames) == 0:
-                return kind.empty(0)
-            restored = list(self._restored(kind, iter(frames)))
-            return torch.stack(restored) if isinstance(frames, torch.Tensor) else np.stack(restored)
+            restored = None  # the output, filled as frames come out: never held twice (a list, then its stack)
+            for index, frame in enumerate(self._restored(kind, iter(frames))):
+                if restored is None:  # made after the first windows: "auto" tiles were sized to the memory before it
+                    restored = kind.empty(len(frames))
+                restored[index] = frame
+            return kind.empty(0) if restored is None else restored
 
     @overload
     def restore_iter(self, frames: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]: ...

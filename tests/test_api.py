@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import traceback
+import tracemalloc
 import typing
 import warnings
 from pathlib import Path
@@ -239,6 +240,23 @@ def test_float_frames_out_of_range_or_not_finite_are_usage_errors_and_overshoot_
         model.restore(np.full((2, 16, 16, 3), np.inf))
     overshoot = (x - 0.5) * 1.2 + 0.5  # resampling leaves values a little outside [0, 1]
     assert torch.equal(model.restore(overshoot), model.restore(overshoot.clamp(0, 1)))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float64])
+def test_restore_holds_its_output_once(model, dtype):
+    """Found in review: restore kept the restored frames in a list and then stacked them, the output twice over at
+    the end (for 240 frames at 320x180, float32, the peak rose 359 MiB during restore; 231 MiB filled in place).
+    NumPy's memory as tracemalloc counts it (torch's it does not): 2.0 to 2.1 times the output before, 1.2 to 1.3
+    times now."""
+    clip = (np.random.default_rng(0).random((12, 48, 64, 3)) * (255 if dtype == np.uint8 else 1)).astype(dtype)
+    model.restore(clip[:2])  # what the first call imports and caches
+    tracemalloc.start()
+    try:
+        restored = model.restore(clip)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.6 * restored.nbytes, (peak, restored.nbytes)
 
 
 def test_the_callers_frame_source_runs_outside_inference_mode(model):
