@@ -213,3 +213,14 @@ def output_error(path: Path, error: BaseException) -> OutputError:
         return OutputError(f"cannot write {path}: {where} is not a directory", hint="check the output path")
     reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
     return OutputError(f"cannot write {path}: {reason}", hint="check the output path and the free space")
+
+
+def file_version(path: str | os.PathLike) -> tuple[int, int, int, int] | None:
+    """What tells one content of the file at `path` from another without reading it, for what is kept of a read:
+    its size, times of modification and change, and inode. A file replaced by another of its size with the time of
+    modification kept (`cp -p`, `rsync -t`) has another time of change. None where it cannot be looked up."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino

@@ -4,6 +4,7 @@ before the sound did."""
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 
 import av
@@ -233,3 +234,10 @@ def test_an_mp4s_atoms_are_read_once_and_again_once_it_changes(tmp_path, monkeyp
     assert len(opened) == 1
     _held(source, Fraction(1, 90000), hold=Fraction(1))  # written again: held longer
     assert presented_end(source, 1).end == pytest.approx(1.3, abs=1e-3) and len(opened) == 2
+    # found in review: replaced by a file of its size with the time of modification kept (cp -p, rsync -t)
+    other = _held(tmp_path / "other.mp4", Fraction(1, 90000), hold=Fraction(3, 2))
+    assert other.stat().st_size == source.stat().st_size
+    kept = source.stat().st_mtime_ns
+    os.replace(other, source)
+    os.utime(source, ns=(kept, kept))
+    assert presented_end(source, 1).end == pytest.approx(1.8, abs=1e-3)

@@ -18,6 +18,7 @@ from pathlib import Path
 import av
 
 from deblur_cli.errors import InputError
+from deblur_cli.files import file_version
 from deblur_cli.video_io.containers import open_input
 from deblur_cli.video_io.streams import MILLISECOND, nominal_rate, video_stream
 
@@ -248,22 +249,13 @@ def classify(steps: Steps, all_read: bool) -> Timing:
 def timing_of(path: str | os.PathLike) -> Timing | None:
     """The Timing of the first video stream of `path`; None where the file cannot be read or holds no frame.
     Kept for the file as it is: `deblur info` and a run's planning ask for it several times."""
-    return _timing(*_file_key(Path(path)), PACKETS_READ)
-
-
-def _file_key(path: Path) -> tuple[Path, int, int]:
-    """The file at `path` as _timing keeps what it read of it: its size and time of change, so that a file
-    written again is read again."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return path, -1, -1
-    return path, stat.st_size, stat.st_mtime_ns
+    return _timing(Path(path), file_version(path), PACKETS_READ)
 
 
 @functools.lru_cache(maxsize=8)
-def _timing(path: Path, size: int, changed: int, count: int) -> Timing | None:
-    """timing_of for the file as it is (`size`, `changed`), from the first `count` packets."""
+def _timing(path: Path, version: tuple[int, ...] | None, count: int) -> Timing | None:
+    """timing_of for the file as it is (files.file_version: a file written again is read again), from the first
+    `count` packets."""
     times, steps, all_read = _read_packet_times(path, count)
     if steps is None or not times:
         return None

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from fractions import Fraction
 from typing import BinaryIO, NamedTuple
 
+from deblur_cli.files import file_version
+
 _TRACK_PATH = (b"mdia", b"minf", b"stbl", b"stsd")  # where a track's sample description lies
 
 
@@ -110,18 +112,16 @@ class _Track(NamedTuple):
 
 def _tracks(path: str | os.PathLike) -> dict[int, _Track]:
     """The tracks of the MP4 or MOV file at `path`, by id; none where it cannot be read."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return {}
-    return _movie(os.fspath(path), stat.st_size, stat.st_mtime_ns)
+    version = file_version(path)
+    return _movie(os.fspath(path), version) if version is not None else {}
 
 
 @functools.lru_cache(maxsize=8)
-def _movie(path: str, size: int, changed: int) -> dict[int, _Track]:
-    """The tracks of the file at `path` of `size` bytes, by id, as its moov atom describes them; the first of two
-    with one id. Read once for the file as it is (`size`, `changed`): a run asks for the rate and the end of its
-    input's video track a dozen times (11 walks of a 40-frame clip's moov, each from the first byte)."""
+def _movie(path: str, version: tuple[int, ...]) -> dict[int, _Track]:
+    """The tracks of the file at `path`, by id, as its moov atom describes them; the first of two with one id. Read
+    once for the file as it is (`version`, files.file_version, its size first): a run asks for the rate and the end
+    of its input's video track a dozen times (11 walks of a 40-frame clip's moov, each from the first byte)."""
+    size = version[0]
     tracks: dict[int, _Track] = {}
     try:
         with open(path, "rb") as f:
