@@ -450,6 +450,18 @@ def damage(path: str | Path, start: float, length: int, target: str | Path | Non
     return target
 
 
+def remux(path: str | Path, target: str | Path, options: dict[str, str] | None = None) -> Path:
+    """Copy a file's video packets into `target`, not re-encoded, with the muxer's `options` (an MP4's movflags
+    frag_keyframe+empty_moov: a fragmented file)."""
+    with av.open(str(path)) as reading, av.open(str(target), "w", options=options or {}) as writing:
+        copy = writing.add_stream_from_template(reading.streams.video[0])
+        for packet in reading.demux(video=0):
+            if packet.size:
+                packet.stream = copy
+                writing.mux(packet)
+    return Path(target)
+
+
 def cut_without_reencoding(path: str | Path, target: str | Path, frames: int) -> Path:
     """Copy an MP4/MOV's packets into `target`, all of them, with the video's clock moved back by `frames`
     frames, as editors cut a file without re-encoding: the muxer writes an edit list that hides those first

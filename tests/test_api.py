@@ -465,6 +465,12 @@ def test_the_options_reach_the_windows(model):
     assert deblur_cli.load(device="cpu").name == "dstnet-s"  # "auto" picks as deblur run does
 
 
+def _runs_clean(script: str) -> None:
+    """Run `script` in a Python of its own, where nothing was imported before it."""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
 def test_importing_the_package_imports_no_torch_until_load_is_asked_for():
     script = (
         "import sys, deblur_cli; assert 'torch' not in sys.modules and 'load' in dir(deblur_cli); "
@@ -473,8 +479,7 @@ def test_importing_the_package_imports_no_torch_until_load_is_asked_for():
         "import pytest\n"
         "with pytest.raises(AttributeError): deblur_cli.nothing"
     )
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
+    _runs_clean(script)
 
 
 def test_the_errors_to_catch_are_there_from_the_start_without_torch():
@@ -488,8 +493,7 @@ def test_the_errors_to_catch_are_there_from_the_start_without_torch():
         "names = {}; exec('from deblur_cli import *', names); "
         "assert {'load', 'Deblurrer', 'DeblurWarning', 'DeblurError', 'UsageError'} <= set(names)"
     )
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
+    _runs_clean(script)
 
 
 def test_type_checkers_see_loads_arguments_and_what_restore_returns():

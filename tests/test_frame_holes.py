@@ -258,16 +258,7 @@ def test_a_phone_clip_cut_inside_its_last_frame_is_not_cut_back_to_its_lower_rat
     phone = media.make_video(
         tmp_path / "phone.mp4", frames=len(pts), pts=pts, time_base=Fraction(1, 90000), fps=30, codec="libx264"
     )
-    fragmented = tmp_path / "fragmented.mp4"
-    with (
-        av.open(str(phone)) as reading,
-        av.open(str(fragmented), "w", options={"movflags": "frag_keyframe+empty_moov"}) as writing,
-    ):
-        copy = writing.add_stream_from_template(reading.streams.video[0])
-        for packet in reading.demux(video=0):
-            if packet.size:
-                packet.stream = copy
-                writing.mux(packet)
+    fragmented = media.remux(phone, tmp_path / "fragmented.mp4", {"movflags": "frag_keyframe+empty_moov"})
     with av.open(str(fragmented)) as container:
         last = max((packet for packet in container.demux(video=0) if packet.size), key=lambda packet: packet.pos)
         cut_at = last.pos + last.size // 2

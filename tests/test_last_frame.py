@@ -17,7 +17,7 @@ from deblur_cli.video_io.mp4_atoms import presented_end
 from deblur_cli.video_io.streams import own_time
 from deblur_cli.video_io.truncation import stated_end
 from deblur_cli.windows import WindowOptions
-from tests.media import pattern
+from tests.media import pattern, remux
 from tests.restorers import IdentityRestorer, MixingRestorer
 
 WINDOWS = WindowOptions(window=4, overlap=1, tile=None)
@@ -92,24 +92,10 @@ def test_an_edit_list_that_plays_at_another_rate_or_none_leaves_the_end_to_ffmpe
     assert presented_end(slow, 1) is None and presented_end(source, 2) is None  # no track 2
     with av.open(str(slow)) as container:
         assert stated_end(container.streams.video[0]) == pytest.approx(0.8, abs=1e-3)  # FFmpeg's duration
-    plain = tmp_path / "plain.mp4"
-    with av.open(str(source)) as reading, av.open(str(plain), "w", options={"use_editlist": "0"}) as writing:
-        copy = writing.add_stream_from_template(reading.streams.video[0])
-        for packet in reading.demux(video=0):
-            if packet.size:
-                packet.stream = copy
-                writing.mux(packet)
+    plain = remux(source, tmp_path / "plain.mp4", {"use_editlist": "0"})
     assert b"elst" not in plain.read_bytes() and presented_end(plain, 1) is None
-    fragmented = tmp_path / "fragmented.mp4"  # its fragments hold the samples, which FFmpeg reads past an edit list
-    with (
-        av.open(str(source)) as reading,
-        av.open(str(fragmented), "w", options={"movflags": "frag_keyframe+empty_moov"}) as writing,
-    ):
-        copy = writing.add_stream_from_template(reading.streams.video[0])
-        for packet in reading.demux(video=0):
-            if packet.size:
-                packet.stream = copy
-                writing.mux(packet)
+    # its fragments hold the samples, which FFmpeg reads past an edit list
+    fragmented = remux(source, tmp_path / "fragmented.mp4", {"movflags": "frag_keyframe+empty_moov"})
     assert b"mvex" in fragmented.read_bytes() and presented_end(fragmented, 1) is None
 
 

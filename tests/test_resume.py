@@ -273,17 +273,23 @@ RESTORER = {"weights": ["/w/a.safetensors"], "weights_sha256": "ab", "noise": "b
      ({"restorer": {"weights": ["/w/a.safetensors"], "weights_sha256": "ab"}}, False),  # its noise drawn otherwise
      ({"windows": {"overlap": 1}}, True)],
 )  # fmt: skip
+def _refused_or_discarded(target, info, key: dict, refused: bool) -> None:
+    """A sink opened under `key` beside the 5 frames kept_segment kept: refused (the command asked for something
+    else, which it could continue), or starting afresh with them discarded."""
+    if refused:
+        with pytest.raises(OutputError, match="an earlier run kept 5 restored frames"):
+            SegmentedVideoSink(target, info, FFV1, key=key)
+        return
+    sink = SegmentedVideoSink(target, info, FFV1, key=key)
+    assert (sink.resume_point, sink.discarded) == (None, 5)
+    sink.abort()
+
+
 def test_only_work_the_command_could_continue_is_refused(tmp_path, old, refused):
     """Found in review: after an upgrade, "run it as it was" could not continue the work it refused."""
     new = {"deblur": "0.1.0", **MARKERS, "windows": {"overlap": 2}, "restorer": RESTORER}
     target, info, _ = kept_segment(tmp_path, key={**new, **old})
-    if refused:
-        with pytest.raises(OutputError, match="an earlier run kept 5 restored frames"):
-            SegmentedVideoSink(target, info, FFV1, key=new)
-        return
-    sink = SegmentedVideoSink(target, info, FFV1, key=new)
-    assert (sink.resume_point, sink.discarded) == (None, 5)
-    sink.abort()
+    _refused_or_discarded(target, info, new, refused)
 
 
 TIMING = {"rate": "30", "time_base": "1/15360", "grid": None}
@@ -306,13 +312,7 @@ def test_work_kept_on_another_clock_is_discarded_unless_an_option_set_it(tmp_pat
     kept = {name: value for name, value in {**new, **old}.items() if value is not None or name not in old}
     assert texts(key_changes(kept, new)) == told
     target, info, _ = kept_segment(tmp_path, key=kept)
-    if refused:
-        with pytest.raises(OutputError, match="an earlier run kept 5 restored frames"):
-            SegmentedVideoSink(target, info, FFV1, key=new)
-        return
-    sink = SegmentedVideoSink(target, info, FFV1, key=new)
-    assert (sink.resume_point, sink.discarded) == (None, 5)
-    sink.abort()
+    _refused_or_discarded(target, info, new, refused)
 
 
 def test_work_kept_at_another_encoded_rate_is_not_reused(tmp_path, monkeypatch):
