@@ -264,15 +264,6 @@ def test_every_entry_an_option_sets_is_told_by_its_option(tmp_path):
 RESTORER = {"weights": ["/w/a.safetensors"], "weights_sha256": "ab", "noise": "by frame"}
 
 
-@pytest.mark.parametrize(
-    "old, refused",
-    [({"deblur": "0.0.9"}, False),  # an upgrade: no command continues it
-     *[({marker: None}, False) for marker in MARKERS],  # work kept before deblur wrote as it marks there
-     ({"restorer": {**RESTORER, "weights": ["/w/a.safetensors", 1, 2], "weights_sha256": "aa"}}, False),  # in place
-     ({"restorer": {**RESTORER, "weights": ["/w/b.safetensors", 1, 2], "weights_sha256": "bb"}}, True),  # another file
-     ({"restorer": {"weights": ["/w/a.safetensors"], "weights_sha256": "ab"}}, False),  # its noise drawn otherwise
-     ({"windows": {"overlap": 1}}, True)],
-)  # fmt: skip
 def _refused_or_discarded(target, info, key: dict, refused: bool) -> None:
     """A sink opened under `key` beside the 5 frames kept_segment kept: refused (the command asked for something
     else, which it could continue), or starting afresh with them discarded."""
@@ -285,6 +276,15 @@ def _refused_or_discarded(target, info, key: dict, refused: bool) -> None:
     sink.abort()
 
 
+@pytest.mark.parametrize(
+    "old, refused",
+    [({"deblur": "0.0.9"}, False),  # an upgrade: no command continues it
+     *[({marker: None}, False) for marker in MARKERS],  # work kept before deblur wrote as it marks there
+     ({"restorer": {**RESTORER, "weights": ["/w/a.safetensors", 1, 2], "weights_sha256": "aa"}}, False),  # in place
+     ({"restorer": {**RESTORER, "weights": ["/w/b.safetensors", 1, 2], "weights_sha256": "bb"}}, True),  # another file
+     ({"restorer": {"weights": ["/w/a.safetensors"], "weights_sha256": "ab"}}, False),  # its noise drawn otherwise
+     ({"windows": {"overlap": 1}}, True)],
+)  # fmt: skip
 def test_only_work_the_command_could_continue_is_refused(tmp_path, old, refused):
     """Found in review: after an upgrade, "run it as it was" could not continue the work it refused."""
     new = {"deblur": "0.1.0", **MARKERS, "windows": {"overlap": 2}, "restorer": RESTORER}
