@@ -20,7 +20,7 @@ import av
 from deblur_cli.errors import InputError
 from deblur_cli.files import file_version
 from deblur_cli.video_io.containers import open_input
-from deblur_cli.video_io.streams import MILLISECOND, nominal_rate, video_stream
+from deblur_cli.video_io.streams import nominal_rate, tick_slack, video_stream
 
 PACKETS_READ = 300  # the first packets (10 s at 30 fps): enough to see a phone's rate change, and quick on 4K
 RELATIVE = 0.1  # an interval further than this from the usual (most common) one is another rate ...
@@ -239,8 +239,7 @@ def classify(steps: Steps, all_read: bool) -> Timing:
     varying = None if holes is not None else steps.varying(all_read)
     grid = None
     if holes is not None:  # its own rate, as the whole time read averages it, past the rounding of a clock
-        slack = max(steps.tick, MILLISECOND) / steps.frames  # a tick shared out over the frames, as frame_rate allows
-        grid = nominal_rate(1 / (steps.grid() or steps.step()), None, slack)
+        grid = nominal_rate(1 / (steps.grid() or steps.step()), None, tick_slack(steps.tick, steps.frames))
     elif varying is not None and (step := steps.grid()) is not None:
         grid = rate if (rate := nominal_rate(1 / step, None)) <= MAX_GRID_RATE else None
     return Timing(steps.first, steps.frames, all_read, holes, varying, grid, tuple(steps.breaks))

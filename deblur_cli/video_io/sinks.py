@@ -190,10 +190,9 @@ def with_grid(path: str | os.PathLike, info: VideoInfo, source: str | os.PathLik
     that grid and leaves the ticks between frames empty: each frame keeps its time. At the average rate, frames that
     come faster took the next free tick and drifted from the sound (a phone's 3 s at 30 fps then 3 s at 15 had
     frames 0.93 s late)."""
-    if Path(path).suffix.lower() != ".avi" or info.grid or not _carries(source):
+    if Path(path).suffix.lower() != ".avi" or info.grid or (timing := _timing(source)) is None:
         return info
-    timing = timing_of(source)
-    return replace(info, grid=timing.grid if timing is not None else None)
+    return replace(info, grid=timing.grid)
 
 
 def _timing(source: str | os.PathLike | None) -> Timing | None:

@@ -91,7 +91,7 @@ def frame_rate(stream) -> Fraction | None:
         # over a short clip, one tick of a coarse clock moves the average further: 29.97 fps on an iPhone's 1/600
         # clock averages 29.950 over 30 frames, 18000/601 (their 601 ticks against 600.6); a millisecond clock's
         # rounding is allowed for where the time base is finer (a Matroska clip remuxed)
-        slack = max(Fraction(stream.time_base or 0), MILLISECOND) / frames if frames else Fraction(0)
+        slack = tick_slack(Fraction(stream.time_base or 0), frames)
         # FFmpeg averages a held last frame in: 21.5 fps for 150 frames at 30 and 2 s held, which slowed an AVI
         # output's frames to that clock
         held = _rate_before_hold(stream)
@@ -134,6 +134,12 @@ def nominal_rate(average: Fraction, base: Fraction | None, slack: Fraction = Fra
         if abs(average - rate) <= rate * RATE_ROUNDING or abs(1 / average - 1 / rate) <= slack:
             return rate
     return average
+
+
+def tick_slack(tick: Fraction, frames: int) -> Fraction:
+    """How far (s) a clip's mean frame lasts off its rate's for the rounding of its clock: a `tick` (a MILLISECOND
+    at least, to which containers round) shared out over its `frames`; none where no frame is counted."""
+    return max(tick, MILLISECOND) / frames if frames else Fraction(0)
 
 
 def frames_in(seconds: Fraction | float | None, rate: Fraction | None) -> int:
