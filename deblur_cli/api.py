@@ -12,7 +12,8 @@ Frames are torch tensors (3, H, W), float in [0, 1] or uint8 (0 to 255), on any 
 float32 in [0, 1] on the device they came from; or NumPy arrays (H, W, 3) (RGB, as PyAV and imageio give
 them; OpenCV's are BGR) uint8, uint16 or float in [0, 1], which come back with the same dtype (float32 for
 floats), rounded to the nearest level. Frames are display-referred SDR (BT.709/sRGB-like), as the models
-learned; `deblur run` maps PQ and HLG video onto that curve and back itself.
+learned; `deblur run` maps PQ and HLG video onto that curve and back itself. Frames it does not take raise
+errors.FrameError (a ValueError too: a shape, values) or errors.FrameTypeError (a TypeError: a type, a dtype).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 
 from deblur_cli import cpu_share
-from deblur_cli.errors import DeblurError, UsageError
+from deblur_cli.errors import DeblurError, FrameError, FrameTypeError, UsageError
 from deblur_cli.model_specs import MAX_SAMPLES, MAX_SEED
 from deblur_cli.restorer import Restorer, completed
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
@@ -73,7 +74,8 @@ class Deblurrer:
         noise afresh from its seed at each call: the same frames give the same result."""
         with _hint_shown():
             if not isinstance(frames, (torch.Tensor, np.ndarray)) or frames.ndim != 4:
-                raise UsageError(
+                error = FrameError if isinstance(frames, (torch.Tensor, np.ndarray)) else FrameTypeError
+                raise error(
                     f"restore takes a clip, (T, 3, H, W) torch or (T, H, W, 3) NumPy, got {_described(frames)}",
                     hint=_clip_hint(frames),
                 )
@@ -101,14 +103,14 @@ class Deblurrer:
         the stream ends decides how its last windows are cut), so a long video is never in memory whole."""
         with _hint_shown():
             if _is_one_frame(frames):
-                raise UsageError(
+                raise FrameError(
                     f"restore_iter takes an iterable of frames, got one frame, {_described(frames)}",
                     hint="give [frame], or restore(frame[None]) for a clip of one",
                 )
             try:
                 frames = iter(frames)
             except TypeError:
-                raise UsageError(f"restore_iter takes an iterable of frames, got {_described(frames)}") from None
+                raise FrameTypeError(f"restore_iter takes an iterable of frames, got {_described(frames)}") from None
             first = next(frames, _END)
             if first is _END:
                 return
@@ -391,17 +393,19 @@ class _Kind:
     def __init__(self, first: Frame, clip: tuple[int, ...] | None = None):
         self.is_torch = isinstance(first, torch.Tensor)
         if first is None:
-            raise UsageError("frame 0 is None", hint=_NONE_HINT)
+            raise FrameTypeError("frame 0 is None", hint=_NONE_HINT)
         if not self.is_torch and not isinstance(first, np.ndarray):
-            raise UsageError(f"frames must be torch tensors or NumPy arrays, got {type(first).__name__}")
+            raise FrameTypeError(f"frames must be torch tensors or NumPy arrays, got {type(first).__name__}")
         self.dtype = first.dtype
         self.device = first.device if self.is_torch else None
         if self.is_torch and first.device.type == "meta":
-            raise UsageError("frames on the meta device have no values to restore")
+            raise FrameError("frames on the meta device have no values to restore")
         allowed = self.TORCH_DTYPES if self.is_torch else [np.dtype(d) for d in self.NUMPY_DTYPES]
         if self.dtype not in allowed:
-            raise UsageError(f"frames of dtype {self.dtype} are not taken",
-                             hint="give uint8, or float in [0, 1]" + ("" if self.is_torch else ", or uint16"))  # fmt: skip
+            raise FrameTypeError(
+                f"frames of dtype {self.dtype} are not taken",
+                hint="give uint8, or float in [0, 1]" + ("" if self.is_torch else ", or uint16"),
+            )
         self.shape = tuple(first.shape)
         channels = self.shape[0] if self.is_torch else self.shape[-1]
         if len(self.shape) != 3 or channels != 3 or min(self.shape) < 1:
@@ -411,7 +415,7 @@ class _Kind:
             else:
                 layout = "(3, H, W) tensors" if self.is_torch else "(H, W, 3) arrays"
                 said = f"frames must be RGB {layout}, got one of shape {self.shape}"
-            raise UsageError(said, hint=self._layout_hint())
+            raise FrameError(said, hint=self._layout_hint())
         self.size = self.shape[1:] if self.is_torch else self.shape[:2]
         self.is_float = self.dtype.is_floating_point if self.is_torch else np.issubdtype(self.dtype, np.floating)
 
@@ -441,11 +445,14 @@ class _Kind:
     def tensor(self, frame: Frame, index: int) -> torch.Tensor:
         """Frame `index` as restore_stream takes it: (3, H, W), uint8 or float32 in [0, 1]."""
         if frame is None:
-            raise UsageError(f"frame {index} is None", hint=_NONE_HINT)
+            raise FrameTypeError(f"frame {index} is None", hint=_NONE_HINT)
         like = isinstance(frame, torch.Tensor if self.is_torch else np.ndarray)
         if not like or frame.dtype != self.dtype or tuple(frame.shape) != self.shape:
-            raise UsageError(f"every frame must be like the first ({self.dtype}, shape {self.shape}), got "
-                             f"{_described(frame)} (frame {index})")  # fmt: skip
+            error = FrameError if like and frame.dtype == self.dtype else FrameTypeError  # a shape, or a type
+            raise error(
+                f"every frame must be like the first ({self.dtype}, shape {self.shape}), got {_described(frame)} "
+                f"(frame {index})"
+            )
         if self.is_torch:
             t = frame
         else:
@@ -462,10 +469,10 @@ class _Kind:
             return t
         t = t.to(torch.float32)
         if not bool(torch.isfinite(t).all()):
-            raise UsageError(f"frame {index} has NaN or infinite values")
+            raise FrameError(f"frame {index} has NaN or infinite values")
         low, high = torch.aminmax(t)
         if not (-self.SLACK <= float(low) and float(high) <= 1 + self.SLACK):
-            raise UsageError(
+            raise FrameError(
                 f"frame {index} has values from {float(low):.4g} to {float(high):.4g}: float frames are in [0, 1]",
                 hint="divide 8-bit values by 255 (or give uint8 frames)",
             )

@@ -69,6 +69,16 @@ class UsageError(DeblurError):
     exit_code = 2
 
 
+class FrameError(UsageError, ValueError):
+    """Frames given to the library (api.py) of a shape, or with values, it does not take: a ValueError too, so that
+    a caller's `except ValueError` catches it as it would NumPy's or torch's."""
+
+
+class FrameTypeError(UsageError, TypeError):
+    """Frames given to the library (api.py) of a type or dtype it does not take (a list, None, int16): a TypeError
+    too, as Python's own are."""
+
+
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """A hint's opening, "did you mean 'dstnet-s'? ", where one of `known` is close to a mistyped `name` (case
     aside); all those equally close ("did you mean 'libx264' or 'libx265'? " for libx246); "" where none is."""

@@ -299,8 +299,33 @@ def test_a_frame_unlike_the_first_is_a_usage_error(model):
         list(model.restore_iter([np.zeros((16, 16, 3), np.uint8), torch.zeros(3, 16, 16, dtype=torch.uint8)]))
     with pytest.raises(UsageError, match="every frame must be like the first .*, got list"):
         list(model.restore_iter([np.zeros((16, 16, 3), np.uint8), [[0]]]))
-    with pytest.raises(UsageError, match="restore_iter takes an iterable of frames, got None"):  # not TypeError
+    with pytest.raises(UsageError, match="restore_iter takes an iterable of frames, got None"):  # not iter()'s
         list(model.restore_iter(None))
+
+
+@pytest.mark.parametrize(
+    "call, kind",
+    [
+        (lambda model: model.restore([[1.0]]), TypeError),
+        (lambda model: model.restore(torch.zeros(2, 3, 16, 16, dtype=torch.int32)), TypeError),
+        (lambda model: list(model.restore_iter(None)), TypeError),
+        (lambda model: list(model.restore_iter([np.zeros((16, 16, 3), np.uint8), None])), TypeError),
+        (lambda model: list(model.restore_iter([np.zeros((16, 16, 3), np.uint8), torch.zeros(3, 16, 16)])), TypeError),
+        (lambda model: model.restore(torch.rand(3, 16, 16)), ValueError),
+        (lambda model: model.restore(np.zeros((4, 3, 48, 64), np.uint8)), ValueError),
+        (lambda model: list(model.restore_iter([torch.rand(3, 16, 16), torch.rand(3, 16, 24)])), ValueError),
+        (lambda model: model.restore(torch.empty(2, 3, 16, 16, device="meta")), ValueError),
+        (lambda model: model.restore(frames(count=2) * 255), ValueError),
+        (lambda model: model.restore(np.full((2, 16, 16, 3), np.nan)), ValueError),
+    ],
+)
+def test_frame_errors_are_value_or_type_errors_too(model, call, kind):
+    """Found in review: the frame errors were UsageErrors alone, so a caller's `except (ValueError, TypeError)`
+    around restore, as around any library's call, did not catch them. Still UsageErrors, as the docs said."""
+    with pytest.raises(kind) as raised:
+        call(model)
+    assert isinstance(raised.value, UsageError)
+    assert not isinstance(raised.value, ValueError if kind is TypeError else TypeError)
 
 
 BAD_OPTIONS = [
