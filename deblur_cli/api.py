@@ -8,8 +8,8 @@ at scene cuts, grey frames kept grey.
     for frame in model.restore_iter(reader):     # or one frame at a time, for long videos
         ...
 
-Frames are torch tensors (3, H, W), float in [0, 1] or uint8 (0 to 255), on any device, and come back
-float32 in [0, 1] on the device they came from; or NumPy arrays (H, W, 3) (RGB, as PyAV and imageio give
+Frames are torch tensors (3, H, W), float in [0, 1], uint8 (0 to 255) or uint16, on any device, and come
+back float32 in [0, 1] on the device they came from; or NumPy arrays (H, W, 3) (RGB, as PyAV and imageio give
 them; OpenCV's are BGR) uint8, uint16 or float in [0, 1], which come back with the same dtype (float32 for
 floats), rounded to the nearest level. Frames are display-referred SDR (BT.709/sRGB-like), as the models
 learned; `deblur run` maps PQ and HLG video onto that curve and back itself. Frames it does not take raise
@@ -35,7 +35,7 @@ from deblur_cli.errors import DeblurError, FrameError, FrameTypeError, UsageErro
 from deblur_cli.model_specs import MAX_SAMPLES, MAX_SEED
 from deblur_cli.restorer import Restorer, completed
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
-from deblur_cli.stream import restore_stream
+from deblur_cli.stream import as_float, restore_stream
 from deblur_cli.windows import WindowOptions
 
 Frame = Union[torch.Tensor, np.ndarray]
@@ -386,7 +386,7 @@ class _Kind:
     the same, and the restored frames are given back as it. `clip`: the shape of the clip it came from
     (restore's), which errors about its layout quote, since that is what the caller gave."""
 
-    TORCH_DTYPES = (torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64)
+    TORCH_DTYPES = (torch.uint8, torch.uint16, torch.float16, torch.bfloat16, torch.float32, torch.float64)
     NUMPY_DTYPES = (np.uint8, np.uint16, np.float16, np.float32, np.float64)
     SLACK = 0.5  # float frames further than this outside [0, 1] are another scale (0 to 255), not overshoot
 
@@ -403,8 +403,7 @@ class _Kind:
         allowed = self.TORCH_DTYPES if self.is_torch else [np.dtype(d) for d in self.NUMPY_DTYPES]
         if self.dtype not in allowed:
             raise FrameTypeError(
-                f"frames of dtype {self.dtype} are not taken",
-                hint="give uint8, or float in [0, 1]" + ("" if self.is_torch else ", or uint16"),
+                f"frames of dtype {self.dtype} are not taken", hint="give uint8 or uint16, or float in [0, 1]"
             )
         self.shape = tuple(first.shape)
         channels = self.shape[0] if self.is_torch else self.shape[-1]
@@ -454,6 +453,8 @@ class _Kind:
                 f"(frame {index})"
             )
         if self.is_torch:
+            if self.dtype == torch.uint16:  # torchvision's 16-bit PNGs; torch has few operators for it (from 2.3):
+                return as_float(frame)  # converted at once (a copy), to float32 scaled as NumPy's uint16 frames are
             t = frame
         else:
             image = np.ascontiguousarray(frame)
