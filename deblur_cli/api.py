@@ -359,8 +359,11 @@ def _is_one_frame(frames: object) -> bool:
 
 
 def _clip_hint(frames: object) -> str:
-    """What to do with what restore was given instead of a clip: one frame, or a grey clip (T, H, W)."""
+    """What to do with what restore was given instead of a clip: one frame, a grey clip (T, H, W), or a batch of
+    clips (B, T, ...)."""
     stream = "for a stream of frames, use restore_iter"
+    if isinstance(frames, (torch.Tensor, np.ndarray)) and frames.ndim == 5:
+        return "a batch of clips: restore one clip at a time, [model.restore(clip) for clip in clips]"
     if not isinstance(frames, (torch.Tensor, np.ndarray)) or frames.ndim != 3:
         return stream
     if _is_one_frame(frames):

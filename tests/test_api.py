@@ -221,6 +221,16 @@ def test_a_grey_clip_or_one_frame_given_to_restore_gets_the_hint_that_fits(model
     assert len(model.restore(fix(clip))) == (1 if "frame" in said.split(",")[0] else len(clip))
 
 
+@pytest.mark.parametrize("clips", [torch.rand(2, 3, 3, 16, 24), np.zeros((2, 3, 16, 24, 3), np.uint8)])
+def test_a_batch_of_clips_is_told_to_restore_one_clip_at_a_time(model, clips):
+    """Found in review: a batch (B, T, ...) was told to use restore_iter, which takes frames, not clips."""
+    with pytest.raises(UsageError, match="restore takes a clip") as raised:
+        model.restore(clips)
+    assert raised.value.hint == "a batch of clips: restore one clip at a time, [model.restore(clip) for clip in clips]"
+    restored = [model.restore(clip) for clip in clips]
+    assert len(restored) == 2 and all(r.shape == clips.shape[1:] for r in restored)
+
+
 @pytest.mark.parametrize("frame", [torch.rand(3, 16, 24), np.zeros((16, 24, 3), np.uint8)])
 def test_one_frame_given_to_restore_iter_is_told_apart_from_a_grey_stream(model, frame):
     with pytest.raises(UsageError, match="restore_iter takes an iterable of frames, got one frame") as raised:
