@@ -585,6 +585,16 @@ def test_the_documented_stream_over_pyav_frames(tmp_path):
     assert len(restored) == 6 and all(r.shape == (32, 48, 3) and r.dtype == np.uint8 for r in restored)
 
 
+def test_the_documented_progress_bar(model, capsys):
+    """docs/python.md's progress for a long restore: restore_iter in the caller's own bar gives what restore gives."""
+    tqdm = pytest.importorskip("tqdm").tqdm
+    clip = frames(count=5).permute(0, 2, 3, 1).numpy()
+    restored = model.restore(clip)
+    assert capsys.readouterr() == ("", "")  # restore says nothing
+    sharp = list(tqdm(model.restore_iter(clip), total=len(clip)))
+    assert np.array_equal(np.stack(sharp), restored) and "5/5" in capsys.readouterr().err
+
+
 def test_out_of_memory_retries_are_warnings():
     model = deblur_cli.load("dstnet-s", device="cpu", precision="fp32", window=4, overlap=1, tile=None)
     whole = model.restorer.restore_batch
