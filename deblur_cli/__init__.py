@@ -12,7 +12,15 @@ they raise (deblur_cli.errors, which imports no torch) are here from the start, 
 
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-from deblur_cli.errors import DeblurError, ModelError, UnknownModelError, UsageError, WeightsError
+from deblur_cli.errors import (
+    DeblurError,
+    FrameError,
+    FrameTypeError,
+    ModelError,
+    UnknownModelError,
+    UsageError,
+    WeightsError,
+)
 
 __version__ = "0.1.0"
 
@@ -26,6 +34,8 @@ __all__ = [  # written out, not from _API: pyflakes reads a literal
     "DeblurWarning",
     "DeblurError",
     "UsageError",
+    "FrameError",
+    "FrameTypeError",
     "WeightsError",
     "ModelError",
     "UnknownModelError",

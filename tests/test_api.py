@@ -539,10 +539,11 @@ def test_the_errors_to_catch_are_there_from_the_start_without_torch():
         "import sys, deblur_cli; "
         "assert deblur_cli.errors.DeblurError is deblur_cli.DeblurError; "
         "assert all(issubclass(getattr(deblur_cli, name), deblur_cli.DeblurError) "
-        "for name in ('UsageError', 'WeightsError', 'ModelError', 'UnknownModelError')); "
+        "for name in ('UsageError', 'WeightsError', 'ModelError', 'UnknownModelError', 'FrameError', "
+        "'FrameTypeError')); "
         "assert 'torch' not in sys.modules; "
         "names = {}; exec('from deblur_cli import *', names); "
-        "assert {'load', 'Deblurrer', 'DeblurWarning', 'DeblurError', 'UsageError'} <= set(names)"
+        "assert {'load', 'Deblurrer', 'DeblurWarning', 'DeblurError', 'UsageError', 'FrameError'} <= set(names)"
     )
     _runs_clean(script)
 
