@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deblur_cli.errors import OutputError
+from deblur_cli.video_io.container_traits import container_traits
 from deblur_cli.video_io.encoding import EncodeOptions
 from deblur_cli.video_io.frame_timing import Timing, timing_of
 from deblur_cli.video_io.frame_sink import FrameSink
@@ -24,6 +25,7 @@ from deblur_cli.video_io.writer import (
     VideoEncoder,
     VideoFileSink,
     carry_streams,
+    muxer_of,
     open_container,
     start_encoding,
 )
@@ -186,11 +188,12 @@ def _gaps_closed(output: str, timing: Timing, keeping: str) -> list[str]:
 
 def with_grid(path: str | os.PathLike, info: VideoInfo, source: str | os.PathLike | None) -> VideoInfo:
     """`info` with the grid its source's frames fall on where they do not come at one rate (frame_timing.Timing.grid:
-    a varying rate's, or the rate of a stream with frames missing), for an AVI output, whose clock then ticks at
-    that grid and leaves the ticks between frames empty: each frame keeps its time. At the average rate, frames that
-    come faster took the next free tick and drifted from the sound (a phone's 3 s at 30 fps then 3 s at 15 had
-    frames 0.93 s late)."""
-    if Path(path).suffix.lower() != ".avi" or info.grid or (timing := _timing(source)) is None:
+    a varying rate's, or the rate of a stream with frames missing), for an output whose container leaves the ticks
+    between frames empty (AVI: ContainerTraits.gapped), whose clock then ticks at that grid: each frame keeps its
+    time. At the average rate, frames that come faster took the next free tick and drifted from the sound (a phone's
+    3 s at 30 fps then 3 s at 15 had frames 0.93 s late)."""
+    muxer = muxer_of(Path(path).suffix)
+    if muxer is None or not container_traits(muxer).gapped or info.grid or (timing := _timing(source)) is None:
         return info
     return replace(info, grid=timing.grid)
 

@@ -19,6 +19,7 @@ from deblur_cli import files
 from deblur_cli.errors import EncoderOptionError, OutputError
 from deblur_cli.frame_facts import is_grey_image
 from deblur_cli.video_io import atomic
+from deblur_cli.video_io.container_traits import container_traits
 from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder
 from deblur_cli.video_io.grey import grey_frame, grey_video, is_grey_format
@@ -45,7 +46,6 @@ _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream stores RGB (or GBR) planes, no YUV 
 _UNSPECIFIED = 2  # AVCOL_SPC_UNSPECIFIED
 _FRAME_CLOCK_FORMATS = {"avi", "yuv4mpegpipe"}  # containers whose time base is their frame rate
 _EDIT_RATE_FORMATS = {"mxf", "mxf_d10", "mxf_opatom"}  # MXF: one frame an edit unit, at one edit rate
-_GAPPED_FORMATS = {"avi"}  # of those, the containers that leave ticks without a frame empty (a dropped frame)
 _FRAME_CLOCK_ENCODERS = {"mpeg2video"}  # encoders that take no time base but their frame rate's
 # Bare streams (.h264, .hevc, .m2v) state no frame rate and hold no timestamps: readers take the codec's rate
 # (H.264's timing info), so the encoder counts frames (with the stream's 90 kHz ticks H.264 read as 90000 fps)
@@ -125,7 +125,7 @@ class VideoEncoder:
         self._codec_asked = bool(options.codec)
         # AVI gives the ticks between two frames empty index entries: on the grid a variable rate's frames fall on,
         # each keeps its time (a clock at the average rate drifts: frames that come faster take the next free tick)
-        grid = info.grid if format_name in _GAPPED_FORMATS and not self._encoder_counts else None
+        grid = info.grid if container_traits(format_name).gapped and not self._encoder_counts else None
         self.on_grid = grid is not None and grid >= info.rate  # a stream with frames missing: its own rate
         self.clock_rate = grid if self.on_grid else info.rate
         self.time_base = 1 / self.clock_rate if self.frame_clock else self.source_time_base
@@ -365,16 +365,23 @@ def open_container(file, name: str):
         ) from None
 
 
-@functools.cache
 def has_muxer(suffix: str) -> bool:
     """Whether FFmpeg writes a container named with `suffix` (".nut" yes, a camera's own ".lrv" no)."""
+    return muxer_of(suffix) is not None
+
+
+@functools.cache
+def muxer_of(suffix: str) -> str | None:
+    """The name of the muxer FFmpeg writes a container named with `suffix` with ("avi" for ".avi"); None where
+    it has none."""
     memory = io.BytesIO()
     memory.name = f"out{suffix}"
     try:
-        open_container(memory, memory.name).close()
+        container = open_container(memory, memory.name)
     except EncoderOptionError:
-        return False
-    return True
+        return None
+    with container:
+        return container.format.name
 
 
 def start_encoding(container, encoding: Encoding, *, in_memory: bool = False) -> None:
@@ -549,7 +556,7 @@ class VideoFileSink(atomic.FinishOrAbort, FrameSink):
         with atomic.cleanup_on_error(self.path, self.abort):
             self._container = open_container(str(self._temp), self.path.name)
             self._encoder = VideoEncoder(self._container, self.path.name, info, options, self.warnings)
-            self._lead_in_due = self._container.format.name == "avi"  # until the first video packet (_lead_in)
+            self._lead_in_due = container_traits(self._container.format.name).gapped  # till the first packet (_lead_in)
             if source is not None:
                 self._passthrough = carry_streams(source, self._container, self._encoder, options, self.warnings)
             start_encoding(self._container, self._encoder.encoding)
