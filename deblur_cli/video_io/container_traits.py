@@ -4,7 +4,7 @@ relies on it asks the same entry."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -12,14 +12,32 @@ class ContainerTraits:
     """What deblur relies on a container to do. The defaults are those of a container that keeps each frame's
     time (MP4, Matroska)."""
 
+    # it counts frames at one rate: its clock's tick is a frame (AVI, Y4M; MXF, one frame an edit unit), or it
+    # states no rate and holds no times, so readers take the codec's (bare streams: H.264's timing info, read as
+    # 90000 fps where it has the stream's 90 kHz ticks); the frames of a varying rate drift there
+    counts_frames: bool = False
+    # it stores no presentation times, only the frames' order (AVI, Y4M): a reordered frame's (a B-frame's) is lost
+    no_presentation_times: bool = False
+    # FFmpeg's muxer writes H.264 and HEVC without their reordering (MXF): B-frames come back in decode order
+    loses_reordering: bool = False
+    # it states no rate but keeps each frame's time, where a frame starts a PES packet (MPEG program streams): an
+    # encoder that states the rate apart from the time base keeps the source's times there
+    keeps_times_with_stated_rate: bool = False
     # its clock leaves the ticks without a frame empty (AVI's index entries): at the grid a varying rate's frames
     # fall on, each keeps its time; FFmpeg's AVI muxer puts the first frame on the first tick, though, so a video
     # that starts later needs an empty packet at zero
     gapped: bool = False
 
 
+_FRAMES_IN_ORDER = ContainerTraits(counts_frames=True, no_presentation_times=True)
 _TRAITS = {
-    "avi": ContainerTraits(gapped=True),
+    "avi": replace(_FRAMES_IN_ORDER, gapped=True),
+    "yuv4mpegpipe": _FRAMES_IN_ORDER,
+    **dict.fromkeys(("mxf", "mxf_d10", "mxf_opatom"), ContainerTraits(counts_frames=True, loses_reordering=True)),
+    **dict.fromkeys(("h264", "hevc", "mpeg2video", "mpeg1video"), ContainerTraits(counts_frames=True)),  # bare
+    **dict.fromkeys(  # FFmpeg's muxers of MPEG program streams
+        ("mpeg", "svcd", "vob", "dvd", "vcd"), ContainerTraits(counts_frames=True, keeps_times_with_stated_rate=True)
+    ),
 }
 _PLAIN = ContainerTraits()
 

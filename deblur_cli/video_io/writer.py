@@ -44,16 +44,8 @@ _APPLE_FORMATS = {"mp4", "mov", "ipod"}
 _SWS_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
 _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream stores RGB (or GBR) planes, no YUV matrix
 _UNSPECIFIED = 2  # AVCOL_SPC_UNSPECIFIED
-_FRAME_CLOCK_FORMATS = {"avi", "yuv4mpegpipe"}  # containers whose time base is their frame rate
-_EDIT_RATE_FORMATS = {"mxf", "mxf_d10", "mxf_opatom"}  # MXF: one frame an edit unit, at one edit rate
 _FRAME_CLOCK_ENCODERS = {"mpeg2video"}  # encoders that take no time base but their frame rate's
-# Bare streams (.h264, .hevc, .m2v) state no frame rate and hold no timestamps: readers take the codec's rate
-# (H.264's timing info), so the encoder counts frames (with the stream's 90 kHz ticks H.264 read as 90000 fps)
-_BARE_FORMATS = {"h264", "hevc", "mpeg2video", "mpeg1video"}
-# MPEG program streams (.mpg, .vob) state no rate either, but keep each frame's time (where a frame starts a
-# PES packet): encoders that state the rate apart from the time base keep the source's timestamps there
 _MP4_MUXERS = {"mov", "mp4", "ipod", "3gp", "3g2", "psp", "ismv", "f4v"}  # FFmpeg's ISO media muxers
-_PS_MUXERS = {"mpeg", "svcd", "vob", "dvd", "vcd"}  # FFmpeg's muxers of MPEG program streams
 _RATE_STATING_ENCODERS = {"libx264", "libx265"}  # x264 with force-cfr: its timing info from the rate, not the time base
 # Containers whose timestamps count in a unit of their own, coarser than most streams' time bases.
 _CONTAINER_CLOCKS = {"matroska": Fraction(1, 1000), "webm": Fraction(1, 1000), "flv": Fraction(1, 1000)}
@@ -110,14 +102,13 @@ class VideoEncoder:
         # AVI gives every tick of its time base a frame: a finer one would read as a rate of thousands of
         # frames a second, nearly all of them dropped, so it counts frames and timestamps are rounded to them
         # (so do Y4M's header and MPEG-2, whose encoder refuses any other time base)
-        self._keeps_times = format_name in _PS_MUXERS and encoding.encoder in _RATE_STATING_ENCODERS
+        self._traits = container_traits(format_name)
+        self._keeps_times = self._traits.keeps_times_with_stated_rate and encoding.encoder in _RATE_STATING_ENCODERS
         # what counts frames at one rate, if anything does (keeping() says what would keep each frame's time
         # instead): the frames each last one tick, no duration of their own is carried, and a variable rate drifts
         # (frames that come faster than the average take the next free tick)
         self.frame_clock: str | None = None
-        if format_name in _FRAME_CLOCK_FORMATS | _BARE_FORMATS | _EDIT_RATE_FORMATS or (
-            format_name in _PS_MUXERS and not self._keeps_times
-        ):
+        if self._traits.counts_frames and not self._keeps_times:
             self.frame_clock = f"the {suffix.lower()} container"
         self._encoder_counts = self.frame_clock is None and encoding.encoder in _FRAME_CLOCK_ENCODERS
         if self._encoder_counts:
@@ -125,7 +116,7 @@ class VideoEncoder:
         self._codec_asked = bool(options.codec)
         # AVI gives the ticks between two frames empty index entries: on the grid a variable rate's frames fall on,
         # each keeps its time (a clock at the average rate drifts: frames that come faster take the next free tick)
-        grid = info.grid if container_traits(format_name).gapped and not self._encoder_counts else None
+        grid = info.grid if self._traits.gapped and not self._encoder_counts else None
         self.on_grid = grid is not None and grid >= info.rate  # a stream with frames missing: its own rate
         self.clock_rate = grid if self.on_grid else info.rate
         self.time_base = 1 / self.clock_rate if self.frame_clock else self.source_time_base
@@ -188,11 +179,11 @@ class VideoEncoder:
         stream.time_base = self.time_base
         stream.codec_context.time_base = self.time_base
         stream.thread_type = "AUTO"
-        if container.format.name in _FRAME_CLOCK_FORMATS:
+        if self._traits.no_presentation_times:
             # AVI (and Y4M) store no presentation times: a B-frame's would be lost, and its decode time before the first
             # frame's moved every stream a frame later (x264's default reorders; AVI players show frames in order)
             stream.codec_context.max_b_frames = 0
-        elif container.format.name in _EDIT_RATE_FORMATS and encoding.encoder not in _FRAME_CLOCK_ENCODERS:
+        elif self._traits.loses_reordering and encoding.encoder not in _FRAME_CLOCK_ENCODERS:
             # FFmpeg's MXF muxer writes H.264 and HEVC without their reordering: B-frames came back with their
             # decode times, out of order (MPEG-2 keeps its own temporal offsets there)
             stream.codec_context.max_b_frames = 0
