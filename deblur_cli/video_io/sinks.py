@@ -121,15 +121,14 @@ def plan_sink(
     if is_frame_directory(path):
         _check_frame_directory(path, options)
         warnings = png_sequence.left_out(info, options)
-        timing = _timing(source)
-        if timing is not None and timing.varying is not None:
-            warnings.append(
-                f"a PNG sequence holds no frame times, and this video's rate varies, {timing.varying.describe()}: read"
-                " back at one rate (an editor's image-sequence import), its frames drift against the sound; .mp4, .mov"
-                " and .mkv keep each frame's time"
+        if (timing := _timing(source)) is not None:
+            warnings += _times_lost(
+                timing,
+                "a PNG sequence holds no frame times",
+                "this video's rate varies",
+                "read back at one rate (an editor's image-sequence import), its frames drift against the sound",
+                ".mp4, .mov and .mkv keep",
             )
-        elif timing is not None:
-            warnings += _gaps_closed("a PNG sequence holds no frame times", timing, ".mp4, .mov and .mkv keep")
         writes = "PNG frames" + (", grey where the input's are" if png_sequence.grey_png(info) else "")
         return Plan(tuple(warnings), writes, info.alpha)  # a PNG holds an alpha channel at either depth
     if is_image_output(path):
@@ -151,18 +150,29 @@ def plan_sink(
         with contextlib.suppress(Exception):
             container.close()
     timing = _timing(source) if encoder.frame_clock and not encoder.on_grid else None
-    if timing is not None and timing.varying is not None:
-        warnings.append(
-            f"{encoder.frame_clock} counts frames at one rate, and this video's varies, {timing.varying.describe()}:"
-            " frames that come faster than its average take the next free frame's time, and drift against the sound"
-            f" until slower ones let them catch up; {encoder.keeping()} each frame's time"
+    if timing is not None:
+        warnings += _times_lost(
+            timing,
+            f"{encoder.frame_clock} counts frames at one rate",
+            "this video's varies",
+            "frames that come faster than its average take the next free frame's time, and drift against the sound"
+            " until slower ones let them catch up",
+            encoder.keeping(),
         )
-    elif timing is not None:
-        warnings += _gaps_closed(f"{encoder.frame_clock} counts frames at one rate", timing, encoder.keeping())
     encoding = encoder.encoding
     profile = encoding.options.get("profile")
     writes = f"{encoding.encoder}, {encoding.pix_fmt}" + (f", profile {profile}" if profile else "")
     return Plan(tuple(warnings), writes, encoder.alpha)
+
+
+def _times_lost(timing: Timing, output: str, varies: str, drifts: str, keeping: str) -> list[str]:
+    """The warnings for a source whose frames do not come at one rate (`timing`) where the `output` holds no times of
+    its own ("a PNG sequence holds no frame times") or counts frames at one rate: a varying rate (`varies`, "this
+    video's varies") and how its frames drift there (`drifts`); else each gap in its timestamps (_gaps_closed).
+    `keeping`: the outputs or codec that would keep each frame's time (".mp4, .mov and .mkv keep")."""
+    if timing.varying is not None:
+        return [f"{output}, and {varies}, {timing.varying.describe()}: {drifts}; {keeping} each frame's time"]
+    return _gaps_closed(output, timing, keeping)
 
 
 def _gaps_closed(output: str, timing: Timing, keeping: str) -> list[str]:
