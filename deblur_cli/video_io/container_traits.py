@@ -5,12 +5,13 @@ relies on it asks the same entry."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from fractions import Fraction
 
 
 @dataclass(frozen=True)
 class ContainerTraits:
     """What deblur relies on a container to do. The defaults are those of a container that keeps each frame's
-    time (MP4, Matroska)."""
+    time to its stream's time base (MPEG-TS, NUT)."""
 
     # it counts frames at one rate: its clock's tick is a frame (AVI, Y4M; MXF, one frame an edit unit), or it
     # states no rate and holds no times, so readers take the codec's (bare streams: H.264's timing info, read as
@@ -27,9 +28,17 @@ class ContainerTraits:
     # fall on, each keeps its time; FFmpeg's AVI muxer puts the first frame on the first tick, though, so a video
     # that starts later needs an empty packet at zero
     gapped: bool = False
+    # the unit its timestamps count in, whatever the stream's time base, where that is coarser than most streams'
+    # (Matroska's millisecond): frames closer than that are not told apart
+    clock: Fraction | None = None
+    # it takes each packet's duration from the decode times that follow, and ends the video where the packet that
+    # ends last does (ISO media: MP4, MOV)
+    durations_from_decode_times: bool = False
 
 
 _FRAMES_IN_ORDER = ContainerTraits(counts_frames=True, no_presentation_times=True)
+_MILLISECONDS = ContainerTraits(clock=Fraction(1, 1000))
+_ISO_MEDIA = ContainerTraits(durations_from_decode_times=True)
 _TRAITS = {
     "avi": replace(_FRAMES_IN_ORDER, gapped=True),
     "yuv4mpegpipe": _FRAMES_IN_ORDER,
@@ -38,6 +47,8 @@ _TRAITS = {
     **dict.fromkeys(  # FFmpeg's muxers of MPEG program streams
         ("mpeg", "svcd", "vob", "dvd", "vcd"), ContainerTraits(counts_frames=True, keeps_times_with_stated_rate=True)
     ),
+    **dict.fromkeys(("matroska", "webm", "flv"), _MILLISECONDS),
+    **dict.fromkeys(("mov", "mp4", "ipod", "3gp", "3g2", "psp", "ismv", "f4v"), _ISO_MEDIA),  # FFmpeg's ISO muxers
 }
 _PLAIN = ContainerTraits()
 

@@ -45,10 +45,7 @@ _SWS_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
 _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream stores RGB (or GBR) planes, no YUV matrix
 _UNSPECIFIED = 2  # AVCOL_SPC_UNSPECIFIED
 _FRAME_CLOCK_ENCODERS = {"mpeg2video"}  # encoders that take no time base but their frame rate's
-_MP4_MUXERS = {"mov", "mp4", "ipod", "3gp", "3g2", "psp", "ismv", "f4v"}  # FFmpeg's ISO media muxers
 _RATE_STATING_ENCODERS = {"libx264", "libx265"}  # x264 with force-cfr: its timing info from the rate, not the time base
-# Containers whose timestamps count in a unit of their own, coarser than most streams' time bases.
-_CONTAINER_CLOCKS = {"matroska": Fraction(1, 1000), "webm": Fraction(1, 1000), "flv": Fraction(1, 1000)}
 _BT709, _BT601 = 1, 5  # AVCOL_SPC_BT709, AVCOL_SPC_BT470BG
 _LIMITED_RANGE, _FULL_RANGE = 1, 2  # AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG
 
@@ -125,13 +122,13 @@ class VideoEncoder:
         self._out_step = max(1, round(1 / (info.rate * self.time_base)))
         # the fewest ticks between two frames that the container's own clock still tells apart (Matroska
         # counts milliseconds, whatever the stream's time base): closer ones are moved apart
-        clock = _CONTAINER_CLOCKS.get(container.format.name, self.time_base)
+        clock = self._traits.clock or self.time_base
         self._min_gap = max(1, math.ceil(clock / self.time_base))
         self._last_pts: int | None = None
         self._first_pts: int | None = None  # of the frames given to the encoder (_earliest)
         self._durations: dict[int, int] = {}  # pts -> duration of the frames given, till their packets come
         self._end: int | None = None  # where the frames given stop showing, where a duration was told
-        self._mp4 = format_name in _MP4_MUXERS
+        self._mp4 = self._traits.durations_from_decode_times
         self._muxed: tuple[int, int] | None = None  # (pts, dts) of the latest packet, in an MP4 or MOV
         self._muxed_end: int | None = None  # where the packets before it end, as such a muxer takes them
         self.encoding = encoding
