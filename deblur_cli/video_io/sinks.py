@@ -74,14 +74,8 @@ def shows_turned(path: str | os.PathLike) -> bool:
     format can (.mp4, .mov, .mkv, .webm), and elsewhere (.avi) players show the frames as stored."""
     if is_frame_directory(path) or is_image_output(path):
         return True
-    memory = io.BytesIO()
-    memory.name = Path(path).name
-    try:
-        container = open_container(memory, memory.name)
-    except OutputError:  # a suffix FFmpeg does not know: open_sink says so
-        return True
-    with container:
-        return container.format.name in ROTATING_FORMATS
+    muxer = muxer_of(Path(path).suffix)
+    return muxer is None or muxer in ROTATING_FORMATS  # None: a suffix FFmpeg does not know, which open_sink says
 
 
 @dataclass(frozen=True)
