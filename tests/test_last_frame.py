@@ -14,8 +14,7 @@ from deblur_cli.pipeline import deblur_video
 from deblur_cli.span import Span
 from deblur_cli.video_io import ReadOptions, describe, open_source
 from deblur_cli.video_io.mp4_atoms import presented_end
-from deblur_cli.video_io.streams import own_time
-from deblur_cli.video_io.truncation import stated_end
+from deblur_cli.video_io.streams import own_time, stream_timing
 from deblur_cli.windows import WindowOptions
 from tests.media import pattern, remux
 from tests.restorers import IdentityRestorer, MixingRestorer
@@ -45,7 +44,7 @@ def _held(path, time_base: Fraction, hold: Fraction, frames: int = 10, fps: int 
 
 def _video_end(path) -> float:
     with av.open(str(path)) as container:
-        return stated_end(container.streams.video[0])
+        return stream_timing(container.streams.video[0]).end
 
 
 @pytest.mark.parametrize("suffix, time_base", [(".mp4", Fraction(1, 90000)), (".mkv", Fraction(1, 1000))])
@@ -91,7 +90,7 @@ def test_an_edit_list_that_plays_at_another_rate_or_none_leaves_the_end_to_ffmpe
     slow.write_bytes(data[:rate] + b"\x00\x00\x40\x00" + data[rate + 4 :])
     assert presented_end(slow, 1) is None and presented_end(source, 2) is None  # no track 2
     with av.open(str(slow)) as container:
-        assert stated_end(container.streams.video[0]) == pytest.approx(0.8, abs=1e-3)  # FFmpeg's duration
+        assert stream_timing(container.streams.video[0]).end == pytest.approx(0.8, abs=1e-3)  # FFmpeg's duration
     plain = remux(source, tmp_path / "plain.mp4", {"use_editlist": "0"})
     assert b"elst" not in plain.read_bytes() and presented_end(plain, 1) is None
     # its fragments hold the samples, which FFmpeg reads past an edit list

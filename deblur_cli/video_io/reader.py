@@ -33,22 +33,16 @@ from deblur_cli.video_io.read_damage import DamageLog
 from deblur_cli.video_io.streams import (
     BARE_FORMATS,
     CONSTANT_RATE_CONTAINERS,
-    frame_rate,
+    StreamTiming,
     frames_in,
     own_time,
     reason,
-    stream_duration,
+    stream_timing,
     video_stream,
 )
 from deblur_cli.video_io.timecode import at_double_rate, find_timecode, shifted
 from deblur_cli.video_io.track_tags import track_tags
-from deblur_cli.video_io.truncation import (
-    IntactEnd,
-    check_complete,
-    damaged_hint,
-    good_frames,
-    stated_end,
-)
+from deblur_cli.video_io.truncation import IntactEnd, check_complete, damaged_hint, good_frames
 
 # MPEG program streams (.mpg, .vob) state no length: FFmpeg guesses it from the last timestamps it finds,
 # a frame or more short for short files (10 of 12 frames, 20 of 30). Up to this size the video's packets,
@@ -98,6 +92,7 @@ class VideoFileSource:
         self._container = _open(self.path)
         try:
             self._stream = video_stream(self._container, self.path)
+            self._timing = stream_timing(self._stream)  # the same file's when the stream is opened again (_reopen)
             self._decoder = _decoder(self._stream)
             self._damage = DamageLog()
             self._first_seconds: float | None = None  # the first frame's time (_first_time), once `info` is known
@@ -114,7 +109,7 @@ class VideoFileSource:
                     hint="the file is empty or damaged; check that it plays in a media player",
                 )
             counted = self._index_timestamps and self._listed is None
-            info = _describe(self._container, self._stream, first, counted=counted, listed=self._listed)
+            info = _describe(self._container, self._stream, self._timing, first, counted=counted, listed=self._listed)
             self._double = deinterlace == "double" and info.field_order is not None
             if deinterlace == "on" or (deinterlace in ("auto", "double") and info.field_order is not None):
                 info = replace(info, deinterlaced=True)
@@ -182,7 +177,7 @@ class VideoFileSource:
             return None
         if after is not None:
             return after - pts
-        end = stated_end(self._stream)
+        end = self._timing.end
         stop = None if end is None else round(Fraction(end) / time_base)
         if self._end_pts is not None and stop is not None:  # a span that ends inside the last frame ends it there
             stop = min(stop, self._end_pts)
@@ -397,12 +392,12 @@ class VideoFileSource:
                 hint=damaged_hint(None if end is None else float(end) - self._first_time(), self._start_seconds),
             ) from None
         end = tail.intact
-        stated = len(self._listed) if self._listed is not None else stream.frames  # 0: not counted
+        stated = len(self._listed) if self._listed is not None else self._timing.frames  # 0: not counted
         if count_packets and stated:  # a whole read: how many frames the damage cost, against the container's count
             # the smaller: an MP4 cut without re-encoding counts samples its edit list does not show. A container
             # that counts none (Matroska) has no count to miss frames of: its length times its rate is a guess,
             # 2 frames over the 9 of a phone's clip at a variable rate (the holes in its timestamps tell instead)
-            expected = min(filter(None, (stated, _frames_by_duration(stream))))
+            expected = min(filter(None, (stated, self._timing.frames_by_length)))
             self._damage.missing = max(expected - decoded, 0)
         if self._end_time is not None and end is not None and end >= self._end_time:
             # the file ends early, but after every frame the span asks for (--end before the cut): the whole
@@ -412,7 +407,7 @@ class VideoFileSource:
         if count_packets and _codec_name(stream) in _FRAME_A_PACKET:  # packets that gave no frame and no error
             self._damage.dropped = max(packets - len(self._damage.damaged) - decoded, 0)
         check_complete(
-            self.path, stream, stated, packets if count_packets else None, decoded, end, self._first_time(),
+            self.path, self._timing, stated, packets if count_packets else None, decoded, end, self._first_time(),
             start=self._start_seconds, timed=timed,
         )  # fmt: skip
 
@@ -517,29 +512,31 @@ def _listed_times(container, stream) -> list[int] | None:
 _IMAGE_CODECS = {"png", "apng", "mjpeg", "jpegls", "tiff", "webp", "gif", "bmp", "jpeg2000", "libopenjpeg", "qoi"}
 
 
-def _describe(container, stream, first: av.VideoFrame, *, counted: bool, listed: list[int] | None) -> VideoInfo:
-    """The stream's VideoInfo; `counted`: frames are timed by their count, at the stream's rate; `listed`:
-    the frames' timestamps as an AVI's index lists them, which count them exactly."""
-    fps = frame_rate(stream)
-    if (timing := timing_of(container.name)) is not None and timing.holes is not None and timing.grid:
+def _describe(
+    container, stream, timing: StreamTiming, first: av.VideoFrame, *, counted: bool, listed: list[int] | None
+) -> VideoInfo:
+    """The VideoInfo of `stream`, whose timing is `timing`; `counted`: frames are timed by their count, at the
+    stream's rate; `listed`: the frames' timestamps as an AVI's index lists them, which count them exactly."""
+    fps = timing.rate
+    if (spacing := timing_of(container.name)) is not None and spacing.holes is not None and spacing.grid:
         # a stream at one rate with frames missing is at that rate: an MP4's average counts the gaps in (23.26 fps
         # for 25 with 3 frames missing in 40), which a .y4m output would have played its frames at, 7% slow
-        fps = timing.grid
+        fps = spacing.grid
     # PyAV 18 crashes collecting the side data of frames from image codecs (an animated PNG's ICC profile),
     # which carry neither a display matrix nor HDR10 metadata that video codecs do: those are not read
     side_data = side_data_of(first) if stream.codec_context.name not in _IMAGE_CODECS else {}
     rotation, mirrored = orientation_of(first.rotation, side_data)
-    duration = stream_duration(stream)
+    duration = timing.duration
     by_length = frames_in(duration, fps)
-    frame_count = len(listed) if listed else stream.frames or by_length
+    frame_count = len(listed) if listed else timing.frames or by_length
     unstated = container.format.name in _PS_DEMUXERS | BARE_FORMATS  # no length, or a guessed one
     # a stream whose container counts no frames (Matroska, MPEG-TS, FLV) has them counted, for the progress bar:
     # its length times its rate is a guess (119 frames for 60 where the last is held 2 s; 40 for the 30 of a
     # phone's clip with a 15 fps stretch); so has one whose length its container never got to state (a Matroska
     # recording that crashed, a live one), whose duration stays unknown
-    guessed = not (listed or stream.frames)
+    guessed = not (listed or timing.frames)
     # an MP4 or MOV cut without re-encoding states every sample it holds, also those its edit list hides
-    trimmed = "mp4" in container.format.name and by_length and stream.frames > by_length + 1
+    trimmed = "mp4" in container.format.name and by_length and timing.frames > by_length + 1
     uncertain = unstated or guessed or trimmed
     if uncertain and fps and (packets := _count_packets(container.name, stream)):
         frame_count = packets
@@ -591,11 +588,6 @@ def _count_packets(path: str, stream) -> int | None:
             return sum(1 for packet in packets if packet.size and not packet.is_discard)
     except (OSError, av.FFmpegError, IndexError):
         return None
-
-
-def _frames_by_duration(stream) -> int:
-    """The frame count the stream's length and rate imply; 0 if either is unknown."""
-    return frames_in(stream_duration(stream), frame_rate(stream))
 
 
 def _field_rate(info: VideoInfo) -> VideoInfo:

@@ -1,9 +1,11 @@
 """What the reader and the truncation check both need to know of a container's video stream: which stream
-is the video, its frame rate, the length the container states, and an FFmpeg error in words."""
+is the video, its frame rate, where it starts and ends as its container states (StreamTiming, read once for each
+opened stream), and an FFmpeg error in words."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -149,13 +151,41 @@ def frames_in(seconds: Fraction | float | None, rate: Fraction | None) -> int:
     return round(seconds * rate) if seconds and rate else 0
 
 
-def stream_duration(stream) -> float | None:
-    """Seconds of video by the container's own account: Matroska's DURATION tag less the stream's start, or
-    the stream's duration."""
-    end = tagged_end(stream)
-    if end is not None:
-        return end - float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else end
-    return stated_length(stream)
+@dataclass(frozen=True)
+class StreamTiming:
+    """A video stream's timing as its container states it, read once for each opened stream (stream_timing) and
+    shared by the reader and the truncation checks, which asked the stream again for each fact."""
+
+    rate: Fraction | None  # fps, the rate the stream was made at (frame_rate); None where it has none
+    start: float  # s, on the file's clock: the stream's first timestamp
+    # s, on the file's clock: where the container says the stream ends; None where it says nothing. A cut AVI's
+    # header says where it ended, where FFmpeg's length is only what is left (the truncation checks' end)
+    end: float | None
+    duration: float | None  # s: end - start, the length the container states, but FFmpeg's for a cut AVI
+    frames: int  # frames the container counts (MP4, MOV, AVI; an AVI's dropped frames included); 0: none
+
+    @property
+    def frames_by_length(self) -> int:
+        """The frames its length holds at its rate (frames_in): a guess where either varies."""
+        return frames_in(self.duration, self.rate)
+
+
+def stream_timing(stream) -> StreamTiming:
+    """The stream's StreamTiming. Its length is Matroska's DURATION tag (an end on the file's clock) less the
+    stream's start, or the stream's own (stated_length). An AVI cut short has lost its index: FFmpeg rebuilds one
+    from what is left, and the length with it, which the packets then always reach; its header's frame count (ticks
+    of its time base, dropped frames included) still says where it ended."""
+    start = float((stream.start_time or 0) * stream.time_base) if stream.time_base else 0.0
+    if (tagged := tagged_end(stream)) is not None:
+        end, duration = tagged, tagged - start
+    else:
+        duration = stated_length(stream)
+        end = None if duration is None else start + duration
+    frames = stream.frames or 0
+    cut_avi = stream.container.format.name in CONSTANT_RATE_CONTAINERS and stream.duration and frames > stream.duration
+    if cut_avi and stream.time_base:
+        end = float(((stream.start_time or 0) + frames) * stream.time_base)
+    return StreamTiming(frame_rate(stream), start, end, duration, frames)
 
 
 def stated_length(stream) -> float | None:

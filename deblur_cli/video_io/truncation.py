@@ -21,15 +21,7 @@ from deblur_cli.video_io.flv import stated_file_size
 from deblur_cli.video_io.frame_timing import Steps
 from deblur_cli.video_io.gif_end import gif_cut
 from deblur_cli.video_io.mpeg_ps import ends_inside_a_pack
-from deblur_cli.video_io.streams import (
-    CONSTANT_RATE_CONTAINERS,
-    MILLISECOND,
-    frame_rate,
-    reason,
-    stated_length,
-    tagged_end,
-    video_stream,
-)
+from deblur_cli.video_io.streams import MILLISECOND, StreamTiming, reason, stream_timing, video_stream
 
 TAIL_SECONDS = 5.0  # how much of a video's end is demuxed, before a run and by `deblur info`, to find a cut (tail_cut)
 _DAMAGED_HINT = "re-copy the file, or cut it before the damaged part"
@@ -66,7 +58,7 @@ def good_frames(count: int) -> str:
 
 def check_complete(
     path: Path,
-    stream,
+    timing: StreamTiming,
     expected: int,
     packets: int | None,
     decoded: int,
@@ -85,18 +77,19 @@ def check_complete(
     is where the last packet stops: its duration included when the packets carry theirs (`timed`), so
     it must meet the stated end to within rounding, a frame and a half; without durations it falls a
     frame or more short (VFR: the last frame's, however long), so three frames are let go. Both are on the
-    file's clock; what the error says counts from `first`, the first frame's time, as --end does.
+    file's clock; what the error says counts from `first`, the first frame's time, as --end does. `timing`: the
+    stream's, whose end is the stated one.
     """
     short = bool(expected) and packets is not None and packets < expected
     if expected and packets is not None and not short:
         return
-    stated = stated_end(stream)
+    stated = timing.end
     played = None if end is None else float(end) - first
     if stated is None or end is None:
         if short:
             raise _ended_early(path, f"{good_frames(decoded)} of {expected}", damaged_hint(played, start))
         return
-    if _falls_short(stream, end, stated, timed=timed):
+    if _falls_short(timing.rate, end, stated, timed=timed):
         counted = (
             f"{good_frames(decoded)} of {expected}"
             if short
@@ -105,25 +98,11 @@ def check_complete(
         raise _ended_early(path, counted, damaged_hint(played, start))
 
 
-def stated_end(stream) -> float | None:
-    """Where the container says the stream ends, on the file's clock: Matroska's DURATION tag, which is an
-    end already, or the stream's start plus its duration. An AVI cut short has lost its index: FFmpeg rebuilds
-    one from what is left, and the duration with it, which the packets then always reach; its header's
-    frame count (ticks of its time base, dropped frames included) still says where it ended."""
-    avi = stream.container.format.name in CONSTANT_RATE_CONTAINERS
-    if avi and stream.time_base and stream.duration and (stream.frames or 0) > stream.duration:
-        return float(((stream.start_time or 0) + stream.frames) * stream.time_base)
-    if (end := tagged_end(stream)) is not None:
-        return end
-    if (length := stated_length(stream)) is not None:
-        return float((stream.start_time or 0) * stream.time_base) + length
-    return None
-
-
-def _falls_short(stream, end: Fraction, stated: float, *, timed: bool) -> bool:
+def _falls_short(rate: Fraction | None, end: Fraction, stated: float, *, timed: bool) -> bool:
     """Whether packets that stop at `end` (s, the file's clock) fall short of the `stated` end: by more than
-    a frame and a half where they carry their durations (`timed`), else by more than three frames."""
-    fps = float(frame_rate(stream) or 25)
+    a frame and a half at `rate` (fps; 25 where unknown) where they carry their durations (`timed`), else by more
+    than three frames."""
+    fps = float(rate or 25)
     slack = max(1.5 / fps, 0.05) if timed else max(3 / fps, 0.1)
     return float(end) < stated - slack
 
@@ -169,7 +148,8 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
             stream = video_stream(container, path)
         except InputError:
             return None
-        stated = stated_end(stream)
+        timing = stream_timing(stream)
+        stated = timing.end
         # FFmpeg measures the length of FLV, MPEG-TS and MPEG-PS files from what is left of them: the file's
         # own layout says it was cut, an FLV file's by the size its header states, a transport stream's by
         # ending inside one of its fixed-size packets, a program stream's inside a pack
@@ -183,8 +163,7 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
             stated = float(((container.start_time or 0) + container.duration) / av.time_base)
         if not stream.time_base or (stated is None and not size_short):
             return None
-        start = float((stream.start_time or 0) * stream.time_base)
-        since = start if stated is None else max(stated - TAIL_SECONDS, start)
+        since = timing.start if stated is None else max(stated - TAIL_SECONDS, timing.start)
         tail, timed, corrupt = IntactEnd(), False, None
         sound = cues = None  # where an untagged Matroska file's audio and subtitle packets stop in its tail
         has_sound = any(s.type == "audio" for s in container.streams)
@@ -209,21 +188,21 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         end, missing_from = tail.intact, tail.missing_from
         # asked before the container closes, which frees the stream
         short = size_short or mid_packet or corrupt is not None or end is None
-        short = short or _falls_short(stream, end, stated, timed=timed)
+        short = short or _falls_short(timing.rate, end, stated, timed=timed)
         if not short and missing_from is not None and stated is not None:
             # frames missing among the last packets of a stream at one rate, whose end falls short of the stated
             # end by less than a frame and a half (or not at all, in an MP4 that lists more packets than it holds);
             # packets without durations stop a frame short of it in a whole file
-            short = (timed and end < stated - MILLISECOND) or bool(stream.frames)
-        if short and corrupt is None and (end is None or stream.frames):
+            short = (timed and end < stated - MILLISECOND) or bool(timing.frames)
+        if short and corrupt is None and (end is None or timing.frames):
             # the whole stream demuxed: where its packets stop, where the tail had none (the seek landed on
             # bytes the cut took), and how many, against its index's count (a whole read takes that as whole)
             count, whole_end = _packets_read(path, stream.index)
             end = whole_end if end is None else end
-            if stream.frames:
-                short = count < stream.frames
+            if timing.frames:
+                short = count < timing.frames
         if untagged and short and corrupt is None:
-            short = _cut_together(stream, end, sound, cues, stated, timed=timed, has_sound=has_sound)
+            short = _cut_together(timing.rate, end, sound, cues, stated, timed=timed, has_sound=has_sound)
         index = stream.index
     if not short:
         return None
@@ -262,7 +241,7 @@ def _gif_broken_off(path: Path, whole: int) -> Cut:
 
 
 def _cut_together(
-    stream,
+    rate: Fraction | None,
     end: Fraction | None,
     sound: Fraction | None,
     cues: Fraction | None,
@@ -271,15 +250,15 @@ def _cut_together(
     timed: bool,
     has_sound: bool,
 ) -> bool:
-    """Whether an untagged Matroska file, whose video stops at `end` short of the file's `stated` length, was
-    cut: a cut stops every stream at once (the muxer interleaves them). Where its sound (`sound`: where its
+    """Whether an untagged Matroska file, whose video (at `rate`, fps) stops at `end` short of the file's `stated`
+    length, was cut: a cut stops every stream at once (the muxer interleaves them). Where its sound (`sound`: where its
     audio packets in the tail stop) reaches the file's end, or goes on well past the video's last packet, the
     video ended before the file did. A subtitle cue's end says nothing of a cut (a cue begun before it may
     end at the file's end), so where there is no sound a cue that reaches the end leaves it undecided: a whole
     file is not refused on a guess."""
-    if sound is not None and not _falls_short(stream, sound, stated, timed=timed):
+    if sound is not None and not _falls_short(rate, sound, stated, timed=timed):
         return False
-    if not has_sound and cues is not None and not _falls_short(stream, cues, stated, timed=True):
+    if not has_sound and cues is not None and not _falls_short(rate, cues, stated, timed=True):
         return False
     return sound is None or end is None or sound < end + _INTERLEAVED
 
