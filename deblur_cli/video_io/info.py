@@ -30,7 +30,8 @@ class VideoInfo:
     height: int  # frame height in pixels as stored
     # the rate the stream was made at (streams.frame_rate): FFmpeg's average, snapped to the stream's base or a
     # standard rate where its timestamps' rounding moved it off, or an MP4's rate before a held last frame (which
-    # frames / duration is not); None for images (writers then use DEFAULT_FPS)
+    # frames / duration is not), or that one rate where frames are missing (frame_timing.Timing.grid, which the
+    # average counts the gaps in); None for images (writers then use DEFAULT_FPS)
     fps: Fraction | None
     time_base: Fraction | None  # seconds per unit of Frame.pts; None when frames carry no timestamps
     frame_count: int | None  # best estimate of the number of frames, for progress; None if unknown

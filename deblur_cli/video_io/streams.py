@@ -156,7 +156,9 @@ class StreamTiming:
     """A video stream's timing as its container states it, read once for each opened stream (stream_timing) and
     shared by the reader and the truncation checks, which asked the stream again for each fact."""
 
-    rate: Fraction | None  # fps, the rate the stream was made at (frame_rate); None where it has none
+    # fps, the rate the stream was made at (frame_rate); None where it has none. A stream at one rate with frames
+    # missing averages the gaps in, as its length counts its frames; reader._describe tells its own rate
+    rate: Fraction | None
     start: float  # s, on the file's clock: the stream's first timestamp
     # s, on the file's clock: where the container says the stream ends; None where it says nothing. A cut AVI's
     # header says where it ended, where FFmpeg's length is only what is left (the truncation checks' end)
