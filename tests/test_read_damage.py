@@ -18,7 +18,7 @@ def _shown(frames: list[int]) -> DamageLog:
     """A DamageLog that read the frames numbered `frames` of a 25 fps stream on MPEG-TS's 90 kHz clock."""
     log = DamageLog(steps=Steps(Fraction(1, 90000)))
     for frame in frames:
-        log.shown(Fraction(frame, 25))
+        log.steps.add(Fraction(frame, 25))
     return log
 
 
@@ -37,7 +37,7 @@ def test_a_stretch_at_a_lower_rate_is_no_lost_frames():
     F2). One rule now (Steps.holes), in every container."""
     log = DamageLog(steps=Steps(Fraction(1, 90000)))
     for time in [Fraction(i, 30) for i in range(20)] + [Fraction(19, 30) + Fraction(k, 15) for k in range(1, 11)]:
-        log.shown(time)
+        log.steps.add(time)
     assert log.warnings("phone.ts", INFO, None) == []
 
 

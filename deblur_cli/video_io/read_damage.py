@@ -19,7 +19,8 @@ class DamageLog:
     resized: str | None = None  # where the frame size first changed, if it did
     stale: int = 0  # frames left out: stamped a frame or more behind, the frames after them not
     # the intervals between the frames read, where frames a demuxer dropped without an error show (Steps.holes);
-    # set by the reader once it knows the stream's clock
+    # set by the reader once it knows the stream's clock, which adds each frame's time (s from the first frame, as
+    # --start and --end count)
     steps: Steps | None = None
     dropped: int = 0  # packets that gave no frame and no error, where each holds a frame (a threaded decoder's loss)
 
@@ -35,10 +36,6 @@ class DamageLog:
     def left_out_stale(self) -> None:
         """Count a frame rising_timestamps left out."""
         self.stale += 1
-
-    def shown(self, time: Fraction) -> None:
-        """Count a frame shown at `time` (s, from the first frame, as --start and --end count) among `steps`."""
-        self.steps.add(time)
 
     def warnings(self, name: str, info: VideoInfo, shown_before: Fraction | None) -> list[str]:
         """What reading the file `name`, described by `info`, changed or left out so far: frames of another size

@@ -152,7 +152,7 @@ class VideoFileSource:
                     after = pts
                     break
                 info = self.info
-                self._damage.shown((pts - self._zero) * (info.time_base or 1 / info.rate))
+                self._damage.steps.add((pts - self._zero) * (info.time_base or 1 / info.rate))
                 previous = pts
                 if (frame.width, frame.height) != (info.width, info.height):
                     self._damage.size_changed(frame.width, frame.height, index)
