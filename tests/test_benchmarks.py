@@ -1,10 +1,14 @@
 """The benchmark scripts' own arithmetic, and that they run (tiny sizes: speed is not tested here)."""
 
 import collections
+import contextlib
+import io
+import runpy
 import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -37,8 +41,16 @@ def test_count_operators_counts_what_computes_and_not_views():
 
 
 def _bench(script, *args):
-    run = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True, check=True)
-    return run.stdout
+    """What `python benchmarks/<script> <args>` prints, run as __main__ in this process: a process of its own
+    spent seconds importing torch (and torch._dynamo for the FLOP counter) each time, most of these tests'
+    time. A non-zero exit fails the test, as a failed process did."""
+    out = io.StringIO()
+    with mock.patch.object(sys, "argv", [str(BENCHMARKS / script), *args]), contextlib.redirect_stdout(out):
+        try:
+            runpy.run_path(str(BENCHMARKS / script), run_name="__main__")
+        except SystemExit as stop:
+            assert stop.code in (None, 0), f"{script} exited with {stop.code!r}:\n{out.getvalue()}"
+    return out.getvalue()
 
 
 def test_benchmark_scripts_run_and_report_achieved_throughput():
