@@ -204,7 +204,7 @@ def cost(args) -> None:
     for path in sorted((args.sources / "videos").glob("*/frames.npy")):
         frames = np.load(path, mmap_mode="r")
         for start in range(0, len(frames) - args.window + 1, args.window):
-            window = torch.from_numpy(np.ascontiguousarray(frames[start : start + args.window]))
+            window = torch.from_numpy(np.array(frames[start : start + args.window]))  # a copy: the file is mapped read-only
             window = F.interpolate(window.permute(0, 3, 1, 2).float() / 255, size=(height, width), mode="bilinear")
             began = time.perf_counter()
             small = scene_cuts._small(window)
