@@ -7,20 +7,21 @@ core that a descheduled peer needs. `deblur run` of a 720p clip took 1.2 to 2.2 
 waiting threads asleep (OMP_WAIT_POLICY=PASSIVE) beside other programs, and two runs started together
 took twice as long each; on a quiet machine passive waiting cost nothing at 720p and up to a fifth at
 640x360 (docs/dstnet.md). libgomp reads its setting once, when torch loads it, so the command measures
-before any command imports torch: the work its cores did over the half second the command line takes
-to load, less its own.
+before any command imports torch: the work its cores did from its start to its command's body (Python,
+the command line and the command's module loading), less its own.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 SHARED_CORES = 0.5  # other programs' work on this process's cores, in cores, from which they share them
 _MIN_SECONDS = 0.1  # shorter than this, and ticks of 10 ms say too little
-# set by the command where it chose passive waiting (launch.py), for the notes of `run` and `bench`
+# set by the command where it chose passive waiting (`choose_waiting`), for the notes of `run` and `bench`
 chose_passive_waiting = False
 SHARED_CPU_NOTE = (
     "other programs are busy on this CPU, which slows this run; deblur has set its threads to take turns with"
@@ -85,3 +86,21 @@ def wait_passively_if_shared(since: Sample | None, now: Sample | None) -> bool:
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     chose_passive_waiting = True
     return True
+
+
+_started: Sample | None = None  # the counters as the `deblur` command started; None in other processes
+
+
+def command_starts() -> None:
+    """Note the counters as the `deblur` command starts (launch.py), for `choose_waiting`."""
+    global _started
+    _started = sample()
+
+
+def choose_waiting() -> bool:
+    """As a command's body starts (cli/app.command), before it can import torch: passive waiting where other
+    programs kept the cores busy since the command started (`wait_passively_if_shared`). Nothing in a
+    process that is not the `deblur` command (a library's, a test's), nor once torch is loaded."""
+    if _started is None or "torch" in sys.modules:
+        return False
+    return wait_passively_if_shared(_started, sample())

@@ -13,7 +13,7 @@ from deblur_cli.cpuinfo import cpu_has_amx
 
 
 def main() -> None:
-    started = cpu_share.sample()  # what the cores did while the command line loads: are they shared?
+    cpu_share.command_starts()  # what the cores do until the command's body runs: are they shared?
     # PyTorch reads this once, at its first CPU allocation: transparent huge pages made `deblur run` 4 to 9%
     # faster on the Xeon with AMX they were measured on; on EPYCs, with AVX2 only (float32) or with
     # AVX512-BF16, they cost more kernel time than they saved, and there glibc keeping freed memory
@@ -29,8 +29,6 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         raise SystemExit(130) from None
-    if "torch" not in sys.modules:  # libgomp reads how its threads wait once, when torch loads it
-        cpu_share.wait_passively_if_shared(started, cpu_share.sample())
     try:
         run_command_line()
     except KeyboardInterrupt:  # a second Ctrl-C while Typer builds the command, before any command runs

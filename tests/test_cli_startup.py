@@ -183,3 +183,44 @@ def test_no_color_leaves_no_styling_on_a_terminal(tmp_path):
     plain = on_a_terminal(NO_COLOR="1")
     assert "hint:" in plain and "\x1b[" not in plain, repr(plain)
     assert "\x1b[" in on_a_terminal()  # the same terminal without NO_COLOR is styled: the check can fail
+
+
+# Runs the console script's entry point, then prints its exit code and which command modules (and whether
+# PyAV and NumPy) it imported.
+LAUNCH = """
+import json, sys
+sys.argv = ['deblur', *json.loads(sys.argv[1])]
+from deblur_cli.launch import main
+try:
+    main()
+    code = 0
+except SystemExit as e:
+    code = e.code or 0
+named = [m for m in sys.modules if m.startswith('deblur_cli.cli.') or m in ('av', 'numpy')]
+print(json.dumps([code, named]))
+"""
+COMMAND_MODULES = {f"deblur_cli.cli.{name}" for name in "run info demo weights bench evaluate synth train".split()}
+
+
+def _launched(*args: str, cwd) -> tuple[int, set[str], str]:
+    done = subprocess.run([sys.executable, "-c", LAUNCH, json.dumps(args)], capture_output=True, text=True, cwd=cwd)
+    code, named = json.loads(done.stdout.splitlines()[-1])
+    return code, set(named), done.stderr
+
+
+def test_help_and_version_import_no_command_and_a_command_only_its_own(tmp_path):
+    """The command modules import PyAV, NumPy and the weights code, and Typer reads each command's signature:
+    half of what `deblur --help` took to start. Each is imported when its command is looked up."""
+    make_video(tmp_path / "clip.mp4", frames=2, size=(32, 32))
+    code, imported, _ = _launched("--help", cwd=tmp_path)
+    assert code == 0 and not imported & (COMMAND_MODULES | {"av", "numpy"}), imported
+    code, imported, _ = _launched("--version", cwd=tmp_path)
+    assert code == 0 and not imported & (COMMAND_MODULES | {"numpy"}), imported  # PyAV names FFmpeg's release
+    code, imported, said = _launched("rn", cwd=tmp_path)
+    assert code == 2 and "did you mean 'run'?" in said.lower() and not imported & COMMAND_MODULES, (said, imported)
+    others = COMMAND_MODULES - {"deblur_cli.cli.run", "deblur_cli.cli.weights"}  # run shows the weights it builds
+    code, imported, _ = _launched("run", "--help", cwd=tmp_path)
+    assert code == 0 and "deblur_cli.cli.run" in imported and not imported & others, imported
+    others = COMMAND_MODULES - {"deblur_cli.cli.info", "deblur_cli.cli.weights"}
+    code, imported, _ = _launched("info", "clip.mp4", cwd=tmp_path)
+    assert code == 0 and "deblur_cli.cli.info" in imported and not imported & others, imported

@@ -88,3 +88,21 @@ def test_the_command_chooses_before_torch_loads_and_the_package_import_chooses_n
         capture_output=True, text=True, cwd=tmp_path, env=environ,
     )  # fmt: skip
     assert imported.stdout == "None\n", imported.stderr
+
+
+def test_the_command_measures_until_its_body_its_own_module_loaded(tmp_path):
+    """The command line imports a command's module only when the command is looked up (cli/app.COMMANDS), most
+    of its start: the cores' work is measured over that too, from the command's start to its body."""
+    code = (
+        "import sys\n"
+        "import deblur_cli.cpu_share as share\n"
+        "seen = []\n"
+        "share.sample = lambda: seen.append('deblur_cli.cli.weights' in sys.modules) or share.Sample(0.0, 0.0, 0.0)\n"
+        "import deblur_cli.launch as launch\n"
+        "sys.argv = ['deblur', 'models']\n"
+        "try:\n    launch.main()\nexcept SystemExit:\n    pass\n"
+        "print(seen)\n"
+    )
+    environ = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=environ)
+    assert done.stdout.splitlines()[-1] == "[False, True]", done.stderr

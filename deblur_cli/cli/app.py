@@ -1,10 +1,13 @@
-"""The Typer app, shared option types, and the one error boundary every command runs inside."""
+"""The Typer app and the list of its commands, shared option types, and the one error boundary every command
+runs inside."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import functools
+import importlib
+import importlib.util
 import math
 import os
 import re
@@ -13,14 +16,16 @@ import signal
 import sys
 import threading
 import typing
+from collections.abc import Mapping
 from typing import Callable, Iterator
 
 import typer
 import typer.core
+import typer.main
 from rich.console import Console
 from rich.text import Text
 
-from deblur_cli import __version__
+from deblur_cli import __version__, cpu_share
 from deblur_cli.errors import DeblurError, OutputError, UsageError
 from deblur_cli.interrupts import Terminated, stop_now, stopped
 
@@ -86,9 +91,103 @@ class _Command(_HelpShape, typer.core.TyperCommand):
     """Each command, as Typer builds it, with `_HelpShape`."""
 
 
+# The commands, in the order `deblur --help` lists them: the module of deblur_cli.cli that defines each, and
+# its line in that list. A command's module is imported when the command is first looked up, to run it or
+# show its --help: the modules import PyAV, NumPy and the weights code, and Typer reads each command's
+# signature, so `deblur --help`, `--version` and each command pay only for their own.
+COMMANDS = {
+    "models": ("weights", "List the weights and whether each is here."),
+    "download-weights": ("weights", "Download weights into the cache and verify them."),
+    "run": ("run", "Remove motion blur: deblur run in.mp4 -o out.mp4."),
+    "info": ("info", "What deblur reads from an input and would write."),
+    "demo": ("demo", "Deblur a generated clip and print the PSNR gain."),
+    "bench": ("bench", "Speed and quality per model, step and sample count."),
+    "evaluate": ("evaluate", "Score models on a dataset (GoPro, DVD, BSD, REDS)."),
+    "synth": ("synth", "Write synthetic blurred/sharp clip pairs."),
+    "train": ("train", "Train a model on clips synthesised on the fly."),
+}
+# Commands that decode or encode video. Without PyAV (a training machine) each only says that it needs it;
+# weights, synth and train still work.
+NEEDS_PYAV = ("run", "info", "demo", "bench", "evaluate")
+_SETTINGS = {"add_completion": False, "pretty_exceptions_enable": False, "rich_markup_mode": "rich"}
+_defined: dict[str, typer.Typer] = {}  # each command as `command` defined it, a Typer app of its own
+
+
+def _definition(name: str) -> typer.Typer:
+    """The command `name` of COMMANDS, its module imported now if it was not; without PyAV, a command that
+    needs it is a stand-in that says so."""
+    if name not in _defined:
+        if name in NEEDS_PYAV and not _pyav_imports():
+            from deblur_cli.cli import no_codec  # it defines its commands with `command`, from this module
+
+            no_codec.register(name)
+        else:
+            importlib.import_module(f"deblur_cli.cli.{COMMANDS[name][0]}")
+    return _defined[name]
+
+
+def _pyav_imports() -> bool:
+    """Whether PyAV imports here; a command that needs it imports it anyway."""
+    try:
+        importlib.import_module("av")
+    except ImportError:
+        return False
+    return True
+
+
+class _Commands(Mapping):
+    """The group's commands by name, in the order of COMMANDS. Typer builds a command, its module imported
+    first, when the command is first looked up; naming the commands, or asking whether one exists, imports
+    nothing."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, typer.core.TyperCommand] = {}
+
+    def __getitem__(self, name: str) -> typer.core.TyperCommand:
+        if name not in COMMANDS:
+            raise KeyError(name)
+        if name not in self._built:
+            self._built[name] = typer.main.get_command(_definition(name))
+        return self._built[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in COMMANDS
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
+
+    def listed(self, name: str) -> typer.core.TyperCommand:
+        """What `deblur --help` lists for `name`: its name and line, its module not imported. Without PyAV
+        (which is looked for, not imported), a command that needs it lists the stand-in's line."""
+        if name in NEEDS_PYAV and importlib.util.find_spec("av") is None:
+            return self[name]
+        return typer.core.TyperCommand(name, short_help=COMMANDS[name][1])
+
+
 class _Group(_HelpShape, typer.core.TyperGroup):
     """The command group, with command-line mistakes (a value out of range, an unknown option, a missing
-    argument) reported as every other error is: one `error:` line and a hint, exit code 2."""
+    argument) reported as every other error is: one `error:` line and a hint, exit code 2. Its commands
+    are those of COMMANDS, each imported when first looked up."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.commands = _Commands()
+
+    def list_commands(self, ctx) -> list[str]:
+        return list(self.commands)  # the names only: Typer's own looks each command up, importing them all
+
+    def format_help(self, ctx, formatter) -> None:
+        """The group's help, its list of commands drawn from their lines in COMMANDS: showing it imports no
+        command's module."""
+        commands = self.commands
+        self.commands = {name: commands.listed(name) for name in commands}
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.commands = commands
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
@@ -196,15 +295,7 @@ def _help_hint(error: click_errors.ClickException) -> str:
     return f"{context.command_path if context else 'deblur'} --help lists the {what}"
 
 
-app = typer.Typer(
-    name="deblur",
-    cls=_Group,
-    help="Remove motion blur from video.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-)
+app = typer.Typer(name="deblur", cls=_Group, help="Remove motion blur from video.", no_args_is_help=True, **_SETTINGS)
 LOG_WIDTH = 160  # columns of a console written to a file or a pipe: tables there do not fold at rich's 80
 
 
@@ -435,15 +526,19 @@ def examples(*rows: tuple[str, str]) -> str:
     return "[bold]Examples[/]\n\n" + "\n\n".join(lines)
 
 
-def command(*args, **kwargs) -> Callable[[Callable], Callable]:
-    """Like app.command(), with the body inside the error boundary."""
+def command(name: str, **kwargs) -> Callable[[Callable], Callable]:
+    """Like app.command(name), for a command of COMMANDS, its short help the line there, with the body inside
+    the error boundary. The command is a Typer app of its own, which the group builds when it is looked up."""
 
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def guarded(*a, **k):
             with error_boundary():
+                cpu_share.choose_waiting()  # libgomp reads it once, when torch loads: the body may import torch
                 return fn(*a, **k)
 
-        return app.command(*args, cls=_Command, **kwargs)(guarded)
+        _defined[name] = typer.Typer(**_SETTINGS)
+        kwargs.setdefault("short_help", COMMANDS[name][1])
+        return _defined[name].command(name, cls=_Command, **kwargs)(guarded)
 
     return decorate

@@ -87,7 +87,6 @@ def _file_named(option: str):
 
 @command(
     "bench",
-    short_help="Speed and quality per model, step and sample count.",
     epilog=examples(
         ("deblur bench", "the built-in clip"),
         ("deblur bench -m wtsa-s --steps 1,5,20 --samples 1,4", "against steps"),

@@ -28,7 +28,7 @@ from deblur_cli.host_memory import check_synthesis_memory
 from deblur_cli.run_options import SAMPLING_DEFAULTS, sampling_note, window_options
 
 
-@command("demo", short_help="Deblur a generated clip and print the PSNR gain.")
+@command("demo")
 def demo(
     output: Annotated[
         Path, typer.Option("--output", "-o", metavar="DIR", help="Folder for blurry.mp4, sharp.mp4, deblurred.mp4.")

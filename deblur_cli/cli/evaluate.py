@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 
 @command(
     "evaluate",
-    short_help="Score models on a dataset (GoPro, DVD, BSD, REDS).",
     epilog=examples(
         ("deblur evaluate gopro/test -m dstnet --weights GOPRO.pth", "published DSTNet"),
         ("deblur evaluate data/val -m dstnet-s -m wtsa-s --niqe", "two models"),

@@ -71,7 +71,7 @@ _RANGES = {1: "limited range", 2: "full range"}
 _UNSET = {"primaries": (None, 0, 2), "transfer": (None, 0, 2), "matrix": (None, 2), "range": (None, 0)}
 
 
-@command("info", short_help="What deblur reads from an input and would write.")
+@command("info")
 def info(
     inputs: Annotated[
         list[Path],

@@ -10,10 +10,16 @@ from deblur_cli.errors import DeblurError
 
 
 def register(name: str) -> None:
-    """Register `name` as a command that only explains that PyAV is missing."""
+    """Define `name` as a command that only explains that PyAV is missing."""
+    line = f"Unavailable here: deblur {name} needs PyAV (pip install av)."
 
-    @command(name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+    @command(
+        name,
+        short_help=line,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        add_help_option=False,
+    )
     def needs_pyav(ctx: typer.Context) -> None:
         raise DeblurError(f"deblur {name} needs PyAV (the av package), which is not installed", hint="pip install av")
 
-    needs_pyav.__doc__ = f"Unavailable here: deblur {name} needs PyAV (pip install av)."
+    needs_pyav.__doc__ = line

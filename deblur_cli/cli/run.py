@@ -72,7 +72,6 @@ if TYPE_CHECKING:
 
 @command(
     "run",
-    short_help="Remove motion blur: deblur run in.mp4 -o out.mp4.",
     epilog=examples(
         ("deblur run in.mp4", "to in-deblurred.mp4"),
         ("deblur run in.mp4 -o out.mp4 --start 90 --duration 5", "5 s, to judge"),

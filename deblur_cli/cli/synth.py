@@ -26,7 +26,7 @@ from deblur_cli.interrupts import Terminated
 from deblur_cli.wording import some
 
 
-@command("synth", short_help="Write synthetic blurred/sharp clip pairs.")
+@command("synth")
 def synth(
     ctx: typer.Context,
     output: Annotated[

@@ -37,7 +37,6 @@ SMALLEST_VALIDATION = 11  # px: SSIM's window (metrics.ssim.WINDOW, not imported
 
 @command(
     "train",
-    short_help="Train a model on clips synthesised on the fly.",
     epilog=examples(
         ("deblur train -m dstnet-s --sources cache -o runs/s", "a new run"),
         ("deblur train -o runs/s --resume", "continue it"),

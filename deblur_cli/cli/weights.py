@@ -46,7 +46,7 @@ _STATUS_NOTES = {
 }
 
 
-@command("models", short_help="List the weights and whether each is here.")
+@command("models")
 def models(
     as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print the registry as JSON on stdout.")] = False,
     cache_dir: CacheDirOpt = None,
@@ -82,7 +82,7 @@ def models(
     out.print(f"--model auto (the default) runs {chosen} on this machine ({device.type}).", highlight=False)
 
 
-@command("download-weights", short_help="Download weights into the cache and verify them.")
+@command("download-weights")
 def download_weights(
     names: Annotated[
         Optional[list[str]],
