@@ -1,6 +1,7 @@
-"""The `deblur` console script. The command line loads in about half a second (Typer, Rich, PyAV); Ctrl-C
-in that time, or while Typer builds the command, ends the command as it does later, with `interrupted`
-and exit code 130, not a traceback."""
+"""The `deblur` console script. The command line loads Typer and Rich, then, while Typer builds the command,
+the named command's module (0.2 s of CPU time for `deblur --help`, 0.7 s for `deblur run --help` on a 2-core
+EPYC); Ctrl-C in that time ends the command as it does later, with `interrupted` and exit code 130, not a
+traceback."""
 
 from __future__ import annotations
 

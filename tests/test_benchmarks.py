@@ -192,6 +192,13 @@ def test_the_startup_benchmark_times_a_whole_run_and_the_weights_loading():
     assert out.startswith("dstnet-s: deblur run of one 64x48 frame ") and "loading the weights" in out, out
 
 
+def test_the_startup_benchmark_times_the_command_line_where_no_model_runs():
+    out = _bench("bench_startup.py", "--models", "--commands", "--repeat", "1")
+    lines = [line.split(":")[0] for line in out.splitlines()]
+    assert lines == ["deblur --version", "deblur --help", "deblur run --help", "deblur info one.mp4",
+                     "deblur run missing.mp4 -o out.mp4", "deblur models"], out  # fmt: skip
+
+
 def test_the_still_benchmark_sorts_steps_by_where_windows_meet_and_measures_a_still_clip():
     from bench_still import detail, flicker, step_kinds
 
