@@ -141,6 +141,19 @@ def test_a_stream_at_one_rate_with_frames_missing_is_at_that_rate_in_any_contain
             assert written.streams.video[0].average_rate == 25, suffix
 
 
+def test_an_mp4_with_frames_missing_cut_without_re_encoding_is_read_whole_without_a_damage_warning(tmp_path):
+    """timing51: a whole read expected the 1.505 s of such a clip at its average rate (23.26 fps, the gaps counted in),
+    35 frames, where it shows 34, and warned that 'a frame the file's index lists is missing from it'. Its index lists
+    40 samples and flags the 6 its edit list hides: 34 are shown."""
+    pts = [*range(0, 800, 40), *range(920, 1720, 40)]  # ms: frames 20, 21 and 22 missing
+    holes = media.make_video(tmp_path / "holes.mp4", frames=40, pts=pts, time_base=MS, fps=25)
+    clip = media.cut_without_reencoding(holes, tmp_path / "trimmed.mp4", 5)
+    with open_source(clip) as frames:
+        assert len(list(frames)) == 34
+        told = frames.warnings
+    assert [line.startswith("trimmed.mp4: the video's timestamps jump over 3 frames") for line in told] == [True]
+
+
 def test_jumps_in_a_row_where_the_demuxer_saw_damage_are_frames_lost():
     """Found in review (review50 F1): 2 KB cut from an MPEG-TS broadcast clip with B-frames lost frames 38, 40 and 42
     (packets lost together in decode order are every other frame shown), which the rate-change rule took for a

@@ -395,10 +395,14 @@ class VideoFileSource:
         end = tail.intact
         stated = len(self._listed) if self._listed is not None else self._timing.frames  # 0: not counted
         if count_packets and stated:  # a whole read: how many frames the damage cost, against the container's count
-            # the smaller: an MP4 cut without re-encoding counts samples its edit list does not show. A container
+            # an MP4 cut without re-encoding counts samples its edit list does not show: its index's count of those
+            # it shows (_shown_samples), not its length times its rate, which counts the gaps in a stream with frames
+            # missing (35 for the 34 of such a file 1.505 s long with 3 missing, at its average of 23.26 fps). Else
+            # the smaller of the count and that product (a cut AVI's header counts the frames it lost). A container
             # that counts none (Matroska) has no count to miss frames of: its length times its rate is a guess,
             # 2 frames over the 9 of a phone's clip at a variable rate (the holes in its timestamps tell instead)
-            expected = min(filter(None, (stated, self._timing.frames_by_length)))
+            shown = _shown_samples(stream) if "mp4" in self._container.format.name else 0
+            expected = shown or min(filter(None, (stated, self._timing.frames_by_length)))
             self._damage.missing = max(expected - decoded, 0)
         if self._end_time is not None and end is not None and end >= self._end_time:
             # the file ends early, but after every frame the span asks for (--end before the cut): the whole
@@ -499,6 +503,13 @@ def _counts_frames(container, stream) -> bool:
     return container.format.name in CONSTANT_RATE_CONTAINERS and bool(stream.codec_context.has_b_frames)
 
 
+def _shown_samples(stream) -> int:
+    """How many of the samples an MP4's or MOV's index lists are shown: FFmpeg flags those its edit list hides
+    as discarded (the 6 of 40 before the cut of a file cut 5 frames in without re-encoding, which decode only to
+    lead up to it), and the decoder drops their frames. 0 where the index lists none (a fragmented MP4)."""
+    return sum(1 for entry in stream.index_entries if not entry.is_discard)
+
+
 def _listed_times(container, stream) -> list[int] | None:
     """The timestamps of the frames an AVI's index lists, in the stream's time base. FFmpeg's index leaves out
     the empty entries where a capture dropped frames, which the header's count (`stream.frames`) includes.
@@ -522,8 +533,9 @@ def _describe(
     if (spacing := timing_of(container.name)) is not None and spacing.holes is not None and spacing.grid:
         # a stream at one rate with frames missing is at that rate: an MP4's average counts the gaps in (23.26 fps
         # for 25 with 3 frames missing in 40), which a .y4m output would have played its frames at, 7% slow. Not
-        # StreamTiming's rate, whose product with the length is a whole read's expected count: at 25 fps the 1.505 s
-        # of such an MP4 cut without re-encoding hold 38 frames, where it shows 34 (35 at its average)
+        # StreamTiming's rate, whose product with the length bounds a whole read's expected count where its index
+        # does not count the frames shown (a cut AVI): at 25 fps the 1.505 s of an MP4 with 3 frames missing cut
+        # without re-encoding hold 38 frames, where it shows 34 (35 at its average)
         fps = spacing.grid
     # PyAV 18 crashes collecting the side data of frames from image codecs (an animated PNG's ICC profile),
     # which carry neither a display matrix nor HDR10 metadata that video codecs do: those are not read
