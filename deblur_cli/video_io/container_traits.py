@@ -34,11 +34,14 @@ class ContainerTraits:
     # it takes each packet's duration from the decode times that follow, and ends the video where the packet that
     # ends last does (ISO media: MP4, MOV)
     durations_from_decode_times: bool = False
+    # it is ISO media, whose atoms mp4_atoms reads (MP4, MOV): its index (moov) lists each track's samples, their
+    # durations and codec tag, and an edit list shows a part of them
+    mp4_atoms: bool = False
 
 
 _FRAMES_IN_ORDER = ContainerTraits(counts_frames=True, no_presentation_times=True)
 _MILLISECONDS = ContainerTraits(clock=Fraction(1, 1000))
-_ISO_MEDIA = ContainerTraits(durations_from_decode_times=True)
+_ISO_MEDIA = ContainerTraits(durations_from_decode_times=True, mp4_atoms=True)
 _TRAITS = {
     "avi": replace(_FRAMES_IN_ORDER, gapped=True),
     "yuv4mpegpipe": _FRAMES_IN_ORDER,
@@ -49,6 +52,7 @@ _TRAITS = {
     ),
     **dict.fromkeys(("matroska", "webm", "flv"), _MILLISECONDS),
     **dict.fromkeys(("mov", "mp4", "ipod", "3gp", "3g2", "psp", "ismv", "f4v"), _ISO_MEDIA),  # FFmpeg's ISO muxers
+    "mov,mp4,m4a,3gp,3g2,mj2": _ISO_MEDIA,  # and its demuxer
 }
 _PLAIN = ContainerTraits()
 

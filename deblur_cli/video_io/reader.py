@@ -14,6 +14,7 @@ import av
 
 from deblur_cli.errors import InputError
 from deblur_cli.span import Span
+from deblur_cli.video_io.container_traits import container_traits
 from deblur_cli.video_io.containers import empty_file, open_input
 from deblur_cli.video_io.deinterlace import FRAMES_BEFORE, check_mode, deinterlaced, field_order
 from deblur_cli.video_io.frame_timing import AUTHORED_TIMES, Steps, timing_of
@@ -48,7 +49,7 @@ from deblur_cli.video_io.truncation import check_complete, damaged_hint, good_fr
 # MPEG program streams (.mpg, .vob) state no length: FFmpeg guesses it from the last timestamps it finds,
 # a frame or more short for short files (10 of 12 frames, 20 of 30). Up to this size the video's packets,
 # a frame each, are counted instead (demuxed, not decoded: milliseconds a megabyte).
-_PS_DEMUXERS = {"mpeg"}  # FFmpeg's demuxer of MPEG program streams (its muxers: writer._PS_MUXERS)
+_PS_DEMUXERS = {"mpeg"}  # FFmpeg's demuxer of MPEG program streams
 _COUNT_PACKETS_UP_TO = 256 << 20
 # Containers whose clock starts where the recorder's did (MPEG-TS: 1.4 s by convention, hours into a
 # broadcast; MPEG-PS: half a second). Their timestamps are moved to start at zero, as FFmpeg moves them:
@@ -401,7 +402,7 @@ class VideoFileSource:
             # the smaller of the count and that product (a cut AVI's header counts the frames it lost). A container
             # that counts none (Matroska) has no count to miss frames of: its length times its rate is a guess,
             # 2 frames over the 9 of a phone's clip at a variable rate (the holes in its timestamps tell instead)
-            shown = _shown_samples(stream) if "mp4" in self._container.format.name else 0
+            shown = _shown_samples(stream) if container_traits(self._container.format.name).mp4_atoms else 0
             expected = shown or min(filter(None, (stated, self._timing.frames_by_length)))
             self._damage.missing = max(expected - decoded, 0)
         if self._end_time is not None and end is not None and end >= self._end_time:
@@ -551,7 +552,7 @@ def _describe(
     # recording that crashed, a live one), whose duration stays unknown
     guessed = not (listed or timing.frames)
     # an MP4 or MOV cut without re-encoding states every sample it holds, also those its edit list hides
-    trimmed = "mp4" in container.format.name and by_length and timing.frames > by_length + 1
+    trimmed = container_traits(container.format.name).mp4_atoms and by_length and timing.frames > by_length + 1
     uncertain = unstated or guessed or trimmed
     if uncertain and fps and (packets := _count_packets(container.name, stream)):
         frame_count = packets

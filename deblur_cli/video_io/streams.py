@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 
 from deblur_cli.errors import InputError, NoVideoError
+from deblur_cli.video_io.container_traits import container_traits
 from deblur_cli.video_io.mp4_atoms import cut_atom, presented_end, sample_durations, video_sample_tags
 
 # Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
@@ -53,7 +54,7 @@ def codec_label(stream) -> str:
 def video_stream(container, path: Path):
     # Cover art in audio files is a one-picture "video" stream flagged as an attached picture, not video.
     videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
-    mp4 = "mp4" in container.format.name  # MP4 and MOV
+    mp4 = container_traits(container.format.name).mp4_atoms
     if not videos:
         # FFmpeg opens an MP4 cut inside its index as one without streams (a file whose index is whole and
         # whose media data is cut is an audio file, say, whose streams it finds)
@@ -107,7 +108,7 @@ def _rate_before_hold(stream) -> Fraction | None:
     """The rate of an MP4 or MOV track over its samples but the last, where that last one is held: it lasts longer
     than any before it, by more than rounding (own_time; a screen recording's still at the end). From its sample
     durations; None where it is not held (a phone's variable rate keeps its average), and for other containers."""
-    if "mp4" not in stream.container.format.name:
+    if not container_traits(stream.container.format.name).mp4_atoms:
         return None
     samples = sample_durations(stream.container.name, stream.id)
     if samples is None or samples.count < 2 or samples.before_last <= 0:
@@ -200,7 +201,7 @@ def stated_length(stream) -> float | None:
     if "matroska" in name or not stream.time_base:
         return None
     measured = float(stream.duration * stream.time_base) if stream.duration else None
-    if "mp4" in name and (edits := presented_end(stream.container.name, stream.id)) is not None:
+    if container_traits(name).mp4_atoms and (edits := presented_end(stream.container.name, stream.id)) is not None:
         length = edits.end - (stream.start_time or 0) * stream.time_base
         if measured is None or abs(length - Fraction(measured)) > edits.tick:  # FFmpeg's is finer than a tick
             return float(length)
