@@ -37,10 +37,14 @@ class ContainerTraits:
     # it is ISO media, whose atoms mp4_atoms reads (MP4, MOV): its index (moov) lists each track's samples, their
     # durations and codec tag, and an edit list shows a part of them
     mp4_atoms: bool = False
+    # it states no length for each stream but in a tag (Matroska's DURATION, which FFmpeg's muxer writes): FFmpeg
+    # gives a stream without one the whole file's
+    tagged_lengths: bool = False
 
 
 _FRAMES_IN_ORDER = ContainerTraits(counts_frames=True, no_presentation_times=True)
 _MILLISECONDS = ContainerTraits(clock=Fraction(1, 1000))
+_MATROSKA = replace(_MILLISECONDS, tagged_lengths=True)
 _ISO_MEDIA = ContainerTraits(durations_from_decode_times=True, mp4_atoms=True)
 _TRAITS = {
     "avi": replace(_FRAMES_IN_ORDER, gapped=True),
@@ -50,7 +54,8 @@ _TRAITS = {
     **dict.fromkeys(  # FFmpeg's muxers of MPEG program streams
         ("mpeg", "svcd", "vob", "dvd", "vcd"), ContainerTraits(counts_frames=True, keeps_times_with_stated_rate=True)
     ),
-    **dict.fromkeys(("matroska", "webm", "flv"), _MILLISECONDS),
+    **dict.fromkeys(("matroska", "webm", "matroska,webm"), _MATROSKA),  # its muxers and its demuxer
+    "flv": _MILLISECONDS,
     **dict.fromkeys(("mov", "mp4", "ipod", "3gp", "3g2", "psp", "ismv", "f4v"), _ISO_MEDIA),  # FFmpeg's ISO muxers
     "mov,mp4,m4a,3gp,3g2,mj2": _ISO_MEDIA,  # and its demuxer
 }

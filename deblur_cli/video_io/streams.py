@@ -197,11 +197,11 @@ def stated_length(stream) -> float | None:
     two frames, which is not the video's (a still picture with three minutes of music). An MP4 or MOV track
     lasts as long as its edit list shows it, where it has one: FFmpeg measures a track with B-frames to its
     last sample in decode order, which ended a frame held 2 s at the end of a 4 s clip at 2.03 s."""
-    name = stream.container.format.name
-    if "matroska" in name or not stream.time_base:
+    traits = container_traits(stream.container.format.name)
+    if traits.tagged_lengths or not stream.time_base:
         return None
     measured = float(stream.duration * stream.time_base) if stream.duration else None
-    if container_traits(name).mp4_atoms and (edits := presented_end(stream.container.name, stream.id)) is not None:
+    if traits.mp4_atoms and (edits := presented_end(stream.container.name, stream.id)) is not None:
         length = edits.end - (stream.start_time or 0) * stream.time_base
         if measured is None or abs(length - Fraction(measured)) > edits.tick:  # FFmpeg's is finer than a tick
             return float(length)

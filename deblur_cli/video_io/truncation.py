@@ -16,6 +16,7 @@ import av
 
 from deblur_cli import files
 from deblur_cli.errors import InputError
+from deblur_cli.video_io.container_traits import container_traits
 from deblur_cli.video_io.containers import open_input
 from deblur_cli.video_io.flv import stated_file_size
 from deblur_cli.video_io.gif_end import gif_cut
@@ -158,7 +159,7 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         mid_packet = ends_cut is not None and ends_cut(path)
         # a Matroska file whose muxer wrote no DURATION tags (mkvmerge's sit at the end, lost with it) states
         # only the whole file's length, which the last packets of some stream reach where it is whole
-        untagged = "matroska" in container.format.name and stated is None and bool(container.duration)
+        untagged = container_traits(container.format.name).tagged_lengths and stated is None and bool(container.duration)
         if untagged or (stated is None and size_short and container.duration):
             stated = float(((container.start_time or 0) + container.duration) / av.time_base)
         if not stream.time_base or (stated is None and not size_short):
