@@ -40,12 +40,14 @@ class ContainerTraits:
     # it states no length for each stream but in a tag (Matroska's DURATION, which FFmpeg's muxer writes): FFmpeg
     # gives a stream without one the whole file's
     tagged_lengths: bool = False
+    # its streams say whether players pick them (Matroska's FlagDefault, an MP4 or MOV track's enabled flag)
+    flags_default: bool = False
 
 
 _FRAMES_IN_ORDER = ContainerTraits(counts_frames=True, no_presentation_times=True)
 _MILLISECONDS = ContainerTraits(clock=Fraction(1, 1000))
-_MATROSKA = replace(_MILLISECONDS, tagged_lengths=True)
-_ISO_MEDIA = ContainerTraits(durations_from_decode_times=True, mp4_atoms=True)
+_MATROSKA = replace(_MILLISECONDS, tagged_lengths=True, flags_default=True)
+_ISO_MEDIA = ContainerTraits(durations_from_decode_times=True, mp4_atoms=True, flags_default=True)
 _TRAITS = {
     "avi": replace(_FRAMES_IN_ORDER, gapped=True),
     "yuv4mpegpipe": _FRAMES_IN_ORDER,

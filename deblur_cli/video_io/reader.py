@@ -66,9 +66,6 @@ _FRAME_A_PACKET = {"vp8", "vp9", "av1"}
 # decoders drop it, libvpx's decode it.
 _ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
 
-# Containers whose streams say whether players pick them (Matroska's FlagDefault, an MP4/MOV track's enabled
-# flag); a video from any other is marked default in outputs, being the one to play.
-_FLAGGING_CONTAINERS = {"matroska,webm", "mov,mp4,m4a,3gp,3g2,mj2"}
 _DEFAULT = av.stream.Disposition.default
 
 
@@ -582,7 +579,8 @@ def _describe(
         timecode=find_timecode(container, stream),
         alpha=carries_alpha(first, stream.codec_context.name),
         tags=track_tags(stream.metadata),
-        default=container.format.name not in _FLAGGING_CONTAINERS or bool(stream.disposition & _DEFAULT),
+        # a video from a container that does not say is marked default in outputs, being the one to play
+        default=not container_traits(container.format.name).flags_default or bool(stream.disposition & _DEFAULT),
     )
 
 
