@@ -42,6 +42,9 @@ class ContainerTraits:
     tagged_lengths: bool = False
     # its streams say whether players pick them (Matroska's FlagDefault, an MP4 or MOV track's enabled flag)
     flags_default: bool = False
+    # its clock starts where the recorder's did (MPEG-TS: 1.4 s by convention, hours into a broadcast; MPEG-PS: half a
+    # second), which FFmpeg's tools move to zero
+    shifted_clock: bool = False
 
 
 _FRAMES_IN_ORDER = ContainerTraits(counts_frames=True, no_presentation_times=True)
@@ -53,9 +56,11 @@ _TRAITS = {
     "yuv4mpegpipe": _FRAMES_IN_ORDER,
     **dict.fromkeys(("mxf", "mxf_d10", "mxf_opatom"), ContainerTraits(counts_frames=True, loses_reordering=True)),
     **dict.fromkeys(("h264", "hevc", "mpeg2video", "mpeg1video"), ContainerTraits(counts_frames=True)),  # bare
-    **dict.fromkeys(  # FFmpeg's muxers of MPEG program streams
-        ("mpeg", "svcd", "vob", "dvd", "vcd"), ContainerTraits(counts_frames=True, keeps_times_with_stated_rate=True)
+    **dict.fromkeys(  # FFmpeg's muxers of MPEG program streams ("mpeg" is its demuxer too)
+        ("mpeg", "svcd", "vob", "dvd", "vcd"),
+        ContainerTraits(counts_frames=True, keeps_times_with_stated_rate=True, shifted_clock=True),
     ),
+    "mpegts": ContainerTraits(shifted_clock=True),
     **dict.fromkeys(("matroska", "webm", "matroska,webm"), _MATROSKA),  # its muxers and its demuxer
     "flv": _MILLISECONDS,
     **dict.fromkeys(("mov", "mp4", "ipod", "3gp", "3g2", "psp", "ismv", "f4v"), _ISO_MEDIA),  # FFmpeg's ISO muxers

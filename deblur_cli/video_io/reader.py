@@ -51,10 +51,6 @@ from deblur_cli.video_io.truncation import check_complete, damaged_hint, good_fr
 # a frame each, are counted instead (demuxed, not decoded: milliseconds a megabyte).
 _PS_DEMUXERS = {"mpeg"}  # FFmpeg's demuxer of MPEG program streams
 _COUNT_PACKETS_UP_TO = 256 << 20
-# Containers whose clock starts where the recorder's did (MPEG-TS: 1.4 s by convention, hours into a
-# broadcast; MPEG-PS: half a second). Their timestamps are moved to start at zero, as FFmpeg moves them:
-# kept, they become an empty edit in MP4 and MOV, seconds of nothing before the first frame.
-_SHIFTED_CLOCK_CONTAINERS = {"mpegts", "mpeg"}
 _LAST_TIMESTAMP = 2**63 - 1  # FFmpeg's timestamps are int64: a seek past the end goes no further
 
 # Codecs that store one shown frame in each packet (VP9's hidden frames travel in a superframe with a shown one), so
@@ -298,9 +294,11 @@ class VideoFileSource:
 
     def _clock_zero(self, info: VideoInfo) -> int:
         """The timestamp (the timeline's units) the output's clock counts from: 0, the file's own clock,
-        except for the containers of _SHIFTED_CLOCK_CONTAINERS, whose clock starts at the earliest
-        stream's first time (an audio track that starts before the video keeps its lead)."""
-        if self._container.format.name not in _SHIFTED_CLOCK_CONTAINERS or self._index_timestamps:
+        except for a container whose clock starts where the recorder's did (ContainerTraits.shifted_clock),
+        whose clock starts at the earliest stream's first time (an audio track that starts before the video
+        keeps its lead), as FFmpeg moves it: kept, it becomes an empty edit in MP4 and MOV, seconds of nothing
+        before the first frame."""
+        if not container_traits(self._container.format.name).shifted_clock or self._index_timestamps:
             return 0
         start = self._container.start_time  # the earliest stream's, in microseconds
         earliest = self._zero
