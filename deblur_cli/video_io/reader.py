@@ -34,7 +34,6 @@ from deblur_cli.video_io.packet_ends import IntactEnd
 from deblur_cli.video_io.read_damage import DamageLog
 from deblur_cli.video_io.streams import (
     BARE_FORMATS,
-    CONSTANT_RATE_CONTAINERS,
     StreamTiming,
     frames_in,
     own_time,
@@ -350,8 +349,9 @@ class VideoFileSource:
         """
         stream = self._stream
         packets, decoded, tail, timed = 0, 0, IntactEnd(), False
-        # unreordered AVI: a frame is shown at the tick its index lists for it
-        by_tick = self._container.format.name in CONSTANT_RATE_CONTAINERS and not self._index_timestamps
+        # unreordered AVI: a frame is shown at the tick its index lists for it, its decode time (FFmpeg's AVI reader
+        # gives H.264 no presentation time, and PyAV, which opens files to fill in missing ones, the next frame's tick)
+        by_tick = container_traits(self._container.format.name).no_presentation_times and not self._index_timestamps
         held = None  # a packet marked corrupt, decoded once another follows it (concealed damage), else left out
         try:
             for packet in self._container.demux(stream):
@@ -495,8 +495,11 @@ def _decoder(stream):
 
 
 def _counts_frames(container, stream) -> bool:
-    """Whether frames are timed in turn by their index (AVI with reordered frames), not by their timestamps."""
-    return container.format.name in CONSTANT_RATE_CONTAINERS and bool(stream.codec_context.has_b_frames)
+    """Whether frames are timed in turn by their index (AVI with reordered frames), not by their timestamps: a
+    container that stores no presentation times leaves FFmpeg to guess them from decode order, so reordered (B-)
+    frames take the times its index lists in turn, or are counted where it has no index. Video without reordering
+    keeps its own: the index's tick of each frame, past the empty entries where a capture dropped frames."""
+    return container_traits(container.format.name).no_presentation_times and bool(stream.codec_context.has_b_frames)
 
 
 def _shown_samples(stream) -> int:
@@ -511,7 +514,7 @@ def _listed_times(container, stream) -> list[int] | None:
     the empty entries where a capture dropped frames, which the header's count (`stream.frames`) includes.
     None for other containers, and for an AVI without an index to the end (the demuxer then adds entries
     as it reads)."""
-    if container.format.name not in CONSTANT_RATE_CONTAINERS or not stream.duration:
+    if not container_traits(container.format.name).gapped or not stream.duration:
         return None
     times = [entry.timestamp for entry in stream.index_entries]
     return times if times and times[-1] + 1 >= stream.duration else None

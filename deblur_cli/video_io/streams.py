@@ -15,12 +15,6 @@ from deblur_cli.errors import InputError, NoVideoError
 from deblur_cli.video_io.container_traits import container_traits
 from deblur_cli.video_io.mp4_atoms import cut_atom, presented_end, sample_durations, video_sample_tags
 
-# Containers whose timestamps cannot be trusted for reordered (B-frame) video: AVI stores one tick per frame
-# and FFmpeg guesses presentation times from decode order, so such frames take the times its index lists in
-# turn, or are counted where it has no index. Video without reordering keeps its own: the index's tick of
-# each frame (its decode time), past the empty entries where a capture dropped frames. (FFmpeg's AVI reader
-# gives H.264 no presentation time, and PyAV, which opens files to fill in missing ones, the next frame's tick.)
-CONSTANT_RATE_CONTAINERS = {"avi"}
 # Video streams with no container: FFmpeg times their frames at its default 25 fps unless the codec says
 # otherwise (the guessed rate: H.264's timing info, an MPEG-2 sequence header). They state no length
 # either, so their frames are counted as a program stream's are.
@@ -185,7 +179,8 @@ def stream_timing(stream) -> StreamTiming:
         duration = stated_length(stream)
         end = None if duration is None else start + duration
     frames = stream.frames or 0
-    cut_avi = stream.container.format.name in CONSTANT_RATE_CONTAINERS and stream.duration and frames > stream.duration
+    gapped = container_traits(stream.container.format.name).gapped  # its header counts its ticks, the empty ones too
+    cut_avi = gapped and stream.duration and frames > stream.duration
     if cut_avi and stream.time_base:
         end = float(((stream.start_time or 0) + frames) * stream.time_base)
     return StreamTiming(frame_rate(stream), start, end, duration, frames)
