@@ -45,20 +45,28 @@ class ContainerTraits:
     # its clock starts where the recorder's did (MPEG-TS: 1.4 s by convention, hours into a broadcast; MPEG-PS: half a
     # second), which FFmpeg's tools move to zero
     shifted_clock: bool = False
+    # a video stream with no container (.h264, .m2v): FFmpeg's reader times its frames at its default 25 fps unless
+    # the codec says otherwise (H.264's timing info, an MPEG-2 sequence header)
+    bare: bool = False
+    # it states no length: FFmpeg's reader guesses one from the last timestamps it finds, a frame or more short for
+    # short files (bare streams; MPEG program streams: 10 of 12 frames, 20 of 30)
+    guessed_length: bool = False
 
 
 _FRAMES_IN_ORDER = ContainerTraits(counts_frames=True, no_presentation_times=True)
 _MILLISECONDS = ContainerTraits(clock=Fraction(1, 1000))
 _MATROSKA = replace(_MILLISECONDS, tagged_lengths=True, flags_default=True)
+_BARE = ContainerTraits(bare=True, guessed_length=True)
 _ISO_MEDIA = ContainerTraits(durations_from_decode_times=True, mp4_atoms=True, flags_default=True)
 _TRAITS = {
     "avi": replace(_FRAMES_IN_ORDER, gapped=True),
     "yuv4mpegpipe": _FRAMES_IN_ORDER,
     **dict.fromkeys(("mxf", "mxf_d10", "mxf_opatom"), ContainerTraits(counts_frames=True, loses_reordering=True)),
-    **dict.fromkeys(("h264", "hevc", "mpeg2video", "mpeg1video"), ContainerTraits(counts_frames=True)),  # bare
+    **dict.fromkeys(("h264", "hevc", "mpeg2video", "mpeg1video"), replace(_BARE, counts_frames=True)),
+    **dict.fromkeys(("mpegvideo", "m4v", "vc1", "cavsvideo", "obu"), _BARE),  # FFmpeg's other readers of bare video
     **dict.fromkeys(  # FFmpeg's muxers of MPEG program streams ("mpeg" is its demuxer too)
         ("mpeg", "svcd", "vob", "dvd", "vcd"),
-        ContainerTraits(counts_frames=True, keeps_times_with_stated_rate=True, shifted_clock=True),
+        ContainerTraits(counts_frames=True, keeps_times_with_stated_rate=True, shifted_clock=True, guessed_length=True),
     ),
     "mpegts": ContainerTraits(shifted_clock=True),
     **dict.fromkeys(("matroska", "webm", "matroska,webm"), _MATROSKA),  # its muxers and its demuxer

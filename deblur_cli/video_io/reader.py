@@ -33,7 +33,6 @@ from deblur_cli.video_io.info import (
 from deblur_cli.video_io.packet_ends import IntactEnd
 from deblur_cli.video_io.read_damage import DamageLog
 from deblur_cli.video_io.streams import (
-    BARE_FORMATS,
     StreamTiming,
     frames_in,
     own_time,
@@ -45,10 +44,8 @@ from deblur_cli.video_io.timecode import at_double_rate, find_timecode, shifted
 from deblur_cli.video_io.track_tags import track_tags
 from deblur_cli.video_io.truncation import check_complete, damaged_hint, good_frames
 
-# MPEG program streams (.mpg, .vob) state no length: FFmpeg guesses it from the last timestamps it finds,
-# a frame or more short for short files (10 of 12 frames, 20 of 30). Up to this size the video's packets,
-# a frame each, are counted instead (demuxed, not decoded: milliseconds a megabyte).
-_PS_DEMUXERS = {"mpeg"}  # FFmpeg's demuxer of MPEG program streams
+# Where a container states no length (ContainerTraits.guessed_length: MPEG program streams, bare streams), the
+# video's packets, a frame each, are counted instead up to this size (demuxed, not decoded: milliseconds a megabyte).
 _COUNT_PACKETS_UP_TO = 256 << 20
 _LAST_TIMESTAMP = 2**63 - 1  # FFmpeg's timestamps are int64: a seek past the end goes no further
 
@@ -543,7 +540,7 @@ def _describe(
     duration = timing.duration
     by_length = frames_in(duration, fps)
     frame_count = len(listed) if listed else timing.frames or by_length
-    unstated = container.format.name in _PS_DEMUXERS | BARE_FORMATS  # no length, or a guessed one
+    unstated = container_traits(container.format.name).guessed_length
     # a stream whose container counts no frames (Matroska, MPEG-TS, FLV) has them counted, for the progress bar:
     # its length times its rate is a guess (119 frames for 60 where the last is held 2 s; 40 for the 30 of a
     # phone's clip with a 15 fps stretch); so has one whose length its container never got to state (a Matroska

@@ -15,10 +15,6 @@ from deblur_cli.errors import InputError, NoVideoError
 from deblur_cli.video_io.container_traits import container_traits
 from deblur_cli.video_io.mp4_atoms import cut_atom, presented_end, sample_durations, video_sample_tags
 
-# Video streams with no container: FFmpeg times their frames at its default 25 fps unless the codec says
-# otherwise (the guessed rate: H.264's timing info, an MPEG-2 sequence header). They state no length
-# either, so their frames are counted as a program stream's are.
-BARE_FORMATS = {"h264", "hevc", "mpegvideo", "m4v", "vc1", "cavsvideo", "obu"}
 # No camera records more frames a second than this: a stream's average rate above it is its clock's tick
 # rate (raw DV's 60000, from a time base of 1/60000), and the rate its timestamps imply is the real one.
 _MAX_FPS = 1000
@@ -81,7 +77,7 @@ def frame_rate(stream) -> Fraction | None:
     60000 fps). A bare stream (.h264, .hevc, .m2v) has no average but FFmpeg's 25 fps default; its codec's own
     rate is the guess."""
     average, guessed = stream.average_rate, stream.guessed_rate
-    if stream.container.format.name in BARE_FORMATS and guessed and guessed <= _MAX_FPS:
+    if container_traits(stream.container.format.name).bare and guessed and guessed <= _MAX_FPS:
         return Fraction(guessed)
     if average and (average <= _MAX_FPS or not guessed or guessed > _MAX_FPS):
         frames = stream.frames or frames_in(stream.duration * stream.time_base if stream.duration else None, average)
