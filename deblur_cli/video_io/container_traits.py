@@ -51,15 +51,21 @@ class ContainerTraits:
     # it states no length: FFmpeg's reader guesses one from the last timestamps it finds, a frame or more short for
     # short files (bare streams; MPEG program streams: 10 of 12 frames, 20 of 30)
     guessed_length: bool = False
+    # its index lists every frame (MP4, MOV, AVI), so its reader drops no damage unseen (Matroska's skips to the next
+    # cluster, MPEG-TS's loses packets): frames missing from its timestamps were never written
+    indexed: bool = False
+    # each frame states how long it shows (a GIF's or APNG's delays): a frame shown for three frames' time is a pause
+    # its author made, never frames lost
+    authored_times: bool = False
 
 
 _FRAMES_IN_ORDER = ContainerTraits(counts_frames=True, no_presentation_times=True)
 _MILLISECONDS = ContainerTraits(clock=Fraction(1, 1000))
 _MATROSKA = replace(_MILLISECONDS, tagged_lengths=True, flags_default=True)
 _BARE = ContainerTraits(bare=True, guessed_length=True)
-_ISO_MEDIA = ContainerTraits(durations_from_decode_times=True, mp4_atoms=True, flags_default=True)
+_ISO_MEDIA = ContainerTraits(durations_from_decode_times=True, mp4_atoms=True, flags_default=True, indexed=True)
 _TRAITS = {
-    "avi": replace(_FRAMES_IN_ORDER, gapped=True),
+    "avi": replace(_FRAMES_IN_ORDER, gapped=True, indexed=True),
     "yuv4mpegpipe": _FRAMES_IN_ORDER,
     **dict.fromkeys(("mxf", "mxf_d10", "mxf_opatom"), ContainerTraits(counts_frames=True, loses_reordering=True)),
     **dict.fromkeys(("h264", "hevc", "mpeg2video", "mpeg1video"), replace(_BARE, counts_frames=True)),
@@ -71,6 +77,7 @@ _TRAITS = {
     "mpegts": ContainerTraits(shifted_clock=True),
     **dict.fromkeys(("matroska", "webm", "matroska,webm"), _MATROSKA),  # its muxers and its demuxer
     "flv": _MILLISECONDS,
+    **dict.fromkeys(("gif", "apng"), ContainerTraits(authored_times=True)),  # FFmpeg's muxers and demuxers
     **dict.fromkeys(("mov", "mp4", "ipod", "3gp", "3g2", "psp", "ismv", "f4v"), _ISO_MEDIA),  # FFmpeg's ISO muxers
     "mov,mp4,m4a,3gp,3g2,mj2": _ISO_MEDIA,  # and its demuxer
 }

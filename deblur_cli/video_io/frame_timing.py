@@ -19,6 +19,7 @@ import av
 
 from deblur_cli.errors import InputError
 from deblur_cli.files import file_version
+from deblur_cli.video_io.container_traits import container_traits
 from deblur_cli.video_io.containers import open_input
 from deblur_cli.video_io.streams import nominal_rate, tick_slack, video_stream
 
@@ -43,12 +44,6 @@ _REORDERED = 16  # packets: how far a decoder may reorder frames (H.264's and HE
 # at least (not one stray short interval), at this rate at most (AVI gives every tick an index entry).
 GRID_SHARE = 0.1
 MAX_GRID_RATE = 120
-# Animations whose every frame states how long it shows (a GIF's or APNG's delays): a frame shown for three
-# frames' time is a pause their author made, never frames lost.
-AUTHORED_TIMES = {"gif", "apng"}
-# Containers whose index lists every frame, whose demuxers drop no damage unseen (Matroska's skip to the next
-# cluster, MPEG-TS's lose packets): frames missing from their timestamps were never written.
-INDEXED = {"mov,mp4,m4a,3gp,3g2,mj2", "avi"}
 
 
 @dataclass(frozen=True)
@@ -87,7 +82,7 @@ def gap_warning(jumps: str, container: str | None) -> str:
     `container` (demuxer name): `info` and `run` say it alike. An MP4's, MOV's or AVI's index lists every frame,
     so no damage is dropped there unseen: the recorder wrote none. Outputs that count frames close the gaps, which
     sinks.planned_warnings says before a run."""
-    if container in INDEXED:
+    if container is not None and container_traits(container).indexed:
         why = "no frames in the file there (the recorder dropped them, or wrote none while the picture stood still)"
     else:
         why = "missing from the file (damage the demuxer dropped, or frames the recorder dropped)"
@@ -111,7 +106,7 @@ class Steps:
 
     def __init__(self, tick: Fraction, authored: bool = False):
         self.tick = tick  # the clock's unit (s), which rounds every time
-        self.authored = authored  # each frame's time is the author's (AUTHORED_TIMES): no jump is frames lost
+        self.authored = authored  # each frame's time is the author's (ContainerTraits.authored_times): no frames lost
         self.corrupt = False  # the demuxer marked a packet of the stream corrupt (damage it saw)
         self.breaks: list[Fraction] = []  # s: the jumps forward over DISCONTINUITY, not counted as intervals
         self.frames = 0
@@ -280,7 +275,7 @@ def _read_packet_times(path: Path, count: int) -> tuple[list[Fraction], Steps | 
             stream = video_stream(container, path)
         except InputError:
             return times, None, False
-        steps = Steps(stream.time_base, authored=container.format.name in AUTHORED_TIMES)
+        steps = Steps(stream.time_base, authored=container_traits(container.format.name).authored_times)
         with contextlib.suppress(OSError, av.FFmpegError):  # damage further on: the packets before it
             for packet in container.demux(stream):
                 if packet.size and packet.pts is not None:

@@ -17,7 +17,7 @@ from deblur_cli.span import Span
 from deblur_cli.video_io.container_traits import container_traits
 from deblur_cli.video_io.containers import empty_file, open_input
 from deblur_cli.video_io.deinterlace import FRAMES_BEFORE, check_mode, deinterlaced, field_order
-from deblur_cli.video_io.frame_timing import AUTHORED_TIMES, Steps, timing_of
+from deblur_cli.video_io.frame_timing import Steps, timing_of
 from deblur_cli.video_io.gif_end import missing_trailer
 from deblur_cli.video_io.hdr import hdr_of
 from deblur_cli.video_io.side_data import side_data_of
@@ -121,7 +121,7 @@ class VideoFileSource:
             # A demuxer may drop damage without an error (MPEG-TS's packets; Matroska's, to the next cluster: 31 of
             # 200 frames lost to 4 KiB of zeros), as a recorder may drop frames: they show only where a stream
             # otherwise at one rate jumps a whole number of frames (frame_timing.Steps.holes, as `deblur info` says)
-            authored = self._container.format.name in AUTHORED_TIMES
+            authored = container_traits(self._container.format.name).authored_times
             self._damage.steps = Steps(info.time_base or 1 / info.rate, authored)
         except BaseException:
             self._container.close()
