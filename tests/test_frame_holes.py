@@ -151,7 +151,10 @@ def test_an_mp4_with_frames_missing_cut_without_re_encoding_is_read_whole_withou
     with open_source(clip) as frames:
         assert len(list(frames)) == 34
         told = frames.warnings
-    assert [line.startswith("trimmed.mp4: the video's timestamps jump over 3 frames") for line in told] == [True]
+    jumps = "the video's timestamps jump over 3 frames at 0.56 s"  # 0.8 s less the 6 hidden frames
+    assert [line.startswith(f"trimmed.mp4: {jumps}") for line in told] == [True]
+    # info counted the hidden frames' times in, and said 0.8 s
+    assert [line.startswith(jumps) for line in reading_warnings(clip, describe(clip))] == [True]
 
 
 def test_jumps_in_a_row_where_the_demuxer_saw_damage_are_frames_lost():
