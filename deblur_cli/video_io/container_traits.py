@@ -11,7 +11,7 @@ from fractions import Fraction
 @dataclass(frozen=True)
 class ContainerTraits:
     """What deblur relies on a container to do. The defaults are those of a container that keeps each frame's
-    time to its stream's time base (MPEG-TS, NUT)."""
+    time to its stream's time base (NUT; MPEG-TS, but for where its clock starts)."""
 
     # it counts frames at one rate: its clock's tick is a frame (AVI, Y4M; MXF, one frame an edit unit), or it
     # states no rate and holds no times, so readers take the codec's (bare streams: H.264's timing info, read as
