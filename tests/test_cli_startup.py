@@ -111,6 +111,27 @@ def test_ctrl_c_while_the_command_is_built_is_interrupted_not_a_traceback(tmp_pa
     assert (done.returncode, done.stderr) == (130, "interrupted\n")
 
 
+def test_ctrl_c_or_a_missing_dependency_while_a_commands_module_loads_is_one_line(tmp_path):
+    """Found in review: a command's module is imported when the command is looked up, inside Typer's own main, which
+    took Ctrl-C there (the longest part of the start) for a silent exit 130; a missing NumPy was a traceback."""
+    interrupt = (
+        "import importlib, sys\n"
+        "real = importlib.import_module\n"
+        "def loading(name, *args, **kwargs):\n"
+        "    if name == 'deblur_cli.cli.info':\n        raise KeyboardInterrupt\n"
+        "    return real(name, *args, **kwargs)\n"
+        "importlib.import_module = loading\n"
+        "sys.argv = ['deblur', 'info', 'clip.mp4']\n"
+        "from deblur_cli.launch import main; main()"
+    )
+    done = _python(interrupt, tmp_path)
+    assert (done.returncode, done.stderr) == (130, "interrupted\n")
+    numpy_gone = "import sys; sys.modules['numpy'] = None; sys.argv = ['deblur', 'info', 'x']"
+    done = _python(numpy_gone + "; from deblur_cli.launch import main; main()", tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == ["error: deblur needs numpy, which is not installed", "hint: pip install numpy"]
+
+
 @pytest.mark.skipif(sys.platform == "win32" or not os.path.exists("/dev/full"), reason="a POSIX shell and /dev/full")
 def test_an_output_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path):
     import shlex

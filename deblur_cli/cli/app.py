@@ -147,7 +147,10 @@ class _Commands(Mapping):
         if name not in COMMANDS:
             raise KeyError(name)
         if name not in self._built:
-            self._built[name] = typer.main.get_command(_definition(name))
+            # inside the boundary, as the command's body is: Ctrl-C while its module loads (the longest part of the
+            # start) is `interrupted`, exit 130, not Typer's silent 130; a missing NumPy one line, not a traceback
+            with error_boundary():
+                self._built[name] = typer.main.get_command(_definition(name))
         return self._built[name]
 
     def __contains__(self, name: object) -> bool:
