@@ -46,11 +46,13 @@ def _bench(script, *args):
     """What `python benchmarks/<script> <args>` prints, run as __main__ in this process: a process of its own
     spent seconds importing torch (and torch._dynamo for the FLOP counter) each time, most of these tests'
     time. A non-zero exit fails the test, as a failed process did. Whether other programs keep the cores busy
-    (the library's warning of spinning threads) is the machine's, not the script's: said to be none."""
+    (the library's warning of spinning threads) is the machine's, not the script's: said to be none. The scripts
+    seed torch and add to sys.path, which later tests of this process must not inherit."""
     out = io.StringIO()
     argv = mock.patch.object(sys, "argv", [str(BENCHMARKS / script), *args])
+    path = mock.patch.object(sys, "path", list(sys.path))
     quiet = mock.patch.object(cpu_share, "others_busy", lambda since, now: None)
-    with argv, quiet, contextlib.redirect_stdout(out):
+    with argv, path, quiet, torch.random.fork_rng(), contextlib.redirect_stdout(out):
         try:
             runpy.run_path(str(BENCHMARKS / script), run_name="__main__")
         except SystemExit as stop:
