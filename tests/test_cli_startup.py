@@ -132,6 +132,24 @@ def test_ctrl_c_or_a_missing_dependency_while_a_commands_module_loads_is_one_lin
     assert done.stderr.splitlines() == ["error: deblur needs numpy, which is not installed", "hint: pip install numpy"]
 
 
+def test_a_pyav_that_is_installed_but_fails_to_import_is_told_as_such(tmp_path):
+    """Found in review: a PyAV whose FFmpeg libraries do not load was told "not installed", hint `pip install av`,
+    which pip answers with "already satisfied"."""
+    (tmp_path / "av").mkdir()  # found first: `python -c` puts its working folder first on sys.path
+    (tmp_path / "av" / "__init__.py").write_text(
+        "raise ImportError('libavformat.so.61: cannot open shared object file: No such file or directory')\n"
+    )
+    done = _python(
+        "import sys; sys.argv = ['deblur', 'info', 'clip.mp4']; from deblur_cli.launch import main; main()", tmp_path
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        "error: deblur info needs PyAV (the av package), which fails to import: libavformat.so.61: cannot open shared "
+        "object file: No such file or directory",
+        "hint: pip install --force-reinstall av",
+    ]
+
+
 @pytest.mark.skipif(sys.platform == "win32" or not os.path.exists("/dev/full"), reason="a POSIX shell and /dev/full")
 def test_an_output_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path):
     import shlex
