@@ -84,6 +84,7 @@ class VideoFileSource:
         try:
             self._stream = video_stream(self._container, self.path)
             self._timing = stream_timing(self._stream)  # the same file's when the stream is opened again (_reopen)
+            self._traits = container_traits(self._container.format.name)
             self._decoder = _decoder(self._stream)
             self._damage = DamageLog()
             self._first_seconds: float | None = None  # the first frame's time (_first_time), once `info` is known
@@ -121,7 +122,7 @@ class VideoFileSource:
             # A demuxer may drop damage without an error (MPEG-TS's packets; Matroska's, to the next cluster: 31 of
             # 200 frames lost to 4 KiB of zeros), as a recorder may drop frames: they show only where a stream
             # otherwise at one rate jumps a whole number of frames (frame_timing.Steps.holes, as `deblur info` says)
-            authored = container_traits(self._container.format.name).authored_times
+            authored = self._traits.authored_times
             self._damage.steps = Steps(info.time_base or 1 / info.rate, authored)
         except BaseException:
             self._container.close()
@@ -294,7 +295,7 @@ class VideoFileSource:
         whose clock starts at the earliest stream's first time (an audio track that starts before the video
         keeps its lead), as FFmpeg moves it: kept, it becomes an empty edit in MP4 and MOV, seconds of nothing
         before the first frame."""
-        if not container_traits(self._container.format.name).shifted_clock or self._index_timestamps:
+        if not self._traits.shifted_clock or self._index_timestamps:
             return 0
         start = self._container.start_time  # the earliest stream's, in microseconds
         earliest = self._zero
@@ -348,7 +349,7 @@ class VideoFileSource:
         packets, decoded, tail, timed = 0, 0, IntactEnd(), False
         # unreordered AVI: a frame is shown at the tick its index lists for it, its decode time (FFmpeg's AVI reader
         # gives H.264 no presentation time, and PyAV, which opens files to fill in missing ones, the next frame's tick)
-        by_tick = container_traits(self._container.format.name).no_presentation_times and not self._index_timestamps
+        by_tick = self._traits.no_presentation_times and not self._index_timestamps
         held = None  # a packet marked corrupt, decoded once another follows it (concealed damage), else left out
         try:
             for packet in self._container.demux(stream):
@@ -394,7 +395,7 @@ class VideoFileSource:
             # the smaller of the count and that product (a cut AVI's header counts the frames it lost). A container
             # that counts none (Matroska) has no count to miss frames of: its length times its rate is a guess,
             # 2 frames over the 9 of a phone's clip at a variable rate (the holes in its timestamps tell instead)
-            shown = _shown_samples(stream) if container_traits(self._container.format.name).mp4_atoms else 0
+            shown = _shown_samples(stream) if self._traits.mp4_atoms else 0
             expected = shown or min(filter(None, (stated, self._timing.frames_by_length)))
             self._damage.missing = max(expected - decoded, 0)
         if self._end_time is not None and end is not None and end >= self._end_time:
@@ -526,6 +527,7 @@ def _describe(
     """The VideoInfo of `stream`, whose timing is `timing`; `counted`: frames are timed by their count, at the
     stream's rate; `listed`: the frames' timestamps as an AVI's index lists them, which count them exactly."""
     fps = timing.rate
+    traits = container_traits(container.format.name)
     if (spacing := timing_of(container.name)) is not None and spacing.holes is not None and spacing.grid:
         # a stream at one rate with frames missing is at that rate: an MP4's average counts the gaps in (23.26 fps
         # for 25 with 3 frames missing in 40), which a .y4m output would have played its frames at, 7% slow. Not
@@ -540,14 +542,14 @@ def _describe(
     duration = timing.duration
     by_length = frames_in(duration, fps)
     frame_count = len(listed) if listed else timing.frames or by_length
-    unstated = container_traits(container.format.name).guessed_length
+    unstated = traits.guessed_length
     # a stream whose container counts no frames (Matroska, MPEG-TS, FLV) has them counted, for the progress bar:
     # its length times its rate is a guess (119 frames for 60 where the last is held 2 s; 40 for the 30 of a
     # phone's clip with a 15 fps stretch); so has one whose length its container never got to state (a Matroska
     # recording that crashed, a live one), whose duration stays unknown
     guessed = not (listed or timing.frames)
     # an MP4 or MOV cut without re-encoding states every sample it holds, also those its edit list hides
-    trimmed = container_traits(container.format.name).mp4_atoms and by_length and timing.frames > by_length + 1
+    trimmed = traits.mp4_atoms and by_length and timing.frames > by_length + 1
     uncertain = unstated or guessed or trimmed
     if uncertain and fps and (packets := _count_packets(container.name, stream)):
         frame_count = packets
@@ -578,7 +580,7 @@ def _describe(
         alpha=carries_alpha(first, stream.codec_context.name),
         tags=track_tags(stream.metadata),
         # a video from a container that does not say is marked default in outputs, being the one to play
-        default=not container_traits(container.format.name).flags_default or bool(stream.disposition & _DEFAULT),
+        default=not traits.flags_default or bool(stream.disposition & _DEFAULT),
     )
 
 

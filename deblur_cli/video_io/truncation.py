@@ -159,7 +159,8 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         mid_packet = ends_cut is not None and ends_cut(path)
         # a Matroska file whose muxer wrote no DURATION tags (mkvmerge's sit at the end, lost with it) states
         # only the whole file's length, which the last packets of some stream reach where it is whole
-        untagged = container_traits(container.format.name).tagged_lengths and stated is None and bool(container.duration)
+        tagged_lengths = container_traits(container.format.name).tagged_lengths
+        untagged = tagged_lengths and stated is None and bool(container.duration)
         if untagged or (stated is None and size_short and container.duration):
             stated = float(((container.start_time or 0) + container.duration) / av.time_base)
         if not stream.time_base or (stated is None and not size_short):
