@@ -66,26 +66,42 @@ def test_passive_waiting_is_chosen_on_shared_cores_unless_the_environment_says_h
     assert os.environ.get("OMP_WAIT_POLICY") == ("PASSIVE" if chosen else environment.get("OMP_WAIT_POLICY"))
 
 
-def test_the_command_chooses_before_torch_loads_and_the_package_import_chooses_nothing(tmp_path):
-    """libgomp reads OMP_WAIT_POLICY once, when torch loads it: the command decides before any command
-    imports torch, from the cores' work while the command line loaded (here made to look shared)."""
+def _without_waiting() -> dict[str, str]:
+    """This process's environment less OpenMP's waiting, which the command chooses only where it is unset."""
+    return {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+
+
+def _models_command(tmp_path, sampling: str, after: str) -> subprocess.CompletedProcess:
+    """`deblur models` run by launch.main in a process of its own, OpenMP's waiting unset, with cpu_share's
+    counters (`share.sample`) replaced as `sampling` says (Python lines, after `import sys` and `share`), then the
+    Python lines `after`."""
     code = (
-        "import os, sys, itertools\n"
+        "import sys\n"
         "import deblur_cli.cpu_share as share\n"
-        "counter = itertools.count()\n"
-        "share.sample = lambda: share.Sample(seconds=next(counter), busy=0.0 if next(counter) < 2 else 5.0, own=0.0)\n"
+        f"{sampling}"
         "import deblur_cli.launch as launch\n"
         "sys.argv = ['deblur', 'models']\n"
         "try:\n    launch.main()\nexcept SystemExit:\n    pass\n"
-        "import torch\n"
-        "print(os.environ.get('OMP_WAIT_POLICY'), share.chose_passive_waiting)\n"
+        f"{after}"
     )
-    environ = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=environ)
+    environ = _without_waiting()
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=environ)
+
+
+def test_the_command_chooses_before_torch_loads_and_the_package_import_chooses_nothing(tmp_path):
+    """libgomp reads OMP_WAIT_POLICY once, when torch loads it: the command decides before any command
+    imports torch, from the cores' work while the command line loaded (here made to look shared)."""
+    sampling = (
+        "import itertools\n"
+        "counter = itertools.count()\n"
+        "share.sample = lambda: share.Sample(seconds=next(counter), busy=0.0 if next(counter) < 2 else 5.0, own=0.0)\n"
+    )
+    after = "import os, torch\nprint(os.environ.get('OMP_WAIT_POLICY'), share.chose_passive_waiting)\n"
+    done = _models_command(tmp_path, sampling, after)
     assert done.stdout.splitlines()[-1] == "PASSIVE True", done.stderr
     imported = subprocess.run(
         [sys.executable, "-c", "import os, deblur_cli.launch, deblur_cli.cli; print(os.environ.get('OMP_WAIT_POLICY'))"],
-        capture_output=True, text=True, cwd=tmp_path, env=environ,
+        capture_output=True, text=True, cwd=tmp_path, env=_without_waiting(),
     )  # fmt: skip
     assert imported.stdout == "None\n", imported.stderr
 
@@ -93,16 +109,9 @@ def test_the_command_chooses_before_torch_loads_and_the_package_import_chooses_n
 def test_the_command_measures_until_its_body_its_own_module_loaded(tmp_path):
     """The command line imports a command's module only when the command is looked up (cli/app.COMMANDS), most
     of its start: the cores' work is measured over that too, from the command's start to its body."""
-    code = (
-        "import sys\n"
-        "import deblur_cli.cpu_share as share\n"
+    sampling = (
         "seen = []\n"
         "share.sample = lambda: seen.append('deblur_cli.cli.weights' in sys.modules) or share.Sample(0.0, 0.0, 0.0)\n"
-        "import deblur_cli.launch as launch\n"
-        "sys.argv = ['deblur', 'models']\n"
-        "try:\n    launch.main()\nexcept SystemExit:\n    pass\n"
-        "print(seen)\n"
     )
-    environ = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=environ)
+    done = _models_command(tmp_path, sampling, "print(seen)\n")
     assert done.stdout.splitlines()[-1] == "[False, True]", done.stderr
