@@ -66,6 +66,20 @@ def test_round_trip_keeps_frames_rate_timestamps_size_and_audio(tmp_path, identi
     assert all(shape[0] == 5 for shape in identity.calls)
 
 
+def test_names_ffmpeg_would_take_for_a_protocol_are_read_and_written_as_files(tmp_path, identity, monkeypatch):
+    # a clip named by the time of day, in a folder named with a colon; relative names, as an editor types them
+    monkeypatch.chdir(tmp_path)
+    Path("day:2").mkdir()
+    media.make_video(tmp_path / "day:2" / "10:30.mp4", frames=6, size=(40, 30), audio="aac")
+    for output in ("12:00.mp4", "day:2/.hidden:clip.mkv", "f:rames"):
+        result = deblur("day:2/10:30.mp4", "-o", output, "--quiet")
+        assert result.exit_code == 0, result.output
+    assert len(media.read_frames(tmp_path / "12:00.mp4")) == 6
+    assert len(media.read_frames(tmp_path / "day:2" / ".hidden:clip.mkv")) == 6
+    assert len(list((tmp_path / "f:rames").glob("*.png"))) == 6
+    assert media.read_video_pts(tmp_path / "12:00.mp4") == media.read_video_pts(tmp_path / "day:2" / "10:30.mp4")
+
+
 def test_lossless_round_trip_is_exact_for_every_window_setting(tmp_path, identity):
     source = media.make_video(tmp_path / "in.mkv", frames=11, size=(40, 30), codec="ffv1", pix_fmt="yuv444p")
     expected = media.read_frames(source)

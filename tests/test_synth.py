@@ -160,7 +160,7 @@ def test_synth_takes_every_seed_run_takes(tmp_path):
     assert refused.exit_code == 2 and "--seed" in refused.output and not (tmp_path / "d").exists()
 
 
-def test_synth_command_writes_lossless_videos(tmp_path):
+def test_synth_command_writes_lossless_videos(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     import deblur_cli.cli.synth  # noqa: F401  registers the command
@@ -178,6 +178,9 @@ def test_synth_command_writes_lossless_videos(tmp_path):
     assert np.array_equal(np.stack(frames), expected)  # lossless
     bad = CliRunner().invoke(app, [*args[:-1], "gif"])
     assert bad.exit_code == 2 and "--format" in bad.output
+    monkeypatch.chdir(tmp_path)  # a relative name FFmpeg would take for a protocol's URL ("day:2" as protocol "day")
+    assert CliRunner().invoke(app, ["synth", "day:2", *args[2:]]).exit_code == 0
+    assert np.array_equal(np.stack(media.read_frames(tmp_path / "day:2/clip_0000/blurred.mkv")), expected)
 
 
 def _photo_cache(tmp_path, names, size=(96, 64)):

@@ -340,8 +340,10 @@ def _decode_shrunk(path: Path) -> np.ndarray:
     """(H, W, 3) uint8 sRGB, area-averaged so the long side is at most LONG_SIDE."""
     import av  # only the one-time conversion needs a codec
 
+    from deblur_cli.video_io.containers import local_name
+
     try:
-        with av.open(str(path)) as container:
+        with av.open(local_name(path)) as container:
             frame = next(container.decode(video=0))
     except (av.FFmpegError, StopIteration) as e:
         raise InputError(f"cannot decode {path}: {e}") from None

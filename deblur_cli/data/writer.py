@@ -170,10 +170,12 @@ def write_ffv1(clip: torch.Tensor, path: str | Path, fps: int = 30) -> None:
     """clip: (T, 3, H, W) float in [0, 1]; written atomically as a lossless 8-bit RGB FFV1 video."""
     import av
 
+    from deblur_cli.video_io.containers import local_name
+
     path = Path(path)
     tmp = path.with_name(path.stem + ".tmp.mkv")
     try:
-        with av.open(str(tmp), "w") as container:
+        with av.open(local_name(tmp), "w") as container:
             container.flags |= av.container.Flags.bitexact.value  # no random segment ID or date: same seed, same bytes
             stream = container.add_stream("ffv1", rate=fps)
             stream.width, stream.height, stream.pix_fmt = clip.shape[-1], clip.shape[-2], "bgr0"

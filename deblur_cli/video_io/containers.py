@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import av
@@ -15,12 +17,25 @@ from deblur_cli.interrupts import raise_received
 _READ_OPTIONS = {"metadata_errors": "ignore"} if int(av.__version__.split(".")[0]) < 19 else {}
 
 
+# FFmpeg takes a name that starts with letters, digits, "+", "-" or "." and then a colon for a protocol's URL
+# ("10:30.mp4" as protocol "10", ".12:00.mp4.part" as ".12"), and one that starts "subfile," too
+_PROTOCOL_LIKE = re.compile(r"[A-Za-z0-9+.-]*:|subfile,")
+
+
+def local_name(path: str | Path) -> str:
+    """The name FFmpeg opens the local file `path` by: the path itself, or its absolute form where FFmpeg would
+    take the relative name for a protocol's URL (a clip named by the time of day, `10:30.mp4`). An absolute path
+    starts with "/" (or a drive, which FFmpeg knows), so it is always a file's."""
+    name = os.fspath(path)
+    return os.path.abspath(name) if _PROTOCOL_LIKE.match(name) and not os.path.isabs(name) else name
+
+
 def open_input(path: str | Path) -> av.container.InputContainer:
     """av.open(path) for reading, tolerant of tags that are not UTF-8; raises what av.open raises, but
     for a signal that stopped the open (Ctrl-C or SIGTERM while a FIFO or a stalled share blocks it):
     FFmpeg reports an interrupted call, and the signal's own exception is raised instead."""
     try:
-        return av.open(str(path), **_READ_OPTIONS)
+        return av.open(local_name(path), **_READ_OPTIONS)
     except av.error.InterruptedError:
         raise_received()
 

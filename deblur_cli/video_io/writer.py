@@ -20,6 +20,7 @@ from deblur_cli.errors import EncoderOptionError, OutputError
 from deblur_cli.frame_facts import is_grey_image
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.container_traits import container_traits
+from deblur_cli.video_io.containers import local_name
 from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder
 from deblur_cli.video_io.grey import grey_frame, grey_video, is_grey_format
@@ -542,7 +543,7 @@ class VideoFileSink(atomic.FinishOrAbort, FrameSink):
             self._unlock()
             raise
         with atomic.cleanup_on_error(self.path, self.abort):
-            self._container = open_container(str(self._temp), self.path.name)
+            self._container = open_container(local_name(self._temp), self.path.name)
             self._encoder = VideoEncoder(self._container, self.path.name, info, options, self.warnings)
             self._lead_in_due = container_traits(self._container.format.name).gapped  # till the first packet (_lead_in)
             if source is not None:
