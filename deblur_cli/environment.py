@@ -5,6 +5,7 @@ where a GPU is to be named."""
 
 from __future__ import annotations
 
+import functools
 import platform
 import sys
 from collections.abc import Iterable
@@ -24,12 +25,7 @@ def software(*, loaded: bool = True) -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             return None
 
-    try:
-        import av
-
-        ffmpeg = str(av.ffmpeg_version_info)
-    except ImportError:
-        ffmpeg = None
+    ffmpeg, _ = ffmpeg_release()
     # a loaded torch names its build too (2.3.1+cu121), where the package's metadata may not (2.3.1)
     torch = sys.modules.get("torch") if loaded else None
     return {
@@ -40,6 +36,22 @@ def software(*, loaded: bool = True) -> dict[str, str | None]:
         "ffmpeg": ffmpeg,
         "numpy": release("numpy"),
     }
+
+
+@functools.cache
+def ffmpeg_release() -> tuple[str | None, str | None]:
+    """PyAV's FFmpeg release, and None; or None and why PyAV fails to import where it is installed (a wheel whose
+    FFmpeg libraries do not load), which a bug report needs more than the release its metadata names; or two
+    Nones where it is not installed."""
+    try:
+        import av
+    except ImportError as e:
+        try:
+            metadata.version("av")
+        except metadata.PackageNotFoundError:
+            return None, None
+        return None, str(e) or type(e).__name__
+    return str(av.ffmpeg_version_info), None
 
 
 def environment(devices: Iterable[str] = ()) -> dict:

@@ -148,6 +148,11 @@ def test_a_pyav_that_is_installed_but_fails_to_import_is_told_as_such(tmp_path):
         "object file: No such file or directory",
         "hint: pip install --force-reinstall av",
     ]
+    # and --version, the line a bug report is asked for, says so where the FFmpeg release would be
+    version = "import sys; sys.argv = ['deblur', '--version']; from deblur_cli.launch import main; main()"
+    done = _python(version, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert ", PyAV " in done.stdout and " (which fails to import: libavformat.so.61: cannot open shared" in done.stdout
 
 
 @pytest.mark.skipif(sys.platform == "win32" or not os.path.exists("/dev/full"), reason="a POSIX shell and /dev/full")

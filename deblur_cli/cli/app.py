@@ -378,11 +378,13 @@ def versions() -> str:
     (environment.software: no torch import)."""
     import platform
 
-    from deblur_cli.environment import software
+    from deblur_cli.environment import ffmpeg_release, software
 
     releases = software(loaded=False)  # the same line whether or not a command has loaded torch
     found = {name: release or "not installed" for name, release in releases.items()}
     ffmpeg = f" with FFmpeg {releases['ffmpeg']}" if releases["ffmpeg"] else ""
+    if (failure := ffmpeg_release()[1]) is not None:
+        ffmpeg = f" (which fails to import: {failure})"
     return (
         f"Python {found['python']} ({platform.system()} {platform.machine()}), torch {found['torch']}, "
         f"PyAV {found['av']}{ffmpeg}, NumPy {found['numpy']}"
