@@ -136,6 +136,20 @@ class Job:
     given: bool = True  # named on the command line, not found in a folder of videos
 
 
+def _clash_hint(first: Path, second: Path) -> str:
+    """The hint for two inputs whose results would take one name: two cards' C0001.MP4 restored into one folder
+    keep theirs apart when their common folder is the input, each below -o as it is below that folder."""
+    hint = "give each input once; for inputs of one name from different folders, leave out -o (each output goes "
+    hint += "beside its input) or run them apart"
+    try:  # as typed where both are relative, so that the hint names the folder as the user does
+        common = os.path.commonpath([first, second])
+    except ValueError:  # one absolute, one not
+        common = os.path.commonpath([os.path.abspath(first), os.path.abspath(second)])
+    if first == second or not common or Path(common).parent == Path(common):  # nothing in common but the root
+        return hint
+    return f"{hint}; or restore their common folder {common} (every video in it): each result keeps its place below -o"
+
+
 def plan_outputs(
     inputs: list[Path], output: Path | None, *, named_folder: bool = False, tag: str = DEFAULT_TAG
 ) -> list[Job]:
@@ -160,15 +174,11 @@ def plan_outputs(
             planned += [(video, folder / _written_as(video.relative_to(path))) for video in videos] or [(path, folder)]
     else:
         planned = _into(inputs, output, named_folder, tag)
-    seen: set[Path] = set()
-    for _, target in planned:  # a camera card can hold thousands of clips: one pass, not one per pair
+    seen: dict[Path, Path] = {}
+    for source, target in planned:  # a camera card can hold thousands of clips: one pass, not one per pair
         if target in seen:
-            raise UsageError(
-                f"two inputs would both be written to {target}",
-                hint="give each input once; for inputs of one name from different folders, leave out -o "
-                "(each output goes beside its input) or run them apart",
-            )
-        seen.add(target)
+            raise UsageError(f"two inputs would both be written to {target}", hint=_clash_hint(seen[target], source))
+        seen[target] = source
     given = set(inputs)
     return [_job(source, target, output, named_folder, given=source in given) for source, target in planned]
 

@@ -610,6 +610,22 @@ def test_two_inputs_for_one_output_are_refused(tmp_path, identity):
     assert deblur(clip, twin, "-q").exit_code == 0  # beside each: no clash
 
 
+def test_two_cards_of_one_clip_name_into_one_folder_are_told_the_command_that_keeps_them_apart(
+    tmp_path, identity, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    for card in ("camA", "camB"):
+        (tmp_path / "shoot" / card).mkdir(parents=True)
+        media.make_video(tmp_path / "shoot" / card / "C0001.mp4", frames=2)
+    refused = deblur("shoot/camA", "shoot/camB", "-o", "out/")
+    assert refused.exit_code == 2 and "or restore their common folder shoot (every video in it)" in refused.stderr
+    assert deblur("shoot", "-o", "out/", "-q").exit_code == 0  # the command it names
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.mp4")) == [
+        "camA/C0001.mp4",
+        "camB/C0001.mp4",
+    ]
+
+
 def test_a_glob_needs_an_output(tmp_path, identity):
     media.make_images(tmp_path / "frames", count=2)
     result = deblur(tmp_path / "frames" / "*.png")
