@@ -88,11 +88,13 @@ def test_a_video_without_one(tmp_path):
 
 
 def _timecode_of(path: Path) -> str | None:
+    """The video stream's timecode tag, or the container's (MXF's material package)."""
     with av.open(str(path)) as container:
-        return next((v for k, v in container.streams.video[0].metadata.items() if k.lower() == "timecode"), None)
+        tags = [*container.streams.video[0].metadata.items(), *container.metadata.items()]
+        return next((v for k, v in tags if k.lower() == "timecode"), None)
 
 
-@pytest.mark.parametrize("suffix", [".mov", ".mp4", ".mkv"])
+@pytest.mark.parametrize("suffix", [".mov", ".mp4", ".mkv", ".mxf"])
 def test_run_keeps_the_timecode(tmp_path, monkeypatch, suffix):
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
     source = make_timed_video(tmp_path / "in.mov", "10:00:00;00", rate=NTSC)  # drop-frame, as at 29.97

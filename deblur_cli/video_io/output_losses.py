@@ -31,8 +31,9 @@ ROTATING_FORMATS = {"mp4", "mov", "matroska", "webm", "ipod", "3gp", "3g2"}
 # WebM take from the stream (AVStream's, not the codec's), so there FFV1, ProRes, VP9 and AV1 lose it.
 _ASPECT_FORMATS = {"mp4", "mov", "ipod", "3gp", "3g2"}
 _ASPECT_CODECS = {"libx264", "libx264rgb", "libx265", "mpeg2video", "mpeg4", "mjpeg", "png"}
-# Containers that store a timecode: a timecode track (MP4, MOV) or a TIMECODE tag (Matroska, WebM).
-TIMECODE_FORMATS = {"mp4", "mov", "matroska", "webm"}
+# Containers that store a timecode: a timecode track (MP4, MOV), a TIMECODE tag (Matroska, WebM) or a material
+# package timecode (MXF).
+TIMECODE_FORMATS = {"mp4", "mov", "matroska", "webm", "mxf"}
 _FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 
 # What the bit-depth warning offers, where this FFmpeg's can, and the outputs that hold each (the first
