@@ -34,6 +34,10 @@ class OutputError(DeblurError):
     """The output cannot be written: exists, same as input, unwritable, disk full."""
 
 
+class DiskFullError(OutputError):
+    """The disk (or the user's quota) filled as the output was written."""
+
+
 class OutputExistsError(OutputError):
     """Something is at the output path already, and this run may not replace it."""
 

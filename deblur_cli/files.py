@@ -16,7 +16,7 @@ import shlex
 import shutil
 from pathlib import Path
 
-from deblur_cli.errors import OutputError
+from deblur_cli.errors import DiskFullError, OutputError
 
 
 NAME_MAX = 255  # bytes in one file name on the usual file systems (ext4, APFS, XFS)
@@ -201,7 +201,7 @@ def output_error(path: Path, error: BaseException) -> OutputError:
     code = getattr(error, "errno", None)
     where = _folder(path)
     if code in (errno.ENOSPC, errno.EDQUOT):
-        return OutputError(f"disk full while writing {path}", hint="free some space or write the output elsewhere")
+        return DiskFullError(f"disk full while writing {path}", hint="free some space or write the output elsewhere")
     if code in (errno.EACCES, errno.EPERM, errno.EROFS):
         return OutputError(f"cannot write to {where}: permission denied", hint="choose a directory you can write to")
     if code == errno.ENOENT and not where.is_dir():

@@ -1,5 +1,5 @@
 """How messages word what recurs: a list that may be long (the first few items, and how many more), a line
-that may come more than once (said once), and a model run with weights of one's own."""
+that may come more than once (said once), a model run with weights of one's own, and a size in bytes."""
 
 from __future__ import annotations
 
@@ -36,3 +36,11 @@ def said_once(warn: Callable[[str], None] | None) -> Callable[[str], None] | Non
 def weights_label(model: str, weights: Path | None) -> str:
     """How tables and JSON name a model run with weights given as a file: `dstnet (GOPRO.pth)`."""
     return model if weights is None else f"{model} ({weights.name})"
+
+
+def readable_size(size: int) -> str:
+    """A byte count in decimal units, as download bars show them: 3.2 GB, 29.9 MB, 900 B."""
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"

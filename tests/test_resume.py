@@ -3,6 +3,7 @@ and CLI that resume from them."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import replace
@@ -19,6 +20,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from deblur_cli import files
 import deblur_cli.pipeline as pipeline
 from deblur_cli.cli import app
 import deblur_cli.restorers as restorers_module
@@ -33,6 +35,7 @@ from deblur_cli.video_io import frame_timing
 from deblur_cli.video_io.work_folder import MARKERS, Change, OutputLock, key_changes, work_folder
 from deblur_cli.video_io.writer import VideoFileSink
 from deblur_cli.windows import WindowOptions
+from deblur_cli.wording import readable_size
 from tests import media
 from tests.restorers import FailingRestorer, IdentityRestorer, MixingRestorer
 
@@ -867,13 +870,18 @@ def test_a_join_that_fails_keeps_every_segment_and_the_next_run_only_joins(tmp_p
     deblur_video(source, tmp_path / "whole.mkv", MixingRestorer(), windows=WINDOWS, encode=FFV1)
 
     def full_disk(self, packets):
-        raise OutputError("disk full while writing")
+        raise files.output_error(self.path, OSError(errno.ENOSPC, "No space left on device"))
 
     monkeypatch.setattr(VideoFileSink, "write_packets", full_disk)
     notes: list[str] = []
-    with pytest.raises(OutputError, match="disk full"):
+    with pytest.raises(OutputError, match="disk full while joining the restored frames into") as caught:
         deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, on_note=notes.append)
     assert notes[-1].startswith(f"all 24 frames of {target} are restored and kept") and "only joins" in notes[-1]
+    # the hint says how much room the output needs, and that the same command, not another output, goes on
+    kept = sum(p.stat().st_size for p in work_folder(target).glob("seg_*") if not p.name.endswith(".json"))
+    hint = caught.value.hint
+    assert f"the output needs about {readable_size(kept)} beside the frames kept in" in hint, hint
+    assert "free now: free that much, then run the same command, which only joins them" in hint
     monkeypatch.undo()
     restorer = MixingRestorer()
     result = deblur_video(source, target, restorer, windows=WINDOWS, encode=FFV1)

@@ -20,7 +20,7 @@ from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.weights import WeightsEntry, download, load_registry, named_entry, status
 from deblur_cli.weights.cache import cache_root, present_file
 from deblur_cli.weights.registry import BundledSource, HubSource, UrlSource
-from deblur_cli.weights.urls import readable_size
+from deblur_cli.wording import readable_size
 from deblur_cli.weights.urls import shown as redacted
 
 if TYPE_CHECKING:

@@ -19,6 +19,7 @@ import io
 import json
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -28,7 +29,7 @@ import numpy as np
 from av.packet import PacketSideData, packet_sidedata_type_from_literal
 
 from deblur_cli import files
-from deblur_cli.errors import OutputError
+from deblur_cli.errors import DiskFullError, OutputError
 from deblur_cli.interrupts import held_back
 from deblur_cli.video_io import atomic
 from deblur_cli.video_io.frame_sink import FrameSink
@@ -36,6 +37,7 @@ from deblur_cli.video_io.encoding import EncodeOptions
 from deblur_cli.video_io.info import Frame, VideoInfo, checked_parts
 from deblur_cli.video_io.work_folder import ResumePoint, WorkFolder, write_record
 from deblur_cli.video_io.writer import VideoEncoder, VideoFileSink, open_container, start_encoding
+from deblur_cli.wording import readable_size
 
 _SEGMENT = re.compile(r"^seg_(\d{5})\.json$")
 
@@ -151,10 +153,27 @@ class SegmentedVideoSink(atomic.FinishesOnExit, FrameSink):
             self._output = VideoFileSink(
                 self.path, self.info, self._options, source=self._source, temp_folder=self.work
             )
-            with self._output as sink:
-                self.warnings = sink.warnings
-                sink.write_packets(_joined(self.work, self._records, sink.extradata, self.path))
+            try:
+                with self._output as sink:
+                    self.warnings = sink.warnings
+                    sink.write_packets(_joined(self.work, self._records, sink.extradata, self.path))
+            except DiskFullError:
+                raise self._no_room_to_join() from None
         self._done()
+
+    def _no_room_to_join(self) -> DiskFullError:
+        """The error for a disk that filled as the kept segments were joined: every frame is restored, so the
+        way on is room for the output beside them and the same command (an output elsewhere restores again)."""
+        size = sum(packet[0] for record in self._records for packet in record.packets)
+        try:
+            free = f", {readable_size(shutil.disk_usage(self.work).free)} free now"
+        except OSError:
+            free = ""
+        return DiskFullError(
+            f"disk full while joining the restored frames into {self.path}",
+            hint=f"the output needs about {readable_size(size)} beside the frames kept in {self.work}{free}: free "
+            "that much, then run the same command, which only joins them (an output elsewhere restores them again)",
+        )
 
     @property
     def finished(self) -> bool:

@@ -13,7 +13,7 @@ from deblur_cli.weights import cache, hub, urls
 from deblur_cli.weights.convert import convert_checkpoint
 from deblur_cli.weights.lock import exclusive
 from deblur_cli.weights.registry import BundledSource, HubSource, UrlSource, WeightsEntry
-from deblur_cli.weights.urls import readable_size
+from deblur_cli.wording import readable_size
 from deblur_cli.weights.verify import mismatch
 from deblur_cli.wording import said_once
 

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 from deblur_cli import __version__
 from deblur_cli.errors import WeightsError
 from deblur_cli.files import open_own
+from deblur_cli.wording import readable_size
 
 ProgressFn = Callable[[int, int], None]
 Headers = Mapping[str, str] | email.message.Message  # an answer's headers, by name
@@ -362,14 +363,6 @@ def _http_error(label: str, url: str, e: urllib.error.HTTPError, hints: Mapping[
         hint = GONE
     hint = hints.get(e.code, hint)
     return WeightsError(f"{label}: {shown(url)} answered HTTP {e.code} {_one_line(str(e.reason))}", hint=hint)
-
-
-def readable_size(size: int) -> str:
-    """A byte count in decimal units, as download bars show them: 3.2 GB, 29.9 MB, 900 B."""
-    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} B"
 
 
 def _one_line(text: str) -> str:
