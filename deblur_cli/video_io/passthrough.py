@@ -46,6 +46,9 @@ _TELEMETRY_FORMATS = {"mp4", "mov"}
 # and II (DVD, broadcast and .mpg sound) in MP4 and MOV, where the audio that Apple's players and web browsers
 # list as supported includes MPEG audio only as MP3 (Layer III).
 _UNPLAYED_AUDIO = {"mp4": {"mp1", "mp2"}, "ipod": {"mp1", "mp2"}, "mov": {"mp1", "mp2"}, "3gp": {"mp1", "mp2"}}
+# Containers whose FFmpeg muxer stores PCM sound as ISO PCM ('ipcm', ISO/IEC 23003-5, from 2020), which
+# players and editors older than it may not read; its MOV muxer writes QuickTime's PCM ('sowt', 'twos', 'in24')
+_ISO_PCM = {"mp4"}
 _TS_NEGATIVE = 0x40000  # AVFMT_TS_NEGATIVE: the container keeps times before zero (MP4 and MOV, by an edit list)
 # Containers that keep audio before zero only as far as a track's CodecDelay reaches (Matroska, WebM): its
 # decoders discard that many samples from the track's start, which a span's copy takes from its template
@@ -204,6 +207,11 @@ class Passthrough:
         name = codec_label(stream)
         unplayed = fits and name in _UNPLAYED_AUDIO.get(self._output.format.name, ())
         if fits and not unplayed:
+            if name.startswith("pcm_") and self._output.format.name in _ISO_PCM:
+                warnings.append(
+                    f"audio stream #{stream.index} ({name}) is stored in {self._suffix} as ISO PCM ('ipcm'), which "
+                    "players and editors older than that standard may not read; .mov keeps it as QuickTime PCM"
+                )
             return _Copy(_add_copy(self._output, stream))
         if stream.codec_context is None:
             warnings.append(
