@@ -1230,8 +1230,13 @@ def test_the_debug_variable_shows_a_user_error_s_traceback(tmp_path):
     env = {**os.environ, "DEBLUR_DEBUG": "1"}
     result = subprocess.run([sys.executable, "-m", "deblur_cli", "run", str(tmp_path / "missing.mp4"), "-o",
                              str(tmp_path / "out.mp4")], capture_output=True, text=True, env=env)  # fmt: skip
-    assert result.returncode != 0
+    assert result.returncode == 1  # an input error's code, as without the variable
     assert "Traceback" in result.stderr and "missing.mp4" in result.stderr
+    # a usage error keeps its code 2 too: a script run with the variable for the traceback sees what it would without
+    source = media.make_video(tmp_path / "in.mp4", frames=2)
+    result = subprocess.run([sys.executable, "-m", "deblur_cli", "run", str(source), "--window", "1", "--overlap", "1"],
+                            capture_output=True, text=True, env=env)  # fmt: skip
+    assert result.returncode == 2 and "Traceback" in result.stderr and "UsageError" in result.stderr
 
 
 def test_a_path_the_system_refuses_is_an_error_line_not_an_internal_error(tmp_path, monkeypatch):

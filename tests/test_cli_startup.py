@@ -166,6 +166,15 @@ def test_an_output_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path):
     for args in ("--version", "--help"):
         full = subprocess.run(f"{command} {args} >/dev/full", shell=True, capture_output=True, text=True, cwd=tmp_path)
         assert full.returncode == 1 and full.stderr == "error: cannot write the output: No space left on device\n"
+    # a command's results to a full stdout: said to be stdout's, not taken for a file's full disk (docs52)
+    make_video(tmp_path / "clip.mp4", frames=2, size=(32, 32))
+    full = subprocess.run(f"{command} info clip.mp4 --json >/dev/full", shell=True, capture_output=True, text=True,
+                          cwd=tmp_path)  # fmt: skip
+    assert full.returncode == 1 and full.stderr.splitlines() == [
+        "error: cannot write to stdout: No space left on device",
+        "hint: stdout leads to a full disk or a device that takes nothing: send it elsewhere (what the command wrote"
+        " to files is not affected)",
+    ]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell")

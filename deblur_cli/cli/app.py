@@ -15,6 +15,7 @@ import shlex
 import signal
 import sys
 import threading
+import traceback
 import typing
 from collections.abc import Mapping
 from typing import Callable, Iterator
@@ -302,6 +303,15 @@ app = typer.Typer(name="deblur", cls=_Group, help="Remove motion blur from video
 LOG_WIDTH = 160  # columns of a console written to a file or a pipe: tables there do not fold at rich's 80
 
 
+class StreamWriteError(OSError):
+    """A write to stdout or stderr that failed for another reason than a reader gone (a full disk or /dev/full
+    behind it): told apart from a file's, whose failure would mean the command's work is lost."""
+
+    def __init__(self, stream: str, error: OSError):
+        super().__init__(error.errno, error.strerror)
+        self.stream = stream
+
+
 class _ReaderMayLeave:
     """sys.stdout or sys.stderr (whichever is current when written: tests swap them), for a reader that
     may go away: `deblur run ... 2>&1 | head`, or a terminal hung up. Once a write finds the pipe
@@ -325,7 +335,7 @@ class _ReaderMayLeave:
             return self._stream().write(text)
         except OSError as e:
             if e.errno not in self._GONE:
-                raise
+                raise StreamWriteError(self._name, e) from None
             self._to_devnull()
             return len(text)
 
@@ -334,7 +344,7 @@ class _ReaderMayLeave:
             self._stream().flush()
         except OSError as e:
             if e.errno not in self._GONE:
-                raise
+                raise StreamWriteError(self._name, e) from None
             self._to_devnull()
 
     def _to_devnull(self) -> None:
@@ -486,9 +496,10 @@ def error_boundary() -> Iterator[None]:
     except typer.Exit:
         raise
     except DeblurError as e:
-        if debug:
-            raise
-        report_error(e)
+        if debug:  # the traceback instead of the line, and the same exit code (2 for a usage error)
+            traceback.print_exc()
+        else:
+            report_error(e)
         raise typer.Exit(e.exit_code) from None
     except Terminated as e:
         err.print(labelled("terminated", "red", f"({signal.Signals(e.signum).name})"))
@@ -503,6 +514,16 @@ def error_boundary() -> Iterator[None]:
             report_error(
                 DeblurError(f"deblur needs {e.name}, which is not installed", hint=f"pip install {_REQUIRED[e.name]}")
             )
+            raise typer.Exit(1) from None
+        if isinstance(e, StreamWriteError):  # stdout to a full disk: the files the command wrote are whole
+            with contextlib.suppress(OSError):
+                report_error(
+                    OutputError(
+                        f"cannot write to {e.stream}: {e.strerror}",
+                        hint=f"{e.stream} leads to a full disk or a device that takes nothing: send it elsewhere"
+                        " (what the command wrote to files is not affected)",
+                    )
+                )
             raise typer.Exit(1) from None
         if isinstance(e, OSError) and (e.filename is not None or e.errno in _MACHINE_ERRNOS):
             # a path the system refused (a folder that cannot be made), or a full disk, a read-only one, a
