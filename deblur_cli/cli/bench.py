@@ -110,13 +110,17 @@ def bench(
             "--steps",
             metavar="N,N,...",
             rich_help_panel=SAMPLING_PANEL,
-            help=f"DDIM step counts to sweep. Default: {numbers(GPU_STEPS)}; {numbers(CPU_STEPS)} on a CPU.",
+            help=f"DDIM step counts to sweep, 1 to 1000 each. Default: {numbers(GPU_STEPS)}; {numbers(CPU_STEPS)} on"
+            " a CPU.",
         ),
     ] = None,
     samples: Annotated[
         Optional[str],
         typer.Option(
-            "--samples", metavar="K,K,...", rich_help_panel=SAMPLING_PANEL, help="Sample counts to sweep. Default: 1."
+            "--samples",
+            metavar="K,K,...",
+            rich_help_panel=SAMPLING_PANEL,
+            help="Sample counts to sweep, 1 to 64 each. Default: 1.",
         ),
     ] = None,
     input_path: Annotated[
@@ -147,7 +151,7 @@ def bench(
             "--size",
             metavar="WxH",
             rich_help_panel=FRAMES_PANEL,
-            help="The built-in clip's size (default 640x384), or a centre crop of --input.",
+            help="The built-in clip's size (default 640x384), or a centre crop of --input; 16x16 or more.",
         ),
     ] = None,
     weights: Annotated[

@@ -44,11 +44,14 @@ def demo(
         int, seed_option("Seed of the sample clip and of the diffusion sampler: another seed, another clip.", SAMPLING_PANEL)
     ] = 0,
     frames: Annotated[int, typer.Option("--frames", metavar="N", min=1, help="Length of the generated clip.")] = 20,
-    size: Annotated[str, typer.Option("--size", metavar="WxH", help="Size of the generated clip.")] = "640x360",
+    size: Annotated[
+        str, typer.Option("--size", metavar="WxH", help="Size of the generated clip (even sides).")
+    ] = "640x360",
     force: Annotated[bool, typer.Option("--force", "-f", metavar="", help="Replace an earlier demo's files.")] = False,
     as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print a JSON summary on stdout.")] = False,
 ) -> None:
-    """Generate a blurry clip with known sharp frames, deblur it with the bundled model, print the PSNR gain."""
+    """Generate a blurry clip with known sharp frames, deblur it with the default model (`deblur models` says
+    which), print the PSNR gain."""
     clip_size = parse_size(size, minimum=SMALLEST_SYNTHESIS)
     check_synthesis_memory(frames, *clip_size)
     # Modules that import torch: here, not at the top (see cli/__init__.py).

@@ -154,7 +154,10 @@ def train_command(
         ),
     ] = DEFAULTS.val_every,
     val_size: Annotated[
-        str, typer.Option("--val-size", metavar="WxH", rich_help_panel=VALIDATION_PANEL, help="Validation clip size.")
+        str,
+        typer.Option(
+            "--val-size", metavar="WxH", rich_help_panel=VALIDATION_PANEL, help="Validation clip size (11x11 or more)."
+        ),
     ] = "256x256",
     save_every: Annotated[
         int,
