@@ -1,8 +1,10 @@
-"""output_losses: what a video output loses of its source, decided without encoding a frame."""
+"""output_losses: what a video output loses of its source, decided without encoding the video (whether an output
+records full range: from one frame written in memory)."""
 
 from fractions import Fraction
 
 from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder
+from deblur_cli.video_io.full_range import records_full_range
 from deblur_cli.video_io.hdr import HdrMetadata
 from deblur_cli.video_io.info import VideoInfo
 from deblur_cli.video_io.output_losses import encoding_losses, stream_losses
@@ -69,3 +71,33 @@ def test_the_planned_warnings_of_a_video_output_are_its_losses(tmp_path):
     )
     assert len(losses) == 3
     assert planned_warnings(tmp_path / "out.avi", info) == losses
+
+
+def test_whether_an_output_records_full_range_is_read_back_from_a_frame_written_in_memory():
+    # ProRes and MPEG-2 have no range in their bitstream; MOV's colour atom has none; Matroska, H.264, DNxHR and
+    # Y4M's header keep it
+    bt709 = {"primaries": 1, "transfer": 1, "matrix": 1}
+    assert not records_full_range("mov", Encoding("prores_ks", "yuv422p10le"), bt709)
+    assert not records_full_range("mpeg", Encoding("mpeg2video", "yuv420p"), bt709)
+    assert records_full_range("mov", Encoding("libx264", "yuv420p", {"preset": "medium"}), bt709)
+    assert records_full_range("matroska", Encoding("ffv1", "yuv420p"), {})
+    assert records_full_range("mov", Encoding("dnxhd", "yuv422p", {"profile": "dnxhr_hq"}), bt709)
+    assert records_full_range("yuv4mpegpipe", Encoding("rawvideo", "yuv420p"), bt709)
+    # where the probe cannot run (an encoder that refuses its options), the range is kept as before
+    assert records_full_range("mov", Encoding("prores_ks", "yuv422p10le", {"profile": "bogus"}), bt709)
+
+
+def test_full_range_written_limited_is_noted_where_levels_are_lost():
+    full = {"primaries": 1, "transfer": 1, "matrix": 1, "range": 2}
+    deep = _info(bit_depth=10, pix_fmt="yuv422p10le", color=full)
+    prores = Encoding("prores_ks", "yuv422p10le")
+    (loss,) = encoding_losses(deep, EncodeOptions(codec="prores_ks"), prores, "mov", ".mov")
+    assert loss == (
+        "the input is full range (0-1023 levels), which prores_ks in .mov cannot record: it is written limited range"
+        " (64-940), as players take such video, in 877 of 1024 levels"
+    )
+    # 8-bit input into 10-bit ProRes keeps a level for each of its own; HEVC in .mkv records full range
+    assert encoding_losses(_info(color=full), EncodeOptions(codec="prores_ks"), prores, "mov", ".mov") == []
+    hevc = Encoding("libx265", "yuv420p10le", {"x265-params": "log-level=error"})
+    assert encoding_losses(_info(bit_depth=10, pix_fmt="yuv420p10le", color=full), EncodeOptions(), hevc, "matroska",
+                           ".mkv") == []  # fmt: skip

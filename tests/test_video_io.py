@@ -647,6 +647,33 @@ def test_asking_for_yuv420p_keeps_full_range_input_full_and_says_so(tmp_path):
     assert convert(source, tmp_path / "default.mp4")[2] == []  # not asked: nothing to say
 
 
+def _luma(path) -> np.ndarray:
+    """The first frame's Y plane as stored, in 8-bit codes (a 10-bit plane's divided by 4)."""
+    with av.open(str(path)) as container:
+        (luma, _, _), bits = stored_planes(next(container.decode(video=0)))
+    return luma / 2 ** (bits - 8)
+
+
+@pytest.mark.parametrize("suffix, options", [(".mov", {"codec": "prores_ks"}), (".mpg", {})])
+def test_full_range_input_is_written_limited_range_where_the_output_cannot_record_full_range(tmp_path, suffix, options):
+    # ProRes has no range in its bitstream, nor has MOV's colour atom; MPEG-2 and .mpg neither: the full-range
+    # samples were written as they were, and read as limited range (blacks crushed, whites clipped; editor52 3)
+    full = {"primaries": 1, "transfer": 1, "matrix": 1, "range": 2}
+    source = media.make_video(tmp_path / "full.mkv", frames=2, codec="ffv1", pix_fmt="yuv420p", color=full)
+    target = tmp_path / f"out{suffix}"
+    images, warnings = convert(source, target, **options)[1:]
+    limited = 16 + _luma(source) * 219 / 255  # the input's levels, as a reader of limited-range video takes them
+    assert np.abs(_luma(target) - limited).mean() < 1.5  # 0.2 (ProRes), 0.8 (.mpg); 6.3 and 6.1 before
+    assert psnr(images[0], decode(target)[0]) > 35
+    if suffix == ".mpg":  # 8 bits into 8 bits: 36 levels of 256 are lost (into 10-bit ProRes none)
+        assert warnings == [
+            "the input is full range (0-255 levels), which mpeg2video in .mpg cannot record: it is written limited"
+            " range (16-235), as players take such video, in 220 of 256 levels"
+        ]
+    else:
+        assert warnings == []
+
+
 def test_an_animated_png_with_a_colour_profile_is_read_without_touching_its_side_data(tmp_path):
     # PyAV 18 crashes (a segfault) collecting such a frame's side data, which the reader read for HDR10
     # metadata and, since this stop, the display matrix; run in a process of its own, so a crash is a failure

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -46,6 +47,12 @@ class Encoding:
     pix_fmt: str  # pixel format fed to the encoder
     options: dict[str, str] = field(default_factory=dict)  # FFmpeg encoder options
     env: dict[str, str] = field(default_factory=dict)  # environment defaults to set before opening it
+
+    def set_environment(self) -> None:
+        """Set the environment defaults the encoder library reads (`env`) before it opens; a value the user
+        set wins."""
+        for name, value in self.env.items():
+            os.environ.setdefault(name, value)
 
     def cannot_hold(self, container: str, hint: str) -> OutputError:
         """The error for a container (its suffix or format name) that cannot hold this encoder's video: a

@@ -1,5 +1,6 @@
 """What a video output loses of its source: the warnings a VideoEncoder gives, decided from the source's
-VideoInfo, the options, the chosen Encoding and the container's format, without opening a stream."""
+VideoInfo, the options, the chosen Encoding and the container's format, without opening a stream (whether
+the output records full range is found by writing one small frame in memory, full_range.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from deblur_cli.video_io.encoding import (
     takes_size,
     unused_options,
 )
+from deblur_cli.video_io.full_range import records_full_range
 from deblur_cli.video_io.grey import is_grey_format
 from deblur_cli.video_io.hdr import HDR_PARAMS
 from deblur_cli.video_io.info import VideoInfo, alpha_left_out, bit_depth_of, has_alpha_channel, turn_in_words
@@ -65,7 +67,7 @@ def encoding_losses(
         loss
         for loss in (
             _odd_size_loss(info, options, encoding),
-            _full_range_note(info, options, encoding),
+            _full_range_note(info, options, encoding, format_name, suffix),
             _ffv1_note(encoding, format_name, suffix),
             _chroma_loss(info, options, encoding),
             _deep_h264_note(info, options, encoding, suffix),
@@ -129,15 +131,34 @@ def _odd_size_loss(info: VideoInfo, options: EncodeOptions, encoding: Encoding) 
     return None
 
 
-def _full_range_note(info: VideoInfo, options: EncodeOptions, encoding: Encoding) -> str | None:
-    asked_limited = options.pix_fmt is not None and not options.pix_fmt.startswith("yuvj")
+def _full_range_note(
+    info: VideoInfo, options: EncodeOptions, encoding: Encoding, format_name: str, suffix: str
+) -> str | None:
     full_yuv = info.color.get("range") == _FULL_RANGE and info.pix_fmt is not None and not stores_rgb(info.pix_fmt)
-    if asked_limited and full_yuv and not av.VideoFormat(encoding.pix_fmt).is_rgb:
+    if not full_yuv or av.VideoFormat(encoding.pix_fmt).is_rgb or encoding.pix_fmt.startswith("yuvj"):
+        return None
+    if not records_full_range(format_name, encoding, info.color):
+        return _limited_range_note(info, encoding, suffix)
+    if options.pix_fmt is not None and not options.pix_fmt.startswith("yuvj"):
         return (
             f"the input is full range (0-255 levels) and stays so: --pix-fmt {options.pix_fmt} picks the layout, "
             "not the range (the output is tagged full range, as players need to show it right)"
         )
     return None
+
+
+def _limited_range_note(info: VideoInfo, encoding: Encoding, suffix: str) -> str | None:
+    """The note for full-range input written limited range, where the output cannot record full range (the
+    writer converts it): levels are lost where the output is no deeper than the input."""
+    depth = bit_depth_of(av.VideoFormat(encoding.pix_fmt))
+    if depth > info.bit_depth:  # each input level keeps a level of its own (8-bit into 10-bit ProRes)
+        return None
+    shift = depth - 8
+    return (
+        f"the input is full range (0-{(1 << info.bit_depth) - 1} levels), which {encoding.encoder} in {suffix} cannot"
+        f" record: it is written limited range ({16 << shift}-{235 << shift}), as players take such video, in"
+        f" {(219 << shift) + 1} of {1 << depth} levels"
+    )
 
 
 def _ffv1_note(encoding: Encoding, format_name: str, suffix: str) -> str | None:

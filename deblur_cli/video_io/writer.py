@@ -22,6 +22,7 @@ from deblur_cli.video_io import atomic
 from deblur_cli.video_io.container_traits import container_traits
 from deblur_cli.video_io.containers import local_name
 from deblur_cli.video_io.frame_sink import FrameSink
+from deblur_cli.video_io.full_range import records_full_range
 from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder
 from deblur_cli.video_io.grey import grey_frame, grey_video, is_grey_format
 from deblur_cli.video_io.hdr import HDR_PARAMS
@@ -149,8 +150,7 @@ class VideoEncoder:
 
     def _add_video(self, container, encoding: Encoding, suffix: str):
         info = self.info
-        for name, value in encoding.env.items():
-            os.environ.setdefault(name, value)  # a value the user set wins
+        encoding.set_environment()
         options = dict(encoding.options)
         if subsampled(encoding.pix_fmt):
             # the chroma is averaged about each block's centre (yuv.py): said so where the stream can say it
@@ -192,7 +192,7 @@ class VideoEncoder:
             stream.codec_context.codec_tag = "hvc1"  # QuickTime and iOS refuse HEVC tagged "hev1"
         if info.sample_aspect_ratio:
             stream.sample_aspect_ratio = info.sample_aspect_ratio
-        self._tag_color(stream.codec_context, encoding.pix_fmt)
+        self._tag_color(stream.codec_context, encoding, container.format.name)
         if (info.rotation or info.mirrored) and container.format.name in ROTATING_FORMATS:
             stream.set_display_rotation(info.rotation, hflip=info.mirrored)
         stream.metadata.update(info.tags)
@@ -202,10 +202,13 @@ class VideoEncoder:
             stream.metadata["timecode"] = info.timecode
         return stream
 
-    def _tag_color(self, context, pix_fmt: str) -> None:
+    def _tag_color(self, context, encoding: Encoding, format_name: str) -> None:
         """Copy the source's colour description to the stream, and pick the matrix and range that the
-        RGB -> YUV conversion must use so that the tags describe the pixels."""
-        color, rgb = self.info.color, av.VideoFormat(pix_fmt).is_rgb
+        RGB -> YUV conversion must use so that the tags describe the pixels: full-range input stays full
+        range where the output can record it (full_range.records_full_range), and is converted to limited
+        range where readers would take it as such (ProRes, MPEG-2 in .mpg)."""
+        color, pix_fmt = self.info.color, encoding.pix_fmt
+        rgb = av.VideoFormat(pix_fmt).is_rgb
         jpeg = pix_fmt.startswith("yuvj")  # JPEG-style formats: full range (and BT.601) by definition
         matrix, value_range = color.get("matrix", context.colorspace), color.get("range")
         if matrix == _UNSPECIFIED and stores_rgb(self.info.pix_fmt):
@@ -217,6 +220,8 @@ class VideoEncoder:
             self._range = _FULL_RANGE
         else:
             self._range = None if rgb else value_range or None
+            if self._range == _FULL_RANGE and not records_full_range(format_name, encoding, color):
+                self._range = _LIMITED_RANGE
         context.color_primaries = color.get("primaries", context.color_primaries)
         context.color_trc = color.get("transfer", context.color_trc)
         context.colorspace = _RGB_MATRIX if rgb else matrix
