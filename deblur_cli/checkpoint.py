@@ -235,8 +235,11 @@ def check_fit(make: Callable[[], torch.nn.Module], state: dict[str, torch.Tensor
 
 
 def state_mismatch(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> str | None:
-    """The first way `state` differs from `expected` in keys or shapes (a missing key, an extra one, a
-    shape), or None when every tensor fits. `expected` may live on the meta device."""
+    """The first way `state` differs from `expected` in keys, shapes or kinds of number (a missing key, an
+    extra one, a shape, integers where the model holds floating point), or None when every tensor fits.
+    `expected` may live on the meta device. Any floating-point dtype fits a floating-point tensor (a float16
+    file loads into float32); integer, bool or complex tensors do not: loading would cast them silently, and
+    integer weights (a quantised export) truncated to whole numbers leave a model that does almost nothing."""
     missing = [key for key in expected if key not in state]
     if missing:
         return f"missing {some(missing, 1)}"
@@ -246,4 +249,7 @@ def state_mismatch(expected: dict[str, torch.Tensor], state: dict[str, torch.Ten
     for key, tensor in expected.items():
         if state[key].shape != tensor.shape:
             return f"{key} has shape {tuple(state[key].shape)}, the model's is {tuple(tensor.shape)}"
+    for key, tensor in expected.items():
+        if tensor.is_floating_point() and not state[key].is_floating_point():
+            return f"{key} is {str(state[key].dtype).removeprefix('torch.')}, the model's is floating point"
     return None

@@ -239,6 +239,27 @@ def test_weights_with_nan_or_infinity_are_refused(tmp_path, value):
         load_dstnet(path)
 
 
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int8, torch.bool, torch.complex64])
+def test_weights_that_are_not_floating_point_are_refused(tmp_path, dtype):
+    """They were taken: loading cast them into the float parameters, and integer weights (a quantised export)
+    truncated to whole numbers made a model that passed the frames through nearly unchanged, without a word."""
+    state = {key: tensor.to(dtype) for key, tensor in _model(DSTNetConfig(feat=8, blocks=1)).state_dict().items()}
+    path = tmp_path / "whole.pth"
+    torch.save(state, path)
+    key, kind = next(iter(state)), str(dtype).removeprefix("torch.")
+    with pytest.raises(WeightsError, match=rf"^whole.pth does not fit .*: {key} is {kind}, the model's is floating"):
+        load_dstnet(path)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_weights_of_any_floating_point_dtype_load(tmp_path, dtype):
+    model = _model(DSTNetConfig(feat=8, blocks=1))
+    path = tmp_path / "other.safetensors"
+    save_checkpoint(model.state_dict(), path, architecture="dstnet", config={"feat": 8, "blocks": 1}, dtype=dtype)
+    loaded = load_dstnet(path).state_dict()
+    assert all(torch.equal(loaded[key], value.to(dtype).float()) for key, value in model.state_dict().items())
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [
