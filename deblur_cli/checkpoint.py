@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -94,12 +95,17 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     if path.suffix.lower() in (".pth", ".pt", ".ckpt", ".bin"):
         try:
             raw = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception:  # weights_only refuses pickled code; any failure means: not usable weights
+        except pickle.UnpicklingError:  # weights_only refuses pickled code, and a pickle that is no pickle
             # (torch's own message suggests weights_only=False, the one thing never to do with a file
             # from elsewhere: it is not passed on)
             raise WeightsError(
                 f"cannot load {path} as plain tensors: not a PyTorch checkpoint, or one that holds more than tensors",
                 hint="only state dicts of tensors are accepted; convert other files to safetensors",
+            ) from None
+        except Exception:  # the archive's reader fails: a download cut short (its zip directory is at the end)
+            raise WeightsError(
+                f"cannot load {path}: the file is damaged or incomplete (not a whole PyTorch file)",
+                hint="download or export it again",
             ) from None
         return _unwrap_legacy(raw, path), {}
     raise WeightsError(f"unknown weights format: {path.name}", hint="use .safetensors or .pth")

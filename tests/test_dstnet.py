@@ -303,6 +303,24 @@ def test_config_metadata_that_is_not_json_names_the_file(tmp_path):
         load_dstnet(path)
 
 
+def test_a_pth_cut_short_is_called_damaged_and_one_that_holds_code_is_refused(tmp_path):
+    """A cut-short download was called "not a PyTorch checkpoint, or one that holds more than tensors", and told
+    to be converted; torch's advice for a refused pickle (weights_only=False) is never passed on."""
+    state = {"params": _model(DSTNetConfig(feat=8, blocks=1)).state_dict()}
+    torch.save(state, tmp_path / "whole.pth")
+    whole = (tmp_path / "whole.pth").read_bytes()
+    (tmp_path / "cut.pth").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "empty.pth").write_bytes(b"")
+    for name in ("cut.pth", "empty.pth"):
+        with pytest.raises(WeightsError, match=rf"^cannot load .*{name}: the file is damaged or incomplete") as info:
+            load_dstnet(tmp_path / name)
+        assert info.value.hint == "download or export it again"
+    torch.save({**state, "made_in": Path("elsewhere")}, tmp_path / "code.pth")  # an object: code runs to make it
+    with pytest.raises(WeightsError, match="code.pth as plain tensors: not a PyTorch checkpoint, or one that holds") as info:
+        load_dstnet(tmp_path / "code.pth")
+    assert "weights_only" not in str(info.value) + info.value.hint
+
+
 def test_weight_file_extensions_are_read_in_any_case(tmp_path):
     model = _model(DSTNetConfig(feat=8, blocks=1))
     save_dstnet(model, tmp_path / "UPPER.SAFETENSORS")
