@@ -65,22 +65,23 @@ def dstnet_config(stored: object, where: str = "the weights file") -> DSTNetConf
 
 
 def variant_of(path: str | Path) -> str:
-    """The name of the DSTNet variant a weights file holds (DSTNET_VARIANTS), its size read as loading reads it
-    (`held_model`: an official-layout .pth of dstnet-s's size is dstnet-s), else the architecture's: a width
-    and depth of one's own."""
-    held = held_model(path)
-    return held if held in DSTNET_VARIANTS else ARCHITECTURE
-
-
-def held_model(path: str | Path) -> str:
-    """The model a DSTNet weights file holds (`model_name`), its config read as `load_dstnet` reads it: from
-    the metadata, else from the tensor shapes (which only then are loaded: an official .pth, a file without
-    metadata). WeightsError where the file is unreadable or not DSTNet weights."""
+    """The name of the DSTNet variant a weights file holds (DSTNET_VARIANTS), else the architecture's: a width and
+    depth of one's own. Its size is read as loading reads it: from the metadata, else from the tensor shapes
+    (which only then are loaded: an official .pth of dstnet-s's size is dstnet-s). The file is not checked
+    further: loading it says what is wrong. WeightsError where it is unreadable or not DSTNet weights."""
     name = Path(path).name
     config = _config_from_metadata(read_metadata(path), name) if Path(path).suffix.lower() == ".safetensors" else None
     if config is None:
         config = config_from_state_dict(read_checkpoint(path)[0])
-    return model_name(config)
+    held = model_name(config)
+    return held if held in DSTNET_VARIANTS else ARCHITECTURE
+
+
+def held_model(path: str | Path) -> str:
+    """The model a DSTNet weights file holds (`model_name`), after every check `load_dstnet` makes of the file
+    (`check_dstnet`): WeightsError where loading would refuse it, so a file is never said to hold a model it
+    does not (metadata edited to describe another size, tensors missing or not finite)."""
+    return model_name(check_dstnet(path))
 
 
 def model_name(config: DSTNetConfig) -> str:

@@ -70,18 +70,19 @@ def is_wtsa_file(path: str | Path) -> bool:
 
 def variant_of(path: str | Path) -> str:
     """The name of the WTSA variant whose model config a WTSA file's metadata holds (WTSA_VARIANTS), else
-    the architecture's."""
-    held = held_model(path)
-    return held if held in WTSA_VARIANTS else ARCHITECTURE
+    the architecture's. The file is not checked further: loading it says what is wrong."""
+    config = _stated_config(path)
+    return next((name for name, variant in WTSA_VARIANTS.items() if variant == config), ARCHITECTURE)
 
 
 def held_model(path: str | Path) -> str | None:
-    """The model a WTSA weights file holds, by the model config in its metadata: the name of its variant
-    (WTSA_VARIANTS), else its stages written out; None where the metadata holds no model config."""
-    stored = config_from_metadata(read_metadata(path), ARCHITECTURE, Path(path).name)
-    if not isinstance(stored, dict) or not isinstance(stored.get("model"), dict):
+    """The model a WTSA weights file holds, by the model config in its metadata, after every check `load_wtsa`
+    makes of the file (`read_facts`: WeightsError where loading would refuse it, so a file is never said to hold
+    a model it does not): the name of its variant (WTSA_VARIANTS), else its stages written out; None where the
+    metadata holds no model config."""
+    if _stated_config(path) is None:
         return None
-    config = config_from_json(WTSAConfig, stored["model"], Path(path).name)
+    config = read_facts(path)[0]
     known = (name for name, variant in WTSA_VARIANTS.items() if variant == config)
     paper = WTSAConfig()  # a size of one's own: what differs from the paper's, in full
     own = [
@@ -90,6 +91,14 @@ def held_model(path: str | Path) -> str | None:
         if getattr(config, f.name) != getattr(paper, f.name)
     ]
     return next(known, f"WTSA({', '.join(own)})")
+
+
+def _stated_config(path: str | Path) -> WTSAConfig | None:
+    """The model config a WTSA file's metadata holds; None where it holds none."""
+    stored = config_from_metadata(read_metadata(path), ARCHITECTURE, Path(path).name)
+    if not isinstance(stored, dict) or not isinstance(stored.get("model"), dict):
+        return None
+    return config_from_json(WTSAConfig, stored["model"], Path(path).name)
 
 
 def _listed(value: object) -> object:

@@ -388,6 +388,12 @@ def test_wtsa_weights_of_another_size_are_named(tmp_path):
         save_wtsa(WTSAUNet(config), path, diffusion=DiffusionConfig())
         said = held and f"w.safetensors holds {held}, not wtsa-s"
         assert held_elsewhere("wtsa-s", path) == said
+    # a file loading refuses is not said to hold a model (found in review: its NaN was refused after the warning)
+    model = WTSAUNet(own)
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    save_wtsa(model, tmp_path / "nan.safetensors", diffusion=DiffusionConfig())
+    assert held_elsewhere("wtsa-s", tmp_path / "nan.safetensors") is None
 
 
 def test_cli_reads_lpips_weights_even_without_a_reference_and_says_lpips_needs_one(stand_in_models, tmp_path):

@@ -1103,6 +1103,29 @@ def test_json_names_the_weights_by_their_sha256(tmp_path):
     assert "warning: mine.safetensors holds DSTNet(feat=8, blocks=1), not dstnet-s: the file's model runs" in said
 
 
+def test_weights_that_loading_refuses_get_its_error_alone(tmp_path):
+    """Found in review: run warned "the file's model runs, under the name dstnet" for a file it then refused, naming a
+    model the file does not hold where its metadata had been edited, and for an entry --offline could not load."""
+    import torch
+
+    from deblur_cli.checkpoint import save_checkpoint
+    from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+
+    torch.manual_seed(0)
+    state = DSTNet(DSTNetConfig(feat=8, blocks=1)).state_dict()
+    save_checkpoint(state, tmp_path / "edited.safetensors", architecture="dstnet", config={"feat": 16, "blocks": 1})
+    broken = {**state, "feat_extractor.bias": torch.full_like(state["feat_extractor.bias"], float("nan"))}
+    save_checkpoint(broken, tmp_path / "nan.safetensors", architecture="dstnet", config={"feat": 8, "blocks": 1})
+    source = media.make_video(tmp_path / "in.mp4", frames=2)
+    refused = {"edited": "its metadata describes DSTNet(feat=16, blocks=1)", "nan": "holds NaN or infinite values"}
+    for name, error in refused.items():
+        result = deblur(source, "-o", tmp_path / "out.mp4", "-m", "dstnet", "--weights", tmp_path / f"{name}.safetensors")
+        assert result.exit_code == 1 and error in result.stderr and "warning" not in result.stderr, result.stderr
+    offline = ["-m", "dstnet-s", "--weights", "dstnet-gopro", "--offline", "--cache-dir", tmp_path / "cache"]
+    result = deblur(source, "-o", tmp_path / "out.mp4", *offline)
+    assert result.exit_code == 1 and "not downloaded" in result.stderr and "warning" not in result.stderr, result.stderr
+
+
 def test_existing_output_is_refused_without_force(tmp_path, identity):
     source = media.make_video(tmp_path / "in.mp4", frames=3)
     (tmp_path / "out.mp4").write_bytes(b"precious")

@@ -64,13 +64,13 @@ def demo(
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     if ignored := sampling_note(model, steps, SAMPLING_DEFAULTS["--eta"], SAMPLING_DEFAULTS["--samples"]):
         warn(ignored)  # as `deblur run` and `deblur bench` do
-    if named and (held := runs_under(model, weights)):  # as run says it
-        warn(held)
     options = ModelOptions(
         weights=weights, device=device, precision=precision, steps=steps, seed=seed, cache_dir=cache_dir,
         offline=offline or None,
     )
     restorer = build_shown(model, options, warn=warn)
+    if named and (held := runs_under(model, weights)):  # as run says it, once the file is known to load
+        warn(held)
     # the generated clip is one shot, filmed by a camera that pans ever faster towards its ends: a cut
     # found in it could only be a false one, and would change the figure the demo prints
     windows, _ = window_options(model, None, None, "auto", 32, scene_cuts=False)  # no notes on these

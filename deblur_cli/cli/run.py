@@ -239,8 +239,6 @@ def run(
         weights=weights, device=device, precision=precision, steps=steps, eta=eta, seed=seed, samples=samples,
         compile=compile_model, cache_dir=cache_dir, offline=offline or None,
     )  # fmt: skip
-    if named and (held := runs_under(model, weights)):  # auto: the file's own model, whatever its size
-        warn(held)
     make_output_folders(planned)
 
     columns = TextColumn("{task.fields[fps]:.2f} fps"), TextColumn("{task.fields[detail]}", markup=False)
@@ -252,6 +250,8 @@ def run(
                 bar.update(tasks[0].task, detail=sampling_step(done, total, samples))
 
         restorer = build_shown(model, options, quiet=quiet, on_step=on_step, warn=warn)  # a download: a line, a bar
+        if named and (held := runs_under(model, weights)):  # once the file is known to load; auto: its own model
+            warn(held)
         if ignored := sampling_note(model, steps, eta, samples, seed):  # once the weights fit the model
             warn(ignored)
         compiled = bool((restorer.identity or {}).get("compiled"))
