@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -172,7 +171,7 @@ def _checked_value(value: object, default: object, where: str) -> object:
     elif type(default) is int:
         fits = positive_int(value)
     elif isinstance(default, float):
-        fits = type(value) in (int, float) and math.isfinite(value) and value > 0
+        fits = type(value) in (int, float) and _finite_in_float32(value) and value > 0
         value = float(value) if fits else value
     elif isinstance(default, tuple):
         fits = isinstance(value, (list, tuple)) and len(value) > 0 and all(positive_int(v) for v in value)
@@ -182,6 +181,16 @@ def _checked_value(value: object, default: object, where: str) -> object:
     if not fits:
         raise WeightsError(f"{where} = {json.dumps(value)} in its metadata is not a usable {type(default).__name__}")
     return value
+
+
+_FLOAT32_MAX = torch.finfo(torch.float32).max
+
+
+def _finite_in_float32(value: int | float) -> bool:
+    """Whether `value` stays finite as a float32, the dtype the models compute in: 1e200 is finite in Python and
+    infinite there (a diffusion scale of 1e200 made every frame black, and the run succeeded). NaN compares false;
+    an int is compared exactly, never converted (10**400 would overflow a float)."""
+    return abs(value) <= _FLOAT32_MAX
 
 
 def check_architecture(metadata: dict[str, str], architecture: str, name: str, what: str) -> None:

@@ -277,6 +277,9 @@ def _diffusion_dict(**changes) -> dict:
         ({"model": {"heads": [3, 2]}, "diffusion": {}}, "cannot build the WTSA model its metadata describes: 8 channels cannot be split into 3 heads"),
         ({"model": {"channels": [8, 16, 32]}, "diffusion": {}}, "unusable WTSAConfig in its metadata: heads"),
         ({"model": {}, "diffusion": {"condition": 1}}, "DiffusionConfig.condition = 1 "),
+        # finite in Python, infinite in float32: every frame of a run came out black, and the run succeeded
+        ({"model": {}, "diffusion": {"scale": 1e200}}, r"DiffusionConfig.scale = 1e\+200 in its metadata is not a usable"),
+        ({"model": {}, "diffusion": {"scale": 10**400}}, r"DiffusionConfig.scale = 1000000000\d+ in its metadata"),
         ({"model": {}, "diffusion": {"beta_end": 2.0}}, "unusable DiffusionConfig in its metadata: need T"),
         ({"model": [], "diffusion": {}}, "the WTSAConfig in its metadata is not a JSON object"),
         # far more blocks than the file has tensors for: refused at once, not after minutes of building
