@@ -151,6 +151,9 @@ def test_a_valid_entry_of_each_source_parses():
         ({"colour": '"blue"'}, "unknown field"),
         ({"source": '"ftp"'}, "must be 'url', 'hf' or 'bundled'"),
         ({"config": "{ feat = [1] }"}, "config.feat"),
+        # a typo was taken, skipped by the conversion's check and silenced run's warning of another size
+        ({"config": "{ feat = 8, block = 15 }"}, r"config.block: unknown \(dstnet configs take feat, blocks\)"),
+        ({"architecture": '"wtsa"', "config": "{ channels = 8 }"}, r"config.channels: unknown \(wtsa entries state none\)"),
         ({"quality": '{ dataset = "d", psnr = "high", reference = "r" }'}, "psnr: expected a number"),
     ],
 )
@@ -158,6 +161,15 @@ def test_invalid_entries_are_refused_naming_the_field(fields, message):
     with pytest.raises(WeightsError, match=message) as info:
         parse_registry(entry_toml(**fields), origin="t.toml")
     assert str(info.value).startswith("t.toml: [x]")
+
+
+def test_the_config_fields_an_entry_may_state_are_the_models():
+    from dataclasses import fields
+
+    from deblur_cli.models.dstnet import DSTNetConfig
+    from deblur_cli.weights.registry import CONFIG_FIELDS
+
+    assert CONFIG_FIELDS["dstnet"] == tuple(field.name for field in fields(DSTNetConfig))
 
 
 @pytest.mark.parametrize(

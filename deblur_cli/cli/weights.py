@@ -19,7 +19,7 @@ from deblur_cli.host_memory import suit_allocator
 from deblur_cli.model_specs import MODELS, model_spec
 from deblur_cli.weights import WeightsEntry, download, load_registry, named_entry, status
 from deblur_cli.weights.cache import cache_root, present_file
-from deblur_cli.weights.registry import BundledSource, HubSource, UrlSource
+from deblur_cli.weights.registry import CONFIG_FIELDS, BundledSource, HubSource, UrlSource
 from deblur_cli.wording import readable_size
 from deblur_cli.weights.urls import shown as redacted
 
@@ -268,7 +268,7 @@ def runs_under(name: str, weights: str | Path | None) -> str | None:
 def _entry_model(name: str, architecture: str) -> str | None:
     """The model an entry of weights.toml of `architecture` holds: a DSTNet entry's by the config it states (its
     variant's name, else its size written out), a WTSA entry's by its file's metadata where the file is here
-    (bundled, or downloaded); None for another entry, or one that says nothing of its size."""
+    (bundled, or downloaded); None for another entry, or one that does not state its whole size."""
     entry = load_registry().entries.get(name)
     if entry is None or entry.architecture != architecture:
         return None
@@ -278,15 +278,12 @@ def _entry_model(name: str, architecture: str) -> str | None:
 
         path = present_file(entry)
         return None if path is None else wtsa_weights.held_model(path)
-    if not entry.config:
+    if set(entry.config) != set(CONFIG_FIELDS[architecture]):  # the registry refuses other keys
         return None
     from deblur_cli.dstnet_weights import model_name
     from deblur_cli.models.dstnet import DSTNetConfig
 
-    try:
-        return model_name(DSTNetConfig(**entry.config))
-    except TypeError:  # keys DSTNetConfig does not take: loading the file decides
-        return None
+    return model_name(DSTNetConfig(**entry.config))
 
 
 def _as_dict(entry: WeightsEntry, state: str, used_by: tuple[str, ...], path: Path | None) -> dict:

@@ -30,6 +30,10 @@ REGISTRY_FILE = "weights.toml"
 DEFAULTS_TABLE = "defaults"
 BUNDLED_DIR = "weights/bundled"  # inside the deblur_cli package
 
+# The fields an entry's `config` may state, by architecture: DSTNetConfig's (models/ imports torch, which reading
+# the registry does not; a test keeps the two equal). A WTSA file's config is nested: its metadata alone holds it.
+CONFIG_FIELDS = {"dstnet": ("feat", "blocks"), "wtsa": ()}
+
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _PATH_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")  # no leading dot: rules out "." and ".."
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -234,14 +238,19 @@ def _parse_entry(name: str, t: _Table) -> WeightsEntry:
     size = t.take("size", int, required=False)
     if size is not None and size <= 0:
         raise t.error("size", "must be a positive number of bytes")
+    description, architecture = t.text("description"), t.text("architecture")
     config = t.take("config", dict, required=False) or {}
     for key, value in config.items():
         if not isinstance(value, (str, int, float, bool)):
             raise t.error(f"config.{key}", "values are strings, numbers or true/false")
+        fields = CONFIG_FIELDS.get(architecture)
+        if fields is not None and key not in fields:
+            takes = f"configs take {', '.join(fields)}" if fields else "entries state none"
+            raise t.error(f"config.{key}", f"unknown ({architecture} {takes})")
     entry = WeightsEntry(
         name=name,
-        description=t.text("description"),
-        architecture=t.text("architecture"),
+        description=description,
+        architecture=architecture,
         config=MappingProxyType(dict(config)),
         source=source,
         checksum=checksum,
