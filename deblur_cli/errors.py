@@ -35,7 +35,7 @@ class OutputError(DeblurError):
 
 
 class DiskFullError(OutputError):
-    """The disk (or the user's quota) filled as the output was written."""
+    """The disk, or the user's quota, filled as the output was written: space freed, the same command succeeds."""
 
 
 class OutputExistsError(OutputError):

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -784,6 +785,23 @@ def test_a_conversion_stopped_by_a_full_disk_says_the_download_is_kept(server, t
     assert "--cache-dir" in info.value.hint and "converts the verified download it kept" in info.value.hint
     monkeypatch.undo()
     assert download(e, tmp_path).is_file() and len(server.requests("GET")) == 1  # converted, not fetched again
+
+
+def test_a_folder_in_the_way_of_a_final_name_is_named_and_gets_the_caches_hint(server, tmp_path, official_pth):
+    """Found in review: the error named the verified .part, not the folder in the way of its final name, and a
+    folder where the conversion goes got the hint of a full disk."""
+    e = entry(url=server.add_file("w.safetensors", CONTENT))
+    target = tmp_path / "weights" / "w" / "w.safetensors"
+    target.mkdir(parents=True)
+    with pytest.raises(OutputError, match=f"^w: cannot use the weights cache .*: {re.escape(str(target))}: Is a dir"):
+        download(e, tmp_path)
+    url = server.add_file("GOPRO.pth", official_pth)
+    pth = entry("p", url=url, content=official_pth, extra="config = { feat = 8, blocks = 1 }\n")
+    (tmp_path / "weights" / "p" / "p.safetensors").mkdir(parents=True)
+    with pytest.raises(OutputError, match="p.safetensors: Is a directory") as info:
+        download(pth, tmp_path)
+    assert "free some space" not in info.value.hint and info.value.hint.startswith("choose another folder")
+    assert "converts the verified download it kept" in info.value.hint
 
 
 def test_conversion_refuses_a_config_that_contradicts_weights_toml(server, tmp_path, official_pth):

@@ -94,17 +94,23 @@ def converted_path(entry: WeightsEntry, cache_dir: str | Path | None = None) -> 
     return entry_dir(entry, cache_dir) / f"{entry.name}.safetensors"
 
 
+UNUSABLE_HINT = "choose another folder with --cache-dir (or $DEBLUR_CACHE), or make this one writable"
+
+
 def unusable(entry: WeightsEntry, cache_dir: str | Path | None, e: OSError) -> OutputError:
     """The error for an OSError met in the cache while fetching `entry`: a read-only folder, a file where
-    a folder should be, no permission. It names the entry and the cache folder."""
-    problem = f"{e.filename}: {e.strerror or e}" if e.filename else (e.strerror or str(e))
-    if e.errno in (errno.EEXIST, errno.ENOTDIR) and e.filename:
-        path = Path(e.filename)
+    a folder should be, no permission. It names the entry and the cache folder, and the file at fault: of a
+    rename (a verified download to its final name), the name it was to take (`filename2`), where a folder may
+    be in the way, not the .part it came from."""
+    name = e.filename2 or e.filename
+    problem = f"{name}: {e.strerror or e}" if name else (e.strerror or str(e))
+    if e.errno in (errno.EEXIST, errno.ENOTDIR) and name:
+        path = Path(name)
         in_the_way = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
         problem = problem if in_the_way is None else f"{in_the_way} is a file, not a folder"
-    hint = "choose another folder with --cache-dir (or $DEBLUR_CACHE), or make this one writable"
-    if e.errno == errno.ELOOP and e.filename:  # a link where deblur keeps a file of its own: not followed
-        problem = f"{e.filename} is a symbolic link, which deblur does not follow"
+    hint = UNUSABLE_HINT
+    if e.errno == errno.ELOOP and name:  # a link where deblur keeps a file of its own: not followed
+        problem = f"{name} is a symbolic link, which deblur does not follow"
         hint = "delete the link (deblur makes its own files and folders there), or choose another folder with "
         hint += "--cache-dir"
     return OutputError(f"{entry.name}: cannot use the weights cache {cache_root(cache_dir)}: {problem}", hint=hint)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from deblur_cli.errors import OutputError, WeightsError
+from deblur_cli.errors import DiskFullError, OutputError, WeightsError
 from deblur_cli.weights import cache, hub, urls
 from deblur_cli.weights.convert import convert_checkpoint
 from deblur_cli.weights.lock import exclusive
@@ -114,9 +114,12 @@ def _download_unlocked(
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         convert_checkpoint(source_file, target, entry)  # on failure the verified source stays, for the next try
-    except OutputError as e:  # a full disk, say: the hint of a cache, not of a command's output
-        e.hint = "free some space (or choose another folder with --cache-dir), then run the same command: it converts "
-        e.hint += "the verified download it kept, with no new download"
+    except OutputError as e:  # the hint of a cache, not of a command's output
+        again = "then run the same command: it converts the verified download it kept, with no new download"
+        if isinstance(e, DiskFullError):
+            e.hint = f"free some space (or choose another folder with --cache-dir), {again}"
+        else:  # a folder in the way, no permission: what the line says is the cache's to fix
+            e.hint = f"{cache.UNUSABLE_HINT}; {again}"
         raise
     cache.write_stamp(target, entry.checksum)
     if isinstance(entry.source, UrlSource):
