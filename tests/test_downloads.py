@@ -94,9 +94,11 @@ def test_checksum_mismatch_deletes_the_file(server, tmp_path):
 
 
 def test_a_size_mismatch_stops_before_the_body(server, tmp_path):
-    e = entry(url=server.add_file("w.safetensors", CONTENT + b"x"))  # size states len(CONTENT)
-    with pytest.raises(WeightsError, match=f"offers {len(CONTENT) + 1} bytes, weights.toml expects {len(CONTENT)}"):
+    url = server.add_file("w.safetensors", CONTENT + b"x")
+    e = entry(url=url)  # size states len(CONTENT)
+    with pytest.raises(WeightsError, match=f"^w: {url} offers {len(CONTENT) + 1} bytes, weights.toml expects") as info:
         download(e, tmp_path)
+    assert info.value.hint.startswith("the source changed")
     assert not (tmp_path / "weights" / "w").exists()  # nothing of it written, not even its entry's folder
 
 
@@ -325,7 +327,7 @@ def test_a_whole_answer_to_a_resume_replaces_the_partial_file_only_once_verified
         download(e, tmp_path)
     assert sorted(p.name for p in part.parent.iterdir()) == ["w.safetensors.part"] and part.read_bytes() == CONTENT[:5000]
     sized = entry(url=url)  # the size weights.toml states is checked first
-    with pytest.raises(WeightsError, match="the server offers 11000 bytes"):
+    with pytest.raises(WeightsError, match="/w.safetensors offers 11000 bytes"):
         download(sized, tmp_path)
     assert part.read_bytes() == CONTENT[:5000]
     server.state.files["/files/w.safetensors"] = CONTENT  # a server that ignores ranges, serving the file
@@ -994,6 +996,14 @@ def test_a_mirror_serves_url_entries_by_file_name_verified_against_the_same_pins
         download(wrong, tmp_path)
     assert info.value.hint == ("the mirror's v.safetensors is not the pinned file: copy it there again from "
                                "http://127.0.0.1:9/unreachable/v.safetensors")  # not 'try again': the mirror's copy
+    # a copy cut short, of another size than weights.toml states: the mirror's too (its hint asked for a report of a
+    # changed source, and the line named no address)
+    short = entry("s", url="http://127.0.0.1:9/unreachable/s.safetensors")
+    server.add_file("s.safetensors", CONTENT[:1000])
+    with pytest.raises(WeightsError, match=f"^s: {server.endpoint}/files/s.safetensors offers 1000 bytes") as info:
+        download(short, tmp_path)
+    assert info.value.hint == ("the mirror's s.safetensors is not the pinned file: copy it there again from "
+                               "http://127.0.0.1:9/unreachable/s.safetensors")  # fmt: skip
     monkeypatch.setenv("DEBLUR_WEIGHTS_MIRROR", "/mnt/share/weights")
     with pytest.raises(WeightsError, match=r"\$DEBLUR_WEIGHTS_MIRROR must be an http\(s\) address") as info:
         download(wrong, tmp_path)

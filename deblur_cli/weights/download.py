@@ -139,11 +139,13 @@ def _fetch_url(
         return target  # verified by an earlier call whose conversion failed: no need to fetch it again
     url = source_url(source)
     mirrored = url != source.url  # then what is missing, refused or wrong is the mirror's copy, not the source
-    hints: dict[int, str] = {}
+    hints: dict[int | str, str] = {}
+    wrong_copy = f"the mirror's {source.filename} is not the pinned file: copy it there again from {source.url}"
     if mirrored:
         missing = f"${MIRROR_ENV} points to a mirror without {source.filename}: copy it there from {source.url}"
         refused = f"the mirror refuses access: check the login or token in ${MIRROR_ENV}"
         hints = {404: f"{missing}, or unset it", 410: f"{missing}, or unset it", 401: refused, 403: refused}
+        hints["size"] = wrong_copy  # a copy cut short, most often
     fetched, stated = urls.fetch(
         url, target, label=entry.name, size=entry.size, limit=MAX_UNSIZED_BYTES, progress=progress, hints=hints
     )
@@ -159,7 +161,7 @@ def _fetch_url(
         hint = f"{readable_size(received)} came; try again{early}; if it repeats, the source changed and must not "
         hint += "be used"
         if mirrored:
-            hint = f"the mirror's {source.filename} is not the pinned file: copy it there again from {source.url}"
+            hint = wrong_copy
         raise WeightsError(f"{entry.name}: the downloaded file {problem}; it was deleted", hint=hint)
     fetched.replace(target)  # only a verified file ever has the final name
     for path in partial:

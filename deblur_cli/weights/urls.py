@@ -22,6 +22,7 @@ from deblur_cli.wording import readable_size
 
 ProgressFn = Callable[[int, int], None]
 Headers = Mapping[str, str] | email.message.Message  # an answer's headers, by name
+Hints = Mapping[int | str, str]  # hints that replace fetch's own: by HTTP status, and "size" (see fetch)
 
 # download-weights itself has no --weights
 LOCAL_COPY = "use a local copy with --weights (run, evaluate, bench, demo, info --estimate)"
@@ -139,7 +140,7 @@ def fetch(
     size: int | None,
     limit: int,
     progress: ProgressFn | None = None,
-    hints: Mapping[int, str] | None = None,
+    hints: Hints | None = None,
 ) -> Fetched:
     """Download `url` to `part_path(target)` and return the path that holds the whole file, not verified,
     and whether the server stated its length (then every byte of it came).
@@ -149,7 +150,8 @@ def fetch(
     returned: the caller deletes the .part once that file is verified. `size` (when known) must match
     the server's length; without it the file may not exceed `limit` bytes. An answer that is a web page
     (a login portal, a proxy) is refused. Every failure is a WeightsError; the .part file is kept when
-    resuming can help. `hints` replace the hints of HTTP statuses, by status (a mirror's 404 is the mirror's).
+    resuming can help. `hints` replace the hints of HTTP statuses, by status (a mirror's 404 is the mirror's), and
+    under "size" that of a file whose length is not weights.toml's (a mirror's copy cut short is the mirror's).
     """
     part, whole = part_path(target), whole_path(target)
     made = not part.parent.exists()
@@ -226,7 +228,7 @@ def _get(
     size: int | None,
     limit: int,
     progress: ProgressFn | None,
-    hints: Mapping[int, str] | None,
+    hints: Hints | None,
 ) -> Fetched:
     # a link at the .part's name is not a partial download of ours: started afresh (open_own removes it)
     have = part.stat().st_size if part.exists() and not part.is_symlink() else 0
@@ -249,9 +251,10 @@ def _get(
         into = whole if plan.whole else part
         if plan.verdict == "other size":
             into.unlink(missing_ok=True)
+            changed = "the source changed: do not use it until deblur's weights.toml is updated (please report it)"
             raise WeightsError(
-                f"{label}: the server offers {plan.total} bytes, weights.toml expects {size}",
-                hint="the source changed: do not use it until deblur's weights.toml is updated (please report it)",
+                f"{label}: {shown(url)} offers {plan.total} bytes, weights.toml expects {size}",
+                hint=(hints or {}).get("size", changed),
             )
         if plan.verdict == "too large":
             raise WeightsError(
@@ -276,7 +279,7 @@ def _get(
 
 
 def _open(
-    url: str, login: str | None, part: Path, have: int, *, label: str, size: int | None, hints: Mapping[int, str] | None
+    url: str, login: str | None, part: Path, have: int, *, label: str, size: int | None, hints: Hints | None
 ) -> http.client.HTTPResponse | Fetched:
     """Ask for `url` from byte `have` on (all of it when `have` is 0), with deblur's headers and `login`
     ("user:password", taken out of the address) as HTTP basic authentication: the open response, or Fetched(part)
@@ -347,7 +350,7 @@ def _receive(
                 progress(done, expected or 0)
 
 
-def _http_error(label: str, url: str, e: urllib.error.HTTPError, hints: Mapping[int, str]) -> WeightsError:
+def _http_error(label: str, url: str, e: urllib.error.HTTPError, hints: Hints) -> WeightsError:
     """The error for an HTTP status the download cannot go on from, with a hint fitting that status
     (`hints`' where it has one)."""
     if 300 <= e.code < 400:  # urllib follows redirects: one left over loops, or points nowhere
