@@ -634,10 +634,30 @@ def test_hub_404_and_checksum_mismatch(hub, tmp_path):
     with pytest.raises(WeightsError, match=r"me/models@c0ffee000000/nope.safetensors was not found on the Hub"):
         download(entry(hub=("me/models", "nope.safetensors")), tmp_path)
     bad = entry(hub=("me/models", "w.safetensors"), checksum="sha256:" + "0" * 64)
-    with pytest.raises(WeightsError, match="it was deleted"):
+    with pytest.raises(WeightsError, match="weights.toml's pin disagrees with the Hub's intact file"):
         download(bad, tmp_path)
-    assert not [p for p in (tmp_path / "hub").rglob("*") if p.is_file() and p.stat().st_size == len(CONTENT)]
-    assert status(bad, tmp_path) == "missing"
+
+
+@pytest.mark.parametrize("lfs", [True, False])
+def test_a_pin_that_disagrees_with_the_hubs_intact_file_leaves_the_shared_file(hub, tmp_path, lfs):
+    """Found in review: a wrong pin deleted the Hub cache's file (shared with other tools) on every run, fetched it
+    again and deleted it again. A blob whose bytes hash to its name (the Hub's ETag: an LFS file's sha256, another's
+    git blob id) is what the Hub serves at that commit: the pin is at fault."""
+    hub.add_hub_file("me/models", COMMIT, "w.safetensors", CONTENT, lfs=lfs)
+    good = entry(hub=("me/models", "w.safetensors"))
+    path = download(good, tmp_path)  # another tool's copy, say
+    for pin in ("sha256:" + "1" * 64, f"git-blob-sha1:{git_blob_id(b'a pointer file')}"):
+        bad = entry("bad", hub=("me/models", "w.safetensors"), checksum=pin)
+        for _ in range(2):  # each run: the same line, the file kept, nothing fetched
+            with pytest.raises(WeightsError, match="^bad: weights.toml's pin disagrees with the Hub's intact file .*"
+                               f"w.safetensors: it has {pin.partition(':')[0]} ") as info:  # fmt: skip
+                download(bad, tmp_path)
+            assert "stays in the Hub cache: the pin is wrong" in info.value.hint
+    assert path.read_bytes() == CONTENT and download(good, tmp_path) == path and len(hub.requests("GET")) == 1
+    fresh = tmp_path / "fresh"  # the same found by a first download: kept, and the pin blamed
+    with pytest.raises(WeightsError, match="pin disagrees with the Hub's intact file"):
+        download(bad, fresh)
+    assert status(good, fresh) == "cached"
 
 
 def test_a_damaged_hub_file_is_deleted_and_fetched_again(hub, tmp_path):

@@ -228,7 +228,9 @@ def cached_file(
             problem = mismatch(path, entry.checksum, entry.size)
             if problem is None:
                 return path
-            # deblur did not put it there (another tool, by hand): not the pinned file, whatever its story
+            if hub.as_served(path):  # the Hub's own file at that commit, which other tools share: the pin is wrong
+                raise hub.wrong_pin(entry.name, entry.source, problem)
+            # damaged (its bytes are not those its blob's name says), or a link made by hand: not the pinned file
             _discard_damaged(entry, path, f"{problem} (not the pinned file)", warn, hub.delete_cached)
     return None
 

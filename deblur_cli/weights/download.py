@@ -177,6 +177,8 @@ def _fetch_hub(
     path = hub.fetch(source, label=entry.name, cache_dir=cache.hub_cache(cache_dir), force=force, progress=progress)
     problem = mismatch(path, entry.checksum, entry.size)
     if problem is not None:
+        if hub.as_served(path):  # the Hub's file at that commit, kept: the pin is wrong, and no download mends it
+            raise hub.wrong_pin(entry.name, source, problem)
         hub.delete_cached(path)
         raise WeightsError(
             f"{entry.name}: the downloaded file {problem}; it was deleted",

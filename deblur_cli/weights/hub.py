@@ -18,6 +18,7 @@ from pathlib import Path
 from deblur_cli.errors import WeightsError
 from deblur_cli.weights.registry import HubSource
 from deblur_cli.weights.urls import LOCAL_COPY
+from deblur_cli.weights.verify import Checksum, mismatch
 
 ProgressFn = Callable[[int, int], None]
 
@@ -91,14 +92,48 @@ def find_cached(source: HubSource, *, cache_dir: Path | None) -> Path | None:
 
 def delete_cached(path: Path) -> None:
     """Remove a file from the Hub cache: its snapshot entry, and the blob behind it where that lies in the
-    repository's own blobs folder (`<repo>/snapshots/<revision>/<file>` links to `<repo>/blobs/<hash>`).
-    A link that points anywhere else (made by hand, or planted in a shared cache) loses only itself:
-    deleting its target would delete a file outside every cache."""
+    repository's own blobs folder (`_own_blob`). A link that points anywhere else (made by hand, or planted in
+    a shared cache) loses only itself: deleting its target would delete a file outside every cache."""
+    blob = _own_blob(path)
+    path.unlink(missing_ok=True)
+    if blob is not None:
+        blob.unlink(missing_ok=True)
+
+
+def as_served(path: Path) -> bool:
+    """Whether a cached file is, byte for byte, what the Hub serves: False where the file is damaged, or its
+    snapshot entry does not link to a blob of its repository. A blob's name is the Hub's ETag, the sha256 of an
+    LFS file or the git blob id of a file kept in git itself; bytes that hash to it are the Hub's file at the
+    pinned commit, which cannot change, so a pin they fail is wrong."""
+    blob = _own_blob(path)
+    algorithm = None if blob is None else _BLOB_NAMES.get(len(blob.name))
+    if algorithm is None or not all(c in "0123456789abcdef" for c in blob.name):
+        return False
+    return mismatch(blob, Checksum(algorithm, blob.name)) is None
+
+
+_BLOB_NAMES = {64: "sha256", 40: "git-blob-sha1"}  # by the length of a blob's name
+
+
+def wrong_pin(label: str, source: HubSource, problem: str) -> WeightsError:
+    """The error for a file the Hub serves at the pinned commit (`as_served`) that weights.toml's pin refuses
+    (`problem`, from verify.mismatch): the pin is at fault, and the file, shared with other tools, stays."""
+    return WeightsError(
+        f"{label}: weights.toml's pin disagrees with the Hub's intact file {_where(source)}: it {problem}",
+        hint="the file is what the Hub serves at that commit (its bytes hash to the Hub's name for them) and stays "
+        "in the Hub cache: the pin is wrong; do not use these weights until deblur's weights.toml is updated "
+        "(please report it)",
+    )
+
+
+def _own_blob(path: Path) -> Path | None:
+    """The blob a snapshot entry of the Hub cache links to (`<repo>/snapshots/<revision>/<file>` to
+    `<repo>/blobs/<name>`); None where the entry links anywhere else, or is no link."""
     blob = path.resolve()
     snapshots = next((folder for folder in path.parents if folder.name == "snapshots"), None)
-    path.unlink(missing_ok=True)
-    if snapshots is not None and blob.parent == (snapshots.parent / "blobs").resolve():
-        blob.unlink(missing_ok=True)
+    if snapshots is None or blob.parent != (snapshots.parent / "blobs").resolve():
+        return None
+    return blob
 
 
 def _where(source: HubSource) -> str:
