@@ -375,6 +375,15 @@ def test_registry_weights_of_another_size_are_named():
     assert held_elsewhere("dstnet", "no-such-entry") is None  # resolving it says what is wrong
 
 
+def test_an_entry_not_downloaded_is_refused_offline_before_any_model_runs_and_without_a_warning(tmp_path):
+    """Found in review: bench warned that dstnet-gopro's row "measures the file's model", then stopped at its build:
+    the entry was not downloaded, and --offline fetches nothing."""
+    args = ["bench", "-m", "dstnet-s", "--weights", "dstnet-s=dstnet-gopro", "--offline", "--cache-dir", str(tmp_path)]
+    result = CliRunner().invoke(app, [*args, "--size", "64x48", "--frames", "2", "-q"])
+    assert result.exit_code == 1 and "warning" not in result.stderr, result.stderr
+    assert "weights 'dstnet-gopro' for model dstnet-s are not downloaded (offline)" in result.stderr
+
+
 def test_wtsa_weights_of_another_size_are_named(tmp_path):
     from deblur_cli.cli.weights import held_elsewhere
     from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet

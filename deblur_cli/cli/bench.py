@@ -249,7 +249,7 @@ def bench(
     plan = plan_bench(asked, weight_files, sweep, device=torch_device, compile=compile_model, cache_dir=cache_dir)
     for name in plan.models:
         if name in weight_files:  # each file found before the first model runs, and its size named
-            _check_weights(name, weight_files[name])
+            _check_weights(name, weight_files[name], cache_dir=cache_dir, offline=offline or None)
             if held := held_elsewhere(name, weight_files[name]):
                 warn(f"{held}: its row is labelled {name} but measures the file's model")
     if plan.ignored:
@@ -412,9 +412,9 @@ def _build(
         raise _as_bench_said(e, name) from None
 
 
-def _check_weights(name: str, weights: Path) -> None:
+def _check_weights(name: str, weights: Path, *, cache_dir: Path | None, offline: bool | None) -> None:
     try:
-        check_weights(name, weights)
+        check_weights(name, weights, cache_dir=cache_dir, offline=offline)
     except WeightsError as e:
         raise _as_bench_said(e, name) from None
 

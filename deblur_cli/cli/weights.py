@@ -218,14 +218,21 @@ def describe_shown(
         return describe_restorer(model, options, warn=warn, on_fetch=shown.fetching, fetch_progress=shown.progress)
 
 
-def check_weights(name: str, weights: str | Path) -> None:
+def check_weights(
+    name: str, weights: str | Path, *, cache_dir: str | Path | None = None, offline: bool | None = None
+) -> None:
     """WeightsError, before a command that restores with several weights does any work, where `weights` is no
-    file nor registry entry (`named_entry`), or a safetensors file of another architecture than model `name`'s
-    (its metadata read, not its tensors): a mistyped or swapped last one would stop it after hours of the first."""
+    file nor registry entry (`named_entry`), a registry entry that is not here when `offline` (None: as
+    HF_HUB_OFFLINE says; the error resolving it gives), or a safetensors file of another architecture than model
+    `name`'s (its metadata read, not its tensors): a mistyped or swapped last one would stop it after hours of the
+    first."""
     from deblur_cli import dstnet_weights, wtsa_weights
     from deblur_cli.checkpoint import check_architecture, read_metadata
+    from deblur_cli.weights import resolve_weights
+    from deblur_cli.weights.download import offline_from_env
 
-    named_entry(name, weights)
+    if named_entry(name, weights) is not None and (offline_from_env() if offline is None else offline):
+        resolve_weights(name, weights=weights, cache_dir=cache_dir, offline=True)
     path = Path(weights).expanduser()
     if path.is_file() and path.suffix.lower() == ".safetensors":
         module = wtsa_weights if model_spec(name).architecture == "wtsa" else dstnet_weights
