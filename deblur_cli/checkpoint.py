@@ -232,8 +232,9 @@ def build_to_fit(make: Callable[[], M], state: dict[str, torch.Tensor], *, name:
 
 def check_fit(make: Callable[[], torch.nn.Module], state: dict[str, torch.Tensor], *, name: str, described: str,
               hint: str) -> None:  # fmt: skip
-    """WeightsError unless every tensor of `state` fits the model `make()` makes, in keys and shapes, and is
-    finite: the model is made on the meta device, where its tensors take no memory."""
+    """WeightsError unless every tensor of `state` fits the model `make()` makes, in keys, shapes and kinds of
+    number (`not_floating`), and is finite: the model is made on the meta device, where its tensors take no
+    memory."""
     try:
         with torch.device("meta"):
             skeleton = make()
@@ -242,6 +243,8 @@ def check_fit(make: Callable[[], torch.nn.Module], state: dict[str, torch.Tensor
     problem = state_mismatch(skeleton.state_dict(), state)
     if problem is not None:
         raise WeightsError(f"{name} does not fit {described}: {problem}", hint=hint)
+    if (problem := not_floating(skeleton.state_dict(), state)) is not None:
+        raise WeightsError(f"{name} does not fit {described}: {problem}", hint=NOT_FLOATING_HINT)
     if (broken := non_finite(state)) is not None:  # they would make every frame black (NaN is written as 0)
         raise WeightsError(
             f"{name} holds NaN or infinite values ({broken})",
@@ -249,12 +252,12 @@ def check_fit(make: Callable[[], torch.nn.Module], state: dict[str, torch.Tensor
         )
 
 
+NOT_FLOATING_HINT = "a quantised (integer) export does not run: give float32, float16 or bfloat16 weights"
+
+
 def state_mismatch(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> str | None:
-    """The first way `state` differs from `expected` in keys, shapes or kinds of number (a missing key, an
-    extra one, a shape, integers where the model holds floating point), or None when every tensor fits.
-    `expected` may live on the meta device. Any floating-point dtype fits a floating-point tensor (a float16
-    file loads into float32); integer, bool or complex tensors do not: loading would cast them silently, and
-    integer weights (a quantised export) truncated to whole numbers leave a model that does almost nothing."""
+    """The first way `state` differs from `expected` in keys or shapes (a missing key, an extra one, a
+    shape), or None when every tensor fits. `expected` may live on the meta device."""
     missing = [key for key in expected if key not in state]
     if missing:
         return f"missing {some(missing, 1)}"
@@ -264,6 +267,14 @@ def state_mismatch(expected: dict[str, torch.Tensor], state: dict[str, torch.Ten
     for key, tensor in expected.items():
         if state[key].shape != tensor.shape:
             return f"{key} has shape {tuple(state[key].shape)}, the model's is {tuple(tensor.shape)}"
+    return None
+
+
+def not_floating(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> str | None:
+    """The first tensor of `state` that holds integers, bool or complex numbers where its counterpart in `expected`
+    (same keys: `state_mismatch` first) is floating point, said as a problem; None where there is none. Any
+    floating-point dtype fits (a float16 file loads into float32); the others do not: loading casts them silently,
+    and integer weights (a quantised export) truncated to whole numbers made a model that did almost nothing."""
     for key, tensor in expected.items():
         if tensor.is_floating_point() and not state[key].is_floating_point():
             return f"{key} is {str(state[key].dtype).removeprefix('torch.')}, the model's is floating point"

@@ -247,8 +247,9 @@ def test_weights_that_are_not_floating_point_are_refused(tmp_path, dtype):
     path = tmp_path / "whole.pth"
     torch.save(state, path)
     key, kind = next(iter(state)), str(dtype).removeprefix("torch.")
-    with pytest.raises(WeightsError, match=rf"^whole.pth does not fit .*: {key} is {kind}, the model's is floating"):
+    with pytest.raises(WeightsError, match=rf"^whole.pth does not fit .*: {key} is {kind}, the model's is float") as e:
         load_dstnet(path)
+    assert e.value.hint.startswith("a quantised (integer) export does not run")
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
