@@ -243,9 +243,10 @@ def held_elsewhere(name: str, weights: str | Path | None) -> str | None:
     """"FILE holds a dstnet model, not dstnet-s" where a --weights file holds another size of model `name`'s
     architecture than `name` says: the file's model runs, under the name given. A DSTNet file's size is
     read as loading reads it (metadata, else the tensor shapes: an official .pth too), a WTSA file's from
-    its metadata, a registry entry's from the config weights.toml states (`-m dstnet --weights dstnet-s`).
-    None when it fits, for a WTSA file whose metadata holds no config or an entry that states none, and for
-    weights that are not of that architecture or cannot be read (building them says what is wrong)."""
+    its metadata, each after the checks loading makes of the file (`held_model`), a registry entry's from the
+    config weights.toml states (`-m dstnet --weights dstnet-s`). None when it fits, for a WTSA file whose metadata
+    holds no config or an entry that states none, and for weights that are not of that architecture, cannot be
+    read or that loading refuses (building them says what is wrong)."""
     from deblur_cli import dstnet_weights, wtsa_weights
 
     if weights is None:
