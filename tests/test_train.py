@@ -1072,6 +1072,12 @@ def test_another_models_weights_are_refused_in_one_line(tmp_path):
     train(dataclasses.replace(CONFIG, steps=1), tmp_path / "run", task=_tiny_task())
     with pytest.raises(WeightsError, match=r"--weights .* does not hold tiny weights"):
         evaluate(tmp_path / "run", size=(16, 16), clips=1, frames=2, weights=other, task=_tiny_task())
+    quantised = tmp_path / "int8.safetensors"  # its own keys and shapes, in integers: cast silently, they did nothing
+    save_checkpoint({k: v.to(torch.int8) for k, v in TinyRestorer().state_dict().items()}, quantised,
+                    architecture="tiny", config={})  # fmt: skip
+    with pytest.raises(WeightsError, match=r"--init .* does not hold tiny weights: conv.weight is int8") as info:
+        train(dataclasses.replace(CONFIG, init=str(quantised)), tmp_path / "again", task=_tiny_task())
+    assert info.value.hint.startswith("a quantised (integer) export does not run")
 
 
 def test_broken_photos_in_the_sources_are_one_clear_error(tmp_path):
