@@ -244,7 +244,7 @@ def load(
     "auto" (the best one with weights here, as `deblur run` picks), "dstnet", "dstnet-s", "wtsa" or
     "wtsa-s"; `weights` a file instead of the registered ones; `steps`, `eta`, `samples` and `seed` for the
     diffusion models; `window` and `overlap` in frames (None: the model's); `tile` a side in pixels, "auto"
-    (from free memory) or None (whole frames); `batch` windows per model call. Bad values raise
+    (from free memory), or None or 0 (whole frames); `batch` windows per model call. Bad values raise
     deblur_cli.errors.UsageError (a DeblurError) saying which; warnings are DeblurWarning."""
     from deblur_cli.auto_model import choose_model
     from deblur_cli.devices import resolve_device

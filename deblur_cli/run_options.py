@@ -82,24 +82,25 @@ def window_options(
             else None
         )
         raise UsageError(f"--overlap ({windows.overlap}) must be smaller than --window ({windows.window})", hint=hint)
-    return windows, [note] if (note := _tile_overlap_note(windows, python)) else []
+    return windows, [note] if (note := _tile_overlap_note(windows, tile, python)) else []
 
 
 def _tile(tile: int | str | None) -> int | str | None:
-    """A tile as WindowOptions holds it: "auto", None (whole frames) or a side in pixels; 0 is None."""
+    """A tile as WindowOptions holds it: "auto", None (whole frames) or a side in pixels; 0 is None, as --tile 0."""
     if tile is None or tile == "auto":
         return tile
     if isinstance(tile, bool) or not isinstance(tile, numbers.Integral) or tile < 0:  # NumPy's integers too
-        raise UsageError(f'tile must be "auto", None (whole frames) or a side in pixels, got {tile!r}')
+        raise UsageError(f'tile must be "auto", None or 0 (whole frames), or a side in pixels, got {tile!r}')
     return int(tile) or None
 
 
-def _tile_overlap_note(windows: WindowOptions, python: bool) -> str | None:
+def _tile_overlap_note(windows: WindowOptions, given: int | str | None, python: bool) -> str | None:
     """A note for a tile_overlap given where no tiles are made, or for tiles so small they restore less and
-    slowly, else None."""
+    slowly, else None. `given`: the tile as the caller wrote it (None or 0 for whole frames), which the note quotes."""
     if windows.tile is None and windows.tile_overlap is not None:
         if python:
-            return f"tile_overlap={windows.tile_overlap} is not used: tile=None restores whole frames"
+            tile = None if given is None else int(given)
+            return f"tile_overlap={windows.tile_overlap} is not used: tile={tile} restores whole frames"
         return f"--tile-overlap {windows.tile_overlap} is not used: --tile 0 restores whole frames"
     if not python and isinstance(windows.tile, int) and windows.tile < SMALL_TILE:
         return (

@@ -27,6 +27,16 @@ def test_window_options_take_the_models_defaults_and_word_errors_for_each_front_
         window_options("dstnet-s", None, None, "64", None, python=True)
 
 
+def test_a_tile_of_0_is_quoted_as_given_and_named_among_the_values_taken():
+    """Found in review (docs52 F8): load(tile=0) restores whole frames, as --tile 0 does, but the note called it
+    tile=None and the error for a bad tile did not name 0."""
+    assert window_options("dstnet-s", None, None, 0, 8, python=True)[1] == [
+        "tile_overlap=8 is not used: tile=0 restores whole frames"
+    ]
+    with pytest.raises(UsageError, match=r'^tile must be "auto", None or 0 \(whole frames\), or a side in pixels, got'):
+        window_options("wtsa-s", None, None, "big", None, python=True)
+
+
 def test_sampling_notes_name_the_options_as_each_front_end_takes_them():
     assert sampling_note("dstnet-s", 5, 0.0, 1, 3) == (
         "--steps and --seed apply to the diffusion models (wtsa, wtsa-s); dstnet-s restores in one deterministic pass"
