@@ -72,7 +72,7 @@ class Deblurrer:
         """All of a clip's frames at once: a tensor (T, 3, H, W) or an array (T, H, W, 3), restored into
         the same layout (see the module's docstring for dtypes and devices). A diffusion model draws its
         noise afresh from its seed at each call: the same frames give the same result."""
-        with _hint_shown():
+        with _python_errors():
             if not isinstance(frames, (torch.Tensor, np.ndarray)) or frames.ndim != 4:
                 error = FrameError if isinstance(frames, (torch.Tensor, np.ndarray)) else FrameTypeError
                 raise error(
@@ -101,7 +101,7 @@ class Deblurrer:
         """Each of `frames`, restored, in order and lazily: (3, H, W) tensors or (H, W, 3) arrays, all of
         one kind and size. Frames are read up to two windows ahead of the frames that come out (where
         the stream ends decides how its last windows are cut), so a long video is never in memory whole."""
-        with _hint_shown():
+        with _python_errors():
             if _is_one_frame(frames):
                 raise FrameError(
                     f"restore_iter takes an iterable of frames, got one frame, {_described(frames)}",
@@ -144,13 +144,18 @@ class Deblurrer:
 
 
 @contextlib.contextmanager
-def _hint_shown() -> Iterator[None]:
-    """A DeblurError leaving the library with its hint as a note (PEP 678), which a traceback shows: a script's
-    or notebook's uncaught error says what to do, not only what went wrong. Python 3.10 has no notes: there
-    the hint stays the attribute alone. The CLI prints the hint itself and never the notes."""
+def _python_errors(given: dict[str, str] | None = None) -> Iterator[None]:
+    """A DeblurError leaving the library in load's terms where it named deblur run's options (--window:
+    window=..., as the out-of-memory error of restore does; `given`: load's arguments, as _python_terms takes
+    them), with its hint as a note (PEP 678), which a traceback shows: a script's or notebook's uncaught error
+    says what to do, not only what went wrong. Python 3.10 has no notes: there the hint stays the attribute
+    alone. The CLI prints the hint itself and never the notes."""
     try:
         yield
     except DeblurError as e:
+        e.args = (_python_terms(str(e), given), *e.args[1:])
+        if e.hint:
+            e.hint = _python_terms(e.hint, given)
         note = f"hint: {e.hint}"
         if e.hint and hasattr(e, "add_note") and note not in getattr(e, "__notes__", ()):
             e.add_note(note)
@@ -167,15 +172,8 @@ def _in_python_terms(load: Callable[P, Deblurrer]) -> Callable[P, Deblurrer]:
 
     @functools.wraps(load)
     def loading(*args: P.args, **kwargs: P.kwargs) -> Deblurrer:
-        with _hint_shown():
-            try:
-                return load(*args, **kwargs)
-            except DeblurError as e:
-                given = {name: str(value) for name, value in kwargs.items()}
-                e.args = (_python_terms(str(e), given), *e.args[1:])
-                if e.hint:
-                    e.hint = _python_terms(e.hint, given)
-                raise
+        with _python_errors({name: str(value) for name, value in kwargs.items()}):
+            return load(*args, **kwargs)
 
     return loading
 

@@ -615,6 +615,25 @@ def test_out_of_memory_retries_are_warnings():
     assert restored.shape == (5, 3, 128, 160)
 
 
+def test_out_of_memory_even_in_the_smallest_tiles_is_told_in_loads_terms():
+    """Found in review (docs52 F9): the ModelError that restore and restore_iter raise when even the smallest
+    tiles run out of memory told a Python caller to try a smaller --window or --tile."""
+    model = deblur_cli.load("dstnet-s", device="cpu", precision="fp32", window=4, overlap=1, tile=None)
+
+    def no_room(frames):  # a device with room for nothing
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    model.restorer.restore_batch = no_room
+    for restoring in (model.restore, lambda clip: list(model.restore_iter(clip))):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", deblur_cli.DeblurWarning)  # the retries on the way down
+            with pytest.raises(deblur_cli.ModelError, match="^out of cpu memory even with 80-px tiles") as caught:
+                restoring(frames(count=5, size=(128, 160)))
+        hint = caught.value.hint
+        assert "--" not in hint and hint.startswith("try a smaller window=... ") and "tile=... below 64" in hint
+        assert caught.value.__notes__ == [f"hint: {hint}"]
+
+
 def test_the_documented_comparison_of_models():
     """docs/python.md's comparison: the metrics of deblur evaluate over restored tensors."""
     from deblur_cli.data.synth import synthesize_clip
