@@ -267,6 +267,7 @@ def load(
     if weights is not None and not isinstance(weights, (str, Path)):
         raise UsageError(f"weights must be a path or a registered name, got {type(weights).__name__}")
     device, precision = _device_name(device), _precision_name(precision)
+    cache_dir = _cache_folder(cache_dir)
     name = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     windows, notes = window_options(
         name, window, overlap, tile, tile_overlap, batch, scene_cuts=scene_cuts, python=True
@@ -278,7 +279,7 @@ def load(
     options = ModelOptions(
         weights=weights, device=device, precision=precision, steps=int(steps), eta=float(eta),
         seed=None if seed is None else int(seed), samples=int(samples), compile=compile,
-        cache_dir=Path(cache_dir) if cache_dir is not None else None, offline=offline,
+        cache_dir=cache_dir, offline=offline,
     )  # fmt: skip
     restorer = build_restorer(name, options, warn=_warn)
     for line in check_restorer(restorer, name, windows, compiled=compile, python=True):
@@ -321,6 +322,22 @@ def _boolean(name: str, value: object, or_none: bool = False) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise UsageError(f"{name} must be True{', False or None' if or_none else ' or False'}, got {value!r}")
     return bool(value)
+
+
+def _cache_folder(cache_dir: object) -> Path | None:
+    """load's cache_dir as a Path, refused as deblur run refuses its --cache-dir: empty (an unset variable, which
+    would make the current folder the cache) or naming a file."""
+    if cache_dir is None:
+        return None
+    if not isinstance(cache_dir, (str, Path)):
+        raise UsageError(f"cache_dir must be a folder's path or None, got {type(cache_dir).__name__}")
+    if cache_dir == "":
+        raise UsageError('cache_dir="" is empty', hint="name a folder, or leave cache_dir out for the default cache")
+    if Path(cache_dir).expanduser().is_file():
+        raise UsageError(
+            f'cache_dir="{cache_dir}" is a file, not a folder', hint="name a folder (it is made if missing)"
+        )
+    return Path(cache_dir)
 
 
 def _device_name(device: object) -> str:

@@ -377,6 +377,7 @@ BAD_OPTIONS = [
     ({"precision": torch.int8}, "precision must be one of auto, fp32, fp16, bf16 or their torch dtypes"),
     ({"precision": torch.float16}, "fp16 is not supported on the CPU"),
     ({"weights": 3}, "weights must be a path or a registered name, got int"),
+    ({"cache_dir": 3}, "cache_dir must be a folder's path or None, got int"),
     ({"window": 99, "model": "wtsa-s"}, r"window \(99\) is longer than wtsa-s accepts"),
     ({"model": "dstnet-xl"}, "unknown model 'dstnet-xl'"),
     ({"device": "tpu"}, "unknown device 'tpu'"),
@@ -395,6 +396,19 @@ BAD_OPTIONS = [
 def test_bad_options_are_usage_errors(options, message):
     with pytest.raises(deblur_cli.errors.DeblurError, match=message):
         deblur_cli.load(**{"model": "dstnet-s", "device": "cpu", **options})
+
+
+def test_an_empty_cache_dir_or_a_file_is_refused_as_deblur_run_refuses_them(tmp_path, monkeypatch):
+    """Found in review (docs52 F11): cache_dir="" (an unset variable) made the current folder the weights cache,
+    and a file was taken, where deblur run refuses both."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_bytes(b"")
+    with pytest.raises(UsageError, match='^cache_dir="" is empty') as empty:
+        deblur_cli.load("dstnet", device="cpu", cache_dir="", offline=True)
+    assert empty.value.hint == "name a folder, or leave cache_dir out for the default cache"
+    with pytest.raises(UsageError, match='^cache_dir="afile" is a file, not a folder'):
+        deblur_cli.load("dstnet-s", device="cpu", cache_dir="afile")  # bundled weights: the cache is not needed
+    assert [p.name for p in tmp_path.iterdir()] == ["afile"]  # no cache made here
 
 
 @pytest.mark.parametrize("options", [options for options, _ in BAD_OPTIONS] + [{"model": "wtsa"}])
