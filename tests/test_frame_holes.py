@@ -365,3 +365,31 @@ def test_a_steady_rate_with_frames_missing_is_told_only_as_that_into_any_output(
     for target, told in (("uneven.avi", "counts frames at one rate"), ("uneven", "this video's rate varies")):
         result = runner.invoke(app, ["run", str(uneven), "-o", str(tmp_path / target)])
         assert result.exit_code == 0 and told in " ".join(result.stderr.split()), result.output
+
+
+def test_closed_gaps_are_told_against_the_sound_only_where_the_output_holds_it(tmp_path):
+    """Found in review (docs52 F12): an output that counts frames closes the gaps of a stream with frames missing, and
+    the warning said the frames after each show 'up to 3 frames ahead of the sound', for an input with no audio and
+    for .y4m, which holds none. They show early against the sound only where the output keeps the input's audio."""
+    from deblur_cli.video_io.encoding import EncodeOptions
+    from deblur_cli.video_io.sinks import planned_warnings
+
+    pts = [*range(0, 800, 40), *range(920, 1720, 40)]  # ms: frames 20, 21 and 22 missing
+    silent = media.make_video(tmp_path / "silent.mkv", frames=40, pts=pts, time_base=MS, fps=25)
+    voiced = media.make_video(tmp_path / "voiced.mkv", frames=40, pts=pts, time_base=MS, fps=25, audio="pcm_s16le")
+    early = "the frames after each show earlier than in the input, by up to 3 frames;"
+    ahead = "the frames after each show earlier than in the input, up to 3 frames ahead of the sound;"
+    for source, target, options, told in (
+        (silent, "out.y4m", EncodeOptions(), early),
+        (voiced, "out.y4m", EncodeOptions(), early),  # .y4m holds no audio
+        (voiced, "out.mxf", EncodeOptions(audio=False), early),  # --no-audio
+        (voiced, "out.mxf", EncodeOptions(), ahead),
+        (silent, "frames", EncodeOptions(), early),
+    ):
+        said = " ".join(planned_warnings(tmp_path / target, describe(source), options, source=source))
+        assert "jump over 3 frames (missing from the file): the output closes the gaps" in said, (source, target)
+        assert told in said and ("sound" in said) == (told == ahead), (source, target, said)
+    uneven = media.make_video(tmp_path / "uneven.mkv", frames=31, pts=[0, *accumulate([33, 50, 41] * 10)], time_base=MS)
+    said = " ".join(planned_warnings(tmp_path / "out.y4m", describe(uneven), source=uneven))
+    assert "take the next free frame's time, and show later than in the input until slower ones" in said, said
+    assert "sound" not in said  # a varying rate, told alike

@@ -122,6 +122,7 @@ def plan_sink(
                 "this video's rate varies",
                 "read back at one rate (an editor's image-sequence import), its frames drift against the sound",
                 ".mp4, .mov and .mkv keep",
+                sound=False,
             )
         writes = "PNG frames" + (", grey where the input's are" if png_sequence.grey_png(info) else "")
         return Plan(tuple(warnings), writes, info.alpha)  # a PNG holds an alpha channel at either depth
@@ -140,18 +141,21 @@ def plan_sink(
         if _carries(source):
             carry_streams(source, container, encoder, options, warnings).close()
         start_encoding(container, encoder.encoding, in_memory=True)
+        sound = bool(container.streams.audio)  # the source's audio, carried
     finally:
         with contextlib.suppress(Exception):
             container.close()
     timing = _timing(source) if encoder.frame_clock and not encoder.on_grid else None
     if timing is not None:
+        drift = "drift against the sound" if sound else "show later than in the input"
         warnings += _times_lost(
             timing,
             f"{encoder.frame_clock} counts frames at one rate",
             "this video's varies",
-            "frames that come faster than its average take the next free frame's time, and drift against the sound"
-            " until slower ones let them catch up",
+            f"frames that come faster than its average take the next free frame's time, and {drift} until slower"
+            " ones let them catch up",
             encoder.keeping(),
+            sound=sound,
         )
     encoding = encoder.encoding
     profile = encoding.options.get("profile")
@@ -159,33 +163,35 @@ def plan_sink(
     return Plan(tuple(warnings), writes, encoder.alpha)
 
 
-def _times_lost(timing: Timing, output: str, varies: str, drifts: str, keeping: str) -> list[str]:
+def _times_lost(timing: Timing, output: str, varies: str, drifts: str, keeping: str, *, sound: bool) -> list[str]:
     """The warnings for a source whose frames do not come at one rate (`timing`) where the `output` holds no times of
     its own ("a PNG sequence holds no frame times") or counts frames at one rate: a varying rate (`varies`, "this
     video's varies") and how its frames drift there (`drifts`); else each gap in its timestamps (_gaps_closed).
-    `keeping`: the outputs or codec that would keep each frame's time (".mp4, .mov and .mkv keep")."""
+    `keeping`: the outputs or codec that would keep each frame's time (".mp4, .mov and .mkv keep"); `sound`: whether
+    the output holds the source's audio, against which the gaps are told."""
     if timing.varying is not None:
         return [f"{output}, and {varies}, {timing.varying.describe()}: {drifts}; {keeping} each frame's time"]
-    return _gaps_closed(output, timing, keeping)
+    return _gaps_closed(output, timing, keeping, sound)
 
 
-def _gaps_closed(output: str, timing: Timing, keeping: str) -> list[str]:
+def _gaps_closed(output: str, timing: Timing, keeping: str, sound: bool) -> list[str]:
     """The warnings for gaps in a source's timestamps (`timing`: frames missing, a pause where its clock jumps
     forward) where the `output` counts frames: each gap closes up, and the frames after it show that much earlier
-    than in the source, against its sound."""
+    than in the source; against its sound where the output holds that (`sound`: not a silent source, nor .y4m,
+    PNG frames or --no-audio, which hold none)."""
     said = []
     if timing.holes is not None:
         frames = "a frame" if timing.holes.frames == 1 else f"{timing.holes.frames} frames"
+        early = f"up to {frames} ahead of the sound" if sound else f"by up to {frames}"
         said.append(
             f"{output}, and this video's timestamps jump over {frames} (missing from the file): the output closes the"
-            f" gaps, and the frames after each show earlier than in the input, up to {frames} ahead of the sound;"
-            f" {keeping} each frame's time"
+            f" gaps, and the frames after each show earlier than in the input, {early}; {keeping} each frame's time"
         )
     if timing.breaks:
         said.append(
             f"{output}, and this video's timestamps jump forward by up to {float(max(timing.breaks)):.0f} s (a"
             " discontinuity): the output closes the pause, and the frames after it show that much earlier than in the"
-            f" input, against the sound; {keeping} each frame's time"
+            f" input{', against the sound' if sound else ''}; {keeping} each frame's time"
         )
     return said
 
