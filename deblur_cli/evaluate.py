@@ -40,6 +40,7 @@ from deblur_cli.video_io.png_sequence import PngSequenceSink
 from deblur_cli.video_io.truncation import retell_damage
 from deblur_cli.video_io.work_folder import as_written_now, comparable, normalized
 from deblur_cli.windows import WindowOptions
+from deblur_cli.wording import some
 
 SequenceProgress = Callable[[str, int, int | None], None]
 """Called as progress(sequence name, frames done, frames in the sequence or None) before the first frame
@@ -417,8 +418,9 @@ def _retold_damage() -> Iterator[None]:
 
 
 def frame_key(stem: str) -> int | str:
-    """What the names of two frames to be paired must share: the stem's last run of digits as a number
-    (frame 1.png pairs with 001.png, 00001.PNG with 00001.jpg), else the stem without case."""
+    """What the names of two frames to be paired share (or one begins with the other's, `_check_names`): the
+    stem's last run of digits as a number (frame 1.png pairs with 001.png, 00001.PNG with 00001.jpg), else the
+    stem without case."""
     digits = re.findall(r"\d+", stem)
     return int(digits[-1]) if digits else stem.lower()
 
@@ -433,32 +435,71 @@ def _check_names(
     hint: str,
 ) -> None:
     """InputError naming the first frame without a partner when the blurred frames and the `other_kind`
-    frames (sharp or restored) are both named, but their names (`frame_key`) do not correspond position
-    for position: the frames are paired in order, so a missing frame on one side would pair every later
-    frame with its neighbour's. Videos have no names, and their frames are paired by position only. Where
-    one side has frames past the other's last, the first of them is named too."""
+    frames (sharp or restored) are both named, but their names do not correspond position for position:
+    the frames are paired in order, so a missing frame on one side would pair every later frame with its
+    neighbour's. Names correspond by their numbers (`frame_key`), or where each other name begins with its
+    blurred frame's (`_begun_with`: BasicSR saves `000000_BasicVSR_REDS4.png`, whose last number is no frame's).
+    Where neither holds, the error is of the pairing that holds the longer, and names the frames on one side
+    that pair as one, if those are why. Videos have no names, and their frames are paired by position only.
+    Where one side has frames past the other's last, the first of them is named too."""
     if blurred is None or other is None:
         return
-    blurred_keys = [frame_key(name) for name in blurred[:max_frames]]
-    other_keys = [frame_key(name) for name in other[:max_frames]]
-    for k, (b, o) in enumerate(zip(blurred_keys, other_keys)):
-        if b == o:
-            continue
-        if b not in {frame_key(name) for name in other}:
+    common = min(len(blurred[:max_frames]), len(other[:max_frames]))
+    pairings = [
+        ([frame_key(name) for name in blurred], [frame_key(name) for name in other], "the last number in their names")
+    ]
+    begun = _begun_with(blurred, other)
+    if len(set(begun[:max_frames]) - {None}) == sum(key is not None for key in begun[:max_frames]):  # one to one
+        pairings.append(([name.lower() for name in blurred], begun, "their names begin with it"))
+    first_apart = [next((k for k in range(common) if b[k] != o[k]), None) for b, o, _ in pairings]
+    if None not in first_apart:
+        k = max(first_apart)  # told by the pairing that holds the longer, by numbers on a tie
+        blurred_keys, other_keys, read_as = pairings[first_apart.index(k)]
+        b, o = blurred_keys[k], other_keys[k]
+        shown = {key: name for name, key in zip(blurred, blurred_keys) if isinstance(key, str)}  # a frame by its name
+        for kind, names, keys, key, where in (
+            ("blurred", blurred, blurred_keys, b, ""),
+            (other_kind, other, other_keys, o, f" in {other_path}"),
+        ):
+            same = [name for name, its in zip(names[:max_frames], keys) if its == key and key is not None]
+            if len(same) > 1:
+                what = _read_as_one(kind, same, where, shown.get(key, key), read_as)
+                raise InputError(f"{sequence}: {what}", hint=_OWN_NAMES)
+        if b not in other_keys:
             what = f"blurred frame {blurred[k]} has no {other_kind} frame of its name in {other_path}"
-        elif o not in {frame_key(name) for name in blurred}:
+        elif o not in blurred_keys:
             what = f"{other_kind} frame {other[k]} in {other_path} has no blurred frame of its name"
         else:
             what = f"blurred frame {blurred[k]} would be paired with {other_kind} frame {other[k]}"
         raise InputError(f"{sequence}: {what}", hint=hint)
-    common = min(len(blurred_keys), len(other_keys))
-    if len(blurred_keys) > common:
+    if len(blurred[:max_frames]) > common:
         what = f"fewer frames than the blurred ones: blurred frame {blurred[common]} has none of its name"
-    elif len(other_keys) > common:
+    elif len(other[:max_frames]) > common:
         what = f"more frames than the blurred ones: {other_kind} frame {other[common]} has no blurred frame of its name"
     else:
         return
     raise InputError(f"{sequence}: {other_path} has {what}", hint=hint)
+
+
+_OWN_NAMES = (
+    "each frame's name must tell it from the others: by its last number, or, for a sharp or restored frame, "
+    "by beginning with its blurred frame's name (000000_EDVR.png)"
+)
+
+
+def _begun_with(blurred: Sequence[str], other: Sequence[str]) -> list[str | None]:
+    """For each other name, the longest blurred name (without case) it begins with, which frame 10_x.png
+    pairs with rather than frame 1; None for a name that begins with none."""
+    stems = {name.lower() for name in blurred}
+    lengths = sorted({len(stem) for stem in stems}, reverse=True)  # a few, however many frames
+    return [next((name.lower()[:n] for n in lengths if name.lower()[:n] in stems), None) for name in other]
+
+
+def _read_as_one(kind: str, names: list[str], where: str, frame: object, read_as: str) -> str:
+    """The error's words for several names on one side that pair as one frame."""
+    if len(names) == 2:
+        return f"{kind} frames {names[0]} and {names[1]}{where} are both read as frame {frame} ({read_as})"
+    return f"{len(names)} {kind} frames{where} are all read as frame {frame} ({read_as}): {some(names, 3)}"
 
 
 def _tensors(source: Iterable[Frame], count: int | None) -> Iterator[torch.Tensor]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
+from pathlib import Path
 
 import av
 import numpy as np
@@ -16,7 +18,7 @@ from deblur_cli.cli import app
 from deblur_cli.datasets import find_results, find_sequences
 from deblur_cli.errors import InputError
 from deblur_cli.evaluate import evaluate_sequence, score_results
-from tests.media import make_images
+from tests.media import make_images, write_image
 from tests.restorers import IdentityRestorer
 from tests.test_evaluate import WINDOWS, Darkens, frames_folder, random_images, table_rows, two_sequences
 
@@ -346,3 +348,52 @@ def test_options_for_models_given_with_results_alone_are_warned_of(tmp_path):
     warning = "warning: --strength, --save, --no-scene-cuts are for models, and --results without --model runs none"
     assert warning in " ".join(result.stderr.split()) and not (tmp_path / "saved").exists()
     assert "warning" not in runner.invoke(app, [*command, "--frames", "2"]).stderr  # --frames is for the results too
+
+
+def test_results_named_after_the_blurred_frames_and_an_experiment_pair_with_them(tmp_path):
+    """Found by review (research52 F1): BasicSR saves `<blurred frame>_<experiment>.png`, and an experiment
+    name with a digit (`BasicVSR_REDS4`) made the last number of every name 4, so every frame was refused."""
+    data = two_sequences(tmp_path / "d")
+    pair = find_sequences(data)[1]
+    numbered = frames_folder(tmp_path / "numbered", blurred_images(1))
+    named = tmp_path / "named"
+    named.mkdir()
+    for path in numbered.iterdir():
+        shutil.copy(path, named / f"{path.stem}_BasicVSR_REDS4.png")
+    assert score_results(pair, named).output == score_results(pair, numbered).output
+    (named / "000001_BasicVSR_REDS4.png").unlink()
+    with pytest.raises(InputError, match="blurred frame 000001 has no restored frame of its name"):
+        score_results(pair, named)
+
+
+def test_a_blurred_name_that_begins_another_pairs_with_its_own_frame(tmp_path):
+    """1_x4.png pairs with frame 1 and 10_x4.png with frame 10, which also begins with 1."""
+    images = random_images(11, seed=0)
+    for kind in ("blur", "sharp"):
+        (tmp_path / "s" / kind).mkdir(parents=True)
+        for k, image in enumerate(images, start=1):
+            write_image(tmp_path / "s" / kind / f"{k}.png", image)
+    (tmp_path / "r").mkdir()
+    for k, image in enumerate(images, start=1):
+        write_image(tmp_path / "r" / f"{k}_x4.png", image)
+    assert score_results(find_sequences(tmp_path / "s")[0], tmp_path / "r").output["psnr"] == math.inf
+
+
+@pytest.mark.parametrize(
+    "blurred, other, message",
+    [
+        (  # the experiment's digit is every name's last number, and no name begins with a blurred frame's
+            ["000000", "000001", "000002"],
+            ["0_BasicVSR_REDS4", "1_BasicVSR_REDS4", "2_BasicVSR_REDS4"],
+            "3 restored frames in r are all read as frame 4 (the last number in their names): 0_BasicVSR_REDS4, ",
+        ),
+        (["01", "1", "2"], ["00001", "00002", "00003"], "blurred frames 01 and 1 are both read as frame 1"),
+    ],
+)
+def test_names_that_read_as_one_frame_are_named(tmp_path, blurred, other, message):
+    """Found by review (research52 F1): these said "has no frame of its name" or "would be paired with"."""
+    from deblur_cli.evaluate import _check_names
+
+    with pytest.raises(InputError, match=re.escape(message)) as raised:
+        _check_names("s", blurred, other, Path("r"), "restored", None, "hint")
+    assert "last number, or, for a sharp or restored frame, by beginning with" in raised.value.hint
