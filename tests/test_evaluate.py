@@ -1152,6 +1152,30 @@ def test_strength_scores_the_mix_that_deblur_run_writes(tmp_path):
     assert half.output["psnr"] == pytest.approx(flat, abs=0.05)
 
 
+def test_a_partial_strength_is_in_the_model_label_and_a_stopped_evaluation_continues(tmp_path, monkeypatch):
+    """Found by review (research52 F2): at --strength 0.5 the title, the comparison's row and the JSON's "model"
+    said dstnet-s, and a table copied elsewhere passed for the model's own scores."""
+    data, out = three_levels(tmp_path / "d"), tmp_path / "scores.json"
+    args = ["evaluate", str(data), "-m", "dstnet-s", "--strength", "0.5", "--json", str(out), "-q"]
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: CountsSequences(stop_above=0.6))
+    assert runner.invoke(app, args).exit_code == 130
+    again = CountsSequences()
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: again)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "2 of 3 sequences were scored with dstnet-s (strength 0.5) already" in result.stderr
+    assert len(again.seen) == 1 and "dstnet-s (strength 0.5) on cpu" in result.stdout
+    assert json.loads(out.read_text())["model"] == "dstnet-s (strength 0.5)"
+
+    frames_folder(tmp_path / "r" / "a", [np.zeros((24, 32, 3), np.uint8)] * 2)
+    several = [*args[:-3], "-m", "wtsa-s", "--steps", "1", "--results", str(tmp_path / "r"), "--sequences", "a"]
+    result = runner.invoke(app, several)
+    assert result.exit_code == 0, result.output
+    (rows,) = table_rows(result.stdout, "model")
+    assert [row[1:3] for row in rows[1:3]] == [["(strength", "0.5)"]] * 2 and rows[3][0] == str(tmp_path / "r")
+    assert "dstnet-s on cpu" in runner.invoke(app, [*args[:4], "--sequences", "a", "-q"]).stdout  # at 1, as it was
+
+
 def test_the_published_last_window_on_request(tmp_path, monkeypatch):
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
     frames_folder(tmp_path / "d" / "s" / "blur", random_images(7, seed=1))

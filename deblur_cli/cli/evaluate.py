@@ -217,7 +217,7 @@ def evaluate(
 
     torch_device = resolve_device(device)
     asked = models or ([AUTO] if weights or not results else [])  # --results alone runs no model
-    contenders = _contenders(asked, weights or [], torch_device, cache_dir, offline or None)
+    contenders = _contenders(asked, weights or [], torch_device, cache_dir, offline or None, strength)
     elsewhere = _restored_elsewhere(results or [], pairs, [label for label, _, _ in contenders])
     for pair in pairs:  # a frame missing found now, not after a model's pass
         check_frame_names(pair, frames)
@@ -420,10 +420,17 @@ def _coverage_notes(
 
 
 def _contenders(
-    models: list[str], weights: list[Path], device, cache_dir: Path | None, offline: bool | None
+    models: list[str],
+    weights: list[Path],
+    device,
+    cache_dir: Path | None,
+    offline: bool | None,
+    strength: float = 1.0,
 ) -> list[tuple[str, str, Path | None]]:
     """(label, model, weights file or None) for each model/weights combination asked for: each model
-    with its own weights; one model with each weights file; or models and weights paired in order."""
+    with its own weights; one model with each weights file; or models and weights paired in order. A
+    `strength` under 1 is in the label (`dstnet-s (strength 0.5)`): the scores are of a partial restoration,
+    which a table or JSON copied elsewhere must not pass for the model's own."""
     if not weights:
         combos: list[tuple[str, Path | None]] = [(m, None) for m in models]
     elif len(models) == 1:
@@ -438,7 +445,8 @@ def _contenders(
     contenders = []
     for name, weights_file in combos:
         model = choose_model(name, device=device, weights=weights_file, cache_dir=cache_dir)
-        label = _unique(weights_label(model, weights_file), [c[0] for c in contenders])
+        partial = f" (strength {strength:g})" if strength != 1 else ""
+        label = _unique(weights_label(model, weights_file) + partial, [c[0] for c in contenders])
         if weights_file is not None:  # each file or entry checked, and its size named, before any model runs
             check_weights(model, weights_file, cache_dir=cache_dir, offline=offline)
             if name != AUTO and (held := held_elsewhere(model, weights_file)):  # auto takes the file's own model
