@@ -801,8 +801,8 @@ def test_several_models_are_compared_in_one_run(tmp_path, monkeypatch):
     assert darker["output"]["psnr"] < identity["output"]["psnr"] - 1
     # a table per model, then one comparing them (its rows: the input, then each model)
     assert len(table_rows(result.stdout, "sequence")) == 2
-    (comparison,) = table_rows(result.stdout, "model")
-    assert [row[0] for row in comparison] == ["input", "dstnet-s", "wtsa-s"]
+    of_sequences, of_frames = table_rows(result.stdout, "model")  # over sequences, then over frames
+    assert [row[0] for row in of_sequences[:3]] == [row[0] for row in of_frames] == ["input", "dstnet-s", "wtsa-s"]
     assert sorted(p.name for p in (tmp_path / "saved").iterdir()) == ["dstnet-s", "wtsa-s"]
     assert sorted(p.name for p in (tmp_path / "saved" / "wtsa-s").iterdir()) == ["a", "b"]
 
@@ -886,7 +886,7 @@ def test_a_stopped_comparison_averages_every_row_over_the_sequences_the_stopped_
     first, darker = json.loads(out.read_text())["models"]
     assert len(darker["sequences"]) == 1 and len(first["sequences"]) == 2
     scored = first["sequences"][0]
-    rows = table_rows(result.stdout, "model")[-1]
+    rows = table_rows(result.stdout, "model")[-2][:3]  # the last comparison's means of sequences
     assert [row[0] for row in rows] == ["input", "dstnet-s", "wtsa-s"]
     assert float(rows[0][1]) == float(rows[1][1]) == round(scored["input"]["psnr"], 2)  # the identity: the input
     assert float(rows[2][1]) == round(darker["sequences"][0]["output"]["psnr"], 2)
@@ -1171,7 +1171,7 @@ def test_a_partial_strength_is_in_the_model_label_and_a_stopped_evaluation_conti
     several = [*args[:-3], "-m", "wtsa-s", "--steps", "1", "--results", str(tmp_path / "r"), "--sequences", "a"]
     result = runner.invoke(app, several)
     assert result.exit_code == 0, result.output
-    (rows,) = table_rows(result.stdout, "model")
+    rows, _ = table_rows(result.stdout, "model")
     assert [row[1:3] for row in rows[1:3]] == [["(strength", "0.5)"]] * 2 and rows[3][0] == str(tmp_path / "r")
     assert "dstnet-s on cpu" in runner.invoke(app, [*args[:4], "--sequences", "a", "-q"]).stdout  # at 1, as it was
 
@@ -1268,10 +1268,40 @@ def test_models_compare_a_metric_some_sequences_lack_over_the_same_sequences():
     from rich.console import Console
 
     console = Console(width=200, record=True)
-    console.print(comparison([flat, textured]))
-    (rows,) = table_rows(console.export_text(), "model")
+    console.print(*comparison([flat, textured]))
+    rows, _ = table_rows(console.export_text(), "model")
     rows = {row[0]: row for row in rows}
     assert "4.000" in rows["textured"] and "4.000" in rows["flat"]  # both over sequence a
+
+
+def test_models_compare_by_the_mean_of_frames_too(tmp_path):
+    """Found by review (research52 F3): the comparison showed the mean of sequences only, while the published
+    figures are the mean of frames; they differ where sequences differ in length."""
+    from rich.console import Console
+
+    from deblur_cli.cli.evaluate_tables import comparison
+    from deblur_cli.cli.tables import width_needed
+
+    every = {"psnr": 20.0, "ssim": 0.5, "lpips": 0.25, "niqe": 5.0, "flicker": 9.0}
+    twice = {m: 2 * v for m, v in every.items()}
+
+    def report(model, gain):
+        r = EvaluationReport("d", model, "cpu", planned=2)
+        r.sequences = [  # of 1 and 3 frames
+            SequenceScore("a", 1, 1.0, dict(every), {m: v + gain for m, v in every.items()}),
+            SequenceScore("b", 3, 1.0, twice, {m: v + gain for m, v in twice.items()}),
+        ]
+        return r
+
+    tables = comparison([report("dstnet-s", 1.0), report("a very long label (strength 0.5)", 2.0)])
+    console = Console(width=80, record=True)
+    console.print(*tables)
+    text = console.export_text()
+    of_sequences, of_frames = ({row[0]: row[1] for row in rows[:2]} for rows in table_rows(text, "model"))
+    assert (of_sequences["input"], of_sequences["dstnet-s"]) == ("30.00", "31.00")  # (20 + 40) / 2
+    assert (of_frames["input"], of_frames["dstnet-s"]) == ("35.00", "36.00")  # (20 + 3 x 40) / 4
+    assert "d: mean of sequences" in text and "d: mean of frames" in text
+    assert all(width_needed(table, console) <= 80 for table in tables)  # every figure whole at 80 columns
 
 
 @pytest.mark.parametrize("columns, parts", [(200, 1), (80, 2), (50, 5)])

@@ -522,9 +522,10 @@ def _check_json_target(path: Path) -> None:
 def _finish(
     reports: list[EvaluationReport], several: bool, json_path: Path | None, notes: list[str], stopped: bool = False
 ) -> None:
-    """With several models, a table comparing them; the JSON, if asked for (`write_reports`)."""
+    """With several models, the tables comparing them; the JSON, if asked for (`write_reports`)."""
     if several:
-        out.print(comparison(reports))
+        for table in comparison(reports):
+            out.print(table)
     if json_path is not None:
         from deblur_cli.evaluate_session import write_reports
 

@@ -1,5 +1,5 @@
 """The tables `deblur evaluate` prints: one report's per-sequence scores (split into parts where stdout is
-narrow), and several models' means side by side."""
+narrow), and several models' means side by side, over sequences and over frames."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ if TYPE_CHECKING:
     from deblur_cli.evaluate import EvaluationReport
 
 
-def comparison(reports: list[EvaluationReport]) -> Table:
-    """One row per model, its means over sequences (and the input's, from the first report). A metric
-    some sequences lack, or that a model stopped part-way has for some only, is averaged over the sequences
-    every row has it for, so that rows compare."""
+def comparison(reports: list[EvaluationReport]) -> list[Table]:
+    """Two tables of one row per model, its means (and the input's, from the first report): over sequences,
+    each counting once as BasicSR averages, with each model's frame rate; then over frames, as the published
+    figures are (evaluate.md). A metric some sequences lack, or that a model stopped part-way has for some
+    only, is averaged over the sequences every row has it for, so that rows compare."""
     from deblur_cli.evaluate import METRICS
 
     metrics = [m for m in METRICS if all(m in r.metrics for r in reports)]
@@ -33,17 +34,24 @@ def comparison(reports: list[EvaluationReport]) -> Table:
     }  # fmt: skip
     finished = min(len(r.sequences) for r in reports)
     partial = f" (the {finished} of {reports[0].planned} sequences {' and '.join(stopped)} finished)" if stopped else ""
-    table = figures_table(title=f"{reports[0].dataset}: mean of sequences{partial}")
-    table.add_column("model", overflow="fold")
-    for metric in metrics:
-        table.add_column(f"{metric.upper()} {'↑' if METRICS[metric] else '↓'}", justify="right", no_wrap=True)
-    table.add_column("fps", justify="right", no_wrap=True)
-    table.add_row("input", *(cell(reports[0].mean(m, "input", among=common[m]), _format(m)) for m in metrics), "")
-    for r in reports:
-        seconds = sum(s.seconds for s in r.sequences)
-        fps = f"{r.frames / seconds if seconds > 0 else 0.0:.3g}" if r.timed else ""
-        table.add_row(r.model, *(cell(r.mean(m, among=common[m]), _format(m)) for m in metrics), fps)
-    return table
+    tables = []
+    for per in ("sequence", "frame"):
+        table = figures_table(title=f"{reports[0].dataset}: mean of {per}s{partial}")
+        table.add_column("model", overflow="fold")
+        for metric in metrics:
+            table.add_column(f"{metric.upper()} {'↑' if METRICS[metric] else '↓'}", justify="right", no_wrap=True)
+        timed = per == "sequence"  # the frame rate is the same in both: shown once
+        if timed:
+            table.add_column("fps", justify="right", no_wrap=True)
+        means = [cell(reports[0].mean(m, "input", per=per, among=common[m]), _format(m)) for m in metrics]
+        table.add_row("input", *means, *[""] * timed)
+        for r in reports:
+            seconds = sum(s.seconds for s in r.sequences)
+            fps = f"{r.frames / seconds if seconds > 0 else 0.0:.3g}" if r.timed else ""
+            means = [cell(r.mean(m, per=per, among=common[m]), _format(m)) for m in metrics]
+            table.add_row(r.model, *means, *[fps] * timed)
+        tables.append(table)
+    return tables
 
 
 def show(report: EvaluationReport) -> None:
