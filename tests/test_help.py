@@ -118,7 +118,8 @@ def test_the_long_commands_end_with_examples_a_line_each():
     for command, example in (
         ("run", "deblur run in.mp4 -o out.mp4 --start 90 --duration 5  # 5 s, to judge"),
         ("bench", "deblur bench -m wtsa-s --steps 1,5,20 --samples 1,4  # against steps"),
-        ("evaluate", "deblur evaluate gopro/test -m dstnet --weights GOPRO.pth  # published DSTNet"),
+        # research52 F4: "# published DSTNet" named deblur's own windows the published protocol (evaluate.md)
+        ("evaluate", "deblur evaluate gopro/test -m dstnet --weights GOPRO.pth  # published weights"),
         ("train", "deblur train -o runs/s --resume"),
     ):
         text = shown(command)

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 @command(
     "evaluate",
     epilog=examples(
-        ("deblur evaluate gopro/test -m dstnet --weights GOPRO.pth", "published DSTNet"),
+        ("deblur evaluate gopro/test -m dstnet --weights GOPRO.pth", "published weights"),
         ("deblur evaluate data/val -m dstnet-s -m wtsa-s --niqe", "two models"),
         ("deblur evaluate data/val --results other/ --json s.json", "another method"),
     ),
