@@ -78,6 +78,9 @@ class SequenceScore:
     # the tile side the last windows were restored in (`deblur run --json`'s tile_used); None: whole frames,
     # frames restored elsewhere, or a file from before it was kept
     tile_used: int | None = None
+    # the frames' (width, height), which tells a metric left out for their size (NIQE under two 96x96 blocks)
+    # from one left out for their content; None in a file from before it was kept
+    size: tuple[int, int] | None = None
 
     @property
     def fps(self) -> float:
@@ -103,10 +106,10 @@ class SequenceScore:
             for side, by_metric in (data.get("per_frame") or {}).items()
         }
         names = data.get("frame_names")
-        cuts, tile = data.get("scene_cuts"), data.get("tile_used")
+        cuts, tile, size = data.get("scene_cuts"), data.get("tile_used"), data.get("size")
         return cls(
             name, frames, seconds, input=input_scores, output=output_scores, scene_cuts=cuts, exact_frames=exact,
-            per_frame=per_frame, frame_names=names, tile_used=tile,
+            per_frame=per_frame, frame_names=names, tile_used=tile, size=None if size is None else tuple(size),
         )  # fmt: skip
 
 
@@ -400,7 +403,8 @@ def _score(
         if max_frames is None and next(sharp_frames, None) is not None:
             raise InputError(f"{pair.name}: {pair.sharp} has more frames than {pair.blurred}", hint=_GROUND_TRUTH)
     score, names = scores.result(pair.name, seconds), blurred_info.frame_names
-    return replace(score, frame_names=list(names[: score.frames]) if names else None)
+    size = (blurred_info.width, blurred_info.height)
+    return replace(score, frame_names=list(names[: score.frames]) if names else None, size=size)
 
 
 _BEFORE_THE_DAMAGE = "re-copy the file, or score the frames before the damage with --frames N"

@@ -420,17 +420,38 @@ def test_lpips_and_niqe_on_request(tmp_path):
 
 
 def test_niqe_left_out_is_said_in_the_words_bench_uses(tmp_path, monkeypatch):
+    """Found by review (research52 F6): the note said "too small for it ... or too flat for it", where the frames'
+    size tells which, as bench says it."""
     from deblur_cli.metrics.niqe import too_flat
 
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
     for seq in ("a", "b"):
         make_images(tmp_path / "data" / seq / "blur", count=2, size=(32, 32))
         make_images(tmp_path / "data" / seq / "sharp", count=2, size=(32, 32))
-    result = runner.invoke(app, ["evaluate", str(tmp_path / "data"), "-m", "dstnet-s", "--niqe", "-q"])
+    out = tmp_path / "small.json"
+    args = ["evaluate", str(tmp_path / "data"), "-m", "dstnet-s", "--niqe", "--json", str(out), "-q"]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
+    assert "note: NIQE left out: frames of 32x32 hold fewer than 2 96x96 blocks\n" in result.stderr
+    assert [s["size"] for s in json.loads(out.read_text())["sequences"]] == [[32, 32], [32, 32]]
+
+    flat = [np.full((96, 200, 3), 90, np.uint8)] * 2  # two 96x96 blocks, of one level
+    frames_folder(tmp_path / "flat" / "a" / "blur", flat)
+    frames_folder(tmp_path / "flat" / "a" / "sharp", flat)
+    frames_folder(tmp_path / "flat" / "b" / "blur", random_images(2, seed=1, size=(200, 96)))
+    frames_folder(tmp_path / "flat" / "b" / "sharp", random_images(2, seed=2, size=(200, 96)))
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "flat"), "-m", "dstnet-s", "--niqe", "-q"])
     said = " ".join(result.stderr.split())
-    assert f"NIQE left out: the frames are too small for it (under 2 blocks of 96x96) or {too_flat('their')}" in said
-    assert "too flat for it (fewer than 2 of their 96x96 blocks have detail" in said  # as bench says it
+    partial = "dstnet-s: NIQE is the mean of the 1 of 2 sequences that have it"
+    assert f"{partial} (the others' frames are {too_flat('their')})" in said
+    assert "too small" not in said
+
+    from deblur_cli.cli.evaluate import _no_niqe
+    from deblur_cli.evaluate import SequenceScore
+
+    before = SequenceScore.from_dict(json.loads(out.read_text())["sequences"][0] | {"size": None})  # a file from before
+    either = f"the frames are too small for it (under 2 blocks of 96x96) or {too_flat('their')}"
+    assert _no_niqe([before], "the") == either
 
 
 def test_weights_of_another_size_than_the_model_named_are_said_to_be(tmp_path):

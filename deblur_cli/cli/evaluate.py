@@ -384,21 +384,18 @@ def _coverage_notes(
 ) -> list[str]:
     """Lines on metrics asked for that no sequence has, and on means taken over some sequences only."""
     from deblur_cli.metrics.lpips import MIN_SIDE
-    from deblur_cli.metrics.niqe import BLOCK, MIN_BLOCKS, too_flat
     from deblur_cli.metrics.ssim import WINDOW
 
-    unscored = f"too small for it (under {MIN_BLOCKS} blocks of {BLOCK}x{BLOCK}) or {too_flat('their')}"
     why_missing = {
         "ssim": f"it needs frames of {WINDOW} pixels a side or more",
         "lpips": f"it needs frames of {MIN_SIDE} pixels a side or more",
-        "niqe": f"the others' frames are {unscored}",
         "flicker": "a sequence of one frame has none",
     }
     lines = []
     if any(report.sequences and "ssim" not in report.metrics for report in reports):  # always asked for
         lines.append(f"SSIM left out: {why_missing['ssim']}")
-    if with_niqe and any("niqe" not in report.metrics for report in reports):
-        lines.append(f"NIQE left out: the frames are {unscored}")
+    if with_niqe and (unscored := next((r for r in reports if "niqe" not in r.metrics), None)):
+        lines.append(f"NIQE left out: {_no_niqe(unscored.sequences, 'the')}")
     if with_lpips and any("lpips" not in report.metrics for report in reports):
         lines.append(f"LPIPS left out: {why_missing['lpips']}")
     if with_flicker and any("flicker" not in report.metrics for report in reports):
@@ -412,11 +409,32 @@ def _coverage_notes(
             )
         for metric in report.metrics:
             if having := report.partial(metric):
+                lacking = [s for s in report.sequences if metric not in s.output]
+                why = _no_niqe(lacking, "the others'") if metric == "niqe" else why_missing.get(metric)
                 lines.append(
                     f"{report.model}: {metric.upper()} is the mean of the {having} of {len(report.sequences)} sequences "
-                    f"that have it ({why_missing.get(metric, 'the others have none')})"
+                    f"that have it ({why or 'the others have none'})"
                 )
     return lines
+
+
+def _no_niqe(sequences: list, whose: str) -> str:
+    """Why `sequences` have no NIQE, each cause once: their frames' size, in bench's words, or else frames too flat
+    for it (`whose` frames); a sequence from a file that did not keep its frames' size gets both, as may be."""
+    from deblur_cli.metrics import too_small_for
+    from deblur_cli.metrics.niqe import BLOCK, MIN_BLOCKS, too_flat
+
+    causes: list[str] = []
+    for s in sequences:
+        if s.size is None:
+            small = f"too small for it (under {MIN_BLOCKS} blocks of {BLOCK}x{BLOCK})"
+            cause = f"{whose} frames are {small} or {too_flat('their')}"
+        else:
+            width, height = s.size
+            cause = too_small_for(height, width).get("niqe") or f"{whose} frames are {too_flat('their')}"
+        if cause not in causes:
+            causes.append(cause)
+    return "; ".join(causes)
 
 
 def _contenders(
