@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import sys
 
 import numpy as np
@@ -326,9 +327,25 @@ def test_lpips_weights_that_are_missing_or_incomplete_are_weights_errors(tmp_pat
     with pytest.raises(WeightsError, match="not found"):
         load_lpips([tmp_path / "nothing.pth"])
     state = random_lpips_state()
-    torch.save({k: v for k, v in state.items() if not k.startswith("lin")}, tmp_path / "backbone_only.pth")
-    with pytest.raises(WeightsError, match="lack 5 tensors"):
-        load_lpips([tmp_path / "backbone_only.pth"])
+    backbone = {k.replace(f"net.slice{k[9]}.", "features."): v for k, v in state.items() if k.startswith("net.")}
+    torch.save(backbone, tmp_path / "alexnet.pth")
+    torch.save({k: v for k, v in state.items() if k.startswith("lin")}, tmp_path / "alex.pth")
+    # research52 F5: these named our own modules ("lack 5 tensors (first: lins.0)"), in no file the user has
+    with pytest.raises(WeightsError, match=re.escape("AlexNet backbone was read from alexnet.pth, but the LPIPS linear "
+                                                     "layers (lin0..lin4) are missing")) as raised:  # fmt: skip
+        load_lpips([tmp_path / "alexnet.pth"])
+    assert raised.value.hint == "add lpips' weights/v0.1/alex.pth as another --lpips-weights"
+    with pytest.raises(WeightsError, match="linear layers .* were read from alex.pth, but the AlexNet backbone is"):
+        load_lpips([tmp_path / "alex.pth"])
+    torch.save({"x": torch.zeros(3)}, tmp_path / "wrong.pth")
+    with pytest.raises(WeightsError, match="no LPIPS or AlexNet weights in wrong.pth"):
+        load_lpips([tmp_path / "wrong.pth"])
+    torch.save({k: v for k, v in backbone.items() if k != "features.6.bias"}, tmp_path / "alexnet.pth")
+    with pytest.raises(WeightsError, match=re.escape("lack 1 tensors (first: features.6.bias)")):
+        load_lpips([tmp_path / "alexnet.pth", tmp_path / "alex.pth"])
+    torch.save(backbone | {"features.3.weight": torch.zeros(3)}, tmp_path / "alexnet.pth")
+    with pytest.raises(WeightsError, match="LPIPS weight features.3.weight in alexnet.pth has shape"):
+        load_lpips([tmp_path / "alexnet.pth", tmp_path / "alex.pth"])
     (tmp_path / "garbage.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(WeightsError, match="cannot read"):
         load_lpips([tmp_path / "garbage.pth"])

@@ -88,20 +88,21 @@ def load_lpips(paths: Iterable[str | os.PathLike], device: torch.device | str = 
     model needs.
     """
     state: dict[str, torch.Tensor] = {}
+    read_from: dict[str, Path] = {}  # the file each tensor was read from
+    paths = [Path(path) for path in paths]
     for path in paths:
-        state.update(_read(Path(path)))
+        found = _read(path)
+        state.update(found)
+        read_from.update(dict.fromkeys(found, path))
     model = LPIPS()
     wanted = model.state_dict()
-    missing = [key for key in wanted if key not in state]
-    if missing:
-        raise WeightsError(
-            f"the LPIPS weights lack {len(missing)} tensors (first: {missing[0]})",
-            hint="give lpips.LPIPS(net='alex')'s state dict, or torchvision's AlexNet checkpoint and lpips' alex.pth",
-        )
+    if missing := [key for key in wanted if key not in state]:
+        raise _lacking(missing, read_from, paths)
     for key, tensor in wanted.items():
         if state[key].shape != tensor.shape:
             raise WeightsError(
-                f"LPIPS weight {key} has shape {tuple(state[key].shape)}, expected {tuple(tensor.shape)}",
+                f"LPIPS weight {_file_name(key)} in {read_from[key].name} has shape {tuple(state[key].shape)}, "
+                f"expected {tuple(tensor.shape)}",
                 hint="LPIPS here is the AlexNet variant: give AlexNet weights",
             )
     model.load_state_dict({key: state[key] for key in wanted}, strict=True)
@@ -113,6 +114,47 @@ _FULL = re.compile(r"net\.slice\d\.(\d+)\.(weight|bias)")
 _TORCHVISION = re.compile(r"features\.(\d+)\.(weight|bias)")
 _LINEAR = re.compile(r"lin(\d)\.model\.1\.weight")
 _CONV_INDEX = {index: n for n, (index, *_rest) in enumerate(_CONVS)}
+
+
+# The two parts of the weights, by the prefix of our keys: what the user calls each (and whether that is plural),
+# and the file that holds it.
+_PARTS = {
+    "convs": ("the AlexNet backbone", False, "torchvision's AlexNet checkpoint (alexnet-owt-7be5be79.pth)"),
+    "lins": ("the LPIPS linear layers (lin0..lin4)", True, "lpips' weights/v0.1/alex.pth"),
+}
+_WHOLE = (
+    "give lpips.LPIPS(net='alex')'s state dict, or torchvision's AlexNet checkpoint and lpips' weights/v0.1/alex.pth"
+)
+
+
+def _lacking(missing: list[str], read_from: dict[str, Path], paths: list[Path]) -> WeightsError:
+    """The error for the weights in `paths` that lack the tensors `missing` (our keys), in the terms of the files
+    people have: where the files held one part whole and nothing of the other, which part, and which file holds it."""
+    if not read_from:
+        return WeightsError(
+            f"no LPIPS or AlexNet weights in {' or '.join(path.name for path in paths)}: none of "
+            f"{'its' if len(paths) == 1 else 'their'} tensors is named as lpips or torchvision name them",
+            hint=_WHOLE,
+        )
+    found = {key.split(".")[0] for key in read_from}
+    if len(found) == 1 and all(key.split(".")[0] not in found for key in missing):
+        (part,) = set(_PARTS) - found
+        (other,) = found
+        (what, plural, where), (read, read_plural, _) = _PARTS[part], _PARTS[other]
+        files = " and ".join(sorted({path.name for path in read_from.values()}))
+        return WeightsError(
+            f"{read} {'were' if read_plural else 'was'} read from {files}, but {what} {'are' if plural else 'is'} missing",
+            hint=f"add {where} as another --lpips-weights",
+        )
+    return WeightsError(f"the LPIPS weights lack {len(missing)} tensors (first: {_file_name(missing[0])})", hint=_WHOLE)
+
+
+def _file_name(key: str) -> str:
+    """Our key as torchvision (AlexNet's `features.3.weight`) or lpips (`lin2.model.1.weight`) names the tensor."""
+    part, n, *kind = key.split(".")
+    if part == "convs":
+        return f"features.{_CONVS[int(n)][0]}.{kind[0]}"
+    return f"lin{n}.model.1.weight"
 
 
 def _read(path: Path) -> dict[str, torch.Tensor]:
