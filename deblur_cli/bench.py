@@ -137,19 +137,21 @@ def load_clip(
     frames: int,
     size: tuple[int, int] | None = None,
     span: Span = Span(),
+    *,
+    at_most: bool = False,
 ) -> Clip:
     """The first `frames` frames of `span` of `source` (and as many of `reference`, its sharp ground truth,
-    if given, from the same frame on), centre-cropped to size (W, H) when given. InputError when the files
-    cannot be read, are shorter than `frames` or differ in size; UsageError when the crop is larger than
-    the frames.
+    if given, from the same frame on), centre-cropped to size (W, H) when given; with `at_most`, all of a
+    `source` that has fewer. InputError when the files cannot be read, are shorter than `frames` (the reference
+    shorter than the frames taken) or differ in size; UsageError when the crop is larger than the frames.
 
     The span's start is a frame of `source`, worked out at its frame rate; the reference is read from the
     frame of the same index whatever its own rate (a folder of PNG frames is taken as 25 fps), as the
     two are compared frame for frame."""
-    blurred, fps = _read_frames(source, frames, span)
+    blurred, fps = _read_frames(source, frames, span, at_most=at_most)
     sharp = None
     if reference is not None:
-        sharp, _ = _read_frames(reference, frames, span, rate=fps)
+        sharp, _ = _read_frames(reference, len(blurred), span, rate=fps)
         if sharp.shape != blurred.shape:
             raise InputError(
                 f"{reference} has frames of {sharp.shape[-1]}x{sharp.shape[-2]}, "
@@ -163,10 +165,11 @@ def load_clip(
 
 
 def _read_frames(
-    path: str | os.PathLike, count: int, span: Span, rate: float | None = None
+    path: str | os.PathLike, count: int, span: Span, rate: float | None = None, at_most: bool = False
 ) -> tuple[torch.Tensor, float]:
-    """`count` frames (T, 3, H, W) and the frame rate of `path`, from the span's start on; with `rate`,
-    from the frame that start is at that rate (the input's) instead of at this file's own."""
+    """`count` frames (T, 3, H, W) and the frame rate of `path`, from the span's start on (with `at_most`, as
+    many as there are, one at least); with `rate`, from the frame that start is at that rate (the input's)
+    instead of at this file's own."""
     seek = span
     if rate is not None and not span.whole:
         with open_source(path) as source:
@@ -185,11 +188,11 @@ def _read_frames(
             good = f", or bench the frames before the damage: --frames {len(frames)}" if frames else ""
             retell_damage(e, "re-copy the file" + good)
             raise
-    if len(frames) < count:
+    if len(frames) < count and not (at_most and frames):
         where = "" if span.whole else f" from {span.start:g} s"
         raise InputError(
             f"{path} has {len(frames)} frame{'' if len(frames) == 1 else 's'}{where}, fewer than --frames ({count})",
-            hint=f"--frames {len(frames)} or fewer (the default is 8)" if frames else "choose an earlier --start",
+            hint=f"--frames {len(frames)} or fewer" if frames else "choose an earlier --start",
         )
     return torch.stack(frames), fps
 

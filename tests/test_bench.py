@@ -428,6 +428,26 @@ def test_cli_json_names_the_reference_and_the_start(stand_in_models, tmp_path):
     assert settings["reference"] == str(tmp_path / "sharp") and settings["start"] == 1.0
 
 
+def test_an_input_shorter_than_the_default_frames_is_benched_whole(stand_in_models, tmp_path):
+    """Found by review (research52 F8): a 5-frame --input was refused for the default --frames 8, which the user
+    had not asked for; --frames given is still held to."""
+    make_images(tmp_path / "blurred", count=5, size=(32, 32))
+    make_images(tmp_path / "sharp", count=5, size=(32, 32))
+    args = ["bench", "-m", "dstnet-s", "--input", str(tmp_path / "blurred"), "--reference", str(tmp_path / "sharp")]
+    result = CliRunner().invoke(app, [*args, "--json", str(tmp_path / "b.json")])
+    assert result.exit_code == 0, result.output
+    said = f"note: {tmp_path / 'blurred'} has 5 frames, fewer than the default --frames 8: all 5 frames benched"
+    assert said in " ".join(result.stderr.split())
+    assert json.loads((tmp_path / "b.json").read_text())["frames"] == 5
+    refused = CliRunner().invoke(app, [*args, "--frames", "8"])
+    assert refused.exit_code == 1 and "has 5 frames, fewer than --frames (8)" in refused.stderr
+    assert "hint: --frames 5 or fewer\n" in refused.stderr
+    make_images(tmp_path / "short", count=3, size=(32, 32))  # the reference must hold the frames taken
+    result = CliRunner().invoke(app, [*args[:-1], str(tmp_path / "short")])
+    assert result.exit_code == 1 and "short has 3 frames" in result.stderr
+    assert "hint: --frames 3 or fewer" in result.stderr
+
+
 def test_a_model_below_the_built_in_clip_gets_a_note_that_one_scene_swings(stand_in_models, tmp_path):
     args = ["bench", "-m", "dstnet-s,wtsa-s", "--steps", "1,2", "--size", "64x48", "--frames", "3", "--repeat", "1"]
     result = CliRunner().invoke(app, [*args, "--json", str(tmp_path / "b.json")])

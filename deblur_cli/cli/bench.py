@@ -58,6 +58,7 @@ SYNTHETIC_SIZE = (640, 384)  # of the built-in clip without --size
 # a multiple of 16, so a smaller frame is mostly padding; SSIM's 11x11 window fits; and the built-in
 # clip's camera paths need 8 pixels (SMALLEST_SYNTHESIS).
 SMALLEST_FRAME = 16
+FRAMES = 8  # frames benchmarked without --frames (all of a shorter --input)
 
 
 def _positive_ints(option: str, value: str, most: int | None = None) -> tuple[int, ...]:
@@ -142,8 +143,15 @@ def bench(
         ),
     ] = None,
     frames: Annotated[
-        int, typer.Option("--frames", metavar="N", rich_help_panel=FRAMES_PANEL, min=1, help="Frames to benchmark.")
-    ] = 8,
+        Optional[int],
+        typer.Option(
+            "--frames",
+            metavar="N",
+            rich_help_panel=FRAMES_PANEL,
+            min=1,
+            help=f"Frames to benchmark (default: {FRAMES}, or all of a shorter --input).",
+        ),
+    ] = None,
     start: StartOpt = None,
     size: Annotated[
         Optional[str],
@@ -229,7 +237,7 @@ def bench(
     span = span_option(start, None, None)
     crop = parse_size(size, minimum=SMALLEST_FRAME) if size else None
     if input_path is None:
-        check_synthesis_memory(frames, *(crop or SYNTHETIC_SIZE))
+        check_synthesis_memory(frames or FRAMES, *(crop or SYNTHETIC_SIZE))
     # a --weights FILE alone, as run and evaluate take it (an existing file named with "=" too: a folder may be
     # named lr=1e-4); choose_models says which model it is for
     bare = [v for v in weights or [] if "=" not in v or (v.partition("=")[0] not in MODELS and Path(v).exists())]
@@ -256,10 +264,14 @@ def bench(
         warn(plan.ignored)
 
     lpips = load_lpips(lpips_weights, torch_device) if lpips_weights else None  # a bad file fails, used or not
+    clip_notes = []
     if input_path is None:
-        clip = synthetic_clip(seed, frames, crop or SYNTHETIC_SIZE)
+        clip = synthetic_clip(seed, frames or FRAMES, crop or SYNTHETIC_SIZE)
     else:
-        clip = load_clip(input_path, reference, frames, crop, span)
+        clip = load_clip(input_path, reference, frames or FRAMES, crop, span, at_most=frames is None)
+        if (taken := len(clip.blurred)) < FRAMES and frames is None:  # --frames N refuses a shorter input
+            some = f"{taken} frame{'s' * (taken > 1)}"
+            clip_notes.append(f"{input_path} has {some}, fewer than the default --frames {FRAMES}: all {some} benched")
         height, width = clip.blurred.shape[-2:]
         if min(height, width) < SMALLEST_FRAME:
             raise InputError(
@@ -292,7 +304,7 @@ def bench(
             contenders,
             plan.options,
             extra_metrics=extra,
-            notes=[*plan.notes, *metric_notes],
+            notes=[*clip_notes, *plan.notes, *metric_notes],
             about=about,
             progress=progress,
         )
