@@ -448,6 +448,18 @@ def test_an_input_shorter_than_the_default_frames_is_benched_whole(stand_in_mode
     assert "hint: --frames 3 or fewer" in result.stderr
 
 
+def test_json_rows_name_the_temporal_error_flicker_too(stand_in_models, tmp_path):
+    """Found by review (research52 F7): bench's rows said "temporal" where evaluate's JSON says "flicker"."""
+    make_images(tmp_path / "blurred", count=3, size=(32, 32))
+    make_images(tmp_path / "sharp", count=3, size=(32, 32))
+    args = ["bench", "-m", "dstnet-s", "--input", str(tmp_path / "blurred"), "--reference", str(tmp_path / "sharp")]
+    result = CliRunner().invoke(app, [*args, "--json", str(tmp_path / "b.json"), "-q"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "b.json").read_text())["rows"]
+    assert all(row["flicker"] == row["temporal"] is not None for row in rows)
+    assert list(rows[0])[list(rows[0]).index("temporal") + 1] == "flicker"
+
+
 def test_a_model_below_the_built_in_clip_gets_a_note_that_one_scene_swings(stand_in_models, tmp_path):
     args = ["bench", "-m", "dstnet-s,wtsa-s", "--steps", "1,2", "--size", "64x48", "--frames", "3", "--repeat", "1"]
     result = CliRunner().invoke(app, [*args, "--json", str(tmp_path / "b.json")])
