@@ -492,11 +492,19 @@ _OWN_NAMES = (
 
 
 def _begun_with(blurred: Sequence[str], other: Sequence[str]) -> list[str | None]:
-    """For each other name, the longest blurred name (without case) it begins with, which frame 10_x.png
-    pairs with rather than frame 1; None for a name that begins with none."""
+    """For each other name, the longest blurred name (without case) it begins with, where a number it ends in
+    does not go on (frame 10_x.png and 10.png pair with frame 10, not 1; 30_x.png with no frame 3); None for
+    a name that begins with none."""
     stems = {name.lower() for name in blurred}
     lengths = sorted({len(stem) for stem in stems}, reverse=True)  # a few, however many frames
-    return [next((name.lower()[:n] for n in lengths if name.lower()[:n] in stems), None) for name in other]
+
+    def begun(name: str) -> str | None:
+        for n in lengths:
+            if name[:n] in stems and not (name[n - 1 : n].isdigit() and name[n : n + 1].isdigit()):
+                return name[:n]
+        return None
+
+    return [begun(name.lower()) for name in other]
 
 
 def _read_as_one(kind: str, names: list[str], where: str, frame: object, read_as: str) -> str:

@@ -378,6 +378,10 @@ def test_a_blurred_name_that_begins_another_pairs_with_its_own_frame(tmp_path):
     for k, image in enumerate(images, start=1):
         write_image(tmp_path / "r" / f"{k}_x4.png", image)
     assert score_results(find_sequences(tmp_path / "s")[0], tmp_path / "r").output["psnr"] == math.inf
+    from deblur_cli.evaluate import _check_names
+
+    with pytest.raises(InputError, match="blurred frame 3 has no restored frame of its name"):  # 30 is not 3
+        _check_names("s", ["1", "2", "3"], ["1_x4", "2_x4", "30_x4"], Path("r"), "restored", None, "hint")
 
 
 @pytest.mark.parametrize(
