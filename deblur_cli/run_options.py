@@ -155,7 +155,7 @@ def check_restorer(
     restorer = restorer if isinstance(restorer, ModelFacts) else ModelFacts.of(restorer)
 
     if not python:
-        check_windows(restorer, windows)
+        check_windows(restorer, windows, model)
     elif windows.window > (restorer.max_frames or windows.window):
         raise UsageError(f"window ({windows.window}) is longer than {model} accepts ({restorer.max_frames} frames)")
     if isinstance(tile := windows.tile, int):

@@ -82,11 +82,12 @@ def greyed(frame: torch.Tensor) -> torch.Tensor:
     return frame.mean(dim=0, keepdim=True).expand_as(frame).contiguous()
 
 
-def check_windows(restorer: Restorer | ModelFacts, windows: WindowOptions) -> None:
-    """UsageError if the windows are longer than the model accepts (of a built restorer, or its description)."""
+def check_windows(restorer: Restorer | ModelFacts, windows: WindowOptions, model: str = "this model") -> None:
+    """UsageError if the windows are longer than the model accepts (of a built restorer, or its description);
+    `model` names it, where a command runs several."""
     if restorer.max_frames is not None and windows.window > restorer.max_frames:
         raise UsageError(
-            f"--window {windows.window} is longer than this model accepts ({restorer.max_frames} frames)",
+            f"--window {windows.window} is longer than {model} accepts ({restorer.max_frames} frames)",
             hint=f"use --window {restorer.max_frames} or less",
         )
 

@@ -737,7 +737,7 @@ def test_what_a_later_model_refuses_is_said_before_the_first_models_pass(tmp_pat
         out = tmp_path / "scores.json"
         result = runner.invoke(app, ["evaluate", str(data), *flags, "--window", "9", "--json", str(out)])
         assert result.exit_code == 2 and result.stderr.splitlines() == [
-            "error: --window 9 is longer than this model accepts (8 frames)",
+            "error: --window 9 is longer than wtsa-s accepts (8 frames)",  # which of them (research52 F11)
             "hint: use --window 8 or less",
         ]
         assert not out.exists()
