@@ -167,7 +167,7 @@ class EvaluationReport:
         return {
             "dataset": self.dataset,
             "model": self.model,
-            "device": self.device,
+            "device": self.device or None,  # None: frames restored elsewhere (--results)
             "complete": self.complete,
             "sequences_planned": self.planned,
             "frames": self.frames,

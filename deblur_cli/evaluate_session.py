@@ -7,6 +7,7 @@ evaluation's scores are taken where its settings and files are the same (`stoppe
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,12 +122,7 @@ def evaluate_models(
     try:
         for model in models:
             restorer = model.build()
-            settings = output_settings(restorer, model.windows, options.strength) | {
-                "frames": options.max_frames,
-                "lpips": None if options.lpips_files is None else [input_identity(p) for p in options.lpips_files],
-                "niqe": options.with_niqe,
-                "flicker": options.with_flicker,
-            }
+            settings = output_settings(restorer, model.windows, options.strength) | _scoring_settings(options)
             current = EvaluationReport(
                 dataset,
                 model.label,
@@ -150,9 +146,13 @@ def evaluate_models(
             current = None
             del restorer, score  # before the next model loads
         for contender in results:
+            # where each sequence's frames were read, so that the JSON says which folder was scored, and how
+            where = {name: os.path.abspath(path) for name, path in contender.results.items()}
+            settings = {"results": where} | _scoring_settings(options)
             current = EvaluationReport(
-                dataset, contender.label, "", planned=len(pairs), digests=sequence_digests, timed=False
-            )
+                dataset, contender.label, "", planned=len(pairs), settings=settings, digests=sequence_digests,
+                timed=False,
+            )  # fmt: skip
             reports.append(current)
             _score_all(current, pairs, _results_scorer(contender.results, options), inputs, {}, on_progress)
             inputs.update((s.name, s) for s in current.sequences if s.name not in inputs)
@@ -165,6 +165,16 @@ def evaluate_models(
         partial = current if current is not None and current.sequences else None
         return Evaluation(reports, stopped_by=e, partial=partial, notes=_tiled_notes(reports, models))
     return Evaluation(reports, notes=_tiled_notes(reports, models))
+
+
+def _scoring_settings(options: ScoreOptions) -> dict:
+    """What the scores depend on besides the restored frames: the frames scored, LPIPS's files, NIQE, flicker."""
+    return {
+        "frames": options.max_frames,
+        "lpips": None if options.lpips_files is None else [input_identity(p) for p in options.lpips_files],
+        "niqe": options.with_niqe,
+        "flicker": options.with_flicker,
+    }
 
 
 def _tiled_notes(reports: list[EvaluationReport], models: Sequence[ModelContender]) -> list[str]:

@@ -76,6 +76,11 @@ def test_results_equal_to_the_sharp_frames_score_an_infinite_psnr(tmp_path):
     scores = json.loads((tmp_path / "r.json").read_text())
     assert scores["sequences"][0]["output"]["psnr"] == "Infinity"  # JSON has no infinity: the string float() reads
     assert scores["sequences"][0]["output"]["ssim"] == pytest.approx(1.0)
+    # which frames were scored, and how, as a model's report says it (research52 F9): they had {} and device ""
+    assert scores["device"] is None
+    assert scores["settings"] == {
+        "results": {"seq": str(tmp_path / "out")}, "frames": None, "lpips": None, "niqe": False, "flicker": False
+    }
     frames_folder(tmp_path / "still" / "blur", sharp)  # the input exact too: a gain of inf − inf is no number
     frames_folder(tmp_path / "still" / "sharp", sharp)
     table = runner.invoke(app, ["evaluate", str(tmp_path / "still"), "--results", str(tmp_path / "out"), "-q"])
