@@ -112,6 +112,7 @@ class BenchReport:
     # how the figures were made: deblur's version, the warm-up and timed runs, and what the caller
     # says of the clip and the restorers (run_bench's `about`)
     settings: dict = field(default_factory=dict)
+    complete: bool = True  # False: stopped (Ctrl-C) before every row was measured; `rows` holds those that were
 
     def to_dict(self) -> dict:
         """The report as plain dicts and lists (files.write_json turns non-finite numbers into strings), with
@@ -120,6 +121,15 @@ class BenchReport:
         whole = asdict(self) | {"environment": environment([self.device])}
         whole["rows"] = [_with_flicker(row) for row in whole["rows"]]
         return whole
+
+
+class BenchStopped(Exception):
+    """A benchmark stopped by Ctrl-C or SIGTERM after one row or more was measured: `report` holds them (not
+    complete, a note naming the row under way), which the caller shows and writes before it raises `cause`."""
+
+    def __init__(self, report: BenchReport, cause: KeyboardInterrupt):
+        super().__init__("stopped")
+        self.report, self.cause = report, cause
 
 
 def _with_flicker(row: dict) -> dict:
@@ -286,16 +296,23 @@ def run_bench(
     _prepare(clip.blurred, models, options, tick)
     rows = [_quality(BenchRow("input"), clip.blurred, clip, extra_metrics, report_notes)]
     devices: set[torch.device] = set()
-    for model, steps, samples in runs:
-        restorer = completed(model.build(steps or 1, samples or 1))  # BenchModel.build may give any Restorer
-        devices.add(restorer.device)
-        label = model.name if steps is None else f"{model.name} steps={steps} samples={samples}"
-        output, seconds, peak = _time(restorer, clip.blurred, model, options, partial(tick, label))
-        row = BenchRow(model.name, steps, samples, seconds / frames, frames / seconds, peak)
-        row.restorer = restorer.identity
-        rows.append(_quality(row, output, clip, extra_metrics, report_notes, label))
-        del restorer, output
-    if progress is not None:
+    stop: KeyboardInterrupt | None = None
+    try:
+        for model, steps, samples in runs:
+            label = model.name if steps is None else f"{model.name} steps={steps} samples={samples}"
+            restorer = completed(model.build(steps or 1, samples or 1))  # BenchModel.build may give any Restorer
+            devices.add(restorer.device)
+            output, seconds, peak = _time(restorer, clip.blurred, model, options, partial(tick, label))
+            row = BenchRow(model.name, steps, samples, seconds / frames, frames / seconds, peak)
+            row.restorer = restorer.identity
+            rows.append(_quality(row, output, clip, extra_metrics, report_notes, label))
+            del restorer, output
+    except KeyboardInterrupt as e:  # a long sweep stopped: the rows measured are kept, not thrown away
+        if len(rows) == 1:
+            raise
+        stop = e
+        report_notes.append(f"stopped during {label}: {len(rows) - 1} of {len(runs)} rows were measured")
+    if progress is not None and stop is None:
         progress(total, total, "")
 
     if any(d.type == "cpu" for d in devices):
@@ -309,7 +326,12 @@ def run_bench(
         report_notes += _below_the_input(rows)
     device = ", ".join(sorted({str(d) for d in devices})) or "none"
     settings = {"deblur": __version__, "warmup": options.warmup, "repeat": options.repeat, **(about or {})}
-    return BenchReport(clip.source, frames, width, height, device, _memory_kind(devices), rows, report_notes, settings)
+    report = BenchReport(
+        clip.source, frames, width, height, device, _memory_kind(devices), rows, report_notes, settings, stop is None
+    )
+    if stop is not None:
+        raise BenchStopped(report, stop)
+    return report
 
 
 def _below_the_input(rows: list[BenchRow]) -> list[str]:

@@ -313,6 +313,32 @@ def test_cli_prints_a_table_and_writes_json_and_plot(stand_in_models, tmp_path):
     assert (tmp_path / "b.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
+def test_a_stopped_sweep_shows_and_writes_the_rows_it_measured(monkeypatch, tmp_path):
+    """Found in review (research52 F10): Ctrl-C during a long sweep printed only 'interrupted' and wrote no JSON,
+    losing the rows already measured."""
+
+    class Stopped(NoisyStandIn):
+        def __call__(self, frames):
+            if self.steps == 2:
+                raise KeyboardInterrupt
+            return super().__call__(frames)
+
+    def build(name, *, options, **kwargs):
+        return IdentityRestorer() if name == "dstnet-s" else Stopped(options.steps, options.samples)
+
+    monkeypatch.setattr(restorers_module, "build_restorer", build)
+    args = ["bench", "-m", "dstnet-s,wtsa-s", "--steps", "1,2", "--size", "64x48", "--frames", "3"]
+    args += ["--warmup", "1", "--repeat", "1", "--json", str(tmp_path / "b.json")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 130, result.output
+    assert "dstnet-s" in result.stdout and "wtsa-s" in result.stdout  # the table of the rows measured
+    assert "stopped during wtsa-s steps=2 samples=1: 2 of 3 rows were measured" in result.stderr
+    assert result.stderr.rstrip().endswith("interrupted")
+    written = json.loads((tmp_path / "b.json").read_text())
+    assert written["complete"] is False
+    assert [(r["model"], r["steps"]) for r in written["rows"]] == [("input", None), ("dstnet-s", None), ("wtsa-s", 1)]
+
+
 def test_cli_json_names_the_settings_and_a_row_with_weights_of_ones_own(tmp_path):
     from deblur_cli.dstnet_weights import save_dstnet
     from deblur_cli.models.dstnet import DSTNet, DSTNetConfig

@@ -212,7 +212,7 @@ def bench(
 ) -> None:
     """Measure speed and quality per model, step count and sample count: [bold]deblur bench --steps 1,5,20[/]."""
     # Modules that import torch: here, not at the top (see cli/__init__.py).
-    from deblur_cli.bench import load_clip, optional_metrics, run_bench, synthetic_clip
+    from deblur_cli.bench import BenchStopped, load_clip, optional_metrics, run_bench, synthetic_clip
     from deblur_cli.files import write_json
     from deblur_cli.devices import resolve_device
     from deblur_cli.metrics.lpips import load_lpips
@@ -299,15 +299,19 @@ def bench(
             "reference": None if reference is None else str(reference),
             "start": span.start if start is not None else None,
         }
-        report = run_bench(
-            clip,
-            contenders,
-            plan.options,
-            extra_metrics=extra,
-            notes=[*clip_notes, *plan.notes, *metric_notes],
-            about=about,
-            progress=progress,
-        )
+        stop = None
+        try:
+            report = run_bench(
+                clip,
+                contenders,
+                plan.options,
+                extra_metrics=extra,
+                notes=[*clip_notes, *plan.notes, *metric_notes],
+                about=about,
+                progress=progress,
+            )
+        except BenchStopped as stopped:  # the rows measured are shown and written, then the stop is said
+            report, stop = stopped.report, stopped.cause
 
     table_notes = _print_table(report)
     for note in report.notes + table_notes:
@@ -321,6 +325,8 @@ def bench(
             err.print(labelled("note:", "dim", nothing), highlight=False)
         write_plot(report, plot_path)
         err.print(f"wrote {plot_path}", highlight=False)
+    if stop is not None:
+        raise stop
 
 
 def _check_outputs(outputs: dict[str, Path | None], sources: dict[str, Path | None], *, force: bool) -> None:
