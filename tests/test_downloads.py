@@ -163,11 +163,74 @@ def test_the_hub_librarys_retry_lines_are_held_back(hub, tmp_path, monkeypatch, 
     monkeypatch.setattr(library_http, "time", types.SimpleNamespace(sleep=lambda seconds: None))
     hub.fail(f"/me/models/resolve/{COMMIT}/w.safetensors", 503)
     level = logging.getLogger("huggingface_hub").level
-    with pytest.raises(WeightsError, match="cannot reach the Hugging Face Hub"):
+    with pytest.raises(WeightsError, match="the Hugging Face Hub answered HTTP 503"):
         hub_module.fetch(HubSource("me/models", "w.safetensors", COMMIT), label="w", cache_dir=tmp_path)
     assert "Retrying" not in capfd.readouterr().err and logging.getLogger("huggingface_hub").level == level
     if len(hub.requests()) == 1:  # what the test is about did not happen (huggingface_hub 0.23 does not retry)
         pytest.skip(f"huggingface_hub {huggingface_hub.__version__} does not retry a 503")
+
+
+@pytest.mark.parametrize(
+    "where, code, hint",
+    [
+        ("hub", 503, "the server is failing or busy, not the file: try again later"),
+        ("hub", 429, "the server is failing or busy, not the file: try again later"),
+        ("hub", 401, "the Hub refuses access: set HF_TOKEN to a token that may read the repository, and accept"),
+        ("hub", 403, "the Hub refuses access: set HF_TOKEN to a token that may read the repository, and accept"),
+        ("cdn", 503, "the server is failing or busy, not the file: try again later"),
+    ],
+)
+def test_an_http_error_of_the_hub_is_said_with_its_status(hub, tmp_path, monkeypatch, where, code, hint):
+    """Found in review: every status the Hub answered the file's metadata request with (a Hub too busy, a token
+    refused) was reported as "cannot reach the Hugging Face Hub ... check the connection", which is the user's
+    own network; huggingface_hub keeps the status in the cause of its "not found locally" error. A status from the
+    CDN an LFS file is redirected to comes directly, and was a "Hub download ... failed" line with no hint."""
+    import types
+
+    import huggingface_hub.utils._http as library_http
+
+    monkeypatch.setattr(library_http, "time", types.SimpleNamespace(sleep=lambda seconds: None))  # its retries
+    hub.add_hub_file("me/models", COMMIT, "w.safetensors", CONTENT)
+    lfs_blob = f"/{hashlib.sha256(CONTENT).hexdigest()}"  # the address the Hub redirects to, on the CDN
+    hub.fail(f"/me/models/resolve/{COMMIT}/w.safetensors" if where == "hub" else lfs_blob, code)
+    said = f"^w: the Hugging Face Hub answered HTTP {code} [A-Z][A-Za-z ]+ for me/models@c0ffee000000/w.safetensors$"
+    with pytest.raises(WeightsError, match=said) as info:
+        download(entry(hub=("me/models", "w.safetensors")), tmp_path)
+    assert info.value.hint.startswith(hint)
+
+
+def test_a_hub_that_cannot_be_reached_is_said_so(tmp_path, monkeypatch):
+    """No answer at all (a closed port): the connection is what to check."""
+    import types
+
+    import huggingface_hub.utils._http as library_http
+
+    monkeypatch.setattr(library_http, "time", types.SimpleNamespace(sleep=lambda seconds: None))  # its retries
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{s.getsockname()[1]}")  # nothing listens there
+        with pytest.raises(WeightsError, match="^w: cannot reach the Hugging Face Hub for me/models") as info:
+            download(entry(hub=("me/models", "w.safetensors")), tmp_path)
+    assert info.value.hint.startswith("check the connection (and HF_ENDPOINT, HF_HUB_OFFLINE)")
+
+
+@pytest.mark.parametrize("lfs", [True, False])
+def test_a_hub_download_cut_short_on_every_try_says_what_to_do(hub, tmp_path, monkeypatch, lfs):
+    """Found in review: a file whose connection broke on every try of huggingface_hub got its error's type and
+    message, and no hint."""
+    import huggingface_hub.file_download as library_download
+
+    monkeypatch.setattr(library_download.time, "sleep", lambda seconds: None)  # between its retries
+    hub.add_hub_file("me/models", COMMIT, "w.safetensors", CONTENT, lfs=lfs)
+    lfs_blob = f"/{hashlib.sha256(CONTENT).hexdigest()}"
+    hub.cut(lfs_blob if lfs else f"/me/models/resolve/{COMMIT}/w.safetensors", *[1000] * 20)
+    said = "^w: Hub download of me/models@c0ffee000000/w.safetensors failed: "
+    with pytest.raises(WeightsError, match=said) as info:
+        download(entry(hub=("me/models", "w.safetensors")), tmp_path)
+    assert info.value.hint.startswith("the connection failed on every try: check it (and HF_ENDPOINT), then run the")
+    assert len(hub.requests("GET")) > 1  # huggingface_hub tried again itself
+    hub.state.cut_after.clear()
+    assert download(entry(hub=("me/models", "w.safetensors")), tmp_path).read_bytes() == CONTENT  # as the hint says
 
 
 def test_a_hub_failure_deblur_does_not_recognise_keeps_its_cause(tmp_path):

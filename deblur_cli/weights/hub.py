@@ -12,12 +12,13 @@ import functools
 import inspect
 import logging
 import os
+from http import HTTPStatus
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from deblur_cli.errors import WeightsError
 from deblur_cli.weights.registry import HubSource
-from deblur_cli.weights.urls import LOCAL_COPY
+from deblur_cli.weights.urls import LOCAL_COPY, status_hint
 from deblur_cli.weights.verify import Checksum, mismatch
 
 ProgressFn = Callable[[int, int], None]
@@ -141,8 +142,9 @@ def _where(source: HubSource) -> str:
 
 
 def _known_error(e: Exception, source: HubSource, label: str) -> WeightsError | None:
-    """The error to report for a failure huggingface_hub names (offline, a missing repository, revision or file);
-    None for any other."""
+    """The error to report for a failure huggingface_hub names (a missing repository, revision or file), for an
+    HTTP error status it met (the Hub's or its CDN's: busy, access refused), and for a connection that failed
+    (none at all, or one that broke on every try); None for any other."""
     from huggingface_hub.utils import (
         EntryNotFoundError,
         LocalEntryNotFoundError,
@@ -151,17 +153,58 @@ def _known_error(e: Exception, source: HubSource, label: str) -> WeightsError | 
     )
 
     where = _where(source)
+    missing = isinstance(e, (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError))
+    if missing and not isinstance(e, LocalEntryNotFoundError):  # which is one of them, for a cache
+        return WeightsError(
+            f"{label}: {where} was not found on the Hub ({type(e).__name__})",
+            hint="a private or gated repository needs HF_TOKEN; otherwise weights.toml points to a missing file",
+        )
+    # huggingface_hub reports a status met while asking for the file's metadata as "not found locally", the
+    # status in its cause; one met while downloading it, directly
+    code = next((code for code in map(_status, _causes(e)) if code is not None), None)
+    if code is not None:
+        return WeightsError(
+            f"{label}: the Hugging Face Hub answered HTTP {code}{_phrase(code)} for {where}",
+            hint=_REFUSED if code in (401, 403) else status_hint(code),
+        )
     if isinstance(e, LocalEntryNotFoundError):  # offline, or the Hub unreachable, and not cached
         return WeightsError(
             f"{label}: cannot reach the Hugging Face Hub for {where}",
             hint="check the connection (and HF_ENDPOINT, HF_HUB_OFFLINE), or " + LOCAL_COPY,
         )
-    if isinstance(e, (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError)):
+    if type(e).__module__.partition(".")[0] in _HTTP_CLIENTS:  # connected, then the connection broke, every try
+        first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
         return WeightsError(
-            f"{label}: {where} was not found on the Hub ({type(e).__name__})",
-            hint="a private or gated repository needs HF_TOKEN; otherwise weights.toml points to a missing file",
+            f"{label}: Hub download of {where} failed: {first_line}",
+            hint="the connection failed on every try: check it (and HF_ENDPOINT), then run the same command again",
         )
     return None
+
+
+_REFUSED = "the Hub refuses access: set HF_TOKEN to a token that may read the repository, and accept the "
+_REFUSED += "repository's terms on its page if it asks; or " + LOCAL_COPY
+_HTTP_CLIENTS = {"requests", "urllib3", "httpx", "httpcore", "httpx2", "httpcore2"}  # huggingface_hub's, by version
+
+
+def _causes(e: BaseException | None) -> Iterator[BaseException]:
+    """`e`, then the error it was raised from, and so on."""
+    while e is not None:
+        yield e
+        e = e.__cause__
+
+
+def _phrase(code: int) -> str:
+    """The standard phrase of HTTP status `code` after a space (" Service Unavailable"); "" for a code without one."""
+    try:
+        return f" {HTTPStatus(code).phrase}"
+    except ValueError:
+        return ""
+
+
+def _status(e: BaseException) -> int | None:
+    """The HTTP status of the answer an error of huggingface_hub (or of its HTTP client) carries, or None."""
+    code = getattr(getattr(e, "response", None), "status_code", None)
+    return code if isinstance(code, int) else None
 
 
 @functools.lru_cache(maxsize=1)

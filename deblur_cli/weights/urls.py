@@ -358,14 +358,17 @@ def _http_error(label: str, url: str, e: urllib.error.HTTPError, hints: Hints) -
             f"{label}: {shown(url)} answered HTTP {e.code} and its redirects lead nowhere (a loop, or no Location)",
             hint="the server is misconfigured; " + LOCAL_COPY,
         )
-    if e.code >= 500 or e.code == 429:
-        hint = "the server is failing or busy, not the file: try again later"
-    elif e.code in (401, 403):
-        hint = "the server refuses access: the file may have been made private; " + LOCAL_COPY
-    else:
-        hint = GONE
-    hint = hints.get(e.code, hint)
+    hint = hints.get(e.code, status_hint(e.code))
     return WeightsError(f"{label}: {shown(url)} answered HTTP {e.code} {_one_line(str(e.reason))}", hint=hint)
+
+
+def status_hint(code: int) -> str:
+    """The hint for an HTTP error status (not a redirect) that a download of a pinned file cannot go on from."""
+    if code >= 500 or code == 429:
+        return "the server is failing or busy, not the file: try again later"
+    if code in (401, 403):
+        return "the server refuses access: the file may have been made private; " + LOCAL_COPY
+    return GONE
 
 
 def _one_line(text: str) -> str:
