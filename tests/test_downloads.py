@@ -985,6 +985,24 @@ def test_resolved_weights_give_their_sha256_as_recorded_or_hashed(server, tmp_pa
     assert resolved.recorded_sha256 is None and resolved.sha256() == sha256(b"mine")
 
 
+def test_weights_naming_a_link_to_nothing_say_where_it_points(tmp_path, monkeypatch):
+    """Found in review: a link to a missing file (a download folder or a disk that is gone), or round a loop of
+    links, was "no such file", though `ls` shows its name."""
+    monkeypatch.chdir(tmp_path)
+    Path("links").mkdir()
+    Path("links/dangling.safetensors").symlink_to("nowhere.safetensors")  # relative to the link's folder
+    Path("links/loop1.safetensors").symlink_to("loop2.safetensors")
+    Path("links/loop2.safetensors").symlink_to("loop1.safetensors")
+    said = {
+        "dangling": "a link to links/nowhere.safetensors, which does not exist",
+        "loop1": "a link to links/loop2.safetensors, in a loop of links that leads to no file",
+    }
+    for name, problem in said.items():
+        with pytest.raises(WeightsError, match=f"^--weights links/{name}.safetensors: {problem}$") as info:
+            resolve_weights("dstnet", weights=f"links/{name}.safetensors", registry=load_registry())
+        assert info.value.hint == "check the link, or give another file"
+
+
 def test_weights_by_entry_name_must_fit_the_model(tmp_path, bundled):
     b, bundled_file = bundled
     registry = _registry_of(b, defaults={"dstnet": ("b",), "wtsa": ("b",)})

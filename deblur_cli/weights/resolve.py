@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +51,10 @@ def named_entry(model: str, weights: str | Path, registry: Registry | None = Non
             f"--weights {weights}: not a file", hint="give a weights file, or a name from `deblur models`"
         )
     entry = registry.entries.get(str(weights))
+    if entry is None and path.is_symlink():  # `ls` shows its name: "no such file" would send the user looking there
+        raise WeightsError(
+            f"--weights {weights}: {_link_to_nothing(path)}", hint="check the link, or give another file"
+        )
     if entry is None:
         hint = f"{did_you_mean(str(weights), registry.entries)}give a weights file, or a name from `deblur models`"
         named, _, file = str(weights).partition("=")
@@ -63,6 +69,20 @@ def named_entry(model: str, weights: str | Path, registry: Registry | None = Non
             hint=f"give them to a {entry.architecture} model: --model {users} (see `deblur models`)",
         )
     return entry
+
+
+def _link_to_nothing(path: Path) -> str:
+    """What a symbolic link that leads to no file points to: a missing file, a loop of links, a folder not
+    readable."""
+    target = path.parent / os.readlink(path)  # as seen from here, not from the link's folder
+    try:
+        path.stat()
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return f"a link to {target}, in a loop of links that leads to no file"
+        if e.errno not in (errno.ENOENT, errno.ENOTDIR):
+            return f"a link to {target}: {(e.strerror or str(e)).lower()}"
+    return f"a link to {target}, which does not exist"
 
 
 def resolve_weights(
