@@ -852,6 +852,61 @@ def test_a_conversion_of_a_file_already_there_is_not_called_a_download(server, t
     assert "w: downloaded and verified" in result.stderr and len(server.requests("GET")) == 1
 
 
+@pytest.mark.parametrize("how", ["--offline", "HF_HUB_OFFLINE"])
+def test_a_verified_pth_in_the_cache_is_converted_offline(hub, tmp_path, official_pth, monkeypatch, how):
+    """Found in review: offline, a verified .pth in the cache that was not converted yet (a conversion stopped by a
+    full disk, an official file put there by hand on an air-gapped machine) was "not downloaded", with a hint to go
+    online; converting it is local work on bytes verified against the pin. `deblur models` said "missing" of it."""
+    import deblur_cli.cli.weights as cli_weights
+    from deblur_cli.cli import app
+
+    pth = entry("w", url=hub.add_file("GOPRO.pth", official_pth), content=official_pth,
+                extra="config = { feat = 8, blocks = 1 }\n")  # fmt: skip
+    hub.add_hub_file("me/models", COMMIT, "GOPRO.pth", official_pth, lfs=False)
+    on_hub = entry("h", hub=("me/models", "GOPRO.pth"), content=official_pth,
+                   checksum=f"git-blob-sha1:{git_blob_id(official_pth)}", extra="config = { feat = 8, blocks = 1 }\n")  # fmt: skip
+    (tmp_path / "weights" / "w").mkdir(parents=True)
+    (tmp_path / "weights" / "w" / "GOPRO.pth").write_bytes(official_pth)  # put there by hand
+    fetched = download(on_hub, tmp_path)  # then its conversion lost: a .pth in the Hub cache alone
+    fetched.unlink()
+    cache.converted_path(on_hub, tmp_path).with_name("h.safetensors.verified").unlink()
+    requests = len(hub.requests())
+    registry = _registry_of(pth, on_hub)
+    monkeypatch.setattr(cli_weights, "load_registry", lambda: registry)
+    listed = CliRunner().invoke(app, ["models", "--json", "--cache-dir", str(tmp_path)])
+    assert {row["name"]: row["status"] for row in json.loads(listed.stdout)} == {"w": "unconverted", "h": "unconverted"}
+
+    offline = {"offline": True}
+    if how == "HF_HUB_OFFLINE":
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        offline = {}
+    for e in (pth, on_hub):
+        resolved = resolve_weights("dstnet", weights=e.name, cache_dir=tmp_path, registry=registry, **offline)
+        assert resolved.path == cache.converted_path(e, tmp_path) and resolved.path.is_file()
+    assert len(hub.requests()) == requests  # no request
+    assert not (tmp_path / "weights" / "w" / "GOPRO.pth").exists()  # converted, as a download is
+    cache.converted_path(pth, tmp_path).unlink()
+    with pytest.raises(WeightsError, match="'w' for model dstnet are not downloaded \\(offline\\)") as info:
+        resolve_weights("dstnet", weights="w", cache_dir=tmp_path, registry=registry, **offline)
+    assert info.value.hint.startswith("run `deblur download-weights w` when online")
+
+
+def test_download_weights_converts_offline(hub, tmp_path, official_pth, monkeypatch):
+    """With HF_HUB_OFFLINE set, download-weights converts a verified .pth that is here, with no request."""
+    import deblur_cli.cli.weights as cli_weights
+    from deblur_cli.cli import app
+
+    e = entry(url=hub.add_file("GOPRO.pth", official_pth), content=official_pth,
+              extra="config = { feat = 8, blocks = 1 }\n")  # fmt: skip
+    monkeypatch.setattr(cli_weights, "load_registry", lambda: _registry_of(e))
+    (tmp_path / "weights" / "w").mkdir(parents=True)
+    (tmp_path / "weights" / "w" / "GOPRO.pth").write_bytes(official_pth)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = CliRunner().invoke(app, ["download-weights", "w", "--cache-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "w: verified and converted: nothing to download" in result.stderr and hub.requests() == []
+
+
 def test_a_conversion_stopped_by_a_full_disk_says_the_download_is_kept(server, tmp_path, official_pth, monkeypatch):
     """Found in review: its hint was an output's ('write the output elsewhere')."""
     import errno
@@ -895,7 +950,7 @@ def test_conversion_refuses_a_config_that_contradicts_weights_toml(server, tmp_p
     for _ in range(2):  # the verified download is kept for the next try, not fetched again
         with pytest.raises(WeightsError, match="the checkpoint has feat=8, weights.toml says 64"):
             download(e, tmp_path)
-    assert status(e, tmp_path) == "missing"
+    assert status(e, tmp_path) == "unconverted"  # the verified .pth, which the next try converts
     assert len(server.requests("GET")) == 1 and (tmp_path / "weights" / "w" / "GOPRO.pth").is_file()
 
 
@@ -1398,7 +1453,7 @@ def test_a_download_waiting_for_another_says_so_and_finds_the_file_cached(server
         thread = threading.Thread(target=second)
         thread.start()
         assert waiting.wait(timeout=30)
-        mine = download_module._download_unlocked(e, tmp_path, force=False, progress=None)
+        mine = download_module._download_unlocked(e, tmp_path, force=False, offline=None, progress=None)
     thread.join(timeout=30)
     assert heard == ["w: another deblur process is fetching these weights; waiting for it"]
     assert result == [mine] and mine.read_bytes() == CONTENT

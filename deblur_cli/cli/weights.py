@@ -36,9 +36,18 @@ CacheDirOpt = Annotated[
         help="Weights cache [$DEBLUR_CACHE, else $XDG_CACHE_HOME/deblur or ~/.cache/deblur].",
     ),
 ]
-_STATUS_STYLE = {"bundled": "green", "cached": "green", "missing": "yellow", "unpinned": "red", "unpublished": "dim"}
+_STATUS_STYLE = {
+    "bundled": "green",
+    "cached": "green",
+    "unconverted": "green",
+    "missing": "yellow",
+    "unpinned": "red",
+    "unpublished": "dim",
+}
 # what a status asks of the user, said under the table where an entry has it
 _STATUS_NOTES = {
+    "unconverted": "unconverted: an official .pth in the cache, not converted to safetensors yet: its first use"
+    " checks and converts it, with no network (`deblur download-weights NAME` does it now)",
     "missing": "missing: not downloaded yet (`deblur download-weights NAME` fetches it), or a bundled file this"
     " installation lacks (reinstall deblur)",
     "unpinned": "unpinned: a bundled file without a checksum in weights.toml, never loaded",
@@ -51,7 +60,7 @@ def models(
     as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print the registry as JSON on stdout.")] = False,
     cache_dir: CacheDirOpt = None,
 ) -> None:
-    """List the known weights and whether each is bundled, cached, missing or unpublished."""
+    """List the known weights and whether each is bundled, cached, unconverted, missing or unpublished."""
     registry = load_registry()
     rows = [(entry, status(entry, cache_dir), registry.models_using(entry.name)) for entry in registry.entries.values()]
     if as_json:

@@ -268,8 +268,9 @@ def _delete_with_stamp(path: Path) -> None:
 
 
 def status(entry: WeightsEntry, cache_dir: str | Path | None = None) -> str:
-    """'bundled', 'cached', 'missing', 'unpinned' (a bundled file present but without a checksum), or
-    'unpublished' (a bundled entry with neither: weights.toml lists the model before it has weights).
+    """'bundled', 'cached', 'unconverted' (an official .pth here, not converted yet: its first use converts it,
+    with no download), 'missing', 'unpinned' (a bundled file present but without a checksum), or 'unpublished'
+    (a bundled entry with neither: weights.toml lists the model before it has weights).
 
     Cheap: no file is hashed, so a damaged file still shows as present until it is used.
     """
@@ -277,14 +278,22 @@ def status(entry: WeightsEntry, cache_dir: str | Path | None = None) -> str:
         if not bundled_path(entry).is_file():
             return "missing" if entry.checksum is not None else "unpublished"
         return "bundled" if entry.checksum is not None else "unpinned"
-    return "cached" if present_file(entry, cache_dir) is not None else "missing"
+    if _cached_here(entry, cache_dir) is not None:
+        return "cached"
+    return "unconverted" if _source_here(entry, cache_dir) is not None else "missing"
 
 
 def present_file(entry: WeightsEntry, cache_dir: str | Path | None = None) -> Path | None:
-    """The file that makes `status` say bundled, unpinned or cached; None where there is none. Not hashed."""
+    """The file that makes `status` say bundled, unpinned, cached or unconverted (the .pth); None where there is
+    none. Not hashed."""
     if isinstance(entry.source, BundledSource):
         path = bundled_path(entry)
         return path if path.is_file() else None
+    return _cached_here(entry, cache_dir) or _source_here(entry, cache_dir)
+
+
+def _cached_here(entry: WeightsEntry, cache_dir: str | Path | None) -> Path | None:
+    """The file of a downloadable entry that makes `status` say cached, or None. Not hashed."""
     ours = converted_path(entry, cache_dir) if entry.needs_conversion else download_path(entry, cache_dir)
     stamp = _stamp(ours, entry.checksum) if ours.is_file() else None
     if stamp is not None and _vouches(entry, stamp):
@@ -292,3 +301,23 @@ def present_file(entry: WeightsEntry, cache_dir: str | Path | None = None) -> Pa
     if isinstance(entry.source, HubSource) and not entry.needs_conversion:
         return hub.find_cached(entry.source, cache_dir=hub_cache(cache_dir))
     return None
+
+
+def kept_source(entry: WeightsEntry, cache_dir: str | Path | None = None) -> Path | None:
+    """The verified source of a conversion not made yet, found without the network: a .pth that a conversion
+    stopped by a full disk kept, or an official file put in the entry's folder by hand. Hashed against its pin;
+    None where there is none that matches it, and for an entry that needs no conversion. Converting it is local
+    work on verified bytes, so it is done offline too."""
+    path = _source_here(entry, cache_dir)
+    return path if path is not None and mismatch(path, entry.checksum, entry.size) is None else None
+
+
+def _source_here(entry: WeightsEntry, cache_dir: str | Path | None) -> Path | None:
+    """Where a conversion's source lies when it is here (not hashed); None where it is not, or the entry needs
+    no conversion."""
+    if not entry.needs_conversion or isinstance(entry.source, BundledSource):
+        return None
+    if isinstance(entry.source, HubSource):
+        return hub.find_cached(entry.source, cache_dir=hub_cache(cache_dir))
+    path = download_path(entry, cache_dir)
+    return path if path.is_file() else None

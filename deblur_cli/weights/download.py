@@ -60,14 +60,17 @@ def download(
     progress: ProgressFn | None = None,
     warn: Callable[[str], None] | None = None,
     on_fetch: Callable[[], None] | None = None,
+    offline: bool | None = None,
 ) -> Path:
     """Make `entry` available locally and return the file to load (always safetensors).
 
-    Without `force`, a cached file that still matches its checksum is returned with no request.
-    Otherwise the source is fetched (a URL resumes its .part file), checked against the entry's size
-    and checksum before any use (a mismatch deletes it and raises WeightsError), and a legacy
-    checkpoint is converted once. A cache that cannot be written is an OutputError naming it. A bundled
-    entry needs no download: its checked package file is returned. Processes fetching one entry at once take turns (`lock.exclusive`): the later ones find
+    Without `force`, a cached file that still matches its checksum is returned with no request, and so is
+    the conversion of a verified source already here (`cache.kept_source`). Otherwise the source is
+    fetched (a URL resumes its .part file), checked against the entry's size and checksum before any use
+    (a mismatch deletes it and raises WeightsError), and a legacy checkpoint is converted once. `offline`
+    (None: as HF_HUB_OFFLINE says) allows no request: what would need one is a WeightsError. A cache that
+    cannot be written is an OutputError naming it. A bundled entry needs no download: its checked package
+    file is returned. Processes fetching one entry at once take turns (`lock.exclusive`): the later ones find
     it cached. `warn(line)` hears of a damaged cached file and of waiting for another process;
     `on_fetch()` is called when this call fetches (or converts) the file itself.
     """
@@ -92,19 +95,25 @@ def download(
                     return found
             if on_fetch is not None:
                 on_fetch()
-            return _download_unlocked(entry, cache_dir, force=force, progress=progress)
+            return _download_unlocked(entry, cache_dir, force=force, offline=offline, progress=progress)
     except OSError as e:  # the network's are WeightsErrors by now: this is the cache's (a lock, a stamp...)
         raise cache.unusable(entry, cache_dir, e) from None
 
 
 def _download_unlocked(
-    entry: WeightsEntry, cache_dir: str | Path | None, *, force: bool, progress: ProgressFn | None
+    entry: WeightsEntry, cache_dir: str | Path | None, *, force: bool, offline: bool | None, progress: ProgressFn | None
 ) -> Path:
-    if offline_from_env():
+    kept = None if force else cache.kept_source(entry, cache_dir)  # converted below, with no request
+    if kept is not None:
+        source_file = kept
+    elif offline is None and offline_from_env():
         raise WeightsError(
             f"{entry.name}: not downloaded, and HF_HUB_OFFLINE is set", hint="unset HF_HUB_OFFLINE to download"
         )
-    if isinstance(entry.source, UrlSource):
+    elif offline:
+        hint = f"run `deblur download-weights {entry.name}` when online"
+        raise WeightsError(f"{entry.name}: not downloaded (offline)", hint=hint)
+    elif isinstance(entry.source, UrlSource):
         source_file = _fetch_url(entry, entry.source, cache_dir, force=force, progress=progress)
     else:
         source_file = _fetch_hub(entry, entry.source, cache_dir, force=force, progress=progress)
@@ -135,8 +144,6 @@ def _fetch_url(
     if force:
         for path in partial:
             path.unlink(missing_ok=True)
-    elif entry.needs_conversion and target.is_file() and mismatch(target, entry.checksum, entry.size) is None:
-        return target  # verified by an earlier call whose conversion failed: no need to fetch it again
     url = source_url(source)
     mirrored = url != source.url  # then what is missing, refused or wrong is the mirror's copy, not the source
     hints: dict[int | str, str] = {}

@@ -101,11 +101,14 @@ def resolve_weights(
 
     1. `weights`: an existing file is used as is; otherwise it may name a registry entry of the
        model's architecture (`--weights dstnet-dvd`), which then goes through steps 2-4 alone.
-    2. the model's registry entries (weights.toml [defaults], preferred first) already in the cache;
+    2. the model's registry entries (weights.toml [defaults], preferred first) already in the cache,
+       converted, or a verified source to convert (`cache.kept_source`: a conversion stopped by a full
+       disk, an official file put there by hand), which needs no network, so is converted offline too;
     3. its bundled entries;
     4. a download of its first downloadable entry, unless `offline` (None: HF_HUB_OFFLINE decides)
-       or not `download`. `on_fetch(entry)` is called when it starts (a cached file found meanwhile,
-       fetched by another process, needs none), and `progress(done_bytes, total_bytes)` follows it.
+       or not `download`. `on_fetch(entry)` is called when a download or conversion starts (a cached
+       file found meanwhile, fetched by another process, needs none), and `progress(done_bytes,
+       total_bytes)` follows it.
     Nothing found: WeightsError naming the `deblur download-weights` command that fetches it.
     `registry` defaults to the packaged weights.toml. `warn(line)` hears of a cached file found
     damaged (it is deleted, and the search goes on) and of waiting for another process's download.
@@ -115,10 +118,11 @@ def resolve_weights(
     if isinstance(found, ResolvedWeights):
         return found
     offline = offline_from_env() if offline is None else offline
-    if offline or not download:
+    if not download or (offline and cache.kept_source(found, cache_dir) is None):
         raise _not_downloaded(found, model, "offline" if offline else "downloads disabled")
     fetching = None if on_fetch is None else functools.partial(on_fetch, found)
-    return _from_registry(found, download_entry(found, cache_dir, progress=progress, warn=warn, on_fetch=fetching))
+    fetched = download_entry(found, cache_dir, progress=progress, warn=warn, on_fetch=fetching, offline=offline)
+    return _from_registry(found, fetched)
 
 
 def _found_here(
@@ -128,7 +132,7 @@ def _found_here(
     registry: Registry,
     warn: Callable[[str], None] | None,
 ) -> ResolvedWeights | WeightsEntry:
-    """Steps 1-3 of `resolve_weights`: the weights here, else the entry a download would fetch."""
+    """Steps 1-3 of `resolve_weights`: the weights here, else the entry a download would fetch (or convert)."""
     if weights is not None:
         entry = named_entry(model, weights, registry)
         if entry is None:
@@ -141,6 +145,8 @@ def _found_here(
         found = cache.cached_file(entry, cache_dir, warn=warn)
         if found is not None:
             return _from_registry(entry, found)
+        if cache.kept_source(entry, cache_dir) is not None:  # to convert, as a download would after fetching it
+            return entry
     bundled = [e for e in candidates if isinstance(e.source, BundledSource)]
     for entry in bundled:
         if cache.status(entry) == "bundled":
@@ -169,8 +175,10 @@ def _not_downloaded(entry: WeightsEntry, model: str, why: str) -> WeightsError:
 
 
 def has_local_weights(model: str, cache_dir: str | Path | None = None, registry: Registry | None = None) -> bool:
-    """Whether model `model` can run without a download: a pinned bundled file or a cached one exists."""
+    """Whether model `model` can run without a download: a pinned bundled file or a cached one exists (or an
+    official .pth to convert)."""
     registry = registry or load_registry()
     if model not in registry.defaults:
         return False
-    return any(cache.status(entry, cache_dir) in ("bundled", "cached") for entry in registry.candidates(model))
+    here = ("bundled", "cached", "unconverted")
+    return any(cache.status(entry, cache_dir) in here for entry in registry.candidates(model))
