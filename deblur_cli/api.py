@@ -32,6 +32,7 @@ import torch
 
 from deblur_cli import cpu_share
 from deblur_cli.errors import DeblurError, FrameError, FrameTypeError, UsageError
+from deblur_cli.held_weights import runs_under
 from deblur_cli.model_specs import MAX_SAMPLES, MAX_SEED
 from deblur_cli.restorer import Restorer, completed
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
@@ -282,6 +283,8 @@ def load(
         cache_dir=cache_dir, offline=offline,
     )  # fmt: skip
     restorer = build_restorer(name, options, warn=_warn)
+    if model != "auto" and (held := runs_under(name, weights, python=True)):  # once the file is known to load
+        _warn(held)
     for line in check_restorer(restorer, name, windows, compiled=compile, python=True):
         _warn(line)
     if restorer.device.type == "cpu" and cpu_share.spinning_beside_others(since, cpu_share.sample()):

@@ -490,6 +490,29 @@ def test_what_deblur_run_would_warn_of_is_a_warning_at_the_callers_line():
         deblur_cli.load("wtsa-s", device="cpu", eta=0.5, batch=2)  # it batches with step noise too
 
 
+def test_weights_of_another_size_than_the_model_named_are_warned_of(tmp_path):
+    """Found in review (docs52): `deblur run` warns that the file's model runs under the name given, `load` said
+    nothing, and its Deblurrer's name named a model the file does not hold."""
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+
+    save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), tmp_path / "mine.safetensors")
+    said = (
+        f'weights="{tmp_path / "mine.safetensors"}" holds DSTNet(feat=8, blocks=1), not model="dstnet-s": the '
+        "file's model runs, and Deblurrer.name says dstnet-s"
+    )
+    with pytest.warns(deblur_cli.DeblurWarning) as w:
+        loaded = deblur_cli.load("dstnet-s", device="cpu", weights=tmp_path / "mine.safetensors")
+    assert [str(warning.message) for warning in w] == [said] and w[0].filename == __file__
+    assert loaded.name == "dstnet-s"
+    with pytest.warns(deblur_cli.DeblurWarning, match='^weights="dstnet-s" holds a dstnet-s model, not model="dstnet"'):
+        deblur_cli.load("dstnet", device="cpu", weights="dstnet-s")  # a registry entry
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        deblur_cli.load("auto", device="cpu", weights=tmp_path / "mine.safetensors")  # auto takes the file's model
+        deblur_cli.load("dstnet-s", device="cpu", weights="dstnet-s")
+
+
 def test_threads_that_spin_beside_other_programs_are_warned_of(monkeypatch):
     """Found in review (api50): on a CPU other programs kept busy, restore took 10 to 25 s where deblur run, which
     sets OMP_WAIT_POLICY=PASSIVE itself before torch loads, took 2.5 s; the library said nothing."""

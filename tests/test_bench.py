@@ -389,7 +389,7 @@ def test_cli_warns_of_weights_of_another_size_than_the_model_named(stand_in_mode
 
 def test_registry_weights_of_another_size_are_named():
     """Found in review: `-m dstnet --weights dstnet-s` ran the small model as dstnet without a word."""
-    from deblur_cli.cli.weights import held_elsewhere
+    from deblur_cli.held_weights import held_elsewhere
 
     assert held_elsewhere("dstnet", "dstnet-s") == "dstnet-s holds a dstnet-s model, not dstnet"
     assert held_elsewhere("dstnet-s", "dstnet-gopro") == "dstnet-gopro holds a dstnet model, not dstnet-s"
@@ -411,7 +411,7 @@ def test_an_entry_not_downloaded_is_refused_offline_before_any_model_runs_and_wi
 
 
 def test_wtsa_weights_of_another_size_are_named(tmp_path):
-    from deblur_cli.cli.weights import held_elsewhere
+    from deblur_cli.held_weights import held_elsewhere
     from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet
     from deblur_cli.diffusion.schedule import DiffusionConfig
     from deblur_cli.wtsa_weights import save_wtsa

@@ -20,7 +20,7 @@ from deblur_cli.bench_plan import CPU_STEPS, DEFAULT_MODELS, GPU_STEPS, Sweep, c
 from deblur_cli.cli.app import command, err, examples, labelled, out, warn
 from deblur_cli.cli.progress_lines import progress_bar
 from deblur_cli.cli.tables import cell, cut_note, figures_table, fitting_parts, frame_count, width_needed
-from deblur_cli.cli.weights import build_shown, check_weights, held_elsewhere
+from deblur_cli.cli.weights import build_shown, check_weights
 from deblur_cli.cli.options import (
     FRAMES_PANEL,
     MAX_SAMPLES,
@@ -41,6 +41,7 @@ from deblur_cli.cli.options import (
     span_option,
 )
 from deblur_cli.errors import InputError, OutputError, UsageError, WeightsError, did_you_mean
+from deblur_cli.held_weights import held_elsewhere
 from deblur_cli.host_memory import check_synthesis_memory
 from deblur_cli.model_specs import MODELS
 from deblur_cli.outputs import same_file

@@ -10,7 +10,7 @@ import typer
 
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, out, warn
-from deblur_cli.cli.weights import build_shown, runs_under
+from deblur_cli.cli.weights import build_shown
 from deblur_cli.cli.options import (
     CacheDirOpt,
     DeviceOpt,
@@ -24,6 +24,7 @@ from deblur_cli.cli.options import (
     SMALLEST_SYNTHESIS,
     parse_size,
 )
+from deblur_cli.held_weights import runs_under
 from deblur_cli.host_memory import check_synthesis_memory
 from deblur_cli.run_options import SAMPLING_DEFAULTS, sampling_note, window_options
 

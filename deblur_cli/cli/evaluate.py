@@ -40,10 +40,11 @@ from deblur_cli.cli.options import (
 )
 from deblur_cli.cli.evaluate_tables import comparison, show
 from deblur_cli.cli.progress_lines import FramesTask, progress_bar, time_left
-from deblur_cli.cli.weights import build_shown, check_weights, describe_shown, held_elsewhere
+from deblur_cli.cli.weights import build_shown, check_weights, describe_shown
 from deblur_cli.datasets import find_sequences
 from deblur_cli.files import check_writable
 from deblur_cli.errors import OutputError, UsageError
+from deblur_cli.held_weights import held_elsewhere
 from deblur_cli.model_specs import MODELS
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.wording import said_once, some, weights_label

@@ -59,8 +59,9 @@ from deblur_cli.cli.options import (
     tile_option,
 )
 from deblur_cli.cli.progress_lines import FramesTask, progress_bar, sampling_step
-from deblur_cli.cli.weights import build_shown, runs_under
+from deblur_cli.cli.weights import build_shown
 from deblur_cli.errors import UsageError
+from deblur_cli.held_weights import runs_under
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.video_io import EncodeOptions, ReadOptions
 from deblur_cli.video_io.deinterlace import MODES

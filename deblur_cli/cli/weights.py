@@ -16,10 +16,10 @@ from deblur_cli.cli.app import command, err, labelled, out, warn
 from deblur_cli.cli.options import QuietOpt, cache_dir_option
 from deblur_cli.errors import DeblurError, UsageError, WeightsError
 from deblur_cli.host_memory import suit_allocator
-from deblur_cli.model_specs import MODELS, model_spec
+from deblur_cli.model_specs import model_spec
 from deblur_cli.weights import WeightsEntry, download, load_registry, named_entry, status
 from deblur_cli.weights.cache import cache_root, present_file
-from deblur_cli.weights.registry import CONFIG_FIELDS, BundledSource, HubSource, UrlSource
+from deblur_cli.weights.registry import BundledSource, HubSource, UrlSource
 from deblur_cli.wording import readable_size
 from deblur_cli.weights.urls import shown as redacted
 
@@ -246,61 +246,6 @@ def check_weights(
     if path.is_file() and path.suffix.lower() == ".safetensors":
         module = wtsa_weights if model_spec(name).architecture == "wtsa" else dstnet_weights
         check_architecture(read_metadata(path), module.ARCHITECTURE, path.name, module.WEIGHTS_OF)  # as loading does
-
-
-def held_elsewhere(name: str, weights: str | Path | None) -> str | None:
-    """"FILE holds a dstnet model, not dstnet-s" where a --weights file holds another size of model `name`'s
-    architecture than `name` says: the file's model runs, under the name given. A DSTNet file's size is
-    read as loading reads it (metadata, else the tensor shapes: an official .pth too), a WTSA file's from
-    its metadata, each after the checks loading makes of the file (`held_model`), a registry entry's from the
-    config weights.toml states (`-m dstnet --weights dstnet-s`). None when it fits, for a WTSA file whose metadata
-    holds no config or an entry that states none, and for weights that are not of that architecture, cannot be
-    read or that loading refuses (building them says what is wrong)."""
-    from deblur_cli import dstnet_weights, wtsa_weights
-
-    if weights is None:
-        return None
-    architecture, path = model_spec(name).architecture, Path(weights).expanduser()
-    try:
-        if not path.is_file():  # a registry entry, or nothing (resolving it says so)
-            label, held = str(weights), _entry_model(str(weights), architecture)
-        elif wtsa_weights.is_wtsa_file(path) != (architecture == "wtsa"):
-            return None
-        else:
-            label, held = path.name, (wtsa_weights if architecture == "wtsa" else dstnet_weights).held_model(path)
-    except DeblurError:
-        return None
-    if held is None or held == name:
-        return None
-    held = f"a {held} model" if held in MODELS else held  # else its size, written out
-    return f"{label} holds {held}, not {name}"
-
-
-def runs_under(name: str, weights: str | Path | None) -> str | None:
-    """held_elsewhere's warning as run and demo give it: the file's model runs, under the name given."""
-    held = held_elsewhere(name, weights)
-    return None if held is None else f"{held}: the file's model runs, under the name {name}"
-
-
-def _entry_model(name: str, architecture: str) -> str | None:
-    """The model an entry of weights.toml of `architecture` holds: a DSTNet entry's by the config it states (its
-    variant's name, else its size written out), a WTSA entry's by its file's metadata where the file is here
-    (bundled, or downloaded); None for another entry, or one that does not state its whole size."""
-    entry = load_registry().entries.get(name)
-    if entry is None or entry.architecture != architecture:
-        return None
-    if architecture == "wtsa":
-        from deblur_cli import wtsa_weights
-        from deblur_cli.weights.cache import present_file
-
-        path = present_file(entry)
-        return None if path is None else wtsa_weights.held_model(path)
-    if set(entry.config) != set(CONFIG_FIELDS[architecture]):  # the registry refuses other keys
-        return None
-    from deblur_cli.dstnet_weights import model_name
-    from deblur_cli.models.dstnet import DSTNetConfig
-
-    return model_name(DSTNetConfig(**entry.config))
 
 
 def _as_dict(entry: WeightsEntry, state: str, used_by: tuple[str, ...], path: Path | None) -> dict:
