@@ -173,7 +173,8 @@ def load_clip(
     blurred, fps = _read_frames(source, frames, span, at_most=at_most)
     sharp = None
     if reference is not None:
-        sharp, _ = _read_frames(reference, len(blurred), span, rate=fps)
+        # frame i of the input is scored against frame i of the reference: it needs as many
+        sharp, _ = _read_frames(reference, len(blurred), span, rate=fps, wanted=f"the {len(blurred)} of the input")
         if sharp.shape != blurred.shape:
             raise InputError(
                 f"{reference} has frames of {sharp.shape[-1]}x{sharp.shape[-2]}, "
@@ -187,11 +188,17 @@ def load_clip(
 
 
 def _read_frames(
-    path: str | os.PathLike, count: int, span: Span, rate: float | None = None, at_most: bool = False
+    path: str | os.PathLike,
+    count: int,
+    span: Span,
+    rate: float | None = None,
+    at_most: bool = False,
+    wanted: str | None = None,
 ) -> tuple[torch.Tensor, float]:
     """`count` frames (T, 3, H, W) and the frame rate of `path`, from the span's start on (with `at_most`, as
     many as there are, one at least); with `rate`, from the frame that start is at that rate (the input's)
-    instead of at this file's own."""
+    instead of at this file's own. `wanted` says where `count` comes from, for the error of a shorter file
+    (default: --frames)."""
     seek = span
     if rate is not None and not span.whole:
         with open_source(path) as source:
@@ -213,7 +220,8 @@ def _read_frames(
     if len(frames) < count and not (at_most and frames):
         where = "" if span.whole else f" from {span.start:g} s"
         raise InputError(
-            f"{path} has {len(frames)} frame{'' if len(frames) == 1 else 's'}{where}, fewer than --frames ({count})",
+            f"{path} has {len(frames)} frame{'' if len(frames) == 1 else 's'}{where}, fewer than"
+            f" {wanted or f'--frames ({count})'}",
             hint=f"--frames {len(frames)} or fewer" if frames else "choose an earlier --start",
         )
     return torch.stack(frames), fps

@@ -470,7 +470,7 @@ def test_an_input_shorter_than_the_default_frames_is_benched_whole(stand_in_mode
     assert "hint: --frames 5 or fewer\n" in refused.stderr
     make_images(tmp_path / "short", count=3, size=(32, 32))  # the reference must hold the frames taken
     result = CliRunner().invoke(app, [*args[:-1], str(tmp_path / "short")])
-    assert result.exit_code == 1 and "short has 3 frames" in result.stderr
+    assert result.exit_code == 1 and "short has 3 frames, fewer than the 5 of the input" in result.stderr  # review52
     assert "hint: --frames 3 or fewer" in result.stderr
 
 

@@ -14,6 +14,7 @@ except ImportError:  # Windows
     fcntl = None
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
@@ -30,6 +31,7 @@ from deblur_cli.span import Span
 from deblur_cli.stream import restore_stream
 from deblur_cli.video_io import EncodeOptions, ReadOptions, describe, open_source
 from deblur_cli.video_io.segments import SegmentedVideoSink
+import deblur_cli.video_io.segments as segments_module
 import deblur_cli.video_io.work_folder as work_folder_module
 from deblur_cli.video_io import frame_timing
 from deblur_cli.video_io.work_folder import MARKERS, Change, OutputLock, key_changes, work_folder
@@ -873,6 +875,7 @@ def test_a_join_that_fails_keeps_every_segment_and_the_next_run_only_joins(tmp_p
         raise files.output_error(self.path, OSError(errno.ENOSPC, "No space left on device"))
 
     monkeypatch.setattr(VideoFileSink, "write_packets", full_disk)
+    monkeypatch.setattr(segments_module.shutil, "disk_usage", lambda path: SimpleNamespace(free=900))
     notes: list[str] = []
     with pytest.raises(OutputError, match="disk full while joining the restored frames into") as caught:
         deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, on_note=notes.append)
@@ -881,7 +884,9 @@ def test_a_join_that_fails_keeps_every_segment_and_the_next_run_only_joins(tmp_p
     kept = sum(p.stat().st_size for p in work_folder(target).glob("seg_*") if not p.name.endswith(".json"))
     hint = caught.value.hint
     assert f"the output needs about {readable_size(kept)} beside the frames kept in" in hint, hint
-    assert "free now: free that much, then run the same command, which only joins them" in hint
+    # the shortfall, not two sizes to choose between (review52)
+    assert f"900 B free now: free about {readable_size(kept - 900)} more, then run the same command" in hint, hint
+    assert hint.endswith("which only joins them (an output elsewhere restores them again)")
     monkeypatch.undo()
     restorer = MixingRestorer()
     result = deblur_video(source, target, restorer, windows=WINDOWS, encode=FFV1)

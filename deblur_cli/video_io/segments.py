@@ -166,13 +166,17 @@ class SegmentedVideoSink(atomic.FinishesOnExit, FrameSink):
         way on is room for the output beside them and the same command (an output elsewhere restores again)."""
         size = sum(packet[0] for record in self._records for packet in record.packets)
         try:
-            free = f", {readable_size(shutil.disk_usage(self.work).free)} free now"
+            free = shutil.disk_usage(self.work).free
         except OSError:
-            free = ""
+            free = None
+        room = f"the output needs about {readable_size(size)} beside the frames kept in {self.work}"
+        if free is not None and free < size:
+            room += f", {readable_size(free)} free now: free about {readable_size(size - free)} more"
+        else:
+            room += ": free room for it"
         return DiskFullError(
             f"disk full while joining the restored frames into {self.path}",
-            hint=f"the output needs about {readable_size(size)} beside the frames kept in {self.work}{free}: free "
-            "that much, then run the same command, which only joins them (an output elsewhere restores them again)",
+            hint=f"{room}, then run the same command, which only joins them (an output elsewhere restores them again)",
         )
 
     @property
