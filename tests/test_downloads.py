@@ -228,7 +228,7 @@ def test_a_hub_download_cut_short_on_every_try_says_what_to_do(hub, tmp_path, mo
     with pytest.raises(WeightsError, match=said) as info:
         download(entry(hub=("me/models", "w.safetensors")), tmp_path)
     assert info.value.hint.startswith("the connection failed on every try: check it (and HF_ENDPOINT), then run the")
-    assert len(hub.requests("GET")) > 1  # huggingface_hub tried again itself
+    assert hub.requests("GET")  # the body was asked for (huggingface_hub 2.4 tries again itself; 0.23 does not)
     hub.state.cut_after.clear()
     assert download(entry(hub=("me/models", "w.safetensors")), tmp_path).read_bytes() == CONTENT  # as the hint says
 
