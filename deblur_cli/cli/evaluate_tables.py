@@ -34,6 +34,10 @@ def comparison(reports: list[EvaluationReport]) -> list[Table]:
     }  # fmt: skip
     finished = min(len(r.sequences) for r in reports)
     partial = f" (the {finished} of {reports[0].planned} sequences {' and '.join(stopped)} finished)" if stopped else ""
+    rates = {}  # each report's frame rate, shown in the first table
+    for r in reports:
+        seconds = sum(s.seconds for s in r.sequences)
+        rates[r.model] = f"{r.frames / seconds if seconds > 0 else 0.0:.3g}" if r.timed else ""
     tables = []
     for per in ("sequence", "frame"):
         table = figures_table(title=f"{reports[0].dataset}: mean of {per}s{partial}")
@@ -46,10 +50,8 @@ def comparison(reports: list[EvaluationReport]) -> list[Table]:
         means = [cell(reports[0].mean(m, "input", per=per, among=common[m]), _format(m)) for m in metrics]
         table.add_row("input", *means, *[""] * timed)
         for r in reports:
-            seconds = sum(s.seconds for s in r.sequences)
-            fps = f"{r.frames / seconds if seconds > 0 else 0.0:.3g}" if r.timed else ""
             means = [cell(r.mean(m, per=per, among=common[m]), _format(m)) for m in metrics]
-            table.add_row(r.model, *means, *[fps] * timed)
+            table.add_row(r.model, *means, *[rates[r.model]] * timed)
         tables.append(table)
     return tables
 
