@@ -472,6 +472,10 @@ def test_an_input_shorter_than_the_default_frames_is_benched_whole(stand_in_mode
     result = CliRunner().invoke(app, [*args[:-1], str(tmp_path / "short")])
     assert result.exit_code == 1 and "short has 3 frames, fewer than the 5 of the input" in result.stderr  # review52
     assert "hint: --frames 3 or fewer" in result.stderr
+    make_images(tmp_path / "one", count=1, size=(32, 32))  # not "all 1 frame"
+    result = CliRunner().invoke(app, ["bench", "-m", "dstnet-s", "--input", str(tmp_path / "one")])
+    assert result.exit_code == 0, result.output
+    assert "has 1 frame, fewer than the default --frames 8: that frame benched" in " ".join(result.stderr.split())
 
 
 def test_json_rows_name_the_temporal_error_flicker_too(stand_in_models, tmp_path):

@@ -271,8 +271,9 @@ def bench(
     else:
         clip = load_clip(input_path, reference, frames or FRAMES, crop, span, at_most=frames is None)
         if (taken := len(clip.blurred)) < FRAMES and frames is None:  # --frames N refuses a shorter input
+            whole = f"all {taken} frames benched" if taken > 1 else "that frame benched"
             some = f"{taken} frame{'s' * (taken > 1)}"
-            clip_notes.append(f"{input_path} has {some}, fewer than the default --frames {FRAMES}: all {some} benched")
+            clip_notes.append(f"{input_path} has {some}, fewer than the default --frames {FRAMES}: {whole}")
         height, width = clip.blurred.shape[-2:]
         if min(height, width) < SMALLEST_FRAME:
             raise InputError(
