@@ -26,6 +26,7 @@ from deblur_cli.models.dstnet import DSTNET_VARIANTS, MULTIPLE, DSTNet
 from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAUNet
 from deblur_cli.tiles import crop_to, pad_to_multiple
 from deblur_cli.weights import load_registry, resolve_weights
+from deblur_cli.weights.resolve import link_to_nothing
 from deblur_cli.weights.urls import LOCAL_COPY
 from deblur_cli.wtsa_weights import is_wtsa_file, load_wtsa, save_wtsa
 from deblur_cli.train_config import TrainConfig
@@ -148,6 +149,8 @@ def weights_file(spec: str, option: str, names: Collection[str] = MODELS, *, fit
     takes it. With `fits` (the model a run trains), a name of another model is refused before any download."""
     if Path(spec).is_file():
         return spec
+    if Path(spec).is_symlink():  # `ls` shows its name: "no such file" would send the user looking there
+        raise UsageError(f"{option} {spec}: {link_to_nothing(Path(spec))}", hint="check the link, or give another file")
 
     registry = load_registry()
     entries = {name: model for name in registry.entries if (model := registry.model_of(name)) in names}

@@ -709,6 +709,11 @@ def test_init_takes_a_model_name_as_prior_does(tmp_path):
     assert "error: --init dstnet-ss: no such file, and not a model or weights name" in typo.output
     assert "hint: did you mean 'dstnet-s'? give a weights file, a model name (dstnet, dstnet-s" in typo.output
     assert not (tmp_path / "typo").exists()
+    (tmp_path / "gone.safetensors").symlink_to(tmp_path / "moved" / "x.safetensors")  # where it pointed
+    args = ["train", *small, "--init", str(tmp_path / "gone.safetensors"), "-o", str(tmp_path / "gone")]
+    gone = CliRunner().invoke(app, args)
+    assert gone.exit_code == 2
+    assert f"a link to {tmp_path / 'moved' / 'x.safetensors'}, which does not exist" in gone.stderr
     residual = CliRunner().invoke(app, ["train", *small, "--init", "wtsa-s", "-o", str(tmp_path / "residual")])
     assert residual.exit_code == 2
     assert "--init wtsa-s: wtsa-s cannot start a dstnet-s run (another model)" in residual.output

@@ -53,7 +53,7 @@ def named_entry(model: str, weights: str | Path, registry: Registry | None = Non
     entry = registry.entries.get(str(weights))
     if entry is None and path.is_symlink():  # `ls` shows its name: "no such file" would send the user looking there
         raise WeightsError(
-            f"--weights {weights}: {_link_to_nothing(path)}", hint="check the link, or give another file"
+            f"--weights {weights}: {link_to_nothing(path)}", hint="check the link, or give another file"
         )
     if entry is None:
         hint = f"{did_you_mean(str(weights), registry.entries)}give a weights file, or a name from `deblur models`"
@@ -71,7 +71,7 @@ def named_entry(model: str, weights: str | Path, registry: Registry | None = Non
     return entry
 
 
-def _link_to_nothing(path: Path) -> str:
+def link_to_nothing(path: Path) -> str:
     """What a symbolic link that leads to no file points to: a missing file, a loop of links, a folder not
     readable."""
     target = path.parent / os.readlink(path)  # as seen from here, not from the link's folder
