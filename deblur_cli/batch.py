@@ -5,11 +5,12 @@ comes, with the entry `run --json` prints for it."""
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Generator, Iterator, NamedTuple, Sequence, Union
 
 from deblur_cli import files
+from deblur_cli.asked_span import AskedSpan
 from deblur_cli.errors import InputError, OutputBusyError, OutputError, OutputExistsError
 from deblur_cli.outputs import (
     DEFAULT_TAG,
@@ -24,6 +25,7 @@ from deblur_cli.outputs import (
     plan_outputs,
     preflight,
 )
+from deblur_cli.span import Span
 from deblur_cli.video_io import EncodeOptions, ReadOptions
 
 if TYPE_CHECKING:
@@ -84,8 +86,9 @@ class Batch:
     skipped: frozenset[Job]  # --skip-existing: those whose output exists
     unreadable: dict[Path, InputError]  # inputs that cannot be read: any others still run
     foreseen: dict[Path, tuple[str, ...]]  # the warnings each output will give, said before the run
+    spans: dict[Path, Span]  # the part of each input checked (its own, where a timecode was typed), in seconds
     several: bool  # more than one input as typed: --json's shape does not change with what is left out
-    read: ReadOptions
+    read: ReadOptions  # how the inputs are read, but for the span: each input's own is in `spans`
     encode: EncodeOptions
     force: bool
     side_by_side: bool
@@ -127,13 +130,15 @@ def plan_batch(
     force: bool = False,
     side_by_side: bool = False,
     skip_existing: bool = False,
+    span: AskedSpan = AskedSpan(),
 ) -> Generator[Said, None, Batch]:
     """The Batch of a run of `inputs` (quoted globs of videos expanded) to -o `output` (`named_folder`: typed
-    with a trailing slash), checked as `outputs.preflight` checks each job, before any model loads. Yields
+    with a trailing slash), checked as `outputs.preflight` checks each job, before any model loads: `span` as
+    typed is turned into each input's own part there (a timecode is a label of the input's own). Yields
     what it says as it finds it: the inputs left out (results of an earlier run beside their inputs, a folder
     of videos' photos and sound files), --skip-existing's skipped, the notes and warnings of the checks; returns
     the Batch. Raises UsageError, InputError or OutputError where the run cannot start (after what it said)."""
-    jobs = plan_jobs(inputs, output, named_folder=named_folder, tag=output_tag(read.span, side_by_side))
+    jobs = plan_jobs(inputs, output, named_folder=named_folder, tag=output_tag(span, side_by_side))
     for line in jobs.left_out:
         yield Said(line)
     planned, several = list(jobs.jobs), jobs.several
@@ -146,8 +151,9 @@ def plan_batch(
             yield Said(f"skipped {job.source}: {job.target} exists")
     unreadable: dict[Path, InputError] = {}
     foreseen: dict[Path, tuple[str, ...]] = {}
+    spans: dict[Path, Span] = {}
     todo = [job for job in planned if job not in skipped]
-    checks = preflight(todo, read, encode, force=force, side_by_side=side_by_side) if todo else ()
+    checks = preflight(todo, read, encode, force=force, side_by_side=side_by_side, span=span) if todo else ()
     for found in checks:  # bad inputs and outputs fail before torch is imported and the model loads
         source = found.job.source
         if found.failed is not None:
@@ -158,7 +164,7 @@ def plan_batch(
         if found.note is not None:
             yield Said(found.note)
         if found.warnings is not None:
-            foreseen[source] = found.warnings
+            foreseen[source], spans[source] = found.warnings, found.span
             for message in found.warnings:
                 yield Said(f"{source.name}: {message}" if several else message, warning=True)
     return Batch(
@@ -166,6 +172,7 @@ def plan_batch(
         skipped=skipped,
         unreadable=unreadable,
         foreseen=foreseen,
+        spans=spans,
         several=several,
         read=read,
         encode=encode,
@@ -277,7 +284,7 @@ def restore_batch(
                     restorer,
                     windows=windows,
                     encode=batch.encode,
-                    read=batch.read,
+                    read=replace(batch.read, span=batch.spans[job.source]),
                     force=batch.force,
                     side_by_side=batch.side_by_side,
                     strength=strength,

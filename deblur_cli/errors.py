@@ -30,6 +30,13 @@ class NoVideoError(InputError):
         self.what = what
 
 
+class SpanError(InputError):
+    """--start, --end or --duration names no part of this input: a timecode before its first frame's label, or
+    with more frames than its seconds hold. Of one input of several, as InputError: the others are restored."""
+
+    exit_code = 2
+
+
 class OutputError(DeblurError):
     """The output cannot be written: exists, same as input, unwritable, disk full."""
 

@@ -8,10 +8,11 @@ import os
 import re
 import shlex
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
+from deblur_cli.asked_span import AskedSpan, Label, span_in
 from deblur_cli.errors import InputError, NoVideoError, OutputError, OutputExistsError, UsageError
 from deblur_cli import files
 from deblur_cli.span import Span
@@ -38,19 +39,35 @@ VIDEO_SUFFIXES = {
 }  # fmt: skip
 DEFAULT_TAG = "-deblurred"  # added to an input's name for its whole result when there is no -o (output_tag)
 COMPARE_TAG = "-compare"  # and for a side-by-side comparison
+# a time in a tag (output_tag): seconds (90s, 1.5s), or a timecode with dots for its colons (10.00.05.12)
+_TAG_TIME = r"(?:[0-9.e+]+s|\d\d\.\d\d\.\d\d\.\d\d\d?)"
 # any tag output_tag gives, at the end of a name: what a result named without -o may end in
-_ANY_TAG = re.compile(rf"(?:{DEFAULT_TAG}|{COMPARE_TAG})(?:-[0-9.e+]+s-[0-9.e+]+s|-from-[0-9.e+]+s)?$")
+_ANY_TAG = re.compile(
+    rf"(?:{DEFAULT_TAG}|{COMPARE_TAG})(?:-{_TAG_TIME}-{_TAG_TIME}|-from-{_TAG_TIME}|-{_TAG_TIME}-for-{_TAG_TIME})?$"
+)
 _WRITTEN_AS_IS = {".mp4", ".mov", ".mkv", ".webm", ".avi"}  # video suffixes a default output keeps
 
 
-def output_tag(span: Span = Span(), side_by_side: bool = False) -> str:
+def output_tag(span: AskedSpan = AskedSpan(), side_by_side: bool = False) -> str:
     """What a result's name without -o adds to its input's: DEFAULT_TAG, or "-compare" for a side-by-side, and
     the part restored where it is not the whole (clip-deblurred-90s-95s.mp4), so that a preview does not take
-    the name of the whole result, which a later run of the whole would then find taken."""
+    the name of the whole result, which a later run of the whole would then find taken. The part is named as
+    typed, so that every input of a batch is named alike: a timecode as 10.00.05.12 (file names take no colon),
+    a length given as one after the start's -for- (clip-deblurred-10.00.05.12-for-00.00.02.00.mp4)."""
     tag = COMPARE_TAG if side_by_side else DEFAULT_TAG
+    start = _tag_time(span.start or 0.0)
     if span.end is not None:
-        return f"{tag}-{span.start:g}s-{span.end:g}s"
-    return f"{tag}-from-{span.start:g}s" if span.start else tag
+        return f"{tag}-{start}-{_tag_time(span.end)}"
+    if isinstance(span.duration, float) and not span.labelled:
+        return f"{tag}-{start}-{_tag_time((span.start or 0.0) + span.duration)}"
+    if span.duration is not None:
+        return f"{tag}-{start}-for-{_tag_time(span.duration)}"
+    return f"{tag}-from-{start}" if span.start else tag
+
+
+def _tag_time(time: float | Label) -> str:
+    """A time in output_tag's names: 90s, or a timecode 10.00.05.12."""
+    return f"{time:g}s" if isinstance(time, float) else f"{time}".replace(":", ".").replace(";", ".")
 
 
 def default_output(path: Path, tag: str = DEFAULT_TAG) -> Path:
@@ -371,6 +388,7 @@ class Foreseen:
     failed: InputError | None = None  # an input of several that cannot be read: the others are restored
     # the output's path and kind are checked: what it cannot hold, said before a long run rather than after it
     warnings: tuple[str, ...] | None = None
+    span: Span | None = None  # with the warnings: the part of the input `span` as typed names, in seconds
 
 
 def preflight(
@@ -380,13 +398,16 @@ def preflight(
     *,
     force: bool,
     side_by_side: bool,
+    span: AskedSpan = AskedSpan(),
 ) -> Iterator[Foreseen]:
-    """Each job checked before any model loads, in order: the source described as `read` says, checked for a
-    cut before its span ends and against its --fps and --deinterlace, then the target's path and kind. Yields for
-    each job its Foreseen as found: a note, if any, before the target's checks, then the target checked; or the
-    job left out, a file of a folder of videos without a video stream (one given on the command line raises
-    NoVideoError); or one whose existing input cannot be read (damaged, cut short) failed, so that each such input
-    has its own --json entry, of one input as of several.
+    """Each job checked before any model loads, in order: `span` as typed turned into the source's own part
+    (asked_span.span_in: a timecode is a label of its own), the source described as `read` says with that part,
+    checked for a cut before its span ends and against its --fps and --deinterlace, then the target's path and
+    kind. Yields for each job its Foreseen as found: a note, if any, before the target's checks, then the target
+    checked, with its span; or the job left out, a file of a folder of videos without a video stream (one given
+    on the command line raises NoVideoError); or one whose existing input cannot be read (damaged, cut short) or
+    holds no part `span` names failed, so that each such input has its own --json entry, of one input as of
+    several.
     Raises UsageError, InputError or OutputError at the first job that cannot run, and InputError after the
     last where every job was left out. Imports torch only for `side_by_side`."""
     jobs = list(jobs)  # as given: the caller may take the left out from its own list meanwhile
@@ -394,8 +415,9 @@ def preflight(
     for job in jobs:
         source, target = job.source, job.target
         try:
-            info = describe(source, read)
-            check_not_cut(source, read.span)  # before warnings of what an output it will not write would lose
+            part = span_in(source, span, read)
+            info = describe(source, replace(read, span=part))
+            check_not_cut(source, part)  # before warnings of what an output it will not write would lose
         except NoVideoError as e:
             if job.given:
                 raise
@@ -428,7 +450,7 @@ def preflight(
             video = shlex.quote(str(target) + os.sep)  # into the folder, as its name: as a batch's
             message = f"{target} gets PNG frames, not a video (for a video in it, -o {video})"
             yield Foreseen(job, note=message)
-        yield Foreseen(job, warnings=tuple(planned_warnings(job.sink, info, encode, source=source)))
+        yield Foreseen(job, warnings=tuple(planned_warnings(job.sink, info, encode, source=source)), span=part)
     if left_out == len(jobs):
         raise InputError("no video to restore: the folders given hold sound files only")
 

@@ -454,6 +454,15 @@ def test_cli_json_names_the_reference_and_the_start(stand_in_models, tmp_path):
     assert settings["reference"] == str(tmp_path / "sharp") and settings["start"] == 1.0
 
 
+def test_cli_start_takes_a_timecode_of_the_input(stand_in_models, tmp_path):
+    """An image sequence is labelled from 00:00:00:00 at its first frame: 00:00:01:05 is frame 30 at 25 fps."""
+    make_images(tmp_path / "blurred", count=40, size=(32, 32))
+    args = ["bench", "-m", "dstnet-s", "--input", str(tmp_path / "blurred"), "--start", "00:00:01:05"]
+    result = CliRunner().invoke(app, [*args, "--frames", "2", "--json", str(tmp_path / "b.json")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "b.json").read_text())["settings"]["start"] == 1.2
+
+
 def test_an_input_shorter_than_the_default_frames_is_benched_whole(stand_in_models, tmp_path):
     """Found by review (research52 F8): a 5-frame --input was refused for the default --frames 8, which the user
     had not asked for; --frames given is still held to."""

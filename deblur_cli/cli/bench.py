@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Callable, Optional
 import typer
 from rich.table import Table
 
+from deblur_cli.asked_span import span_in
 from deblur_cli.auto_model import AUTO
 from deblur_cli.bench_plan import CPU_STEPS, DEFAULT_MODELS, GPU_STEPS, Sweep, choose_models, numbers, plan_bench
 from deblur_cli.cli.app import command, err, examples, labelled, out, warn
@@ -45,6 +46,7 @@ from deblur_cli.held_weights import held_elsewhere
 from deblur_cli.host_memory import check_synthesis_memory
 from deblur_cli.model_specs import MODELS
 from deblur_cli.outputs import same_file
+from deblur_cli.span import Span
 from deblur_cli.files import check_writable
 from deblur_cli.video_io.images import is_glob, is_image
 from deblur_cli.wording import said_once
@@ -235,7 +237,7 @@ def bench(
         raise UsageError("--reference needs --input", hint="give the blurred clip with --input")
     if start is not None and input_path is None:
         raise UsageError("--start needs --input", hint="the built-in clip is only --frames long")
-    span = span_option(start, None, None)
+    typed_span = span_option(start, None, None)
     crop = parse_size(size, minimum=SMALLEST_FRAME) if size else None
     if input_path is None:
         check_synthesis_memory(frames or FRAMES, *(crop or SYNTHETIC_SIZE))
@@ -266,9 +268,11 @@ def bench(
 
     lpips = load_lpips(lpips_weights, torch_device) if lpips_weights else None  # a bad file fails, used or not
     clip_notes = []
+    span = Span()
     if input_path is None:
         clip = synthetic_clip(seed, frames or FRAMES, crop or SYNTHETIC_SIZE)
     else:
+        span = span_in(input_path, typed_span)  # in seconds: a timecode is a label of the input's own
         clip = load_clip(input_path, reference, frames or FRAMES, crop, span, at_most=frames is None)
         if (taken := len(clip.blurred)) < FRAMES and frames is None:  # --frames N refuses a shorter input
             whole = f"all {taken} frames benched" if taken > 1 else "that frame benched"

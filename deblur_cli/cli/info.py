@@ -29,6 +29,7 @@ from deblur_cli.cli.weights import build_shown
 from deblur_cli.errors import DeblurError, InputError, NoVideoError, UsageError
 from deblur_cli.model_specs import model_spec
 from deblur_cli.outputs import expand_video_globs, is_glob_input, left_out_note, nearest_folder, writable
+from deblur_cli.asked_span import span_in
 from deblur_cli.span import Span
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.video_io import EncodeOptions, ReadOptions, VideoInfo, describe
@@ -109,9 +110,9 @@ def info(
     span = span_option(start, end, duration)
     if estimate:  # a mistyped device or model is said before any input is read
         timing = _Timing.asked(model or AUTO, weights, device or "auto", precision or "auto", steps, samples,
-                               cache_dir, offline, span)  # fmt: skip
+                               cache_dir, offline)  # fmt: skip
     reports = []
-    described: list[tuple[dict, VideoInfo]] = []  # each report with the frames an estimate is for (of the span)
+    described: list[tuple[dict, VideoInfo, Span]] = []  # each report, the frames an estimate is for, of its span
     planned, left_out = _planned(inputs)
     for line in left_out:
         note(line)
@@ -119,7 +120,8 @@ def info(
     for source, target, given in planned:
         try:
             reports.append(report := _report(source, video := describe(source), target))
-            described.append((report, video if span.whole else describe(source, ReadOptions(span))))
+            part = span_in(source, span)  # in seconds: a timecode is a label of this input's own
+            described.append((report, video if part.whole else describe(source, ReadOptions(part)), part))
         except InputError as e:
             if isinstance(e, NoVideoError) and not given:  # found in a folder of videos: a camera card's sound files
                 note(left_out_note(source, e))
@@ -184,13 +186,13 @@ class _Timing:
     window (estimate.py). A diffusion model is timed at TIMED_STEPS sampler steps at most, of the samples asked
     (they run together, as in the run), and the time scaled to the steps asked: its network runs once a step."""
 
-    def __init__(self, model: str, options: ModelOptions, steps: int, samples: int, span: Span = Span()):
-        self.model, self.options, self.steps, self.samples, self.span = model, options, steps, samples, span
+    def __init__(self, model: str, options: ModelOptions, steps: int, samples: int):
+        self.model, self.options, self.steps, self.samples = model, options, steps, samples
         self.diffusion = model_spec(model).architecture == "wtsa"
 
     @classmethod
     def asked(cls, model: str, weights: Path | None, device: str, precision: str, steps: int | None,
-              samples: int | None, cache_dir: Path | None, offline: bool, span: Span = Span()) -> _Timing:  # fmt: skip
+              samples: int | None, cache_dir: Path | None, offline: bool) -> _Timing:  # fmt: skip
         """The model the options name (auto: as `deblur run` chooses it), checked, not yet built; the sampling
         options warned of where the model does not sample, as `deblur run` warns."""
         from deblur_cli.devices import resolve_device
@@ -205,10 +207,11 @@ class _Timing:
             sampling["steps"] = min(steps, TIMED_STEPS)
         options = ModelOptions(weights=weights, device=device, precision=precision, cache_dir=cache_dir,
                                offline=offline or None, **sampling)  # fmt: skip
-        return cls(model, options, steps, samples, span)
+        return cls(model, options, steps, samples)
 
-    def add_estimates(self, described: list[tuple[dict, VideoInfo]]) -> None:
-        """Each report given its "estimate" of how long the model takes on its frames, its windows checked as
+    def add_estimates(self, described: list[tuple[dict, VideoInfo, Span]]) -> None:
+        """Each report given its "estimate" of how long the model takes on the frames of its span (in seconds, as
+        the input's span was read: `video` describes those frames), its windows checked as
         `deblur run` checks them (UsageError for a window longer than the model takes)."""
         from deblur_cli.estimate import estimate, timed_window
 
@@ -218,7 +221,7 @@ class _Timing:
         scale = self.steps / self.options.steps if self.diffusion else 1.0
         precision = str(restorer.dtype or "").removeprefix("torch.") or None
         timed: dict[tuple, Estimate] = {}  # by frame size and the window timed for it, which the frames decide
-        for report, video in described:
+        for report, video, span in described:
             size = (video.height, video.width)  # as stored: the frames the model restores
             window = timed_window(windows.window, windows.overlap, video.frame_count, restorer.max_frames)
             if (size, window) not in timed:
@@ -238,7 +241,7 @@ class _Timing:
                 "seconds": None if seconds is None else round(seconds, 3),
                 "seconds_per_frame": round(found.seconds_per_frame if seconds is None else seconds / frames, 6),
                 "frames": frames,
-                "span": None if self.span.whole else self.span.describe(),
+                "span": None if span.whole else span.describe(),
                 "timed": f"{found.probe[1]}x{found.probe[0]}" + (" strip" if found.strip else ""),
                 "window": found.window,
                 "new_frames": found.new_frames,

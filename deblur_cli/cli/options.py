@@ -10,9 +10,9 @@ from typing import Annotated, Optional
 import typer
 
 from deblur_cli.auto_model import AUTO
-from deblur_cli.errors import UsageError
+from deblur_cli.errors import SpanError, UsageError
 from deblur_cli.model_specs import MAX_SAMPLES, MAX_SEED, MODELS
-from deblur_cli.span import Span, parse_time
+from deblur_cli.asked_span import AskedSpan, Label, parse_moment
 
 # How --help shows options. Each value option names its value (`--steps N`, `--start TIME`; flags name
 # none: Typer 0.29 would print "<bool>") and options that belong together share a panel, so that at 80 columns
@@ -214,7 +214,7 @@ StartOpt = Annotated[
         "--start",
         metavar="TIME",
         rich_help_panel=FRAMES_PANEL,
-        help="Restore from this time on: seconds (90.5) or a clock time (1:30.5, 1:02:03).",
+        help="Restore from this time on: seconds (90.5), clock (1:30.5) or the clip's timecode (10:00:05:12).",
     ),
 ]
 EndOpt = Annotated[
@@ -319,32 +319,35 @@ def rate_option(value: str | None) -> Fraction | None:
     return rate
 
 
-def span_option(start: str | None, end: str | None, duration: str | None) -> Span:
-    """The Span of --start, --end and --duration (times from the first frame); a UsageError if they do not fit."""
+def span_option(start: str | None, end: str | None, duration: str | None) -> AskedSpan:
+    """--start, --end and --duration as typed (each seconds from the first frame, or a timecode: asked_span.py);
+    a UsageError where they do not fit, found before any input is read where no timecode is among them."""
     if end is not None and duration is not None:
         raise UsageError("--end and --duration both say where to stop", hint="give one of them")
-    first = _time("--start", start) if start is not None else 0.0
-    stop = _time("--end", end) if end is not None else None
-    if duration is not None:
-        length = _time("--duration", duration)
-        if length <= 0:
-            raise UsageError(f"--duration must be longer than 0 s, got {duration!r}", hint="e.g. --duration 5")
-        stop = first + length
-    if stop is not None and stop <= first:
-        after = f"--start ({start})" if start is not None else "the first frame (--start 0)"
-        raise UsageError(
-            f"--end ({end}) must come after {after}",
-            hint="--end is a time in the input, where to stop; how long to restore is --duration",
-        )
-    return Span(first, stop)
+    asked = AskedSpan(
+        start=_time("--start", start) if start is not None else None,
+        end=_time("--end", end) if end is not None else None,
+        duration=_time("--duration", duration) if duration is not None else None,
+    )
+    length = asked.duration
+    if length is not None and (length <= 0 if isinstance(length, float) else not str(length).strip("0:;")):
+        raise UsageError(f"--duration must be longer than 0 s, got {duration!r}", hint="e.g. --duration 5")
+    if not asked.labelled:
+        try:
+            asked.in_seconds()
+        except SpanError as e:  # of the times as typed, not of an input
+            raise UsageError(str(e), hint=e.hint) from None
+    return asked
 
 
-def _time(option: str, value: str) -> float:
+def _time(option: str, value: str) -> float | Label:
     try:
-        return parse_time(value)
+        return parse_moment(value)
     except ValueError as e:
         raise UsageError(
-            f"{option}: {e}", hint="e.g. --start 1:30 --duration 5 (times count from the first frame)"
+            f"{option}: {e}",
+            hint="e.g. --start 1:30 --duration 5 (times count from the first frame; a timecode, 10:00:05:12, is a"
+            " frame's label in the clip's own)",
         ) from None
 
 

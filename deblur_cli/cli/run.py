@@ -202,7 +202,7 @@ def run(
     image_rate = rate_option(fps)
     if deinterlace not in MODES:
         raise UsageError(f"--deinterlace must be one of {', '.join(MODES)}, got {deinterlace!r}")
-    read = ReadOptions(span, image_rate, deinterlace)
+    read = ReadOptions(image_rate=image_rate, deinterlace=deinterlace)
     if output == Path("-") or Path("-") in inputs:  # the shell's name for a pipe, which deblur does not use
         raise UsageError(
             "deblur reads and writes files, not pipes ('-')",
@@ -212,7 +212,7 @@ def run(
         raise UsageError("--force replaces existing outputs and --skip-existing keeps them", hint="choose one")
     planning = plan_batch(
         inputs, output, read, encode, named_folder=named_folder, force=force, side_by_side=side_by_side,
-        skip_existing=skip_existing,
+        skip_existing=skip_existing, span=span,
     )  # fmt: skip
     planned = _said(planning)
     if not planned.todo:  # every output exists (--skip-existing)

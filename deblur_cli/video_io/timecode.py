@@ -51,6 +51,34 @@ def at_double_rate(timecode: str) -> str:
     return f"{hours}:{minutes}:{seconds}{separator}{2 * int(digits):0{len(digits)}d}"
 
 
+def count_of(label: str, rate: Fraction, *, drop: bool) -> int | None:
+    """Frames from 00:00:00:00 to `label` (HH:MM:SS:FF) counted as a video of `rate` frames a second labels them
+    (with `drop`, drop-frame where the rate has it: 29.97, 59.94); None for a label that timecode skips, or
+    not one."""
+    match = _TIMECODE.match(label.strip())
+    if match is None:
+        return None
+    hours, minutes, seconds, frame = (int(match.group(index)) for index in (1, 2, 3, 5))
+    base = max(1, round(rate))
+    dropped = _dropped(base) if drop else 0
+    if minutes % 10 and seconds == 0 and frame < dropped:  # 00:00:59;29 is followed by 00:01:00;02
+        return None
+    return _frame_number(hours, minutes, seconds, frame, base, dropped)
+
+
+def labels_a_day(rate: Fraction, *, drop: bool) -> int:
+    """The labels of 24 hours of timecode at `rate` (with `drop`, drop-frame where the rate has it), after which
+    it wraps to 00:00:00:00."""
+    base = max(1, round(rate))
+    return _DAY * base - (_dropped(base) if drop else 0) * 9 * 6 * 24
+
+
+def is_drop_frame(timecode: str) -> bool:
+    """Whether `timecode` is written as drop-frame timecode (;FF, or .FF and ,FF as some files write it)."""
+    match = _TIMECODE.match(timecode.strip())
+    return match is not None and match.group(4) in ";.,"
+
+
 def _dropped(base: int) -> int:
     """Labels skipped per minute in drop-frame timecode: 2 at 30, 4 at 60; 0 at other rates, which
     have none."""
@@ -64,7 +92,7 @@ def _frame_number(hours: int, minutes: int, seconds: int, frame: int, base: int,
 
 
 def _label(count: int, base: int, drop: int) -> str:
-    count %= _DAY * base - drop * 9 * 6 * 24  # frames in a day of labels
+    count %= _DAY * base - drop * 9 * 6 * 24  # frames in a day of labels (labels_a_day)
     if drop:
         per_ten_minutes = base * 600 - drop * 9
         per_minute = base * 60 - drop
