@@ -99,3 +99,17 @@ def test_info_estimate_says_the_seconds_a_timecode_names(tmp_path):
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)["estimate"]
     assert (found["frames"], found["span"]) == (4, "0.12 s to 0.28 s")
+
+
+def test_a_default_name_carries_the_timecode_as_typed_and_a_later_run_knows_it(tmp_path):
+    from deblur_cli.outputs import earlier_outputs, output_tag
+
+    assert output_tag(asked("10:00:05:12", "10:00:06;00")) == "-deblurred-10.00.05.12-10.00.06.00"
+    assert output_tag(asked("10:00:05:12", duration="00:00:02:00")) == "-deblurred-10.00.05.12-for-00.00.02.00"
+    assert output_tag(asked("90", duration="00:00:02:00")) == "-deblurred-90s-for-00.00.02.00"
+    assert output_tag(asked("90", duration="5"), side_by_side=True) == "-compare-90s-95s"  # seconds, as before
+    clip = tmp_path / "clip.mov"
+    named = [
+        tmp_path / f"clip{output_tag(asked(*typed))}.mov" for typed in (("10:00:05:12",), ("1", None, "00:00:01:00"))
+    ]
+    assert earlier_outputs([clip, *named]) == dict.fromkeys(named, clip)
