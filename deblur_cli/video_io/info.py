@@ -196,14 +196,36 @@ def bit_depth_of(pix_fmt) -> int:
     return min(max(component.bits for component in pix_fmt.components), 16)
 
 
-def color_of(frame) -> dict[str, int]:
-    """The colour description of a decoded PyAV frame, as FFmpeg enum values."""
-    return {
+def color_of(frame, stated: Mapping[str, int] | None = None) -> dict[str, int]:
+    """The colour description of a decoded PyAV frame (or a codec context), as FFmpeg enum values; with
+    `stated` (the stream's, as its container states it), each value the frame leaves unspecified taken from
+    there. ProRes keeps its tags in each frame's header, which an encoder that set them on the stream alone
+    left unspecified (deblur's own before 2026-12-07): FFmpeg's decoder then gives unspecified, where the
+    MOV's `colr` atom (and `ffmpeg -i`) says PQ."""
+    color = {
         "primaries": int(frame.color_primaries),
         "transfer": int(frame.color_trc),
         "matrix": int(frame.colorspace),
         "range": int(frame.color_range),
     }
+    for key, value in (stated or {}).items():
+        if color[key] in UNSPECIFIED[key]:
+            color[key] = value
+    return color
+
+
+# FFmpeg's values of a colour tag that says nothing: unspecified and reserved (range: unspecified)
+UNSPECIFIED = {"primaries": (0, 2, 3), "transfer": (0, 2, 3), "matrix": (2, 3), "range": (0,)}
+
+
+def read_as(frame: av.VideoFrame, matrix: int | None, value_range: int | None) -> av.VideoFrame:
+    """A decoded frame tagged with `matrix` and `value_range` where it leaves them unspecified, so that
+    its conversion to RGB (frame_arrays) uses them."""
+    if matrix is not None and int(frame.colorspace) in UNSPECIFIED["matrix"]:
+        frame.colorspace = matrix
+    if value_range and int(frame.color_range) in UNSPECIFIED["range"]:
+        frame.color_range = value_range
+    return frame
 
 
 def normalize_rotation(degrees: float) -> int:

@@ -29,6 +29,7 @@ from deblur_cli.video_io.info import (
     color_of,
     frame_arrays,
     orientation_of,
+    read_as,
 )
 from deblur_cli.video_io.packet_ends import IntactEnd
 from deblur_cli.video_io.read_damage import DamageLog
@@ -93,6 +94,8 @@ class VideoFileSource:
             self._unended = missing_trailer(self.path) if self._container.format.name == "gif" else None
             self._index_timestamps = _counts_frames(self._container, self._stream)
             self._listed = _listed_times(self._container, self._stream)
+            # the tags as the container states them, read before decoding sets the context to the frames'
+            stated = color_of(self._stream.codec_context)
             self._frames = self._decode()
             first = next(self._frames, None)
             if first is None:
@@ -101,7 +104,9 @@ class VideoFileSource:
                     hint="the file is empty or damaged; check that it plays in a media player",
                 )
             counted = self._index_timestamps and self._listed is None
-            info = _describe(self._container, self._stream, self._timing, first, counted=counted, listed=self._listed)
+            info = _describe(
+                self._container, self._stream, self._timing, first, stated, counted=counted, listed=self._listed
+            )
             self._double = deinterlace == "double" and info.field_order is not None
             if deinterlace == "on" or (deinterlace in ("auto", "double") and info.field_order is not None):
                 info = replace(info, deinterlaced=True)
@@ -128,6 +133,7 @@ class VideoFileSource:
             self._container.close()
             raise
         self.info = info
+        self._matrix, self._range = info.color["matrix"], info.color["range"]  # for frames that name neither (read_as)
         self._first_seconds = float(self._zero * (info.time_base or 1 / info.rate))
 
     def __iter__(self) -> Iterator[Frame]:
@@ -147,6 +153,7 @@ class VideoFileSource:
                 previous = pts
                 if (frame.width, frame.height) != (info.width, info.height):
                     self._damage.size_changed(frame.width, frame.height, index)
+                frame = read_as(frame, self._matrix, self._range)
                 image, alpha = frame_arrays(frame, info.dtype, info.alpha, info.width, info.height)
                 if held is not None:
                     yield held
@@ -522,10 +529,18 @@ _IMAGE_CODECS = {"png", "apng", "mjpeg", "jpegls", "tiff", "webp", "gif", "bmp",
 
 
 def _describe(
-    container, stream, timing: StreamTiming, first: av.VideoFrame, *, counted: bool, listed: list[int] | None
+    container,
+    stream,
+    timing: StreamTiming,
+    first: av.VideoFrame,
+    stated: dict[str, int],
+    *,
+    counted: bool,
+    listed: list[int] | None,
 ) -> VideoInfo:
-    """The VideoInfo of `stream`, whose timing is `timing`; `counted`: frames are timed by their count, at the
-    stream's rate; `listed`: the frames' timestamps as an AVI's index lists them, which count them exactly."""
+    """The VideoInfo of `stream`, whose timing is `timing`; `stated`: its colour tags as the container states
+    them, for those its frames leave unspecified; `counted`: frames are timed by their count, at the stream's
+    rate; `listed`: the frames' timestamps as an AVI's index lists them, which count them exactly."""
     fps = timing.rate
     traits = container_traits(container.format.name)
     if (spacing := timing_of(container.name)) is not None and spacing.holes is not None and spacing.grid:
@@ -565,7 +580,7 @@ def _describe(
         bit_depth=bit_depth_of(first.format),
         rotation=rotation,
         mirrored=mirrored,
-        color=color_of(first),
+        color=color_of(first, stated),
         codec=_codec_name(stream),
         profile=stream.codec_context.profile,
         pix_fmt=first.format.name,

@@ -206,11 +206,13 @@ class VideoEncoder:
         """Copy the source's colour description to the stream, and pick the matrix and range that the
         RGB -> YUV conversion must use so that the tags describe the pixels: full-range input stays full
         range where the output can record it (full_range.records_full_range), and is converted to limited
-        range where readers would take it as such (ProRes, MPEG-2 in .mpg)."""
+        range where readers would take it as such (ProRes, MPEG-2 in .mpg). Each frame encoded carries the
+        same tags (_tagged)."""
         color, pix_fmt = self.info.color, encoding.pix_fmt
         rgb = av.VideoFormat(pix_fmt).is_rgb
         jpeg = pix_fmt.startswith("yuvj")  # JPEG-style formats: full range (and BT.601) by definition
         matrix, value_range = color.get("matrix", context.colorspace), color.get("range")
+        primaries, transfer = color.get("primaries", context.color_primaries), color.get("transfer", context.color_trc)
         if matrix == _UNSPECIFIED and stores_rgb(self.info.pix_fmt):
             matrix = _RGB_MATRIX  # RGB needs no matrix, so many RGB streams (FFV1, QuickTime Animation) name none
         if not rgb and matrix == _RGB_MATRIX:  # RGB frames (PNG, TIFF, FFV1) into YUV: the matrix video uses
@@ -222,11 +224,11 @@ class VideoEncoder:
             self._range = None if rgb else value_range or None
             if self._range == _FULL_RANGE and not records_full_range(format_name, encoding, color):
                 self._range = _LIMITED_RANGE
-        context.color_primaries = color.get("primaries", context.color_primaries)
-        context.color_trc = color.get("transfer", context.color_trc)
+        context.color_primaries, context.color_trc = primaries, transfer
         context.colorspace = _RGB_MATRIX if rgb else matrix
         if self._range is not None:
             context.color_range = self._range
+        self._tags = (context.color_primaries, context.color_trc, context.colorspace, context.color_range)
 
     def encode(
         self, image: np.ndarray, pts: int | None, alpha: np.ndarray | None = None, duration: int | None = None
@@ -246,7 +248,7 @@ class VideoEncoder:
         """
         if self.alpha:
             image = with_alpha(image, alpha)
-        picture = self._convert(_packed(image))
+        picture = self._tagged(self._convert(_packed(image)))
         # half a tick up, always: rounded half to even, frames 40 ms apart from 0.5 s on a 1/25 s clock took
         # ticks 12, 14, 15 (14.5 to 14, taken, then the next free one), a gap after the first
         picture.pts = self._next_pts(None if pts is None else math.floor(pts * self._scale + Fraction(1, 2)))
@@ -306,6 +308,13 @@ class VideoEncoder:
         picture = view.reformat(format=self._pix_fmt, dst_colorspace=self._matrix, dst_color_range=self._range)
         if picture is view:  # nothing to convert: copy, since the encoder may hold on to the frame
             picture = av.VideoFrame.from_ndarray(image, format=fmt)
+        return picture
+
+    def _tagged(self, picture: av.VideoFrame) -> av.VideoFrame:
+        """`picture` with the stream's colour tags. Some encoders write a frame's own, not the stream's:
+        ProRes (prores_ks, prores_aw) keeps primaries, transfer and matrix in each frame's header, and
+        FFmpeg's decoder reads them from there; set on the stream alone, a PQ master came back unspecified."""
+        picture.color_primaries, picture.color_trc, picture.colorspace, picture.color_range = self._tags
         return picture
 
     def _next_pts(self, pts: int | None) -> int:

@@ -1,0 +1,102 @@
+"""Colour tags from input to output and back: where a codec keeps them in its frames (ProRes), what RGB frames
+and images are tagged as, and how YUV video that names no matrix is read (colour53 F4, F6, untagged YUV)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+from typer.testing import CliRunner
+
+from deblur_cli.cli import app
+from deblur_cli.video_io import EncodeOptions, describe, open_sink, open_source
+from tests import media
+
+runner = CliRunner()
+PQ = {"primaries": 9, "transfer": 16, "matrix": 9, "range": 1}  # BT.2020 PQ, limited range: HDR10
+# flat blocks of saturated and skin colours, where reading with the wrong matrix moves them most
+COLOURS = np.array([[200, 30, 40], [30, 180, 60], [40, 50, 200], [222, 171, 140], [250, 240, 30], [128, 128, 128]])
+
+
+def convert(source: Path, target: Path, **options) -> list[np.ndarray]:
+    """Decode `source` and encode it to `target` unchanged; the frames as read."""
+    with open_source(source) as frames:
+        images = []
+        with open_sink(target, frames.info, EncodeOptions(**options), source=source) as sink:
+            for frame in frames:
+                images.append(frame.image)
+                sink.write(frame)
+    return images
+
+
+def decode(path: Path) -> list[np.ndarray]:
+    with open_source(path) as frames:
+        return [frame.image for frame in frames]
+
+
+def first_frame_tags(path: Path) -> dict[str, int]:
+    """The colour tags of the first frame FFmpeg decodes from `path`, and of its stream as the container states them."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        context = stream.codec_context
+        stated = (int(context.color_primaries), int(context.color_trc), int(context.colorspace))
+        frame = next(container.decode(stream))
+        return {"frame": (int(frame.color_primaries), int(frame.color_trc), int(frame.colorspace)), "stream": stated}
+
+
+def card(width: int, height: int) -> np.ndarray:
+    """An (H, W, 3) uint8 frame of COLOURS in vertical bands."""
+    bands = np.repeat(np.arange(len(COLOURS)), -(-width // len(COLOURS)))[:width]
+    return np.ascontiguousarray(np.broadcast_to(COLOURS[bands].astype(np.uint8), (height, width, 3)))
+
+
+def untagged_yuv(path: Path, size: tuple[int, int], matrix: int, frames: int = 2) -> np.ndarray:
+    """An FFV1 .mkv of yuv444p frames of `card`, converted with `matrix` (swscale's number) and tagged with
+    nothing; the card."""
+    image = card(*size)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv444p"
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
+                format="yuv444p", dst_colorspace=matrix, dst_color_range=1, interpolation="BILINEAR"
+            )
+            frame.colorspace, frame.color_range, frame.pts = 2, 0, index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    assert describe(path).color == {"primaries": 2, "transfer": 2, "matrix": 2, "range": 0}
+    return image
+
+
+def test_prores_frames_carry_the_hdr_tags_and_read_back_as_pq(tmp_path):
+    """prores_ks writes each frame's own tags into its header, which FFmpeg's decoder reads: set on the stream
+    alone, a PQ master came back as unspecified primaries and transfer, and again through deblur untagged SDR."""
+    source = media.make_video(
+        tmp_path / "pq.mkv", frames=2, codec="ffv1", pix_fmt="yuv444p10le", bit_depth=10, color=PQ
+    )
+    convert(source, tmp_path / "pq.mov", codec="prores_ks")
+    assert first_frame_tags(tmp_path / "pq.mov")["frame"] == (9, 16, 9)
+    report = json.loads(runner.invoke(app, ["info", str(tmp_path / "pq.mov"), "--json"]).stdout)
+    assert report["colour"] == "bt2020, PQ (smpte2084), bt2020nc, limited range (HDR: restored on an sRGB-like curve)"
+    convert(tmp_path / "pq.mov", tmp_path / "again.mp4")
+    assert describe(tmp_path / "again.mp4").color == PQ
+
+
+def test_tags_that_the_frames_leave_unspecified_are_read_from_the_container(tmp_path):
+    """A ProRes file whose frames say nothing, as deblur wrote them before 2026-12-07: its MOV `colr` atom,
+    which `ffmpeg -i` shows, says PQ, and so does deblur."""
+    path = tmp_path / "stated.mov"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("prores_ks", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv422p10le"
+        context = stream.codec_context
+        context.color_primaries, context.color_trc, context.colorspace, context.color_range = 9, 16, 9, 1
+        frame = av.VideoFrame(64, 48, "yuv422p10le")
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    assert first_frame_tags(path) == {"frame": (2, 2, 2), "stream": (9, 16, 9)}
+    assert describe(path).color == PQ
