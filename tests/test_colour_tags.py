@@ -8,6 +8,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from deblur_cli.cli import app
@@ -100,3 +101,14 @@ def test_tags_that_the_frames_leave_unspecified_are_read_from_the_container(tmp_
         container.mux(stream.encode())
     assert first_frame_tags(path) == {"frame": (2, 2, 2), "stream": (9, 16, 9)}
     assert describe(path).color == PQ
+
+
+@pytest.mark.parametrize("target", ["out.mp4", "out.mov"])
+def test_png_frames_become_video_tagged_srgb(tmp_path, target):
+    """RGB frames became YUV video tagged with a matrix and range alone; their samples are sRGB: BT.709's
+    primaries on the sRGB curve."""
+    media.make_images(tmp_path / "frames", count=2)
+    convert(tmp_path / "frames", tmp_path / target)
+    tags = first_frame_tags(tmp_path / target)
+    assert tags == {"frame": (1, 13, 1), "stream": (1, 13, 1)}
+    assert describe(tmp_path / target).color == {"primaries": 1, "transfer": 13, "matrix": 1, "range": 1}

@@ -218,6 +218,13 @@ def color_of(frame, stated: Mapping[str, int] | None = None) -> dict[str, int]:
 UNSPECIFIED = {"primaries": (0, 2, 3), "transfer": (0, 2, 3), "matrix": (2, 3), "range": (0,)}
 
 
+def srgb_source(info: VideoInfo) -> bool:
+    """Whether the source's samples are sRGB where its tags say nothing: RGB frames (PNG, TIFF, an RGB FFV1
+    master, a palette) and images (a JPEG photo's YUV too)."""
+    pix_fmt = info.pix_fmt
+    return info.container is None or (pix_fmt is not None and (pix_fmt == "pal8" or av.VideoFormat(pix_fmt).is_rgb))
+
+
 def read_as(frame: av.VideoFrame, matrix: int | None, value_range: int | None) -> av.VideoFrame:
     """A decoded frame tagged with `matrix` and `value_range` where it leaves them unspecified, so that
     its conversion to RGB (frame_arrays) uses them."""

@@ -26,7 +26,16 @@ from deblur_cli.video_io.full_range import records_full_range
 from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder
 from deblur_cli.video_io.grey import grey_frame, grey_video, is_grey_format
 from deblur_cli.video_io.hdr import HDR_PARAMS
-from deblur_cli.video_io.info import Frame, VideoInfo, array_format, bit_depth_of, checked_parts, with_alpha
+from deblur_cli.video_io.info import (
+    UNSPECIFIED,
+    Frame,
+    VideoInfo,
+    array_format,
+    bit_depth_of,
+    checked_parts,
+    srgb_source,
+    with_alpha,
+)
 from deblur_cli.video_io.output_losses import (
     ROTATING_FORMATS,
     TIMECODE_FORMATS,
@@ -49,6 +58,9 @@ _UNSPECIFIED = 2  # AVCOL_SPC_UNSPECIFIED
 _FRAME_CLOCK_ENCODERS = {"mpeg2video"}  # encoders that take no time base but their frame rate's
 _RATE_STATING_ENCODERS = {"libx264", "libx265"}  # x264 with force-cfr: its timing info from the rate, not the time base
 _BT709, _BT601 = 1, 5  # AVCOL_SPC_BT709, AVCOL_SPC_BT470BG
+# what RGB frames and images are when they say nothing: sRGB, BT.709's primaries (AVCOL_PRI_BT709) on the sRGB
+# curve (AVCOL_TRC_IEC61966_2_1), which their code values are in (see docs/cli.md, Colour)
+_BT709_PRIMARIES, _SRGB_TRANSFER = 1, 13
 _LIMITED_RANGE, _FULL_RANGE = 1, 2  # AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG
 
 
@@ -206,13 +218,19 @@ class VideoEncoder:
         """Copy the source's colour description to the stream, and pick the matrix and range that the
         RGB -> YUV conversion must use so that the tags describe the pixels: full-range input stays full
         range where the output can record it (full_range.records_full_range), and is converted to limited
-        range where readers would take it as such (ProRes, MPEG-2 in .mpg). Each frame encoded carries the
-        same tags (_tagged)."""
+        range where readers would take it as such (ProRes, MPEG-2 in .mpg). RGB frames and images, which name
+        no primaries or transfer, are sRGB (BT.709's primaries, the sRGB curve) and tagged so. Each frame
+        encoded carries the same tags (_tagged)."""
         color, pix_fmt = self.info.color, encoding.pix_fmt
         rgb = av.VideoFormat(pix_fmt).is_rgb
         jpeg = pix_fmt.startswith("yuvj")  # JPEG-style formats: full range (and BT.601) by definition
         matrix, value_range = color.get("matrix", context.colorspace), color.get("range")
         primaries, transfer = color.get("primaries", context.color_primaries), color.get("transfer", context.color_trc)
+        srgb = srgb_source(self.info)
+        if srgb and primaries in UNSPECIFIED["primaries"]:
+            primaries = _BT709_PRIMARIES
+        if srgb and transfer in UNSPECIFIED["transfer"]:
+            transfer = _SRGB_TRANSFER
         if matrix == _UNSPECIFIED and stores_rgb(self.info.pix_fmt):
             matrix = _RGB_MATRIX  # RGB needs no matrix, so many RGB streams (FFV1, QuickTime Animation) name none
         if not rgb and matrix == _RGB_MATRIX:  # RGB frames (PNG, TIFF, FFV1) into YUV: the matrix video uses
