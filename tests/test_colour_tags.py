@@ -112,3 +112,33 @@ def test_png_frames_become_video_tagged_srgb(tmp_path, target):
     tags = first_frame_tags(tmp_path / target)
     assert tags == {"frame": (1, 13, 1), "stream": (1, 13, 1)}
     assert describe(tmp_path / target).color == {"primaries": 1, "transfer": 13, "matrix": 1, "range": 1}
+
+
+def test_untagged_hd_video_is_read_as_bt709_and_written_tagged_so(tmp_path):
+    """Players read untagged HD video with BT.709; deblur read it with swscale's BT.601, and restored (and
+    wrote) other colours than a player shows: the skin tone (222, 171, 140) came back as (218, 167, 141)."""
+    image = untagged_yuv(tmp_path / "hd.mkv", (1280, 720), matrix=1)
+    read = decode(tmp_path / "hd.mkv")
+    assert np.abs(read[0].astype(int) - image).max() <= 1
+    convert(tmp_path / "hd.mkv", tmp_path / "hd.mp4", codec="libx264", crf=0, pix_fmt="yuv444p")
+    assert describe(tmp_path / "hd.mp4").color["matrix"] == 1
+    assert np.abs(decode(tmp_path / "hd.mp4")[0].astype(int) - image).max() <= 1
+    report = json.loads(runner.invoke(app, ["info", str(tmp_path / "hd.mkv"), "--json"]).stdout)
+    assert report["colour"] == "not tagged (read as bt709, as players take HD video)"
+
+
+@pytest.mark.parametrize(
+    "size, matrix, words", [((320, 192), 5, "bt601, as players take SD"), ((1280, 720), 1, "bt709, as players take HD")]
+)
+@pytest.mark.parametrize("target", ["out.y4m", "out.avi"])
+def test_untagged_video_written_untagged_reads_back_the_same(tmp_path, size, matrix, words, target):
+    """YUV written where no tag is kept (.y4m, FFV1 in .avi) is in the matrix it is read back with: the one
+    players assume for its size. SD stays BT.601, as swscale reads it, and `info` says so (it said "players
+    assume bt709")."""
+    image = untagged_yuv(tmp_path / "in.mkv", size, matrix)
+    convert(
+        tmp_path / "in.mkv", tmp_path / target, pix_fmt="yuv444p", codec="rawvideo" if target == "out.y4m" else "ffv1"
+    )
+    assert np.abs(decode(tmp_path / target)[0].astype(int) - image).max() <= 1
+    report = json.loads(runner.invoke(app, ["info", str(tmp_path / "in.mkv"), "--json"]).stdout)
+    assert report["colour"] == f"not tagged (read as {words} video)"

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from deblur_cli.cli import app
 from deblur_cli.cli.info import _colour
+from deblur_cli.video_io import VideoInfo
 from deblur_cli.video_io.deinterlace import READS_FIELD_ORDER
 from deblur_cli.video_io.info import has_alpha_channel
 from tests import media
@@ -260,7 +261,8 @@ def test_colour_tags_are_named_as_ffprobe_names_them(tmp_path):
     result = runner.invoke(app, ["info", str(source), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["colour"] == "smpte240m, bt2020-12, smpte240m, full range"
-    assert _colour({"primaries": 2, "transfer": 99, "matrix": 2, "range": 0}) == "transfer 99"
+    unknown = {"primaries": 2, "transfer": 99, "matrix": 2, "range": 0}
+    assert _colour(VideoInfo(64, 48, None, None, None, 8, color=unknown)) == "transfer 99"
 
 
 def test_audio_and_subtitle_tracks_are_listed(tmp_path):

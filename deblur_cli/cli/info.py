@@ -35,7 +35,7 @@ from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.video_io import EncodeOptions, ReadOptions, VideoInfo, describe
 from deblur_cli.video_io.extras import describe_extras
 from deblur_cli.video_io.frame_timing import timing_of
-from deblur_cli.video_io.info import HDR_TRANSFERS, turn_in_words
+from deblur_cli.video_io.info import HDR_TRANSFERS, reading_matrix, srgb_source, turn_in_words
 from deblur_cli.video_io.sinks import plan_sink
 from deblur_cli.video_io.sources import reading_warnings
 
@@ -70,6 +70,8 @@ _MATRICES = {
 _RANGES = {1: "limited range", 2: "full range"}
 # what says nothing: unspecified (2; a range's 0), and the reserved 0 of primaries and transfer
 _UNSET = {"primaries": (None, 0, 2), "transfer": (None, 0, 2), "matrix": (None, 2), "range": (None, 0)}
+# the matrices info.assumed_matrix takes for video that names none, as `info` says it
+_ASSUMED = {1: "bt709, as players take HD video", 5: "bt601, as players take SD video"}
 
 
 @command("info")
@@ -283,7 +285,7 @@ def _report(path: Path, info: VideoInfo, sink: Path | str | None) -> dict:
         "frames": info.frame_count,
         "duration_s": round(info.duration, 3) if info.duration is not None else None,
         "file_duration_s": _longer(extras.get("seconds"), info.duration),
-        "colour": _colour(info.color),
+        "colour": _colour(info),
         "hdr10_metadata": info.hdr is not None or None,
         "interlaced": _interlacing(info),
         "timecode": info.timecode,
@@ -333,15 +335,23 @@ def _container_name(path: Path, demuxer: str | None) -> str:
     return suffix if suffix in names else names[0]
 
 
-def _colour(color: dict[str, int]) -> str:
-    """The colour tags by name: primaries, transfer, matrix, range; those that are not set left out."""
+def _colour(info: VideoInfo) -> str:
+    """The colour tags by name: primaries, transfer, matrix, range; those that are not set left out. Where
+    YUV video names no matrix, the one deblur reads it with (BT.709 for HD, BT.601 for SD, as players take
+    it: info.reading_matrix); where RGB frames or images name nothing, that they are read as sRGB."""
+    color = info.color
     tables = {"primaries": _PRIMARIES, "transfer": _TRANSFERS, "matrix": _MATRICES, "range": _RANGES}
     names = [
         table.get(value, f"{key} {value}")  # a value newer than this table: its number, not nothing
         for key, table in tables.items()
         if (value := color.get(key)) not in _UNSET[key]
     ]
-    tags = ", ".join(filter(None, names)) or "not tagged (players assume bt709)"
+    assumed = reading_matrix(info) if color.get("matrix") in _UNSET["matrix"] else None
+    if assumed is not None:
+        reading = f"read as {_ASSUMED[assumed]}"
+        names.append(f"matrix not tagged ({reading})" if names else f"not tagged ({reading})")
+    unsaid = "not tagged (read as sRGB)" if srgb_source(info) else "not tagged"
+    tags = ", ".join(filter(None, names)) or unsaid
     if color.get("transfer") in HDR_TRANSFERS:
         tags += " (HDR: restored on an sRGB-like curve)"
     return tags

@@ -216,6 +216,14 @@ def color_of(frame, stated: Mapping[str, int] | None = None) -> dict[str, int]:
 
 # FFmpeg's values of a colour tag that says nothing: unspecified and reserved (range: unspecified)
 UNSPECIFIED = {"primaries": (0, 2, 3), "transfer": (0, 2, 3), "matrix": (2, 3), "range": (0,)}
+_BT709, _BT601 = 1, 5  # AVCOL_SPC_BT709, AVCOL_SPC_BT470BG (the same matrix as SMPTE 170M's)
+
+
+def assumed_matrix(width: int, height: int) -> int:
+    """The YUV matrix players take for video of this stored size that names none: BT.709 for HD (1280
+    pixels wide or more, or over 576 lines), BT.601 below, as mpv decides (video/csputils.c). swscale
+    takes BT.601 at any size."""
+    return _BT709 if width >= 1280 or height > 576 else _BT601
 
 
 def srgb_source(info: VideoInfo) -> bool:
@@ -223,6 +231,21 @@ def srgb_source(info: VideoInfo) -> bool:
     master, a palette) and images (a JPEG photo's YUV too)."""
     pix_fmt = info.pix_fmt
     return info.container is None or (pix_fmt is not None and (pix_fmt == "pal8" or av.VideoFormat(pix_fmt).is_rgb))
+
+
+def reading_matrix(info: VideoInfo) -> int | None:
+    """The YUV matrix deblur reads the source's frames with and writes its YUV output in (at the output's
+    size, which side by side widens): the one the source names, or for YUV video that names none the one
+    players assume for its size (assumed_matrix), so that what deblur restores is what they show. None,
+    swscale's BT.601, where there is nothing to assume: RGB and grey frames, images (JPEG and WebP are
+    BT.601 by their standards), and the JPEG-style yuvj formats."""
+    matrix = info.color.get("matrix", 2)
+    if matrix not in UNSPECIFIED["matrix"]:
+        return matrix
+    lay = yuv.layout(info.pix_fmt) if info.pix_fmt else None
+    if info.container is None or lay is None or lay.full:
+        return None
+    return assumed_matrix(info.width, info.height)
 
 
 def read_as(frame: av.VideoFrame, matrix: int | None, value_range: int | None) -> av.VideoFrame:

@@ -30,6 +30,7 @@ from deblur_cli.video_io.info import (
     frame_arrays,
     orientation_of,
     read_as,
+    reading_matrix,
 )
 from deblur_cli.video_io.packet_ends import IntactEnd
 from deblur_cli.video_io.read_damage import DamageLog
@@ -133,7 +134,7 @@ class VideoFileSource:
             self._container.close()
             raise
         self.info = info
-        self._matrix, self._range = info.color["matrix"], info.color["range"]  # for frames that name neither (read_as)
+        self._matrix, self._range = reading_matrix(info), info.color["range"]  # for frames that name neither (read_as)
         self._first_seconds = float(self._zero * (info.time_base or 1 / info.rate))
 
     def __iter__(self) -> Iterator[Frame]:

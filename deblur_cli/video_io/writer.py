@@ -33,6 +33,7 @@ from deblur_cli.video_io.info import (
     array_format,
     bit_depth_of,
     checked_parts,
+    reading_matrix,
     srgb_source,
     with_alpha,
 )
@@ -218,9 +219,10 @@ class VideoEncoder:
         """Copy the source's colour description to the stream, and pick the matrix and range that the
         RGB -> YUV conversion must use so that the tags describe the pixels: full-range input stays full
         range where the output can record it (full_range.records_full_range), and is converted to limited
-        range where readers would take it as such (ProRes, MPEG-2 in .mpg). RGB frames and images, which name
-        no primaries or transfer, are sRGB (BT.709's primaries, the sRGB curve) and tagged so. Each frame
-        encoded carries the same tags (_tagged)."""
+        range where readers would take it as such (ProRes, MPEG-2 in .mpg). YUV video that names no matrix
+        is written in the one deblur read it with (info.reading_matrix: BT.709 for HD, BT.601 for SD) and
+        tagged so; RGB frames and images, which name no primaries or transfer, are sRGB (BT.709's primaries,
+        the sRGB curve) and tagged so. Each frame encoded carries the same tags (_tagged)."""
         color, pix_fmt = self.info.color, encoding.pix_fmt
         rgb = av.VideoFormat(pix_fmt).is_rgb
         jpeg = pix_fmt.startswith("yuvj")  # JPEG-style formats: full range (and BT.601) by definition
@@ -233,6 +235,8 @@ class VideoEncoder:
             transfer = _SRGB_TRANSFER
         if matrix == _UNSPECIFIED and stores_rgb(self.info.pix_fmt):
             matrix = _RGB_MATRIX  # RGB needs no matrix, so many RGB streams (FFV1, QuickTime Animation) name none
+        elif matrix == _UNSPECIFIED:
+            matrix = reading_matrix(self.info) or matrix
         if not rgb and matrix == _RGB_MATRIX:  # RGB frames (PNG, TIFF, FFV1) into YUV: the matrix video uses
             matrix, value_range = (_BT601, _FULL_RANGE) if jpeg else (_BT709, _LIMITED_RANGE)
         self._matrix = None if rgb else _SWS_MATRIX.get(matrix)
