@@ -36,6 +36,7 @@ from deblur_cli.video_io.info import bit_depth_of, frame_arrays
 from deblur_cli.video_io.passthrough import _starts_at_zero
 from deblur_cli.video_io.reader import rising_timestamps
 from deblur_cli.video_io.writer import with_sane_dts
+from deblur_cli.video_io.yuv import yuv_frame
 from deblur_cli.video_io.side_data import side_data_of
 from deblur_cli.video_io.sinks import planned_warnings
 from deblur_cli.video_io.sources import reading_warnings
@@ -1441,6 +1442,51 @@ def test_the_writer_stores_the_exact_conversion_and_the_reader_gets_the_frames_b
     for image, back in zip(images, decode(tmp_path / "o.mkv")):
         levels = (back / np.iinfo(back.dtype).max - image / np.iinfo(image.dtype).max) * 255
         assert np.abs(levels.mean(axis=(0, 1))).max() < 0.05  # no net shift
+
+
+def random_yuv_frame(rng: np.random.Generator, width: int, height: int, pix_fmt: str, pts: int = 0) -> av.VideoFrame:
+    """A BT.709 limited-range frame whose luma and chroma change from sample to sample, yet whose every pixel
+    (each chroma sample over the pixels it covers) lies inside the RGB cube, where nothing is clipped."""
+    bits = 10 if pix_fmt.endswith("10le") else 8
+    frame = av.VideoFrame(width, height, pix_fmt)
+    frame.colorspace, frame.color_range, frame.pts = 1, 1, pts
+    for plane, low, high in zip(frame.planes, (96, 104, 104), (160, 152, 152)):
+        stored = np.frombuffer(plane, np.uint8 if bits == 8 else "<u2").reshape(plane.height, -1)
+        stored[:, : plane.width] = rng.integers(low << (bits - 8), high << (bits - 8), (plane.height, plane.width))
+    return frame
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv420p10le", "yuv422p", "yuv422p10le"])
+def test_a_subsampled_round_trip_gives_its_planes_back(tmp_path, pix_fmt):
+    # Found in review (colour53 F1): the writer let swscale subsample 4:2:0 chroma, which took each chroma row
+    # as (row above + 6 x itself + row below) / 8 of the rows the reader had repeated, so every round trip took
+    # a quarter off the chroma contrast across horizontal edges (Cr 206/121 stripes came back 196/132)
+    rng = np.random.default_rng(0)
+    source = tmp_path / "in.mkv"
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+        stream.codec_context.colorspace, stream.codec_context.color_range = 1, 1
+        frames = [random_yuv_frame(rng, 64, 48, pix_fmt, pts) for pts in range(2)]
+        for frame in frames:
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    convert(source, tmp_path / "o.mkv", codec="ffv1", pix_fmt=pix_fmt)
+    with av.open(str(tmp_path / "o.mkv")) as container:
+        written = [stored_planes(frame)[0] for frame in container.decode(video=0)]
+    for frame, after in zip(frames, written):
+        for name, plane, back in zip("Y Cb Cr".split(), stored_planes(frame)[0], after):
+            assert np.abs(back - plane).max() <= 1, name  # RGB rounding only
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p10le", "yuv422p"])
+def test_an_odd_sized_subsampled_frame_converts_back_to_its_planes(pix_fmt):
+    # sinks refuse odd sizes in these formats, but yuv_frame fills them: the last chroma row and column
+    # cover one pixel each, and are the mean of the pixels they cover
+    frame = random_yuv_frame(np.random.default_rng(1), 63, 47, pix_fmt)
+    back = yuv_frame(frame_arrays(frame, np.uint16, alpha=False)[0], pix_fmt, 1, 1)
+    for name, plane, again in zip("Y Cb Cr".split(), stored_planes(frame)[0], stored_planes(back)[0]):
+        assert np.abs(again - plane).max() <= 1, name
 
 
 EDGES = (21, 36, 50, 67, 80)  # columns where the colour changes, odd and even

@@ -14,9 +14,13 @@ both directions go through a 16-bit limited-range YUV frame, and lookup tables m
 file's, fitted to what swscale makes of a probe frame (once per format, matrix and range): `rgb_arrays` reads,
 `yuv_frame` writes. 8-bit video read into 8-bit RGB takes `full_chroma`, exact and cheaper.
 
-Chroma is neither interpolated nor moved: a sample covers the pixels of its block, read by repetition and
-written as swscale averages it (the block's two columns across, a 1-3-3-1 tent over four rows down), centred
-on the block either way; the writer tags its streams so (writer.py).
+Chroma is neither interpolated nor moved: a sample covers the pixels of its block (2x2 in 4:2:0, 2x1 in
+4:2:2) and stands at the block's centre, across and down. The reader takes every file so, whatever siting it
+is tagged with, and repeats each sample over its block; the writer converts to 4:4:4 and stores the plain
+mean of each block, which gives a block of repeated samples back as it was, and tags its H.264 and HEVC
+streams "center" (writer.py). swscale's own subsampling, used until 2026-12-07, took each 4:2:0 chroma row
+as (row above + 6 x itself + row below) / 8, so every 4:2:0 round trip took a quarter off the chroma
+contrast across horizontal colour edges, compounding pass by pass.
 """
 
 from __future__ import annotations
@@ -248,26 +252,26 @@ def _alpha_table(bits: int, shift: int, to_bits: int) -> np.ndarray:
 def yuv_frame(image: np.ndarray, pix_fmt: str, matrix: int | None, value_range: int | None) -> av.VideoFrame | None:
     """The `pix_fmt` frame of an (H, W, 3) RGB or (H, W, 4) RGBA array (uint8 or uint16) in the YUV of
     `matrix` (swscale's SWS_CS_* number; None: its default) and `value_range` (FFmpeg's; full for 2, else
-    limited), each sample the exact float conversion rounded once (chroma averaged about the centre of its
-    block, as swscale averages it); tagged with `matrix` and `value_range` as swscale tags its frames. None for a format `yuv_frame` cannot fill:
-    not YUV, or a chroma subsampling other than 4:2:0, 4:2:2 and 4:4:4.
+    limited), each sample the exact float conversion rounded once (chroma the mean of its block, see the
+    module's docstring); tagged with `matrix` and `value_range` as swscale tags its frames. None for a format
+    `yuv_frame` cannot fill: not YUV, or a chroma subsampling other than 4:2:0, 4:2:2 and 4:4:4.
 
-    swscale converts to 16-bit limited-range YUV of the same subsampling; tables fitted to a probe frame
-    map those samples to the format's, undoing swscale's scale and offsets (see the module's docstring).
+    swscale converts to 16-bit limited-range 4:4:4 YUV; the chroma is averaged over each block here, and
+    tables fitted to a probe frame map those samples to the format's, undoing swscale's scale and offsets.
     """
     lay = layout(pix_fmt)
     if not readable(lay):
         return None
-    wide = _WIDE[(lay.across, lay.down)]
     alpha = image.shape[2] == 4
     source = ("rgba" if alpha else "rgb24") if image.dtype == np.uint8 else ("rgba64le" if alpha else "rgb48le")
     full = lay.full or value_range == _FULL
-    middle = _to_wide(av.VideoFrame.from_numpy_buffer(image, format=source), wide, matrix)
+    middle = _to_wide(av.VideoFrame.from_numpy_buffer(image, format=source), _WIDE[(1, 1)], matrix)
+    luma, cb, cr = (_samples(plane, np.dtype("<u2")) for plane in middle.planes)
     out = av.VideoFrame(image.shape[1], image.shape[0], pix_fmt)
-    tables = _write_tables(source, wide, matrix, lay.bits, lay.shift, full)
+    tables = _write_tables(source, matrix, lay.bits, lay.shift, full)
     targets = planes_of(out, lay)
-    for plane, table, target in zip(middle.planes, tables, targets):
-        np.take(table, _samples(plane, np.dtype("<u2")), out=target, mode="clip")
+    for samples, table, target in zip((luma, _block_means(cb, lay), _block_means(cr, lay)), tables, targets):
+        np.take(table, samples, out=target, mode="clip")
     if lay.alpha:
         table = _alpha_table(8 if image.dtype == np.uint8 else 16, 0, lay.bits) << lay.shift
         np.take(table, image[..., 3], out=targets[3], mode="clip")
@@ -278,28 +282,44 @@ def yuv_frame(image: np.ndarray, pix_fmt: str, matrix: int | None, value_range: 
     return out
 
 
+def _block_means(plane: np.ndarray, lay: Layout) -> np.ndarray:
+    """The mean of each chroma block of a full-resolution 16-bit plane, rounded: the inverse of `_spread`
+    (a block of equal samples gives that sample). A block cut short by an odd-sized frame's edge averages the
+    pixels it covers."""
+    if not lay.subsampled:
+        return plane
+    height, width = plane.shape
+    rows, cols = -(-height // lay.down), -(-width // lay.across)
+    if (rows * lay.down, cols * lay.across) != (height, width):
+        plane = np.pad(plane, ((0, rows * lay.down - height), (0, cols * lay.across - width)), mode="edge")
+    count = lay.down * lay.across
+    sums = np.full((rows, cols), count // 2, np.uint32)
+    for dy in range(lay.down):
+        for dx in range(lay.across):
+            sums += plane[dy :: lay.down, dx :: lay.across]
+    return (sums // count).astype(np.uint16)
+
+
 @functools.lru_cache(maxsize=None)
 def _write_tables(
-    source: str, wide: str, matrix: int | None, bits: int, shift: int, full: bool
+    source: str, matrix: int | None, bits: int, shift: int, full: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Tables from the Y, Cb and Cr samples swscale makes of `source` arrays in a 16-bit limited-range
-    `wide` frame to the samples of a `bits`-deep format (moved up `shift`), in full or limited range.
+    """Tables from the Y, Cb and Cr samples swscale makes of `source` arrays in a 16-bit limited-range 4:4:4
+    frame to the samples of a `bits`-deep format (moved up `shift`), in full or limited range.
 
-    A probe of black, white, blue and red blocks (8 pixels wide, so that chroma filters stay inside them)
-    measures where swscale puts black and white, neutral chroma, and Cb and Cr of half (blue, red); 16-bit
-    RGB, for one, has its white at 65280."""
+    A probe of black, white, blue and red blocks measures where swscale puts black and white, neutral
+    chroma, and Cb and Cr of half (blue, red); 16-bit RGB, for one, has its white at 65280."""
     peak = 255 if source in ("rgb24", "rgba") else 65535
     channels = 4 if source.startswith("rgba") else 3
     probe = np.zeros((2, 32, channels), np.uint8 if peak == 255 else np.uint16)
     probe[:, 8:16, :3] = peak
     probe[:, 16:24, 2] = peak
     probe[:, 24:32, 0] = peak
-    middle = _to_wide(av.VideoFrame.from_ndarray(probe, format=source), wide, matrix)
+    middle = _to_wide(av.VideoFrame.from_ndarray(probe, format=source), _WIDE[(1, 1)], matrix)
     luma, cb, cr = (_samples(plane, np.dtype("<u2"))[0].astype(np.float64) for plane in middle.planes)
-    across = 32 // cb.shape[0]
     dark, white = luma[4], luma[12]
-    cb_mid, cb_blue = cb[4 // across], cb[20 // across]
-    cr_mid, cr_red = cr[4 // across], cr[28 // across]
+    cb_mid, cb_blue = cb[4], cb[20]
+    cr_mid, cr_red = cr[4], cr[28]
     black, luma_range, neutral, chroma_range = _ranges(bits, full)
     codes = np.arange(65536, dtype=np.float64)
     top = (1 << bits) - 1
