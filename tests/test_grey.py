@@ -185,6 +185,27 @@ def test_grey_pixel_formats_of_another_depth_are_scaled_and_rounded_once(tmp_pat
             assert np.abs(back.astype(float) - plane.astype(float) * scale).max() <= 0.5, fmt
 
 
+@pytest.mark.parametrize("fmt", ["gray10le", "gray12le", "gray9le"])
+def test_deep_grey_video_is_read_scaled_so_white_stays_white(tmp_path, fmt):
+    """Found in review (colour53 F3): swscale moves 9- to 14-bit grey up to 16 bits by a shift, so gray10le
+    was read 0.1% dark (white 1023 as 65472 of 65535, 939 of 940 in a limited-range 10-bit output)."""
+    top = (1 << av.VideoFormat(fmt).components[0].bits) - 1
+    plane = np.round(np.linspace(0, top, 40 * 30)).astype(np.uint16).reshape(30, 40)
+    with av.open(str(tmp_path / "in.mkv"), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 40, 30, fmt
+        for _ in range(2):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(plane, format=fmt)))
+        container.mux(stream.encode(None))
+    out = tmp_path / "out.mkv"
+    result = runner.invoke(app, ["run", str(tmp_path / "in.mkv"), "-o", str(out), "--strength", "0", "-q"])
+    assert result.exit_code == 0, result.output
+    written, restored = _planes(out)
+    assert written == "gray16le" and len(restored) == 2
+    for back in restored:
+        np.testing.assert_array_equal(back, np.round(plane * (65535 / top)))
+
+
 def test_work_kept_before_grey_frames_were_kept_grey_is_not_continued():
     """An interrupted run's work is continued only under the same key: work kept before this rule could
     hold tinted grey frames, or FFV1 in RGB, which the join refused only after every frame was restored."""

@@ -137,11 +137,13 @@ def frame_arrays(
     its (H, W) alpha plane (opaque where the frame has none); scaled to `width` x `height` if given.
     YUV is converted as exactly as the output's depth allows (video_io/yuv.py): packed 4:2:2 unpacked first,
     8-bit YUV with subsampled or interleaved chroma into 8 bits by `full_chroma`, any other planar or
-    NV12-like YUV by `rgb_arrays`; a deeper frame into 8 bits by way of 16, rounded once."""
+    NV12-like YUV by `rgb_arrays`; 9- to 14-bit grey by `_deep_grey`; a deeper frame into 8 bits by way of
+    16, rounded once."""
     frame = yuv.unpacked(frame)
     lay = yuv.layout(frame.format.name)
-    if yuv.readable(lay) and (np.dtype(dtype) == np.uint16 or lay.bits > 8):
-        image, plane = yuv.rgb_arrays(frame, lay, alpha)
+    exact_yuv = yuv.readable(lay) and (np.dtype(dtype) == np.uint16 or lay.bits > 8)
+    if exact_yuv or frame.format.name in _DEEP_GREY:
+        image, plane = yuv.rgb_arrays(frame, lay, alpha) if exact_yuv else _deep_grey(frame, alpha)
         if np.dtype(dtype) == np.uint8:  # deep video read into 8 bits (training sources)
             image, plane = _eight_bits(image), None if plane is None else _eight_bits(plane)
         if (width or frame.width, height or frame.height) != (frame.width, frame.height):
@@ -159,6 +161,19 @@ def frame_arrays(
         return np.ascontiguousarray(image), None
     rgba = frame.to_ndarray(format=array_format(dtype, alpha=True), width=width, height=height, interpolation=flags)
     return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
+
+
+# grey of 9 to 14 bits, which swscale moves up to 16 by a shift, not a scale: white (1023 of gray10le) at 65472
+_DEEP_GREY = frozenset(f"gray{bits}{order}" for bits in (9, 10, 12, 14) for order in ("le", "be"))
+
+
+def _deep_grey(frame: av.VideoFrame, alpha: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """A 9- to 14-bit grey frame as (H, W, 3) uint16 RGB on the full 16-bit scale, each sample scaled and
+    rounded once (white stays white), and, with `alpha`, an opaque alpha plane."""
+    top = (1 << frame.format.components[0].bits) - 1
+    grey = np.round(frame.to_ndarray() * (65535 / top)).astype(np.uint16)
+    image = np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2))
+    return image, np.full(grey.shape, 65535, np.uint16) if alpha else None
 
 
 def _eight_bits(samples: np.ndarray) -> np.ndarray:
