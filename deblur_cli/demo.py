@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from dataclasses import dataclass
@@ -70,6 +71,15 @@ def _replace_set(temps: dict[str, Path], paths: dict[str, Path]) -> None:
         raise output_error(path, e) from None
 
 
+def _folder_error(folder: Path, error: OSError) -> OutputError:
+    """output_error's, with the option that chooses another folder where this one cannot be written (the demo
+    is often the first command, run in whatever folder the shell is in)."""
+    said = output_error(folder, error)
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        said.hint = "choose a folder you can write to: deblur demo -o DIR"
+    return said
+
+
 def run_demo(
     folder: Path,
     restorer: Restorer,
@@ -101,7 +111,7 @@ def run_demo(
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise output_error(folder, e) from None
+        raise _folder_error(folder, e) from None
     # The three files belong together: they are written in a work folder and renamed at the end, so that a demo
     # stopped part-way leaves an earlier demo's set whole, not its deblurred.mp4 beside new clips. The folder is
     # deblurred.mp4's, locked as deblur run locks it: what a killed demo left there, the next one removes.

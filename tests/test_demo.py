@@ -143,3 +143,22 @@ def test_demo_into_a_file_says_it_is_a_file(tmp_path):
     result = runner.invoke(app, ["demo", "-o", str(tmp_path / "dmfile"), "-m", "dstnet-s", "--size", "64x48", "--frames", "2"])
     assert result.exit_code == 1 and f"error: {tmp_path / 'dmfile'} is a file, not a folder" in result.stderr
     assert "free space" not in result.stderr and (tmp_path / "dmfile").read_bytes() == b"mine"
+
+
+def test_demo_in_a_folder_it_cannot_write_names_the_option_for_another(tmp_path, monkeypatch):
+    """Found by review (install53 7): the first command a newcomer runs, in whatever folder the shell is in, said
+    only "choose a directory you can write to"; `run` names its -o. (Root writes anywhere: the refusal is made.)"""
+    import errno
+    import pathlib
+
+    def refused(self, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pathlib.Path, "mkdir", refused)
+    result = runner.invoke(app, ["demo", "--size", "64x48", "--frames", "2"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        "error: cannot write to .: permission denied\n"
+        "hint: choose a folder you can write to: deblur demo -o DIR\n"
+    )
