@@ -12,12 +12,13 @@ import os
 import re
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 from deblur_cli.errors import SpanError
 from deblur_cli.span import Span, parse_time
-from deblur_cli.video_io import DEFAULT_FPS, ReadOptions, describe
-from deblur_cli.video_io.timecode import count_of, is_drop_frame, labels_a_day
+
+if TYPE_CHECKING:
+    from deblur_cli.video_io import ReadOptions
 
 # HH:MM:SS:FF, or HH:MM:SS;FF for drop-frame; three fields or fewer are a clock time (parse_time)
 _LABEL = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})([:;])(\d{1,3})$")
@@ -91,6 +92,9 @@ class AskedSpan:
         """Seconds from the first frame of `clip` to `time`: seconds as typed, or the frame labelled so."""
         if not isinstance(time, Label):
             return Fraction(time)
+        # here, not at the top: video_io imports PyAV, which the options module (train, synth) does without
+        from deblur_cli.video_io.timecode import count_of, is_drop_frame, labels_a_day
+
         AskedSpan._frames(option, time, rate)  # its FF checked against the clip's labels a second
         drop = is_drop_frame(first) if first is not None else time.drop
         count = count_of(str(time), rate, drop=drop)
@@ -130,12 +134,15 @@ def _shown(time: Time, seconds: Fraction) -> str:
     return f"{time}, {float(seconds):g} s in" if isinstance(time, Label) else f"{time:g}"
 
 
-def span_in(source: str | os.PathLike, asked: AskedSpan, read: ReadOptions = ReadOptions()) -> Span:
+def span_in(source: str | os.PathLike, asked: AskedSpan, read: ReadOptions | None = None) -> Span:
     """The Span `asked` names in `source`: where a timecode was typed, read against the frame rate and first
     label of the input as stored (fields not doubled by --deinterlace double, whose labels editing software
     shows), an image sequence's at --fps (or DEFAULT_FPS). SpanError where it names no part of it."""
     if not asked.labelled:
         return asked.in_seconds()
+    from deblur_cli.video_io import DEFAULT_FPS, ReadOptions, describe  # PyAV: see _seconds
+
+    read = ReadOptions() if read is None else read
     info = describe(source, replace(read, span=Span(), deinterlace="off"))
     rate = info.fps if info.container is not None and info.fps else read.image_rate or DEFAULT_FPS
     return asked.in_seconds(os.fspath(source), rate, info.timecode)
