@@ -1031,10 +1031,31 @@ def test_y4m_output_is_raw_yuv_at_the_frame_rate_without_audio(tmp_path):
     pq = {"primaries": 9, "transfer": 16, "matrix": 9, "range": 1}
     hdr = media.make_video(tmp_path / "pq.mkv", frames=2, color=pq)
     assert convert(hdr, tmp_path / "pq.y4m")[2] == [
-        ".y4m cannot record the input's colour primaries, transfer, matrix (tools take it for BT.709); .mkv keeps them"
+        ".y4m cannot record the input's colour primaries, transfer, matrix: players guess them, and may show other "
+        "colours; .mkv keeps them"
     ]
     bt709 = media.make_video(tmp_path / "709.mkv", frames=2, color=dict.fromkeys(pq, 1))
     assert convert(bt709, tmp_path / "709.y4m")[2] == []
+
+
+def test_avi_outputs_whose_codec_stores_no_colour_description_warn_of_its_loss(tmp_path):
+    # FFV1 in .avi kept BT.2020 PQ as RGB that every reader took for SDR BT.709, unsaid (colour53 F5)
+    pq = {"primaries": 9, "transfer": 16, "matrix": 9, "range": 1}
+    hdr = media.make_video(tmp_path / "pq.mkv", frames=2, codec="ffv1", pix_fmt="yuv444p10le", color=pq)
+    lost = "cannot record the input's colour primaries, transfer: players guess them, and may show other colours"
+    assert convert(hdr, tmp_path / "pq.avi", codec="ffv1")[2] == [f"ffv1 in .avi {lost}; .mkv keeps them"]
+    with av.open(str(tmp_path / "pq.avi")) as written:  # as the warning says
+        frame = next(written.decode(video=0))
+        assert (frame.format.name, int(frame.color_primaries), int(frame.color_trc)) == ("gbrp16le", 2, 2)
+    # a YUV output loses the matrix too; H.264 keeps all three in its stream, in .avi as anywhere
+    yuv = convert(hdr, tmp_path / "yuv.avi", codec="ffv1", pix_fmt="yuv444p10le")[2]
+    assert yuv == ["ffv1 in .avi cannot record the input's colour primaries, transfer, matrix: players guess them, "
+                   "and may show other colours; .mkv keeps them"]  # fmt: skip
+    unsaid = "cannot record the input's colour"
+    assert not any(unsaid in w for w in convert(hdr, tmp_path / "x264.avi", codec="libx264")[2])
+    assert not any(unsaid in w for w in convert(hdr, tmp_path / "pq_ffv1.mkv", codec="ffv1")[2])
+    bt709 = media.make_video(tmp_path / "709.mkv", frames=2, codec="ffv1", color=dict.fromkeys(pq, 1))
+    assert convert(bt709, tmp_path / "709.avi", codec="ffv1")[2] == []
 
 
 @pytest.mark.parametrize("target_name", ["b.mpg", "b.vob"])

@@ -52,6 +52,23 @@ _DEEP_ENCODERS = {
 _SUBSAMPLING = {"libx264", "libx265", "libvpx-vp9"}
 
 _BT709_OR_NONE = (None, 1, 2)  # a colour tag of BT.709 (1), or none (2: unspecified)
+# Containers with no colour description of their own: an output keeps the input's primaries, transfer and
+# matrix only where its codec's stream stores them. Measured with FFmpeg 8.1.2 (PyAV 18.1), BT.2020 PQ frames
+# written to .avi, .nut and .ivf and read back: FFV1, raw video, MPEG-4, HuffYUV, FFVHuff, MagicYUV and UT Video
+# came back unspecified (UT Video keeps BT.601 or BT.709 alone), VP9 with its matrix only.
+_UNDESCRIBED_FORMATS = {"avi", "nut", "ivf", "yuv4mpegpipe"}
+# The encoders whose streams hold them (H.264 and HEVC in their VUI, MPEG-2 in its sequence display extension,
+# AV1 in its sequence header, PNG in its cICP chunk), and which of them.
+_DESCRIPTION = ("primaries", "transfer", "matrix")
+_DESCRIBING_ENCODERS = {
+    "libx264": _DESCRIPTION,
+    "libx264rgb": _DESCRIPTION,
+    "libx265": _DESCRIPTION,
+    "mpeg2video": _DESCRIPTION,
+    "libsvtav1": _DESCRIPTION,
+    "png": ("primaries", "transfer"),
+    "libvpx-vp9": ("matrix",),
+}
 
 
 def encoding_losses(
@@ -80,7 +97,8 @@ def encoding_losses(
 
 def stream_losses(info: VideoInfo, encoding: Encoding, format_name: str, suffix: str) -> list[str]:
     """What the video stream of such an output cannot record of `info`: HDR10 mastering metadata, the pixel
-    aspect ratio, colour tags (Y4M), the display rotation, the language, the title and the timecode."""
+    aspect ratio, colour tags (in .avi, .y4m and the like: by codec), the display rotation, the language, the title
+    and the timecode."""
     losses = []
     if info.hdr is not None and encoding.encoder not in HDR_PARAMS:
         losses.append(
@@ -95,12 +113,8 @@ def stream_losses(info: VideoInfo, encoding: Encoding, format_name: str, suffix:
             f"({ratio.numerator}:{ratio.denominator}); players will show it unstretched (.mp4 and .mov "
             "record it for any codec, and libx264 and libx265 in any container)"
         )
-    described = [name for name in ("primaries", "transfer", "matrix") if info.color.get(name) not in _BT709_OR_NONE]
-    if format_name == "yuv4mpegpipe" and described:  # its header has a range, not these
-        losses.append(
-            f"{suffix or '.y4m'} cannot record the input's colour {', '.join(described)} (tools take it for "
-            "BT.709); .mkv keeps them"
-        )
+    if lost := _description_loss(info, encoding, format_name, suffix):
+        losses.append(lost)
     if (info.rotation or info.mirrored) and format_name not in ROTATING_FORMATS:
         turned = turn_in_words(info.rotation, info.mirrored)
         losses.append(
@@ -117,6 +131,27 @@ def stream_losses(info: VideoInfo, encoding: Encoding, format_name: str, suffix:
             "choose .mov, .mp4 or .mkv to keep it"
         )
     return losses
+
+
+def _description_loss(info: VideoInfo, encoding: Encoding, format_name: str, suffix: str) -> str | None:
+    """The warning for an output that keeps neither in its container nor in its codec's stream the input's colour
+    primaries, transfer or matrix (those other than BT.709 or none; the matrix only where the output is YUV)."""
+    if format_name not in _UNDESCRIBED_FORMATS:
+        return None
+    kept = _DESCRIBING_ENCODERS.get(encoding.encoder, ())
+    rgb = av.VideoFormat(encoding.pix_fmt).is_rgb  # RGB samples need no matrix
+    lost = [
+        name
+        for name in _DESCRIPTION
+        if info.color.get(name) not in _BT709_OR_NONE and name not in kept and not (rgb and name == "matrix")
+    ]
+    if not lost:
+        return None
+    written = (suffix or ".y4m") if format_name == "yuv4mpegpipe" else f"{encoding.encoder} in {suffix}"
+    return (
+        f"{written} cannot record the input's colour {', '.join(lost)}: players guess them, and may show other "
+        "colours; .mkv keeps them"
+    )
 
 
 def _odd_size_loss(info: VideoInfo, options: EncodeOptions, encoding: Encoding) -> str | None:
