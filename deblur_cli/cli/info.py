@@ -37,7 +37,7 @@ from deblur_cli.video_io.extras import describe_extras
 from deblur_cli.video_io.frame_timing import timing_of
 from deblur_cli.video_io.info import HDR_TRANSFERS, reading_matrix, srgb_source, turn_in_words
 from deblur_cli.video_io.sinks import plan_sink
-from deblur_cli.video_io.sources import reading_warnings
+from deblur_cli.video_io.sources import first_look, reading_warnings
 
 if TYPE_CHECKING:  # they import torch, which `deblur info` without --estimate does without
     from deblur_cli.estimate import Estimate
@@ -121,7 +121,8 @@ def info(
     failed: list[InputError] = []
     for source, target, given in planned:
         try:
-            reports.append(report := _report(source, video := describe(source), target))
+            video, seen = first_look(source)
+            reports.append(report := _report(source, video, target, seen))
             part = span_in(source, span)  # in seconds: a timecode is a label of this input's own
             described.append((report, video if part.whole else describe(source, ReadOptions(part)), part))
         except InputError as e:
@@ -251,10 +252,10 @@ class _Timing:
             }
 
 
-def _report(path: Path, info: VideoInfo, sink: Path | str | None) -> dict:
+def _report(path: Path, info: VideoInfo, sink: Path | str | None, seen: list[str]) -> dict:
     """The facts about one input, by name, None where they do not apply; `sink` is where `deblur run`
     without -o writes, as the sinks take it ("NAME/" for a folder of frames; None for a glob, which needs -o: it
-    is described as written to PNG frames)."""
+    is described as written to PNG frames); `seen`, the warnings of the frames decoded to describe it."""
     planned = sink is not None  # a glob's frames are described as written to a folder of PNG frames
     sink = sink if planned else "deblurred/"
     target = Path(sink)
@@ -268,7 +269,7 @@ def _report(path: Path, info: VideoInfo, sink: Path | str | None) -> dict:
             alpha = "left out"
     except DeblurError as e:  # the container refuses the encoder, say
         warnings, writes = [], f"nothing: {e}"
-    warnings = reading_warnings(path, info) + warnings
+    warnings = reading_warnings(path, info) + seen + warnings
     if planned and (folder := nearest_folder(target)).is_dir() and not writable(folder):
         warnings.append(f"{folder} cannot be written: deblur run needs -o to put the result elsewhere")  # a card
     container = _container_name(path, info.container)

@@ -20,6 +20,7 @@ from deblur_cli.video_io.deinterlace import FRAMES_BEFORE, check_mode, deinterla
 from deblur_cli.video_io.frame_timing import Steps, timing_of
 from deblur_cli.video_io.gif_end import missing_trailer
 from deblur_cli.video_io.hdr import hdr_of
+from deblur_cli.video_io.headroom import Headroom
 from deblur_cli.video_io.side_data import side_data_of
 from deblur_cli.video_io.info import (
     Frame,
@@ -89,6 +90,7 @@ class VideoFileSource:
             self._traits = container_traits(self._container.format.name)
             self._decoder = _decoder(self._stream)
             self._damage = DamageLog()
+            self._headroom = Headroom()  # levels beyond black and white in the frames decoded
             self._first_seconds: float | None = None  # the first frame's time (_first_time), once `info` is known
             self._end_time: Fraction | None = None  # where a span that ends early ends, on the stream's clock (s)
             self._start_seconds = float(span.start)  # --start, for a hint about a file cut before it
@@ -385,6 +387,7 @@ class VideoFileSource:
                         continue
                     for frame in pictures:
                         decoded += 1
+                        self._headroom.add(frame)
                         if by_tick and frame.dts is not None:
                             frame.pts = frame.dts
                         yield frame
@@ -429,11 +432,18 @@ class VideoFileSource:
 
     @property
     def warnings(self) -> list[str]:
-        """What reading changed or left out so far: frames of another size scaled, damaged packets skipped; and
-        a GIF without its trailer."""
+        """What reading changed or left out so far: frames of another size scaled, damaged packets skipped; a
+        GIF without its trailer; and levels beyond black and white clipped (`level_warnings`)."""
         shown_before = None if self._end_time is None else self._end_time / self._stream.time_base
         warnings = self._damage.warnings(self.path.name, self.info, shown_before)
-        return warnings + [self._unended] if self._unended else warnings
+        return warnings + ([self._unended] if self._unended else []) + self.level_warnings
+
+    @property
+    def level_warnings(self) -> list[str]:
+        """The warning that the frames decoded so far (once opened, the first) hold levels of limited range
+        beyond black and white that reading clips (headroom.py), if they hold enough to say."""
+        clipped = self._headroom.warning(self.path.name)
+        return [clipped] if clipped else []
 
     def close(self) -> None:
         self._timeline = iter(())

@@ -153,6 +153,13 @@ def describe(path: str | os.PathLike, read: ReadOptions = ReadOptions()) -> Vide
         return source.info
 
 
+def first_look(path: str | os.PathLike) -> tuple[VideoInfo, list[str]]:
+    """The VideoInfo of an input (as describe), and what the frames decoded for it warn that reading loses: a
+    limited-range video's levels beyond black and white (VideoFileSource.level_warnings)."""
+    with open_source(path) as source:
+        return source.info, source.level_warnings if isinstance(source, VideoFileSource) else []
+
+
 def check_not_cut(path: str | os.PathLike, span: Span = Span()) -> None:
     """InputError, before any frame is decoded, where a video file is cut short before its `span` ends
     (truncation.tail_cut): the whole read would restore every frame up to the cut, then fail with nothing
