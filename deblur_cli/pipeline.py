@@ -457,7 +457,10 @@ def _restore_into(
             yield frame, facts
 
     segmented = sink.cut is not None  # where its segments end is decided here
-    cuts = _Cuts(windows, windows.batch if batches(restorer) else 1, first=resumed)
+    if strength > 0:
+        cuts = _Cuts(windows, windows.batch if batches(restorer) else 1, first=resumed)
+    else:  # the frames pass one at a time, no windows stitched: a run can continue from any of them
+        cuts = _Cuts(WindowOptions(window=1, overlap=0), 1, first=resumed)
     encoder = threading.Thread(
         target=_encode_worker, args=(sink, info.bit_depth, out_q, stop, encode_errors), daemon=True
     )
@@ -480,7 +483,7 @@ def _restore_into(
                     raise encode_errors[0]
                 pts, alpha, duration, held = pts_fifo.popleft()
                 source_frame = inputs_fifo.popleft() if keep_inputs else None
-                cut = cuts.before(index, pts, read, held) if segmented else None
+                cut = cuts.before(index, pts, read, held and strength > 0) if segmented else None
                 if index < resumed:  # read again to restore the window it shares with the next
                     continue
                 if index in split:

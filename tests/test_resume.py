@@ -630,6 +630,48 @@ def test_a_resumed_run_writes_what_an_uninterrupted_run_writes(tmp_path, after):
     assert not work_folder(target).exists()
 
 
+def test_a_run_at_strength_0_keeps_its_frames_and_continues_as_an_uninterrupted_run(tmp_path):
+    """Found in review: at --strength 0 the frames pass one at a time, and the cuts waited for a window's frames to
+    be read ahead, which never happened: a run of hours kept nothing, and said it stopped before the first."""
+    source = media.make_video(tmp_path / "in.mp4", frames=24, fps=30, audio="aac")
+    _stopped_at_strength_0_and_continued(source, tmp_path, stop=15, kept=12)
+    with av.open(str(tmp_path / "out.mkv")) as a, av.open(str(tmp_path / "whole.mkv")) as b:
+        assert [bytes(p) for p in a.demux(audio=0)] == [bytes(p) for p in b.demux(audio=0)]
+
+
+def test_a_run_at_strength_0_keeps_its_frames_in_a_still_shot(tmp_path):
+    """A segment ends before a held frame only after twice SEGMENT_FRAMES, since a run continuing there could not
+    write it as the restored frame before it; at --strength 0 that frame is the input's, as every other."""
+    source = media.make_held(tmp_path / "still.mkv", [0, 1, 2, 3, 4] + [5] * 19, size=(32, 32))
+    _stopped_at_strength_0_and_continued(source, tmp_path, stop=10, kept=6)
+
+
+def _stopped_at_strength_0_and_continued(source: Path, folder: Path, *, stop: int, kept: int) -> None:
+    """A run of `source` at --strength 0 into folder/out.mkv, stopped once `stop` frames were written, keeps `kept`
+    frames, and the same run continues from them to the frames and timestamps of an uninterrupted run's
+    (folder/whole.mkv)."""
+    whole, target = folder / "whole.mkv", folder / "out.mkv"
+    deblur_video(source, whole, MixingRestorer(), windows=WINDOWS, encode=FFV1, strength=0)
+
+    def stopping(done, total):
+        if done == stop:
+            raise KeyboardInterrupt
+
+    notes: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        deblur_video(
+            source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, strength=0,
+            progress=stopping, on_note=notes.append,
+        )  # fmt: skip
+    assert notes == [
+        f"the first {kept} frames of {target} are kept in {work_folder(target)}: the same command continues from"
+        " there (delete that folder to free its space)"
+    ]
+    result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, strength=0)
+    assert result.resumed == kept and result.frames == 24
+    assert same_video(target, whole)
+
+
 def test_a_slow_run_keeps_its_work_a_minute_at_a_time_and_says_when_it_kept_nothing(tmp_path, monkeypatch):
     """Segments of 120 frames cost a diffusion model on a CPU hours each, all lost to a Ctrl-C before the
     first ended, and the run said nothing of it. Now a segment also ends after SEGMENT_SECONDS."""
