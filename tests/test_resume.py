@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 from dataclasses import replace
 
 try:
@@ -924,6 +925,7 @@ def test_a_join_that_fails_keeps_every_segment_and_the_next_run_only_joins(tmp_p
     assert notes[-1].startswith(f"all 24 frames of {target} are restored and kept") and "only joins" in notes[-1]
     # the hint says how much room the output needs, and that the same command, not another output, goes on
     kept = sum(p.stat().st_size for p in work_folder(target).glob("seg_*") if not p.name.endswith(".json"))
+    kept += 24 * segments_module.MUXED_BYTES_PER_PACKET
     hint = caught.value.hint
     assert f"the output needs about {readable_size(kept)} beside the frames kept in" in hint, hint
     # the shortfall, not two sizes to choose between (review52)
@@ -934,6 +936,29 @@ def test_a_join_that_fails_keeps_every_segment_and_the_next_run_only_joins(tmp_p
     result = deblur_video(source, target, restorer, windows=WINDOWS, encode=FFV1)
     assert (result.resumed, result.frames, restorer.calls) == (24, 24, [])
     assert same_video(target, tmp_path / "whole.mkv")
+
+
+@pytest.mark.parametrize("name", ["out.mp4", "out.mkv"])
+def test_the_room_a_join_needs_counts_the_sound_copied_from_the_input(tmp_path, monkeypatch, name):
+    """Found in review: the size the hint named was the video's packets alone, 1.5 MB of an output of 4.4 MB whose
+    sound took the rest, and with 4.2 MB free it gave no shortfall."""
+    source = media.make_video(tmp_path / "in.mp4", frames=24, size=(32, 32), audio="aac", audio_seconds=4.0)
+    target = tmp_path / name
+    monkeypatch.setattr(VideoFileSink, "write_packets", _disk_full)
+    with pytest.raises(OutputError) as caught:
+        deblur_video(source, target, MixingRestorer(), windows=WINDOWS)
+    video = sum(p.stat().st_size for p in work_folder(target).glob("seg_*") if not p.name.endswith(".json"))
+    monkeypatch.undo()
+    deblur_video(source, target, MixingRestorer(), windows=WINDOWS)
+    output = target.stat().st_size
+    assert output > 3 * video  # mostly sound
+    number, unit = re.search(r"the output needs about ([\d.]+) (\w?B) beside", caught.value.hint).groups()
+    needed = float(number) * {"B": 1, "kB": 10**3, "MB": 10**6}[unit]
+    assert output <= needed <= 1.2 * output, (needed, output)
+
+
+def _disk_full(self, packets):
+    raise files.output_error(self.path, OSError(errno.ENOSPC, "No space left on device"))
 
 
 def test_what_a_run_killed_while_joining_leaves_is_removed_by_the_next(tmp_path, monkeypatch):

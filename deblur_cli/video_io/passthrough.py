@@ -133,7 +133,7 @@ class Passthrough:
                 f"cannot reopen {source} to copy its audio and subtitles ({e.strerror})",
                 hint="the input changed or vanished while it was being read; run again, or pass --no-audio",
             ) from None
-        self._output = output
+        self._source, self._output = source, output
         self._suffix = Path(output.name).suffix or output.format.name
         self._routes: dict[int, _Copy | _Reencode] = {}
         wanted = [
@@ -364,6 +364,22 @@ class Passthrough:
 
     def close(self) -> None:
         self._input.close()
+
+    def carried(self) -> tuple[int, int]:
+        """The packets of the streams carried over that fall in the span, and their bytes: about what they add to
+        the output (a re-encoded stream's differ by its bit rate). Reads the source again, without decoding."""
+        count = size = 0
+        if not self._routes:  # demux([]) reads every stream
+            return count, size
+        with open_input(self._source) as container:
+            for packet in container.demux([container.streams[i] for i in self._routes]):
+                shown = packet.pts if packet.pts is not None else packet.dts
+                if shown is None:  # flush markers carry no data
+                    continue
+                shown *= packet.time_base
+                if (self._start is None or shown >= self._start) and (self._end is None or shown < self._end):
+                    count, size = count + 1, size + packet.size
+        return count, size
 
 
 _PREROLL_SECONDS = {"opus": 0.08}  # what a decoder needs before its first sample comes out right (RFC 7845)

@@ -621,6 +621,11 @@ class VideoFileSink(atomic.FinishOrAbort, FrameSink):
                 self._mux([packet])
                 self._frames += 1
 
+    def carried(self) -> tuple[int, int]:
+        """The packets, and their bytes, that the source's streams carried over add to the output
+        (Passthrough.carried); none without them."""
+        return self._passthrough.carried() if self._passthrough is not None else (0, 0)
+
     def _mux(self, packets) -> None:
         for packet in packets:
             if self._lead_in_due:
