@@ -99,13 +99,18 @@ class Batch:
         """The jobs to restore: all but the skipped (the unreadable among them fail)."""
         return [job for job in self.jobs if job not in self.skipped]
 
+    def decided(self, job: Job) -> Skipped | Failed | None:
+        """The outcome of `job` known before any model loads: skipped (--skip-existing, its output exists) or
+        failed (its input cannot be read); None for a job to restore."""
+        if job in self.skipped:
+            return Skipped(job)
+        if job.source in self.unreadable:  # said before the model loaded
+            return Failed(job, self.unreadable[job.source], unreadable=True)
+        return None
+
     def entries(self) -> list[dict]:
         """The --json entries of a batch that restores nothing: each input skipped, or failed unread."""
-        failed = self.unreadable
-        return [
-            _entry(job, error=str(failed[job.source])) if job.source in failed else _entry(job, skipped=True)
-            for job in self.jobs
-        ]
+        return [self.decided(job).entry for job in self.jobs]
 
     def none_readable(self) -> InputError | None:
         """The error that stops a batch before the model loads when none of the inputs left to restore can be
@@ -269,11 +274,8 @@ def restore_batch(
 
     outcomes: list[JobOutcome] = []
     for number, job in enumerate(batch.jobs, 1):
-        if job in batch.skipped:
-            outcome: JobOutcome = Skipped(job)
-        elif job.source in batch.unreadable:  # said before the model loaded
-            outcome = Failed(job, batch.unreadable[job.source], unreadable=True)
-        else:
+        outcome: JobOutcome | None = batch.decided(job)
+        if outcome is None:
             yield Started(job, number)
             # once an output is finished, the same command stops at it ("output exists") unless told to skip it
             finished = not batch.skip_existing and any(isinstance(outcome, Done) for outcome in outcomes)
@@ -330,7 +332,11 @@ def _stopped(batch: Batch, job: Job, error: BaseException, outcomes: list[JobOut
     if isinstance(error, KeyboardInterrupt):
         entries = [outcome.entry for outcome in outcomes]
         entries.append(_entry(job, finished=True) if complete else _entry(job, interrupted=True))
-        entries += [_entry(later, not_started=True) for later in batch.jobs[len(entries) :]]
+        # those after it not started, but for those skipped or failed before the model loaded (said then)
+        entries += [
+            decided.entry if (decided := batch.decided(later)) else _entry(later, not_started=True)
+            for later in batch.jobs[len(entries) :]
+        ]
     elif isinstance(error, (InputError, OutputError)):  # of one input: the entry it has among several
         entries = [_entry(job, error=str(error))]
     return Stopped(job, error, note, None if entries is None else json_shape(entries, batch.several))

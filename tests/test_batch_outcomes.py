@@ -111,6 +111,30 @@ def test_ctrl_c_is_a_stopped_outcome_then_raised(tmp_path):
         next(restoring)
 
 
+def test_a_stopped_batch_lists_the_inputs_after_the_stop_already_skipped_or_failed_as_such(tmp_path):
+    """Found in review: an input whose error was said as the batch began was listed `"not_started": true` in the
+    --json of a batch stopped before it, as those truly not reached were; so was an output --skip-existing skipped."""
+    a, c, d = (media.make_video(tmp_path / f"{name}.mkv", frames=3) for name in "acd")
+    b = media.truncate(media.make_video(tmp_path / "full.mkv", frames=30), 0.5, tmp_path / "b.mkv")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "d.mkv").write_bytes(b"kept")
+    _, batch = planned(plan_batch([a, b, c, d], out, ReadOptions(), EncodeOptions(), skip_existing=True))
+    restoring = restore_batch(
+        batch, FailingRestorer(0, KeyboardInterrupt()), model="dstnet", windows=WindowOptions(window=3, overlap=1)
+    )
+    stopped = [next(restoring) for _ in range(2)][-1]
+    assert isinstance(stopped, Stopped) and stopped.job.source == a
+    assert stopped.json == [
+        {"input": str(a), "output": str(out / "a.mkv"), "interrupted": True},
+        {"input": str(b), "output": str(out / "b.mkv"), "error": str(batch.unreadable[b])},
+        {"input": str(c), "output": str(out / "c.mkv"), "not_started": True},
+        {"input": str(d), "output": str(out / "d.mkv"), "skipped": True},
+    ]
+    with pytest.raises(KeyboardInterrupt):
+        next(restoring)
+
+
 @pytest.mark.parametrize("at", ["a.mkv", "b.mkv"])
 def test_a_stop_as_an_output_is_renamed_into_place_lists_it_as_finished(tmp_path, monkeypatch, at):
     """Found by chaos48: the run said "a.mkv was finished before the stop: it is complete", and --json listed it
