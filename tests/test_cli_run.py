@@ -1964,6 +1964,18 @@ def test_at_strength_0_the_done_line_names_no_model(tmp_path, identity):
     assert "fps, dstnet-s on cpu)" in deblur(source, "-o", tmp_path / "out2.mp4", "--strength", 0.5).stderr
 
 
+def test_the_done_line_of_a_slow_run_says_the_seconds_a_frame_took():
+    """Found in review: `done m4k3_out.mp4: 3 frames 3840x2160 in 242.5 s (0.01 fps, dstnet-s on cpu)`."""
+    from deblur_cli.cli.run import _done_line
+    from deblur_cli.pipeline import RunResult
+
+    result = RunResult("m4k3.mp4", "m4k3_out.mp4", frames=3, seconds=242.5, width=3840, height=2160)
+    line = _done_line(result, "dstnet-s on cpu")
+    assert line == "m4k3_out.mp4: 3 frames 3840x2160 in 242.5 s (81 s a frame, dstnet-s on cpu)"
+    result = RunResult("m4k3.mp4", "m4k3_out.mp4", frames=3, seconds=2.425, width=3840, height=2160)
+    assert _done_line(result, "dstnet-s on cpu").endswith("in 2.4 s (1.24 fps, dstnet-s on cpu)")
+
+
 @pytest.mark.parametrize("codec", [None, "mpeg2video"])
 def test_an_mxf_output_reads_back_with_every_frame_in_order(tmp_path, identity, codec):
     """Found in review: FFmpeg's MXF muxer writes H.264 without its reordering, so x264's B-frames came back with

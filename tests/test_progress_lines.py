@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import deblur_cli.cli.progress_lines as progress_lines
 import deblur_cli.restorers as restorers_module
 from deblur_cli.cli import app
-from deblur_cli.cli.progress_lines import ProgressLines, in_words, time_left
+from deblur_cli.cli.progress_lines import ProgressLines, in_words, speed, time_left
 from tests.media import make_video
 from tests.restorers import IdentityRestorer
 
@@ -37,6 +37,24 @@ def test_a_line_at_most_every_interval(capsys):
     clock.now += 3600
     lines.update(301, None, 0.5)
     assert capsys.readouterr().err == "in.mp4: 301 frames, 0.50 fps\n"
+
+
+def test_a_slow_run_is_told_in_seconds_a_frame(capsys):
+    """Found in review: 4K frames on a CPU, 80 s each, were `0.00 fps` (1080p `0.01 fps`) in the log and the done
+    line. Below 0.1 fps the speed is the seconds a frame takes, as `deblur info --estimate` tells it."""
+    clock = Clock()
+    lines = ProgressLines("m4k3.mp4", Console(stderr=True), clock=clock)
+    clock.now = 100.0
+    lines.update(1, 3, 1 / 80.8)
+    assert capsys.readouterr().err == "m4k3.mp4: 1 of 3 frames (33%), 81 s a frame, about 3 min left\n"
+    assert [speed(rate) for rate in (0.0, 1 / 2000, 0.05, 0.0999, 0.1, 2.414)] == [
+        "0.00 fps",  # no frame out yet
+        "33 min a frame",
+        "20 s a frame",
+        "10 s a frame",
+        "0.10 fps",
+        "2.41 fps",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -108,7 +126,7 @@ def test_the_time_left_waits_for_a_window_of_frames(monkeypatch):
     left = lambda: bar.tasks[0].fields["left"]  # noqa: E731
     task(0, 40)  # the total, before the first window
     assert left() == "restoring the first window"  # found in review: 0/N 0.00 fps for minutes at 4K, and nothing more
-    assert {"fps", "detail"} <= set(bar.tasks[0].fields)  # the bar's other columns still have theirs
+    assert {"speed", "detail"} <= set(bar.tasks[0].fields)  # the bar's other columns still have theirs
     clock.now = 105.0
     task(1, 40)  # the first frame of the first window: 105 s for one frame
     assert left() == "" and logged[-1][-1] is False
@@ -125,7 +143,7 @@ def test_the_bar_draws_on_a_terminal_from_the_first_call_to_the_last():
     from deblur_cli.cli.progress_lines import FramesTask, progress_bar
 
     console = Console(file=io.StringIO(), force_terminal=True, width=120)
-    columns = TextColumn("{task.fields[fps]:.2f} fps"), TextColumn("{task.fields[detail]}", markup=False)
+    columns = TextColumn("{task.fields[speed]}"), TextColumn("{task.fields[detail]}", markup=False)
     with progress_bar(console, False, *columns) as bar:
         task = FramesTask(bar, "in.mp4", console, quiet=False)
         for done in (0, 0, 12, 20):

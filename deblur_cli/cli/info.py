@@ -24,7 +24,7 @@ from deblur_cli.cli.options import (
     input_path,
     span_option,
 )
-from deblur_cli.cli.progress_lines import in_words
+from deblur_cli.cli.progress_lines import SLOW, each_frame, in_words
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.errors import DeblurError, InputError, NoVideoError, UsageError
 from deblur_cli.model_specs import model_spec
@@ -371,10 +371,8 @@ def _estimate_text(found: dict) -> str:
     """An estimate as the table says it: "about 12 min (1.9 s a frame, 0.53 fps) for the model: dstnet-s on cpu,
     bfloat16, timed on 10 frames of a 1920x144 strip"."""
     seconds = found["seconds_per_frame"]
-    each = f"{seconds:.2g} s" if seconds < 1 else f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
-    each = in_words(seconds) if seconds >= 600 else each
-    rate = 1 / seconds  # as the run's summary line gives its speed, where that says more than 0.00
-    each = f"{each} a frame, {rate:.2f} fps" if rate >= 0.1 else f"{each} a frame, {rate:.2g} fps"
+    rate = f"{1 / seconds:.2f}" if 1 / seconds >= SLOW else f"{1 / seconds:.2g}"  # where .2f says more than 0.00
+    each = f"{each_frame(seconds)} a frame, {rate} fps"
     if found["seconds"] is None:
         total = each
     else:

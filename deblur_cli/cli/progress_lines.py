@@ -15,6 +15,9 @@ EVERY = 60.0  # seconds between two lines
 # have, the mean rate counts the first window's wait against its first frames (at 4K on a CPU, two minutes
 # against one frame: 18 min left was said of a run that ended 2 min later)
 SETTLING = 10
+# frames a second below which a speed is told as the seconds a frame takes: two decimals of the fps of 4K frames on
+# a CPU (80 s a frame on a busy 2-core one) said 0.00 or 0.01
+SLOW = 0.1
 
 
 class ProgressLines:
@@ -34,9 +37,9 @@ class ProgressLines:
         self.last = now
         if total:
             left = f", about {left}" if timed and (left := time_left(done, total, rate)) else ""
-            line = f"{self.name}: {done} of {total} frames ({100 * done // total}%), {rate:.2f} fps{left}"
+            line = f"{self.name}: {done} of {total} frames ({100 * done // total}%), {speed(rate)}{left}"
         else:
-            line = f"{self.name}: {done} frames, {rate:.2f} fps"
+            line = f"{self.name}: {done} frames, {speed(rate)}"
         self.console.print(line, highlight=False, soft_wrap=True)
 
 
@@ -53,6 +56,19 @@ def time_left(done: int, total: int | None, rate: float) -> str:
     if not total or rate <= 0 or done >= total:
         return ""
     return f"{in_words((total - done) / rate)} left"
+
+
+def speed(rate: float) -> str:
+    """A speed of `rate` frames a second as the commands tell it: "2.41 fps", or below SLOW fps the seconds a frame
+    takes, "80 s a frame"."""
+    return f"{each_frame(1 / rate)} a frame" if 0 < rate < SLOW else f"{rate:.2f} fps"
+
+
+def each_frame(seconds: float) -> str:
+    """The time a frame takes, to two or three figures: 0.35 s, 1.9 s, 80 s, 12 min."""
+    if seconds >= 600:
+        return in_words(seconds)
+    return f"{seconds:.2g} s" if seconds < 1 else f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
 
 
 def in_words(seconds: float) -> str:
@@ -100,7 +116,7 @@ class FramesTask:
 
     def __init__(self, bar: Progress, name: str, console: Console, quiet: bool, *, log_name: str | None = None):
         self.bar = bar
-        self.task: TaskID = bar.add_task(name, total=None, fps=0.0, detail="", left="")
+        self.task: TaskID = bar.add_task(name, total=None, speed=speed(0.0), detail="", left="")
         self.lines = lines_for_a_log(log_name or name, console, quiet)
         self.started = bar.get_time()
         self.first: int | None = None
@@ -116,7 +132,7 @@ class FramesTask:
         rate = (done - self.first) / elapsed if elapsed > 0 else 0.0
         timed = done - self.first >= SETTLING
         left = time_left(done, total, rate) if timed else ""
-        self.bar.update(self.task, completed=done, total=total, fps=rate, left=left)
+        self.bar.update(self.task, completed=done, total=total, speed=speed(rate), left=left)
         if self.lines is not None:
             self.lines.update(done, total, rate, timed)
 

@@ -58,7 +58,7 @@ from deblur_cli.cli.options import (
     span_option,
     tile_option,
 )
-from deblur_cli.cli.progress_lines import FramesTask, progress_bar, sampling_step
+from deblur_cli.cli.progress_lines import FramesTask, progress_bar, sampling_step, speed
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.errors import UsageError
 from deblur_cli.held_weights import runs_under
@@ -242,7 +242,7 @@ def run(
     )  # fmt: skip
     make_output_folders(planned)
 
-    columns = TextColumn("{task.fields[fps]:.2f} fps"), TextColumn("{task.fields[detail]}", markup=False)
+    columns = TextColumn("{task.fields[speed]}"), TextColumn("{task.fields[detail]}", markup=False)
     with progress_bar(err, quiet, *columns) as bar:
         tasks: list[FramesTask] = []  # the input being restored: its task on the bar, for the sampler's steps too
 
@@ -323,7 +323,7 @@ def _done_line(result: RunResult, how: str) -> str:
         frames += f" ({result.resumed} from an earlier run)"
     now = result.frames - result.resumed
     rate = f"{now} restored at " if result.resumed else ""
-    rate = f"{rate}{result.fps:.2f} fps, " if now > 0 else "all joined, "
+    rate = f"{rate}{speed(result.fps)}, " if now > 0 else "all joined, "
     return f"{result.output}: {frames} in {result.seconds:.1f} s ({rate}{how}){_scenes(result.scene_cuts)}"
 
 
