@@ -82,6 +82,20 @@ def test_run_logs_lines_when_stderr_is_not_a_terminal(tmp_path, every_update):
     assert quiet.exit_code == 0 and quiet.stderr == ""
 
 
+def test_a_log_gets_lines_while_a_diffusion_model_samples_a_window(tmp_path, monkeypatch):
+    """Found in review: a log got a line only when a frame came out, so one window of large frames kept it silent for
+    minutes (with a diffusion model on a CPU, hours), which a job's watchdog can take for a hang. The sampler's steps
+    come out meanwhile, as on the bar."""
+    monkeypatch.setattr(progress_lines, "EVERY", 0.0)
+    source = make_video(tmp_path / "in.mp4", frames=4, size=(32, 32))
+    args = ["run", str(source), "-o", str(tmp_path / "out.mp4"), "-m", "wtsa-s", "--steps", "2", "--window", "4"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    # before the first frame, and on: the frames so far, the rate since the start, where the sampler is
+    steps = [f"in.mp4: 0 of 4 frames (0%), 0.00 fps, DDIM step {step}/2" for step in (1, 2)]
+    assert "\n".join(steps) in result.stderr, result.stderr
+
+
 def test_evaluate_logs_lines_too(tmp_path, every_update):
     (tmp_path / "data" / "seq").mkdir(parents=True)
     for name in ("blur", "sharp"):

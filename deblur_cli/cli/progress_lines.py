@@ -28,9 +28,9 @@ class ProgressLines:
         self.name, self.console, self.clock = name, console, clock
         self.last = clock()
 
-    def update(self, done: int, total: int | None, rate: float, timed: bool = True) -> None:
+    def update(self, done: int, total: int | None, rate: float, timed: bool = True, detail: str = "") -> None:
         """After frame `done` of `total` (None: not known), restored at `rate` frames a second; the time left
-        told where `timed`."""
+        told where `timed`, and `detail` (where the window under way is: "DDIM step 3/20") where given."""
         now = self.clock()
         if now - self.last < EVERY:
             return
@@ -40,6 +40,7 @@ class ProgressLines:
             line = f"{self.name}: {done} of {total} frames ({100 * done // total}%), {speed(rate)}{left}"
         else:
             line = f"{self.name}: {done} frames, {speed(rate)}"
+        line += f", {detail}" if detail else ""
         self.console.print(line, highlight=False, soft_wrap=True)
 
 
@@ -120,21 +121,34 @@ class FramesTask:
         self.lines = lines_for_a_log(log_name or name, console, quiet)
         self.started = bar.get_time()
         self.first: int | None = None
+        self.done, self.total = 0, None  # as the latest call told them
 
     def __call__(self, done: int, total: int | None) -> None:
+        self.done, self.total = done, total
         if self.first is None:
             self.first = done
             self.bar.reset(self.task, completed=done, total=total)  # fields given to reset would replace them all
             # until frames come out: minutes for large frames on a CPU
             self.bar.update(self.task, left="restoring the first window")
             return
-        elapsed = self.bar.get_time() - self.started
-        rate = (done - self.first) / elapsed if elapsed > 0 else 0.0
+        rate = self._rate()
         timed = done - self.first >= SETTLING
         left = time_left(done, total, rate) if timed else ""
         self.bar.update(self.task, completed=done, total=total, speed=speed(rate), left=left)
         if self.lines is not None:
             self.lines.update(done, total, rate, timed)
+
+    def step(self, detail: str) -> None:
+        """Where the window under way is (the diffusion sampler's step): on the bar, and in a log on a line now and
+        then too, since a window of a diffusion model on a CPU takes minutes to hours before a frame comes out."""
+        self.bar.update(self.task, detail=detail)
+        if self.lines is not None and self.first is not None:
+            self.lines.update(self.done, self.total, self._rate(), timed=False, detail=detail)
+
+    def _rate(self) -> float:
+        """Frames restored a second since the first call (0 before it)."""
+        elapsed = self.bar.get_time() - self.started
+        return (self.done - self.first) / elapsed if self.first is not None and elapsed > 0 else 0.0
 
     def close(self) -> None:
         """Take the task off the bar."""

@@ -248,7 +248,7 @@ def run(
 
         def on_step(done: int, total: int) -> None:
             if tasks:
-                bar.update(tasks[0].task, detail=sampling_step(done, total, samples))
+                tasks[0].step(sampling_step(done, total, samples))
 
         restorer = build_shown(model, options, quiet=quiet, on_step=on_step, warn=warn)  # a download: a line, a bar
         if named and (held := runs_under(model, weights)):  # once the file is known to load; auto: its own model
