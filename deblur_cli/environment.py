@@ -30,12 +30,43 @@ def software(*, loaded: bool = True) -> dict[str, str | None]:
     torch = sys.modules.get("torch") if loaded else None
     return {
         "deblur": __version__,
+        "deblur_commit": checkout_commit(),
         "python": platform.python_version(),
         "torch": getattr(torch, "__version__", None) or release("torch"),
         "av": release("av"),
         "ffmpeg": ffmpeg,
         "numpy": release("numpy"),
     }
+
+
+@functools.cache
+def checkout_commit() -> str | None:
+    """The commit (12 hex digits) of the git checkout deblur runs from, as an editable install does: the version
+    stays 0.1.0 from commit to commit, the commit tells them apart. None for an installed release."""
+    return commit_of(Path(__file__).parent)
+
+
+def commit_of(package: Path) -> str | None:
+    """The commit of the checkout that holds the folder `package`, read from its .git without running git (which
+    may not be installed); None without one, or with a .git that cannot be read."""
+    git = package.parent / ".git"
+    try:
+        if git.is_file():  # a worktree's: "gitdir: PATH", and its refs in the common folder
+            git = (package.parent / git.read_text().partition("gitdir:")[2].strip()).resolve()
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref:"):  # a detached head names its commit
+            return head[:12] or None
+        ref = head[4:].strip()
+        common = (git / (git / "commondir").read_text().strip()).resolve() if (git / "commondir").is_file() else git
+        if (common / ref).is_file():
+            return (common / ref).read_text().strip()[:12] or None
+        for line in (common / "packed-refs").read_text().splitlines():  # refs git gc packed into one file
+            commit, _, name = line.partition(" ")
+            if name.strip() == ref:
+                return commit[:12]
+    except OSError:
+        return None
+    return None
 
 
 @functools.cache

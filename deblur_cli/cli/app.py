@@ -403,7 +403,10 @@ def versions() -> str:
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"deblur {__version__}", highlight=False)
+        from deblur_cli.environment import checkout_commit
+
+        commit = checkout_commit()
+        out.print(f"deblur {__version__}" + (f" (checkout at commit {commit})" if commit else ""), highlight=False)
         out.print(versions(), highlight=False, soft_wrap=True)
         raise typer.Exit()
 
