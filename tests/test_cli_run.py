@@ -1357,11 +1357,12 @@ def test_bad_option_combinations_are_usage_errors(tmp_path, identity):
 def test_version_and_help():
     from deblur_cli import __version__
 
+    from deblur_cli import environment
     from deblur_cli.environment import checkout_commit
 
     first, second = runner.invoke(app, ["--version"]).stdout.splitlines()
     commit = checkout_commit()  # CI runs in a checkout; an installed release names none
-    assert (commit is not None) == (Path(checkout_commit.__code__.co_filename).parents[1] / ".git").exists()
+    assert (commit is not None) == (Path(environment.__file__).parents[1] / ".git").exists()
     assert first == f"deblur {__version__}" + (f" (checkout at commit {commit})" if commit else "")
     # for bug reports: the releases of what deblur runs on, read without importing torch
     assert second.startswith(f"Python {platform.python_version()} (") and f"torch {metadata.version('torch')}," in second
