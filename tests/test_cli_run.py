@@ -363,6 +363,17 @@ def test_an_image_output_another_run_is_writing_is_refused_and_no_lock_is_left(t
     assert leftovers(tmp_path) == ["out.png"]
 
 
+def test_a_stopped_forced_run_keeps_the_image_it_was_to_replace(tmp_path, monkeypatch):
+    """Found in review (tests53 F2): with the image written under its final name, no test failed, and Ctrl-C
+    during `deblur run photo.png -o out.png --force` deleted the user's out.png."""
+    source = media.write_image(tmp_path / "photo.png", media.pattern(0, 32, 32))
+    target = tmp_path / "out.png"
+    target.write_bytes(b"an earlier result")
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: FailingRestorer(0, KeyboardInterrupt()))
+    assert deblur(source, "-o", target, "--force", "-q").exit_code == 130
+    assert leftovers(tmp_path) == ["out.png"] and target.read_bytes() == b"an earlier result"
+
+
 def test_a_webp_photo_gives_a_webp_beside_it_or_says_why_not(tmp_path, identity, monkeypatch):
     source = media.write_image(tmp_path / "photo.webp", media.rgba_pattern(0, 32, 24))
     assert deblur(source, "-q").exit_code == 0  # was "the .webp container cannot hold libx264 video"

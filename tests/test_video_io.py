@@ -2181,6 +2181,19 @@ def test_abort_leaves_nothing_behind(tmp_path, target, error):
     assert leftovers(tmp_path, before) == []
 
 
+@pytest.mark.parametrize("target", ["o.png", "o.mkv"])
+def test_an_aborted_output_leaves_the_file_it_would_replace_as_it_was(tmp_path, target):
+    """Found in review (tests53 F2): an image written under its final name passed every test, and a stopped
+    `--force` run deleted the image it was to replace."""
+    (tmp_path / target).write_bytes(b"an earlier result")
+    options = EncodeOptions(codec="ffv1" if target.endswith(".mkv") else None)
+    with pytest.raises(KeyboardInterrupt):
+        with open_sink(tmp_path / target, replace(INFO, frame_count=1), options) as sink:
+            sink.write(media.pattern(0, 64, 48))
+            raise KeyboardInterrupt
+    assert os.listdir(tmp_path) == [target] and (tmp_path / target).read_bytes() == b"an earlier result"
+
+
 def test_failed_input_aborts_the_output(tmp_path):
     source = media.truncate(media.make_video(tmp_path / "a.mkv", frames=30), 0.5)
     before = set(os.listdir(tmp_path))
