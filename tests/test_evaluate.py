@@ -717,9 +717,10 @@ def test_tiles_chosen_from_free_memory_are_recorded_and_said(tmp_path, monkeypat
     assert "tiles of" not in whole.stderr
 
 
-def test_a_diffusion_models_table_says_how_it_sampled(tmp_path):
+def test_a_diffusion_models_table_says_how_it_sampled(tmp_path, monkeypatch):
     """Found in review: runs at 2 and at 4 steps printed the same title; the steps were in the JSON alone."""
-    data = two_sequences(tmp_path / "d")
+    monkeypatch.chdir(tmp_path)  # the title starts with the folder as given: "d:", not a path that folds (tests53 F1)
+    data = two_sequences(Path("d"))
     result = runner.invoke(app, ["evaluate", str(data), "-m", "wtsa-s", "-m", "dstnet-s", "--steps", "1",
                                  "--samples", "2", "--seed", "3", "--frames", "1"])  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -899,7 +900,8 @@ def test_a_stopped_comparison_averages_every_row_over_the_sequences_the_stopped_
         return StopsInItsSecondSequence() if model == "wtsa-s" else IdentityRestorer()
 
     monkeypatch.setattr(restorers_module, "build_restorer", build)
-    data = two_sequences(tmp_path / "d")
+    monkeypatch.chdir(tmp_path)  # the title starts with the folder as given: "d:", not a path that folds (tests53 F1)
+    data = two_sequences(Path("d"))
     out = tmp_path / "scores.json"
     result = runner.invoke(app, ["evaluate", str(data), "-m", "dstnet-s", "-m", "wtsa-s", "--json", str(out)])
     assert result.exit_code == 130
@@ -1176,7 +1178,8 @@ def test_strength_scores_the_mix_that_deblur_run_writes(tmp_path):
 def test_a_partial_strength_is_in_the_model_label_and_a_stopped_evaluation_continues(tmp_path, monkeypatch):
     """Found by review (research52 F2): at --strength 0.5 the title, the comparison's row and the JSON's "model"
     said dstnet-s, and a table copied elsewhere passed for the model's own scores."""
-    data, out = three_levels(tmp_path / "d"), tmp_path / "scores.json"
+    monkeypatch.chdir(tmp_path)  # short names in the titles and rows: a long path folds them (tests53 F1)
+    data, out = three_levels(Path("d")), Path("scores.json")
     args = ["evaluate", str(data), "-m", "dstnet-s", "--strength", "0.5", "--json", str(out), "-q"]
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: CountsSequences(stop_above=0.6))
     assert runner.invoke(app, args).exit_code == 130
@@ -1188,12 +1191,12 @@ def test_a_partial_strength_is_in_the_model_label_and_a_stopped_evaluation_conti
     assert len(again.seen) == 1 and "dstnet-s (strength 0.5) on cpu" in result.stdout
     assert json.loads(out.read_text())["model"] == "dstnet-s (strength 0.5)"
 
-    frames_folder(tmp_path / "r" / "a", [np.zeros((24, 32, 3), np.uint8)] * 2)
-    several = [*args[:-3], "-m", "wtsa-s", "--steps", "1", "--results", str(tmp_path / "r"), "--sequences", "a"]
+    frames_folder(Path("r") / "a", [np.zeros((24, 32, 3), np.uint8)] * 2)
+    several = [*args[:-3], "-m", "wtsa-s", "--steps", "1", "--results", "r", "--sequences", "a"]
     result = runner.invoke(app, several)
     assert result.exit_code == 0, result.output
     rows, _ = table_rows(result.stdout, "model")
-    assert [row[1:3] for row in rows[1:3]] == [["(strength", "0.5)"]] * 2 and rows[3][0] == str(tmp_path / "r")
+    assert [row[1:3] for row in rows[1:3]] == [["(strength", "0.5)"]] * 2 and rows[3][0] == "r"
     assert "dstnet-s on cpu" in runner.invoke(app, [*args[:4], "--sequences", "a", "-q"]).stdout  # at 1, as it was
 
 
