@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from deblur_cli.video_io import EncodeOptions, VideoInfo, open_sink, open_source
 from deblur_cli.video_io.writer import with_sane_dts
 
 VIDEO_CODEC_FOR_SUFFIX = {
@@ -517,3 +518,14 @@ def read_video_pts(path: str | Path) -> tuple[list[int], Fraction]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         return [frame.pts for frame in container.decode(stream)], stream.time_base
+
+
+def convert(source, target, **options) -> tuple[VideoInfo, list[np.ndarray], list[str]]:
+    """Decode `source` and encode it to `target` unchanged; (input info, input frames, sink warnings)."""
+    with open_source(source) as frames:
+        images = []
+        with open_sink(target, frames.info, EncodeOptions(**options), source=source) as sink:
+            for frame in frames:
+                images.append(frame.image)
+                sink.write(frame)
+    return frames.info, images, sink.warnings

@@ -12,24 +12,14 @@ import pytest
 from typer.testing import CliRunner
 
 from deblur_cli.cli import app
-from deblur_cli.video_io import EncodeOptions, describe, open_sink, open_source
+from deblur_cli.video_io import describe, open_source
 from tests import media
+from tests.media import convert
 
 runner = CliRunner()
 PQ = {"primaries": 9, "transfer": 16, "matrix": 9, "range": 1}  # BT.2020 PQ, limited range: HDR10
 # flat blocks of saturated and skin colours, where reading with the wrong matrix moves them most
 COLOURS = np.array([[200, 30, 40], [30, 180, 60], [40, 50, 200], [222, 171, 140], [250, 240, 30], [128, 128, 128]])
-
-
-def convert(source: Path, target: Path, **options) -> list[np.ndarray]:
-    """Decode `source` and encode it to `target` unchanged; the frames as read."""
-    with open_source(source) as frames:
-        images = []
-        with open_sink(target, frames.info, EncodeOptions(**options), source=source) as sink:
-            for frame in frames:
-                images.append(frame.image)
-                sink.write(frame)
-    return images
 
 
 def decode(path: Path) -> list[np.ndarray]:

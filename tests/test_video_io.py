@@ -42,17 +42,9 @@ from deblur_cli.video_io.sinks import planned_warnings
 from deblur_cli.video_io.sources import reading_warnings
 from deblur_cli.video_io.work_folder import work_folder
 from tests import media
+from tests.media import convert
 
 
-def convert(source, target, **options) -> tuple[VideoInfo, list[np.ndarray], list[str]]:
-    """Decode `source` and encode it to `target` unchanged; (input info, input frames, sink warnings)."""
-    with open_source(source) as frames:
-        images = []
-        with open_sink(target, frames.info, EncodeOptions(**options), source=source) as sink:
-            for frame in frames:
-                images.append(frame.image)
-                sink.write(frame)
-    return frames.info, images, sink.warnings
 
 
 def decode(path) -> list[np.ndarray]:
