@@ -98,4 +98,5 @@ def restore_windows(restorer: Restorer, frames: torch.Tensor, first_frames: Sequ
 
 
 ProgressFn = Callable[[int, int], None]
-"""Called as progress(done, total) by long loops (sampler steps, frames); total may be 0 if unknown."""
+"""Called as progress(done, total) by long loops (sampler steps, a network's steps, frames); total may be 0 if
+unknown."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,15 +26,20 @@ if TYPE_CHECKING:
 
 
 class DSTNetRestorer(Restorer):
-    """Runs a DSTNet over a window; deterministic."""
+    """Runs a DSTNet over a window; deterministic. on_step(done, total) hears how far a window is: the steps of the
+    network's two propagations (DSTNet.forward's callback), over all its tiles where it is restored in tiles. No
+    frame comes out before the whole window is restored, which for 4K frames on a CPU takes minutes."""
 
     multiple = MULTIPLE
     max_frames = None
 
-    def __init__(self, model: torch.nn.Module, device: torch.device, dtype: torch.dtype):
+    def __init__(
+        self, model: torch.nn.Module, device: torch.device, dtype: torch.dtype, *, on_step: ProgressFn | None = None
+    ):
         self.model = model.to(device=device, dtype=dtype).eval()
         self.device = device
         self.dtype = dtype
+        self.on_step = on_step
         # Peak working memory measured on the CPU in float32: about 140 B (feat 32) and 170 B (feat 64)
         # per pixel and frame of a window; 1.5 × feat × element size keeps a margin over both.
         self.bytes_per_pixel = 1.5 * model.config.feat * torch.finfo(dtype).bits / 8
@@ -60,10 +66,28 @@ class DSTNetRestorer(Restorer):
         In a coarser dtype than the frames' (bf16, fp16), the network's reconstruction is added to the
         frames as they came: a bf16 sum would round every output to 8 significant bits (steps of
         1/256 above 0.5, four levels of 10-bit video), the input's own precision lost with it."""
+        return self._restored(frames, self.on_step)
+
+    def restore_in_tiles(self, frames: torch.Tensor, grid: TileGrid) -> torch.Tensor:
+        """frames: (B, T, 3, H, W) padded to `multiple`; returns the same shape. Each tile of `grid` is restored as
+        a window of its own and the tiles blended, as the pipeline does for a restorer without this member; on_step
+        counts the propagation steps of all the tiles, one tile after another."""
+        steps = 2 * frames.shape[1]  # of each tile
+        tiles_begun = itertools.count()
+
+        def tile(region: Region) -> torch.Tensor:
+            before = next(tiles_begun) * steps
+            on_step = None if self.on_step is None else lambda done, _: self.on_step(before + done, steps * len(grid))
+            return self._restored(frames[..., region[0], region[1]], on_step)
+
+        return blend_tiles(grid, tile).to(frames.dtype)
+
+    def _restored(self, frames: torch.Tensor, on_step: ProgressFn | None) -> torch.Tensor:
+        """restore_batch's windows, on_step the network's callback."""
         with torch.inference_mode():
             if torch.finfo(self.dtype).bits >= torch.finfo(frames.dtype).bits:
-                return self.model(frames.to(self.dtype)).clamp_(0, 1).to(frames.dtype)
-            residual = self.model(frames.to(self.dtype), add_input=False)
+                return self.model(frames.to(self.dtype), callback=on_step).clamp_(0, 1).to(frames.dtype)
+            residual = self.model(frames.to(self.dtype), add_input=False, callback=on_step)
             return residual.to(frames.dtype).add_(frames).clamp_(0, 1)
 
 
@@ -140,7 +164,7 @@ class DiffusionRestorer(Restorer):
         frame, is the same whatever the tiles. first_frames as restore_batch takes them."""
         cond = frames
         if self.prior is not None:
-            cond = blend_tiles(grid, lambda region: self.prior.restore_batch(frames[..., region[0], region[1]]))
+            cond = self.prior.restore_in_tiles(frames, grid)
         return self._sample_given(cond, _InTiles(self.model, grid), first_frames).to(frames.dtype)
 
     def _sample_given(
@@ -212,8 +236,9 @@ def build_restorer(
     Weights come from `options.weights` if given, else the cache, the bundled files, or a download
     (see weights/resolve.py; `warn(line)` hears what it says, `on_fetch(entry)` that a download
     starts, `fetch_progress(done_bytes, total_bytes)` how it goes). `steps`, `eta`, `samples` and
-    `seed` apply to diffusion models. `compile` runs the network through torch.compile (the
-    restorers' compile(): warn hears it if that fails).
+    `seed` apply to diffusion models. `on_step(done, total)` hears how far the window under way is: a diffusion
+    model's sampler steps, a DSTNet's propagation steps (over all its tiles). `compile` runs the network through
+    torch.compile (the restorers' compile(): warn hears it if that fails).
     """
     spec = model_spec(name)
     torch_device, dtype = _device_and_dtype(options, warn)
@@ -232,7 +257,7 @@ def build_restorer(
     if spec.architecture == "dstnet":
         from deblur_cli.dstnet_weights import load_dstnet
 
-        restorer = DSTNetRestorer(load_dstnet(path), torch_device, dtype)
+        restorer = DSTNetRestorer(load_dstnet(path), torch_device, dtype, on_step=on_step)
     else:
         from deblur_cli.wtsa_weights import load_wtsa
 

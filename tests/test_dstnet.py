@@ -389,6 +389,39 @@ def test_half_precisions_stay_close_to_float32(dtype, max_error):
     assert error.mean().item() < max_error / 10
 
 
+def test_the_network_tells_each_step_of_its_propagations_and_restores_as_without():
+    model = _model(DSTNetConfig(feat=16, blocks=2))
+    x, steps = _frames(2, 3, 3, 32, 48), []
+    with torch.inference_mode():
+        assert torch.equal(model(x, callback=lambda *step: steps.append(step)), model(x))
+    assert steps == [(done, 6) for done in range(1, 7)]  # backward over the 3 frames, then forward
+
+
+def test_a_window_tells_how_far_it_is_whole_or_in_tiles_and_comes_out_as_the_pipeline_blends_it():
+    """Found in review: a window of 4K frames takes minutes on a CPU, and nothing moved meanwhile, on the bar or in
+    a log. The DSTNet restorer tells on_step of each propagation step of the window: over all its tiles, one after
+    another, where it is restored in tiles (it restores them itself, as the pipeline would)."""
+    from deblur_cli.restorers import DSTNetRestorer
+    from deblur_cli.stream import restore_stream
+    from deblur_cli.tiles import restore_tiled
+    from deblur_cli.windows import WindowOptions
+
+    steps: list[tuple[int, int]] = []
+    model = _model(DSTNetConfig(feat=16, blocks=2))
+    restorer = DSTNetRestorer(model, torch.device("cpu"), torch.float32, on_step=lambda *step: steps.append(step))
+    frames = _frames(5, 3, 48, 64)
+    for tile, tiles in ((None, 1), (32, 6)):  # 32-px tiles every 16 px: 2 rows of 3
+        windows = WindowOptions(window=3, overlap=1, tile=tile, tile_overlap=16, scene_cuts=False)
+        steps.clear()
+        with torch.inference_mode():
+            restored = torch.stack(list(restore_stream(frames.unbind(0), restorer, windows, (48, 64))))
+            # both propagations over the 3 frames of each tile, in each of the two windows (frames 0-2 and 2-4)
+            assert steps == [(done, 6 * tiles) for done in range(1, 6 * tiles + 1)] * 2
+            one_by_one = [restore_tiled(window[None], restorer.restore_batch, multiple=16, tile=tile, overlap=16)[0]
+                          for window in (frames[:3], frames[2:])]  # fmt: skip
+        assert torch.equal(restored[:2], one_by_one[0][:2]) and torch.equal(restored[3:], one_by_one[1][1:])
+
+
 def test_half_precision_restorers_add_the_reconstruction_to_the_frames_as_given():
     """Without the reconstruction (recons zeroed), a bf16 restorer gives back its float32 frames
     exactly, as float32 does: the sum is not rounded to bf16's 8 significant bits. With it, the

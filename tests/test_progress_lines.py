@@ -96,6 +96,38 @@ def test_a_log_gets_lines_while_a_diffusion_model_samples_a_window(tmp_path, mon
     assert "\n".join(steps) in result.stderr, result.stderr
 
 
+def test_a_log_gets_lines_while_dstnet_restores_a_window(tmp_path, monkeypatch):
+    """Found in review: a window of 4K frames on a CPU kept a log silent for minutes. A DSTNet tells how far its
+    window is as it goes, its tiles one after another, as a diffusion model its sampler's steps."""
+    monkeypatch.setattr(progress_lines, "EVERY", 0.0)
+    source = make_video(tmp_path / "in.mp4", frames=4, size=(64, 32))
+    args = ["run", str(source), "-o", str(tmp_path / "out.mp4"), "-m", "dstnet-s", "--window", "4", "--tile", "32"]
+    result = CliRunner().invoke(app, [*args, "--tile-overlap", "16"])
+    assert result.exit_code == 0, result.output
+    # 3 tiles of 32 px, each 8 steps: both propagations over the 4 frames
+    shares = [f"in.mp4: 0 of 4 frames (0%), 0.00 fps, window {100 * done // 24}% done" for done in range(1, 25)]
+    assert "\n".join(shares) in result.stderr, result.stderr
+
+
+def test_a_line_of_a_step_tells_the_time_left_as_the_frames_line_does(monkeypatch):
+    """Found before it landed: with a line of the window's step each minute, a run of 4K frames on a CPU, whose
+    windows take minutes, would have logged the time left almost never."""
+    from rich.progress import Progress
+
+    from deblur_cli.cli.progress_lines import SETTLING, FramesTask
+
+    clock, logged = Clock(), []
+    task = FramesTask(Progress(get_time=clock, disable=True), "in.mp4", Console(file=io.StringIO()), quiet=False)
+    monkeypatch.setattr(task, "lines", type("Lines", (), {"update": lambda self, *a, **k: logged.append(k)})())
+    task(0, 40)
+    task.step("window 4% done")
+    assert logged[-1] == {"timed": False, "detail": "window 4% done"}  # no frame out yet: no rate to go by
+    clock.now = 140.0
+    task(SETTLING, 40)
+    task.step("window 8% done")
+    assert logged[-1] == {"timed": True, "detail": "window 8% done"}
+
+
 def test_evaluate_logs_lines_too(tmp_path, every_update):
     (tmp_path / "data" / "seq").mkdir(parents=True)
     for name in ("blur", "sharp"):

@@ -30,7 +30,8 @@ class ProgressLines:
 
     def update(self, done: int, total: int | None, rate: float, timed: bool = True, detail: str = "") -> None:
         """After frame `done` of `total` (None: not known), restored at `rate` frames a second; the time left
-        told where `timed`, and `detail` (where the window under way is: "DDIM step 3/20") where given."""
+        told where `timed`, and `detail` (where the window under way is: "DDIM step 3/20", "window 35% done") where
+        given."""
         now = self.clock()
         if now - self.last < EVERY:
             return
@@ -139,11 +140,14 @@ class FramesTask:
             self.lines.update(done, total, rate, timed)
 
     def step(self, detail: str) -> None:
-        """Where the window under way is (the diffusion sampler's step): on the bar, and in a log on a line now and
-        then too, since a window of a diffusion model on a CPU takes minutes to hours before a frame comes out."""
+        """Where the window under way is (a diffusion sampler's step, the share of a DSTNet's window done): on the
+        bar, and in a log on a line now and then too, since no frame comes out before the whole window is restored:
+        minutes to hours for a diffusion model on a CPU, minutes for a DSTNet on 4K frames. The line tells the time
+        left as the frames' line does: with windows of minutes, it is most lines of a log."""
         self.bar.update(self.task, detail=detail)
         if self.lines is not None and self.first is not None:
-            self.lines.update(self.done, self.total, self._rate(), timed=False, detail=detail)
+            timed = self.done - self.first >= SETTLING
+            self.lines.update(self.done, self.total, self._rate(), timed=timed, detail=detail)
 
     def _rate(self) -> float:
         """Frames restored a second since the first call (0 before it)."""

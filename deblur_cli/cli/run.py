@@ -62,6 +62,7 @@ from deblur_cli.cli.progress_lines import FramesTask, progress_bar, sampling_ste
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.errors import UsageError
 from deblur_cli.held_weights import runs_under
+from deblur_cli.model_specs import model_spec
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.video_io import EncodeOptions, ReadOptions
 from deblur_cli.video_io.deinterlace import MODES
@@ -244,11 +245,14 @@ def run(
 
     columns = TextColumn("{task.fields[speed]}"), TextColumn("{task.fields[detail]}", markup=False)
     with progress_bar(err, quiet, *columns) as bar:
-        tasks: list[FramesTask] = []  # the input being restored: its task on the bar, for the sampler's steps too
+        tasks: list[FramesTask] = []  # the input being restored: its task on the bar, for the window's steps too
+        diffusion = model_spec(model).architecture == "wtsa"
 
-        def on_step(done: int, total: int) -> None:
-            if tasks:
+        def on_step(done: int, total: int) -> None:  # a diffusion model's sampler steps, a DSTNet's propagation's
+            if tasks and diffusion:
                 tasks[0].step(sampling_step(done, total, samples))
+            elif tasks:
+                tasks[0].step(f"window {100 * done // total}% done")
 
         restorer = build_shown(model, options, quiet=quiet, on_step=on_step, warn=warn)  # a download: a line, a bar
         if named and (held := runs_under(model, weights)):  # once the file is known to load; auto: its own model

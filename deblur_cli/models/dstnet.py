@@ -20,6 +20,7 @@ details are recomputed from the input frame at the end rather than kept.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -347,11 +348,15 @@ class DSTNet(nn.Module):
         }
         return _CompositeKernels(**{name: (w.to(dtype), b.to(dtype)) for name, (w, b) in parts.items()})
 
-    def forward(self, x: Tensor, *, add_input: bool = True) -> Tensor:
+    def forward(
+        self, x: Tensor, *, add_input: bool = True, callback: Callable[[int, int], None] | None = None
+    ) -> Tensor:
         """x: (B, T, 3, H, W) float in [0, 1], T >= 1, H and W multiples of 16, the parameters' dtype.
 
         Returns the restored window, same shape and dtype (not clamped); with add_input=False, what the
         network adds to x (the reconstruction), for a caller that adds it to x in a finer dtype.
+        callback(done, 2T) hears of each step of the two propagations, most of the time a window takes (a
+        window of 4K frames on a CPU: minutes).
         """
         if x.ndim != 5 or x.shape[2] != 3 or x.shape[1] < 1:
             raise ValueError(f"DSTNet expects (B, T >= 1, 3, H, W) frames, got shape {tuple(x.shape)}")
@@ -383,6 +388,8 @@ class DSTNet(nn.Module):
             level1 = self.wave.merge(low2[t], details2[t])
             low2[t] = details2[t] = None
             state = backward[t] = self.backward_propagation.step(level1, state)
+            if callback is not None:
+                callback(count - t, 2 * count)
 
         # 4. Forward propagation, then back to full resolution with freshly computed level-1 details.
         output_weight, output_bias = kernels.output
@@ -398,4 +405,6 @@ class DSTNet(nn.Module):
             phases.add_(F.conv2d(details, output_weight[:, feat:], padding=1))
             residual = F.pixel_shuffle(phases, 2)
             restored.append(residual.add_(current) if add_input else residual)
+            if callback is not None:
+                callback(count + t + 1, 2 * count)
         return torch.stack(restored, dim=1).contiguous()
