@@ -636,14 +636,14 @@ def test_the_documented_progress_bar(model, capsys):
 
 def test_out_of_memory_retries_are_warnings():
     model = deblur_cli.load("dstnet-s", device="cpu", precision="fp32", window=4, overlap=1, tile=None)
-    whole = model.restorer.restore_batch
+    whole = model.restorer.model.forward
 
-    def small_only(frames):  # a device with room for tiles of 96 px and less
+    def small_only(frames, **options):  # a device with room for tiles of 96 px and less
         if frames.shape[-1] > 96:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return whole(frames)
+        return whole(frames, **options)
 
-    model.restorer.restore_batch = small_only
+    model.restorer.model.forward = small_only  # the network, whether the restorer runs it whole or in tiles
     with pytest.warns(
         deblur_cli.DeblurWarning,
         match=r"out of device memory: restored in tiles of \d+ px \(load with a smaller tile to skip the retries\)",
@@ -657,10 +657,10 @@ def test_out_of_memory_even_in_the_smallest_tiles_is_told_in_loads_terms():
     tiles run out of memory told a Python caller to try a smaller --window or --tile."""
     model = deblur_cli.load("dstnet-s", device="cpu", precision="fp32", window=4, overlap=1, tile=None)
 
-    def no_room(frames):  # a device with room for nothing
+    def no_room(frames, **options):  # a device with room for nothing
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    model.restorer.restore_batch = no_room
+    model.restorer.model.forward = no_room  # the network, whether the restorer runs it whole or in tiles
     for restoring in (model.restore, lambda clip: list(model.restore_iter(clip))):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", deblur_cli.DeblurWarning)  # the retries on the way down
