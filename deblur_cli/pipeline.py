@@ -134,13 +134,22 @@ def to_compact_tensor(frame: Frame, device: torch.device) -> torch.Tensor:
     return uploaded(frame.image, device).permute(2, 0, 1).contiguous()
 
 
-def to_image(frame: torch.Tensor, bit_depth: int) -> np.ndarray:
-    """(3, H, W) float in [0, 1] → (H, W, 3) uint8 (bit_depth 8) or uint16, rounded to nearest."""
+def to_levels(frame: torch.Tensor, bit_depth: int) -> torch.Tensor:
+    """(3, H, W) float in [0, 1] → the file's levels on the frame's device, rounded to nearest: uint8 (bit_depth 8,
+    a quarter of float32's bytes) or int32. An integer frame is taken as levels already: to_levels' own, or an
+    input frame as decoded (`to_compact_tensor`, uint8 or uint16), which `deblur run --strength 0` writes as it is."""
     peak = 255 if bit_depth <= 8 else 65535
+    if not frame.is_floating_point() and (frame.dtype == torch.uint8) == (peak == 255):
+        return frame
     # +0.5 then truncation rounds to nearest; the clamp keeps out-of-range model outputs from wrapping around
-    t = frame.float().mul(peak).add_(0.5).clamp_(0, peak).to(torch.uint8 if peak == 255 else torch.int32)
-    image = t.permute(1, 2, 0).cpu().numpy()
-    return np.ascontiguousarray(image if peak == 255 else image.astype(np.uint16))
+    return as_float(frame).float().mul(peak).add_(0.5).clamp_(0, peak).to(torch.uint8 if peak == 255 else torch.int32)
+
+
+def to_image(frame: torch.Tensor, bit_depth: int) -> np.ndarray:
+    """(3, H, W) float in [0, 1], or levels (`to_levels`) → (H, W, 3) uint8 (bit_depth 8) or uint16, rounded to
+    nearest."""
+    image = to_levels(frame, bit_depth).permute(1, 2, 0).cpu().numpy()
+    return np.ascontiguousarray(image if image.dtype == np.uint8 else image.astype(np.uint16))
 
 
 _DONE = object()
@@ -203,8 +212,9 @@ class _Cuts:
 def _encode_worker(
     sink: FrameSink, bit_depth: int, out_q: queue.Queue, stop: threading.Event, errors: list[BaseException]
 ) -> None:
-    """Convert back to arrays and encode off the main thread, until _DONE comes or `stop` is set (a
-    failed or interrupted run: the frames still queued are dropped with the output)."""
+    """Move the frames (in the file's levels, `to_levels`) to the host as arrays and encode them off the main
+    thread, until _DONE comes or `stop` is set (a failed or interrupted run: the frames still queued are dropped
+    with the output)."""
     try:
         while True:
             try:
@@ -433,7 +443,7 @@ def _restore_into(
     # of each frame read and not yet written: its timestamp, alpha plane and duration (Frame's), and whether it
     # is held (restore_stream writes the frame before it again; no segment ends before it, mostly: _Cuts)
     pts_fifo: collections.deque[tuple[int | None, np.ndarray | None, int | None, bool]] = collections.deque()
-    keep_inputs = placement is not None or strength != 1
+    keep_inputs = placement is not None or 0 < strength < 1  # at --strength 0 the input frame is the output
     carry_alpha = info.alpha and placement is None  # side-by-side frames are opaque
     inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # the input frames, where needed
     # Decoding runs in a thread of its own, which also puts the frames on the restorer's device, 8-bit
@@ -476,8 +486,8 @@ def _restore_into(
                     on_retry=retries.__setitem__, on_cut=lambda t: split.add((begin or 0) + t), on_tile=tiles.append,
                     curve=curve, first=begin or 0,
                 )  # fmt: skip
-            else:  # the input as it is: the model's frames would be mixed in at a weight of 0
-                restored_frames = (as_float(frame) for frame, _ in decoded())
+            else:  # the input as it is, in its own levels: the model's frames would be mixed in at a weight of 0
+                restored_frames = (frame for frame, _ in decoded())
             for index, restored in enumerate(restored_frames, start=begin or 0):
                 if encode_errors:
                     raise encode_errors[0]
@@ -491,11 +501,14 @@ def _restore_into(
                 if cut is not None:
                     put_unless_stopped(out_q, cut, stop)
                 if keep_inputs:
+                    restored = as_float(restored)
                     source_frame = as_float(source_frame).to(restored)
-                restored = mixed(source_frame, restored, strength)
+                    restored = mixed(source_frame, restored, strength)
                 if placement is not None:
                     restored = compose(source_frame, restored, *placement)
-                if not put_unless_stopped(out_q, (restored, pts, alpha, duration), stop):
+                # queued in the file's levels: at 3840x2160 a float32 frame is 99.5 MB, a uint8 one 24.9 MB
+                levels = to_levels(restored, info.bit_depth)
+                if not put_unless_stopped(out_q, (levels, pts, alpha, duration), stop):
                     raise encode_errors[0]
                 done += 1
                 if progress is not None:
