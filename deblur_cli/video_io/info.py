@@ -231,14 +231,14 @@ def color_of(frame, stated: Mapping[str, int] | None = None) -> dict[str, int]:
 
 # FFmpeg's values of a colour tag that says nothing: unspecified and reserved (range: unspecified)
 UNSPECIFIED = {"primaries": (0, 2, 3), "transfer": (0, 2, 3), "matrix": (2, 3), "range": (0,)}
-_BT709, _BT601 = 1, 5  # AVCOL_SPC_BT709, AVCOL_SPC_BT470BG (the same matrix as SMPTE 170M's)
+BT709, BT601 = 1, 5  # the matrices AVCOL_SPC_BT709, AVCOL_SPC_BT470BG (the same as SMPTE 170M's)
 
 
 def assumed_matrix(width: int, height: int) -> int:
     """The YUV matrix players take for video of this stored size that names none: BT.709 for HD (1280
     pixels wide or more, or over 576 lines), BT.601 below, as mpv decides (video/csputils.c). swscale
     takes BT.601 at any size."""
-    return _BT709 if width >= 1280 or height > 576 else _BT601
+    return BT709 if width >= 1280 or height > 576 else BT601
 
 
 def srgb_source(info: VideoInfo) -> bool:

@@ -27,6 +27,8 @@ from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encode
 from deblur_cli.video_io.grey import grey_frame, grey_video, is_grey_format
 from deblur_cli.video_io.hdr import HDR_PARAMS
 from deblur_cli.video_io.info import (
+    BT601,
+    BT709,
     UNSPECIFIED,
     Frame,
     VideoInfo,
@@ -58,7 +60,6 @@ _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream stores RGB (or GBR) planes, no YUV 
 _UNSPECIFIED = 2  # AVCOL_SPC_UNSPECIFIED
 _FRAME_CLOCK_ENCODERS = {"mpeg2video"}  # encoders that take no time base but their frame rate's
 _RATE_STATING_ENCODERS = {"libx264", "libx265"}  # x264 with force-cfr: its timing info from the rate, not the time base
-_BT709, _BT601 = 1, 5  # AVCOL_SPC_BT709, AVCOL_SPC_BT470BG
 # what RGB frames and images are when they say nothing: sRGB, BT.709's primaries (AVCOL_PRI_BT709) on the sRGB
 # curve (AVCOL_TRC_IEC61966_2_1), which their code values are in (see docs/cli.md, Colour)
 _BT709_PRIMARIES, _SRGB_TRANSFER = 1, 13
@@ -238,7 +239,7 @@ class VideoEncoder:
         elif matrix == _UNSPECIFIED:
             matrix = reading_matrix(self.info) or matrix
         if not rgb and matrix == _RGB_MATRIX:  # RGB frames (PNG, TIFF, FFV1) into YUV: the matrix video uses
-            matrix, value_range = (_BT601, _FULL_RANGE) if jpeg else (_BT709, _LIMITED_RANGE)
+            matrix, value_range = (BT601, _FULL_RANGE) if jpeg else (BT709, _LIMITED_RANGE)
         self._matrix = None if rgb else _SWS_MATRIX.get(matrix)
         if jpeg:
             self._range = _FULL_RANGE
