@@ -263,6 +263,8 @@ def test_colour_tags_are_named_as_ffprobe_names_them(tmp_path):
     assert json.loads(result.stdout)["colour"] == "smpte240m, bt2020-12, smpte240m, full range"
     unknown = {"primaries": 2, "transfer": 99, "matrix": 2, "range": 0}
     assert _colour(VideoInfo(64, 48, None, None, None, 8, color=unknown)) == "transfer 99"
+    reserved = {"primaries": 3, "transfer": 3, "matrix": 3, "range": 1}  # FFmpeg's reserved values say nothing
+    assert _colour(VideoInfo(64, 48, None, None, None, 8, color=reserved)) == "limited range"
 
 
 def test_audio_and_subtitle_tracks_are_listed(tmp_path):

@@ -35,7 +35,7 @@ from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.video_io import EncodeOptions, ReadOptions, VideoInfo, describe
 from deblur_cli.video_io.extras import describe_extras
 from deblur_cli.video_io.frame_timing import timing_of
-from deblur_cli.video_io.info import HDR_TRANSFERS, reading_matrix, srgb_source, turn_in_words
+from deblur_cli.video_io.info import HDR_TRANSFERS, UNSPECIFIED, reading_matrix, srgb_source, turn_in_words
 from deblur_cli.video_io.sinks import plan_sink
 from deblur_cli.video_io.sources import first_look, reading_warnings
 
@@ -68,8 +68,6 @@ _MATRICES = {
     10: "bt2020c", 11: "smpte2085", 12: "chroma-derived-nc", 13: "chroma-derived-c", 14: "ictcp",
 }  # fmt: skip
 _RANGES = {1: "limited range", 2: "full range"}
-# what says nothing: unspecified (2; a range's 0), and the reserved 0 of primaries and transfer
-_UNSET = {"primaries": (None, 0, 2), "transfer": (None, 0, 2), "matrix": (None, 2), "range": (None, 0)}
 # the matrices info.assumed_matrix takes for video that names none, as `info` says it
 _ASSUMED = {1: "bt709, as players take HD video", 5: "bt601, as players take SD video"}
 
@@ -345,9 +343,9 @@ def _colour(info: VideoInfo) -> str:
     names = [
         table.get(value, f"{key} {value}")  # a value newer than this table: its number, not nothing
         for key, table in tables.items()
-        if (value := color.get(key)) not in _UNSET[key]
+        if not _unset(key, value := color.get(key))
     ]
-    assumed = reading_matrix(info) if color.get("matrix") in _UNSET["matrix"] else None
+    assumed = reading_matrix(info) if _unset("matrix", color.get("matrix")) else None
     if assumed is not None:
         reading = f"read as {_ASSUMED[assumed]}"
         names.append(f"matrix not tagged ({reading})" if names else f"not tagged ({reading})")
@@ -356,6 +354,11 @@ def _colour(info: VideoInfo) -> str:
     if color.get("transfer") in HDR_TRANSFERS:
         tags += " (HDR: restored on an sRGB-like curve)"
     return tags
+
+
+def _unset(key: str, value: int | None) -> bool:
+    """Whether a colour tag says nothing: missing, or a value FFmpeg calls unspecified or reserved."""
+    return value is None or value in UNSPECIFIED[key]
 
 
 def _interlacing(info: VideoInfo) -> str | None:

@@ -234,10 +234,10 @@ class VideoEncoder:
             primaries = _BT709_PRIMARIES
         if srgb and transfer in UNSPECIFIED["transfer"]:
             transfer = _SRGB_TRANSFER
-        if matrix == _UNSPECIFIED and stores_rgb(self.info.pix_fmt):
+        if matrix in UNSPECIFIED["matrix"] and stores_rgb(self.info.pix_fmt):
             matrix = _RGB_MATRIX  # RGB needs no matrix, so many RGB streams (FFV1, QuickTime Animation) name none
-        elif matrix == _UNSPECIFIED:
-            matrix = reading_matrix(self.info) or matrix
+        elif matrix in UNSPECIFIED["matrix"]:
+            matrix = reading_matrix(self.info) or _UNSPECIFIED
         if not rgb and matrix == _RGB_MATRIX:  # RGB frames (PNG, TIFF, FFV1) into YUV: the matrix video uses
             matrix, value_range = (BT601, _FULL_RANGE) if jpeg else (BT709, _LIMITED_RANGE)
         self._matrix = None if rgb else _SWS_MATRIX.get(matrix)
