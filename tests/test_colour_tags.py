@@ -132,3 +132,15 @@ def test_untagged_video_written_untagged_reads_back_the_same(tmp_path, size, mat
     assert np.abs(decode(tmp_path / target)[0].astype(int) - image).max() <= 1
     report = json.loads(runner.invoke(app, ["info", str(tmp_path / "in.mkv"), "--json"]).stdout)
     assert report["colour"] == f"not tagged (read as {words} video)"
+
+
+def test_training_reads_untagged_hd_video_in_the_colours_players_show(tmp_path):
+    """Training material must have the colours `deblur run` reads: an untagged HD video was read with
+    swscale's BT.601 into training clips while `run` reads it as BT.709."""
+    from deblur_cli.data.videos import decode_frames
+
+    image = untagged_yuv(tmp_path / "hd.mkv", (1280, 720), matrix=1)
+    frames, _ = decode_frames(tmp_path / "hd.mkv")
+    assert frames.shape == (2, 360, 640, 3)
+    shrunk = image.reshape(360, 2, 640, 2, 3).mean(axis=(1, 3))  # each pixel the mean of the 2x2 it covers
+    assert np.abs(frames[0] - shrunk).max() <= 1

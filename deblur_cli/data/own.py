@@ -68,7 +68,8 @@ def add_own(
                 unreadable.append(path.name)
                 continue
             factor = max(1.0, max(frame.width, frame.height) / LONG_SIDE)
-            photo = shrunk_rgb(frame, round(frame.width / factor), round(frame.height / factor))
+            video = path.suffix.lower() in SOURCE_VIDEO_SUFFIXES
+            photo = shrunk_rgb(frame, round(frame.width / factor), round(frame.height / factor), video=video)
             if min(photo.shape[:2]) < MIN_SIDE:
                 small.append(path.name)
                 continue

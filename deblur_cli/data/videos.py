@@ -150,7 +150,7 @@ def decode_frames(path: str | Path) -> tuple[np.ndarray, float]:
                 width, height = frame.width, frame.height
                 if factor > 1:
                     width, height = 2 * round(frame.width / factor / 2), 2 * round(frame.height / factor / 2)
-                frames.append(shrunk_rgb(frame, width, height))
+                frames.append(shrunk_rgb(frame, width, height, video=True))
                 if len(frames) == MAX_FRAMES:
                     break
     except (av.FFmpegError, IndexError) as e:

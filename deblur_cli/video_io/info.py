@@ -257,10 +257,14 @@ def reading_matrix(info: VideoInfo) -> int | None:
     matrix = info.color.get("matrix", 2)
     if matrix not in UNSPECIFIED["matrix"]:
         return matrix
-    lay = yuv.layout(info.pix_fmt) if info.pix_fmt else None
-    if info.container is None or lay is None or lay.full:
-        return None
-    return assumed_matrix(info.width, info.height)
+    return None if info.container is None else untagged_matrix(info.pix_fmt, info.width, info.height)
+
+
+def untagged_matrix(pix_fmt: str | None, width: int, height: int) -> int | None:
+    """The YUV matrix players take for video frames of this format and stored size that name none
+    (assumed_matrix); None for RGB and grey formats and the JPEG-style full-range yuvj ones."""
+    lay = yuv.layout(pix_fmt) if pix_fmt else None
+    return None if lay is None or lay.full else assumed_matrix(width, height)
 
 
 def read_as(frame: av.VideoFrame, matrix: int | None, value_range: int | None) -> av.VideoFrame:
