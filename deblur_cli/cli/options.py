@@ -238,7 +238,7 @@ DurationOpt = Annotated[
         "--duration",
         metavar="TIME",
         rich_help_panel=FRAMES_PANEL,
-        help="Restore this long from --start (instead of --end).",
+        help="How long, from --start (instead of --end).",
     ),
 ]
 
