@@ -97,11 +97,11 @@ class _Command(_HelpShape, typer.core.TyperCommand):
 # show its --help: the modules import PyAV, NumPy and the weights code, and Typer reads each command's
 # signature, so `deblur --help`, `--version` and each command pay only for their own.
 COMMANDS = {
-    "models": ("weights", "List the weights and whether each is here."),
-    "download-weights": ("weights", "Download weights into the cache and verify them."),
     "run": ("run", "Remove motion blur: deblur run in.mp4 -o out.mp4."),
     "info": ("info", "What deblur reads from an input and would write."),
     "demo": ("demo", "Deblur a generated clip and print the PSNR gain."),
+    "models": ("weights", "List the weights and whether each is here."),
+    "download-weights": ("weights", "Download weights into the cache and verify them."),
     "bench": ("bench", "Speed and quality per model, step and sample count."),
     "evaluate": ("evaluate", "Score models on a dataset (GoPro, DVD, BSD, REDS)."),
     "synth": ("synth", "Write synthetic blurred/sharp clip pairs."),
@@ -299,7 +299,14 @@ def _help_hint(error: click_errors.ClickException) -> str:
     return f"{context.command_path if context else 'deblur'} --help lists the {what}"
 
 
-app = typer.Typer(name="deblur", cls=_Group, help="Remove motion blur from video.", no_args_is_help=True, **_SETTINGS)
+app = typer.Typer(
+    name="deblur",
+    cls=_Group,
+    help="Remove motion blur from video.",
+    epilog="Start with [bold]deblur demo[/] (under a minute on a CPU), then [bold]deblur run clip.mp4[/].",
+    no_args_is_help=True,
+    **_SETTINGS,
+)
 LOG_WIDTH = 160  # columns of a console written to a file or a pipe: tables there do not fold at rich's 80
 
 
