@@ -24,8 +24,8 @@ _MIN_SECONDS = 0.1  # shorter than this, and ticks of 10 ms say too little
 # set by the command where it chose passive waiting (`choose_waiting`), for the notes of `run` and `bench`
 chose_passive_waiting = False
 SHARED_CPU_NOTE = (
-    "other programs are busy on this CPU, which slows this run; deblur has set its threads to take turns with"
-    " them, which helps (nothing to do; an OMP_WAIT_POLICY of your own overrides it)"
+    "other programs are busy on this CPU, which slows this run (nothing to do: deblur's threads take turns with"
+    " theirs)"
 )
 
 
