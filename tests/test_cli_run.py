@@ -1388,7 +1388,7 @@ def test_version_and_help():
     # the list of commands: one line each at 80 columns, where whole docstring paragraphs wrapped to two
     listed = runner.invoke(app, ["--help"], env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"}).stdout
     rows = [row for row in listed.split("Commands")[1].splitlines() if row.startswith("│")]
-    assert [row.split()[1] for row in rows] == ["models", "download-weights", "run", "info", "demo", "bench",
+    assert [row.split()[1] for row in rows] == ["run", "info", "demo", "models", "download-weights", "bench",
                                                 "evaluate", "synth", "train"], listed  # fmt: skip
 
 
