@@ -90,15 +90,16 @@ class FrameTypeError(UsageError, TypeError):
     too, as Python's own are."""
 
 
-def did_you_mean(name: str, known: Iterable[str]) -> str:
+def did_you_mean(name: str, known: Iterable[str], cutoff: float = 0.6) -> str:
     """A hint's opening, "did you mean 'dstnet-s'? ", where one of `known` is close to a mistyped `name` (case
-    aside); all those equally close ("did you mean 'libx264' or 'libx265'? " for libx246); "" where none is."""
+    aside; difflib's ratio of at least `cutoff`); all those equally close ("did you mean 'libx264' or 'libx265'? "
+    for libx246); "" where none is."""
     from difflib import SequenceMatcher
 
     lowered = {k.lower(): k for k in known}
     scores = {k: SequenceMatcher(None, name.lower(), k).ratio() for k in lowered}
     best = max(scores.values(), default=0.0)
-    if best < 0.6:
+    if best < cutoff:
         return ""
     close = [repr(lowered[k]) for k in sorted(scores) if scores[k] == best][:3]
     return f"did you mean {' or '.join(close)}? "

@@ -1884,6 +1884,21 @@ def test_a_file_name_that_starts_with_a_dash_is_named_in_the_error_with_the_way_
     assert re.search(r"no such option(: | ')--bogus", typo.stderr)  # the wording of the Click and Typer releases
 
 
+def test_an_option_typo_names_the_closest_option(tmp_path):
+    """Found by review (firstlook54 F10): `--strenght` listed --start, --strength and --weights; `deblur rn` says
+    "did you mean 'run'?". Options equally close are all named."""
+    source = media.make_video(tmp_path / "in.mp4", frames=2)
+    typo = deblur(source, "--strenght", "0.5")
+    assert typo.exit_code == 2 and typo.stderr == (
+        "error: no such option: --strenght\nhint: did you mean '--strength'? deblur run --help lists the options\n"
+    )
+    assert "did you mean '--codec' or '--model'? " in deblur(source, "--modec", "x").stderr
+    far = deblur(source, "--quality")  # not close enough to --quiet to say it is meant: Click's list, as it was
+    assert far.exit_code == 2 and "hint: did you mean" not in far.stderr and "--quiet" in far.stderr
+    demo = runner.invoke(app, ["demo", "--forse"])
+    assert demo.exit_code == 2 and "hint: did you mean '--force'? deblur demo --help lists the options" in demo.stderr
+
+
 def test_a_folder_name_with_a_dot_ending_in_a_slash_is_a_folder(tmp_path, identity):
     """`-o frames.v2/` was refused as a file of an unknown format: the slash, which says "folder", was lost
     when the option became a Path. A video goes into such a folder, an image sequence's frames too, and a

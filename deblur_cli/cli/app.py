@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.text import Text
 
 from deblur_cli import __version__, cpu_share
-from deblur_cli.errors import DeblurError, OutputError, UsageError
+from deblur_cli.errors import DeblurError, OutputError, UsageError, did_you_mean
 from deblur_cli.interrupts import Terminated, stop_now, stopped
 
 DEBUG_ENV = "DEBLUR_DEBUG"
@@ -38,6 +38,9 @@ except ImportError:
     from click import exceptions as click_errors
 _NO_ARGS = getattr(click_errors, "NoArgsIsHelpError", ())  # Click before 8.2 shows that help itself
 _ABORT = getattr(click_errors, "Abort", ())  # Ctrl-D at a prompt, in the Click releases that have it
+# How close a mistyped option is to the one meant: --strenght to --strength (0.9), --out to --output (0.77);
+# not --nope to --compile (0.67) nor --quality to --quiet (0.75), which Click's list of possible options still names.
+_TYPO = 0.76
 
 
 class _HelpShape:
@@ -210,7 +213,11 @@ class _Group(_HelpShape, typer.core.TyperGroup):
                 )
             else:
                 message = _out_of_range(e, words) or message
-                error = UsageError(message[:1].lower() + message[1:], hint=_run_hint(words, self) or _help_hint(e))
+                hint = _run_hint(words, self) or _help_hint(e)
+                typo = isinstance(e, click_errors.NoSuchOption) and e.possibilities
+                if typo and (meant := did_you_mean(e.option_name, e.possibilities, _TYPO)):
+                    message, hint = e.message.rstrip("."), meant + hint  # in place of Click's list of possible ones
+                error = UsageError(message[:1].lower() + message[1:], hint=hint)
             report_error(error)
             code = e.exit_code
         except DeblurError as e:  # an option's own parser refused its value (`options.cache_dir_option`)
