@@ -1884,6 +1884,20 @@ def test_a_file_name_that_starts_with_a_dash_is_named_in_the_error_with_the_way_
     assert re.search(r"no such option(: | ')--bogus", typo.stderr)  # the wording of the Click and Typer releases
 
 
+def test_a_name_with_spaces_left_unquoted_is_said_to_need_quotes(tmp_path):
+    """Found by review (firstlook54 F10): `deblur run phone clip.mov` said only "phone: no such file or directory"."""
+    media.make_video(tmp_path / "my phone clip.mov", frames=2)
+    split = str(tmp_path / "my"), "phone", "clip.mov"
+    for said in (deblur(*split), deblur(*split, "-o", tmp_path / "out.mp4"), runner.invoke(app, ["info", *split])):
+        assert said.exit_code == 1, said.output
+        assert said.stderr == (
+            f"error: {tmp_path / 'my'}: no such file or directory\n"
+            f"hint: quote names with spaces: {shlex.quote(str(tmp_path / 'my phone clip.mov'))}\n"
+        )
+    missing = deblur(tmp_path / "my", "clip.mov")  # joined, no such file either: the usual hint
+    assert "hint: check the path; quote glob patterns" in missing.stderr
+
+
 def test_an_option_typo_names_the_closest_option(tmp_path):
     """Found by review (firstlook54 F10): `--strenght` listed --start, --strength and --weights; `deblur rn` says
     "did you mean 'run'?". Options equally close are all named."""

@@ -21,6 +21,7 @@ from deblur_cli.cli.options import (
     SamplesOpt,
     StepsOpt,
     WeightsOpt,
+    check_split_names,
     input_path,
     span_option,
 )
@@ -113,6 +114,7 @@ def info(
                                cache_dir, offline)  # fmt: skip
     reports = []
     described: list[tuple[dict, VideoInfo, Span]] = []  # each report, the frames an estimate is for, of its span
+    check_split_names(inputs)
     planned, left_out = _planned(inputs)
     for line in left_out:
         note(line)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import shlex
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from deblur_cli.auto_model import AUTO
-from deblur_cli.errors import SpanError, UsageError
+from deblur_cli.errors import InputError, SpanError, UsageError
 from deblur_cli.model_specs import MAX_SAMPLES, MAX_SEED, MODELS
 from deblur_cli.asked_span import AskedSpan, Label, parse_moment
 
@@ -268,6 +270,19 @@ def input_path(value: str) -> Path:
     if not value:
         raise UsageError("an input is an empty name ('')", hint="name a file or folder (. for the current folder)")
     return Path(value)
+
+
+def check_split_names(inputs: list[Path]) -> None:
+    """InputError for a missing input that, with the inputs after it joined by spaces, names a file or folder
+    that exists: a name with spaces the shell split, `deblur run phone clip.mov` for "phone clip.mov"."""
+    words = [str(path) for path in inputs]
+    for first, word in enumerate(words):
+        if os.path.lexists(word):
+            continue
+        for last in range(first + 2, len(words) + 1):
+            if os.path.lexists(name := " ".join(words[first:last])):
+                hint = f"quote names with spaces: {shlex.quote(name)}"
+                raise InputError(f"{word}: no such file or directory", hint=hint)
 
 
 CacheDirOpt = Annotated[

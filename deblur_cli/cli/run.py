@@ -53,6 +53,7 @@ from deblur_cli.cli.options import (
     TileOverlapOpt,
     WeightsOpt,
     WindowOpt,
+    check_split_names,
     input_path,
     rate_option,
     span_option,
@@ -211,6 +212,7 @@ def run(
         )
     if force and skip_existing:
         raise UsageError("--force replaces existing outputs and --skip-existing keeps them", hint="choose one")
+    check_split_names(inputs)
     planning = plan_batch(
         inputs, output, read, encode, named_folder=named_folder, force=force, side_by_side=side_by_side,
         skip_existing=skip_existing, span=span,
