@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterable
 
 import torch
 
 from deblur_cli.data.synth import synthesize_clip
 from deblur_cli.errors import OutputError, UsageError
+from deblur_cli.files import output_error, write_bytes
 from deblur_cli.host_memory import check_synthesis_memory
 from deblur_cli.metrics import psnr, to_8bit
 from deblur_cli.pipeline import ProgressFn, WindowOptions, to_image, to_tensor
@@ -20,11 +23,14 @@ from deblur_cli.stream import restore_stream
 from deblur_cli.restorer import Restorer
 from deblur_cli.video_io import EncodeOptions, VideoInfo, open_sink, open_source
 from deblur_cli.video_io.work_folder import OutputLock
-from deblur_cli.files import output_error
+from deblur_cli.weights.verify import file_digest
 
 FPS = Fraction(25)
 # Near-lossless in luma; 4:2:0 chroma, so that every player shows the clips.
 _CLIP_ENCODING = EncodeOptions(codec="libx264", crf=4, preset="veryfast")
+# Beside the clips: the sha256 of each, as the demo wrote it. A clip that still matches is the demo's own, and
+# the next demo into the folder replaces it; any other file of its name is the user's, and is kept.
+STAMP = ".deblur-demo.json"
 
 
 @dataclass
@@ -71,6 +77,26 @@ def _replace_set(temps: dict[str, Path], paths: dict[str, Path]) -> None:
         raise output_error(path, e) from None
 
 
+def _not_the_demos(folder: Path, paths: Iterable[Path]) -> list[str]:
+    """The names of `paths` that exist and are not as an earlier demo wrote them (STAMP): a user's files,
+    which only --force replaces. Without a stamp (a folder of the user's, a demo older than stamps) none is
+    the demo's."""
+    try:
+        digests = json.loads((folder / STAMP).read_text())
+    except (OSError, ValueError):
+        digests = {}
+    digests = digests if isinstance(digests, dict) else {}
+    return [path.name for path in paths if path.exists() and digests.get(path.name) != _digest(path)]
+
+
+def _digest(path: Path) -> str | None:
+    """The sha256 of a file's bytes; None for a folder or a file that cannot be read."""
+    try:
+        return file_digest(path, "sha256") if path.is_file() else None
+    except OSError:
+        return None
+
+
 def _folder_error(folder: Path, error: OSError) -> OutputError:
     """output_error's, with the option that chooses another folder where this one cannot be written (the demo
     is often the first command, run in whatever folder the shell is in)."""
@@ -99,13 +125,18 @@ def run_demo(
     and scoring against a degraded reference measures the codec as much as the model. The input is scored as the model received it, decoded from blurry.mp4; the
     output as the model returned it, before deblurred.mp4 (4:2:0 too, for players) is encoded. A clip
     that cannot be made in the memory available is a UsageError before any work (check_synthesis_memory).
+    Files of those names in `folder` are replaced where they are as an earlier demo wrote them (STAMP); any
+    other is an OutputError, unless `force`.
     """
     check_size(size)
     check_synthesis_memory(frames, *size)
     paths = {name: folder / f"{name}.mp4" for name in ("blurry", "sharp", "deblurred")}
-    existing = [p.name for p in paths.values() if p.exists()]
-    if existing and not force:
-        raise OutputError(f"{folder} already holds {', '.join(existing)}", hint="pass --force to replace them")
+    if not force and (kept := _not_the_demos(folder, paths.values())):
+        one = len(kept) == 1
+        raise OutputError(
+            f"{folder} already holds {', '.join(kept)}, not written by a demo",
+            hint=f"pass --force to replace {'it' if one else 'them'}, or choose another folder: deblur demo -o DIR",
+        )
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{folder} is a file, not a folder", hint="give -o a new folder, or an earlier demo's")
     try:
@@ -138,7 +169,9 @@ def run_demo(
                     progress(len(restored), frames)
         seconds = time.perf_counter() - started
         write_clip(temps["deblurred"], torch.stack(restored))
+        digests = {path.name: file_digest(temps[name], "sha256") for name, path in paths.items()}
         _replace_set(temps, paths)
+        write_bytes(folder / STAMP, json.dumps(digests, indent=2).encode())  # after: a stale stamp only refuses
     finally:
         lock.release()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import av
 import pytest
@@ -11,8 +12,8 @@ from typer.testing import CliRunner
 
 from deblur_cli.cli import app
 from deblur_cli.data.synth import synthesize_clip
-from deblur_cli.demo import run_demo
-from deblur_cli.errors import UsageError
+from deblur_cli.demo import STAMP, run_demo
+from deblur_cli.errors import OutputError, UsageError
 from deblur_cli.metrics import psnr, to_8bit
 from deblur_cli.video_io import open_source
 from deblur_cli.windows import WindowOptions
@@ -39,6 +40,26 @@ def test_demo_refuses_to_overwrite_without_force(tmp_path):
     result = runner.invoke(app, ["demo", "-o", str(tmp_path / "demo"), "--size", "64x48", "--frames", "2"])
     assert result.exit_code == 1 and "--force" in result.stderr
     assert (tmp_path / "demo" / "blurry.mp4").read_bytes() == b"mine"
+
+
+def test_a_demo_again_replaces_its_own_files_and_keeps_a_users(tmp_path):
+    """Found by review (firstlook54 F11): a second `deblur demo` was refused without --force. The files an earlier
+    demo wrote, as it wrote them, are replaced; a file of the user's under one of their names still needs --force."""
+    windows = WindowOptions(window=4, overlap=1, tile=None)
+    run_demo(tmp_path, IdentityRestorer(), windows=windows, frames=3, size=(64, 48))
+    again = run_demo(tmp_path, IdentityRestorer(), windows=windows, frames=4, size=(64, 48))  # no force
+    assert len(media.read_frames(again.restored)) == 4
+    (tmp_path / "sharp.mp4").write_bytes(b"mine")  # the user's now, under the demo's name
+    with pytest.raises(OutputError) as caught:
+        run_demo(tmp_path, IdentityRestorer(), windows=windows, frames=2, size=(64, 48))
+    assert str(caught.value) == f"{tmp_path} already holds sharp.mp4, not written by a demo"
+    assert caught.value.hint == "pass --force to replace it, or choose another folder: deblur demo -o DIR"
+    assert (tmp_path / "sharp.mp4").read_bytes() == b"mine" and len(media.read_frames(again.blurry)) == 4
+    (tmp_path / STAMP).unlink()  # a folder without a stamp: none of its files is taken for the demo's
+    with pytest.raises(OutputError, match="already holds blurry.mp4, sharp.mp4, deblurred.mp4, not written"):
+        run_demo(tmp_path, IdentityRestorer(), windows=windows, frames=2, size=(64, 48))
+    run_demo(tmp_path, IdentityRestorer(), windows=windows, frames=2, size=(64, 48), force=True)
+    assert len(media.read_frames(tmp_path / "sharp.mp4")) == 2
 
 
 def test_demo_scores_against_the_generated_sharp_frames_not_the_encoded_ones(tmp_path):
@@ -68,10 +89,10 @@ def test_an_interrupted_demo_leaves_the_earlier_set_whole(tmp_path):
     before = {name: (tmp_path / name).read_bytes() for name in names}
     with pytest.raises(KeyboardInterrupt):
         run_demo(tmp_path, FailingRestorer(0, KeyboardInterrupt()), windows=windows, frames=4, size=(80, 48), force=True)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names, STAMP])
     assert {name: (tmp_path / name).read_bytes() for name in names} == before
     run_demo(tmp_path, IdentityRestorer(), windows=windows, frames=4, size=(80, 48), force=True)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names, STAMP])
     for name in names:
         frames = media.read_frames(tmp_path / name)
         assert len(frames) == 4 and frames[0].shape == (48, 80, 3)
@@ -89,7 +110,7 @@ def test_what_a_killed_demo_left_the_next_removes_and_two_demos_do_not_share_a_f
     for name in ("blurry.mp4", "sharp.mp4", "lock"):
         (left / name).write_bytes(b"left by a killed demo")
     run_demo(tmp_path, IdentityRestorer(), windows=windows, frames=3, size=(64, 48))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["blurry.mp4", "deblurred.mp4", "sharp.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([STAMP, "blurry.mp4", "deblurred.mp4", "sharp.mp4"])
     held = OutputLock(tmp_path / "deblurred.mp4")  # another demo, or a run writing deblurred.mp4
     with pytest.raises(OutputBusyError):
         run_demo(tmp_path, IdentityRestorer(), windows=windows, frames=3, size=(64, 48), force=True)
@@ -125,10 +146,21 @@ def test_demo_records_the_weights_precision_and_steps_it_ran_with(tmp_path):
     made = json.loads(result.stdout)["restorer"]
     assert made["model"] == "dstnet-s" and made["dtype"] == "torch.float32"
     assert made["weights"][0].endswith("dstnet-s.safetensors") and len(made["weights_sha256"]) == 64
-    result = runner.invoke(app, [*args, "-f"])
+    result = runner.invoke(app, args)  # the earlier demo's files: replaced without -f
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"dstnet-s (dstnet-s.safetensors sha256 {made['weights_sha256'][:12]}, float32) on cpu:")
-    assert "warning" not in result.stderr
+    said = result.stdout.splitlines()
+    assert re.fullmatch(r"deblurred a generated blurry clip of 2 frames with dstnet-s on cpu in \d+\.\d s", said[0])
+    assert re.fullmatch(
+        r"sharpness against the true frames: PSNR \d+\.\d\d dB \(blurry\) -> \d+\.\d\d dB \(deblurred\), "
+        r"gain [+-]\d+\.\d\d dB \(higher is better\)",
+        said[1],
+    ), said[1]
+    demo = tmp_path / "demo"
+    clips = [demo / name for name in ("deblurred.mp4", "blurry.mp4", "sharp.mp4")]
+    assert said[2] == "open {} beside {} to see it ({}: the true frames)".format(*clips)
+    weights = f"dstnet-s.safetensors sha256 {made['weights_sha256'][:12]}"
+    assert said[3].startswith(f"measured with {weights}, float32, against the generated sharp frames")
+    assert len(said) == 4 and "warning" not in result.stderr
     from deblur_cli.dstnet_weights import save_dstnet
     from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
 

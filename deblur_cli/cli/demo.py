@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -28,6 +28,9 @@ from deblur_cli.held_weights import runs_under
 from deblur_cli.host_memory import check_synthesis_memory
 from deblur_cli.run_options import SAMPLING_DEFAULTS, sampling_note, window_options
 
+if TYPE_CHECKING:
+    from deblur_cli.demo import DemoResult
+
 
 @command("demo")
 def demo(
@@ -48,7 +51,12 @@ def demo(
     size: Annotated[
         str, typer.Option("--size", metavar="WxH", help="Size of the generated clip (even sides).")
     ] = "640x360",
-    force: Annotated[bool, typer.Option("--force", "-f", metavar="", help="Replace an earlier demo's files.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", "-f", metavar="", help="Also replace a blurry.mp4, sharp.mp4 or deblurred.mp4 no demo wrote."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print a JSON summary on stdout.")] = False,
 ) -> None:
     """Generate a blurry clip with known sharp frames, deblur it with the default model (`deblur models` says
@@ -93,31 +101,32 @@ def demo(
     if as_json:
         out.print_json(json.dumps(summary))
         return
-    out.print(
-        f"{model}{_made_by(summary['restorer'])} on {restorer.device}: {result.frames} frames in {result.seconds:.1f} s; "
-        f"PSNR {result.psnr_blurry:.2f} dB (blurry) -> {result.psnr_restored:.2f} dB (deblurred), "
-        f"gain {result.psnr_restored - result.psnr_blurry:+.2f} dB",
-        highlight=False,
-        soft_wrap=True,
-    )
-    out.print(f"files: {result.blurry}  {result.restored}  {result.sharp}", highlight=False, soft_wrap=True)
-    out.print(  # deblur evaluate on the files scores against sharp.mp4, a lossy copy, and gets less
-        f"(PSNR against the generated sharp frames, before H.264 encoding; deblur evaluate on these files "
-        f"scores against {result.sharp.name}, their lossy copy, and reports less)",
-        highlight=False,
-        soft_wrap=True,
-    )
+    for line in _summary(model, restorer.device, result, summary["restorer"]):
+        out.print(line, highlight=False, soft_wrap=True)
 
 
-def _made_by(identity: dict | None) -> str:
-    """The weights file (name and the start of its sha256), the dtype and any steps, in brackets: what
-    tells two demos' figures apart. Empty for a restorer that does not say."""
-    if not identity:
-        return ""
+def _summary(model: str, device: object, result: DemoResult, identity: dict | None) -> list[str]:
+    """The lines the demo ends with: what it did, the gain, which files to open; then what a researcher
+    compares figures by, on a line of its own."""
+    made = f"with {_made_by(identity)}, " if identity else ""
+    return [
+        f"deblurred a generated blurry clip of {result.frames} frames with {model} on {device} "
+        f"in {result.seconds:.1f} s",
+        f"sharpness against the true frames: PSNR {result.psnr_blurry:.2f} dB (blurry) -> {result.psnr_restored:.2f}"
+        f" dB (deblurred), gain {result.psnr_restored - result.psnr_blurry:+.2f} dB (higher is better)",
+        f"open {result.restored} beside {result.blurry} to see it ({result.sharp}: the true frames)",
+        f"measured {made}against the generated sharp frames before H.264 encoding (deblur evaluate on these "
+        f"files scores against {result.sharp.name}, their lossy copy, and reports less)",
+    ]
+
+
+def _made_by(identity: dict) -> str:
+    """The weights file (name and the start of its sha256), the dtype and any steps: what tells two demos'
+    figures apart."""
     parts = [Path(identity["weights"][0]).name]
     if identity.get("weights_sha256"):
         parts[0] += f" sha256 {identity['weights_sha256'][:12]}"
     parts.append(str(identity["dtype"]).removeprefix("torch."))
     if "steps" in identity:
         parts.append(f"{identity['steps']} steps")
-    return f" ({', '.join(parts)})"
+    return ", ".join(parts)
