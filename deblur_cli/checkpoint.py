@@ -222,12 +222,29 @@ def build_to_fit(make: Callable[[], M], state: dict[str, torch.Tensor], *, name:
     check_fit(make, state, name=name, described=described, hint=hint)
     with torch.random.fork_rng(devices=[]):
         model = make()
+    _load_strictly(model, state, name=name, described=described, hint=hint)
+    return model.eval()
+
+
+def load_fitting(model: M, state: dict[str, torch.Tensor], *, name: str, described: str, hint: str | None = None) -> M:
+    """`model`, a model already built (a training run's), holding `state` (loaded strictly), after the checks
+    `check_fit` makes: WeightsError naming `name` (the file) and `described` (the model) where `state` does not fit
+    it or is not finite, rather than PyTorch's list of every tensor that does not fit, or a training run whose
+    first step "diverges" and a validation that scores NaN. `hint` (default: give weights of `described`) follows
+    a mismatch."""
+    hint = hint or f"give weights of {described}"
+    _check_state(model.state_dict(), state, name=name, described=described, hint=hint)
+    _load_strictly(model, state, name=name, described=described, hint=hint)  # copy_ casts float16 to the model's dtype
+    return model
+
+
+def _load_strictly(model: torch.nn.Module, state: dict[str, torch.Tensor], *, name: str, described: str,
+                   hint: str) -> None:  # fmt: skip
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:  # a module's own check of what it loads (HaarWavelet's fixed filter bank)
         reasons = [line.strip() for line in str(e).splitlines()[1:] if line.strip()] or [str(e)]
         raise WeightsError(f"{name} does not fit {described}: {reasons[0]}", hint=hint) from None
-    return model.eval()
 
 
 def check_fit(make: Callable[[], torch.nn.Module], state: dict[str, torch.Tensor], *, name: str, described: str,
@@ -240,10 +257,15 @@ def check_fit(make: Callable[[], torch.nn.Module], state: dict[str, torch.Tensor
             skeleton = make()
     except (RuntimeError, ValueError, TypeError, ZeroDivisionError) as e:
         raise WeightsError(f"{name}: cannot build {described}: {e}") from None
-    problem = state_mismatch(skeleton.state_dict(), state)
-    if problem is not None:
+    _check_state(skeleton.state_dict(), state, name=name, described=described, hint=hint)
+
+
+def _check_state(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor], *, name: str, described: str,
+                 hint: str) -> None:  # fmt: skip
+    """The checks of `check_fit` and `load_fitting`: `state` against a model's own `expected` tensors."""
+    if (problem := state_mismatch(expected, state)) is not None:
         raise WeightsError(f"{name} does not fit {described}: {problem}", hint=hint)
-    if (problem := not_floating(skeleton.state_dict(), state)) is not None:
+    if (problem := not_floating(expected, state)) is not None:
         raise WeightsError(f"{name} does not fit {described}: {problem}", hint=NOT_FLOATING_HINT)
     if (broken := non_finite(state)) is not None:  # they would make every frame black (NaN is written as 0)
         raise WeightsError(

@@ -28,7 +28,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 
-from deblur_cli.checkpoint import ARCH_KEY, non_finite, read_checkpoint
+from deblur_cli.checkpoint import ARCH_KEY, load_fitting, read_checkpoint
 from deblur_cli.cpuinfo import cpu_runs_bf16
 from deblur_cli.data.dataset import (
     FixedClips,
@@ -57,7 +57,6 @@ from deblur_cli.train_tasks import (
     Task,
     check_frames,
     get_task,
-    load_weights,
     prior_file,
     procedural_note,
     validate,
@@ -286,11 +285,6 @@ def _init_weights(path: str, config: TrainConfig) -> dict[str, torch.Tensor]:
 
     file = weights_file(path, "--init", fits=config.model)
     tensors, metadata = read_checkpoint(file)
-    if (broken := non_finite(tensors)) is not None:  # else the run's first step "diverges", blamed on --lr
-        raise InputError(
-            f"--init {path} holds NaN or infinite values ({broken})",
-            hint="the file is damaged, or its training diverged: start from another file",
-        )
     residual = any(key.startswith(PRIOR_PREFIX) for key in tensors)
     if residual and config.prior is None:
         if config.model in DIFFUSION_TASKS:
@@ -355,7 +349,7 @@ def _build(
     torch.manual_seed(config.seed)
     model = task.build().to(device)
     if start is not None:
-        load_weights(model, start, f"--init {config.init}", config.model)
+        load_fitting(model, start, name=f"--init {config.init}", described=config.model)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     decay, no_decay = [], []
     for p in model.parameters():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from deblur_cli.checkpoint import read_checkpoint
+from deblur_cli.checkpoint import load_fitting, read_checkpoint
 from deblur_cli.data.dataset import FixedClips, FixedVideoClips, SharpInputClips, split_photos, split_videos
 from deblur_cli.errors import OutputError, UsageError
 from deblur_cli.files import check_writable
@@ -21,7 +21,6 @@ from deblur_cli.train_tasks import (
     Task,
     check_frames,
     get_task,
-    load_weights,
     procedural_note,
     restore_clip,
     validate,
@@ -95,7 +94,8 @@ def evaluate(
         from deblur_cli.wtsa_weights import PRIOR_PREFIX
 
         tensors = {k: v for k, v in weights_file[0].items() if not k.startswith(PRIOR_PREFIX)}
-    load_weights(model, tensors, f"--weights {weights}" if weights_file is not None else str(out_dir), name)
+    loaded = f"--weights {weights}" if weights_file is not None else str(out_dir)
+    load_fitting(model, tensors, name=loaded, described=name)
     model.eval()
     if videos:
         _, val_videos = split_videos(sources)

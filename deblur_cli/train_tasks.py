@@ -13,7 +13,6 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from deblur_cli.checkpoint import NOT_FLOATING_HINT, not_floating, state_mismatch
 from deblur_cli.diffusion.loss import diffusion_loss
 from deblur_cli.diffusion.sample import sample
 from deblur_cli.diffusion.schedule import DiffusionConfig
@@ -212,18 +211,6 @@ def procedural_note(sources: str | Path | None, size: tuple[int, int]) -> str:
     w, h = size
     why = f"no held-out photo in {sources} fits clips of {w}x{h}" if sources else "no --sources"
     return f"{why}: the validation figures are on procedural scenes, not on real footage"
-
-
-def load_weights(model: nn.Module, state: dict[str, torch.Tensor], name: str, described: str) -> None:
-    """Load `state` into `model`, strictly; WeightsError naming `name` when it holds another model's
-    tensors (their keys or shapes) or integers where it holds floating point (`checkpoint.not_floating`), rather
-    than PyTorch's list of every one of them."""
-    problem = state_mismatch(model.state_dict(), state)
-    if problem is not None:
-        raise WeightsError(f"{name} does not hold {described} weights: {problem}", hint="give a file of that model")
-    if (problem := not_floating(model.state_dict(), state)) is not None:
-        raise WeightsError(f"{name} does not hold {described} weights: {problem}", hint=NOT_FLOATING_HINT)
-    model.load_state_dict(state, strict=True)  # copy_ casts a float16 file to the model's dtype
 
 
 class _Abandoned(Exception):

@@ -812,6 +812,31 @@ def test_a_weights_file_is_evaluated_without_its_run(tmp_path):
         evaluate(None, weights=export, sources=cache)  # the tiny stand-in is no model that trains here
 
 
+def test_weights_holding_nan_are_refused_by_train_evaluate_as_by_run(tmp_path):
+    """Found in review (structure54 F3): `train --evaluate --weights` scored a file holding NaN ("PSNR nan dB", exit
+    0), which `run` refuses; the check of what fits a model was written twice, and the copy lacked this one."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet
+
+    model = DSTNet(DSTNET_VARIANTS["dstnet-s"])
+    with torch.no_grad():
+        model.feat_extractor.weight.fill_(float("nan"))
+    save_dstnet(model, tmp_path / "nan.safetensors", extra_metadata={"variant": "dstnet-s"})
+    (tmp_path / "empty").mkdir()
+    args = ["train", "--evaluate", "--weights", str(tmp_path / "nan.safetensors"), "--sources", str(tmp_path / "empty"),
+            "--val-clips", "1", "--frames", "3", "--val-size", "32x32"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(
+        f"error: --weights {tmp_path / 'nan.safetensors'} holds NaN or infinite values (feat_extractor.weight)\n"
+    ), result.stderr
+    assert "PSNR" not in result.output
+
+
 def test_sharp_input_evaluation_feeds_the_targets(tmp_path):
 
     train(dataclasses.replace(CONFIG, steps=1, lr=0.0), tmp_path, task=_tiny_task())
@@ -1072,15 +1097,15 @@ def test_a_broken_checkpoint_is_one_clear_error(tmp_path, content):
 def test_another_models_weights_are_refused_in_one_line(tmp_path):
     other = tmp_path / "other.safetensors"
     save_checkpoint(nn.Linear(4, 4).state_dict(), other, architecture="tiny", config={})
-    with pytest.raises(WeightsError, match=r"--init .* does not hold tiny weights: missing conv.weight and 1 more"):
+    with pytest.raises(WeightsError, match=r"--init .* does not fit tiny: missing conv.weight and 1 more"):
         train(dataclasses.replace(CONFIG, init=str(other)), tmp_path / "run", task=_tiny_task())
     train(dataclasses.replace(CONFIG, steps=1), tmp_path / "run", task=_tiny_task())
-    with pytest.raises(WeightsError, match=r"--weights .* does not hold tiny weights"):
+    with pytest.raises(WeightsError, match=r"--weights .* does not fit tiny"):
         evaluate(tmp_path / "run", size=(16, 16), clips=1, frames=2, weights=other, task=_tiny_task())
     quantised = tmp_path / "int8.safetensors"  # its own keys and shapes, in integers: cast silently, they did nothing
     save_checkpoint({k: v.to(torch.int8) for k, v in TinyRestorer().state_dict().items()}, quantised,
                     architecture="tiny", config={})  # fmt: skip
-    with pytest.raises(WeightsError, match=r"--init .* does not hold tiny weights: conv.weight is int8") as info:
+    with pytest.raises(WeightsError, match=r"--init .* does not fit tiny: conv.weight is int8") as info:
         train(dataclasses.replace(CONFIG, init=str(quantised)), tmp_path / "again", task=_tiny_task())
     assert info.value.hint.startswith("a quantised (integer) export does not run")
 
