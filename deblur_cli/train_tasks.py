@@ -17,7 +17,7 @@ from deblur_cli.diffusion.loss import diffusion_loss
 from deblur_cli.diffusion.sample import sample
 from deblur_cli.diffusion.schedule import DiffusionConfig
 from deblur_cli.dstnet_weights import load_dstnet, save_dstnet
-from deblur_cli.errors import ModelError, UnknownModelError, UsageError, WeightsError, did_you_mean
+from deblur_cli.errors import ModelError, UnknownModelError, UsageError, did_you_mean
 from deblur_cli.metrics.psnr import psnr
 from deblur_cli.metrics.ssim import ssim
 from deblur_cli.model_specs import MODELS
@@ -25,8 +25,7 @@ from deblur_cli.models.dstnet import DSTNET_VARIANTS, MULTIPLE, DSTNet
 from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAUNet
 from deblur_cli.tiles import crop_to, pad_to_multiple
 from deblur_cli.weights import load_registry, resolve_weights
-from deblur_cli.weights.resolve import link_to_nothing
-from deblur_cli.weights.urls import LOCAL_COPY
+from deblur_cli.weights.resolve import weights_argument
 from deblur_cli.wtsa_weights import is_wtsa_file, load_wtsa, save_wtsa
 from deblur_cli.train_config import TrainConfig
 
@@ -142,24 +141,18 @@ def prior_file(spec: str) -> str:
 
 
 def weights_file(spec: str, option: str, names: Collection[str] = MODELS, *, fits: str | None = None) -> str:
-    """The weights file that `option` (--init, --prior) names with `spec`: the file itself; for one of the
-    model `names`, that model's weights as `deblur run` finds them (cached, bundled or downloaded); for an
-    entry of `deblur models` (`dstnet-gopro`) of one of those models, that entry's file, as `run --weights`
-    takes it. With `fits` (the model a run trains), a name of another model is refused before any download."""
-    if Path(spec).is_file():
-        return spec
-    if Path(spec).is_symlink():  # `ls` shows its name: "no such file" would send the user looking there
-        raise UsageError(f"{option} {spec}: {link_to_nothing(Path(spec))}", hint="check the link, or give another file")
-
+    """The weights file that `option` (--init, --prior) names with `spec` (`weights.resolve.weights_argument`): the
+    file itself; for one of the model `names`, that model's weights as `deblur run` finds them (cached, bundled or
+    downloaded); for an entry of `deblur models` (`dstnet-gopro`) of one of those models, that entry's file, as
+    `run --weights` takes it. With `fits` (the model a run trains), a name of another model is refused before any
+    download."""
     registry = load_registry()
-    entries = {name: model for name in registry.entries if (model := registry.model_of(name)) in names}
-    if spec not in names and spec not in entries:
-        raise UsageError(
-            f"{option} {spec}: no such file, and not a model or weights name",
-            hint=f"{did_you_mean(spec, [*names, *entries])}give a weights file, a model name ({', '.join(names)}) "
-            "or a name from `deblur models`",
-        )
-    model, entry = (spec, None) if spec in names else (entries[spec], spec)
+    found = weights_argument(spec, option=option, models=names, registry=registry)
+    if isinstance(found, Path):
+        return str(found)
+    model, entry = (found, None) if isinstance(found, str) else (registry.model_of(found.name), found.name)
+    if model not in names:  # an entry of another model than --prior's DSTNets
+        raise UsageError(f"{option} {spec}: weights of {model}, where {option} takes {', '.join(names)}")
     if fits is not None and model != fits:
         raise UsageError(
             f"{option} {spec}: {'weights of ' if entry else ''}{model} cannot start a {fits} run ("
@@ -167,12 +160,7 @@ def weights_file(spec: str, option: str, names: Collection[str] = MODELS, *, fit
             hint=f"start from {fits}'s weights (`{option} {fits}`), or train {model} (`-m {model}`"
             + (" with the --prior it was trained with)" if model in DIFFUSION_TASKS else ")"),
         )
-    try:
-        return str(resolve_weights(model, weights=entry).path)
-    except WeightsError as e:  # its hint names the options of `deblur run`; train takes the file here
-        e.hint = e.hint and e.hint.replace(LOCAL_COPY, f"use a local copy with {option} FILE")
-        e.hint = e.hint and e.hint.replace("with --weights", f"with {option} FILE")
-        raise
+    return str(resolve_weights(model, weights=entry, option=option).path)
 
 
 TASKS: dict[str, Callable[..., Task]] = {  # (prior, **options) -> Task

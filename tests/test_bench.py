@@ -297,7 +297,7 @@ def test_a_missing_weights_file_stops_bench_before_any_model_runs(monkeypatch, t
     args += ["--weights", "wtsa-s=nosuch.safetensors"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1 and built == []
-    assert "error: --weights nosuch.safetensors: no such file, and no registry entry of that name" in result.stderr
+    assert "error: --weights nosuch.safetensors: no such file, and no weights of that name" in result.stderr
 
 
 def test_cli_prints_a_table_and_writes_json_and_plot(stand_in_models, tmp_path):

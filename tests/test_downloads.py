@@ -1062,7 +1062,7 @@ def test_weights_by_entry_name_must_fit_the_model(tmp_path, bundled):
     b, bundled_file = bundled
     registry = _registry_of(b, defaults={"dstnet": ("b",), "wtsa": ("b",)})
     assert resolve_weights("dstnet", weights="b", registry=registry).path == bundled_file
-    with pytest.raises(WeightsError, match="no such file, and no registry entry of that name"):
+    with pytest.raises(WeightsError, match="no such file, and no weights of that name"):
         resolve_weights("dstnet", weights=tmp_path / "nothing.safetensors", registry=registry)
     with pytest.raises(WeightsError, match="not a file"):
         resolve_weights("dstnet", weights=tmp_path, registry=registry)
@@ -1453,7 +1453,9 @@ def test_a_download_waiting_for_another_says_so_and_finds_the_file_cached(server
         thread = threading.Thread(target=second)
         thread.start()
         assert waiting.wait(timeout=30)
-        mine = download_module._download_unlocked(e, tmp_path, force=False, offline=None, progress=None)
+        mine = download_module._download_unlocked(
+            e, tmp_path, force=False, offline=None, progress=None, local_copy="use a local copy"
+        )
     thread.join(timeout=30)
     assert heard == ["w: another deblur process is fetching these weights; waiting for it"]
     assert result == [mine] and mine.read_bytes() == CONTENT

@@ -477,7 +477,7 @@ def test_every_weights_is_checked_before_the_first_model_restores(tmp_path, monk
     args = ["evaluate", str(data), "-m", "dstnet-s", "--weights", "dstnet-s", "--weights", "nosuchfile", "-q"]
     result = runner.invoke(app, args)
     assert result.exit_code == 1 and built == []
-    assert "error: --weights nosuchfile: no such file, and no registry entry of that name" in result.stderr
+    assert "error: --weights nosuchfile: no such file, and no weights of that name" in result.stderr
     bench_style = runner.invoke(app, ["evaluate", str(data), "--weights", "dstnet-s=mine.safetensors", "-q"])
     assert bench_style.exit_code == 1 and bench_style.stderr.splitlines()[-1] == (
         "hint: name the model and the file apart: --model dstnet-s --weights mine.safetensors"

@@ -584,7 +584,7 @@ def test_a_prior_is_for_diffusion_models_only(tmp_path):
         get_task("dstnet-s", prior="dstnet-s")
     with pytest.raises(UsageError, match="must be a DSTNet"):
         get_task("wtsa-s", prior="wtsa")
-    with pytest.raises(UsageError, match="no such file, and not a model or weights name"):
+    with pytest.raises(WeightsError, match="no such file, and no weights of that name"):
         get_task("wtsa-s", prior=str(tmp_path / "missing.safetensors"))
 
 
@@ -696,7 +696,7 @@ def test_init_takes_a_model_name_as_prior_does(tmp_path):
     for key, value in read_checkpoint(resolve_weights("dstnet-s").path)[0].items():  # lr 0: the model's weights
         torch.testing.assert_close(state["model"][key], value.float(), rtol=0, atol=0)
     typo = CliRunner().invoke(app, ["train", *small, "--init", "dstnet-ss", "-o", str(tmp_path / "typo")])
-    assert typo.exit_code == 2
+    assert typo.exit_code == 1
     # found in review: a file holding NaN trained, then "diverged at step 1" with the hint to lower --lr
     tensors, metadata = read_checkpoint(resolve_weights("dstnet-s").path)
     name = next(iter(tensors))
@@ -706,13 +706,13 @@ def test_init_takes_a_model_name_as_prior_does(tmp_path):
     broken = CliRunner().invoke(app, args)
     assert broken.exit_code == 1 and f"holds NaN or infinite values ({name})" in broken.stderr, broken.output
     assert not (tmp_path / "nan").exists()
-    assert "error: --init dstnet-ss: no such file, and not a model or weights name" in typo.output
+    assert "error: --init dstnet-ss: no such file, and no weights of that name" in typo.output
     assert "hint: did you mean 'dstnet-s'? give a weights file, a model name (dstnet, dstnet-s" in typo.output
     assert not (tmp_path / "typo").exists()
     (tmp_path / "gone.safetensors").symlink_to(tmp_path / "moved" / "x.safetensors")  # where it pointed
     args = ["train", *small, "--init", str(tmp_path / "gone.safetensors"), "-o", str(tmp_path / "gone")]
     gone = CliRunner().invoke(app, args)
-    assert gone.exit_code == 2
+    assert gone.exit_code == 1
     assert f"a link to {tmp_path / 'moved' / 'x.safetensors'}, which does not exist" in gone.stderr
     residual = CliRunner().invoke(app, ["train", *small, "--init", "wtsa-s", "-o", str(tmp_path / "residual")])
     assert residual.exit_code == 2
@@ -1199,16 +1199,50 @@ def test_a_checkpoint_interrupted_while_saved_leaves_no_temporary_file(tmp_path,
     assert not list(tmp_path.rglob("*.tmp"))
 
 
-def test_a_prior_that_cannot_be_downloaded_points_to_prior_file(monkeypatch):
-    import deblur_cli.train_tasks
+def test_a_prior_that_cannot_be_downloaded_points_to_prior_file(monkeypatch, tmp_path):
+    """Found in review (structure54 F7): train rewrote the hints of `deblur run`'s --weights by string replacement,
+    which made "pass a weights file with --init FILE FILE"; the hints are now built with the option's name."""
+    from deblur_cli.train_tasks import weights_file
+    from deblur_cli.weights import cache
 
-    def offline(name, *args, **kwargs):
-        raise WeightsError(f"cannot download {name}", hint="check the network connection, or pass a local file with --weights")
+    with socket.socket() as s:  # a port that nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("DEBLUR_WEIGHTS_MIRROR", f"http://127.0.0.1:{port}/")
+    with pytest.raises(WeightsError, match="dstnet-gopro: cannot download") as caught:
+        get_task("wtsa-s", prior="dstnet")
+    assert caught.value.hint == "check the network connection, or use a local copy with --prior FILE"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(WeightsError, match="are not downloaded") as caught:
+        get_task("wtsa-s", prior="dstnet")
+    assert caught.value.hint.endswith(", or pass a local file with --prior")
+    monkeypatch.setattr(cache, "package_root", lambda: tmp_path)  # an installation without its bundled files
+    with pytest.raises(WeightsError, match="no usable weights for model dstnet-s") as caught:
+        weights_file("dstnet-s", "--init")
+    assert caught.value.hint == "pass a weights file with --init FILE"
 
-    monkeypatch.setattr(deblur_cli.train_tasks, "resolve_weights", offline)
-    with pytest.raises(WeightsError, match="cannot download dstnet-s") as caught:
-        get_task("wtsa-s", prior="dstnet-s")
-    assert caught.value.hint == "check the network connection, or pass a local file with --prior FILE"
+
+def test_a_weights_argument_is_worded_alike_for_every_option(tmp_path):
+    """Found in review (structure54 F7): `--init empty` said "no such file, and not a model or weights name" (exit 2)
+    where `--weights empty` said "not a file" (exit 1): --init resolved its argument with a copy of --weights'."""
+    from deblur_cli.train_tasks import weights_file
+    from deblur_cli.weights import resolve_weights
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "gone.safetensors").symlink_to(tmp_path / "nowhere.safetensors")
+    said = {
+        tmp_path / "empty": "not a file",
+        tmp_path / "gone.safetensors": f"a link to {tmp_path / 'nowhere.safetensors'}, which does not exist",
+        "dstnet-ss": "no such file, and no weights of that name",
+    }
+    for spec, problem in said.items():
+        with pytest.raises(WeightsError) as run:
+            resolve_weights("dstnet-s", weights=str(spec))
+        with pytest.raises(WeightsError) as init:
+            weights_file(str(spec), "--init")
+        assert (str(run.value), str(init.value)) == (f"--weights {spec}: {problem}", f"--init {spec}: {problem}")
+    assert init.value.hint.startswith("did you mean 'dstnet-s'? give a weights file, a model name (dstnet, ")
+    assert run.value.hint == "did you mean 'dstnet-s'? give a weights file, or a name from `deblur models`"
 
 
 def test_a_photo_cache_that_gives_no_photo_is_said_and_a_moved_one_refused(tmp_path):

@@ -61,6 +61,7 @@ def download(
     warn: Callable[[str], None] | None = None,
     on_fetch: Callable[[], None] | None = None,
     offline: bool | None = None,
+    local_copy: str = urls.LOCAL_COPY,
 ) -> Path:
     """Make `entry` available locally and return the file to load (always safetensors).
 
@@ -72,7 +73,8 @@ def download(
     cannot be written is an OutputError naming it. A bundled entry needs no download: its checked package
     file is returned. Processes fetching one entry at once take turns (`lock.exclusive`): the later ones find
     it cached. `warn(line)` hears of a damaged cached file and of waiting for another process;
-    `on_fetch()` is called when this call fetches (or converts) the file itself.
+    `on_fetch()` is called when this call fetches (or converts) the file itself. `local_copy` ends the hints of a
+    failed download: how the command at hand takes a file instead (`urls.LOCAL_COPY`: `deblur download-weights`).
     """
     if isinstance(entry.source, BundledSource):
         return cache.bundled_file(entry)
@@ -95,13 +97,21 @@ def download(
                     return found
             if on_fetch is not None:
                 on_fetch()
-            return _download_unlocked(entry, cache_dir, force=force, offline=offline, progress=progress)
+            return _download_unlocked(
+                entry, cache_dir, force=force, offline=offline, progress=progress, local_copy=local_copy
+            )
     except OSError as e:  # the network's are WeightsErrors by now: this is the cache's (a lock, a stamp...)
         raise cache.unusable(entry, cache_dir, e) from None
 
 
 def _download_unlocked(
-    entry: WeightsEntry, cache_dir: str | Path | None, *, force: bool, offline: bool | None, progress: ProgressFn | None
+    entry: WeightsEntry,
+    cache_dir: str | Path | None,
+    *,
+    force: bool,
+    offline: bool | None,
+    progress: ProgressFn | None,
+    local_copy: str,
 ) -> Path:
     kept = None if force else cache.kept_source(entry, cache_dir)  # converted below, with no request
     if kept is not None:
@@ -114,9 +124,9 @@ def _download_unlocked(
         hint = f"run `deblur download-weights {entry.name}` when online"
         raise WeightsError(f"{entry.name}: not downloaded (offline)", hint=hint)
     elif isinstance(entry.source, UrlSource):
-        source_file = _fetch_url(entry, entry.source, cache_dir, force=force, progress=progress)
+        source_file = _fetch_url(entry, entry.source, cache_dir, force=force, progress=progress, local_copy=local_copy)
     else:
-        source_file = _fetch_hub(entry, entry.source, cache_dir, force=force, progress=progress)
+        source_file = _fetch_hub(entry, entry.source, cache_dir, force=force, progress=progress, local_copy=local_copy)
     if not entry.needs_conversion:
         return source_file
     target = cache.converted_path(entry, cache_dir)
@@ -137,7 +147,13 @@ def _download_unlocked(
 
 
 def _fetch_url(
-    entry: WeightsEntry, source: UrlSource, cache_dir: str | Path | None, *, force: bool, progress: ProgressFn | None
+    entry: WeightsEntry,
+    source: UrlSource,
+    cache_dir: str | Path | None,
+    *,
+    force: bool,
+    progress: ProgressFn | None,
+    local_copy: str,
 ) -> Path:
     target = cache.download_path(entry, cache_dir)
     partial = (urls.part_path(target), urls.whole_path(target))
@@ -154,8 +170,9 @@ def _fetch_url(
         hints = {404: f"{missing}, or unset it", 410: f"{missing}, or unset it", 401: refused, 403: refused}
         hints["size"] = wrong_copy  # a copy cut short, most often
     fetched, stated = urls.fetch(
-        url, target, label=entry.name, size=entry.size, limit=MAX_UNSIZED_BYTES, progress=progress, hints=hints
-    )
+        url, target, label=entry.name, size=entry.size, limit=MAX_UNSIZED_BYTES, progress=progress, hints=hints,
+        local_copy=local_copy,
+    )  # fmt: skip
     problem = mismatch(fetched, entry.checksum, entry.size)
     if problem is not None:
         received = fetched.stat().st_size
@@ -179,9 +196,18 @@ def _fetch_url(
 
 
 def _fetch_hub(
-    entry: WeightsEntry, source: HubSource, cache_dir: str | Path | None, *, force: bool, progress: ProgressFn | None
+    entry: WeightsEntry,
+    source: HubSource,
+    cache_dir: str | Path | None,
+    *,
+    force: bool,
+    progress: ProgressFn | None,
+    local_copy: str,
 ) -> Path:
-    path = hub.fetch(source, label=entry.name, cache_dir=cache.hub_cache(cache_dir), force=force, progress=progress)
+    hub_cache = cache.hub_cache(cache_dir)
+    path = hub.fetch(
+        source, label=entry.name, cache_dir=hub_cache, force=force, progress=progress, local_copy=local_copy
+    )
     problem = mismatch(path, entry.checksum, entry.size)
     if problem is not None:
         if hub.as_served(path):  # the Hub's file at that commit, kept: the pin is wrong, and no download mends it

@@ -31,10 +31,12 @@ def fetch(
     cache_dir: Path | None,
     force: bool = False,
     progress: ProgressFn | None = None,
+    local_copy: str = LOCAL_COPY,
 ) -> Path:
     """Download `source` into the Hub cache (no request when the pinned commit is cached) and return its path.
 
-    The file is not verified here: the caller checks it against weights.toml.
+    The file is not verified here: the caller checks it against weights.toml. `local_copy` ends the hints that a
+    local copy of the file gets round: how the command at hand takes one.
     """
     from huggingface_hub import hf_hub_download
 
@@ -53,7 +55,7 @@ def fetch(
                 **kwargs,
             )
     except Exception as e:  # huggingface_hub's error types vary across versions; all mean "not fetched"
-        known = _known_error(e, source, label)
+        known = _known_error(e, source, label, local_copy)
         if known is not None:
             raise known from None
         # anything else may be deblur's own mistake (a keyword a newer huggingface_hub renamed): its traceback is
@@ -141,7 +143,7 @@ def _where(source: HubSource) -> str:
     return f"{source.repo_id}@{source.revision[:12]}/{source.filename}"
 
 
-def _known_error(e: Exception, source: HubSource, label: str) -> WeightsError | None:
+def _known_error(e: Exception, source: HubSource, label: str, local_copy: str) -> WeightsError | None:
     """The error to report for a failure huggingface_hub names (a missing repository, revision or file), for an
     HTTP error status it met (the Hub's or its CDN's: busy, access refused), and for a connection that failed
     (none at all, or one that broke on every try); None for any other."""
@@ -165,12 +167,12 @@ def _known_error(e: Exception, source: HubSource, label: str) -> WeightsError | 
     if code is not None:
         return WeightsError(
             f"{label}: the Hugging Face Hub answered HTTP {code}{_phrase(code)} for {where}",
-            hint=_REFUSED if code in (401, 403) else status_hint(code),
+            hint=_REFUSED + local_copy if code in (401, 403) else status_hint(code, local_copy),
         )
     if isinstance(e, LocalEntryNotFoundError):  # offline, or the Hub unreachable, and not cached
         return WeightsError(
             f"{label}: cannot reach the Hugging Face Hub for {where}",
-            hint="check the connection (and HF_ENDPOINT, HF_HUB_OFFLINE), or " + LOCAL_COPY,
+            hint="check the connection (and HF_ENDPOINT, HF_HUB_OFFLINE), or " + local_copy,
         )
     if type(e).__module__.partition(".")[0] in _HTTP_CLIENTS:  # connected, then the connection broke, every try
         first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
@@ -182,7 +184,7 @@ def _known_error(e: Exception, source: HubSource, label: str) -> WeightsError | 
 
 
 _REFUSED = "the Hub refuses access: set HF_TOKEN to a token that may read the repository, and accept the "
-_REFUSED += "repository's terms on its page if it asks; or " + LOCAL_COPY
+_REFUSED += "repository's terms on its page if it asks; or "
 _HTTP_CLIENTS = {"requests", "urllib3", "httpx", "httpcore", "httpx2", "httpcore2"}  # huggingface_hub's, by version
 
 

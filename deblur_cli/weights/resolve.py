@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,35 +37,50 @@ def _from_registry(entry: WeightsEntry, path: Path) -> ResolvedWeights:
     return ResolvedWeights(path, entry, cache.recorded_sha256(entry, path))
 
 
-def named_entry(model: str, weights: str | Path, registry: Registry | None = None) -> WeightsEntry | None:
-    """What `--weights` names for `model`, looked up without reading the cache or the network: None for a
-    file, else the registry entry of that name. WeightsError where it is neither, or an entry of another
-    architecture: a command that restores with several weights checks each first, so that a mistyped
-    last one does not stop it after hours of the first."""
+def weights_argument(
+    spec: str | Path, *, option: str, models: Collection[str] = (), registry: Registry | None = None
+) -> Path | str | WeightsEntry:
+    """What the weights argument `spec` of `option` (--weights, --init, --prior) names, looked up without reading
+    the cache or the network: a file (its Path), one of the `models` that `option` takes by name (the name: that
+    model's weights), or a registry entry. WeightsError where it is none of them, worded alike for every option:
+    a command that restores with several weights checks each first, so that a mistyped last one does not stop
+    it after hours of the first."""
     registry = registry or load_registry()
-    path = Path(weights).expanduser()
+    path = Path(spec).expanduser()
+    accepted = f"a model name ({', '.join(models)}) or " if models else "or "
+    accepted = f"give a weights file, {accepted}a name from `deblur models`"
     if path.is_file():
-        return None
+        return path
     if path.exists():
-        raise WeightsError(
-            f"--weights {weights}: not a file", hint="give a weights file, or a name from `deblur models`"
-        )
-    entry = registry.entries.get(str(weights))
+        raise WeightsError(f"{option} {spec}: not a file", hint=accepted)
+    if str(spec) in models:
+        return str(spec)
+    entry = registry.entries.get(str(spec))
     if entry is None and path.is_symlink():  # `ls` shows its name: "no such file" would send the user looking there
-        raise WeightsError(
-            f"--weights {weights}: {link_to_nothing(path)}", hint="check the link, or give another file"
-        )
+        raise WeightsError(f"{option} {spec}: {link_to_nothing(path)}", hint="check the link, or give another file")
     if entry is None:
-        hint = f"{did_you_mean(str(weights), registry.entries)}give a weights file, or a name from `deblur models`"
-        named, _, file = str(weights).partition("=")
-        if file and named in MODELS:  # bench's MODEL=FILE given to run or evaluate
-            hint = f"name the model and the file apart: --model {named} --weights {file}"
-        raise WeightsError(f"--weights {weights}: no such file, and no registry entry of that name", hint=hint)
+        hint = did_you_mean(str(spec), [*models, *registry.entries]) + accepted
+        named, _, file = str(spec).partition("=")
+        if file and named in MODELS:  # bench's MODEL=FILE given to another command
+            hint = f"name the model and the file apart: --model {named} {option} {file}"
+        raise WeightsError(f"{option} {spec}: no such file, and no weights of that name", hint=hint)
+    return entry
+
+
+def named_entry(
+    model: str, weights: str | Path, registry: Registry | None = None, *, option: str = "--weights"
+) -> WeightsEntry | None:
+    """What `--weights` (or `option`) names for `model` (`weights_argument`): None for a file, else the registry entry
+    of that name. WeightsError where it is neither, or an entry of another architecture."""
+    registry = registry or load_registry()
+    entry = weights_argument(weights, option=option, registry=registry)
+    if isinstance(entry, Path):
+        return None
     architecture = registry.candidates(model)[0].architecture
     if entry.architecture != architecture:
         users = " or --model ".join(name for name, spec in MODELS.items() if spec.architecture == entry.architecture)
         raise WeightsError(
-            f"--weights {weights}: {entry.architecture} weights cannot load into model {model} ({architecture})",
+            f"{option} {weights}: {entry.architecture} weights cannot load into model {model} ({architecture})",
             hint=f"give them to a {entry.architecture} model: --model {users} (see `deblur models`)",
         )
     return entry
@@ -96,6 +111,7 @@ def resolve_weights(
     registry: Registry | None = None,
     warn: Callable[[str], None] | None = None,
     on_fetch: Callable[[WeightsEntry], None] | None = None,
+    option: str = "--weights",
 ) -> ResolvedWeights:
     """Find the weights for model `model` ("dstnet", "dstnet-s", "wtsa", "wtsa-s").
 
@@ -112,16 +128,21 @@ def resolve_weights(
     Nothing found: WeightsError naming the `deblur download-weights` command that fetches it.
     `registry` defaults to the packaged weights.toml. `warn(line)` hears of a cached file found
     damaged (it is deleted, and the search goes on) and of waiting for another process's download.
+    `option` is the option that names weights in the command at hand (--weights, or train's --init and --prior):
+    messages and hints say it.
     """
     registry, warn = registry or load_registry(), said_once(warn)
-    found = _found_here(model, weights, cache_dir, registry, warn)
+    found = _found_here(model, weights, cache_dir, registry, warn, option)
     if isinstance(found, ResolvedWeights):
         return found
     offline = offline_from_env() if offline is None else offline
     if not download or (offline and cache.kept_source(found, cache_dir) is None):
-        raise _not_downloaded(found, model, "offline" if offline else "downloads disabled")
+        raise _not_downloaded(found, model, "offline" if offline else "downloads disabled", option)
     fetching = None if on_fetch is None else functools.partial(on_fetch, found)
-    fetched = download_entry(found, cache_dir, progress=progress, warn=warn, on_fetch=fetching, offline=offline)
+    fetched = download_entry(
+        found, cache_dir, progress=progress, warn=warn, on_fetch=fetching, offline=offline,
+        local_copy=f"use a local copy with {option} FILE",
+    )  # fmt: skip
     return _from_registry(found, fetched)
 
 
@@ -131,10 +152,11 @@ def _found_here(
     cache_dir: str | Path | None,
     registry: Registry,
     warn: Callable[[str], None] | None,
+    option: str,
 ) -> ResolvedWeights | WeightsEntry:
     """Steps 1-3 of `resolve_weights`: the weights here, else the entry a download would fetch (or convert)."""
     if weights is not None:
-        entry = named_entry(model, weights, registry)
+        entry = named_entry(model, weights, registry, option=option)
         if entry is None:
             return ResolvedWeights(Path(weights).expanduser(), None)
         candidates: tuple[WeightsEntry, ...] = (entry,)
@@ -157,20 +179,20 @@ def _found_here(
         if all(cache.status(e) == "unpublished" for e in bundled):
             raise WeightsError(
                 f"model {model} has no weights yet: none are bundled or published (`deblur models`)",
-                hint=f"pass weights of your own with --weights (`deblur train --model {model} ...` makes them)",
+                hint=f"pass weights of your own with {option} (`deblur train --model {model} ...` makes them)",
             )
         names = ", ".join(f"{e.name}: {cache.status(e)}" for e in bundled)
         raise WeightsError(
             f"no usable weights for model {model} in this installation (bundled {names})",
-            hint="pass a weights file with --weights FILE",
+            hint=f"pass a weights file with {option} FILE",
         )
     return downloadable[0]
 
 
-def _not_downloaded(entry: WeightsEntry, model: str, why: str) -> WeightsError:
+def _not_downloaded(entry: WeightsEntry, model: str, why: str, option: str) -> WeightsError:
     return WeightsError(
         f"weights {entry.name!r} for model {model} are not downloaded ({why})",
-        hint=f"run `deblur download-weights {entry.name}` when online, or pass a local file with --weights",
+        hint=f"run `deblur download-weights {entry.name}` when online, or pass a local file with {option}",
     )
 
 

@@ -24,11 +24,8 @@ ProgressFn = Callable[[int, int], None]
 Headers = Mapping[str, str] | email.message.Message  # an answer's headers, by name
 Hints = Mapping[int | str, str]  # hints that replace fetch's own: by HTTP status, and "size" (see fetch)
 
-# download-weights itself has no --weights
+# the way round a download that fails, in hints; `deblur download-weights` itself takes no weights file
 LOCAL_COPY = "use a local copy with --weights (run, evaluate, bench, demo, info --estimate)"
-# HTTP 404, 410; weights.toml is deblur's own (packaged), which its users do not edit
-GONE = "the pinned file is gone or moved: deblur's weights.toml needs a new address (please report it); "
-GONE += LOCAL_COPY
 PART_SUFFIX = ".part"
 ATTEMPTS = 3  # connections that drop mid-file are resumed at once, this many tries in all
 TIMEOUT_S = 30.0  # per socket operation, not for the whole file
@@ -141,6 +138,7 @@ def fetch(
     limit: int,
     progress: ProgressFn | None = None,
     hints: Hints | None = None,
+    local_copy: str = LOCAL_COPY,
 ) -> Fetched:
     """Download `url` to `part_path(target)` and return the path that holds the whole file, not verified,
     and whether the server stated its length (then every byte of it came).
@@ -152,6 +150,7 @@ def fetch(
     (a login portal, a proxy) is refused. Every failure is a WeightsError; the .part file is kept when
     resuming can help. `hints` replace the hints of HTTP statuses, by status (a mirror's 404 is the mirror's), and
     under "size" that of a file whose length is not weights.toml's (a mirror's copy cut short is the mirror's).
+    `local_copy` ends the hints that a local copy of the file gets round: how the command at hand takes one.
     """
     part, whole = part_path(target), whole_path(target)
     made = not part.parent.exists()
@@ -159,7 +158,10 @@ def fetch(
     try:
         for _ in range(ATTEMPTS):
             try:
-                return _get(url, part, whole, label=label, size=size, limit=limit, progress=progress, hints=hints)
+                return _get(
+                    url, part, whole, label=label, size=size, limit=limit, progress=progress, hints=hints,
+                    local_copy=local_copy,
+                )  # fmt: skip
             except _Dropped as e:
                 dropped = e
                 if e.stalled:  # a server that sent nothing for TIMEOUT_S: not TIMEOUT_S more, twice
@@ -229,11 +231,12 @@ def _get(
     limit: int,
     progress: ProgressFn | None,
     hints: Hints | None,
+    local_copy: str,
 ) -> Fetched:
     # a link at the .part's name is not a partial download of ours: started afresh (open_own removes it)
     have = part.stat().st_size if part.exists() and not part.is_symlink() else 0
     url, login = _without_login(url)
-    response = _open(url, login, part, have, label=label, size=size, hints=hints)
+    response = _open(url, login, part, have, label=label, size=size, hints=hints, local_copy=local_copy)
     if isinstance(response, Fetched):
         return response
     with response:
@@ -260,7 +263,7 @@ def _get(
             raise WeightsError(
                 f"{label}: the file is {readable_size(plan.cap)}, more than the {readable_size(limit)} limit for a "
                 "download whose size weights.toml does not state",
-                hint="fetch the file yourself and " + LOCAL_COPY + "; maintainers: state its size in weights.toml "
+                hint="fetch the file yourself and " + local_copy + "; maintainers: state its size in weights.toml "
                 "(size = <bytes>)",
             )
         have, expected = plan.have, plan.expected
@@ -279,7 +282,15 @@ def _get(
 
 
 def _open(
-    url: str, login: str | None, part: Path, have: int, *, label: str, size: int | None, hints: Hints | None
+    url: str,
+    login: str | None,
+    part: Path,
+    have: int,
+    *,
+    label: str,
+    size: int | None,
+    hints: Hints | None,
+    local_copy: str,
 ) -> http.client.HTTPResponse | Fetched:
     """Ask for `url` from byte `have` on (all of it when `have` is 0), with deblur's headers and `login`
     ("user:password", taken out of the address) as HTTP basic authentication: the open response, or Fetched(part)
@@ -295,7 +306,7 @@ def _open(
     except _OffHttp as e:
         raise WeightsError(
             f"{label}: {shown(url)} redirects to {shown(e.args[0])}, which is not an http(s) address",
-            hint="the server is misconfigured; " + LOCAL_COPY,
+            hint="the server is misconfigured; " + local_copy,
         ) from None
     except urllib.error.HTTPError as e:
         e.close()
@@ -304,16 +315,16 @@ def _open(
                 return Fetched(part, stated=True)
             part.unlink()
             raise _Dropped(f"server refused to resume at byte {have}") from None
-        raise _http_error(label, url, e, hints or {}) from None
+        raise _http_error(label, url, e, hints or {}, local_copy) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as e:
         # URLError: no connection (DNS, refused, proxy); OSError: a time-out; HTTPException: an answer
         # that is not HTTP; ValueError: a redirect to an address that is not one. The URL is the one
         # asked for: urllib does not say which hop of a redirect failed.
         reason = getattr(e, "reason", e)
-        hint = "check the network connection, or " + LOCAL_COPY
+        hint = "check the network connection, or " + local_copy
         if isinstance(reason, ssl.SSLCertVerificationError):  # the connection works; the certificate is not trusted
             hint = "if the server's certificate is your organisation's (a proxy, a mirror), set SSL_CERT_FILE "
-            hint += "to its CA certificate; or " + LOCAL_COPY
+            hint += "to its CA certificate; or " + local_copy
         if isinstance(reason, TimeoutError) or "timed out" in str(reason):
             reason = f"no answer within {TIMEOUT_S:g} s"
         else:
@@ -350,25 +361,28 @@ def _receive(
                 progress(done, expected or 0)
 
 
-def _http_error(label: str, url: str, e: urllib.error.HTTPError, hints: Hints) -> WeightsError:
+def _http_error(label: str, url: str, e: urllib.error.HTTPError, hints: Hints, local_copy: str) -> WeightsError:
     """The error for an HTTP status the download cannot go on from, with a hint fitting that status
     (`hints`' where it has one)."""
     if 300 <= e.code < 400:  # urllib follows redirects: one left over loops, or points nowhere
         return WeightsError(
             f"{label}: {shown(url)} answered HTTP {e.code} and its redirects lead nowhere (a loop, or no Location)",
-            hint="the server is misconfigured; " + LOCAL_COPY,
+            hint="the server is misconfigured; " + local_copy,
         )
-    hint = hints.get(e.code, status_hint(e.code))
+    hint = hints.get(e.code, status_hint(e.code, local_copy))
     return WeightsError(f"{label}: {shown(url)} answered HTTP {e.code} {_one_line(str(e.reason))}", hint=hint)
 
 
-def status_hint(code: int) -> str:
-    """The hint for an HTTP error status (not a redirect) that a download of a pinned file cannot go on from."""
+def status_hint(code: int, local_copy: str) -> str:
+    """The hint for an HTTP error status (not a redirect) that a download of a pinned file cannot go on from;
+    `local_copy` says how the command at hand takes a file instead."""
     if code >= 500 or code == 429:
         return "the server is failing or busy, not the file: try again later"
     if code in (401, 403):
-        return "the server refuses access: the file may have been made private; " + LOCAL_COPY
-    return GONE
+        return "the server refuses access: the file may have been made private; " + local_copy
+    # 404, 410: weights.toml is deblur's own (packaged), which its users do not edit
+    gone = "the pinned file is gone or moved: deblur's weights.toml needs a new address (please report it); "
+    return gone + local_copy
 
 
 def _one_line(text: str) -> str:
