@@ -1,6 +1,7 @@
 """How much of the computer's memory a new allocation can use now, on Linux, Windows and macOS; and
-`keep_freed_memory`, which lets glibc reuse freed memory instead of faulting fresh pages in (suit_allocator:
-where it was measured to help); whether a synthesised clip fits (`check_synthesis_memory`).
+`keep_freed_memory`, which lets glibc reuse freed memory instead of faulting fresh pages in (for the restorers
+where it was measured to help: `restorers.keeps_freed_memory`); whether a synthesised clip fits
+(`check_synthesis_memory`).
 
 Each probe answers for its own platform, or None: Linux's MemAvailable (which counts the page cache
 the kernel would give back), Windows' GlobalMemoryStatusEx, then sysconf's available pages (some
@@ -49,21 +50,6 @@ def check_synthesis_memory(frames: int, width: int, height: int, size_option: st
             f"{need / 1e9:.1f} GB each, {available / 1e9:.1f} GB available)",
             hint=f"ask for fewer --frames or a smaller {size_option}",
         )
-
-
-def suit_allocator(restorer) -> bool:
-    """keep_freed_memory where it was measured to help: DSTNet on the CPU (`deblur run` of dstnet-s at 720p,
-    docs/dstnet.md): on a 2-core AVX2 EPYC in float32 about 30% less wall time; on an AVX512-BF16 EPYC in
-    bf16, huge pages off, kernel time from 7.5 to 0.95 s and 12% less peak memory. bf16 with huge pages on
-    (the command's choice on AMX CPUs) was not measured, nor GPUs and the diffusion models: they keep
-    glibc's default. A setting of the whole process. Returns whether it was made."""
-    from deblur_cli.restorers import DSTNetRestorer  # imports torch: only once a model is built
-
-    if not isinstance(restorer, DSTNetRestorer) or restorer.device.type != "cpu":
-        return False
-    if str(restorer.dtype) != "torch.float32" and os.environ.get("THP_MEM_ALLOC_ENABLE") == "1":
-        return False
-    return keep_freed_memory()
 
 
 def keep_freed_memory() -> bool:

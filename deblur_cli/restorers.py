@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -184,6 +185,17 @@ class DiffusionRestorer(Restorer):
                 dtype=self.dtype,
             )
             return out.clamp_(0, 1)
+
+
+def keeps_freed_memory(restorer: Restorer) -> bool:
+    """Whether glibc's keeping of freed memory (`host_memory.keep_freed_memory`, a setting of the whole process)
+    was measured to help `restorer`: DSTNet on the CPU (`deblur run` of dstnet-s at 720p, docs/dstnet.md): on a
+    2-core AVX2 EPYC in float32 about 30% less wall time; on an AVX512-BF16 EPYC in bf16, huge pages off, kernel
+    time from 7.5 to 0.95 s and 12% less peak memory. bf16 with huge pages on (the command's choice on AMX CPUs)
+    was not measured, nor GPUs and the diffusion models: they keep glibc's default."""
+    if not isinstance(restorer, DSTNetRestorer) or restorer.device.type != "cpu":
+        return False
+    return restorer.dtype == torch.float32 or os.environ.get("THP_MEM_ALLOC_ENABLE") != "1"
 
 
 def _multiple(network: int, prior: bool) -> int:

@@ -124,3 +124,16 @@ def test_dstnet_on_the_cpu_keeps_freed_memory_except_bf16_on_huge_pages(monkeypa
     options = ModelOptions(device="cpu", precision=precision)
     weights_command.build_shown("dstnet-s", options, quiet=True, warn=lambda message: None)
     assert bool(calls) == kept
+
+
+def test_host_memory_imports_no_module_above_it():
+    """Found in review (structure54 F8): host_memory imported restorers (inside a function) to ask whether a
+    restorer was a DSTNet, which put 19 modules, models/ among them, in one import cycle. It is a stdlib-level
+    module (docs/architecture.md): the restorer's side answers that question (`restorers.keeps_freed_memory`)."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(host_memory.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert {name for name in imported if name and name.startswith("deblur_cli")} == {"deblur_cli.errors"}

@@ -11,11 +11,11 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from rich.text import Text
 
+from deblur_cli import host_memory
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, labelled, out, warn
 from deblur_cli.cli.options import QuietOpt, cache_dir_option
 from deblur_cli.errors import DeblurError, UsageError, WeightsError
-from deblur_cli.host_memory import suit_allocator
 from deblur_cli.model_specs import model_spec
 from deblur_cli.weights import WeightsEntry, download, load_registry, named_entry, status
 from deblur_cli.weights.cache import cache_root, present_file
@@ -204,15 +204,18 @@ def build_shown(
     warn: Callable[[str], None] | None = None,
 ):
     """restorers.build_restorer(model, options), with a weights download it needs shown as every command
-    shows one (DownloadShown); then the process's allocator set for the model (host_memory.suit_allocator),
-    which a command may do to its own process and a library call (api.load) does not."""
-    from deblur_cli.restorers import build_restorer  # imported when a command builds a model: it imports torch
+    shows one (DownloadShown); then glibc asked to keep freed memory where that helps the model
+    (`restorers.keeps_freed_memory`), which a command may do to its own process and a library call (api.load)
+    does not."""
+    # imported when a command builds a model: it imports torch
+    from deblur_cli.restorers import build_restorer, keeps_freed_memory
 
     with DownloadShown(quiet=quiet) as shown:
         restorer = build_restorer(
             model, options=options, on_step=on_step, warn=warn, on_fetch=shown.fetching, fetch_progress=shown.progress
         )
-    suit_allocator(restorer)
+    if keeps_freed_memory(restorer):
+        host_memory.keep_freed_memory()
     return restorer
 
 
