@@ -23,8 +23,7 @@ MODELS: dict[str, ModelSpec] = {
     "wtsa-s": ModelSpec("wtsa", 6, 2, "WTSA video diffusion, small: samples on a CPU, slowly"),
 }
 MAX_SEED = 2**64 - 1  # the diffusion models' seed: torch's generators and NumPy's SeedSequence take 64 bits
-# Samples averaged at most: each is a whole DDIM run, and the K starting noises are held at once
-# (restorers.py), so a stray extra digit meant hours and gigabytes before any output
+# Samples averaged at most: each is a whole DDIM run, so a stray extra digit meant hours before any output
 MAX_SAMPLES = 64
 
 
