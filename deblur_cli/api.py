@@ -33,7 +33,7 @@ import torch
 from deblur_cli import cpu_share
 from deblur_cli.errors import DeblurError, FrameError, FrameTypeError, UsageError
 from deblur_cli.held_weights import runs_under
-from deblur_cli.model_specs import MAX_SAMPLES, MAX_SEED
+from deblur_cli.model_specs import check_sampling
 from deblur_cli.restorer import Restorer, completed
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.stream import as_float, restore_stream
@@ -197,15 +197,24 @@ def _argument(flag: re.Match, given: dict[str, str]) -> str:
     name, word = flag[1].replace("-", "_"), flag[2]
     if word is None or not _is_value(word, given.get(name)):
         return f"{name}=..." + ("" if word is None else f" {word}")
-    return f"{name}={word}" if word == "FILE" or word.isdigit() else f'{name}="{word}"'
+    return f"{name}={word}" if word == "FILE" or _is_number(word) else f'{name}="{word}"'
 
 
 def _is_value(word: str, given: str | None) -> bool:
     """Whether the word after an option is its value: what the caller gave, a number, a path or device (cuda:0), or
     a name of a model, weights, device or precision; not the English around it (--overlap smaller than ...)."""
-    if word in (given, "FILE") or re.fullmatch(r"[\d.]+", word) or any(mark in word for mark in ":/.~="):
+    if word in (given, "FILE") or _is_number(word) or any(mark in word for mark in ":/.~="):
         return True
     return word in _names()
+
+
+def _is_number(word: str) -> bool:
+    """Whether a word is a number as Python writes one (-1, 0.5, inf), which an argument shows unquoted."""
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=1)
@@ -251,18 +260,18 @@ def load(
 
     since = cpu_share.sample()
 
-    for option, value, least in (("steps", steps, 1), ("batch", batch, 1)):
+    for option, value, least in (("steps", steps, 1), ("batch", batch, 1), ("samples", samples, 1)):
         _integer(option, value, least)
-    _integer("samples", samples, 1, most=MAX_SAMPLES)
     for option, value, least in (("window", window, 1), ("overlap", overlap, 0), ("tile_overlap", tile_overlap, 0)):
         if value is not None:
             _integer(option, value, least)
     if seed is not None:
-        _integer("seed", seed, 0, most=MAX_SEED)
+        _integer("seed", seed, 0)
     scene_cuts, compile = _boolean("scene_cuts", scene_cuts), _boolean("compile", compile)
     offline = None if offline is None else _boolean("offline", offline, or_none=True)  # None: as HF_HUB_OFFLINE says
-    if isinstance(eta, bool) or not isinstance(eta, (int, float, np.integer, np.floating)) or not 0 <= eta <= 1:
-        raise UsageError(f"eta must be a number from 0 (deterministic) to 1 (DDPM's noise), got {eta!r}")
+    if isinstance(eta, bool) or not isinstance(eta, (int, float, np.integer, np.floating)):
+        raise UsageError(f"eta must be a number, got {eta!r}")
+    check_sampling(steps, eta, samples, seed)  # as deblur run's options, before any model is looked for
     if not isinstance(model, str):
         raise UsageError(f'model must be a name ("auto", "dstnet-s", ...), got {model!r}')
     if weights is not None and not isinstance(weights, (str, Path)):
@@ -312,11 +321,9 @@ def _warn(line: str) -> None:
 _PACKAGE = str(Path(__file__).resolve().parent)
 
 
-def _integer(name: str, value: object, least: int, most: int | None = None) -> None:
+def _integer(name: str, value: object, least: int) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
         raise UsageError(f"{name} must be an integer of at least {least}, got {value!r}")
-    if most is not None and value > most:
-        raise UsageError(f"{name} must be at most {most}, got {value!r}")
 
 
 def _boolean(name: str, value: object, or_none: bool = False) -> bool:

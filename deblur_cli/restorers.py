@@ -13,8 +13,7 @@ import torch
 
 from deblur_cli.devices import precision_warning, resolve_device, resolve_dtype
 from deblur_cli.diffusion import DiffusionConfig, sample
-from deblur_cli.errors import UsageError
-from deblur_cli.model_specs import model_spec
+from deblur_cli.model_specs import check_sampling, model_spec
 from deblur_cli.models.compiling import Compiled
 from deblur_cli.models.dstnet import MULTIPLE
 from deblur_cli.restorer import ProgressFn, Restorer
@@ -334,14 +333,9 @@ def _resolved(
 
 
 def _device_and_dtype(options: ModelOptions, warn: Callable[[str], None] | None) -> tuple[torch.device, torch.dtype]:
-    """The device and dtype `options` ask for, after UsageError for sampling options out of range; `warn`
-    hears of a precision the device emulates."""
-    if not 1 <= options.steps <= 1000:
-        raise UsageError(f"steps must be between 1 and 1000, got {options.steps}")
-    if options.samples < 1:
-        raise UsageError(f"samples must be at least 1, got {options.samples}")
-    if options.eta < 0:
-        raise UsageError(f"eta must be >= 0, got {options.eta}")
+    """The device and dtype `options` ask for, after UsageError for sampling options the command line refuses
+    (model_specs.check_sampling); `warn` hears of a precision the device emulates."""
+    check_sampling(options.steps, options.eta, options.samples, options.seed)
     torch_device = resolve_device(options.device)
     dtype = resolve_dtype(options.precision, torch_device)
     slow = precision_warning(dtype, torch_device)

@@ -365,12 +365,13 @@ BAD_OPTIONS = [
     ({"seed": "a"}, "seed must be an integer"),
     ({"tile_overlap": -5}, "tile_overlap must be an integer of at least 0"),
     ({"steps": 0, "model": "wtsa-s"}, "steps must be an integer of at least 1"),
-    ({"steps": 1001, "model": "wtsa-s"}, "steps must be between 1 and 1000, got 1001"),
-    ({"eta": -1, "model": "wtsa-s"}, r"eta must be a number from 0 \(deterministic\) to 1"),
-    ({"eta": 5.0, "model": "wtsa-s"}, "eta must be a number from 0"),  # as --eta: 1 is DDPM's noise
-    ({"eta": float("inf"), "model": "wtsa-s"}, "eta must be a number from 0"),
-    ({"seed": 2**64, "model": "wtsa-s"}, "seed must be at most 18446744073709551615, got 18446744073709551616"),
-    ({"samples": 65, "model": "wtsa-s"}, "samples must be at most 64, got 65"),  # as --samples
+    ({"steps": 1001, "model": "wtsa-s"}, "^steps=1001 must be from 1 to 1000$"),
+    ({"eta": -1, "model": "wtsa-s"}, r"^eta=-1 must be from 0 \(deterministic\) to 1 \(DDPM's noise\)$"),
+    ({"eta": 5.0, "model": "wtsa-s"}, "^eta=5 must be from 0"),  # as --eta: 1 is DDPM's noise
+    ({"eta": float("inf"), "model": "wtsa-s"}, "^eta=inf must be from 0"),
+    ({"eta": "0.5", "model": "wtsa-s"}, "^eta must be a number, got '0.5'"),
+    ({"seed": 2**64, "model": "wtsa-s"}, r"^seed=18446744073709551616 must be from 0 to 2\^64 - 1 \("),
+    ({"samples": 65, "model": "wtsa-s"}, "^samples=65 must be from 1 to 64$"),  # as --samples
     ({"tile": 64, "tile_overlap": 64}, "a tile overlap of 64 px leaves no room between 64-px tiles"),
     ({"model": None}, "model must be a name"),
     ({"device": 0}, "device must be a name"),

@@ -128,18 +128,30 @@ def test_a_plain_wtsa_state_dict_loads_as_the_model_asked_for(tmp_path):
         build_restorer("wtsa", ModelOptions(weights=path, device="cpu"))
 
 
-@pytest.mark.parametrize(
-    "kwargs, error, message",
-    [
-        ({"steps": 0}, UsageError, "steps must be between 1 and 1000"),
-        ({"steps": 1001}, UsageError, "steps must be between 1 and 1000"),
-        ({"samples": 0}, UsageError, "samples must be at least 1"),
-        ({"eta": -1.0}, UsageError, "eta must be >= 0"),
-    ],
-)
-def test_bad_sampling_options(dstnet_file, kwargs, error, message):
-    with pytest.raises(error, match=message):
+BAD_SAMPLING = [
+    ({"steps": 0}, "--steps 0 must be from 1 to 1000"),
+    ({"steps": 1001}, "--steps 1001 must be from 1 to 1000"),
+    ({"samples": 0}, "--samples 0 must be from 1 to 64"),
+    ({"samples": 100}, "--samples 100 must be from 1 to 64"),
+    ({"eta": -1.0}, r"--eta -1 must be from 0 \(deterministic\) to 1"),
+    ({"eta": 5.0}, r"--eta 5 must be from 0 \(deterministic\) to 1"),
+    ({"eta": float("nan")}, "--eta nan must be from 0"),
+    ({"seed": 2**64}, r"--seed 18446744073709551616 must be from 0 to 2\^64 - 1"),
+]
+
+
+@pytest.mark.parametrize("kwargs, message", BAD_SAMPLING)
+def test_bad_sampling_options(dstnet_file, kwargs, message):
+    with pytest.raises(UsageError, match=message):
         build_restorer("wtsa-s", ModelOptions(weights=dstnet_file, device="cpu", **kwargs))
+
+
+@pytest.mark.parametrize("kwargs, message", BAD_SAMPLING)
+def test_describing_a_model_refuses_what_building_it_refuses(kwargs, message):
+    """Found in review (structure54 F11): describe_restorer took samples=100 and eta=5, which the command line,
+    load and build_restorer refuse, each by its own copy of the limits."""
+    with pytest.raises(UsageError, match=message):
+        describe_restorer("wtsa-s", ModelOptions(device="cpu", **kwargs))
 
 
 def test_unknown_model_lists_the_known_ones():

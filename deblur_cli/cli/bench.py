@@ -24,8 +24,6 @@ from deblur_cli.cli.tables import cell, cut_note, figures_table, fitting_parts, 
 from deblur_cli.cli.weights import build_shown, check_weights
 from deblur_cli.cli.options import (
     FRAMES_PANEL,
-    MAX_SAMPLES,
-    MAX_STEPS,
     MODEL_PANEL,
     SAMPLING_PANEL,
     CacheDirOpt,
@@ -44,7 +42,7 @@ from deblur_cli.cli.options import (
 from deblur_cli.errors import InputError, OutputError, UsageError, WeightsError, did_you_mean
 from deblur_cli.held_weights import held_elsewhere
 from deblur_cli.host_memory import check_synthesis_memory
-from deblur_cli.model_specs import MODELS
+from deblur_cli.model_specs import MAX_SAMPLES, MAX_STEPS, MODELS
 from deblur_cli.outputs import same_file
 from deblur_cli.span import Span
 from deblur_cli.files import check_writable

@@ -13,7 +13,7 @@ import typer
 
 from deblur_cli.auto_model import AUTO
 from deblur_cli.errors import InputError, SpanError, UsageError
-from deblur_cli.model_specs import MAX_SAMPLES, MAX_SEED, MODELS
+from deblur_cli.model_specs import MAX_SAMPLES, MAX_SEED, MAX_STEPS, MODELS
 from deblur_cli.asked_span import AskedSpan, Label, parse_moment
 
 # How --help shows options. Each value option names its value (`--steps N`, `--start TIME`; flags name
@@ -88,7 +88,6 @@ def number_in(low: float, high: float | None = None):
     return parse
 
 
-MAX_STEPS = 1000  # DDIM steps at most: one per training timestep
 StepsOpt = Annotated[
     int,
     typer.Option(
