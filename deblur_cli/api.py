@@ -191,10 +191,17 @@ def _python_terms(text: str, given: dict[str, str] | None = None) -> str:
 _FLAG = re.compile(r"--([a-z][a-z-]*)(?: ([\w:./~=-]*[\w/]))?")
 
 
+# deblur run's flags, as load's yes-or-no arguments
+_SWITCHES = {"compile": "compile=True", "offline": "offline=True", "no_scene_cuts": "scene_cuts=False"}
+
+
 def _argument(flag: re.Match, given: dict[str, str]) -> str:
-    """An option as an argument: --device cpu -> device="cpu", --tile 64 -> tile=64, --weights -> weights=...;
-    a word after it that is no value stays a word (--weights takes a file -> weights=... takes a file)."""
+    """An option as an argument: --device cpu -> device="cpu", --tile 64 -> tile=64, --compile -> compile=True,
+    --weights -> weights=...; a word after it that is no value stays a word (--weights takes a file ->
+    weights=... takes a file)."""
     name, word = flag[1].replace("-", "_"), flag[2]
+    if name in _SWITCHES:
+        return _SWITCHES[name] + ("" if word is None else f" {word}")
     if word is None or not _is_value(word, given.get(name)):
         return f"{name}=..." + ("" if word is None else f" {word}")
     return f"{name}={word}" if word == "FILE" or _is_number(word) else f'{name}="{word}"'
@@ -280,9 +287,9 @@ def load(
     cache_dir = _cache_folder(cache_dir)
     name = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
     windows, notes = window_options(
-        name, window, overlap, tile, tile_overlap, batch, scene_cuts=scene_cuts, python=True
+        name, window, overlap, tile, tile_overlap, batch, scene_cuts=scene_cuts, note_small_tiles=False
     )
-    if ignored := sampling_note(name, steps, eta, samples, python=True):
+    if ignored := sampling_note(name, steps, eta, samples):  # the seed left out, as load's warning always has
         _warn(ignored)
     for line in notes:
         _warn(line)
@@ -292,9 +299,9 @@ def load(
         cache_dir=cache_dir, offline=offline,
     )  # fmt: skip
     restorer = build_restorer(name, options, warn=_warn)
-    if model != "auto" and (held := runs_under(name, weights, python=True)):  # once the file is known to load
+    if model != "auto" and (held := runs_under(name, weights)):  # once the file is known to load
         _warn(held)
-    for line in check_restorer(restorer, name, windows, compiled=compile, python=True):
+    for line in check_restorer(restorer, name, windows, compiled=compile):
         _warn(line)
     if restorer.device.type == "cpu" and cpu_share.spinning_beside_others(since, cpu_share.sample()):
         _warn(_SPINNING)

@@ -23,15 +23,11 @@ def held_elsewhere(name: str, weights: str | Path | None) -> str | None:
     return None if held is None else f"{held[0]} holds {held[1]}, not {name}"
 
 
-def runs_under(name: str, weights: str | Path | None, *, python: bool = False) -> str | None:
-    """held_elsewhere's warning as run and demo give it: the file's model runs, under the name given; with
-    `python`, as `load` gives it, in its arguments' terms (model=, weights=)."""
+def runs_under(name: str, weights: str | Path | None) -> str | None:
+    """held_elsewhere's warning as run, demo and load give it: the file's model runs, under the name given."""
     held = _held(name, weights)
     if held is None:
         return None
-    if python:
-        runs = f"the file's model runs, and Deblurrer.name says {name}"
-        return f'weights="{weights}" holds {held[1]}, not model="{name}": {runs}'
     return f"{held[0]} holds {held[1]}, not {name}: the file's model runs, under the name {name}"
 
 

@@ -1,8 +1,8 @@
 """The checks of a run's windows, tiles, batch and sampling options, shared by the commands that restore
 (`run`, `evaluate`, `demo`, `bench`) and `api.load`: first of the values (`window_options`, `sampling_note`),
-then against the built restorer (`check_restorer`). Notes come back as lines for each front end to show its
-own way; `python=True` words them as api.load always has (its argument names), else as the command line.
-No torch at import (see cli/__init__.py)."""
+then against the built restorer (`check_restorer`). Messages and notes are worded once, for the command line
+(`--window 10`); notes come back as lines for each front end to show its own way, and api.load words both in
+its arguments' terms (`window=10`). No torch at import (see cli/__init__.py)."""
 
 from __future__ import annotations
 
@@ -52,12 +52,12 @@ def window_options(
     last: str = "split",
     scene_cuts: bool = True,
     *,
-    python: bool = False,
+    note_small_tiles: bool = True,
 ) -> tuple[WindowOptions, list[str]]:
     """WindowOptions with model `model`'s defaults where `window` or `overlap` is None, and the notes on them
-    (tile_overlap without tiles; with python=False, tiles under SMALL_TILE). `tile` is "auto", None or a side
-    in pixels (0: whole frames). UsageError for an unknown `last`, an overlap not smaller than the window, or
-    a tile that is none of those."""
+    (tile_overlap without tiles; tiles under SMALL_TILE, which the commands note and load does not). `tile` is
+    "auto", None or a side in pixels (0: whole frames). UsageError for an unknown `last`, an overlap not smaller
+    than the window, or a tile that is none of those."""
     from deblur_cli.windows import LAST_WINDOWS, WindowOptions
 
     spec = model_spec(model)
@@ -73,16 +73,22 @@ def window_options(
     if last not in LAST_WINDOWS:
         raise UsageError(f"--last-window must be {' or '.join(LAST_WINDOWS)}, got {last!r}")
     if windows.overlap >= windows.window:
-        if python:
-            raise UsageError(f"overlap ({windows.overlap}) must be smaller than window ({windows.window})")
         most = windows.window - 1
         hint = (
             f"add --overlap {most}{' or less' if most else ''} ({model}'s is {spec.overlap})"
             if overlap is None
             else None
         )
-        raise UsageError(f"--overlap ({windows.overlap}) must be smaller than --window ({windows.window})", hint=hint)
-    return windows, [note] if (note := _tile_overlap_note(windows, tile, python)) else []
+        raise UsageError(f"--overlap {windows.overlap} must be smaller than --window {windows.window}", hint=hint)
+    notes = []
+    if windows.tile is None and windows.tile_overlap is not None:
+        notes.append(f"--tile-overlap {windows.tile_overlap} is not used without tiles: whole frames are restored")
+    if note_small_tiles and isinstance(windows.tile, int) and windows.tile < SMALL_TILE:
+        notes.append(
+            f"--tile {windows.tile}: tiles under {SMALL_TILE} pixels restore less (each sees little of the picture) "
+            "and take many times longer; --tile auto picks the largest that fits in memory"
+        )
+    return windows, notes
 
 
 def _tile(tile: int | str | None) -> int | str | None:
@@ -94,43 +100,20 @@ def _tile(tile: int | str | None) -> int | str | None:
     return int(tile) or None
 
 
-def _tile_overlap_note(windows: WindowOptions, given: int | str | None, python: bool) -> str | None:
-    """A note for a tile_overlap given where no tiles are made, or for tiles so small they restore less and
-    slowly, else None. `given`: the tile as the caller wrote it (None or 0 for whole frames), which the note quotes."""
-    if windows.tile is None and windows.tile_overlap is not None:
-        if python:
-            tile = None if given is None else int(given)
-            return f"tile_overlap={windows.tile_overlap} is not used: tile={tile} restores whole frames"
-        return f"--tile-overlap {windows.tile_overlap} is not used: --tile 0 restores whole frames"
-    if not python and isinstance(windows.tile, int) and windows.tile < SMALL_TILE:
-        return (
-            f"--tile {windows.tile}: tiles under {SMALL_TILE} pixels restore less (each sees little of the picture) "
-            "and take many times longer; --tile auto picks the largest that fits in memory"
-        )
-    return None
-
-
-def sampling_note(
-    model: str, steps: int, eta: float, samples: int, seed: int = 0, *, python: bool = False
-) -> str | None:
-    """A note for sampling options set away from their defaults for a model that does not sample, else None.
-    With python=True the seed is left out, as api.load has always done."""
+def sampling_note(model: str, steps: int, eta: float, samples: int, seed: int = 0) -> str | None:
+    """A note for sampling options set away from their defaults for a model that does not sample, with their
+    values, else None."""
     values = {"--steps": steps, "--eta": eta, "--samples": samples, "--seed": seed}
-    given = [name for name, value in values.items() if value != SAMPLING_DEFAULTS[name]]
-    if python:
-        given = [name.removeprefix("--") for name in given if name != "--seed"]
-        if given and model_spec(model).architecture != "wtsa":
-            return f"{', '.join(given)}: {model} restores in one deterministic pass and ignores sampling options"
-        return None
+    given = [f"{name} {value}" for name, value in values.items() if value != SAMPLING_DEFAULTS[name]]
     return ignored_sampling_note(model, given)
 
 
 def ignored_sampling_note(model: str, given: list[str]) -> str | None:
-    """A note that the sampling options `given` (their names) do nothing for a model that does not
-    sample, else None."""
+    """A note that the sampling options `given` (their names, or names and values) do nothing for a model that
+    does not sample, else None."""
     if not given or model_spec(model).architecture == "wtsa":
         return None
-    which = " and ".join(given)
+    which = " and ".join([", ".join(given[:-1]), given[-1]] if len(given) > 2 else given)
     return (
         f"{which} {'apply' if len(given) > 1 else 'applies'} to the diffusion models (wtsa, wtsa-s); "
         f"{model} restores in one deterministic pass and ignores {'them' if len(given) > 1 else 'it'}"
@@ -143,48 +126,29 @@ def check_restorer(
     windows: WindowOptions,
     *,
     compiled: bool = False,
-    python: bool = False,
 ) -> list[str]:
     """`windows` checked against the built `restorer` of model `model`, or its facts: UsageError for a window
     longer than it takes, or tiles smaller than its multiple or with no room between them. Returns the notes on
     them: a batch it restores one window at a time, a window longer than its weights learned, and (`compiled`:
-    the network was asked to be, with python=True, or was, else) compiling for a CPU."""
+    the network was compiled, or asked to be) compiling for a CPU."""
     from deblur_cli.stream import check_windows
-    from deblur_cli.tiles import plan_tiles
+    from deblur_cli.tiles import check_tile, plan_tiles
 
     restorer = restorer if isinstance(restorer, ModelFacts) else ModelFacts.of(restorer)
 
-    if not python:
-        check_windows(restorer, windows, model)
-    elif windows.window > (restorer.max_frames or windows.window):
-        raise UsageError(f"window ({windows.window}) is longer than {model} accepts ({restorer.max_frames} frames)")
+    check_windows(restorer, windows, model)
     if isinstance(tile := windows.tile, int):
-        if python and tile < restorer.multiple:
-            raise UsageError(f"tile ({tile}) must be at least {restorer.multiple} pixels for {model}")
+        check_tile(tile, restorer.multiple, model)
         plan_tiles(tile, tile, tile=tile, overlap=windows.tile_overlap, multiple=restorer.multiple)  # room to move
     notes = []
     if windows.batch > 1 and not restorer.batches:
-        if python:
-            notes.append(f"batch={windows.batch} does nothing for {model}, which restores one window per call")
-        else:
-            notes.append(f"--batch {windows.batch} does nothing for {model}: it restores one window per call")
+        notes.append(f"--batch {windows.batch} does nothing for {model}: it restores one window per call")
     if windows.window > (learned := restorer.learned_frames or windows.window):
-        if python:
-            notes.append(
-                f"window={windows.window}: {model}'s weights learned windows of up to {learned} frames;"
-                " the frames after them get positions the network never learned"
-            )
-        else:
-            notes.append(
-                f"--window {windows.window}: {model}'s weights learned windows of up to {learned} frames; frames "
-                f"{learned + 1} to {windows.window} of each window get positions the network never learned "
-                f"(use --window {learned} or less)"
-            )
+        notes.append(
+            f"--window {windows.window}: {model}'s weights learned windows of up to {learned} frames; frames "
+            f"{learned + 1} to {windows.window} of each window get positions the network never learned "
+            f"(use --window {learned} or less)"
+        )
     if compiled and restorer.device.type == "cpu":
-        if python:
-            notes.append(
-                "compile=True on a CPU: measured no faster than without, after minutes of compiling (docs/cli.md)"
-            )
-        else:
-            notes.append("--compile on a CPU: measured no faster than without (docs/cli.md)")
+        notes.append("--compile on a CPU: measured no faster than without, after minutes of compiling (docs/cli.md)")
     return notes

@@ -117,10 +117,12 @@ class TileGrid:
         return placed[device]
 
 
-def check_tile(tile: int, multiple: int) -> None:
-    """UsageError for a --tile smaller than the model's `multiple`, the least a tile can be."""
+def check_tile(tile: int, multiple: int, model: str = "this model") -> None:
+    """UsageError for a --tile smaller than the model's `multiple`, the least a tile can be; `model` names it."""
     if tile < multiple:
-        raise UsageError(f"tiles must be at least {multiple} pixels for this model", hint=f"use --tile {multiple} or more")
+        raise UsageError(
+            f"--tile {tile} must be at least {multiple} pixels for {model}", hint=f"use --tile {multiple} or more"
+        )
 
 
 def plan_tiles(height: int, width: int, *, tile: int, overlap: int | None, multiple: int) -> TileGrid:

@@ -121,7 +121,9 @@ def test_demo_warns_that_a_model_that_does_not_sample_ignores_steps(tmp_path):
     args = ["demo", "-o", str(tmp_path / "demo"), "-m", "dstnet-s", "--size", "64x48", "--frames", "2"]
     result = runner.invoke(app, [*args, "--steps", "7"])
     assert result.exit_code == 0, result.output
-    assert "warning: --steps applies to the diffusion models (wtsa, wtsa-s); dstnet-s restores in one" in result.stderr
+    assert (
+        "warning: --steps 7 applies to the diffusion models (wtsa, wtsa-s); dstnet-s restores in one" in result.stderr
+    )
     result = runner.invoke(app, [*args, "-f"])
     assert result.exit_code == 0 and "warning" not in result.stderr
 

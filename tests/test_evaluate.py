@@ -602,7 +602,7 @@ def test_diffusion_options_for_models_that_do_not_sample_are_said_to_do_nothing(
     frames_folder(tmp_path / "d" / "a" / "sharp", images)
     alone = runner.invoke(app, ["evaluate", str(tmp_path / "d"), "-m", "dstnet-s", "--steps", "5", "-q"])
     assert alone.exit_code == 0, alone.output
-    assert "warning: --steps applies to the diffusion models" in alone.stderr
+    assert "warning: --steps 5 applies to the diffusion models" in alone.stderr
     beside = runner.invoke(app, ["evaluate", str(tmp_path / "d"), "-m", "dstnet-s", "-m", "wtsa-s", "--steps", "5", "-q"])
     assert beside.exit_code == 0 and "warning: --steps" not in beside.stderr  # wtsa-s takes them
 
