@@ -58,28 +58,23 @@ def window_options(
     (tile_overlap without tiles; tiles under SMALL_TILE, which the commands note and load does not). `tile` is
     "auto", None or a side in pixels (0: whole frames). UsageError for an unknown `last`, an overlap not smaller
     than the window, or a tile that is none of those."""
-    from deblur_cli.windows import LAST_WINDOWS, WindowOptions
+    from deblur_cli.windows import WindowOptions, check_window
 
     spec = model_spec(model)
+    frames = spec.window if window is None else int(window)
+    shared = spec.overlap if overlap is None else int(overlap)
+    most = frames - 1
+    models = f"add --overlap {most}{' or less' if most else ''} ({model}'s is {spec.overlap})"  # --window too short for it
+    check_window(frames, shared, last, overlap_hint=models if overlap is None else None)
     windows = WindowOptions(
-        window=spec.window if window is None else int(window),
-        overlap=spec.overlap if overlap is None else int(overlap),
+        window=frames,
+        overlap=shared,
         tile=_tile(tile),
         tile_overlap=None if tile_overlap is None else int(tile_overlap),
         batch=int(batch),
         last=last,
         scene_cuts=bool(scene_cuts),
     )
-    if last not in LAST_WINDOWS:
-        raise UsageError(f"--last-window must be {' or '.join(LAST_WINDOWS)}, got {last!r}")
-    if windows.overlap >= windows.window:
-        most = windows.window - 1
-        hint = (
-            f"add --overlap {most}{' or less' if most else ''} ({model}'s is {spec.overlap})"
-            if overlap is None
-            else None
-        )
-        raise UsageError(f"--overlap {windows.overlap} must be smaller than --window {windows.window}", hint=hint)
     notes = []
     if windows.tile is None and windows.tile_overlap is not None:
         notes.append(f"--tile-overlap {windows.tile_overlap} is not used without tiles: whole frames are restored")

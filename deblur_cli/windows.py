@@ -32,7 +32,8 @@ from deblur_cli.errors import ModelError, UsageError
 
 @dataclass(frozen=True)
 class WindowOptions:
-    """How a video is cut for the model: temporal windows and spatial tiles."""
+    """How a video is cut for the model: temporal windows and spatial tiles. UsageError for windows that
+    check_window refuses."""
 
     window: int = 8  # frames restored together
     overlap: int = 2  # frames shared by consecutive windows, blended
@@ -42,21 +43,27 @@ class WindowOptions:
     last: str = "split"  # the frames after the last full window: "split" in two windows, or "shift" one back
     scene_cuts: bool = True  # restore the frames on either side of a scene cut apart (see scene_cuts.py)
 
+    def __post_init__(self) -> None:
+        check_window(self.window, self.overlap, self.last)
+
 
 LAST_WINDOWS = ("split", "shift")
 
 
-def check_window(window: int, overlap: int, last: str = "split") -> None:
-    """UsageError unless window >= 1, 0 <= overlap < window and `last` is one of LAST_WINDOWS."""
+def check_window(window: int, overlap: int, last: str = "split", *, overlap_hint: str | None = None) -> None:
+    """UsageError unless window >= 1, 0 <= overlap < window and `last` is one of LAST_WINDOWS, worded for the
+    command line (api.load words it in its arguments' terms). `overlap_hint`: the hint for an overlap not smaller
+    than the window, where the caller knows more (the overlap was the model's, not given)."""
     if last not in LAST_WINDOWS:
-        raise UsageError(f"the last window is split or shift, got {last!r}")
+        raise UsageError(f"--last-window must be {' or '.join(LAST_WINDOWS)}, got {last!r}")
     if window < 1:
-        raise UsageError(f"window must be at least 1 frame, got {window}", hint="use --window 1 or more")
-    if not 0 <= overlap < window:
-        raise UsageError(
-            f"window overlap must be between 0 and {window - 1} for {window}-frame windows, got {overlap}",
-            hint="use an --overlap smaller than --window",
-        )
+        raise UsageError(f"--window {window} must be at least 1 frame", hint="use --window 1 or more")
+    if overlap < 0:
+        raise UsageError(f"--overlap {overlap} must be at least 0", hint="use --overlap 0 or more")
+    if overlap >= window:
+        most = window - 1
+        hint = overlap_hint or f"use --overlap {most}{' or less' if most else ''}"
+        raise UsageError(f"--overlap {overlap} must be smaller than --window {window}", hint=hint)
 
 
 def _next_windows(start: int, available: int, window: int, overlap: int, last: str = "split") -> list[tuple[int, int]]:

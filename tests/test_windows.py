@@ -6,7 +6,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deblur_cli.errors import ModelError, UsageError
-from deblur_cli.windows import LAST_WINDOWS, blend_weights, plan_windows, ramp, restartable_at, stitch_windows
+from deblur_cli.run_options import window_options
+from deblur_cli.windows import (
+    LAST_WINDOWS,
+    WindowOptions,
+    blend_weights,
+    plan_windows,
+    ramp,
+    restartable_at,
+    stitch_windows,
+)
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
 
@@ -242,6 +251,20 @@ def test_bad_window_is_a_usage_error_before_reading(window, overlap, batch):
     with pytest.raises(UsageError) as info:
         stitch_windows(iter(numbered(5)), lambda x, _: x, window=window, overlap=overlap, batch=batch)  # not iterated
     assert info.value.hint and info.value.exit_code == 2
+
+
+def test_windows_are_refused_in_one_wording_wherever_they_are_made():
+    """Found in review (structure54 F12): WindowOptions took an overlap as long as its window, which stitch_windows,
+    --overlap and load then refused, each in words of its own."""
+    said = "^--overlap 4 must be smaller than --window 4$"
+    with pytest.raises(UsageError, match=said):
+        WindowOptions(window=4, overlap=4)
+    with pytest.raises(UsageError, match=said):
+        stitch_windows(iter([]), lambda x, _: x, window=4, overlap=4)
+    with pytest.raises(UsageError, match=said):
+        window_options("dstnet-s", 4, 4, "auto", None)
+    with pytest.raises(UsageError, match="^--last-window must be split or shift, got 'wrap'$"):
+        WindowOptions(last="wrap")
 
 
 def test_a_restorer_returning_another_shape_is_a_model_error():
