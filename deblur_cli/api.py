@@ -32,10 +32,9 @@ import torch
 
 from deblur_cli import cpu_share
 from deblur_cli.errors import DeblurError, FrameError, FrameTypeError, UsageError
-from deblur_cli.held_weights import runs_under
 from deblur_cli.model_specs import check_sampling
 from deblur_cli.restorer import Restorer, completed
-from deblur_cli.run_options import check_restorer, sampling_note, window_options
+from deblur_cli.run_options import sampling_note, window_options
 from deblur_cli.stream import as_float, restore_stream
 from deblur_cli.windows import WindowOptions
 
@@ -263,7 +262,7 @@ def load(
     deblur_cli.errors.UsageError (a DeblurError) saying which; warnings are DeblurWarning."""
     from deblur_cli.auto_model import choose_model
     from deblur_cli.devices import resolve_device
-    from deblur_cli.restorers import ModelOptions, build_restorer
+    from deblur_cli.restorers import ModelOptions, build_restorer, load_checked
 
     since = cpu_share.sample()
 
@@ -289,19 +288,17 @@ def load(
     windows, notes = window_options(
         name, window, overlap, tile, tile_overlap, batch, scene_cuts=scene_cuts, note_small_tiles=False
     )
-    if ignored := sampling_note(name, steps, eta, samples):  # the seed left out, as load's warning always has
-        _warn(ignored)
-    for line in notes:
-        _warn(line)
     options = ModelOptions(
         weights=weights, device=device, precision=precision, steps=int(steps), eta=float(eta),
         seed=None if seed is None else int(seed), samples=int(samples), compile=compile,
         cache_dir=cache_dir, offline=offline,
     )  # fmt: skip
-    restorer = build_restorer(name, options, warn=_warn)
-    if model != "auto" and (held := runs_under(name, weights)):  # once the file is known to load
-        _warn(held)
-    for line in check_restorer(restorer, name, windows, compiled=compile):
+    ignored = sampling_note(name, steps, eta, samples)  # the seed left out, as load's warning always has
+    restorer, said = load_checked(
+        name, options, windows, [ignored, *notes], named=model != "auto",
+        build=functools.partial(build_restorer, warn=_warn),
+    )  # fmt: skip
+    for line in said:
         _warn(line)
     if restorer.device.type == "cpu" and cpu_share.spinning_beside_others(since, cpu_share.sample()):
         _warn(_SPINNING)

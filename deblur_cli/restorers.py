@@ -7,7 +7,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import torch
 
@@ -17,12 +17,13 @@ from deblur_cli.model_specs import check_sampling, model_spec
 from deblur_cli.models.compiling import Compiled
 from deblur_cli.models.dstnet import MULTIPLE
 from deblur_cli.restorer import ProgressFn, Restorer
-from deblur_cli.run_options import ModelFacts
+from deblur_cli.run_options import ModelFacts, check_restorer
 from deblur_cli.tiles import Region, TileGrid, blend_tiles
 from deblur_cli.wording import said_once
 
 if TYPE_CHECKING:
     from deblur_cli.weights import ResolvedWeights, WeightsEntry
+    from deblur_cli.windows import WindowOptions
 
 
 class DSTNetRestorer(Restorer):
@@ -286,6 +287,29 @@ def build_restorer(
         identity["compiled"] = True  # fused kernels round differently
     restorer.identity = identity
     return restorer
+
+
+def load_checked(
+    name: str,
+    options: ModelOptions,
+    windows: WindowOptions,
+    notes: Iterable[str | None] = (),
+    *,
+    named: bool = True,
+    build: Callable[[str, ModelOptions], Restorer] = build_restorer,
+) -> tuple[Restorer, list[str]]:
+    """Model `name` built as `options` say, by `build` (build_restorer, or the command line's with its download
+    bar), and what `deblur run` says of it, in its order: that the weights hold another size of model than `name`
+    (where the name was `named`, not chosen as auto), then `notes` (the caller's on its option values: said once the
+    weights are known to load; None for none), then check_restorer's on `windows` (UsageError for windows or tiles
+    the model refuses)."""
+    from deblur_cli.held_weights import runs_under
+
+    restorer = build(name, options)
+    said = [runs_under(name, options.weights) if named else None, *notes]
+    compiled = bool((restorer.identity or {}).get("compiled"))
+    said += check_restorer(restorer, name, windows, compiled=compiled)
+    return restorer, [line for line in said if line]
 
 
 def describe_restorer(

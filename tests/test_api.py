@@ -529,6 +529,25 @@ def test_weights_of_another_size_than_the_model_named_are_warned_of(tmp_path):
         deblur_cli.load("dstnet-s", device="cpu", weights="dstnet-s")
 
 
+def test_load_says_what_deblur_run_says_in_its_order(tmp_path):
+    """Found in review (structure54 F10): load said the sampling and tile notes before building the model and the
+    weights' model after it, where deblur run says the weights' model first, once they are known to load."""
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+
+    save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), tmp_path / "mine.safetensors")
+    with pytest.warns(deblur_cli.DeblurWarning) as w:
+        deblur_cli.load(
+            "dstnet-s", device="cpu", weights=tmp_path / "mine.safetensors", steps=5, tile=None, tile_overlap=8
+        )
+    assert [str(warning.message) for warning in w] == [
+        "mine.safetensors holds DSTNet(feat=8, blocks=1), not dstnet-s: the file's model runs, under the name dstnet-s",
+        "steps=5 applies to the diffusion models (wtsa, wtsa-s); dstnet-s restores in one deterministic pass and"
+        " ignores it",
+        "tile_overlap=8 is not used without tiles: whole frames are restored",
+    ]
+
+
 def test_threads_that_spin_beside_other_programs_are_warned_of(monkeypatch):
     """Found in review (api50): on a CPU other programs kept busy, restore took 10 to 25 s where deblur run, which
     sets OMP_WAIT_POLICY=PASSIVE itself before torch loads, took 2.5 s; the library said nothing."""

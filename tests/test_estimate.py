@@ -111,6 +111,23 @@ def test_info_estimate_times_the_model_on_each_input(tmp_path):
     assert "note: timing dstnet-s on 64x48 frames, a window of 10 (twice)" in text
 
 
+def test_info_estimate_says_what_deblur_run_says_of_the_model_in_its_order(tmp_path):
+    """Found in review (structure54 F10): info --estimate never said that a weights file holds another model than
+    the one named, and said the sampling note before the weights were known to load."""
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
+
+    save_dstnet(DSTNet(DSTNetConfig(feat=8, blocks=1)), tmp_path / "mine.safetensors")
+    clip = make_video(tmp_path / "clip.mp4", frames=2, size=(32, 32))
+    command = ["info", str(clip), "--estimate", "-m", "dstnet-s", "--weights", str(tmp_path / "mine.safetensors")]
+    result = runner.invoke(app, [*command, "--device", "cpu", "--steps", "5", "--json"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())  # a line wraps at the terminal's width
+    held = "warning: mine.safetensors holds DSTNet(feat=8, blocks=1), not dstnet-s: the file's model runs"
+    ignored = "warning: --steps 5 applies to the diffusion models (wtsa, wtsa-s); dstnet-s restores in one"
+    assert held in said and ignored in said and said.index(held) < said.index(ignored), said
+
+
 def test_a_diffusion_model_is_timed_at_two_steps_of_its_samples_and_scaled_to_the_steps_asked(tmp_path):
     clip = make_video(tmp_path / "clip.mp4", frames=2, size=(32, 32))
     command = ["info", str(clip), "--estimate", "-m", "wtsa-s", "--device", "cpu", "--steps", "10", "--samples", "3"]

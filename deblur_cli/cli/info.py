@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -32,7 +33,7 @@ from deblur_cli.model_specs import model_spec
 from deblur_cli.outputs import expand_video_globs, is_glob_input, left_out_note, nearest_folder, writable
 from deblur_cli.asked_span import span_in
 from deblur_cli.span import Span
-from deblur_cli.run_options import check_restorer, sampling_note, window_options
+from deblur_cli.run_options import sampling_note, window_options
 from deblur_cli.video_io import EncodeOptions, ReadOptions, VideoInfo, describe
 from deblur_cli.video_io.extras import describe_extras
 from deblur_cli.video_io.frame_timing import timing_of
@@ -189,38 +190,45 @@ class _Timing:
     window (estimate.py). A diffusion model is timed at TIMED_STEPS sampler steps at most, of the samples asked
     (they run together, as in the run), and the time scaled to the steps asked: its network runs once a step."""
 
-    def __init__(self, model: str, options: ModelOptions, steps: int, samples: int):
+    def __init__(self, model: str, options: ModelOptions, steps: int, samples: int, *, named: bool, ignored: str | None):
         self.model, self.options, self.steps, self.samples = model, options, steps, samples
         self.diffusion = model_spec(model).architecture == "wtsa"
+        self.named = named  # the model was named, not chosen as auto
+        self.ignored = ignored  # the note on sampling options the model ignores, said once it is built
 
     @classmethod
     def asked(cls, model: str, weights: Path | None, device: str, precision: str, steps: int | None,
               samples: int | None, cache_dir: Path | None, offline: bool) -> _Timing:  # fmt: skip
-        """The model the options name (auto: as `deblur run` chooses it), checked, not yet built; the sampling
-        options warned of where the model does not sample, as `deblur run` warns."""
+        """The model the options name (auto: as `deblur run` chooses it), checked, not yet built."""
         from deblur_cli.devices import resolve_device
         from deblur_cli.restorers import ModelOptions
 
+        named = model != AUTO
         model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
         steps, samples = steps or 20, samples or 1
-        if ignored := sampling_note(model, steps, 0.0, samples, 0):
-            warn(ignored)
+        ignored = sampling_note(model, steps, 0.0, samples, 0)
         sampling = {"steps": steps, "samples": samples}
         if model_spec(model).architecture == "wtsa":
             sampling["steps"] = min(steps, TIMED_STEPS)
         options = ModelOptions(weights=weights, device=device, precision=precision, cache_dir=cache_dir,
                                offline=offline or None, **sampling)  # fmt: skip
-        return cls(model, options, steps, samples)
+        return cls(model, options, steps, samples, named=named, ignored=ignored)
 
     def add_estimates(self, described: list[tuple[dict, VideoInfo, Span]]) -> None:
         """Each report given its "estimate" of how long the model takes on the frames of its span (in seconds, as
         the input's span was read: `video` describes those frames), its windows checked as
-        `deblur run` checks them (UsageError for a window longer than the model takes)."""
+        `deblur run` checks them (UsageError for a window longer than the model takes), and what `deblur run` says
+        of the model (restorers.load_checked) said as it says it."""
         from deblur_cli.estimate import estimate, timed_window
+        from deblur_cli.restorers import load_checked
 
-        restorer = build_shown(self.model, self.options, warn=warn)
-        windows, _ = window_options(self.model, None, None, "auto", None)
-        check_restorer(restorer, self.model, windows)
+        windows, notes = window_options(self.model, None, None, "auto", None)
+        restorer, said = load_checked(
+            self.model, self.options, windows, [self.ignored, *notes], named=self.named,
+            build=functools.partial(build_shown, warn=warn),
+        )  # fmt: skip
+        for line in said:
+            warn(line)
         scale = self.steps / self.options.steps if self.diffusion else 1.0
         precision = str(restorer.dtype or "").removeprefix("torch.") or None
         timed: dict[tuple, Estimate] = {}  # by frame size and the window timed for it, which the frames decide

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -62,9 +63,8 @@ from deblur_cli.cli.options import (
 from deblur_cli.cli.progress_lines import FramesTask, progress_bar, sampling_step, speed
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.errors import UsageError
-from deblur_cli.held_weights import runs_under
 from deblur_cli.model_specs import model_spec
-from deblur_cli.run_options import check_restorer, sampling_note, window_options
+from deblur_cli.run_options import sampling_note, window_options
 from deblur_cli.video_io import EncodeOptions, ReadOptions
 from deblur_cli.video_io.deinterlace import MODES
 from deblur_cli.wording import some
@@ -232,7 +232,7 @@ def run(
         raise stopped
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.devices import resolve_device
-    from deblur_cli.restorers import ModelOptions
+    from deblur_cli.restorers import ModelOptions, load_checked
 
     named = model != AUTO
     model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
@@ -256,14 +256,13 @@ def run(
             elif tasks:
                 tasks[0].step(f"window {100 * done // total}% done")
 
-        restorer = build_shown(model, options, quiet=quiet, on_step=on_step, warn=warn)  # a download: a line, a bar
-        if named and (held := runs_under(model, weights)):  # once the file is known to load; auto: its own model
-            warn(held)
-        if ignored := sampling_note(model, steps, eta, samples, seed):  # once the weights fit the model
-            warn(ignored)
-        compiled = bool((restorer.identity or {}).get("compiled"))
-        for message in notes + check_restorer(restorer, model, windows, compiled=compiled):  # once the model is built
+        restorer, said = load_checked(
+            model, options, windows, [sampling_note(model, steps, eta, samples, seed), *notes], named=named,
+            build=functools.partial(build_shown, quiet=quiet, on_step=on_step, warn=warn),
+        )  # fmt: skip
+        for message in said:
             warn(message)
+        compiled = bool((restorer.identity or {}).get("compiled"))
         if restorer.device.type == "cpu" and cpu_share.chose_passive_waiting and not quiet:
             note(cpu_share.SHARED_CPU_NOTE)
         if compiled and not quiet:  # without this note a long first window looks like a hang
