@@ -7,7 +7,7 @@ leaves out.
 
 The clip is H.264 (CRF 18): a smooth random picture panning a few pixels a frame, so scene-cut tests see
 one shot. Variants: `default`, `deblur run` as it is; `pageable`, the decoding thread's uploads from
-pageable host memory, as before 2026-12-04 (`pipeline.uploaded` without its pinned copy: on a GPU, whether
+pageable host memory, as before 2026-12-04 (`levels.uploaded` without its pinned copy: on a GPU, whether
 the decoding thread waited for each window's model); `no-scene-cuts`, with `--no-scene-cuts`; `batch4`,
 with `--batch 4`. Each variant runs once, after one untimed run of a few frames (allocator, cuDNN,
 --compile's kernels); the figures are `deblur run`'s own (its `--json` fps, frames over its run's
@@ -32,7 +32,7 @@ from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from deblur_cli import pipeline  # noqa: E402
+from deblur_cli import levels  # noqa: E402
 from deblur_cli.cli import app  # noqa: E402
 from deblur_cli.dstnet_weights import save_dstnet  # noqa: E402
 from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet  # noqa: E402
@@ -58,7 +58,7 @@ def make_clip(path: Path, width: int, height: int, frames: int, fps: int = 30) -
 
 
 def pageable(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    """pipeline.uploaded as it was before 2026-12-04: straight from NumPy's (pageable) memory."""
+    """levels.uploaded as it was before 2026-12-04: straight from NumPy's (pageable) memory."""
     return torch.from_numpy(image).to(device, non_blocking=True)
 
 
@@ -90,21 +90,21 @@ def main(argv: list[str] | None = None) -> int:
               f"{torch.__version__}, PyAV {av.__version__}; clip made in {time.perf_counter() - started:.1f} s")  # fmt: skip
         if torch.cuda.is_available() and args.device in ("auto", "cuda"):  # the pinned upload, checked first
             image = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
-            on_gpu, expected = pipeline.uploaded(image, torch.device("cuda")), image.copy()
+            on_gpu, expected = levels.uploaded(image, torch.device("cuda")), image.copy()
             image[:] = 0
             print(f"pinned upload equal to its frame: {torch.equal(on_gpu.cpu(), torch.from_numpy(expected))}")
         common = ["--model", args.model, "--weights", str(weights), "--device", args.device,
                   "--precision", args.precision] + (["--compile"] if args.compile else [])  # fmt: skip
-        uploaded = pipeline.uploaded
+        uploaded = levels.uploaded
         for variant in args.variants:
-            pipeline.uploaded = pageable if variant == "pageable" else uploaded
+            levels.uploaded = pageable if variant == "pageable" else uploaded
             try:
                 run([str(clip), "-o", str(Path(folder) / "warm.mp4"), "--end", "0.2", *common, *VARIANTS[variant]])
                 began = time.perf_counter()
                 summary = run([str(clip), "-o", str(Path(folder) / "out.mp4"), *common, *VARIANTS[variant]])
                 wall = time.perf_counter() - began
             finally:
-                pipeline.uploaded = uploaded
+                levels.uploaded = uploaded
             print(f"{variant}: {summary['frames']} frames, {summary['fps']:.2f} fps ({summary['seconds']:.2f} s "
                   f"in deblur run, {wall:.2f} s the whole command), {summary['device']}, "
                   f"{summary['settings']['restorer']['dtype']}", flush=True)  # fmt: skip

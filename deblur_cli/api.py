@@ -32,10 +32,11 @@ import torch
 
 from deblur_cli import cpu_share
 from deblur_cli.errors import DeblurError, FrameError, FrameTypeError, UsageError
+from deblur_cli.levels import as_float, to_compact_tensor, to_image
 from deblur_cli.model_specs import check_sampling
 from deblur_cli.restorer import Restorer, completed
 from deblur_cli.run_options import sampling_note, window_options
-from deblur_cli.stream import as_float, restore_stream
+from deblur_cli.stream import restore_stream
 from deblur_cli.windows import WindowOptions
 
 Frame = Union[torch.Tensor, np.ndarray]
@@ -493,10 +494,7 @@ class _Kind:
             if not image.flags.writeable:  # torch takes NumPy's memory as writable
                 image = image.copy()
             if not self.is_float:  # uint8, uint16: as deblur run takes its decoded frames
-                from deblur_cli.pipeline import to_compact_tensor
-                from deblur_cli.video_io import Frame
-
-                return to_compact_tensor(Frame(image=image, pts=None, index=index), torch.device("cpu"))
+                return to_compact_tensor(image, torch.device("cpu"))
             t = torch.from_numpy(image).permute(2, 0, 1)
         if not self.is_float:
             return t
@@ -516,8 +514,6 @@ class _Kind:
         if self.is_torch:
             return restored.to(self.device, torch.float32, copy=True)
         if self.dtype in (np.uint8, np.uint16):
-            from deblur_cli.pipeline import to_image  # the writers' rounding
-
             return to_image(restored, 8 if self.dtype == np.uint8 else 16)
         return restored.to(torch.float32).permute(1, 2, 0).cpu().numpy().copy()
 

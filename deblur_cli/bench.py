@@ -24,9 +24,9 @@ from deblur_cli import __version__, cpu_share
 from deblur_cli.devices import synchronize
 from deblur_cli.environment import environment
 from deblur_cli.errors import InputError, UsageError
+from deblur_cli.levels import to_tensor
 from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_8bit, too_small_for
 from deblur_cli.metrics.niqe import mean_niqe, too_flat
-from deblur_cli.pipeline import to_tensor
 from deblur_cli.restorer import Restorer, completed
 from deblur_cli.span import Span
 from deblur_cli.stream import restore_stream
@@ -210,7 +210,7 @@ def _read_frames(
         frames: list[torch.Tensor] = []
         try:
             for frame in source:
-                frames.append(to_tensor(frame, torch.device("cpu")))
+                frames.append(to_tensor(frame.image, torch.device("cpu")))
                 if len(frames) == count:
                     break
         except InputError as e:  # damaged or cut short: the frames before it are len(frames)

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import torch
 
@@ -17,13 +17,17 @@ from deblur_cli.data.synth import synthesize_clip
 from deblur_cli.errors import OutputError, UsageError
 from deblur_cli.files import output_error, write_bytes
 from deblur_cli.host_memory import check_synthesis_memory
+from deblur_cli.levels import to_image, to_tensor
 from deblur_cli.metrics import psnr, to_8bit
-from deblur_cli.pipeline import ProgressFn, WindowOptions, to_image, to_tensor
 from deblur_cli.stream import restore_stream
 from deblur_cli.restorer import Restorer
 from deblur_cli.video_io import EncodeOptions, VideoInfo, open_sink, open_source
 from deblur_cli.video_io.work_folder import OutputLock
 from deblur_cli.weights.verify import file_digest
+from deblur_cli.windows import WindowOptions
+
+if TYPE_CHECKING:
+    from deblur_cli.pipeline import ProgressFn
 
 FPS = Fraction(25)
 # Near-lossless in luma; 4:2:0 chroma, so that every player shows the clips.
@@ -160,7 +164,7 @@ def run_demo(
 
             def decoded():
                 for frame in source:
-                    inputs.append(to_tensor(frame, torch.device("cpu")))
+                    inputs.append(to_tensor(frame.image, torch.device("cpu")))
                     yield inputs[-1]
 
             for frame in restore_stream(decoded(), restorer, windows, (size[1], size[0])):

@@ -26,13 +26,13 @@ import torch
 
 from deblur_cli.datasets import SequencePair
 from deblur_cli.errors import InputError
+from deblur_cli.levels import as_float, to_compact_tensor, to_image
 from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_levels, too_small_for
 from deblur_cli.metrics.lpips import LPIPS, lpips_clip
 from deblur_cli.metrics.niqe import mean_niqe
-from deblur_cli.pipeline import to_compact_tensor, to_image
 from deblur_cli.prefetch import prefetched
 from deblur_cli.restorer import Restorer, completed
-from deblur_cli.stream import as_float, check_windows, mixed, restore_stream
+from deblur_cli.stream import check_windows, mixed, restore_stream
 from deblur_cli.transfer import model_curve
 from deblur_cli.video_io import Frame, VideoInfo, check_not_cut, open_source
 from deblur_cli.video_io.images import list_images
@@ -519,7 +519,7 @@ def _tensors(source: Iterable[Frame], count: int | None) -> Iterator[torch.Tenso
     ones as uint16 where torch holds them (a quarter, a half of float32's memory; `as_float` converts
     them where they are used)."""
     cpu = torch.device("cpu")
-    return (to_compact_tensor(frame, cpu) for frame in itertools.islice(source, count))
+    return (to_compact_tensor(frame.image, cpu) for frame in itertools.islice(source, count))
 
 
 class _Scores:

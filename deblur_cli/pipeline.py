@@ -21,11 +21,12 @@ import torch
 from deblur_cli import __version__
 from deblur_cli.errors import InputError, UsageError
 from deblur_cli.frame_facts import FrameFacts, image_facts
+from deblur_cli.levels import as_float, to_compact_tensor, to_image, to_levels
 from deblur_cli.outputs import check_free, check_output_path
 from deblur_cli.restorer import Restorer, batches, completed
 from deblur_cli.prefetch import prefetched, put_unless_stopped
 from deblur_cli.side_by_side import compose, composed_info
-from deblur_cli.stream import as_float, check_windows, holds_uint16, mixed, restore_stream
+from deblur_cli.stream import check_windows, mixed, restore_stream
 from deblur_cli.transfer import model_curve
 from deblur_cli.video_io import (
     EncodeOptions,
@@ -97,59 +98,6 @@ class RunResult:
             # --tile auto, and out-of-memory retries, decide the tiles as the run goes
             "settings": output_settings(restorer, windows, strength) | {"tile_used": self.tile},
         }
-
-
-def uploaded(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    """`image` as a tensor on `device` (on the CPU, the array's own memory). To a CUDA device it goes
-    through page-locked (pinned) host memory, the copy queued behind the device's work: from pageable
-    memory the CUDA driver may stage the copy in stream order, so that the decoding thread would wait for
-    each window's model to end before it could upload the next frame (`benchmarks/bench_run.py`'s
-    `pageable` variant measures the difference)."""
-    t = torch.from_numpy(image)
-    if torch.device(device).type == "cuda":
-        try:
-            t = t.pin_memory()  # a host copy; the allocator keeps the block until the upload has read it
-        except RuntimeError:  # no page-locked memory to be had: from pageable memory, as before
-            pass
-    return t.to(device, non_blocking=True)
-
-
-def to_tensor(frame: Frame, device: torch.device) -> torch.Tensor:
-    """(H, W, 3) uint8/uint16 → contiguous (3, H, W) float32 in [0, 1] on `device`."""
-    image = frame.image
-    scale = 1 / 255 if image.dtype == np.uint8 else 1 / 65535
-    if image.dtype == np.uint16:  # torch's uint16 support is partial: convert in NumPy
-        image = image.astype(np.float32)
-    t = uploaded(image, device).permute(2, 0, 1)
-    # one strided pass converts and makes planes contiguous, so stacking windows is a plain copy
-    return t.to(torch.float32, memory_format=torch.contiguous_format).mul_(scale)
-
-
-def to_compact_tensor(frame: Frame, device: torch.device) -> torch.Tensor:
-    """(H, W, 3) uint8/uint16 → contiguous (3, H, W) of the same dtype on `device`, a quarter (a half) of
-    float32's bytes (`stream.as_float` scales it when its window is restored); 16-bit frames as
-    `to_tensor` gives them where torch cannot hold uint16 there (`stream.holds_uint16`)."""
-    if frame.image.dtype == np.uint16 and not holds_uint16(torch.device(device)):
-        return to_tensor(frame, device)
-    return uploaded(frame.image, device).permute(2, 0, 1).contiguous()
-
-
-def to_levels(frame: torch.Tensor, bit_depth: int) -> torch.Tensor:
-    """(3, H, W) float in [0, 1] → the file's levels on the frame's device, rounded to nearest: uint8 (bit_depth 8,
-    a quarter of float32's bytes) or int32. An integer frame is taken as levels already: to_levels' own, or an
-    input frame as decoded (`to_compact_tensor`, uint8 or uint16), which `deblur run --strength 0` writes as it is."""
-    peak = 255 if bit_depth <= 8 else 65535
-    if not frame.is_floating_point() and (frame.dtype == torch.uint8) == (peak == 255):
-        return frame
-    # +0.5 then truncation rounds to nearest; the clamp keeps out-of-range model outputs from wrapping around
-    return as_float(frame).float().mul(peak).add_(0.5).clamp_(0, peak).to(torch.uint8 if peak == 255 else torch.int32)
-
-
-def to_image(frame: torch.Tensor, bit_depth: int) -> np.ndarray:
-    """(3, H, W) float in [0, 1], or levels (`to_levels`) → (H, W, 3) uint8 (bit_depth 8) or uint16, rounded to
-    nearest."""
-    image = to_levels(frame, bit_depth).permute(1, 2, 0).cpu().numpy()
-    return np.ascontiguousarray(image if image.dtype == np.uint8 else image.astype(np.uint16))
 
 
 _DONE = object()
@@ -451,7 +399,7 @@ def _restore_into(
     # memory, and on a GPU of its upload. Each window is converted to float when it is restored.
     # Each frame's facts (held, grey) are told there too, on the host, off the restoring thread's path.
     frames = (
-        (to_compact_tensor(frame, restorer.device), facts, frame.pts, frame.alpha, frame.duration)
+        (to_compact_tensor(frame.image, restorer.device), facts, frame.pts, frame.alpha, frame.duration)
         for frame, facts in _with_facts(source)
     )
     frames_in = prefetched(frames if begin is not None else iter(()), depth=windows.window + 2)

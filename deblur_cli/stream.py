@@ -13,6 +13,7 @@ import torch
 from deblur_cli.devices import free_memory, is_out_of_memory, release_cached_memory
 from deblur_cli.errors import UsageError
 from deblur_cli.frame_facts import FrameFacts
+from deblur_cli.levels import as_float
 from deblur_cli.restorer import Restorer, batches, completed, restore_windows
 from deblur_cli.scene_cuts import cuts_in
 from deblur_cli.tiles import auto_tile_size, restore_tiled, restore_tiled_with_retry
@@ -21,35 +22,6 @@ from deblur_cli.windows import WindowOptions, stitch_windows
 
 if TYPE_CHECKING:
     from deblur_cli.run_options import ModelFacts
-
-
-def as_float(frames: torch.Tensor) -> torch.Tensor:
-    """Frames as float in [0, 1]: 8-bit ones (uint8, 0 to 255) and 16-bit ones (uint16, 0 to 65535)
-    scaled, float ones as they are.
-
-    `deblur run` keeps 8-bit frames as uint8 until their window is restored, and deeper ones as uint16
-    where the device holds them (`holds_uint16`): its read-ahead then takes a quarter (a half) of the
-    memory, and on a GPU of the bytes uploaded, that float32 frames would.
-    """
-    if frames.dtype == torch.uint8:
-        return frames.to(torch.float32).mul_(1 / 255)
-    if frames.dtype == getattr(torch, "uint16", None):
-        return frames.to(torch.float32).mul_(1 / 65535)
-    return frames
-
-
-@functools.cache
-def holds_uint16(device: torch.device) -> bool:
-    """Whether torch on `device` does with uint16 frames what the read-ahead and the windows do with them:
-    take from NumPy, copy, stack, compare (`is_grey`), convert to float. PyTorch has had the dtype since 2.3,
-    with few operators."""
-    try:
-        x = torch.from_numpy(torch.zeros((2, 2), dtype=torch.uint16).numpy()).to(device)
-        torch.equal(x[0], x[1])
-        torch.stack([x, x.t().contiguous()]).to(torch.float32)
-    except (AttributeError, RuntimeError, NotImplementedError, TypeError):
-        return False
-    return True
 
 
 def mixed(frame: torch.Tensor, restored: torch.Tensor, strength: float) -> torch.Tensor:

@@ -218,7 +218,7 @@ def stitch_windows(
     """Restore a stream of frames window by window and yield the blended frames in order.
 
     frames: (3, H, W) tensors of one size, read lazily; their number need not be known. Float, or
-    uint8 or uint16 that `restore` converts itself (stream.as_float).
+    uint8 or uint16 that `restore` converts itself (levels.as_float).
     restore(windows, starts): (B, T, 3, H, W) -> same shape; called with the windows of `plan_windows`, in
     order, up to `batch` consecutive windows of equal length stacked in one call, and the index in the
     stream of each one's first frame. Windows hold `window`

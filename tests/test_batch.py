@@ -247,29 +247,28 @@ def test_eight_bit_frames_are_restored_as_their_float_values(tile, batch):
 
 
 def test_run_reads_frames_ahead_as_uint8_or_uint16_and_converts_them_as_before():
-    from deblur_cli.pipeline import to_compact_tensor, to_tensor
-    from deblur_cli.video_io import Frame
+    from deblur_cli.levels import as_float, holds_uint16, to_compact_tensor, to_tensor
 
     cpu = torch.device("cpu")
     image = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
-    compact = to_compact_tensor(Frame(image=image, pts=0, index=0), cpu)
+    compact = to_compact_tensor(image, cpu)
     assert compact.dtype == torch.uint8 and compact.shape == (3, 4, 6) and compact.is_contiguous()
-    assert torch.equal(stream.as_float(compact), to_tensor(Frame(image=image, pts=0, index=0), cpu))
+    assert torch.equal(as_float(compact), to_tensor(image, cpu))
     # every 16-bit code, bit for bit as the float32 frames read ahead before (half their bytes)
     deep = np.random.default_rng(0).permutation(np.arange(65536 * 3) % 65536).astype(np.uint16).reshape(256, 256, 3)
-    compact = to_compact_tensor(Frame(image=deep, pts=0, index=0), cpu)
+    compact = to_compact_tensor(deep, cpu)
     if torch.__version__ >= (2, 13):  # the torch README installs; torch 2.3 has uint16 without torch.equal
-        assert stream.holds_uint16(cpu)
-    expected = torch.uint16 if stream.holds_uint16(cpu) else torch.float32  # else what to_tensor gives
+        assert holds_uint16(cpu)
+    expected = torch.uint16 if holds_uint16(cpu) else torch.float32  # else what to_tensor gives
     assert compact.dtype == expected and compact.shape == (3, 256, 256)
-    as_float = stream.as_float(torch.stack([compact, compact]))
-    assert torch.equal(as_float[1], to_tensor(Frame(image=deep, pts=0, index=0), cpu))
-    assert as_float.max() == 1 and as_float.min() == 0
+    scaled = as_float(torch.stack([compact, compact]))
+    assert torch.equal(scaled[1], to_tensor(deep, cpu))
+    assert scaled.max() == 1 and scaled.min() == 0
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="uploads to a CUDA device go through pinned memory")
 def test_frames_reach_a_cuda_device_whole_through_pinned_memory():
-    from deblur_cli.pipeline import uploaded
+    from deblur_cli.levels import uploaded
 
     image = np.random.default_rng(0).integers(0, 256, (36, 64, 3), dtype=np.uint8)
     on_gpu = uploaded(image, torch.device("cuda"))

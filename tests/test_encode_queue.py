@@ -1,4 +1,4 @@
-"""`deblur run` queues its restored frames for the encoder in the file's levels (pipeline.to_levels): uint8 for an
+"""`deblur run` queues its restored frames for the encoder in the file's levels (levels.to_levels): uint8 for an
 8-bit output, a quarter of float32's bytes (at 3840x2160, 24.9 MB a frame against 99.5 MB)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import deblur_cli.pipeline as pipeline
-from deblur_cli.pipeline import deblur_video, to_image, to_levels
-from deblur_cli.stream import as_float
+from deblur_cli.levels import as_float, to_image, to_levels
+from deblur_cli.pipeline import deblur_video
 from deblur_cli.video_io import EncodeOptions
 from deblur_cli.windows import WindowOptions
 from tests import media

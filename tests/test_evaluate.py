@@ -918,7 +918,7 @@ def test_a_stopped_comparison_averages_every_row_over_the_sequences_the_stopped_
 @pytest.mark.parametrize("depth, dtype", [(8, torch.uint8), (16, getattr(torch, "uint16", None))])
 def test_frames_waiting_to_be_scored_are_held_as_decoded(tmp_path, depth, dtype):
     from deblur_cli.evaluate import _tensors
-    from deblur_cli.stream import holds_uint16
+    from deblur_cli.levels import holds_uint16
     from deblur_cli.video_io import open_source
 
     if depth == 16 and not holds_uint16(torch.device("cpu")):  # torch 2.3: float32, as to_tensor gives

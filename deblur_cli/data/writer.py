@@ -23,6 +23,7 @@ from deblur_cli.data.dataset import FixedClips, FixedVideoClips, sources_note, s
 from deblur_cli.data.manifest import MANIFEST
 from deblur_cli.errors import OutputError
 from deblur_cli.files import discard, output_error
+from deblur_cli.levels import to_image
 
 
 def write_dataset(
@@ -180,7 +181,7 @@ def write_ffv1(clip: torch.Tensor, path: str | Path, fps: int = 30) -> None:
             stream = container.add_stream("ffv1", rate=fps)
             stream.width, stream.height, stream.pix_fmt = clip.shape[-1], clip.shape[-2], "bgr0"
             for frame in clip:
-                array = (frame.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+                array = to_image(frame, 8)
                 container.mux(stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24").reformat(format="bgr0")))
             container.mux(stream.encode())
         tmp.replace(path)
@@ -197,7 +198,7 @@ def write_png(frame: torch.Tensor, path: str | Path) -> None:
     Encoded here with zlib rather than PyAV, so that `deblur train --evaluate --sample` works where
     PyAV is not installed (a training machine needs only torch)."""
     path = Path(path)
-    array = (frame.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    array = to_image(frame, 8)
     tmp = path.with_name(path.stem + ".tmp.png")
     try:
         tmp.write_bytes(png_bytes(array))

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import torch
 
+from deblur_cli.levels import peak
 from deblur_cli.metrics.checks import require_tensor
 
 
 def to_levels(x: torch.Tensor, bit_depth: int) -> torch.Tensor:
     """Float frames rounded to the levels of a file of `bit_depth` (clamped to [0, 1]), as float32: 255
-    for 8 bits, 65535 above (16-bit PNGs; deeper video is read on that scale too), halves up, with the
-    writers' arithmetic (pipeline.to_image), so a frame scores as its saved file does."""
+    for 8 bits, 65535 above (`levels.peak`), halves up, to the levels the writers store
+    (levels.to_image), so a frame scores as its saved file does."""
     require_tensor(x)
-    peak = 255 if bit_depth <= 8 else 65535
-    # times 1/peak, not divided by it: the same float32 as frames read from files (stream.as_float,
-    # pipeline.to_tensor), so a frame equal to its reference scores an infinite PSNR (division differs
-    # in the last bit)
-    return (x.float().clamp(0, 1) * peak + 0.5).floor().mul_(1 / peak)
+    top = peak(bit_depth)
+    # times 1/peak, not divided by it: the same float32 as frames read from files (levels.as_float,
+    # levels.to_tensor), so a frame equal to its reference scores an infinite PSNR (division differs
+    # in the last bit). Rounded in float rather than through levels.to_levels' integers: a NaN output
+    # stays NaN, and scores NaN, where an integer cast would make it a level.
+    return (x.float().clamp(0, 1) * top + 0.5).floor().mul_(1 / top)
 
 
 def to_8bit(x: torch.Tensor) -> torch.Tensor:
