@@ -32,7 +32,7 @@ from deblur_cli.metrics.lpips import LPIPS, lpips_clip
 from deblur_cli.metrics.niqe import mean_niqe
 from deblur_cli.prefetch import prefetched
 from deblur_cli.restorer import Restorer, completed
-from deblur_cli.stream import check_windows, mixed, restore_stream
+from deblur_cli.stream import check_windows, restore_mixed
 from deblur_cli.transfer import model_curve
 from deblur_cli.video_io import Frame, VideoInfo, check_not_cut, open_source
 from deblur_cli.video_io.images import list_images
@@ -231,7 +231,8 @@ def evaluate_sequence(
     `input_scores`, another model's score of the same frames with the same metrics: its input side (the
     means and each frame's scores) is taken as it is instead of scoring the input again (NIQE alone costs
     about 0.4 s a 720p frame on a CPU). `strength` mixes each restored frame with its input as `deblur run
-    --strength` does (pipeline.deblur_video). The score lists the scene cuts the windows were split at."""
+    --strength` does (stream.restore_mixed: at 0 the model does not run). The score lists the scene cuts the
+    windows were split at."""
     restorer = completed(restorer)
     check_windows(restorer, windows)
     cuts: list[int] = []
@@ -240,12 +241,15 @@ def evaluate_sequence(
     def restored(inputs: Iterator[torch.Tensor], info: VideoInfo) -> Iterator[torch.Tensor]:
         curve = model_curve(info.color.get("transfer"))  # HDR frames on an sRGB-like curve, as deblur run
         size = (info.height, info.width)
-        return restore_stream(inputs, restorer, windows, size, on_cut=cuts.append, curve=curve, on_tile=tiles.append)
+        frames = restore_mixed(
+            inputs, restorer, windows, size, strength=strength, on_cut=cuts.append, curve=curve, on_tile=tiles.append
+        )
+        return (as_float(frame) for frame in frames)  # at strength 0 the input frames, as decoded
 
     score = _score(
         pair, restored, read_ahead=windows.window + 2,
         lpips=lpips, with_niqe=with_niqe, with_flicker=with_flicker, max_frames=max_frames, save_to=save_to,
-        progress=progress, input_scores=input_scores, strength=strength,
+        progress=progress, input_scores=input_scores,
     )  # fmt: skip
     tile_used = tiles[-1] if tiles else None
     return replace(score, scene_cuts=sorted(cuts) if windows.scene_cuts else None, tile_used=tile_used)
@@ -331,7 +335,6 @@ def _score(
     progress: SequenceProgress | None,
     input_scores: SequenceScore | None,
     save_to: Path | None = None,
-    strength: float = 1.0,
 ) -> SequenceScore:
     """Score what `restored(inputs, info)` yields, one frame per frame it takes from `inputs` (the
     blurred frames, `info` theirs), against the sharp frames (see evaluate_sequence). `read_ahead`: frames decoded
@@ -393,7 +396,6 @@ def _score(
             for done, frame in enumerate(restored(inputs(), blurred_info), start=1):
                 seconds += time.perf_counter() - started
                 blurred, sharp = waiting.popleft()
-                frame = mixed(blurred, frame, strength)
                 scores.add(blurred, sharp, frame)
                 if sink is not None:
                     sink.write(to_image(frame, blurred_info.bit_depth))

@@ -26,7 +26,7 @@ from deblur_cli.outputs import check_free, check_output_path
 from deblur_cli.restorer import Restorer, batches, completed
 from deblur_cli.prefetch import prefetched, put_unless_stopped
 from deblur_cli.side_by_side import compose, composed_info
-from deblur_cli.stream import check_windows, mixed, restore_stream
+from deblur_cli.stream import check_windows, restore_mixed
 from deblur_cli.transfer import model_curve
 from deblur_cli.video_io import (
     EncodeOptions,
@@ -391,9 +391,8 @@ def _restore_into(
     # of each frame read and not yet written: its timestamp, alpha plane and duration (Frame's), and whether it
     # is held (restore_stream writes the frame before it again; no segment ends before it, mostly: _Cuts)
     pts_fifo: collections.deque[tuple[int | None, np.ndarray | None, int | None, bool]] = collections.deque()
-    keep_inputs = placement is not None or 0 < strength < 1  # at --strength 0 the input frame is the output
     carry_alpha = info.alpha and placement is None  # side-by-side frames are opaque
-    inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # the input frames, where needed
+    inputs_fifo: collections.deque[torch.Tensor] = collections.deque()  # the input frames, to show side by side
     # Decoding runs in a thread of its own, which also puts the frames on the restorer's device, 8-bit
     # frames as uint8 and deeper ones as uint16: the frames read ahead take a quarter (a half) of float32's
     # memory, and on a GPU of its upload. Each window is converted to float when it is restored.
@@ -410,7 +409,7 @@ def _restore_into(
         for frame, facts, pts, alpha, duration in frames_in:
             read += 1
             pts_fifo.append((pts, alpha if carry_alpha else None, duration, facts.held))  # alpha bypasses the model
-            if keep_inputs:
+            if placement is not None:
                 inputs_fifo.append(frame)
             yield frame, facts
 
@@ -428,19 +427,17 @@ def _restore_into(
     try:
         with torch.inference_mode():
             split: set[int] = set()  # frames after a cut the windows were split at
-            if strength > 0:
-                restored_frames = restore_stream(
-                    decoded(), restorer, windows, size,
-                    on_retry=retries.__setitem__, on_cut=lambda t: split.add((begin or 0) + t), on_tile=tiles.append,
-                    curve=curve, first=begin or 0,
-                )  # fmt: skip
-            else:  # the input as it is, in its own levels: the model's frames would be mixed in at a weight of 0
-                restored_frames = (frame for frame, _ in decoded())
+            # at --strength 0 the input as it is, in its own levels, and no model run
+            restored_frames = restore_mixed(
+                decoded(), restorer, windows, size, strength=strength,
+                on_retry=retries.__setitem__, on_cut=lambda t: split.add((begin or 0) + t), on_tile=tiles.append,
+                curve=curve, first=begin or 0,
+            )  # fmt: skip
             for index, restored in enumerate(restored_frames, start=begin or 0):
                 if encode_errors:
                     raise encode_errors[0]
                 pts, alpha, duration, held = pts_fifo.popleft()
-                source_frame = inputs_fifo.popleft() if keep_inputs else None
+                source_frame = inputs_fifo.popleft() if placement is not None else None
                 cut = cuts.before(index, pts, read, held and strength > 0) if segmented else None
                 if index < resumed:  # read again to restore the window it shares with the next
                     continue
@@ -448,12 +445,9 @@ def _restore_into(
                     scene_cuts.append(index)
                 if cut is not None:
                     put_unless_stopped(out_q, cut, stop)
-                if keep_inputs:
-                    restored = as_float(restored)
-                    source_frame = as_float(source_frame).to(restored)
-                    restored = mixed(source_frame, restored, strength)
                 if placement is not None:
-                    restored = compose(source_frame, restored, *placement)
+                    restored = as_float(restored)
+                    restored = compose(as_float(source_frame).to(restored), restored, *placement)
                 # queued in the file's levels: at 3840x2160 a float32 frame is 99.5 MB, a uint8 one 24.9 MB
                 levels = to_levels(restored, info.bit_depth)
                 if not put_unless_stopped(out_q, (levels, pts, alpha, duration), stop):

@@ -5,6 +5,7 @@ and encoding; `evaluate`, `demo` and the benchmarks use it directly. It needs no
 
 from __future__ import annotations
 
+import collections
 import functools
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
@@ -150,6 +151,39 @@ def restore_stream(
         last=windows.last, on_cut=on_cut,
     )  # fmt: skip
     return finished(restored)
+
+
+def restore_mixed(
+    frames: Iterable[torch.Tensor | tuple[torch.Tensor, FrameFacts]],
+    restorer: Restorer,
+    windows: WindowOptions,
+    size: tuple[int, int],
+    *,
+    strength: float,
+    on_retry: Callable[[str, str], None] | None = None,
+    on_cut: Callable[[int], None] | None = None,
+    on_tile: Callable[[int | None], None] | None = None,
+    curve: ModelCurve | None = None,
+    first: int = 0,
+) -> Iterator[torch.Tensor]:
+    """The frames as `deblur run --strength` writes them, on the restorer's device: at 1 restore_stream's
+    (which takes the other arguments); between 0 and 1 each with its input mixed back in (`mixed`); at 0 the
+    input frames as they are given (levels stay levels), without running the model, whose output would be
+    weighted by 0."""
+    if strength == 0:
+        return ((frame[0] if isinstance(frame, tuple) else frame).to(restorer.device) for frame in frames)
+    inputs: collections.deque[torch.Tensor] = collections.deque()  # the frames to mix in, read and not yet mixed
+
+    def kept(frames: Iterable[torch.Tensor | tuple[torch.Tensor, FrameFacts]]) -> Iterator:
+        for frame in frames:
+            inputs.append(frame[0] if isinstance(frame, tuple) else frame)
+            yield frame
+
+    restored = restore_stream(
+        kept(frames) if strength < 1 else frames, restorer, windows, size,
+        on_retry=on_retry, on_cut=on_cut, on_tile=on_tile, curve=curve, first=first,
+    )  # fmt: skip
+    return restored if strength == 1 else (mixed(inputs.popleft(), frame, strength) for frame in restored)
 
 
 class _WindowRestorer:

@@ -1175,6 +1175,16 @@ def test_strength_scores_the_mix_that_deblur_run_writes(tmp_path):
     assert half.output["psnr"] == pytest.approx(flat, abs=0.05)
 
 
+def test_strength_zero_scores_the_input_without_running_the_model(tmp_path):
+    """Found by review (structure54 F2): evaluate ran the model on every window at --strength 0 and weighted its
+    output by 0, where deblur run runs none; with a diffusion model on a dataset that is hours for nothing."""
+    pair = find_sequences(two_sequences(tmp_path / "d"))[0]
+    restorer = Inverts()
+    score = evaluate_sequence(pair, restorer, WindowOptions(window=3, overlap=1, tile=None), strength=0.0)
+    assert restorer.calls == []
+    assert score.output == score.input and score.tile_used is None
+
+
 def test_a_partial_strength_is_in_the_model_label_and_a_stopped_evaluation_continues(tmp_path, monkeypatch):
     """Found by review (research52 F2): at --strength 0.5 the title, the comparison's row and the JSON's "model"
     said dstnet-s, and a table copied elsewhere passed for the model's own scores."""

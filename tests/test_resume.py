@@ -29,7 +29,7 @@ import deblur_cli.restorers as restorers_module
 from deblur_cli.errors import InputError, OutputBusyError, OutputError
 from deblur_cli.pipeline import deblur_video
 from deblur_cli.span import Span
-from deblur_cli.stream import restore_stream
+from deblur_cli.stream import restore_mixed
 from deblur_cli.video_io import EncodeOptions, ReadOptions, describe, open_source
 from deblur_cli.video_io.segments import SegmentedVideoSink
 import deblur_cli.video_io.segments as segments_module
@@ -1092,7 +1092,7 @@ def test_a_continued_diffusion_run_draws_the_noise_an_uninterrupted_run_draws(tm
     assert same_video(target, tmp_path / "whole.mkv")
     # restored from its restart point as if the video began there, the continued frames differ (the test can fail)
     target.unlink()
-    monkeypatch.setattr(pipeline, "restore_stream", lambda *args, first=0, **kwargs: restore_stream(*args, **kwargs))
+    monkeypatch.setattr(pipeline, "restore_mixed", lambda *args, first=0, **kwargs: restore_mixed(*args, **kwargs))
     stopped_and_continued(source, target, StopsAfter(tiny_wtsa(eta), 5), tiny_wtsa(eta))
     assert not same_video(target, tmp_path / "whole.mkv")
 
