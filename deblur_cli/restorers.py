@@ -208,7 +208,6 @@ class _InTiles:
 
     def __init__(self, model: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], grid: TileGrid):
         self.model, self.grid = model, grid
-        self.multiple = model.multiple
 
     def __call__(self, x_t: torch.Tensor, cond: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         def tile(region: Region) -> torch.Tensor:

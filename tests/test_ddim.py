@@ -6,12 +6,12 @@ import importlib
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from deblur_cli.diffusion import SPACINGS, DiffusionConfig, Schedule, ddim_timesteps, diffusion_loss, sample, sample_ddim
 from deblur_cli.diffusion.noise import frame_noise
 from deblur_cli.diffusion.space import base_of, from_model_space, to_model_space, x0_bounds
 from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
+from deblur_cli.tiles import crop_to, pad_to_multiple
 
 STEP_COUNTS = [1, 2, 5, 50, 1000]
 SAMPLE_MODULE = importlib.import_module("deblur_cli.diffusion.sample")  # the package's `sample` is the function
@@ -111,18 +111,27 @@ def test_stochastic_step_matches_eq16():
 
 
 @pytest.mark.parametrize("condition,scale", [("blurry", 1.0), ("residual", 1.0), ("residual", 6.0)])
-def test_sample_pads_crops_and_maps_pixels(condition, scale):
-    """Through sample(): odd sizes, padding to the model's multiple, pixel ↔ model space, K = 2."""
+def test_sample_maps_pixels_of_frames_padded_as_the_callers_pad(condition, scale):
+    """Through sample(): odd sizes padded to the model's multiple as the restorers pad (once, with
+    tiles.pad_to_multiple) and cropped back, pixel ↔ model space, K = 2."""
     diffusion = DiffusionConfig(condition=condition, scale=scale)
     gen = torch.Generator().manual_seed(0)
     sharp = torch.rand(1, 2, 3, 5, 7, generator=gen, dtype=torch.float64)
-    cond = torch.rand(1, 2, 3, 5, 7, generator=gen, dtype=torch.float64)
-    pad = lambda x: F.pad(x, (0, 1, 0, 3, 0, 0), mode="replicate")  # to 8×8, as sample() pads
-    x0 = to_model_space(pad(sharp), base_of(pad(cond), diffusion), scale)
+    cond, size = pad_to_multiple(torch.rand(1, 2, 3, 5, 7, generator=gen, dtype=torch.float64), 4)  # to 8×8
+    x0 = to_model_space(pad_to_multiple(sharp, 4)[0], base_of(cond, diffusion), scale)
     oracle = Oracle(x0, Schedule.from_config(diffusion), multiple=4)
-    out = sample(oracle, cond, steps=4, eta=0.5, seed=0, samples=2, diffusion=diffusion)
+    out = crop_to(sample(oracle, cond, steps=4, eta=0.5, seed=0, samples=2, diffusion=diffusion), size)
     assert out.shape == sharp.shape and out.dtype == torch.float64
     torch.testing.assert_close(out, sharp, atol=1e-5, rtol=0)
+
+
+def test_sample_refuses_frames_not_padded_to_the_models_multiple():
+    """sample() padded such frames itself (edge replication), a second padding rule beside the callers' own
+    (structure54 F13); it now says what is wrong before any step."""
+    oracle = Oracle(torch.zeros(1, 2, 3, 8, 8), Schedule.from_config(DiffusionConfig()), multiple=4)
+    with pytest.raises(ValueError, match="frames of 7x5 are not multiples of the model's 4 a side: pad them first"):
+        sample(oracle, torch.rand(1, 2, 3, 5, 7), steps=2, seed=0)
+    assert oracle.calls == 0
 
 
 def small_model() -> WTSAUNet:
@@ -191,7 +200,7 @@ def test_a_batch_samples_each_window_as_alone(eta):
 def test_output_range_and_callback():
     model = small_model()
     seen = []
-    cond = torch.rand(1, 3, 3, 5, 6)
+    cond = torch.rand(1, 3, 3, 6, 6)
     out = sample(model, cond, steps=3, samples=2, seed=0, callback=lambda done, total: seen.append((done, total)))
     assert out.shape == cond.shape and 0 <= out.min() and out.max() <= 1
     assert seen == [(i, 6) for i in range(1, 7)]
