@@ -40,6 +40,11 @@ class Restorer(Protocol):
     restore_in_tiles: Callable[..., torch.Tensor] | None = None
     tiled_bytes_per_pixel: float = TILED_BYTES_PER_PIXEL_FRAME
 
+    # tile_begun(index, count): told, where the pipeline restores each tile as a window of its own, that its next
+    # call restores tile `index` (from 0) of the window's `count` tiles; a restorer that tells how far a window is
+    # (DSTNet's on_step) counts over all the tiles with it. Where it is None, nothing is told.
+    tile_begun: Callable[[int, int], None] | None = None
+
     # A JSON-able dict of what fixes its output (model, weights file, device type, precision, sampler
     # settings). `deblur run` continues an interrupted run only under the same identity; where it is None,
     # an interrupted run starts over.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+import functools
 import math
 import os
 from dataclasses import dataclass
@@ -18,7 +18,7 @@ from deblur_cli.models.compiling import Compiled
 from deblur_cli.models.dstnet import MULTIPLE
 from deblur_cli.restorer import ProgressFn, Restorer
 from deblur_cli.run_options import ModelFacts, check_restorer
-from deblur_cli.tiles import Region, TileGrid, blend_tiles
+from deblur_cli.tiles import Region, TileGrid, blend_tiles, restore_each_tile
 from deblur_cli.wording import said_once
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class DSTNetRestorer(Restorer):
         self.device = device
         self.dtype = dtype
         self.on_step = on_step
+        self._tile = (0, 1)  # the tile the next call restores, of how many (tile_begun)
         # Peak working memory measured on the CPU in float32: about 140 B (feat 32) and 170 B (feat 64)
         # per pixel and frame of a window; 1.5 × feat × element size keeps a margin over both.
         self.bytes_per_pixel = 1.5 * model.config.feat * torch.finfo(dtype).bits / 8
@@ -67,29 +68,27 @@ class DSTNetRestorer(Restorer):
         In a coarser dtype than the frames' (bf16, fp16), the network's reconstruction is added to the
         frames as they came: a bf16 sum would round every output to 8 significant bits (steps of
         1/256 above 0.5, four levels of 10-bit video), the input's own precision lost with it."""
-        return self._restored(frames, self.on_step)
-
-    def restore_in_tiles(self, frames: torch.Tensor, grid: TileGrid) -> torch.Tensor:
-        """frames: (B, T, 3, H, W) padded to `multiple`; returns the same shape. Each tile of `grid` is restored as
-        a window of its own and the tiles blended, as the pipeline does for a restorer without this member; on_step
-        counts the propagation steps of all the tiles, one tile after another."""
-        steps = 2 * frames.shape[1]  # of each tile
-        tiles_begun = itertools.count()
-
-        def tile(region: Region) -> torch.Tensor:
-            before = next(tiles_begun) * steps
-            on_step = None if self.on_step is None else lambda done, _: self.on_step(before + done, steps * len(grid))
-            return self._restored(frames[..., region[0], region[1]], on_step)
-
-        return blend_tiles(grid, tile).to(frames.dtype)
-
-    def _restored(self, frames: torch.Tensor, on_step: ProgressFn | None) -> torch.Tensor:
-        """restore_batch's windows, on_step the network's callback."""
+        (tile, tiles), self._tile = self._tile, (0, 1)  # told again before each tile
+        on_step = self.on_step
+        if on_step is not None and tiles > 1:  # the steps of the tiles before this one, then this one's
+            steps = 2 * frames.shape[1]  # both propagations over the window's frames
+            on_step = functools.partial(_over_tiles, self.on_step, before=tile * steps, total=tiles * steps)
         with torch.inference_mode():
             if torch.finfo(self.dtype).bits >= torch.finfo(frames.dtype).bits:
                 return self.model(frames.to(self.dtype), callback=on_step).clamp_(0, 1).to(frames.dtype)
             residual = self.model(frames.to(self.dtype), add_input=False, callback=on_step)
             return residual.to(frames.dtype).add_(frames).clamp_(0, 1)
+
+    def tile_begun(self, index: int, count: int) -> None:
+        """The next call restores tile `index` of a window's `count` tiles (restorer.py): on_step counts the
+        propagation steps of all the tiles, one tile after another."""
+        self._tile = (index, count)
+
+
+def _over_tiles(on_step: ProgressFn, done: int, _steps: int, *, before: int, total: int) -> None:
+    """A tile's network steps told to `on_step` as steps of its window: after the `before` steps of the tiles
+    restored already, of `total`."""
+    on_step(before + done, total)
 
 
 class DiffusionRestorer(Restorer):
@@ -165,7 +164,7 @@ class DiffusionRestorer(Restorer):
         frame, is the same whatever the tiles. first_frames as restore_batch takes them."""
         cond = frames
         if self.prior is not None:
-            cond = self.prior.restore_in_tiles(frames, grid)
+            cond = restore_each_tile(frames, grid, self.prior.restore_batch)
         return self._sample_given(cond, _InTiles(self.model, grid), first_frames).to(frames.dtype)
 
     def _sample_given(

@@ -258,7 +258,7 @@ class _WindowRestorer:
             try:
                 return restore_tiled(
                     group, model, multiple=self.restorer.multiple, tile=self.tile, overlap=self.windows.tile_overlap,
-                    in_tiles=in_tiles,
+                    in_tiles=in_tiles, tile_begun=self.restorer.tile_begun,
                 )  # fmt: skip
             except RuntimeError as e:  # torch's OutOfMemoryError is a RuntimeError too
                 if not is_out_of_memory(e):
@@ -281,7 +281,8 @@ class _WindowRestorer:
         model, in_tiles = self._at([start])
         return restore_tiled_with_retry(
             window[None], model, multiple=self.restorer.multiple, tile=self.tile, overlap=self.windows.tile_overlap,
-            on_retry=self._smaller_tile, in_tiles=in_tiles, model_dtype=self.restorer.dtype,
+            on_retry=self._smaller_tile, in_tiles=in_tiles, tile_begun=self.restorer.tile_begun,
+            model_dtype=self.restorer.dtype,
         )[0]  # fmt: skip
 
     def _smaller_tile(self, side: int) -> None:

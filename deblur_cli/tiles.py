@@ -7,6 +7,7 @@ pixel is a weighted mean of the tiles covering it, the weights fading across the
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -165,15 +166,16 @@ def restore_tiled(
     tile: int | None,
     overlap: int | None = None,
     in_tiles: Callable[[torch.Tensor, TileGrid], torch.Tensor] | None = None,
+    tile_begun: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Restore frames (..., T, 3, H, W) whole or tile by tile; returns the same shape and dtype.
 
     `restore` only ever sees inputs whose H and W are multiples of `multiple`: the frames are
     padded once here and cropped back once at the end. tile None restores the whole frame.
     Otherwise the padded frame is cut as `plan_tiles` says, each tile restored by `restore` and the
-    tiles blended by `blend_tiles`; or, given `in_tiles` (a restorer's restore_in_tiles: see
-    restorer.py), in_tiles(padded frames, grid) restores the whole padded frame, using the grid
-    as it needs to.
+    tiles blended (`restore_each_tile`, which tells `tile_begun` of each); or, given `in_tiles` (a
+    restorer's restore_in_tiles: see restorer.py), in_tiles(padded frames, grid) restores the whole
+    padded frame, using the grid as it needs to.
     """
     if frames.dim() < 4:
         raise ValueError(f"expected frames of shape (..., T, C, H, W), got {tuple(frames.shape)}")
@@ -183,8 +185,28 @@ def restore_tiled(
     grid = plan_tiles(*padded.shape[-2:], tile=tile, overlap=overlap, multiple=multiple)
     if in_tiles is not None:
         return crop_to(_checked(lambda x: in_tiles(x, grid), padded), size)
-    out = blend_tiles(grid, lambda region: _checked(restore, padded[..., region[0], region[1]]))
-    return crop_to(out, size).to(frames.dtype)
+    return crop_to(restore_each_tile(padded, grid, restore, tile_begun=tile_begun), size)
+
+
+def restore_each_tile(
+    frames: torch.Tensor,
+    grid: TileGrid,
+    restore: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    tile_begun: Callable[[int, int], None] | None = None,
+) -> torch.Tensor:
+    """Frames (..., H, W) of the size `grid` was planned for, each tile restored by `restore` as frames of their
+    own and the tiles blended (`blend_tiles`); the same shape and dtype. tile_begun(index, count) hears of each
+    tile before `restore` sees it: a restorer that tells how far a window is counts over all its tiles (restorer.py).
+    """
+    begun = itertools.count()
+
+    def restored(region: Region) -> torch.Tensor:
+        if tile_begun is not None:
+            tile_begun(next(begun), len(grid))
+        return _checked(restore, frames[..., region[0], region[1]])
+
+    return blend_tiles(grid, restored).to(frames.dtype)
 
 
 def _checked(restore: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -247,6 +269,7 @@ def restore_tiled_with_retry(
     min_tile: int = 64,
     on_retry: Callable[[int], None] | None = None,
     in_tiles: Callable[[torch.Tensor, TileGrid], torch.Tensor] | None = None,
+    tile_begun: Callable[[int, int], None] | None = None,
     model_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """`restore_tiled`, retrying with tiles half the size whenever the device runs out of memory.
@@ -260,7 +283,9 @@ def restore_tiled_with_retry(
     longest = round_up(max(frames.shape[-2:]), multiple)
     while True:
         try:
-            return restore_tiled(frames, restore, multiple=multiple, tile=tile, overlap=overlap, in_tiles=in_tiles)
+            return restore_tiled(
+                frames, restore, multiple=multiple, tile=tile, overlap=overlap, in_tiles=in_tiles, tile_begun=tile_begun
+            )
         except RuntimeError as e:  # torch's OutOfMemoryError is a RuntimeError too
             if not is_out_of_memory(e):
                 raise

@@ -400,7 +400,7 @@ def test_the_network_tells_each_step_of_its_propagations_and_restores_as_without
 def test_a_window_tells_how_far_it_is_whole_or_in_tiles_and_comes_out_as_the_pipeline_blends_it():
     """Found in review: a window of 4K frames takes minutes on a CPU, and nothing moved meanwhile, on the bar or in
     a log. The DSTNet restorer tells on_step of each propagation step of the window: over all its tiles, one after
-    another, where it is restored in tiles (it restores them itself, as the pipeline would)."""
+    another, where it is restored in tiles (the pipeline tells it of each tile: tile_begun)."""
     from deblur_cli.restorers import DSTNetRestorer
     from deblur_cli.stream import restore_stream
     from deblur_cli.tiles import restore_tiled

@@ -123,6 +123,26 @@ def test_a_tile_larger_than_the_frame_is_one_call():
     assert restore.shapes == [(1, 3, 24, 32)]
 
 
+def test_each_tile_is_told_before_it_is_restored():
+    """tile_begun(index, count) comes before each tile's call, so a restorer can count its progress over the
+    window's tiles (DSTNet's on_step); whole frames and in_tiles are told nothing."""
+    told, calls = [], []
+
+    def restore(x):
+        calls.append(len(told))
+        return x
+
+    frames = image(2, 40, 56)
+    out = restore_tiled(frames, restore, multiple=8, tile=24, overlap=8, tile_begun=lambda *place: told.append(place))
+    assert torch.equal(out, restore_tiled(frames, lambda x: x, multiple=8, tile=24, overlap=8))
+    assert told == [(i, len(calls)) for i in range(len(calls))] and calls == list(range(1, len(calls) + 1))
+    assert len(calls) > 1
+    told.clear()
+    restore_tiled(frames, restore, multiple=8, tile=None, tile_begun=lambda *place: told.append(place))
+    restore_tiled(frames, restore, multiple=8, tile=24, in_tiles=lambda x, grid: x, tile_begun=told.append)
+    assert told == []
+
+
 def test_tiles_overlap_by_at_least_the_overlap():
     starts = []
 
