@@ -17,6 +17,7 @@ from deblur_cli.frame_facts import FrameFacts
 from deblur_cli.levels import as_float
 from deblur_cli.restorer import Restorer, batches, completed, restore_windows
 from deblur_cli.scene_cuts import cuts_in
+from deblur_cli.still_regions import keep_still as kept_still
 from deblur_cli.tiles import auto_tile_size, restore_tiled, restore_tiled_with_retry
 from deblur_cli.transfer import ModelCurve
 from deblur_cli.windows import WindowOptions, stitch_windows
@@ -76,6 +77,7 @@ def restore_stream(
     on_tile: Callable[[int | None], None] | None = None,
     curve: ModelCurve | None = None,
     first: int = 0,
+    keep_still: bool = False,
 ) -> Iterator[torch.Tensor]:
     """Restore a stream of (3, H, W) frames of `size` (H, W) as `deblur run` does: overlapping
     temporal windows, up to `windows.batch` of them per model call when the restorer batches
@@ -104,6 +106,9 @@ def restore_stream(
     `first` is the index in the video of the stream's first frame (where a continued run restarts): a
     positional restorer (restorer.py) is told where each window lies in the video.
 
+    With `keep_still` (`deblur run --keep-still`), each window keeps its input where the input stands still
+    (still_regions.py): motion blur needs motion.
+
     A frame without colour (`is_grey`) comes out without colour (`greyed`): the models, trained on colour,
     tint grey frames a little (up to 46 of 255 levels apart between channels on grey noise).
 
@@ -121,8 +126,9 @@ def restore_stream(
     restorer = completed(restorer)
     facts: dict[int, FrameFacts] = {}  # of each frame read and not yet yielded restored, by its index in the stream
     restore = _WindowRestorer(
-        restorer, windows, size, on_retry=on_retry, on_tile=on_tile, curve=curve, first=first, facts=facts
-    )
+        restorer, windows, size, on_retry=on_retry, on_tile=on_tile, curve=curve, first=first, facts=facts,
+        keep_still=keep_still,
+    )  # fmt: skip
 
     def noted(frames: Iterable[torch.Tensor | tuple[torch.Tensor, FrameFacts]]) -> Iterator[torch.Tensor]:
         before = None
@@ -189,7 +195,8 @@ def restore_mixed(
 class _WindowRestorer:
     """The `restore` of stitch_windows for restore_stream: each call's windows as float on the
     restorer's device, on the model's curve, split at scene cuts, in tiles, retried smaller after an
-    out-of-memory error. `tile` and `batch` hold what the latest retry left, for the later windows."""
+    out-of-memory error, their still regions kept with `keep_still`. `tile` and `batch` hold what the latest
+    retry left, for the later windows."""
 
     def __init__(
         self,
@@ -202,8 +209,10 @@ class _WindowRestorer:
         curve: ModelCurve | None,
         first: int,
         facts: dict[int, FrameFacts],
+        keep_still: bool = False,
     ):
         self.restorer = restorer
+        self.keep_still = keep_still
         self.first = first
         self.facts = facts  # by the frames' index in the stream (restore_stream fills it)
         self.windows = windows
@@ -229,6 +238,7 @@ class _WindowRestorer:
             for b, at in zip(moving, moving_cuts):
                 cuts[b] = at
             return restored, cuts
+        given = group if self.keep_still else None  # as stored, on the curve the restored frames are mapped back to
         if self.curve is not None:
             group = self.curve.to_model(group)
         starts = [self.first + start for start in starts]  # in the video
@@ -238,7 +248,9 @@ class _WindowRestorer:
             restored = torch.stack([self._by_scene(window, start, at) for window, start, at in scenes])
         else:
             restored = self._restore_group(group, starts)
-        return (restored if self.curve is None else self.curve.from_model(restored)), cuts
+        if self.curve is not None:
+            restored = self.curve.from_model(restored)
+        return (restored if given is None else kept_still(given, restored)), cuts
 
     def _held(self, index: int) -> bool:
         told = self.facts.get(index)

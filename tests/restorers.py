@@ -25,6 +25,13 @@ class IdentityRestorer(Restorer):
         return frames.clone()
 
 
+class InvertingRestorer(IdentityRestorer):
+    """Returns 1 - x: far from the input everywhere but mid-grey, a result that cannot be mistaken for it."""
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        return 1 - super().__call__(frames)
+
+
 class FailingRestorer(IdentityRestorer):
     """Raises after `after` windows: a run that dies part-way."""
 

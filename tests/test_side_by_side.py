@@ -14,7 +14,7 @@ import deblur_cli.restorers as restorers_module
 from deblur_cli.side_by_side import DIVIDER, compose, composed_info
 from deblur_cli.video_io import VideoInfo
 from tests import media
-from tests.restorers import IdentityRestorer
+from tests.restorers import InvertingRestorer
 
 runner = CliRunner()
 
@@ -42,16 +42,9 @@ def test_the_input_is_shown_left_and_the_result_right_for_every_rotation(rotatio
     np.testing.assert_array_equal(shown[:, width + DIVIDER :], displayed(after, rotation, mirrored))
 
 
-class Inverting(IdentityRestorer):
-    """Returns 1 - x: a result that cannot be mistaken for the input."""
-
-    def __call__(self, frames):
-        return 1 - super().__call__(frames)
-
-
 @pytest.mark.parametrize("rotation", [0, 90])
 def test_run_writes_before_and_after_side_by_side(tmp_path, monkeypatch, rotation):
-    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: Inverting())
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: InvertingRestorer())
     video = media.make_video(tmp_path / "in.mkv", frames=3, size=(48, 32), codec="ffv1", pix_fmt="bgr0", rotation=rotation)
     out = tmp_path / "frames"
     result = runner.invoke(app, ["run", str(video), "-o", str(out), "--side-by-side", "--json"])
@@ -75,7 +68,7 @@ def test_run_writes_before_and_after_side_by_side(tmp_path, monkeypatch, rotatio
 def test_an_output_that_records_no_rotation_has_its_halves_placed_as_stored(tmp_path, monkeypatch, rotation, mirrored):
     """.avi records no display matrix, so players show the frames as stored: the halves placed for a
     player that mirrors a front camera's clip put the input on the right there (found in review)."""
-    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: Inverting())
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: InvertingRestorer())
     video = media.make_video(tmp_path / "in.mp4", frames=2, size=(48, 32), rotation=rotation, mirrored=mirrored)
     result = runner.invoke(
         app, ["run", str(video), "-o", str(tmp_path / "out.avi"), "--side-by-side", "--codec", "ffv1"]

@@ -13,16 +13,9 @@ from deblur_cli.pipeline import deblur_video
 from deblur_cli.video_io import EncodeOptions
 from deblur_cli.windows import WindowOptions
 from tests import media
-from tests.restorers import IdentityRestorer
+from tests.restorers import IdentityRestorer, InvertingRestorer
 
 FFV1 = EncodeOptions(codec="ffv1")  # lossless: what is read back is what was written
-
-
-class Inverting(IdentityRestorer):
-    """Returns 1 - x: far from the input everywhere but mid-grey."""
-
-    def __call__(self, frames):
-        return 1 - super().__call__(frames)
 
 
 @pytest.mark.parametrize("strength", [0.0, 0.25, 0.5, 1.0])
@@ -31,7 +24,7 @@ def test_the_output_mixes_input_and_restoration(tmp_path, strength):
     inputs = np.stack(media.read_frames(source)).astype(np.float64)
     target = tmp_path / "out.mkv"
     windows = WindowOptions(window=3, overlap=1, tile=None)
-    deblur_video(source, target, Inverting(), windows=windows, encode=FFV1, strength=strength)
+    deblur_video(source, target, InvertingRestorer(), windows=windows, encode=FFV1, strength=strength)
     written = np.stack(media.read_frames(target)).astype(np.float64)
     expected = inputs + strength * ((255 - inputs) - inputs)
     assert np.abs(written - expected).max() <= 0.5 + 1e-6  # rounded to 8 bits once
@@ -52,7 +45,7 @@ def test_strength_with_side_by_side_mixes_the_right_half_only(tmp_path):
     inputs = np.stack(media.read_frames(source)).astype(np.float64)
     target = tmp_path / "out.mkv"
     windows = WindowOptions(window=3, overlap=1, tile=None)
-    deblur_video(source, target, Inverting(), windows=windows, encode=FFV1, strength=0.25, side_by_side=True)
+    deblur_video(source, target, InvertingRestorer(), windows=windows, encode=FFV1, strength=0.25, side_by_side=True)
     written = np.stack(media.read_frames(target)).astype(np.float64)
     assert np.abs(written[:, :, :32] - inputs).max() <= 0.5
     assert np.abs(written[:, :, -32:] - (inputs + 0.25 * (255 - 2 * inputs))).max() <= 0.5 + 1e-6
