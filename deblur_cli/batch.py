@@ -261,6 +261,7 @@ def restore_batch(
     model: str,
     windows: WindowOptions,
     strength: float = 1.0,
+    keep_still: bool = False,
     resume: bool = True,
     progress: ProgressFn | None = None,
     on_note: Callable[[str], None] | None = None,
@@ -290,6 +291,7 @@ def restore_batch(
                     force=batch.force,
                     side_by_side=batch.side_by_side,
                     strength=strength,
+                    keep_still=keep_still,
                     resume=resume,
                     progress=progress,
                     on_note=on_note,
@@ -310,7 +312,7 @@ def restore_batch(
                 raise
             else:
                 warnings = tuple(message for message in result.warnings if message not in batch.foreseen[job.source])
-                outcome = Done(job, result, result.summary(model, restorer, windows, strength), warnings)
+                outcome = Done(job, result, result.summary(model, restorer, windows, strength, keep_still), warnings)
         outcomes.append(outcome)
         yield outcome
 

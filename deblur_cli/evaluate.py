@@ -223,6 +223,7 @@ def evaluate_sequence(
     progress: SequenceProgress | None = None,
     input_scores: SequenceScore | None = None,
     strength: float = 1.0,
+    keep_still: bool = False,
 ) -> SequenceScore:
     """Restore `pair.blurred` (its first `max_frames` frames, if given) and score it against
     `pair.sharp` with `frame_metrics` (LPIPS with that model, NIQE if `with_niqe`), and with the
@@ -231,8 +232,9 @@ def evaluate_sequence(
     `input_scores`, another model's score of the same frames with the same metrics: its input side (the
     means and each frame's scores) is taken as it is instead of scoring the input again (NIQE alone costs
     about 0.4 s a 720p frame on a CPU). `strength` mixes each restored frame with its input as `deblur run
-    --strength` does (stream.restore_mixed: at 0 the model does not run). The score lists the scene cuts the
-    windows were split at."""
+    --strength` does (stream.restore_mixed: at 0 the model does not run), and `keep_still` keeps each window's
+    input where it stands still as `deblur run --keep-still` does. The score lists the scene cuts the windows were
+    split at."""
     restorer = completed(restorer)
     check_windows(restorer, windows)
     cuts: list[int] = []
@@ -242,8 +244,9 @@ def evaluate_sequence(
         curve = model_curve(info.color.get("transfer"))  # HDR frames on an sRGB-like curve, as deblur run
         size = (info.height, info.width)
         frames = restore_mixed(
-            inputs, restorer, windows, size, strength=strength, on_cut=cuts.append, curve=curve, on_tile=tiles.append
-        )
+            inputs, restorer, windows, size, strength=strength, on_cut=cuts.append, curve=curve, on_tile=tiles.append,
+            keep_still=keep_still,
+        )  # fmt: skip
         return (as_float(frame) for frame in frames)  # at strength 0 the input frames, as decoded
 
     score = _score(

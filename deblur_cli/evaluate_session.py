@@ -53,6 +53,7 @@ class ScoreOptions:
     with_flicker: bool = False
     max_frames: int | None = None
     strength: float = 1.0  # a model's frames mixed with their input, as `deblur run --strength`
+    keep_still: bool = False  # a model's windows keep their input where it stands still, as `deblur run --keep-still`
 
 
 Stage = Literal["pass", "taken", "started", "frames", "scored"]
@@ -122,7 +123,8 @@ def evaluate_models(
     try:
         for model in models:
             restorer = model.build()
-            settings = output_settings(restorer, model.windows, options.strength) | _scoring_settings(options)
+            settings = output_settings(restorer, model.windows, options.strength, options.keep_still)
+            settings |= _scoring_settings(options)
             current = EvaluationReport(
                 dataset,
                 model.label,
@@ -208,7 +210,7 @@ def _model_scorer(
         return evaluate_sequence(
             pair, restorer=restorer, windows=windows,
             lpips=options.lpips, with_niqe=options.with_niqe, with_flicker=options.with_flicker,
-            max_frames=options.max_frames, strength=options.strength,
+            max_frames=options.max_frames, strength=options.strength, keep_still=options.keep_still,
             save_to=folders.get(pair.name), progress=progress, input_scores=input_scores,
         )  # fmt: skip
 

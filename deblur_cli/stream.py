@@ -171,6 +171,7 @@ def restore_mixed(
     on_tile: Callable[[int | None], None] | None = None,
     curve: ModelCurve | None = None,
     first: int = 0,
+    keep_still: bool = False,
 ) -> Iterator[torch.Tensor]:
     """The frames as `deblur run --strength` writes them, on the restorer's device: at 1 restore_stream's
     (which takes the other arguments); between 0 and 1 each with its input mixed back in (`mixed`); at 0 the
@@ -187,7 +188,7 @@ def restore_mixed(
 
     restored = restore_stream(
         kept(frames) if strength < 1 else frames, restorer, windows, size,
-        on_retry=on_retry, on_cut=on_cut, on_tile=on_tile, curve=curve, first=first,
+        on_retry=on_retry, on_cut=on_cut, on_tile=on_tile, curve=curve, first=first, keep_still=keep_still,
     )  # fmt: skip
     return restored if strength == 1 else (mixed(inputs.popleft(), frame, strength) for frame in restored)
 

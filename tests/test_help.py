@@ -57,7 +57,8 @@ def test_long_commands_group_their_options_in_panels():
     assert run["Sampling (diffusion models)"] == ["--steps", "--eta", "--seed", "--samples"]
     assert run["Windows and tiles"] == ["--window", "--overlap", "--tile", "--tile-overlap", "--batch", "--scene-cuts"]
     assert run["Input frames"] == ["--start", "--end", "--duration", "--fps", "--deinterlace"]
-    assert run["Output"] == ["--codec", "--crf", "--preset", "--pix-fmt", "--no-audio", "--side-by-side", "--strength"]
+    output = ["--codec", "--crf", "--preset", "--pix-fmt", "--no-audio", "--side-by-side", "--strength", "--keep-still"]
+    assert run["Output"] == output
     train = panels(shown("train"))
     assert "--ddim-steps" in train["--evaluate: validate weights, without training"]
     assert set(panels(shown("evaluate"))) >= {"Model", "Sampling (diffusion models)", "Windows and tiles", "Metrics"}

@@ -18,6 +18,7 @@ from deblur_cli.cli.options import (
     CacheDirOpt,
     DeviceOpt,
     EtaOpt,
+    KeepStillOpt,
     METRICS_PANEL,
     MODEL_PANEL,
     OUTPUT_PANEL,
@@ -112,6 +113,7 @@ def evaluate(
     batch: BatchOpt = 1,
     scene_cuts: SceneCutsOpt = True,
     strength: StrengthOpt = 1.0,
+    keep_still: KeepStillOpt = False,
     frames: Annotated[
         Optional[int],
         typer.Option("--frames", metavar="N", min=1, help="Only the first N frames of each sequence (default: all)."),
@@ -218,7 +220,7 @@ def evaluate(
 
     torch_device = resolve_device(device)
     asked = models or ([AUTO] if weights or not results else [])  # --results alone runs no model
-    contenders = _contenders(asked, weights or [], torch_device, cache_dir, offline or None, strength)
+    contenders = _contenders(asked, weights or [], torch_device, cache_dir, offline or None, strength, keep_still)
     elsewhere = _restored_elsewhere(results or [], pairs, [label for label, _, _ in contenders])
     for pair in pairs:  # a frame missing found now, not after a model's pass
         check_frame_names(pair, frames)
@@ -275,6 +277,7 @@ def evaluate(
         with_flicker=with_flicker,
         max_frames=frames,
         strength=strength,
+        keep_still=keep_still,
     )
 
     bars = _PassBars(quiet)
@@ -328,8 +331,8 @@ def evaluate(
 _FOR_MODELS = {
     "precision": "--precision", "steps": "--steps", "eta": "--eta", "seed": "--seed", "samples": "--samples",
     "window": "--window", "overlap": "--overlap", "tile": "--tile", "tile_overlap": "--tile-overlap",
-    "batch": "--batch", "last_window": "--last-window", "strength": "--strength", "save": "--save",
-    "cache_dir": "--cache-dir", "offline": "--offline",
+    "batch": "--batch", "last_window": "--last-window", "strength": "--strength", "keep_still": "--keep-still",
+    "save": "--save", "cache_dir": "--cache-dir", "offline": "--offline",
 }  # fmt: skip
 
 
@@ -445,11 +448,13 @@ def _contenders(
     cache_dir: Path | None,
     offline: bool | None,
     strength: float = 1.0,
+    keep_still: bool = False,
 ) -> list[tuple[str, str, Path | None]]:
     """(label, model, weights file or None) for each model/weights combination asked for: each model
     with its own weights; one model with each weights file; or models and weights paired in order. A
-    `strength` under 1 is in the label (`dstnet-s (strength 0.5)`): the scores are of a partial restoration,
-    which a table or JSON copied elsewhere must not pass for the model's own."""
+    `strength` under 1 and `keep_still` are in the label (`dstnet-s (strength 0.5)`, `dstnet-s (keep-still)`):
+    the scores are of a partial restoration, which a table or JSON copied elsewhere must not pass for the
+    model's own."""
     if not weights:
         combos: list[tuple[str, Path | None]] = [(m, None) for m in models]
     elif len(models) == 1:
@@ -461,10 +466,11 @@ def _contenders(
             f"{len(weights)} --weights for {len(models)} models",
             hint="give one --weights per --model, in order, or several --weights for one model",
         )
+    told = ([f"strength {strength:g}"] if strength != 1 else []) + (["keep-still"] if keep_still else [])
+    partial = f" ({', '.join(told)})" if told else ""
     contenders = []
     for name, weights_file in combos:
         model = choose_model(name, device=device, weights=weights_file, cache_dir=cache_dir)
-        partial = f" (strength {strength:g})" if strength != 1 else ""
         label = _unique(weights_label(model, weights_file) + partial, [c[0] for c in contenders])
         if weights_file is not None:  # each file or entry checked, and its size named, before any model runs
             check_weights(model, weights_file, cache_dir=cache_dir, offline=offline)

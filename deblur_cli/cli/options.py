@@ -206,7 +206,16 @@ StrengthOpt = Annotated[
         parser=number_in(0.0, 1.0),
         metavar="S",
         rich_help_panel=OUTPUT_PANEL,
-        help="How much of the restoration to keep: 1 all, 0.5 half (mixed with the input).",
+        help="How much of the restoration to keep, over the input: 1 all, 0.5 half.",
+    ),
+]
+KeepStillOpt = Annotated[
+    bool,
+    typer.Option(
+        "--keep-still",
+        metavar="",
+        rich_help_panel=OUTPUT_PANEL,
+        help="Keep the input where nothing moves.",
     ),
 ]
 StartOpt = Annotated[

@@ -36,6 +36,7 @@ from deblur_cli.cli.options import (
     DeviceOpt,
     DurationOpt,
     EndOpt,
+    KeepStillOpt,
     EtaOpt,
     FpsOpt,
     FRAMES_PANEL,
@@ -162,6 +163,7 @@ def run(
         ),
     ] = False,
     strength: StrengthOpt = 1.0,
+    keep_still: KeepStillOpt = False,
     model: ModelOpt = AUTO,
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
@@ -269,8 +271,8 @@ def run(
             note("--compile: the first windows wait while torch.compile builds the network's kernels (minutes)")
         outcomes: list[JobOutcome] = []  # one per input, in order: what --json prints
         restoring = restore_batch(
-            planned, restorer, model=model, windows=windows, strength=strength, resume=not no_resume,
-            progress=lambda done, total: tasks[0](done, total), on_note=note,
+            planned, restorer, model=model, windows=windows, strength=strength, keep_still=keep_still,
+            resume=not no_resume, progress=lambda done, total: tasks[0](done, total), on_note=note,
         )  # fmt: skip
         for outcome in restoring:
             if isinstance(outcome, Started):

@@ -300,6 +300,7 @@ _OPTIONS = {
     "windows.tile": _Valued("--tile", unset="0"),  # None: whole frames
     "windows.batch": _Valued("--batch"), "windows.last": _Valued("--last-window"),
     "windows.scene_cuts": _Flag("--no-scene-cuts", inverse=True), "strength": _Valued("--strength"),
+    "keep_still": _Flag("--keep-still"),
     "side_by_side": _Flag("--side-by-side"), "deinterlace": _Valued("--deinterlace"), "image_rate": _Valued("--fps"),
     "span": _span, "encode.audio": _Flag("--no-audio", inverse=True),
     **{f"encode.{name}": _Valued(f"--{name.replace('_', '-')}") for name in ("codec", "crf", "preset", "pix_fmt")},
