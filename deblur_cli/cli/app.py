@@ -216,7 +216,8 @@ class _Group(_HelpShape, typer.core.TyperGroup):
                 hint = _run_hint(words, self) or _help_hint(e)
                 typo = isinstance(e, click_errors.NoSuchOption) and e.possibilities
                 if typo and (meant := did_you_mean(e.option_name, e.possibilities, _TYPO)):
-                    message, hint = e.message.rstrip("."), meant + hint  # in place of Click's list of possible ones
+                    # in place of Click's list of possible ones, worded alike by every Click
+                    message, hint = f"no such option: {e.option_name}", meant + hint
                 error = UsageError(message[:1].lower() + message[1:], hint=hint)
             report_error(error)
             code = e.exit_code
