@@ -31,6 +31,15 @@ def runs_under(name: str, weights: str | Path | None) -> str | None:
     return f"{held[0]} holds {held[1]}, not {name}: the file's model runs, under the name {name}"
 
 
+def model_of_file(path: str | Path) -> str:
+    """The model a weights file holds, read as loading reads it (its metadata, else its tensor shapes): a
+    variant's name (dstnet-s, wtsa-s; dstnet for an official .pth), else its architecture's. WeightsError
+    where it is unreadable."""
+    from deblur_cli import dstnet_weights, wtsa_weights  # they import torch
+
+    return (wtsa_weights if wtsa_weights.is_wtsa_file(path) else dstnet_weights).variant_of(path)
+
+
 def _held(name: str, weights: str | Path | None) -> tuple[str, str] | None:
     """(how to name `weights`, the model it holds) for held_elsewhere, or None."""
     from deblur_cli import dstnet_weights, wtsa_weights  # they import torch

@@ -29,6 +29,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from deblur_cli.checkpoint import ARCH_KEY, load_fitting, read_checkpoint
+from deblur_cli.held_weights import model_of_file
 from deblur_cli.cpuinfo import cpu_runs_bf16
 from deblur_cli.data.dataset import (
     FixedClips,
@@ -315,11 +316,9 @@ def _init_weights(path: str, config: TrainConfig) -> dict[str, torch.Tensor]:
 def _variant(file: str, metadata: dict[str, str]) -> str | None:
     """The model a weights file holds, by its metadata (dstnet-s, wtsa-s; dstnet for an official .pth); None
     where the file names an architecture deblur does not train (a Task of one's own)."""
-    from deblur_cli import dstnet_weights, wtsa_weights
-
     if metadata and metadata.get(ARCH_KEY) not in ("dstnet", "wtsa"):
         return None
-    held = (wtsa_weights if wtsa_weights.is_wtsa_file(file) else dstnet_weights).variant_of(file)
+    held = model_of_file(file)
     return held if held in TASKS else None
 
 

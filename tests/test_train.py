@@ -837,6 +837,26 @@ def test_weights_holding_nan_are_refused_by_train_evaluate_as_by_run(tmp_path):
     assert "PSNR" not in result.output
 
 
+def test_train_evaluate_takes_a_weights_file_that_names_no_variant_as_run_does(tmp_path):
+    """Found in review (structure54 F4): `train --evaluate --weights` read only the `variant` key training's export
+    writes, and refused a plain save_dstnet file (`cannot tell which model it holds`) that `run` takes as dstnet-s
+    from its config."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+    from deblur_cli.dstnet_weights import save_dstnet
+    from deblur_cli.models.dstnet import DSTNET_VARIANTS, DSTNet
+
+    save_dstnet(DSTNet(DSTNET_VARIANTS["dstnet-s"]), tmp_path / "plain.safetensors")
+    (tmp_path / "empty").mkdir()
+    args = ["train", "--evaluate", "--weights", str(tmp_path / "plain.safetensors"), "--sources",
+            str(tmp_path / "empty"), "--val-clips", "1", "--frames", "3", "--val-size", "32x32"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "PSNR" in result.output and "cannot tell" not in result.output
+
+
 def test_sharp_input_evaluation_feeds_the_targets(tmp_path):
 
     train(dataclasses.replace(CONFIG, steps=1, lr=0.0), tmp_path, task=_tiny_task())
