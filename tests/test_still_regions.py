@@ -10,6 +10,7 @@ import torch
 from typer.testing import CliRunner
 
 import deblur_cli
+from deblur_cli import cpu_share
 import deblur_cli.restorers as restorers_module
 from deblur_cli.cli import app
 from deblur_cli.errors import UsageError
@@ -114,7 +115,8 @@ def test_deblur_run_keep_still_keeps_the_still_half(tmp_path, monkeypatch):
     assert np.array_equal(written, 255 - clip)
 
 
-def test_load_keeps_still_regions_on_request():
+def test_load_keeps_still_regions_on_request(monkeypatch):
+    monkeypatch.setattr(cpu_share, "others_busy", lambda since, now: None)  # load's busy-CPU warning: the machine's
     clip = half_still()
     windows = WindowOptions(window=4, overlap=1, tile=None)
     model = deblur_cli.Deblurrer("inverts", InvertingRestorer(), windows, keep_still=True)
