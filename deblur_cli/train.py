@@ -28,8 +28,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 
-from deblur_cli.checkpoint import ARCH_KEY, load_fitting, read_checkpoint
-from deblur_cli.held_weights import model_of_file
+from deblur_cli.checkpoint import load_fitting, read_checkpoint
 from deblur_cli.cpuinfo import cpu_runs_bf16
 from deblur_cli.data.dataset import (
     FixedClips,
@@ -54,12 +53,12 @@ from deblur_cli.train_state import (
 )
 from deblur_cli.train_tasks import (
     DIFFUSION_TASKS,
-    TASKS,
     Task,
     check_frames,
     get_task,
     prior_file,
     procedural_note,
+    trained_model_of,
     validate,
     weights_file,
 )
@@ -304,22 +303,13 @@ def _init_weights(path: str, config: TrainConfig) -> dict[str, torch.Tensor]:
             f"--init {path} holds no residual model (it has no DSTNet prior): this run, with --prior, trains one",
             hint="start from the weights of a run trained with --prior, or drop --prior",
         )
-    held = _variant(file, metadata)
+    held = trained_model_of(file, metadata)
     if held is not None and held != config.model:  # said before PyTorch's list of the tensors that do not fit
         raise InputError(
             f"--init {path} holds {held} weights, not {config.model}'s",
             hint=f"-m {held} trains that model; or start from {config.model}'s weights (`--init {config.model}`)",
         )
     return {key: value for key, value in tensors.items() if not key.startswith(PRIOR_PREFIX)}
-
-
-def _variant(file: str, metadata: dict[str, str]) -> str | None:
-    """The model a weights file holds, by its metadata (dstnet-s, wtsa-s; dstnet for an official .pth); None
-    where the file names an architecture deblur does not train (a Task of one's own)."""
-    if metadata and metadata.get(ARCH_KEY) not in ("dstnet", "wtsa"):
-        return None
-    held = model_of_file(file)
-    return held if held in TASKS else None
 
 
 def _check_run(config: TrainConfig, task: Task, device: torch.device) -> None:

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import torch
 
-from deblur_cli.checkpoint import ARCH_KEY, load_fitting, read_checkpoint
+from deblur_cli.checkpoint import load_fitting, read_checkpoint
 from deblur_cli.data.dataset import FixedClips, FixedVideoClips, SharpInputClips, split_photos, split_videos
 from deblur_cli.errors import OutputError, UsageError
 from deblur_cli.files import check_writable
-from deblur_cli.held_weights import model_of_file
 from deblur_cli.train_state import CHECKPOINT, read_state
 from deblur_cli.train_tasks import (
     TASKS,
@@ -24,6 +23,7 @@ from deblur_cli.train_tasks import (
     get_task,
     procedural_note,
     restore_clip,
+    trained_model_of,
     validate,
     weights_file as named_weights,
 )
@@ -163,8 +163,8 @@ def _evaluated_model(
         raise UsageError(f"nothing to evaluate: {where}", hint="give a run folder, or a weights file with --weights")
     metadata = weights_file[1]
     name = metadata.get("variant")  # what training's export names; else what the file holds, as run reads it
-    if name not in TASKS and metadata.get(ARCH_KEY, "dstnet") in ("dstnet", "wtsa"):
-        name = model_of_file(weights)
+    if name not in TASKS:
+        name = trained_model_of(weights, metadata)
     if name not in TASKS:
         raise UsageError(
             f"cannot tell which model {weights} holds (its metadata names none that trains here)",

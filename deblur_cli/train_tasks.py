@@ -13,11 +13,13 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from deblur_cli.checkpoint import ARCH_KEY
 from deblur_cli.diffusion.loss import diffusion_loss
 from deblur_cli.diffusion.sample import sample
 from deblur_cli.diffusion.schedule import DiffusionConfig
 from deblur_cli.dstnet_weights import load_dstnet, save_dstnet
 from deblur_cli.errors import ModelError, UnknownModelError, UsageError, did_you_mean
+from deblur_cli.held_weights import model_of_file
 from deblur_cli.metrics.psnr import psnr
 from deblur_cli.metrics.ssim import ssim
 from deblur_cli.model_specs import MODELS
@@ -170,6 +172,16 @@ TASKS: dict[str, Callable[..., Task]] = {  # (prior, **options) -> Task
     "wtsa-s": lambda prior, **options: _wtsa_task("wtsa-s", prior, **options),
 }
 DIFFUSION_TASKS = ("wtsa", "wtsa-s")
+
+
+def trained_model_of(file: str | Path, metadata: dict[str, str]) -> str | None:
+    """The model of TASKS a weights file holds, read as `deblur run` reads it (held_weights.model_of_file: its
+    metadata, else its tensor shapes; dstnet for an official .pth); None where its `metadata` names an architecture
+    deblur does not train (a Task of one's own), or the file holds a size TASKS has no name for."""
+    if metadata.get(ARCH_KEY, "dstnet") not in ("dstnet", "wtsa"):
+        return None
+    held = model_of_file(file)
+    return held if held in TASKS else None
 
 
 def get_task(name: str, prior: str | None = None, *, ddim_steps: int | None = None) -> Task:
