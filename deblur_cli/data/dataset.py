@@ -146,13 +146,14 @@ def make_clip(
     max_layers: int = 2,
     videos: _VideoPool | None = None,
     still: bool | None = None,
+    handheld_share: float = 0.0,
     device: torch.device | str = "cpu",
     on_frame: Callable[[], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One (blurred, sharp) clip, (T, 3, H, W) each on `device`, drawn by `seed`: from one of `videos` in
     VIDEO_SHARE of clips when there are any, else a background and layers from `pool`. `still` forces an
-    almost still (True) or a moving (False) camera on photo clips (see synthesize_clip). `on_frame`
-    hears each blurred frame rendered."""
+    almost still (True) or a moving (False) camera on photo clips, `handheld_share` the share of moving ones
+    that are shake-dominated (see synthesize_clip). `on_frame` hears each blurred frame rendered."""
     rng = np.random.default_rng(seed)
     if videos and rng.random() < VIDEO_SHARE:
         video = videos[int(rng.integers(len(videos)))]
@@ -165,8 +166,8 @@ def make_clip(
         photo, layers = pool[int(picks[0])], [pool[int(i)] for i in picks[1:]]
     return synthesize_clip(
         int(rng.integers(0, 2**62)),
-        frames=frames, size=size, photo=photo, layer_photos=layers, max_layers=max_layers, still=still, device=device,
-        on_frame=on_frame,
+        frames=frames, size=size, photo=photo, layer_photos=layers, max_layers=max_layers, still=still,
+        handheld_share=handheld_share, device=device, on_frame=on_frame,
     )  # fmt: skip
 
 
@@ -190,9 +191,11 @@ class TrainClips(IterableDataset):
         rank: int = 0,
         world_size: int = 1,
         videos: Sequence[Path] = (),
+        handheld_share: float = 0.0,
         device: torch.device | str = "cpu",
     ):
         self.device = torch.device(device)
+        self.handheld_share = handheld_share  # of moving camera paths, shake-dominated (motion.handheld_path)
         self.pool = _PhotoPool(photos, (crop, crop), self.device)
         self.videos = _VideoPool(videos, frames, (crop, crop))
         if start % batch:
@@ -219,6 +222,7 @@ class TrainClips(IterableDataset):
                     size=(self.crop, self.crop),
                     procedural_share=self.procedural_share,
                     videos=self.videos,
+                    handheld_share=self.handheld_share,
                     device=self.device,
                 )
             b += workers
@@ -237,12 +241,14 @@ class FixedClips(Dataset):
         seed: int,
         max_layers: int = 2,
         still: bool | None = None,
+        handheld_share: float = 0.0,
         split: str = "val",
     ):
         self.pool = _PhotoPool(photos, size)
         self.split = split  # "train" or "val": the photos' split, which picks the clips' seeds (clip_seed)
         self.count, self.frames, self.size, self.seed, self.max_layers = count, frames, size, seed, max_layers
         self.still = still  # None: camera paths drawn as in training (some almost still)
+        self.handheld_share = handheld_share
         self.procedural_share = 0.0 if len(self.pool) else 1.0
 
     @property
@@ -268,6 +274,7 @@ class FixedClips(Dataset):
             procedural_share=self.procedural_share,
             max_layers=self.max_layers,
             still=self.still,
+            handheld_share=self.handheld_share,
             on_frame=on_frame,
         )
 

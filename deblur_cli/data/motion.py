@@ -8,7 +8,7 @@ the virtual full frame the training crop is cut from.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,6 +18,14 @@ STILL_SHARE = 0.25  # camera paths that are almost still: sharp frames must come
 # go on. Clips of up to 2 * DRIFT_HORIZON frames move exactly as drawn; in longer ones the zoom and
 # keystone would otherwise grow without bound (an inverted frame within 200 frames of some paths).
 DRIFT_HORIZON = 32.0
+# A hand-held path (`handheld_share` of moving paths when asked for): shake dominates, so the blur changes
+# direction and length from frame to frame, with nearly sharp moments between, as in footage shot on a phone
+# without a deliberate pan. The sum of its components' top speeds, px per frame period, is drawn log-uniformly
+# in this range; they seldom peak together, so at exposures of 0.3 to 1 period a frame's blur path is 1.5 to
+# 15 px long (10th to 90th percentile; median 4.6 px, as long as the panning paths' 5.8), and its direction
+# turns by 69 degrees from one frame to the next in the median.
+HANDHELD_SPEED = (8.0, 60.0)
+HANDHELD_FREQ = (0.08, 0.5)  # cycles per frame period of its shake components (2.4 to 15 Hz at 30 fps)
 
 
 def drift_time(t: np.ndarray) -> np.ndarray:
@@ -94,9 +102,15 @@ class LayerPath:
         return m
 
 
-def random_camera_path(rng: np.random.Generator, still: bool | None = None) -> CameraPath:
+def random_camera_path(
+    rng: np.random.Generator, still: bool | None = None, handheld_share: float = 0.0
+) -> CameraPath:
     """A hand-held camera: usually a pan between 2 and 30 px per frame, in STILL_SHARE of paths almost still,
-    with shake whose amplitude falls as 1/f over 0.05 to 0.5 cycles per frame (1.5 to 15 Hz at 30 fps)."""
+    with shake whose amplitude falls as 1/f over 0.05 to 0.5 cycles per frame (1.5 to 15 Hz at 30 fps).
+
+    handheld_share: the share of moving paths that are shake-dominated instead (`handheld_path`); 1 makes
+    every moving path one. At 0 (the default) nothing more is drawn, so a seed gives the path it always gave.
+    """
     drawn = rng.random() < STILL_SHARE  # drawn even when forced, so the rest of the path stays the same
     still = drawn if still is None else still
     speed = rng.uniform(0.0, 1.0) if still else math.exp(rng.uniform(math.log(2.0), math.log(30.0)))
@@ -110,13 +124,43 @@ def random_camera_path(rng: np.random.Generator, still: bool | None = None) -> C
     weight = freq.min() / freq
     amp = [(shake_px * w * rng.uniform(0.3, 1), shake_px * w * rng.uniform(0.3, 1), shake_rad * w) for w in weight]
     phase = [tuple(rng.uniform(0, 2 * math.pi, size=3)) for _ in range(components)]
-    return CameraPath(
+    path = CameraPath(
         velocity=(speed * math.cos(direction), speed * math.sin(direction)),
         accel=(float(accel[0]), float(accel[1])),
         angular_velocity=float(rng.normal(0.0, 0.004)),
         zoom_rate=float(rng.normal(0.0, 0.008)),
         perspective=tuple(rng.uniform(-0.04, 0.04, size=2)),
         perspective_rate=tuple(rng.normal(0.0, 0.004, size=2)),
+        shake_freq=tuple(float(f) for f in freq),
+        shake_amp=tuple(amp),
+        shake_phase=phase,
+    )
+    if handheld_share > 0 and not still and rng.random() < handheld_share:
+        return handheld_path(rng, path)
+    return path
+
+
+def handheld_path(rng: np.random.Generator, path: CameraPath) -> CameraPath:
+    """`path` made shake-dominated: a slow drift (at most 2 px per frame) and 2 to 4 shake components of
+    0.08 to 0.5 cycles per frame whose speeds add up to a peak drawn in HANDHELD_SPEED, each axis with its own
+    amplitude and phase, so the direction of motion turns within a few frames."""
+    drift = rng.uniform(0.0, 2.0)
+    direction = rng.uniform(0, 2 * math.pi)
+    components = int(rng.integers(2, 5))
+    freq = np.exp(rng.uniform(math.log(HANDHELD_FREQ[0]), math.log(HANDHELD_FREQ[1]), size=components))
+    peak = math.exp(rng.uniform(math.log(HANDHELD_SPEED[0]), math.log(HANDHELD_SPEED[1])))
+    share = rng.uniform(0.2, 1.0, size=components)
+    speeds = peak * share / share.sum()  # px per frame period of each component at its fastest
+    amp = []
+    for f, v in zip(freq, speeds):
+        reach = v / (2 * math.pi * f)  # the amplitude that moves at speed v
+        rotation = reach / 400.0 * rng.uniform(0.0, 0.5)  # rad: at most half the speed at a 400 px radius
+        amp.append((reach * rng.uniform(0.3, 1.0), reach * rng.uniform(0.3, 1.0), rotation))
+    phase = [tuple(rng.uniform(0, 2 * math.pi, size=3)) for _ in range(components)]
+    return replace(
+        path,
+        velocity=(drift * math.cos(direction), drift * math.sin(direction)),
+        accel=(0.0, 0.0),
         shake_freq=tuple(float(f) for f in freq),
         shake_amp=tuple(amp),
         shake_phase=phase,

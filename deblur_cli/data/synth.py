@@ -47,6 +47,7 @@ def synthesize_clip(
     max_layers: int = 2,
     degrade: bool = True,
     still: bool | None = None,
+    handheld_share: float = 0.0,
     device: torch.device | str = "cpu",
     on_frame: Callable[[], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,6 +58,7 @@ def synthesize_clip(
     layer_photos: where foreground objects are cut from, the same kinds; empty means procedural textures.
     max_layers: at most this many moving foreground objects (0 gives camera shake only).
     still: force an almost still (True) or a moving (False) camera; None draws it (motion.STILL_SHARE).
+    handheld_share: the share of moving cameras whose shake dominates (motion.handheld_path); 0 draws none.
     degrade: add sensor noise and compression (except in CLEAN_SHARE of clips) and 8-bit rounding to the
         blurred clip.
     on_frame: called as each blurred frame is rendered (most of the work), for a progress bar.
@@ -69,7 +71,7 @@ def synthesize_clip(
     w, h = size
     vw, vh = max(w, REFERENCE_FRAME[0]), max(h, REFERENCE_FRAME[1])
     offset = (float(rng.uniform(0, vw - w)), float(rng.uniform(0, vh - h)))
-    camera = random_camera_path(rng, still)
+    camera = random_camera_path(rng, still, handheld_share)
     exposure = float(rng.uniform(0.3, 1.0))  # fraction of the frame period the shutter is open
     layers = [random_layer_path(rng, size) for _ in range(_layer_count(rng, max_layers))]
     centres = np.arange(frames) - (frames - 1) / 2
