@@ -102,9 +102,7 @@ class LayerPath:
         return m
 
 
-def random_camera_path(
-    rng: np.random.Generator, still: bool | None = None, handheld_share: float = 0.0
-) -> CameraPath:
+def random_camera_path(rng: np.random.Generator, still: bool | None = None, handheld_share: float = 0.0) -> CameraPath:
     """A hand-held camera: usually a pan between 2 and 30 px per frame, in STILL_SHARE of paths almost still,
     with shake whose amplitude falls as 1/f over 0.05 to 0.5 cycles per frame (1.5 to 15 Hz at 30 fps).
 
