@@ -372,6 +372,7 @@ def _data(
     stream = TrainClips(
         train_photos, frames=config.frames, crop=config.crop, seed=config.seed, batch=config.batch,
         start=(step // config.echo) * config.batch, rank=ddp.rank, world_size=ddp.world_size, videos=train_videos,
+        handheld_share=config.handheld, clean_share=config.clean_share,
         device=device if config.gpu_synthesis else "cpu",
     )  # fmt: skip
     on_cpu = not config.gpu_synthesis

@@ -29,6 +29,8 @@ class TrainConfig:
     workers: int = 0  # data-loader processes (0: synthesise in the training process)
     gpu_synthesis: bool = False  # render training clips on the training GPU, in the training process
     echo: int = 1  # steps per synthesised batch: reuses are flipped, transposed or time-reversed views of it
+    handheld: float = 0.0  # share of moving camera paths that are hand-held shake (motion.handheld_path)
+    clean_share: float = 0.1  # share of clips without noise and compression (synth.CLEAN_SHARE, its default)
     val_every: int = 500  # steps between validations
     val_clips: int = 8  # held-out clips per validation
     val_size: tuple[int, int] = (256, 256)  # (W, H) of validation clips

@@ -28,7 +28,8 @@ from deblur_cli.train_tasks import (
     weights_file as named_weights,
 )
 
-CAMERAS = {"any": None, "moving": False, "still": True}  # evaluate(camera=...) -> synthesize_clip(still=...)
+# evaluate(camera=...) -> synthesize_clip(still=..., handheld_share=...)
+CAMERAS = {"any": (None, 0.0), "moving": (False, 0.0), "still": (True, 0.0), "handheld": (False, 1.0)}
 
 
 def evaluate(
@@ -57,8 +58,9 @@ def evaluate(
     `deblur train` exports or bundles, and `sources` must be given.
     The clips come from the validation photos of `sources` (the run's own cache when None) and, with
     `shake_only`, have camera motion but no moving objects. `camera` "moving" or "still" keeps only clips
-    whose camera moves (the blur to remove) or is almost still (footage to leave alone); "any" mixes
-    them as training does. With `sharp_input` the model is fed the sharp
+    whose camera moves (the blur to remove) or is almost still (footage to leave alone); "handheld" only
+    hand-held shake that turns from frame to frame (motion.handheld_path); "any" mixes moving and still
+    as training's default stream does. With `sharp_input` the model is fed the sharp
     clips themselves (8-bit): how much it changes footage that needs no deblurring. With `videos` the
     clips come from the held-out real videos instead of photos. `sample` writes a PNG of the middle frame
     of the first clip: blurred input | restored | sharp, side by side (with the prior's estimate after
@@ -104,9 +106,11 @@ def evaluate(
     else:
         _, val_photos = split_photos(sources)
         layers = 0 if shake_only else 2
+        still, handheld = CAMERAS[camera]
         clip_set = FixedClips(
-            val_photos, count=clips, frames=frames, size=size, seed=2, max_layers=layers, still=CAMERAS[camera]
-        )
+            val_photos, count=clips, frames=frames, size=size, seed=2, max_layers=layers, still=still,
+            handheld_share=handheld,
+        )  # fmt: skip
         if clip_set.procedural and warn:
             warn(procedural_note(sources, size))
     if sharp_input:

@@ -915,9 +915,10 @@ def test_evaluation_keeps_moving_or_still_cameras_on_request(tmp_path):
     train(dataclasses.replace(CONFIG, steps=1, lr=0.0), tmp_path, task=_tiny_task())
     figures = {
         camera: evaluate(tmp_path, size=(32, 32), clips=3, frames=3, camera=camera, task=_tiny_task())["psnr_in"]
-        for camera in ("moving", "still")
+        for camera in ("moving", "still", "handheld")
     }
     assert figures["still"] > figures["moving"] + 3, figures  # an almost still camera hardly blurs
+    assert figures["still"] > figures["handheld"] + 3 and figures["handheld"] != figures["moving"], figures
     with pytest.raises(UsageError, match="--camera must be one of"):
         evaluate(tmp_path, camera="shaky", task=_tiny_task())
     with pytest.raises(UsageError, match="not to --videos"):
@@ -1604,3 +1605,51 @@ def test_a_resume_says_what_it_changes(tmp_path):
     later = dataclasses.replace(changed, val_size=(48, 32), gpu_synthesis=True, threads=None)
     assert resume_changes(dataclasses.replace(changed, threads=2), later) == [  # as the options say them
         "--val-size 16x16, now 48x32", "--cpu-synthesis, now --gpu-synthesis", "--threads 2, now unset"]
+
+
+def test_handheld_and_clean_shares_shape_the_stream_and_a_resume_keeps_them(tmp_path, monkeypatch):
+    import deblur_cli.train
+    from deblur_cli.data.dataset import TrainClips
+
+    made = []
+
+    class Recorded(TrainClips):
+        def __init__(self, *args, **kwargs):
+            made.append(kwargs)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(deblur_cli.train, "TrainClips", Recorded)
+    config = dataclasses.replace(CONFIG, steps=4, handheld=0.5, clean_share=0.3)
+    train(config, tmp_path, until=2, task=_tiny_task())
+    assert (made[-1]["handheld_share"], made[-1]["clean_share"]) == (0.5, 0.3)
+    stored = torch.load(tmp_path / "last.pt", weights_only=True)["config"]
+    assert (stored["handheld"], stored["clean_share"]) == (0.5, 0.3)
+    with pytest.raises(UsageError, match="is a run with --handheld 0.5: a resume cannot change it"):
+        train(dataclasses.replace(config, handheld=0.2), tmp_path, resume=True, task=_tiny_task())
+    train(config, tmp_path, resume=True, task=_tiny_task())
+    assert (made[-1]["handheld_share"], made[-1]["clean_share"]) == (0.5, 0.3)
+
+    older = tmp_path / "older"  # a run begun before the options: it trained on the default stream
+    train(dataclasses.replace(CONFIG, steps=4), older, until=2, task=_tiny_task())
+    state = torch.load(older / "last.pt", weights_only=True)
+    del state["config"]["handheld"], state["config"]["clean_share"]
+    torch.save(state, older / "last.pt")
+    train(dataclasses.replace(CONFIG, steps=4), older, resume=True, task=_tiny_task())
+    assert (made[-1]["handheld_share"], made[-1]["clean_share"]) == (0.0, 0.1)
+
+
+def test_a_clean_share_of_one_leaves_every_clip_without_noise(monkeypatch):
+    from deblur_cli.data import synth
+    from deblur_cli.data.dataset import TrainClips
+
+    noised = []
+    noise = synth._sensor_noise
+    monkeypatch.setattr(synth, "_sensor_noise", lambda *args: noised.append(1) or noise(*args))
+
+    def first(**shares):
+        return next(iter(TrainClips([], frames=2, crop=24, seed=0, batch=1, **shares)))
+
+    clean, noisy = first(clean_share=1.0), first(clean_share=0.0)
+    assert len(noised) == 1  # the noisy one's
+    assert torch.equal(clean[1], noisy[1]) and not torch.equal(clean[0], noisy[0])  # one scene, one path
+    assert not torch.equal(first(handheld_share=1.0)[1], first()[1])

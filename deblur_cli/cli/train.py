@@ -25,7 +25,8 @@ TRAINING_ONLY = {
     "model": "--model", "crop": "--crop", "batch": "--batch", "steps": "--steps", "until": "--until", "lr": "--lr",
     "warmup": "--warmup", "ema": "--ema", "seed": "--seed", "workers": "--workers", "gpu_synthesis": "--gpu-synthesis",
     "echo": "--echo", "val_every": "--val-every", "save_every": "--save-every", "precision": "--precision",
-    "resume": "--resume", "init": "--init", "prior": "--prior",
+    "resume": "--resume", "init": "--init", "prior": "--prior", "handheld": "--handheld",
+    "clean_share": "--clean-share",
 }  # fmt: skip
 DATA_PANEL = "Training clips"
 SYNTHESIS_PANEL = "Clip synthesis"
@@ -88,6 +89,26 @@ def train_command(
             "--batch", metavar="B", rich_help_panel=DATA_PANEL, min=1, help="Clips per step (per GPU under torchrun)."
         ),
     ] = DEFAULTS.batch,
+    handheld: Annotated[
+        float,
+        typer.Option(
+            "--handheld",
+            metavar="SHARE",
+            rich_help_panel=DATA_PANEL,
+            parser=number_in(0.0, 1.0),
+            help="Share of moving camera paths that are hand-held shake, turning frame to frame, without a pan.",
+        ),
+    ] = DEFAULTS.handheld,
+    clean_share: Annotated[
+        float,
+        typer.Option(
+            "--clean-share",
+            metavar="SHARE",
+            rich_help_panel=DATA_PANEL,
+            parser=number_in(0.0, 1.0),
+            help="Share of clips left without sensor noise and compression.",
+        ),
+    ] = DEFAULTS.clean_share,
     steps: Annotated[
         int, typer.Option("--steps", metavar="N", min=1, help="Length of the whole run in steps.")
     ] = DEFAULTS.steps,
@@ -231,7 +252,8 @@ def train_command(
             "--camera",
             metavar="MODE",
             rich_help_panel=EVALUATE_PANEL,
-            help="any (camera paths as in training), moving (blur to remove) or still (almost still).",
+            help="any (camera paths as in training), moving (blur to remove), still (almost still) or handheld "
+            "(hand-held shake that turns frame to frame).",
         ),
     ] = "any",
     sharp_input: Annotated[
@@ -327,7 +349,8 @@ def train_command(
         return
     config = TrainConfig(
         model=model, crop=crop, frames=frames, batch=batch, steps=steps, lr=lr, warmup=warmup, ema=ema, seed=seed,
-        sources=str(sources) if sources else None, workers=workers, gpu_synthesis=gpu_synthesis, echo=echo, val_every=val_every,
+        sources=str(sources) if sources else None, workers=workers, gpu_synthesis=gpu_synthesis, echo=echo,
+        handheld=handheld, clean_share=clean_share, val_every=val_every,
         val_size=size, val_clips=val_clips, save_every=save_every, precision=precision, init=init,
         prior=prior, threads=threads,
     )  # fmt: skip

@@ -19,7 +19,7 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 from deblur_cli.data.manifest import MANIFEST
 from deblur_cli.data.own import SOURCE_IMAGE_SUFFIXES, SOURCE_VIDEO_SUFFIXES
 from deblur_cli.data.photos import is_validation, list_photos, load_photo
-from deblur_cli.data.synth import synthesize_clip
+from deblur_cli.data.synth import CLEAN_SHARE, synthesize_clip
 from deblur_cli.data.video_blur import fits as video_fits
 from deblur_cli.data.video_blur import synthesize_video_clip
 from deblur_cli.data.videos import VideoFrames, list_videos, load_video
@@ -147,19 +147,22 @@ def make_clip(
     videos: _VideoPool | None = None,
     still: bool | None = None,
     handheld_share: float = 0.0,
+    clean_share: float = CLEAN_SHARE,
     device: torch.device | str = "cpu",
     on_frame: Callable[[], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One (blurred, sharp) clip, (T, 3, H, W) each on `device`, drawn by `seed`: from one of `videos` in
     VIDEO_SHARE of clips when there are any, else a background and layers from `pool`. `still` forces an
     almost still (True) or a moving (False) camera on photo clips, `handheld_share` the share of moving ones
-    that are shake-dominated (see synthesize_clip). `on_frame` hears each blurred frame rendered."""
+    that are shake-dominated, `clean_share` the share left without noise and compression (see synthesize_clip).
+    `on_frame` hears each blurred frame rendered."""
     rng = np.random.default_rng(seed)
     if videos and rng.random() < VIDEO_SHARE:
         video = videos[int(rng.integers(len(videos)))]
         return synthesize_video_clip(
-            int(rng.integers(0, 2**62)), video, frames=frames, size=size, device=device, on_frame=on_frame
-        )
+            int(rng.integers(0, 2**62)), video, frames=frames, size=size, clean_share=clean_share, device=device,
+            on_frame=on_frame,
+        )  # fmt: skip
     photo, layers = None, []
     if len(pool) and rng.random() >= procedural_share:
         picks = rng.choice(len(pool), size=min(3, len(pool)), replace=False)
@@ -167,7 +170,7 @@ def make_clip(
     return synthesize_clip(
         int(rng.integers(0, 2**62)),
         frames=frames, size=size, photo=photo, layer_photos=layers, max_layers=max_layers, still=still,
-        handheld_share=handheld_share, device=device, on_frame=on_frame,
+        handheld_share=handheld_share, clean_share=clean_share, device=device, on_frame=on_frame,
     )  # fmt: skip
 
 
@@ -192,10 +195,12 @@ class TrainClips(IterableDataset):
         world_size: int = 1,
         videos: Sequence[Path] = (),
         handheld_share: float = 0.0,
+        clean_share: float = CLEAN_SHARE,
         device: torch.device | str = "cpu",
     ):
         self.device = torch.device(device)
         self.handheld_share = handheld_share  # of moving camera paths, shake-dominated (motion.handheld_path)
+        self.clean_share = clean_share  # of clips, left without noise and compression (synth.camera_pipeline)
         self.pool = _PhotoPool(photos, (crop, crop), self.device)
         self.videos = _VideoPool(videos, frames, (crop, crop))
         if start % batch:
@@ -223,6 +228,7 @@ class TrainClips(IterableDataset):
                     procedural_share=self.procedural_share,
                     videos=self.videos,
                     handheld_share=self.handheld_share,
+                    clean_share=self.clean_share,
                     device=self.device,
                 )
             b += workers

@@ -48,6 +48,7 @@ def synthesize_clip(
     degrade: bool = True,
     still: bool | None = None,
     handheld_share: float = 0.0,
+    clean_share: float = CLEAN_SHARE,
     device: torch.device | str = "cpu",
     on_frame: Callable[[], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -59,7 +60,7 @@ def synthesize_clip(
     max_layers: at most this many moving foreground objects (0 gives camera shake only).
     still: force an almost still (True) or a moving (False) camera; None draws it (motion.STILL_SHARE).
     handheld_share: the share of moving cameras whose shake dominates (motion.handheld_path); 0 draws none.
-    degrade: add sensor noise and compression (except in CLEAN_SHARE of clips) and 8-bit rounding to the
+    degrade: add sensor noise and compression (except in `clean_share` of clips) and 8-bit rounding to the
         blurred clip.
     on_frame: called as each blurred frame is rendered (most of the work), for a progress bar.
     Deterministic for a given seed and inputs.
@@ -98,17 +99,18 @@ def synthesize_clip(
             on_frame()
     for start in range(0, frames, n):
         sharp[start : start + n] = render(times[frames * n + start : frames * n + start + n])
-    blurred = camera_pipeline(blurred, rng) if degrade else linear_to_srgb(blurred)
+    blurred = camera_pipeline(blurred, rng, clean_share) if degrade else linear_to_srgb(blurred)
     return blurred.contiguous(), linear_to_srgb(sharp).contiguous()
 
 
-def camera_pipeline(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+def camera_pipeline(x: torch.Tensor, rng: np.random.Generator, clean_share: float = CLEAN_SHARE) -> torch.Tensor:
     """What a camera does to the light it averaged: x (..., 3, H, W) linear -> sRGB in [0, 1].
 
     Heteroscedastic sensor noise in linear light, sRGB encoding, JPEG-like compression in 70% of
-    clips, and 8-bit rounding; CLEAN_SHARE of clips get the encoding and rounding alone.
+    clips, and 8-bit rounding; `clean_share` of clips get the encoding and rounding alone. The share only
+    moves a threshold on one draw: a clip that stays noisy gets the same noise under any share.
     """
-    noisy = rng.random() >= CLEAN_SHARE
+    noisy = rng.random() >= clean_share
     if noisy:
         generator = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))  # on the CPU on every device
         x = _sensor_noise(x, rng, generator)

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from deblur_cli.data.synth import MAX_SUBFRAMES, MIN_SUBFRAMES, SUBFRAME_SPACING, camera_pipeline
+from deblur_cli.data.synth import CLEAN_SHARE, MAX_SUBFRAMES, MIN_SUBFRAMES, SUBFRAME_SPACING, camera_pipeline
 from deblur_cli.transfer import linear_to_srgb, srgb_to_linear
 from deblur_cli.data.videos import VideoFrames
 
@@ -48,13 +48,15 @@ def synthesize_video_clip(
     frames: int,
     size: tuple[int, int],
     degrade: bool = True,
+    clean_share: float = CLEAN_SHARE,
     device: torch.device | str = "cpu",
     on_frame: Callable[[], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A (blurred, sharp) pair of clips, each (T, 3, H, W) float32 in [0, 1] on `device`, cut from `video`.
 
     `size` is (W, H); the video must `fit` it. Deterministic for a given seed and video. `on_frame` is
-    called as each blurred frame is rendered, for a progress bar.
+    called as each blurred frame is rendered, for a progress bar. `degrade` and `clean_share` as in
+    synth.synthesize_clip.
     """
     if not fits(video, frames, size):
         raise ValueError(f"{video.name} has no {_span(frames, 1)}-frame segment of at least {size[0]}x{size[1]}")
@@ -100,7 +102,7 @@ def synthesize_video_clip(
         blurred, sharp = blurred.flip(-1), sharp.flip(-1)
     if rng.random() < 0.5:  # played backwards, the clip is just as real
         blurred, sharp = blurred.flip(0), sharp.flip(0)
-    blurred = camera_pipeline(blurred, rng) if degrade else linear_to_srgb(blurred)
+    blurred = camera_pipeline(blurred, rng, clean_share) if degrade else linear_to_srgb(blurred)
     return blurred.contiguous(), linear_to_srgb(sharp).contiguous()
 
 
