@@ -13,8 +13,7 @@ from pathlib import Path
 
 from deblur_cli.errors import InputError, OutputError
 from deblur_cli.folders import walk_once
-from deblur_cli.outputs import VIDEO_SUFFIXES
-from deblur_cli.video_io import input_identity
+from deblur_cli.video_io import VIDEO_SUFFIXES, input_identity
 from deblur_cli.video_io.images import is_image
 from deblur_cli.wording import some
 

@@ -20,6 +20,7 @@ from deblur_cli.video_io import EncodeOptions, ReadOptions, VideoInfo, check_not
 from deblur_cli.video_io.images import (
     IMAGE_SUFFIXES,
     READ_ONLY_IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
     holds_clip,
     is_glob,
     is_image,
@@ -30,13 +31,6 @@ from deblur_cli.video_io.images import (
 from deblur_cli.video_io.sinks import is_frame_directory, planned_warnings
 from deblur_cli.video_io.writer import has_muxer
 
-VIDEO_SUFFIXES = {
-    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".flv", ".wmv", ".y4m",
-    ".3gp", ".3g2", ".ogv", ".asf", ".vob", ".dv", ".f4v",
-    ".mxf",  # professional cameras' cards (P2, XDCAM): MPEG-2, AVC-Intra or DNxHD, audio often in files of its own
-    ".mod", ".tod",  # MPEG-2 camcorders
-    ".gif",  # an animated GIF is a short video; restored, it becomes an .mp4
-}  # fmt: skip
 DEFAULT_TAG = "-deblurred"  # added to an input's name for its whole result when there is no -o (output_tag)
 COMPARE_TAG = "-compare"  # and for a side-by-side comparison
 # a time in a tag (output_tag): seconds (90s, 1.5s), or a timecode with dots for its colons (10.00.05.12)

@@ -28,7 +28,7 @@ from deblur_cli.weights.verify import file_digest
 
 FRAMES_PER_CLIP = 8
 # what --add takes as sharp material: fewer kinds than `deblur run` reads (video_io.images.IMAGE_SUFFIXES,
-# outputs.VIDEO_SUFFIXES): 8-bit photos and camera video, no float or HDR images, no GIFs
+# VIDEO_SUFFIXES): 8-bit photos and camera video, no float or HDR images, no GIFs
 SOURCE_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
 SOURCE_VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".mpg", ".ts"})
 Say = Callable[[str], None]

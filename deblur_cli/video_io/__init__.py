@@ -5,7 +5,7 @@ Imports only PyAV, NumPy and the standard library.
 """
 
 from deblur_cli.video_io.encoding import EncodeOptions
-from deblur_cli.video_io.images import IMAGE_SUFFIXES
+from deblur_cli.video_io.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
 from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io.sinks import check_sink, is_frame_directory, open_sink, shows_turned, with_grid
@@ -14,6 +14,7 @@ from deblur_cli.video_io.sources import FrameSource, ReadOptions, check_not_cut,
 __all__ = [
     "DEFAULT_FPS",
     "IMAGE_SUFFIXES",
+    "VIDEO_SUFFIXES",
     "EncodeOptions",
     "Frame",
     "FrameSink",

@@ -39,6 +39,15 @@ READ_ONLY_IMAGE_SUFFIXES = (
 )  # fmt: skip
 _FLOAT_FORMAT = re.compile(r"f(16|32)(le|be)?$")  # FFmpeg's float pixel formats: gbrpf32le, grayf16le, ...
 IMAGE_SUFFIXES = WRITTEN_IMAGE_SUFFIXES + READ_ONLY_IMAGE_SUFFIXES
+# the suffixes that name a video where the name alone decides (the videos of a folder or a glob, a dataset's clips,
+# what -o names); a file given itself is read as a video by any suffix but an image's
+VIDEO_SUFFIXES = {
+    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".flv", ".wmv", ".y4m",
+    ".3gp", ".3g2", ".ogv", ".asf", ".vob", ".dv", ".f4v",
+    ".mxf",  # professional cameras' cards (P2, XDCAM): MPEG-2, AVC-Intra or DNxHD, audio often in files of its own
+    ".mod", ".tod",  # MPEG-2 camcorders
+    ".gif",  # an animated GIF is a short video; restored, it becomes an .mp4
+}  # fmt: skip
 _SEQUENCE_HINT = "a frame sequence is a folder of .png, .jpg or .tif files that sort in order (frame_0001.png ...)"
 
 
