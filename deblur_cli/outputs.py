@@ -22,8 +22,9 @@ from deblur_cli.video_io.images import (
     READ_ONLY_IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
     holds_clip,
-    is_glob,
+    is_glob_input,
     is_image,
+    is_image_sequence,
     list_images,
     natural_key,
     reads_as_image,
@@ -213,7 +214,7 @@ def _into(inputs: list[Path], output: Path, named_folder: bool, tag: str = DEFAU
         if videos:
             expanded += [(video, _tagged(_written_as(video.relative_to(path)), tag)) for video in videos]
             batch = True
-        elif path.is_dir() or is_glob_input(path):  # frames, by the folder's name (a glob's: "shots/*.png")
+        elif is_image_sequence(path):  # frames, by the folder's name (a glob's: "shots/*.png")
             name = Path(os.path.abspath(path.parent)).name if is_glob_input(path) else path.name
             expanded.append((path, Path(name if tag == DEFAULT_TAG else name + tag)))  # shots.v2-compare
         else:
@@ -238,11 +239,6 @@ def _into(inputs: list[Path], output: Path, named_folder: bool, tag: str = DEFAU
 def _tagged(place: Path, tag: str) -> Path:
     """`place` in a folder of results, named for a part or a side-by-side (`tag`) where that is what it holds."""
     return place if tag == DEFAULT_TAG else place.with_name(place.stem + tag + place.suffix)
-
-
-def is_glob_input(path: Path) -> bool:
-    """Whether an input is a glob of images ('shots/*.png'), not a file or folder of that name."""
-    return not path.exists() and is_glob(str(path))
 
 
 def _is_video_file(path: Path) -> bool:
@@ -367,7 +363,7 @@ def _sink(source: Path, target: Path, named: bool, named_folder: bool) -> Path |
     folder -o named (`named`) with a trailing slash, or a folder of frames restored under a name deblur made
     (beside it, or in -o's folder: its name may hold a part's times, shots-deblurred-from-0.04s); else `target`
     itself (-o NAME for a folder of frames may name a video)."""
-    folder = (named_folder and named) or ((source.is_dir() or is_glob_input(source)) and not named)
+    folder = (named_folder and named) or (is_image_sequence(source) and not named)
     return f"{target}{os.sep}" if folder else target
 
 

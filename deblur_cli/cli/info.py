@@ -30,13 +30,14 @@ from deblur_cli.cli.progress_lines import SLOW, each_frame, in_words
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.errors import DeblurError, InputError, NoVideoError, UsageError
 from deblur_cli.model_specs import model_spec
-from deblur_cli.outputs import expand_video_globs, is_glob_input, left_out_note, nearest_folder, writable
+from deblur_cli.outputs import expand_video_globs, left_out_note, nearest_folder, writable
 from deblur_cli.asked_span import span_in
 from deblur_cli.span import Span
 from deblur_cli.run_options import sampling_note, window_options
 from deblur_cli.video_io import EncodeOptions, ReadOptions, VideoInfo, describe
 from deblur_cli.video_io.extras import describe_extras
 from deblur_cli.video_io.frame_timing import timing_of
+from deblur_cli.video_io.images import is_glob_input
 from deblur_cli.video_io.info import HDR_TRANSFERS, UNSPECIFIED, reading_matrix, srgb_source, turn_in_words
 from deblur_cli.video_io.sinks import plan_sink
 from deblur_cli.video_io.sources import first_look, reading_warnings

@@ -91,6 +91,18 @@ def is_glob(text: str) -> bool:
     return any(c in text for c in "*?[")
 
 
+def is_glob_input(path: str | os.PathLike) -> bool:
+    """Whether an input is a glob pattern ('shots/*.png'): it has a glob's characters and names no file or
+    folder (a file named 'take[1].mp4' is that file)."""
+    text = os.fspath(path)
+    return not os.path.exists(text) and is_glob(text)
+
+
+def is_image_sequence(path: str | os.PathLike) -> bool:
+    """Whether an input is read as a sequence of images (list_images): a folder, or a glob (is_glob_input)."""
+    return os.path.isdir(path) or is_glob_input(path)
+
+
 def natural_key(path: Path) -> list:
     """Sort key that orders frame_2 before frame_10."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", str(path))]

@@ -17,7 +17,13 @@ from deblur_cli.span import Span
 from deblur_cli.video_io.frame_timing import break_warning, gap_warning, timing_of
 from deblur_cli.video_io.gif_end import missing_trailer
 from deblur_cli.video_io.image_kinds import survey
-from deblur_cli.video_io.images import ImageSequenceSource, float_warning, is_glob, list_images, reads_as_image
+from deblur_cli.video_io.images import (
+    ImageSequenceSource,
+    float_warning,
+    is_image_sequence,
+    list_images,
+    reads_as_image,
+)
 from deblur_cli.video_io.info import DEFAULT_FPS, Frame, VideoInfo
 from deblur_cli.video_io.reader import VideoFileSource
 from deblur_cli.video_io.truncation import damaged_hint, packets_end_early, tail_cut
@@ -65,7 +71,7 @@ def open_source(path: str | os.PathLike, read: ReadOptions = ReadOptions()) -> F
     """
     span, image_rate = read.span, read.image_rate
     text = os.fspath(path)
-    if os.path.isdir(text) or (not os.path.exists(text) and is_glob(text)):
+    if is_image_sequence(text):
         return ImageSequenceSource(_images_in(list_images(text), span, text, image_rate), rate=image_rate)
     try:
         mode = os.stat(text).st_mode
@@ -113,7 +119,7 @@ def input_identity(path: str | os.PathLike) -> dict:
     images by its path and each image's size and modification time (reading a sample of thousands of images
     would take a while)."""
     text = os.fspath(path)
-    if os.path.isdir(text) or (not os.path.exists(text) and is_glob(text)):
+    if is_image_sequence(text):
         digest = hashlib.sha256()
         files = list_images(text)
         for file in files:
@@ -163,9 +169,10 @@ def first_look(path: str | os.PathLike) -> tuple[VideoInfo, list[str]]:
 def check_not_cut(path: str | os.PathLike, span: Span = Span()) -> None:
     """InputError, before any frame is decoded, where a video file is cut short before its `span` ends
     (truncation.tail_cut): the whole read would restore every frame up to the cut, then fail with nothing
-    written. A span that ends before the cut is read as it would be."""
+    written. A span that ends before the cut is read as it would be. Only a video file is checked: not images,
+    nor a missing file, which open_source refuses with its own message."""
     text = os.fspath(path)
-    if os.path.isdir(text) or not os.path.exists(text) or reads_as_image(text):
+    if is_image_sequence(text) or not os.path.exists(text) or reads_as_image(text):
         return
     cut = tail_cut(text)
     # a span's end is let through where the cut's place is unknown: the reader's own end check decides there
@@ -181,7 +188,7 @@ def reading_warnings(path: str | os.PathLike, info: VideoInfo) -> list[str]:
     or a GIF's missing trailer (gif_end.missing_trailer), or else frames missing from a stream at one rate, where its
     timestamps jump (frame_timing.Timing.holes)."""
     text = os.fspath(path)
-    if os.path.isdir(text) or (not os.path.exists(text) and is_glob(text)):
+    if is_image_sequence(text):
         images = list_images(text)
         clipped = float_warning(images[0].name, info.pix_fmt, read=False) if images else None
         return ([clipped] if clipped else []) + survey(images, info)
