@@ -929,3 +929,15 @@ def test_a_log_gets_no_empty_line_for_the_bar(tmp_path):
     result = CliRunner().invoke(app, ["bench", "-m", "dstnet-s", "--size", "32x32", "--frames", "2"])
     assert result.exit_code == 0, result.output
     assert result.stderr.startswith("note: "), result.stderr[:80]
+
+
+def test_cli_takes_an_output_that_an_input_file_named_like_a_glob_would_match(stand_in_models, tmp_path):
+    """Found in review: an image named with a glob's characters (shot[1].png) is that file, not a pattern, as
+    `deblur run` reads it; --plot shot1.png, which the name would match as a pattern, was refused as one of its
+    frames."""
+    shot = write_image(tmp_path / "shot[1].png", np.full((32, 32, 3), 128, np.uint8))
+    plot = tmp_path / "shot1.png"
+    args = ["--input", str(shot), "--frames", "1", "-m", "dstnet-s", "-q", "--plot", str(plot)]
+    result = CliRunner().invoke(app, ["bench", *args])
+    assert result.exit_code == 0, result.output
+    assert plot.read_bytes().startswith(b"\x89PNG")

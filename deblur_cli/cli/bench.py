@@ -46,7 +46,7 @@ from deblur_cli.model_specs import MAX_SAMPLES, MAX_STEPS, MODELS
 from deblur_cli.outputs import same_file
 from deblur_cli.span import Span
 from deblur_cli.files import check_writable
-from deblur_cli.video_io.images import is_glob, is_image
+from deblur_cli.video_io.images import is_glob_input, is_image
 from deblur_cli.wording import said_once
 
 if TYPE_CHECKING:
@@ -361,7 +361,7 @@ def _frame_named(source: Path, output: Path) -> Path | None:
         if is_image(output) and output.resolve().parent == source.resolve():
             return source
         frames = [p for p in source.iterdir() if is_image(p) and p.is_file()]
-    elif is_glob(text):
+    elif is_glob_input(source):  # not a file named like one (shot[1].png), which is read as that file
         if is_image(output) and _matches(output, text):  # a new image the pattern would read as a frame
             return source
         frames = [Path(p) for p in glob.glob(text) if os.path.isfile(p)]
