@@ -19,12 +19,11 @@ from deblur_cli.outputs import (
     check_not_the_input,
     earlier_outputs,
     expand_video_globs,
-    left_out_note,
     output_tag,
     photos_beside_videos,
     plan_outputs,
-    preflight,
 )
+from deblur_cli.preflight import left_out_note, preflight
 from deblur_cli.span import Span
 from deblur_cli.video_io import EncodeOptions, ReadOptions
 
@@ -138,7 +137,7 @@ def plan_batch(
     span: AskedSpan = AskedSpan(),
 ) -> Generator[Said, None, Batch]:
     """The Batch of a run of `inputs` (quoted globs of videos expanded) to -o `output` (`named_folder`: typed
-    with a trailing slash), checked as `outputs.preflight` checks each job, before any model loads: `span` as
+    with a trailing slash), checked as `preflight.preflight` checks each job, before any model loads: `span` as
     typed is turned into each input's own part there (a timecode is a label of the input's own). Yields
     what it says as it finds it: the inputs left out (results of an earlier run beside their inputs, a folder
     of videos' photos and sound files), --skip-existing's skipped, the notes and warnings of the checks; returns

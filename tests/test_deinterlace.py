@@ -262,7 +262,8 @@ def test_run_deinterlaces_and_says_so(tmp_path, monkeypatch):
 
 def test_preflight_notes_the_deinterlacing_before_it_checks_the_output(tmp_path):
     from deblur_cli.errors import OutputExistsError
-    from deblur_cli.outputs import plan_outputs, preflight
+    from deblur_cli.outputs import plan_outputs
+    from deblur_cli.preflight import preflight
 
     source = make_interlaced(tmp_path / "in.mp4", frames=4)
     target = tmp_path / "out.mkv"

@@ -30,7 +30,8 @@ from deblur_cli.cli.progress_lines import SLOW, each_frame, in_words
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.errors import DeblurError, InputError, NoVideoError, UsageError
 from deblur_cli.model_specs import model_spec
-from deblur_cli.outputs import expand_video_globs, left_out_note, nearest_folder, writable
+from deblur_cli.outputs import expand_video_globs, nearest_folder, writable
+from deblur_cli.preflight import left_out_note
 from deblur_cli.asked_span import span_in
 from deblur_cli.span import Span
 from deblur_cli.run_options import sampling_note, window_options
