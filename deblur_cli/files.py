@@ -14,6 +14,7 @@ import os
 import secrets
 import shlex
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from deblur_cli.errors import DiskFullError, OutputError
@@ -22,10 +23,10 @@ from deblur_cli.errors import DiskFullError, OutputError
 NAME_MAX = 255  # bytes in one file name on the usual file systems (ext4, APFS, XFS)
 
 
-def temp_name(final: Path) -> Path:
-    """A fresh hidden name beside `final` with the same suffix (FFmpeg picks the container from it); the
-    stem is cut where the longer name would pass NAME_MAX."""
-    tail = f".deblur-{secrets.token_hex(4)}{final.suffix}"
+def temp_name(final: Path, suffix: str | None = None) -> Path:
+    """A fresh hidden name beside `final` ending in `suffix`, by default `final`'s own (FFmpeg picks the
+    container from it); the stem is cut where the longer name would pass NAME_MAX."""
+    tail = f".deblur-{secrets.token_hex(4)}{final.suffix if suffix is None else suffix}"
     return final.with_name(f".{cut_to_bytes(final.stem, NAME_MAX - 1 - len(os.fsencode(tail)))}{tail}")
 
 
@@ -47,8 +48,16 @@ def reserve_file(final: Path, folder: Path | None = None) -> Path:
     """Create an empty temporary file beside `final` (or in `folder`, on the same file system) and return
     its path; OutputError if the directory is missing or not writable. The file gets the usual
     permissions (0666 less the umask)."""
+    try:
+        return _new_file(final, folder)
+    except OSError as e:
+        raise output_error(final, e) from None
+
+
+def _new_file(final: Path, folder: Path | None = None, suffix: str | None = None) -> Path:
+    """An empty file made under a fresh `temp_name`, never one that was there; OSError where it cannot be made."""
     while True:
-        temp = temp_name(final)
+        temp = temp_name(final, suffix)
         if folder is not None:
             temp = folder / temp.name
         try:
@@ -56,8 +65,6 @@ def reserve_file(final: Path, folder: Path | None = None) -> Path:
             return temp
         except FileExistsError:
             continue
-        except OSError as e:
-            raise output_error(final, e) from None
 
 
 def reserve_dir(final: Path) -> Path:
@@ -134,6 +141,25 @@ def write_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:
         raise
 
 
+@contextlib.contextmanager
+def written(path: Path, *, suffix: str | None = None, hint: str | None = None) -> Iterator[Path]:
+    """A new temporary file beside `path` for a writer that takes a path (np.save, torch.save, av.open), renamed
+    to `path` when the block ends: a reader finds the old file or the whole new one. Its name ends in `suffix`,
+    by default `path`'s own, as the writer or the folder's readers expect. On any error, Ctrl-C included, it
+    is removed; an OSError is raised as OutputError about `path`, `hint` added to the cause's own."""
+    temp = None
+    try:
+        temp = _new_file(path, suffix=suffix)
+        yield temp
+        os.replace(temp, path)
+    except BaseException as e:
+        if temp is not None:
+            discard(temp)
+        if isinstance(e, OSError):
+            raise output_error(path, e, hint=hint) from None
+        raise
+
+
 def write_json(report, path: str | os.PathLike) -> None:
     """Write a report (anything with a to_dict(), as BenchReport or an evaluation's) as JSON (UTF-8,
     indented), atomically: a temporary file, then a rename. JSON has no infinity nor NaN: an infinite
@@ -196,8 +222,16 @@ def _folder(path: Path) -> Path:
     return path.parent if str(path.parent) else Path(".")
 
 
-def output_error(path: Path, error: BaseException) -> OutputError:
-    """An OutputError naming the cause in words a user can act on (disk full, permissions, missing folder)."""
+def output_error(path: Path, error: BaseException, *, hint: str | None = None) -> OutputError:
+    """An OutputError naming the cause in words a user can act on (disk full, permissions, missing folder);
+    `hint`, where given, follows the cause's own hint (what else the user may do: training's --resume)."""
+    found = _cause(path, error)
+    if hint:
+        found.hint = f"{found.hint}; {hint}"
+    return found
+
+
+def _cause(path: Path, error: BaseException) -> OutputError:
     code = getattr(error, "errno", None)
     where = _folder(path)
     if code in (errno.ENOSPC, errno.EDQUOT):
