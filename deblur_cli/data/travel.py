@@ -23,6 +23,7 @@ from deblur_cli.data.npy import save_npy
 from deblur_cli.data.photos import list_photos, load_photo
 from deblur_cli.data.videos import VIDEOS_DIR, compute_flows, list_videos, load_video, opencv
 from deblur_cli.errors import InputError, OutputError
+from deblur_cli.files import write_bytes
 
 PHOTO_QUALITY = 95
 FRAME_QUALITY = 90  # video frames: noisier (vtest) and many, and their chroma was 4:2:0 to begin with
@@ -107,9 +108,7 @@ def _write_jpeg(cv2, rgb: np.ndarray, path: Path, quality: int, *, full_chroma: 
     ok, data = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), params)
     if not ok:
         raise OutputError(f"cannot encode {path}")
-    tmp = _parent(path).with_name(path.name + ".tmp")
-    tmp.write_bytes(data.tobytes())
-    tmp.replace(path)
+    write_bytes(_parent(path), data.tobytes())
 
 
 def _read_jpeg(cv2, path: Path) -> np.ndarray:

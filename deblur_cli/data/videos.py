@@ -26,6 +26,7 @@ import numpy as np
 from deblur_cli.data.npy import save_npy
 from deblur_cli.data.decode import DECODE
 from deblur_cli.errors import DeblurError, InputError
+from deblur_cli.files import write_bytes
 
 VIDEOS_DIR = "videos"  # under the source cache, beside photos/
 LONG_SIDE = 640  # px; real footage carries some blur of its own, which shrinking reduces
@@ -113,9 +114,7 @@ def prepare_video(path: str | Path, folder: str | Path, *, meta: dict | None = N
     for name, array in (("frames", frames), ("flow_fwd", fwd), ("flow_bwd", bwd)):
         save_npy(folder / f"{name}.npy", array)
     info = {"fps": fps, "decode": DECODE, "segments": [list(s) for s in segments], **(meta or {})}
-    tmp = folder / "meta.json.tmp"
-    tmp.write_text(json.dumps(info, indent=1))
-    tmp.replace(folder / "meta.json")  # written last: its presence marks a complete folder
+    write_bytes(folder / "meta.json", json.dumps(info, indent=1).encode())  # last: its presence marks a complete folder
     return load_video(folder)
 
 

@@ -22,7 +22,7 @@ from deblur_cli import __version__
 from deblur_cli.data.dataset import FixedClips, FixedVideoClips, sources_note, split_photos, split_videos
 from deblur_cli.data.manifest import MANIFEST
 from deblur_cli.errors import OutputError
-from deblur_cli.files import discard, output_error
+from deblur_cli.files import output_error, write_bytes, written
 from deblur_cli.levels import to_image
 
 
@@ -173,23 +173,15 @@ def write_ffv1(clip: torch.Tensor, path: str | Path, fps: int = 30) -> None:
 
     from deblur_cli.video_io.containers import local_name
 
-    path = Path(path)
-    tmp = path.with_name(path.stem + ".tmp.mkv")
-    try:
-        with av.open(local_name(tmp), "w") as container:
-            container.flags |= av.container.Flags.bitexact.value  # no random segment ID or date: same seed, same bytes
-            stream = container.add_stream("ffv1", rate=fps)
-            stream.width, stream.height, stream.pix_fmt = clip.shape[-1], clip.shape[-2], "bgr0"
-            for frame in clip:
-                array = to_image(frame, 8)
-                container.mux(stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24").reformat(format="bgr0")))
-            container.mux(stream.encode())
-        tmp.replace(path)
-    except BaseException as e:  # a full disk, Ctrl-C, SIGTERM: no half-written clip left to block the next run
-        discard(tmp)  # the error that stopped the write is the one raised
-        if isinstance(e, OSError):
-            raise output_error(path, e) from None
-        raise
+    # a full disk, Ctrl-C, SIGTERM: no half-written clip left to block the next run
+    with written(Path(path)) as temp, av.open(local_name(temp), "w") as container:
+        container.flags |= av.container.Flags.bitexact.value  # no random segment ID or date: same seed, same bytes
+        stream = container.add_stream("ffv1", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = clip.shape[-1], clip.shape[-2], "bgr0"
+        for frame in clip:
+            array = to_image(frame, 8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24").reformat(format="bgr0")))
+        container.mux(stream.encode())
 
 
 def write_png(frame: torch.Tensor, path: str | Path) -> None:
@@ -197,17 +189,7 @@ def write_png(frame: torch.Tensor, path: str | Path) -> None:
 
     Encoded here with zlib rather than PyAV, so that `deblur train --evaluate --sample` works where
     PyAV is not installed (a training machine needs only torch)."""
-    path = Path(path)
-    array = to_image(frame, 8)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    try:
-        tmp.write_bytes(png_bytes(array))
-        tmp.replace(path)
-    except BaseException as e:  # a full disk, Ctrl-C, SIGTERM: no half-written frame left behind
-        discard(tmp)  # the error that stopped the write is the one raised
-        if isinstance(e, OSError):
-            raise output_error(path, e) from None
-        raise
+    write_bytes(Path(path), png_bytes(to_image(frame, 8)))
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
