@@ -40,9 +40,11 @@ from deblur_cli.data.dataset import (
 from deblur_cli.data.workers import worker_context
 from deblur_cli.devices import precision_warning
 from deblur_cli.errors import DeblurError, InputError, ModelError, UnknownModelError, UsageError
+from deblur_cli.files import written
 from deblur_cli.train_config import PRECISIONS, TrainConfig
 from deblur_cli.train_state import (
     CHECKPOINT,
+    RESUME_HINT,
     as_option,
     load_state,
     read_state,
@@ -589,8 +591,5 @@ def _truncate_log(path: Path, step: int) -> None:
         rows = list(csv.reader(f))
     # a row that is no step's (a blank line an editor added) is dropped with the steps after `step`
     kept = rows[:1] + [row for row in rows[1:] if row and row[0].isdigit() and int(row[0]) <= step]
-    tmp = path.with_name(path.name + ".tmp")
-    with writing(path):
-        with tmp.open("w", newline="") as f:
-            csv.writer(f).writerows(kept)
-        tmp.replace(path)
+    with written(path, hint=RESUME_HINT) as temp, temp.open("w", newline="") as f:
+        csv.writer(f).writerows(kept)

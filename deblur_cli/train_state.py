@@ -12,12 +12,13 @@ from pathlib import Path
 
 import torch
 
-from deblur_cli.errors import InputError, OutputError, UsageError
-from deblur_cli.files import discard
+from deblur_cli.errors import InputError, UsageError
+from deblur_cli.files import output_error, written
 from deblur_cli.model_specs import MODELS
 from deblur_cli.train_config import TrainConfig
 
 CHECKPOINT = "last.pt"  # full training state, for --resume
+RESUME_HINT = "--resume continues from the last checkpoint"  # what a run stopped by a failed write may do
 
 
 def save_state(path: Path, step: int, config: TrainConfig, model, ema, optimizer) -> None:
@@ -28,15 +29,12 @@ def save_state(path: Path, step: int, config: TrainConfig, model, ema, optimizer
         "ema": ema.state_dict(),
         "optimizer": optimizer.state_dict(),
     }
-    tmp = path.with_name(path.name + ".tmp")  # written aside, then renamed: the last checkpoint stays whole
-    try:
-        torch.save(state, tmp)
-        tmp.replace(path)
-    except BaseException as e:  # a second Ctrl-C while saving, a full disk: no partial last.pt.tmp left behind
-        discard(tmp)  # the error that stopped the write is the one raised
-        if isinstance(e, (OSError, RuntimeError)):  # torch's zip writer reports a failed write as RuntimeError
-            raise _unwritable(path, e) from None
-        raise
+    # written aside, then renamed: the last checkpoint stays whole, a second Ctrl-C or a full disk leaves no part
+    with written(path, hint=RESUME_HINT) as temp:
+        try:
+            torch.save(state, temp)
+        except RuntimeError:  # how torch's zip writer reports a failed write, in words of its own
+            raise OSError("the write failed") from None
 
 
 @contextmanager
@@ -46,15 +44,7 @@ def writing(path: Path) -> Iterator[None]:
     try:
         yield
     except OSError as e:
-        raise _unwritable(path, e) from None
-
-
-def _unwritable(path: Path, error: Exception) -> OutputError:
-    reason = error.strerror if isinstance(error, OSError) and error.strerror else "the write failed"
-    return OutputError(
-        f"cannot write {path}: {reason}",
-        hint=f"check the free space and the permissions of {path.parent}; --resume continues from the last checkpoint",
-    )
+        raise output_error(path, e, hint=RESUME_HINT) from None
 
 
 def read_state(path: Path, needed: tuple[str, ...] = ("step", "config", "model", "ema", "optimizer")) -> dict:
