@@ -25,7 +25,7 @@ from deblur_cli.levels import as_float, to_compact_tensor, to_image, to_levels
 from deblur_cli.outputs import check_free, check_output_path
 from deblur_cli.restorer import Restorer, batches, completed
 from deblur_cli.prefetch import prefetched, put_unless_stopped
-from deblur_cli.side_by_side import compose, composed_info
+from deblur_cli.side_by_side import Placement, compose, composed_info, placement
 from deblur_cli.stream import check_windows, restore_mixed
 from deblur_cli.transfer import model_curve
 from deblur_cli.video_io import (
@@ -271,7 +271,7 @@ def deblur_video(
     and audio/subtitle streams; a span keeps what falls inside it, with the clock starting at its first frame. It is written under a temporary name and renamed at the end; on any
     error or Ctrl-C nothing is left under the final name. The input is never modified.
     With `side_by_side`, each output frame shows the input on the left and the restored frame on the
-    right, twice as wide (see side_by_side.py). `strength` below 1 keeps that much of the restoration
+    right, a thin line between them, each captioned where the caption fits (see side_by_side.py). `strength` below 1 keeps that much of the restoration
     and the rest of the input: each frame is input + strength × (restored − input); at 0 the model is not run.
     `keep_still` keeps the input where it stands still (still_regions.py), before `strength` mixes.
     `read.image_rate` is the frame rate of an image-sequence input (video_io.DEFAULT_FPS without one).
@@ -308,7 +308,7 @@ def deblur_video(
                 restored = _restore_into(
                     sink, source, restorer, windows,
                     begin=begin, resumed=resumed, strength=strength, keep_still=keep_still, progress=progress,
-                    placement=((info.rotation, info.mirrored) if turned else (0, False)) if side_by_side else None,
+                    placement=placement(info, (restorer.identity or {}).get("model"), turned) if side_by_side else None,
                 )  # fmt: skip
         except BaseException as e:
             if sink.finished:  # stopped as the output was renamed into place: nothing is left to do
@@ -379,14 +379,14 @@ def _restore_into(
     *,
     begin: int | None,
     resumed: int,
-    placement: tuple[int, bool] | None,
+    placement: Placement | None,
     strength: float,
     keep_still: bool,
     progress: ProgressFn | None,
 ) -> _Restored:
     """Decode `source` from frame `begin` (None: not at all), restore it and write the frames from
-    `resumed` on into `sink`. Decoding and encoding run in threads of their own. `placement`: the
-    (rotation, mirrored) that side-by-side frames are placed for, None for the restored frames alone."""
+    `resumed` on into `sink`. Decoding and encoding run in threads of their own. `placement`: how
+    side-by-side frames are composed, None for the restored frames alone."""
     info: VideoInfo = source.info
     size = (info.height, info.width)
     curve = model_curve(info.color.get("transfer"))  # HDR frames are restored on an sRGB-like curve

@@ -6,20 +6,28 @@ two halves are placed where that turn brings them to the left and the right: sid
 degrees, one above the other for 90 and 270; a player that also mirrors the frames swaps the halves, so
 they are placed the other way round then. An output that records no rotation (.avi) is shown as stored:
 its halves are placed for no turn and no mirror.
+
+Each half is captioned in its top-left corner as shown, "input" and "deblurred (dstnet-s)" (captions.py), where
+the captions fit: so that an editor need not remember which side is which.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import torch
 
+from deblur_cli.captions import Captions, burn, drawable, fitting, white_of
 from deblur_cli.video_io import VideoInfo
 
 # For each display rotation (counter-clockwise degrees): the stored axis the halves are joined along
 # (-1 width, -2 height), and whether the input comes first along it.
 _LAYOUT = {0: (-1, True), 90: (-2, True), 180: (-1, False), 270: (-2, False)}
 DIVIDER = 4  # pixels of black between the halves; even, so 4:2:0 video keeps even sizes
+INPUT, RESTORED = "input", "deblurred"  # the halves' captions
+# the corners of a picture as shown (0 the top left), to find where a turn and a mirror put them as stored
+_CORNERS = torch.tensor([[0, 1], [2, 3]])
 
 
 def composed_info(info: VideoInfo, turned: bool = True) -> VideoInfo:
@@ -31,13 +39,63 @@ def composed_info(info: VideoInfo, turned: bool = True) -> VideoInfo:
     return dataclasses.replace(info, height=2 * info.height + DIVIDER, alpha=False)
 
 
-def compose(before: torch.Tensor, after: torch.Tensor, rotation: int, mirrored: bool = False) -> torch.Tensor:
+class Placement(NamedTuple):
+    """How a run's frames are composed side by side: compose's arguments after the two frames."""
+
+    rotation: int  # the display rotation the halves are placed for (0 where the output shows frames as stored)
+    mirrored: bool  # whether a player also mirrors them
+    captions: Captions | None  # the halves' captions, None where they do not fit
+
+
+def placement(info: VideoInfo, model: str | None, turned: bool = True) -> Placement:
+    """The Placement of `info`'s frames side by side, their captions naming `model` (captions_for). `turned` as
+    composed_info's: where the output is not shown turned (.avi), the halves are placed as stored."""
+    rotation, mirrored = (info.rotation, info.mirrored) if turned else (0, False)
+    return Placement(rotation, mirrored, captions_for(info, model, turned))
+
+
+def captions_for(info: VideoInfo, model: str | None, turned: bool = True) -> Captions | None:
+    """The captions of `info`'s frames side by side: "input", and "deblurred (dstnet-s)" naming `model` (None: the
+    model has no name), or "deblurred" alone where that does not fit; None where neither fits. `turned` as
+    composed_info's."""
+    width, height = info.display_size if turned else (info.width, info.height)
+    white = white_of(info.color.get("transfer"))
+    named = f"{RESTORED} ({model})"
+    for label in ([named] if model and drawable(named) else []) + [RESTORED]:
+        captions = fitting((INPUT, label), height, width, white)
+        if captions is not None:
+            return captions
+    return None
+
+
+def compose(
+    before: torch.Tensor, after: torch.Tensor, rotation: int, mirrored: bool = False, captions: Captions | None = None
+) -> torch.Tensor:
     """(3, H, W) input and restored frames, stored orientation -> one (3, H, 2W + DIVIDER) or (3, 2H + DIVIDER, W)
     frame that a player turned by `rotation` (and mirrored, if `mirrored`) shows with the input on the left and
-    the restored frame on the right."""
+    the restored frame on the right, each with its caption of `captions` where given."""
     axis, before_first = _LAYOUT[rotation]
     before_first ^= mirrored
     shape = list(before.shape)
     shape[axis] = DIVIDER
     line = before.new_zeros(shape)
-    return torch.cat([before, line, after] if before_first else [after, line, before], dim=axis)
+    both = torch.cat([before, line, after] if before_first else [after, line, before], dim=axis)
+    if captions is not None:
+        length = before.shape[axis]
+        first, second = both.narrow(axis, 0, length), both.narrow(axis, length + DIVIDER, length)
+        for half, letters in zip((first, second) if before_first else (second, first), captions.stamps):
+            _caption(half, letters, rotation, mirrored, captions)
+    return both
+
+
+def _caption(half: torch.Tensor, letters: torch.Tensor, rotation: int, mirrored: bool, captions: Captions) -> None:
+    """Burn the caption `letters` (upright) into `half` (3, H, W), stored orientation, in place, at the top-left
+    corner a player turned by `rotation` (and mirrored) shows."""
+    turns = -(rotation // 90)  # a player mirrors after it turns: undone in the other order
+    stored = torch.rot90(letters.flip(-1) if mirrored else letters, turns, dims=(0, 1))
+    corner = torch.rot90(_CORNERS.flip(-1) if mirrored else _CORNERS, turns, dims=(0, 1))
+    bottom, right = (corner == 0).nonzero()[0].tolist()
+    (h, w), (height, width), margin = stored.shape, half.shape[-2:], captions.margin
+    top = height - margin - h if bottom else margin
+    left = width - margin - w if right else margin
+    burn(half[:, top : top + h, left : left + w], stored, captions.white)

@@ -11,10 +11,11 @@ from typer.testing import CliRunner
 
 from deblur_cli.cli import app
 import deblur_cli.restorers as restorers_module
-from deblur_cli.side_by_side import DIVIDER, compose, composed_info
+from deblur_cli.captions import SHADE, white_of
+from deblur_cli.side_by_side import DIVIDER, compose, composed_info, placement
 from deblur_cli.video_io import VideoInfo
 from tests import media
-from tests.restorers import InvertingRestorer
+from tests.restorers import InvertingRestorer, MixingRestorer
 
 runner = CliRunner()
 
@@ -111,3 +112,93 @@ def test_work_kept_before_the_halves_were_placed_as_stored_is_not_continued(tmp_
     other_options = WorkFolder(output, key)  # the control: work of other options is refused, and kept
     with pytest.raises(OutputError, match="made with other settings"):
         other_options.refuse_to_discard(40)
+
+
+def info_of(width: int, height: int, rotation: int = 0, mirrored: bool = False, color: dict | None = None) -> VideoInfo:
+    """A VideoInfo of frames of `width` x `height`, stored."""
+    return VideoInfo(
+        width=width, height=height, fps=None, time_base=None, frame_count=1, bit_depth=8, rotation=rotation,
+        mirrored=mirrored, color=color or {},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_each_half_is_captioned_in_its_top_left_corner_as_shown(rotation, mirrored):
+    """firstlook54 F14: the halves had no captions, and an editor had to remember which side was which. Each gets
+    one, upright as a player shows it: white letters on a box that darkens the picture to SHADE, the rest of the
+    frame as composed without it."""
+    size = (640, 360) if rotation in (0, 180) else (360, 640)  # shown 640x360 either way
+    before = torch.rand(3, size[1], size[0], generator=torch.Generator().manual_seed(0)) * 0.5 + 0.25
+    after = 1 - before
+    placed = placement(info_of(*size, rotation, mirrored), "dstnet-s")
+    assert placed.captions is not None and placed.captions.margin == 4  # 2 font pixels of 2 px at 360p
+    shown = displayed(compose(before, after, *placed), rotation, mirrored)
+    plain = displayed(compose(before, after, rotation, mirrored), rotation, mirrored)
+    assert shown.shape == plain.shape == (360, 2 * 640 + DIVIDER, 3)
+    # the boxes: 20 px high (8 rows of letters and a row of box above and below, 2 px each) at 4 px from the corner;
+    # "input" 5 letters of 5 columns and a column between, "deblurred (dstnet-s)" 20, and a column of box each side
+    boxes = [(0, 4 + 2 * (5 * 6 + 1)), (640 + DIVIDER, 4 + 2 * (20 * 6 + 1))]
+    outside = np.ones(shown.shape[:2], dtype=bool)
+    for left, width in boxes:
+        box = (slice(4, 24), slice(left + 4, left + width))
+        outside[box] = False
+        letters = (shown[box] == 1).all(axis=-1)
+        assert 100 < letters.sum() < letters.size / 2  # white letters...
+        darkened = shown[box][~letters]
+        np.testing.assert_allclose(darkened, SHADE * plain[box][~letters], rtol=1e-6)  # ...on the darkened picture
+    np.testing.assert_array_equal(shown[outside], plain[outside])  # nothing else changed
+    assert (shown[:, 640:644] == 0).all()  # the line between stays black
+
+
+def test_a_caption_takes_the_model_name_where_it_fits_and_tiny_halves_get_none():
+    """The captions' font pixels grow with the picture (1 px up to 359 lines, 2 at 360p, 6 at 1080p); a half too
+    small for the caption with its margin (over a quarter of its height, or half its width) gets none."""
+    shapes = lambda info: [tuple(s.shape) for s in placement(info, "dstnet-s").captions.stamps]  # noqa: E731
+    assert shapes(info_of(320, 180)) == [(10, 31), (10, 121)]
+    assert shapes(info_of(1920, 1080)) == [(60, 186), (60, 726)]
+    assert shapes(info_of(1080, 1920)) == [(60, 186), (60, 330)]  # a portrait half too narrow for the name
+    assert shapes(info_of(160, 120)) == [(10, 31), (10, 55)]  # "deblurred" alone
+    assert placement(info_of(160, 120), None).captions.stamps[1].shape == (10, 55)  # a restorer without a name
+    for tiny in (info_of(48, 32), info_of(64, 48), info_of(112, 96)):
+        assert placement(tiny, "dstnet-s").captions is None
+    before = torch.rand(3, 32, 48)
+    np.testing.assert_array_equal(
+        compose(before, 1 - before, *placement(info_of(48, 32), "dstnet-s")), compose(before, 1 - before, 0)
+    )
+
+
+def test_captions_are_diffuse_white_on_hdr_frames():
+    """White at the top level of PQ is the format's peak, 10 000 cd/m²: a caption as bright as the picture's paper
+    white (203 cd/m², BT.2408) reads without glaring."""
+    assert white_of(None) == white_of(1) == 1.0
+    assert white_of(16) == pytest.approx(0.58, abs=0.005)  # PQ
+    assert white_of(18) == pytest.approx(0.75, abs=0.005)  # HLG
+    hdr = placement(info_of(640, 360, color={"transfer": 16}), "dstnet-s")
+    assert hdr.captions.white == white_of(16)
+
+
+def test_run_captions_the_halves_and_leaves_the_restored_frames_as_a_plain_run_writes_them(tmp_path, monkeypatch):
+    """firstlook54 F14, end to end: the side-by-side frames carry the captions, the restored half is the plain run's
+    frame outside its caption's box, and a plain run's frames carry none."""
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: MixingRestorer(name="dstnet-s"))
+    video = media.make_video(tmp_path / "in.mkv", frames=3, size=(256, 64), codec="ffv1", pix_fmt="bgr0")
+    for output, options in (("plain", []), ("compare", ["--side-by-side"])):
+        result = runner.invoke(app, ["run", str(video), "-o", str(tmp_path / output), "-q", *options])
+        assert result.exit_code == 0, result.output
+    plains, compares = sorted((tmp_path / "plain").iterdir()), sorted((tmp_path / "compare").iterdir())
+    assert len(plains) == len(compares) == 3
+    for image, plain_png, compare_png in zip(media.read_frames(video), plains, compares):
+        plain, compare = media.read_frames(plain_png)[0], media.read_frames(compare_png)[0]
+        restored = compare[:, 256 + DIVIDER :]
+        # the boxes at 2 px from each half's corner, 10 px high: "input" 31 px wide, "deblurred (dstnet-s)" 121
+        for half, picture, width in ((compare[:, :256], image, 31), (restored, plain, 121)):
+            box = (slice(2, 12), slice(2, 2 + width))
+            letters = (half[box] == 255).all(axis=-1)
+            assert letters.sum() > 50 and not (picture[box] == 255).all(axis=-1).any()  # none in a plain frame
+            darker = np.round(SHADE * picture[box][~letters].astype(float))
+            assert np.abs(half[box][~letters] - darker).max() <= 1
+        outside = np.ones(plain.shape[:2], dtype=bool)
+        outside[2:12, 2:123] = False
+        np.testing.assert_array_equal(restored[outside], plain[outside])
+        assert np.abs(compare[:, :256][12:].astype(int) - image[12:]).max() <= 1  # the input below its caption
