@@ -105,7 +105,9 @@ def test_a_log_gets_lines_while_dstnet_restores_a_window(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, [*args, "--tile-overlap", "16"])
     assert result.exit_code == 0, result.output
     # 3 tiles of 32 px, each 8 steps: both propagations over the 4 frames
-    shares = [f"in.mp4: 0 of 4 frames (0%), 0.00 fps, window {100 * done // 24}% done" for done in range(1, 25)]
+    # firstlook54 F4: "window 45% done" beside the bar's frames, in a term of the code's, not the user's
+    line = "in.mp4: 0 of 4 frames (0%), 0.00 fps, next frames {}% restored"
+    shares = [line.format(100 * done // 24) for done in range(1, 25)]
     assert "\n".join(shares) in result.stderr, result.stderr
 
 
@@ -120,12 +122,12 @@ def test_a_line_of_a_step_tells_the_time_left_as_the_frames_line_does(monkeypatc
     task = FramesTask(Progress(get_time=clock, disable=True), "in.mp4", Console(file=io.StringIO()), quiet=False)
     monkeypatch.setattr(task, "lines", type("Lines", (), {"update": lambda self, *a, **k: logged.append(k)})())
     task(0, 40)
-    task.step("window 4% done")
-    assert logged[-1] == {"timed": False, "detail": "window 4% done"}  # no frame out yet: no rate to go by
+    task.step("next frames 4% restored")
+    assert logged[-1] == {"timed": False, "detail": "next frames 4% restored"}  # no frame out yet: no rate to go by
     clock.now = 140.0
     task(SETTLING, 40)
-    task.step("window 8% done")
-    assert logged[-1] == {"timed": True, "detail": "window 8% done"}
+    task.step("next frames 8% restored")
+    assert logged[-1] == {"timed": True, "detail": "next frames 8% restored"}
 
 
 def test_evaluate_logs_lines_too(tmp_path, every_update):

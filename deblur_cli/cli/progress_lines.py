@@ -30,8 +30,8 @@ class ProgressLines:
 
     def update(self, done: int, total: int | None, rate: float, timed: bool = True, detail: str = "") -> None:
         """After frame `done` of `total` (None: not known), restored at `rate` frames a second; the time left
-        told where `timed`, and `detail` (where the window under way is: "DDIM step 3/20", "window 35% done") where
-        given."""
+        told where `timed`, and `detail` (where the window under way is: "DDIM step 3/20", "next frames 35%
+        restored") where given."""
         now = self.clock()
         if now - self.last < EVERY:
             return
@@ -140,7 +140,7 @@ class FramesTask:
             self.lines.update(done, total, rate, timed)
 
     def step(self, detail: str) -> None:
-        """Where the window under way is (a diffusion sampler's step, the share of a DSTNet's window done): on the
+        """Where the window under way is (a diffusion sampler's step, the share of a DSTNet's window restored): on the
         bar, and in a log on a line now and then too, since no frame comes out before the whole window is restored:
         minutes to hours for a diffusion model on a CPU, minutes for a DSTNet on 4K frames. The line tells the time
         left as the frames' line does: with windows of minutes, it is most lines of a log."""

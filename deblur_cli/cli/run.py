@@ -255,8 +255,8 @@ def run(
         def on_step(done: int, total: int) -> None:  # a diffusion model's sampler steps, a DSTNet's propagation's
             if tasks and diffusion:
                 tasks[0].step(sampling_step(done, total, samples))
-            elif tasks:
-                tasks[0].step(f"window {100 * done // total}% done")
+            elif tasks:  # how far the frames restored together (a window) are, in terms of the frames, not windows
+                tasks[0].step(f"next frames {100 * done // total}% restored")
 
         restorer, said = load_checked(
             model, options, windows, [sampling_note(model, steps, eta, samples, seed), *notes], named=named,
