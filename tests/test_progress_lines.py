@@ -173,7 +173,7 @@ def test_the_time_left_waits_for_a_window_of_frames(monkeypatch):
     monkeypatch.setattr(task, "lines", type("Lines", (), {"update": lambda self, *a: logged.append(a)})())
     left = lambda: bar.tasks[0].fields["left"]  # noqa: E731
     task(0, 40)  # the total, before the first window
-    assert left() == "restoring the first window"  # found in review: 0/N 0.00 fps for minutes at 4K, and nothing more
+    assert left() == "restoring the first frames"  # found in review: 0/N 0.00 fps for minutes at 4K, and nothing more
     assert {"speed", "detail"} <= set(bar.tasks[0].fields)  # the bar's other columns still have theirs
     clock.now = 105.0
     task(1, 40)  # the first frame of the first window: 105 s for one frame
@@ -197,4 +197,4 @@ def test_the_bar_draws_on_a_terminal_from_the_first_call_to_the_last():
         for done in (0, 0, 12, 20):
             task(done, 20)
             bar.refresh()
-    assert "restoring the first window" in console.file.getvalue() and "20/20" in console.file.getvalue()
+    assert "restoring the first frames" in console.file.getvalue() and "20/20" in console.file.getvalue()

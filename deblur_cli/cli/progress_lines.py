@@ -130,7 +130,7 @@ class FramesTask:
             self.first = done
             self.bar.reset(self.task, completed=done, total=total)  # fields given to reset would replace them all
             # until frames come out: minutes for large frames on a CPU
-            self.bar.update(self.task, left="restoring the first window")
+            self.bar.update(self.task, left="restoring the first frames")
             return
         rate = self._rate()
         timed = done - self.first >= SETTLING
