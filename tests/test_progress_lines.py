@@ -170,14 +170,17 @@ def test_the_time_left_waits_for_a_window_of_frames(monkeypatch):
     clock, logged = Clock(), []
     bar = Progress(get_time=clock, disable=True)
     task = FramesTask(bar, "in.mp4", Console(file=io.StringIO()), quiet=False)
-    monkeypatch.setattr(task, "lines", type("Lines", (), {"update": lambda self, *a: logged.append(a)})())
+    monkeypatch.setattr(task, "lines", type("Lines", (), {"update": lambda self, *a, **k: logged.append(a)})())
     left = lambda: bar.tasks[0].fields["left"]  # noqa: E731
     task(0, 40)  # the total, before the first window
     assert left() == "restoring the first frames"  # found in review: 0/N 0.00 fps for minutes at 4K, and nothing more
     assert {"speed", "detail"} <= set(bar.tasks[0].fields)  # the bar's other columns still have theirs
+    task.step("next frames 5% restored")  # says what "restoring the first frames" said, and more
+    assert left() == "" and bar.tasks[0].fields["detail"] == "next frames 5% restored"
     clock.now = 105.0
     task(1, 40)  # the first frame of the first window: 105 s for one frame
     assert left() == "" and logged[-1][-1] is False
+    assert bar.tasks[0].fields["detail"] == ""  # not "next frames 100% restored" beside them, of frames that are out
     clock.now = 140.0
     task(SETTLING, 40)  # a window's worth out: 14 s a frame, 30 frames to go
     assert left() == "7 min left" and logged[-1][-1] is True

@@ -135,7 +135,8 @@ class FramesTask:
         rate = self._rate()
         timed = done - self.first >= SETTLING
         left = time_left(done, total, rate) if timed else ""
-        self.bar.update(self.task, completed=done, total=total, speed=speed(rate), left=left)
+        # the frames a step told of are out, in the count: "next frames 100% restored" beside them told of the next
+        self.bar.update(self.task, completed=done, total=total, speed=speed(rate), left=left, detail="")
         if self.lines is not None:
             self.lines.update(done, total, rate, timed)
 
@@ -143,8 +144,13 @@ class FramesTask:
         """Where the window under way is (a diffusion sampler's step, the share of a DSTNet's window restored): on the
         bar, and in a log on a line now and then too, since no frame comes out before the whole window is restored:
         minutes to hours for a diffusion model on a CPU, minutes for a DSTNet on 4K frames. The line tells the time
-        left as the frames' line does: with windows of minutes, it is most lines of a log."""
-        self.bar.update(self.task, detail=detail)
+        left as the frames' line does: with windows of minutes, it is most lines of a log. Before the first frames
+        come out, `detail` takes the place of "restoring the first frames", which says no more and took the width the
+        frame count needs on an 80-column terminal."""
+        if self.first is not None and self.done == self.first:
+            self.bar.update(self.task, detail=detail, left="")
+        else:
+            self.bar.update(self.task, detail=detail)
         if self.lines is not None and self.first is not None:
             timed = self.done - self.first >= SETTLING
             self.lines.update(self.done, self.total, self._rate(), timed=timed, detail=detail)
