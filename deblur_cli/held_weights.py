@@ -1,5 +1,6 @@
-"""Weights of another size than the model named: `-m dstnet-s --weights GOPRO.pth` runs the file's model (a
-dstnet) under the name given, and every command, and `load`, says so."""
+"""A --weights file given for a model: checked before a command that restores with several does any work
+(`check_weights`), and weights of another size than the model named: `-m dstnet-s --weights GOPRO.pth` runs the
+file's model (a dstnet) under the name given, and every command, and `load`, says so."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from deblur_cli.errors import DeblurError
 from deblur_cli.model_specs import MODELS, model_spec
-from deblur_cli.weights import load_registry
+from deblur_cli.weights import load_registry, named_entry
 from deblur_cli.weights.registry import CONFIG_FIELDS
 
 
@@ -29,6 +30,34 @@ def runs_under(name: str, weights: str | Path | None) -> str | None:
     if held is None:
         return None
     return f"{held[0]} holds {held[1]}, not {name}: the file's model runs, under the name {name}"
+
+
+def labelled_as(name: str, weights: str | Path | None, label: str) -> str | None:
+    """held_elsewhere's warning as evaluate and bench give it, whose tables and JSON name the file's scores by
+    `label`: they measure the file's model."""
+    held = held_elsewhere(name, weights)
+    return None if held is None else f"{held}: its scores are labelled {label} but measure the file's model"
+
+
+def check_weights(
+    name: str, weights: str | Path, *, cache_dir: str | Path | None = None, offline: bool | None = None
+) -> None:
+    """WeightsError, before a command that restores with several weights does any work, where `weights` is no
+    file nor registry entry (`named_entry`), a registry entry that is not here when `offline` (None: as
+    HF_HUB_OFFLINE says; the error resolving it gives), or a safetensors file of another architecture than model
+    `name`'s (its metadata read, not its tensors): a mistyped or swapped last one would stop it after hours of the
+    first."""
+    from deblur_cli import dstnet_weights, wtsa_weights
+    from deblur_cli.checkpoint import check_architecture, read_metadata
+    from deblur_cli.weights import resolve_weights
+    from deblur_cli.weights.download import offline_from_env
+
+    if named_entry(name, weights) is not None and (offline_from_env() if offline is None else offline):
+        resolve_weights(name, weights=weights, cache_dir=cache_dir, offline=True)
+    path = Path(weights).expanduser()
+    if path.is_file() and path.suffix.lower() == ".safetensors":
+        module = wtsa_weights if model_spec(name).architecture == "wtsa" else dstnet_weights
+        check_architecture(read_metadata(path), module.ARCHITECTURE, path.name, module.WEIGHTS_OF)  # as loading does
 
 
 def model_of_file(path: str | Path) -> str:

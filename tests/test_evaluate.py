@@ -446,7 +446,7 @@ def test_niqe_left_out_is_said_in_the_words_bench_uses(tmp_path, monkeypatch):
     assert f"{partial} (the others' frames are {too_flat('their')})" in said
     assert "too small" not in said
 
-    from deblur_cli.cli.evaluate import _no_niqe
+    from deblur_cli.evaluate_plan import _no_niqe
     from deblur_cli.evaluate import SequenceScore
 
     before = SequenceScore.from_dict(json.loads(out.read_text())["sequences"][0] | {"size": None})  # a file from before

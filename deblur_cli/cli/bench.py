@@ -21,7 +21,7 @@ from deblur_cli.bench_plan import CPU_STEPS, DEFAULT_MODELS, GPU_STEPS, Sweep, c
 from deblur_cli.cli.app import command, err, examples, labelled, out, warn
 from deblur_cli.cli.progress_lines import progress_bar
 from deblur_cli.cli.tables import cell, cut_note, figures_table, fitting_parts, frame_count, width_needed
-from deblur_cli.cli.weights import build_shown, check_weights
+from deblur_cli.cli.weights import build_shown
 from deblur_cli.cli.options import (
     FRAMES_PANEL,
     MODEL_PANEL,
@@ -40,14 +40,14 @@ from deblur_cli.cli.options import (
     span_option,
 )
 from deblur_cli.errors import InputError, OutputError, UsageError, WeightsError, did_you_mean
-from deblur_cli.held_weights import held_elsewhere
+from deblur_cli.held_weights import check_weights, labelled_as
 from deblur_cli.host_memory import check_synthesis_memory
 from deblur_cli.model_specs import MAX_SAMPLES, MAX_STEPS, MODELS
 from deblur_cli.outputs import same_file
 from deblur_cli.span import Span
 from deblur_cli.files import check_writable
 from deblur_cli.video_io.images import is_glob_input, is_image
-from deblur_cli.wording import said_once
+from deblur_cli.wording import said_once, weights_label
 
 if TYPE_CHECKING:
     from deblur_cli.bench import BenchReport
@@ -259,8 +259,8 @@ def bench(
     for name in plan.models:
         if name in weight_files:  # each file found before the first model runs, and its size named
             _check_weights(name, weight_files[name], cache_dir=cache_dir, offline=offline or None)
-            if held := held_elsewhere(name, weight_files[name]):
-                warn(f"{held}: its row is labelled {name} but measures the file's model")
+            if held := labelled_as(name, weight_files[name], weights_label(name, weight_files[name])):
+                warn(held)
     if plan.ignored:
         warn(plan.ignored)
 

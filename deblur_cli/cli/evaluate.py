@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from deblur_cli.auto_model import AUTO, choose_model
+from deblur_cli.auto_model import AUTO
 from deblur_cli.cli.app import command, err, examples, given, note, out, warn
 from deblur_cli.cli.options import (
     BatchOpt,
@@ -41,14 +41,14 @@ from deblur_cli.cli.options import (
 )
 from deblur_cli.cli.evaluate_tables import comparison, show
 from deblur_cli.cli.progress_lines import FramesTask, progress_bar, time_left
-from deblur_cli.cli.weights import build_shown, check_weights, describe_shown
+from deblur_cli.cli.weights import build_shown, describe_shown
 from deblur_cli.datasets import find_sequences
 from deblur_cli.files import check_writable
 from deblur_cli.errors import OutputError, UsageError
-from deblur_cli.held_weights import held_elsewhere
+from deblur_cli.evaluate_plan import coverage_notes, lossy_notes, plan_contenders, results_contenders
 from deblur_cli.model_specs import MODELS
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
-from deblur_cli.wording import said_once, some, weights_label
+from deblur_cli.wording import said_once
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -220,13 +220,16 @@ def evaluate(
 
     torch_device = resolve_device(device)
     asked = models or ([AUTO] if weights or not results else [])  # --results alone runs no model
-    contenders = _contenders(asked, weights or [], torch_device, cache_dir, offline or None, strength, keep_still)
-    elsewhere = _restored_elsewhere(results or [], pairs, [label for label, _, _ in contenders])
+    contenders = plan_contenders(
+        asked, weights or [], device=torch_device, cache_dir=cache_dir, offline=offline or None, strength=strength,
+        keep_still=keep_still, warn=warn,
+    )  # fmt: skip
+    elsewhere = results_contenders(results or [], pairs, [contender.label for contender in contenders])
     for pair in pairs:  # a frame missing found now, not after a model's pass
         check_frame_names(pair, frames)
         for _, found in elsewhere:
             check_frame_names(pair, frames, results=found[pair.name])
-    lossy = _lossy_notes(pairs, elsewhere)  # said before the scoring, and kept in --json with the scores
+    lossy = lossy_notes(pairs, elsewhere)  # said before the scoring, and kept in --json with the scores
     several = len(contenders) + len(elsewhere) > 1
     # every model's windows checked before any work, and LPIPS loaded once for all of them
     planned = {
@@ -323,7 +326,7 @@ def evaluate(
         if reports:
             _finish(reports, several, json_path, lossy, stopped=True)
         raise evaluation.stopped_by
-    for line in _coverage_notes(reports, with_niqe=with_niqe, with_lpips=lpips is not None, with_flicker=with_flicker):
+    for line in coverage_notes(reports, with_niqe=with_niqe, with_lpips=lpips is not None, with_flicker=with_flicker):
         note(line)
     _finish(reports, several, json_path, lossy)
 
@@ -381,151 +384,6 @@ class _PassBars:
         if self.bar is not None:
             self.bar.stop()
             self.bar = None
-
-
-def _coverage_notes(
-    reports: list[EvaluationReport], *, with_niqe: bool, with_lpips: bool, with_flicker: bool
-) -> list[str]:
-    """Lines on metrics asked for that no sequence has, and on means taken over some sequences only."""
-    from deblur_cli.metrics.lpips import MIN_SIDE
-    from deblur_cli.metrics.ssim import WINDOW
-
-    why_missing = {
-        "ssim": f"it needs frames of {WINDOW} pixels a side or more",
-        "lpips": f"it needs frames of {MIN_SIDE} pixels a side or more",
-        "flicker": "a sequence of one frame has none",
-    }
-    lines = []
-    if any(report.sequences and "ssim" not in report.metrics for report in reports):  # always asked for
-        lines.append(f"SSIM left out: {why_missing['ssim']}")
-    if with_niqe and (unscored := next((r for r in reports if "niqe" not in r.metrics), None)):
-        lines.append(f"NIQE left out: {_no_niqe(unscored.sequences, 'the')}")
-    if with_lpips and any("lpips" not in report.metrics for report in reports):
-        lines.append(f"LPIPS left out: {why_missing['lpips']}")
-    if with_flicker and any("flicker" not in report.metrics for report in reports):
-        lines.append("FLICKER left out: it compares consecutive frames, and sequences here have one")
-    for report in reports:
-        if exact := sum(s.exact_frames for s in report.sequences):
-            sequences = sum(s.exact_frames > 0 for s in report.sequences)
-            lines.append(
-                f"{report.model}: PSNR is infinite in {sequences} of {len(report.sequences)} sequences, and so its means: "
-                f"{exact} of {report.frames} frames equal their sharp frames"
-            )
-        for metric in report.metrics:
-            if having := report.partial(metric):
-                lacking = [s for s in report.sequences if metric not in s.output]
-                why = _no_niqe(lacking, "the others'") if metric == "niqe" else why_missing.get(metric)
-                lines.append(
-                    f"{report.model}: {metric.upper()} is the mean of the {having} of {len(report.sequences)} sequences "
-                    f"that have it ({why or 'the others have none'})"
-                )
-    return lines
-
-
-def _no_niqe(sequences: list, whose: str) -> str:
-    """Why `sequences` have no NIQE, each cause once: their frames' size, in bench's words, or else frames too flat
-    for it (`whose` frames); a sequence from a file that did not keep its frames' size gets both, as may be."""
-    from deblur_cli.metrics import too_small_for
-    from deblur_cli.metrics.niqe import BLOCK, MIN_BLOCKS, too_flat
-
-    causes: list[str] = []
-    for s in sequences:
-        if s.size is None:
-            small = f"too small for it (under {MIN_BLOCKS} blocks of {BLOCK}x{BLOCK})"
-            cause = f"{whose} frames are {small} or {too_flat('their')}"
-        else:
-            width, height = s.size
-            cause = too_small_for(height, width).get("niqe") or f"{whose} frames are {too_flat('their')}"
-        if cause not in causes:
-            causes.append(cause)
-    return "; ".join(causes)
-
-
-def _contenders(
-    models: list[str],
-    weights: list[Path],
-    device,
-    cache_dir: Path | None,
-    offline: bool | None,
-    strength: float = 1.0,
-    keep_still: bool = False,
-) -> list[tuple[str, str, Path | None]]:
-    """(label, model, weights file or None) for each model/weights combination asked for: each model
-    with its own weights; one model with each weights file; or models and weights paired in order. A
-    `strength` under 1 and `keep_still` are in the label (`dstnet-s (strength 0.5)`, `dstnet-s (keep-still)`):
-    the scores are of a partial restoration, which a table or JSON copied elsewhere must not pass for the
-    model's own."""
-    if not weights:
-        combos: list[tuple[str, Path | None]] = [(m, None) for m in models]
-    elif len(models) == 1:
-        combos = [(models[0], w) for w in weights]
-    elif len(models) == len(weights):
-        combos = list(zip(models, weights))
-    else:
-        raise UsageError(
-            f"{len(weights)} --weights for {len(models)} models",
-            hint="give one --weights per --model, in order, or several --weights for one model",
-        )
-    told = ([f"strength {strength:g}"] if strength != 1 else []) + (["keep-still"] if keep_still else [])
-    partial = f" ({', '.join(told)})" if told else ""
-    contenders = []
-    for name, weights_file in combos:
-        model = choose_model(name, device=device, weights=weights_file, cache_dir=cache_dir)
-        label = _unique(weights_label(model, weights_file) + partial, [c[0] for c in contenders])
-        if weights_file is not None:  # each file or entry checked, and its size named, before any model runs
-            check_weights(model, weights_file, cache_dir=cache_dir, offline=offline)
-            if name != AUTO and (held := held_elsewhere(model, weights_file)):  # auto takes the file's own model
-                warn(f"{held}: its scores are labelled {label} but measure the file's model")
-        contenders.append((label, model, weights_file))
-    return contenders
-
-
-def _restored_elsewhere(folders: list[Path], pairs: list, models: list[str]) -> list[tuple[str, dict[str, Path]]]:
-    """(label, where each sequence's restored frames are) for each --results folder, every one found
-    before any work (datasets.find_results); labelled by the folder as given, told apart from the
-    models' labels and each other's."""
-    from deblur_cli.datasets import find_results
-
-    labelled = []
-    for folder in folders:
-        label = _unique(str(folder), models + [label for label, _ in labelled])
-        labelled.append((label, find_results(pairs, folder)))
-    return labelled
-
-
-def _lossy_notes(pairs: list, elsewhere: list[tuple[str, dict[str, Path]]], shown: int = 3) -> list[str]:
-    """Notes naming the sharp videos, and the --results videos, stored in a lossy codec: their encoding's loss
-    is in the scores (a reference's lowers every model's; a result's, its own)."""
-    from deblur_cli.video_io import describe
-    from deblur_cli.video_io.lossless import loss
-
-    def lossy(path: Path) -> str | None:
-        if path.is_dir():
-            return None
-        how = loss(path, describe(path))
-        return None if how is None else f"{path.name}: {how}"
-
-    groups = [("the sharp frames", [pair.sharp for pair in pairs])]
-    groups += [(f"the frames of --results {label}", [found[pair.name] for pair in pairs]) for label, found in elsewhere]
-    notes = []
-    for what, paths in groups:
-        found = [line for line in map(lossy, paths) if line]
-        if found:
-            notes.append(
-                f"{what} of {len(found)} of {len(paths)} sequences are lossy video ({some(found, shown, '; ')}):"
-                " the scores include that encoding's loss; lossless frames (PNG, FFV1) score the restoration alone"
-            )
-    return notes
-
-
-def _unique(label: str, labels: list[str]) -> str:
-    """`label`, or `label #N` with the first N from 2 on that is not among `labels` already."""
-    if label not in labels:
-        return label
-    n = 2
-    while f"{label} #{n}" in labels:
-        n += 1
-    return f"{label} #{n}"
 
 
 def _check_json_target(path: Path) -> None:

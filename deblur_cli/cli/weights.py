@@ -16,8 +16,7 @@ from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.cli.app import command, err, labelled, out, warn
 from deblur_cli.cli.options import QuietOpt, cache_dir_option
 from deblur_cli.errors import DeblurError, UsageError, WeightsError
-from deblur_cli.model_specs import model_spec
-from deblur_cli.weights import WeightsEntry, download, load_registry, named_entry, status
+from deblur_cli.weights import WeightsEntry, download, load_registry, status
 from deblur_cli.weights.cache import cache_root, present_file
 from deblur_cli.weights.registry import BundledSource, HubSource, UrlSource
 from deblur_cli.wording import readable_size
@@ -228,27 +227,6 @@ def describe_shown(
 
     with DownloadShown(quiet=quiet) as shown:
         return describe_restorer(model, options, warn=warn, on_fetch=shown.fetching, fetch_progress=shown.progress)
-
-
-def check_weights(
-    name: str, weights: str | Path, *, cache_dir: str | Path | None = None, offline: bool | None = None
-) -> None:
-    """WeightsError, before a command that restores with several weights does any work, where `weights` is no
-    file nor registry entry (`named_entry`), a registry entry that is not here when `offline` (None: as
-    HF_HUB_OFFLINE says; the error resolving it gives), or a safetensors file of another architecture than model
-    `name`'s (its metadata read, not its tensors): a mistyped or swapped last one would stop it after hours of the
-    first."""
-    from deblur_cli import dstnet_weights, wtsa_weights
-    from deblur_cli.checkpoint import check_architecture, read_metadata
-    from deblur_cli.weights import resolve_weights
-    from deblur_cli.weights.download import offline_from_env
-
-    if named_entry(name, weights) is not None and (offline_from_env() if offline is None else offline):
-        resolve_weights(name, weights=weights, cache_dir=cache_dir, offline=True)
-    path = Path(weights).expanduser()
-    if path.is_file() and path.suffix.lower() == ".safetensors":
-        module = wtsa_weights if model_spec(name).architecture == "wtsa" else dstnet_weights
-        check_architecture(read_metadata(path), module.ARCHITECTURE, path.name, module.WEIGHTS_OF)  # as loading does
 
 
 def _as_dict(entry: WeightsEntry, state: str, used_by: tuple[str, ...], path: Path | None) -> dict:
