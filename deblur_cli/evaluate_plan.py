@@ -1,12 +1,16 @@
 """What `deblur evaluate` scores, decided before any model loads: the models with their weights files and labels
-(`plan_contenders`), the frames restored elsewhere (`results_contenders`), and the notes on lossy references and
-results (`lossy_notes`); after the scoring, the notes on metrics the scores lack (`coverage_notes`).
+(`plan_contenders`), the frames restored elsewhere (`results_contenders`), what the --json file holds already
+(`read_stored`: a stopped evaluation is continued, a finished one replaced only with --force, any other file never),
+and the notes on lossy references and results (`lossy_notes`); after the scoring, the notes on metrics the scores
+lack (`coverage_notes`).
 `evaluate_session.evaluate_models` scores them; the command prints them. No torch at import, as `bench_plan.py`."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, NamedTuple
+from typing import TYPE_CHECKING, Callable, Literal, NamedTuple
 
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.errors import UsageError
@@ -83,6 +87,33 @@ def results_contenders(
         label = _unique(str(folder), labels + [label for label, _ in labelled])
         labelled.append((label, find_results(pairs, folder)))
     return labelled
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What a --json file holds already, read once."""
+
+    kind: Literal["absent", "finished", "stopped", "other"]  # other: a file that is not an evaluation's JSON
+    reports: dict[str, dict] = field(default_factory=dict)  # a stopped evaluation's reports by model label
+
+
+def read_stored(path: Path) -> Stored:
+    """What `path` holds: nothing; the JSON of a finished evaluation (every report complete, and not marked
+    "stopped"), which is run again whole; that of an evaluation stopped part-way, with its reports, whose
+    sequences are taken where nothing changed; or another file (not JSON, not a dict with a dataset, reports
+    without a model or completeness), which an evaluation would lose to its scores."""
+    if not path.is_file():
+        return Stored("absent")
+    try:
+        data = json.loads(path.read_text())
+        if not (isinstance(data, dict) and "dataset" in data):
+            return Stored("other")
+        reports = data["models"] if "models" in data else [data]
+        by_label = {report["model"]: report for report in reports}
+        finished = all(report["complete"] for report in reports) and not data.get("stopped")
+    except (OSError, ValueError, KeyError, TypeError):  # ValueError: not JSON, or not text (UnicodeDecodeError)
+        return Stored("other")
+    return Stored("finished") if finished else Stored("stopped", by_label)
 
 
 def lossy_notes(pairs: list[SequencePair], elsewhere: list[tuple[str, dict[str, Path]]], shown: int = 3) -> list[str]:

@@ -1,12 +1,11 @@
 """A whole evaluation, the library behind `deblur evaluate`: models, and frames restored elsewhere, scored in
 turn over one dataset (`evaluate_models`). The first one's input scores are taken by the others; a stopped
-evaluation's scores are taken where its settings and files are the same (`stopped_reports`,
+evaluation's scores are taken where its settings and files are the same (`evaluate_plan.read_stored`,
 `EvaluationReport.reusable`); what was done is kept when Ctrl-C or a DeblurError stops it part-way.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -103,7 +102,7 @@ def evaluate_models(
 ) -> Evaluation:
     """Score each model, then each of the `results`, on every pair, in order (`evaluate_sequence`,
     `score_results`); every contender after the first takes the first's input scores. `stopped`: the
-    reports of a stopped evaluation by label (`stopped_reports`), whose sequences a model takes as they are
+    reports of a stopped evaluation by label (`evaluate_plan.read_stored`), whose sequences a model takes as they are
     where its settings and the files are the same (`EvaluationReport.reusable`), and, with `save`, its saved
     frames are there. `save`: the models' frames are also written as PNGs into save/<sequence>/, or
     save/<label>/<sequence>/ with several contenders; every folder is checked before any work. `digests`:
@@ -289,39 +288,6 @@ def _check_unused(folders: dict[str, Path], done: dict) -> None:
                 f"{folder} holds frames an earlier evaluation saved with other settings or files",
                 hint="choose a new --save folder, or delete that one",
             )
-
-
-def stopped_reports(path: Path) -> dict[str, dict] | None:
-    """The reports, by model label, of the JSON an evaluation stopped part-way wrote at `path`; none
-    if there is no such file, or if it is a finished evaluation's (every report complete, and not marked
-    "stopped"), which is run again. None where the file cannot be read as an evaluation's JSON."""
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-        if _finished(data):
-            return {}
-        return {report["model"]: report for report in _reports(data)}
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def is_finished(path: Path) -> bool:
-    """Whether `path` holds the JSON of a finished evaluation (one that stopped_reports runs again)."""
-    try:
-        return path.is_file() and _finished(json.loads(path.read_text()))
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-
-
-def _finished(data: dict) -> bool:
-    """Every report complete, and not marked "stopped"; KeyError or TypeError where `data` is not an
-    evaluation's JSON."""
-    return all(report["complete"] for report in _reports(data)) and not data.get("stopped")
-
-
-def _reports(data: dict) -> list[dict]:
-    return data["models"] if "models" in data else [data]
 
 
 def write_reports(

@@ -528,7 +528,10 @@ def test_a_json_path_that_cannot_be_written_stops_the_command_before_any_scoring
     assert "directory" in result.output and "does not exist" in result.output and "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("name, content", [("img_001.png", None), ("notes.json", b"not json"), ("run.json", b"[1, 2]")])
+@pytest.mark.parametrize(
+    "name, content",
+    [("img_001.png", None), ("notes.json", b"not json"), ("run.json", b"[1, 2]"), ("old.json", b'{"dataset": "d"}')],
+)
 def test_a_json_path_holding_another_file_is_refused_before_any_scoring(tmp_path, monkeypatch, name, content):
     make_images(tmp_path / "data" / "a" / "blur", count=2, size=(32, 32))
     make_images(tmp_path / "data" / "a" / "sharp", count=2, size=(32, 32))

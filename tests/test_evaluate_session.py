@@ -6,11 +6,11 @@ from __future__ import annotations
 from deblur_cli import evaluate_session
 from deblur_cli.datasets import find_results, find_sequences
 from deblur_cli.errors import InputError
+from deblur_cli.evaluate_plan import Stored, read_stored
 from deblur_cli.evaluate_session import (
     ModelContender,
     ResultsContender,
     evaluate_models,
-    stopped_reports,
     write_reports,
 )
 from deblur_cli.windows import WindowOptions
@@ -60,8 +60,9 @@ def test_a_stopped_evaluation_is_kept_and_continued(tmp_path):
     assert isinstance(first.stopped_by, KeyboardInterrupt)
     assert first.partial is first.reports[0] and [s.name for s in first.partial.sequences] == ["a", "b"]
     write_reports(first.reports, tmp_path / "s.json", several=False)
-    stopped = stopped_reports(tmp_path / "s.json")
-    assert list(stopped) == ["m"]
+    stored = read_stored(tmp_path / "s.json")
+    assert stored.kind == "stopped" and list(stored.reports) == ["m"]
+    stopped = stored.reports
 
     again, events = CountsSequences(), []
     second = evaluate_models(
@@ -75,9 +76,11 @@ def test_a_stopped_evaluation_is_kept_and_continued(tmp_path):
         ("taken", 0),
     ]
     write_reports(second.reports, tmp_path / "s.json", several=False)
-    assert stopped_reports(tmp_path / "s.json") == {}  # a finished evaluation is run again whole
-    (tmp_path / "bad.json").write_text("{")
-    assert stopped_reports(tmp_path / "bad.json") is None
+    assert read_stored(tmp_path / "s.json") == Stored("finished")  # run again whole, with --force
+    assert read_stored(tmp_path / "none.json") == Stored("absent")
+    for bad in ("{", '{"dataset": "d"}', '{"dataset": "d", "models": [1]}'):  # one reading of what is an evaluation
+        (tmp_path / "bad.json").write_text(bad)
+        assert read_stored(tmp_path / "bad.json") == Stored("other")
 
 
 def test_a_contender_stopped_before_its_first_sequence_is_left_out(tmp_path):

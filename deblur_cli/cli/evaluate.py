@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -45,7 +44,14 @@ from deblur_cli.cli.weights import build_shown, describe_shown
 from deblur_cli.datasets import find_sequences
 from deblur_cli.files import check_writable
 from deblur_cli.errors import OutputError, UsageError
-from deblur_cli.evaluate_plan import coverage_notes, lossy_notes, plan_contenders, results_contenders
+from deblur_cli.evaluate_plan import (
+    Stored,
+    coverage_notes,
+    lossy_notes,
+    plan_contenders,
+    read_stored,
+    results_contenders,
+)
 from deblur_cli.model_specs import MODELS
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.wording import said_once
@@ -198,9 +204,15 @@ def evaluate(
         pairs = [p for p in pairs if sequences.casefold() in p.name.casefold()]  # as names are matched elsewhere
         if not pairs:
             raise UsageError(f"no sequence of {dataset} has {sequences!r} in its name", hint="drop or change --sequences")
+    stored = Stored("absent")
     if json_path is not None:
         check_writable(json_path)  # now, not after hours of scoring
-        _check_json_target(json_path)
+        stored = read_stored(json_path)
+        if stored.kind == "other":  # any other file, even a frame of the dataset, would be lost to the scores
+            raise OutputError(
+                f"--json {json_path} exists and is not the JSON of an evaluation",
+                hint="give a new file name (an evaluation's own JSON is continued, or with --force replaced)",
+            )
     if results and not models and not weights and (stray := _for_models(ctx, scene_cuts)):
         are = "is" if len(stray) == 1 else "are"
         warn(f"{', '.join(stray)} {are} for models, and --results without --model runs none: left unused")
@@ -212,8 +224,6 @@ def evaluate(
         ResultsContender,
         ScoreOptions,
         evaluate_models,
-        is_finished,
-        stopped_reports,
     )
     from deblur_cli.metrics.lpips import load_lpips
     from deblur_cli.restorers import ModelOptions
@@ -247,7 +257,7 @@ def evaluate(
         device=device, precision=precision, steps=steps, eta=eta, seed=seed, samples=samples, cache_dir=cache_dir,
         offline=offline or None,
     )  # each model's weights are its own
-    if json_path is not None and not force and is_finished(json_path):  # its scores may have taken hours
+    if stored.kind == "finished" and not force:  # its scores may have taken hours
         again = ", once its --save folder is removed (or give another --save)" if save is not None else ""
         raise OutputError(
             f"--json {json_path} holds a finished evaluation",
@@ -256,10 +266,7 @@ def evaluate(
     for line in lossy:
         note(line)
     # a stopped evaluation's JSON: its sequences are taken as they are where nothing changed
-    stopped = {} if json_path is None or no_resume else stopped_reports(json_path)
-    if stopped is None:
-        warn(f"{json_path} is not the JSON of a stopped evaluation; it will be replaced")
-        stopped = {}
+    stopped = stored.reports if stored.kind == "stopped" and not no_resume else {}
     model_options = [replace(options, weights=weights_file) for _, _, weights_file in contenders]
     # what any model refuses (a window too long for it) said before the first pass, not after it, as `deblur run`
     # says it: the notes on the windows once the checks passed
@@ -384,22 +391,6 @@ class _PassBars:
         if self.bar is not None:
             self.bar.stop()
             self.bar = None
-
-
-def _check_json_target(path: Path) -> None:
-    """OutputError if `path` is a file other than an evaluation's JSON: only that is continued or replaced
-    (any other file, even a frame of the dataset, would be lost to the scores)."""
-    if not path.is_file():
-        return
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):  # ValueError: not JSON, or not text (UnicodeDecodeError)
-        data = None
-    if not (isinstance(data, dict) and "dataset" in data):
-        raise OutputError(
-            f"--json {path} exists and is not the JSON of an evaluation",
-            hint="give a new file name (an evaluation's own JSON is continued, or with --force replaced)",
-        )
 
 
 def _finish(
