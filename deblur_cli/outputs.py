@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import re
@@ -291,6 +292,42 @@ def check_not_the_input(source: str | os.PathLike, output: str | os.PathLike) ->
         raise UsageError(
             f"output is the input: {output}", hint="choose another output path; the input is never modified"
         )
+
+
+def is_frame_of(output: str | os.PathLike, source: str | os.PathLike) -> bool:
+    """Whether `output` is a frame of the image sequence `source` reads (a folder, or a glob: is_image_sequence),
+    or would be one once written (an image in that folder, or one the glob names). Compared by file identity, so a
+    link to a frame counts. False for a `source` that is a file (one named like a glob, shot[1].png, too)."""
+    output, source = Path(output), Path(source)
+    if not is_image_sequence(source):
+        return False
+    if source.is_dir():
+        if is_image(output) and output.resolve().parent == source.resolve():
+            return True
+        frames = [p for p in source.iterdir() if is_image(p) and p.is_file()]
+    else:
+        if is_image(output) and _glob_names(str(source), output):  # a new image the pattern would read as a frame
+            return True
+        frames = [Path(p) for p in glob.glob(str(source)) if os.path.isfile(p)]
+    if not output.exists():
+        return False
+    held = output.stat()
+    for frame in frames:
+        try:
+            if os.path.samestat(frame.stat(), held):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _glob_names(pattern: str, path: Path) -> bool:
+    """Whether glob `pattern` names `path`, both made absolute, by glob's rules: a * does not cross a /,
+    nor match a name's leading dot."""
+    parts, wanted = Path(os.path.abspath(path)).parts, Path(os.path.abspath(pattern)).parts
+    return len(parts) == len(wanted) and all(
+        fnmatch.fnmatch(p, w) and (not p.startswith(".") or w.startswith(".")) for p, w in zip(parts, wanted)
+    )
 
 
 def check_not_a_device(output: str | os.PathLike) -> None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import functools
-import fnmatch
-import glob
-import os
 import re
 import shlex
 from dataclasses import replace
@@ -43,10 +40,9 @@ from deblur_cli.errors import InputError, OutputError, UsageError, WeightsError,
 from deblur_cli.held_weights import check_weights, labelled_as
 from deblur_cli.host_memory import check_synthesis_memory
 from deblur_cli.model_specs import MAX_SAMPLES, MAX_STEPS, MODELS
-from deblur_cli.outputs import same_file
+from deblur_cli.outputs import is_frame_of, same_file
 from deblur_cli.span import Span
 from deblur_cli.files import check_writable
-from deblur_cli.video_io.images import is_glob_input, is_image
 from deblur_cli.wording import said_once, weights_label
 
 if TYPE_CHECKING:
@@ -342,50 +338,14 @@ def _check_outputs(outputs: dict[str, Path | None], sources: dict[str, Path | No
         for other, source in [*sources.items(), *named[:i]]:
             if source is not None and same_file(source, path):
                 raise UsageError(f"{option} {path} is also {other}", hint=f"give {option} a file of its own")
-            if source is not None and (frame := _frame_named(source, path)):
+            if source is not None and is_frame_of(path, source):
                 raise UsageError(
                     f"{option} {path} would replace or add a frame of {other} {source}",
-                    hint=f"give {option} a file outside {frame}",
+                    hint=f"give {option} a file outside {source}",
                 )
         if path.is_file() and not force:
             raise OutputError(f"{option} {path} exists", hint="pass --force to replace it")
         check_writable(path)  # now, not after the benchmark
-
-
-def _frame_named(source: Path, output: Path) -> Path | None:
-    """The folder (or pattern) of frames `source` reads that `output` is one of, or would be one of once
-    written (an image in a folder of frames); None when it is none of them. Compared by file identity,
-    so a link to a frame counts."""
-    text = str(source)
-    if source.is_dir():
-        if is_image(output) and output.resolve().parent == source.resolve():
-            return source
-        frames = [p for p in source.iterdir() if is_image(p) and p.is_file()]
-    elif is_glob_input(source):  # not a file named like one (shot[1].png), which is read as that file
-        if is_image(output) and _matches(output, text):  # a new image the pattern would read as a frame
-            return source
-        frames = [Path(p) for p in glob.glob(text) if os.path.isfile(p)]
-    else:
-        return None
-    if not output.exists():
-        return None
-    held = output.stat()
-    for frame in frames:
-        try:
-            if os.path.samestat(frame.stat(), held):
-                return source
-        except OSError:
-            continue
-    return None
-
-
-def _matches(path: Path, pattern: str) -> bool:
-    """Whether glob `pattern` names `path`, both made absolute, by glob's rules: a * does not cross a /,
-    nor match a name's leading dot."""
-    parts, wanted = Path(os.path.abspath(path)).parts, Path(os.path.abspath(pattern)).parts
-    return len(parts) == len(wanted) and all(
-        fnmatch.fnmatch(p, w) and (not p.startswith(".") or w.startswith(".")) for p, w in zip(parts, wanted)
-    )
 
 
 def _weight_files(pairs: list[str], names: list[str], auto: str | None) -> dict[str, Path]:
