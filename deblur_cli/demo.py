@@ -47,6 +47,22 @@ class DemoResult:
     psnr_blurry: float  # dB, input (decoded) against the generated sharp frames, mean over frames
     psnr_restored: float  # dB, output (before encoding) against the generated sharp frames, mean over frames
 
+    def summary(self, model: str, restorer: Restorer) -> dict:
+        """This demo as `demo --json` prints it: `model` is the model's name, `restorer` the one that ran."""
+        return {
+            "model": model,
+            "device": str(restorer.device),
+            "frames": self.frames,
+            "seconds": round(self.seconds, 2),
+            "psnr_blurry_db": round(self.psnr_blurry, 2),
+            "psnr_deblurred_db": round(self.psnr_restored, 2),
+            "gain_db": round(self.psnr_restored - self.psnr_blurry, 2),
+            "files": [str(self.blurry), str(self.sharp), str(self.restored)],
+            # what made deblurred.mp4, as bench's rows and run --json record it: weights file and sha256,
+            # the dtype --precision resolved to, and a diffusion model's steps and seed
+            "restorer": restorer.identity,
+        }
+
 
 def check_size(size: tuple[int, int]) -> None:
     """UsageError unless (W, H) is even both ways: 4:2:0 halves the chroma planes, and the encoder falls

@@ -85,23 +85,10 @@ def demo(
     windows, _ = window_options(model, None, None, "auto", 32, scene_cuts=False)  # no notes on these
     with err.status(f"deblurring a generated {size} clip with {model}..."):
         result = run_demo(output, restorer, windows=windows, seed=seed, frames=frames, size=clip_size, force=force)
-    summary = {
-        "model": model,
-        "device": str(restorer.device),
-        "frames": result.frames,
-        "seconds": round(result.seconds, 2),
-        "psnr_blurry_db": round(result.psnr_blurry, 2),
-        "psnr_deblurred_db": round(result.psnr_restored, 2),
-        "gain_db": round(result.psnr_restored - result.psnr_blurry, 2),
-        "files": [str(result.blurry), str(result.sharp), str(result.restored)],
-        # what made deblurred.mp4, as bench's rows and run --json record it: weights file and sha256,
-        # the dtype --precision resolved to, and a diffusion model's steps and seed
-        "restorer": restorer.identity,
-    }
     if as_json:
-        out.print_json(json.dumps(summary))
+        out.print_json(json.dumps(result.summary(model, restorer)))
         return
-    for line in _summary(model, restorer.device, result, summary["restorer"]):
+    for line in _summary(model, restorer.device, result, restorer.identity):
         out.print(line, highlight=False, soft_wrap=True)
 
 
