@@ -43,13 +43,24 @@ SYNTHESIS_BYTES_PER_PIXEL = 110
 def check_synthesis_memory(frames: int, width: int, height: int, size_option: str = "--size") -> None:
     """A UsageError, before any work, when clips of this length and size cannot be made in the memory
     available now (the system would kill the process part-way instead); the hint names `size_option`."""
-    need, available = SYNTHESIS_BYTES_PER_PIXEL * frames * width * height, available_bytes()
-    if need > available:
-        raise UsageError(
-            f"not enough memory to synthesise clips of {frames} frames at {width}x{height} (about "
-            f"{need / 1e9:.1f} GB each, {available / 1e9:.1f} GB available)",
-            hint=f"ask for fewer --frames or a smaller {size_option}",
-        )
+    available = available_bytes()
+    if SYNTHESIS_BYTES_PER_PIXEL * frames * width * height > available:
+        raise synthesis_memory_error(frames, width, height, available=available, size_option=size_option)
+
+
+def synthesis_memory_error(
+    frames: int, width: int, height: int, *, available: int | None = None, size_option: str = "--size"
+) -> UsageError:
+    """The UsageError of clips of this length and size too large for memory, with the estimate each needs and the
+    bytes `available` before any work; None where an allocation failed part-way (the memory was taken by others
+    meanwhile, and is free again once the clip is let go)."""
+    need = SYNTHESIS_BYTES_PER_PIXEL * frames * width * height
+    free = "" if available is None else f", {available / 1e9:.1f} GB available"
+    return UsageError(
+        f"not enough memory to synthesise clips of {frames} frames at {width}x{height} (about {need / 1e9:.1f} GB "
+        f"each{free})",
+        hint=f"ask for fewer --frames or a smaller {size_option}",
+    )
 
 
 def keep_freed_memory() -> bool:

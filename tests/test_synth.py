@@ -300,7 +300,7 @@ def test_synth_command_too_big_for_memory_is_one_clear_error(tmp_path, monkeypat
     monkeypatch.setattr(deblur_cli.host_memory, "available_bytes", lambda: 64 * 2**30)  # the estimate lets it start
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
-    assert "not enough memory to synthesise clips of 360 frames at 1280x720 (about 36 GB each)" in result.stderr
+    assert "not enough memory to synthesise clips of 360 frames at 1280x720 (about 36.5 GB each)" in result.stderr
     assert "--frames" in result.stderr and "Traceback" not in result.output
     # where the estimate (110 bytes a pixel of every frame) already exceeds what is free, before any work:
     # the system would kill the process part-way (a 20000x20000 clip was, after 83 s)

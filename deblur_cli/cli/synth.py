@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from time import monotonic
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 
@@ -21,7 +21,7 @@ from deblur_cli.cli.options import (
 from deblur_cli.data.manifest import MANIFEST, own_entries
 from deblur_cli.data.photos import is_validation
 from deblur_cli.errors import DeblurError, UsageError
-from deblur_cli.host_memory import SYNTHESIS_BYTES_PER_PIXEL, check_synthesis_memory
+from deblur_cli.host_memory import check_synthesis_memory, synthesis_memory_error
 from deblur_cli.interrupts import Terminated
 from deblur_cli.wording import some
 
@@ -105,27 +105,7 @@ def synth(
             raise UsageError(
                 f"--add takes --sources alone{_besides(stray)}", hint="deblur synth --add DIR --sources CACHE"
             )
-        from deblur_cli.data.own import add_own
-
-        said = [-math.inf]  # when the last line was printed: thousands of photos give a line a second, not each
-        # (a video's line comes after the seconds its optical flow takes, so each is printed)
-
-        def adding(line: str) -> None:
-            now = monotonic()
-            if now - said[0] >= 1.0:
-                said[0] = now
-                say(f"adding {line}")
-
-        added = add_own(sources, add, progress=adding, warn=warn)
-        photos = [entry for entry in added if "photo" in entry]
-        scenes, videos = len({entry["group"] for entry in photos}), len(added) - len(photos)
-        what = f"{len(photos)} photo{'s' * (len(photos) != 1)} of {scenes} scene{'s' * (scenes != 1)}"
-        what += f" and {videos} video{'s' * (videos != 1)} of real motion" if videos else ""
-        out.print(f"{what} added to {sources} from {add}", highlight=False, soft_wrap=True)
-        held = sorted({entry["group"] for entry in photos if is_validation(entry["photo"])})
-        if held:  # with few scenes the share held out is far from the usual 15%
-            note(f"{len(held)} of these {scenes} scenes {'is' if len(held) == 1 else 'are'} held out for validation,"
-                 f" which training does not see: {some(held, 5)}")  # fmt: skip
+        _add(add, sources, say)
         return
     if pack or unpack:
         if sources is None or fetch or output is not None or (pack and unpack) or stray:
@@ -133,26 +113,12 @@ def synth(
                 f"--pack and --unpack each take --sources alone{_besides(stray)}",
                 hint="deblur synth --pack DIR --sources CACHE",
             )
-        from deblur_cli.data.travel import pack_cache, unpack_cache
-
-        if pack:
-            out.print(str(pack_cache(sources, pack, progress=say)))
-        else:
-            out.print(str(unpack_cache(unpack, sources, progress=say)))
+        _pack(sources, pack, unpack, say)
         return
     if fetch:
         if sources is None:
             raise UsageError("--fetch needs --sources, the folder to install the photos into")
-        from deblur_cli.data.sources import fetch_sources
-
-        manifest = fetch_sources(sources, progress=lambda line: say(f"source {line}"))
-        n_photos, n_videos = sum("photo" in e for e in manifest), sum("video" in e for e in manifest)
-        licences = sources / MANIFEST
-        summary = f"{n_photos} photos and {n_videos} videos in {sources} (licences: {licences})"
-        if own := own_entries(sources):  # kept: without them counted, the line reads as if they were gone
-            mine = sum("photo" in e for e in own)
-            summary += f", besides {mine} photos and {len(own) - mine} videos of your own (--add)"
-        out.print(summary, highlight=False, soft_wrap=True)
+        _fetch(sources, say)
     elif sources is not None and not sources.is_dir():
         raise sources_not_a_folder(sources, "add --fetch to install the photos there")
     if videos and sources is None:
@@ -169,18 +135,75 @@ def synth(
                 "deblur synth --format ffv1 needs PyAV (the av package); PNG frames (the default) do not",
                 hint="pip install av",
             ) from None
+    width, height = parse_size(size, minimum=SMALLEST_SYNTHESIS)
+    check_synthesis_memory(frames, width, height)
+    _write_clips(
+        output, clips=clips, frames=frames, size=(width, height), sources=sources, split=split, seed=seed,
+        max_layers=0 if shake_only else 2, videos=videos, fmt=fmt, quiet=quiet,
+    )  # fmt: skip
+
+
+def _add(add: Path, sources: Path, say: Callable[[str], None]) -> None:
+    """--add: the user's own photos, frame folders and videos added to the source cache, and what was added."""
+    from deblur_cli.data.own import add_own
+
+    said = [-math.inf]  # when the last line was printed: thousands of photos give a line a second, not each
+    # (a video's line comes after the seconds its optical flow takes, so each is printed)
+
+    def adding(line: str) -> None:
+        now = monotonic()
+        if now - said[0] >= 1.0:
+            said[0] = now
+            say(f"adding {line}")
+
+    added = add_own(sources, add, progress=adding, warn=warn)
+    photos = [entry for entry in added if "photo" in entry]
+    scenes, videos = len({entry["group"] for entry in photos}), len(added) - len(photos)
+    what = f"{len(photos)} photo{'s' * (len(photos) != 1)} of {scenes} scene{'s' * (scenes != 1)}"
+    what += f" and {videos} video{'s' * (videos != 1)} of real motion" if videos else ""
+    out.print(f"{what} added to {sources} from {add}", highlight=False, soft_wrap=True)
+    held = sorted({entry["group"] for entry in photos if is_validation(entry["photo"])})
+    if held:  # with few scenes the share held out is far from the usual 15%
+        note(f"{len(held)} of these {scenes} scenes {'is' if len(held) == 1 else 'are'} held out for validation,"
+             f" which training does not see: {some(held, 5)}")  # fmt: skip
+
+
+def _pack(sources: Path, pack: Path | None, unpack: Path | None, say: Callable[[str], None]) -> None:
+    """--pack: the source cache written as JPEGs into a folder to carry; --unpack: the cache rebuilt from one."""
+    from deblur_cli.data.travel import pack_cache, unpack_cache
+
+    if pack:
+        out.print(str(pack_cache(sources, pack, progress=say)))
+    else:
+        out.print(str(unpack_cache(unpack, sources, progress=say)))
+
+
+def _fetch(sources: Path, say: Callable[[str], None]) -> None:
+    """--fetch: the photo and video sources installed into `sources`, and how many there are."""
+    from deblur_cli.data.sources import fetch_sources
+
+    manifest = fetch_sources(sources, progress=lambda line: say(f"source {line}"))
+    n_photos, n_videos = sum("photo" in e for e in manifest), sum("video" in e for e in manifest)
+    licences = sources / MANIFEST
+    summary = f"{n_photos} photos and {n_videos} videos in {sources} (licences: {licences})"
+    if own := own_entries(sources):  # kept: without them counted, the line reads as if they were gone
+        mine = sum("photo" in e for e in own)
+        summary += f", besides {mine} photos and {len(own) - mine} videos of your own (--add)"
+    out.print(summary, highlight=False, soft_wrap=True)
+
+
+def _write_clips(output: Path, *, clips: int, frames: int, size: tuple[int, int], quiet: bool, **options) -> None:
+    """The clips written into `output` (data.writer.write_dataset with `options`), with their progress; what a
+    stopped run left is kept, and said."""
     from deblur_cli.data.writer import clips_written, write_dataset
     from deblur_cli.devices import is_out_of_memory
 
-    width, height = parse_size(size, minimum=SMALLEST_SYNTHESIS)
-    check_synthesis_memory(frames, width, height)
     kept = clips_written(output) if output.is_dir() else 0  # by a stopped run, if its settings were these
     try:
         with _Progress(clips, frames, quiet) as shown:
             write_dataset(
-                output, clips=clips, frames=frames, size=(width, height), sources=sources, split=split, seed=seed,
-                max_layers=0 if shake_only else 2, videos=videos, fmt=fmt, progress=shown.clip_done, warn=warn,
-                on_frame=shown.frame_done,
+                output, clips=clips, frames=frames, size=size, progress=shown.clip_done, warn=warn,
+                on_frame=shown.frame_done, **options,
             )  # fmt: skip
     except (KeyboardInterrupt, Terminated):
         if written := clips_written(output) if output.is_dir() else 0:
@@ -190,11 +213,7 @@ def synth(
     except (RuntimeError, MemoryError) as e:
         if not is_out_of_memory(e):
             raise
-        need = SYNTHESIS_BYTES_PER_PIXEL * frames * width * height / 1e9  # memory taken by others meanwhile
-        raise UsageError(
-            f"not enough memory to synthesise clips of {frames} frames at {width}x{height} (about {need:.0f} GB each)",
-            hint="ask for fewer --frames or a smaller --size; --clips makes more clips of the same length",
-        ) from None
+        raise synthesis_memory_error(frames, *size) from None
     if kept >= clips:
         were = "the clip was" if clips == 1 else f"the {clips} clips were"
         note(f"{were} there already, written with these settings: nothing to do")
