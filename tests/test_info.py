@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from deblur_cli.cli import app
-from deblur_cli.cli.info import _colour
+from deblur_cli.input_report import _colour
 from deblur_cli.video_io import VideoInfo
 from deblur_cli.video_io.deinterlace import READS_FIELD_ORDER
 from deblur_cli.video_io.info import has_alpha_channel

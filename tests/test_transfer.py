@@ -62,7 +62,7 @@ def test_the_curve_keeps_every_code_value_and_puts_diffuse_white_at_white(transf
 
 
 def test_deblur_info_names_the_transfers_restored_on_the_curve():
-    from deblur_cli.cli.info import HDR_TRANSFERS
+    from deblur_cli.input_report import HDR_TRANSFERS
 
     assert HDR_TRANSFERS == (PQ, HLG)
 
