@@ -1,19 +1,33 @@
 """What `deblur info` says of one input (`describe_input`): its format, colour, interlacing and timing, the other
 streams `deblur run` carries over, and what `deblur run` without -o would write for it, with the warnings reading
-and writing it would give; a dict by name, which the command prints as a table or as JSON. No torch."""
+and writing it would give; a dict by name, which the command prints as a table or as JSON. With --estimate
+(`ModelTiming`), each entry's "estimate": how long `deblur run`'s model would take on it here, timed by estimate.py.
+No torch at import: `deblur info` without --estimate does without it."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
+from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.errors import DeblurError
+from deblur_cli.model_specs import model_spec
 from deblur_cli.outputs import nearest_folder, writable
+from deblur_cli.run_options import sampling_note, window_options
+from deblur_cli.span import Span
 from deblur_cli.video_io import EncodeOptions, VideoInfo
 from deblur_cli.video_io.extras import describe_extras
 from deblur_cli.video_io.frame_timing import timing_of
 from deblur_cli.video_io.info import HDR_TRANSFERS, UNSPECIFIED, reading_matrix, srgb_source, turn_in_words
 from deblur_cli.video_io.sinks import plan_sink
 from deblur_cli.video_io.sources import reading_warnings
+
+if TYPE_CHECKING:  # they import torch, which `deblur info` without --estimate does without
+    from deblur_cli.estimate import Estimate
+    from deblur_cli.restorer import Restorer
+    from deblur_cli.restorers import ModelOptions
+
+TIMED_STEPS = 2  # the sampler steps a diffusion model is timed at, its time then scaled to the steps asked
 
 # FFmpeg's names for its colour enums, as ffprobe prints them (a few with a plainer name beside), for the values
 # cameras and phones write.
@@ -33,6 +47,90 @@ _MATRICES = {
 _RANGES = {1: "limited range", 2: "full range"}
 # the matrices info.assumed_matrix takes for video that names none, as `info` says it
 _ASSUMED = {1: "bt709, as players take HD video", 5: "bt601, as players take SD video"}
+
+
+class ModelTiming:
+    """`--estimate`: the model `deblur run` would restore with, built once, timed once for each frame size and
+    window (estimate.py). A diffusion model is timed at TIMED_STEPS sampler steps at most, of the samples asked
+    (they run together, as in the run), and the time scaled to the steps asked: its network runs once a step."""
+
+    def __init__(
+        self, model: str, options: ModelOptions, steps: int, samples: int, *, named: bool, ignored: str | None
+    ):
+        self.model, self.options, self.steps, self.samples = model, options, steps, samples
+        self.diffusion = model_spec(model).architecture == "wtsa"
+        self.named = named  # the model was named, not chosen as auto
+        self.ignored = ignored  # the note on sampling options the model ignores, said once it is built
+
+    @classmethod
+    def asked(cls, model: str, weights: Path | None, device: str, precision: str, steps: int | None,
+              samples: int | None, cache_dir: Path | None, offline: bool) -> ModelTiming:  # fmt: skip
+        """The model the options name (auto: as `deblur run` chooses it), checked, not yet built."""
+        from deblur_cli.devices import resolve_device
+        from deblur_cli.restorers import ModelOptions
+
+        named = model != AUTO
+        model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
+        steps, samples = steps or 20, samples or 1
+        ignored = sampling_note(model, steps, 0.0, samples, 0)
+        sampling = {"steps": steps, "samples": samples}
+        if model_spec(model).architecture == "wtsa":
+            sampling["steps"] = min(steps, TIMED_STEPS)
+        options = ModelOptions(weights=weights, device=device, precision=precision, cache_dir=cache_dir,
+                               offline=offline or None, **sampling)  # fmt: skip
+        return cls(model, options, steps, samples, named=named, ignored=ignored)
+
+    def add_estimates(
+        self,
+        described: list[tuple[dict, VideoInfo, Span]],
+        *,
+        build: Callable[[str, ModelOptions], Restorer],
+        warn: Callable[[str], None],
+        note: Callable[[str], None],
+    ) -> None:
+        """Each report given its "estimate" of how long the model takes on the frames of its span (in seconds, as
+        the input's span was read: `video` describes those frames), its windows checked as
+        `deblur run` checks them (UsageError for a window longer than the model takes), and what `deblur run` says
+        of the model (restorers.load_checked) told to `warn` as it says it; the model built by `build`, and `note`
+        told of each timing as it begins."""
+        from deblur_cli.estimate import estimate, timed_window
+        from deblur_cli.restorers import load_checked
+
+        windows, notes = window_options(self.model, None, None, "auto", None)
+        restorer, said = load_checked(
+            self.model, self.options, windows, [self.ignored, *notes], named=self.named, build=build
+        )
+        for line in said:
+            warn(line)
+        scale = self.steps / self.options.steps if self.diffusion else 1.0
+        precision = str(restorer.dtype or "").removeprefix("torch.") or None
+        timed: dict[tuple, Estimate] = {}  # by frame size and the window timed for it, which the frames decide
+        for report, video, span in described:
+            size = (video.height, video.width)  # as stored: the frames the model restores
+            window = timed_window(windows.window, windows.overlap, video.frame_count, restorer.max_frames)
+            if (size, window) not in timed:
+                note(f"timing {self.model} on {video.width}x{video.height} frames, a window of {window[0]} (twice)")
+                timed[size, window] = estimate(
+                    restorer, size, windows.window, windows.overlap, frames=video.frame_count, scale=scale
+                )
+            found, frames = timed[size, window], video.frame_count
+            seconds = found.seconds(frames, windows.last) if frames else None
+            report["estimate"] = {
+                "model": self.model,
+                "device": str(restorer.device),
+                "precision": precision,
+                "steps": self.steps if self.diffusion else None,
+                "samples": self.samples if self.diffusion else None,
+                "timed_steps": self.options.steps if self.diffusion else None,
+                "seconds": None if seconds is None else round(seconds, 3),
+                "seconds_per_frame": round(found.seconds_per_frame if seconds is None else seconds / frames, 6),
+                "frames": frames,
+                "span": None if span.whole else span.describe(),
+                "timed": f"{found.probe[1]}x{found.probe[0]}" + (" strip" if found.strip else ""),
+                "window": found.window,
+                "new_frames": found.new_frames,
+                "scale": found.scale,
+            }
 
 
 def describe_input(path: Path, info: VideoInfo, sink: Path | str | None, seen: list[str]) -> dict:

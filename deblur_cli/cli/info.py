@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
 
-from deblur_cli.auto_model import AUTO, choose_model
+from deblur_cli.auto_model import AUTO
 from deblur_cli.batch import Jobs, plan_jobs
 from deblur_cli.cli.app import command, note, out, report_error, warn
 from deblur_cli.cli.options import (
@@ -29,23 +29,16 @@ from deblur_cli.cli.options import (
 from deblur_cli.cli.progress_lines import SLOW, each_frame, in_words
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.errors import InputError, NoVideoError, UsageError
-from deblur_cli.model_specs import model_spec
 from deblur_cli.outputs import expand_video_globs
-from deblur_cli.input_report import describe_input
+from deblur_cli.input_report import ModelTiming, describe_input
 from deblur_cli.preflight import left_out_note
 from deblur_cli.asked_span import span_in
 from deblur_cli.span import Span
-from deblur_cli.run_options import sampling_note, window_options
 from deblur_cli.video_io import ReadOptions, VideoInfo, describe
 from deblur_cli.video_io.images import is_glob_input
 from deblur_cli.video_io.sources import first_look
 
-if TYPE_CHECKING:  # they import torch, which `deblur info` without --estimate does without
-    from deblur_cli.estimate import Estimate
-    from deblur_cli.restorers import ModelOptions
-
 ESTIMATE_PANEL = "How long deblur run takes (--estimate)"
-TIMED_STEPS = 2  # the sampler steps a diffusion model is timed at, its time then scaled to the steps asked
 
 
 def _span(flag: str, help: str) -> typer.models.OptionInfo:
@@ -90,8 +83,8 @@ def info(
         raise UsageError(f"{named[0]} is for --estimate", hint="add --estimate to time the model on these inputs")
     span = span_option(start, end, duration)
     if estimate:  # a mistyped device or model is said before any input is read
-        timing = _Timing.asked(model or AUTO, weights, device or "auto", precision or "auto", steps, samples,
-                               cache_dir, offline)  # fmt: skip
+        timing = ModelTiming.asked(model or AUTO, weights, device or "auto", precision or "auto", steps, samples,
+                                   cache_dir, offline)  # fmt: skip
     reports = []
     described: list[tuple[dict, VideoInfo, Span]] = []  # each report, the frames an estimate is for, of its span
     check_split_names(inputs)
@@ -120,7 +113,7 @@ def info(
             out.print_json(json.dumps(reports[0]))
         raise failed[0]
     if estimate:
-        timing.add_estimates(described)
+        timing.add_estimates(described, build=functools.partial(build_shown, warn=warn), warn=warn, note=note)
     if as_json:
         out.print_json(json.dumps(reports if len(reports) > 1 else reports[0]))
     else:
@@ -162,81 +155,6 @@ def _planned(inputs: list[Path]) -> tuple[list[tuple[Path, Path | str | None, bo
         return next((i for i, path in enumerate(expanded) if path == source or path in source.parents), len(expanded))
 
     return sorted(planned, key=lambda entry: given_at(entry[0])), jobs.left_out
-
-
-class _Timing:
-    """`--estimate`: the model `deblur run` would restore with, built once, timed once for each frame size and
-    window (estimate.py). A diffusion model is timed at TIMED_STEPS sampler steps at most, of the samples asked
-    (they run together, as in the run), and the time scaled to the steps asked: its network runs once a step."""
-
-    def __init__(self, model: str, options: ModelOptions, steps: int, samples: int, *, named: bool, ignored: str | None):
-        self.model, self.options, self.steps, self.samples = model, options, steps, samples
-        self.diffusion = model_spec(model).architecture == "wtsa"
-        self.named = named  # the model was named, not chosen as auto
-        self.ignored = ignored  # the note on sampling options the model ignores, said once it is built
-
-    @classmethod
-    def asked(cls, model: str, weights: Path | None, device: str, precision: str, steps: int | None,
-              samples: int | None, cache_dir: Path | None, offline: bool) -> _Timing:  # fmt: skip
-        """The model the options name (auto: as `deblur run` chooses it), checked, not yet built."""
-        from deblur_cli.devices import resolve_device
-        from deblur_cli.restorers import ModelOptions
-
-        named = model != AUTO
-        model = choose_model(model, device=resolve_device(device), weights=weights, cache_dir=cache_dir)
-        steps, samples = steps or 20, samples or 1
-        ignored = sampling_note(model, steps, 0.0, samples, 0)
-        sampling = {"steps": steps, "samples": samples}
-        if model_spec(model).architecture == "wtsa":
-            sampling["steps"] = min(steps, TIMED_STEPS)
-        options = ModelOptions(weights=weights, device=device, precision=precision, cache_dir=cache_dir,
-                               offline=offline or None, **sampling)  # fmt: skip
-        return cls(model, options, steps, samples, named=named, ignored=ignored)
-
-    def add_estimates(self, described: list[tuple[dict, VideoInfo, Span]]) -> None:
-        """Each report given its "estimate" of how long the model takes on the frames of its span (in seconds, as
-        the input's span was read: `video` describes those frames), its windows checked as
-        `deblur run` checks them (UsageError for a window longer than the model takes), and what `deblur run` says
-        of the model (restorers.load_checked) said as it says it."""
-        from deblur_cli.estimate import estimate, timed_window
-        from deblur_cli.restorers import load_checked
-
-        windows, notes = window_options(self.model, None, None, "auto", None)
-        restorer, said = load_checked(
-            self.model, self.options, windows, [self.ignored, *notes], named=self.named,
-            build=functools.partial(build_shown, warn=warn),
-        )  # fmt: skip
-        for line in said:
-            warn(line)
-        scale = self.steps / self.options.steps if self.diffusion else 1.0
-        precision = str(restorer.dtype or "").removeprefix("torch.") or None
-        timed: dict[tuple, Estimate] = {}  # by frame size and the window timed for it, which the frames decide
-        for report, video, span in described:
-            size = (video.height, video.width)  # as stored: the frames the model restores
-            window = timed_window(windows.window, windows.overlap, video.frame_count, restorer.max_frames)
-            if (size, window) not in timed:
-                note(f"timing {self.model} on {video.width}x{video.height} frames, a window of {window[0]} (twice)")
-                timed[size, window] = estimate(
-                    restorer, size, windows.window, windows.overlap, frames=video.frame_count, scale=scale
-                )
-            found, frames = timed[size, window], video.frame_count
-            seconds = found.seconds(frames, windows.last) if frames else None
-            report["estimate"] = {
-                "model": self.model,
-                "device": str(restorer.device),
-                "precision": precision,
-                "steps": self.steps if self.diffusion else None,
-                "samples": self.samples if self.diffusion else None,
-                "timed_steps": self.options.steps if self.diffusion else None,
-                "seconds": None if seconds is None else round(seconds, 3),
-                "seconds_per_frame": round(found.seconds_per_frame if seconds is None else seconds / frames, 6),
-                "frames": frames,
-                "span": None if span.whole else span.describe(),
-                "timed": f"{found.probe[1]}x{found.probe[0]}" + (" strip" if found.strip else ""),
-                "window": found.window,
-                "new_frames": found.new_frames,
-                "scale": found.scale,
-            }
 
 
 def _estimate_text(found: dict) -> str:
