@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable, Generator, Iterator, NamedTuple, Seq
 
 from deblur_cli import files
 from deblur_cli.asked_span import AskedSpan
-from deblur_cli.errors import InputError, OutputBusyError, OutputError, OutputExistsError
+from deblur_cli.errors import InputError, OutputBusyError, OutputError, OutputExistsError, UsageError
 from deblur_cli.outputs import (
     DEFAULT_TAG,
     Job,
@@ -26,6 +26,7 @@ from deblur_cli.outputs import (
 from deblur_cli.preflight import left_out_note, preflight
 from deblur_cli.span import Span
 from deblur_cli.video_io import EncodeOptions, ReadOptions
+from deblur_cli.video_io.images import is_glob_input
 
 if TYPE_CHECKING:
     from deblur_cli.pipeline import ProgressFn, RunResult
@@ -75,6 +76,39 @@ def plan_jobs(
             left_out.append(f"left out {some} in {folder}, a folder of videos: restore a photo on its own ({one})")
     jobs = [job for job in planned if job.source not in earlier or job.source in kept]
     return Jobs(jobs, len(planned) > 1, left_out)
+
+
+class Described(NamedTuple):
+    """The inputs `deblur info` describes, as `deblur run` without -o would restore them (plan_described)."""
+
+    inputs: list[tuple[Path, Path | str | None, bool]]  # (source, its sink, whether it was named), in the order given
+    left_out: list[str]  # the notes on the inputs left out
+    refused: str | None  # why `deblur run` would refuse these inputs together: each was planned alone
+
+
+def plan_described(inputs: list[Path]) -> Described:
+    """What `deblur run` without -o would restore of `inputs` and write for each, as the sinks take it (Job.sink:
+    "NAME/" for a folder of frames whose name holds a dot), (plan_jobs: quoted globs of videos expanded, earlier
+    results left out), with whether it was named on the command line, and the globs of images, which name no place
+    (None), in the order given; and the notes on the inputs left out. Inputs that run would refuse together (one
+    given twice) are each planned alone, and `refused` says why."""
+    expanded = expand_video_globs(inputs)
+    videos = [path for path in expanded if not is_glob_input(path)]
+    refused = None
+    try:
+        jobs = plan_jobs(videos, None, typed=True) if videos else Jobs([], False, [])
+    except UsageError as e:
+        refused = str(e)
+        alone = [plan_jobs([path], None, typed=True) for path in videos]
+        notes = [line for each in alone for line in each.left_out]
+        jobs = Jobs([job for each in alone for job in each.jobs], True, notes)
+    planned = [(job.source, job.sink, job.given) for job in jobs.jobs]
+    planned += [(path, None, True) for path in expanded if is_glob_input(path)]
+
+    def given_at(source: Path) -> int:  # the place of the input a job comes from: itself, or its folder
+        return next((i for i, path in enumerate(expanded) if path == source or path in source.parents), len(expanded))
+
+    return Described(sorted(planned, key=lambda entry: given_at(entry[0])), jobs.left_out, refused)
 
 
 @dataclass(frozen=True)

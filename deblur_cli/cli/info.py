@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from deblur_cli.auto_model import AUTO
-from deblur_cli.batch import Jobs, plan_jobs
+from deblur_cli.batch import plan_described
 from deblur_cli.cli.app import command, note, out, report_error, warn
 from deblur_cli.cli.options import (
     CacheDirOpt,
@@ -29,13 +29,11 @@ from deblur_cli.cli.options import (
 from deblur_cli.cli.progress_lines import SLOW, each_frame, in_words
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.errors import InputError, NoVideoError, UsageError
-from deblur_cli.outputs import expand_video_globs
 from deblur_cli.input_report import ModelTiming, describe_input
 from deblur_cli.preflight import left_out_note
 from deblur_cli.asked_span import span_in
 from deblur_cli.span import Span
 from deblur_cli.video_io import ReadOptions, VideoInfo, describe
-from deblur_cli.video_io.images import is_glob_input
 from deblur_cli.video_io.sources import first_look
 
 ESTIMATE_PANEL = "How long deblur run takes (--estimate)"
@@ -88,11 +86,14 @@ def info(
     reports = []
     described: list[tuple[dict, VideoInfo, Span]] = []  # each report, the frames an estimate is for, of its span
     check_split_names(inputs)
-    planned, left_out = _planned(inputs)
-    for line in left_out:
+    planned = plan_described(inputs)
+    if planned.refused is not None:
+        warn(f"deblur run would refuse these inputs together: {planned.refused}")
+    for line in planned.left_out:
         note(line)
     failed: list[InputError] = []
-    for source, target, given in planned:
+    several = len(planned.inputs) > 1
+    for source, target, given in planned.inputs:
         try:
             video, seen = first_look(source)
             reports.append(report := describe_input(source, video, target, seen))
@@ -102,13 +103,13 @@ def info(
             if isinstance(e, NoVideoError) and not given:  # found in a folder of videos: a camera card's sound files
                 note(left_out_note(source, e))
                 continue
-            if len(planned) > 1:  # one damaged input of several (or a sound file given): the others are described
+            if several:  # one damaged input of several (or a sound file given): the others are described
                 report_error(e)
             reports.append({"input": str(source), "error": str(e)})
             failed.append(e)
     if not reports:
         raise InputError("no video: the folders given hold sound files only")
-    if len(planned) == 1 and failed:  # one input: its error is the command's, after its --json entry
+    if not several and failed:  # one input: its error is the command's, after its --json entry
         if as_json:
             out.print_json(json.dumps(reports[0]))
         raise failed[0]
@@ -131,30 +132,6 @@ def _print_tables(reports: list[dict]) -> None:
             if key != "input" and value is not None:
                 table.add_row(key.replace("_", " "), _text(value))
         out.print(table)
-
-
-def _planned(inputs: list[Path]) -> tuple[list[tuple[Path, Path | str | None, bool]], list[str]]:
-    """What `deblur run` without -o would restore of `inputs` and write for each, as the sinks take it (Job.sink:
-    "NAME/" for a folder of frames whose name holds a dot), (batch.plan_jobs: quoted globs of
-    videos expanded, earlier results left out), with whether it was named on the command line, and the globs of
-    images, which name no place (None), in the order given; and the notes on the inputs left out. Inputs that
-    run would refuse together (one given twice) are each described alone, after a warning."""
-    expanded = expand_video_globs(inputs)
-    videos = [path for path in expanded if not is_glob_input(path)]
-    try:
-        jobs = plan_jobs(videos, None, typed=True) if videos else Jobs([], False, [])
-    except UsageError as e:
-        warn(f"deblur run would refuse these inputs together: {e}")
-        alone = [plan_jobs([path], None, typed=True) for path in videos]
-        notes = [line for each in alone for line in each.left_out]
-        jobs = Jobs([job for each in alone for job in each.jobs], True, notes)
-    planned = [(job.source, job.sink, job.given) for job in jobs.jobs]
-    planned += [(path, None, True) for path in expanded if is_glob_input(path)]
-
-    def given_at(source: Path) -> int:  # the place of the input a job comes from: itself, or its folder
-        return next((i for i, path in enumerate(expanded) if path == source or path in source.parents), len(expanded))
-
-    return sorted(planned, key=lambda entry: given_at(entry[0])), jobs.left_out
 
 
 def _estimate_text(found: dict) -> str:
