@@ -5,6 +5,7 @@ characters, and `run --help` took 169 lines)."""
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 import pytest
 import typer
@@ -154,3 +155,44 @@ def test_a_command_without_its_argument_says_which_in_one_line(command, argument
     assert result.exit_code == 2, result.output
     assert f"error: missing argument '{argument}'" in result.output and f"deblur {command} --help" in result.output
     assert "Traceback" not in result.output and "internal error" not in result.output
+
+
+def test_given_options_spell_each_option_as_the_command_line_writes_it():
+    """Found in review (structure54 F15): three commands kept a table from parameter to spelling by hand, which a
+    renamed option dropped out of unnoticed; given_options reads the spellings from Click's parameters."""
+    from deblur_cli.cli.app import given_options
+
+    seen = []
+    one = typer.Typer()
+
+    @one.command()
+    def main(
+        ctx: typer.Context,
+        model: Annotated[str, typer.Option("-m", "--model")] = "a",
+        cuts: Annotated[bool, typer.Option("--scene-cuts/--no-scene-cuts")] = True,
+        steps: Annotated[int, typer.Option("--steps")] = 5,
+    ) -> None:
+        seen.append(given_options(ctx, ["steps", "model", "cuts"]))
+
+    for args, spelled in [
+        ([], []),
+        (["--no-scene-cuts", "-m", "b"], ["--model", "--no-scene-cuts"]),
+        (["--scene-cuts", "--steps", "5"], ["--steps", "--scene-cuts"]),
+    ]:
+        result = runner.invoke(one, args)
+        assert result.exit_code == 0, result.output
+        assert seen.pop() == spelled, args
+
+
+def test_the_options_a_mode_leaves_unread_are_parameters_of_their_command():
+    from deblur_cli.cli.evaluate import _FOR_MODELS
+    from deblur_cli.cli.synth import _CLIP_OPTIONS
+    from deblur_cli.cli.train import EVALUATION_ONLY, TRAINING_ONLY
+
+    group = typer.main.get_command(app)
+    for command, names in [
+        ("evaluate", _FOR_MODELS),
+        ("synth", _CLIP_OPTIONS),
+        ("train", TRAINING_ONLY + EVALUATION_ONLY),
+    ]:
+        assert set(names) <= {param.name for param in group.commands[command].params}, command

@@ -1575,6 +1575,20 @@ def test_training_options_with_evaluate_are_refused_not_ignored(tmp_path):
     assert "warning: no --sources: the validation figures are on procedural scenes" in evaluated.output
 
 
+def test_evaluate_options_without_evaluate_are_refused_as_typed(tmp_path):
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    from deblur_cli.cli.app import app
+
+    for extra, said in [
+        (["--camera", "moving", "--shake-only"], "--shake-only, --camera apply with --evaluate only"),
+        (["-f"], "--force applies with --evaluate only"),
+    ]:
+        result = CliRunner().invoke(app, ["train", "-o", str(tmp_path / "run"), *extra])
+        assert result.exit_code == 2 and said in result.output, result.output
+
+
 def test_a_resume_with_no_steps_left_says_so(tmp_path):
     """A resume whose --steps (or --until) the run had already reached ended in silence, as if it had trained."""
     train(dataclasses.replace(CONFIG, steps=2), tmp_path, task=_tiny_task())

@@ -562,6 +562,20 @@ def given(ctx: typer.Context, name: str) -> bool:
     return source is not None and source.name != "DEFAULT"
 
 
+def given_options(ctx: typer.Context, names: list[str]) -> list[str]:
+    """The options among the parameters `names` that the command line (or the environment) set, in that order,
+    each as the command line writes it: its first long spelling, or the side of a flag pair that its value says
+    (--no-scene-cuts). Each name must be one of the command's parameters, so that a renamed one fails loudly."""
+    params = {param.name: param for param in ctx.command.params}
+    spelled = []
+    for name in names:
+        param = params[name]
+        if given(ctx, name):
+            opts = param.secondary_opts if param.secondary_opts and not ctx.params[name] else param.opts
+            spelled.append(next((opt for opt in opts if opt.startswith("--")), opts[0]))
+    return spelled
+
+
 def examples(*rows: tuple[str, str]) -> str:
     """A command's --help epilog: example command lines, each with what it does as a comment beside it
     (one paragraph each: Typer 0.16 joins the lines of a paragraph)."""

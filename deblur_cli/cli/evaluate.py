@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from deblur_cli.auto_model import AUTO
-from deblur_cli.cli.app import command, err, examples, given, note, out, warn
+from deblur_cli.cli.app import command, err, examples, given_options, note, out, warn
 from deblur_cli.cli.options import (
     BatchOpt,
     CacheDirOpt,
@@ -213,7 +213,7 @@ def evaluate(
                 f"--json {json_path} exists and is not the JSON of an evaluation",
                 hint="give a new file name (an evaluation's own JSON is continued, or with --force replaced)",
             )
-    if results and not models and not weights and (stray := _for_models(ctx, scene_cuts)):
+    if results and not models and not weights and (stray := given_options(ctx, _FOR_MODELS)):
         are = "is" if len(stray) == 1 else "are"
         warn(f"{', '.join(stray)} {are} for models, and --results without --model runs none: left unused")
     # Modules that import torch: here, not at the top (see cli/__init__.py).
@@ -338,18 +338,11 @@ def evaluate(
     _finish(reports, several, json_path, lossy)
 
 
-_FOR_MODELS = {
-    "precision": "--precision", "steps": "--steps", "eta": "--eta", "seed": "--seed", "samples": "--samples",
-    "window": "--window", "overlap": "--overlap", "tile": "--tile", "tile_overlap": "--tile-overlap",
-    "batch": "--batch", "last_window": "--last-window", "strength": "--strength", "keep_still": "--keep-still",
-    "save": "--save", "cache_dir": "--cache-dir", "offline": "--offline",
-}  # fmt: skip
-
-
-def _for_models(ctx: typer.Context, scene_cuts: bool) -> list[str]:
-    """The options given that only a model's restoration reads, as the command line writes them."""
-    stray = [option for name, option in _FOR_MODELS.items() if given(ctx, name)]
-    return stray + ([f"--{'' if scene_cuts else 'no-'}scene-cuts"] if given(ctx, "scene_cuts") else [])
+# The parameters that only a model's restoration reads
+_FOR_MODELS = [
+    "precision", "steps", "eta", "seed", "samples", "window", "overlap", "tile", "tile_overlap", "batch",
+    "last_window", "strength", "keep_still", "save", "cache_dir", "offline", "scene_cuts",
+]  # fmt: skip
 
 
 class _PassBars:

@@ -9,7 +9,7 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
-from deblur_cli.cli.app import command, err, given, note, out, warn
+from deblur_cli.cli.app import command, err, given_options, note, out, warn
 from deblur_cli.cli.progress_lines import lines_for_a_log, progress_bar, time_left
 from deblur_cli.cli.options import (
     SMALLEST_SYNTHESIS,
@@ -24,6 +24,9 @@ from deblur_cli.errors import DeblurError, UsageError
 from deblur_cli.host_memory import check_synthesis_memory, synthesis_memory_error
 from deblur_cli.interrupts import Terminated
 from deblur_cli.wording import some
+
+# The parameters of writing clips, which --add, --pack and --unpack, writing none, would pass over unnoticed
+_CLIP_OPTIONS = ["clips", "frames", "size", "split", "seed", "shake_only", "fmt", "videos"]
 
 
 @command("synth")
@@ -89,7 +92,7 @@ def synth(
         raise UsageError(f"--split must be train or val, got {split!r}")
     if fmt not in ("png", "ffv1"):
         raise UsageError(f"--format must be png or ffv1, got {fmt!r}")
-    stray = _given_clip_options(ctx)
+    stray = given_options(ctx, _CLIP_OPTIONS)
 
     def say(line: str) -> None:  # how far the sources have come
         if not quiet:
@@ -254,14 +257,6 @@ class _Progress:
         self.bar.update(self.task, completed=done * self.frames, description=f"clip {min(done + 1, clips)}/{clips}")
         if not err.is_terminal and not self.quiet:  # the bar shows it on a terminal
             err.print(f"clip {done}/{clips}", highlight=False)
-
-
-def _given_clip_options(ctx: typer.Context) -> list[str]:
-    """The options of writing clips given on the command line, which --add, --pack and --unpack, which
-    write none, would pass over unnoticed."""
-    options = {"clips": "--clips", "frames": "--frames", "size": "--size", "split": "--split", "seed": "--seed",
-               "shake_only": "--shake-only", "fmt": "--format", "videos": "--videos"}  # fmt: skip
-    return [option for name, option in options.items() if given(ctx, name)]
 
 
 def _besides(options: list[str]) -> str:

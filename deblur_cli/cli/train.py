@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from deblur_cli.cli.app import command, err, examples, given, note, out, stop_after_step, stopped, warn
+from deblur_cli.cli.app import command, err, examples, given, given_options, note, out, stop_after_step, stopped, warn
 from deblur_cli.cli.options import number_in, parse_size, seed_option, sources_not_a_folder
 from deblur_cli.errors import UsageError
 from deblur_cli.host_memory import check_synthesis_memory
@@ -20,14 +20,12 @@ if TYPE_CHECKING:
     from deblur_cli.train import Progress
 
 DEFAULTS = TrainConfig()
-# Options that only training reads: --evaluate would ignore them (parameter -> option as written)
-TRAINING_ONLY = {
-    "model": "--model", "crop": "--crop", "batch": "--batch", "steps": "--steps", "until": "--until", "lr": "--lr",
-    "warmup": "--warmup", "ema": "--ema", "seed": "--seed", "workers": "--workers", "gpu_synthesis": "--gpu-synthesis",
-    "echo": "--echo", "val_every": "--val-every", "save_every": "--save-every", "precision": "--precision",
-    "resume": "--resume", "init": "--init", "prior": "--prior", "handheld": "--handheld",
-    "clean_share": "--clean-share",
-}  # fmt: skip
+# The parameters that only training reads, and those that only --evaluate reads: the other mode refuses them
+TRAINING_ONLY = [
+    "model", "crop", "batch", "steps", "until", "lr", "warmup", "ema", "seed", "workers", "gpu_synthesis", "echo",
+    "val_every", "save_every", "precision", "resume", "init", "prior", "handheld", "clean_share",
+]  # fmt: skip
+EVALUATION_ONLY = ["shake_only", "camera", "sharp_input", "videos", "sample", "weights", "ddim_steps", "force"]
 DATA_PANEL = "Training clips"
 SYNTHESIS_PANEL = "Clip synthesis"
 OPTIMISER_PANEL = "Optimiser and precision"
@@ -310,13 +308,9 @@ def train_command(
     """Train on clips synthesised on the fly: [bold]deblur train -m dstnet-s --sources cache -o runs/s[/]."""
     if sources is not None and not sources.is_dir():
         raise sources_not_a_folder(sources, "create it with `deblur synth --fetch`")
-    evaluation_only = {"--shake-only": shake_only, "--camera": camera != "any", "--sharp-input": sharp_input,
-                       "--videos": videos, "--sample": sample, "--weights": weights, "--ddim-steps": ddim_steps,
-                       "--force": force}  # fmt: skip
-    if not evaluate_only and (stray := [name for name, value in evaluation_only.items() if value]):
+    if not evaluate_only and (stray := given_options(ctx, EVALUATION_ONLY)):
         raise UsageError(f"{', '.join(stray)} {'applies' if len(stray) == 1 else 'apply'} with --evaluate only")
-    training = {**TRAINING_ONLY, "gpu_synthesis": "--gpu-synthesis" if gpu_synthesis else "--cpu-synthesis"}
-    if evaluate_only and (stray := [option for name, option in training.items() if given(ctx, name)]):
+    if evaluate_only and (stray := given_options(ctx, TRAINING_ONLY)):
         raise UsageError(
             f"{', '.join(stray)} {'applies' if len(stray) == 1 else 'apply'} to training, not to --evaluate",
             hint="drop it to evaluate" if len(stray) == 1 else "drop them to evaluate",
