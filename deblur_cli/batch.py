@@ -29,7 +29,7 @@ from deblur_cli.video_io import EncodeOptions, ReadOptions
 from deblur_cli.video_io.images import is_glob_input
 
 if TYPE_CHECKING:
-    from deblur_cli.pipeline import ProgressFn, RunResult
+    from deblur_cli.pipeline import FramesProgress, RunResult
     from deblur_cli.restorer import Restorer
     from deblur_cli.windows import WindowOptions
 
@@ -296,7 +296,7 @@ def restore_batch(
     strength: float = 1.0,
     keep_still: bool = False,
     resume: bool = True,
-    progress: ProgressFn | None = None,
+    progress: FramesProgress | None = None,
     on_note: Callable[[str], None] | None = None,
 ) -> Iterator[Started | JobOutcome]:
     """Each job of `batch` restored with `restorer` (named `model`) by `pipeline.deblur_video`, in order, with

@@ -27,7 +27,7 @@ from deblur_cli.weights.verify import file_digest
 from deblur_cli.windows import WindowOptions
 
 if TYPE_CHECKING:
-    from deblur_cli.pipeline import ProgressFn
+    from deblur_cli.pipeline import FramesProgress
 
 FPS = Fraction(25)
 # Near-lossless in luma; 4:2:0 chroma, so that every player shows the clips.
@@ -135,7 +135,7 @@ def run_demo(
     frames: int = 20,
     size: tuple[int, int] = (640, 360),
     force: bool = False,
-    progress: ProgressFn | None = None,
+    progress: FramesProgress | None = None,
 ) -> DemoResult:
     """Write blurry.mp4 and sharp.mp4 into `folder`, restore blurry.mp4 as `deblur run` would, write
     deblurred.mp4, and score the input and the output against the generated sharp frames.

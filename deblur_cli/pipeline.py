@@ -47,7 +47,7 @@ from deblur_cli.windows import WindowOptions, restartable_at
 
 # (frames done, total or None): once before the first frame is restored (done: the frames an interrupted run
 # kept, 0 for a fresh run), then after each frame
-ProgressFn = Callable[[int, int | None], None]
+FramesProgress = Callable[[int, int | None], None]
 
 
 @dataclass
@@ -260,7 +260,7 @@ def deblur_video(
     strength: float = 1.0,
     keep_still: bool = False,
     resume: bool = True,
-    progress: ProgressFn | None = None,
+    progress: FramesProgress | None = None,
     on_note: Callable[[str], None] | None = None,
     again: str = "the same command",
 ) -> RunResult:
@@ -382,7 +382,7 @@ def _restore_into(
     placement: Placement | None,
     strength: float,
     keep_still: bool,
-    progress: ProgressFn | None,
+    progress: FramesProgress | None,
 ) -> _Restored:
     """Decode `source` from frame `begin` (None: not at all), restore it and write the frames from
     `resumed` on into `sink`. Decoding and encoding run in threads of their own. `placement`: how

@@ -100,8 +100,3 @@ def restore_windows(restorer: Restorer, frames: torch.Tensor, first_frames: Sequ
     if len(frames) > 1 and batches(restorer):
         return restorer.restore_batch(frames, first_frames) if told else restorer.restore_batch(frames)
     return torch.stack([restorer(w, first) if told else restorer(w) for w, first in zip(frames, first_frames)])
-
-
-ProgressFn = Callable[[int, int], None]
-"""Called as progress(done, total) by long loops (sampler steps, a network's steps, frames); total may be 0 if
-unknown."""

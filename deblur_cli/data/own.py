@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import itertools
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
+from deblur_cli.callbacks import Say
 from deblur_cli.data.decode import shrunk_rgb
 from deblur_cli.data.manifest import OWN_PREFIX, read_manifest, write_manifest
 from deblur_cli.data.npy import save_npy
@@ -31,7 +32,6 @@ FRAMES_PER_CLIP = 8
 # VIDEO_SUFFIXES): 8-bit photos and camera video, no float or HDR images, no GIFs
 SOURCE_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
 SOURCE_VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".mpg", ".ts"})
-Say = Callable[[str], None]
 
 
 def _listed(suffixes: frozenset[str]) -> str:

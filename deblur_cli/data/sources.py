@@ -22,12 +22,12 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from deblur_cli.callbacks import Say
 from deblur_cli.data.decode import DECODE, shrunk_rgb
 from deblur_cli.data.manifest import own_entries, write_manifest
 from deblur_cli.data.npy import save_npy
@@ -118,8 +118,6 @@ VIDEO_SOURCES = {
     "tree": DebVideo("opencv-doc", f"{_OPENCV_DATA}/tree.avi", SOURCES["opencv"].licence),
 }
 
-ProgressFn = Callable[[str], None]
-
 
 def has_opencv() -> bool:
     """Whether the optical flow that real-video sources need is available."""
@@ -135,7 +133,7 @@ def fetch_sources(
     *,
     names: tuple[str, ...] | None = None,
     videos: tuple[str, ...] | None = None,
-    progress: ProgressFn | None = None,
+    progress: Say | None = None,
 ) -> list[dict]:
     """Install the photo sources `names` (default: all of SOURCES) and the video sources `videos`
     (default: all of VIDEO_SOURCES when OpenCV is installed, none otherwise) under `cache`; returns
@@ -186,7 +184,7 @@ def fetch_sources(
     return entries
 
 
-def _fetch_videos(cache: Path, names: tuple[str, ...] | None, progress: ProgressFn | None) -> list[dict]:
+def _fetch_videos(cache: Path, names: tuple[str, ...] | None, progress: Say | None) -> list[dict]:
     if names is None:
         if not has_opencv():
             if progress:

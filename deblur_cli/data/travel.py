@@ -13,11 +13,11 @@ the photos at 45 dB PSNR of the originals (median; 36.8 dB for the noisiest) and
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from deblur_cli.callbacks import Say
 from deblur_cli.data.manifest import MANIFEST
 from deblur_cli.data.npy import save_npy
 from deblur_cli.data.photos import list_photos, load_photo
@@ -27,10 +27,9 @@ from deblur_cli.files import write_bytes
 
 PHOTO_QUALITY = 95
 FRAME_QUALITY = 90  # video frames: noisier (vtest) and many, and their chroma was 4:2:0 to begin with
-ProgressFn = Callable[[str], None]
 
 
-def pack_cache(cache: str | Path, out: str | Path, *, progress: ProgressFn | None = None) -> Path:
+def pack_cache(cache: str | Path, out: str | Path, *, progress: Say | None = None) -> Path:
     """Write the photos and videos of `cache` as JPEGs, with segments and licences, into `out`."""
     cv2 = opencv("packing and unpacking source caches")
     cache, out = Path(cache), Path(out)
@@ -54,7 +53,7 @@ def pack_cache(cache: str | Path, out: str | Path, *, progress: ProgressFn | Non
     return out
 
 
-def unpack_cache(packed: str | Path, cache: str | Path, *, progress: ProgressFn | None = None) -> Path:
+def unpack_cache(packed: str | Path, cache: str | Path, *, progress: Say | None = None) -> Path:
     """Turn a folder written by `pack_cache` into a new source cache at `cache` (flows recomputed); a
     `cache` that is not empty is refused, as its lossless arrays would become JPEG round trips."""
     packed, cache = Path(packed), Path(cache)

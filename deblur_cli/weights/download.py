@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from deblur_cli.callbacks import ProgressFn
 from deblur_cli.errors import DiskFullError, OutputError, WeightsError
 from deblur_cli.weights import cache, hub, urls
 from deblur_cli.weights.convert import convert_checkpoint
@@ -16,9 +17,6 @@ from deblur_cli.weights.registry import BundledSource, HubSource, UrlSource, Wei
 from deblur_cli.wording import readable_size
 from deblur_cli.weights.verify import mismatch
 from deblur_cli.wording import said_once
-
-ProgressFn = Callable[[int, int], None]
-"""Called as progress(done_bytes, total_bytes); total is 0 while unknown."""
 
 MAX_UNSIZED_BYTES = 2 << 30  # cap for a download whose size weights.toml does not state
 MIRROR_ENV = "DEBLUR_WEIGHTS_MIRROR"  # a base URL that holds the URL entries' files by name

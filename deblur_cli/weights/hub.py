@@ -13,15 +13,15 @@ import inspect
 import logging
 import os
 from http import HTTPStatus
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
+from deblur_cli.callbacks import ProgressFn
 from deblur_cli.errors import WeightsError
 from deblur_cli.weights.registry import HubSource
 from deblur_cli.weights.urls import LOCAL_COPY, status_hint
 from deblur_cli.weights.verify import Checksum, mismatch
 
-ProgressFn = Callable[[int, int], None]
 
 
 def fetch(

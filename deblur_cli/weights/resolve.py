@@ -9,10 +9,11 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from deblur_cli.callbacks import ProgressFn
 from deblur_cli.errors import WeightsError, did_you_mean
 from deblur_cli.model_specs import MODELS
 from deblur_cli.weights import cache
-from deblur_cli.weights.download import ProgressFn, offline_from_env
+from deblur_cli.weights.download import offline_from_env
 from deblur_cli.weights.download import download as download_entry
 from deblur_cli.weights.registry import BundledSource, Registry, WeightsEntry, load_registry
 from deblur_cli.weights.verify import file_digest

@@ -10,17 +10,17 @@ import re
 import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, NamedTuple
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from deblur_cli import __version__
+from deblur_cli.callbacks import ProgressFn
 from deblur_cli.errors import WeightsError
 from deblur_cli.files import open_own
 from deblur_cli.wording import readable_size
 
-ProgressFn = Callable[[int, int], None]
 Headers = Mapping[str, str] | email.message.Message  # an answer's headers, by name
 Hints = Mapping[int | str, str]  # hints that replace fetch's own: by HTTP status, and "size" (see fetch)
 
