@@ -22,7 +22,7 @@ from deblur_cli.train_tasks import (
     check_frames,
     get_task,
     procedural_note,
-    restore_clip,
+    restore_padded,
     trained_model_of,
     validate,
     weights_file as named_weights,
@@ -120,10 +120,10 @@ def evaluate(
         from deblur_cli.data.writer import write_png
 
         blurred, sharp = clip_set[0]
-        panels = [blurred, restore_clip(task, model, blurred, torch.device("cpu")), sharp]
+        panels = [blurred, restore_padded(task, model, blurred, torch.device("cpu")), sharp]
         if task.prior is not None:  # blurred | the prior's estimate | restored | sharp
             as_prior = replace(task, restore=lambda _, clip, on_step: task.prior(clip))
-            panels.insert(1, restore_clip(as_prior, model, blurred, torch.device("cpu")))
+            panels.insert(1, restore_padded(as_prior, model, blurred, torch.device("cpu")))
         mid = frames // 2
         write_png(torch.cat([panel[mid] for panel in panels], dim=-1), sample)
     return result

@@ -236,7 +236,7 @@ def validate(
             if abandon is not None and abandon():
                 return None
             blurred, sharp = clips[i]
-            restored = restore_clip(task, model, blurred, device, on_step if abandon is not None else None)
+            restored = restore_padded(task, model, blurred, device, on_step if abandon is not None else None)
             sums["psnr_in"] += float(psnr(blurred, sharp).sum())
             sums["psnr"] += float(psnr(restored, sharp).sum())
             sums["ssim_in"] += float(ssim(blurred, sharp).sum())
@@ -248,7 +248,7 @@ def validate(
 
 
 @torch.no_grad()
-def restore_clip(
+def restore_padded(
     task: Task, model: nn.Module, clip: torch.Tensor, device: torch.device,
     on_step: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:  # fmt: skip
