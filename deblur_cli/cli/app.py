@@ -221,7 +221,7 @@ class _Group(_HelpShape, typer.core.TyperGroup):
                 error = UsageError(message[:1].lower() + message[1:], hint=hint)
             report_error(error)
             code = e.exit_code
-        except DeblurError as e:  # an option's own parser refused its value (`options.cache_dir_option`)
+        except DeblurError as e:  # an option's own parser refused its value (`options.cache_dir_path`)
             if os.environ.get(DEBUG_ENV):  # error_boundary let it through for its traceback
                 raise
             report_error(e)

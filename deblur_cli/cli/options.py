@@ -255,7 +255,7 @@ DurationOpt = Annotated[
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="No progress bar.")]
 
 
-def cache_dir_option(value: str) -> Path:
+def cache_dir_path(value: str) -> Path:
     """--cache-dir as typed. An empty one is refused (it would be the current folder, while an empty
     $DEBLUR_CACHE counts as unset), and so is a file."""
     if not value:
@@ -293,12 +293,19 @@ def check_split_names(inputs: list[Path]) -> None:
                 raise InputError(f"{word}: no such file or directory", hint=hint)
 
 
-CacheDirOpt = Annotated[
-    Optional[Path],
-    typer.Option(
-        "--cache-dir", parser=cache_dir_option, metavar="DIR", rich_help_panel=MODEL_PANEL, help="Weights cache folder."
-    ),
-]
+def cache_dir_option(panel: str | None = None) -> typer.models.OptionInfo:
+    """The --cache-dir option, in `panel`: the commands that build a model show it with the model's options,
+    `models` and `download-weights` among their few."""
+    return typer.Option(
+        "--cache-dir",
+        metavar="DIR",
+        parser=cache_dir_path,
+        rich_help_panel=panel,
+        help="Weights cache [$DEBLUR_CACHE, else $XDG_CACHE_HOME/deblur or ~/.cache/deblur].",
+    )
+
+
+CacheDirOpt = Annotated[Optional[Path], cache_dir_option(MODEL_PANEL)]
 OfflineOpt = Annotated[
     bool, typer.Option("--offline", metavar="", rich_help_panel=MODEL_PANEL, help="Never download weights.")
 ]

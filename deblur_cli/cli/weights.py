@@ -26,15 +26,6 @@ if TYPE_CHECKING:
     from deblur_cli.restorers import ModelOptions
     from deblur_cli.run_options import ModelFacts
 
-CacheDirOpt = Annotated[
-    Optional[Path],
-    typer.Option(
-        "--cache-dir",
-        metavar="DIR",
-        parser=cache_dir_option,
-        help="Weights cache [$DEBLUR_CACHE, else $XDG_CACHE_HOME/deblur or ~/.cache/deblur].",
-    ),
-]
 _STATUS_STYLE = {
     "bundled": "green",
     "cached": "green",
@@ -57,7 +48,7 @@ _STATUS_NOTES = {
 @command("models")
 def models(
     as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print the registry as JSON on stdout.")] = False,
-    cache_dir: CacheDirOpt = None,
+    cache_dir: Annotated[Optional[Path], cache_dir_option()] = None,
 ) -> None:
     """List the known weights and whether each is bundled, cached, unconverted, missing or unpublished."""
     registry = load_registry()
@@ -97,7 +88,7 @@ def download_weights(
         typer.Argument(metavar="NAME...", help="Weights to fetch, by name (see `deblur models`).", show_default=False),
     ] = None,
     all_: Annotated[bool, typer.Option("--all", metavar="", help="Fetch every downloadable entry.")] = False,
-    cache_dir: CacheDirOpt = None,
+    cache_dir: Annotated[Optional[Path], cache_dir_option()] = None,
     force: Annotated[bool, typer.Option("--force", metavar="", help="Download again even when cached.")] = False,
     quiet: QuietOpt = False,
 ) -> None:
