@@ -1,5 +1,6 @@
-"""How messages word what recurs: a list that may be long (the first few items, and how many more), a line
-that may come more than once (said once), a model run with weights of one's own, and a size in bytes."""
+"""How messages word what recurs: a list that may be long (the first few items, and how many more), a count of
+things (plural but for one), a line that may come more than once (said once), a model run with weights of one's
+own, and a size in bytes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ def some(items: Sequence[object], most: int, sep: str = ", ", *, before_more: st
     "a, b and 3 more", or with sep="; " and before_more="; ", "a; b; and 3 more"."""
     more = f"{before_more}and {len(items) - most} more" if len(items) > most else ""
     return sep.join(map(str, items[:most])) + more
+
+
+def count(n: int, noun: str) -> str:
+    """`n` and `noun`, in the plural but for one: "1 frame", "3 frames", "0 files"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def said_once(warn: Callable[[str], None] | None) -> Callable[[str], None] | None:

@@ -34,6 +34,7 @@ from deblur_cli.dstnet_weights import (
 from deblur_cli.errors import WeightsError
 from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
 from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet, learned_frames
+from deblur_cli.wording import count
 
 ARCHITECTURE = "wtsa"
 WEIGHTS_OF = "a WTSA diffusion model's"  # what a file of another architecture is said not to hold
@@ -167,7 +168,7 @@ def _read(path: str | Path, variant: str | None) -> _Read:
     # than the file has tensors for is refused before it is built (building that many takes minutes).
     modules = len(model_config.channels) * model_config.blocks_per_stage * (1 + len(model_config.windows))
     if modules > len(state) and stored is None:  # no metadata: whatever file it is, not WTSA weights
-        raise WeightsError(f"{name} does not hold WTSA weights: {len(state)} tensor{'s' * (len(state) != 1)}, "
+        raise WeightsError(f"{name} does not hold WTSA weights: {count(len(state), 'tensor')}, "
                            f"where {variant} has {modules} modules or more", hint="give a WTSA checkpoint")  # fmt: skip
     if modules > len(state):
         raise WeightsError(f"{name}: its metadata describes a WTSA model of {modules} modules or more, its file "

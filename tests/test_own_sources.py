@@ -60,6 +60,19 @@ def test_a_small_video_is_named_once(tmp_path):
     assert "warning: left out 1 file under 200 px a side (too little room for motion): walk.mkv error:" in said
 
 
+def test_a_long_list_of_files_left_out_says_how_many_more(tmp_path):
+    """Found in review (structure54 F19): own.py named the first three and "...", never how many more, where
+    every other message says "and N more" (wording.some)."""
+    (tmp_path / "mine").mkdir()
+    media.write_image(tmp_path / "mine" / "keep.png", media.pattern(0, 240, 208))
+    for name in "abcde":
+        (tmp_path / "mine" / f"{name}.jpg").write_bytes(b"not a picture")
+    result = synth("--add", str(tmp_path / "mine"), "--sources", str(tmp_path / "cache"))
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert "warning: left out 5 files that could not be decoded: a.jpg, b.jpg, c.jpg and 2 more" in said
+
+
 def test_add_keeps_each_photo_and_evenly_spaced_frames_of_each_clip_named_by_scene(tmp_path):
     mine, cache = own_folder(tmp_path / "mine"), tmp_path / "cache"
     result = synth("--add", str(mine), "--sources", str(cache))

@@ -43,7 +43,7 @@ from deblur_cli.model_specs import MAX_SAMPLES, MAX_STEPS, MODELS
 from deblur_cli.outputs import is_frame_of, same_file
 from deblur_cli.span import Span
 from deblur_cli.files import check_writable
-from deblur_cli.wording import said_once, weights_label
+from deblur_cli.wording import count, said_once, weights_label
 
 if TYPE_CHECKING:
     from deblur_cli.bench import BenchReport
@@ -270,7 +270,7 @@ def bench(
         clip = load_clip(input_path, reference, frames or FRAMES, crop, span, at_most=frames is None)
         if (taken := len(clip.blurred)) < FRAMES and frames is None:  # --frames N refuses a shorter input
             whole = f"all {taken} frames benched" if taken > 1 else "that frame benched"
-            some = f"{taken} frame{'s' * (taken > 1)}"
+            some = count(taken, "frame")
             clip_notes.append(f"{input_path} has {some}, fewer than the default --frames {FRAMES}: {whole}")
         height, width = clip.blurred.shape[-2:]
         if min(height, width) < SMALLEST_FRAME:
@@ -459,7 +459,7 @@ def _caption(report: BenchReport) -> str:
     """What the speed figures are: the median of how many timed runs, in which precision; the memory; and the
     diffusion rows' DDIM eta, where not 0."""
     repeat = report.settings.get("repeat")
-    runs = f"the median of {repeat} timed run{'' if repeat == 1 else 's'}" if repeat else "timed"
+    runs = f"the median of {count(repeat, 'timed run')}" if repeat else "timed"
     dtypes = sorted({str(row.restorer.get("dtype", "")).removeprefix("torch.") for row in report.rows if row.restorer})
     precision = f", in {' and '.join(dtypes)}" if any(dtypes) else ""
     etas = sorted({row.restorer["eta"] for row in report.rows if row.restorer and row.restorer.get("eta")})

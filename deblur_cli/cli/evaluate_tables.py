@@ -10,7 +10,7 @@ from rich.table import Table
 
 from deblur_cli.cli.app import note, out
 from deblur_cli.cli.tables import cell, cut_note, figures_table, fitting_parts, frame_count, width_needed
-from deblur_cli.wording import some
+from deblur_cli.wording import count, some
 
 if TYPE_CHECKING:
     from deblur_cli.evaluate import EvaluationReport
@@ -73,7 +73,7 @@ def _scene_cuts_note(report: EvaluationReport, shown: int = 5) -> str | None:
     split = [s for s in report.sequences if s.scene_cuts]
     if not split:
         return None
-    names = some([f"{s.name} ({len(s.scene_cuts)} cut{'s' * (len(s.scene_cuts) > 1)})" for s in split], shown)
+    names = some([f"{s.name} ({count(len(s.scene_cuts), 'cut')})" for s in split], shown)
     return (
         f"{report.model}: windows were split at scene cuts in {names}, which changes their scores; "
         "published results restore every window whole: add --no-scene-cuts to compare with them"
@@ -128,7 +128,7 @@ def _sampling(report: EvaluationReport) -> str:
     if "steps" not in restorer:
         return ""
     samples = f", {restorer['samples']} samples" if restorer.get("samples", 1) != 1 else ""
-    steps = f"{restorer['steps']} step{'s' * (restorer['steps'] != 1)}"
+    steps = count(restorer["steps"], "step")
     return f" ({steps}, eta {restorer['eta']:g}, seed {restorer['seed']}{samples})"
 
 

@@ -35,6 +35,7 @@ from deblur_cli.asked_span import span_in
 from deblur_cli.span import Span
 from deblur_cli.video_io import ReadOptions, VideoInfo, describe
 from deblur_cli.video_io.sources import first_look
+from deblur_cli.wording import count
 
 ESTIMATE_PANEL = "How long deblur run takes (--estimate)"
 
@@ -146,9 +147,9 @@ def _estimate_text(found: dict) -> str:
         total = f"about {in_words(found['seconds'])}" if found["seconds"] >= 1 else "under a second"
         total += f" ({each})"
         if found.get("span"):  # --start, --end or --duration: a part of the video
-            total += f" for its {found['frames']} frame{'s' * (found['frames'] != 1)} from {found['span']},"
+            total += f" for its {count(found['frames'], 'frame')} from {found['span']},"
     how = ", ".join(filter(None, [f"{found['model']} on {found['device']}", found["precision"]]))
-    frames = f"{found['window']} frame{'s' * (found['window'] != 1)}"
+    frames = count(found["window"], "frame")
     strip = found["timed"].endswith(" strip")
     timed = f"timed on {frames} of a {found['timed']}" if strip else f"timed on {frames}"
     if found["timed_steps"] is not None:  # a diffusion model: timed at fewer steps

@@ -68,7 +68,7 @@ from deblur_cli.model_specs import model_spec
 from deblur_cli.run_options import sampling_note, window_options
 from deblur_cli.video_io import EncodeOptions, ReadOptions
 from deblur_cli.video_io.deinterlace import MODES
-from deblur_cli.wording import some
+from deblur_cli.wording import count, some
 
 if TYPE_CHECKING:
     from deblur_cli.pipeline import RunResult
@@ -323,7 +323,7 @@ def _how(model: str, restorer, strength: float) -> str:
 
 def _done_line(result: RunResult, how: str) -> str:
     """The line of an input restored: its output, its frames, the time and rate, `how` (the model and device)."""
-    frames = f"{result.frames} frame{'s' * (result.frames != 1)} {result.width}x{result.height}"
+    frames = f"{count(result.frames, 'frame')} {result.width}x{result.height}"
     if result.shown is not None:  # a rotation tag turns them for players
         frames += f" (shown {result.shown[0]}x{result.shown[1]})"
     if result.resumed:  # the rate is of this run's frames: it says how many they are

@@ -23,7 +23,7 @@ from deblur_cli.data.photos import is_validation
 from deblur_cli.errors import DeblurError, UsageError
 from deblur_cli.host_memory import check_synthesis_memory, synthesis_memory_error
 from deblur_cli.interrupts import Terminated
-from deblur_cli.wording import some
+from deblur_cli.wording import count, some
 
 # The parameters of writing clips, which --add, --pack and --unpack, writing none, would pass over unnoticed
 _CLIP_OPTIONS = ["clips", "frames", "size", "split", "seed", "shake_only", "fmt", "videos"]
@@ -162,8 +162,8 @@ def _add(add: Path, sources: Path, say: Callable[[str], None]) -> None:
     added = add_own(sources, add, progress=adding, warn=warn)
     photos = [entry for entry in added if "photo" in entry]
     scenes, videos = len({entry["group"] for entry in photos}), len(added) - len(photos)
-    what = f"{len(photos)} photo{'s' * (len(photos) != 1)} of {scenes} scene{'s' * (scenes != 1)}"
-    what += f" and {videos} video{'s' * (videos != 1)} of real motion" if videos else ""
+    what = f"{count(len(photos), 'photo')} of {count(scenes, 'scene')}"
+    what += f" and {count(videos, 'video')} of real motion" if videos else ""
     out.print(f"{what} added to {sources} from {add}", highlight=False, soft_wrap=True)
     held = sorted({entry["group"] for entry in photos if is_validation(entry["photo"])})
     if held:  # with few scenes the share held out is far from the usual 15%

@@ -7,6 +7,8 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
+from deblur_cli.wording import count
+
 
 def cell(value, fmt: str) -> str:
     """`value` formatted with `fmt`, or an en dash where there is none."""
@@ -15,7 +17,7 @@ def cell(value, fmt: str) -> str:
 
 def frame_count(frames: int) -> str:
     """"1 frame", "8 frames": a table title's count."""
-    return f"{frames} frame{'' if frames == 1 else 's'}"
+    return count(frames, "frame")
 
 
 def figures_table(**options) -> Table:

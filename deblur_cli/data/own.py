@@ -26,6 +26,7 @@ from deblur_cli.data.sources import LONG_SIDE, MIN_SIDE, has_opencv
 from deblur_cli.data.videos import VIDEOS_DIR, prepare_video
 from deblur_cli.errors import InputError, OutputError, UsageError
 from deblur_cli.weights.verify import file_digest
+from deblur_cli.wording import count, some
 
 FRAMES_PER_CLIP = 8
 # what --add takes as sharp material: fewer kinds than `deblur run` reads (video_io.images.IMAGE_SUFFIXES,
@@ -87,13 +88,13 @@ def add_own(
                 "size": [photo.shape[1], photo.shape[0]],
             })  # fmt: skip
         if kept and progress:
-            progress(f"{stored}: {_count(kept, 'frame')}")
+            progress(f"{stored}: {count(kept, 'frame')}")
     if unreadable and warn:
-        warn(f"left out {_count(len(unreadable), 'file')} that could not be decoded: {_some(unreadable)}")
+        warn(f"left out {count(len(unreadable), 'file')} that could not be decoded: {some(unreadable, 3)}")
     if small and warn:  # by file: a video's frames are all of its size
         small = list(dict.fromkeys(small))
-        warn(f"left out {_count(len(small), 'file')} under {MIN_SIDE} px a side (too little room for motion): "
-             + _some(small))  # fmt: skip
+        warn(f"left out {count(len(small), 'file')} under {MIN_SIDE} px a side (too little room for motion): "
+             + some(small, 3))  # fmt: skip
     if not entries:
         _remove(building)
         raise InputError(
@@ -108,7 +109,7 @@ def add_own(
     entries += _video_sources(cache, source, videos, progress, warn)
     others = [e for e in read_manifest(cache) if e.get("source") != source]
     if warn and (twice := _added_before(entries, others)):
-        warn(f"{_some(twice)} {'is' if len(twice) == 1 else 'are'} in the cache already, added from another folder:"
+        warn(f"{some(twice, 3)} {'is' if len(twice) == 1 else 'are'} in the cache already, added from another folder:"
              " training sees each copy (remove a folder's copies by adding it again without them)")  # fmt: skip
     write_manifest(cache, others + entries)
     return entries
@@ -162,7 +163,7 @@ def _video_sources(cache: Path, source: str, videos: list[Path], progress: Say |
                 warn(f"{path.name} is added as stills only: {e}")
             continue
         if progress:
-            progress(f"{path.stem}: {_count(len(prepared.frames), 'frame')} and optical flow, for real-motion clips")
+            progress(f"{path.stem}: {count(len(prepared.frames), 'frame')} and optical flow, for real-motion clips")
         entries.append({
             "video": str(folder.relative_to(cache)),
             "source": source,
@@ -186,11 +187,6 @@ def _scenes(paths: list[Path]) -> Iterator[tuple[str, Iterator[tuple[int, Path, 
             yield path.stem, iter([(0, path, _picture(path))])
         elif suffix in SOURCE_VIDEO_SUFFIXES:
             yield path.stem, _video_frames(path)
-
-
-def _some(names: list[str]) -> str:
-    """The first three names, and "..." for more."""
-    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
 
 
 def _evenly(count: int) -> list[int]:
@@ -222,8 +218,8 @@ def _video_frames(path: Path) -> Iterator[tuple[int, Path, object]]:
 
     try:
         with open_input(path) as container:
-            count = sum(1 for packet in container.demux(video=0) if packet.size)
-        wanted = set(_evenly(count))
+            packets = sum(1 for packet in container.demux(video=0) if packet.size)
+        wanted = set(_evenly(packets))
         with open_input(path) as container:
             for index, frame in enumerate(container.decode(video=0)):
                 if index in wanted:
@@ -238,10 +234,6 @@ def _video_frames(path: Path) -> Iterator[tuple[int, Path, object]]:
 def _unused(name: str, named: set[str]) -> str:
     """`name`, or name-2, name-3 ... where it is taken."""
     return next(f"{name}-{n}" for n in itertools.count(2) if f"{name}-{n}" not in named) if name in named else name
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _safe(name: str) -> str:

@@ -23,6 +23,7 @@ from deblur_cli.video_io.gif_end import gif_cut
 from deblur_cli.video_io.mpeg_ps import ends_inside_a_pack
 from deblur_cli.video_io.packet_ends import IntactEnd, stop_after
 from deblur_cli.video_io.streams import MILLISECOND, StreamTiming, reason, stream_timing, video_stream
+from deblur_cli.wording import count
 
 TAIL_SECONDS = 5.0  # how much of a video's end is demuxed, before a run and by `deblur info`, to find a cut (tail_cut)
 _DAMAGED_HINT = "re-copy the file, or cut it before the damaged part"
@@ -53,8 +54,8 @@ def retell_damage(e: Exception, hint: str) -> None:
         e.hint = hint
 
 
-def good_frames(count: int) -> str:
-    return f"{count} good frame" + ("" if count == 1 else "s")
+def good_frames(frames: int) -> str:
+    return count(frames, "good frame")
 
 
 def check_complete(
@@ -199,10 +200,10 @@ def tail_cut(path: str | os.PathLike) -> Cut | None:
         if short and corrupt is None and (end is None or timing.frames):
             # the whole stream demuxed: where its packets stop, where the tail had none (the seek landed on
             # bytes the cut took), and how many, against its index's count (a whole read takes that as whole)
-            count, whole_end = _packets_read(path, stream.index)
+            packets, whole_end = _packets_read(path, stream.index)
             end = whole_end if end is None else end
             if timing.frames:
-                short = count < timing.frames
+                short = packets < timing.frames
         if untagged and short and corrupt is None:
             short = _cut_together(timing.rate, end, sound, cues, stated, timed=timed, has_sound=has_sound)
         index = stream.index
