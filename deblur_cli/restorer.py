@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
 import torch
@@ -91,6 +92,23 @@ class _Completed(Restorer):
 def batches(restorer: Restorer) -> bool:
     """Whether the restorer restores several windows in one call (it has a restore_batch)."""
     return restorer.restore_batch is not None
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What `run_options.check_restorer` reads of a model: a built restorer's members (`of`), or the same read
+    from a model's name and weights before it is built (`restorers.describe_restorer`)."""
+
+    multiple: int  # H and W must be multiples of this
+    max_frames: int | None  # longest window the model accepts, None = any
+    learned_frames: int | None  # the longest window its weights learned, where shorter than max_frames
+    batches: bool  # restores several windows in one call
+    device: torch.device
+
+    @classmethod
+    def of(cls, restorer: Restorer) -> ModelFacts:
+        """The facts of a built restorer."""
+        return cls(restorer.multiple, restorer.max_frames, restorer.learned_frames, batches(restorer), restorer.device)
 
 
 def restore_windows(restorer: Restorer, frames: torch.Tensor, first_frames: Sequence[int]) -> torch.Tensor:

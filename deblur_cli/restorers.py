@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import torch
 
+from deblur_cli.callbacks import ProgressFn
 from deblur_cli.devices import precision_warning, resolve_device, resolve_dtype
 from deblur_cli.diffusion import DiffusionConfig, sample
 from deblur_cli.model_specs import check_sampling, model_spec
 from deblur_cli.models.compiling import Compiled
 from deblur_cli.models.dstnet import MULTIPLE
-from deblur_cli.callbacks import ProgressFn
-from deblur_cli.restorer import Restorer
-from deblur_cli.run_options import ModelFacts, check_restorer
+from deblur_cli.restorer import ModelFacts, Restorer
+from deblur_cli.run_options import check_restorer
 from deblur_cli.tiles import Region, TileGrid, blend_tiles, restore_each_tile
 from deblur_cli.wording import said_once
 

@@ -7,39 +7,17 @@ its arguments' terms (`window=10`). No torch at import (see cli/__init__.py)."""
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from deblur_cli.errors import UsageError
 from deblur_cli.model_specs import model_spec
 
 if TYPE_CHECKING:
-    import torch
-
-    from deblur_cli.restorer import Restorer
+    from deblur_cli.restorer import ModelFacts, Restorer
     from deblur_cli.windows import WindowOptions
 
 SMALL_TILE = 64  # pixels: smaller tiles see too little of the picture, and each call costs its own overhead
 SAMPLING_DEFAULTS = {"--steps": 20, "--eta": 0.0, "--samples": 1, "--seed": 0}  # the diffusion models' sampling options
-
-
-@dataclass(frozen=True)
-class ModelFacts:
-    """What `check_restorer` reads of a model: a built restorer's members (`of`), or the same read from a model's
-    name and weights before it is built (`restorers.describe_restorer`)."""
-
-    multiple: int  # H and W must be multiples of this
-    max_frames: int | None  # longest window the model accepts, None = any
-    learned_frames: int | None  # the longest window its weights learned, where shorter than max_frames
-    batches: bool  # restores several windows in one call
-    device: torch.device
-
-    @classmethod
-    def of(cls, restorer: Restorer) -> ModelFacts:
-        """The facts of a built restorer."""
-        from deblur_cli.restorer import batches
-
-        return cls(restorer.multiple, restorer.max_frames, restorer.learned_frames, batches(restorer), restorer.device)
 
 
 def window_options(
@@ -126,6 +104,7 @@ def check_restorer(
     longer than it takes, or tiles smaller than its multiple or with no room between them. Returns the notes on
     them: a batch it restores one window at a time, a window longer than its weights learned, and (`compiled`:
     the network was compiled, or asked to be) compiling for a CPU."""
+    from deblur_cli.restorer import ModelFacts
     from deblur_cli.stream import check_windows
     from deblur_cli.tiles import check_tile, plan_tiles
 

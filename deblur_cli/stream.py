@@ -23,7 +23,7 @@ from deblur_cli.transfer import ModelCurve
 from deblur_cli.windows import WindowOptions, stitch_windows
 
 if TYPE_CHECKING:
-    from deblur_cli.run_options import ModelFacts
+    from deblur_cli.restorer import ModelFacts
 
 
 def mixed(frame: torch.Tensor, restored: torch.Tensor, strength: float) -> torch.Tensor:

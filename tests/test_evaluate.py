@@ -34,7 +34,7 @@ runner = CliRunner()
 def described_without_weights(monkeypatch):
     """For tests that fake build_restorer: each model described as a 16-pixel-multiple model of any window,
     without its weights, which evaluate reads before any pass to refuse a file that does not fit."""
-    from deblur_cli.run_options import ModelFacts
+    from deblur_cli.restorer import ModelFacts
 
     facts = lambda *a, **k: ModelFacts(16, None, None, True, torch.device("cpu"))  # noqa: E731
     monkeypatch.setattr(restorers_module, "describe_restorer", facts)

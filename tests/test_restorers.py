@@ -11,8 +11,8 @@ from deblur_cli.diffusion import DiffusionConfig, sample
 from deblur_cli.errors import ModelError, UsageError, WeightsError
 from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
 from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet
+from deblur_cli.restorer import ModelFacts
 from deblur_cli.restorers import ModelOptions, build_restorer, describe_restorer
-from deblur_cli.run_options import ModelFacts
 from deblur_cli.wtsa_weights import save_wtsa
 
 TINY_WTSA = WTSAConfig(channels=(8, 16), blocks_per_stage=1, windows=(2,), heads=(1, 2), time_dim=16, max_frames=4)

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from deblur_cli.api import _python_terms
 from deblur_cli.cli import app
 from deblur_cli.errors import UsageError
-from deblur_cli.run_options import ModelFacts, check_restorer, sampling_note, window_options
+from deblur_cli.restorer import ModelFacts
+from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.windows import WindowOptions
 from tests import media
 from tests.restorers import IdentityRestorer

@@ -24,7 +24,7 @@ from deblur_cli.weights.urls import shown as redacted
 
 if TYPE_CHECKING:
     from deblur_cli.restorers import ModelOptions
-    from deblur_cli.run_options import ModelFacts
+    from deblur_cli.restorer import ModelFacts
 
 _STATUS_STYLE = {
     "bundled": "green",
