@@ -35,6 +35,20 @@ def dstnet_file(tmp_path):
 
 
 @pytest.fixture
+def wtsa_file(tmp_path):
+    """A tiny WTSA network (tests/restorers.py's TINY_WTSA), seeded, saved as our safetensors."""
+    from deblur_cli.diffusion import DiffusionConfig
+    from deblur_cli.models.wtsa_unet import WTSAUNet
+    from deblur_cli.wtsa_weights import save_wtsa
+    from tests.restorers import TINY_WTSA
+
+    torch.manual_seed(0)
+    path = tmp_path / "tiny-wtsa.safetensors"
+    save_wtsa(WTSAUNet(TINY_WTSA), path, diffusion=DiffusionConfig())
+    return path
+
+
+@pytest.fixture
 def identity(monkeypatch):
     """`deblur run` builds this restorer (tests/restorers.py) whatever --model says."""
     import deblur_cli.restorers as restorers_module

@@ -513,6 +513,23 @@ def read_frames(path: str | Path, *, format: str = "rgb24") -> list[np.ndarray]:
         return [frame.to_ndarray(format=format) for frame in container.decode(video=0)]
 
 
+def decode(path: str | Path) -> list[np.ndarray]:
+    """Every frame of `path` as deblur_cli.video_io reads it (open_source): the images a run restores."""
+    with open_source(path) as frames:
+        return [frame.image for frame in frames]
+
+
+def write_video(path: str | Path, images) -> Path:
+    """A lossless video (FFV1, RGB) of (H, W, 3) uint8 images, a list or an (N, H, W, 3) array."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = images[0].shape[1], images[0].shape[0], "bgr0"
+        for image in images:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="bgr0")))
+        container.mux(stream.encode())
+    return path
+
+
 def read_video_pts(path: str | Path) -> tuple[list[int], Fraction]:
     """(pts of each decoded frame in presentation order, stream time base), decoded with PyAV directly."""
     with av.open(str(path)) as container:

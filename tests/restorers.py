@@ -1,10 +1,14 @@
-"""Stand-in restorers for pipeline tests (not user-facing models)."""
+"""Stand-in restorers for pipeline tests (not user-facing models); for the tests that build real ones, the
+config of a tiny WTSA network and a random clip."""
 
 from __future__ import annotations
 
 import torch
 
+from deblur_cli.models.wtsa_unet import WTSAConfig
 from deblur_cli.restorer import Restorer
+
+TINY_WTSA = WTSAConfig(channels=(8, 16), blocks_per_stage=1, windows=(2,), heads=(1, 2), time_dim=16, max_frames=4)
 
 
 class IdentityRestorer(Restorer):
@@ -61,3 +65,8 @@ class MixingRestorer(IdentityRestorer):
             raise self.error
         super().__call__(frames)
         return (frames + frames.mean(dim=0, keepdim=True)) / 2
+
+
+def frames(t: int = 3, h: int = 32, w: int = 48) -> torch.Tensor:
+    """A random clip (T, 3, H, W) in [0, 1], the same at each call."""
+    return torch.rand(t, 3, h, w, generator=torch.Generator().manual_seed(1))

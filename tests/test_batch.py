@@ -20,7 +20,7 @@ from deblur_cli.restorer import batches, restore_windows
 from deblur_cli.restorers import DSTNetRestorer
 from deblur_cli.windows import WindowOptions, plan_windows
 from tests import media
-from tests.restorers import IdentityRestorer
+from tests.restorers import TINY_WTSA, IdentityRestorer
 
 
 class BatchingRestorer(IdentityRestorer):
@@ -300,13 +300,12 @@ def test_run_reports_what_out_of_memory_retries_changed(tmp_path, monkeypatch):
 @pytest.mark.parametrize("samples,eta", [(1, 0.0), (2, 0.0), (2, 1.0)])
 def test_a_diffusion_batch_gives_what_one_window_per_call_gives(tmp_path, samples, eta):
     from deblur_cli.diffusion import DiffusionConfig
-    from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
+    from deblur_cli.models.wtsa_unet import WTSAUNet
     from deblur_cli.restorers import ModelOptions, build_restorer
     from deblur_cli.wtsa_weights import save_wtsa
 
     torch.manual_seed(0)
-    config = WTSAConfig(channels=(8, 16), blocks_per_stage=1, windows=(2,), heads=(1, 2), time_dim=16, max_frames=4)
-    unet, prior = WTSAUNet(config).eval(), DSTNet(DSTNetConfig(feat=8, blocks=1)).eval()
+    unet, prior = WTSAUNet(TINY_WTSA).eval(), DSTNet(DSTNetConfig(feat=8, blocks=1)).eval()
     torch.nn.init.normal_(unet.head.weight, std=0.1)  # the head starts at zero: make the samples differ
     path = tmp_path / "residual.safetensors"
     save_wtsa(unet, path, diffusion=DiffusionConfig(condition="residual", scale=6.0), prior=prior)

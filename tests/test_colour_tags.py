@@ -12,19 +12,14 @@ import pytest
 from typer.testing import CliRunner
 
 from deblur_cli.cli import app
-from deblur_cli.video_io import describe, open_source
+from deblur_cli.video_io import describe
 from tests import media
-from tests.media import convert
+from tests.media import convert, decode
 
 runner = CliRunner()
 PQ = {"primaries": 9, "transfer": 16, "matrix": 9, "range": 1}  # BT.2020 PQ, limited range: HDR10
 # flat blocks of saturated and skin colours, where reading with the wrong matrix moves them most
 COLOURS = np.array([[200, 30, 40], [30, 180, 60], [40, 50, 200], [222, 171, 140], [250, 240, 30], [128, 128, 128]])
-
-
-def decode(path: Path) -> list[np.ndarray]:
-    with open_source(path) as frames:
-        return [frame.image for frame in frames]
 
 
 def first_frame_tags(path: Path) -> dict[str, int]:

@@ -14,15 +14,12 @@ from typer.testing import CliRunner
 
 from deblur_cli.cli import app
 from deblur_cli.devices import is_out_of_memory
-from deblur_cli.diffusion import DiffusionConfig
 from deblur_cli.models import compiling
-from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
 from deblur_cli.restorers import ModelOptions, build_restorer
 from deblur_cli.tiles import restore_tiled, restore_tiled_with_retry
-from deblur_cli.wtsa_weights import save_wtsa
 from tests import media
+from tests.restorers import frames
 
-TINY_WTSA = WTSAConfig(channels=(8, 16), blocks_per_stage=1, windows=(2,), heads=(1, 2), time_dim=16, max_frames=4)
 
 
 @pytest.fixture(autouse=True)
@@ -51,10 +48,6 @@ def traced(monkeypatch) -> list[torch.fx.GraphModule]:
     return graphs
 
 
-def frames(t: int = 3, h: int = 32, w: int = 48) -> torch.Tensor:
-    return torch.rand(t, 3, h, w, generator=torch.Generator().manual_seed(1))
-
-
 def test_compiled_dstnet_runs_its_traced_propagation_steps_and_restores_as_uncompiled(dstnet_file, traced):
     plain = build_restorer("dstnet", ModelOptions(weights=dstnet_file, device="cpu", precision="fp32"))
     compiled = build_restorer("dstnet", ModelOptions(weights=dstnet_file, device="cpu", precision="fp32", compile=True))
@@ -78,11 +71,8 @@ def test_compiling_bf16_dstnet_on_the_cpu_says_nothing_of_its_cached_interpolati
     assert traced and not [w for w in caught if "lru_cache" in str(w.message)]
 
 
-def test_compiled_diffusion_restorer_samples_as_uncompiled(tmp_path, traced):
-    torch.manual_seed(0)
-    path = tmp_path / "tiny-wtsa.safetensors"
-    save_wtsa(WTSAUNet(TINY_WTSA), path, diffusion=DiffusionConfig())
-    options = ModelOptions(weights=path, device="cpu", precision="fp32", steps=3, seed=5)
+def test_compiled_diffusion_restorer_samples_as_uncompiled(wtsa_file, traced):
+    options = ModelOptions(weights=wtsa_file, device="cpu", precision="fp32", steps=3, seed=5)
     plain, compiled = build_restorer("wtsa-s", options), build_restorer("wtsa-s", replace(options, compile=True))
     x = frames(t=2, h=16, w=16)
     torch.testing.assert_close(compiled(x), plain(x), rtol=0, atol=1e-5)

@@ -18,21 +18,11 @@ from deblur_cli.cli import app
 from deblur_cli.datasets import find_results, find_sequences
 from deblur_cli.errors import InputError
 from deblur_cli.evaluate import evaluate_sequence, score_results
-from tests.media import make_images, write_image
+from tests.media import make_images, write_image, write_video
 from tests.restorers import IdentityRestorer
 from tests.test_evaluate import WINDOWS, Darkens, frames_folder, random_images, table_rows, two_sequences
 
 runner = CliRunner()
-
-
-def write_video(path, images):
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("ffv1", rate=25)
-        stream.width, stream.height, stream.pix_fmt = images[0].shape[1], images[0].shape[0], "bgr0"
-        for image in images:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        container.mux(stream.encode())
-    return path
 
 
 def test_results_are_found_by_the_sequence_name_or_a_tail_of_it(tmp_path):

@@ -10,25 +10,11 @@ import torch
 from deblur_cli.diffusion import DiffusionConfig, sample
 from deblur_cli.errors import ModelError, UsageError, WeightsError
 from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
-from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAConfig, WTSAUNet
+from deblur_cli.models.wtsa_unet import WTSA_VARIANTS, WTSAUNet
 from deblur_cli.restorer import ModelFacts
 from deblur_cli.restorers import ModelOptions, build_restorer, describe_restorer
 from deblur_cli.wtsa_weights import save_wtsa
-
-TINY_WTSA = WTSAConfig(channels=(8, 16), blocks_per_stage=1, windows=(2,), heads=(1, 2), time_dim=16, max_frames=4)
-
-
-@pytest.fixture
-def wtsa_file(tmp_path):
-    torch.manual_seed(0)
-    path = tmp_path / "tiny-wtsa.safetensors"
-    save_wtsa(WTSAUNet(TINY_WTSA), path, diffusion=DiffusionConfig())
-    return path
-
-
-def frames(t: int = 3, h: int = 32, w: int = 48) -> torch.Tensor:
-    return torch.rand(t, 3, h, w, generator=torch.Generator().manual_seed(1))
-
+from tests.restorers import TINY_WTSA, frames
 
 def test_dstnet_restorer_keeps_the_contract_and_is_deterministic(dstnet_file):
     restorer = build_restorer("dstnet", ModelOptions(weights=dstnet_file, device="cpu"))

@@ -40,7 +40,7 @@ from deblur_cli.video_io.writer import VideoFileSink
 from deblur_cli.windows import WindowOptions
 from deblur_cli.wording import readable_size
 from tests import media
-from tests.restorers import FailingRestorer, IdentityRestorer, MixingRestorer
+from tests.restorers import TINY_WTSA, FailingRestorer, IdentityRestorer, MixingRestorer
 
 FFV1 = EncodeOptions(codec="ffv1")
 WINDOWS = WindowOptions(window=4, overlap=1, tile=None)  # full windows start every 3 frames
@@ -1064,14 +1064,13 @@ def tiny_wtsa(tmp_path):
     import torch
 
     from deblur_cli.diffusion import DiffusionConfig
-    from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
+    from deblur_cli.models.wtsa_unet import WTSAUNet
     from deblur_cli.restorers import ModelOptions, build_restorer
     from deblur_cli.wtsa_weights import save_wtsa
 
     torch.manual_seed(0)
     path = tmp_path / "tiny-wtsa.safetensors"
-    config = WTSAConfig(channels=(8, 16), blocks_per_stage=1, windows=(2,), heads=(1, 2), time_dim=16, max_frames=4)
-    network = WTSAUNet(config)
+    network = WTSAUNet(TINY_WTSA)
     torch.nn.init.normal_(network.head.weight, std=0.1)  # the head starts at zero: make the noise show
     save_wtsa(network, path, diffusion=DiffusionConfig())
 

@@ -10,13 +10,13 @@ import torch
 
 from deblur_cli.diffusion import DiffusionConfig
 from deblur_cli.models.dstnet import DSTNet, DSTNetConfig
-from deblur_cli.models.wtsa_unet import WTSAConfig, WTSAUNet
+from deblur_cli.models.wtsa_unet import WTSAUNet
 from deblur_cli.restorers import DiffusionRestorer
 from deblur_cli.stream import restore_stream
 from deblur_cli.tiles import plan_tiles, restore_tiled
 from deblur_cli.windows import WindowOptions
+from tests.restorers import TINY_WTSA
 
-TINY_WTSA = WTSAConfig(channels=(8, 16), blocks_per_stage=1, windows=(2,), heads=(1, 2), time_dim=16, max_frames=4)
 
 
 class Pointwise(torch.nn.Module):

@@ -42,14 +42,9 @@ from deblur_cli.video_io.sinks import planned_warnings
 from deblur_cli.video_io.sources import reading_warnings
 from deblur_cli.video_io.work_folder import work_folder
 from tests import media
-from tests.media import convert
+from tests.media import convert, decode
 
 
-
-
-def decode(path) -> list[np.ndarray]:
-    with open_source(path) as frames:
-        return [frame.image for frame in frames]
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -18,6 +18,7 @@ from deblur_cli.transfer import srgb_to_linear
 from deblur_cli.data.video_blur import fits, frame_at, synthesize_video_clip, warp
 from deblur_cli.data.videos import VideoFrames, find_segments, prepare_video
 from deblur_cli.errors import DeblurError
+from tests.media import write_video
 
 pytest.importorskip("cv2", reason="the data extra (opencv-python-headless) is part of the dev install")
 
@@ -42,18 +43,6 @@ def moving(frames: int, size=(96, 64), seed: int = 0, speed: tuple[float, float]
     return np.stack([
         np.round(texture(w, h, speed[0] * i, speed[1] * i, seed) * 255).astype(np.uint8) for i in range(frames)
     ])  # fmt: skip
-
-
-def write_video(path, frames: np.ndarray):
-    """A lossless (FFV1, RGB) video of (N, H, W, 3) uint8 frames."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("ffv1", rate=25)
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "bgr0"
-        for f in frames:
-            frame = av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="bgr0")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return path
 
 
 def test_prepared_flow_recovers_a_known_translation(tmp_path):
