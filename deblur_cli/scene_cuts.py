@@ -82,6 +82,8 @@ import functools
 import torch
 import torch.nn.functional as F
 
+from deblur_cli.filters import luma
+
 HISTOGRAM_CHANGE = 0.3
 PIXEL_CHANGE = 0.08
 STRUCTURE_CHANGE = 0.25  # 1 - the best correlation of the two frames' luma over shifts (0: same picture)
@@ -113,7 +115,7 @@ def cuts_in(frames: torch.Tensor) -> list[int]:
     @functools.cache
     def lumas(t: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The luma of frames t and t+1 on their own picture (_picture)."""
-        first, second = _luma(_picture(small[t : t + 2]))
+        first, second = luma(_picture(small[t : t + 2]))
         return first, second
 
     @functools.cache
@@ -138,7 +140,7 @@ def cuts_in(frames: torch.Tensor) -> list[int]:
         if SPIKE * histogram_change[u] < histogram_change[t]:
             return False
         # a black or nearly black frame (darker than BAR_LEVEL on average) has no picture above its noise
-        black = any(float(luma.mean()) < BAR_LEVEL for luma in lumas(t))
+        black = any(float(image.mean()) < BAR_LEVEL for image in lumas(t))
         return black or SPIKE * structure(u) >= structure(t)
 
     return [t + 1 for t in changed if not (explains(t - 1, t) or explains(t + 1, t))]
@@ -233,11 +235,6 @@ def _small(frames: torch.Tensor) -> torch.Tensor:
     if scale > 1:
         small = F.avg_pool2d(small, scale, ceil_mode=True)
     return small.cpu()  # a few thousand pixels a frame: the rest is cheaper here than a GPU's launches
-
-
-def _luma(small: torch.Tensor) -> torch.Tensor:
-    """(T, h, w) luma of the frames (T, 3, h, w), with BT.601's weights."""
-    return 0.299 * small[:, 0] + 0.587 * small[:, 1] + 0.114 * small[:, 2]
 
 
 def _changes(small: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

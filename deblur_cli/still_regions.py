@@ -39,12 +39,13 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from deblur_cli.filters import gaussian_window, luma
+
 STILL = 0.01  # change of luma (fraction of white, 2.55 levels of 255) below which a pixel is still: input kept
 MOVING = 0.03  # change (7.65 levels of 255) from which it moves: the restoration kept whole; between, a mix
 BOX = 5  # pixels a side of the box the change is averaged over
 GROW = 8  # pixels the moving region is grown by
 SMOOTH = 4.0  # pixels, the standard deviation of the Gaussian that softens the weight's edges
-LUMA = (0.299, 0.587, 0.114)  # of R, G and B (BT.601): the brightness the change is measured on
 
 
 def keep_still(frames: torch.Tensor, restored: torch.Tensor) -> torch.Tensor:
@@ -66,8 +67,8 @@ def motion_weight(frames: torch.Tensor) -> torch.Tensor:
     Each filter runs along one axis at a time, along rows as they lie in memory (transposed for the columns): on a
     CPU, torch's 1-D pooling and convolution take a tenth of the time of their 2-D forms here."""
     b, t, _, h, w = frames.shape
-    luma = torch.einsum("btchw,c->bthw", frames.float(), frames.new_tensor(LUMA, dtype=torch.float32))
-    step = (luma[:, 1:] - luma[:, :-1]).abs()  # (B, T - 1, H, W): between each frame and the next
+    brightness = luma(frames.float())  # (B, T, H, W)
+    step = (brightness[:, 1:] - brightness[:, :-1]).abs()  # (B, T - 1, H, W): between each frame and the next
     change = torch.maximum(F.pad(step, (0, 0, 0, 0, 1, 0)), F.pad(step, (0, 0, 0, 0, 0, 1)))  # either neighbour
     # 1. averaged over the box's pixels inside the frame
     box = functools.partial(F.avg_pool1d, kernel_size=BOX, stride=1, padding=BOX // 2, count_include_pad=False)
@@ -90,6 +91,5 @@ def _along_rows(x: torch.Tensor, filter_1d: Callable[[torch.Tensor], torch.Tenso
 def _gaussian(rows: torch.Tensor) -> torch.Tensor:
     """(N, 1, L) blurred along L by a Gaussian of SMOOTH pixels, the end pixels repeated outward."""
     radius = math.ceil(3 * SMOOTH)
-    taps = torch.arange(-radius, radius + 1, device=rows.device, dtype=rows.dtype)
-    kernel = torch.exp(-0.5 * (taps / SMOOTH) ** 2)
-    return F.conv1d(F.pad(rows, (radius, radius), mode="replicate"), (kernel / kernel.sum()).view(1, 1, -1))
+    kernel = gaussian_window(2 * radius + 1, SMOOTH, dtype=rows.dtype, device=rows.device)
+    return F.conv1d(F.pad(rows, (radius, radius), mode="replicate"), kernel.view(1, 1, -1))

@@ -91,6 +91,21 @@ def test_the_restoration_kept_rises_from_a_change_of_001_to_003_of_white(change,
     torch.testing.assert_close(out, frames * (1 - weight), rtol=0, atol=1e-6)
 
 
+def test_the_shared_filters_give_what_each_module_computed_on_its_own():
+    """Found in review: still_regions built its own BT.601 luma and 1-D Gaussian, twins of scene_cuts' luma and
+    SSIM's window; filters.py holds one of each, and each gives the values bit for bit that its users' own did."""
+    from deblur_cli.filters import gaussian_window, luma
+
+    frames = torch.rand(2, 4, 3, 9, 13, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(luma(frames), 0.299 * frames[:, :, 0] + 0.587 * frames[:, :, 1] + 0.114 * frames[:, :, 2])
+    taps = torch.arange(-12, 13, dtype=torch.float32)  # still_regions: SMOOTH = 4 px, three of them a side
+    smooth = torch.exp(-0.5 * (taps / 4.0) ** 2)
+    assert torch.equal(gaussian_window(25, 4.0, dtype=torch.float32), smooth / smooth.sum())
+    x = torch.arange(11, dtype=torch.float64) - 5  # SSIM: 11 taps, sigma 1.5
+    window = torch.exp(-(x**2) / (2 * 1.5**2))
+    assert torch.equal(gaussian_window(11, 1.5), window / window.sum())
+
+
 def test_keep_still_refuses_windows_of_another_shape():
     with pytest.raises(ValueError, match=r"\(B, T, 3, H, W\)"):
         keep_still(torch.zeros(2, 3, 8, 8), torch.zeros(2, 3, 8, 8))

@@ -6,18 +6,12 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
+from deblur_cli.filters import gaussian_window
 from deblur_cli.metrics.checks import check_pair
 
 WINDOW = 11  # Gaussian window side, in pixels
 SIGMA = 1.5  # its standard deviation
 K1, K2 = 0.01, 0.03  # stabilising constants of the luminance and contrast-structure terms
-
-
-def gaussian_window(size: int = WINDOW, sigma: float = SIGMA, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """The normalised 1-D Gaussian (size,), centred on the middle tap."""
-    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-(x**2) / (2 * sigma**2))
-    return (g / g.sum()).to(dtype)
 
 
 def _blur(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -48,7 +42,7 @@ def ssim(output: torch.Tensor, reference: torch.Tensor, *, data_range: float = 1
     dtype = torch.promote_types(output.dtype, torch.float32)
     x = rearrange(output.to(dtype), "... c h w -> (...) c h w")
     y = rearrange(reference.to(dtype), "... c h w -> (...) c h w")
-    g = gaussian_window(dtype=dtype).to(x.device)
+    g = gaussian_window(WINDOW, SIGMA).to(x.device, dtype)  # made in float64, rounded once
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
 
     # The variances are differences of near values, E[x²] - E[x]², which float32 loses up to 5e-5 of

@@ -1,0 +1,24 @@
+"""Image filters that several layers share: BT.601 luma (scene cuts, still regions) and the normalised 1-D
+Gaussian (still regions, SSIM). torch only, so that the run path need not import `metrics`, which loads LPIPS
+and NIQE assets."""
+
+from __future__ import annotations
+
+import torch
+
+LUMA = (0.299, 0.587, 0.114)  # of R, G and B (BT.601): the brightness a picture's changes are measured on
+
+
+def luma(frames: torch.Tensor) -> torch.Tensor:
+    """The luma (..., H, W) of frames (..., 3, H, W), float, in their dtype and on their device."""
+    return torch.einsum("...chw,c->...hw", frames, frames.new_tensor(LUMA))
+
+
+def gaussian_window(
+    size: int, sigma: float, *, dtype: torch.dtype = torch.float64, device: torch.device | None = None
+) -> torch.Tensor:
+    """The normalised 1-D Gaussian (size,) of standard deviation `sigma`, centred on the middle tap, computed in
+    `dtype` on `device` (a kernel made where it is used is the same on every call)."""
+    x = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    return g / g.sum()
