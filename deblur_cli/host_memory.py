@@ -40,11 +40,16 @@ def available_bytes() -> int:
 SYNTHESIS_BYTES_PER_PIXEL = 110
 
 
+def synthesis_bytes(frames: int, width: int, height: int) -> int:
+    """The estimated bytes of memory one synthesised clip of this length and size needs while it is made."""
+    return SYNTHESIS_BYTES_PER_PIXEL * frames * width * height
+
+
 def check_synthesis_memory(frames: int, width: int, height: int, size_option: str = "--size") -> None:
     """A UsageError, before any work, when clips of this length and size cannot be made in the memory
     available now (the system would kill the process part-way instead); the hint names `size_option`."""
     available = available_bytes()
-    if SYNTHESIS_BYTES_PER_PIXEL * frames * width * height > available:
+    if synthesis_bytes(frames, width, height) > available:
         raise synthesis_memory_error(frames, width, height, available=available, size_option=size_option)
 
 
@@ -54,7 +59,7 @@ def synthesis_memory_error(
     """The UsageError of clips of this length and size too large for memory, with the estimate each needs and the
     bytes `available` before any work; None where an allocation failed part-way (the memory was taken by others
     meanwhile, and is free again once the clip is let go)."""
-    need = SYNTHESIS_BYTES_PER_PIXEL * frames * width * height
+    need = synthesis_bytes(frames, width, height)
     free = "" if available is None else f", {available / 1e9:.1f} GB available"
     return UsageError(
         f"not enough memory to synthesise clips of {frames} frames at {width}x{height} (about {need / 1e9:.1f} GB "

@@ -137,3 +137,23 @@ def test_host_memory_imports_no_module_above_it():
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     assert {name for name in imported if name and name.startswith("deblur_cli")} == {"deblur_cli.errors"}
+
+
+def test_synthesis_check_refuses_past_the_estimate_with_its_words(monkeypatch):
+    """110 bytes a pixel of every frame: 360 frames of 640x360 need 9,123,840,000 bytes; the check passes at exactly
+    that much free and refuses a byte less, with the estimate and what was free in its words."""
+    from deblur_cli.errors import UsageError
+
+    need = 110 * 360 * 640 * 360
+    monkeypatch.setattr(host_memory, "available_bytes", lambda: need)
+    host_memory.check_synthesis_memory(360, 640, 360)
+    monkeypatch.setattr(host_memory, "available_bytes", lambda: need - 1)
+    with pytest.raises(UsageError) as raised:
+        host_memory.check_synthesis_memory(360, 640, 360, size_option="--crop")
+    assert str(raised.value) == (
+        "not enough memory to synthesise clips of 360 frames at 640x360 (about 9.1 GB each, 9.1 GB available)"
+    )
+    assert raised.value.hint == "ask for fewer --frames or a smaller --crop"
+    assert str(host_memory.synthesis_memory_error(360, 640, 360)) == (
+        "not enough memory to synthesise clips of 360 frames at 640x360 (about 9.1 GB each)"
+    )
