@@ -62,9 +62,11 @@ def stamp(text: str, scale: int) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Captions:
-    """The captions of side-by-side frames, upright, and how they are drawn."""
+    """The captions of side-by-side frames and how they are drawn."""
 
-    stamps: tuple[torch.Tensor, torch.Tensor]  # (h, w) bool each (stamp's): the input's, the restored frame's
+    # (h, w) bool each, the input's and the restored frame's: upright (stamp's), then turned as the frames are stored
+    # once for a run (side_by_side.placement)
+    stamps: tuple[torch.Tensor, torch.Tensor]
     margin: int  # px between each box and the top-left corner of its half as shown
     white: float  # the letters' value (white_of)
 

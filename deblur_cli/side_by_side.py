@@ -44,14 +44,19 @@ class Placement(NamedTuple):
 
     rotation: int  # the display rotation the halves are placed for (0 where the output shows frames as stored)
     mirrored: bool  # whether a player also mirrors them
-    captions: Captions | None  # the halves' captions, None where they do not fit
+    captions: Captions | None  # the halves' captions turned as the frames are stored, None where they do not fit
 
 
 def placement(info: VideoInfo, model: str | None, turned: bool = True) -> Placement:
-    """The Placement of `info`'s frames side by side, their captions naming `model` (captions_for). `turned` as
-    composed_info's: where the output is not shown turned (.avi), the halves are placed as stored."""
+    """The Placement of `info`'s frames side by side, their captions naming `model` (captions_for), turned once for
+    the run as the frames are stored. `turned` as composed_info's: where the output is not shown turned (.avi), the
+    halves are placed as stored."""
     rotation, mirrored = (info.rotation, info.mirrored) if turned else (0, False)
-    return Placement(rotation, mirrored, captions_for(info, model, turned))
+    captions = captions_for(info, model, turned)
+    if captions is not None:
+        stamps = tuple(_as_stored(letters, rotation, mirrored) for letters in captions.stamps)
+        captions = dataclasses.replace(captions, stamps=stamps)
+    return Placement(rotation, mirrored, captions)
 
 
 def captions_for(info: VideoInfo, model: str | None, turned: bool = True) -> Captions | None:
@@ -73,7 +78,8 @@ def compose(
 ) -> torch.Tensor:
     """(3, H, W) input and restored frames, stored orientation -> one (3, H, 2W + DIVIDER) or (3, 2H + DIVIDER, W)
     frame that a player turned by `rotation` (and mirrored, if `mirrored`) shows with the input on the left and
-    the restored frame on the right, each with its caption of `captions` where given."""
+    the restored frame on the right, each with its caption of `captions` (placement's, turned as stored) where
+    given."""
     axis, before_first = _LAYOUT[rotation]
     before_first ^= mirrored
     shape = list(before.shape)
@@ -83,19 +89,23 @@ def compose(
     if captions is not None:
         length = before.shape[axis]
         first, second = both.narrow(axis, 0, length), both.narrow(axis, length + DIVIDER, length)
+        # the stored corner that is shown top left
+        bottom, right = (_as_stored(_CORNERS, rotation, mirrored) == 0).nonzero()[0].tolist()
         for half, letters in zip((first, second) if before_first else (second, first), captions.stamps):
-            _caption(half, letters, rotation, mirrored, captions)
+            _caption(half, letters, bottom, right, captions)
     return both
 
 
-def _caption(half: torch.Tensor, letters: torch.Tensor, rotation: int, mirrored: bool, captions: Captions) -> None:
-    """Burn the caption `letters` (upright) into `half` (3, H, W), stored orientation, in place, at the top-left
-    corner a player turned by `rotation` (and mirrored) shows."""
+def _as_stored(shown: torch.Tensor, rotation: int, mirrored: bool) -> torch.Tensor:
+    """(h, w) as a player turned by `rotation` (and mirrored) shows it -> as stored."""
     turns = -(rotation // 90)  # a player mirrors after it turns: undone in the other order
-    stored = torch.rot90(letters.flip(-1) if mirrored else letters, turns, dims=(0, 1))
-    corner = torch.rot90(_CORNERS.flip(-1) if mirrored else _CORNERS, turns, dims=(0, 1))
-    bottom, right = (corner == 0).nonzero()[0].tolist()
-    (h, w), (height, width), margin = stored.shape, half.shape[-2:], captions.margin
+    return torch.rot90(shown.flip(-1) if mirrored else shown, turns, dims=(0, 1))
+
+
+def _caption(half: torch.Tensor, letters: torch.Tensor, bottom: bool, right: bool, captions: Captions) -> None:
+    """Burn the caption `letters` (as stored) into `half` (3, H, W), stored orientation, in place, in its stored
+    corner: at the `bottom` or the top, the `right` or the left."""
+    (h, w), (height, width), margin = letters.shape, half.shape[-2:], captions.margin
     top = height - margin - h if bottom else margin
     left = width - margin - w if right else margin
-    burn(half[:, top : top + h, left : left + w], stored, captions.white)
+    burn(half[:, top : top + h, left : left + w], letters, captions.white)

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from deblur_cli.cli import app
 import deblur_cli.restorers as restorers_module
-from deblur_cli.captions import SHADE, white_of
-from deblur_cli.side_by_side import DIVIDER, compose, composed_info, placement
+from deblur_cli.captions import SHADE, burn, white_of
+from deblur_cli.side_by_side import DIVIDER, captions_for, compose, composed_info, placement
 from deblur_cli.video_io import VideoInfo
 from tests import media
 from tests.restorers import InvertingRestorer, MixingRestorer
@@ -149,6 +149,26 @@ def test_each_half_is_captioned_in_its_top_left_corner_as_shown(rotation, mirror
         np.testing.assert_allclose(darkened, SHADE * plain[box][~letters], rtol=1e-6)  # ...on the darkened picture
     np.testing.assert_array_equal(shown[outside], plain[outside])  # nothing else changed
     assert (shown[:, 640:644] == 0).all()  # the line between stays black
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_captions_are_turned_once_a_run_and_compose_as_stamped_upright_on_the_shown_halves(rotation, mirrored):
+    """tidy56: compose turned both stamps into stored orientation for every frame; placement turns them once a run.
+    The composed frame, shown, is bit for bit the plain composed frame with the upright stamps burnt into each half's
+    top-left corner, as the old code's was (compared once, bit for bit: 4 sizes, the 8 layouts, float32 and float16)."""
+    size = (320, 180) if rotation in (0, 180) else (180, 320)  # shown 320x180 either way
+    info = info_of(*size, rotation, mirrored)
+    placed, upright = placement(info, "dstnet-s"), captions_for(info, "dstnet-s")
+    turned = rotation in (90, 270)
+    assert [tuple(s.shape[::-1] if turned else s.shape) for s in placed.captions.stamps] == [(10, 31), (10, 121)]
+    before = torch.rand(3, size[1], size[0], generator=torch.Generator().manual_seed(2))
+    expected = displayed(compose(before, 1 - before, rotation, mirrored), rotation, mirrored).copy()
+    for left, letters in zip((0, 320 + DIVIDER), upright.stamps):
+        (h, w), margin = letters.shape, upright.margin
+        box = torch.from_numpy(expected[margin : margin + h, left + margin : left + margin + w]).permute(2, 0, 1)
+        burn(box, letters, upright.white)
+    np.testing.assert_array_equal(displayed(compose(before, 1 - before, *placed), rotation, mirrored), expected)
 
 
 def test_a_caption_takes_the_model_name_where_it_fits_and_tiny_halves_get_none():
