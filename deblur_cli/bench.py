@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import torch
 
-from deblur_cli import __version__, cpu_share
+from deblur_cli import __version__, cpu_share, wording
 from deblur_cli.devices import synchronize
 from deblur_cli.environment import environment
 from deblur_cli.errors import InputError, UsageError
@@ -220,7 +220,7 @@ def _read_frames(
     if len(frames) < count and not (at_most and frames):
         where = "" if span.whole else f" from {span.start:g} s"
         raise InputError(
-            f"{path} has {len(frames)} frame{'' if len(frames) == 1 else 's'}{where}, fewer than"
+            f"{path} has {wording.count(len(frames), 'frame')}{where}, fewer than"
             f" {wanted or f'--frames ({count})'}",
             hint=f"--frames {len(frames)} or fewer" if frames else "choose an earlier --start",
         )

@@ -19,6 +19,7 @@ import numpy as np
 
 from deblur_cli.bench import BenchReport, BenchRow
 from deblur_cli.files import write_bytes
+from deblur_cli.wording import count
 
 WIDTH, HEIGHT = 1200, 600  # output size in pixels
 _SS = 2  # supersampling factor
@@ -124,7 +125,7 @@ def _series(rows: list[BenchRow]) -> list[tuple[str, list[BenchRow]]]:
             groups.setdefault((row.model, row.samples), []).append(row)
     series = []
     for (model, samples), members in groups.items():
-        label = model if samples is None else f"{model}, {samples} sample{'s' if samples > 1 else ''} (points: steps)"
+        label = model if samples is None else f"{model}, {count(samples, 'sample')} (points: steps)"
         series.append((label, sorted(members, key=lambda r: r.steps or 0)))
     return series
 

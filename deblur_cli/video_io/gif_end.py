@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
+from deblur_cli.wording import count
+
 _EXTENSION, _IMAGE, _TRAILER = 0x21, 0x2C, 0x3B
 
 
@@ -73,7 +75,7 @@ def missing_trailer(path: str | os.PathLike) -> str | None:
     cut = gif_cut(path)
     if cut is None or cut.inside_image or not cut.images:  # without an image FFmpeg finds no frame to read
         return None
-    frames = "1 whole frame" if cut.images == 1 else f"{cut.images} whole frames"
+    frames = count(cut.images, "whole frame")
     name = os.path.basename(path)
     return (
         f"{name} ends without the GIF trailer, as a file cut short does: {frames} read; any frames after the cut"
