@@ -126,19 +126,11 @@ def write_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:
     reader finds the old file or the whole new one. `durable` also flushes it to disk before the rename,
     so that a power cut cannot leave a renamed file without its content. OS errors are raised as
     OutputError about `path`."""
-    fd, temp = _temp_file_beside(path, ".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            if durable:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException as e:
-        discard(Path(temp))
-        if isinstance(e, OSError):
-            raise output_error(path, e) from None
-        raise
+    with written(path, suffix=".tmp") as temp, open_own(temp) as f:  # never through a link planted at temp
+        f.write(data)
+        if durable:
+            f.flush()
+            os.fsync(f.fileno())
 
 
 @contextlib.contextmanager
@@ -199,23 +191,10 @@ def check_writable(path: str | os.PathLike) -> None:
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{path} is a folder", hint="give a file name")
-    fd, temp = _temp_file_beside(path, ".probe")
-    os.close(fd)
-    os.unlink(temp)
-
-
-def _temp_file_beside(path: Path, suffix: str) -> tuple[int, str]:
-    """A new hidden file in `path`'s folder, open (fd) and named, with the usual permissions (0666 less
-    the umask: mkstemp's 0600 would keep a result from the rest of a team); OutputError about `path`
-    if it cannot be made."""
-    while True:
-        temp = _folder(path) / f".{path.name}.{secrets.token_hex(4)}{suffix}"
-        try:
-            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), str(temp)
-        except FileExistsError:
-            continue
-        except OSError as e:
-            raise output_error(path, e) from None
+    try:
+        discard(_new_file(path, suffix=".probe"))
+    except OSError as e:
+        raise output_error(path, e) from None
 
 
 def _folder(path: Path) -> Path:

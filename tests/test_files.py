@@ -38,3 +38,17 @@ def test_a_file_in_a_folder_that_is_not_there_is_an_output_error(tmp_path):
     with pytest.raises(OutputError, match="does not exist"):
         with files.written(tmp_path / "missing" / "last.pt"):
             pytest.fail("the block ran without a file to write")
+
+
+def test_the_longest_file_names_are_written_as_any_other(tmp_path):
+    """A 250-byte name is legal (NAME_MAX is 255) though a temporary name beside it, hidden and with a
+    random part, would be longer: every writer cuts the temporary name's stem, as `temp_name` does."""
+    target = tmp_path / ("s" * 246 + ".png")
+    files.check_writable(target)
+    files.write_bytes(target, b"png", durable=True)
+    with files.written(target.with_suffix(".npy")) as temp:
+        temp.write_bytes(b"npy")
+    assert target.read_bytes() == b"png" and sorted(p.name for p in tmp_path.iterdir()) == [
+        target.with_suffix(".npy").name,
+        target.name,
+    ]
