@@ -382,6 +382,7 @@ def _data(
     loader = iter(DataLoader(stream, batch_size=config.batch, num_workers=config.workers,
                              pin_memory=on_cpu and device.type == "cuda", worker_init_fn=_ignore_stop_signals,
                              multiprocessing_context=context))  # fmt: skip
+    # the default stream, not config.handheld nor config.clean_share: runs trained on other streams validate on one set
     val_set = FixedClips(val_photos, count=config.val_clips, frames=config.frames, size=config.val_size, seed=1)
     if val_set.procedural and warn and ddp.main:
         warn(procedural_note(config.sources, config.val_size))

@@ -28,7 +28,8 @@ from deblur_cli.train_tasks import (
     weights_file as named_weights,
 )
 
-# evaluate(camera=...) -> synthesize_clip(still=..., handheld_share=...)
+# evaluate(camera=...) -> synthesize_clip(still=..., handheld_share=...); "any" is the default stream whatever
+# the run trained on, as its validation is, so that runs on other streams and bare weights files get one figure
 CAMERAS = {"any": (None, 0.0), "moving": (False, 0.0), "still": (True, 0.0), "handheld": (False, 1.0)}
 
 
@@ -60,7 +61,8 @@ def evaluate(
     `shake_only`, have camera motion but no moving objects. `camera` "moving" or "still" keeps only clips
     whose camera moves (the blur to remove) or is almost still (footage to leave alone); "handheld" only
     hand-held shake that turns from frame to frame (motion.handheld_path); "any" mixes moving and still
-    as training's default stream does. With `sharp_input` the model is fed the sharp
+    as training's default stream does, without hand-held shake and with the default clean share whatever
+    `--handheld` and `--clean-share` the run trained with. With `sharp_input` the model is fed the sharp
     clips themselves (8-bit): how much it changes footage that needs no deblurring. With `videos` the
     clips come from the held-out real videos instead of photos. `sample` writes a PNG of the middle frame
     of the first clip: blurred input | restored | sharp, side by side (with the prior's estimate after

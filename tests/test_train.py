@@ -925,6 +925,28 @@ def test_evaluation_keeps_moving_or_still_cameras_on_request(tmp_path):
         evaluate(tmp_path, camera="still", videos=True, task=_tiny_task())
 
 
+def test_validation_and_camera_any_score_the_default_stream_whatever_the_run_trained_on(tmp_path):
+    """Runs trained with other --handheld and --clean-share shares are validated, and scored by --camera any, on
+    the same clips (the help says so), so that their figures compare; --camera handheld scores hand-held shake."""
+    import typer
+
+    from deblur_cli.cli.app import app
+
+    figures = []
+    for name, shares in (("default", {}), ("handheld", {"handheld": 1.0, "clean_share": 1.0})):
+        config = dataclasses.replace(CONFIG, steps=2, lr=0.0, val_every=2, **shares)  # lr 0: the same weights
+        train(config, tmp_path / name, task=_tiny_task())
+        logged = list(csv.DictReader(open(tmp_path / name / "log.csv", encoding="utf-8")))[-1]
+        scored = evaluate(tmp_path / name, size=(32, 32), clips=2, frames=3, camera="any", task=_tiny_task())
+        figures.append([logged[k] for k in ("psnr_in", "psnr", "ssim")] + [scored["psnr_in"], scored["psnr"]])
+    assert figures[0] == figures[1] and logged["psnr_in"], figures
+    shaken = evaluate(tmp_path / name, size=(32, 32), clips=2, frames=3, camera="handheld", task=_tiny_task())
+    assert shaken["psnr_in"] != figures[1][3]
+    params = {p.name: p for p in typer.main.get_command(app).commands["train"].params}
+    assert "without hand-held shake whatever --handheld the run trained with" in params["camera"].help
+    assert "--evaluate --camera handheld" in params["handheld"].help
+
+
 def test_evaluation_samples_diffusion_models_with_the_ddim_steps_asked_for():
     calls = []
 

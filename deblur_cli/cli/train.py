@@ -94,7 +94,8 @@ def train_command(
             metavar="SHARE",
             rich_help_panel=DATA_PANEL,
             parser=number_in(0.0, 1.0),
-            help="Share of moving camera paths that are hand-held shake, turning frame to frame, without a pan.",
+            help="Share of moving camera paths that are hand-held shake, turning frame to frame, without a pan "
+            "(validation keeps the default stream: --evaluate --camera handheld scores such paths).",
         ),
     ] = DEFAULTS.handheld,
     clean_share: Annotated[
@@ -250,8 +251,9 @@ def train_command(
             "--camera",
             metavar="MODE",
             rich_help_panel=EVALUATE_PANEL,
-            help="any (camera paths as in training), moving (blur to remove), still (almost still) or handheld "
-            "(hand-held shake that turns frame to frame).",
+            help="any (the default stream, moving and still, without hand-held shake whatever --handheld the run "
+            "trained with), moving (blur to remove), still (almost still) or handheld (hand-held shake that turns "
+            "frame to frame).",
         ),
     ] = "any",
     sharp_input: Annotated[
