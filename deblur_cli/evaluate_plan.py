@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Literal, NamedTuple
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.errors import UsageError
 from deblur_cli.held_weights import check_weights, labelled_as
-from deblur_cli.wording import some, weights_label
+from deblur_cli.wording import partial_restoration, some, weights_label
 
 if TYPE_CHECKING:
     import torch
@@ -60,7 +60,7 @@ def plan_contenders(
             f"{len(weights)} --weights for {len(models)} models",
             hint="give one --weights per --model, in order, or several --weights for one model",
         )
-    told = ([f"strength {strength:g}"] if strength != 1 else []) + (["keep-still"] if keep_still else [])
+    told = partial_restoration(strength, keep_still)
     partial = f" ({', '.join(told)})" if told else ""
     contenders: list[Contender] = []
     for name, weights_file in combos:

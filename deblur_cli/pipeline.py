@@ -308,7 +308,9 @@ def deblur_video(
                 restored = _restore_into(
                     sink, source, restorer, windows,
                     begin=begin, resumed=resumed, strength=strength, keep_still=keep_still, progress=progress,
-                    placement=placement(info, (restorer.identity or {}).get("model"), turned) if side_by_side else None,
+                    placement=placement(
+                        info, (restorer.identity or {}).get("model"), turned, strength=strength, keep_still=keep_still
+                    ) if side_by_side else None,
                 )  # fmt: skip
         except BaseException as e:
             if sink.finished:  # stopped as the output was renamed into place: nothing is left to do

@@ -8,7 +8,9 @@ they are placed the other way round then. An output that records no rotation (.a
 its halves are placed for no turn and no mirror.
 
 Each half is captioned in its top-left corner as shown, "input" and "deblurred (dstnet-s)" (captions.py), where
-the captions fit: so that an editor need not remember which side is which.
+the captions fit: so that an editor need not remember which side is which. A partial restoration (--strength,
+--keep-still) says so in `deblur evaluate`'s words, "deblurred (dstnet-s, strength 0.5)": a preview is what gets
+shared, and it must not pass for the model's whole restoration.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 
 from deblur_cli.captions import Captions, burn, drawable, fitting, white_of
 from deblur_cli.video_io import VideoInfo
+from deblur_cli.wording import partial_restoration
 
 # For each display rotation (counter-clockwise degrees): the stored axis the halves are joined along
 # (-1 width, -2 height), and whether the input comes first along it.
@@ -47,30 +50,45 @@ class Placement(NamedTuple):
     captions: Captions | None  # the halves' captions turned as the frames are stored, None where they do not fit
 
 
-def placement(info: VideoInfo, model: str | None, turned: bool = True) -> Placement:
-    """The Placement of `info`'s frames side by side, their captions naming `model` (captions_for), turned once for
-    the run as the frames are stored. `turned` as composed_info's: where the output is not shown turned (.avi), the
-    halves are placed as stored."""
+def placement(
+    info: VideoInfo, model: str | None, turned: bool = True, *, strength: float = 1.0, keep_still: bool = False
+) -> Placement:
+    """The Placement of `info`'s frames side by side, their captions naming `model` and what the run keeps of its
+    restoration (captions_for), turned once for the run as the frames are stored. `turned` as composed_info's: where
+    the output is not shown turned (.avi), the halves are placed as stored."""
     rotation, mirrored = (info.rotation, info.mirrored) if turned else (0, False)
-    captions = captions_for(info, model, turned)
+    captions = captions_for(info, model, turned, strength=strength, keep_still=keep_still)
     if captions is not None:
         stamps = tuple(_as_stored(letters, rotation, mirrored) for letters in captions.stamps)
         captions = dataclasses.replace(captions, stamps=stamps)
     return Placement(rotation, mirrored, captions)
 
 
-def captions_for(info: VideoInfo, model: str | None, turned: bool = True) -> Captions | None:
-    """The captions of `info`'s frames side by side: "input", and "deblurred (dstnet-s)" naming `model` (None: the
-    model has no name), or "deblurred" alone where that does not fit; None where neither fits. `turned` as
-    composed_info's."""
+def captions_for(
+    info: VideoInfo, model: str | None, turned: bool = True, *, strength: float = 1.0, keep_still: bool = False
+) -> Captions | None:
+    """The captions of `info`'s frames side by side: "input", and the first of `restored_labels` that fits; None
+    where none fits. `turned` as composed_info's."""
     width, height = info.display_size if turned else (info.width, info.height)
     white = white_of(info.color.get("transfer"))
-    named = f"{RESTORED} ({model})"
-    for label in ([named] if model and drawable(named) else []) + [RESTORED]:
+    for label in restored_labels(model, strength, keep_still):
         captions = fitting((INPUT, label), height, width, white)
         if captions is not None:
             return captions
     return None
+
+
+def restored_labels(model: str | None, strength: float = 1.0, keep_still: bool = False) -> list[str]:
+    """The restored half's captions, longest first: "deblurred (dstnet-s)" naming `model` (None: the model has no
+    name), then "deblurred". A partial restoration's captions say what it keeps, as `deblur evaluate` labels it, never
+    "deblurred" alone: "deblurred (dstnet-s, strength 0.5, keep-still)", "deblurred (strength 0.5, keep-still)",
+    "strength 0.5, keep-still". At strength 0 the model does not run: the half is the input."""
+    if strength == 0:
+        return [f"{INPUT} (strength 0)", "strength 0"]
+    told = partial_restoration(strength, keep_still)
+    labels = [f"{RESTORED} ({', '.join([model, *told])})"] if model else []
+    labels += [f"{RESTORED} ({', '.join(told)})", ", ".join(told)] if told else [RESTORED]
+    return [label for label in labels if drawable(label)]
 
 
 def compose(

@@ -1,6 +1,6 @@
 """How messages word what recurs: a list that may be long (the first few items, and how many more), a count of
 things (plural but for one), a line that may come more than once (said once), a model run with weights of one's
-own, and a size in bytes."""
+own, a partial restoration, and a size in bytes."""
 
 from __future__ import annotations
 
@@ -42,6 +42,12 @@ def said_once(warn: Callable[[str], None] | None) -> Callable[[str], None] | Non
 def weights_label(model: str, weights: Path | None) -> str:
     """How tables and JSON name a model run with weights given as a file: `dstnet (GOPRO.pth)`."""
     return model if weights is None else f"{model} ({weights.name})"
+
+
+def partial_restoration(strength: float, keep_still: bool) -> list[str]:
+    """What part of a model's restoration a run or a score keeps, in the words its labels use: ["strength 0.5",
+    "keep-still"]; none for the whole. A table or preview copied elsewhere must not pass for the model's own."""
+    return ([f"strength {strength:g}"] if strength != 1 else []) + (["keep-still"] if keep_still else [])
 
 
 def readable_size(size: int) -> str:

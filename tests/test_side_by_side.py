@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from deblur_cli.cli import app
 import deblur_cli.restorers as restorers_module
-from deblur_cli.captions import SHADE, burn, white_of
-from deblur_cli.side_by_side import DIVIDER, captions_for, compose, composed_info, placement
+from deblur_cli.captions import FONT, GLYPH_HEIGHT, PAD, SHADE, burn, stamp, white_of
+from deblur_cli.side_by_side import DIVIDER, captions_for, compose, composed_info, placement, restored_labels
 from deblur_cli.video_io import VideoInfo
 from tests import media
 from tests.restorers import InvertingRestorer, MixingRestorer
@@ -222,3 +222,62 @@ def test_run_captions_the_halves_and_leaves_the_restored_frames_as_a_plain_run_w
         outside[2:12, 2:123] = False
         np.testing.assert_array_equal(restored[outside], plain[outside])
         assert np.abs(compare[:, :256][12:].astype(int) - image[12:]).max() <= 1  # the input below its caption
+
+
+def test_a_partial_restoration_is_captioned_as_evaluate_labels_it():
+    """review56 F3: the right half was "deblurred (dstnet-s)" at any --strength, 0 included, and with --keep-still,
+    where it is not the model's whole restoration, and a shared preview must not pass for it. A partial one's caption
+    says what it keeps, as `deblur evaluate`'s labels do, never "deblurred" alone; at strength 0 it is the input."""
+    assert restored_labels("dstnet-s") == ["deblurred (dstnet-s)", "deblurred"]
+    assert restored_labels("dstnet-s", 0.5) == [
+        "deblurred (dstnet-s, strength 0.5)",
+        "deblurred (strength 0.5)",
+        "strength 0.5",
+    ]
+    assert restored_labels("dstnet-s", keep_still=True) == [
+        "deblurred (dstnet-s, keep-still)",
+        "deblurred (keep-still)",
+        "keep-still",
+    ]
+    assert restored_labels(None, 0.25, True) == ["deblurred (strength 0.25, keep-still)", "strength 0.25, keep-still"]
+    assert restored_labels("dstnet-s", 0) == restored_labels(None, 0, True) == ["input (strength 0)", "strength 0"]
+    restored = lambda info, **options: placement(info, "dstnet-s", **options).captions.stamps[1]  # noqa: E731
+    assert torch.equal(restored(info_of(2400, 360), strength=0.5), stamp("deblurred (dstnet-s, strength 0.5)", 2))
+    assert torch.equal(restored(info_of(640, 360), strength=0.5), stamp("deblurred (strength 0.5)", 2))  # no room
+    assert torch.equal(restored(info_of(640, 360), strength=0.5, keep_still=True), stamp("strength 0.5, keep-still", 2))
+    assert torch.equal(restored(info_of(640, 360), strength=0), stamp("input (strength 0)", 2))
+    assert placement(info_of(140, 120), "dstnet-s", strength=0.5).captions is None  # rather than "deblurred"
+
+
+def test_the_glyphs_sit_in_their_cells_as_the_letters_do():
+    """The digits, "." and "," of the strength captions are drawn in the font's style: 5x7 cells and a row for
+    descenders, digits as tall as ascenders (row 0 to 6), only g, p, "," and the brackets below the line."""
+    for char, rows in FONT.items():
+        glyph = torch.tensor([[bit == "#" for bit in row] for row in rows])
+        assert glyph.shape == (GLYPH_HEIGHT, 5) and (glyph.any() or char == " "), char
+        assert glyph[-1].any() == (char in "gp,()"), char
+        if char.isdigit():
+            assert glyph[0].any() and glyph[6].any(), char
+    text = "strength 0.5, 0123456789"
+    letters = stamp(text, 3)
+    assert letters.shape == (3 * (GLYPH_HEIGHT + 2 * PAD), 3 * (6 * len(text) - 1 + 2 * PAD))
+    inside = letters[3 * PAD : -3 * PAD, 3 * PAD : -3 * PAD]
+    assert inside.sum() == letters.sum() > 0  # the box round the letters stays clear
+    lit = sum(row.count("#") for char in text for row in FONT[char])
+    assert letters.sum() == 9 * lit
+
+
+@pytest.mark.parametrize(
+    "options, label",
+    [(["--strength", "0.5", "--keep-still"], "strength 0.5, keep-still"), (["--strength", "0"], "input (strength 0)")],
+)
+def test_run_captions_a_partial_restoration_as_such(tmp_path, monkeypatch, options, label):
+    """review56 F3, end to end: the restored half's caption box holds the partial restoration's label."""
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: MixingRestorer(name="dstnet-s"))
+    video = media.make_video(tmp_path / "in.mkv", frames=2, size=(320, 64), codec="ffv1", pix_fmt="bgr0")
+    result = runner.invoke(app, ["run", str(video), "-o", str(tmp_path / "out"), "-q", "--side-by-side", *options])
+    assert result.exit_code == 0, result.output
+    frame = media.read_frames(sorted((tmp_path / "out").iterdir())[0])[0]
+    expected = stamp(label, 1).numpy()  # 1 px font pixels below 360 lines, 2 px from the corner
+    box = frame[2 : 2 + expected.shape[0], 320 + DIVIDER + 2 : 320 + DIVIDER + 2 + expected.shape[1]]
+    np.testing.assert_array_equal((box == 255).all(axis=-1), expected)

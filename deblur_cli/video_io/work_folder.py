@@ -135,8 +135,9 @@ MARKERS = {
     "orientation": "exif, as shown",
     # a held frame comes out as the frame before it (2026-12-06): work kept before restored each copy apart
     "held": "as the frame before",
-    # side-by-side halves captioned "input" and "deblurred (model)" (2026-12-07): work kept before has no captions
-    "captions": "side by side",
+    # side-by-side halves captioned "input" and "deblurred (model)" (2026-12-07), a partial restoration's as such
+    # ("deblurred (model, strength 0.5)"): work kept before has no captions, or a partial one's said "deblurred (model)"
+    "captions": "side by side, partial restorations said",
 }
 # Entries of pipeline.resume_key that no option sets: the input, deblur's version, MARKERS, the clock the output is
 # encoded on, and the restorer's own marker (restorers.py: "noise", since a diffusion model draws each frame's noise
