@@ -230,3 +230,28 @@ def test_the_keyframe_benchmark_sizes_encodes_against_the_keyframe_interval():
     assert encoded_size(frames, 25.0, 2, 18) > encoded_size(frames, 25.0, 250, 18)  # keyframes cost bytes
     out = _bench("keyframe_cost.py", "--synthetic", "12", "--every", "4")
     assert out.startswith("panning texture: 12 frames 640x360, CRF 18: ") and "a keyframe every   4 frames: " in out
+
+
+def test_the_aligned_benchmark_finds_shifts_and_puts_every_frame_back_where_it_was(tmp_path):
+    import bench_aligned
+    from tests import media
+
+    scene = torch.rand(3, 80, 96, generator=torch.Generator().manual_seed(0))
+    steps = [(0, 0), (3, -5), (-2, 4), (6, 1)]  # frame k is frame k-1 moved by steps[k] (rows, columns)
+    moved = np.cumsum(np.array(steps), axis=0)
+    frames = torch.stack([torch.roll(scene, (-int(dy), -int(dx)), (1, 2)) for dy, dx in moved])
+    shifts = bench_aligned.shifts_onto_middle(frames)
+    # rolling frame k by shifts[k] lands it on the middle frame (index 2)
+    assert (shifts == moved - moved[2]).all(), shifts
+    same = SimpleNamespace(restore=lambda canvas: canvas)  # a model that changes nothing: the frames come back
+    assert torch.equal(bench_aligned.restore_aligned(same, frames, shifts), frames)
+
+    for name in ("a", "b"):
+        for kind in ("blurred", "sharp"):
+            (tmp_path / name / kind).mkdir(parents=True)
+            for k, frame in enumerate(frames[:, :, :48, :64]):
+                media.write_image(tmp_path / name / kind / f"{k:03d}.png", (frame.permute(1, 2, 0) * 255).byte().numpy())
+    out = _bench("bench_aligned.py", str(tmp_path))
+    lines = out.splitlines()
+    assert lines[0].split()[:4] == ["sequence", "input", "as", "is"] and len(lines) == 3, out
+    assert lines[1].split()[0] == "a" and lines[1].split()[1] == "inf", out  # sharp frames as input
