@@ -147,6 +147,7 @@ def make_clip(
     videos: _VideoPool | None = None,
     still: bool | None = None,
     handheld_share: float = 0.0,
+    stabilized_share: float = 0.0,
     clean_share: float = CLEAN_SHARE,
     device: torch.device | str = "cpu",
     on_frame: Callable[[], None] | None = None,
@@ -154,7 +155,8 @@ def make_clip(
     """One (blurred, sharp) clip, (T, 3, H, W) each on `device`, drawn by `seed`: from one of `videos` in
     VIDEO_SHARE of clips when there are any, else a background and layers from `pool`. `still` forces an
     almost still (True) or a moving (False) camera on photo clips, `handheld_share` the share of moving ones
-    that are shake-dominated, `clean_share` the share left without noise and compression (see synthesize_clip).
+    that are shake-dominated, `stabilized_share` that are such shake stabilised, `clean_share` the share left
+    without noise and compression (see synthesize_clip).
     `on_frame` hears each blurred frame rendered."""
     rng = np.random.default_rng(seed)
     if videos and rng.random() < VIDEO_SHARE:
@@ -170,7 +172,8 @@ def make_clip(
     return synthesize_clip(
         int(rng.integers(0, 2**62)),
         frames=frames, size=size, photo=photo, layer_photos=layers, max_layers=max_layers, still=still,
-        handheld_share=handheld_share, clean_share=clean_share, device=device, on_frame=on_frame,
+        handheld_share=handheld_share, stabilized_share=stabilized_share, clean_share=clean_share, device=device,
+        on_frame=on_frame,
     )  # fmt: skip
 
 
@@ -195,11 +198,13 @@ class TrainClips(IterableDataset):
         world_size: int = 1,
         videos: Sequence[Path] = (),
         handheld_share: float = 0.0,
+        stabilized_share: float = 0.0,
         clean_share: float = CLEAN_SHARE,
         device: torch.device | str = "cpu",
     ):
         self.device = torch.device(device)
         self.handheld_share = handheld_share  # of moving camera paths, shake-dominated (motion.handheld_path)
+        self.stabilized_share = stabilized_share  # of moving camera paths, such shake stabilised (EIS)
         self.clean_share = clean_share  # of clips, left without noise and compression (synth.camera_pipeline)
         self.pool = _PhotoPool(photos, (crop, crop), self.device)
         self.videos = _VideoPool(videos, frames, (crop, crop))
@@ -228,6 +233,7 @@ class TrainClips(IterableDataset):
                     procedural_share=self.procedural_share,
                     videos=self.videos,
                     handheld_share=self.handheld_share,
+                    stabilized_share=self.stabilized_share,
                     clean_share=self.clean_share,
                     device=self.device,
                 )
@@ -248,6 +254,7 @@ class FixedClips(Dataset):
         max_layers: int = 2,
         still: bool | None = None,
         handheld_share: float = 0.0,
+        stabilized_share: float = 0.0,
         split: str = "val",
     ):
         self.pool = _PhotoPool(photos, size)
@@ -255,6 +262,7 @@ class FixedClips(Dataset):
         self.count, self.frames, self.size, self.seed, self.max_layers = count, frames, size, seed, max_layers
         self.still = still  # None: camera paths drawn as in training (some almost still)
         self.handheld_share = handheld_share
+        self.stabilized_share = stabilized_share
         self.procedural_share = 0.0 if len(self.pool) else 1.0
 
     @property
@@ -281,6 +289,7 @@ class FixedClips(Dataset):
             max_layers=self.max_layers,
             still=self.still,
             handheld_share=self.handheld_share,
+            stabilized_share=self.stabilized_share,
             on_frame=on_frame,
         )
 

@@ -26,6 +26,10 @@ DRIFT_HORIZON = 32.0
 # turns by 69 degrees from one frame to the next in the median.
 HANDHELD_SPEED = (8.0, 60.0)
 HANDHELD_FREQ = (0.08, 0.5)  # cycles per frame period of its shake components (2.4 to 15 Hz at 30 fps)
+# A stabilised hand-held path (`stabilized_share` of moving paths when asked for) is a hand-held path seen
+# through a phone's electronic stabilisation (EIS): each frame is warped so that at its exposure centre it shows
+# the path without its shake (the slow drift, kept). Frames then hardly move from one to the next, yet the motion
+# within each exposure, and so the blur, is the hand-held path's.
 
 
 def drift_time(t: np.ndarray) -> np.ndarray:
@@ -50,16 +54,28 @@ class CameraPath:
     shake_freq: tuple[float, ...]  # cycles per frame period of each hand-shake component
     shake_amp: tuple[tuple[float, float, float], ...]  # (x px, y px, rotation rad) amplitude per component
     shake_phase: tuple[tuple[float, float, float], ...]  # radians, per component and axis
+    stabilized: bool = False  # each frame re-aligned at its exposure centre onto the path without shake (EIS)
 
-    def homographies(self, times: np.ndarray, radius: float) -> np.ndarray:
+    def homographies(self, times: np.ndarray, radius: float, centres: np.ndarray | None = None) -> np.ndarray:
         """(N, 3, 3) float64 maps from centred frame pixels (x, y, 1) to centred world pixels at `times`.
 
         `radius` is the half-diagonal of the virtual frame: perspective terms are given per unit radius
-        so that their strength does not depend on the frame size.
+        so that their strength does not depend on the frame size. `centres`: the exposure centre of the
+        frame each time belongs to (None: each time is its own, as for sharp views), which only a
+        `stabilized` path uses: its frame is warped by H(centre)^-1 H_steady(centre), so that at the centre
+        it sees the steady path (no shake) and within the exposure it moves as the camera did.
         """
         t = np.asarray(times, dtype=np.float64)
+        h = self._poses(t, radius, shaken=True)
+        if not self.stabilized:
+            return h
+        c = t if centres is None else np.asarray(centres, dtype=np.float64)
+        return h @ np.linalg.inv(self._poses(c, radius, shaken=True)) @ self._poses(c, radius, shaken=False)
+
+    def _poses(self, t: np.ndarray, radius: float, shaken: bool) -> np.ndarray:
+        """(N, 3, 3) camera poses at times `t`, with or without the hand shake."""
         shake = np.zeros((t.size, 3))
-        for f, amp, phase in zip(self.shake_freq, self.shake_amp, self.shake_phase):
+        for f, amp, phase in zip(self.shake_freq, self.shake_amp, self.shake_phase) if shaken else ():
             shake += np.asarray(amp) * np.sin(2 * math.pi * f * t[:, None] + np.asarray(phase))
         drift = drift_time(t)
         cx = self.velocity[0] * t + 0.5 * self.accel[0] * drift**2 + shake[:, 0]
@@ -102,13 +118,20 @@ class LayerPath:
         return m
 
 
-def random_camera_path(rng: np.random.Generator, still: bool | None = None, handheld_share: float = 0.0) -> CameraPath:
+def random_camera_path(
+    rng: np.random.Generator, still: bool | None = None, handheld_share: float = 0.0, stabilized_share: float = 0.0
+) -> CameraPath:
     """A hand-held camera: usually a pan between 2 and 30 px per frame, in STILL_SHARE of paths almost still,
     with shake whose amplitude falls as 1/f over 0.05 to 0.5 cycles per frame (1.5 to 15 Hz at 30 fps).
 
     handheld_share: the share of moving paths that are shake-dominated instead (`handheld_path`); 1 makes
-    every moving path one. At 0 (the default) nothing more is drawn, so a seed gives the path it always gave.
+    every moving path one. stabilized_share: the share of moving paths that are hand-held paths seen through
+    electronic stabilisation (`handheld_path` with `stabilized`); the two shares add up to at most 1. At 0 both
+    (the default) nothing more is drawn, so a seed gives the path it always gave; one draw decides between the
+    kinds, so a seed's hand-held paths stay the same whatever `stabilized_share`.
     """
+    if handheld_share + stabilized_share > 1:
+        raise ValueError(f"handheld_share {handheld_share} and stabilized_share {stabilized_share} add up to over 1")
     drawn = rng.random() < STILL_SHARE  # drawn even when forced, so the rest of the path stays the same
     still = drawn if still is None else still
     speed = rng.uniform(0.0, 1.0) if still else math.exp(rng.uniform(math.log(2.0), math.log(30.0)))
@@ -133,8 +156,12 @@ def random_camera_path(rng: np.random.Generator, still: bool | None = None, hand
         shake_amp=tuple(amp),
         shake_phase=phase,
     )
-    if handheld_share > 0 and not still and rng.random() < handheld_share:
-        return handheld_path(rng, path)
+    if handheld_share + stabilized_share > 0 and not still:
+        kind = rng.random()
+        if kind < handheld_share:
+            return handheld_path(rng, path)
+        if kind < handheld_share + stabilized_share:
+            return replace(handheld_path(rng, path), stabilized=True)
     return path
 
 

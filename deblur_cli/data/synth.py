@@ -48,6 +48,7 @@ def synthesize_clip(
     degrade: bool = True,
     still: bool | None = None,
     handheld_share: float = 0.0,
+    stabilized_share: float = 0.0,
     clean_share: float = CLEAN_SHARE,
     device: torch.device | str = "cpu",
     on_frame: Callable[[], None] | None = None,
@@ -60,6 +61,8 @@ def synthesize_clip(
     max_layers: at most this many moving foreground objects (0 gives camera shake only).
     still: force an almost still (True) or a moving (False) camera; None draws it (motion.STILL_SHARE).
     handheld_share: the share of moving cameras whose shake dominates (motion.handheld_path); 0 draws none.
+    stabilized_share: the share of moving cameras that are such shake seen through electronic stabilisation
+        (CameraPath.stabilized): blurred frames that hardly move from one to the next; 0 draws none.
     degrade: add sensor noise and compression (except in `clean_share` of clips) and 8-bit rounding to the
         blurred clip.
     on_frame: called as each blurred frame is rendered (most of the work), for a progress bar.
@@ -72,33 +75,34 @@ def synthesize_clip(
     w, h = size
     vw, vh = max(w, REFERENCE_FRAME[0]), max(h, REFERENCE_FRAME[1])
     offset = (float(rng.uniform(0, vw - w)), float(rng.uniform(0, vh - h)))
-    camera = random_camera_path(rng, still, handheld_share)
+    camera = random_camera_path(rng, still, handheld_share, stabilized_share)
     exposure = float(rng.uniform(0.3, 1.0))  # fraction of the frame period the shutter is open
     layers = [random_layer_path(rng, size) for _ in range(_layer_count(rng, max_layers))]
     centres = np.arange(frames) - (frames - 1) / 2
     n = _subframe_count(camera, layers, centres, exposure, size, offset, (vw, vh))
-    # sub-frame times of every frame, then the exposure centres (the sharp targets)
+    # sub-frame times of every frame, then the exposure centres (the sharp targets); each with its frame's centre
     phases = np.linspace(-exposure / 2, exposure / 2, n)
     times = np.concatenate([(centres[:, None] + phases[None, :]).ravel(), centres])
+    of_frame = np.concatenate([np.repeat(centres, n), centres])
 
-    background = _Background(rng, camera, times, size, offset, (vw, vh), photo, device)
+    background = _Background(rng, camera, times, of_frame, size, offset, (vw, vh), photo, device)
     textures = [_layer_texture(rng, size, layer_photos, device) for _ in layers]
 
-    def render(chunk: np.ndarray) -> torch.Tensor:
-        img = background.render(chunk)
+    def render(part: slice) -> torch.Tensor:
+        img = background.render(times[part], of_frame[part])
         for path, (texture, alpha) in zip(layers, textures):
-            img = _composite(img, path, texture, alpha, chunk)
+            img = _composite(img, path, texture, alpha, times[part])
         return img
 
     # One frame's sub-frames at a time, so memory holds the clip and one exposure, however long the clip.
     blurred = torch.empty(frames, 3, h, w, device=device)
     sharp = torch.empty(frames, 3, h, w, device=device)
     for t in range(frames):
-        blurred[t] = render(times[t * n : (t + 1) * n]).mean(dim=0)
+        blurred[t] = render(slice(t * n, (t + 1) * n)).mean(dim=0)
         if on_frame is not None:
             on_frame()
     for start in range(0, frames, n):
-        sharp[start : start + n] = render(times[frames * n + start : frames * n + start + n])
+        sharp[start : start + n] = render(slice(frames * n + start, frames * n + start + n))
     blurred = camera_pipeline(blurred, rng, clean_share) if degrade else linear_to_srgb(blurred)
     return blurred.contiguous(), linear_to_srgb(sharp).contiguous()
 
@@ -150,7 +154,8 @@ def _subframe_count(
     corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], dtype=np.float64)
     corners[:, 0] += offset[0] - virtual[0] / 2
     corners[:, 1] += offset[1] - virtual[1] / 2
-    world = np.einsum("nij,kj->nki", camera.homographies(times, math.hypot(*virtual) / 2), corners)
+    poses = camera.homographies(times, math.hypot(*virtual) / 2, np.repeat(centres, len(probe)))
+    world = np.einsum("nij,kj->nki", poses, corners)
     world = world[..., :2] / world[..., 2:]
     world = world.reshape(len(centres), len(probe), 4, 2)
     travel = np.linalg.norm(np.diff(world, axis=1), axis=-1).sum(axis=1).max()
@@ -169,6 +174,7 @@ class _Background:
         rng: np.random.Generator,
         camera: CameraPath,
         times: np.ndarray,
+        of_frame: np.ndarray,
         size: tuple[int, int],
         offset: tuple[float, float],
         virtual: tuple[int, int],
@@ -182,7 +188,7 @@ class _Background:
         self.grid = grid.to(device)
         # where the crop's corners travel in the world decides how much scene is needed
         corners = grid[[0, 0, -1, -1], [0, -1, 0, -1]].numpy()
-        world = np.einsum("nij,kj->nki", camera.homographies(times, self.radius), corners)
+        world = np.einsum("nij,kj->nki", camera.homographies(times, self.radius, of_frame), corners)
         world = (world[..., :2] / world[..., 2:]).reshape(-1, 2)
         lo, hi = world.min(axis=0), world.max(axis=0)
         # A long pan travels further than any scene should be big: the scene covers its middle
@@ -206,9 +212,9 @@ class _Background:
         scene = _as_tensor(scene[..., :3], device)
         self.scene = srgb_to_linear(rearrange(scene, "h w c -> 1 c h w").clamp(0, 1))
 
-    def render(self, times: np.ndarray) -> torch.Tensor:
-        """(N, 3, H, W) linear-light views at `times`."""
-        hom = torch.from_numpy(self.camera.homographies(times, self.radius)).to(self.grid.device)
+    def render(self, times: np.ndarray, of_frame: np.ndarray) -> torch.Tensor:
+        """(N, 3, H, W) linear-light views at `times`, in frames exposed around `of_frame` (CameraPath.homographies)."""
+        hom = torch.from_numpy(self.camera.homographies(times, self.radius, of_frame)).to(self.grid.device)
         world = torch.einsum("nij,hwj->nhwi", hom, self.grid)
         world = world[..., :2] / world[..., 2:]
         src = (world - self.lo) * self.scale + self.origin
