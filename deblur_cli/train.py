@@ -177,6 +177,12 @@ def train(
     for name in ("lr", "ema"):  # the command line's float options take "inf" and "nan"
         if not math.isfinite(getattr(config, name)):
             raise UsageError(f"{as_option(name, getattr(config, name))} is not a number a run can train with")
+    if config.handheld + config.stabilized > 1:  # shares of the same moving camera paths
+        raise UsageError(
+            f"--handheld {config.handheld} and --stabilized {config.stabilized} add up to more than 1: "
+            "they are shares of the same moving camera paths",
+            hint="lower one of them",
+        )
     if out_dir.exists() and not out_dir.is_dir():  # mkdir's "File exists" said nothing of what to do
         raise UsageError(f"--out {out_dir} is a file, not a folder", hint="--out names the run's folder (made if missing)")
     in_the_way = next((p for p in out_dir.parents if p.exists() and not p.is_dir()), None)
@@ -374,7 +380,7 @@ def _data(
     stream = TrainClips(
         train_photos, frames=config.frames, crop=config.crop, seed=config.seed, batch=config.batch,
         start=(step // config.echo) * config.batch, rank=ddp.rank, world_size=ddp.world_size, videos=train_videos,
-        handheld_share=config.handheld, clean_share=config.clean_share,
+        handheld_share=config.handheld, stabilized_share=config.stabilized, clean_share=config.clean_share,
         device=device if config.gpu_synthesis else "cpu",
     )  # fmt: skip
     on_cpu = not config.gpu_synthesis
@@ -382,7 +388,8 @@ def _data(
     loader = iter(DataLoader(stream, batch_size=config.batch, num_workers=config.workers,
                              pin_memory=on_cpu and device.type == "cuda", worker_init_fn=_ignore_stop_signals,
                              multiprocessing_context=context))  # fmt: skip
-    # the default stream, not config.handheld nor config.clean_share: runs trained on other streams validate on one set
+    # the default stream whatever --handheld, --stabilized and --clean-share: runs trained on other streams validate
+    # on one set
     val_set = FixedClips(val_photos, count=config.val_clips, frames=config.frames, size=config.val_size, seed=1)
     if val_set.procedural and warn and ddp.main:
         warn(procedural_note(config.sources, config.val_size))

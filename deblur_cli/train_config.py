@@ -30,6 +30,7 @@ class TrainConfig:
     gpu_synthesis: bool = False  # render training clips on the training GPU, in the training process
     echo: int = 1  # steps per synthesised batch: reuses are flipped, transposed or time-reversed views of it
     handheld: float = 0.0  # share of moving camera paths that are hand-held shake (motion.handheld_path)
+    stabilized: float = 0.0  # share of moving camera paths that are such shake, stabilised (CameraPath.stabilized)
     clean_share: float = 0.1  # share of clips without noise and compression (synth.CLEAN_SHARE, its default)
     val_every: int = 500  # steps between validations
     val_clips: int = 8  # held-out clips per validation

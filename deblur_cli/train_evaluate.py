@@ -28,9 +28,13 @@ from deblur_cli.train_tasks import (
     weights_file as named_weights,
 )
 
-# evaluate(camera=...) -> synthesize_clip(still=..., handheld_share=...); "any" is the default stream whatever
-# the run trained on, as its validation is, so that runs on other streams and bare weights files get one figure
-CAMERAS = {"any": (None, 0.0), "moving": (False, 0.0), "still": (True, 0.0), "handheld": (False, 1.0)}
+# evaluate(camera=...) -> synthesize_clip(still=..., handheld_share=..., stabilized_share=...); "any" is the
+# default stream whatever the run trained on, as its validation is, so that runs on other streams and bare weights
+# files get one figure
+CAMERAS = {
+    "any": (None, 0.0, 0.0), "moving": (False, 0.0, 0.0), "still": (True, 0.0, 0.0), "handheld": (False, 1.0, 0.0),
+    "stabilized": (False, 0.0, 1.0),
+}  # fmt: skip
 
 
 def evaluate(
@@ -60,12 +64,13 @@ def evaluate(
     The clips come from the validation photos of `sources` (the run's own cache when None) and, with
     `shake_only`, have camera motion but no moving objects. `camera` "moving" or "still" keeps only clips
     whose camera moves (the blur to remove) or is almost still (footage to leave alone); "handheld" only
-    hand-held shake that turns from frame to frame (motion.handheld_path); "any" mixes moving and still
-    as training's default stream does, without hand-held shake and with the default clean share whatever
-    `--handheld` and `--clean-share` the run trained with. With `sharp_input` the model is fed the sharp
-    clips themselves (8-bit): how much it changes footage that needs no deblurring. With `videos` the
-    clips come from the held-out real videos instead of photos. `sample` writes a PNG of the middle frame
-    of the first clip: blurred input | restored | sharp, side by side (with the prior's estimate after
+    hand-held shake that turns from frame to frame (motion.handheld_path); "stabilized" only that shake seen
+    through a phone's electronic stabilisation (CameraPath.stabilized): blurred frames that hardly move; "any"
+    mixes moving and still as training's default stream does, without hand-held shake and with the default clean
+    share whatever `--handheld`, `--stabilized` and `--clean-share` the run trained with. With `sharp_input` the
+    model is fed the sharp clips themselves (8-bit): how much it changes footage that needs no deblurring. With
+    `videos` the clips come from the held-out real videos instead of photos. `sample` writes a PNG of the middle
+    frame of the first clip: blurred input | restored | sharp, side by side (with the prior's estimate after
     the input for a residual model); an existing file there is replaced only with `force`, and never when
     it is one of the evaluation's inputs (the weights or the run's checkpoint). `ddim_steps` sets a
     diffusion model's DDIM steps (default VALIDATION_DDIM_STEPS, as in training; `deblur run` samples
@@ -108,10 +113,10 @@ def evaluate(
     else:
         _, val_photos = split_photos(sources)
         layers = 0 if shake_only else 2
-        still, handheld = CAMERAS[camera]
+        still, handheld, stabilized = CAMERAS[camera]
         clip_set = FixedClips(
             val_photos, count=clips, frames=frames, size=size, seed=2, max_layers=layers, still=still,
-            handheld_share=handheld,
+            handheld_share=handheld, stabilized_share=stabilized,
         )  # fmt: skip
         if clip_set.procedural and warn:
             warn(procedural_note(sources, size))

@@ -82,7 +82,8 @@ def _instead_of(checkpoint: Path, needed: tuple[str, ...]) -> str | None:
 
 # Settings that runs begun before them do not store: such a run trained as their default says.
 ADDED_LATER = (
-    "gpu_synthesis", "echo", "precision", "init", "prior", "prior_sha256", "threads", "handheld", "clean_share"
+    "gpu_synthesis", "echo", "precision", "init", "prior", "prior_sha256", "threads", "handheld", "clean_share",
+    "stabilized",
 )  # fmt: skip
 STORED_BEFORE = {"amp": False}  # settings of older versions that a resume translates (amp: precision)
 AT_LEAST_ZERO = ("warmup", "seed", "workers")  # the other whole numbers of a run are at least 1
@@ -138,7 +139,9 @@ RESUMED_FREELY = (
 
 
 # What defines the run's model and data stream: a resume that changed one would not continue the run.
-RESUMED_FIXED = ("model", "crop", "frames", "batch", "seed", "echo", "prior", "init", "handheld", "clean_share")
+RESUMED_FIXED = (
+    "model", "crop", "frames", "batch", "seed", "echo", "prior", "init", "handheld", "clean_share", "stabilized"
+)  # fmt: skip
 
 
 def resumed_config(stored: dict, config: TrainConfig, path: Path, given: frozenset[str] | None = None) -> TrainConfig:

@@ -915,10 +915,11 @@ def test_evaluation_keeps_moving_or_still_cameras_on_request(tmp_path):
     train(dataclasses.replace(CONFIG, steps=1, lr=0.0), tmp_path, task=_tiny_task())
     figures = {
         camera: evaluate(tmp_path, size=(32, 32), clips=3, frames=3, camera=camera, task=_tiny_task())["psnr_in"]
-        for camera in ("moving", "still", "handheld")
+        for camera in ("moving", "still", "handheld", "stabilized")
     }
     assert figures["still"] > figures["moving"] + 3, figures  # an almost still camera hardly blurs
     assert figures["still"] > figures["handheld"] + 3 and figures["handheld"] != figures["moving"], figures
+    assert figures["still"] > figures["stabilized"] + 3 and figures["stabilized"] != figures["handheld"], figures
     with pytest.raises(UsageError, match="--camera must be one of"):
         evaluate(tmp_path, camera="shaky", task=_tiny_task())
     with pytest.raises(UsageError, match="not to --videos"):
@@ -945,6 +946,7 @@ def test_validation_and_camera_any_score_the_default_stream_whatever_the_run_tra
     params = {p.name: p for p in typer.main.get_command(app).commands["train"].params}
     assert "without hand-held shake whatever --handheld the run trained with" in params["camera"].help
     assert "--evaluate --camera handheld" in params["handheld"].help
+    assert "--evaluate --camera stabilized" in params["stabilized"].help
 
 
 def test_evaluation_samples_diffusion_models_with_the_ddim_steps_asked_for():
@@ -1676,6 +1678,46 @@ def test_handheld_and_clean_shares_shape_the_stream_and_a_resume_keeps_them(tmp_
     torch.save(state, older / "last.pt")
     train(dataclasses.replace(CONFIG, steps=4), older, resume=True, task=_tiny_task())
     assert (made[-1]["handheld_share"], made[-1]["clean_share"]) == (0.0, 0.1)
+
+
+def test_a_stabilized_share_is_stored_with_the_run_and_a_resume_keeps_it(tmp_path, monkeypatch):
+    """stab56: --stabilized trains on stabilised hand-held paths, as --handheld does on hand-held ones."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    import deblur_cli.train
+    from deblur_cli.cli.app import app
+    from deblur_cli.data.dataset import TrainClips
+
+    made = []
+
+    class Recorded(TrainClips):
+        def __init__(self, *args, **kwargs):
+            made.append(kwargs)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(deblur_cli.train, "TrainClips", Recorded)
+    config = dataclasses.replace(CONFIG, steps=4, handheld=0.3, stabilized=0.5)
+    train(config, tmp_path, until=2, task=_tiny_task())
+    assert (made[-1]["handheld_share"], made[-1]["stabilized_share"]) == (0.3, 0.5)
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["config"]["stabilized"] == 0.5
+    with pytest.raises(UsageError, match="is a run with --stabilized 0.5: a resume cannot change it"):
+        train(dataclasses.replace(config, stabilized=0.2), tmp_path, resume=True, task=_tiny_task())
+    train(config, tmp_path, resume=True, task=_tiny_task())
+    assert made[-1]["stabilized_share"] == 0.5
+
+    older = tmp_path / "older"  # a run begun before the option: it trained without stabilised paths
+    train(dataclasses.replace(CONFIG, steps=4), older, until=2, task=_tiny_task())
+    state = torch.load(older / "last.pt", weights_only=True)
+    del state["config"]["stabilized"]
+    torch.save(state, older / "last.pt")
+    train(dataclasses.replace(CONFIG, steps=4), older, resume=True, task=_tiny_task())
+    assert made[-1]["stabilized_share"] == 0.0
+
+    result = CliRunner().invoke(app, ["train", "--handheld", "0.6", "--stabilized", "0.5", "-o", str(tmp_path / "n")])
+    assert result.exit_code != 0 and "Traceback" not in result.output, result.output
+    assert "error: --handheld 0.6 and --stabilized 0.5 add up to more than 1" in result.output
+    assert not (tmp_path / "n").exists()
 
 
 def test_a_clean_share_of_one_leaves_every_clip_without_noise(monkeypatch):

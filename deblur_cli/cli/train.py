@@ -23,7 +23,8 @@ DEFAULTS = TrainConfig()
 # The parameters that only training reads, and those that only --evaluate reads: the other mode refuses them
 TRAINING_ONLY = [
     "model", "crop", "batch", "steps", "until", "lr", "warmup", "ema", "seed", "workers", "gpu_synthesis", "echo",
-    "val_every", "save_every", "precision", "resume", "init", "prior", "handheld", "clean_share",
+    "val_every", "save_every", "precision", "resume", "init", "prior", "handheld", "stabilized",
+    "clean_share",
 ]  # fmt: skip
 EVALUATION_ONLY = ["shake_only", "camera", "sharp_input", "videos", "sample", "weights", "ddim_steps", "force"]
 DATA_PANEL = "Training clips"
@@ -98,6 +99,18 @@ def train_command(
             "(validation keeps the default stream: --evaluate --camera handheld scores such paths).",
         ),
     ] = DEFAULTS.handheld,
+    stabilized: Annotated[
+        float,
+        typer.Option(
+            "--stabilized",
+            metavar="SHARE",
+            rich_help_panel=DATA_PANEL,
+            parser=number_in(0.0, 1.0),
+            help="Share of moving camera paths that are hand-held shake seen through a phone's stabilisation: "
+            "blurred frames that hardly move from one to the next (with --handheld, at most 1 together; "
+            "--evaluate --camera stabilized scores such paths).",
+        ),
+    ] = DEFAULTS.stabilized,
     clean_share: Annotated[
         float,
         typer.Option(
@@ -252,8 +265,8 @@ def train_command(
             metavar="MODE",
             rich_help_panel=EVALUATE_PANEL,
             help="any (the default stream, moving and still, without hand-held shake whatever --handheld the run "
-            "trained with), moving (blur to remove), still (almost still) or handheld (hand-held shake that turns "
-            "frame to frame).",
+            "trained with), moving (blur to remove), still (almost still), handheld (hand-held shake that turns "
+            "frame to frame) or stabilized (that shake stabilised: blurred frames that hardly move).",
         ),
     ] = "any",
     sharp_input: Annotated[
@@ -346,7 +359,7 @@ def train_command(
     config = TrainConfig(
         model=model, crop=crop, frames=frames, batch=batch, steps=steps, lr=lr, warmup=warmup, ema=ema, seed=seed,
         sources=str(sources) if sources else None, workers=workers, gpu_synthesis=gpu_synthesis, echo=echo,
-        handheld=handheld, clean_share=clean_share, val_every=val_every,
+        handheld=handheld, stabilized=stabilized, clean_share=clean_share, val_every=val_every,
         val_size=size, val_clips=val_clips, save_every=save_every, precision=precision, init=init,
         prior=prior, threads=threads,
     )  # fmt: skip
