@@ -23,8 +23,7 @@ DEFAULTS = TrainConfig()
 # The parameters that only training reads, and those that only --evaluate reads: the other mode refuses them
 TRAINING_ONLY = [
     "model", "crop", "batch", "steps", "until", "lr", "warmup", "ema", "seed", "workers", "gpu_synthesis", "echo",
-    "val_every", "save_every", "precision", "resume", "init", "prior", "handheld", "stabilized",
-    "clean_share",
+    "val_every", "save_every", "precision", "resume", "init", "prior", "handheld", "stabilized", "clean_share",
 ]  # fmt: skip
 EVALUATION_ONLY = ["shake_only", "camera", "sharp_input", "videos", "sample", "weights", "ddim_steps", "force"]
 DATA_PANEL = "Training clips"

@@ -3,6 +3,11 @@
 Time `t` is measured in frame periods (frame i of a clip is exposed around t = i - (T - 1) / 2), so one
 path spans a whole clip and consecutive frames share one continuous motion. Distances are in pixels of
 the virtual full frame the training crop is cut from.
+
+A stabilised hand-held path (`stabilized_share` of moving paths when asked for) is a hand-held path seen
+through a phone's electronic stabilisation (EIS): each frame is warped so that at its exposure centre it shows
+the path without its shake (the slow drift, kept). Frames then hardly move from one to the next, yet the motion
+within each exposure, and so the blur, is the hand-held path's.
 """
 
 from __future__ import annotations
@@ -26,10 +31,6 @@ DRIFT_HORIZON = 32.0
 # turns by 69 degrees from one frame to the next in the median.
 HANDHELD_SPEED = (8.0, 60.0)
 HANDHELD_FREQ = (0.08, 0.5)  # cycles per frame period of its shake components (2.4 to 15 Hz at 30 fps)
-# A stabilised hand-held path (`stabilized_share` of moving paths when asked for) is a hand-held path seen
-# through a phone's electronic stabilisation (EIS): each frame is warped so that at its exposure centre it shows
-# the path without its shake (the slow drift, kept). Frames then hardly move from one to the next, yet the motion
-# within each exposure, and so the blur, is the hand-held path's.
 
 
 def drift_time(t: np.ndarray) -> np.ndarray:
