@@ -737,9 +737,9 @@ def _frame_motion(camera, frames: int = 5, exposure: float = 0.7) -> tuple[np.nd
 
 
 def test_stabilized_paths_hardly_move_between_frames_yet_blur_as_much_as_hand_held_ones():
-    """stab56: aligned on their global shift, blurred frames gained dstnet-s +0.09 dB where they gained +6.57 dB
-    as they were (the lead's 8-px pan): it reads blur from the motion between frames. Phones' stabilisation
-    makes exactly such frames; training never showed any."""
+    """Aligned on their global shift, blurred frames gained dstnet-s +0.09 dB where they gained +6.57 dB as they
+    were (an 8-px pan, models.md): it reads blur from the motion between frames. Phones' stabilisation makes
+    exactly such frames; training never showed any."""
     from deblur_cli.data import motion
 
     moves, lengths = {}, {}

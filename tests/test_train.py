@@ -1681,7 +1681,7 @@ def test_handheld_and_clean_shares_shape_the_stream_and_a_resume_keeps_them(tmp_
 
 
 def test_a_stabilized_share_is_stored_with_the_run_and_a_resume_keeps_it(tmp_path, monkeypatch):
-    """stab56: --stabilized trains on stabilised hand-held paths, as --handheld does on hand-held ones."""
+    """--stabilized trains on stabilised hand-held paths, as --handheld does on hand-held ones."""
     from typer.testing import CliRunner
 
     import deblur_cli.cli.train  # noqa: F401  registers the command
