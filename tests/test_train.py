@@ -1649,39 +1649,9 @@ def test_a_resume_says_what_it_changes(tmp_path):
         "--val-size 16x16, now 48x32", "--cpu-synthesis, now --gpu-synthesis", "--threads 2, now unset"]
 
 
-def test_handheld_and_clean_shares_shape_the_stream_and_a_resume_keeps_them(tmp_path, monkeypatch):
-    import deblur_cli.train
-    from deblur_cli.data.dataset import TrainClips
-
-    made = []
-
-    class Recorded(TrainClips):
-        def __init__(self, *args, **kwargs):
-            made.append(kwargs)
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(deblur_cli.train, "TrainClips", Recorded)
-    config = dataclasses.replace(CONFIG, steps=4, handheld=0.5, clean_share=0.3)
-    train(config, tmp_path, until=2, task=_tiny_task())
-    assert (made[-1]["handheld_share"], made[-1]["clean_share"]) == (0.5, 0.3)
-    stored = torch.load(tmp_path / "last.pt", weights_only=True)["config"]
-    assert (stored["handheld"], stored["clean_share"]) == (0.5, 0.3)
-    with pytest.raises(UsageError, match="is a run with --handheld 0.5: a resume cannot change it"):
-        train(dataclasses.replace(config, handheld=0.2), tmp_path, resume=True, task=_tiny_task())
-    train(config, tmp_path, resume=True, task=_tiny_task())
-    assert (made[-1]["handheld_share"], made[-1]["clean_share"]) == (0.5, 0.3)
-
-    older = tmp_path / "older"  # a run begun before the options: it trained on the default stream
-    train(dataclasses.replace(CONFIG, steps=4), older, until=2, task=_tiny_task())
-    state = torch.load(older / "last.pt", weights_only=True)
-    del state["config"]["handheld"], state["config"]["clean_share"]
-    torch.save(state, older / "last.pt")
-    train(dataclasses.replace(CONFIG, steps=4), older, resume=True, task=_tiny_task())
-    assert (made[-1]["handheld_share"], made[-1]["clean_share"]) == (0.0, 0.1)
-
-
-def test_a_stabilized_share_is_stored_with_the_run_and_a_resume_keeps_it(tmp_path, monkeypatch):
-    """--stabilized trains on stabilised hand-held paths, as --handheld does on hand-held ones."""
+def test_the_stream_shares_shape_the_stream_and_a_resume_keeps_them(tmp_path, monkeypatch):
+    """--handheld, --stabilized and --clean-share reach the clips, are stored with the run, are fixed on resume,
+    and runs begun before them resume on the default stream."""
     from typer.testing import CliRunner
 
     import deblur_cli.cli.train  # noqa: F401  registers the command
@@ -1696,23 +1666,29 @@ def test_a_stabilized_share_is_stored_with_the_run_and_a_resume_keeps_it(tmp_pat
             made.append(kwargs)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(deblur_cli.train, "TrainClips", Recorded)
-    config = dataclasses.replace(CONFIG, steps=4, handheld=0.3, stabilized=0.5)
-    train(config, tmp_path, until=2, task=_tiny_task())
-    assert (made[-1]["handheld_share"], made[-1]["stabilized_share"]) == (0.3, 0.5)
-    assert torch.load(tmp_path / "last.pt", weights_only=True)["config"]["stabilized"] == 0.5
-    with pytest.raises(UsageError, match="is a run with --stabilized 0.5: a resume cannot change it"):
-        train(dataclasses.replace(config, stabilized=0.2), tmp_path, resume=True, task=_tiny_task())
-    train(config, tmp_path, resume=True, task=_tiny_task())
-    assert made[-1]["stabilized_share"] == 0.5
+    def shares():
+        return made[-1]["handheld_share"], made[-1]["stabilized_share"], made[-1]["clean_share"]
 
-    older = tmp_path / "older"  # a run begun before the option: it trained without stabilised paths
+    monkeypatch.setattr(deblur_cli.train, "TrainClips", Recorded)
+    config = dataclasses.replace(CONFIG, steps=4, handheld=0.3, stabilized=0.5, clean_share=0.2)
+    train(config, tmp_path, until=2, task=_tiny_task())
+    assert shares() == (0.3, 0.5, 0.2)
+    stored = torch.load(tmp_path / "last.pt", weights_only=True)["config"]
+    assert (stored["handheld"], stored["stabilized"], stored["clean_share"]) == (0.3, 0.5, 0.2)
+    for option, value in (("handheld", 0.2), ("stabilized", 0.2), ("clean_share", 0.5)):
+        flag = "--" + option.replace("_", "-")
+        with pytest.raises(UsageError, match=f"is a run with {flag} {stored[option]}: a resume cannot change it"):
+            train(dataclasses.replace(config, **{option: value}), tmp_path, resume=True, task=_tiny_task())
+    train(config, tmp_path, resume=True, task=_tiny_task())
+    assert shares() == (0.3, 0.5, 0.2)
+
+    older = tmp_path / "older"  # a run begun before the options: it trained on the default stream
     train(dataclasses.replace(CONFIG, steps=4), older, until=2, task=_tiny_task())
     state = torch.load(older / "last.pt", weights_only=True)
-    del state["config"]["stabilized"]
+    del state["config"]["handheld"], state["config"]["stabilized"], state["config"]["clean_share"]
     torch.save(state, older / "last.pt")
     train(dataclasses.replace(CONFIG, steps=4), older, resume=True, task=_tiny_task())
-    assert made[-1]["stabilized_share"] == 0.0
+    assert shares() == (0.0, 0.0, 0.1)
 
     result = CliRunner().invoke(app, ["train", "--handheld", "0.6", "--stabilized", "0.5", "-o", str(tmp_path / "n")])
     assert result.exit_code != 0 and "Traceback" not in result.output, result.output
