@@ -3,8 +3,8 @@ their frames first aligned by their global shift (restored, then shifted back).
 
     python benchmarks/bench_aligned.py DATASET [--model dstnet-s] [--weights FILE]
 
-DATASET is laid out as `deblur evaluate` reads it, each sequence a folder of blurred frames and one of sharp
-frames (PNG). For each sequence the shift between consecutive frames is measured by phase correlation of
+DATASET is laid out as `deblur evaluate` reads it, each sequence blurred and sharp frames (folders of frames
+or videos). For each sequence the shift between consecutive frames is measured by phase correlation of
 their luma (whole pixels), every frame is moved onto the middle frame by its shift on a canvas grown by the
 largest shift (edges repeated), the canvas restored as one window, and each frame cut back out where it was.
 Alignment keeps every pixel of the picture and its blur; only the motion between frames goes. A model that
@@ -17,7 +17,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -25,17 +24,16 @@ import torch.nn.functional as F
 import deblur_cli
 from deblur_cli.datasets import find_sequences
 from deblur_cli.filters import luma
+from deblur_cli.levels import as_float, to_compact_tensor
 from deblur_cli.metrics import psnr
+from deblur_cli.video_io import open_source
 
 
-def read_frames(folder: Path) -> torch.Tensor:
-    """The PNG frames of a folder, in name order, as (T, 3, H, W) float in [0, 1]."""
-    frames = []
-    for path in sorted(folder.glob("*.png")):
-        with av.open(str(path)) as container:
-            image = next(container.decode(video=0)).to_ndarray(format="rgb24")
-        frames.append(torch.from_numpy(image).permute(2, 0, 1).float() / 255)
-    return torch.stack(frames)
+def read_frames(path: Path) -> torch.Tensor:
+    """The frames of a sequence (a folder of frames or a video, as `deblur evaluate` reads it) as (T, 3, H, W)
+    float in [0, 1]."""
+    with open_source(path) as source:
+        return torch.stack([as_float(to_compact_tensor(frame.image, torch.device("cpu"))) for frame in source])
 
 
 def shift_between(reference: torch.Tensor, moved: torch.Tensor) -> tuple[int, int]:
