@@ -231,11 +231,13 @@ def test_a_partial_restoration_is_captioned_as_evaluate_labels_it():
     assert restored_labels("dstnet-s") == ["deblurred (dstnet-s)", "deblurred"]
     assert restored_labels("dstnet-s", 0.5) == [
         "deblurred (dstnet-s, strength 0.5)",
+        "dstnet-s, strength 0.5",
         "deblurred (strength 0.5)",
         "strength 0.5",
     ]
     assert restored_labels("dstnet-s", keep_still=True) == [
         "deblurred (dstnet-s, keep-still)",
+        "dstnet-s, keep-still",
         "deblurred (keep-still)",
         "keep-still",
     ]
@@ -243,10 +245,21 @@ def test_a_partial_restoration_is_captioned_as_evaluate_labels_it():
     assert restored_labels("dstnet-s", 0) == restored_labels(None, 0, True) == ["input (strength 0)", "strength 0"]
     restored = lambda info, **options: placement(info, "dstnet-s", **options).captions.stamps[1]  # noqa: E731
     assert torch.equal(restored(info_of(2400, 360), strength=0.5), stamp("deblurred (dstnet-s, strength 0.5)", 2))
-    assert torch.equal(restored(info_of(640, 360), strength=0.5), stamp("deblurred (strength 0.5)", 2))  # no room
+    no_room = stamp("dstnet-s, strength 0.5", 2)  # for "deblurred (dstnet-s, strength 0.5)"
+    assert torch.equal(restored(info_of(640, 360), strength=0.5), no_room)
     assert torch.equal(restored(info_of(640, 360), strength=0.5, keep_still=True), stamp("strength 0.5, keep-still", 2))
     assert torch.equal(restored(info_of(640, 360), strength=0), stamp("input (strength 0)", 2))
     assert placement(info_of(140, 120), "dstnet-s", strength=0.5).captions is None  # rather than "deblurred"
+
+
+@pytest.mark.parametrize("width, height", [(640, 360), (960, 540), (1280, 720), (1920, 1080), (3840, 2160)])
+def test_a_partial_restoration_on_16_9_frames_is_captioned_with_its_model_and_its_strength(width, height):
+    """A 16:9 half holds 26 letters at any of these sizes (the font grows with the frame), too few for "deblurred
+    (dstnet-s, strength 0.5)"; the caption fell back to "deblurred (strength 0.5)" and lost the model, which is what
+    a shared preview is made to show. Beside "input", the model's name says which half is restored."""
+    captions = placement(info_of(width, height), "dstnet-s", strength=0.5).captions
+    assert torch.equal(captions.stamps[1], stamp("dstnet-s, strength 0.5", height // 180))
+    assert torch.equal(captions.stamps[0], stamp("input", height // 180))
 
 
 def test_the_glyphs_sit_in_their_cells_as_the_letters_do():
