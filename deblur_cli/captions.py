@@ -101,9 +101,10 @@ def fitting(labels: tuple[str, str], height: int, width: int, white: float) -> C
 
 def burn(picture: torch.Tensor, letters: torch.Tensor, white: float) -> None:
     """Darken `picture` (3, h, w), a view of a frame the size of a stamp, to SHADE of its values, then set the
-    stamp's `letters` (h, w) to `white`, in place."""
+    stamp's `letters` (h, w), on the picture's device (side_by_side.Placement.to, once a run), to `white`, in
+    place."""
     picture.mul_(SHADE)
-    picture.masked_fill_(letters.to(picture.device), white)
+    picture.masked_fill_(letters, white)
 
 
 def white_of(transfer: int | None) -> float:

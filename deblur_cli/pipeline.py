@@ -458,6 +458,7 @@ def _restore_into(
                     put_unless_stopped(out_q, cut, stop)
                 if placement is not None:
                     restored = as_float(restored)
+                    placement = placement.to(restored.device)  # the captions moved there once, not every frame
                     restored = compose(as_float(source_frame).to(restored), restored, *placement)
                 # queued in the file's levels: at 3840x2160 a float32 frame is 99.5 MB, a uint8 one 24.9 MB
                 levels = to_levels(restored, info.bit_depth)

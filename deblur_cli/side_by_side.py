@@ -50,6 +50,14 @@ class Placement(NamedTuple):
     mirrored: bool  # whether a player also mirrors them
     captions: Captions | None  # the halves' captions turned as the frames are stored, None where they do not fit
 
+    def to(self, device: torch.device) -> Placement:
+        """This Placement with its captions' stamps on `device`, the frames': itself where they are there already
+        or there are none. A run moves them once, not once a frame: on a GPU each move is an upload."""
+        if self.captions is None or self.captions.stamps[0].device == device:
+            return self
+        stamps = tuple(letters.to(device) for letters in self.captions.stamps)
+        return self._replace(captions=dataclasses.replace(self.captions, stamps=stamps))
+
 
 def placement(
     info: VideoInfo, model: str | None, turned: bool = True, *, strength: float = 1.0, keep_still: bool = False

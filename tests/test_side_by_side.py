@@ -262,6 +262,17 @@ def test_a_partial_restoration_on_16_9_frames_is_captioned_with_its_model_and_it
     assert torch.equal(captions.stamps[0], stamp("input", height // 180))
 
 
+def test_a_placement_moves_its_captions_to_the_frames_device_once():
+    """compose burns the stamps into every frame on the frames' device: a run moves them there once (Placement.to),
+    and a Placement already there is kept as it is, not copied again a frame."""
+    placed = placement(info_of(640, 360, rotation=90), "dstnet-s", strength=0.5)
+    assert placed.to(torch.device("cpu")) is placed
+    moved = placed.to(torch.device("meta"))
+    assert [s.device.type for s in moved.captions.stamps] == ["meta", "meta"]
+    assert [s.shape for s in moved.captions.stamps] == [s.shape for s in placed.captions.stamps]
+    assert moved.to(torch.device("meta")) is moved and moved[:2] == placed[:2]
+
+
 def test_the_glyphs_sit_in_their_cells_as_the_letters_do():
     """The digits, "." and "," of the strength captions are drawn in the font's style: 5x7 cells and a row for
     descenders, digits as tall as ascenders (row 0 to 6), only g, p, "," and the brackets below the line."""
