@@ -342,21 +342,29 @@ def _build(
     config: TrainConfig, task: Task, device: torch.device, start: dict[str, torch.Tensor] | None
 ) -> tuple[nn.Module, nn.Module, torch.optim.Optimizer]:
     """(the model, seeded by config.seed and loaded with `start`, the --init weights; its EMA copy; AdamW, with
-    weight decay on the weights of two or more dimensions only)."""
+    weight decay as `_decay_groups` says)."""
     torch.manual_seed(config.seed)
     model = task.build().to(device)
     if start is not None:
         load_fitting(model, start, name=f"--init {config.init}", described=config.model)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
+    optimizer = torch.optim.AdamW(_decay_groups(model, config), lr=config.lr, betas=(0.9, 0.99))
+    return model, ema, optimizer
+
+
+def _decay_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
+    """AdamW's parameter groups: weight decay on the weights of two or more dimensions, none on biases and norms,
+    nor on the tables a module names, among its own parameters, in its `no_weight_decay` (positions: decay would
+    pull what they encode back to zero, which Swin and ViT avoid too). Runs begun before that exemption
+    (`config.decay_tables`) keep decaying the tables: a resume must rebuild the groups the run's optimiser state
+    was saved with."""
+    exempt = set()
+    if not config.decay_tables:
+        exempt = {id(getattr(m, name)) for m in model.modules() for name in getattr(m, "no_weight_decay", ())}
     decay, no_decay = [], []
     for p in model.parameters():
-        (decay if p.ndim >= 2 else no_decay).append(p)
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.lr,
-        betas=(0.9, 0.99),
-    )
-    return model, ema, optimizer
+        (decay if p.ndim >= 2 and id(p) not in exempt else no_decay).append(p)
+    return [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def _data(

@@ -80,11 +80,12 @@ def _instead_of(checkpoint: Path, needed: tuple[str, ...]) -> str | None:
     return "start a new run with another --out" + exported
 
 
-# Settings that runs begun before them do not store: such a run trained as their default says.
+# Settings that runs begun before them do not store: such a run trained as their default says, or BEFORE_ADDED.
 ADDED_LATER = (
     "gpu_synthesis", "echo", "precision", "init", "prior", "prior_sha256", "threads", "handheld", "clean_share",
-    "stabilized",
+    "stabilized", "decay_tables",
 )  # fmt: skip
+BEFORE_ADDED = {"decay_tables": True}  # where runs begun before them did other than the default (train._decay_groups)
 STORED_BEFORE = {"amp": False}  # settings of older versions that a resume translates (amp: precision)
 AT_LEAST_ZERO = ("warmup", "seed", "workers")  # the other whole numbers of a run are at least 1
 
@@ -147,7 +148,7 @@ RESUMED_FIXED = (
 def resumed_config(stored: dict, config: TrainConfig, path: Path, given: frozenset[str] | None = None) -> TrainConfig:
     """The config a resumed run trains with: the `stored` one, with those of RESUMED_FREELY in `given`
     (all, for None) taken from `config`. UsageError if one of RESUMED_FIXED in `given` differs."""
-    stored = {**asdict(TrainConfig()), **stored}  # a field newer than the run: its default is what the run did
+    stored = {**asdict(TrainConfig()), **BEFORE_ADDED, **stored}  # a field newer than the run: what the run did
     if "amp" in stored:  # runs from before `precision`: amp meant bf16/fp16 on CUDA only, i.e. "auto"
         stored["precision"] = "auto" if stored.pop("amp") else "fp32"
     stored["val_size"] = tuple(stored["val_size"])

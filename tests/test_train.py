@@ -480,6 +480,67 @@ def test_resume_reads_runs_saved_before_precision_existed(tmp_path):
     assert torch.load(tmp_path / "last.pt", weights_only=True)["config"]["precision"] == "auto"
 
 
+def test_position_tables_get_no_weight_decay_and_convolutions_do():
+    """WTSA's per-frame positional encodings and relative position bias tables are embeddings, which AdamW leaves
+    undecayed (as Swin and ViT do); its convolutions decay, as do all of DSTNet's weights of two or more dims."""
+    from deblur_cli.train import _build
+
+    for name in ("wtsa-s", "dstnet-s"):
+        config = dataclasses.replace(CONFIG, model=name)
+        model, _, optimizer = _build(config, get_task(name), torch.device("cpu"), None)
+        decay = {id(p): group["weight_decay"] for group in optimizer.param_groups for p in group["params"]}
+        named = dict(model.named_parameters())
+        assert len(decay) == len(named)
+        tables = [key for key in named if key.endswith(("frame_pos", "bias_table"))]
+        convolutions = [f"{key}.weight" for key, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Conv3d))]
+        assert len(tables) == (15 if name == "wtsa-s" else 0) and len(convolutions) > 10
+        assert all(decay[id(named[key])] == 0.0 for key in tables)
+        assert all(decay[id(named[key])] == config.weight_decay for key in convolutions)
+        assert all(decay[id(p)] == 0.0 for p in named.values() if p.ndim < 2)  # biases and norms
+
+
+class TinyPositioned(TinyRestorer):
+    """TinyRestorer with a learned per-frame table, which it names as WTSA's blocks name theirs."""
+
+    no_weight_decay = ("frame_pos",)
+
+    def __init__(self):
+        super().__init__()
+        self.frame_pos = nn.Parameter(torch.full((4, 3), 0.1))
+
+    def forward(self, x):
+        return super().forward(x + rearrange(self.frame_pos[: x.shape[1]], "t c -> 1 t c 1 1"))
+
+
+def test_a_run_begun_when_position_tables_decayed_resumes_decaying_them(tmp_path):
+    """Runs begun before 2026-12-07 decayed every weight of 2+ dims, tables too, and store no decay_tables: their
+    optimiser state holds the tables in the decayed group, which a resume rebuilds, and it trains on as an unbroken
+    run of that rule would (with the groups of a new run, AdamW's load_state_dict refused the state)."""
+
+    def groups(run):  # the shapes of the parameters in each of the run's AdamW groups, decayed first
+        optimizer = torch.load(run / "last.pt", weights_only=True)["optimizer"]
+        return [[tuple(optimizer["state"][i]["exp_avg"].shape) for i in g["params"]] for g in optimizer["param_groups"]]
+
+    task = dataclasses.replace(_tiny_task(), build=TinyPositioned)
+    config = dataclasses.replace(CONFIG, steps=4)
+    train(config, tmp_path / "new", until=2, task=task)
+    assert groups(tmp_path / "new") == [[(3, 3, 3, 3)], [(4, 3), (3,)]]
+    old = dataclasses.replace(config, decay_tables=True)
+    train(old, tmp_path / "whole", task=task)
+    train(old, tmp_path / "old", until=2, task=task)
+    state = torch.load(tmp_path / "old" / "last.pt", weights_only=True)
+    del state["config"]["decay_tables"]  # as runs stored their config before it
+    torch.save(state, tmp_path / "old" / "last.pt")
+    assert groups(tmp_path / "old") == [[(4, 3), (3, 3, 3, 3)], [(3,)]]
+    train(config, tmp_path / "old", resume=True, task=task)
+    assert groups(tmp_path / "old") == [[(4, 3), (3, 3, 3, 3)], [(3,)]]
+    resumed = torch.load(tmp_path / "old" / "last.pt", weights_only=True)
+    whole = torch.load(tmp_path / "whole" / "last.pt", weights_only=True)
+    assert resumed["step"] == 4 and resumed["config"]["decay_tables"] is True
+    for key in whole["model"]:
+        torch.testing.assert_close(resumed["model"][key], whole["model"][key], rtol=0, atol=0)
+
+
 def test_resume_without_checkpoint_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError):
         train(CONFIG, tmp_path, resume=True, task=_tiny_task())

@@ -57,6 +57,8 @@ class WindowAttention(nn.Module):
     """Multi-head self-attention inside each F×M×M window, with the relative position bias as the
     float mask of scaled_dot_product_attention (so GPUs can use a fused kernel)."""
 
+    no_weight_decay = ("bias_table",)  # a table of offsets, not a weight: training leaves it undecayed, as Swin does
+
     def __init__(self, dim: int, heads: int, window: int):
         super().__init__()
         if dim % heads:

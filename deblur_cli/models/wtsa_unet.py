@@ -86,6 +86,8 @@ class ResBlock(nn.Module):
 class WTSABlock(nn.Module):
     """A ResBlock, the learned per-frame positional encoding, then one WTSA module per window size."""
 
+    no_weight_decay = ("frame_pos",)  # a table of frame positions, not a weight: training leaves it undecayed
+
     def __init__(self, c_in: int, c_out: int, heads: int, config: WTSAConfig):
         super().__init__()
         self.res = ResBlock(c_in, c_out, config.time_dim, config.groups)
