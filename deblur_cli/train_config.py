@@ -21,7 +21,7 @@ class TrainConfig:
     min_lr: float = 1e-6  # learning rate at the end of the cosine
     warmup: int = 300  # steps of linear warm-up
     weight_decay: float = 1e-4  # AdamW, on weights of 2+ dims only, not on the tables models name in no_weight_decay
-    decay_tables: bool = False  # those tables decayed too: runs begun before 2026-12-07 (train_state.BEFORE_ADDED)
+    decay_tables: bool = False  # those tables decayed too: runs begun before they went undecayed (2026-12-07)
     grad_clip: float = 0.5  # max global gradient norm (dynamic filters diverge without it)
     ema: float = 0.999  # EMA decay of the weights used for validation and export
     fft_weight: float = 0.1  # weight of the L1 loss on 2-D spectra (DSTNet's recipe)
