@@ -476,7 +476,7 @@ def test_the_same_synth_command_continues_a_stopped_one_and_writes_the_same_clip
     command = ["synth", "--clips", "3", "--frames", "2", "--size", "32x24", "--split", "val"]
     whole = CliRunner().invoke(app, [*command, str(tmp_path / "whole")])
     assert whole.exit_code == 0, whole.output
-    plain, calls = writer._write_clip, []
+    plain, calls = writer.write_clip, []
 
     def stopping(*args):
         calls.append(1)
@@ -484,10 +484,10 @@ def test_the_same_synth_command_continues_a_stopped_one_and_writes_the_same_clip
             raise _Stop()
         plain(*args)
 
-    monkeypatch.setattr(writer, "_write_clip", stopping)
+    monkeypatch.setattr(writer, "write_clip", stopping)
     stopped = CliRunner().invoke(app, [*command, str(tmp_path / "parts")])
     assert stopped.exit_code == 130 and "1 of 3 clips is written" in stopped.stderr
-    monkeypatch.setattr(writer, "_write_clip", plain)
+    monkeypatch.setattr(writer, "write_clip", plain)
     other = CliRunner().invoke(app, [*command, "--seed", "1", str(tmp_path / "parts")])
     assert other.exit_code == 1 and "holds clips written with other settings: seed 0 (now 1)" in other.stderr
     resumed = CliRunner().invoke(app, [*command, str(tmp_path / "parts")])

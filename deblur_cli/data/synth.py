@@ -33,6 +33,8 @@ REFERENCE_FRAME = (640, 360)  # a crop is cut from a virtual frame at least this
 MIN_SUBFRAMES, MAX_SUBFRAMES = 7, 25
 SCENE_SPAN = 2  # virtual frames a side, at most, of the scene a clip's camera looks at (more is mirrored)
 SUBFRAME_SPACING = 1.0  # px of travel between sub-frames; coarser spacing shows ghost copies, not blur
+SHOT_NOISE = (1e-4, 3e-3)  # range of the sensor noise's variance per unit of linear signal
+READ_NOISE = (1e-6, 1e-4)  # range of its variance where there is no signal
 CLEAN_SHARE = 0.1  # clips left without noise and compression (8-bit rounding only), so that clean
 # footage stays clean: a model that only ever saw degraded input "restores" clean input too
 
@@ -68,16 +70,51 @@ def synthesize_clip(
     on_frame: called as each blurred frame is rendered (most of the work), for a progress bar.
     Deterministic for a given seed and inputs.
     """
-    if frames < 1 or size[0] < 8 or size[1] < 8:
-        raise ValueError(f"need frames >= 1 and a size of at least 8x8, got {frames} and {size}")
     rng = np.random.default_rng(seed)
-    device = torch.device(device)
     w, h = size
     vw, vh = max(w, REFERENCE_FRAME[0]), max(h, REFERENCE_FRAME[1])
     offset = (float(rng.uniform(0, vw - w)), float(rng.uniform(0, vh - h)))
     camera = random_camera_path(rng, still, handheld_share, stabilized_share)
     exposure = float(rng.uniform(0.3, 1.0))  # fraction of the frame period the shutter is open
     layers = [random_layer_path(rng, size) for _ in range(_layer_count(rng, max_layers))]
+    blurred, sharp = render_clip(
+        rng, camera, exposure, frames=frames, size=size, photo=photo, layers=layers, layer_photos=layer_photos,
+        offset=offset, device=device, on_frame=on_frame,
+    )  # fmt: skip
+    blurred = camera_pipeline(blurred, rng, clean_share) if degrade else linear_to_srgb(blurred)
+    return blurred.contiguous(), linear_to_srgb(sharp).contiguous()
+
+
+def render_clip(
+    rng: np.random.Generator,
+    camera: CameraPath,
+    exposure: float,
+    *,
+    frames: int,
+    size: tuple[int, int],
+    photo: np.ndarray | torch.Tensor | None = None,
+    layers: Sequence[LayerPath] = (),
+    layer_photos: Sequence[np.ndarray | torch.Tensor] = (),
+    offset: tuple[float, float] | None = None,
+    scale: float | None = None,
+    device: torch.device | str = "cpu",
+    on_frame: Callable[[], None] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """What a camera on the path `camera` sees, before the camera's degradations (`camera_pipeline`): the
+    blurred clip (each frame the mean of sub-frames across its `exposure`, a fraction of the frame period) and
+    the sharp one (the scene at each exposure's centre), each (T, 3, H, W) float32 in linear light on `device`.
+
+    synthesize_clip draws the path; a caller that sets its own (a benchmark's fixed pans) renders it the same
+    way. `layers` move over the scene, their textures and the photo's placement drawn from `rng` (photo and
+    layer_photos as in synthesize_clip). offset: the crop's corner in the virtual frame (None: centred).
+    scale: photo pixels per frame pixel (None: drawn in 1 to 1.4, less only where the photo is too small).
+    """
+    if frames < 1 or size[0] < 8 or size[1] < 8:
+        raise ValueError(f"need frames >= 1 and a size of at least 8x8, got {frames} and {size}")
+    device = torch.device(device)
+    w, h = size
+    vw, vh = max(w, REFERENCE_FRAME[0]), max(h, REFERENCE_FRAME[1])
+    offset = ((vw - w) / 2, (vh - h) / 2) if offset is None else offset
     centres = np.arange(frames) - (frames - 1) / 2
     n = _subframe_count(camera, layers, centres, exposure, size, offset, (vw, vh))
     # sub-frame times of every frame, then the exposure centres (the sharp targets); each with its frame's centre
@@ -85,7 +122,7 @@ def synthesize_clip(
     times = np.concatenate([(centres[:, None] + phases[None, :]).ravel(), centres])
     of_frame = np.concatenate([np.repeat(centres, n), centres])
 
-    background = _Background(rng, camera, times, of_frame, size, offset, (vw, vh), photo, device)
+    background = _Background(rng, camera, times, of_frame, size, offset, (vw, vh), photo, scale, device)
     textures = [_layer_texture(rng, size, layer_photos, device) for _ in layers]
 
     def render(part: slice) -> torch.Tensor:
@@ -103,8 +140,7 @@ def synthesize_clip(
             on_frame()
     for start in range(0, frames, n):
         sharp[start : start + n] = render(slice(frames * n + start, frames * n + start + n))
-    blurred = camera_pipeline(blurred, rng, clean_share) if degrade else linear_to_srgb(blurred)
-    return blurred.contiguous(), linear_to_srgb(sharp).contiguous()
+    return blurred, sharp
 
 
 def camera_pipeline(x: torch.Tensor, rng: np.random.Generator, clean_share: float = CLEAN_SHARE) -> torch.Tensor:
@@ -179,6 +215,7 @@ class _Background:
         offset: tuple[float, float],
         virtual: tuple[int, int],
         photo: np.ndarray | torch.Tensor | None,
+        scale: float | None,
         device: torch.device,
     ):
         self.camera, self.radius = camera, math.hypot(*virtual) / 2
@@ -205,7 +242,9 @@ class _Background:
             scene = _as_float(photo)
             ph, pw = scene.shape[:2]
             # source pixels per frame pixel: >= 1 keeps targets sharp; less only if the photo is too small
-            self.scale = float(min(rng.uniform(1.0, 1.4), (pw - 4) / span[0], (ph - 4) / span[1]))
+            if scale is None:
+                scale = min(rng.uniform(1.0, 1.4), (pw - 4) / span[0], (ph - 4) / span[1])
+            self.scale = float(scale)
             slack = np.maximum(np.array([pw, ph]) - 4 - self.scale * span, 0.0)
             origin = 2.0 + rng.uniform(0, 1, size=2) * slack
         self.lo, self.origin = torch.from_numpy(lo).to(device), torch.from_numpy(origin).to(device)
@@ -292,9 +331,15 @@ def _composite(
 
 
 def _sensor_noise(x: torch.Tensor, rng: np.random.Generator, generator: torch.Generator) -> torch.Tensor:
-    """Heteroscedastic Gaussian noise in linear light: shot noise grows with signal, read noise does not."""
-    shot = math.exp(rng.uniform(math.log(1e-4), math.log(3e-3)))
-    read = math.exp(rng.uniform(math.log(1e-6), math.log(1e-4)))
+    """sensor_noise at levels drawn log-uniformly in SHOT_NOISE and READ_NOISE."""
+    shot = math.exp(rng.uniform(math.log(SHOT_NOISE[0]), math.log(SHOT_NOISE[1])))
+    read = math.exp(rng.uniform(math.log(READ_NOISE[0]), math.log(READ_NOISE[1])))
+    return sensor_noise(x, shot, read, generator)
+
+
+def sensor_noise(x: torch.Tensor, shot: float, read: float, generator: torch.Generator) -> torch.Tensor:
+    """Heteroscedastic Gaussian noise in linear light, of variance shot * x + read: shot noise grows with
+    signal, read noise does not. x (..., 3, H, W) on any device; the noise is drawn by the CPU `generator`."""
     std = torch.sqrt(shot * x.clamp_min(0) + read)
     return x + std * torch.randn(x.shape, generator=generator).to(x.device)
 

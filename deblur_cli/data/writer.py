@@ -74,7 +74,7 @@ def write_dataset(
     _claim(out, settings)  # once the clips can be made: a folder is not claimed for a dataset that cannot be
     for i in range(clips):
         if not (out / f"clip_{i:04d}").is_dir():  # one a stopped run of the same settings wrote is kept
-            _write_clip(*dataset.clip(i, on_frame), out / f"clip_{i:04d}", fmt)
+            write_clip(*dataset.clip(i, on_frame), out / f"clip_{i:04d}", fmt)
         if progress:
             progress(i + 1, clips)
     return out
@@ -142,7 +142,7 @@ def _sources_identity(sources: str | Path | None) -> str | None:
     return f"{Path(sources).resolve()} {digest}"
 
 
-def _write_clip(blurred: torch.Tensor, sharp: torch.Tensor, final: Path, fmt: str) -> None:
+def write_clip(blurred: torch.Tensor, sharp: torch.Tensor, final: Path, fmt: str) -> None:
     """One clip's folder, built under a temporary name and renamed when complete, so that a run stopped
     part-way (Ctrl-C, SIGTERM, a full disk) leaves no half-written clip under a clip's name."""
     temp = final.with_name(f".{final.name}.tmp")
