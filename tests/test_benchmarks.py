@@ -255,3 +255,43 @@ def test_the_aligned_benchmark_finds_shifts_and_puts_every_frame_back_where_it_w
     lines = out.splitlines()
     assert lines[0].split()[:4] == ["sequence", "input", "as", "is"] and len(lines) == 3, out
     assert lines[1].split()[0] == "a" and lines[1].split()[1] == "inf", out  # sharp frames as input
+
+
+def test_the_content_renderer_writes_a_dataset_evaluate_reads_blurred_along_its_pans(tmp_path, capsys):
+    import bench_aligned
+    import render_content
+
+    from deblur_cli.datasets import find_sequences
+    from deblur_cli.evaluate import check_frame_names
+    from deblur_cli.filters import luma
+
+    photos = tmp_path / "sources" / "photos" / "plasma"  # a source cache of one photo, laid out as the fetched one
+    photos.mkdir(parents=True)
+    blocks = np.random.default_rng(0).integers(0, 256, size=(15, 20, 3), dtype=np.uint8)  # edges both ways
+    np.save(photos / "ColorfulCups.npy", blocks.repeat(8, axis=0).repeat(8, axis=1))
+    args = ["--sources", str(tmp_path / "sources"), "--size", "64x48", "--frames", "3"]
+    args += ["--only", "cups_sharp", "*_level08"]  # two of the clips
+    for out in ("a", "b"):
+        assert render_content.main([str(tmp_path / out), *args]) == 0
+    pairs = find_sequences(tmp_path / "a")
+    assert [p.name for p in pairs] == ["cups_level08", "cups_sharp"]
+    clips = {}
+    for pair in pairs:
+        check_frame_names(pair)  # the frames pair one for one, as `deblur evaluate` checks before scoring
+        clips[pair.name] = bench_aligned.read_frames(pair.blurred), bench_aligned.read_frames(pair.sharp)
+        assert clips[pair.name][0].shape == (3, 3, 48, 64)
+    assert torch.equal(*clips["cups_sharp"])  # the sharp frames are the input
+
+    def energy(frames, axis):  # of the luma's differences between neighbours along the axis (-1 across, -2 down)
+        return luma(frames).diff(dim=axis).square().mean().item()
+
+    blurred, sharp = clips["cups_level08"]
+    assert not torch.equal(blurred, sharp)
+    across, down = (energy(blurred, axis) / energy(sharp, axis) for axis in (-1, -2))
+    assert across < 0.4 * down, (across, down)  # a level pan smears edges across the rows more than down them
+    for first in sorted((tmp_path / "a").rglob("*.png")):  # the same seed renders the same bytes
+        assert first.read_bytes() == (tmp_path / "b" / first.relative_to(tmp_path / "a")).read_bytes(), first
+
+    capsys.readouterr()
+    assert render_content.main([str(tmp_path / "a"), *args]) == 1
+    assert capsys.readouterr().err == f"error: {tmp_path / 'a'} is not empty: render into a new or empty folder\n"
