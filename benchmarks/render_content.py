@@ -250,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     w, h = args.size
-    print(f"{len(clips)} clips of {args.frames} frames at {w}x{h} in {time.perf_counter() - began:.0f} s: {args.out}")
+    clips_of = f"{len(clips)} clip{'s' * (len(clips) > 1)} of {args.frames} frame{'s' * (args.frames > 1)}"
+    print(f"{clips_of} at {w}x{h} in {time.perf_counter() - began:.0f} s: {args.out}")
     return 0
 
 
