@@ -1,4 +1,7 @@
 import os
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 import torch
@@ -8,6 +11,10 @@ import torch
 # the long paths the tests look for: the tests see what a pipe gets wherever they run.
 os.environ.pop("COLUMNS", None)
 os.environ.pop("LINES", None)
+# Nor may the user's shell decide what the tests see: colour forced on (FORCE_COLOR), a terminal that draws no
+# progress bar (TERM=dumb), the Hugging Face hub's offline switch (HF_HUB_OFFLINE; tests that want it set it).
+for name in ("FORCE_COLOR", "TERM", "HF_HUB_OFFLINE"):
+    os.environ.pop(name, None)
 
 # Test tensors are tiny: one thread avoids the thread-pool overhead that dominates them. The variable does the
 # same for the commands and benchmark scripts tests start as processes of their own (measured: the benchmark
@@ -57,3 +64,26 @@ def identity(monkeypatch):
     restorer = IdentityRestorer()
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: restorer)
     return restorer
+
+
+@pytest.fixture
+def protect():
+    """Makes a folder no one may write to: write-protected (chattr +i, which binds root too), else read-only by
+    its permissions; skips the test where neither holds this user back. Undone at the end."""
+    chattr = shutil.which("chattr")
+    done: list[tuple[Path, bool]] = []
+
+    def protect(folder: Path) -> Path:
+        protected = bool(chattr) and subprocess.run([chattr, "+i", str(folder)], capture_output=True).returncode == 0
+        if not protected:
+            folder.chmod(0o555)
+        done.append((folder, protected))
+        if os.access(folder, os.W_OK):
+            pytest.skip("this user writes through a folder's protection")
+        return folder
+
+    yield protect
+    for folder, protected in done:
+        if protected:
+            subprocess.run([chattr, "-i", str(folder)], check=True)
+        folder.chmod(0o755)

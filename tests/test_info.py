@@ -484,33 +484,6 @@ def test_frame_intervals_say_how_far_they_read():
     )
 
 
-@pytest.fixture
-def protect():
-    """Makes a folder no one may write to: write-protected (chattr +i, which binds root too), else read-only by
-    its permissions; skips the test where neither holds this user back. Undone at the end."""
-    import os
-    import shutil
-    import subprocess
-
-    chattr = shutil.which("chattr")
-    done: list[tuple[Path, bool]] = []
-
-    def protect(folder: Path) -> Path:
-        protected = bool(chattr) and subprocess.run([chattr, "+i", str(folder)], capture_output=True).returncode == 0
-        if not protected:
-            folder.chmod(0o555)
-        done.append((folder, protected))
-        if os.access(folder, os.W_OK):
-            pytest.skip("this user writes through a folder's protection")
-        return folder
-
-    yield protect
-    for folder, protected in done:
-        if protected:
-            subprocess.run([chattr, "-i", str(folder)], check=True)
-        folder.chmod(0o755)
-
-
 # (what is given to info and run, below tmp_path; the folder protected, if any; whether run cannot write its result)
 DEFAULT_OUTPUTS = {
     "clip-in-a-writable-folder": ("card/clip.mp4", None, False),

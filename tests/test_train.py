@@ -338,10 +338,11 @@ def test_the_first_stop_signal_asks_and_the_second_stops_at_once():
     (100, "stopped at once, before the run's first checkpoint: nothing was saved (the same command starts it over)"),
     (1, "last.pt keeps the run as of its last checkpoint (the steps since are lost): the same command with --resume"),
 ])  # fmt: skip
-def test_a_second_ctrl_c_says_what_is_kept(tmp_path, monkeypatch, save_every, said):
+def test_a_second_ctrl_c_says_what_is_kept(tmp_path, monkeypatch, request, save_every, said):
     """Two Ctrl-C before the first checkpoint said only `interrupted`; --resume then found nothing to resume."""
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # a shell's background job: an ignored signal stays so
-        pytest.skip("the tests run with SIGINT ignored")
+    # a shell's background job starts with SIGINT ignored, which the command keeps ignored: this test is of Ctrl-C
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     from typer.testing import CliRunner
 
     import deblur_cli.cli.train  # noqa: F401  registers the command

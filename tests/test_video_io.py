@@ -2111,10 +2111,10 @@ def test_output_directory_that_is_a_file(tmp_path):
         open_sink(tmp_path / "file" / "o.mp4", INFO)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through directory permissions")
-def test_unwritable_output_directory(tmp_path):
+def test_unwritable_output_directory(tmp_path, protect):
     locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
+    locked.mkdir()
+    protect(locked)
     with pytest.raises(OutputError, match=r"cannot write to .*locked: permission denied"):
         open_sink(locked / "o.mp4", INFO)
 
