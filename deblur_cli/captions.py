@@ -56,7 +56,8 @@ GLYPH_HEIGHT = 8  # rows of a glyph
 PAD = 1  # font pixels of box round the letters
 MARGIN = 2  # font pixels between the box and the corner of the picture
 SHADE = 0.35  # the picture under the box keeps this share of its values
-LINES_PER_PIXEL = 180  # the shorter side of a half over this is the font pixel's side: 2 px at 360p, 6 at 1080p
+LINES_PER_PIXEL = 180  # the shorter side of a landscape half over this is the font pixel's side: 2 px at 360p, 6 at
+# 1080p (font_pixel)
 
 
 def drawable(text: str) -> bool:
@@ -87,11 +88,21 @@ class Captions:
     white: float  # the letters' value (white_of)
 
 
+def font_pixel(height: int, width: int) -> int:
+    """The side in px of a font pixel on halves of `height` x `width` as shown: the shorter side over LINES_PER_PIXEL
+    on a landscape or square half; on a portrait one, that of the same half turned to landscape, shrunk by its width
+    over its height. A caption then takes the same share of a portrait half's width as of the turned half's, so a 9:16
+    phone video holds the captions a 16:9 one does (26 letters): from the shorter side alone, a 1080x1920 half held
+    14, and a plain run lost the model's name. At least 1 px."""
+    short = min(height, width)
+    return max(1, short * short // (height * LINES_PER_PIXEL))  # short * short / height: short on a landscape half
+
+
 def fitting(labels: tuple[str, str], height: int, width: int, white: float) -> Captions | None:
-    """The Captions of `labels` for halves of `height` x `width` as shown, the font pixel's side from the shorter
-    (LINES_PER_PIXEL); None where one, with its margin, would take more than half a half's width or a quarter of its
-    height (tiny clips get no caption)."""
-    scale = max(1, min(height, width) // LINES_PER_PIXEL)
+    """The Captions of `labels` for halves of `height` x `width` as shown, the font pixel's side font_pixel's; None
+    where one, with its margin, would take more than half a half's width or a quarter of its height (tiny clips get no
+    caption)."""
+    scale = font_pixel(height, width)
     stamps = (stamp(labels[0], scale), stamp(labels[1], scale))
     margin = MARGIN * scale
     if any(s.shape[0] + margin > height / 4 or s.shape[1] + margin > width / 2 for s in stamps):

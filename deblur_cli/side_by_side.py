@@ -9,9 +9,9 @@ its halves are placed for no turn and no mirror.
 
 Each half is captioned in its top-left corner as shown, "input" and "deblurred (dstnet-s)" (captions.py), where
 the captions fit: so that an editor need not remember which side is which. A partial restoration (--strength,
---keep-still) says so in `deblur evaluate`'s words, "deblurred (dstnet-s, strength 0.5)", or on a 16:9 frame, where
-that does not fit, "dstnet-s, strength 0.5": a preview is what gets shared, and it must not pass for the model's whole
-restoration.
+--keep-still) says so in `deblur evaluate`'s words, "deblurred (dstnet-s, strength 0.5)", or on a 16:9 or 9:16 frame,
+where that does not fit, "dstnet-s, strength 0.5": a preview is what gets shared, and it must not pass for the model's
+whole restoration.
 """
 
 from __future__ import annotations
@@ -91,8 +91,8 @@ def restored_labels(model: str | None, strength: float = 1.0, keep_still: bool =
     """The restored half's captions, best first (captions_for draws the first that fits): "deblurred (dstnet-s)"
     naming `model` (None: the model has no name), then "deblurred". A partial restoration's captions say what it
     keeps, as `deblur evaluate` labels it, never "deblurred" alone: "deblurred (dstnet-s, strength 0.5)", then
-    "dstnet-s, strength 0.5" (a 16:9 half holds 26 letters from 360p to 2160p, captions.fitting; beside "input" the
-    model's name says which half is restored, and the model is what a shared preview shows), then
+    "dstnet-s, strength 0.5" (a 16:9 or 9:16 half holds 26 letters from 360p to 2160p, captions.fitting; beside
+    "input" the model's name says which half is restored, and the model is what a shared preview shows), then
     "deblurred (strength 0.5)", "strength 0.5". At strength 0 the model does not run: the half is the input."""
     if strength == 0:
         return [f"{INPUT} (strength 0)", "strength 0"]

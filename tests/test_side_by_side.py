@@ -177,7 +177,6 @@ def test_a_caption_takes_the_model_name_where_it_fits_and_tiny_halves_get_none()
     shapes = lambda info: [tuple(s.shape) for s in placement(info, "dstnet-s").captions.stamps]  # noqa: E731
     assert shapes(info_of(320, 180)) == [(10, 31), (10, 121)]
     assert shapes(info_of(1920, 1080)) == [(60, 186), (60, 726)]
-    assert shapes(info_of(1080, 1920)) == [(60, 186), (60, 330)]  # a portrait half too narrow for the name
     assert shapes(info_of(160, 120)) == [(10, 31), (10, 55)]  # "deblurred" alone
     assert placement(info_of(160, 120), None).captions.stamps[1].shape == (10, 55)  # a restorer without a name
     for tiny in (info_of(48, 32), info_of(64, 48), info_of(112, 96)):
@@ -186,6 +185,36 @@ def test_a_caption_takes_the_model_name_where_it_fits_and_tiny_halves_get_none()
     np.testing.assert_array_equal(
         compose(before, 1 - before, *placement(info_of(48, 32), "dstnet-s")), compose(before, 1 - before, 0)
     )
+
+
+def test_a_portrait_half_holds_the_captions_of_the_same_half_turned_to_landscape():
+    """The font pixel came from the shorter side alone, so a 1080x1920 phone video's half held 14 letters where a
+    1920x1080 one holds 26: a plain run's caption lost the model's name, `--strength 0.5` was captioned
+    `strength 0.5`, and with `--keep-still` too there was none. A portrait half takes the turned half's font pixel
+    shrunk by its width over its height: the same captions, as large a share of its width, within the half. A square
+    half is sized as a landscape one, as before."""
+    for width, height, pixel, plain in [
+        (1080, 1920, 3, "deblurred (dstnet-s)"),
+        (720, 1280, 2, "deblurred (dstnet-s)"),
+        (480, 854, 1, "deblurred (dstnet-s)"),
+        (1080, 1080, 6, "deblurred"),
+    ]:
+        stored = [info_of(width, height), info_of(height, width, rotation=90)]  # portrait as stored, or as turned
+        for info in stored:
+            captions = placement(info, "dstnet-s").captions
+            upright = captions_for(info, "dstnet-s")
+            assert torch.equal(upright.stamps[0], stamp("input", pixel)), (width, height)
+            assert torch.equal(upright.stamps[1], stamp(plain, pixel)), (width, height)
+            assert captions.margin == upright.margin == 2 * pixel
+            for letters in upright.stamps:  # within a quarter of the half's height and half its width, as shown
+                assert letters.shape[0] + upright.margin <= height / 4
+                assert letters.shape[1] + upright.margin <= width / 2
+    partial = placement(info_of(1080, 1920), "dstnet-s", strength=0.5, keep_still=True).captions
+    assert torch.equal(partial.stamps[1], stamp("strength 0.5, keep-still", 3))  # as on 1920x1080 (at 6 px)
+    turned = placement(info_of(1920, 1080), "dstnet-s", strength=0.5, keep_still=True).captions
+    assert torch.equal(turned.stamps[1], stamp("strength 0.5, keep-still", 6))
+    partial = captions_for(info_of(1080, 1920), "dstnet-s", strength=0.5)
+    assert torch.equal(partial.stamps[1], stamp("dstnet-s, strength 0.5", 3))
 
 
 def test_captions_are_diffuse_white_on_hdr_frames():
