@@ -436,7 +436,7 @@ def _train(
             task.export(ema, out_dir / f"{config.model}.safetensors")
 
     if state is not None:
-        step = load_state(state, model, ema, optimizer)
+        step = load_state(state, model, ema, optimizer, ckpt_path)
         saved[:] = [step]
         _truncate_log(out_dir / LOG, step)
     elif ddp.main:  # a log left in the folder belongs to no run of it: this one's starts at step 1

@@ -214,9 +214,37 @@ def as_option(name: str, value: object = "") -> str:
     return f"no {option}" if value is None else f"{option} {value}".rstrip()
 
 
-def load_state(state: dict, model, ema, optimizer) -> int:
-    """Load a saved training state into the given objects; returns its step."""
+def load_state(state: dict, model, ema, optimizer, path: Path) -> int:
+    """Load a saved training state, read from `path`, into the given objects; returns its step."""
     model.load_state_dict(state["model"])
     ema.load_state_dict(state["ema"])
+    _check_optimizer_groups(state["optimizer"], optimizer, path)
     optimizer.load_state_dict(state["optimizer"])
     return int(state["step"])
+
+
+def _check_optimizer_groups(stored: object, optimizer, path: Path) -> None:
+    """InputError unless `stored`, the optimiser state of the checkpoint `path`, holds parameter groups of the sizes
+    of `optimizer`'s, which torch's load_state_dict needs (its ValueError came out as a traceback). They differ where
+    this version of deblur groups the model's weights for weight decay otherwise than the one that began the run: a
+    table a module names in its `no_weight_decay` since (train._decay_groups)."""
+    try:
+        stored_sizes = [len(group["params"]) for group in stored["param_groups"]]  # type: ignore[index]
+    except (KeyError, TypeError):
+        stored_sizes = None
+    sizes = [len(group["params"]) for group in optimizer.param_groups]
+    if stored_sizes == sizes:
+        return
+    held = "no parameter groups" if stored_sizes is None else f"parameter groups of {_counts(stored_sizes)} tensors"
+    raise InputError(
+        f"{path} cannot be resumed by this version of deblur: its optimiser state holds {held}, where this version "
+        f"trains the model with groups of {_counts(sizes)} (it gives weight decay to other weights than the version "
+        "that began the run)",
+        hint="resume it with the version of deblur that began it, or " + _instead_of(path, ("optimizer",)),
+    )
+
+
+def _counts(sizes: list[int]) -> str:
+    """Group sizes as a sentence says them: "2 and 1", "3, 2 and 1"."""
+    words = [str(size) for size in sizes]
+    return " and ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else "".join(words)

@@ -542,6 +542,39 @@ def test_a_run_begun_when_position_tables_decayed_resumes_decaying_them(tmp_path
         torch.testing.assert_close(resumed["model"][key], whole["model"][key], rtol=0, atol=0)
 
 
+class TinyUnnamed(TinyPositioned):
+    """TinyPositioned as a model was before it named its table in `no_weight_decay`: AdamW decayed it."""
+
+    no_weight_decay = ()
+
+
+def test_a_resume_whose_optimiser_groups_do_not_fit_the_model_is_one_clear_error(tmp_path, monkeypatch):
+    """A model that names a table in its `no_weight_decay` after a run of it began gets other AdamW groups than the
+    run's optimiser state holds: torch's "loaded state dict contains a parameter group that doesn't match the size
+    of optimizer's group" came out as a traceback. It is one error line that says what to do, and the run is kept."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    import deblur_cli.train
+    from deblur_cli.cli.app import app
+
+    run = tmp_path / "run"
+    train(dataclasses.replace(CONFIG, steps=4), run, until=2, task=dataclasses.replace(_tiny_task(), build=TinyUnnamed))
+    before = (run / "last.pt").read_bytes()
+    named = dataclasses.replace(_tiny_task(), build=TinyPositioned)
+    monkeypatch.setattr(deblur_cli.train, "get_task", lambda *args, **kwargs: named)
+    result = CliRunner().invoke(app, ["train", "-o", str(run), "--resume", "-q"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in result.output, result.output
+    said = " ".join(result.stderr.split())
+    assert "its optimiser state holds parameter groups of 2 and 1 tensors" in said
+    assert "this version trains the model with groups of 1 and 2" in said
+    assert "resume it with the version of deblur that began it" in said
+    assert f"--init {run / 'tiny.safetensors'}" in said
+    assert (run / "last.pt").read_bytes() == before
+
+
 def test_resume_without_checkpoint_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError):
         train(CONFIG, tmp_path, resume=True, task=_tiny_task())
