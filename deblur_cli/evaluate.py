@@ -162,6 +162,15 @@ class EvaluationReport:
             return statistics.fmean(value for value, _ in scores)
         return sum(value * weight for value, weight in scores) / sum(weight for _, weight in scores)
 
+    def blurred(self) -> set[str] | None:
+        """The names of the sequences whose input PSNR is finite, when some other's is infinite (its blurred
+        frames equal its sharp ones, a sharp control clip): their means are the ones that say what the
+        model gains, since one infinite input makes the input's mean infinite and the gain -inf. None when
+        every input PSNR is finite (or none is): the means over all sequences say it then."""
+        finite = {s.name for s in self.sequences if math.isfinite(s.input.get("psnr", math.nan))}
+        sharp = {s.name for s in self.sequences if s.input.get("psnr") == math.inf}
+        return finite if sharp and finite else None
+
     def to_dict(self) -> dict:
         seconds = sum(s.seconds for s in self.sequences)
         return {
@@ -175,6 +184,7 @@ class EvaluationReport:
             "mean_of_sequences": self._means("sequence"),
             "mean_of_frames": self._means("frame"),
             "sequences_with": {m: len(self.having(m)) for m in self.metrics},  # the means' sequences
+            "blurred": self._blurred_means(),
             "sequences": [asdict(s) | {"fps": s.fps if self.timed else None} for s in self.sequences],
             "settings": self.settings,
             "sequence_digests": self.digests,
@@ -192,8 +202,23 @@ class EvaluationReport:
         scores = (SequenceScore.from_dict(entry) for entry in stored.get("sequences", []))
         return {s.name: s for s in scores if s.name in self.digests and digests.get(s.name) == self.digests[s.name]}
 
-    def _means(self, per: str) -> dict:
-        return {side: {m: self.mean(m, side, per=per) for m in self.metrics} for side in ("input", "output")}
+    def _blurred_means(self) -> dict | None:
+        """The means over the sequences whose blurred frames differ from their sharp ones, where others' do not
+        (`blurred`), with their names and frame count; None where the means over all say it."""
+        blurred = self.blurred()
+        if blurred is None:
+            return None
+        return {
+            "sequences": [s.name for s in self.sequences if s.name in blurred],
+            "frames": sum(s.frames for s in self.sequences if s.name in blurred),
+            "mean_of_sequences": self._means("sequence", blurred),
+            "mean_of_frames": self._means("frame", blurred),
+        }
+
+    def _means(self, per: str, among: set[str] | None = None) -> dict:
+        return {
+            side: {m: self.mean(m, side, per=per, among=among) for m in self.metrics} for side in ("input", "output")
+        }
 
 
 def frame_metrics(height: int, width: int, *, lpips: LPIPS | None = None, with_niqe: bool = False) -> dict[str, FrameMetric]:

@@ -392,6 +392,31 @@ def test_the_command_adds_flicker_on_request(tmp_path, monkeypatch):
     assert "FLICKER" in result.output
 
 
+def test_a_sharp_control_sequence_leaves_the_gain_of_the_blurred_ones(tmp_path, monkeypatch):
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: MixingRestorer())
+    sharp = random_images(3, seed=1)
+    frames_folder(tmp_path / "d" / "control" / "blur", sharp)  # the blurred frames are the sharp ones
+    frames_folder(tmp_path / "d" / "control" / "sharp", sharp)
+    frames_folder(tmp_path / "d" / "shaken" / "blur", [np.roll(i, 1, axis=1) for i in random_images(3, seed=2)])
+    frames_folder(tmp_path / "d" / "shaken" / "sharp", random_images(3, seed=2))
+    out = tmp_path / "e.json"
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "d"), "--json", str(out), "-q"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    scores = json.loads(out.read_text())
+    shaken = next(s for s in scores["sequences"] if s["name"] == "shaken")
+    gain = shaken["output"]["psnr"] - shaken["input"]["psnr"]
+    assert abs(gain) > 0.1  # the restorer changes the frames: a gain of 0 would pass for any rows
+    rows = {line.split("  ")[0]: line.split() for line in result.stdout.splitlines() if line.startswith("mean of")}
+    assert rows["mean of sequences"][3:6] == ["inf", f"{scores['mean_of_sequences']['output']['psnr']:.2f}", "–"]
+    expected = [f"{shaken['input']['psnr']:.2f}", f"{shaken['output']['psnr']:.2f}", f"{gain:+.2f}"]
+    assert rows["mean of 1 blurred sequence"][5:8] == expected and rows["mean of their frames"][4:8] == ["3", *expected]
+    blurred = scores["blurred"]
+    assert blurred["sequences"] == ["shaken"] and blurred["frames"] == 3
+    assert blurred["mean_of_frames"]["output"] == shaken["output"]
+    assert blurred["mean_of_sequences"]["input"] == shaken["input"]
+    assert scores["mean_of_sequences"]["input"]["psnr"] == "Infinity"  # the mean over all stays what it is
+
+
 def test_lpips_and_niqe_on_request(tmp_path):
     from tests.test_metrics import random_lpips_state
 

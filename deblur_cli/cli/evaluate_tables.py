@@ -112,13 +112,20 @@ def _table(report: EvaluationReport, columns: list[str], *, title: bool) -> Tabl
         fps = [f"{s.fps:.3g}"] if timed else []
         table.add_row(s.name, str(s.frames), *_scores(metrics, s.input.get, s.output.get), *fps)
     table.add_section()
-    for per, label in (("sequence", "mean of sequences"), ("frame", "mean of frames")):
+    blurred = report.blurred()
+    rows = [("sequence", "mean of sequences", None, report.frames), ("frame", "mean of frames", None, report.frames)]
+    if blurred is not None:  # beside a sharp control clip, whose infinite input PSNR says nothing of the others
+        frames = sum(s.frames for s in report.sequences if s.name in blurred)
+        label = f"mean of {len(blurred)} blurred sequence{'s' * (len(blurred) > 1)}"
+        rows += [("sequence", label, blurred, frames), ("frame", "mean of their frames", blurred, frames)]
+    for per, label, among, frames in rows:
         cells = _scores(
             metrics,
-            lambda m, per=per: report.mean(m, "input", per=per),
-            lambda m, per=per: report.mean(m, "output", per=per),
+            lambda m, per=per, among=among: report.mean(m, "input", per=per, among=among),
+            lambda m, per=per, among=among: report.mean(m, "output", per=per, among=among),
+            mean=True,
         )
-        table.add_row(label, str(report.frames) if per == "frame" else "", *cells, *[""] * timed)
+        table.add_row(label, str(frames) if per == "frame" else "", *cells, *[""] * timed)
     return table
 
 
@@ -132,14 +139,17 @@ def _sampling(report: EvaluationReport) -> str:
     return f" ({steps}, eta {restorer['eta']:g}, seed {restorer['seed']}{samples})"
 
 
-def _scores(metrics: list[str], before, after) -> list[str]:
+def _scores(metrics: list[str], before, after, *, mean: bool = False) -> list[str]:
+    """The in and out cells of each metric, with the PSNR gain after PSNR's; a `mean` row leaves out the gain
+    over an infinite input PSNR (-inf: the rows of the blurred sequences give it)."""
     cells = []
     for metric in metrics:
         fmt = _format(metric)
         cells += [cell(before(metric), fmt), cell(after(metric), fmt)]
         if metric == "psnr":
             gain = None if before(metric) is None or after(metric) is None else after(metric) - before(metric)
-            cells.append(cell(None if gain is not None and math.isnan(gain) else gain, "{:+.2f}"))  # inf − inf
+            undefined = gain is not None and (math.isnan(gain) or (mean and before(metric) == math.inf))  # inf − inf
+            cells.append(cell(None if undefined else gain, "{:+.2f}"))
     return cells
 
 
