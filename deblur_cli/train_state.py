@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from deblur_cli.checkpoint import state_mismatch
 from deblur_cli.errors import InputError, UsageError
 from deblur_cli.files import output_error, written
 from deblur_cli.model_specs import MODELS
@@ -216,11 +217,31 @@ def as_option(name: str, value: object = "") -> str:
 
 def load_state(state: dict, model, ema, optimizer, path: Path) -> int:
     """Load a saved training state, read from `path`, into the given objects; returns its step."""
-    model.load_state_dict(state["model"])
-    ema.load_state_dict(state["ema"])
+    _load_weights(model, state["model"], "model", path)
+    _load_weights(ema, state["ema"], "EMA", path)
     _check_optimizer_groups(state["optimizer"], optimizer, path)
     optimizer.load_state_dict(state["optimizer"])
     return int(state["step"])
+
+
+def _load_weights(module: torch.nn.Module, stored: object, part: str, path: Path) -> None:
+    """`stored`, the `part` weights ("model", "EMA") of the checkpoint `path`, loaded into `module`; InputError
+    where they do not fit it, which torch's load_state_dict raised as a traceback: a weight added, removed or
+    reshaped in this version of deblur's model since the run began."""
+    expected = module.state_dict()
+    fits = isinstance(stored, dict) and all(isinstance(value, torch.Tensor) for value in stored.values())
+    problem = state_mismatch(expected, stored) if fits else "they are not a table of tensors"
+    if problem is None:
+        try:
+            module.load_state_dict(stored, strict=True)
+            return
+        except RuntimeError as e:  # a module's own check of what it loads (HaarWavelet's fixed filter bank)
+            problem = next((line.strip() for line in str(e).splitlines()[1:] if line.strip()), str(e))
+    raise InputError(
+        f"{path} cannot be resumed by this version of deblur: its {part} weights do not fit this version's model "
+        f"({problem}; the model has changed since the run began)",
+        hint="resume it with the version of deblur that began it, or start a new run with another --out",
+    )
 
 
 def _check_optimizer_groups(stored: object, optimizer, path: Path) -> None:

@@ -575,6 +575,32 @@ def test_a_resume_whose_optimiser_groups_do_not_fit_the_model_is_one_clear_error
     assert (run / "last.pt").read_bytes() == before
 
 
+def test_a_resume_whose_weights_do_not_fit_the_model_is_one_clear_error(tmp_path, monkeypatch):
+    """A model given a parameter since a run of it began (a newer version of deblur) cannot take the run's weights:
+    torch's load_state_dict "Missing key(s) in state_dict" came out as a traceback. It is one error line that names
+    the weight and says what to do, and the run is kept."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    import deblur_cli.train
+    from deblur_cli.cli.app import app
+
+    run = tmp_path / "run"
+    train(dataclasses.replace(CONFIG, steps=4), run, until=2, task=_tiny_task())
+    before = (run / "last.pt").read_bytes()
+    grown = dataclasses.replace(_tiny_task(), build=TinyPositioned)  # one parameter more: frame_pos
+    monkeypatch.setattr(deblur_cli.train, "get_task", lambda *args, **kwargs: grown)
+    result = CliRunner().invoke(app, ["train", "-o", str(run), "--resume", "-q"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in result.output, result.output
+    said = " ".join(result.stderr.split())
+    assert f"{run / 'last.pt'} cannot be resumed by this version of deblur" in said
+    assert "its model weights do not fit this version's model (missing frame_pos;" in said
+    assert "resume it with the version of deblur that began it, or start a new run with another --out" in said
+    assert (run / "last.pt").read_bytes() == before
+
+
 def test_resume_without_checkpoint_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError):
         train(CONFIG, tmp_path, resume=True, task=_tiny_task())
