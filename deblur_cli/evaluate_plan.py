@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Literal, NamedTuple
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.errors import UsageError
 from deblur_cli.held_weights import check_weights, labelled_as
-from deblur_cli.wording import partial_restoration, some, weights_label
+from deblur_cli.wording import count, partial_restoration, some, weights_label
 
 if TYPE_CHECKING:
     import torch
@@ -162,6 +162,12 @@ def coverage_notes(
         lines.append(f"LPIPS left out: {why_missing['lpips']}")
     if with_flicker and any("flicker" not in report.metrics for report in reports):
         lines.append("FLICKER left out: it compares consecutive frames, and sequences here have one")
+    if reports and (blurred := reports[0].blurred()) is not None:  # the input is the same for every report
+        sharp = [s.name for s in reports[0].sequences if s.name not in blurred]
+        lines.append(
+            f"the input's PSNR is infinite in {some(sharp, 3)} (blurred frames equal to the sharp ones), and so its "
+            f"means over all sequences: the rows of the {count(len(blurred), 'blurred sequence')} give the gain"
+        )
     for report in reports:
         if exact := sum(s.exact_frames for s in report.sequences):
             sequences = sum(s.exact_frames > 0 for s in report.sequences)

@@ -415,6 +415,9 @@ def test_a_sharp_control_sequence_leaves_the_gain_of_the_blurred_ones(tmp_path, 
     assert blurred["mean_of_frames"]["output"] == shaken["output"]
     assert blurred["mean_of_sequences"]["input"] == shaken["input"]
     assert scores["mean_of_sequences"]["input"]["psnr"] == "Infinity"  # the mean over all stays what it is
+    said = " ".join(result.stderr.split())
+    assert "the input's PSNR is infinite in control (blurred frames equal to the sharp ones)" in said
+    assert "the rows of the 1 blurred sequence give the gain" in said
 
 
 def test_lpips_and_niqe_on_request(tmp_path):
