@@ -76,7 +76,7 @@ def restore_aligned(model: deblur_cli.Deblurrer, frames: torch.Tensor, shifts: n
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--model", default="dstnet-s", choices=["dstnet", "dstnet-s"])
     parser.add_argument("--weights", default=None, help="a weights file (default: the model's)")

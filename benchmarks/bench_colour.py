@@ -245,7 +245,7 @@ def speed_section(width: int, height: int, repeat: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="1920x1080", help="frame size of the speed section")
     parser.add_argument("--check-size", default="256x128", help="frame size of the reader and writer sections")
     parser.add_argument("--repeat", type=int, default=9)

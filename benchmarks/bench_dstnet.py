@@ -119,7 +119,7 @@ def time_filter(channels: int, height: int, width: int, device: torch.device, dt
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variant", choices=sorted(DSTNET_VARIANTS), default="dstnet")
     parser.add_argument("--size", type=_size, default=(1280, 720), help="WIDTHxHEIGHT, multiples of 16")
     parser.add_argument("--frames", type=int, default=4, help="frames per window")

@@ -22,7 +22,7 @@ from deblur_cli.stream import restore_stream
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="dstnet-s", choices=["dstnet", "dstnet-s", "wtsa", "wtsa-s"])
     parser.add_argument("--sizes", default="640x360,1280x720", help="comma-separated WxH")
     parser.add_argument("--frames", type=int, default=26, help="frames restored for the measured time")

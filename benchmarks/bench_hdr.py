@@ -48,7 +48,7 @@ STORED = {  # name: (light -> code values, code values -> light, transfer)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sources", type=Path, help="source cache (held-out photos); procedural scenes without")
     parser.add_argument("--model", default="dstnet-s")
     parser.add_argument("--clips", type=int, default=6)

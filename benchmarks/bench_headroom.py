@@ -90,7 +90,7 @@ def cpu_ms(call, repeat: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="1920x1080")
     parser.add_argument("--repeat", type=int, default=60)
     args = parser.parse_args()

@@ -26,7 +26,7 @@ from deblur_cli.restorers import ModelOptions, build_restorer  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sources", type=Path, help="source cache (held-out photos); procedural scenes without")
     parser.add_argument("--model", default="dstnet-s")
     parser.add_argument("--dtype", choices=["bf16", "fp16"], default="bf16")

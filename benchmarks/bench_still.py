@@ -73,7 +73,7 @@ def flicker(out: torch.Tensor, kinds: list[str]) -> dict[str, tuple[float, float
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="dstnet-s", help="a model name, as deblur run --model takes")
     parser.add_argument("--weights", default=None, help="a weights file instead of the model's")
     parser.add_argument("--clips", type=int, default=4, help="scenes, seeds 0 to N-1")

@@ -106,7 +106,7 @@ def profiled(restorer: DSTNetRestorer, pool: list[torch.Tensor], frames: int, wi
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variant", choices=sorted(DSTNET_VARIANTS), default="dstnet")
     parser.add_argument("--size", type=_size, default=(1280, 720), help="WIDTHxHEIGHT")
     parser.add_argument("--frames", type=int, default=120, help="frames of the stream")

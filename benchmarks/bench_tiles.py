@@ -56,7 +56,7 @@ def overlap_mask(height: int, width: int, tile: int, overlap: int | None, multip
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="wtsa-s", choices=["wtsa", "wtsa-s"])
     parser.add_argument("--weights", default=None, help="a weights file (default: the model's)")
     parser.add_argument("--sources", required=True, help="the source cache of `deblur synth --fetch`")

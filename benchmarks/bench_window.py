@@ -24,7 +24,7 @@ from deblur_cli.windows import stitch_windows
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="dstnet-s", choices=["dstnet", "dstnet-s"])
     parser.add_argument("--weights", default=None, help="a weights file or a name from `deblur models` (default: the model's)")
     parser.add_argument("--sources", required=True, help="the source cache of `deblur synth --fetch`")

@@ -28,7 +28,7 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--variant", default="wtsa-s", choices=sorted(WTSA_VARIANTS))
     p.add_argument("--device", default="cpu")
     p.add_argument("--precision", default="fp32", choices=sorted(DTYPES))

@@ -48,7 +48,7 @@ class Reads(TorchFunctionMode):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--window", type=int, default=30)
     parser.add_argument("--overlap", type=int, default=2)

@@ -50,7 +50,7 @@ def panning_texture(frames: int, size: tuple[int, int] = (360, 640), seed: int =
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sources", type=Path, help="the source cache of `deblur synth --fetch`")
     parser.add_argument("--videos", default="bikes,bigbuckbunny", help="its videos, comma-separated")
     parser.add_argument("--synthetic", type=int, default=0, metavar="FRAMES", help="a panning texture instead")

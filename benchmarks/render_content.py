@@ -214,7 +214,7 @@ def positive(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="a new or empty folder")
     parser.add_argument("--sources", type=Path, required=True, help="the source cache holding the photos")
     parser.add_argument("--size", type=size_arg, default=(640, 360), help="WxH (default 640x360)")
