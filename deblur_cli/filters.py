@@ -11,7 +11,10 @@ LUMA = (0.299, 0.587, 0.114)  # of R, G and B (BT.601): the brightness a picture
 
 def luma(frames: torch.Tensor) -> torch.Tensor:
     """The luma (..., H, W) of frames (..., 3, H, W), float, in their dtype and on their device."""
-    return torch.einsum("...chw,c->...hw", frames, frames.new_tensor(LUMA))
+    # one multiply and add at a time, not einsum: its reduction (fused multiply-adds on some CPUs) rounded
+    # differently from CPU to CPU, and a scene cut or a still region must not depend on the machine
+    r, g, b = frames.unbind(-3)
+    return LUMA[0] * r + LUMA[1] * g + LUMA[2] * b
 
 
 def gaussian_window(

@@ -2367,9 +2367,12 @@ def test_frames_an_mpeg_ts_loses_silently_are_counted_from_its_timestamps(tmp_pa
     count = "a frame" if missing == 1 else f"{missing} frames"
     pts = [frame.pts for frame in kept]
     step = pts[1] - pts[0]  # 25 fps: 3600 on the 90 kHz clock
-    at = next(a + step - pts[0] for a, b in zip(pts, pts[1:]) if b - a > step) / 90000  # s from the first frame
+    jumps = [a + step - pts[0] for a, b in zip(pts, pts[1:]) if b - a > step]  # where, from the first frame
+    # one jump, or two where the damage falls across two packets' frames (seen on one CPU's encode, not another's)
+    where = f"at {jumps[0] / 90000:g} s"
+    where = where if len(jumps) == 1 else f"in {len(jumps)} places, the first {where}"
     assert warnings == [
-        f"bad-a.ts: the video's timestamps jump over {count} at {at:g} s, missing from the file (damage the demuxer "
+        f"bad-a.ts: the video's timestamps jump over {count} {where}, missing from the file (damage the demuxer "
         "dropped, or frames the recorder dropped); an output that keeps each frame's time keeps the gaps, where a "
         "player holds the frame before"
     ]
