@@ -2371,7 +2371,9 @@ def test_frames_an_mpeg_ts_loses_silently_are_counted_from_its_timestamps(tmp_pa
     # one jump, or two where the damage falls across two packets' frames (seen on one CPU's encode, not another's)
     where = f"at {jumps[0] / 90000:g} s"
     where = where if len(jumps) == 1 else f"in {len(jumps)} places, the first {where}"
-    assert warnings == [
+    # the damaged picture itself may warn too (values past white decoded from the damage, seen in one run of two
+    # on the same machine): the warning of the timestamps is the one tested
+    assert [warning for warning in warnings if "timestamps" in warning] == [
         f"bad-a.ts: the video's timestamps jump over {count} {where}, missing from the file (damage the demuxer "
         "dropped, or frames the recorder dropped); an output that keeps each frame's time keeps the gaps, where a "
         "player holds the frame before"
