@@ -765,7 +765,8 @@ def test_stabilized_and_handheld_shares_of_zero_draw_the_paths_they_drew_before(
     # values of the stream before stabilised paths existed (commit 957ce6f): a hand-held path
     assert camera.velocity == (0.25467338455155536, 1.7622415142514567)
     assert camera.shake_freq[0] == 0.25065258189935485 and not camera.stabilized
-    assert camera.homographies(np.array([0.3]), 367.0)[0, 0, 2] == 0.4625988678112642
+    # computed from the draws: its last bit differed with NumPy 1.24 on an Intel Xeon (the draws themselves are exact)
+    assert camera.homographies(np.array([0.3]), 367.0)[0, 0, 2] == pytest.approx(0.4625988678112642, rel=1e-12, abs=0)
     assert rng.random() == 0.7577288453082914  # and nothing more drawn
     held = motion.random_camera_path(np.random.default_rng(0), still=False, stabilized_share=1.0)
     assert held == replace(camera, stabilized=True)  # the same shake, stabilised
