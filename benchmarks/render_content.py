@@ -37,12 +37,14 @@ import numpy as np
 import torch
 
 from deblur_cli.captions import stamp
+from deblur_cli.cli.options import SMALLEST_SYNTHESIS, parse_size
 from deblur_cli.data.motion import CameraPath, LayerPath, random_camera_path
 from deblur_cli.data.photos import list_photos, load_photo
 from deblur_cli.data.synth import READ_NOISE, SHOT_NOISE, render_clip, sensor_noise
 from deblur_cli.data.writer import write_clip
-from deblur_cli.errors import DeblurError
+from deblur_cli.errors import DeblurError, UsageError
 from deblur_cli.transfer import linear_to_srgb
+from deblur_cli.wording import count
 
 EXPOSURE = 0.5  # of the frame period: a 180-degree shutter, inside training's 0.3 to 1
 PAN_ANGLE = math.radians(30)  # of the pans, from level (down and to the right)
@@ -199,12 +201,9 @@ def find_photo(sources: Path, name: str) -> np.ndarray:
 
 def size_arg(text: str) -> tuple[int, int]:
     try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WxH, got {text!r}") from None
-    if w < 8 or h < 8:
-        raise argparse.ArgumentTypeError(f"need at least 8x8, got {text}")
-    return w, h
+        return parse_size(text, minimum=SMALLEST_SYNTHESIS)
+    except UsageError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def positive(text: str) -> int:
@@ -250,8 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     w, h = args.size
-    clips_of = f"{len(clips)} clip{'s' * (len(clips) > 1)} of {args.frames} frame{'s' * (args.frames > 1)}"
-    print(f"{clips_of} at {w}x{h} in {time.perf_counter() - began:.0f} s: {args.out}")
+    seconds = time.perf_counter() - began
+    print(f"{count(len(clips), 'clip')} of {count(args.frames, 'frame')} at {w}x{h} in {seconds:.0f} s: {args.out}")
     return 0
 
 

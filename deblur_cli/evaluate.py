@@ -132,6 +132,10 @@ class EvaluationReport:
     def frames(self) -> int:
         return sum(s.frames for s in self.sequences)
 
+    def frames_among(self, names: set[str]) -> int:
+        """The frames of the sequences named in `names`."""
+        return sum(s.frames for s in self.sequences if s.name in names)
+
     @property
     def metrics(self) -> list[str]:
         """The metrics some sequence has, in METRICS order (`partial` names those others lack)."""
@@ -210,7 +214,7 @@ class EvaluationReport:
             return None
         return {
             "sequences": [s.name for s in self.sequences if s.name in blurred],
-            "frames": sum(s.frames for s in self.sequences if s.name in blurred),
+            "frames": self.frames_among(blurred),
             "mean_of_sequences": self._means("sequence", blurred),
             "mean_of_frames": self._means("frame", blurred),
         }

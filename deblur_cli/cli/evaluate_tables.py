@@ -115,8 +115,8 @@ def _table(report: EvaluationReport, columns: list[str], *, title: bool) -> Tabl
     blurred = report.blurred()
     rows = [("sequence", "mean of sequences", None, report.frames), ("frame", "mean of frames", None, report.frames)]
     if blurred is not None:  # beside a sharp control clip, whose infinite input PSNR says nothing of the others
-        frames = sum(s.frames for s in report.sequences if s.name in blurred)
-        label = f"mean of {len(blurred)} blurred sequence{'s' * (len(blurred) > 1)}"
+        frames = report.frames_among(blurred)
+        label = f"mean of {count(len(blurred), 'blurred sequence')}"
         rows += [("sequence", label, blurred, frames), ("frame", "mean of their frames", blurred, frames)]
     for per, label, among, frames in rows:
         cells = _scores(
