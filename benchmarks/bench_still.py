@@ -25,21 +25,12 @@ import argparse
 import sys
 
 import torch
-import torch.nn.functional as F
 
 import deblur_cli
 from deblur_cli.data.synth import synthesize_clip
 from deblur_cli.metrics import psnr, to_8bit
+from deblur_cli.metrics.detail import detail
 from deblur_cli.windows import plan_windows
-
-_LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
-
-
-def detail(frame: torch.Tensor) -> float:
-    """RMS of the Laplacian of the luma of a (3, H, W) frame in [0, 1]: the finest detail's energy."""
-    luma = (frame * torch.tensor([0.2126, 0.7152, 0.0722]).view(3, 1, 1)).sum(0)[None, None]
-    return float(F.conv2d(luma.double(), _LAPLACIAN.double()).pow(2).mean().sqrt())
-
 
 def step_kinds(frames: int, window: int, overlap: int) -> list[str]:
     """For each step t -> t+1: "end" (the first or last step), "handover" (t or t+1 blended from two
@@ -103,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         out_blurred = to_8bit(restore(still_blurred))
         row = {
             "sharp: PSNR out vs in": float(psnr(out, still_sharp).mean()),
-            "sharp: detail out/in": sum(detail(o) for o in out) / len(out) / detail(still_sharp[0]),
+            "sharp: detail out/in": float(detail(out).mean() / detail(still_sharp[0])),
             "blurred: input PSNR": float(psnr(blurred[0], sharp[0])),
             "blurred: gain, repeated": float(
                 psnr(out_blurred, sharp[:1].expand_as(out_blurred)).mean() - psnr(blurred[0], sharp[0])

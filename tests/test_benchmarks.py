@@ -202,7 +202,7 @@ def test_the_startup_benchmark_times_the_command_line_where_no_model_runs():
 
 
 def test_the_still_benchmark_sorts_steps_by_where_windows_meet_and_measures_a_still_clip():
-    from bench_still import detail, flicker, step_kinds
+    from bench_still import flicker, step_kinds
 
     # 20 frames in windows of 8 sharing 2 (frames 0-7, 6-13, 12-19): frames 6, 7, 12 and 13 are blended.
     kinds = step_kinds(20, 8, 2)
@@ -213,9 +213,6 @@ def test_the_still_benchmark_sorts_steps_by_where_windows_meet_and_measures_a_st
     jump = still.clone()
     jump[2:] += 2 / 255
     assert flicker(jump, ["end", "handover", "end"])["handover"] == pytest.approx((2.0, 2.0))
-    flat, edge = torch.zeros(3, 8, 8), torch.zeros(3, 8, 8)
-    edge[:, :, 4:] = 1.0
-    assert detail(flat) == 0 and detail(edge) > 0
 
     out = _bench("bench_still.py", "--clips", "1", "--frames", "5", "--size", "64x48")
     assert out.startswith("Deblurrer('dstnet-s'") and "5 frames 64x48" in out, out
@@ -255,6 +252,39 @@ def test_the_aligned_benchmark_finds_shifts_and_puts_every_frame_back_where_it_w
     lines = out.splitlines()
     assert lines[0].split()[:4] == ["sequence", "input", "as", "is"] and len(lines) == 3, out
     assert lines[1].split()[0] == "a" and lines[1].split()[1] == "inf", out  # sharp frames as input
+
+
+def test_the_content_benchmark_scores_each_clip_and_the_blurred_ones_mean(tmp_path):
+    import bench_content
+    from tests import media
+
+    assert bench_content.describe("cups_pan08") == "cups, pan 8 px"
+    assert bench_content.describe("text_stab09") == "text, stabilised hand shake of about 9 px"
+    assert bench_content.describe("my_clip") == "my_clip" and bench_content.describe("street") == "street"
+    sharp = torch.rand(3, 3, 48, 64, generator=torch.Generator().manual_seed(0))
+    soft = (sharp + sharp.roll(1, -1) + sharp.roll(-1, -1)) / 3
+    for name, blurred in (("cups_pan08", soft), ("cups_sharp", sharp)):
+        for kind, frames in (("blurred", blurred), ("sharp", sharp)):
+            (tmp_path / name / kind).mkdir(parents=True)
+            for k, frame in enumerate(frames):
+                image = (frame.permute(1, 2, 0) * 255).round().byte().numpy()
+                media.write_image(tmp_path / name / kind / f"{k:03d}.png", image)
+    # strength 0 writes the input: its PSNR and detail are the input's, and the sharp clip comes back exact
+    out = _bench("bench_content.py", str(tmp_path), "--strength", "0", "--precision", "fp32")
+    lines = out.splitlines()
+    assert lines[0].startswith("Deblurrer('dstnet-s'") and lines[0].endswith("strength 0"), out
+    pan, still, mean = (line.split() for line in lines[2:])
+    assert pan[0] == "cups_pan08" and pan[1] == pan[2] and pan[3] == "+0.00" and pan[4] == pan[6], out
+    assert float(pan[4].rstrip("%")) < 60, out  # a 3-px box blur keeps under 60% of noise's Laplacian energy
+    assert still == ["cups_sharp", "inf", "inf", "100%", "->", "100%"], out
+    assert mean[:4] == ["mean", "of", "1", "blurred"] and mean[4:] == pan[1:], out
+    out = _bench("bench_content.py", str(tmp_path), "--markdown", "--precision", "fp32")
+    rows = out.splitlines()[1:]
+    assert rows[:2] == ["| scene, blur | input | output | gain | detail, input -> output |", "|---|---|---|---|---|"]
+    assert rows[2].startswith("| cups, pan 8 px | ") and rows[3].startswith("| cups, still and sharp |  | "), out
+    cells = rows[2].split(" | ")
+    gain = float(cells[2].removesuffix(" dB")) - float(cells[1].removesuffix(" dB"))
+    assert cells[1] != cells[2] and float(cells[3]) == pytest.approx(gain, abs=0.011), out  # the model ran
 
 
 def test_the_content_renderer_writes_a_dataset_evaluate_reads_blurred_along_its_pans(tmp_path, capsys):

@@ -357,3 +357,18 @@ def test_lpips_weights_that_are_missing_or_incomplete_are_weights_errors(tmp_pat
 def test_cvvdp_is_absent_cleanly_when_not_importable(monkeypatch):
     monkeypatch.setitem(sys.modules, "pycvvdp", None)  # makes `import pycvvdp` raise ImportError
     assert load_cvvdp(torch.device("cpu")) is None
+
+
+def test_detail_is_the_rms_of_the_luma_laplacian_per_frame():
+    from deblur_cli.metrics.detail import detail
+
+    board = (torch.arange(6)[:, None] + torch.arange(7)[None]) % 2  # a grey checkerboard: every inner pixel's
+    frames = torch.stack([board.expand(3, 6, 7).float(), torch.full((3, 6, 7), 0.3)])  # Laplacian is +-4
+    assert detail(frames).tolist() == pytest.approx([4.0, 0.0])
+    red = torch.zeros(1, 2, 3, 6, 7)
+    red[..., 0, :, :] = board
+    assert detail(red).shape == (1, 2) and detail(red)[0, 0].item() == pytest.approx(4 * 0.299)  # BT.601 luma
+    soft = (frames[0] + frames[0].roll(1, -1)) / 2  # blurred along the rows: less fine detail
+    assert detail(soft) < detail(frames[0])
+    with pytest.raises(ValueError, match="3x3 pixels or more"):
+        detail(torch.zeros(3, 2, 5))

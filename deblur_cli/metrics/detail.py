@@ -1,0 +1,23 @@
+"""Fine detail: the RMS of the luma's Laplacian, the energy of a picture's finest structure. A blurred frame has
+less of it than its sharp truth, a restoration that sharpens has more, one that smooths texture away less."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from deblur_cli.filters import luma
+
+# the 4-neighbour Laplacian
+_LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=torch.float64).view(1, 1, 3, 3)
+
+
+def detail(frames: torch.Tensor) -> torch.Tensor:
+    """RMS of the Laplacian of the BT.601 luma of frames (..., 3, H, W) in [0, 1], over each frame's inner pixels
+    (those with all four neighbours): (...,) in float64. Frames need 3x3 pixels or more."""
+    if min(frames.shape[-2:]) < 3:
+        raise ValueError(f"detail needs frames of 3x3 pixels or more, got {tuple(frames.shape[-2:])}")
+    y = luma(frames.double())
+    lead = y.shape[:-2]
+    response = F.conv2d(y.reshape(-1, 1, *y.shape[-2:]), _LAPLACIAN.to(y.device))
+    return response.square().mean(dim=(-3, -2, -1)).sqrt().reshape(lead)
