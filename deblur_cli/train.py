@@ -28,6 +28,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 
+from deblur_cli import cpu_share
 from deblur_cli.checkpoint import load_fitting, read_checkpoint
 from deblur_cli.cpuinfo import cpu_runs_bf16
 from deblur_cli.data.dataset import (
@@ -64,6 +65,7 @@ from deblur_cli.train_tasks import (
     validate,
     weights_file,
 )
+from deblur_cli.wording import count
 
 LOG = "log.csv"
 
@@ -156,6 +158,7 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     given: frozenset[str] | None = None,
     warn: Callable[[str], None] | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train `config.model` into `out_dir`; returns the weights file and the last validation figures.
 
@@ -170,7 +173,9 @@ def train(
     must equal the run's (UsageError otherwise), and every other field keeps the run's value. Without
     `resume`, a folder that holds a run, or weights under the name this run exports to, is refused, not
     overwritten; a `log.csv` found there is replaced. `config.threads`, where set, is torch's thread count
-    from then on (torch.set_num_threads, for the whole process).
+    from then on (torch.set_num_threads, for the whole process); unset, on a CPU, the count follows the cores
+    other programs leave free (cpu_share.ThreadFit), between 1 and torch's count as the run starts, and `note`
+    says each change.
     """
     out_dir = Path(out_dir)
     config = _absolute_paths(config)
@@ -221,7 +226,9 @@ def train(
             ) from None
         if config.prior is not None:
             config = _same_prior(config, out_dir / CHECKPOINT if state is not None else None)
-        validation, reached = _train(config, out_dir, state, until, callback, task, device, ddp, should_stop, warn)
+        validation, reached = _train(
+            config, out_dir, state, until, callback, task, device, ddp, should_stop, warn, note
+        )
         return TrainResult(out_dir / f"{config.model}.safetensors", validation, reached, ddp.main)
     except BaseException as e:  # a run that stops before writing anything leaves no empty folder it made
         if made and ddp.main and isinstance(e, KeyboardInterrupt) and not (out_dir / CHECKPOINT).exists():
@@ -415,6 +422,7 @@ def _train(
     ddp: _Distributed,
     should_stop: Callable[[], bool] | None = None,
     warn: Callable[[str], None] | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, float], bool]:
     """(the last validation figures, whether the run reached its last step rather than being stopped)."""
     _check_run(config, task, device)
@@ -464,6 +472,10 @@ def _train(
     def stop_asked() -> bool:  # before the last step; every rank gets the same answer
         return should_stop is not None and step < stop and ddp.any(bool(should_stop()), device)
 
+    # threads that follow the cores other programs leave free: on a CPU, unless --threads fixes them
+    fit = None
+    if device.type == "cpu" and config.threads is None and not ddp.active and torch.get_num_threads() > 1:
+        fit = cpu_share.ThreadFit(torch.get_num_threads())
     last_val: dict[str, float] = {}
     spent, timed = 0.0, 0  # seconds in the steps of the window, and their count: no validation or checkpoint
     batch = None
@@ -522,11 +534,26 @@ def _train(
                 checkpoint()
         if step % 50 == 0:  # a rolling window, so the figure follows the current speed
             spent, timed = 0.0, 0
+        if fit is not None and (threads := fit.poll()) is not None:
+            torch.set_num_threads(threads)
+            if note:
+                _say_threads(note, fit, step)
         if stopping or stop_asked():
             if ddp.main and step % config.save_every:  # the steps since the last checkpoint are kept
                 checkpoint()
             return last_val, False
     return last_val, True
+
+
+def _say_threads(note: Callable[[str], None], fit: cpu_share.ThreadFit, step: int) -> None:
+    """Says what a ThreadFit changed, and why, before step `step` + 1."""
+    threads = f"training on {count(fit.current, 'thread')} from step {step + 1}"
+    if fit.current < fit.most:
+        note(
+            f"other programs keep {fit.others:.1f} of the {fit.cores} cores busy: {threads} (--threads N fixes the count)"
+        )
+    else:
+        note(f"the cores are free again: {threads}")
 
 
 def _asked(should_stop: Callable[[], object] | None) -> bool:

@@ -115,3 +115,62 @@ def test_the_command_measures_until_its_body_its_own_module_loaded(tmp_path):
     )
     done = _models_command(tmp_path, sampling, "print(seen)\n")
     assert done.stdout.splitlines()[-1] == "[False, True]", done.stderr
+
+
+def test_threads_fit_the_cores_other_programs_leave_free():
+    assert [cpu_share.threads_for(free, 2) for free in (2.0, 1.6, 1.5, 1.4, 0.6, 0.0, -1.0)] == [2, 2, 2, 1, 1, 1, 1]
+    assert cpu_share.threads_for(16.0, 8) == 8 and cpu_share.threads_for(5.3, 8) == 5
+
+
+def test_a_thread_fit_lowers_the_count_at_once_and_raises_it_when_two_periods_in_a_row_ask(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)  # 2 cores
+    others = [0.1, 1.0, 0.7, 0.0, 1.0, 0.0, 0.0, 0.4]  # other programs' cores' worth of work in each 30-s period
+    samples = [Sample(seconds=0.0, busy=0.0, own=0.0)]
+    for k, busy in enumerate(others):
+        before = samples[-1]
+        if k == 1:  # a poll 10 s into a period: too soon, it measures nothing and the period goes on
+            samples.append(Sample(seconds=before.seconds + 10.0, busy=before.busy + 10.0, own=before.own + 10.0))
+        own = 1.5 * 30  # this process's own work, and its data workers', is not other programs'
+        samples.append(
+            Sample(seconds=before.seconds + 30.0, busy=before.busy + 30.0 * busy + own, own=before.own + own)
+        )
+    polls = iter(samples)
+    fit = cpu_share.ThreadFit(2, every=30.0, sampler=lambda: next(polls))
+    assert fit.most == fit.current == 2 and fit.cores == 2
+    answers = [fit.poll() for _ in samples[1:]]
+    # a busy period (the 2nd) goes to 1 thread at once; one free period (the 4th) changes nothing, two (6, 7) go back
+    assert answers == [None, None, 1, None, None, None, None, 2, None], answers
+    assert fit.current == 2 and fit.others == pytest.approx(0.4)
+    no_proc = cpu_share.ThreadFit(2, every=30.0, sampler=lambda: None)  # no /proc/stat: nothing is ever changed
+    assert [no_proc.poll() for _ in range(3)] == [None, None, None]
+
+
+def _burn(seconds: float, burnt, done) -> None:
+    """A child's work: `seconds` of CPU time, then it waits, alive, until told to end."""
+    import time
+
+    while time.process_time() < seconds:
+        pass
+    burnt.set()
+    done.wait(30)
+
+
+def test_a_sample_counts_its_live_workers_work_as_its_own():
+    """Data-loader workers are processes of their own, whose CPU time os.times counts only once they end: until
+    then a sample took their work for other programs', and a training run with --workers would fit its threads to
+    its own workers."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    burnt, done = context.Event(), context.Event()
+    child = context.Process(target=_burn, args=(0.4, burnt, done))
+    child.start()
+    try:
+        assert burnt.wait(60)
+        assert cpu_share._live_children_seconds() >= 0.35
+        assert sample().own >= os.times().user + os.times().system + 0.35
+    finally:
+        done.set()
+        child.join(30)
+    assert cpu_share._live_children_seconds() == 0.0  # ended and waited for: os.times counts it
+    assert os.times().children_user + os.times().children_system >= 0.35

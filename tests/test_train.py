@@ -659,6 +659,48 @@ def test_a_resume_keeps_the_runs_threads_unless_given(tmp_path, monkeypatch):
     assert set_to == [] and stored_threads() is None
 
 
+def test_without_threads_given_a_run_fits_its_threads_to_the_cores_other_programs_leave(tmp_path, monkeypatch):
+    """Threads that spin while they wait made steps 10 times slower beside one busy program (cpu_share.ThreadFit):
+    a run on a CPU whose --threads is not given uses fewer while other programs keep its cores busy, says so,
+    and goes back when they are free; with --threads it keeps the count."""
+    from typer.testing import CliRunner
+
+    import deblur_cli.cli.train  # noqa: F401  registers the command
+    from deblur_cli import cpu_share
+    from deblur_cli.cli.app import app
+
+    set_to: list[int] = []
+    monkeypatch.setattr(torch, "set_num_threads", set_to.append)  # conftest's one thread stays
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)  # as on a 2-core machine
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    others = iter([1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0])  # cores' worth of other programs' work, per 30-s period
+    now = [cpu_share.Sample(seconds=0.0, busy=0.0, own=0.0)]
+
+    def sample():  # each call, once as the loop starts and then after every step: 30 s later
+        busy = next(others) if len(now) > 1 else 0.0
+        now.append(cpu_share.Sample(now[-1].seconds + 30.0, now[-1].busy + 30.0 * busy, 0.0))
+        return now[-1]
+
+    monkeypatch.setattr(cpu_share, "sample", sample)
+    small = ["--crop", "16", "--frames", "2", "--batch", "1", "--steps", "6", "--val-every", "100", "--val-clips", "1",
+             "--val-size", "16x16", "--warmup", "1"]  # fmt: skip
+    done = CliRunner().invoke(app, ["train", *small, "-o", str(tmp_path / "a")])
+    assert done.exit_code == 0, done.output
+    assert set_to == [1, 2], set_to
+    notes = [line for line in done.output.splitlines() if line.startswith("note:")]
+    assert notes == [
+        "note: other programs keep 1.0 of the 2 cores busy: training on 1 thread from step 2 (--threads N fixes the"
+        " count)",
+        "note: the cores are free again: training on 2 threads from step 5",
+    ], done.output
+    set_to.clear()
+    others = iter([1.0] * 7)
+    now[1:] = []
+    fixed = CliRunner().invoke(app, ["train", *small, "-o", str(tmp_path / "b"), "--threads", "2"])
+    assert fixed.exit_code == 0, fixed.output
+    assert set_to == [2] and "note:" not in fixed.output, fixed.output
+
+
 def test_residual_diffusion_trains_on_its_prior_and_keeps_it_on_resume(tmp_path):
     """`--prior`: the run stores the prior, exports it inside the WTSA file, and a resume without it keeps it."""
     from deblur_cli.dstnet_weights import save_dstnet

@@ -213,7 +213,8 @@ def train_command(
             metavar="N",
             rich_help_panel=OPTIMISER_PANEL,
             min=1,
-            help="CPU threads for torch (default: all). --resume keeps the run's unless given.",
+            help="CPU threads for torch (default: all, fewer while other programs keep the cores busy). --resume keeps"
+            " the run's unless given.",
         ),
     ] = None,
     resume: Annotated[bool, typer.Option("--resume", metavar="", help="Continue the run in --out.")] = False,
@@ -391,7 +392,7 @@ def train_command(
         try:
             result = train(
                 config, out_dir, resume=resume, until=until, callback=report, should_stop=signalled, given=set_here,
-                warn=warn,
+                warn=warn, note=None if quiet else note,
             )  # fmt: skip
         except KeyboardInterrupt:  # the second request (Terminated is one too): stopped in mid-step
             if signalled():
