@@ -170,3 +170,11 @@ class ThreadFit:
             return None
         self.current, self._asked = wanted, None
         return wanted
+
+    def said(self, doing: str, where: str) -> str:
+        """A note of the last change: what the job does (`doing`: "training") on how many threads, from `where`
+        ("step 8"), and why."""
+        threads = f"{doing} on {self.current} thread{'' if self.current == 1 else 's'} from {where}"
+        if self.current < self.most:
+            return f"other programs keep {self.others:.1f} of the {self.cores} cores busy: {threads}"
+        return f"the cores are free again: {threads}"

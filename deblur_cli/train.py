@@ -65,7 +65,6 @@ from deblur_cli.train_tasks import (
     validate,
     weights_file,
 )
-from deblur_cli.wording import count
 
 LOG = "log.csv"
 
@@ -537,23 +536,13 @@ def _train(
         if fit is not None and (threads := fit.poll()) is not None:
             torch.set_num_threads(threads)
             if note:
-                _say_threads(note, fit, step)
+                fewer = " (--threads N fixes the count)" if fit.current < fit.most else ""
+                note(fit.said("training", f"step {step + 1}") + fewer)
         if stopping or stop_asked():
             if ddp.main and step % config.save_every:  # the steps since the last checkpoint are kept
                 checkpoint()
             return last_val, False
     return last_val, True
-
-
-def _say_threads(note: Callable[[str], None], fit: cpu_share.ThreadFit, step: int) -> None:
-    """Says what a ThreadFit changed, and why, before step `step` + 1."""
-    threads = f"training on {count(fit.current, 'thread')} from step {step + 1}"
-    if fit.current < fit.most:
-        note(
-            f"other programs keep {fit.others:.1f} of the {fit.cores} cores busy: {threads} (--threads N fixes the count)"
-        )
-    else:
-        note(f"the cores are free again: {threads}")
 
 
 def _asked(should_stop: Callable[[], object] | None) -> bool:
