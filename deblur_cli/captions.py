@@ -89,13 +89,12 @@ class Captions:
 
 
 def font_pixel(height: int, width: int) -> int:
-    """The side in px of a font pixel on halves of `height` x `width` as shown: the shorter side over LINES_PER_PIXEL
-    on a landscape or square half; on a portrait one, that of the same half turned to landscape, shrunk by its width
-    over its height. A caption then takes the same share of a portrait half's width as of the turned half's, so a 9:16
-    phone video holds the captions a 16:9 one does (26 letters): from the shorter side alone, a 1080x1920 half held
-    14, and a plain run lost the model's name. At least 1 px."""
-    short = min(height, width)
-    return max(1, short * short // (height * LINES_PER_PIXEL))  # short * short / height: short on a landscape half
+    """The side in px of a font pixel on halves of `height` x `width` as shown: the height over LINES_PER_PIXEL on a
+    half of 16:9 or wider; on a narrower one (4:3, square, portrait), that of a 16:9 half as wide. A caption then takes
+    the same share of a half's width whatever its shape, so a 4:3, square or 9:16 half holds the captions a 16:9 one
+    does (26 letters): from the shorter side alone, a 1080x1920 half held 14, and a plain run lost the model's name,
+    as did a square one. At least 1 px."""
+    return max(1, min(16 * height, 9 * width) // (16 * LINES_PER_PIXEL))
 
 
 def fitting(labels: tuple[str, str], height: int, width: int, white: float) -> Captions | None:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from deblur_cli.cli import app
 import deblur_cli.restorers as restorers_module
-from deblur_cli.captions import FONT, GLYPH_HEIGHT, PAD, SHADE, burn, stamp, white_of
+from deblur_cli.captions import FONT, GLYPH_HEIGHT, PAD, SHADE, burn, font_pixel, stamp, white_of
 from deblur_cli.side_by_side import DIVIDER, captions_for, compose, composed_info, placement, restored_labels
 from deblur_cli.video_io import VideoInfo
 from tests import media
@@ -187,17 +187,20 @@ def test_a_caption_takes_the_model_name_where_it_fits_and_tiny_halves_get_none()
     )
 
 
-def test_a_portrait_half_holds_the_captions_of_the_same_half_turned_to_landscape():
+def test_a_half_narrower_than_16_9_holds_the_captions_of_a_16_9_half_as_wide():
     """The font pixel came from the shorter side alone, so a 1080x1920 phone video's half held 14 letters where a
     1920x1080 one holds 26: a plain run's caption lost the model's name, `--strength 0.5` was captioned
-    `strength 0.5`, and with `--keep-still` too there was none. A portrait half takes the turned half's font pixel
-    shrunk by its width over its height: the same captions, as large a share of its width, within the half. A square
-    half is sized as a landscape one, as before."""
+    `strength 0.5`, and with `--keep-still` too there was none; a square 1080x1080 half, sized as a landscape one,
+    lost the model's name too. A half narrower than 16:9 takes the font pixel of a 16:9 half as wide: the same
+    captions, as large a share of its width, within the half."""
     for width, height, pixel, plain in [
         (1080, 1920, 3, "deblurred (dstnet-s)"),
         (720, 1280, 2, "deblurred (dstnet-s)"),
         (480, 854, 1, "deblurred (dstnet-s)"),
-        (1080, 1080, 6, "deblurred"),
+        (1080, 1080, 3, "deblurred (dstnet-s)"),
+        (1440, 1080, 4, "deblurred (dstnet-s)"),
+        (640, 480, 2, "deblurred (dstnet-s)"),
+        (2560, 1080, 6, "deblurred (dstnet-s)"),  # wider than 16:9: by its height, as 1920x1080
     ]:
         stored = [info_of(width, height), info_of(height, width, rotation=90)]  # portrait as stored, or as turned
         for info in stored:
@@ -215,6 +218,9 @@ def test_a_portrait_half_holds_the_captions_of_the_same_half_turned_to_landscape
     assert torch.equal(turned.stamps[1], stamp("strength 0.5, keep-still", 6))
     partial = captions_for(info_of(1080, 1920), "dstnet-s", strength=0.5)
     assert torch.equal(partial.stamps[1], stamp("dstnet-s, strength 0.5", 3))
+    for width, height in [(1080, 1080), (1440, 1080)]:  # square and 4:3 ones too (they had none)
+        partial = captions_for(info_of(width, height), "dstnet-s", strength=0.5, keep_still=True)
+        assert torch.equal(partial.stamps[1], stamp("strength 0.5, keep-still", font_pixel(height, width)))
 
 
 def test_captions_are_diffuse_white_on_hdr_frames():
