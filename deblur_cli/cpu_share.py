@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from deblur_cli.wording import count
+
 SHARED_CORES = 0.5  # other programs' work on this process's cores, in cores, from which they share them
 _MIN_SECONDS = 0.1  # shorter than this, and ticks of 10 ms say too little
 # set by the command where it chose passive waiting (`choose_waiting`), for the notes of `run` and `bench`
@@ -174,7 +176,7 @@ class ThreadFit:
     def said(self, doing: str, where: str) -> str:
         """A note of the last change: what the job does (`doing`: "training") on how many threads, from `where`
         ("step 8"), and why."""
-        threads = f"{doing} on {self.current} thread{'' if self.current == 1 else 's'} from {where}"
+        threads = f"{doing} on {count(self.current, 'thread')} from {where}"
         if self.current < self.most:
             return f"other programs keep {self.others:.1f} of the {self.cores} cores busy: {threads}"
         return f"the cores are free again: {threads}"
