@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import sys
 from pathlib import Path
 
@@ -29,26 +30,8 @@ from deblur_cli.errors import DeblurError
 from deblur_cli.metrics import psnr, to_8bit
 from deblur_cli.metrics.detail import detail
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_aligned import read_frames  # noqa: E402
-
-MOTIONS = {  # render_content.py's motion names, in the model card's words
-    "level08": "level pan 8 px",
-    "noise08": "pan 8 px, sensor noise",
-    "shake14": "shake of about 14 px",
-    "hand09": "hand shake of about 9 px",
-    "stab09": "stabilised hand shake of about 9 px",
-    "object32": "object crossing at 32 px",
-    "sharp": "still and sharp",
-}
-
-
-def describe(name: str) -> str:
-    """A sequence's name in words: render_content's `cups_pan08` as `cups, pan 8 px`; other names as they are."""
-    scene, _, motion = name.partition("_")
-    if motion.startswith("pan") and motion[3:].isdigit():
-        return f"{scene}, pan {int(motion[3:])} px"
-    return f"{scene}, {MOTIONS[motion]}" if motion in MOTIONS else name
+from bench_aligned import read_frames
+from render_content import describe
 
 
 def score(restored: torch.Tensor, blurred: torch.Tensor, sharp: torch.Tensor) -> dict[str, float]:
@@ -61,14 +44,6 @@ def score(restored: torch.Tensor, blurred: torch.Tensor, sharp: torch.Tensor) ->
         "detail in": 100 * (detail(blurred) / truth).mean().item(),
         "detail out": 100 * (detail(restored) / truth).mean().item(),
     }
-
-
-def mean_row(rows: dict[str, dict[str, float]]) -> dict[str, float] | None:
-    """The mean of the rows whose input differs from the truth; None where there are none."""
-    blurred = [row for row in rows.values() if math.isfinite(row["input"])]
-    if not blurred:
-        return None
-    return {key: sum(row[key] for row in blurred) / len(blurred) for key in blurred[0]}
 
 
 def line(name: str, row: dict[str, float], markdown: bool) -> str:
@@ -117,10 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         restored = blurred + args.strength * (model.restore(blurred) - blurred)
         rows[pair.name] = score(to_8bit(restored.clamp(0, 1)), blurred, sharp)
         print(line(pair.name, rows[pair.name], args.markdown), flush=True)
-    mean = mean_row(rows)
-    if mean is not None:
-        blurred_count = sum(math.isfinite(row["input"]) for row in rows.values())
-        print(line(f"mean of {blurred_count} blurred", mean, args.markdown))
+    blurred = [row for row in rows.values() if math.isfinite(row["input"])]  # whose input is not the sharp frames
+    if blurred:
+        mean = {key: statistics.fmean(row[key] for row in blurred) for key in blurred[0]}
+        print(line(f"mean of {len(blurred)} blurred", mean, args.markdown))
     return 0
 
 

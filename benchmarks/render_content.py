@@ -58,6 +58,25 @@ SCENES = {  # name: the photo's name in the source cache (None: the drawn page),
 }
 
 
+WORDS = {  # the motions other than pans in the model card's words (`describe`)
+    "level08": "level pan 8 px",
+    "noise08": "pan 8 px, sensor noise",
+    "shake14": "shake of about 14 px",
+    "hand09": "hand shake of about 9 px",
+    "stab09": "stabilised hand shake of about 9 px",
+    "object32": "object crossing at 32 px",
+    "sharp": "still and sharp",
+}
+
+
+def describe(name: str) -> str:
+    """A clip's name in words: `cups_pan08` as `cups, pan 8 px`; a name this script does not make as it is."""
+    scene, _, motion = name.partition("_")
+    if motion.startswith("pan") and motion[3:].isdigit():
+        return f"{scene}, pan {int(motion[3:])} px"
+    return f"{scene}, {WORDS[motion]}" if motion in WORDS else name
+
+
 @dataclass(frozen=True)
 class Motion:
     """What a clip's camera and scene do."""

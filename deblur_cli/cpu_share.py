@@ -173,10 +173,11 @@ class ThreadFit:
         self.current, self._asked = wanted, None
         return wanted
 
-    def said(self, doing: str, where: str) -> str:
+    def said(self, doing: str, where: str, fixed_by: str = "") -> str:
         """A note of the last change: what the job does (`doing`: "training") on how many threads, from `where`
-        ("step 8"), and why."""
+        ("step 8"), and why; a change to fewer threads names the option that fixes the count (`fixed_by`)."""
         threads = f"{doing} on {count(self.current, 'thread')} from {where}"
         if self.current < self.most:
-            return f"other programs keep {self.others:.1f} of the {self.cores} cores busy: {threads}"
+            hint = f" ({fixed_by} fixes the count)" if fixed_by else ""
+            return f"other programs keep {self.others:.1f} of the {self.cores} cores busy: {threads}{hint}"
         return f"the cores are free again: {threads}"

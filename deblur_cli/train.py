@@ -482,9 +482,9 @@ def _train(
         return should_stop is not None and step < stop and ddp.any(bool(should_stop()), device)
 
     # threads that follow the cores other programs leave free: on a CPU, unless --threads fixes them
-    fit = None
-    if device.type == "cpu" and config.threads is None and not ddp.active and torch.get_num_threads() > 1:
-        fit = cpu_share.ThreadFit(torch.get_num_threads())
+    most = torch.get_num_threads()
+    fitted = device.type == "cpu" and config.threads is None and not ddp.active and most > 1
+    fit = cpu_share.ThreadFit(most) if fitted else None
     last_val: dict[str, float] = {}
     spent, timed = 0.0, 0  # seconds in the steps of the window, and their count: no validation or checkpoint
     batch = None
@@ -546,8 +546,7 @@ def _train(
         if fit is not None and (threads := fit.poll()) is not None:
             torch.set_num_threads(threads)
             if note:
-                fewer = " (--threads N fixes the count)" if fit.current < fit.most else ""
-                note(fit.said("training", f"step {step + 1}") + fewer)
+                note(fit.said("training", f"step {step + 1}", fixed_by="--threads N"))
         if stopping or stop_asked():
             if ddp.main and step % config.save_every:  # the steps since the last checkpoint are kept
                 checkpoint()

@@ -255,12 +255,15 @@ def test_the_aligned_benchmark_finds_shifts_and_puts_every_frame_back_where_it_w
 
 
 def test_the_content_benchmark_scores_each_clip_and_the_blurred_ones_mean(tmp_path):
-    import bench_content
+    from render_content import SCENES, WORDS, describe
+
     from tests import media
 
-    assert bench_content.describe("cups_pan08") == "cups, pan 8 px"
-    assert bench_content.describe("text_stab09") == "text, stabilised hand shake of about 9 px"
-    assert bench_content.describe("my_clip") == "my_clip" and bench_content.describe("street") == "street"
+    assert describe("cups_pan08") == "cups, pan 8 px"
+    assert describe("text_stab09") == "text, stabilised hand shake of about 9 px"
+    assert describe("my_clip") == "my_clip" and describe("street") == "street"
+    made = {m for _, motions in SCENES.values() for m in motions if not m.startswith("pan")}
+    assert made == set(WORDS)  # every motion the renderer makes has its words
     sharp = torch.rand(3, 3, 48, 64, generator=torch.Generator().manual_seed(0))
     soft = (sharp + sharp.roll(1, -1) + sharp.roll(-1, -1)) / 3
     for name, blurred in (("cups_pan08", soft), ("cups_sharp", sharp)):
