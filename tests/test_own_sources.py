@@ -203,7 +203,7 @@ def test_without_opencv_videos_are_stills_only_and_said_so(tmp_path, monkeypatch
     entries = add_own(tmp_path / "cache", tmp_path / "v.mp4", warn=said.append)
     assert len(entries) == 8 and all("photo" in e for e in entries) and not (tmp_path / "cache/videos").exists()
     assert said == ["your videos are added as stills only: real-motion clips need OpenCV's optical flow "
-                    "(pip install 'deblur[data]'), then --add again"]  # fmt: skip
+                    "(pip install opencv-python-headless), then --add again"]  # fmt: skip
 
 
 def test_a_video_whose_tags_are_not_utf8_is_added(tmp_path, monkeypatch):

@@ -356,3 +356,16 @@ def test_no_installed_video_of_the_split_asks_for_fetch():
     with pytest.raises(InputError, match="none of this split is installed") as caught:
         FixedVideoClips([], count=1, frames=3, size=(48, 32), seed=0)
     assert "--fetch" in caught.value.hint
+
+
+def test_without_opencv_the_hint_installs_opencv_not_pypis_other_deblur(monkeypatch):
+    """PyPI's `deblur` is another project (this one is `deblur-video`): the hint names the package the data extra
+    holds, which pip installs into any environment, checkout or wheel."""
+    from deblur_cli.data.videos import opencv
+
+    monkeypatch.setitem(__import__("sys").modules, "cv2", None)  # `import cv2` raises ImportError
+    with pytest.raises(DeblurError) as raised:
+        opencv("optical flow")
+    assert str(raised.value) == "optical flow needs OpenCV"
+    assert raised.value.hint == "install it: pip install opencv-python-headless (the data extra)"
+    assert not sources.has_opencv()

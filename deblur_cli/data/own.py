@@ -23,7 +23,7 @@ from deblur_cli.data.manifest import OWN_PREFIX, read_manifest, write_manifest
 from deblur_cli.data.npy import save_npy
 from deblur_cli.data.photos import SCENE_MARK, scene_group
 from deblur_cli.data.sources import LONG_SIDE, MIN_SIDE, has_opencv
-from deblur_cli.data.videos import VIDEOS_DIR, prepare_video
+from deblur_cli.data.videos import INSTALL_OPENCV, VIDEOS_DIR, prepare_video
 from deblur_cli.errors import InputError, OutputError, UsageError
 from deblur_cli.weights.verify import file_digest
 from deblur_cli.wording import count, some
@@ -151,7 +151,7 @@ def _video_sources(cache: Path, source: str, videos: list[Path], progress: Say |
     if not has_opencv():
         if warn:
             warn("your videos are added as stills only: real-motion clips need OpenCV's optical flow "
-                 "(pip install 'deblur[data]'), then --add again")  # fmt: skip
+                 f"({INSTALL_OPENCV}), then --add again")  # fmt: skip
         return []
     entries = []
     for path in videos:

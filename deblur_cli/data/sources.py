@@ -32,7 +32,7 @@ from deblur_cli.data.decode import DECODE, shrunk_rgb
 from deblur_cli.data.manifest import own_entries, write_manifest
 from deblur_cli.data.npy import save_npy
 from deblur_cli.data.photos import load_photo, scene_group
-from deblur_cli.data.videos import VIDEOS_DIR, is_prepared, opencv, prepare_video
+from deblur_cli.data.videos import INSTALL_OPENCV, VIDEOS_DIR, is_prepared, opencv, prepare_video
 from deblur_cli.errors import DeblurError, InputError, OutputError
 from deblur_cli.files import write_bytes
 
@@ -188,7 +188,7 @@ def _fetch_videos(cache: Path, names: tuple[str, ...] | None, progress: Say | No
     if names is None:
         if not has_opencv():
             if progress:
-                progress("videos: left out, optical flow needs OpenCV (pip install 'deblur[data]')")
+                progress(f"videos: left out, optical flow needs OpenCV ({INSTALL_OPENCV})")
             return []
         names = tuple(VIDEO_SOURCES)
     _check_names(names, VIDEO_SOURCES, "video")

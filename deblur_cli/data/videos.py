@@ -176,12 +176,16 @@ def find_segments(frames: np.ndarray, flow_fwd: np.ndarray) -> tuple[tuple[int, 
     return tuple((a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b - a >= 2)
 
 
+# How to get OpenCV: the project's `data` extra is this one package (the project is `deblur-video`, not PyPI's `deblur`)
+INSTALL_OPENCV = "pip install opencv-python-headless"
+
+
 def opencv(purpose: str):
     """The cv2 module, or a DeblurError saying that `purpose` needs OpenCV and how to install it."""
     try:
         import cv2
     except ImportError:
-        hint = 'install the data extra: pip install "deblur[data]" (opencv-python-headless)'
+        hint = f"install it: {INSTALL_OPENCV} (the data extra)"
         raise DeblurError(f"{purpose} needs OpenCV", hint=hint) from None
     return cv2
 
