@@ -4,6 +4,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import sys
 import zipfile
 
 import av
@@ -363,7 +364,7 @@ def test_without_opencv_the_hint_installs_opencv_not_pypis_other_deblur(monkeypa
     holds, which pip installs into any environment, checkout or wheel."""
     from deblur_cli.data.videos import opencv
 
-    monkeypatch.setitem(__import__("sys").modules, "cv2", None)  # `import cv2` raises ImportError
+    monkeypatch.setitem(sys.modules, "cv2", None)  # `import cv2` raises ImportError
     with pytest.raises(DeblurError) as raised:
         opencv("optical flow")
     assert str(raised.value) == "optical flow needs OpenCV"
