@@ -167,10 +167,13 @@ def test_a_sample_counts_its_live_workers_work_as_its_own():
     child.start()
     try:
         assert burnt.wait(60)
-        assert cpu_share._live_children_seconds() >= 0.35
+        live = cpu_share._live_children_seconds()
+        assert live >= 0.35
         assert sample().own >= os.times().user + os.times().system + 0.35
     finally:
         done.set()
         child.join(30)
-    assert cpu_share._live_children_seconds() == 0.0  # ended and waited for: os.times counts it
+    # ended and waited for, it is os.times' to count; other tests' children in this process may still be alive
+    # (seen on Python 3.10 under xdist: 0.01 s of them), so the ended child's time is what must be gone
+    assert cpu_share._live_children_seconds() < live - 0.3
     assert os.times().children_user + os.times().children_system >= 0.35
