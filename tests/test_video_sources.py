@@ -17,7 +17,7 @@ from deblur_cli.data.dataset import split_videos
 from deblur_cli.data.photos import list_photos
 from deblur_cli.transfer import srgb_to_linear
 from deblur_cli.data.video_blur import fits, frame_at, synthesize_video_clip, warp
-from deblur_cli.data.videos import VideoFrames, find_segments, prepare_video
+from deblur_cli.data.videos import VideoFrames, find_segments, opencv, prepare_video
 from deblur_cli.errors import DeblurError
 from tests.media import write_video
 
@@ -362,8 +362,6 @@ def test_no_installed_video_of_the_split_asks_for_fetch():
 def test_without_opencv_the_hint_installs_opencv_not_pypis_other_deblur(monkeypatch):
     """PyPI's `deblur` is another project (this one is `deblur-video`): the hint names the package the data extra
     holds, which pip installs into any environment, checkout or wheel."""
-    from deblur_cli.data.videos import opencv
-
     monkeypatch.setitem(sys.modules, "cv2", None)  # `import cv2` raises ImportError
     with pytest.raises(DeblurError) as raised:
         opencv("optical flow")
