@@ -20,7 +20,7 @@ import torch
 
 from deblur_cli.data.dataset import TrainClips, split_photos
 from deblur_cli.devices import synchronize
-from deblur_cli.train import autocast_dtype
+from deblur_cli.train import autocast_dtype, chosen_precision
 from deblur_cli.train_config import PRECISIONS, TrainConfig
 from deblur_cli.train_tasks import get_task
 
@@ -61,7 +61,8 @@ def main() -> None:
     print(f"  data synthesis on {synth_device}: {data_s:.3f} s per batch")
 
     for precision in args.precision:
-        half = autocast_dtype(precision, device)
+        chosen = chosen_precision(precision, device)  # auto: as a new run on this device records it
+        half = autocast_dtype(chosen, device)
         torch.manual_seed(0)
         model = task.build().to(device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
@@ -80,7 +81,8 @@ def main() -> None:
             synchronize(device)
             if i >= args.warmup:
                 times.append(time.perf_counter() - start)
-        print(f"  {precision:>5}: {statistics.median(times):.3f} s per optimiser step (median of {args.repeat})")
+        name = chosen if chosen == precision else f"{precision} ({chosen})"
+        print(f"  {name:>5}: {statistics.median(times):.3f} s per optimiser step (median of {args.repeat})")
 
 
 if __name__ == "__main__":

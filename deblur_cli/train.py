@@ -1,5 +1,5 @@
 """The training loop: synthetic clips on the fly, AdamW with warm-up and cosine decay, gradient clipping,
-EMA weights, mixed precision (bf16 on GPU, optionally on CPU), resumable checkpoints, held-out validation, a CSV log, and DDP when
+EMA weights, mixed precision (bf16 on GPUs and on CPUs with bf16 instructions), resumable checkpoints, held-out validation, a CSV log, and DDP when
 launched by torchrun (WORLD_SIZE set).
 
 A model plugs in through a `Task` (`train_tasks.py`: how to build it, its loss, how it restores a clip for
@@ -30,7 +30,6 @@ from torch.utils.data import DataLoader
 
 from deblur_cli import cpu_share
 from deblur_cli.checkpoint import load_fitting, read_checkpoint
-from deblur_cli.cpuinfo import cpu_runs_bf16
 from deblur_cli.data.dataset import (
     FixedClips,
     TrainClips,
@@ -39,7 +38,7 @@ from deblur_cli.data.dataset import (
     split_videos,
 )
 from deblur_cli.data.workers import worker_context
-from deblur_cli.devices import precision_warning
+from deblur_cli.devices import PRECISIONS as DTYPES, precision_warning, resolve_dtype
 from deblur_cli.errors import DeblurError, InputError, ModelError, UnknownModelError, UsageError
 from deblur_cli.files import written
 from deblur_cli.train_config import PRECISIONS, TrainConfig
@@ -208,6 +207,13 @@ def train(
     ddp = _Distributed(device)
     try:
         state = read_state(out_dir / CHECKPOINT) if resume else None
+        # a run records what "auto" picks here, and a resume that does not give --precision keeps it
+        if state is None or given is None or "precision" in given:
+            precision = chosen_precision(config.precision, device)
+            cpu_bf16 = device.type == "cpu" and config.precision == "auto" and precision == "bf16"
+            if state is None and cpu_bf16 and note and ddp.main:
+                note("this CPU runs bf16 natively: the run trains in bf16 autocast (--precision fp32: in float32)")
+            config = replace(config, precision=precision)
         if state is not None:  # the run's own config decides its task (a residual model keeps its prior)
             before = resumed_config(state["config"], config, out_dir / CHECKPOINT, frozenset())  # as it was
             config = resumed_config(state["config"], config, out_dir / CHECKPOINT, given)
@@ -398,9 +404,6 @@ def _data(
     sources_said = sources_note(config.sources, train_photos, (config.crop, config.crop), resumed=resumed)
     if sources_said and warn and ddp.main:
         warn(sources_said)
-    if config.precision == "auto" and device.type == "cpu" and not resumed and cpu_runs_bf16() and warn and ddp.main:
-        # for a new run, once its data is found (auto stays fp32 on a CPU: a run begun under it resumes as it began)
-        warn("this CPU runs bf16 natively: --precision bf16 trains faster here (auto trains in fp32 on a CPU)")
     stream = TrainClips(
         train_photos, frames=config.frames, crop=config.crop, seed=config.seed, batch=config.batch,
         start=(step // config.echo) * config.batch, rank=ddp.rank, world_size=ddp.world_size, videos=train_videos,
@@ -584,11 +587,23 @@ def echo_view(clips: torch.Tensor, reuse: int, batch_index: int) -> torch.Tensor
     return clips
 
 
+def chosen_precision(precision: str, device: torch.device) -> str:
+    """--precision `precision` as a new run records it: "auto" becomes the name of what `deblur run`'s auto
+    runs in on `device` (devices.resolve_dtype): bf16 on CUDA GPUs with native bf16, else fp16 (with loss
+    scaling); bf16 on CPUs with bf16 instructions (AVX512-BF16, AMX), where a step of dstnet-s measured 1.3 to
+    1.6 times as fast as in fp32 with the same validation (training.md); fp32 on other CPUs, which emulate bf16,
+    and on MPS.
+    Any other name is kept (autocast_dtype checks it)."""
+    if precision != "auto":
+        return precision
+    return next(name for name, dtype in DTYPES.items() if dtype == resolve_dtype("auto", device))
+
+
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype of a run, or None for plain float32.
 
-    "auto" is bf16 on CUDA (fp16 with loss scaling on GPUs without bf16) and fp32 on CPU, where bf16
-    pays only on processors with bf16 instructions (AVX512-BF16, AMX): ask for it there with "bf16".
+    "auto" is what runs begun by earlier versions recorded (new runs record chosen_precision's name), and it
+    keeps its meaning then: bf16 on CUDA (fp16 on GPUs without it) and fp32 on every CPU.
     """
     if precision not in PRECISIONS:
         raise UsageError(f"unknown precision {precision!r}", hint=f"choose one of {', '.join(PRECISIONS)}")

@@ -37,7 +37,7 @@ class TrainConfig:
     val_clips: int = 8  # held-out clips per validation
     val_size: tuple[int, int] = (256, 256)  # (W, H) of validation clips
     save_every: int = 200  # steps between checkpoints
-    precision: str = "auto"  # auto: bf16 (else fp16) autocast on CUDA, fp32 on CPU; or fp32, bf16, fp16
+    precision: str = "auto"  # auto: train.chosen_precision (bf16 where native, fp16 on older GPUs); fp32, bf16, fp16
     threads: int | None = None  # CPU threads of torch (torch.set_num_threads); None: torch's default, all cores
     init: str | None = None  # weights file to start from (fine-tuning); None: random initialisation
     prior: str | None = None  # diffusion only: a DSTNet (weights file or model name) whose estimate the model corrects

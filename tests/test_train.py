@@ -60,24 +60,59 @@ CONFIG = TrainConfig(
 
 @pytest.fixture(autouse=True)
 def a_cpu_without_bf16(monkeypatch):
-    """The same warnings on every machine: none of bf16 being faster here (test_bf16_is_suggested...)."""
-    import deblur_cli.train
-
-    monkeypatch.setattr(deblur_cli.train, "cpu_runs_bf16", lambda: False)
+    """The same precision on every machine: "auto" trains in fp32 (test_auto_trains_in_bf16_on_a_cpu_that_runs_it)."""
+    monkeypatch.setattr(devices, "cpu_runs_bf16", lambda: False)
 
 
-def test_bf16_is_suggested_on_a_cpu_that_runs_it(tmp_path, monkeypatch):
-    import deblur_cli.train
+def _autocast_seen(seen: list) -> Task:
+    """The tiny task, noting the dtype its convolution runs in at each step (the autocast's)."""
 
-    monkeypatch.setattr(deblur_cli.train, "cpu_runs_bf16", lambda: True)
-    for precision, said in (("auto", True), ("fp32", False), ("bf16", False)):
-        heard: list[str] = []
-        train(dataclasses.replace(CONFIG, steps=2, precision=precision), tmp_path / precision, task=_tiny_task(),
-              until=1, warn=heard.append)  # fmt: skip
-        assert any("--precision bf16 trains faster here" in line for line in heard) == said, heard
-    heard = []  # not again on each resume of a run that stays on auto
-    train(dataclasses.replace(CONFIG, steps=2), tmp_path / "auto", task=_tiny_task(), resume=True, warn=heard.append)
-    assert not any("bf16" in line for line in heard), heard
+    def loss(model, blurred, sharp, cfg, generator):
+        seen.append(model.conv(blurred[:, 0]).dtype)
+        return charbonnier(model(blurred).float(), sharp)
+
+    return dataclasses.replace(_tiny_task(), loss=loss)
+
+
+def _recorded_precision(run: Path) -> str:
+    return torch.load(run / "last.pt", weights_only=True)["config"]["precision"]
+
+
+def test_auto_trains_in_bf16_on_a_cpu_that_runs_it_and_the_run_records_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(devices, "cpu_runs_bf16", lambda: True)
+    for precision, dtype in (("auto", torch.bfloat16), ("fp32", torch.float32)):
+        seen, said = [], []
+        train(dataclasses.replace(CONFIG, steps=2, precision=precision), tmp_path / precision,
+              task=_autocast_seen(seen), until=1, note=said.append)  # fmt: skip
+        assert seen == [dtype]
+        assert _recorded_precision(tmp_path / precision) == {torch.bfloat16: "bf16", torch.float32: "fp32"}[dtype]
+        assert any("trains in bf16 autocast" in line for line in said) == (precision == "auto"), said
+    # on a CPU without bf16 instructions, a resume that does not give --precision goes on as the run began
+    monkeypatch.setattr(devices, "cpu_runs_bf16", lambda: False)
+    seen = []
+    train(dataclasses.replace(CONFIG, steps=2), tmp_path / "auto", task=_autocast_seen(seen), resume=True,
+          given=frozenset())  # fmt: skip
+    assert seen == [torch.bfloat16] and _recorded_precision(tmp_path / "auto") == "bf16"
+
+
+def test_a_run_that_recorded_auto_resumes_in_fp32_on_a_cpu_unless_auto_is_given_again(tmp_path, monkeypatch):
+    """Runs begun before auto chose bf16 on such CPUs recorded "auto" and trained in fp32: they go on so."""
+    train(dataclasses.replace(CONFIG, steps=4), tmp_path, until=1, task=_tiny_task())
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    state["config"]["precision"] = "auto"  # as earlier versions recorded it
+    torch.save(state, tmp_path / "last.pt")
+    monkeypatch.setattr(devices, "cpu_runs_bf16", lambda: True)
+    seen, warned = [], []
+    train(dataclasses.replace(CONFIG, steps=4), tmp_path, until=2, task=_autocast_seen(seen), resume=True,
+          given=frozenset(), warn=warned.append)  # fmt: skip
+    assert seen == [torch.float32] and _recorded_precision(tmp_path) == "auto"
+    assert not [line for line in warned if "resume" in line]
+    train(dataclasses.replace(CONFIG, steps=4), tmp_path, until=3, task=_autocast_seen(seen), resume=True,
+          given=frozenset({"precision"}), warn=warned.append)  # fmt: skip
+    assert seen == [torch.float32, torch.bfloat16] and _recorded_precision(tmp_path) == "bf16"
+    assert [line for line in warned if "resume" in line] == [
+        "this resume changes the run's settings: --precision auto, now bf16"
+    ]
 
 
 def test_a_run_begun_on_a_folder_of_pictures_resumes_as_it_began(tmp_path):
@@ -432,18 +467,12 @@ def test_init_starts_from_given_weights(tmp_path):
 
 def test_bf16_precision_runs_the_loss_under_cpu_autocast(tmp_path, monkeypatch):
     seen = []
-    task = _tiny_task()
-
-    def loss(model, blurred, sharp, cfg, generator):
-        seen.append(model.conv(blurred[:, 0]).dtype)  # a convolution runs in the autocast dtype
-        return charbonnier(model(blurred).float(), sharp)
-
-    task = dataclasses.replace(task, loss=loss)
+    task = _autocast_seen(seen)
     warned = []
     monkeypatch.setattr(devices, "cpu_emulates_bf16", lambda: True)  # as an AVX2 CPU: warned, as run warns
     train(dataclasses.replace(CONFIG, steps=2, precision="bf16"), tmp_path / "bf16", task=task, warn=warned.append)
     train(dataclasses.replace(CONFIG, steps=2, precision="auto"), tmp_path / "auto", task=task, warn=warned.append)
-    assert seen == [torch.bfloat16] * 2 + [torch.float32] * 2  # auto is fp32 on a CPU
+    assert seen == [torch.bfloat16] * 2 + [torch.float32] * 2  # auto is fp32 on a CPU without bf16 instructions
     assert [w for w in warned if "bf16 runs emulated" in w] == [devices.precision_warning(torch.bfloat16, torch.device("cpu"))]
     state = torch.load(tmp_path / "bf16" / "last.pt", weights_only=True)
     assert state["model"]["conv.weight"].dtype == torch.float32  # master weights stay float32
@@ -477,8 +506,8 @@ def test_resume_reads_runs_saved_before_precision_existed(tmp_path):
     del state["config"]["precision"]
     state["config"]["amp"] = True  # how runs stored their mixed-precision setting before
     torch.save(state, tmp_path / "last.pt")
-    train(dataclasses.replace(CONFIG, steps=4), tmp_path, resume=True, task=_tiny_task())
-    assert torch.load(tmp_path / "last.pt", weights_only=True)["config"]["precision"] == "auto"
+    train(dataclasses.replace(CONFIG, steps=4), tmp_path, resume=True, task=_tiny_task(), given=frozenset())
+    assert _recorded_precision(tmp_path) == "auto"
 
 
 def test_position_tables_get_no_weight_decay_and_convolutions_do():

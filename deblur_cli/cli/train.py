@@ -203,7 +203,8 @@ def train_command(
             "--precision",
             metavar="NAME",
             rich_help_panel=OPTIMISER_PANEL,
-            help=f"Autocast: {', '.join(PRECISIONS)} (auto: bf16 on a GPU, fp32 on a CPU; bf16 pays on CPUs with AVX512-BF16/AMX).",
+            help=f"Autocast: {', '.join(PRECISIONS)} (auto: bf16 where the GPU or CPU runs it natively, else fp16 on a GPU,"
+            " fp32 on a CPU). --resume keeps the run's unless given.",
         ),
     ] = DEFAULTS.precision,
     threads: Annotated[
