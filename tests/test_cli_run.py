@@ -2047,3 +2047,53 @@ def test_an_mxf_output_at_a_rate_it_cannot_store_says_so(tmp_path, identity):
         "error: the .mxf container cannot hold video at 10 frames a second",
         "hint: write .mkv, .mov or .mp4, which take any rate",
     ]
+
+
+def test_on_a_cpu_the_thread_count_follows_the_cores_other_programs_leave(tmp_path, identity, monkeypatch):
+    """Passive waiting is chosen as the command starts: beside a program that started later, 90 frames took 38.0 to
+    41.2 s with 2 spinning threads, 33.3 s fitted. As in training (cpu_share.ThreadFit), the count falls while other
+    programs keep the cores busy and comes back when they are free, with a note, unless OMP_NUM_THREADS fixes it."""
+    import functools
+
+    import torch
+
+    from deblur_cli import cpu_share
+
+    set_to: list[int] = []
+    monkeypatch.setattr(torch, "set_num_threads", set_to.append)  # conftest's one thread stays
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)  # as on a 2-core machine
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    now: list[cpu_share.Sample] = []
+    others = iter([])
+
+    def sample():  # once as the fit is made, then at each frame: 30 s later, other programs busy as `others` says
+        busy = next(others) if now else 0.0
+        now.append(cpu_share.Sample(len(now) * 30.0, (now[-1].busy if now else 0.0) + 30.0 * busy, 0.0))
+        return now[-1]
+
+    monkeypatch.setattr(cpu_share, "ThreadFit", functools.partial(cpu_share.ThreadFit, every=30.0, sampler=sample))
+    source = media.make_video(tmp_path / "in.mp4", frames=6, size=(32, 32), fps=30)
+    for options, fixed, expected, said in [
+        ([], None, [1, 2], True),
+        (["-q"], None, [1, 2], False),
+        ([], "2", [], False),
+    ]:
+        set_to.clear()
+        now.clear()
+        others = iter([1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0])  # cores' worth of other programs' work, per period
+        if fixed is not None:
+            monkeypatch.setenv("OMP_NUM_THREADS", fixed)
+        result = deblur(source, "-o", tmp_path / "out.mp4", "-f", "--window", 2, "--overlap", 0, *options)
+        assert result.exit_code == 0, result.output
+        assert set_to == expected, (options, set_to)
+        notes = [line for line in result.output.splitlines() if "cores" in line]
+        assert notes == (
+            [
+                "note: other programs keep 1.0 of the 2 cores busy: restoring on 1 thread from frame 1 (OMP_NUM_THREADS=N"
+                " fixes the count)",
+                "note: the cores are free again: restoring on 2 threads from frame 4",
+            ]
+            if said
+            else []
+        ), result.output

@@ -6,7 +6,7 @@ import functools
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Generator, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Generator, Optional
 
 import typer
 from rich.progress import TextColumn
@@ -270,9 +270,15 @@ def run(
         if compiled and not quiet:  # without this note a long first window looks like a hang
             note("--compile: the first windows wait while torch.compile builds the network's kernels (minutes)")
         outcomes: list[JobOutcome] = []  # one per input, in order: what --json prints
+        fit_threads = _thread_fitting(restorer, quiet)
+
+        def progress(done: int, total: int | None) -> None:  # after each frame, in the thread the model runs in
+            tasks[0](done, total)
+            fit_threads(done)
+
         restoring = restore_batch(
             planned, restorer, model=model, windows=windows, strength=strength, keep_still=keep_still,
-            resume=not no_resume, progress=lambda done, total: tasks[0](done, total), on_note=note,
+            resume=not no_resume, progress=progress, on_note=note,
         )  # fmt: skip
         for outcome in restoring:
             if isinstance(outcome, Started):
@@ -298,6 +304,27 @@ def _said(planning: Generator[Said, None, Batch]) -> Batch:
         except StopIteration as planned:
             return planned.value
         (warn if said.warning else note)(said.text)
+
+
+def _thread_fitting(restorer, quiet: bool) -> Callable[[int], None]:
+    """What to do after each frame: on a CPU, unless OMP_NUM_THREADS fixes torch's thread count, fit it to the
+    cores other programs leave free (cpu_share.ThreadFit, as `deblur train` does), with a note at each change.
+    Passive waiting, chosen as the command starts, covers only programs busy then: beside one that started after
+    it, 90 frames of 640x360 took 38.0 to 41.2 s with 2 spinning threads and 33.3 s fitted (docs/cli.md)."""
+    import torch
+
+    most = torch.get_num_threads()
+    if restorer.device.type != "cpu" or "OMP_NUM_THREADS" in os.environ or most < 2:
+        return lambda done: None
+    fit = cpu_share.ThreadFit(most)
+
+    def after(done: int) -> None:
+        if (threads := fit.poll()) is not None:
+            torch.set_num_threads(threads)
+            if not quiet:
+                note(fit.said("restoring", f"frame {done + 1}", fixed_by="OMP_NUM_THREADS=N"))
+
+    return after
 
 
 def _say(outcome: JobOutcome, *, as_json: bool, quiet: bool, how: str) -> None:
