@@ -1,6 +1,7 @@
 """Whether other programs keep this process's CPU cores busy, read from Linux's /proc/stat while the
-`deblur` command starts (launch.py), without torch, and, for a job that lasts (`deblur train`, `deblur run`), as it goes
-(`ThreadFit`: the thread count, which torch lets a process change at any time, unlike the waiting policy).
+`deblur` command starts (launch.py), without torch, and, for a job that lasts (`deblur train`, `deblur run`),
+as it goes (`ThreadFit`: the thread count, which torch lets a process change at any time, unlike the waiting
+policy).
 
 PyTorch's OpenMP threads spin while they wait for each other (libgomp's default): fastest on a machine
 the run has to itself, and costly where other work keeps the cores busy, since a spinning thread holds a
@@ -134,10 +135,11 @@ def threads_for(free_cores: float, most: int) -> int:
 
 
 class ThreadFit:
-    """The thread count a long CPU job (`deblur train`, `deblur run`) should use as other programs come and go: torch's threads
-    spin while they wait for each other, and beside one busy program a training step on 2 cores took 24.7 s
-    with 2 threads, 2.9 s with 1, against 1.7 to 1.8 s with 2 on the machine alone (docs/training.md). `poll()` after
-    every step measures the cores over periods of `every` seconds and returns a new count, between 1 and `most`
+    """The thread count a long CPU job (`deblur train`, `deblur run`) should use as other programs come and go:
+    torch's threads spin while they wait for each other, and beside one busy program a training step on 2 cores
+    took 24.7 s with 2 threads, 2.9 s with 1, against 1.7 to 1.8 s with 2 on the machine alone (docs/training.md);
+    `deblur run` of 90 frames of 640x360 38.0 to 41.2 s with 2, 33.3 s fitted (docs/cli.md). `poll()` after
+    every step (frame) measures the cores over periods of `every` seconds and returns a new count, between 1 and `most`
     (the job's count with the cores to itself), where a period asks for fewer threads than the current count, or
     two in a row for the same larger one: too many threads cost several times what too few do, so the count
     falls at once and rises only once the cores stay free. Otherwise None.
