@@ -372,11 +372,10 @@ def _device_name(device: object) -> str:
 
 def _precision_name(precision: object) -> str:
     """load's precision as resolve_dtype takes it: a name, or a torch dtype (torch.bfloat16)."""
-    from deblur_cli.devices import PRECISIONS
+    from deblur_cli.devices import DTYPE_NAMES, PRECISIONS
 
-    names = {dtype: name for name, dtype in PRECISIONS.items()}
-    if isinstance(precision, torch.dtype) and precision in names:
-        return names[precision]
+    if isinstance(precision, torch.dtype) and precision in DTYPE_NAMES:
+        return DTYPE_NAMES[precision]
     if not isinstance(precision, str):
         raise UsageError(
             f"precision must be one of auto, {', '.join(PRECISIONS)} or their torch dtypes, got {precision!r}"

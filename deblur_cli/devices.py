@@ -13,6 +13,7 @@ from deblur_cli.host_memory import available_bytes
 
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DTYPE_NAMES = {dtype: name for name, dtype in PRECISIONS.items()}  # torch.bfloat16 -> "bf16"
 # Newer torch raises a device-generic torch.OutOfMemoryError (torch.cuda's name is an alias of it).
 _OOM_ERRORS = tuple({torch.cuda.OutOfMemoryError, getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)})
 # Older torch reports the MPS and CPU allocators' failures as plain RuntimeErrors with these messages.

@@ -38,7 +38,7 @@ from deblur_cli.data.dataset import (
     split_videos,
 )
 from deblur_cli.data.workers import worker_context
-from deblur_cli.devices import PRECISIONS as DTYPES, precision_warning, resolve_dtype
+from deblur_cli.devices import DTYPE_NAMES, precision_warning, resolve_dtype
 from deblur_cli.errors import DeblurError, InputError, ModelError, UnknownModelError, UsageError
 from deblur_cli.files import written
 from deblur_cli.train_config import PRECISIONS, TrainConfig
@@ -596,7 +596,7 @@ def chosen_precision(precision: str, device: torch.device) -> str:
     Any other name is kept (autocast_dtype checks it)."""
     if precision != "auto":
         return precision
-    return next(name for name, dtype in DTYPES.items() if dtype == resolve_dtype("auto", device))
+    return DTYPE_NAMES[resolve_dtype("auto", device)]
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
