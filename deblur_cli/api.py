@@ -50,10 +50,13 @@ class DeblurWarning(UserWarning):
 
 class Deblurrer:
     """A loaded model (`load`), how it cuts frames into windows and tiles, and whether it keeps what stands still
-    (`keep_still`, as `deblur run --keep-still`)."""
+    (`keep_still`, as `deblur run --keep-still`) and the input's fine texture (`keep_detail`, as `--keep-detail`)."""
 
-    def __init__(self, name: str, restorer: Restorer, windows: WindowOptions, keep_still: bool = False):
-        self.name, self.restorer, self.windows, self.keep_still = name, completed(restorer), windows, keep_still
+    def __init__(
+        self, name: str, restorer: Restorer, windows: WindowOptions, keep_still: bool = False, keep_detail: bool = False
+    ):
+        self.name, self.restorer, self.windows = name, completed(restorer), windows
+        self.keep_still, self.keep_detail = keep_still, keep_detail
 
     @property
     def device(self) -> torch.device:
@@ -137,8 +140,9 @@ class Deblurrer:
             _warn(f"{message.split(' (')[0]} ({what_to_do} to skip the retries)")
 
         stream = restore_stream(
-            given(), self.restorer, self.windows, kind.size, on_retry=retried, keep_still=self.keep_still
-        )
+            given(), self.restorer, self.windows, kind.size,
+            on_retry=retried, keep_still=self.keep_still, keep_detail=self.keep_detail,
+        )  # fmt: skip
         while True:
             with torch.inference_mode():  # around each step only: the caller's code between them is its own
                 restored = next(stream, _END)
@@ -255,6 +259,7 @@ def load(
     batch: int = 1,
     scene_cuts: bool = True,
     keep_still: bool = False,
+    keep_detail: bool = False,
     compile: bool = False,
     cache_dir: str | Path | None = None,
     offline: bool | None = None,
@@ -264,7 +269,8 @@ def load(
     "wtsa-s"; `weights` a file instead of the registered ones; `steps`, `eta`, `samples` and `seed` for the
     diffusion models; `window` and `overlap` in frames (None: the model's); `tile` a side in pixels, "auto"
     (from free memory), or None or 0 (whole frames); `batch` windows per model call; `keep_still` keeps the
-    input where it stands still (still_regions.py). Bad values raise
+    input where it stands still (still_regions.py), `keep_detail` its fine texture where the restoration smoothed
+    it (kept_detail.py). Bad values raise
     deblur_cli.errors.UsageError (a DeblurError) saying which; warnings are DeblurWarning."""
     from deblur_cli.auto_model import choose_model
     from deblur_cli.devices import resolve_device
@@ -280,7 +286,7 @@ def load(
     if seed is not None:
         _integer("seed", seed, 0)
     scene_cuts, compile = _boolean("scene_cuts", scene_cuts), _boolean("compile", compile)
-    keep_still = _boolean("keep_still", keep_still)
+    keep_still, keep_detail = _boolean("keep_still", keep_still), _boolean("keep_detail", keep_detail)
     offline = None if offline is None else _boolean("offline", offline, or_none=True)  # None: as HF_HUB_OFFLINE says
     if isinstance(eta, bool) or not isinstance(eta, (int, float, np.integer, np.floating)):
         raise UsageError(f"eta must be a number, got {eta!r}")
@@ -309,7 +315,7 @@ def load(
         _warn(line)
     if restorer.device.type == "cpu" and cpu_share.spinning_beside_others(since, cpu_share.sample()):
         _warn(_SPINNING)
-    return Deblurrer(name, restorer, windows, keep_still)
+    return Deblurrer(name, restorer, windows, keep_still, keep_detail)
 
 
 # deblur run sets OMP_WAIT_POLICY itself where it finds its cores busy, before torch is imported (cpu_share)

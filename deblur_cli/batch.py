@@ -295,6 +295,7 @@ def restore_batch(
     windows: WindowOptions,
     strength: float = 1.0,
     keep_still: bool = False,
+    keep_detail: bool = False,
     resume: bool = True,
     progress: FramesProgress | None = None,
     on_note: Callable[[str], None] | None = None,
@@ -325,6 +326,7 @@ def restore_batch(
                     side_by_side=batch.side_by_side,
                     strength=strength,
                     keep_still=keep_still,
+                    keep_detail=keep_detail,
                     resume=resume,
                     progress=progress,
                     on_note=on_note,
@@ -345,7 +347,8 @@ def restore_batch(
                 raise
             else:
                 warnings = tuple(message for message in result.warnings if message not in batch.foreseen[job.source])
-                outcome = Done(job, result, result.summary(model, restorer, windows, strength, keep_still), warnings)
+                summary = result.summary(model, restorer, windows, strength, keep_still, keep_detail)
+                outcome = Done(job, result, summary, warnings)
         outcomes.append(outcome)
         yield outcome
 

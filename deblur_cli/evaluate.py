@@ -253,6 +253,7 @@ def evaluate_sequence(
     input_scores: SequenceScore | None = None,
     strength: float = 1.0,
     keep_still: bool = False,
+    keep_detail: bool = False,
 ) -> SequenceScore:
     """Restore `pair.blurred` (its first `max_frames` frames, if given) and score it against
     `pair.sharp` with `frame_metrics` (LPIPS with that model, NIQE if `with_niqe`), and with the
@@ -262,7 +263,8 @@ def evaluate_sequence(
     means and each frame's scores) is taken as it is instead of scoring the input again (NIQE alone costs
     about 0.4 s a 720p frame on a CPU). `strength` mixes each restored frame with its input as `deblur run
     --strength` does (stream.restore_mixed: at 0 the model does not run), and `keep_still` keeps each window's
-    input where it stands still as `deblur run --keep-still` does. The score lists the scene cuts the windows were
+    input where it stands still as `deblur run --keep-still` does, `keep_detail` its fine texture where the
+    restoration smoothed it as `deblur run --keep-detail` does. The score lists the scene cuts the windows were
     split at."""
     restorer = completed(restorer)
     check_windows(restorer, windows)
@@ -274,7 +276,7 @@ def evaluate_sequence(
         size = (info.height, info.width)
         frames = restore_mixed(
             inputs, restorer, windows, size, strength=strength, on_cut=cuts.append, curve=curve, on_tile=tiles.append,
-            keep_still=keep_still,
+            keep_still=keep_still, keep_detail=keep_detail,
         )  # fmt: skip
         return (as_float(frame) for frame in frames)  # at strength 0 the input frames, as decoded
 

@@ -41,12 +41,13 @@ def plan_contenders(
     offline: bool | None = None,
     strength: float = 1.0,
     keep_still: bool = False,
+    keep_detail: bool = False,
     warn: Callable[[str], None],
 ) -> list[Contender]:
     """A Contender for each model/weights combination asked for: each model with its own weights; one model with
     each weights file; or models and weights paired in order (else UsageError). `auto` is resolved on `device`.
     Each file is checked (`check_weights`) before any model runs, and `warn` told where it holds another size of
-    model. A `strength` under 1 and `keep_still` are in the label (`dstnet-s (strength 0.5)`,
+    model. A `strength` under 1, `keep_still` and `keep_detail` are in the label (`dstnet-s (strength 0.5)`,
     `dstnet-s (keep-still)`): the scores are of a partial restoration, which a table or JSON copied elsewhere must
     not pass for the model's own."""
     if not weights:
@@ -60,7 +61,7 @@ def plan_contenders(
             f"{len(weights)} --weights for {len(models)} models",
             hint="give one --weights per --model, in order, or several --weights for one model",
         )
-    told = partial_restoration(strength, keep_still)
+    told = partial_restoration(strength, keep_still, keep_detail)
     partial = f" ({', '.join(told)})" if told else ""
     contenders: list[Contender] = []
     for name, weights_file in combos:

@@ -53,6 +53,7 @@ class ScoreOptions:
     max_frames: int | None = None
     strength: float = 1.0  # a model's frames mixed with their input, as `deblur run --strength`
     keep_still: bool = False  # a model's windows keep their input where it stands still, as `deblur run --keep-still`
+    keep_detail: bool = False  # and its fine texture where the restoration smoothed it, as `--keep-detail`
 
 
 Stage = Literal["pass", "taken", "started", "frames", "scored"]
@@ -122,7 +123,9 @@ def evaluate_models(
     try:
         for model in models:
             restorer = model.build()
-            settings = output_settings(restorer, model.windows, options.strength, options.keep_still)
+            settings = output_settings(
+                restorer, model.windows, options.strength, options.keep_still, options.keep_detail
+            )
             settings |= _scoring_settings(options)
             current = EvaluationReport(
                 dataset,
@@ -210,6 +213,7 @@ def _model_scorer(
             pair, restorer=restorer, windows=windows,
             lpips=options.lpips, with_niqe=options.with_niqe, with_flicker=options.with_flicker,
             max_frames=options.max_frames, strength=options.strength, keep_still=options.keep_still,
+            keep_detail=options.keep_detail,
             save_to=folders.get(pair.name), progress=progress, input_scores=input_scores,
         )  # fmt: skip
 

@@ -78,10 +78,16 @@ class RunResult:
         return (self.frames - self.resumed) / self.seconds if self.seconds > 0 else 0.0
 
     def summary(
-        self, model: str, restorer: Restorer, windows: WindowOptions, strength: float = 1.0, keep_still: bool = False
+        self,
+        model: str,
+        restorer: Restorer,
+        windows: WindowOptions,
+        strength: float = 1.0,
+        keep_still: bool = False,
+        keep_detail: bool = False,
     ) -> dict:
-        """This run as `run --json` prints it: `model` is the model's name, `restorer`, `windows`, `strength` and
-        `keep_still` what the run was given."""
+        """This run as `run --json` prints it: `model` is the model's name, `restorer`, `windows`, `strength`,
+        `keep_still` and `keep_detail` what the run was given."""
         return {
             "input": self.input,
             "output": self.output,
@@ -98,7 +104,8 @@ class RunResult:
             "device": str(restorer.device),
             "warnings": self.warnings,
             # --tile auto, and out-of-memory retries, decide the tiles as the run goes
-            "settings": output_settings(restorer, windows, strength, keep_still) | {"tile_used": self.tile},
+            "settings": output_settings(restorer, windows, strength, keep_still, keep_detail)
+            | {"tile_used": self.tile},
         }
 
 
@@ -186,17 +193,22 @@ def _encode_worker(
 
 
 def output_settings(
-    restorer: Restorer, windows: WindowOptions, strength: float = 1.0, keep_still: bool = False
+    restorer: Restorer,
+    windows: WindowOptions,
+    strength: float = 1.0,
+    keep_still: bool = False,
+    keep_detail: bool = False,
 ) -> dict:
     """What decides the restored frames besides the input, as `run --json` and `evaluate --json` record
     it (`settings`) and `resume_key` builds on: deblur's version, the restorer's `identity` (None for a
-    restorer without one), the windows and tiles as asked for, --strength and --keep-still."""
+    restorer without one), the windows and tiles as asked for, --strength, --keep-still and --keep-detail."""
     return {
         "deblur": __version__,
         "restorer": restorer.identity,
         "windows": dataclasses.asdict(windows),
         "strength": strength,
         "keep_still": keep_still,
+        "keep_detail": keep_detail,
     }
 
 
@@ -210,6 +222,7 @@ def resume_key(
     side_by_side: bool,
     strength: float = 1.0,
     keep_still: bool = False,
+    keep_detail: bool = False,
 ) -> dict | None:
     """Everything a run's output depends on, for telling whether the work an interrupted run kept can
     be reused: the input's identity, what cuts it into windows and tiles, the encoder's settings, the timing
@@ -217,7 +230,7 @@ def resume_key(
     the restorer's `identity` (model, weights, precision, sampler). None for a restorer without one."""
     if restorer.identity is None:
         return None
-    return output_settings(restorer, windows, strength, keep_still) | {
+    return output_settings(restorer, windows, strength, keep_still, keep_detail) | {
         "input": input_identity(source_path),
         "span": [read.span.start, read.span.end],
         "image_rate": None if read.image_rate is None else str(read.image_rate),
@@ -259,6 +272,7 @@ def deblur_video(
     side_by_side: bool = False,
     strength: float = 1.0,
     keep_still: bool = False,
+    keep_detail: bool = False,
     resume: bool = True,
     progress: FramesProgress | None = None,
     on_note: Callable[[str], None] | None = None,
@@ -273,7 +287,8 @@ def deblur_video(
     With `side_by_side`, each output frame shows the input on the left and the restored frame on the
     right, a thin line between them, each captioned where the caption fits (see side_by_side.py). `strength` below 1 keeps that much of the restoration
     and the rest of the input: each frame is input + strength × (restored − input); at 0 the model is not run.
-    `keep_still` keeps the input where it stands still (still_regions.py), before `strength` mixes.
+    `keep_still` keeps the input where it stands still (still_regions.py), and `keep_detail` its fine texture where
+    the restoration smoothed it (kept_detail.py), before `strength` mixes.
     `read.image_rate` is the frame rate of an image-sequence input (video_io.DEFAULT_FPS without one).
     `read.deinterlace` ("auto", "on", "off", "double") says whether and how a video's fields are joined
     into progressive frames before they are restored (video_io/deinterlace.py).
@@ -299,7 +314,9 @@ def deblur_video(
         turned = shows_turned(output_path)  # else the halves are placed for frames shown as stored (.avi)
         sink_info = composed_info(info, turned) if side_by_side else info
         sink_info = with_grid(output_path, sink_info, source_path)  # before the key, which holds the output's clock
-        key = resume_key(source_path, sink_info, restorer, windows, encode, read, side_by_side, strength, keep_still)
+        key = resume_key(
+            source_path, sink_info, restorer, windows, encode, read, side_by_side, strength, keep_still, keep_detail
+        )
         sink = open_sink(output_path, sink_info, encode, source=source_path, resume_key=key, fresh=not resume)
         try:
             with sink:
@@ -307,9 +324,11 @@ def deblur_video(
                 begin, resumed = _resume(sink, source, info.frame_count, note, asked=resume, name=output_path)
                 restored = _restore_into(
                     sink, source, restorer, windows,
-                    begin=begin, resumed=resumed, strength=strength, keep_still=keep_still, progress=progress,
+                    begin=begin, resumed=resumed, strength=strength, keep_still=keep_still, keep_detail=keep_detail,
+                    progress=progress,
                     placement=placement(
-                        info, (restorer.identity or {}).get("model"), turned, strength=strength, keep_still=keep_still
+                        info, (restorer.identity or {}).get("model"), turned, strength=strength, keep_still=keep_still,
+                        keep_detail=keep_detail,
                     ) if side_by_side else None,
                 )  # fmt: skip
         except BaseException as e:
@@ -384,6 +403,7 @@ def _restore_into(
     placement: Placement | None,
     strength: float,
     keep_still: bool,
+    keep_detail: bool,
     progress: FramesProgress | None,
 ) -> _Restored:
     """Decode `source` from frame `begin` (None: not at all), restore it and write the frames from
@@ -442,7 +462,7 @@ def _restore_into(
             restored_frames = restore_mixed(
                 decoded(), restorer, windows, size, strength=strength,
                 on_retry=retries.__setitem__, on_cut=lambda t: split.add((begin or 0) + t), on_tile=tiles.append,
-                curve=curve, first=begin or 0, keep_still=keep_still,
+                curve=curve, first=begin or 0, keep_still=keep_still, keep_detail=keep_detail,
             )  # fmt: skip
             for index, restored in enumerate(restored_frames, start=begin or 0):
                 if encode_errors:

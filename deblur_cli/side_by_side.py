@@ -9,9 +9,9 @@ its halves are placed for no turn and no mirror.
 
 Each half is captioned in its top-left corner as shown, "input" and "deblurred (dstnet-s)" (captions.py), where
 the captions fit: so that an editor need not remember which side is which. A partial restoration (--strength,
---keep-still) says so in `deblur evaluate`'s words, "deblurred (dstnet-s, strength 0.5)", or on a 16:9 or 9:16 frame,
-where that does not fit, "dstnet-s, strength 0.5": a preview is what gets shared, and it must not pass for the model's
-whole restoration.
+--keep-still, --keep-detail) says so in `deblur evaluate`'s words, "deblurred (dstnet-s, strength 0.5)", or on a 16:9
+or 9:16 frame, where that does not fit, "dstnet-s, strength 0.5": a preview is what gets shared, and it must not pass
+for the model's whole restoration.
 """
 
 from __future__ import annotations
@@ -60,13 +60,19 @@ class Placement(NamedTuple):
 
 
 def placement(
-    info: VideoInfo, model: str | None, turned: bool = True, *, strength: float = 1.0, keep_still: bool = False
+    info: VideoInfo,
+    model: str | None,
+    turned: bool = True,
+    *,
+    strength: float = 1.0,
+    keep_still: bool = False,
+    keep_detail: bool = False,
 ) -> Placement:
     """The Placement of `info`'s frames side by side, their captions naming `model` and what the run keeps of its
     restoration (captions_for), turned once for the run as the frames are stored. `turned` as composed_info's: where
     the output is not shown turned (.avi), the halves are placed as stored."""
     rotation, mirrored = (info.rotation, info.mirrored) if turned else (0, False)
-    captions = captions_for(info, model, turned, strength=strength, keep_still=keep_still)
+    captions = captions_for(info, model, turned, strength=strength, keep_still=keep_still, keep_detail=keep_detail)
     if captions is not None:
         stamps = tuple(_as_stored(letters, rotation, mirrored) for letters in captions.stamps)
         captions = dataclasses.replace(captions, stamps=stamps)
@@ -74,20 +80,28 @@ def placement(
 
 
 def captions_for(
-    info: VideoInfo, model: str | None, turned: bool = True, *, strength: float = 1.0, keep_still: bool = False
+    info: VideoInfo,
+    model: str | None,
+    turned: bool = True,
+    *,
+    strength: float = 1.0,
+    keep_still: bool = False,
+    keep_detail: bool = False,
 ) -> Captions | None:
     """The captions of `info`'s frames side by side: "input", and the first of `restored_labels` that fits; None
     where none fits. `turned` as composed_info's."""
     width, height = info.display_size if turned else (info.width, info.height)
     white = white_of(info.color.get("transfer"))
-    for label in restored_labels(model, strength, keep_still):
+    for label in restored_labels(model, strength, keep_still, keep_detail):
         captions = fitting((INPUT, label), height, width, white)
         if captions is not None:
             return captions
     return None
 
 
-def restored_labels(model: str | None, strength: float = 1.0, keep_still: bool = False) -> list[str]:
+def restored_labels(
+    model: str | None, strength: float = 1.0, keep_still: bool = False, keep_detail: bool = False
+) -> list[str]:
     """The restored half's captions, best first (captions_for draws the first that fits): "deblurred (dstnet-s)"
     naming `model` (None: the model has no name), then "deblurred". A partial restoration's captions say what it
     keeps, as `deblur evaluate` labels it, never "deblurred" alone: "deblurred (dstnet-s, strength 0.5)", then
@@ -96,7 +110,7 @@ def restored_labels(model: str | None, strength: float = 1.0, keep_still: bool =
     "deblurred (strength 0.5)", "strength 0.5". At strength 0 the model does not run: the half is the input."""
     if strength == 0:
         return [f"{INPUT} (strength 0)", "strength 0"]
-    told = partial_restoration(strength, keep_still)
+    told = partial_restoration(strength, keep_still, keep_detail)
     if not told:
         labels = ([f"{RESTORED} ({model})"] if model else []) + [RESTORED]
     else:

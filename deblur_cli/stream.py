@@ -17,6 +17,7 @@ from deblur_cli.frame_facts import FrameFacts
 from deblur_cli.levels import as_float
 from deblur_cli.restorer import Restorer, batches, completed, restore_windows
 from deblur_cli.scene_cuts import cuts_in
+from deblur_cli.kept_detail import keep_detail as kept_detail
 from deblur_cli.still_regions import keep_still as kept_still
 from deblur_cli.tiles import auto_tile_size, restore_tiled, restore_tiled_with_retry
 from deblur_cli.transfer import ModelCurve
@@ -78,6 +79,7 @@ def restore_stream(
     curve: ModelCurve | None = None,
     first: int = 0,
     keep_still: bool = False,
+    keep_detail: bool = False,
 ) -> Iterator[torch.Tensor]:
     """Restore a stream of (3, H, W) frames of `size` (H, W) as `deblur run` does: overlapping
     temporal windows, up to `windows.batch` of them per model call when the restorer batches
@@ -107,7 +109,8 @@ def restore_stream(
     positional restorer (restorer.py) is told where each window lies in the video.
 
     With `keep_still` (`deblur run --keep-still`), each window keeps its input where the input stands still
-    (still_regions.py): motion blur needs motion.
+    (still_regions.py): motion blur needs motion. With `keep_detail` (`deblur run --keep-detail`), each window keeps
+    its input's fine texture where the restoration smoothed it (kept_detail.py), before the still regions are kept.
 
     A frame without colour (`is_grey`) comes out without colour (`greyed`): the models, trained on colour,
     tint grey frames a little (up to 46 of 255 levels apart between channels on grey noise).
@@ -127,7 +130,7 @@ def restore_stream(
     facts: dict[int, FrameFacts] = {}  # of each frame read and not yet yielded restored, by its index in the stream
     restore = _WindowRestorer(
         restorer, windows, size, on_retry=on_retry, on_tile=on_tile, curve=curve, first=first, facts=facts,
-        keep_still=keep_still,
+        keep_still=keep_still, keep_detail=keep_detail,
     )  # fmt: skip
 
     def noted(frames: Iterable[torch.Tensor | tuple[torch.Tensor, FrameFacts]]) -> Iterator[torch.Tensor]:
@@ -172,6 +175,7 @@ def restore_mixed(
     curve: ModelCurve | None = None,
     first: int = 0,
     keep_still: bool = False,
+    keep_detail: bool = False,
 ) -> Iterator[torch.Tensor]:
     """The frames as `deblur run --strength` writes them, on the restorer's device: at 1 restore_stream's
     (which takes the other arguments); between 0 and 1 each with its input mixed back in (`mixed`); at 0 the
@@ -189,6 +193,7 @@ def restore_mixed(
     restored = restore_stream(
         kept(frames) if strength < 1 else frames, restorer, windows, size,
         on_retry=on_retry, on_cut=on_cut, on_tile=on_tile, curve=curve, first=first, keep_still=keep_still,
+        keep_detail=keep_detail,
     )  # fmt: skip
     return restored if strength == 1 else (mixed(inputs.popleft(), frame, strength) for frame in restored)
 
@@ -196,8 +201,8 @@ def restore_mixed(
 class _WindowRestorer:
     """The `restore` of stitch_windows for restore_stream: each call's windows as float on the
     restorer's device, on the model's curve, split at scene cuts, in tiles, retried smaller after an
-    out-of-memory error, their still regions kept with `keep_still`. `tile` and `batch` hold what the latest
-    retry left, for the later windows."""
+    out-of-memory error, their input's fine texture kept with `keep_detail` and their still regions with
+    `keep_still`. `tile` and `batch` hold what the latest retry left, for the later windows."""
 
     def __init__(
         self,
@@ -211,9 +216,10 @@ class _WindowRestorer:
         first: int,
         facts: dict[int, FrameFacts],
         keep_still: bool = False,
+        keep_detail: bool = False,
     ):
         self.restorer = restorer
-        self.keep_still = keep_still
+        self.keep_still, self.keep_detail = keep_still, keep_detail
         self.first = first
         self.facts = facts  # by the frames' index in the stream (restore_stream fills it)
         self.windows = windows
@@ -239,7 +245,7 @@ class _WindowRestorer:
             for b, at in zip(moving, moving_cuts):
                 cuts[b] = at
             return restored, cuts
-        given = group if self.keep_still else None  # as stored, on the curve the restored frames are mapped back to
+        given = group if self.keep_still or self.keep_detail else None  # as stored, as the restored frames come back
         if self.curve is not None:
             group = self.curve.to_model(group)
         starts = [self.first + start for start in starts]  # in the video
@@ -251,7 +257,9 @@ class _WindowRestorer:
             restored = self._restore_group(group, starts)
         if self.curve is not None:
             restored = self.curve.from_model(restored)
-        return (restored if given is None else kept_still(given, restored)), cuts
+        if self.keep_detail:
+            restored = kept_detail(given, restored)
+        return (kept_still(given, restored) if self.keep_still else restored), cuts
 
     def _held(self, index: int) -> bool:
         told = self.facts.get(index)

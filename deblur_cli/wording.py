@@ -44,10 +44,12 @@ def weights_label(model: str, weights: Path | None) -> str:
     return model if weights is None else f"{model} ({weights.name})"
 
 
-def partial_restoration(strength: float, keep_still: bool) -> list[str]:
+def partial_restoration(strength: float, keep_still: bool, keep_detail: bool = False) -> list[str]:
     """What part of a model's restoration a run or a score keeps, in the words its labels use: ["strength 0.5",
-    "keep-still"]; none for the whole. A table or preview copied elsewhere must not pass for the model's own."""
-    return ([f"strength {strength:g}"] if strength != 1 else []) + (["keep-still"] if keep_still else [])
+    "keep-still", "keep-detail"]; none for the whole. A table or preview copied elsewhere must not pass for the
+    model's own."""
+    kept = [word for word, given in (("keep-still", keep_still), ("keep-detail", keep_detail)) if given]
+    return ([f"strength {strength:g}"] if strength != 1 else []) + kept
 
 
 def readable_size(size: int) -> str:

@@ -1077,7 +1077,7 @@ def test_json_says_what_decided_the_output(tmp_path, monkeypatch):
     windows = {"window": 4, "overlap": 1, "tile": 32, "tile_overlap": 8, "batch": 2, "last": "split", "scene_cuts": False}
     assert json.loads(result.stdout)["settings"] == {
         "deblur": __version__, "restorer": {"model": "mix"}, "windows": windows, "strength": 0.5, "keep_still": False,
-        "tile_used": 32,
+        "keep_detail": False, "tile_used": 32,
     }
     # the tile side --tile auto decides, here whole frames
     result = deblur(source, "-o", tmp_path / "auto.mp4", "--json")

@@ -59,6 +59,7 @@ def test_long_commands_group_their_options_in_panels():
     assert run["Windows and tiles"] == ["--window", "--overlap", "--tile", "--tile-overlap", "--batch", "--scene-cuts"]
     assert run["Input frames"] == ["--start", "--end", "--duration", "--fps", "--deinterlace"]
     output = ["--codec", "--crf", "--preset", "--pix-fmt", "--no-audio", "--side-by-side", "--strength", "--keep-still"]
+    output.append("--keep-detail")
     assert run["Output"] == output
     train = panels(shown("train"))
     assert "--ddim-steps" in train["--evaluate: validate weights, without training"]

@@ -17,6 +17,7 @@ from deblur_cli.cli.options import (
     CacheDirOpt,
     DeviceOpt,
     EtaOpt,
+    KeepDetailOpt,
     KeepStillOpt,
     METRICS_PANEL,
     MODEL_PANEL,
@@ -120,6 +121,7 @@ def evaluate(
     scene_cuts: SceneCutsOpt = True,
     strength: StrengthOpt = 1.0,
     keep_still: KeepStillOpt = False,
+    keep_detail: KeepDetailOpt = False,
     frames: Annotated[
         Optional[int],
         typer.Option("--frames", metavar="N", min=1, help="Only the first N frames of each sequence (default: all)."),
@@ -232,7 +234,7 @@ def evaluate(
     asked = models or ([AUTO] if weights or not results else [])  # --results alone runs no model
     contenders = plan_contenders(
         asked, weights or [], device=torch_device, cache_dir=cache_dir, offline=offline or None, strength=strength,
-        keep_still=keep_still, warn=warn,
+        keep_still=keep_still, keep_detail=keep_detail, warn=warn,
     )  # fmt: skip
     elsewhere = results_contenders(results or [], pairs, [contender.label for contender in contenders])
     for pair in pairs:  # a frame missing found now, not after a model's pass
@@ -288,6 +290,7 @@ def evaluate(
         max_frames=frames,
         strength=strength,
         keep_still=keep_still,
+        keep_detail=keep_detail,
     )
 
     bars = _PassBars(quiet)
@@ -341,7 +344,7 @@ def evaluate(
 # The parameters that only a model's restoration reads
 _FOR_MODELS = [
     "precision", "steps", "eta", "seed", "samples", "window", "overlap", "tile", "tile_overlap", "batch",
-    "last_window", "strength", "keep_still", "save", "cache_dir", "offline", "scene_cuts",
+    "last_window", "strength", "keep_still", "keep_detail", "save", "cache_dir", "offline", "scene_cuts",
 ]  # fmt: skip
 
 

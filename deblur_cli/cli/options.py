@@ -103,7 +103,7 @@ EtaOpt = Annotated[
         parser=number_in(0.0, 1.0),
         metavar="X",
         rich_help_panel=SAMPLING_PANEL,
-        help="DDIM noise: 0 = deterministic, 1 = DDPM-like.",
+        help="DDIM noise: 0 deterministic, 1 DDPM-like.",
     ),
 ]
 
@@ -216,6 +216,15 @@ KeepStillOpt = Annotated[
         metavar="",
         rich_help_panel=OUTPUT_PANEL,
         help="Keep the input where nothing moves.",
+    ),
+]
+KeepDetailOpt = Annotated[
+    bool,
+    typer.Option(
+        "--keep-detail",
+        metavar="",
+        rich_help_panel=OUTPUT_PANEL,
+        help="Keep fine texture the model smooths.",
     ),
 ]
 StartOpt = Annotated[

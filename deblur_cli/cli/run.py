@@ -36,6 +36,7 @@ from deblur_cli.cli.options import (
     DeviceOpt,
     DurationOpt,
     EndOpt,
+    KeepDetailOpt,
     KeepStillOpt,
     EtaOpt,
     FpsOpt,
@@ -164,6 +165,7 @@ def run(
     ] = False,
     strength: StrengthOpt = 1.0,
     keep_still: KeepStillOpt = False,
+    keep_detail: KeepDetailOpt = False,
     model: ModelOpt = AUTO,
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
@@ -278,7 +280,7 @@ def run(
 
         restoring = restore_batch(
             planned, restorer, model=model, windows=windows, strength=strength, keep_still=keep_still,
-            resume=not no_resume, progress=progress, on_note=note,
+            keep_detail=keep_detail, resume=not no_resume, progress=progress, on_note=note,
         )  # fmt: skip
         for outcome in restoring:
             if isinstance(outcome, Started):

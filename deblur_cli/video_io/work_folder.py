@@ -168,7 +168,10 @@ _EARLIER_DEBLUR = Change("version", "another version of deblur")
 def as_written_now(key: dict) -> dict:
     """A stored key (or `run`/`evaluate` settings) as this release writes it: earlier ones recorded the
     weights file's size and time beside its path and sha256, so that a file fetched or written again with
-    the same bytes counted as other weights."""
+    the same bytes counted as other weights; and those written before --keep-detail have no entry for it (their
+    frames are those of a run without it)."""
+    if "keep_still" in key and "keep_detail" not in key:
+        key = {**key, "keep_detail": False}
     restorer = key.get("restorer")
     if isinstance(restorer, dict) and isinstance(restorer.get("weights"), list) and restorer.get("weights_sha256"):
         return {**key, "restorer": {**restorer, "weights": restorer["weights"][:1]}}
@@ -303,7 +306,7 @@ _OPTIONS = {
     "windows.tile": _Valued("--tile", unset="0"),  # None: whole frames
     "windows.batch": _Valued("--batch"), "windows.last": _Valued("--last-window"),
     "windows.scene_cuts": _Flag("--no-scene-cuts", inverse=True), "strength": _Valued("--strength"),
-    "keep_still": _Flag("--keep-still"),
+    "keep_still": _Flag("--keep-still"), "keep_detail": _Flag("--keep-detail"),
     "side_by_side": _Flag("--side-by-side"), "deinterlace": _Valued("--deinterlace"), "image_rate": _Valued("--fps"),
     "span": _span, "encode.audio": _Flag("--no-audio", inverse=True),
     **{f"encode.{name}": _Valued(f"--{name.replace('_', '-')}") for name in ("codec", "crf", "preset", "pix_fmt")},
