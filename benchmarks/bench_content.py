@@ -2,12 +2,13 @@
 gain, and the fine detail each keeps, for docs/models.md's "By content" table.
 
     python benchmarks/bench_content.py DATASET [--model dstnet-s] [--weights FILE] [--precision fp32]
-        [--window N] [--overlap K] [--strength S] [--markdown]
+        [--window N] [--overlap K] [--strength S] [--keep-detail] [--markdown]
 
 DATASET is what `deblur evaluate` reads (a folder of sequences, each with `blurred` and `sharp` frames), as
 `benchmarks/render_content.py` writes it. Each sequence is restored whole, through the library's `restore` with
 `deblur run`'s windows (`--window`, `--overlap`: the model's by default), mixed with its input at `--strength` as
-`deblur run --strength` mixes, and rounded to 8 bits as a file stores it. "Detail" is the RMS of the luma's
+`deblur run --strength` mixes (with `--keep-detail`, their fine texture kept as `deblur run --keep-detail`
+keeps it), and rounded to 8 bits as a file stores it. "Detail" is the RMS of the luma's
 Laplacian (`deblur_cli.metrics.detail`), each frame's as a share of its sharp frame's, averaged over the frames:
 below 100% the frames are softer than the truth, above it they hold more fine structure (sharpened, or noise). The
 last row is the mean over the blurred sequences (those whose input is not the sharp frames). `--markdown` writes the
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=int, default=None, help="frames per window (default: the model's)")
     parser.add_argument("--overlap", type=int, default=None, help="frames windows share (default: the model's)")
     parser.add_argument("--strength", type=float, default=1.0, help="how much of the restoration to keep, 0 to 1")
+    parser.add_argument("--keep-detail", action="store_true", help="keep the input's fine texture, as deblur run")
     parser.add_argument("--markdown", action="store_true", help="rows of the model card's table")
     args = parser.parse_args(argv)
     try:
@@ -76,12 +78,13 @@ def main(argv: list[str] | None = None) -> int:
         if not pairs:
             raise DeblurError(f"no blurred/sharp sequences under {args.dataset}")
         model = deblur_cli.load(
-            args.model, weights=args.weights, precision=args.precision, window=args.window, overlap=args.overlap
-        )
+            args.model, weights=args.weights, precision=args.precision, window=args.window, overlap=args.overlap,
+            keep_detail=args.keep_detail,
+        )  # fmt: skip
     except DeblurError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    print(f"{model!r}, strength {args.strength:g}")
+    print(f"{model!r}, strength {args.strength:g}" + (", keep-detail" if args.keep_detail else ""))
     if args.markdown:
         print("| scene, blur | input | output | gain | detail, input -> output |\n|---|---|---|---|---|")
     else:

@@ -1,0 +1,65 @@
+"""What `deblur run --keep-detail` (deblur_cli/kept_detail.py) does to the scores of held-out clips: PSNR and SSIM
+of the model's restoration as it is and with the input's fine texture kept where the restoration smoothed it.
+
+    python benchmarks/bench_kept_detail.py --sources SOURCES [--model dstnet-s] [--weights W]
+        [--camera any|moving|still|handheld|stabilized] [--objects] [--sharp-input] [--videos]
+
+The clips are those of `deblur train --evaluate` (8 clips of 5 frames at 640x360 with camera shake, most with sensor
+noise and compression; with --objects moving objects too; or the held-out real videos at 320x240 with --videos),
+each restored whole (float32 on a CPU). The rendered clips of docs/models.md's "By content" table are scored with
+`benchmarks/bench_content.py ... --keep-detail`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+import torch
+
+from deblur_cli.kept_detail import keep_detail
+from deblur_cli.train_evaluate import CAMERAS, evaluate
+from deblur_cli.train_tasks import Task, get_task
+
+
+def kept(task: Task) -> Task:
+    """`task` with each restored clip's input texture kept where the restoration smoothed it."""
+
+    def restore(model, blurred, on_step):
+        return keep_detail(blurred, task.restore(model, blurred, on_step))
+
+    return dataclasses.replace(task, restore=restore)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sources", required=True, help="the photo and video cache (deblur synth --fetch)")
+    parser.add_argument("--model", default="dstnet-s")
+    parser.add_argument("--weights", help="weights file (default: the model's, as deblur run finds them)")
+    parser.add_argument("--camera", default="any", choices=CAMERAS)
+    parser.add_argument("--objects", action="store_true", help="clips with moving objects as well as camera shake")
+    parser.add_argument("--sharp-input", action="store_true", help="feed the sharp clips: how much each alters them")
+    parser.add_argument("--videos", action="store_true", help="the held-out real videos, at 320x240")
+    parser.add_argument("--threads", type=int, default=0)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    task = get_task(args.model)
+    for name, restoring in (("as restored", task), ("--keep-detail", kept(task))):
+        start = time.perf_counter()
+        figures = evaluate(
+            None, sources=args.sources, weights=args.weights or args.model, task=restoring, camera=args.camera,
+            shake_only=not args.objects, sharp_input=args.sharp_input, videos=args.videos,
+            size=(320, 240) if args.videos else (640, 360),
+        )  # fmt: skip
+        seconds = time.perf_counter() - start
+        print(
+            f"{name:>14}: PSNR {figures['psnr']:.3f} dB (input {figures['psnr_in']:.3f}, "
+            f"{figures['psnr'] - figures['psnr_in']:+.3f})  SSIM {figures['ssim']:.4f}  {seconds:.0f} s",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
