@@ -116,7 +116,13 @@ def test_segments_of_lossy_codecs_join_with_keyframes_at_each_start(tmp_path, na
     assert len(decoded(target)) == 18
     assert all(packets[i].is_keyframe for i in (0, 6, 12))
     dts = [p.dts for p in packets if p.dts is not None]  # Matroska stores none for reordered frames
-    assert dts == sorted(set(dts))  # rising across the joins
+    if name == "o.mpg":
+        # MPEG-PS stores a time only on frames that begin a 2 KB pack, and FFmpeg's reader infers the rest: where a
+        # frame ends in the pack the next one begins, it can time two frames alike, with or without joins (in 40 of
+        # 60 writes of these frames as one segment; their sizes vary with the encoder's threads): order only
+        assert dts == sorted(dts)
+    else:
+        assert dts == sorted(set(dts))  # rising across the joins
 
 
 def test_an_aborted_sink_keeps_finished_segments_and_the_next_continues_after_them(tmp_path):
