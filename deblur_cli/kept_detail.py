@@ -60,7 +60,7 @@ def detail_weight(frame: torch.Tensor, restored: torch.Tensor) -> torch.Tensor:
     module docstring), for a frame and its restoration (3, H, W). Found per block of STEP x STEP pixels, whose
     energies the Gaussian leaves smooth, then spread back to the pixels bilinearly."""
     given, kept = fine_energy(torch.stack([frame, restored.to(frame.dtype)])).unbind(0)
-    floor = given.flatten().kthvalue(max(1, round(PERCENTILE * given.numel()))).values
+    floor = given.flatten().sort().values[max(0, round(PERCENTILE * given.numel()) - 1)]  # (kthvalue: not on MPS)
     texture = (given - NOISE * floor).clamp_(min=0)
     weight = ((kept + _EPSILON) / (texture + _EPSILON)).sqrt_().clamp_(max=1).pow_(POWER)
     return F.interpolate(weight[None], size=frame.shape[-2:], mode="bilinear", align_corners=False)[0]
