@@ -3,6 +3,7 @@ each seen through fixed camera motions and blurred as training blurs (`deblur_cl
 averaged in linear light), written as a dataset `deblur evaluate` reads.
 
     python benchmarks/render_content.py OUT --sources SOURCES [--size 640x360] [--frames 8] [--seed 0] [--only PATTERN ...]
+        [--crf N]
 
 SOURCES is a source cache (`deblur synth --fetch --sources SOURCES`), where the scenes' photos are: the landscape
 `aitzgorri_by_Aitzol_Berasategi` (trees, grass, mountains) and `ColorfulCups` (large smooth shapes with crisp rims).
@@ -19,7 +20,10 @@ proportion at other sizes) is drawn here. Each clip is `OUT/<scene>_<motion>/blu
     object32  a still camera, and an object crossing the frame at 32 px
     sharp     a still camera, its sharp frames the input too
 
-The motions are drawn once from --seed and shared by the scenes; nothing else is degraded (no compression). `--only`
+The motions are drawn once from --seed and shared by the scenes; nothing else is degraded (no compression), unless
+`--crf N` passes each clip's blurred frames through H.264 (libx264 at that CRF, preset medium, 4:2:0, by PyAV, whose
+conversions take BT.601 both ways) and back, as a phone or an editor delivers footage; the sharp frames stay as
+rendered. `--only`
 keeps the clips whose names match one of the patterns (`cups_*`, `*_pan08`).
 """
 
@@ -231,6 +235,26 @@ def positive(text: str) -> int:
     return int(text)
 
 
+def through_h264(clip: torch.Tensor, crf: int) -> torch.Tensor:
+    """clip (T, 3, H, W) float in [0, 1] encoded as H.264 at `crf` in memory and decoded again, as 8-bit RGB."""
+    import io
+
+    import av
+
+    buffer = io.BytesIO()
+    images = (clip.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=25, options={"crf": str(crf), "preset": "medium"})
+        stream.width, stream.height, stream.pix_fmt = images.shape[2], images.shape[1], "yuv420p"
+        for image in images:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    buffer.seek(0)
+    with av.open(buffer) as container:
+        decoded = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    return torch.from_numpy(np.stack(decoded)).permute(0, 3, 1, 2).float() / 255
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="a new or empty folder")
@@ -239,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=positive, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", nargs="+", metavar="PATTERN", help="clips whose names match one of these")
+    parser.add_argument("--crf", type=int, default=None, help="the blurred frames through H.264 at this CRF")
     args = parser.parse_args(argv)
     clips = [(scene, motion) for scene, (_, names) in SCENES.items() for motion in names]
     if args.only:
@@ -262,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
             rng = np.random.default_rng([args.seed, list(SCENES).index(scene)])  # a scene's draws, whatever its motion
             blurred, sharp = render(scenes[scene], found[motion], rng=rng, frames=args.frames, size=args.size,
                                     drawn=SCENES[scene][0] is None)  # fmt: skip
+            if args.crf is not None:
+                blurred = through_h264(blurred, args.crf)
             write_clip(blurred, sharp, args.out / f"{scene}_{motion}", "png")
             print(f"{scene}_{motion}: {time.perf_counter() - start:.1f} s", flush=True)
     except (DeblurError, OSError) as e:
