@@ -64,18 +64,24 @@ def main() -> None:
         parser.error(f"unknown views {', '.join(unknown)}: choose from {', '.join(VIEWS)}")
     task = get_task(args.model)
     for views in sets:
-        start = time.perf_counter()
-        figures = evaluate(
-            None, sources=args.sources, weights=args.weights or args.model, task=ensemble(task, views),
-            camera=args.camera, sharp_input=args.sharp_input, videos=args.videos,
-            size=(320, 240) if args.videos else (640, 360),
-        )  # fmt: skip
-        seconds = time.perf_counter() - start
-        print(
-            f"{'+'.join(views):>14}: PSNR {figures['psnr']:.3f} dB (input {figures['psnr_in']:.3f}, "
-            f"{figures['psnr'] - figures['psnr_in']:+.3f})  SSIM {figures['ssim']:.4f}  {seconds:.0f} s",
-            flush=True,
-        )
+        print_scores("+".join(views), args, ensemble(task, views))
+
+
+def print_scores(name: str, args: argparse.Namespace, task: Task, shake_only: bool = True) -> None:
+    """One line: PSNR and SSIM of `task` on the clips of `deblur train --evaluate` that `args` (--sources, --weights
+    or --model, --camera, --sharp-input, --videos) and `shake_only` choose, and the seconds it took."""
+    start = time.perf_counter()
+    figures = evaluate(
+        None, sources=args.sources, weights=args.weights or args.model, task=task, camera=args.camera,
+        shake_only=shake_only, sharp_input=args.sharp_input, videos=args.videos,
+        size=(320, 240) if args.videos else (640, 360),
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    print(
+        f"{name:>14}: PSNR {figures['psnr']:.3f} dB (input {figures['psnr_in']:.3f}, "
+        f"{figures['psnr'] - figures['psnr_in']:+.3f})  SSIM {figures['ssim']:.4f}  {seconds:.0f} s",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
 
 import torch
 
 from deblur_cli.kept_detail import keep_detail
-from deblur_cli.train_evaluate import CAMERAS, evaluate
+from deblur_cli.train_evaluate import CAMERAS
 from deblur_cli.train_tasks import Task, get_task
+
+from bench_ensemble import print_scores
 
 
 def kept(task: Task) -> Task:
@@ -47,18 +48,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     task = get_task(args.model)
     for name, restoring in (("as restored", task), ("--keep-detail", kept(task))):
-        start = time.perf_counter()
-        figures = evaluate(
-            None, sources=args.sources, weights=args.weights or args.model, task=restoring, camera=args.camera,
-            shake_only=not args.objects, sharp_input=args.sharp_input, videos=args.videos,
-            size=(320, 240) if args.videos else (640, 360),
-        )  # fmt: skip
-        seconds = time.perf_counter() - start
-        print(
-            f"{name:>14}: PSNR {figures['psnr']:.3f} dB (input {figures['psnr_in']:.3f}, "
-            f"{figures['psnr'] - figures['psnr_in']:+.3f})  SSIM {figures['ssim']:.4f}  {seconds:.0f} s",
-            flush=True,
-        )
+        print_scores(name, args, restoring, shake_only=not args.objects)
 
 
 if __name__ == "__main__":
