@@ -288,6 +288,8 @@ def test_the_content_benchmark_scores_each_clip_and_the_blurred_ones_mean(tmp_pa
     cells = rows[2].split(" | ")
     gain = float(cells[2].removesuffix(" dB")) - float(cells[1].removesuffix(" dB"))
     assert cells[1] != cells[2] and float(cells[3]) == pytest.approx(gain, abs=0.011), out  # the model ran
+    out = _bench("bench_content.py", str(tmp_path), "--keep-detail", "--precision", "fp32")
+    assert out.splitlines()[0].endswith("strength 1, keep-detail"), out
 
 
 def test_the_content_renderer_writes_a_dataset_evaluate_reads_blurred_along_its_pans(tmp_path, capsys):
@@ -324,6 +326,14 @@ def test_the_content_renderer_writes_a_dataset_evaluate_reads_blurred_along_its_
     assert across < 0.4 * down, (across, down)  # a level pan smears edges across the rows more than down them
     for first in sorted((tmp_path / "a").rglob("*.png")):  # the same seed renders the same bytes
         assert first.read_bytes() == (tmp_path / "b" / first.relative_to(tmp_path / "a")).read_bytes(), first
+
+    # --crf: the blurred frames through H.264 and back, close to the rendered ones; the sharp ones as rendered
+    assert render_content.main([str(tmp_path / "c"), *args, "--crf", "18"]) == 0
+    for pair in find_sequences(tmp_path / "c"):
+        blurred, sharp = bench_aligned.read_frames(pair.blurred), bench_aligned.read_frames(pair.sharp)
+        assert torch.equal(sharp, clips[pair.name][1])
+        difference = (blurred - clips[pair.name][0]).abs()
+        assert 0 < difference.mean() < 0.08, (pair.name, difference.mean())  # 4:2:0 chroma on random colour blocks
 
     capsys.readouterr()
     assert render_content.main([str(tmp_path / "a"), *args]) == 1
