@@ -44,18 +44,22 @@ def ensemble(task: Task, views: list[str]) -> Task:
     return dataclasses.replace(task, restore=restore)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def clip_options(description: str) -> argparse.ArgumentParser:
+    """A parser of the options that choose the model and the held-out clips print_scores restores (--threads too)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sources", required=True, help="the photo and video cache (deblur synth --fetch)")
     parser.add_argument("--model", default="dstnet-s")
     parser.add_argument("--weights", help="weights file (default: the model's, as deblur run finds them)")
-    parser.add_argument("--views", default=DEFAULT_SETS, help=f"comma-separated sets of views (default {DEFAULT_SETS})")
     parser.add_argument("--camera", default="any", choices=CAMERAS)
-    parser.add_argument(
-        "--sharp-input", action="store_true", help="feed the sharp clips: how much each set alters them"
-    )
+    parser.add_argument("--sharp-input", action="store_true", help="feed the sharp clips: how much each alters them")
     parser.add_argument("--videos", action="store_true", help="the held-out real videos, at 320x240")
     parser.add_argument("--threads", type=int, default=0)
+    return parser
+
+
+def main() -> None:
+    parser = clip_options(__doc__)
+    parser.add_argument("--views", default=DEFAULT_SETS, help=f"comma-separated sets of views (default {DEFAULT_SETS})")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

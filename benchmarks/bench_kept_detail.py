@@ -12,16 +12,14 @@ each restored whole (float32 on a CPU). The rendered clips of docs/models.md's "
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 
 import torch
 
 from deblur_cli.kept_detail import keep_detail
-from deblur_cli.train_evaluate import CAMERAS
 from deblur_cli.train_tasks import Task, get_task
 
-from bench_ensemble import print_scores
+from bench_ensemble import clip_options, print_scores
 
 
 def kept(task: Task) -> Task:
@@ -34,15 +32,8 @@ def kept(task: Task) -> Task:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sources", required=True, help="the photo and video cache (deblur synth --fetch)")
-    parser.add_argument("--model", default="dstnet-s")
-    parser.add_argument("--weights", help="weights file (default: the model's, as deblur run finds them)")
-    parser.add_argument("--camera", default="any", choices=CAMERAS)
+    parser = clip_options(__doc__)
     parser.add_argument("--objects", action="store_true", help="clips with moving objects as well as camera shake")
-    parser.add_argument("--sharp-input", action="store_true", help="feed the sharp clips: how much each alters them")
-    parser.add_argument("--videos", action="store_true", help="the held-out real videos, at 320x240")
-    parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
