@@ -1,10 +1,12 @@
-"""Image filters that several layers share: BT.601 luma (scene cuts, still regions) and the normalised 1-D
-Gaussian (still regions, SSIM). torch only, so that the run path need not import `metrics`, which loads LPIPS
+"""Image filters that several layers share: BT.601 luma (scene cuts, still regions, fine detail), the normalised
+1-D Gaussian (still regions, SSIM, kept detail) and the 4-neighbour Laplacian (`metrics.detail`, kept detail). torch
+only, so that the run path need not import `metrics`, which loads LPIPS
 and NIQE assets."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 LUMA = (0.299, 0.587, 0.114)  # of R, G and B (BT.601): the brightness a picture's changes are measured on
 
@@ -25,3 +27,13 @@ def gaussian_window(
     x = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
     g = torch.exp(-(x**2) / (2 * sigma**2))
     return g / g.sum()
+
+
+_LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=torch.float64).view(1, 1, 3, 3)
+
+
+def laplacian(images: torch.Tensor) -> torch.Tensor:
+    """The 4-neighbour Laplacian of images (..., H, W) over their inner pixels (those with all four neighbours):
+    (..., H - 2, W - 2), in the images' dtype and on their device."""
+    response = F.conv2d(images.reshape(-1, 1, *images.shape[-2:]), _LAPLACIAN.to(images))
+    return response.reshape(*images.shape[:-2], *response.shape[-2:])

@@ -31,7 +31,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from deblur_cli.filters import gaussian_window, luma
+from deblur_cli.filters import gaussian_window, laplacian, luma
 
 SPREAD = 4.0  # pixels, the standard deviation of the Gaussian the Laplacian's square is averaged by
 NOISE = 16.0  # times the input's 1st percentile of that energy: what of it counts as noise
@@ -72,9 +72,7 @@ def fine_energy(frames: torch.Tensor) -> torch.Tensor:
     averaged over each block (a box, whose variance is (STEP^2 - 1) / 12 pixels^2), then by the Gaussian that
     takes its spread to SPREAD pixels."""
     y = luma(frames.float())[:, None]
-    edged = F.pad(y, (1, 1, 1, 1), mode="replicate")
-    laplacian = edged[..., :-2, 1:-1] + edged[..., 2:, 1:-1] + edged[..., 1:-1, :-2] + edged[..., 1:-1, 2:] - 4 * y
-    energy = F.avg_pool2d(laplacian.square_(), STEP, ceil_mode=True)
+    energy = F.avg_pool2d(laplacian(F.pad(y, (1, 1, 1, 1), mode="replicate")).square_(), STEP, ceil_mode=True)
     sigma = math.sqrt(SPREAD**2 - (STEP**2 - 1) / 12) / STEP  # in blocks
     radius = math.ceil(3 * sigma)
     kernel = gaussian_window(2 * radius + 1, sigma, dtype=torch.float32, device=y.device)

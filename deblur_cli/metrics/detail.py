@@ -4,12 +4,8 @@ less of it than its sharp truth, a restoration that sharpens has more, one that 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from deblur_cli.filters import luma
-
-# the 4-neighbour Laplacian
-_LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=torch.float64).view(1, 1, 3, 3)
+from deblur_cli.filters import laplacian, luma
 
 
 def detail(frames: torch.Tensor) -> torch.Tensor:
@@ -17,7 +13,4 @@ def detail(frames: torch.Tensor) -> torch.Tensor:
     (those with all four neighbours): (...,) in float64. Frames need 3x3 pixels or more."""
     if min(frames.shape[-2:]) < 3:
         raise ValueError(f"detail needs frames of 3x3 pixels or more, got {tuple(frames.shape[-2:])}")
-    y = luma(frames.double())
-    lead = y.shape[:-2]
-    response = F.conv2d(y.reshape(-1, 1, *y.shape[-2:]), _LAPLACIAN.to(y.device))
-    return response.square().mean(dim=(-3, -2, -1)).sqrt().reshape(lead)
+    return laplacian(luma(frames.double())).square().mean(dim=(-2, -1)).sqrt()
