@@ -33,6 +33,7 @@ import torch
 from deblur_cli import cpu_share
 from deblur_cli.errors import DeblurError, FrameError, FrameTypeError, UsageError
 from deblur_cli.levels import as_float, to_compact_tensor, to_image
+from deblur_cli.mix import Mix
 from deblur_cli.model_specs import check_sampling
 from deblur_cli.restorer import Restorer, completed
 from deblur_cli.run_options import sampling_note, window_options
@@ -49,14 +50,22 @@ class DeblurWarning(UserWarning):
 
 
 class Deblurrer:
-    """A loaded model (`load`), how it cuts frames into windows and tiles, and whether it keeps what stands still
-    (`keep_still`, as `deblur run --keep-still`) and the input's fine texture (`keep_detail`, as `--keep-detail`)."""
+    """A loaded model (`load`), how it cuts frames into windows and tiles, and what it keeps of the input (`mix`):
+    what stands still (`keep_still`, as `deblur run --keep-still`) and fine texture (`keep_detail`, as
+    `--keep-detail`)."""
 
-    def __init__(
-        self, name: str, restorer: Restorer, windows: WindowOptions, keep_still: bool = False, keep_detail: bool = False
-    ):
-        self.name, self.restorer, self.windows = name, completed(restorer), windows
-        self.keep_still, self.keep_detail = keep_still, keep_detail
+    def __init__(self, name: str, restorer: Restorer, windows: WindowOptions, mix: Mix = Mix()):
+        self.name, self.restorer, self.windows, self.mix = name, completed(restorer), windows, mix
+
+    @property
+    def keep_still(self) -> bool:
+        """Whether each window keeps its input where it stands still (`load(keep_still=True)`)."""
+        return self.mix.keep_still
+
+    @property
+    def keep_detail(self) -> bool:
+        """Whether each window keeps its input's fine texture where the restoration smoothed it."""
+        return self.mix.keep_detail
 
     @property
     def device(self) -> torch.device:
@@ -141,7 +150,7 @@ class Deblurrer:
 
         stream = restore_stream(
             given(), self.restorer, self.windows, kind.size,
-            on_retry=retried, keep_still=self.keep_still, keep_detail=self.keep_detail,
+            mix=self.mix, on_retry=retried,
         )  # fmt: skip
         while True:
             with torch.inference_mode():  # around each step only: the caller's code between them is its own
@@ -315,7 +324,7 @@ def load(
         _warn(line)
     if restorer.device.type == "cpu" and cpu_share.spinning_beside_others(since, cpu_share.sample()):
         _warn(_SPINNING)
-    return Deblurrer(name, restorer, windows, keep_still, keep_detail)
+    return Deblurrer(name, restorer, windows, Mix(keep_still=keep_still, keep_detail=keep_detail))
 
 
 # deblur run sets OMP_WAIT_POLICY itself where it finds its cores busy, before torch is imported (cpu_share)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable, Generator, Iterator, NamedTuple, Seq
 from deblur_cli import files
 from deblur_cli.asked_span import AskedSpan
 from deblur_cli.errors import InputError, OutputBusyError, OutputError, OutputExistsError, UsageError
+from deblur_cli.mix import Mix
 from deblur_cli.outputs import (
     DEFAULT_TAG,
     Job,
@@ -293,9 +294,7 @@ def restore_batch(
     *,
     model: str,
     windows: WindowOptions,
-    strength: float = 1.0,
-    keep_still: bool = False,
-    keep_detail: bool = False,
+    mix: Mix = Mix(),
     resume: bool = True,
     progress: FramesProgress | None = None,
     on_note: Callable[[str], None] | None = None,
@@ -324,9 +323,7 @@ def restore_batch(
                     read=replace(batch.read, span=batch.spans[job.source]),
                     force=batch.force,
                     side_by_side=batch.side_by_side,
-                    strength=strength,
-                    keep_still=keep_still,
-                    keep_detail=keep_detail,
+                    mix=mix,
                     resume=resume,
                     progress=progress,
                     on_note=on_note,
@@ -347,7 +344,7 @@ def restore_batch(
                 raise
             else:
                 warnings = tuple(message for message in result.warnings if message not in batch.foreseen[job.source])
-                summary = result.summary(model, restorer, windows, strength, keep_still, keep_detail)
+                summary = result.summary(model, restorer, windows, mix)
                 outcome = Done(job, result, summary, warnings)
         outcomes.append(outcome)
         yield outcome

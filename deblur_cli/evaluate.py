@@ -30,9 +30,10 @@ from deblur_cli.levels import as_float, to_compact_tensor, to_image
 from deblur_cli.metrics import niqe, psnr, ssim, temporal_error, to_levels, too_small_for
 from deblur_cli.metrics.lpips import LPIPS, lpips_clip
 from deblur_cli.metrics.niqe import mean_niqe
+from deblur_cli.mix import Mix
 from deblur_cli.prefetch import prefetched
 from deblur_cli.restorer import Restorer, completed
-from deblur_cli.stream import check_windows, restore_mixed
+from deblur_cli.stream import check_windows, restore_stream
 from deblur_cli.transfer import model_curve
 from deblur_cli.video_io import Frame, VideoInfo, check_not_cut, open_source
 from deblur_cli.video_io.images import list_images
@@ -251,9 +252,7 @@ def evaluate_sequence(
     save_to: Path | None = None,
     progress: SequenceProgress | None = None,
     input_scores: SequenceScore | None = None,
-    strength: float = 1.0,
-    keep_still: bool = False,
-    keep_detail: bool = False,
+    mix: Mix = Mix(),
 ) -> SequenceScore:
     """Restore `pair.blurred` (its first `max_frames` frames, if given) and score it against
     `pair.sharp` with `frame_metrics` (LPIPS with that model, NIQE if `with_niqe`), and with the
@@ -261,10 +260,9 @@ def evaluate_sequence(
     the restored frames are also written there as PNG files (frame_000001.png, ...), atomically.
     `input_scores`, another model's score of the same frames with the same metrics: its input side (the
     means and each frame's scores) is taken as it is instead of scoring the input again (NIQE alone costs
-    about 0.4 s a 720p frame on a CPU). `strength` mixes each restored frame with its input as `deblur run
-    --strength` does (stream.restore_mixed: at 0 the model does not run), and `keep_still` keeps each window's
-    input where it stands still as `deblur run --keep-still` does, `keep_detail` its fine texture where the
-    restoration smoothed it as `deblur run --keep-detail` does. The score lists the scene cuts the windows were
+    about 0.4 s a 720p frame on a CPU). `mix` says what the frames keep of the restoration, as `deblur run
+    --strength`, `--keep-still` and `--keep-detail` do (stream.restore_stream: at strength 0 the model does not
+    run). The score lists the scene cuts the windows were
     split at."""
     restorer = completed(restorer)
     check_windows(restorer, windows)
@@ -274,10 +272,9 @@ def evaluate_sequence(
     def restored(inputs: Iterator[torch.Tensor], info: VideoInfo) -> Iterator[torch.Tensor]:
         curve = model_curve(info.color.get("transfer"))  # HDR frames on an sRGB-like curve, as deblur run
         size = (info.height, info.width)
-        frames = restore_mixed(
-            inputs, restorer, windows, size, strength=strength, on_cut=cuts.append, curve=curve, on_tile=tiles.append,
-            keep_still=keep_still, keep_detail=keep_detail,
-        )  # fmt: skip
+        frames = restore_stream(
+            inputs, restorer, windows, size, mix=mix, on_cut=cuts.append, curve=curve, on_tile=tiles.append
+        )
         return (as_float(frame) for frame in frames)  # at strength 0 the input frames, as decoded
 
     score = _score(

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Callable, Literal, NamedTuple
 from deblur_cli.auto_model import AUTO, choose_model
 from deblur_cli.errors import UsageError
 from deblur_cli.held_weights import check_weights, labelled_as
-from deblur_cli.wording import count, partial_restoration, some, weights_label
+from deblur_cli.mix import Mix
+from deblur_cli.wording import count, some, weights_label
 
 if TYPE_CHECKING:
     import torch
@@ -39,15 +40,13 @@ def plan_contenders(
     device: torch.device,
     cache_dir: Path | None = None,
     offline: bool | None = None,
-    strength: float = 1.0,
-    keep_still: bool = False,
-    keep_detail: bool = False,
+    mix: Mix = Mix(),
     warn: Callable[[str], None],
 ) -> list[Contender]:
     """A Contender for each model/weights combination asked for: each model with its own weights; one model with
     each weights file; or models and weights paired in order (else UsageError). `auto` is resolved on `device`.
     Each file is checked (`check_weights`) before any model runs, and `warn` told where it holds another size of
-    model. A `strength` under 1, `keep_still` and `keep_detail` are in the label (`dstnet-s (strength 0.5)`,
+    model. What `mix` keeps of the restoration, where not the whole, is in the label (`dstnet-s (strength 0.5)`,
     `dstnet-s (keep-still)`): the scores are of a partial restoration, which a table or JSON copied elsewhere must
     not pass for the model's own."""
     if not weights:
@@ -61,7 +60,7 @@ def plan_contenders(
             f"{len(weights)} --weights for {len(models)} models",
             hint="give one --weights per --model, in order, or several --weights for one model",
         )
-    told = partial_restoration(strength, keep_still, keep_detail)
+    told = mix.words()
     partial = f" ({', '.join(told)})" if told else ""
     contenders: list[Contender] = []
     for name, weights_file in combos:

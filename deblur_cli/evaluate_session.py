@@ -18,6 +18,7 @@ from deblur_cli.errors import DeblurError, OutputError
 from deblur_cli.evaluate import EvaluationReport, SequenceProgress, SequenceScore, evaluate_sequence, score_results
 from deblur_cli.files import taken, write_json
 from deblur_cli.metrics.lpips import LPIPS
+from deblur_cli.mix import Mix
 from deblur_cli.pipeline import output_settings
 from deblur_cli.restorer import Restorer
 from deblur_cli.video_io import input_identity
@@ -51,9 +52,7 @@ class ScoreOptions:
     with_niqe: bool = False
     with_flicker: bool = False
     max_frames: int | None = None
-    strength: float = 1.0  # a model's frames mixed with their input, as `deblur run --strength`
-    keep_still: bool = False  # a model's windows keep their input where it stands still, as `deblur run --keep-still`
-    keep_detail: bool = False  # and its fine texture where the restoration smoothed it, as `--keep-detail`
+    mix: Mix = Mix()  # what a model's frames keep of its restoration, as `deblur run --strength`, `--keep-still`...
 
 
 Stage = Literal["pass", "taken", "started", "frames", "scored"]
@@ -123,9 +122,7 @@ def evaluate_models(
     try:
         for model in models:
             restorer = model.build()
-            settings = output_settings(
-                restorer, model.windows, options.strength, options.keep_still, options.keep_detail
-            )
+            settings = output_settings(restorer, model.windows, options.mix)
             settings |= _scoring_settings(options)
             current = EvaluationReport(
                 dataset,
@@ -212,8 +209,7 @@ def _model_scorer(
         return evaluate_sequence(
             pair, restorer=restorer, windows=windows,
             lpips=options.lpips, with_niqe=options.with_niqe, with_flicker=options.with_flicker,
-            max_frames=options.max_frames, strength=options.strength, keep_still=options.keep_still,
-            keep_detail=options.keep_detail,
+            max_frames=options.max_frames, mix=options.mix,
             save_to=folders.get(pair.name), progress=progress, input_scores=input_scores,
         )  # fmt: skip
 

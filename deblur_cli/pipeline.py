@@ -19,14 +19,15 @@ import numpy as np
 import torch
 
 from deblur_cli import __version__
-from deblur_cli.errors import InputError, UsageError
+from deblur_cli.errors import InputError
 from deblur_cli.frame_facts import FrameFacts, image_facts
 from deblur_cli.levels import as_float, to_compact_tensor, to_image, to_levels
+from deblur_cli.mix import Mix
 from deblur_cli.outputs import check_free, check_output_path
 from deblur_cli.restorer import Restorer, batches, completed
 from deblur_cli.prefetch import prefetched, put_unless_stopped
 from deblur_cli.side_by_side import Placement, compose, composed_info, placement
-from deblur_cli.stream import check_windows, restore_mixed
+from deblur_cli.stream import check_windows, restore_stream
 from deblur_cli.transfer import model_curve
 from deblur_cli.video_io import (
     EncodeOptions,
@@ -82,12 +83,10 @@ class RunResult:
         model: str,
         restorer: Restorer,
         windows: WindowOptions,
-        strength: float = 1.0,
-        keep_still: bool = False,
-        keep_detail: bool = False,
+        mix: Mix = Mix(),
     ) -> dict:
-        """This run as `run --json` prints it: `model` is the model's name, `restorer`, `windows`, `strength`,
-        `keep_still` and `keep_detail` what the run was given."""
+        """This run as `run --json` prints it: `model` is the model's name, `restorer`, `windows` and `mix` what
+        the run was given."""
         return {
             "input": self.input,
             "output": self.output,
@@ -104,8 +103,7 @@ class RunResult:
             "device": str(restorer.device),
             "warnings": self.warnings,
             # --tile auto, and out-of-memory retries, decide the tiles as the run goes
-            "settings": output_settings(restorer, windows, strength, keep_still, keep_detail)
-            | {"tile_used": self.tile},
+            "settings": output_settings(restorer, windows, mix) | {"tile_used": self.tile},
         }
 
 
@@ -192,23 +190,16 @@ def _encode_worker(
         stop.set()
 
 
-def output_settings(
-    restorer: Restorer,
-    windows: WindowOptions,
-    strength: float = 1.0,
-    keep_still: bool = False,
-    keep_detail: bool = False,
-) -> dict:
+def output_settings(restorer: Restorer, windows: WindowOptions, mix: Mix = Mix()) -> dict:
     """What decides the restored frames besides the input, as `run --json` and `evaluate --json` record
     it (`settings`) and `resume_key` builds on: deblur's version, the restorer's `identity` (None for a
-    restorer without one), the windows and tiles as asked for, --strength, --keep-still and --keep-detail."""
+    restorer without one), the windows and tiles as asked for, and what the frames keep of the restoration
+    (--strength, --keep-still and --keep-detail, `Mix.settings`)."""
     return {
         "deblur": __version__,
         "restorer": restorer.identity,
         "windows": dataclasses.asdict(windows),
-        "strength": strength,
-        "keep_still": keep_still,
-        "keep_detail": keep_detail,
+        **mix.settings(),
     }
 
 
@@ -220,9 +211,7 @@ def resume_key(
     encode: EncodeOptions,
     read: ReadOptions,
     side_by_side: bool,
-    strength: float = 1.0,
-    keep_still: bool = False,
-    keep_detail: bool = False,
+    mix: Mix = Mix(),
 ) -> dict | None:
     """Everything a run's output depends on, for telling whether the work an interrupted run kept can
     be reused: the input's identity, what cuts it into windows and tiles, the encoder's settings, the timing
@@ -230,7 +219,7 @@ def resume_key(
     the restorer's `identity` (model, weights, precision, sampler). None for a restorer without one."""
     if restorer.identity is None:
         return None
-    return output_settings(restorer, windows, strength, keep_still, keep_detail) | {
+    return output_settings(restorer, windows, mix) | {
         "input": input_identity(source_path),
         "span": [read.span.start, read.span.end],
         "image_rate": None if read.image_rate is None else str(read.image_rate),
@@ -251,15 +240,6 @@ def resume_key(
     }
 
 
-def check_strength(strength: float) -> None:
-    """UsageError unless 0 <= strength <= 1."""
-    if not 0 <= strength <= 1:
-        raise UsageError(
-            f"--strength must be between 0 and 1, got {strength:g}",
-            hint="1 keeps the whole restoration, 0.5 half of it, 0 the input",
-        )
-
-
 def deblur_video(
     source_path: str | os.PathLike,
     output_path: str | os.PathLike,
@@ -270,9 +250,7 @@ def deblur_video(
     read: ReadOptions = ReadOptions(),
     force: bool = False,
     side_by_side: bool = False,
-    strength: float = 1.0,
-    keep_still: bool = False,
-    keep_detail: bool = False,
+    mix: Mix = Mix(),
     resume: bool = True,
     progress: FramesProgress | None = None,
     on_note: Callable[[str], None] | None = None,
@@ -285,10 +263,10 @@ def deblur_video(
     and audio/subtitle streams; a span keeps what falls inside it, with the clock starting at its first frame. It is written under a temporary name and renamed at the end; on any
     error or Ctrl-C nothing is left under the final name. The input is never modified.
     With `side_by_side`, each output frame shows the input on the left and the restored frame on the
-    right, a thin line between them, each captioned where the caption fits (see side_by_side.py). `strength` below 1 keeps that much of the restoration
-    and the rest of the input: each frame is input + strength × (restored − input); at 0 the model is not run.
-    `keep_still` keeps the input where it stands still (still_regions.py), and `keep_detail` its fine texture where
-    the restoration smoothed it (kept_detail.py), before `strength` mixes.
+    right, a thin line between them, each captioned where the caption fits (see side_by_side.py). `mix` says what
+    the frames keep of the restoration (mix.py): with a strength below 1 each frame is input + strength × (restored −
+    input), and at 0 the model is not run; `keep_still` keeps the input where it stands still (still_regions.py) and
+    `keep_detail` its fine texture where the restoration smoothed it (kept_detail.py), before the strength mixes.
     `read.image_rate` is the frame rate of an image-sequence input (video_io.DEFAULT_FPS without one).
     `read.deinterlace` ("auto", "on", "off", "double") says whether and how a video's fields are joined
     into progressive frames before they are restored (video_io/deinterlace.py).
@@ -304,7 +282,6 @@ def deblur_video(
     restorer = completed(restorer)
     check_output_path(source_path, output_path, force=force)
     check_windows(restorer, windows)
-    check_strength(strength)
     check_not_cut(source_path, read.span)  # now, not after every frame up to the cut was restored
     started = time.perf_counter()
     note = on_note or (lambda message: None)
@@ -314,9 +291,7 @@ def deblur_video(
         turned = shows_turned(output_path)  # else the halves are placed for frames shown as stored (.avi)
         sink_info = composed_info(info, turned) if side_by_side else info
         sink_info = with_grid(output_path, sink_info, source_path)  # before the key, which holds the output's clock
-        key = resume_key(
-            source_path, sink_info, restorer, windows, encode, read, side_by_side, strength, keep_still, keep_detail
-        )
+        key = resume_key(source_path, sink_info, restorer, windows, encode, read, side_by_side, mix)
         sink = open_sink(output_path, sink_info, encode, source=source_path, resume_key=key, fresh=not resume)
         try:
             with sink:
@@ -324,12 +299,9 @@ def deblur_video(
                 begin, resumed = _resume(sink, source, info.frame_count, note, asked=resume, name=output_path)
                 restored = _restore_into(
                     sink, source, restorer, windows,
-                    begin=begin, resumed=resumed, strength=strength, keep_still=keep_still, keep_detail=keep_detail,
-                    progress=progress,
-                    placement=placement(
-                        info, (restorer.identity or {}).get("model"), turned, strength=strength, keep_still=keep_still,
-                        keep_detail=keep_detail,
-                    ) if side_by_side else None,
+                    begin=begin, resumed=resumed, mix=mix, progress=progress,
+                    placement=placement(info, (restorer.identity or {}).get("model"), turned, mix=mix)
+                    if side_by_side else None,
                 )  # fmt: skip
         except BaseException as e:
             if sink.finished:  # stopped as the output was renamed into place: nothing is left to do
@@ -401,9 +373,7 @@ def _restore_into(
     begin: int | None,
     resumed: int,
     placement: Placement | None,
-    strength: float,
-    keep_still: bool,
-    keep_detail: bool,
+    mix: Mix,
     progress: FramesProgress | None,
 ) -> _Restored:
     """Decode `source` from frame `begin` (None: not at all), restore it and write the frames from
@@ -445,7 +415,7 @@ def _restore_into(
             yield frame, facts
 
     segmented = sink.cut is not None  # where its segments end is decided here
-    if strength > 0:
+    if mix.strength > 0:
         cuts = _Cuts(windows, windows.batch if batches(restorer) else 1, first=resumed)
     else:  # the frames pass one at a time, no windows stitched: a run can continue from any of them
         cuts = _Cuts(WindowOptions(window=1, overlap=0), 1, first=resumed)
@@ -459,17 +429,17 @@ def _restore_into(
         with torch.inference_mode():
             split: set[int] = set()  # frames after a cut the windows were split at
             # at --strength 0 the input as it is, in its own levels, and no model run
-            restored_frames = restore_mixed(
-                decoded(), restorer, windows, size, strength=strength,
+            restored_frames = restore_stream(
+                decoded(), restorer, windows, size, mix=mix,
                 on_retry=retries.__setitem__, on_cut=lambda t: split.add((begin or 0) + t), on_tile=tiles.append,
-                curve=curve, first=begin or 0, keep_still=keep_still, keep_detail=keep_detail,
+                curve=curve, first=begin or 0,
             )  # fmt: skip
             for index, restored in enumerate(restored_frames, start=begin or 0):
                 if encode_errors:
                     raise encode_errors[0]
                 pts, alpha, duration, held = pts_fifo.popleft()
                 source_frame = inputs_fifo.popleft() if placement is not None else None
-                cut = cuts.before(index, pts, read, held and strength > 0) if segmented else None
+                cut = cuts.before(index, pts, read, held and mix.strength > 0) if segmented else None
                 if index < resumed:  # read again to restore the window it shares with the next
                     continue
                 if index in split:

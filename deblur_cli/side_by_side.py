@@ -23,7 +23,7 @@ import torch
 
 from deblur_cli.captions import Captions, burn, drawable, fitting, white_of
 from deblur_cli.video_io import VideoInfo
-from deblur_cli.wording import partial_restoration
+from deblur_cli.mix import Mix
 
 # For each display rotation (counter-clockwise degrees): the stored axis the halves are joined along
 # (-1 width, -2 height), and whether the input comes first along it.
@@ -64,15 +64,13 @@ def placement(
     model: str | None,
     turned: bool = True,
     *,
-    strength: float = 1.0,
-    keep_still: bool = False,
-    keep_detail: bool = False,
+    mix: Mix = Mix(),
 ) -> Placement:
     """The Placement of `info`'s frames side by side, their captions naming `model` and what the run keeps of its
     restoration (captions_for), turned once for the run as the frames are stored. `turned` as composed_info's: where
     the output is not shown turned (.avi), the halves are placed as stored."""
     rotation, mirrored = (info.rotation, info.mirrored) if turned else (0, False)
-    captions = captions_for(info, model, turned, strength=strength, keep_still=keep_still, keep_detail=keep_detail)
+    captions = captions_for(info, model, turned, mix=mix)
     if captions is not None:
         stamps = tuple(_as_stored(letters, rotation, mirrored) for letters in captions.stamps)
         captions = dataclasses.replace(captions, stamps=stamps)
@@ -84,33 +82,29 @@ def captions_for(
     model: str | None,
     turned: bool = True,
     *,
-    strength: float = 1.0,
-    keep_still: bool = False,
-    keep_detail: bool = False,
+    mix: Mix = Mix(),
 ) -> Captions | None:
     """The captions of `info`'s frames side by side: "input", and the first of `restored_labels` that fits; None
     where none fits. `turned` as composed_info's."""
     width, height = info.display_size if turned else (info.width, info.height)
     white = white_of(info.color.get("transfer"))
-    for label in restored_labels(model, strength, keep_still, keep_detail):
+    for label in restored_labels(model, mix):
         captions = fitting((INPUT, label), height, width, white)
         if captions is not None:
             return captions
     return None
 
 
-def restored_labels(
-    model: str | None, strength: float = 1.0, keep_still: bool = False, keep_detail: bool = False
-) -> list[str]:
+def restored_labels(model: str | None, mix: Mix = Mix()) -> list[str]:
     """The restored half's captions, best first (captions_for draws the first that fits): "deblurred (dstnet-s)"
     naming `model` (None: the model has no name), then "deblurred". A partial restoration's captions say what it
     keeps, as `deblur evaluate` labels it, never "deblurred" alone: "deblurred (dstnet-s, strength 0.5)", then
     "dstnet-s, strength 0.5" (a 16:9 or 9:16 half holds 26 letters from 360p to 2160p, captions.fitting; beside
     "input" the model's name says which half is restored, and the model is what a shared preview shows), then
     "deblurred (strength 0.5)", "strength 0.5". At strength 0 the model does not run: the half is the input."""
-    if strength == 0:
+    if mix.strength == 0:
         return [f"{INPUT} (strength 0)", "strength 0"]
-    told = partial_restoration(strength, keep_still, keep_detail)
+    told = mix.words()
     if not told:
         labels = ([f"{RESTORED} ({model})"] if model else []) + [RESTORED]
     else:

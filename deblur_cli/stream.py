@@ -15,6 +15,7 @@ from deblur_cli.devices import free_memory, is_out_of_memory, release_cached_mem
 from deblur_cli.errors import UsageError
 from deblur_cli.frame_facts import FrameFacts
 from deblur_cli.levels import as_float
+from deblur_cli.mix import Mix
 from deblur_cli.restorer import Restorer, batches, completed, restore_windows
 from deblur_cli.scene_cuts import cuts_in
 from deblur_cli.kept_detail import keep_detail as kept_detail
@@ -73,13 +74,12 @@ def restore_stream(
     windows: WindowOptions,
     size: tuple[int, int],
     *,
+    mix: Mix = Mix(),
     on_retry: Callable[[str, str], None] | None = None,
     on_cut: Callable[[int], None] | None = None,
     on_tile: Callable[[int | None], None] | None = None,
     curve: ModelCurve | None = None,
     first: int = 0,
-    keep_still: bool = False,
-    keep_detail: bool = False,
 ) -> Iterator[torch.Tensor]:
     """Restore a stream of (3, H, W) frames of `size` (H, W) as `deblur run` does: overlapping
     temporal windows, up to `windows.batch` of them per model call when the restorer batches
@@ -108,9 +108,12 @@ def restore_stream(
     `first` is the index in the video of the stream's first frame (where a continued run restarts): a
     positional restorer (restorer.py) is told where each window lies in the video.
 
-    With `keep_still` (`deblur run --keep-still`), each window keeps its input where the input stands still
-    (still_regions.py): motion blur needs motion. With `keep_detail` (`deblur run --keep-detail`), each window keeps
-    its input's fine texture where the restoration smoothed it (kept_detail.py), before the still regions are kept.
+    `mix` says what the frames keep of the restoration (mix.py): with `keep_detail` (`deblur run --keep-detail`)
+    each window keeps its input's fine texture where the restoration smoothed it (kept_detail.py), then with
+    `keep_still` (`--keep-still`) its input where the input stands still (still_regions.py): motion blur needs
+    motion. A `strength` under 1 (`--strength`) mixes each restored frame with its input (`mixed`); at 0 the frames
+    come out as they are given (levels stay levels), moved to the restorer's device, without running the model,
+    whose output would be weighted by 0.
 
     A frame without colour (`is_grey`) comes out without colour (`greyed`): the models, trained on colour,
     tint grey frames a little (up to 46 of 255 levels apart between channels on grey noise).
@@ -126,11 +129,38 @@ def restore_stream(
     run` tells them on the host as it decodes (frame_facts.image_facts), and ends no segment before a held frame.
     Else they are told here, on the frames' device (`frame_facts`).
     """
+    if mix.strength == 0:
+        return ((frame[0] if isinstance(frame, tuple) else frame).to(restorer.device) for frame in frames)
+    if mix.strength == 1:
+        return _restored(frames, restorer, windows, size, mix, on_retry, on_cut, on_tile, curve, first)
+    inputs: collections.deque[torch.Tensor] = collections.deque()  # the frames to mix in, read and not yet mixed
+
+    def kept(frames: Iterable[torch.Tensor | tuple[torch.Tensor, FrameFacts]]) -> Iterator:
+        for frame in frames:
+            inputs.append(frame[0] if isinstance(frame, tuple) else frame)
+            yield frame
+
+    restored = _restored(kept(frames), restorer, windows, size, mix, on_retry, on_cut, on_tile, curve, first)
+    return (mixed(inputs.popleft(), frame, mix.strength) for frame in restored)
+
+
+def _restored(
+    frames: Iterable[torch.Tensor | tuple[torch.Tensor, FrameFacts]],
+    restorer: Restorer,
+    windows: WindowOptions,
+    size: tuple[int, int],
+    mix: Mix,
+    on_retry: Callable[[str, str], None] | None,
+    on_cut: Callable[[int], None] | None,
+    on_tile: Callable[[int | None], None] | None,
+    curve: ModelCurve | None,
+    first: int,
+) -> Iterator[torch.Tensor]:
+    """restore_stream's frames before they are mixed with their input by `mix.strength`."""
     restorer = completed(restorer)
     facts: dict[int, FrameFacts] = {}  # of each frame read and not yet yielded restored, by its index in the stream
     restore = _WindowRestorer(
-        restorer, windows, size, on_retry=on_retry, on_tile=on_tile, curve=curve, first=first, facts=facts,
-        keep_still=keep_still, keep_detail=keep_detail,
+        restorer, windows, size, mix=mix, on_retry=on_retry, on_tile=on_tile, curve=curve, first=first, facts=facts
     )  # fmt: skip
 
     def noted(frames: Iterable[torch.Tensor | tuple[torch.Tensor, FrameFacts]]) -> Iterator[torch.Tensor]:
@@ -162,47 +192,11 @@ def restore_stream(
     return finished(restored)
 
 
-def restore_mixed(
-    frames: Iterable[torch.Tensor | tuple[torch.Tensor, FrameFacts]],
-    restorer: Restorer,
-    windows: WindowOptions,
-    size: tuple[int, int],
-    *,
-    strength: float,
-    on_retry: Callable[[str, str], None] | None = None,
-    on_cut: Callable[[int], None] | None = None,
-    on_tile: Callable[[int | None], None] | None = None,
-    curve: ModelCurve | None = None,
-    first: int = 0,
-    keep_still: bool = False,
-    keep_detail: bool = False,
-) -> Iterator[torch.Tensor]:
-    """The frames as `deblur run --strength` writes them, on the restorer's device: at 1 restore_stream's
-    (which takes the other arguments); between 0 and 1 each with its input mixed back in (`mixed`); at 0 the
-    input frames as they are given (levels stay levels), without running the model, whose output would be
-    weighted by 0."""
-    if strength == 0:
-        return ((frame[0] if isinstance(frame, tuple) else frame).to(restorer.device) for frame in frames)
-    inputs: collections.deque[torch.Tensor] = collections.deque()  # the frames to mix in, read and not yet mixed
-
-    def kept(frames: Iterable[torch.Tensor | tuple[torch.Tensor, FrameFacts]]) -> Iterator:
-        for frame in frames:
-            inputs.append(frame[0] if isinstance(frame, tuple) else frame)
-            yield frame
-
-    restored = restore_stream(
-        kept(frames) if strength < 1 else frames, restorer, windows, size,
-        on_retry=on_retry, on_cut=on_cut, on_tile=on_tile, curve=curve, first=first, keep_still=keep_still,
-        keep_detail=keep_detail,
-    )  # fmt: skip
-    return restored if strength == 1 else (mixed(inputs.popleft(), frame, strength) for frame in restored)
-
-
 class _WindowRestorer:
     """The `restore` of stitch_windows for restore_stream: each call's windows as float on the
     restorer's device, on the model's curve, split at scene cuts, in tiles, retried smaller after an
-    out-of-memory error, their input's fine texture kept with `keep_detail` and their still regions with
-    `keep_still`. `tile` and `batch` hold what the latest retry left, for the later windows."""
+    out-of-memory error, their input's fine texture kept with `mix.keep_detail` and their still regions with
+    `mix.keep_still`. `tile` and `batch` hold what the latest retry left, for the later windows."""
 
     def __init__(
         self,
@@ -210,16 +204,15 @@ class _WindowRestorer:
         windows: WindowOptions,
         size: tuple[int, int],
         *,
+        mix: Mix,
         on_retry: Callable[[str, str], None] | None,
         on_tile: Callable[[int | None], None] | None,
         curve: ModelCurve | None,
         first: int,
         facts: dict[int, FrameFacts],
-        keep_still: bool = False,
-        keep_detail: bool = False,
     ):
         self.restorer = restorer
-        self.keep_still, self.keep_detail = keep_still, keep_detail
+        self.mix = mix
         self.first = first
         self.facts = facts  # by the frames' index in the stream (restore_stream fills it)
         self.windows = windows
@@ -245,7 +238,7 @@ class _WindowRestorer:
             for b, at in zip(moving, moving_cuts):
                 cuts[b] = at
             return restored, cuts
-        given = group if self.keep_still or self.keep_detail else None  # as stored, as the restored frames come back
+        given = group if self.mix.keeps_input else None  # as stored, as the restored frames come back
         if self.curve is not None:
             group = self.curve.to_model(group)
         starts = [self.first + start for start in starts]  # in the video
@@ -257,9 +250,9 @@ class _WindowRestorer:
             restored = self._restore_group(group, starts)
         if self.curve is not None:
             restored = self.curve.from_model(restored)
-        if self.keep_detail:
+        if self.mix.keep_detail:
             restored = kept_detail(given, restored)
-        return (kept_still(given, restored) if self.keep_still else restored), cuts
+        return (kept_still(given, restored) if self.mix.keep_still else restored), cuts
 
     def _held(self, index: int) -> bool:
         told = self.facts.get(index)

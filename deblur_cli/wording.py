@@ -44,14 +44,6 @@ def weights_label(model: str, weights: Path | None) -> str:
     return model if weights is None else f"{model} ({weights.name})"
 
 
-def partial_restoration(strength: float, keep_still: bool, keep_detail: bool = False) -> list[str]:
-    """What part of a model's restoration a run or a score keeps, in the words its labels use: ["strength 0.5",
-    "keep-still", "keep-detail"]; none for the whole. A table or preview copied elsewhere must not pass for the
-    model's own."""
-    kept = [word for word, given in (("keep-still", keep_still), ("keep-detail", keep_detail)) if given]
-    return ([f"strength {strength:g}"] if strength != 1 else []) + kept
-
-
 def readable_size(size: int) -> str:
     """A byte count in decimal units, as download bars show them: 3.2 GB, 29.9 MB, 900 B."""
     for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):

@@ -235,7 +235,7 @@ def test_the_resume_key_holds_the_mode(tmp_path):
     restorer = IdentityRestorer()
     restorer.identity = {"model": "identity"}
     keys = [
-        resume_key(path, describe(path, read), restorer, WindowOptions(), EncodeOptions(), read, False, 1.0)
+        resume_key(path, describe(path, read), restorer, WindowOptions(), EncodeOptions(), read, False)
         for read in (ReadOptions(deinterlace=mode) for mode in ("auto", "on", "off", "double"))
     ]
     assert len({json.dumps(key, sort_keys=True) for key in keys}) == 4

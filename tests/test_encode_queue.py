@@ -9,6 +9,7 @@ import torch
 
 import deblur_cli.pipeline as pipeline
 from deblur_cli.levels import as_float, to_image, to_levels
+from deblur_cli.mix import Mix
 from deblur_cli.pipeline import deblur_video
 from deblur_cli.video_io import EncodeOptions
 from deblur_cli.windows import WindowOptions
@@ -31,7 +32,7 @@ def test_the_encoders_queue_holds_uint8_frames(tmp_path, monkeypatch, strength):
 
     monkeypatch.setattr(pipeline, "put_unless_stopped", spied)
     windows = WindowOptions(window=3, overlap=1, tile=None)
-    deblur_video(source, tmp_path / "out.mkv", IdentityRestorer(), windows=windows, encode=FFV1, strength=strength)
+    deblur_video(source, tmp_path / "out.mkv", IdentityRestorer(), windows=windows, encode=FFV1, mix=Mix(strength))
     assert queued == [torch.uint8] * 5
     assert all(np.array_equal(a, b) for a, b in zip(media.read_frames(source), media.read_frames(tmp_path / "out.mkv")))
 

@@ -23,6 +23,7 @@ from deblur_cli.datasets import find_sequences, save_folders
 from deblur_cli.evaluate import EvaluationReport, SequenceScore, evaluate_sequence, frame_metrics
 from deblur_cli.metrics import niqe, psnr, ssim
 from deblur_cli.metrics.lpips import load_lpips, lpips_clip
+from deblur_cli.mix import Mix
 from deblur_cli.weights.registry import load_registry
 from deblur_cli.windows import WindowOptions
 from tests.media import make_edited, make_images, make_video, read_frames, write_image
@@ -1195,9 +1196,9 @@ def test_strength_scores_the_mix_that_deblur_run_writes(tmp_path):
     data = two_sequences(tmp_path / "d")
     pair = find_sequences(data)[0]
     windows = WindowOptions(window=3, overlap=1, tile=None)
-    none = evaluate_sequence(pair, Inverts(), windows, strength=0.0)
+    none = evaluate_sequence(pair, Inverts(), windows, mix=Mix(0.0))
     assert none.output == pytest.approx(none.input, rel=1e-6)  # nothing of the restoration kept: the input
-    half = evaluate_sequence(pair, Inverts(), windows, strength=0.5)
+    half = evaluate_sequence(pair, Inverts(), windows, mix=Mix(0.5))
     full = evaluate_sequence(pair, Inverts(), windows)
     assert half.output["psnr"] not in (none.output["psnr"], full.output["psnr"])
     # a mix at 0.5 of x and 1 - x is mid-grey everywhere: its PSNR is that of a flat 0.5 image
@@ -1211,7 +1212,7 @@ def test_strength_zero_scores_the_input_without_running_the_model(tmp_path):
     output by 0, where deblur run runs none; with a diffusion model on a dataset that is hours for nothing."""
     pair = find_sequences(two_sequences(tmp_path / "d"))[0]
     restorer = Inverts()
-    score = evaluate_sequence(pair, restorer, WindowOptions(window=3, overlap=1, tile=None), strength=0.0)
+    score = evaluate_sequence(pair, restorer, WindowOptions(window=3, overlap=1, tile=None), mix=Mix(0.0))
     assert restorer.calls == []
     assert score.output == score.input and score.tile_used is None
 

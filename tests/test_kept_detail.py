@@ -17,6 +17,7 @@ import deblur_cli.restorers as restorers_module
 from deblur_cli.cli import app
 from deblur_cli.errors import UsageError
 from deblur_cli.kept_detail import keep_detail
+from deblur_cli.mix import Mix
 from deblur_cli.pipeline import output_settings
 from deblur_cli.side_by_side import restored_labels
 from deblur_cli.stream import restore_stream
@@ -95,11 +96,11 @@ def test_restore_stream_keeps_detail_on_request_and_only_then():
             stream = restore_stream(frames, SmoothingRestorer(), windows, (HEIGHT, WIDTH), **options)
             return torch.stack(list(stream))
 
-    whole, kept = restored(), restored(keep_detail=True)
+    whole, kept = restored(), restored(mix=Mix(keep_detail=True))
     assert (whole - frames)[..., TEXTURED_FROM:].abs().max() > 0.3
     assert (kept - frames)[..., TEXTURED_FROM:].abs().max() < 0.01
     # with --keep-still as well: these frames stand still, so the input is kept everywhere
-    assert torch.equal(restored(keep_detail=True, keep_still=True), frames)
+    assert torch.equal(restored(mix=Mix(keep_still=True, keep_detail=True)), frames)
 
 
 def test_deblur_run_keep_detail_keeps_the_texture_and_says_so(tmp_path, monkeypatch):
@@ -125,7 +126,7 @@ def test_load_keeps_detail_on_request(monkeypatch):
     monkeypatch.setattr(cpu_share, "others_busy", lambda since, now: None)  # load's busy-CPU warning: the machine's
     clip = half_textured()
     windows = WindowOptions(window=2, overlap=1, tile=None)
-    out = deblur_cli.Deblurrer("smooths", SmoothingRestorer(), windows, keep_detail=True).restore(clip).astype(int)
+    out = deblur_cli.Deblurrer("smooths", SmoothingRestorer(), windows, Mix(keep_detail=True)).restore(clip).astype(int)
     assert np.abs(out - clip)[..., TEXTURED_FROM:, :].max() <= 2
     assert deblur_cli.load("dstnet-s", device="cpu", keep_detail=True).keep_detail is True
     with pytest.raises(UsageError, match="keep_detail must be True or False, got 'yes'"):
@@ -144,9 +145,9 @@ def test_evaluate_and_side_by_side_name_it(tmp_path, monkeypatch):
     assert runner.invoke(app, [*args, "--keep-detail"]).exit_code == 0
     score = json.loads((tmp_path / "s").read_text())
     assert score["model"] == "dstnet-s (keep-detail)" and score["settings"]["keep_detail"] is True
-    labels = restored_labels("dstnet-s", keep_detail=True)
+    labels = restored_labels("dstnet-s", Mix(keep_detail=True))
     assert labels[:2] == ["deblurred (dstnet-s, keep-detail)", "dstnet-s, keep-detail"]
-    both = restored_labels("dstnet-s", 0.5, keep_still=True, keep_detail=True)
+    both = restored_labels("dstnet-s", Mix(0.5, keep_still=True, keep_detail=True))
     assert both[0] == "deblurred (dstnet-s, strength 0.5, keep-still, keep-detail)"
 
 
@@ -154,10 +155,10 @@ def test_work_kept_before_the_option_is_the_work_of_a_run_without_it():
     """A key stored before --keep-detail existed has no entry for it: continued by a run without the option, not by
     one with it, which is told as the option added."""
     windows = WindowOptions()
-    now = normalized(output_settings(MixingRestorer(), windows, 1.0, False, False))
+    now = normalized(output_settings(MixingRestorer(), windows, Mix()))
     before = {name: value for name, value in now.items() if name != "keep_detail"}
     assert comparable(as_written_now(before)) == comparable(now)
-    asked = normalized(output_settings(MixingRestorer(), windows, 1.0, False, True))
+    asked = normalized(output_settings(MixingRestorer(), windows, Mix(keep_detail=True)))
     assert [change.text for change in key_changes(as_written_now(before), asked)] == ["--keep-detail added"]
 
 

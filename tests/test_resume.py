@@ -27,9 +27,10 @@ import deblur_cli.pipeline as pipeline
 from deblur_cli.cli import app
 import deblur_cli.restorers as restorers_module
 from deblur_cli.errors import InputError, OutputBusyError, OutputError
+from deblur_cli.mix import Mix
 from deblur_cli.pipeline import deblur_video
 from deblur_cli.span import Span
-from deblur_cli.stream import restore_mixed
+from deblur_cli.stream import restore_stream
 from deblur_cli.video_io import EncodeOptions, ReadOptions, describe, open_source
 from deblur_cli.video_io.segments import SegmentedVideoSink
 import deblur_cli.video_io.segments as segments_module
@@ -658,7 +659,7 @@ def _stopped_at_strength_0_and_continued(source: Path, folder: Path, *, stop: in
     frames, and the same run continues from them to the frames and timestamps of an uninterrupted run's
     (folder/whole.mkv)."""
     whole, target = folder / "whole.mkv", folder / "out.mkv"
-    deblur_video(source, whole, MixingRestorer(), windows=WINDOWS, encode=FFV1, strength=0)
+    deblur_video(source, whole, MixingRestorer(), windows=WINDOWS, encode=FFV1, mix=Mix(0))
 
     def stopping(done, total):
         if done == stop:
@@ -667,14 +668,14 @@ def _stopped_at_strength_0_and_continued(source: Path, folder: Path, *, stop: in
     notes: list[str] = []
     with pytest.raises(KeyboardInterrupt):
         deblur_video(
-            source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, strength=0,
+            source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, mix=Mix(0),
             progress=stopping, on_note=notes.append,
         )  # fmt: skip
     assert notes == [
         f"the first {kept} frames of {target} are kept in {work_folder(target)}: the same command continues from"
         " there (delete that folder to free its space)"
     ]
-    result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, strength=0)
+    result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, mix=Mix(0))
     assert result.resumed == kept and result.frames == 24
     assert same_video(target, whole)
 
@@ -745,7 +746,7 @@ def test_other_settings_keep_the_work_and_are_refused_and_resume_false_starts_ov
     with pytest.raises(OutputError, match=r"made with other settings \(--overlap 1, now 2\)"):
         deblur_video(source, target, MixingRestorer(), windows=other, encode=FFV1)
     with pytest.raises(OutputError, match="made with other settings"):
-        deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, strength=0.5)
+        deblur_video(source, target, MixingRestorer(), windows=WINDOWS, encode=FFV1, mix=Mix(0.5))
     notes: list[str] = []
 
     # an option the encoder does not take (--crf for FFV1, which the run warns of) keeps the work
@@ -1014,7 +1015,7 @@ def test_png_frame_outputs_are_continued_too(tmp_path):
     kept = json.loads((work_folder(target) / "kept.json").read_text())["frames"]
     (work_folder(target) / "frames" / f"frame_{kept + 1:06d}.png").write_bytes(b"half a frame")  # after the cut
     with pytest.raises(OutputError, match=f"kept {kept} restored frames of this input, made with other settings"):
-        deblur_video(source, target, MixingRestorer(), windows=WINDOWS, strength=0.5)
+        deblur_video(source, target, MixingRestorer(), windows=WINDOWS, mix=Mix(0.5))
 
     result = deblur_video(source, target, MixingRestorer(), windows=WINDOWS)
     assert result.resumed == kept > 0
@@ -1097,7 +1098,7 @@ def test_a_continued_diffusion_run_draws_the_noise_an_uninterrupted_run_draws(tm
     assert same_video(target, tmp_path / "whole.mkv")
     # restored from its restart point as if the video began there, the continued frames differ (the test can fail)
     target.unlink()
-    monkeypatch.setattr(pipeline, "restore_mixed", lambda *args, first=0, **kwargs: restore_mixed(*args, **kwargs))
+    monkeypatch.setattr(pipeline, "restore_stream", lambda *args, first=0, **kwargs: restore_stream(*args, **kwargs))
     stopped_and_continued(source, target, StopsAfter(tiny_wtsa(eta), 5), tiny_wtsa(eta))
     assert not same_video(target, tmp_path / "whole.mkv")
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from deblur_cli.cli import app
 import deblur_cli.restorers as restorers_module
 from deblur_cli.captions import FONT, GLYPH_HEIGHT, PAD, SHADE, burn, font_pixel, stamp, white_of
+from deblur_cli.mix import Mix
 from deblur_cli.side_by_side import DIVIDER, captions_for, compose, composed_info, placement, restored_labels
 from deblur_cli.video_io import VideoInfo
 from tests import media
@@ -212,14 +213,14 @@ def test_a_half_narrower_than_16_9_holds_the_captions_of_a_16_9_half_as_wide():
             for letters in upright.stamps:  # within a quarter of the half's height and half its width, as shown
                 assert letters.shape[0] + upright.margin <= height / 4
                 assert letters.shape[1] + upright.margin <= width / 2
-    partial = placement(info_of(1080, 1920), "dstnet-s", strength=0.5, keep_still=True).captions
+    partial = placement(info_of(1080, 1920), "dstnet-s", mix=Mix(0.5, keep_still=True)).captions
     assert torch.equal(partial.stamps[1], stamp("strength 0.5, keep-still", 3))  # as on 1920x1080 (at 6 px)
-    turned = placement(info_of(1920, 1080), "dstnet-s", strength=0.5, keep_still=True).captions
+    turned = placement(info_of(1920, 1080), "dstnet-s", mix=Mix(0.5, keep_still=True)).captions
     assert torch.equal(turned.stamps[1], stamp("strength 0.5, keep-still", 6))
-    partial = captions_for(info_of(1080, 1920), "dstnet-s", strength=0.5)
+    partial = captions_for(info_of(1080, 1920), "dstnet-s", mix=Mix(0.5))
     assert torch.equal(partial.stamps[1], stamp("dstnet-s, strength 0.5", 3))
     for width, height in [(1080, 1080), (1440, 1080)]:  # square and 4:3 ones too (they had none)
-        partial = captions_for(info_of(width, height), "dstnet-s", strength=0.5, keep_still=True)
+        partial = captions_for(info_of(width, height), "dstnet-s", mix=Mix(0.5, keep_still=True))
         assert torch.equal(partial.stamps[1], stamp("strength 0.5, keep-still", font_pixel(height, width)))
 
 
@@ -264,27 +265,29 @@ def test_a_partial_restoration_is_captioned_as_evaluate_labels_it():
     where it is not the model's whole restoration, and a shared preview must not pass for it. A partial one's caption
     says what it keeps, as `deblur evaluate`'s labels do, never "deblurred" alone; at strength 0 it is the input."""
     assert restored_labels("dstnet-s") == ["deblurred (dstnet-s)", "deblurred"]
-    assert restored_labels("dstnet-s", 0.5) == [
+    assert restored_labels("dstnet-s", Mix(0.5)) == [
         "deblurred (dstnet-s, strength 0.5)",
         "dstnet-s, strength 0.5",
         "deblurred (strength 0.5)",
         "strength 0.5",
     ]
-    assert restored_labels("dstnet-s", keep_still=True) == [
+    assert restored_labels("dstnet-s", Mix(keep_still=True)) == [
         "deblurred (dstnet-s, keep-still)",
         "dstnet-s, keep-still",
         "deblurred (keep-still)",
         "keep-still",
     ]
-    assert restored_labels(None, 0.25, True) == ["deblurred (strength 0.25, keep-still)", "strength 0.25, keep-still"]
-    assert restored_labels("dstnet-s", 0) == restored_labels(None, 0, True) == ["input (strength 0)", "strength 0"]
+    partial = ["deblurred (strength 0.25, keep-still)", "strength 0.25, keep-still"]
+    assert restored_labels(None, Mix(0.25, True)) == partial
+    as_input = ["input (strength 0)", "strength 0"]
+    assert restored_labels("dstnet-s", Mix(0)) == restored_labels(None, Mix(0, True)) == as_input
     restored = lambda info, **options: placement(info, "dstnet-s", **options).captions.stamps[1]  # noqa: E731
-    assert torch.equal(restored(info_of(2400, 360), strength=0.5), stamp("deblurred (dstnet-s, strength 0.5)", 2))
+    assert torch.equal(restored(info_of(2400, 360), mix=Mix(0.5)), stamp("deblurred (dstnet-s, strength 0.5)", 2))
     no_room = stamp("dstnet-s, strength 0.5", 2)  # for "deblurred (dstnet-s, strength 0.5)"
-    assert torch.equal(restored(info_of(640, 360), strength=0.5), no_room)
-    assert torch.equal(restored(info_of(640, 360), strength=0.5, keep_still=True), stamp("strength 0.5, keep-still", 2))
-    assert torch.equal(restored(info_of(640, 360), strength=0), stamp("input (strength 0)", 2))
-    assert placement(info_of(140, 120), "dstnet-s", strength=0.5).captions is None  # rather than "deblurred"
+    assert torch.equal(restored(info_of(640, 360), mix=Mix(0.5)), no_room)
+    assert torch.equal(restored(info_of(640, 360), mix=Mix(0.5, keep_still=True)), stamp("strength 0.5, keep-still", 2))
+    assert torch.equal(restored(info_of(640, 360), mix=Mix(0)), stamp("input (strength 0)", 2))
+    assert placement(info_of(140, 120), "dstnet-s", mix=Mix(0.5)).captions is None  # rather than "deblurred"
 
 
 @pytest.mark.parametrize("width, height", [(640, 360), (960, 540), (1280, 720), (1920, 1080), (3840, 2160)])
@@ -292,7 +295,7 @@ def test_a_partial_restoration_on_16_9_frames_is_captioned_with_its_model_and_it
     """A 16:9 half holds 26 letters at any of these sizes (the font grows with the frame), too few for "deblurred
     (dstnet-s, strength 0.5)"; the caption fell back to "deblurred (strength 0.5)" and lost the model, which is what
     a shared preview is made to show. Beside "input", the model's name says which half is restored."""
-    captions = placement(info_of(width, height), "dstnet-s", strength=0.5).captions
+    captions = placement(info_of(width, height), "dstnet-s", mix=Mix(0.5)).captions
     assert torch.equal(captions.stamps[1], stamp("dstnet-s, strength 0.5", height // 180))
     assert torch.equal(captions.stamps[0], stamp("input", height // 180))
 
@@ -300,7 +303,7 @@ def test_a_partial_restoration_on_16_9_frames_is_captioned_with_its_model_and_it
 def test_a_placement_moves_its_captions_to_the_frames_device_once():
     """compose burns the stamps into every frame on the frames' device: a run moves them there once (Placement.to),
     and a Placement already there is kept as it is, not copied again a frame."""
-    placed = placement(info_of(640, 360, rotation=90), "dstnet-s", strength=0.5)
+    placed = placement(info_of(640, 360, rotation=90), "dstnet-s", mix=Mix(0.5))
     assert placed.to(torch.device("cpu")) is placed
     moved = placed.to(torch.device("meta"))
     assert [s.device.type for s in moved.captions.stamps] == ["meta", "meta"]

@@ -14,6 +14,7 @@ from deblur_cli import cpu_share
 import deblur_cli.restorers as restorers_module
 from deblur_cli.cli import app
 from deblur_cli.errors import UsageError
+from deblur_cli.mix import Mix
 from deblur_cli.still_regions import GROW, keep_still
 from deblur_cli.stream import restore_stream
 from deblur_cli.transfer import PQ, model_curve
@@ -52,7 +53,7 @@ def restored(frames: torch.Tensor, windows: WindowOptions, **options) -> torch.T
 
 def test_the_still_half_comes_back_as_the_input_and_the_moving_half_as_restored():
     frames = as_tensors(half_still())
-    out = restored(frames, WindowOptions(window=4, overlap=1, tile=None), keep_still=True)
+    out = restored(frames, WindowOptions(window=4, overlap=1, tile=None), mix=Mix(keep_still=True))
     assert torch.equal(out[..., :STILL_UP_TO], frames[..., :STILL_UP_TO])
     torch.testing.assert_close(out[..., MOVING_FROM:], 1 - frames[..., MOVING_FROM:], rtol=0, atol=1e-6)
 
@@ -61,7 +62,7 @@ def test_hdr_windows_keep_their_input_as_stored():
     """An HDR window is restored on the model's curve and mapped back; the input it keeps is the one stored."""
     frames, windows = as_tensors(half_still()), WindowOptions(window=4, overlap=1, tile=None)
     curve = model_curve(PQ)
-    out = restored(frames, windows, curve=curve, keep_still=True)
+    out = restored(frames, windows, curve=curve, mix=Mix(keep_still=True))
     assert torch.equal(out[..., :STILL_UP_TO], frames[..., :STILL_UP_TO])
     whole = restored(frames, windows, curve=curve)
     torch.testing.assert_close(out[..., MOVING_FROM:], whole[..., MOVING_FROM:], rtol=0, atol=1e-6)
@@ -75,7 +76,7 @@ def test_off_by_default_the_restoration_is_untouched():
 
 def test_a_window_of_one_frame_is_left_as_restored():
     frames = as_tensors(half_still())
-    out = restored(frames, WindowOptions(window=1, overlap=0, tile=None), keep_still=True)
+    out = restored(frames, WindowOptions(window=1, overlap=0, tile=None), mix=Mix(keep_still=True))
     assert torch.equal(out, 1 - frames)
     one = frames[None, :1]
     assert torch.equal(keep_still(one, 1 - one), 1 - one)
@@ -134,7 +135,7 @@ def test_load_keeps_still_regions_on_request(monkeypatch):
     monkeypatch.setattr(cpu_share, "others_busy", lambda since, now: None)  # load's busy-CPU warning: the machine's
     clip = half_still()
     windows = WindowOptions(window=4, overlap=1, tile=None)
-    model = deblur_cli.Deblurrer("inverts", InvertingRestorer(), windows, keep_still=True)
+    model = deblur_cli.Deblurrer("inverts", InvertingRestorer(), windows, Mix(keep_still=True))
     out = model.restore(clip)
     assert np.array_equal(out[..., :STILL_UP_TO, :], clip[..., :STILL_UP_TO, :])
     assert np.array_equal(out[..., MOVING_FROM:, :], 255 - clip[..., MOVING_FROM:, :])

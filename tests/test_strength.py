@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from deblur_cli.cli import app
 import deblur_cli.restorers as restorers_module
 from deblur_cli.errors import UsageError
+from deblur_cli.mix import Mix
 from deblur_cli.pipeline import deblur_video
 from deblur_cli.video_io import EncodeOptions
 from deblur_cli.windows import WindowOptions
@@ -24,7 +25,7 @@ def test_the_output_mixes_input_and_restoration(tmp_path, strength):
     inputs = np.stack(media.read_frames(source)).astype(np.float64)
     target = tmp_path / "out.mkv"
     windows = WindowOptions(window=3, overlap=1, tile=None)
-    deblur_video(source, target, InvertingRestorer(), windows=windows, encode=FFV1, strength=strength)
+    deblur_video(source, target, InvertingRestorer(), windows=windows, encode=FFV1, mix=Mix(strength))
     written = np.stack(media.read_frames(target)).astype(np.float64)
     expected = inputs + strength * ((255 - inputs) - inputs)
     assert np.abs(written - expected).max() <= 0.5 + 1e-6  # rounded to 8 bits once
@@ -34,7 +35,7 @@ def test_strength_zero_writes_the_input_without_running_the_model(tmp_path):
     source = media.make_video(tmp_path / "in.mkv", frames=7, codec="ffv1", pix_fmt="bgr0")
     restorer = IdentityRestorer()
     windows = WindowOptions(window=3, overlap=1, tile=None)
-    deblur_video(source, tmp_path / "out.mkv", restorer, windows=windows, encode=FFV1, strength=0.0)
+    deblur_video(source, tmp_path / "out.mkv", restorer, windows=windows, encode=FFV1, mix=Mix(0.0))
     assert restorer.calls == []
     assert all(np.array_equal(a, b) for a, b in zip(media.read_frames(source), media.read_frames(tmp_path / "out.mkv")))
     assert len(media.read_frames(tmp_path / "out.mkv")) == 7
@@ -45,7 +46,7 @@ def test_strength_with_side_by_side_mixes_the_right_half_only(tmp_path):
     inputs = np.stack(media.read_frames(source)).astype(np.float64)
     target = tmp_path / "out.mkv"
     windows = WindowOptions(window=3, overlap=1, tile=None)
-    deblur_video(source, target, InvertingRestorer(), windows=windows, encode=FFV1, strength=0.25, side_by_side=True)
+    deblur_video(source, target, InvertingRestorer(), windows=windows, encode=FFV1, mix=Mix(0.25), side_by_side=True)
     written = np.stack(media.read_frames(target)).astype(np.float64)
     assert np.abs(written[:, :, :32] - inputs).max() <= 0.5
     assert np.abs(written[:, :, -32:] - (inputs + 0.25 * (255 - 2 * inputs))).max() <= 0.5 + 1e-6
@@ -54,7 +55,7 @@ def test_strength_with_side_by_side_mixes_the_right_half_only(tmp_path):
 def test_a_strength_out_of_range_is_refused(tmp_path, monkeypatch):
     source = media.make_video(tmp_path / "in.mkv", frames=3)
     with pytest.raises(UsageError, match="between 0 and 1"):
-        deblur_video(source, tmp_path / "out.mkv", IdentityRestorer(), strength=1.5)
+        deblur_video(source, tmp_path / "out.mkv", IdentityRestorer(), mix=Mix(strength=1.5))
     monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
     result = CliRunner().invoke(app, ["run", str(source), "-o", str(tmp_path / "o.mkv"), "--strength", "1.2"])
     assert result.exit_code == 2 and not (tmp_path / "o.mkv").exists()

@@ -53,6 +53,7 @@ from deblur_cli.evaluate_plan import (
     read_stored,
     results_contenders,
 )
+from deblur_cli.mix import Mix
 from deblur_cli.model_specs import MODELS
 from deblur_cli.run_options import check_restorer, sampling_note, window_options
 from deblur_cli.wording import said_once
@@ -218,6 +219,7 @@ def evaluate(
     if results and not models and not weights and (stray := given_options(ctx, _FOR_MODELS)):
         are = "is" if len(stray) == 1 else "are"
         warn(f"{', '.join(stray)} {are} for models, and --results without --model runs none: left unused")
+    mix = Mix(strength, keep_still, keep_detail)
     # Modules that import torch: here, not at the top (see cli/__init__.py).
     from deblur_cli.devices import resolve_device
     from deblur_cli.evaluate import check_frame_names
@@ -233,8 +235,7 @@ def evaluate(
     torch_device = resolve_device(device)
     asked = models or ([AUTO] if weights or not results else [])  # --results alone runs no model
     contenders = plan_contenders(
-        asked, weights or [], device=torch_device, cache_dir=cache_dir, offline=offline or None, strength=strength,
-        keep_still=keep_still, keep_detail=keep_detail, warn=warn,
+        asked, weights or [], device=torch_device, cache_dir=cache_dir, offline=offline or None, mix=mix, warn=warn,
     )  # fmt: skip
     elsewhere = results_contenders(results or [], pairs, [contender.label for contender in contenders])
     for pair in pairs:  # a frame missing found now, not after a model's pass
@@ -288,9 +289,7 @@ def evaluate(
         with_niqe=with_niqe,
         with_flicker=with_flicker,
         max_frames=frames,
-        strength=strength,
-        keep_still=keep_still,
-        keep_detail=keep_detail,
+        mix=mix,
     )
 
     bars = _PassBars(quiet)

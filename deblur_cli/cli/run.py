@@ -65,6 +65,7 @@ from deblur_cli.cli.options import (
 from deblur_cli.cli.progress_lines import FramesTask, progress_bar, sampling_step, speed
 from deblur_cli.cli.weights import build_shown
 from deblur_cli.errors import UsageError
+from deblur_cli.mix import Mix
 from deblur_cli.model_specs import model_spec
 from deblur_cli.run_options import sampling_note, window_options
 from deblur_cli.video_io import EncodeOptions, ReadOptions
@@ -279,8 +280,8 @@ def run(
             fit_threads(done)
 
         restoring = restore_batch(
-            planned, restorer, model=model, windows=windows, strength=strength, keep_still=keep_still,
-            keep_detail=keep_detail, resume=not no_resume, progress=progress, on_note=note,
+            planned, restorer, model=model, windows=windows, mix=Mix(strength, keep_still, keep_detail),
+            resume=not no_resume, progress=progress, on_note=note,
         )  # fmt: skip
         for outcome in restoring:
             if isinstance(outcome, Started):
