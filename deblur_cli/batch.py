@@ -24,10 +24,11 @@ from deblur_cli.outputs import (
     photos_beside_videos,
     plan_outputs,
 )
-from deblur_cli.preflight import left_out_note, preflight
+from deblur_cli.preflight import compressed_note, left_out_note, preflight
 from deblur_cli.span import Span
 from deblur_cli.video_io import EncodeOptions, ReadOptions
 from deblur_cli.video_io.images import is_glob_input
+from deblur_cli.video_io.lossless import delivery_codec
 
 if TYPE_CHECKING:
     from deblur_cli.pipeline import FramesProgress, RunResult
@@ -127,6 +128,7 @@ class Batch:
     force: bool
     side_by_side: bool
     skip_existing: bool
+    mix: Mix  # what the outputs keep of the restoration
 
     @property
     def todo(self) -> list[Job]:
@@ -170,13 +172,15 @@ def plan_batch(
     side_by_side: bool = False,
     skip_existing: bool = False,
     span: AskedSpan = AskedSpan(),
+    mix: Mix = Mix(),
 ) -> Generator[Said, None, Batch]:
     """The Batch of a run of `inputs` (quoted globs of videos expanded) to -o `output` (`named_folder`: typed
     with a trailing slash), checked as `preflight.preflight` checks each job, before any model loads: `span` as
     typed is turned into each input's own part there (a timecode is a label of the input's own). Yields
     what it says as it finds it: the inputs left out (results of an earlier run beside their inputs, a folder
-    of videos' photos and sound files), --skip-existing's skipped, the notes and warnings of the checks; returns
-    the Batch. Raises UsageError, InputError or OutputError where the run cannot start (after what it said)."""
+    of videos' photos and sound files), --skip-existing's skipped, the notes and warnings of the checks, and with
+    `mix.keep_detail` one note on the inputs in a delivery codec (preflight.compressed_note); returns the Batch.
+    Raises UsageError, InputError or OutputError where the run cannot start (after what it said)."""
     jobs = plan_jobs(inputs, output, named_folder=named_folder, tag=output_tag(span, side_by_side))
     for line in jobs.left_out:
         yield Said(line)
@@ -191,6 +195,7 @@ def plan_batch(
     unreadable: dict[Path, InputError] = {}
     foreseen: dict[Path, tuple[str, ...]] = {}
     spans: dict[Path, Span] = {}
+    compressed: dict[Path, str] = {}  # with --keep-detail: the inputs in a delivery codec, by its name
     todo = [job for job in planned if job not in skipped]
     checks = preflight(todo, read, encode, force=force, side_by_side=side_by_side, span=span) if todo else ()
     for found in checks:  # bad inputs and outputs fail before torch is imported and the model loads
@@ -206,6 +211,10 @@ def plan_batch(
             foreseen[source], spans[source] = found.warnings, found.span
             for message in found.warnings:
                 yield Said(f"{source.name}: {message}" if several else message, warning=True)
+            if mix.keep_detail and (codec := delivery_codec(source, found.codec)):
+                compressed[source] = codec
+    if compressed:
+        yield Said(compressed_note(compressed))
     return Batch(
         jobs=tuple(planned),
         skipped=skipped,
@@ -218,6 +227,7 @@ def plan_batch(
         force=force,
         side_by_side=side_by_side,
         skip_existing=skip_existing,
+        mix=mix,
     )
 
 
@@ -294,7 +304,6 @@ def restore_batch(
     *,
     model: str,
     windows: WindowOptions,
-    mix: Mix = Mix(),
     resume: bool = True,
     progress: FramesProgress | None = None,
     on_note: Callable[[str], None] | None = None,
@@ -323,7 +332,7 @@ def restore_batch(
                     read=replace(batch.read, span=batch.spans[job.source]),
                     force=batch.force,
                     side_by_side=batch.side_by_side,
-                    mix=mix,
+                    mix=batch.mix,
                     resume=resume,
                     progress=progress,
                     on_note=on_note,
@@ -344,7 +353,7 @@ def restore_batch(
                 raise
             else:
                 warnings = tuple(message for message in result.warnings if message not in batch.foreseen[job.source])
-                summary = result.summary(model, restorer, windows, mix)
+                summary = result.summary(model, restorer, windows, batch.mix)
                 outcome = Done(job, result, summary, warnings)
         outcomes.append(outcome)
         yield outcome

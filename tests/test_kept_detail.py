@@ -23,6 +23,7 @@ from deblur_cli.side_by_side import restored_labels
 from deblur_cli.stream import restore_stream
 from deblur_cli.video_io.work_folder import as_written_now, comparable, key_changes, normalized
 from deblur_cli.windows import WindowOptions
+from tests import media
 from tests.media import read_frames, write_image
 from tests.restorers import IdentityRestorer, InvertingRestorer, MixingRestorer
 
@@ -170,3 +171,30 @@ def test_frames_of_any_size_down_to_one_pixel():
         # 1 - x holds the same fine detail as x everywhere: the restoration is kept
         torch.testing.assert_close(keep_detail(frames, 1 - frames), 1 - frames, rtol=0, atol=1e-5)
         assert keep_detail(frames, torch.full_like(frames, 0.5)).shape == frames.shape
+
+
+def test_a_note_says_once_which_inputs_are_in_a_delivery_codec(tmp_path, monkeypatch):
+    """On H.264 clips --keep-detail scored below the whole restoration: compression took the finest texture first.
+    A run on such inputs says so in one note for the batch; lossless inputs (FFV1, x264 at qp 0) get none."""
+    monkeypatch.setattr(restorers_module, "build_restorer", lambda *a, **k: IdentityRestorer())
+    (tmp_path / "in").mkdir()
+    media.make_video(tmp_path / "in" / "a.mp4", frames=3, codec="libx264")
+    media.make_video(tmp_path / "in" / "b.mkv", frames=3, codec="libx265")
+    lossless = media.make_video(tmp_path / "c.mkv", frames=3, codec="ffv1")
+
+    def notes(*args: str) -> list[str]:
+        result = runner.invoke(app, ["run", *map(str, args), "--tile", "0", "--keep-detail"])
+        assert result.exit_code == 0, result.output
+        return [line for line in result.stderr.splitlines() if "--keep-detail is made for" in line]
+
+    (said,) = notes(tmp_path / "in", "-o", tmp_path / "out")
+    assert "a.mp4, " in said and "b.mkv are H.264 or HEVC, whose compression took" in said, said
+    assert notes(lossless, "-o", tmp_path / "c_out.mkv") == []
+    x264_lossless = tmp_path / "x264.mkv"
+    made = runner.invoke(app, ["run", str(lossless), "-o", str(x264_lossless), "--codec", "x264-lossless"])
+    assert made.exit_code == 0, made.output
+    assert notes(x264_lossless, "-o", tmp_path / "x_out.mkv") == []
+    (said,) = notes(tmp_path / "in" / "a.mp4", "-o", tmp_path / "a_out.mp4")
+    assert "a.mp4 is H.264," in said
+    result = runner.invoke(app, ["run", str(tmp_path / "in" / "a.mp4"), "-o", str(tmp_path / "plain.mp4")])
+    assert "--keep-detail" not in result.stderr  # only where it was asked for

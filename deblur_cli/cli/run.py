@@ -220,7 +220,7 @@ def run(
     check_split_names(inputs)
     planning = plan_batch(
         inputs, output, read, encode, named_folder=named_folder, force=force, side_by_side=side_by_side,
-        skip_existing=skip_existing, span=span,
+        skip_existing=skip_existing, span=span, mix=Mix(strength, keep_still, keep_detail),
     )  # fmt: skip
     planned = _said(planning)
     if not planned.todo:  # every output exists (--skip-existing)
@@ -280,8 +280,7 @@ def run(
             fit_threads(done)
 
         restoring = restore_batch(
-            planned, restorer, model=model, windows=windows, mix=Mix(strength, keep_still, keep_detail),
-            resume=not no_resume, progress=progress, on_note=note,
+            planned, restorer, model=model, windows=windows, resume=not no_resume, progress=progress, on_note=note,
         )  # fmt: skip
         for outcome in restoring:
             if isinstance(outcome, Started):
