@@ -2,7 +2,7 @@
 restoration papers report "+" results) pays for its time: PSNR on held-out clips per set of views.
 
     python benchmarks/bench_ensemble.py --sources SOURCES [--model dstnet-s] [--weights W] [--views id,id+h,...]
-        [--camera any|moving|still|handheld|stabilized] [--sharp-input] [--videos]
+        [--camera any|moving|still|handheld|stabilized] [--sharp-input] [--videos] [--size WxH]
 
 The clips are those of `deblur train --evaluate` (8 clips of 5 frames at 640x360 with camera shake, or the
 held-out real videos at 320x240 with --videos). A view is a mirror of the clip and its inverse: `id` as it is,
@@ -54,7 +54,16 @@ def clip_options(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--sharp-input", action="store_true", help="feed the sharp clips: how much each alters them")
     parser.add_argument("--videos", action="store_true", help="the held-out real videos, at 320x240")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--size", type=_size, help="the clips' WxH (default 640x360, 320x240 with --videos)")
     return parser
+
+
+def _size(text: str) -> tuple[int, int]:
+    """--size's WxH as (W, H)."""
+    width, _, height = text.partition("x")
+    if not (width.isdigit() and height.isdigit()) or min(int(width), int(height)) < 16:
+        raise argparse.ArgumentTypeError(f"{text!r}: give WxH, each 16 or more, as 640x360")
+    return int(width), int(height)
 
 
 def main() -> None:
@@ -73,12 +82,12 @@ def main() -> None:
 
 def print_scores(name: str, args: argparse.Namespace, task: Task, shake_only: bool = True) -> None:
     """One line: PSNR and SSIM of `task` on the clips of `deblur train --evaluate` that `args` (--sources, --weights
-    or --model, --camera, --sharp-input, --videos) and `shake_only` choose, and the seconds it took."""
+    or --model, --camera, --sharp-input, --videos, --size) and `shake_only` choose, and the seconds it took."""
     start = time.perf_counter()
     figures = evaluate(
         None, sources=args.sources, weights=args.weights or args.model, task=task, camera=args.camera,
         shake_only=shake_only, sharp_input=args.sharp_input, videos=args.videos,
-        size=(320, 240) if args.videos else (640, 360),
+        size=args.size or ((320, 240) if args.videos else (640, 360)),
     )  # fmt: skip
     seconds = time.perf_counter() - start
     print(

@@ -2,7 +2,7 @@
 of the model's restoration as it is and with the input's fine texture kept where the restoration smoothed it.
 
     python benchmarks/bench_kept_detail.py --sources SOURCES [--model dstnet-s] [--weights W]
-        [--camera any|moving|still|handheld|stabilized] [--objects] [--sharp-input] [--videos]
+        [--camera any|moving|still|handheld|stabilized] [--objects] [--sharp-input] [--videos] [--size WxH]
 
 The clips are those of `deblur train --evaluate` (8 clips of 5 frames at 640x360 with camera shake, most with sensor
 noise and compression; with --objects moving objects too; or the held-out real videos at 320x240 with --videos),

@@ -292,6 +292,25 @@ def test_the_content_benchmark_scores_each_clip_and_the_blurred_ones_mean(tmp_pa
     assert out.splitlines()[0].endswith("strength 1, keep-detail"), out
 
 
+def test_the_held_out_clip_benchmarks_score_their_variants_on_the_same_clips(tmp_path):
+    """bench_kept_detail and bench_ensemble on `deblur train --evaluate`'s clips, at a test's size (procedural scenes,
+    from an empty source cache): the plain restoration scores alike in both, and each variant otherwise."""
+
+    def scores(out: str) -> dict[str, list[str]]:
+        rows = [line.split(": ", 1) for line in out.splitlines()]
+        return {name.strip(): figures.split()[:6] for name, figures in rows}
+
+    args = ["--sources", str(tmp_path), "--size", "64x48"]
+    kept = scores(_bench("bench_kept_detail.py", *args))
+    views = scores(_bench("bench_ensemble.py", *args, "--views", "id,id+h"))
+    assert list(kept) == ["as restored", "--keep-detail"] and list(views) == ["id", "id+h"]
+    assert kept["as restored"] == views["id"]  # the same clips, the same model: the same figures
+    psnr, given = kept["as restored"][1], kept["as restored"][4]  # PSNR 27.082 dB (input 26.447, +0.635)
+    assert given == kept["--keep-detail"][4] == views["id+h"][4]
+    assert float(psnr) != float(given.rstrip(","))  # the model ran
+    assert views["id+h"] != views["id"] and kept["--keep-detail"] != kept["as restored"]
+
+
 def test_the_content_renderer_writes_a_dataset_evaluate_reads_blurred_along_its_pans(tmp_path, capsys):
     import bench_aligned
     import render_content
