@@ -33,7 +33,7 @@ import torch
 from deblur_cli import cpu_share
 from deblur_cli.errors import DeblurError, FrameError, FrameTypeError, UsageError
 from deblur_cli.levels import as_float, to_compact_tensor, to_image
-from deblur_cli.mix import Mix
+from deblur_cli.mix import STRENGTH_HINT, Mix
 from deblur_cli.model_specs import check_sampling
 from deblur_cli.restorer import Restorer, completed
 from deblur_cli.run_options import sampling_note, window_options
@@ -50,12 +50,18 @@ class DeblurWarning(UserWarning):
 
 
 class Deblurrer:
-    """A loaded model (`load`), how it cuts frames into windows and tiles, and what it keeps of the input (`mix`):
-    what stands still (`keep_still`, as `deblur run --keep-still`) and fine texture (`keep_detail`, as
+    """A loaded model (`load`), how it cuts frames into windows and tiles, and what the restored frames keep of
+    the restoration (`mix`): how much (`strength`, as `deblur run --strength`), and where they keep the input
+    instead, what stands still (`keep_still`, as `--keep-still`) and fine texture (`keep_detail`, as
     `--keep-detail`)."""
 
     def __init__(self, name: str, restorer: Restorer, windows: WindowOptions, mix: Mix = Mix()):
         self.name, self.restorer, self.windows, self.mix = name, completed(restorer), windows, mix
+
+    @property
+    def strength(self) -> float:
+        """How much of the restoration each frame keeps over its input, 0 to 1 (`load(strength=0.5)`)."""
+        return self.mix.strength
 
     @property
     def keep_still(self) -> bool:
@@ -157,7 +163,7 @@ class Deblurrer:
                 restored = next(stream, _END)
             if restored is _END:
                 return
-            yield kind.frame(restored)
+            yield kind.frame(as_float(restored))  # at strength 0 the input as given: uint8 frames stay uint8
 
 
 @contextlib.contextmanager
@@ -267,6 +273,7 @@ def load(
     tile_overlap: int | None = None,
     batch: int = 1,
     scene_cuts: bool = True,
+    strength: float = 1.0,
     keep_still: bool = False,
     keep_detail: bool = False,
     compile: bool = False,
@@ -277,7 +284,8 @@ def load(
     "auto" (the best one with weights here, as `deblur run` picks), "dstnet", "dstnet-s", "wtsa" or
     "wtsa-s"; `weights` a file instead of the registered ones; `steps`, `eta`, `samples` and `seed` for the
     diffusion models; `window` and `overlap` in frames (None: the model's); `tile` a side in pixels, "auto"
-    (from free memory), or None or 0 (whole frames); `batch` windows per model call; `keep_still` keeps the
+    (from free memory), or None or 0 (whole frames); `batch` windows per model call; `strength` how much of the
+    restoration each frame keeps, 0 to 1 (input + strength × (restored − input)); `keep_still` keeps the
     input where it stands still (still_regions.py), `keep_detail` its fine texture where the restoration smoothed
     it (kept_detail.py). Bad values raise
     deblur_cli.errors.UsageError (a DeblurError) saying which; warnings are DeblurWarning."""
@@ -296,6 +304,11 @@ def load(
         _integer("seed", seed, 0)
     scene_cuts, compile = _boolean("scene_cuts", scene_cuts), _boolean("compile", compile)
     keep_still, keep_detail = _boolean("keep_still", keep_still), _boolean("keep_detail", keep_detail)
+    if isinstance(strength, bool) or not isinstance(strength, (int, float, np.integer, np.floating)):
+        raise UsageError(f"strength must be a number from 0 to 1, got {strength!r}")
+    if not 0 <= strength <= 1:
+        raise UsageError(f"strength must be from 0 to 1, got {float(strength):g}", hint=STRENGTH_HINT)
+    mix = Mix(float(strength), keep_still, keep_detail)
     offline = None if offline is None else _boolean("offline", offline, or_none=True)  # None: as HF_HUB_OFFLINE says
     if isinstance(eta, bool) or not isinstance(eta, (int, float, np.integer, np.floating)):
         raise UsageError(f"eta must be a number, got {eta!r}")
@@ -324,7 +337,7 @@ def load(
         _warn(line)
     if restorer.device.type == "cpu" and cpu_share.spinning_beside_others(since, cpu_share.sample()):
         _warn(_SPINNING)
-    return Deblurrer(name, restorer, windows, Mix(keep_still=keep_still, keep_detail=keep_detail))
+    return Deblurrer(name, restorer, windows, mix)
 
 
 # deblur run sets OMP_WAIT_POLICY itself where it finds its cores busy, before torch is imported (cpu_share)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from deblur_cli.errors import UsageError
 
+STRENGTH_HINT = "1 keeps the whole restoration, 0.5 half of it, 0 the input"
+
 
 @dataclass(frozen=True)
 class Mix:
@@ -23,10 +25,7 @@ class Mix:
 
     def __post_init__(self) -> None:
         if not 0 <= self.strength <= 1:
-            raise UsageError(
-                f"--strength must be between 0 and 1, got {self.strength:g}",
-                hint="1 keeps the whole restoration, 0.5 half of it, 0 the input",
-            )
+            raise UsageError(f"--strength must be between 0 and 1, got {self.strength:g}", hint=STRENGTH_HINT)
 
     @property
     def keeps_input(self) -> bool:

@@ -43,18 +43,20 @@ def frames(count=7, seed=0, size=(40, 56)):
     return torch.rand(count, 3, *size, generator=torch.Generator().manual_seed(seed))
 
 
-@pytest.mark.parametrize("bit_depth", [8, 16])
-def test_restore_writes_what_deblur_run_writes(tmp_path, bit_depth):
-    """A folder of PNG frames through `deblur run` and the same frames through load().restore: equal."""
+@pytest.mark.parametrize("bit_depth, strength", [(8, 1.0), (16, 1.0), (8, 0.5)])
+def test_restore_writes_what_deblur_run_writes(tmp_path, bit_depth, strength):
+    """A folder of PNG frames through `deblur run` and the same frames through load().restore: equal, at a
+    partial strength too (the blend made before the frames are rounded, as `deblur run` makes it)."""
     paths = media.make_images(tmp_path / "in", count=7, size=(64, 48), bit_depth=bit_depth)
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["run", str(tmp_path / "in"), "-o", f"{out}/", "--model", "dstnet-s",
-                                      "--device", "cpu", "--precision", "fp32", "-q"])  # fmt: skip
+                                      "--device", "cpu", "--precision", "fp32", "--strength", str(strength),
+                                      "-q"])  # fmt: skip
     assert result.exit_code == 0, result.output
     kind = "rgb24" if bit_depth == 8 else "rgb48le"
     written = np.stack([media.read_frames(path, format=kind)[0] for path in sorted(out.glob("*.png"))])
     given = np.stack([media.read_frames(path, format=kind)[0] for path in paths])
-    restored = deblur_cli.load("dstnet-s", device="cpu", precision="fp32").restore(given)
+    restored = deblur_cli.load("dstnet-s", device="cpu", precision="fp32", strength=strength).restore(given)
     assert restored.dtype == given.dtype == written.dtype and restored.shape == given.shape == written.shape
     assert np.array_equal(restored, written)
     assert not np.array_equal(restored, given)  # it did restore

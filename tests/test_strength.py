@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
+import deblur_cli
+from deblur_cli import Deblurrer, cpu_share
 from deblur_cli.cli import app
 import deblur_cli.restorers as restorers_module
 from deblur_cli.errors import UsageError
+from deblur_cli.levels import as_float
 from deblur_cli.mix import Mix
 from deblur_cli.pipeline import deblur_video
 from deblur_cli.video_io import EncodeOptions
@@ -80,3 +84,26 @@ def test_a_float_option_refuses_nan_and_infinity_by_its_range(command, option, v
     )
     assert result.exit_code == 2
     assert f"invalid value for '{option}': {value} is not a number {scale}" in result.output
+
+
+def test_load_mixes_each_frame_at_its_strength_as_deblur_run_does(monkeypatch):
+    monkeypatch.setattr(cpu_share, "others_busy", lambda since, now: None)  # load's busy-CPU warning: the machine's
+    clip = np.random.default_rng(0).integers(0, 256, (5, 24, 32, 3), dtype=np.uint8)
+    windows = WindowOptions(window=3, overlap=1, tile=None)
+    half = Deblurrer("inverts", InvertingRestorer(), windows, Mix(0.5)).restore(clip).astype(np.float64)
+    assert np.abs(half - (clip + 0.5 * (255 - 2.0 * clip))).max() <= 0.5 + 1e-6  # rounded to 8 bits once
+    restorer = IdentityRestorer()
+    assert np.array_equal(Deblurrer("same", restorer, windows, Mix(0)).restore(clip), clip)
+    as_torch = torch.from_numpy(clip).permute(0, 3, 1, 2)  # uint8 in, float in [0, 1] out, as at any strength
+    assert torch.equal(Deblurrer("same", restorer, windows, Mix(0)).restore(as_torch), as_float(as_torch))
+    assert restorer.calls == []  # at 0 the model does not run
+    assert deblur_cli.load("dstnet-s", device="cpu", strength=0.25).strength == 0.25
+
+
+@pytest.mark.parametrize(
+    "strength, message",
+    [(1.5, "strength must be from 0 to 1, got 1.5"), (float("nan"), "got nan"), (True, "a number from 0 to 1, got True")],
+)
+def test_load_refuses_a_strength_deblur_run_refuses(strength, message):
+    with pytest.raises(UsageError, match=message):
+        deblur_cli.load("dstnet-s", device="cpu", strength=strength)
