@@ -102,7 +102,11 @@ def test_load_mixes_each_frame_at_its_strength_as_deblur_run_does(monkeypatch):
 
 @pytest.mark.parametrize(
     "strength, message",
-    [(1.5, "strength must be from 0 to 1, got 1.5"), (float("nan"), "got nan"), (True, "a number from 0 to 1, got True")],
+    [
+        (1.5, "strength must be from 0 to 1, got 1.5"),
+        (float("nan"), "got nan"),
+        (True, "a number from 0 to 1, got True"),
+    ],
 )
 def test_load_refuses_a_strength_deblur_run_refuses(strength, message):
     with pytest.raises(UsageError, match=message):
