@@ -427,6 +427,37 @@ def faststart(path: str | Path, target: str | Path) -> Path:
     return Path(target)
 
 
+def with_dolby_vision(path: str | Path, target: str | Path, profile: int = 8, compatibility: int = 4) -> Path:
+    """An MP4 or MOV copy of `path` whose video sample entry holds a Dolby Vision configuration (dvcC up to profile 7,
+    dvvC from 8), as a phone that records Dolby Vision writes it: profile 8 with `compatibility` 4 is an iPhone's
+    HLG base layer. The atoms around it grow by its size; the index must follow the media (no offsets move)."""
+    data = bytearray(Path(path).read_bytes())
+
+    def atoms(start: int, end: int):
+        while start + 8 <= end:
+            size = int.from_bytes(data[start : start + 4], "big")
+            yield bytes(data[start + 4 : start + 8]), start, start + size
+            start += size
+
+    top = [kind for kind, _, _ in atoms(0, len(data))]
+    assert top.index(b"moov") > top.index(b"mdat"), "the index must follow the media"
+    record = bytes([1, 0, profile << 1, (1 << 5) | (1 << 4) | 1, compatibility << 4]) + bytes(19)  # rpu, bl present
+    box = (8 + len(record)).to_bytes(4, "big") + (b"dvcC" if profile <= 7 else b"dvvC") + record
+    parents, place = [], (0, len(data))
+    for name in (b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"):
+        kind, start, end = next(atom for atom in atoms(*place) if atom[0] == name)
+        parents.append(start)
+        place = (start + 8 + (8 if name == b"stsd" else 0), end)  # stsd: version, flags and count first
+    entry = place[0]
+    parents.append(entry)
+    insert_at = entry + int.from_bytes(data[entry : entry + 4], "big")
+    data[insert_at:insert_at] = box
+    for start in parents:
+        data[start : start + 4] = (int.from_bytes(data[start : start + 4], "big") + len(box)).to_bytes(4, "big")
+    Path(target).write_bytes(bytes(data))
+    return Path(target)
+
+
 def without_first_packets(path: str | Path, target: str | Path, count: int) -> Path:
     """The video of `path` remuxed without its first `count` packets: a clip cut from a longer recording
     without re-encoding, which starts mid-GOP with packets it cannot decode."""

@@ -101,3 +101,34 @@ def test_full_range_written_limited_is_noted_where_levels_are_lost():
     hevc = Encoding("libx265", "yuv420p10le", {"x265-params": "log-level=error"})
     assert encoding_losses(_info(bit_depth=10, pix_fmt="yuv420p10le", color=full), EncodeOptions(), hevc, "matroska",
                            ".mkv") == []  # fmt: skip
+
+
+def test_a_dolby_vision_source_is_read_from_its_sample_entry_and_its_loss_said(tmp_path):
+    """A phone's Dolby Vision clip (an HLG base layer, profile 8.4) comes out as its base layer: no encoder here
+    writes the Dolby Vision metadata. Profile 5 has no base layer other players show right: its colours are off."""
+    from typer.testing import CliRunner
+
+    from deblur_cli.cli import app
+    from deblur_cli.video_io import describe
+    from deblur_cli.video_io.hdr import DolbyVision
+    from deblur_cli.video_io.mp4_atoms import dolby_vision, video_sample_tags
+    from tests import media
+
+    plain = media.make_video(tmp_path / "plain.mp4", frames=3, codec="libx265")
+    phone = media.with_dolby_vision(plain, tmp_path / "phone.mov")
+    stream = media.with_dolby_vision(plain, tmp_path / "p5.mp4", profile=5, compatibility=0)
+    assert dolby_vision(plain) is None and describe(plain).dolby_vision is None
+    assert dolby_vision(phone) == describe(phone).dolby_vision == DolbyVision(8, 4)
+    assert describe(stream).dolby_vision == DolbyVision(5, 0)  # in a dvcC atom, as profiles up to 7 are
+    assert video_sample_tags(phone) == video_sample_tags(plain)  # the entry's own tag read as before
+    said = planned_warnings(tmp_path / "out.mp4", describe(phone), source=phone)
+    assert said == [
+        "the input is Dolby Vision profile 8.4: the output keeps its HLG base layer, which players show as HLG, "
+        "without the Dolby Vision metadata (no encoder here writes it)"
+    ]
+    result = CliRunner().invoke(app, ["run", str(stream), "-o", str(tmp_path / "out5.mkv"), "--strength", "0"])
+    assert result.exit_code == 0 and (tmp_path / "out5.mkv").exists(), result.output
+    assert "warning: the input is Dolby Vision profile 5, whose colours only a Dolby Vision player shows right" in (
+        result.stderr
+    )
+    assert describe(tmp_path / "out5.mkv").dolby_vision is None

@@ -1,11 +1,13 @@
 """HDR10 static metadata: what the source's decoder reports of its mastering display and light levels,
-and how an encoder is told to write it back."""
+and how an encoder is told to write it back; and a Dolby Vision source's configuration, which no encoder here
+writes back."""
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # FFmpeg's AVMasteringDisplayMetadata: display_primaries[3][2], white_point[2], min_luminance, max_luminance
 # (each an AVRational of two ints), has_primaries, has_luminance; AVContentLightMetadata: MaxCLL, MaxFALL.
@@ -24,6 +26,34 @@ class HdrMetadata:
     luminance: tuple[float, float] | None = None  # (min, max) of the mastering display, cd/m²
     max_cll: int | None = None  # maximum content light level, cd/m²
     max_fall: int | None = None  # maximum frame-average light level, cd/m²
+
+
+class DolbyVision(NamedTuple):
+    """A Dolby Vision configuration record's profile and the signal its base layer carries without the Dolby Vision
+    metadata (bl_signal_compatibility_id: 0 none, as profile 5's; 1 HDR10; 2 SDR; 4 HLG; 6 HDR10 of a Blu-ray)."""
+
+    profile: int
+    compatibility: int
+
+
+# what a base layer is, by its compatibility id, where players without Dolby Vision show it as it is
+_BASE_LAYERS = {1: "HDR10", 2: "SDR", 4: "HLG", 6: "HDR10"}
+
+
+def dolby_vision_loss(found: DolbyVision) -> str:
+    """What a restored output of a Dolby Vision source keeps of it: its base layer, decoded as FFmpeg decodes it,
+    without the Dolby Vision metadata (no encoder here writes it). Without a compatible base layer (profile 5) the
+    colours themselves need a Dolby Vision player."""
+    name = f"Dolby Vision profile {found.profile}" + (f".{found.compatibility}" if found.compatibility else "")
+    if (base := _BASE_LAYERS.get(found.compatibility)) is None:
+        return (
+            f"the input is {name}, whose colours only a Dolby Vision player shows right: the output holds its frames "
+            "as other players show them, colours off, and no Dolby Vision metadata"
+        )
+    return (
+        f"the input is {name}: the output keeps its {base} base layer, which players show as {base}, without the "
+        "Dolby Vision metadata (no encoder here writes it)"
+    )
 
 
 def hdr_of(side_data: Mapping[str, bytes]) -> HdrMetadata | None:

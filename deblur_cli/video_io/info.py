@@ -11,7 +11,7 @@ import av
 import numpy as np
 
 from deblur_cli.video_io import yuv
-from deblur_cli.video_io.hdr import HdrMetadata
+from deblur_cli.video_io.hdr import DolbyVision, HdrMetadata
 
 DEFAULT_FPS = Fraction(25)  # rate given to image sequences, which carry no timing of their own
 
@@ -48,6 +48,7 @@ class VideoInfo:
     sample_aspect_ratio: Fraction | None = None  # pixel width / height for anamorphic video; None = square
     duration: float | None = None  # seconds of video, if the container says
     hdr: HdrMetadata | None = None  # HDR10 mastering display and light levels, when the source has them
+    dolby_vision: DolbyVision | None = None  # an MP4 or MOV source's Dolby Vision configuration (mp4_atoms.py)
     pts_offset: int = 0  # subtracted from the file's timestamps: a later --start, or a clock that starts late (MPEG-TS)
     end_time: float | None = None  # the file's time (s) where a span stops the frames early; None: the file's end
     field_order: str | None = None  # "top"/"bottom": the field an interlaced source shows first; "unknown"; None: progressive

@@ -2,7 +2,8 @@
 its index (moov atom) as one without streams, and a video track whose sample description is damaged as one of
 no codec, without naming the tag it found; and it measures a track with reordered frames up to its last sample
 in decode order, not to where its edit list ends it (a frame held at the end loses its hold), and averages its
-rate over such a hold (its sample durations tell the frames' own). Each file's moov atom is read once (_movie)."""
+rate over such a hold (its sample durations tell the frames' own). A video's Dolby Vision configuration, which FFmpeg
+reads into stream side data PyAV does not pass on, is read here too. Each file's moov atom is read once (_movie)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from fractions import Fraction
 from typing import BinaryIO, NamedTuple
 
 from deblur_cli.files import file_version
+from deblur_cli.video_io.hdr import DolbyVision
 
 _TRACK_PATH = (b"mdia", b"minf", b"stbl", b"stsd")  # where a track's sample description lies
 
@@ -108,6 +110,7 @@ class _Track(NamedTuple):
     edits: tuple[int, ...] | None  # the length of each edit of its edit list (_edit_lengths); None without one
     samples: Samples | None  # its sample durations; None where unread
     fragmented: bool  # the movie continues in fragments (mvex)
+    dolby_vision: DolbyVision | None  # a video track's Dolby Vision configuration
 
 
 def _tracks(path: str | os.PathLike) -> dict[int, _Track]:
@@ -137,7 +140,9 @@ def _movie(path: str, version: tuple[int, ...]) -> dict[int, _Track]:
                         continue
                     parts = {k: (a, b) for k, a, b in _atoms(f, track_start, min(track_end, size))}
                     if b"tkhd" in parts:
-                        track = _Track(scale, _edits(f, parts), _samples(f, parts), fragmented)
+                        entry = _video_entry(f, track_start, min(track_end, size))
+                        vision = _dolby_vision_of(f, entry[0] + _VISUAL_ENTRY, entry[1]) if entry else None
+                        track = _Track(scale, _edits(f, parts), _samples(f, parts), fragmented, vision)
                         tracks.setdefault(_track_id(f, parts[b"tkhd"][0]), track)
     except OSError:
         return {}
@@ -209,8 +214,37 @@ def _edit_lengths(f: BinaryIO, at: int) -> list[int] | None:
     return [int.from_bytes(edit[:width], "big") for edit in edits]
 
 
+def dolby_vision(path: str | os.PathLike) -> DolbyVision | None:
+    """The Dolby Vision configuration of the MP4 or MOV file at `path`, its first video track's that has one (the
+    dvcC, dvvC or dvwC atom in its sample entry, as phones that record Dolby Vision write it); None without one."""
+    return next((track.dolby_vision for track in _tracks(path).values() if track.dolby_vision), None)
+
+
+_DOLBY_VISION_ATOMS = (b"dvcC", b"dvvC", b"dvwC")  # profiles up to 7, 8 to 10, and later
+_VISUAL_ENTRY = 8 + 78  # a visual sample entry's header and fixed fields, before the atoms it holds
+
+
+def _dolby_vision_of(f: BinaryIO, start: int, end: int) -> DolbyVision | None:
+    """The configuration in the atoms of a sample entry from `start` to `end`: after the version's two bytes,
+    7 bits of profile, 6 of level, 3 flags, then 4 bits of compatibility."""
+    for kind, at, stop in _atoms(f, start, end):
+        if kind in _DOLBY_VISION_ATOMS and stop - at >= 5:
+            record = _read(f, at, 5)
+            if len(record) == 5:
+                return DolbyVision(record[2] >> 1, record[4] >> 4)
+    return None
+
+
 def _video_tag(f: BinaryIO, start: int, end: int) -> str | None:
     """The first sample entry's tag of a trak atom's content from `start` to `end`, if its handler is video."""
+    entry = _video_entry(f, start, end)
+    tag = _read(f, entry[0] + 4, 4) if entry else b""
+    return tag.decode("latin-1") if len(tag) == 4 else None
+
+
+def _video_entry(f: BinaryIO, start: int, end: int) -> tuple[int, int] | None:
+    """Where the first sample entry of a trak atom's content from `start` to `end` starts and ends (its size and tag
+    first), if its handler is video."""
     video, place = False, (start, end)
     for depth, name in enumerate(_TRACK_PATH):
         inside = list(_atoms(f, *place))
@@ -220,8 +254,9 @@ def _video_tag(f: BinaryIO, start: int, end: int) -> str | None:
         if not found:
             return None
         place = (found[0][0], min(found[0][1], end))
-    entry = _read(f, place[0] + 8 + 4, 4)  # after stsd's version, flags and entry count: the entry's size, then tag
-    return entry.decode("latin-1") if video and len(entry) == 4 else None
+    at = place[0] + 8  # after stsd's version, flags and entry count: the entry's size, then its tag
+    size = int.from_bytes(_read(f, at, 4), "big")
+    return (at, min(at + size, place[1]) if size >= 8 else place[1]) if video else None  # a size of 0: damage
 
 
 def _read(f: BinaryIO, at: int, count: int) -> bytes:

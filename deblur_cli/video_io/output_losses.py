@@ -22,7 +22,7 @@ from deblur_cli.video_io.encoding import (
 )
 from deblur_cli.video_io.full_range import records_full_range
 from deblur_cli.video_io.grey import is_grey_format
-from deblur_cli.video_io.hdr import HDR_PARAMS
+from deblur_cli.video_io.hdr import HDR_PARAMS, dolby_vision_loss
 from deblur_cli.video_io.info import VideoInfo, alpha_left_out, bit_depth_of, has_alpha_channel, turn_in_words
 from deblur_cli.video_io.track_tags import language_lost, names_lost
 
@@ -96,9 +96,9 @@ def encoding_losses(
 
 
 def stream_losses(info: VideoInfo, encoding: Encoding, format_name: str, suffix: str) -> list[str]:
-    """What the video stream of such an output cannot record of `info`: HDR10 mastering metadata, the pixel
-    aspect ratio, colour tags (in .avi, .y4m and the like: by codec), the display rotation, the language, the title
-    and the timecode."""
+    """What the video stream of such an output cannot record of `info`: HDR10 mastering metadata, Dolby Vision's,
+    the pixel aspect ratio, colour tags (in .avi, .y4m and the like: by codec), the display rotation, the language,
+    the title and the timecode."""
     losses = []
     if info.hdr is not None and encoding.encoder not in HDR_PARAMS:
         losses.append(
@@ -106,6 +106,8 @@ def stream_losses(info: VideoInfo, encoding: Encoding, format_name: str, suffix:
             "the output differently (libx265, the default for 10-bit input in .mp4/.mov/.mkv, and libsvtav1 "
             "keep it)"
         )
+    if info.dolby_vision is not None:
+        losses.append(dolby_vision_loss(info.dolby_vision))
     ratio = info.sample_aspect_ratio
     if ratio and ratio != 1 and format_name not in _ASPECT_FORMATS and encoding.encoder not in _ASPECT_CODECS:
         losses.append(

@@ -33,6 +33,7 @@ from deblur_cli.video_io.info import (
     read_as,
     reading_matrix,
 )
+from deblur_cli.video_io.mp4_atoms import dolby_vision
 from deblur_cli.video_io.packet_ends import IntactEnd
 from deblur_cli.video_io.read_damage import DamageLog
 from deblur_cli.video_io.streams import (
@@ -601,6 +602,7 @@ def _describe(
         sample_aspect_ratio=stream.sample_aspect_ratio or None,
         duration=duration,
         hdr=hdr_of(side_data),
+        dolby_vision=dolby_vision(container.name) if traits.mp4_atoms else None,
         field_order=field_order(stream, first),
         timecode=find_timecode(container, stream),
         alpha=carries_alpha(first, stream.codec_context.name),
