@@ -458,6 +458,48 @@ def with_dolby_vision(path: str | Path, target: str | Path, profile: int = 8, co
     return Path(target)
 
 
+def make_hdr10_plus(path: str | Path, frames: int = 3) -> Path:
+    """A raw HEVC stream (Annex B, 64x64, 10-bit) whose every picture carries HDR10+ dynamic metadata: an ST 2094-40
+    message in an ITU-T T.35 SEI (Samsung's provider code), which FFmpeg's decoder gives as DYNAMIC_HDR_PLUS."""
+    bits: list[int] = []
+    for value, width in [
+        (0xB5, 8), (0x003C, 16), (0x0001, 16), (4, 8), (1, 8),  # T.35 country, provider, its code; application 4, v1
+        (1, 2), (400, 27), (0, 1),  # one window; the targeted display's peak; no measured peaks
+        (1000, 17), (1000, 17), (1000, 17), (100, 17), (1, 4), (50, 7), (100, 17), (0, 10),  # maxscl, percentiles
+        (0, 1), (0, 1), (0, 1),  # no mastering peaks, tone mapping or colour saturation mapping
+    ]:  # fmt: skip
+        bits += [(value >> (width - 1 - i)) & 1 for i in range(width)]
+    bits += [0] * (-len(bits) % 8)
+    payload = bytes(int("".join(map(str, bits[i : i + 8])), 2) for i in range(0, len(bits), 8))
+    message, escaped, zeros = bytes([4, len(payload)]) + payload + b"\x80", bytearray(), 0
+    for byte in message:  # emulation prevention: no 00 00 0x (x <= 3) inside a NAL unit
+        if zeros >= 2 and byte <= 3:
+            escaped.append(3)
+            zeros = 0
+        escaped.append(byte)
+        zeros = zeros + 1 if byte == 0 else 0
+    sei = bytes([39 << 1, 1]) + bytes(escaped)  # a prefix SEI NAL unit
+    with av.open(str(path), "w", format="hevc") as out:
+        stream = out.add_stream("libx265", rate=25)
+        stream.width = stream.height = 64
+        stream.pix_fmt = "yuv420p10le"
+        stream.options = {"x265-params": "log-level=error:bframes=0"}
+        for index in range(frames):
+            image = np.full((64, 64, 3), 40 * index, np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p10le")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    data = Path(path).read_bytes()
+    pieces = data.split(b"\x00\x00\x01")  # x265 starts each NAL unit with 00 00 00 01 or 00 00 01
+    kept = bytearray(pieces[0])
+    for piece in pieces[1:]:
+        if (piece[0] >> 1) & 0x3F < 32 and piece[2] >> 7:  # a picture's first slice: its SEI goes before it
+            kept += b"\x00\x00\x01" + sei + b"\x00"  # the zero: the next start code's fourth byte
+        kept += b"\x00\x00\x01" + piece
+    Path(path).write_bytes(bytes(kept))
+    return Path(path)
+
+
 def without_first_packets(path: str | Path, target: str | Path, count: int) -> Path:
     """The video of `path` remuxed without its first `count` packets: a clip cut from a longer recording
     without re-encoding, which starts mid-GOP with packets it cannot decode."""

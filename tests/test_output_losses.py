@@ -132,3 +132,18 @@ def test_a_dolby_vision_source_is_read_from_its_sample_entry_and_its_loss_said(t
         result.stderr
     )
     assert describe(tmp_path / "out5.mkv").dolby_vision is None
+
+
+def test_hdr10_plus_dynamic_metadata_is_found_on_the_first_frame_and_its_loss_said(tmp_path):
+    """Samsung phones' HDR10+ clips carry a tone curve per scene in each picture's SEI, which no encoder here writes:
+    the output is HDR10 to an HDR10+ display, and a warning says so."""
+    from deblur_cli.video_io import describe
+    from tests import media
+
+    source = media.make_hdr10_plus(tmp_path / "in.hevc")
+    assert describe(source).hdr10_plus and not describe(media.make_video(tmp_path / "plain.mkv")).hdr10_plus
+    said = planned_warnings(tmp_path / "out.mkv", describe(source), source=source)
+    assert said == [
+        "the input's HDR10+ dynamic metadata (a tone curve for each scene) is not written: no encoder here writes it, "
+        "so HDR10+ displays tone-map the output as HDR10"
+    ]

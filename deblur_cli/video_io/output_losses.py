@@ -96,9 +96,9 @@ def encoding_losses(
 
 
 def stream_losses(info: VideoInfo, encoding: Encoding, format_name: str, suffix: str) -> list[str]:
-    """What the video stream of such an output cannot record of `info`: HDR10 mastering metadata, Dolby Vision's,
-    the pixel aspect ratio, colour tags (in .avi, .y4m and the like: by codec), the display rotation, the language,
-    the title and the timecode."""
+    """What the video stream of such an output cannot record of `info`: HDR10 mastering metadata, Dolby Vision's
+    and HDR10+'s, the pixel aspect ratio, colour tags (in .avi, .y4m and the like: by codec), the display rotation,
+    the language, the title and the timecode."""
     losses = []
     if info.hdr is not None and encoding.encoder not in HDR_PARAMS:
         losses.append(
@@ -108,6 +108,11 @@ def stream_losses(info: VideoInfo, encoding: Encoding, format_name: str, suffix:
         )
     if info.dolby_vision is not None:
         losses.append(dolby_vision_loss(info.dolby_vision))
+    if info.hdr10_plus:
+        losses.append(
+            "the input's HDR10+ dynamic metadata (a tone curve for each scene) is not written: no encoder here writes "
+            "it, so HDR10+ displays tone-map the output as HDR10"
+        )
     ratio = info.sample_aspect_ratio
     if ratio and ratio != 1 and format_name not in _ASPECT_FORMATS and encoding.encoder not in _ASPECT_CODECS:
         losses.append(

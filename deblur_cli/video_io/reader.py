@@ -603,6 +603,7 @@ def _describe(
         duration=duration,
         hdr=hdr_of(side_data),
         dolby_vision=dolby_vision(container.name) if traits.mp4_atoms else None,
+        hdr10_plus="DYNAMIC_HDR_PLUS" in side_data,
         field_order=field_order(stream, first),
         timecode=find_timecode(container, stream),
         alpha=carries_alpha(first, stream.codec_context.name),
