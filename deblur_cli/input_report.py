@@ -170,6 +170,7 @@ def describe_input(path: Path, info: VideoInfo, sink: Path | str | None, seen: l
         "file_duration_s": _longer(extras.get("seconds"), info.duration),
         "colour": _colour(info),
         "hdr10_metadata": info.hdr is not None or None,
+        "dynamic_hdr": _dynamic_hdr(info),
         "interlaced": _interlacing(info),
         "timecode": info.timecode,
         "audio": info.has_audio if info.container else None,
@@ -186,6 +187,16 @@ def describe_input(path: Path, info: VideoInfo, sink: Path | str | None, seen: l
         "written_with": writes,
         "warnings": warnings,
     }
+
+
+def _dynamic_hdr(info: VideoInfo) -> str | None:
+    """The dynamic HDR metadata of the input, which no output keeps: "Dolby Vision 8.4", "HDR10+"; None without."""
+    found = []
+    if (vision := info.dolby_vision) is not None:
+        found.append(f"Dolby Vision {vision.profile}" + (f".{vision.compatibility}" if vision.compatibility else ""))
+    if info.hdr10_plus:
+        found.append("HDR10+")
+    return ", ".join(found) or None
 
 
 def _longer(file_seconds: float | None, video_seconds: float | None) -> float | None:

@@ -1,6 +1,7 @@
 """output_losses: what a video output loses of its source, decided without encoding the video (whether an output
 records full range: from one frame written in memory)."""
 
+import json
 from fractions import Fraction
 
 from deblur_cli.video_io.encoding import EncodeOptions, Encoding, resolve_encoder
@@ -132,11 +133,16 @@ def test_a_dolby_vision_source_is_read_from_its_sample_entry_and_its_loss_said(t
         result.stderr
     )
     assert describe(tmp_path / "out5.mkv").dolby_vision is None
+    told = CliRunner().invoke(app, ["info", str(phone), "--json"])
+    assert json.loads(told.stdout)["dynamic_hdr"] == "Dolby Vision 8.4", told.output
 
 
 def test_hdr10_plus_dynamic_metadata_is_found_on_the_first_frame_and_its_loss_said(tmp_path):
     """Samsung phones' HDR10+ clips carry a tone curve per scene in each picture's SEI, which no encoder here writes:
     the output is HDR10 to an HDR10+ display, and a warning says so."""
+    from typer.testing import CliRunner
+
+    from deblur_cli.cli import app
     from deblur_cli.video_io import describe
     from tests import media
 
@@ -147,3 +153,7 @@ def test_hdr10_plus_dynamic_metadata_is_found_on_the_first_frame_and_its_loss_sa
         "the input's HDR10+ dynamic metadata (a tone curve for each scene) is not written: no encoder here writes it, "
         "so HDR10+ displays tone-map the output as HDR10"
     ]
+    told = CliRunner().invoke(app, ["info", str(source), "--json"])
+    assert json.loads(told.stdout)["dynamic_hdr"] == "HDR10+", told.output
+    told = CliRunner().invoke(app, ["info", str(tmp_path / "plain.mkv"), "--json"])
+    assert json.loads(told.stdout)["dynamic_hdr"] is None, told.output
