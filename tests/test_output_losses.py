@@ -137,6 +137,33 @@ def test_a_dolby_vision_source_is_read_from_its_sample_entry_and_its_loss_said(t
     assert json.loads(told.stdout)["dynamic_hdr"] == "Dolby Vision 8.4", told.output
 
 
+def test_a_dolby_vision_track_in_matroska_is_read_from_its_block_addition_mapping(tmp_path):
+    """FFmpeg's Matroska muxer writes the configuration of a stream copied from a Dolby Vision MP4 as a block addition
+    mapping; deblur's own outputs, encoded afresh, hold none."""
+    import av
+
+    from deblur_cli.video_io import describe
+    from deblur_cli.video_io.hdr import DolbyVision
+    from deblur_cli.video_io.mkv_elements import dolby_vision
+    from tests import media
+
+    plain = media.make_video(tmp_path / "plain.mp4", frames=3, codec="libx265")
+    phone = media.with_dolby_vision(plain, tmp_path / "phone.mp4")
+    copied = tmp_path / "copied.mkv"
+    with av.open(str(phone)) as source, av.open(str(copied), "w") as out:  # as `ffmpeg -c copy` remuxes it
+        stream = out.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(video=0):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    assert dolby_vision(copied) == describe(copied).dolby_vision == DolbyVision(8, 4)
+    assert describe(media.make_video(tmp_path / "plain.mkv", frames=3)).dolby_vision is None
+    (tmp_path / "cut.mkv").write_bytes(copied.read_bytes()[:60])  # inside its header: nothing to read, no error
+    assert dolby_vision(tmp_path / "cut.mkv") is None
+    said = planned_warnings(tmp_path / "out.mkv", describe(copied), source=copied)
+    assert said and said[0].startswith("the input is Dolby Vision profile 8.4: the output keeps its HLG base layer")
+
+
 def test_hdr10_plus_dynamic_metadata_is_found_on_the_first_frame_and_its_loss_said(tmp_path):
     """Samsung phones' HDR10+ clips carry a tone curve per scene in each picture's SEI, which no encoder here writes:
     the output is HDR10 to an HDR10+ display, and a warning says so."""

@@ -37,6 +37,8 @@ class ContainerTraits:
     # it is ISO media, whose atoms mp4_atoms reads (MP4, MOV): its index (moov) lists each track's samples, their
     # durations and codec tag, and an edit list shows a part of them
     mp4_atoms: bool = False
+    # it is Matroska (or WebM), whose track list mkv_elements reads: a track's Dolby Vision configuration
+    mkv_elements: bool = False
     # it states no length for each stream but in a tag (Matroska's DURATION, which FFmpeg's muxer writes): FFmpeg
     # gives a stream without one the whole file's
     tagged_lengths: bool = False
@@ -61,7 +63,7 @@ class ContainerTraits:
 
 _FRAMES_IN_ORDER = ContainerTraits(counts_frames=True, no_presentation_times=True)
 _MILLISECONDS = ContainerTraits(clock=Fraction(1, 1000))
-_MATROSKA = replace(_MILLISECONDS, tagged_lengths=True, flags_default=True)
+_MATROSKA = replace(_MILLISECONDS, tagged_lengths=True, flags_default=True, mkv_elements=True)
 _BARE = ContainerTraits(bare=True, guessed_length=True)
 _ISO_MEDIA = ContainerTraits(durations_from_decode_times=True, mp4_atoms=True, flags_default=True, indexed=True)
 _TRAITS = {

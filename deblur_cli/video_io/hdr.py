@@ -35,6 +35,13 @@ class DolbyVision(NamedTuple):
     profile: int
     compatibility: int
 
+    @classmethod
+    def of_record(cls, record: bytes) -> DolbyVision | None:
+        """The configuration in a DOVIDecoderConfigurationRecord (an MP4's dvcC, dvvC or dvwC atom, a Matroska
+        track's block addition mapping of that type): after the version's two bytes, 7 bits of profile, 6 of level,
+        3 flags, then 4 bits of compatibility. None where it is too short."""
+        return cls(record[2] >> 1, record[4] >> 4) if len(record) >= 5 else None
+
 
 # what a base layer is, by its compatibility id, where players without Dolby Vision show it as it is
 _BASE_LAYERS = {1: "HDR10", 2: "SDR", 4: "HLG", 6: "HDR10"}

@@ -48,7 +48,7 @@ class VideoInfo:
     sample_aspect_ratio: Fraction | None = None  # pixel width / height for anamorphic video; None = square
     duration: float | None = None  # seconds of video, if the container says
     hdr: HdrMetadata | None = None  # HDR10 mastering display and light levels, when the source has them
-    dolby_vision: DolbyVision | None = None  # an MP4 or MOV source's Dolby Vision configuration (mp4_atoms.py)
+    dolby_vision: DolbyVision | None = None  # an MP4, MOV or Matroska source's Dolby Vision configuration
     hdr10_plus: bool = False  # the first frame carries HDR10+ dynamic metadata (ST 2094-40), as Samsung phones write
     pts_offset: int = 0  # subtracted from the file's timestamps: a later --start, or a clock that starts late (MPEG-TS)
     end_time: float | None = None  # the file's time (s) where a span stops the frames early; None: the file's end

@@ -225,13 +225,10 @@ _VISUAL_ENTRY = 8 + 78  # a visual sample entry's header and fixed fields, befor
 
 
 def _dolby_vision_of(f: BinaryIO, start: int, end: int) -> DolbyVision | None:
-    """The configuration in the atoms of a sample entry from `start` to `end`: after the version's two bytes,
-    7 bits of profile, 6 of level, 3 flags, then 4 bits of compatibility."""
+    """The configuration in the atoms of a sample entry from `start` to `end` (DolbyVision.of_record)."""
     for kind, at, stop in _atoms(f, start, end):
         if kind in _DOLBY_VISION_ATOMS and stop - at >= 5:
-            record = _read(f, at, 5)
-            if len(record) == 5:
-                return DolbyVision(record[2] >> 1, record[4] >> 4)
+            return DolbyVision.of_record(_read(f, at, 5))
     return None
 
 

@@ -19,7 +19,7 @@ from deblur_cli.video_io.containers import empty_file, open_input
 from deblur_cli.video_io.deinterlace import FRAMES_BEFORE, check_mode, deinterlaced, field_order
 from deblur_cli.video_io.frame_timing import Steps, timing_of
 from deblur_cli.video_io.gif_end import missing_trailer
-from deblur_cli.video_io.hdr import hdr_of
+from deblur_cli.video_io.hdr import DolbyVision, hdr_of
 from deblur_cli.video_io.headroom import Headroom
 from deblur_cli.video_io.side_data import side_data_of
 from deblur_cli.video_io.info import (
@@ -33,7 +33,7 @@ from deblur_cli.video_io.info import (
     read_as,
     reading_matrix,
 )
-from deblur_cli.video_io.mp4_atoms import dolby_vision
+from deblur_cli.video_io import mkv_elements, mp4_atoms
 from deblur_cli.video_io.packet_ends import IntactEnd
 from deblur_cli.video_io.read_damage import DamageLog
 from deblur_cli.video_io.streams import (
@@ -602,7 +602,7 @@ def _describe(
         sample_aspect_ratio=stream.sample_aspect_ratio or None,
         duration=duration,
         hdr=hdr_of(side_data),
-        dolby_vision=dolby_vision(container.name) if traits.mp4_atoms else None,
+        dolby_vision=_dolby_vision(container.name, traits),
         hdr10_plus="DYNAMIC_HDR_PLUS" in side_data,
         field_order=field_order(stream, first),
         timecode=find_timecode(container, stream),
@@ -611,6 +611,13 @@ def _describe(
         # a video from a container that does not say is marked default in outputs, being the one to play
         default=not traits.flags_default or bool(stream.disposition & _DEFAULT),
     )
+
+
+def _dolby_vision(path: str, traits) -> DolbyVision | None:
+    """The Dolby Vision configuration an MP4, MOV or Matroska file at `path` states for its video."""
+    if traits.mp4_atoms:
+        return mp4_atoms.dolby_vision(path)
+    return mkv_elements.dolby_vision(path) if traits.mkv_elements else None
 
 
 def _codec_name(stream) -> str:
