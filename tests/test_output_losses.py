@@ -135,6 +135,10 @@ def test_a_dolby_vision_source_is_read_from_its_sample_entry_and_its_loss_said(t
     assert describe(tmp_path / "out5.mkv").dolby_vision is None
     told = CliRunner().invoke(app, ["info", str(phone), "--json"])
     assert json.loads(told.stdout)["dynamic_hdr"] == "Dolby Vision 8.4", told.output
+    # PNG frames and a single image hold no Dolby Vision either (an image holds the video's first frame)
+    assert planned_warnings(tmp_path / "frames", describe(phone), source=phone) == said
+    one = media.with_dolby_vision(media.make_video(tmp_path / "one.mp4", frames=1, codec="libx265"), tmp_path / "1.mp4")
+    assert planned_warnings(tmp_path / "frame.png", describe(one), source=one) == said
 
 
 def test_a_dolby_vision_track_in_matroska_is_read_from_its_block_addition_mapping(tmp_path):
@@ -180,6 +184,7 @@ def test_hdr10_plus_dynamic_metadata_is_found_on_the_first_frame_and_its_loss_sa
         "the input's HDR10+ dynamic metadata (a tone curve for each scene) is not written: no encoder here writes it, "
         "so HDR10+ displays tone-map the output as HDR10"
     ]
+    assert planned_warnings(tmp_path / "frames", describe(source), source=source) == said
     told = CliRunner().invoke(app, ["info", str(source), "--json"])
     assert json.loads(told.stdout)["dynamic_hdr"] == "HDR10+", told.output
     told = CliRunner().invoke(app, ["info", str(tmp_path / "plain.mkv"), "--json"])

@@ -47,6 +47,18 @@ class DolbyVision(NamedTuple):
 _BASE_LAYERS = {1: "HDR10", 2: "SDR", 4: "HLG", 6: "HDR10"}
 
 
+def dynamic_losses(vision: DolbyVision | None, hdr10_plus: bool) -> list[str]:
+    """What any output of a source with Dolby Vision (`vision`) or HDR10+ (`hdr10_plus`) metadata loses of it: the
+    metadata itself, which no encoder here writes (PNG frames neither)."""
+    losses = [] if vision is None else [dolby_vision_loss(vision)]
+    if hdr10_plus:
+        losses.append(
+            "the input's HDR10+ dynamic metadata (a tone curve for each scene) is not written: no encoder here writes "
+            "it, so HDR10+ displays tone-map the output as HDR10"
+        )
+    return losses
+
+
 def dolby_vision_loss(found: DolbyVision) -> str:
     """What a restored output of a Dolby Vision source keeps of it: its base layer, decoded as FFmpeg decodes it,
     without the Dolby Vision metadata (no encoder here writes it). Without a compatible base layer (profile 5) the

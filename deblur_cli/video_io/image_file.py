@@ -18,6 +18,7 @@ from deblur_cli.video_io import atomic
 from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io.encoding import EncodeOptions, unused_options
 from deblur_cli.video_io.grey import grey_format, is_grey_format
+from deblur_cli.video_io.hdr import dynamic_losses
 from deblur_cli.video_io.info import (
     HDR_TRANSFERS,
     Frame,
@@ -100,7 +101,7 @@ def left_out(path: Path, info: VideoInfo, options: EncodeOptions = EncodeOptions
             f"{path.suffix} cannot say that the frame is HDR: its PQ or HLG code values are written as they are,"
             " and viewers show them as sRGB (.png keeps the tag)"
         )
-    return warnings
+    return warnings + dynamic_losses(info.dolby_vision, info.hdr10_plus)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from deblur_cli.video_io.encoding import (
 )
 from deblur_cli.video_io.full_range import records_full_range
 from deblur_cli.video_io.grey import is_grey_format
-from deblur_cli.video_io.hdr import HDR_PARAMS, dolby_vision_loss
+from deblur_cli.video_io.hdr import HDR_PARAMS, dynamic_losses
 from deblur_cli.video_io.info import VideoInfo, alpha_left_out, bit_depth_of, has_alpha_channel, turn_in_words
 from deblur_cli.video_io.track_tags import language_lost, names_lost
 
@@ -106,13 +106,7 @@ def stream_losses(info: VideoInfo, encoding: Encoding, format_name: str, suffix:
             "the output differently (libx265, the default for 10-bit input in .mp4/.mov/.mkv, and libsvtav1 "
             "keep it)"
         )
-    if info.dolby_vision is not None:
-        losses.append(dolby_vision_loss(info.dolby_vision))
-    if info.hdr10_plus:
-        losses.append(
-            "the input's HDR10+ dynamic metadata (a tone curve for each scene) is not written: no encoder here writes "
-            "it, so HDR10+ displays tone-map the output as HDR10"
-        )
+    losses.extend(dynamic_losses(info.dolby_vision, info.hdr10_plus))
     ratio = info.sample_aspect_ratio
     if ratio and ratio != 1 and format_name not in _ASPECT_FORMATS and encoding.encoder not in _ASPECT_CODECS:
         losses.append(

@@ -19,6 +19,7 @@ from deblur_cli.video_io import atomic
 from deblur_cli.video_io.frame_sink import FrameSink
 from deblur_cli.video_io.encoding import EncodeOptions, unused_options
 from deblur_cli.video_io.grey import grey_format, grey_frame, grey_source, is_grey_format
+from deblur_cli.video_io.hdr import dynamic_losses
 from deblur_cli.video_io.info import HDR_TRANSFERS, Frame, VideoInfo, array_format, checked_parts, with_alpha
 from deblur_cli.video_io.work_folder import OutputLock, ResumePoint, WorkFolder, write_record
 
@@ -56,7 +57,7 @@ def left_out(info: VideoInfo, options: EncodeOptions = EncodeOptions()) -> list[
         warnings.append("a PNG sequence cannot hold audio; the source's audio was not written")
     if info.has_subtitles:
         warnings.append("a PNG sequence cannot hold subtitles; the source's subtitles were not written")
-    return warnings
+    return warnings + dynamic_losses(info.dolby_vision, info.hdr10_plus)
 
 
 def grey_png(info: VideoInfo) -> str | None:
