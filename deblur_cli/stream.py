@@ -131,8 +131,6 @@ def restore_stream(
     """
     if mix.strength == 0:
         return ((frame[0] if isinstance(frame, tuple) else frame).to(restorer.device) for frame in frames)
-    if mix.strength == 1:
-        return _restored(frames, restorer, windows, size, mix, on_retry, on_cut, on_tile, curve, first)
     inputs: collections.deque[torch.Tensor] = collections.deque()  # the frames to mix in, read and not yet mixed
 
     def kept(frames: Iterable[torch.Tensor | tuple[torch.Tensor, FrameFacts]]) -> Iterator:
@@ -140,8 +138,11 @@ def restore_stream(
             inputs.append(frame[0] if isinstance(frame, tuple) else frame)
             yield frame
 
-    restored = _restored(kept(frames), restorer, windows, size, mix, on_retry, on_cut, on_tile, curve, first)
-    return (mixed(inputs.popleft(), frame, mix.strength) for frame in restored)
+    whole = mix.strength == 1  # no input to mix in: none is held
+    restored = _restored(
+        frames if whole else kept(frames), restorer, windows, size, mix, on_retry, on_cut, on_tile, curve, first
+    )
+    return restored if whole else (mixed(inputs.popleft(), frame, mix.strength) for frame in restored)
 
 
 def _restored(
