@@ -193,7 +193,7 @@ def _dynamic_hdr(info: VideoInfo) -> str | None:
     """The dynamic HDR metadata of the input, which no output keeps: "Dolby Vision 8.4", "HDR10+"; None without."""
     found = []
     if (vision := info.dolby_vision) is not None:
-        found.append(f"Dolby Vision {vision.profile}" + (f".{vision.compatibility}" if vision.compatibility else ""))
+        found.append(f"Dolby Vision {vision.name}")
     if info.hdr10_plus:
         found.append("HDR10+")
     return ", ".join(found) or None

@@ -42,6 +42,11 @@ class DolbyVision(NamedTuple):
         3 flags, then 4 bits of compatibility. None where it is too short."""
         return cls(record[2] >> 1, record[4] >> 4) if len(record) >= 5 else None
 
+    @property
+    def name(self) -> str:
+        """As players and tools name it, the profile and its compatibility: "8.4" (an iPhone's), "5"."""
+        return f"{self.profile}.{self.compatibility}" if self.compatibility else str(self.profile)
+
 
 # what a base layer is, by its compatibility id, where players without Dolby Vision show it as it is
 _BASE_LAYERS = {1: "HDR10", 2: "SDR", 4: "HLG", 6: "HDR10"}
@@ -63,7 +68,7 @@ def dolby_vision_loss(found: DolbyVision) -> str:
     """What a restored output of a Dolby Vision source keeps of it: its base layer, decoded as FFmpeg decodes it,
     without the Dolby Vision metadata (no encoder here writes it). Without a compatible base layer (profile 5) the
     colours themselves need a Dolby Vision player."""
-    name = f"Dolby Vision profile {found.profile}" + (f".{found.compatibility}" if found.compatibility else "")
+    name = f"Dolby Vision profile {found.name}"
     if (base := _BASE_LAYERS.get(found.compatibility)) is None:
         return (
             f"the input is {name}, whose colours only a Dolby Vision player shows right: the output holds its frames "
