@@ -22,8 +22,8 @@ from typing import NamedTuple
 import torch
 
 from deblur_cli.captions import Captions, burn, drawable, fitting, white_of
-from deblur_cli.video_io import VideoInfo
 from deblur_cli.mix import Mix
+from deblur_cli.video_io import VideoInfo
 
 # For each display rotation (counter-clockwise degrees): the stored axis the halves are joined along
 # (-1 width, -2 height), and whether the input comes first along it.
